@@ -1,0 +1,221 @@
+/**
+ * One AMQP connection with one confirm channel, kept open: connects in the background, and when the
+ * connection is lost (broker restart, network, heartbeat timeout) reconnects with exponential
+ * backoff and jitter, rotating through the failover URLs. Never throws from a timer or an event.
+ *
+ * amqplib fails every confirm still outstanding on a channel when it closes, so a publish in flight
+ * at the moment of loss is reported as not sent. `reset()` drops a connection whose state is
+ * unknown (confirms overdue) the same way.
+ */
+import { connect } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
+import { DEFAULTS } from '../defaults.js';
+import { BeatError, ErrorCode, errorMessage } from '../errors.js';
+import { EVENTS } from '../log-events.js';
+import type { Logger } from '../log.js';
+import { amqpConnectOptions } from './amqp-url.js';
+import type { AmqpConnectOptions, AmqpConnectionSpec, AmqpEndpoint } from './amqp-url.js';
+
+export type AmqpStatus = 'idle' | 'connecting' | 'ready' | 'reconnecting' | 'closed';
+
+export interface AmqpConnectionOptions {
+  readonly spec: AmqpConnectionSpec;
+  readonly logger: Logger;
+  /** Reads the TLS files named in the URL. */
+  readonly readFile: (path: string) => Buffer;
+  /** Shown to operators by RabbitMQ (`connection_name`). */
+  readonly connectionName: string;
+  /** Every basic.return (a mandatory message that reached no queue). */
+  readonly onReturn: (message: Message) => void;
+  /** A connection was lost or replaced: whatever was declared on it must be declared again. */
+  readonly onLost: () => void;
+}
+
+/** Backoff before reconnect attempt `attempt` (0-based): doubling, capped, ±20 % jitter. */
+export function reconnectDelayMs(attempt: number, random: number): number {
+  const base = Math.min(DEFAULTS.amqpReconnectMaxMs, DEFAULTS.amqpReconnectMinMs * 2 ** Math.min(attempt, 16));
+  return Math.round(base * (0.8 + 0.4 * random));
+}
+
+/** The socket under an amqplib connection (not in its types; needed to drop a connection that no longer answers). */
+function socketOf(model: ChannelModel): { destroy(error?: Error): void } | undefined {
+  const stream = (model as unknown as { connection?: { stream?: unknown } }).connection?.stream;
+  return stream !== null && typeof stream === 'object' && typeof (stream as { destroy?: unknown }).destroy === 'function' ? (stream as { destroy(error?: Error): void }) : undefined;
+}
+
+export class AmqpConnection {
+  private state: AmqpStatus = 'idle';
+  private model: ChannelModel | undefined;
+  private channel: ConfirmChannel | undefined;
+  private opening: Promise<ConfirmChannel> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private attempts = 0;
+  private nextEndpoint = 0;
+  private lastError = '';
+  private everConnected = false;
+  /** Why the broker last closed a channel (a 404 on publish, a 406 on declare), for the failures it caused. */
+  lastChannelError: string | undefined;
+
+  /** Per endpoint; built once, so that an unreadable TLS file fails at start-up, not on every retry. */
+  private readonly connectOptions: readonly AmqpConnectOptions[];
+
+  constructor(private readonly options: AmqpConnectionOptions) {
+    this.connectOptions = options.spec.endpoints.map((e) => amqpConnectOptions(e, options.readFile, options.connectionName));
+  }
+
+  get status(): AmqpStatus {
+    return this.state;
+  }
+
+  /** Starts connecting; resolves after the first attempt, connected or not (it goes on retrying). */
+  start(): Promise<void> {
+    if (this.state !== 'idle') return Promise.resolve();
+    this.state = 'connecting';
+    return this.attempt();
+  }
+
+  private async attempt(): Promise<void> {
+    this.timer = undefined;
+    if (this.state === 'closed') return;
+    const { spec, logger } = this.options;
+    const index = this.nextEndpoint % spec.endpoints.length;
+    const endpoint = spec.endpoints[index] as AmqpEndpoint;
+    const options = this.connectOptions[index] as AmqpConnectOptions;
+    this.nextEndpoint += 1;
+    let model: ChannelModel | undefined;
+    try {
+      model = await connect(options.connect, options.socket);
+      if (this.closed()) {
+        await model.close().catch(() => undefined);
+        return;
+      }
+      this.model = model;
+      this.watch(model);
+      const channel = await this.openChannel(model);
+      // close() may have run meanwhile (it closes the connection it found); or the connection died.
+      if (this.closed() || this.model !== model) return;
+      this.channel = channel;
+      this.state = 'ready';
+      this.attempts = 0;
+      this.lastError = '';
+      logger.info({ event: this.everConnected ? EVENTS.brokerReconnect : EVENTS.brokerConnect, url: endpoint.display }, this.everConnected ? 'reconnected to the broker' : 'connected to the broker');
+      this.everConnected = true;
+    } catch (error) {
+      if (model !== undefined) {
+        // Connected but the channel failed: let go of this connection (its 'close' is ignored once it is not current).
+        if (this.model === model) this.model = undefined;
+        const abandoned = model;
+        void abandoned.close().catch(() => socketOf(abandoned)?.destroy(new Error('connection abandoned')));
+      }
+      const message = errorMessage(error);
+      // Every retry fails the same way during an outage: say it once per distinct error.
+      if (message !== this.lastError) {
+        logger.warn({ event: EVENTS.brokerError, url: endpoint.display, err: { message } }, 'cannot connect to the broker; retrying');
+        this.lastError = message;
+      }
+      this.schedule();
+    }
+  }
+
+  /** A method, not a field test: `close()` may have run during an await, which TS's narrowing cannot see. */
+  private closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private schedule(): void {
+    if (this.state === 'closed' || this.timer !== undefined) return;
+    this.state = this.everConnected ? 'reconnecting' : 'connecting';
+    const delayMs = reconnectDelayMs(this.attempts, Math.random());
+    this.attempts += 1;
+    this.timer = setTimeout(() => void this.attempt(), delayMs);
+  }
+
+  private watch(model: ChannelModel): void {
+    const { logger } = this.options;
+    // amqplib emits 'error' before 'close' when the connection fails; 'close' does the work.
+    model.on('error', (error: Error) => logger.warn({ event: EVENTS.brokerError, err: { message: error.message } }, 'broker connection error'));
+    model.on('close', (error?: Error) => this.lost(model, error));
+    model.on('blocked', (reason: string) => logger.warn({ event: EVENTS.brokerBlocked, reason }, 'the broker blocked publishing (resource alarm); confirms wait until it clears'));
+    model.on('unblocked', () => logger.info({ event: EVENTS.brokerBlocked, reason: 'unblocked' }, 'the broker unblocked publishing'));
+  }
+
+  private lost(model: ChannelModel, error: Error | undefined): void {
+    if (model !== this.model) return;
+    this.model = undefined;
+    this.channel = undefined;
+    this.opening = undefined;
+    this.options.onLost();
+    if (this.state === 'closed') return;
+    this.options.logger.warn(
+      { event: EVENTS.brokerReconnect, err: { message: error?.message ?? 'closed by the broker' } },
+      'lost the broker connection; unconfirmed messages count as not sent; reconnecting',
+    );
+    this.schedule();
+  }
+
+  private async openChannel(model: ChannelModel): Promise<ConfirmChannel> {
+    const channel = await model.createConfirmChannel();
+    channel.on('error', (error: Error) => {
+      this.lastChannelError = error.message;
+      this.options.logger.warn({ event: EVENTS.brokerError, err: { message: error.message } }, 'the broker closed the channel');
+    });
+    channel.on('close', () => {
+      if (this.channel === channel) this.channel = undefined;
+    });
+    channel.on('return', (message: Message) => this.options.onReturn(message));
+    return channel;
+  }
+
+  /**
+   * The confirm channel, reopened when the broker closed it (channel errors leave the connection
+   * up). Throws a `BROKER_PUBLISH` BeatError while there is no connection.
+   */
+  async confirmChannel(): Promise<ConfirmChannel> {
+    if (this.channel !== undefined) return this.channel;
+    const model = this.model;
+    if (model === undefined || this.state === 'closed') {
+      throw new BeatError(ErrorCode.BrokerPublish, `not connected to the broker ${this.options.spec.display} (${this.state}); nothing was published`);
+    }
+    this.opening ??= this.openChannel(model)
+      .then((channel) => {
+        if (this.model === model) this.channel = channel;
+        return channel;
+      })
+      .finally(() => {
+        this.opening = undefined;
+      });
+    return this.opening;
+  }
+
+  /** Stops using `channel`: the broker closed it (a refused declaration), maybe before amqplib said so. */
+  forget(channel: ConfirmChannel): void {
+    if (this.channel === channel) this.channel = undefined;
+  }
+
+  /** Drops the connection, e.g. when confirms are overdue and their fate on it is unknown; the loop reconnects. */
+  reset(reason: string): void {
+    const model = this.model;
+    if (model === undefined) return;
+    this.options.logger.warn({ event: EVENTS.brokerReconnect, reason }, 'dropping the broker connection');
+    // amqplib notices a socket error, fails the outstanding confirms and emits 'close'.
+    socketOf(model)?.destroy(new Error(reason));
+  }
+
+  async close(): Promise<void> {
+    this.state = 'closed';
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const model = this.model;
+    this.model = undefined;
+    this.channel = undefined;
+    if (model === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    const overdue = new Promise<'overdue'>((resolve) => {
+      timer = setTimeout(() => resolve('overdue'), DEFAULTS.amqpCloseTimeoutMs);
+    });
+    // A broker that stopped answering would leave close() waiting for close-ok forever.
+    const result = await Promise.race([model.close().then(() => 'closed' as const, () => 'failed' as const), overdue]);
+    clearTimeout(timer);
+    if (result !== 'closed') socketOf(model)?.destroy();
+  }
+}

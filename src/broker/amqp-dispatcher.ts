@@ -1,0 +1,137 @@
+/**
+ * Publishing through an AMQP broker, with the state and the fence in Redis. RabbitMQ cannot take
+ * part in a Redis script, so the Redis transport's single atomic step becomes three:
+ *
+ *   1. claim  (claim-fenced.lua): fenced; which runs are newer than the stored state. Writes nothing.
+ *   2. publish the fresh runs with publisher confirms.
+ *   3. commit (commit-fenced.lua): fenced; records the CONFIRMED runs, slot forward only.
+ *
+ * A run whose publish was not confirmed (nacked, returned as unroutable, connection lost with the
+ * confirm outstanding, confirm overdue, declaration refused) is not recorded; `dispatch` then
+ * throws after recording the rest, and the runner retries the batch per the missed-run policy
+ * (recorded runs come back as stale).
+ *
+ * The guarantee: AT LEAST ONCE on the wire. A slot is never recorded without a confirm, so none is
+ * lost; it can be published twice when the confirm was lost with the connection, or when the
+ * leader was deposed (or Redis failed) between publish and commit. A duplicate carries the same
+ * deterministic task id (uuid5 of entry and slot), so workers and result backends can drop it.
+ */
+import type { Redis } from 'ioredis';
+import type { TaskMessage } from '../celery/message.js';
+import { BeatError, ErrorCode, errorMessage } from '../errors.js';
+import { EVENTS } from '../log-events.js';
+import type { Logger } from '../log.js';
+import type { SchedulerKeys } from '../redis/keys.js';
+import { withScripts } from '../redis/scripts.js';
+import type { TriggerPublisher } from '../runtime/control-loop.js';
+import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../runtime/dispatch.js';
+import type { AmqpSendResult, AmqpTransport } from './amqp-transport.js';
+
+/** What the dispatcher needs of the transport (AmqpTransport fits; tests can pass an object literal). */
+export type AmqpSender = Pick<AmqpTransport, 'plan' | 'send'>;
+
+export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
+  private readonly redis: ReturnType<typeof withScripts>;
+
+  constructor(
+    private readonly broker: AmqpSender,
+    state: Redis,
+    private readonly keys: SchedulerKeys,
+    private readonly logger: Logger,
+  ) {
+    this.redis = withScripts(state);
+  }
+
+  async dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
+    const claimArgs = [token, String(runs.length), ...runs.flatMap((r) => [r.entry.name, String(r.slotMs)])];
+    const claim = await this.redis.claimFenced(2, this.keys.fence, this.keys.state, ...claimArgs);
+    if (claim[0] === -1) return { fenced: true };
+    const fresh = runs.filter((_, i) => claim[i + 1] === 1);
+    const outcomes: RunOutcome[] = runs.map(() => 'stale');
+    if (fresh.length === 0) return { fenced: false, outcomes };
+
+    const results = await this.broker.send(await this.broker.plan(fresh.map((r) => r.message)));
+    // Per entry, only the confirmed runs before its first unconfirmed one are recorded: recording a
+    // later slot would mark the earlier, unsent one as done (the state only moves forward) and lose
+    // it. The held-back runs are on the broker and go again on the retry, with the same task ids.
+    const gap = new Set<string>();
+    const confirmed: DueRun[] = [];
+    const heldBack: DueRun[] = [];
+    fresh.forEach((run, i) => {
+      if (results[i]?.status !== 'confirmed') gap.add(run.entry.name);
+      else if (gap.has(run.entry.name)) heldBack.push(run);
+      else confirmed.push(run);
+    });
+    if (heldBack.length > 0) this.unrecorded(heldBack.map((r) => r.message), 'an earlier slot of the same entry was not confirmed');
+    if (confirmed.length > 0) {
+      let commit: number[];
+      try {
+        const args = [token, String(nowMs), String(confirmed.length), ...confirmed.flatMap((r) => [r.entry.name, String(r.slotMs), r.message.id])];
+        commit = await this.redis.commitFenced(2, this.keys.fence, this.keys.state, ...args);
+      } catch (error) {
+        this.unrecorded(confirmed.map((r) => r.message), `Redis failed: ${errorMessage(error)}`);
+        throw new BeatError(ErrorCode.RedisUnavailable, `${confirmed.length} confirmed messages could not be recorded: ${errorMessage(error)}`, { cause: error });
+      }
+      if (commit[0] === -1) {
+        this.unrecorded(confirmed.map((r) => r.message), 'this instance lost the fence');
+        return { fenced: true };
+      }
+    }
+    const byRun = new Map<DueRun, AmqpSendResult>(fresh.map((r, i) => [r, results[i] ?? { status: 'failed', error: new Error('no result') }]));
+    let firstFailure: string | undefined;
+    let notSent = 0;
+    const recorded = new Set(confirmed);
+    runs.forEach((run, i) => {
+      const result = byRun.get(run);
+      if (result === undefined) return;
+      if (result.status === 'confirmed') {
+        // Held back: published, but retried with the batch (it comes back fresh, and goes again).
+        if (recorded.has(run)) outcomes[i] = 'published';
+        return;
+      }
+      notSent += 1;
+      const reason = result.status === 'returned' ? result.reason : result.error.message;
+      firstFailure ??= `${run.entry.name}: ${reason}`;
+      const fields = { entry: run.entry.name, task: run.entry.task, id: run.message.id, exchange: run.message.destination.exchange, routingKey: run.message.destination.routingKey };
+      if (result.status === 'returned') this.logger.error({ event: EVENTS.publishDropped, ...fields }, `message returned unroutable, not recorded; retried per the missed-run policy: ${reason}`);
+      else this.logger.error({ event: EVENTS.publishError, ...fields, err: { message: reason } }, 'message not confirmed, not recorded; retried per the missed-run policy');
+    });
+    if (notSent > 0) {
+      // The runner keeps the whole batch due and plans it again; the runs recorded above come back stale.
+      throw new BeatError(
+        ErrorCode.BrokerPublish,
+        `${notSent} of ${runs.length} runs not confirmed by the broker and not recorded (${confirmed.length} published and recorded${heldBack.length > 0 ? `, ${heldBack.length} published but held back behind an unconfirmed slot` : ''}); first: ${firstFailure ?? ''}`,
+      );
+    }
+    return { fenced: false, outcomes };
+  }
+
+  /** One manual run: claimed while pending, published with a confirm, then recorded and its request removed. */
+  async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number): Promise<number> {
+    const claim = await this.redis.claimTrigger(2, this.keys.fence, this.keys.triggers, token, requestText);
+    if (claim !== 1) return claim;
+    const [result] = await this.broker.send(await this.broker.plan([message]));
+    if (result?.status !== 'confirmed') {
+      const reason = result === undefined ? 'no result' : result.status === 'returned' ? result.reason : result.error.message;
+      // The request stays pending: the control loop tries again on its next wake-up.
+      throw new BeatError(ErrorCode.BrokerPublish, `manual run of "${message.entry}" (${message.id}) not confirmed by the broker: ${reason}`);
+    }
+    const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id)];
+    let committed: number;
+    try {
+      committed = await this.redis.commitTrigger(keys.length, ...keys, token, String(nowMs), requestText, message.entry, message.id);
+    } catch (error) {
+      this.unrecorded([message], `Redis failed: ${errorMessage(error)}`);
+      throw error;
+    }
+    if (committed === -1) this.unrecorded([message], 'this instance lost the fence');
+    return committed;
+  }
+
+  private unrecorded(messages: readonly TaskMessage[], why: string): void {
+    this.logger.error(
+      { event: EVENTS.publishUnrecorded, ids: messages.map((m) => m.id), entries: [...new Set(messages.map((m) => m.entry))] },
+      `${messages.length} messages were confirmed by the broker but not recorded (${why}); they may be published again with the same task ids`,
+    );
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * kombu's pyamqp transport, the pure half (celery-protocol.md §1, §3.4): a task message as Celery
+ * publishes it over AMQP 0-9-1, and the queue declarations Celery makes before publishing. No I/O.
+ *
+ * - Body: the raw UTF-8 JSON (no base64, no envelope).
+ * - Properties: content_type, content_encoding, application headers, delivery_mode, priority,
+ *   correlation_id, reply_to, and expiration (ms, as a string) only when `expires` is set.
+ * - Routing: the exchange and routing key of the message's `Destination` ('' + queue name on the
+ *   usual path), published `mandatory` so that RabbitMQ hands back what no queue takes.
+ * - Declaration, once per connection, exactly as Celery's `Queue(name, Exchange(name, 'direct'),
+ *   routing_key=name)`: a durable direct exchange named after the queue, a durable queue (with
+ *   `x-max-priority` / `x-queue-type` from the config), and a binding on the queue name.
+ */
+import type { TaskMessage } from '../celery/message.js';
+import type { QueueType } from '../config/schema.js';
+import type { PublishPlan } from './types.js';
+
+/** The config that shapes queue declarations; it must match the workers' (else RabbitMQ answers 406). */
+export interface AmqpQueueConfig {
+  readonly taskDefaultQueue: string;
+  /** `x-max-priority` on every declared queue (Celery's task_queue_max_priority). */
+  readonly taskQueueMaxPriority: number | undefined;
+  /** `x-queue-type` of the default queue (task_default_queue_type). */
+  readonly taskDefaultQueueType: QueueType;
+  /** `x-queue-type` of every other queue (task_create_missing_queue_type). */
+  readonly taskCreateMissingQueueType: QueueType;
+}
+
+/** A value amqplib encodes with an explicit AMQP field type, bypassing its guess from the JS type. */
+export interface TypedField {
+  readonly '!': 'int32' | 'int64' | 'double' | 'object';
+  readonly value: unknown;
+}
+
+/** A queue, its exchange and their binding, declared as Celery declares an automatic queue. */
+export interface AmqpDeclaration {
+  readonly queue: string;
+  /** The queue's own direct exchange, named after it. */
+  readonly exchange: string;
+  readonly routingKey: string;
+  /** Queue arguments, as plain values (what RabbitMQ compares on redeclaration). */
+  readonly arguments: Readonly<Record<string, number | string>>;
+}
+
+/** The AMQP basic properties of a task message, in amqplib's spelling. */
+export interface AmqpProperties {
+  readonly contentType: string;
+  readonly contentEncoding: string;
+  readonly headers: Readonly<Record<string, unknown>>;
+  readonly deliveryMode: 1 | 2;
+  readonly priority: number;
+  readonly correlationId: string;
+  readonly replyTo: string;
+  /** Milliseconds as a decimal string; absent unless the entry has `expires`. */
+  readonly expiration?: string;
+  /** Not a property: asks RabbitMQ to return (basic.return) a message that reaches no queue. */
+  readonly mandatory: true;
+}
+
+/** One message, ready for basic.publish. */
+export interface AmqpDelivery {
+  readonly id: string;
+  readonly entry: string;
+  readonly task: string;
+  readonly exchange: string;
+  readonly routingKey: string;
+  /** The queue declared for it, if any (a route to a named exchange may declare none). */
+  readonly declareQueue: string | undefined;
+  readonly content: Buffer;
+  readonly properties: AmqpProperties;
+  /** Why it cannot be published (it is then reported as failed, never sent), or absent. */
+  readonly problem?: string;
+}
+
+export interface AmqpPublishPlan extends PublishPlan {
+  readonly transport: 'amqp';
+  /** Each queue once, in first-use order. */
+  readonly declarations: readonly AmqpDeclaration[];
+  /** One per message, in input order. */
+  readonly messages: readonly AmqpDelivery[];
+}
+
+/** The declaration Celery makes for `queue` (Queues.new_missing / the default queue) under `config`. */
+export function queueDeclaration(queue: string, config: AmqpQueueConfig): AmqpDeclaration {
+  const args: Record<string, number | string> = {};
+  // Celery adds x-max-priority to every queue it knows (Queues._add); x-queue-type only when not classic.
+  if (config.taskQueueMaxPriority !== undefined) args['x-max-priority'] = config.taskQueueMaxPriority;
+  const type = queue === config.taskDefaultQueue ? config.taskDefaultQueueType : config.taskCreateMissingQueueType;
+  if (type !== 'classic') args['x-queue-type'] = type;
+  return { queue, exchange: queue, routingKey: queue, arguments: args };
+}
+
+/**
+ * What RabbitMQ would refuse for this config, as messages for operators, or [] when none.
+ * Quorum queues take no `x-max-priority` (406 "invalid arg"), and Celery would fail the same way.
+ */
+export function amqpQueueConfigProblems(config: AmqpQueueConfig): string[] {
+  if (config.taskQueueMaxPriority === undefined) return [];
+  const quorum = [
+    ...(config.taskDefaultQueueType === 'quorum' ? ['taskDefaultQueueType'] : []),
+    ...(config.taskCreateMissingQueueType === 'quorum' ? ['taskCreateMissingQueueType'] : []),
+  ];
+  return quorum.map(
+    (key) => `taskQueueMaxPriority (x-max-priority) cannot be used with ${key}: "quorum": RabbitMQ refuses x-max-priority on a quorum queue (406 PRECONDITION_FAILED); remove one of the two`,
+  );
+}
+
+/**
+ * A JSON value → the field value amqplib should encode, typed the way py-amqp writes and reads it.
+ *
+ * amqplib picks the narrowest integer type for a JS number: 'b' (int8), 's' (int16), 'I', 'l'.
+ * py-amqp (the workers' client) reads 's' as a SHORT STRING and 'b' as unsigned, so a header such
+ * as `timelimit: [300, null]` would be misread and the whole header table with it. Integers are
+ * therefore sent as py-amqp sends them: 'I' (int32), and beyond 32 bits amqplib's 'l', which
+ * py-amqp reads as unsigned 64-bit (right for positive values; negative ones go as doubles).
+ * Fractions are doubles, as Python floats. Objects are wrapped so that a user key named '!' is
+ * not taken for amqplib's type marker.
+ */
+export function fieldValue(value: unknown): unknown {
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) return { '!': 'double', value } satisfies TypedField;
+    if (value >= -0x80000000 && value <= 0x7fffffff) return { '!': 'int32', value } satisfies TypedField;
+    return { '!': value > 0 && value < 2 ** 63 ? 'int64' : 'double', value } satisfies TypedField;
+  }
+  if (Array.isArray(value)) return value.map(fieldValue);
+  if (value !== null && typeof value === 'object') return { '!': 'object', value: fieldTable(value as Record<string, unknown>) } satisfies TypedField;
+  return value;
+}
+
+/** A JSON object → an AMQP field table (keys kept, values typed as `fieldValue` says). */
+export function fieldTable(object: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  // No prototype: a key "__proto__" (JSON.parse makes it an own key) stays a key.
+  const table = Object.create(null) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(object)) table[key] = fieldValue(value);
+  return table;
+}
+
+/** A queue's arguments as amqplib must send them (x-max-priority as 'I', as py-amqp does). */
+export function queueArgumentsTable(declaration: AmqpDeclaration): Record<string, unknown> {
+  return fieldTable(declaration.arguments);
+}
+
+/** Why a header table cannot go on the wire as it is, or undefined when it can. */
+export function headerProblem(headers: unknown): string | undefined {
+  if (Array.isArray(headers)) {
+    for (const item of headers) {
+      const problem = headerProblem(item);
+      if (problem !== undefined) return problem;
+    }
+  } else if (headers !== null && typeof headers === 'object') {
+    for (const [key, value] of Object.entries(headers)) {
+      // Field-table keys are AMQP short strings.
+      if (Buffer.byteLength(key) > 255) return `the header key ${JSON.stringify(`${key.slice(0, 40)}…`)} is longer than AMQP's 255 bytes`;
+      const problem = headerProblem(value);
+      if (problem !== undefined) return problem;
+    }
+  }
+  return undefined;
+}
+
+/** The message's properties as kombu's pyamqp `prepare_message` + `Producer.publish` set them. */
+export function amqpProperties(message: TaskMessage, headers: Readonly<Record<string, unknown>> = JSON.parse(message.headersJson) as Record<string, unknown>): AmqpProperties {
+  const p = message.properties;
+  const base = {
+    contentType: message.contentType,
+    contentEncoding: message.contentEncoding,
+    headers: fieldTable(headers),
+    deliveryMode: p.delivery_mode,
+    priority: p.priority,
+    correlationId: p.correlation_id,
+    replyTo: p.reply_to,
+    mandatory: true as const,
+  };
+  return p.expiration === undefined ? base : { ...base, expiration: p.expiration };
+}
+
+export function amqpDelivery(message: TaskMessage): AmqpDelivery {
+  const d = message.destination;
+  const headers = JSON.parse(message.headersJson) as Record<string, unknown>;
+  const problem = headerProblem(headers);
+  return {
+    ...(problem === undefined ? {} : { problem }),
+    id: message.id,
+    entry: message.entry,
+    task: message.task,
+    exchange: d.exchange,
+    routingKey: d.routingKey,
+    declareQueue: d.declareQueue,
+    content: Buffer.from(message.body, 'utf8'),
+    properties: amqpProperties(message, headers),
+  };
+}
+
+/** Plans `messages`: their deliveries and the declarations they need. Routing happens on the broker. */
+export function planAmqpPublish(messages: readonly TaskMessage[], config: AmqpQueueConfig): AmqpPublishPlan {
+  const declarations = new Map<string, AmqpDeclaration>();
+  const deliveries = messages.map((m) => {
+    const queue = m.destination.declareQueue;
+    if (queue !== undefined && !declarations.has(queue)) declarations.set(queue, queueDeclaration(queue, config));
+    return amqpDelivery(m);
+  });
+  return { transport: 'amqp', size: messages.length, dropped: [], declarations: [...declarations.values()], messages: deliveries };
+}

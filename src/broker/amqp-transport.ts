@@ -1,0 +1,286 @@
+/**
+ * The AMQP 0-9-1 (RabbitMQ) transport: Celery's messages over a publisher-confirm channel.
+ *
+ * A message counts as sent only when the broker confirmed it (basic.ack) and did not hand it back
+ * as unroutable (basic.return, which RabbitMQ sends before the ack of a `mandatory` message). A nack,
+ * a channel or connection closed while the confirm was outstanding, or no confirm within
+ * `confirmTimeoutMs` all count as NOT sent. Queues are declared as Celery declares them, once per
+ * connection, before the first message for them (see amqp-message.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { ConfirmChannel, Message } from 'amqplib';
+import type { TaskMessage } from '../celery/message.js';
+import type { TransportOptionsInput } from '../config/options-schema.js';
+import { DEFAULTS } from '../defaults.js';
+import { BeatError, ErrorCode, errorMessage } from '../errors.js';
+import { EVENTS } from '../log-events.js';
+import type { Logger } from '../log.js';
+import { AmqpConnection } from './amqp-connection.js';
+import type { AmqpStatus } from './amqp-connection.js';
+import { amqpQueueConfigProblems, planAmqpPublish, queueArgumentsTable } from './amqp-message.js';
+import type { AmqpDeclaration, AmqpDelivery, AmqpPublishPlan, AmqpQueueConfig } from './amqp-message.js';
+import { parseAmqpUrl } from './amqp-url.js';
+import type { AmqpConnectionSpec } from './amqp-url.js';
+import type { Broker, DroppedMessage, PublishOutcome } from './types.js';
+
+export interface AmqpTransportOptions {
+  readonly url: string;
+  /** Redis-only options; any given is reported as ignored. */
+  readonly transportOptions: TransportOptionsInput;
+  readonly queues: AmqpQueueConfig;
+  readonly logger: Logger;
+  /** Reads the TLS files named in the URL. */
+  readonly readFile?: (path: string) => Buffer;
+  /** Longest wait for a batch's confirms; defaults to DEFAULTS.amqpConfirmTimeoutMs. */
+  readonly confirmTimeoutMs?: number;
+  /** Shown to operators by RabbitMQ; defaults to `tsbeat <host> pid <pid>`. */
+  readonly connectionName?: string;
+}
+
+/** What became of one message. */
+export type AmqpSendResult =
+  | { readonly status: 'confirmed' }
+  /** Confirmed, but RabbitMQ handed it back: it reached no queue. */
+  | { readonly status: 'returned'; readonly reason: string }
+  /** Not sent, or not known to be: nacked, channel or connection lost, no confirm in time, refused declaration. */
+  | { readonly status: 'failed'; readonly error: Error };
+
+/** A message awaiting its confirm; a basic.return marks it. */
+interface InFlight {
+  returned: string | undefined;
+}
+
+const failed = (error: unknown): AmqpSendResult => ({ status: 'failed', error: error instanceof Error ? error : new Error(String(error)) });
+
+export class AmqpTransport implements Broker<AmqpPublishPlan> {
+  readonly transport = 'amqp';
+  readonly spec: AmqpConnectionSpec;
+  private readonly logger: Logger;
+  private readonly queues: AmqpQueueConfig;
+  private readonly confirmTimeoutMs: number;
+  private readonly connection: AmqpConnection;
+  /** Queues declared on the current connection (kombu's maybe_declare cache); cleared when it is lost. */
+  private readonly declared = new Set<string>();
+  /** Messages awaiting their confirm, by correlation id (the task id), for matching basic.return. */
+  private readonly inFlight = new Map<string, InFlight[]>();
+
+  constructor(options: AmqpTransportOptions) {
+    this.spec = parseAmqpUrl(options.url);
+    const problems = amqpQueueConfigProblems(options.queues);
+    if (problems.length > 0) throw new BeatError(ErrorCode.ConfigInvalid, problems.join('\n'));
+    this.queues = options.queues;
+    this.confirmTimeoutMs = options.confirmTimeoutMs ?? DEFAULTS.amqpConfirmTimeoutMs;
+    this.logger = options.logger.child({ broker: this.spec.display });
+    for (const warning of this.spec.warnings) this.logger.warn({ event: EVENTS.brokerWarning }, warning);
+    const ignored = Object.entries(options.transportOptions).filter(([, v]) => v !== undefined).map(([k]) => k);
+    if (ignored.length > 0) {
+      this.logger.warn({ event: EVENTS.brokerWarning, options: ignored }, `broker.transportOptions ${ignored.join(', ')} apply to Redis brokers only; ignored with an AMQP broker`);
+    }
+    this.connection = new AmqpConnection({
+      spec: this.spec,
+      logger: this.logger,
+      readFile: options.readFile ?? ((path) => readFileSync(path)),
+      connectionName: options.connectionName ?? `tsbeat ${hostname()} pid ${process.pid}`,
+      onReturn: (message) => this.onReturn(message),
+      onLost: () => this.declared.clear(),
+    });
+  }
+
+  /** Starts connecting (it retries on its own); resolves after the first attempt. */
+  connect(): Promise<void> {
+    return this.connection.start();
+  }
+
+  get status(): AmqpStatus {
+    return this.connection.status;
+  }
+
+  ready(): boolean {
+    return this.connection.status === 'ready';
+  }
+
+  async plan(messages: readonly TaskMessage[]): Promise<AmqpPublishPlan> {
+    return planAmqpPublish(messages, this.queues);
+  }
+
+  async execute(plan: AmqpPublishPlan): Promise<PublishOutcome> {
+    if (plan.transport !== 'amqp') throw new BeatError(ErrorCode.BrokerPublish, `a ${String(plan.transport)} plan cannot be executed by the AMQP broker`);
+    const results = await this.send(plan);
+    let published = 0;
+    const dropped: DroppedMessage[] = [];
+    let failure: Error | undefined;
+    let failures = 0;
+    results.forEach((r, i) => {
+      const m = plan.messages[i] as AmqpDelivery;
+      if (r.status === 'confirmed') published += 1;
+      else if (r.status === 'returned') dropped.push({ id: m.id, entry: m.entry, task: m.task, exchange: m.exchange, routingKey: m.routingKey, reason: r.reason });
+      else {
+        failures += 1;
+        failure ??= r.error;
+      }
+    });
+    for (const d of dropped) {
+      this.logger.warn({ event: EVENTS.publishDropped, entry: d.entry, task: d.task, id: d.id, exchange: d.exchange, routingKey: d.routingKey }, `message dropped: ${d.reason}`);
+    }
+    if (failure !== undefined) {
+      this.logger.error({ event: EVENTS.publishError, published, planned: plan.size, err: { message: failure.message } }, 'publishing failed');
+      throw new BeatError(
+        ErrorCode.BrokerPublish,
+        `publishing to ${this.spec.display}: ${failures} of ${plan.size} messages not confirmed (${published} confirmed): ${failure.message}`,
+        { cause: failure },
+      );
+    }
+    return { published, deliveries: published, dropped };
+  }
+
+  async publish(messages: readonly TaskMessage[]): Promise<PublishOutcome> {
+    return this.execute(await this.plan(messages));
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+
+  /**
+   * Publishes a plan with confirms and reports each message: confirmed, returned (unroutable) or
+   * failed. Never rejects; a caller that records state records only the confirmed ones.
+   */
+  async send(plan: AmqpPublishPlan): Promise<AmqpSendResult[]> {
+    const results: (AmqpSendResult | Promise<AmqpSendResult>)[] = [];
+    let channel: ConfirmChannel;
+    try {
+      channel = await this.connection.confirmChannel();
+    } catch (error) {
+      return plan.messages.map(() => failed(error));
+    }
+    const refused = new Map<string, Error>();
+    for (const d of plan.declarations) {
+      if (this.declared.has(d.queue)) continue;
+      try {
+        await declare(channel, d);
+        this.declared.add(d.queue);
+        this.logger.debug({ event: EVENTS.brokerDeclare, queue: d.queue, arguments: d.arguments }, 'declared queue, exchange and binding');
+      } catch (error) {
+        refused.set(d.queue, declareError(d, error));
+        this.logger.error({ event: EVENTS.brokerError, queue: d.queue, err: { message: errorMessage(error) } }, 'the broker refused a queue declaration');
+        // The broker closes a channel on a refused declaration; the next one carries on.
+        this.connection.forget(channel);
+        try {
+          channel = await this.connection.confirmChannel();
+        } catch (reopen) {
+          return plan.messages.map((m) => failed((m.declareQueue !== undefined && refused.get(m.declareQueue)) || reopen));
+        }
+      }
+    }
+
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const deadline = new Promise<AmqpSendResult>((resolve) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        resolve(failed(new Error(`no publisher confirm within ${this.confirmTimeoutMs} ms`)));
+      }, this.confirmTimeoutMs);
+    });
+    try {
+      for (const m of plan.messages) {
+        const refusal = m.declareQueue === undefined ? undefined : refused.get(m.declareQueue);
+        if (m.problem !== undefined) results.push(failed(new BeatError(ErrorCode.MessageInvalid, `entry "${m.entry}": ${m.problem}`)));
+        else if (refusal !== undefined) results.push(failed(refusal));
+        else if (timedOut) results.push(failed(new Error('not published: earlier confirms were overdue')));
+        else {
+          const { result, writable } = this.publishOne(channel, m);
+          results.push(Promise.race([result, deadline]));
+          // Past the high-water mark, wait for the socket to drain before writing more.
+          if (!writable) await Promise.race([onceDrained(channel), deadline]);
+        }
+      }
+      const settled = await Promise.all(results);
+      if (timedOut) this.connection.reset(`publisher confirms overdue after ${this.confirmTimeoutMs} ms`);
+      const confirmed = settled.filter((r) => r.status === 'confirmed').length;
+      this.logger.debug({ event: EVENTS.brokerPublish, planned: plan.size, confirmed }, 'published');
+      return settled;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private publishOne(channel: ConfirmChannel, m: AmqpDelivery): { result: Promise<AmqpSendResult>; writable: boolean } {
+    const id = m.properties.correlationId;
+    const entry: InFlight = { returned: undefined };
+    const list = this.inFlight.get(id);
+    if (list === undefined) this.inFlight.set(id, [entry]);
+    else list.push(entry);
+    const release = (): void => {
+      const l = this.inFlight.get(id);
+      const at = l?.indexOf(entry) ?? -1;
+      if (l === undefined || at === -1) return;
+      l.splice(at, 1);
+      if (l.length === 0) this.inFlight.delete(id);
+    };
+    let writable = true;
+    const result = new Promise<AmqpSendResult>((resolve) => {
+      try {
+        writable = channel.publish(m.exchange, m.routingKey, m.content, m.properties, (error: unknown) => {
+          release();
+          if (error !== null && error !== undefined) resolve(failed(this.publishError(error)));
+          else if (entry.returned !== undefined) resolve({ status: 'returned', reason: entry.returned });
+          else resolve({ status: 'confirmed' });
+        });
+      } catch (error) {
+        // A closed channel, or a header table too large for amqplib's encoder.
+        release();
+        resolve(failed(this.publishError(error)));
+      }
+    });
+    return { result, writable };
+  }
+
+  /** A nack or a lost channel, with the broker's reason when it gave one (e.g. 404: no such exchange). */
+  private publishError(error: unknown): Error {
+    const message = errorMessage(error);
+    if (message === 'message nacked') return new Error('the broker nacked the message (it could not take it)');
+    const why = this.connection.lastChannelError;
+    return new Error(message === 'channel closed' && why !== undefined ? `channel closed before the confirm: ${why}` : message);
+  }
+
+  private onReturn(message: Message): void {
+    const id = String(message.properties.correlationId ?? '');
+    const entry = this.inFlight.get(id)?.find((e) => e.returned === undefined);
+    const fields = message.fields as Message['fields'] & { replyCode?: number; replyText?: string };
+    const exchange = fields.exchange === '' ? 'the default exchange' : `exchange "${fields.exchange}"`;
+    const reason = `no queue is bound to ${exchange} with routing key "${fields.routingKey}" (${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}); start a worker for that queue or fix the route`;
+    // The queue may have been deleted since it was declared: declare it again on the next attempt.
+    this.declared.delete(fields.routingKey);
+    if (entry !== undefined) entry.returned = reason;
+    else this.logger.warn({ event: EVENTS.publishDropped, id, exchange: fields.exchange, routingKey: fields.routingKey }, `a message came back unroutable: ${reason}`);
+  }
+}
+
+/** kombu's Queue.declare: the exchange, then the queue, then the binding (all durable, none auto-deleted). */
+async function declare(channel: ConfirmChannel, d: AmqpDeclaration): Promise<void> {
+  await channel.assertExchange(d.exchange, 'direct', { durable: true, autoDelete: false, internal: false });
+  await channel.assertQueue(d.queue, { durable: true, exclusive: false, autoDelete: false, arguments: queueArgumentsTable(d) });
+  await channel.bindQueue(d.queue, d.exchange, d.routingKey);
+}
+
+function declareError(d: AmqpDeclaration, error: unknown): BeatError {
+  const message = errorMessage(error);
+  const args = Object.keys(d.arguments).length === 0 ? 'no arguments' : `arguments ${JSON.stringify(d.arguments)}`;
+  const hint = /PRECONDITION|406/.test(message)
+    ? '; the queue or exchange already exists with other settings: make taskQueueMaxPriority, taskDefaultQueueType and taskCreateMissingQueueType match the workers\' task_queue_max_priority, task_default_queue_type and task_create_missing_queue_type (or delete the queue)'
+    : '';
+  return new BeatError(ErrorCode.BrokerDeclare, `cannot declare queue "${d.queue}" (durable, ${args}) with its direct exchange "${d.exchange}": ${message}${hint}`, { cause: error });
+}
+
+function onceDrained(channel: ConfirmChannel): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      channel.off('drain', done);
+      channel.off('close', done);
+      resolve();
+    };
+    channel.once('drain', done);
+    channel.once('close', done);
+  });
+}

@@ -1,0 +1,143 @@
+/**
+ * kombu's Redis envelope (celery-protocol.md §2.1): the JSON object a worker pops from a list.
+ * Pure. An entry's envelopes differ only in a handful of values (ids, times, delivery tag), so
+ * each template gets a layout once — constant text with slots between — and an envelope is the
+ * layout with this message's values: as text (`redisEnvelope`), or written straight into a
+ * command buffer by resp.ts without a string in between.
+ */
+import { quoteJson } from '../celery/json-text.js';
+import { renderedSlots } from '../celery/message.js';
+import type { MessageTemplate, TaskMessage } from '../celery/message.js';
+import type { Slot } from '../celery/template-parts.js';
+
+/** A value the envelope takes from each message; every value is ASCII JSON text (see envelopeSlotValue). */
+export type EnvelopeSlot = Slot | 'body' | 'expiration' | 'tag';
+
+export interface EnvelopeLayout {
+  readonly exchange: string;
+  readonly routingKey: string;
+  /** `constants.length === slots.length + 1`: constants[0], slots[0], constants[1], … */
+  readonly constants: readonly string[];
+  readonly slots: readonly EnvelopeSlot[];
+}
+
+const layouts = new WeakMap<MessageTemplate, EnvelopeLayout>();
+
+/**
+ * The layout of a template's envelopes, in kombu's key order (`Channel.prepare_message` +
+ * `_inplace_augment_message`): headers included, runs of constant text merged. Undefined for a
+ * message not made by `renderTaskMessage`.
+ */
+export function envelopeLayout(message: TaskMessage, exchange: string, routingKey: string): EnvelopeLayout | undefined {
+  if (renderedSlots(message) === undefined) return undefined;
+  const cached = layouts.get(message.template);
+  if (cached !== undefined && cached.exchange === exchange && cached.routingKey === routingKey) return cached;
+  const t = message.template;
+  const p = message.properties;
+  const tokens: (string | { slot: EnvelopeSlot })[] = ['{"body":"', t.bodyBase64 ?? { slot: 'body' }];
+  tokens.push(`","content-encoding":${JSON.stringify(message.contentEncoding)},"content-type":${JSON.stringify(message.contentType)},"headers":`);
+  t.headerParts.forEach((part, i) => tokens.push(i % 2 === 0 ? part : { slot: part as Slot }));
+  tokens.push(',"properties":{"correlation_id":', { slot: 'id' }, `,"reply_to":${JSON.stringify(p.reply_to)},"delivery_mode":${p.delivery_mode}`);
+  if (t.expires.kind === 'relative') tokens.push(`,"expiration":${JSON.stringify(t.expires.expiration)}`);
+  else if (t.expires.kind === 'absolute') tokens.push({ slot: 'expiration' });
+  tokens.push(
+    `,"delivery_info":{"exchange":${JSON.stringify(exchange)},"routing_key":${JSON.stringify(routingKey)}},"priority":${p.priority},"body_encoding":"base64","delivery_tag":`,
+    { slot: 'tag' },
+    '}}',
+  );
+  const constants: string[] = [''];
+  const slots: EnvelopeSlot[] = [];
+  for (const token of tokens) {
+    if (typeof token === 'string') constants[constants.length - 1] += token;
+    else {
+      slots.push(token.slot);
+      constants.push('');
+    }
+  }
+  const layout = { exchange, routingKey, constants, slots };
+  layouts.set(t, layout);
+  return layout;
+}
+
+/**
+ * A slot's value for one message, as JSON text (the body and expiration slots include their
+ * surroundings). Always ASCII — quoteJson, base64, digits and our times — so resp.ts can copy it
+ * byte for byte.
+ */
+export function envelopeSlotValue(message: TaskMessage, slot: EnvelopeSlot, deliveryTag: string): string {
+  switch (slot) {
+    case 'tag':
+      return quoteJson(deliveryTag);
+    case 'body':
+      return Buffer.from(message.body, 'utf8').toString('base64');
+    case 'expiration':
+      return `,"expiration":${quoteJson(message.properties.expiration ?? '0')}`;
+    default:
+      return (renderedSlots(message) as NonNullable<ReturnType<typeof renderedSlots>>)[slot];
+  }
+}
+
+/**
+ * The envelope as text. Compact JSON with raw UTF-8: workers read it with `json.loads`, which does
+ * not depend on Python's own formatting. Built by concatenation: the text is laid out flat only
+ * once, when written (a flat copy made here, with join(), measured twice as expensive).
+ */
+export function redisEnvelope(message: TaskMessage, exchange: string, routingKey: string, deliveryTag: string): string {
+  const layout = envelopeLayout(message, exchange, routingKey);
+  const p = message.properties;
+  if (layout === undefined) {
+    // A message made by hand: only its headers' text is known.
+    const head = `{"body":"${message.bodyBase64 ?? Buffer.from(message.body, 'utf8').toString('base64')}","content-encoding":${JSON.stringify(message.contentEncoding)},"content-type":${JSON.stringify(message.contentType)},"headers":${message.headersJson}`;
+    const expiration = p.expiration === undefined ? '' : `,"expiration":${quoteJson(p.expiration)}`;
+    return `${head},"properties":{"correlation_id":${quoteJson(p.correlation_id)},"reply_to":${JSON.stringify(p.reply_to)},"delivery_mode":${p.delivery_mode}${expiration},"delivery_info":{"exchange":${JSON.stringify(exchange)},"routing_key":${JSON.stringify(routingKey)}},"priority":${p.priority},"body_encoding":"base64","delivery_tag":${quoteJson(deliveryTag)}}}`;
+  }
+  const { constants, slots } = layout;
+  let out = constants[0] as string;
+  for (let i = 0; i < slots.length; i += 1) out += envelopeSlotValue(message, slots[i] as EnvelopeSlot, deliveryTag) + (constants[i + 1] as string);
+  return out;
+}
+
+/**
+ * One LPUSH of one envelope, built lazily: the text exists only if someone reads `payload` (a Lua
+ * script taking the plan, a test); the transport writes the envelope's bytes from its layout.
+ */
+export class EnvelopePush {
+  private text: string | undefined;
+
+  constructor(
+    /** The full list key, `globalKeyprefix` and priority suffix included. */
+    readonly key: string,
+    readonly message: TaskMessage,
+    readonly exchange: string,
+    readonly routingKey: string,
+    /** A fresh uuid4 drawn when planning, so the envelope is fixed once planned. */
+    readonly deliveryTag: string,
+  ) {}
+
+  /** The envelope JSON, to LPUSH as it is. */
+  get payload(): string {
+    this.text ??= redisEnvelope(this.message, this.exchange, this.routingKey, this.deliveryTag);
+    return this.text;
+  }
+
+  /** Whether `payload` was already built (writing that text is then the cheaper way). */
+  get built(): boolean {
+    return this.text !== undefined;
+  }
+
+  /** About the length of `payload`, without building it: for cutting batches by size. */
+  get sizeHint(): number {
+    if (this.text !== undefined) return this.text.length;
+    const layout = envelopeLayout(this.message, this.exchange, this.routingKey);
+    if (layout === undefined) return this.payload.length;
+    let constant = constantLength.get(layout);
+    if (constant === undefined) {
+      constant = layout.constants.reduce((sum, c) => sum + c.length, 0);
+      constantLength.set(layout, constant);
+    }
+    // Ids, tags and times are under 40 characters; a per-run body (protocol 1) is base64 of the body.
+    return constant + layout.slots.length * 40 + (layout.slots.includes('body') ? Math.ceil((this.message.body.length * 4) / 3) : 0);
+  }
+}
+
+const constantLength = new WeakMap<EnvelopeLayout, number>();

@@ -1,0 +1,185 @@
+/**
+ * kombu's Redis transport, planned (celery-protocol.md §2): the list each message goes to, and
+ * every SADD / LPUSH / PUBLISH a batch of messages needs. Pure: exchange bindings, the queues
+ * already declared and delivery tags come in through the context.
+ */
+import type { TaskMessage } from '../celery/message.js';
+import { DEFAULTS } from '../defaults.js';
+import { bindingKey, bindingMember, fanoutChannel, queueListKey } from '../redis/keys.js';
+import type { Binding, KombuKeyOptions } from '../redis/keys.js';
+import { EnvelopePush } from './redis-envelope.js';
+import type { DroppedMessage, PublishPlan } from './types.js';
+
+export interface RedisPush {
+  /** The full list key, `globalKeyprefix` and priority suffix included. */
+  readonly key: string;
+  /** The envelope JSON, to LPUSH as it is (built when first read). */
+  readonly payload: string;
+}
+
+export interface RedisChannelPublish {
+  readonly channel: string;
+  readonly payload: string;
+}
+
+/** Everything one message turns into. */
+export interface RedisMessageDeliveries {
+  readonly id: string;
+  readonly entry: string;
+  readonly task: string;
+  readonly exchange: string;
+  readonly routingKey: string;
+  /** One LPUSH per queue reached (one for the anonymous exchange, one per matching binding otherwise). */
+  readonly pushes: readonly RedisPush[];
+  /** Fanout exchanges: one PUBLISH. */
+  readonly publishes: readonly RedisChannelPublish[];
+}
+
+/** kombu's `maybe_declare` of a queue: its binding to its own direct exchange. */
+export interface RedisDeclaration {
+  readonly queue: string;
+  readonly key: string;
+  readonly member: string;
+}
+
+export interface RedisPublishPlan extends PublishPlan {
+  readonly transport: 'redis';
+  /** SADDs to run before any push (idempotent, so running them again is harmless). */
+  readonly declarations: readonly RedisDeclaration[];
+  /** One per planned message, in input order; a dropped message has no pushes and no publishes. */
+  readonly messages: readonly RedisMessageDeliveries[];
+}
+
+export interface RedisPlanContext {
+  readonly keys: KombuKeyOptions;
+  /** The bindings of every named direct/topic exchange among the messages (`SMEMBERS`, just read). */
+  readonly bindings: ReadonlyMap<string, readonly Binding[]>;
+  /** Queues whose binding was already declared on the current connection. */
+  readonly declared: ReadonlySet<string>;
+  /** A fresh uuid4 per envelope: kombu keys its unacked hash by it, so it must never repeat. */
+  readonly newDeliveryTag: () => string;
+}
+
+/** Named exchanges whose bindings must be read before planning: direct and topic ones (fanout needs none). */
+export function exchangesToLookUp(messages: readonly TaskMessage[]): string[] {
+  const names = new Set<string>();
+  for (const m of messages) {
+    if (m.destination.exchange !== '' && m.destination.exchangeType !== 'fanout') names.add(m.destination.exchange);
+  }
+  return [...names];
+}
+
+const topicPatterns = new Map<string, RegExp | null>();
+
+/** Python's `re.match(pattern, key)`: anchored at the start only. An invalid pattern matches nothing. */
+function topicMatches(pattern: string, routingKey: string): boolean {
+  let re = topicPatterns.get(pattern);
+  if (re === undefined) {
+    try {
+      // Sticky: a match must begin at index 0, as re.match's does.
+      re = new RegExp(pattern, 'y');
+    } catch {
+      // A pattern kombu wrote is valid Python; one JS cannot compile is treated as non-matching.
+      re = null;
+    }
+    topicPatterns.set(pattern, re);
+  }
+  if (re === null) return false;
+  re.lastIndex = 0;
+  return re.test(routingKey);
+}
+
+/** The queues a named direct or topic exchange delivers to (kombu `DirectExchange`/`TopicExchange.lookup`). */
+export function matchBindings(bindings: readonly Binding[], type: 'direct' | 'topic', routingKey: string): string[] {
+  const queues = new Set<string>();
+  for (const b of bindings) {
+    if (type === 'direct' ? b.routingKey === routingKey : topicMatches(b.pattern, routingKey)) queues.add(b.queue);
+  }
+  return [...queues];
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+
+export function planRedisPublish(messages: readonly TaskMessage[], ctx: RedisPlanContext): RedisPublishPlan {
+  const declarations: RedisDeclaration[] = [];
+  const declaring = new Set<string>();
+  const planned: RedisMessageDeliveries[] = [];
+  const dropped: DroppedMessage[] = [];
+  for (const m of messages) {
+    const { exchange, exchangeType, routingKey, declareQueue } = m.destination;
+    if (declareQueue !== undefined && !ctx.declared.has(declareQueue) && !declaring.has(declareQueue)) {
+      declaring.add(declareQueue);
+      declarations.push({ queue: declareQueue, key: bindingKey(ctx.keys, declareQueue), member: bindingMember(ctx.keys, declareQueue, '', declareQueue) });
+    }
+    // Plain object literals: spreading a shared base costs more than everything else per message.
+    if (exchange === '') {
+      const push = new EnvelopePush(queueListKey(ctx.keys, routingKey, m.properties.priority), m, exchange, routingKey, ctx.newDeliveryTag());
+      planned.push({ id: m.id, entry: m.entry, task: m.task, exchange, routingKey, pushes: [push], publishes: NONE });
+      continue;
+    }
+    if (exchangeType === 'fanout') {
+      const publish = { channel: fanoutChannel(ctx.keys, exchange, routingKey), payload: new EnvelopePush('', m, exchange, routingKey, ctx.newDeliveryTag()).payload };
+      planned.push({ id: m.id, entry: m.entry, task: m.task, exchange, routingKey, pushes: NONE, publishes: [publish] });
+      continue;
+    }
+    const queues = matchBindings(ctx.bindings.get(exchange) ?? [], exchangeType, routingKey);
+    if (queues.length === 0) {
+      dropped.push({
+        id: m.id,
+        entry: m.entry,
+        task: m.task,
+        exchange,
+        routingKey,
+        reason:
+          `no queue is bound to ${exchangeType} exchange "${exchange}" with routing key "${routingKey}" ` +
+          `(set ${bindingKey(ctx.keys, exchange)} is empty or has no match); start a worker whose queue is bound to it, or route the entry to a queue`,
+      });
+      planned.push({ id: m.id, entry: m.entry, task: m.task, exchange, routingKey, pushes: NONE, publishes: NONE });
+      continue;
+    }
+    // kombu pushes one envelope object to every queue; each copy gets its own delivery tag here
+    // so that two workers acking copies never remove each other's unacked entry.
+    const pushes = queues.map((queue) => new EnvelopePush(queueListKey(ctx.keys, queue, m.properties.priority), m, exchange, routingKey, ctx.newDeliveryTag()));
+    planned.push({ id: m.id, entry: m.entry, task: m.task, exchange, routingKey, pushes, publishes: NONE });
+  }
+  return { transport: 'redis', size: messages.length, dropped, declarations, messages: planned };
+}
+
+/** One pipeline's worth of a plan: its declarations (sent first), its messages, and drops to report. */
+export interface RedisBatch {
+  readonly declarations: readonly RedisDeclaration[];
+  readonly messages: readonly RedisMessageDeliveries[];
+  readonly dropped: readonly DroppedMessage[];
+}
+
+/**
+ * Cuts planned messages into pipelines of at most `batchSize` messages and about `maxChars`
+ * characters of envelopes; the first batch carries the declarations and the drops (a batch with
+ * no message is made for them if need be).
+ */
+export function cutBatches(
+  all: readonly RedisMessageDeliveries[],
+  declarations: readonly RedisDeclaration[],
+  dropped: readonly DroppedMessage[],
+  batchSize: number,
+  maxChars: number = DEFAULTS.publishBatchBytes,
+): RedisBatch[] {
+  const batches: RedisBatch[] = [];
+  let start = 0;
+  let chars = 0;
+  const cut = (end: number): void => {
+    const first = batches.length === 0;
+    batches.push({ declarations: first ? declarations : NONE, messages: all.slice(start, end), dropped: first ? dropped : NONE });
+    start = end;
+    chars = 0;
+  };
+  for (let i = 0; i < all.length; i += 1) {
+    const m = all[i] as RedisMessageDeliveries;
+    // Reading an unbuilt envelope's length would build it: ask for an estimate instead.
+    for (const p of m.pushes) chars += p instanceof EnvelopePush ? p.sizeHint : p.payload.length;
+    for (const p of m.publishes) chars += p.payload.length;
+    if (i + 1 - start >= batchSize || chars >= maxChars) cut(i + 1);
+  }
+  if (start < all.length || (batches.length === 0 && (declarations.length > 0 || dropped.length > 0))) cut(all.length);
+  return batches;
+}

@@ -1,0 +1,254 @@
+/**
+ * The Redis broker: kombu's Redis transport over one ioredis connection. The thin, I/O half; what
+ * goes where is decided by the pure `planRedisPublish` (redis-plan.ts).
+ * - `plan` reads the bindings of named exchanges (SMEMBERS, as kombu does on every publish) and
+ *   plans the SADD of each queue not yet declared on this connection (kombu's maybe_declare).
+ * - `execute` sends a plan in pipelines of `publishBatchSize` messages, several in flight; all
+ *   pushes to one list in a pipeline go as one multi-value LPUSH (same order, same effect as
+ *   consecutive LPUSHes: BRPOP still takes the oldest first), encoded by resp.ts.
+ * - `publish` does both a batch at a time, so that publishing many messages never holds more than
+ *   a few batches of envelopes in memory.
+ * Commands are never re-sent after a dropped connection: a publish fails rather than risk
+ * duplicates, and the caller decides what to retry.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Command, Redis } from 'ioredis';
+import type { TransportOptionsInput } from '../config/options-schema.js';
+import type { TaskMessage } from '../celery/message.js';
+import { DEFAULTS } from '../defaults.js';
+import { BeatError, ErrorCode, errorMessage } from '../errors.js';
+import { EVENTS } from '../log-events.js';
+import type { Logger } from '../log.js';
+import { bindingKey, kombuKeyOptions, parseBindingMember } from '../redis/keys.js';
+import type { Binding, KombuKeyOptions } from '../redis/keys.js';
+import { cutBatches, exchangesToLookUp, planRedisPublish } from './redis-plan.js';
+import type { RedisBatch, RedisPublishPlan, RedisPush } from './redis-plan.js';
+import { BufferPool, encodeLpush } from './resp.js';
+import { SendRun, settle } from './send-run.js';
+import type { BatchResult, FanoutSent } from './send-run.js';
+import { parseRedisUrl, redisClientOptions } from './redis-url.js';
+import type { RedisConnectionSpec } from './redis-url.js';
+import type { Broker, PublishOutcome } from './types.js';
+
+export interface RedisTransportOptions {
+  readonly url: string;
+  readonly transportOptions: TransportOptionsInput;
+  readonly logger: Logger;
+  /** Messages per pipeline; defaults to DEFAULTS.publishBatchSize. */
+  readonly batchSize?: number;
+  /** Pipelines awaiting their reply at once; defaults to DEFAULTS.publishMaxInFlight. */
+  readonly maxInFlight?: number;
+  /** Reads the TLS files named in the URL. */
+  readonly readFile?: (path: string) => Buffer;
+}
+
+/**
+ * ioredis attaches the failed command, arguments included, to its errors; when AUTH fails those
+ * arguments are the user and password. A cause is kept for operators, without the arguments.
+ */
+export function withoutCommandArgs(error: unknown): unknown {
+  if (!(error instanceof Error) || !('command' in error)) return error;
+  const copy = new Error(error.message);
+  copy.name = error.name;
+  const command = (error as { command?: { name?: unknown } }).command;
+  Object.assign(copy, { command: { name: command?.name } });
+  return copy;
+}
+
+/** An LPUSH whose bytes are already encoded (see resp.ts); ioredis writes them as they are. */
+class EncodedLpush extends Command {
+  constructor(private readonly bytes: Buffer) {
+    super('lpush', []);
+  }
+
+  override toWritable(): Buffer {
+    return this.bytes;
+  }
+}
+
+export class RedisTransport implements Broker<RedisPublishPlan> {
+  readonly transport = 'redis';
+  readonly keys: KombuKeyOptions;
+  readonly spec: RedisConnectionSpec;
+  /**
+   * The connection, for callers that run a plan themselves (the scheduler's Lua script must run on
+   * the broker's server and DB to push and move its state in one step).
+   */
+  readonly client: Redis;
+  private readonly logger: Logger;
+  private readonly batchSize: number;
+  private readonly maxInFlight: number;
+  /** Queues whose binding exists on the current connection; forgotten when it closes. */
+  private readonly declared = new Set<string>();
+  private readonly buffers: BufferPool;
+
+  constructor(options: RedisTransportOptions) {
+    this.spec = parseRedisUrl(options.url, options.transportOptions);
+    this.keys = kombuKeyOptions(options.transportOptions, this.spec.db);
+    this.logger = options.logger.child({ broker: this.spec.display });
+    this.batchSize = options.batchSize ?? DEFAULTS.publishBatchSize;
+    this.maxInFlight = options.maxInFlight ?? DEFAULTS.publishMaxInFlight;
+    this.buffers = new BufferPool(this.maxInFlight * 2);
+    for (const warning of this.spec.warnings) this.logger.warn({ event: EVENTS.brokerWarning }, warning);
+    this.client = new Redis({
+      ...redisClientOptions(this.spec, options.transportOptions, options.readFile ?? ((path) => readFileSync(path))),
+      lazyConnect: true,
+      maxRetriesPerRequest: DEFAULTS.brokerMaxRetriesPerRequest,
+      autoResendUnfulfilledCommands: false,
+      // A black-holed connection (a partition, a dropped NAT flow) would hang every publish until TCP
+      // gives up, minutes later, while the leader keeps its lock: destroy a socket silent this long.
+      socketTimeout: DEFAULTS.redisSocketTimeoutMs,
+      disconnectTimeout: DEFAULTS.redisDisconnectTimeoutMs,
+    });
+    let lastError: string | undefined;
+    this.client.on('ready', () => {
+      lastError = undefined;
+      this.logger.info({ event: EVENTS.brokerConnect }, 'connected to the broker');
+    });
+    this.client.on('close', () => this.declared.clear());
+    // Without an error listener ioredis prints errors to the console itself. ioredis repeats the same
+    // error on every retry: log each distinct one once per outage.
+    this.client.on('error', (error: Error) => {
+      if (error.message === lastError) return;
+      lastError = error.message;
+      this.logger.warn({ event: EVENTS.brokerError, err: { message: error.message } }, 'broker connection error; reconnecting');
+    });
+  }
+
+  async plan(messages: readonly TaskMessage[]): Promise<RedisPublishPlan> {
+    const bindings = await this.readBindings(messages);
+    return planRedisPublish(messages, { keys: this.keys, bindings, declared: this.declared, newDeliveryTag: randomUUID });
+  }
+
+  async execute(plan: RedisPublishPlan): Promise<PublishOutcome> {
+    if (plan.transport !== 'redis') throw new BeatError(ErrorCode.BrokerPublish, `a ${String(plan.transport)} plan cannot be executed by the Redis broker`);
+    const run = new SendRun(plan.size, this.maxInFlight);
+    const declarations = plan.declarations.filter((d) => !this.declared.has(d.queue));
+    for (const batch of cutBatches(plan.messages, declarations, plan.dropped, this.batchSize)) {
+      await run.room();
+      if (run.failed) break;
+      run.add(this.sendBatch(batch));
+    }
+    return this.finish(run);
+  }
+
+  async publish(messages: readonly TaskMessage[]): Promise<PublishOutcome> {
+    const bindings = await this.readBindings(messages);
+    // Declarations planned by earlier slices of this call count as done for the later ones.
+    const declaring = new Set(this.declared);
+    const run = new SendRun(messages.length, this.maxInFlight);
+    for (let start = 0; start < messages.length; start += this.batchSize) {
+      // Wait before planning, not after: a slice's envelopes are then dropped as soon as they are
+      // encoded, instead of surviving garbage collections while their replies are awaited.
+      await run.room();
+      if (run.failed) break;
+      const plan = planRedisPublish(messages.slice(start, start + this.batchSize), { keys: this.keys, bindings, declared: declaring, newDeliveryTag: randomUUID });
+      for (const d of plan.declarations) declaring.add(d.queue);
+      for (const batch of cutBatches(plan.messages, plan.declarations, plan.dropped, this.batchSize)) run.add(this.sendBatch(batch));
+    }
+    return this.finish(run);
+  }
+
+  /**
+   * Runs a plan's declarations (kombu's maybe_declare SADDs) not yet run on this connection. For
+   * callers that push a plan themselves (the scheduler's Lua script): call it before pushing.
+   * `execute` and `publish` do the same on their own.
+   */
+  async declare(plan: RedisPublishPlan): Promise<void> {
+    const todo = plan.declarations.filter((d) => !this.declared.has(d.queue));
+    if (todo.length === 0) return;
+    try {
+      await Promise.all(todo.map((d) => this.client.sadd(d.key, d.member)));
+    } catch (error) {
+      throw new BeatError(ErrorCode.BrokerPublish, `cannot declare queue bindings on ${this.spec.display}: ${errorMessage(error)}`, { cause: withoutCommandArgs(error) });
+    }
+    this.markDeclared(todo.map((d) => d.queue));
+  }
+
+  async close(): Promise<void> {
+    // QUIT lets the server finish what it has; without a live connection there is nothing to finish.
+    if (this.client.status !== 'ready') {
+      this.client.disconnect();
+      return;
+    }
+    // QUIT over a connection that went silent never answers: give it a second, then hang up.
+    const quit = this.client.quit().then(
+      () => true,
+      () => false,
+    );
+    const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000).unref());
+    if (!(await Promise.race([quit, timedOut]))) this.client.disconnect();
+  }
+
+  private async readBindings(messages: readonly TaskMessage[]): Promise<Map<string, Binding[]>> {
+    const bindings = new Map<string, Binding[]>();
+    await Promise.all(
+      exchangesToLookUp(messages).map(async (exchange) => {
+        let members: string[];
+        try {
+          members = await this.client.smembers(bindingKey(this.keys, exchange));
+        } catch (error) {
+          throw new BeatError(ErrorCode.BrokerPublish, `cannot read the bindings of exchange "${exchange}" from ${this.spec.display}: ${errorMessage(error)}`, { cause: withoutCommandArgs(error) });
+        }
+        bindings.set(exchange, members.map((m) => parseBindingMember(this.keys, m)).filter((b): b is Binding => b !== undefined));
+      }),
+    );
+    return bindings;
+  }
+
+  private markDeclared(queues: readonly string[]): void {
+    if (queues.length === 0) return;
+    for (const q of queues) this.declared.add(q);
+    this.logger.debug({ event: EVENTS.brokerDeclare, queues }, 'declared queue bindings');
+  }
+
+  private async finish(run: SendRun): Promise<PublishOutcome> {
+    const { published, deliveries, dropped, failure, declared } = await run.done();
+    this.markDeclared(declared);
+    if (failure !== undefined) {
+      this.logger.error({ event: EVENTS.publishError, published, planned: run.size, err: { message: errorMessage(failure) } }, 'publishing failed');
+      throw new BeatError(ErrorCode.BrokerPublish, `publishing to ${this.spec.display} failed after ${published} of ${run.size} messages: ${errorMessage(failure)}`, { cause: withoutCommandArgs(failure) });
+    }
+    for (const d of dropped) {
+      this.logger.warn({ event: EVENTS.publishDropped, entry: d.entry, task: d.task, id: d.id, exchange: d.exchange, routingKey: d.routingKey }, `message dropped: ${d.reason}`);
+    }
+    this.logger.debug({ event: EVENTS.brokerPublish, published, deliveries, dropped: dropped.length }, 'published');
+    return { published, deliveries, dropped };
+  }
+
+  /**
+   * Writes one batch (declarations first, then one encoded LPUSH per list, then PUBLISHes) and
+   * returns its result. Everything is encoded before returning, so the promise holds no envelope.
+   */
+  private sendBatch(batch: RedisBatch): Promise<BatchResult> {
+    // One connection runs commands in the order they are written: the SADDs land before any push.
+    const declared = batch.declarations.map((d) => this.client.sadd(d.key, d.member));
+    const lists = new Map<string, RedisPush[]>();
+    let published = 0;
+    let deliveries = 0;
+    const fanouts: FanoutSent[] = [];
+    for (const m of batch.messages) {
+      for (const push of m.pushes) {
+        const list = lists.get(push.key);
+        if (list === undefined) lists.set(push.key, [push]);
+        else list.push(push);
+      }
+      deliveries += m.pushes.length;
+      if (m.pushes.length > 0) published += 1;
+      if (m.publishes.length > 0) {
+        const replies = m.publishes.map((p) => this.client.publish(p.channel, p.payload));
+        const reason = `no one subscribes to fanout exchange "${m.exchange}" (PUBLISH reached 0 clients)`;
+        fanouts.push({ message: { id: m.id, entry: m.entry, task: m.task, exchange: m.exchange, routingKey: m.routingKey, reason }, count: m.publishes.length, replies });
+      }
+    }
+    const pushes: Promise<unknown>[] = [];
+    for (const [key, list] of lists) {
+      const { buffer, command } = encodeLpush(key, list, (bytes) => this.buffers.acquire(bytes));
+      const sent = this.client.sendCommand(new EncodedLpush(command)) as Promise<unknown>;
+      // Answered or failed, the socket is done with the bytes.
+      pushes.push(sent.finally(() => this.buffers.release(buffer)));
+    }
+    return settle([...declared, ...pushes], fanouts, { published, deliveries, dropped: batch.dropped, declared: batch.declarations.map((d) => d.queue) });
+  }
+}

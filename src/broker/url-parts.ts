@@ -1,0 +1,128 @@
+/**
+ * One broker URL cut into its pieces, shared by the Redis and the AMQP URL parsers.
+ *
+ * Why one place: a Celery user copies `broker_url` over unchanged, so both transports must read
+ * it as kombu does (`url_to_parts`, i.e. Python's `urlsplit` on `http://` + what follows
+ * `scheme://`): the user info runs up to the LAST '@' of the host part (a raw '@' in a password
+ * works), the user name ends at the FIRST ':', an IPv6 host is written in brackets, and for a
+ * repeated query key the last value wins (`dict(parse_qsl(...))`). Two copies of these rules
+ * would drift apart.
+ *
+ * Pure and unopinionated: the pieces come back as written (still %-encoded, the port unchecked);
+ * which schemes are allowed, the defaults, the port range, what the path means (vhost or DB
+ * number) and which query options are taken stay with each transport, as does the order in which
+ * they check them (it decides which error a bad URL gets). The one error raised here is built by
+ * the caller's `fail`, which masks the URL; no error may carry a piece of a password.
+ */
+import { BeatError, ErrorCode } from '../errors.js';
+
+const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
+
+export interface UrlScheme {
+  /** `scheme://` as written. */
+  readonly prefix: string;
+  /** The scheme, lower-cased. */
+  readonly name: string;
+  /** All that follows `scheme://`. */
+  readonly rest: string;
+}
+
+/** Splits `scheme://` off a URL; undefined when it does not start with one. */
+export function splitScheme(url: string): UrlScheme | undefined {
+  const match = SCHEME.exec(url);
+  if (!match) return undefined;
+  return { prefix: match[0], name: (match[1] ?? '').toLowerCase(), rest: url.slice(match[0].length) };
+}
+
+export interface RawUrlParts {
+  /** Up to the first ':' of the user info; undefined without user info (no '@'). Still %-encoded. */
+  readonly user: string | undefined;
+  /** After the first ':' of the user info; undefined without one. Still %-encoded. */
+  readonly password: string | undefined;
+  /** Without the brackets of an IPv6 address; '' when absent. Still %-encoded. */
+  readonly host: string;
+  /** The text after the host's ':', unchecked; undefined without a ':'. */
+  readonly port: string | undefined;
+  /** From the first '/' to the query or fragment; '' when absent. Still %-encoded. */
+  readonly path: string;
+  /** The query, decoded; the last value of a repeated key wins. */
+  readonly query: ReadonlyMap<string, string>;
+}
+
+/**
+ * Cuts `rest` (what follows `scheme://`) into user, password, host, port, path and query.
+ * Refuses, through `fail`, an '@' after the host part: Python would cut the password at the '/',
+ * '?' or '#' and read the rest of it as host, port or path, and saying which of those is wrong
+ * would print a piece of the password.
+ */
+export function splitUrlParts(rest: string, fail: (problem: string) => Error): RawUrlParts {
+  const end = rest.search(/[/?#]/);
+  const netloc = end === -1 ? rest : rest.slice(0, end);
+  const tail = end === -1 ? '' : rest.slice(end);
+  if (rest.lastIndexOf('@') > netloc.length) {
+    throw fail("an '@' follows the host part: percent-encode '/', '?' and '#' in the user name and password (%2F, %3F, %23)");
+  }
+  const at = netloc.lastIndexOf('@');
+  const info = at === -1 ? undefined : netloc.slice(0, at);
+  const hostPort = at === -1 ? netloc : netloc.slice(at + 1);
+  const colon = info?.indexOf(':') ?? -1;
+  const hp = /^(\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(hostPort);
+  let host = hp?.[1] ?? '';
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  const qAt = tail.indexOf('?');
+  const hashAt = tail.indexOf('#');
+  const queryText = qAt === -1 ? '' : tail.slice(qAt + 1, hashAt > qAt ? hashAt : undefined);
+  const query = new Map<string, string>();
+  for (const [k, v] of new URLSearchParams(queryText)) query.set(k, v);
+  return {
+    user: info === undefined ? undefined : colon === -1 ? info : info.slice(0, colon),
+    password: info === undefined || colon === -1 ? undefined : info.slice(colon + 1),
+    host,
+    port: hp?.[2],
+    path: tail.slice(0, qAt === -1 ? (hashAt === -1 ? undefined : hashAt) : qAt),
+    query,
+  };
+}
+
+/** Masks everything between `scheme://` and the last '@' of each ';'-separated URL (passwords may hold '/' or '@'). */
+export function maskUrl(url: string): string {
+  return url
+    .split(';')
+    .map((part) => {
+      const scheme = splitScheme(part);
+      if (!scheme) return part.includes('@') ? `***@${part.slice(part.lastIndexOf('@') + 1)}` : part;
+      const at = scheme.rest.lastIndexOf('@');
+      if (at === -1) return part;
+      const info = scheme.rest.slice(0, at);
+      const colon = info.indexOf(':');
+      return `${scheme.prefix}${colon === -1 ? '***' : `${info.slice(0, colon)}:***`}@${scheme.rest.slice(at + 1)}`;
+    })
+    .join(';');
+}
+
+/** A BROKER_URL error naming the URL with its passwords masked: never the raw URL. */
+export function urlError(url: string, problem: string): BeatError {
+  return new BeatError(ErrorCode.BrokerUrl, `broker URL ${maskUrl(url)}: ${problem}`);
+}
+
+/** %-decodes one piece of a URL; a malformed escape is named by what it is, never by its text. */
+export function decode(url: string, text: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw urlError(url, `the ${what} has a malformed %-escape`);
+  }
+}
+
+/** kombu's TLS query options, shared by rediss:// and amqps://. */
+export const SSL_OPTIONS = ['ssl_cert_reqs', 'ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_check_hostname'] as const;
+
+/** `ssl_cert_reqs` values, as kombu (and Python's ssl.CERT_* names) spell them. */
+export const CERT_REQS: Readonly<Record<string, 'required' | 'optional' | 'none'>> = {
+  required: 'required',
+  CERT_REQUIRED: 'required',
+  optional: 'optional',
+  CERT_OPTIONAL: 'optional',
+  none: 'none',
+  CERT_NONE: 'none',
+};

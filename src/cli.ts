@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * `beat`: the command line. The only module that calls process.exit; every command returns an
+ * exit code (0 ok, 1 runtime failure, 2 bad input) and writes through an injected Io.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { checkCommand } from './commands/check.js';
+import { ExitCode, processIo } from './commands/io.js';
+import type { Io } from './commands/io.js';
+import { nextCommand } from './commands/next.js';
+import { runCommand } from './commands/run.js';
+import { pauseCommand, resumeCommand, statusCommand, triggerCommand } from './commands/control.js';
+import { BeatError, ErrorCode, errorMessage } from './errors.js';
+import { DEFAULTS } from './defaults.js';
+import { VERSION } from './version.js';
+
+type Command = (argv: string[], io: Io) => Promise<ExitCode>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  run: { run: runCommand, summary: 'run the scheduler (leader or standby); --dry-run to try a schedule without Redis' },
+  check: { run: checkCommand, summary: 'validate the config and list its entries with their next fire' },
+  next: { run: nextCommand, summary: 'print the next fire instants of each entry' },
+  status: { run: statusCommand, summary: 'show the leader and every entry (last run, next run, paused), from Redis' },
+  trigger: { run: triggerCommand, summary: 'publish one run of an entry now, through the leader' },
+  pause: { run: pauseCommand, summary: 'pause an entry (kept in Redis, honoured within a second)' },
+  resume: { run: resumeCommand, summary: 'resume a paused entry' },
+};
+
+export const MAIN_HELP = `Usage: beat <command> [options]
+
+tsbeat: Celery's periodic task scheduler (celery beat) as a standalone service.
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`)
+  .join('\n')}
+
+Run 'beat <command> --help' for a command's options.
+  -V, --version   print the version
+  -h, --help      show this help
+`;
+
+const BAD_INPUT_CODES = new Set<string>([
+  ErrorCode.Usage,
+  ErrorCode.ConfigInvalid,
+  ErrorCode.ConfigNotFound,
+  ErrorCode.ConfigLoad,
+  ErrorCode.UnknownEntry,
+  ErrorCode.BrokerUrl,
+]);
+
+export async function main(argv: string[], io: Io = processIo): Promise<ExitCode> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    io.out(MAIN_HELP);
+    return name === undefined ? ExitCode.BadInput : ExitCode.Ok;
+  }
+  if (name === '-V' || name === '--version') {
+    io.out(VERSION);
+    return ExitCode.Ok;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    io.err(`beat: unknown command "${name}". Commands: ${Object.keys(COMMANDS).join(', ')}. See 'beat --help'.`);
+    return ExitCode.BadInput;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof BeatError) {
+      io.err(error.message);
+      return BAD_INPUT_CODES.has(error.code) ? ExitCode.BadInput : ExitCode.Failure;
+    }
+    // Not a failure we anticipated: say so plainly; the stack only on request.
+    io.err(`beat ${name}: unexpected error: ${errorMessage(error)}`);
+    if (io.env.BEAT_DEBUG && error instanceof Error && error.stack) io.err(error.stack);
+    else io.err('(set BEAT_DEBUG=1 to see the stack trace, and please report it)');
+    return ExitCode.Failure;
+  }
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+  // Every command has finished its work (a stopped `run` has saved state, released the lock and
+  // closed its connections) when main returns. Whatever still holds the event loop after a grace
+  // period (a socket a library failed to close) must not keep the process alive: an orchestrator
+  // would wait its whole grace period and then SIGKILL.
+  setTimeout(() => process.exit(code), DEFAULTS.exitGraceMs).unref();
+}

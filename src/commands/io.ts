@@ -1,0 +1,21 @@
+/** Where a command writes: results to `out`, problems to `err`. Injected so tests can capture them. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  /** The clock of the CLI: commands take "now" from here, never from Date.now() deep inside. */
+  now(): number;
+}
+
+export const processIo: Io = {
+  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+  env: process.env,
+  cwd: process.cwd(),
+  now: () => Date.now(),
+};
+
+/** Exit codes: 0 success, 1 a runtime failure, 2 bad input (arguments or config). */
+export const ExitCode = { Ok: 0, Failure: 1, BadInput: 2 } as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

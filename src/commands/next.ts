@@ -1,0 +1,76 @@
+/** `beat next`: the coming fire instants of each entry. Needs no Redis. */
+import { DEFAULTS } from '../defaults.js';
+import { closest } from '../config/keys.js';
+import { nextFires } from '../core/schedule.js';
+import { formatInstant } from '../core/zone.js';
+import { BeatError, ErrorCode } from '../errors.js';
+import { parseCommandArgs, parseCount, parseInstant } from './args.js';
+import { CONFIG_HELP, configOption, loadFromArgs } from './config-args.js';
+import { ExitCode } from './io.js';
+import type { Io } from './io.js';
+
+export const NEXT_HELP = `Usage: beat next [--config PATH] [--entry NAME] [--count N] [--after ISO] [--json]
+
+Prints the next N fire instants of each entry, strictly after --after, in the entry's time zone.
+An interval entry has no history here, so it first fires one interval after --after (as in Celery,
+a new entry waits one interval). Needs no Redis and no broker.
+
+Options:
+${CONFIG_HELP}
+  -e, --entry NAME    only this entry
+  -n, --count N       instants per entry, 1 to 10000 (default ${DEFAULTS.nextCount})
+  -a, --after ISO     an ISO-8601 instant with offset, e.g. 2026-03-08T00:00:00-05:00 (default: now)
+      --json          print {"entries":[{"name","task","timezone","next":[ISO,…]}]}
+  -h, --help          show this help
+`;
+
+export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
+  const { values } = parseCommandArgs('next', argv, {
+    ...configOption,
+    entry: { type: 'string', short: 'e' },
+    count: { type: 'string', short: 'n' },
+    after: { type: 'string', short: 'a' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.out(NEXT_HELP);
+    return ExitCode.Ok;
+  }
+  const count = values.count === undefined ? DEFAULTS.nextCount : parseCount('next', '--count', values.count, 1, 10_000);
+  const afterMs = values.after === undefined ? io.now() : parseInstant('next', '--after', values.after);
+  const { config } = await loadFromArgs(io, values.config);
+
+  let entries = config.entries;
+  if (values.entry !== undefined) {
+    const wanted = values.entry;
+    entries = entries.filter((e) => e.name === wanted);
+    if (entries.length === 0) {
+      const names = config.entries.map((e) => e.name);
+      const hint = closest(wanted, names);
+      throw new BeatError(
+        ErrorCode.UnknownEntry,
+        `beat next: no entry named "${wanted}"${hint ? `; did you mean "${hint}"?` : names.length > 0 ? `; entries: ${names.join(', ')}` : '; the config has no entries'}`,
+      );
+    }
+  }
+
+  const result = entries.map((entry) => ({
+    name: entry.name,
+    task: entry.task,
+    timezone: entry.timezone,
+    next: entry.enabled ? nextFires(entry.schedule, { zone: entry.timezone, afterMs }, count).map((ms) => formatInstant(ms, entry.timezone)) : [],
+    enabled: entry.enabled,
+  }));
+
+  if (values.json) {
+    io.out(JSON.stringify({ entries: result.map(({ name, task, timezone, next }) => ({ name, task, timezone, next })) }));
+    return ExitCode.Ok;
+  }
+  const blocks = result.map((r) => {
+    const body = !r.enabled ? ['  (disabled)'] : r.next.length === 0 ? ['  (no future fire)'] : r.next.map((iso) => `  ${iso}`);
+    return [`${r.name}  ${r.task}  [${r.timezone}]`, ...body].join('\n');
+  });
+  io.out(blocks.join('\n\n'));
+  return ExitCode.Ok;
+}

@@ -1,0 +1,138 @@
+/** `beat run`: the scheduler service. */
+import { createLogger, LOG_LEVELS } from '../log.js';
+import type { Logger, LogLevel } from '../log.js';
+import { BeatError, ErrorCode } from '../errors.js';
+import { DEFAULTS, ENV } from '../defaults.js';
+import { ConfigError, errorMessage } from '../errors.js';
+import { loadConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { parseHttpAddress } from '../http/server.js';
+import { EVENTS } from '../log-events.js';
+import { watchFile } from './watch.js';
+import { startDryRun, startService } from '../service.js';
+import type { RunningService } from '../service.js';
+import { parseCommandArgs } from './args.js';
+import { CONFIG_HELP, configOption, loadFromArgs } from './config-args.js';
+import { ExitCode } from './io.js';
+import type { Io } from './io.js';
+
+export const RUN_HELP = `Usage: beat run [--config PATH] [--broker URL] [--log-level LEVEL] [--http HOST:PORT] [--watch] [--dry-run]
+
+Runs the scheduler: connects to Redis, becomes the active scheduler or a standby, and publishes
+each due task in Celery's wire format. Run two or three replicas with the same config for
+availability: one leads, the others take over within the lock TTL if it dies (at once when it
+stops cleanly). Stops on SIGTERM/SIGINT after the publish in flight, handing over leadership.
+SIGHUP re-reads the config: valid changes apply without a restart and without losing state; an
+invalid file is logged with all its problems and the running schedule stays as it was.
+
+Options:
+${CONFIG_HELP}
+  -b, --broker URL    the broker (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url)
+  -l, --log-level L   ${LOG_LEVELS.join(', ')} (default info)
+      --http H:P      serve /healthz, /readyz, /metrics and /status (default: $${ENV.http}; none if unset;
+                      the container image sets 0.0.0.0:9808). Read-only.
+  -w, --watch         reload when the config file changes, as on SIGHUP
+      --dry-run       no Redis: schedule in real time with in-memory state and print each message
+                      it would publish as one JSON line on stdout (logs go to stderr)
+  -h, --help          show this help
+`;
+
+/** Resolves when the process receives SIGTERM or SIGINT. */
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+/**
+ * Names what still holds the event loop shortly after a clean stop. cli.ts exits regardless after
+ * DEFAULTS.exitGraceMs; this line says what would have kept the process alive.
+ */
+function warnIfLingering(logger: Logger): void {
+  setTimeout(() => {
+    const handles = process.getActiveResourcesInfo().filter((h) => h !== 'TTYWrap');
+    logger.warn({ event: EVENTS.stopLingering, handles }, `stopped, but still held open by: ${handles.join(', ')}; exiting anyway`);
+    logger.flush();
+  }, DEFAULTS.exitGraceMs / 2).unref();
+}
+
+export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
+  const { values } = parseCommandArgs('run', argv, {
+    ...configOption,
+    broker: { type: 'string', short: 'b' },
+    'log-level': { type: 'string', short: 'l' },
+    'dry-run': { type: 'boolean' },
+    http: { type: 'string' },
+    watch: { type: 'boolean', short: 'w' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.out(RUN_HELP);
+    return ExitCode.Ok;
+  }
+  const level = values['log-level'] ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new BeatError(ErrorCode.Usage, `beat run: --log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+  }
+  const httpText = values.http ?? io.env[ENV.http];
+  const http = httpText ? parseHttpAddress(httpText, values.http !== undefined ? '--http' : ENV.http) : undefined;
+  const brokerUrl = values.broker ?? io.env[ENV.brokerUrl] ?? io.env[ENV.celeryBrokerUrl];
+  const withBroker = (c: ResolvedConfig): ResolvedConfig => (brokerUrl ? { ...c, broker: { ...c.broker, url: brokerUrl } } : c);
+  const { path, config: loaded } = await loadFromArgs(io, values.config);
+  const config = withBroker(loaded);
+  const dryRun = values['dry-run'] === true;
+  // In a dry run stdout carries the messages, so the logs go to stderr.
+  const logger = createLogger({ level: level as LogLevel, fd: dryRun ? 2 : 1 });
+
+  const signalled = untilSignal();
+  const abort = new AbortController();
+  void signalled.then(() => abort.abort());
+  let running: RunningService | undefined;
+  let reloadWhenStarted: string | undefined;
+  const reload = async (why: string): Promise<void> => {
+    if (running === undefined) {
+      // Still starting (connecting to Redis can take as long as Redis is away): reload once started.
+      reloadWhenStarted = why;
+      return;
+    }
+    try {
+      const next = await loadConfig({ explicit: path, env: io.env, cwd: io.cwd });
+      await running.reload(withBroker(next.config));
+    } catch (error) {
+      const problems = error instanceof ConfigError ? error.problems : undefined;
+      logger.error({ event: EVENTS.reloadFailed, trigger: why, problems, err: problems ? undefined : errorMessage(error) }, `config not reloaded, the running schedule is unchanged: ${errorMessage(error)}`);
+    }
+  };
+  // Listening for SIGHUP (and watching the file) before connecting, not after: Node's default action
+  // on SIGHUP is to exit, so a SIGHUP sent while Redis was still unreachable killed the process
+  // (exit 129), and an edit made during a long connect was never applied.
+  const onHangup = (): void => void reload('SIGHUP');
+  process.on('SIGHUP', onHangup);
+  const stopWatching = values.watch ? watchFile(path, () => void reload('file changed')) : () => undefined;
+  try {
+    let service: RunningService;
+    try {
+      service = dryRun ? await startDryRun({ config, logger }, (line) => io.out(line)) : await startService({ config, logger, http }, abort.signal);
+    } catch (error) {
+      logger.flush();
+      if (abort.signal.aborted) return ExitCode.Ok; // stopped while still connecting
+      throw error;
+    }
+    running = service;
+    if (reloadWhenStarted !== undefined) void reload(reloadWhenStarted);
+    const reason = await Promise.race([signalled, service.done.then(() => 'stopped')]);
+    await service.stop(reason);
+    warnIfLingering(logger);
+    logger.flush();
+    return ExitCode.Ok;
+  } finally {
+    process.off('SIGHUP', onHangup);
+    stopWatching();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Key spelling rules shared by every object of the config: each camelCase key may also be written
+ * in snake_case (so definitions copy over from Python's celeryconfig unchanged), and an unknown key
+ * is reported with the nearest known one as a hint.
+ */
+import { z } from 'zod';
+
+export function snakeCase(camel: string): string {
+  return camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Levenshtein distance, for did-you-mean hints (inputs are short key names). */
+export function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    let diagonal = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j += 1) {
+      const above = row[j] ?? 0;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(above + 1, (row[j - 1] ?? 0) + 1, diagonal + cost);
+      diagonal = above;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+/** The closest candidate within a distance that still looks like a typo, or undefined. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const lower = word.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = editDistance(lower, candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+export function unknownKeyMessage(key: string, known: readonly string[]): string {
+  const hint = closest(key, known);
+  return hint !== undefined
+    ? `unknown key "${key}"; did you mean "${hint}"?`
+    : `unknown key "${key}"; allowed keys: ${known.join(', ')}`;
+}
+
+/**
+ * A strict object whose keys may be spelt camelCase or snake_case, with `aliases` for other
+ * spellings (Celery names such as `beat_schedule`). Output keys are always the camelCase ones.
+ */
+export function keyed<Shape extends z.ZodRawShape>(shape: Shape, aliases: Record<string, keyof Shape & string> = {}) {
+  const spellings = new Map<string, keyof Shape & string>();
+  for (const key of Object.keys(shape) as (keyof Shape & string)[]) {
+    spellings.set(snakeCase(key), key);
+  }
+  for (const [alias, key] of Object.entries(aliases)) spellings.set(alias, key);
+  for (const key of Object.keys(shape)) spellings.delete(key);
+  const known = Object.keys(shape);
+
+  const strict = z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code !== 'unrecognized_keys') return undefined;
+      return issue.keys.map((key) => unknownKeyMessage(key, known)).join('\n');
+    },
+  });
+  const withAliases = z.preprocess((input, ctx) => {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
+    const record = input as Record<string, unknown>;
+    if (!Object.keys(record).some((k) => spellings.has(k))) return input;
+    const renamed: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(record)) {
+      const canonical = spellings.get(key);
+      if (canonical === undefined) {
+        renamed[key] = value;
+      } else if (canonical in record) {
+        ctx.issues.push({
+          code: 'custom',
+          message: `"${key}" and "${canonical}" are the same setting; give only one`,
+          path: [key],
+          input: value,
+        });
+      } else {
+        renamed[canonical] = value;
+      }
+    }
+    return renamed;
+  }, strict);
+  // The aliases are a convenience of untyped files (YAML, JSON); TS configs are typed with the
+  // canonical camelCase keys only, so the static type is that of the strict object.
+  return withAliases as unknown as typeof strict;
+}

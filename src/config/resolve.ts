@@ -1,0 +1,110 @@
+/**
+ * Parsed config → resolved config: every entry gets its effective time zone and a complete
+ * `Schedule`. Pure and infallible: everything that can be wrong was reported by the schema.
+ */
+import { DateTime } from 'luxon';
+import type { Schedule } from '../core/types.js';
+import type { CatchUpPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
+import type { ScheduleDraft } from './schedule-schema.js';
+import { compileRoutes } from './routes.js';
+import type { CompiledRoute } from './routes.js';
+
+export interface ResolvedEntry {
+  readonly name: string;
+  readonly task: string;
+  readonly schedule: Schedule;
+  /** The zone the entry's wall times are read in: its own `timezone`, else the config's. */
+  readonly timezone: string;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  readonly options: ParsedEntry['options'];
+  readonly enabled: boolean;
+  readonly catchUp: CatchUpPolicy;
+  /** Missed slots older than this many ms are dropped; undefined = no limit. */
+  readonly catchUpWindowMs: number | undefined;
+  /** Upper bound of the per-run delay, ms (0 = none). */
+  readonly jitterMs: number;
+}
+
+export interface LockSettings {
+  readonly ttlMs: number;
+  readonly renewEveryMs: number;
+  readonly retryEveryMs: number;
+  /** Redis URLs of a Redlock quorum; empty = the state Redis alone. */
+  readonly urls: readonly string[];
+}
+
+export interface ResolvedConfig {
+  /** Deployment name: replicas with the same name share state and elect one leader. */
+  readonly name: string;
+  readonly timezone: string;
+  readonly entries: readonly ResolvedEntry[];
+  readonly broker: ParsedConfig['broker'];
+  readonly taskDefaultQueue: string;
+  readonly taskRoutes: readonly CompiledRoute[];
+  readonly taskProtocol: 1 | 2;
+  /** RabbitMQ queue declaration (Celery's task_queue_max_priority, task_default_queue_type, task_create_missing_queue_type). */
+  readonly taskQueueMaxPriority: number | undefined;
+  readonly taskDefaultQueueType: QueueType;
+  readonly taskCreateMissingQueueType: QueueType;
+  readonly maxIntervalMs: number;
+  readonly lock: LockSettings;
+  /** Redis for state and lock as configured; undefined = the broker's Redis (or, for AMQP, the local default). */
+  readonly state: { readonly url: string | undefined; readonly prefix: string };
+}
+
+export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: string): Schedule {
+  switch (draft.kind) {
+    case 'interval':
+      return { kind: 'interval', everyMs: draft.everyMs, relative };
+    case 'cron':
+      return { kind: 'cron', spec: draft.spec };
+    case 'solar':
+      return { kind: 'solar', event: draft.event, lat: draft.lat, lon: draft.lon };
+    case 'clocked':
+      // An ISO string without an offset is a wall time in the entry's zone; with one, an instant.
+      return { kind: 'clocked', atMs: DateTime.fromISO(draft.text.replace(' ', 'T'), { zone, setZone: true }).toMillis() };
+  }
+}
+
+export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
+  const entries = Object.entries(parsed.beatSchedule).map(([name, entry]): ResolvedEntry => {
+    const timezone = entry.timezone ?? parsed.timezone;
+    return {
+      name,
+      task: entry.task,
+      schedule: resolveSchedule(entry.schedule, entry.relative, timezone),
+      timezone,
+      args: entry.args,
+      kwargs: entry.kwargs,
+      options: entry.options,
+      enabled: entry.enabled,
+      catchUp: entry.catchUp,
+      catchUpWindowMs: entry.catchUpWindow,
+      jitterMs: entry.jitter ?? 0,
+    };
+  });
+  return {
+    name: parsed.name,
+    timezone: parsed.timezone,
+    entries,
+    broker: parsed.broker,
+    taskDefaultQueue: parsed.taskDefaultQueue,
+    taskRoutes: compileRoutes(parsed.taskRoutes),
+    taskProtocol: parsed.taskProtocol,
+    taskQueueMaxPriority: parsed.taskQueueMaxPriority,
+    taskDefaultQueueType: parsed.taskDefaultQueueType,
+    taskCreateMissingQueueType: parsed.taskCreateMissingQueueType,
+    maxIntervalMs: parsed.maxInterval,
+    lock: {
+      ttlMs: parsed.lock.ttl,
+      renewEveryMs: parsed.lock.renewEvery ?? Math.floor(parsed.lock.ttl / 3),
+      retryEveryMs: parsed.lock.retryEvery,
+      urls: parsed.lock.urls ?? [],
+    },
+    state: {
+      url: parsed.state.url,
+      prefix: parsed.state.prefix,
+    },
+  };
+}

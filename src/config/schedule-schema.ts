@@ -1,0 +1,175 @@
+/**
+ * The `schedule` of an entry: what users write (a number, or an object with exactly one of
+ * `timedelta`, `crontab`, `cron`, `solar`, `clocked`) and its compilation into a `ScheduleDraft`.
+ * Crontab text is parsed here, once, so that every problem is reported with its path at load time.
+ */
+import { DateTime } from 'luxon';
+import { z } from 'zod';
+import { CronParseError, parseCeleryCrontab, parseCronLine } from '../core/cron/index.js';
+import type { CronSpec } from '../core/cron/index.js';
+import { SOLAR_EVENTS } from '../core/types.js';
+import type { SolarEvent } from '../core/types.js';
+import { keyed } from './keys.js';
+
+const SCHEDULE_FORMS = ['timedelta', 'crontab', 'cron', 'solar', 'clocked'] as const;
+
+const nonNegative = (what: string) =>
+  z.number({ error: `${what} must be a number` }).finite().nonnegative({ error: `${what} must not be negative` });
+
+export const timedeltaSchema = keyed({
+  weeks: nonNegative('weeks').optional(),
+  days: nonNegative('days').optional(),
+  hours: nonNegative('hours').optional(),
+  minutes: nonNegative('minutes').optional(),
+  seconds: nonNegative('seconds').optional(),
+  milliseconds: nonNegative('milliseconds').optional(),
+});
+export type TimedeltaInput = z.input<typeof timedeltaSchema>;
+
+export function timedeltaMs(td: z.output<typeof timedeltaSchema>): number {
+  return (
+    ((((td.weeks ?? 0) * 7 + (td.days ?? 0)) * 24 + (td.hours ?? 0)) * 60 + (td.minutes ?? 0)) * 60_000 +
+    (td.seconds ?? 0) * 1000 +
+    (td.milliseconds ?? 0)
+  );
+}
+
+const crontabField = z.union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))], {
+  error: 'expected a number, a string such as "*/15" or "mon-fri", or an array of them',
+});
+
+const CRONTAB_FIELDS = ['minute', 'hour', 'dayOfWeek', 'dayOfMonth', 'monthOfYear'] as const;
+
+export const crontabSchema = keyed({
+  minute: crontabField.optional(),
+  hour: crontabField.optional(),
+  dayOfWeek: crontabField.optional(),
+  dayOfMonth: crontabField.optional(),
+  monthOfYear: crontabField.optional(),
+});
+export type CrontabInput = z.input<typeof crontabSchema>;
+
+export const solarSchema = keyed({
+  event: z.enum(SOLAR_EVENTS, { error: `expected one of ${SOLAR_EVENTS.join(', ')}` }),
+  lat: z.number({ error: 'expected a latitude in degrees' }).min(-90, { error: 'latitude must be within -90..90' }).max(90, { error: 'latitude must be within -90..90' }),
+  lon: z.number({ error: 'expected a longitude in degrees' }).min(-180, { error: 'longitude must be within -180..180' }).max(180, { error: 'longitude must be within -180..180' }),
+});
+export type SolarInput = z.input<typeof solarSchema>;
+
+/** An ISO-8601 date-time; with an offset it is an instant, without one it is read in the entry's time zone. */
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$/i;
+
+const scheduleObject = keyed({
+  timedelta: timedeltaSchema.optional(),
+  crontab: crontabSchema.optional(),
+  cron: z.string({ error: 'expected a crontab line such as "*/5 * * * *"' }).optional(),
+  solar: solarSchema.optional(),
+  clocked: z
+    .string({ error: 'expected an ISO-8601 date-time such as "2027-01-01T09:00:00+01:00"' })
+    .regex(ISO_DATE_TIME, { error: 'expected an ISO-8601 date-time such as "2027-01-01T09:00:00+01:00"' })
+    .optional(),
+});
+
+/** What an entry's schedule compiles to before the entry's time zone is known. */
+export type ScheduleDraft =
+  | { readonly kind: 'interval'; readonly everyMs: number }
+  | { readonly kind: 'cron'; readonly spec: CronSpec }
+  | { readonly kind: 'solar'; readonly event: SolarEvent; readonly lat: number; readonly lon: number }
+  | { readonly kind: 'clocked'; readonly text: string };
+
+export const scheduleSchema = z
+  .union([z.number(), scheduleObject], {
+    error: (issue) =>
+      `${issue.input === undefined ? 'schedule is required: ' : 'expected '}a number of seconds or an object with one of: ${SCHEDULE_FORMS.join(', ')}`,
+  })
+  .transform((input, ctx): ScheduleDraft => {
+    // An unknown key was already reported (with a did-you-mean hint); "give one of" would repeat it.
+    if (ctx.issues.length > 0) return z.NEVER;
+    if (typeof input === 'number') {
+      if (!Number.isFinite(input) || input <= 0) {
+        ctx.addIssue({ code: 'custom', message: `an interval must be a positive number of seconds, got ${input}`, input });
+        return z.NEVER;
+      }
+      return { kind: 'interval', everyMs: input * 1000 };
+    }
+    const given = SCHEDULE_FORMS.filter((form) => input[form] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          given.length === 0
+            ? `give one of: ${SCHEDULE_FORMS.join(', ')}`
+            : `give only one of ${given.join(', ')}; a schedule has exactly one form`,
+        input,
+      });
+      return z.NEVER;
+    }
+    if (input.timedelta !== undefined) {
+      const everyMs = timedeltaMs(input.timedelta);
+      if (everyMs <= 0) {
+        ctx.addIssue({ code: 'custom', path: ['timedelta'], message: 'the interval must be longer than zero', input });
+        return z.NEVER;
+      }
+      return { kind: 'interval', everyMs };
+    }
+    if (input.crontab !== undefined) {
+      const crontab = input.crontab;
+      try {
+        return { kind: 'cron', spec: memoised(`crontab:${JSON.stringify(crontab)}`, () => parseCeleryCrontab(crontab)) };
+      } catch (error) {
+        // The parser stops at the first bad field; parse the others alone so all are reported.
+        for (const field of CRONTAB_FIELDS) {
+          if (crontab[field] === undefined) continue;
+          try {
+            parseCeleryCrontab({ [field]: crontab[field] });
+          } catch (fieldError) {
+            if (fieldError instanceof CronParseError && fieldError.field !== (error as CronParseError).field) {
+              reportCronError(fieldError, ['crontab'], ctx);
+            }
+          }
+        }
+        return reportCronError(error, ['crontab'], ctx);
+      }
+    }
+    if (input.cron !== undefined) {
+      try {
+        const line = input.cron;
+        return { kind: 'cron', spec: memoised(`cron:${line}`, () => parseCronLine(line)) };
+      } catch (error) {
+        return reportCronError(error, ['cron'], ctx);
+      }
+    }
+    if (input.solar !== undefined) return { kind: 'solar', ...input.solar };
+    const text = input.clocked ?? '';
+    // Reject dates that look right but do not exist (2027-02-30) now, not when the entry is due.
+    if (!DateTime.fromISO(text.replace(' ', 'T'), { zone: 'UTC', setZone: true }).isValid) {
+      ctx.addIssue({ code: 'custom', path: ['clocked'], message: `${JSON.stringify(text)} is not a real date and time`, input: text });
+      return z.NEVER;
+    }
+    return { kind: 'clocked', text };
+  });
+export type ScheduleInput = z.input<typeof scheduleSchema>;
+
+/**
+ * Specs are immutable, and large configs repeat the same few expressions thousands of times: parse
+ * each text once. Bounded, so that a config of a million distinct expressions cannot grow it forever.
+ */
+const specCache = new Map<string, CronSpec>();
+const SPEC_CACHE_MAX = 50_000;
+
+function memoised(key: string, parse: () => CronSpec): CronSpec {
+  const cached = specCache.get(key);
+  if (cached !== undefined) return cached;
+  const spec = parse();
+  if (specCache.size >= SPEC_CACHE_MAX) specCache.clear();
+  specCache.set(key, spec);
+  return spec;
+}
+
+function reportCronError(error: unknown, path: string[], ctx: z.RefinementCtx): never {
+  if (!(error instanceof CronParseError)) throw error;
+  // A Celery crontab names its field in the path; a crontab line names it in the message.
+  const where = path[0] === 'crontab' && error.field !== undefined ? [...path, error.field] : path;
+  ctx.addIssue({ code: 'custom', path: where, message: error.message, input: undefined });
+  return z.NEVER;
+}

@@ -1,0 +1,163 @@
+/**
+ * The config file, as users write it. The TypeScript types of `defineConfig` come from this schema,
+ * so what type-checks and what validates cannot drift apart. Every key may also be written in
+ * snake_case, as in a Python celeryconfig.
+ */
+import { z } from 'zod';
+import { DEFAULTS } from '../defaults.js';
+import { isValidZone } from '../core/zone.js';
+import { keyed } from './keys.js';
+import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
+import { scheduleSchema } from './schedule-schema.js';
+import { checkCeleryJson } from './json-value.js';
+import { durationSchema } from './duration.js';
+
+export const CATCH_UP_POLICIES = ['once', 'skip', 'all'] as const;
+export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
+
+/** RabbitMQ queue types Celery declares (`x-queue-type`). */
+export const QUEUE_TYPES = ['classic', 'quorum'] as const;
+export type QueueType = (typeof QUEUE_TYPES)[number];
+
+export const timezoneSchema = z
+  .string({ error: 'expected an IANA time zone name such as "Europe/Berlin"' })
+  .refine(isValidZone, { error: (issue) => `unknown time zone ${JSON.stringify(issue.input)}; use an IANA name such as "Europe/Berlin" or "UTC"` });
+
+const taskName = z
+  .string({
+    error: (issue) =>
+      `${issue.input === undefined ? 'task is required' : 'task must be a string'}: the registered name of a Celery task, such as "proj.tasks.add"`,
+  })
+  .min(1, { error: 'task must not be empty' })
+  .refine((s) => s.trim() === s && !/\s/.test(s), { error: 'a task name has no spaces' });
+
+export const entrySchema = keyed({
+  /** The Celery task name the worker has registered. */
+  task: taskName,
+  schedule: scheduleSchema,
+  /** Positional arguments, any JSON values. */
+  args: z.array(z.unknown(), { error: 'args must be an array' }).superRefine(checkCeleryJson).default([]),
+  /** Keyword arguments, any JSON values. */
+  kwargs: z.record(z.string(), z.unknown(), { error: 'kwargs must be an object' }).superRefine(checkCeleryJson).default({}),
+  options: optionsSchema.default({}),
+  /** Celery's `relative`: interval slots are truncated to the interval's unit (day, hour, minute). */
+  relative: z.boolean({ error: 'relative must be true or false' }).default(false),
+  /** Time zone of this entry's crontab/clocked wall times; defaults to the config's `timezone`. */
+  timezone: timezoneSchema.optional(),
+  /** A disabled entry stays in the config (and keeps its history) but never runs. */
+  enabled: z.boolean({ error: 'enabled must be true or false' }).default(true),
+  /**
+   * Missed runs (downtime, failover, a clock step): "once" fires an overdue entry once (Celery's
+   * behaviour), "skip" waits for the next slot, "all" fires every missed slot in order.
+   */
+  catchUp: z.enum(CATCH_UP_POLICIES, { error: `catchUp must be one of ${CATCH_UP_POLICIES.join(', ')}` }).default(DEFAULTS.catchUp),
+  /** Missed slots older than this are dropped, whatever `catchUp` says. Default: no limit. */
+  catchUpWindow: durationSchema('catchUpWindow', 1).optional(),
+  /** Each run is delayed by a pseudo-random amount up to this (the same for every replica). */
+  jitter: durationSchema('jitter').optional(),
+});
+export type EntryInput = z.input<typeof entrySchema>;
+export type ParsedEntry = z.output<typeof entrySchema>;
+
+const entryName = z
+  .string()
+  .min(1, { error: 'an entry name must not be empty' })
+  .max(200, { error: 'an entry name must be at most 200 characters' })
+  // Control characters would break log lines and Redis key dumps.
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), { error: 'an entry name must not contain control characters' });
+
+export const brokerSchema = keyed({
+  /** redis://, rediss://, redis+socket://, sentinel://… (Celery's `broker_url`). */
+  url: z.string({ error: 'broker.url must be a URL such as "redis://127.0.0.1:6379/0"' }).min(1).default(DEFAULTS.brokerUrl),
+  transportOptions: transportOptionsSchema.default({}),
+});
+
+const deploymentName = z
+  .string({ error: 'name must be a string' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: 'name must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit' });
+
+export const lockSchema = keyed({
+  /** How long the lock lives without renewal: a dead leader is replaced within this. */
+  ttl: durationSchema('lock.ttl', 1000).default(DEFAULTS.lockTtlMs),
+  /** How often the leader renews the lock. Default: a third of the TTL. */
+  renewEvery: durationSchema('lock.renewEvery', 100).optional(),
+  /** How often a standby tries to take the lock (it is also told at once when a leader steps down). */
+  retryEvery: durationSchema('lock.retryEvery', 50).default(DEFAULTS.lockRetryMs),
+  /**
+   * Independent Redis servers for a Redlock quorum (at least 3 for the quorum to mean anything).
+   * Default: the state Redis alone.
+   */
+  urls: z.array(z.string().min(1)).min(1).optional(),
+}).superRefine((lock, ctx) => {
+  // A leader stops publishing max(250 ms, ttl/5) before its lock could expire; renewals must come
+  // at least twice within what is left, or one slow renewal costs the leadership.
+  const ttl = lock.ttl ?? DEFAULTS.lockTtlMs;
+  const most = Math.floor((ttl - Math.max(250, Math.floor(ttl / 5))) / 2);
+  if (lock.renewEvery !== undefined && lock.renewEvery > most) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['renewEvery'],
+      message: `lock.renewEvery must be at most ${most} ms with a ttl of ${ttl} ms (twice within the ttl less its safety margin); leave it unset for a third of the ttl`,
+      input: lock.renewEvery,
+    });
+  }
+});
+
+export const stateSchema = keyed({
+  /** The Redis holding last-run state and the lock. Default: the broker's Redis. */
+  url: z.string().min(1).optional(),
+  /** Prefix of every key tsbeat writes; the deployment `name` follows it. */
+  prefix: z.string().regex(/^[^\s{}]*$/, { error: 'state.prefix must not contain spaces or braces' }).default(DEFAULTS.statePrefix),
+});
+
+export const configSchema = keyed(
+  {
+    /** The deployment: replicas with the same name share state and elect one leader. */
+    name: deploymentName.default(DEFAULTS.deploymentName),
+    /** IANA zone in which crontab and clocked wall times are read (Celery's `timezone`). */
+    timezone: timezoneSchema.default(DEFAULTS.timezone),
+    /** The periodic tasks, by entry name (Celery's `beat_schedule`). */
+    beatSchedule: z.record(entryName, entrySchema, { error: 'beatSchedule must be an object mapping entry names to entries' }).default({}),
+    broker: brokerSchema.default({ url: DEFAULTS.brokerUrl, transportOptions: {} }),
+    /** Queue used when neither the entry's options nor a route names one (Celery's `task_default_queue`). */
+    taskDefaultQueue: z.string().min(1).default(DEFAULTS.taskDefaultQueue),
+    taskRoutes: taskRoutesSchema.optional(),
+    /** Celery's `task_protocol`: 2 (the default) or 1 for very old workers. */
+    taskProtocol: z.union([z.literal(1), z.literal(2)], { error: 'taskProtocol must be 1 or 2' }).default(DEFAULTS.taskProtocol),
+    /**
+     * Celery's `task_queue_max_priority` (RabbitMQ only): the `x-max-priority` argument of every queue
+     * tsbeat declares, 1-255 (RabbitMQ advises at most 10). It must equal the workers' setting, or
+     * RabbitMQ refuses the second declaration (406 PRECONDITION_FAILED). Default: none, so queues
+     * are not priority queues and `priority` has no effect there. Redis brokers ignore it.
+     */
+    taskQueueMaxPriority: z
+      .number({ error: 'taskQueueMaxPriority must be a whole number from 1 to 255' })
+      .int({ error: 'taskQueueMaxPriority must be a whole number from 1 to 255' })
+      .min(1, { error: 'taskQueueMaxPriority must be a whole number from 1 to 255' })
+      .max(255, { error: 'taskQueueMaxPriority must be a whole number from 1 to 255' })
+      .optional(),
+    /**
+     * Celery 5.5's `task_default_queue_type` (RabbitMQ only): "quorum" declares the default queue
+     * (`taskDefaultQueue`) with `x-queue-type: quorum`; other queues follow
+     * `taskCreateMissingQueueType`. Must match the workers. Default "classic".
+     */
+    taskDefaultQueueType: z.enum(QUEUE_TYPES, { error: `taskDefaultQueueType must be one of ${QUEUE_TYPES.join(', ')}` }).default(DEFAULTS.amqpQueueType),
+    /**
+     * Celery 5.6's `task_create_missing_queue_type` (RabbitMQ only): the type of every other queue
+     * tsbeat declares (those named by `queue` options and routes). Default "classic".
+     */
+    taskCreateMissingQueueType: z
+      .enum(QUEUE_TYPES, { error: `taskCreateMissingQueueType must be one of ${QUEUE_TYPES.join(', ')}` })
+      .default(DEFAULTS.amqpQueueType),
+    /** The scheduler never sleeps longer than this (Celery's `beat_max_loop_interval`). */
+    maxInterval: durationSchema('maxInterval', 10).default(DEFAULTS.maxIntervalMs),
+    lock: lockSchema.default({ ttl: DEFAULTS.lockTtlMs, retryEvery: DEFAULTS.lockRetryMs }),
+    state: stateSchema.default({ prefix: DEFAULTS.statePrefix }),
+  },
+  { beat_max_loop_interval: 'maxInterval' },
+);
+
+/** What users write: the argument of `defineConfig`. */
+export type BeatConfigInput = z.input<typeof configSchema>;
+/** The validated config, with defaults applied and schedules compiled. */
+export type ParsedConfig = z.output<typeof configSchema>;

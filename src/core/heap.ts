@@ -1,0 +1,97 @@
+/**
+ * An indexed binary min-heap: items ordered by a numeric key, each knowing its own position so that
+ * it can be re-keyed or removed in O(log n). The runner keeps every entry here by next due time, so
+ * a tick looks only at the entries that are due, never scans the schedule.
+ */
+export interface HeapItem {
+  /** Ordering key (the next due instant, epoch ms). */
+  key: number;
+  /** Position in the heap, -1 when not in it. Managed by the heap. */
+  heapIndex: number;
+}
+
+export class MinHeap<T extends HeapItem> {
+  private readonly items: T[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): T | undefined {
+    return this.items[0];
+  }
+
+  has(item: T): boolean {
+    return item.heapIndex >= 0 && this.items[item.heapIndex] === item;
+  }
+
+  push(item: T): void {
+    item.heapIndex = this.items.length;
+    this.items.push(item);
+    this.up(item.heapIndex);
+  }
+
+  pop(): T | undefined {
+    const top = this.items[0];
+    if (top !== undefined) this.remove(top);
+    return top;
+  }
+
+  /** Removes the item if present. */
+  remove(item: T): void {
+    if (!this.has(item)) return;
+    const index = item.heapIndex;
+    const last = this.items.pop() as T;
+    item.heapIndex = -1;
+    if (last === item) return;
+    this.items[index] = last;
+    last.heapIndex = index;
+    this.up(index);
+    this.down(last.heapIndex);
+  }
+
+  /** Changes an item's key (inserting it if absent). */
+  update(item: T, key: number): void {
+    item.key = key;
+    if (!this.has(item)) {
+      this.push(item);
+      return;
+    }
+    this.up(item.heapIndex);
+    this.down(item.heapIndex);
+  }
+
+  private swap(a: number, b: number): void {
+    const x = this.items[a] as T;
+    const y = this.items[b] as T;
+    this.items[a] = y;
+    this.items[b] = x;
+    x.heapIndex = b;
+    y.heapIndex = a;
+  }
+
+  private up(index: number): void {
+    let i = index;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if ((this.items[parent] as T).key <= (this.items[i] as T).key) return;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private down(index: number): void {
+    let i = index;
+    const n = this.items.length;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) return;
+      const right = left + 1;
+      let smallest = left;
+      if (right < n && (this.items[right] as T).key < (this.items[left] as T).key) smallest = right;
+      if ((this.items[i] as T).key <= (this.items[smallest] as T).key) return;
+      this.swap(i, smallest);
+      i = smallest;
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Compiled schedules: what the engine works with after the config has been validated.
+ * Users never write these; `src/config/schema.ts` turns what they write into them.
+ * All instants are epoch milliseconds (UTC); wall times exist only inside the engine.
+ */
+import type { CronSpec } from './cron/spec.js';
+
+export const SOLAR_EVENTS = [
+  'dawn_astronomical',
+  'dawn_nautical',
+  'dawn_civil',
+  'sunrise',
+  'solar_noon',
+  'sunset',
+  'dusk_civil',
+  'dusk_nautical',
+  'dusk_astronomical',
+] as const;
+export type SolarEvent = (typeof SOLAR_EVENTS)[number];
+
+export interface IntervalSchedule {
+  readonly kind: 'interval';
+  /** Real elapsed time between slots, in milliseconds (> 0). */
+  readonly everyMs: number;
+  /** Celery's `relative=True`: each slot is truncated to the unit of the interval (day, hour, minute). */
+  readonly relative: boolean;
+}
+
+export interface CronSchedule {
+  readonly kind: 'cron';
+  readonly spec: CronSpec;
+}
+
+export interface SolarSchedule {
+  readonly kind: 'solar';
+  readonly event: SolarEvent;
+  readonly lat: number;
+  readonly lon: number;
+}
+
+export interface ClockedSchedule {
+  readonly kind: 'clocked';
+  /** The one instant at which the entry runs. */
+  readonly atMs: number;
+}
+
+export type Schedule = IntervalSchedule | CronSchedule | SolarSchedule | ClockedSchedule;

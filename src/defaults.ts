@@ -1,0 +1,110 @@
+/**
+ * Every default tsbeat applies, in one place, with the reason for its value.
+ * The config schema, the CLI help and the README read them from here.
+ */
+export const DEFAULTS = {
+  /** Celery's `timezone` when unset with `enable_utc=True`. */
+  timezone: 'UTC',
+  /** Celery's `task_default_queue`. */
+  taskDefaultQueue: 'celery',
+  /** Celery's `task_protocol`: 2 since Celery 4. */
+  taskProtocol: 2,
+  /** Celery's `broker_url` default, on the local Redis. */
+  brokerUrl: 'redis://127.0.0.1:6379/0',
+  /** kombu's Redis `priority_steps`. */
+  prioritySteps: [0, 3, 6, 9] as readonly number[],
+  /** kombu's Redis separator between a queue name and its priority step (bytes 0x06 0x16). */
+  prioritySep: '\x06\x16',
+  /** Celery's `argsrepr_maxsize` / `kwargsrepr_maxsize`. */
+  reprMaxSize: 1024,
+  /**
+   * Messages per pipeline round trip when publishing to Redis. 1,000 keeps a round trip well under
+   * a millisecond of server time for ~1 KB messages while amortising the network latency.
+   */
+  publishBatchSize: 1000,
+  /** A pipeline is also cut when its envelopes reach about this many characters, so that large messages do not make huge pipelines. */
+  publishBatchBytes: 8 * 1024 * 1024,
+  /** Pipelines sent before waiting for the oldest reply: keeps Redis busy while the next batch is built. */
+  publishMaxInFlight: 4,
+  /**
+   * ioredis `maxRetriesPerRequest` for the broker connection: a publish fails after one reconnection
+   * attempt instead of waiting through twenty, and the scheduler decides what to retry.
+   */
+  brokerMaxRetriesPerRequest: 1,
+  /**
+   * Where state and lock live when the broker is AMQP and `state.url` is unset: RabbitMQ cannot hold
+   * them, so the local Redis, as Celery's own default Redis URL would be.
+   */
+  amqpStateUrl: 'redis://127.0.0.1:6379/0',
+  /** Celery's `task_default_queue_type`: RabbitMQ's classic queues unless told otherwise. */
+  amqpQueueType: 'classic' as 'classic' | 'quorum',
+  /** AMQP connect (TCP + TLS + handshake) timeout; kombu's is 4 s, a little more tolerates a busy broker. */
+  amqpConnectTimeoutMs: 10_000,
+  /**
+   * AMQP heartbeat, seconds: a dead connection is noticed after about two missed beats, and with it
+   * the confirms that will never come. RabbitMQ suggests 60; a publisher wants to know sooner.
+   */
+  amqpHeartbeatS: 20,
+  /**
+   * Longest wait for the publisher confirms of one batch. Past it the unconfirmed messages count as
+   * not sent and the connection is dropped and reopened, since their fate on it is unknown.
+   */
+  amqpConfirmTimeoutMs: 15_000,
+  /** Reconnect backoff after an AMQP connection is lost: doubles from the first value up to the second, with jitter. */
+  amqpReconnectMinMs: 100,
+  amqpReconnectMaxMs: 5000,
+  /** Longest wait for the broker to close the connection politely on shutdown before the socket is destroyed. */
+  amqpCloseTimeoutMs: 5000,
+  /** Deployment name: replicas with the same name share state and one lock. */
+  deploymentName: 'default',
+  /** Prefix of every Redis key tsbeat writes for its own state. */
+  statePrefix: 'tsbeat',
+  /** Missed-run policy: Celery fires an overdue entry once. */
+  catchUp: 'once' as 'once' | 'skip' | 'all',
+  /** Longest sleep of the scheduler loop (Celery's beat_max_loop_interval is 300 s; ours re-checks every second). */
+  maxIntervalMs: 1000,
+  /** Lock lifetime without renewal: the failover time after a leader dies. */
+  lockTtlMs: 10_000,
+  /** How often a standby tries to take the lock. */
+  lockRetryMs: 1000,
+  /**
+   * After `beat run` has stopped (state saved, lock released, connections closed), the process exits
+   * at the latest this long after: a socket or timer of a library that failed to close must not keep
+   * a stopped scheduler alive until the orchestrator's SIGKILL.
+   */
+  exitGraceMs: 1000,
+  /**
+   * How long a closing Redis socket may take to say goodbye before it is destroyed (ioredis's default
+   * is 2 s). After an outage ioredis still holds the dead socket and waits this long for a 'close'
+   * that already happened, which held a stopped process open.
+   */
+  redisDisconnectTimeoutMs: 200,
+  /** A Redis connection silent this long is destroyed and reconnected (black-holed networks). */
+  redisSocketTimeoutMs: 5000,
+  /** `beat next`: how many instants per entry. */
+  nextCount: 5,
+  /** Names of the config files looked for when neither --config nor BEAT_CONFIG is given, in order. */
+  configFileNames: [
+    'beat.config.ts',
+    'beat.config.mts',
+    'beat.config.js',
+    'beat.config.mjs',
+    'beat.config.json',
+    'beat.config.yaml',
+    'beat.config.yml',
+  ] as readonly string[],
+  /** Folders searched for those names, relative to the working directory, in order. */
+  configSearchDirs: ['.', 'schedules'] as readonly string[],
+} as const;
+
+/** Environment variables tsbeat reads. */
+export const ENV = {
+  config: 'BEAT_CONFIG',
+  /** The broker URL, over the config's broker.url; CELERY_BROKER_URL is read after it. */
+  brokerUrl: 'BEAT_BROKER_URL',
+  celeryBrokerUrl: 'CELERY_BROKER_URL',
+  /** HOST:PORT of the HTTP endpoints (beat run --http). */
+  http: 'BEAT_HTTP',
+  /** "json" keeps JSON log lines even on a terminal (which otherwise gets readable lines). */
+  logFormat: 'BEAT_LOG_FORMAT',
+} as const;

@@ -1,0 +1,68 @@
+/**
+ * Every error tsbeat raises on purpose carries a stable `code` (for logs, tests and exit codes)
+ * and, where it wraps another failure, the original as `cause`.
+ */
+export const ErrorCode = {
+  /** The config file is missing, unreadable or invalid. Exit code 2. */
+  ConfigInvalid: 'CONFIG_INVALID',
+  ConfigNotFound: 'CONFIG_NOT_FOUND',
+  ConfigLoad: 'CONFIG_LOAD',
+  /** A command-line argument is malformed. Exit code 2. */
+  Usage: 'USAGE',
+  /** A schedule asks for something that can never happen or cannot be computed. */
+  ScheduleImpossible: 'SCHEDULE_IMPOSSIBLE',
+  /** Task arguments cannot be encoded as Celery would decode them. */
+  MessageInvalid: 'MESSAGE_INVALID',
+  /** The broker refused or could not take a message. */
+  BrokerPublish: 'BROKER_PUBLISH',
+  BrokerUrl: 'BROKER_URL',
+  /**
+   * The broker refused to declare a queue, exchange or binding (RabbitMQ 406 PRECONDITION_FAILED:
+   * the queue exists with other arguments, e.g. a different x-max-priority or queue type).
+   */
+  BrokerDeclare: 'BROKER_DECLARE',
+  /** Redis (state, lock, control) cannot be reached. */
+  RedisUnavailable: 'REDIS_UNAVAILABLE',
+  /** A command named an entry that the config does not have. */
+  UnknownEntry: 'UNKNOWN_ENTRY',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class BeatError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BeatError';
+    this.code = code;
+  }
+}
+
+/** One problem in a config file, located by a dotted path such as `beatSchedule.nightly.schedule`. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+  /** 1-based line in the config file, where the format lets us find it (YAML). */
+  line?: number;
+}
+
+/** All the problems of one config file, reported together. */
+export class ConfigError extends BeatError {
+  readonly problems: readonly ConfigProblem[];
+  readonly source: string;
+  constructor(source: string, problems: readonly ConfigProblem[]) {
+    super(ErrorCode.ConfigInvalid, formatProblems(source, problems));
+    this.name = 'ConfigError';
+    this.problems = problems;
+    this.source = source;
+  }
+}
+
+export function formatProblems(source: string, problems: readonly ConfigProblem[]): string {
+  const n = problems.length;
+  const head = `${source}: ${n} problem${n === 1 ? '' : 's'}`;
+  return [head, ...problems.map((p) => `  ${p.path === '' ? '(top level)' : p.path}${p.line === undefined ? '' : ` (line ${p.line})`}: ${p.message}`)].join('\n');
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,110 @@
+/**
+ * The read-only HTTP endpoints: /healthz (the process and its loops are alive), /readyz (connected
+ * and either leading or a healthy standby), /metrics (Prometheus text), /status (JSON). Nothing
+ * here can change the schedule; anything else is 404, any method but GET/HEAD is 405.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BeatError, ErrorCode, errorMessage } from '../errors.js';
+import { EVENTS } from '../log-events.js';
+import type { Logger } from '../log.js';
+import type { BeatMetrics } from '../metrics.js';
+
+export interface Probe {
+  readonly ok: boolean;
+  readonly reason: string;
+}
+
+export interface HttpHandlers {
+  health(): Probe;
+  ready(): Promise<Probe>;
+  status(): Promise<unknown>;
+  readonly metrics: BeatMetrics;
+}
+
+export interface HttpAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `HOST:PORT`, `:PORT` (all interfaces would be surprising: it means 127.0.0.1) or `[v6]:PORT`. */
+export function parseHttpAddress(text: string, origin: string): HttpAddress {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const port = Number(match?.[3]);
+  if (!match || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new BeatError(ErrorCode.Usage, `${origin} "${text}": expected HOST:PORT, such as 127.0.0.1:9808 or 0.0.0.0:9808`);
+  }
+  const host = match[1] ?? (match[2] === '' || match[2] === undefined ? '127.0.0.1' : match[2]);
+  return { host, port };
+}
+
+function send(res: ServerResponse, code: number, type: string, body: string): void {
+  res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+function probe(res: ServerResponse, result: Probe): void {
+  send(res, result.ok ? 200 : 503, 'text/plain; charset=utf-8', `${result.ok ? 'ok' : 'not ok'}: ${result.reason}\n`);
+}
+
+export async function startHttpServer(address: HttpAddress, handlers: HttpHandlers, logger: Logger): Promise<{ server: Server; address: HttpAddress; close(): Promise<void> }> {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      send(res, 405, 'text/plain; charset=utf-8', 'read-only: use GET\n');
+      return;
+    }
+    const path = (req.url ?? '/').split('?')[0];
+    switch (path) {
+      case '/healthz':
+        probe(res, handlers.health());
+        return;
+      case '/readyz':
+        probe(res, await handlers.ready());
+        return;
+      case '/metrics':
+        send(res, 200, handlers.metrics.registry.contentType, await handlers.metrics.registry.metrics());
+        return;
+      case '/status': {
+        let status: unknown;
+        try {
+          status = await handlers.status();
+        } catch (error) {
+          // The status lives in Redis: while Redis is unreachable that is "unavailable, try again"
+          // (503, with the reason), not an internal error (it was a bare 500 "internal error").
+          send(res, 503, 'application/json; charset=utf-8', `${JSON.stringify({ error: `status unavailable: ${errorMessage(error)}` })}\n`);
+          return;
+        }
+        send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(status, null, 2)}\n`);
+        return;
+      }
+      default:
+        send(res, 404, 'text/plain; charset=utf-8', 'not found; try /healthz, /readyz, /metrics or /status\n');
+    }
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      logger.error({ event: EVENTS.httpError, path: req.url, err: errorMessage(error) }, 'HTTP handler failed');
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) =>
+      reject(new BeatError(ErrorCode.Usage, `cannot listen on ${address.host}:${address.port}: ${errorMessage(error)}`, { cause: error })),
+    );
+    server.listen(address.port, address.host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  logger.info({ event: EVENTS.httpListen, host: bound.address, port: bound.port }, `HTTP on ${bound.address}:${bound.port}`);
+  return {
+    server,
+    address: { host: bound.address, port: bound.port },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

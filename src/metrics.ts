@@ -1,0 +1,99 @@
+/**
+ * Prometheus metrics (prom-client), in a registry of our own so that tests and embedders do not
+ * share global state. Every metric tsbeat exports is declared here, with its help text.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface MetricsSource {
+  entries(): { enabled: number; disabled: number; paused: number };
+  nextFires(): Iterable<readonly [string, number | undefined]>;
+}
+
+export class BeatMetrics {
+  readonly registry = new Registry();
+
+  readonly published = new Counter({
+    name: 'tsbeat_messages_published_total',
+    help: 'Task messages published, by entry, task and queue.',
+    labelNames: ['entry', 'task', 'queue'] as const,
+    registers: [this.registry],
+  });
+
+  /** Labelled children, cached: resolving labels on every publish costs more than the increment. */
+  private readonly publishedByEntry = new Map<string, { inc(): void }>();
+
+  countPublished(entry: string, task: string, queue: string): void {
+    const key = `${entry}\u0000${task}\u0000${queue}`;
+    let child = this.publishedByEntry.get(key);
+    if (child === undefined) {
+      child = this.published.labels({ entry, task, queue });
+      this.publishedByEntry.set(key, child);
+    }
+    child.inc();
+  }
+
+  readonly publishErrors = new Counter({
+    name: 'tsbeat_publish_errors_total',
+    help: 'Publish attempts that failed (broker or Redis unreachable, refused); the runs are retried.',
+    registers: [this.registry],
+  });
+
+  readonly dropped = new Counter({
+    name: 'tsbeat_messages_dropped_total',
+    help: 'Messages that matched no queue (a named exchange without a matching binding).',
+    labelNames: ['entry'] as const,
+    registers: [this.registry],
+  });
+
+  readonly lateness = new Histogram({
+    name: 'tsbeat_fire_lateness_seconds',
+    help: 'Delay from a slot\'s scheduled instant to its publication.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  readonly leader = new Gauge({
+    name: 'tsbeat_leader',
+    help: '1 while this instance is the active scheduler, 0 while it stands by.',
+    registers: [this.registry],
+  });
+
+  readonly lockRenewFailures = new Counter({
+    name: 'tsbeat_lock_renew_failures_total',
+    help: 'Failed renewals of the leader lock.',
+    registers: [this.registry],
+  });
+
+  /** Read at scrape time by the gauges below; the service sets it. */
+  source: MetricsSource | undefined;
+
+  readonly entries = new Gauge({
+    name: 'tsbeat_entries',
+    help: 'Entries in the schedule, by state (enabled, disabled, paused).',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const counts = this.source?.entries();
+      if (!counts) return;
+      for (const [state, n] of Object.entries(counts)) this.entries.set({ state }, n);
+    },
+  });
+
+  readonly nextFire = new Gauge({
+    name: 'tsbeat_entry_next_fire_timestamp_seconds',
+    help: 'When each entry is next due (Unix time, seconds); exported by the leader only.',
+    labelNames: ['entry'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.nextFire.reset();
+      for (const [entry, ms] of this.source?.nextFires() ?? []) if (ms !== undefined) this.nextFire.set({ entry }, ms / 1000);
+    },
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    // Under their standard names (process_cpu_seconds_total, process_start_time_seconds,
+    // nodejs_heap_size_used_bytes, …), as every Prometheus client library exports them: generic
+    // dashboards and restart/memory alerts look for these names. A `tsbeat_` prefix hid them.
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Live control of a deployment through Redis, from any machine that reaches it: who leads, which
+ * entries are paused, manual-run requests. The leader honours them within a second (it is also
+ * told at once over pub/sub).
+ */
+import type { Redis } from 'ioredis';
+import type { LeaderInfo } from '../control/status.js';
+import type { SchedulerKeys } from './keys.js';
+
+export const CONTROL_MESSAGE = 'control';
+
+/** A pending manual run, stored as JSON text in the triggers list. */
+export interface TriggerRequest {
+  readonly entry: string;
+  readonly id: string;
+  /** When it was asked for, epoch ms. */
+  readonly at: number;
+}
+
+export class ControlStore {
+  constructor(
+    private readonly client: Redis,
+    private readonly keys: SchedulerKeys,
+  ) {}
+
+  async paused(): Promise<Set<string>> {
+    return new Set(await this.client.smembers(this.keys.paused));
+  }
+
+  /** Pauses or resumes; returns false when the entry already was in that state. */
+  /**
+   * Pauses or resumes; returns false when the entry already was in that state. A resume also records
+   * its instant, so that a leader that starts later (restart, failover, reload) skips the slots that
+   * passed while the entry was paused instead of catching them up.
+   */
+  async setPaused(entry: string, paused: boolean, nowMs: number): Promise<boolean> {
+    const multi = this.client.multi();
+    if (paused) multi.sadd(this.keys.paused, entry);
+    else multi.srem(this.keys.paused, entry).hset(this.keys.resumed, entry, String(nowMs));
+    const replies = (await multi.exec()) ?? [];
+    await this.client.publish(this.keys.events, CONTROL_MESSAGE);
+    return replies[0]?.[1] === 1;
+  }
+
+  /** The current leader, if the lock is held by the instance the leader hash names. */
+  async leader(): Promise<LeaderInfo | undefined> {
+    const [info, lockValue] = await Promise.all([this.client.hgetall(this.keys.leader), this.client.get(this.keys.lock)]);
+    if (lockValue === null || info.token !== lockValue || info.instance === undefined) return undefined;
+    return { instance: info.instance, sinceMs: Number(info.since) };
+  }
+
+  async requestTrigger(request: TriggerRequest): Promise<string> {
+    const text = JSON.stringify(request);
+    await this.client.rpush(this.keys.triggers, text);
+    await this.client.publish(this.keys.events, CONTROL_MESSAGE);
+    return text;
+  }
+
+  /** Withdraws a request nobody has published yet; false when it is gone (published meanwhile). */
+  async cancelTrigger(text: string): Promise<boolean> {
+    return (await this.client.lrem(this.keys.triggers, 1, text)) === 1;
+  }
+
+  async wasTriggered(taskId: string): Promise<boolean> {
+    return (await this.client.exists(this.keys.triggered(taskId))) === 1;
+  }
+
+  /** Pending requests, oldest first, as stored (the text is what the trigger script removes). */
+  async pendingTriggers(max: number): Promise<{ text: string; request: TriggerRequest | undefined }[]> {
+    const texts = await this.client.lrange(this.keys.triggers, 0, max - 1);
+    return texts.map((text) => {
+      try {
+        const parsed = JSON.parse(text) as Partial<TriggerRequest>;
+        const ok = typeof parsed.entry === 'string' && typeof parsed.id === 'string' && typeof parsed.at === 'number';
+        return { text, request: ok ? (parsed as TriggerRequest) : undefined };
+      } catch {
+        return { text, request: undefined };
+      }
+    });
+  }
+
+  /** Drops a request that cannot be honoured (malformed, or for an entry this config lacks). */
+  async discardTrigger(text: string): Promise<void> {
+    await this.client.lrem(this.keys.triggers, 1, text);
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * One active scheduler per deployment. Every replica campaigns for a Redis lock (redlock); the
+ * holder is the leader until it steps down or fails to renew. Two promises, kept on their own
+ * timers so that a busy publisher cannot starve them:
+ * - a leader stops leading *before* its lock can have expired for the others (the watchdog fires at
+ *   the lock's validity minus a safety margin unless a renewal moved it), and goes back to standby;
+ * - a standby takes over as soon as the lock is free: it is told by pub/sub when a leader steps down,
+ *   and after a crash it retries right when the lock's TTL runs out.
+ * On taking the lock, the leader writes its token to the fence key; the publish script refuses any
+ * caller whose token is not the fence's, so a deposed leader that wakes up cannot publish.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import Redlock, { ExecutionError, ResourceLockedError } from 'redlock';
+import type { Lock } from 'redlock';
+import { EVENTS } from '../log-events.js';
+import type { Logger } from '../log.js';
+import { errorMessage } from '../errors.js';
+import { CONTROL_MESSAGE } from './control-store.js';
+
+export interface LeadershipKeys {
+  /** The redlock resource (a key on every lock server). */
+  readonly lock: string;
+  /** Holds the current leader's token, on the state Redis. */
+  readonly fence: string;
+  /** Pub/sub channel on which a leader announces that it stepped down. */
+  readonly events: string;
+  /** Hash describing the current leader (instance id, since), for status. */
+  readonly leader: string;
+}
+
+export interface LeadershipOptions {
+  readonly instanceId: string;
+  readonly keys: LeadershipKeys;
+  readonly ttlMs: number;
+  readonly renewEveryMs: number;
+  readonly retryEveryMs: number;
+  /** Redis servers of the lock (one, or an odd number for a quorum). */
+  readonly lockClients: readonly Redis[];
+  /** The state Redis: fence key, leader info, announcements. */
+  readonly state: Redis;
+  /** A dedicated connection for SUBSCRIBE (a subscribed connection can do nothing else). */
+  readonly subscriber: Redis;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+export interface Lease {
+  /** The fence token to present when publishing. */
+  readonly token: string;
+  /** Stop publishing at this instant (epoch ms) unless the lease is renewed. */
+  readonly publishUntil: number;
+}
+
+export interface LeadershipEvents {
+  /** Called when this instance becomes leader (the fence is already set). */
+  onLead(lease: Lease): void;
+  /** Called when this instance stops leading for any reason other than `stop()`. */
+  onLose(reason: string): void;
+  /** Called when a CLI announces a pause, resume or manual run on the events channel. */
+  onControl?(): void;
+}
+
+export const STEP_DOWN_MESSAGE = 'released';
+
+export class Leadership {
+  private readonly redlock: Redlock;
+  private readonly now: () => number;
+  private lock: Lock | undefined;
+  private lease: Lease | undefined;
+  private campaignTimer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private lastAttemptError: string | undefined;
+  private attempting = false;
+  /** A handover was announced while an attempt was in flight: try again as soon as it ends. */
+  private retrySoon = false;
+  private events: LeadershipEvents | undefined;
+
+  constructor(private readonly options: LeadershipOptions) {
+    this.now = options.now ?? Date.now;
+    // No retries inside redlock: the campaign loop owns the rhythm (and is woken by pub/sub).
+    this.redlock = new Redlock([...options.lockClients], { retryCount: 0, driftFactor: 0.01 });
+    // redlock reports failed extensions of auto-extended locks this way; we do not use those, but an
+    // EventEmitter without a listener would throw on 'error'.
+    this.redlock.on('error', () => undefined);
+  }
+
+  /** The current lease, if this instance leads and the lease has not run out. */
+  currentLease(): Lease | undefined {
+    const lease = this.lease;
+    return lease !== undefined && this.now() < lease.publishUntil ? lease : undefined;
+  }
+
+  get isLeader(): boolean {
+    return this.lease !== undefined;
+  }
+
+  /** The safety margin: publishing stops this long before the lock could expire for the others. */
+  private get marginMs(): number {
+    return Math.max(250, Math.floor(this.options.ttlMs / 5));
+  }
+
+  async start(events: LeadershipEvents): Promise<void> {
+    this.events = events;
+    this.options.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.options.keys.events && message === CONTROL_MESSAGE) {
+        this.events?.onControl?.();
+        return;
+      }
+      if (channel === this.options.keys.events && message.startsWith(STEP_DOWN_MESSAGE) && !this.isLeader) {
+        this.options.logger.info({ event: EVENTS.lockHandover }, 'the leader stepped down; taking over');
+        // An attempt in flight (begun while the old leader still held the lock) ignores the timer
+        // set here and would then wait a whole retryEvery: it must retry at once instead.
+        this.retrySoon = true;
+        this.scheduleAttempt(0);
+      }
+    });
+    await this.options.subscriber.subscribe(this.options.keys.events);
+    this.scheduleAttempt(0);
+  }
+
+  private scheduleAttempt(delayMs: number): void {
+    if (this.stopped || this.isLeader) return;
+    if (this.campaignTimer) clearTimeout(this.campaignTimer);
+    this.campaignTimer = setTimeout(() => void this.attempt(), delayMs);
+  }
+
+  private async attempt(): Promise<void> {
+    if (this.stopped || this.isLeader || this.attempting) return;
+    this.attempting = true;
+    this.retrySoon = false;
+    let next = this.options.retryEveryMs;
+    try {
+      const lock = await this.redlock.acquire([this.options.keys.lock], this.options.ttlMs);
+      try {
+        if (!this.stopped) {
+          const replies = await this.options.state
+            .multi()
+            .set(this.options.keys.fence, lock.value)
+            .hset(this.options.keys.leader, { instance: this.options.instanceId, since: String(this.now()), token: lock.value })
+            .exec();
+          const failed = (replies ?? [[new Error('transaction discarded'), null]]).find(([error]) => error);
+          if (failed) throw failed[0];
+        }
+      } catch (error) {
+        // Without the fence this instance cannot publish: holding the lock would only keep every
+        // replica (this one included) out of it until it expires.
+        await lock.release().catch(() => undefined);
+        throw error;
+      }
+      // stop() may have run while the fence was being written: a leader now would never be stopped
+      // (its renew timer would keep the process alive after shutdown).
+      if (this.stopped) {
+        await lock.release().catch(() => undefined);
+        return;
+      }
+      // redlock counts the lock's validity from when the attempt began. After a slow round trip
+      // (a Redis that hung for longer than the TTL answers the queued attempt when it wakes) the
+      // lock is already too old to publish under: leading would end at once in the watchdog, and
+      // the lock would then keep every replica out for a whole TTL. Give it back and try again now.
+      if (lock.expiration - this.marginMs <= this.now()) {
+        await lock.release().catch(() => undefined);
+        this.options.logger.warn({ event: EVENTS.lockError }, 'took the lock too late to use it (Redis answered slowly); released it, retrying');
+        next = 0;
+      } else {
+        this.becomeLeader(lock);
+        return;
+      }
+    } catch (error) {
+      if (!(await isHeldElsewhere(error))) {
+        // Once per outage, not once per retry.
+        const message = errorMessage(error);
+        if (message !== this.lastAttemptError) this.options.logger.warn({ event: EVENTS.lockError, err: message }, 'could not try the lock; retrying');
+        this.lastAttemptError = message;
+      } else {
+        // Held by another instance: try again right when it would expire, if that is sooner.
+        const pttl = await this.options.state.pttl(this.options.keys.lock).catch(() => -2);
+        if (pttl >= 0) next = Math.min(next, pttl + 5);
+      }
+    } finally {
+      this.attempting = false;
+    }
+    this.scheduleAttempt(this.retrySoon ? 0 : next);
+  }
+
+  private becomeLeader(lock: Lock): void {
+    this.lastAttemptError = undefined;
+    this.lock = lock;
+    this.lease = { token: lock.value, publishUntil: lock.expiration - this.marginMs };
+    this.armWatchdog();
+    this.renewTimer = setInterval(() => void this.renew(), this.options.renewEveryMs);
+    this.options.logger.info({ event: EVENTS.lockAcquired, ttlMs: this.options.ttlMs }, 'leading');
+    this.events?.onLead(this.lease);
+  }
+
+  private armWatchdog(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    const lease = this.lease;
+    if (!lease) return;
+    this.watchdog = setTimeout(() => this.lose('the lock could not be renewed in time'), Math.max(0, lease.publishUntil - this.now()));
+  }
+
+  private async renew(): Promise<void> {
+    const lock = this.lock;
+    if (!lock || this.stopped) return;
+    try {
+      const extended = await lock.extend(this.options.ttlMs);
+      if (this.lock !== lock) {
+        // Lost meanwhile (the watchdog fired while the renewal was slow): this instance no longer
+        // publishes, so give the renewed lock back instead of keeping the others out for a TTL.
+        // The release only deletes the key while it still holds this lock's value.
+        if (this.lock === undefined) await extended.release().catch(() => undefined);
+        return;
+      }
+      this.lock = extended;
+      this.lease = { token: extended.value, publishUntil: extended.expiration - this.marginMs };
+      this.armWatchdog();
+    } catch (error) {
+      this.options.logger.warn({ event: EVENTS.lockRenewFailed, err: errorMessage(error) }, 'lock renewal failed');
+      this.onRenewFailure?.();
+    }
+  }
+
+  /** Metrics hook: counts failed renewals. */
+  onRenewFailure: (() => void) | undefined;
+
+  /** Stops leading (the lease is dropped at once) and goes back to standby. */
+  relinquish(reason: string): void {
+    this.lose(reason);
+  }
+
+  private lose(reason: string): void {
+    if (!this.lease) return;
+    this.clearLeaderTimers();
+    this.lock = undefined;
+    this.lease = undefined;
+    this.options.logger.warn({ event: EVENTS.lockLost, reason }, 'stopped leading; back to standby');
+    this.events?.onLose(reason);
+    this.scheduleAttempt(this.options.retryEveryMs);
+  }
+
+  private clearLeaderTimers(): void {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.renewTimer = undefined;
+    this.watchdog = undefined;
+  }
+
+  /**
+   * Stops campaigning. A leader releases its lock and tells the standbys, so one of them leads
+   * within milliseconds. The caller has finished any publish in flight before calling this.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.campaignTimer) clearTimeout(this.campaignTimer);
+    this.clearLeaderTimers();
+    const lock = this.lock;
+    this.lock = undefined;
+    this.lease = undefined;
+    await this.options.subscriber.unsubscribe().catch(() => undefined);
+    if (lock) {
+      try {
+        await lock.release();
+        await this.options.state.publish(this.options.keys.events, `${STEP_DOWN_MESSAGE} ${this.options.instanceId}`);
+        this.options.logger.info({ event: EVENTS.lockReleased }, 'released the lock and told the standbys');
+      } catch (error) {
+        this.options.logger.warn({ event: EVENTS.lockError, err: errorMessage(error) }, 'could not release the lock; it expires by itself');
+      }
+    }
+  }
+}
+
+/**
+ * redlock reports both "held by another instance" and "Redis unreachable" as an ExecutionError; the
+ * votes against tell them apart (ResourceLockedError for the former).
+ */
+async function isHeldElsewhere(error: unknown): Promise<boolean> {
+  if (!(error instanceof ExecutionError)) return false;
+  const stats = await Promise.all(error.attempts).catch(() => []);
+  const votes = stats.flatMap((s) => [...s.votesAgainst.values()]);
+  return votes.length > 0 && votes.every((vote) => vote instanceof ResourceLockedError);
+}
+
+export function newInstanceId(hostname: string, pid: number): string {
+  return `${hostname}:${pid}:${randomUUID().slice(0, 8)}`;
+}

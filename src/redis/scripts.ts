@@ -1,0 +1,46 @@
+/**
+ * The Lua scripts, read once from `src/redis/lua/` (copied next to the compiled code by the build)
+ * and registered on a connection; ioredis runs them by EVALSHA and falls back to EVAL when the
+ * server does not have them cached (after a restart, say).
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+function lua(name: string): string {
+  return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+}
+
+const PUBLISH_FENCED = lua('publish-fenced');
+const TRIGGER_FENCED = lua('trigger-fenced');
+// The AMQP broker's two-step publish: claim, publish with confirms (outside Redis), commit.
+const CLAIM_FENCED = lua('claim-fenced');
+const COMMIT_FENCED = lua('commit-fenced');
+const CLAIM_TRIGGER = lua('claim-trigger');
+const COMMIT_TRIGGER = lua('commit-trigger');
+
+export interface ScriptClient {
+  /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
+  publishFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<number[]>;
+  /** trigger-fenced.lua: see its header. */
+  triggerFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<number>;
+  /** claim-fenced.lua (AMQP): fence and freshness check before publishing; writes nothing. */
+  claimFenced(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
+  /** commit-fenced.lua (AMQP): records confirmed runs, fenced, slot forward only. */
+  commitFenced(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
+  /** claim-trigger.lua (AMQP): fence check and the request still pending. */
+  claimTrigger(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  /** commit-trigger.lua (AMQP): records a confirmed manual run and removes its request. */
+  commitTrigger(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+}
+
+export function withScripts(client: Redis): Redis & ScriptClient {
+  if (!('publishFenced' in client)) {
+    client.defineCommand('publishFenced', { lua: PUBLISH_FENCED });
+    client.defineCommand('triggerFenced', { lua: TRIGGER_FENCED });
+    client.defineCommand('claimFenced', { lua: CLAIM_FENCED });
+    client.defineCommand('commitFenced', { lua: COMMIT_FENCED });
+    client.defineCommand('claimTrigger', { lua: CLAIM_TRIGGER });
+    client.defineCommand('commitTrigger', { lua: COMMIT_TRIGGER });
+  }
+  return client as Redis & ScriptClient;
+}

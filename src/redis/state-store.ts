@@ -1,0 +1,96 @@
+/**
+ * The scheduler's state in Redis: one hash per deployment, one field per entry, holding the last
+ * slot published, when, how many runs so far and the last task id (or, before a first run, when the
+ * entry was first seen). Instants are stored, not wall times, so a change of time zone keeps history.
+ * Only the fenced publish script moves a slot forward; this module reads, and records first sightings.
+ */
+import type { Redis } from 'ioredis';
+import type { EntryState, StateStore } from '../runtime/dispatch.js';
+import type { SchedulerKeys } from './keys.js';
+
+/** The JSON stored per entry. Field names are short: there may be 100,000 of them. */
+interface StoredState {
+  slot?: number;
+  at?: number;
+  n?: number;
+  id?: string;
+  seen?: number;
+}
+
+export function parseStoredState(text: string): EntryState | undefined {
+  let raw: StoredState;
+  try {
+    raw = JSON.parse(text) as StoredState;
+  } catch {
+    return undefined;
+  }
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const state: { -readonly [K in keyof EntryState]: EntryState[K] } = { runCount: typeof raw.n === 'number' ? raw.n : 0 };
+  if (typeof raw.slot === 'number') state.slotMs = raw.slot;
+  if (typeof raw.seen === 'number') state.seenMs = raw.seen;
+  if (typeof raw.at === 'number') state.publishedAtMs = raw.at;
+  if (typeof raw.id === 'string') state.lastTaskId = raw.id;
+  return state;
+}
+
+export class RedisStateStore implements StateStore {
+  private readonly stateKey: string;
+
+  constructor(
+    private readonly client: Redis,
+    private readonly keys: Pick<SchedulerKeys, 'state' | 'resumed'>,
+  ) {
+    this.stateKey = keys.state;
+  }
+
+  async readAll(): Promise<Map<string, EntryState>> {
+    const [all, resumed] = await Promise.all([this.client.hgetall(this.stateKey), this.client.hgetall(this.keys.resumed)]);
+    const out = new Map<string, EntryState>();
+    for (const [name, text] of Object.entries(all)) {
+      const state = parseStoredState(text);
+      if (state) out.set(name, state);
+    }
+    for (const [name, text] of Object.entries(resumed)) {
+      const at = Number(text);
+      const state = out.get(name);
+      if (state && Number.isFinite(at)) out.set(name, { ...state, resumedAtMs: at });
+    }
+    return out;
+  }
+
+  async load(entryNames: readonly string[], nowMs: number): Promise<Map<string, EntryState>> {
+    const states = await this.readAll();
+    const unseen = entryNames.filter((name) => !states.has(name));
+    if (unseen.length === 0) return states;
+    // First writer wins, so every replica (and every restart) agrees on a new entry's anchor.
+    const seen = JSON.stringify({ seen: nowMs, n: 0 });
+    const pipeline = this.client.pipeline();
+    for (const name of unseen) pipeline.hsetnx(this.stateKey, name, seen);
+    const replies = (await pipeline.exec()) ?? [];
+    const lost: string[] = [];
+    unseen.forEach((name, i) => {
+      const [error, created] = replies[i] ?? [null, 0];
+      if (error) throw error;
+      if (created === 1) states.set(name, { seenMs: nowMs, runCount: 0 });
+      else lost.push(name);
+    });
+    if (lost.length > 0) {
+      const values = await this.client.hmget(this.stateKey, ...lost);
+      lost.forEach((name, i) => {
+        const state = parseStoredState(values[i] ?? '');
+        if (state) states.set(name, state);
+      });
+    }
+    return states;
+  }
+}
+
+/** In-memory state for `beat run --dry-run`: the same rules, nothing persisted. */
+export class MemoryStateStore implements StateStore {
+  readonly states = new Map<string, EntryState>();
+
+  async load(entryNames: readonly string[], nowMs: number): Promise<Map<string, EntryState>> {
+    for (const name of entryNames) if (!this.states.has(name)) this.states.set(name, { seenMs: nowMs, runCount: 0 });
+    return new Map(this.states);
+  }
+}

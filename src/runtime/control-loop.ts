@@ -1,0 +1,128 @@
+/**
+ * The leader's side of live control: every wake-up (at most a second apart, and at once when a CLI
+ * announces a change over pub/sub) it reads the paused set and the pending manual runs, hands the
+ * paused set to the runner, and publishes each manual run exactly once through the fenced trigger
+ * script.
+ */
+import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
+import type { MessageEnv } from '../celery/message.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { errorMessage } from '../errors.js';
+import { EVENTS } from '../log-events.js';
+import type { Logger } from '../log.js';
+import type { TriggerRequest } from '../redis/control-store.js';
+import type { TaskMessage } from '../celery/message.js';
+
+/** What the control loop needs from Redis (ControlStore fits). */
+export interface ControlSource {
+  paused(): Promise<Set<string>>;
+  pendingTriggers(max: number): Promise<{ text: string; request: TriggerRequest | undefined }[]>;
+  discardTrigger(text: string): Promise<void>;
+}
+
+export interface TriggerPublisher {
+  /** 1 published, 0 no longer pending, -1 fenced. */
+  publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number): Promise<number>;
+}
+
+export interface ControlLoopOptions {
+  readonly config: ResolvedConfig;
+  readonly source: ControlSource;
+  readonly publisher: TriggerPublisher;
+  readonly messageEnv: MessageEnv;
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly lease: () => string | undefined;
+  readonly onPaused: (paused: ReadonlySet<string>) => void;
+  readonly intervalMs: number;
+}
+
+const MAX_TRIGGERS_PER_WAKE = 100;
+/**
+ * A manual-run request older than this is discarded, not published. `beat trigger` waits at most
+ * 300 s and then withdraws its request, but a CLI killed while waiting (Ctrl-C with no leader up)
+ * never does: without a limit its request sat in Redis and the next leader, maybe days later,
+ * published it. The margin over 300 s absorbs clock skew between the CLI's machine and the leader.
+ */
+export const TRIGGER_MAX_AGE_MS = 15 * 60_000;
+
+export class ControlLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private busy: Promise<void> | undefined;
+  private again = false;
+  private lastError: string | undefined;
+
+  constructor(private readonly options: ControlLoopOptions) {}
+
+  start(): void {
+    this.running = true;
+    this.poke();
+  }
+
+  /** Checks now (a CLI announced a change), or as soon as the check in progress ends. */
+  poke(): void {
+    if (!this.running) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.busy = this.check().finally(() => {
+      this.busy = undefined;
+      if (!this.running) return;
+      if (this.again) {
+        this.again = false;
+        this.poke();
+      } else {
+        this.timer = setTimeout(() => this.poke(), this.options.intervalMs);
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.busy;
+  }
+
+  private async check(): Promise<void> {
+    const { source, logger } = this.options;
+    try {
+      this.options.onPaused(await source.paused());
+      const pending = await source.pendingTriggers(MAX_TRIGGERS_PER_WAKE);
+      for (const { text, request } of pending) {
+        const token = this.options.lease();
+        if (token === undefined) return;
+        const entry = request && this.options.config.entries.find((e) => e.name === request.entry);
+        if (!request || !entry) {
+          logger.warn({ event: EVENTS.trigger, request: text.slice(0, 200) }, 'discarding a manual-run request for an entry this config does not have');
+          await source.discardTrigger(text);
+          continue;
+        }
+        const now = this.options.now();
+        if (now - request.at > TRIGGER_MAX_AGE_MS) {
+          logger.warn(
+            { event: EVENTS.trigger, entry: entry.name, id: request.id, requestedAt: new Date(request.at).toISOString() },
+            `discarding a manual-run request older than ${TRIGGER_MAX_AGE_MS / 60_000} minutes (its beat trigger gave up long ago)`,
+          );
+          await source.discardTrigger(text);
+          continue;
+        }
+        const message = renderTaskMessage(compileMessageTemplate(entry, this.options.config, this.options.messageEnv), { taskId: request.id, slotMs: now, nowMs: now });
+        const result = await this.options.publisher.publishTrigger(message, text, token, now);
+        if (result === 1) {
+          logger.info({ event: EVENTS.trigger, entry: entry.name, task: entry.task, id: request.id, queue: message.destination.declareQueue ?? message.destination.routingKey }, 'manual run published');
+        } else if (result === -1) {
+          return;
+        }
+      }
+      this.lastError = undefined;
+    } catch (error) {
+      // Once per outage, not once per retry.
+      const message = errorMessage(error);
+      if (message !== this.lastError) logger.warn({ event: EVENTS.tickError, err: message }, 'reading control requests failed; retrying');
+      this.lastError = message;
+    }
+  }
+}

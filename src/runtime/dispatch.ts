@@ -1,0 +1,50 @@
+/**
+ * What the runner hands to a dispatcher, and what it gets back. A dispatcher publishes runs and
+ * moves their state forward; the Redis one does both in one fenced atomic step, the dry-run one in
+ * memory. The runner knows nothing else about brokers.
+ */
+import type { TaskMessage } from '../celery/message.js';
+import type { ResolvedEntry } from '../config/resolve.js';
+
+export interface DueRun {
+  readonly entry: ResolvedEntry;
+  /** The scheduled instant this run stands for. */
+  readonly slotMs: number;
+  readonly message: TaskMessage;
+}
+
+/**
+ * - published: on the broker, state moved forward;
+ * - stale: the stored state already had this slot or a later one (published before): nothing done;
+ * - dropped: the message matched no queue (logged by the dispatcher); state moved forward anyway,
+ *   since publishing it again would be dropped again.
+ */
+export type RunOutcome = 'published' | 'stale' | 'dropped';
+
+export type DispatchResult =
+  | { readonly fenced: false; readonly outcomes: readonly RunOutcome[] }
+  /** This instance no longer holds the fence: nothing was published or written. */
+  | { readonly fenced: true };
+
+/** What the runner knows of the stored state of an entry. */
+export interface EntryState {
+  /** The last slot published. */
+  readonly slotMs?: number;
+  /** When the entry was first seen by a leader (the grid anchor of a new interval entry). */
+  readonly seenMs?: number;
+  readonly publishedAtMs?: number;
+  readonly runCount: number;
+  readonly lastTaskId?: string;
+  /** When the entry was last resumed after a pause: slots up to then were skipped, never caught up. */
+  readonly resumedAtMs?: number;
+}
+
+export interface Dispatcher {
+  /** Publishes `runs` (in order) if `token` still holds the fence; throws on broker/Redis failure. */
+  dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult>;
+}
+
+export interface StateStore {
+  /** Every entry's stored state; entries never seen get `seenMs = nowMs` recorded (first writer wins). */
+  load(entryNames: readonly string[], nowMs: number): Promise<Map<string, EntryState>>;
+}

@@ -1,0 +1,75 @@
+/**
+ * Everything that runs while this instance leads: the scheduler loop and the control loop (pause,
+ * resume, manual runs). Started when the lock is won, stopped (after the publish in flight) when
+ * it is lost, handed over, or the config is reloaded.
+ */
+import type { MessageEnv } from '../celery/message.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import type { Logger } from '../log.js';
+import { ControlLoop } from './control-loop.js';
+import type { ControlSource, TriggerPublisher } from './control-loop.js';
+import type { Dispatcher, DueRun, StateStore } from './dispatch.js';
+import { Runner } from './runner.js';
+import type { Clock } from './runner.js';
+
+export interface LeaderSessionOptions {
+  readonly config: ResolvedConfig;
+  readonly dispatcher: Dispatcher;
+  readonly triggers: TriggerPublisher;
+  readonly state: StateStore;
+  readonly control: ControlSource;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly messageEnv: MessageEnv;
+  readonly lease: () => string | undefined;
+  readonly onFenced: () => void;
+  readonly onPublished?: (run: DueRun, latenessMs: number) => void;
+  /** How often the control loop looks for pause/resume/trigger requests without being told. */
+  readonly controlIntervalMs: number;
+}
+
+export class LeaderSession {
+  readonly runner: Runner;
+  private readonly control: ControlLoop;
+
+  constructor(options: LeaderSessionOptions) {
+    this.runner = new Runner({
+      config: options.config,
+      dispatcher: options.dispatcher,
+      state: options.state,
+      clock: options.clock,
+      logger: options.logger,
+      messageEnv: options.messageEnv,
+      lease: options.lease,
+      onFenced: options.onFenced,
+      ...(options.onPublished ? { onPublished: options.onPublished } : {}),
+    });
+    this.control = new ControlLoop({
+      config: options.config,
+      source: options.control,
+      publisher: options.triggers,
+      messageEnv: options.messageEnv,
+      logger: options.logger,
+      now: () => options.clock.now(),
+      lease: options.lease,
+      onPaused: (paused) => this.runner.setPaused(paused),
+      intervalMs: options.controlIntervalMs,
+    });
+  }
+
+  /** Reads the paused set first, so that a paused entry never fires at start. */
+  async start(controlSource: ControlSource): Promise<void> {
+    this.runner.setPaused(await controlSource.paused());
+    await this.runner.start();
+    this.control.start();
+  }
+
+  /** A CLI announced a change: look now instead of at the next interval. */
+  poke(): void {
+    this.control.poke();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.control.stop(), this.runner.stop()]);
+  }
+}

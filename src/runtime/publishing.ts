@@ -1,0 +1,88 @@
+/**
+ * How a deployment publishes, chosen by its broker URL: the transport plus the dispatcher that
+ * moves the schedule state forward with it. The service sees only this interface, so another
+ * transport slots in here without touching the scheduler.
+ *
+ * - Redis broker: the state lives on the broker's Redis and one Lua script checks the fence, pushes
+ *   and moves the state, atomically (exactly once).
+ * - AMQP broker (RabbitMQ): the state lives in Redis (`state.url`, by default the local Redis);
+ *   publishing is claim (Redis) → publish with confirms (RabbitMQ) → commit the confirmed runs
+ *   (Redis): at least once on the wire, a duplicate carrying the same task id (see amqp-dispatcher.ts).
+ */
+import type { Redis } from 'ioredis';
+import { AmqpDispatcher } from '../broker/amqp-dispatcher.js';
+import { AmqpTransport } from '../broker/amqp-transport.js';
+import { isAmqpUrl } from '../broker/amqp-url.js';
+import { createBroker } from '../broker/create.js';
+import { RedisTransport } from '../broker/redis-transport.js';
+import { maskUrl } from '../broker/redis-url.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { DEFAULTS } from '../defaults.js';
+import { BeatError, ErrorCode } from '../errors.js';
+import { EVENTS } from '../log-events.js';
+import type { Logger } from '../log.js';
+import { RedisFencedDispatcher } from '../redis/fenced-dispatcher.js';
+import type { SchedulerKeys } from '../redis/keys.js';
+import type { TriggerPublisher } from './control-loop.js';
+import type { Dispatcher } from './dispatch.js';
+
+export interface Publishing {
+  readonly dispatcher: Dispatcher;
+  readonly triggers: TriggerPublisher;
+  /** Starts connecting (retries on its own); resolves when the first attempt has been made. */
+  connect(): Promise<void>;
+  /** Connected and able to publish. */
+  ready(): boolean;
+  /** A short word for /readyz when not ready. */
+  readonly status: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The Redis URL holding state and lock for this config: `state.url`, else the broker's own Redis for
+ * a Redis broker, else (an AMQP broker, which cannot hold them) the local Redis.
+ */
+export function stateUrlFor(config: ResolvedConfig): string {
+  return config.state.url ?? (isAmqpUrl(config.broker.url) ? DEFAULTS.amqpStateUrl : config.broker.url);
+}
+
+export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing {
+  const broker = createBroker(config.broker, logger, config);
+  if (broker instanceof AmqpTransport) {
+    logger.info(
+      { event: EVENTS.start, broker: broker.spec.display, state: maskUrl(stateUrlFor(config)) },
+      'AMQP broker: publishing with confirms, at least once (a duplicate keeps its task id); state and lock in Redis',
+    );
+    const dispatcher = new AmqpDispatcher(broker, state, keys, logger);
+    return {
+      dispatcher,
+      triggers: dispatcher,
+      connect: () => broker.connect(),
+      ready: () => broker.ready(),
+      get status() {
+        return `broker ${broker.status}`;
+      },
+      close: () => broker.close(),
+    };
+  }
+  if (!(broker instanceof RedisTransport)) {
+    throw new BeatError(ErrorCode.BrokerUrl, `broker ${maskUrl(config.broker.url)}: not supported by beat run`);
+  }
+  if (config.state.url !== undefined && config.state.url !== config.broker.url) {
+    throw new BeatError(
+      ErrorCode.ConfigInvalid,
+      `state.url ${maskUrl(config.state.url)} differs from the broker ${maskUrl(config.broker.url)}: with a Redis broker the state must live on the broker's Redis, because publishing and moving the state forward is one atomic script. Remove state.url.`,
+    );
+  }
+  const fenced = new RedisFencedDispatcher(broker, keys, logger);
+  return {
+    dispatcher: fenced,
+    triggers: fenced,
+    connect: () => broker.client.connect().catch(() => undefined),
+    ready: () => broker.client.status === 'ready',
+    get status() {
+      return `broker ${broker.client.status}`;
+    },
+    close: () => broker.close(),
+  };
+}

@@ -1,0 +1,388 @@
+/**
+ * The scheduler loop of a leader. Entries wait in a min-heap keyed by their next due instant; each
+ * wake-up pops only what is due, asks `planDue` which slots to run (the missed-run policy), renders
+ * the messages and hands them to the dispatcher in batches. It never sleeps longer than
+ * `maxInterval`, re-reads the clock on every wake-up, and treats early and late wake-ups alike:
+ * whatever is due at the current instant runs, nothing else.
+ */
+import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
+import type { MessageEnv, MessageTemplate } from '../celery/message.js';
+import { slotTaskId } from '../celery/task-id.js';
+import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
+import { jitterFor, planDue, skipThrough } from '../core/due.js';
+import type { DuePlan } from '../core/due.js';
+import { MinHeap } from '../core/heap.js';
+import { nextFires } from '../core/schedule.js';
+import { formatInstant } from '../core/zone.js';
+import { errorMessage } from '../errors.js';
+import { EVENTS } from '../log-events.js';
+import type { Logger } from '../log.js';
+import type { DispatchResult, Dispatcher, DueRun, EntryState, StateStore } from './dispatch.js';
+
+export interface Clock {
+  now(): number;
+}
+
+export interface RunnerOptions {
+  readonly config: ResolvedConfig;
+  readonly dispatcher: Dispatcher;
+  readonly state: StateStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly messageEnv: MessageEnv;
+  /** The fence token to publish with, or undefined when this instance must not publish now. */
+  readonly lease: () => string | undefined;
+  /** Called when the dispatcher reports that another instance holds the fence. */
+  readonly onFenced: () => void;
+  /** Runs per dispatcher call (one Lua script invocation on Redis). */
+  readonly batchSize?: number;
+  /** Most slots replayed per entry per wake-up with catchUp "all". */
+  readonly maxSlotsPerTick?: number;
+  /** Called after each published run, for metrics. */
+  readonly onPublished?: (run: DueRun, latenessMs: number) => void;
+}
+
+interface EntryRuntime {
+  key: number;
+  heapIndex: number;
+  readonly entry: ResolvedEntry;
+  /** Compiled at the first fire, not at start: most of a large schedule is idle most of the time. */
+  template: MessageTemplate | undefined;
+  /** The last slot that ran or was passed over (or the first-seen anchor): slots after it are pending. */
+  cursorMs: number;
+  /** The next slot, undefined when the schedule has run out. */
+  nextSlotMs: number | undefined;
+  /** Paused entries stay out of the heap; slots that pass meanwhile are skipped, not caught up. */
+  paused: boolean;
+}
+
+const DEFAULT_BATCH = 2000;
+const ERROR_BACKOFF_MS = 1000;
+/** Longest wait in stop() for the publish in flight (see stop()). A healthy publish takes milliseconds. */
+export const STOP_WAIT_MS = 5000;
+
+export class Runner {
+  private readonly heap = new MinHeap<EntryRuntime>();
+  private readonly entries: EntryRuntime[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private inFlight: Promise<void> | undefined;
+  private wakeAfterTick = false;
+  private readonly batchSize: number;
+  private readonly maxSlots: number;
+  private pausedNames: ReadonlySet<string> = new Set();
+  /** When the loop last woke up (epoch ms), for the health check. */
+  lastWakeMs = 0;
+
+  constructor(private readonly options: RunnerOptions) {
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH;
+    this.maxSlots = options.maxSlotsPerTick ?? 10_000;
+  }
+
+  /** Loads the stored state and starts the loop. */
+  async start(): Promise<void> {
+    const { config, clock, state } = this.options;
+    const enabled = config.entries.filter((e) => e.enabled);
+    const stored = await state.load(
+      enabled.map((e) => e.name),
+      clock.now(),
+    );
+    const now = clock.now();
+    for (const entry of enabled) {
+      const s: EntryState | undefined = stored.get(entry.name);
+      let cursorMs = s?.slotMs ?? s?.seenMs ?? now;
+      // Slots that passed while the entry was paused stay skipped across restarts and failovers.
+      if (s?.resumedAtMs !== undefined) cursorMs = skipThrough(entry.schedule, entry.timezone, cursorMs, s.resumedAtMs);
+      const runtime: EntryRuntime = {
+        key: 0,
+        heapIndex: -1,
+        entry,
+        template: undefined,
+        cursorMs,
+        nextSlotMs: undefined,
+        paused: this.pausedNames.has(entry.name),
+      };
+      this.entries.push(runtime);
+      if (runtime.paused) continue;
+      // Due at once if a slot was missed while no one led; `planDue` then applies the catch-up policy.
+      this.schedule(runtime, this.nextSlotAfter(runtime, cursorMs));
+    }
+    this.running = true;
+    this.options.logger.info({ event: EVENTS.start, entries: enabled.length, disabled: config.entries.length - enabled.length }, 'scheduling');
+    this.wake(0);
+  }
+
+  private plan(runtime: EntryRuntime, nowMs: number): DuePlan {
+    const { entry } = runtime;
+    return planDue(
+      { schedule: entry.schedule, zone: entry.timezone, catchUp: entry.catchUp, catchUpWindowMs: entry.catchUpWindowMs },
+      runtime.cursorMs,
+      nowMs,
+      // The jitter delays a slot on purpose: that delay is not lateness. Without it in the grace, an
+      // entry with catchUp "skip" and a jitter above the grace skipped every slot it delayed.
+      { graceMs: Math.max(1000, this.options.config.maxIntervalMs) + entry.jitterMs, maxSlots: this.maxSlots },
+    );
+  }
+
+  private schedule(runtime: EntryRuntime, nextSlotMs: number | undefined): void {
+    runtime.nextSlotMs = nextSlotMs;
+    if (nextSlotMs === undefined || runtime.paused) {
+      this.heap.remove(runtime);
+      return;
+    }
+    this.heap.update(runtime, nextSlotMs + jitterFor(runtime.entry.name, nextSlotMs, runtime.entry.jitterMs));
+  }
+
+  /**
+   * Applies the paused set. A paused entry leaves the heap; a resumed one continues from its next
+   * slot after now: the slots that passed while it was paused are skipped (that is what pausing means).
+   */
+  setPaused(paused: ReadonlySet<string>): void {
+    // Called every second by the control loop: with nothing changed, touch nothing (a walk over
+    // 100,000 entries a second is most of an idle scheduler's CPU).
+    if (paused.size === this.pausedNames.size && [...paused].every((name) => this.pausedNames.has(name))) return;
+    this.pausedNames = paused;
+    const now = this.options.clock.now();
+    for (const runtime of this.entries) {
+      const shouldPause = paused.has(runtime.entry.name);
+      if (shouldPause === runtime.paused) continue;
+      runtime.paused = shouldPause;
+      if (shouldPause) {
+        this.heap.remove(runtime);
+        this.options.logger.info({ event: EVENTS.pause, entry: runtime.entry.name }, 'paused');
+      } else {
+        runtime.cursorMs = skipThrough(runtime.entry.schedule, runtime.entry.timezone, runtime.cursorMs, now);
+        this.schedule(runtime, this.nextSlotAfter(runtime, runtime.cursorMs));
+        this.options.logger.info({ event: EVENTS.resume, entry: runtime.entry.name }, 'resumed');
+        this.wake(0);
+      }
+    }
+  }
+
+  /** Every entry's next slot and paused flag, for metrics and status. */
+  *snapshot(): Generator<{ name: string; nextSlotMs: number | undefined; paused: boolean }> {
+    for (const r of this.entries) yield { name: r.entry.name, nextSlotMs: r.paused ? undefined : r.nextSlotMs, paused: r.paused };
+  }
+
+  /**
+   * Stops the loop after the dispatch in flight (if any) has finished, waiting for it at most
+   * STOP_WAIT_MS. A dispatch on a connection that went silent (black-holed, not closed) may never
+   * settle; waiting for it without a bound wedged every later leadership change behind this stop
+   * and kept SIGTERM from ever finishing. Not waiting longer is safe: if that publish does reach
+   * Redis later, the fence and the per-slot check in the script still decide, as for any deposed leader.
+   */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const inFlight = this.inFlight;
+    if (inFlight === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      inFlight.then(
+        () => false,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), STOP_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (gaveUp) {
+      this.options.logger.warn({ event: EVENTS.tickError, waitedMs: STOP_WAIT_MS }, 'the publish in flight has not finished; stopping without it (the fence still guards it)');
+    }
+  }
+
+  /**
+   * Schedules the next tick. Ticks never overlap: a wake-up asked for while one runs (a resume, say)
+   * is remembered and honoured as soon as it ends.
+   */
+  private wake(delayMs: number): void {
+    if (!this.running) return;
+    if (this.inFlight !== undefined) {
+      this.wakeAfterTick = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.inFlight = this.tick().then(
+        (nextDelay) => {
+          this.inFlight = undefined;
+          const again = this.wakeAfterTick;
+          this.wakeAfterTick = false;
+          this.wake(again ? 0 : nextDelay);
+        },
+        () => {
+          this.inFlight = undefined;
+        },
+      );
+    }, Math.max(0, delayMs));
+  }
+
+  /** One wake-up: run what is due; returns how long to sleep (until the next due instant, at most maxInterval). */
+  private async tick(): Promise<number> {
+    this.lastWakeMs = this.options.clock.now();
+    let delay = this.options.config.maxIntervalMs;
+    let failed = false;
+    try {
+      const token = this.options.lease();
+      if (token !== undefined) delay = await this.runDue(token);
+    } catch (error) {
+      this.options.logger.error({ event: EVENTS.tickError, err: errorMessage(error) }, 'publishing failed; retrying');
+      delay = ERROR_BACKOFF_MS;
+      failed = true;
+    }
+    // After a failure the runs it left due sit at the top of the heap with a key of "now": letting
+    // them shorten the sleep retried at once, in a hot loop, for as long as Redis was down. The
+    // backoff wins then, and it is not capped by maxInterval either.
+    const next = this.heap.peek();
+    if (!failed && next !== undefined) delay = Math.min(delay, next.key - this.options.clock.now());
+    return failed ? delay : Math.min(delay, this.options.config.maxIntervalMs);
+  }
+
+  /**
+   * Takes due entries off the heap until about `batchSize` runs are planned, and renders them. An
+   * entry's runs always stay in one batch, and an entry is back on the heap only once its batch is
+   * recorded, so one entry is never in two batches in flight.
+   */
+  private takeBatch(now: number): { runtime: EntryRuntime; run: DueRun }[] {
+    const runs: { runtime: EntryRuntime; run: DueRun }[] = [];
+    for (let top = this.heap.peek(); top !== undefined && top.key <= now && runs.length < this.batchSize; top = this.heap.peek()) {
+      this.heap.remove(top);
+      const plan = this.plan(top, now);
+      this.logMissed(top, plan);
+      if (plan.slots.length === 0) {
+        top.cursorMs = plan.cursorMs;
+        this.schedule(top, plan.nextSlotMs);
+        continue;
+      }
+      for (const slotMs of plan.slots) {
+        top.template ??= compileMessageTemplate(top.entry, this.options.config, this.options.messageEnv);
+        const message = renderTaskMessage(top.template, { taskId: slotTaskId(top.entry.name, slotMs), slotMs, nowMs: now });
+        runs.push({ runtime: top, run: { entry: top.entry, slotMs, message } });
+      }
+    }
+    return runs;
+  }
+
+  /**
+   * Publishes every due run, batch by batch. While Redis runs one batch's script, the next batch is
+   * planned and rendered, and the previous one is recorded and logged: only one script is in flight,
+   * and the CPU work around it overlaps with it. Returns how long to sleep at most.
+   */
+  private async runDue(token: string): Promise<number> {
+    const now = this.options.clock.now();
+    type Batch = { runtime: EntryRuntime; run: DueRun }[];
+    type Sent = { batch: Batch; reply: Promise<{ result: DispatchResult } | { error: unknown }> };
+    // A batch that is not published (not leading any more, fenced, or the broker failed) leaves its
+    // entries due at once: the next wake-up as leader plans them again from their unchanged cursor.
+    let halted: { reason: 'lease' | 'fenced' } | { reason: 'error'; error: unknown } | undefined;
+    const keepDue = (batch: Batch): void => {
+      for (const { runtime } of batch) this.retryAt(runtime, now);
+    };
+    const settle = (sent: Sent, outcome: { result: DispatchResult } | { error: unknown }): void => {
+      if ('error' in outcome) {
+        halted ??= { reason: 'error', error: outcome.error };
+        keepDue(sent.batch);
+      } else if (outcome.result.fenced) {
+        if (halted === undefined) {
+          this.options.logger.warn({ event: EVENTS.fenced }, 'another instance holds the fence; nothing was published');
+          this.options.onFenced();
+        }
+        halted = { reason: 'fenced' };
+        keepDue(sent.batch);
+      } else {
+        this.record(sent.batch, outcome.result.outcomes, now);
+      }
+    };
+    let previous: Sent | undefined;
+    for (let batch = this.takeBatch(now); batch.length > 0; batch = this.takeBatch(now)) {
+      const outcome = previous ? await previous.reply : undefined;
+      const failed = outcome !== undefined && ('error' in outcome || outcome.result.fenced);
+      if (failed && previous) settle(previous, outcome);
+      if (halted === undefined && this.options.lease() !== token) halted = { reason: 'lease' };
+      if (halted !== undefined) {
+        if (previous && outcome && !failed) settle(previous, outcome);
+        previous = undefined;
+        keepDue(batch);
+        break;
+      }
+      const sent: Sent = {
+        batch,
+        reply: this.options.dispatcher.dispatch(
+          batch.map((b) => b.run),
+          token,
+          this.options.clock.now(),
+        ).then(
+          (result) => ({ result }),
+          (error: unknown) => ({ error }),
+        ),
+      };
+      // The script of this batch is on its way: record and log the previous one meanwhile.
+      if (previous && outcome && !failed) settle(previous, outcome);
+      previous = sent;
+    }
+    if (previous) settle(previous, await previous.reply);
+    if (halted?.reason === 'error') throw halted.error;
+    return this.options.config.maxIntervalMs;
+  }
+
+  /** Keeps an entry due at `atMs` without moving its cursor (its runs were not published). */
+  private retryAt(runtime: EntryRuntime, atMs: number): void {
+    if (!runtime.paused) this.heap.update(runtime, atMs);
+  }
+
+  private nextSlotAfter(runtime: EntryRuntime, afterMs: number): number | undefined {
+    const { entry } = runtime;
+    return nextFires(entry.schedule, { zone: entry.timezone, afterMs, anchorMs: runtime.cursorMs }, 1)[0];
+  }
+
+  private record(batch: readonly { runtime: EntryRuntime; run: DueRun }[], outcomes: readonly string[], now: number): void {
+    const touched = new Set<EntryRuntime>();
+    batch.forEach(({ runtime, run }, i) => {
+      const outcome = outcomes[i];
+      const { entry, message } = run;
+      runtime.cursorMs = Math.max(runtime.cursorMs, run.slotMs);
+      touched.add(runtime);
+      const fields = {
+        entry: entry.name,
+        task: entry.task,
+        queue: message.destination.declareQueue ?? message.destination.routingKey,
+        exchange: message.destination.exchange === '' ? undefined : message.destination.exchange,
+        slot: formatInstant(run.slotMs, entry.timezone),
+        id: message.id,
+      };
+      if (outcome === 'published') {
+        const lateness = now - run.slotMs;
+        this.options.logger.info({ event: EVENTS.fire, ...fields, latenessMs: lateness }, 'published');
+        this.options.onPublished?.(run, lateness);
+      } else if (outcome === 'stale') {
+        this.options.logger.info({ event: EVENTS.stale, ...fields }, 'already published; not sent again');
+      }
+    });
+    for (const runtime of touched) this.schedule(runtime, this.nextSlotAfter(runtime, runtime.cursorMs));
+  }
+
+  private logMissed(runtime: EntryRuntime, plan: DuePlan): void {
+    // A replay (catchUp "all") misses nothing but fires several slots at once: operators must see
+    // that too, or a burst of late runs after downtime goes unexplained in the log.
+    if (plan.missed === 0 && plan.slots.length <= 1) return;
+    const { entry } = runtime;
+    const fields = {
+      entry: entry.name,
+      task: entry.task,
+      missed: plan.missed,
+      reason: plan.missedReason,
+      policy: entry.catchUp,
+    };
+    if (plan.slots.length === 0) {
+      this.options.logger.info({ event: EVENTS.skip, ...fields }, 'missed slots skipped; waiting for the next one');
+    } else {
+      this.options.logger.info(
+        { event: EVENTS.catchUp, ...fields, firing: plan.slots.length },
+        entry.catchUp === 'all' ? 'replaying missed slots' : 'overdue: firing once for the missed slots',
+      );
+    }
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * tsbeat's messages, run by a real Celery worker (Debian python3-celery) on the local Redis.
+ * Redis DBs reserved for this file: 2 (broker), 3 (results), 4 (golden comparison with beat).
+ * Each task records what it received into its result; the tests read that back.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisTransport } from '../../src/broker/redis-transport.js';
+import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src/celery/message.js';
+import type { MessageEnv, TaskMessage } from '../../src/celery/message.js';
+import { slotTaskId } from '../../src/celery/task-id.js';
+import type { OptionsInput, TaskRoutesInput, TransportOptionsInput } from '../../src/config/options-schema.js';
+import { createLogger } from '../../src/log.js';
+import { queueListKey, resultKey } from '../../src/redis/keys.js';
+import { pythonCelery, startBeat, startWorker, stopAll, versionAtLeast, waitFor, waitForResult } from '../support/celery.js';
+import type { CeleryProcess, TaskResult } from '../support/celery.js';
+import { compareWithBeat } from '../support/golden.js';
+import type { Envelope } from '../support/golden.js';
+import { config, entry } from '../support/messages.js';
+
+const BROKER_DB = 2;
+const RESULT_DB = 3;
+const GOLDEN_DB = 4;
+const url = (db: number) => `redis://127.0.0.1:6379/${db}`;
+const PREFIX = 'tsbeat-pfx:';
+const celery = pythonCelery();
+// In CI the suite must run: a missing Celery fails it (in beforeAll) instead of skipping it.
+const suite = celery.ok || process.env['CI'] ? describe : describe.skip;
+
+interface Recorded {
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  request: Record<string, unknown> & { delivery_info: Record<string, unknown>; hostname: string };
+}
+
+suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.version})` : ` (skipped: ${celery.problem})`}`, () => {
+  const env: MessageEnv = { origin: makeOrigin(process.pid, hostname()), replyTo: randomUUID() };
+  const logLines: string[] = [];
+  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logLines.push(line) } });
+  let broker: Redis;
+  let results: Redis;
+  let transport: RedisTransport;
+  let main: CeleryProcess | undefined;
+  let soft: CeleryProcess | undefined;
+  let prefixed: CeleryProcess | undefined;
+  const extra: CeleryProcess[] = [];
+  const workers = () => [main, soft, prefixed, ...extra].filter((w): w is CeleryProcess => w !== undefined);
+
+  beforeAll(async () => {
+    if (!celery.ok) throw new Error(celery.problem);
+    broker = new Redis(url(BROKER_DB));
+    results = new Redis(url(RESULT_DB));
+    await Promise.all([broker.flushdb(), results.flushdb(), new Redis(url(GOLDEN_DB)).flushdb()]);
+    transport = new RedisTransport({ url: url(BROKER_DB), transportOptions: {}, logger });
+    const backend = url(RESULT_DB);
+    [main, soft, prefixed] = await Promise.all([
+      startWorker({
+        name: 'main',
+        // tsbeat-prefixed is consumed here without the prefix: a message that missed the prefix would run here.
+        queues: ['celery', 'tsbeat-q1', 'tsbeat-routed', 'tsbeat-direct', 'tsbeat-v1', 'tsbeat-prefixed'],
+        env: { broker: url(BROKER_DB), backend, namedQueues: [{ queue: 'tsbeat-direct', exchange: 'tsbeat-ex', type: 'direct', routing_key: 'tsbeat-rk' }] },
+      }),
+      // Time limits are enforced by the prefork pool only; the solo pool ignores them.
+      startWorker({ name: 'soft', queues: ['tsbeat-soft'], pool: 'prefork', env: { broker: url(BROKER_DB), backend } }),
+      startWorker({ name: 'prefixed', queues: ['tsbeat-prefixed'], env: { broker: url(BROKER_DB), backend, transportOptions: { global_keyprefix: PREFIX } } }),
+    ]);
+  });
+
+  afterAll(async () => {
+    await stopAll(workers());
+    await transport?.close();
+    for (const db of [BROKER_DB, RESULT_DB, GOLDEN_DB]) {
+      const r = new Redis(url(db));
+      await r.flushdb();
+      r.disconnect();
+    }
+    broker?.disconnect();
+    results?.disconnect();
+  });
+
+  let counter = 0;
+  function render(fields: { task?: string; args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput }, cfg: { taskRoutes?: TaskRoutesInput; taskProtocol?: 1 | 2 } = {}, nowMs = Date.now()): TaskMessage {
+    const name = `it-${(counter += 1)}`;
+    const template = compileMessageTemplate(entry({ name, task: 'tsbeat_test.record', ...fields }), config(cfg), env);
+    return renderTaskMessage(template, { taskId: slotTaskId(name, nowMs), slotMs: nowMs, nowMs });
+  }
+
+  async function run(message: TaskMessage, via = transport): Promise<TaskResult> {
+    const outcome = await via.publish([message]);
+    expect(outcome).toMatchObject({ published: 1, dropped: [] });
+    return waitForResult(results, message.id, workers());
+  }
+
+  const recorded = (r: TaskResult): Recorded => {
+    expect(r.status, JSON.stringify(r)).toBe('SUCCESS');
+    return r.result as Recorded;
+  };
+
+  it('delivers args and kwargs of every JSON type exactly: nested, unicode, empty, ≥ 100 KB, integers near 2^53', async () => {
+    const big = 'ü☃😀 '.repeat(25_000);
+    const args = [9007199254740991, -9007199254740991, 0, -0.5, 0.1, 1e-5, 6.02e-23, 123456.789, true, false, null, '', [], {}, [[[['deep']]]], 'wörld ☃ 😀', 'lone \ud800 surrogate', big];
+    const kwargs = { 'ключ': 'значение', empty: {}, list: Array.from({ length: 2000 }, (_, i) => i * 1.5), nested: { a: { b: { c: [null, { d: '"quoted" \\ back\nslash' }] } } } };
+    const m = render({ args, kwargs });
+    expect(Buffer.byteLength(m.body)).toBeGreaterThan(100_000);
+    const r = recorded(await run(m));
+    expect(r.args).toEqual(args);
+    expect(r.kwargs).toEqual(kwargs);
+  });
+
+  it('delivers empty args and kwargs as () and {}', async () => {
+    const r = recorded(await run(render({ args: [], kwargs: {} })));
+    expect([r.args, r.kwargs]).toEqual([[], {}]);
+  });
+
+  it('shows the id, beat_entry, beat_scheduled_at and custom headers in task.request', async () => {
+    const m = render({ options: { headers: { 'x-custom': 'v', 'x-nested': { a: [1, 2] } }, shadow: 'shadowed-name' } });
+    const { request } = recorded(await run(m));
+    expect(request).toMatchObject({
+      id: m.id, root_id: m.id, task: 'tsbeat_test.record', shadow: 'shadowed-name', 'x-custom': 'v', 'x-nested': { a: [1, 2] },
+      beat_entry: m.entry, beat_scheduled_at: JSON.parse(m.headersJson).beat_scheduled_at, delivery_info: { exchange: '', routing_key: 'celery' },
+    });
+  });
+
+  it('publishes to a custom queue consumed with -Q', async () => {
+    expect(recorded(await run(render({ options: { queue: 'tsbeat-q1' } }))).request.delivery_info).toMatchObject({ routing_key: 'tsbeat-q1' });
+  });
+
+  it('follows a taskRoutes glob rule to its queue', async () => {
+    const r = recorded(await run(render({}, { taskRoutes: { 'nomatch.*': 'elsewhere', 'tsbeat_test.rec*': { queue: 'tsbeat-routed' } } })));
+    expect(r.request.delivery_info).toMatchObject({ routing_key: 'tsbeat-routed' });
+  });
+
+  it('routes a named direct exchange through the binding the worker declared', async () => {
+    const r = recorded(await run(render({ options: { exchange: 'tsbeat-ex', routingKey: 'tsbeat-rk' } })));
+    expect(r.request.delivery_info).toMatchObject({ exchange: 'tsbeat-ex', routing_key: 'tsbeat-rk' });
+  });
+
+  it('logs and reports a message that matches no binding of a named exchange instead of losing it silently', async () => {
+    const m = render({ options: { exchange: 'tsbeat-ex', routingKey: 'nobody-listens' } });
+    const outcome = await transport.publish([m]);
+    expect(outcome).toMatchObject({ published: 0, dropped: [{ id: m.id, exchange: 'tsbeat-ex', routingKey: 'nobody-listens' }] });
+    expect(logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(expect.objectContaining({ event: 'beat.publish.dropped', id: m.id, level: 'warn' }));
+  });
+
+  it('runs a priority-0 message before a priority-9 one that was already waiting (on Redis 0 is highest)', async () => {
+    const low = render({ options: { queue: 'tsbeat-prio', priority: 9 } });
+    const high = render({ options: { queue: 'tsbeat-prio', priority: 0 } });
+    await transport.publish([low]);
+    await transport.publish([high]);
+    expect(await broker.llen(queueListKey(transport.keys, 'tsbeat-prio', 9))).toBe(1);
+    expect(await broker.llen(queueListKey(transport.keys, 'tsbeat-prio', 0))).toBe(1);
+    extra.push(await startWorker({ name: 'prio', queues: ['tsbeat-prio'], env: { broker: url(BROKER_DB), backend: url(RESULT_DB) } }));
+    await waitForResult(results, low.id, workers());
+    await waitForResult(results, high.id, workers());
+    const executed = await results.lrange('tsbeat-test:executed', 0, -1);
+    expect(executed.filter((id) => id === low.id || id === high.id)).toEqual([high.id, low.id]);
+  });
+
+  it('gets REVOKED from the worker when expires has already passed', async () => {
+    const r = await run(render({ options: { expires: '2000-01-01T00:00:00+00:00' } }));
+    expect(r).toMatchObject({ status: 'REVOKED', result: { exc_type: 'TaskRevokedError', exc_message: ['expired'] } });
+  });
+
+  it('runs a task whose numeric expires lies ahead, and the worker sees the absolute expiry', async () => {
+    const m = render({ options: { expires: 120 } });
+    expect(recorded(await run(m)).request['expires']).toBe(JSON.parse(m.headersJson).expires);
+  });
+
+  it('makes the task see SoftTimeLimitExceeded after softTimeLimit, with timelimit [hard, soft]', async () => {
+    const r = await run(render({ task: 'tsbeat_test.sleepy', args: [10], options: { queue: 'tsbeat-soft', timeLimit: 30, softTimeLimit: 1 } }));
+    expect(r).toMatchObject({ status: 'SUCCESS', result: { soft_time_limit_exceeded: true, timelimit: [30, 1] } });
+  });
+
+  it('stores no result for ignoreResult, although the task ran', async () => {
+    const ignored = render({ options: { ignoreResult: true } });
+    const after = render({});
+    await transport.publish([ignored, after]);
+    // The solo worker runs them in order: once the second has a result, the first has finished.
+    await waitForResult(results, after.id, workers());
+    expect(await results.lrange('tsbeat-test:executed', 0, -1)).toContain(ignored.id);
+    expect(await results.exists(resultKey(ignored.id))).toBe(0);
+  });
+
+  it('reaches a worker whose broker_transport_options has the same global_keyprefix, and only that one', async () => {
+    const prefixedTransport = new RedisTransport({ url: url(BROKER_DB), transportOptions: { globalKeyprefix: PREFIX } satisfies TransportOptionsInput, logger });
+    try {
+      const r = recorded(await run(render({ options: { queue: 'tsbeat-prefixed' } }), prefixedTransport));
+      expect(r.request.hostname).toMatch(/^prefixed@/);
+      expect(await broker.sismember(`${PREFIX}_kombu.binding.tsbeat-prefixed`, 'tsbeat-prefixed\x06\x16\x06\x16tsbeat-prefixed')).toBe(1);
+    } finally {
+      await prefixedTransport.close();
+    }
+  });
+
+  it('is understood by the worker in protocol v1', async () => {
+    const m = render({ args: [1, 'two'], kwargs: { three: 3 }, options: { queue: 'tsbeat-v1', softTimeLimit: 50, headers: { 'x-v1': 'yes' } } }, { taskProtocol: 1 });
+    expect(JSON.parse(m.headersJson)).not.toHaveProperty('task');
+    const r = recorded(await run(m));
+    expect(r).toMatchObject({ args: [1, 'two'], kwargs: { three: 3 }, request: { id: m.id, 'x-v1': 'yes', beat_entry: m.entry, timelimit: [null, 50] } });
+  });
+
+  it('publishes a batch cut into several pipelines, every message run once with its own id', async () => {
+    const batched = new RedisTransport({ url: url(BROKER_DB), transportOptions: {}, logger, batchSize: 7, maxInFlight: 2 });
+    try {
+      const messages = Array.from({ length: 40 }, (_, i) => render({ args: [i] }));
+      expect(await batched.publish(messages)).toMatchObject({ published: 40, deliveries: 40, dropped: [] });
+      const got = await Promise.all(messages.map((m) => waitForResult(results, m.id, workers()).then((r) => recorded(r).args[0])));
+      expect(got).toEqual(messages.map((_, i) => i));
+    } finally {
+      await batched.close();
+    }
+  });
+
+  it("matches Python's own celery beat for the same entry: envelope, header and property keys and values", async () => {
+    const golden = {
+      name: 'golden-entry',
+      task: 'tsbeat_test.record',
+      schedule: 1,
+      args: [2, 3.5, 1e-5, null, true, "it's", 'wörld ☃', { k: [1, [2, [3, [4]]]] }, 'x '.repeat(700), 9007199254740991],
+      kwargs: { a: 1, nested: { b: [] }, long: 'word '.repeat(300) },
+      options: { expires: 30, priority: 5, countdown: 5, headers: { 'x-custom': 'v', 'x-nested': { a: [1, 2] } }, time_limit: 20, soft_time_limit: 10, shadow: 'golden-shadow', ignore_result: true },
+    };
+    const routes = { 'tsbeat_test.*': { queue: 'golden' } };
+    const goldenDb = new Redis(url(GOLDEN_DB));
+    const dir = mkdtempSync(join(tmpdir(), 'tsbeat-golden-'));
+    const goldenTransport = new RedisTransport({ url: url(GOLDEN_DB), transportOptions: {}, logger });
+    let beat: CeleryProcess | undefined;
+    try {
+      const key = queueListKey(goldenTransport.keys, 'golden', 5);
+      // No worker consumes "golden": beat's message stays in the list for us to read.
+      beat = startBeat({ env: { broker: url(GOLDEN_DB), routes, beatEntry: golden }, scheduleFile: join(dir, 'schedule') });
+      await waitFor('celery beat to push a message', async () => ((await goldenDb.llen(key)) > 0 ? true : undefined), 30_000, () => beat?.output() ?? '');
+      await beat.stop();
+      const python = JSON.parse((await goldenDb.lindex(key, -1)) ?? 'null') as Envelope;
+
+      const template = compileMessageTemplate(entry({ name: golden.name, task: golden.task, args: golden.args, kwargs: golden.kwargs, options: golden.options }), config({ taskRoutes: routes }), env);
+      const now = Date.now();
+      await goldenTransport.publish([renderTaskMessage(template, { taskId: slotTaskId(golden.name, now), slotMs: now, nowMs: now })]);
+      const ours = JSON.parse((await goldenDb.lindex(key, 0)) ?? 'null') as Envelope;
+
+      const allowedExtra = ['beat_entry', 'beat_scheduled_at', ...(versionAtLeast(celery.version, 5, 3) ? [] : ['replaced_task_nesting', 'stamped_headers', 'stamps'])];
+      expect(compareWithBeat(python, ours, allowedExtra, 60_000)).toEqual([]);
+      // The comparison must have had something to compare.
+      expect(python.headers['argsrepr']).toMatch(/^\[2, 3\.5, 1e-05, None, True/);
+      expect(python.properties).toMatchObject({ priority: 5, expiration: '30000', delivery_info: { exchange: '', routing_key: 'golden' } });
+    } finally {
+      await beat?.stop();
+      await goldenTransport.close();
+      goldenDb.disconnect();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * publish-fenced.lua on the shared Redis (DB 12, this file's only DB), through the KEYS/ARGV
+ * protocol its header documents: the fence, the per-slot check, the state it writes, and
+ * all-or-nothing when a push would fail. The runner's guarantees rest on these.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { withScripts } from '../../src/redis/scripts.js';
+
+const DB = 12;
+const URL = `redis://127.0.0.1:6379/${DB}`;
+const keys = schedulerKeys('tsbeat', 'fenced-test');
+const T = 1_795_243_280_537; // an epoch-ms slot with every digit significant
+
+interface Run {
+  readonly entry: string;
+  readonly slot: number;
+  readonly id?: string;
+  /** [list key, payload] */
+  readonly pushes?: readonly (readonly [string, string])[];
+  /** [channel, payload] */
+  readonly channels?: readonly (readonly [string, string])[];
+}
+
+let redis: Redis;
+let second: Redis;
+
+/** Calls the script as the fenced dispatcher does. */
+async function publish(client: Redis, token: string, nowMs: number, runs: readonly Run[]): Promise<number[]> {
+  const allKeys = [keys.fence, keys.state];
+  const argv: string[] = [token, String(nowMs), String(runs.length)];
+  for (const run of runs) {
+    const pushes = run.pushes ?? [['celery', `${run.entry}@${run.slot}`] as const];
+    const channels = run.channels ?? [];
+    argv.push(run.entry, String(run.slot), run.id ?? `id-${run.entry}-${run.slot}`, String(pushes.length), String(channels.length));
+    for (const [key, payload] of pushes) {
+      let index = allKeys.indexOf(key) + 1;
+      if (index === 0) index = allKeys.push(key);
+      argv.push(String(index), payload);
+    }
+    for (const [channel, payload] of channels) argv.push(channel, payload);
+  }
+  return withScripts(client).publishFenced(allKeys.length, ...allKeys, ...argv);
+}
+
+async function stateOf(entry: string): Promise<unknown> {
+  const text = await redis.hget(keys.state, entry);
+  return text === null ? undefined : JSON.parse(text);
+}
+
+beforeAll(async () => {
+  redis = new Redis(URL);
+  second = new Redis(URL);
+  await redis.flushdb();
+});
+
+beforeEach(async () => {
+  await redis.flushdb();
+  await redis.set(keys.fence, 'leader-token');
+});
+
+afterAll(async () => {
+  await redis.flushdb();
+  redis.disconnect();
+  second.disconnect();
+});
+
+describe('publish-fenced.lua', () => {
+  it('a deposed leader cannot publish: a token that is not the fence pushes and writes nothing', async () => {
+    expect(await publish(redis, 'old-leader-token', T, [{ entry: 'e', slot: T }])).toEqual([-1]);
+    await redis.del(keys.fence); // Redis lost its data: no fence at all
+    expect(await publish(redis, 'leader-token', T, [{ entry: 'e', slot: T }])).toEqual([-1]);
+    expect(await redis.dbsize()).toBe(0);
+  });
+
+  it('publishes a new slot and stores it exactly; a slot at or before the stored one is stale and writes nothing', async () => {
+    expect(await publish(redis, 'leader-token', T + 3, [{ entry: 'e', slot: T, id: 'task-1' }])).toEqual([1, 1]);
+    expect(await stateOf('e')).toEqual({ slot: T, at: T + 3, n: 1, id: 'task-1' });
+    expect(await publish(redis, 'leader-token', T + 9, [{ entry: 'e', slot: T }, { entry: 'e', slot: T - 1000 }])).toEqual([1, 0, 0]);
+    expect(await redis.lrange('celery', 0, -1)).toEqual([`e@${T}`]);
+    expect(await stateOf('e')).toEqual({ slot: T, at: T + 3, n: 1, id: 'task-1' });
+    // A first sighting ({seen, n}) is not a slot: the first run goes through and counts from n.
+    await redis.hset(keys.state, 'f', JSON.stringify({ seen: T - 5000, n: 0 }));
+    expect(await publish(redis, 'leader-token', T, [{ entry: 'f', slot: T }])).toEqual([1, 1]);
+    expect(await stateOf('f')).toMatchObject({ slot: T, n: 1 });
+  });
+
+  it('no slot is published twice when calls race: 40 overlapping calls on two connections publish each slot once', async () => {
+    const slots = Array.from({ length: 10 }, (_, i) => T + i * 1000);
+    const calls = Array.from({ length: 40 }, (_, i) => {
+      const from = i % 5;
+      return publish(i % 2 === 0 ? redis : second, 'leader-token', T, slots.slice(from, from + 4).map((slot) => ({ entry: 'race', slot })));
+    });
+    await Promise.all(calls);
+    const pushed = await redis.lrange('celery', 0, -1);
+    expect(new Set(pushed).size).toBe(pushed.length);
+    // Only slots newer than the stored one go: a call that comes after a later slot finds its own stale.
+    for (const payload of pushed) expect(slots.map((s) => `race@${s}`)).toContain(payload);
+    expect(await stateOf('race')).toMatchObject({ n: pushed.length });
+  });
+
+  it('a run that reached no queue moves the state forward (code 2) so it is not retried forever', async () => {
+    expect(await publish(redis, 'leader-token', T, [{ entry: 'd', slot: T, pushes: [] }])).toEqual([1, 2]);
+    expect(await stateOf('d')).toMatchObject({ slot: T, n: 1 });
+    expect(await redis.exists('celery')).toBe(0);
+  });
+
+  it('is all or nothing: when one push would fail (a queue key that is not a list), nothing of the batch is pushed or stored', async () => {
+    await redis.set('not-a-list', 'some string');
+    const batch: Run[] = [
+      { entry: 'first', slot: T },
+      { entry: 'fanned', slot: T, pushes: [['q1', 'fanned-1'], ['not-a-list', 'fanned-2']] },
+    ];
+    await expect(publish(redis, 'leader-token', T, batch)).rejects.toThrow(/WRONGTYPE/);
+    expect(await redis.exists('celery', 'q1')).toBe(0);
+    expect(await redis.hlen(keys.state)).toBe(0);
+
+    // Once the key is fixed, the retry publishes each push exactly once.
+    await redis.del('not-a-list');
+    expect(await publish(redis, 'leader-token', T, batch)).toEqual([1, 1, 1]);
+    expect(await redis.lrange('q1', 0, -1)).toEqual(['fanned-1']);
+    expect(await redis.lrange('not-a-list', 0, -1)).toEqual(['fanned-2']);
+  });
+
+  it('a corrupt state value does not block publishing: it is read as no state, as the state store reads it', async () => {
+    await redis.hset(keys.state, 'corrupt', '{not json');
+    expect(await publish(redis, 'leader-token', T, [{ entry: 'corrupt', slot: T }, { entry: 'fine', slot: T }])).toEqual([1, 1, 1]);
+    expect(await stateOf('corrupt')).toMatchObject({ slot: T, n: 1 });
+    expect(await redis.llen('celery')).toBe(2);
+  });
+});

@@ -1,0 +1,82 @@
+"""A Celery app for tsbeat's integration tests, run by a real worker (and by a real beat).
+
+Everything comes from the environment, so one module serves every worker a test starts:
+  TSBEAT_TEST_BROKER             broker URL (required)
+  TSBEAT_TEST_BACKEND            result backend URL (optional)
+  TSBEAT_TEST_TRANSPORT_OPTIONS  JSON for broker_transport_options (e.g. global_keyprefix)
+  TSBEAT_TEST_NAMED_QUEUES       JSON list of {queue, exchange, type, routing_key}: queues bound
+                                 to named exchanges (task_queues)
+  TSBEAT_TEST_ROUTES             JSON for task_routes
+  TSBEAT_TEST_BEAT_ENTRY         JSON of one beat entry {name, task, schedule, args, kwargs,
+                                 options}, for the golden test's `celery beat`
+  TSBEAT_TEST_CONF               JSON object of further Celery settings (e.g. task_queue_max_priority
+                                 for RabbitMQ priority queues), applied last
+
+The tasks record what they received, so a test checks what the worker actually ran.
+"""
+import json
+import os
+import time
+
+from celery import Celery
+from celery.exceptions import SoftTimeLimitExceeded
+from kombu import Exchange, Queue
+
+app = Celery("tsbeat_testapp", broker=os.environ["TSBEAT_TEST_BROKER"], backend=os.environ.get("TSBEAT_TEST_BACKEND") or None)
+app.conf.update(
+    broker_transport_options=json.loads(os.environ.get("TSBEAT_TEST_TRANSPORT_OPTIONS") or "{}"),
+    broker_connection_retry_on_startup=True,
+    enable_utc=True,
+)
+if os.environ.get("TSBEAT_TEST_NAMED_QUEUES"):
+    app.conf.task_queues = [
+        Queue(q["queue"], Exchange(q["exchange"], type=q["type"]), routing_key=q["routing_key"])
+        for q in json.loads(os.environ["TSBEAT_TEST_NAMED_QUEUES"])
+    ]
+if os.environ.get("TSBEAT_TEST_ROUTES"):
+    app.conf.task_routes = json.loads(os.environ["TSBEAT_TEST_ROUTES"])
+if os.environ.get("TSBEAT_TEST_CONF"):
+    app.conf.update(json.loads(os.environ["TSBEAT_TEST_CONF"]))
+
+if os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
+    _entry = json.loads(os.environ["TSBEAT_TEST_BEAT_ENTRY"])
+    app.conf.beat_schedule = {
+        _entry["name"]: {
+            "task": _entry["task"],
+            "schedule": float(_entry["schedule"]),
+            "args": _entry.get("args", []),
+            "kwargs": _entry.get("kwargs", {}),
+            "options": _entry.get("options", {}),
+        }
+    }
+
+
+def _executed(task_id):
+    """Appends the id to a list in the result backend's DB: the order tasks actually ran in."""
+    backend = os.environ.get("TSBEAT_TEST_BACKEND")
+    if backend:
+        import redis
+
+        redis.Redis.from_url(backend).rpush("tsbeat-test:executed", task_id)
+
+
+def _plain(value):
+    return json.loads(json.dumps(value, default=repr))
+
+
+if not os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
+    # The golden test's beat must send by name (send_task), as a beat without the task code does.
+
+    @app.task(bind=True, name="tsbeat_test.record")
+    def record(self, *args, **kwargs):
+        _executed(self.request.id)
+        return {"args": _plain(list(args)), "kwargs": _plain(kwargs), "request": _plain(vars(self.request))}
+
+    @app.task(bind=True, name="tsbeat_test.sleepy")
+    def sleepy(self, seconds):
+        _executed(self.request.id)
+        try:
+            time.sleep(seconds)
+        except SoftTimeLimitExceeded:
+            return {"soft_time_limit_exceeded": True, "timelimit": _plain(self.request.timelimit)}
+        return {"soft_time_limit_exceeded": False, "timelimit": _plain(self.request.timelimit)}

@@ -1,0 +1,135 @@
+/**
+ * A private `redis-server` for tests that kill, pause or reconfigure Redis: its own process on a
+ * loopback port, nothing on disk (`--save '' --appendonly no`, a temp dir), optionally with a
+ * password. Start it in beforeAll (or in the test), `stop()` it in afterAll.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { waitUntil } from './beat-process.js';
+
+export const REDIS_SERVER = '/usr/bin/redis-server';
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.setTimeout(500);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+export class PrivateRedis {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private readonly dir = mkdtempSync(join(tmpdir(), 'tsbeat-redis-'));
+  output = '';
+
+  constructor(
+    readonly port: number,
+    private readonly options: { password?: string; args?: readonly string[] } = {},
+  ) {
+    process.once('exit', () => this.child?.kill('SIGKILL'));
+  }
+
+  /** The URL of a DB on it, with the password when it has one. */
+  url(db = 0): string {
+    return this.options.password === undefined ? `redis://127.0.0.1:${this.port}/${db}` : `redis://:${this.options.password}@127.0.0.1:${this.port}/${db}`;
+  }
+
+  client(db = 0): Redis {
+    const client = new Redis(this.url(db), { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    // Probing a server that is not up yet fails; without a listener ioredis prints every failure.
+    client.on('error', () => undefined);
+    return client;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  /** Starts it (refusing a port someone else uses) and waits until it answers PING. */
+  async start(): Promise<void> {
+    if (this.child) throw new Error(`redis-server on ${this.port} is already running`);
+    if (await portOpen(this.port)) throw new Error(`port ${this.port} is in use: not starting a private redis-server there`);
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no', '--loglevel', 'warning'];
+    if (this.options.password !== undefined) args.push('--requirepass', this.options.password);
+    args.push(...(this.options.args ?? []));
+    const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    await waitUntil(
+      `redis-server on port ${this.port} to answer PING`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited: ${this.output}`);
+        const c = this.client();
+        try {
+          await c.connect();
+          return (await c.ping()) === 'PONG' ? true : undefined;
+        } catch {
+          return undefined;
+        } finally {
+          c.disconnect();
+        }
+      },
+      10_000,
+      () => this.output,
+    );
+  }
+
+  /** SIGKILL: the server vanishes with everything it held (it keeps nothing on disk). */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    child.kill('SIGKILL');
+    await this.exited;
+    this.child = undefined;
+  }
+
+  /** Stops the server (if running) and removes its directory. */
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A TCP listener that only counts the connections made to it: stands in for a Redis that must
+ * not be contacted (a dry run, a config error). It answers nothing and closes every socket.
+ */
+export class ConnectionCounter {
+  count = 0;
+  private readonly server = createServer((socket) => {
+    this.count += 1;
+    socket.destroy();
+  });
+
+  constructor(readonly port: number) {}
+
+  async start(): Promise<void> {
+    if (await portOpen(this.port)) throw new Error(`port ${this.port} is in use`);
+    // portOpen itself connected to nothing (the port was closed), so the count starts at 0.
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}

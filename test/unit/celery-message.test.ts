@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src/celery/message.js';
+import type { TaskMessage } from '../../src/celery/message.js';
+import { randomTaskId, slotTaskId, uuidV5 } from '../../src/celery/task-id.js';
+import { isoFromMicros, isoFromMillis } from '../../src/celery/time.js';
+import { optionsSchema } from '../../src/config/options-schema.js';
+import { BeatError, ErrorCode } from '../../src/errors.js';
+import { ENV, config, entry } from '../support/messages.js';
+
+const NOW = Date.UTC(2026, 10, 21, 5, 32, 51, 392); // 2026-11-21T05:32:51.392Z
+const SLOT = Date.UTC(2026, 10, 21, 5, 32, 0, 0);
+const ID = '694bcd2a-0000-4000-8000-3048d0d0e8d0';
+const ISO_FORMAT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$/;
+
+const headersOf = (m: TaskMessage): Record<string, unknown> => JSON.parse(m.headersJson) as Record<string, unknown>;
+
+function render(e = entry(), c = config(), input: { taskId?: string; slotMs?: number; nowMs?: number } = {}): TaskMessage {
+  return renderTaskMessage(compileMessageTemplate(e, c, ENV), { taskId: input.taskId ?? ID, slotMs: input.slotMs ?? SLOT, nowMs: input.nowMs ?? NOW });
+}
+
+describe('protocol v2 message', () => {
+  it('carries the full Celery 5.3+ header set in as_task_v2 order, then beat_entry and beat_scheduled_at', () => {
+    const m = render();
+    expect(headersOf(m)).toEqual({
+      lang: 'py',
+      task: 'proj.add',
+      id: ID,
+      shadow: null,
+      eta: null,
+      expires: null,
+      group: null,
+      group_index: null,
+      retries: 0,
+      timelimit: [null, null],
+      root_id: ID,
+      parent_id: null,
+      argsrepr: '[2, 3]',
+      kwargsrepr: '{}',
+      origin: 'gen4242@testhost',
+      ignore_result: false,
+      replaced_task_nesting: 0,
+      stamped_headers: null,
+      stamps: {},
+      beat_entry: 'add-every-minute',
+      beat_scheduled_at: '2026-11-21T05:32:00.000000+00:00',
+    });
+    expect(Object.keys(headersOf(m))).toEqual([
+      'lang', 'task', 'id', 'shadow', 'eta', 'expires', 'group', 'group_index', 'retries', 'timelimit', 'root_id', 'parent_id',
+      'argsrepr', 'kwargsrepr', 'origin', 'ignore_result', 'replaced_task_nesting', 'stamped_headers', 'stamps', 'beat_entry', 'beat_scheduled_at',
+    ]);
+  });
+
+  it('has the body [args, kwargs, embed] with embed keys in Celery order, and its base64 computed once', () => {
+    const m = render(entry({ args: [2, 3], kwargs: { z: 1, a: 'b' } }));
+    expect(JSON.parse(m.body)).toEqual([[2, 3], { z: 1, a: 'b' }, { callbacks: null, errbacks: null, chain: null, chord: null }]);
+    expect(m.body.indexOf('"callbacks"')).toBeLessThan(m.body.indexOf('"chord"'));
+    expect(m.bodyBase64).toBe(Buffer.from(m.body, 'utf8').toString('base64'));
+    expect([m.contentType, m.contentEncoding]).toEqual(['application/json', 'utf-8']);
+  });
+
+  it('keeps integers near 2^53 and unicode exact in the body', () => {
+    const m = render(entry({ args: [9007199254740991, -9007199254740991, 'wörld ☃ 😀'], kwargs: { 'ключ': 'значение' } }));
+    expect(m.body).toContain('9007199254740991,-9007199254740991,"wörld ☃ 😀"');
+    expect(JSON.parse(m.body)).toEqual([[9007199254740991, -9007199254740991, 'wörld ☃ 😀'], { 'ключ': 'значение' }, expect.any(Object)]);
+  });
+
+  it('writes empty args as [] in the body but () in argsrepr, as beat does', () => {
+    const m = render(entry({ args: [], kwargs: {} }));
+    expect(JSON.parse(m.body)).toEqual([[], {}, expect.any(Object)]);
+    expect(headersOf(m)).toMatchObject({ argsrepr: '()', kwargsrepr: '{}' });
+  });
+
+  it('sets the properties beat sets: correlation_id = id, reply_to, delivery_mode 2, priority 0, no expiration', () => {
+    expect(render().properties).toEqual({ correlation_id: ID, reply_to: ENV.replyTo, delivery_mode: 2, priority: 0 });
+  });
+
+  it('turns a numeric expires into an absolute header from publish time and an expiration in ms', () => {
+    const m = render(entry({ options: { expires: 30 } }));
+    expect(headersOf(m)['expires']).toBe('2026-11-21T05:33:21.392000+00:00');
+    expect(m.properties.expiration).toBe('30000');
+  });
+
+  it('keeps sub-millisecond parts of a fractional expires and truncates the expiration like int()', () => {
+    const m = render(entry({ options: { expires: 0.0015 } }));
+    expect(headersOf(m)['expires']).toBe('2026-11-21T05:32:51.393500+00:00');
+    expect(m.properties.expiration).toBe('1');
+  });
+
+  it('passes an ISO expires through as given and derives expiration from the time left', () => {
+    const m = render(entry({ options: { expires: '2026-11-21T05:33:51.392+00:00' } }));
+    expect(headersOf(m)['expires']).toBe('2026-11-21T05:33:51.392+00:00');
+    expect(m.properties.expiration).toBe('60000');
+  });
+
+  it('gives an ISO expires that has already passed the expiration "0", not a negative TTL', () => {
+    const m = render(entry({ options: { expires: '2000-01-01T00:00:00' } }));
+    expect(headersOf(m)['expires']).toBe('2000-01-01T00:00:00');
+    expect(m.properties.expiration).toBe('0');
+  });
+
+  it('turns countdown into an eta from publish time', () => {
+    expect(headersOf(render(entry({ options: { countdown: 10 } })))['eta']).toBe('2026-11-21T05:33:01.392000+00:00');
+  });
+
+  it('orders timelimit [hard, soft] (the worker unpacks it so; the protocol docs have it backwards)', () => {
+    expect(headersOf(render(entry({ options: { timeLimit: 20, softTimeLimit: 10 } })))['timelimit']).toEqual([20, 10]);
+    expect(headersOf(render(entry({ options: { softTimeLimit: 10 } })))['timelimit']).toEqual([null, 10]);
+  });
+
+  it('merges custom headers at the top level; a standard key keeps its place, as dict.update does', () => {
+    const m = render(entry({ options: { headers: { 'x-custom': 'v', retries: 3, nested: { a: [1] } } } }));
+    const keys = Object.keys(headersOf(m));
+    expect(headersOf(m)).toMatchObject({ 'x-custom': 'v', retries: 3, nested: { a: [1] } });
+    expect(keys.indexOf('retries')).toBe(8);
+    expect(keys.slice(-2)).toEqual(['x-custom', 'nested']);
+    expect(m.headersJson.match(/"retries"/g)).toHaveLength(1);
+  });
+
+  it('writes ignore_result, shadow, priority and a transient delivery mode where Celery puts them', () => {
+    const m = render(entry({ options: { ignoreResult: true, shadow: 'nicer-name', priority: 7, deliveryMode: 'transient' } }));
+    expect(headersOf(m)).toMatchObject({ ignore_result: true, shadow: 'nicer-name' });
+    expect(m.properties).toMatchObject({ priority: 7, delivery_mode: 1 });
+  });
+
+  it('renders each run with its own id and times but the same constant parts', () => {
+    const template = compileMessageTemplate(entry({ options: { expires: 5 } }), config(), ENV);
+    const a = renderTaskMessage(template, { taskId: slotTaskId('e', SLOT), slotMs: SLOT, nowMs: NOW });
+    const b = renderTaskMessage(template, { taskId: slotTaskId('e', SLOT + 60_000), slotMs: SLOT + 60_000, nowMs: NOW + 60_000 });
+    expect(a.id).not.toBe(b.id);
+    expect(a.body).toBe(b.body);
+    const strip = (m: TaskMessage) => ({ ...headersOf(m), id: 0, root_id: 0, expires: 0, beat_scheduled_at: 0 });
+    expect(strip(a)).toEqual(strip(b));
+    expect(headersOf(b)).toMatchObject({ id: b.id, root_id: b.id, beat_scheduled_at: '2026-11-21T05:33:00.000000+00:00' });
+  });
+});
+
+describe('protocol v1 message (taskProtocol: 1)', () => {
+  it('puts everything in a body object in as_task_v1 order and leaves only custom headers', () => {
+    const m = render(entry({ options: { expires: 30, timeLimit: 9, headers: { 'x-custom': 'v' } } }), config({ taskProtocol: 1 }));
+    expect(headersOf(m)).toEqual({ beat_entry: 'add-every-minute', beat_scheduled_at: '2026-11-21T05:32:00.000000+00:00', 'x-custom': 'v' });
+    const body = JSON.parse(m.body) as Record<string, unknown>;
+    expect(Object.keys(body)).toEqual(['task', 'id', 'args', 'kwargs', 'group', 'group_index', 'retries', 'eta', 'expires', 'utc', 'callbacks', 'errbacks', 'timelimit', 'taskset', 'chord']);
+    expect(body).toMatchObject({ task: 'proj.add', id: ID, args: [2, 3], kwargs: {}, eta: null, expires: '2026-11-21T05:33:21.392000+00:00', utc: true, timelimit: [9, null] });
+    expect(m.bodyBase64).toBeUndefined();
+    expect(m.properties).toMatchObject({ correlation_id: ID, expiration: '30000' });
+  });
+});
+
+describe('times', () => {
+  it('always has six fraction digits and +00:00, never Z (Celery 5.3.0–5.3.4 on Python ≤ 3.10 rejects Z)', () => {
+    expect(isoFromMillis(Date.UTC(2026, 0, 1))).toBe('2026-01-01T00:00:00.000000+00:00');
+    expect(isoFromMicros(Date.UTC(2026, 0, 1) * 1000 + 7)).toBe('2026-01-01T00:00:00.000007+00:00');
+    expect(isoFromMicros(Date.UTC(2026, 0, 1) * 1000 - 1)).toBe('2025-12-31T23:59:59.999999+00:00');
+    expect(isoFromMillis(NOW)).toMatch(ISO_FORMAT);
+  });
+});
+
+describe('task ids', () => {
+  it('derives the same id for the same entry and slot, so a slot published twice is recognisable', () => {
+    expect(slotTaskId('nightly', 1795230000000)).toBe(slotTaskId('nightly', 1795230000000));
+    expect(slotTaskId('nightly', 1795230000000)).not.toBe(slotTaskId('nightly', 1795230060000));
+    expect(slotTaskId('nightly', 1795230000000)).not.toBe(slotTaskId('nightly2', 1795230000000));
+  });
+
+  it("matches Python's uuid.uuid5 over the documented namespace and name", () => {
+    // uuid.uuid5(uuid.UUID('bd3166c1-dfde-4cc5-a1f7-98fa3cc11ff8'), f"{name}\n{slot_ms}")
+    expect(slotTaskId('nightly', 1795230000000)).toBe('eaab4a9f-8edd-58d0-a06c-c808d759541f');
+    expect(slotTaskId('nightly', 1795230060000)).toBe('964bdd1a-6e73-5fd4-b86a-2c5c28b9547f');
+    expect(slotTaskId('wörld ☃ entry', 0)).toBe('50901574-af64-55e3-aa8b-065e0f80604b');
+    // RFC 4122's example, as Python computes it.
+    expect(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'python.org')).toBe('886313e1-3b8a-5372-9b90-0c9aee199e5d');
+  });
+
+  it('gives a manual trigger a fresh random uuid4 each time', () => {
+    const a = randomTaskId();
+    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(randomTaskId()).not.toBe(a);
+  });
+
+  it('writes the origin as Celery anon_nodename does', () => {
+    expect(makeOrigin(13525, 'vm')).toBe('gen13525@vm');
+  });
+});
+
+describe('refusals', () => {
+  it('refuses unknown option keys at validation instead of dropping them', () => {
+    const result = optionsSchema.safeParse({ expires: 5, expire: 5 });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toBe('unknown key "expire"; did you mean "expires"?');
+  });
+
+  it('accepts the snake_case spellings of a Python celeryconfig', () => {
+    expect(optionsSchema.parse({ time_limit: 5, soft_time_limit: 4, ignore_result: true })).toEqual({ timeLimit: 5, softTimeLimit: 4, ignoreResult: true });
+  });
+
+  it('refuses kombu typed-JSON objects in custom headers at validation (kombu >= 5.3 decodes headers too)', () => {
+    const result = optionsSchema.safeParse({ headers: { x: { __type__: 'datetime', __value__: '2026-01-01' } } });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.path).toEqual(['headers', 'x']);
+  });
+
+  it.each([
+    ['args', { args: [1, { __type__: 'uuid', __value__: 'x' }] }, 'entry "add-every-minute": args.1: an object with exactly the keys "__type__" and "__value__"'],
+    ['kwargs', { kwargs: { when: { __value__: 1, __type__: 'datetime' } } }, 'entry "add-every-minute": kwargs.when: an object with exactly the keys'],
+  ] as [string, Parameters<typeof entry>[0], string][])('refuses a {__type__, __value__} object in raw %s handed to the publish-time API', (_what, fields, message) => {
+    let caught: unknown;
+    try {
+      compileMessageTemplate(entry(fields), config(), ENV);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(BeatError);
+    expect((caught as BeatError).code).toBe(ErrorCode.MessageInvalid);
+    expect((caught as BeatError).message).toContain(message);
+  });
+
+  it('refuses raw args that JSON cannot carry exactly (beyond 2^53)', () => {
+    expect(() => compileMessageTemplate(entry({ args: [2 ** 53 + 2] }), config(), ENV)).toThrow(/beyond 2\^53/);
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
+import type { TaskMessage } from '../../src/celery/message.js';
+import { EnvelopePush, redisEnvelope } from '../../src/broker/redis-envelope.js';
+import type { RedisPush } from '../../src/broker/redis-plan.js';
+import { BufferPool, encodeLpush } from '../../src/broker/resp.js';
+import type { OptionsInput } from '../../src/config/options-schema.js';
+import { ENV, config, entry } from '../support/messages.js';
+
+const NOW = Date.UTC(2026, 10, 21, 5, 32, 51, 392);
+
+function message(fields: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput; taskId?: string } = {}, protocol: 1 | 2 = 2): TaskMessage {
+  const template = compileMessageTemplate(entry({ ...(fields.args ? { args: fields.args } : {}), ...(fields.kwargs ? { kwargs: fields.kwargs } : {}), options: fields.options ?? {} }), config({ taskProtocol: protocol }), ENV);
+  return renderTaskMessage(template, { taskId: fields.taskId ?? 'eaab4a9f-8edd-58d0-a06c-c808d759541f', slotMs: NOW, nowMs: NOW });
+}
+
+/** The command as ioredis would write it from the payload strings. */
+function expected(key: string, payloads: readonly string[]): Buffer {
+  const arg = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
+  return Buffer.from(`*${payloads.length + 2}\r\n${arg('LPUSH')}${arg(key)}${payloads.map(arg).join('')}`, 'utf8');
+}
+
+const fresh = (bytes: number) => Buffer.alloc(bytes);
+
+describe('encodeLpush', () => {
+  // [what, message, written from the layout without building the text]
+  // (a message made by hand, without a template, is the one that goes through its text)
+  const cases: [string, TaskMessage, boolean][] = [
+    ['a plain v2 message', message(), true],
+    ['numeric expires and countdown', message({ options: { expires: 30, countdown: 5, priority: 5 } }), true],
+    ['an ISO expires (expiration computed per message)', message({ options: { expires: '2026-11-21T06:00:00+00:00' } }), true],
+    ['unicode in args, kwargs and headers (constants are UTF-8)', message({ args: ['wörld ☃ 😀'], kwargs: { 'ключ': 'значение' }, options: { headers: { 'x-ü': 'ß' } } }), true],
+    ['a non-ASCII task id (escaped to ASCII like Python json.dumps)', message({ taskId: 'id-ü-☃' }), true],
+    ['protocol v1 (body per message)', message({ options: { expires: 10 } }, 1), true],
+  ];
+
+  it.each(cases)('writes exactly the bytes of the envelope text for %s', (_what, m, direct) => {
+    const pushes = [new EnvelopePush('q', m, '', 'q', 'tag-1'), new EnvelopePush('q', m, '', 'q', 'tag-2')];
+    const text = pushes.map((p) => redisEnvelope(m, '', 'q', p.deliveryTag));
+    const { command } = encodeLpush('q', pushes, fresh);
+    expect(command.toString('utf8')).toBe(expected('q', text).toString('utf8'));
+    expect(pushes.map((p) => p.built)).toEqual([!direct, !direct]);
+  });
+
+  it('writes a payload that was already built, and plain string payloads', () => {
+    const m = message();
+    const built = new EnvelopePush('q', m, '', 'q', 'tag-1');
+    const text = built.payload;
+    const plain: RedisPush = { key: 'q', payload: '{"x":"ü"}' };
+    expect(encodeLpush('list ☃', [built, plain], fresh).command.equals(expected('list ☃', [text, '{"x":"ü"}']))).toBe(true);
+  });
+
+  it('writes a length header with fewer digits than the worst-case room and closes the gap', () => {
+    const plain: RedisPush = { key: 'q', payload: 'x'.repeat(40) };
+    expect(encodeLpush('q', [plain], fresh).command.equals(expected('q', ['x'.repeat(40)]))).toBe(true);
+  });
+});
+
+describe('BufferPool', () => {
+  it('hands a released buffer out again instead of allocating (fresh pages are slow)', () => {
+    const pool = new BufferPool(2);
+    const a = pool.acquire(1000);
+    pool.release(a);
+    // Identity, not equality: comparing megabyte buffers by content would be slow and beside the point.
+    expect(pool.acquire(500) === a).toBe(true);
+  });
+
+  it('never hands out a buffer that is still in use', () => {
+    const pool = new BufferPool(2);
+    const a = pool.acquire(1000);
+    expect(pool.acquire(1000) === a).toBe(false);
+  });
+});

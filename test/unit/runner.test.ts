@@ -1,0 +1,298 @@
+/**
+ * The scheduler loop (Runner) against a fake dispatcher and state store, on vitest's fake timers:
+ * `Date.now()` is the fake clock the runner reads, `vi.setSystemTime` steps it without firing
+ * timers (a wall-clock step), `vi.advanceTimersByTimeAsync` lets time pass. The fake dispatcher
+ * publishes whatever it is given, with no per-slot check of its own, so a slot the runner hands over
+ * twice shows up twice.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import type { ResolvedConfig } from '../../src/config/resolve.js';
+import { jitterFor } from '../../src/core/due.js';
+import { slotTaskId } from '../../src/celery/task-id.js';
+import { EVENTS } from '../../src/log-events.js';
+import { createLogger } from '../../src/log.js';
+import type { DispatchResult, Dispatcher, DueRun, EntryState, StateStore } from '../../src/runtime/dispatch.js';
+import { Runner, STOP_WAIT_MS } from '../../src/runtime/runner.js';
+
+const S = 1000;
+const T0 = Date.parse('2026-11-21T06:00:00.000Z');
+
+interface Published {
+  readonly entry: string;
+  readonly slotMs: number;
+  /** The clock when the dispatcher was called. */
+  readonly atMs: number;
+  readonly id: string;
+}
+
+type Behaviour = (runs: readonly DueRun[], token: string) => DispatchResult | Error | undefined;
+
+function configOf(beatSchedule: Record<string, unknown>): ResolvedConfig {
+  return parseConfig({ name: 'unit', maxInterval: '200ms', beatSchedule }, 'runner.test');
+}
+
+/** A dispatcher that publishes everything it is given, unless `behaviour` says otherwise for a call. */
+function fakeDispatcher(behaviour: Behaviour = () => undefined) {
+  const published: Published[] = [];
+  const calls: { atMs: number; token: string; runs: number }[] = [];
+  const dispatcher: Dispatcher = {
+    async dispatch(runs, token, nowMs) {
+      calls.push({ atMs: Date.now(), token, runs: runs.length });
+      const override = behaviour(runs, token);
+      if (override instanceof Error) throw override;
+      if (override !== undefined) return override;
+      for (const run of runs) published.push({ entry: run.entry.name, slotMs: run.slotMs, atMs: nowMs, id: run.message.id });
+      return { fenced: false, outcomes: runs.map(() => 'published' as const) };
+    },
+  };
+  return { dispatcher, published, calls };
+}
+
+/** A state store with fixed stored states; entries not in it are new and "seen" now (as the Redis store records them). */
+function fakeState(stored: Record<string, EntryState> = {}): StateStore {
+  return {
+    async load(names, nowMs) {
+      return new Map(names.map((name) => [name, stored[name] ?? { seenMs: nowMs, runCount: 0 }]));
+    },
+  };
+}
+
+function captureLogs() {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({ level: 'debug', destination: { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) } });
+  return { lines, logger };
+}
+
+const runners: Runner[] = [];
+
+interface Setup {
+  readonly config: ResolvedConfig;
+  readonly dispatcher: Dispatcher;
+  readonly state?: StateStore;
+  readonly lease?: () => string | undefined;
+  readonly onFenced?: () => void;
+  readonly batchSize?: number;
+  readonly logger?: ReturnType<typeof captureLogs>['logger'];
+}
+
+async function startRunner(setup: Setup): Promise<Runner> {
+  const runner = new Runner({
+    config: setup.config,
+    dispatcher: setup.dispatcher,
+    state: setup.state ?? fakeState(),
+    clock: { now: () => Date.now() },
+    logger: setup.logger ?? captureLogs().logger,
+    messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
+    lease: setup.lease ?? (() => 'token-1'),
+    onFenced: setup.onFenced ?? (() => undefined),
+    ...(setup.batchSize === undefined ? {} : { batchSize: setup.batchSize }),
+  });
+  runners.push(runner);
+  await runner.start();
+  return runner;
+}
+
+/** Lets `ms` of time pass (clock and timers together). */
+const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);
+const slotsOf = (published: readonly Published[], entry: string) => published.filter((p) => p.entry === entry).map((p) => p.slotMs);
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: T0 });
+});
+
+afterEach(async () => {
+  for (const runner of runners.splice(0)) await runner.stop();
+  vi.useRealTimers();
+});
+
+describe('Runner', () => {
+  it('a new interval entry waits one interval', async () => {
+    const { dispatcher, published } = fakeDispatcher();
+    await startRunner({ config: configOf({ fresh: { task: 't.fresh', schedule: 10 } }), dispatcher });
+    await advance(10 * S - 1);
+    expect(published).toEqual([]);
+    await advance(300);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 + 10 * S]);
+    expect(published[0]?.id).toBe(slotTaskId('fresh', T0 + 10 * S));
+  });
+
+  it('an overdue entry fires once on start with the default policy', async () => {
+    const { dispatcher, published } = fakeDispatcher();
+    const { lines, logger } = captureLogs();
+    // Last ran 35 s ago on a 10 s grid: the slots at -25 s, -15 s and -5 s were missed.
+    const state = fakeState({ overdue: { slotMs: T0 - 35 * S, runCount: 7 } });
+    await startRunner({ config: configOf({ overdue: { task: 't.overdue', schedule: 10 } }), dispatcher, state, logger });
+    await advance(100);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 - 5 * S]);
+    expect(lines.find((l) => l['event'] === EVENTS.catchUp)).toMatchObject({ entry: 'overdue', missed: 2, firing: 1, policy: 'once' });
+    // …and then keeps its grid: the next slot is 10 s after the one it fired.
+    await advance(5 * S - 200);
+    expect(published).toHaveLength(1);
+    await advance(400);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 - 5 * S, T0 + 5 * S]);
+  });
+
+  it('a clock that steps backwards never causes a second run of a slot', async () => {
+    const { dispatcher, published } = fakeDispatcher();
+    // catchUp "all" is the policy most eager to (re)play slots.
+    const config = configOf({ every1s: { task: 't.s', schedule: 1, catchUp: 'all' } });
+    await startRunner({ config, dispatcher });
+    await advance(5 * S + 100);
+    expect(slotsOf(published, 'every1s')).toEqual([1, 2, 3, 4, 5].map((k) => T0 + k * S));
+
+    vi.setSystemTime(Date.now() - 3 * S); // NTP steps the clock back 3 s, to T0+2.1 s
+    await advance(6 * S); // the clock reads T0+8.1 s
+    const slots = slotsOf(published, 'every1s');
+    expect(new Set(slots).size).toBe(slots.length);
+    expect(slots).toEqual([...slots].sort((a, b) => a - b));
+    // After the step the next slot is T0+6 s, published only once the clock has reached it again.
+    expect(slots.slice(5)).toEqual([6, 7, 8].map((k) => T0 + k * S));
+    for (const p of published) expect(p.atMs).toBeGreaterThanOrEqual(p.slotMs);
+
+    // A restart while the clock is behind the last published slot (stored by a replica whose clock
+    // was ahead): nothing runs until the clock has passed it.
+    for (const runner of runners.splice(0)) await runner.stop();
+    const { dispatcher: second, published: afterRestart } = fakeDispatcher();
+    await startRunner({ config, dispatcher: second, state: fakeState({ every1s: { slotMs: T0 + 20 * S, runCount: 20 } }) });
+    await advance(10 * S); // T0+18.1 s
+    expect(afterRestart).toEqual([]);
+    await advance(3 * S); // T0+21.1 s
+    expect(afterRestart.map((p) => p.slotMs)).toEqual([T0 + 21 * S]);
+  });
+
+  it('a clock that steps forwards applies the missed-run policy (once/skip/all, catchUpWindow)', async () => {
+    const { dispatcher, published } = fakeDispatcher();
+    const { lines, logger } = captureLogs();
+    const config = configOf({
+      once: { task: 't.once', schedule: 10, catchUp: 'once' },
+      skip: { task: 't.skip', schedule: 10, catchUp: 'skip' },
+      all: { task: 't.all', schedule: 10, catchUp: 'all' },
+      windowed: { task: 't.windowed', schedule: 10, catchUp: 'all', catchUpWindow: 25 },
+    });
+    await startRunner({ config, dispatcher, logger });
+    await advance(10 * S + 100);
+    for (const name of ['once', 'skip', 'all', 'windowed']) expect(slotsOf(published, name)).toEqual([T0 + 10 * S]);
+
+    vi.setSystemTime(Date.now() + 45 * S); // the clock jumps to T0+55.1 s: slots 20, 30, 40, 50 were missed
+    await advance(300);
+    expect(slotsOf(published, 'once')).toEqual([T0 + 10 * S, T0 + 50 * S]);
+    expect(slotsOf(published, 'skip')).toEqual([T0 + 10 * S]);
+    expect(slotsOf(published, 'all')).toEqual([10, 20, 30, 40, 50].map((k) => T0 + k * S));
+    // 25 s before T0+55.4 s is T0+30.4 s: slots 20 and 30 fall outside the window.
+    expect(slotsOf(published, 'windowed')).toEqual([10, 40, 50].map((k) => T0 + k * S));
+    expect(lines.find((l) => l['event'] === EVENTS.catchUp && l['entry'] === 'once')).toMatchObject({ missed: 3, reason: 'catch_up_once' });
+    expect(lines.find((l) => l['event'] === EVENTS.skip && l['entry'] === 'skip')).toMatchObject({ missed: 4, reason: 'skip_late' });
+
+    // Every policy is back on its grid for the next slot.
+    await advance(5 * S);
+    for (const name of ['once', 'skip', 'all', 'windowed']) expect(slotsOf(published, name).at(-1)).toBe(T0 + 60 * S);
+  });
+
+  it('does not publish after losing the lease, and keeps the unpublished runs due', async () => {
+    let token: string | undefined = 'token-1';
+    // The lease runs out while the first batch is being published: the second batch must not go.
+    const { dispatcher, published, calls } = fakeDispatcher((runs) => {
+      if (runs[0]?.entry.name === 'a' && runs[0].slotMs === T0 + 2 * S) token = undefined;
+      return undefined;
+    });
+    const config = configOf({ a: { task: 't.a', schedule: 1 }, b: { task: 't.b', schedule: 1 } });
+    await startRunner({ config, dispatcher, lease: () => token, batchSize: 1 });
+    await advance(1 * S + 100);
+    expect(published.map((p) => p.entry).sort()).toEqual(['a', 'b']);
+
+    await advance(1 * S);
+    expect(slotsOf(published, 'a')).toEqual([T0 + 1 * S, T0 + 2 * S]);
+    expect(slotsOf(published, 'b')).toEqual([T0 + 1 * S]); // not sent: the lease was gone
+    const callsWhenLost = calls.length;
+    await advance(5 * S);
+    expect(calls.length).toBe(callsWhenLost);
+
+    // Leading again (same runner, for the sake of the test): b's slot at T0+2 s was kept, not lost.
+    // Both replay with the default policy "once": the latest slot of each.
+    token = 'token-2';
+    await advance(300);
+    expect(slotsOf(published, 'b')).toEqual([T0 + 1 * S, T0 + 7 * S]);
+    expect(calls.slice(callsWhenLost).every((c) => c.token === 'token-2')).toBe(true);
+  });
+
+  it('keeps runs due when the dispatcher throws and publishes them on the next wake-up, after the error backoff (no hot loop)', async () => {
+    // Redis is down from T0+10 s to T0+13 s: every publish attempt throws.
+    const down = (): boolean => Date.now() >= T0 + 10 * S && Date.now() < T0 + 13 * S;
+    const { dispatcher, published, calls } = fakeDispatcher(() => (down() ? new Error('connect ECONNREFUSED 127.0.0.1:6379') : undefined));
+    const { lines, logger } = captureLogs();
+    await startRunner({ config: configOf({ e: { task: 't.e', schedule: 10, catchUp: 'all' } }), dispatcher, logger });
+    await advance(14 * S);
+    const failed = calls.filter((c) => c.atMs >= T0 + 10 * S && c.atMs < T0 + 13 * S);
+    // One attempt per backoff second, not one per event-loop turn.
+    expect(failed.length).toBeGreaterThanOrEqual(2);
+    expect(failed.length).toBeLessThanOrEqual(4);
+    expect(lines.filter((l) => l['event'] === EVENTS.tickError).length).toBe(failed.length);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 + 10 * S]);
+    expect(published[0]?.atMs).toBeGreaterThanOrEqual(T0 + 13 * S);
+    // …and it is back on the grid.
+    await advance(7 * S);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 + 10 * S, T0 + 20 * S]);
+  });
+
+  it('steps down when the dispatcher reports fenced, and the slot stays due for the next leader', async () => {
+    let token: string | undefined = 'token-1';
+    let fencedCalls = 0;
+    const { dispatcher, published, calls } = fakeDispatcher((_, t) => (t === 'token-1' ? { fenced: true } : undefined));
+    const { lines, logger } = captureLogs();
+    // As Leadership.relinquish does: the lease is dropped at once.
+    const onFenced = (): void => {
+      fencedCalls += 1;
+      token = undefined;
+    };
+    await startRunner({ config: configOf({ f: { task: 't.f', schedule: 5, catchUp: 'all' } }), dispatcher, lease: () => token, onFenced, logger });
+    await advance(5 * S + 100);
+    expect(fencedCalls).toBe(1);
+    expect(published).toEqual([]);
+    expect(lines.filter((l) => l['event'] === EVENTS.fenced)).toHaveLength(1);
+    await advance(3 * S);
+    expect(calls).toHaveLength(1); // no further attempt without a lease
+
+    token = 'token-2';
+    await advance(300);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 + 5 * S]);
+  });
+
+  it('stops within a bounded wait when the publish in flight never settles (a black-holed connection), and publishes nothing after', async () => {
+    const { dispatcher, calls } = fakeDispatcher();
+    const hanging: Dispatcher = {
+      dispatch: (runs, token, nowMs) => (calls.length === 0 ? (dispatcher.dispatch(runs, token, nowMs), new Promise<never>(() => undefined)) : dispatcher.dispatch(runs, token, nowMs)),
+    };
+    const { lines, logger } = captureLogs();
+    const runner = await startRunner({ config: configOf({ h: { task: 't.h', schedule: 1 } }), dispatcher: hanging, logger });
+    await advance(1 * S + 100);
+    expect(calls).toHaveLength(1);
+    runners.splice(runners.indexOf(runner), 1); // stopped here, not in afterEach
+    let stopped = false;
+    void runner.stop().then(() => {
+      stopped = true;
+    });
+    await advance(STOP_WAIT_MS - 100);
+    expect(stopped).toBe(false);
+    await advance(200);
+    expect(stopped).toBe(true);
+    expect(lines.find((l) => l['event'] === EVENTS.tickError)).toMatchObject({ level: 'warn', waitedMs: STOP_WAIT_MS });
+    await advance(5 * S);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('fires a jittered entry with catchUp "skip": the jitter delay is not lateness', async () => {
+    // An entry whose first slot is delayed by more than the 1 s grace, so that the hazard shows.
+    const name = Array.from({ length: 50 }, (_, i) => `jittered-${i}`).find((n) => jitterFor(n, T0 + 10 * S, 5 * S) > 2 * S) as string;
+    const jitter = jitterFor(name, T0 + 10 * S, 5 * S);
+    const { dispatcher, published } = fakeDispatcher();
+    const { lines, logger } = captureLogs();
+    await startRunner({ config: configOf({ [name]: { task: 't.j', schedule: 10, catchUp: 'skip', jitter: 5 } }), dispatcher, logger });
+    await advance(10 * S + jitter - 50);
+    expect(published).toEqual([]);
+    await advance(400);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 + 10 * S]);
+    expect(published[0]?.atMs).toBeGreaterThanOrEqual(T0 + 10 * S + jitter);
+    expect(lines.filter((l) => l['event'] === EVENTS.skip)).toEqual([]);
+  });
+});
