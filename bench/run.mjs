@@ -6,6 +6,8 @@
 //   npm run bench                      # everything (about 12 minutes)
 //   npm run bench -- --only burst,idle # some workloads
 //   npm run bench -- --no-celery       # tsbeat alone
+//   npm run bench -- --only burst --cpu-prof /tmp/prof   # a .cpuprofile per tsbeat process
+//   npm run bench -- --only burst --burst-sizes 10000 --no-celery
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { consume, headersOf, redisNowMs, watchArrivals } from './lib/redis-clock.mjs';
-import { celeryInstalled, celeryVersion, sampleIdle, spawnCeleryBeat, spawnTsbeat, stop, tempDir, waitForLog } from './lib/procs.mjs';
+import { celeryInstalled, celeryVersion, sampleIdle, spawnCeleryBeat, spawnTsbeat, stop, tempDir, tsbeatNodeFlags, waitForLog } from './lib/procs.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -22,8 +24,11 @@ const { values } = parseArgs({
     db: { type: 'string', default: '7' },
     'idle-seconds': { type: 'string', default: '30' },
     'accuracy-seconds': { type: 'string', default: '60' },
+    'cpu-prof': { type: 'string' },
+    'burst-sizes': { type: 'string', default: '1000,10000,100000' },
   },
 });
+if (values['cpu-prof']) tsbeatNodeFlags.push('--cpu-prof', '--cpu-prof-dir', values['cpu-prof']);
 const DB = Number(values.db);
 const BROKER = `redis://127.0.0.1:6379/${DB}`;
 const only = values.only ? new Set(values.only.split(',')) : undefined;
@@ -86,7 +91,7 @@ async function burstCelery(n, capMs) {
 }
 
 async function burst() {
-  for (const n of [1_000, 10_000, 100_000]) {
+  for (const n of values['burst-sizes'].split(',').map(Number)) {
     log(`burst ${n}: tsbeat`);
     const ts = await burstTsbeat(n);
     let celeryText = 'not run (tsbeat alone)';

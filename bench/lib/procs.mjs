@@ -12,8 +12,14 @@ export function tempDir(prefix) {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/**
+ * Node flags for every tsbeat the bench starts: `npm run bench -- --cpu-prof DIR` sets
+ * `--cpu-prof --cpu-prof-dir DIR`, one .cpuprofile per process (open it in Chrome's DevTools).
+ */
+export const tsbeatNodeFlags = [];
+
 export function spawnTsbeat(configPath, extraArgs = []) {
-  const child = spawn(process.execPath, [CLI, 'run', '--config', configPath, ...extraArgs], {
+  const child = spawn(process.execPath, [...tsbeatNodeFlags, CLI, 'run', '--config', configPath, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, BEAT_LOG_FORMAT: 'json' },
   });
