@@ -29,6 +29,13 @@ const { values } = parseArgs({
   },
 });
 if (values['cpu-prof']) tsbeatNodeFlags.push('--cpu-prof', '--cpu-prof-dir', values['cpu-prof']);
+const burstSizes = values['burst-sizes'].split(',').map(Number);
+if (!burstSizes.every((n) => Number.isInteger(n) && n > 0)) {
+  process.stderr.write(`--burst-sizes "${values['burst-sizes']}": expected positive whole numbers separated by commas, such as 1000,10000\n`);
+  process.exit(2);
+}
+/** Only a run of every workload at the standard sizes replaces bench/RESULTS.md. */
+const fullRun = values.only === undefined && values['burst-sizes'] === '1000,10000,100000';
 const DB = Number(values.db);
 const BROKER = `redis://127.0.0.1:6379/${DB}`;
 const only = values.only ? new Set(values.only.split(',')) : undefined;
@@ -91,7 +98,7 @@ async function burstCelery(n, capMs) {
 }
 
 async function burst() {
-  for (const n of values['burst-sizes'].split(',').map(Number)) {
+  for (const n of burstSizes) {
     log(`burst ${n}: tsbeat`);
     const ts = await burstTsbeat(n);
     let celeryText = 'not run (tsbeat alone)';
@@ -304,4 +311,4 @@ Timestamps are Redis's own (TIME, read with LLEN or after BRPOP), not the schedu
 ${table}
 `;
 process.stdout.write(`\n${table}\n`);
-if (only === undefined) writeFileSync(new URL('./RESULTS.md', import.meta.url), report);
+if (fullRun) writeFileSync(new URL('./RESULTS.md', import.meta.url), report);
