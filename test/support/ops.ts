@@ -116,7 +116,9 @@ export function parsePrometheus(text: string): Exposition {
     for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, '$1');
     const raw = m[3] as string;
     const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw);
-    if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`line ${i + 1}: bad value ${JSON.stringify(raw)}`);
+    // Prometheus reads values with Go's ParseFloat, which takes NaN in any case; prom-client writes
+    // "Nan" (its event-loop lag mean and stddev before the first sample of a scrape interval).
+    if (Number.isNaN(value) && !/^nan$/i.test(raw)) throw new Error(`line ${i + 1}: bad value ${JSON.stringify(raw)}`);
     samples.push({ name: m[1] as string, labels, value });
   }
   return { samples, types, help };
