@@ -47,9 +47,10 @@ const log = (text) => process.stderr.write(`${text}\n`);
 
 const fmtS = (ms) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(ms < 10_000 ? 3 : 1)} s`);
 const ratio = (celery, ts) => (celery === undefined || ts === undefined || ts <= 0 ? '—' : `${(celery / ts).toFixed(1)}×`);
+const celeryAbsent = values['no-celery'] ? 'not run (--no-celery)' : 'not installed';
 function row(workload, tsbeat, celery, ratioText, target) {
-  rows.push({ workload, tsbeat, celery: withCelery ? celery : 'not installed', ratio: withCelery ? ratioText : '—', target });
-  log(`| ${workload} | ${tsbeat} | ${withCelery ? celery : 'not installed'} | ${ratioText} | ${target} |`);
+  rows.push({ workload, tsbeat, celery: withCelery ? celery : celeryAbsent, ratio: withCelery ? ratioText : '—', target });
+  log(`| ${workload} | ${tsbeat} | ${withCelery ? celery : celeryAbsent} | ${withCelery ? ratioText : '—'} | ${target} |`);
 }
 
 async function flush() {

@@ -63,6 +63,15 @@ export const DEFAULTS = {
   catchUp: 'once' as 'once' | 'skip' | 'all',
   /** Longest sleep of the scheduler loop (Celery's beat_max_loop_interval is 300 s; ours re-checks every second). */
   maxIntervalMs: 1000,
+  /**
+   * The scheduler compiles an entry's message template (routing, JSON, reprs) before its first run:
+   * while it sleeps, for every entry due before the next wake-up plus this margin. A burst of
+   * 10,000 first runs then costs no compilation at the instant; entries that are not due soon cost
+   * no memory for templates.
+   */
+  templateWarmAheadMs: 10_000,
+  /** Longest slice of that compilation between two looks at the event loop, so a due tick waits at most this long. */
+  templateWarmSliceMs: 1,
   /** Lock lifetime without renewal: the failover time after a leader dies. */
   lockTtlMs: 10_000,
   /** How often a standby tries to take the lock. */

@@ -131,6 +131,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
         throw error;
       }
     },
+    prepare: (template) => publishing.dispatcher.prepare?.(template),
   };
   // Manual runs (`beat trigger`) are published messages too: counted like scheduled ones, which
   // they were not (tsbeat_messages_published_total missed every triggered run).

@@ -6,7 +6,7 @@
  * command buffer by resp.ts without a string in between.
  */
 import { quoteJson } from '../celery/json-text.js';
-import { renderedSlots } from '../celery/message.js';
+import { CONTENT_ENCODING, CONTENT_TYPE, renderedSlots } from '../celery/message.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { Slot } from '../celery/template-parts.js';
 
@@ -29,19 +29,21 @@ const layouts = new WeakMap<MessageTemplate, EnvelopeLayout>();
  * message not made by `renderTaskMessage`.
  */
 export function envelopeLayout(message: TaskMessage, exchange: string, routingKey: string): EnvelopeLayout | undefined {
-  if (renderedSlots(message) === undefined) return undefined;
-  const cached = layouts.get(message.template);
+  return renderedSlots(message) === undefined ? undefined : templateLayout(message.template, exchange, routingKey);
+}
+
+/** The layout of the envelopes of a template's messages delivered through `exchange` with `routingKey`. */
+export function templateLayout(t: MessageTemplate, exchange: string, routingKey: string): EnvelopeLayout {
+  const cached = layouts.get(t);
   if (cached !== undefined && cached.exchange === exchange && cached.routingKey === routingKey) return cached;
-  const t = message.template;
-  const p = message.properties;
   const tokens: (string | { slot: EnvelopeSlot })[] = ['{"body":"', t.bodyBase64 ?? { slot: 'body' }];
-  tokens.push(`","content-encoding":${JSON.stringify(message.contentEncoding)},"content-type":${JSON.stringify(message.contentType)},"headers":`);
+  tokens.push(`","content-encoding":${JSON.stringify(CONTENT_ENCODING)},"content-type":${JSON.stringify(CONTENT_TYPE)},"headers":`);
   t.headerParts.forEach((part, i) => tokens.push(i % 2 === 0 ? part : { slot: part as Slot }));
-  tokens.push(',"properties":{"correlation_id":', { slot: 'id' }, `,"reply_to":${JSON.stringify(p.reply_to)},"delivery_mode":${p.delivery_mode}`);
+  tokens.push(',"properties":{"correlation_id":', { slot: 'id' }, `,"reply_to":${JSON.stringify(t.replyTo)},"delivery_mode":${t.deliveryMode}`);
   if (t.expires.kind === 'relative') tokens.push(`,"expiration":${JSON.stringify(t.expires.expiration)}`);
   else if (t.expires.kind === 'absolute') tokens.push({ slot: 'expiration' });
   tokens.push(
-    `,"delivery_info":{"exchange":${JSON.stringify(exchange)},"routing_key":${JSON.stringify(routingKey)}},"priority":${p.priority},"body_encoding":"base64","delivery_tag":`,
+    `,"delivery_info":{"exchange":${JSON.stringify(exchange)},"routing_key":${JSON.stringify(routingKey)}},"priority":${t.priority},"body_encoding":"base64","delivery_tag":`,
     { slot: 'tag' },
     '}}',
   );

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command, Redis } from 'ioredis';
 import type { TransportOptionsInput } from '../config/options-schema.js';
-import type { TaskMessage } from '../celery/message.js';
+import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import { DEFAULTS } from '../defaults.js';
 import { BeatError, ErrorCode, errorMessage } from '../errors.js';
 import { EVENTS } from '../log-events.js';
@@ -24,7 +24,8 @@ import { bindingKey, kombuKeyOptions, parseBindingMember } from '../redis/keys.j
 import type { Binding, KombuKeyOptions } from '../redis/keys.js';
 import { cutBatches, exchangesToLookUp, planRedisPublish } from './redis-plan.js';
 import type { RedisBatch, RedisPublishPlan, RedisPush } from './redis-plan.js';
-import { BufferPool, encodeLpush } from './resp.js';
+import { BufferPool, encodeCommand, encodeLpush, prepareLayout } from './resp.js';
+import type { RespArg } from './resp.js';
 import { SendRun, settle } from './send-run.js';
 import type { BatchResult, FanoutSent } from './send-run.js';
 import { parseRedisUrl, redisClientOptions } from './redis-url.js';
@@ -56,10 +57,19 @@ export function withoutCommandArgs(error: unknown): unknown {
   return copy;
 }
 
-/** An LPUSH whose bytes are already encoded (see resp.ts); ioredis writes them as they are. */
-class EncodedLpush extends Command {
-  constructor(private readonly bytes: Buffer) {
-    super('lpush', []);
+/** A Lua script and its SHA-1 (hex), by which EVALSHA names it. */
+export interface LuaScript {
+  readonly text: string;
+  readonly sha1: string;
+}
+
+/** A command whose bytes are already encoded (see resp.ts); ioredis writes them as they are. */
+class EncodedCommand extends Command {
+  constructor(
+    name: string,
+    private readonly bytes: Buffer,
+  ) {
+    super(name, []);
   }
 
   override toWritable(): Buffer {
@@ -166,6 +176,37 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
     this.markDeclared(todo.map((d) => d.queue));
   }
 
+  /**
+   * Work done ahead of a template's first message: its envelope layout, encoded. A fanout message
+   * goes out by PUBLISH as text and needs none.
+   */
+  prepare(template: MessageTemplate): void {
+    const d = template.destination;
+    if (d.exchangeType !== 'fanout') prepareLayout(template, d.exchange, d.routingKey);
+  }
+
+  /**
+   * Runs a Lua script by EVALSHA, its arguments encoded by resp.ts: pushes are written from their
+   * envelope layouts, never made into strings (the scheduler's fenced publish sends thousands of
+   * envelopes in one call). A server without the script (restarted, flushed) answers NOSCRIPT
+   * without running anything: the script is loaded and the same bytes sent again.
+   */
+  async evalScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): Promise<unknown> {
+    const { buffer, command } = encodeCommand(['EVALSHA', script.sha1, String(keys.length), ...keys, ...args], (bytes) => this.buffers.acquire(bytes));
+    try {
+      try {
+        return await this.client.sendCommand(new EncodedCommand('evalsha', command));
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        await this.client.script('LOAD', script.text);
+        return await this.client.sendCommand(new EncodedCommand('evalsha', command));
+      }
+    } finally {
+      // Answered or failed, the socket is done with the bytes.
+      this.buffers.release(buffer);
+    }
+  }
+
   async close(): Promise<void> {
     // QUIT lets the server finish what it has; without a live connection there is nothing to finish.
     if (this.client.status !== 'ready') {
@@ -245,7 +286,7 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
     const pushes: Promise<unknown>[] = [];
     for (const [key, list] of lists) {
       const { buffer, command } = encodeLpush(key, list, (bytes) => this.buffers.acquire(bytes));
-      const sent = this.client.sendCommand(new EncodedLpush(command)) as Promise<unknown>;
+      const sent = this.client.sendCommand(new EncodedCommand('lpush', command)) as Promise<unknown>;
       // Answered or failed, the socket is done with the bytes.
       pushes.push(sent.finally(() => this.buffers.release(buffer)));
     }

@@ -1,5 +1,6 @@
 /**
- * RESP encoding of `LPUSH key payload…`, written straight into a recycled Buffer. Publishing is
+ * RESP encoding of a command, written straight into a recycled Buffer: `LPUSH key payload…` for
+ * plain publishing, `EVALSHA sha keys… args…` for the scheduler's fenced script. Publishing is
  * bound by client-side work: ioredis measures each argument (Buffer.byteLength), concatenates a
  * command as a string and encodes it again on write; a 1 KB envelope laid out as a flat string
  * costs more than copying its bytes; and fresh memory is expensive (first touch of a page costs
@@ -7,12 +8,15 @@
  * reused once its command is answered. See bench/redis-publish.mjs for the effect.
  */
 
-import { EnvelopePush, envelopeLayout, envelopeSlotValue } from './redis-envelope.js';
+import type { MessageTemplate } from '../celery/message.js';
+import { EnvelopePush, envelopeLayout, envelopeSlotValue, templateLayout } from './redis-envelope.js';
 import type { EnvelopeLayout, EnvelopeSlot } from './redis-envelope.js';
 import type { RedisPush } from './redis-plan.js';
 
 /** `$` + up to 10 digits + CRLF: room for the longest length header. */
 const HEADER_ROOM = 13;
+/** Strings up to this long are copied byte by byte when ASCII: cheaper than a call into Buffer#write. */
+const SHORT_TEXT = 64;
 
 function digitCount(n: number): number {
   return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10_000 ? 4 : n < 100_000 ? 5 : String(n).length;
@@ -32,84 +36,130 @@ function writeLengthHeader(buf: Buffer, at: number, n: number): number {
   return digits + 3;
 }
 
-/** A payload ready to write: the layout's encoded constants with this envelope's values, or a string. */
-type Prepared = { readonly constants: readonly Buffer[]; readonly values: readonly string[]; readonly bytes: number } | { readonly text: string; readonly bytes: number };
+/**
+ * A layout's constant text as bytes: ASCII (the usual case) is written from the strings themselves,
+ * one byte per character; other text is encoded to UTF-8 once and copied. Either way no buffer is
+ * made per layout for the common case: a first burst has as many layouts as messages.
+ */
+type ConstantBytes = { readonly ascii: true; readonly total: number } | { readonly ascii: false; readonly buffers: readonly Buffer[]; readonly total: number };
 
-/** Each layout's constant text as UTF-8, and its total length in bytes. */
-const constantBytes = new WeakMap<EnvelopeLayout, { readonly buffers: readonly Buffer[]; readonly total: number }>();
+/** A payload ready to write: a layout's constants with this envelope's values, or a string. */
+type Prepared = { readonly layout: EnvelopeLayout; readonly constants: ConstantBytes; readonly values: readonly string[]; readonly bytes: number } | { readonly text: string; readonly bytes: number };
 
-function prepare(push: RedisPush): Prepared {
-  if (push instanceof EnvelopePush && !push.built) {
-    const layout = envelopeLayout(push.message, push.exchange, push.routingKey);
+const constantBytes = new WeakMap<EnvelopeLayout, ConstantBytes>();
+const ASCII = /^[\x00-\x7f]*$/;
+
+function constantBytesOf(layout: EnvelopeLayout): ConstantBytes {
+  let encoded = constantBytes.get(layout);
+  if (encoded === undefined) {
+    if (layout.constants.every((c) => ASCII.test(c))) {
+      encoded = { ascii: true, total: layout.constants.reduce((sum, c) => sum + c.length, 0) };
+    } else {
+      const buffers = layout.constants.map((c) => Buffer.from(c, 'utf8'));
+      encoded = { ascii: false, buffers, total: buffers.reduce((sum, b) => sum + b.length, 0) };
+    }
+    constantBytes.set(layout, encoded);
+  }
+  return encoded;
+}
+
+/**
+ * Lays out and measures a template's envelopes ahead of its first message, so that a burst of
+ * first runs only copies bytes (the runner does this while it sleeps).
+ */
+export function prepareLayout(template: MessageTemplate, exchange: string, routingKey: string): void {
+  constantBytesOf(templateLayout(template, exchange, routingKey));
+}
+
+/** One bulk string of a command: text (written as UTF-8), or a push whose payload is written (from its envelope layout when it has one). */
+export type RespArg = string | RedisPush;
+
+function prepare(arg: RespArg): Prepared {
+  if (typeof arg === 'string') return { text: arg, bytes: arg.length * 3 };
+  if (arg instanceof EnvelopePush && !arg.built) {
+    const layout = envelopeLayout(arg.message, arg.exchange, arg.routingKey);
     if (layout !== undefined) {
-      let encoded = constantBytes.get(layout);
-      if (encoded === undefined) {
-        const buffers = layout.constants.map((c) => Buffer.from(c, 'utf8'));
-        encoded = { buffers, total: buffers.reduce((sum, b) => sum + b.length, 0) };
-        constantBytes.set(layout, encoded);
-      }
-      const constants = encoded.buffers;
-      let bytes = encoded.total;
+      const constants = constantBytesOf(layout);
+      let bytes = constants.total;
       // Slot values are ASCII by construction (quoteJson, base64, our times): length = bytes.
       const values = new Array<string>(layout.slots.length);
       for (let i = 0; i < values.length; i += 1) {
-        const v = envelopeSlotValue(push.message, layout.slots[i] as EnvelopeSlot, push.deliveryTag);
+        const v = envelopeSlotValue(arg.message, layout.slots[i] as EnvelopeSlot, arg.deliveryTag);
         values[i] = v;
         bytes += v.length;
       }
-      return { constants, values, bytes };
+      return { layout, constants, values, bytes };
     }
   }
-  const text = push.payload;
+  const text = arg.payload;
   // Sized for the worst case (3 UTF-8 bytes per UTF-16 code unit); the real length is known once written.
   return { text, bytes: text.length * 3 };
 }
 
+/** Copies a short ASCII string byte by byte; returns false (having written nothing that counts) when it is not ASCII. */
+function writeShortAscii(buf: Buffer, at: number, text: string): boolean {
+  for (let k = 0; k < text.length; k += 1) {
+    const code = text.charCodeAt(k);
+    if (code > 0x7f) return false;
+    buf[at + k] = code;
+  }
+  return true;
+}
+
 /**
- * Writes `*<n>\r\n$5\r\nLPUSH\r\n$<k>\r\n<key>\r\n$<p1>\r\n<p1>\r\n…` into a buffer from
- * `acquire` and returns the written part (a view of that buffer) with the buffer itself. One reply:
- * the list length. An envelope whose text was never built is written from its layout: encoded
- * constants and ASCII values copied in, no string made.
+ * Writes `*<n>\r\n$<k>\r\n<arg>\r\n…` into a buffer from `acquire` and returns the written part
+ * (a view of that buffer) with the buffer itself, to release once the command is answered. An
+ * envelope whose text was never built is written from its layout: encoded constants and ASCII
+ * values copied in, no string made.
  */
-export function encodeLpush(key: string, pushes: readonly RedisPush[], acquire: (bytes: number) => Buffer): { readonly buffer: Buffer; readonly command: Buffer } {
-  const prepared = pushes.map(prepare);
-  let capacity = 64 + key.length * 3;
+export function encodeCommand(args: readonly RespArg[], acquire: (bytes: number) => Buffer): { readonly buffer: Buffer; readonly command: Buffer } {
+  const prepared = args.map(prepare);
+  let capacity = HEADER_ROOM;
   for (const p of prepared) capacity += p.bytes + HEADER_ROOM + 2;
   const buf = acquire(capacity);
-  let off = buf.write(`*${pushes.length + 2}\r\n$5\r\nLPUSH\r\n`, 0, 'latin1');
-  off += writeLengthHeader(buf, off, Buffer.byteLength(key));
-  off += buf.write(key, off, 'utf8');
-  buf[off++] = 0x0d;
-  buf[off++] = 0x0a;
+  let off = buf.write(`*${args.length}\r\n`, 0, 'latin1');
   for (const p of prepared) {
     if ('text' in p) {
-      // The byte length is known only once written: write the payload after room for the header of
-      // the longest possible length, then the header; move the payload back if the header is shorter.
-      const room = 3 + digitCount(p.bytes);
-      const start = off + room;
-      const n = buf.write(p.text, start, 'utf8');
-      const headerLength = writeLengthHeader(buf, off, n);
-      if (headerLength !== room) buf.copyWithin(off + headerLength, start, start + n);
-      off += headerLength + n;
+      const { text } = p;
+      if (text.length <= SHORT_TEXT && writeShortAscii(buf, off + 3 + digitCount(text.length), text)) {
+        off += writeLengthHeader(buf, off, text.length) + text.length;
+      } else {
+        // The byte length is known only once written: write the text after room for the header of
+        // the longest possible length, then the header; move the text back if the header is shorter.
+        const room = 3 + digitCount(p.bytes);
+        const start = off + room;
+        const n = buf.write(text, start, 'utf8');
+        const headerLength = writeLengthHeader(buf, off, n);
+        if (headerLength !== room) buf.copyWithin(off + headerLength, start, start + n);
+        off += headerLength + n;
+      }
     } else {
       off += writeLengthHeader(buf, off, p.bytes);
-      const { constants, values } = p;
-      for (let i = 0; i < values.length; i += 1) {
-        const c = constants[i] as Buffer;
-        buf.set(c, off);
-        off += c.length;
+      const { values } = p;
+      const encoded = p.constants;
+      const texts = p.layout.constants;
+      for (let i = 0; i <= values.length; i += 1) {
+        if (encoded.ascii) off += buf.write(texts[i] as string, off, 'latin1');
+        else {
+          const c = encoded.buffers[i] as Buffer;
+          buf.set(c, off);
+          off += c.length;
+        }
+        if (i === values.length) break;
         const v = values[i] as string;
         for (let k = 0; k < v.length; k += 1) buf[off + k] = v.charCodeAt(k);
         off += v.length;
       }
-      const last = constants[values.length] as Buffer;
-      buf.set(last, off);
-      off += last.length;
     }
     buf[off++] = 0x0d;
     buf[off++] = 0x0a;
   }
   return { buffer: buf, command: buf.subarray(0, off) };
+}
+
+/** `LPUSH key payload…`: one reply, the list length. */
+export function encodeLpush(key: string, pushes: readonly RedisPush[], acquire: (bytes: number) => Buffer): { readonly buffer: Buffer; readonly command: Buffer } {
+  return encodeCommand(['LPUSH', key, ...pushes], acquire);
 }
 
 /**

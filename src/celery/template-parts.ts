@@ -18,8 +18,21 @@ export type ExpiresSpec =
   | { readonly kind: 'relative'; readonly seconds: number; readonly expiration: string }
   | { readonly kind: 'absolute'; readonly iso: string; readonly isoJson: string; readonly atMs: number };
 
-export const json = (value: unknown): string =>
-  JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)) ?? 'null';
+const bigintAsNumber = (_key: string, v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
+
+/**
+ * JSON text of a config value. A replacer function makes JSON.stringify several times slower on
+ * every value, and only a BigInt (from a JS/TS config) needs one: JSON.stringify throws on a BigInt,
+ * so the replacer runs only then.
+ */
+export function json(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    return JSON.stringify(value, bigintAsNumber) ?? 'null';
+  }
+}
 
 export function refuseNonJson(entry: string, what: string, value: unknown): void {
   const problem = findJsonProblem(value);

@@ -37,6 +37,24 @@ export class MinHeap<T extends HeapItem> {
     return top;
   }
 
+  /**
+   * The items with a key at or below `limit`, in no particular order. Visits only those and their
+   * children (a subtree whose root is above the limit holds nothing at or below it).
+   */
+  upTo(limit: number): T[] {
+    const found: T[] = [];
+    const stack: number[] = this.items.length > 0 ? [0] : [];
+    for (let i = stack.pop(); i !== undefined; i = stack.pop()) {
+      const item = this.items[i] as T;
+      if (item.key > limit) continue;
+      found.push(item);
+      const left = 2 * i + 1;
+      if (left < this.items.length) stack.push(left);
+      if (left + 1 < this.items.length) stack.push(left + 1);
+    }
+    return found;
+  }
+
   /** Removes the item if present. */
   remove(item: T): void {
     if (!this.has(item)) return;

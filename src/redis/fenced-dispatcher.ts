@@ -7,14 +7,15 @@
  */
 import { withoutCommandArgs } from '../broker/redis-transport.js';
 import type { RedisTransport } from '../broker/redis-transport.js';
+import type { RespArg } from '../broker/resp.js';
 import { BeatError, ErrorCode, errorMessage } from '../errors.js';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
 import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../runtime/dispatch.js';
 import type { TriggerPublisher } from '../runtime/control-loop.js';
-import type { TaskMessage } from '../celery/message.js';
+import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from './keys.js';
-import { withScripts } from './scripts.js';
+import { PUBLISH_FENCED_SCRIPT, withScripts } from './scripts.js';
 
 const OUTCOMES: Record<number, RunOutcome> = { 1: 'published', 0: 'stale', 2: 'dropped' };
 
@@ -30,10 +31,11 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
     await this.broker.declare(plan);
     const keys = [this.keys.fence, this.keys.state];
     const keyIndex = new Map<string, number>();
-    const argv: (string | Buffer)[] = [token, String(nowMs), String(runs.length)];
+    // Pushes go in as they are: the transport writes each envelope's bytes from its layout.
+    const args: RespArg[] = [token, String(nowMs), String(runs.length)];
     plan.messages.forEach((m, i) => {
       const run = runs[i] as DueRun;
-      argv.push(run.entry.name, String(run.slotMs), m.id, String(m.pushes.length), String(m.publishes.length));
+      args.push(run.entry.name, String(run.slotMs), m.id, String(m.pushes.length), String(m.publishes.length));
       for (const push of m.pushes) {
         let index = keyIndex.get(push.key);
         if (index === undefined) {
@@ -41,13 +43,13 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
           index = keys.length; // Lua's KEYS is 1-based
           keyIndex.set(push.key, index);
         }
-        argv.push(String(index), push.payload);
+        args.push(String(index), push);
       }
-      for (const publish of m.publishes) argv.push(publish.channel, publish.payload);
+      for (const publish of m.publishes) args.push(publish.channel, publish.payload);
     });
     let reply: number[];
     try {
-      reply = await withScripts(this.broker.client).publishFenced(keys.length, ...keys, ...argv);
+      reply = (await this.broker.evalScript(PUBLISH_FENCED_SCRIPT, keys, args)) as number[];
     } catch (error) {
       throw new BeatError(ErrorCode.BrokerPublish, `publishing ${runs.length} runs through ${this.broker.spec.display} failed: ${errorMessage(error)}`, {
         cause: withoutCommandArgs(error),
@@ -66,6 +68,10 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
       );
     });
     return { fenced: false, outcomes };
+  }
+
+  prepare(template: MessageTemplate): void {
+    this.broker.prepare(template);
   }
 
   /** One manual run, exactly once: the trigger script removes the request in the same step. */

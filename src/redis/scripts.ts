@@ -3,8 +3,10 @@
  * and registered on a connection; ioredis runs them by EVALSHA and falls back to EVAL when the
  * server does not have them cached (after a restart, say).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import type { LuaScript } from '../broker/redis-transport.js';
 
 function lua(name: string): string {
   return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
@@ -12,6 +14,9 @@ function lua(name: string): string {
 
 const PUBLISH_FENCED = lua('publish-fenced');
 const TRIGGER_FENCED = lua('trigger-fenced');
+
+/** publish-fenced.lua, for `RedisTransport.evalScript`: the scheduler's hot path, encoded by hand. */
+export const PUBLISH_FENCED_SCRIPT: LuaScript = { text: PUBLISH_FENCED, sha1: createHash('sha1').update(PUBLISH_FENCED).digest('hex') };
 // The AMQP broker's two-step publish: claim, publish with confirms (outside Redis), commit.
 const CLAIM_FENCED = lua('claim-fenced');
 const COMMIT_FENCED = lua('commit-fenced');

@@ -3,7 +3,7 @@
  * moves their state forward; the Redis one does both in one fenced atomic step, the dry-run one in
  * memory. The runner knows nothing else about brokers.
  */
-import type { TaskMessage } from '../celery/message.js';
+import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 
 export interface DueRun {
@@ -42,6 +42,8 @@ export interface EntryState {
 export interface Dispatcher {
   /** Publishes `runs` (in order) if `token` still holds the fence; throws on broker/Redis failure. */
   dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult>;
+  /** Optional work ahead of an entry's first run, such as encoding its envelope layout; pure CPU, never I/O. */
+  prepare?(template: MessageTemplate): void;
 }
 
 export interface StateStore {

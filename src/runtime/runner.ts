@@ -14,10 +14,11 @@ import type { DuePlan } from '../core/due.js';
 import { MinHeap } from '../core/heap.js';
 import { nextFires } from '../core/schedule.js';
 import { formatInstant } from '../core/zone.js';
+import { DEFAULTS } from '../defaults.js';
 import { errorMessage } from '../errors.js';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
-import type { DispatchResult, Dispatcher, DueRun, EntryState, StateStore } from './dispatch.js';
+import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, StateStore } from './dispatch.js';
 
 export interface Clock {
   now(): number;
@@ -68,6 +69,7 @@ export class Runner {
   private running = false;
   private inFlight: Promise<void> | undefined;
   private wakeAfterTick = false;
+  private warming = false;
   private readonly batchSize: number;
   private readonly maxSlots: number;
   private pausedNames: ReadonlySet<string> = new Set();
@@ -218,6 +220,44 @@ export class Runner {
         },
       );
     }, Math.max(0, delayMs));
+    if (delayMs > 0) this.warmUp(delayMs);
+  }
+
+  /**
+   * While the loop sleeps, compiles the message templates of the entries due before it wakes up
+   * plus DEFAULTS.templateWarmAheadMs, so that their first runs (a burst of thousands at the top of
+   * the hour, say) only render. In slices of about templateWarmSliceMs between which timers run: a
+   * due tick waits at most one slice. A slice that finds a tick running stops the pass; whatever it
+   * did not compile is compiled at the entry's first run, as without it.
+   */
+  private warmUp(sleepMs: number): void {
+    if (this.warming) return;
+    const todo = this.heap.upTo(this.options.clock.now() + sleepMs + DEFAULTS.templateWarmAheadMs).filter((r) => r.template === undefined);
+    if (todo.length === 0) return;
+    this.warming = true;
+    let next = 0;
+    const slice = (): void => {
+      const until = performance.now() + DEFAULTS.templateWarmSliceMs;
+      while (next < todo.length && this.running && this.inFlight === undefined && performance.now() < until) {
+        try {
+          this.templateOf(todo[next] as EntryRuntime);
+        } catch {
+          // An entry whose message cannot be built fails its first run, which reports it.
+        }
+        next += 1;
+      }
+      if (next < todo.length && this.running && this.inFlight === undefined) setImmediate(slice);
+      else this.warming = false;
+    };
+    setImmediate(slice);
+  }
+
+  private templateOf(runtime: EntryRuntime): MessageTemplate {
+    if (runtime.template === undefined) {
+      runtime.template = compileMessageTemplate(runtime.entry, this.options.config, this.options.messageEnv);
+      this.options.dispatcher.prepare?.(runtime.template);
+    }
+    return runtime.template;
   }
 
   /** One wake-up: run what is due; returns how long to sleep (until the next due instant, at most maxInterval). */
@@ -258,8 +298,7 @@ export class Runner {
         continue;
       }
       for (const slotMs of plan.slots) {
-        top.template ??= compileMessageTemplate(top.entry, this.options.config, this.options.messageEnv);
-        const message = renderTaskMessage(top.template, { taskId: slotTaskId(top.entry.name, slotMs), slotMs, nowMs: now });
+        const message = renderTaskMessage(this.templateOf(top), { taskId: slotTaskId(top.entry.name, slotMs), slotMs, nowMs: now });
         runs.push({ runtime: top, run: { entry: top.entry, slotMs, message } });
       }
     }
@@ -268,13 +307,16 @@ export class Runner {
 
   /**
    * Publishes every due run, batch by batch. While Redis runs one batch's script, the next batch is
-   * planned and rendered, and the previous one is recorded and logged: only one script is in flight,
-   * and the CPU work around it overlaps with it. Returns how long to sleep at most.
+   * planned and rendered: only one script is in flight, and the CPU work overlaps with it. The
+   * bookkeeping of published batches (cursors, next slots, the log line and metrics of each run)
+   * waits until the last batch is answered: in a burst the process is CPU-bound, and every
+   * microsecond spent there would delay the messages still to go. Returns how long to sleep at most.
    */
   private async runDue(token: string): Promise<number> {
     const now = this.options.clock.now();
     type Batch = { runtime: EntryRuntime; run: DueRun }[];
     type Sent = { batch: Batch; reply: Promise<{ result: DispatchResult } | { error: unknown }> };
+    const published: { batch: Batch; outcomes: readonly RunOutcome[] }[] = [];
     // A batch that is not published (not leading any more, fenced, or the broker failed) leaves its
     // entries due at once: the next wake-up as leader plans them again from their unchanged cursor.
     let halted: { reason: 'lease' | 'fenced' } | { reason: 'error'; error: unknown } | undefined;
@@ -293,7 +335,7 @@ export class Runner {
         halted = { reason: 'fenced' };
         keepDue(sent.batch);
       } else {
-        this.record(sent.batch, outcome.result.outcomes, now);
+        published.push({ batch: sent.batch, outcomes: outcome.result.outcomes });
       }
     };
     let previous: Sent | undefined;
@@ -319,11 +361,16 @@ export class Runner {
           (error: unknown) => ({ error }),
         ),
       };
-      // The script of this batch is on its way: record and log the previous one meanwhile.
       if (previous && outcome && !failed) settle(previous, outcome);
       previous = sent;
+      // Let the dispatcher finish writing this batch (its steps after the first await run as
+      // microtasks) before planning the next one: Redis then runs this batch's script while the
+      // next is planned. Planning first kept Redis idle during planning and the process idle while
+      // the script ran.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (previous) settle(previous, await previous.reply);
+    for (const { batch, outcomes } of published) this.record(batch, outcomes, now);
     if (halted?.reason === 'error') throw halted.error;
     return this.options.config.maxIntervalMs;
   }
@@ -340,6 +387,12 @@ export class Runner {
 
   private record(batch: readonly { runtime: EntryRuntime; run: DueRun }[], outcomes: readonly string[], now: number): void {
     const touched = new Set<EntryRuntime>();
+    // A burst is mostly runs of one slot in one zone: format it once.
+    let last = { ms: Number.NaN, zone: '', text: '' };
+    const slotText = (ms: number, zone: string): string => {
+      if (ms !== last.ms || zone !== last.zone) last = { ms, zone, text: formatInstant(ms, zone) };
+      return last.text;
+    };
     batch.forEach(({ runtime, run }, i) => {
       const outcome = outcomes[i];
       const { entry, message } = run;
@@ -350,7 +403,7 @@ export class Runner {
         task: entry.task,
         queue: message.destination.declareQueue ?? message.destination.routingKey,
         exchange: message.destination.exchange === '' ? undefined : message.destination.exchange,
-        slot: formatInstant(run.slotMs, entry.timezone),
+        slot: slotText(run.slotMs, entry.timezone),
         id: message.id,
       };
       if (outcome === 'published') {

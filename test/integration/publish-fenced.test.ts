@@ -1,12 +1,23 @@
 /**
  * publish-fenced.lua on the shared Redis (DB 12, this file's only DB), through the KEYS/ARGV
  * protocol its header documents: the fence, the per-slot check, the state it writes, and
- * all-or-nothing when a push would fail. The runner's guarantees rest on these.
+ * all-or-nothing when a push would fail. The runner's guarantees rest on these. Then the fenced
+ * dispatcher, which sends it with arguments encoded by hand.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RedisTransport } from '../../src/broker/redis-transport.js';
+import { redisEnvelope } from '../../src/broker/redis-envelope.js';
+import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
+import { slotTaskId } from '../../src/celery/task-id.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { ResolvedEntry } from '../../src/config/resolve.js';
+import { createLogger } from '../../src/log.js';
+import { RedisFencedDispatcher } from '../../src/redis/fenced-dispatcher.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { withScripts } from '../../src/redis/scripts.js';
+import { PUBLISH_FENCED_SCRIPT, withScripts } from '../../src/redis/scripts.js';
+import type { DueRun } from '../../src/runtime/dispatch.js';
+import { ENV } from '../support/messages.js';
 
 const DB = 12;
 const URL = `redis://127.0.0.1:6379/${DB}`;
@@ -128,5 +139,34 @@ describe('publish-fenced.lua', () => {
     expect(await publish(redis, 'leader-token', T, [{ entry: 'corrupt', slot: T }, { entry: 'fine', slot: T }])).toEqual([1, 1, 1]);
     expect(await stateOf('corrupt')).toMatchObject({ slot: T, n: 1 });
     expect(await redis.llen('celery')).toBe(2);
+  });
+});
+
+describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded arguments)', () => {
+  it('publishes the exact envelopes, and loads the script when the server has forgotten it (SCRIPT FLUSH, a restart)', async () => {
+    const config = parseConfig({ name: 'fenced-test', broker: { url: URL }, beatSchedule: { 'e ☃': { task: 'proj.add', schedule: 10, args: ['wörld', 2], options: { expires: 30 } } } }, 'publish-fenced.test');
+    const entry = config.entries[0] as ResolvedEntry;
+    const transport = new RedisTransport({ url: URL, transportOptions: {}, logger: createLogger({ level: 'silent' }) });
+    try {
+      const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'silent' }));
+      const template = compileMessageTemplate(entry, config, ENV);
+      dispatcher.prepare(template);
+      const runs = [T, T + 10_000].map((slotMs) => ({ entry, slotMs, message: renderTaskMessage(template, { taskId: slotTaskId(entry.name, slotMs), slotMs, nowMs: T }) }));
+      await redis.script('FLUSH');
+      expect(await dispatcher.dispatch(runs, 'leader-token', T)).toEqual({ fenced: false, outcomes: ['published', 'published'] });
+      // The same bytes as the envelope text, oldest first for BRPOP.
+      const listed = await redis.lrange('celery', 0, -1);
+      const envelopes = listed.reverse().map((text) => JSON.parse(text) as { headers: Record<string, unknown>; properties: { delivery_tag: string } });
+      expect(envelopes.map((e) => e.headers['id'])).toEqual(runs.map((r) => r.message.id));
+      envelopes.forEach((e, i) => expect(listed[i]).toBe(redisEnvelope((runs[i] as DueRun).message, '', 'celery', e.properties.delivery_tag)));
+      expect(await stateOf(entry.name)).toEqual({ slot: T + 10_000, at: T, n: 2, id: (runs[1] as DueRun).message.id });
+      // Loaded now: the next call goes by EVALSHA alone; a stale slot is reported as such.
+      expect(await redis.script('EXISTS', PUBLISH_FENCED_SCRIPT.sha1)).toEqual([1]);
+      expect(await dispatcher.dispatch(runs.slice(1), 'leader-token', T)).toEqual({ fenced: false, outcomes: ['stale'] });
+      expect(await dispatcher.dispatch(runs, 'old-token', T)).toEqual({ fenced: true });
+      expect(await redis.llen('celery')).toBe(2);
+    } finally {
+      await transport.close();
+    }
   });
 });

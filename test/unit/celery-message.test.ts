@@ -64,6 +64,12 @@ describe('protocol v2 message', () => {
     expect(JSON.parse(m.body)).toEqual([[9007199254740991, -9007199254740991, 'wörld ☃ 😀'], { 'ключ': 'значение' }, expect.any(Object)]);
   });
 
+  it('writes a BigInt from a JS/TS config (within 2^53) as a plain JSON number, in the body and in argsrepr', () => {
+    const m = render(entry({ args: [BigInt(42), { n: BigInt(-7) }] }));
+    expect(m.body.startsWith('[[42,{"n":-7}],')).toBe(true);
+    expect(headersOf(m)['argsrepr']).toBe("[42, {'n': -7}]");
+  });
+
   it('writes empty args as [] in the body but () in argsrepr, as beat does', () => {
     const m = render(entry({ args: [], kwargs: {} }));
     expect(JSON.parse(m.body)).toEqual([[], {}, expect.any(Object)]);

@@ -3,7 +3,7 @@ import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/mess
 import type { TaskMessage } from '../../src/celery/message.js';
 import { EnvelopePush, redisEnvelope } from '../../src/broker/redis-envelope.js';
 import type { RedisPush } from '../../src/broker/redis-plan.js';
-import { BufferPool, encodeLpush } from '../../src/broker/resp.js';
+import { BufferPool, encodeCommand, encodeLpush } from '../../src/broker/resp.js';
 import type { OptionsInput } from '../../src/config/options-schema.js';
 import { ENV, config, entry } from '../support/messages.js';
 
@@ -53,6 +53,19 @@ describe('encodeLpush', () => {
   it('writes a length header with fewer digits than the worst-case room and closes the gap', () => {
     const plain: RedisPush = { key: 'q', payload: 'x'.repeat(40) };
     expect(encodeLpush('q', [plain], fresh).command.equals(expected('q', ['x'.repeat(40)]))).toBe(true);
+  });
+});
+
+describe('encodeCommand', () => {
+  it('writes text arguments (short ASCII, short non-ASCII, long) and envelope pushes, as ioredis would write their strings', () => {
+    const m = message({ args: ['wörld'] });
+    const push = new EnvelopePush('q', m, '', 'q', 'tag-1');
+    const text = redisEnvelope(m, '', 'q', 'tag-1');
+    const long = `${'x'.repeat(70)}☃`;
+    const args = ['EVALSHA', 'a'.repeat(40), '2', 'key ü', 'celery', '', long, push, '12'];
+    const want = (parts: readonly string[]) => Buffer.from(`*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`, 'utf8');
+    expect(encodeCommand(args, fresh).command.toString('utf8')).toBe(want([...(args.slice(0, 7) as string[]), text, '12']).toString('utf8'));
+    expect(push.built).toBe(false);
   });
 });
 

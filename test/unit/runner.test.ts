@@ -295,4 +295,19 @@ describe('Runner', () => {
     expect(published[0]?.atMs).toBeGreaterThanOrEqual(T0 + 10 * S + jitter);
     expect(lines.filter((l) => l['event'] === EVENTS.skip)).toEqual([]);
   });
+
+  it('compiles (and has the dispatcher prepare) the messages of entries due soon while it sleeps, once, and leaves entries due later alone', async () => {
+    const { dispatcher, published } = fakeDispatcher();
+    const prepared: { entry: string; atMs: number }[] = [];
+    dispatcher.prepare = (template) => prepared.push({ entry: template.entry, atMs: Date.now() });
+    const config = configOf({ soon: { task: 't.soon', schedule: 5 }, hourly: { task: 't.hourly', schedule: 3600 } });
+    await startRunner({ config, dispatcher });
+    await advance(100);
+    expect(published).toEqual([]);
+    expect(prepared).toEqual([{ entry: 'soon', atMs: expect.any(Number) }]);
+    expect(prepared[0]?.atMs).toBeLessThan(T0 + 5 * S);
+    await advance(20 * S);
+    expect(slotsOf(published, 'soon')).toEqual([T0 + 5 * S, T0 + 10 * S, T0 + 15 * S, T0 + 20 * S]);
+    expect(prepared.map((p) => p.entry)).toEqual(['soon']);
+  });
 });

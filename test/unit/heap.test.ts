@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { MinHeap } from '../../src/core/heap.js';
+
+interface Item {
+  key: number;
+  heapIndex: number;
+  readonly name: number;
+}
+
+/** A small deterministic generator (mulberry32), so a failure reproduces. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('MinHeap', () => {
+  it('pops in key order and upTo(limit) finds exactly the items at or below the limit, through pushes, updates and removes', () => {
+    const next = random(42);
+    const heap = new MinHeap<Item>();
+    const items: Item[] = Array.from({ length: 500 }, (_, name) => ({ key: 0, heapIndex: -1, name }));
+    for (const item of items) heap.update(item, Math.floor(next() * 1000));
+    for (let round = 0; round < 200; round += 1) {
+      const item = items[Math.floor(next() * items.length)] as Item;
+      if (next() < 0.2) heap.remove(item);
+      else heap.update(item, Math.floor(next() * 1000));
+      const limit = Math.floor(next() * 1000);
+      const expected = items.filter((i) => heap.has(i) && i.key <= limit).map((i) => i.name).sort((a, b) => a - b);
+      expect(heap.upTo(limit).map((i) => i.name).sort((a, b) => a - b)).toEqual(expected);
+    }
+    const keys: number[] = [];
+    for (let top = heap.pop(); top !== undefined; top = heap.pop()) keys.push(top.key);
+    expect(keys).toEqual([...keys].sort((a, b) => a - b));
+    expect(heap.upTo(Infinity)).toEqual([]);
+  });
+});
