@@ -14,7 +14,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { consume, headersOf, redisNowMs, watchArrivals } from './lib/redis-clock.mjs';
+import { consume, headersOf, redisNowMs, watchArrivals, watchKey } from './lib/redis-clock.mjs';
 import { celeryInstalled, celeryVersion, sampleIdle, spawnCeleryBeat, spawnTsbeat, stop, tempDir, tsbeatNodeFlags, waitForLog } from './lib/procs.mjs';
 
 const { values } = parseArgs({
@@ -147,7 +147,7 @@ async function idle() {
       log(`idle ${n}: celery beat`);
       c = await idleOne(n, 'celery');
     }
-    const fmt = (s) => `${s.cpuPercent.toFixed(2)} % CPU, ${Math.round(s.rssMB)} MB`;
+    const fmt = (s) => `${s.cpuPercent.toFixed(2)} % CPU, ${Math.round(s.rssMB)} MB peak (${Math.round(s.lastRssMB)} MB at the end)`;
     row(
       `Idle, ${n.toLocaleString('en')} entries (${values['idle-seconds']} s)`,
       fmt(ts),
@@ -159,6 +159,7 @@ async function idle() {
 }
 
 // ---------------------------------------------------------------- 3. accuracy
+const ACCURACY_WARMUP_S = 10;
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
@@ -173,10 +174,12 @@ async function accuracyOne(impl) {
       : spawnCeleryBeat(dir, BROKER, 'app.conf.beat_schedule["tick"] = {"task": "bench.tick", "schedule": 1.0}\n');
   const consumer = new Redis(BROKER);
   const arrivals = [];
-  await consume(consumer, 'celery', Date.now() + (seconds + 4) * 1000, (message, at) => arrivals.push({ at, slot: headersOf(message).beat_scheduled_at }));
+  await consume(consumer, 'celery', Date.now() + (ACCURACY_WARMUP_S + seconds + 4) * 1000, (message, at) => arrivals.push({ at, slot: headersOf(message).beat_scheduled_at }));
   await consumer.quit();
   await stop(child, impl === 'tsbeat' ? 'SIGTERM' : 'SIGKILL');
-  const runs = arrivals.slice(0, seconds);
+  // Steady state: the runs of the first seconds (start-up, JIT compilation of the publish path)
+  // are left out, for both schedulers alike.
+  const runs = arrivals.slice(ACCURACY_WARMUP_S, ACCURACY_WARMUP_S + seconds);
   // The ideal grid: tsbeat states each run's slot; for celery it is the first run plus whole seconds.
   const t0 = runs[0].at;
   const lateness = runs.map((r, k) => (r.slot ? r.at - Date.parse(r.slot) : r.at - (t0 + k * 1000)));
@@ -194,7 +197,7 @@ async function accuracy() {
     c = await accuracyOne('celery');
   }
   const fmt = (r) => `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(2)} ms; drift ${r.driftMs.toFixed(1)} ms over ${r.runs - 1} s`;
-  row('Accuracy, 1 s interval for 60 s', fmt(ts), c ? fmt(c) : '—', c ? `drift ${ratio(Math.abs(c.driftMs), Math.max(Math.abs(ts.driftMs), 0.1))}` : '—', 'p99 < 2 ms, no drift');
+  row(`Accuracy, 1 s interval for ${values['accuracy-seconds']} s (after ${ACCURACY_WARMUP_S} s of warm-up)`, fmt(ts), c ? fmt(c) : '—', c ? `drift ${ratio(Math.abs(c.driftMs), Math.max(Math.abs(ts.driftMs), 0.1))}` : '—', 'p99 < 2 ms, no drift');
 }
 
 // ---------------------------------------------------------------- 4. start-up
@@ -217,16 +220,19 @@ async function startupOne(impl) {
       `for i in range(${n}):\n    app.conf.beat_schedule[f"e{i}"] = {"task": "bench.idle", "schedule": crontab(minute=i % 60, hour=0, day_of_month=1, month_of_year=1)}\napp.conf.beat_schedule["due"] = {"task": "bench.due", "schedule": 0.001}\n`,
     );
   }
-  const arrivals = await watchArrivals(redis, ['celery'], 1, 120_000);
+  // Leading: the moment the lock key exists (celery beat has no lock: its first publish is all there is).
+  const watcher = new Redis(BROKER);
+  const [leadingAt, arrivals] = await Promise.all([impl === 'tsbeat' ? watchKey(watcher, 'tsbeat:{startup}:lock', 120_000) : undefined, watchArrivals(redis, ['celery'], 1, 120_000)]);
+  watcher.disconnect();
   await stop(child, impl === 'tsbeat' ? 'SIGTERM' : 'SIGKILL');
-  return arrivals.first === undefined ? undefined : arrivals.first - spawnedAt;
+  return { leading: leadingAt === undefined ? undefined : leadingAt - spawnedAt, first: arrivals.first === undefined ? undefined : arrivals.first - spawnedAt };
 }
 
 async function startup() {
   log('start-up: tsbeat');
   const ts = await startupOne('tsbeat');
   const c = withCelery ? await startupOne('celery') : undefined;
-  row('Start-up to first publish, 10,000 entries', fmtS(ts), fmtS(c), ratio(c, ts), '< 0.5 s (to leading)');
+  row('Start-up, 10,000 entries: to leading / to the first publish', `${fmtS(ts?.leading)} / ${fmtS(ts?.first)}`, `— / ${fmtS(c?.first)}`, `${ratio(c?.first, ts?.first)} (first publish)`, '< 0.5 s to leading');
 }
 
 // ---------------------------------------------------------------- 5. failover

@@ -1,7 +1,12 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 /**
  * `beat`: the command line. The only module that calls process.exit; every command returns an
  * exit code (0 ok, 1 runtime failure, 2 bad input) and writes through an injected Io.
+ *
+ * Run as `beat` (npm's bin, the container's entrypoint), the shebang starts Node with
+ * --max-semi-space-size=8: Node's default young generation grows to tens of megabytes while a large
+ * schedule loads and never gives them back, which made an idle scheduler of 10,000 entries weigh
+ * ~145 MB instead of ~95 MB; bursts are as fast with 8 (bench: idle, burst).
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -3,6 +3,7 @@
  * share global state. Every metric tsbeat exports is declared here, with its help text.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DEFAULTS } from './defaults.js';
 
 export interface MetricsSource {
   entries(): { enabled: number; disabled: number; paused: number };
@@ -94,6 +95,6 @@ export class BeatMetrics {
     // Under their standard names (process_cpu_seconds_total, process_start_time_seconds,
     // nodejs_heap_size_used_bytes, …), as every Prometheus client library exports them: generic
     // dashboards and restart/memory alerts look for these names. A `tsbeat_` prefix hid them.
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: DEFAULTS.eventLoopMonitoringMs });
   }
 }

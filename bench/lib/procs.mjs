@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+/** The Node flags of the CLI's shebang (`#!/usr/bin/env -S node …`): tsbeat runs as `beat` starts it. */
+export const shebangNodeFlags = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '')?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
 const CLK_TCK = 100;
 
 export function tempDir(prefix) {
@@ -19,7 +21,7 @@ export function tempDir(prefix) {
 export const tsbeatNodeFlags = [];
 
 export function spawnTsbeat(configPath, extraArgs = []) {
-  const child = spawn(process.execPath, [...tsbeatNodeFlags, CLI, 'run', '--config', configPath, ...extraArgs], {
+  const child = spawn(process.execPath, [...shebangNodeFlags, ...tsbeatNodeFlags, CLI, 'run', '--config', configPath, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, BEAT_LOG_FORMAT: 'json' },
   });
@@ -90,17 +92,21 @@ function rssBytes(pid) {
   return kb * 1024;
 }
 
-/** CPU share (%) and peak RSS over `ms`, sampled every 250 ms. */
+/** CPU share (%), peak RSS and the last RSS sample over `ms`, sampled every 250 ms. */
 export async function sampleIdle(pid, ms) {
   const t0 = Date.now();
   const c0 = cpuTicks(pid);
   let peak = rssBytes(pid);
+  let last = peak;
   while (Date.now() - t0 < ms) {
     await new Promise((r) => setTimeout(r, 250));
-    peak = Math.max(peak, rssBytes(pid));
+    last = rssBytes(pid);
+    peak = Math.max(peak, last);
   }
   const cpu = ((cpuTicks(pid) - c0) / CLK_TCK) / ((Date.now() - t0) / 1000) * 100;
-  return { cpuPercent: cpu, rssMB: peak / 1e6 };
+  // The peak is what a memory limit must allow; the last sample is where it settles (V8 gives
+  // start-up memory back only after some idle seconds).
+  return { cpuPercent: cpu, rssMB: peak / 1e6, lastRssMB: last / 1e6 };
 }
 
 export async function stop(child, signal = 'SIGTERM', waitMs = 10000) {

@@ -34,15 +34,28 @@ export async function watchArrivals(redis, keys, expected, timeoutMs) {
   return { first, last, count };
 }
 
-/** Consumes a list with BRPOP, recording the Redis time of each arrival and the decoded message. */
+/** Polls (about every millisecond) until `key` exists; returns the Redis time it was first seen, or undefined after `timeoutMs`. */
+export async function watchKey(redis, key, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const [[, exists], [, time]] = await redis.pipeline().exists(key).time().exec();
+    if (exists === 1) return Number(time[0]) * 1000 + Number(time[1]) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  return undefined;
+}
+
+/** Consumes a list with BRPOP, recording the Redis time of each arrival (TIME right after the pop) and the decoded message. */
 export async function consume(redis, key, untilMs, onMessage) {
   for (;;) {
     const left = untilMs - Date.now();
     if (left <= 0) return;
-    const popped = await redis.brpop(key, Math.max(0.05, Math.min(1, left / 1000)));
+    // TIME in the same pipeline runs the moment BRPOP is served (a blocked client's next command
+    // waits in its buffer): the arrival time without a round trip of the consumer in it.
+    const [[popError, popped], [timeError, time]] = await redis.pipeline().brpop(key, Math.max(0.05, Math.min(1, left / 1000))).time().exec();
+    if (popError || timeError) throw popError ?? timeError;
     if (!popped) continue;
-    const at = await redisNowMs(redis);
-    onMessage(JSON.parse(popped[1]), at);
+    onMessage(JSON.parse(popped[1]), Number(time[0]) * 1000 + Number(time[1]) / 1000);
   }
 }
 

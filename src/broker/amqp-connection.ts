@@ -7,7 +7,6 @@
  * at the moment of loss is reported as not sent. `reset()` drops a connection whose state is
  * unknown (confirms overdue) the same way.
  */
-import { connect } from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import { DEFAULTS } from '../defaults.js';
 import { BeatError, ErrorCode, errorMessage } from '../errors.js';
@@ -84,6 +83,8 @@ export class AmqpConnection {
     this.nextEndpoint += 1;
     let model: ChannelModel | undefined;
     try {
+      // Loaded on first use: a Redis deployment never carries amqplib in memory.
+      const { connect } = await import('amqplib');
       model = await connect(options.connect, options.socket);
       if (this.closed()) {
         await model.close().catch(() => undefined);

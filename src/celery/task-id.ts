@@ -65,28 +65,22 @@ export function uuidV5(namespace: string, name: string): string {
 
 const NAMESPACE_BYTES = uuidBytes(SLOT_ID_NAMESPACE);
 
-/** Namespace + UTF-8 entry name + newline, per entry name: the part of a slot id's input that repeats. */
-const prefixes = new Map<string, Buffer>();
-
-function slotPrefix(entryName: string): Buffer {
-  let prefix = prefixes.get(entryName);
-  if (prefix === undefined) {
-    // A bound for configs with very many (or ever-changing) names; entries are usually few.
-    if (prefixes.size >= 10_000) prefixes.clear();
-    prefix = Buffer.concat([NAMESPACE_BYTES, Buffer.from(`${entryName}\n`, 'utf8')]);
-    prefixes.set(entryName, prefix);
-  }
-  return prefix;
+/**
+ * The part of an entry's slot ids that repeats: namespace + UTF-8 entry name + newline. The
+ * scheduler keeps one per entry (see `slotTaskId`'s third argument).
+ */
+export function slotIdPrefix(entryName: string): Buffer {
+  return Buffer.concat([NAMESPACE_BYTES, Buffer.from(`${entryName}\n`, 'utf8')]);
 }
 
 /**
  * The id of one scheduled run of an entry. Entry names cannot contain control characters (the
- * config schema refuses them), so the newline makes the name/slot split unambiguous.
+ * config schema refuses them), so the newline makes the name/slot split unambiguous. `prefix`, when
+ * given, must be `slotIdPrefix(entryName)`: it saves building it on every call.
  */
-export function slotTaskId(entryName: string, slotMs: number): string {
+export function slotTaskId(entryName: string, slotMs: number, prefix: Buffer = slotIdPrefix(entryName)): string {
   const slot = Math.floor(slotMs);
   if (slot < 0 || !Number.isSafeInteger(slot)) return nameBasedId(NAMESPACE_BYTES, `${entryName}\n${slot}`);
-  const prefix = slotPrefix(entryName);
   const buf = room(prefix.length + 16 + 72);
   buf.set(prefix, 0);
   // The slot's decimal digits, written by hand: this runs once per message published.

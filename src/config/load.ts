@@ -5,8 +5,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createJiti } from 'jiti';
-import { LineCounter, isNode, isScalar, parseDocument, visit } from 'yaml';
+// yaml and jiti are loaded only for the formats that need them: a JSON config (or the standby of
+// one) then carries neither in memory (bench: idle).
 import type { Document } from 'yaml';
 import { DEFAULTS, ENV } from '../defaults.js';
 import { BeatError, ConfigError, ErrorCode, errorMessage } from '../errors.js';
@@ -64,7 +64,8 @@ function displayName(path: string, cwd: string): string {
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
-function readYaml(path: string, source: string): RawConfig {
+async function readYaml(path: string, source: string): Promise<RawConfig> {
+  const { LineCounter, isNode, isScalar, parseDocument, visit } = await import('yaml');
   const lineCounter = new LineCounter();
   // yaml's own unique-key check compares every key with every other (quadratic: minutes for a map
   // of 100,000 entries); duplicates are found with a Set per map instead.
@@ -107,6 +108,7 @@ function readJson(path: string, source: string): RawConfig {
 async function readModule(path: string, source: string): Promise<RawConfig> {
   // `import … from 'tsbeat'` in a config resolves to this very installation, so a config file
   // mounted anywhere (a container volume, say) works without a node_modules of its own.
+  const { createJiti } = await import('jiti');
   const jiti = createJiti(import.meta.url, {
     interopDefault: true,
     moduleCache: false,

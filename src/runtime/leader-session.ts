@@ -5,6 +5,7 @@
  */
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig } from '../config/resolve.js';
+import { DEFAULTS } from '../defaults.js';
 import type { Logger } from '../log.js';
 import { ControlLoop } from './control-loop.js';
 import type { ControlSource, TriggerPublisher } from './control-loop.js';
@@ -42,6 +43,7 @@ export class LeaderSession {
       messageEnv: options.messageEnv,
       lease: options.lease,
       onFenced: options.onFenced,
+      timerLeadMs: DEFAULTS.timerLeadMs,
       ...(options.onPublished ? { onPublished: options.onPublished } : {}),
     });
     this.control = new ControlLoop({
