@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { consume, headersOf, redisNowMs, watchArrivals, watchKey } from './lib/redis-clock.mjs';
-import { celeryInstalled, celeryVersion, sampleIdle, spawnCeleryBeat, spawnTsbeat, stop, tempDir, tsbeatNodeFlags, waitForLog } from './lib/procs.mjs';
+import { celeryInstalled, celeryVersion, sampleIdle, shebangNodeFlags, spawnCeleryBeat, spawnTsbeat, stop, tempDir, tsbeatNodeFlags, waitForLog } from './lib/procs.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -313,7 +313,8 @@ Date: ${started.toISOString()}
 Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB  
 Versions: Node ${versions.node}, Redis ${versions.redis}, Celery ${versions.celery}  
 Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`  
-Timestamps are Redis's own (TIME, read with LLEN or after BRPOP), not the schedulers' logs.
+Timestamps are Redis's own (TIME, read with LLEN or right after BRPOP), not the schedulers' logs.  
+tsbeat runs as its \`beat\` bin starts it: \`node ${shebangNodeFlags.join(' ')} dist/cli.js run\`; celery beat as \`python3 -m celery beat\` (Debian's).
 
 ${table}
 `;
