@@ -219,8 +219,15 @@ export class Runner {
     // hands over to fire(), which waits for the exact instant.
     const top = this.heap.peek();
     const lead = top !== undefined && top.key <= dueMs ? (this.options.timerLeadMs ?? 0) : 0;
-    if (lead > 0 && delayMs <= lead) this.fire(dueMs);
-    else {
+    // Never fire() synchronously from here: a tick that ends at once (not leading, say) would wake
+    // again from its own continuation, a microtask loop that starves the timers (the lock watchdog
+    // among them) for good.
+    if (lead > 0 && delayMs <= lead) {
+      this.spinner = setImmediate(() => {
+        this.spinner = undefined;
+        this.fire(dueMs);
+      });
+    } else {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.fire(lead > 0 ? dueMs : Number.NEGATIVE_INFINITY);

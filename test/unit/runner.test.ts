@@ -310,4 +310,26 @@ describe('Runner', () => {
     expect(slotsOf(published, 'soon')).toEqual([T0 + 5 * S, T0 + 10 * S, T0 + 15 * S, T0 + 20 * S]);
     expect(prepared.map((p) => p.entry)).toEqual(['soon']);
   });
+
+  it('with a timer lead, a tick that ends at once (not leading, entries overdue) still lets timers run: no microtask loop', async () => {
+    vi.useRealTimers();
+    const { dispatcher, published } = fakeDispatcher();
+    const state = fakeState({ overdue: { slotMs: Date.now() - 60 * S, runCount: 1 } });
+    const runner = new Runner({
+      config: configOf({ overdue: { task: 't.overdue', schedule: 1 } }),
+      dispatcher,
+      state,
+      clock: { now: () => Date.now() },
+      logger: captureLogs().logger,
+      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
+      lease: () => undefined,
+      onFenced: () => undefined,
+      timerLeadMs: 4,
+    });
+    runners.push(runner);
+    await runner.start();
+    // Starved timers would never resolve this (the test would time out).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(published).toEqual([]);
+  });
 });
