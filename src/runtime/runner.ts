@@ -222,12 +222,8 @@ export class Runner {
     // Never fire() synchronously from here: a tick that ends at once (not leading, say) would wake
     // again from its own continuation, a microtask loop that starves the timers (the lock watchdog
     // among them) for good.
-    if (lead > 0 && delayMs <= lead) {
-      this.spinner = setImmediate(() => {
-        this.spinner = undefined;
-        this.fire(dueMs);
-      });
-    } else {
+    if (lead > 0 && delayMs <= lead) this.fireSoon(dueMs);
+    else {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.fire(lead > 0 ? dueMs : Number.NEGATIVE_INFINITY);
@@ -246,10 +242,7 @@ export class Runner {
   private fire(dueMs: number): void {
     if (!this.running) return;
     if (this.options.clock.now() < dueMs) {
-      this.spinner = setImmediate(() => {
-        this.spinner = undefined;
-        this.fire(dueMs);
-      });
+      this.fireSoon(dueMs);
       return;
     }
     this.inFlight = this.tick().then(
@@ -263,6 +256,14 @@ export class Runner {
         this.inFlight = undefined;
       },
     );
+  }
+
+  /** fire() on the next turn of the event loop, after timers and I/O. */
+  private fireSoon(dueMs: number): void {
+    this.spinner = setImmediate(() => {
+      this.spinner = undefined;
+      this.fire(dueMs);
+    });
   }
 
   private clearTimers(): void {
