@@ -27,6 +27,13 @@ export const DEFAULTS = {
   /** Pipelines sent before waiting for the oldest reply: keeps Redis busy while the next batch is built. */
   publishMaxInFlight: 4,
   /**
+   * The scheduler's fenced publish calls (one Lua script each) in flight at once during a burst:
+   * two let Redis run one batch while the next is encoded and sent. More only queue on Redis.
+   */
+  dispatchMaxInFlight: 2,
+  /** Entry names per record-seen script call at start-up (a few milliseconds of Redis each). */
+  stateSeenChunk: 5000,
+  /**
    * ioredis `maxRetriesPerRequest` for the broker connection: a publish fails after one reconnection
    * attempt instead of waiting through twenty, and the scheduler decides what to retry.
    */
@@ -72,6 +79,8 @@ export const DEFAULTS = {
   templateWarmAheadMs: 10_000,
   /** Longest slice of that compilation between two looks at the event loop, so a due tick waits at most this long. */
   templateWarmSliceMs: 1,
+  /** Runs planned, rendered and encoded (never sent) once after the first warm-up: see Runner.rehearse. */
+  rehearsalRuns: 2000,
   /**
    * The scheduler wakes this long before a due instant and waits for it exactly, going round the
    * event loop: a Node timer alone fires up to a millisecond or more late (bench: accuracy).

@@ -121,17 +121,23 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const control = new ControlStore(state, keys);
   // Counts failures and dropped messages on the way through, without the runner knowing about metrics.
   const dispatcher: Dispatcher = {
-    dispatch: async (runs, token, nowMs) => {
-      try {
-        const result = await publishing.dispatcher.dispatch(runs, token, nowMs);
-        if (!result.fenced) result.outcomes.forEach((o, i) => o === 'dropped' && metrics.dropped.inc({ entry: runs[i]?.entry.name ?? '' }));
-        return result;
-      } catch (error) {
-        metrics.publishErrors.inc();
-        throw error;
-      }
+    // Not an async function: its parameters would be kept, with every message of the batch, until
+    // the reply. Only the names wait for it (see Runner.runDue).
+    dispatch: (runs, token, nowMs) => {
+      const names = runs.map((r) => r.entry.name);
+      return publishing.dispatcher.dispatch(runs, token, nowMs).then(
+        (result) => {
+          if (!result.fenced) result.outcomes.forEach((o, i) => o === 'dropped' && metrics.dropped.inc({ entry: names[i] ?? '' }));
+          return result;
+        },
+        (error: unknown) => {
+          metrics.publishErrors.inc();
+          throw error;
+        },
+      );
     },
     prepare: (template) => publishing.dispatcher.prepare?.(template),
+    rehearse: (runs) => publishing.dispatcher.rehearse?.(runs),
   };
   // Manual runs (`beat trigger`) are published messages too: counted like scheduled ones, which
   // they were not (tsbeat_messages_published_total missed every triggered run).
@@ -232,7 +238,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
       lease: () => leadership.currentLease()?.token,
       onFenced: () => leadership.relinquish('another instance holds the fence'),
       onPublished: (run, lateness) => {
-        metrics.countPublished(run.entry.name, run.entry.task, run.message.destination.declareQueue ?? run.message.destination.routingKey);
+        metrics.countPublished(run.entry.name, run.entry.task, run.destination.declareQueue ?? run.destination.routingKey);
         metrics.lateness.observe(lateness / 1000);
       },
       controlIntervalMs: Math.min(1000, config.maxIntervalMs),

@@ -131,6 +131,14 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
     return planRedisPublish(messages, { keys: this.keys, bindings, declared: this.declared, newDeliveryTag: randomUUID });
   }
 
+  /**
+   * `plan` without reading bindings: messages to named direct or topic exchanges plan as reaching
+   * no queue. Only for the scheduler's rehearsal (see RedisFencedDispatcher.rehearse).
+   */
+  planWithoutBindings(messages: readonly TaskMessage[]): RedisPublishPlan {
+    return planRedisPublish(messages, { keys: this.keys, bindings: new Map(), declared: this.declared, newDeliveryTag: randomUUID });
+  }
+
   async execute(plan: RedisPublishPlan): Promise<PublishOutcome> {
     if (plan.transport !== 'redis') throw new BeatError(ErrorCode.BrokerPublish, `a ${String(plan.transport)} plan cannot be executed by the Redis broker`);
     const run = new SendRun(plan.size, this.maxInFlight);
@@ -191,8 +199,24 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
    * envelopes in one call). A server without the script (restarted, flushed) answers NOSCRIPT
    * without running anything: the script is loaded and the same bytes sent again.
    */
-  async evalScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): Promise<unknown> {
-    const { buffer, command } = encodeCommand(['EVALSHA', script.sha1, String(keys.length), ...keys, ...args], (bytes) => this.buffers.acquire(bytes));
+  evalScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): Promise<unknown> {
+    // Encoded here, synchronously, so that nothing holds the arguments (thousands of envelopes)
+    // while the reply is awaited: only the bytes wait.
+    const { buffer, command } = this.encodeScript(script, keys, args);
+    return this.sendEncoded(script, buffer, command);
+  }
+
+  /** Encodes what evalScript would send and sends nothing: the scheduler's rehearsal before a burst. */
+  rehearseScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): void {
+    this.buffers.release(this.encodeScript(script, keys, args).buffer);
+  }
+
+  /** The EVALSHA command's bytes, in a pooled buffer to release once the socket is done with them. */
+  private encodeScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): { buffer: Buffer; command: Buffer } {
+    return encodeCommand(['EVALSHA', script.sha1, String(keys.length), ...keys, ...args], (bytes) => this.buffers.acquire(bytes));
+  }
+
+  private async sendEncoded(script: LuaScript, buffer: Buffer, command: Buffer): Promise<unknown> {
     try {
       try {
         return await this.client.sendCommand(new EncodedCommand('evalsha', command));

@@ -14,6 +14,13 @@ import { IANAZone } from 'luxon';
 
 export const DAY_MS = 86_400_000;
 
+/**
+ * UTC itself, the default zone: its offset is always 0, answered without Intl. The first Intl
+ * time-zone lookup maps ICU's zone data into the process, about 8 MB of resident memory that a
+ * UTC-only deployment never needs.
+ */
+const UTC_NAMES: ReadonlySet<string> = new Set(['UTC', 'Etc/UTC']);
+
 /** A local calendar date and time of day, as shown on a wall clock. Month 1-12. */
 export interface WallTime {
   readonly year: number;
@@ -103,12 +110,13 @@ const MAX_BUCKETS = 20_000;
  * call and must not pay a Map lookup on the zone name each time.
  */
 export class ZoneOffsets {
-  private readonly zone: IANAZone;
+  /** Undefined for UTC (see UTC_NAMES). */
+  private readonly zone: IANAZone | undefined;
   private readonly buckets = new Map<number, Bucket>();
   private readonly probes = new Map<number, number>();
 
   constructor(readonly name: string) {
-    this.zone = IANAZone.create(name);
+    this.zone = UTC_NAMES.has(name) ? undefined : IANAZone.create(name);
   }
 
   /** UTC offset in ms at an instant (luxon's answer, rounded to the millisecond). */
@@ -207,7 +215,7 @@ export class ZoneOffsets {
   }
 
   private luxonOffsetMs(ms: number): number {
-    return Math.round(this.zone.offset(ms) * 60_000);
+    return this.zone === undefined ? 0 : Math.round(this.zone.offset(ms) * 60_000);
   }
 
   private bucket(k: number): Bucket {
@@ -268,6 +276,7 @@ const validity = new Map<string, boolean>();
 
 export function isValidZone(name: string): boolean {
   if (typeof name !== 'string' || name === '') return false;
+  if (UTC_NAMES.has(name)) return true;
   let valid = validity.get(name);
   if (valid === undefined) {
     valid = IANAZone.isValidZone(name);

@@ -7,7 +7,9 @@
  */
 import { withoutCommandArgs } from '../broker/redis-transport.js';
 import type { RedisTransport } from '../broker/redis-transport.js';
+import type { RedisPublishPlan } from '../broker/redis-plan.js';
 import type { RespArg } from '../broker/resp.js';
+import { quoteJson } from '../celery/json-text.js';
 import { BeatError, ErrorCode, errorMessage } from '../errors.js';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
@@ -17,7 +19,31 @@ import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from './keys.js';
 import { PUBLISH_FENCED_SCRIPT, withScripts } from './scripts.js';
 
-const OUTCOMES: Record<number, RunOutcome> = { 1: 'published', 0: 'stale', 2: 'dropped' };
+/** The payloads of one list or channel in a batch, and the runs they belong to (for stale runs). */
+class DeliveryGroup {
+  private readonly runs: number[] = [];
+  private readonly payloads: RespArg[] = [];
+
+  add(run: number, payload: RespArg): void {
+    this.runs.push(run);
+    this.payloads.push(payload);
+  }
+
+  /** Appends the group as the script reads it: kind, target, run numbers, count, payloads. */
+  write(args: RespArg[], kind: 'list' | 'channel', target: string): void {
+    args.push(kind, target, this.runs.join(' '), String(this.payloads.length));
+    for (const payload of this.payloads) args.push(payload);
+  }
+}
+
+function groupOf(groups: Map<string, DeliveryGroup>, target: string): DeliveryGroup {
+  let group = groups.get(target);
+  if (group === undefined) {
+    group = new DeliveryGroup();
+    groups.set(target, group);
+  }
+  return group;
+}
 
 export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
   constructor(
@@ -29,45 +55,90 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
   async dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
     const plan = await this.broker.plan(runs.map((r) => r.message));
     await this.broker.declare(plan);
+    return this.publishPlan(plan, runs, token, nowMs);
+  }
+
+  /**
+   * Sends the script (synchronously encoded) and returns its outcome. What waits for the reply is
+   * only which runs had a delivery and the drops to report: a burst's messages die as soon as
+   * their bytes are written, instead of surviving garbage collections in flight.
+   */
+  private publishPlan(plan: RedisPublishPlan, runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
+    const { keys, args, delivered } = this.scriptArguments(plan, runs, token, nowMs);
+    const count = delivered.length;
+    const dropped = plan.dropped.length === 0 ? undefined : this.dropReports(plan, runs);
+    return this.broker.evalScript(PUBLISH_FENCED_SCRIPT, keys, args).then(
+      (reply): DispatchResult => {
+        const codes = reply as number[];
+        if (codes[0] === -1) return { fenced: true };
+        // Fresh runs moved their state forward; a fresh run with no delivery matched no queue.
+        const outcomes = delivered.map((d, i): RunOutcome => (codes[i + 1] !== 1 ? 'stale' : d ? 'published' : 'dropped'));
+        outcomes.forEach((outcome, i) => {
+          const report = dropped?.get(i);
+          if (outcome === 'dropped' && report) this.logger.error(report.fields, report.message);
+        });
+        return { fenced: false, outcomes };
+      },
+      (error: unknown) => {
+        throw new BeatError(ErrorCode.BrokerPublish, `publishing ${count} runs through ${this.broker.spec.display} failed: ${errorMessage(error)}`, {
+          cause: withoutCommandArgs(error),
+        });
+      },
+    );
+  }
+
+  /** See Dispatcher.rehearse: the script's arguments planned and encoded, then thrown away. */
+  rehearse(runs: readonly DueRun[]): void {
+    const plan = this.broker.planWithoutBindings(runs.map((r) => r.message));
+    const { keys, args } = this.scriptArguments(plan, runs, 'rehearsal', 0);
+    this.broker.rehearseScript(PUBLISH_FENCED_SCRIPT, keys, args);
+  }
+
+  /** KEYS and ARGV of publish-fenced.lua (see its header) for a planned batch, and which runs have a delivery. */
+  private scriptArguments(plan: RedisPublishPlan, runs: readonly DueRun[], token: string, nowMs: number): { keys: string[]; args: RespArg[]; delivered: boolean[] } {
     const keys = [this.keys.fence, this.keys.state];
-    const keyIndex = new Map<string, number>();
-    // Pushes go in as they are: the transport writes each envelope's bytes from its layout.
-    const args: RespArg[] = [token, String(nowMs), String(runs.length)];
+    // The three per-run columns (names, slots, states), then the delivery groups.
+    const count = plan.messages.length;
+    const args = new Array<RespArg>(2 + 3 * count);
+    args[0] = token;
+    args[1] = String(count);
+    const lists = new Map<string, DeliveryGroup>();
+    const channels = new Map<string, DeliveryGroup>();
+    const delivered = new Array<boolean>(count);
+    const at = String(nowMs);
     plan.messages.forEach((m, i) => {
       const run = runs[i] as DueRun;
-      args.push(run.entry.name, String(run.slotMs), m.id, String(m.pushes.length), String(m.publishes.length));
-      for (const push of m.pushes) {
-        let index = keyIndex.get(push.key);
-        if (index === undefined) {
-          keys.push(push.key);
-          index = keys.length; // Lua's KEYS is 1-based
-          keyIndex.set(push.key, index);
-        }
-        args.push(String(index), push);
-      }
-      for (const publish of m.publishes) args.push(publish.channel, publish.payload);
+      const slot = String(run.slotMs);
+      args[2 + i] = run.entry.name;
+      args[2 + count + i] = slot;
+      args[2 + 2 * count + i] = `{"slot":${slot},"at":${at},"id":${quoteJson(m.id)},"n":`;
+      // Pushes go in as they are: the transport writes each envelope's bytes from its layout.
+      for (const push of m.pushes) groupOf(lists, push.key).add(i + 1, push);
+      for (const publish of m.publishes) groupOf(channels, publish.channel).add(i + 1, publish.payload);
+      delivered[i] = m.pushes.length + m.publishes.length > 0;
     });
-    let reply: number[];
-    try {
-      reply = (await this.broker.evalScript(PUBLISH_FENCED_SCRIPT, keys, args)) as number[];
-    } catch (error) {
-      throw new BeatError(ErrorCode.BrokerPublish, `publishing ${runs.length} runs through ${this.broker.spec.display} failed: ${errorMessage(error)}`, {
-        cause: withoutCommandArgs(error),
-      });
+    args.push(String(lists.size + channels.size));
+    for (const [key, group] of lists) {
+      keys.push(key);
+      group.write(args, 'list', String(keys.length)); // Lua's KEYS is 1-based
     }
-    if (reply[0] === -1) return { fenced: true };
-    const outcomes = runs.map((_, i) => OUTCOMES[reply[i + 1] ?? -1] ?? 'stale');
-    const droppedById = new Map(plan.dropped.map((d) => [d.id, d]));
-    outcomes.forEach((outcome, i) => {
-      if (outcome !== 'dropped') return;
-      const run = runs[i] as DueRun;
-      const d = droppedById.get(run.message.id);
-      this.logger.error(
-        { event: EVENTS.publishDropped, entry: run.entry.name, task: run.entry.task, id: run.message.id, exchange: d?.exchange, routingKey: d?.routingKey },
-        `message dropped: ${d?.reason ?? 'it reached no queue'}`,
-      );
+    for (const [channel, group] of channels) group.write(args, 'channel', channel);
+    return { keys, args, delivered };
+  }
+
+  /** The log line of each run whose message matched no queue, by run index. */
+  private dropReports(plan: RedisPublishPlan, runs: readonly DueRun[]): Map<number, { fields: Record<string, unknown>; message: string }> {
+    const byId = new Map(plan.dropped.map((d) => [d.id, d]));
+    const reports = new Map<number, { fields: Record<string, unknown>; message: string }>();
+    runs.forEach((run, i) => {
+      if ((plan.messages[i]?.pushes.length ?? 0) + (plan.messages[i]?.publishes.length ?? 0) > 0) return;
+      const d = byId.get(run.message.id);
+      reports.set(i, {
+        fields: { event: EVENTS.publishDropped, entry: run.entry.name, task: run.entry.task, id: run.message.id, exchange: d?.exchange, routingKey: d?.routingKey },
+        message: `message dropped: ${d?.reason ?? 'it reached no queue'}`,
+      });
     });
-    return { fenced: false, outcomes };
+    return reports;
   }
 
   prepare(template: MessageTemplate): void {

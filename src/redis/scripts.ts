@@ -14,6 +14,7 @@ function lua(name: string): string {
 
 const PUBLISH_FENCED = lua('publish-fenced');
 const TRIGGER_FENCED = lua('trigger-fenced');
+const RECORD_SEEN = lua('record-seen');
 
 /** publish-fenced.lua, for `RedisTransport.evalScript`: the scheduler's hot path, encoded by hand. */
 export const PUBLISH_FENCED_SCRIPT: LuaScript = { text: PUBLISH_FENCED, sha1: createHash('sha1').update(PUBLISH_FENCED).digest('hex') };
@@ -28,6 +29,8 @@ export interface ScriptClient {
   publishFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<number[]>;
   /** trigger-fenced.lua: see its header. */
   triggerFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<number>;
+  /** record-seen.lua: first sightings of entries without a state; 1 per name written, 0 if it had one. */
+  recordSeen(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
   /** claim-fenced.lua (AMQP): fence and freshness check before publishing; writes nothing. */
   claimFenced(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
   /** commit-fenced.lua (AMQP): records confirmed runs, fenced, slot forward only. */
@@ -42,6 +45,7 @@ export function withScripts(client: Redis): Redis & ScriptClient {
   if (!('publishFenced' in client)) {
     client.defineCommand('publishFenced', { lua: PUBLISH_FENCED });
     client.defineCommand('triggerFenced', { lua: TRIGGER_FENCED });
+    client.defineCommand('recordSeen', { lua: RECORD_SEEN });
     client.defineCommand('claimFenced', { lua: CLAIM_FENCED });
     client.defineCommand('commitFenced', { lua: COMMIT_FENCED });
     client.defineCommand('claimTrigger', { lua: CLAIM_TRIGGER });

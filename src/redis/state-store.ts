@@ -6,7 +6,9 @@
  */
 import type { Redis } from 'ioredis';
 import type { EntryState, StateStore } from '../runtime/dispatch.js';
+import { DEFAULTS } from '../defaults.js';
 import type { SchedulerKeys } from './keys.js';
+import { withScripts } from './scripts.js';
 
 /** The JSON stored per entry. Field names are short: there may be 100,000 of them. */
 interface StoredState {
@@ -64,14 +66,13 @@ export class RedisStateStore implements StateStore {
     if (unseen.length === 0) return states;
     // First writer wins, so every replica (and every restart) agrees on a new entry's anchor.
     const seen = JSON.stringify({ seen: nowMs, n: 0 });
-    const pipeline = this.client.pipeline();
-    for (const name of unseen) pipeline.hsetnx(this.stateKey, name, seen);
-    const replies = (await pipeline.exec()) ?? [];
+    const scripts = withScripts(this.client);
+    const chunks: string[][] = [];
+    for (let i = 0; i < unseen.length; i += DEFAULTS.stateSeenChunk) chunks.push(unseen.slice(i, i + DEFAULTS.stateSeenChunk));
+    const written = (await Promise.all(chunks.map((names) => scripts.recordSeen(1, this.stateKey, seen, ...names)))).flat();
     const lost: string[] = [];
     unseen.forEach((name, i) => {
-      const [error, created] = replies[i] ?? [null, 0];
-      if (error) throw error;
-      if (created === 1) states.set(name, { seenMs: nowMs, runCount: 0 });
+      if (written[i] === 1) states.set(name, { seenMs: nowMs, runCount: 0 });
       else lost.push(name);
     });
     if (lost.length > 0) {

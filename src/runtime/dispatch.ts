@@ -44,6 +44,11 @@ export interface Dispatcher {
   dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult>;
   /** Optional work ahead of an entry's first run, such as encoding its envelope layout; pure CPU, never I/O. */
   prepare?(template: MessageTemplate): void;
+  /**
+   * Optional: does the CPU work of dispatching `runs` (planning, encoding) and sends nothing, so
+   * that a burst's first batch runs optimized code. Pure CPU, never I/O.
+   */
+  rehearse?(runs: readonly DueRun[]): void;
 }
 
 export interface StateStore {

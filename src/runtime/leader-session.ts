@@ -9,9 +9,9 @@ import { DEFAULTS } from '../defaults.js';
 import type { Logger } from '../log.js';
 import { ControlLoop } from './control-loop.js';
 import type { ControlSource, TriggerPublisher } from './control-loop.js';
-import type { Dispatcher, DueRun, StateStore } from './dispatch.js';
+import type { Dispatcher, StateStore } from './dispatch.js';
 import { Runner } from './runner.js';
-import type { Clock } from './runner.js';
+import type { Clock, PublishedRun } from './runner.js';
 
 export interface LeaderSessionOptions {
   readonly config: ResolvedConfig;
@@ -24,7 +24,7 @@ export interface LeaderSessionOptions {
   readonly messageEnv: MessageEnv;
   readonly lease: () => string | undefined;
   readonly onFenced: () => void;
-  readonly onPublished?: (run: DueRun, latenessMs: number) => void;
+  readonly onPublished?: (run: PublishedRun, latenessMs: number) => void;
   /** How often the control loop looks for pause/resume/trigger requests without being told. */
   readonly controlIntervalMs: number;
 }

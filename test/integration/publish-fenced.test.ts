@@ -37,21 +37,39 @@ interface Run {
 let redis: Redis;
 let second: Redis;
 
-/** Calls the script as the fenced dispatcher does. */
+/** Calls the script as the fenced dispatcher does: three columns of runs, then the delivery groups. */
 async function publish(client: Redis, token: string, nowMs: number, runs: readonly Run[]): Promise<number[]> {
   const allKeys = [keys.fence, keys.state];
-  const argv: string[] = [token, String(nowMs), String(runs.length)];
-  for (const run of runs) {
-    const pushes = run.pushes ?? [['celery', `${run.entry}@${run.slot}`] as const];
-    const channels = run.channels ?? [];
-    argv.push(run.entry, String(run.slot), run.id ?? `id-${run.entry}-${run.slot}`, String(pushes.length), String(channels.length));
-    for (const [key, payload] of pushes) {
-      let index = allKeys.indexOf(key) + 1;
-      if (index === 0) index = allKeys.push(key);
-      argv.push(String(index), payload);
+  const groups = new Map<string, { kind: 'list' | 'channel'; target: string; runs: number[]; payloads: string[] }>();
+  const group = (kind: 'list' | 'channel', name: string): { runs: number[]; payloads: string[] } => {
+    let g = groups.get(`${kind}:${name}`);
+    if (g === undefined) {
+      let target = name;
+      if (kind === 'list') {
+        let index = allKeys.indexOf(name) + 1;
+        if (index === 0) index = allKeys.push(name);
+        target = String(index);
+      }
+      g = { kind, target, runs: [], payloads: [] };
+      groups.set(`${kind}:${name}`, g);
     }
-    for (const [channel, payload] of channels) argv.push(channel, payload);
-  }
+    return g;
+  };
+  runs.forEach((run, i) => {
+    for (const [key, payload] of run.pushes ?? [['celery', `${run.entry}@${run.slot}`] as const]) {
+      group('list', key).runs.push(i + 1);
+      group('list', key).payloads.push(payload);
+    }
+    for (const [channel, payload] of run.channels ?? []) {
+      group('channel', channel).runs.push(i + 1);
+      group('channel', channel).payloads.push(payload);
+    }
+  });
+  const argv: string[] = [token, String(runs.length)];
+  argv.push(...runs.map((r) => r.entry), ...runs.map((r) => String(r.slot)));
+  argv.push(...runs.map((r) => `{"slot":${r.slot},"at":${nowMs},"id":${JSON.stringify(r.id ?? `id-${r.entry}-${r.slot}`)},"n":`));
+  argv.push(String(groups.size));
+  for (const g of groups.values()) argv.push(g.kind, g.target, g.runs.join(' '), String(g.payloads.length), ...g.payloads);
   return withScripts(client).publishFenced(allKeys.length, ...allKeys, ...argv);
 }
 
@@ -111,8 +129,8 @@ describe('publish-fenced.lua', () => {
     expect(await stateOf('race')).toMatchObject({ n: pushed.length });
   });
 
-  it('a run that reached no queue moves the state forward (code 2) so it is not retried forever', async () => {
-    expect(await publish(redis, 'leader-token', T, [{ entry: 'd', slot: T, pushes: [] }])).toEqual([1, 2]);
+  it('a run that reached no queue moves the state forward so it is not retried forever', async () => {
+    expect(await publish(redis, 'leader-token', T, [{ entry: 'd', slot: T, pushes: [] }])).toEqual([1, 1]);
     expect(await stateOf('d')).toMatchObject({ slot: T, n: 1 });
     expect(await redis.exists('celery')).toBe(0);
   });
@@ -134,6 +152,35 @@ describe('publish-fenced.lua', () => {
     expect(await redis.lrange('not-a-list', 0, -1)).toEqual(['fanned-2']);
   });
 
+  it('with stale runs in a batch, only the fresh runs\' payloads go, in order, to every list and channel', async () => {
+    await publish(redis, 'leader-token', T, [{ entry: 'old', slot: T }]);
+    await redis.del('celery');
+    const subscriber = new Redis(URL);
+    const heard: string[] = [];
+    try {
+      await subscriber.subscribe('fan');
+      subscriber.on('message', (_channel: string, payload: string) => heard.push(payload));
+      const fanned = (entry: string, slot: number): Run => ({ entry, slot, pushes: [['celery', `${entry}@${slot}`], ['q2', `${entry}@${slot}#2`]], channels: [['fan', `${entry}@${slot}!`]] });
+      const codes = await publish(redis, 'leader-token', T + 5, [fanned('a', T), fanned('old', T), fanned('b', T), fanned('old', T + 1000)]);
+      expect(codes).toEqual([1, 1, 0, 1, 1]);
+      // LPUSH puts the newest at the head: reversed, the lists read in run order.
+      expect((await redis.lrange('celery', 0, -1)).reverse()).toEqual([`a@${T}`, `b@${T}`, `old@${T + 1000}`]);
+      expect((await redis.lrange('q2', 0, -1)).reverse()).toEqual([`a@${T}#2`, `b@${T}#2`, `old@${T + 1000}#2`]);
+      await expect.poll(() => heard).toEqual([`a@${T}!`, `b@${T}!`, `old@${T + 1000}!`]);
+      expect(await stateOf('old')).toMatchObject({ slot: T + 1000, at: T + 5, n: 2 });
+    } finally {
+      subscriber.disconnect();
+    }
+  });
+
+  it('reads states in any key order: one written by the trigger and AMQP scripts (count before id) counts on', async () => {
+    await redis.hset(keys.state, 'e', JSON.stringify({ slot: T, at: T, n: 4, id: 'x' }));
+    expect(await publish(redis, 'leader-token', T + 1, [{ entry: 'e', slot: T }, { entry: 'e', slot: T + 1000 }])).toEqual([1, 0, 1]);
+    expect(await stateOf('e')).toEqual({ slot: T + 1000, at: T + 1, n: 5, id: `id-e-${T + 1000}` });
+    expect(await publish(redis, 'leader-token', T + 2, [{ entry: 'e', slot: T + 2000 }])).toEqual([1, 1]);
+    expect(await stateOf('e')).toMatchObject({ slot: T + 2000, n: 6 });
+  });
+
   it('a corrupt state value does not block publishing: it is read as no state, as the state store reads it', async () => {
     await redis.hset(keys.state, 'corrupt', '{not json');
     expect(await publish(redis, 'leader-token', T, [{ entry: 'corrupt', slot: T }, { entry: 'fine', slot: T }])).toEqual([1, 1, 1]);
@@ -152,6 +199,9 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
       const template = compileMessageTemplate(entry, config, ENV);
       dispatcher.prepare(template);
       const runs = [T, T + 10_000].map((slotMs) => ({ entry, slotMs, message: renderTaskMessage(template, { taskId: slotTaskId(entry.name, slotMs), slotMs, nowMs: T }) }));
+      // A rehearsal encodes and sends nothing; the real dispatch after it is unaffected.
+      for (let i = 0; i < 5; i += 1) dispatcher.rehearse(runs);
+      expect(await redis.dbsize()).toBe(1); // the fence alone
       await redis.script('FLUSH');
       expect(await dispatcher.dispatch(runs, 'leader-token', T)).toEqual({ fenced: false, outcomes: ['published', 'published'] });
       // The same bytes as the envelope text, oldest first for BRPOP.

@@ -11,6 +11,7 @@ import type { ResolvedConfig } from '../../src/config/resolve.js';
 import { jitterFor } from '../../src/core/due.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { EVENTS } from '../../src/log-events.js';
+import { DEFAULTS } from '../../src/defaults.js';
 import { createLogger } from '../../src/log.js';
 import type { DispatchResult, Dispatcher, DueRun, EntryState, StateStore } from '../../src/runtime/dispatch.js';
 import { Runner, STOP_WAIT_MS } from '../../src/runtime/runner.js';
@@ -309,6 +310,26 @@ describe('Runner', () => {
     await advance(20 * S);
     expect(slotsOf(published, 'soon')).toEqual([T0 + 5 * S, T0 + 10 * S, T0 + 15 * S, T0 + 20 * S]);
     expect(prepared.map((p) => p.entry)).toEqual(['soon']);
+  });
+
+  it('rehearses once after its first warm-up: runs of the compiled entries, rendered as for real, before the first run; nothing is published by it', async () => {
+    const { dispatcher, published } = fakeDispatcher();
+    const rehearsals: { atMs: number; runs: readonly DueRun[] }[] = [];
+    dispatcher.rehearse = (runs) => rehearsals.push({ atMs: Date.now(), runs });
+    const config = configOf({ soon: { task: 't.soon', schedule: 5 }, hourly: { task: 't.hourly', schedule: 3600 } });
+    await startRunner({ config, dispatcher });
+    await advance(100);
+    const rehearsed = rehearsals.flatMap((r) => r.runs);
+    expect(rehearsed).toHaveLength(DEFAULTS.rehearsalRuns);
+    expect(Math.max(...rehearsals.map((r) => r.atMs))).toBeLessThan(T0 + 5 * S);
+    // Only entries compiled by the warm-up, at their next slot, with their real message.
+    expect(new Set(rehearsed.map((r) => r.entry.name))).toEqual(new Set(['soon']));
+    expect(rehearsed[0]?.slotMs).toBe(T0 + 5 * S);
+    expect(rehearsed[0]?.message.task).toBe('t.soon');
+    expect(published).toEqual([]);
+    await advance(20 * S);
+    expect(slotsOf(published, 'soon')).toEqual([T0 + 5 * S, T0 + 10 * S, T0 + 15 * S, T0 + 20 * S]);
+    expect(rehearsals.flatMap((r) => r.runs)).toHaveLength(DEFAULTS.rehearsalRuns);
   });
 
   it('with a timer lead, a tick that ends at once (not leading, entries overdue) still lets timers run: no microtask loop', async () => {

@@ -3,24 +3,32 @@
   while the caller still holds the leadership fence.
 
   KEYS[1]      fence key: the token of the current leader (written when it took the lock)
-  KEYS[2]      state hash: field = entry name, value = JSON {slot, at, n, id} (or {seen, n} before a first run)
+  KEYS[2]      state hash: field = entry name, value = JSON {slot, at, id, n} (or {seen, n} before a first run)
   KEYS[3..]    the broker lists the runs push to (kombu queue lists, any priority step)
 
   ARGV[1]      fence token of the caller
-  ARGV[2]      publish time, epoch ms (time comes in as an argument, never from TIME)
-  ARGV[3]      number of runs R
-  then, per run, in order:
-    entry, slot (epoch ms), task id, P (number of pushes), C (number of channel publishes),
-    P pairs: index into KEYS of the list, payload
-    C pairs: pub/sub channel (fanout exchanges), payload
+  ARGV[2]      number of runs R
+  then three columns of R values each, in run order:
+    ARGV[3 .. R+2]         entry names
+    ARGV[R+3 .. 2R+2]      slots (epoch ms)
+    ARGV[2R+3 .. 3R+2]     each run's new state without its run count: '{"slot":…,"at":…,"id":"…","n":'
+                           (the script appends the count and '}'; time comes in here, never from TIME)
+  ARGV[3R+3]   number of delivery groups G, then per group:
+    kind       'list' (LPUSH) or 'channel' (PUBLISH, fanout exchanges)
+    target     list: index into KEYS; channel: the channel name
+    runs       the run numbers (1-based) of the group's payloads, space-separated, in payload order
+    M          number of payloads, then M payloads, in run order
+
+  Columns let the script hand ranges of ARGV to HMGET and LPUSH as they are (unpack), without
+  building a Lua table per run: Lua work per run is what bounds a burst of thousands.
 
   Errors (nothing written): WRONGTYPE when a list key holds another type.
 
   Returns { status, c1 .. cR }
     status  1 = done; -1 = fenced: the caller is not the leader, nothing was read or written
-    c       1 = published, state moved forward
+    c       1 = fresh: state moved forward and the run's payloads delivered (a run with no payload,
+                one that matched no queue, moves forward too: the caller knows and logs it)
             0 = stale: the stored slot is at or after this one (published before); nothing written
-            2 = state moved forward, nothing delivered (the message matched no queue; the caller logs it)
 ]]
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return { -1 }
@@ -37,94 +45,99 @@ for i = 3, #KEYS do
   end
 end
 
-local now = tonumber(ARGV[2])
-local runs = tonumber(ARGV[3])
--- Redis calls from Lua cost far more than the Lua around them, so the script reads all states with
--- HMGET and writes with one multi-value LPUSH per list and one HSET, in chunks that stay well within
--- Lua's stack (unpack), instead of three calls per run.
+local runs = tonumber(ARGV[2])
+local NAMES = 2
+local SLOTS = NAMES + runs
+local STATES = SLOTS + runs
+-- Redis calls take at most this many values at once: unpack puts them on Lua's stack.
 local CHUNK = 1000
 
--- Pass 1: where each run's fields are, and the entries involved.
-local starts, names, index = {}, {}, {}
-local at = 4
-for r = 1, runs do
-  starts[r] = at
-  local entry = ARGV[at]
-  if index[entry] == nil then
-    names[#names + 1] = entry
-    index[entry] = #names
-  end
-  at = at + 5 + 2 * (tonumber(ARGV[at + 3]) + tonumber(ARGV[at + 4]))
-end
-
--- The stored state of every entry: last slot and run count. A value that is not our JSON (written
--- by hand, say) is read as no state, as state-store.ts reads it; failing on it would fail every
--- batch holding this entry, for good.
+-- The stored state of every entry: last slot and run count. Our own writes put the slot first and
+-- the count last, which one anchored match reads; anything else (first sightings, states written
+-- by the AMQP and trigger scripts) is searched field by field. A value that is not our JSON (written
+-- by hand, say) is read as no state, as state-store.ts reads it; failing on it would fail every batch
+-- holding this entry, for good.
 local lastSlot, count = {}, {}
-for i = 1, #names, CHUNK do
-  local chunk = {}
-  for j = i, math.min(i + CHUNK - 1, #names) do chunk[#chunk + 1] = names[j] end
-  local values = redis.call('HMGET', KEYS[2], unpack(chunk))
-  for j = 1, #chunk do
-    local stored = values[j]
+for first = 1, runs, CHUNK do
+  local last = math.min(first + CHUNK - 1, runs)
+  local values = redis.call('HMGET', KEYS[2], unpack(ARGV, NAMES + first, NAMES + last))
+  for r = first, last do
+    local stored = values[r - first + 1]
     if stored then
-      lastSlot[chunk[j]] = tonumber(string.match(stored, '"slot":(%-?%d+)'))
-      count[chunk[j]] = tonumber(string.match(stored, '"n":(%d+)')) or 0
+      local entry = ARGV[NAMES + r]
+      local slot, n = string.match(stored, '^{"slot":(%-?[%d.]+),.*"n":(%d+)}$')
+      if slot then
+        lastSlot[entry] = tonumber(slot)
+        count[entry] = tonumber(n)
+      else
+        lastSlot[entry] = tonumber(string.match(stored, '"slot":(%-?[%d.]+)'))
+        count[entry] = tonumber(string.match(stored, '"n":(%d+)')) or 0
+      end
     end
   end
 end
 
--- Pass 2: each run is fresh only if newer than the entry's last slot, counting the runs before it
--- in this batch (a catch-up batch holds several slots of one entry, in order).
+-- Each run is fresh only if newer than the entry's last slot, counting the runs before it in this
+-- batch (a catch-up batch holds several slots of one entry, in order).
 local result = { 1 }
-local lists, written, latest = {}, {}, {}
+local anyStale = false
+local writes, w = {}, 0
 for r = 1, runs do
-  local base = starts[r]
-  local entry = ARGV[base]
-  local slot = tonumber(ARGV[base + 1])
-  local pushes = tonumber(ARGV[base + 3])
-  local channels = tonumber(ARGV[base + 4])
+  local entry = ARGV[NAMES + r]
+  local slot = tonumber(ARGV[SLOTS + r])
   local last = lastSlot[entry]
   if last ~= nil and last >= slot then
-    result[#result + 1] = 0
+    result[r + 1] = 0
+    anyStale = true
   else
-    for i = 0, pushes - 1 do
-      local key = tonumber(ARGV[base + 5 + 2 * i])
-      local list = lists[key]
-      if list == nil then
-        list = {}
-        lists[key] = list
-      end
-      list[#list + 1] = ARGV[base + 6 + 2 * i]
-    end
-    for i = 0, channels - 1 do
-      local p = base + 5 + 2 * pushes + 2 * i
-      redis.call('PUBLISH', ARGV[p], ARGV[p + 1])
-    end
+    local n = (count[entry] or 0) + 1
     lastSlot[entry] = slot
-    count[entry] = (count[entry] or 0) + 1
-    -- %.17g keeps every digit of an epoch-ms value (cjson's default of 14 significant digits would
-    -- too until the year 5138, but the state is ours to get right).
-    latest[entry] = string.format('{"slot":%.17g,"at":%.17g,"n":%d,"id":%s}', slot, now, count[entry], cjson.encode(ARGV[base + 2]))
-    if written[entry] == nil then written[entry] = true end
-    result[#result + 1] = (pushes + channels > 0) and 1 or 2
+    count[entry] = n
+    writes[w + 1] = entry
+    writes[w + 2] = ARGV[STATES + r] .. n .. '}'
+    w = w + 2
+    result[r + 1] = 1
   end
 end
 
-for key, payloads in pairs(lists) do
-  for i = 1, #payloads, CHUNK do
-    redis.call('LPUSH', KEYS[key], unpack(payloads, i, math.min(i + CHUNK - 1, #payloads)))
+local at = STATES + runs + 1
+local groups = tonumber(ARGV[at])
+at = at + 1
+for _ = 1, groups do
+  local kind, target, members, m = ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3])
+  local first = at + 4
+  if kind == 'list' then
+    local key = KEYS[tonumber(target)]
+    if not anyStale then
+      for i = first, first + m - 1, CHUNK do
+        redis.call('LPUSH', key, unpack(ARGV, i, math.min(i + CHUNK - 1, first + m - 1)))
+      end
+    else
+      -- Some runs are stale: only the payloads of fresh runs go, still in order.
+      local fresh, f, i = {}, 0, first
+      for run in string.gmatch(members, '%d+') do
+        if result[tonumber(run) + 1] == 1 then
+          f = f + 1
+          fresh[f] = ARGV[i]
+        end
+        i = i + 1
+      end
+      for j = 1, f, CHUNK do
+        redis.call('LPUSH', key, unpack(fresh, j, math.min(j + CHUNK - 1, f)))
+      end
+    end
+  else
+    local i = first
+    for run in string.gmatch(members, '%d+') do
+      if result[tonumber(run) + 1] == 1 then redis.call('PUBLISH', target, ARGV[i]) end
+      i = i + 1
+    end
   end
+  at = first + m
 end
-local pairsToWrite = {}
-for entry, _ in pairs(written) do
-  pairsToWrite[#pairsToWrite + 1] = entry
-  pairsToWrite[#pairsToWrite + 1] = latest[entry]
-  if #pairsToWrite >= 2 * CHUNK then
-    redis.call('HSET', KEYS[2], unpack(pairsToWrite))
-    pairsToWrite = {}
-  end
+
+for i = 1, w, 2 * CHUNK do
+  redis.call('HSET', KEYS[2], unpack(writes, i, math.min(i + 2 * CHUNK - 1, w)))
 end
-if #pairsToWrite > 0 then redis.call('HSET', KEYS[2], unpack(pairsToWrite)) end
 
 return result
