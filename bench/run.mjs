@@ -277,7 +277,7 @@ async function failover() {
 
 // ---------------------------------------------------------------- 6. raw ceiling
 function ceiling() {
-  const r = spawnSync('redis-benchmark', ['-h', '127.0.0.1', '-p', '6379', '-c', '1', '-P', '64', '-t', 'lpush', '-d', '865', '-n', '200000', '-q', '--csv'], { encoding: 'utf8' });
+  const r = spawnSync('redis-benchmark', ['-h', '127.0.0.1', '-p', '6379', '--dbnum', String(DB), '-c', '1', '-P', '64', '-t', 'lpush', '-d', '865', '-n', '200000', '-q', '--csv'], { encoding: 'utf8' });
   const rate = Number(/"LPUSH[^"]*","([\d.]+)"/.exec(r.stdout)?.[1]);
   row('Raw ceiling: redis-benchmark -c 1 -P 64 -t lpush -d 865', Number.isFinite(rate) ? `${Math.round(rate).toLocaleString('en')} LPUSH/s` : 'redis-benchmark not installed', '—', '—', 'reference');
   return rate;

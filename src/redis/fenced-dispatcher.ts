@@ -66,7 +66,7 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
   private publishPlan(plan: RedisPublishPlan, runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
     const { keys, args, delivered } = this.scriptArguments(plan, runs, token, nowMs);
     const count = delivered.length;
-    const dropped = plan.dropped.length === 0 ? undefined : this.dropReports(plan, runs);
+    const dropped = plan.dropped.length === 0 ? undefined : this.dropReports(plan, runs, delivered);
     return this.broker.evalScript(PUBLISH_FENCED_SCRIPT, keys, args).then(
       (reply): DispatchResult => {
         const codes = reply as number[];
@@ -127,11 +127,11 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
   }
 
   /** The log line of each run whose message matched no queue, by run index. */
-  private dropReports(plan: RedisPublishPlan, runs: readonly DueRun[]): Map<number, { fields: Record<string, unknown>; message: string }> {
+  private dropReports(plan: RedisPublishPlan, runs: readonly DueRun[], delivered: readonly boolean[]): Map<number, { fields: Record<string, unknown>; message: string }> {
     const byId = new Map(plan.dropped.map((d) => [d.id, d]));
     const reports = new Map<number, { fields: Record<string, unknown>; message: string }>();
     runs.forEach((run, i) => {
-      if ((plan.messages[i]?.pushes.length ?? 0) + (plan.messages[i]?.publishes.length ?? 0) > 0) return;
+      if (delivered[i]) return;
       const d = byId.get(run.message.id);
       reports.set(i, {
         fields: { event: EVENTS.publishDropped, entry: run.entry.name, task: run.entry.task, id: run.message.id, exchange: d?.exchange, routingKey: d?.routingKey },

@@ -40,8 +40,6 @@ export interface RunnerOptions {
   readonly batchSize?: number;
   /** Most slots replayed per entry per wake-up with catchUp "all". */
   readonly maxSlotsPerTick?: number;
-  /** Dispatcher calls awaiting their reply at once in a burst; defaults to DEFAULTS.dispatchMaxInFlight. */
-  readonly maxInFlight?: number;
   /**
    * Wake this long before a due instant and wait for it exactly (see fire()); 0, the default, arms
    * plain timers (what tests on fake timers need: a fake clock does not move while the loop spins).
@@ -59,17 +57,16 @@ export interface PublishedRun {
   readonly destination: Destination;
 }
 
-/** Runs taken off the heap together, rendered: `runtimes[i]` is the entry of `runs[i]`. */
-interface Batch {
+/** What the runner keeps of a batch handed to the dispatcher until it is recorded: `runtimes[i]` ran `slots[i]` as task `ids[i]`. */
+interface SentBatch {
   readonly runtimes: EntryRuntime[];
-  readonly runs: DueRun[];
+  readonly slots: number[];
+  readonly ids: string[];
 }
 
-/** What the runner keeps of a batch handed to the dispatcher until it is recorded. */
-interface SentBatch {
-  readonly runtimes: readonly EntryRuntime[];
-  readonly slots: readonly number[];
-  readonly ids: readonly string[];
+/** Runs taken off the heap together, rendered; only until they are handed to the dispatcher. */
+interface Batch extends SentBatch {
+  readonly runs: DueRun[];
 }
 
 interface EntryRuntime {
@@ -111,7 +108,6 @@ export class Runner {
   private rehearsed = false;
   private readonly batchSize: number;
   private readonly maxSlots: number;
-  private readonly maxInFlight: number;
   private pausedNames: ReadonlySet<string> = new Set();
   /** When the loop last woke up (epoch ms), for the health check. */
   lastWakeMs = 0;
@@ -119,7 +115,6 @@ export class Runner {
   constructor(private readonly options: RunnerOptions) {
     this.batchSize = options.batchSize ?? DEFAULT_BATCH;
     this.maxSlots = options.maxSlotsPerTick ?? 10_000;
-    this.maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULTS.dispatchMaxInFlight);
   }
 
   /** Loads the stored state and starts the loop. */
@@ -419,7 +414,7 @@ export class Runner {
    * recorded, so one entry is never in two batches in flight.
    */
   private takeBatch(now: number): Batch {
-    const batch: Batch = { runtimes: [], runs: [] };
+    const batch: Batch = { runtimes: [], slots: [], ids: [], runs: [] };
     for (let top = this.heap.peek(); top !== undefined && top.key <= now && batch.runs.length < this.batchSize; top = this.heap.peek()) {
       this.heap.remove(top);
       const plan = this.plan(top, now);
@@ -430,15 +425,18 @@ export class Runner {
         continue;
       }
       for (const slotMs of plan.slots) {
+        const run = this.renderRun(top, slotMs, now);
         batch.runtimes.push(top);
-        batch.runs.push(this.renderRun(top, slotMs, now));
+        batch.slots.push(slotMs);
+        batch.ids.push(run.message.id);
+        batch.runs.push(run);
       }
     }
     return batch;
   }
 
   /**
-   * Publishes every due run, batch by batch, with up to `maxInFlight` batches awaiting their reply:
+   * Publishes every due run, batch by batch, with up to DEFAULTS.dispatchMaxInFlight batches awaiting their reply:
    * while Redis runs one batch's script, the next is encoded and sent and the one after planned.
    * The bookkeeping of published batches (cursors, next slots, the log line and metrics of each
    * run) waits until the last batch is answered: in a burst the process is CPU-bound, and every
@@ -476,14 +474,14 @@ export class Runner {
     for (let batch = this.takeBatch(now); batch.runs.length > 0; batch = this.takeBatch(now)) {
       // A window of scripts in flight: Redis runs one while the next is encoded and sent. With one
       // at a time, Redis sat idle while each batch was encoded.
-      const oldest = inFlight.length >= this.maxInFlight ? inFlight.shift() : undefined;
+      const oldest = inFlight.length >= DEFAULTS.dispatchMaxInFlight ? inFlight.shift() : undefined;
       if (oldest) settle(oldest.sent, await oldest.reply);
       if (halted === undefined && this.options.lease() !== token) halted = { reason: 'lease' };
       if (halted !== undefined) {
         keepDue(batch.runtimes);
         break;
       }
-      const sent: SentBatch = { runtimes: batch.runtimes, slots: batch.runs.map((r) => r.slotMs), ids: batch.runs.map((r) => r.message.id) };
+      const sent: SentBatch = { runtimes: batch.runtimes, slots: batch.slots, ids: batch.ids };
       const reply = this.options.dispatcher.dispatch(batch.runs, token, this.options.clock.now()).then(
         (result): Reply => ({ result }),
         (error: unknown): Reply => ({ error }),

@@ -4,6 +4,7 @@
  * all-or-nothing when a push would fail. The runner's guarantees rest on these. Then the fenced
  * dispatcher, which sends it with arguments encoded by hand.
  */
+import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisTransport } from '../../src/broker/redis-transport.js';
@@ -215,6 +216,38 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
       expect(await dispatcher.dispatch(runs.slice(1), 'leader-token', T)).toEqual({ fenced: false, outcomes: ['stale'] });
       expect(await dispatcher.dispatch(runs, 'old-token', T)).toEqual({ fenced: true });
       expect(await redis.llen('celery')).toBe(2);
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it('a run whose message matches no queue is reported dropped, logged, and its state moves forward; the others in the batch publish', async () => {
+    const config = parseConfig(
+      {
+        name: 'fenced-test',
+        broker: { url: URL },
+        beatSchedule: { lonely: { task: 'proj.lonely', schedule: 10, options: { exchange: 'lonely-ex', routingKey: 'nobody' } }, fine: { task: 'proj.fine', schedule: 10 } },
+      },
+      'publish-fenced.test',
+    );
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const transport = new RedisTransport({ url: URL, transportOptions: {}, logger: createLogger({ level: 'silent' }) });
+    try {
+      const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'info', destination: sink }));
+      const runs = config.entries.map((entry) => {
+        const template = compileMessageTemplate(entry, config, ENV);
+        return { entry, slotMs: T, message: renderTaskMessage(template, { taskId: slotTaskId(entry.name, T), slotMs: T, nowMs: T }) };
+      });
+      expect(await dispatcher.dispatch(runs, 'leader-token', T)).toEqual({ fenced: false, outcomes: ['dropped', 'published'] });
+      expect(await stateOf('lonely')).toMatchObject({ slot: T, n: 1 });
+      expect(await redis.llen('celery')).toBe(1);
+      await expect.poll(() => lines).toContainEqual(expect.objectContaining({ event: 'beat.publish.dropped', entry: 'lonely', exchange: 'lonely-ex', routingKey: 'nobody' }));
     } finally {
       await transport.close();
     }
