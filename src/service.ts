@@ -104,7 +104,9 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const instanceId = newInstanceId(hostname(), process.pid);
   const keys = schedulerKeys(config.state.prefix, config.name);
   const log = logger.child({ instance: instanceId, deployment: config.name });
-  const metrics = new BeatMetrics();
+  // Process metrics (CPU, heap, event-loop lag sampled every 100 ms) only when there is an endpoint
+  // to read them from: without --http nobody can, and the sampler would wake the process 10 times a second.
+  const metrics = new BeatMetrics({ processMetrics: options.http !== undefined });
 
   const stateUrl = stateUrlFor(config);
   const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log);

@@ -11,6 +11,7 @@ import type { Document } from 'yaml';
 import { DEFAULTS, ENV } from '../defaults.js';
 import { BeatError, ConfigError, ErrorCode, errorMessage } from '../errors.js';
 import { amqpQueueConfigProblems } from '../broker/amqp-message.js';
+import { libraryEntryUrl } from '../package-files.js';
 import { configSchema } from './schema.js';
 import { normaliseBigInts } from './json-value.js';
 import { toProblems } from './problems.js';
@@ -113,7 +114,7 @@ async function readModule(path: string, source: string): Promise<RawConfig> {
     interopDefault: true,
     moduleCache: false,
     fsCache: false,
-    alias: { tsbeat: fileURLToPath(new URL('../index.js', import.meta.url)) },
+    alias: { tsbeat: fileURLToPath(libraryEntryUrl) },
   });
   let exported: unknown;
   try {

@@ -1,5 +1,5 @@
 /**
- * The Lua scripts, read once from `src/redis/lua/` (copied next to the compiled code by the build)
+ * The Lua scripts, read once from `src/redis/lua/` (copied to `dist/redis/lua/` by the build)
  * and registered on a connection; ioredis runs them by EVALSHA and falls back to EVAL when the
  * server does not have them cached (after a restart, say).
  */
@@ -7,9 +7,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { LuaScript } from '../broker/redis-transport.js';
+import { luaScriptUrl } from '../package-files.js';
 
 function lua(name: string): string {
-  return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+  return readFileSync(luaScriptUrl(name), 'utf8');
 }
 
 const PUBLISH_FENCED = lua('publish-fenced');

@@ -1,8 +1,9 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, spawnCli } from '../support/cli.js';
+import { builtCli, runCli, spawnCli } from '../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsbeat-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -154,5 +155,18 @@ describe('the beat binary', () => {
     const unknown = spawnCli(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe('beat: unknown command "frobnicate". Commands: run, check, next, status, trigger, pause, resume. See \'beat --help\'.\n');
+  });
+});
+
+describe('the built command line', () => {
+  it('is one bundled file: no module of ours loaded one by one, only the dependencies kept out on purpose, ASCII source', () => {
+    const text = readFileSync(builtCli, 'utf8');
+    // Static imports left in the bundle: Node's built-ins and ioredis (yaml, jiti and amqplib are dynamic imports).
+    const staticImports = [...text.matchAll(/\bimport\s*(?:[\w$]+\s*,?\s*)?(?:\{[^}]*\}|\*\s*as\s+[\w$]+)?\s*from\s*["']([^"']+)["']/g)].map((m) => m[1]);
+    expect(staticImports.length).toBeGreaterThan(0);
+    expect(staticImports.filter((s) => !(s?.startsWith('node:') || builtinModules.includes(s ?? '')) && s !== 'ioredis')).toEqual([]);
+    expect(text).not.toMatch(/["']\.\.?\/(commands|config|runtime|broker|redis)\//);
+    // Non-ASCII text would make V8 keep the 1.3 MB source as two bytes per character.
+    expect(/[^\x00-\x7f]/.test(text)).toBe(false);
   });
 });
