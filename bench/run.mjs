@@ -237,11 +237,11 @@ const STARTUP_RUNS = 5;
 async function startupRuns(impl) {
   const runs = [];
   for (let i = 0; i < STARTUP_RUNS; i++) runs.push(await startupOne(impl));
-  const median = (key) => {
+  const summary = (key) => {
     const values = runs.map((r) => r[key]).filter((v) => v !== undefined).sort((a, b) => a - b);
-    return values.length === 0 ? undefined : { median: values[values.length >> 1], min: values[0], max: values[values.length - 1] };
+    return values.length === 0 ? undefined : { median: percentile(values, 50), min: values[0], max: values[values.length - 1] };
   };
-  return { leading: median('leading'), first: median('first') };
+  return { leading: summary('leading'), first: summary('first') };
 }
 
 const fmtRange = (m) => (m === undefined ? '—' : `${fmtS(m.median)} (${fmtS(m.min)}–${fmtS(m.max)})`);

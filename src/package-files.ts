@@ -7,15 +7,13 @@
  * Keep every `import.meta.url`-relative path here; one computed in a module further down the tree
  * would point elsewhere once bundled.
  */
-const here = new URL('./', import.meta.url);
-
 /** The package's package.json (for the version). */
-export const packageJsonUrl = new URL('../package.json', here);
+export const packageJsonUrl = new URL('../package.json', import.meta.url);
 
 /** A Lua script of `src/redis/lua/` (copied to `dist/redis/lua/` by the build). */
 export function luaScriptUrl(name: string): URL {
-  return new URL(`./redis/lua/${name}.lua`, here);
+  return new URL(`./redis/lua/${name}.lua`, import.meta.url);
 }
 
 /** The public API (`import … from 'tsbeat'` in a config file): the library build, never the bundle. */
-export const libraryEntryUrl = new URL('./index.js', here);
+export const libraryEntryUrl = new URL('./index.js', import.meta.url);
