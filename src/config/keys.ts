@@ -47,6 +47,11 @@ export function unknownKeyMessage(key: string, known: readonly string[]): string
     : `unknown key "${key}"; allowed keys: ${known.join(', ')}`;
 }
 
+function hasAlias(record: Record<string, unknown>, spellings: ReadonlyMap<string, string>): boolean {
+  for (const key in record) if (Object.hasOwn(record, key) && spellings.has(key)) return true;
+  return false;
+}
+
 /**
  * A strict object whose keys may be spelt camelCase or snake_case, with `aliases` for other
  * spellings (Celery names such as `beat_schedule`). Output keys are always the camelCase ones.
@@ -69,9 +74,13 @@ export function keyed<Shape extends z.ZodRawShape>(shape: Shape, aliases: Record
   const withAliases = z.preprocess((input, ctx) => {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
     const record = input as Record<string, unknown>;
-    if (!Object.keys(record).some((k) => spellings.has(k))) return input;
+    // Loops over `in` rather than Object.keys/entries: this runs for every object of every entry,
+    // and the arrays those allocate were a tenth of the garbage of loading 10,000 entries.
+    if (!hasAlias(record, spellings)) return input;
     const renamed: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(record)) {
+    for (const key in record) {
+      if (!Object.hasOwn(record, key)) continue;
+      const value = record[key];
       const canonical = spellings.get(key);
       if (canonical === undefined) {
         renamed[key] = value;

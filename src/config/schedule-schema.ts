@@ -92,8 +92,10 @@ export const scheduleSchema = z
       }
       return { kind: 'interval', everyMs: input * 1000 };
     }
-    const given = SCHEDULE_FORMS.filter((form) => input[form] !== undefined);
-    if (given.length !== 1) {
+    let forms = 0;
+    for (const form of SCHEDULE_FORMS) if (input[form] !== undefined) forms += 1;
+    if (forms !== 1) {
+      const given = SCHEDULE_FORMS.filter((form) => input[form] !== undefined);
       ctx.addIssue({
         code: 'custom',
         message:
