@@ -82,8 +82,8 @@ export const DEFAULTS = {
   /** Runs planned, rendered and encoded (never sent) once after the first warm-up: see Runner.rehearse. */
   rehearsalRuns: 2000,
   /**
-   * The scheduler wakes this long before a due instant and waits for it exactly, going round the
-   * event loop: a Node timer alone fires up to a millisecond or more late (bench: accuracy).
+   * The scheduler wakes this long before a due instant and waits for it exactly (Runner.waitFor):
+   * a Node timer alone fires up to a millisecond or more late (bench: accuracy).
    */
   timerLeadMs: 4,
   /**

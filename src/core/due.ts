@@ -22,6 +22,11 @@ export interface DueOptions {
   readonly graceMs: number;
   /** At most this many slots per call with `all`; the rest come on the next call. */
   readonly maxSlots: number;
+  /**
+   * The entry's next slot after `lastSlotMs`, when the caller already has it (the runner keeps it
+   * as the entry's heap key): one schedule computation fewer per run, in a burst's critical path.
+   */
+  readonly nextSlotMs?: number | undefined;
 }
 
 export type MissReason = 'catch_up_once' | 'skip_late' | 'outside_window';
@@ -93,7 +98,7 @@ function countSlots(timing: EntryTiming, anchorMs: number, afterMs: number, unti
  */
 export function planDue(timing: EntryTiming, lastSlotMs: number, nowMs: number, options: DueOptions): DuePlan {
   const anchor = lastSlotMs;
-  const first = nextAfter(timing, anchor, lastSlotMs);
+  const first = options.nextSlotMs ?? nextAfter(timing, anchor, lastSlotMs);
   if (first === undefined || first > nowMs) {
     return { slots: [], missed: 0, missedReason: undefined, cursorMs: lastSlotMs, nextSlotMs: first };
   }

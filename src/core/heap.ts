@@ -38,13 +38,14 @@ export class MinHeap<T extends HeapItem> {
   }
 
   /**
-   * The items with a key at or below `limit`, in no particular order. Visits only those and their
-   * children (a subtree whose root is above the limit holds nothing at or below it).
+   * The items with a key at or below `limit` (at most `most` of them), in no particular order.
+   * Visits only those and their children (a subtree whose root is above the limit holds nothing at
+   * or below it).
    */
-  upTo(limit: number): T[] {
+  upTo(limit: number, most = Number.POSITIVE_INFINITY): T[] {
     const found: T[] = [];
     const stack: number[] = this.items.length > 0 ? [0] : [];
-    for (let i = stack.pop(); i !== undefined; i = stack.pop()) {
+    for (let i = stack.pop(); i !== undefined && found.length < most; i = stack.pop()) {
       const item = this.items[i] as T;
       if (item.key > limit) continue;
       found.push(item);

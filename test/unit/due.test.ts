@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { jitterFor, planDue, skipThrough } from '../../src/core/due.js';
 import type { EntryTiming } from '../../src/core/due.js';
 import { MinHeap } from '../../src/core/heap.js';
+import { nextFires } from '../../src/core/schedule.js';
 import { parseCronLine } from '../../src/core/cron/index.js';
 
 const S = 1000;
@@ -81,6 +82,23 @@ describe('planDue', () => {
     expect(plan.slots).toEqual([Date.parse('2026-11-21T02:00:00Z')]);
     expect(plan.missed).toBe(2);
     expect(plan.nextSlotMs).toBe(Date.parse('2026-11-22T02:00:00Z'));
+  });
+
+  it('plans the same with the next slot given as without it (the runner passes the one it keeps)', () => {
+    const daily: EntryTiming = { schedule: { kind: 'cron', spec: parseCronLine('0 3 * * *') }, zone: 'Europe/Berlin', catchUp: 'once', catchUpWindowMs: undefined };
+    const cases: [EntryTiming, number, number][] = [
+      [every10s('once'), t0, t0 + 9_999],
+      [every10s('once'), t0, t0 + 10 * S + 7],
+      [every10s('skip'), t0, t0 + 105 * S],
+      [every10s('all'), t0, t0 + 105 * S],
+      [every10s('all', 35 * S), t0, t0 + 105 * S],
+      [every10s('all'), t0 + 100 * S, t0 + 50 * S],
+      [daily, Date.parse('2026-11-18T02:00:00Z'), Date.parse('2026-11-21T12:00:00Z')],
+    ];
+    for (const [timing, last, now] of cases) {
+      const nextSlotMs = nextFires(timing.schedule, { zone: timing.zone, afterMs: last, anchorMs: last }, 1)[0];
+      expect(planDue(timing, last, now, { ...opts, nextSlotMs })).toEqual(planDue(timing, last, now, opts));
+    }
   });
 
   it('runs a clocked entry once and then never again', () => {

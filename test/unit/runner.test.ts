@@ -332,6 +332,42 @@ describe('Runner', () => {
     expect(rehearsals.flatMap((r) => r.runs)).toHaveLength(DEFAULTS.rehearsalRuns);
   });
 
+  it('with a timer lead, publishes at its instant, never before, each run rehearsed in its last millisecond', async () => {
+    vi.useRealTimers();
+    const { dispatcher, published } = fakeDispatcher();
+    const primed: { slotMs: number; atMs: number }[] = [];
+    dispatcher.rehearse = (runs) => {
+      for (const run of runs) primed.push({ slotMs: run.slotMs, atMs: Date.now() });
+    };
+    const runner = new Runner({
+      config: configOf({ often: { task: 't.often', schedule: 0.05 } }),
+      dispatcher,
+      state: fakeState(),
+      clock: { now: () => Date.now() },
+      logger: captureLogs().logger,
+      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
+      lease: () => 'token',
+      onFenced: () => undefined,
+      timerLeadMs: 4,
+    });
+    runners.push(runner);
+    await runner.start();
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await runner.stop();
+    expect(published.length).toBeGreaterThanOrEqual(6);
+    for (const run of published) expect(run.atMs).toBeGreaterThanOrEqual(run.slotMs);
+    // After the start-up rehearsal of the first slot, each slot whose timer fired in time (most of
+    // them; a late timer leaves no time) was rehearsed once more in its last millisecond, no sooner
+    // (how long the rehearsal itself takes depends on the machine's load: no upper bound here).
+    const firstSlot = published[0]?.slotMs ?? 0;
+    const primedLater = primed.filter((p) => p.slotMs > firstSlot);
+    expect(primedLater.length).toBeGreaterThan(0);
+    for (const p of primedLater) {
+      expect(p.atMs).toBeGreaterThanOrEqual(p.slotMs - 1);
+      expect(published.some((run) => run.slotMs === p.slotMs)).toBe(true);
+    }
+  });
+
   it('with a timer lead, a tick that ends at once (not leading, entries overdue) still lets timers run: no microtask loop', async () => {
     vi.useRealTimers();
     const { dispatcher, published } = fakeDispatcher();
