@@ -92,10 +92,8 @@ export const scheduleSchema = z
       }
       return { kind: 'interval', everyMs: input * 1000 };
     }
-    let forms = 0;
-    for (const form of SCHEDULE_FORMS) if (input[form] !== undefined) forms += 1;
-    if (forms !== 1) {
-      const given = SCHEDULE_FORMS.filter((form) => input[form] !== undefined);
+    const given = SCHEDULE_FORMS.filter((form) => input[form] !== undefined);
+    if (given.length !== 1) {
       ctx.addIssue({
         code: 'custom',
         message:

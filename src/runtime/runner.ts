@@ -334,12 +334,8 @@ export class Runner {
     const runs: DueRun[] = [];
     for (const runtime of this.heap.upTo(dueMs, PRIME_RUNS)) {
       if (runtime.template === undefined) continue;
-      const slotMs = runtime.nextSlotMs ?? dueMs;
-      try {
-        runs.push(this.renderRun(runtime, slotMs, dueMs));
-      } catch {
-        // Reported by the run itself.
-      }
+      const run = this.rehearsalRun(runtime, runtime.nextSlotMs ?? dueMs, dueMs);
+      if (run !== undefined) runs.push(run);
     }
     if (runs.length > 0) rehearseRuns(runs);
   }
@@ -414,12 +410,8 @@ export class Runner {
       const until = performance.now() + DEFAULTS.templateWarmSliceMs;
       for (; done < DEFAULTS.rehearsalRuns && runs.length < this.batchSize && (runs.length === 0 || performance.now() < until); done += 1) {
         const runtime = sample[done % sample.length] as EntryRuntime;
-        const slotMs = this.plan(runtime, runtime.nextSlotMs ?? now).slots[0] ?? now;
-        try {
-          runs.push(this.renderRun(runtime, slotMs, now));
-        } catch {
-          // Reported by the entry's first run.
-        }
+        const run = this.rehearsalRun(runtime, this.plan(runtime, runtime.nextSlotMs ?? now).slots[0] ?? now, now);
+        if (run !== undefined) runs.push(run);
       }
       rehearseRuns(runs);
       if (done < DEFAULTS.rehearsalRuns) setImmediate(slice);
@@ -429,6 +421,15 @@ export class Runner {
       }
     };
     setImmediate(slice);
+  }
+
+  /** A run rendered for a rehearsal, or undefined if it cannot be: its real run will report why. */
+  private rehearsalRun(runtime: EntryRuntime, slotMs: number, now: number): DueRun | undefined {
+    try {
+      return this.renderRun(runtime, slotMs, now);
+    } catch {
+      return undefined;
+    }
   }
 
   private renderRun(runtime: EntryRuntime, slotMs: number, now: number): DueRun {
