@@ -23,7 +23,7 @@ import { schedulerKeys } from './redis/keys.js';
 import { Leadership, newInstanceId } from './redis/leadership.js';
 import { checkRedisServer } from './redis/server-checks.js';
 import { MemoryStateStore, RedisStateStore } from './redis/state-store.js';
-import type { Dispatcher } from './runtime/dispatch.js';
+import type { DispatchResult, Dispatcher, DueRun } from './runtime/dispatch.js';
 import { DryRunDispatcher } from './runtime/dry-run.js';
 import type { TriggerPublisher } from './runtime/control-loop.js';
 import { LeaderSession } from './runtime/leader-session.js';
@@ -122,24 +122,30 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const stateStore = new RedisStateStore(state, keys);
   const control = new ControlStore(state, keys);
   // Counts failures and dropped messages on the way through, without the runner knowing about metrics.
+  // Not async functions: their parameters would be kept, with every message of the batch, until
+  // the reply. Only the names wait for it (see Runner.runDue).
+  const namesOf = (runs: readonly DueRun[]): string[] => runs.map((r) => r.entry.name);
+  const counted = (names: readonly string[], result: Promise<DispatchResult>): Promise<DispatchResult> =>
+    result.then(
+      (result) => {
+        if (!result.fenced) result.outcomes.forEach((o, i) => o === 'dropped' && metrics.dropped.inc({ entry: names[i] ?? '' }));
+        return result;
+      },
+      (error: unknown) => {
+        metrics.publishErrors.inc();
+        throw error;
+      },
+    );
   const dispatcher: Dispatcher = {
-    // Not an async function: its parameters would be kept, with every message of the batch, until
-    // the reply. Only the names wait for it (see Runner.runDue).
-    dispatch: (runs, token, nowMs) => {
-      const names = runs.map((r) => r.entry.name);
-      return publishing.dispatcher.dispatch(runs, token, nowMs).then(
-        (result) => {
-          if (!result.fenced) result.outcomes.forEach((o, i) => o === 'dropped' && metrics.dropped.inc({ entry: names[i] ?? '' }));
-          return result;
-        },
-        (error: unknown) => {
-          metrics.publishErrors.inc();
-          throw error;
-        },
-      );
-    },
+    dispatch: (runs, token, nowMs) => counted(namesOf(runs), publishing.dispatcher.dispatch(runs, token, nowMs)),
     prepare: (template) => publishing.dispatcher.prepare?.(template),
     rehearse: (runs) => publishing.dispatcher.rehearse?.(runs),
+    stage: (runs, token, nowMs) => {
+      const staged = publishing.dispatcher.stage?.(runs, token, nowMs);
+      if (staged === undefined) return undefined;
+      const names = namesOf(runs);
+      return { send: () => counted(names, staged.send()), discard: () => staged.discard() };
+    },
   };
   // Manual runs (`beat trigger`) are published messages too: counted like scheduled ones, which
   // they were not (tsbeat_messages_published_total missed every triggered run).

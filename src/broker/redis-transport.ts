@@ -63,6 +63,13 @@ export interface LuaScript {
   readonly sha1: string;
 }
 
+/** An EVALSHA encoded by RedisTransport.encodeScript: `buffer` is pooled, `command` the bytes to write (a view of it). */
+export interface EncodedScript {
+  readonly script: LuaScript;
+  readonly buffer: Buffer;
+  readonly command: Buffer;
+}
+
 /** A command whose bytes are already encoded (see resp.ts); ioredis writes them as they are. */
 class EncodedCommand extends Command {
   constructor(
@@ -132,6 +139,15 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
   }
 
   /**
+   * `plan` without I/O, for messages that need no bindings read (all to the default exchange, or
+   * fanout ones); undefined otherwise. For a dispatch encoded ahead of its instant
+   * (RedisFencedDispatcher.stage).
+   */
+  planAtOnce(messages: readonly TaskMessage[]): RedisPublishPlan | undefined {
+    return exchangesToLookUp(messages).length === 0 ? this.planWithoutBindings(messages) : undefined;
+  }
+
+  /**
    * `plan` without reading bindings: messages to named direct or topic exchanges plan as reaching
    * no queue. Only for the scheduler's rehearsal (see RedisFencedDispatcher.rehearse).
    */
@@ -174,14 +190,19 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
    * `execute` and `publish` do the same on their own.
    */
   async declare(plan: RedisPublishPlan): Promise<void> {
+    if (this.declaredAll(plan)) return;
     const todo = plan.declarations.filter((d) => !this.declared.has(d.queue));
-    if (todo.length === 0) return;
     try {
       await Promise.all(todo.map((d) => this.client.sadd(d.key, d.member)));
     } catch (error) {
       throw new BeatError(ErrorCode.BrokerPublish, `cannot declare queue bindings on ${this.spec.display}: ${errorMessage(error)}`, { cause: withoutCommandArgs(error) });
     }
     this.markDeclared(todo.map((d) => d.queue));
+  }
+
+  /** Whether every declaration of the plan has run on this connection (declare() would send nothing). */
+  declaredAll(plan: RedisPublishPlan): boolean {
+    return plan.declarations.every((d) => this.declared.has(d.queue));
   }
 
   /**
@@ -202,21 +223,28 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
   evalScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): Promise<unknown> {
     // Encoded here, synchronously, so that nothing holds the arguments (thousands of envelopes)
     // while the reply is awaited: only the bytes wait.
-    const { buffer, command } = this.encodeScript(script, keys, args);
-    return this.sendEncoded(script, buffer, command);
+    return this.sendScript(this.encodeScript(script, keys, args));
   }
 
   /** Encodes what evalScript would send and sends nothing: the scheduler's rehearsal before a burst. */
   rehearseScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): void {
-    this.buffers.release(this.encodeScript(script, keys, args).buffer);
+    this.releaseScript(this.encodeScript(script, keys, args));
   }
 
-  /** The EVALSHA command's bytes, in a pooled buffer to release once the socket is done with them. */
-  private encodeScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): { buffer: Buffer; command: Buffer } {
-    return encodeCommand(['EVALSHA', script.sha1, String(keys.length), ...keys, ...args], (bytes) => this.buffers.acquire(bytes));
+  /**
+   * The EVALSHA command's bytes, in a pooled buffer: sendScript() sends them (and releases the
+   * buffer once answered); releaseScript() gives them up unsent.
+   */
+  encodeScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): EncodedScript {
+    return { script, ...encodeCommand(['EVALSHA', script.sha1, String(keys.length), ...keys, ...args], (bytes) => this.buffers.acquire(bytes)) };
   }
 
-  private async sendEncoded(script: LuaScript, buffer: Buffer, command: Buffer): Promise<unknown> {
+  releaseScript(encoded: EncodedScript): void {
+    this.buffers.release(encoded.buffer);
+  }
+
+  async sendScript(encoded: EncodedScript): Promise<unknown> {
+    const { script, command } = encoded;
     try {
       try {
         return await this.client.sendCommand(new EncodedCommand('evalsha', command));
@@ -227,7 +255,7 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
       }
     } finally {
       // Answered or failed, the socket is done with the bytes.
-      this.buffers.release(buffer);
+      this.releaseScript(encoded);
     }
   }
 

@@ -13,7 +13,7 @@ import { quoteJson } from '../celery/json-text.js';
 import { BeatError, ErrorCode, errorMessage } from '../errors.js';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
-import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../runtime/dispatch.js';
+import type { DispatchResult, Dispatcher, DueRun, RunOutcome, StagedDispatch } from '../runtime/dispatch.js';
 import type { TriggerPublisher } from '../runtime/control-loop.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from './keys.js';
@@ -65,9 +65,39 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
    */
   private publishPlan(plan: RedisPublishPlan, runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
     const { keys, args, delivered } = this.scriptArguments(plan, runs, token, nowMs);
+    return this.outcomeOf(this.broker.sendScript(this.broker.encodeScript(PUBLISH_FENCED_SCRIPT, keys, args)), plan, runs, delivered);
+  }
+
+  /**
+   * See Dispatcher.stage: planned and encoded now; send() only writes the bytes (after the queue
+   * declarations, in the rare case that the connection was replaced since and needs them again).
+   */
+  stage(runs: readonly DueRun[], token: string, nowMs: number): StagedDispatch | undefined {
+    const plan = this.broker.planAtOnce(runs.map((r) => r.message));
+    if (plan === undefined) return undefined;
+    const { keys, args, delivered } = this.scriptArguments(plan, runs, token, nowMs);
+    const encoded = this.broker.encodeScript(PUBLISH_FENCED_SCRIPT, keys, args);
+    return {
+      send: () => {
+        if (this.broker.declaredAll(plan)) return this.outcomeOf(this.broker.sendScript(encoded), plan, runs, delivered);
+        const declaredFirst = this.broker.declare(plan).then(
+          () => this.broker.sendScript(encoded),
+          (error: unknown) => {
+            this.broker.releaseScript(encoded);
+            throw error;
+          },
+        );
+        return this.outcomeOf(declaredFirst, plan, runs, delivered);
+      },
+      discard: () => this.broker.releaseScript(encoded),
+    };
+  }
+
+  /** The dispatch result of the script's reply. */
+  private outcomeOf(reply: Promise<unknown>, plan: RedisPublishPlan, runs: readonly DueRun[], delivered: readonly boolean[]): Promise<DispatchResult> {
     const count = delivered.length;
     const dropped = plan.dropped.length === 0 ? undefined : this.dropReports(plan, runs, delivered);
-    return this.broker.evalScript(PUBLISH_FENCED_SCRIPT, keys, args).then(
+    return reply.then(
       (reply): DispatchResult => {
         const codes = reply as number[];
         if (codes[0] === -1) return { fenced: true };

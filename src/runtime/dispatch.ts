@@ -39,6 +39,14 @@ export interface EntryState {
   readonly resumedAtMs?: number;
 }
 
+/** A dispatch done ahead of its instant up to the write (Dispatcher.stage): sent then, or given up. */
+export interface StagedDispatch {
+  /** Writes what was encoded; resolves as dispatch() does. */
+  send(): Promise<DispatchResult>;
+  /** Gives it up unsent (something changed before its instant). */
+  discard(): void;
+}
+
 export interface Dispatcher {
   /** Publishes `runs` (in order) if `token` still holds the fence; throws on broker/Redis failure. */
   dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult>;
@@ -49,6 +57,12 @@ export interface Dispatcher {
    * that a burst's first batch runs optimized code. Pure CPU, never I/O.
    */
   rehearse?(runs: readonly DueRun[]): void;
+  /**
+   * Optional: everything dispatch() would do before its write (planning, encoding with `token` and
+   * `nowMs`), done now for an instant to come, so that only the write is left for the instant.
+   * Undefined when that needs I/O first (bindings to read). Pure CPU, never I/O.
+   */
+  stage?(runs: readonly DueRun[], token: string, nowMs: number): StagedDispatch | undefined;
 }
 
 export interface StateStore {

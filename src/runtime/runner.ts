@@ -19,7 +19,7 @@ import { DEFAULTS } from '../defaults.js';
 import { errorMessage } from '../errors.js';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
-import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, StateStore } from './dispatch.js';
+import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, StagedDispatch, StateStore } from './dispatch.js';
 
 export interface Clock {
   now(): number;
@@ -69,6 +69,20 @@ interface Batch extends SentBatch {
   readonly runs: DueRun[];
 }
 
+/**
+ * A dispatch staged just before its instant (see stageFor), with what must still
+ * hold at the instant for it to be sent: the same lease, and the same entries due, none of them
+ * moved, paused or re-keyed since.
+ */
+interface Staged {
+  readonly dueMs: number;
+  readonly token: string;
+  /** The entries due at dueMs, each once, with their heap key and cursor when staged. */
+  readonly entries: readonly { readonly runtime: EntryRuntime; readonly key: number; readonly cursorMs: number; readonly plan: DuePlan }[];
+  readonly sent: SentBatch;
+  readonly dispatch: StagedDispatch;
+}
+
 interface EntryRuntime {
   key: number;
   heapIndex: number;
@@ -95,9 +109,23 @@ const DEFAULT_BATCH = 500;
 const ERROR_BACKOFF_MS = 1000;
 /** Atomics.wait needs a shared cell to sleep on; nothing ever wakes it early. */
 const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
-/** The short sleeps of waitFor's last millisecond (the kernel makes each ~0.1 ms). */
+/**
+ * waitFor's edge: the last milliseconds before an instant, as the clock reads them, in which the
+ * dispatch is staged (primeFor) and then the instant watched for in short sleeps. Two, not one: the
+ * clock reads whole milliseconds, so "1 to go" may be anything from a hair to a whole one, and a
+ * sleep that ended a tenth of a millisecond late then overslept the instant, unprimed (one wait in three).
+ */
+const EDGE_MS = 2;
+/** The short sleeps at the edge (the kernel makes each ~0.1 ms). */
 const EDGE_SLEEP_MS = 0.02;
-const PRIME_RUNS = 4;
+/** Most runs rehearsed, or staged, just before an instant (more go the usual way). */
+const PRIME_RUNS = 8;
+/**
+ * How late after its instant a staged dispatch may still be sent. Its runs were planned for the
+ * instant; this close to it, planning again would find the same slots (a slot that came due
+ * meanwhile is planned by the usual path, after the staged runs).
+ */
+const STAGED_VALID_MS = 50;
 
 /** Longest wait in stop() for the publish in flight (see stop()). A healthy publish takes milliseconds. */
 export const STOP_WAIT_MS = 5000;
@@ -112,6 +140,7 @@ export class Runner {
   private wakeAfterTick = false;
   private warming = false;
   private rehearsed = false;
+  private staged: Staged | undefined;
   private readonly batchSize: number;
   private readonly maxSlots: number;
   private pausedNames: ReadonlySet<string> = new Set();
@@ -219,6 +248,7 @@ export class Runner {
   async stop(): Promise<void> {
     this.running = false;
     this.clearTimers();
+    this.discardStaged();
     const inFlight = this.inFlight;
     if (inFlight === undefined) return;
     let timer: NodeJS.Timeout | undefined;
@@ -308,14 +338,14 @@ export class Runner {
     let primed = false;
     for (let now = clock.now(); now < dueMs; now = clock.now()) {
       if (Date.now() > giveUpAt) return false;
-      if (dueMs - now > 1) {
-        // Whole milliseconds to go are slept in one piece.
-        Atomics.wait(SLEEP_CELL, 0, 0, Math.min(dueMs - now - 1, lead));
+      if (dueMs - now > EDGE_MS) {
+        // Whole milliseconds to go are slept in one piece, up to the edge.
+        Atomics.wait(SLEEP_CELL, 0, 0, Math.min(dueMs - now - EDGE_MS, lead));
       } else if (!primed) {
         primed = true;
         this.primeFor(dueMs);
       } else {
-        // The last millisecond in short sleeps, watching for its edge.
+        // The edge in short sleeps, watching for the instant.
         Atomics.wait(SLEEP_CELL, 0, 0, EDGE_SLEEP_MS);
       }
     }
@@ -323,12 +353,15 @@ export class Runner {
   }
 
   /**
-   * In the last millisecond before an instant, a rehearsal (rendered, planned and encoded, not sent)
-   * of a few runs due then: the publish path's code and data come back into the CPU's caches,
-   * where an entry due every second otherwise finds them cold after a second of other processes.
-   * It halved the time from the instant to the bytes on the socket (~0.55 → ~0.33 ms).
+   * At the edge of an instant (EDGE_MS), the dispatch of the runs due then is staged: planned,
+   * rendered and encoded, so that the instant is left only the write (stageFor). Where it cannot be
+   * (too many runs, a template not compiled yet, bindings to read, not leading), a rehearsal of a
+   * few of them (rendered and encoded, not sent) at least brings the publish path's code and data
+   * back into the CPU's caches, where an entry due every second otherwise finds them cold after a
+   * second of other processes (~0.55 → ~0.33 ms from the instant to the bytes on the socket).
    */
   private primeFor(dueMs: number): void {
+    if (this.stageFor(dueMs)) return;
     const rehearseRuns = this.options.dispatcher.rehearse?.bind(this.options.dispatcher);
     if (rehearseRuns === undefined) return;
     const runs: DueRun[] = [];
@@ -338,6 +371,65 @@ export class Runner {
       if (run !== undefined) runs.push(run);
     }
     if (runs.length > 0) rehearseRuns(runs);
+  }
+
+  /**
+   * Stages the dispatch of every run due at `dueMs` (at most PRIME_RUNS of them): planned for that
+   * instant, rendered with it as "now", encoded with the current lease. runDue() sends it if nothing
+   * changed meanwhile (takeStaged) and discards it otherwise. The Lua script checks the fence and
+   * each slot when it runs, as for any dispatch. True if staged.
+   */
+  private stageFor(dueMs: number): boolean {
+    this.discardStaged();
+    const stage = this.options.dispatcher.stage?.bind(this.options.dispatcher);
+    const token = this.options.lease();
+    if (stage === undefined || token === undefined) return false;
+    const due = this.heap.upTo(dueMs, PRIME_RUNS + 1);
+    if (due.length === 0 || due.length > PRIME_RUNS) return false;
+    const entries: Staged['entries'][number][] = [];
+    const sent: SentBatch = { runtimes: [], slots: [], ids: [] };
+    const runs: DueRun[] = [];
+    for (const runtime of due.sort((a, b) => a.key - b.key)) {
+      if (runtime.template === undefined) return false;
+      const plan = this.plan(runtime, dueMs);
+      // An entry that skips its slot (late with catchUp "skip") only moves on: the usual path does that.
+      if (plan.slots.length === 0 || runs.length + plan.slots.length > PRIME_RUNS) return false;
+      entries.push({ runtime, key: runtime.key, cursorMs: runtime.cursorMs, plan });
+      for (const slotMs of plan.slots) {
+        const run = this.rehearsalRun(runtime, slotMs, dueMs);
+        if (run === undefined) return false;
+        runs.push(run);
+        sent.runtimes.push(runtime);
+        sent.slots.push(slotMs);
+        sent.ids.push(run.message.id);
+      }
+    }
+    const dispatch = stage(runs, token, dueMs);
+    if (dispatch === undefined) return false;
+    this.staged = { dueMs, token, entries, sent, dispatch };
+    return true;
+  }
+
+  /** The staged dispatch if it may be sent now with `token`; otherwise discards it. Clears it either way. */
+  private takeStaged(token: string, now: number): Staged | undefined {
+    const staged = this.staged;
+    this.staged = undefined;
+    if (staged === undefined) return undefined;
+    const unchanged =
+      staged.token === token &&
+      now >= staged.dueMs &&
+      now - staged.dueMs <= STAGED_VALID_MS &&
+      staged.entries.every(({ runtime, key, cursorMs }) => this.heap.has(runtime) && !runtime.paused && runtime.key === key && runtime.cursorMs === cursorMs) &&
+      // Nothing else came due at the instant since (a resumed entry, say): it would go first.
+      this.heap.upTo(staged.dueMs, staged.entries.length + 1).length === staged.entries.length;
+    if (unchanged) return staged;
+    staged.dispatch.discard();
+    return undefined;
+  }
+
+  private discardStaged(): void {
+    this.staged?.dispatch.discard();
+    this.staged = undefined;
   }
 
   /** fire() on the next turn of the event loop, after timers and I/O. */
@@ -530,6 +622,20 @@ export class Runner {
       }
     };
     const inFlight: { sent: SentBatch; reply: Promise<Reply> }[] = [];
+    const replyOf = (result: Promise<DispatchResult>): Promise<Reply> =>
+      result.then(
+        (result): Reply => ({ result }),
+        (error: unknown): Reply => ({ error }),
+      );
+    const staged = this.takeStaged(token, now);
+    if (staged !== undefined) {
+      // Sent first, before anything else is looked at: this is what staging was for.
+      inFlight.push({ sent: staged.sent, reply: replyOf(staged.dispatch.send()) });
+      for (const { runtime, plan } of staged.entries) {
+        this.heap.remove(runtime);
+        this.logMissed(runtime, plan);
+      }
+    }
     for (let batch = this.takeBatch(now); batch.runs.length > 0; batch = this.takeBatch(now)) {
       // A window of scripts in flight: Redis runs one while the next is encoded and sent. With one
       // at a time, Redis sat idle while each batch was encoded.
@@ -541,11 +647,7 @@ export class Runner {
         break;
       }
       const sent: SentBatch = { runtimes: batch.runtimes, slots: batch.slots, ids: batch.ids };
-      const reply = this.options.dispatcher.dispatch(batch.runs, token, this.options.clock.now()).then(
-        (result): Reply => ({ result }),
-        (error: unknown): Reply => ({ error }),
-      );
-      inFlight.push({ sent, reply });
+      inFlight.push({ sent, reply: replyOf(this.options.dispatcher.dispatch(batch.runs, token, this.options.clock.now())) });
       // Let the dispatcher finish writing this batch (its steps after the first await run as
       // microtasks) before planning the next one.
       await new Promise<void>((resolve) => setImmediate(resolve));

@@ -332,13 +332,42 @@ describe('Runner', () => {
     expect(rehearsals.flatMap((r) => r.runs)).toHaveLength(DEFAULTS.rehearsalRuns);
   });
 
-  it('with a timer lead, publishes at its instant, never before, each run rehearsed in its last millisecond', async () => {
-    vi.useRealTimers();
-    const { dispatcher, published } = fakeDispatcher();
-    const primed: { slotMs: number; atMs: number }[] = [];
-    dispatcher.rehearse = (runs) => {
-      for (const run of runs) primed.push({ slotMs: run.slotMs, atMs: Date.now() });
+  /** fakeDispatcher with stage(): a staged dispatch publishes like dispatch() when sent, and counts what was staged, sent and discarded. */
+  function stagingDispatcher(onStage: (runs: readonly DueRun[]) => void = () => undefined) {
+    const fake = fakeDispatcher();
+    const staged: { slotMs: number; atMs: number; token: string; nowMs: number }[] = [];
+    const sent: number[] = [];
+    const discarded: number[] = [];
+    fake.dispatcher.stage = (runs, token, nowMs) => {
+      for (const run of runs) staged.push({ slotMs: run.slotMs, atMs: Date.now(), token, nowMs });
+      onStage(runs);
+      return {
+        send: () => {
+          for (const run of runs) sent.push(run.slotMs);
+          return fake.dispatcher.dispatch(runs, token, Date.now());
+        },
+        discard: () => {
+          for (const run of runs) discarded.push(run.slotMs);
+        },
+      };
     };
+    return { ...fake, staged, sent, discarded };
+  }
+
+  async function runFor(runner: Runner, ms: number): Promise<void> {
+    await runner.start();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    await runner.stop();
+  }
+
+  /** At least `least` runs published, none before its slot, no slot twice. */
+  function expectEachPublishedOnTime(published: readonly Published[], least: number): void {
+    expect(published.length).toBeGreaterThanOrEqual(least);
+    for (const run of published) expect(run.atMs).toBeGreaterThanOrEqual(run.slotMs);
+    expect(new Set(published.map((r) => r.slotMs)).size).toBe(published.length);
+  }
+
+  function timedRunner(dispatcher: Dispatcher, lease: () => string | undefined = () => 'token'): Runner {
     const runner = new Runner({
       config: configOf({ often: { task: 't.often', schedule: 0.05 } }),
       dispatcher,
@@ -346,26 +375,78 @@ describe('Runner', () => {
       clock: { now: () => Date.now() },
       logger: captureLogs().logger,
       messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
-      lease: () => 'token',
+      lease,
       onFenced: () => undefined,
       timerLeadMs: 4,
     });
     runners.push(runner);
-    await runner.start();
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    await runner.stop();
-    expect(published.length).toBeGreaterThanOrEqual(6);
-    for (const run of published) expect(run.atMs).toBeGreaterThanOrEqual(run.slotMs);
+    return runner;
+  }
+
+  it('with a timer lead and a dispatcher that cannot stage, publishes at its instant, never before, each run rehearsed at its edge', async () => {
+    vi.useRealTimers();
+    const { dispatcher, published } = fakeDispatcher();
+    const primed: { slotMs: number; atMs: number }[] = [];
+    dispatcher.rehearse = (runs) => {
+      for (const run of runs) primed.push({ slotMs: run.slotMs, atMs: Date.now() });
+    };
+    await runFor(timedRunner(dispatcher), 600);
+    expectEachPublishedOnTime(published, 6);
     // After the start-up rehearsal of the first slot, each slot whose timer fired in time (most of
-    // them; a late timer leaves no time) was rehearsed once more in its last millisecond, no sooner
+    // them; a late timer leaves no time) was rehearsed once more at its edge (the last two
+    // milliseconds as the clock reads them), no sooner
     // (how long the rehearsal itself takes depends on the machine's load: no upper bound here).
     const firstSlot = published[0]?.slotMs ?? 0;
     const primedLater = primed.filter((p) => p.slotMs > firstSlot);
     expect(primedLater.length).toBeGreaterThan(0);
     for (const p of primedLater) {
-      expect(p.atMs).toBeGreaterThanOrEqual(p.slotMs - 1);
+      expect(p.atMs).toBeGreaterThanOrEqual(p.slotMs - 2);
       expect(published.some((run) => run.slotMs === p.slotMs)).toBe(true);
     }
+  });
+
+  it('with a timer lead, stages each run at the edge of its instant and only sends it at the instant: each slot once, never before, planned for the instant', async () => {
+    vi.useRealTimers();
+    const { dispatcher, published, staged, sent, discarded } = stagingDispatcher();
+    await runFor(timedRunner(dispatcher), 600);
+    expectEachPublishedOnTime(published, 6);
+    // Most slots went out staged (a timer late past the edge leaves none to stage); each staged one
+    // at the edge, with the instant as "now" and the lease of the moment.
+    expect(sent.length).toBeGreaterThan(0);
+    for (const slotMs of sent) expect(published.some((r) => r.slotMs === slotMs)).toBe(true);
+    for (const s of staged) {
+      expect(s.atMs).toBeGreaterThanOrEqual(s.slotMs - 2);
+      expect(s.nowMs).toBe(s.slotMs);
+      expect(s.token).toBe('token');
+    }
+    // Whatever was staged and not sent was discarded (at the latest by stop()), never sent later.
+    expect([...sent, ...discarded].sort()).toEqual(staged.map((s) => s.slotMs).sort());
+  });
+
+  it('discards a staged dispatch when the lease or the entry changed before the instant, and publishes the slot the usual way', async () => {
+    vi.useRealTimers();
+    let token = 'first';
+    // The lease moves on just after the first staging: its dispatch holds a stale token.
+    const leaseChange = stagingDispatcher(() => {
+      token = 'second';
+    });
+    let runner = timedRunner(leaseChange.dispatcher, () => token);
+    await runFor(runner, 300);
+    expect(leaseChange.staged[0]?.token).toBe('first');
+    expect(leaseChange.discarded).toContain(leaseChange.staged[0]?.slotMs);
+    expect(leaseChange.sent).not.toContain(leaseChange.staged[0]?.slotMs);
+    expect(leaseChange.published.map((r) => r.slotMs)).toContain(leaseChange.staged[0]?.slotMs);
+    expect(leaseChange.calls.every((c) => c.token === 'second')).toBe(true);
+    expectEachPublishedOnTime(leaseChange.published, 1);
+
+    // The entry is paused just after it is staged: nothing of it goes out.
+    const pause = stagingDispatcher(() => runner.setPaused(new Set(['often'])));
+    runner = timedRunner(pause.dispatcher);
+    await runFor(runner, 300);
+    expect(pause.staged).toHaveLength(1);
+    expect(pause.discarded).toEqual([pause.staged[0]?.slotMs]);
+    expect(pause.sent).toEqual([]);
+    expect(pause.published).toEqual([]);
   });
 
   it('with a timer lead, a tick that ends at once (not leading, entries overdue) still lets timers run: no microtask loop', async () => {
