@@ -81,6 +81,8 @@ export const DEFAULTS = {
   templateWarmSliceMs: 1,
   /** Runs planned, rendered and encoded (never sent) once after the first warm-up: see Runner.rehearse. */
   rehearsalRuns: 2000,
+  /** Then runs staged alone and discarded (never sent): the path of a lone entry's instant, see Runner.rehearse. */
+  loneRehearsalRuns: 500,
   /**
    * The scheduler wakes this long before a due instant and waits for it exactly (Runner.waitFor):
    * a Node timer alone fires up to a millisecond or more late (bench: accuracy).

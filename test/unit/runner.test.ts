@@ -316,11 +316,28 @@ describe('Runner', () => {
     const { dispatcher, published } = fakeDispatcher();
     const rehearsals: { atMs: number; runs: readonly DueRun[] }[] = [];
     dispatcher.rehearse = (runs) => rehearsals.push({ atMs: Date.now(), runs });
+    // Then runs staged alone, as at a lone entry's instant, and discarded: never sent.
+    const lone: { runs: number; token: string; discarded: boolean; sent: boolean }[] = [];
+    dispatcher.stage = (runs, token) => {
+      const call = { runs: runs.length, token, discarded: false, sent: false };
+      lone.push(call);
+      return {
+        send: () => {
+          call.sent = true;
+          return dispatcher.dispatch(runs, token, Date.now());
+        },
+        discard: () => {
+          call.discarded = true;
+        },
+      };
+    };
     const config = configOf({ soon: { task: 't.soon', schedule: 5 }, hourly: { task: 't.hourly', schedule: 3600 } });
     await startRunner({ config, dispatcher });
     await advance(100);
     const rehearsed = rehearsals.flatMap((r) => r.runs);
     expect(rehearsed).toHaveLength(DEFAULTS.rehearsalRuns);
+    expect(lone).toHaveLength(DEFAULTS.loneRehearsalRuns);
+    expect(lone.every((c) => c.runs === 1 && c.token === 'rehearsal' && c.discarded && !c.sent)).toBe(true);
     expect(Math.max(...rehearsals.map((r) => r.atMs))).toBeLessThan(T0 + 5 * S);
     // Only entries compiled by the warm-up, at their next slot, with their real message.
     expect(new Set(rehearsed.map((r) => r.entry.name))).toEqual(new Set(['soon']));
@@ -330,6 +347,7 @@ describe('Runner', () => {
     await advance(20 * S);
     expect(slotsOf(published, 'soon')).toEqual([T0 + 5 * S, T0 + 10 * S, T0 + 15 * S, T0 + 20 * S]);
     expect(rehearsals.flatMap((r) => r.runs)).toHaveLength(DEFAULTS.rehearsalRuns);
+    expect(lone).toHaveLength(DEFAULTS.loneRehearsalRuns);
   });
 
   /** fakeDispatcher with stage(): a staged dispatch publishes like dispatch() when sent, and counts what was staged, sent and discarded. */
