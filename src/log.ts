@@ -4,10 +4,14 @@
  */
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { PinoPretty } from 'pino-pretty';
+import type * as PinoPrettyModule from 'pino-pretty';
 import { ENV } from './defaults.js';
+import { loadOnFirstUse } from './load-on-first-use.js';
 
 export type { Logger } from 'pino';
+
+/** Only a terminal needs it; containers and files get JSON (see load-on-first-use.ts). */
+const pinoPretty = loadOnFirstUse<typeof PinoPrettyModule>('pino-pretty');
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -22,7 +26,7 @@ export function createLogger(options: { level?: LogLevel; fd?: 1 | 2; destinatio
   const destination =
     options.destination ??
     (tty && process.env[ENV.logFormat] !== 'json'
-      ? PinoPretty({ destination: fd, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', messageKey: 'msg', singleLine: true, sync: true })
+      ? pinoPretty().PinoPretty({ destination: fd, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', messageKey: 'msg', singleLine: true, sync: true })
       : new LineBatcher(pino.destination({ dest: fd, sync: false })));
   return pino(
     {

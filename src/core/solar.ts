@@ -29,8 +29,12 @@
  * "After" is strict: an event within `SAME_INSTANT_MS` after `afterMs` is taken to be the one that
  * just fired, and the following one is returned (PyEphem does the same for risings and settings).
  */
-import { Body, Equator, MakeTime, Observer, SiderealTime } from 'astronomy-engine';
+import type * as Astronomy from 'astronomy-engine';
+import { loadOnFirstUse } from '../load-on-first-use.js';
 import type { SolarEvent } from './types.js';
+
+/** Loaded by the first solar schedule: most processes have none (~1 MB of heap, see load-on-first-use.ts). */
+const astronomy = loadOnFirstUse<typeof Astronomy>('astronomy-engine');
 
 type EventRule =
   | { readonly kind: 'transit' }
@@ -80,7 +84,7 @@ const ROOT_TOLERANCE_DAYS = 1e-8;
 const MIN_CUT_STEP = 0.01;
 
 interface Site {
-  readonly observer: Observer;
+  readonly observer: Astronomy.Observer;
   readonly latRad: number;
   readonly lonHours: number;
   readonly sinLat: number;
@@ -97,7 +101,7 @@ interface SunState {
 
 function siteOf(lat: number, lon: number): Site {
   const latRad = lat * DEG;
-  return { observer: new Observer(lat, lon, 0), latRad, lonHours: lon / 15, sinLat: Math.sin(latRad), cosLat: Math.cos(latRad) };
+  return { observer: new (astronomy().Observer)(lat, lon, 0), latRad, lonHours: lon / 15, sinLat: Math.sin(latRad), cosLat: Math.cos(latRad) };
 }
 
 /** `x` reduced to (−π, π]. */
@@ -112,6 +116,7 @@ function wrapTau(x: number): number {
 }
 
 function sunAt(site: Site, ut: number): SunState {
+  const { Body, Equator, MakeTime, SiderealTime } = astronomy();
   const time = MakeTime(ut);
   const eq = Equator(Body.Sun, time, site.observer, true, true);
   const ha = wrapPi((SiderealTime(time) + site.lonHours - eq.ra) * (Math.PI / 12));
