@@ -190,8 +190,8 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
    * `execute` and `publish` do the same on their own.
    */
   async declare(plan: RedisPublishPlan): Promise<void> {
-    if (this.declaredAll(plan)) return;
     const todo = plan.declarations.filter((d) => !this.declared.has(d.queue));
+    if (todo.length === 0) return;
     try {
       await Promise.all(todo.map((d) => this.client.sadd(d.key, d.member)));
     } catch (error) {

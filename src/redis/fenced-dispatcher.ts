@@ -65,7 +65,7 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
    */
   private publishPlan(plan: RedisPublishPlan, runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
     const { keys, args, delivered } = this.scriptArguments(plan, runs, token, nowMs);
-    return this.outcomeOf(this.broker.sendScript(this.broker.encodeScript(PUBLISH_FENCED_SCRIPT, keys, args)), plan, runs, delivered);
+    return this.outcomeOf(this.broker.evalScript(PUBLISH_FENCED_SCRIPT, keys, args), plan, runs, delivered);
   }
 
   /**

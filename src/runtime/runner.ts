@@ -79,8 +79,24 @@ interface Staged {
   readonly token: string;
   /** The entries due at dueMs, each once, with their heap key and cursor when staged. */
   readonly entries: readonly { readonly runtime: EntryRuntime; readonly key: number; readonly cursorMs: number; readonly plan: DuePlan }[];
-  readonly sent: SentBatch;
+  readonly batch: Batch;
   readonly dispatch: StagedDispatch;
+}
+
+function emptyBatch(): Batch {
+  return { runtimes: [], slots: [], ids: [], runs: [] };
+}
+
+function addRun(batch: Batch, runtime: EntryRuntime, run: DueRun): void {
+  batch.runtimes.push(runtime);
+  batch.slots.push(run.slotMs);
+  batch.ids.push(run.message.id);
+  batch.runs.push(run);
+}
+
+/** What is kept of a batch once it is handed over: not its messages (see runDue). */
+function sentPart(batch: Batch): SentBatch {
+  return { runtimes: batch.runtimes, slots: batch.slots, ids: batch.ids };
 }
 
 interface EntryRuntime {
@@ -387,26 +403,22 @@ export class Runner {
     const due = this.heap.upTo(dueMs, PRIME_RUNS + 1);
     if (due.length === 0 || due.length > PRIME_RUNS) return false;
     const entries: Staged['entries'][number][] = [];
-    const sent: SentBatch = { runtimes: [], slots: [], ids: [] };
-    const runs: DueRun[] = [];
+    const batch = emptyBatch();
     for (const runtime of due.sort((a, b) => a.key - b.key)) {
       if (runtime.template === undefined) return false;
       const plan = this.plan(runtime, dueMs);
       // An entry that skips its slot (late with catchUp "skip") only moves on: the usual path does that.
-      if (plan.slots.length === 0 || runs.length + plan.slots.length > PRIME_RUNS) return false;
+      if (plan.slots.length === 0 || batch.runs.length + plan.slots.length > PRIME_RUNS) return false;
       entries.push({ runtime, key: runtime.key, cursorMs: runtime.cursorMs, plan });
       for (const slotMs of plan.slots) {
         const run = this.rehearsalRun(runtime, slotMs, dueMs);
         if (run === undefined) return false;
-        runs.push(run);
-        sent.runtimes.push(runtime);
-        sent.slots.push(slotMs);
-        sent.ids.push(run.message.id);
+        addRun(batch, runtime, run);
       }
     }
-    const dispatch = stage(runs, token, dueMs);
+    const dispatch = stage(batch.runs, token, dueMs);
     if (dispatch === undefined) return false;
-    this.staged = { dueMs, token, entries, sent, dispatch };
+    this.staged = { dueMs, token, entries, batch, dispatch };
     return true;
   }
 
@@ -581,7 +593,7 @@ export class Runner {
    * recorded, so one entry is never in two batches in flight.
    */
   private takeBatch(now: number): Batch {
-    const batch: Batch = { runtimes: [], slots: [], ids: [], runs: [] };
+    const batch = emptyBatch();
     for (let top = this.heap.peek(); top !== undefined && top.key <= now && batch.runs.length < this.batchSize; top = this.heap.peek()) {
       this.heap.remove(top);
       const plan = this.plan(top, now);
@@ -591,13 +603,7 @@ export class Runner {
         this.schedule(top, plan.nextSlotMs);
         continue;
       }
-      for (const slotMs of plan.slots) {
-        const run = this.renderRun(top, slotMs, now);
-        batch.runtimes.push(top);
-        batch.slots.push(slotMs);
-        batch.ids.push(run.message.id);
-        batch.runs.push(run);
-      }
+      for (const slotMs of plan.slots) addRun(batch, top, this.renderRun(top, slotMs, now));
     }
     return batch;
   }
@@ -646,7 +652,8 @@ export class Runner {
     const staged = this.takeStaged(token, now);
     if (staged !== undefined) {
       // Sent first, before anything else is looked at: this is what staging was for.
-      inFlight.push({ sent: staged.sent, reply: replyOf(staged.dispatch.send()) });
+      const reply = replyOf(staged.dispatch.send());
+      inFlight.push({ sent: sentPart(staged.batch), reply });
       for (const { runtime, plan } of staged.entries) {
         this.heap.remove(runtime);
         this.logMissed(runtime, plan);
@@ -662,7 +669,7 @@ export class Runner {
         keepDue(batch.runtimes);
         break;
       }
-      const sent: SentBatch = { runtimes: batch.runtimes, slots: batch.slots, ids: batch.ids };
+      const sent = sentPart(batch);
       inFlight.push({ sent, reply: replyOf(this.options.dispatcher.dispatch(batch.runs, token, this.options.clock.now())) });
       // Let the dispatcher finish writing this batch (its steps after the first await run as
       // microtasks) before planning the next one.
