@@ -22,6 +22,7 @@ import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
 import { bindingKey, kombuKeyOptions, parseBindingMember } from '../redis/keys.js';
 import type { Binding, KombuKeyOptions } from '../redis/keys.js';
+import { settleOnClose } from '../redis/ioredis-close.js';
 import { cutBatches, exchangesToLookUp, planRedisPublish } from './redis-plan.js';
 import type { RedisBatch, RedisPublishPlan, RedisPush } from './redis-plan.js';
 import { BufferPool, encodeCommand, encodeLpush, prepareLayout } from './resp.js';
@@ -118,6 +119,7 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
       socketTimeout: DEFAULTS.redisSocketTimeoutMs,
       disconnectTimeout: DEFAULTS.redisDisconnectTimeoutMs,
     });
+    settleOnClose(this.client);
     let lastError: string | undefined;
     this.client.on('ready', () => {
       lastError = undefined;

@@ -11,6 +11,7 @@ import { parseRedisUrl, redisClientOptions } from '../broker/redis-url.js';
 import { DEFAULTS } from '../defaults.js';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
+import { settleOnClose } from './ioredis-close.js';
 
 const MAX_BACKOFF_MS = 5000;
 
@@ -30,6 +31,7 @@ export function createRedisClient(url: string, transport: TransportOptionsInput,
     // Reconnect forever, backing off up to 5 s with jitter.
     retryStrategy: (attempt) => Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 6)) + Math.floor(Math.random() * 100),
   });
+  settleOnClose(client);
   let wasReady = false;
   let lastError = '';
   client.on('ready', () => {

@@ -1,0 +1,179 @@
+/**
+ * What a closed connection leaves behind in ioredis 5 (src/redis/ioredis-close.ts): a socketTimeout
+ * timer that later destroys the reconnected connection (redis/ioredis#2147), and, without
+ * autoResendUnfulfilledCommands, commands whose promises never settle. Against a loopback server
+ * speaking just enough RESP to count connections: it hangs up on the first connection's first PING
+ * instead of answering. For each bug a test shows that ioredis alone still has it: when one fails,
+ * the installed ioredis has fixed it and that part of the workaround can go.
+ */
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RedisTransport } from '../../src/broker/redis-transport.js';
+import { DEFAULTS } from '../../src/defaults.js';
+import { silentLogger } from '../../src/log.js';
+import { createRedisClient } from '../../src/redis/connect.js';
+import { settleOnClose } from '../../src/redis/ioredis-close.js';
+
+/** The commands (arrays of bulk strings) complete in `buffer`, and what is left after them. */
+function parseCommands(buffer: string): { commands: string[][]; rest: string } {
+  const commands: string[][] = [];
+  let at = 0;
+  for (;;) {
+    const header = /^\*(\d+)\r\n/.exec(buffer.slice(at));
+    if (header === null) break;
+    let pos = at + header[0].length;
+    const args: string[] = [];
+    for (let i = 0; i < Number(header[1]); i += 1) {
+      const bulk = /^\$(\d+)\r\n/.exec(buffer.slice(pos));
+      if (bulk === null || buffer.length < pos + bulk[0].length + Number(bulk[1]) + 2) return { commands, rest: buffer.slice(at) };
+      pos += bulk[0].length;
+      args.push(buffer.slice(pos, pos + Number(bulk[1])));
+      pos += Number(bulk[1]) + 2;
+    }
+    commands.push(args);
+    at = pos;
+  }
+  return { commands, rest: buffer.slice(at) };
+}
+
+interface FlakyServer {
+  readonly port: number;
+  /** Connections accepted so far. */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+/** Answers PING, INFO and anything else (+OK); on its first connection, hangs up on the first PING. */
+async function startFlakyServer(): Promise<FlakyServer> {
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    connections += 1;
+    const connection = connections;
+    let hungUp = false;
+    let buffer = '';
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk) => {
+      const parsed = parseCommands(buffer + chunk.toString('latin1'));
+      buffer = parsed.rest;
+      for (const [name = ''] of parsed.commands) {
+        const command = name.toLowerCase();
+        if (command === 'ping' && connection === 1 && !hungUp) {
+          hungUp = true;
+          setTimeout(() => socket.destroy(), 20);
+          return;
+        }
+        socket.write(command === 'ping' ? '+PONG\r\n' : command === 'info' ? '$0\r\n\r\n' : '+OK\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return {
+    port: address.port,
+    connections: () => connections,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function untilReady(client: Redis): Promise<void> {
+  return client.status === 'ready' ? Promise.resolve() : new Promise((resolve) => client.once('ready', () => resolve()));
+}
+
+/** Connects, sends the PING the server hangs up on, and waits until the client is ready again. */
+async function hangUpOnFirstPing(client: Redis): Promise<{ firstPing: Promise<string>; errors: string[] }> {
+  const errors: string[] = [];
+  client.on('error', (error: Error) => errors.push(error.message));
+  await client.connect();
+  const firstPing = client.ping().catch((error: Error) => `rejected: ${error.message}`);
+  await new Promise((resolve) => client.once('close', resolve));
+  await untilReady(client);
+  return { firstPing, errors };
+}
+
+/** Resolves to the value, or to 'pending' if it has not settled within `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | 'pending'> {
+  return Promise.race([promise, sleep(ms).then(() => 'pending' as const)]);
+}
+
+describe('ioredis after a connection closed with a command unanswered', () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function flakyServer(): Promise<FlakyServer> {
+    const server = await startFlakyServer();
+    cleanups.push(() => server.close());
+    return server;
+  }
+
+  function plainClient(port: number, options: RedisOptions = {}): Redis {
+    const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 1, retryStrategy: () => 20, ...options });
+    cleanups.push(() => client.disconnect());
+    return client;
+  }
+
+  describe('socketTimeout', () => {
+    it('ioredis alone: the old timer destroys the reconnected connection (drop the workaround when this fails)', async () => {
+      const server = await flakyServer();
+      const { errors } = await hangUpOnFirstPing(plainClient(server.port, { socketTimeout: 300 }));
+      await sleep(500); // past the first PING's 300 ms deadline
+      expect(errors.some((e) => e.startsWith('Socket timeout'))).toBe(true);
+      expect(server.connections()).toBe(3);
+    });
+
+    it('settleOnClose clears it: the reconnected connection stays', async () => {
+      const server = await flakyServer();
+      const { firstPing, errors } = await hangUpOnFirstPing(settleOnClose(plainClient(server.port, { socketTimeout: 300 })));
+      expect(await firstPing).toBe('PONG'); // resent on the new connection, as ioredis does by default
+      await sleep(500);
+      expect(errors.filter((e) => e.startsWith('Socket timeout'))).toEqual([]);
+      expect(server.connections()).toBe(2);
+    });
+  });
+
+  describe('autoResendUnfulfilledCommands: false', () => {
+    it('ioredis alone: the command never settles (drop the workaround when this fails)', async () => {
+      const server = await flakyServer();
+      const client = plainClient(server.port, { autoResendUnfulfilledCommands: false });
+      const { firstPing } = await hangUpOnFirstPing(client);
+      expect(await client.ping()).toBe('PONG');
+      expect(await within(firstPing, 300)).toBe('pending');
+    });
+
+    it('settleOnClose rejects it when the connection closes, and the client goes on', async () => {
+      const server = await flakyServer();
+      const client = settleOnClose(plainClient(server.port, { autoResendUnfulfilledCommands: false }));
+      const { firstPing } = await hangUpOnFirstPing(client);
+      expect(await within(firstPing, 0)).toBe('rejected: the connection closed before Redis replied; not resent');
+      expect(await client.ping()).toBe('PONG');
+      expect(server.connections()).toBe(2);
+    });
+  });
+
+  it('the clients tsbeat makes carry it: state, lock and pub/sub resend; the broker transport rejects', async () => {
+    const [stateServer, brokerServer] = await Promise.all([flakyServer(), flakyServer()]);
+    const state = createRedisClient(`redis://127.0.0.1:${stateServer.port}/0`, {}, 'state', silentLogger);
+    const transport = new RedisTransport({ url: `redis://127.0.0.1:${brokerServer.port}/0`, transportOptions: {}, logger: silentLogger });
+    cleanups.push(() => state.disconnect(), () => transport.client.disconnect());
+    const [fromState, fromBroker] = await Promise.all([hangUpOnFirstPing(state), hangUpOnFirstPing(transport.client)]);
+    expect(await fromState.firstPing).toBe('PONG');
+    expect(await within(fromBroker.firstPing, 0)).toMatch(/^rejected: the connection closed before Redis replied/);
+    await sleep(DEFAULTS.redisSocketTimeoutMs + 500); // past the socket timeout the first PINGs armed
+    expect([stateServer.connections(), brokerServer.connections()]).toEqual([2, 2]);
+    expect([await state.ping(), await transport.client.ping()]).toEqual(['PONG', 'PONG']);
+  }, 20_000);
+});
