@@ -2,7 +2,7 @@
  * Durations in the config: a number of seconds (as Celery writes them), or a string with units such
  * as "500ms", "10s", "5m", "1h30m", "2d".
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;

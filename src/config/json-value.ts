@@ -3,7 +3,7 @@
  * object that kombu >= 5.3 would decode as a typed value (`{"__type__": …, "__value__": …}`,
  * celery-protocol.md §6), which workers fail on.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 const MAX_DEPTH = 100;
 

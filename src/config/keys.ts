@@ -3,7 +3,7 @@
  * in snake_case (so definitions copy over from Python's celeryconfig unchanged), and an unknown key
  * is reported with the nearest known one as a hint.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export function snakeCase(camel: string): string {
   return camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

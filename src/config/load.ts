@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 // yaml and jiti are loaded only for the formats that need them: a JSON config (or the standby of
 // one) then carries neither in memory (bench: idle).
 import type { Document } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULTS, ENV } from '../defaults.js';
 import { BeatError, ConfigError, ErrorCode, errorMessage } from '../errors.js';
 import { amqpQueueConfigProblems } from '../broker/amqp-message.js';

@@ -3,7 +3,7 @@
  * Every key that changes the message on the wire is here; anything else is refused rather than
  * silently dropped (Celery would copy unknown keys into the message properties).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { keyed } from './keys.js';
 import { compilePattern } from './routes.js';
 import { checkCeleryJson } from './json-value.js';

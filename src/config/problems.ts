@@ -2,7 +2,7 @@
  * Turns zod's issues into problems an operator can act on: a readable path, the bad value and what
  * is allowed. Our own schema messages already say that; zod's generic ones are rephrased here.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { ConfigProblem } from '../errors.js';
 
 type Issue = z.core.$ZodIssue;

@@ -4,7 +4,7 @@
  * Crontab text is parsed here, once, so that every problem is reported with its path at load time.
  */
 import { DateTime } from 'luxon';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CronParseError, parseCeleryCrontab, parseCronLine } from '../core/cron/index.js';
 import type { CronSpec } from '../core/cron/index.js';
 import { SOLAR_EVENTS } from '../core/types.js';

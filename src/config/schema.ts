@@ -3,7 +3,7 @@
  * so what type-checks and what validates cannot drift apart. Every key may also be written in
  * snake_case, as in a Python celeryconfig.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULTS } from '../defaults.js';
 import { isValidZone } from '../core/zone.js';
 import { keyed } from './keys.js';
