@@ -6,6 +6,7 @@ import { describeCron, nextCronFires } from './cron/index.js';
 import { describeInterval, nextIntervalFires } from './interval.js';
 import { describeSolar, nextSolarEvent } from './solar.js';
 import { formatInstant } from './zone.js';
+import type { CronSpec } from './cron/index.js';
 import type { Schedule } from './types.js';
 
 export interface FireQuery {
@@ -20,13 +21,29 @@ export interface FireQuery {
   readonly anchorMs?: number;
 }
 
+/**
+ * The last crontab query and its answer. Entries with the same crontab share one spec (the config
+ * memoises parsed specs), and a burst asks the same question for each of them: "after this slot,
+ * when next?" (100,000 entries due at the top of the hour ask it 100,000 times). Pure inputs, so
+ * one remembered answer is exact; it is copied out, so no caller can change it.
+ */
+let lastCron: { spec: CronSpec; zone: string; afterMs: number; count: number; fires: readonly number[] } | undefined;
+
+function nextCronFiresRemembered(spec: CronSpec, zone: string, afterMs: number, count: number): number[] {
+  const last = lastCron;
+  if (last !== undefined && last.spec === spec && last.afterMs === afterMs && last.count === count && last.zone === zone) return last.fires.slice();
+  const fires = nextCronFires(spec, zone, afterMs, count);
+  lastCron = { spec, zone, afterMs, count, fires: fires.slice() };
+  return fires;
+}
+
 /** The next `count` fire instants (epoch ms, ascending); fewer when the schedule runs out (clocked, polar solar). */
 export function nextFires(schedule: Schedule, query: FireQuery, count: number): number[] {
   switch (schedule.kind) {
     case 'interval':
       return nextIntervalFires(schedule, query.zone, query.anchorMs ?? query.afterMs, query.afterMs, count);
     case 'cron':
-      return nextCronFires(schedule.spec, query.zone, query.afterMs, count);
+      return nextCronFiresRemembered(schedule.spec, query.zone, query.afterMs, count);
     case 'clocked':
       return schedule.atMs > query.afterMs && count > 0 ? [schedule.atMs] : [];
     case 'solar': {

@@ -117,6 +117,26 @@ describe('planDue', () => {
   });
 });
 
+describe('nextFires for crontabs asked the same question again', () => {
+  it('answers as the first time, whatever a caller did to an earlier answer, and tells zones, counts and specs apart', () => {
+    const hourly = parseCronLine('0 * * * *');
+    const query = { zone: 'UTC', afterMs: t0 };
+    const first = nextFires({ kind: 'cron', spec: hourly }, query, 2);
+    expect(first).toEqual([t0 + 3600 * S, t0 + 7200 * S]);
+    first.push(1);
+    first[0] = 0;
+    const again = nextFires({ kind: 'cron', spec: hourly }, query, 2);
+    expect(again).toEqual([t0 + 3600 * S, t0 + 7200 * S]);
+    again.length = 0;
+    expect(nextFires({ kind: 'cron', spec: hourly }, query, 2)).toEqual([t0 + 3600 * S, t0 + 7200 * S]);
+    expect(nextFires({ kind: 'cron', spec: hourly }, query, 1)).toEqual([t0 + 3600 * S]);
+    // Kathmandu is UTC+5:45: its whole hours fall at :15 UTC.
+    expect(nextFires({ kind: 'cron', spec: hourly }, { zone: 'Asia/Kathmandu', afterMs: t0 }, 1)).toEqual([t0 + 15 * 60 * S]);
+    expect(nextFires({ kind: 'cron', spec: parseCronLine('30 * * * *') }, query, 1)).toEqual([t0 + 30 * 60 * S]);
+    expect(nextFires({ kind: 'cron', spec: hourly }, { zone: 'UTC', afterMs: t0 + 3600 * S }, 1)).toEqual([t0 + 7200 * S]);
+  });
+});
+
 describe('skipThrough', () => {
   it('skips the slots that passed while an entry was paused, keeping its grid', () => {
     const schedule = { kind: 'interval', everyMs: 10 * S, relative: false } as const;
