@@ -14,6 +14,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { cpuTicks, stealShare } from './lib/host.mjs';
 import { consume, headersOf, redisNowMs, watchArrivals, watchKey } from './lib/redis-clock.mjs';
 import { celeryInstalled, celeryVersion, sampleIdle, shebangNodeFlags, spawnCeleryBeat, spawnTsbeat, stop, tempDir, tsbeatNodeFlags, waitForLog } from './lib/procs.mjs';
 
@@ -309,16 +310,21 @@ function ceiling() {
 }
 
 const started = new Date();
-const workloads = { burst, idle, accuracy, startup, failover };
+const workloads = { burst, idle, accuracy, startup, failover, ceiling };
+/** Per workload, the share of CPU time the hypervisor took meanwhile. */
+const steal = [];
 for (const [name, run] of Object.entries(workloads)) {
   if (!wants(name)) continue;
+  const before = cpuTicks();
   try {
     await run();
   } catch (error) {
     row(name, `failed: ${error instanceof Error ? error.message : String(error)}`, '—', '—', '');
   }
+  steal.push(`${name} ${stealShare(before, cpuTicks())}`);
 }
-if (wants('ceiling')) ceiling();
+const stealLine = `CPU time taken by the hypervisor (steal, /proc/stat) during each workload: ${steal.join(', ')}. On a shared host, figures from a workload with more than a few per cent are the host's more than the schedulers'.`;
+log(stealLine);
 await flush();
 await redis.quit();
 
@@ -342,6 +348,8 @@ Timestamps are Redis's own (TIME, read with LLEN or right after BRPOP), not the 
 tsbeat runs as its \`beat\` bin starts it: \`node ${shebangNodeFlags.join(' ')} dist/cli.js run\`; celery beat as \`python3 -m celery beat\` (Debian's).
 
 ${table}
+
+${stealLine}
 `;
 process.stdout.write(`\n${table}\n`);
 if (fullRun) writeFileSync(new URL('./RESULTS.md', import.meta.url), report);
