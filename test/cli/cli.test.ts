@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { builtCli, runCli, spawnCli } from '../support/cli.js';
+import { builtCli, repoRoot, runCli, spawnCli } from '../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsbeat-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -161,13 +164,43 @@ describe('the beat binary', () => {
 describe('the built command line', () => {
   it('is one bundled file: no module of ours loaded one by one, only the dependencies kept out on purpose, ASCII source', () => {
     const text = readFileSync(builtCli, 'utf8');
-    // Static imports left in the bundle: Node's built-ins and ioredis (yaml, jiti and amqplib are dynamic imports).
+    // Static imports left in the bundle: Node's built-ins only (yaml, jiti and amqplib are dynamic imports).
     const staticImports = [...text.matchAll(/\bimport\s*(?:[\w$]+\s*,?\s*)?(?:\{[^}]*\}|\*\s*as\s+[\w$]+)?\s*from\s*["']([^"']+)["']/g)].map((m) => m[1]);
     expect(staticImports.length).toBeGreaterThan(0);
-    expect(staticImports.filter((s) => !(s?.startsWith('node:') || builtinModules.includes(s ?? '')) && s !== 'ioredis')).toEqual([]);
+    expect(staticImports.filter((s) => !(s?.startsWith('node:') || builtinModules.includes(s ?? '')))).toEqual([]);
     expect(text).not.toMatch(/["']\.\.?\/(commands|config|runtime|broker|redis)\//);
     // Non-ASCII text would make V8 keep the source as two bytes per character.
     expect(/[^\x00-\x7f]/.test(text)).toBe(false);
+  });
+
+  it('reports the version of the ioredis it bundles, read from node_modules when it runs (CLIENT SETINFO LIB-VER)', async () => {
+    const expected = (JSON.parse(readFileSync(join(repoRoot, 'node_modules/ioredis/package.json'), 'utf8')) as { version: string }).version;
+    // A loopback server that answers +OK to everything and keeps what the client sent.
+    let received = '';
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', (chunk) => {
+        received += chunk.toString('latin1');
+        socket.write('+OK\r\n');
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const child = spawn(process.execPath, [builtCli, 'run', '--config', join(repoRoot, 'schedules/example.yaml')], {
+      env: { PATH: process.env.PATH ?? '', BEAT_BROKER_URL: `redis://127.0.0.1:${port}/0` },
+      stdio: 'ignore',
+    });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!/LIB-VER\r\n\$\d+\r\n[^\r]*\r\n/.test(received) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(/LIB-VER\r\n\$\d+\r\n([^\r]*)\r\n/.exec(received)?.[1]).toBe(expected);
+    } finally {
+      child.kill('SIGKILL');
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('holds only the parts of zod it uses: none of its other locales (`import * as z`, not `import { z }`)', () => {

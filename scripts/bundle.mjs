@@ -1,0 +1,46 @@
+// Bundles the command line (dist/cli.js, compiled by tsc) with its dependencies into one file, so
+// that a start loads one module instead of hundreds (see the README's design notes). Run by
+// `npm run build`; esbuild's command line cannot take the plugin below.
+import { build } from 'esbuild';
+
+/** Loaded on demand (or never), from node_modules: a bundle would load their code at every start. */
+const external = ['yaml', 'jiti', 'amqplib'];
+
+/**
+ * ioredis reads its own package.json at run time (the version it reports in CLIENT SETINFO), from
+ * `__dirname`, which an ES module bundle does not have. The module that does gets the directory
+ * it has in node_modules (ioredis stays installed: the library build imports it), resolved when
+ * the bundle runs, so the version is right wherever the bundle is installed.
+ */
+const ioredisOwnDirectory = {
+  name: 'ioredis-own-directory',
+  setup(esbuild) {
+    esbuild.onLoad({ filter: /[\\/]node_modules[\\/]ioredis[\\/]built[\\/]utils[\\/]index\.js$/ }, async (args) => {
+      const { readFile } = await import('node:fs/promises');
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes('__dirname')) throw new Error(`${args.path} no longer reads __dirname: review scripts/bundle.mjs`);
+      const dirname = `require("node:path").dirname(require.resolve("ioredis/built/utils/index.js"))`;
+      return { contents: `var __dirname = ${dirname};\n${source}`, loader: 'js' };
+    });
+  },
+};
+
+await build({
+  entryPoints: ['dist/cli.js'],
+  outfile: 'dist/cli.js',
+  allowOverwrite: true,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  // Whitespace and syntax only, names kept: stack traces name functions, and with no comments the
+  // source is ASCII, which V8 keeps as one byte per character.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: true,
+  external,
+  // CommonJS dependencies call require(); an ES module has none of its own.
+  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  plugins: [ioredisOwnDirectory],
+  logLevel: 'warning',
+});
