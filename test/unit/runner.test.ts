@@ -457,14 +457,16 @@ describe('Runner', () => {
     expect(leaseChange.calls.every((c) => c.token === 'second')).toBe(true);
     expectEachPublishedOnTime(leaseChange.published, 1);
 
-    // The entry is paused just after it is staged: nothing of it goes out.
+    // The entry is paused just after it is staged: nothing of it goes out from then on. (A slot
+    // whose timer fired too late to be staged, on a loaded machine, went out the usual way before.)
     const pause = stagingDispatcher(() => runner.setPaused(new Set(['often'])));
     runner = timedRunner(pause.dispatcher);
     await runFor(runner, 300);
     expect(pause.staged).toHaveLength(1);
-    expect(pause.discarded).toEqual([pause.staged[0]?.slotMs]);
+    const stagedSlot = pause.staged[0]?.slotMs ?? Number.NaN;
+    expect(pause.discarded).toEqual([stagedSlot]);
     expect(pause.sent).toEqual([]);
-    expect(pause.published).toEqual([]);
+    expect(pause.published.filter((r) => r.slotMs >= stagedSlot)).toEqual([]);
   });
 
   it('with a timer lead, a tick that ends at once (not leading, entries overdue) still lets timers run: no microtask loop', async () => {
