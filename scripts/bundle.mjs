@@ -1,6 +1,7 @@
 // Bundles the command line (dist/cli.js, compiled by tsc) with its dependencies into one file, so
 // that a start loads one module instead of hundreds (see the README's design notes). Run by
 // `npm run build`; esbuild's command line cannot take the plugin below.
+import { readFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 /** Loaded on demand (or never), from node_modules: a bundle would load their code at every start. */
@@ -16,7 +17,6 @@ const ioredisOwnDirectory = {
   name: 'ioredis-own-directory',
   setup(esbuild) {
     esbuild.onLoad({ filter: /[\\/]node_modules[\\/]ioredis[\\/]built[\\/]utils[\\/]index\.js$/ }, async (args) => {
-      const { readFile } = await import('node:fs/promises');
       const source = await readFile(args.path, 'utf8');
       if (!source.includes('__dirname')) throw new Error(`${args.path} no longer reads __dirname: review scripts/bundle.mjs`);
       const dirname = `require("node:path").dirname(require.resolve("ioredis/built/utils/index.js"))`;

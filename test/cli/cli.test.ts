@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtCli, repoRoot, runCli, spawnCli } from '../support/cli.js';
+import { waitUntil } from '../support/beat-process.js';
+import { startFakeRedis } from '../support/fake-redis.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsbeat-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -175,31 +175,17 @@ describe('the built command line', () => {
 
   it('reports the version of the ioredis it bundles, read from node_modules when it runs (CLIENT SETINFO LIB-VER)', async () => {
     const expected = (JSON.parse(readFileSync(join(repoRoot, 'node_modules/ioredis/package.json'), 'utf8')) as { version: string }).version;
-    // A loopback server that answers +OK to everything and keeps what the client sent.
-    let received = '';
-    const sockets = new Set<Socket>();
-    const server = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('data', (chunk) => {
-        received += chunk.toString('latin1');
-        socket.write('+OK\r\n');
-      });
-      socket.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    const server = await startFakeRedis();
     const child = spawn(process.execPath, [builtCli, 'run', '--config', join(repoRoot, 'schedules/example.yaml')], {
-      env: { PATH: process.env.PATH ?? '', BEAT_BROKER_URL: `redis://127.0.0.1:${port}/0` },
+      env: { PATH: process.env.PATH ?? '', BEAT_BROKER_URL: `redis://127.0.0.1:${server.port}/0` },
       stdio: 'ignore',
     });
+    const libVer = (): string | undefined => server.commands.find((c) => c[0]?.toLowerCase() === 'client' && c[1] === 'SETINFO' && c[2] === 'LIB-VER')?.[3];
     try {
-      const deadline = Date.now() + 20_000;
-      while (!/LIB-VER\r\n\$\d+\r\n[^\r]*\r\n/.test(received) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(/LIB-VER\r\n\$\d+\r\n([^\r]*)\r\n/.exec(received)?.[1]).toBe(expected);
+      expect(await waitUntil('CLIENT SETINFO LIB-VER', libVer, 20_000)).toBe(expected);
     } finally {
       child.kill('SIGKILL');
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     }
   });
 

@@ -6,8 +6,6 @@
  * instead of answering. For each bug a test shows that ioredis alone still has it: when one fails,
  * the installed ioredis has fixed it and that part of the workaround can go.
  */
-import { createServer } from 'node:net';
-import type { Server, Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,77 +14,20 @@ import { DEFAULTS } from '../../src/defaults.js';
 import { silentLogger } from '../../src/log.js';
 import { createRedisClient } from '../../src/redis/connect.js';
 import { settleOnClose } from '../../src/redis/ioredis-close.js';
+import { sleep } from '../support/beat-process.js';
+import { startFakeRedis } from '../support/fake-redis.js';
+import type { FakeRedis } from '../support/fake-redis.js';
 
-/** The commands (arrays of bulk strings) complete in `buffer`, and what is left after them. */
-function parseCommands(buffer: string): { commands: string[][]; rest: string } {
-  const commands: string[][] = [];
-  let at = 0;
-  for (;;) {
-    const header = /^\*(\d+)\r\n/.exec(buffer.slice(at));
-    if (header === null) break;
-    let pos = at + header[0].length;
-    const args: string[] = [];
-    for (let i = 0; i < Number(header[1]); i += 1) {
-      const bulk = /^\$(\d+)\r\n/.exec(buffer.slice(pos));
-      if (bulk === null || buffer.length < pos + bulk[0].length + Number(bulk[1]) + 2) return { commands, rest: buffer.slice(at) };
-      pos += bulk[0].length;
-      args.push(buffer.slice(pos, pos + Number(bulk[1])));
-      pos += Number(bulk[1]) + 2;
-    }
-    commands.push(args);
-    at = pos;
-  }
-  return { commands, rest: buffer.slice(at) };
-}
-
-interface FlakyServer {
-  readonly port: number;
-  /** Connections accepted so far. */
-  connections(): number;
-  close(): Promise<void>;
-}
-
-/** Answers PING, INFO and anything else (+OK); on its first connection, hangs up on the first PING. */
-async function startFlakyServer(): Promise<FlakyServer> {
-  let connections = 0;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    connections += 1;
-    const connection = connections;
-    let hungUp = false;
-    let buffer = '';
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    socket.on('data', (chunk) => {
-      const parsed = parseCommands(buffer + chunk.toString('latin1'));
-      buffer = parsed.rest;
-      for (const [name = ''] of parsed.commands) {
-        const command = name.toLowerCase();
-        if (command === 'ping' && connection === 1 && !hungUp) {
-          hungUp = true;
-          setTimeout(() => socket.destroy(), 20);
-          return;
-        }
-        socket.write(command === 'ping' ? '+PONG\r\n' : command === 'info' ? '$0\r\n\r\n' : '+OK\r\n');
-      }
-    });
+/** A fake Redis that, on its first connection, hangs up on the first PING instead of answering. */
+function startFlakyServer(): Promise<FakeRedis> {
+  let hungUp = false;
+  return startFakeRedis((args, connection, socket) => {
+    if ((args[0] ?? '').toLowerCase() !== 'ping' || connection !== 1 || hungUp) return false;
+    hungUp = true;
+    setTimeout(() => socket.destroy(), 20);
+    return true;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return {
-    port: address.port,
-    connections: () => connections,
-    close: () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function untilReady(client: Redis): Promise<void> {
   return client.status === 'ready' ? Promise.resolve() : new Promise((resolve) => client.once('ready', () => resolve()));
@@ -114,7 +55,7 @@ describe('ioredis after a connection closed with a command unanswered', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function flakyServer(): Promise<FlakyServer> {
+  async function flakyServer(): Promise<FakeRedis> {
     const server = await startFlakyServer();
     cleanups.push(() => server.close());
     return server;
