@@ -19,7 +19,9 @@ const ioredisOwnDirectory = {
     esbuild.onLoad({ filter: /[\\/]node_modules[\\/]ioredis[\\/]built[\\/]utils[\\/]index\.js$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
       if (!source.includes('__dirname')) throw new Error(`${args.path} no longer reads __dirname: review scripts/bundle.mjs`);
-      const dirname = `require("node:path").dirname(require.resolve("ioredis/built/utils/index.js"))`;
+      // Not found (ioredis not installed beside the bundle): ioredis then reports the version it
+      // reports for an unreadable package.json, as it would itself; the bundle does not need it.
+      const dirname = `(() => { try { return require("node:path").dirname(require.resolve("ioredis/built/utils/index.js")); } catch { return ""; } })()`;
       return { contents: `var __dirname = ${dirname};\n${source}`, loader: 'js' };
     });
   },
