@@ -8,6 +8,7 @@
 //   npm run bench -- --no-celery       # tsbeat alone
 //   npm run bench -- --only burst --cpu-prof /tmp/prof   # a .cpuprofile per tsbeat process
 //   npm run bench -- --only burst --burst-sizes 10000 --no-celery
+//   npm run bench -- --help            # every option
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -18,28 +19,73 @@ import { cpuTicks, stealShare } from './lib/host.mjs';
 import { consume, headersOf, redisNowMs, watchArrivals, watchKey } from './lib/redis-clock.mjs';
 import { celeryInstalled, celeryVersion, sampleIdle, shebangNodeFlags, spawnCeleryBeat, spawnTsbeat, stop, tempDir, tsbeatNodeFlags, waitForLog } from './lib/procs.mjs';
 
-const { values } = parseArgs({
-  options: {
-    only: { type: 'string' },
-    'no-celery': { type: 'boolean' },
-    db: { type: 'string', default: '7' },
-    'idle-seconds': { type: 'string', default: '30' },
-    'accuracy-seconds': { type: 'string', default: '60' },
-    'cpu-prof': { type: 'string' },
-    'burst-sizes': { type: 'string', default: '1000,10000,100000' },
-  },
-});
+// In the order they run (function declarations, hoisted from below).
+const workloads = { burst, idle, accuracy, startup, failover, ceiling };
+const WORKLOADS = Object.keys(workloads);
+const USAGE = `usage: npm run bench [-- OPTIONS]
+
+Runs tsbeat and (when Debian's python3-celery is installed) Python's celery beat on the same
+workloads against the local Redis, and prints a Markdown table. A run of every workload at the
+standard sizes also writes bench/RESULTS.md.
+
+  --only LIST          workloads to run, comma-separated: ${WORKLOADS.join(', ')} (default: all)
+  --no-celery          tsbeat alone
+  --db N               the Redis database the bench flushes and uses (default 7)
+  --idle-seconds S     length of each idle sample (default 30)
+  --accuracy-seconds S length of the accuracy run (default 60)
+  --burst-sizes LIST   burst sizes, comma-separated (default 1000,10000,100000)
+  --cpu-prof DIR       a .cpuprofile per tsbeat process, written to DIR
+  -h, --help           this text
+`;
+
+/** Bad options end the run before anything is flushed, with the option named and the fix. */
+function usageError(message) {
+  process.stderr.write(`bench: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      only: { type: 'string' },
+      'no-celery': { type: 'boolean' },
+      db: { type: 'string', default: '7' },
+      'idle-seconds': { type: 'string', default: '30' },
+      'accuracy-seconds': { type: 'string', default: '60' },
+      'cpu-prof': { type: 'string' },
+      'burst-sizes': { type: 'string', default: '1000,10000,100000' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (error) {
+  usageError(error instanceof Error ? error.message : String(error));
+}
+const { values } = parsed;
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const only = values.only === undefined ? undefined : new Set(values.only.split(',').filter((name) => name !== ''));
+if (only !== undefined) {
+  const unknown = [...only].filter((name) => !WORKLOADS.includes(name));
+  if (unknown.length > 0 || only.size === 0) {
+    usageError(`--only "${values.only}": ${only.size === 0 ? 'name at least one workload' : `unknown workload ${unknown.join(', ')}`}; choose from ${WORKLOADS.join(', ')}`);
+  }
+}
+if (!/^\d+$/.test(values.db) || Number(values.db) > 15) usageError(`--db "${values.db}": expected a Redis database number from 0 to 15`);
+for (const option of ['idle-seconds', 'accuracy-seconds']) {
+  if (!(Number(values[option]) > 0)) usageError(`--${option} "${values[option]}": expected a positive number of seconds`);
+}
 if (values['cpu-prof']) tsbeatNodeFlags.push('--cpu-prof', '--cpu-prof-dir', values['cpu-prof']);
 const burstSizes = values['burst-sizes'].split(',').map(Number);
 if (!burstSizes.every((n) => Number.isInteger(n) && n > 0)) {
-  process.stderr.write(`--burst-sizes "${values['burst-sizes']}": expected positive whole numbers separated by commas, such as 1000,10000\n`);
-  process.exit(2);
+  usageError(`--burst-sizes "${values['burst-sizes']}": expected positive whole numbers separated by commas, such as 1000,10000`);
 }
 /** Only a run of every workload at the standard sizes replaces bench/RESULTS.md. */
 const fullRun = values.only === undefined && values['burst-sizes'] === '1000,10000,100000';
 const DB = Number(values.db);
 const BROKER = `redis://127.0.0.1:6379/${DB}`;
-const only = values.only ? new Set(values.only.split(',')) : undefined;
 const wants = (name) => only === undefined || only.has(name);
 const withCelery = !values['no-celery'] && celeryInstalled();
 const redis = new Redis(BROKER);
@@ -310,7 +356,6 @@ function ceiling() {
 }
 
 const started = new Date();
-const workloads = { burst, idle, accuracy, startup, failover, ceiling };
 /** Per workload, the share of CPU time the hypervisor took meanwhile. */
 const steal = [];
 for (const [name, run] of Object.entries(workloads)) {
