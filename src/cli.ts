@@ -32,18 +32,22 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   resume: { run: resumeCommand, summary: 'resume a paused entry' },
 };
 
+const NAME_WIDTH = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;
+
 export const MAIN_HELP = `Usage: beat <command> [options]
 
 tsbeat: Celery's periodic task scheduler (celery beat) as a standalone service.
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(NAME_WIDTH)}${c.summary}`)
   .join('\n')}
 
-Run 'beat <command> --help' for a command's options.
+Options:
   -V, --version   print the version
   -h, --help      show this help
+
+Run 'beat <command> --help' for a command's options.
 `;
 
 const BAD_INPUT_CODES = new Set<string>([

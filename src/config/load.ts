@@ -30,6 +30,9 @@ export interface ConfigLocation {
 const MODULE_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']);
 const YAML_EXTENSIONS = new Set(['.yaml', '.yml']);
 
+/** The default config file names, shortened for messages and help: beat.config.{ts,mts,…}. */
+export const DEFAULT_CONFIG_NAMES = `beat.config.{${DEFAULTS.configFileNames.map((n) => extname(n).slice(1)).join(',')}}`;
+
 /** The config file to use: --config, then $BEAT_CONFIG, then the first default name found. */
 export function findConfigFile(location: ConfigLocation = {}): string {
   const cwd = location.cwd ?? process.cwd();
@@ -49,10 +52,9 @@ export function findConfigFile(location: ConfigLocation = {}): string {
     }
   }
   const where = DEFAULTS.configSearchDirs.map((d) => (d === '.' ? cwd : join(cwd, d))).join(' or ');
-  const names = `beat.config.{${DEFAULTS.configFileNames.map((n) => extname(n).slice(1)).join(',')}}`;
   throw new BeatError(
     ErrorCode.ConfigNotFound,
-    `no config file found: looked for ${names} in ${where}. Pass --config PATH or set ${ENV.config}.`,
+    `no config file found: looked for ${DEFAULT_CONFIG_NAMES} in ${where}. Pass --config PATH or set ${ENV.config}.`,
   );
 }
 
