@@ -138,7 +138,7 @@ export const PRIVATE_REDIS_PORTS = [6381, 6382, 6383, 6384, 6385, 6386, 6387, 63
  * Starts a private redis-server (see PrivateRedis) on the first port of 6381–6389 that nothing
  * listens on, starting from a random one so that test files running side by side rarely collide.
  */
-export async function startPrivateRedis(options: { password?: string } = {}): Promise<PrivateRedis> {
+export async function startPrivateRedis(options: { password?: string; args?: readonly string[] } = {}): Promise<PrivateRedis> {
   const offset = Math.floor(Math.random() * PRIVATE_REDIS_PORTS.length);
   const errors: string[] = [];
   for (let i = 0; i < PRIVATE_REDIS_PORTS.length; i += 1) {
