@@ -7,9 +7,9 @@
  *   3. commit (commit-fenced.lua): fenced; records the CONFIRMED runs, slot forward only.
  *
  * A run whose publish was not confirmed (nacked, returned as unroutable, connection lost with the
- * confirm outstanding, confirm overdue, declaration refused) is not recorded; `dispatch` then
- * throws after recording the rest, and the runner retries the batch per the missed-run policy
- * (recorded runs come back as stale).
+ * confirm outstanding, confirm overdue, declaration refused) is not recorded; `dispatch` records
+ * the rest and reports it 'unsent' with a failure, and the runner logs the others as published and
+ * tries the unsent ones again after its error backoff, per the missed-run policy.
  *
  * The guarantee: AT LEAST ONCE on the wire. A slot is never recorded without a confirm, so none is
  * lost; it can be published twice when the confirm was lost with the connection, or when the
@@ -85,10 +85,12 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
       const result = byRun.get(run);
       if (result === undefined) return;
       if (result.status === 'confirmed') {
-        // Held back: published, but retried with the batch (it comes back fresh, and goes again).
-        if (recorded.has(run)) outcomes[i] = 'published';
+        // Held back: published but not recorded, so unsent as far as the state goes: tried again
+        // (with the same task id) after the slot before it.
+        outcomes[i] = recorded.has(run) ? 'published' : 'unsent';
         return;
       }
+      outcomes[i] = 'unsent';
       notSent += 1;
       const reason = result.status === 'returned' ? result.reason : result.error.message;
       firstFailure ??= `${run.entry.name}: ${reason}`;
@@ -96,14 +98,12 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
       if (result.status === 'returned') this.logger.error({ event: EVENTS.publishDropped, ...fields }, `message returned unroutable, not recorded; retried per the missed-run policy: ${reason}`);
       else this.logger.error({ event: EVENTS.publishError, ...fields, err: { message: reason } }, 'message not confirmed, not recorded; retried per the missed-run policy');
     });
-    if (notSent > 0) {
-      // The runner keeps the whole batch due and plans it again; the runs recorded above come back stale.
-      throw new BeatError(
-        ErrorCode.BrokerPublish,
-        `${notSent} of ${runs.length} runs not confirmed by the broker and not recorded (${confirmed.length} published and recorded${heldBack.length > 0 ? `, ${heldBack.length} published but held back behind an unconfirmed slot` : ''}); first: ${firstFailure ?? ''}`,
-      );
-    }
-    return { fenced: false, outcomes };
+    if (notSent === 0) return { fenced: false, outcomes };
+    const failure = new BeatError(
+      ErrorCode.BrokerPublish,
+      `${notSent} of ${runs.length} runs not confirmed by the broker and not recorded (${confirmed.length} published and recorded${heldBack.length > 0 ? `, ${heldBack.length} published but held back behind an unconfirmed slot` : ''}); first: ${firstFailure ?? ''}`,
+    );
+    return { fenced: false, outcomes, failure };
   }
 
   /** One manual run: claimed while pending, published with a confirm, then recorded and its request removed. */

@@ -17,12 +17,19 @@ export interface DueRun {
  * - published: on the broker, state moved forward;
  * - stale: the stored state already had this slot or a later one (published before): nothing done;
  * - dropped: the message matched no queue (logged by the dispatcher); state moved forward anyway,
- *   since publishing it again would be dropped again.
+ *   since publishing it again would be dropped again;
+ * - unsent: not recorded, because the broker did not confirm it (or an earlier slot of its entry);
+ *   logged by the dispatcher. The runner keeps its entry due and tries again after its error backoff.
  */
-export type RunOutcome = 'published' | 'stale' | 'dropped';
+export type RunOutcome = 'published' | 'stale' | 'dropped' | 'unsent';
 
 export type DispatchResult =
-  | { readonly fenced: false; readonly outcomes: readonly RunOutcome[] }
+  | {
+      readonly fenced: false;
+      readonly outcomes: readonly RunOutcome[];
+      /** Why some runs are 'unsent' (set exactly when some are): the runner reports it as a failed publish. */
+      readonly failure?: Error;
+    }
   /** This instance no longer holds the fence: nothing was published or written. */
   | { readonly fenced: true };
 
@@ -48,7 +55,11 @@ export interface StagedDispatch {
 }
 
 export interface Dispatcher {
-  /** Publishes `runs` (in order) if `token` still holds the fence; throws on broker/Redis failure. */
+  /**
+   * Publishes `runs` (in order) if `token` still holds the fence. Throws when the broker or Redis
+   * failed before anything was recorded; when only some runs went out, returns them as published
+   * and the others as 'unsent', with a `failure`.
+   */
   dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult>;
   /** Optional work ahead of an entry's first run, such as encoding its envelope layout; pure CPU, never I/O. */
   prepare?(template: MessageTemplate): void;

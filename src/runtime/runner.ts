@@ -641,6 +641,10 @@ export class Runner {
         keepDue(sent.runtimes);
       } else {
         published.push({ sent, outcomes: outcome.result.outcomes });
+        // Some runs went out and were recorded, others did not (AMQP): the first are logged and
+        // counted as published, the second kept due (record), and the wake-up ends as a failure, so
+        // that they are tried again after the backoff and what failed is logged.
+        if (outcome.result.failure !== undefined) halted ??= { reason: 'error', error: outcome.result.failure };
       }
     };
     const inFlight: { sent: SentBatch; reply: Promise<Reply> }[] = [];
@@ -693,6 +697,8 @@ export class Runner {
 
   private record(sent: SentBatch, outcomes: readonly RunOutcome[], now: number): void {
     const touched = new Set<EntryRuntime>();
+    /** Entries with a run that was not sent: due again from their cursor, which stays before it. */
+    let unsent: Set<EntryRuntime> | undefined;
     // A burst is mostly runs of one slot in one zone: format it once.
     let last = { ms: Number.NaN, zone: '', text: '' };
     const slotText = (ms: number, zone: string): string => {
@@ -701,6 +707,10 @@ export class Runner {
     };
     sent.runtimes.forEach((runtime, i) => {
       const outcome = outcomes[i];
+      if (outcome === 'unsent') {
+        (unsent ??= new Set()).add(runtime);
+        return;
+      }
       const slotMs = sent.slots[i] as number;
       const id = sent.ids[i] as string;
       const { entry } = runtime;
@@ -724,7 +734,8 @@ export class Runner {
         this.options.logger.info({ event: EVENTS.stale, ...fields }, 'already published; not sent again');
       }
     });
-    for (const runtime of touched) this.schedule(runtime, this.nextSlotAfter(runtime, runtime.cursorMs));
+    for (const runtime of touched) if (unsent?.has(runtime) !== true) this.schedule(runtime, this.nextSlotAfter(runtime, runtime.cursorMs));
+    if (unsent !== undefined) for (const runtime of unsent) this.retryAt(runtime, now);
   }
 
   private logMissed(runtime: EntryRuntime, plan: DuePlan): void {

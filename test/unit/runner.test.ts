@@ -13,7 +13,7 @@ import { slotTaskId } from '../../src/celery/task-id.js';
 import { EVENTS } from '../../src/log-events.js';
 import { DEFAULTS } from '../../src/defaults.js';
 import { createLogger } from '../../src/log.js';
-import type { DispatchResult, Dispatcher, DueRun, EntryState, StateStore } from '../../src/runtime/dispatch.js';
+import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, StateStore } from '../../src/runtime/dispatch.js';
 import { Runner, STOP_WAIT_MS } from '../../src/runtime/runner.js';
 
 const S = 1000;
@@ -33,8 +33,11 @@ function configOf(beatSchedule: Record<string, unknown>): ResolvedConfig {
   return parseConfig({ name: 'unit', maxInterval: '200ms', beatSchedule }, 'runner.test');
 }
 
-/** A dispatcher that publishes everything it is given, unless `behaviour` says otherwise for a call. */
-function fakeDispatcher(behaviour: Behaviour = () => undefined) {
+/**
+ * A dispatcher that publishes everything it is given, unless `behaviour` says otherwise for a call;
+ * runs it is told to `refuse` come back 'unsent' with a failure (a broker that did not confirm them).
+ */
+function fakeDispatcher(behaviour: Behaviour = () => undefined, refuse: (run: DueRun) => boolean = () => false) {
   const published: Published[] = [];
   const calls: { atMs: number; token: string; runs: number }[] = [];
   const dispatcher: Dispatcher = {
@@ -43,8 +46,10 @@ function fakeDispatcher(behaviour: Behaviour = () => undefined) {
       const override = behaviour(runs, token);
       if (override instanceof Error) throw override;
       if (override !== undefined) return override;
-      for (const run of runs) published.push({ entry: run.entry.name, slotMs: run.slotMs, atMs: nowMs, id: run.message.id });
-      return { fenced: false, outcomes: runs.map(() => 'published' as const) };
+      const outcomes = runs.map((run): RunOutcome => (refuse(run) ? 'unsent' : 'published'));
+      runs.forEach((run, i) => outcomes[i] === 'published' && published.push({ entry: run.entry.name, slotMs: run.slotMs, atMs: nowMs, id: run.message.id }));
+      const unsent = outcomes.filter((o) => o === 'unsent').length;
+      return unsent === 0 ? { fenced: false, outcomes } : { fenced: false, outcomes, failure: new Error(`${unsent} of ${runs.length} runs not confirmed by the broker`) };
     },
   };
   return { dispatcher, published, calls };
@@ -234,6 +239,31 @@ describe('Runner', () => {
     // …and it is back on the grid.
     await advance(7 * S);
     expect(published.map((p) => p.slotMs)).toEqual([T0 + 10 * S, T0 + 20 * S]);
+  });
+
+  it('logs the published runs of a partly sent batch as published and tries only the unsent ones again, after the error backoff', async () => {
+    // The broker does not confirm b's messages from T0+10 s to T0+13 s (AMQP); a's go out.
+    const refused = (run: DueRun): boolean => run.entry.name === 'b' && Date.now() >= T0 + 10 * S && Date.now() < T0 + 13 * S;
+    const { dispatcher, published, calls } = fakeDispatcher(() => undefined, refused);
+    const { lines, logger } = captureLogs();
+    const entries = { a: { task: 't.a', schedule: 10, catchUp: 'all' }, b: { task: 't.b', schedule: 10, catchUp: 'all' } };
+    await startRunner({ config: configOf(entries), dispatcher, logger });
+    await advance(14 * S);
+    // a once, logged as published once; never handed over again with b's retries.
+    expect(slotsOf(published, 'a')).toEqual([T0 + 10 * S]);
+    expect(lines.filter((l) => l['event'] === EVENTS.fire).map((l) => l['entry'])).toEqual(['a', 'b']);
+    expect(lines.filter((l) => l['event'] === EVENTS.stale)).toEqual([]);
+    // b: kept due, tried once per backoff second while refused, then published.
+    const tries = calls.filter((c) => c.atMs >= T0 + 10 * S && c.atMs < T0 + 13 * S);
+    expect(tries.length).toBeGreaterThanOrEqual(2);
+    expect(tries.length).toBeLessThanOrEqual(4);
+    expect(lines.filter((l) => l['event'] === EVENTS.tickError).map((l) => l['err'])).toEqual(tries.map(() => expect.stringContaining('not confirmed by the broker')));
+    expect(slotsOf(published, 'b')).toEqual([T0 + 10 * S]);
+    expect(published.find((p) => p.entry === 'b')?.atMs).toBeGreaterThanOrEqual(T0 + 13 * S);
+    // Both back on the grid.
+    await advance(7 * S);
+    expect(slotsOf(published, 'a')).toEqual([T0 + 10 * S, T0 + 20 * S]);
+    expect(slotsOf(published, 'b')).toEqual([T0 + 10 * S, T0 + 20 * S]);
   });
 
   it('steps down when the dispatcher reports fenced, and the slot stays due for the next leader', async () => {
