@@ -129,7 +129,10 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const counted = (names: readonly string[], result: Promise<DispatchResult>): Promise<DispatchResult> =>
     result.then(
       (result) => {
-        if (!result.fenced) result.outcomes.forEach((o, i) => o === 'dropped' && metrics?.dropped.inc({ entry: names[i] ?? '' }));
+        if (result.fenced) return result;
+        result.outcomes.forEach((o, i) => o === 'dropped' && metrics?.dropped.inc({ entry: names[i] ?? '' }));
+        // A batch that only partly went out (AMQP) is a failed publish too, as a thrown one is.
+        if (result.failure !== undefined) metrics?.publishErrors.inc();
         return result;
       },
       (error: unknown) => {

@@ -37,6 +37,7 @@ import type { QueuedRun } from '../support/beat-queue.js';
 import { PYTHON, pythonCelery, startWorker, stopAll, waitForResult } from '../support/celery.js';
 import type { CeleryProcess, TaskResult } from '../support/celery.js';
 import { config, entry } from '../support/messages.js';
+import { httpPortOf, httpRequest, parsePrometheus, sampleValue } from '../support/ops.js';
 import { INSTALL_HINT as RABBIT_HINT, PrivateRabbitNode, portOpen, rabbitmqInstalled } from '../support/rabbitmq-node.js';
 
 const SHARED = 'amqp://guest:guest@127.0.0.1:5672//';
@@ -325,6 +326,52 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
       expect(await stored('gap')).toBeUndefined();
       expect(await stored('other')).toMatchObject({ slotMs: 4_000_000 });
       expect(logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(expect.objectContaining({ event: 'beat.publish.unrecorded', ids: [runs[1]?.message.id] }));
+    });
+
+    it('beat run: the published runs of a batch that only partly went out are logged and counted as published; only the unroutable run is tried again', async () => {
+      const fleet = new BeatFleet();
+      const dir = new TempDir();
+      try {
+        const nowhere = `${P}nowhere`;
+        exchanges.add(nowhere);
+        await (await admin.channel()).assertExchange(nowhere, 'direct', { durable: true });
+        const q = queue('partial');
+        const statePrefix = `${P}partial-state`;
+        const name = `amqp-partial-${process.pid}`;
+        const cfg = dir.write('amqp-partial.json', {
+          name,
+          broker: { url: SHARED },
+          state: { url: REDIS, prefix: statePrefix },
+          taskDefaultQueue: q,
+          taskRoutes: { 'tsbeat_test.unroutable': { exchange: nowhere, exchangeType: 'direct', routingKey: 'nobody' } },
+          maxInterval: '200ms',
+          lock: FAST_LOCK,
+          // Seen at the same instant, so their first slots share a batch.
+          beatSchedule: { routable: { task: 'tsbeat_test.record', schedule: 1 }, unroutable: { task: 'tsbeat_test.unroutable', schedule: 1 } },
+        });
+        const beat = fleet.spawn({ config: cfg, args: ['--http', '127.0.0.1:0'] });
+        const port = await httpPortOf(beat);
+        await waitUntil('three published runs', () => (beat.events('beat.fire').length >= 3 ? true : undefined), 20_000, () => beat.tail());
+        const metrics = parsePrometheus((await httpRequest(port, '/metrics')).body);
+        beat.signal('SIGTERM');
+        expect(await beat.waitForExit(15_000), beat.tail()).toEqual({ code: 0, signal: null });
+
+        const fires = beat.events('beat.fire');
+        expect(new Set(fires.map((l) => l['entry']))).toEqual(new Set(['routable']));
+        // Nothing it published came back as "already published" on a retry.
+        expect(beat.events('beat.stale')).toEqual([]);
+        expect(await messageCount(q)).toBe(fires.length);
+        const failures = beat.events('beat.tick.error');
+        expect(failures.length).toBeGreaterThanOrEqual(1);
+        expect(String(failures[0]?.['err'])).toMatch(/^1 of 2 runs not confirmed by the broker and not recorded \(1 published and recorded\); first: unroutable: no queue is bound/);
+        expect(sampleValue(metrics, 'tsbeat_publish_errors_total')).toBeGreaterThanOrEqual(1);
+        expect(sampleValue(metrics, 'tsbeat_messages_published_total', { entry: 'routable', task: 'tsbeat_test.record', queue: q })).toBeGreaterThanOrEqual(3);
+        const state = schedulerKeys(statePrefix, name).state;
+        expect(await redis.hget(state, 'unroutable').then((v) => parseStoredState(v ?? 'null')?.slotMs)).toBeUndefined();
+      } finally {
+        await fleet.killAll();
+        dir.remove();
+      }
     });
 
     it('publishes a manual run once, removes its request and confirms it for the CLI', async () => {
