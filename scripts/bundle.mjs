@@ -1,10 +1,31 @@
 // Bundles the command line (dist/cli.js, compiled by tsc) with its dependencies into one file, so
 // that a start loads one module instead of hundreds (see the README's design notes). Run by
-// `npm run build`.
+// `npm run build`; esbuild's command line cannot take the plugin below.
+import { readFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 /** Loaded on demand (or never), from node_modules: a bundle would load their code at every start. */
 const external = ['yaml', 'jiti', 'amqplib'];
+
+/**
+ * ioredis reads its own package.json at run time (the version it reports in CLIENT SETINFO), from
+ * `__dirname`, which an ES module bundle does not have. The module that does gets the directory
+ * it has in node_modules (ioredis stays installed: the library build imports it), resolved when
+ * the bundle runs, so the version is right wherever the bundle is installed.
+ */
+const ioredisOwnDirectory = {
+  name: 'ioredis-own-directory',
+  setup(esbuild) {
+    esbuild.onLoad({ filter: /[\\/]node_modules[\\/]ioredis[\\/]built[\\/]utils[\\/]index\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes('__dirname')) throw new Error(`${args.path} no longer reads __dirname: review scripts/bundle.mjs`);
+      // Not found (ioredis not installed beside the bundle): ioredis then reports the version it
+      // reports for an unreadable package.json, as it would itself; the bundle does not need it.
+      const dirname = `(() => { try { return require("node:path").dirname(require.resolve("ioredis/built/utils/index.js")); } catch { return ""; } })()`;
+      return { contents: `var __dirname = ${dirname};\n${source}`, loader: 'js' };
+    });
+  },
+};
 
 await build({
   entryPoints: ['dist/cli.js'],
@@ -22,5 +43,6 @@ await build({
   external,
   // CommonJS dependencies call require(); an ES module has none of its own.
   banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  plugins: [ioredisOwnDirectory],
   logLevel: 'warning',
 });

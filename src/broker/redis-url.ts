@@ -195,9 +195,7 @@ export function parseRedisUrl(url: string, transport: TransportOptions = {}): Re
 
 /** Turns a spec into ioredis options. `readFile` loads the TLS files (injected to keep this testable). */
 export function redisClientOptions(spec: RedisConnectionSpec, transport: TransportOptions, readFile: (path: string) => Buffer): RedisOptions {
-  // RESP2, as ioredis 5 spoke: ioredis 6 opens with HELLO 3 by default, which tsbeat needs nothing
-  // of, and which Redis before 6 and some proxies in front of Redis do not understand.
-  const options: RedisOptions = { db: spec.db, protocol: 2 };
+  const options: RedisOptions = { db: spec.db };
   if (spec.username !== undefined) options.username = spec.username;
   if (spec.password !== undefined) options.password = spec.password;
   if (transport.clientName !== undefined) options.connectionName = transport.clientName;

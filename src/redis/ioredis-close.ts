@@ -1,22 +1,26 @@
 /**
- * A workaround for an ioredis bug about what a closed connection leaves behind. Every client tsbeat
- * makes goes through `settleOnClose`. Remove it once the installed ioredis fixes it;
- * test/integration/ioredis-close.test.ts has a test showing the bug that fails from that day.
+ * Workarounds for two ioredis bugs about what a closed connection leaves behind. Every client
+ * tsbeat makes goes through `settleOnClose`. Remove each part once the installed ioredis fixes it;
+ * test/integration/ioredis-close.test.ts has a test for each bug that fails from that day.
  *
- * With `autoResendUnfulfilledCommands: false` (the broker transport: a publish script must never
- * run twice), the commands awaiting a reply when a connection closes are dropped when the next
- * connection is ready, but their promises are never settled: a publish awaited forever, and the
- * scheduler with it, after a connection reset that the first retry repaired. (ioredis rejects them
- * only when a retry fails.) They are rejected here when the connection closes; the caller retries,
- * and the fenced scripts make a retry of a run that did land harmless.
- *
- * (Up to ioredis 5 a second one cleared the socketTimeout timer that outlived a closed connection
- * and later destroyed the reconnected one, redis/ioredis#2147; ioredis 6 does that itself, #2148.)
+ * 1. With `socketTimeout`, ioredis arms one timer per client when it writes a command and clears it
+ *    only when data arrives. When a connection closes with a command unanswered (Redis restarted,
+ *    a stop in the middle of a renewal), the timer outlives the socket: when it fires it destroys
+ *    whatever socket the client has by then, a healthy reconnected one (redis/ioredis#2147), and
+ *    until then it holds a stopping process open (`beat.stop.lingering` with a `Timeout`).
+ *    ioredis 6 clears it whenever a connection closes (#2148); so does this.
+ * 2. With `autoResendUnfulfilledCommands: false` (the broker transport: a publish script must
+ *    never run twice), the commands awaiting a reply when a connection closes are dropped when the
+ *    next connection is ready, but their promises are never settled: a publish awaited forever,
+ *    and the scheduler with it, after a connection reset that the first retry repaired. (ioredis
+ *    rejects them only when a retry fails.) They are rejected here when the connection closes; the
+ *    caller retries, and the fenced scripts make a retry of a run that did land harmless.
  */
 import type { Redis } from 'ioredis';
 
-/** The private parts of an ioredis 6 client this module reaches (lib/Redis.ts). */
+/** The private parts of an ioredis 5 client this module reaches (lib/Redis.ts). */
 interface ClientInternals {
+  socketTimeoutTimer?: ReturnType<typeof setTimeout> | undefined;
   commandQueue: { length: number };
   flushQueue(error: Error, options?: { offlineQueue?: boolean; commandQueue?: boolean }): void;
 }
@@ -27,6 +31,10 @@ export function settleOnClose(client: Redis): Redis {
   // ioredis emits 'close' on the tick after the socket closed, well before the next connection
   // (at least one retry delay away) replaces the command queue: it still holds this connection's.
   client.on('close', () => {
+    if (internals.socketTimeoutTimer !== undefined) {
+      clearTimeout(internals.socketTimeoutTimer);
+      internals.socketTimeoutTimer = undefined;
+    }
     if (!resends && internals.commandQueue.length > 0) {
       internals.flushQueue(new Error('the connection closed before Redis replied; not resent'), { offlineQueue: false });
     }

@@ -1,11 +1,10 @@
 /**
- * What a closed connection leaves behind in ioredis (src/redis/ioredis-close.ts): without
- * autoResendUnfulfilledCommands, commands whose promises never settle; and, up to ioredis 5, a
- * socketTimeout timer that later destroyed the reconnected connection (redis/ioredis#2147, fixed
- * in 6), kept here as a guard against its return. Against a loopback server speaking just enough
- * RESP to count connections: it hangs up on the first connection's first PING instead of
- * answering. A test shows that ioredis alone still has the first bug: when it fails, the installed
- * ioredis has fixed it and the workaround can go.
+ * What a closed connection leaves behind in ioredis 5 (src/redis/ioredis-close.ts): a socketTimeout
+ * timer that later destroys the reconnected connection (redis/ioredis#2147), and, without
+ * autoResendUnfulfilledCommands, commands whose promises never settle. Against a loopback server
+ * speaking just enough RESP to count connections: it hangs up on the first connection's first PING
+ * instead of answering. For each bug a test shows that ioredis alone still has it: when one fails,
+ * the installed ioredis has fixed it and that part of the workaround can go.
  */
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
@@ -69,11 +68,19 @@ describe('ioredis after a connection closed with a command unanswered', () => {
   }
 
   describe('socketTimeout', () => {
-    it('ioredis alone clears the old timer (#2148, ioredis 6): the reconnected connection stays', async () => {
+    it('ioredis alone: the old timer destroys the reconnected connection (drop the workaround when this fails)', async () => {
       const server = await flakyServer();
-      const { firstPing, errors } = await hangUpOnFirstPing(plainClient(server.port, { socketTimeout: 300 }));
-      expect(await firstPing).toBe('PONG'); // resent on the new connection, as ioredis does by default
+      const { errors } = await hangUpOnFirstPing(plainClient(server.port, { socketTimeout: 300 }));
       await sleep(500); // past the first PING's 300 ms deadline
+      expect(errors.some((e) => e.startsWith('Socket timeout'))).toBe(true);
+      expect(server.connections()).toBe(3);
+    });
+
+    it('settleOnClose clears it: the reconnected connection stays', async () => {
+      const server = await flakyServer();
+      const { firstPing, errors } = await hangUpOnFirstPing(settleOnClose(plainClient(server.port, { socketTimeout: 300 })));
+      expect(await firstPing).toBe('PONG'); // resent on the new connection, as ioredis does by default
+      await sleep(500);
       expect(errors.filter((e) => e.startsWith('Socket timeout'))).toEqual([]);
       expect(server.connections()).toBe(2);
     });
