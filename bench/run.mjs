@@ -22,6 +22,8 @@ import { celeryInstalled, celeryVersion, sampleIdle, shebangNodeFlags, spawnCele
 // In the order they run (function declarations, hoisted from below).
 const workloads = { burst, idle, accuracy, startup, failover, ceiling };
 const WORKLOADS = Object.keys(workloads);
+/** The burst sizes of a standard run (see fullRun). */
+const STANDARD_BURST_SIZES = '1000,10000,100000';
 const USAGE = `usage: npm run bench [-- OPTIONS]
 
 Runs tsbeat and (when Debian's python3-celery is installed) Python's celery beat on the same
@@ -33,7 +35,7 @@ standard sizes also writes bench/RESULTS.md.
   --db N               the Redis database the bench flushes and uses (default 7)
   --idle-seconds S     length of each idle sample (default 30)
   --accuracy-seconds S length of the accuracy run (default 60)
-  --burst-sizes LIST   burst sizes, comma-separated (default 1000,10000,100000)
+  --burst-sizes LIST   burst sizes, comma-separated (default ${STANDARD_BURST_SIZES})
   --cpu-prof DIR       a .cpuprofile per tsbeat process, written to DIR
   -h, --help           this text
 `;
@@ -54,7 +56,7 @@ try {
       'idle-seconds': { type: 'string', default: '30' },
       'accuracy-seconds': { type: 'string', default: '60' },
       'cpu-prof': { type: 'string' },
-      'burst-sizes': { type: 'string', default: '1000,10000,100000' },
+      'burst-sizes': { type: 'string', default: STANDARD_BURST_SIZES },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -83,7 +85,7 @@ if (!burstSizes.every((n) => Number.isInteger(n) && n > 0)) {
   usageError(`--burst-sizes "${values['burst-sizes']}": expected positive whole numbers separated by commas, such as 1000,10000`);
 }
 /** Only a run of every workload at the standard sizes replaces bench/RESULTS.md. */
-const fullRun = values.only === undefined && values['burst-sizes'] === '1000,10000,100000';
+const fullRun = values.only === undefined && values['burst-sizes'] === STANDARD_BURST_SIZES;
 const DB = Number(values.db);
 const BROKER = `redis://127.0.0.1:6379/${DB}`;
 const wants = (name) => only === undefined || only.has(name);

@@ -9,7 +9,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { parseStoredState } from '../../src/redis/state-store.js';
+import { RedisStateStore } from '../../src/redis/state-store.js';
 import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { byEntry, checkSlots, readQueue } from '../support/beat-queue.js';
@@ -77,7 +77,7 @@ async function publishThrough(name: string, db: number, entries: number, chaos: 
     expect(beat.events('beat.lock.acquired')).toHaveLength(1);
 
     const runs = byEntry(await readQueue(client));
-    const state = new Map(Object.entries(await client.hgetall(schedulerKeys('tsbeat', name).state)).map(([k, v]) => [k, parseStoredState(v)]));
+    const state = await new RedisStateStore(client, schedulerKeys('tsbeat', name)).readAll();
     expect(runs.size).toBe(entries);
     const problems: unknown[] = [];
     for (let i = 0; i < entries; i += 1) {

@@ -8,7 +8,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { parseStoredState } from '../../src/redis/state-store.js';
+import { RedisStateStore } from '../../src/redis/state-store.js';
 import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { byEntry, checkSlots, readQueue } from '../support/beat-queue.js';
@@ -101,7 +101,7 @@ describe('exactly once under repeated leader SIGKILL', () => {
       expect(sorted[sorted.length - 1]).toBeLessThan(2000 + 200 + 1500);
 
       const runs = byEntry(await readQueue(redis));
-      const state = new Map(Object.entries(await redis.hgetall(schedulerKeys('tsbeat', NAME).state)).map(([k, v]) => [k, parseStoredState(v)]));
+      const state = await new RedisStateStore(redis, schedulerKeys('tsbeat', NAME)).readAll();
       expect([...runs.keys()].sort()).toEqual(Object.keys(ENTRIES).sort());
       for (const [entry, every] of Object.entries(ENTRIES)) {
         const list = runs.get(entry) ?? [];
