@@ -6,12 +6,16 @@
  */
 import { DateTime } from 'luxon';
 import type { IntervalSchedule } from './types.js';
+import { zoneOffsets } from './zone.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
+/** How far one jump looks for offset changes: a year and a bit covers every zone's DST cycle. */
+const MAX_JUMP_SPAN_MS = 400 * DAY;
 
 type Unit = 'day' | 'hour' | 'minute';
+const UNIT_MS: Readonly<Record<Unit, number>> = { day: DAY, hour: HOUR, minute: MINUTE };
 
 /** Celery's `delta_resolution`: the unit a relative interval is truncated to. */
 function relativeUnit(everyMs: number): Unit | undefined {
@@ -43,19 +47,48 @@ export function followingSlot(schedule: IntervalSchedule, zone: string, slotMs: 
  */
 export function nextIntervalFires(schedule: IntervalSchedule, zone: string, anchorMs: number, afterMs: number, count: number): number[] {
   const out: number[] = [];
-  let slot = anchorMs;
-  if (!schedule.relative && afterMs > anchorMs) {
-    // Jump straight to the last grid point at or before `after` instead of walking there.
-    slot = anchorMs + Math.floor((afterMs - anchorMs) / schedule.everyMs) * schedule.everyMs;
-  } else if (schedule.relative && afterMs - anchorMs > 2 * schedule.everyMs) {
-    // Relative slots realign to their unit each step; restarting from just before `after` is the same grid.
-    slot = anchorMs + (Math.floor((afterMs - anchorMs) / schedule.everyMs) - 1) * schedule.everyMs;
-  }
+  let slot = afterMs > anchorMs ? lastSlotAtOrBefore(schedule, zone, anchorMs, afterMs) : anchorMs;
   while (out.length < count) {
     slot = followingSlot(schedule, zone, slot);
     if (slot > afterMs) out.push(slot);
   }
   return out;
+}
+
+/**
+ * The last slot at or before `untilMs` of the walk `anchorMs`, followingSlot(anchorMs), …, or the
+ * anchor itself when the first step already passes `untilMs`. Equal to walking the slots one by one
+ * (a property test holds it to that), without walking them: after downtime that can be millions.
+ */
+function lastSlotAtOrBefore(schedule: IntervalSchedule, zone: string, anchorMs: number, untilMs: number): number {
+  const { everyMs } = schedule;
+  const unit = schedule.relative ? relativeUnit(everyMs) : undefined;
+  if (unit === undefined) return anchorMs + Math.floor((untilMs - anchorMs) / everyMs) * everyMs;
+  // A relative slot is truncated to its unit, so once on the unit's grid it advances by the whole
+  // units of the interval (a 2.5 h interval steps 2 h) — but only while the zone's offset stays
+  // the same: a DST change moves the grid or the length of a day. So the walk jumps across each
+  // stretch of constant offset and takes the steps that meet a change one at a time.
+  const unitMs = UNIT_MS[unit];
+  const step = Math.floor(everyMs / unitMs) * unitMs;
+  const offsets = zoneOffsets(zone);
+  let slot = anchorMs;
+  // The anchor (a first-seen instant) may be off the grid; every slot after the first step is on it.
+  let onGrid = false;
+  for (;;) {
+    if (onGrid) {
+      const horizon = slot + Math.min(untilMs - slot + everyMs, MAX_JUMP_SPAN_MS);
+      const pieces = offsets.segments(slot, horizon);
+      // The step from s is plain arithmetic when the offset is constant over [s, s + every].
+      const constantUntil = pieces.length > 1 ? (pieces[1] as { start: number }).start - 1 : horizon;
+      const byOffset = constantUntil - everyMs - slot >= 0 ? Math.floor((constantUntil - everyMs - slot) / step) + 1 : 0;
+      const jump = Math.min(byOffset, Math.floor((untilMs - slot) / step));
+      if (jump > 0) slot += jump * step;
+    }
+    const next = followingSlot(schedule, zone, slot);
+    if (next > untilMs) return slot;
+    slot = next;
+    onGrid = true;
+  }
 }
 
 /** "every 30 seconds", "every 1h 30m", "every day, at midnight (relative)". */

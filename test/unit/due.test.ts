@@ -27,6 +27,26 @@ describe('planDue', () => {
     expect(plan).toEqual({ slots: [t0 + 10 * S], missed: 0, missedReason: undefined, cursorMs: t0 + 10 * S, nextSlotMs: t0 + 20 * S });
   });
 
+  it('keeps a 2.5 h relative interval on its grid after a day of downtime (even hours: all replays them, once runs 16:00, next is 18:00)', () => {
+    const timing = (catchUp: EntryTiming['catchUp']): EntryTiming => ({
+      schedule: { kind: 'interval', everyMs: 9000 * S, relative: true },
+      zone: 'UTC',
+      catchUp,
+      catchUpWindowMs: undefined,
+    });
+    const noon = Date.parse('2026-03-02T12:00:00Z');
+    const now = Date.parse('2026-03-03T17:30:01Z');
+    // Hours after noon of the first day: the relative grid steps 2 h (2.5 h truncated to the hour).
+    const at = (hh: number): number => noon + (hh - 12) * 3600 * S;
+    const all = planDue(timing('all'), noon, now, opts);
+    expect(all.slots).toEqual(Array.from({ length: 14 }, (_, i) => at(14 + 2 * i)));
+    expect(all.nextSlotMs).toBe(at(42));
+    const once = planDue(timing('once'), noon, now, opts);
+    expect(once.slots).toEqual([at(40)]);
+    expect(once.missed).toBe(13);
+    expect(once.nextSlotMs).toBe(at(42));
+  });
+
   it('fires an overdue entry once after downtime with catchUp "once" (Celery)', () => {
     const plan = planDue(every10s('once'), t0, t0 + 105 * S, opts);
     expect(plan.slots).toEqual([t0 + 100 * S]);
