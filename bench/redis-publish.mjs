@@ -66,7 +66,7 @@ function renderAll(from, to, baseMs) {
   for (let i = from; i < to; i += 1) {
     const template = templates[i % templates.length];
     const slotMs = baseMs + Math.floor(i / templates.length) * 60_000;
-    messages[i - from] = renderTaskMessage(template, { taskId: slotTaskId(template.entry, slotMs), slotMs, nowMs: baseMs });
+    messages[i - from] = renderTaskMessage(template, { taskId: slotTaskId('bench', template.entry, slotMs), slotMs, nowMs: baseMs });
   }
   return messages;
 }

@@ -1,13 +1,17 @@
 /**
- * Task ids. A scheduled run gets a name-based id (UUID v5) so that the same (entry, slot)
- * published twice — by a retry, or by two replicas racing — carries the same id, and a worker or
- * result backend can recognise the duplicate. A manual trigger is not a slot: it gets a random id.
+ * Task ids. A scheduled run gets a name-based id (UUID v5) so that the same (deployment, entry,
+ * slot) published twice — by a retry, or by two replicas racing — carries the same id, and a worker
+ * or result backend can recognise the duplicate. The deployment is part of the name: two
+ * deployments on one broker may well have an entry of the same name due at the same slot, and
+ * those are different runs (deduplicating by id, or one result key, must not merge them).
+ * A manual trigger is not a slot: it gets a random id.
  *
  * The id can be recomputed anywhere, e.g. in Python:
  *
- *   uuid.uuid5(uuid.UUID('bd3166c1-dfde-4cc5-a1f7-98fa3cc11ff8'), f"{entry_name}\n{slot_ms}")
+ *   uuid.uuid5(uuid.UUID('bd3166c1-dfde-4cc5-a1f7-98fa3cc11ff8'), f"{deployment}\n{entry_name}\n{slot_ms}")
  *
- * where `slot_ms` is the slot instant in integer epoch milliseconds, written in decimal.
+ * where `deployment` is the config's `name` and `slot_ms` the slot instant in integer epoch
+ * milliseconds, written in decimal.
  */
 import { randomUUID } from 'node:crypto';
 import { sha1Words } from './sha1.js';
@@ -66,21 +70,22 @@ export function uuidV5(namespace: string, name: string): string {
 const NAMESPACE_BYTES = uuidBytes(SLOT_ID_NAMESPACE);
 
 /**
- * The part of an entry's slot ids that repeats: namespace + UTF-8 entry name + newline. The
- * scheduler keeps one per entry (see `slotTaskId`'s third argument).
+ * The part of an entry's slot ids that repeats: namespace + UTF-8 `deployment\nentry\n`. The
+ * scheduler keeps one per entry (see `slotTaskId`'s last argument).
  */
-export function slotIdPrefix(entryName: string): Buffer {
-  return Buffer.concat([NAMESPACE_BYTES, Buffer.from(`${entryName}\n`, 'utf8')]);
+export function slotIdPrefix(deployment: string, entryName: string): Buffer {
+  return Buffer.concat([NAMESPACE_BYTES, Buffer.from(`${deployment}\n${entryName}\n`, 'utf8')]);
 }
 
 /**
- * The id of one scheduled run of an entry. Entry names cannot contain control characters (the
- * config schema refuses them), so the newline makes the name/slot split unambiguous. `prefix`, when
- * given, must be `slotIdPrefix(entryName)`: it saves building it on every call.
+ * The id of one scheduled run of an entry of a deployment. Neither deployment nor entry names can
+ * contain control characters (the config schema refuses them), so the newlines make the split
+ * unambiguous. `prefix`, when given, must be `slotIdPrefix(deployment, entryName)`: it saves
+ * building it on every call.
  */
-export function slotTaskId(entryName: string, slotMs: number, prefix: Buffer = slotIdPrefix(entryName)): string {
+export function slotTaskId(deployment: string, entryName: string, slotMs: number, prefix: Buffer = slotIdPrefix(deployment, entryName)): string {
   const slot = Math.floor(slotMs);
-  if (slot < 0 || !Number.isSafeInteger(slot)) return nameBasedId(NAMESPACE_BYTES, `${entryName}\n${slot}`);
+  if (slot < 0 || !Number.isSafeInteger(slot)) return nameBasedId(NAMESPACE_BYTES, `${deployment}\n${entryName}\n${slot}`);
   const buf = room(prefix.length + 16 + 72);
   buf.set(prefix, 0);
   // The slot's decimal digits, written by hand: this runs once per message published.

@@ -553,14 +553,14 @@ export class Runner {
   }
 
   private renderRun(runtime: EntryRuntime, slotMs: number, now: number): DueRun {
-    const message = renderTaskMessage(this.templateOf(runtime), { taskId: slotTaskId(runtime.entry.name, slotMs, runtime.idPrefix), slotMs, nowMs: now });
+    const message = renderTaskMessage(this.templateOf(runtime), { taskId: slotTaskId(this.options.config.name, runtime.entry.name, slotMs, runtime.idPrefix), slotMs, nowMs: now });
     return { entry: runtime.entry, slotMs, message };
   }
 
   private templateOf(runtime: EntryRuntime): MessageTemplate {
     if (runtime.template === undefined) {
       runtime.template = compileMessageTemplate(runtime.entry, this.options.config, this.options.messageEnv);
-      runtime.idPrefix = slotIdPrefix(runtime.entry.name);
+      runtime.idPrefix = slotIdPrefix(this.options.config.name, runtime.entry.name);
       this.options.dispatcher.prepare?.(runtime.template);
     }
     return runtime.template;

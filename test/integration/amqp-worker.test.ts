@@ -146,7 +146,7 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
   function render(fields: { task?: string; args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput }, cfg: { taskRoutes?: TaskRoutesInput } = {}, nowMs = Date.now()): TaskMessage {
     const name = `amqp-it-${(counter += 1)}`;
     const template = compileMessageTemplate(entry({ name, task: 'tsbeat_test.record', ...fields }), { ...config(cfg), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
-    return renderTaskMessage(template, { taskId: slotTaskId(name, nowMs), slotMs: nowMs, nowMs });
+    return renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, nowMs), slotMs: nowMs, nowMs });
   }
 
   async function run(message: TaskMessage, via = transport): Promise<TaskResult> {
@@ -263,7 +263,7 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
       ({ name, task: 'tsbeat_test.record', schedule: { kind: 'interval', everyMs: 1000, relative: false }, timezone: 'UTC', args: [], kwargs: {}, options: {}, enabled: true, catchUp: 'all', catchUpWindowMs: undefined, jitterMs: 0 }) as ResolvedEntry;
     const dueRun = (name: string, slotMs: number, fields: { options?: OptionsInput } = {}, cfg: { taskRoutes?: TaskRoutesInput } = {}): DueRun => {
       const template = compileMessageTemplate(entry({ name, task: 'tsbeat_test.record', ...fields }), { ...config(cfg), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
-      return { entry: resolvedEntry(name), slotMs, message: renderTaskMessage(template, { taskId: slotTaskId(name, slotMs), slotMs, nowMs: slotMs }) };
+      return { entry: resolvedEntry(name), slotMs, message: renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, slotMs), slotMs, nowMs: slotMs }) };
     };
     const stored = async (name: string) => parseStoredState((await redis.hget(keys.state, name)) ?? 'null');
 
@@ -468,7 +468,7 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
       expect(beat.allOutput()).not.toMatch(/Unhandled|uncaught/i);
 
       const runs = await drain(node.url, q);
-      const report = checkSlots('tick', runs, every * 1000);
+      const report = checkSlots('tick', runs, every * 1000, name);
       expect(report, JSON.stringify({ report, tail: beat.tail(40) })).toMatchObject({ duplicateSlots: [], duplicateIds: [], missingSlots: [], offGrid: [], wrongIds: [] });
       // The slots of the outage were published after it (replayed), not lost.
       const duringOutage = runs.filter((r) => r.slotMs > stoppedAt + 1000 && r.slotMs < restartedAt);
@@ -476,7 +476,7 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
       expect(report.lastMs).toBeGreaterThan(restartedAt);
       // State and queue agree: the last slot stored, one run per message.
       const state = parseStoredState((await redis.hget(schedulerKeys(statePrefix, name).state, 'tick')) ?? 'null');
-      expect(state).toMatchObject({ slotMs: report.lastMs, runCount: report.count, lastTaskId: slotTaskId('tick', report.lastMs) });
+      expect(state).toMatchObject({ slotMs: report.lastMs, runCount: report.count, lastTaskId: slotTaskId(name, 'tick', report.lastMs) });
       console.info(
         `amqp restart: private node ${node.node} started in ${firstStartMs} ms, stopped in ${stopMs} ms, restarted in ${restartMs} ms; ` +
           `${report.count} slots, ${duringOutage.length} replayed after the outage`,
@@ -492,7 +492,7 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
   };
   const tick = (name: string, i: number, q: string, body = ''): TaskMessage => {
     const template = compileMessageTemplate(entry({ name, task: 'tsbeat_test.record', args: [i, body] }), { ...config(), taskDefaultQueue: q }, { origin: 'gen1@test', replyTo: '' });
-    return renderTaskMessage(template, { taskId: slotTaskId(name, i), slotMs: i, nowMs: Date.now() });
+    return renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, i), slotMs: i, nowMs: Date.now() });
   };
 
   it(

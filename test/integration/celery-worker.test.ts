@@ -86,7 +86,7 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
   function render(fields: { task?: string; args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput }, cfg: { taskRoutes?: TaskRoutesInput; taskProtocol?: 1 | 2 } = {}, nowMs = Date.now()): TaskMessage {
     const name = `it-${(counter += 1)}`;
     const template = compileMessageTemplate(entry({ name, task: 'tsbeat_test.record', ...fields }), config(cfg), env);
-    return renderTaskMessage(template, { taskId: slotTaskId(name, nowMs), slotMs: nowMs, nowMs });
+    return renderTaskMessage(template, { taskId: slotTaskId('celery-test', name, nowMs), slotMs: nowMs, nowMs });
   }
 
   async function run(message: TaskMessage, via = transport): Promise<TaskResult> {
@@ -239,7 +239,7 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
 
       const template = compileMessageTemplate(entry({ name: golden.name, task: golden.task, args: golden.args, kwargs: golden.kwargs, options: golden.options }), config({ taskRoutes: routes }), env);
       const now = Date.now();
-      await goldenTransport.publish([renderTaskMessage(template, { taskId: slotTaskId(golden.name, now), slotMs: now, nowMs: now })]);
+      await goldenTransport.publish([renderTaskMessage(template, { taskId: slotTaskId('celery-test', golden.name, now), slotMs: now, nowMs: now })]);
       const ours = JSON.parse((await goldenDb.lindex(key, 0)) ?? 'null') as Envelope;
 
       const allowedExtra = ['beat_entry', 'beat_scheduled_at', ...(versionAtLeast(celery.version, 5, 3) ? [] : ['replaced_task_nesting', 'stamped_headers', 'stamps'])];

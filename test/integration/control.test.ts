@@ -134,7 +134,7 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     expect((afterResume[0] as QueuedRun).slotMs).toBeLessThanOrEqual(Date.parse(resumeLog.time) + 1_000);
     for (const run of afterResume) expect((run.slotMs - lastBefore.slotMs) % 1000).toBe(0);
     for (let i = 1; i < afterResume.length; i += 1) expect((afterResume[i] as QueuedRun).slotMs - (afterResume[i - 1] as QueuedRun).slotMs).toBe(1000);
-    for (const run of tickAll) expect(run.id).toBe(slotTaskId('tick', run.slotMs));
+    for (const run of tickAll) expect(run.id).toBe(slotTaskId(name, 'tick', run.slotMs));
     expect((await statusJson(file)).get('tick')).toMatchObject({ paused: false, nextRun: expect.any(String) });
     expect(await redis.smembers(schedulerKeys('tsbeat', name).paused)).toEqual([]);
   });
@@ -157,7 +157,7 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     const manual = await runsOf('manual');
     expect(manual.map((r) => r.id)).toEqual([id]);
     const run = manual[0] as QueuedRun;
-    expect(run.id).not.toBe(slotTaskId('manual', run.slotMs));
+    expect(run.id).not.toBe(slotTaskId(name, 'manual', run.slotMs));
     // The raw envelope, as a worker's kombu reads it (protocol 2, JSON body, base64 in the envelope).
     const raw = (await redis.lrange(queue, 0, -1)).map((t) => JSON.parse(t)).find((e) => e.headers.id === id);
     expect(raw).toMatchObject({
@@ -186,7 +186,7 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     const tick = await runsOf('tick');
     expect(tick.filter((r) => r.id === tickId)).toHaveLength(1);
     const scheduled = tick.filter((r) => r.id !== tickId);
-    for (const r of scheduled) expect(r.id).toBe(slotTaskId('tick', r.slotMs));
+    for (const r of scheduled) expect(r.id).toBe(slotTaskId(name, 'tick', r.slotMs));
     for (let i = 1; i < scheduled.length; i += 1) expect((scheduled[i] as QueuedRun).slotMs - (scheduled[i - 1] as QueuedRun).slotMs).toBe(1000);
     expect(new Set(tick.map((r) => r.id)).size).toBe(tick.length);
     expect((await runsOf('manual')).length).toBe(1);

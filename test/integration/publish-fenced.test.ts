@@ -199,7 +199,7 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
       const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'silent' }));
       const template = compileMessageTemplate(entry, config, ENV);
       dispatcher.prepare(template);
-      const runs = [T, T + 10_000].map((slotMs) => ({ entry, slotMs, message: renderTaskMessage(template, { taskId: slotTaskId(entry.name, slotMs), slotMs, nowMs: T }) }));
+      const runs = [T, T + 10_000].map((slotMs) => ({ entry, slotMs, message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, slotMs), slotMs, nowMs: T }) }));
       // A rehearsal encodes and sends nothing; the real dispatch after it is unaffected.
       for (let i = 0; i < 5; i += 1) dispatcher.rehearse(runs);
       expect(await redis.dbsize()).toBe(1); // the fence alone
@@ -236,7 +236,7 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
       const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'silent' }));
       const runOf = (entry: ResolvedEntry, slotMs: number): DueRun => {
         const template = compileMessageTemplate(entry, config, ENV);
-        return { entry, slotMs, message: renderTaskMessage(template, { taskId: slotTaskId(entry.name, slotMs), slotMs, nowMs: slotMs }) };
+        return { entry, slotMs, message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, slotMs), slotMs, nowMs: slotMs }) };
       };
       // Staged, then given up: nothing reaches Redis, whatever is staged after.
       dispatcher.stage([runOf(plain, T)], 'leader-token', T)?.discard();
@@ -250,7 +250,7 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
       const envelope = JSON.parse(text as string) as { headers: Record<string, unknown>; properties: { delivery_tag: string } };
       expect(text).toBe(redisEnvelope(runOf(plain, T).message, '', 'celery', envelope.properties.delivery_tag));
       expect(await redis.smembers('_kombu.binding.celery')).toEqual(['celery\x06\x16\x06\x16celery']);
-      expect(await stateOf('plain')).toEqual({ slot: T, at: T, n: 1, id: slotTaskId('plain', T) });
+      expect(await stateOf('plain')).toEqual({ slot: T, at: T, n: 1, id: slotTaskId('fenced-test', 'plain', T) });
       // The same checks as any dispatch when it runs: a slot already published is stale, a lost fence publishes nothing.
       expect(await dispatcher.stage([runOf(plain, T)], 'leader-token', T)?.send()).toEqual({ fenced: false, outcomes: ['stale'] });
       expect(await dispatcher.stage([runOf(plain, T + 1000)], 'old-token', T + 1000)?.send()).toEqual({ fenced: true });
@@ -283,7 +283,7 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
       const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'info', destination: sink }));
       const runs = config.entries.map((entry) => {
         const template = compileMessageTemplate(entry, config, ENV);
-        return { entry, slotMs: T, message: renderTaskMessage(template, { taskId: slotTaskId(entry.name, T), slotMs: T, nowMs: T }) };
+        return { entry, slotMs: T, message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, T), slotMs: T, nowMs: T }) };
       });
       expect(await dispatcher.dispatch(runs, 'leader-token', T)).toEqual({ fenced: false, outcomes: ['dropped', 'published'] });
       expect(await stateOf('lonely')).toMatchObject({ slot: T, n: 1 });

@@ -130,7 +130,7 @@ describe('reloading the config of a running beat (real processes, a private redi
     expect(added[0]).toBeLessThanOrEqual(reloadedAt + 2000);
     expect(gaps(added).every((g) => g === 2000)).toBe(true);
     // Every run is a slot run: its id is the slot id, and no id twice.
-    for (const r of runs) expect(r.id).toBe(slotTaskId(r.entry, r.slotMs));
+    for (const r of runs) expect(r.id).toBe(slotTaskId(name, r.entry, r.slotMs));
     expect(new Set(runs.map((r) => r.id)).size).toBe(runs.length);
     // The run counts continued: what status counts is what was published, across the reload.
     const status = await runBeatCli(['status', '--config', file, '--json']);

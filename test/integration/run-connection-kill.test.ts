@@ -83,7 +83,7 @@ async function publishThrough(name: string, db: number, entries: number, chaos: 
     for (let i = 0; i < entries; i += 1) {
       const entry = `e${i}`;
       const list = runs.get(entry) ?? [];
-      const report = checkSlots(entry, list, 1000);
+      const report = checkSlots(entry, list, 1000, name);
       const stored = state.get(entry);
       const whole =
         report.duplicateSlots.length + report.duplicateIds.length + report.missingSlots.length + report.offGrid.length + report.wrongIds.length === 0 &&

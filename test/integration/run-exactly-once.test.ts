@@ -105,7 +105,7 @@ describe('exactly once under repeated leader SIGKILL', () => {
       expect([...runs.keys()].sort()).toEqual(Object.keys(ENTRIES).sort());
       for (const [entry, every] of Object.entries(ENTRIES)) {
         const list = runs.get(entry) ?? [];
-        const report = checkSlots(entry, list, every * S);
+        const report = checkSlots(entry, list, every * S, NAME);
         expect(report).toMatchObject({ entry, duplicateSlots: [], duplicateIds: [], missingSlots: [], offGrid: [], wrongIds: [] });
         // It ran the whole time: from the first seconds to the last.
         expect(report.firstMs).toBeLessThan(started + 5 * S + every * S);

@@ -107,7 +107,7 @@ describe('failover', () => {
     expect(duplicates(runs)).toEqual({ slots: [], ids: [] });
     const state = await stateOf(name);
     for (const [entry, list] of byEntry(runs)) {
-      const report = checkSlots(entry, list, 1 * S);
+      const report = checkSlots(entry, list, 1 * S, name);
       expect(report).toMatchObject({ duplicateSlots: [], duplicateIds: [], missingSlots: [], offGrid: [], wrongIds: [] });
       // The state moved with every push, and only then.
       expect(state.get(entry)).toMatchObject({ slotMs: report.lastMs, runCount: report.count });
@@ -162,7 +162,7 @@ describe('failover', () => {
 
     const runs = await readQueue(redis);
     for (const [entry, list] of byEntry(runs)) {
-      expect(checkSlots(entry, list, 1 * S)).toMatchObject({ duplicateSlots: [], duplicateIds: [], missingSlots: [], offGrid: [] });
+      expect(checkSlots(entry, list, 1 * S, name)).toMatchObject({ duplicateSlots: [], duplicateIds: [], missingSlots: [], offGrid: [] });
     }
   });
 });

@@ -106,7 +106,7 @@ describe('Redis lost while running', () => {
     expect(runs.length).toBeGreaterThan(0);
     expect(duplicates(runs)).toEqual({ slots: [], ids: [] });
     expect(Math.min(...runs.map((r) => r.slotMs))).toBeGreaterThanOrEqual(restartedAt + 1 * S);
-    expect(checkSlots('tick', runs, 1 * S)).toMatchObject({ missingSlots: [], offGrid: [], wrongIds: [] });
+    expect(checkSlots('tick', runs, 1 * S, 'fault-restart')).toMatchObject({ missingSlots: [], offGrid: [], wrongIds: [] });
     const stored = JSON.parse((await admin.hget('tsbeat:{fault-restart}:state', 'tick')) ?? '{}') as { n?: number };
     expect(stored.n).toBe(runs.length);
   });
@@ -145,7 +145,7 @@ describe('Redis lost while running', () => {
 
     const runs = byEntry(await readQueue(admin));
     // "all": every slot through the outage, once.
-    expect(checkSlots('all', runs.get('all') ?? [], 1 * S)).toMatchObject({ duplicateSlots: [], missingSlots: [], offGrid: [] });
+    expect(checkSlots('all', runs.get('all') ?? [], 1 * S, 'fault-sleep')).toMatchObject({ duplicateSlots: [], missingSlots: [], offGrid: [] });
     // "once": one run for the slots missed during the outage, then on the grid again.
     const once = (runs.get('once') ?? []).map((r) => r.slotMs);
     const onceGaps = once.slice(1).map((s, i) => s - (once[i] as number)).filter((d) => d !== 1 * S);
@@ -194,7 +194,7 @@ describe('a black-holed connection', () => {
     try {
       await client.connect();
       const runs = await readQueue(client);
-      expect(checkSlots('bh', runs, 1 * S)).toMatchObject({ duplicateSlots: [], missingSlots: [], offGrid: [] });
+      expect(checkSlots('bh', runs, 1 * S, 'fault-blackhole')).toMatchObject({ duplicateSlots: [], missingSlots: [], offGrid: [] });
     } finally {
       client.disconnect();
     }
@@ -269,7 +269,7 @@ describe('without Redis', () => {
     const slots = messages.map((m) => Date.parse(m.scheduledAt));
     for (const [i, m] of messages.entries()) {
       expect(m).toMatchObject({ entry: 'dry', task: 't.dry' });
-      expect(m.id).toBe(slotTaskId('dry', slots[i] as number));
+      expect(m.id).toBe(slotTaskId('dry', 'dry', slots[i] as number));
       if (i > 0) expect((slots[i] as number) - (slots[i - 1] as number)).toBe(500);
     }
     expect(JSON.stringify(messages[0]?.body)).toContain('"two"');

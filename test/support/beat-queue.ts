@@ -64,7 +64,8 @@ export interface SlotReport {
 }
 
 /** Checks one entry's runs against an interval grid: every slot from the first to the last exactly once. */
-export function checkSlots(entry: string, runs: readonly QueuedRun[], intervalMs: number): SlotReport {
+/** `deployment` is the config's `name`: part of every slot's task id. */
+export function checkSlots(entry: string, runs: readonly QueuedRun[], intervalMs: number, deployment: string): SlotReport {
   const slots = runs.map((r) => r.slotMs).sort((a, b) => a - b);
   const firstMs = slots[0] ?? Number.NaN;
   const lastMs = slots[slots.length - 1] ?? Number.NaN;
@@ -83,7 +84,7 @@ export function checkSlots(entry: string, runs: readonly QueuedRun[], intervalMs
     duplicateIds: [...seenIds].filter(([, n]) => n > 1).map(([id]) => id),
     missingSlots,
     offGrid: slots.filter((s) => (s - firstMs) % intervalMs !== 0),
-    wrongIds: runs.filter((r) => r.id !== slotTaskId(r.entry, r.slotMs)).map((r) => r.id),
+    wrongIds: runs.filter((r) => r.id !== slotTaskId(deployment, r.entry, r.slotMs)).map((r) => r.id),
   };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src/celery/message.js';
 import type { TaskMessage } from '../../src/celery/message.js';
-import { randomTaskId, slotTaskId, uuidV5 } from '../../src/celery/task-id.js';
+import { randomTaskId, slotIdPrefix, slotTaskId, uuidV5 } from '../../src/celery/task-id.js';
 import { isoFromMicros, isoFromMillis } from '../../src/celery/time.js';
 import { optionsSchema } from '../../src/config/options-schema.js';
 import { BeatError, ErrorCode } from '../../src/errors.js';
@@ -130,8 +130,8 @@ describe('protocol v2 message', () => {
 
   it('renders each run with its own id and times but the same constant parts', () => {
     const template = compileMessageTemplate(entry({ options: { expires: 5 } }), config(), ENV);
-    const a = renderTaskMessage(template, { taskId: slotTaskId('e', SLOT), slotMs: SLOT, nowMs: NOW });
-    const b = renderTaskMessage(template, { taskId: slotTaskId('e', SLOT + 60_000), slotMs: SLOT + 60_000, nowMs: NOW + 60_000 });
+    const a = renderTaskMessage(template, { taskId: slotTaskId('myapp', 'e', SLOT), slotMs: SLOT, nowMs: NOW });
+    const b = renderTaskMessage(template, { taskId: slotTaskId('myapp', 'e', SLOT + 60_000), slotMs: SLOT + 60_000, nowMs: NOW + 60_000 });
     expect(a.id).not.toBe(b.id);
     expect(a.body).toBe(b.body);
     const strip = (m: TaskMessage) => ({ ...headersOf(m), id: 0, root_id: 0, expires: 0, beat_scheduled_at: 0 });
@@ -162,17 +162,26 @@ describe('times', () => {
 });
 
 describe('task ids', () => {
-  it('derives the same id for the same entry and slot, so a slot published twice is recognisable', () => {
-    expect(slotTaskId('nightly', 1795230000000)).toBe(slotTaskId('nightly', 1795230000000));
-    expect(slotTaskId('nightly', 1795230000000)).not.toBe(slotTaskId('nightly', 1795230060000));
-    expect(slotTaskId('nightly', 1795230000000)).not.toBe(slotTaskId('nightly2', 1795230000000));
+  it('derives the same id for the same deployment, entry and slot, so a slot published twice is recognisable', () => {
+    expect(slotTaskId('myapp', 'nightly', 1795230000000)).toBe(slotTaskId('myapp', 'nightly', 1795230000000));
+    expect(slotTaskId('myapp', 'nightly', 1795230000000)).not.toBe(slotTaskId('myapp', 'nightly', 1795230060000));
+    expect(slotTaskId('myapp', 'nightly', 1795230000000)).not.toBe(slotTaskId('myapp', 'nightly2', 1795230000000));
+  });
+
+  it('gives two deployments sharing a broker different ids for their same-named entries at the same slot', () => {
+    expect(slotTaskId('myapp', 'nightly', 1795230000000)).not.toBe(slotTaskId('other', 'nightly', 1795230000000));
+    // The split is unambiguous: moving text between deployment and entry name changes the id.
+    expect(slotTaskId('a', 'b.c', 0)).not.toBe(slotTaskId('a.b', 'c', 0));
   });
 
   it("matches Python's uuid.uuid5 over the documented namespace and name", () => {
-    // uuid.uuid5(uuid.UUID('bd3166c1-dfde-4cc5-a1f7-98fa3cc11ff8'), f"{name}\n{slot_ms}")
-    expect(slotTaskId('nightly', 1795230000000)).toBe('eaab4a9f-8edd-58d0-a06c-c808d759541f');
-    expect(slotTaskId('nightly', 1795230060000)).toBe('964bdd1a-6e73-5fd4-b86a-2c5c28b9547f');
-    expect(slotTaskId('wörld ☃ entry', 0)).toBe('50901574-af64-55e3-aa8b-065e0f80604b');
+    // uuid.uuid5(uuid.UUID('bd3166c1-dfde-4cc5-a1f7-98fa3cc11ff8'), f"{deployment}\n{name}\n{slot_ms}"), by /usr/bin/python3
+    expect(slotTaskId('myapp', 'nightly', 1795230000000)).toBe('25e6e8a7-81cb-5125-aa3e-f68f869168a6');
+    expect(slotTaskId('myapp', 'nightly', 1795230060000)).toBe('bb539e48-f95e-5157-9dcf-04446ed07926');
+    expect(slotTaskId('myapp', 'wörld ☃ entry', 0)).toBe('191ae2e7-b5ed-541b-a4f2-a23324df42d7');
+    expect(slotTaskId('other', 'nightly', 1795230000000)).toBe('b2350884-08fb-56c8-9782-a78e8e228c47');
+    // The prefix the scheduler keeps per entry gives the same ids.
+    expect(slotTaskId('myapp', 'nightly', 1795230000000, slotIdPrefix('myapp', 'nightly'))).toBe('25e6e8a7-81cb-5125-aa3e-f68f869168a6');
     // RFC 4122's example, as Python computes it.
     expect(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'python.org')).toBe('886313e1-3b8a-5372-9b90-0c9aee199e5d');
   });

@@ -120,7 +120,7 @@ describe('Runner', () => {
     expect(published).toEqual([]);
     await advance(300);
     expect(published.map((p) => p.slotMs)).toEqual([T0 + 10 * S]);
-    expect(published[0]?.id).toBe(slotTaskId('fresh', T0 + 10 * S));
+    expect(published[0]?.id).toBe(slotTaskId('unit', 'fresh', T0 + 10 * S));
   });
 
   it('an overdue entry fires once on start with the default policy', async () => {
