@@ -27,6 +27,12 @@ export const EVENTS = {
   catchUp: 'beat.catch_up',
   /** A slot had already been published (by a previous leader, or a race): not published again. */
   stale: 'beat.stale',
+  /**
+   * The stored state is missing, or older than the runs this instance saw published, for some
+   * entries (Redis restarted without persistence, was flushed, or failed over to a replica that had
+   * not caught up): they continue from the last runs this instance knew.
+   */
+  stateLost: 'beat.state.lost',
   /** This instance tried to publish without holding the fence: nothing was published. */
   fenced: 'beat.fenced',
   lockAcquired: 'beat.lock.acquired',

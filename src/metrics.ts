@@ -65,6 +65,12 @@ export class BeatMetrics {
     registers: [this.registry],
   });
 
+  readonly stateLost = new Counter({
+    name: 'tsbeat_state_lost_entries_total',
+    help: 'Entries whose stored state was found missing or behind the runs this instance saw published (Redis lost data).',
+    registers: [this.registry],
+  });
+
   /** Read at scrape time by the gauges below; the service sets it. */
   source: MetricsSource | undefined;
 

@@ -168,6 +168,10 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const env = messageEnv();
   let session: LeaderSession | undefined;
   let stopping = false;
+  // The last run of each entry seen published by this process's earlier sessions: a later session
+  // that finds the stored state behind it knows Redis lost data (see Runner's knownRuns).
+  const knownRuns = new Map<string, number>();
+  let stateLost: { atMs: number; entries: number } | undefined;
 
   const http = metrics && options.http
     ? await startHttpServer(
@@ -183,7 +187,9 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             if (stopping) return { ok: false, reason: 'stopping' };
             if (state.status !== 'ready') return { ok: false, reason: `Redis ${state.status}` };
             if (session && !publishing.ready()) return { ok: false, reason: publishing.status };
-            return { ok: true, reason: session ? 'leading' : 'standby, ready to take over' };
+            // Still ready (it publishes on), but the reason says what the log said.
+            const lostNote = stateLost === undefined ? '' : `; the stored state of ${stateLost.entries} entries was lost at ${new Date(stateLost.atMs).toISOString()} (see beat.state.lost)`;
+            return { ok: true, reason: `${session ? 'leading' : 'standby, ready to take over'}${lostNote}` };
           },
           status: async () => {
             const [states, paused, leader] = await Promise.all([stateStore.readAll(), control.paused(), control.leader()]);
@@ -256,6 +262,11 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
           }
         : undefined,
       controlIntervalMs: Math.min(1000, config.maxIntervalMs),
+      knownRuns,
+      onStateLost: (entries) => {
+        stateLost = { atMs: clock.now(), entries: entries.length };
+        metrics?.stateLost.inc(entries.length);
+      },
     });
     session = current;
     try {
@@ -271,6 +282,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     const current = session;
     session = undefined;
     await current?.stop();
+    if (current) for (const [name, slotMs] of current.runner.lastRuns()) knownRuns.set(name, slotMs);
   };
 
   await leadership.start({

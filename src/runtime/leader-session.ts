@@ -25,6 +25,9 @@ export interface LeaderSessionOptions {
   readonly lease: () => string | undefined;
   readonly onFenced: () => void;
   readonly onPublished?: (run: PublishedRun, latenessMs: number) => void;
+  /** See RunnerOptions.knownRuns and onStateLost. */
+  readonly knownRuns?: ReadonlyMap<string, number>;
+  readonly onStateLost?: (entries: readonly string[]) => void;
   /** How often the control loop looks for pause/resume/trigger requests without being told. */
   readonly controlIntervalMs: number;
 }
@@ -45,6 +48,8 @@ export class LeaderSession {
       onFenced: options.onFenced,
       timerLeadMs: DEFAULTS.timerLeadMs,
       ...(options.onPublished ? { onPublished: options.onPublished } : {}),
+      ...(options.knownRuns ? { knownRuns: options.knownRuns } : {}),
+      ...(options.onStateLost ? { onStateLost: options.onStateLost } : {}),
     });
     this.control = new ControlLoop({
       config: options.config,

@@ -36,6 +36,13 @@ export interface RunnerOptions {
   readonly lease: () => string | undefined;
   /** Called when the dispatcher reports that another instance holds the fence. */
   readonly onFenced: () => void;
+  /**
+   * The last run of each entry that this process saw published while it led before (see
+   * `lastRuns()`): a stored state missing or older than this was lost, and is not trusted.
+   */
+  readonly knownRuns?: ReadonlyMap<string, number>;
+  /** Called once at start with the entries whose stored state was lost (see `knownRuns`). */
+  readonly onStateLost?: (entries: readonly string[]) => void;
   /** Runs per dispatcher call (one Lua script invocation on Redis). */
   readonly batchSize?: number;
   /** Most slots replayed per entry per wake-up with catchUp "all". */
@@ -109,6 +116,8 @@ interface EntryRuntime {
   idPrefix: Buffer | undefined;
   /** The last slot that ran or was passed over (or the first-seen anchor): slots after it are pending. */
   cursorMs: number;
+  /** The last slot known to be published (stored, or published since): what the stored state must not fall behind. */
+  lastRunMs: number | undefined;
   /** The next slot, undefined when the schedule has run out. */
   nextSlotMs: number | undefined;
   /** Paused entries stay out of the heap; slots that pass meanwhile are skipped, not caught up. */
@@ -177,9 +186,18 @@ export class Runner {
       clock.now(),
     );
     const now = clock.now();
+    const lost: string[] = [];
     for (const entry of enabled) {
       const s: EntryState | undefined = stored.get(entry.name);
       let cursorMs = s?.slotMs ?? s?.seenMs ?? now;
+      let lastRunMs = s?.slotMs;
+      const knownMs = this.options.knownRuns?.get(entry.name);
+      if (knownMs !== undefined && (lastRunMs === undefined || lastRunMs < knownMs)) {
+        // Re-anchoring at now would drop the slots of the outage whatever the catch-up policy and
+        // shift an interval's phase; what this instance saw published is a better history.
+        lost.push(entry.name);
+        cursorMs = lastRunMs = knownMs;
+      }
       // Slots that passed while the entry was paused stay skipped across restarts and failovers.
       if (s?.resumedAtMs !== undefined) cursorMs = skipThrough(entry.schedule, entry.timezone, cursorMs, s.resumedAtMs);
       const runtime: EntryRuntime = {
@@ -189,6 +207,7 @@ export class Runner {
         template: undefined,
         idPrefix: undefined,
         cursorMs,
+        lastRunMs,
         nextSlotMs: undefined,
         paused: this.pausedNames.has(entry.name),
       };
@@ -196,6 +215,13 @@ export class Runner {
       if (runtime.paused) continue;
       // Due at once if a slot was missed while no one led; `planDue` then applies the catch-up policy.
       this.schedule(runtime, this.nextSlotAfter(runtime, cursorMs));
+    }
+    if (lost.length > 0) {
+      this.options.logger.warn(
+        { event: EVENTS.stateLost, entries: lost.length, examples: lost.slice(0, 5) },
+        'the stored state is missing or older than the runs this instance saw published (Redis lost data: a restart without persistence, a flush, or a failover to a lagging replica); continuing from the last runs this instance knew',
+      );
+      this.options.onStateLost?.(lost);
     }
     this.running = true;
     this.options.logger.info({ event: EVENTS.start, entries: enabled.length, disabled: config.entries.length - enabled.length }, 'scheduling');
@@ -247,6 +273,13 @@ export class Runner {
         this.wake(0);
       }
     }
+  }
+
+  /** The last slot known published of every entry that has one: `knownRuns` for the next session. */
+  lastRuns(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const r of this.entries) if (r.lastRunMs !== undefined) out.set(r.entry.name, r.lastRunMs);
+    return out;
   }
 
   /** Every entry's next slot and paused flag, for metrics and status. */
@@ -717,6 +750,7 @@ export class Runner {
       // Rendered, so compiled: the template is there.
       const destination = (runtime.template as MessageTemplate).destination;
       runtime.cursorMs = Math.max(runtime.cursorMs, slotMs);
+      runtime.lastRunMs = Math.max(runtime.lastRunMs ?? slotMs, slotMs);
       touched.add(runtime);
       const fields = {
         entry: entry.name,

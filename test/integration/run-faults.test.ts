@@ -68,13 +68,15 @@ describe('Redis lost while running', () => {
     admin?.disconnect();
   });
 
-  it('survives a Redis restart: no crash, leadership dropped and regained, beat.redis.* lines mask the password, publishing resumes on a fresh history', async () => {
+  it('survives a Redis restart that lost everything: no crash, leadership regained, beat.redis.* lines mask the password, beat.state.lost logged, and the outage caught up from the last run it knew', async () => {
     const p = fleet.spawn({ config: configFile('fault-restart', redis.url(), { tick: { task: 't.tick', schedule: 1, catchUp: 'all' } }) });
     await p.waitForLog('two publishes', () => p.events('beat.fire').length >= 2, 10_000);
 
     const mark = p.logs.length;
     await redis.kill();
     const killedAt = Date.now();
+    const fired = p.logs.slice(0, mark).filter((l) => l.event === 'beat.fire');
+    const lastKnownSlot = Date.parse(String(fired[fired.length - 1]?.['slot']));
     await p.waitForEvent('beat.redis.error', 5000, mark);
     const lost = await p.waitForEvent('beat.lock.lost', FAST_LOCK_TTL + 3000, mark);
     expect(logTimeMs(lost) - killedAt).toBeLessThan(FAST_LOCK_TTL);
@@ -96,16 +98,20 @@ describe('Redis lost while running', () => {
     // The default noeviction policy draws no warning (the maxmemory test below is the positive case).
     expect(p.events('beat.redis.warning')).toEqual([]);
 
-    // The server kept nothing (no persistence): the queue and the state went with it, so to the
-    // scheduler this is a new deployment. What must hold is that it starts over cleanly: the entry
-    // is new again (first slot one interval after it was seen, after the restart), nothing is
-    // published twice, and the new state agrees with the new queue.
+    // The server kept nothing (no persistence): the queue and the state went with it. The instance
+    // saw its own runs before the restart, so it knows the state went backwards: it says so, and
+    // continues from its last run — catchUp "all" replays the outage's slots, on the same grid,
+    // nothing published twice, and the new state agrees with the new queue.
+    const stateLost = p.events('beat.state.lost', mark);
+    expect(stateLost, p.tail()).toHaveLength(1);
+    expect(stateLost[0]).toMatchObject({ entries: 1, examples: ['tick'] });
     admin = redis.client();
     await admin.connect();
     const runs = await readQueue(admin);
     expect(runs.length).toBeGreaterThan(0);
     expect(duplicates(runs)).toEqual({ slots: [], ids: [] });
-    expect(Math.min(...runs.map((r) => r.slotMs))).toBeGreaterThanOrEqual(restartedAt + 1 * S);
+    expect(Math.min(...runs.map((r) => r.slotMs))).toBe(lastKnownSlot + 1 * S);
+    expect(Math.max(...runs.map((r) => r.slotMs))).toBeGreaterThan(restartedAt);
     expect(checkSlots('tick', runs, 1 * S, 'fault-restart')).toMatchObject({ missingSlots: [], offGrid: [], wrongIds: [] });
     const stored = JSON.parse((await admin.hget('tsbeat:{fault-restart}:state', 'tick')) ?? '{}') as { n?: number };
     expect(stored.n).toBe(runs.length);
