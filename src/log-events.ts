@@ -1,6 +1,5 @@
 /** Every value of the `event` field of a log line. Operators alert on these: they are stable. */
 export const EVENTS = {
-  publish: 'beat.publish',
   publishDropped: 'beat.publish.dropped',
   publishError: 'beat.publish.error',
   brokerConnect: 'beat.broker.connect',

@@ -44,13 +44,6 @@ export function queueListKey(options: KombuKeyOptions, queue: string, priority: 
   return step === 0 ? `${options.globalKeyprefix}${queue}` : `${options.globalKeyprefix}${queue}${options.sep}${step}`;
 }
 
-/** Every list a queue consists of, one per priority step, in the order a worker's BRPOP reads them. */
-export function queueListKeys(options: KombuKeyOptions, queue: string): string[] {
-  return options.prioritySteps.map((step) =>
-    step === 0 ? `${options.globalKeyprefix}${queue}` : `${options.globalKeyprefix}${queue}${options.sep}${step}`,
-  );
-}
-
 /** The set holding an exchange's bindings (kombu `keyprefix_queue`). */
 export function bindingKey(options: KombuKeyOptions, exchange: string): string {
   return `${options.globalKeyprefix}_kombu.binding.${exchange}`;
