@@ -16,7 +16,6 @@ import { MinHeap } from '../core/heap.js';
 import { nextFires } from '../core/schedule.js';
 import { formatInstant } from '../core/zone.js';
 import { DEFAULTS } from '../defaults.js';
-import { errorMessage } from '../errors.js';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
 import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, StagedDispatch, StateStore } from './dispatch.js';
@@ -575,7 +574,7 @@ export class Runner {
       const token = this.options.lease();
       if (token !== undefined) delay = await this.runDue(token);
     } catch (error) {
-      this.options.logger.error({ event: EVENTS.tickError, err: errorMessage(error) }, 'publishing failed; retrying');
+      this.options.logger.error({ event: EVENTS.tickError, err: error }, 'publishing failed; retrying');
       delay = ERROR_BACKOFF_MS;
       failed = true;
     }

@@ -207,7 +207,7 @@ describe('Redis at start', () => {
     const p = fleet.spawn({ config: configFile('fault-late', redis.url(), { late: { task: 't.late', schedule: 1 } }) });
     const error = await p.waitForEvent('beat.redis.error', 10_000);
     expect(error).toMatchObject({ level: 'warn', url: 'redis://:***@127.0.0.1:6392/0', msg: expect.stringMatching(/unreachable; retrying/) });
-    expect(String(error['err'])).toMatch(/ECONNREFUSED/);
+    expect(error['err']).toMatchObject({ message: expect.stringMatching(/ECONNREFUSED/), code: 'ECONNREFUSED' });
     await sleep(2500);
     expect(p.alive, p.tail()).toBe(true);
     expect(p.events('beat.lock.acquired')).toEqual([]);
