@@ -55,6 +55,8 @@ export interface StagedDispatch {
 }
 
 export interface Dispatcher {
+  /** True for a dispatcher that only prints its runs (`beat run --dry-run`): the log must not say "published". */
+  readonly dryRun?: boolean;
   /**
    * Publishes `runs` (in order) if `token` still holds the fence. Throws when the broker or Redis
    * failed before anything was recorded; when only some runs went out, returns them as published

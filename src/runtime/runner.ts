@@ -727,7 +727,7 @@ export class Runner {
       };
       if (outcome === 'published') {
         const lateness = now - slotMs;
-        this.options.logger.info({ event: EVENTS.fire, ...fields, latenessMs: lateness }, 'published');
+        this.options.logger.info({ event: EVENTS.fire, ...fields, latenessMs: lateness }, this.options.dispatcher.dryRun === true ? 'would publish (dry run: not published)' : 'published');
         this.options.onPublished?.({ entry, slotMs, id, destination }, lateness);
       } else if (outcome === 'stale') {
         this.options.logger.info({ event: EVENTS.stale, ...fields }, 'already published; not sent again');

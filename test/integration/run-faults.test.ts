@@ -273,6 +273,10 @@ describe('without Redis', () => {
       if (i > 0) expect((slots[i] as number) - (slots[i - 1] as number)).toBe(500);
     }
     expect(JSON.stringify(messages[0]?.body)).toContain('"two"');
+    // Nothing was published, and the log must not say otherwise.
+    const fires = p.events('beat.fire');
+    expect(fires.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(fires.map((l) => l.msg))).toEqual(new Set(['would publish (dry run: not published)']));
     expect(p.logsOnStdout).toBe(0);
     expect(p.text).toEqual([]);
     expect(counter.count - before).toBe(0);
