@@ -42,6 +42,8 @@ export interface EntryState {
   readonly publishedAtMs?: number;
   readonly runCount: number;
   readonly lastTaskId?: string;
+  /** The last run (publishedAtMs, lastTaskId) was a manual one (`beat trigger`), not slotMs. */
+  readonly lastRunTriggered?: boolean;
   /** When the entry was last resumed after a pause: slots up to then were skipped, never caught up. */
   readonly resumedAtMs?: number;
 }
