@@ -44,10 +44,10 @@ ${Object.entries(COMMANDS)
   .join('\n')}
 
 Options:
-  -V, --version   print the version
-  -h, --help      show this help
+  -V, -v, --version   print the version
+  -h, --help          show this help
 
-Run 'beat <command> --help' for a command's options.
+Run 'beat <command> --help' (or 'beat help <command>') for a command's options.
 `;
 
 const BAD_INPUT_CODES = new Set<string>([
@@ -60,12 +60,15 @@ const BAD_INPUT_CODES = new Set<string>([
 ]);
 
 export async function main(argv: string[], io: Io = processIo): Promise<ExitCode> {
-  const [name, ...rest] = argv;
+  const [first, ...afterFirst] = argv;
+  // `beat help run` is `beat run --help`.
+  const asHelp = first === 'help' && afterFirst.length > 0;
+  const [name, ...rest] = asHelp ? [afterFirst[0] as string, '--help', ...afterFirst.slice(1)] : argv;
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     io.out(MAIN_HELP);
     return name === undefined ? ExitCode.BadInput : ExitCode.Ok;
   }
-  if (name === '-V' || name === '--version') {
+  if (name === '-V' || name === '-v' || name === '--version') {
     io.out(VERSION);
     return ExitCode.Ok;
   }

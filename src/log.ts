@@ -16,27 +16,93 @@ const pinoPretty = loadOnFirstUse<typeof PinoPrettyModule>('pino-pretty');
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** What the logger prints of an error: its message, code and cause chain, never its stack. */
+export interface LoggedError {
+  readonly message: string;
+  /** The error's class when it says more than `Error` (ReplyError, AggregateError, …). */
+  readonly type?: string;
+  /** tsbeat's ErrorCode, or a system code such as ECONNREFUSED, WRONGPASS's Redis reply code. */
+  readonly code?: string | number;
+  readonly cause?: LoggedError;
+}
+
+/** How many causes deep an error is printed: enough for a wrapper of a wrapper of the real failure. */
+const CAUSE_DEPTH = 4;
+
+/**
+ * The `err` serializer. pino's own one prints plain objects as `"type": "Object"` with an empty
+ * stack, and errors with a stack an operator cannot act on; this keeps what names the failure.
+ * Takes an Error, anything with a `message`, or a string.
+ */
+export function serializeError(value: unknown, depth = 0): LoggedError {
+  if (value === null || typeof value !== 'object') return { message: String(value) };
+  const error = value as { message?: unknown; name?: unknown; code?: unknown; cause?: unknown; errors?: unknown };
+  let message = typeof error.message === 'string' ? error.message : String(value);
+  // Node reports a refused connection to a host with several addresses as an AggregateError with
+  // an empty message: its parts say what happened.
+  if (message === '' && Array.isArray(error.errors)) message = error.errors.map((e) => serializeError(e, CAUSE_DEPTH).message).join('; ');
+  const type = value instanceof Error && typeof error.name === 'string' && error.name !== 'Error' ? error.name : undefined;
+  const code = typeof error.code === 'string' || typeof error.code === 'number' ? error.code : undefined;
+  const cause = error.cause !== undefined && depth < CAUSE_DEPTH ? serializeError(error.cause, depth + 1) : undefined;
+  return { message, ...(type === undefined ? {} : { type }), ...(code === undefined ? {} : { code }), ...(cause === undefined ? {} : { cause }) };
+}
+
+/** An error on one line, for people: "message [CODE] ← cause [CODE]". */
+export function errorText(error: LoggedError): string {
+  const own = `${error.message}${error.code === undefined || error.message.includes(String(error.code)) ? '' : ` [${error.code}]`}`;
+  return error.cause === undefined ? own : `${own} ← ${errorText(error.cause)}`;
+}
+
+/**
+ * Fields every line of one process carries (`instance` and `deployment` for `beat run`). JSON lines
+ * repeat them, since each line must stand alone in a log store; terminal lines leave them out (the
+ * start line says them once).
+ */
+export type LogBase = Readonly<Record<string, string>>;
+
+const PRETTY_HIDDEN = ['pid', 'hostname', 'instance', 'deployment', 'err'];
+
 /**
  * JSON lines for machines; when the output is a terminal, the same lines made readable for people
  * (pino-pretty), unless BEAT_LOG_FORMAT=json asks for JSON anyway.
  */
-export function createLogger(options: { level?: LogLevel; fd?: 1 | 2; destination?: pino.DestinationStream } = {}): Logger {
+export function createLogger(options: { level?: LogLevel; fd?: 1 | 2; destination?: pino.DestinationStream; base?: LogBase } = {}): Logger {
   const fd = options.fd ?? 1;
   const tty = fd === 1 ? process.stdout.isTTY : process.stderr.isTTY;
   const destination =
     options.destination ??
-    (tty && process.env[ENV.logFormat] !== 'json'
-      ? pinoPretty().PinoPretty({ destination: fd, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', messageKey: 'msg', singleLine: true, sync: true })
-      : new LineBatcher(pino.destination({ dest: fd, sync: false })));
+    (tty && process.env[ENV.logFormat] !== 'json' ? prettyStream(fd, true) : new LineBatcher(pino.destination({ dest: fd, sync: false })));
   return pino(
     {
       level: options.level ?? 'info',
-      base: { pid: process.pid },
+      base: { pid: process.pid, ...options.base },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: serializeError },
     },
     destination,
   );
+}
+
+/** Terminal lines: one per event, the message with its error, then the other fields in grey. */
+export function prettyStream(destination: number | NodeJS.WritableStream, colorize: boolean): pino.DestinationStream {
+  return pinoPretty().PinoPretty({
+    destination,
+    colorize,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: PRETTY_HIDDEN.join(','),
+    messageKey: 'msg',
+    messageFormat: prettyMessage,
+    singleLine: true,
+    sync: true,
+  });
+}
+
+/** A terminal line's message, followed by its error (already serialized) when it has one. */
+function prettyMessage(log: Record<string, unknown>, messageKey: string): string {
+  const message = String(log[messageKey] ?? '');
+  const err = log['err'];
+  return err === undefined ? message : `${message}: ${errorText(serializeError(err))}`;
 }
 
 /** Batchers with lines not yet handed to their stream. */

@@ -11,7 +11,6 @@ import type { MessageEnv } from './celery/message.js';
 import { maskUrl } from './broker/redis-url.js';
 import type { ResolvedConfig } from './config/resolve.js';
 import { buildStatus } from './control/status.js';
-import { errorMessage } from './errors.js';
 import { startHttpServer } from './http/server.js';
 import type { HttpAddress } from './http/server.js';
 import { EVENTS } from './log-events.js';
@@ -20,7 +19,7 @@ import type { BeatMetrics } from './metrics.js';
 import { connectWithRetry, createRedisClient } from './redis/connect.js';
 import { ControlStore } from './redis/control-store.js';
 import { schedulerKeys } from './redis/keys.js';
-import { Leadership, newInstanceId } from './redis/leadership.js';
+import { Leadership } from './redis/leadership.js';
 import { checkRedisServer } from './redis/server-checks.js';
 import { MemoryStateStore, RedisStateStore } from './redis/state-store.js';
 import type { DispatchResult, Dispatcher, DueRun } from './runtime/dispatch.js';
@@ -34,7 +33,13 @@ import type { Clock } from './runtime/runner.js';
 
 export interface ServiceOptions {
   readonly config: ResolvedConfig;
+  /**
+   * Carries `instance` and `deployment` on every line (createLogger's `base`), so that lines logged
+   * outside the service (a failed reload, say) carry them too.
+   */
   readonly logger: Logger;
+  /** This process's name in the lock, the leader record and the logs (newInstanceId). */
+  readonly instanceId: string;
   readonly clock?: Clock;
   /** Serve /healthz, /readyz, /metrics, /status here. */
   readonly http?: HttpAddress | undefined;
@@ -80,7 +85,7 @@ export async function startDryRun(options: ServiceOptions, write: (line: string)
   const done = deferred();
   return {
     done: done.promise,
-    instanceId: 'dry-run',
+    instanceId: options.instanceId,
     httpAddress: undefined,
     reload: async (next) => {
       config = reloadableConfig(config, next, options.logger);
@@ -98,12 +103,10 @@ export async function startDryRun(options: ServiceOptions, write: (line: string)
 
 /** The real service: leads or stands by, publishes through the fenced script. */
 export async function startService(options: ServiceOptions, signal: AbortSignal): Promise<RunningService> {
-  const { logger } = options;
+  const { logger: log, instanceId } = options;
   let config = options.config;
   const clock = options.clock ?? wallClock;
-  const instanceId = newInstanceId(hostname(), process.pid);
   const keys = schedulerKeys(config.state.prefix, config.name);
-  const log = logger.child({ instance: instanceId, deployment: config.name });
   // Metrics only when there is an endpoint to read them from: without --http nobody can. Then
   // prom-client is not even loaded (~30 ms and ~2 MB of every start), and no sampler of process
   // metrics (CPU, heap, event-loop lag every 100 ms) wakes the process 10 times a second.
@@ -208,7 +211,8 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     nextFires: () => (session ? [...session.runner.snapshot()].map((s) => [s.name, s.nextSlotMs] as const) : []),
   };
 
-  log.info({ event: EVENTS.start, broker: maskUrl(config.broker.url), entries: config.entries.length }, 'starting; connecting to Redis');
+  // Terminal lines leave instance and deployment out (see createLogger): this line says them once.
+  log.info({ event: EVENTS.start, broker: maskUrl(config.broker.url), entries: config.entries.length }, `starting as ${instanceId} of deployment "${config.name}"; connecting to Redis`);
   try {
     await Promise.all([...allClients.map((c) => connectWithRetry(c, signal)), publishing.connect()]);
   } catch (error) {
@@ -235,7 +239,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   let transition: Promise<unknown> = Promise.resolve();
   const enqueue = <T>(step: () => Promise<T>): Promise<T | undefined> => {
     const next = transition.then(step).catch((error: unknown) => {
-      log.error({ event: EVENTS.tickError, err: errorMessage(error) }, 'leadership transition failed');
+      log.error({ event: EVENTS.tickError, err: error }, 'leadership transition failed');
       return undefined;
     });
     transition = next;
@@ -274,7 +278,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     } catch (error) {
       session = undefined;
       await current.stop();
-      log.error({ event: EVENTS.tickError, err: errorMessage(error) }, 'could not load the schedule state; standing by');
+      log.error({ event: EVENTS.tickError, err: error }, 'could not load the schedule state; standing by');
       leadership.relinquish('state could not be loaded');
     }
   };

@@ -111,7 +111,7 @@ export class AmqpConnection {
       const message = errorMessage(error);
       // Every retry fails the same way during an outage: say it once per distinct error.
       if (message !== this.lastError) {
-        logger.warn({ event: EVENTS.brokerError, url: endpoint.display, err: { message } }, 'cannot connect to the broker; retrying');
+        logger.warn({ event: EVENTS.brokerError, url: endpoint.display, err: error }, 'cannot connect to the broker; retrying');
         this.lastError = message;
       }
       this.schedule();
@@ -134,7 +134,7 @@ export class AmqpConnection {
   private watch(model: ChannelModel): void {
     const { logger } = this.options;
     // amqplib emits 'error' before 'close' when the connection fails; 'close' does the work.
-    model.on('error', (error: Error) => logger.warn({ event: EVENTS.brokerError, err: { message: error.message } }, 'broker connection error'));
+    model.on('error', (error: Error) => logger.warn({ event: EVENTS.brokerError, err: error }, 'broker connection error'));
     model.on('close', (error?: Error) => this.lost(model, error));
     model.on('blocked', (reason: string) => logger.warn({ event: EVENTS.brokerBlocked, reason }, 'the broker blocked publishing (resource alarm); confirms wait until it clears'));
     model.on('unblocked', () => logger.info({ event: EVENTS.brokerBlocked, reason: 'unblocked' }, 'the broker unblocked publishing'));
@@ -148,7 +148,7 @@ export class AmqpConnection {
     this.options.onLost();
     if (this.state === 'closed') return;
     this.options.logger.warn(
-      { event: EVENTS.brokerReconnect, err: { message: error?.message ?? 'closed by the broker' } },
+      { event: EVENTS.brokerReconnect, err: error ?? 'closed by the broker' },
       'lost the broker connection; unconfirmed messages count as not sent; reconnecting',
     );
     this.schedule();
@@ -158,7 +158,7 @@ export class AmqpConnection {
     const channel = await model.createConfirmChannel();
     channel.on('error', (error: Error) => {
       this.lastChannelError = error.message;
-      this.options.logger.warn({ event: EVENTS.brokerError, err: { message: error.message } }, 'the broker closed the channel');
+      this.options.logger.warn({ event: EVENTS.brokerError, err: error }, 'the broker closed the channel');
     });
     channel.on('close', () => {
       if (this.channel === channel) this.channel = undefined;

@@ -96,7 +96,7 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
       firstFailure ??= `${run.entry.name}: ${reason}`;
       const fields = { entry: run.entry.name, task: run.entry.task, id: run.message.id, exchange: run.message.destination.exchange, routingKey: run.message.destination.routingKey };
       if (result.status === 'returned') this.logger.error({ event: EVENTS.publishDropped, ...fields }, `message returned unroutable, not recorded; retried per the missed-run policy: ${reason}`);
-      else this.logger.error({ event: EVENTS.publishError, ...fields, err: { message: reason } }, 'message not confirmed, not recorded; retried per the missed-run policy');
+      else this.logger.error({ event: EVENTS.publishError, ...fields, err: result.error }, 'message not confirmed, not recorded; retried per the missed-run policy');
     });
     if (notSent === 0) return { fenced: false, outcomes };
     const failure = new BeatError(

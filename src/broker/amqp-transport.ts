@@ -124,7 +124,7 @@ export class AmqpTransport implements Broker<AmqpPublishPlan> {
       this.logger.warn({ event: EVENTS.publishDropped, entry: d.entry, task: d.task, id: d.id, exchange: d.exchange, routingKey: d.routingKey }, `message dropped: ${d.reason}`);
     }
     if (failure !== undefined) {
-      this.logger.error({ event: EVENTS.publishError, published, planned: plan.size, err: { message: failure.message } }, 'publishing failed');
+      this.logger.error({ event: EVENTS.publishError, published, planned: plan.size, err: failure }, 'publishing failed');
       throw new BeatError(
         ErrorCode.BrokerPublish,
         `publishing to ${this.spec.display}: ${failures} of ${plan.size} messages not confirmed (${published} confirmed): ${failure.message}`,
@@ -163,7 +163,7 @@ export class AmqpTransport implements Broker<AmqpPublishPlan> {
         this.logger.debug({ event: EVENTS.brokerDeclare, queue: d.queue, arguments: d.arguments }, 'declared queue, exchange and binding');
       } catch (error) {
         refused.set(d.queue, declareError(d, error));
-        this.logger.error({ event: EVENTS.brokerError, queue: d.queue, err: { message: errorMessage(error) } }, 'the broker refused a queue declaration');
+        this.logger.error({ event: EVENTS.brokerError, queue: d.queue, err: error }, 'the broker refused a queue declaration');
         // The broker closes a channel on a refused declaration; the next one carries on.
         this.connection.forget(channel);
         try {

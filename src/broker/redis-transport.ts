@@ -131,7 +131,7 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
     this.client.on('error', (error: Error) => {
       if (error.message === lastError) return;
       lastError = error.message;
-      this.logger.warn({ event: EVENTS.brokerError, err: { message: error.message } }, 'broker connection error; reconnecting');
+      this.logger.warn({ event: EVENTS.brokerError, err: error }, 'broker connection error; reconnecting');
     });
   }
 
@@ -302,7 +302,7 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
     const { published, deliveries, dropped, failure, declared } = await run.done();
     this.markDeclared(declared);
     if (failure !== undefined) {
-      this.logger.error({ event: EVENTS.publishError, published, planned: run.size, err: { message: errorMessage(failure) } }, 'publishing failed');
+      this.logger.error({ event: EVENTS.publishError, published, planned: run.size, err: failure }, 'publishing failed');
       throw new BeatError(ErrorCode.BrokerPublish, `publishing to ${this.spec.display} failed after ${published} of ${run.size} messages: ${errorMessage(failure)}`, { cause: withoutCommandArgs(failure) });
     }
     for (const d of dropped) {

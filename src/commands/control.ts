@@ -8,7 +8,7 @@ import { maskUrl } from '../broker/redis-url.js';
 import { closest } from '../config/keys.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { buildStatus } from '../control/status.js';
-import type { DeploymentStatus } from '../control/status.js';
+import type { DeploymentStatus, EntryStatus } from '../control/status.js';
 import { ENV } from '../defaults.js';
 import { BeatError, ErrorCode, errorMessage } from '../errors.js';
 import { silentLogger } from '../log.js';
@@ -30,7 +30,8 @@ const REDIS_HELP = `  -b, --broker URL    the Redis of the deployment (default: 
 export const STATUS_HELP = `Usage: beat status [--config PATH] [--broker URL] [--json]
 
 Shows the deployment's current leader and every entry with its schedule, last run, next run and
-whether it is paused, read from Redis.
+whether it is paused, read from Redis. LAST RUN is the last slot published, or, when the last run
+was a manual one (beat trigger), when that was published, marked "(trigger)".
 
 Options:
 ${CONFIG_HELP}
@@ -116,6 +117,12 @@ export async function readStatus(control: Control, nowMs: number): Promise<Deplo
   return buildStatus({ config: control.config, states, paused, leader, self: { instance: 'cli', role: 'cli' }, nowMs });
 }
 
+/** The last run, scheduled (its slot) or manual (when it was published, marked as such). */
+function lastRunText(e: EntryStatus): string {
+  if (e.lastRunBy === 'trigger' && e.lastPublishedAt !== null) return `${e.lastPublishedAt} (trigger)`;
+  return e.lastSlot ?? '-';
+}
+
 export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
   const { values } = parseCommandArgs('status', argv, { ...redisOptions, json: { type: 'boolean' } });
   if (values.help) {
@@ -137,7 +144,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
           e.name,
           e.task,
           e.schedule,
-          e.lastSlot ?? '-',
+          lastRunText(e),
           e.nextRun ?? '-',
           String(e.runCount),
           !e.enabled ? 'disabled' : e.paused ? 'paused' : 'active',

@@ -1,4 +1,5 @@
 /** `beat run`: the scheduler service. */
+import { hostname } from 'node:os';
 import { createLogger, LOG_LEVELS } from '../log.js';
 import type { Logger, LogLevel } from '../log.js';
 import { BeatError, ErrorCode } from '../errors.js';
@@ -8,6 +9,7 @@ import { loadConfig } from '../config/load.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { parseHttpAddress } from '../http/server.js';
 import { EVENTS } from '../log-events.js';
+import { newInstanceId } from '../redis/leadership.js';
 import { watchFile } from './watch.js';
 import { startDryRun, startService } from '../service.js';
 import type { RunningService } from '../service.js';
@@ -36,6 +38,9 @@ ${CONFIG_HELP}
                       it would publish as one JSON line on stdout (logs go to stderr)
   -h, --help          show this help
 `;
+
+/** The instance name of a dry run: it takes no lock, so it needs no unique one. */
+const DRY_RUN_INSTANCE = 'dry-run';
 
 /** Resolves when the process receives SIGTERM or SIGINT. */
 function untilSignal(): Promise<string> {
@@ -87,8 +92,10 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
   const { path, config: loaded } = await loadFromArgs(io, values.config);
   const config = withBroker(loaded);
   const dryRun = values['dry-run'] === true;
-  // In a dry run stdout carries the messages, so the logs go to stderr.
-  const logger = createLogger({ level: level as LogLevel, fd: dryRun ? 2 : 1 });
+  const instanceId = dryRun ? DRY_RUN_INSTANCE : newInstanceId(hostname(), process.pid);
+  // In a dry run stdout carries the messages, so the logs go to stderr. Every line of this process,
+  // the service's or this command's own (a failed reload), names the instance and the deployment.
+  const logger = createLogger({ level: level as LogLevel, fd: dryRun ? 2 : 1, base: { instance: instanceId, deployment: config.name } });
 
   const signalled = untilSignal();
   const abort = new AbortController();
@@ -106,7 +113,7 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
       await running.reload(withBroker(next.config));
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : undefined;
-      logger.error({ event: EVENTS.reloadFailed, trigger: why, problems, err: problems ? undefined : errorMessage(error) }, `config not reloaded, the running schedule is unchanged: ${errorMessage(error)}`);
+      logger.error({ event: EVENTS.reloadFailed, trigger: why, problems, err: problems ? undefined : error }, `config not reloaded, the running schedule is unchanged: ${errorMessage(error)}`);
     }
   };
   // Listening for SIGHUP (and watching the file) before connecting, not after: Node's default action
@@ -118,7 +125,7 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
   try {
     let service: RunningService;
     try {
-      service = dryRun ? await startDryRun({ config, logger }, (line) => io.out(line)) : await startService({ config, logger, http }, abort.signal);
+      service = dryRun ? await startDryRun({ config, logger, instanceId }, (line) => io.out(line)) : await startService({ config, logger, http, instanceId }, abort.signal);
     } catch (error) {
       logger.flush();
       if (abort.signal.aborted) return ExitCode.Ok; // stopped while still connecting

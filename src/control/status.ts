@@ -24,6 +24,11 @@ export interface EntryStatus {
   readonly lastSlot: string | null;
   readonly lastPublishedAt: string | null;
   readonly lastTaskId: string | null;
+  /**
+   * What the last run was: the slot `lastSlot` ('schedule'), or a manual run published at
+   * `lastPublishedAt` ('trigger', which leaves `lastSlot` as it was); null before any run.
+   */
+  readonly lastRunBy: 'schedule' | 'trigger' | null;
   readonly runCount: number;
   /** The next slot; null when disabled, paused, or the schedule has run out. */
   readonly nextRun: string | null;
@@ -48,6 +53,12 @@ export interface StatusInput {
   readonly nowMs: number;
 }
 
+function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
+  if (state?.publishedAtMs === undefined) return null;
+  // A publish time without a slot can only be a manual run's, whether or not the state marks it.
+  return state.lastRunTriggered === true || state.slotMs === undefined ? 'trigger' : 'schedule';
+}
+
 export function buildStatus(input: StatusInput): DeploymentStatus {
   const { config, states, paused, nowMs } = input;
   const entries = config.entries.map((entry): EntryStatus => {
@@ -67,6 +78,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       lastSlot: state?.slotMs === undefined ? null : formatInstant(state.slotMs, zone),
       lastPublishedAt: state?.publishedAtMs === undefined ? null : formatInstant(state.publishedAtMs, zone),
       lastTaskId: state?.lastTaskId ?? null,
+      lastRunBy: lastRunBy(state),
       runCount: state?.runCount ?? 0,
       nextRun: next === undefined ? null : formatInstant(next, zone),
     };

@@ -85,7 +85,7 @@ export async function startHttpServer(address: HttpAddress, handlers: HttpHandle
   };
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      logger.error({ event: EVENTS.httpError, path: req.url, err: errorMessage(error) }, 'HTTP handler failed');
+      logger.error({ event: EVENTS.httpError, path: req.url, err: error }, 'HTTP handler failed');
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.end();
     });

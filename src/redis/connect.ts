@@ -43,7 +43,7 @@ export function createRedisClient(url: string, transport: TransportOptionsInput,
     // ioredis repeats the same error on every retry; log each distinct one once per outage.
     if (error.message === lastError) return;
     lastError = error.message;
-    logger.warn({ event: EVENTS.redisError, role, url: spec.display, err: error.message }, `Redis (${role}) unreachable; retrying`);
+    logger.warn({ event: EVENTS.redisError, role, url: spec.display, err: error }, `Redis (${role}) unreachable; retrying`);
   });
   return client;
 }

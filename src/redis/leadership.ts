@@ -172,7 +172,7 @@ export class Leadership {
       if (!(await isHeldElsewhere(error))) {
         // Once per outage, not once per retry.
         const message = errorMessage(error);
-        if (message !== this.lastAttemptError) this.options.logger.warn({ event: EVENTS.lockError, err: message }, 'could not try the lock; retrying');
+        if (message !== this.lastAttemptError) this.options.logger.warn({ event: EVENTS.lockError, err: error }, 'could not try the lock; retrying');
         this.lastAttemptError = message;
       } else {
         // Held by another instance: try again right when it would expire, if that is sooner.
@@ -218,7 +218,7 @@ export class Leadership {
       this.lease = { token: extended.value, publishUntil: extended.expiration - this.marginMs };
       this.armWatchdog();
     } catch (error) {
-      this.options.logger.warn({ event: EVENTS.lockRenewFailed, err: errorMessage(error) }, 'lock renewal failed');
+      this.options.logger.warn({ event: EVENTS.lockRenewFailed, err: error }, 'lock renewal failed');
       this.onRenewFailure?.();
     }
   }
@@ -266,7 +266,7 @@ export class Leadership {
         await this.options.state.publish(this.options.keys.events, `${STEP_DOWN_MESSAGE} ${this.options.instanceId}`);
         this.options.logger.info({ event: EVENTS.lockReleased }, 'released the lock and told the standbys');
       } catch (error) {
-        this.options.logger.warn({ event: EVENTS.lockError, err: errorMessage(error) }, 'could not release the lock; it expires by itself');
+        this.options.logger.warn({ event: EVENTS.lockError, err: error }, 'could not release the lock; it expires by itself');
       }
     }
   }

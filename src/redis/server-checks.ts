@@ -4,7 +4,6 @@
  * with the server's.
  */
 import type { Redis } from 'ioredis';
-import { errorMessage } from '../errors.js';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
 
@@ -23,7 +22,7 @@ export async function checkRedisServer(client: Redis, clock: { now(): number }, 
     }
   } catch (error) {
     // Managed Redis services often disable CONFIG; that is no reason not to start.
-    logger.debug({ event: EVENTS.redisWarning, err: errorMessage(error) }, 'could not read maxmemory-policy');
+    logger.debug({ event: EVENTS.redisWarning, err: error }, 'could not read maxmemory-policy');
   }
   try {
     const before = clock.now();
@@ -38,6 +37,6 @@ export async function checkRedisServer(client: Redis, clock: { now(): number }, 
       );
     }
   } catch (error) {
-    logger.debug({ event: EVENTS.clockSkew, err: errorMessage(error) }, 'could not read the Redis server time');
+    logger.debug({ event: EVENTS.clockSkew, err: error }, 'could not read the Redis server time');
   }
 }

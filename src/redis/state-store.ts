@@ -17,6 +17,8 @@ interface StoredState {
   n?: number;
   id?: string;
   seen?: number;
+  /** "trigger" when the last run was a manual one (`beat trigger`); absent after a scheduled run. */
+  by?: string;
 }
 
 export function parseStoredState(text: string): EntryState | undefined {
@@ -32,6 +34,7 @@ export function parseStoredState(text: string): EntryState | undefined {
   if (typeof raw.seen === 'number') state.seenMs = raw.seen;
   if (typeof raw.at === 'number') state.publishedAtMs = raw.at;
   if (typeof raw.id === 'string') state.lastTaskId = raw.id;
+  if (raw.by === 'trigger') state.lastRunTriggered = true;
   return state;
 }
 

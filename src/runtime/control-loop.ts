@@ -121,7 +121,7 @@ export class ControlLoop {
     } catch (error) {
       // Once per outage, not once per retry.
       const message = errorMessage(error);
-      if (message !== this.lastError) logger.warn({ event: EVENTS.tickError, err: message }, 'reading control requests failed; retrying');
+      if (message !== this.lastError) logger.warn({ event: EVENTS.tickError, err: error }, 'reading control requests failed; retrying');
       this.lastError = message;
     }
   }

@@ -42,6 +42,8 @@ export interface EntryState {
   readonly publishedAtMs?: number;
   readonly runCount: number;
   readonly lastTaskId?: string;
+  /** The last run (publishedAtMs, lastTaskId) was a manual one (`beat trigger`), not slotMs. */
+  readonly lastRunTriggered?: boolean;
   /** When the entry was last resumed after a pause: slots up to then were skipped, never caught up. */
   readonly resumedAtMs?: number;
 }
@@ -55,6 +57,8 @@ export interface StagedDispatch {
 }
 
 export interface Dispatcher {
+  /** True for a dispatcher that only prints its runs (`beat run --dry-run`): the log must not say "published". */
+  readonly dryRun?: boolean;
   /**
    * Publishes `runs` (in order) if `token` still holds the fence. Throws when the broker or Redis
    * failed before anything was recorded; when only some runs went out, returns them as published

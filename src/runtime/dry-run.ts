@@ -5,6 +5,7 @@
 import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from './dispatch.js';
 
 export class DryRunDispatcher implements Dispatcher {
+  readonly dryRun = true;
   private readonly lastSlot = new Map<string, number>();
 
   constructor(private readonly write: (line: string) => void) {}

@@ -16,7 +16,6 @@ import { MinHeap } from '../core/heap.js';
 import { nextFires } from '../core/schedule.js';
 import { formatInstant } from '../core/zone.js';
 import { DEFAULTS } from '../defaults.js';
-import { errorMessage } from '../errors.js';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
 import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, StagedDispatch, StateStore } from './dispatch.js';
@@ -608,7 +607,7 @@ export class Runner {
       const token = this.options.lease();
       if (token !== undefined) delay = await this.runDue(token);
     } catch (error) {
-      this.options.logger.error({ event: EVENTS.tickError, err: errorMessage(error) }, 'publishing failed; retrying');
+      this.options.logger.error({ event: EVENTS.tickError, err: error }, 'publishing failed; retrying');
       delay = ERROR_BACKOFF_MS;
       failed = true;
     }
@@ -762,7 +761,7 @@ export class Runner {
       };
       if (outcome === 'published') {
         const lateness = now - slotMs;
-        this.options.logger.info({ event: EVENTS.fire, ...fields, latenessMs: lateness }, 'published');
+        this.options.logger.info({ event: EVENTS.fire, ...fields, latenessMs: lateness }, this.options.dispatcher.dryRun === true ? 'would publish (dry run: not published)' : 'published');
         this.options.onPublished?.({ entry, slotMs, id, destination }, lateness);
       } else if (outcome === 'stale') {
         this.options.logger.info({ event: EVENTS.stale, ...fields }, 'already published; not sent again');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MAIN_HELP } from '../../src/cli.js';
 import { builtCli, repoRoot, runCli, spawnCli } from '../support/cli.js';
 import { waitUntil } from '../support/beat-process.js';
 import { startFakeRedis } from '../support/fake-redis.js';
@@ -124,6 +125,17 @@ describe('beat check', () => {
   });
 });
 
+/** The commands MAIN_HELP lists. */
+function commandNames(): string[] {
+  const rows = MAIN_HELP.split('Commands:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
+  return rows.map((row) => row.trim().split(/\s+/)[0] as string);
+}
+
+/** The long options a text names, in order, each once. */
+function flagsOf(text: string): string[] {
+  return [...new Set([...text.matchAll(/(?<![\w-])--[a-z][a-z-]*/g)].map((m) => m[0]))];
+}
+
 describe('the beat binary', () => {
   it('prints its version and help', () => {
     const version = spawnCli(['--version']);
@@ -142,7 +154,46 @@ describe('the beat binary', () => {
     const summaryColumns = commandRows.map((line) => /^ {2}[a-z]+ {2,}(?=\S)/.exec(line)?.[0].length);
     expect(new Set(summaryColumns)).toEqual(new Set([summaryColumns[0]]));
     expect(summaryColumns[0]).toBeDefined();
-    expect(main.stdout).toMatch(/\nOptions:\n {2}-V, --version/);
+    expect(main.stdout).toMatch(/\nOptions:\n {2}-V, -v, --version/);
+  });
+
+  it('`beat help <command>` prints that command\'s help, not the general one', async () => {
+    for (const command of commandNames()) {
+      const viaHelp = await runCli(['help', command]);
+      expect(viaHelp, command).toEqual(await runCli([command, '--help']));
+      expect(viaHelp.stdout, command).toMatch(new RegExp(`^Usage: beat ${command} `));
+    }
+    const unknown = await runCli(['help', 'frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^beat: unknown command "frobnicate"\./);
+  });
+
+  it('-v prints the version, as -V and --version do (not "unknown command")', async () => {
+    const version = await runCli(['--version']);
+    expect(version).toMatchObject({ code: 0, stderr: '' });
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    expect(await runCli(['-v'])).toEqual(version);
+    expect(await runCli(['-V'])).toEqual(version);
+  });
+
+  it("the README's command table lists exactly the options of each command's --help", async () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const section = readme.split('\n## Commands\n')[1]?.split('\n## ')[0] ?? '';
+    const documented = new Map<string, string[]>();
+    for (const row of section.split('\n').filter((line) => line.startsWith('| `beat '))) {
+      const cell = row.split(' | ')[0] ?? '';
+      for (const [, command, rest] of cell.matchAll(/`beat ([a-z]+)([^`]*)`/g)) {
+        if (commandNames().includes(command as string)) documented.set(command as string, flagsOf(rest as string));
+      }
+    }
+    expect([...documented.keys()].sort()).toEqual([...commandNames()].sort());
+    for (const command of commandNames()) {
+      const help = (await runCli([command, '--help'])).stdout;
+      const usage = help.split('\n')[0] ?? '';
+      const options = flagsOf(help.split('\nOptions:\n')[1] ?? '').filter((flag) => flag !== '--help');
+      expect(flagsOf(usage), `${command}: Usage line against the Options list`).toEqual(options);
+      expect(documented.get(command), `${command}: README against --help`).toEqual(options);
+    }
   });
 
   it('validates every example schedule shipped in schedules/', () => {

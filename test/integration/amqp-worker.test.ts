@@ -363,7 +363,7 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
         expect(await messageCount(q)).toBe(fires.length);
         const failures = beat.events('beat.tick.error');
         expect(failures.length).toBeGreaterThanOrEqual(1);
-        expect(String(failures[0]?.['err'])).toMatch(/^1 of 2 runs not confirmed by the broker and not recorded \(1 published and recorded\); first: unroutable: no queue is bound/);
+        expect((failures[0]?.['err'] as { message?: string } | undefined)?.message).toMatch(/^1 of 2 runs not confirmed by the broker and not recorded \(1 published and recorded\); first: unroutable: no queue is bound/);
         expect(sampleValue(metrics, 'tsbeat_publish_errors_total')).toBeGreaterThanOrEqual(1);
         expect(sampleValue(metrics, 'tsbeat_messages_published_total', { entry: 'routable', task: 'tsbeat_test.record', queue: q })).toBeGreaterThanOrEqual(3);
         const state = schedulerKeys(statePrefix, name).state;

@@ -25,6 +25,8 @@ interface EntryStatusJson {
   paused: boolean;
   enabled: boolean;
   lastSlot: string | null;
+  lastPublishedAt: string | null;
+  lastRunBy: 'schedule' | 'trigger' | null;
   nextRun: string | null;
   runCount: number;
   lastTaskId: string | null;
@@ -172,6 +174,12 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     // The schedule did not move: same next run, no last slot; the run is counted.
     const after = await statusJson(file);
     expect(after.get('manual')).toMatchObject({ lastSlot: null, nextRun: before.get('manual')?.nextRun, runCount: 1, lastTaskId: id });
+    // The run counted in RUNS shows as the LAST RUN too, said to be a manual one.
+    expect(after.get('manual')).toMatchObject({ lastRunBy: 'trigger', lastPublishedAt: expect.any(String) });
+    const table = await runBeatCli(['status', '--config', file]);
+    const manualRow = table.stdout.split('\n').find((l) => l.startsWith('manual '));
+    expect(manualRow).toMatch(/^manual\s+tsbeat_test\.record\s+.+?\s+\S+ \(trigger\)\s+\S+\s+1\s+active$/);
+    expect(manualRow).toContain(`${after.get('manual')?.lastPublishedAt} (trigger)`);
     expect(await redis.llen(keys.triggers)).toBe(0);
     // A manual run is a published message: counted as one.
     const metrics = parsePrometheus((await httpRequest(port, '/metrics')).body);
@@ -190,6 +198,8 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     for (let i = 1; i < scheduled.length; i += 1) expect((scheduled[i] as QueuedRun).slotMs - (scheduled[i - 1] as QueuedRun).slotMs).toBe(1000);
     expect(new Set(tick.map((r) => r.id)).size).toBe(tick.length);
     expect((await runsOf('manual')).length).toBe(1);
+    // A scheduled run after a manual one is the last run again.
+    expect((await statusJson(file)).get('tick')).toMatchObject({ lastRunBy: 'schedule', lastSlot: expect.any(String) });
   });
 
   it('trigger with no leader running fails with exit 1 and a clear message, and withdraws its request', async () => {

@@ -174,8 +174,8 @@ describe('publish-fenced.lua', () => {
     }
   });
 
-  it('reads states in any key order: one written by the trigger and AMQP scripts (count before id) counts on', async () => {
-    await redis.hset(keys.state, 'e', JSON.stringify({ slot: T, at: T, n: 4, id: 'x' }));
+  it('reads states in any key order: one written by the trigger and AMQP scripts (count before id) counts on, and loses its manual-run mark', async () => {
+    await redis.hset(keys.state, 'e', JSON.stringify({ slot: T, at: T, by: 'trigger', n: 4, id: 'x' }));
     expect(await publish(redis, 'leader-token', T + 1, [{ entry: 'e', slot: T }, { entry: 'e', slot: T + 1000 }])).toEqual([1, 0, 1]);
     expect(await stateOf('e')).toEqual({ slot: T + 1000, at: T + 1, n: 5, id: `id-e-${T + 1000}` });
     expect(await publish(redis, 'leader-token', T + 2, [{ entry: 'e', slot: T + 2000 }])).toEqual([1, 1]);

@@ -108,7 +108,7 @@ describe('reloading the config of a running beat (real processes, a private redi
     const runs = await queueRuns(queue);
     // No restart: one process, one lock acquisition, one service start.
     expect(beat.events(EVENTS.lockAcquired)).toHaveLength(1);
-    expect(beat.events(EVENTS.start).filter((l) => l.msg === 'starting; connecting to Redis')).toHaveLength(1);
+    expect(beat.events(EVENTS.start).filter((l) => /^starting as \S+ of deployment "[^"]+"; connecting to Redis$/.test(l.msg ?? ''))).toHaveLength(1);
     expect(beat.events(EVENTS.reloadFailed)).toEqual([]);
     // removed: nothing after the reload.
     expect(slots(runs, 'removed').filter((s) => s > reloadedAt)).toEqual([]);
@@ -152,7 +152,9 @@ describe('reloading the config of a running beat (real processes, a private redi
     const logsBefore = beat.logs.length;
     beat.signal('SIGHUP');
     const failed = await beat.waitForEvent(EVENTS.reloadFailed, 5_000, logsBefore);
-    expect(failed).toMatchObject({ level: 'error', trigger: 'SIGHUP' });
+    // Logged by the command, outside the service, it still names the instance and the deployment.
+    expect(failed).toMatchObject({ level: 'error', trigger: 'SIGHUP', instance: beat.logs[0]?.['instance'], deployment: name });
+    expect(failed['instance']).toMatch(/\S/);
     expect(failed['problems']).toEqual([
       { path: 'beatSchedule.nightly.schedule.crontab.hour', line: 9, message: '25 is out of range 0-23' },
       { path: 'beatSchedule.typo.task', line: 10, message: 'task is required: the registered name of a Celery task, such as "proj.tasks.add"' },
@@ -184,6 +186,9 @@ describe('reloading the config of a running beat (real processes, a private redi
     await beat.waitForEvent(EVENTS.reload, 5_000, logsBefore3);
     await waitForRuns(queue, 'later', 1, 5_000, beat);
     await stop(beat);
+    // Every JSON line stands alone in a log store: all carry the same base fields.
+    const instance = beat.logs[0]?.['instance'];
+    expect(beat.logs.filter((l) => l['instance'] !== instance || l['deployment'] !== name)).toEqual([]);
   });
 
   it('--watch reloads when the file changes, without a signal: in-place writes and atomic renames (editors, ConfigMaps)', async () => {

@@ -213,7 +213,7 @@ describe('Redis at start', () => {
     const p = fleet.spawn({ config: configFile('fault-late', redis.url(), { late: { task: 't.late', schedule: 1 } }) });
     const error = await p.waitForEvent('beat.redis.error', 10_000);
     expect(error).toMatchObject({ level: 'warn', url: 'redis://:***@127.0.0.1:6392/0', msg: expect.stringMatching(/unreachable; retrying/) });
-    expect(String(error['err'])).toMatch(/ECONNREFUSED/);
+    expect(error['err']).toMatchObject({ message: expect.stringMatching(/ECONNREFUSED/), code: 'ECONNREFUSED' });
     await sleep(2500);
     expect(p.alive, p.tail()).toBe(true);
     expect(p.events('beat.lock.acquired')).toEqual([]);
@@ -279,6 +279,10 @@ describe('without Redis', () => {
       if (i > 0) expect((slots[i] as number) - (slots[i - 1] as number)).toBe(500);
     }
     expect(JSON.stringify(messages[0]?.body)).toContain('"two"');
+    // Nothing was published, and the log must not say otherwise.
+    const fires = p.events('beat.fire');
+    expect(fires.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(fires.map((l) => l.msg))).toEqual(new Set(['would publish (dry run: not published)']));
     expect(p.logsOnStdout).toBe(0);
     expect(p.text).toEqual([]);
     expect(counter.count - before).toBe(0);

@@ -388,7 +388,7 @@ describe('bounds', () => {
     // so this is exactly that hour; */15 is wildcard, the gap slots are skipped, nothing is left.
     const wildcard = parseCeleryCrontab({ minute: '*/15', hour: 2, dayOfMonth: '8-14', monthOfYear: 3, dayOfWeek: 0 });
     expect(() => nextCronFires(wildcard, 'America/New_York', Date.UTC(2026, 0, 1), 1)).toThrow(
-      'schedule crontab(minute="*/15", hour=2, dayOfWeek=0, dayOfMonth="8-14", monthOfYear=3) never fires in America/New_York: ' +
+      "schedule crontab(minute='*/15', hour=2, day_of_week=0, day_of_month='8-14', month_of_year=3) never fires in America/New_York: " +
         'every matching wall time falls in a DST gap, and it is not a fixed-time schedule',
     );
     // The fixed version fires at the gap end.

@@ -288,8 +288,9 @@ describe('parseCeleryCrontab', () => {
     expect(parseCeleryCrontab({ minute: 0, hour: '*' }).fixed).toBe(false);
   });
 
-  it('records the source in Celery keyword order', () => {
-    expect(parseCeleryCrontab({ monthOfYear: 1, minute: '*/5', hour: [1, 2] }).source).toBe('crontab(minute="*/5", hour=[1,2], monthOfYear=1)');
+  it('records the source as Celery writes it: keyword order, snake_case names, Python literals', () => {
+    expect(parseCeleryCrontab({ monthOfYear: 1, minute: '*/5', hour: [1, 2] }).source).toBe("crontab(minute='*/5', hour=[1, 2], month_of_year=1)");
+    expect(parseCeleryCrontab({ dayOfMonth: '1', dayOfWeek: 'mon-fri' }).source).toBe("crontab(day_of_week='mon-fri', day_of_month='1')");
   });
 
   const errors: Array<[CeleryCrontabFields, string, string]> = [
@@ -353,8 +354,9 @@ describe('describeCron', () => {
     [parseCeleryCrontab({ minute: 0, hour: 3 }), 'at 03:00 every day'],
     [parseCeleryCrontab({ minute: '*/15' }), 'every 15 minutes'],
     [parseCeleryCrontab({ dayOfWeek: '*/2', hour: 12, minute: 0 }), 'at 12:00 on Tue, Thu, Sat and Sun'],
-    [parseCeleryCrontab({ hour: '23-1' }), 'crontab(hour="23-1")'],
-    [parseCeleryCrontab({ minute: 0, hour: 9, dayOfWeek: 'mon', dayOfMonth: '1-7' }), 'crontab(minute=0, hour=9, dayOfWeek="mon", dayOfMonth="1-7")'],
+    [parseCeleryCrontab({ hour: '23-1' }), "crontab(hour='23-1')"],
+    // Unusual crontabs are shown in Celery's own words, as a Celery user wrote them (day_of_week=, not dayOfWeek=).
+    [parseCeleryCrontab({ minute: 0, hour: 9, dayOfWeek: 'mon', dayOfMonth: '1-7' }), "crontab(minute=0, hour=9, day_of_week='mon', day_of_month='1-7')"],
   ];
   for (const [spec, text] of cases) {
     it(`${spec.source} → ${text}`, () => expect(describeCron(spec)).toBe(text));

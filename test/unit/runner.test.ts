@@ -257,7 +257,7 @@ describe('Runner', () => {
     const tries = calls.filter((c) => c.atMs >= T0 + 10 * S && c.atMs < T0 + 13 * S);
     expect(tries.length).toBeGreaterThanOrEqual(2);
     expect(tries.length).toBeLessThanOrEqual(4);
-    expect(lines.filter((l) => l['event'] === EVENTS.tickError).map((l) => l['err'])).toEqual(tries.map(() => expect.stringContaining('not confirmed by the broker')));
+    expect(lines.filter((l) => l['event'] === EVENTS.tickError).map((l) => l['err'])).toEqual(tries.map(() => expect.objectContaining({ message: expect.stringContaining('not confirmed by the broker') })));
     expect(slotsOf(published, 'b')).toEqual([T0 + 10 * S]);
     expect(published.find((p) => p.entry === 'b')?.atMs).toBeGreaterThanOrEqual(T0 + 13 * S);
     // Both back on the grid.

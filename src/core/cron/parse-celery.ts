@@ -54,12 +54,29 @@ ZERO.add(0);
 /** Celery's keyword order, used for `source`. */
 const ORDER: readonly Key[] = ['minute', 'hour', 'dayOfWeek', 'dayOfMonth', 'monthOfYear'];
 
+/** The names Celery users read (and may write in the config): `crontab(day_of_week='mon')`. */
+const PYTHON_NAME: Readonly<Record<Key, string>> = {
+  minute: 'minute',
+  hour: 'hour',
+  dayOfWeek: 'day_of_week',
+  dayOfMonth: 'day_of_month',
+  monthOfYear: 'month_of_year',
+};
+
+/** A field value as Python writes it: 5, 'mon-fri', [1, 2]. Runs before validation: takes anything. */
+function pythonLiteral(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  if (Array.isArray(value)) return `[${value.map(pythonLiteral).join(', ')}]`;
+  return JSON.stringify(value) ?? String(value);
+}
+
 export function parseCeleryCrontab(fields: CeleryCrontabFields): CronSpec {
   if (typeof fields !== 'object' || fields === null) {
     throw new CronParseError(`a crontab must be an object of fields, got ${fields === null ? 'null' : typeof fields}`);
   }
   const given = ORDER.filter((k) => fields[k] !== undefined);
-  const source = `crontab(${given.map((k) => `${k}=${JSON.stringify(fields[k])}`).join(', ')})`;
+  const source = `crontab(${given.map((k) => `${PYTHON_NAME[k]}=${pythonLiteral(fields[k])}`).join(', ')})`;
   const minute = parseValue(fields.minute, DEFS.minute);
   const hour = parseValue(fields.hour, DEFS.hour);
   const dayOfWeek = parseValue(fields.dayOfWeek, DEFS.dayOfWeek);
@@ -69,9 +86,9 @@ export function parseCeleryCrontab(fields: CeleryCrontabFields): CronSpec {
   const wild = (v: CrontabFieldValue | undefined): boolean => v === undefined || (typeof v === 'string' && v.trim().startsWith('*'));
   const text = (k: Key): string => JSON.stringify(fields[k] ?? '*');
   const texts = () => ({
-    dayOfMonth: ['dayOfMonth', text('dayOfMonth')] as const,
-    month: ['monthOfYear', text('monthOfYear')] as const,
-    dayOfWeek: ['dayOfWeek', text('dayOfWeek')] as const,
+    dayOfMonth: [PYTHON_NAME.dayOfMonth, text('dayOfMonth')] as const,
+    month: [PYTHON_NAME.monthOfYear, text('monthOfYear')] as const,
+    dayOfWeek: [PYTHON_NAME.dayOfWeek, text('dayOfWeek')] as const,
   });
   return finishSpec(
     {

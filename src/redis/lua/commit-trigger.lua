@@ -29,7 +29,7 @@ local slot = ''
 if type(state.slot) == 'number' then slot = string.format('"slot":%.17g,', state.slot) end
 local seen = ''
 if type(state.seen) == 'number' then seen = string.format('"seen":%.17g,', state.seen) end
-redis.call('HSET', KEYS[2], ARGV[4], string.format('{%s%s"at":%s,"n":%d,"id":%s}',
+redis.call('HSET', KEYS[2], ARGV[4], string.format('{%s%s"at":%s,"by":"trigger","n":%d,"id":%s}',
   slot, seen, ARGV[2], (tonumber(state.n) or 0) + 1, cjson.encode(ARGV[5])))
 redis.call('SET', KEYS[4], ARGV[2], 'EX', 3600)
 return 1

@@ -1,7 +1,8 @@
 --[[
   trigger-fenced: publish one manual run (`beat trigger`) exactly once, only while the caller holds
   the leadership fence. A manual run has its own task id and does not move the entry's schedule:
-  the stored slot stays; the run count, last task id and publish time are updated.
+  the stored slot stays; the run count, last task id and publish time are updated, and `"by":"trigger"`
+  says the last run was this manual one (the next scheduled run's state, written whole, drops it).
 
   KEYS[1]      fence key
   KEYS[2]      state hash (see publish-fenced.lua)
@@ -58,7 +59,7 @@ if type(state.seen) == 'number' then
 elseif slot == '' then
   seen = string.format('"seen":%s,', ARGV[2])
 end
-redis.call('HSET', KEYS[2], ARGV[4], string.format('{%s%s"at":%s,"n":%d,"id":%s}',
+redis.call('HSET', KEYS[2], ARGV[4], string.format('{%s%s"at":%s,"by":"trigger","n":%d,"id":%s}',
   slot, seen, ARGV[2], (tonumber(state.n) or 0) + 1, cjson.encode(ARGV[5])))
 redis.call('SET', KEYS[4], ARGV[2], 'EX', 3600)
 return 1
