@@ -16,7 +16,7 @@ import type { Io } from './commands/io.js';
 import { nextCommand } from './commands/next.js';
 import { runCommand } from './commands/run.js';
 import { pauseCommand, resumeCommand, statusCommand, triggerCommand } from './commands/control.js';
-import { BeatError, ErrorCode, errorMessage } from './errors.js';
+import { BeatError, ErrorCode, errorMessage, shown } from './errors.js';
 import { DEFAULTS } from './defaults.js';
 import { VERSION } from './version.js';
 
@@ -71,7 +71,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<ExitCode
   }
   const command = COMMANDS[name];
   if (command === undefined) {
-    io.err(`beat: unknown command "${name}". Commands: ${Object.keys(COMMANDS).join(', ')}. See 'beat --help'.`);
+    io.err(`beat: unknown command ${shown(name)}. Commands: ${Object.keys(COMMANDS).join(', ')}. See 'beat --help'.`);
     return ExitCode.BadInput;
   }
   try {
