@@ -78,6 +78,17 @@ export function shown(text: string): string {
   return `${JSON.stringify(text.slice(0, ECHO_MAX_CHARS))}…(${text.length} chars)`;
 }
 
+/**
+ * Cuts every double-quoted run of a message longer than ECHO_MAX_CHARS the way `shown` does: the
+ * net under messages built deep inside parsers (cron fields, say) that quote user text themselves.
+ * Applied to every config problem and to every error the CLI prints.
+ */
+export function clipQuoted(message: string): string {
+  return message.replace(/"((?:[^"\\]|\\.)*)"/g, (whole, inner: string) =>
+    inner.length > ECHO_MAX_CHARS ? `"${inner.slice(0, ECHO_MAX_CHARS).replace(/\\$/, '')}"…(${inner.length} chars)` : whole,
+  );
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -3,7 +3,7 @@
  * is allowed. Our own schema messages already say that; zod's generic ones are rephrased here.
  */
 import type * as z from 'zod';
-import { ECHO_MAX_CHARS, shown } from '../errors.js';
+import { ECHO_MAX_CHARS, clipQuoted, shown } from '../errors.js';
 import type { ConfigProblem } from '../errors.js';
 
 type Issue = z.core.$ZodIssue;
@@ -100,7 +100,8 @@ export function toProblems(issues: readonly Issue[], locate?: LineLocator): Conf
     }
     push(issue.path, rephrase(issue));
   };
-  const push = (path: readonly PathKey[], message: string): void => {
+  const push = (path: readonly PathKey[], text: string): void => {
+    const message = clipQuoted(text);
     const line = locate?.(path);
     const problem: ConfigProblem = line === undefined ? { path: formatPath(path), message } : { path: formatPath(path), message, line };
     const id = `${problem.path}\u0000${message}`;

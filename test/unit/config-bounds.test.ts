@@ -99,11 +99,17 @@ describe('config bounds', () => {
   it('cuts a huge value to 80 characters where a problem echoes it, with its length (a 100,000-character zone)', () => {
     const zone = `Europe/${'B'.repeat(100_000)}`;
     const key = 'k'.repeat(100_000);
-    const problems = problemsOf({ timezone: zone, beatSchedule: { a: { task: 't', schedule: 1, [key]: 1 } } });
+    const digits = '1'.repeat(100_000);
+    const problems = problemsOf({
+      timezone: zone,
+      beatSchedule: { a: { task: 't', schedule: 1, [key]: 1 }, c: { task: 't', schedule: { cron: `${digits} * * * *` } } },
+    });
     const cut = (text: string): string => `${JSON.stringify(text.slice(0, 80))}…(${text.length} chars)`;
     expect(problems).toEqual([
       `timezone: unknown time zone ${cut(zone)}; use an IANA name such as "Europe/Berlin" or "UTC"`,
       `beatSchedule.a[${cut(key)}]: unknown key ${cut(key)}; allowed keys: task, schedule, args, kwargs, options, relative, timezone, enabled, catchUp, catchUpWindow, jitter`,
+      // Quoted by the cron parser itself, cut on the way out; and not "Infinity is out of range".
+      `beatSchedule.c.schedule.cron: minute field ${cut(digits)}: ${cut(digits)} is out of range 0-59`,
     ]);
   });
 });
