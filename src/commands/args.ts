@@ -3,7 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { FIRST_SHOWN_MS, parseIsoDateTime } from '../core/zone.js';
+import { isShownInstant, parseIsoDateTime } from '../core/zone.js';
 import { BeatError, ECHO_MAX_CHARS, ErrorCode, errorMessage, shown } from '../errors.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -52,7 +52,7 @@ export function parseInstant(command: string, option: string, text: string): num
   }
   const ms = parseIsoDateTime(text, 'UTC');
   if (ms === undefined) throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} ${shown(text)} is not a real date and time`);
-  // Four digits can still name the year 0, before the first instant an ISO-8601 date shows here.
-  if (ms < FIRST_SHOWN_MS) throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} must be in the years 0001-9999, got ${shown(text)}`);
+  // Four digits can still name the year 0, and an offset can push 9999-12-31 into the year 10000.
+  if (!isShownInstant(ms)) throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} must be in the years 0001-9999, got ${shown(text)}`);
   return ms;
 }

@@ -8,7 +8,7 @@ import { keyed } from './keys.js';
 import { compilePattern } from './routes.js';
 import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, boundText } from './duration.js';
-import { parseIsoDateTime } from '../core/zone.js';
+import { isShownInstant, parseIsoDateTime } from '../core/zone.js';
 import { shown } from '../errors.js';
 
 const EXCHANGE_TYPES = ['direct', 'topic', 'fanout'] as const;
@@ -42,8 +42,9 @@ export const optionsSchema = keyed({
     .union(
       [
         seconds('expires'),
-        z.string().refine((text) => /^\d{4}-\d{2}-\d{2}T/.test(text) && parseIsoDateTime(text, 'UTC') !== undefined, {
-          error: (issue) => `expires must be seconds or a real ISO-8601 date-time such as "2027-01-01T09:00:00Z", got ${shown(String(issue.input))}`,
+        z.string().refine((text) => /^\d{4}-\d{2}-\d{2}T/.test(text) && isShownInstant(parseIsoDateTime(text, 'UTC') ?? Number.NaN), {
+          error: (issue) =>
+            `expires must be seconds or a real ISO-8601 date-time in the years 0001-9999 such as "2027-01-01T09:00:00Z", got ${shown(String(issue.input))}`,
         }),
       ],
       {

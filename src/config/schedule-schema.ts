@@ -8,7 +8,7 @@ import { CronParseError, parseCeleryCrontab, parseCronLine } from '../core/cron/
 import type { CronSpec } from '../core/cron/index.js';
 import { SOLAR_EVENTS } from '../core/types.js';
 import type { SolarEvent } from '../core/types.js';
-import { ISO_DATE_TIME, parseIsoDateTime } from '../core/zone.js';
+import { ISO_DATE_TIME, isShownInstant, parseIsoDateTime } from '../core/zone.js';
 import { shown } from '../errors.js';
 import { INTERVAL_MAX_MS, INTERVAL_MIN_MS, grouped, rangeText } from './duration.js';
 import { keyed } from './keys.js';
@@ -151,8 +151,10 @@ export const scheduleSchema = z
     if (input.solar !== undefined) return { kind: 'solar', ...input.solar };
     const text = input.clocked ?? '';
     // Reject dates that look right but do not exist (2027-02-30) now, not when the entry is due.
-    if (parseIsoDateTime(text, 'UTC') === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['clocked'], message: `${shown(text)} is not a real date and time`, input: text });
+    const atMs = parseIsoDateTime(text, 'UTC');
+    if (atMs === undefined || !isShownInstant(atMs)) {
+      const why = atMs === undefined ? 'is not a real date and time' : 'must be in the years 0001-9999';
+      ctx.addIssue({ code: 'custom', path: ['clocked'], message: `${shown(text)} ${why}`, input: text });
       return z.NEVER;
     }
     return { kind: 'clocked', text };

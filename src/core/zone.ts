@@ -338,8 +338,13 @@ function isoWall(wall: number): string {
 }
 
 /** Earliest and latest instants shown: years 0001-9999, what a four-digit ISO-8601 year and Python's datetime hold. */
-export const FIRST_SHOWN_MS = daysFromCivil(1, 1, 1) * DAY_MS;
-export const LAST_SHOWN_MS = daysFromCivil(10_000, 1, 1) * DAY_MS - 1;
+const FIRST_SHOWN_MS = daysFromCivil(1, 1, 1) * DAY_MS;
+const LAST_SHOWN_MS = daysFromCivil(10_000, 1, 1) * DAY_MS - 1;
+
+/** True when an instant lies in the years 0001-9999 (UTC); dates users give must, to be shown and sent. */
+export function isShownInstant(ms: number): boolean {
+  return ms >= FIRST_SHOWN_MS && ms <= LAST_SHOWN_MS;
+}
 
 /**
  * ISO-8601 with the zone's offset, always `±HH:MM` (never `Z`), e.g. `2026-03-08T03:00:00-04:00`.
