@@ -16,7 +16,7 @@ import type { Io } from './commands/io.js';
 import { nextCommand } from './commands/next.js';
 import { runCommand } from './commands/run.js';
 import { pauseCommand, resumeCommand, statusCommand, triggerCommand } from './commands/control.js';
-import { BeatError, ErrorCode, errorMessage } from './errors.js';
+import { BeatError, ErrorCode, clipQuoted, errorMessage, shown } from './errors.js';
 import { DEFAULTS } from './defaults.js';
 import { VERSION } from './version.js';
 
@@ -74,18 +74,18 @@ export async function main(argv: string[], io: Io = processIo): Promise<ExitCode
   }
   const command = COMMANDS[name];
   if (command === undefined) {
-    io.err(`beat: unknown command "${name}". Commands: ${Object.keys(COMMANDS).join(', ')}. See 'beat --help'.`);
+    io.err(`beat: unknown command ${shown(name)}. Commands: ${Object.keys(COMMANDS).join(', ')}. See 'beat --help'.`);
     return ExitCode.BadInput;
   }
   try {
     return await command.run(rest, io);
   } catch (error) {
     if (error instanceof BeatError) {
-      io.err(error.message);
+      io.err(clipQuoted(error.message));
       return BAD_INPUT_CODES.has(error.code) ? ExitCode.BadInput : ExitCode.Failure;
     }
     // Not a failure we anticipated: say so plainly; the stack only on request.
-    io.err(`beat ${name}: unexpected error: ${errorMessage(error)}`);
+    io.err(`beat ${name}: unexpected error: ${clipQuoted(errorMessage(error))}`);
     if (io.env.BEAT_DEBUG && error instanceof Error && error.stack) io.err(error.stack);
     else io.err('(set BEAT_DEBUG=1 to see the stack trace, and please report it)');
     return ExitCode.Failure;

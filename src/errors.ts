@@ -25,6 +25,8 @@ export const ErrorCode = {
   RedisUnavailable: 'REDIS_UNAVAILABLE',
   /** A command named an entry that the config does not have. */
   UnknownEntry: 'UNKNOWN_ENTRY',
+  /** An instant outside the years 0001-9999, which an ISO-8601 date (and Python's datetime) cannot hold. */
+  InstantOutOfRange: 'INSTANT_OUT_OF_RANGE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -61,6 +63,30 @@ export function formatProblems(source: string, problems: readonly ConfigProblem[
   const n = problems.length;
   const head = `${source}: ${n} problem${n === 1 ? '' : 's'}`;
   return [head, ...problems.map((p) => `  ${p.path === '' ? '(top level)' : p.path}${p.line === undefined ? '' : ` (line ${p.line})`}: ${p.message}`)].join('\n');
+}
+
+/** User-supplied text longer than this is cut where an error message echoes it. */
+export const ECHO_MAX_CHARS = 80;
+
+/**
+ * A user-supplied value as an error message shows it: quoted, and cut to ECHO_MAX_CHARS with its
+ * full length named, so that a mistaken or hostile value (a 100,000-character time zone, say)
+ * cannot flood a terminal or a log line. Every message that echoes user text goes through here.
+ */
+export function shown(text: string): string {
+  if (text.length <= ECHO_MAX_CHARS) return JSON.stringify(text);
+  return `${JSON.stringify(text.slice(0, ECHO_MAX_CHARS))}…(${text.length} chars)`;
+}
+
+/**
+ * Cuts every double-quoted run of a message longer than ECHO_MAX_CHARS the way `shown` does: the
+ * net under messages built deep inside parsers (cron fields, say) that quote user text themselves.
+ * Applied to every config problem and to every error the CLI prints.
+ */
+export function clipQuoted(message: string): string {
+  return message.replace(/"((?:[^"\\]|\\.)*)"/g, (whole, inner: string) =>
+    inner.length > ECHO_MAX_CHARS ? `"${inner.slice(0, ECHO_MAX_CHARS).replace(/\\$/, '')}"…(${inner.length} chars)` : whole,
+  );
 }
 
 export function errorMessage(error: unknown): string {

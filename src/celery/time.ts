@@ -3,7 +3,7 @@
  * UTC datetime; tsbeat always writes six fraction digits and `+00:00` (never `Z`), the one form
  * every worker version parses, including 5.3.0–5.3.4 on Python ≤ 3.10 (`fromisoformat`).
  */
-import { DateTime } from 'luxon';
+import { parseIsoDateTime } from '../core/zone.js';
 
 const PAD3: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 
@@ -42,10 +42,9 @@ export function isoFromMillis(epochMs: number): string {
 }
 
 /**
- * An ISO-8601 date-time to epoch milliseconds, or undefined when it is not one. Without an offset
- * it is read as UTC, as Celery's `maybe_make_aware` does.
+ * An ISO-8601 date-time to epoch milliseconds, or undefined when it is not a real one. Without an
+ * offset it is read as UTC, as Celery's `maybe_make_aware` does.
  */
 export function parseIsoInstant(text: string): number | undefined {
-  const parsed = DateTime.fromISO(text, { zone: 'utc', setZone: true });
-  return parsed.isValid ? parsed.toMillis() : undefined;
+  return parseIsoDateTime(text, 'UTC');
 }

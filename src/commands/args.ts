@@ -3,7 +3,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { BeatError, ErrorCode, errorMessage } from '../errors.js';
+import { isShownInstant, parseIsoDateTime } from '../core/zone.js';
+import { BeatError, ECHO_MAX_CHARS, ErrorCode, errorMessage, shown } from '../errors.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -14,10 +15,14 @@ export function parseCommandArgs<O extends OptionSpec>(command: string, argv: st
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: positionals > 0 });
   } catch (error) {
-    throw new BeatError(ErrorCode.Usage, `beat ${command}: ${errorMessage(error).replace(/^TypeError \[[A-Z_]+\]: /, '')}. See 'beat ${command} --help'.`);
+    // Node quotes the offending option in single quotes; it is user text like any other.
+    const why = errorMessage(error)
+      .replace(/^TypeError \[[A-Z_]+\]: /, '')
+      .replace(/'([^']*)'/g, (quoted, text: string) => (text.length > ECHO_MAX_CHARS ? shown(text) : quoted));
+    throw new BeatError(ErrorCode.Usage, `beat ${command}: ${why}. See 'beat ${command} --help'.`);
   }
   if (parsed.positionals.length > positionals) {
-    throw new BeatError(ErrorCode.Usage, `beat ${command}: unexpected argument "${parsed.positionals[positionals] ?? ''}". See 'beat ${command} --help'.`);
+    throw new BeatError(ErrorCode.Usage, `beat ${command}: unexpected argument ${shown(parsed.positionals[positionals] ?? '')}. See 'beat ${command} --help'.`);
   }
   return parsed;
 }
@@ -26,21 +31,28 @@ export function parseCommandArgs<O extends OptionSpec>(command: string, argv: st
 export function parseCount(command: string, option: string, text: string, min: number, max: number): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} must be a whole number from ${min} to ${max}, got "${text}"`);
+    throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} must be a whole number from ${min} to ${max}, got ${shown(text)}`);
   }
   return n;
 }
 
-const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
-/** An ISO-8601 instant; an offset is required, because the entries may live in different zones. */
+/**
+ * An ISO-8601 instant; an offset is required, because the entries may live in different zones. A
+ * day or time that does not exist (2026-02-30) is refused as clocked schedules refuse it, not
+ * rolled over into the next month.
+ */
 export function parseInstant(command: string, option: string, text: string): number {
-  const ms = ISO_WITH_OFFSET.test(text) ? Date.parse(text) : Number.NaN;
-  if (Number.isNaN(ms)) {
+  if (!ISO_WITH_OFFSET.test(text)) {
     throw new BeatError(
       ErrorCode.Usage,
-      `beat ${command}: ${option} must be an ISO-8601 instant with an offset, such as 2026-03-08T00:00:00-05:00 or 2026-03-08T05:00:00Z, got "${text}"`,
+      `beat ${command}: ${option} must be an ISO-8601 instant with an offset, such as 2026-03-08T00:00:00-05:00 or 2026-03-08T05:00:00Z, got ${shown(text)}`,
     );
   }
+  const ms = parseIsoDateTime(text, 'UTC');
+  if (ms === undefined) throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} ${shown(text)} is not a real date and time`);
+  // Four digits can still name the year 0, and an offset can push 9999-12-31 into the year 10000.
+  if (!isShownInstant(ms)) throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} must be in the years 0001-9999, got ${shown(text)}`);
   return ms;
 }

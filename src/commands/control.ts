@@ -10,7 +10,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { buildStatus } from '../control/status.js';
 import type { DeploymentStatus, EntryStatus } from '../control/status.js';
 import { ENV } from '../defaults.js';
-import { BeatError, ErrorCode, errorMessage } from '../errors.js';
+import { BeatError, ErrorCode, errorMessage, shown } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { createRedisClient, connectWithRetry } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
@@ -108,7 +108,7 @@ function requireEntry(command: string, config: ResolvedConfig, name: string | un
   const hint = closest(name, names);
   throw new BeatError(
     ErrorCode.UnknownEntry,
-    `beat ${command}: no entry named "${name}" in the config${hint ? `; did you mean "${hint}"?` : names.length > 0 ? `; entries: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}` : ''}`,
+    `beat ${command}: no entry named ${shown(name)} in the config${hint ? `; did you mean "${hint}"?` : names.length > 0 ? `; entries: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}` : ''}`,
   );
 }
 

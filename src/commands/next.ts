@@ -3,7 +3,7 @@ import { DEFAULTS } from '../defaults.js';
 import { closest } from '../config/keys.js';
 import { nextFires } from '../core/schedule.js';
 import { formatInstant } from '../core/zone.js';
-import { BeatError, ErrorCode } from '../errors.js';
+import { BeatError, ErrorCode, shown } from '../errors.js';
 import { parseCommandArgs, parseCount, parseInstant } from './args.js';
 import { CONFIG_HELP, configOption, loadFromArgs } from './config-args.js';
 import { ExitCode } from './io.js';
@@ -50,7 +50,7 @@ export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
       const hint = closest(wanted, names);
       throw new BeatError(
         ErrorCode.UnknownEntry,
-        `beat next: no entry named "${wanted}"${hint ? `; did you mean "${hint}"?` : names.length > 0 ? `; entries: ${names.join(', ')}` : '; the config has no entries'}`,
+        `beat next: no entry named ${shown(wanted)}${hint ? `; did you mean "${hint}"?` : names.length > 0 ? `; entries: ${names.join(', ')}` : '; the config has no entries'}`,
       );
     }
   }
@@ -59,7 +59,7 @@ export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
     name: entry.name,
     task: entry.task,
     timezone: entry.timezone,
-    next: entry.enabled ? nextFires(entry.schedule, { zone: entry.timezone, afterMs }, count).map((ms) => formatInstant(ms, entry.timezone)) : [],
+    next: entry.enabled ? nextFires(entry.schedule, { zone: entry.timezone, afterMs }, count).map((ms) => shownFire(ms, entry.name, entry.timezone, values.after)) : [],
     enabled: entry.enabled,
   }));
 
@@ -73,4 +73,18 @@ export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
   });
   io.out(blocks.join('\n\n'));
   return ExitCode.Ok;
+}
+
+/** A fire instant as ISO 8601; one past the year 9999 is the --after given, not a bug. */
+function shownFire(ms: number, entry: string, zone: string, after: string | undefined): string {
+  try {
+    return formatInstant(ms, zone);
+  } catch (error) {
+    if (!(error instanceof BeatError) || error.code !== ErrorCode.InstantOutOfRange || after === undefined) throw error;
+    throw new BeatError(
+      ErrorCode.Usage,
+      `beat next: entry ${shown(entry)} next fires after the year 9999 when asked from --after ${after}, and ISO-8601 dates end there; give an earlier --after or a smaller --count`,
+      { cause: error },
+    );
+  }
 }

@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { createLogger, LOG_LEVELS } from '../log.js';
 import type { Logger, LogLevel } from '../log.js';
-import { BeatError, ErrorCode } from '../errors.js';
+import { BeatError, ErrorCode, shown } from '../errors.js';
 import { DEFAULTS, ENV } from '../defaults.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import { loadConfig } from '../config/load.js';
@@ -83,7 +83,7 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
   }
   const level = values['log-level'] ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new BeatError(ErrorCode.Usage, `beat run: --log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+    throw new BeatError(ErrorCode.Usage, `beat run: --log-level must be one of ${LOG_LEVELS.join(', ')}, got ${shown(level)}`);
   }
   const httpText = values.http ?? io.env[ENV.http];
   const http = httpText ? parseHttpAddress(httpText, values.http !== undefined ? '--http' : ENV.http) : undefined;

@@ -4,6 +4,7 @@
  * is reported with the nearest known one as a hint.
  */
 import * as z from 'zod';
+import { shown } from '../errors.js';
 
 export function snakeCase(camel: string): string {
   return camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -43,8 +44,8 @@ export function closest(word: string, candidates: readonly string[]): string | u
 export function unknownKeyMessage(key: string, known: readonly string[]): string {
   const hint = closest(key, known);
   return hint !== undefined
-    ? `unknown key "${key}"; did you mean "${hint}"?`
-    : `unknown key "${key}"; allowed keys: ${known.join(', ')}`;
+    ? `unknown key ${shown(key)}; did you mean "${hint}"?`
+    : `unknown key ${shown(key)}; allowed keys: ${known.join(', ')}`;
 }
 
 function hasAlias(record: Record<string, unknown>, spellings: ReadonlyMap<string, string>): boolean {

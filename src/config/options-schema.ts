@@ -7,11 +7,18 @@ import * as z from 'zod';
 import { keyed } from './keys.js';
 import { compilePattern } from './routes.js';
 import { checkCeleryJson } from './json-value.js';
+import { DURATION_MAX_MS, TIMER_MAX_MS, boundText } from './duration.js';
+import { isShownInstant, parseIsoDateTime } from '../core/zone.js';
+import { shown } from '../errors.js';
 
 const EXCHANGE_TYPES = ['direct', 'topic', 'fanout'] as const;
 
-const seconds = (what: string) =>
-  z.number({ error: `${what} must be a number of seconds` }).finite().positive({ error: `${what} must be more than zero seconds` });
+/** Seconds, more than zero and at most `maxMs` (as milliseconds). */
+const seconds = (what: string, maxMs = DURATION_MAX_MS) =>
+  z
+    .number({ error: `${what} must be a number of seconds` })
+    .positive({ error: `${what} must be more than zero seconds` })
+    .max(maxMs / 1000, { error: (issue) => `${what} must be at most ${boundText(maxMs)}, got ${String(issue.input)}` });
 
 const priority = z
   .number({ error: 'priority must be a whole number from 0 to 255' })
@@ -32,9 +39,18 @@ export const optionsSchema = keyed({
   priority: priority.optional(),
   /** Seconds after publishing, or an absolute ISO-8601 date-time, after which workers revoke the task. */
   expires: z
-    .union([seconds('expires'), z.string().regex(/^\d{4}-\d{2}-\d{2}T/, { error: 'expires must be seconds or an ISO-8601 date-time' })], {
-      error: 'expires must be a number of seconds or an ISO-8601 date-time string',
-    })
+    .union(
+      [
+        seconds('expires'),
+        z.string().refine((text) => /^\d{4}-\d{2}-\d{2}T/.test(text) && isShownInstant(parseIsoDateTime(text, 'UTC') ?? Number.NaN), {
+          error: (issue) =>
+            `expires must be seconds or a real ISO-8601 date-time in the years 0001-9999 such as "2027-01-01T09:00:00Z", got ${shown(String(issue.input))}`,
+        }),
+      ],
+      {
+        error: 'expires must be a number of seconds or an ISO-8601 date-time string',
+      },
+    )
     .optional(),
   /** Seconds after publishing before a worker may start the task (Celery's ETA). */
   countdown: seconds('countdown').optional(),
@@ -114,8 +130,8 @@ export const transportOptionsSchema = keyed({
   fanoutPrefix: z.union([z.boolean(), z.string()]).optional(),
   fanoutPatterns: z.boolean().optional(),
   /** Redis connection settings, as kombu names them. */
-  socketTimeout: z.number().positive().optional(),
-  socketConnectTimeout: z.number().positive().optional(),
+  socketTimeout: seconds('socketTimeout', TIMER_MAX_MS).optional(),
+  socketConnectTimeout: seconds('socketConnectTimeout', TIMER_MAX_MS).optional(),
   socketKeepalive: z.boolean().optional(),
   clientName: z.string().optional(),
   /** Consumer-side settings: accepted so that a Celery `broker_transport_options` copies over, unused by a publisher. */

@@ -3,6 +3,7 @@
  * is allowed. Our own schema messages already say that; zod's generic ones are rephrased here.
  */
 import type * as z from 'zod';
+import { ECHO_MAX_CHARS, clipQuoted, shown } from '../errors.js';
 import type { ConfigProblem } from '../errors.js';
 
 type Issue = z.core.$ZodIssue;
@@ -14,8 +15,8 @@ export function formatPath(path: readonly PathKey[]): string {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
-    else if (typeof key === 'string' && IDENTIFIER.test(key)) out += out === '' ? key : `.${key}`;
-    else out += `[${JSON.stringify(String(key))}]`;
+    else if (typeof key === 'string' && key.length <= ECHO_MAX_CHARS && IDENTIFIER.test(key)) out += out === '' ? key : `.${key}`;
+    else out += `[${shown(String(key))}]`;
   }
   return out;
 }
@@ -24,9 +25,13 @@ function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'string') return `the string ${shown(value)}`;
   if (typeof value === 'object') return 'an object';
   return `${typeof value} ${String(value)}`;
+}
+
+function echo(value: unknown): string {
+  return typeof value === 'string' ? shown(value) : String(value);
 }
 
 /** zod's default messages start like this; ours never do. */
@@ -40,9 +45,9 @@ function rephrase(issue: Issue): string {
     case 'invalid_type':
       return issue.input === undefined ? `is required (expected ${article(issue.expected)})` : `expected ${article(issue.expected)}, got ${describeValue(issue.input)}`;
     case 'too_big':
-      return `${issue.input !== undefined ? `${String(issue.input)} ` : ''}is too large; the most allowed is ${String(issue.maximum)}`;
+      return `${issue.input !== undefined ? `${echo(issue.input)} ` : ''}is too large; the most allowed is ${String(issue.maximum)}`;
     case 'too_small':
-      return `${issue.input !== undefined && typeof issue.input !== 'object' ? `${String(issue.input)} ` : ''}is too small; the least allowed is ${String(issue.minimum)}`;
+      return `${issue.input !== undefined && typeof issue.input !== 'object' ? `${echo(issue.input)} ` : ''}is too small; the least allowed is ${String(issue.minimum)}`;
     case 'invalid_value':
       return `${describeValue(issue.input)} is not allowed; expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     default:
@@ -84,18 +89,19 @@ export function toProblems(issues: readonly Issue[], locate?: LineLocator): Conf
       }
     }
     if (issue.code === 'invalid_key' && issue.issues.length > 0) {
-      for (const inner of issue.issues) push(issue.path, `key ${JSON.stringify(String(issue.path.at(-1)))}: ${rephrase(inner as Issue)}`);
+      for (const inner of issue.issues) push(issue.path, `key ${shown(String(issue.path.at(-1)))}: ${rephrase(inner as Issue)}`);
       return;
     }
     if (issue.code === 'unrecognized_keys') {
       // One problem per unknown key, at the key's own path; the message already holds the hint.
       const messages = issue.message.split('\n');
-      issue.keys.forEach((key, i) => push([...issue.path, key], messages[i] ?? `unknown key "${key}"`));
+      issue.keys.forEach((key, i) => push([...issue.path, key], messages[i] ?? `unknown key ${shown(key)}`));
       return;
     }
     push(issue.path, rephrase(issue));
   };
-  const push = (path: readonly PathKey[], message: string): void => {
+  const push = (path: readonly PathKey[], text: string): void => {
+    const message = clipQuoted(text);
     const line = locate?.(path);
     const problem: ConfigProblem = line === undefined ? { path: formatPath(path), message } : { path: formatPath(path), message, line };
     const id = `${problem.path}\u0000${message}`;

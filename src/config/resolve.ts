@@ -2,8 +2,8 @@
  * Parsed config → resolved config: every entry gets its effective time zone and a complete
  * `Schedule`. Pure and infallible: everything that can be wrong was reported by the schema.
  */
-import { DateTime } from 'luxon';
 import type { Schedule } from '../core/types.js';
+import { parseIsoDateTime } from '../core/zone.js';
 import type { CatchUpPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';
@@ -63,7 +63,8 @@ export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: s
       return { kind: 'solar', event: draft.event, lat: draft.lat, lon: draft.lon };
     case 'clocked':
       // An ISO string without an offset is a wall time in the entry's zone; with one, an instant.
-      return { kind: 'clocked', atMs: DateTime.fromISO(draft.text.replace(' ', 'T'), { zone, setZone: true }).toMillis() };
+      // The schema checked the text with the same parser; a wall time in a DST gap moves forward.
+      return { kind: 'clocked', atMs: parseIsoDateTime(draft.text, zone) ?? Number.NaN };
   }
 }
 

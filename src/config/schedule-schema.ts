@@ -3,12 +3,14 @@
  * `timedelta`, `crontab`, `cron`, `solar`, `clocked`) and its compilation into a `ScheduleDraft`.
  * Crontab text is parsed here, once, so that every problem is reported with its path at load time.
  */
-import { DateTime } from 'luxon';
 import * as z from 'zod';
 import { CronParseError, parseCeleryCrontab, parseCronLine } from '../core/cron/index.js';
 import type { CronSpec } from '../core/cron/index.js';
 import { SOLAR_EVENTS } from '../core/types.js';
 import type { SolarEvent } from '../core/types.js';
+import { ISO_DATE_TIME, isShownInstant, parseIsoDateTime } from '../core/zone.js';
+import { shown } from '../errors.js';
+import { INTERVAL_MAX_MS, INTERVAL_MIN_MS, grouped, rangeText } from './duration.js';
 import { keyed } from './keys.js';
 
 const SCHEDULE_FORMS = ['timedelta', 'crontab', 'cron', 'solar', 'clocked'] as const;
@@ -56,9 +58,6 @@ export const solarSchema = keyed({
 });
 export type SolarInput = z.input<typeof solarSchema>;
 
-/** An ISO-8601 date-time; with an offset it is an instant, without one it is read in the entry's time zone. */
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$/i;
-
 const scheduleObject = keyed({
   timedelta: timedeltaSchema.optional(),
   crontab: crontabSchema.optional(),
@@ -70,6 +69,13 @@ const scheduleObject = keyed({
     .optional(),
 });
 
+const INTERVAL_RANGE = `an interval must be ${rangeText(INTERVAL_MIN_MS, INTERVAL_MAX_MS)}`;
+
+/** Within the interval bounds, judged before rounding to the millisecond; NaN is not. */
+function isIntervalMs(ms: number): boolean {
+  return ms >= INTERVAL_MIN_MS && ms <= INTERVAL_MAX_MS;
+}
+
 /** What an entry's schedule compiles to before the entry's time zone is known. */
 export type ScheduleDraft =
   | { readonly kind: 'interval'; readonly everyMs: number }
@@ -80,17 +86,20 @@ export type ScheduleDraft =
 export const scheduleSchema = z
   .union([z.number(), scheduleObject], {
     error: (issue) =>
-      `${issue.input === undefined ? 'schedule is required: ' : 'expected '}a number of seconds or an object with one of: ${SCHEDULE_FORMS.join(', ')}`,
+      // zod's number refuses NaN and Infinity (YAML's .nan and .inf) before the bounds below see them.
+      typeof issue.input === 'number'
+        ? `${INTERVAL_RANGE}, got ${String(issue.input)}`
+        : `${issue.input === undefined ? 'schedule is required: ' : 'expected '}a number of seconds or an object with one of: ${SCHEDULE_FORMS.join(', ')}`,
   })
   .transform((input, ctx): ScheduleDraft => {
     // An unknown key was already reported (with a did-you-mean hint); "give one of" would repeat it.
     if (ctx.issues.length > 0) return z.NEVER;
     if (typeof input === 'number') {
-      if (!Number.isFinite(input) || input <= 0) {
-        ctx.addIssue({ code: 'custom', message: `an interval must be a positive number of seconds, got ${input}`, input });
+      if (!isIntervalMs(input * 1000)) {
+        ctx.addIssue({ code: 'custom', message: `${INTERVAL_RANGE}, got ${String(input)}`, input });
         return z.NEVER;
       }
-      return { kind: 'interval', everyMs: input * 1000 };
+      return { kind: 'interval', everyMs: Math.round(input * 1000) };
     }
     const given = SCHEDULE_FORMS.filter((form) => input[form] !== undefined);
     if (given.length !== 1) {
@@ -106,11 +115,11 @@ export const scheduleSchema = z
     }
     if (input.timedelta !== undefined) {
       const everyMs = timedeltaMs(input.timedelta);
-      if (everyMs <= 0) {
-        ctx.addIssue({ code: 'custom', path: ['timedelta'], message: 'the interval must be longer than zero', input });
+      if (!isIntervalMs(everyMs)) {
+        ctx.addIssue({ code: 'custom', path: ['timedelta'], message: `${INTERVAL_RANGE}, got ${Number.isFinite(everyMs) ? `${grouped(everyMs / 1000)} s` : 'more than can be counted'} in all`, input });
         return z.NEVER;
       }
-      return { kind: 'interval', everyMs };
+      return { kind: 'interval', everyMs: Math.round(everyMs) };
     }
     if (input.crontab !== undefined) {
       const crontab = input.crontab;
@@ -142,8 +151,10 @@ export const scheduleSchema = z
     if (input.solar !== undefined) return { kind: 'solar', ...input.solar };
     const text = input.clocked ?? '';
     // Reject dates that look right but do not exist (2027-02-30) now, not when the entry is due.
-    if (!DateTime.fromISO(text.replace(' ', 'T'), { zone: 'UTC', setZone: true }).isValid) {
-      ctx.addIssue({ code: 'custom', path: ['clocked'], message: `${JSON.stringify(text)} is not a real date and time`, input: text });
+    const atMs = parseIsoDateTime(text, 'UTC');
+    if (atMs === undefined || !isShownInstant(atMs)) {
+      const why = atMs === undefined ? 'is not a real date and time' : 'must be in the years 0001-9999';
+      ctx.addIssue({ code: 'custom', path: ['clocked'], message: `${shown(text)} ${why}`, input: text });
       return z.NEVER;
     }
     return { kind: 'clocked', text };

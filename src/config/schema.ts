@@ -10,7 +10,8 @@ import { keyed } from './keys.js';
 import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
 import { checkCeleryJson } from './json-value.js';
-import { durationSchema } from './duration.js';
+import { TIMER_MAX_MS, durationSchema } from './duration.js';
+import { shown } from '../errors.js';
 
 export const CATCH_UP_POLICIES = ['once', 'skip', 'all'] as const;
 export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
@@ -21,7 +22,7 @@ export type QueueType = (typeof QUEUE_TYPES)[number];
 
 export const timezoneSchema = z
   .string({ error: 'expected an IANA time zone name such as "Europe/Berlin"' })
-  .refine(isValidZone, { error: (issue) => `unknown time zone ${JSON.stringify(issue.input)}; use an IANA name such as "Europe/Berlin" or "UTC"` });
+  .refine(isValidZone, { error: (issue) => `unknown time zone ${shown(String(issue.input))}; use an IANA name such as "Europe/Berlin" or "UTC"` });
 
 const taskName = z
   .string({
@@ -78,11 +79,11 @@ const deploymentName = z
 
 export const lockSchema = keyed({
   /** How long the lock lives without renewal: a dead leader is replaced within this. */
-  ttl: durationSchema('lock.ttl', 1000).default(DEFAULTS.lockTtlMs),
+  ttl: durationSchema('lock.ttl', 1000, TIMER_MAX_MS).default(DEFAULTS.lockTtlMs),
   /** How often the leader renews the lock. Default: a third of the TTL. */
-  renewEvery: durationSchema('lock.renewEvery', 100).optional(),
+  renewEvery: durationSchema('lock.renewEvery', 100, TIMER_MAX_MS).optional(),
   /** How often a standby tries to take the lock (it is also told at once when a leader steps down). */
-  retryEvery: durationSchema('lock.retryEvery', 50).default(DEFAULTS.lockRetryMs),
+  retryEvery: durationSchema('lock.retryEvery', 50, TIMER_MAX_MS).default(DEFAULTS.lockRetryMs),
   /**
    * Independent Redis servers for a Redlock quorum (at least 3 for the quorum to mean anything).
    * Default: the state Redis alone.
@@ -150,7 +151,7 @@ export const configSchema = keyed(
       .enum(QUEUE_TYPES, { error: `taskCreateMissingQueueType must be one of ${QUEUE_TYPES.join(', ')}` })
       .default(DEFAULTS.amqpQueueType),
     /** The scheduler never sleeps longer than this (Celery's `beat_max_loop_interval`). */
-    maxInterval: durationSchema('maxInterval', 10).default(DEFAULTS.maxIntervalMs),
+    maxInterval: durationSchema('maxInterval', 10, TIMER_MAX_MS).default(DEFAULTS.maxIntervalMs),
     lock: lockSchema.default({ ttl: DEFAULTS.lockTtlMs, retryEvery: DEFAULTS.lockRetryMs }),
     state: stateSchema.default({ prefix: DEFAULTS.statePrefix }),
   },

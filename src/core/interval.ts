@@ -91,8 +91,15 @@ function lastSlotAtOrBefore(schedule: IntervalSchedule, zone: string, anchorMs: 
   }
 }
 
-/** "every 30 seconds", "every 1h 30m", "every day, at midnight (relative)". */
+/**
+ * "every 30s", "every 1h 30m", "every 1d, aligned to the day". An interval is a whole number of
+ * milliseconds, at least one (the config keeps it to 100 ms - 100 years); anything else is an
+ * error, never a blank or "every Infinityd".
+ */
 export function describeInterval(schedule: IntervalSchedule): string {
+  if (!Number.isSafeInteger(schedule.everyMs) || schedule.everyMs < 1) {
+    throw new RangeError(`an interval of ${String(schedule.everyMs)} ms cannot be described: intervals are whole milliseconds from 1`);
+  }
   const parts: string[] = [];
   let rest = schedule.everyMs;
   for (const [unitMs, suffix] of [

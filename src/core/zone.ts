@@ -10,7 +10,8 @@
  * Wall times are handled as "wall-as-UTC" milliseconds: the epoch ms that the wall fields would
  * denote in UTC. instant = wall - offset.
  */
-import { IANAZone } from 'luxon';
+import { DateTime, IANAZone } from 'luxon';
+import { BeatError, ErrorCode, shown } from '../errors.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -261,7 +262,7 @@ const zones = new Map<string, ZoneOffsets>();
 export function zoneOffsets(zone: string): ZoneOffsets {
   let z = zones.get(zone);
   if (z === undefined) {
-    if (!isValidZone(zone)) throw new RangeError(`unknown time zone "${zone}"`);
+    if (!isValidZone(zone)) throw new RangeError(`unknown time zone ${shown(zone)}`);
     z = new ZoneOffsets(zone);
     zones.set(zone, z);
   }
@@ -336,16 +337,49 @@ function isoWall(wall: number): string {
   return `${year}-${pad(p.month)}-${pad(p.day)}T${pad(p.hour)}:${pad(p.minute)}:${pad(p.second)}${ms}`;
 }
 
+/** Earliest and latest instants shown: years 0001-9999, what a four-digit ISO-8601 year and Python's datetime hold. */
+const FIRST_SHOWN_MS = daysFromCivil(1, 1, 1) * DAY_MS;
+const LAST_SHOWN_MS = daysFromCivil(10_000, 1, 1) * DAY_MS - 1;
+
+/** True when an instant lies in the years 0001-9999 (UTC); dates users give must, to be shown and sent. */
+export function isShownInstant(ms: number): boolean {
+  return ms >= FIRST_SHOWN_MS && ms <= LAST_SHOWN_MS;
+}
+
 /**
  * ISO-8601 with the zone's offset, always `±HH:MM` (never `Z`), e.g. `2026-03-08T03:00:00-04:00`.
- * Milliseconds appear only when non-zero. Historical offsets with seconds (LMT) get `±HH:MM:SS`,
- * because rounding them would name a different instant.
+ * Milliseconds appear only when non-zero (a fraction of a millisecond is dropped). Historical
+ * offsets with seconds (LMT) get `±HH:MM:SS`, because rounding them would name a different
+ * instant. An instant outside the years 0001-9999 (or not a number) is an error, never a
+ * malformed date.
  */
 export function formatInstant(ms: number, zone: string): string {
-  const offset = zoneOffsets(zone).offsetMs(ms);
+  // The year that must fit is the wall clock's: 9999-12-31T23:00Z is already 10000 in Tokyo.
+  const whole = Math.floor(ms);
+  const offset = Math.abs(whole) <= LAST_SHOWN_MS + DAY_MS ? zoneOffsets(zone).offsetMs(whole) : 0;
+  if (!(whole + offset >= FIRST_SHOWN_MS && whole + offset <= LAST_SHOWN_MS)) {
+    throw new BeatError(
+      ErrorCode.InstantOutOfRange,
+      `the instant ${String(ms)} (ms since 1970) is outside the years 0001-9999 that an ISO-8601 date can show in ${zone}`,
+    );
+  }
   const abs = Math.abs(offset) / 1000;
   const secs = abs % 60;
   const off =
     (offset < 0 ? '-' : '+') + pad(Math.floor(abs / 3600)) + ':' + pad(Math.floor(abs / 60) % 60) + (secs === 0 ? '' : `:${pad(secs)}`);
-  return isoWall(ms + offset) + off;
+  return isoWall(whole + offset) + off;
+}
+
+/** What `parseIsoDateTime` reads: `YYYY-MM-DD[T ]HH:MM[:SS[.fraction]]`, then `Z`, `±HH`, `±HHMM`, `±HH:MM` or nothing. */
+export const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$/i;
+
+/**
+ * An ISO-8601 date-time as epoch milliseconds; undefined when the text is not one or names a day or
+ * time that does not exist (2026-02-30 is refused, never rolled over into March as Date.parse
+ * does). With an offset it is that instant; without one it is a wall time in `zone`.
+ */
+export function parseIsoDateTime(text: string, zone: string): number | undefined {
+  if (!ISO_DATE_TIME.test(text)) return undefined;
+  const parsed = DateTime.fromISO(text.replace(' ', 'T'), { zone, setZone: true });
+  return parsed.isValid ? parsed.toMillis() : undefined;
 }

@@ -95,6 +95,30 @@ describe('beat next', () => {
   });
 });
 
+describe('beat next --after', () => {
+  it('refuses a date that does not exist (exit 2) instead of rolling it over into the next month', async () => {
+    for (const after of ['2026-02-30T00:00:00Z', '2027-02-29T12:00:00+01:00', '2026-04-31T00:00:00-05:00', '2026-06-01T12:00:60Z']) {
+      const r = await runCli(['next', '-c', nyConfig, '--after', after]);
+      expect(r.code, after).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(`beat next: --after "${after}" is not a real date and time\n`);
+    }
+  });
+
+  it('says that fires past the year 9999 cannot be shown (exit 2), never prints a malformed date', async () => {
+    const r = await runCli(['next', '-c', nyConfig, '-e', 'backup', '--after', '9999-12-31T12:00:00Z', '-n', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'beat next: entry "backup" next fires after the year 9999 when asked from --after 9999-12-31T12:00:00Z, and ISO-8601 dates end there; give an earlier --after or a smaller --count\n',
+    );
+    for (const after of ['0000-06-01T00:00:00Z', '9999-12-31T23:00:00-05:00']) {
+      const outside = await runCli(['next', '-c', nyConfig, '--after', after]);
+      expect(outside.code).toBe(2);
+      expect(outside.stderr).toBe(`beat next: --after must be in the years 0001-9999, got "${after}"\n`);
+    }
+  });
+});
+
 describe('beat check', () => {
   it('prints a table of entries with their schedule in words and next fire', async () => {
     const r = await runCli(['check', '--config', 'ny.yaml'], { cwd: dir, now: Date.parse('2026-03-07T17:00:00Z') });
@@ -135,6 +159,48 @@ function commandNames(): string[] {
 function flagsOf(text: string): string[] {
   return [...new Set([...text.matchAll(/(?<![\w-])--[a-z][a-z-]*/g)].map((m) => m[0]))];
 }
+
+describe('beat check bounds', () => {
+  it('refuses intervals of 1e308, 0.0001 and 1e15 s (every Infinityd, a busy loop, year +31690765) with the allowed range, exit 2', () => {
+    const path = writeConfig(
+      'intervals.yaml',
+      ['beatSchedule:', '  huge: { task: t, schedule: 1e308 }', '  tiny: { task: t, schedule: 0.0001 }', '  far: { task: t, schedule: 1e15 }', ''].join('\n'),
+    );
+    const r = spawnCli(['check', '--config', path]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      [
+        `${path}: 3 problems`,
+        '  beatSchedule.huge.schedule (line 2): an interval must be between 0.1 s and 100 years (3,155,760,000 s), got 1e+308',
+        '  beatSchedule.tiny.schedule (line 3): an interval must be between 0.1 s and 100 years (3,155,760,000 s), got 0.0001',
+        '  beatSchedule.far.schedule (line 4): an interval must be between 0.1 s and 100 years (3,155,760,000 s), got 1000000000000000',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('cuts a 100,000-character time zone (or option, or argument) to 80 characters where it is echoed, exit 2', async () => {
+    const zone = `Europe/${'B'.repeat(100_000)}`;
+    const cut = `${JSON.stringify(zone.slice(0, 80))}…(100007 chars)`;
+    const path = writeConfig('zone.yaml', `timezone: ${zone}\n`);
+    const r = spawnCli(['check', '--config', path]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`${path}: 1 problem\n  timezone (line 1): unknown time zone ${cut}; use an IANA name such as "Europe/Berlin" or "UTC"\n`);
+    const after = await runCli(['next', '-c', nyConfig, '--after', zone]);
+    expect(after.code).toBe(2);
+    expect(after.stderr).toBe(
+      `beat next: --after must be an ISO-8601 instant with an offset, such as 2026-03-08T00:00:00-05:00 or 2026-03-08T05:00:00Z, got ${cut}\n`,
+    );
+    const option = await runCli(['next', `--${zone}`]);
+    expect(option.code).toBe(2);
+    expect(option.stderr.length).toBeLessThan(400);
+    expect(option.stderr).toContain(`"--${zone.slice(0, 78)}"…(100009 chars)`);
+    const command = await runCli([zone]);
+    expect(command.code).toBe(2);
+    expect(command.stderr).toBe(`beat: unknown command ${cut}. Commands: run, check, next, status, trigger, pause, resume. See 'beat --help'.\n`);
+  });
+});
 
 describe('the beat binary', () => {
   it('prints its version and help', () => {

@@ -3,17 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findConfigFile, loadConfig, parseConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
-
-function problemsOf(value: unknown): string[] {
-  try {
-    parseConfig(value, 'test.yaml');
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems.map((p) => `${p.path}: ${p.message}`);
-    throw error;
-  }
-  throw new Error('expected the config to be rejected');
-}
+import { problemsOf } from '../support/config-problems.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsbeat-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,7 +58,7 @@ describe('config schema', () => {
     expect(tuned.entries[0]).toMatchObject({ catchUp: 'all', catchUpWindowMs: 5_400_000, jitterMs: 2000 });
     expect(problemsOf({ name: 'a b', lock: { ttl: '10 parsecs' }, maxInterval: 0 })).toEqual([
       'name: name must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
-      'maxInterval: maxInterval must be at least 10ms, got 0',
+      'maxInterval: maxInterval must be between 0.01 s and 1 day (86,400 s), got 0',
       'lock.ttl: lock.ttl must be a number of seconds or a duration such as "500ms", "10s", "5m", "1h30m", got "10 parsecs"',
     ]);
   });
@@ -115,7 +105,7 @@ describe('config schema', () => {
         "beatSchedule.nightly.schedule.crontab.hour: 25 is out of range 0-23",
         "beatSchedule.typo.schedule.crontb: unknown key "crontb"; did you mean "crontab"?",
         "beatSchedule.missing.task: task is required: the registered name of a Celery task, such as "proj.tasks.add"",
-        "beatSchedule.bad.schedule: an interval must be a positive number of seconds, got -3",
+        "beatSchedule.bad.schedule: an interval must be between 0.1 s and 100 years (3,155,760,000 s), got -3",
         "beatSchedule.bad.args: args must be an array",
         "beatSchedule.line.schedule.cron: can never run: February has no day 30",
       ]
@@ -185,7 +175,7 @@ describe('config schema', () => {
       [
         "beatSchedule.two.schedule: give only one of timedelta, cron; a schedule has exactly one form",
         "beatSchedule.none.schedule: give one of: timedelta, crontab, cron, solar, clocked",
-        "beatSchedule.zero.schedule.timedelta: the interval must be longer than zero",
+        "beatSchedule.zero.schedule.timedelta: an interval must be between 0.1 s and 100 years (3,155,760,000 s), got 0 s in all",
         "beatSchedule.feb30.schedule.clocked: "2027-02-30T10:00:00Z" is not a real date and time",
         "beatSchedule.str.schedule: expected a number of seconds or an object with one of: timedelta, crontab, cron, solar, clocked",
         "beatSchedule.sun.schedule.solar.event: expected one of dawn_astronomical, dawn_nautical, dawn_civil, sunrise, solar_noon, sunset, dusk_civil, dusk_nautical, dusk_astronomical",

@@ -417,7 +417,7 @@ describe('Runner', () => {
 
   function timedRunner(dispatcher: Dispatcher, lease: () => string | undefined = () => 'token'): Runner {
     const runner = new Runner({
-      config: configOf({ often: { task: 't.often', schedule: 0.05 } }),
+      config: configOf({ often: { task: 't.often', schedule: 0.1 } }),
       dispatcher,
       state: fakeState(),
       clock: { now: () => Date.now() },
@@ -438,7 +438,7 @@ describe('Runner', () => {
     dispatcher.rehearse = (runs) => {
       for (const run of runs) primed.push({ slotMs: run.slotMs, atMs: Date.now() });
     };
-    await runFor(timedRunner(dispatcher), 600);
+    await runFor(timedRunner(dispatcher), 1200);
     expectEachPublishedOnTime(published, 6);
     // After the start-up rehearsal of the first slot, each slot whose timer fired in time (most of
     // them; a late timer leaves no time) was rehearsed once more at its edge (the last two
@@ -456,7 +456,7 @@ describe('Runner', () => {
   it('with a timer lead, stages each run at the edge of its instant and only sends it at the instant: each slot once, never before, planned for the instant', async () => {
     vi.useRealTimers();
     const { dispatcher, published, staged, sent, discarded } = stagingDispatcher();
-    await runFor(timedRunner(dispatcher), 600);
+    await runFor(timedRunner(dispatcher), 1200);
     expectEachPublishedOnTime(published, 6);
     // Most slots went out staged (a timer late past the edge leaves none to stage); each staged one
     // at the edge, with the instant as "now" and the lease of the moment.
@@ -479,7 +479,7 @@ describe('Runner', () => {
       token = 'second';
     });
     let runner = timedRunner(leaseChange.dispatcher, () => token);
-    await runFor(runner, 300);
+    await runFor(runner, 600);
     expect(leaseChange.staged[0]?.token).toBe('first');
     expect(leaseChange.discarded).toContain(leaseChange.staged[0]?.slotMs);
     expect(leaseChange.sent).not.toContain(leaseChange.staged[0]?.slotMs);
@@ -491,7 +491,7 @@ describe('Runner', () => {
     // whose timer fired too late to be staged, on a loaded machine, went out the usual way before.)
     const pause = stagingDispatcher(() => runner.setPaused(new Set(['often'])));
     runner = timedRunner(pause.dispatcher);
-    await runFor(runner, 300);
+    await runFor(runner, 600);
     expect(pause.staged).toHaveLength(1);
     const stagedSlot = pause.staged[0]?.slotMs ?? Number.NaN;
     expect(pause.discarded).toEqual([stagedSlot]);

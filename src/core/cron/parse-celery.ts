@@ -184,7 +184,11 @@ function parsePattern(pattern: string, def: FieldDef, fail: (m: string) => CronP
 }
 
 function number(token: string, def: FieldDef, fail: (m: string) => CronParseError): number {
-  if (/^\d+$/.test(token)) return checkNumber(Number(token), def, fail);
+  if (/^\d+$/.test(token)) {
+    // Quoted when too long for a number: "1111…" (100,000 digits) is not "Infinity".
+    if (!Number.isSafeInteger(Number(token))) throw fail(`"${token}" is out of range ${def.min}-${def.max}${def.hint ?? ''}`);
+    return checkNumber(Number(token), def, fail);
+  }
   // Celery takes the first three letters of any word: "monday", "Mon", even "monkey" are Monday.
   const index = /^[a-z]{3,}$/i.test(token) ? (def.names?.indexOf(token.slice(0, 3).toLowerCase()) ?? -1) : -1;
   if (index >= 0) return def.key === 'monthOfYear' ? index + 1 : index;

@@ -144,7 +144,8 @@ function parseField(text: string, def: FieldDef): FieldResult {
   const value = (tok: string): number => {
     if (/^\d+$/.test(tok)) {
       const n = Number(tok);
-      if (n < def.min || n > def.max) throw fail(`${n} is out of range ${def.min}-${def.max}`);
+      // Quoted when too long for a number: "1111…" (100,000 digits) is not "Infinity".
+      if (n < def.min || n > def.max) throw fail(`${Number.isSafeInteger(n) ? n : `"${tok}"`} is out of range ${def.min}-${def.max}`);
       return n;
     }
     const i = def.names?.indexOf(tok.toLowerCase()) ?? -1;
