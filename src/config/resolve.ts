@@ -61,6 +61,8 @@ export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: s
       return { kind: 'cron', spec: draft.spec };
     case 'solar':
       return { kind: 'solar', event: draft.event, lat: draft.lat, lon: draft.lon };
+    case 'rrule':
+      return { kind: 'rrule', spec: draft.spec };
     case 'clocked':
       // An ISO string without an offset is a wall time in the entry's zone; with one, an instant.
       // The schema checked the text with the same parser; a wall time in a DST gap moves forward.

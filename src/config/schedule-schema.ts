@@ -1,6 +1,6 @@
 /**
  * The `schedule` of an entry: what users write (a number, or an object with exactly one of
- * `timedelta`, `crontab`, `cron`, `solar`, `clocked`) and its compilation into a `ScheduleDraft`.
+ * `timedelta`, `crontab`, `cron`, `solar`, `clocked`, `rrule`) and its compilation into a `ScheduleDraft`.
  * Crontab text is parsed here, once, so that every problem is reported with its path at load time.
  */
 import * as z from 'zod';
@@ -8,12 +8,14 @@ import { CronParseError, parseCeleryCrontab, parseCronLine } from '../core/cron/
 import type { CronSpec } from '../core/cron/index.js';
 import { SOLAR_EVENTS } from '../core/types.js';
 import type { SolarEvent } from '../core/types.js';
+import type { RRuleSpec } from '../core/rrule.js';
 import { ISO_DATE_TIME, isShownInstant, parseIsoDateTime } from '../core/zone.js';
 import { shown } from '../errors.js';
 import { INTERVAL_MAX_MS, INTERVAL_MIN_MS, grouped, rangeText } from './duration.js';
 import { keyed } from './keys.js';
+import { rruleSchema } from './rrule-schema.js';
 
-const SCHEDULE_FORMS = ['timedelta', 'crontab', 'cron', 'solar', 'clocked'] as const;
+const SCHEDULE_FORMS = ['timedelta', 'crontab', 'cron', 'solar', 'clocked', 'rrule'] as const;
 
 const nonNegative = (what: string) =>
   z.number({ error: `${what} must be a number` }).finite().nonnegative({ error: `${what} must not be negative` });
@@ -67,6 +69,7 @@ const scheduleObject = keyed({
     .string({ error: 'expected an ISO-8601 date-time such as "2027-01-01T09:00:00+01:00"' })
     .regex(ISO_DATE_TIME, { error: 'expected an ISO-8601 date-time such as "2027-01-01T09:00:00+01:00"' })
     .optional(),
+  rrule: rruleSchema.optional(),
 });
 
 const INTERVAL_RANGE = `an interval must be ${rangeText(INTERVAL_MIN_MS, INTERVAL_MAX_MS)}`;
@@ -81,7 +84,8 @@ export type ScheduleDraft =
   | { readonly kind: 'interval'; readonly everyMs: number }
   | { readonly kind: 'cron'; readonly spec: CronSpec }
   | { readonly kind: 'solar'; readonly event: SolarEvent; readonly lat: number; readonly lon: number }
-  | { readonly kind: 'clocked'; readonly text: string };
+  | { readonly kind: 'clocked'; readonly text: string }
+  | { readonly kind: 'rrule'; readonly spec: RRuleSpec };
 
 export const scheduleSchema = z
   .union([z.number(), scheduleObject], {
@@ -149,6 +153,7 @@ export const scheduleSchema = z
       }
     }
     if (input.solar !== undefined) return { kind: 'solar', ...input.solar };
+    if (input.rrule !== undefined) return { kind: 'rrule', spec: input.rrule };
     const text = input.clocked ?? '';
     // Reject dates that look right but do not exist (2027-02-30) now, not when the entry is due.
     const atMs = parseIsoDateTime(text, 'UTC');

@@ -4,6 +4,7 @@
  */
 import { describeCron, nextCronFires } from './cron/index.js';
 import { describeInterval, nextIntervalFires } from './interval.js';
+import { nextRRuleFires, rruleText } from './rrule.js';
 import { describeSolar, nextSolarEvent } from './solar.js';
 import { formatInstant } from './zone.js';
 import type { CronSpec } from './cron/index.js';
@@ -46,6 +47,8 @@ export function nextFires(schedule: Schedule, query: FireQuery, count: number): 
       return nextCronFiresRemembered(schedule.spec, query.zone, query.afterMs, count);
     case 'clocked':
       return schedule.atMs > query.afterMs && count > 0 ? [schedule.atMs] : [];
+    case 'rrule':
+      return nextRRuleFires(schedule.spec, query.zone, query.afterMs, count);
     case 'solar': {
       const out: number[] = [];
       let after = query.afterMs;
@@ -70,5 +73,7 @@ export function describeSchedule(schedule: Schedule, zone: string): string {
       return `once at ${formatInstant(schedule.atMs, zone)}`;
     case 'solar':
       return describeSolar(schedule.event, schedule.lat, schedule.lon);
+    case 'rrule':
+      return `rrule ${rruleText(schedule.spec)}`;
   }
 }

@@ -4,6 +4,7 @@
  * All instants are epoch milliseconds (UTC); wall times exist only inside the engine.
  */
 import type { CronSpec } from './cron/spec.js';
+import type { RRuleSpec } from './rrule.js';
 
 export const SOLAR_EVENTS = [
   'dawn_astronomical',
@@ -44,4 +45,10 @@ export interface ClockedSchedule {
   readonly atMs: number;
 }
 
-export type Schedule = IntervalSchedule | CronSchedule | SolarSchedule | ClockedSchedule;
+/** An RFC 5545 recurrence rule (see rrule.ts), its wall times read in the entry's zone. */
+export interface RRuleSchedule {
+  readonly kind: 'rrule';
+  readonly spec: RRuleSpec;
+}
+
+export type Schedule = IntervalSchedule | CronSchedule | SolarSchedule | ClockedSchedule | RRuleSchedule;

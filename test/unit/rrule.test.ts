@@ -1,0 +1,205 @@
+/**
+ * rrule schedules. The recurrence against Python's dateutil.rrule (the reference the `rrule` package
+ * ports), on seeded random rules written as RFC 5545 text, parsed by our config schema: the wall
+ * times after a random instant must be dateutil's, also years after dtstart (where tsbeat moves the
+ * start forward instead of walking there). Then the DST policy, the named hazards, and the rules
+ * refused at load.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { rruleSchema } from '../../src/config/rrule-schema.js';
+import { parseConfig } from '../../src/config/load.js';
+import { nextRRuleFires, rruleWallTimes } from '../../src/core/rrule.js';
+import type { RRuleSpec } from '../../src/core/rrule.js';
+import { formatInstant } from '../../src/core/zone.js';
+
+const PYTHON = '/usr/bin/python3';
+const SCRIPT = fileURLToPath(new URL('../support/rrule_reference.py', import.meta.url));
+
+/** mulberry32: small, fast, seeded. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+type Rand = () => number;
+const int = (r: Rand, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+const pick = <T>(r: Rand, items: readonly T[]): T => items[Math.floor(r() * items.length)] as T;
+const some = (r: Rand, lo: number, hi: number, max: number, signed = false): number[] => {
+  const out = new Set<number>();
+  for (let i = int(r, 1, max); i > 0; i--) out.add((signed && r() < 0.3 ? -1 : 1) * int(r, lo, hi));
+  return [...out];
+};
+
+const FREQS = ['YEARLY', 'MONTHLY', 'WEEKLY', 'DAILY', 'HOURLY', 'MINUTELY', 'SECONDLY'] as const;
+const DAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'] as const;
+const iso = (ms: number): string => new Date(ms).toISOString().slice(0, 19);
+
+interface Case {
+  readonly rule: string;
+  readonly dtstart: string;
+  readonly after: string;
+  readonly count: number;
+}
+
+/** A random rule in RFC 5545 text, built here (not by the code under test). */
+function randomCase(r: Rand): Case {
+  const freq = pick(r, r() < 0.75 ? FREQS.slice(0, 4) : FREQS);
+  const parts = [`FREQ=${freq}`];
+  if (r() < 0.4) parts.push(`INTERVAL=${int(r, 2, freq === 'SECONDLY' || freq === 'MINUTELY' ? 90 : 5)}`);
+  if (r() < 0.1) parts.push(`COUNT=${int(r, 5, 400)}`);
+  if (r() < 0.2) parts.push(`WKST=${pick(r, DAYS)}`);
+  if ((freq === 'YEARLY' || freq === 'MONTHLY') && r() < 0.5) parts.push(`BYMONTH=${some(r, 1, 12, 4).join(',')}`);
+  if (r() < 0.35) parts.push(`BYMONTHDAY=${some(r, 1, 28, 3, true).join(',')}`);
+  else if (r() < 0.4) {
+    const nth = freq === 'YEARLY' || freq === 'MONTHLY';
+    parts.push(`BYDAY=${some(r, 0, 6, 3).map((d) => `${nth && r() < 0.4 ? pick(r, [1, 2, -1, 3]) : ''}${DAYS[d]}`).join(',')}`);
+  } else if (freq === 'YEARLY' && r() < 0.3) parts.push(`BYYEARDAY=${some(r, 1, 365, 3, true).join(',')}`);
+  else if (freq === 'YEARLY' && r() < 0.3) parts.push(`BYWEEKNO=${some(r, 1, 52, 2, true).join(',')}`);
+  if (r() < 0.5) parts.push(`BYHOUR=${some(r, 0, 23, 3).join(',')}`);
+  if (r() < 0.5) parts.push(`BYMINUTE=${some(r, 0, 59, 2).join(',')}`);
+  if (r() < 0.2) parts.push(`BYSECOND=${some(r, 0, 59, 2).join(',')}`);
+  if (r() < 0.1 && (freq === 'MONTHLY' || freq === 'WEEKLY' || freq === 'YEARLY')) parts.push(`BYSETPOS=${pick(r, [1, -1, 2])}`);
+  const start = Date.UTC(2018, 0, 1) + int(r, 0, 8 * 365) * 86_400_000 + int(r, 0, 86_399) * 1000;
+  // Mostly long after the start (tsbeat moves the start forward), sometimes just after it. dateutil
+  // walks every period from the start, so short periods get a shorter reach (it must answer in 1 s).
+  const reachDays = { SECONDLY: 1, MINUTELY: 30, HOURLY: 2 * 365 }[freq as string] ?? 12 * 365;
+  const after = start + int(r, 0, (r() < 0.8 ? reachDays : Math.min(reachDays, 40)) * 86_400) * 1000;
+  return { rule: parts.join(';'), dtstart: iso(start), after: iso(after), count: 6 };
+}
+
+type Reference = { readonly walls: string[] } | { readonly error: string } | { readonly hang: true };
+
+const r = prng(0x7217e);
+const CASES: Case[] = Array.from({ length: 400 }, () => randomCase(r));
+let answers: Reference[] = [];
+
+beforeAll(() => {
+  const probe = spawnSync(PYTHON, [SCRIPT, '--probe'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    throw new Error(`${SCRIPT} needs Python's dateutil: apt-get install python3-dateutil (bash .ci/run installs it). ${probe.stderr}`);
+  }
+  const run = spawnSync(PYTHON, [SCRIPT], { input: JSON.stringify(CASES), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (run.status !== 0) throw new Error(`${SCRIPT} failed (exit ${String(run.status)}): ${run.stderr}`);
+  answers = JSON.parse(run.stdout) as Reference[];
+  expect(answers).toHaveLength(CASES.length);
+});
+
+describe('rrule recurrence against dateutil.rrule', () => {
+  it('gives dateutil\'s wall times after a random instant for 400 random rules, or refuses the rule at load when dateutil finds none', () => {
+    const problems: string[] = [];
+    let compared = 0;
+    CASES.forEach((c, i) => {
+      const ref = answers[i] as Reference;
+      const parsed = rruleSchema.safeParse(`DTSTART:${c.dtstart.replace(/[-:]/g, '')}\nRRULE:${c.rule}`);
+      const label = `${c.rule} from ${c.dtstart} after ${c.after}`;
+      if (!parsed.success) {
+        // Refused at load: dateutil must refuse it too, or find nothing.
+        const none = 'error' in ref || 'hang' in ref || ref.walls.length === 0;
+        if (!none) problems.push(`${label}: refused (${parsed.error.issues[0]?.message}), dateutil has ${JSON.stringify(ref)}`);
+        return;
+      }
+      if (!('walls' in ref)) {
+        problems.push(`${label}: accepted, dateutil has ${JSON.stringify(ref)}`);
+        return;
+      }
+      const ours = rruleWallTimes(parsed.data, Date.parse(`${c.after}Z`) + 1, Number.MAX_SAFE_INTEGER, c.count).map(iso);
+      compared += 1;
+      if (JSON.stringify(ours) !== JSON.stringify(ref.walls)) problems.push(`${label}: ours ${ours.join(' ')} | dateutil ${ref.walls.join(' ')}`);
+    });
+    expect(problems.slice(0, 5)).toEqual([]);
+    // Most generated rules are valid: the comparison is not vacuous.
+    expect(compared).toBeGreaterThan(300);
+  });
+});
+
+const spec = (text: string): RRuleSpec => rruleSchema.parse(text);
+const fires = (text: string, zone: string, after: string, count: number): string[] =>
+  nextRRuleFires(spec(text), zone, Date.parse(after), count).map((t) => formatInstant(t, zone));
+
+describe('rrule wall times in a zone: the crontab DST policy', () => {
+  it('a daily 02:30 runs once at 03:00 on the day 02:30 does not exist (fixed job, Europe/Berlin spring forward)', () => {
+    expect(fires('FREQ=DAILY;BYHOUR=2;BYMINUTE=30', 'Europe/Berlin', '2027-03-27T00:00:00Z', 3)).toEqual([
+      '2027-03-27T02:30:00+01:00',
+      '2027-03-28T03:00:00+02:00',
+      '2027-03-29T02:30:00+02:00',
+    ]);
+  });
+
+  it('a daily 02:30 runs once, in the first pass, on the day 02:30 happens twice (fixed job, fall back)', () => {
+    expect(fires('FREQ=DAILY;BYHOUR=2;BYMINUTE=30', 'Europe/Berlin', '2026-10-24T12:00:00Z', 2)).toEqual(['2026-10-25T02:30:00+02:00', '2026-10-26T02:30:00+01:00']);
+  });
+
+  it('two daily wall times in one gap merge into one run at the gap end', () => {
+    expect(fires('FREQ=DAILY;BYHOUR=2;BYMINUTE=15,45', 'Europe/Berlin', '2027-03-28T00:00:00Z', 2)).toEqual(['2027-03-28T03:00:00+02:00', '2027-03-29T02:15:00+02:00']);
+  });
+
+  it('every 15 minutes skips the wall times that do not exist and runs the repeated ones in both passes (wildcard job)', () => {
+    expect(fires('FREQ=MINUTELY;INTERVAL=15', 'Europe/Berlin', '2027-03-28T00:40:00Z', 3)).toEqual(['2027-03-28T01:45:00+01:00', '2027-03-28T03:00:00+02:00', '2027-03-28T03:15:00+02:00']);
+    expect(fires('FREQ=MINUTELY;INTERVAL=30', 'Europe/Berlin', '2026-10-25T00:10:00Z', 4)).toEqual([
+      '2026-10-25T02:30:00+02:00',
+      '2026-10-25T02:00:00+01:00',
+      '2026-10-25T02:30:00+01:00',
+      '2026-10-25T03:00:00+01:00',
+    ]);
+  });
+
+  it('reads the wall times in the zone: the last Friday of the month at 17:00 in New York', () => {
+    expect(fires('DTSTART:20260101T000000\nRRULE:FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=17', 'America/New_York', '2026-11-01T00:00:00Z', 2)).toEqual([
+      '2026-11-27T17:00:00-05:00',
+      '2026-12-25T17:00:00-05:00',
+    ]);
+  });
+
+  it('runs out after COUNT occurrences and after UNTIL', () => {
+    expect(fires('DTSTART:20260105T090000\nRRULE:FREQ=WEEKLY;COUNT=3', 'UTC', '2026-01-01T00:00:00Z', 5)).toEqual([
+      '2026-01-05T09:00:00+00:00',
+      '2026-01-12T09:00:00+00:00',
+      '2026-01-19T09:00:00+00:00',
+    ]);
+    expect(fires('DTSTART:20260105T090000\nRRULE:FREQ=DAILY;UNTIL=20260107T090000', 'UTC', '2026-01-05T12:00:00Z', 5)).toEqual(['2026-01-06T09:00:00+00:00', '2026-01-07T09:00:00+00:00']);
+  });
+});
+
+describe('rrule schedules in a config', () => {
+  const problems = (schedule: unknown): string[] => {
+    try {
+      parseConfig({ beatSchedule: { e: { task: 't', schedule } } }, 'rrule.test');
+      return [];
+    } catch (error) {
+      return (error as { problems: { path: string; message: string }[] }).problems.map((p) => `${p.path}: ${p.message}`);
+    }
+  };
+
+  it('accepts the text and the object form alike', () => {
+    const a = parseConfig({ beatSchedule: { e: { task: 't', schedule: { rrule: 'FREQ=WEEKLY;BYDAY=MO,-1FR;BYHOUR=9' } } } }, 'rrule.test');
+    const b = parseConfig({ beatSchedule: { e: { task: 't', schedule: { rrule: { freq: 'weekly', byday: ['MO', { weekday: 'FR', n: -1 }], byhour: 9 } } } } }, 'rrule.test');
+    expect(a.entries[0]?.schedule).toEqual(b.entries[0]?.schedule);
+  });
+
+  it('refuses rules that never fire instead of searching for ever: February 30th, an interval that never meets its weekday or its hours', () => {
+    expect(problems({ rrule: { freq: 'yearly', bymonth: 2, bymonthday: 30 } })).toEqual([expect.stringMatching(/^beatSchedule\.e\.schedule\.rrule: this rule never fires/)]);
+    expect(problems({ rrule: { freq: 'daily', interval: 7, dtstart: '2026-01-05', byweekday: 'TU' } })).toHaveLength(1);
+    expect(problems({ rrule: 'FREQ=HOURLY;INTERVAL=2;BYHOUR=1,3' })).toHaveLength(1);
+    expect(problems({ rrule: 'FREQ=SECONDLY;INTERVAL=60;BYSECOND=30' })).toHaveLength(1);
+  });
+
+  it('names each bad part with its path and the allowed values', () => {
+    expect(problems({ rrule: 'FREQ=FORTNIGHTLY;BYHOUR=25' })).toEqual([
+      'beatSchedule.e.schedule.rrule.freq: freq must be one of yearly, monthly, weekly, daily, hourly, minutely, secondly',
+      'beatSchedule.e.schedule.rrule.byhour: byhour must be a whole number within 0..23, got 25',
+    ]);
+    expect(problems({ rrule: { freq: 'daily', dtstart: '2026-01-01T09:00:00Z' } })).toEqual([
+      'beatSchedule.e.schedule.rrule.dtstart: dtstart "2026-01-01T09:00:00Z": give a wall time without an offset: it is read in the entry\'s timezone (set `timezone` on the entry for another zone)',
+    ]);
+    expect(problems({ rrule: { freq: 'daily', byday: ['MO', 'XX'] } })).toEqual([expect.stringMatching(/^beatSchedule\.e\.schedule\.rrule\.byweekday\[1\]: "XX": a weekday is/)]);
+    expect(problems({ rrule: { freq: 'daily', dtstart: '2026-02-30' } })).toEqual([expect.stringMatching(/dtstart "2026-02-30": not a real date/)]);
+    expect(problems({ rrule: { freq: 'daily', dtstart: '2026-03-01', until: '2026-02-01' } })).toEqual(['beatSchedule.e.schedule.rrule.until: until is before dtstart: the rule would never fire']);
+  });
+});
