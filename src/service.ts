@@ -176,7 +176,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
           metrics,
           health: () => {
             const runner = session?.runner;
-            const stalled = runner !== undefined && runner.lastWakeMs > 0 && clock.now() - runner.lastWakeMs > Math.max(STALL_MS, 5 * config.maxIntervalMs);
+            const stalled = runner !== undefined && runner.lastWakeMs > 0 && performance.now() - runner.lastWakeMs > Math.max(STALL_MS, 5 * config.maxIntervalMs);
             return stalled ? { ok: false, reason: 'the scheduler loop has stalled' } : { ok: true, reason: session ? 'leading' : 'standing by' };
           },
           ready: async () => {

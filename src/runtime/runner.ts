@@ -160,7 +160,7 @@ export class Runner {
   private readonly batchSize: number;
   private readonly maxSlots: number;
   private pausedNames: ReadonlySet<string> = new Set();
-  /** When the loop last woke up (epoch ms), for the health check. */
+  /** When the loop last woke up (performance.now(), immune to clock steps), for the health check; 0 before the first. */
   lastWakeMs = 0;
 
   constructor(private readonly options: RunnerOptions) {
@@ -321,9 +321,12 @@ export class Runner {
   private fire(dueMs: number): void {
     if (!this.running) return;
     if (!this.waitFor(dueMs)) {
-      // The clock did not get there in time (a test's clock, or the wall clock stepped back): let
-      // the event loop turn, then look again.
-      this.fireSoon(dueMs);
+      // The clock did not get there in time. Stepped back (NTP): the instant is as far again as
+      // the step, so back to timers, never longer than maxInterval (a further step is then seen);
+      // a clock just short of it (a test's clock) is looked at again after a turn of the event loop.
+      const left = dueMs - this.options.clock.now();
+      if (left > (this.options.timerLeadMs ?? 0)) this.wake(Math.min(left, this.options.config.maxIntervalMs));
+      else this.fireSoon(dueMs);
       return;
     }
     this.inFlight = this.tick().then(
@@ -341,7 +344,9 @@ export class Runner {
 
   /**
    * Blocks until the clock reads `dueMs`, for at most the timer lead and a millisecond (for an early
-   * timer) of real time; true if it got there. It sleeps in Atomics.wait rather than spinning: a
+   * timer) of real time, measured on the monotonic clock: a wall clock stepped back during the wait
+   * would otherwise hold the loop (no timer, no renewal, no signal) until it had made up the step.
+   * True if it got there. It sleeps in Atomics.wait rather than spinning: a
    * spin on the clock allocated a boxed number per look (~250 KB a wait, so a young-generation
    * collection during nearly every publish of an entry due every second), and going round the event
    * loop instead (setImmediate) allocated twice as much. Each sleep ends within ~0.1 ms of its
@@ -350,10 +355,10 @@ export class Runner {
   private waitFor(dueMs: number): boolean {
     const { clock } = this.options;
     const lead = this.options.timerLeadMs ?? 0;
-    const giveUpAt = Date.now() + lead + 1;
+    const giveUpAt = performance.now() + lead + 1;
     let primed = false;
     for (let now = clock.now(); now < dueMs; now = clock.now()) {
-      if (Date.now() > giveUpAt) return false;
+      if (performance.now() > giveUpAt) return false;
       if (dueMs - now > EDGE_MS) {
         // Whole milliseconds to go are slept in one piece, up to the edge.
         Atomics.wait(SLEEP_CELL, 0, 0, Math.min(dueMs - now - EDGE_MS, lead));
@@ -568,7 +573,7 @@ export class Runner {
 
   /** One wake-up: run what is due; returns how long to sleep (until the next due instant, at most maxInterval). */
   private async tick(): Promise<number> {
-    this.lastWakeMs = this.options.clock.now();
+    this.lastWakeMs = performance.now();
     let delay = this.options.config.maxIntervalMs;
     let failed = false;
     try {

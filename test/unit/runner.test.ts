@@ -5,7 +5,7 @@
  * publishes whatever it is given, with no per-slot check of its own, so a slot the runner hands over
  * twice shows up twice.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { ResolvedConfig } from '../../src/config/resolve.js';
 import { jitterFor } from '../../src/core/due.js';
@@ -518,6 +518,51 @@ describe('Runner', () => {
     await runner.start();
     // Starved timers would never resolve this (the test would time out).
     await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(published).toEqual([]);
+  });
+
+  it('a wall clock stepped back while the loop waits for an instant does not hold the loop: timers run and stop() returns while the clock is behind', async () => {
+    vi.useRealTimers();
+    const STEP = 3 * S;
+    let offset = 0;
+    // The wall clock itself (Date.now) steps, as NTP steps it: performance.now() does not.
+    const wall = Date.now.bind(Date);
+    const stepped = vi.spyOn(Date, 'now').mockImplementation(() => wall() + offset);
+    onTestFinished(() => stepped.mockRestore());
+    const clock = { now: () => Date.now() };
+    let stepAt: number | undefined;
+    let turnedAt: number | undefined;
+    // NTP steps the clock back at the edge of the instant, while the loop waits for it (waitFor).
+    const { dispatcher, published } = stagingDispatcher((runs) => {
+      if (stepAt !== undefined) return;
+      stepAt = runs[0]?.slotMs;
+      offset = -STEP;
+      setTimeout(() => {
+        turnedAt = clock.now();
+      }, 0);
+    });
+    const runner = new Runner({
+      config: configOf({ second: { task: 't.second', schedule: 1 } }),
+      dispatcher,
+      state: fakeState(),
+      clock,
+      logger: captureLogs().logger,
+      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
+      lease: () => 'token',
+      onFenced: () => undefined,
+      timerLeadMs: 4,
+    });
+    runners.push(runner);
+    await runner.start();
+    const until = async (done: () => boolean): Promise<void> => {
+      while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    await until(() => turnedAt !== undefined);
+    // The event loop turned (a renewal timer, /healthz, a signal handler would have run) before the
+    // clock had made up the step; a loop held by the wait turned only once it had.
+    expect(turnedAt).toBeLessThan(stepAt as number);
+    await runner.stop();
+    expect(clock.now()).toBeLessThan(stepAt as number);
     expect(published).toEqual([]);
   });
 });
