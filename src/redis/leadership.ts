@@ -43,6 +43,8 @@ export interface LeadershipOptions {
   readonly subscriber: Redis;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Asked before each attempt to take the lock: a reason not to lead now (a skewed clock), or undefined. */
+  readonly mayLead?: () => Promise<string | undefined>;
 }
 
 export interface Lease {
@@ -132,6 +134,11 @@ export class Leadership {
     this.attempting = true;
     this.retrySoon = false;
     let next = this.options.retryEveryMs;
+    if (this.options.mayLead !== undefined && (await this.options.mayLead()) !== undefined) {
+      this.attempting = false;
+      this.scheduleAttempt(this.retrySoon ? 0 : next);
+      return;
+    }
     try {
       const started = startStamps();
       const lock = await this.redlock.acquire([this.options.keys.lock], this.options.ttlMs);

@@ -19,7 +19,7 @@ import { DEFAULTS } from '../defaults.js';
 import { errorMessage } from '../errors.js';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
-import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, StagedDispatch, StateStore } from './dispatch.js';
+import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, SlotAhead, StagedDispatch, StateStore } from './dispatch.js';
 
 export interface Clock {
   now(): number;
@@ -36,6 +36,8 @@ export interface RunnerOptions {
   readonly lease: () => string | undefined;
   /** Called when the dispatcher reports that another instance holds the fence. */
   readonly onFenced: () => void;
+  /** Called when the dispatcher refused a slot ahead of Redis's clock (this clock is ahead): nothing was published. */
+  readonly onClockAhead?: (ahead: SlotAhead) => void;
   /** Runs per dispatcher call (one Lua script invocation on Redis). */
   readonly batchSize?: number;
   /** Most slots replayed per entry per wake-up with catchUp "all". */
@@ -629,7 +631,7 @@ export class Runner {
     const published: { sent: SentBatch; outcomes: readonly RunOutcome[] }[] = [];
     // A batch that is not published (not leading any more, fenced, or the broker failed) leaves its
     // entries due at once: the next wake-up as leader plans them again from their unchanged cursor.
-    let halted: { reason: 'lease' | 'fenced' } | { reason: 'error'; error: unknown } | undefined;
+    let halted: { reason: 'lease' | 'fenced' | 'ahead' } | { reason: 'error'; error: unknown } | undefined;
     const keepDue = (runtimes: readonly EntryRuntime[]): void => {
       for (const runtime of runtimes) this.retryAt(runtime, now);
     };
@@ -643,6 +645,10 @@ export class Runner {
           this.options.onFenced();
         }
         halted = { reason: 'fenced' };
+        keepDue(sent.runtimes);
+      } else if ('ahead' in outcome.result) {
+        if (halted === undefined) this.clockAhead(outcome.result.ahead);
+        halted = { reason: 'ahead' };
         keepDue(sent.runtimes);
       } else {
         published.push({ sent, outcomes: outcome.result.outcomes });
@@ -688,6 +694,15 @@ export class Runner {
     for (const { sent, outcomes } of published) this.record(sent, outcomes, now);
     if (halted?.reason === 'error') throw halted.error;
     return this.options.config.maxIntervalMs;
+  }
+
+  /** The script refused a slot ahead of Redis's clock: nothing of the batch went out. */
+  private clockAhead(ahead: SlotAhead): void {
+    this.options.logger.error(
+      { event: EVENTS.clockAhead, slot: new Date(ahead.slotMs).toISOString(), redisTime: new Date(ahead.redisMs).toISOString(), aheadMs: ahead.slotMs - ahead.redisMs },
+      `refused to publish a slot ${ahead.slotMs - ahead.redisMs} ms ahead of the Redis server's clock (more than lock.maxClockSkew): the local clock is ahead; nothing was published. Synchronise the clock (NTP).`,
+    );
+    this.options.onClockAhead?.(ahead);
   }
 
   /** Keeps an entry due at `atMs` without moving its cursor (its runs were not published). */
