@@ -99,6 +99,14 @@ export const DEFAULTS = {
   /** How often a standby tries to take the lock. */
   lockRetryMs: 1000,
   /**
+   * How far the local clock may be from the state Redis's (its TIME) for a replica to lead, and how
+   * far ahead of Redis's clock a published slot may be. Schedules fire by the local clock: an
+   * NTP-synchronised host is within milliseconds, and a second early or late is still on time for a
+   * scheduler that fires whole seconds; beyond it runs go out visibly early or late, and slots
+   * recorded ahead of the others' clocks stop them publishing until their clocks get there.
+   */
+  maxClockSkewMs: 1000,
+  /**
    * After `beat run` has stopped (state saved, lock released, connections closed), the process exits
    * at the latest this long after: a socket or timer of a library that failed to close must not keep
    * a stopped scheduler alive until the orchestrator's SIGKILL.

@@ -45,7 +45,15 @@ export const EVENTS = {
   redisError: 'beat.redis.error',
   /** Start-up checks: Redis may evict keys, the local clock is off. */
   redisWarning: 'beat.redis.warning',
+  /**
+   * The local clock is further from the state Redis's than lock.maxClockSkew (at start, or measured
+   * while running): this replica does not lead (a leader steps down) until it is back within.
+   */
   clockSkew: 'beat.clock.skew',
+  /** The local clock is back within lock.maxClockSkew of the Redis server's: this replica may lead again. */
+  clockSynced: 'beat.clock.synced',
+  /** The fenced script refused slots ahead of Redis's clock (the local clock stepped forward): nothing was published; stepping down. */
+  clockAhead: 'beat.clock.ahead',
   start: 'beat.start',
   stop: 'beat.stop',
   /** Stopped, yet something (named in `handles`) still held the process open; it exits anyway. */

@@ -16,6 +16,7 @@ import type { HttpAddress } from './http/server.js';
 import { EVENTS } from './log-events.js';
 import type { Logger } from './log.js';
 import type { BeatMetrics } from './metrics.js';
+import { ClockGuard } from './redis/clock-guard.js';
 import { connectWithRetry, createRedisClient } from './redis/connect.js';
 import { ControlStore } from './redis/control-store.js';
 import { schedulerKeys } from './redis/keys.js';
@@ -132,7 +133,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const counted = (names: readonly string[], result: Promise<DispatchResult>): Promise<DispatchResult> =>
     result.then(
       (result) => {
-        if (result.fenced) return result;
+        if (result.fenced || 'ahead' in result) return result;
         result.outcomes.forEach((o, i) => o === 'dropped' && metrics?.dropped.inc({ entry: names[i] ?? '' }));
         // A batch that only partly went out (AMQP) is a failed publish too, as a thrown one is.
         if (result.failure !== undefined) metrics?.publishErrors.inc();
@@ -175,6 +176,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   // that finds the stored state behind it knows Redis lost data (see Runner's knownRuns).
   const knownRuns = new Map<string, number>();
   let stateLost: { atMs: number; entries: number } | undefined;
+  const clockGuard = new ClockGuard({ client: state, clock, maxSkewMs: config.lock.maxClockSkewMs, logger: log });
 
   const http = metrics && options.http
     ? await startHttpServer(
@@ -183,12 +185,13 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
           metrics,
           health: () => {
             const runner = session?.runner;
-            const stalled = runner !== undefined && runner.lastWakeMs > 0 && clock.now() - runner.lastWakeMs > Math.max(STALL_MS, 5 * config.maxIntervalMs);
+            const stalled = runner !== undefined && runner.lastWakeMs > 0 && performance.now() - runner.lastWakeMs > Math.max(STALL_MS, 5 * config.maxIntervalMs);
             return stalled ? { ok: false, reason: 'the scheduler loop has stalled' } : { ok: true, reason: session ? 'leading' : 'standing by' };
           },
           ready: async () => {
             if (stopping) return { ok: false, reason: 'stopping' };
             if (state.status !== 'ready') return { ok: false, reason: `Redis ${state.status}` };
+            if (clockGuard.refusal !== undefined) return { ok: false, reason: `not leading: ${clockGuard.refusal}` };
             if (session && !publishing.ready()) return { ok: false, reason: publishing.status };
             // Still ready (it publishes on), but the reason says what the log said.
             const lostNote = stateLost === undefined ? '' : `; the stored state of ${stateLost.entries} entries was lost at ${new Date(stateLost.atMs).toISOString()} (see beat.state.lost)`;
@@ -219,7 +222,8 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     await Promise.allSettled([closeAll(), http?.close()]);
     throw error;
   }
-  await checkRedisServer(state, clock, log);
+  await checkRedisServer(state, log);
+  await clockGuard.check();
 
   const leadership = new Leadership({
     instanceId,
@@ -232,6 +236,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     subscriber,
     logger: log,
     now: () => clock.now(),
+    mayLead: () => clockGuard.check(),
   });
   leadership.onRenewFailure = () => metrics?.lockRenewFailures.inc();
 
@@ -259,6 +264,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
       messageEnv: env,
       lease: () => leadership.currentLease()?.token,
       onFenced: () => leadership.relinquish('another instance holds the fence'),
+      onClockAhead: (ahead) => leadership.relinquish(clockGuard.reportAhead(ahead)),
       onPublished: metrics
         ? (run, lateness) => {
             metrics.countPublished(run.entry.name, run.entry.task, run.destination.declareQueue ?? run.destination.routingKey);
@@ -292,10 +298,12 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   await leadership.start({
     onLead: () => {
       metrics?.leader.set(1);
+      clockGuard.watch(config.lock.renewEveryMs, (reason) => leadership.relinquish(reason));
       void enqueue(startSession);
     },
     onLose: () => {
       metrics?.leader.set(0);
+      clockGuard.unwatch();
       void enqueue(async () => {
         await stopSession();
         log.info({ event: EVENTS.standby }, 'standing by');
@@ -328,6 +336,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
         log.info({ event: EVENTS.stop, reason }, 'stopping');
         await enqueue(stopSession);
         await leadership.stop();
+        clockGuard.unwatch();
         await Promise.allSettled([closeAll(), http?.close()]);
         log.info({ event: EVENTS.stop, reason }, 'stopped');
         done.resolve();

@@ -38,14 +38,17 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
     state: Redis,
     private readonly keys: SchedulerKeys,
     private readonly logger: Logger,
+    /** lock.maxClockSkew: the claim refuses slots further ahead of Redis's clock. */
+    private readonly maxAheadMs: number,
   ) {
     this.redis = withScripts(state);
   }
 
   async dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
-    const claimArgs = [token, String(runs.length), ...runs.flatMap((r) => [r.entry.name, String(r.slotMs)])];
+    const claimArgs = [token, String(this.maxAheadMs), String(runs.length), ...runs.flatMap((r) => [r.entry.name, String(r.slotMs)])];
     const claim = await this.redis.claimFenced(2, this.keys.fence, this.keys.state, ...claimArgs);
     if (claim[0] === -1) return { fenced: true };
+    if (claim[0] === -2) return { fenced: false, ahead: { redisMs: claim[1] as number, slotMs: claim[2] as number } };
     const fresh = runs.filter((_, i) => claim[i + 1] === 1);
     const outcomes: RunOutcome[] = runs.map(() => 'stale');
     if (fresh.length === 0) return { fenced: false, outcomes };

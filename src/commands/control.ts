@@ -169,8 +169,9 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
     const entry = requireEntry('trigger', control.config, positionals[0]);
     const id = randomTaskId();
     const text = await control.control.requestTrigger({ entry, id, at: io.now() });
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    // On the monotonic clock: a wall clock stepped back would stretch the wait by the step.
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
       if (await control.control.wasTriggered(id)) {
         io.out(`triggered ${entry}: task id ${id}`);
         return ExitCode.Ok;

@@ -32,6 +32,8 @@ export interface LockSettings {
   readonly retryEveryMs: number;
   /** Redis URLs of a Redlock quorum; empty = the state Redis alone. */
   readonly urls: readonly string[];
+  /** Farthest the local clock may be from the state Redis's to lead; and a slot ahead of Redis's clock to be published. */
+  readonly maxClockSkewMs: number;
 }
 
 export interface ResolvedConfig {
@@ -104,6 +106,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
       renewEveryMs: parsed.lock.renewEvery ?? Math.floor(parsed.lock.ttl / 3),
       retryEveryMs: parsed.lock.retryEvery,
       urls: parsed.lock.urls ?? [],
+      maxClockSkewMs: parsed.lock.maxClockSkew,
     },
     state: {
       url: parsed.state.url,

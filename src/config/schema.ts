@@ -89,6 +89,11 @@ export const lockSchema = keyed({
    * Default: the state Redis alone.
    */
   urls: z.array(z.string().min(1)).min(1).optional(),
+  /**
+   * A replica whose clock is further than this from the state Redis's (TIME) does not lead, and a
+   * leader steps down; no slot further ahead of Redis's clock is ever published or recorded.
+   */
+  maxClockSkew: durationSchema('lock.maxClockSkew', 10).default(DEFAULTS.maxClockSkewMs),
 }).superRefine((lock, ctx) => {
   // A leader stops publishing max(250 ms, ttl/5) before its lock could expire; renewals must come
   // at least twice within what is left, or one slow renewal costs the leadership.
@@ -152,7 +157,7 @@ export const configSchema = keyed(
       .default(DEFAULTS.amqpQueueType),
     /** The scheduler never sleeps longer than this (Celery's `beat_max_loop_interval`). */
     maxInterval: durationSchema('maxInterval', 10, TIMER_MAX_MS).default(DEFAULTS.maxIntervalMs),
-    lock: lockSchema.default({ ttl: DEFAULTS.lockTtlMs, retryEvery: DEFAULTS.lockRetryMs }),
+    lock: lockSchema.default({ ttl: DEFAULTS.lockTtlMs, retryEvery: DEFAULTS.lockRetryMs, maxClockSkew: DEFAULTS.maxClockSkewMs }),
     state: stateSchema.default({ prefix: DEFAULTS.statePrefix }),
   },
   { beat_max_loop_interval: 'maxInterval' },

@@ -50,6 +50,8 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
     private readonly broker: RedisTransport,
     private readonly keys: SchedulerKeys,
     private readonly logger: Logger,
+    /** lock.maxClockSkew: the script refuses slots further ahead of Redis's clock. */
+    private readonly maxAheadMs: number,
   ) {}
 
   async dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
@@ -101,6 +103,7 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
       (reply): DispatchResult => {
         const codes = reply as number[];
         if (codes[0] === -1) return { fenced: true };
+        if (codes[0] === -2) return { fenced: false, ahead: { redisMs: codes[1] as number, slotMs: codes[2] as number } };
         // Fresh runs moved their state forward; a fresh run with no delivery matched no queue.
         const outcomes = delivered.map((d, i): RunOutcome => (codes[i + 1] !== 1 ? 'stale' : d ? 'published' : 'dropped'));
         outcomes.forEach((outcome, i) => {
@@ -129,9 +132,10 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
     const keys = [this.keys.fence, this.keys.state];
     // The three per-run columns (names, slots, states), then the delivery groups.
     const count = plan.messages.length;
-    const args = new Array<RespArg>(2 + 3 * count);
+    const args = new Array<RespArg>(3 + 3 * count);
     args[0] = token;
-    args[1] = String(count);
+    args[1] = String(this.maxAheadMs);
+    args[2] = String(count);
     const lists = new Map<string, DeliveryGroup>();
     const channels = new Map<string, DeliveryGroup>();
     const delivered = new Array<boolean>(count);
@@ -139,9 +143,9 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
     plan.messages.forEach((m, i) => {
       const run = runs[i] as DueRun;
       const slot = String(run.slotMs);
-      args[2 + i] = run.entry.name;
-      args[2 + count + i] = slot;
-      args[2 + 2 * count + i] = `{"slot":${slot},"at":${at},"id":${quoteJson(m.id)},"n":`;
+      args[3 + i] = run.entry.name;
+      args[3 + count + i] = slot;
+      args[3 + 2 * count + i] = `{"slot":${slot},"at":${at},"id":${quoteJson(m.id)},"n":`;
       // Pushes go in as they are: the transport writes each envelope's bytes from its layout.
       for (const push of m.pushes) groupOf(lists, push.key).add(i + 1, push);
       for (const publish of m.publishes) groupOf(channels, publish.channel).add(i + 1, publish.payload);

@@ -43,12 +43,14 @@ export interface LeadershipOptions {
   readonly subscriber: Redis;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Asked before each attempt to take the lock: a reason not to lead now (a skewed clock), or undefined. */
+  readonly mayLead?: () => Promise<string | undefined>;
 }
 
 export interface Lease {
   /** The fence token to present when publishing. */
   readonly token: string;
-  /** Stop publishing at this instant (epoch ms) unless the lease is renewed. */
+  /** Stop publishing at this instant (performance.now(), which clock steps do not move) unless the lease is renewed. */
   readonly publishUntil: number;
 }
 
@@ -90,7 +92,7 @@ export class Leadership {
   /** The current lease, if this instance leads and the lease has not run out. */
   currentLease(): Lease | undefined {
     const lease = this.lease;
-    return lease !== undefined && this.now() < lease.publishUntil ? lease : undefined;
+    return lease !== undefined && performance.now() < lease.publishUntil ? lease : undefined;
   }
 
   get isLeader(): boolean {
@@ -132,7 +134,13 @@ export class Leadership {
     this.attempting = true;
     this.retrySoon = false;
     let next = this.options.retryEveryMs;
+    if (this.options.mayLead !== undefined && (await this.options.mayLead()) !== undefined) {
+      this.attempting = false;
+      this.scheduleAttempt(this.retrySoon ? 0 : next);
+      return;
+    }
     try {
+      const started = startStamps();
       const lock = await this.redlock.acquire([this.options.keys.lock], this.options.ttlMs);
       try {
         if (!this.stopped) {
@@ -160,12 +168,13 @@ export class Leadership {
       // (a Redis that hung for longer than the TTL answers the queued attempt when it wakes) the
       // lock is already too old to publish under: leading would end at once in the watchdog, and
       // the lock would then keep every replica out for a whole TTL. Give it back and try again now.
-      if (lock.expiration - this.marginMs <= this.now()) {
+      const publishUntil = monotonicExpiry(lock, started) - this.marginMs;
+      if (publishUntil <= performance.now()) {
         await lock.release().catch(() => undefined);
         this.options.logger.warn({ event: EVENTS.lockError }, 'took the lock too late to use it (Redis answered slowly); released it, retrying');
         next = 0;
       } else {
-        this.becomeLeader(lock);
+        this.becomeLeader(lock, publishUntil);
         return;
       }
     } catch (error) {
@@ -185,10 +194,10 @@ export class Leadership {
     this.scheduleAttempt(this.retrySoon ? 0 : next);
   }
 
-  private becomeLeader(lock: Lock): void {
+  private becomeLeader(lock: Lock, publishUntil: number): void {
     this.lastAttemptError = undefined;
     this.lock = lock;
-    this.lease = { token: lock.value, publishUntil: lock.expiration - this.marginMs };
+    this.lease = { token: lock.value, publishUntil };
     this.armWatchdog();
     this.renewTimer = setInterval(() => void this.renew(), this.options.renewEveryMs);
     this.options.logger.info({ event: EVENTS.lockAcquired, ttlMs: this.options.ttlMs }, 'leading');
@@ -199,13 +208,18 @@ export class Leadership {
     if (this.watchdog) clearTimeout(this.watchdog);
     const lease = this.lease;
     if (!lease) return;
-    this.watchdog = setTimeout(() => this.lose('the lock could not be renewed in time'), Math.max(0, lease.publishUntil - this.now()));
+    this.watchdog = setTimeout(() => this.lose('the lock could not be renewed in time'), Math.max(0, lease.publishUntil - performance.now()));
   }
 
   private async renew(): Promise<void> {
     const lock = this.lock;
-    if (!lock || this.stopped) return;
+    const lease = this.lease;
+    if (!lock || !lease || this.stopped) return;
     try {
+      // redlock refuses to extend a lock whose expiry has passed by the wall clock: after a step
+      // forward, one that is still valid. Its expiry is restated on today's wall clock first.
+      const started = startStamps();
+      lock.expiration = started.wall + (lease.publishUntil + this.marginMs - started.mono);
       const extended = await lock.extend(this.options.ttlMs);
       if (this.lock !== lock) {
         // Lost meanwhile (the watchdog fired while the renewal was slow): this instance no longer
@@ -215,7 +229,7 @@ export class Leadership {
         return;
       }
       this.lock = extended;
-      this.lease = { token: extended.value, publishUntil: extended.expiration - this.marginMs };
+      this.lease = { token: extended.value, publishUntil: monotonicExpiry(extended, started) - this.marginMs };
       this.armWatchdog();
     } catch (error) {
       this.options.logger.warn({ event: EVENTS.lockRenewFailed, err: error }, 'lock renewal failed');
@@ -270,6 +284,20 @@ export class Leadership {
       }
     }
   }
+}
+
+/** The wall clock (which redlock dates a lock by) and performance.now(), read together just before a redlock call. */
+function startStamps(): { readonly wall: number; readonly mono: number } {
+  return { wall: Date.now(), mono: performance.now() };
+}
+
+/**
+ * When a lock won or extended by a call begun at `started` expires, as performance.now(): redlock
+ * sets its expiry to the wall clock at the call's start plus the validity, so a clock stepped
+ * meanwhile does not move it.
+ */
+function monotonicExpiry(lock: Lock, started: { readonly wall: number; readonly mono: number }): number {
+  return started.mono + (lock.expiration - started.wall);
 }
 
 /**

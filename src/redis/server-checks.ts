@@ -1,16 +1,12 @@
 /**
  * Start-up checks of the Redis that holds state and messages, for problems that would otherwise
- * lose data silently: an eviction policy that may delete keys, and a local clock that disagrees
- * with the server's.
+ * lose data silently: an eviction policy that may delete keys. (The clock is checked by ClockGuard.)
  */
 import type { Redis } from 'ioredis';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
 
-/** Beyond this the local clock is reported as skewed. */
-export const MAX_CLOCK_SKEW_MS = 1000;
-
-export async function checkRedisServer(client: Redis, clock: { now(): number }, logger: Logger): Promise<void> {
+export async function checkRedisServer(client: Redis, logger: Logger): Promise<void> {
   try {
     const reply = (await client.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
     const policy = reply[1];
@@ -23,20 +19,5 @@ export async function checkRedisServer(client: Redis, clock: { now(): number }, 
   } catch (error) {
     // Managed Redis services often disable CONFIG; that is no reason not to start.
     logger.debug({ event: EVENTS.redisWarning, err: error }, 'could not read maxmemory-policy');
-  }
-  try {
-    const before = clock.now();
-    const [seconds, micros] = (await client.time()) as [string | number, string | number];
-    const after = clock.now();
-    const server = Number(seconds) * 1000 + Number(micros) / 1000;
-    const skew = (before + after) / 2 - server;
-    if (Math.abs(skew) > MAX_CLOCK_SKEW_MS) {
-      logger.warn(
-        { event: EVENTS.clockSkew, skewMs: Math.round(skew) },
-        `the local clock is ${Math.round(Math.abs(skew))} ms ${skew > 0 ? 'ahead of' : 'behind'} the Redis server's: schedules fire by the local clock and lock times assume the clocks agree. Synchronise the clock (NTP).`,
-      );
-    }
-  } catch (error) {
-    logger.debug({ event: EVENTS.clockSkew, err: error }, 'could not read the Redis server time');
   }
 }

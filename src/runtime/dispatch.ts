@@ -31,7 +31,16 @@ export type DispatchResult =
       readonly failure?: Error;
     }
   /** This instance no longer holds the fence: nothing was published or written. */
-  | { readonly fenced: true };
+  | { readonly fenced: true }
+  /** A slot was further ahead of the state Redis's clock than lock.maxClockSkew: nothing was published or written. */
+  | { readonly fenced: false; readonly ahead: SlotAhead };
+
+/** A slot the fenced script refused because the local clock is ahead of Redis's. */
+export interface SlotAhead {
+  readonly slotMs: number;
+  /** The Redis server's clock (TIME) then, epoch ms. */
+  readonly redisMs: number;
+}
 
 /** What the runner knows of the stored state of an entry. */
 export interface EntryState {

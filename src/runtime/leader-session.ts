@@ -9,7 +9,7 @@ import { DEFAULTS } from '../defaults.js';
 import type { Logger } from '../log.js';
 import { ControlLoop } from './control-loop.js';
 import type { ControlSource, TriggerPublisher } from './control-loop.js';
-import type { Dispatcher, StateStore } from './dispatch.js';
+import type { Dispatcher, SlotAhead, StateStore } from './dispatch.js';
 import { Runner } from './runner.js';
 import type { Clock, PublishedRun } from './runner.js';
 
@@ -24,6 +24,7 @@ export interface LeaderSessionOptions {
   readonly messageEnv: MessageEnv;
   readonly lease: () => string | undefined;
   readonly onFenced: () => void;
+  readonly onClockAhead?: (ahead: SlotAhead) => void;
   readonly onPublished?: (run: PublishedRun, latenessMs: number) => void;
   /** See RunnerOptions.knownRuns and onStateLost. */
   readonly knownRuns?: ReadonlyMap<string, number>;
@@ -46,6 +47,7 @@ export class LeaderSession {
       messageEnv: options.messageEnv,
       lease: options.lease,
       onFenced: options.onFenced,
+      ...(options.onClockAhead ? { onClockAhead: options.onClockAhead } : {}),
       timerLeadMs: DEFAULTS.timerLeadMs,
       ...(options.onPublished ? { onPublished: options.onPublished } : {}),
       ...(options.knownRuns ? { knownRuns: options.knownRuns } : {}),

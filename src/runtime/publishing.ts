@@ -53,7 +53,7 @@ export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, lo
       { event: EVENTS.start, broker: broker.spec.display, state: maskUrl(stateUrlFor(config)) },
       'AMQP broker: publishing with confirms, at least once (a duplicate keeps its task id); state and lock in Redis',
     );
-    const dispatcher = new AmqpDispatcher(broker, state, keys, logger);
+    const dispatcher = new AmqpDispatcher(broker, state, keys, logger, config.lock.maxClockSkewMs);
     return {
       dispatcher,
       triggers: dispatcher,
@@ -74,7 +74,7 @@ export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, lo
       `state.url ${maskUrl(config.state.url)} differs from the broker ${maskUrl(config.broker.url)}: with a Redis broker the state must live on the broker's Redis, because publishing and moving the state forward is one atomic script. Remove state.url.`,
     );
   }
-  const fenced = new RedisFencedDispatcher(broker, keys, logger);
+  const fenced = new RedisFencedDispatcher(broker, keys, logger, config.lock.maxClockSkewMs);
   return {
     dispatcher: fenced,
     triggers: fenced,

@@ -18,7 +18,7 @@ import { formatInstant } from '../core/zone.js';
 import { DEFAULTS } from '../defaults.js';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
-import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, StagedDispatch, StateStore } from './dispatch.js';
+import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, SlotAhead, StagedDispatch, StateStore } from './dispatch.js';
 
 export interface Clock {
   now(): number;
@@ -42,6 +42,8 @@ export interface RunnerOptions {
   readonly knownRuns?: ReadonlyMap<string, number>;
   /** Called once at start with the entries whose stored state was lost (see `knownRuns`). */
   readonly onStateLost?: (entries: readonly string[]) => void;
+  /** Called when the dispatcher refused a slot ahead of Redis's clock (this clock is ahead): nothing was published. */
+  readonly onClockAhead?: (ahead: SlotAhead) => void;
   /** Runs per dispatcher call (one Lua script invocation on Redis). */
   readonly batchSize?: number;
   /** Most slots replayed per entry per wake-up with catchUp "all". */
@@ -168,7 +170,7 @@ export class Runner {
   private readonly batchSize: number;
   private readonly maxSlots: number;
   private pausedNames: ReadonlySet<string> = new Set();
-  /** When the loop last woke up (epoch ms), for the health check. */
+  /** When the loop last woke up (performance.now(), immune to clock steps), for the health check; 0 before the first. */
   lastWakeMs = 0;
 
   constructor(private readonly options: RunnerOptions) {
@@ -353,9 +355,12 @@ export class Runner {
   private fire(dueMs: number): void {
     if (!this.running) return;
     if (!this.waitFor(dueMs)) {
-      // The clock did not get there in time (a test's clock, or the wall clock stepped back): let
-      // the event loop turn, then look again.
-      this.fireSoon(dueMs);
+      // The clock did not get there in time. Stepped back (NTP): the instant is as far again as
+      // the step, so back to timers, never longer than maxInterval (a further step is then seen);
+      // a clock just short of it (a test's clock) is looked at again after a turn of the event loop.
+      const left = dueMs - this.options.clock.now();
+      if (left > (this.options.timerLeadMs ?? 0)) this.wake(Math.min(left, this.options.config.maxIntervalMs));
+      else this.fireSoon(dueMs);
       return;
     }
     this.inFlight = this.tick().then(
@@ -373,7 +378,9 @@ export class Runner {
 
   /**
    * Blocks until the clock reads `dueMs`, for at most the timer lead and a millisecond (for an early
-   * timer) of real time; true if it got there. It sleeps in Atomics.wait rather than spinning: a
+   * timer) of real time, measured on the monotonic clock: a wall clock stepped back during the wait
+   * would otherwise hold the loop (no timer, no renewal, no signal) until it had made up the step.
+   * True if it got there. It sleeps in Atomics.wait rather than spinning: a
    * spin on the clock allocated a boxed number per look (~250 KB a wait, so a young-generation
    * collection during nearly every publish of an entry due every second), and going round the event
    * loop instead (setImmediate) allocated twice as much. Each sleep ends within ~0.1 ms of its
@@ -382,10 +389,10 @@ export class Runner {
   private waitFor(dueMs: number): boolean {
     const { clock } = this.options;
     const lead = this.options.timerLeadMs ?? 0;
-    const giveUpAt = Date.now() + lead + 1;
+    const giveUpAt = performance.now() + lead + 1;
     let primed = false;
     for (let now = clock.now(); now < dueMs; now = clock.now()) {
-      if (Date.now() > giveUpAt) return false;
+      if (performance.now() > giveUpAt) return false;
       if (dueMs - now > EDGE_MS) {
         // Whole milliseconds to go are slept in one piece, up to the edge.
         Atomics.wait(SLEEP_CELL, 0, 0, Math.min(dueMs - now - EDGE_MS, lead));
@@ -600,7 +607,7 @@ export class Runner {
 
   /** One wake-up: run what is due; returns how long to sleep (until the next due instant, at most maxInterval). */
   private async tick(): Promise<number> {
-    this.lastWakeMs = this.options.clock.now();
+    this.lastWakeMs = performance.now();
     let delay = this.options.config.maxIntervalMs;
     let failed = false;
     try {
@@ -656,7 +663,7 @@ export class Runner {
     const published: { sent: SentBatch; outcomes: readonly RunOutcome[] }[] = [];
     // A batch that is not published (not leading any more, fenced, or the broker failed) leaves its
     // entries due at once: the next wake-up as leader plans them again from their unchanged cursor.
-    let halted: { reason: 'lease' | 'fenced' } | { reason: 'error'; error: unknown } | undefined;
+    let halted: { reason: 'lease' | 'fenced' | 'ahead' } | { reason: 'error'; error: unknown } | undefined;
     const keepDue = (runtimes: readonly EntryRuntime[]): void => {
       for (const runtime of runtimes) this.retryAt(runtime, now);
     };
@@ -670,6 +677,10 @@ export class Runner {
           this.options.onFenced();
         }
         halted = { reason: 'fenced' };
+        keepDue(sent.runtimes);
+      } else if ('ahead' in outcome.result) {
+        if (halted === undefined) this.clockAhead(outcome.result.ahead);
+        halted = { reason: 'ahead' };
         keepDue(sent.runtimes);
       } else {
         published.push({ sent, outcomes: outcome.result.outcomes });
@@ -715,6 +726,15 @@ export class Runner {
     for (const { sent, outcomes } of published) this.record(sent, outcomes, now);
     if (halted?.reason === 'error') throw halted.error;
     return this.options.config.maxIntervalMs;
+  }
+
+  /** The script refused a slot ahead of Redis's clock: nothing of the batch went out. */
+  private clockAhead(ahead: SlotAhead): void {
+    this.options.logger.error(
+      { event: EVENTS.clockAhead, slot: new Date(ahead.slotMs).toISOString(), redisTime: new Date(ahead.redisMs).toISOString(), aheadMs: ahead.slotMs - ahead.redisMs },
+      `refused to publish a slot ${ahead.slotMs - ahead.redisMs} ms ahead of the Redis server's clock (more than lock.maxClockSkew): the local clock is ahead; nothing was published. Synchronise the clock (NTP).`,
+    );
+    this.options.onClockAhead?.(ahead);
   }
 
   /** Keeps an entry due at `atMs` without moving its cursor (its runs were not published). */

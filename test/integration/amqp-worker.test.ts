@@ -26,6 +26,7 @@ import { slotTaskId } from '../../src/celery/task-id.js';
 import { parseIsoInstant } from '../../src/celery/time.js';
 import type { OptionsInput, TaskRoutesInput } from '../../src/config/options-schema.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
+import { DEFAULTS } from '../../src/defaults.js';
 import { BeatError, ErrorCode } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
@@ -269,7 +270,7 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
 
     it('publishes and records fresh runs, reports republished ones as stale, and publishes nothing for a deposed leader', async () => {
       const q = queue('dispatch');
-      const dispatcher = new AmqpDispatcher(transport, redis, keys, logger);
+      const dispatcher = new AmqpDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
       await redis.set(keys.fence, 'leader-A');
       const runs = [dueRun('d1', 1_000_000, { options: { queue: q } }), dueRun('d2', 1_000_000, { options: { queue: q } })];
       expect(await dispatcher.dispatch(runs, 'leader-A', 5000)).toEqual({ fenced: false, outcomes: ['published', 'published'] });
@@ -286,14 +287,14 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
       const x = `${P}later`;
       exchanges.add(x);
       await ch.assertExchange(x, 'direct', { durable: true });
-      const dispatcher = new AmqpDispatcher(transport, redis, keys, logger);
+      const dispatcher = new AmqpDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
       await redis.set(keys.fence, 'leader-A');
       const routed = { taskRoutes: { 'tsbeat_test.*': { exchange: x, exchangeType: 'direct' as const, routingKey: 'later' } } };
       const run = dueRun('unroutable', 2_000_000, {}, routed);
       const ok = dueRun('routable', 2_000_000, { options: { queue: queue('dispatch') } });
       const partial = await dispatcher.dispatch([run, ok], 'leader-A', 1);
       expect(partial).toMatchObject({ fenced: false, outcomes: ['unsent', 'published'] });
-      const error = partial.fenced ? undefined : partial.failure;
+      const error = 'failure' in partial ? partial.failure : undefined;
       expect((error as BeatError).code).toBe(ErrorCode.BrokerPublish);
       expect((error as BeatError).message).toMatch(/^1 of 2 runs not confirmed by the broker and not recorded \(1 published and recorded\); first: unroutable: no queue is bound/);
       expect(await stored('unroutable')).toBeUndefined();
@@ -313,13 +314,13 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
         plan: (messages) => Promise.resolve(planAmqpPublish(messages, BASE_QUEUES)),
         send: (plan) => Promise.resolve(plan.messages.map((_, i): AmqpSendResult => (i === 0 ? { status: 'failed', error: new Error('message nacked') } : { status: 'confirmed' }))),
       };
-      const dispatcher = new AmqpDispatcher(lossy, redis, keys, logger);
+      const dispatcher = new AmqpDispatcher(lossy, redis, keys, logger, DEFAULTS.maxClockSkewMs);
       await redis.set(keys.fence, 'leader-A');
       const runs = [dueRun('gap', 4_000_000), dueRun('gap', 4_001_000), dueRun('other', 4_000_000)];
       const partial = await dispatcher.dispatch(runs, 'leader-A', 1);
       // The held-back slot went out but is not recorded: unsent, as far as the state goes.
       expect(partial).toMatchObject({ fenced: false, outcomes: ['unsent', 'unsent', 'published'] });
-      const error = partial.fenced ? undefined : partial.failure;
+      const error = 'failure' in partial ? partial.failure : undefined;
       expect((error as BeatError).message).toBe(
         '1 of 3 runs not confirmed by the broker and not recorded (1 published and recorded, 1 published but held back behind an unconfirmed slot); first: gap: message nacked',
       );
@@ -375,7 +376,7 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
     });
 
     it('publishes a manual run once, removes its request and confirms it for the CLI', async () => {
-      const dispatcher = new AmqpDispatcher(transport, redis, keys, logger);
+      const dispatcher = new AmqpDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
       await redis.set(keys.fence, 'leader-A');
       const run = dueRun('manual', 3_000_000, { options: { queue: queue('dispatch') } });
       const request = JSON.stringify({ entry: 'manual', id: run.message.id, at: 3_000_000 });

@@ -13,6 +13,7 @@ import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/mess
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
+import { DEFAULTS } from '../../src/defaults.js';
 import { createLogger } from '../../src/log.js';
 import { RedisFencedDispatcher } from '../../src/redis/fenced-dispatcher.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
@@ -39,7 +40,7 @@ let redis: Redis;
 let second: Redis;
 
 /** Calls the script as the fenced dispatcher does: three columns of runs, then the delivery groups. */
-async function publish(client: Redis, token: string, nowMs: number, runs: readonly Run[]): Promise<number[]> {
+async function publish(client: Redis, token: string, nowMs: number, runs: readonly Run[], maxAheadMs: number = DEFAULTS.maxClockSkewMs): Promise<number[]> {
   const allKeys = [keys.fence, keys.state];
   const groups = new Map<string, { kind: 'list' | 'channel'; target: string; runs: number[]; payloads: string[] }>();
   const group = (kind: 'list' | 'channel', name: string): { runs: number[]; payloads: string[] } => {
@@ -66,7 +67,7 @@ async function publish(client: Redis, token: string, nowMs: number, runs: readon
       group('channel', channel).payloads.push(payload);
     }
   });
-  const argv: string[] = [token, String(runs.length)];
+  const argv: string[] = [token, String(maxAheadMs), String(runs.length)];
   argv.push(...runs.map((r) => r.entry), ...runs.map((r) => String(r.slot)));
   argv.push(...runs.map((r) => `{"slot":${r.slot},"at":${nowMs},"id":${JSON.stringify(r.id ?? `id-${r.entry}-${r.slot}`)},"n":`));
   argv.push(String(groups.size));
@@ -182,6 +183,29 @@ describe('publish-fenced.lua', () => {
     expect(await stateOf('e')).toMatchObject({ slot: T + 2000, n: 6 });
   });
 
+  it('a slot further ahead of Redis\'s clock (TIME) than the allowed skew refuses the whole batch: nothing pushed or stored (a leader whose clock stepped forward)', async () => {
+    const [seconds] = await redis.time();
+    const redisNow = Number(seconds) * 1000;
+    const hourAhead = redisNow + 3_600_000;
+    const batch: Run[] = [
+      { entry: 'now', slot: redisNow },
+      { entry: 'ahead', slot: hourAhead, channels: [['fan', 'ahead!']] },
+    ];
+    const codes = await publish(redis, 'leader-token', hourAhead, batch);
+    expect(codes.slice(0, 1)).toEqual([-2]);
+    expect(codes[2]).toBe(hourAhead);
+    expect(Math.abs((codes[1] as number) - Date.now())).toBeLessThan(60_000);
+    expect(await redis.exists('celery', keys.state)).toBe(0);
+    // Within the allowed skew it goes: a clock a little ahead, as NTP leaves it, publishes on time.
+    expect(await publish(redis, 'leader-token', redisNow, [{ entry: 'soon', slot: redisNow + 500 }])).toEqual([1, 1]);
+    expect(await stateOf('soon')).toMatchObject({ slot: redisNow + 500 });
+
+    // The AMQP claim refuses it the same way (and commit records only what the claim let through).
+    const claim = (slot: number) => withScripts(redis).claimFenced(2, keys.fence, keys.state, 'leader-token', String(DEFAULTS.maxClockSkewMs), '1', 'amqp', String(slot));
+    expect((await claim(hourAhead)).slice(0, 1)).toEqual([-2]);
+    expect(await claim(redisNow)).toEqual([1, 1]);
+  });
+
   it('a corrupt state value does not block publishing: it is read as no state, as the state store reads it', async () => {
     await redis.hset(keys.state, 'corrupt', '{not json');
     expect(await publish(redis, 'leader-token', T, [{ entry: 'corrupt', slot: T }, { entry: 'fine', slot: T }])).toEqual([1, 1, 1]);
@@ -196,7 +220,7 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
     const entry = config.entries[0] as ResolvedEntry;
     const transport = new RedisTransport({ url: URL, transportOptions: {}, logger: createLogger({ level: 'silent' }) });
     try {
-      const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'silent' }));
+      const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'silent' }), DEFAULTS.maxClockSkewMs);
       const template = compileMessageTemplate(entry, config, ENV);
       dispatcher.prepare(template);
       const runs = [T, T + 10_000].map((slotMs) => ({ entry, slotMs, message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, slotMs), slotMs, nowMs: T }) }));
@@ -233,7 +257,7 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
     const [plain, routed] = config.entries as [ResolvedEntry, ResolvedEntry];
     const transport = new RedisTransport({ url: URL, transportOptions: {}, logger: createLogger({ level: 'silent' }) });
     try {
-      const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'silent' }));
+      const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'silent' }), DEFAULTS.maxClockSkewMs);
       const runOf = (entry: ResolvedEntry, slotMs: number): DueRun => {
         const template = compileMessageTemplate(entry, config, ENV);
         return { entry, slotMs, message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, slotMs), slotMs, nowMs: slotMs }) };
@@ -280,7 +304,7 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
     });
     const transport = new RedisTransport({ url: URL, transportOptions: {}, logger: createLogger({ level: 'silent' }) });
     try {
-      const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'info', destination: sink }));
+      const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'info', destination: sink }), DEFAULTS.maxClockSkewMs);
       const runs = config.entries.map((entry) => {
         const template = compileMessageTemplate(entry, config, ENV);
         return { entry, slotMs: T, message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, T), slotMs: T, nowMs: T }) };

@@ -6,9 +6,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { slotTaskId } from '../../src/celery/task-id.js';
+import { DEFAULTS } from '../../src/defaults.js';
 import { EVENTS } from '../../src/log-events.js';
 import { createLogger } from '../../src/log.js';
-import { checkRedisServer } from '../../src/redis/server-checks.js';
+import { ClockGuard } from '../../src/redis/clock-guard.js';
 import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess, LogLine } from '../support/beat-process.js';
 import { byEntry, checkSlots, duplicates, readQueue } from '../support/beat-queue.js';
@@ -242,9 +243,9 @@ describe('Redis at start', () => {
     const client = redis.client();
     await client.connect();
     try {
-      await checkRedisServer(client, { now: () => Date.now() }, logger);
+      expect(await new ClockGuard({ client, clock: { now: () => Date.now() }, maxSkewMs: DEFAULTS.maxClockSkewMs, logger }).check()).toBeUndefined();
       expect(lines.filter((l) => l['event'] === EVENTS.clockSkew)).toEqual([]);
-      await checkRedisServer(client, { now: () => Date.now() + 5000 }, logger);
+      await new ClockGuard({ client, clock: { now: () => Date.now() + 5000 }, maxSkewMs: DEFAULTS.maxClockSkewMs, logger }).check();
       const skew = lines.find((l) => l['event'] === EVENTS.clockSkew);
       expect(skew).toMatchObject({ level: 'warn', msg: expect.stringMatching(/ahead of the Redis server's/) });
       expect(Math.abs((skew?.['skewMs'] as number) - 5000)).toBeLessThan(500);

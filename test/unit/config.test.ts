@@ -42,24 +42,25 @@ describe('config schema', () => {
     const defaults = parseConfig({}, 'test');
     expect(defaults.name).toBe('default');
     expect(defaults.maxIntervalMs).toBe(1000);
-    expect(defaults.lock).toEqual({ ttlMs: 10_000, renewEveryMs: 3333, retryEveryMs: 1000, urls: [] });
+    expect(defaults.lock).toEqual({ ttlMs: 10_000, renewEveryMs: 3333, retryEveryMs: 1000, urls: [], maxClockSkewMs: 1000 });
     expect(defaults.state).toEqual({ url: undefined, prefix: 'tsbeat' });
     const tuned = parseConfig(
       {
         name: 'billing-prod',
         beat_max_loop_interval: 0.5,
-        lock: { ttl: '5s', retryEvery: '250ms' },
+        lock: { ttl: '5s', retryEvery: '250ms', max_clock_skew: '250ms' },
         beatSchedule: { a: { task: 't', schedule: 1, catchUp: 'all', catchUpWindow: '1h30m', jitter: 2 } },
       },
       'test',
     );
     expect(tuned.maxIntervalMs).toBe(500);
-    expect(tuned.lock).toEqual({ ttlMs: 5000, renewEveryMs: 1666, retryEveryMs: 250, urls: [] });
+    expect(tuned.lock).toEqual({ ttlMs: 5000, renewEveryMs: 1666, retryEveryMs: 250, urls: [], maxClockSkewMs: 250 });
     expect(tuned.entries[0]).toMatchObject({ catchUp: 'all', catchUpWindowMs: 5_400_000, jitterMs: 2000 });
-    expect(problemsOf({ name: 'a b', lock: { ttl: '10 parsecs' }, maxInterval: 0 })).toEqual([
+    expect(problemsOf({ name: 'a b', lock: { ttl: '10 parsecs', maxClockSkew: 0 }, maxInterval: 0 })).toEqual([
       'name: name must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
       'maxInterval: maxInterval must be between 0.01 s and 1 day (86,400 s), got 0',
       'lock.ttl: lock.ttl must be a number of seconds or a duration such as "500ms", "10s", "5m", "1h30m", got "10 parsecs"',
+      'lock.maxClockSkew: lock.maxClockSkew must be at least 10ms, got 0',
     ]);
   });
 

@@ -5,7 +5,7 @@
  * publishes whatever it is given, with no per-slot check of its own, so a slot the runner hands over
  * twice shows up twice.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { ResolvedConfig } from '../../src/config/resolve.js';
 import { jitterFor } from '../../src/core/due.js';
@@ -13,7 +13,7 @@ import { slotTaskId } from '../../src/celery/task-id.js';
 import { EVENTS } from '../../src/log-events.js';
 import { DEFAULTS } from '../../src/defaults.js';
 import { createLogger } from '../../src/log.js';
-import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, StateStore } from '../../src/runtime/dispatch.js';
+import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, SlotAhead, StateStore } from '../../src/runtime/dispatch.js';
 import { Runner, STOP_WAIT_MS } from '../../src/runtime/runner.js';
 
 const S = 1000;
@@ -78,6 +78,7 @@ interface Setup {
   readonly state?: StateStore;
   readonly lease?: () => string | undefined;
   readonly onFenced?: () => void;
+  readonly onClockAhead?: (ahead: SlotAhead) => void;
   readonly batchSize?: number;
   readonly logger?: ReturnType<typeof captureLogs>['logger'];
 }
@@ -92,6 +93,7 @@ async function startRunner(setup: Setup): Promise<Runner> {
     messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
     lease: setup.lease ?? (() => 'token-1'),
     onFenced: setup.onFenced ?? (() => undefined),
+    ...(setup.onClockAhead === undefined ? {} : { onClockAhead: setup.onClockAhead }),
     ...(setup.batchSize === undefined ? {} : { batchSize: setup.batchSize }),
   });
   runners.push(runner);
@@ -284,6 +286,26 @@ describe('Runner', () => {
     await advance(3 * S);
     expect(calls).toHaveLength(1); // no further attempt without a lease
 
+    token = 'token-2';
+    await advance(300);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 + 5 * S]);
+  });
+
+  it('steps down when the dispatcher refuses a slot ahead of Redis\'s clock (a clock stepped forward): logged once, nothing recorded, the slot due for the next leader', async () => {
+    let token: string | undefined = 'token-1';
+    const reported: SlotAhead[] = [];
+    const ahead = { slotMs: T0 + 5 * S, redisMs: T0 + 5 * S - 3_600_000 };
+    const { dispatcher, published } = fakeDispatcher((_, t) => (t === 'token-1' ? { fenced: false, ahead } : undefined));
+    const { lines, logger } = captureLogs();
+    const onClockAhead = (refused: SlotAhead): void => {
+      reported.push(refused);
+      token = undefined;
+    };
+    await startRunner({ config: configOf({ f: { task: 't.f', schedule: 5, catchUp: 'all' } }), dispatcher, lease: () => token, onClockAhead, logger });
+    await advance(5 * S + 100);
+    expect(reported).toEqual([ahead]);
+    expect(published).toEqual([]);
+    expect(lines.filter((l) => l['event'] === EVENTS.clockAhead)).toEqual([expect.objectContaining({ level: 'error', aheadMs: 3_600_000 })]);
     token = 'token-2';
     await advance(300);
     expect(published.map((p) => p.slotMs)).toEqual([T0 + 5 * S]);
@@ -518,6 +540,51 @@ describe('Runner', () => {
     await runner.start();
     // Starved timers would never resolve this (the test would time out).
     await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(published).toEqual([]);
+  });
+
+  it('a wall clock stepped back while the loop waits for an instant does not hold the loop: timers run and stop() returns while the clock is behind', async () => {
+    vi.useRealTimers();
+    const STEP = 3 * S;
+    let offset = 0;
+    // The wall clock itself (Date.now) steps, as NTP steps it: performance.now() does not.
+    const wall = Date.now.bind(Date);
+    const stepped = vi.spyOn(Date, 'now').mockImplementation(() => wall() + offset);
+    onTestFinished(() => stepped.mockRestore());
+    const clock = { now: () => Date.now() };
+    let stepAt: number | undefined;
+    let turnedAt: number | undefined;
+    // NTP steps the clock back at the edge of the instant, while the loop waits for it (waitFor).
+    const { dispatcher, published } = stagingDispatcher((runs) => {
+      if (stepAt !== undefined) return;
+      stepAt = runs[0]?.slotMs;
+      offset = -STEP;
+      setTimeout(() => {
+        turnedAt = clock.now();
+      }, 0);
+    });
+    const runner = new Runner({
+      config: configOf({ second: { task: 't.second', schedule: 1 } }),
+      dispatcher,
+      state: fakeState(),
+      clock,
+      logger: captureLogs().logger,
+      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
+      lease: () => 'token',
+      onFenced: () => undefined,
+      timerLeadMs: 4,
+    });
+    runners.push(runner);
+    await runner.start();
+    const until = async (done: () => boolean): Promise<void> => {
+      while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    await until(() => turnedAt !== undefined);
+    // The event loop turned (a renewal timer, /healthz, a signal handler would have run) before the
+    // clock had made up the step; a loop held by the wait turned only once it had.
+    expect(turnedAt).toBeLessThan(stepAt as number);
+    await runner.stop();
+    expect(clock.now()).toBeLessThan(stepAt as number);
     expect(published).toEqual([]);
   });
 });

@@ -7,13 +7,15 @@
   KEYS[3..]    the broker lists the runs push to (kombu queue lists, any priority step)
 
   ARGV[1]      fence token of the caller
-  ARGV[2]      number of runs R
+  ARGV[2]      how far (ms) a slot may be ahead of this server's clock (TIME): lock.maxClockSkew
+  ARGV[3]      number of runs R
   then three columns of R values each, in run order:
-    ARGV[3 .. R+2]         entry names
-    ARGV[R+3 .. 2R+2]      slots (epoch ms)
-    ARGV[2R+3 .. 3R+2]     each run's new state without its run count: '{"slot":…,"at":…,"id":"…","n":'
-                           (the script appends the count and '}'; time comes in here, never from TIME)
-  ARGV[3R+3]   number of delivery groups G, then per group:
+    ARGV[4 .. R+3]         entry names
+    ARGV[R+4 .. 2R+3]      slots (epoch ms)
+    ARGV[2R+4 .. 3R+3]     each run's new state without its run count: '{"slot":…,"at":…,"id":"…","n":'
+                           (the script appends the count and '}'; the publish time comes in here, by
+                           the caller's clock; TIME is only the reference for slots ahead)
+  ARGV[3R+4]   number of delivery groups G, then per group:
     kind       'list' (LPUSH) or 'channel' (PUBLISH, fanout exchanges)
     target     list: index into KEYS; channel: the channel name
     runs       the run numbers (1-based) of the group's payloads, space-separated, in payload order
@@ -24,8 +26,10 @@
 
   Errors (nothing written): WRONGTYPE when a list key holds another type.
 
-  Returns { status, c1 .. cR }
-    status  1 = done; -1 = fenced: the caller is not the leader, nothing was read or written
+  Returns { status, c1 .. cR }, or { -2, now, slot }
+    status  1 = done; -1 = fenced: the caller is not the leader, nothing was read or written;
+            -2 = ahead: a slot is further ahead of this server's clock than ARGV[2] (the caller's
+            clock is ahead): nothing was written; `now` is TIME in ms, `slot` the first such slot
     c       1 = fresh: state moved forward and the run's payloads delivered (a run with no payload,
                 one that matched no queue, moves forward too: the caller knows and logs it)
             0 = stale: the stored slot is at or after this one (published before); nothing written
@@ -33,6 +37,12 @@
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return { -1 }
 end
+-- Before Redis 5 a script that reads TIME may write only under effects replication, which this turns
+-- on (the default from Redis 5, the only mode from 7, where the call does nothing).
+redis.replicate_commands()
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local latest = now + tonumber(ARGV[2])
 
 -- All or nothing: a Lua error does not undo the writes made before it, so a push that would fail
 -- (a queue key holding something other than a list) must be found before anything is written.
@@ -45,8 +55,8 @@ for i = 3, #KEYS do
   end
 end
 
-local runs = tonumber(ARGV[2])
-local NAMES = 2
+local runs = tonumber(ARGV[3])
+local NAMES = 3
 local SLOTS = NAMES + runs
 local STATES = SLOTS + runs
 -- Redis calls take at most this many values at once: unpack puts them on Lua's stack.
@@ -78,7 +88,9 @@ for first = 1, runs, CHUNK do
 end
 
 -- Each run is fresh only if newer than the entry's last slot, counting the runs before it in this
--- batch (a catch-up batch holds several slots of one entry, in order).
+-- batch (a catch-up batch holds several slots of one entry, in order). A slot ahead of this
+-- server's clock refuses the whole batch before anything is written: recorded, it would stop every
+-- replica with a right clock until their clocks got there.
 local result = { 1 }
 local anyStale = false
 local writes, w = {}, 0
@@ -86,7 +98,9 @@ for r = 1, runs do
   local entry = ARGV[NAMES + r]
   local slot = tonumber(ARGV[SLOTS + r])
   local last = lastSlot[entry]
-  if last ~= nil and last >= slot then
+  if slot > latest then
+    return { -2, now, slot }
+  elseif last ~= nil and last >= slot then
     result[r + 1] = 0
     anyStale = true
   else
