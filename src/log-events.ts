@@ -38,6 +38,12 @@ export const EVENTS = {
   redisConnect: 'beat.redis.connect',
   redisReconnect: 'beat.redis.reconnect',
   redisError: 'beat.redis.error',
+  /**
+   * Redis refused this instance for a reason retrying does not fix (`code`: a DB it lacks, a wrong
+   * password, a missing ACL permission, out of memory, a read-only replica, a key of another type);
+   * the message names the fix.
+   */
+  redisRefused: 'beat.redis.refused',
   /** Start-up checks: Redis may evict keys, the local clock is off. */
   redisWarning: 'beat.redis.warning',
   clockSkew: 'beat.clock.skew',

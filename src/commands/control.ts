@@ -85,8 +85,10 @@ async function openControl(io: Io, configPath: string | undefined, brokerOverrid
   const client = createRedisClient(url, config.broker.transportOptions, 'control', silentLogger);
   try {
     await connectWithRetry(client, AbortSignal.timeout(CONNECT_TIMEOUT_MS));
-  } catch {
+  } catch (error) {
     client.disconnect();
+    // Refused (a DB the server lacks, a wrong password): say so, with the fix, rather than "cannot reach".
+    if (error instanceof BeatError) throw error;
     throw new BeatError(ErrorCode.RedisUnavailable, `cannot reach Redis at ${maskUrl(url)} within ${CONNECT_TIMEOUT_MS / 1000} s; check --broker or broker.url`);
   }
   const keys = schedulerKeys(config.state.prefix, config.name);
