@@ -14,7 +14,7 @@ import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
 import type { BeatError } from '../errors.js';
 import { settleOnClose } from './ioredis-close.js';
-import { redisRefusal } from './server-errors.js';
+import { redisRefusal, registerPlace } from './server-errors.js';
 
 const MAX_BACKOFF_MS = 5000;
 
@@ -84,6 +84,7 @@ export function guardConnection(client: Redis, spec: Pick<RedisConnectionSpec, '
     everReady = true;
   });
   const place = { url: spec.display, db: spec.db, user: spec.username };
+  registerPlace(client, place);
   client.on('error', (error: Error) => {
     const failedSelect = (error as { command?: { name?: unknown } }).command?.name === 'select';
     const refusal = redisRefusal(error, place);

@@ -26,6 +26,18 @@ export interface RedisPlace {
   readonly keyHolds?: string | undefined;
 }
 
+const places = new WeakMap<object, RedisPlace>();
+
+/** Remembers where a client connects (guardConnection does it for every client tsbeat makes). */
+export function registerPlace(client: object, place: RedisPlace): void {
+  places.set(client, place);
+}
+
+/** Where `client` connects, as registered; a placeholder for a client nobody registered. */
+export function placeOf(client: object, extra: Partial<RedisPlace> = {}): RedisPlace {
+  return { ...(places.get(client) ?? { url: 'Redis' }), ...extra };
+}
+
 /** The server's own error inside the wrappers that ioredis puts around it. */
 function innermost(error: unknown): unknown {
   let current = error;
@@ -96,7 +108,9 @@ export function redisRefusal(error: unknown, place: RedisPlace): BeatError | und
     const command = commandOf(inner);
     const user = place.user ?? 'default';
     const what = /access (a|one of the) key|keys/i.test(text) ? 'a key tsbeat uses' : `the ${command ?? 'command'} command`;
-    const grant = /key/i.test(what) ? `ACL SETUSER ${user} ~* (or a pattern covering tsbeat's prefix and the queues)` : `ACL SETUSER ${user} +${(command ?? '<command>').toLowerCase()}`;
+    // tsbeat runs its scripts by EVALSHA and loads them by EVAL or SCRIPT LOAD when the server lacks them.
+    const commands = command === undefined ? '+<command>' : /^EVAL/.test(command) ? '+evalsha +eval +script|load' : `+${command.toLowerCase()}`;
+    const grant = /key/i.test(what) ? `ACL SETUSER ${user} ~* (or a pattern covering tsbeat's prefix and the queues)` : `ACL SETUSER ${user} ${commands}`;
     return new BeatError(ErrorCode.RedisNoPerm, `${at}: the ACL user "${user}" may not use ${what} (${text}). Grant it on the server: ${grant}`, cause);
   }
   if (/^OOM\b/.test(text) || /\bOOM command not allowed\b/.test(text)) {
@@ -130,12 +144,12 @@ export function asRedisError(error: unknown, place: RedisPlace): unknown {
  * only says "unable to achieve a quorum"), or undefined when there is none (held elsewhere,
  * unreachable).
  */
-export async function lockRefusal(error: unknown, place: RedisPlace): Promise<BeatError | undefined> {
-  if (!(error instanceof ExecutionError)) return redisRefusal(error, place);
+export async function lockRefusal(error: unknown): Promise<BeatError | undefined> {
+  if (!(error instanceof ExecutionError)) return error instanceof BeatError ? redisRefusal(error, { url: 'Redis' }) : undefined;
   const stats = await Promise.all(error.attempts).catch(() => []);
-  for (const vote of stats.flatMap((s) => [...s.votesAgainst.values()])) {
+  for (const [client, vote] of stats.flatMap((s) => [...s.votesAgainst.entries()])) {
     if (vote instanceof ResourceLockedError) continue;
-    const refusal = redisRefusal(vote, place);
+    const refusal = redisRefusal(vote, placeOf(client));
     if (refusal !== undefined) return refusal;
   }
   return undefined;
