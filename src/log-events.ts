@@ -44,6 +44,8 @@ export const EVENTS = {
    * the message names the fix.
    */
   redisRefused: 'beat.redis.refused',
+  /** An entry's stored state is not tsbeat's JSON (written by something else): the entry starts afresh. */
+  stateUnreadable: 'beat.state.unreadable',
   /** Start-up checks: Redis may evict keys, the local clock is off. */
   redisWarning: 'beat.redis.warning',
   clockSkew: 'beat.clock.skew',

@@ -17,6 +17,7 @@ import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { CONTROL_MESSAGE } from './control-store.js';
+import { SCHEDULER_KEY_TYPES } from './keys.js';
 import { asRedisError, lockRefusal, placeOf } from './server-errors.js';
 
 export interface LeadershipKeys {
@@ -150,7 +151,7 @@ export class Leadership {
         // replica (this one included) out of it until it expires.
         await lock.release().catch(() => undefined);
         // The fence's SET overwrites any value; the leader hash's HSET is what a stray key refuses.
-        throw asRedisError(error, placeOf(this.options.state, { key: this.options.keys.leader, keyHolds: 'hash' }));
+        throw asRedisError(error, placeOf(this.options.state, { key: this.options.keys.leader, keyHolds: SCHEDULER_KEY_TYPES.leader }));
       }
       // stop() may have run while the fence was being written: a leader now would never be stopped
       // (its renew timer would keep the process alive after shutdown).

@@ -22,9 +22,21 @@ export interface RedisPlace {
   readonly user?: string | undefined;
   /** The key the failed command was about (for WRONGTYPE). */
   readonly key?: string | undefined;
-  /** What tsbeat keeps at `key` (e.g. "a string", "a hash"). */
+  /** The type tsbeat keeps at `key` (as TYPE names it: string, hash, set, list). */
   readonly keyHolds?: string | undefined;
+  /** The type `key` was found to hold instead. */
+  readonly keyFound?: string | undefined;
 }
+
+/** The codes redisRefusal gives. */
+const REFUSAL_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.RedisDbOutOfRange,
+  ErrorCode.RedisAuth,
+  ErrorCode.RedisNoPerm,
+  ErrorCode.RedisReadOnly,
+  ErrorCode.RedisOom,
+  ErrorCode.RedisWrongType,
+]);
 
 const places = new WeakMap<object, RedisPlace>();
 
@@ -77,8 +89,9 @@ export function withoutCommandArgs(error: unknown): unknown {
  * a timeout: worth retrying as it is).
  */
 export function redisRefusal(error: unknown, place: RedisPlace): BeatError | undefined {
+  // Already translated (by a caller that knew more of the place): kept as it is.
+  if (error instanceof BeatError && REFUSAL_CODES.has(error.code)) return error;
   const inner = innermost(error);
-  if (inner instanceof BeatError && Object.values(ErrorCode).includes(inner.code) && inner.code.startsWith('REDIS_') && inner.code !== ErrorCode.RedisUnavailable) return inner;
   if (!(inner instanceof Error)) return undefined;
   const text = inner.message.replace(/^Ready check failed: /, '');
   const at = `Redis at ${place.url}`;
@@ -125,14 +138,45 @@ export function redisRefusal(error: unknown, place: RedisPlace): BeatError | und
   }
   if (/^WRONGTYPE\b/.test(text) || /\bWRONGTYPE Operation\b/.test(text)) {
     const key = place.key === undefined ? 'one of its keys' : `key ${place.key}`;
+    const found = place.keyFound === undefined ? 'another type of value' : `a ${place.keyFound}`;
+    const kept = place.keyHolds === undefined ? '' : `, where tsbeat keeps a ${place.keyHolds}`;
     return new BeatError(
       ErrorCode.RedisWrongType,
-      `${at}: ${key} holds another type of value than the ${place.keyHolds ?? 'value'} tsbeat keeps there (${text}): something else wrote it. Inspect it (TYPE, DUMP), then delete it (DEL${place.key === undefined ? '' : ` ${place.key}`}) or give this deployment another name`,
+      `${at}: ${key} holds ${found}${kept} (${text}): something else wrote it. Inspect it (TYPE, DUMP), then delete it (DEL${place.key === undefined ? '' : ` ${place.key}`}) or give this deployment another name`,
       cause,
     );
   }
   return undefined;
 }
+
+/**
+ * A WRONGTYPE names no key (and, raised in a script, names the script's hash instead): this asks
+ * the server which of `keys` ([key, the type tsbeat keeps there]) holds another type and names it.
+ * Any other failure comes back as `redisRefusal` makes it, or as it is.
+ */
+export async function nameWrongType(client: { type(key: string): Promise<string> }, error: unknown, keys: readonly (readonly [string, string])[]): Promise<unknown> {
+  const place = placeOf(client);
+  const inner = innermost(error);
+  if (!(inner instanceof Error) || !/\bWRONGTYPE\b/.test(inner.message)) return asRedisError(error, place);
+  for (const [key, holds] of keys) {
+    const type = await client.type(key).catch(() => 'none');
+    if (type !== holds && type !== 'none') return redisRefusal(inner, { ...place, key, keyHolds: holds, keyFound: type });
+  }
+  return asRedisError(error, place);
+}
+
+/**
+ * The refusal in `error` (itself or its cause) that makes publishing impossible for this instance
+ * as things are: the leader hands over rather than keep the lock and fail every publish.
+ */
+export function publishRefusal(error: unknown): BeatError | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof BeatError && depth < 3; e = e.cause, depth += 1) {
+    if ((HAND_OVER_CODES as readonly string[]).includes(e.code)) return e;
+  }
+  return undefined;
+}
+
+const HAND_OVER_CODES = [ErrorCode.RedisWrongType, ErrorCode.RedisNoPerm, ErrorCode.RedisReadOnly, ErrorCode.RedisOom, ErrorCode.RedisAuth, ErrorCode.RedisDbOutOfRange, ErrorCode.BrokerRefused] as const;
 
 /** `redisRefusal`, or the error as it is. */
 export function asRedisError(error: unknown, place: RedisPlace): unknown {
