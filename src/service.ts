@@ -227,6 +227,9 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   log.info({ event: EVENTS.start, broker: maskUrl(config.broker.url), entries: config.entries.length }, 'starting; connecting to Redis');
   try {
     await Promise.all([...allClients.map((c) => connectWithRetry(c, signal)), publishing.connect()]);
+    // A broker that refuses the URL itself (a vhost that does not exist) at start is a config error.
+    const refused = publishing.refusal();
+    if (refused !== undefined) throw refused;
   } catch (error) {
     await Promise.allSettled([closeAll(), http?.close()]);
     throw error;
