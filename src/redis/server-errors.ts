@@ -2,17 +2,17 @@
  * The boundary between what a server answers and what tsbeat tells its operator: a refusal by Redis
  * (a DB it does not have, a wrong password, an ACL user without a command, out of memory, a
  * read-only replica, a key of another type) or by RabbitMQ (a vhost that does not exist, a refused
- * login) becomes a BeatError with its own code, the server's
- * error as `cause` (without the command's arguments: for AUTH they are the password), and a message
- * that names the server, what it refused and the fix. Every place that talks to Redis passes its
- * failures through here, so the same refusal reads the same in `run`'s log and in every command.
+ * login) becomes a BeatError with its own code, the server's error as `cause` (without the command's
+ * arguments: for AUTH they are the password), and a message that names the server, what it refused
+ * and the fix. Every place that talks to Redis passes its failures through here, so the same
+ * refusal reads the same in `run`'s log and in every command.
  *
  * The server's reply is often wrapped: in EXECABORT (a MULTI whose queued commands were refused:
  * ioredis keeps their errors in `previousErrors`), in "Ready check failed: …" (ioredis's INFO), or
  * in redlock's ExecutionError (its votes against are in `attempts`; see lockRefusal).
  */
 import { ExecutionError, ResourceLockedError } from 'redlock';
-import { BeatError, ErrorCode, errorMessage } from '../errors.js';
+import { BeatError, ErrorCode } from '../errors.js';
 
 /** Where a failure happened, as an operator may see it. */
 export interface RedisPlace {
@@ -46,9 +46,9 @@ export function registerPlace(client: object, place: RedisPlace): void {
   places.set(client, place);
 }
 
-/** Where `client` connects, as registered; a placeholder for a client nobody registered. */
+/** Where `client` connects, as registered (every client tsbeat makes is). */
 export function placeOf(client: object, extra: Partial<RedisPlace> = {}): RedisPlace {
-  return { ...(places.get(client) ?? { url: 'Redis' }), ...extra };
+  return { ...(places.get(client) ?? { url: '(a connection tsbeat did not make)' }), ...extra };
 }
 
 /** The server's own error inside the wrappers that ioredis puts around it. */
@@ -212,7 +212,8 @@ export function asRedisError(error: unknown, place: RedisPlace): unknown {
  * unreachable).
  */
 export async function lockRefusal(error: unknown): Promise<BeatError | undefined> {
-  if (!(error instanceof ExecutionError)) return error instanceof BeatError ? redisRefusal(error, { url: 'Redis' }) : undefined;
+  // Not redlock's: a refusal the lock attempt translated itself (the fence and leader write), or none.
+  if (!(error instanceof ExecutionError)) return error instanceof BeatError && REFUSAL_CODES.has(error.code) ? error : undefined;
   const stats = await Promise.all(error.attempts).catch(() => []);
   for (const [client, vote] of stats.flatMap((s) => [...s.votesAgainst.entries()])) {
     if (vote instanceof ResourceLockedError) continue;
@@ -220,9 +221,4 @@ export async function lockRefusal(error: unknown): Promise<BeatError | undefined
     if (refusal !== undefined) return refusal;
   }
   return undefined;
-}
-
-/** The message of a failure, the refusal's when it is one. */
-export function redisErrorMessage(error: unknown, place: RedisPlace): string {
-  return errorMessage(asRedisError(error, place));
 }
