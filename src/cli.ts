@@ -57,6 +57,12 @@ const BAD_INPUT_CODES = new Set<string>([
   ErrorCode.ConfigLoad,
   ErrorCode.UnknownEntry,
   ErrorCode.BrokerUrl,
+  // The URL or the server's settings must change (see src/redis/server-errors.ts).
+  ErrorCode.RedisDbOutOfRange,
+  ErrorCode.RedisAuth,
+  ErrorCode.RedisNoPerm,
+  ErrorCode.RedisReadOnly,
+  ErrorCode.BrokerRefused,
 ]);
 
 export async function main(argv: string[], io: Io = processIo): Promise<ExitCode> {

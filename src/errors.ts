@@ -23,6 +23,20 @@ export const ErrorCode = {
   BrokerDeclare: 'BROKER_DECLARE',
   /** Redis (state, lock, control) cannot be reached. */
   RedisUnavailable: 'REDIS_UNAVAILABLE',
+  /**
+   * Redis refused tsbeat for a reason retrying cannot fix, named with its fix by
+   * src/redis/server-errors.ts: a DB the server does not have, a wrong or missing password, an ACL
+   * user without a command (exit 2: the URL or the server's settings must change); a Redis out of
+   * memory or a read-only replica; a key of another type where tsbeat keeps its own.
+   */
+  RedisDbOutOfRange: 'REDIS_DB_OUT_OF_RANGE',
+  RedisAuth: 'REDIS_AUTH',
+  RedisNoPerm: 'REDIS_NOPERM',
+  RedisReadOnly: 'REDIS_READONLY',
+  RedisOom: 'REDIS_OOM',
+  RedisWrongType: 'REDIS_WRONGTYPE',
+  /** The AMQP broker refused the connection itself (a vhost that does not exist, access refused). */
+  BrokerRefused: 'BROKER_REFUSED',
   /** A command named an entry that the config does not have. */
   UnknownEntry: 'UNKNOWN_ENTRY',
   /** An instant outside the years 0001-9999, which an ISO-8601 date (and Python's datetime) cannot hold. */

@@ -43,6 +43,14 @@ export const EVENTS = {
   redisConnect: 'beat.redis.connect',
   redisReconnect: 'beat.redis.reconnect',
   redisError: 'beat.redis.error',
+  /**
+   * Redis refused this instance for a reason retrying does not fix (`code`: a DB it lacks, a wrong
+   * password, a missing ACL permission, out of memory, a read-only replica, a key of another type);
+   * the message names the fix.
+   */
+  redisRefused: 'beat.redis.refused',
+  /** An entry's stored state is not tsbeat's JSON (written by something else): the entry starts afresh. */
+  stateUnreadable: 'beat.state.unreadable',
   /** Start-up checks: Redis may evict keys, the local clock is off. */
   redisWarning: 'beat.redis.warning',
   /**

@@ -22,6 +22,7 @@ import { ControlStore } from './redis/control-store.js';
 import { schedulerKeys } from './redis/keys.js';
 import { Leadership } from './redis/leadership.js';
 import { checkRedisServer } from './redis/server-checks.js';
+import { publishRefusal } from './redis/server-errors.js';
 import { MemoryStateStore, RedisStateStore } from './redis/state-store.js';
 import type { DispatchResult, Dispatcher, DueRun } from './runtime/dispatch.js';
 import { DryRunDispatcher } from './runtime/dry-run.js';
@@ -124,23 +125,43 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     await Promise.allSettled([publishing.close(), ...allClients.map((c) => c.quit().catch(() => c.disconnect()))]);
   };
 
-  const stateStore = new RedisStateStore(state, keys);
+  // Said once per value, not on every read (/status reads the state too).
+  const unreadable = new Set<string>();
+  const stateStore = new RedisStateStore(state, keys, ({ key, field, text }) => {
+    if (unreadable.has(`${field}\n${text}`)) return;
+    unreadable.add(`${field}\n${text}`);
+    log.warn(
+      { event: EVENTS.stateUnreadable, key, entry: field },
+      `the stored state of entry "${field}" in ${key} is not tsbeat's JSON (${JSON.stringify(text.slice(0, 60))}): the entry starts afresh from now, as if new. Restore the value, or remove it (HDEL ${key} ${field}) to say so`,
+    );
+  });
   const control = new ControlStore(state, keys);
   // Counts failures and dropped messages on the way through, without the runner knowing about metrics.
   // Not async functions: their parameters would be kept, with every message of the batch, until
   // the reply. Only the names wait for it (see Runner.runDue).
   const namesOf = (runs: readonly DueRun[]): string[] => runs.map((r) => r.entry.name);
+  // A leader that cannot publish because Redis or the broker refuses it (a stray key at the fence,
+  // a missing permission, a read-only replica, a vhost that does not exist) hands over instead of
+  // keeping the lock and failing every publish; taking the lock again rewrites the fence.
+  const handOverIf = (error: unknown): void => {
+    const refusal = publishRefusal(error);
+    if (refusal !== undefined && leadership.isLeader) leadership.relinquish(`cannot publish: ${refusal.message}`);
+  };
   const counted = (names: readonly string[], result: Promise<DispatchResult>): Promise<DispatchResult> =>
     result.then(
       (result) => {
         if (result.fenced || 'ahead' in result) return result;
         result.outcomes.forEach((o, i) => o === 'dropped' && metrics?.dropped.inc({ entry: names[i] ?? '' }));
         // A batch that only partly went out (AMQP) is a failed publish too, as a thrown one is.
-        if (result.failure !== undefined) metrics?.publishErrors.inc();
+        if (result.failure !== undefined) {
+          metrics?.publishErrors.inc();
+          handOverIf(result.failure);
+        }
         return result;
       },
       (error: unknown) => {
         metrics?.publishErrors.inc();
+        handOverIf(error);
         throw error;
       },
     );
@@ -165,6 +186,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
         return result;
       } catch (error) {
         metrics?.publishErrors.inc();
+        handOverIf(error);
         throw error;
       }
     },
@@ -218,6 +240,9 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   log.info({ event: EVENTS.start, broker: maskUrl(config.broker.url), entries: config.entries.length }, `starting as ${instanceId} of deployment "${config.name}"; connecting to Redis`);
   try {
     await Promise.all([...allClients.map((c) => connectWithRetry(c, signal)), publishing.connect()]);
+    // A broker that refuses the URL itself (a vhost that does not exist) at start is a config error.
+    const refused = publishing.refusal();
+    if (refused !== undefined) throw refused;
   } catch (error) {
     await Promise.allSettled([closeAll(), http?.close()]);
     throw error;

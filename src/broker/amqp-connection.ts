@@ -12,6 +12,7 @@ import { DEFAULTS } from '../defaults.js';
 import { BeatError, ErrorCode, errorMessage } from '../errors.js';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
+import { amqpRefusal } from '../redis/server-errors.js';
 import { amqpConnectOptions } from './amqp-url.js';
 import type { AmqpConnectOptions, AmqpConnectionSpec, AmqpEndpoint } from './amqp-url.js';
 
@@ -52,6 +53,11 @@ export class AmqpConnection {
   private nextEndpoint = 0;
   private lastError = '';
   private everConnected = false;
+  /**
+   * The broker refused the last connection attempt itself (a vhost that does not exist, a refused
+   * login): what a publish fails with until a connection opens, so that the leader hands over.
+   */
+  refusal: BeatError | undefined;
   /** Why the broker last closed a channel (a 404 on publish, a 406 on declare), for the failures it caused. */
   lastChannelError: string | undefined;
 
@@ -99,6 +105,7 @@ export class AmqpConnection {
       this.state = 'ready';
       this.attempts = 0;
       this.lastError = '';
+      this.refusal = undefined;
       logger.info({ event: this.everConnected ? EVENTS.brokerReconnect : EVENTS.brokerConnect, url: endpoint.display }, this.everConnected ? 'reconnected to the broker' : 'connected to the broker');
       this.everConnected = true;
     } catch (error) {
@@ -108,10 +115,13 @@ export class AmqpConnection {
         const abandoned = model;
         void abandoned.close().catch(() => socketOf(abandoned)?.destroy(new Error('connection abandoned')));
       }
-      const message = errorMessage(error);
+      const refusal = amqpRefusal(error, endpoint);
+      this.refusal = refusal;
+      const message = errorMessage(refusal ?? error);
       // Every retry fails the same way during an outage: say it once per distinct error.
       if (message !== this.lastError) {
-        logger.warn({ event: EVENTS.brokerError, url: endpoint.display, err: error }, 'cannot connect to the broker; retrying');
+        if (refusal) logger.error({ event: EVENTS.brokerError, code: refusal.code, url: endpoint.display, err: refusal }, `${message}; retrying`);
+        else logger.warn({ event: EVENTS.brokerError, url: endpoint.display, err: error }, 'cannot connect to the broker; retrying');
         this.lastError = message;
       }
       this.schedule();
@@ -174,6 +184,7 @@ export class AmqpConnection {
   async confirmChannel(): Promise<ConfirmChannel> {
     if (this.channel !== undefined) return this.channel;
     const model = this.model;
+    if (model === undefined && this.refusal !== undefined && this.state !== 'closed') throw this.refusal;
     if (model === undefined || this.state === 'closed') {
       throw new BeatError(ErrorCode.BrokerPublish, `not connected to the broker ${this.options.spec.display} (${this.state}); nothing was published`);
     }

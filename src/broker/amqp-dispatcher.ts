@@ -82,6 +82,7 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
     }
     const byRun = new Map<DueRun, AmqpSendResult>(fresh.map((r, i) => [r, results[i] ?? { status: 'failed', error: new Error('no result') }]));
     let firstFailure: string | undefined;
+    let firstError: Error | undefined;
     let notSent = 0;
     const recorded = new Set(confirmed);
     runs.forEach((run, i) => {
@@ -97,6 +98,7 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
       notSent += 1;
       const reason = result.status === 'returned' ? result.reason : result.error.message;
       firstFailure ??= `${run.entry.name}: ${reason}`;
+      if (result.status === 'failed') firstError ??= result.error;
       const fields = { entry: run.entry.name, task: run.entry.task, id: run.message.id, exchange: run.message.destination.exchange, routingKey: run.message.destination.routingKey };
       if (result.status === 'returned') this.logger.error({ event: EVENTS.publishDropped, ...fields }, `message returned unroutable, not recorded; retried per the missed-run policy: ${reason}`);
       else this.logger.error({ event: EVENTS.publishError, ...fields, err: result.error }, 'message not confirmed, not recorded; retried per the missed-run policy');
@@ -105,6 +107,7 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
     const failure = new BeatError(
       ErrorCode.BrokerPublish,
       `${notSent} of ${runs.length} runs not confirmed by the broker and not recorded (${confirmed.length} published and recorded${heldBack.length > 0 ? `, ${heldBack.length} published but held back behind an unconfirmed slot` : ''}); first: ${firstFailure ?? ''}`,
+      { cause: firstError },
     );
     return { fenced: false, outcomes, failure };
   }
@@ -117,7 +120,9 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
     if (result?.status !== 'confirmed') {
       const reason = result === undefined ? 'no result' : result.status === 'returned' ? result.reason : result.error.message;
       // The request stays pending: the control loop tries again on its next wake-up.
-      throw new BeatError(ErrorCode.BrokerPublish, `manual run of "${message.entry}" (${message.id}) not confirmed by the broker: ${reason}`);
+      throw new BeatError(ErrorCode.BrokerPublish, `manual run of "${message.entry}" (${message.id}) not confirmed by the broker: ${reason}`, {
+        cause: result?.status === 'failed' ? result.error : undefined,
+      });
     }
     const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id)];
     let committed: number;

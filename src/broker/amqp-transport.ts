@@ -96,6 +96,11 @@ export class AmqpTransport implements Broker<AmqpPublishPlan> {
     return this.connection.status;
   }
 
+  /** The broker's refusal of the last connection attempt (a vhost that does not exist, a refused login), if any. */
+  get refusal(): BeatError | undefined {
+    return this.connection.refusal;
+  }
+
   ready(): boolean {
     return this.connection.status === 'ready';
   }

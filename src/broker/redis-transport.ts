@@ -23,6 +23,8 @@ import type { Logger } from '../log.js';
 import { bindingKey, kombuKeyOptions, parseBindingMember } from '../redis/keys.js';
 import type { Binding, KombuKeyOptions } from '../redis/keys.js';
 import { settleOnClose } from '../redis/ioredis-close.js';
+import { guardConnection } from '../redis/connect.js';
+import { redisRefusal, withoutCommandArgs } from '../redis/server-errors.js';
 import { cutBatches, exchangesToLookUp, planRedisPublish } from './redis-plan.js';
 import type { RedisBatch, RedisPublishPlan, RedisPush } from './redis-plan.js';
 import { BufferPool, encodeCommand, encodeLpush, prepareLayout } from './resp.js';
@@ -45,18 +47,8 @@ export interface RedisTransportOptions {
   readonly readFile?: (path: string) => Buffer;
 }
 
-/**
- * ioredis attaches the failed command, arguments included, to its errors; when AUTH fails those
- * arguments are the user and password. A cause is kept for operators, without the arguments.
- */
-export function withoutCommandArgs(error: unknown): unknown {
-  if (!(error instanceof Error) || !('command' in error)) return error;
-  const copy = new Error(error.message);
-  copy.name = error.name;
-  const command = (error as { command?: { name?: unknown } }).command;
-  Object.assign(copy, { command: { name: command?.name } });
-  return copy;
-}
+// Kept importable from here: the broker's callers strip their errors through this module.
+export { withoutCommandArgs } from '../redis/server-errors.js';
 
 /** A Lua script and its SHA-1 (hex), by which EVALSHA names it. */
 export interface LuaScript {
@@ -126,10 +118,15 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
       this.logger.info({ event: EVENTS.brokerConnect }, 'connected to the broker');
     });
     this.client.on('close', () => this.declared.clear());
+    // The same guard as the scheduler's own connections: nothing is ever pushed to another DB.
+    guardConnection(this.client, this.spec, (refusal, fatal) => {
+      lastError = refusal.message;
+      this.logger.error({ event: EVENTS.redisRefused, code: refusal.code, role: 'broker', fatal, err: refusal.message }, refusal.message);
+    });
     // Without an error listener ioredis prints errors to the console itself. ioredis repeats the same
     // error on every retry: log each distinct one once per outage.
     this.client.on('error', (error: Error) => {
-      if (error.message === lastError) return;
+      if (error.message === lastError || redisRefusal(error, { url: this.spec.display }) !== undefined) return;
       lastError = error.message;
       this.logger.warn({ event: EVENTS.brokerError, err: error }, 'broker connection error; reconnecting');
     });

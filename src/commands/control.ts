@@ -17,6 +17,7 @@ import { ControlStore } from '../redis/control-store.js';
 import { schedulerKeys } from '../redis/keys.js';
 import { stateUrlFor } from '../runtime/publishing.js';
 import { RedisStateStore } from '../redis/state-store.js';
+import { placeOf, redisRefusal } from '../redis/server-errors.js';
 import { parseCommandArgs, parseCount } from './args.js';
 import { CONFIG_HELP, configOption, loadFromArgs } from './config-args.js';
 import { ExitCode } from './io.js';
@@ -75,6 +76,8 @@ interface Control {
   readonly config: ResolvedConfig;
   readonly control: ControlStore;
   readonly states: RedisStateStore;
+  /** A failure of `beat <verb>` as the operator should read it: Redis's refusal with its fix, or Redis unavailable. */
+  failure(verb: string, error: unknown): BeatError;
   close(): Promise<void>;
 }
 
@@ -86,8 +89,10 @@ async function openControl(io: Io, configPath: string | undefined, brokerOverrid
   const client = createRedisClient(url, config.broker.transportOptions, 'control', silentLogger);
   try {
     await connectWithRetry(client, AbortSignal.timeout(CONNECT_TIMEOUT_MS));
-  } catch {
+  } catch (error) {
     client.disconnect();
+    // Refused (a DB the server lacks, a wrong password): say so, with the fix, rather than "cannot reach".
+    if (error instanceof BeatError) throw error;
     throw new BeatError(ErrorCode.RedisUnavailable, `cannot reach Redis at ${maskUrl(url)} within ${CONNECT_TIMEOUT_MS / 1000} s; check --broker or broker.url`);
   }
   const keys = schedulerKeys(config.state.prefix, config.name);
@@ -95,6 +100,8 @@ async function openControl(io: Io, configPath: string | undefined, brokerOverrid
     config,
     control: new ControlStore(client, keys),
     states: new RedisStateStore(client, keys),
+    failure: (verb, error) =>
+      error instanceof BeatError ? error : (redisRefusal(error, placeOf(client)) ?? new BeatError(ErrorCode.RedisUnavailable, `beat ${verb}: ${errorMessage(error)}`, { cause: error })),
     close: async () => {
       await client.quit().catch(() => client.disconnect());
     },
@@ -152,6 +159,8 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
       ),
     );
     return ExitCode.Ok;
+  } catch (error) {
+    throw control.failure('status', error);
   } finally {
     await control.close();
   }
@@ -187,6 +196,8 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
       `beat trigger: no leader published "${entry}" within ${timeoutMs / 1000} s (${leader ? `leader ${leader.instance} did not answer` : 'no beat run instance is leading'}); the request was withdrawn`,
     );
     return ExitCode.Failure;
+  } catch (error) {
+    throw control.failure('trigger', error);
   } finally {
     await control.close();
   }
@@ -205,8 +216,7 @@ async function pauseOrResume(verb: 'pause' | 'resume', argv: string[], io: Io): 
     io.out(changed ? `${verb === 'pause' ? 'paused' : 'resumed'} ${entry}` : `${entry} was already ${verb === 'pause' ? 'paused' : 'active'}`);
     return ExitCode.Ok;
   } catch (error) {
-    if (error instanceof BeatError) throw error;
-    throw new BeatError(ErrorCode.RedisUnavailable, `beat ${verb}: ${errorMessage(error)}`, { cause: error });
+    throw control.failure(verb, error);
   } finally {
     await control.close();
   }

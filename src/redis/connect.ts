@@ -8,10 +8,13 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { parseRedisUrl, redisClientOptions } from '../broker/redis-url.js';
+import type { RedisConnectionSpec } from '../broker/redis-url.js';
 import { DEFAULTS } from '../defaults.js';
 import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
+import type { BeatError } from '../errors.js';
 import { settleOnClose } from './ioredis-close.js';
+import { redisRefusal, registerPlace } from './server-errors.js';
 
 const MAX_BACKOFF_MS = 5000;
 
@@ -39,22 +42,80 @@ export function createRedisClient(url: string, transport: TransportOptionsInput,
     wasReady = true;
     lastError = '';
   });
+  guardConnection(client, spec, (refusal, fatal) => {
+    logger.error({ event: EVENTS.redisRefused, code: refusal.code, role, url: spec.display, fatal, err: refusal.message }, refusal.message);
+    lastError = refusal.message;
+  });
   client.on('error', (error: Error) => {
     // ioredis repeats the same error on every retry; log each distinct one once per outage.
-    if (error.message === lastError) return;
+    // After a refusal that ended the client, ioredis still reports its own ready check failing.
+    if (error.message === lastError || refusals.has(client) || redisRefusal(error, { url: spec.display }) !== undefined) return;
     lastError = error.message;
     logger.warn({ event: EVENTS.redisError, role, url: spec.display, err: error }, `Redis (${role}) unreachable; retrying`);
   });
   return client;
 }
 
-/** Connects, retrying until it succeeds or `signal` aborts; resolves when the client is ready. */
+/** Emitted by a guarded client that Redis refused before it was ever ready (see guardConnection). */
+const REFUSED = 'tsbeat:refused';
+const refusals = new WeakMap<Redis, BeatError>();
+
+/**
+ * Every Redis connection tsbeat makes goes through this: it makes sure that no command ever runs on
+ * a connection whose SELECT failed, and turns a refusal by the server into a BeatError.
+ *
+ * Why no command can slip through, in ioredis 5 (built/redis/event_handler.js): when the socket
+ * connects, connectHandler writes AUTH, then SELECT, then CLIENT SETNAME/SETINFO, and only once the
+ * CLIENT replies are in does it write INFO (the ready check) and, on its reply, call readyHandler,
+ * which sets the status to ready and writes the queued commands. Until then (status 'connect') any
+ * other command waits in the offline queue or is refused. Redis answers in order, so SELECT's
+ * reply is read, and its failure emitted as 'error' (with `command.name` 'select'), before any of
+ * that: disconnecting inside the 'error' listener ends the socket before a single command ran on it.
+ * Without this ioredis only emits the error and goes on to 'ready' on DB 0. Each reconnect sends
+ * SELECT again, and this listener stays.
+ *
+ * A refusal before the connection was ever ready (a DB the server lacks, a wrong password: no retry
+ * can fix it) ends the client for good: `connectWithRetry` rejects with it. After the first ready
+ * the client keeps reconnecting (the server may be fixed meanwhile) and `onRefused` reports each.
+ */
+export function guardConnection(client: Redis, spec: Pick<RedisConnectionSpec, 'display' | 'db' | 'username'>, onRefused: (refusal: BeatError, fatal: boolean) => void): void {
+  let everReady = false;
+  client.on('ready', () => {
+    everReady = true;
+  });
+  const place = { url: spec.display, db: spec.db, user: spec.username };
+  registerPlace(client, place);
+  client.on('error', (error: Error) => {
+    const failedSelect = (error as { command?: { name?: unknown } }).command?.name === 'select';
+    const refusal = redisRefusal(error, place);
+    if (refusal !== undefined && !everReady) {
+      client.disconnect();
+      refusals.set(client, refusal);
+      onRefused(refusal, true);
+      client.emit(REFUSED, refusal);
+      return;
+    }
+    if (failedSelect) client.disconnect(true);
+    if (refusal !== undefined) onRefused(refusal, false);
+  });
+}
+
+/**
+ * Connects, retrying until it succeeds or `signal` aborts; resolves when the client is ready, rejects
+ * with the BeatError of a refusal no retry can fix (see guardConnection).
+ */
 export async function connectWithRetry(client: Redis, signal: AbortSignal): Promise<void> {
   if (client.status === 'ready') return;
+  const refused = refusals.get(client);
+  if (refused !== undefined) throw refused;
   await new Promise<void>((resolve, reject) => {
     const onReady = (): void => {
       cleanup();
       resolve();
+    };
+    const onRefused = (refusal: BeatError): void => {
+      cleanup();
+      reject(refusal);
     };
     const onAbort = (): void => {
       cleanup();
@@ -62,9 +123,11 @@ export async function connectWithRetry(client: Redis, signal: AbortSignal): Prom
     };
     const cleanup = (): void => {
       client.off('ready', onReady);
+      client.off(REFUSED, onRefused);
       signal.removeEventListener('abort', onAbort);
     };
     client.on('ready', onReady);
+    client.on(REFUSED, onRefused);
     signal.addEventListener('abort', onAbort, { once: true });
     // The first failure is retried by ioredis's retryStrategy; connect() only starts it.
     if (client.status === 'wait') client.connect().catch(() => undefined);

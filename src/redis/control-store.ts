@@ -6,6 +6,8 @@
 import type { Redis } from 'ioredis';
 import type { LeaderInfo } from '../control/status.js';
 import type { SchedulerKeys } from './keys.js';
+import { typedKeys } from './keys.js';
+import { nameWrongType } from './server-errors.js';
 
 export const CONTROL_MESSAGE = 'control';
 
@@ -24,7 +26,11 @@ export class ControlStore {
   ) {}
 
   async paused(): Promise<Set<string>> {
-    return new Set(await this.client.smembers(this.keys.paused));
+    try {
+      return new Set(await this.client.smembers(this.keys.paused));
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['paused']));
+    }
   }
 
   /** Pauses or resumes; returns false when the entry already was in that state. */
@@ -37,14 +43,27 @@ export class ControlStore {
     const multi = this.client.multi();
     if (paused) multi.sadd(this.keys.paused, entry);
     else multi.srem(this.keys.paused, entry).hset(this.keys.resumed, entry, String(nowMs));
-    const replies = (await multi.exec()) ?? [];
+    let replies: [error: Error | null, result: unknown][];
+    try {
+      replies = (await multi.exec()) ?? [];
+      const failed = replies.find(([error]) => error !== null);
+      if (failed) throw failed[0];
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['paused', 'resumed']));
+    }
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
     return replies[0]?.[1] === 1;
   }
 
   /** The current leader, if the lock is held by the instance the leader hash names. */
   async leader(): Promise<LeaderInfo | undefined> {
-    const [info, lockValue] = await Promise.all([this.client.hgetall(this.keys.leader), this.client.get(this.keys.lock)]);
+    let info: Record<string, string>;
+    let lockValue: string | null;
+    try {
+      [info, lockValue] = await Promise.all([this.client.hgetall(this.keys.leader), this.client.get(this.keys.lock)]);
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['leader', 'lock']));
+    }
     if (lockValue === null || info.token !== lockValue || info.instance === undefined) return undefined;
     return { instance: info.instance, sinceMs: Number(info.since) };
   }

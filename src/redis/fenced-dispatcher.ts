@@ -17,7 +17,9 @@ import type { DispatchResult, Dispatcher, DueRun, RunOutcome, StagedDispatch } f
 import type { TriggerPublisher } from '../runtime/control-loop.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from './keys.js';
+import { typedKeys } from './keys.js';
 import { PUBLISH_FENCED_SCRIPT, withScripts } from './scripts.js';
+import { nameWrongType } from './server-errors.js';
 
 /** The payloads of one list or channel in a batch, and the runs they belong to (for stale runs). */
 class DeliveryGroup {
@@ -112,12 +114,20 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
         });
         return { fenced: false, outcomes };
       },
-      (error: unknown) => {
-        throw new BeatError(ErrorCode.BrokerPublish, `publishing ${count} runs through ${this.broker.spec.display} failed: ${errorMessage(error)}`, {
-          cause: withoutCommandArgs(error),
-        });
+      async (error: unknown) => {
+        throw await this.failure(`publishing ${count} runs`, error);
       },
     );
+  }
+
+  /**
+   * A failed script as the operator must read it: Redis's refusal with its fix, naming the key a
+   * WRONGTYPE is about (the server names only the script's hash), else a failed publish.
+   */
+  private async failure(what: string, error: unknown): Promise<BeatError> {
+    const named = await nameWrongType(this.broker.client, error, typedKeys(this.keys, ['fence', 'state', 'triggers']));
+    if (named instanceof BeatError) return named;
+    return new BeatError(ErrorCode.BrokerPublish, `${what} through ${this.broker.spec.display} failed: ${errorMessage(error)}`, { cause: withoutCommandArgs(error) });
   }
 
   /** See Dispatcher.rehearse: the script's arguments planned and encoded, then thrown away. */
@@ -195,9 +205,7 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
     try {
       return await withScripts(this.broker.client).triggerFenced(keys.length, ...keys, ...argv);
     } catch (error) {
-      throw new BeatError(ErrorCode.BrokerPublish, `publishing a manual run through ${this.broker.spec.display} failed: ${errorMessage(error)}`, {
-        cause: withoutCommandArgs(error),
-      });
+      throw await this.failure('publishing a manual run', error);
     }
   }
 }

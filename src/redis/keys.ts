@@ -126,6 +126,22 @@ export interface SchedulerKeys {
   triggered(taskId: string): string;
 }
 
+/** The Redis type tsbeat keeps at each of its keys (as TYPE names it), for naming a stray value at one. */
+export const SCHEDULER_KEY_TYPES = {
+  state: 'hash',
+  lock: 'string',
+  fence: 'string',
+  leader: 'hash',
+  paused: 'set',
+  resumed: 'hash',
+  triggers: 'list',
+} as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
+
+/** `[key, type]` of the named scheduler keys, for nameWrongType. */
+export function typedKeys<K extends keyof typeof SCHEDULER_KEY_TYPES>(keys: Pick<SchedulerKeys, K>, names: readonly K[]): [string, string][] {
+  return names.map((name) => [keys[name], SCHEDULER_KEY_TYPES[name]]);
+}
+
 export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys {
   const base = `${prefix}${prefix === '' ? '' : ':'}{${deployment}}:`;
   return {

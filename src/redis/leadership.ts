@@ -17,6 +17,8 @@ import { EVENTS } from '../log-events.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { CONTROL_MESSAGE } from './control-store.js';
+import { SCHEDULER_KEY_TYPES } from './keys.js';
+import { asRedisError, lockRefusal, placeOf } from './server-errors.js';
 
 export interface LeadershipKeys {
   /** The redlock resource (a key on every lock server). */
@@ -156,7 +158,8 @@ export class Leadership {
         // Without the fence this instance cannot publish: holding the lock would only keep every
         // replica (this one included) out of it until it expires.
         await lock.release().catch(() => undefined);
-        throw error;
+        // The fence's SET overwrites any value; the leader hash's HSET is what a stray key refuses.
+        throw asRedisError(error, placeOf(this.options.state, { key: this.options.keys.leader, keyHolds: SCHEDULER_KEY_TYPES.leader }));
       }
       // stop() may have run while the fence was being written: a leader now would never be stopped
       // (its renew timer would keep the process alive after shutdown).
@@ -179,9 +182,15 @@ export class Leadership {
       }
     } catch (error) {
       if (!(await isHeldElsewhere(error))) {
+        // redlock says only "unable to achieve a quorum": the servers' refusal (NOPERM, OOM,
+        // READONLY, a stray key) is in its votes, and it is what the operator must fix.
+        const refusal = await lockRefusal(error);
+        const message = errorMessage(refusal ?? error);
         // Once per outage, not once per retry.
-        const message = errorMessage(error);
-        if (message !== this.lastAttemptError) this.options.logger.warn({ event: EVENTS.lockError, err: error }, 'could not try the lock; retrying');
+        if (message !== this.lastAttemptError) {
+          if (refusal) this.options.logger.error({ event: EVENTS.redisRefused, role: 'lock', code: refusal.code, err: refusal }, `cannot take the lock: ${message}; retrying`);
+          else this.options.logger.warn({ event: EVENTS.lockError, err: error }, 'could not try the lock; retrying');
+        }
         this.lastAttemptError = message;
       } else {
         // Held by another instance: try again right when it would expire, if that is sooner.

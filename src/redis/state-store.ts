@@ -8,7 +8,12 @@ import type { Redis } from 'ioredis';
 import type { EntryState, StateStore } from '../runtime/dispatch.js';
 import { DEFAULTS } from '../defaults.js';
 import type { SchedulerKeys } from './keys.js';
+import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
+import { nameWrongType } from './server-errors.js';
+
+/** A stored state that is not tsbeat's JSON: the entry starts afresh, and the operator hears of it. */
+export type OnUnreadable = (where: { key: string; field: string; text: string }) => void;
 
 /** The JSON stored per entry. Field names are short: there may be 100,000 of them. */
 interface StoredState {
@@ -44,16 +49,24 @@ export class RedisStateStore implements StateStore {
   constructor(
     private readonly client: Redis,
     private readonly keys: Pick<SchedulerKeys, 'state' | 'resumed'>,
+    private readonly onUnreadable: OnUnreadable = () => undefined,
   ) {
     this.stateKey = keys.state;
   }
 
   async readAll(): Promise<Map<string, EntryState>> {
-    const [all, resumed] = await Promise.all([this.client.hgetall(this.stateKey), this.client.hgetall(this.keys.resumed)]);
+    let all: Record<string, string>;
+    let resumed: Record<string, string>;
+    try {
+      [all, resumed] = await Promise.all([this.client.hgetall(this.stateKey), this.client.hgetall(this.keys.resumed)]);
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['state', 'resumed']));
+    }
     const out = new Map<string, EntryState>();
     for (const [name, text] of Object.entries(all)) {
       const state = parseStoredState(text);
       if (state) out.set(name, state);
+      else this.onUnreadable({ key: this.stateKey, field: name, text });
     }
     for (const [name, text] of Object.entries(resumed)) {
       const at = Number(text);

@@ -33,6 +33,8 @@ export interface Publishing {
   connect(): Promise<void>;
   /** Connected and able to publish. */
   ready(): boolean;
+  /** The broker refused the last connection attempt itself (AMQP: a vhost that does not exist, a refused login). */
+  refusal(): BeatError | undefined;
   /** A short word for /readyz when not ready. */
   readonly status: string;
   close(): Promise<void>;
@@ -59,6 +61,7 @@ export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, lo
       triggers: dispatcher,
       connect: () => broker.connect(),
       ready: () => broker.ready(),
+      refusal: () => broker.refusal,
       get status() {
         return `broker ${broker.status}`;
       },
@@ -80,6 +83,8 @@ export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, lo
     triggers: fenced,
     connect: () => broker.client.connect().catch(() => undefined),
     ready: () => broker.client.status === 'ready',
+    // A refused Redis connection fails connectWithRetry on the state client, on the same URL.
+    refusal: () => undefined,
     get status() {
       return `broker ${broker.client.status}`;
     },

@@ -1,0 +1,107 @@
+/**
+ * Values of another type (or not tsbeat's JSON) at tsbeat's own keys, written by something else.
+ * Before: a fence of the wrong type made the leader keep the lock and fail every publish with a
+ * WRONGTYPE naming the script's hash; a leader key of the wrong type blocked every lock attempt
+ * unnamed; state/paused/resumed keys of the wrong type all read "could not load the schedule state";
+ * a state field that is not JSON was re-anchored silently. Each must name its key and the fix, and
+ * a leader that cannot publish must hand over.
+ * Redis: a private redis-server.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../src/errors.js';
+import { EVENTS } from '../../src/log-events.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import type { SchedulerKeys } from '../../src/redis/keys.js';
+import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
+import type { PrivateRedis } from '../support/redis-server.js';
+import { killCliChildren, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
+
+describe('stray values at tsbeat keys are named, and a leader that cannot publish hands over', () => {
+  const fleet = new BeatFleet();
+  const dir = new TempDir();
+  let server: PrivateRedis;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    redis = new Redis(server.url(0));
+  });
+
+  afterEach(async () => {
+    await fleet.killAll();
+    killCliChildren();
+  });
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+    dir.remove();
+  });
+
+  function deployment(): { file: string; keys: SchedulerKeys } {
+    const name = uniqueName('stray');
+    const file = dir.write(`${name}.json`, { name, broker: { url: server.url(0) }, maxInterval: '200ms', lock: FAST_LOCK, beatSchedule: { tick: { task: 't.tick', schedule: 1 } } });
+    return { file, keys: schedulerKeys('tsbeat', name) };
+  }
+
+  it('a fence holding a hash: the publish failure names the key and its fix, the leader hands over, and publishing resumes once the fence is rewritten', async () => {
+    const { file, keys } = deployment();
+    const beat = fleet.spawn({ config: file });
+    await beat.waitForEvent(EVENTS.fire, 10_000);
+    const from = beat.logs.length;
+    await redis.multi().del(keys.fence).hset(keys.fence, 'stray', 'value').exec();
+    const failed = await beat.waitForLog('a publish failure naming the fence', (l) => l.event === EVENTS.tickError && String(l['err']).includes(keys.fence), 10_000, from);
+    expect(String(failed['err'])).toContain(`key ${keys.fence} holds a hash, where tsbeat keeps a string (WRONGTYPE`);
+    expect(String(failed['err'])).toContain(`DEL ${keys.fence}`);
+    const lost = await beat.waitForEvent(EVENTS.lockLost, 5_000, from);
+    expect(String(lost['reason'])).toContain('cannot publish');
+    // Taking the lock again writes the fence (SET replaces the hash): publishing goes on.
+    await beat.waitForEvent(EVENTS.lockAcquired, 10_000, from);
+    await beat.waitForLog('a fire after the handover', (l) => l.event === EVENTS.fire, 10_000, beat.logs.indexOf(lost));
+    expect(await redis.type(keys.fence)).toBe('string');
+  });
+
+  it('a leader key holding a string: each lock attempt names the key instead of failing unnamed', async () => {
+    const { file, keys } = deployment();
+    await redis.set(keys.leader, 'stray');
+    const beat = fleet.spawn({ config: file });
+    const refused = await beat.waitForEvent(EVENTS.redisRefused, 10_000);
+    expect(refused).toMatchObject({ role: 'lock', code: ErrorCode.RedisWrongType });
+    expect(String(refused['err'])).toContain(`key ${keys.leader} holds another type of value, where tsbeat keeps a hash`);
+  });
+
+  it('a state key holding a string: run stands by naming the key; status exits 1 naming it', async () => {
+    const { file, keys } = deployment();
+    await redis.set(keys.state, 'stray');
+    const beat = fleet.spawn({ config: file });
+    const failed = await beat.waitForLog('the state load failure', (l) => l.event === EVENTS.tickError && String(l['err']).includes(keys.state), 10_000);
+    expect(String(failed['err'])).toContain(`key ${keys.state} holds a string, where tsbeat keeps a hash`);
+    const r = await runBeatCli(['status', '--config', file]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`key ${keys.state} holds a string, where tsbeat keeps a hash`);
+  });
+
+  it.each([
+    ['paused', 'status', []],
+    ['paused', 'pause', ['tick']],
+    ['resumed', 'status', []],
+    ['resumed', 'resume', ['tick']],
+  ] as const)('a %s key holding a list: beat %s exits 1 naming the key and the fix', async (key, command, args) => {
+    const { file, keys } = deployment();
+    await redis.rpush(keys[key], 'stray');
+    const r = await runBeatCli([command, ...args, '--config', file]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`key ${keys[key]} holds a list, where tsbeat keeps a ${key === 'paused' ? 'set' : 'hash'} (WRONGTYPE`);
+    expect(r.stderr).toContain(`DEL ${keys[key]}`);
+  });
+
+  it('a state field that is not JSON: run says which key and entry start afresh', async () => {
+    const { file, keys } = deployment();
+    await redis.hset(keys.state, 'tick', 'not json');
+    const beat = fleet.spawn({ config: file });
+    const line = await beat.waitForEvent(EVENTS.stateUnreadable, 10_000);
+    expect(line).toMatchObject({ key: keys.state, entry: 'tick' });
+    expect(String(line.msg)).toContain(`HDEL ${keys.state} tick`);
+  });
+});
