@@ -40,6 +40,8 @@ export const EVENTS = {
   redisError: 'beat.redis.error',
   /** Start-up checks: Redis may evict keys, the local clock is off. */
   redisWarning: 'beat.redis.warning',
+  /** Start-up check: Redis has neither RDB snapshots (`save`) nor the append-only file. */
+  redisNoPersistence: 'beat.redis.no_persistence',
   clockSkew: 'beat.clock.skew',
   start: 'beat.start',
   stop: 'beat.stop',
