@@ -38,6 +38,11 @@ export const EVENTS = {
   redisConnect: 'beat.redis.connect',
   redisReconnect: 'beat.redis.reconnect',
   redisError: 'beat.redis.error',
+  /**
+   * A Sentinel connection came back on another primary than before (a failover): writes the old
+   * primary acknowledged just before may not have reached the new one.
+   */
+  redisFailover: 'beat.redis.failover',
   /** Start-up checks: Redis may evict keys, the local clock is off. */
   redisWarning: 'beat.redis.warning',
   /** Start-up check: Redis has neither RDB snapshots (`save`) nor the append-only file. */

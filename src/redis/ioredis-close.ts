@@ -1,5 +1,5 @@
 /**
- * Workarounds for two ioredis bugs about what a closed connection leaves behind. Every client
+ * Workarounds for three ioredis bugs about what a closed connection leaves behind. Every client
  * tsbeat makes goes through `settleOnClose`. Remove each part once the installed ioredis fixes it;
  * test/integration/ioredis-close.test.ts has a test for each bug that fails from that day.
  *
@@ -15,6 +15,11 @@
  *    and the scheduler with it, after a connection reset that the first retry repaired. (ioredis
  *    rejects them only when a retry fails.) They are rejected here when the connection closes; the
  *    caller retries, and the fenced scripts make a retry of a run that did land harmless.
+ * 3. With Sentinel and `failoverDetector` (see redis-url.ts), each connection subscribes to every
+ *    sentinel; `quit()` closes the connection to Redis but not those subscriptions (only
+ *    `disconnect()` tells the connector), so a stopped process was held open by them
+ *    (`beat.stop.lingering` with one `TCPSocketWrap` per sentinel and connection). When a client
+ *    ends for good it is disconnected here too, which closes them.
  */
 import type { Redis } from 'ioredis';
 
@@ -39,5 +44,7 @@ export function settleOnClose(client: Redis): Redis {
       internals.flushQueue(new Error('the connection closed before Redis replied; not resent'), { offlineQueue: false });
     }
   });
+  // 'end': the client will not reconnect (quit or disconnect). disconnect() again is harmless.
+  client.on('end', () => client.disconnect());
   return client;
 }
