@@ -19,7 +19,12 @@
  *    sentinel; `quit()` closes the connection to Redis but not those subscriptions (only
  *    `disconnect()` tells the connector), so a stopped process was held open by them
  *    (`beat.stop.lingering` with one `TCPSocketWrap` per sentinel and connection). When a client
- *    ends for good it is disconnected here too, which closes them.
+ *    ends for good it is disconnected here too, which closes them. And after a failover the
+ *    connector cleans the old subscriptions up twice (when the switch is announced, and again
+ *    when the next connection is made); the second time each closed client arms a 2 s timer
+ *    waiting for a 'close' that already happened, which held a process stopped within 2 s of a
+ *    failover (`beat.stop.lingering` with one `Timeout` per sentinel and connection). The
+ *    connector forgets its subscriptions once it has cleaned them up.
  */
 import type { Redis } from 'ioredis';
 
@@ -28,6 +33,8 @@ interface ClientInternals {
   socketTimeoutTimer?: ReturnType<typeof setTimeout> | undefined;
   commandQueue: { length: number };
   flushQueue(error: Error, options?: { offlineQueue?: boolean; commandQueue?: boolean }): void;
+  /** A SentinelConnector (lib/connectors/SentinelConnector) has `failoverDetector`. */
+  connector: { disconnect(): void; failoverDetector?: unknown };
 }
 
 export function settleOnClose(client: Redis): Redis {
@@ -46,5 +53,13 @@ export function settleOnClose(client: Redis): Redis {
   });
   // 'end': the client will not reconnect (quit or disconnect). disconnect() again is harmless.
   client.on('end', () => client.disconnect());
+  const connector = internals.connector;
+  if ('failoverDetector' in connector) {
+    const disconnect = connector.disconnect.bind(connector);
+    connector.disconnect = () => {
+      disconnect();
+      connector.failoverDetector = null;
+    };
+  }
   return client;
 }
