@@ -19,7 +19,7 @@
  *    sentinel; `quit()` closes the connection to Redis but not those subscriptions (only
  *    `disconnect()` tells the connector), so a stopped process was held open by them
  *    (`beat.stop.lingering` with one `TCPSocketWrap` per sentinel and connection). When a client
- *    ends for good it is disconnected here too, which closes them. And after a failover the
+ *    ends for good they are closed here. And after a failover the
  *    connector cleans the old subscriptions up twice (when the switch is announced, and again
  *    when the next connection is made); the second time each closed client arms a 2 s timer
  *    waiting for a 'close' that already happened, which held a process stopped within 2 s of a
@@ -34,7 +34,7 @@ interface ClientInternals {
   commandQueue: { length: number };
   flushQueue(error: Error, options?: { offlineQueue?: boolean; commandQueue?: boolean }): void;
   /** A SentinelConnector (lib/connectors/SentinelConnector) has `failoverDetector`. */
-  connector: { disconnect(): void; failoverDetector?: unknown };
+  connector: { disconnect(): void; failoverDetector?: { cleanup(): void } | null };
 }
 
 export function settleOnClose(client: Redis): Redis {
@@ -51,15 +51,19 @@ export function settleOnClose(client: Redis): Redis {
       internals.flushQueue(new Error('the connection closed before Redis replied; not resent'), { offlineQueue: false });
     }
   });
-  // 'end': the client will not reconnect (quit or disconnect). disconnect() again is harmless.
-  client.on('end', () => client.disconnect());
   const connector = internals.connector;
   if ('failoverDetector' in connector) {
+    const forget = (): void => {
+      connector.failoverDetector?.cleanup();
+      connector.failoverDetector = null;
+    };
     const disconnect = connector.disconnect.bind(connector);
     connector.disconnect = () => {
       disconnect();
       connector.failoverDetector = null;
     };
+    // 'end': the client will not reconnect (after quit() too, which leaves the subscriptions open).
+    client.on('end', forget);
   }
   return client;
 }
