@@ -18,13 +18,12 @@
  * 3. With Sentinel and `failoverDetector` (see redis-url.ts), each connection subscribes to every
  *    sentinel; `quit()` closes the connection to Redis but not those subscriptions (only
  *    `disconnect()` tells the connector), so a stopped process was held open by them
- *    (`beat.stop.lingering` with one `TCPSocketWrap` per sentinel and connection). When a client
- *    ends for good they are closed here. And after a failover the
- *    connector cleans the old subscriptions up twice (when the switch is announced, and again
- *    when the next connection is made); the second time each closed client arms a 2 s timer
- *    waiting for a 'close' that already happened, which held a process stopped within 2 s of a
- *    failover (`beat.stop.lingering` with one `Timeout` per sentinel and connection). The
- *    connector forgets its subscriptions once it has cleaned them up.
+ *    (`beat.stop.lingering` with one `TCPSocketWrap` per sentinel and connection): when a client
+ *    ends for good they are closed here. And after a failover the connector cleaned the old
+ *    subscriptions up twice (when the switch is announced, and again at the next connection); the
+ *    second time each closed client armed a 2 s timer for a 'close' that had already happened,
+ *    which held a process stopped within 2 s of a failover (one `Timeout` per sentinel and
+ *    connection): the connector forgets its subscriptions once it has cleaned them up.
  */
 import type { Redis } from 'ioredis';
 
