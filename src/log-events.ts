@@ -44,6 +44,13 @@ export const EVENTS = {
   redisReconnect: 'beat.redis.reconnect',
   redisError: 'beat.redis.error',
   /**
+   * A Sentinel connection came back on another primary than before (a failover): writes the old
+   * primary acknowledged just before may not have reached the new one.
+   */
+  redisFailover: 'beat.redis.failover',
+  /** Start-up check: Redis has neither RDB snapshots (`save`) nor the append-only file. */
+  redisNoPersistence: 'beat.redis.no_persistence',
+  /**
    * Redis refused this instance for a reason retrying does not fix (`code`: a DB it lacks, a wrong
    * password, a missing ACL permission, out of memory, a read-only replica, a key of another type);
    * the message names the fix.

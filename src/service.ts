@@ -115,7 +115,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const metrics: BeatMetrics | undefined = options.http === undefined ? undefined : new (await import('./metrics.js')).BeatMetrics();
 
   const stateUrl = stateUrlFor(config);
-  const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log);
+  const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
   const subscriber = createRedisClient(stateUrl, config.broker.transportOptions, 'subscriber', log);
   const publishing = createPublishing(config, keys, log, state);
   const lockClients: Redis[] =

@@ -233,6 +233,10 @@ export function redisClientOptions(spec: RedisConnectionSpec, transport: Transpo
   } else {
     options.sentinels = e.sentinels.map((s) => ({ host: s.host, port: s.port }));
     options.name = e.masterName;
+    // Follow a failover as soon as a sentinel announces it (+switch-master), not when the old
+    // primary is demoted: Sentinel reconfigures it only some seconds later (10 s in tests), and
+    // until then it accepts writes that the replication from the new primary will discard.
+    options.failoverDetector = true;
     const kwargs = transport.sentinelKwargs ?? {};
     for (const [key, value] of Object.entries(kwargs)) {
       if (key === 'password' && typeof value === 'string') options.sentinelPassword = value;

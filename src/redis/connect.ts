@@ -18,7 +18,12 @@ import { redisRefusal, registerPlace } from './server-errors.js';
 
 const MAX_BACKOFF_MS = 5000;
 
-export function createRedisClient(url: string, transport: TransportOptionsInput, role: string, logger: Logger): Redis {
+export interface RedisClientOptions {
+  /** Log `beat.redis.failover` when a Sentinel connection comes back on another primary. */
+  readonly reportFailover?: boolean;
+}
+
+export function createRedisClient(url: string, transport: TransportOptionsInput, role: string, logger: Logger, options: RedisClientOptions = {}): Redis {
   const spec = parseRedisUrl(url, transport);
   const client = new Redis({
     ...redisClientOptions(spec, transport, (path) => readFileSync(path)),
@@ -37,8 +42,19 @@ export function createRedisClient(url: string, transport: TransportOptionsInput,
   settleOnClose(client);
   let wasReady = false;
   let lastError = '';
+  // Through Sentinel, the address of the primary this connection reached (it changes on failover).
+  const sentinel = spec.endpoint.kind === 'sentinel';
+  let primary: string | undefined;
   client.on('ready', () => {
-    logger.info({ event: wasReady ? EVENTS.redisReconnect : EVENTS.redisConnect, role, url: spec.display }, `connected to Redis (${role})`);
+    const before = primary;
+    primary = sentinel ? `${client.stream.remoteAddress ?? '?'}:${client.stream.remotePort ?? '?'}` : undefined;
+    logger.info({ event: wasReady ? EVENTS.redisReconnect : EVENTS.redisConnect, role, url: spec.display, ...(sentinel ? { primary } : {}) }, `connected to Redis (${role})`);
+    if (options.reportFailover === true && before !== undefined && primary !== before) {
+      logger.warn(
+        { event: EVENTS.redisFailover, role, url: spec.display, from: before, to: primary },
+        `Redis failed over: the primary is now ${primary} (was ${before}). Replication is asynchronous, so what the old primary accepted in its last moments may be missing here: runs published just before (lost, unless a worker already took them from the old primary), the schedule state (a later leader publishes those runs again, with the same task ids, as each entry's catchUp says) and the fence and lock (the leader is then fenced out and campaigns again). Deduplicate by task id where a run must not execute twice; min-replicas-to-write on the primary narrows the window.`,
+      );
+    }
     wasReady = true;
     lastError = '';
   });

@@ -1,6 +1,7 @@
 /**
  * Start-up checks of the Redis that holds state and messages, for problems that would otherwise
- * lose data silently: an eviction policy that may delete keys. (The clock is checked by ClockGuard.)
+ * lose data silently: an eviction policy that may delete keys, and no persistence (a restart
+ * empties it). They warn; neither stops the start. (The clock is checked by ClockGuard.)
  */
 import type { Redis } from 'ioredis';
 import { EVENTS } from '../log-events.js';
@@ -20,4 +21,34 @@ export async function checkRedisServer(client: Redis, logger: Logger): Promise<v
     // Managed Redis services often disable CONFIG; that is no reason not to start.
     logger.debug({ event: EVENTS.redisWarning, err: error }, 'could not read maxmemory-policy');
   }
+  await checkPersistence(client, logger);
+}
+
+/** CONFIG GET of one parameter; undefined when the server does not say (CONFIG disabled or renamed). */
+async function configGet(client: Redis, name: string): Promise<string | undefined> {
+  const reply = (await client.call('CONFIG', 'GET', name)) as string[];
+  return reply[1];
+}
+
+/**
+ * Warns when Redis keeps nothing on disk: neither RDB snapshots (`save` is empty) nor the
+ * append-only file (`appendonly no`). A restart then comes back empty, and the state, the fence and
+ * the queued messages are gone with it.
+ */
+async function checkPersistence(client: Redis, logger: Logger): Promise<void> {
+  let save: string | undefined;
+  let appendonly: string | undefined;
+  try {
+    save = await configGet(client, 'save');
+    appendonly = await configGet(client, 'appendonly');
+  } catch (error) {
+    logger.debug({ event: EVENTS.redisNoPersistence, err: error }, 'could not read save and appendonly (CONFIG GET); persistence not checked');
+    return;
+  }
+  if (save === undefined || appendonly === undefined) return;
+  if (save.trim() !== '' || appendonly === 'yes') return;
+  logger.warn(
+    { event: EVENTS.redisNoPersistence, save, appendonly },
+    'Redis keeps nothing on disk (save "" and appendonly no): if it restarts, the schedule state, the lock\'s fence and the queued messages are gone, and every entry starts afresh with its missed runs forgotten. Enable RDB snapshots (save, e.g. "3600 1 300 100 60 10000") or the append-only file (appendonly yes).',
+  );
 }

@@ -6,7 +6,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -16,7 +15,7 @@ import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/mess
 import type { TransportOptionsInput } from '../../src/config/options-schema.js';
 import { BeatError, ErrorCode } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
-import { PrivateRedis } from '../support/redis-server.js';
+import { PrivateRedis, freePort } from '../support/redis-server.js';
 import { waitFor } from '../support/celery.js';
 import { ENV, config, entry } from '../support/messages.js';
 
@@ -25,17 +24,6 @@ const ADMIN_PASSWORD = 'admin-pw';
 const PASSWORD = 'S3cret/pa@ss:word';
 const WRONG = 'Wr0ng/Secret@guess';
 const enc = encodeURIComponent;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function openssl(dir: string, ...args: string[]): void {
   const run = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });

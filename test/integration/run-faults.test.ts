@@ -98,6 +98,8 @@ describe('Redis lost while running', () => {
     expect(errors[0]?.['msg']).toMatch(/unreachable; retrying/);
     // The default noeviction policy draws no warning (the maxmemory test below is the positive case).
     expect(p.events('beat.redis.warning')).toEqual([]);
+    // It keeps nothing on disk (--save '' --appendonly no), which `run` says at start, once.
+    expect(p.events('beat.redis.no_persistence')).toEqual([expect.objectContaining({ level: 'warn', save: '', appendonly: 'no' })]);
 
     // The server kept nothing (no persistence): the queue and the state went with it. The instance
     // saw its own runs before the restart, so it knows the state went backwards: it says so, and

@@ -94,6 +94,8 @@ describe('sentinel://', () => {
     });
     expect(redisClientOptions(spec, { masterName: 'mymaster', sentinelKwargs: { password: 'sentinel-pw' } }, noFiles)).toMatchObject({
       name: 'mymaster', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }, { host: 's3', port: 26380 }], password: 'pw', sentinelPassword: 'sentinel-pw', db: 2,
+      // Follows +switch-master at once (test/integration/sentinel-failover.test.ts shows why).
+      failoverDetector: true,
     });
   });
 });
