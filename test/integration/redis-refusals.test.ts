@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { EVENTS } from '../../src/log-events.js';
-import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
+import { BeatFleet, FAST_LOCK, TempDir, errText } from '../support/beat-process.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 import { killCliChildren, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
 
@@ -78,7 +78,7 @@ describe('Redis refusals are named with their fix', () => {
     const beat = fleet.spawn({ config: configFile(userUrl('noeval')) });
     const refused = await beat.waitForEvent(EVENTS.redisRefused, 15_000);
     expect(refused).toMatchObject({ code: ErrorCode.RedisNoPerm, role: 'lock' });
-    expect(String(refused['err'])).toMatch(/the ACL user "noeval" may not use the EVAL(SHA)? command .*ACL SETUSER noeval \+eval(sha)?/);
+    expect(errText(refused)).toMatch(/the ACL user "noeval" may not use the EVAL(SHA)? command .*ACL SETUSER noeval \+eval(sha)?/);
     expect(beat.allOutput()).not.toContain('unable to achieve a quorum');
   });
 
@@ -101,7 +101,7 @@ describe('Redis refusals are named with their fix', () => {
     const beat = fleet.spawn({ config: configFile(full.url(0)) });
     const refused = await beat.waitForEvent(EVENTS.redisRefused, 15_000);
     expect(refused).toMatchObject({ code: ErrorCode.RedisOom, role: 'lock' });
-    expect(String(refused['err'])).toContain('is out of memory and refuses writes');
+    expect(errText(refused)).toContain('is out of memory and refuses writes');
     const r = await runBeatCli(['pause', 'tick', '--config', configFile(full.url(0))]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`Redis at ${full.url(0)} is out of memory and refuses writes (OOM`);

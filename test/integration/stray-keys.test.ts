@@ -13,7 +13,7 @@ import { ErrorCode } from '../../src/errors.js';
 import { EVENTS } from '../../src/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import type { SchedulerKeys } from '../../src/redis/keys.js';
-import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
+import { BeatFleet, FAST_LOCK, TempDir, errText } from '../support/beat-process.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 import { killCliChildren, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
 
@@ -51,9 +51,9 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
     await beat.waitForEvent(EVENTS.fire, 10_000);
     const from = beat.logs.length;
     await redis.multi().del(keys.fence).hset(keys.fence, 'stray', 'value').exec();
-    const failed = await beat.waitForLog('a publish failure naming the fence', (l) => l.event === EVENTS.tickError && String(l['err']).includes(keys.fence), 10_000, from);
-    expect(String(failed['err'])).toContain(`key ${keys.fence} holds a hash, where tsbeat keeps a string (WRONGTYPE`);
-    expect(String(failed['err'])).toContain(`DEL ${keys.fence}`);
+    const failed = await beat.waitForLog('a publish failure naming the fence', (l) => l.event === EVENTS.tickError && errText(l).includes(keys.fence), 10_000, from);
+    expect(errText(failed)).toContain(`key ${keys.fence} holds a hash, where tsbeat keeps a string (WRONGTYPE`);
+    expect(errText(failed)).toContain(`DEL ${keys.fence}`);
     const lost = await beat.waitForEvent(EVENTS.lockLost, 5_000, from);
     expect(String(lost['reason'])).toContain('cannot publish');
     // Taking the lock again writes the fence (SET replaces the hash): publishing goes on.
@@ -68,15 +68,15 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
     const beat = fleet.spawn({ config: file });
     const refused = await beat.waitForEvent(EVENTS.redisRefused, 10_000);
     expect(refused).toMatchObject({ role: 'lock', code: ErrorCode.RedisWrongType });
-    expect(String(refused['err'])).toContain(`key ${keys.leader} holds another type of value, where tsbeat keeps a hash`);
+    expect(errText(refused)).toContain(`key ${keys.leader} holds another type of value, where tsbeat keeps a hash`);
   });
 
   it('a state key holding a string: run stands by naming the key; status exits 1 naming it', async () => {
     const { file, keys } = deployment();
     await redis.set(keys.state, 'stray');
     const beat = fleet.spawn({ config: file });
-    const failed = await beat.waitForLog('the state load failure', (l) => l.event === EVENTS.tickError && String(l['err']).includes(keys.state), 10_000);
-    expect(String(failed['err'])).toContain(`key ${keys.state} holds a string, where tsbeat keeps a hash`);
+    const failed = await beat.waitForLog('the state load failure', (l) => l.event === EVENTS.tickError && errText(l).includes(keys.state), 10_000);
+    expect(errText(failed)).toContain(`key ${keys.state} holds a string, where tsbeat keeps a hash`);
     const r = await runBeatCli(['status', '--config', file]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`key ${keys.state} holds a string, where tsbeat keeps a hash`);

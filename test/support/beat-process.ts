@@ -32,6 +32,24 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`, saying what it waited for. */
+/**
+ * The text of a log line's `err` (the logger writes errors as {message, code, cause}): its message
+ * and its causes' messages, for a test to match.
+ */
+export function errText(line: LogLine | undefined): string {
+  const parts: string[] = [];
+  for (let err: unknown = line?.['err']; err !== undefined && err !== null; ) {
+    if (typeof err !== 'object') {
+      parts.push(String(err));
+      break;
+    }
+    const { message, cause } = err as { message?: unknown; cause?: unknown };
+    if (message !== undefined) parts.push(String(message));
+    err = cause;
+  }
+  return parts.join(' <- ');
+}
+
 export async function waitUntil<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, context: () => string = () => ''): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
