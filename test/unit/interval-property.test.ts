@@ -7,18 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { followingSlot, nextIntervalFires } from '../../src/core/interval.js';
 import type { IntervalSchedule } from '../../src/core/types.js';
-
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { prng } from '../support/prng.js';
 
 const S = 1000;
 const MIN = 60 * S;

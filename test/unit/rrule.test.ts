@@ -13,24 +13,12 @@ import { parseConfig } from '../../src/config/load.js';
 import { nextRRuleFires, rruleWallTimes } from '../../src/core/rrule.js';
 import type { RRuleSpec } from '../../src/core/rrule.js';
 import { formatInstant } from '../../src/core/zone.js';
+import { int, pick, prng } from '../support/prng.js';
+import type { Rand } from '../support/prng.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('../support/rrule_reference.py', import.meta.url));
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-type Rand = () => number;
-const int = (r: Rand, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
-const pick = <T>(r: Rand, items: readonly T[]): T => items[Math.floor(r() * items.length)] as T;
 const some = (r: Rand, lo: number, hi: number, max: number, signed = false): number[] => {
   const out = new Set<number>();
   for (let i = int(r, 1, max); i > 0; i--) out.add((signed && r() < 0.3 ? -1 : 1) * int(r, lo, hi));
