@@ -5,13 +5,11 @@
  * Both become one RRuleSpec, checked part by part with the allowed range in each message.
  */
 import * as z from 'zod';
-import { RECUR_WITHIN_YEARS, RRULE_FREQS, rruleRecurs } from '../core/rrule.js';
+import { DEFAULT_DTSTART_WALL, RECUR_WITHIN_YEARS, RRULE_FREQS, rruleRecurs } from '../core/rrule.js';
 import type { RRuleSpec, RRuleWeekday } from '../core/rrule.js';
 import { keyed } from './keys.js';
 
 const WEEKDAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'] as const;
-/** Where a rule without `dtstart` starts: its phase (interval, count) and its time of day come from here. */
-export const DEFAULT_DTSTART = '2000-01-01T00:00:00';
 
 const intList = (what: string, lo: number, hi: number, nonZero = false) =>
   z
@@ -156,7 +154,7 @@ export const rruleSchema = z
   })
   .pipe(rruleObjectSchema)
   .transform((rule, ctx): RRuleSpec => {
-    const dtstartWall = rule.dtstart ?? (parseWall(DEFAULT_DTSTART) as number);
+    const dtstartWall = rule.dtstart ?? DEFAULT_DTSTART_WALL;
     const spec: RRuleSpec = {
       freq: rule.freq,
       interval: rule.interval,

@@ -49,6 +49,9 @@ export interface RRuleSpec {
   readonly bysecond?: readonly number[] | undefined;
 }
 
+/** Where a rule without `dtstart` starts (wall time): its phase (interval, count) and its time of day come from here. */
+export const DEFAULT_DTSTART_WALL = Date.UTC(2000, 0, 1);
+
 /** A rule must recur at least this often; one that does not (February 30th) is refused at load. */
 export const RECUR_WITHIN_YEARS = 100;
 /** dateutil's last year: the package stops there. */
@@ -417,5 +420,6 @@ export function rruleText(spec: RRuleSpec): string {
   list('BYHOUR', spec.byhour);
   list('BYMINUTE', spec.byminute);
   list('BYSECOND', spec.bysecond);
-  return `DTSTART:${wallText(spec.dtstartWall)} RRULE:${parts.join(';')}`;
+  const rule = `RRULE:${parts.join(';')}`;
+  return spec.dtstartWall === DEFAULT_DTSTART_WALL ? rule : `DTSTART:${wallText(spec.dtstartWall)} ${rule}`;
 }
