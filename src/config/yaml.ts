@@ -1,7 +1,8 @@
 /**
- * A YAML config file → plain JSON-like values, with a line locator for messages. What YAML can say
- * that JSON cannot is either resolved here (merge keys, aliases) or refused with its line (tags
- * such as `!!binary` or `!!set`, aliases that expand without bound, duplicate keys).
+ * A YAML config file → plain JSON-like values, with a line locator for messages. Plain YAML takes
+ * the fast reader (yaml-plain.ts); the rest takes the `yaml` library, where what YAML can say that
+ * JSON cannot is either resolved (merge keys, aliases) or refused with its line (tags such as
+ * `!!binary` or `!!set`, aliases that expand without bound, duplicate keys).
  */
 // yaml is loaded only when a YAML config is read: a JSON config (or the standby of one) then does
 // not carry it in memory (bench: idle).
@@ -10,6 +11,7 @@ import { DEFAULTS } from '../defaults.js';
 import { ConfigError } from '../errors.js';
 import type { ConfigProblem } from '../errors.js';
 import type { LineLocator } from './problems.js';
+import { parsePlainYaml } from './yaml-plain.js';
 
 export interface YamlConfig {
   readonly value: unknown;
@@ -21,7 +23,16 @@ function firstLine(message: string): string {
 }
 
 export async function parseYamlConfig(text: string, source: string): Promise<YamlConfig> {
-  const { LineCounter, isAlias, isNode, isScalar, parseDocument, visit } = await import('yaml');
+  const yaml = await import('yaml');
+  const plain = parsePlainYaml(text);
+  if (plain === undefined) return parseWithLibrary(yaml, text, source);
+  // Lines are only needed for messages: the library finds them then, once.
+  let locate: LineLocator | undefined;
+  return { value: plain.value, locate: (keys) => (locate ??= parseWithLibrary(yaml, text, source).locate)(keys) };
+}
+
+function parseWithLibrary(yaml: typeof import('yaml'), text: string, source: string): YamlConfig {
+  const { LineCounter, isNode, isScalar, parseDocument, visit } = yaml;
   const lineCounter = new LineCounter();
   const lineOf = (node: unknown): number => (isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : 0);
   const doc: Document = parseDocument(text, {
