@@ -1,9 +1,10 @@
 /**
  * A fast reader for the plain YAML most configs are written in: block mappings and sequences,
- * one-line flow collections, plain and quoted scalars, comments. It gives exactly what the `yaml`
+ * one-line flow collections, plain and quoted scalars, comments, anchors and aliases of block
+ * values and merge keys (`<<: *defaults`). It gives exactly what the `yaml`
  * library gives (YAML 1.2 core schema; integers beyond 2^53 as bigints), or `undefined` as soon as
- * it meets anything else (anchors, aliases, merge keys, tags, block or multi-line scalars, several
- * documents, tabs, duplicate keys, ...), and the caller then parses with the library, which also
+ * it meets anything else (tags, block or multi-line scalars, flow collections over several lines,
+ * several documents, tabs, duplicate keys, ...), and the caller then parses with the library, which also
  * finds the lines for messages. Why: the library builds a concrete syntax tree and a document
  * model first, ~15x slower than JSON.parse and ~5x the memory for 100,000 entries (bench:
  * config-load).
@@ -89,7 +90,19 @@ function isEntryEnd(c: string | undefined): boolean {
 }
 
 /** A flow collection (`{...}` or `[...]`) on one line, from `at`; returns it and the index after it. */
-function flow(text: string, at: number): [unknown, number] {
+/** Resolves `*name` to the anchored value (gives up on an unknown name). */
+type AliasOf = (name: string) => unknown;
+
+/** A merge key's value (a mapping, or a list of them) into `map`, where it has no such key yet: the first source wins. */
+function mergeInto(map: Record<string, unknown>, value: unknown): void {
+  for (const source of Array.isArray(value) ? value : [value]) {
+    if (source === null || typeof source !== 'object' || Array.isArray(source)) giveUp();
+    const from = source as Record<string, unknown>;
+    for (const key in from) if (!Object.hasOwn(map, key)) map[key] = from[key];
+  }
+}
+
+function flow(text: string, at: number, aliasOf: AliasOf): [unknown, number] {
   const open = text[at];
   const close = open === '{' ? '}' : ']';
   const result: Record<string, unknown> | unknown[] = open === '{' ? {} : [];
@@ -101,7 +114,7 @@ function flow(text: string, at: number): [unknown, number] {
     skipSpaces();
     const c = text[i];
     if (c === '{' || c === '[') {
-      const [value, next] = flow(text, i);
+      const [value, next] = flow(text, i, aliasOf);
       i = next;
       return value;
     }
@@ -109,6 +122,11 @@ function flow(text: string, at: number): [unknown, number] {
       const [value, next] = quoted(text, i);
       i = next;
       return value;
+    }
+    if (c === '*') {
+      const name = /^[^\s,[\]{}]+/.exec(text.slice(i + 1))?.[0] ?? giveUp();
+      i += 1 + name.length;
+      return aliasOf(name);
     }
     const start = i;
     while (i < text.length) {
@@ -124,19 +142,30 @@ function flow(text: string, at: number): [unknown, number] {
   };
   skipSpaces();
   if (text[i] === close) return [result, i + 1];
+  // After a merge, the keys written in this map (which win over merged ones) are kept apart.
+  let written: Set<string> | undefined;
   for (;;) {
     if (Array.isArray(result)) {
       result.push(item());
     } else {
-      const keyStart = i;
+      const keyStart = text[i];
       const key = item();
-      if (typeof key !== 'string' || (text[keyStart] !== '"' && text[keyStart] !== "'" && key === '')) giveUp();
+      const isQuoted = keyStart === '"' || keyStart === "'";
+      if (typeof key !== 'string' || keyStart === '*' || (!isQuoted && key === '')) giveUp();
       skipSpaces();
       if (text[i] !== ':') giveUp();
       i += 1;
-      if (Object.hasOwn(result, key as string) || key === '<<') giveUp();
       skipSpaces();
-      result[key as string] = text[i] === ',' || text[i] === close ? null : item();
+      const value = text[i] === ',' || text[i] === close ? null : item();
+      if (key === '<<') {
+        if (isQuoted || written !== undefined) giveUp(); // a quoted "<<" is an ordinary key to the library; or a second merge
+        written = new Set(Object.keys(result));
+        mergeInto(result, value);
+      } else {
+        if (written === undefined ? Object.hasOwn(result, key as string) : written.has(key as string)) giveUp();
+        written?.add(key as string);
+        result[key as string] = value;
+      }
     }
     skipSpaces();
     if (text[i] === ',') {
@@ -151,10 +180,10 @@ function flow(text: string, at: number): [unknown, number] {
 }
 
 /** A value written after `key:` or `- `, to the end of its line. */
-function inlineValue(text: string): unknown {
+function inlineValue(text: string, aliasOf: AliasOf): unknown {
   const c = text[0];
   if (c === '{' || c === '[') {
-    const [value, end] = flow(text, 0);
+    const [value, end] = flow(text, 0, aliasOf);
     expectEnd(text, end);
     return value;
   }
@@ -174,7 +203,8 @@ function splitEntry(text: string): [string, string] | undefined {
   if (text[0] === '"' || text[0] === "'") {
     const [key, end] = quoted(text, 0);
     if (text[end] !== ':') return undefined; // a quoted scalar, not a key
-    if (!isEntryEnd(text[end + 1])) return giveUp();
+    // A quoted "<<" is an ordinary key to the library, not a merge.
+    if (!isEntryEnd(text[end + 1]) || key === '<<') return giveUp();
     const rest = text.slice(end + 1).trim();
     return [key, rest.startsWith('#') ? '' : rest];
   }
@@ -191,8 +221,14 @@ function isSeqItem(text: string): boolean {
   return text[0] === '-' && isEntryEnd(text[1]);
 }
 
+const ANCHOR = /^&([^\s,[\]{}]+)(?: +|$)/;
+const ALIAS = /^\*([^\s,[\]{}]+)(?: +#.*)?$/;
+
 class Reader {
   private at = 0;
+  /** Anchored values by name: an alias is the same object, as the library's toJS makes it. */
+  private readonly anchors = new Map<string, unknown>();
+  aliases = 0;
   constructor(private readonly lines: Line[]) {}
 
   document(): unknown {
@@ -218,15 +254,55 @@ class Reader {
     return null;
   }
 
+  /** What follows `key:` or `- `: perhaps an anchor, then an alias, a value on the line, or a nested block. */
+  private value(rest: string, indent: number, seqAllowedAtSameIndent: boolean): unknown {
+    let text = rest;
+    let anchor: string | undefined;
+    if (text[0] === '&') {
+      const match = ANCHOR.exec(text) ?? giveUp();
+      anchor = match[1] as string;
+      text = text.slice(match[0].length);
+      if (text.startsWith('#')) text = '';
+    }
+    let value: unknown;
+    if (text === '') value = this.nested(indent, seqAllowedAtSameIndent);
+    else if (text[0] === '*') value = this.alias(text);
+    else value = inlineValue(text, this.aliasOf);
+    if (anchor !== undefined) {
+      if (this.anchors.has(anchor)) giveUp(); // a redefined anchor: leave the scoping to the library
+      this.anchors.set(anchor, value);
+    }
+    return value;
+  }
+
+  private alias(text: string): unknown {
+    return this.aliasOf((ALIAS.exec(text) ?? giveUp())[1] as string);
+  }
+
+  private readonly aliasOf: AliasOf = (name) => {
+    if (!this.anchors.has(name)) giveUp();
+    this.aliases += 1;
+    return this.anchors.get(name);
+  };
+
   private mapping(indent: number): Record<string, unknown> {
     const map: Record<string, unknown> = {};
+    // After a merge, the keys written in this map (which win over merged ones) are kept apart.
+    let written: Set<string> | undefined;
     for (let line = this.lines[this.at]; line !== undefined && line.indent === indent && !isSeqItem(line.text); line = this.lines[this.at]) {
       const entry = splitEntry(line.text);
       if (entry === undefined) return giveUp();
       const [key, rest] = entry;
-      if (key === '<<' || Object.hasOwn(map, key)) giveUp();
       this.at += 1;
-      map[key] = rest === '' ? this.nested(indent, true) : inlineValue(rest);
+      if (key === '<<') {
+        if (written !== undefined) giveUp(); // a second merge key
+        written = new Set(Object.keys(map));
+        mergeInto(map, this.value(rest, indent, true));
+        continue;
+      }
+      if (written === undefined ? Object.hasOwn(map, key) : written.has(key)) giveUp();
+      written?.add(key);
+      map[key] = this.value(rest, indent, true);
     }
     this.expectDedent(indent);
     return map;
@@ -236,16 +312,16 @@ class Reader {
     const list: unknown[] = [];
     for (let line = this.lines[this.at]; line !== undefined && line.indent === indent && isSeqItem(line.text); line = this.lines[this.at]) {
       const rest = line.text.slice(1).trimStart();
-      if (rest === '' || rest.startsWith('#')) {
+      if (rest === '' || rest.startsWith('#') || rest[0] === '&' || rest[0] === '*') {
         this.at += 1;
-        list.push(this.nested(indent, false));
+        list.push(this.value(rest.startsWith('#') ? '' : rest, indent, false));
       } else if (isSeqItem(rest) || splitEntry(rest) !== undefined) {
         // `- key: value` or `- - x`: a collection whose first line starts after the dash.
         this.lines[this.at] = { indent: indent + (line.text.length - rest.length), text: rest };
         list.push(this.block(indent + (line.text.length - rest.length)));
       } else {
         this.at += 1;
-        list.push(inlineValue(rest));
+        list.push(inlineValue(rest, this.aliasOf));
       }
     }
     this.expectDedent(indent);
@@ -259,8 +335,11 @@ class Reader {
   }
 }
 
-/** The document's value, or undefined when it is not plain YAML (the library then reads it). */
-export function parsePlainYaml(source: string): { value: unknown } | undefined {
+/**
+ * The document's value, or undefined when it is not plain YAML (the library then reads it).
+ * `aliases` counts the aliases used: their values are shared, as the library shares them.
+ */
+export function parsePlainYaml(source: string): { value: unknown; aliases: number } | undefined {
   if (source.includes('\t') || source.startsWith('\uFEFF')) return undefined;
   const lines: Line[] = [];
   let started = false;
@@ -277,7 +356,9 @@ export function parsePlainYaml(source: string): { value: unknown } | undefined {
     lines.push({ indent: text.length - body.length, text: body.trimEnd() });
   }
   try {
-    return { value: new Reader(lines).document() };
+    const reader = new Reader(lines);
+    const value = reader.document();
+    return { value, aliases: reader.aliases };
   } catch (error) {
     if (error instanceof NotPlain) return undefined;
     throw error;

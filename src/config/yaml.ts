@@ -26,6 +26,7 @@ export async function parseYamlConfig(text: string, source: string): Promise<Yam
   const yaml = await import('yaml');
   const plain = parsePlainYaml(text);
   if (plain === undefined) return parseWithLibrary(yaml, text, source);
+  if (plain.aliases > 0) checkExpansion(plain.value, source);
   // Lines are only needed for messages: the library finds them then, once.
   let locate: LineLocator | undefined;
   return { value: plain.value, locate: (keys) => (locate ??= parseWithLibrary(yaml, text, source).locate)(keys) };

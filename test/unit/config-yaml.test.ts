@@ -70,4 +70,11 @@ describe('YAML configs as docker-compose and Kubernetes files are written', () =
   it('still refuses a key that is neither a setting nor an extension', async () => {
     await expect(loadYaml('typo.yaml', ['x-ok: 1', 'xdefaults: 1'])).rejects.toThrow('xdefaults (line 2): unknown key "xdefaults"');
   });
+
+  it('refuses an alias bomb whichever reader reads it (a block scalar sends this one to the library)', async () => {
+    const laughs = ['note: |', '  a block scalar', 'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+    for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g']]) laughs.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    await expect(loadYaml('bomb.yaml', laughs)).rejects.toThrow(/YAML aliases expand 72 written values to 6,053,445, more than the 1,000,000 allowed/);
+    await expect(loadYaml('bomb-plain.yaml', laughs.slice(2))).rejects.toThrow(/YAML aliases expand 71 written values to 6,053,444, more than the 1,000,000 allowed/);
+  });
 });

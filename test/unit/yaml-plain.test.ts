@@ -28,12 +28,20 @@ const PLAIN = [
   'json: {"a": 1, "b": [true, false, null], "c": {"d": "e"}}',
   '---\nkey with spaces: value with spaces\n"quoted key": 1\n\'single\': 2\n-dash: -x\nx-ext: 1',
   'a:\n  b:\n    c:\n\nd: 1\r\ne: 2\r\n',
+  'x-defaults: &d { task: t, options: { queue: q } }\ne: { <<: *d, schedule: 1 }\nf:\n  <<: *d\n  task: u',
+  'a: &a { k: 1, j: 2 }\nb: &b { k: 3, m: 4 }\nc: { <<: [*a, *b], j: 9 }\nd:\n  j: 0\n  <<: [*b, *a]',
+  'l: &l\n  - 1\n  - &m { x: 1 }\nr: *l\ns: [*m, *m]\nt:\n- *m\n- &n 5\n- *n\nu: &u\nv: *u',
+  'a: &a [ {x: 1}, {y: 2} ]\nb: { <<: *a }\nc: { x: 0, <<: *a }\nd:\n  <<:\n    y: 2\n  z: 3\ne:\n- <<: *a\n  y: 3',
   stringify({ beatSchedule: { 'entry-0': { task: 't', args: [0, 'x', 'multi word', '', 'yes', '1.0', '-'], kwargs: { n: 0 }, schedule: 5 } } }),
 ];
 
 const NOT_PLAIN = [
-  'a: &x 1\nb: *x',
-  'x: &d {a: 1}\ne:\n  <<: *d',
+  'a: *undefined',
+  'a: &a {x: 1}\nb: &a {y: 2}\nc: *a',
+  'a: { "<<": 1 }',
+  'a: &a { x: 1 }\nb:\n  <<: *a\n  <<: *a',
+  'a: &a 1\nb: { <<: *a }',
+  'a: [&x 1]',
   'a: !!binary aGVsbG8=',
   'a: |\n  block\n  text',
   'a: >\n  folded',
@@ -51,7 +59,7 @@ const NOT_PLAIN = [
 ];
 
 describe('the plain-YAML reader', () => {
-  it('reads what the yaml library reads, value for value, for plain documents', () => {
+  it('reads what the yaml library reads, value for value, for plain documents, anchors and merge keys', () => {
     for (const text of PLAIN) {
       const fast = parsePlainYaml(text);
       expect(fast, text).toBeDefined();
@@ -74,7 +82,7 @@ describe('the plain-YAML reader', () => {
     }
   });
 
-  it('hands every construct beyond plain YAML to the library instead of guessing', () => {
+  it('hands every construct beyond what it reads to the library instead of guessing', () => {
     for (const text of NOT_PLAIN) expect(parsePlainYaml(text), text).toBeUndefined();
   });
 
@@ -86,16 +94,21 @@ describe('the plain-YAML reader', () => {
     };
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
     const atoms: unknown[] = ['a', 'b c', '', ' ', '-', '- x', '-5', '5', '5.0', '1e3', 'yes', 'null', '~', 'true', '#', 'a #b', 'a#b', 'x: y', 'x:y', ':', '?', '*a', '&a', '!t', '|', '>', '"', "'", '{', '}', '[', ']', ',', 'redis://h:1/0', '0o7', '0x1f', '.inf', '\\', '01', '+1', 1, -2, 3.5, 2n ** 60n, true, null];
+    // Objects used twice are written as an anchor and aliases.
+    const made: object[] = [];
     const value = (depth: number): unknown => {
       const r = random();
+      if (made.length > 0 && r < 0.1) return pick(made);
       if (depth > 3 || r < 0.5) return pick(atoms);
       const n = Math.floor(random() * 4);
-      if (r < 0.75) return Object.fromEntries(Array.from({ length: n }, () => [String(pick(atoms)), value(depth + 1)]));
-      return Array.from({ length: n }, () => value(depth + 1));
+      const collection = r < 0.75 ? Object.fromEntries(Array.from({ length: n }, () => [String(pick(atoms)), value(depth + 1)])) : Array.from({ length: n }, () => value(depth + 1));
+      made.push(collection);
+      return collection;
     };
     const breaks = [':', ' ', '-', '#', '"', "'", '{', '}', '[', ']', ',', '\n', '  ', '&', '*', '!', '|', '>', '?', '\\', '\r', '---\n', 'x'];
     let read = 0;
     for (let i = 0; i < 1500; i += 1) {
+      made.length = 0;
       let text = stringify(
         { root: value(0), other: value(0) },
         { collectionStyle: pick(['any', 'block', 'flow'] as const), defaultStringType: pick(['PLAIN', 'QUOTE_DOUBLE', 'QUOTE_SINGLE'] as const), indentSeq: random() < 0.5 },
