@@ -3,7 +3,6 @@
  * then validating it in one pass so that every problem is reported together.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import * as z from 'zod';
 import { DEFAULTS, ENV } from '../defaults.js';
@@ -77,7 +76,7 @@ function readText(path: string, source: string): string {
     const code = (error as NodeJS.ErrnoException).code;
     const fix =
       code === 'EACCES' || code === 'EPERM'
-        ? `make it readable by the user beat runs as (${userInfo().username}), e.g. chmod a+r ${source}`
+        ? `make it readable by the user beat runs as${process.getuid === undefined ? '' : ` (uid ${process.getuid()})`}, e.g. chmod a+r ${source}`
         : code === 'EISDIR'
           ? 'it is a directory: pass the config file inside it with --config'
           : 'check that the file exists and can be read';

@@ -2,11 +2,12 @@
  * Bad input in the config file itself: each exits 2 naming the file, the cause and the fix, never
  * "unexpected error … please report it"; and `check` refuses all that `run` would refuse.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, spawnCli } from '../support/cli.js';
+import { builtCli, runCli, spawnCli } from '../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsbeat-bad-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,6 +26,26 @@ describe('beat check on a config file it cannot use', () => {
     const r = await runCli(['check'], { cwd, env: {} });
     expect(r.stderr).toBe('beat.config.yaml: cannot read the config file (EISDIR): it is a directory: pass the config file inside it with --config\n');
     expect(r.code).toBe(2);
+  });
+
+  it('names a config file it has no permission to read (EACCES) with exit 2 and the fix', () => {
+    // root reads any file: as root, the binary runs as nobody (65534), which chmod 000 keeps out.
+    const uid = process.getuid?.() === 0 ? 65534 : process.getuid?.();
+    const cwd = join(dir, 'forbidden');
+    mkdirSync(cwd);
+    chmodSync(dir, 0o755);
+    chmodSync(cwd, 0o755);
+    writeFileSync(join(cwd, 'beat.yaml'), ENTRY.join('\n'));
+    chmodSync(join(cwd, 'beat.yaml'), 0o000);
+    const r = spawnSync(process.execPath, [builtCli, 'check', '--config', 'beat.yaml'], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+      timeout: 30_000,
+      ...(uid === 65534 ? { uid, gid: 65534 } : {}),
+    });
+    expect(r.stderr).toBe(`beat.yaml: cannot read the config file (EACCES): make it readable by the user beat runs as (uid ${uid}), e.g. chmod a+r beat.yaml\n`);
+    expect(r.status).toBe(2);
   });
 
   it('refuses a YAML alias bomb ("billion laughs") with exit 2 before expanding it', async () => {
