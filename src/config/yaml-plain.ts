@@ -124,7 +124,7 @@ function flow(text: string, at: number, aliasOf: AliasOf): [unknown, number] {
       return value;
     }
     if (c === '*') {
-      const name = /^[^\s,[\]{}]+/.exec(text.slice(i + 1))?.[0] ?? giveUp();
+      const name = /^[\w-]+(?=[ ,\]}]|$)/.exec(text.slice(i + 1))?.[0] ?? giveUp();
       i += 1 + name.length;
       return aliasOf(name);
     }
@@ -221,8 +221,9 @@ function isSeqItem(text: string): boolean {
   return text[0] === '-' && isEntryEnd(text[1]);
 }
 
-const ANCHOR = /^&([^\s,[\]{}]+)(?: +|$)/;
-const ALIAS = /^\*([^\s,[\]{}]+)(?: +#.*)?$/;
+// Anchor names of letters, digits, '_' and '-' only (what yaml.stringify writes); any other leaves it to the library.
+const ANCHOR = /^&([\w-]+)(?: +|$)/;
+const ALIAS = /^\*([\w-]+)(?: +#.*)?$/;
 
 class Reader {
   private at = 0;
@@ -335,12 +336,16 @@ class Reader {
   }
 }
 
+/** Whitespace to trim() that is not whitespace to YAML, and a CR that ends no line. */
+const UNICODE_SPACE = /[\v\f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]|\r(?!\n)/;
+
 /**
  * The document's value, or undefined when it is not plain YAML (the library then reads it).
  * `aliases` counts the aliases used: their values are shared, as the library shares them.
  */
 export function parsePlainYaml(source: string): { value: unknown; aliases: number } | undefined {
-  if (source.includes('\t') || source.startsWith('\uFEFF')) return undefined;
+  // The reader trims with String.prototype.trim, which takes these for spaces too; YAML does not.
+  if (source.includes('\t') || UNICODE_SPACE.test(source)) return undefined;
   const lines: Line[] = [];
   let started = false;
   for (const raw of source.split('\n')) {
