@@ -134,6 +134,14 @@ export const DEFAULTS = {
   ] as readonly string[],
   /** Folders searched for those names, relative to the working directory, in order. */
   configSearchDirs: ['.', 'schedules'] as readonly string[],
+  /**
+   * YAML aliases may make the document this many times larger than what is written (merge keys
+   * reuse a block of defaults in every entry), and always up to yamlExpandedValuesFloor values. A
+   * "billion laughs" document of nine lines expands to millions: it is refused before validation
+   * walks it.
+   */
+  yamlAliasExpansion: 10,
+  yamlExpandedValuesFloor: 1_000_000,
 } as const;
 
 /** Environment variables tsbeat reads. */

@@ -15,7 +15,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { BeatError, ErrorCode, errorMessage } from '../errors.js';
 import { DEFAULTS } from '../defaults.js';
-import { CERT_REQS, SSL_OPTIONS, decode, maskUrl, splitScheme, splitUrlParts, urlError } from './url-parts.js';
+import { AMQP_SCHEMES, CERT_REQS, SSL_OPTIONS, decode, maskUrl, splitScheme, splitUrlParts, urlError } from './url-parts.js';
 
 export interface AmqpTls {
   /** `ssl_cert_reqs`: `none` skips verification; `optional` verifies (a server always presents a certificate). */
@@ -51,14 +51,12 @@ export interface AmqpConnectionSpec {
   readonly warnings: readonly string[];
 }
 
-/** Scheme → TLS. kombu maps amqp and pyamqp to its pyamqp transport, amqps to its TLS variant. */
-const SCHEMES: Readonly<Record<string, boolean>> = { amqp: false, pyamqp: false, amqps: true };
 const OPTIONS = ['heartbeat', 'connect_timeout'] as const;
 
 /** Whether a broker URL selects the AMQP transport (by the scheme of its first URL). */
 export function isAmqpUrl(url: string): boolean {
   const scheme = splitScheme(url.trim())?.name;
-  return scheme !== undefined && scheme in SCHEMES;
+  return scheme !== undefined && Object.hasOwn(AMQP_SCHEMES, scheme);
 }
 
 
@@ -104,10 +102,10 @@ function parseTls(full: string, query: ReadonlyMap<string, string>, warnings: st
 /** One URL of the list: kombu's `url_to_parts` (see url-parts.ts), then the pyamqp transport's defaults. */
 function parseOne(full: string, part: string, warnings: string[]): AmqpEndpoint {
   const scheme = splitScheme(part);
-  if (scheme === undefined || !(scheme.name in SCHEMES)) {
+  if (scheme === undefined || !Object.hasOwn(AMQP_SCHEMES, scheme.name)) {
     throw urlError(full, `every URL of the list must start with amqp://, amqps:// or pyamqp://${scheme === undefined ? '' : `, not ${scheme.name}://`}`);
   }
-  const tls = SCHEMES[scheme.name] === true;
+  const tls = AMQP_SCHEMES[scheme.name]?.tls === true;
   const { user, password: pass, host: rawHost, port: portText, path: rawPath, query } = splitUrlParts(scheme.rest, (problem) => urlError(full, problem));
   const host = decode(full, rawHost, 'host');
   let port = tls ? 5671 : 5672;

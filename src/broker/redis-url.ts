@@ -237,17 +237,10 @@ export function redisClientOptions(spec: RedisConnectionSpec, transport: Transpo
     // primary is demoted: Sentinel reconfigures it only some seconds later (10 s in tests), and
     // until then it accepts writes that the replication from the new primary will discard.
     options.failoverDetector = true;
+    // Only these two are accepted by the config schema (the rest of redis-py's sentinel_kwargs has no ioredis equivalent).
     const kwargs = transport.sentinelKwargs ?? {};
-    for (const [key, value] of Object.entries(kwargs)) {
-      if (key === 'password' && typeof value === 'string') options.sentinelPassword = value;
-      else if (key === 'username' && typeof value === 'string') options.sentinelUsername = value;
-      else {
-        throw new BeatError(
-          ErrorCode.BrokerUrl,
-          `broker.transportOptions.sentinelKwargs.${key} is not supported; tsbeat passes on "password" and "username" (strings) to the sentinels`,
-        );
-      }
-    }
+    if (kwargs.password !== undefined) options.sentinelPassword = kwargs.password;
+    if (kwargs.username !== undefined) options.sentinelUsername = kwargs.username;
   }
   return options;
 }

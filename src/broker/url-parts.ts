@@ -100,9 +100,39 @@ export function maskUrl(url: string): string {
     .join(';');
 }
 
-/** A BROKER_URL error naming the URL with its passwords masked: never the raw URL. */
-export function urlError(url: string, problem: string): BeatError {
-  return new BeatError(ErrorCode.BrokerUrl, `broker URL ${maskUrl(url)}: ${problem}`);
+/**
+ * A BROKER_URL error naming the URL with its passwords masked: never the raw URL. The config
+ * check reports `display` and `problem` under the setting the URL came from (`lock.urls[0]`, …).
+ */
+export class UrlError extends BeatError {
+  /** The URL, its passwords masked. */
+  readonly display: string;
+  readonly problem: string;
+  constructor(display: string, problem: string) {
+    super(ErrorCode.BrokerUrl, `broker URL ${display}: ${problem}`);
+    this.name = 'UrlError';
+    this.display = display;
+    this.problem = problem;
+  }
+}
+
+export function urlError(url: string, problem: string): UrlError {
+  return new UrlError(maskUrl(url), problem);
+}
+
+const REDIS_SCHEMES = new Set(['redis', 'rediss', 'redis+socket', 'sentinel']);
+/** kombu maps amqp and pyamqp to its pyamqp transport, amqps to its TLS variant. */
+export const AMQP_SCHEMES: Readonly<Record<string, { readonly tls: boolean }>> = { amqp: { tls: false }, pyamqp: { tls: false }, amqps: { tls: true } };
+
+/** The transport a broker URL selects, by the scheme of its first URL; a UrlError for any other. */
+export function brokerKind(url: string): 'redis' | 'amqp' {
+  const scheme = splitScheme(url.trim())?.name;
+  if (scheme !== undefined && REDIS_SCHEMES.has(scheme)) return 'redis';
+  if (scheme !== undefined && Object.hasOwn(AMQP_SCHEMES, scheme)) return 'amqp';
+  throw urlError(
+    url,
+    `unsupported scheme${scheme === undefined ? '' : ` "${scheme}://"`}; use redis://, rediss://, redis+socket://, sentinel://, amqp:// or amqps://`,
+  );
 }
 
 /** %-decodes one piece of a URL; a malformed escape is named by what it is, never by its text. */

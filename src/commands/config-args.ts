@@ -1,6 +1,7 @@
 /** The --config option every command shares, and loading the config it names. */
 import { DEFAULT_CONFIG_NAMES, loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
+import type { BrokerOverride } from '../config/connections.js';
 import { DEFAULTS, ENV } from '../defaults.js';
 import type { Io } from './io.js';
 
@@ -10,6 +11,16 @@ export const CONFIG_HELP = `  -c, --config PATH   the config file (YAML, JSON, J
                       first of ${DEFAULT_CONFIG_NAMES} (in that order) in the
                       working directory, then in ${DEFAULTS.configSearchDirs.filter((d) => d !== '.').join(', ')}/`;
 
-export function loadFromArgs(io: Io, explicit: string | undefined): Promise<LoadedConfig> {
-  return loadConfig({ explicit, env: io.env, cwd: io.cwd });
+/** --broker, else $BEAT_BROKER_URL, else $CELERY_BROKER_URL (an empty one counts as unset): replaces broker.url. */
+export function brokerOverride(io: Io, flag: string | undefined): BrokerOverride | undefined {
+  if (flag !== undefined && flag !== '') return { url: flag, origin: '--broker' };
+  for (const name of [ENV.brokerUrl, ENV.celeryBrokerUrl]) {
+    const url = io.env[name];
+    if (url !== undefined && url !== '') return { url, origin: name };
+  }
+  return undefined;
+}
+
+export function loadFromArgs(io: Io, explicit: string | undefined, broker?: BrokerOverride): Promise<LoadedConfig> {
+  return loadConfig({ explicit, env: io.env, cwd: io.cwd, broker });
 }

@@ -19,7 +19,7 @@ import { stateUrlFor } from '../runtime/publishing.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
 import { parseCommandArgs, parseCount } from './args.js';
-import { CONFIG_HELP, configOption, loadFromArgs } from './config-args.js';
+import { CONFIG_HELP, brokerOverride, configOption, loadFromArgs } from './config-args.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { renderTable } from './table.js';
@@ -81,11 +81,10 @@ interface Control {
   close(): Promise<void>;
 }
 
-async function openControl(io: Io, configPath: string | undefined, brokerOverride: string | undefined): Promise<Control> {
-  const { config } = await loadFromArgs(io, configPath);
+async function openControl(io: Io, configPath: string | undefined, brokerFlag: string | undefined): Promise<Control> {
+  const { config } = await loadFromArgs(io, configPath, brokerOverride(io, brokerFlag));
   // State lives on the broker's Redis, or for an AMQP broker on state.url (default: the local Redis).
-  const override = brokerOverride ?? io.env[ENV.brokerUrl] ?? io.env[ENV.celeryBrokerUrl];
-  const url = stateUrlFor(override === undefined ? config : { ...config, broker: { ...config.broker, url: override } });
+  const url = stateUrlFor(config);
   const client = createRedisClient(url, config.broker.transportOptions, 'control', silentLogger);
   try {
     await connectWithRetry(client, AbortSignal.timeout(CONNECT_TIMEOUT_MS));

@@ -6,7 +6,6 @@ import { BeatError, ErrorCode, shown } from '../errors.js';
 import { DEFAULTS, ENV } from '../defaults.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import { loadConfig } from '../config/load.js';
-import type { ResolvedConfig } from '../config/resolve.js';
 import { parseHttpAddress } from '../http/server.js';
 import { EVENTS } from '../log-events.js';
 import { newInstanceId } from '../redis/leadership.js';
@@ -14,7 +13,7 @@ import { watchFile } from './watch.js';
 import { startDryRun, startService } from '../service.js';
 import type { RunningService } from '../service.js';
 import { parseCommandArgs } from './args.js';
-import { CONFIG_HELP, configOption, loadFromArgs } from './config-args.js';
+import { CONFIG_HELP, brokerOverride, configOption, loadFromArgs } from './config-args.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
@@ -87,10 +86,8 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
   }
   const httpText = values.http ?? io.env[ENV.http];
   const http = httpText ? parseHttpAddress(httpText, values.http !== undefined ? '--http' : ENV.http) : undefined;
-  const brokerUrl = values.broker ?? io.env[ENV.brokerUrl] ?? io.env[ENV.celeryBrokerUrl];
-  const withBroker = (c: ResolvedConfig): ResolvedConfig => (brokerUrl ? { ...c, broker: { ...c.broker, url: brokerUrl } } : c);
-  const { path, config: loaded } = await loadFromArgs(io, values.config);
-  const config = withBroker(loaded);
+  const broker = brokerOverride(io, values.broker);
+  const { path, config } = await loadFromArgs(io, values.config, broker);
   const dryRun = values['dry-run'] === true;
   const instanceId = dryRun ? DRY_RUN_INSTANCE : newInstanceId(hostname(), process.pid);
   // In a dry run stdout carries the messages, so the logs go to stderr. Every line of this process,
@@ -109,8 +106,8 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
       return;
     }
     try {
-      const next = await loadConfig({ explicit: path, env: io.env, cwd: io.cwd });
-      await running.reload(withBroker(next.config));
+      const next = await loadConfig({ explicit: path, env: io.env, cwd: io.cwd, broker });
+      await running.reload(next.config);
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : undefined;
       logger.error({ event: EVENTS.reloadFailed, trigger: why, problems, err: problems ? undefined : error }, `config not reloaded, the running schedule is unchanged: ${errorMessage(error)}`);

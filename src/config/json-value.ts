@@ -60,15 +60,3 @@ export function checkCeleryJson(value: unknown, ctx: z.RefinementCtx): void {
   const problem = findJsonProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message, input: undefined });
 }
-
-/** YAML may hand us bigints for integers (so that we can detect lost precision); make them numbers. */
-export function normaliseBigInts(value: unknown): unknown {
-  if (typeof value === 'bigint') {
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
-  }
-  if (Array.isArray(value)) return value.map(normaliseBigInts);
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normaliseBigInts(v)]));
-  }
-  return value;
-}

@@ -48,14 +48,23 @@ export function unknownKeyMessage(key: string, known: readonly string[]): string
     : `unknown key ${shown(key)}; allowed keys: ${known.join(', ')}`;
 }
 
-function hasAlias(record: Record<string, unknown>, spellings: ReadonlyMap<string, string>): boolean {
-  for (const key in record) if (Object.hasOwn(record, key) && spellings.has(key)) return true;
+/**
+ * `x-…` keys are extensions, ignored in every settings object, as docker-compose ignores them: the
+ * place for a YAML anchor of shared values (`x-defaults: &defaults {...}`, then `<<: *defaults`).
+ */
+function isExtension(key: string): boolean {
+  return key.charCodeAt(0) === 120 /* x */ && key.charCodeAt(1) === 45 /* - */;
+}
+
+function needsRenaming(record: Record<string, unknown>, spellings: ReadonlyMap<string, string>): boolean {
+  for (const key in record) if (Object.hasOwn(record, key) && (spellings.has(key) || isExtension(key))) return true;
   return false;
 }
 
 /**
  * A strict object whose keys may be spelt camelCase or snake_case, with `aliases` for other
- * spellings (Celery names such as `beat_schedule`). Output keys are always the camelCase ones.
+ * spellings (Celery names such as `beat_schedule`), and `x-…` keys dropped. Output keys are always
+ * the camelCase ones.
  */
 export function keyed<Shape extends z.ZodRawShape>(shape: Shape, aliases: Record<string, keyof Shape & string> = {}) {
   const spellings = new Map<string, keyof Shape & string>();
@@ -77,10 +86,10 @@ export function keyed<Shape extends z.ZodRawShape>(shape: Shape, aliases: Record
     const record = input as Record<string, unknown>;
     // Loops over `in` rather than Object.keys/entries: this runs for every object of every entry,
     // and the arrays those allocate were a tenth of the garbage of loading 10,000 entries.
-    if (!hasAlias(record, spellings)) return input;
+    if (!needsRenaming(record, spellings)) return input;
     const renamed: Record<string, unknown> = {};
     for (const key in record) {
-      if (!Object.hasOwn(record, key)) continue;
+      if (!Object.hasOwn(record, key) || isExtension(key)) continue;
       const value = record[key];
       const canonical = spellings.get(key);
       if (canonical === undefined) {

@@ -4,19 +4,17 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-// yaml and jiti are loaded only for the formats that need them: a JSON config (or the standby of
-// one) then carries neither in memory (bench: idle).
-import type { Document } from 'yaml';
 import * as z from 'zod';
 import { DEFAULTS, ENV } from '../defaults.js';
 import { BeatError, ConfigError, ErrorCode, errorMessage } from '../errors.js';
 import { amqpQueueConfigProblems } from '../broker/amqp-message.js';
-import { libraryEntryUrl } from '../package-files.js';
+import { connectionProblems } from './connections.js';
+import type { BrokerOverride } from './connections.js';
 import { configSchema } from './schema.js';
-import { normaliseBigInts } from './json-value.js';
-import { toProblems } from './problems.js';
+import { formatPath, toProblems } from './problems.js';
 import type { LineLocator } from './problems.js';
+import { readModuleConfig } from './module.js';
+import { parseYamlConfig } from './yaml.js';
 import { resolveConfig } from './resolve.js';
 import type { ResolvedConfig } from './resolve.js';
 
@@ -25,6 +23,8 @@ export interface ConfigLocation {
   readonly explicit?: string | undefined;
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /** A broker URL that replaces broker.url (`beat run --broker`, $BEAT_BROKER_URL), checked with the rest. */
+  readonly broker?: BrokerOverride | undefined;
 }
 
 const MODULE_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']);
@@ -68,83 +68,39 @@ function displayName(path: string, cwd: string): string {
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
-async function readYaml(path: string, source: string): Promise<RawConfig> {
-  const { LineCounter, isNode, isScalar, parseDocument, visit } = await import('yaml');
-  const lineCounter = new LineCounter();
-  // yaml's own unique-key check compares every key with every other (quadratic: minutes for a map
-  // of 100,000 entries); duplicates are found with a Set per map instead.
-  const doc: Document = parseDocument(readFileSync(path, 'utf8'), { lineCounter, intAsBigInt: true, uniqueKeys: false });
-  const problems = doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line ?? 0, message: `YAML syntax: ${e.message.split('\n')[0] ?? e.message}` }));
-  visit(doc, {
-    Map(_key, map) {
-      const seen = new Set<unknown>();
-      for (const pair of map.items) {
-        const key = isScalar(pair.key) ? pair.key.value : pair.key;
-        if (!seen.has(key)) {
-          seen.add(key);
-          continue;
-        }
-        const at = isNode(pair.key) && pair.key.range ? lineCounter.linePos(pair.key.range[0]).line : 0;
-        problems.push({ path: '', line: at, message: `YAML syntax: Map keys must be unique; ${JSON.stringify(String(key))} appears twice` });
-      }
-    },
-  });
-  if (problems.length > 0) throw new ConfigError(source, problems);
-  const locate: LineLocator = (keys) => {
-    // Walk up until a node exists: a missing key is reported at its parent's line.
-    for (let n = keys.length; n >= 0; n -= 1) {
-      const node = doc.getIn(keys.slice(0, n) as unknown[], true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
-  return { value: normaliseBigInts(doc.toJS({ maxAliasCount: 1000 })), locate };
+/** The file's text; a file that cannot be read is bad input, named with the cause and the fix. */
+function readText(path: string, source: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const fix =
+      code === 'EACCES' || code === 'EPERM'
+        ? `make it readable by the user beat runs as${process.getuid === undefined ? '' : ` (uid ${process.getuid()})`}, e.g. chmod a+r ${source}`
+        : code === 'EISDIR'
+          ? 'it is a directory: pass the config file inside it with --config'
+          : 'check that the file exists and can be read';
+    throw new BeatError(ErrorCode.ConfigLoad, `${source}: cannot read the config file (${code ?? errorMessage(error)}): ${fix}`, { cause: error });
+  }
 }
 
 function readJson(path: string, source: string): RawConfig {
+  const text = readText(path, source);
   try {
-    return { value: JSON.parse(readFileSync(path, 'utf8')) as unknown };
+    return { value: JSON.parse(text) as unknown };
   } catch (error) {
     throw new ConfigError(source, [{ path: '', message: `JSON syntax: ${errorMessage(error)}` }]);
   }
 }
 
-async function readModule(path: string, source: string): Promise<RawConfig> {
-  // `import … from 'tsbeat'` in a config resolves to this very installation, so a config file
-  // mounted anywhere (a container volume, say) works without a node_modules of its own.
-  const { createJiti } = await import('jiti');
-  const jiti = createJiti(import.meta.url, {
-    interopDefault: true,
-    moduleCache: false,
-    fsCache: false,
-    alias: { tsbeat: fileURLToPath(libraryEntryUrl) },
-  });
-  let exported: unknown;
-  try {
-    exported = await jiti.import(pathToFileURL(path).href, { default: true });
-  } catch (error) {
-    throw new BeatError(ErrorCode.ConfigLoad, `${source}: the module failed to load: ${errorMessage(error).split('\n')[0]}`, {
-      cause: error,
-    });
-  }
-  if (typeof exported === 'function') {
-    try {
-      exported = await (exported as () => unknown)();
-    } catch (error) {
-      throw new BeatError(ErrorCode.ConfigLoad, `${source}: the exported config function threw: ${errorMessage(error)}`, { cause: error });
-    }
-  }
-  if (exported === undefined) {
-    throw new ConfigError(source, [{ path: '', message: 'the module has no default export; export default defineConfig({...})' }]);
-  }
-  return { value: exported };
-}
-
 export async function readConfigFile(path: string, source: string): Promise<RawConfig> {
   const ext = extname(path).toLowerCase();
-  if (YAML_EXTENSIONS.has(ext)) return readYaml(path, source);
+  if (YAML_EXTENSIONS.has(ext)) return parseYamlConfig(readText(path, source), source);
   if (ext === '.json') return readJson(path, source);
-  if (MODULE_EXTENSIONS.has(ext)) return readModule(path, source);
+  if (MODULE_EXTENSIONS.has(ext)) {
+    readText(path, source); // jiti reads it again; a file it cannot read is reported here, as for the other formats
+    return { value: await readModuleConfig(path, source) };
+  }
   throw new BeatError(ErrorCode.ConfigLoad, `${source}: unknown config format "${ext}"; use .yaml, .yml, .json, .ts, .mts, .js or .mjs`);
 }
 
@@ -156,22 +112,33 @@ export async function readConfigFile(path: string, source: string): Promise<RawC
  */
 let compiledConfigSchema: typeof configSchema | undefined;
 
-/** Validates an untyped config value; throws ConfigError with every problem found. */
-export function parseConfig(value: unknown, source: string, locate?: LineLocator): ResolvedConfig {
+/**
+ * Validates an untyped config value; throws ConfigError with every problem found. `broker` replaces
+ * broker.url, checked as the file's would be. Everything `beat run` would refuse about the config
+ * itself is refused here, so that `beat check` says it first.
+ */
+export function parseConfig(value: unknown, source: string, locate?: LineLocator, broker?: BrokerOverride): ResolvedConfig {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError(source, [{ path: '', message: 'the config must be an object (a mapping of settings)' }]);
   }
   compiledConfigSchema ??= z.compile(configSchema);
   const result = compiledConfigSchema.safeParse(value);
   if (!result.success) throw new ConfigError(source, toProblems(result.error.issues, locate));
-  // Settings that are fine alone but not together, which RabbitMQ would refuse at the first publish.
-  const resolved = resolveConfig(result.data);
-  const conflicts = amqpQueueConfigProblems(resolved);
-  if (conflicts.length > 0) {
-    const line = locate?.(['taskQueueMaxPriority']);
+  const parsed = resolveConfig(result.data);
+  const resolved = broker === undefined ? parsed : { ...parsed, broker: { ...parsed.broker, url: broker.url } };
+  // Settings that are fine alone but not together, or that only the connections' parsers check.
+  const problems = [
+    ...amqpQueueConfigProblems(resolved).map((message) => ({ path: ['taskQueueMaxPriority'], message })),
+    ...connectionProblems(resolved, broker),
+  ];
+  if (problems.length > 0) {
     throw new ConfigError(
       source,
-      conflicts.map((message) => (line === undefined ? { path: 'taskQueueMaxPriority', message } : { path: 'taskQueueMaxPriority', message, line })),
+      problems.map(({ path, message }) => {
+        if (broker !== undefined && path[0] === broker.origin) return { path: broker.origin, message };
+        const line = locate?.(path);
+        return line === undefined ? { path: formatPath(path), message } : { path: formatPath(path), message, line };
+      }),
     );
   }
   return resolved;
@@ -188,5 +155,5 @@ export async function loadConfig(location: ConfigLocation = {}): Promise<LoadedC
   const path = findConfigFile(location);
   const source = displayName(path, location.cwd ?? process.cwd());
   const raw = await readConfigFile(path, source);
-  return { path, source, config: parseConfig(raw.value, source, raw.locate) };
+  return { path, source, config: parseConfig(raw.value, source, raw.locate, location.broker) };
 }

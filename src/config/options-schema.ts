@@ -124,8 +124,21 @@ export const transportOptionsSchema = keyed({
   sep: z.string().min(1).optional(),
   /** Sentinel: the name of the monitored master (required with sentinel:// URLs). */
   masterName: z.string().min(1).optional(),
-  /** Sentinel: options for the sentinel connections themselves (e.g. their password). */
-  sentinelKwargs: z.record(z.string(), z.unknown()).optional(),
+  /** Sentinel: credentials for the sentinel connections themselves; the only two of redis-py's sentinel_kwargs passed on. */
+  sentinelKwargs: z
+    .strictObject(
+      {
+        password: z.string({ error: 'sentinelKwargs.password must be a string' }).optional(),
+        username: z.string({ error: 'sentinelKwargs.username must be a string' }).optional(),
+      },
+      {
+        error: (issue) =>
+          issue.code === 'unrecognized_keys'
+            ? issue.keys.map((key) => `"${key}" is not supported; tsbeat passes on "password" and "username" (strings) to the sentinels`).join('\n')
+            : 'sentinelKwargs must be an object such as { password: "..." }',
+      },
+    )
+    .optional(),
   /** kombu fanout channel prefix (`/{db}.` by default); `false` disables it. */
   fanoutPrefix: z.union([z.boolean(), z.string()]).optional(),
   fanoutPatterns: z.boolean().optional(),

@@ -68,14 +68,9 @@ export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, lo
       close: () => broker.close(),
     };
   }
+  // A state.url apart from a Redis broker's was refused with the config (config/connections.ts).
   if (!(broker instanceof RedisTransport)) {
     throw new BeatError(ErrorCode.BrokerUrl, `broker ${maskUrl(config.broker.url)}: not supported by beat run`);
-  }
-  if (config.state.url !== undefined && config.state.url !== config.broker.url) {
-    throw new BeatError(
-      ErrorCode.ConfigInvalid,
-      `state.url ${maskUrl(config.state.url)} differs from the broker ${maskUrl(config.broker.url)}: with a Redis broker the state must live on the broker's Redis, because publishing and moving the state forward is one atomic script. Remove state.url.`,
-    );
   }
   const fenced = new RedisFencedDispatcher(broker, keys, logger, config.lock.maxClockSkewMs);
   return {

@@ -150,13 +150,6 @@ describe('refusals: each message names the URL with its password masked', () => 
     expect(error.cause).toBeInstanceOf(Error);
   });
 
-  it('refuses sentinel kwargs it cannot pass on', () => {
-    const spec = parseRedisUrl('sentinel://s1', { masterName: 'm' });
-    expect(failure(() => redisClientOptions(spec, { sentinelKwargs: { socket_timeout: 1 } }, noFiles)).message).toBe(
-      'broker.transportOptions.sentinelKwargs.socket_timeout is not supported; tsbeat passes on "password" and "username" (strings) to the sentinels',
-    );
-  });
-
   it('hands an AMQP URL to the AMQP transport (amqp-url.test.ts covers it)', () => {
     expect(createBroker({ url: 'amqp://guest:SECRET@rabbit//', transportOptions: {} }, silentLogger).transport).toBe('amqp');
   });

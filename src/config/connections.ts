@@ -1,0 +1,63 @@
+/**
+ * The connection settings, checked as `beat run` will use them, so that `beat check` refuses all
+ * that `run` would: every URL goes through the parser its client uses (broker, state, each lock
+ * server), and settings that only fit together are checked together. Problems name the setting
+ * the value came from (`lock.urls[1]`, or `--broker` for an override), never the raw URL.
+ */
+import { parseAmqpUrl } from '../broker/amqp-url.js';
+import { parseRedisUrl } from '../broker/redis-url.js';
+import { UrlError, brokerKind, maskUrl } from '../broker/url-parts.js';
+import { BeatError } from '../errors.js';
+import type { ResolvedConfig } from './resolve.js';
+
+/** A broker URL given outside the file (`--broker`, an environment variable), and where from. */
+export interface BrokerOverride {
+  readonly url: string;
+  /** How the user gave it, for messages: `--broker`, `BEAT_BROKER_URL`, … */
+  readonly origin: string;
+}
+
+export interface ConnectionProblem {
+  /** The setting's path in the file, or the override's origin as a one-key path. */
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+/** A URL parser's refusal as a problem of `path`; anything else is not ours to translate. */
+function refusal(path: readonly (string | number)[], parse: () => unknown): ConnectionProblem | undefined {
+  try {
+    parse();
+    return undefined;
+  } catch (error) {
+    if (error instanceof UrlError) return { path, message: `${error.display}: ${error.problem}` };
+    if (error instanceof BeatError) return { path, message: error.message };
+    throw error;
+  }
+}
+
+export function connectionProblems(config: ResolvedConfig, override?: BrokerOverride): ConnectionProblem[] {
+  const problems: (ConnectionProblem | undefined)[] = [];
+  const { url, transportOptions } = config.broker;
+  const brokerPath = override === undefined ? ['broker', 'url'] : [override.origin];
+  let kind: 'redis' | 'amqp' | undefined;
+  problems.push(
+    refusal(brokerPath, () => {
+      kind = brokerKind(url);
+      return kind === 'redis' ? parseRedisUrl(url, transportOptions) : parseAmqpUrl(url);
+    }),
+  );
+  const stateUrl = config.state.url;
+  if (stateUrl !== undefined) {
+    const bad = refusal(['state', 'url'], () => parseRedisUrl(stateUrl, transportOptions));
+    problems.push(bad);
+    if (bad === undefined && kind === 'redis' && stateUrl !== url) {
+      problems.push({
+        path: ['state', 'url'],
+        message: `${maskUrl(stateUrl)} differs from the broker ${maskUrl(url)}: with a Redis broker the state must live on the broker's Redis, because publishing and moving the state forward is one atomic script. Remove state.url.`,
+      });
+    }
+  }
+  // Lock servers are dialled without the broker's transport options (see service.ts).
+  config.lock.urls.forEach((lockUrl, i) => problems.push(refusal(['lock', 'urls', i], () => parseRedisUrl(lockUrl, {}))));
+  return problems.filter((p): p is ConnectionProblem => p !== undefined);
+}

@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tsbeat-config-yaml-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function loadYaml(name: string, lines: string[]) {
+  const path = join(dir, name);
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  return (await loadConfig({ explicit: path, cwd: dir })).config;
+}
+
+describe('YAML configs as docker-compose and Kubernetes files are written', () => {
+  it('merges `<<: *defaults` into each entry, the entry\'s own keys winning, without "unknown key <<"', async () => {
+    const config = await loadYaml('merge.yaml', [
+      'x-defaults: &defaults',
+      '  task: ops.report',
+      '  options: { queue: reports, expires: 60 }',
+      '  catchUp: skip',
+      'beatSchedule:',
+      '  hourly:',
+      '    <<: *defaults',
+      '    schedule: 3600',
+      '  nightly:',
+      '    <<: *defaults',
+      '    task: ops.nightly',
+      '    schedule: { crontab: { hour: 3, minute: 0 } }',
+    ]);
+    expect(config.entries.map((e) => [e.name, e.task, e.options, e.catchUp])).toEqual([
+      ['hourly', 'ops.report', { queue: 'reports', expires: 60 }, 'skip'],
+      ['nightly', 'ops.nightly', { queue: 'reports', expires: 60 }, 'skip'],
+    ]);
+  });
+
+  it('merges a list of mappings, the first one winning, as YAML 1.1 says', async () => {
+    const config = await loadYaml('merge-list.yaml', [
+      'x-a: &a { task: a.task, jitter: 5 }',
+      'x-b: &b { task: b.task, relative: true }',
+      'beatSchedule:',
+      '  e: { <<: [*a, *b], schedule: 60 }',
+    ]);
+    expect(config.entries[0]).toMatchObject({ task: 'a.task', jitterMs: 5000, schedule: { kind: 'interval', everyMs: 60_000, relative: true } });
+  });
+
+  it('ignores x- extension keys in every settings object, in JSON too', () => {
+    const config = parseConfig(
+      {
+        'x-owner': 'team-a',
+        lock: { 'x-note': 'three servers later', ttl: 5 },
+        beatSchedule: { a: { 'x-doc': 'why', task: 't', schedule: { 'x-why': 1, timedelta: { minutes: 1 } }, options: { 'x-k': 1, queue: 'q' } } },
+      },
+      'x.json',
+    );
+    expect(config.lock.ttlMs).toBe(5000);
+    expect(config.entries[0]).toMatchObject({ task: 't', options: { queue: 'q' }, schedule: { everyMs: 60_000 } });
+    expect(config.entries[0]?.options).not.toHaveProperty('x-k');
+  });
+
+  it('lets 1,500 entries share one anchor, beyond the 1,000 uses yaml itself allows', async () => {
+    const lines = ['x-defaults: &d { task: t, args: [1, {k: 2}] }', 'beatSchedule:'];
+    for (let i = 0; i < 1500; i += 1) lines.push(`  e${i}: { <<: *d, schedule: ${i + 1} }`);
+    const config = await loadYaml('many.yaml', lines);
+    expect(config.entries).toHaveLength(1500);
+    expect(config.entries[1499]).toMatchObject({ task: 't', args: [1, { k: 2 }], schedule: { everyMs: 1_500_000 } });
+  });
+
+  it('still refuses a key that is neither a setting nor an extension', async () => {
+    await expect(loadYaml('typo.yaml', ['x-ok: 1', 'xdefaults: 1'])).rejects.toThrow('xdefaults (line 2): unknown key "xdefaults"');
+  });
+
+  it('refuses an alias bomb whichever reader reads it (a block scalar sends this one to the library)', async () => {
+    const laughs = ['note: |', '  a block scalar', 'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+    for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g']]) laughs.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    await expect(loadYaml('bomb.yaml', laughs)).rejects.toThrow(/YAML aliases expand 72 written values to 6,053,445, more than the 1,000,000 allowed/);
+    await expect(loadYaml('bomb-plain.yaml', laughs.slice(2))).rejects.toThrow(/YAML aliases expand 71 written values to 6,053,444, more than the 1,000,000 allowed/);
+  });
+});
