@@ -1,6 +1,6 @@
 /**
- * A YAML config file → plain JSON-like values, with a line locator for messages. Plain YAML takes
- * the fast reader (yaml-plain.ts); the rest takes the `yaml` library, where what YAML can say that
+ * A YAML config file → plain JSON-like values, with a line locator for messages. js-yaml reads it
+ * fast where it reads it exactly as the library would (yaml-fast.ts); the rest takes the `yaml` library, where what YAML can say that
  * JSON cannot is either resolved (merge keys, aliases) or refused with its line (tags such as
  * `!!binary` or `!!set`, aliases that expand without bound, duplicate keys).
  */
@@ -11,7 +11,7 @@ import { DEFAULTS } from '../defaults.js';
 import { ConfigError } from '../errors.js';
 import type { ConfigProblem } from '../errors.js';
 import type { LineLocator } from './problems.js';
-import { parsePlainYaml } from './yaml-plain.js';
+import { parseFastYaml } from './yaml-fast.js';
 
 export interface YamlConfig {
   readonly value: unknown;
@@ -24,9 +24,9 @@ function firstLine(message: string): string {
 
 export async function parseYamlConfig(text: string, source: string): Promise<YamlConfig> {
   const yaml = await import('yaml');
-  const plain = parsePlainYaml(text);
+  const plain = parseFastYaml(text);
   if (plain === undefined) return parseWithLibrary(yaml, text, source);
-  if (plain.aliases > 0) checkExpansion(plain.value, source);
+  if (plain.aliases) checkExpansion(plain.value, source);
   // Lines are only needed for messages: the library finds them then, once.
   let locate: LineLocator | undefined;
   return { value: plain.value, locate: (keys) => (locate ??= parseWithLibrary(yaml, text, source).locate)(keys) };
