@@ -62,6 +62,8 @@ export interface LeadershipEvents {
 }
 
 export const STEP_DOWN_MESSAGE = 'released';
+/** How often a leader that stepped down retries giving its lock back while Redis does not answer. */
+const RELEASE_RETRY_MS = 100;
 
 export class Leadership {
   private readonly redlock: Redlock;
@@ -109,7 +111,9 @@ export class Leadership {
         this.events?.onControl?.();
         return;
       }
-      if (channel === this.options.keys.events && message.startsWith(STEP_DOWN_MESSAGE) && !this.isLeader) {
+      // Not its own announcement: an instance that just stepped down leaves the lock to the others.
+      const own = message === `${STEP_DOWN_MESSAGE} ${this.options.instanceId}`;
+      if (channel === this.options.keys.events && message.startsWith(STEP_DOWN_MESSAGE) && !own && !this.isLeader) {
         this.options.logger.info({ event: EVENTS.lockHandover }, 'the leader stepped down; taking over');
         // An attempt in flight (begun while the old leader still held the lock) ignores the timer
         // set here and would then wait a whole retryEvery: it must retry at once instead.
@@ -233,12 +237,41 @@ export class Leadership {
 
   private lose(reason: string): void {
     if (!this.lease) return;
+    const lock = this.lock;
     this.clearLeaderTimers();
     this.lock = undefined;
     this.lease = undefined;
     this.options.logger.warn({ event: EVENTS.lockLost, reason }, 'stopped leading; back to standby');
     this.events?.onLose(reason);
-    this.scheduleAttempt(this.options.retryEveryMs);
+    // Campaigning again only once the lock is given back leaves it to the standbys, told at once.
+    if (lock) void this.handOver(lock).finally(() => this.scheduleAttempt(this.options.retryEveryMs));
+    else this.scheduleAttempt(this.options.retryEveryMs);
+  }
+
+  /**
+   * A leader that stepped down by itself gives its lock back and tells the standbys, as `stop()`
+   * does, instead of keeping them out until the lock expires: one leads within milliseconds. Its
+   * lease is already gone, so it starts no publish; one in flight is refused by the fence as soon
+   * as the new leader writes it. The connection may be what failed (a reconnecting state
+   * connection): the release is retried until it succeeds or the lock has expired anyway. It only
+   * deletes the key while it still holds this lock's value.
+   */
+  private async handOver(lock: Lock): Promise<void> {
+    // Read now: redlock zeroes a lock's expiration when a release of it begins. Its expiration is
+    // on the wall clock; the wait is measured on the monotonic one.
+    const giveUpAt = performance.now() + (lock.expiration - Date.now());
+    while (!this.stopped && performance.now() < giveUpAt) {
+      try {
+        await lock.release();
+        await this.options.state.publish(this.options.keys.events, `${STEP_DOWN_MESSAGE} ${this.options.instanceId}`).catch(() => undefined);
+        this.options.logger.info({ event: EVENTS.lockReleased }, 'released the lock after stepping down and told the standbys');
+        return;
+      } catch (error) {
+        // Gone already (expired, or another instance's value): nothing to give back.
+        if (await isHeldElsewhere(error)) return;
+        await new Promise((resolve) => setTimeout(resolve, RELEASE_RETRY_MS));
+      }
+    }
   }
 
   private clearLeaderTimers(): void {
