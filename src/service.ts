@@ -10,6 +10,7 @@ import { makeOrigin } from './celery/message.js';
 import type { MessageEnv } from './celery/message.js';
 import { maskUrl } from './broker/redis-url.js';
 import type { ResolvedConfig } from './config/resolve.js';
+import { configFingerprint, fingerprintFields } from './control/fingerprint.js';
 import { buildStatus } from './control/status.js';
 import { errorMessage } from './errors.js';
 import { startHttpServer } from './http/server.js';
@@ -28,6 +29,7 @@ import { DryRunDispatcher } from './runtime/dry-run.js';
 import type { TriggerPublisher } from './runtime/control-loop.js';
 import { LeaderSession } from './runtime/leader-session.js';
 import { createPublishing, stateUrlFor } from './runtime/publishing.js';
+import { DeploymentWatch, checkDeployment, warningsOf } from './runtime/deployment-watch.js';
 import { reloadableConfig } from './runtime/reload.js';
 import { Runner } from './runtime/runner.js';
 import type { Clock } from './runtime/runner.js';
@@ -168,6 +170,14 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const env = messageEnv();
   let session: LeaderSession | undefined;
   let stopping = false;
+  let fingerprint = configFingerprint(config);
+  const knownNames = new Map<string, readonly string[] | undefined>();
+  const watch = new DeploymentWatch({
+    check: () => checkDeployment({ control, lockClients, lockKey: keys.lock, deployment: config.name, own: fingerprint, known: knownNames }),
+    intervalMs: config.lock.retryEveryMs,
+    isLeader: () => session !== undefined,
+    logger: log,
+  });
 
   const http = metrics && options.http
     ? await startHttpServer(
@@ -183,11 +193,16 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             if (stopping) return { ok: false, reason: 'stopping' };
             if (state.status !== 'ready') return { ok: false, reason: `Redis ${state.status}` };
             if (session && !publishing.ready()) return { ok: false, reason: publishing.status };
+            const found = watch.current;
+            // No replica can lead: not ready, whatever else holds.
+            if (found && found.lockProblems.length > 0) return { ok: false, reason: found.lockProblems.map((p) => p.message).join('; ') };
+            // Ready still: a rolling update that changes the config passes through this state.
+            if (found?.mismatch) return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}` };
             return { ok: true, reason: session ? 'leading' : 'standby, ready to take over' };
           },
           status: async () => {
             const [states, paused, leader] = await Promise.all([stateStore.readAll(), control.paused(), control.leader()]);
-            return buildStatus({ config, states, paused, leader, self: { instance: instanceId, role: session ? 'leader' : 'standby' }, nowMs: clock.now() });
+            return buildStatus({ config, states, paused, leader, self: { instance: instanceId, role: session ? 'leader' : 'standby' }, nowMs: clock.now(), warnings: warningsOf(watch.current) });
           },
         },
         log,
@@ -222,6 +237,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     subscriber,
     logger: log,
     now: () => clock.now(),
+    leaderFields: () => fingerprintFields(fingerprint),
   });
   leadership.onRenewFailure = () => metrics?.lockRenewFailures.inc();
 
@@ -289,6 +305,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   });
   metrics?.leader.set(0);
   log.info({ event: EVENTS.standby }, 'campaigning for leadership');
+  watch.start();
 
   const done = deferred();
   let stopped: Promise<void> | undefined;
@@ -299,9 +316,12 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     reload: async (next) =>
       (await enqueue(async () => {
         config = reloadableConfig(config, next, log);
+        fingerprint = configFingerprint(config);
         if (session) {
           await stopSession();
           await startSession();
+          const token = leadership.currentLease()?.token;
+          if (token !== undefined) await control.updateLeaderFingerprint(token, fingerprint).catch(() => undefined);
         }
         log.info({ event: EVENTS.reload, entries: config.entries.length }, 'config reloaded');
         return true;
@@ -310,6 +330,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
       (stopped ??= (async () => {
         stopping = true;
         log.info({ event: EVENTS.stop, reason }, 'stopping');
+        watch.stop();
         await enqueue(stopSession);
         await leadership.stop();
         await Promise.allSettled([closeAll(), http?.close()]);

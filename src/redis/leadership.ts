@@ -43,6 +43,8 @@ export interface LeadershipOptions {
   readonly subscriber: Redis;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** More fields for the leader hash, written with the fence on taking the lock (the config fingerprint). */
+  readonly leaderFields?: () => Record<string, string>;
 }
 
 export interface Lease {
@@ -143,7 +145,8 @@ export class Leadership {
           const replies = await this.options.state
             .multi()
             .set(this.options.keys.fence, lock.value)
-            .hset(this.options.keys.leader, { instance: this.options.instanceId, since: String(this.now()), token: lock.value })
+            .del(this.options.keys.leader)
+            .hset(this.options.keys.leader, { ...this.options.leaderFields?.(), instance: this.options.instanceId, since: String(this.now()), token: lock.value })
             .exec();
           const failed = (replies ?? [[new Error('transaction discarded'), null]]).find(([error]) => error);
           if (failed) throw failed[0];
