@@ -321,7 +321,11 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
           await stopSession();
           await startSession();
           const token = leadership.currentLease()?.token;
-          if (token !== undefined) await control.updateLeaderFingerprint(token, fingerprint).catch(() => undefined);
+          if (token !== undefined) {
+            await control.updateLeaderFingerprint(token, fingerprint).catch((error: unknown) => {
+              log.warn({ event: EVENTS.lockError, err: errorMessage(error) }, 'could not publish the reloaded config\'s fingerprint; standbys may report a config difference');
+            });
+          }
         }
         log.info({ event: EVENTS.reload, entries: config.entries.length }, 'config reloaded');
         return true;

@@ -225,7 +225,9 @@ export class Leadership {
       this.lease = { token: extended.value, publishUntil: extended.expiration - this.marginMs };
       this.armWatchdog();
     } catch (error) {
-      this.options.logger.warn({ event: EVENTS.lockRenewFailed, err: errorMessage(error) }, 'lock renewal failed');
+      // redlock says "unable to achieve a quorum" for both; only the votes tell a lost key from an unreachable Redis.
+      const err = (await isHeldElsewhere(error)) ? `the lock key ${this.options.keys.lock} no longer holds this leader's token (it expired, or something else wrote it)` : errorMessage(error);
+      this.options.logger.warn({ event: EVENTS.lockRenewFailed, err }, 'lock renewal failed');
       this.onRenewFailure?.();
     }
   }

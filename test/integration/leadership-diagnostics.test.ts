@@ -9,6 +9,7 @@
  * - a leader that steps down by itself must give the lock back at once, not keep every standby out
  *   until it expires.
  */
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/log-events.js';
@@ -90,6 +91,15 @@ describe('two deployments under one name', () => {
     const shared = await runBeatCli(['trigger', 'reports', '--config', second]);
     expect(shared.code, shared.stderr).toBe(0);
     expect(shared.stderr).toContain('beat trigger: WARNING: this config differs');
+
+    // The leader reloads the standby's config (SIGHUP): it republishes its fingerprint, the warning clears.
+    const mark = standby.logs.length;
+    dir.write('first.json', JSON.parse(readFileSync(second, 'utf8')) as unknown);
+    leader.signal('SIGHUP');
+    await leader.waitForEvent(EVENTS.reload, 10_000);
+    const cleared = await standby.waitForEvent(EVENTS.configMismatch, 10_000, mark);
+    expect(cleared).toMatchObject({ level: 'info', cleared: true });
+    expect((await httpRequest(port, '/readyz')).body).toBe('ok: standby, ready to take over\n');
   });
 });
 
@@ -105,6 +115,9 @@ describe('a lock key tsbeat did not write', () => {
     await b.waitForEvent(EVENTS.standby, 10_000);
 
     await redis.set(keys.lock, 'held-by-hand');
+    // The leader's renewal says what happened, not "unable to achieve a quorum".
+    const renewal = await a.waitForEvent(EVENTS.lockRenewFailed, 5000);
+    expect(renewal['err']).toBe(`the lock key ${keys.lock} no longer holds this leader's token (it expired, or something else wrote it)`);
     const fix = `redis-cli -h 127.0.0.1 -p ${server.port} -n 0 DEL '${keys.lock}'`;
     for (const p of [a, b]) {
       const line = await p.waitForEvent(EVENTS.lockBlocked, 10_000);
