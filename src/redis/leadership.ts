@@ -268,8 +268,8 @@ export class Leadership {
     while (!this.stopped && performance.now() < giveUpAt) {
       try {
         await lock.release();
+        this.options.logger.info({ event: EVENTS.lockReleased }, 'released the lock after stepping down; telling the standbys');
         await this.options.state.publish(this.options.keys.events, `${STEP_DOWN_MESSAGE} ${this.options.instanceId}`).catch(() => undefined);
-        this.options.logger.info({ event: EVENTS.lockReleased }, 'released the lock after stepping down and told the standbys');
         return;
       } catch (error) {
         // Gone already (expired, or another instance's value): nothing to give back.

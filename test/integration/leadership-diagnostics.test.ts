@@ -173,8 +173,9 @@ describe('stepping down', () => {
 
     const taken = await waitUntil('B to lead', () => b.events(EVENTS.lockAcquired)[0], 5000, () => fleet.dump());
     const gapMs = logTimeMs(taken) - logTimeMs(lost);
+    // Before the lock's expiry (2 s after the step-down) only a release lets B in. (A logs
+    // beat.lock.released too, unless the release was a renewal that completed after the step-down.)
     expect(gapMs, fleet.dump()).toBeLessThan(1000);
-    expect(a.events(EVENTS.lockReleased), a.tail()).toHaveLength(1);
     await b.waitForLog('B publishing', (l) => l.event === EVENTS.fire, 5000);
     await sleep(500);
     for (const p of [a, b]) p.signal('SIGTERM');
