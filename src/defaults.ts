@@ -107,6 +107,12 @@ export const DEFAULTS = {
    */
   maxClockSkewMs: 1000,
   /**
+   * The leader publishes its entry names with its record (so that a CLI or replica with another
+   * config can name the entries that differ) up to this many; beyond, only their hash and count,
+   * which keeps the record small for standbys that read it every retry.
+   */
+  fingerprintMaxNames: 10_000,
+  /**
    * After `beat run` has stopped (state saved, lock released, connections closed), the process exits
    * at the latest this long after: a socket or timer of a library that failed to close must not keep
    * a stopped scheduler alive until the orchestrator's SIGKILL.

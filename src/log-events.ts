@@ -40,6 +40,16 @@ export const EVENTS = {
   lockRenewFailed: 'beat.lock.renew_failed',
   lockHandover: 'beat.lock.handover',
   lockError: 'beat.lock.error',
+  /**
+   * The lock key is not a tsbeat lock (no expiry, another type or value): no replica can lead until
+   * it is deleted. Names the key and the command that clears it; `cleared: true` once it is gone.
+   */
+  lockBlocked: 'beat.lock.blocked',
+  /**
+   * A standby's config differs from the one the leader runs (entries it lacks or adds, or the same
+   * entries defined differently): two deployments sharing a `name`, or a rolling update in progress.
+   */
+  configMismatch: 'beat.config.mismatch',
   redisConnect: 'beat.redis.connect',
   redisReconnect: 'beat.redis.reconnect',
   redisError: 'beat.redis.error',

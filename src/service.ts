@@ -10,6 +10,7 @@ import { makeOrigin } from './celery/message.js';
 import type { MessageEnv } from './celery/message.js';
 import { maskUrl } from './broker/redis-url.js';
 import type { ResolvedConfig } from './config/resolve.js';
+import { configFingerprint, fingerprintFields } from './control/fingerprint.js';
 import { buildStatus } from './control/status.js';
 import { startHttpServer } from './http/server.js';
 import type { HttpAddress } from './http/server.js';
@@ -29,6 +30,7 @@ import { DryRunDispatcher } from './runtime/dry-run.js';
 import type { TriggerPublisher } from './runtime/control-loop.js';
 import { LeaderSession } from './runtime/leader-session.js';
 import { createPublishing, stateUrlFor } from './runtime/publishing.js';
+import { DeploymentWatch, checkDeployment, warningsOf } from './runtime/deployment-watch.js';
 import { reloadableConfig } from './runtime/reload.js';
 import { Runner } from './runtime/runner.js';
 import type { Clock } from './runtime/runner.js';
@@ -199,6 +201,14 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const knownRuns = new Map<string, number>();
   let stateLost: { atMs: number; entries: number } | undefined;
   const clockGuard = new ClockGuard({ client: state, clock, maxSkewMs: config.lock.maxClockSkewMs, logger: log });
+  let fingerprint = configFingerprint(config);
+  const knownNames = new Map<string, readonly string[] | undefined>();
+  const watch = new DeploymentWatch({
+    check: () => checkDeployment({ control, lockClients, lockKey: keys.lock, deployment: config.name, own: fingerprint, known: knownNames }),
+    intervalMs: config.lock.retryEveryMs,
+    isLeader: () => session !== undefined,
+    logger: log,
+  });
 
   const http = metrics && options.http
     ? await startHttpServer(
@@ -215,13 +225,18 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             if (state.status !== 'ready') return { ok: false, reason: `Redis ${state.status}` };
             if (clockGuard.refusal !== undefined) return { ok: false, reason: `not leading: ${clockGuard.refusal}` };
             if (session && !publishing.ready()) return { ok: false, reason: publishing.status };
+            const found = watch.current;
+            // No replica can lead: not ready, whatever else holds.
+            if (found && found.lockProblems.length > 0) return { ok: false, reason: found.lockProblems.map((p) => p.message).join('; ') };
             // Still ready (it publishes on), but the reason says what the log said.
             const lostNote = stateLost === undefined ? '' : `; the stored state of ${stateLost.entries} entries was lost at ${new Date(stateLost.atMs).toISOString()} (see beat.state.lost)`;
+            // Ready still: a rolling update that changes the config passes through this state.
+            if (found?.mismatch) return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${lostNote}` };
             return { ok: true, reason: `${session ? 'leading' : 'standby, ready to take over'}${lostNote}` };
           },
           status: async () => {
             const [states, paused, leader] = await Promise.all([stateStore.readAll(), control.paused(), control.leader()]);
-            return buildStatus({ config, states, paused, leader, self: { instance: instanceId, role: session ? 'leader' : 'standby' }, nowMs: clock.now() });
+            return buildStatus({ config, states, paused, leader, self: { instance: instanceId, role: session ? 'leader' : 'standby' }, nowMs: clock.now(), warnings: warningsOf(watch.current) });
           },
         },
         log,
@@ -262,6 +277,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     logger: log,
     now: () => clock.now(),
     mayLead: () => clockGuard.check(),
+    leaderFields: () => fingerprintFields(fingerprint),
   });
   leadership.onRenewFailure = () => metrics?.lockRenewFailures.inc();
 
@@ -338,6 +354,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   });
   metrics?.leader.set(0);
   log.info({ event: EVENTS.standby }, 'campaigning for leadership');
+  watch.start();
 
   const done = deferred();
   let stopped: Promise<void> | undefined;
@@ -348,9 +365,16 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     reload: async (next) =>
       (await enqueue(async () => {
         config = reloadableConfig(config, next, log);
+        fingerprint = configFingerprint(config);
         if (session) {
           await stopSession();
           await startSession();
+          const token = leadership.currentLease()?.token;
+          if (token !== undefined) {
+            await control.updateLeaderFingerprint(token, fingerprint).catch((error: unknown) => {
+              log.warn({ event: EVENTS.lockError, err: error }, 'could not publish the reloaded config\'s fingerprint; standbys may report a config difference');
+            });
+          }
         }
         log.info({ event: EVENTS.reload, entries: config.entries.length }, 'config reloaded');
         return true;
@@ -359,6 +383,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
       (stopped ??= (async () => {
         stopping = true;
         log.info({ event: EVENTS.stop, reason }, 'stopping');
+        watch.stop();
         await enqueue(stopSession);
         await leadership.stop();
         clockGuard.unwatch();

@@ -9,6 +9,9 @@ import { closest } from '../config/keys.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { buildStatus } from '../control/status.js';
 import type { DeploymentStatus, EntryStatus } from '../control/status.js';
+import { configFingerprint } from '../control/fingerprint.js';
+import { checkDeployment, warningsOf } from '../runtime/deployment-watch.js';
+import type { DeploymentCheck } from '../runtime/deployment-watch.js';
 import { ENV } from '../defaults.js';
 import { BeatError, ErrorCode, errorMessage, shown } from '../errors.js';
 import { silentLogger } from '../log.js';
@@ -32,7 +35,9 @@ export const STATUS_HELP = `Usage: beat status [--config PATH] [--broker URL] [-
 
 Shows the deployment's current leader and every entry with its schedule, last run, next run and
 whether it is paused, read from Redis. LAST RUN is the last slot published, or, when the last run
-was a manual one (beat trigger), when that was published, marked "(trigger)".
+was a manual one (beat trigger), when that was published, marked "(trigger)". A WARNING line says
+when this config differs from the leader's, or when a lock key tsbeat did not write keeps every
+replica from leading.
 
 Options:
 ${CONFIG_HELP}
@@ -45,7 +50,8 @@ export const TRIGGER_HELP = `Usage: beat trigger ENTRY [--config PATH] [--broker
 
 Publishes one run of ENTRY now, through the leader's fenced path, with a task id of its own. The
 entry's schedule is not moved. Waits until the leader confirms (it checks at least every second);
-if no leader publishes it in time the request is withdrawn and the command fails.
+if no leader publishes it in time the request is withdrawn and the command fails. Refused (exit 2)
+when the leader's config has no such entry (another deployment under the same name).
 
 Options:
 ${CONFIG_HELP}
@@ -61,6 +67,7 @@ ${
     ? 'Pauses ENTRY: the leader stops publishing it within a second. It keeps its history; slots\nthat pass while it is paused are skipped, not caught up. Kept in Redis until `beat resume`.'
     : 'Resumes a paused ENTRY: the leader schedules it again from its next slot within a second.'
 }
+Refused (exit 2) when the leader's config has no such entry (another deployment, same name).
 
 Options:
 ${CONFIG_HELP}
@@ -78,6 +85,8 @@ interface Control {
   readonly states: RedisStateStore;
   /** A failure of `beat <verb>` as the operator should read it: Redis's refusal with its fix, or Redis unavailable. */
   failure(verb: string, error: unknown): BeatError;
+  /** Compares this config with the leader's and looks at the lock key (when it is on this Redis). */
+  check(): Promise<DeploymentCheck>;
   close(): Promise<void>;
 }
 
@@ -95,12 +104,15 @@ async function openControl(io: Io, configPath: string | undefined, brokerFlag: s
     throw new BeatError(ErrorCode.RedisUnavailable, `cannot reach Redis at ${maskUrl(url)} within ${CONNECT_TIMEOUT_MS / 1000} s; check --broker or broker.url`);
   }
   const keys = schedulerKeys(config.state.prefix, config.name);
+  const control = new ControlStore(client, keys);
+  const own = configFingerprint(config);
   return {
     config,
-    control: new ControlStore(client, keys),
+    control,
     states: new RedisStateStore(client, keys),
     failure: (verb, error) =>
       error instanceof BeatError ? error : (redisRefusal(error, placeOf(client)) ?? new BeatError(ErrorCode.RedisUnavailable, `beat ${verb}: ${errorMessage(error)}`, { cause: error })),
+    check: () => checkDeployment({ control, lockClients: config.lock.urls.length === 0 ? [client] : [], lockKey: keys.lock, deployment: config.name, own }),
     close: async () => {
       await client.quit().catch(() => client.disconnect());
     },
@@ -119,8 +131,22 @@ function requireEntry(command: string, config: ResolvedConfig, name: string | un
 }
 
 export async function readStatus(control: Control, nowMs: number): Promise<DeploymentStatus> {
-  const [states, paused, leader] = await Promise.all([control.states.readAll(), control.control.paused(), control.control.leader()]);
-  return buildStatus({ config: control.config, states, paused, leader, self: { instance: 'cli', role: 'cli' }, nowMs });
+  const [states, paused, check] = await Promise.all([control.states.readAll(), control.control.paused(), control.check()]);
+  return buildStatus({ config: control.config, states, paused, leader: check.leader, self: { instance: 'cli', role: 'cli' }, nowMs, warnings: warningsOf(check) });
+}
+
+/**
+ * Before a trigger, pause or resume: a leader whose config lacks the entry would drop the request
+ * (the CLI waited in vain, or said "paused" for nothing), so refuse, naming the cause and the fix.
+ * A leader that has the entry, defined differently, publishes its own definition: say so, go on.
+ */
+async function requireLeaderHas(command: string, control: Control, entry: string, io: Io): Promise<void> {
+  const { mismatch } = await control.check();
+  if (mismatch === undefined) return;
+  if (mismatch.onlyHere.includes(entry)) {
+    throw new BeatError(ErrorCode.UnknownEntry, `beat ${command}: the leader has no entry "${entry}", so it would never act on this; ${mismatch.message}`);
+  }
+  io.err(`beat ${command}: WARNING: ${mismatch.message}`);
 }
 
 /** The last run, scheduled (its slot) or manual (when it was published, marked as such). */
@@ -143,6 +169,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
       return ExitCode.Ok;
     }
     io.out(`deployment ${status.deployment}: ${status.leader ? `leader ${status.leader.instance} since ${status.leader.since}` : 'NO LEADER (no beat run instance holds the lock)'}`);
+    for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
     io.out(
       renderTable(
         ['NAME', 'TASK', 'SCHEDULE', 'LAST RUN', 'NEXT RUN', 'RUNS', 'STATE'],
@@ -175,6 +202,7 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
   const control = await openControl(io, values.config, values.broker);
   try {
     const entry = requireEntry('trigger', control.config, positionals[0]);
+    await requireLeaderHas('trigger', control, entry, io);
     const id = randomTaskId();
     const text = await control.control.requestTrigger({ entry, id, at: io.now() });
     // On the monotonic clock: a wall clock stepped back would stretch the wait by the step.
@@ -211,6 +239,7 @@ async function pauseOrResume(verb: 'pause' | 'resume', argv: string[], io: Io): 
   const control = await openControl(io, values.config, values.broker);
   try {
     const entry = requireEntry(verb, control.config, positionals[0]);
+    await requireLeaderHas(verb, control, entry, io);
     const changed = await control.control.setPaused(entry, verb === 'pause', io.now());
     io.out(changed ? `${verb === 'pause' ? 'paused' : 'resumed'} ${entry}` : `${entry} was already ${verb === 'pause' ? 'paused' : 'active'}`);
     return ExitCode.Ok;

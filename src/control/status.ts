@@ -3,6 +3,7 @@
  * with its schedule, last run, next run and paused flag. Pure: the caller reads Redis.
  */
 import type { ResolvedConfig } from '../config/resolve.js';
+import type { ConfigFingerprint } from './fingerprint.js';
 import { skipThrough } from '../core/due.js';
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { formatInstant } from '../core/zone.js';
@@ -11,6 +12,8 @@ import type { EntryState } from '../runtime/dispatch.js';
 export interface LeaderInfo {
   readonly instance: string;
   readonly sinceMs: number;
+  /** The config the leader runs (absent for a leader that published none). */
+  readonly fingerprint?: ConfigFingerprint;
 }
 
 export interface EntryStatus {
@@ -41,6 +44,11 @@ export interface DeploymentStatus {
   readonly self: { readonly instance: string; readonly role: 'leader' | 'standby' | 'cli' };
   /** The instance holding the lock, or null when none does. */
   readonly leader: { readonly instance: string; readonly since: string } | null;
+  /**
+   * What keeps this deployment from working as configured, each with its fix: a config that
+   * differs from the leader's, a lock key tsbeat did not write.
+   */
+  readonly warnings: readonly string[];
   readonly entries: readonly EntryStatus[];
 }
 
@@ -51,6 +59,7 @@ export interface StatusInput {
   readonly leader: LeaderInfo | undefined;
   readonly self: DeploymentStatus['self'];
   readonly nowMs: number;
+  readonly warnings?: readonly string[];
 }
 
 function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
@@ -88,6 +97,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     now: formatInstant(nowMs, 'UTC'),
     self: input.self,
     leader: input.leader ? { instance: input.leader.instance, since: formatInstant(input.leader.sinceMs, 'UTC') } : null,
+    warnings: input.warnings ?? [],
     entries,
   };
 }

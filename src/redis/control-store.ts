@@ -4,10 +4,13 @@
  * told at once over pub/sub).
  */
 import type { Redis } from 'ioredis';
+import { compareFingerprint, fingerprintFields, parseFingerprint } from '../control/fingerprint.js';
+import type { ConfigFingerprint, ConfigMismatch } from '../control/fingerprint.js';
 import type { LeaderInfo } from '../control/status.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { nameWrongType } from './server-errors.js';
+import { withScripts } from './scripts.js';
 
 export const CONTROL_MESSAGE = 'control';
 
@@ -55,17 +58,51 @@ export class ControlStore {
     return replies[0]?.[1] === 1;
   }
 
-  /** The current leader, if the lock is held by the instance the leader hash names. */
+  /**
+   * The current leader, if the lock is held by the instance the leader hash names, with its config
+   * fingerprint (without the entry names: see `compareWithLeader`).
+   */
   async leader(): Promise<LeaderInfo | undefined> {
-    let info: Record<string, string>;
+    const fields = ['instance', 'since', 'token', 'configHash', 'entriesHash', 'entryCount'] as const;
+    let values: (string | null)[];
     let lockValue: string | null;
     try {
-      [info, lockValue] = await Promise.all([this.client.hgetall(this.keys.leader), this.client.get(this.keys.lock)]);
+      [values, lockValue] = await Promise.all([this.client.hmget(this.keys.leader, ...fields), this.client.get(this.keys.lock)]);
     } catch (error) {
       throw await nameWrongType(this.client, error, typedKeys(this.keys, ['leader', 'lock']));
     }
+    const info = Object.fromEntries(fields.map((f, i) => [f, values[i] ?? undefined])) as Record<(typeof fields)[number], string | undefined>;
     if (lockValue === null || info.token !== lockValue || info.instance === undefined) return undefined;
-    return { instance: info.instance, sinceMs: Number(info.since) };
+    const fingerprint = parseFingerprint(info);
+    return { instance: info.instance, sinceMs: Number(info.since), ...(fingerprint ? { fingerprint } : {}) };
+  }
+
+  /**
+   * The leader, and how `own` differs from the config it runs. The entry names are read only when
+   * they differ (they can be many), and not at all when `known` already holds them for that hash.
+   */
+  async compareWithLeader(own: ConfigFingerprint, deployment: string, known?: Map<string, readonly string[] | undefined>): Promise<{ leader: LeaderInfo | undefined; mismatch: ConfigMismatch | undefined }> {
+    const leader = await this.leader();
+    let theirs = leader?.fingerprint;
+    if (leader === undefined || theirs === undefined || theirs.configHash === own.configHash) return { leader, mismatch: undefined };
+    if (theirs.entriesHash !== own.entriesHash) {
+      let names = known?.get(theirs.entriesHash);
+      if (names === undefined) {
+        names = parseFingerprint({ ...fingerprintFields(theirs), entryNames: (await this.client.hget(this.keys.leader, 'entryNames')) ?? undefined })?.entryNames;
+        known?.set(theirs.entriesHash, names);
+      }
+      theirs = { ...theirs, entryNames: names };
+    }
+    return { leader, mismatch: compareFingerprint(own, theirs, deployment, leader.instance) };
+  }
+
+  /**
+   * Rewrites the leader's fingerprint after a reload, only while `token` still holds the fence
+   * (leader-info.lua): a deposed leader must not overwrite its successor's record.
+   */
+  async updateLeaderFingerprint(token: string, fingerprint: ConfigFingerprint): Promise<boolean> {
+    const pairs = Object.entries(fingerprintFields(fingerprint)).flat();
+    return (await withScripts(this.client).leaderInfo(2, this.keys.fence, this.keys.leader, token, ...pairs)) === 1;
   }
 
   async requestTrigger(request: TriggerRequest): Promise<string> {

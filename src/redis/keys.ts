@@ -107,7 +107,8 @@ export function kombuKeyOptions(transport: TransportOptionsInput, db: number): K
  *   <prefix>:{<name>}:state    hash  entry name → JSON {slot, at, n, id} (or {seen, n} before a first run)
  *   <prefix>:{<name>}:lock     string  the redlock lock (value: the leader's token; expires after lock.ttl)
  *   <prefix>:{<name>}:fence    string  the token of the last instance that took the lock; the publish script checks it
- *   <prefix>:{<name>}:leader   hash  instance, since, token of the current leader (for status)
+ *   <prefix>:{<name>}:leader   hash  instance, since, token of the current leader (for status), and the fingerprint of the
+ *                              config it runs: configHash, entriesHash, entryCount, entryNames (JSON, up to 10,000 names)
  *   <prefix>:{<name>}:events   pub/sub channel: "released <instance>" when a leader steps down; "control" after a pause, resume or trigger
  *   <prefix>:{<name>}:paused   set  names of paused entries (`beat pause` / `beat resume`)
  *   <prefix>:{<name>}:resumed  hash  entry name → when it was last resumed (epoch ms): slots before it stay skipped

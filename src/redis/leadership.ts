@@ -47,6 +47,8 @@ export interface LeadershipOptions {
   readonly now?: () => number;
   /** Asked before each attempt to take the lock: a reason not to lead now (a skewed clock), or undefined. */
   readonly mayLead?: () => Promise<string | undefined>;
+  /** More fields for the leader hash, written with the fence on taking the lock (the config fingerprint). */
+  readonly leaderFields?: () => Record<string, string>;
 }
 
 export interface Lease {
@@ -66,6 +68,8 @@ export interface LeadershipEvents {
 }
 
 export const STEP_DOWN_MESSAGE = 'released';
+/** How often a leader that stepped down retries giving its lock back while Redis does not answer. */
+const RELEASE_RETRY_MS = 100;
 
 export class Leadership {
   private readonly redlock: Redlock;
@@ -113,7 +117,9 @@ export class Leadership {
         this.events?.onControl?.();
         return;
       }
-      if (channel === this.options.keys.events && message.startsWith(STEP_DOWN_MESSAGE) && !this.isLeader) {
+      // Not its own announcement: an instance that just stepped down leaves the lock to the others.
+      const own = message === `${STEP_DOWN_MESSAGE} ${this.options.instanceId}`;
+      if (channel === this.options.keys.events && message.startsWith(STEP_DOWN_MESSAGE) && !own && !this.isLeader) {
         this.options.logger.info({ event: EVENTS.lockHandover }, 'the leader stepped down; taking over');
         // An attempt in flight (begun while the old leader still held the lock) ignores the timer
         // set here and would then wait a whole retryEvery: it must retry at once instead.
@@ -149,7 +155,8 @@ export class Leadership {
           const replies = await this.options.state
             .multi()
             .set(this.options.keys.fence, lock.value)
-            .hset(this.options.keys.leader, { instance: this.options.instanceId, since: String(this.now()), token: lock.value })
+            .del(this.options.keys.leader)
+            .hset(this.options.keys.leader, { ...this.options.leaderFields?.(), instance: this.options.instanceId, since: String(this.now()), token: lock.value })
             .exec();
           const failed = (replies ?? [[new Error('transaction discarded'), null]]).find(([error]) => error);
           if (failed) throw failed[0];
@@ -241,7 +248,12 @@ export class Leadership {
       this.lease = { token: extended.value, publishUntil: monotonicExpiry(extended, started) - this.marginMs };
       this.armWatchdog();
     } catch (error) {
-      this.options.logger.warn({ event: EVENTS.lockRenewFailed, err: error }, 'lock renewal failed');
+      // redlock says "unable to achieve a quorum" for both; only the votes tell a lost key from an unreachable Redis.
+      const lost = await isHeldElsewhere(error);
+      this.options.logger.warn(
+        { event: EVENTS.lockRenewFailed, err: lost ? `the lock key ${this.options.keys.lock} no longer holds this leader's token (it expired, or something else wrote it)` : error },
+        'lock renewal failed',
+      );
       this.onRenewFailure?.();
     }
   }
@@ -256,12 +268,41 @@ export class Leadership {
 
   private lose(reason: string): void {
     if (!this.lease) return;
+    const lock = this.lock;
     this.clearLeaderTimers();
     this.lock = undefined;
     this.lease = undefined;
     this.options.logger.warn({ event: EVENTS.lockLost, reason }, 'stopped leading; back to standby');
     this.events?.onLose(reason);
-    this.scheduleAttempt(this.options.retryEveryMs);
+    // Campaigning again only once the lock is given back leaves it to the standbys, told at once.
+    if (lock) void this.handOver(lock).finally(() => this.scheduleAttempt(this.options.retryEveryMs));
+    else this.scheduleAttempt(this.options.retryEveryMs);
+  }
+
+  /**
+   * A leader that stepped down by itself gives its lock back and tells the standbys, as `stop()`
+   * does, instead of keeping them out until the lock expires: one leads within milliseconds. Its
+   * lease is already gone, so it starts no publish; one in flight is refused by the fence as soon
+   * as the new leader writes it. The connection may be what failed (a reconnecting state
+   * connection): the release is retried until it succeeds or the lock has expired anyway. It only
+   * deletes the key while it still holds this lock's value.
+   */
+  private async handOver(lock: Lock): Promise<void> {
+    // Read now: redlock zeroes a lock's expiration when a release of it begins. Its expiration is
+    // on the wall clock; the wait is measured on the monotonic one.
+    const giveUpAt = performance.now() + (lock.expiration - Date.now());
+    while (!this.stopped && performance.now() < giveUpAt) {
+      try {
+        await lock.release();
+        this.options.logger.info({ event: EVENTS.lockReleased }, 'released the lock after stepping down; telling the standbys');
+        await this.options.state.publish(this.options.keys.events, `${STEP_DOWN_MESSAGE} ${this.options.instanceId}`).catch(() => undefined);
+        return;
+      } catch (error) {
+        // Gone already (expired, or another instance's value): nothing to give back.
+        if (await isHeldElsewhere(error)) return;
+        await new Promise((resolve) => setTimeout(resolve, RELEASE_RETRY_MS));
+      }
+    }
   }
 
   private clearLeaderTimers(): void {

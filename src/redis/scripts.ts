@@ -24,6 +24,7 @@ const CLAIM_FENCED = lua('claim-fenced');
 const COMMIT_FENCED = lua('commit-fenced');
 const CLAIM_TRIGGER = lua('claim-trigger');
 const COMMIT_TRIGGER = lua('commit-trigger');
+const LEADER_INFO = lua('leader-info');
 
 export interface ScriptClient {
   /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
@@ -40,6 +41,8 @@ export interface ScriptClient {
   claimTrigger(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   /** commit-trigger.lua (AMQP): records a confirmed manual run and removes its request. */
   commitTrigger(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  /** leader-info.lua: rewrites the leader's config fingerprint while the caller holds the fence. */
+  leaderInfo(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
 
 export function withScripts(client: Redis): Redis & ScriptClient {
@@ -51,6 +54,7 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('commitFenced', { lua: COMMIT_FENCED });
     client.defineCommand('claimTrigger', { lua: CLAIM_TRIGGER });
     client.defineCommand('commitTrigger', { lua: COMMIT_TRIGGER });
+    client.defineCommand('leaderInfo', { lua: LEADER_INFO });
   }
   return client as Redis & ScriptClient;
 }

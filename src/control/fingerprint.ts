@@ -1,0 +1,116 @@
+/**
+ * A deployment's config fingerprint: the leader publishes it with its leader record, so that a
+ * replica or a CLI with a different config (most often a second deployment left on the default
+ * `name` on the same Redis, whose entries then never run) can say so instead of failing silently.
+ * Two hashes: of the sorted entry names (which entries exist) and of everything that shapes what is
+ * published (entries with their schedules and options, routing, protocol).
+ */
+import { createHash } from 'node:crypto';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { DEFAULTS } from '../defaults.js';
+
+export interface ConfigFingerprint {
+  /** Hash of everything that shapes the published messages. */
+  readonly configHash: string;
+  /** Hash of the sorted entry names. */
+  readonly entriesHash: string;
+  readonly entryCount: number;
+  /** The sorted entry names; undefined when the leader had too many to publish them. */
+  readonly entryNames: readonly string[] | undefined;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/** JSON with object keys sorted, so that the same config read from YAML or JSON hashes the same. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+export function configFingerprint(config: ResolvedConfig): ConfigFingerprint {
+  const names = config.entries.map((e) => e.name).sort();
+  const shaping = {
+    // By name: the order entries are written in changes nothing.
+    entries: [...config.entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    taskDefaultQueue: config.taskDefaultQueue,
+    taskRoutes: config.taskRoutes.map((r) => ({ pattern: r.pattern, route: r.route })),
+    taskProtocol: config.taskProtocol,
+  };
+  return { configHash: sha256(stableJson(shaping)), entriesHash: sha256(names.join('\n')), entryCount: names.length, entryNames: names };
+}
+
+/** The fields the leader writes into its leader hash (see keys.ts). */
+export function fingerprintFields(fingerprint: ConfigFingerprint): Record<string, string> {
+  const fields: Record<string, string> = {
+    configHash: fingerprint.configHash,
+    entriesHash: fingerprint.entriesHash,
+    entryCount: String(fingerprint.entryCount),
+  };
+  const names = fingerprint.entryNames;
+  if (names !== undefined && names.length <= DEFAULTS.fingerprintMaxNames) fields['entryNames'] = JSON.stringify(names);
+  return fields;
+}
+
+/** Reads the fingerprint back from the leader hash; undefined for a leader that wrote none. */
+export function parseFingerprint(fields: Readonly<Record<string, string | undefined>>): ConfigFingerprint | undefined {
+  const { configHash, entriesHash, entryCount, entryNames } = fields;
+  if (configHash === undefined || entriesHash === undefined) return undefined;
+  let names: string[] | undefined;
+  try {
+    const parsed: unknown = entryNames === undefined ? undefined : JSON.parse(entryNames);
+    names = Array.isArray(parsed) && parsed.every((n) => typeof n === 'string') ? (parsed as string[]) : undefined;
+  } catch {
+    names = undefined;
+  }
+  return { configHash, entriesHash, entryCount: Number(entryCount ?? NaN), entryNames: names };
+}
+
+export interface ConfigMismatch {
+  /** What differs, for the log line and the CLI: entry names, or only their definitions. */
+  readonly summary: string;
+  /** Entries the leader has and this config lacks (when the leader published its names). */
+  readonly onlyLeader: readonly string[];
+  /** Entries this config has and the leader lacks (when the leader published its names). */
+  readonly onlyHere: readonly string[];
+  /** The whole warning, with the fix. */
+  readonly message: string;
+}
+
+function listed(names: readonly string[]): string {
+  const shown = names.slice(0, 5).map((n) => `"${n}"`).join(', ');
+  return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
+}
+
+/**
+ * How this config differs from the leader's, or undefined when they are the same (or the leader
+ * published no fingerprint, as a tsbeat before this check does not).
+ */
+export function compareFingerprint(own: ConfigFingerprint, leader: ConfigFingerprint | undefined, deployment: string, leaderInstance: string): ConfigMismatch | undefined {
+  if (leader === undefined || leader.configHash === own.configHash) return undefined;
+  let summary: string;
+  let onlyLeader: string[] = [];
+  let onlyHere: string[] = [];
+  if (leader.entriesHash === own.entriesHash) {
+    summary = 'the same entries, defined differently';
+  } else if (leader.entryNames !== undefined && own.entryNames !== undefined) {
+    const theirs = new Set(leader.entryNames);
+    const ours = new Set(own.entryNames);
+    onlyLeader = leader.entryNames.filter((n) => !ours.has(n));
+    onlyHere = own.entryNames.filter((n) => !theirs.has(n));
+    const parts = [
+      onlyHere.length > 0 ? `${onlyHere.length} entr${onlyHere.length === 1 ? 'y' : 'ies'} the leader lacks (${listed(onlyHere)})` : '',
+      onlyLeader.length > 0 ? `lacks ${onlyLeader.length} of the leader's (${listed(onlyLeader)})` : '',
+    ].filter((p) => p !== '');
+    summary = `this config has ${parts.join(' and ')}`;
+  } else {
+    summary = `other entries (${leader.entryCount} there, ${own.entryCount} here)`;
+  }
+  const message =
+    `this config differs from the one the leader ${leaderInstance} of deployment "${deployment}" runs: ${summary}. ` +
+    `The leader publishes only its own entries. If these are two deployments, give each its own \`name\` in its config; ` +
+    `during a rolling update this passes once the leader runs the new config.`;
+  return { summary, onlyLeader, onlyHere, message };
+}
