@@ -93,7 +93,7 @@ export const lockSchema = keyed({
    * A replica whose clock is further than this from the state Redis's (TIME) does not lead, and a
    * leader steps down; no slot further ahead of Redis's clock is ever published or recorded.
    */
-  maxClockSkew: durationSchema('lock.maxClockSkew', 10).default(DEFAULTS.maxClockSkewMs),
+  maxClockSkew: durationSchema('lock.maxClockSkew', 10, TIMER_MAX_MS).default(DEFAULTS.maxClockSkewMs),
 }).superRefine((lock, ctx) => {
   // A leader stops publishing max(250 ms, ttl/5) before its lock could expire; renewals must come
   // at least twice within what is left, or one slow renewal costs the leadership.

@@ -60,7 +60,7 @@ describe('config schema', () => {
       'name: name must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
       'maxInterval: maxInterval must be between 0.01 s and 1 day (86,400 s), got 0',
       'lock.ttl: lock.ttl must be a number of seconds or a duration such as "500ms", "10s", "5m", "1h30m", got "10 parsecs"',
-      'lock.maxClockSkew: lock.maxClockSkew must be at least 10ms, got 0',
+      'lock.maxClockSkew: lock.maxClockSkew must be between 0.01 s and 1 day (86,400 s), got 0',
     ]);
   });
 
@@ -175,10 +175,10 @@ describe('config schema', () => {
     ).toMatchInlineSnapshot(`
       [
         "beatSchedule.two.schedule: give only one of timedelta, cron; a schedule has exactly one form",
-        "beatSchedule.none.schedule: give one of: timedelta, crontab, cron, solar, clocked",
+        "beatSchedule.none.schedule: give one of: timedelta, crontab, cron, solar, clocked, rrule",
         "beatSchedule.zero.schedule.timedelta: an interval must be between 0.1 s and 100 years (3,155,760,000 s), got 0 s in all",
         "beatSchedule.feb30.schedule.clocked: "2027-02-30T10:00:00Z" is not a real date and time",
-        "beatSchedule.str.schedule: expected a number of seconds or an object with one of: timedelta, crontab, cron, solar, clocked",
+        "beatSchedule.str.schedule: expected a number of seconds or an object with one of: timedelta, crontab, cron, solar, clocked, rrule",
         "beatSchedule.sun.schedule.solar.event: expected one of dawn_astronomical, dawn_nautical, dawn_civil, sunrise, solar_noon, sunset, dusk_civil, dusk_nautical, dusk_astronomical",
         "beatSchedule.sun.schedule.solar.lat: latitude must be within -90..90",
         "taskRoutes["/[unclosed/"]: not a valid regular expression: /[unclosed/: Unterminated character class",
