@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { BeatFleet, TempDir, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
+import { BeatFleet, TempDir, errText, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
 import { duplicates, readQueue } from '../support/beat-queue.js';
 import { httpPortOf, httpRequest, killCliChildren, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
@@ -117,7 +117,7 @@ describe('a lock key tsbeat did not write', () => {
     await redis.set(keys.lock, 'held-by-hand');
     // The leader's renewal says what happened, not "unable to achieve a quorum".
     const renewal = await a.waitForEvent(EVENTS.lockRenewFailed, 5000);
-    expect(renewal['err']).toBe(`the lock key ${keys.lock} no longer holds this leader's token (it expired, or something else wrote it)`);
+    expect(errText(renewal)).toBe(`the lock key ${keys.lock} no longer holds this leader's token (it expired, or something else wrote it)`);
     const fix = `redis-cli -h 127.0.0.1 -p ${server.port} -n 0 DEL '${keys.lock}'`;
     for (const p of [a, b]) {
       const line = await p.waitForEvent(EVENTS.lockBlocked, 10_000);

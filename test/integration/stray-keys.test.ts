@@ -9,7 +9,6 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../src/errors.js';
 import { EVENTS } from '../../src/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import type { SchedulerKeys } from '../../src/redis/keys.js';
@@ -62,13 +61,14 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
     expect(await redis.type(keys.fence)).toBe('string');
   });
 
-  it('a leader key holding a string: each lock attempt names the key instead of failing unnamed', async () => {
+  it('a leader key holding a string no longer blocks every lock attempt: taking the lock replaces it, as the fence', async () => {
     const { file, keys } = deployment();
     await redis.set(keys.leader, 'stray');
     const beat = fleet.spawn({ config: file });
-    const refused = await beat.waitForEvent(EVENTS.redisRefused, 10_000);
-    expect(refused).toMatchObject({ role: 'lock', code: ErrorCode.RedisWrongType });
-    expect(errText(refused)).toContain(`key ${keys.leader} holds another type of value, where tsbeat keeps a hash`);
+    await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
+    await beat.waitForEvent(EVENTS.fire, 10_000);
+    expect(await redis.type(keys.leader)).toBe('hash');
+    expect(beat.events(EVENTS.redisRefused)).toEqual([]);
   });
 
   it('a state key holding a string: run stands by naming the key; status exits 1 naming it', async () => {
