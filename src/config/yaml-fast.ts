@@ -24,7 +24,10 @@ export function parseFastYaml(text: string): { value: unknown; aliases: boolean 
   if (/\r(?!\n)|[\u00a0\ufeff]/.test(text)) return undefined;
   let value: unknown;
   try {
-    value = yaml.load(text, { schema });
+    // js-yaml stops at 10,000 merged keys by default (against merge bombs); a config merging its
+    // defaults into 100,000 entries merges more. Bounded by the text's length instead: no legitimate
+    // `<<: *x` (8 characters at least) merges more keys than the file has characters.
+    value = yaml.load(text, { schema, maxTotalMergeKeys: Math.max(10_000, text.length) } as JsYaml.LoadOptions);
   } catch {
     return undefined;
   }

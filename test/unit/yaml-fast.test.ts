@@ -82,6 +82,14 @@ describe('the fast YAML reader (js-yaml)', () => {
     }
   });
 
+  it('reads a config that merges its defaults into 20,000 entries (past js-yaml\'s own limit of 10,000 merged keys)', () => {
+    const lines = ['x-defaults: &defaults', '  enabled: true', '  catchUp: once', 'beatSchedule:'];
+    for (let i = 0; i < 20_000; i += 1) lines.push(`  e-${i}:`, '    <<: *defaults', `    task: t.${i}`, '    schedule: 60');
+    const fast = parseFastYaml(lines.join('\n'));
+    expect(fast).toBeDefined();
+    expect((fast?.value as { beatSchedule: Record<string, unknown> }).beatSchedule['e-19999']).toEqual({ enabled: true, catchUp: 'once', task: 't.19999', schedule: 60 });
+  });
+
   it('reads every example schedule and a generated 300-entry config as the library does', () => {
     const files = readdirSync(new URL('../../schedules', import.meta.url)).filter((f) => /\.ya?ml$/.test(f));
     const texts = files.map((f) => readFileSync(new URL(`../../schedules/${f}`, import.meta.url), 'utf8'));
