@@ -21,7 +21,8 @@ import type { LogLine } from '../support/beat-process.js';
 import { pythonCelery, startWorker, stopAll, waitForResult } from '../support/celery.js';
 import type { CeleryProcess } from '../support/celery.js';
 import { repoRoot } from '../support/cli.js';
-import { flushDb, freeTcpPort, httpRequest, uniqueName } from '../support/ops.js';
+import { flushDb, httpRequest, uniqueName } from '../support/ops.js';
+import { freePort } from '../support/redis-server.js';
 
 const DB = 15;
 const REDIS_URL = `redis://127.0.0.1:6379/${DB}`;
@@ -218,7 +219,7 @@ describe('the container image: built with podman, run beside a real Celery worke
       [`name: ${name}`, 'broker:', `  url: ${REDIS_URL}`, `taskDefaultQueue: ${queue}`, 'beatSchedule:', `  work: { task: ${TASK}, schedule: 1, args: [7, from-container] }`, ''].join('\n'),
     );
     chmodSync(file, 0o644); // read by the container's uid 1000
-    const port = await freeTcpPort();
+    const port = await freePort();
     const startedAt = Date.now();
     const container = new Container(`tsbeat-${name}`, ['--network', 'host', '-e', `BEAT_HTTP=127.0.0.1:${port}`, '-v', `${file}:/config/beat.config.yaml:ro,Z`, IMAGE]);
     containers.push(container);
