@@ -585,6 +585,8 @@ describe('Runner', () => {
     expect(turnedAt).toBeLessThan(stepAt as number);
     await runner.stop();
     expect(clock.now()).toBeLessThan(stepAt as number);
-    expect(published).toEqual([]);
+    // Slots before the staged one may have gone out the usual way (a timer that fired too late to
+    // stage them, on a loaded machine); from the step on, with the clock behind, nothing may.
+    expect(published.filter((p) => p.slotMs >= (stepAt as number))).toEqual([]);
   });
 });
