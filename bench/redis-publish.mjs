@@ -15,9 +15,9 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../dist/celery/message.js';
 import { slotTaskId } from '../dist/celery/task-id.js';
-import { RedisTransport } from '../dist/broker/redis-transport.js';
+import { RedisTransport } from '../dist/kombu/redis-transport.js';
 import { compileRoutes } from '../dist/config/routes.js';
-import { silentLogger } from '../dist/log.js';
+import { silentLogger } from '../dist/base/log.js';
 
 const { values } = parseArgs({
   options: {

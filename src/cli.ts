@@ -16,9 +16,9 @@ import type { Io } from './commands/io.js';
 import { nextCommand } from './commands/next.js';
 import { runCommand } from './commands/run.js';
 import { pauseCommand, resumeCommand, statusCommand, triggerCommand } from './commands/control.js';
-import { BeatError, ErrorCode, clipQuoted, errorMessage, shown } from './errors.js';
-import { DEFAULTS } from './defaults.js';
-import { VERSION } from './version.js';
+import { BeatError, ErrorCode, clipQuoted, errorMessage, shown } from './base/errors.js';
+import { DEFAULTS } from './base/defaults.js';
+import { VERSION } from './base/version.js';
 
 type Command = (argv: string[], io: Io) => Promise<ExitCode>;
 

@@ -16,7 +16,7 @@ export { SOLAR_EVENTS } from './core/types.js';
 export { loadConfig, parseConfig } from './config/load.js';
 export type { ResolvedConfig, ResolvedEntry } from './config/resolve.js';
 export { nextFires, describeSchedule } from './core/schedule.js';
-export { BeatError, ConfigError, ErrorCode } from './errors.js';
+export { BeatError, ConfigError, ErrorCode } from './base/errors.js';
 
 /** Types a config object; returns it unchanged. */
 export function defineConfig<const T extends BeatConfigInput>(config: T): T {

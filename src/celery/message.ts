@@ -7,7 +7,7 @@
  * Pure: time comes in as `nowMs`, ids as `taskId`.
  */
 import type { Options } from '../config/options-schema.js';
-import { DEFAULTS } from '../defaults.js';
+import { DEFAULTS } from '../base/defaults.js';
 import { quoteJson } from './json-text.js';
 import { c, compileExpires, json, objectParts, refuseNonJson, withCustomHeaders } from './template-parts.js';
 import type { ExpiresSpec, Field, Part, Slot } from './template-parts.js';

@@ -4,7 +4,7 @@
  */
 import type { Options } from '../config/options-schema.js';
 import { findJsonProblem } from '../config/json-value.js';
-import { BeatError, ErrorCode } from '../errors.js';
+import { BeatError, ErrorCode } from '../base/errors.js';
 import { quoteJson } from './json-text.js';
 import { parseIsoInstant } from './time.js';
 

@@ -3,7 +3,7 @@
  * UTC datetime; tsbeat always writes six fraction digits and `+00:00` (never `Z`), the one form
  * every worker version parses, including 5.3.0–5.3.4 on Python ≤ 3.10 (`fromisoformat`).
  */
-import { parseIsoDateTime } from '../core/zone.js';
+import { parseIsoDateTime } from '../time/zone.js';
 
 const PAD3: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 

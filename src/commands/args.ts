@@ -3,8 +3,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { isShownInstant, parseIsoDateTime } from '../core/zone.js';
-import { BeatError, ECHO_MAX_CHARS, ErrorCode, errorMessage, shown } from '../errors.js';
+import { isShownInstant, parseIsoDateTime } from '../time/zone.js';
+import { BeatError, ECHO_MAX_CHARS, ErrorCode, errorMessage, shown } from '../base/errors.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 

@@ -1,6 +1,6 @@
 /** `beat check`: validate a config and show what it schedules. Needs no Redis. */
 import { describeSchedule, nextFires } from '../core/schedule.js';
-import { formatInstant } from '../core/zone.js';
+import { formatInstant } from '../time/zone.js';
 import { parseCommandArgs } from './args.js';
 import { CONFIG_HELP, configOption, loadFromArgs } from './config-args.js';
 import { ExitCode } from './io.js';

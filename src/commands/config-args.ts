@@ -2,7 +2,7 @@
 import { DEFAULT_CONFIG_NAMES, loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { BrokerOverride } from '../config/connections.js';
-import { DEFAULTS, ENV } from '../defaults.js';
+import { DEFAULTS, ENV } from '../base/defaults.js';
 import type { Io } from './io.js';
 
 export const configOption = { config: { type: 'string', short: 'c' } } as const;

@@ -4,21 +4,21 @@
  * config file as `beat run` (for the entry names, the deployment name and the Redis URL).
  */
 import { randomTaskId } from '../celery/task-id.js';
-import { maskUrl } from '../broker/redis-url.js';
+import { maskUrl } from '../config/redis-url.js';
 import { closest } from '../config/keys.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { buildStatus } from '../control/status.js';
 import type { DeploymentStatus, EntryStatus } from '../control/status.js';
 import { configFingerprint } from '../control/fingerprint.js';
-import { checkDeployment, warningsOf } from '../runtime/deployment-watch.js';
-import type { DeploymentCheck } from '../runtime/deployment-watch.js';
-import { ENV } from '../defaults.js';
-import { BeatError, ErrorCode, errorMessage, shown } from '../errors.js';
-import { silentLogger } from '../log.js';
+import { checkDeployment, warningsOf } from '../service/deployment-watch.js';
+import type { DeploymentCheck } from '../service/deployment-watch.js';
+import { ENV } from '../base/defaults.js';
+import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
+import { silentLogger } from '../base/log.js';
 import { createRedisClient, connectWithRetry } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
 import { schedulerKeys } from '../redis/keys.js';
-import { stateUrlFor } from '../runtime/publishing.js';
+import { stateUrlFor } from '../publish/publishing.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
 import { parseCommandArgs, parseCount } from './args.js';

@@ -1,9 +1,9 @@
 /** `beat next`: the coming fire instants of each entry. Needs no Redis. */
-import { DEFAULTS } from '../defaults.js';
+import { DEFAULTS } from '../base/defaults.js';
 import { closest } from '../config/keys.js';
 import { nextFires } from '../core/schedule.js';
-import { formatInstant } from '../core/zone.js';
-import { BeatError, ErrorCode, shown } from '../errors.js';
+import { formatInstant } from '../time/zone.js';
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { parseCommandArgs, parseCount, parseInstant } from './args.js';
 import { CONFIG_HELP, configOption, loadFromArgs } from './config-args.js';
 import { ExitCode } from './io.js';

@@ -1,17 +1,17 @@
 /** `beat run`: the scheduler service. */
 import { hostname } from 'node:os';
-import { createLogger, LOG_LEVELS } from '../log.js';
-import type { Logger, LogLevel } from '../log.js';
-import { BeatError, ErrorCode, shown } from '../errors.js';
-import { DEFAULTS, ENV } from '../defaults.js';
-import { ConfigError, errorMessage } from '../errors.js';
+import { createLogger, LOG_LEVELS } from '../base/log.js';
+import type { Logger, LogLevel } from '../base/log.js';
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
+import { DEFAULTS, ENV } from '../base/defaults.js';
+import { ConfigError, errorMessage } from '../base/errors.js';
 import { loadConfig } from '../config/load.js';
 import { parseHttpAddress } from '../http/server.js';
-import { EVENTS } from '../log-events.js';
+import { EVENTS } from '../base/log-events.js';
 import { newInstanceId } from '../redis/leadership.js';
 import { watchFile } from './watch.js';
-import { startDryRun, startService } from '../service.js';
-import type { RunningService } from '../service.js';
+import { startDryRun, startService } from '../service/service.js';
+import type { RunningService } from '../service/service.js';
 import { parseCommandArgs } from './args.js';
 import { CONFIG_HELP, brokerOverride, configOption, loadFromArgs } from './config-args.js';
 import { ExitCode } from './io.js';

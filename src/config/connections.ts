@@ -4,10 +4,10 @@
  * server), and settings that only fit together are checked together. Problems name the setting
  * the value came from (`lock.urls[1]`, or `--broker` for an override), never the raw URL.
  */
-import { parseAmqpUrl } from '../broker/amqp-url.js';
-import { parseRedisUrl } from '../broker/redis-url.js';
-import { UrlError, brokerKind, maskUrl } from '../broker/url-parts.js';
-import { BeatError } from '../errors.js';
+import { parseAmqpUrl } from './amqp-url.js';
+import { parseRedisUrl } from './redis-url.js';
+import { UrlError, brokerKind, maskUrl } from './url-parts.js';
+import { BeatError } from '../base/errors.js';
 import type { ResolvedConfig } from './resolve.js';
 
 /** A broker URL given outside the file (`--broker`, an environment variable), and where from. */

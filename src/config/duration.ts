@@ -3,7 +3,7 @@
  * as "500ms", "10s", "5m", "1h30m", "2d".
  */
 import * as z from 'zod';
-import { shown } from '../errors.js';
+import { shown } from '../base/errors.js';
 
 const DAY_MS = 86_400_000;
 /** A Julian year, 365.25 days: what "100 years" means in the bounds below. */

@@ -4,7 +4,7 @@
  * is reported with the nearest known one as a hint.
  */
 import * as z from 'zod';
-import { shown } from '../errors.js';
+import { shown } from '../base/errors.js';
 
 export function snakeCase(camel: string): string {
   return camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

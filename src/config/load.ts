@@ -5,9 +5,9 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import * as z from 'zod';
-import { DEFAULTS, ENV } from '../defaults.js';
-import { BeatError, ConfigError, ErrorCode, errorMessage } from '../errors.js';
-import { amqpQueueConfigProblems } from '../broker/amqp-message.js';
+import { DEFAULTS, ENV } from '../base/defaults.js';
+import { BeatError, ConfigError, ErrorCode, errorMessage } from '../base/errors.js';
+import { amqpQueueConfigProblems } from './amqp-queues.js';
 import { connectionProblems } from './connections.js';
 import type { BrokerOverride } from './connections.js';
 import { configSchema } from './schema.js';

@@ -4,8 +4,8 @@
  * error with file:line:column, a missing default export, a top-level await that never settles.
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { BeatError, ConfigError, ErrorCode, errorMessage } from '../errors.js';
-import { libraryEntryUrl } from '../package-files.js';
+import { BeatError, ConfigError, ErrorCode, errorMessage } from '../base/errors.js';
+import { libraryEntryUrl } from '../base/package-files.js';
 
 /** jiti's parse errors: "ParseError: <what>\n <file>:<line>:<column counted from 0>". */
 const PARSE_ERROR = /^(?:\w*Error: )?([^\n]*?)\s*\n\s*(\S[^\n]*?):(\d+):(\d+)\s*$/;

@@ -8,8 +8,8 @@ import { keyed } from './keys.js';
 import { compilePattern } from './routes.js';
 import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, boundText } from './duration.js';
-import { isShownInstant, parseIsoDateTime } from '../core/zone.js';
-import { shown } from '../errors.js';
+import { isShownInstant, parseIsoDateTime } from '../time/zone.js';
+import { shown } from '../base/errors.js';
 
 const EXCHANGE_TYPES = ['direct', 'topic', 'fanout'] as const;
 

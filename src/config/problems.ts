@@ -3,8 +3,8 @@
  * is allowed. Our own schema messages already say that; zod's generic ones are rephrased here.
  */
 import type * as z from 'zod';
-import { ECHO_MAX_CHARS, clipQuoted, shown } from '../errors.js';
-import type { ConfigProblem } from '../errors.js';
+import { ECHO_MAX_CHARS, clipQuoted, shown } from '../base/errors.js';
+import type { ConfigProblem } from '../base/errors.js';
 
 type Issue = z.core.$ZodIssue;
 type PathKey = PropertyKey;

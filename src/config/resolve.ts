@@ -3,7 +3,7 @@
  * `Schedule`. Pure and infallible: everything that can be wrong was reported by the schema.
  */
 import type { Schedule } from '../core/types.js';
-import { parseIsoDateTime } from '../core/zone.js';
+import { parseIsoDateTime } from '../time/zone.js';
 import type { CatchUpPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';

@@ -4,14 +4,14 @@
  * snake_case, as in a Python celeryconfig.
  */
 import * as z from 'zod';
-import { DEFAULTS } from '../defaults.js';
-import { isValidZone } from '../core/zone.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { isValidZone } from '../time/zone.js';
 import { keyed } from './keys.js';
 import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
 import { checkCeleryJson } from './json-value.js';
 import { TIMER_MAX_MS, durationSchema } from './duration.js';
-import { shown } from '../errors.js';
+import { shown } from '../base/errors.js';
 
 export const CATCH_UP_POLICIES = ['once', 'skip', 'all'] as const;
 export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];

@@ -7,7 +7,7 @@
  * them exactly, as bigints, so that they can be refused rather than silently rounded).
  */
 import type * as JsYaml from 'js-yaml';
-import { loadOnFirstUse } from '../load-on-first-use.js';
+import { loadOnFirstUse } from '../base/load-on-first-use.js';
 
 const jsYaml = loadOnFirstUse<typeof JsYaml>('js-yaml');
 

@@ -7,9 +7,9 @@
 // yaml is loaded only when a YAML config is read: a JSON config (or the standby of one) then does
 // not carry it in memory (bench: idle).
 import type { Document } from 'yaml';
-import { DEFAULTS } from '../defaults.js';
-import { ConfigError } from '../errors.js';
-import type { ConfigProblem } from '../errors.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { ConfigError } from '../base/errors.js';
+import type { ConfigProblem } from '../base/errors.js';
 import type { LineLocator } from './problems.js';
 import { parseFastYaml } from './yaml-fast.js';
 

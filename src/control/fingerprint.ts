@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { DEFAULTS } from '../defaults.js';
+import { DEFAULTS } from '../base/defaults.js';
 
 export interface ConfigFingerprint {
   /** Hash of everything that shapes the published messages. */

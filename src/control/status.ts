@@ -6,8 +6,8 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import type { ConfigFingerprint } from './fingerprint.js';
 import { skipThrough } from '../core/due.js';
 import { describeSchedule, nextFires } from '../core/schedule.js';
-import { formatInstant } from '../core/zone.js';
-import type { EntryState } from '../runtime/dispatch.js';
+import { formatInstant } from '../time/zone.js';
+import type { EntryState } from '../ports/state.js';
 
 export interface LeaderInfo {
   readonly instance: string;

@@ -6,7 +6,7 @@
  */
 import { DateTime } from 'luxon';
 import type { IntervalSchedule } from './types.js';
-import { zoneOffsets } from './zone.js';
+import { zoneOffsets } from '../time/zone.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

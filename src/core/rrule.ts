@@ -13,8 +13,8 @@
  * which leaves the recurrence unchanged; and a rule must recur within RECUR_WITHIN_YEARS.
  */
 import type * as RRuleLib from 'rrule';
-import { loadOnFirstUse } from '../load-on-first-use.js';
-import { DAY_MS, zoneOffsets } from './zone.js';
+import { loadOnFirstUse } from '../base/load-on-first-use.js';
+import { DAY_MS, zoneOffsets } from '../time/zone.js';
 
 const rruleLib = loadOnFirstUse<typeof RRuleLib>('rrule');
 

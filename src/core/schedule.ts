@@ -6,7 +6,7 @@ import { describeCron, nextCronFires } from './cron/index.js';
 import { describeInterval, nextIntervalFires } from './interval.js';
 import { nextRRuleFires, rruleText } from './rrule.js';
 import { describeSolar, nextSolarEvent } from './solar.js';
-import { formatInstant } from './zone.js';
+import { formatInstant } from '../time/zone.js';
 import type { CronSpec } from './cron/index.js';
 import type { Schedule } from './types.js';
 

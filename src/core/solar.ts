@@ -30,7 +30,7 @@
  * just fired, and the following one is returned (PyEphem does the same for risings and settings).
  */
 import type * as Astronomy from 'astronomy-engine';
-import { loadOnFirstUse } from '../load-on-first-use.js';
+import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import type { SolarEvent } from './types.js';
 
 /** Loaded by the first solar schedule: most processes have none (~1 MB of heap, see load-on-first-use.ts). */

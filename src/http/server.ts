@@ -6,10 +6,10 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BeatError, ErrorCode, errorMessage } from '../errors.js';
-import { EVENTS } from '../log-events.js';
-import type { Logger } from '../log.js';
-import type { BeatMetrics } from '../metrics.js';
+import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import type { BeatMetrics } from '../observe/metrics.js';
 
 export interface Probe {
   readonly ok: boolean;

@@ -12,10 +12,10 @@
  */
 import type { Redis } from 'ioredis';
 import { boundText } from '../config/duration.js';
-import { errorMessage } from '../errors.js';
-import { EVENTS } from '../log-events.js';
-import type { Logger } from '../log.js';
-import type { SlotAhead } from '../runtime/dispatch.js';
+import { errorMessage } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import type { SlotAhead } from '../ports/dispatcher.js';
 
 /** How far the local clock is ahead of Redis's (negative: behind), ms; undefined when the reading is not conclusive. */
 export async function measureSkew(client: Redis, clock: { now(): number }, maxErrorMs: number): Promise<number | undefined> {

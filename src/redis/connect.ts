@@ -7,12 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { TransportOptionsInput } from '../config/options-schema.js';
-import { parseRedisUrl, redisClientOptions } from '../broker/redis-url.js';
-import type { RedisConnectionSpec } from '../broker/redis-url.js';
-import { DEFAULTS } from '../defaults.js';
-import { EVENTS } from '../log-events.js';
-import type { Logger } from '../log.js';
-import type { BeatError } from '../errors.js';
+import { parseRedisUrl, redisClientOptions } from '../config/redis-url.js';
+import type { RedisConnectionSpec } from '../config/redis-url.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import type { BeatError } from '../base/errors.js';
 import { settleOnClose } from './ioredis-close.js';
 import { redisRefusal, registerPlace } from './server-errors.js';
 

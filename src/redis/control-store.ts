@@ -11,16 +11,9 @@ import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { nameWrongType } from './server-errors.js';
 import { withScripts } from './scripts.js';
+import type { TriggerRequest } from '../ports/control.js';
 
 export const CONTROL_MESSAGE = 'control';
-
-/** A pending manual run, stored as JSON text in the triggers list. */
-export interface TriggerRequest {
-  readonly entry: string;
-  readonly id: string;
-  /** When it was asked for, epoch ms. */
-  readonly at: number;
-}
 
 export class ControlStore {
   constructor(

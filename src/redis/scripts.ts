@@ -6,8 +6,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import type { LuaScript } from '../broker/redis-transport.js';
-import { luaScriptUrl } from '../package-files.js';
+import { luaScriptUrl } from '../base/package-files.js';
+
+/** A Lua script and its SHA-1 (hex), by which EVALSHA names it. */
+export interface LuaScript {
+  readonly text: string;
+  readonly sha1: string;
+}
 
 function lua(name: string): string {
   return readFileSync(luaScriptUrl(name), 'utf8');

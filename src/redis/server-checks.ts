@@ -4,8 +4,8 @@
  * empties it). They warn; neither stops the start. (The clock is checked by ClockGuard.)
  */
 import type { Redis } from 'ioredis';
-import { EVENTS } from '../log-events.js';
-import type { Logger } from '../log.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
 
 export async function checkRedisServer(client: Redis, logger: Logger): Promise<void> {
   try {

@@ -5,8 +5,8 @@
  * Only the fenced publish script moves a slot forward; this module reads, and records first sightings.
  */
 import type { Redis } from 'ioredis';
-import type { EntryState, StateStore } from '../runtime/dispatch.js';
-import { DEFAULTS } from '../defaults.js';
+import type { EntryState, StateStore } from '../ports/state.js';
+import { DEFAULTS } from '../base/defaults.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';

@@ -7,23 +7,11 @@
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { errorMessage } from '../errors.js';
-import { EVENTS } from '../log-events.js';
-import type { Logger } from '../log.js';
-import type { TriggerRequest } from '../redis/control-store.js';
+import { errorMessage } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import type { ControlSource, TriggerPublisher } from '../ports/control.js';
 import type { TaskMessage } from '../celery/message.js';
-
-/** What the control loop needs from Redis (ControlStore fits). */
-export interface ControlSource {
-  paused(): Promise<Set<string>>;
-  pendingTriggers(max: number): Promise<{ text: string; request: TriggerRequest | undefined }[]>;
-  discardTrigger(text: string): Promise<void>;
-}
-
-export interface TriggerPublisher {
-  /** 1 published, 0 no longer pending, -1 fenced. */
-  publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number): Promise<number>;
-}
 
 export interface ControlLoopOptions {
   readonly config: ResolvedConfig;

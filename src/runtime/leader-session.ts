@@ -5,13 +5,15 @@
  */
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { DEFAULTS } from '../defaults.js';
-import type { Logger } from '../log.js';
+import { DEFAULTS } from '../base/defaults.js';
+import type { Logger } from '../base/log.js';
 import { ControlLoop } from './control-loop.js';
-import type { ControlSource, TriggerPublisher } from './control-loop.js';
-import type { Dispatcher, SlotAhead, StateStore } from './dispatch.js';
+import type { ControlSource, TriggerPublisher } from '../ports/control.js';
+import type { Dispatcher, SlotAhead } from '../ports/dispatcher.js';
+import type { StateStore } from '../ports/state.js';
 import { Runner } from './runner.js';
-import type { Clock, PublishedRun } from './runner.js';
+import type { Clock } from '../ports/clock.js';
+import type { SchedulerEvents } from '../ports/events.js';
 
 export interface LeaderSessionOptions {
   readonly config: ResolvedConfig;
@@ -25,10 +27,9 @@ export interface LeaderSessionOptions {
   readonly lease: () => string | undefined;
   readonly onFenced: () => void;
   readonly onClockAhead?: (ahead: SlotAhead) => void;
-  readonly onPublished?: (run: PublishedRun, latenessMs: number) => void;
-  /** See RunnerOptions.knownRuns and onStateLost. */
+  /** See RunnerOptions.knownRuns and events. */
   readonly knownRuns?: ReadonlyMap<string, number>;
-  readonly onStateLost?: (entries: readonly string[]) => void;
+  readonly events?: SchedulerEvents;
   /** How often the control loop looks for pause/resume/trigger requests without being told. */
   readonly controlIntervalMs: number;
 }
@@ -49,9 +50,8 @@ export class LeaderSession {
       onFenced: options.onFenced,
       ...(options.onClockAhead ? { onClockAhead: options.onClockAhead } : {}),
       timerLeadMs: DEFAULTS.timerLeadMs,
-      ...(options.onPublished ? { onPublished: options.onPublished } : {}),
       ...(options.knownRuns ? { knownRuns: options.knownRuns } : {}),
-      ...(options.onStateLost ? { onStateLost: options.onStateLost } : {}),
+      ...(options.events ? { events: options.events } : {}),
     });
     this.control = new ControlLoop({
       config: options.config,

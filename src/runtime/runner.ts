@@ -14,15 +14,16 @@ import { jitterFor, planDue, skipThrough } from '../core/due.js';
 import type { DuePlan } from '../core/due.js';
 import { MinHeap } from '../core/heap.js';
 import { nextFires } from '../core/schedule.js';
-import { formatInstant } from '../core/zone.js';
-import { DEFAULTS } from '../defaults.js';
-import { EVENTS } from '../log-events.js';
-import type { Logger } from '../log.js';
-import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, SlotAhead, StagedDispatch, StateStore } from './dispatch.js';
+import { formatInstant } from '../time/zone.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Clock } from '../ports/clock.js';
+import { NO_EVENTS } from '../ports/events.js';
+import type { SchedulerEvents } from '../ports/events.js';
+import type { Logger } from '../base/log.js';
+import type { DispatchResult, Dispatcher, DueRun, RunOutcome, SlotAhead, StagedDispatch } from '../ports/dispatcher.js';
+import type { EntryState, StateStore } from '../ports/state.js';
 
-export interface Clock {
-  now(): number;
-}
 
 export interface RunnerOptions {
   readonly config: ResolvedConfig;
@@ -40,8 +41,8 @@ export interface RunnerOptions {
    * `lastRuns()`): a stored state missing or older than this was lost, and is not trusted.
    */
   readonly knownRuns?: ReadonlyMap<string, number>;
-  /** Called once at start with the entries whose stored state was lost (see `knownRuns`). */
-  readonly onStateLost?: (entries: readonly string[]) => void;
+  /** Where published runs and lost states are reported (`stateLost` once at start, see `knownRuns`). */
+  readonly events?: SchedulerEvents;
   /** Called when the dispatcher refused a slot ahead of Redis's clock (this clock is ahead): nothing was published. */
   readonly onClockAhead?: (ahead: SlotAhead) => void;
   /** Runs per dispatcher call (one Lua script invocation on Redis). */
@@ -53,16 +54,6 @@ export interface RunnerOptions {
    * plain timers (what tests on fake timers need: a fake clock does not move while the loop waits).
    */
   readonly timerLeadMs?: number;
-  /** Called after each published run, for metrics. */
-  readonly onPublished?: (run: PublishedRun, latenessMs: number) => void;
-}
-
-/** A published run, as the runner reports it (for metrics). */
-export interface PublishedRun {
-  readonly entry: ResolvedEntry;
-  readonly slotMs: number;
-  readonly id: string;
-  readonly destination: Destination;
 }
 
 /** What the runner keeps of a batch handed to the dispatcher until it is recorded: `runtimes[i]` ran `slots[i]` as task `ids[i]`. */
@@ -222,7 +213,7 @@ export class Runner {
         { event: EVENTS.stateLost, entries: lost.length, examples: lost.slice(0, 5) },
         'the stored state is missing or older than the runs this instance saw published (Redis lost data: a restart without persistence, a flush, or a failover to a lagging replica); continuing from the last runs this instance knew',
       );
-      this.options.onStateLost?.(lost);
+      (this.options.events ?? NO_EVENTS).stateLost(lost);
     }
     this.running = true;
     this.options.logger.info({ event: EVENTS.start, entries: enabled.length, disabled: config.entries.length - enabled.length }, 'scheduling');
@@ -782,7 +773,7 @@ export class Runner {
       if (outcome === 'published') {
         const lateness = now - slotMs;
         this.options.logger.info({ event: EVENTS.fire, ...fields, latenessMs: lateness }, this.options.dispatcher.dryRun === true ? 'would publish (dry run: not published)' : 'published');
-        this.options.onPublished?.({ entry, slotMs, id, destination }, lateness);
+        (this.options.events ?? NO_EVENTS).published({ entry, slotMs, id, destination }, lateness);
       } else if (outcome === 'stale') {
         this.options.logger.info({ event: EVENTS.stale, ...fields }, 'already published; not sent again');
       }

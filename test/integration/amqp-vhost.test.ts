@@ -8,8 +8,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../src/errors.js';
-import { EVENTS } from '../../src/log-events.js';
+import { ErrorCode } from '../../src/base/errors.js';
+import { EVENTS } from '../../src/base/log-events.js';
 import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 import { startPrivateRedis, uniqueName } from '../support/ops.js';

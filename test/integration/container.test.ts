@@ -14,7 +14,7 @@ import { chmodSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENTS } from '../../src/log-events.js';
+import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { TempDir, waitUntil } from '../support/beat-process.js';
 import type { LogLine } from '../support/beat-process.js';

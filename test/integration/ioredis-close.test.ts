@@ -9,9 +9,9 @@
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisTransport } from '../../src/broker/redis-transport.js';
-import { DEFAULTS } from '../../src/defaults.js';
-import { silentLogger } from '../../src/log.js';
+import { RedisTransport } from '../../src/kombu/redis-transport.js';
+import { DEFAULTS } from '../../src/base/defaults.js';
+import { silentLogger } from '../../src/base/log.js';
 import { createRedisClient } from '../../src/redis/connect.js';
 import { settleOnClose } from '../../src/redis/ioredis-close.js';
 import { sleep } from '../support/beat-process.js';

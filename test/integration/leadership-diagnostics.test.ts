@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EVENTS } from '../../src/log-events.js';
+import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, TempDir, errText, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
 import { duplicates, readQueue } from '../support/beat-queue.js';

@@ -7,18 +7,18 @@
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RedisTransport } from '../../src/broker/redis-transport.js';
-import { redisEnvelope } from '../../src/broker/redis-envelope.js';
+import { RedisTransport } from '../../src/kombu/redis-transport.js';
+import { redisEnvelope } from '../../src/kombu/redis-envelope.js';
 import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
-import { DEFAULTS } from '../../src/defaults.js';
-import { createLogger } from '../../src/log.js';
-import { RedisFencedDispatcher } from '../../src/redis/fenced-dispatcher.js';
+import { DEFAULTS } from '../../src/base/defaults.js';
+import { createLogger } from '../../src/base/log.js';
+import { RedisFencedDispatcher } from '../../src/publish/redis-fenced-dispatcher.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { PUBLISH_FENCED_SCRIPT, withScripts } from '../../src/redis/scripts.js';
-import type { DueRun } from '../../src/runtime/dispatch.js';
+import type { DueRun } from '../../src/ports/dispatcher.js';
 import { ENV } from '../support/messages.js';
 
 const DB = 12;

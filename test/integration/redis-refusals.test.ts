@@ -6,8 +6,8 @@
  * Redis: private redis-servers (a password and ACL users; maxmemory 1 with noeviction; a replica).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../src/errors.js';
-import { EVENTS } from '../../src/log-events.js';
+import { ErrorCode } from '../../src/base/errors.js';
+import { EVENTS } from '../../src/base/log-events.js';
 import { BeatFleet, FAST_LOCK, TempDir, errText } from '../support/beat-process.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 import { killCliChildren, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';

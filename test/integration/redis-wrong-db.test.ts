@@ -9,11 +9,11 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { RedisTransport } from '../../src/broker/redis-transport.js';
+import { RedisTransport } from '../../src/kombu/redis-transport.js';
 import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
-import { ErrorCode } from '../../src/errors.js';
-import { EVENTS } from '../../src/log-events.js';
-import { createLogger } from '../../src/log.js';
+import { ErrorCode } from '../../src/base/errors.js';
+import { EVENTS } from '../../src/base/log-events.js';
+import { createLogger } from '../../src/base/log.js';
 import { connectWithRetry, createRedisClient } from '../../src/redis/connect.js';
 import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
 import { PrivateRedis } from '../support/redis-server.js';

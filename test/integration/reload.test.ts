@@ -10,7 +10,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { slotTaskId } from '../../src/celery/task-id.js';
-import { EVENTS } from '../../src/log-events.js';
+import { EVENTS } from '../../src/base/log-events.js';
 import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess, LogLine } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';

@@ -6,9 +6,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { slotTaskId } from '../../src/celery/task-id.js';
-import { DEFAULTS } from '../../src/defaults.js';
-import { EVENTS } from '../../src/log-events.js';
-import { createLogger } from '../../src/log.js';
+import { DEFAULTS } from '../../src/base/defaults.js';
+import { EVENTS } from '../../src/base/log-events.js';
+import { createLogger } from '../../src/base/log.js';
 import { ClockGuard } from '../../src/redis/clock-guard.js';
 import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess, LogLine } from '../support/beat-process.js';

@@ -4,8 +4,8 @@
  * managed Redis services do.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { EVENTS } from '../../src/log-events.js';
-import { createLogger } from '../../src/log.js';
+import { EVENTS } from '../../src/base/log-events.js';
+import { createLogger } from '../../src/base/log.js';
 import { checkRedisServer } from '../../src/redis/server-checks.js';
 import { PrivateRedis, freePort } from '../support/redis-server.js';
 

@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../src/defaults.js';
+import { DEFAULTS } from '../../src/base/defaults.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { RedisStateStore } from '../../src/redis/state-store.js';
 

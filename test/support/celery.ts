@@ -8,7 +8,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
-import { resultKey } from '../../src/redis/keys.js';
 
 export const PYTHON = '/usr/bin/python3';
 export const APP_DIR = fileURLToPath(new URL('./celery_app/', import.meta.url));
@@ -156,4 +155,12 @@ export function waitForResult(results: Redis, taskId: string, workers: readonly 
     timeoutMs,
     () => workers.map((w) => `--- ${w.name} ---\n${w.output().slice(-4000)}`).join('\n'),
   );
+}
+
+/**
+ * The Redis result backend's key for a task (celery-protocol.md §4). tsbeat never writes it; the
+ * tests read it to see what a worker did.
+ */
+export function resultKey(taskId: string, resultKeyprefix = ''): string {
+  return `${resultKeyprefix}celery-task-meta-${taskId}`;
 }

@@ -1,6 +1,6 @@
 /** The problems a config is refused with, as `path: message` lines. */
 import { parseConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/base/errors.js';
 
 export function problemsOf(value: unknown): string[] {
   try {

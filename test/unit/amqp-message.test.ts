@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { amqpQueueConfigProblems, fieldTable, planAmqpPublish, queueArgumentsTable, queueDeclaration } from '../../src/broker/amqp-message.js';
-import type { AmqpDelivery, AmqpQueueConfig } from '../../src/broker/amqp-message.js';
+import { amqpQueueConfigProblems } from '../../src/config/amqp-queues.js';
+import type { AmqpQueueConfig } from '../../src/config/amqp-queues.js';
+import { fieldTable, planAmqpPublish, queueArgumentsTable, queueDeclaration } from '../../src/amqp/message.js';
+import type { AmqpDelivery } from '../../src/amqp/message.js';
 import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
 import type { TaskMessage } from '../../src/celery/message.js';
 import type { OptionsInput, TaskRoutesInput } from '../../src/config/options-schema.js';

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { reconnectDelayMs } from '../../src/broker/amqp-connection.js';
-import { amqpConnectOptions, isAmqpUrl, parseAmqpUrl } from '../../src/broker/amqp-url.js';
-import type { AmqpEndpoint } from '../../src/broker/amqp-url.js';
-import { createBroker } from '../../src/broker/create.js';
+import { reconnectDelayMs } from '../../src/amqp/connection.js';
+import { amqpConnectOptions, isAmqpUrl, parseAmqpUrl } from '../../src/config/amqp-url.js';
+import type { AmqpEndpoint } from '../../src/config/amqp-url.js';
+import { createBroker } from '../../src/publish/create-broker.js';
 import { parseConfig } from '../../src/config/load.js';
-import { BeatError, ConfigError, ErrorCode } from '../../src/errors.js';
-import { silentLogger } from '../../src/log.js';
-import { stateUrlFor } from '../../src/runtime/publishing.js';
+import { BeatError, ConfigError, ErrorCode } from '../../src/base/errors.js';
+import { silentLogger } from '../../src/base/log.js';
+import { stateUrlFor } from '../../src/publish/publishing.js';
 
 function failure(run: () => unknown): BeatError {
   try {

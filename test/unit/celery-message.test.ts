@@ -4,7 +4,7 @@ import type { TaskMessage } from '../../src/celery/message.js';
 import { randomTaskId, slotIdPrefix, slotTaskId, uuidV5 } from '../../src/celery/task-id.js';
 import { isoFromMicros, isoFromMillis } from '../../src/celery/time.js';
 import { optionsSchema } from '../../src/config/options-schema.js';
-import { BeatError, ErrorCode } from '../../src/errors.js';
+import { BeatError, ErrorCode } from '../../src/base/errors.js';
 import { ENV, config, entry } from '../support/messages.js';
 
 const NOW = Date.UTC(2026, 10, 21, 5, 32, 51, 392); // 2026-11-21T05:32:51.392Z

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { nextCronFires, parseCeleryCrontab, parseCronLine } from '../../src/core/cron/index.js';
 import type { CeleryCrontabFields, CronSpec } from '../../src/core/cron/index.js';
-import { formatInstant } from '../../src/core/zone.js';
+import { formatInstant } from '../../src/time/zone.js';
 
 interface Case {
   id: string;

@@ -11,8 +11,8 @@ import { IANAZone } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { nextCronFires, parseCeleryCrontab, parseCronLine } from '../../src/core/cron/index.js';
 import type { CeleryCrontabFields, CronSpec } from '../../src/core/cron/index.js';
-import { formatInstant, gapEnd, isValidZone, localParts, offsetMinutes, wallToInstants } from '../../src/core/zone.js';
-import type { WallTime } from '../../src/core/zone.js';
+import { formatInstant, gapEnd, isValidZone, localParts, offsetMinutes, wallToInstants } from '../../src/time/zone.js';
+import type { WallTime } from '../../src/time/zone.js';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { compareFingerprint, configFingerprint, fingerprintFields, parseFingerprint } from '../../src/control/fingerprint.js';
 import { parseConfig } from '../../src/config/load.js';
-import { DEFAULTS } from '../../src/defaults.js';
+import { DEFAULTS } from '../../src/base/defaults.js';
 
 const config = (beatSchedule: Record<string, unknown>, extra: Record<string, unknown> = {}) => parseConfig({ name: 'fp', beatSchedule, ...extra }, 'fingerprint.test');
 const fingerprintOf = (beatSchedule: Record<string, unknown>, extra: Record<string, unknown> = {}) => configFingerprint(config(beatSchedule, extra));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeInterval } from '../../src/core/interval.js';
-import { formatInstant, parseIsoDateTime } from '../../src/core/zone.js';
-import { BeatError, ErrorCode } from '../../src/errors.js';
+import { formatInstant, parseIsoDateTime } from '../../src/time/zone.js';
+import { BeatError, ErrorCode } from '../../src/base/errors.js';
 
 function errorOf(run: () => unknown): unknown {
   try {

@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { BeatError, ErrorCode } from '../../src/errors.js';
-import { LineBatcher, createLogger, prettyStream, serializeError } from '../../src/log.js';
+import { BeatError, ErrorCode } from '../../src/base/errors.js';
+import { LineBatcher, createLogger, prettyStream, serializeError } from '../../src/base/log.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
 import type { TaskMessage } from '../../src/celery/message.js';
-import { redisEnvelope } from '../../src/broker/redis-envelope.js';
-import { cutBatches, planRedisPublish } from '../../src/broker/redis-plan.js';
-import type { RedisPlanContext } from '../../src/broker/redis-plan.js';
-import { kombuKeyOptions } from '../../src/redis/keys.js';
-import { bindingKey, fanoutChannel, parseBindingMember, priorityStep, queueListKey, resolveFanoutPrefix } from '../../src/redis/keys.js';
-import type { Binding, KombuKeyOptions } from '../../src/redis/keys.js';
+import { redisEnvelope } from '../../src/kombu/redis-envelope.js';
+import { cutBatches, planRedisPublish } from '../../src/kombu/redis-plan.js';
+import type { RedisPlanContext } from '../../src/kombu/redis-plan.js';
+import { kombuKeyOptions } from '../../src/kombu/keys.js';
+import { bindingKey, fanoutChannel, parseBindingMember, priorityStep, queueListKey, resolveFanoutPrefix } from '../../src/kombu/keys.js';
+import type { Binding, KombuKeyOptions } from '../../src/kombu/keys.js';
 import type { OptionsInput } from '../../src/config/options-schema.js';
 import { ENV, config, entry } from '../support/messages.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { maskUrl, parseRedisUrl, redisClientOptions } from '../../src/broker/redis-url.js';
-import { createBroker } from '../../src/broker/create.js';
-import { BeatError, ErrorCode } from '../../src/errors.js';
-import { silentLogger } from '../../src/log.js';
+import { maskUrl, parseRedisUrl, redisClientOptions } from '../../src/config/redis-url.js';
+import { createBroker } from '../../src/publish/create-broker.js';
+import { BeatError, ErrorCode } from '../../src/base/errors.js';
+import { silentLogger } from '../../src/base/log.js';
 
 const noFiles = (path: string): Buffer => Buffer.from(`contents of ${path}`);
 

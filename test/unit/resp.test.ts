@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
 import type { TaskMessage } from '../../src/celery/message.js';
-import { EnvelopePush, redisEnvelope } from '../../src/broker/redis-envelope.js';
-import type { RedisPush } from '../../src/broker/redis-plan.js';
-import { BufferPool, encodeCommand, encodeLpush } from '../../src/broker/resp.js';
+import { EnvelopePush, redisEnvelope } from '../../src/kombu/redis-envelope.js';
+import type { RedisPush } from '../../src/kombu/redis-plan.js';
+import { BufferPool, encodeCommand, encodeLpush } from '../../src/kombu/resp.js';
 import type { OptionsInput } from '../../src/config/options-schema.js';
 import { ENV, config, entry } from '../support/messages.js';
 

@@ -12,7 +12,7 @@ import { rruleSchema } from '../../src/config/rrule-schema.js';
 import { parseConfig } from '../../src/config/load.js';
 import { nextRRuleFires, rruleWallTimes } from '../../src/core/rrule.js';
 import type { RRuleSpec } from '../../src/core/rrule.js';
-import { formatInstant } from '../../src/core/zone.js';
+import { formatInstant } from '../../src/time/zone.js';
 import { int, pick, prng } from '../support/prng.js';
 import type { Rand } from '../support/prng.js';
 

@@ -10,10 +10,11 @@ import { parseConfig } from '../../src/config/load.js';
 import type { ResolvedConfig } from '../../src/config/resolve.js';
 import { jitterFor } from '../../src/core/due.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
-import { EVENTS } from '../../src/log-events.js';
-import { DEFAULTS } from '../../src/defaults.js';
-import { createLogger } from '../../src/log.js';
-import type { DispatchResult, Dispatcher, DueRun, EntryState, RunOutcome, SlotAhead, StateStore } from '../../src/runtime/dispatch.js';
+import { EVENTS } from '../../src/base/log-events.js';
+import { DEFAULTS } from '../../src/base/defaults.js';
+import { createLogger } from '../../src/base/log.js';
+import type { DispatchResult, Dispatcher, DueRun, RunOutcome, SlotAhead } from '../../src/ports/dispatcher.js';
+import type { EntryState, StateStore } from '../../src/ports/state.js';
 import { Runner, STOP_WAIT_MS } from '../../src/runtime/runner.js';
 
 const S = 1000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitScheme, splitUrlParts } from '../../src/broker/url-parts.js';
+import { splitScheme, splitUrlParts } from '../../src/config/url-parts.js';
 
 const never = (problem: string): Error => {
   throw new Error(`unexpected refusal: ${problem}`);

@@ -13,8 +13,8 @@
  * on the spec's masks and nothing is expanded. Only days near a transition take the slow path,
  * which walks the day's constant-offset segments (transition instants exact to the second).
  */
-import { BeatError, ErrorCode } from '../../errors.js';
-import { DAY_MS, zoneOffsets, type ZoneOffsets } from '../zone.js';
+import { BeatError, ErrorCode } from '../../base/errors.js';
+import { DAY_MS, zoneOffsets, type ZoneOffsets } from '../../time/zone.js';
 import { firstMatchingDay, type CronMasks, type CronSpec } from './spec.js';
 
 /**

@@ -5,7 +5,7 @@
  * A CronSpec holds expanded, sorted value sets rather than text, so that evaluation never
  * re-parses; the text survives only in `source`, for messages.
  */
-import { civilFromDays, daysFromCivil, daysInMonth, weekdayOfDays } from '../zone.js';
+import { civilFromDays, daysFromCivil, daysInMonth, weekdayOfDays } from '../../time/zone.js';
 
 /** `w#n`: the n-th (1-5) weekday w (0 = Sunday) of the month. */
 export interface NthWeekday {

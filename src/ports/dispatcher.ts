@@ -42,21 +42,6 @@ export interface SlotAhead {
   readonly redisMs: number;
 }
 
-/** What the runner knows of the stored state of an entry. */
-export interface EntryState {
-  /** The last slot published. */
-  readonly slotMs?: number;
-  /** When the entry was first seen by a leader (the grid anchor of a new interval entry). */
-  readonly seenMs?: number;
-  readonly publishedAtMs?: number;
-  readonly runCount: number;
-  readonly lastTaskId?: string;
-  /** The last run (publishedAtMs, lastTaskId) was a manual one (`beat trigger`), not slotMs. */
-  readonly lastRunTriggered?: boolean;
-  /** When the entry was last resumed after a pause: slots up to then were skipped, never caught up. */
-  readonly resumedAtMs?: number;
-}
-
 /** A dispatch done ahead of its instant up to the write (Dispatcher.stage): sent then, or given up. */
 export interface StagedDispatch {
   /** Writes what was encoded; resolves as dispatch() does. */
@@ -87,9 +72,4 @@ export interface Dispatcher {
    * Undefined when that needs I/O first (bindings to read). Pure CPU, never I/O.
    */
   stage?(runs: readonly DueRun[], token: string, nowMs: number): StagedDispatch | undefined;
-}
-
-export interface StateStore {
-  /** Every entry's stored state; entries never seen get `seenMs = nowMs` recorded (first writer wins). */
-  load(entryNames: readonly string[], nowMs: number): Promise<Map<string, EntryState>>;
 }

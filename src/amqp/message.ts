@@ -12,19 +12,8 @@
  *   `x-max-priority` / `x-queue-type` from the config), and a binding on the queue name.
  */
 import type { TaskMessage } from '../celery/message.js';
-import type { QueueType } from '../config/schema.js';
-import type { PublishPlan } from './types.js';
-
-/** The config that shapes queue declarations; it must match the workers' (else RabbitMQ answers 406). */
-export interface AmqpQueueConfig {
-  readonly taskDefaultQueue: string;
-  /** `x-max-priority` on every declared queue (Celery's task_queue_max_priority). */
-  readonly taskQueueMaxPriority: number | undefined;
-  /** `x-queue-type` of the default queue (task_default_queue_type). */
-  readonly taskDefaultQueueType: QueueType;
-  /** `x-queue-type` of every other queue (task_create_missing_queue_type). */
-  readonly taskCreateMissingQueueType: QueueType;
-}
+import type { AmqpQueueConfig } from '../config/amqp-queues.js';
+import type { PublishPlan } from '../broker/types.js';
 
 /** A value amqplib encodes with an explicit AMQP field type, bypassing its guess from the JS type. */
 export interface TypedField {
@@ -88,21 +77,6 @@ export function queueDeclaration(queue: string, config: AmqpQueueConfig): AmqpDe
   const type = queue === config.taskDefaultQueue ? config.taskDefaultQueueType : config.taskCreateMissingQueueType;
   if (type !== 'classic') args['x-queue-type'] = type;
   return { queue, exchange: queue, routingKey: queue, arguments: args };
-}
-
-/**
- * What RabbitMQ would refuse for this config, as messages for operators, or [] when none.
- * Quorum queues take no `x-max-priority` (406 "invalid arg"), and Celery would fail the same way.
- */
-export function amqpQueueConfigProblems(config: AmqpQueueConfig): string[] {
-  if (config.taskQueueMaxPriority === undefined) return [];
-  const quorum = [
-    ...(config.taskDefaultQueueType === 'quorum' ? ['taskDefaultQueueType'] : []),
-    ...(config.taskCreateMissingQueueType === 'quorum' ? ['taskCreateMissingQueueType'] : []),
-  ];
-  return quorum.map(
-    (key) => `taskQueueMaxPriority (x-max-priority) cannot be used with ${key}: "quorum": RabbitMQ refuses x-max-priority on a quorum queue (406 PRECONDITION_FAILED); remove one of the two`,
-  );
 }
 
 /**

@@ -6,34 +6,35 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { makeOrigin } from './celery/message.js';
-import type { MessageEnv } from './celery/message.js';
-import { maskUrl } from './broker/redis-url.js';
-import type { ResolvedConfig } from './config/resolve.js';
-import { configFingerprint, fingerprintFields } from './control/fingerprint.js';
-import { buildStatus } from './control/status.js';
-import { startHttpServer } from './http/server.js';
-import type { HttpAddress } from './http/server.js';
-import { EVENTS } from './log-events.js';
-import type { Logger } from './log.js';
-import type { BeatMetrics } from './metrics.js';
-import { ClockGuard } from './redis/clock-guard.js';
-import { connectWithRetry, createRedisClient } from './redis/connect.js';
-import { ControlStore } from './redis/control-store.js';
-import { schedulerKeys } from './redis/keys.js';
-import { Leadership } from './redis/leadership.js';
-import { checkRedisServer } from './redis/server-checks.js';
-import { publishRefusal } from './redis/server-errors.js';
-import { MemoryStateStore, RedisStateStore } from './redis/state-store.js';
-import type { DispatchResult, Dispatcher, DueRun } from './runtime/dispatch.js';
-import { DryRunDispatcher } from './runtime/dry-run.js';
-import type { TriggerPublisher } from './runtime/control-loop.js';
-import { LeaderSession } from './runtime/leader-session.js';
-import { createPublishing, stateUrlFor } from './runtime/publishing.js';
-import { DeploymentWatch, checkDeployment, warningsOf } from './runtime/deployment-watch.js';
-import { reloadableConfig } from './runtime/reload.js';
-import { Runner } from './runtime/runner.js';
-import type { Clock } from './runtime/runner.js';
+import { makeOrigin } from '../celery/message.js';
+import type { MessageEnv } from '../celery/message.js';
+import { maskUrl } from '../config/redis-url.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { configFingerprint, fingerprintFields } from '../control/fingerprint.js';
+import { buildStatus } from '../control/status.js';
+import { startHttpServer } from '../http/server.js';
+import type { HttpAddress } from '../http/server.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import type { BeatMetrics } from '../observe/metrics.js';
+import { NO_EVENTS } from '../ports/events.js';
+import { ClockGuard } from '../redis/clock-guard.js';
+import { connectWithRetry, createRedisClient } from '../redis/connect.js';
+import { ControlStore } from '../redis/control-store.js';
+import { schedulerKeys } from '../redis/keys.js';
+import { Leadership } from '../redis/leadership.js';
+import { checkRedisServer } from '../redis/server-checks.js';
+import { publishRefusal } from '../redis/server-errors.js';
+import { MemoryStateStore, RedisStateStore } from '../redis/state-store.js';
+import type { DispatchResult, Dispatcher, DueRun } from '../ports/dispatcher.js';
+import { DryRunDispatcher } from '../publish/dry-run-dispatcher.js';
+import type { TriggerPublisher } from '../ports/control.js';
+import { LeaderSession } from '../runtime/leader-session.js';
+import { createPublishing, stateUrlFor } from '../publish/publishing.js';
+import { DeploymentWatch, checkDeployment, warningsOf } from './deployment-watch.js';
+import { reloadableConfig } from './reload.js';
+import { Runner } from '../runtime/runner.js';
+import type { Clock } from '../ports/clock.js';
 
 export interface ServiceOptions {
   readonly config: ResolvedConfig;
@@ -114,7 +115,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   // Metrics only when there is an endpoint to read them from: without --http nobody can. Then
   // prom-client is not even loaded (~30 ms and ~2 MB of every start), and no sampler of process
   // metrics (CPU, heap, event-loop lag every 100 ms) wakes the process 10 times a second.
-  const metrics: BeatMetrics | undefined = options.http === undefined ? undefined : new (await import('./metrics.js')).BeatMetrics();
+  const metrics: BeatMetrics | undefined = options.http === undefined ? undefined : new (await import('../observe/metrics.js')).BeatMetrics();
 
   const stateUrl = stateUrlFor(config);
   const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
@@ -306,17 +307,19 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
       lease: () => leadership.currentLease()?.token,
       onFenced: () => leadership.relinquish('another instance holds the fence'),
       onClockAhead: (ahead) => leadership.relinquish(clockGuard.reportAhead(ahead)),
-      onPublished: metrics
-        ? (run, lateness) => {
-            metrics.countPublished(run.entry.name, run.entry.task, run.destination.declareQueue ?? run.destination.routingKey);
-            metrics.lateness.observe(lateness / 1000);
-          }
-        : undefined,
       controlIntervalMs: Math.min(1000, config.maxIntervalMs),
       knownRuns,
-      onStateLost: (entries) => {
-        stateLost = { atMs: clock.now(), entries: entries.length };
-        metrics?.stateLost.inc(entries.length);
+      events: {
+        ...NO_EVENTS,
+        published: (run, lateness) => {
+          if (!metrics) return;
+          metrics.countPublished(run.entry.name, run.entry.task, run.destination.declareQueue ?? run.destination.routingKey);
+          metrics.lateness.observe(lateness / 1000);
+        },
+        stateLost: (entries) => {
+          stateLost = { atMs: clock.now(), entries: entries.length };
+          metrics?.stateLost.inc(entries.length);
+        },
       },
     });
     session = current;

@@ -10,21 +10,21 @@
  *   (Redis): at least once on the wire, a duplicate carrying the same task id (see amqp-dispatcher.ts).
  */
 import type { Redis } from 'ioredis';
-import { AmqpDispatcher } from '../broker/amqp-dispatcher.js';
-import { AmqpTransport } from '../broker/amqp-transport.js';
-import { isAmqpUrl } from '../broker/amqp-url.js';
-import { createBroker } from '../broker/create.js';
-import { RedisTransport } from '../broker/redis-transport.js';
-import { maskUrl } from '../broker/redis-url.js';
+import { AmqpDispatcher } from './amqp-dispatcher.js';
+import { AmqpTransport } from '../amqp/transport.js';
+import { isAmqpUrl } from '../config/amqp-url.js';
+import { createBroker } from './create-broker.js';
+import { RedisTransport } from '../kombu/redis-transport.js';
+import { maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { DEFAULTS } from '../defaults.js';
-import { BeatError, ErrorCode } from '../errors.js';
-import { EVENTS } from '../log-events.js';
-import type { Logger } from '../log.js';
-import { RedisFencedDispatcher } from '../redis/fenced-dispatcher.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { BeatError, ErrorCode } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import { RedisFencedDispatcher } from './redis-fenced-dispatcher.js';
 import type { SchedulerKeys } from '../redis/keys.js';
-import type { TriggerPublisher } from './control-loop.js';
-import type { Dispatcher } from './dispatch.js';
+import type { TriggerPublisher } from '../ports/control.js';
+import type { Dispatcher } from '../ports/dispatcher.js';
 
 export interface Publishing {
   readonly dispatcher: Dispatcher;

@@ -5,21 +5,21 @@
  * nothing. A deposed leader cannot publish, and no slot is published twice, even with two
  * instances racing.
  */
-import { withoutCommandArgs } from '../broker/redis-transport.js';
-import type { RedisTransport } from '../broker/redis-transport.js';
-import type { RedisPublishPlan } from '../broker/redis-plan.js';
-import type { RespArg } from '../broker/resp.js';
+import { withoutCommandArgs } from '../kombu/redis-transport.js';
+import type { RedisTransport } from '../kombu/redis-transport.js';
+import type { RedisPublishPlan } from '../kombu/redis-plan.js';
+import type { RespArg } from '../kombu/resp.js';
 import { quoteJson } from '../celery/json-text.js';
-import { BeatError, ErrorCode, errorMessage } from '../errors.js';
-import { EVENTS } from '../log-events.js';
-import type { Logger } from '../log.js';
-import type { DispatchResult, Dispatcher, DueRun, RunOutcome, StagedDispatch } from '../runtime/dispatch.js';
-import type { TriggerPublisher } from '../runtime/control-loop.js';
+import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import type { DispatchResult, Dispatcher, DueRun, RunOutcome, StagedDispatch } from '../ports/dispatcher.js';
+import type { TriggerPublisher } from '../ports/control.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
-import type { SchedulerKeys } from './keys.js';
-import { typedKeys } from './keys.js';
-import { PUBLISH_FENCED_SCRIPT, withScripts } from './scripts.js';
-import { nameWrongType } from './server-errors.js';
+import type { SchedulerKeys } from '../redis/keys.js';
+import { typedKeys } from '../redis/keys.js';
+import { PUBLISH_FENCED_SCRIPT, withScripts } from '../redis/scripts.js';
+import { nameWrongType } from '../redis/server-errors.js';
 
 /** The payloads of one list or channel in a batch, and the runs they belong to (for stale runs). */
 class DeliveryGroup {

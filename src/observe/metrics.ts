@@ -3,7 +3,7 @@
  * share global state. Every metric tsbeat exports is declared here, with its help text.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { DEFAULTS } from './defaults.js';
+import { DEFAULTS } from '../base/defaults.js';
 
 export interface MetricsSource {
   entries(): { enabled: number; disabled: number; paused: number };

@@ -4,11 +4,11 @@
  * already declared and delivery tags come in through the context.
  */
 import type { TaskMessage } from '../celery/message.js';
-import { DEFAULTS } from '../defaults.js';
-import { bindingKey, bindingMember, fanoutChannel, queueListKey } from '../redis/keys.js';
-import type { Binding, KombuKeyOptions } from '../redis/keys.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { bindingKey, bindingMember, fanoutChannel, queueListKey } from './keys.js';
+import type { Binding, KombuKeyOptions } from './keys.js';
 import { EnvelopePush } from './redis-envelope.js';
-import type { DroppedMessage, PublishPlan } from './types.js';
+import type { DroppedMessage, PublishPlan } from '../broker/types.js';
 
 export interface RedisPush {
   /** The full list key, `globalKeyprefix` and priority suffix included. */

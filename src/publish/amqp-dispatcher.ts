@@ -18,14 +18,14 @@
  */
 import type { Redis } from 'ioredis';
 import type { TaskMessage } from '../celery/message.js';
-import { BeatError, ErrorCode, errorMessage } from '../errors.js';
-import { EVENTS } from '../log-events.js';
-import type { Logger } from '../log.js';
+import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { withScripts } from '../redis/scripts.js';
-import type { TriggerPublisher } from '../runtime/control-loop.js';
-import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../runtime/dispatch.js';
-import type { AmqpSendResult, AmqpTransport } from './amqp-transport.js';
+import type { TriggerPublisher } from '../ports/control.js';
+import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
+import type { AmqpSendResult, AmqpTransport } from '../amqp/transport.js';
 
 /** What the dispatcher needs of the transport (AmqpTransport fits; tests can pass an object literal). */
 export type AmqpSender = Pick<AmqpTransport, 'plan' | 'send'>;

@@ -13,8 +13,8 @@
  * Errors name the URL with its passwords masked and never carry the raw URL.
  */
 import type { ConnectionOptions } from 'node:tls';
-import { BeatError, ErrorCode, errorMessage } from '../errors.js';
-import { DEFAULTS } from '../defaults.js';
+import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import { DEFAULTS } from '../base/defaults.js';
 import { AMQP_SCHEMES, CERT_REQS, SSL_OPTIONS, decode, maskUrl, splitScheme, splitUrlParts, urlError } from './url-parts.js';
 
 export interface AmqpTls {

@@ -6,8 +6,8 @@
  * masked. Errors never carry the raw URL, not even as a `cause`.
  */
 import type { RedisOptions } from 'ioredis';
-import type { TransportOptionsInput } from '../config/options-schema.js';
-import { BeatError, ErrorCode, errorMessage } from '../errors.js';
+import type { TransportOptionsInput } from './options-schema.js';
+import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { CERT_REQS, SSL_OPTIONS, decode, maskUrl, splitScheme, splitUrlParts, urlError } from './url-parts.js';
 
 // Kept importable from here: many modules mask URLs through this module.

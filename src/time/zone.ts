@@ -11,7 +11,7 @@
  * denote in UTC. instant = wall - offset.
  */
 import { DateTime, IANAZone } from 'luxon';
-import { BeatError, ErrorCode, shown } from '../errors.js';
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
 
 export const DAY_MS = 86_400_000;
 

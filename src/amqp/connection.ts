@@ -8,13 +8,13 @@
  * unknown (confirms overdue) the same way.
  */
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
-import { DEFAULTS } from '../defaults.js';
-import { BeatError, ErrorCode, errorMessage } from '../errors.js';
-import { EVENTS } from '../log-events.js';
-import type { Logger } from '../log.js';
-import { amqpRefusal } from '../redis/server-errors.js';
-import { amqpConnectOptions } from './amqp-url.js';
-import type { AmqpConnectOptions, AmqpConnectionSpec, AmqpEndpoint } from './amqp-url.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import { amqpRefusal } from './refusal.js';
+import { amqpConnectOptions } from '../config/amqp-url.js';
+import type { AmqpConnectOptions, AmqpConnectionSpec, AmqpEndpoint } from '../config/amqp-url.js';
 
 export type AmqpStatus = 'idle' | 'connecting' | 'ready' | 'reconnecting' | 'closed';
 

@@ -14,7 +14,7 @@
  * they check them (it decides which error a bad URL gets). The one error raised here is built by
  * the caller's `fail`, which masks the URL; no error may carry a piece of a password.
  */
-import { BeatError, ErrorCode } from '../errors.js';
+import { BeatError, ErrorCode } from '../base/errors.js';
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 

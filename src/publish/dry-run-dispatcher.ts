@@ -2,7 +2,7 @@
  * `beat run --dry-run`: schedules in real time with in-memory state and prints each message it would
  * publish as one JSON line, instead of touching Redis. For trying a schedule before deploying it.
  */
-import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from './dispatch.js';
+import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
 
 export class DryRunDispatcher implements Dispatcher {
   readonly dryRun = true;

@@ -8,8 +8,8 @@
 import type { Redis } from 'ioredis';
 import type { ConfigFingerprint, ConfigMismatch } from '../control/fingerprint.js';
 import type { LeaderInfo } from '../control/status.js';
-import { EVENTS } from '../log-events.js';
-import type { Logger } from '../log.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
 import type { ControlStore } from '../redis/control-store.js';
 import { inspectLockKey } from '../redis/lock-inspect.js';
 import type { LockKeyProblem } from '../redis/lock-inspect.js';

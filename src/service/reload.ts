@@ -3,10 +3,10 @@
  * built. Where the service connects (broker, state, lock) and who it is (deployment name) are fixed
  * for the life of the process; a change to them is logged and waits for a restart.
  */
-import { maskUrl } from '../broker/redis-url.js';
+import { maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { EVENTS } from '../log-events.js';
-import type { Logger } from '../log.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
 
 export function reloadableConfig(current: ResolvedConfig, next: ResolvedConfig, logger: Logger): ResolvedConfig {
   const fixed: string[] = [];

@@ -2,12 +2,12 @@
  * Picks the transport for a broker URL. The scheduler only sees `Broker`.
  */
 import type { TransportOptionsInput } from '../config/options-schema.js';
-import type { Logger } from '../log.js';
-import type { AmqpQueueConfig } from './amqp-message.js';
-import { AmqpTransport } from './amqp-transport.js';
-import { RedisTransport } from './redis-transport.js';
-import type { Broker } from './types.js';
-import { brokerKind } from './url-parts.js';
+import type { Logger } from '../base/log.js';
+import type { AmqpQueueConfig } from '../config/amqp-queues.js';
+import { AmqpTransport } from '../amqp/transport.js';
+import { RedisTransport } from '../kombu/redis-transport.js';
+import type { Broker } from '../broker/types.js';
+import { brokerKind } from '../config/url-parts.js';
 
 export interface BrokerConfig {
   readonly url: string;

@@ -14,14 +14,15 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command, Redis } from 'ioredis';
+import type { LuaScript } from '../redis/scripts.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
-import { DEFAULTS } from '../defaults.js';
-import { BeatError, ErrorCode, errorMessage } from '../errors.js';
-import { EVENTS } from '../log-events.js';
-import type { Logger } from '../log.js';
-import { bindingKey, kombuKeyOptions, parseBindingMember } from '../redis/keys.js';
-import type { Binding, KombuKeyOptions } from '../redis/keys.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import { bindingKey, kombuKeyOptions, parseBindingMember } from './keys.js';
+import type { Binding, KombuKeyOptions } from './keys.js';
 import { settleOnClose } from '../redis/ioredis-close.js';
 import { guardConnection } from '../redis/connect.js';
 import { redisRefusal, withoutCommandArgs } from '../redis/server-errors.js';
@@ -29,11 +30,11 @@ import { cutBatches, exchangesToLookUp, planRedisPublish } from './redis-plan.js
 import type { RedisBatch, RedisPublishPlan, RedisPush } from './redis-plan.js';
 import { BufferPool, encodeCommand, encodeLpush, prepareLayout } from './resp.js';
 import type { RespArg } from './resp.js';
-import { SendRun, settle } from './send-run.js';
-import type { BatchResult, FanoutSent } from './send-run.js';
-import { parseRedisUrl, redisClientOptions } from './redis-url.js';
-import type { RedisConnectionSpec } from './redis-url.js';
-import type { Broker, PublishOutcome } from './types.js';
+import { SendRun, settle } from '../broker/send-run.js';
+import type { BatchResult, FanoutSent } from '../broker/send-run.js';
+import { parseRedisUrl, redisClientOptions } from '../config/redis-url.js';
+import type { RedisConnectionSpec } from '../config/redis-url.js';
+import type { Broker, PublishOutcome } from '../broker/types.js';
 
 export interface RedisTransportOptions {
   readonly url: string;
@@ -50,11 +51,6 @@ export interface RedisTransportOptions {
 // Kept importable from here: the broker's callers strip their errors through this module.
 export { withoutCommandArgs } from '../redis/server-errors.js';
 
-/** A Lua script and its SHA-1 (hex), by which EVALSHA names it. */
-export interface LuaScript {
-  readonly text: string;
-  readonly sha1: string;
-}
 
 /** An EVALSHA encoded by RedisTransport.encodeScript: `buffer` is pooled, `command` the bytes to write (a view of it). */
 export interface EncodedScript {

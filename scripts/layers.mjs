@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+/**
+ * The shape of src/: which folder may import which, checked. `node scripts/layers.mjs` prints the
+ * folder graph, its cycles and every import against the layering, and exits 1 on any of them or on
+ * a source file over the size limit; test/unit/layers.test.ts runs it with the suite.
+ *
+ * Every import counts, `import type` and dynamic `import()` too: a type shared across folders ties
+ * them as much as a value does. The files directly in src/ are the entry points (the CLI and the
+ * library's public API): they may import anything and nothing imports them.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Each folder of src/ and the folders it may import, lowest layer first (README, "Architecture"). */
+export const LAYERS = {
+  base: [],
+  time: ['base'],
+  'core/cron': ['time', 'base'],
+  core: ['core/cron', 'time', 'base'],
+  config: ['core', 'core/cron', 'time', 'base'],
+  celery: ['config', 'core', 'time', 'base'],
+  ports: ['celery', 'config', 'core', 'time', 'base'],
+  control: ['ports', 'celery', 'config', 'core', 'time', 'base'],
+  broker: ['celery', 'config', 'base'],
+  redis: ['control', 'ports', 'celery', 'config', 'core', 'time', 'base'],
+  kombu: ['redis', 'broker', 'celery', 'config', 'base'],
+  amqp: ['broker', 'celery', 'config', 'base'],
+  publish: ['kombu', 'amqp', 'redis', 'broker', 'ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
+  runtime: ['ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
+  observe: ['ports', 'base'],
+  http: ['observe', 'base'],
+  service: ['http', 'observe', 'runtime', 'publish', 'amqp', 'kombu', 'redis', 'broker', 'control', 'ports', 'celery', 'config', 'core', 'time', 'base'],
+  commands: ['service', 'http', 'observe', 'runtime', 'publish', 'redis', 'control', 'ports', 'celery', 'config', 'core', 'time', 'base'],
+};
+
+/** No source file longer than this many lines. */
+export const MAX_FILE_LINES = 450;
+
+const ENTRY = '.';
+
+function sourceFiles(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) sourceFiles(path, out);
+    else if (name.endsWith('.ts')) out.push(path);
+  }
+  return out;
+}
+
+const IMPORT = /(?:^|[\s;}])(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
+
+/** Checks the src/ folder under `root`; returns what it found (nothing wrong when `problems` is empty). */
+export function checkLayers(root) {
+  const src = join(root, 'src');
+  const folderOf = (file) => relative(src, dirname(file)) || ENTRY;
+  const edges = new Map();
+  const problems = [];
+  const files = sourceFiles(src);
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+    if (lines > MAX_FILE_LINES) problems.push(`${relative(root, file)}: ${lines} lines, more than ${MAX_FILE_LINES}; split it by subject`);
+    const from = folderOf(file);
+    if (from !== ENTRY && !(from in LAYERS)) problems.push(`${relative(root, file)}: folder src/${from} is not in LAYERS (scripts/layers.mjs); add it with the folders it may import`);
+    for (const match of text.matchAll(IMPORT)) {
+      const spec = match[1] ?? match[2];
+      const target = resolve(dirname(file), spec);
+      const to = folderOf(target.replace(/\.js$/, '.ts'));
+      if (to === from) continue;
+      if (!edges.has(from)) edges.set(from, new Set());
+      edges.get(from).add(to);
+      if (to === ENTRY) problems.push(`${relative(root, file)} imports ${spec}: the files directly in src/ are entry points, which nothing imports`);
+      else if (from !== ENTRY && LAYERS[from] && !LAYERS[from].includes(to)) {
+        problems.push(`${relative(root, file)} imports ${spec}: src/${from} may not import src/${to} (it may import ${LAYERS[from].join(', ') || 'nothing'})`);
+      }
+    }
+  }
+  const cycles = findCycles(edges);
+  for (const cycle of cycles) problems.push(`folder cycle: ${cycle.join(' -> ')}`);
+  return { files: files.length, edges, cycles, problems };
+}
+
+/** The strongly connected folder groups of more than one folder, each as a path that closes. */
+function findCycles(edges) {
+  const index = new Map(), low = new Map(), stack = [], on = new Set(), groups = [];
+  let next = 0;
+  const visit = (v) => {
+    index.set(v, next); low.set(v, next); next += 1; stack.push(v); on.add(v);
+    for (const w of edges.get(v) ?? []) {
+      if (!index.has(w)) { visit(w); low.set(v, Math.min(low.get(v), low.get(w))); }
+      else if (on.has(w)) low.set(v, Math.min(low.get(v), index.get(w)));
+    }
+    if (low.get(v) === index.get(v)) {
+      const group = [];
+      for (let w; w !== v; ) { w = stack.pop(); on.delete(w); group.push(w); }
+      if (group.length > 1) groups.push([...group.reverse(), group[0]]);
+    }
+  };
+  for (const v of edges.keys()) if (!index.has(v)) visit(v);
+  return groups;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  const { files, edges, cycles, problems } = checkLayers(root);
+  if (process.argv.includes('--graph')) {
+    for (const [from, tos] of [...edges].sort()) console.log(`${from === ENTRY ? '(entry)' : from} -> ${[...tos].map((t) => (t === ENTRY ? '(entry)' : t)).sort().join(', ')}`);
+  }
+  console.log(`${files} files, ${edges.size} folders importing others, folder cycles: ${cycles.length}`);
+  for (const problem of problems) console.log(problem);
+  process.exitCode = problems.length > 0 ? 1 : 0;
+}

@@ -1,0 +1,22 @@
+/**
+ * The files tsbeat reads from its own installation at run time, located from this module.
+ *
+ * The library build puts this module at `dist/base/package-files.js` (`src/base/` when run from
+ * source), while the build bundles the command line into one file, `dist/cli.js`, where
+ * `import.meta.url` is that of the bundle. `topUrl` is `dist/` (or `src/`) in both forms. Keep
+ * every `import.meta.url`-relative path here; one computed in another module would point
+ * elsewhere once bundled.
+ */
+const inOwnFile = /\/base\/package-files\.[jt]s$/.test(new URL(import.meta.url).pathname);
+const topUrl = new URL(inOwnFile ? '../' : './', import.meta.url);
+
+/** The package's package.json (for the version). */
+export const packageJsonUrl = new URL('../package.json', topUrl);
+
+/** A Lua script of `src/redis/lua/` (copied to `dist/redis/lua/` by the build). */
+export function luaScriptUrl(name: string): URL {
+  return new URL(`./redis/lua/${name}.lua`, topUrl);
+}
+
+/** The public API (`import … from 'tsbeat'` in a config file): the library build, never the bundle. */
+export const libraryEntryUrl = new URL('./index.js', topUrl);

@@ -1,0 +1,22 @@
+/** What live control (pause, resume, manual runs) needs from the outside: where requests come from, and how a manual run is published. */
+import type { TaskMessage } from '../celery/message.js';
+
+/** A pending manual run, stored as JSON text in the triggers list. */
+export interface TriggerRequest {
+  readonly entry: string;
+  readonly id: string;
+  /** When it was asked for, epoch ms. */
+  readonly at: number;
+}
+
+/** What the control loop needs from Redis (ControlStore fits). */
+export interface ControlSource {
+  paused(): Promise<Set<string>>;
+  pendingTriggers(max: number): Promise<{ text: string; request: TriggerRequest | undefined }[]>;
+  discardTrigger(text: string): Promise<void>;
+}
+
+export interface TriggerPublisher {
+  /** 1 published, 0 no longer pending, -1 fenced. */
+  publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number): Promise<number>;
+}

@@ -1,0 +1,21 @@
+/** What the runner knows of each entry's stored state, and where it loads it from. */
+
+/** What the runner knows of the stored state of an entry. */
+export interface EntryState {
+  /** The last slot published. */
+  readonly slotMs?: number;
+  /** When the entry was first seen by a leader (the grid anchor of a new interval entry). */
+  readonly seenMs?: number;
+  readonly publishedAtMs?: number;
+  readonly runCount: number;
+  readonly lastTaskId?: string;
+  /** The last run (publishedAtMs, lastTaskId) was a manual one (`beat trigger`), not slotMs. */
+  readonly lastRunTriggered?: boolean;
+  /** When the entry was last resumed after a pause: slots up to then were skipped, never caught up. */
+  readonly resumedAtMs?: number;
+}
+
+export interface StateStore {
+  /** Every entry's stored state; entries never seen get `seenMs = nowMs` recorded (first writer wins). */
+  load(entryNames: readonly string[], nowMs: number): Promise<Map<string, EntryState>>;
+}

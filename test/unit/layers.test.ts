@@ -1,0 +1,51 @@
+/**
+ * The layering of src/ (scripts/layers.mjs, README "Architecture") holds: no folder imports one it
+ * may not, the folders form no cycle, and no source file outgrows its subject.
+ */
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain .mjs script, without type declarations
+import { checkLayers } from '../../scripts/layers.mjs';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+interface LayerReport {
+  files: number;
+  cycles: string[][];
+  problems: string[];
+}
+const check = checkLayers as (root: string) => LayerReport;
+
+describe('layering of src/', () => {
+  it('has no import against the layers, no folder cycle and no file over the size limit', () => {
+    const report = check(ROOT);
+    expect(report.files).toBeGreaterThan(50);
+    expect(report.problems).toEqual([]);
+    expect(report.cycles).toEqual([]);
+  });
+
+  describe('on a copy with a violation', () => {
+    const copy = mkdtempSync(join(tmpdir(), 'tsbeat-layers-'));
+    cpSync(join(ROOT, 'src'), join(copy, 'src'), { recursive: true });
+    afterAll(() => rmSync(copy, { recursive: true, force: true }));
+
+    it('names an upward import, type-only or dynamic, and the cycle it makes', () => {
+      writeFileSync(join(copy, 'src', 'core', 'upward.ts'), "import type { Runner } from '../runtime/runner.js';\nexport const load = () => import('../service/service.js');\nexport type R = Runner;\n");
+      const report = check(copy);
+      expect(report.problems).toContain("src/core/upward.ts imports ../runtime/runner.js: src/core may not import src/runtime (it may import core/cron, time, base)");
+      expect(report.problems.some((p) => p.startsWith('src/core/upward.ts imports ../service/service.js: src/core may not import src/service'))).toBe(true);
+      expect(report.cycles.length).toBeGreaterThan(0);
+    });
+
+    it('names a file over the limit and a folder the layers do not know', () => {
+      writeFileSync(join(copy, 'src', 'core', 'long.ts'), 'export const x = 1;\n'.repeat(451));
+      mkdirSync(join(copy, 'src', 'extra'));
+      writeFileSync(join(copy, 'src', 'extra', 'thing.ts'), 'export const y = 2;\n');
+      const report = check(copy);
+      expect(report.problems).toContain('src/core/long.ts: 451 lines, more than 450; split it by subject');
+      expect(report.problems).toContain('src/extra/thing.ts: folder src/extra is not in LAYERS (scripts/layers.mjs); add it with the folders it may import');
+    });
+  });
+});
