@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { isShownInstant, parseIsoDateTime } from '../time/zone.js';
 import { BeatError, ECHO_MAX_CHARS, ErrorCode, errorMessage, shown } from '../base/errors.js';
+import { closest } from '../config/keys.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -55,4 +56,11 @@ export function parseInstant(command: string, option: string, text: string): num
   // Four digits can still name the year 0, and an offset can push 9999-12-31 into the year 10000.
   if (!isShownInstant(ms)) throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} must be in the years 0001-9999, got ${shown(text)}`);
   return ms;
+}
+
+/** The error for an entry name the config does not have: the closest name if one is near, else the first names. */
+export function unknownEntryError(command: string, name: string, names: readonly string[]): BeatError {
+  const hint = closest(name, names);
+  const listed = names.length === 0 ? '; the config has no entries' : `; entries: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`;
+  return new BeatError(ErrorCode.UnknownEntry, `beat ${command}: no entry named ${shown(name)} in the config${hint ? `; did you mean "${hint}"?` : listed}`);
 }

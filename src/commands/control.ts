@@ -5,7 +5,6 @@
  */
 import { randomTaskId } from '../celery/task-id.js';
 import { maskUrl } from '../config/redis-url.js';
-import { closest } from '../config/keys.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { buildStatus } from '../control/status.js';
 import type { DeploymentStatus, EntryStatus } from '../control/status.js';
@@ -13,7 +12,7 @@ import { configFingerprint } from '../control/fingerprint.js';
 import { checkDeployment, warningsOf } from '../service/deployment-watch.js';
 import type { DeploymentCheck } from '../service/deployment-watch.js';
 import { ENV } from '../base/defaults.js';
-import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
+import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { silentLogger } from '../base/log.js';
 import { createRedisClient, connectWithRetry } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
@@ -21,7 +20,7 @@ import { schedulerKeys } from '../redis/keys.js';
 import { stateUrlFor } from '../publish/publishing.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
-import { parseCommandArgs, parseCount } from './args.js';
+import { parseCommandArgs, parseCount, unknownEntryError } from './args.js';
 import { CONFIG_HELP, brokerOverride, configOption, loadFromArgs } from './config-args.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
@@ -122,12 +121,7 @@ async function openControl(io: Io, configPath: string | undefined, brokerFlag: s
 function requireEntry(command: string, config: ResolvedConfig, name: string | undefined): string {
   if (name === undefined) throw new BeatError(ErrorCode.Usage, `beat ${command}: which entry? Usage: beat ${command} ENTRY. See 'beat ${command} --help'.`);
   if (config.entries.some((e) => e.name === name)) return name;
-  const names = config.entries.map((e) => e.name);
-  const hint = closest(name, names);
-  throw new BeatError(
-    ErrorCode.UnknownEntry,
-    `beat ${command}: no entry named ${shown(name)} in the config${hint ? `; did you mean "${hint}"?` : names.length > 0 ? `; entries: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}` : ''}`,
-  );
+  throw unknownEntryError(command, name, config.entries.map((e) => e.name));
 }
 
 export async function readStatus(control: Control, nowMs: number): Promise<DeploymentStatus> {

@@ -1,10 +1,9 @@
 /** `beat next`: the coming fire instants of each entry. Needs no Redis. */
 import { DEFAULTS } from '../base/defaults.js';
-import { closest } from '../config/keys.js';
 import { nextFires } from '../core/schedule.js';
 import { formatInstant } from '../time/zone.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
-import { parseCommandArgs, parseCount, parseInstant } from './args.js';
+import { parseCommandArgs, parseCount, parseInstant, unknownEntryError } from './args.js';
 import { CONFIG_HELP, configOption, loadFromArgs } from './config-args.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
@@ -45,14 +44,7 @@ export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
   if (values.entry !== undefined) {
     const wanted = values.entry;
     entries = entries.filter((e) => e.name === wanted);
-    if (entries.length === 0) {
-      const names = config.entries.map((e) => e.name);
-      const hint = closest(wanted, names);
-      throw new BeatError(
-        ErrorCode.UnknownEntry,
-        `beat next: no entry named ${shown(wanted)}${hint ? `; did you mean "${hint}"?` : names.length > 0 ? `; entries: ${names.join(', ')}` : '; the config has no entries'}`,
-      );
-    }
+    if (entries.length === 0) throw unknownEntryError('next', wanted, config.entries.map((e) => e.name));
   }
 
   const result = entries.map((entry) => ({

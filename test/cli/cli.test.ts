@@ -78,7 +78,7 @@ describe('beat next', () => {
     const r = await runCli(['next', '-c', nyConfig, '-e', 'bakup']);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('beat next: no entry named "bakup"; did you mean "backup"?\n');
+    expect(r.stderr).toBe('beat next: no entry named "bakup" in the config; did you mean "backup"?\n');
   });
 
   it('rejects malformed arguments with exit code 2 and a pointer to --help', async () => {
