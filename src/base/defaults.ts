@@ -113,6 +113,19 @@ export const DEFAULTS = {
    */
   fingerprintMaxNames: 10_000,
   /**
+   * /healthz reports a leader whose scheduler loop has not woken for this long, or for this many of
+   * its loop intervals (maxInterval) if that is longer, as stalled: the loop wakes at least once per
+   * interval, so a longer silence is a blocked event loop or a hung loop, not a quiet schedule.
+   */
+  healthStallMs: 5000,
+  healthStallIntervals: 5,
+  /**
+   * How often the leader's control loop looks for pause, resume and trigger requests without being
+   * told (a CLI announces each on the events channel; this catches a missed announcement), and at
+   * most every maxInterval.
+   */
+  controlIntervalMs: 1000,
+  /**
    * After `beat run` has stopped (state saved, lock released, connections closed), the process exits
    * at the latest this long after: a socket or timer of a library that failed to close must not keep
    * a stopped scheduler alive until the orchestrator's SIGKILL.

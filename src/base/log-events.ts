@@ -41,6 +41,11 @@ export const EVENTS = {
   lockHandover: 'beat.lock.handover',
   lockError: 'beat.lock.error',
   /**
+   * Starting or stopping the leader's session, or applying a reload, failed unexpectedly (`err` says
+   * how); the changes queued after it still run, and a reload that failed reports false.
+   */
+  leadershipTransitionFailed: 'beat.leadership.transition_failed',
+  /**
    * The lock key is not a tsbeat lock (no expiry, another type or value): no replica can lead until
    * it is deleted. Names the key and the command that clears it; `cleared: true` once it is gone.
    */
@@ -68,6 +73,12 @@ export const EVENTS = {
   redisRefused: 'beat.redis.refused',
   /** An entry's stored state is not tsbeat's JSON (written by something else): the entry starts afresh. */
   stateUnreadable: 'beat.state.unreadable',
+  /**
+   * The schedule's stored state (or its paused set) could not be read when this instance began
+   * leading (Redis failed or refused the read, e.g. a key of another type): it gives the lock back
+   * and stands by.
+   */
+  stateLoadFailed: 'beat.state.load_failed',
   /** Start-up checks: Redis may evict keys, the local clock is off. */
   redisWarning: 'beat.redis.warning',
   /**

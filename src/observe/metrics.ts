@@ -1,10 +1,14 @@
 /**
  * Prometheus metrics (prom-client), in a registry of our own so that tests and embedders do not
- * share global state. Every metric tsbeat exports is declared here, with its help text.
+ * share global state. Every metric tsbeat exports is declared here, with its help text. The counters
+ * count what the scheduler reports (`events`, a SchedulerEvents); the schedule's gauges read a
+ * MetricsSource at scrape time.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DEFAULTS } from '../base/defaults.js';
+import type { SchedulerEvents } from '../ports/events.js';
 
+/** What the schedule gauges read at scrape time: the schedule the leader runs. */
 export interface MetricsSource {
   entries(): { enabled: number; disabled: number; paused: number };
   nextFires(): Iterable<readonly [string, number | undefined]>;
@@ -71,8 +75,8 @@ export class BeatMetrics {
     registers: [this.registry],
   });
 
-  /** Read at scrape time by the gauges below; the service sets it. */
-  source: MetricsSource | undefined;
+  /** Read at scrape time by the gauges below (readScheduleFrom); until then they export nothing. */
+  private source: MetricsSource | undefined;
 
   readonly entries = new Gauge({
     name: 'tsbeat_entries',
@@ -96,6 +100,32 @@ export class BeatMetrics {
       for (const [entry, ms] of this.source?.nextFires() ?? []) if (ms !== undefined) this.nextFire.set({ entry }, ms / 1000);
     },
   });
+
+  /**
+   * What the scheduler reports, counted: the sink to hand to the parts that report (the leader's
+   * session, the metered publishers, the leadership). Plain functions, so that a caller may wrap some.
+   */
+  readonly events: SchedulerEvents = {
+    published: (run, latenessMs) => {
+      this.countPublished(run.entry.name, run.entry.task, run.destination.declareQueue ?? run.destination.routingKey);
+      this.lateness.observe(latenessMs / 1000);
+    },
+    triggerPublished: (message) => this.countPublished(message.entry, message.task, message.destination.declareQueue ?? message.destination.routingKey),
+    dropped: (entry) => this.dropped.inc({ entry }),
+    publishFailed: () => this.publishErrors.inc(),
+    stateLost: (entries) => this.stateLost.inc(entries.length),
+    lockRenewFailed: () => this.lockRenewFailures.inc(),
+    leadershipChanged: (leading) => this.leader.set(leading ? 1 : 0),
+  };
+
+  /**
+   * Called once, while wiring: the schedule gauges (tsbeat_entries, tsbeat_entry_next_fire_*) read
+   * `source` at scrape time. It is not a constructor option because the source (the service's
+   * supervisor) is built from parts that report to `events`.
+   */
+  readScheduleFrom(source: MetricsSource): void {
+    this.source = source;
+  }
 
   constructor(options: { processMetrics?: boolean } = {}) {
     // Under their standard names (process_cpu_seconds_total, process_start_time_seconds,

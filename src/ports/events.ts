@@ -31,6 +31,8 @@ export interface SchedulerEvents {
   stateLost(entries: readonly string[]): void;
   /** Renewing the leader's lock failed (it is retried until the lease runs out). */
   lockRenewFailed(): void;
+  /** This instance began leading (true) or stands by (false; also said once when it starts campaigning). */
+  leadershipChanged(leading: boolean): void;
 }
 
 /** A sink that counts nothing. */
@@ -41,4 +43,5 @@ export const NO_EVENTS: SchedulerEvents = {
   publishFailed: () => undefined,
   stateLost: () => undefined,
   lockRenewFailed: () => undefined,
+  leadershipChanged: () => undefined,
 };

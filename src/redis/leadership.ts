@@ -16,6 +16,7 @@ import type { Lock } from 'redlock';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
+import type { SchedulerEvents } from '../ports/events.js';
 import { CONTROL_MESSAGE } from './control-store.js';
 import { SCHEDULER_KEY_TYPES } from './keys.js';
 import { asRedisError, lockRefusal, placeOf } from './server-errors.js';
@@ -47,8 +48,8 @@ export interface LeadershipOptions {
   readonly now?: () => number;
   /** Asked before each attempt to take the lock: a reason not to lead now (a skewed clock), or undefined. */
   readonly mayLead?: () => Promise<string | undefined>;
-  /** More fields for the leader hash, written with the fence on taking the lock (the config fingerprint). */
-  readonly leaderFields?: () => Record<string, string>;
+  /** Where failed renewals of the lock are reported. */
+  readonly events?: Pick<SchedulerEvents, 'lockRenewFailed'>;
 }
 
 export interface Lease {
@@ -58,13 +59,19 @@ export interface Lease {
   readonly publishUntil: number;
 }
 
-export interface LeadershipEvents {
+/** What the leadership tells whoever started it, and asks it. */
+export interface LeadershipOwner {
   /** Called when this instance becomes leader (the fence is already set). */
   onLead(lease: Lease): void;
   /** Called when this instance stops leading for any reason other than `stop()`. */
   onLose(reason: string): void;
   /** Called when a CLI announces a pause, resume or manual run on the events channel. */
   onControl?(): void;
+  /**
+   * More fields for the leader hash, asked each time the lock is taken and written with the fence
+   * (the config fingerprint, which a reload changes).
+   */
+  leaderFields?(): Record<string, string>;
 }
 
 export const STEP_DOWN_MESSAGE = 'released';
@@ -84,7 +91,7 @@ export class Leadership {
   private attempting = false;
   /** A handover was announced while an attempt was in flight: try again as soon as it ends. */
   private retrySoon = false;
-  private events: LeadershipEvents | undefined;
+  private owner: LeadershipOwner | undefined;
 
   constructor(private readonly options: LeadershipOptions) {
     this.now = options.now ?? Date.now;
@@ -110,11 +117,11 @@ export class Leadership {
     return Math.max(250, Math.floor(this.options.ttlMs / 5));
   }
 
-  async start(events: LeadershipEvents): Promise<void> {
-    this.events = events;
+  async start(owner: LeadershipOwner): Promise<void> {
+    this.owner = owner;
     this.options.subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.options.keys.events && message === CONTROL_MESSAGE) {
-        this.events?.onControl?.();
+        this.owner?.onControl?.();
         return;
       }
       // Not its own announcement: an instance that just stepped down leaves the lock to the others.
@@ -156,7 +163,7 @@ export class Leadership {
             .multi()
             .set(this.options.keys.fence, lock.value)
             .del(this.options.keys.leader)
-            .hset(this.options.keys.leader, { ...this.options.leaderFields?.(), instance: this.options.instanceId, since: String(this.now()), token: lock.value })
+            .hset(this.options.keys.leader, { ...this.owner?.leaderFields?.(), instance: this.options.instanceId, since: String(this.now()), token: lock.value })
             .exec();
           const failed = (replies ?? [[new Error('transaction discarded'), null]]).find(([error]) => error);
           if (failed) throw failed[0];
@@ -217,7 +224,7 @@ export class Leadership {
     this.armWatchdog();
     this.renewTimer = setInterval(() => void this.renew(), this.options.renewEveryMs);
     this.options.logger.info({ event: EVENTS.lockAcquired, ttlMs: this.options.ttlMs }, 'leading');
-    this.events?.onLead(this.lease);
+    this.owner?.onLead(this.lease);
   }
 
   private armWatchdog(): void {
@@ -254,12 +261,9 @@ export class Leadership {
         { event: EVENTS.lockRenewFailed, err: lost ? `the lock key ${this.options.keys.lock} no longer holds this leader's token (it expired, or something else wrote it)` : error },
         'lock renewal failed',
       );
-      this.onRenewFailure?.();
+      this.options.events?.lockRenewFailed();
     }
   }
-
-  /** Metrics hook: counts failed renewals. */
-  onRenewFailure: (() => void) | undefined;
 
   /** Stops leading (the lease is dropped at once) and goes back to standby. */
   relinquish(reason: string): void {
@@ -273,7 +277,7 @@ export class Leadership {
     this.lock = undefined;
     this.lease = undefined;
     this.options.logger.warn({ event: EVENTS.lockLost, reason }, 'stopped leading; back to standby');
-    this.events?.onLose(reason);
+    this.owner?.onLose(reason);
     // Campaigning again only once the lock is given back leaves it to the standbys, told at once.
     if (lock) void this.handOver(lock).finally(() => this.scheduleAttempt(this.options.retryEveryMs));
     else this.scheduleAttempt(this.options.retryEveryMs);

@@ -75,7 +75,7 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
     const { file, keys } = deployment();
     await redis.set(keys.state, 'stray');
     const beat = fleet.spawn({ config: file });
-    const failed = await beat.waitForLog('the state load failure', (l) => l.event === EVENTS.tickError && errText(l).includes(keys.state), 10_000);
+    const failed = await beat.waitForLog('the state load failure', (l) => l.event === EVENTS.stateLoadFailed && errText(l).includes(keys.state), 10_000);
     expect(errText(failed)).toContain(`key ${keys.state} holds a string, where tsbeat keeps a hash`);
     const r = await runBeatCli(['status', '--config', file]);
     expect(r.code, r.stderr).toBe(1);

@@ -1,0 +1,88 @@
+/**
+ * The leader's publishers, wrapped on their way to the session: what happens to what they publish is
+ * reported to a SchedulerEvents (runs dropped, publishes failed, manual runs published) without the
+ * runner knowing about metrics, and a refusal to publish hands leadership over. Published scheduled
+ * runs are reported by the runner itself, which knows their lateness.
+ */
+import type { TriggerPublisher } from '../ports/control.js';
+import type { DispatchResult, Dispatcher, DueRun } from '../ports/dispatcher.js';
+import type { SchedulerEvents } from '../ports/events.js';
+import { publishRefusal } from '../redis/server-errors.js';
+
+/** What the wrappers report. */
+export type PublishEvents = Pick<SchedulerEvents, 'dropped' | 'publishFailed' | 'triggerPublished'>;
+
+/**
+ * Gives leadership up, saying why. A leader that cannot publish because Redis or the broker refuses
+ * it (a stray key at the fence, a missing permission, a read-only replica, a vhost that does not
+ * exist) hands over instead of keeping the lock and failing every publish; taking the lock again
+ * rewrites the fence.
+ */
+export type HandOver = (reason: string) => void;
+
+/** Reports a failed publish, and hands over if it was a refusal that retrying will not fix. */
+function failedWith(error: unknown, events: PublishEvents, handOver: HandOver): void {
+  events.publishFailed(error);
+  const refusal = publishRefusal(error);
+  if (refusal !== undefined) handOver(`cannot publish: ${refusal.message}`);
+}
+
+/**
+ * `inner`, reporting dropped runs and failed publishes (a batch that only partly went out is a
+ * failed publish too, as a thrown one is). It offers what `inner` offers: stage, rehearse and
+ * prepare only if `inner` has them, so the runner sees the capabilities of the real dispatcher.
+ */
+export function meteredDispatcher(inner: Dispatcher, events: PublishEvents, handOver: HandOver): Dispatcher {
+  // Not async functions: their parameters would be kept, with every message of the batch, until
+  // the reply. Only the names wait for it (see Runner.runDue).
+  const namesOf = (runs: readonly DueRun[]): string[] => runs.map((r) => r.entry.name);
+  const counted = (names: readonly string[], pending: Promise<DispatchResult>): Promise<DispatchResult> =>
+    pending.then(
+      (result) => {
+        if (result.fenced || 'ahead' in result) return result;
+        result.outcomes.forEach((o, i) => o === 'dropped' && events.dropped(names[i] ?? ''));
+        if (result.failure !== undefined) failedWith(result.failure, events, handOver);
+        return result;
+      },
+      (error: unknown) => {
+        failedWith(error, events, handOver);
+        throw error;
+      },
+    );
+  const { prepare, rehearse, stage } = inner;
+  return {
+    ...(inner.dryRun === undefined ? {} : { dryRun: inner.dryRun }),
+    dispatch: (runs, token, nowMs) => counted(namesOf(runs), inner.dispatch(runs, token, nowMs)),
+    ...(prepare === undefined ? {} : { prepare: prepare.bind(inner) }),
+    ...(rehearse === undefined ? {} : { rehearse: rehearse.bind(inner) }),
+    ...(stage === undefined
+      ? {}
+      : {
+          stage: (runs: readonly DueRun[], token: string, nowMs: number) => {
+            const staged = stage.call(inner, runs, token, nowMs);
+            if (staged === undefined) return undefined;
+            const names = namesOf(runs);
+            return { send: () => counted(names, staged.send()), discard: () => staged.discard() };
+          },
+        }),
+  };
+}
+
+/**
+ * `inner`, reporting published manual runs (`beat trigger`: published messages too, counted with
+ * the scheduled ones) and failed publishes, handing over on a refusal as scheduled runs do.
+ */
+export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, handOver: HandOver): TriggerPublisher {
+  return {
+    publishTrigger: async (message, requestText, token, nowMs) => {
+      try {
+        const result = await inner.publishTrigger(message, requestText, token, nowMs);
+        if (result === 1) events.triggerPublished(message);
+        return result;
+      } catch (error) {
+        failedWith(error, events, handOver);
+        throw error;
+      }
+    },
+  };
+}

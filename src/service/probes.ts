@@ -1,0 +1,88 @@
+/**
+ * What the read-only HTTP endpoints answer: /healthz (the process and its scheduler loop are
+ * alive), /readyz (connected, and leading or a standby able to take over), /status (the deployment
+ * as `beat status` shows it), and what the schedule gauges of /metrics read. Everything here reads;
+ * nothing changes the schedule.
+ */
+import { buildStatus } from '../control/status.js';
+import type { DeploymentStatus } from '../control/status.js';
+import { DEFAULTS } from '../base/defaults.js';
+import type { HttpHandlers, Probe } from '../http/server.js';
+import type { MetricsSource } from '../observe/metrics.js';
+import type { Clock } from '../ports/clock.js';
+import type { ControlStore } from '../redis/control-store.js';
+import type { RedisStateStore } from '../redis/state-store.js';
+import { warningsOf } from './deployment-watch.js';
+import type { DeploymentWatch } from './deployment-watch.js';
+import type { Supervisor } from './supervisor.js';
+
+export interface ProbeSources {
+  readonly instanceId: string;
+  readonly clock: Clock;
+  readonly supervisor: Pick<Supervisor, 'config' | 'leading' | 'runner' | 'stopping' | 'stateLost'>;
+  /** The state Redis connection (ioredis's `status`: 'ready' when connected). */
+  readonly redis: { readonly status: string };
+  /** Why the local clock keeps this replica from leading, if it does. */
+  readonly clockGuard: { readonly refusal: string | undefined };
+  /** The broker connection. */
+  readonly publishing: { ready(): boolean; readonly status: string };
+  readonly watch: Pick<DeploymentWatch, 'current'>;
+  readonly states: Pick<RedisStateStore, 'readAll'>;
+  readonly control: Pick<ControlStore, 'paused' | 'leader'>;
+}
+
+export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
+  const { supervisor, clock } = sources;
+  return {
+    health: (): Probe => {
+      const runner = supervisor.runner;
+      const stallMs = Math.max(DEFAULTS.healthStallMs, DEFAULTS.healthStallIntervals * supervisor.config.maxIntervalMs);
+      const stalled = runner !== undefined && runner.lastWakeMs > 0 && performance.now() - runner.lastWakeMs > stallMs;
+      return stalled ? { ok: false, reason: 'the scheduler loop has stalled' } : { ok: true, reason: supervisor.leading ? 'leading' : 'standing by' };
+    },
+    ready: async (): Promise<Probe> => {
+      if (supervisor.stopping) return { ok: false, reason: 'stopping' };
+      if (sources.redis.status !== 'ready') return { ok: false, reason: `Redis ${sources.redis.status}` };
+      if (sources.clockGuard.refusal !== undefined) return { ok: false, reason: `not leading: ${sources.clockGuard.refusal}` };
+      if (supervisor.leading && !sources.publishing.ready()) return { ok: false, reason: sources.publishing.status };
+      const found = sources.watch.current;
+      // No replica can lead: not ready, whatever else holds.
+      if (found && found.lockProblems.length > 0) return { ok: false, reason: found.lockProblems.map((p) => p.message).join('; ') };
+      // Still ready (it publishes on), but the reason says what the log said.
+      const lost = supervisor.stateLost;
+      const lostNote = lost === undefined ? '' : `; the stored state of ${lost.entries} entries was lost at ${new Date(lost.atMs).toISOString()} (see beat.state.lost)`;
+      // Ready still: a rolling update that changes the config passes through this state.
+      if (found?.mismatch) return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${lostNote}` };
+      return { ok: true, reason: `${supervisor.leading ? 'leading' : 'standby, ready to take over'}${lostNote}` };
+    },
+    status: async (): Promise<DeploymentStatus> => {
+      const [states, paused, leader] = await Promise.all([sources.states.readAll(), sources.control.paused(), sources.control.leader()]);
+      return buildStatus({
+        config: supervisor.config,
+        states,
+        paused,
+        leader,
+        self: { instance: sources.instanceId, role: supervisor.leading ? 'leader' : 'standby' },
+        nowMs: clock.now(),
+        warnings: warningsOf(sources.watch.current),
+      });
+    },
+  };
+}
+
+/** The schedule as the gauges of /metrics show it: every entry counted, paused and next fires while leading. */
+export function scheduleMetrics(supervisor: Pick<Supervisor, 'config' | 'runner'>): MetricsSource {
+  return {
+    entries: () => {
+      const { entries } = supervisor.config;
+      const enabled = entries.filter((e) => e.enabled).length;
+      const runner = supervisor.runner;
+      const paused = runner ? [...runner.snapshot()].filter((s) => s.paused).length : 0;
+      return { enabled, disabled: entries.length - enabled, paused };
+    },
+    nextFires: () => {
+      const runner = supervisor.runner;
+      return runner ? [...runner.snapshot()].map((s) => [s.name, s.nextSlotMs] as const) : [];
+    },
+  };
+}

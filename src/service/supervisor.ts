@@ -1,0 +1,212 @@
+/**
+ * Owns the changes of leadership: the leader's session (scheduler and control loops) starts when the
+ * lock is won and stops when it is lost, handed over, or the config is reloaded. Changes are applied
+ * one at a time, in order: a session is fully stopped (its publish in flight finished) before the
+ * next starts, and a reload is applied between two sessions. Across sessions it keeps what the next
+ * one must know (the last runs seen published) and what readiness reports (stored state found lost).
+ */
+import type { MessageEnv } from '../celery/message.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { configFingerprint, fingerprintFields } from '../control/fingerprint.js';
+import type { ConfigFingerprint } from '../control/fingerprint.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import type { Clock } from '../ports/clock.js';
+import type { ControlSource, TriggerPublisher } from '../ports/control.js';
+import type { Dispatcher } from '../ports/dispatcher.js';
+import type { SchedulerEvents } from '../ports/events.js';
+import type { StateStore } from '../ports/state.js';
+import type { ClockGuard } from '../redis/clock-guard.js';
+import type { ControlStore } from '../redis/control-store.js';
+import type { Leadership } from '../redis/leadership.js';
+import { LeaderSession } from '../runtime/leader-session.js';
+import type { Runner } from '../runtime/runner.js';
+import { reloadableConfig } from './reload.js';
+
+export interface SupervisorOptions {
+  readonly config: ResolvedConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly messageEnv: MessageEnv;
+  readonly dispatcher: Dispatcher;
+  readonly triggers: TriggerPublisher;
+  readonly state: StateStore;
+  readonly control: ControlSource & Pick<ControlStore, 'updateLeaderFingerprint'>;
+  readonly leadership: Pick<Leadership, 'start' | 'stop' | 'relinquish' | 'currentLease'>;
+  readonly clockGuard: Pick<ClockGuard, 'watch' | 'unwatch' | 'reportAhead'>;
+  /** Where the sessions report, and leadership changes are reported. */
+  readonly events: SchedulerEvents;
+}
+
+/** Stored state found lost by a session (see Runner's knownRuns): when, and for how many entries. */
+export interface StateLoss {
+  readonly atMs: number;
+  readonly entries: number;
+}
+
+export class Supervisor {
+  private session: LeaderSession | undefined;
+  private stopRequested = false;
+  private currentConfig: ResolvedConfig;
+  private currentFingerprint: ConfigFingerprint;
+  /** Changes run one after the other on this chain. */
+  private transition: Promise<unknown> = Promise.resolve();
+  /**
+   * The last run of each entry seen published by this process's earlier sessions: a later session
+   * that finds the stored state behind it knows Redis lost data (see Runner's knownRuns).
+   */
+  private readonly knownRuns = new Map<string, number>();
+  private lastLoss: StateLoss | undefined;
+  private readonly sessionEvents: SchedulerEvents;
+
+  constructor(private readonly options: SupervisorOptions) {
+    this.currentConfig = options.config;
+    this.currentFingerprint = configFingerprint(options.config);
+    const sink = options.events;
+    // Spelled out rather than spread: a sink may be a class instance, whose methods a spread drops.
+    this.sessionEvents = {
+      published: (run, latenessMs) => sink.published(run, latenessMs),
+      triggerPublished: (message) => sink.triggerPublished(message),
+      dropped: (entry) => sink.dropped(entry),
+      publishFailed: (error) => sink.publishFailed(error),
+      stateLost: (entries) => {
+        this.lastLoss = { atMs: options.clock.now(), entries: entries.length };
+        sink.stateLost(entries);
+      },
+      lockRenewFailed: () => sink.lockRenewFailed(),
+      leadershipChanged: (leading) => sink.leadershipChanged(leading),
+    };
+  }
+
+  /** The config in force (the last one reloaded). */
+  get config(): ResolvedConfig {
+    return this.currentConfig;
+  }
+
+  get fingerprint(): ConfigFingerprint {
+    return this.currentFingerprint;
+  }
+
+  /** True while a session runs: this instance leads. */
+  get leading(): boolean {
+    return this.session !== undefined;
+  }
+
+  /** The scheduler loop of the session in progress, if any. */
+  get runner(): Runner | undefined {
+    return this.session?.runner;
+  }
+
+  /** True once stop() was called. */
+  get stopping(): boolean {
+    return this.stopRequested;
+  }
+
+  /** The last time a session found stored state lost; it stays reported for the life of the process. */
+  get stateLost(): StateLoss | undefined {
+    return this.lastLoss;
+  }
+
+  /** Campaigns for the lock: a session starts whenever it is won, and stops whenever it is lost. */
+  async campaign(): Promise<void> {
+    const { leadership, clockGuard, events, logger } = this.options;
+    await leadership.start({
+      onLead: () => {
+        events.leadershipChanged(true);
+        clockGuard.watch(this.currentConfig.lock.renewEveryMs, (reason) => leadership.relinquish(reason));
+        void this.enqueue(() => this.startSession());
+      },
+      onLose: () => {
+        events.leadershipChanged(false);
+        clockGuard.unwatch();
+        void this.enqueue(async () => {
+          await this.stopSession();
+          logger.info({ event: EVENTS.standby }, 'standing by');
+        });
+      },
+      onControl: () => this.session?.poke(),
+      leaderFields: () => fingerprintFields(this.currentFingerprint),
+    });
+    events.leadershipChanged(false);
+    logger.info({ event: EVENTS.standby }, 'campaigning for leadership');
+  }
+
+  /** Applies a new config between two sessions; false (and the old schedule kept) when it cannot. */
+  async reload(next: ResolvedConfig): Promise<boolean> {
+    const { control, leadership, logger } = this.options;
+    const applied = await this.enqueue(async () => {
+      this.currentConfig = reloadableConfig(this.currentConfig, next, logger);
+      this.currentFingerprint = configFingerprint(this.currentConfig);
+      if (this.session) {
+        await this.stopSession();
+        await this.startSession();
+        const token = leadership.currentLease()?.token;
+        if (token !== undefined) {
+          await control.updateLeaderFingerprint(token, this.currentFingerprint).catch((error: unknown) => {
+            logger.warn({ event: EVENTS.lockError, err: error }, 'could not publish the reloaded config\'s fingerprint; standbys may report a config difference');
+          });
+        }
+      }
+      logger.info({ event: EVENTS.reload, entries: this.currentConfig.entries.length }, 'config reloaded');
+      return true;
+    });
+    return applied ?? false;
+  }
+
+  /** Stops the session (after its publish in flight), then leadership, which hands the lock over. */
+  async stop(): Promise<void> {
+    this.stopRequested = true;
+    await this.enqueue(() => this.stopSession());
+    await this.options.leadership.stop();
+    this.options.clockGuard.unwatch();
+  }
+
+  private enqueue<T>(step: () => Promise<T>): Promise<T | undefined> {
+    const next = this.transition.then(step).catch((error: unknown) => {
+      this.options.logger.error({ event: EVENTS.leadershipTransitionFailed, err: error }, 'leadership transition failed');
+      return undefined;
+    });
+    this.transition = next;
+    return next;
+  }
+
+  private async startSession(): Promise<void> {
+    // A lock won while shutting down must not start a session that nobody would stop.
+    if (this.stopRequested) return;
+    const { leadership, clockGuard, logger } = this.options;
+    const config = this.currentConfig;
+    const current = new LeaderSession({
+      config,
+      dispatcher: this.options.dispatcher,
+      triggers: this.options.triggers,
+      state: this.options.state,
+      control: this.options.control,
+      clock: this.options.clock,
+      logger,
+      messageEnv: this.options.messageEnv,
+      lease: () => leadership.currentLease()?.token,
+      onFenced: () => leadership.relinquish('another instance holds the fence'),
+      onClockAhead: (ahead) => leadership.relinquish(clockGuard.reportAhead(ahead)),
+      controlIntervalMs: Math.min(DEFAULTS.controlIntervalMs, config.maxIntervalMs),
+      knownRuns: this.knownRuns,
+      events: this.sessionEvents,
+    });
+    this.session = current;
+    try {
+      await current.start(this.options.control);
+    } catch (error) {
+      this.session = undefined;
+      await current.stop();
+      logger.error({ event: EVENTS.stateLoadFailed, err: error }, 'could not load the schedule state; standing by');
+      leadership.relinquish('state could not be loaded');
+    }
+  }
+
+  private async stopSession(): Promise<void> {
+    const current = this.session;
+    this.session = undefined;
+    await current?.stop();
+    if (current) for (const [name, slotMs] of current.runner.lastRuns()) this.knownRuns.set(name, slotMs);
+  }
+}

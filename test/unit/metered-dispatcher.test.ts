@@ -1,0 +1,210 @@
+/**
+ * The metered publishers (src/service/metered-dispatcher.ts) around fake inner ones: what they
+ * report to the SchedulerEvents, when they hand leadership over, and that everything else passes
+ * through untouched.
+ */
+import { describe, expect, it } from 'vitest';
+import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src/celery/message.js';
+import type { MessageTemplate, TaskMessage } from '../../src/celery/message.js';
+import { parseConfig } from '../../src/config/load.js';
+import { BeatError, ErrorCode } from '../../src/base/errors.js';
+import type { TriggerPublisher } from '../../src/ports/control.js';
+import type { DispatchResult, Dispatcher, DueRun, StagedDispatch } from '../../src/ports/dispatcher.js';
+import { meteredDispatcher, meteredTriggers } from '../../src/service/metered-dispatcher.js';
+import type { PublishEvents } from '../../src/service/metered-dispatcher.js';
+
+const SLOT = Date.UTC(2026, 10, 22, 6, 0, 0);
+const TOKEN = 'token-1';
+const config = parseConfig({ name: 'metered', beatSchedule: { a: { task: 't.a', schedule: 1 }, b: { task: 't.b', schedule: 1 }, c: { task: 't.c', schedule: 1 } } }, 'metered.test');
+const env = { origin: makeOrigin(1, 'host'), replyTo: 'reply' };
+
+function runOf(name: string): DueRun {
+  const entry = config.entries.find((e) => e.name === name);
+  if (entry === undefined) throw new Error(`no entry ${name}`);
+  const message = renderTaskMessage(compileMessageTemplate(entry, config, env), { taskId: `${name}-id`, slotMs: SLOT, nowMs: SLOT });
+  return { entry, slotMs: SLOT, message };
+}
+const RUNS = [runOf('a'), runOf('b'), runOf('c')];
+
+/** Everything reported, in order, and every hand-over asked for. */
+function recorder() {
+  const reported: unknown[][] = [];
+  const handedOver: string[] = [];
+  const events: PublishEvents = {
+    dropped: (entry) => reported.push(['dropped', entry]),
+    publishFailed: (error) => reported.push(['publishFailed', error]),
+    triggerPublished: (message) => reported.push(['triggerPublished', message.entry]),
+  };
+  return { events, reported, handedOver, handOver: (reason: string) => handedOver.push(reason) };
+}
+
+/** A dispatcher answering every dispatch with `answer` (thrown when an Error), recording its calls. */
+function fakeInner(answer: DispatchResult | Error) {
+  const calls: unknown[][] = [];
+  const reply = (): Promise<DispatchResult> => (answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer));
+  const dispatcher: Dispatcher = {
+    dispatch: (runs, token, nowMs) => {
+      calls.push(['dispatch', runs, token, nowMs]);
+      return reply();
+    },
+  };
+  return { dispatcher, calls, reply };
+}
+
+const readOnly = new BeatError(ErrorCode.RedisReadOnly, 'the state Redis is a read-only replica; point state.url at the primary');
+
+describe('meteredDispatcher', () => {
+  it('passes runs, token and time to the inner dispatcher and returns its result as it is, reporting nothing when all were published', async () => {
+    const result: DispatchResult = { fenced: false, outcomes: ['published', 'published', 'published'] };
+    const inner = fakeInner(result);
+    const r = recorder();
+    const metered = meteredDispatcher(inner.dispatcher, r.events, r.handOver);
+    expect(await metered.dispatch(RUNS, TOKEN, SLOT + 3)).toBe(result);
+    expect(inner.calls).toEqual([['dispatch', RUNS, TOKEN, SLOT + 3]]);
+    expect(r.reported).toEqual([]);
+    expect(r.handedOver).toEqual([]);
+  });
+
+  it('reports each dropped run by its entry name; stale runs are not reported', async () => {
+    const inner = fakeInner({ fenced: false, outcomes: ['stale', 'dropped', 'dropped'] });
+    const r = recorder();
+    await meteredDispatcher(inner.dispatcher, r.events, r.handOver).dispatch(RUNS, TOKEN, SLOT);
+    expect(r.reported).toEqual([['dropped', 'b'], ['dropped', 'c']]);
+    expect(r.handedOver).toEqual([]);
+  });
+
+  it('reports a batch that only partly went out as one failed publish, and keeps leading when the failure is not a refusal', async () => {
+    const failure = new BeatError(ErrorCode.BrokerPublish, '1 of 3 runs not confirmed by the broker');
+    const inner = fakeInner({ fenced: false, outcomes: ['published', 'dropped', 'unsent'], failure });
+    const r = recorder();
+    const result = await meteredDispatcher(inner.dispatcher, r.events, r.handOver).dispatch(RUNS, TOKEN, SLOT);
+    expect(result).toEqual({ fenced: false, outcomes: ['published', 'dropped', 'unsent'], failure });
+    expect(r.reported).toEqual([['dropped', 'b'], ['publishFailed', failure]]);
+    expect(r.handedOver).toEqual([]);
+  });
+
+  it('hands over when a partial failure is a refusal', async () => {
+    const inner = fakeInner({ fenced: false, outcomes: ['published', 'unsent', 'unsent'], failure: readOnly });
+    const r = recorder();
+    await meteredDispatcher(inner.dispatcher, r.events, r.handOver).dispatch(RUNS, TOKEN, SLOT);
+    expect(r.reported).toEqual([['publishFailed', readOnly]]);
+    expect(r.handedOver).toEqual(['cannot publish: the state Redis is a read-only replica; point state.url at the primary']);
+  });
+
+  it('rethrows a failed dispatch after reporting it; hands over when a refusal is its cause, not otherwise', async () => {
+    const wrapped = new BeatError(ErrorCode.BrokerPublish, 'publishing failed', { cause: new BeatError(ErrorCode.RedisWrongType, 'key tsbeat:x:fence holds a hash') });
+    const r = recorder();
+    await expect(meteredDispatcher(fakeInner(wrapped).dispatcher, r.events, r.handOver).dispatch(RUNS, TOKEN, SLOT)).rejects.toBe(wrapped);
+    expect(r.reported).toEqual([['publishFailed', wrapped]]);
+    expect(r.handedOver).toEqual(['cannot publish: key tsbeat:x:fence holds a hash']);
+
+    const unreachable = new BeatError(ErrorCode.RedisUnavailable, 'cannot reach Redis');
+    const s = recorder();
+    await expect(meteredDispatcher(fakeInner(unreachable).dispatcher, s.events, s.handOver).dispatch(RUNS, TOKEN, SLOT)).rejects.toBe(unreachable);
+    expect(s.reported).toEqual([['publishFailed', unreachable]]);
+    expect(s.handedOver).toEqual([]);
+  });
+
+  it('reports nothing for a fenced dispatch or one refused for a slot ahead of Redis\'s clock', async () => {
+    for (const answer of [{ fenced: true }, { fenced: false, ahead: { slotMs: SLOT, redisMs: SLOT - 5000 } }] as const) {
+      const r = recorder();
+      expect(await meteredDispatcher(fakeInner(answer).dispatcher, r.events, r.handOver).dispatch(RUNS, TOKEN, SLOT)).toBe(answer);
+      expect(r.reported).toEqual([]);
+      expect(r.handedOver).toEqual([]);
+    }
+  });
+
+  it('passes stage through and meters what the staged dispatch sends, not what it discards', async () => {
+    const inner = fakeInner({ fenced: false, outcomes: ['published', 'published', 'dropped'] });
+    const discarded: number[] = [];
+    let sent = 0;
+    inner.dispatcher.stage = (runs, token, nowMs): StagedDispatch | undefined => {
+      inner.calls.push(['stage', runs, token, nowMs]);
+      if (runs.length === 1) return undefined;
+      return {
+        send: () => {
+          sent += 1;
+          return inner.reply();
+        },
+        discard: () => discarded.push(runs.length),
+      };
+    };
+    const r = recorder();
+    const metered = meteredDispatcher(inner.dispatcher, r.events, r.handOver);
+    expect(metered.stage?.([RUNS[0] as DueRun], TOKEN, SLOT)).toBeUndefined();
+    const staged = metered.stage?.(RUNS, TOKEN, SLOT + 1);
+    const other = metered.stage?.(RUNS, TOKEN, SLOT + 2);
+    expect(inner.calls).toEqual([['stage', [RUNS[0]], TOKEN, SLOT], ['stage', RUNS, TOKEN, SLOT + 1], ['stage', RUNS, TOKEN, SLOT + 2]]);
+    other?.discard();
+    expect(discarded).toEqual([3]);
+    expect(r.reported).toEqual([]);
+    expect(await staged?.send()).toEqual({ fenced: false, outcomes: ['published', 'published', 'dropped'] });
+    expect(sent).toBe(1);
+    expect(r.reported).toEqual([['dropped', 'c']]);
+  });
+
+  it('passes rehearse and prepare through to the inner dispatcher, and offers none of them where it has none', () => {
+    const bare = recorder();
+    const plain = meteredDispatcher(fakeInner({ fenced: true }).dispatcher, bare.events, bare.handOver);
+    expect([plain.stage, plain.rehearse, plain.prepare, plain.dryRun]).toEqual([undefined, undefined, undefined, undefined]);
+
+    const seen: unknown[][] = [];
+    const inner: Dispatcher = {
+      dryRun: true,
+      dispatch: () => Promise.resolve({ fenced: true }),
+      rehearse(runs) {
+        seen.push(['rehearse', this, runs]);
+      },
+      prepare(template) {
+        seen.push(['prepare', this, template]);
+      },
+    };
+    const r = recorder();
+    const metered = meteredDispatcher(inner, r.events, r.handOver);
+    const template: MessageTemplate = (RUNS[1] as DueRun).message.template;
+    metered.rehearse?.(RUNS);
+    metered.prepare?.(template);
+    expect(seen).toEqual([['rehearse', inner, RUNS], ['prepare', inner, template]]);
+    expect(metered.dryRun).toBe(true);
+    expect(r.reported).toEqual([]);
+  });
+});
+
+describe('meteredTriggers', () => {
+  const message: TaskMessage = (RUNS[0] as DueRun).message;
+
+  function fakeTriggers(answer: number | Error) {
+    const calls: unknown[][] = [];
+    const publisher: TriggerPublisher = {
+      publishTrigger: (m, requestText, token, nowMs) => {
+        calls.push([m, requestText, token, nowMs]);
+        return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
+      },
+    };
+    return { publisher, calls };
+  }
+
+  it('reports a manual run the broker took, and nothing for one no longer pending or fenced', async () => {
+    for (const [answer, reported] of [[1, [['triggerPublished', 'a']]], [0, []], [-1, []]] as const) {
+      const inner = fakeTriggers(answer);
+      const r = recorder();
+      expect(await meteredTriggers(inner.publisher, r.events, r.handOver).publishTrigger(message, '{"entry":"a"}', TOKEN, SLOT)).toBe(answer);
+      expect(inner.calls).toEqual([[message, '{"entry":"a"}', TOKEN, SLOT]]);
+      expect(r.reported).toEqual(reported);
+      expect(r.handedOver).toEqual([]);
+    }
+  });
+
+  it('rethrows a failed manual run after reporting it, handing over on a refusal', async () => {
+    const r = recorder();
+    await expect(meteredTriggers(fakeTriggers(readOnly).publisher, r.events, r.handOver).publishTrigger(message, '{}', TOKEN, SLOT)).rejects.toBe(readOnly);
+    expect(r.reported).toEqual([['publishFailed', readOnly]]);
+    expect(r.handedOver).toEqual(['cannot publish: the state Redis is a read-only replica; point state.url at the primary']);
+
+    const down = new Error('connection closed');
+    const s = recorder();
+    await expect(meteredTriggers(fakeTriggers(down).publisher, s.events, s.handOver).publishTrigger(message, '{}', TOKEN, SLOT)).rejects.toBe(down);
+    expect(s.reported).toEqual([['publishFailed', down]]);
+    expect(s.handedOver).toEqual([]);
+  });
+});
