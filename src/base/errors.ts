@@ -41,6 +41,8 @@ export const ErrorCode = {
   UnknownEntry: 'UNKNOWN_ENTRY',
   /** An instant outside the years 0001-9999, which an ISO-8601 date (and Python's datetime) cannot hold. */
   InstantOutOfRange: 'INSTANT_OUT_OF_RANGE',
+  /** A Lua script of the installation cannot be assembled (an `--- @include` of a fragment that is not there, or a cycle). */
+  LuaScriptInvalid: 'LUA_SCRIPT_INVALID',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

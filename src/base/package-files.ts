@@ -18,5 +18,10 @@ export function luaScriptUrl(name: string): URL {
   return new URL(`./redis/lua/${name}.lua`, topUrl);
 }
 
+/** A Lua fragment of `src/redis/lua/includes/` (copied to `dist/redis/lua/includes/`), for `--- @include "<name>"`. */
+export function luaIncludeUrl(name: string): URL {
+  return new URL(`./redis/lua/includes/${name}.lua`, topUrl);
+}
+
 /** The public API (`import … from 'tsbeat'` in a config file): the library build, never the bundle. */
 export const libraryEntryUrl = new URL('./index.js', topUrl);

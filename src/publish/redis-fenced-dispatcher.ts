@@ -9,7 +9,6 @@ import { withoutCommandArgs } from '../kombu/redis-transport.js';
 import type { RedisTransport } from '../kombu/redis-transport.js';
 import type { RedisPublishPlan } from '../kombu/redis-plan.js';
 import type { RespArg } from '../kombu/resp.js';
-import { quoteJson } from '../celery/json-text.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -18,6 +17,7 @@ import type { TriggerPublisher } from '../ports/control.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { typedKeys } from '../redis/keys.js';
+import { publishedStatePrefix } from '../redis/entry-state-codec.js';
 import { PUBLISH_FENCED_SCRIPT, withScripts } from '../redis/scripts.js';
 import { nameWrongType } from '../redis/server-errors.js';
 
@@ -155,7 +155,7 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
       const slot = String(run.slotMs);
       args[3 + i] = run.entry.name;
       args[3 + count + i] = slot;
-      args[3 + 2 * count + i] = `{"slot":${slot},"at":${at},"id":${quoteJson(m.id)},"n":`;
+      args[3 + 2 * count + i] = publishedStatePrefix(slot, at, m.id);
       // Pushes go in as they are: the transport writes each envelope's bytes from its layout.
       for (const push of m.pushes) groupOf(lists, push.key).add(i + 1, push);
       for (const publish of m.publishes) groupOf(channels, publish.channel).add(i + 1, publish.payload);

@@ -6,7 +6,7 @@
 /**
  * tsbeat's own keys, for one deployment. All share the hash tag `{<name>}`, so that they live in one
  * slot should the state Redis ever be a cluster, and the prefix keeps them apart from Celery's.
- *   <prefix>:{<name>}:state    hash  entry name → JSON {slot, at, n, id} (or {seen, n} before a first run)
+ *   <prefix>:{<name>}:state    hash  entry name → JSON {slot, seen, at, by, id, n} (entry-state-codec.ts)
  *   <prefix>:{<name>}:lock     string  the redlock lock (value: the leader's token; expires after lock.ttl)
  *   <prefix>:{<name>}:fence    string  the token of the last instance that took the lock; the publish script checks it
  *   <prefix>:{<name>}:leader   hash  instance, since, token of the current leader (for status), and the fingerprint of the

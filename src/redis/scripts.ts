@@ -1,12 +1,14 @@
 /**
- * The Lua scripts, read once from `src/redis/lua/` (copied to `dist/redis/lua/` by the build)
- * and registered on a connection; ioredis runs them by EVALSHA and falls back to EVAL when the
- * server does not have them cached (after a restart, say).
+ * The Lua scripts, read once from `src/redis/lua/` (copied to `dist/redis/lua/` by the build),
+ * with their `--- @include` fragments of `lua/includes/` in place (lua-includes.ts), and registered
+ * on a connection; ioredis runs them by EVALSHA and falls back to EVAL when the server does not
+ * have them cached (after a restart, say).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import { luaScriptUrl } from '../base/package-files.js';
+import { luaIncludeUrl, luaScriptUrl } from '../base/package-files.js';
+import { assembleLua } from './lua-includes.js';
 
 /** A Lua script and its SHA-1 (hex), by which EVALSHA names it. */
 export interface LuaScript {
@@ -14,8 +16,15 @@ export interface LuaScript {
   readonly sha1: string;
 }
 
-function lua(name: string): string {
-  return readFileSync(luaScriptUrl(name), 'utf8');
+/** A fragment of `lua/includes/`, or undefined when there is none. */
+export function readLuaFragment(name: string): string | undefined {
+  const url = luaIncludeUrl(name);
+  return existsSync(url) ? readFileSync(url, 'utf8') : undefined;
+}
+
+/** The script `lua/<name>.lua` as Redis runs it: its includes assembled. */
+export function lua(name: string): string {
+  return assembleLua(name, readFileSync(luaScriptUrl(name), 'utf8'), readLuaFragment);
 }
 
 const PUBLISH_FENCED = lua('publish-fenced');

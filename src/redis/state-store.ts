@@ -1,47 +1,21 @@
 /**
  * The scheduler's state in Redis: one hash per deployment, one field per entry, holding the last
  * slot published, when, how many runs so far and the last task id (or, before a first run, when the
- * entry was first seen). Instants are stored, not wall times, so a change of time zone keeps history.
- * Only the fenced publish script moves a slot forward; this module reads, and records first sightings.
+ * entry was first seen), in the shape of entry-state-codec.ts. Instants are stored, not wall times,
+ * so a change of time zone keeps history. Only the fenced publish scripts move a slot forward; this
+ * module reads, and records first sightings.
  */
 import type { Redis } from 'ioredis';
 import type { EntryState, StateStore } from '../ports/state.js';
 import { DEFAULTS } from '../base/defaults.js';
+import { UNREADABLE, decodeEntryState, firstSighting, readEntryState } from './entry-state-codec.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
 
-/** A stored state that is not tsbeat's JSON: the entry starts afresh, and the operator hears of it. */
+/** A stored state that breaks the codec's rules: the entry starts afresh, and the operator hears of it. */
 export type OnUnreadable = (where: { key: string; field: string; text: string }) => void;
-
-/** The JSON stored per entry. Field names are short: there may be 100,000 of them. */
-interface StoredState {
-  slot?: number;
-  at?: number;
-  n?: number;
-  id?: string;
-  seen?: number;
-  /** "trigger" when the last run was a manual one (`beat trigger`); absent after a scheduled run. */
-  by?: string;
-}
-
-export function parseStoredState(text: string): EntryState | undefined {
-  let raw: StoredState;
-  try {
-    raw = JSON.parse(text) as StoredState;
-  } catch {
-    return undefined;
-  }
-  if (raw === null || typeof raw !== 'object') return undefined;
-  const state: { -readonly [K in keyof EntryState]: EntryState[K] } = { runCount: typeof raw.n === 'number' ? raw.n : 0 };
-  if (typeof raw.slot === 'number') state.slotMs = raw.slot;
-  if (typeof raw.seen === 'number') state.seenMs = raw.seen;
-  if (typeof raw.at === 'number') state.publishedAtMs = raw.at;
-  if (typeof raw.id === 'string') state.lastTaskId = raw.id;
-  if (raw.by === 'trigger') state.lastRunTriggered = true;
-  return state;
-}
 
 export class RedisStateStore implements StateStore {
   private readonly stateKey: string;
@@ -64,9 +38,9 @@ export class RedisStateStore implements StateStore {
     }
     const out = new Map<string, EntryState>();
     for (const [name, text] of Object.entries(all)) {
-      const state = parseStoredState(text);
-      if (state) out.set(name, state);
-      else this.onUnreadable({ key: this.stateKey, field: name, text });
+      const state = decodeEntryState(text);
+      if (state === UNREADABLE) this.onUnreadable({ key: this.stateKey, field: name, text });
+      else out.set(name, state);
     }
     for (const [name, text] of Object.entries(resumed)) {
       const at = Number(text);
@@ -80,8 +54,9 @@ export class RedisStateStore implements StateStore {
     const states = await this.readAll();
     const unseen = entryNames.filter((name) => !states.has(name));
     if (unseen.length === 0) return states;
-    // First writer wins, so every replica (and every restart) agrees on a new entry's anchor.
-    const seen = JSON.stringify({ seen: nowMs, n: 0 });
+    // First writer wins, so every replica (and every restart) agrees on a new entry's anchor. An
+    // unreadable value (left out of `states`, logged) is replaced by the sighting, as a missing one.
+    const seen = firstSighting(nowMs);
     const scripts = withScripts(this.client);
     const chunks: string[][] = [];
     for (let i = 0; i < unseen.length; i += DEFAULTS.stateSeenChunk) chunks.push(unseen.slice(i, i + DEFAULTS.stateSeenChunk));
@@ -94,7 +69,7 @@ export class RedisStateStore implements StateStore {
     if (lost.length > 0) {
       const values = await this.client.hmget(this.stateKey, ...lost);
       lost.forEach((name, i) => {
-        const state = parseStoredState(values[i] ?? '');
+        const state = readEntryState(values[i]);
         if (state) states.set(name, state);
       });
     }

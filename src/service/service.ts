@@ -132,7 +132,7 @@ function warnUnreadableOnce(log: Logger): (found: { key: string; field: string; 
     said.add(`${field}\n${text}`);
     log.warn(
       { event: EVENTS.stateUnreadable, key, entry: field },
-      `the stored state of entry "${field}" in ${key} is not tsbeat's JSON (${JSON.stringify(text.slice(0, 60))}): the entry starts afresh from now, as if new. Restore the value, or remove it (HDEL ${key} ${field}) to say so`,
+      `the stored state of entry "${field}" in ${key} is not tsbeat's JSON (${JSON.stringify(text.slice(0, 60))}): the entry starts afresh from now, as if new, and the value is replaced by a first sighting (its start is quoted here). Nothing to do, unless its history matters: then stop beat and restore the value from a backup`,
     );
   };
 }

@@ -30,7 +30,7 @@ import { DEFAULTS } from '../../src/base/defaults.js';
 import { BeatError, ErrorCode } from '../../src/base/errors.js';
 import { createLogger } from '../../src/base/log.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { parseStoredState } from '../../src/redis/state-store.js';
+import { readEntryState } from '../../src/redis/entry-state-codec.js';
 import type { DueRun } from '../../src/ports/dispatcher.js';
 import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
 import { checkSlots } from '../support/beat-queue.js';
@@ -266,7 +266,7 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
       const template = compileMessageTemplate(entry({ name, task: 'tsbeat_test.record', ...fields }), { ...config(cfg), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
       return { entry: resolvedEntry(name), slotMs, message: renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, slotMs), slotMs, nowMs: slotMs }) };
     };
-    const stored = async (name: string) => parseStoredState((await redis.hget(keys.state, name)) ?? 'null');
+    const stored = async (name: string) => readEntryState(await redis.hget(keys.state, name));
 
     it('publishes and records fresh runs, reports republished ones as stale, and publishes nothing for a deposed leader', async () => {
       const q = queue('dispatch');
@@ -368,7 +368,7 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
         expect(sampleValue(metrics, 'tsbeat_publish_errors_total')).toBeGreaterThanOrEqual(1);
         expect(sampleValue(metrics, 'tsbeat_messages_published_total', { entry: 'routable', task: 'tsbeat_test.record', queue: q })).toBeGreaterThanOrEqual(3);
         const state = schedulerKeys(statePrefix, name).state;
-        expect(await redis.hget(state, 'unroutable').then((v) => parseStoredState(v ?? 'null')?.slotMs)).toBeUndefined();
+        expect(await redis.hget(state, 'unroutable').then((v) => readEntryState(v)?.slotMs)).toBeUndefined();
       } finally {
         await fleet.killAll();
         dir.remove();
@@ -476,7 +476,7 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
       expect(duringOutage.length).toBeGreaterThanOrEqual(1);
       expect(report.lastMs).toBeGreaterThan(restartedAt);
       // State and queue agree: the last slot stored, one run per message.
-      const state = parseStoredState((await redis.hget(schedulerKeys(statePrefix, name).state, 'tick')) ?? 'null');
+      const state = readEntryState(await redis.hget(schedulerKeys(statePrefix, name).state, 'tick'));
       expect(state).toMatchObject({ slotMs: report.lastMs, runCount: report.count, lastTaskId: slotTaskId(name, 'tick', report.lastMs) });
       console.info(
         `amqp restart: private node ${node.node} started in ${firstStartMs} ms, stopped in ${stopMs} ms, restarted in ${restartMs} ms; ` +

@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { parseStoredState } from '../../src/redis/state-store.js';
+import { readEntryState } from '../../src/redis/entry-state-codec.js';
 import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess, LogLine } from '../support/beat-process.js';
 import { byEntry, checkSlots, duplicates, readQueue } from '../support/beat-queue.js';
@@ -33,7 +33,7 @@ function leads(p: BeatProcess): boolean {
 
 async function stateOf(name: string) {
   const all = await redis.hgetall(schedulerKeys('tsbeat', name).state);
-  return new Map(Object.entries(all).map(([entry, text]) => [entry, parseStoredState(text)]));
+  return new Map(Object.entries(all).map(([entry, text]) => [entry, readEntryState(text)]));
 }
 
 async function stopAll(processes: readonly BeatProcess[]): Promise<void> {

@@ -1,19 +1,25 @@
 --[[
   claim-trigger: the first step of publishing a manual run (`beat trigger`) through an AMQP broker.
-  Checks the fence and that the request is still pending. Writes nothing; commit-trigger.lua
-  removes the request after the broker confirmed the message.
+  Checks the fence and that the request is still pending; commit-trigger.lua removes the request
+  after the broker confirmed the message. Does not read the entry's state.
 
-  KEYS[1]      fence key
+  KEYS[1]      fence key (string)
   KEYS[2]      pending trigger requests (list)
 
   ARGV[1]      fence token
   ARGV[2]      the request exactly as it sits in the list
 
-  Returns  1 pending: publish it; 0 no longer pending (cancelled or done); -1 fenced
+  Reply   1 pending: publish it; 0 no longer pending (cancelled or done); -1 fenced
+  Errors  WRONGTYPE naming the key when the fence or the request list holds another type.
+  Writes  nothing.
 ]]
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return -1
-end
+--- @include "fence"
+
+local SCRIPT = 'claim-trigger'
+local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
+if held ~= true then return held or -1 end
+local refused = wrongType(SCRIPT, KEYS[2], 'list')
+if refused then return refused end
 -- The list holds the few requests waiting for a leader; a scan is cheap (and needs no LPOS, Redis 6.0.6+).
 for _, request in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
   if request == ARGV[2] then

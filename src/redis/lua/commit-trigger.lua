@@ -2,10 +2,10 @@
   commit-trigger: records a manual run the broker confirmed (AMQP): removes the request, updates
   the entry's run count, last task id and publish time (not its slot: a manual run is not a slot),
   and sets the confirmation key the CLI waits for, only while the caller holds the fence. The state
-  is written exactly as trigger-fenced.lua writes it.
+  is written as trigger-fenced.lua writes it (manualRunState, includes/entry-state.lua).
 
-  KEYS[1]      fence key
-  KEYS[2]      state hash (see publish-fenced.lua)
+  KEYS[1]      fence key (string)
+  KEYS[2]      state hash (includes/entry-state.lua)
   KEYS[3]      pending trigger requests (list)
   KEYS[4]      confirmation key for this request (`triggered:<task id>`)
 
@@ -15,21 +15,27 @@
   ARGV[4]      entry name
   ARGV[5]      task id
 
-  Returns  1 recorded (also when the request was withdrawn meanwhile: the message is out);
-          -1 fenced: nothing written (the request stays; the next leader publishes it again, same task id)
+  Reply   1 recorded (also when the request was withdrawn meanwhile: the message is out);
+         -1 fenced: nothing written (the request stays; the next leader publishes it again, same task id)
+  Errors  WRONGTYPE naming the key when the fence, state or request list holds another type; ERR
+          when the publish time is not a number. Both before anything is written.
+  Writes  LREM of the request; HSET of the entry's state: {slot, seen, at, by: "trigger", id, n + 1}
+          (a missing or unreadable state counts as none: n = 0, seen = the publish time); SET of
+          the confirmation key (1 hour expiry).
 ]]
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return -1
-end
-redis.call('LREM', KEYS[3], 1, ARGV[3])
+--- @include "fence"
+--- @include "entry-state"
 
-local stored = redis.call('HGET', KEYS[2], ARGV[4])
-local state = stored and cjson.decode(stored) or {}
-local slot = ''
-if type(state.slot) == 'number' then slot = string.format('"slot":%.17g,', state.slot) end
-local seen = ''
-if type(state.seen) == 'number' then seen = string.format('"seen":%.17g,', state.seen) end
-redis.call('HSET', KEYS[2], ARGV[4], string.format('{%s%s"at":%s,"by":"trigger","n":%d,"id":%s}',
-  slot, seen, ARGV[2], (tonumber(state.n) or 0) + 1, cjson.encode(ARGV[5])))
+local SCRIPT = 'commit-trigger'
+local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
+if held ~= true then return held or -1 end
+local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'list')
+if refused then return refused end
+local now = tonumber(ARGV[2])
+if not now then return redis.error_reply('ERR ' .. SCRIPT .. ': the publish time is not a number') end
+local state = decodeState(redis.call('HGET', KEYS[2], ARGV[4]))
+
+redis.call('LREM', KEYS[3], 1, ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[4], manualRunState(state, now, ARGV[5]))
 redis.call('SET', KEYS[4], ARGV[2], 'EX', 3600)
 return 1

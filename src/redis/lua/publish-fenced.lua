@@ -2,8 +2,8 @@
   publish-fenced: publish due runs and move their state forward, all in one atomic step, and only
   while the caller still holds the leadership fence.
 
-  KEYS[1]      fence key: the token of the current leader (written when it took the lock)
-  KEYS[2]      state hash: field = entry name, value = JSON {slot, at, id, n} (or {seen, n} before a first run)
+  KEYS[1]      fence key (string): the token of the current leader (written when it took the lock)
+  KEYS[2]      state hash: field = entry name, value = the entry's state (includes/entry-state.lua)
   KEYS[3..]    the broker lists the runs push to (kombu queue lists, any priority step)
 
   ARGV[1]      fence token of the caller
@@ -13,8 +13,9 @@
     ARGV[4 .. R+3]         entry names
     ARGV[R+4 .. 2R+3]      slots (epoch ms)
     ARGV[2R+4 .. 3R+3]     each run's new state without its run count: '{"slot":…,"at":…,"id":"…","n":'
-                           (the script appends the count and '}'; the publish time comes in here, by
-                           the caller's clock; TIME is only the reference for slots ahead)
+                           (entry-state-codec.ts publishedStatePrefix; the script appends the count and
+                           '}'; the publish time comes in here, by the caller's clock; TIME is only the
+                           reference for slots ahead)
   ARGV[3R+4]   number of delivery groups G, then per group:
     kind       'list' (LPUSH) or 'channel' (PUBLISH, fanout exchanges)
     target     list: index into KEYS; channel: the channel name
@@ -24,19 +25,24 @@
   Columns let the script hand ranges of ARGV to HMGET and LPUSH as they are (unpack), without
   building a Lua table per run: Lua work per run is what bounds a burst of thousands.
 
-  Errors (nothing written): WRONGTYPE when a list key holds another type.
-
-  Returns { status, c1 .. cR }, or { -2, now, slot }
+  Reply  { status, c1 .. cR }, or { -2, now, slot }
     status  1 = done; -1 = fenced: the caller is not the leader, nothing was read or written;
             -2 = ahead: a slot is further ahead of this server's clock than ARGV[2] (the caller's
             clock is ahead): nothing was written; `now` is TIME in ms, `slot` the first such slot
     c       1 = fresh: state moved forward and the run's payloads delivered (a run with no payload,
                 one that matched no queue, moves forward too: the caller knows and logs it)
             0 = stale: the stored slot is at or after this one (published before); nothing written
+         A missing or unreadable state is no state: the entry's first run here is fresh and counts 1.
+  Errors  WRONGTYPE naming the key when the fence, the state or a list key holds another type; ERR
+          when a slot is not a number. All before anything is written: all or nothing.
+  Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states (prefix .. n .. '}').
 ]]
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return { -1 }
-end
+--- @include "fence"
+--- @include "entry-state"
+
+local SCRIPT = 'publish-fenced'
+local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
+if held ~= true then return held or { -1 } end
 -- Before Redis 5 a script that reads TIME may write only under effects replication, which this turns
 -- on (the default from Redis 5, the only mode from 7, where the call does nothing).
 redis.replicate_commands()
@@ -48,11 +54,11 @@ local latest = now + tonumber(ARGV[2])
 -- (a queue key holding something other than a list) must be found before anything is written.
 -- Otherwise a run pushed to its first queue and failing on its second would be pushed to the first
 -- again on the retry, and the runs before it in the batch would be published by a call that failed.
+local refused = wrongType(SCRIPT, KEYS[2], 'hash')
+if refused then return refused end
 for i = 3, #KEYS do
-  local kind = redis.call('TYPE', KEYS[i]).ok
-  if kind ~= 'list' and kind ~= 'none' then
-    return redis.error_reply('WRONGTYPE publish-fenced: ' .. KEYS[i] .. ' holds a ' .. kind .. ', not a list; nothing was published')
-  end
+  refused = wrongType(SCRIPT, KEYS[i], 'list')
+  if refused then return refused end
 end
 
 local runs = tonumber(ARGV[3])
@@ -62,11 +68,8 @@ local STATES = SLOTS + runs
 -- Redis calls take at most this many values at once: unpack puts them on Lua's stack.
 local CHUNK = 1000
 
--- The stored state of every entry: last slot and run count. Our own writes put the slot first and
--- the count last, which one anchored match reads; anything else (first sightings, states written
--- by the AMQP and trigger scripts) is searched field by field. A value that is not our JSON (written
--- by hand, say) is read as no state, as state-store.ts reads it; failing on it would fail every batch
--- holding this entry, for good.
+-- The stored state of every entry: last slot and run count (storedSlotAndCount: a fast match of
+-- the forms tsbeat writes, else the full decode; an unreadable value is no state, as everywhere).
 local lastSlot, count = {}, {}
 for first = 1, runs, CHUNK do
   local last = math.min(first + CHUNK - 1, runs)
@@ -75,14 +78,7 @@ for first = 1, runs, CHUNK do
     local stored = values[r - first + 1]
     if stored then
       local entry = ARGV[NAMES + r]
-      local slot, n = string.match(stored, '^{"slot":(%-?[%d.]+),.*"n":(%d+)}$')
-      if slot then
-        lastSlot[entry] = tonumber(slot)
-        count[entry] = tonumber(n)
-      else
-        lastSlot[entry] = tonumber(string.match(stored, '"slot":(%-?[%d.]+)'))
-        count[entry] = tonumber(string.match(stored, '"n":(%d+)')) or 0
-      end
+      lastSlot[entry], count[entry] = storedSlotAndCount(stored)
     end
   end
 end
@@ -98,7 +94,9 @@ for r = 1, runs do
   local entry = ARGV[NAMES + r]
   local slot = tonumber(ARGV[SLOTS + r])
   local last = lastSlot[entry]
-  if slot > latest then
+  if not slot then
+    return redis.error_reply('ERR ' .. SCRIPT .. ': the slot of run ' .. r .. ' is not a number')
+  elseif slot > latest then
     return { -2, now, slot }
   elseif last ~= nil and last >= slot then
     result[r + 1] = 0
@@ -108,7 +106,7 @@ for r = 1, runs do
     lastSlot[entry] = slot
     count[entry] = n
     writes[w + 1] = entry
-    writes[w + 2] = ARGV[STATES + r] .. n .. '}'
+    writes[w + 2] = ARGV[STATES + r] .. (n < 1e14 and n or countText(n)) .. '}'
     w = w + 2
     result[r + 1] = 1
   end

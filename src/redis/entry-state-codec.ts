@@ -1,0 +1,103 @@
+/**
+ * The one codec of an entry's stored state: the value of its field in the state hash. The Lua
+ * scripts read and write the same shape through src/redis/lua/includes/entry-state.lua; both
+ * follow the rules below, and test/integration/lua-contract.test.ts feeds both the same values.
+ *
+ * A stored state is a flat JSON object (RFC 8259; no nested object or array as a member's value)
+ * with these members, field names short because there may be 100,000 of them:
+ *   n     run count, a whole number 0 .. 2^53-1            (required)
+ *   slot  the last slot published, epoch ms, a finite number
+ *   seen  when a leader first saw the entry, epoch ms, before any run (the grid anchor)
+ *   at    when the last run was published, epoch ms
+ *   by    "trigger" when the last run was a manual one (`beat trigger`); any other string: scheduled
+ *   id    the last run's task id, a string
+ * Other members are ignored (room for later fields). Written in this order (slot, seen, at, by, id,
+ * n): the publish script appends the count to a prefix built here, and its fast path reads that form.
+ *
+ * A value that breaks a rule (not JSON, not an object, a member of the wrong type, n negative or
+ * fractional, a string with a lone UTF-16 surrogate, which Redis's cjson cannot decode) is
+ * UNREADABLE, and reads everywhere exactly as a missing value: the entry has no state and starts
+ * afresh from now. The reader logs it (beat.state.unreadable); record-seen.lua replaces it with a
+ * first sighting, and the next run's state replaces it in the publish scripts. Failing on it instead
+ * would stop every batch that holds the entry, for good.
+ */
+import type { EntryState } from '../ports/state.js';
+import { quoteJson } from '../celery/json-text.js';
+
+/** The member names, in the order they are written. */
+export const STATE_FIELDS = { slot: 'slot', seen: 'seen', at: 'at', by: 'by', id: 'id', n: 'n' } as const;
+
+/** `by` of a state whose last run was a manual one. */
+export const BY_TRIGGER = 'trigger';
+
+/** The largest run count a state may hold (2^53-1: every whole number up to it is exact in a double, in Lua too). */
+export const MAX_RUN_COUNT = Number.MAX_SAFE_INTEGER;
+
+/** What decode returns for a value that breaks the rules: read as no state. */
+export const UNREADABLE = 'unreadable';
+export type Unreadable = typeof UNREADABLE;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const isFinite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/** A lone UTF-16 surrogate (a `\ud800` escape): JSON.parse takes it, Redis's cjson refuses the whole value. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** The stored text of a state, read by the rules above. */
+export function decodeEntryState(text: string): EntryState | Unreadable {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return UNREADABLE;
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return UNREADABLE;
+  for (const [key, value] of Object.entries(raw)) {
+    if (LONE_SURROGATE.test(key)) return UNREADABLE;
+    if (typeof value === 'string' ? LONE_SURROGATE.test(value) : value !== null && typeof value === 'object') return UNREADABLE;
+  }
+  const { slot, seen, at, by, id, n } = raw as Record<string, unknown>;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_RUN_COUNT) return UNREADABLE;
+  if ((slot !== undefined && !isFinite(slot)) || (seen !== undefined && !isFinite(seen)) || (at !== undefined && !isFinite(at))) return UNREADABLE;
+  if ((by !== undefined && typeof by !== 'string') || (id !== undefined && typeof id !== 'string')) return UNREADABLE;
+  const state: Mutable<EntryState> = { runCount: n };
+  if (slot !== undefined) state.slotMs = slot;
+  if (seen !== undefined) state.seenMs = seen;
+  if (at !== undefined) state.publishedAtMs = at;
+  if (id !== undefined) state.lastTaskId = id;
+  if (by === BY_TRIGGER) state.lastRunTriggered = true;
+  return state;
+}
+
+/** The stored text of a state (resumedAtMs is kept apart, in the resumed hash). */
+export function encodeEntryState(state: EntryState): string {
+  const parts: string[] = [];
+  if (state.slotMs !== undefined) parts.push(`"${STATE_FIELDS.slot}":${String(state.slotMs)}`);
+  if (state.seenMs !== undefined) parts.push(`"${STATE_FIELDS.seen}":${String(state.seenMs)}`);
+  if (state.publishedAtMs !== undefined) parts.push(`"${STATE_FIELDS.at}":${String(state.publishedAtMs)}`);
+  if (state.lastRunTriggered === true) parts.push(`"${STATE_FIELDS.by}":"${BY_TRIGGER}"`);
+  if (state.lastTaskId !== undefined) parts.push(`"${STATE_FIELDS.id}":${quoteJson(state.lastTaskId)}`);
+  parts.push(`"${STATE_FIELDS.n}":${String(state.runCount)}`);
+  return `{${parts.join(',')}}`;
+}
+
+/** A first sighting: no run yet, anchored at `seenMs` (record-seen.lua writes it unless a readable state is there). */
+export function firstSighting(seenMs: number): string {
+  return encodeEntryState({ seenMs, runCount: 0 });
+}
+
+/**
+ * The state of a scheduled run without its count, for publish-fenced.lua, which appends the count
+ * and `}`: encodeEntryState's text up to the count. `slot` and `at` come as the script's own
+ * decimal text of them (the caller has it at hand).
+ */
+export function publishedStatePrefix(slotText: string, atText: string, taskId: string): string {
+  return `{"${STATE_FIELDS.slot}":${slotText},"${STATE_FIELDS.at}":${atText},"${STATE_FIELDS.id}":${quoteJson(taskId)},"${STATE_FIELDS.n}":`;
+}
+
+/** A stored value as the runner takes it: a missing or unreadable one is no state (undefined). */
+export function readEntryState(text: string | null | undefined): EntryState | undefined {
+  if (text === null || text === undefined) return undefined;
+  const state = decodeEntryState(text);
+  return state === UNREADABLE ? undefined : state;
+}

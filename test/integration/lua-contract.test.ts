@@ -1,0 +1,294 @@
+/**
+ * The contract of the stored state, on the shared Redis (DB 10, this file's only DB, keys under
+ * `lua-contract:`): every Lua script that reads an entry's state, and the TypeScript reader, are fed
+ * the same table of values (test/support/entry-state-values.ts: readable, corrupt, missing) and must
+ * each do what its header documents for the state the codec reads from it, an unreadable value
+ * being exactly a missing one. A key of the wrong type is refused, by every script, with an error
+ * naming it, and nothing is written (every key compared by TYPE and DUMP before and after).
+ * Also: the Lua decode agrees with the TypeScript codec on every value, and the publish script's
+ * fast path with the Lua decode.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../src/base/defaults.js';
+import { MAX_RUN_COUNT, UNREADABLE, decodeEntryState, encodeEntryState, firstSighting, publishedStatePrefix } from '../../src/redis/entry-state-codec.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { assembleLua } from '../../src/redis/lua-includes.js';
+import { readLuaFragment, withScripts } from '../../src/redis/scripts.js';
+import { RedisStateStore } from '../../src/redis/state-store.js';
+import type { EntryState } from '../../src/ports/state.js';
+import { S0, STATE_VALUES } from '../support/entry-state-values.js';
+
+const redis = new Redis('redis://127.0.0.1:6379/10');
+const scripts = withScripts(redis);
+const keys = schedulerKeys('lua-contract', 'c');
+const QUEUE = 'lua-contract:queue';
+const TOKEN = 'leader-token';
+const ENTRY = 'e';
+const RUN_SLOT = S0 + 1000;
+const AT = S0 + 2000;
+const TASK_ID = 'task-id';
+const REQUEST = JSON.stringify({ entry: ENTRY, id: TASK_ID, at: AT });
+const PAYLOAD = 'payload';
+const CONFIRMED = keys.triggered(TASK_ID);
+/** Another entry's state, which no script may touch. */
+const OTHER = { field: 'other', text: `{"slot":${S0},"at":${S0},"id":"o","n":3}` };
+
+beforeEach(async () => {
+  await redis.flushdb();
+});
+
+afterAll(async () => {
+  await redis.flushdb();
+  redis.disconnect();
+});
+
+/** Every key of the DB: its type and DUMP (hex), and whether it expires. */
+async function snapshot(): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const key of (await redis.keys('*')).sort()) {
+    const [type, dump, ttl] = await Promise.all([redis.type(key), redis.dumpBuffer(key), redis.pttl(key)]);
+    out.set(key, `${type} ${dump?.toString('hex') ?? ''} ${ttl > 0 ? 'expires' : 'stays'}`);
+  }
+  return out;
+}
+
+/** The scene every script runs in: the fence held, the request pending, the entry's value (if any) and another entry's. */
+async function scene(text: string | undefined): Promise<void> {
+  await redis.set(keys.fence, TOKEN);
+  await redis.rpush(keys.triggers, REQUEST);
+  await redis.hset(keys.state, OTHER.field, OTHER.text);
+  if (text !== undefined) await redis.hset(keys.state, ENTRY, text);
+}
+
+/** What a script did: its reply, and every key after it but the state hash, and that hash's fields. */
+interface Outcome {
+  reply: unknown;
+  state: Record<string, string>;
+  others: Map<string, string>;
+}
+
+type Call = () => Promise<unknown>;
+
+const CALLS = {
+  'publish-fenced': () =>
+    scripts.publishFenced(3, keys.fence, keys.state, QUEUE, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT), publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID), '1', 'list', '3', '1', '1', PAYLOAD),
+  'claim-fenced': () => scripts.claimFenced(2, keys.fence, keys.state, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)),
+  'commit-fenced': () => scripts.commitFenced(2, keys.fence, keys.state, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID),
+  'trigger-fenced': () => scripts.triggerFenced(5, keys.fence, keys.state, keys.triggers, CONFIRMED, QUEUE, TOKEN, String(AT), REQUEST, ENTRY, TASK_ID, '1', '0', '5', PAYLOAD),
+  'claim-trigger': () => scripts.claimTrigger(2, keys.fence, keys.triggers, TOKEN, REQUEST),
+  'commit-trigger': () => scripts.commitTrigger(4, keys.fence, keys.state, keys.triggers, CONFIRMED, TOKEN, String(AT), REQUEST, ENTRY, TASK_ID),
+  'record-seen': () => scripts.recordSeen(1, keys.state, firstSighting(AT), ENTRY),
+  'leader-info': () => scripts.leaderInfo(2, keys.fence, keys.leader, TOKEN, 'configHash', 'abc'),
+} satisfies Record<string, Call>;
+type ScriptName = keyof typeof CALLS;
+
+async function run(name: ScriptName): Promise<Outcome> {
+  const reply = await CALLS[name]();
+  const state = await redis.hgetall(keys.state);
+  const others = await snapshot();
+  others.delete(keys.state);
+  return { reply, state, others };
+}
+
+/** The keys but the state hash after the scene, with `changes` applied (undefined: the key is gone). */
+async function othersAfter(changes: Record<string, string | undefined>): Promise<Map<string, string>> {
+  const saved = await snapshot();
+  saved.delete(keys.state);
+  const expected = new Map(saved);
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined) expected.delete(key);
+    else expected.set(key, value);
+  }
+  return expected;
+}
+
+/** The state a manual run writes over `state` (trigger-fenced and commit-trigger). */
+function afterManualRun(state: EntryState | undefined): EntryState {
+  const seenMs = state?.seenMs ?? (state?.slotMs === undefined ? AT : undefined);
+  return {
+    ...(state?.slotMs === undefined ? {} : { slotMs: state.slotMs }),
+    ...(seenMs === undefined ? {} : { seenMs }),
+    publishedAtMs: AT,
+    lastRunTriggered: true,
+    lastTaskId: TASK_ID,
+    runCount: Math.min((state?.runCount ?? 0) + 1, MAX_RUN_COUNT),
+  };
+}
+
+const CASES = [{ label: 'missing', text: undefined as string | undefined, state: undefined as EntryState | undefined }].concat(
+  STATE_VALUES.map((v) => ({ label: v.label, text: v.text as string | undefined, state: v.state === UNREADABLE ? undefined : v.state })),
+);
+
+describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_label, value) => {
+  const fresh = !(value.state?.slotMs !== undefined && value.state.slotMs >= RUN_SLOT);
+  const count = value.state?.runCount ?? 0;
+  /** The count after one more run: it stops at the largest (includes/entry-state.lua countText). */
+  const next = Math.min(count + 1, MAX_RUN_COUNT);
+  const before = (): Record<string, string> => ({ [OTHER.field]: OTHER.text, ...(value.text === undefined ? {} : { [ENTRY]: value.text }) });
+
+  it('publish-fenced: fresh unless its slot is at or after the run\'s; pushes and writes the state with the count on', async () => {
+    await scene(value.text);
+    const list = fresh ? await lineOfList([PAYLOAD]) : undefined;
+    const expected = await othersAfter(fresh ? { [QUEUE]: list } : {});
+    const outcome = await run('publish-fenced');
+    expect(outcome.reply).toEqual([1, fresh ? 1 : 0]);
+    expect(outcome.state).toEqual({ ...before(), ...(fresh ? { [ENTRY]: `${publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID)}${next}}` } : {}) });
+    expect(outcome.others).toEqual(expected);
+  });
+
+  it('claim-fenced: the same freshness; writes nothing', async () => {
+    await scene(value.text);
+    const expected = await othersAfter({});
+    const outcome = await run('claim-fenced');
+    expect(outcome.reply).toEqual([1, fresh ? 1 : 0]);
+    expect(outcome.state).toEqual(before());
+    expect(outcome.others).toEqual(expected);
+  });
+
+  it('commit-fenced: the same freshness; writes the state as publish-fenced does', async () => {
+    await scene(value.text);
+    const expected = await othersAfter({});
+    const outcome = await run('commit-fenced');
+    expect(outcome.reply).toEqual([1, fresh ? 1 : 0]);
+    const written = encodeEntryState({ slotMs: RUN_SLOT, publishedAtMs: AT, lastTaskId: TASK_ID, runCount: next });
+    expect(outcome.state).toEqual({ ...before(), ...(fresh ? { [ENTRY]: written } : {}) });
+    expect(outcome.others).toEqual(expected);
+  });
+
+  it('trigger-fenced: publishes, removes the request, keeps the slot, counts on', async () => {
+    await scene(value.text);
+    const list = await lineOfList([PAYLOAD]);
+    const expected = await othersAfter({ [QUEUE]: list, [keys.triggers]: undefined });
+    const outcome = await run('trigger-fenced');
+    expect(outcome.reply).toBe(1);
+    const { [ENTRY]: written, ...rest } = outcome.state;
+    expect(rest).toEqual({ [OTHER.field]: OTHER.text });
+    expect(decodeEntryState(written ?? '')).toEqual(afterManualRun(value.state));
+    expect(outcome.others.get(CONFIRMED)).toMatch(/^string .* expires$/);
+    outcome.others.delete(CONFIRMED);
+    expect(outcome.others).toEqual(expected);
+  });
+
+  it('commit-trigger: the same state as trigger-fenced', async () => {
+    await scene(value.text);
+    const expected = await othersAfter({ [keys.triggers]: undefined });
+    const outcome = await run('commit-trigger');
+    expect(outcome.reply).toBe(1);
+    const { [ENTRY]: written, ...rest } = outcome.state;
+    expect(rest).toEqual({ [OTHER.field]: OTHER.text });
+    expect(decodeEntryState(written ?? '')).toEqual(afterManualRun(value.state));
+    expect(outcome.others.get(CONFIRMED)).toMatch(/^string .* expires$/);
+    outcome.others.delete(CONFIRMED);
+    expect(outcome.others).toEqual(expected);
+  });
+
+  it('claim-trigger: does not read the state; the request is pending', async () => {
+    await scene(value.text);
+    const expected = await othersAfter({});
+    const outcome = await run('claim-trigger');
+    expect(outcome.reply).toBe(1);
+    expect(outcome.state).toEqual(before());
+    expect(outcome.others).toEqual(expected);
+  });
+
+  it('record-seen: a first sighting replaces a missing or unreadable value, and only those', async () => {
+    await scene(value.text);
+    const expected = await othersAfter({});
+    const outcome = await run('record-seen');
+    expect(outcome.reply).toEqual([value.state === undefined ? 1 : 0]);
+    expect(outcome.state).toEqual({ ...before(), ...(value.state === undefined ? { [ENTRY]: firstSighting(AT) } : {}) });
+    expect(outcome.others).toEqual(expected);
+  });
+
+  it('the TypeScript reader: the same state, or (missing, unreadable) a first sighting from now; an unreadable value is reported', async () => {
+    await scene(value.text);
+    const reported: string[] = [];
+    const states = await new RedisStateStore(redis, keys, ({ field }) => reported.push(field)).load([ENTRY], AT);
+    expect(states.get(ENTRY)).toEqual(value.state ?? { seenMs: AT, runCount: 0 });
+    expect(reported).toEqual(value.text !== undefined && value.state === undefined ? [ENTRY] : []);
+    expect(await redis.hget(keys.state, ENTRY)).toBe(value.state === undefined ? firstSighting(AT) : value.text);
+  });
+});
+
+/** The snapshot line of the queue list holding `items` (built on a scratch key, then renamed away). */
+async function lineOfList(items: string[]): Promise<string> {
+  const scratch = 'lua-contract:scratch';
+  await redis.rpush(scratch, ...items);
+  const line = (await snapshot()).get(scratch) ?? '';
+  await redis.del(scratch);
+  return line;
+}
+
+describe('a key of the wrong type is refused before anything is written, naming the key', () => {
+  const ROLES: Record<ScriptName, string[]> = {
+    'publish-fenced': [keys.fence, keys.state, QUEUE],
+    'claim-fenced': [keys.fence, keys.state],
+    'commit-fenced': [keys.fence, keys.state],
+    'trigger-fenced': [keys.fence, keys.state, keys.triggers, QUEUE],
+    'claim-trigger': [keys.fence, keys.triggers],
+    'commit-trigger': [keys.fence, keys.state, keys.triggers],
+    'record-seen': [keys.state],
+    'leader-info': [keys.fence, keys.leader],
+  };
+  const cases = Object.entries(ROLES).flatMap(([name, roles]) => roles.map((key) => [name as ScriptName, key] as const));
+
+  it.each(cases)('%s, %s holding a set', async (name, key) => {
+    await scene(`{"slot":${S0},"n":1}`);
+    await redis.del(key);
+    await redis.sadd(key, 'stray');
+    const before = await snapshot();
+    const error = await CALLS[name]().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    const message = (error as Error).message;
+    expect(message).toContain(`WRONGTYPE ${name}: ${key} holds a set`);
+    expect(message).toContain('nothing was written');
+    expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('the Lua decode (includes/entry-state.lua)', () => {
+  // Per value: the decoded members ('=' and the value, '' when absent; numbers as %.17g), then the fast path's slot and count.
+  const probe = assembleLua(
+    'decode-probe',
+    [
+      '--- @include "entry-state"',
+      'local function shown(v) if v == nil then return "" end if type(v) == "number" then return "=" .. string.format("%.17g", v) end return "=" .. v end',
+      'local out = {}',
+      'for i, text in ipairs(ARGV) do',
+      '  local s = decodeState(text)',
+      '  local slot, n = storedSlotAndCount(text)',
+      '  if s then out[i] = { "state", shown(s.slot), shown(s.seen), shown(s.at), shown(s.by), shown(s.id), shown(s.n), shown(slot), shown(n) }',
+      '  else out[i] = { "unreadable", "", "", "", "", "", "", shown(slot), shown(n) } end',
+      'end',
+      'return out',
+    ].join('\n'),
+    readLuaFragment,
+  );
+
+  it('reads every value of the table as the TypeScript codec does, and the fast path as the full decode', async () => {
+    const replies = (await redis.eval(probe, 0, ...STATE_VALUES.map((v) => v.text))) as string[][];
+    const num = (s: string | undefined) => (s === undefined || s === '' ? undefined : Number(s.slice(1)));
+    const str = (s: string | undefined) => (s === undefined || s === '' ? undefined : s.slice(1));
+    STATE_VALUES.forEach((value, i) => {
+      const [kind, slot, seen, at, by, id, n, fastSlot, fastN] = replies[i] as string[];
+      let lua: EntryState | 'unreadable' = UNREADABLE;
+      if (kind === 'state') {
+        lua = {
+          runCount: num(n) as number,
+          ...(num(slot) === undefined ? {} : { slotMs: num(slot) }),
+          ...(num(seen) === undefined ? {} : { seenMs: num(seen) }),
+          ...(num(at) === undefined ? {} : { publishedAtMs: num(at) }),
+          ...(str(id) === undefined ? {} : { lastTaskId: str(id) }),
+          ...(str(by) === 'trigger' ? { lastRunTriggered: true } : {}),
+        };
+      }
+      expect({ label: value.label, state: lua }).toEqual({ label: value.label, state: value.state });
+      const decoded = value.state === UNREADABLE ? undefined : value.state;
+      expect({ label: value.label, slot: num(fastSlot), n: num(fastN) }).toEqual({ label: value.label, slot: decoded?.slotMs, n: decoded?.runCount ?? 0 });
+    });
+  });
+});
