@@ -168,16 +168,23 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
         throw error;
       },
     );
+  const speedups = publishing.dispatcher.speedups;
   const dispatcher: Dispatcher = {
     dispatch: (runs, token, nowMs) => counted(namesOf(runs), publishing.dispatcher.dispatch(runs, token, nowMs)),
-    prepare: (template) => publishing.dispatcher.prepare?.(template),
-    rehearse: (runs) => publishing.dispatcher.rehearse?.(runs),
-    stage: (runs, token, nowMs) => {
-      const staged = publishing.dispatcher.stage?.(runs, token, nowMs);
-      if (staged === undefined) return undefined;
-      const names = namesOf(runs);
-      return { send: () => counted(names, staged.send()), discard: () => staged.discard() };
-    },
+    ...(speedups === undefined
+      ? {}
+      : {
+          speedups: {
+            prepare: (template) => speedups.prepare(template),
+            rehearse: (runs) => speedups.rehearse(runs),
+            stage: (runs, token, nowMs) => {
+              const staged = speedups.stage(runs, token, nowMs);
+              if (staged === undefined) return undefined;
+              const names = namesOf(runs);
+              return { send: () => counted(names, staged.send()), discard: () => staged.discard() };
+            },
+          },
+        }),
   };
   // Manual runs (`beat trigger`) are published messages too: counted like scheduled ones, which
   // they were not (tsbeat_messages_published_total missed every triggered run).
