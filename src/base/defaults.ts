@@ -79,15 +79,61 @@ export const DEFAULTS = {
   templateWarmAheadMs: 10_000,
   /** Longest slice of that compilation between two looks at the event loop, so a due tick waits at most this long. */
   templateWarmSliceMs: 1,
-  /** Runs planned, rendered and encoded (never sent) once after the first warm-up: see Runner.rehearse. */
+  /** Runs planned, rendered and encoded (never sent) once after the first warm-up: see runtime/warm-up.ts. */
   rehearsalRuns: 2000,
-  /** Then runs staged alone and discarded (never sent): the path of a lone entry's instant, see Runner.rehearse. */
+  /** Then runs staged alone and discarded (never sent): the path of a lone entry's instant, see runtime/warm-up.ts. */
   loneRehearsalRuns: 500,
   /**
-   * The scheduler wakes this long before a due instant and waits for it exactly (Runner.waitFor):
-   * a Node timer alone fires up to a millisecond or more late (bench: accuracy).
+   * The scheduler wakes this long before a due instant and waits for it exactly (see
+   * runtime/precise-timer.ts): a Node timer alone fires up to a millisecond or more late (bench:
+   * accuracy). Every path that schedules (the leader, `beat run --dry-run`) uses it.
    */
   timerLeadMs: 4,
+  /**
+   * The last milliseconds before an instant, as the wall clock reads them, in which the dispatch is
+   * staged and then the instant watched for in short sleeps. Two, not one: the clock reads whole
+   * milliseconds, so "1 to go" may be anything from a hair to a whole one, and a sleep that ends a
+   * tenth of a millisecond late would overshoot the instant unstaged.
+   */
+  timerEdgeMs: 2,
+  /** The short sleeps at that edge (the kernel makes each about 0.1 ms). */
+  timerEdgeSleepMs: 0.02,
+  /**
+   * Runs per dispatcher call (one Lua script invocation on Redis). Small enough that the batches in
+   * flight (their messages and envelopes) stay a few megabytes, since every young-generation
+   * collection copies what is live; large enough that the script's fixed cost per call is noise.
+   */
+  dispatchBatchRuns: 500,
+  /** Most slots replayed per entry per wake-up with catchUp "all"; the rest come on the next wake-up. */
+  maxSlotsPerTick: 10_000,
+  /**
+   * After a failed publish, the scheduler waits this long before trying the runs it kept due again
+   * (not capped by maxInterval): a retry at once would spin for as long as Redis or the broker is down.
+   */
+  publishRetryMs: 1000,
+  /** Most runs staged (or rehearsed) just before an instant; when more are due they go the usual way. */
+  stageMaxRuns: 8,
+  /**
+   * How late after its instant a staged dispatch may still be sent. Its runs were planned for the
+   * instant; this close to it, planning again would find the same slots (a slot that came due
+   * meanwhile is planned by the usual path, after the staged runs).
+   */
+  stagedValidMs: 50,
+  /**
+   * Longest wait, when a leader stops, for the publish in flight. A healthy publish takes
+   * milliseconds; one on a black-holed connection may never settle, and stopping must not wait for it
+   * (the fence and the per-slot check still decide if it reaches Redis later).
+   */
+  stopPublishWaitMs: 5000,
+  /** Manual-run requests (`beat trigger`) read per look of the control loop; the rest wait for the next look. */
+  triggersPerWake: 100,
+  /**
+   * A manual-run request older than this is discarded, not published. `beat trigger` waits at most
+   * 300 s and then withdraws its request, but a CLI killed while waiting (Ctrl-C with no leader up)
+   * never does, and the next leader, maybe days later, must not publish it. The margin over 300 s
+   * absorbs clock skew between the CLI's machine and the leader.
+   */
+  triggerMaxAgeMs: 15 * 60_000,
   /**
    * Resolution of the event-loop lag metrics (nodejs_eventloop_lag_*). prom-client's 10 ms default
    * wakes the process 100 times a second: about half of an idle scheduler's CPU (bench: idle).

@@ -2,6 +2,11 @@
 export const EVENTS = {
   publishDropped: 'beat.publish.dropped',
   publishError: 'beat.publish.error',
+  /**
+   * A scheduler wake-up's publish failed, in full or in part (`err`): the runs it did not publish
+   * stay due and are tried again after DEFAULTS.publishRetryMs.
+   */
+  publishRetry: 'beat.publish.retry',
   brokerConnect: 'beat.broker.connect',
   brokerReconnect: 'beat.broker.reconnect',
   brokerError: 'beat.broker.error',
@@ -94,10 +99,17 @@ export const EVENTS = {
   stop: 'beat.stop',
   /** Stopped, yet something (named in `handles`) still held the process open; it exits anyway. */
   stopLingering: 'beat.stop.lingering',
+  /**
+   * Stopping (leadership lost or handed over, a reload, shutdown) gave up waiting for the publish in
+   * flight after `waitedMs`; the fence still decides whether it lands.
+   */
+  stopUnsettled: 'beat.stop.unsettled',
   standby: 'beat.standby',
   tickError: 'beat.tick.error',
   /** A manual run (`beat trigger`) was published. */
   trigger: 'beat.trigger',
+  /** The leader could not read the pause/resume/trigger requests from Redis (logged once per outage); it keeps looking. */
+  controlError: 'beat.control.error',
   pause: 'beat.pause',
   resume: 'beat.resume',
   reload: 'beat.reload',

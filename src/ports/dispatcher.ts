@@ -42,7 +42,7 @@ export interface SlotAhead {
   readonly redisMs: number;
 }
 
-/** A dispatch done ahead of its instant up to the write (Dispatcher.stage): sent then, or given up. */
+/** A dispatch done ahead of its instant up to the write (DispatchSpeedups.stage): sent then, or given up. */
 export interface StagedDispatch {
   /** Writes what was encoded; resolves as dispatch() does. */
   send(): Promise<DispatchResult>;
@@ -59,17 +59,24 @@ export interface Dispatcher {
    * and the others as 'unsent', with a `failure`.
    */
   dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult>;
-  /** Optional work ahead of an entry's first run, such as encoding its envelope layout; pure CPU, never I/O. */
-  prepare?(template: MessageTemplate): void;
+  /** The speed-ups this dispatcher offers, if any; the runner uses them only when they are here. */
+  readonly speedups?: DispatchSpeedups;
+}
+
+/**
+ * Work a dispatcher can do ahead of an instant, so that the instant itself is left little more than
+ * a write. A capability apart from dispatching: every method is pure CPU, never I/O, and never
+ * publishes; a dispatcher without it publishes the same runs, only a little later after their instant.
+ */
+export interface DispatchSpeedups {
+  /** Work ahead of an entry's first run, such as encoding its envelope layout. */
+  prepare(template: MessageTemplate): void;
+  /** Does the CPU work of dispatching `runs` (planning, encoding) and sends nothing, so that a burst's first batch runs optimized code. */
+  rehearse(runs: readonly DueRun[]): void;
   /**
-   * Optional: does the CPU work of dispatching `runs` (planning, encoding) and sends nothing, so
-   * that a burst's first batch runs optimized code. Pure CPU, never I/O.
+   * Everything dispatch() would do before its write (planning, encoding with `token` and `nowMs`),
+   * done now for an instant to come, so that only the write is left for the instant. Undefined when
+   * that needs I/O first (bindings to read).
    */
-  rehearse?(runs: readonly DueRun[]): void;
-  /**
-   * Optional: everything dispatch() would do before its write (planning, encoding with `token` and
-   * `nowMs`), done now for an instant to come, so that only the write is left for the instant.
-   * Undefined when that needs I/O first (bindings to read). Pure CPU, never I/O.
-   */
-  stage?(runs: readonly DueRun[], token: string, nowMs: number): StagedDispatch | undefined;
+  stage(runs: readonly DueRun[], token: string, nowMs: number): StagedDispatch | undefined;
 }

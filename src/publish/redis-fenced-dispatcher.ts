@@ -12,7 +12,7 @@ import type { RespArg } from '../kombu/resp.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import type { DispatchResult, Dispatcher, DueRun, RunOutcome, StagedDispatch } from '../ports/dispatcher.js';
+import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome, StagedDispatch } from '../ports/dispatcher.js';
 import type { TriggerPublisher } from '../ports/control.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
@@ -47,7 +47,10 @@ function groupOf(groups: Map<string, DeliveryGroup>, target: string): DeliveryGr
   return group;
 }
 
-export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
+export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, TriggerPublisher {
+  /** It offers them itself: prepare, rehearse and stage below. */
+  readonly speedups: DispatchSpeedups = this;
+
   constructor(
     private readonly broker: RedisTransport,
     private readonly keys: SchedulerKeys,
@@ -73,7 +76,7 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
   }
 
   /**
-   * See Dispatcher.stage: planned and encoded now; send() only writes the bytes (after the queue
+   * See DispatchSpeedups.stage: planned and encoded now; send() only writes the bytes (after the queue
    * declarations, in the rare case that the connection was replaced since and needs them again).
    */
   stage(runs: readonly DueRun[], token: string, nowMs: number): StagedDispatch | undefined {
@@ -130,7 +133,7 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher {
     return new BeatError(ErrorCode.BrokerPublish, `${what} through ${this.broker.spec.display} failed: ${errorMessage(error)}`, { cause: withoutCommandArgs(error) });
   }
 
-  /** See Dispatcher.rehearse: the script's arguments planned and encoded, then thrown away. */
+  /** See DispatchSpeedups.rehearse: the script's arguments planned and encoded, then thrown away. */
   rehearse(runs: readonly DueRun[]): void {
     const plan = this.broker.planWithoutBindings(runs.map((r) => r.message));
     const { keys, args } = this.scriptArguments(plan, runs, 'rehearsal', 0);

@@ -7,6 +7,7 @@
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig } from '../config/resolve.js';
+import { DEFAULTS } from '../base/defaults.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -24,15 +25,6 @@ export interface ControlLoopOptions {
   readonly onPaused: (paused: ReadonlySet<string>) => void;
   readonly intervalMs: number;
 }
-
-const MAX_TRIGGERS_PER_WAKE = 100;
-/**
- * A manual-run request older than this is discarded, not published. `beat trigger` waits at most
- * 300 s and then withdraws its request, but a CLI killed while waiting (Ctrl-C with no leader up)
- * never does: without a limit its request sat in Redis and the next leader, maybe days later,
- * published it. The margin over 300 s absorbs clock skew between the CLI's machine and the leader.
- */
-export const TRIGGER_MAX_AGE_MS = 15 * 60_000;
 
 export class ControlLoop {
   private timer: NodeJS.Timeout | undefined;
@@ -78,7 +70,7 @@ export class ControlLoop {
     const { source, logger } = this.options;
     try {
       this.options.onPaused(await source.paused());
-      const pending = await source.pendingTriggers(MAX_TRIGGERS_PER_WAKE);
+      const pending = await source.pendingTriggers(DEFAULTS.triggersPerWake);
       for (const { text, request } of pending) {
         const token = this.options.lease();
         if (token === undefined) return;
@@ -89,10 +81,10 @@ export class ControlLoop {
           continue;
         }
         const now = this.options.now();
-        if (now - request.at > TRIGGER_MAX_AGE_MS) {
+        if (now - request.at > DEFAULTS.triggerMaxAgeMs) {
           logger.warn(
             { event: EVENTS.trigger, entry: entry.name, id: request.id, requestedAt: new Date(request.at).toISOString() },
-            `discarding a manual-run request older than ${TRIGGER_MAX_AGE_MS / 60_000} minutes (its beat trigger gave up long ago)`,
+            `discarding a manual-run request older than ${DEFAULTS.triggerMaxAgeMs / 60_000} minutes (its beat trigger gave up long ago)`,
           );
           await source.discardTrigger(text);
           continue;
@@ -109,7 +101,7 @@ export class ControlLoop {
     } catch (error) {
       // Once per outage, not once per retry.
       const message = errorMessage(error);
-      if (message !== this.lastError) logger.warn({ event: EVENTS.tickError, err: error }, 'reading control requests failed; retrying');
+      if (message !== this.lastError) logger.warn({ event: EVENTS.controlError, err: error }, 'reading control requests failed; retrying');
       this.lastError = message;
     }
   }

@@ -5,7 +5,6 @@
  */
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { DEFAULTS } from '../base/defaults.js';
 import type { Logger } from '../base/log.js';
 import { ControlLoop } from './control-loop.js';
 import type { ControlSource, TriggerPublisher } from '../ports/control.js';
@@ -49,7 +48,6 @@ export class LeaderSession {
       lease: options.lease,
       onFenced: options.onFenced,
       ...(options.onClockAhead ? { onClockAhead: options.onClockAhead } : {}),
-      timerLeadMs: DEFAULTS.timerLeadMs,
       ...(options.knownRuns ? { knownRuns: options.knownRuns } : {}),
       ...(options.events ? { events: options.events } : {}),
     });

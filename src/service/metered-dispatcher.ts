@@ -5,7 +5,7 @@
  * runs are reported by the runner itself, which knows their lateness.
  */
 import type { TriggerPublisher } from '../ports/control.js';
-import type { DispatchResult, Dispatcher, DueRun } from '../ports/dispatcher.js';
+import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun } from '../ports/dispatcher.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import { publishRefusal } from '../redis/server-errors.js';
 
@@ -29,8 +29,8 @@ function failedWith(error: unknown, events: PublishEvents, handOver: HandOver): 
 
 /**
  * `inner`, reporting dropped runs and failed publishes (a batch that only partly went out is a
- * failed publish too, as a thrown one is). It offers what `inner` offers: stage, rehearse and
- * prepare only if `inner` has them, so the runner sees the capabilities of the real dispatcher.
+ * failed publish too, as a thrown one is). It offers what `inner` offers: its speed-ups only if
+ * it has them, so the runner sees the capabilities of the real dispatcher.
  */
 export function meteredDispatcher(inner: Dispatcher, events: PublishEvents, handOver: HandOver): Dispatcher {
   // Not async functions: their parameters would be kept, with every message of the batch, until
@@ -49,21 +49,23 @@ export function meteredDispatcher(inner: Dispatcher, events: PublishEvents, hand
         throw error;
       },
     );
-  const { prepare, rehearse, stage } = inner;
+  const speedups = inner.speedups;
   return {
     ...(inner.dryRun === undefined ? {} : { dryRun: inner.dryRun }),
     dispatch: (runs, token, nowMs) => counted(namesOf(runs), inner.dispatch(runs, token, nowMs)),
-    ...(prepare === undefined ? {} : { prepare: prepare.bind(inner) }),
-    ...(rehearse === undefined ? {} : { rehearse: rehearse.bind(inner) }),
-    ...(stage === undefined
+    ...(speedups === undefined
       ? {}
       : {
-          stage: (runs: readonly DueRun[], token: string, nowMs: number) => {
-            const staged = stage.call(inner, runs, token, nowMs);
-            if (staged === undefined) return undefined;
-            const names = namesOf(runs);
-            return { send: () => counted(names, staged.send()), discard: () => staged.discard() };
-          },
+          speedups: {
+            prepare: (template) => speedups.prepare(template),
+            rehearse: (runs) => speedups.rehearse(runs),
+            stage: (runs, token, nowMs) => {
+              const staged = speedups.stage(runs, token, nowMs);
+              if (staged === undefined) return undefined;
+              const names = namesOf(runs);
+              return { send: () => counted(names, staged.send()), discard: () => staged.discard() };
+            },
+          } satisfies DispatchSpeedups,
         }),
   };
 }

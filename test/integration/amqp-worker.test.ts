@@ -362,7 +362,7 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
         // Nothing it published came back as "already published" on a retry.
         expect(beat.events('beat.stale')).toEqual([]);
         expect(await messageCount(q)).toBe(fires.length);
-        const failures = beat.events('beat.tick.error');
+        const failures = beat.events('beat.publish.retry');
         expect(failures.length).toBeGreaterThanOrEqual(1);
         expect((failures[0]?.['err'] as { message?: string } | undefined)?.message).toMatch(/^1 of 2 runs not confirmed by the broker and not recorded \(1 published and recorded\); first: unroutable: no queue is bound/);
         expect(sampleValue(metrics, 'tsbeat_publish_errors_total')).toBeGreaterThanOrEqual(1);
@@ -456,7 +456,7 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
       await beat.waitForEvent('beat.fire', 10_000, mark);
       const stoppedAt = Date.now();
       const stopMs = await node.stop();
-      await beat.waitForLog('a failed publish while the broker is down', (l) => l.event === 'beat.tick.error', 15_000, mark);
+      await beat.waitForLog('a failed publish while the broker is down', (l) => l.event === 'beat.publish.retry', 15_000, mark);
       await sleep(2000);
       const restartMs = await node.start();
       const restartedAt = Date.now();

@@ -102,7 +102,7 @@ async function publishThrough(name: string, db: number, entries: number, chaos: 
   }
 }
 
-const failedPublishes = (beat: BeatProcess): number => beat.events('beat.tick.error').filter((l) => l.msg === 'publishing failed; retrying').length;
+const failedPublishes = (beat: BeatProcess): number => beat.events('beat.publish.retry').filter((l) => l.msg === 'publishing failed; retrying').length;
 
 describe('the broker connection killed while publishing', () => {
   it(

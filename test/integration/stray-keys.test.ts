@@ -51,7 +51,7 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
     await beat.waitForEvent(EVENTS.fire, 10_000);
     const from = beat.logs.length;
     await redis.multi().del(keys.fence).hset(keys.fence, 'stray', 'value').exec();
-    const failed = await beat.waitForLog('a publish failure naming the fence', (l) => l.event === EVENTS.tickError && errText(l).includes(keys.fence), 10_000, from);
+    const failed = await beat.waitForLog('a publish failure naming the fence', (l) => l.event === EVENTS.publishRetry && errText(l).includes(keys.fence), 10_000, from);
     expect(errText(failed)).toContain(`key ${keys.fence} holds a hash, where tsbeat keeps a string (WRONGTYPE`);
     expect(errText(failed)).toContain(`DEL ${keys.fence}`);
     const lost = await beat.waitForEvent(EVENTS.lockLost, 5_000, from);

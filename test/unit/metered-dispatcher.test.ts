@@ -118,7 +118,7 @@ describe('meteredDispatcher', () => {
     const inner = fakeInner({ fenced: false, outcomes: ['published', 'published', 'dropped'] });
     const discarded: number[] = [];
     let sent = 0;
-    inner.dispatcher.stage = (runs, token, nowMs): StagedDispatch | undefined => {
+    const stage = (runs: readonly DueRun[], token: string, nowMs: number): StagedDispatch | undefined => {
       inner.calls.push(['stage', runs, token, nowMs]);
       if (runs.length === 1) return undefined;
       return {
@@ -129,11 +129,12 @@ describe('meteredDispatcher', () => {
         discard: () => discarded.push(runs.length),
       };
     };
+    inner.dispatcher = { ...inner.dispatcher, speedups: { stage, rehearse: () => undefined, prepare: () => undefined } };
     const r = recorder();
     const metered = meteredDispatcher(inner.dispatcher, r.events, r.handOver);
-    expect(metered.stage?.([RUNS[0] as DueRun], TOKEN, SLOT)).toBeUndefined();
-    const staged = metered.stage?.(RUNS, TOKEN, SLOT + 1);
-    const other = metered.stage?.(RUNS, TOKEN, SLOT + 2);
+    expect(metered.speedups?.stage([RUNS[0] as DueRun], TOKEN, SLOT)).toBeUndefined();
+    const staged = metered.speedups?.stage(RUNS, TOKEN, SLOT + 1);
+    const other = metered.speedups?.stage(RUNS, TOKEN, SLOT + 2);
     expect(inner.calls).toEqual([['stage', [RUNS[0]], TOKEN, SLOT], ['stage', RUNS, TOKEN, SLOT + 1], ['stage', RUNS, TOKEN, SLOT + 2]]);
     other?.discard();
     expect(discarded).toEqual([3]);
@@ -143,28 +144,28 @@ describe('meteredDispatcher', () => {
     expect(r.reported).toEqual([['dropped', 'c']]);
   });
 
-  it('passes rehearse and prepare through to the inner dispatcher, and offers none of them where it has none', () => {
+  it('passes rehearse and prepare through to the inner dispatcher, and offers no speed-ups where it has none', () => {
     const bare = recorder();
     const plain = meteredDispatcher(fakeInner({ fenced: true }).dispatcher, bare.events, bare.handOver);
-    expect([plain.stage, plain.rehearse, plain.prepare, plain.dryRun]).toEqual([undefined, undefined, undefined, undefined]);
+    expect([plain.speedups, plain.dryRun]).toEqual([undefined, undefined]);
 
     const seen: unknown[][] = [];
-    const inner: Dispatcher = {
-      dryRun: true,
-      dispatch: () => Promise.resolve({ fenced: true }),
-      rehearse(runs) {
+    const speedups = {
+      rehearse(runs: readonly DueRun[]) {
         seen.push(['rehearse', this, runs]);
       },
-      prepare(template) {
+      prepare(template: MessageTemplate) {
         seen.push(['prepare', this, template]);
       },
+      stage: () => undefined,
     };
+    const inner: Dispatcher = { dryRun: true, dispatch: () => Promise.resolve({ fenced: true }), speedups };
     const r = recorder();
     const metered = meteredDispatcher(inner, r.events, r.handOver);
     const template: MessageTemplate = (RUNS[1] as DueRun).message.template;
-    metered.rehearse?.(RUNS);
-    metered.prepare?.(template);
-    expect(seen).toEqual([['rehearse', inner, RUNS], ['prepare', inner, template]]);
+    metered.speedups?.rehearse(RUNS);
+    metered.speedups?.prepare(template);
+    expect(seen).toEqual([['rehearse', speedups, RUNS], ['prepare', speedups, template]]);
     expect(metered.dryRun).toBe(true);
     expect(r.reported).toEqual([]);
   });

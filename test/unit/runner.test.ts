@@ -4,6 +4,12 @@
  * timers (a wall-clock step), `vi.advanceTimersByTimeAsync` lets time pass. The fake dispatcher
  * publishes whatever it is given, with no per-slot check of its own, so a slot the runner hands over
  * twice shows up twice.
+ *
+ * The runner wakes as in production: its precise timer arms a fake timer DEFAULTS.timerLeadMs
+ * before an instant and then waits for the wall clock, a wait bounded by the monotonic clock. So
+ * `performance` stays real: the fake wall clock does not move during that wait, which the timer
+ * then gives up after a few real milliseconds and finishes with a fake timer, as it would for a
+ * clock that did not get there in time.
  */
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
@@ -13,9 +19,9 @@ import { slotTaskId } from '../../src/celery/task-id.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { createLogger } from '../../src/base/log.js';
-import type { DispatchResult, Dispatcher, DueRun, RunOutcome, SlotAhead } from '../../src/ports/dispatcher.js';
+import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome, SlotAhead } from '../../src/ports/dispatcher.js';
 import type { EntryState, StateStore } from '../../src/ports/state.js';
-import { Runner, STOP_WAIT_MS } from '../../src/runtime/runner.js';
+import { Runner } from '../../src/runtime/runner.js';
 
 const S = 1000;
 const T0 = Date.parse('2026-11-21T06:00:00.000Z');
@@ -56,6 +62,11 @@ function fakeDispatcher(behaviour: Behaviour = () => undefined, refuse: (run: Du
   return { dispatcher, published, calls };
 }
 
+/** The dispatcher offering speed-ups: those not given do nothing (and stage() declines, as one that cannot stage). */
+function offering(dispatcher: Dispatcher, speedups: Partial<DispatchSpeedups>): Dispatcher {
+  return { ...dispatcher, speedups: { prepare: () => undefined, rehearse: () => undefined, stage: () => undefined, ...speedups } };
+}
+
 /** A state store with fixed stored states; entries not in it are new and "seen" now (as the Redis store records them). */
 function fakeState(stored: Record<string, EntryState> = {}): StateStore {
   return {
@@ -80,7 +91,6 @@ interface Setup {
   readonly lease?: () => string | undefined;
   readonly onFenced?: () => void;
   readonly onClockAhead?: (ahead: SlotAhead) => void;
-  readonly batchSize?: number;
   readonly logger?: ReturnType<typeof captureLogs>['logger'];
 }
 
@@ -95,7 +105,6 @@ async function startRunner(setup: Setup): Promise<Runner> {
     lease: setup.lease ?? (() => 'token-1'),
     onFenced: setup.onFenced ?? (() => undefined),
     ...(setup.onClockAhead === undefined ? {} : { onClockAhead: setup.onClockAhead }),
-    ...(setup.batchSize === undefined ? {} : { batchSize: setup.batchSize }),
   });
   runners.push(runner);
   await runner.start();
@@ -107,7 +116,7 @@ const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 const slotsOf = (published: readonly Published[], entry: string) => published.filter((p) => p.entry === entry).map((p) => p.slotMs);
 
 beforeEach(() => {
-  vi.useFakeTimers({ now: T0 });
+  vi.useFakeTimers({ now: T0, toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'Date'] });
 });
 
 afterEach(async () => {
@@ -200,28 +209,33 @@ describe('Runner', () => {
 
   it('does not publish after losing the lease, and keeps the unpublished runs due', async () => {
     let token: string | undefined = 'token-1';
-    // The lease runs out while the first batch is being published: the second batch must not go.
+    // One entry more than a batch holds, so that a slot goes out in two batches. The lease runs out
+    // while the first batch of the slot at T0+2 s is being published: the second batch must not go.
+    const names = Array.from({ length: DEFAULTS.dispatchBatchRuns + 1 }, (_, i) => `e${i}`);
     const { dispatcher, published, calls } = fakeDispatcher((runs) => {
-      if (runs[0]?.entry.name === 'a' && runs[0].slotMs === T0 + 2 * S) token = undefined;
+      if (runs[0]?.slotMs === T0 + 2 * S) token = undefined;
       return undefined;
     });
-    const config = configOf({ a: { task: 't.a', schedule: 1 }, b: { task: 't.b', schedule: 1 } });
-    await startRunner({ config, dispatcher, lease: () => token, batchSize: 1 });
+    const config = configOf(Object.fromEntries(names.map((name) => [name, { task: `t.${name}`, schedule: 1 }])));
+    await startRunner({ config, dispatcher, lease: () => token });
     await advance(1 * S + 100);
-    expect(published.map((p) => p.entry).sort()).toEqual(['a', 'b']);
+    expect(published.map((p) => p.entry).sort()).toEqual([...names].sort());
 
     await advance(1 * S);
-    expect(slotsOf(published, 'a')).toEqual([T0 + 1 * S, T0 + 2 * S]);
-    expect(slotsOf(published, 'b')).toEqual([T0 + 1 * S]); // not sent: the lease was gone
+    const first = published.filter((p) => p.slotMs === T0 + 2 * S).map((p) => p.entry);
+    expect(first).toHaveLength(DEFAULTS.dispatchBatchRuns);
+    const [left, ...others] = names.filter((name) => !first.includes(name));
+    expect(others).toEqual([]);
+    expect(slotsOf(published, left as string)).toEqual([T0 + 1 * S]); // not sent: the lease was gone
     const callsWhenLost = calls.length;
     await advance(5 * S);
     expect(calls.length).toBe(callsWhenLost);
 
-    // Leading again (same runner, for the sake of the test): b's slot at T0+2 s was kept, not lost.
-    // Both replay with the default policy "once": the latest slot of each.
+    // Leading again (same runner, for the sake of the test): its slot at T0+2 s was kept, not lost.
+    // All replay with the default policy "once": the latest slot of each.
     token = 'token-2';
     await advance(300);
-    expect(slotsOf(published, 'b')).toEqual([T0 + 1 * S, T0 + 7 * S]);
+    expect(slotsOf(published, left as string)).toEqual([T0 + 1 * S, T0 + 7 * S]);
     expect(calls.slice(callsWhenLost).every((c) => c.token === 'token-2')).toBe(true);
   });
 
@@ -236,7 +250,7 @@ describe('Runner', () => {
     // One attempt per backoff second, not one per event-loop turn.
     expect(failed.length).toBeGreaterThanOrEqual(2);
     expect(failed.length).toBeLessThanOrEqual(4);
-    expect(lines.filter((l) => l['event'] === EVENTS.tickError).length).toBe(failed.length);
+    expect(lines.filter((l) => l['event'] === EVENTS.publishRetry).length).toBe(failed.length);
     expect(published.map((p) => p.slotMs)).toEqual([T0 + 10 * S]);
     expect(published[0]?.atMs).toBeGreaterThanOrEqual(T0 + 13 * S);
     // …and it is back on the grid.
@@ -260,7 +274,7 @@ describe('Runner', () => {
     const tries = calls.filter((c) => c.atMs >= T0 + 10 * S && c.atMs < T0 + 13 * S);
     expect(tries.length).toBeGreaterThanOrEqual(2);
     expect(tries.length).toBeLessThanOrEqual(4);
-    expect(lines.filter((l) => l['event'] === EVENTS.tickError).map((l) => l['err'])).toEqual(tries.map(() => expect.objectContaining({ message: expect.stringContaining('not confirmed by the broker') })));
+    expect(lines.filter((l) => l['event'] === EVENTS.publishRetry).map((l) => l['err'])).toEqual(tries.map(() => expect.objectContaining({ message: expect.stringContaining('not confirmed by the broker') })));
     expect(slotsOf(published, 'b')).toEqual([T0 + 10 * S]);
     expect(published.find((p) => p.entry === 'b')?.atMs).toBeGreaterThanOrEqual(T0 + 13 * S);
     // Both back on the grid.
@@ -326,11 +340,11 @@ describe('Runner', () => {
     void runner.stop().then(() => {
       stopped = true;
     });
-    await advance(STOP_WAIT_MS - 100);
+    await advance(DEFAULTS.stopPublishWaitMs - 100);
     expect(stopped).toBe(false);
     await advance(200);
     expect(stopped).toBe(true);
-    expect(lines.find((l) => l['event'] === EVENTS.tickError)).toMatchObject({ level: 'warn', waitedMs: STOP_WAIT_MS });
+    expect(lines.find((l) => l['event'] === EVENTS.stopUnsettled)).toMatchObject({ level: 'warn', waitedMs: DEFAULTS.stopPublishWaitMs });
     await advance(5 * S);
     expect(calls).toHaveLength(1);
   });
@@ -351,9 +365,10 @@ describe('Runner', () => {
   });
 
   it('compiles (and has the dispatcher prepare) the messages of entries due soon while it sleeps, once, and leaves entries due later alone', async () => {
-    const { dispatcher, published } = fakeDispatcher();
+    const fake = fakeDispatcher();
+    const { published } = fake;
     const prepared: { entry: string; atMs: number }[] = [];
-    dispatcher.prepare = (template) => prepared.push({ entry: template.entry, atMs: Date.now() });
+    const dispatcher = offering(fake.dispatcher, { prepare: (template) => prepared.push({ entry: template.entry, atMs: Date.now() }) });
     const config = configOf({ soon: { task: 't.soon', schedule: 5 }, hourly: { task: 't.hourly', schedule: 3600 } });
     await startRunner({ config, dispatcher });
     await advance(100);
@@ -366,24 +381,27 @@ describe('Runner', () => {
   });
 
   it('rehearses once after its first warm-up: runs of the compiled entries, rendered as for real, before the first run; nothing is published by it', async () => {
-    const { dispatcher, published } = fakeDispatcher();
+    const fake = fakeDispatcher();
+    const { published } = fake;
     const rehearsals: { atMs: number; runs: readonly DueRun[] }[] = [];
-    dispatcher.rehearse = (runs) => rehearsals.push({ atMs: Date.now(), runs });
     // Then runs staged alone, as at a lone entry's instant, and discarded: never sent.
     const lone: { runs: number; token: string; discarded: boolean; sent: boolean }[] = [];
-    dispatcher.stage = (runs, token) => {
-      const call = { runs: runs.length, token, discarded: false, sent: false };
-      lone.push(call);
-      return {
-        send: () => {
-          call.sent = true;
-          return dispatcher.dispatch(runs, token, Date.now());
-        },
-        discard: () => {
-          call.discarded = true;
-        },
-      };
-    };
+    const dispatcher = offering(fake.dispatcher, {
+      rehearse: (runs) => rehearsals.push({ atMs: Date.now(), runs }),
+      stage: (runs, token) => {
+        const call = { runs: runs.length, token, discarded: false, sent: false };
+        lone.push(call);
+        return {
+          send: () => {
+            call.sent = true;
+            return fake.dispatcher.dispatch(runs, token, Date.now());
+          },
+          discard: () => {
+            call.discarded = true;
+          },
+        };
+      },
+    });
     const config = configOf({ soon: { task: 't.soon', schedule: 5 }, hourly: { task: 't.hourly', schedule: 3600 } });
     await startRunner({ config, dispatcher });
     await advance(100);
@@ -403,13 +421,28 @@ describe('Runner', () => {
     expect(lone).toHaveLength(DEFAULTS.loneRehearsalRuns);
   });
 
-  /** fakeDispatcher with stage(): a staged dispatch publishes like dispatch() when sent, and counts what was staged, sent and discarded. */
+  /**
+   * fakeDispatcher with stage(): a staged dispatch publishes like dispatch() when sent, and counts
+   * what was staged, sent and discarded. The warm-up's rehearsal stagings (token "rehearsal", see the
+   * test above) are kept apart: they must all be discarded, never sent.
+   */
   function stagingDispatcher(onStage: (runs: readonly DueRun[]) => void = () => undefined) {
     const fake = fakeDispatcher();
     const staged: { slotMs: number; atMs: number; token: string; nowMs: number }[] = [];
     const sent: number[] = [];
     const discarded: number[] = [];
-    fake.dispatcher.stage = (runs, token, nowMs) => {
+    const rehearsals = { staged: 0, discarded: 0 };
+    onTestFinished(() => expect(rehearsals.discarded).toBe(rehearsals.staged));
+    const stage: DispatchSpeedups['stage'] = (runs, token, nowMs) => {
+      if (token === 'rehearsal') {
+        rehearsals.staged += 1;
+        return {
+          send: () => Promise.reject(new Error('a rehearsal staging was sent')),
+          discard: () => {
+            rehearsals.discarded += 1;
+          },
+        };
+      }
       for (const run of runs) staged.push({ slotMs: run.slotMs, atMs: Date.now(), token, nowMs });
       onStage(runs);
       return {
@@ -422,7 +455,7 @@ describe('Runner', () => {
         },
       };
     };
-    return { ...fake, staged, sent, discarded };
+    return { ...fake, dispatcher: offering(fake.dispatcher, { stage }), staged, sent, discarded };
   }
 
   async function runFor(runner: Runner, ms: number): Promise<void> {
@@ -448,19 +481,21 @@ describe('Runner', () => {
       messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
       lease,
       onFenced: () => undefined,
-      timerLeadMs: 4,
     });
     runners.push(runner);
     return runner;
   }
 
-  it('with a timer lead and a dispatcher that cannot stage, publishes at its instant, never before, each run rehearsed at its edge', async () => {
+  it('with a dispatcher that cannot stage, publishes at its instant, never before, each run rehearsed at its edge', async () => {
     vi.useRealTimers();
-    const { dispatcher, published } = fakeDispatcher();
+    const fake = fakeDispatcher();
+    const { published } = fake;
     const primed: { slotMs: number; atMs: number }[] = [];
-    dispatcher.rehearse = (runs) => {
-      for (const run of runs) primed.push({ slotMs: run.slotMs, atMs: Date.now() });
-    };
+    const dispatcher = offering(fake.dispatcher, {
+      rehearse: (runs) => {
+        for (const run of runs) primed.push({ slotMs: run.slotMs, atMs: Date.now() });
+      },
+    });
     await runFor(timedRunner(dispatcher), 1200);
     expectEachPublishedOnTime(published, 6);
     // After the start-up rehearsal of the first slot, each slot whose timer fired in time (most of
@@ -476,7 +511,7 @@ describe('Runner', () => {
     }
   });
 
-  it('with a timer lead, stages each run at the edge of its instant and only sends it at the instant: each slot once, never before, planned for the instant', async () => {
+  it('stages each run at the edge of its instant and only sends it at the instant: each slot once, never before, planned for the instant', async () => {
     vi.useRealTimers();
     const { dispatcher, published, staged, sent, discarded } = stagingDispatcher();
     await runFor(timedRunner(dispatcher), 1200);
@@ -522,7 +557,7 @@ describe('Runner', () => {
     expect(pause.published.filter((r) => r.slotMs >= stagedSlot)).toEqual([]);
   });
 
-  it('with a timer lead, a tick that ends at once (not leading, entries overdue) still lets timers run: no microtask loop', async () => {
+  it('a tick that ends at once (not leading, entries overdue) still lets timers run: no microtask loop', async () => {
     vi.useRealTimers();
     const { dispatcher, published } = fakeDispatcher();
     const state = fakeState({ overdue: { slotMs: Date.now() - 60 * S, runCount: 1 } });
@@ -535,7 +570,6 @@ describe('Runner', () => {
       messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
       lease: () => undefined,
       onFenced: () => undefined,
-      timerLeadMs: 4,
     });
     runners.push(runner);
     await runner.start();
@@ -573,7 +607,6 @@ describe('Runner', () => {
       messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
       lease: () => 'token',
       onFenced: () => undefined,
-      timerLeadMs: 4,
     });
     runners.push(runner);
     await runner.start();

@@ -1,0 +1,135 @@
+/**
+ * Publishing everything due at an instant: batch by batch, with up to DEFAULTS.dispatchMaxInFlight
+ * batches awaiting their reply, so that while Redis runs one batch's script the next is encoded and
+ * sent and the one after planned. The bookkeeping of published batches (cursors, next slots, the
+ * log line and metrics of each run) waits until the last batch is answered: in a burst the process
+ * is CPU-bound, and time spent there would delay the messages still to go. Meanwhile only the runs'
+ * slots and ids are kept, not their messages (see sentPart).
+ */
+import { DEFAULTS } from '../base/defaults.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import type { Clock } from '../ports/clock.js';
+import type { DispatchResult, Dispatcher, RunOutcome, SlotAhead } from '../ports/dispatcher.js';
+import { addRun, emptyBatch, sentPart } from './batch.js';
+import type { Batch, SentBatch } from './batch.js';
+import type { BookEntry, EntryBook } from './entry-book.js';
+import { logClockAhead, logMissed, logRecorded } from './run-log.js';
+import type { RunLogOptions } from './run-log.js';
+import type { RunRenderer } from './run-render.js';
+import type { Staged } from './staging.js';
+
+export interface DispatchWindowOptions {
+  readonly book: EntryBook;
+  readonly renderer: RunRenderer;
+  readonly dispatcher: Dispatcher;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly runLog: RunLogOptions;
+  /** The fence token to publish with, or undefined when this instance must not publish now. */
+  readonly lease: () => string | undefined;
+  /** The dispatcher reported that another instance holds the fence. */
+  readonly onFenced: () => void;
+  /** The dispatcher refused a slot ahead of Redis's clock (this clock is ahead): nothing was published. */
+  readonly onClockAhead: ((ahead: SlotAhead) => void) | undefined;
+}
+
+type Reply = { result: DispatchResult } | { error: unknown };
+
+/** Why a wake-up's dispatch stopped before its end; its remaining runs stay due. */
+type Halt = { reason: 'lease' | 'fenced' | 'ahead' } | { reason: 'error'; error: unknown };
+
+function replyOf(result: Promise<DispatchResult>): Promise<Reply> {
+  return result.then(
+    (result): Reply => ({ result }),
+    (error: unknown): Reply => ({ error }),
+  );
+}
+
+/**
+ * Publishes every run due at `nowMs` with `token`, the `staged` dispatch first if there is one, and
+ * records what went out. Throws the failure when a batch failed (in full or in part) after recording
+ * what did go out: the runs it left stay due for the next wake-up.
+ */
+export async function dispatchDue(options: DispatchWindowOptions, token: string, nowMs: number, staged: Staged | undefined): Promise<void> {
+  const { book, logger } = options;
+  const published: { sent: SentBatch; outcomes: readonly RunOutcome[] }[] = [];
+  // A batch that is not published (not leading any more, fenced, or the broker failed) leaves its
+  // entries due at once: the next wake-up as leader plans them again from their unchanged cursor.
+  let halted: Halt | undefined;
+  const keepDue = (entries: readonly BookEntry[]): void => {
+    for (const held of entries) book.keepDue(held, nowMs);
+  };
+  const settle = (sent: SentBatch, outcome: Reply): void => {
+    if ('error' in outcome) {
+      halted ??= { reason: 'error', error: outcome.error };
+      keepDue(sent.entries);
+    } else if (outcome.result.fenced) {
+      if (halted === undefined) {
+        logger.warn({ event: EVENTS.fenced }, 'another instance holds the fence; nothing was published');
+        options.onFenced();
+      }
+      halted = { reason: 'fenced' };
+      keepDue(sent.entries);
+    } else if ('ahead' in outcome.result) {
+      if (halted === undefined) {
+        logClockAhead(logger, outcome.result.ahead);
+        options.onClockAhead?.(outcome.result.ahead);
+      }
+      halted = { reason: 'ahead' };
+      keepDue(sent.entries);
+    } else {
+      published.push({ sent, outcomes: outcome.result.outcomes });
+      // Some runs went out and were recorded, others did not (AMQP): the first are logged and
+      // counted as published, the second kept due (record), and the wake-up ends as a failure, so
+      // that they are tried again after the backoff and what failed is logged.
+      if (outcome.result.failure !== undefined) halted ??= { reason: 'error', error: outcome.result.failure };
+    }
+  };
+  const inFlight: { sent: SentBatch; reply: Promise<Reply> }[] = [];
+  if (staged !== undefined) {
+    // Sent first, before anything else is looked at: this is what staging was for.
+    inFlight.push({ sent: sentPart(staged.batch), reply: replyOf(staged.dispatch.send()) });
+    for (const { held, plan } of staged.entries) {
+      book.take(held);
+      logMissed(logger, held.entry, plan);
+    }
+  }
+  for (let batch = takeBatch(options, nowMs); batch.runs.length > 0; batch = takeBatch(options, nowMs)) {
+    // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
+    // sitting idle while each batch is encoded.
+    const oldest = inFlight.length >= DEFAULTS.dispatchMaxInFlight ? inFlight.shift() : undefined;
+    if (oldest) settle(oldest.sent, await oldest.reply);
+    if (halted === undefined && options.lease() !== token) halted = { reason: 'lease' };
+    if (halted !== undefined) {
+      keepDue(batch.entries);
+      break;
+    }
+    inFlight.push({ sent: sentPart(batch), reply: replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now())) });
+    // Let the dispatcher finish writing this batch (its steps after the first await run as
+    // microtasks) before planning the next one.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  for (const { sent, reply } of inFlight) settle(sent, await reply);
+  for (const { sent, outcomes } of published) {
+    book.record(sent.entries, sent.slots, outcomes, nowMs);
+    logRecorded(options.runLog, sent, outcomes, nowMs);
+  }
+  if (halted?.reason === 'error') throw halted.error;
+}
+
+/**
+ * Takes due entries off the book until about DEFAULTS.dispatchBatchRuns runs are planned, and
+ * renders them. An entry's runs always stay in one batch.
+ */
+function takeBatch(options: DispatchWindowOptions, nowMs: number): Batch {
+  const { book, renderer, logger } = options;
+  const batch = emptyBatch();
+  while (batch.runs.length < DEFAULTS.dispatchBatchRuns) {
+    const due = book.takeDue(nowMs);
+    if (due === undefined) break;
+    logMissed(logger, due.held.entry, due.plan);
+    for (const slotMs of due.plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs));
+  }
+  return batch;
+}

@@ -1,0 +1,231 @@
+/**
+ * The runner's book of entries: for each enabled entry, where it stands on its schedule (the cursor),
+ * the last run known published, and when it is next due, kept in a min-heap keyed by that instant.
+ * It answers what is due at an instant and records what a dispatch did; it pauses and resumes.
+ *
+ * Pure: no timers, no I/O, no clock. Every instant comes in as an argument, so it is tested by
+ * calling it (test/unit/entry-book.test.ts). Entries leave the heap while their runs are being
+ * dispatched and come back once recorded, so one entry is never in two dispatches at once.
+ */
+import type { ResolvedEntry } from '../config/resolve.js';
+import { jitterFor, planDue, skipThrough } from '../core/due.js';
+import type { DuePlan } from '../core/due.js';
+import { MinHeap } from '../core/heap.js';
+import type { HeapItem } from '../core/heap.js';
+import { nextFires } from '../core/schedule.js';
+import { DEFAULTS } from '../base/defaults.js';
+import type { RunOutcome } from '../ports/dispatcher.js';
+import type { EntryState } from '../ports/state.js';
+
+/** One entry in the book, as the book's users see it; only the book changes it. */
+export interface BookEntry {
+  readonly entry: ResolvedEntry;
+  /** When it is due next (its next slot plus its jitter), while it waits in the heap. */
+  readonly key: number;
+  /** The last slot that ran or was passed over (or the first-seen anchor): slots after it are pending. */
+  readonly cursorMs: number;
+  /** The last slot known to be published (stored, or published since): what the stored state must not fall behind. */
+  readonly lastRunMs: number | undefined;
+  /** The next slot, undefined when the schedule has run out. */
+  readonly nextSlotMs: number | undefined;
+  /** Paused entries stay out of the heap; slots that pass meanwhile are skipped, not caught up. */
+  readonly paused: boolean;
+}
+
+/** The book's own, writable view of an entry. */
+interface Held extends HeapItem {
+  readonly entry: ResolvedEntry;
+  cursorMs: number;
+  lastRunMs: number | undefined;
+  nextSlotMs: number | undefined;
+  paused: boolean;
+}
+
+/** An entry taken off the heap at an instant, with what to run for it then. */
+export interface Due {
+  readonly held: BookEntry;
+  /**
+   * The missed-run policy's answer. With no slots the entry has already been moved on (its missed
+   * slots passed over); with slots it stays off the heap until they are recorded (record, keepDue).
+   */
+  readonly plan: DuePlan;
+}
+
+/** What a change of the paused set did, for the log. */
+export interface PauseChange {
+  readonly paused: readonly string[];
+  readonly resumed: readonly string[];
+}
+
+export interface BookOptions {
+  /** The runner's longest sleep: a slot that close to now is on time, not missed. */
+  readonly maxIntervalMs: number;
+}
+
+export class EntryBook {
+  private readonly heap = new MinHeap<Held>();
+  private readonly held: Held[] = [];
+  private pausedNames: ReadonlySet<string> = new Set();
+
+  constructor(private readonly options: BookOptions) {}
+
+  /**
+   * Fills the book from the stored states, at `nowMs`. `knownRuns` are the last runs this process
+   * saw published while it led before: an entry whose stored state is missing or older has lost
+   * it (Redis lost data), and continues from the known run. Returns the names of those entries.
+   */
+  load(entries: readonly ResolvedEntry[], stored: ReadonlyMap<string, EntryState>, nowMs: number, knownRuns?: ReadonlyMap<string, number>): string[] {
+    const lost: string[] = [];
+    for (const entry of entries) {
+      const state = stored.get(entry.name);
+      let cursorMs = state?.slotMs ?? state?.seenMs ?? nowMs;
+      let lastRunMs = state?.slotMs;
+      const knownMs = knownRuns?.get(entry.name);
+      if (knownMs !== undefined && (lastRunMs === undefined || lastRunMs < knownMs)) {
+        // Re-anchoring at now would drop the slots of the outage whatever the catch-up policy and
+        // shift an interval's phase; what this instance saw published is a better history.
+        lost.push(entry.name);
+        cursorMs = lastRunMs = knownMs;
+      }
+      // Slots that passed while the entry was paused stay skipped across restarts and failovers.
+      if (state?.resumedAtMs !== undefined) cursorMs = skipThrough(entry.schedule, entry.timezone, cursorMs, state.resumedAtMs);
+      const held: Held = { key: 0, heapIndex: -1, entry, cursorMs, lastRunMs, nextSlotMs: undefined, paused: this.pausedNames.has(entry.name) };
+      this.held.push(held);
+      // Due at once if a slot was missed while no one led; plan() then applies the catch-up policy.
+      if (!held.paused) this.schedule(held, this.nextSlotAfter(held, cursorMs));
+    }
+    return lost;
+  }
+
+  /** When the first waiting entry is due, or undefined when none waits. */
+  nextDueMs(): number | undefined {
+    return this.heap.peek()?.key;
+  }
+
+  /** The waiting entries due at or before `limitMs` (at most `most`), in no particular order. */
+  dueBy(limitMs: number, most?: number): BookEntry[] {
+    return this.heap.upTo(limitMs, most);
+  }
+
+  /** True while the entry waits in the heap (not taken for a dispatch, not paused, not run out). */
+  isWaiting(entry: BookEntry): boolean {
+    return this.heap.has(entry as Held);
+  }
+
+  /** What the missed-run policy would run for an entry at `nowMs`, from its cursor; changes nothing. */
+  plan(entry: BookEntry, nowMs: number): DuePlan {
+    const e = entry.entry;
+    return planDue(
+      { schedule: e.schedule, zone: e.timezone, catchUp: e.catchUp, catchUpWindowMs: e.catchUpWindowMs },
+      entry.cursorMs,
+      nowMs,
+      // The jitter delays a slot on purpose: that delay is not lateness, and an entry with catchUp
+      // "skip" must not skip the slots its own jitter delayed past the grace.
+      { graceMs: Math.max(1000, this.options.maxIntervalMs) + e.jitterMs, maxSlots: DEFAULTS.maxSlotsPerTick, nextSlotMs: entry.nextSlotMs },
+    );
+  }
+
+  /**
+   * Takes the first entry due at `nowMs` off the heap and plans it (see Due); undefined when none is
+   * due. An entry with nothing to run is moved on here; one with runs waits for record or keepDue.
+   */
+  takeDue(nowMs: number): Due | undefined {
+    const top = this.heap.peek();
+    if (top === undefined || top.key > nowMs) return undefined;
+    this.heap.remove(top);
+    const plan = this.plan(top, nowMs);
+    if (plan.slots.length === 0) {
+      top.cursorMs = plan.cursorMs;
+      this.schedule(top, plan.nextSlotMs);
+    }
+    return { held: top, plan };
+  }
+
+  /** Takes an entry off the heap for a dispatch planned elsewhere (a staged one): like takeDue. */
+  take(entry: BookEntry): void {
+    this.heap.remove(entry as Held);
+  }
+
+  /**
+   * Records what a dispatch did: `outcomes[i]` for the run of `entries[i]` at `slots[i]`. A run that
+   * went out (or was found published already, or dropped) moves its entry's cursor to its slot, and
+   * the entry waits for its next slot; an entry with a run 'unsent' stays due at `nowMs` from its
+   * cursor before that run, to be tried again.
+   */
+  record(entries: readonly BookEntry[], slots: readonly number[], outcomes: readonly RunOutcome[], nowMs: number): void {
+    const touched = new Set<Held>();
+    let unsent: Set<Held> | undefined;
+    entries.forEach((entry, i) => {
+      const held = entry as Held;
+      if (outcomes[i] === 'unsent') {
+        (unsent ??= new Set()).add(held);
+        return;
+      }
+      const slotMs = slots[i] as number;
+      held.cursorMs = Math.max(held.cursorMs, slotMs);
+      held.lastRunMs = Math.max(held.lastRunMs ?? slotMs, slotMs);
+      touched.add(held);
+    });
+    for (const held of touched) if (unsent?.has(held) !== true) this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
+    if (unsent !== undefined) for (const held of unsent) this.keepDue(held, nowMs);
+  }
+
+  /** Keeps an entry due at `atMs` without moving its cursor: its runs were not published. */
+  keepDue(entry: BookEntry, atMs: number): void {
+    const held = entry as Held;
+    if (!held.paused) this.heap.update(held, atMs);
+  }
+
+  /**
+   * Applies the paused set at `nowMs`. A paused entry leaves the heap; a resumed one continues from
+   * its next slot after now: the slots that passed while it was paused are skipped (that is what
+   * pausing means). Before load(), only remembers the set.
+   */
+  setPaused(paused: ReadonlySet<string>, nowMs: number): PauseChange {
+    const change = { paused: [] as string[], resumed: [] as string[] };
+    // The control loop hands the set over every second: with nothing changed, touch nothing (a
+    // walk over every entry each second would be most of an idle scheduler's CPU).
+    if (paused.size === this.pausedNames.size && [...paused].every((name) => this.pausedNames.has(name))) return change;
+    this.pausedNames = paused;
+    for (const held of this.held) {
+      const shouldPause = paused.has(held.entry.name);
+      if (shouldPause === held.paused) continue;
+      held.paused = shouldPause;
+      if (shouldPause) {
+        this.heap.remove(held);
+        change.paused.push(held.entry.name);
+      } else {
+        held.cursorMs = skipThrough(held.entry.schedule, held.entry.timezone, held.cursorMs, nowMs);
+        this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
+        change.resumed.push(held.entry.name);
+      }
+    }
+    return change;
+  }
+
+  /** The last slot known published of every entry that has one: `knownRuns` for the next session. */
+  lastRuns(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const held of this.held) if (held.lastRunMs !== undefined) out.set(held.entry.name, held.lastRunMs);
+    return out;
+  }
+
+  /** Every entry's next slot and paused flag, for metrics and status. */
+  *snapshot(): Generator<{ name: string; nextSlotMs: number | undefined; paused: boolean }> {
+    for (const held of this.held) yield { name: held.entry.name, nextSlotMs: held.paused ? undefined : held.nextSlotMs, paused: held.paused };
+  }
+
+  private schedule(held: Held, nextSlotMs: number | undefined): void {
+    held.nextSlotMs = nextSlotMs;
+    if (nextSlotMs === undefined || held.paused) {
+      this.heap.remove(held);
+      return;
+    }
+    this.heap.update(held, nextSlotMs + jitterFor(held.entry.name, nextSlotMs, held.entry.jitterMs));
+  }
+
+  private nextSlotAfter(held: Held, afterMs: number): number | undefined {
+    const { entry } = held;
+    return nextFires(entry.schedule, { zone: entry.timezone, afterMs, anchorMs: held.cursorMs }, 1)[0];
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Work done while the runner sleeps, so that a due instant finds it done: the message templates of
+ * the entries due soon are compiled, and once per runner the publish path is rehearsed (runs
+ * planned, rendered and, when the dispatcher offers it, encoded, never sent), so that the first
+ * batch of a burst runs code V8 has already optimized instead of its interpreter.
+ *
+ * All of it in slices of about DEFAULTS.templateWarmSliceMs between turns of the event loop: a due
+ * tick waits at most one slice. A slice that finds the runner busy (a tick running) or stopped ends
+ * the pass; what it did not compile is compiled at the entry's first run.
+ */
+import { DEFAULTS } from '../base/defaults.js';
+import type { Clock } from '../ports/clock.js';
+import type { DispatchSpeedups, DueRun } from '../ports/dispatcher.js';
+import type { BookEntry, EntryBook } from './entry-book.js';
+import type { RunRenderer } from './run-render.js';
+
+export interface WarmUpOptions {
+  readonly book: EntryBook;
+  readonly renderer: RunRenderer;
+  readonly speedups: DispatchSpeedups | undefined;
+  readonly clock: Clock;
+  /** False while the runner cannot spare the CPU: stopped, or a tick running. */
+  readonly idle: () => boolean;
+}
+
+export class WarmUp {
+  /** A pass is running (one at a time). */
+  private passing = false;
+  /** The once-per-runner rehearsal is done. */
+  private rehearsed = false;
+
+  constructor(private readonly options: WarmUpOptions) {}
+
+  /** Starts a pass over the entries due within `sleepMs` plus DEFAULTS.templateWarmAheadMs, unless one is running. */
+  whileSleeping(sleepMs: number): void {
+    if (this.passing) return;
+    const { book, renderer, clock, idle } = this.options;
+    const todo = book.dueBy(clock.now() + sleepMs + DEFAULTS.templateWarmAheadMs).filter((held) => !renderer.isCompiled(held.entry));
+    if (todo.length === 0) return;
+    this.passing = true;
+    const done = (): void => {
+      this.passing = false;
+    };
+    let next = 0;
+    const slice = (): void => {
+      const until = performance.now() + DEFAULTS.templateWarmSliceMs;
+      while (next < todo.length && idle() && performance.now() < until) {
+        try {
+          renderer.compile((todo[next] as BookEntry).entry);
+        } catch {
+          // An entry whose message cannot be built fails its first run, which reports it.
+        }
+        next += 1;
+      }
+      if (next < todo.length && idle()) setImmediate(slice);
+      else if (idle() && !this.rehearsed) this.rehearse(todo.filter((held) => renderer.isCompiled(held.entry)), done);
+      else done();
+    };
+    setImmediate(slice);
+  }
+
+  /**
+   * Once per runner, after a warm-up pass: DEFAULTS.rehearsalRuns runs of the entries just compiled,
+   * planned and rendered as for real and handed to DispatchSpeedups.rehearse; then, when the
+   * dispatcher stages, DEFAULTS.loneRehearsalRuns runs staged one by one and discarded, as at the
+   * edge of a lone entry's instant, so that this path too is optimized before its first real use.
+   */
+  private rehearse(sample: readonly BookEntry[], done: () => void): void {
+    const { book, renderer, speedups, clock, idle } = this.options;
+    if (sample.length === 0) {
+      done();
+      return;
+    }
+    let rendered = 0;
+    let alone = 0;
+    const nextRun = (now: number): DueRun | undefined => {
+      const held = sample[(rendered + alone) % sample.length] as BookEntry;
+      return renderer.tryRender(held.entry, book.plan(held, held.nextSlotMs ?? now).slots[0] ?? now, now);
+    };
+    const slice = (): void => {
+      if (!idle()) {
+        done();
+        return;
+      }
+      const now = clock.now();
+      // Planning and rendering for about one slice, then encoding as much: a due tick waits little.
+      const until = performance.now() + DEFAULTS.templateWarmSliceMs;
+      if (rendered < DEFAULTS.rehearsalRuns) {
+        const runs: DueRun[] = [];
+        for (; rendered < DEFAULTS.rehearsalRuns && runs.length < DEFAULTS.dispatchBatchRuns && (runs.length === 0 || performance.now() < until); rendered += 1) {
+          const run = nextRun(now);
+          if (run !== undefined) runs.push(run);
+        }
+        speedups?.rehearse(runs);
+      } else {
+        for (; alone < DEFAULTS.loneRehearsalRuns && performance.now() < until; alone += 1) {
+          const run = nextRun(now);
+          if (run !== undefined) speedups?.stage([run], 'rehearsal', now)?.discard();
+        }
+      }
+      if (rendered < DEFAULTS.rehearsalRuns || alone < DEFAULTS.loneRehearsalRuns) setImmediate(slice);
+      else {
+        this.rehearsed = true;
+        done();
+      }
+    };
+    setImmediate(slice);
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * The runner's entry book, driven by hand: no timers, no clock, every instant an argument. The
+ * expected slots are written out by hand or come from core/schedule's nextFires (the oracle the
+ * book must agree with), never from the book itself.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import type { ResolvedEntry } from '../../src/config/resolve.js';
+import { jitterFor } from '../../src/core/due.js';
+import { nextFires } from '../../src/core/schedule.js';
+import type { RunOutcome } from '../../src/ports/dispatcher.js';
+import type { EntryState } from '../../src/ports/state.js';
+import { EntryBook } from '../../src/runtime/entry-book.js';
+import type { BookEntry, Due } from '../../src/runtime/entry-book.js';
+
+const S = 1000;
+const MIN = 60 * S;
+const T0 = Date.parse('2026-11-21T06:00:00.000Z');
+const MAX_INTERVAL_MS = 1000;
+
+function entriesOf(beatSchedule: Record<string, unknown>): ResolvedEntry[] {
+  return [...parseConfig({ name: 'unit', maxInterval: MAX_INTERVAL_MS / 1000, beatSchedule }, 'entry-book.test').entries];
+}
+
+/** A book loaded at `nowMs`; entries without a stored state are new, first seen then (as the state store records them). */
+function open(entries: readonly ResolvedEntry[], nowMs: number, stored: Record<string, EntryState> = {}, knownRuns?: Map<string, number>) {
+  const book = new EntryBook({ maxIntervalMs: MAX_INTERVAL_MS });
+  const states = new Map(entries.map((e) => [e.name, stored[e.name] ?? { seenMs: nowMs, runCount: 0 }]));
+  const lost = book.load(entries, states, nowMs, knownRuns);
+  return { book, lost };
+}
+
+/** Everything due at `nowMs`, taken off the book. */
+function takeAll(book: EntryBook, nowMs: number): Due[] {
+  const out: Due[] = [];
+  for (let due = book.takeDue(nowMs); due !== undefined; due = book.takeDue(nowMs)) out.push(due);
+  return out;
+}
+
+/** Records every planned run of `taken` with one outcome, as a dispatch would report it. */
+function recordAll(book: EntryBook, taken: readonly Due[], nowMs: number, outcome: (entry: BookEntry) => RunOutcome = () => 'published'): void {
+  const entries: BookEntry[] = [];
+  const slots: number[] = [];
+  for (const { held, plan } of taken) {
+    for (const slot of plan.slots) {
+      entries.push(held);
+      slots.push(slot);
+    }
+  }
+  book.record(entries, slots, entries.map(outcome), nowMs);
+}
+
+/**
+ * Drives the book from `fromMs` to `untilMs` the way the runner does, waking at each `wakeAt(due)`
+ * (the due instant, or later), publishing whatever it plans. Returns each entry's published slots.
+ */
+function run(book: EntryBook, untilMs: number, wakeAt: (dueMs: number) => number = (dueMs) => dueMs): Map<string, number[]> {
+  const published = new Map<string, number[]>();
+  let wakes = 0;
+  for (let due = book.nextDueMs(); due !== undefined && due <= untilMs; due = book.nextDueMs()) {
+    // A book that keeps an entry due at the same slot would loop here for ever: fail instead.
+    wakes += 1;
+    if (wakes > 5000) throw new Error(`still due at ${new Date(due).toISOString()} after ${wakes} wake-ups: a slot is repeated`);
+    const now = wakeAt(due);
+    const taken = takeAll(book, now);
+    for (const { held, plan } of taken) published.set(held.entry.name, [...(published.get(held.entry.name) ?? []), ...plan.slots]);
+    recordAll(book, taken, now);
+  }
+  return published;
+}
+
+/** The oracle: the entry's fires after `afterMs` (its grid anchored there) up to `untilMs`. */
+function firesOf(entry: ResolvedEntry, afterMs: number, untilMs: number): number[] {
+  return nextFires(entry.schedule, { zone: entry.timezone, afterMs, anchorMs: afterMs }, 10_000).filter((slot) => slot <= untilMs);
+}
+
+describe('EntryBook', () => {
+  it('walks two hours of a crontab, an interval and a Berlin cron entry: every slot once, in order, none skipped (oracle: nextFires)', () => {
+    const entries = entriesOf({
+      quarter: { task: 't.q', schedule: { cron: '*/15 * * * *' } },
+      every7s: { task: 't.i', schedule: 7 },
+      berlin: { task: 't.b', schedule: { crontab: { minute: '5,35' } }, timezone: 'Europe/Berlin' },
+    });
+    const until = T0 + 2 * 60 * MIN;
+    const { book } = open(entries, T0);
+    // Woken a little late each time (within the grace), as timers do.
+    const published = run(book, until, (dueMs) => dueMs + 137);
+    for (const entry of entries) expect(published.get(entry.name)).toEqual(firesOf(entry, T0, until));
+    // Written out, so that an oracle and a book wrong the same way cannot agree.
+    expect(published.get('quarter')).toEqual([15, 30, 45, 60, 75, 90, 105, 120].map((m) => T0 + m * MIN));
+    expect(published.get('every7s')?.slice(0, 3)).toEqual([T0 + 7 * S, T0 + 14 * S, T0 + 21 * S]);
+    expect(published.get('every7s')).toHaveLength(Math.floor((2 * 3600) / 7));
+  });
+
+  it('looking at the same instant twice, or earlier (a clock stepped back), finds nothing more: no slot twice', () => {
+    const [entry] = entriesOf({ e: { task: 't.e', schedule: 10 } });
+    const { book } = open([entry as ResolvedEntry], T0);
+    expect(takeAll(book, T0 + 10 * S - 1)).toEqual([]);
+    const first = takeAll(book, T0 + 10 * S);
+    expect(first.map((d) => d.plan.slots)).toEqual([[T0 + 10 * S]]);
+    // Taken, not yet recorded: not due again meanwhile (one entry is never in two dispatches).
+    expect(takeAll(book, T0 + 10 * S)).toEqual([]);
+    expect(book.dueBy(T0 + 60 * S)).toEqual([]);
+    recordAll(book, first, T0 + 10 * S);
+    expect(takeAll(book, T0 + 10 * S)).toEqual([]);
+    expect(takeAll(book, T0 + 3 * S)).toEqual([]);
+    expect(book.nextDueMs()).toBe(T0 + 20 * S);
+    expect(takeAll(book, T0 + 20 * S).map((d) => d.plan.slots)).toEqual([[T0 + 20 * S]]);
+  });
+
+  it('keeps an unsent run due at once from the same cursor, and a failed batch (keepDue) likewise: the slot is retried, not skipped', () => {
+    const [entry] = entriesOf({ e: { task: 't.e', schedule: 10, catchUp: 'all' } });
+    const { book } = open([entry as ResolvedEntry], T0);
+    const taken = takeAll(book, T0 + 10 * S);
+    recordAll(book, taken, T0 + 10 * S, () => 'unsent');
+    expect(book.nextDueMs()).toBe(T0 + 10 * S);
+    expect(book.lastRuns()).toEqual(new Map());
+    // A whole batch that failed: kept due at the retry instant, cursor unchanged.
+    const retried = takeAll(book, T0 + 11 * S);
+    expect(retried.map((d) => d.plan.slots)).toEqual([[T0 + 10 * S]]);
+    book.keepDue(retried[0]?.held as BookEntry, T0 + 11 * S);
+    // The outage outlasts the next slot: with catchUp "all" both go out, in order.
+    const late = takeAll(book, T0 + 21 * S);
+    expect(late.map((d) => d.plan.slots)).toEqual([[T0 + 10 * S, T0 + 20 * S]]);
+    recordAll(book, late, T0 + 21 * S);
+    expect(book.lastRuns()).toEqual(new Map([['e', T0 + 20 * S]]));
+    expect(book.nextDueMs()).toBe(T0 + 30 * S);
+  });
+
+  it('applies the missed-run policy to a stored state 35 s behind on a 10 s grid', () => {
+    const entries = entriesOf({
+      once: { task: 't', schedule: 10, catchUp: 'once' },
+      skip: { task: 't', schedule: 10, catchUp: 'skip' },
+      all: { task: 't', schedule: 10, catchUp: 'all' },
+    });
+    const stored = Object.fromEntries(entries.map((e) => [e.name, { slotMs: T0 - 35 * S, runCount: 3 }]));
+    const { book } = open(entries, T0, stored);
+    const plans = new Map(takeAll(book, T0).map((d) => [d.held.entry.name, d.plan]));
+    expect(plans.get('once')?.slots).toEqual([T0 - 5 * S]);
+    expect(plans.get('once')?.missed).toBe(2);
+    expect(plans.get('skip')?.slots).toEqual([]);
+    expect(plans.get('all')?.slots).toEqual([T0 - 25 * S, T0 - 15 * S, T0 - 5 * S]);
+    // "skip" was moved on at once, to its next slot on the grid; the others wait to be recorded.
+    expect(book.dueBy(T0 + 5 * S).map((e) => e.entry.name)).toEqual(['skip']);
+    expect(book.nextDueMs()).toBe(T0 + 5 * S);
+  });
+
+  it('delays a jittered entry by its jitter, and still plans the slot itself', () => {
+    const name = Array.from({ length: 50 }, (_, i) => `jittered-${i}`).find((n) => jitterFor(n, T0 + 10 * S, 5 * S) > 1000) as string;
+    const jitter = jitterFor(name, T0 + 10 * S, 5 * S);
+    const { book } = open(entriesOf({ [name]: { task: 't.j', schedule: 10, jitter: 5 } }), T0);
+    expect(book.nextDueMs()).toBe(T0 + 10 * S + jitter);
+    expect(takeAll(book, T0 + 10 * S + jitter - 1)).toEqual([]);
+    expect(takeAll(book, T0 + 10 * S + jitter).map((d) => d.plan.slots)).toEqual([[T0 + 10 * S]]);
+  });
+
+  it('pausing takes an entry out; resuming skips the slots that passed meanwhile and goes on from the next', () => {
+    const entries = entriesOf({ p: { task: 't.p', schedule: 10 }, q: { task: 't.q', schedule: 10 } });
+    const { book } = open(entries, T0);
+    expect(book.setPaused(new Set(['p']), T0 + 5 * S)).toEqual({ paused: ['p'], resumed: [] });
+    // The same set again changes nothing.
+    expect(book.setPaused(new Set(['p']), T0 + 6 * S)).toEqual({ paused: [], resumed: [] });
+    const during = run(book, T0 + 40 * S);
+    expect(during.get('p')).toBeUndefined();
+    expect(during.get('q')).toEqual([10, 20, 30, 40].map((k) => T0 + k * S));
+    expect([...book.snapshot()].find((s) => s.name === 'p')).toEqual({ name: 'p', nextSlotMs: undefined, paused: true });
+    expect(book.setPaused(new Set(), T0 + 43 * S)).toEqual({ paused: [], resumed: ['p'] });
+    const after = run(book, T0 + 70 * S);
+    expect(after.get('p')).toEqual([50, 60, 70].map((k) => T0 + k * S));
+  });
+
+  it('remembers a paused set given before load, and skips the slots up to a stored resume', () => {
+    const entries = entriesOf({ p: { task: 't.p', schedule: 10 }, r: { task: 't.r', schedule: 10 } });
+    const book = new EntryBook({ maxIntervalMs: MAX_INTERVAL_MS });
+    book.setPaused(new Set(['p']), T0);
+    const stored = new Map<string, EntryState>([
+      ['p', { slotMs: T0 - 60 * S, runCount: 1 }],
+      // Resumed at T0-12 s after a pause: slots up to then were skipped, -10 s is the first missed after it.
+      ['r', { slotMs: T0 - 60 * S, runCount: 1, resumedAtMs: T0 - 12 * S }],
+    ]);
+    book.load(entries, stored, T0);
+    const taken = takeAll(book, T0);
+    expect(taken.map((d) => [d.held.entry.name, d.plan.slots, d.plan.missed])).toEqual([['r', [T0], 1]]);
+  });
+
+  it('decides which stored states were lost: missing or older than the runs this process saw published', () => {
+    const entries = entriesOf({
+      behind: { task: 't', schedule: 10 },
+      missing: { task: 't', schedule: 10 },
+      ahead: { task: 't', schedule: 10 },
+      unknown: { task: 't', schedule: 10 },
+    });
+    const book = new EntryBook({ maxIntervalMs: MAX_INTERVAL_MS });
+    const stored = new Map<string, EntryState>([
+      ['behind', { slotMs: T0 - 30 * S, runCount: 1 }],
+      ['ahead', { slotMs: T0, runCount: 9 }],
+      ['unknown', { slotMs: T0 - 30 * S, runCount: 1 }],
+    ]);
+    const known = new Map([
+      ['behind', T0 - 10 * S],
+      ['missing', T0 - 10 * S],
+      ['ahead', T0 - 10 * S],
+    ]);
+    expect(book.load(entries, stored, T0 + 5 * S, known).sort()).toEqual(['behind', 'missing']);
+    // The lost ones continue from the known run, on its grid; the others from their stored state.
+    expect(book.lastRuns()).toEqual(
+      new Map([
+        ['behind', T0 - 10 * S],
+        ['missing', T0 - 10 * S],
+        ['ahead', T0],
+        ['unknown', T0 - 30 * S],
+      ]),
+    );
+    const plans = new Map(takeAll(book, T0 + 5 * S).map((d) => [d.held.entry.name, d.plan.slots]));
+    expect(plans.get('behind')).toEqual([T0]);
+    expect(plans.get('missing')).toEqual([T0]);
+    expect(plans.get('unknown')).toEqual([T0]);
+    expect(plans.has('ahead')).toBe(false);
+  });
+});
