@@ -105,7 +105,6 @@ export const EVENTS = {
    */
   stopUnsettled: 'beat.stop.unsettled',
   standby: 'beat.standby',
-  tickError: 'beat.tick.error',
   /** A manual run (`beat trigger`) was published. */
   trigger: 'beat.trigger',
   /** The leader could not read the pause/resume/trigger requests from Redis (logged once per outage); it keeps looking. */

@@ -156,7 +156,7 @@ describe('Supervisor', () => {
     await vi.waitFor(() => expect(said).toContainEqual(['relinquish', 'state could not be loaded']));
     expect(supervisor.leading).toBe(false);
     expect(lines.find((l) => l['event'] === EVENTS.stateLoadFailed)).toMatchObject({ level: 'error', msg: 'could not load the schedule state; standing by', err: expect.objectContaining({ message: 'WRONGTYPE' }) });
-    expect(lines.filter((l) => l['event'] === EVENTS.tickError)).toEqual([]);
+    expect(lines.filter((l) => l['event'] === EVENTS.leadershipTransitionFailed)).toEqual([]);
   });
 
   it('a lock won while stopping starts no session; stop ends the session first, then leadership', async () => {
