@@ -13,7 +13,6 @@
  */
 import type { TaskMessage } from '../celery/message.js';
 import type { AmqpQueueConfig } from '../config/amqp-queues.js';
-import type { PublishPlan } from '../broker/types.js';
 
 /** A value amqplib encodes with an explicit AMQP field type, bypassing its guess from the JS type. */
 export interface TypedField {
@@ -61,8 +60,9 @@ export interface AmqpDelivery {
   readonly problem?: string;
 }
 
-export interface AmqpPublishPlan extends PublishPlan {
-  readonly transport: 'amqp';
+export interface AmqpPublishPlan {
+  /** How many messages were planned. */
+  readonly size: number;
   /** Each queue once, in first-use order. */
   readonly declarations: readonly AmqpDeclaration[];
   /** One per message, in input order. */
@@ -173,5 +173,5 @@ export function planAmqpPublish(messages: readonly TaskMessage[], config: AmqpQu
     if (queue !== undefined && !declarations.has(queue)) declarations.set(queue, queueDeclaration(queue, config));
     return amqpDelivery(m);
   });
-  return { transport: 'amqp', size: messages.length, dropped: [], declarations: [...declarations.values()], messages: deliveries };
+  return { size: messages.length, declarations: [...declarations.values()], messages: deliveries };
 }

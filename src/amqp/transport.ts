@@ -24,7 +24,6 @@ import type { AmqpQueueConfig } from '../config/amqp-queues.js';
 import type { AmqpDeclaration, AmqpDelivery, AmqpPublishPlan } from './message.js';
 import { parseAmqpUrl } from '../config/amqp-url.js';
 import type { AmqpConnectionSpec } from '../config/amqp-url.js';
-import type { Broker, DroppedMessage, PublishOutcome } from '../broker/types.js';
 
 export interface AmqpTransportOptions {
   readonly url: string;
@@ -55,8 +54,7 @@ interface InFlight {
 
 const failed = (error: unknown): AmqpSendResult => ({ status: 'failed', error: error instanceof Error ? error : new Error(String(error)) });
 
-export class AmqpTransport implements Broker<AmqpPublishPlan> {
-  readonly transport = 'amqp';
+export class AmqpTransport {
   readonly spec: AmqpConnectionSpec;
   private readonly logger: Logger;
   private readonly queues: AmqpQueueConfig;
@@ -109,40 +107,6 @@ export class AmqpTransport implements Broker<AmqpPublishPlan> {
 
   async plan(messages: readonly TaskMessage[]): Promise<AmqpPublishPlan> {
     return planAmqpPublish(messages, this.queues);
-  }
-
-  async execute(plan: AmqpPublishPlan): Promise<PublishOutcome> {
-    if (plan.transport !== 'amqp') throw new BeatError(ErrorCode.BrokerPublish, `a ${String(plan.transport)} plan cannot be executed by the AMQP broker`);
-    const results = await this.send(plan);
-    let published = 0;
-    const dropped: DroppedMessage[] = [];
-    let failure: Error | undefined;
-    let failures = 0;
-    results.forEach((r, i) => {
-      const m = plan.messages[i] as AmqpDelivery;
-      if (r.status === 'confirmed') published += 1;
-      else if (r.status === 'returned') dropped.push({ id: m.id, entry: m.entry, task: m.task, exchange: m.exchange, routingKey: m.routingKey, reason: r.reason });
-      else {
-        failures += 1;
-        failure ??= r.error;
-      }
-    });
-    for (const d of dropped) {
-      this.logger.warn({ event: EVENTS.publishDropped, entry: d.entry, task: d.task, id: d.id, exchange: d.exchange, routingKey: d.routingKey }, `message dropped: ${d.reason}`);
-    }
-    if (failure !== undefined) {
-      this.logger.error({ event: EVENTS.publishError, published, planned: plan.size, err: failure }, 'publishing failed');
-      throw new BeatError(
-        ErrorCode.BrokerPublish,
-        `publishing to ${this.spec.display}: ${failures} of ${plan.size} messages not confirmed (${published} confirmed): ${failure.message}`,
-        { cause: failure },
-      );
-    }
-    return { published, deliveries: published, dropped };
-  }
-
-  async publish(messages: readonly TaskMessage[]): Promise<PublishOutcome> {
-    return this.execute(await this.plan(messages));
   }
 
   async close(): Promise<void> {

@@ -18,14 +18,11 @@ export const DEFAULTS = {
   /** Celery's `argsrepr_maxsize` / `kwargsrepr_maxsize`. */
   reprMaxSize: 1024,
   /**
-   * Messages per pipeline round trip when publishing to Redis. 1,000 keeps a round trip well under
-   * a millisecond of server time for ~1 KB messages while amortising the network latency.
+   * Encoded EVALSHA buffers the Redis broker connection keeps for reuse (each up to 64 MB): enough
+   * for the dispatches in flight, a staged one and the rehearsals, so that a burst's batches reuse
+   * them instead of allocating a buffer of their size each.
    */
-  publishBatchSize: 1000,
-  /** A pipeline is also cut when its envelopes reach about this many characters, so that large messages do not make huge pipelines. */
-  publishBatchBytes: 8 * 1024 * 1024,
-  /** Pipelines sent before waiting for the oldest reply: keeps Redis busy while the next batch is built. */
-  publishMaxInFlight: 4,
+  scriptBuffersKept: 8,
   /**
    * The scheduler's fenced publish calls (one Lua script each) in flight at once during a burst:
    * two let Redis run one batch while the next is encoded and sent. More only queue on Redis.

@@ -126,20 +126,4 @@ export class EnvelopePush {
   get built(): boolean {
     return this.text !== undefined;
   }
-
-  /** About the length of `payload`, without building it: for cutting batches by size. */
-  get sizeHint(): number {
-    if (this.text !== undefined) return this.text.length;
-    const layout = envelopeLayout(this.message, this.exchange, this.routingKey);
-    if (layout === undefined) return this.payload.length;
-    let constant = constantLength.get(layout);
-    if (constant === undefined) {
-      constant = layout.constants.reduce((sum, c) => sum + c.length, 0);
-      constantLength.set(layout, constant);
-    }
-    // Ids, tags and times are under 40 characters; a per-run body (protocol 1) is base64 of the body.
-    return constant + layout.slots.length * 40 + (layout.slots.includes('body') ? Math.ceil((this.message.body.length * 4) / 3) : 0);
-  }
 }
-
-const constantLength = new WeakMap<EnvelopeLayout, number>();

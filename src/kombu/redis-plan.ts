@@ -4,11 +4,20 @@
  * already declared and delivery tags come in through the context.
  */
 import type { TaskMessage } from '../celery/message.js';
-import { DEFAULTS } from '../base/defaults.js';
 import { bindingKey, bindingMember, fanoutChannel, queueListKey } from './keys.js';
 import type { Binding, KombuKeyOptions } from './keys.js';
 import { EnvelopePush } from './redis-envelope.js';
-import type { DroppedMessage, PublishPlan } from '../broker/types.js';
+
+/** A message that reached no queue. Never silent: the dispatcher logs each one. */
+export interface DroppedMessage {
+  readonly id: string;
+  readonly entry: string;
+  readonly task: string;
+  readonly exchange: string;
+  readonly routingKey: string;
+  /** For operators: what happened and how to fix it. */
+  readonly reason: string;
+}
 
 export interface RedisPush {
   /** The full list key, `globalKeyprefix` and priority suffix included. */
@@ -42,8 +51,11 @@ export interface RedisDeclaration {
   readonly member: string;
 }
 
-export interface RedisPublishPlan extends PublishPlan {
-  readonly transport: 'redis';
+export interface RedisPublishPlan {
+  /** How many messages were planned, dropped ones included. */
+  readonly size: number;
+  /** Messages that match no binding; they have no deliveries in the plan. */
+  readonly dropped: readonly DroppedMessage[];
   /** SADDs to run before any push (idempotent, so running them again is harmless). */
   readonly declarations: readonly RedisDeclaration[];
   /** One per planned message, in input order; a dropped message has no pushes and no publishes. */
@@ -142,44 +154,5 @@ export function planRedisPublish(messages: readonly TaskMessage[], ctx: RedisPla
     const pushes = queues.map((queue) => new EnvelopePush(queueListKey(ctx.keys, queue, m.properties.priority), m, exchange, routingKey, ctx.newDeliveryTag()));
     planned.push({ id: m.id, entry: m.entry, task: m.task, exchange, routingKey, pushes, publishes: NONE });
   }
-  return { transport: 'redis', size: messages.length, dropped, declarations, messages: planned };
-}
-
-/** One pipeline's worth of a plan: its declarations (sent first), its messages, and drops to report. */
-export interface RedisBatch {
-  readonly declarations: readonly RedisDeclaration[];
-  readonly messages: readonly RedisMessageDeliveries[];
-  readonly dropped: readonly DroppedMessage[];
-}
-
-/**
- * Cuts planned messages into pipelines of at most `batchSize` messages and about `maxChars`
- * characters of envelopes; the first batch carries the declarations and the drops (a batch with
- * no message is made for them if need be).
- */
-export function cutBatches(
-  all: readonly RedisMessageDeliveries[],
-  declarations: readonly RedisDeclaration[],
-  dropped: readonly DroppedMessage[],
-  batchSize: number,
-  maxChars: number = DEFAULTS.publishBatchBytes,
-): RedisBatch[] {
-  const batches: RedisBatch[] = [];
-  let start = 0;
-  let chars = 0;
-  const cut = (end: number): void => {
-    const first = batches.length === 0;
-    batches.push({ declarations: first ? declarations : NONE, messages: all.slice(start, end), dropped: first ? dropped : NONE });
-    start = end;
-    chars = 0;
-  };
-  for (let i = 0; i < all.length; i += 1) {
-    const m = all[i] as RedisMessageDeliveries;
-    // Reading an unbuilt envelope's length would build it: ask for an estimate instead.
-    for (const p of m.pushes) chars += p instanceof EnvelopePush ? p.sizeHint : p.payload.length;
-    for (const p of m.publishes) chars += p.payload.length;
-    if (i + 1 - start >= batchSize || chars >= maxChars) cut(i + 1);
-  }
-  if (start < all.length || (batches.length === 0 && (declarations.length > 0 || dropped.length > 0))) cut(all.length);
-  return batches;
+  return { size: messages.length, dropped, declarations, messages: planned };
 }

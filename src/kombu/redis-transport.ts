@@ -1,13 +1,12 @@
 /**
- * The Redis broker: kombu's Redis transport over one ioredis connection. The thin, I/O half; what
- * goes where is decided by the pure `planRedisPublish` (redis-plan.ts).
+ * The Redis broker: kombu's Redis transport over one ioredis connection, for the fenced dispatcher
+ * (src/publish/redis-fenced-dispatcher.ts), which pushes through its own Lua script. The thin, I/O
+ * half; what goes where is decided by the pure `planRedisPublish` (redis-plan.ts).
  * - `plan` reads the bindings of named exchanges (SMEMBERS, as kombu does on every publish) and
- *   plans the SADD of each queue not yet declared on this connection (kombu's maybe_declare).
- * - `execute` sends a plan in pipelines of `publishBatchSize` messages, several in flight; all
- *   pushes to one list in a pipeline go as one multi-value LPUSH (same order, same effect as
- *   consecutive LPUSHes: BRPOP still takes the oldest first), encoded by resp.ts.
- * - `publish` does both a batch at a time, so that publishing many messages never holds more than
- *   a few batches of envelopes in memory.
+ *   plans the SADD of each queue not yet declared on this connection (kombu's maybe_declare);
+ *   `declare` runs those SADDs.
+ * - `encodeScript` / `sendScript` run a Lua script by EVALSHA with arguments encoded by resp.ts:
+ *   envelopes are written as bytes from their layouts, never built as strings.
  * Commands are never re-sent after a dropped connection: a publish fails rather than risk
  * duplicates, and the caller decides what to retry.
  */
@@ -26,24 +25,17 @@ import type { Binding, KombuKeyOptions } from './keys.js';
 import { settleOnClose } from '../redis/ioredis-close.js';
 import { guardConnection } from '../redis/connect.js';
 import { redisRefusal, withoutCommandArgs } from '../redis/server-errors.js';
-import { cutBatches, exchangesToLookUp, planRedisPublish } from './redis-plan.js';
-import type { RedisBatch, RedisPublishPlan, RedisPush } from './redis-plan.js';
-import { BufferPool, encodeCommand, encodeLpush, prepareLayout } from './resp.js';
+import { exchangesToLookUp, planRedisPublish } from './redis-plan.js';
+import type { RedisPublishPlan } from './redis-plan.js';
+import { BufferPool, encodeCommand, prepareLayout } from './resp.js';
 import type { RespArg } from './resp.js';
-import { SendRun, settle } from '../broker/send-run.js';
-import type { BatchResult, FanoutSent } from '../broker/send-run.js';
 import { parseRedisUrl, redisClientOptions } from '../config/redis-url.js';
 import type { RedisConnectionSpec } from '../config/redis-url.js';
-import type { Broker, PublishOutcome } from '../broker/types.js';
 
 export interface RedisTransportOptions {
   readonly url: string;
   readonly transportOptions: TransportOptionsInput;
   readonly logger: Logger;
-  /** Messages per pipeline; defaults to DEFAULTS.publishBatchSize. */
-  readonly batchSize?: number;
-  /** Pipelines awaiting their reply at once; defaults to DEFAULTS.publishMaxInFlight. */
-  readonly maxInFlight?: number;
   /** Reads the TLS files named in the URL. */
   readonly readFile?: (path: string) => Buffer;
 }
@@ -73,9 +65,8 @@ class EncodedCommand extends Command {
   }
 }
 
-export class RedisTransport implements Broker<RedisPublishPlan> {
-  readonly transport = 'redis';
-  readonly keys: KombuKeyOptions;
+export class RedisTransport {
+  private readonly keys: KombuKeyOptions;
   readonly spec: RedisConnectionSpec;
   /**
    * The connection, for callers that run a plan themselves (the scheduler's Lua script must run on
@@ -83,8 +74,6 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
    */
   readonly client: Redis;
   private readonly logger: Logger;
-  private readonly batchSize: number;
-  private readonly maxInFlight: number;
   /** Queues whose binding exists on the current connection; forgotten when it closes. */
   private readonly declared = new Set<string>();
   private readonly buffers: BufferPool;
@@ -93,9 +82,7 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
     this.spec = parseRedisUrl(options.url, options.transportOptions);
     this.keys = kombuKeyOptions(options.transportOptions, this.spec.db);
     this.logger = options.logger.child({ broker: this.spec.display });
-    this.batchSize = options.batchSize ?? DEFAULTS.publishBatchSize;
-    this.maxInFlight = options.maxInFlight ?? DEFAULTS.publishMaxInFlight;
-    this.buffers = new BufferPool(this.maxInFlight * 2);
+    this.buffers = new BufferPool(DEFAULTS.scriptBuffersKept);
     for (const warning of this.spec.warnings) this.logger.warn({ event: EVENTS.brokerWarning }, warning);
     this.client = new Redis({
       ...redisClientOptions(this.spec, options.transportOptions, options.readFile ?? ((path) => readFileSync(path))),
@@ -150,39 +137,9 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
     return planRedisPublish(messages, { keys: this.keys, bindings: new Map(), declared: this.declared, newDeliveryTag: randomUUID });
   }
 
-  async execute(plan: RedisPublishPlan): Promise<PublishOutcome> {
-    if (plan.transport !== 'redis') throw new BeatError(ErrorCode.BrokerPublish, `a ${String(plan.transport)} plan cannot be executed by the Redis broker`);
-    const run = new SendRun(plan.size, this.maxInFlight);
-    const declarations = plan.declarations.filter((d) => !this.declared.has(d.queue));
-    for (const batch of cutBatches(plan.messages, declarations, plan.dropped, this.batchSize)) {
-      await run.room();
-      if (run.failed) break;
-      run.add(this.sendBatch(batch));
-    }
-    return this.finish(run);
-  }
-
-  async publish(messages: readonly TaskMessage[]): Promise<PublishOutcome> {
-    const bindings = await this.readBindings(messages);
-    // Declarations planned by earlier slices of this call count as done for the later ones.
-    const declaring = new Set(this.declared);
-    const run = new SendRun(messages.length, this.maxInFlight);
-    for (let start = 0; start < messages.length; start += this.batchSize) {
-      // Wait before planning, not after: a slice's envelopes are then dropped as soon as they are
-      // encoded, instead of surviving garbage collections while their replies are awaited.
-      await run.room();
-      if (run.failed) break;
-      const plan = planRedisPublish(messages.slice(start, start + this.batchSize), { keys: this.keys, bindings, declared: declaring, newDeliveryTag: randomUUID });
-      for (const d of plan.declarations) declaring.add(d.queue);
-      for (const batch of cutBatches(plan.messages, plan.declarations, plan.dropped, this.batchSize)) run.add(this.sendBatch(batch));
-    }
-    return this.finish(run);
-  }
-
   /**
    * Runs a plan's declarations (kombu's maybe_declare SADDs) not yet run on this connection. For
    * callers that push a plan themselves (the scheduler's Lua script): call it before pushing.
-   * `execute` and `publish` do the same on their own.
    */
   async declare(plan: RedisPublishPlan): Promise<void> {
     const todo = plan.declarations.filter((d) => !this.declared.has(d.queue));
@@ -289,54 +246,5 @@ export class RedisTransport implements Broker<RedisPublishPlan> {
     if (queues.length === 0) return;
     for (const q of queues) this.declared.add(q);
     this.logger.debug({ event: EVENTS.brokerDeclare, queues }, 'declared queue bindings');
-  }
-
-  private async finish(run: SendRun): Promise<PublishOutcome> {
-    const { published, deliveries, dropped, failure, declared } = await run.done();
-    this.markDeclared(declared);
-    if (failure !== undefined) {
-      this.logger.error({ event: EVENTS.publishError, published, planned: run.size, err: failure }, 'publishing failed');
-      throw new BeatError(ErrorCode.BrokerPublish, `publishing to ${this.spec.display} failed after ${published} of ${run.size} messages: ${errorMessage(failure)}`, { cause: withoutCommandArgs(failure) });
-    }
-    for (const d of dropped) {
-      this.logger.warn({ event: EVENTS.publishDropped, entry: d.entry, task: d.task, id: d.id, exchange: d.exchange, routingKey: d.routingKey }, `message dropped: ${d.reason}`);
-    }
-    this.logger.debug({ event: EVENTS.brokerPublish, published, deliveries, dropped: dropped.length }, 'published');
-    return { published, deliveries, dropped };
-  }
-
-  /**
-   * Writes one batch (declarations first, then one encoded LPUSH per list, then PUBLISHes) and
-   * returns its result. Everything is encoded before returning, so the promise holds no envelope.
-   */
-  private sendBatch(batch: RedisBatch): Promise<BatchResult> {
-    // One connection runs commands in the order they are written: the SADDs land before any push.
-    const declared = batch.declarations.map((d) => this.client.sadd(d.key, d.member));
-    const lists = new Map<string, RedisPush[]>();
-    let published = 0;
-    let deliveries = 0;
-    const fanouts: FanoutSent[] = [];
-    for (const m of batch.messages) {
-      for (const push of m.pushes) {
-        const list = lists.get(push.key);
-        if (list === undefined) lists.set(push.key, [push]);
-        else list.push(push);
-      }
-      deliveries += m.pushes.length;
-      if (m.pushes.length > 0) published += 1;
-      if (m.publishes.length > 0) {
-        const replies = m.publishes.map((p) => this.client.publish(p.channel, p.payload));
-        const reason = `no one subscribes to fanout exchange "${m.exchange}" (PUBLISH reached 0 clients)`;
-        fanouts.push({ message: { id: m.id, entry: m.entry, task: m.task, exchange: m.exchange, routingKey: m.routingKey, reason }, count: m.publishes.length, replies });
-      }
-    }
-    const pushes: Promise<unknown>[] = [];
-    for (const [key, list] of lists) {
-      const { buffer, command } = encodeLpush(key, list, (bytes) => this.buffers.acquire(bytes));
-      const sent = this.client.sendCommand(new EncodedCommand('lpush', command)) as Promise<unknown>;
-      // Answered or failed, the socket is done with the bytes.
-      pushes.push(sent.finally(() => this.buffers.release(buffer)));
-    }
-    return settle([...declared, ...pushes], fanouts, { published, deliveries, dropped: batch.dropped, declared: batch.declarations.map((d) => d.queue) });
   }
 }

@@ -157,11 +157,6 @@ export function encodeCommand(args: readonly RespArg[], acquire: (bytes: number)
   return { buffer: buf, command: buf.subarray(0, off) };
 }
 
-/** `LPUSH key payload…`: one reply, the list length. */
-export function encodeLpush(key: string, pushes: readonly RedisPush[], acquire: (bytes: number) => Buffer): { readonly buffer: Buffer; readonly command: Buffer } {
-  return encodeCommand(['LPUSH', key, ...pushes], acquire);
-}
-
 /**
  * Recycles command buffers: a buffer goes back only once its command has been answered (so the
  * socket no longer needs its bytes). Keeps at most `keep` buffers of at most `maxPooledBytes`.

@@ -13,12 +13,12 @@ import type { Redis } from 'ioredis';
 import { AmqpDispatcher } from './amqp-dispatcher.js';
 import { AmqpTransport } from '../amqp/transport.js';
 import { isAmqpUrl } from '../config/amqp-url.js';
-import { createBroker } from './create-broker.js';
 import { RedisTransport } from '../kombu/redis-transport.js';
 import { maskUrl } from '../config/redis-url.js';
+import { brokerKind } from '../config/url-parts.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { BeatError, ErrorCode } from '../base/errors.js';
+import type { BeatError } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { RedisFencedDispatcher } from './redis-fenced-dispatcher.js';
@@ -48,30 +48,14 @@ export function stateUrlFor(config: ResolvedConfig): string {
   return config.state.url ?? (isAmqpUrl(config.broker.url) ? DEFAULTS.amqpStateUrl : config.broker.url);
 }
 
+/** The publishing of `config`'s broker: the Redis transport and fenced dispatcher, or the AMQP ones. Connects lazily. */
 export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing {
-  const broker = createBroker(config.broker, logger, config);
-  if (broker instanceof AmqpTransport) {
-    logger.info(
-      { event: EVENTS.start, broker: broker.spec.display, state: maskUrl(stateUrlFor(config)) },
-      'AMQP broker: publishing with confirms, at least once (a duplicate keeps its task id); state and lock in Redis',
-    );
-    const dispatcher = new AmqpDispatcher(broker, state, keys, logger, config.lock.maxClockSkewMs);
-    return {
-      dispatcher,
-      triggers: dispatcher,
-      connect: () => broker.connect(),
-      ready: () => broker.ready(),
-      refusal: () => broker.refusal,
-      get status() {
-        return `broker ${broker.status}`;
-      },
-      close: () => broker.close(),
-    };
-  }
   // A state.url apart from a Redis broker's was refused with the config (config/connections.ts).
-  if (!(broker instanceof RedisTransport)) {
-    throw new BeatError(ErrorCode.BrokerUrl, `broker ${maskUrl(config.broker.url)}: not supported by beat run`);
-  }
+  return brokerKind(config.broker.url) === 'redis' ? redisPublishing(config, keys, logger) : amqpPublishing(config, keys, logger, state);
+}
+
+function redisPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger): Publishing {
+  const broker = new RedisTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, logger });
   const fenced = new RedisFencedDispatcher(broker, keys, logger, config.lock.maxClockSkewMs);
   return {
     dispatcher: fenced,
@@ -82,6 +66,27 @@ export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, lo
     refusal: () => undefined,
     get status() {
       return `broker ${broker.client.status}`;
+    },
+    close: () => broker.close(),
+  };
+}
+
+/** RabbitMQ: queues declared as the config's Celery queue settings say; state and fence on `state`. */
+function amqpPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing {
+  const broker = new AmqpTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, queues: config, logger });
+  logger.info(
+    { event: EVENTS.start, broker: broker.spec.display, state: maskUrl(stateUrlFor(config)) },
+    'AMQP broker: publishing with confirms, at least once (a duplicate keeps its task id); state and lock in Redis',
+  );
+  const dispatcher = new AmqpDispatcher(broker, state, keys, logger, config.lock.maxClockSkewMs);
+  return {
+    dispatcher,
+    triggers: dispatcher,
+    connect: () => broker.connect(),
+    ready: () => broker.ready(),
+    refusal: () => broker.refusal,
+    get status() {
+      return `broker ${broker.status}`;
     },
     close: () => broker.close(),
   };

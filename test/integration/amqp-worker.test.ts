@@ -1,7 +1,9 @@
 /**
  * tsbeat over RabbitMQ (AMQP 0-9-1):
  * - messages run by a real Celery worker (Debian python3-celery with pyamqp) on the shared RabbitMQ
- *   at 127.0.0.1:5672, and the dispatcher's claim → confirm → commit against it;
+ *   at 127.0.0.1:5672, sent as `beat run` sends them (createPublishing's AMQP dispatcher under a
+ *   fence token won with the lock, test/support/leading-publisher.ts), and the dispatcher's
+ *   claim → confirm → commit against it;
  * - `beat run` (the built CLI) publishing to a PRIVATE RabbitMQ node that the test stops and starts
  *   again while beat runs (the shared node is never restarted).
  * Redis DB 1 (result backend, beat state) is this file's only DB; it is flushed before and after.
@@ -24,6 +26,7 @@ import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src
 import type { MessageEnv, TaskMessage } from '../../src/celery/message.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { parseIsoInstant } from '../../src/celery/time.js';
+import { parseConfig } from '../../src/config/load.js';
 import type { OptionsInput, TaskRoutesInput } from '../../src/config/options-schema.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
@@ -37,6 +40,8 @@ import { checkSlots } from '../support/beat-queue.js';
 import type { QueuedRun } from '../support/beat-queue.js';
 import { PYTHON, pythonCelery, startWorker, stopAll, waitForResult } from '../support/celery.js';
 import type { CeleryProcess, TaskResult } from '../support/celery.js';
+import { leadingPublisher } from '../support/leading-publisher.js';
+import type { LeadingPublisher } from '../support/leading-publisher.js';
 import { config, entry } from '../support/messages.js';
 import { httpPortOf, httpRequest, parsePrometheus, sampleValue } from '../support/ops.js';
 import { INSTALL_HINT as RABBIT_HINT, PrivateRabbitNode, portOpen, rabbitmqInstalled } from '../support/rabbitmq-node.js';
@@ -47,6 +52,11 @@ const REDIS = `redis://127.0.0.1:6379/${DB}`;
 /** Every queue and exchange of this run starts with it: nothing else on the shared node is touched. */
 const P = `tsbeat-it-${process.pid}-`;
 const BASE_QUEUES: AmqpQueueConfig = { taskDefaultQueue: `${P}default`, taskQueueMaxPriority: undefined, taskDefaultQueueType: 'classic', taskCreateMissingQueueType: 'classic' };
+/** A deployment of tsbeat publishing to the shared node, its state and fence in DB 1 (under this run's prefix). */
+const deployment = (name: string, settings: { taskQueueMaxPriority?: number } = {}) =>
+  parseConfig({ name: `${P}${name}`, broker: { url: SHARED }, state: { url: REDIS, prefix: `${P}state` }, taskDefaultQueue: BASE_QUEUES.taskDefaultQueue, ...settings }, 'amqp-worker.test');
+/** What the config loader resolves for an entry, apart from the fields each test gives (entry() in render). */
+const RESOLVED = parseConfig({ beatSchedule: { shell: { task: 'tsbeat_test.record', schedule: 60 } } }, 'amqp-worker.test').entries[0] as ResolvedEntry;
 
 const celery = pythonCelery();
 const pyamqp = spawnSync(PYTHON, ['-c', 'import amqp'], { timeout: 30_000 }).status === 0;
@@ -102,6 +112,14 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
   let redis: Redis;
   let admin: Awaited<ReturnType<typeof adminChannel>>;
   let transport: AmqpTransport;
+  /** Publishes as `beat run` does; the compatibility cases go through it. */
+  let publisher: LeadingPublisher;
+  const publishers: LeadingPublisher[] = [];
+  const newPublisher = async (name: string, settings: { taskQueueMaxPriority?: number } = {}): Promise<LeadingPublisher> => {
+    const p = await leadingPublisher(deployment(name, settings), logger);
+    publishers.push(p);
+    return p;
+  };
 
   const newTransport = async (q: Partial<AmqpQueueConfig> = {}): Promise<AmqpTransport> => {
     const t = new AmqpTransport({ url: SHARED, transportOptions: {}, queues: { ...BASE_QUEUES, ...q }, logger, confirmTimeoutMs: 10_000 });
@@ -127,13 +145,14 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
     await redis.flushdb();
     admin = await adminChannel(SHARED);
     transport = await newTransport();
+    publisher = await newPublisher('compat');
     // Started before tsbeat declares anything: the worker declares its queues first, tsbeat's declarations must match.
     await worker('main', [queue('default'), queue('custom'), queue('events-q')]);
   });
 
   afterAll(async () => {
     await stopAll(workers);
-    await Promise.allSettled(transports.map((t) => t.close()));
+    await Promise.allSettled([...transports.map((t) => t.close()), ...publishers.map((p) => p.close())]);
     if (admin !== undefined) {
       for (const q of queues) await (await admin.channel()).deleteQueue(q).catch(() => undefined);
       for (const x of exchanges) await (await admin.channel()).deleteExchange(x).catch(() => undefined);
@@ -144,15 +163,17 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
   });
 
   let counter = 0;
-  function render(fields: { task?: string; args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput }, cfg: { taskRoutes?: TaskRoutesInput } = {}, nowMs = Date.now()): TaskMessage {
+  /** A due run of a new entry (its own name, so its slot is always fresh), as the runner hands it to the dispatcher. */
+  function render(fields: { task?: string; args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput }, cfg: { taskRoutes?: TaskRoutesInput } = {}, nowMs = Date.now()): DueRun {
     const name = `amqp-it-${(counter += 1)}`;
-    const template = compileMessageTemplate(entry({ name, task: 'tsbeat_test.record', ...fields }), { ...config(cfg), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
-    return renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, nowMs), slotMs: nowMs, nowMs });
+    const resolved: ResolvedEntry = { ...RESOLVED, ...entry({ name, task: 'tsbeat_test.record', ...fields }) };
+    const template = compileMessageTemplate(resolved, { ...config(cfg), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
+    return { entry: resolved, slotMs: nowMs, message: renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, nowMs), slotMs: nowMs, nowMs }) };
   }
 
-  async function run(message: TaskMessage, via = transport): Promise<TaskResult> {
-    expect(await via.publish([message])).toMatchObject({ published: 1, dropped: [] });
-    return waitForResult(redis, message.id, workers);
+  async function run(due: DueRun, via = publisher): Promise<TaskResult> {
+    expect(await via.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+    return waitForResult(redis, due.message.id, workers);
   }
 
   const messageCount = async (q: string): Promise<number> => (await (await admin.channel()).checkQueue(q)).messageCount;
@@ -160,8 +181,9 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
   it('round-trips args, kwargs and integer headers exactly (py-amqp reads amqplib\'s int16 tag as a string: 300 must not go as one)', async () => {
     const args = [9007199254740991, -5, 300, 0.5, true, null, '', [], {}, [[['deep']]], 'wörld ☃ 😀', 'x'.repeat(50_000)];
     const kwargs = { 'ключ': 'значение', nested: { a: { b: [null, { c: '"q" \\ \n' }] } }, n: -70_000 };
-    const m = render({ args, kwargs, options: { timeLimit: 300, softTimeLimit: 250, headers: { 'x-int': 300, 'x-neg': -129, 'x-big': 2 ** 40, 'x-float': 0.25, 'x-obj': { '!': 'data', list: [1, 300, 70_000] } } } });
-    const r = recorded(await run(m));
+    const due = render({ args, kwargs, options: { timeLimit: 300, softTimeLimit: 250, headers: { 'x-int': 300, 'x-neg': -129, 'x-big': 2 ** 40, 'x-float': 0.25, 'x-obj': { '!': 'data', list: [1, 300, 70_000] } } } });
+    const m = due.message;
+    const r = recorded(await run(due));
     expect(r.args).toEqual(args);
     expect(r.kwargs).toEqual(kwargs);
     expect(r.request).toMatchObject({
@@ -194,10 +216,11 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
   });
 
   it('runs the higher priority first on an x-max-priority queue (on RabbitMQ a higher number wins; published low first, worker started after)', async () => {
-    const prioTransport = await newTransport({ taskQueueMaxPriority: 10 });
+    const prioPublisher = await newPublisher('prio', { taskQueueMaxPriority: 10 });
     const q = queue('prio');
-    const sent = [1, 3, 9, 5, 0].map((priority) => render({ options: { queue: q, priority } }));
-    for (const m of sent) expect(await prioTransport.publish([m])).toMatchObject({ published: 1 });
+    const runs = [1, 3, 9, 5, 0].map((priority) => render({ options: { queue: q, priority } }));
+    for (const due of runs) expect(await prioPublisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+    const sent = runs.map((due) => due.message);
     expect(await messageCount(q)).toBe(5);
     // Declared by tsbeat before any worker: the worker's own declaration (same task_queue_max_priority) must match.
     const w = await worker('prio', [q], { task_queue_max_priority: 10, worker_prefetch_multiplier: 1 });
@@ -214,38 +237,44 @@ suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 
 
   it('sets the expiration property: RabbitMQ discards a message whose expires passes while it waits in the queue', async () => {
     const q = queue('ttl');
-    expect(await transport.publish([render({ options: { queue: q, expires: 0.5 } }), render({ options: { queue: q } })])).toMatchObject({ published: 2 });
+    expect(await publisher.dispatch([render({ options: { queue: q, expires: 0.5 } }), render({ options: { queue: q } })])).toEqual({ fenced: false, outcomes: ['published', 'published'] });
     expect(await messageCount(q)).toBe(2);
     await waitUntil('RabbitMQ to expire the message', async () => ((await messageCount(q)) === 1 ? true : undefined), 10_000);
     const got = await (await admin.channel()).get(q, { noAck: true });
     expect(got !== false && got.properties.expiration).toBeUndefined();
   });
 
-  it('reports a message no queue takes (basic.return of a mandatory publish) as dropped, never as published', async () => {
+  it('reports a message no queue takes (basic.return of a mandatory publish) as dropped and unsent, never as published', async () => {
     const ch = await admin.channel();
     const x = `${P}lonely`;
     exchanges.add(x);
     await ch.assertExchange(x, 'topic', { durable: true });
-    const m = render({}, { taskRoutes: { 'tsbeat_test.*': { exchange: x, exchangeType: 'topic', routingKey: 'nobody.listens' } } });
-    const outcome = await transport.publish([m]);
-    expect(outcome).toMatchObject({ published: 0, dropped: [{ id: m.id, exchange: x, routingKey: 'nobody.listens' }] });
-    expect(outcome.dropped[0]?.reason).toMatch(/^no queue is bound to exchange ".*lonely" with routing key "nobody.listens" \(312 NO_ROUTE\)/);
-    expect(logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(expect.objectContaining({ event: 'beat.publish.dropped', id: m.id, level: 'warn' }));
+    const due = render({}, { taskRoutes: { 'tsbeat_test.*': { exchange: x, exchangeType: 'topic', routingKey: 'nobody.listens' } } });
+    const m = due.message;
+    const outcome = await publisher.dispatch([due]);
+    expect(outcome).toMatchObject({ fenced: false, outcomes: ['unsent'] });
+    const failure = 'failure' in outcome ? outcome.failure : undefined;
+    expect(failure?.message).toMatch(/; first: amqp-it-\d+: no queue is bound to exchange ".*lonely" with routing key "nobody.listens" \(312 NO_ROUTE\)/);
+    expect(logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({ event: 'beat.publish.dropped', id: m.id, exchange: x, routingKey: 'nobody.listens', level: 'error' }),
+    );
   });
 
   it('fails a publish to a missing exchange with the broker\'s reason, then publishes on a fresh channel', async () => {
-    const m = render({}, { taskRoutes: { 'tsbeat_test.*': { exchange: `${P}missing`, exchangeType: 'topic', routingKey: 'a' } } });
-    const error = await transport.publish([m]).then(() => undefined, (e: unknown) => e);
+    const due = render({}, { taskRoutes: { 'tsbeat_test.*': { exchange: `${P}missing`, exchangeType: 'topic', routingKey: 'a' } } });
+    const outcome = await publisher.dispatch([due]);
+    expect(outcome).toMatchObject({ fenced: false, outcomes: ['unsent'] });
+    const error = 'failure' in outcome ? outcome.failure : undefined;
     expect(error).toBeInstanceOf(BeatError);
     expect((error as BeatError).code).toBe(ErrorCode.BrokerPublish);
-    expect((error as BeatError).message).toMatch(/1 of 1 messages not confirmed \(0 confirmed\): .*NOT_FOUND - no exchange/);
+    expect((error as BeatError).message).toMatch(/^1 of 1 runs not confirmed by the broker and not recorded \(0 published and recorded\); first: .*NOT_FOUND - no exchange/);
     recorded(await run(render({})));
   });
 
   it('refuses (406) to declare a queue that exists with another x-max-priority, says how to fix it, and publishes the rest', async () => {
     const q = queue('mismatch');
     await (await admin.channel()).assertQueue(q, { durable: true, arguments: { 'x-max-priority': 5 } });
-    const plan = await transport.plan([render({ options: { queue: q } }), render({})]);
+    const plan = await transport.plan([render({ options: { queue: q } }).message, render({}).message]);
     const results = await transport.send(plan);
     expect(results[1]).toEqual({ status: 'confirmed' });
     const failure = results[0];
@@ -540,7 +569,7 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
         expect([...confirmed].filter((id) => !queued.has(id))).toEqual([]);
         const arrivedUnconfirmed = [...notSent.keys()].filter((id) => queued.has(id)).length;
         console.info(`amqp crash: ${confirmed.size} confirmed (all kept), ${notSent.size} reported not sent, ${arrivedUnconfirmed} of those were on the broker anyway`);
-        expect(await t.publish([tick('crash', 0, q)])).toMatchObject({ published: 1 });
+        expect(await t.send(await t.plan([tick('crash', 0, q)]))).toEqual([{ status: 'confirmed' }]);
       } finally {
         await t.close();
       }
@@ -559,7 +588,7 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
       try {
         await t.connect();
         await waitUntil('the transport to connect', () => (t.ready() ? true : undefined), 10_000);
-        expect(await t.publish([tick('alarm', 1, q)])).toMatchObject({ published: 1 });
+        expect(await t.send(await t.plan([tick('alarm', 1, q)]))).toEqual([{ status: 'confirmed' }]);
         await n.ctl(['set_vm_memory_high_watermark', '0']);
         try {
           const started = Date.now();

@@ -1,6 +1,8 @@
 /**
  * tsbeat's messages, run by a real Celery worker (Debian python3-celery) on the local Redis.
  * Redis DBs reserved for this file: 2 (broker), 3 (results), 4 (golden comparison with beat).
+ * Every message goes out as `beat run` sends it: the fenced dispatcher of createPublishing, under
+ * a fence token won with the lock (test/support/leading-publisher.ts).
  * Each task records what it received into its result; the tests read that back.
  */
 import { randomUUID } from 'node:crypto';
@@ -9,18 +11,22 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisTransport } from '../../src/kombu/redis-transport.js';
 import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src/celery/message.js';
-import type { MessageEnv, TaskMessage } from '../../src/celery/message.js';
+import type { MessageEnv } from '../../src/celery/message.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
+import { parseConfig } from '../../src/config/load.js';
 import type { OptionsInput, TaskRoutesInput, TransportOptionsInput } from '../../src/config/options-schema.js';
+import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { createLogger } from '../../src/base/log.js';
-import { queueListKey } from '../../src/kombu/keys.js';
+import { kombuKeyOptions, queueListKey } from '../../src/kombu/keys.js';
+import type { DueRun } from '../../src/ports/dispatcher.js';
 import { resultKey } from '../support/celery.js';
 import { pythonCelery, startBeat, startWorker, stopAll, versionAtLeast, waitFor, waitForResult } from '../support/celery.js';
 import type { CeleryProcess, TaskResult } from '../support/celery.js';
 import { compareWithBeat } from '../support/golden.js';
 import type { Envelope } from '../support/golden.js';
+import { leadingPublisher } from '../support/leading-publisher.js';
+import type { LeadingPublisher } from '../support/leading-publisher.js';
 import { config, entry } from '../support/messages.js';
 
 const BROKER_DB = 2;
@@ -28,6 +34,12 @@ const RESULT_DB = 3;
 const GOLDEN_DB = 4;
 const url = (db: number) => `redis://127.0.0.1:6379/${db}`;
 const PREFIX = 'tsbeat-pfx:';
+/** The deployment whose lock and fence the main publisher wins on the broker's Redis (DB 2). */
+const DEPLOYMENT = 'celery-test';
+/** A config of tsbeat publishing to `url` (the state and the fence on the broker's own Redis, as in production). */
+const deployment = (name: string, url: string, transportOptions: TransportOptionsInput = {}) => parseConfig({ name, broker: { url, transportOptions } }, 'celery-worker.test');
+/** What the config loader resolves for an entry, apart from the fields each test gives (entry() in render). */
+const RESOLVED = parseConfig({ beatSchedule: { shell: { task: 'tsbeat_test.record', schedule: 60 } } }, 'celery-worker.test').entries[0] as ResolvedEntry;
 const celery = pythonCelery();
 // In CI the suite must run: a missing Celery fails it (in beforeAll) instead of skipping it.
 const suite = celery.ok || process.env['CI'] ? describe : describe.skip;
@@ -44,7 +56,7 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logLines.push(line) } });
   let broker: Redis;
   let results: Redis;
-  let transport: RedisTransport;
+  let publisher: LeadingPublisher;
   let main: CeleryProcess | undefined;
   let soft: CeleryProcess | undefined;
   let prefixed: CeleryProcess | undefined;
@@ -56,7 +68,7 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     broker = new Redis(url(BROKER_DB));
     results = new Redis(url(RESULT_DB));
     await Promise.all([broker.flushdb(), results.flushdb(), new Redis(url(GOLDEN_DB)).flushdb()]);
-    transport = new RedisTransport({ url: url(BROKER_DB), transportOptions: {}, logger });
+    publisher = await leadingPublisher(deployment(DEPLOYMENT, url(BROKER_DB)), logger);
     const backend = url(RESULT_DB);
     [main, soft, prefixed] = await Promise.all([
       startWorker({
@@ -73,7 +85,7 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
 
   afterAll(async () => {
     await stopAll(workers());
-    await transport?.close();
+    await publisher?.close();
     for (const db of [BROKER_DB, RESULT_DB, GOLDEN_DB]) {
       const r = new Redis(url(db));
       await r.flushdb();
@@ -84,16 +96,17 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
   });
 
   let counter = 0;
-  function render(fields: { task?: string; args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput }, cfg: { taskRoutes?: TaskRoutesInput; taskProtocol?: 1 | 2 } = {}, nowMs = Date.now()): TaskMessage {
+  /** A due run of a new entry (its own name, so its slot is always fresh), as the runner hands it to the dispatcher. */
+  function render(fields: { task?: string; args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput }, cfg: { taskRoutes?: TaskRoutesInput; taskProtocol?: 1 | 2 } = {}, nowMs = Date.now()): DueRun {
     const name = `it-${(counter += 1)}`;
-    const template = compileMessageTemplate(entry({ name, task: 'tsbeat_test.record', ...fields }), config(cfg), env);
-    return renderTaskMessage(template, { taskId: slotTaskId('celery-test', name, nowMs), slotMs: nowMs, nowMs });
+    const resolved: ResolvedEntry = { ...RESOLVED, ...entry({ name, task: 'tsbeat_test.record', ...fields }) };
+    const template = compileMessageTemplate(resolved, config(cfg), env);
+    return { entry: resolved, slotMs: nowMs, message: renderTaskMessage(template, { taskId: slotTaskId(DEPLOYMENT, name, nowMs), slotMs: nowMs, nowMs }) };
   }
 
-  async function run(message: TaskMessage, via = transport): Promise<TaskResult> {
-    const outcome = await via.publish([message]);
-    expect(outcome).toMatchObject({ published: 1, dropped: [] });
-    return waitForResult(results, message.id, workers());
+  async function run(due: DueRun, via = publisher): Promise<TaskResult> {
+    expect(await via.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+    return waitForResult(results, due.message.id, workers());
   }
 
   const recorded = (r: TaskResult): Recorded => {
@@ -105,9 +118,9 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     const big = 'ü☃😀 '.repeat(25_000);
     const args = [9007199254740991, -9007199254740991, 0, -0.5, 0.1, 1e-5, 6.02e-23, 123456.789, true, false, null, '', [], {}, [[[['deep']]]], 'wörld ☃ 😀', 'lone \ud800 surrogate', big];
     const kwargs = { 'ключ': 'значение', empty: {}, list: Array.from({ length: 2000 }, (_, i) => i * 1.5), nested: { a: { b: { c: [null, { d: '"quoted" \\ back\nslash' }] } } } };
-    const m = render({ args, kwargs });
-    expect(Buffer.byteLength(m.body)).toBeGreaterThan(100_000);
-    const r = recorded(await run(m));
+    const due = render({ args, kwargs });
+    expect(Buffer.byteLength(due.message.body)).toBeGreaterThan(100_000);
+    const r = recorded(await run(due));
     expect(r.args).toEqual(args);
     expect(r.kwargs).toEqual(kwargs);
   });
@@ -118,8 +131,9 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
   });
 
   it('shows the id, beat_entry, beat_scheduled_at and custom headers in task.request', async () => {
-    const m = render({ options: { headers: { 'x-custom': 'v', 'x-nested': { a: [1, 2] } }, shadow: 'shadowed-name' } });
-    const { request } = recorded(await run(m));
+    const due = render({ options: { headers: { 'x-custom': 'v', 'x-nested': { a: [1, 2] } }, shadow: 'shadowed-name' } });
+    const { request } = recorded(await run(due));
+    const m = due.message;
     expect(request).toMatchObject({
       id: m.id, root_id: m.id, task: 'tsbeat_test.record', shadow: 'shadowed-name', 'x-custom': 'v', 'x-nested': { a: [1, 2] },
       beat_entry: m.entry, beat_scheduled_at: JSON.parse(m.headersJson).beat_scheduled_at, delivery_info: { exchange: '', routing_key: 'celery' },
@@ -141,19 +155,24 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
   });
 
   it('logs and reports a message that matches no binding of a named exchange instead of losing it silently', async () => {
-    const m = render({ options: { exchange: 'tsbeat-ex', routingKey: 'nobody-listens' } });
-    const outcome = await transport.publish([m]);
-    expect(outcome).toMatchObject({ published: 0, dropped: [{ id: m.id, exchange: 'tsbeat-ex', routingKey: 'nobody-listens' }] });
-    expect(logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(expect.objectContaining({ event: 'beat.publish.dropped', id: m.id, level: 'warn' }));
+    const due = render({ options: { exchange: 'tsbeat-ex', routingKey: 'nobody-listens' } });
+    const m = due.message;
+    // A batch whose every message was dropped still reports each drop.
+    expect(await publisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['dropped'] });
+    expect(logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({ event: 'beat.publish.dropped', id: m.id, entry: m.entry, exchange: 'tsbeat-ex', routingKey: 'nobody-listens', level: 'error' }),
+    );
   });
 
   it('runs a priority-0 message before a priority-9 one that was already waiting (on Redis 0 is highest)', async () => {
-    const low = render({ options: { queue: 'tsbeat-prio', priority: 9 } });
-    const high = render({ options: { queue: 'tsbeat-prio', priority: 0 } });
-    await transport.publish([low]);
-    await transport.publish([high]);
-    expect(await broker.llen(queueListKey(transport.keys, 'tsbeat-prio', 9))).toBe(1);
-    expect(await broker.llen(queueListKey(transport.keys, 'tsbeat-prio', 0))).toBe(1);
+    const lowRun = render({ options: { queue: 'tsbeat-prio', priority: 9 } });
+    const highRun = render({ options: { queue: 'tsbeat-prio', priority: 0 } });
+    expect(await publisher.dispatch([lowRun])).toEqual({ fenced: false, outcomes: ['published'] });
+    expect(await publisher.dispatch([highRun])).toEqual({ fenced: false, outcomes: ['published'] });
+    const kombu = kombuKeyOptions({}, BROKER_DB);
+    expect(await broker.llen(queueListKey(kombu, 'tsbeat-prio', 9))).toBe(1);
+    expect(await broker.llen(queueListKey(kombu, 'tsbeat-prio', 0))).toBe(1);
+    const [low, high] = [lowRun.message, highRun.message];
     extra.push(await startWorker({ name: 'prio', queues: ['tsbeat-prio'], env: { broker: url(BROKER_DB), backend: url(RESULT_DB) } }));
     await waitForResult(results, low.id, workers());
     await waitForResult(results, high.id, workers());
@@ -167,8 +186,8 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
   });
 
   it('runs a task whose numeric expires lies ahead, and the worker sees the absolute expiry', async () => {
-    const m = render({ options: { expires: 120 } });
-    expect(recorded(await run(m)).request['expires']).toBe(JSON.parse(m.headersJson).expires);
+    const due = render({ options: { expires: 120 } });
+    expect(recorded(await run(due)).request['expires']).toBe(JSON.parse(due.message.headersJson).expires);
   });
 
   it('makes the task see SoftTimeLimitExceeded after softTimeLimit, with timelimit [hard, soft]', async () => {
@@ -177,9 +196,10 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
   });
 
   it('stores no result for ignoreResult, although the task ran', async () => {
-    const ignored = render({ options: { ignoreResult: true } });
-    const after = render({});
-    await transport.publish([ignored, after]);
+    const ignoredRun = render({ options: { ignoreResult: true } });
+    const afterRun = render({});
+    expect(await publisher.dispatch([ignoredRun, afterRun])).toEqual({ fenced: false, outcomes: ['published', 'published'] });
+    const [ignored, after] = [ignoredRun.message, afterRun.message];
     // The solo worker runs them in order: once the second has a result, the first has finished.
     await waitForResult(results, after.id, workers());
     expect(await results.lrange('tsbeat-test:executed', 0, -1)).toContain(ignored.id);
@@ -187,33 +207,31 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
   });
 
   it('reaches a worker whose broker_transport_options has the same global_keyprefix, and only that one', async () => {
-    const prefixedTransport = new RedisTransport({ url: url(BROKER_DB), transportOptions: { globalKeyprefix: PREFIX } satisfies TransportOptionsInput, logger });
+    // A deployment of its own on the same Redis: its own lock and fence.
+    const prefixed = await leadingPublisher(deployment(`${DEPLOYMENT}-prefixed`, url(BROKER_DB), { globalKeyprefix: PREFIX }), logger);
     try {
-      const r = recorded(await run(render({ options: { queue: 'tsbeat-prefixed' } }), prefixedTransport));
+      const r = recorded(await run(render({ options: { queue: 'tsbeat-prefixed' } }), prefixed));
       expect(r.request.hostname).toMatch(/^prefixed@/);
       expect(await broker.sismember(`${PREFIX}_kombu.binding.tsbeat-prefixed`, 'tsbeat-prefixed\x06\x16\x06\x16tsbeat-prefixed')).toBe(1);
     } finally {
-      await prefixedTransport.close();
+      await prefixed.close();
     }
   });
 
   it('is understood by the worker in protocol v1', async () => {
-    const m = render({ args: [1, 'two'], kwargs: { three: 3 }, options: { queue: 'tsbeat-v1', softTimeLimit: 50, headers: { 'x-v1': 'yes' } } }, { taskProtocol: 1 });
+    const due = render({ args: [1, 'two'], kwargs: { three: 3 }, options: { queue: 'tsbeat-v1', softTimeLimit: 50, headers: { 'x-v1': 'yes' } } }, { taskProtocol: 1 });
+    const m = due.message;
     expect(JSON.parse(m.headersJson)).not.toHaveProperty('task');
-    const r = recorded(await run(m));
+    const r = recorded(await run(due));
     expect(r).toMatchObject({ args: [1, 'two'], kwargs: { three: 3 }, request: { id: m.id, 'x-v1': 'yes', beat_entry: m.entry, timelimit: [null, 50] } });
   });
 
-  it('publishes a batch cut into several pipelines, every message run once with its own id', async () => {
-    const batched = new RedisTransport({ url: url(BROKER_DB), transportOptions: {}, logger, batchSize: 7, maxInFlight: 2 });
-    try {
-      const messages = Array.from({ length: 40 }, (_, i) => render({ args: [i] }));
-      expect(await batched.publish(messages)).toMatchObject({ published: 40, deliveries: 40, dropped: [] });
-      const got = await Promise.all(messages.map((m) => waitForResult(results, m.id, workers()).then((r) => recorded(r).args[0])));
-      expect(got).toEqual(messages.map((_, i) => i));
-    } finally {
-      await batched.close();
-    }
+  it('publishes a batch of 40 runs in one fenced dispatch, every message run once with its own id', async () => {
+    const runs = Array.from({ length: 40 }, (_, i) => render({ args: [i] }));
+    expect(await publisher.dispatch(runs)).toEqual({ fenced: false, outcomes: runs.map(() => 'published') });
+    const got = await Promise.all(runs.map(({ message }) => waitForResult(results, message.id, workers()).then((r) => recorded(r).args[0])));
+    expect(got).toEqual(runs.map((_, i) => i));
+    expect(new Set(runs.map(({ message }) => message.id)).size).toBe(40);
   });
 
   it("matches Python's own celery beat for the same entry: envelope, header and property keys and values", async () => {
@@ -228,19 +246,22 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     const routes = { 'tsbeat_test.*': { queue: 'golden' } };
     const goldenDb = new Redis(url(GOLDEN_DB));
     const dir = mkdtempSync(join(tmpdir(), 'tsbeat-golden-'));
-    const goldenTransport = new RedisTransport({ url: url(GOLDEN_DB), transportOptions: {}, logger });
+    let goldenPublisher: LeadingPublisher | undefined;
     let beat: CeleryProcess | undefined;
     try {
-      const key = queueListKey(goldenTransport.keys, 'golden', 5);
+      const key = queueListKey(kombuKeyOptions({}, GOLDEN_DB), 'golden', 5);
       // No worker consumes "golden": beat's message stays in the list for us to read.
       beat = startBeat({ env: { broker: url(GOLDEN_DB), routes, beatEntry: golden }, scheduleFile: join(dir, 'schedule') });
       await waitFor('celery beat to push a message', async () => ((await goldenDb.llen(key)) > 0 ? true : undefined), 30_000, () => beat?.output() ?? '');
       await beat.stop();
       const python = JSON.parse((await goldenDb.lindex(key, -1)) ?? 'null') as Envelope;
 
-      const template = compileMessageTemplate(entry({ name: golden.name, task: golden.task, args: golden.args, kwargs: golden.kwargs, options: golden.options }), config({ taskRoutes: routes }), env);
+      const resolved: ResolvedEntry = { ...RESOLVED, ...entry({ name: golden.name, task: golden.task, args: golden.args, kwargs: golden.kwargs, options: golden.options }) };
+      const template = compileMessageTemplate(resolved, config({ taskRoutes: routes }), env);
       const now = Date.now();
-      await goldenTransport.publish([renderTaskMessage(template, { taskId: slotTaskId('celery-test', golden.name, now), slotMs: now, nowMs: now })]);
+      goldenPublisher = await leadingPublisher(deployment(`${DEPLOYMENT}-golden`, url(GOLDEN_DB)), logger);
+      const due = { entry: resolved, slotMs: now, message: renderTaskMessage(template, { taskId: slotTaskId(DEPLOYMENT, golden.name, now), slotMs: now, nowMs: now }) };
+      expect(await goldenPublisher.dispatch([due], now)).toEqual({ fenced: false, outcomes: ['published'] });
       const ours = JSON.parse((await goldenDb.lindex(key, 0)) ?? 'null') as Envelope;
 
       const allowedExtra = ['beat_entry', 'beat_scheduled_at', ...(versionAtLeast(celery.version, 5, 3) ? [] : ['replaced_task_nesting', 'stamped_headers', 'stamps'])];
@@ -250,7 +271,7 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
       expect(python.properties).toMatchObject({ priority: 5, expiration: '30000', delivery_info: { exchange: '', routing_key: 'golden' } });
     } finally {
       await beat?.stop();
-      await goldenTransport.close();
+      await goldenPublisher?.close();
       goldenDb.disconnect();
       rmSync(dir, { recursive: true, force: true });
     }

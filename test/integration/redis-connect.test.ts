@@ -1,7 +1,8 @@
 /**
  * Every broker URL form against real servers: a private redis-server (TCP with an ACL user, a Unix
- * socket, TLS with a throw-away CA) and a private Sentinel in front of it. Checks that the message
- * lands in the DB the URL names, and that a password never reaches an error or a log line.
+ * socket, TLS with a throw-away CA) and a private Sentinel in front of it. Checks that the message,
+ * sent as `beat run` sends it (the fenced dispatcher, under the lock won on the same URL), lands in
+ * the DB the URL names, and that a password never reaches an error or a log line.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -12,9 +13,15 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisTransport } from '../../src/kombu/redis-transport.js';
 import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
+import type { TaskMessage } from '../../src/celery/message.js';
+import { parseConfig } from '../../src/config/load.js';
 import type { TransportOptionsInput } from '../../src/config/options-schema.js';
 import { BeatError, ErrorCode } from '../../src/base/errors.js';
+import { DEFAULTS } from '../../src/base/defaults.js';
 import { createLogger } from '../../src/base/log.js';
+import { RedisFencedDispatcher } from '../../src/publish/redis-fenced-dispatcher.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { dueRunOf, leadingPublisher } from '../support/leading-publisher.js';
 import { PrivateRedis, freePort } from '../support/redis-server.js';
 import { waitFor } from '../support/celery.js';
 import { ENV, config, entry } from '../support/messages.js';
@@ -91,18 +98,33 @@ describe.skipIf(!hasOpenssl && !process.env['CI'])('broker URLs against private 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Publishes one message through a transport for `url`; returns the list length in `db` afterwards. */
+  /** Publishes one message as `beat run` does with broker `url`; returns the list length in `db` afterwards. */
   async function publishThrough(url: string, db: number, transportOptions: TransportOptionsInput = {}): Promise<number> {
-    const transport = new RedisTransport({ url, transportOptions, logger });
     const check = admin(db);
+    await check.del('celery');
+    const publisher = await leadingPublisher(parseConfig({ name: `connect-${db}`, broker: { url, transportOptions } }, 'redis-connect.test'), logger);
     try {
-      await check.del('celery');
-      const message = renderTaskMessage(compileMessageTemplate(entry(), config(), ENV), { taskId: `id-${db}-${Date.now()}`, slotMs: Date.now(), nowMs: Date.now() });
-      expect(await transport.publish([message])).toMatchObject({ published: 1 });
+      const now = Date.now();
+      const message = renderTaskMessage(compileMessageTemplate(entry(), config(), ENV), { taskId: `id-${db}-${now}`, slotMs: now, nowMs: now });
+      expect(await publisher.dispatch([dueRunOf(message, now)])).toEqual({ fenced: false, outcomes: ['published'] });
       return await check.llen('celery');
     } finally {
-      await transport.close();
+      await publisher.close();
       check.disconnect();
+    }
+  }
+
+  /**
+   * Dispatches `message` through the fenced dispatcher on a broker connection to `url` that cannot
+   * be made (no lock can be won there): it fails before the fence is read.
+   */
+  async function dispatchRefused(url: string, message: TaskMessage): Promise<void> {
+    const transport = new RedisTransport({ url, transportOptions: {}, logger });
+    try {
+      const dispatcher = new RedisFencedDispatcher(transport, schedulerKeys('tsbeat', 'connect'), logger, DEFAULTS.maxClockSkewMs);
+      await dispatcher.dispatch([dueRunOf(message, 0)], 'no-lock-won', Date.now());
+    } finally {
+      await transport.close();
     }
   }
 
@@ -119,13 +141,8 @@ describe.skipIf(!hasOpenssl && !process.env['CI'])('broker URLs against private 
   });
 
   it('refuses a server it cannot verify when ssl_cert_reqs=required and no CA is given', async () => {
-    const transport = new RedisTransport({ url: `rediss://beat:${enc(PASSWORD)}@localhost:${tlsPort}/2?ssl_cert_reqs=required`, transportOptions: {}, logger });
-    try {
-      const message = renderTaskMessage(compileMessageTemplate(entry(), config(), ENV), { taskId: 'tls-refused', slotMs: 0, nowMs: Date.now() });
-      await expect(transport.publish([message])).rejects.toMatchObject({ code: ErrorCode.BrokerPublish });
-    } finally {
-      await transport.close();
-    }
+    const message = renderTaskMessage(compileMessageTemplate(entry(), config(), ENV), { taskId: 'tls-refused', slotMs: 0, nowMs: Date.now() });
+    await expect(dispatchRefused(`rediss://beat:${enc(PASSWORD)}@localhost:${tlsPort}/2?ssl_cert_reqs=required`, message)).rejects.toMatchObject({ code: ErrorCode.BrokerPublish });
   });
 
   it('connects without verification when rediss:// has no ssl options, as kombu does, and warns', async () => {
@@ -139,15 +156,12 @@ describe.skipIf(!hasOpenssl && !process.env['CI'])('broker URLs against private 
   });
 
   it('fails with BROKER_PUBLISH on a wrong password, and the password is in no error and no log line', async () => {
-    const transport = new RedisTransport({ url: `redis://beat:${enc(WRONG)}@127.0.0.1:${server.port}/5`, transportOptions: {}, logger });
     let caught: unknown;
     try {
       const message = renderTaskMessage(compileMessageTemplate(entry(), config(), ENV), { taskId: 'wrong-password', slotMs: 0, nowMs: Date.now() });
-      await transport.publish([message]);
+      await dispatchRefused(`redis://beat:${enc(WRONG)}@127.0.0.1:${server.port}/5`, message);
     } catch (error) {
       caught = error;
-    } finally {
-      await transport.close();
     }
     expect(caught).toBeInstanceOf(BeatError);
     expect((caught as BeatError).code).toBe(ErrorCode.BrokerPublish);

@@ -9,8 +9,8 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { RedisTransport } from '../../src/kombu/redis-transport.js';
 import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
+import { parseConfig } from '../../src/config/load.js';
 import { ErrorCode } from '../../src/base/errors.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { createLogger } from '../../src/base/log.js';
@@ -18,6 +18,7 @@ import { connectWithRetry, createRedisClient } from '../../src/redis/connect.js'
 import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
 import { PrivateRedis } from '../support/redis-server.js';
 import { killCliChildren, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
+import { dueRunOf, leadingPublisher } from '../support/leading-publisher.js';
 import { ENV, config, entry } from '../support/messages.js';
 
 const MISSING_DB_URL = 'redis://127.0.0.1:6379/99';
@@ -131,13 +132,19 @@ describe('a Redis DB the server does not have', () => {
   it('the broker connection whose SELECT fails after a reconnect pushes nothing to DB 0', async () => {
     const first = await privateServer();
     const logger = createLogger({ level: 'silent' });
-    const transport = new RedisTransport({ url: first.url(5), transportOptions: {}, logger });
-    const message = (id: string) => renderTaskMessage(compileMessageTemplate(entry(), config(), ENV), { taskId: id, slotMs: Date.now(), nowMs: Date.now() });
+    // Sent as `beat run` sends it: the fenced dispatcher, under the lock won on DB 5.
+    const publisher = await leadingPublisher(parseConfig({ name: 'wrong-db', broker: { url: first.url(5) } }, 'redis-wrong-db.test'), logger);
+    // A later slot each time, so no run is stale.
+    let slotMs = Date.now();
+    const run = (id: string) => {
+      slotMs += 1;
+      return dueRunOf(renderTaskMessage(compileMessageTemplate(entry(), config(), ENV), { taskId: id, slotMs, nowMs: slotMs }), slotMs);
+    };
     try {
-      expect(await transport.publish([message('before')])).toMatchObject({ published: 1 });
-      expect(await restartWithFewerDbs(first, () => transport.publish([message(`after-${Date.now()}`)]))).toBe(0);
+      expect(await publisher.dispatch([run('before')], slotMs)).toEqual({ fenced: false, outcomes: ['published'] });
+      expect(await restartWithFewerDbs(first, () => publisher.dispatch([run(`after-${Date.now()}`)], slotMs))).toBe(0);
     } finally {
-      await transport.close();
+      await publisher.close();
     }
   });
 

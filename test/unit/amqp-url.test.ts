@@ -2,11 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { reconnectDelayMs } from '../../src/amqp/connection.js';
 import { amqpConnectOptions, isAmqpUrl, parseAmqpUrl } from '../../src/config/amqp-url.js';
 import type { AmqpEndpoint } from '../../src/config/amqp-url.js';
-import { createBroker } from '../../src/publish/create-broker.js';
+import { Redis } from 'ioredis';
+import { AmqpTransport } from '../../src/amqp/transport.js';
 import { parseConfig } from '../../src/config/load.js';
 import { BeatError, ConfigError, ErrorCode } from '../../src/base/errors.js';
 import { silentLogger } from '../../src/base/log.js';
-import { stateUrlFor } from '../../src/publish/publishing.js';
+import { AmqpDispatcher } from '../../src/publish/amqp-dispatcher.js';
+import { createPublishing, stateUrlFor } from '../../src/publish/publishing.js';
+import type { Publishing } from '../../src/publish/publishing.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
 
 function failure(run: () => unknown): BeatError {
   try {
@@ -16,6 +20,11 @@ function failure(run: () => unknown): BeatError {
     throw error;
   }
   throw new Error('expected a BeatError');
+}
+
+/** `beat run`'s publishing for a broker URL, with a state client that never connects. */
+function publishingFor(url: string): Publishing {
+  return createPublishing(parseConfig({ broker: { url } }, 't'), schedulerKeys('tsbeat', 't'), silentLogger, new Redis({ lazyConnect: true }));
 }
 
 const one = (url: string): AmqpEndpoint => {
@@ -135,27 +144,29 @@ describe('amqplib options', () => {
 
 describe('TLS files', () => {
   it('names a TLS file that cannot be read, at start-up rather than on every reconnect', () => {
-    const error = failure(() => createBroker({ url: 'amqps://u:SECRET@rabbit//?ssl_ca_certs=/nonexistent/ca.pem', transportOptions: {} }, silentLogger));
+    const error = failure(() => publishingFor('amqps://u:SECRET@rabbit//?ssl_ca_certs=/nonexistent/ca.pem'));
     expect(error.code).toBe(ErrorCode.BrokerUrl);
     expect(error.message).toMatch(/^broker URL amqps:\/\/u:\*\*\*@rabbit\/\/\?ssl_ca_certs=\/nonexistent\/ca.pem: cannot read the ssl_ca_certs file "\/nonexistent\/ca.pem": ENOENT/);
   });
 });
 
-describe('createBroker with an AMQP URL', () => {
-  it('returns the AMQP transport without connecting', async () => {
-    const broker = createBroker({ url: 'amqp://guest:SECRET@rabbit//', transportOptions: {} }, silentLogger);
-    expect(broker.transport).toBe('amqp');
-    await broker.close();
+describe('an AMQP URL', () => {
+  it('publishes through the AMQP transport and dispatcher, without connecting', async () => {
+    const publishing = publishingFor('amqp://guest:SECRET@rabbit//');
+    expect(publishing.dispatcher).toBeInstanceOf(AmqpDispatcher);
+    expect(publishing.ready()).toBe(false);
+    await publishing.close();
   });
 
   it('refuses x-max-priority together with quorum queues, which RabbitMQ would refuse with 406', () => {
-    const error = failure(() =>
-      createBroker({ url: 'amqp://rabbit//', transportOptions: {} }, silentLogger, {
-        taskDefaultQueue: 'celery',
-        taskQueueMaxPriority: 10,
-        taskDefaultQueueType: 'quorum',
-        taskCreateMissingQueueType: 'classic',
-      }),
+    const error = failure(
+      () =>
+        new AmqpTransport({
+          url: 'amqp://rabbit//',
+          transportOptions: {},
+          queues: { taskDefaultQueue: 'celery', taskQueueMaxPriority: 10, taskDefaultQueueType: 'quorum', taskCreateMissingQueueType: 'classic' },
+          logger: silentLogger,
+        }),
     );
     expect(error.code).toBe(ErrorCode.ConfigInvalid);
     expect(error.message).toBe(

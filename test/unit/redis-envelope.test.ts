@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
 import type { TaskMessage } from '../../src/celery/message.js';
 import { redisEnvelope } from '../../src/kombu/redis-envelope.js';
-import { cutBatches, planRedisPublish } from '../../src/kombu/redis-plan.js';
+import { planRedisPublish } from '../../src/kombu/redis-plan.js';
 import type { RedisPlanContext } from '../../src/kombu/redis-plan.js';
 import { kombuKeyOptions } from '../../src/kombu/keys.js';
 import { bindingKey, fanoutChannel, parseBindingMember, priorityStep, queueListKey, resolveFanoutPrefix } from '../../src/kombu/keys.js';
@@ -182,27 +182,5 @@ describe('planning', () => {
     const plan = planRedisPublish([message({}, 'a'), message({ exchange: 'ex', routingKey: 'x' }, 'b'), message({}, 'c')], ctx());
     expect(plan.messages.map((m) => m.entry)).toEqual(['a', 'b', 'c']);
     expect(plan.size).toBe(3);
-  });
-});
-
-describe('cutting a plan into pipelines', () => {
-  it('cuts by message count, and only the first pipeline carries the declarations and the drops to report', () => {
-    const plan = planRedisPublish(Array.from({ length: 5 }, (_, i) => message({}, `m${i}`)), ctx());
-    const dropped = [{ id: 'x', entry: 'x', task: 't', exchange: 'ex', routingKey: 'rk', reason: 'r' }];
-    const batches = cutBatches(plan.messages, plan.declarations, dropped, 2);
-    expect(batches.map((b) => b.messages.map((m) => m.entry))).toEqual([['m0', 'm1'], ['m2', 'm3'], ['m4']]);
-    expect(batches.map((b) => [b.declarations.length, b.dropped.length])).toEqual([[1, 1], [0, 0], [0, 0]]);
-  });
-
-  it('cuts early when the envelopes get large, so one pipeline never holds huge payloads', () => {
-    const big = Array.from({ length: 4 }, (_, i) => message({ headers: { big: 'x'.repeat(1000) } }, `b${i}`));
-    const plan = planRedisPublish(big, ctx());
-    expect(cutBatches(plan.messages, [], [], 1000, 2500).map((b) => b.messages.length)).toEqual([2, 2]);
-  });
-
-  it('still makes a pipeline for a plan whose every message was dropped, so the drops get reported', () => {
-    const plan = planRedisPublish([message({ exchange: 'ex', routingKey: 'nobody' })], ctx({ declared: new Set(['celery']) }));
-    expect(cutBatches(plan.messages, plan.declarations, plan.dropped, 1000)).toHaveLength(1);
-    expect(cutBatches([], [], [], 1000)).toEqual([]);
   });
 });

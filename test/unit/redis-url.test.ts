@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { maskUrl, parseRedisUrl, redisClientOptions } from '../../src/config/redis-url.js';
-import { createBroker } from '../../src/publish/create-broker.js';
+import { Redis } from 'ioredis';
+import { parseConfig } from '../../src/config/load.js';
 import { BeatError, ErrorCode } from '../../src/base/errors.js';
 import { silentLogger } from '../../src/base/log.js';
+import { AmqpDispatcher } from '../../src/publish/amqp-dispatcher.js';
+import { createPublishing } from '../../src/publish/publishing.js';
+import { RedisFencedDispatcher } from '../../src/publish/redis-fenced-dispatcher.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
 
 const noFiles = (path: string): Buffer => Buffer.from(`contents of ${path}`);
 
@@ -150,8 +155,14 @@ describe('refusals: each message names the URL with its password masked', () => 
     expect(error.cause).toBeInstanceOf(Error);
   });
 
-  it('hands an AMQP URL to the AMQP transport (amqp-url.test.ts covers it)', () => {
-    expect(createBroker({ url: 'amqp://guest:SECRET@rabbit//', transportOptions: {} }, silentLogger).transport).toBe('amqp');
+  it('publishes a Redis URL through the fenced dispatcher, and hands an AMQP URL to the AMQP one (amqp-url.test.ts covers it)', async () => {
+    const state = new Redis({ lazyConnect: true });
+    const publishingFor = (url: string) => createPublishing(parseConfig({ broker: { url } }, 't'), schedulerKeys('tsbeat', 't'), silentLogger, state);
+    const redis = publishingFor('redis://:SECRET@cache:6379/2');
+    const amqp = publishingFor('amqp://guest:SECRET@rabbit//');
+    expect(redis.dispatcher).toBeInstanceOf(RedisFencedDispatcher);
+    expect(amqp.dispatcher).toBeInstanceOf(AmqpDispatcher);
+    await Promise.all([redis.close(), amqp.close()]);
   });
 });
 

@@ -3,7 +3,7 @@ import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/mess
 import type { TaskMessage } from '../../src/celery/message.js';
 import { EnvelopePush, redisEnvelope } from '../../src/kombu/redis-envelope.js';
 import type { RedisPush } from '../../src/kombu/redis-plan.js';
-import { BufferPool, encodeCommand, encodeLpush } from '../../src/kombu/resp.js';
+import { BufferPool, encodeCommand } from '../../src/kombu/resp.js';
 import type { OptionsInput } from '../../src/config/options-schema.js';
 import { ENV, config, entry } from '../support/messages.js';
 
@@ -22,7 +22,7 @@ function expected(key: string, payloads: readonly string[]): Buffer {
 
 const fresh = (bytes: number) => Buffer.alloc(bytes);
 
-describe('encodeLpush', () => {
+describe('encodeCommand writing an LPUSH of envelope pushes', () => {
   // [what, message, written from the layout without building the text]
   // (a message made by hand, without a template, is the one that goes through its text)
   const cases: [string, TaskMessage, boolean][] = [
@@ -37,7 +37,7 @@ describe('encodeLpush', () => {
   it.each(cases)('writes exactly the bytes of the envelope text for %s', (_what, m, direct) => {
     const pushes = [new EnvelopePush('q', m, '', 'q', 'tag-1'), new EnvelopePush('q', m, '', 'q', 'tag-2')];
     const text = pushes.map((p) => redisEnvelope(m, '', 'q', p.deliveryTag));
-    const { command } = encodeLpush('q', pushes, fresh);
+    const { command } = encodeCommand(['LPUSH', 'q', ...pushes], fresh);
     expect(command.toString('utf8')).toBe(expected('q', text).toString('utf8'));
     expect(pushes.map((p) => p.built)).toEqual([!direct, !direct]);
   });
@@ -47,12 +47,12 @@ describe('encodeLpush', () => {
     const built = new EnvelopePush('q', m, '', 'q', 'tag-1');
     const text = built.payload;
     const plain: RedisPush = { key: 'q', payload: '{"x":"ü"}' };
-    expect(encodeLpush('list ☃', [built, plain], fresh).command.equals(expected('list ☃', [text, '{"x":"ü"}']))).toBe(true);
+    expect(encodeCommand(['LPUSH', 'list ☃', built, plain], fresh).command.equals(expected('list ☃', [text, '{"x":"ü"}']))).toBe(true);
   });
 
   it('writes a length header with fewer digits than the worst-case room and closes the gap', () => {
     const plain: RedisPush = { key: 'q', payload: 'x'.repeat(40) };
-    expect(encodeLpush('q', [plain], fresh).command.equals(expected('q', ['x'.repeat(40)]))).toBe(true);
+    expect(encodeCommand(['LPUSH', 'q', plain], fresh).command.equals(expected('q', ['x'.repeat(40)]))).toBe(true);
   });
 });
 
