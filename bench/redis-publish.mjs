@@ -36,7 +36,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     db: { type: 'string', default: '7' },
     entries: { type: 'string', default: '50' },
-    chunk: { type: 'string', default: '500' },
+    chunk: { type: 'string', default: String(DEFAULTS.dispatchBatchRuns) },
     'in-flight': { type: 'string', default: String(DEFAULTS.dispatchMaxInFlight) },
   },
 });
@@ -44,7 +44,7 @@ const N = Number(values.messages);
 const ROUNDS = Number(values.rounds);
 const DB = Number(values.db);
 const ENTRIES = Number(values.entries);
-/** Runs per dispatch() call: the runner's batch (it hands over what is due, up to 500 runs at a time). */
+/** Runs per dispatch() call: the runner's batch, DEFAULTS.dispatchBatchRuns. */
 const CHUNK = Number(values.chunk);
 /** dispatch() calls awaiting their replies at once: the runner's DEFAULTS.dispatchMaxInFlight. */
 const IN_FLIGHT = Number(values['in-flight']);
