@@ -1,5 +1,5 @@
 /** `beat import`: schedules kept elsewhere (a crontab, a Celery app) as a tsbeat config. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { isValidZone } from '../time/zone.js';
@@ -8,6 +8,8 @@ import { importCrontab } from '../importers/crontab-import.js';
 import { renderImportedConfig } from '../importers/render.js';
 import { parseCommandArgs } from './args.js';
 import { ExitCode } from './io.js';
+import { writeImported } from './import-output.js';
+import { celeryImportCommand } from './import-celery.js';
 import type { Io } from './io.js';
 
 export const IMPORT_CRONTAB_HELP = `Usage: beat import crontab FILE --task NAME [--out FILE] [--name-prefix P] [--queue Q] [--timezone ZONE] [--system]
@@ -38,25 +40,10 @@ Whatever cannot be expressed is listed on stderr, never dropped silently.
 
 Sources:
   crontab FILE --task NAME     a crontab file (user or /etc/crontab format)
+  celery --app MODULE:ATTR     a Celery app's beat_schedule and the settings tsbeat reads
 
 Run 'beat import <source> --help' for its options.
 `;
-
-/** Where the config goes, and the summary and notes on stderr. */
-export function writeImported(io: Io, out: string | undefined, text: string, entries: number, notes: readonly string[]): ExitCode {
-  for (const note of notes) io.err(note);
-  if (out === undefined) io.out(text);
-  else {
-    try {
-      writeFileSync(resolve(io.cwd, out), text);
-    } catch (error) {
-      throw new BeatError(ErrorCode.ImportInput, `beat import: cannot write ${shown(out)}: ${errorMessage(error)}`, { cause: error });
-    }
-  }
-  const left = notes.length === 0 ? '' : `; ${notes.length} note${notes.length === 1 ? '' : 's'} above: what the config does not carry over`;
-  io.err(`beat import: ${entries} entr${entries === 1 ? 'y' : 'ies'}${out === undefined ? '' : ` written to ${out}`}${left}`);
-  return ExitCode.Ok;
-}
 
 export async function importCommand(argv: string[], io: Io): Promise<ExitCode> {
   const [source, ...rest] = argv;
@@ -65,10 +52,11 @@ export async function importCommand(argv: string[], io: Io): Promise<ExitCode> {
     return source === undefined ? ExitCode.BadInput : ExitCode.Ok;
   }
   if (source === 'crontab') return crontabImportCommand(rest, io);
+  if (source === 'celery') return celeryImportCommand(rest, io);
   if (source === 'redbeat' || source === 'django') {
-    throw new BeatError(ErrorCode.Usage, `beat import: ${source} is not supported yet; sources: crontab`);
+    throw new BeatError(ErrorCode.Usage, `beat import: ${source} is not supported yet; sources: crontab, celery`);
   }
-  throw new BeatError(ErrorCode.Usage, `beat import: unknown source ${shown(source)}; sources: crontab. See 'beat import --help'.`);
+  throw new BeatError(ErrorCode.Usage, `beat import: unknown source ${shown(source)}; sources: crontab, celery. See 'beat import --help'.`);
 }
 
 /** /etc/crontab and /etc/cron.d/* are in the system format, with a user field. */
