@@ -29,8 +29,9 @@ export const LAYERS = {
   runtime: ['ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
   observe: ['ports', 'base'],
   http: ['observe', 'base'],
+  importers: ['config', 'core', 'core/cron', 'time', 'base'],
   service: ['http', 'observe', 'runtime', 'publish', 'amqp', 'kombu', 'redis', 'control', 'ports', 'celery', 'config', 'core', 'time', 'base'],
-  commands: ['service', 'http', 'observe', 'runtime', 'publish', 'redis', 'control', 'ports', 'celery', 'config', 'core', 'time', 'base'],
+  commands: ['importers', 'service', 'http', 'observe', 'runtime', 'publish', 'redis', 'control', 'ports', 'celery', 'config', 'core', 'time', 'base'],
 };
 
 /** No source file longer than this many lines. */

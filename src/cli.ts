@@ -14,6 +14,7 @@ import { checkCommand } from './commands/check.js';
 import { ExitCode, processIo } from './commands/io.js';
 import type { Io } from './commands/io.js';
 import { nextCommand } from './commands/next.js';
+import { importCommand } from './commands/import.js';
 import { runCommand } from './commands/run.js';
 import { pauseCommand, resumeCommand, statusCommand, triggerCommand } from './commands/control.js';
 import { BeatError, ErrorCode, clipQuoted, errorMessage, shown } from './base/errors.js';
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   trigger: { run: triggerCommand, summary: 'publish one run of an entry now, through the leader' },
   pause: { run: pauseCommand, summary: 'pause an entry (kept in Redis, honoured within a second)' },
   resume: { run: resumeCommand, summary: 'resume a paused entry' },
+  import: { run: importCommand, summary: 'write a config from a crontab file or a Celery app\'s beat_schedule' },
 };
 
 const NAME_WIDTH = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;
@@ -56,6 +58,7 @@ const BAD_INPUT_CODES = new Set<string>([
   ErrorCode.ConfigNotFound,
   ErrorCode.ConfigLoad,
   ErrorCode.UnknownEntry,
+  ErrorCode.ImportInput,
   ErrorCode.BrokerUrl,
   // The URL or the server's settings must change (see src/redis/server-errors.ts).
   ErrorCode.RedisDbOutOfRange,

@@ -39,6 +39,8 @@ export const ErrorCode = {
   BrokerRefused: 'BROKER_REFUSED',
   /** A command named an entry that the config does not have. */
   UnknownEntry: 'UNKNOWN_ENTRY',
+  /** What `beat import` reads cannot be read: a missing file, a bad line, an app that does not import. Exit code 2. */
+  ImportInput: 'IMPORT_INPUT',
   /** An instant outside the years 0001-9999, which an ISO-8601 date (and Python's datetime) cannot hold. */
   InstantOutOfRange: 'INSTANT_OUT_OF_RANGE',
   /** A Lua script of the installation cannot be assembled (an `--- @include` of a fragment that is not there, or a cycle). */

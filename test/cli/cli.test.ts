@@ -198,7 +198,7 @@ describe('beat check bounds', () => {
     expect(option.stderr).toContain(`"--${zone.slice(0, 78)}"…(100009 chars)`);
     const command = await runCli([zone]);
     expect(command.code).toBe(2);
-    expect(command.stderr).toBe(`beat: unknown command ${cut}. Commands: run, check, next, status, trigger, pause, resume. See 'beat --help'.\n`);
+    expect(command.stderr).toBe(`beat: unknown command ${cut}. Commands: run, check, next, status, trigger, pause, resume, import. See 'beat --help'.\n`);
   });
 });
 
@@ -216,7 +216,7 @@ describe('the beat binary', () => {
     expect(main.stdout).toContain('Commands:');
     // Each summary starts in one column, at least two spaces after the longest command name.
     const commandRows = main.stdout.split('Commands:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
-    expect(commandRows).toHaveLength(7);
+    expect(commandRows).toHaveLength(8);
     const summaryColumns = commandRows.map((line) => /^ {2}[a-z]+ {2,}(?=\S)/.exec(line)?.[0].length);
     expect(new Set(summaryColumns)).toEqual(new Set([summaryColumns[0]]));
     expect(summaryColumns[0]).toBeDefined();
@@ -246,15 +246,19 @@ describe('the beat binary', () => {
     const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
     const section = readme.split('\n## Commands\n')[1]?.split('\n## ')[0] ?? '';
     const documented = new Map<string, string[]>();
+    // `beat import` has a --help of its own for each source it lists; the README documents those.
+    const sources = (await runCli(['import', '--help'])).stdout.split('Sources:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
+    const targets = [...commandNames().filter((c) => c !== 'import'), ...sources.map((row) => `import ${row.trim().split(/\s+/)[0] ?? ''}`)];
+    expect(targets).toContain('import crontab');
     for (const row of section.split('\n').filter((line) => line.startsWith('| `beat '))) {
       const cell = row.split(' | ')[0] ?? '';
-      for (const [, command, rest] of cell.matchAll(/`beat ([a-z]+)([^`]*)`/g)) {
-        if (commandNames().includes(command as string)) documented.set(command as string, flagsOf(rest as string));
+      for (const [, command, rest] of cell.matchAll(/`beat ([a-z]+(?: [a-z]+)?)([^`]*)`/g)) {
+        if (targets.includes(command as string)) documented.set(command as string, flagsOf(rest as string));
       }
     }
-    expect([...documented.keys()].sort()).toEqual([...commandNames()].sort());
-    for (const command of commandNames()) {
-      const help = (await runCli([command, '--help'])).stdout;
+    expect([...documented.keys()].sort()).toEqual([...targets].sort());
+    for (const command of targets) {
+      const help = (await runCli([...command.split(' '), '--help'])).stdout;
       const usage = help.split('\n')[0] ?? '';
       const options = flagsOf(help.split('\nOptions:\n')[1] ?? '').filter((flag) => flag !== '--help');
       expect(flagsOf(usage), `${command}: Usage line against the Options list`).toEqual(options);
@@ -281,7 +285,7 @@ describe('the beat binary', () => {
     rmSync(broken);
     const unknown = spawnCli(['frobnicate']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toBe('beat: unknown command "frobnicate". Commands: run, check, next, status, trigger, pause, resume. See \'beat --help\'.\n');
+    expect(unknown.stderr).toBe('beat: unknown command "frobnicate". Commands: run, check, next, status, trigger, pause, resume, import. See \'beat --help\'.\n');
   });
 });
 

@@ -1,0 +1,49 @@
+/** `beat import celery`: a Celery app's beat_schedule and the settings tsbeat reads, as a config. */
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
+import { APP_SPEC, dumpCeleryApp, importCeleryDump } from '../importers/celery-app.js';
+import { renderImportedConfig } from '../importers/render.js';
+import { parseCommandArgs } from './args.js';
+import { ExitCode } from './io.js';
+import type { Io } from './io.js';
+import { writeImported } from './import-output.js';
+
+export const IMPORT_CELERY_HELP = `Usage: beat import celery --app MODULE:ATTR [--python PATH] [--out FILE]
+
+Runs your project's Python once to import the Celery app (as 'celery -A' does, from the working
+directory) and writes its beat_schedule as tsbeat entries (crontab, timedelta and schedule with
+relative, solar; args, kwargs, options) with the settings tsbeat reads: timezone, task_routes,
+task_default_queue, task_protocol, task_queue_max_priority, broker_url (left out when it holds a
+password) and broker_transport_options. Whatever it cannot express (a custom schedule class, a
+router function, an apply_async option tsbeat does not send, …) is listed on stderr.
+
+Options:
+  -A, --app SPEC      the app, e.g. proj.celery:app (or proj, as celery -A finds it)
+      --python PATH   the interpreter with your project's Celery (default python3)
+  -o, --out FILE      write the config there (default: stdout)
+  -h, --help          show this help
+`;
+
+export async function celeryImportCommand(argv: string[], io: Io): Promise<ExitCode> {
+  const { values } = parseCommandArgs('import celery', argv, {
+    app: { type: 'string', short: 'A' },
+    python: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.out(IMPORT_CELERY_HELP);
+    return ExitCode.Ok;
+  }
+  const app = values.app;
+  if (app === undefined || !APP_SPEC.test(app)) {
+    const got = app === undefined ? 'none given' : `got ${shown(app)}`;
+    throw new BeatError(ErrorCode.Usage, `beat import celery: --app must name the Celery app as celery -A takes it, a module path and optionally :attribute, e.g. --app proj.celery:app (${got}). See 'beat import celery --help'.`);
+  }
+  const python = values.python ?? 'python3';
+  const dump = dumpCeleryApp({ app, python, cwd: io.cwd, env: io.env });
+  const imported = importCeleryDump(dump, values.out ?? '<stdout>');
+  const header = [`Imported by \`beat import celery\` from ${app} (Celery ${dump.celery_version}).`];
+  const rendered = renderImportedConfig(imported.config, header, values.out ?? '<stdout>');
+  const notes = imported.notes.map((n) => `${app}: ${n.where}: ${n.message}`);
+  return writeImported(io, values.out, rendered, imported.entries, notes);
+}

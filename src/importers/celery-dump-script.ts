@@ -1,0 +1,162 @@
+/**
+ * The Python that `beat import celery` runs in the team's own interpreter: it imports the app as
+ * `celery -A` does (celery.app.utils.find_app, the working directory first on sys.path) and prints
+ * one JSON document describing `app.conf.beat_schedule` and the settings tsbeat reads. It reads
+ * Celery's schedule objects by the attributes celery/schedules.py gives them (schedule.run_every
+ * and .relative; crontab._orig_minute… as written and .minute… as expanded sets; solar.event, .lat,
+ * .lon), and only of those exact classes: a subclass may compute its times otherwise, and is
+ * reported as a custom schedule. Values JSON cannot hold are marked, never guessed.
+ *
+ * Anything the app prints while importing goes to stderr, so that stdout holds the JSON alone.
+ * Exit 3 with {"error": …} when the app cannot be imported.
+ */
+export const CELERY_DUMP_SCRIPT = String.raw`
+import datetime, json, math, numbers, os, re, sys, traceback
+
+real_stdout = sys.stdout
+sys.stdout = sys.stderr
+sys.path.insert(0, os.getcwd())
+
+def fail(kind, message):
+    real_stdout.write(json.dumps({'error': {'kind': kind, 'message': message}}))
+    real_stdout.flush()
+    sys.exit(3)
+
+try:
+    import celery
+    from celery.app.utils import find_app
+    from celery.schedules import crontab, schedule, solar
+    app = find_app(sys.argv[1])
+    if not isinstance(app, celery.Celery):
+        fail('not-app', '%s is a %s, not a Celery app' % (sys.argv[1], type(app).__name__))
+    conf = app.conf
+    beat_schedule = conf.beat_schedule or {}
+except SystemExit:
+    raise
+except BaseException as error:
+    traceback.print_exc()
+    last = traceback.format_exception_only(type(error), error)[-1].strip()
+    fail('import', last)
+
+def type_name(value):
+    t = type(value)
+    return '%s.%s' % (t.__module__, t.__qualname__)
+
+def enc(value):
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return {'__tsbeat__': 'unsupported', 'type': 'float', 'repr': repr(value)}
+    if isinstance(value, (list, tuple)):
+        return [enc(v) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: enc(v) for k, v in value.items()}
+    if isinstance(value, datetime.datetime):
+        return {'__tsbeat__': 'datetime', 'iso': value.isoformat(), 'naive': value.tzinfo is None}
+    return {'__tsbeat__': 'unsupported', 'type': type_name(value), 'repr': repr(value)[:200]}
+
+def field(value):
+    if isinstance(value, (set, frozenset, range)):
+        return sorted(value)
+    return enc(value)
+
+CRON_FIELDS = ('minute', 'hour', 'day_of_week', 'day_of_month', 'month_of_year')
+
+def schedule_of(value, relative):
+    if isinstance(value, bool):
+        return {'type': 'unknown', 'class': 'bool', 'repr': repr(value)}
+    if isinstance(value, numbers.Real):
+        return {'type': 'interval', 'seconds': float(value), 'relative': bool(relative)}
+    if isinstance(value, datetime.timedelta):
+        return {'type': 'interval', 'seconds': value.total_seconds(), 'relative': bool(relative)}
+    t = type(value)
+    custom_now = getattr(value, 'nowfun', None) is not None
+    if t is schedule:
+        return {'type': 'interval', 'seconds': value.run_every.total_seconds(), 'relative': bool(value.relative), 'nowfun': custom_now}
+    if t is crontab:
+        return {
+            'type': 'crontab',
+            'orig': {f: field(getattr(value, '_orig_' + f)) for f in CRON_FIELDS},
+            'sets': {f: sorted(getattr(value, f)) for f in CRON_FIELDS},
+            'nowfun': custom_now,
+        }
+    if t is solar:
+        return {'type': 'solar', 'event': value.event, 'lat': enc(value.lat), 'lon': enc(value.lon), 'nowfun': custom_now}
+    return {'type': 'unknown', 'class': type_name(value), 'repr': repr(value)[:200]}
+
+def route_value(value):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            name = getattr(v, 'name', None)
+            out[str(k)] = name if k in ('queue', 'exchange') and isinstance(name, str) and not isinstance(v, str) else enc(v)
+        return out
+    return enc(value)
+
+def routes_of(routes):
+    if routes is None:
+        return None
+    maps = list(routes) if isinstance(routes, (list, tuple)) else [routes]
+    out = []
+    for m in maps:
+        if isinstance(m, dict):
+            rules = []
+            for k, v in m.items():
+                if isinstance(k, re.Pattern):
+                    key = {'regex': k.pattern if isinstance(k.pattern, str) else repr(k.pattern), 'flags': int(k.flags)}
+                else:
+                    key = {'text': str(k)}
+                rules.append({'key': key, 'route': route_value(v)})
+            out.append({'rules': rules})
+        else:
+            out.append({'router': repr(m)[:200]})
+    return out
+
+entries = []
+for name, entry in beat_schedule.items():
+    if not isinstance(entry, dict):
+        entries.append({'name': str(name), 'invalid': 'not a dict but a %s' % type_name(entry)})
+        continue
+    relative = entry.get('relative', False)
+    options = entry.get('options') or {}
+    entries.append({
+        'name': str(name),
+        'task': entry.get('task'),
+        'schedule': schedule_of(entry.get('schedule'), relative),
+        'args': enc(entry.get('args') if entry.get('args') is not None else []),
+        'kwargs': enc(entry.get('kwargs') or {}),
+        'options': {str(k): route_value(v) if k in ('queue', 'exchange') else enc(v) for k, v in options.items()} if isinstance(options, dict) else enc(options),
+        'extra_keys': sorted(str(k) for k in entry if k not in ('task', 'schedule', 'args', 'kwargs', 'options', 'relative')),
+    })
+
+def setting(name):
+    try:
+        return conf.get(name)
+    except Exception:
+        return None
+
+timezone = setting('timezone')
+broker_url = setting('broker_url')
+real_stdout.write(json.dumps({
+    'celery_version': celery.__version__,
+    'settings': {
+        'timezone': None if timezone is None else str(timezone),
+        'enable_utc': bool(setting('enable_utc')),
+        'task_default_queue': setting('task_default_queue'),
+        'task_routes': routes_of(setting('task_routes')),
+        'broker_url': broker_url if isinstance(broker_url, str) else enc(broker_url),
+        'broker_transport_options': enc(setting('broker_transport_options') or {}),
+        'task_protocol': enc(setting('task_protocol')),
+        'task_queue_max_priority': enc(setting('task_queue_max_priority')),
+        'beat_cron_starting_deadline': enc(setting('beat_cron_starting_deadline')),
+    },
+    'entries': entries,
+}))
+real_stdout.flush()
+`;
