@@ -9,7 +9,9 @@ const n = Number(process.argv[2] ?? 100_000);
 const raw = mixedConfig(n);
 
 let peakRss = process.memoryUsage().rss;
-const sample = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 5);
+const sample = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 5);
 const now = Date.parse('2026-11-21T06:00:00Z');
 
 const t0 = performance.now();
@@ -30,4 +32,6 @@ const result = {
   peakRssMB: Math.round(peakRss / 1e6),
 };
 console.log(JSON.stringify(result));
-console.log(`| ${n.toLocaleString('en')} entries | validate+resolve ${result.validateAndResolveMs} ms | next fire ${result.nextFireMs} ms | total ${result.totalMs} ms | peak RSS ${result.peakRssMB} MB |`);
+console.log(
+  `| ${n.toLocaleString('en')} entries | validate+resolve ${result.validateAndResolveMs} ms | next fire ${result.nextFireMs} ms | total ${result.totalMs} ms | peak RSS ${result.peakRssMB} MB |`,
+);

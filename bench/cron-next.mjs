@@ -11,10 +11,14 @@ const lines = ['*/5 * * * *', '30 2 * * *', '0 9 * * 1-5', '15 10 * * 1#2', '0 0
 
 function source(i) {
   switch (i % 4) {
-    case 0: return lines[i % lines.length];
-    case 1: return `${i % 60} ${i % 24} * * *`;
-    case 2: return { minute: i % 60, hour: `${i % 12}-${12 + (i % 12)}/3`, dayOfWeek: 'mon-fri' };
-    default: return `${i % 60} ${i % 24} ${1 + (i % 28)} * ${i % 7}`;
+    case 0:
+      return lines[i % lines.length];
+    case 1:
+      return `${i % 60} ${i % 24} * * *`;
+    case 2:
+      return { minute: i % 60, hour: `${i % 12}-${12 + (i % 12)}/3`, dayOfWeek: 'mon-fri' };
+    default:
+      return `${i % 60} ${i % 24} ${1 + (i % 28)} * ${i % 7}`;
   }
 }
 const parse = (src) => (typeof src === 'string' ? parseCronLine(src) : parseCeleryCrontab(src));

@@ -151,11 +151,21 @@ async function tsbeatRound(leader, admin, n) {
   if (published !== n || stored !== n) throw new Error(`published ${published}, stored ${stored}, expected ${n}`);
   const first = await admin.lindex(LIST, -1);
   const rate = (ns) => n / (Number(ns) / 1e9);
-  return { total: rate(t1 - t0), render: rate(render), publish: rate(t1 - t0 - render), cpuUs: (cpu.user + cpu.system) / n, avgBytes: Buffer.byteLength(first ?? '') };
+  return {
+    total: rate(t1 - t0),
+    render: rate(render),
+    publish: rate(t1 - t0 - render),
+    cpuUs: (cpu.user + cpu.system) / n,
+    avgBytes: Buffer.byteLength(first ?? ''),
+  };
 }
 
 function redisBenchmark(n) {
-  const run = spawnSync('redis-benchmark', ['-h', '127.0.0.1', '-p', '6379', '--dbnum', String(DB), '-c', '1', '-P', '64', '-t', 'lpush', '-d', '865', '-n', String(n), '-q'], { encoding: 'utf8' });
+  const run = spawnSync(
+    'redis-benchmark',
+    ['-h', '127.0.0.1', '-p', '6379', '--dbnum', String(DB), '-c', '1', '-P', '64', '-t', 'lpush', '-d', '865', '-n', String(n), '-q'],
+    { encoding: 'utf8' },
+  );
   if (run.status !== 0) throw new Error(`redis-benchmark failed: ${run.stderr || run.error}`);
   const rates = [...run.stdout.matchAll(/LPUSH: ([\d.]+) requests per second/g)].map((m) => Number(m[1]));
   const rate = rates.at(-1);
@@ -181,10 +191,14 @@ try {
   }
   const total = median(ours.map((o) => o.total));
   const base = median(theirs);
-  out(`messages per round: ${fmt(N)} from ${ENTRIES} entries, ${fmt(CHUNK)} per dispatch, ${IN_FLIGHT} in flight; envelope ${Math.round(ours[0].avgBytes)} bytes; ${ROUNDS} rounds, medians:`);
-  out(`  tsbeat render+publish : ${fmt(total)} msg/s   (time split: render ${fmt(median(ours.map((o) => o.render)))}/s, publish ${fmt(median(ours.map((o) => o.publish)))}/s; ${median(ours.map((o) => o.cpuUs)).toFixed(2)} µs of Node CPU per message)`);
+  out(
+    `messages per round: ${fmt(N)} from ${ENTRIES} entries, ${fmt(CHUNK)} per dispatch, ${IN_FLIGHT} in flight; envelope ${Math.round(ours[0].avgBytes)} bytes; ${ROUNDS} rounds, medians:`,
+  );
+  out(
+    `  tsbeat render+publish : ${fmt(total)} msg/s   (time split: render ${fmt(median(ours.map((o) => o.render)))}/s, publish ${fmt(median(ours.map((o) => o.publish)))}/s; ${median(ours.map((o) => o.cpuUs)).toFixed(2)} µs of Node CPU per message)`,
+  );
   out(`  redis-benchmark -c 1 -P 64 -t lpush -d 865 : ${fmt(base)} req/s`);
-  out(`  ratio: ${(100 * total / base).toFixed(0)} % (goal >= 50 %)`);
+  out(`  ratio: ${((100 * total) / base).toFixed(0)} % (goal >= 50 %)`);
 } finally {
   await leader.close();
   await admin.flushdb();

@@ -17,7 +17,18 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { cpuTicks, stealShare } from './lib/host.mjs';
 import { consume, headersOf, redisNowMs, watchArrivals, watchKey } from './lib/redis-clock.mjs';
-import { celeryInstalled, celeryVersion, sampleIdle, shebangNodeFlags, spawnCeleryBeat, spawnTsbeat, stop, tempDir, tsbeatNodeFlags, waitForLog } from './lib/procs.mjs';
+import {
+  celeryInstalled,
+  celeryVersion,
+  sampleIdle,
+  shebangNodeFlags,
+  spawnCeleryBeat,
+  spawnTsbeat,
+  stop,
+  tempDir,
+  tsbeatNodeFlags,
+  waitForLog,
+} from './lib/procs.mjs';
 
 // In the order they run (function declarations, hoisted from below).
 const workloads = { burst, idle, accuracy, startup, failover, ceiling };
@@ -72,7 +83,9 @@ const only = values.only === undefined ? undefined : new Set(values.only.split('
 if (only !== undefined) {
   const unknown = [...only].filter((name) => !WORKLOADS.includes(name));
   if (unknown.length > 0 || only.size === 0) {
-    usageError(`--only "${values.only}": ${only.size === 0 ? 'name at least one workload' : `unknown workload ${unknown.join(', ')}`}; choose from ${WORKLOADS.join(', ')}`);
+    usageError(
+      `--only "${values.only}": ${only.size === 0 ? 'name at least one workload' : `unknown workload ${unknown.join(', ')}`}; choose from ${WORKLOADS.join(', ')}`,
+    );
   }
 }
 if (!/^\d+$/.test(values.db) || Number(values.db) > 15) usageError(`--db "${values.db}": expected a Redis database number from 0 to 15`);
@@ -125,7 +138,10 @@ async function burstTsbeat(n) {
   const dir = tempDir('bench-burst-');
   const at = await nextMinute(n >= 100_000 ? 25_000 : 12_000);
   const d = new Date(at);
-  const entries = Array.from({ length: n }, (_, i) => [`e${i}`, { task: 'bench.burst', schedule: { crontab: { minute: d.getUTCMinutes(), hour: d.getUTCHours() } } }]);
+  const entries = Array.from({ length: n }, (_, i) => [
+    `e${i}`,
+    { task: 'bench.burst', schedule: { crontab: { minute: d.getUTCMinutes(), hour: d.getUTCHours() } } },
+  ]);
   const child = spawnTsbeat(writeConfig(dir, `burst${n}`, entries));
   const arrivals = await watchArrivals(redis, ['celery'], n, at - Date.now() + 60_000);
   await stop(child);
@@ -144,7 +160,11 @@ async function burstCelery(n, capMs) {
   );
   const arrivals = await watchArrivals(redis, ['celery'], n, at - Date.now() + capMs);
   await stop(child, 'SIGKILL');
-  return { first: arrivals.first === undefined ? undefined : arrivals.first - at, last: arrivals.last === undefined ? undefined : arrivals.last - at, count: arrivals.count };
+  return {
+    first: arrivals.first === undefined ? undefined : arrivals.first - at,
+    last: arrivals.last === undefined ? undefined : arrivals.last - at,
+    count: arrivals.count,
+  };
 }
 
 async function burst() {
@@ -156,7 +176,10 @@ async function burst() {
     if (withCelery && n <= 10_000) {
       log(`burst ${n}: celery beat`);
       c = await burstCelery(n, 240_000);
-      celeryText = c.last === undefined ? `${c.count.toLocaleString('en')} of ${n.toLocaleString('en')} after 240 s` : `first ${fmtS(c.first)}, last ${fmtS(c.last)}`;
+      celeryText =
+        c.last === undefined
+          ? `${c.count.toLocaleString('en')} of ${n.toLocaleString('en')} after 240 s`
+          : `first ${fmtS(c.first)}, last ${fmtS(c.last)}`;
     }
     const target = n === 10_000 ? 'all within 0.25 s' : n === 100_000 ? 'all within 1.5 s' : '';
     const tsText = ts.last === undefined ? `${ts.count} of ${n} (timed out)` : `first ${fmtS(ts.first)}, last ${fmtS(ts.last)}`;
@@ -167,7 +190,10 @@ async function burst() {
 // ---------------------------------------------------------------- 2. idle
 /** Entries that are not due for months (1 January), spread over the minutes of the hour. */
 function idleEntries(n) {
-  return Array.from({ length: n }, (_, i) => [`e${i}`, { task: 'bench.idle', schedule: { crontab: { minute: i % 60, hour: 0, day_of_month: 1, month_of_year: 1 } } }]);
+  return Array.from({ length: n }, (_, i) => [
+    `e${i}`,
+    { task: 'bench.idle', schedule: { crontab: { minute: i % 60, hour: 0, day_of_month: 1, month_of_year: 1 } } },
+  ]);
 }
 
 async function idleOne(n, impl) {
@@ -179,7 +205,11 @@ async function idleOne(n, impl) {
     child = spawnTsbeat(writeConfig(dir, `idle${n}`, idleEntries(n)));
     await waitForLog(child, /beat\.start.*entries/, 60_000);
   } else {
-    child = spawnCeleryBeat(dir, BROKER, `for i in range(${n}):\n    app.conf.beat_schedule[f"e{i}"] = {"task": "bench.idle", "schedule": crontab(minute=i % 60, hour=0, day_of_month=1, month_of_year=1)}\n`);
+    child = spawnCeleryBeat(
+      dir,
+      BROKER,
+      `for i in range(${n}):\n    app.conf.beat_schedule[f"e{i}"] = {"task": "bench.idle", "schedule": crontab(minute=i % 60, hour=0, day_of_month=1, month_of_year=1)}\n`,
+    );
   }
   await new Promise((r) => setTimeout(r, 5000)); // let start-up finish before measuring
   const sample = await sampleIdle(child.pid, seconds * 1000);
@@ -223,7 +253,9 @@ async function accuracyOne(impl) {
       : spawnCeleryBeat(dir, BROKER, 'app.conf.beat_schedule["tick"] = {"task": "bench.tick", "schedule": 1.0}\n');
   const consumer = new Redis(BROKER);
   const arrivals = [];
-  await consume(consumer, 'celery', Date.now() + (ACCURACY_WARMUP_S + seconds + 4) * 1000, (message, at) => arrivals.push({ at, slot: headersOf(message).beat_scheduled_at }));
+  await consume(consumer, 'celery', Date.now() + (ACCURACY_WARMUP_S + seconds + 4) * 1000, (message, at) =>
+    arrivals.push({ at, slot: headersOf(message).beat_scheduled_at }),
+  );
   await consumer.quit();
   await stop(child, impl === 'tsbeat' ? 'SIGTERM' : 'SIGKILL');
   // Steady state: the runs of the first seconds (start-up, JIT compilation of the publish path)
@@ -245,10 +277,17 @@ async function accuracy() {
     log('accuracy: celery beat');
     c = await accuracyOne('celery');
   }
-  const fmt = (r) => `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(2)} ms; drift ${r.driftMs.toFixed(1)} ms over ${r.runs - 1} s`;
+  const fmt = (r) =>
+    `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(2)} ms; drift ${r.driftMs.toFixed(1)} ms over ${r.runs - 1} s`;
   // celery beat's messages carry no slot: its lateness is against its own first run, which leaves
   // out the delay of that first run; tsbeat's is against the slots it states, delay included.
-  row(`Accuracy, 1 s interval for ${values['accuracy-seconds']} s (after ${ACCURACY_WARMUP_S} s of warm-up)`, `${fmt(ts)} (against its stated slots)`, c ? `${fmt(c)} (against its first run: no slot stated)` : '—', c ? `drift ${ratio(Math.abs(c.driftMs), Math.max(Math.abs(ts.driftMs), 0.1))}` : '—', 'p99 < 2 ms, no drift');
+  row(
+    `Accuracy, 1 s interval for ${values['accuracy-seconds']} s (after ${ACCURACY_WARMUP_S} s of warm-up)`,
+    `${fmt(ts)} (against its stated slots)`,
+    c ? `${fmt(c)} (against its first run: no slot stated)` : '—',
+    c ? `drift ${ratio(Math.abs(c.driftMs), Math.max(Math.abs(ts.driftMs), 0.1))}` : '—',
+    'p99 < 2 ms, no drift',
+  );
 }
 
 // ---------------------------------------------------------------- 4. start-up
@@ -273,10 +312,16 @@ async function startupOne(impl) {
   }
   // Leading: the moment the lock key exists (celery beat has no lock: its first publish is all there is).
   const watcher = new Redis(BROKER);
-  const [leadingAt, arrivals] = await Promise.all([impl === 'tsbeat' ? watchKey(watcher, 'tsbeat:{startup}:lock', 120_000) : undefined, watchArrivals(redis, ['celery'], 1, 120_000)]);
+  const [leadingAt, arrivals] = await Promise.all([
+    impl === 'tsbeat' ? watchKey(watcher, 'tsbeat:{startup}:lock', 120_000) : undefined,
+    watchArrivals(redis, ['celery'], 1, 120_000),
+  ]);
   watcher.disconnect();
   await stop(child, impl === 'tsbeat' ? 'SIGTERM' : 'SIGKILL');
-  return { leading: leadingAt === undefined ? undefined : leadingAt - spawnedAt, first: arrivals.first === undefined ? undefined : arrivals.first - spawnedAt };
+  return {
+    leading: leadingAt === undefined ? undefined : leadingAt - spawnedAt,
+    first: arrivals.first === undefined ? undefined : arrivals.first - spawnedAt,
+  };
 }
 
 /**
@@ -289,7 +334,10 @@ async function startupRuns(impl) {
   const runs = [];
   for (let i = 0; i < STARTUP_RUNS; i++) runs.push(await startupOne(impl));
   const summary = (key) => {
-    const values = runs.map((r) => r[key]).filter((v) => v !== undefined).sort((a, b) => a - b);
+    const values = runs
+      .map((r) => r[key])
+      .filter((v) => v !== undefined)
+      .sort((a, b) => a - b);
     return values.length === 0 ? undefined : { median: percentile(values, 50), min: values[0], max: values[values.length - 1] };
   };
   return { leading: summary('leading'), first: summary('first') };
@@ -323,7 +371,9 @@ async function failover() {
   await new Promise((r) => setTimeout(r, 2000));
   const consumer = new Redis(BROKER);
   const arrivals = [];
-  const consuming = consume(consumer, 'celery', Date.now() + 45_000, (message, at) => arrivals.push({ at, slot: headersOf(message).beat_scheduled_at, id: headersOf(message).id }));
+  const consuming = consume(consumer, 'celery', Date.now() + 45_000, (message, at) =>
+    arrivals.push({ at, slot: headersOf(message).beat_scheduled_at, id: headersOf(message).id }),
+  );
   await new Promise((r) => setTimeout(r, 2000));
   const killAt = await redisNowMs(redis);
   a.kill('SIGKILL');
@@ -346,16 +396,57 @@ async function failover() {
   const duplicates = slots.length - new Set(slots).size;
   let lost = 0;
   for (let i = 1; i < slots.length; i += 1) lost += Math.max(0, Math.round((slots[i] - slots[i - 1]) / 100) - 1);
-  row('Failover after SIGKILL (lock TTL 10 s)', `next publish ${fmtS(afterKill)} after the kill`, 'n/a (one instance only)', '—', 'within TTL + 0.5 s');
+  row(
+    'Failover after SIGKILL (lock TTL 10 s)',
+    `next publish ${fmtS(afterKill)} after the kill`,
+    'n/a (one instance only)',
+    '—',
+    'within TTL + 0.5 s',
+  );
   row('Failover after SIGTERM', `next publish ${fmtS(afterTerm)} after the signal`, 'n/a', '—', 'within 0.2 s');
-  row('Slots across both failovers', `${slots.length} slots, ${duplicates} duplicated, ${lost} lost`, 'n/a', '—', 'none duplicated or lost');
+  row(
+    'Slots across both failovers',
+    `${slots.length} slots, ${duplicates} duplicated, ${lost} lost`,
+    'n/a',
+    '—',
+    'none duplicated or lost',
+  );
 }
 
 // ---------------------------------------------------------------- 6. raw ceiling
 function ceiling() {
-  const r = spawnSync('redis-benchmark', ['-h', '127.0.0.1', '-p', '6379', '--dbnum', String(DB), '-c', '1', '-P', '64', '-t', 'lpush', '-d', '865', '-n', '200000', '-q', '--csv'], { encoding: 'utf8' });
+  const r = spawnSync(
+    'redis-benchmark',
+    [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      '6379',
+      '--dbnum',
+      String(DB),
+      '-c',
+      '1',
+      '-P',
+      '64',
+      '-t',
+      'lpush',
+      '-d',
+      '865',
+      '-n',
+      '200000',
+      '-q',
+      '--csv',
+    ],
+    { encoding: 'utf8' },
+  );
   const rate = Number(/"LPUSH[^"]*","([\d.]+)"/.exec(r.stdout)?.[1]);
-  row('Raw ceiling: redis-benchmark -c 1 -P 64 -t lpush -d 865', Number.isFinite(rate) ? `${Math.round(rate).toLocaleString('en')} LPUSH/s` : 'redis-benchmark not installed', '—', '—', 'reference');
+  row(
+    'Raw ceiling: redis-benchmark -c 1 -P 64 -t lpush -d 865',
+    Number.isFinite(rate) ? `${Math.round(rate).toLocaleString('en')} LPUSH/s` : 'redis-benchmark not installed',
+    '—',
+    '—',
+    'reference',
+  );
   return rate;
 }
 

@@ -30,8 +30,38 @@ export const LAYERS = {
   observe: ['ports', 'base'],
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
-  service: ['http', 'observe', 'runtime', 'publish', 'amqp', 'kombu', 'redis', 'control', 'ports', 'celery', 'config', 'core', 'time', 'base'],
-  commands: ['importers', 'service', 'http', 'observe', 'runtime', 'publish', 'redis', 'control', 'ports', 'celery', 'config', 'core', 'time', 'base'],
+  service: [
+    'http',
+    'observe',
+    'runtime',
+    'publish',
+    'amqp',
+    'kombu',
+    'redis',
+    'control',
+    'ports',
+    'celery',
+    'config',
+    'core',
+    'time',
+    'base',
+  ],
+  commands: [
+    'importers',
+    'service',
+    'http',
+    'observe',
+    'runtime',
+    'publish',
+    'redis',
+    'control',
+    'ports',
+    'celery',
+    'config',
+    'core',
+    'time',
+    'base',
+  ],
 };
 
 /** No source file longer than this many lines. */
@@ -48,7 +78,8 @@ function sourceFiles(dir, out = []) {
   return out;
 }
 
-const IMPORT = /(?:^|[\s;}])(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /(?:^|[\s;}])(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
 
 /** Checks the src/ folder under `root`; returns what it found (nothing wrong when `problems` is empty). */
 export function checkLayers(root) {
@@ -62,7 +93,10 @@ export function checkLayers(root) {
     const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
     if (lines > MAX_FILE_LINES) problems.push(`${relative(root, file)}: ${lines} lines, more than ${MAX_FILE_LINES}; split it by subject`);
     const from = folderOf(file);
-    if (from !== ENTRY && !(from in LAYERS)) problems.push(`${relative(root, file)}: folder src/${from} is not in LAYERS (scripts/layers.mjs); add it with the folders it may import`);
+    if (from !== ENTRY && !(from in LAYERS))
+      problems.push(
+        `${relative(root, file)}: folder src/${from} is not in LAYERS (scripts/layers.mjs); add it with the folders it may import`,
+      );
     for (const match of text.matchAll(IMPORT)) {
       const spec = match[1] ?? match[2];
       const target = resolve(dirname(file), spec);
@@ -70,9 +104,12 @@ export function checkLayers(root) {
       if (to === from) continue;
       if (!edges.has(from)) edges.set(from, new Set());
       edges.get(from).add(to);
-      if (to === ENTRY) problems.push(`${relative(root, file)} imports ${spec}: the files directly in src/ are entry points, which nothing imports`);
+      if (to === ENTRY)
+        problems.push(`${relative(root, file)} imports ${spec}: the files directly in src/ are entry points, which nothing imports`);
       else if (from !== ENTRY && LAYERS[from] && !LAYERS[from].includes(to)) {
-        problems.push(`${relative(root, file)} imports ${spec}: src/${from} may not import src/${to} (it may import ${LAYERS[from].join(', ') || 'nothing'})`);
+        problems.push(
+          `${relative(root, file)} imports ${spec}: src/${from} may not import src/${to} (it may import ${LAYERS[from].join(', ') || 'nothing'})`,
+        );
       }
     }
   }
@@ -83,17 +120,31 @@ export function checkLayers(root) {
 
 /** The strongly connected folder groups of more than one folder, each as a path that closes. */
 function findCycles(edges) {
-  const index = new Map(), low = new Map(), stack = [], on = new Set(), groups = [];
+  const index = new Map(),
+    low = new Map(),
+    stack = [],
+    on = new Set(),
+    groups = [];
   let next = 0;
   const visit = (v) => {
-    index.set(v, next); low.set(v, next); next += 1; stack.push(v); on.add(v);
+    index.set(v, next);
+    low.set(v, next);
+    next += 1;
+    stack.push(v);
+    on.add(v);
     for (const w of edges.get(v) ?? []) {
-      if (!index.has(w)) { visit(w); low.set(v, Math.min(low.get(v), low.get(w))); }
-      else if (on.has(w)) low.set(v, Math.min(low.get(v), index.get(w)));
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v), index.get(w)));
     }
     if (low.get(v) === index.get(v)) {
       const group = [];
-      for (let w; w !== v; ) { w = stack.pop(); on.delete(w); group.push(w); }
+      for (let w; w !== v;) {
+        w = stack.pop();
+        on.delete(w);
+        group.push(w);
+      }
       if (group.length > 1) groups.push([...group.reverse(), group[0]]);
     }
   };
@@ -105,7 +156,13 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
   const { files, edges, cycles, problems } = checkLayers(root);
   if (process.argv.includes('--graph')) {
-    for (const [from, tos] of [...edges].sort()) console.log(`${from === ENTRY ? '(entry)' : from} -> ${[...tos].map((t) => (t === ENTRY ? '(entry)' : t)).sort().join(', ')}`);
+    for (const [from, tos] of [...edges].sort())
+      console.log(
+        `${from === ENTRY ? '(entry)' : from} -> ${[...tos]
+          .map((t) => (t === ENTRY ? '(entry)' : t))
+          .sort()
+          .join(', ')}`,
+      );
   }
   console.log(`${files} files, ${edges.size} folders importing others, folder cycles: ${cycles.length}`);
   for (const problem of problems) console.log(problem);

@@ -31,7 +31,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   trigger: { run: triggerCommand, summary: 'publish one run of an entry now, through the leader' },
   pause: { run: pauseCommand, summary: 'pause an entry (kept in Redis, honoured within a second)' },
   resume: { run: resumeCommand, summary: 'resume a paused entry' },
-  import: { run: importCommand, summary: 'write a config from a crontab file or a Celery app\'s beat_schedule' },
+  import: { run: importCommand, summary: "write a config from a crontab file or a Celery app's beat_schedule" },
 };
 
 const NAME_WIDTH = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;

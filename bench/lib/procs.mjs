@@ -7,7 +7,10 @@ import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 /** The Node flags of the CLI's shebang (`#!/usr/bin/env -S node …`): tsbeat runs as `beat` starts it. */
-export const shebangNodeFlags = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '')?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+export const shebangNodeFlags = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '')?.[1] ?? '')
+  .trim()
+  .split(/\s+/)
+  .filter(Boolean);
 const CLK_TCK = 100;
 
 export function tempDir(prefix) {
@@ -53,11 +56,15 @@ app.conf.beat_schedule = {}
 ${scheduleSource}
 `,
   );
-  const child = spawn('/usr/bin/python3', ['-m', 'celery', '-A', 'benchapp', 'beat', '-s', join(dir, 'celerybeat-schedule'), '--loglevel', 'WARNING'], {
-    cwd: dir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
-  });
+  const child = spawn(
+    '/usr/bin/python3',
+    ['-m', 'celery', '-A', 'benchapp', 'beat', '-s', join(dir, 'celerybeat-schedule'), '--loglevel', 'WARNING'],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    },
+  );
   child.stderr.on('data', () => undefined);
   return child;
 }
@@ -103,7 +110,7 @@ export async function sampleIdle(pid, ms) {
     last = rssBytes(pid);
     peak = Math.max(peak, last);
   }
-  const cpu = ((cpuTicks(pid) - c0) / CLK_TCK) / ((Date.now() - t0) / 1000) * 100;
+  const cpu = ((cpuTicks(pid) - c0) / CLK_TCK / ((Date.now() - t0) / 1000)) * 100;
   // The peak is what a memory limit must allow; the last sample is where it settles (V8 gives
   // start-up memory back only after some idle seconds).
   return { cpuPercent: cpu, rssMB: peak / 1e6, lastRssMB: last / 1e6 };

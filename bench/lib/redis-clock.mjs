@@ -52,7 +52,11 @@ export async function consume(redis, key, untilMs, onMessage) {
     if (left <= 0) return;
     // TIME in the same pipeline runs the moment BRPOP is served (a blocked client's next command
     // waits in its buffer): the arrival time without a round trip of the consumer in it.
-    const [[popError, popped], [timeError, time]] = await redis.pipeline().brpop(key, Math.max(0.05, Math.min(1, left / 1000))).time().exec();
+    const [[popError, popped], [timeError, time]] = await redis
+      .pipeline()
+      .brpop(key, Math.max(0.05, Math.min(1, left / 1000)))
+      .time()
+      .exec();
     if (popError || timeError) throw popError ?? timeError;
     if (!popped) continue;
     onMessage(JSON.parse(popped[1]), Number(time[0]) * 1000 + Number(time[1]) / 1000);

@@ -40,7 +40,9 @@ export function reconnectDelayMs(attempt: number, random: number): number {
 /** The socket under an amqplib connection (not in its types; needed to drop a connection that no longer answers). */
 function socketOf(model: ChannelModel): { destroy(error?: Error): void } | undefined {
   const stream = (model as unknown as { connection?: { stream?: unknown } }).connection?.stream;
-  return stream !== null && typeof stream === 'object' && typeof (stream as { destroy?: unknown }).destroy === 'function' ? (stream as { destroy(error?: Error): void }) : undefined;
+  return stream !== null && typeof stream === 'object' && typeof (stream as { destroy?: unknown }).destroy === 'function'
+    ? (stream as { destroy(error?: Error): void })
+    : undefined;
 }
 
 export class AmqpConnection {
@@ -106,7 +108,10 @@ export class AmqpConnection {
       this.attempts = 0;
       this.lastError = '';
       this.refusal = undefined;
-      logger.info({ event: this.everConnected ? EVENTS.brokerReconnect : EVENTS.brokerConnect, url: endpoint.display }, this.everConnected ? 'reconnected to the broker' : 'connected to the broker');
+      logger.info(
+        { event: this.everConnected ? EVENTS.brokerReconnect : EVENTS.brokerConnect, url: endpoint.display },
+        this.everConnected ? 'reconnected to the broker' : 'connected to the broker',
+      );
       this.everConnected = true;
     } catch (error) {
       if (model !== undefined) {
@@ -120,7 +125,8 @@ export class AmqpConnection {
       const message = errorMessage(refusal ?? error);
       // Every retry fails the same way during an outage: say it once per distinct error.
       if (message !== this.lastError) {
-        if (refusal) logger.error({ event: EVENTS.brokerError, code: refusal.code, url: endpoint.display, err: refusal }, `${message}; retrying`);
+        if (refusal)
+          logger.error({ event: EVENTS.brokerError, code: refusal.code, url: endpoint.display, err: refusal }, `${message}; retrying`);
         else logger.warn({ event: EVENTS.brokerError, url: endpoint.display, err: error }, 'cannot connect to the broker; retrying');
         this.lastError = message;
       }
@@ -146,7 +152,9 @@ export class AmqpConnection {
     // amqplib emits 'error' before 'close' when the connection fails; 'close' does the work.
     model.on('error', (error: Error) => logger.warn({ event: EVENTS.brokerError, err: error }, 'broker connection error'));
     model.on('close', (error?: Error) => this.lost(model, error));
-    model.on('blocked', (reason: string) => logger.warn({ event: EVENTS.brokerBlocked, reason }, 'the broker blocked publishing (resource alarm); confirms wait until it clears'));
+    model.on('blocked', (reason: string) =>
+      logger.warn({ event: EVENTS.brokerBlocked, reason }, 'the broker blocked publishing (resource alarm); confirms wait until it clears'),
+    );
     model.on('unblocked', () => logger.info({ event: EVENTS.brokerBlocked, reason: 'unblocked' }, 'the broker unblocked publishing'));
   }
 
@@ -186,7 +194,10 @@ export class AmqpConnection {
     const model = this.model;
     if (model === undefined && this.refusal !== undefined && this.state !== 'closed') throw this.refusal;
     if (model === undefined || this.state === 'closed') {
-      throw new BeatError(ErrorCode.BrokerPublish, `not connected to the broker ${this.options.spec.display} (${this.state}); nothing was published`);
+      throw new BeatError(
+        ErrorCode.BrokerPublish,
+        `not connected to the broker ${this.options.spec.display} (${this.state}); nothing was published`,
+      );
     }
     this.opening ??= this.openChannel(model)
       .then((channel) => {
@@ -226,7 +237,13 @@ export class AmqpConnection {
       timer = setTimeout(() => resolve('overdue'), DEFAULTS.amqpCloseTimeoutMs);
     });
     // A broker that stopped answering would leave close() waiting for close-ok forever.
-    const result = await Promise.race([model.close().then(() => 'closed' as const, () => 'failed' as const), overdue]);
+    const result = await Promise.race([
+      model.close().then(
+        () => 'closed' as const,
+        () => 'failed' as const,
+      ),
+      overdue,
+    ]);
     clearTimeout(timer);
     if (result !== 'closed') socketOf(model)?.destroy();
   }

@@ -97,7 +97,8 @@ export function fieldValue(value: unknown): unknown {
     return { '!': value > 0 && value < 2 ** 63 ? 'int64' : 'double', value } satisfies TypedField;
   }
   if (Array.isArray(value)) return value.map(fieldValue);
-  if (value !== null && typeof value === 'object') return { '!': 'object', value: fieldTable(value as Record<string, unknown>) } satisfies TypedField;
+  if (value !== null && typeof value === 'object')
+    return { '!': 'object', value: fieldTable(value as Record<string, unknown>) } satisfies TypedField;
   return value;
 }
 
@@ -133,7 +134,10 @@ export function headerProblem(headers: unknown): string | undefined {
 }
 
 /** The message's properties as kombu's pyamqp `prepare_message` + `Producer.publish` set them. */
-export function amqpProperties(message: TaskMessage, headers: Readonly<Record<string, unknown>> = JSON.parse(message.headersJson) as Record<string, unknown>): AmqpProperties {
+export function amqpProperties(
+  message: TaskMessage,
+  headers: Readonly<Record<string, unknown>> = JSON.parse(message.headersJson) as Record<string, unknown>,
+): AmqpProperties {
   const p = message.properties;
   const base = {
     contentType: message.contentType,

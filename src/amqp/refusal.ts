@@ -5,10 +5,16 @@ import { BeatError, ErrorCode } from '../base/errors.js';
  * that does not exist (or that the user may not use) with a ConnectionClose in place of
  * ConnectionOpenOk, which amqplib reports without the broker's text: the vhost comes from the URL.
  */
-export function amqpRefusal(error: unknown, endpoint: { readonly display: string; readonly vhost: string; readonly username: string }): BeatError | undefined {
+export function amqpRefusal(
+  error: unknown,
+  endpoint: { readonly display: string; readonly vhost: string; readonly username: string },
+): BeatError | undefined {
   if (!(error instanceof Error)) return undefined;
   const at = `RabbitMQ at ${endpoint.display}`;
-  if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(error.message) || /NOT_ALLOWED - (vhost|access to vhost)/.test(error.message)) {
+  if (
+    /Expected ConnectionOpenOk; got <ConnectionClose/.test(error.message) ||
+    /NOT_ALLOWED - (vhost|access to vhost)/.test(error.message)
+  ) {
     const v = endpoint.vhost;
     return new BeatError(
       ErrorCode.BrokerRefused,
@@ -17,7 +23,11 @@ export function amqpRefusal(error: unknown, endpoint: { readonly display: string
     );
   }
   if (/ACCESS.REFUSED/.test(error.message)) {
-    return new BeatError(ErrorCode.BrokerRefused, `${at} refused the login of user "${endpoint.username}" (${error.message}): correct the credentials in the URL, or the user on the broker`, { cause: error });
+    return new BeatError(
+      ErrorCode.BrokerRefused,
+      `${at} refused the login of user "${endpoint.username}" (${error.message}): correct the credentials in the URL, or the user on the broker`,
+      { cause: error },
+    );
   }
   return undefined;
 }

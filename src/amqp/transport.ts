@@ -73,9 +73,14 @@ export class AmqpTransport {
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? DEFAULTS.amqpConfirmTimeoutMs;
     this.logger = options.logger.child({ broker: this.spec.display });
     for (const warning of this.spec.warnings) this.logger.warn({ event: EVENTS.brokerWarning }, warning);
-    const ignored = Object.entries(options.transportOptions).filter(([, v]) => v !== undefined).map(([k]) => k);
+    const ignored = Object.entries(options.transportOptions)
+      .filter(([, v]) => v !== undefined)
+      .map(([k]) => k);
     if (ignored.length > 0) {
-      this.logger.warn({ event: EVENTS.brokerWarning, options: ignored }, `broker.transportOptions ${ignored.join(', ')} apply to Redis brokers only; ignored with an AMQP broker`);
+      this.logger.warn(
+        { event: EVENTS.brokerWarning, options: ignored },
+        `broker.transportOptions ${ignored.join(', ')} apply to Redis brokers only; ignored with an AMQP broker`,
+      );
     }
     this.connection = new AmqpConnection({
       spec: this.spec,
@@ -224,7 +229,11 @@ export class AmqpTransport {
     // The queue may have been deleted since it was declared: declare it again on the next attempt.
     this.declared.delete(fields.routingKey);
     if (entry !== undefined) entry.returned = reason;
-    else this.logger.warn({ event: EVENTS.publishDropped, id, exchange: fields.exchange, routingKey: fields.routingKey }, `a message came back unroutable: ${reason}`);
+    else
+      this.logger.warn(
+        { event: EVENTS.publishDropped, id, exchange: fields.exchange, routingKey: fields.routingKey },
+        `a message came back unroutable: ${reason}`,
+      );
   }
 }
 
@@ -239,9 +248,13 @@ function declareError(d: AmqpDeclaration, error: unknown): BeatError {
   const message = errorMessage(error);
   const args = Object.keys(d.arguments).length === 0 ? 'no arguments' : `arguments ${JSON.stringify(d.arguments)}`;
   const hint = /PRECONDITION|406/.test(message)
-    ? '; the queue or exchange already exists with other settings: make taskQueueMaxPriority, taskDefaultQueueType and taskCreateMissingQueueType match the workers\' task_queue_max_priority, task_default_queue_type and task_create_missing_queue_type (or delete the queue)'
+    ? "; the queue or exchange already exists with other settings: make taskQueueMaxPriority, taskDefaultQueueType and taskCreateMissingQueueType match the workers' task_queue_max_priority, task_default_queue_type and task_create_missing_queue_type (or delete the queue)"
     : '';
-  return new BeatError(ErrorCode.BrokerDeclare, `cannot declare queue "${d.queue}" (durable, ${args}) with its direct exchange "${d.exchange}": ${message}${hint}`, { cause: error });
+  return new BeatError(
+    ErrorCode.BrokerDeclare,
+    `cannot declare queue "${d.queue}" (durable, ${args}) with its direct exchange "${d.exchange}": ${message}${hint}`,
+    { cause: error },
+  );
 }
 
 function onceDrained(channel: ConfirmChannel): Promise<void> {

@@ -80,7 +80,10 @@ export class ConfigError extends BeatError {
 export function formatProblems(source: string, problems: readonly ConfigProblem[]): string {
   const n = problems.length;
   const head = `${source}: ${n} problem${n === 1 ? '' : 's'}`;
-  return [head, ...problems.map((p) => `  ${p.path === '' ? '(top level)' : p.path}${p.line === undefined ? '' : ` (line ${p.line})`}: ${p.message}`)].join('\n');
+  return [
+    head,
+    ...problems.map((p) => `  ${p.path === '' ? '(top level)' : p.path}${p.line === undefined ? '' : ` (line ${p.line})`}: ${p.message}`),
+  ].join('\n');
 }
 
 /** User-supplied text longer than this is cut where an error message echoes it. */

@@ -44,7 +44,12 @@ export function serializeError(value: unknown, depth = 0): LoggedError {
   const type = value instanceof Error && typeof error.name === 'string' && error.name !== 'Error' ? error.name : undefined;
   const code = typeof error.code === 'string' || typeof error.code === 'number' ? error.code : undefined;
   const cause = error.cause !== undefined && depth < CAUSE_DEPTH ? serializeError(error.cause, depth + 1) : undefined;
-  return { message, ...(type === undefined ? {} : { type }), ...(code === undefined ? {} : { code }), ...(cause === undefined ? {} : { cause }) };
+  return {
+    message,
+    ...(type === undefined ? {} : { type }),
+    ...(code === undefined ? {} : { code }),
+    ...(cause === undefined ? {} : { cause }),
+  };
 }
 
 /** An error on one line, for people: "message [CODE] ← cause [CODE]". */

@@ -80,7 +80,6 @@ export interface RenderInput {
   readonly nowMs: number;
 }
 
-
 export interface MessageTemplate {
   readonly entry: string;
   readonly task: string;
@@ -282,6 +281,12 @@ export function renderTaskMessage(template: MessageTemplate, input: RenderInput)
   const properties: TaskProperties =
     expiration === undefined
       ? { correlation_id: input.taskId, reply_to: template.replyTo, delivery_mode: template.deliveryMode, priority: template.priority }
-      : { correlation_id: input.taskId, reply_to: template.replyTo, delivery_mode: template.deliveryMode, expiration, priority: template.priority };
+      : {
+          correlation_id: input.taskId,
+          reply_to: template.replyTo,
+          delivery_mode: template.deliveryMode,
+          expiration,
+          priority: template.priority,
+        };
   return new RenderedTaskMessage(template, input.taskId, slots, properties, template.body ?? renderParts(template.bodyParts, slots));
 }

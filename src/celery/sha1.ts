@@ -37,9 +37,11 @@ export function sha1Words(bytes: Uint8Array, length: number, out: Int32Array = n
   for (let o = 0; o < size; o += 64) {
     for (let i = 0; i < 16; i += 1) {
       const at = o + 4 * i;
-      W[i] = ((bytes[at] as number) << 24) | ((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number);
+      W[i] =
+        ((bytes[at] as number) << 24) | ((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number);
     }
-    for (let i = 16; i < 80; i += 1) W[i] = rotl((W[i - 3] as number) ^ (W[i - 8] as number) ^ (W[i - 14] as number) ^ (W[i - 16] as number), 1);
+    for (let i = 16; i < 80; i += 1)
+      W[i] = rotl((W[i - 3] as number) ^ (W[i - 8] as number) ^ (W[i - 14] as number) ^ (W[i - 16] as number), 1);
     let a = h0;
     let b = h1;
     let c = h2;

@@ -83,7 +83,12 @@ export function slotIdPrefix(deployment: string, entryName: string): Buffer {
  * unambiguous. `prefix`, when given, must be `slotIdPrefix(deployment, entryName)`: it saves
  * building it on every call.
  */
-export function slotTaskId(deployment: string, entryName: string, slotMs: number, prefix: Buffer = slotIdPrefix(deployment, entryName)): string {
+export function slotTaskId(
+  deployment: string,
+  entryName: string,
+  slotMs: number,
+  prefix: Buffer = slotIdPrefix(deployment, entryName),
+): string {
   const slot = Math.floor(slotMs);
   if (slot < 0 || !Number.isSafeInteger(slot)) return nameBasedId(NAMESPACE_BYTES, `${deployment}\n${entryName}\n${slot}`);
   const buf = room(prefix.length + 16 + 72);

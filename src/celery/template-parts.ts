@@ -49,7 +49,10 @@ export function compileExpires(entry: string, expires: Options['expires']): Expi
   }
   const atMs = parseIsoInstant(expires);
   if (atMs === undefined) {
-    throw new BeatError(ErrorCode.MessageInvalid, `entry "${entry}": options.expires ${JSON.stringify(expires)} is not an ISO-8601 date-time`);
+    throw new BeatError(
+      ErrorCode.MessageInvalid,
+      `entry "${entry}": options.expires ${JSON.stringify(expires)} is not an ISO-8601 date-time`,
+    );
   }
   return { kind: 'absolute', iso: expires, isoJson: quoteJson(expires), atMs };
 }

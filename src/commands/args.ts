@@ -9,7 +9,9 @@ import { closest } from '../config/keys.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
-export type ParsedCommandArgs<O extends OptionSpec> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>>;
+export type ParsedCommandArgs<O extends OptionSpec> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>
+>;
 
 export function parseCommandArgs<O extends OptionSpec>(command: string, argv: string[], options: O, positionals = 0): ParsedCommandArgs<O> {
   let parsed: ParsedCommandArgs<O>;
@@ -23,7 +25,10 @@ export function parseCommandArgs<O extends OptionSpec>(command: string, argv: st
     throw new BeatError(ErrorCode.Usage, `beat ${command}: ${why}. See 'beat ${command} --help'.`);
   }
   if (parsed.positionals.length > positionals) {
-    throw new BeatError(ErrorCode.Usage, `beat ${command}: unexpected argument ${shown(parsed.positionals[positionals] ?? '')}. See 'beat ${command} --help'.`);
+    throw new BeatError(
+      ErrorCode.Usage,
+      `beat ${command}: unexpected argument ${shown(parsed.positionals[positionals] ?? '')}. See 'beat ${command} --help'.`,
+    );
   }
   return parsed;
 }
@@ -54,13 +59,18 @@ export function parseInstant(command: string, option: string, text: string): num
   const ms = parseIsoDateTime(text, 'UTC');
   if (ms === undefined) throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} ${shown(text)} is not a real date and time`);
   // Four digits can still name the year 0, and an offset can push 9999-12-31 into the year 10000.
-  if (!isShownInstant(ms)) throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} must be in the years 0001-9999, got ${shown(text)}`);
+  if (!isShownInstant(ms))
+    throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} must be in the years 0001-9999, got ${shown(text)}`);
   return ms;
 }
 
 /** The error for an entry name the config does not have: the closest name if one is near, else the first names. */
 export function unknownEntryError(command: string, name: string, names: readonly string[]): BeatError {
   const hint = closest(name, names);
-  const listed = names.length === 0 ? '; the config has no entries' : `; entries: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`;
-  return new BeatError(ErrorCode.UnknownEntry, `beat ${command}: no entry named ${shown(name)} in the config${hint ? `; did you mean "${hint}"?` : listed}`);
+  const listed =
+    names.length === 0 ? '; the config has no entries' : `; entries: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`;
+  return new BeatError(
+    ErrorCode.UnknownEntry,
+    `beat ${command}: no entry named ${shown(name)} in the config${hint ? `; did you mean "${hint}"?` : listed}`,
+  );
 }

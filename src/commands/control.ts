@@ -100,7 +100,10 @@ async function openControl(io: Io, configPath: string | undefined, brokerFlag: s
     client.disconnect();
     // Refused (a DB the server lacks, a wrong password): say so, with the fix, rather than "cannot reach".
     if (error instanceof BeatError) throw error;
-    throw new BeatError(ErrorCode.RedisUnavailable, `cannot reach Redis at ${maskUrl(url)} within ${CONNECT_TIMEOUT_MS / 1000} s; check --broker or broker.url`);
+    throw new BeatError(
+      ErrorCode.RedisUnavailable,
+      `cannot reach Redis at ${maskUrl(url)} within ${CONNECT_TIMEOUT_MS / 1000} s; check --broker or broker.url`,
+    );
   }
   const keys = schedulerKeys(config.state.prefix, config.name);
   const control = new ControlStore(client, keys);
@@ -110,8 +113,18 @@ async function openControl(io: Io, configPath: string | undefined, brokerFlag: s
     control,
     states: new RedisStateStore(client, keys),
     failure: (verb, error) =>
-      error instanceof BeatError ? error : (redisRefusal(error, placeOf(client)) ?? new BeatError(ErrorCode.RedisUnavailable, `beat ${verb}: ${errorMessage(error)}`, { cause: error })),
-    check: () => checkDeployment({ control, lockClients: config.lock.urls.length === 0 ? [client] : [], lockKey: keys.lock, deployment: config.name, own }),
+      error instanceof BeatError
+        ? error
+        : (redisRefusal(error, placeOf(client)) ??
+          new BeatError(ErrorCode.RedisUnavailable, `beat ${verb}: ${errorMessage(error)}`, { cause: error })),
+    check: () =>
+      checkDeployment({
+        control,
+        lockClients: config.lock.urls.length === 0 ? [client] : [],
+        lockKey: keys.lock,
+        deployment: config.name,
+        own,
+      }),
     close: async () => {
       await client.quit().catch(() => client.disconnect());
     },
@@ -119,14 +132,27 @@ async function openControl(io: Io, configPath: string | undefined, brokerFlag: s
 }
 
 function requireEntry(command: string, config: ResolvedConfig, name: string | undefined): string {
-  if (name === undefined) throw new BeatError(ErrorCode.Usage, `beat ${command}: which entry? Usage: beat ${command} ENTRY. See 'beat ${command} --help'.`);
+  if (name === undefined)
+    throw new BeatError(ErrorCode.Usage, `beat ${command}: which entry? Usage: beat ${command} ENTRY. See 'beat ${command} --help'.`);
   if (config.entries.some((e) => e.name === name)) return name;
-  throw unknownEntryError(command, name, config.entries.map((e) => e.name));
+  throw unknownEntryError(
+    command,
+    name,
+    config.entries.map((e) => e.name),
+  );
 }
 
 export async function readStatus(control: Control, nowMs: number): Promise<DeploymentStatus> {
   const [states, paused, check] = await Promise.all([control.states.readAll(), control.control.paused(), control.check()]);
-  return buildStatus({ config: control.config, states, paused, leader: check.leader, self: { instance: 'cli', role: 'cli' }, nowMs, warnings: warningsOf(check) });
+  return buildStatus({
+    config: control.config,
+    states,
+    paused,
+    leader: check.leader,
+    self: { instance: 'cli', role: 'cli' },
+    nowMs,
+    warnings: warningsOf(check),
+  });
 }
 
 /**
@@ -138,7 +164,10 @@ async function requireLeaderHas(command: string, control: Control, entry: string
   const { mismatch } = await control.check();
   if (mismatch === undefined) return;
   if (mismatch.onlyHere.includes(entry)) {
-    throw new BeatError(ErrorCode.UnknownEntry, `beat ${command}: the leader has no entry "${entry}", so it would never act on this; ${mismatch.message}`);
+    throw new BeatError(
+      ErrorCode.UnknownEntry,
+      `beat ${command}: the leader has no entry "${entry}", so it would never act on this; ${mismatch.message}`,
+    );
   }
   io.err(`beat ${command}: WARNING: ${mismatch.message}`);
 }
@@ -162,7 +191,9 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
       io.out(JSON.stringify(status));
       return ExitCode.Ok;
     }
-    io.out(`deployment ${status.deployment}: ${status.leader ? `leader ${status.leader.instance} since ${status.leader.since}` : 'NO LEADER (no beat run instance holds the lock)'}`);
+    io.out(
+      `deployment ${status.deployment}: ${status.leader ? `leader ${status.leader.instance} since ${status.leader.since}` : 'NO LEADER (no beat run instance holds the lock)'}`,
+    );
     for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
     io.out(
       renderTable(
@@ -235,7 +266,9 @@ async function pauseOrResume(verb: 'pause' | 'resume', argv: string[], io: Io): 
     const entry = requireEntry(verb, control.config, positionals[0]);
     await requireLeaderHas(verb, control, entry, io);
     const changed = await control.control.setPaused(entry, verb === 'pause', io.now());
-    io.out(changed ? `${verb === 'pause' ? 'paused' : 'resumed'} ${entry}` : `${entry} was already ${verb === 'pause' ? 'paused' : 'active'}`);
+    io.out(
+      changed ? `${verb === 'pause' ? 'paused' : 'resumed'} ${entry}` : `${entry} was already ${verb === 'pause' ? 'paused' : 'active'}`,
+    );
     return ExitCode.Ok;
   } catch (error) {
     throw control.failure(verb, error);

@@ -37,7 +37,10 @@ export async function celeryImportCommand(argv: string[], io: Io): Promise<ExitC
   const app = values.app;
   if (app === undefined || !APP_SPEC.test(app)) {
     const got = app === undefined ? 'none given' : `got ${shown(app)}`;
-    throw new BeatError(ErrorCode.Usage, `beat import celery: --app must name the Celery app as celery -A takes it, a module path and optionally :attribute, e.g. --app proj.celery:app (${got}). See 'beat import celery --help'.`);
+    throw new BeatError(
+      ErrorCode.Usage,
+      `beat import celery: --app must name the Celery app as celery -A takes it, a module path and optionally :attribute, e.g. --app proj.celery:app (${got}). See 'beat import celery --help'.`,
+    );
   }
   const python = values.python ?? 'python3';
   const dump = dumpCeleryApp({ app, python, cwd: io.cwd, env: io.env });

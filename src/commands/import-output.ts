@@ -16,8 +16,8 @@ export function writeImported(io: Io, out: string | undefined, text: string, ent
       throw new BeatError(ErrorCode.ImportInput, `beat import: cannot write ${shown(out)}: ${errorMessage(error)}`, { cause: error });
     }
   }
-  const left = notes.length === 0 ? '' : `; ${notes.length} note${notes.length === 1 ? '' : 's'} above: what the config does not carry over`;
+  const left =
+    notes.length === 0 ? '' : `; ${notes.length} note${notes.length === 1 ? '' : 's'} above: what the config does not carry over`;
   io.err(`beat import: ${entries} entr${entries === 1 ? 'y' : 'ies'}${out === undefined ? '' : ` written to ${out}`}${left}`);
   return ExitCode.Ok;
 }
-

@@ -87,15 +87,20 @@ async function crontabImportCommand(argv: string[], io: Io): Promise<ExitCode> {
   const file = positionals[0];
   if (file === undefined) throw usage('name the crontab file, e.g. "beat import crontab /etc/crontab --task cron.run_command"');
   const task = values.task;
-  if (task === undefined || task === '' || /\s/.test(task)) throw usage('--task must name the Celery task that runs a command, e.g. --task cron.run_command (see examples/cron_tasks.py)');
+  if (task === undefined || task === '' || /\s/.test(task))
+    throw usage('--task must name the Celery task that runs a command, e.g. --task cron.run_command (see examples/cron_tasks.py)');
   if (values.queue === '') throw usage('--queue must not be empty');
-  if (values.timezone !== undefined && !isValidZone(values.timezone)) throw usage(`--timezone ${shown(values.timezone)} is not a time zone; use an IANA name such as "Europe/Berlin"`);
+  if (values.timezone !== undefined && !isValidZone(values.timezone))
+    throw usage(`--timezone ${shown(values.timezone)} is not a time zone; use an IANA name such as "Europe/Berlin"`);
   const path = resolve(io.cwd, file);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file; check the path (crontab -l > FILE saves a user\'s crontab)' : errorMessage(error);
+    const why =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? "no such file; check the path (crontab -l > FILE saves a user's crontab)"
+        : errorMessage(error);
     throw new BeatError(ErrorCode.ImportInput, `beat import crontab: cannot read ${shown(file)}: ${why}`, { cause: error });
   }
   const system = values.system === true || isSystemCrontabPath(path);
@@ -104,11 +109,20 @@ async function crontabImportCommand(argv: string[], io: Io): Promise<ExitCode> {
     const n = parsed.problems.length;
     throw new BeatError(
       ErrorCode.ImportInput,
-      [...parsed.problems.map((p) => `${file}:${p.line}: ${p.message}`), `beat import crontab: ${n} bad line${n === 1 ? '' : 's'} in ${file}; nothing written`].join('\n'),
+      [
+        ...parsed.problems.map((p) => `${file}:${p.line}: ${p.message}`),
+        `beat import crontab: ${n} bad line${n === 1 ? '' : 's'} in ${file}; nothing written`,
+      ].join('\n'),
     );
   }
   const timezone = values.timezone ?? 'UTC';
-  const imported = importCrontab(parsed, { task, timezone, timezoneGiven: values.timezone !== undefined, namePrefix: values['name-prefix'], queue: values.queue });
+  const imported = importCrontab(parsed, {
+    task,
+    timezone,
+    timezoneGiven: values.timezone !== undefined,
+    namePrefix: values['name-prefix'],
+    queue: values.queue,
+  });
   const header = [
     `Imported by \`beat import crontab\` from ${basename(file)}${system ? ' (system format)' : ''}.`,
     `Each entry calls ${task} with the command line; kwargs: env (the crontab's variables), user, input (after %).`,

@@ -44,14 +44,23 @@ export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
   if (values.entry !== undefined) {
     const wanted = values.entry;
     entries = entries.filter((e) => e.name === wanted);
-    if (entries.length === 0) throw unknownEntryError('next', wanted, config.entries.map((e) => e.name));
+    if (entries.length === 0)
+      throw unknownEntryError(
+        'next',
+        wanted,
+        config.entries.map((e) => e.name),
+      );
   }
 
   const result = entries.map((entry) => ({
     name: entry.name,
     task: entry.task,
     timezone: entry.timezone,
-    next: entry.enabled ? nextFires(entry.schedule, { zone: entry.timezone, afterMs }, count).map((ms) => shownFire(ms, entry.name, entry.timezone, values.after)) : [],
+    next: entry.enabled
+      ? nextFires(entry.schedule, { zone: entry.timezone, afterMs }, count).map((ms) =>
+          shownFire(ms, entry.name, entry.timezone, values.after),
+        )
+      : [],
     enabled: entry.enabled,
   }));
 

@@ -111,7 +111,10 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
       await running.reload(next.config);
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : undefined;
-      logger.error({ event: EVENTS.reloadFailed, trigger: why, problems, err: problems ? undefined : error }, `config not reloaded, the running schedule is unchanged: ${errorMessage(error)}`);
+      logger.error(
+        { event: EVENTS.reloadFailed, trigger: why, problems, err: problems ? undefined : error },
+        `config not reloaded, the running schedule is unchanged: ${errorMessage(error)}`,
+      );
     }
   };
   // Listening for SIGHUP (and watching the file) before connecting, not after: Node's default action
@@ -123,7 +126,9 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
   try {
     let service: RunningService;
     try {
-      service = dryRun ? await startDryRun({ config, logger, instanceId }, (line) => io.out(line)) : await startService({ config, logger, http, instanceId }, abort.signal);
+      service = dryRun
+        ? await startDryRun({ config, logger, instanceId }, (line) => io.out(line))
+        : await startService({ config, logger, http, instanceId }, abort.signal);
     } catch (error) {
       logger.flush();
       if (abort.signal.aborted) return ExitCode.Ok; // stopped while still connecting

@@ -23,6 +23,7 @@ export function amqpQueueConfigProblems(config: AmqpQueueConfig): string[] {
     ...(config.taskCreateMissingQueueType === 'quorum' ? ['taskCreateMissingQueueType'] : []),
   ];
   return quorum.map(
-    (key) => `taskQueueMaxPriority (x-max-priority) cannot be used with ${key}: "quorum": RabbitMQ refuses x-max-priority on a quorum queue (406 PRECONDITION_FAILED); remove one of the two`,
+    (key) =>
+      `taskQueueMaxPriority (x-max-priority) cannot be used with ${key}: "quorum": RabbitMQ refuses x-max-priority on a quorum queue (406 PRECONDITION_FAILED); remove one of the two`,
   );
 }

@@ -59,10 +59,10 @@ export function isAmqpUrl(url: string): boolean {
   return scheme !== undefined && Object.hasOwn(AMQP_SCHEMES, scheme);
 }
 
-
 function seconds(url: string, key: string, text: string, min: number): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < min) throw urlError(url, `${key} must be a number of seconds${min > 0 ? ' above 0' : ''}, not "${text}"`);
+  if (text.trim() === '' || !Number.isFinite(value) || value < min)
+    throw urlError(url, `${key} must be a number of seconds${min > 0 ? ' above 0' : ''}, not "${text}"`);
   return value;
 }
 
@@ -71,10 +71,17 @@ function parseTls(full: string, query: ReadonlyMap<string, string>, warnings: st
   let certReqs: AmqpTls['certReqs'] = 'required';
   if (reqsText !== undefined) {
     const mapped = CERT_REQS[reqsText];
-    if (mapped === undefined) throw urlError(full, `ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "${reqsText}"`);
+    if (mapped === undefined)
+      throw urlError(
+        full,
+        `ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "${reqsText}"`,
+      );
     certReqs = mapped;
   }
-  if (certReqs === 'none') warnings.push('TLS without certificate verification (ssl_cert_reqs=none): anyone on the path can read and alter the messages; add ?ssl_ca_certs=/path/to/ca.pem and drop ssl_cert_reqs=none');
+  if (certReqs === 'none')
+    warnings.push(
+      'TLS without certificate verification (ssl_cert_reqs=none): anyone on the path can read and alter the messages; add ?ssl_ca_certs=/path/to/ca.pem and drop ssl_cert_reqs=none',
+    );
   const hostnameText = query.get('ssl_check_hostname');
   let checkHostname = true;
   if (hostnameText !== undefined) {
@@ -103,14 +110,25 @@ function parseTls(full: string, query: ReadonlyMap<string, string>, warnings: st
 function parseOne(full: string, part: string, warnings: string[]): AmqpEndpoint {
   const scheme = splitScheme(part);
   if (scheme === undefined || !Object.hasOwn(AMQP_SCHEMES, scheme.name)) {
-    throw urlError(full, `every URL of the list must start with amqp://, amqps:// or pyamqp://${scheme === undefined ? '' : `, not ${scheme.name}://`}`);
+    throw urlError(
+      full,
+      `every URL of the list must start with amqp://, amqps:// or pyamqp://${scheme === undefined ? '' : `, not ${scheme.name}://`}`,
+    );
   }
   const tls = AMQP_SCHEMES[scheme.name]?.tls === true;
-  const { user, password: pass, host: rawHost, port: portText, path: rawPath, query } = splitUrlParts(scheme.rest, (problem) => urlError(full, problem));
+  const {
+    user,
+    password: pass,
+    host: rawHost,
+    port: portText,
+    path: rawPath,
+    query,
+  } = splitUrlParts(scheme.rest, (problem) => urlError(full, problem));
   const host = decode(full, rawHost, 'host');
   let port = tls ? 5671 : 5672;
   if (portText !== undefined && portText !== '') {
-    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535 || Number(portText) === 0) throw urlError(full, `the port must be a number from 1 to 65535, not "${portText}"`);
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535 || Number(portText) === 0)
+      throw urlError(full, `the port must be a number from 1 to 65535, not "${portText}"`);
     port = Number(portText);
   }
   for (const key of query.keys()) {
@@ -135,15 +153,20 @@ function parseOne(full: string, part: string, warnings: string[]): AmqpEndpoint 
     password: pass === undefined || pass === '' ? 'guest' : decode(full, pass, 'password'),
     vhost,
     heartbeatS: heartbeat === undefined ? DEFAULTS.amqpHeartbeatS : Math.round(seconds(full, 'heartbeat', heartbeat, 0)),
-    connectTimeoutMs: timeout === undefined ? DEFAULTS.amqpConnectTimeoutMs : Math.round(seconds(full, 'connect_timeout', timeout, 0.001) * 1000),
+    connectTimeoutMs:
+      timeout === undefined ? DEFAULTS.amqpConnectTimeoutMs : Math.round(seconds(full, 'connect_timeout', timeout, 0.001) * 1000),
     display: maskUrl(part),
   };
 }
 
 /** Parses an AMQP broker URL (or a ';'-separated failover list). Throws a `BeatError` with code `BROKER_URL`. */
 export function parseAmqpUrl(url: string): AmqpConnectionSpec {
-  const parts = url.split(';').map((p) => p.trim()).filter((p) => p !== '');
-  if (parts.length === 0) throw new BeatError(ErrorCode.BrokerUrl, 'broker URL is empty; expected e.g. amqp://guest:guest@127.0.0.1:5672//');
+  const parts = url
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  if (parts.length === 0)
+    throw new BeatError(ErrorCode.BrokerUrl, 'broker URL is empty; expected e.g. amqp://guest:guest@127.0.0.1:5672//');
   const warnings: string[] = [];
   const endpoints = parts.map((part) => parseOne(url, part, warnings));
   return { endpoints, display: maskUrl(url), warnings: [...new Set(warnings)] };
@@ -160,7 +183,11 @@ export interface AmqpConnectOptions {
     readonly vhost: string;
     readonly heartbeat: number;
   };
-  readonly socket: ConnectionOptions & { readonly timeout: number; readonly noDelay: boolean; readonly clientProperties: Record<string, unknown> };
+  readonly socket: ConnectionOptions & {
+    readonly timeout: number;
+    readonly noDelay: boolean;
+    readonly clientProperties: Record<string, unknown>;
+  };
 }
 
 /**
@@ -174,7 +201,10 @@ export function amqpConnectOptions(endpoint: AmqpEndpoint, readFile: (path: stri
     try {
       return readFile(path);
     } catch (error) {
-      throw new BeatError(ErrorCode.BrokerUrl, `broker URL ${endpoint.display}: cannot read the ${option} file ${JSON.stringify(path)}: ${errorMessage(error)}`);
+      throw new BeatError(
+        ErrorCode.BrokerUrl,
+        `broker URL ${endpoint.display}: cannot read the ${option} file ${JSON.stringify(path)}: ${errorMessage(error)}`,
+      );
     }
   };
   const tlsOptions: ConnectionOptions =

@@ -8,7 +8,11 @@ import type * as z from 'zod';
 const MAX_DEPTH = 100;
 
 /** Describes the first value in `value` that is not faithful JSON, or undefined if all is well. */
-export function findJsonProblem(value: unknown, path: (string | number)[] = [], depth = 0): { path: (string | number)[]; message: string } | undefined {
+export function findJsonProblem(
+  value: unknown,
+  path: (string | number)[] = [],
+  depth = 0,
+): { path: (string | number)[]; message: string } | undefined {
   if (depth > MAX_DEPTH) return { path, message: `nested more than ${MAX_DEPTH} levels deep` };
   switch (typeof value) {
     case 'string':
@@ -41,7 +45,8 @@ export function findJsonProblem(value: unknown, path: (string | number)[] = [], 
       if (keys.length === 2 && keys.includes('__type__') && keys.includes('__value__')) {
         return {
           path,
-          message: 'an object with exactly the keys "__type__" and "__value__" is decoded by kombu >= 5.3 as a typed value and fails on the worker; rename or add a key',
+          message:
+            'an object with exactly the keys "__type__" and "__value__" is decoded by kombu >= 5.3 as a typed value and fails on the worker; rename or add a key',
         };
       }
       for (const key of keys) {

@@ -53,7 +53,7 @@ export function unknownKeyMessage(key: string, known: readonly string[]): string
  * place for a YAML anchor of shared values (`x-defaults: &defaults {...}`, then `<<: *defaults`).
  */
 function isExtension(key: string): boolean {
-  return key.charCodeAt(0) === 120 /* x */ && key.charCodeAt(1) === 45 /* - */;
+  return key.charCodeAt(0) === 120 /* x */ && key.charCodeAt(1) === 45; /* - */
 }
 
 function needsRenaming(record: Record<string, unknown>, spellings: ReadonlyMap<string, string>): boolean {

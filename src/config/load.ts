@@ -80,7 +80,9 @@ function readText(path: string, source: string): string {
         : code === 'EISDIR'
           ? 'it is a directory: pass the config file inside it with --config'
           : 'check that the file exists and can be read';
-    throw new BeatError(ErrorCode.ConfigLoad, `${source}: cannot read the config file (${code ?? errorMessage(error)}): ${fix}`, { cause: error });
+    throw new BeatError(ErrorCode.ConfigLoad, `${source}: cannot read the config file (${code ?? errorMessage(error)}): ${fix}`, {
+      cause: error,
+    });
   }
 }
 

@@ -16,9 +16,13 @@ function loadFailure(error: unknown, path: string, source: string): BeatError {
   if (parsed !== null) {
     const [, what, file, line, column] = parsed;
     // An editor's column counts from 1. A syntax error in a module the config imports names that file.
-    return new BeatError(ErrorCode.ConfigLoad, `${file === path ? source : file}:${line}:${Number(column) + 1}: syntax error: ${what}; fix the code there`, {
-      cause: error,
-    });
+    return new BeatError(
+      ErrorCode.ConfigLoad,
+      `${file === path ? source : file}:${line}:${Number(column) + 1}: syntax error: ${what}; fix the code there`,
+      {
+        cause: error,
+      },
+    );
   }
   return new BeatError(ErrorCode.ConfigLoad, `${source}: the module failed to load: ${message.split('\n')[0]}`, { cause: error });
 }
@@ -65,12 +69,17 @@ export async function readModuleConfig(path: string, source: string): Promise<un
   if (namespace === null || typeof namespace !== 'object' || !('default' in namespace)) {
     const names = namespace !== null && typeof namespace === 'object' ? Object.keys(namespace) : [];
     const has = names.length > 0 ? ` (it exports ${names.map((n) => `"${n}"`).join(', ')})` : '';
-    throw new ConfigError(source, [{ path: '', message: `the module has no default export${has}; write export default defineConfig({...})` }]);
+    throw new ConfigError(source, [
+      { path: '', message: `the module has no default export${has}; write export default defineConfig({...})` },
+    ]);
   }
   let exported = namespace.default;
   if (typeof exported === 'function') {
     try {
-      exported = await unlessStalled(Promise.resolve((exported as () => unknown)()), stalled('the promise of the exported config function'));
+      exported = await unlessStalled(
+        Promise.resolve((exported as () => unknown)()),
+        stalled('the promise of the exported config function'),
+      );
     } catch (error) {
       if (error instanceof BeatError) throw error;
       throw new BeatError(ErrorCode.ConfigLoad, `${source}: the exported config function threw: ${errorMessage(error)}`, { cause: error });

@@ -134,7 +134,9 @@ export const transportOptionsSchema = keyed({
       {
         error: (issue) =>
           issue.code === 'unrecognized_keys'
-            ? issue.keys.map((key) => `"${key}" is not supported; tsbeat passes on "password" and "username" (strings) to the sentinels`).join('\n')
+            ? issue.keys
+                .map((key) => `"${key}" is not supported; tsbeat passes on "password" and "username" (strings) to the sentinels`)
+                .join('\n')
             : 'sentinelKwargs must be an object such as { password: "..." }',
       },
     )

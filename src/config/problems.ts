@@ -43,7 +43,9 @@ function rephrase(issue: Issue): string {
   if (!isGeneric(issue.message)) return issue.message;
   switch (issue.code) {
     case 'invalid_type':
-      return issue.input === undefined ? `is required (expected ${article(issue.expected)})` : `expected ${article(issue.expected)}, got ${describeValue(issue.input)}`;
+      return issue.input === undefined
+        ? `is required (expected ${article(issue.expected)})`
+        : `expected ${article(issue.expected)}, got ${describeValue(issue.input)}`;
     case 'too_big':
       return `${issue.input !== undefined ? `${echo(issue.input)} ` : ''}is too large; the most allowed is ${String(issue.maximum)}`;
     case 'too_small':

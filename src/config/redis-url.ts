@@ -13,7 +13,10 @@ import { CERT_REQS, SSL_OPTIONS, decode, maskUrl, splitScheme, splitUrlParts, ur
 // Kept importable from here: many modules mask URLs through this module.
 export { maskUrl } from './url-parts.js';
 
-type TransportOptions = Pick<TransportOptionsInput, 'masterName' | 'sentinelKwargs' | 'socketTimeout' | 'socketConnectTimeout' | 'socketKeepalive' | 'clientName'>;
+type TransportOptions = Pick<
+  TransportOptionsInput,
+  'masterName' | 'sentinelKwargs' | 'socketTimeout' | 'socketConnectTimeout' | 'socketKeepalive' | 'clientName'
+>;
 
 export interface RedisTls {
   /** `ssl_cert_reqs`: `none` skips verification (kombu's default when no ssl_* option is given). */
@@ -28,7 +31,11 @@ export interface RedisTls {
 export type RedisEndpoint =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly tls: RedisTls | undefined }
   | { readonly kind: 'socket'; readonly path: string }
-  | { readonly kind: 'sentinel'; readonly sentinels: readonly { readonly host: string; readonly port: number }[]; readonly masterName: string };
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly { readonly host: string; readonly port: number }[];
+      readonly masterName: string;
+    };
 
 export interface RedisConnectionSpec {
   readonly endpoint: RedisEndpoint;
@@ -41,7 +48,6 @@ export interface RedisConnectionSpec {
   readonly warnings: readonly string[];
 }
 
-
 interface UrlParts {
   readonly scheme: string;
   readonly username: string | undefined;
@@ -52,7 +58,6 @@ interface UrlParts {
   readonly query: ReadonlyMap<string, string>;
 }
 
-
 /** kombu's `url_to_parts` (see url-parts.ts), with the port checked and the pieces %-decoded. */
 function splitUrl(full: string, part: string): UrlParts {
   const scheme = splitScheme(part);
@@ -60,7 +65,8 @@ function splitUrl(full: string, part: string): UrlParts {
   const { user, password: pass, host, port: portText, path, query } = splitUrlParts(scheme.rest, (problem) => urlError(full, problem));
   let port: number | undefined;
   if (portText !== undefined && portText !== '') {
-    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw urlError(full, `the port must be a number from 0 to 65535, not "${portText}"`);
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
+      throw urlError(full, `the port must be a number from 0 to 65535, not "${portText}"`);
     port = Number(portText);
   }
   return {
@@ -90,7 +96,6 @@ function refuseQuery(full: string, query: ReadonlyMap<string, string>, allowed: 
   }
 }
 
-
 function parseTls(full: string, query: ReadonlyMap<string, string>, warnings: string[]): RedisTls {
   const reqsText = query.get('ssl_cert_reqs');
   const given = SSL_OPTIONS.some((k) => query.has(k));
@@ -100,11 +105,17 @@ function parseTls(full: string, query: ReadonlyMap<string, string>, warnings: st
     certReqs = given ? 'required' : 'none';
   } else {
     const mapped = CERT_REQS[reqsText];
-    if (mapped === undefined) throw urlError(full, `ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "${reqsText}"`);
+    if (mapped === undefined)
+      throw urlError(
+        full,
+        `ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "${reqsText}"`,
+      );
     certReqs = mapped;
   }
   if (certReqs === 'none') {
-    warnings.push('TLS without certificate verification (as kombu does for rediss:// without ssl_cert_reqs); add ?ssl_cert_reqs=required&ssl_ca_certs=/path/to/ca.pem to verify the server');
+    warnings.push(
+      'TLS without certificate verification (as kombu does for rediss:// without ssl_cert_reqs); add ?ssl_cert_reqs=required&ssl_ca_certs=/path/to/ca.pem to verify the server',
+    );
   }
   const hostnameText = query.get('ssl_check_hostname');
   let checkHostname = true;
@@ -131,7 +142,10 @@ function parseTls(full: string, query: ReadonlyMap<string, string>, warnings: st
 function parseSentinel(url: string, parts: readonly string[], transport: TransportOptions): RedisConnectionSpec {
   const masterName = transport.masterName;
   if (masterName === undefined || masterName === '') {
-    throw urlError(url, 'a sentinel:// URL needs broker.transportOptions.masterName, the name of the monitored master (Celery\'s master_name)');
+    throw urlError(
+      url,
+      "a sentinel:// URL needs broker.transportOptions.masterName, the name of the monitored master (Celery's master_name)",
+    );
   }
   const split = parts.map((part) => splitUrl(url, part));
   const first = split[0] as UrlParts;
@@ -144,10 +158,16 @@ function parseSentinel(url: string, parts: readonly string[], transport: Transpo
     // make tsbeat and the workers disagree about where messages go.
     if (p !== first) {
       if (p.path !== '' && p.path !== '/' && parseDb(url, p.path, 'the path') !== db) {
-        throw urlError(url, 'kombu takes the database number from the first sentinel URL only; put the same /db on every URL, or only on the first');
+        throw urlError(
+          url,
+          'kombu takes the database number from the first sentinel URL only; put the same /db on every URL, or only on the first',
+        );
       }
       if ((p.username !== undefined && p.username !== first.username) || (p.password !== undefined && p.password !== first.password)) {
-        throw urlError(url, 'kombu takes the user and password from the first sentinel URL only; give them there (or the same on every URL)');
+        throw urlError(
+          url,
+          'kombu takes the user and password from the first sentinel URL only; give them there (or the same on every URL)',
+        );
       }
     }
   }
@@ -163,7 +183,10 @@ function parseSentinel(url: string, parts: readonly string[], transport: Transpo
 
 /** Parses a broker URL. Throws a `BeatError` with code `BROKER_URL` naming the (masked) URL. */
 export function parseRedisUrl(url: string, transport: TransportOptions = {}): RedisConnectionSpec {
-  const parts = url.split(';').map((p) => p.trim()).filter((p) => p !== '');
+  const parts = url
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   const first = parts[0];
   if (first === undefined) throw new BeatError(ErrorCode.BrokerUrl, 'broker URL is empty; expected e.g. redis://127.0.0.1:6379/0');
   const scheme = splitScheme(first)?.name;
@@ -175,17 +198,26 @@ export function parseRedisUrl(url: string, transport: TransportOptions = {}): Re
   switch (p.scheme) {
     case 'redis':
       refuseQuery(url, p.query, [], 'ssl_* options need rediss://');
-      return { ...common, endpoint: { kind: 'tcp', host: p.host || '127.0.0.1', port: p.port ?? 6379, tls: undefined }, db: parseDb(url, p.path, 'the path') };
+      return {
+        ...common,
+        endpoint: { kind: 'tcp', host: p.host || '127.0.0.1', port: p.port ?? 6379, tls: undefined },
+        db: parseDb(url, p.path, 'the path'),
+      };
     case 'rediss': {
       refuseQuery(url, p.query, SSL_OPTIONS, '');
       const tls = parseTls(url, p.query, warnings);
-      return { ...common, endpoint: { kind: 'tcp', host: p.host || '127.0.0.1', port: p.port ?? 6379, tls }, db: parseDb(url, p.path, 'the path') };
+      return {
+        ...common,
+        endpoint: { kind: 'tcp', host: p.host || '127.0.0.1', port: p.port ?? 6379, tls },
+        db: parseDb(url, p.path, 'the path'),
+      };
     }
     case 'redis+socket': {
       // kombu: the path is the socket; the DB comes from ?virtual_host=.
       refuseQuery(url, p.query, ['virtual_host'], '');
       if (p.host !== '') throw urlError(url, `a socket URL has no host ("${p.host}"); write redis+socket:///path/to/redis.sock`);
-      if (p.path === '' || p.path === '/') throw urlError(url, 'a socket URL needs the socket path, e.g. redis+socket:///run/redis/redis.sock');
+      if (p.path === '' || p.path === '/')
+        throw urlError(url, 'a socket URL needs the socket path, e.g. redis+socket:///run/redis/redis.sock');
       return { ...common, endpoint: { kind: 'socket', path: p.path }, db: parseDb(url, p.query.get('virtual_host') ?? '', 'virtual_host') };
     }
     default:
@@ -194,7 +226,11 @@ export function parseRedisUrl(url: string, transport: TransportOptions = {}): Re
 }
 
 /** Turns a spec into ioredis options. `readFile` loads the TLS files (injected to keep this testable). */
-export function redisClientOptions(spec: RedisConnectionSpec, transport: TransportOptions, readFile: (path: string) => Buffer): RedisOptions {
+export function redisClientOptions(
+  spec: RedisConnectionSpec,
+  transport: TransportOptions,
+  readFile: (path: string) => Buffer,
+): RedisOptions {
   const options: RedisOptions = { db: spec.db };
   if (spec.username !== undefined) options.username = spec.username;
   if (spec.password !== undefined) options.password = spec.password;
@@ -215,7 +251,9 @@ export function redisClientOptions(spec: RedisConnectionSpec, transport: Transpo
         try {
           return readFile(path);
         } catch (error) {
-          throw new BeatError(ErrorCode.BrokerUrl, `broker URL ${spec.display}: cannot read ${what} ${path}: ${errorMessage(error)}`, { cause: error });
+          throw new BeatError(ErrorCode.BrokerUrl, `broker URL ${spec.display}: cannot read ${what} ${path}: ${errorMessage(error)}`, {
+            cause: error,
+          });
         }
       };
       const ca = load('ssl_ca_certs', e.tls.caCerts);

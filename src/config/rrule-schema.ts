@@ -79,13 +79,22 @@ function parseWall(text: string): number | string {
   const compact = /^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2}))?$/.exec(text);
   const m = compact ?? WALL_TIME.exec(text);
   if (m === null) {
-    if (/(Z|[+-]\d{2}:?\d{2})$/i.test(text)) return 'give a wall time without an offset: it is read in the entry\'s timezone (set `timezone` on the entry for another zone)';
+    if (/(Z|[+-]\d{2}:?\d{2})$/i.test(text))
+      return "give a wall time without an offset: it is read in the entry's timezone (set `timezone` on the entry for another zone)";
     return 'expected a date-time such as "2026-01-05T09:00:00" (or RFC 5545\'s 20260105T090000)';
   }
-  const [year, month, day, hour, minute, second] = m.slice(1).map((v) => (v === undefined ? 0 : Number(v))) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = m.slice(1).map((v) => (v === undefined ? 0 : Number(v))) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const ms = Date.UTC(year, month - 1, day, hour, minute, second);
   const d = new Date(ms);
-  const real = d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day && hour < 24 && minute < 60 && second < 60;
+  const real =
+    d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day && hour < 24 && minute < 60 && second < 60;
   if (!real || year < 1900 || year > 9000) return 'not a real date and time between the years 1900 and 9000';
   return ms;
 }
@@ -96,8 +105,18 @@ export const rruleObjectSchema = keyed(
       .string({ error: `freq is required: one of ${RRULE_FREQS.join(', ')}` })
       .transform((s) => s.trim().toLowerCase())
       .pipe(z.enum(RRULE_FREQS, { error: `freq must be one of ${RRULE_FREQS.join(', ')}` })),
-    interval: z.number().int({ error: 'interval must be a whole number' }).min(1, { error: 'interval must be at least 1' }).max(100_000, { error: 'interval must be at most 100000' }).default(1),
-    count: z.number().int({ error: 'count must be a whole number' }).min(1, { error: 'count must be at least 1' }).max(1_000_000, { error: 'count must be at most 1000000' }).optional(),
+    interval: z
+      .number()
+      .int({ error: 'interval must be a whole number' })
+      .min(1, { error: 'interval must be at least 1' })
+      .max(100_000, { error: 'interval must be at most 100000' })
+      .default(1),
+    count: z
+      .number()
+      .int({ error: 'count must be a whole number' })
+      .min(1, { error: 'count must be at least 1' })
+      .max(1_000_000, { error: 'count must be at most 1000000' })
+      .optional(),
     dtstart: wallTime('dtstart').optional(),
     until: wallTime('until').optional(),
     wkst: weekdayItem.optional(),
@@ -107,7 +126,9 @@ export const rruleObjectSchema = keyed(
     byyearday: intList('byyearday', -366, 366, true).optional(),
     byweekno: intList('byweekno', -53, 53, true).optional(),
     // A list, or one weekday alone (a union of the two would hide the item's message behind "Invalid input").
-    byweekday: z.preprocess((v) => (Array.isArray(v) ? v : [v]), z.array(weekdayItem).min(1, { error: 'byweekday must not be an empty list' })).optional(),
+    byweekday: z
+      .preprocess((v) => (Array.isArray(v) ? v : [v]), z.array(weekdayItem).min(1, { error: 'byweekday must not be an empty list' }))
+      .optional(),
     byhour: intList('byhour', 0, 23).optional(),
     byminute: intList('byminute', 0, 59).optional(),
     bysecond: intList('bysecond', 0, 59).optional(),
@@ -122,7 +143,8 @@ function textToObject(text: string): Record<string, unknown> | string {
   for (const line of text.split(/\s*[\r\n]+\s*|\s+(?=RRULE:|DTSTART)/i).filter((l) => l !== '')) {
     const dtstart = /^DTSTART(;[^:]*)?:(.*)$/i.exec(line);
     if (dtstart !== null) {
-      if (dtstart[1] !== undefined) return `DTSTART${dtstart[1]}: give DTSTART as a wall time without TZID: it is read in the entry's timezone`;
+      if (dtstart[1] !== undefined)
+        return `DTSTART${dtstart[1]}: give DTSTART as a wall time without TZID: it is read in the entry's timezone`;
       object['dtstart'] = (dtstart[2] as string).trim();
       continue;
     }
@@ -142,7 +164,9 @@ function textToObject(text: string): Record<string, unknown> | string {
 }
 
 export const rruleSchema = z
-  .union([z.string(), z.looseObject({})], { error: 'expected an RFC 5545 rule such as "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9" or an object { freq, byweekday, … }' })
+  .union([z.string(), z.looseObject({})], {
+    error: 'expected an RFC 5545 rule such as "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9" or an object { freq, byweekday, … }',
+  })
   .transform((input, ctx) => {
     if (typeof input !== 'string') return input;
     const object = textToObject(input);

@@ -18,7 +18,10 @@ import { rruleSchema } from './rrule-schema.js';
 const SCHEDULE_FORMS = ['timedelta', 'crontab', 'cron', 'solar', 'clocked', 'rrule'] as const;
 
 const nonNegative = (what: string) =>
-  z.number({ error: `${what} must be a number` }).finite().nonnegative({ error: `${what} must not be negative` });
+  z
+    .number({ error: `${what} must be a number` })
+    .finite()
+    .nonnegative({ error: `${what} must not be negative` });
 
 export const timedeltaSchema = keyed({
   weeks: nonNegative('weeks').optional(),
@@ -55,8 +58,14 @@ export type CrontabInput = z.input<typeof crontabSchema>;
 
 export const solarSchema = keyed({
   event: z.enum(SOLAR_EVENTS, { error: `expected one of ${SOLAR_EVENTS.join(', ')}` }),
-  lat: z.number({ error: 'expected a latitude in degrees' }).min(-90, { error: 'latitude must be within -90..90' }).max(90, { error: 'latitude must be within -90..90' }),
-  lon: z.number({ error: 'expected a longitude in degrees' }).min(-180, { error: 'longitude must be within -180..180' }).max(180, { error: 'longitude must be within -180..180' }),
+  lat: z
+    .number({ error: 'expected a latitude in degrees' })
+    .min(-90, { error: 'latitude must be within -90..90' })
+    .max(90, { error: 'latitude must be within -90..90' }),
+  lon: z
+    .number({ error: 'expected a longitude in degrees' })
+    .min(-180, { error: 'longitude must be within -180..180' })
+    .max(180, { error: 'longitude must be within -180..180' }),
 });
 export type SolarInput = z.input<typeof solarSchema>;
 
@@ -120,7 +129,12 @@ export const scheduleSchema = z
     if (input.timedelta !== undefined) {
       const everyMs = timedeltaMs(input.timedelta);
       if (!isIntervalMs(everyMs)) {
-        ctx.addIssue({ code: 'custom', path: ['timedelta'], message: `${INTERVAL_RANGE}, got ${Number.isFinite(everyMs) ? `${grouped(everyMs / 1000)} s` : 'more than can be counted'} in all`, input });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['timedelta'],
+          message: `${INTERVAL_RANGE}, got ${Number.isFinite(everyMs) ? `${grouped(everyMs / 1000)} s` : 'more than can be counted'} in all`,
+          input,
+        });
         return z.NEVER;
       }
       return { kind: 'interval', everyMs: Math.round(everyMs) };

@@ -22,7 +22,9 @@ export type QueueType = (typeof QUEUE_TYPES)[number];
 
 export const timezoneSchema = z
   .string({ error: 'expected an IANA time zone name such as "Europe/Berlin"' })
-  .refine(isValidZone, { error: (issue) => `unknown time zone ${shown(String(issue.input))}; use an IANA name such as "Europe/Berlin" or "UTC"` });
+  .refine(isValidZone, {
+    error: (issue) => `unknown time zone ${shown(String(issue.input))}; use an IANA name such as "Europe/Berlin" or "UTC"`,
+  });
 
 const taskName = z
   .string({
@@ -75,7 +77,9 @@ export const brokerSchema = keyed({
 
 const deploymentName = z
   .string({ error: 'name must be a string' })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: 'name must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit' });
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+    error: 'name must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  });
 
 export const lockSchema = keyed({
   /** How long the lock lives without renewal: a dead leader is replaced within this. */
@@ -113,7 +117,10 @@ export const stateSchema = keyed({
   /** The Redis holding last-run state and the lock. Default: the broker's Redis. */
   url: z.string().min(1).optional(),
   /** Prefix of every key tsbeat writes; the deployment `name` follows it. */
-  prefix: z.string().regex(/^[^\s{}]*$/, { error: 'state.prefix must not contain spaces or braces' }).default(DEFAULTS.statePrefix),
+  prefix: z
+    .string()
+    .regex(/^[^\s{}]*$/, { error: 'state.prefix must not contain spaces or braces' })
+    .default(DEFAULTS.statePrefix),
 });
 
 export const configSchema = keyed(
@@ -147,7 +154,9 @@ export const configSchema = keyed(
      * (`taskDefaultQueue`) with `x-queue-type: quorum`; other queues follow
      * `taskCreateMissingQueueType`. Must match the workers. Default "classic".
      */
-    taskDefaultQueueType: z.enum(QUEUE_TYPES, { error: `taskDefaultQueueType must be one of ${QUEUE_TYPES.join(', ')}` }).default(DEFAULTS.amqpQueueType),
+    taskDefaultQueueType: z
+      .enum(QUEUE_TYPES, { error: `taskDefaultQueueType must be one of ${QUEUE_TYPES.join(', ')}` })
+      .default(DEFAULTS.amqpQueueType),
     /**
      * Celery 5.6's `task_create_missing_queue_type` (RabbitMQ only): the type of every other queue
      * tsbeat declares (those named by `queue` options and routes). Default "classic".

@@ -122,7 +122,11 @@ export function urlError(url: string, problem: string): UrlError {
 
 const REDIS_SCHEMES = new Set(['redis', 'rediss', 'redis+socket', 'sentinel']);
 /** kombu maps amqp and pyamqp to its pyamqp transport, amqps to its TLS variant. */
-export const AMQP_SCHEMES: Readonly<Record<string, { readonly tls: boolean }>> = { amqp: { tls: false }, pyamqp: { tls: false }, amqps: { tls: true } };
+export const AMQP_SCHEMES: Readonly<Record<string, { readonly tls: boolean }>> = {
+  amqp: { tls: false },
+  pyamqp: { tls: false },
+  amqps: { tls: true },
+};
 
 /** The transport a broker URL selects, by the scheme of its first URL; a UrlError for any other. */
 export function brokerKind(url: string): 'redis' | 'amqp' {

@@ -48,7 +48,11 @@ function parseWithLibrary(yaml: typeof import('yaml'), text: string, source: str
     // of 100,000 entries); duplicates are found with a Set per map instead.
     uniqueKeys: false,
   });
-  const problems: ConfigProblem[] = doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line ?? 0, message: `YAML syntax: ${firstLine(e.message)}` }));
+  const problems: ConfigProblem[] = doc.errors.map((e) => ({
+    path: '',
+    line: e.linePos?.[0]?.line ?? 0,
+    message: `YAML syntax: ${firstLine(e.message)}`,
+  }));
   for (const w of doc.warnings) {
     if (w.code !== 'TAG_RESOLVE_FAILED') continue;
     const tag = /Unresolved tag: (\S+)/.exec(w.message)?.[1]?.replace(/^tag:yaml\.org,2002:/, '!!') ?? 'this tag';
@@ -71,7 +75,11 @@ function parseWithLibrary(yaml: typeof import('yaml'), text: string, source: str
           seen.add(key);
           continue;
         }
-        problems.push({ path: '', line: lineOf(pair.key), message: `YAML syntax: Map keys must be unique; ${JSON.stringify(String(key))} appears twice` });
+        problems.push({
+          path: '',
+          line: lineOf(pair.key),
+          message: `YAML syntax: Map keys must be unique; ${JSON.stringify(String(key))} appears twice`,
+        });
       }
     },
   });
@@ -134,7 +142,8 @@ function checkExpansion(root: unknown, source: string): void {
  */
 function normaliseIntegers(root: unknown, shared: boolean): void {
   const done = shared ? new Set<object>() : undefined;
-  const fits = (v: unknown): v is bigint => typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER);
+  const fits = (v: unknown): v is bigint =>
+    typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER);
   const visitValue = (value: unknown): void => {
     if (value === null || typeof value !== 'object' || done?.has(value)) return;
     done?.add(value);

@@ -26,7 +26,9 @@ function sha256(text: string): string {
 /** JSON with object keys sorted, so that the same config read from YAML or JSON hashes the same. */
 function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
   );
 }
 
@@ -80,7 +82,10 @@ export interface ConfigMismatch {
 }
 
 function listed(names: readonly string[]): string {
-  const shown = names.slice(0, 5).map((n) => `"${n}"`).join(', ');
+  const shown = names
+    .slice(0, 5)
+    .map((n) => `"${n}"`)
+    .join(', ');
   return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
 }
 
@@ -88,7 +93,12 @@ function listed(names: readonly string[]): string {
  * How this config differs from the leader's, or undefined when they are the same (or the leader
  * published no fingerprint, as a tsbeat before this check does not).
  */
-export function compareFingerprint(own: ConfigFingerprint, leader: ConfigFingerprint | undefined, deployment: string, leaderInstance: string): ConfigMismatch | undefined {
+export function compareFingerprint(
+  own: ConfigFingerprint,
+  leader: ConfigFingerprint | undefined,
+  deployment: string,
+  leaderInstance: string,
+): ConfigMismatch | undefined {
   if (leader === undefined || leader.configHash === own.configHash) return undefined;
   let summary: string;
   let onlyLeader: string[] = [];

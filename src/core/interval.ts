@@ -35,9 +35,18 @@ export function followingSlot(schedule: IntervalSchedule, zone: string, slotMs: 
   if (unit === undefined) return slotMs + schedule.everyMs;
   const start = DateTime.fromMillis(slotMs, { zone });
   const days = Math.floor(schedule.everyMs / DAY);
-  const next = start.plus({ days }).plus({ milliseconds: schedule.everyMs - days * DAY }).startOf(unit).toMillis();
+  const next = start
+    .plus({ days })
+    .plus({ milliseconds: schedule.everyMs - days * DAY })
+    .startOf(unit)
+    .toMillis();
   // Truncation can fall back onto the current slot (a 25-hour day, say); a slot must move forward.
-  return next > slotMs ? next : start.plus({ [`${unit}s`]: 1 }).startOf(unit).toMillis();
+  return next > slotMs
+    ? next
+    : start
+        .plus({ [`${unit}s`]: 1 })
+        .startOf(unit)
+        .toMillis();
 }
 
 /**

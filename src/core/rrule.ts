@@ -103,7 +103,8 @@ function withDefaults(spec: RRuleSpec): RRuleSpec {
   const start = partsOf(spec.dtstartWall);
   const freq = FREQ_INDEX[spec.freq];
   const out: { -readonly [K in keyof RRuleSpec]: RRuleSpec[K] } = { ...spec };
-  const noDay = spec.byweekno === undefined && spec.byyearday === undefined && spec.bymonthday === undefined && spec.byweekday === undefined;
+  const noDay =
+    spec.byweekno === undefined && spec.byyearday === undefined && spec.bymonthday === undefined && spec.byweekday === undefined;
   if (noDay) {
     if (spec.freq === 'yearly') {
       out.bymonth ??= [start.month];
@@ -321,7 +322,7 @@ function reachesItsTimesOfDay(pattern: RRuleSpec): boolean {
   const t0 = Math.floor((start.hour * 3600 + start.minute * 60 + start.second) / unit);
   const steps = perDay / gcd(pattern.interval % perDay || perDay, perDay);
   for (let k = 0; k < steps; k++) {
-    const s = (((t0 + k * pattern.interval) % perDay) + perDay) % perDay * unit;
+    const s = ((((t0 + k * pattern.interval) % perDay) + perDay) % perDay) * unit;
     const hourOk = pattern.byhour === undefined || pattern.byhour.includes(Math.floor(s / 3600));
     const minuteOk = unit > 60 || pattern.byminute === undefined || pattern.byminute.includes(Math.floor(s / 60) % 60);
     const secondOk = unit > 1 || pattern.bysecond === undefined || pattern.bysecond.includes(s % 60);
@@ -416,7 +417,8 @@ export function rruleText(spec: RRuleSpec): string {
   list('BYMONTHDAY', spec.bymonthday);
   list('BYYEARDAY', spec.byyearday);
   list('BYWEEKNO', spec.byweekno);
-  if (spec.byweekday !== undefined) parts.push(`BYDAY=${spec.byweekday.map((d) => `${d.n ?? ''}${WEEKDAY_NAMES[d.weekday] ?? d.weekday}`).join(',')}`);
+  if (spec.byweekday !== undefined)
+    parts.push(`BYDAY=${spec.byweekday.map((d) => `${d.n ?? ''}${WEEKDAY_NAMES[d.weekday] ?? d.weekday}`).join(',')}`);
   list('BYHOUR', spec.byhour);
   list('BYMINUTE', spec.byminute);
   list('BYSECOND', spec.bysecond);

@@ -32,7 +32,8 @@ let lastCron: { spec: CronSpec; zone: string; afterMs: number; count: number; fi
 
 function nextCronFiresRemembered(spec: CronSpec, zone: string, afterMs: number, count: number): number[] {
   const last = lastCron;
-  if (last !== undefined && last.spec === spec && last.afterMs === afterMs && last.count === count && last.zone === zone) return last.fires.slice();
+  if (last !== undefined && last.spec === spec && last.afterMs === afterMs && last.count === count && last.zone === zone)
+    return last.fires.slice();
   const fires = nextCronFires(spec, zone, afterMs, count);
   lastCron = { spec, zone, afterMs, count, fires: fires.slice() };
   return fires;

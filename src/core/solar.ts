@@ -101,7 +101,13 @@ interface SunState {
 
 function siteOf(lat: number, lon: number): Site {
   const latRad = lat * DEG;
-  return { observer: new (astronomy().Observer)(lat, lon, 0), latRad, lonHours: lon / 15, sinLat: Math.sin(latRad), cosLat: Math.cos(latRad) };
+  return {
+    observer: new (astronomy().Observer)(lat, lon, 0),
+    latRad,
+    lonHours: lon / 15,
+    sinLat: Math.sin(latRad),
+    cosLat: Math.cos(latRad),
+  };
 }
 
 /** `x` reduced to (−π, π]. */

@@ -48,7 +48,11 @@ function probe(res: ServerResponse, result: Probe): void {
   send(res, result.ok ? 200 : 503, 'text/plain; charset=utf-8', `${result.ok ? 'ok' : 'not ok'}: ${result.reason}\n`);
 }
 
-export async function startHttpServer(address: HttpAddress, handlers: HttpHandlers, logger: Logger): Promise<{ server: Server; address: HttpAddress; close(): Promise<void> }> {
+export async function startHttpServer(
+  address: HttpAddress,
+  handlers: HttpHandlers,
+  logger: Logger,
+): Promise<{ server: Server; address: HttpAddress; close(): Promise<void> }> {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');

@@ -44,8 +44,12 @@ export function dumpCeleryApp(options: DumpOptions): CeleryDump {
   });
   if (run.error !== undefined) {
     const code = (run.error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw importError(`python ${shown(options.python)} not found; pass --python PATH, the interpreter your project runs Celery with (e.g. .venv/bin/python)`);
-    if (code === 'ETIMEDOUT') throw importError(`${options.app} took more than ${PYTHON_TIMEOUT_MS / 1000} s to import; does importing it start something?`);
+    if (code === 'ENOENT')
+      throw importError(
+        `python ${shown(options.python)} not found; pass --python PATH, the interpreter your project runs Celery with (e.g. .venv/bin/python)`,
+      );
+    if (code === 'ETIMEDOUT')
+      throw importError(`${options.app} took more than ${PYTHON_TIMEOUT_MS / 1000} s to import; does importing it start something?`);
     throw importError(`cannot run ${shown(options.python)}: ${run.error.message}`);
   }
   let parsed: unknown;
@@ -53,7 +57,9 @@ export function dumpCeleryApp(options: DumpOptions): CeleryDump {
     parsed = JSON.parse(run.stdout);
   } catch {
     const last = run.stderr.trim().split('\n').pop() ?? '';
-    throw importError(`${shown(options.python)} exited with ${run.status ?? run.signal} without describing the app${last === '' ? '' : `: ${last}`}; is it a Python 3 with Celery installed?`);
+    throw importError(
+      `${shown(options.python)} exited with ${run.status ?? run.signal} without describing the app${last === '' ? '' : `: ${last}`}; is it a Python 3 with Celery installed?`,
+    );
   }
   const error = (parsed as { error?: { kind: string; message: string } }).error;
   if (error !== undefined) {
@@ -93,7 +99,11 @@ export function importCeleryDump(dump: CeleryDump, source: string): CeleryImport
   }
   for (const entry of Object.values(beatSchedule) as { schedule: { solar?: { event: string } } }[]) {
     if (entry.schedule.solar?.event === 'dusk_astronomical') {
-      notes.push({ where: 'dusk_astronomical', message: 'tsbeat computes it with the Sun 18° below the horizon; Celery up to 5.6.2 used 18° above (celery#10101), so its times differ' });
+      notes.push({
+        where: 'dusk_astronomical',
+        message:
+          'tsbeat computes it with the Sun 18° below the horizon; Celery up to 5.6.2 used 18° above (celery#10101), so its times differ',
+      });
       break;
     }
   }

@@ -40,9 +40,19 @@ const CRON_FIELDS = [
 
 /** apply_async options tsbeat takes, by Celery's name. */
 const OPTION_NAMES: Readonly<Record<string, string>> = {
-  queue: 'queue', exchange: 'exchange', exchange_type: 'exchangeType', routing_key: 'routingKey', priority: 'priority',
-  expires: 'expires', countdown: 'countdown', headers: 'headers', time_limit: 'timeLimit', soft_time_limit: 'softTimeLimit',
-  ignore_result: 'ignoreResult', shadow: 'shadow', delivery_mode: 'deliveryMode',
+  queue: 'queue',
+  exchange: 'exchange',
+  exchange_type: 'exchangeType',
+  routing_key: 'routingKey',
+  priority: 'priority',
+  expires: 'expires',
+  countdown: 'countdown',
+  headers: 'headers',
+  time_limit: 'timeLimit',
+  soft_time_limit: 'softTimeLimit',
+  ignore_result: 'ignoreResult',
+  shadow: 'shadow',
+  delivery_mode: 'deliveryMode',
 };
 
 class Inexpressible extends Error {}
@@ -86,15 +96,29 @@ function crontabOf(dumped: Extract<DumpedSchedule, { type: 'crontab' }>): Record
       }
     }
     // Written as Celery expanded it where tsbeat reads the text otherwise (or not at all).
-    out[ours] = spec !== undefined && sameSet([...spec[list]].sort((x, y) => x - y), expanded) ? (orig as CrontabFieldValue) : expanded;
+    out[ours] =
+      spec !== undefined &&
+      sameSet(
+        [...spec[list]].sort((x, y) => x - y),
+        expanded,
+      )
+        ? (orig as CrontabFieldValue)
+        : expanded;
   }
   return out;
 }
 
-function scheduleOf(dumped: DumpedSchedule | undefined, cronDeadline: number | undefined): { schedule: unknown; relative?: boolean; catchUpWindow?: number } {
+function scheduleOf(
+  dumped: DumpedSchedule | undefined,
+  cronDeadline: number | undefined,
+): { schedule: unknown; relative?: boolean; catchUpWindow?: number } {
   if (dumped === undefined) throw new Inexpressible('no schedule');
-  if (dumped.type === 'unknown') throw new Inexpressible(`its schedule is a ${dumped.class} (${dumped.repr}), a custom schedule class whose times only its own code knows; write it as a crontab, cron, rrule, interval or solar schedule by hand`);
-  if ('nowfun' in dumped && dumped.nowfun === true) throw new Inexpressible('its schedule has a custom nowfun (its own clock), which tsbeat cannot follow');
+  if (dumped.type === 'unknown')
+    throw new Inexpressible(
+      `its schedule is a ${dumped.class} (${dumped.repr}), a custom schedule class whose times only its own code knows; write it as a crontab, cron, rrule, interval or solar schedule by hand`,
+    );
+  if ('nowfun' in dumped && dumped.nowfun === true)
+    throw new Inexpressible('its schedule has a custom nowfun (its own clock), which tsbeat cannot follow');
   if (dumped.type === 'interval') return { schedule: dumped.seconds, ...(dumped.relative ? { relative: true } : {}) };
   if (dumped.type === 'solar') return { schedule: { solar: { event: dumped.event, lat: dumped.lat, lon: dumped.lon } } };
   // beat_cron_starting_deadline (Celery 5.3+) is the missed-run window of crontab entries only.
@@ -107,9 +131,12 @@ function optionsOf(options: unknown, notes: ImportNote[], where: string): Record
   for (const [key, value] of Object.entries(options as Record<string, unknown>)) {
     const ours = OPTION_NAMES[key];
     const marked = unsupportedIn(value);
-    if (ours === undefined) notes.push({ where: `${where}.options.${key}`, message: `tsbeat does not send the apply_async option "${key}"; left out` });
-    else if (key === 'expires' && marked !== undefined && (value as { naive?: boolean }).naive === false) out[ours] = (value as { iso: string }).iso;
-    else if (marked !== undefined) notes.push({ where: `${where}.options.${key}`, message: `${marked} cannot be written in the config; left out` });
+    if (ours === undefined)
+      notes.push({ where: `${where}.options.${key}`, message: `tsbeat does not send the apply_async option "${key}"; left out` });
+    else if (key === 'expires' && marked !== undefined && (value as { naive?: boolean }).naive === false)
+      out[ours] = (value as { iso: string }).iso;
+    else if (marked !== undefined)
+      notes.push({ where: `${where}.options.${key}`, message: `${marked} cannot be written in the config; left out` });
     else out[ours] = value;
   }
   return out;
@@ -121,8 +148,12 @@ export function entryOf(dumped: DumpedEntry, cronDeadline: number | undefined, n
   try {
     if (dumped.invalid !== undefined) throw new Inexpressible(`the entry is ${dumped.invalid}`);
     if (typeof dumped.task !== 'string') throw new Inexpressible('it names no task');
-    for (const key of dumped.extra_keys ?? []) notes.push({ where: `${where}.${key}`, message: `"${key}" is not a beat_schedule entry key tsbeat reads; left out` });
-    for (const [what, value] of [['args', dumped.args], ['kwargs', dumped.kwargs]] as const) {
+    for (const key of dumped.extra_keys ?? [])
+      notes.push({ where: `${where}.${key}`, message: `"${key}" is not a beat_schedule entry key tsbeat reads; left out` });
+    for (const [what, value] of [
+      ['args', dumped.args],
+      ['kwargs', dumped.kwargs],
+    ] as const) {
       const marked = unsupportedIn(value);
       if (marked !== undefined) throw new Inexpressible(`its ${what} hold ${marked}, which JSON cannot carry as Celery would send it`);
     }

@@ -21,16 +21,39 @@ export interface DumpedSettings {
 type DumpedRouteMap = { rules: { key: { text?: string; regex?: string; flags?: number }; route: unknown }[] } | { router: string };
 
 /** Python's re flags tsbeat's /regex/ can say; others change the meaning. */
-const REGEX_FLAGS: readonly [number, string][] = [[2, 'i'], [8, 'm'], [16, 's']];
+const REGEX_FLAGS: readonly [number, string][] = [
+  [2, 'i'],
+  [8, 'm'],
+  [16, 's'],
+];
 /** re.UNICODE (the default for str patterns) and re.TEMPLATE carry no meaning here. */
 const NEUTRAL_FLAGS = 32 | 1;
 
-const ROUTE_KEYS: Readonly<Record<string, string>> = { queue: 'queue', exchange: 'exchange', exchange_type: 'exchangeType', routing_key: 'routingKey', priority: 'priority' };
+const ROUTE_KEYS: Readonly<Record<string, string>> = {
+  queue: 'queue',
+  exchange: 'exchange',
+  exchange_type: 'exchangeType',
+  routing_key: 'routingKey',
+  priority: 'priority',
+};
 
 const TRANSPORT_OPTIONS = new Set([
-  'global_keyprefix', 'priority_steps', 'sep', 'master_name', 'sentinel_kwargs', 'fanout_prefix', 'fanout_patterns', 'socket_timeout',
-  'socket_connect_timeout', 'socket_keepalive', 'client_name', 'visibility_timeout', 'queue_order_strategy', 'max_connections',
-  'health_check_interval', 'retry_on_timeout',
+  'global_keyprefix',
+  'priority_steps',
+  'sep',
+  'master_name',
+  'sentinel_kwargs',
+  'fanout_prefix',
+  'fanout_patterns',
+  'socket_timeout',
+  'socket_connect_timeout',
+  'socket_keepalive',
+  'client_name',
+  'visibility_timeout',
+  'queue_order_strategy',
+  'max_connections',
+  'health_check_interval',
+  'retry_on_timeout',
 ]);
 
 const BROKER_SCHEMES = /^(redis|rediss|redis\+socket|sentinel|amqp|amqps):\/\//;
@@ -47,7 +70,9 @@ function patternOf(key: { text?: string; regex?: string; flags?: number }, where
     }
     // Python's named groups (?P<name>…) are JavaScript's (?<name>…).
     const source = key.regex.replace(/\(\?P</g, '(?<');
-    return `/${source}/${REGEX_FLAGS.filter(([bit]) => flags & bit).map(([, f]) => f).join('')}`;
+    return `/${source}/${REGEX_FLAGS.filter(([bit]) => flags & bit)
+      .map(([, f]) => f)
+      .join('')}`;
   }
   const text = key.text ?? '';
   if (text.includes('*')) return /^\/.*\/[a-z]*$/s.test(text) ? `/^${fnmatchSource(text)}$/s` : text;
@@ -100,11 +125,23 @@ function routesOf(maps: DumpedRouteMap[], notes: ImportNote[]): Record<string, u
 export function settingsOf(s: DumpedSettings, notes: ImportNote[]): Record<string, unknown> {
   const config: Record<string, unknown> = {};
   if (s.timezone !== null) config.timezone = s.timezone;
-  else if (!s.enable_utc) notes.push({ where: 'enable_utc', message: 'enable_utc=False without a timezone: Celery uses the local zone of its machine; the config uses UTC (set timezone)' });
+  else if (!s.enable_utc)
+    notes.push({
+      where: 'enable_utc',
+      message: 'enable_utc=False without a timezone: Celery uses the local zone of its machine; the config uses UTC (set timezone)',
+    });
   const url = s.broker_url;
   if (typeof url === 'string' && url !== '') {
-    if (!BROKER_SCHEMES.test(url)) notes.push({ where: 'broker_url', message: `tsbeat publishes to Redis or RabbitMQ (redis://, rediss://, sentinel://, amqp://, amqps://); ${url.split(':')[0]}:// is left out` });
-    else if (/:\/\/[^/@]*:[^/@]*@/.test(url)) notes.push({ where: 'broker_url', message: 'it holds a password, which is not written into the config; give it with --broker or $CELERY_BROKER_URL' });
+    if (!BROKER_SCHEMES.test(url))
+      notes.push({
+        where: 'broker_url',
+        message: `tsbeat publishes to Redis or RabbitMQ (redis://, rediss://, sentinel://, amqp://, amqps://); ${url.split(':')[0]}:// is left out`,
+      });
+    else if (/:\/\/[^/@]*:[^/@]*@/.test(url))
+      notes.push({
+        where: 'broker_url',
+        message: 'it holds a password, which is not written into the config; give it with --broker or $CELERY_BROKER_URL',
+      });
     else config.broker = { url };
   }
   const transport: Record<string, unknown> = {};

@@ -42,11 +42,12 @@ export interface ParsedCrontab {
 
 /** Environment variables cron itself acts on, and what becomes of each under tsbeat. */
 const CRON_OWN_VARIABLES: Readonly<Record<string, string>> = {
-  MAILTO: 'cron mails a job\'s output to MAILTO; tsbeat does not (the example task logs it and returns it to the result backend)',
-  MAILFROM: 'cron mails a job\'s output from MAILFROM; tsbeat does not mail',
+  MAILTO: "cron mails a job's output to MAILTO; tsbeat does not (the example task logs it and returns it to the result backend)",
+  MAILFROM: "cron mails a job's output from MAILFROM; tsbeat does not mail",
   CONTENT_TYPE: 'a header of the mail cron sends; tsbeat does not mail',
   CONTENT_TRANSFER_ENCODING: 'a header of the mail cron sends; tsbeat does not mail',
-  RANDOM_DELAY: 'cronie delays every job by up to RANDOM_DELAY minutes; not carried over (tsbeat\'s per-entry `jitter` is the nearest setting)',
+  RANDOM_DELAY:
+    "cronie delays every job by up to RANDOM_DELAY minutes; not carried over (tsbeat's per-entry `jitter` is the nearest setting)",
 };
 
 /**
@@ -122,7 +123,10 @@ export function parseCrontab(text: string, system: boolean): ParsedCrontab {
     if (assignment !== undefined) {
       const { name, value } = assignment;
       if ((name === 'CRON_TZ' || name === 'TZ') && value !== '' && !isValidZone(value)) {
-        problems.push({ line, message: `${name}=${shown(value)} is not a time zone tsbeat knows; use an IANA name such as "Europe/Berlin" or "UTC"` });
+        problems.push({
+          line,
+          message: `${name}=${shown(value)} is not a time zone tsbeat knows; use an IANA name such as "Europe/Berlin" or "UTC"`,
+        });
         return;
       }
       env[name] = value;
@@ -141,13 +145,19 @@ export function parseCrontab(text: string, system: boolean): ParsedCrontab {
     const nick = NICKNAME.exec(jobText);
     const fields = nick === null ? JOB_FIELDS.exec(jobText) : null;
     if (nick === null && fields === null) {
-      problems.push({ line, message: `expected five time fields (minute hour day-of-month month day-of-week) or an @nickname, then ${system ? 'a user and ' : ''}a command` });
+      problems.push({
+        line,
+        message: `expected five time fields (minute hour day-of-month month day-of-week) or an @nickname, then ${system ? 'a user and ' : ''}a command`,
+      });
       return;
     }
     const schedule = nick !== null ? (nick[1] as string) : fields!.slice(1, 6).join(' ');
     let rest = (nick !== null ? nick[2] : fields![6]) ?? '';
     if (schedule.toLowerCase() === '@reboot') {
-      notes.push({ line, message: '@reboot runs once when cron starts, which is not a schedule: not imported (run it from your service manager instead)' });
+      notes.push({
+        line,
+        message: '@reboot runs once when cron starts, which is not a schedule: not imported (run it from your service manager instead)',
+      });
       return;
     }
     try {
@@ -163,25 +173,46 @@ export function parseCrontab(text: string, system: boolean): ParsedCrontab {
       user = m?.[1];
       rest = m?.[2] ?? '';
       if (user === undefined) {
-        problems.push({ line, message: 'no user and no command after the time fields; the system format (/etc/crontab, --system) is "m h dom mon dow user command"' });
+        problems.push({
+          line,
+          message:
+            'no user and no command after the time fields; the system format (/etc/crontab, --system) is "m h dom mon dow user command"',
+        });
         return;
       }
     }
     if (rest.trim() === '') {
-      problems.push({ line, message: `no command after the ${system ? 'user' : 'time fields'}${system ? '' : ' (a system crontab? pass --system)'}` });
+      problems.push({
+        line,
+        message: `no command after the ${system ? 'user' : 'time fields'}${system ? '' : ' (a system crontab? pass --system)'}`,
+      });
       return;
     }
     if (rest.startsWith('*')) {
       // cronie's "common typo" check: a sixth time field.
-      problems.push({ line, message: 'the command starts with "*": a sixth time field? A crontab line has five (minute hour day-of-month month day-of-week)' });
+      problems.push({
+        line,
+        message: 'the command starts with "*": a sixth time field? A crontab line has five (minute hour day-of-month month day-of-week)',
+      });
       return;
     }
     if (!system && /^root\s/.test(rest)) {
-      notes.push({ line, message: 'the command starts with "root": a system crontab (/etc/crontab format, with a user field)? pass --system' });
+      notes.push({
+        line,
+        message: 'the command starts with "root": a system crontab (/etc/crontab format, with a user field)? pass --system',
+      });
     }
     const { command, input } = splitPercent(rest);
     const zone = cronTz ?? tz;
-    jobs.push({ line, schedule, command, ...(input === undefined ? {} : { input }), ...(user === undefined ? {} : { user }), env: { ...env }, ...(zone === undefined ? {} : { zone }) });
+    jobs.push({
+      line,
+      schedule,
+      command,
+      ...(input === undefined ? {} : { input }),
+      ...(user === undefined ? {} : { user }),
+      env: { ...env },
+      ...(zone === undefined ? {} : { zone }),
+    });
   });
   return { jobs, notes, problems };
 }

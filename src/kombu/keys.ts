@@ -82,7 +82,6 @@ export function resolveFanoutPrefix(option: boolean | string | undefined, db: nu
   return template.replaceAll('{db}', String(db));
 }
 
-
 /** kombu's key-shaping transport options, with kombu's defaults. */
 export function kombuKeyOptions(transport: TransportOptionsInput, db: number): KombuKeyOptions {
   return {

@@ -39,7 +39,11 @@ export function templateLayout(t: MessageTemplate, exchange: string, routingKey:
   const tokens: (string | { slot: EnvelopeSlot })[] = ['{"body":"', t.bodyBase64 ?? { slot: 'body' }];
   tokens.push(`","content-encoding":${JSON.stringify(CONTENT_ENCODING)},"content-type":${JSON.stringify(CONTENT_TYPE)},"headers":`);
   t.headerParts.forEach((part, i) => tokens.push(i % 2 === 0 ? part : { slot: part as Slot }));
-  tokens.push(',"properties":{"correlation_id":', { slot: 'id' }, `,"reply_to":${JSON.stringify(t.replyTo)},"delivery_mode":${t.deliveryMode}`);
+  tokens.push(
+    ',"properties":{"correlation_id":',
+    { slot: 'id' },
+    `,"reply_to":${JSON.stringify(t.replyTo)},"delivery_mode":${t.deliveryMode}`,
+  );
   if (t.expires.kind === 'relative') tokens.push(`,"expiration":${JSON.stringify(t.expires.expiration)}`);
   else if (t.expires.kind === 'absolute') tokens.push({ slot: 'expiration' });
   tokens.push(
@@ -95,7 +99,8 @@ export function redisEnvelope(message: TaskMessage, exchange: string, routingKey
   }
   const { constants, slots } = layout;
   let out = constants[0] as string;
-  for (let i = 0; i < slots.length; i += 1) out += envelopeSlotValue(message, slots[i] as EnvelopeSlot, deliveryTag) + (constants[i + 1] as string);
+  for (let i = 0; i < slots.length; i += 1)
+    out += envelopeSlotValue(message, slots[i] as EnvelopeSlot, deliveryTag) + (constants[i + 1] as string);
   return out;
 }
 

@@ -121,16 +121,29 @@ export function planRedisPublish(messages: readonly TaskMessage[], ctx: RedisPla
     const { exchange, exchangeType, routingKey, declareQueue } = m.destination;
     if (declareQueue !== undefined && !ctx.declared.has(declareQueue) && !declaring.has(declareQueue)) {
       declaring.add(declareQueue);
-      declarations.push({ queue: declareQueue, key: bindingKey(ctx.keys, declareQueue), member: bindingMember(ctx.keys, declareQueue, '', declareQueue) });
+      declarations.push({
+        queue: declareQueue,
+        key: bindingKey(ctx.keys, declareQueue),
+        member: bindingMember(ctx.keys, declareQueue, '', declareQueue),
+      });
     }
     // Plain object literals: spreading a shared base costs more than everything else per message.
     if (exchange === '') {
-      const push = new EnvelopePush(queueListKey(ctx.keys, routingKey, m.properties.priority), m, exchange, routingKey, ctx.newDeliveryTag());
+      const push = new EnvelopePush(
+        queueListKey(ctx.keys, routingKey, m.properties.priority),
+        m,
+        exchange,
+        routingKey,
+        ctx.newDeliveryTag(),
+      );
       planned.push({ id: m.id, entry: m.entry, task: m.task, exchange, routingKey, pushes: [push], publishes: NONE });
       continue;
     }
     if (exchangeType === 'fanout') {
-      const publish = { channel: fanoutChannel(ctx.keys, exchange, routingKey), payload: new EnvelopePush('', m, exchange, routingKey, ctx.newDeliveryTag()).payload };
+      const publish = {
+        channel: fanoutChannel(ctx.keys, exchange, routingKey),
+        payload: new EnvelopePush('', m, exchange, routingKey, ctx.newDeliveryTag()).payload,
+      };
       planned.push({ id: m.id, entry: m.entry, task: m.task, exchange, routingKey, pushes: NONE, publishes: [publish] });
       continue;
     }
@@ -151,7 +164,9 @@ export function planRedisPublish(messages: readonly TaskMessage[], ctx: RedisPla
     }
     // kombu pushes one envelope object to every queue; each copy gets its own delivery tag here
     // so that two workers acking copies never remove each other's unacked entry.
-    const pushes = queues.map((queue) => new EnvelopePush(queueListKey(ctx.keys, queue, m.properties.priority), m, exchange, routingKey, ctx.newDeliveryTag()));
+    const pushes = queues.map(
+      (queue) => new EnvelopePush(queueListKey(ctx.keys, queue, m.properties.priority), m, exchange, routingKey, ctx.newDeliveryTag()),
+    );
     planned.push({ id: m.id, entry: m.entry, task: m.task, exchange, routingKey, pushes, publishes: NONE });
   }
   return { size: messages.length, dropped, declarations, messages: planned };

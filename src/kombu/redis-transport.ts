@@ -43,7 +43,6 @@ export interface RedisTransportOptions {
 // Kept importable from here: the broker's callers strip their errors through this module.
 export { withoutCommandArgs } from '../redis/server-errors.js';
 
-
 /** An EVALSHA encoded by RedisTransport.encodeScript: `buffer` is pooled, `command` the bytes to write (a view of it). */
 export interface EncodedScript {
   readonly script: LuaScript;
@@ -147,7 +146,9 @@ export class RedisTransport {
     try {
       await Promise.all(todo.map((d) => this.client.sadd(d.key, d.member)));
     } catch (error) {
-      throw new BeatError(ErrorCode.BrokerPublish, `cannot declare queue bindings on ${this.spec.display}: ${errorMessage(error)}`, { cause: withoutCommandArgs(error) });
+      throw new BeatError(ErrorCode.BrokerPublish, `cannot declare queue bindings on ${this.spec.display}: ${errorMessage(error)}`, {
+        cause: withoutCommandArgs(error),
+      });
     }
     this.markDeclared(todo.map((d) => d.queue));
   }
@@ -188,7 +189,10 @@ export class RedisTransport {
    * buffer once answered); releaseScript() gives them up unsent.
    */
   encodeScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): EncodedScript {
-    return { script, ...encodeCommand(['EVALSHA', script.sha1, String(keys.length), ...keys, ...args], (bytes) => this.buffers.acquire(bytes)) };
+    return {
+      script,
+      ...encodeCommand(['EVALSHA', script.sha1, String(keys.length), ...keys, ...args], (bytes) => this.buffers.acquire(bytes)),
+    };
   }
 
   releaseScript(encoded: EncodedScript): void {
@@ -234,9 +238,16 @@ export class RedisTransport {
         try {
           members = await this.client.smembers(bindingKey(this.keys, exchange));
         } catch (error) {
-          throw new BeatError(ErrorCode.BrokerPublish, `cannot read the bindings of exchange "${exchange}" from ${this.spec.display}: ${errorMessage(error)}`, { cause: withoutCommandArgs(error) });
+          throw new BeatError(
+            ErrorCode.BrokerPublish,
+            `cannot read the bindings of exchange "${exchange}" from ${this.spec.display}: ${errorMessage(error)}`,
+            { cause: withoutCommandArgs(error) },
+          );
         }
-        bindings.set(exchange, members.map((m) => parseBindingMember(this.keys, m)).filter((b): b is Binding => b !== undefined));
+        bindings.set(
+          exchange,
+          members.map((m) => parseBindingMember(this.keys, m)).filter((b): b is Binding => b !== undefined),
+        );
       }),
     );
     return bindings;

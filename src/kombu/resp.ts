@@ -41,10 +41,13 @@ function writeLengthHeader(buf: Buffer, at: number, n: number): number {
  * one byte per character; other text is encoded to UTF-8 once and copied. Either way no buffer is
  * made per layout for the common case: a first burst has as many layouts as messages.
  */
-type ConstantBytes = { readonly ascii: true; readonly total: number } | { readonly ascii: false; readonly buffers: readonly Buffer[]; readonly total: number };
+type ConstantBytes =
+  { readonly ascii: true; readonly total: number } | { readonly ascii: false; readonly buffers: readonly Buffer[]; readonly total: number };
 
 /** A payload ready to write: a layout's constants with this envelope's values, or a string. */
-type Prepared = { readonly layout: EnvelopeLayout; readonly constants: ConstantBytes; readonly values: readonly string[]; readonly bytes: number } | { readonly text: string; readonly bytes: number };
+type Prepared =
+  | { readonly layout: EnvelopeLayout; readonly constants: ConstantBytes; readonly values: readonly string[]; readonly bytes: number }
+  | { readonly text: string; readonly bytes: number };
 
 const constantBytes = new WeakMap<EnvelopeLayout, ConstantBytes>();
 const ASCII = /^[\x00-\x7f]*$/;
@@ -112,7 +115,10 @@ function writeShortAscii(buf: Buffer, at: number, text: string): boolean {
  * envelope whose text was never built is written from its layout: encoded constants and ASCII
  * values copied in, no string made.
  */
-export function encodeCommand(args: readonly RespArg[], acquire: (bytes: number) => Buffer): { readonly buffer: Buffer; readonly command: Buffer } {
+export function encodeCommand(
+  args: readonly RespArg[],
+  acquire: (bytes: number) => Buffer,
+): { readonly buffer: Buffer; readonly command: Buffer } {
   const prepared = args.map(prepare);
   let capacity = HEADER_ROOM;
   for (const p of prepared) capacity += p.bytes + HEADER_ROOM + 2;

@@ -52,7 +52,7 @@ export class BeatMetrics {
 
   readonly lateness = new Histogram({
     name: 'tsbeat_fire_lateness_seconds',
-    help: 'Delay from a slot\'s scheduled instant to its publication.',
+    help: "Delay from a slot's scheduled instant to its publication.",
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   });
@@ -110,7 +110,8 @@ export class BeatMetrics {
       this.countPublished(run.entry.name, run.entry.task, run.destination.declareQueue ?? run.destination.routingKey);
       this.lateness.observe(latenessMs / 1000);
     },
-    triggerPublished: (message) => this.countPublished(message.entry, message.task, message.destination.declareQueue ?? message.destination.routingKey),
+    triggerPublished: (message) =>
+      this.countPublished(message.entry, message.task, message.destination.declareQueue ?? message.destination.routingKey),
     dropped: (entry) => this.dropped.inc({ entry }),
     publishFailed: () => this.publishErrors.inc(),
     stateLost: (entries) => this.stateLost.inc(entries.length),
@@ -131,6 +132,7 @@ export class BeatMetrics {
     // Under their standard names (process_cpu_seconds_total, process_start_time_seconds,
     // nodejs_heap_size_used_bytes, …), as every Prometheus client library exports them: generic
     // dashboards and restart/memory alerts look for these names. A `tsbeat_` prefix hid them.
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: DEFAULTS.eventLoopMonitoringMs });
+    if (options.processMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: DEFAULTS.eventLoopMonitoringMs });
   }
 }

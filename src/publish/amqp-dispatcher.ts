@@ -65,22 +65,43 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
       else if (gap.has(run.entry.name)) heldBack.push(run);
       else confirmed.push(run);
     });
-    if (heldBack.length > 0) this.unrecorded(heldBack.map((r) => r.message), 'an earlier slot of the same entry was not confirmed');
+    if (heldBack.length > 0)
+      this.unrecorded(
+        heldBack.map((r) => r.message),
+        'an earlier slot of the same entry was not confirmed',
+      );
     if (confirmed.length > 0) {
       let commit: number[];
       try {
-        const args = [token, String(nowMs), String(confirmed.length), ...confirmed.flatMap((r) => [r.entry.name, String(r.slotMs), r.message.id])];
+        const args = [
+          token,
+          String(nowMs),
+          String(confirmed.length),
+          ...confirmed.flatMap((r) => [r.entry.name, String(r.slotMs), r.message.id]),
+        ];
         commit = await this.redis.commitFenced(2, this.keys.fence, this.keys.state, ...args);
       } catch (error) {
-        this.unrecorded(confirmed.map((r) => r.message), `Redis failed: ${errorMessage(error)}`);
-        throw new BeatError(ErrorCode.RedisUnavailable, `${confirmed.length} confirmed messages could not be recorded: ${errorMessage(error)}`, { cause: error });
+        this.unrecorded(
+          confirmed.map((r) => r.message),
+          `Redis failed: ${errorMessage(error)}`,
+        );
+        throw new BeatError(
+          ErrorCode.RedisUnavailable,
+          `${confirmed.length} confirmed messages could not be recorded: ${errorMessage(error)}`,
+          { cause: error },
+        );
       }
       if (commit[0] === -1) {
-        this.unrecorded(confirmed.map((r) => r.message), 'this instance lost the fence');
+        this.unrecorded(
+          confirmed.map((r) => r.message),
+          'this instance lost the fence',
+        );
         return { fenced: true };
       }
     }
-    const byRun = new Map<DueRun, AmqpSendResult>(fresh.map((r, i) => [r, results[i] ?? { status: 'failed', error: new Error('no result') }]));
+    const byRun = new Map<DueRun, AmqpSendResult>(
+      fresh.map((r, i) => [r, results[i] ?? { status: 'failed', error: new Error('no result') }]),
+    );
     let firstFailure: string | undefined;
     let firstError: Error | undefined;
     let notSent = 0;
@@ -99,9 +120,23 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
       const reason = result.status === 'returned' ? result.reason : result.error.message;
       firstFailure ??= `${run.entry.name}: ${reason}`;
       if (result.status === 'failed') firstError ??= result.error;
-      const fields = { entry: run.entry.name, task: run.entry.task, id: run.message.id, exchange: run.message.destination.exchange, routingKey: run.message.destination.routingKey };
-      if (result.status === 'returned') this.logger.error({ event: EVENTS.publishDropped, ...fields }, `message returned unroutable, not recorded; retried per the missed-run policy: ${reason}`);
-      else this.logger.error({ event: EVENTS.publishError, ...fields, err: result.error }, 'message not confirmed, not recorded; retried per the missed-run policy');
+      const fields = {
+        entry: run.entry.name,
+        task: run.entry.task,
+        id: run.message.id,
+        exchange: run.message.destination.exchange,
+        routingKey: run.message.destination.routingKey,
+      };
+      if (result.status === 'returned')
+        this.logger.error(
+          { event: EVENTS.publishDropped, ...fields },
+          `message returned unroutable, not recorded; retried per the missed-run policy: ${reason}`,
+        );
+      else
+        this.logger.error(
+          { event: EVENTS.publishError, ...fields, err: result.error },
+          'message not confirmed, not recorded; retried per the missed-run policy',
+        );
     });
     if (notSent === 0) return { fenced: false, outcomes };
     const failure = new BeatError(
@@ -120,9 +155,13 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
     if (result?.status !== 'confirmed') {
       const reason = result === undefined ? 'no result' : result.status === 'returned' ? result.reason : result.error.message;
       // The request stays pending: the control loop tries again on its next wake-up.
-      throw new BeatError(ErrorCode.BrokerPublish, `manual run of "${message.entry}" (${message.id}) not confirmed by the broker: ${reason}`, {
-        cause: result?.status === 'failed' ? result.error : undefined,
-      });
+      throw new BeatError(
+        ErrorCode.BrokerPublish,
+        `manual run of "${message.entry}" (${message.id}) not confirmed by the broker: ${reason}`,
+        {
+          cause: result?.status === 'failed' ? result.error : undefined,
+        },
+      );
     }
     const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id)];
     let committed: number;

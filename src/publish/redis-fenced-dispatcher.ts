@@ -101,7 +101,12 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   }
 
   /** The dispatch result of the script's reply. */
-  private outcomeOf(reply: Promise<unknown>, plan: RedisPublishPlan, runs: readonly DueRun[], delivered: readonly boolean[]): Promise<DispatchResult> {
+  private outcomeOf(
+    reply: Promise<unknown>,
+    plan: RedisPublishPlan,
+    runs: readonly DueRun[],
+    delivered: readonly boolean[],
+  ): Promise<DispatchResult> {
     const count = delivered.length;
     const dropped = plan.dropped.length === 0 ? undefined : this.dropReports(plan, runs, delivered);
     return reply.then(
@@ -130,7 +135,9 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   private async failure(what: string, error: unknown): Promise<BeatError> {
     const named = await nameWrongType(this.broker.client, error, typedKeys(this.keys, ['fence', 'state', 'triggers']));
     if (named instanceof BeatError) return named;
-    return new BeatError(ErrorCode.BrokerPublish, `${what} through ${this.broker.spec.display} failed: ${errorMessage(error)}`, { cause: withoutCommandArgs(error) });
+    return new BeatError(ErrorCode.BrokerPublish, `${what} through ${this.broker.spec.display} failed: ${errorMessage(error)}`, {
+      cause: withoutCommandArgs(error),
+    });
   }
 
   /** See DispatchSpeedups.rehearse: the script's arguments planned and encoded, then thrown away. */
@@ -141,7 +148,12 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   }
 
   /** KEYS and ARGV of publish-fenced.lua (see its header) for a planned batch, and which runs have a delivery. */
-  private scriptArguments(plan: RedisPublishPlan, runs: readonly DueRun[], token: string, nowMs: number): { keys: string[]; args: RespArg[]; delivered: boolean[] } {
+  private scriptArguments(
+    plan: RedisPublishPlan,
+    runs: readonly DueRun[],
+    token: string,
+    nowMs: number,
+  ): { keys: string[]; args: RespArg[]; delivered: boolean[] } {
     const keys = [this.keys.fence, this.keys.state];
     // The three per-run columns (names, slots, states), then the delivery groups.
     const count = plan.messages.length;
@@ -174,14 +186,25 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   }
 
   /** The log line of each run whose message matched no queue, by run index. */
-  private dropReports(plan: RedisPublishPlan, runs: readonly DueRun[], delivered: readonly boolean[]): Map<number, { fields: Record<string, unknown>; message: string }> {
+  private dropReports(
+    plan: RedisPublishPlan,
+    runs: readonly DueRun[],
+    delivered: readonly boolean[],
+  ): Map<number, { fields: Record<string, unknown>; message: string }> {
     const byId = new Map(plan.dropped.map((d) => [d.id, d]));
     const reports = new Map<number, { fields: Record<string, unknown>; message: string }>();
     runs.forEach((run, i) => {
       if (delivered[i]) return;
       const d = byId.get(run.message.id);
       reports.set(i, {
-        fields: { event: EVENTS.publishDropped, entry: run.entry.name, task: run.entry.task, id: run.message.id, exchange: d?.exchange, routingKey: d?.routingKey },
+        fields: {
+          event: EVENTS.publishDropped,
+          entry: run.entry.name,
+          task: run.entry.task,
+          id: run.message.id,
+          exchange: d?.exchange,
+          routingKey: d?.routingKey,
+        },
         message: `message dropped: ${d?.reason ?? 'it reached no queue'}`,
       });
     });

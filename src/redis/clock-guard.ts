@@ -69,7 +69,10 @@ export class ClockGuard {
       }
       this.refusal = reason;
     } else if (this.refusal !== undefined) {
-      logger.info({ event: EVENTS.clockSynced, skewMs, maxClockSkewMs: maxSkewMs }, 'the local clock agrees with the Redis server\'s again; this replica may lead');
+      logger.info(
+        { event: EVENTS.clockSynced, skewMs, maxClockSkewMs: maxSkewMs },
+        "the local clock agrees with the Redis server's again; this replica may lead",
+      );
       this.refusal = undefined;
     }
     return this.refusal;

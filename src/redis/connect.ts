@@ -23,7 +23,13 @@ export interface RedisClientOptions {
   readonly reportFailover?: boolean;
 }
 
-export function createRedisClient(url: string, transport: TransportOptionsInput, role: string, logger: Logger, options: RedisClientOptions = {}): Redis {
+export function createRedisClient(
+  url: string,
+  transport: TransportOptionsInput,
+  role: string,
+  logger: Logger,
+  options: RedisClientOptions = {},
+): Redis {
   const spec = parseRedisUrl(url, transport);
   const client = new Redis({
     ...redisClientOptions(spec, transport, (path) => readFileSync(path)),
@@ -48,7 +54,10 @@ export function createRedisClient(url: string, transport: TransportOptionsInput,
   client.on('ready', () => {
     const before = primary;
     primary = sentinel ? `${client.stream.remoteAddress ?? '?'}:${client.stream.remotePort ?? '?'}` : undefined;
-    logger.info({ event: wasReady ? EVENTS.redisReconnect : EVENTS.redisConnect, role, url: spec.display, ...(sentinel ? { primary } : {}) }, `connected to Redis (${role})`);
+    logger.info(
+      { event: wasReady ? EVENTS.redisReconnect : EVENTS.redisConnect, role, url: spec.display, ...(sentinel ? { primary } : {}) },
+      `connected to Redis (${role})`,
+    );
     if (options.reportFailover === true && before !== undefined && primary !== before) {
       logger.warn(
         { event: EVENTS.redisFailover, role, url: spec.display, from: before, to: primary },
@@ -94,7 +103,11 @@ const refusals = new WeakMap<Redis, BeatError>();
  * can fix it) ends the client for good: `connectWithRetry` rejects with it. After the first ready
  * the client keeps reconnecting (the server may be fixed meanwhile) and `onRefused` reports each.
  */
-export function guardConnection(client: Redis, spec: Pick<RedisConnectionSpec, 'display' | 'db' | 'username'>, onRefused: (refusal: BeatError, fatal: boolean) => void): void {
+export function guardConnection(
+  client: Redis,
+  spec: Pick<RedisConnectionSpec, 'display' | 'db' | 'username'>,
+  onRefused: (refusal: BeatError, fatal: boolean) => void,
+): void {
   let everReady = false;
   client.on('ready', () => {
     everReady = true;

@@ -64,7 +64,10 @@ export class ControlStore {
     } catch (error) {
       throw await nameWrongType(this.client, error, typedKeys(this.keys, ['leader', 'lock']));
     }
-    const info = Object.fromEntries(fields.map((f, i) => [f, values[i] ?? undefined])) as Record<(typeof fields)[number], string | undefined>;
+    const info = Object.fromEntries(fields.map((f, i) => [f, values[i] ?? undefined])) as Record<
+      (typeof fields)[number],
+      string | undefined
+    >;
     if (lockValue === null || info.token !== lockValue || info.instance === undefined) return undefined;
     const fingerprint = parseFingerprint(info);
     return { instance: info.instance, sinceMs: Number(info.since), ...(fingerprint ? { fingerprint } : {}) };
@@ -74,14 +77,21 @@ export class ControlStore {
    * The leader, and how `own` differs from the config it runs. The entry names are read only when
    * they differ (they can be many), and not at all when `known` already holds them for that hash.
    */
-  async compareWithLeader(own: ConfigFingerprint, deployment: string, known?: Map<string, readonly string[] | undefined>): Promise<{ leader: LeaderInfo | undefined; mismatch: ConfigMismatch | undefined }> {
+  async compareWithLeader(
+    own: ConfigFingerprint,
+    deployment: string,
+    known?: Map<string, readonly string[] | undefined>,
+  ): Promise<{ leader: LeaderInfo | undefined; mismatch: ConfigMismatch | undefined }> {
     const leader = await this.leader();
     let theirs = leader?.fingerprint;
     if (leader === undefined || theirs === undefined || theirs.configHash === own.configHash) return { leader, mismatch: undefined };
     if (theirs.entriesHash !== own.entriesHash) {
       let names = known?.get(theirs.entriesHash);
       if (names === undefined) {
-        names = parseFingerprint({ ...fingerprintFields(theirs), entryNames: (await this.client.hget(this.keys.leader, 'entryNames')) ?? undefined })?.entryNames;
+        names = parseFingerprint({
+          ...fingerprintFields(theirs),
+          entryNames: (await this.client.hget(this.keys.leader, 'entryNames')) ?? undefined,
+        })?.entryNames;
         known?.set(theirs.entriesHash, names);
       }
       theirs = { ...theirs, entryNames: names };

@@ -58,7 +58,8 @@ export function decodeEntryState(text: string): EntryState | Unreadable {
   }
   const { slot, seen, at, by, id, n } = raw as Record<string, unknown>;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_RUN_COUNT) return UNREADABLE;
-  if ((slot !== undefined && !isFinite(slot)) || (seen !== undefined && !isFinite(seen)) || (at !== undefined && !isFinite(at))) return UNREADABLE;
+  if ((slot !== undefined && !isFinite(slot)) || (seen !== undefined && !isFinite(seen)) || (at !== undefined && !isFinite(at)))
+    return UNREADABLE;
   if ((by !== undefined && typeof by !== 'string') || (id !== undefined && typeof id !== 'string')) return UNREADABLE;
   const state: Mutable<EntryState> = { runCount: n };
   if (slot !== undefined) state.slotMs = slot;

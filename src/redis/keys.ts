@@ -41,7 +41,10 @@ export const SCHEDULER_KEY_TYPES = {
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
 
 /** `[key, type]` of the named scheduler keys, for nameWrongType. */
-export function typedKeys<K extends keyof typeof SCHEDULER_KEY_TYPES>(keys: Pick<SchedulerKeys, K>, names: readonly K[]): [string, string][] {
+export function typedKeys<K extends keyof typeof SCHEDULER_KEY_TYPES>(
+  keys: Pick<SchedulerKeys, K>,
+  names: readonly K[],
+): [string, string][] {
   return names.map((name) => [keys[name], SCHEDULER_KEY_TYPES[name]]);
 }
 

@@ -163,7 +163,12 @@ export class Leadership {
             .multi()
             .set(this.options.keys.fence, lock.value)
             .del(this.options.keys.leader)
-            .hset(this.options.keys.leader, { ...this.owner?.leaderFields?.(), instance: this.options.instanceId, since: String(this.now()), token: lock.value })
+            .hset(this.options.keys.leader, {
+              ...this.owner?.leaderFields?.(),
+              instance: this.options.instanceId,
+              since: String(this.now()),
+              token: lock.value,
+            })
             .exec();
           const failed = (replies ?? [[new Error('transaction discarded'), null]]).find(([error]) => error);
           if (failed) throw failed[0];
@@ -188,7 +193,10 @@ export class Leadership {
       const publishUntil = monotonicExpiry(lock, started) - this.marginMs;
       if (publishUntil <= performance.now()) {
         await lock.release().catch(() => undefined);
-        this.options.logger.warn({ event: EVENTS.lockError }, 'took the lock too late to use it (Redis answered slowly); released it, retrying');
+        this.options.logger.warn(
+          { event: EVENTS.lockError },
+          'took the lock too late to use it (Redis answered slowly); released it, retrying',
+        );
         next = 0;
       } else {
         this.becomeLeader(lock, publishUntil);
@@ -202,7 +210,11 @@ export class Leadership {
         const message = errorMessage(refusal ?? error);
         // Once per outage, not once per retry.
         if (message !== this.lastAttemptError) {
-          if (refusal) this.options.logger.error({ event: EVENTS.redisRefused, role: 'lock', code: refusal.code, err: refusal }, `cannot take the lock: ${message}; retrying`);
+          if (refusal)
+            this.options.logger.error(
+              { event: EVENTS.redisRefused, role: 'lock', code: refusal.code, err: refusal },
+              `cannot take the lock: ${message}; retrying`,
+            );
           else this.options.logger.warn({ event: EVENTS.lockError, err: error }, 'could not try the lock; retrying');
         }
         this.lastAttemptError = message;
@@ -231,7 +243,10 @@ export class Leadership {
     if (this.watchdog) clearTimeout(this.watchdog);
     const lease = this.lease;
     if (!lease) return;
-    this.watchdog = setTimeout(() => this.lose('the lock could not be renewed in time'), Math.max(0, lease.publishUntil - performance.now()));
+    this.watchdog = setTimeout(
+      () => this.lose('the lock could not be renewed in time'),
+      Math.max(0, lease.publishUntil - performance.now()),
+    );
   }
 
   private async renew(): Promise<void> {
@@ -258,7 +273,12 @@ export class Leadership {
       // redlock says "unable to achieve a quorum" for both; only the votes tell a lost key from an unreachable Redis.
       const lost = await isHeldElsewhere(error);
       this.options.logger.warn(
-        { event: EVENTS.lockRenewFailed, err: lost ? `the lock key ${this.options.keys.lock} no longer holds this leader's token (it expired, or something else wrote it)` : error },
+        {
+          event: EVENTS.lockRenewFailed,
+          err: lost
+            ? `the lock key ${this.options.keys.lock} no longer holds this leader's token (it expired, or something else wrote it)`
+            : error,
+        },
         'lock renewal failed',
       );
       this.options.events?.lockRenewFailed();
@@ -299,7 +319,9 @@ export class Leadership {
       try {
         await lock.release();
         this.options.logger.info({ event: EVENTS.lockReleased }, 'released the lock after stepping down; telling the standbys');
-        await this.options.state.publish(this.options.keys.events, `${STEP_DOWN_MESSAGE} ${this.options.instanceId}`).catch(() => undefined);
+        await this.options.state
+          .publish(this.options.keys.events, `${STEP_DOWN_MESSAGE} ${this.options.instanceId}`)
+          .catch(() => undefined);
         return;
       } catch (error) {
         // Gone already (expired, or another instance's value): nothing to give back.

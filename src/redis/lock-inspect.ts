@@ -47,7 +47,9 @@ export async function inspectLockKey(client: Redis, key: string, deployment: str
   const { host, port, db, path } = client.options;
   const server = `${path ?? `${host ?? '127.0.0.1'}:${port ?? 6379}`} db ${db ?? 0}`;
   const fix = `redis-cli ${path ? `-s ${quoteShell(path)}` : `-h ${host ?? '127.0.0.1'} -p ${port ?? 6379}`} -n ${db ?? 0} DEL ${quoteShell(key)}`;
-  const what = [noExpiry ? 'has no expiry' : '', foreign ? `holds ${foreign}, not a tsbeat lock` : ''].filter((p) => p !== '').join(' and ');
+  const what = [noExpiry ? 'has no expiry' : '', foreign ? `holds ${foreign}, not a tsbeat lock` : '']
+    .filter((p) => p !== '')
+    .join(' and ');
   const message =
     `the lock key ${key} on ${server} ${what}: no replica of deployment "${deployment}" can lead${noExpiry ? ' while it exists' : ' until it expires'}, ` +
     `so nothing is scheduled. Something other than tsbeat wrote it; clear it with: ${fix}`;

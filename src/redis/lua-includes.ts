@@ -20,12 +20,18 @@ export function assembleLua(name: string, text: string, readFragment: FragmentRe
 function expand(name: string, text: string, readFragment: FragmentReader, included: Set<string>, chain: readonly string[]): string {
   return text.replace(INCLUDE, (_line, fragment: string) => {
     if (chain.includes(fragment)) {
-      throw new BeatError(ErrorCode.LuaScriptInvalid, `Lua script ${chain[0]}: the includes form a cycle: ${[...chain, fragment].join(' → ')}`);
+      throw new BeatError(
+        ErrorCode.LuaScriptInvalid,
+        `Lua script ${chain[0]}: the includes form a cycle: ${[...chain, fragment].join(' → ')}`,
+      );
     }
     if (included.has(fragment)) return '';
     const body = readFragment(fragment);
     if (body === undefined) {
-      throw new BeatError(ErrorCode.LuaScriptInvalid, `Lua script ${chain[0]}: ${name} includes "${fragment}", but there is no fragment lua/includes/${fragment}.lua (${[...chain, fragment].join(' → ')})`);
+      throw new BeatError(
+        ErrorCode.LuaScriptInvalid,
+        `Lua script ${chain[0]}: ${name} includes "${fragment}", but there is no fragment lua/includes/${fragment}.lua (${[...chain, fragment].join(' → ')})`,
+      );
     }
     included.add(fragment);
     return expand(fragment, body, readFragment, included, [...chain, fragment]);

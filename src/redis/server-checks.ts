@@ -42,7 +42,10 @@ async function checkPersistence(client: Redis, logger: Logger): Promise<void> {
     save = await configGet(client, 'save');
     appendonly = await configGet(client, 'appendonly');
   } catch (error) {
-    logger.debug({ event: EVENTS.redisNoPersistence, err: error }, 'could not read save and appendonly (CONFIG GET); persistence not checked');
+    logger.debug(
+      { event: EVENTS.redisNoPersistence, err: error },
+      'could not read save and appendonly (CONFIG GET); persistence not checked',
+    );
     return;
   }
   if (save === undefined || appendonly === undefined) return;

@@ -123,9 +123,16 @@ export function redisRefusal(error: unknown, place: RedisPlace): BeatError | und
     const user = place.user ?? 'default';
     const what = /access (a|one of the) key|keys/i.test(text) ? 'a key tsbeat uses' : `the ${command ?? 'command'} command`;
     // tsbeat runs its scripts by EVALSHA and loads them by EVAL or SCRIPT LOAD when the server lacks them.
-    const commands = command === undefined ? '+<command>' : /^EVAL/.test(command) ? '+evalsha +eval +script|load' : `+${command.toLowerCase()}`;
-    const grant = /key/i.test(what) ? `ACL SETUSER ${user} ~* (or a pattern covering tsbeat's prefix and the queues)` : `ACL SETUSER ${user} ${commands}`;
-    return new BeatError(ErrorCode.RedisNoPerm, `${at}: the ACL user "${user}" may not use ${what} (${text}). Grant it on the server: ${grant}`, cause);
+    const commands =
+      command === undefined ? '+<command>' : /^EVAL/.test(command) ? '+evalsha +eval +script|load' : `+${command.toLowerCase()}`;
+    const grant = /key/i.test(what)
+      ? `ACL SETUSER ${user} ~* (or a pattern covering tsbeat's prefix and the queues)`
+      : `ACL SETUSER ${user} ${commands}`;
+    return new BeatError(
+      ErrorCode.RedisNoPerm,
+      `${at}: the ACL user "${user}" may not use ${what} (${text}). Grant it on the server: ${grant}`,
+      cause,
+    );
   }
   if (/^OOM\b/.test(text) || /\bOOM command not allowed\b/.test(text)) {
     return new BeatError(
@@ -135,7 +142,11 @@ export function redisRefusal(error: unknown, place: RedisPlace): BeatError | und
     );
   }
   if (/^READONLY\b/.test(text) || /\bREADONLY You can't write\b/.test(text)) {
-    return new BeatError(ErrorCode.RedisReadOnly, `${at} is a read-only replica (${text}). Point the URL at the primary, or use sentinel://… with masterName to follow it`, cause);
+    return new BeatError(
+      ErrorCode.RedisReadOnly,
+      `${at} is a read-only replica (${text}). Point the URL at the primary, or use sentinel://… with masterName to follow it`,
+      cause,
+    );
   }
   if (/^WRONGTYPE\b/.test(text) || /\bWRONGTYPE Operation\b/.test(text)) {
     const key = place.key === undefined ? 'one of its keys' : `key ${place.key}`;
@@ -155,7 +166,11 @@ export function redisRefusal(error: unknown, place: RedisPlace): BeatError | und
  * the server which of `keys` ([key, the type tsbeat keeps there]) holds another type and names it.
  * Any other failure comes back as `redisRefusal` makes it, or as it is.
  */
-export async function nameWrongType(client: { type(key: string): Promise<string> }, error: unknown, keys: readonly (readonly [string, string])[]): Promise<unknown> {
+export async function nameWrongType(
+  client: { type(key: string): Promise<string> },
+  error: unknown,
+  keys: readonly (readonly [string, string])[],
+): Promise<unknown> {
   const place = placeOf(client);
   const inner = innermost(error);
   if (!(inner instanceof Error) || !/\bWRONGTYPE\b/.test(inner.message)) return asRedisError(error, place);
@@ -177,7 +192,15 @@ export function publishRefusal(error: unknown): BeatError | undefined {
   return undefined;
 }
 
-const HAND_OVER_CODES = [ErrorCode.RedisWrongType, ErrorCode.RedisNoPerm, ErrorCode.RedisReadOnly, ErrorCode.RedisOom, ErrorCode.RedisAuth, ErrorCode.RedisDbOutOfRange, ErrorCode.BrokerRefused] as const;
+const HAND_OVER_CODES = [
+  ErrorCode.RedisWrongType,
+  ErrorCode.RedisNoPerm,
+  ErrorCode.RedisReadOnly,
+  ErrorCode.RedisOom,
+  ErrorCode.RedisAuth,
+  ErrorCode.RedisDbOutOfRange,
+  ErrorCode.BrokerRefused,
+] as const;
 
 /** `redisRefusal`, or the error as it is. */
 export function asRedisError(error: unknown, place: RedisPlace): unknown {

@@ -76,7 +76,10 @@ export class ControlLoop {
         if (token === undefined) return;
         const entry = request && this.options.config.entries.find((e) => e.name === request.entry);
         if (!request || !entry) {
-          logger.warn({ event: EVENTS.trigger, request: text.slice(0, 200) }, 'discarding a manual-run request for an entry this config does not have');
+          logger.warn(
+            { event: EVENTS.trigger, request: text.slice(0, 200) },
+            'discarding a manual-run request for an entry this config does not have',
+          );
           await source.discardTrigger(text);
           continue;
         }
@@ -89,10 +92,23 @@ export class ControlLoop {
           await source.discardTrigger(text);
           continue;
         }
-        const message = renderTaskMessage(compileMessageTemplate(entry, this.options.config, this.options.messageEnv), { taskId: request.id, slotMs: now, nowMs: now });
+        const message = renderTaskMessage(compileMessageTemplate(entry, this.options.config, this.options.messageEnv), {
+          taskId: request.id,
+          slotMs: now,
+          nowMs: now,
+        });
         const result = await this.options.publisher.publishTrigger(message, text, token, now);
         if (result === 1) {
-          logger.info({ event: EVENTS.trigger, entry: entry.name, task: entry.task, id: request.id, queue: message.destination.declareQueue ?? message.destination.routingKey }, 'manual run published');
+          logger.info(
+            {
+              event: EVENTS.trigger,
+              entry: entry.name,
+              task: entry.task,
+              id: request.id,
+              queue: message.destination.declareQueue ?? message.destination.routingKey,
+            },
+            'manual run published',
+          );
         } else if (result === -1) {
           return;
         }

@@ -74,7 +74,12 @@ export class EntryBook {
    * saw published while it led before: an entry whose stored state is missing or older has lost
    * it (Redis lost data), and continues from the known run. Returns the names of those entries.
    */
-  load(entries: readonly ResolvedEntry[], stored: ReadonlyMap<string, EntryState>, nowMs: number, knownRuns?: ReadonlyMap<string, number>): string[] {
+  load(
+    entries: readonly ResolvedEntry[],
+    stored: ReadonlyMap<string, EntryState>,
+    nowMs: number,
+    knownRuns?: ReadonlyMap<string, number>,
+  ): string[] {
     const lost: string[] = [];
     for (const entry of entries) {
       const state = stored.get(entry.name);
@@ -89,7 +94,15 @@ export class EntryBook {
       }
       // Slots that passed while the entry was paused stay skipped across restarts and failovers.
       if (state?.resumedAtMs !== undefined) cursorMs = skipThrough(entry.schedule, entry.timezone, cursorMs, state.resumedAtMs);
-      const held: Held = { key: 0, heapIndex: -1, entry, cursorMs, lastRunMs, nextSlotMs: undefined, paused: this.pausedNames.has(entry.name) };
+      const held: Held = {
+        key: 0,
+        heapIndex: -1,
+        entry,
+        cursorMs,
+        lastRunMs,
+        nextSlotMs: undefined,
+        paused: this.pausedNames.has(entry.name),
+      };
       this.held.push(held);
       // Due at once if a slot was missed while no one led; plan() then applies the catch-up policy.
       if (!held.paused) this.schedule(held, this.nextSlotAfter(held, cursorMs));
@@ -121,7 +134,11 @@ export class EntryBook {
       nowMs,
       // The jitter delays a slot on purpose: that delay is not lateness, and an entry with catchUp
       // "skip" must not skip the slots its own jitter delayed past the grace.
-      { graceMs: Math.max(1000, this.options.maxIntervalMs) + e.jitterMs, maxSlots: DEFAULTS.maxSlotsPerTick, nextSlotMs: entry.nextSlotMs },
+      {
+        graceMs: Math.max(1000, this.options.maxIntervalMs) + e.jitterMs,
+        maxSlots: DEFAULTS.maxSlotsPerTick,
+        nextSlotMs: entry.nextSlotMs,
+      },
     );
   }
 
@@ -212,7 +229,8 @@ export class EntryBook {
 
   /** Every entry's next slot and paused flag, for metrics and status. */
   *snapshot(): Generator<{ name: string; nextSlotMs: number | undefined; paused: boolean }> {
-    for (const held of this.held) yield { name: held.entry.name, nextSlotMs: held.paused ? undefined : held.nextSlotMs, paused: held.paused };
+    for (const held of this.held)
+      yield { name: held.entry.name, nextSlotMs: held.paused ? undefined : held.nextSlotMs, paused: held.paused };
   }
 
   private schedule(held: Held, nextSlotMs: number | undefined): void {

@@ -33,10 +33,13 @@ export class PreciseTimer {
   /** Calls `fire` after about `delayMs` (a plain Node timer), replacing whatever was armed. */
   after(delayMs: number, fire: () => void): void {
     this.cancel();
-    this.timeout = setTimeout(() => {
-      this.timeout = undefined;
-      fire();
-    }, Math.max(0, delayMs));
+    this.timeout = setTimeout(
+      () => {
+        this.timeout = undefined;
+        fire();
+      },
+      Math.max(0, delayMs),
+    );
   }
 
   /**

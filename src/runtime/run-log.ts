@@ -43,7 +43,10 @@ export function logRecorded(options: RunLogOptions, sent: SentBatch, outcomes: r
     };
     if (outcome === 'published') {
       const lateness = nowMs - slotMs;
-      logger.info({ event: EVENTS.fire, ...fields, latenessMs: lateness }, options.dryRun ? 'would publish (dry run: not published)' : 'published');
+      logger.info(
+        { event: EVENTS.fire, ...fields, latenessMs: lateness },
+        options.dryRun ? 'would publish (dry run: not published)' : 'published',
+      );
       events.published({ entry, slotMs, id, destination }, lateness);
     } else {
       logger.info({ event: EVENTS.stale, ...fields }, 'already published; not sent again');
@@ -66,14 +69,22 @@ export function logMissed(logger: Logger, entry: ResolvedEntry, plan: DuePlan): 
   if (plan.slots.length === 0) {
     logger.info({ event: EVENTS.skip, ...fields }, 'missed slots skipped; waiting for the next one');
   } else {
-    logger.info({ event: EVENTS.catchUp, ...fields, firing: plan.slots.length }, entry.catchUp === 'all' ? 'replaying missed slots' : 'overdue: firing once for the missed slots');
+    logger.info(
+      { event: EVENTS.catchUp, ...fields, firing: plan.slots.length },
+      entry.catchUp === 'all' ? 'replaying missed slots' : 'overdue: firing once for the missed slots',
+    );
   }
 }
 
 /** The script refused a slot ahead of Redis's clock: nothing of the batch went out. */
 export function logClockAhead(logger: Logger, ahead: SlotAhead): void {
   logger.error(
-    { event: EVENTS.clockAhead, slot: new Date(ahead.slotMs).toISOString(), redisTime: new Date(ahead.redisMs).toISOString(), aheadMs: ahead.slotMs - ahead.redisMs },
+    {
+      event: EVENTS.clockAhead,
+      slot: new Date(ahead.slotMs).toISOString(),
+      redisTime: new Date(ahead.redisMs).toISOString(),
+      aheadMs: ahead.slotMs - ahead.redisMs,
+    },
     `refused to publish a slot ${ahead.slotMs - ahead.redisMs} ms ahead of the Redis server's clock (more than lock.maxClockSkew): the local clock is ahead; nothing was published. Synchronise the clock (NTP).`,
   );
 }

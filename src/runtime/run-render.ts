@@ -34,7 +34,10 @@ export class RunRenderer {
   compile(entry: ResolvedEntry): Compiled {
     let compiled = this.compiled.get(entry);
     if (compiled === undefined) {
-      compiled = { template: compileMessageTemplate(entry, this.config, this.messageEnv), idPrefix: slotIdPrefix(this.config.name, entry.name) };
+      compiled = {
+        template: compileMessageTemplate(entry, this.config, this.messageEnv),
+        idPrefix: slotIdPrefix(this.config.name, entry.name),
+      };
       this.compiled.set(entry, compiled);
       this.speedups?.prepare(compiled.template);
     }

@@ -159,7 +159,10 @@ export class Runner {
     ]);
     clearTimeout(timer);
     if (gaveUp) {
-      this.options.logger.warn({ event: EVENTS.stopUnsettled, waitedMs: DEFAULTS.stopPublishWaitMs }, 'the publish in flight has not finished; stopping without it (the fence still guards it)');
+      this.options.logger.warn(
+        { event: EVENTS.stopUnsettled, waitedMs: DEFAULTS.stopPublishWaitMs },
+        'the publish in flight has not finished; stopping without it (the fence still guards it)',
+      );
     }
   }
 

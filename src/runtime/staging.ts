@@ -67,7 +67,9 @@ export class Staging {
       staged.token === token &&
       nowMs >= staged.dueMs &&
       nowMs - staged.dueMs <= DEFAULTS.stagedValidMs &&
-      staged.entries.every(({ held, key, cursorMs }) => book.isWaiting(held) && !held.paused && held.key === key && held.cursorMs === cursorMs) &&
+      staged.entries.every(
+        ({ held, key, cursorMs }) => book.isWaiting(held) && !held.paused && held.key === key && held.cursorMs === cursorMs,
+      ) &&
       // Nothing else came due at the instant since (a resumed entry, say): it would go first.
       book.dueBy(staged.dueMs, staged.entries.length + 1).length === staged.entries.length;
     if (unchanged) return staged;

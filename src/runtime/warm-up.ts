@@ -53,7 +53,11 @@ export class WarmUp {
         next += 1;
       }
       if (next < todo.length && idle()) setImmediate(slice);
-      else if (idle() && !this.rehearsed) this.rehearse(todo.filter((held) => renderer.isCompiled(held.entry)), done);
+      else if (idle() && !this.rehearsed)
+        this.rehearse(
+          todo.filter((held) => renderer.isCompiled(held.entry)),
+          done,
+        );
       else done();
     };
     setImmediate(slice);
@@ -87,7 +91,11 @@ export class WarmUp {
       const until = performance.now() + DEFAULTS.templateWarmSliceMs;
       if (rendered < DEFAULTS.rehearsalRuns) {
         const runs: DueRun[] = [];
-        for (; rendered < DEFAULTS.rehearsalRuns && runs.length < DEFAULTS.dispatchBatchRuns && (runs.length === 0 || performance.now() < until); rendered += 1) {
+        for (
+          ;
+          rendered < DEFAULTS.rehearsalRuns && runs.length < DEFAULTS.dispatchBatchRuns && (runs.length === 0 || performance.now() < until);
+          rendered += 1
+        ) {
           const run = nextRun(now);
           if (run !== undefined) runs.push(run);
         }

@@ -93,17 +93,30 @@ export class DeploymentWatch {
     const { logger } = this.options;
     const old = new Set(before?.lockProblems.map((p) => p.message));
     for (const p of after.lockProblems) {
-      if (!old.has(p.message)) logger.error({ event: EVENTS.lockBlocked, key: p.key, server: p.server, noExpiry: p.noExpiry, foreign: p.foreign, fix: p.fix }, p.message);
+      if (!old.has(p.message))
+        logger.error(
+          { event: EVENTS.lockBlocked, key: p.key, server: p.server, noExpiry: p.noExpiry, foreign: p.foreign, fix: p.fix },
+          p.message,
+        );
     }
     if (before !== undefined && before.lockProblems.length > 0 && after.lockProblems.length === 0) {
-      logger.info({ event: EVENTS.lockBlocked, cleared: true }, 'the lock key is a tsbeat lock again (or gone): leadership can change hands');
+      logger.info(
+        { event: EVENTS.lockBlocked, cleared: true },
+        'the lock key is a tsbeat lock again (or gone): leadership can change hands',
+      );
     }
     const m = after.mismatch;
     if (m !== undefined && m.message !== before?.mismatch?.message) {
-      logger.warn({ event: EVENTS.configMismatch, leader: after.leader?.instance, onlyHere: m.onlyHere, onlyLeader: m.onlyLeader }, m.message);
+      logger.warn(
+        { event: EVENTS.configMismatch, leader: after.leader?.instance, onlyHere: m.onlyHere, onlyLeader: m.onlyLeader },
+        m.message,
+      );
     }
     if (m === undefined && before?.mismatch !== undefined) {
-      logger.info({ event: EVENTS.configMismatch, cleared: true, leader: after.leader?.instance ?? null }, 'this config is now the same as the leader\'s (or no leader is left to compare with)');
+      logger.info(
+        { event: EVENTS.configMismatch, cleared: true, leader: after.leader?.instance ?? null },
+        "this config is now the same as the leader's (or no leader is left to compare with)",
+      );
     }
   }
 }

@@ -9,7 +9,16 @@ import type { RunningService, ServiceOptions } from './running.js';
 
 export async function startDryRun(options: ServiceOptions, write: (line: string) => void): Promise<RunningService> {
   const make = (config: ResolvedConfig, state: MemoryStateStore, dispatcher: DryRunDispatcher): Runner =>
-    new Runner({ config, dispatcher, state, clock: options.clock ?? wallClock, logger: options.logger, messageEnv: env, lease: () => 'dry-run', onFenced: () => undefined });
+    new Runner({
+      config,
+      dispatcher,
+      state,
+      clock: options.clock ?? wallClock,
+      logger: options.logger,
+      messageEnv: env,
+      lease: () => 'dry-run',
+      onFenced: () => undefined,
+    });
   const env = messageEnv();
   const state = new MemoryStateStore();
   const dispatcher = new DryRunDispatcher(write);

@@ -38,7 +38,9 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
       const runner = supervisor.runner;
       const stallMs = Math.max(DEFAULTS.healthStallMs, DEFAULTS.healthStallIntervals * supervisor.config.maxIntervalMs);
       const stalled = runner !== undefined && runner.lastWakeMs > 0 && performance.now() - runner.lastWakeMs > stallMs;
-      return stalled ? { ok: false, reason: 'the scheduler loop has stalled' } : { ok: true, reason: supervisor.leading ? 'leading' : 'standing by' };
+      return stalled
+        ? { ok: false, reason: 'the scheduler loop has stalled' }
+        : { ok: true, reason: supervisor.leading ? 'leading' : 'standing by' };
     },
     ready: async (): Promise<Probe> => {
       if (supervisor.stopping) return { ok: false, reason: 'stopping' };
@@ -50,7 +52,10 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
       if (found && found.lockProblems.length > 0) return { ok: false, reason: found.lockProblems.map((p) => p.message).join('; ') };
       // Still ready (it publishes on), but the reason says what the log said.
       const lost = supervisor.stateLost;
-      const lostNote = lost === undefined ? '' : `; the stored state of ${lost.entries} entries was lost at ${new Date(lost.atMs).toISOString()} (see beat.state.lost)`;
+      const lostNote =
+        lost === undefined
+          ? ''
+          : `; the stored state of ${lost.entries} entries was lost at ${new Date(lost.atMs).toISOString()} (see beat.state.lost)`;
       // Ready still: a rolling update that changes the config passes through this state.
       if (found?.mismatch) return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${lostNote}` };
       return { ok: true, reason: `${supervisor.leading ? 'leading' : 'standby, ready to take over'}${lostNote}` };

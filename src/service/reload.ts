@@ -12,7 +12,8 @@ export function reloadableConfig(current: ResolvedConfig, next: ResolvedConfig, 
   const fixed: string[] = [];
   if (next.name !== current.name) fixed.push(`name (${current.name} → ${next.name})`);
   if (next.broker.url !== current.broker.url) fixed.push(`broker.url (${maskUrl(current.broker.url)} → ${maskUrl(next.broker.url)})`);
-  if (JSON.stringify(next.broker.transportOptions) !== JSON.stringify(current.broker.transportOptions)) fixed.push('broker.transportOptions');
+  if (JSON.stringify(next.broker.transportOptions) !== JSON.stringify(current.broker.transportOptions))
+    fixed.push('broker.transportOptions');
   if (JSON.stringify(next.state) !== JSON.stringify(current.state)) fixed.push('state');
   if (JSON.stringify(next.lock) !== JSON.stringify(current.lock)) fixed.push('lock');
   if (fixed.length > 0) {

@@ -79,7 +79,15 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   });
   const knownNames = new Map<string, readonly string[] | undefined>();
   const watch = new DeploymentWatch({
-    check: () => checkDeployment({ control, lockClients, lockKey: keys.lock, deployment: config.name, own: supervisor.fingerprint, known: knownNames }),
+    check: () =>
+      checkDeployment({
+        control,
+        lockClients,
+        lockKey: keys.lock,
+        deployment: config.name,
+        own: supervisor.fingerprint,
+        known: knownNames,
+      }),
     intervalMs: config.lock.retryEveryMs,
     isLeader: () => supervisor.leading,
     logger: log,
@@ -90,7 +98,10 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const http = metrics && options.http ? await startHttpServer(options.http, { metrics, ...answers }, log) : undefined;
 
   // Terminal lines leave instance and deployment out (see createLogger): this line says them once.
-  log.info({ event: EVENTS.start, broker: maskUrl(config.broker.url), entries: config.entries.length }, `starting as ${instanceId} of deployment "${config.name}"; connecting to Redis`);
+  log.info(
+    { event: EVENTS.start, broker: maskUrl(config.broker.url), entries: config.entries.length },
+    `starting as ${instanceId} of deployment "${config.name}"; connecting to Redis`,
+  );
   try {
     await Promise.all([...allClients.map((c) => connectWithRetry(c, signal)), publishing.connect()]);
     // A broker that refuses the URL itself (a vhost that does not exist) at start is a config error.

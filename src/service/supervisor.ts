@@ -144,7 +144,10 @@ export class Supervisor {
         const token = leadership.currentLease()?.token;
         if (token !== undefined) {
           await control.updateLeaderFingerprint(token, this.currentFingerprint).catch((error: unknown) => {
-            logger.warn({ event: EVENTS.lockError, err: error }, 'could not publish the reloaded config\'s fingerprint; standbys may report a config difference');
+            logger.warn(
+              { event: EVENTS.lockError, err: error },
+              "could not publish the reloaded config's fingerprint; standbys may report a config difference",
+            );
           });
         }
       }

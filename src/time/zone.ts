@@ -82,11 +82,22 @@ export function weekdayOfDays(days: number): number {
 function wallMs(wall: WallTime): number {
   const { year, month, day, hour, minute, second } = wall;
   const ok =
-    Number.isInteger(year) && Number.isInteger(month) && month >= 1 && month <= 12 &&
-    Number.isInteger(day) && day >= 1 && day <= daysInMonth(year, month) &&
-    Number.isInteger(hour) && hour >= 0 && hour <= 23 &&
-    Number.isInteger(minute) && minute >= 0 && minute <= 59 &&
-    Number.isInteger(second) && second >= 0 && second <= 59;
+    Number.isInteger(year) &&
+    Number.isInteger(month) &&
+    month >= 1 &&
+    month <= 12 &&
+    Number.isInteger(day) &&
+    day >= 1 &&
+    day <= daysInMonth(year, month) &&
+    Number.isInteger(hour) &&
+    hour >= 0 &&
+    hour <= 23 &&
+    Number.isInteger(minute) &&
+    minute >= 0 &&
+    minute <= 59 &&
+    Number.isInteger(second) &&
+    second >= 0 &&
+    second <= 59;
   if (!ok) throw new RangeError(`invalid wall time ${JSON.stringify(wall)}`);
   return daysFromCivil(year, month, day) * DAY_MS + ((hour * 60 + minute) * 60 + second) * 1000;
 }

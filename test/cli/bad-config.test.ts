@@ -24,7 +24,9 @@ describe('beat check on a config file it cannot use', () => {
     const cwd = join(dir, 'unreadable');
     mkdirSync(join(cwd, 'beat.config.yaml'), { recursive: true });
     const r = await runCli(['check'], { cwd, env: {} });
-    expect(r.stderr).toBe('beat.config.yaml: cannot read the config file (EISDIR): it is a directory: pass the config file inside it with --config\n');
+    expect(r.stderr).toBe(
+      'beat.config.yaml: cannot read the config file (EISDIR): it is a directory: pass the config file inside it with --config\n',
+    );
     expect(r.code).toBe(2);
   });
 
@@ -44,13 +46,22 @@ describe('beat check on a config file it cannot use', () => {
       timeout: 30_000,
       ...(uid === 65534 ? { uid, gid: 65534 } : {}),
     });
-    expect(r.stderr).toBe(`beat.yaml: cannot read the config file (EACCES): make it readable by the user beat runs as (uid ${uid}), e.g. chmod a+r beat.yaml\n`);
+    expect(r.stderr).toBe(
+      `beat.yaml: cannot read the config file (EACCES): make it readable by the user beat runs as (uid ${uid}), e.g. chmod a+r beat.yaml\n`,
+    );
     expect(r.status).toBe(2);
   });
 
   it('refuses a YAML alias bomb ("billion laughs") with exit 2 before expanding it', async () => {
     const laughs = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-    for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g']]) {
+    for (const [prev, name] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+      ['d', 'e'],
+      ['e', 'f'],
+      ['f', 'g'],
+    ]) {
       laughs.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
     }
     const r = await runCli(['check', '--config', writeConfig('bomb.yaml', laughs)], { cwd: dir });
@@ -61,7 +72,10 @@ describe('beat check on a config file it cannot use', () => {
   });
 
   it('refuses a !!binary schedule with one problem at its line, not a hundred naming Buffer methods', async () => {
-    const r = await runCli(['check', '--config', writeConfig('binary.yaml', ['beatSchedule:', '  a: { task: t, schedule: !!binary aGVsbG8= }'])], { cwd: dir });
+    const r = await runCli(
+      ['check', '--config', writeConfig('binary.yaml', ['beatSchedule:', '  a: { task: t, schedule: !!binary aGVsbG8= }'])],
+      { cwd: dir },
+    );
     expect(r.stderr).toBe(
       'binary.yaml: 1 problem\n  (top level) (line 2): YAML tag !!binary is not supported: settings take plain values (strings, numbers, true/false, null, lists, mappings); remove the tag\n',
     );
@@ -78,11 +92,13 @@ describe('beat check on a config file it cannot use', () => {
   it('says a TS config has no default export instead of "unknown key config"', async () => {
     const name = writeConfig('named.ts', ['export const config = { beatSchedule: { a: { task: "t", schedule: 5 } } };']);
     const r = await runCli(['check', '--config', name], { cwd: dir });
-    expect(r.stderr).toBe('named.ts: 1 problem\n  (top level): the module has no default export (it exports "config"); write export default defineConfig({...})\n');
+    expect(r.stderr).toBe(
+      'named.ts: 1 problem\n  (top level): the module has no default export (it exports "config"); write export default defineConfig({...})\n',
+    );
     expect(r.code).toBe(2);
   });
 
-  it('says so, with exit 2, when a TS config\'s top-level await never settles (Node alone exits 13 without a word)', () => {
+  it("says so, with exit 2, when a TS config's top-level await never settles (Node alone exits 13 without a word)", () => {
     const name = writeConfig('stuck.ts', ['await new Promise(() => {});', 'export default { beatSchedule: {} };']);
     const r = spawnCli(['check', '--config', name], { cwd: dir });
     expect(r.stderr).toBe(
@@ -94,16 +110,29 @@ describe('beat check on a config file it cannot use', () => {
 
 describe('check refuses what run would refuse', () => {
   const cases: [string, string[], string][] = [
-    ['lock.urls', [...ENTRY, 'lock:', '  urls: ["http://x"]'], '  lock.urls[0] (line 4): http://x: unsupported scheme "http://"; use redis://, rediss://, redis+socket:// or sentinel://'],
+    [
+      'lock.urls',
+      [...ENTRY, 'lock:', '  urls: ["http://x"]'],
+      '  lock.urls[0] (line 4): http://x: unsupported scheme "http://"; use redis://, rediss://, redis+socket:// or sentinel://',
+    ],
     [
       'state.url',
       [...ENTRY, 'broker: { url: "redis://127.0.0.1:6399/0" }', 'state: { url: "redis://:secret@127.0.0.1:6399/1" }'],
       "  state.url (line 4): redis://:***@127.0.0.1:6399/1 differs from the broker redis://127.0.0.1:6399/0: with a Redis broker the state must live on the broker's Redis, because publishing and moving the state forward is one atomic script. Remove state.url.",
     ],
-    ['broker.url', [...ENTRY, 'broker: { url: "http://x" }'], '  broker.url (line 3): http://x: unsupported scheme "http://"; use redis://, rediss://, redis+socket://, sentinel://, amqp:// or amqps://'],
+    [
+      'broker.url',
+      [...ENTRY, 'broker: { url: "http://x" }'],
+      '  broker.url (line 3): http://x: unsupported scheme "http://"; use redis://, rediss://, redis+socket://, sentinel://, amqp:// or amqps://',
+    ],
     [
       'sentinelKwargs',
-      [...ENTRY, 'broker:', '  url: sentinel://127.0.0.1:26399', '  transportOptions: { masterName: m, sentinelKwargs: { socket_timeout: 1 } }'],
+      [
+        ...ENTRY,
+        'broker:',
+        '  url: sentinel://127.0.0.1:26399',
+        '  transportOptions: { masterName: m, sentinelKwargs: { socket_timeout: 1 } }',
+      ],
       '  broker.transportOptions.sentinelKwargs.socket_timeout (line 5): "socket_timeout" is not supported; tsbeat passes on "password" and "username" (strings) to the sentinels',
     ],
   ];

@@ -134,7 +134,10 @@ describe('beat check', () => {
   });
 
   it('exits 2 and lists every problem on stderr', async () => {
-    const bad = writeConfig('bad.yaml', 'beatSchedule:\n  a: { task: t, schedule: { crontab: { hour: 25, minute: 61 } } }\n  b: { tsk: t, schedule: 1 }\n');
+    const bad = writeConfig(
+      'bad.yaml',
+      'beatSchedule:\n  a: { task: t, schedule: { crontab: { hour: 25, minute: 61 } } }\n  b: { tsk: t, schedule: 1 }\n',
+    );
     const r = await runCli(['check', '--config', bad], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
@@ -164,7 +167,13 @@ describe('beat check bounds', () => {
   it('refuses intervals of 1e308, 0.0001 and 1e15 s (every Infinityd, a busy loop, year +31690765) with the allowed range, exit 2', () => {
     const path = writeConfig(
       'intervals.yaml',
-      ['beatSchedule:', '  huge: { task: t, schedule: 1e308 }', '  tiny: { task: t, schedule: 0.0001 }', '  far: { task: t, schedule: 1e15 }', ''].join('\n'),
+      [
+        'beatSchedule:',
+        '  huge: { task: t, schedule: 1e308 }',
+        '  tiny: { task: t, schedule: 0.0001 }',
+        '  far: { task: t, schedule: 1e15 }',
+        '',
+      ].join('\n'),
     );
     const r = spawnCli(['check', '--config', path]);
     expect(r.code).toBe(2);
@@ -186,7 +195,9 @@ describe('beat check bounds', () => {
     const path = writeConfig('zone.yaml', `timezone: ${zone}\n`);
     const r = spawnCli(['check', '--config', path]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`${path}: 1 problem\n  timezone (line 1): unknown time zone ${cut}; use an IANA name such as "Europe/Berlin" or "UTC"\n`);
+    expect(r.stderr).toBe(
+      `${path}: 1 problem\n  timezone (line 1): unknown time zone ${cut}; use an IANA name such as "Europe/Berlin" or "UTC"\n`,
+    );
     const after = await runCli(['next', '-c', nyConfig, '--after', zone]);
     expect(after.code).toBe(2);
     expect(after.stderr).toBe(
@@ -198,7 +209,9 @@ describe('beat check bounds', () => {
     expect(option.stderr).toContain(`"--${zone.slice(0, 78)}"…(100009 chars)`);
     const command = await runCli([zone]);
     expect(command.code).toBe(2);
-    expect(command.stderr).toBe(`beat: unknown command ${cut}. Commands: run, check, next, status, trigger, pause, resume, import. See 'beat --help'.\n`);
+    expect(command.stderr).toBe(
+      `beat: unknown command ${cut}. Commands: run, check, next, status, trigger, pause, resume, import. See 'beat --help'.\n`,
+    );
   });
 });
 
@@ -223,7 +236,7 @@ describe('the beat binary', () => {
     expect(main.stdout).toMatch(/\nOptions:\n {2}-V, -v, --version/);
   });
 
-  it('`beat help <command>` prints that command\'s help, not the general one', async () => {
+  it("`beat help <command>` prints that command's help, not the general one", async () => {
     for (const command of commandNames()) {
       const viaHelp = await runCli(['help', command]);
       expect(viaHelp, command).toEqual(await runCli([command, '--help']));
@@ -248,7 +261,10 @@ describe('the beat binary', () => {
     const documented = new Map<string, string[]>();
     // `beat import` has a --help of its own for each source it lists; the README documents those.
     const sources = (await runCli(['import', '--help'])).stdout.split('Sources:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
-    const targets = [...commandNames().filter((c) => c !== 'import'), ...sources.map((row) => `import ${row.trim().split(/\s+/)[0] ?? ''}`)];
+    const targets = [
+      ...commandNames().filter((c) => c !== 'import'),
+      ...sources.map((row) => `import ${row.trim().split(/\s+/)[0] ?? ''}`),
+    ];
     expect(targets).toContain('import crontab');
     for (const row of section.split('\n').filter((line) => line.startsWith('| `beat '))) {
       const cell = row.split(' | ')[0] ?? '';
@@ -285,7 +301,9 @@ describe('the beat binary', () => {
     rmSync(broken);
     const unknown = spawnCli(['frobnicate']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toBe('beat: unknown command "frobnicate". Commands: run, check, next, status, trigger, pause, resume, import. See \'beat --help\'.\n');
+    expect(unknown.stderr).toBe(
+      'beat: unknown command "frobnicate". Commands: run, check, next, status, trigger, pause, resume, import. See \'beat --help\'.\n',
+    );
   });
 });
 
@@ -293,7 +311,9 @@ describe('the built command line', () => {
   it('is one bundled file: no module of ours loaded one by one, only the dependencies kept out on purpose, ASCII source', () => {
     const text = readFileSync(builtCli, 'utf8');
     // Static imports left in the bundle: Node's built-ins only (yaml, jiti and amqplib are dynamic imports).
-    const staticImports = [...text.matchAll(/\bimport\s*(?:[\w$]+\s*,?\s*)?(?:\{[^}]*\}|\*\s*as\s+[\w$]+)?\s*from\s*["']([^"']+)["']/g)].map((m) => m[1]);
+    const staticImports = [
+      ...text.matchAll(/\bimport\s*(?:[\w$]+\s*,?\s*)?(?:\{[^}]*\}|\*\s*as\s+[\w$]+)?\s*from\s*["']([^"']+)["']/g),
+    ].map((m) => m[1]);
     expect(staticImports.length).toBeGreaterThan(0);
     expect(staticImports.filter((s) => !(s?.startsWith('node:') || builtinModules.includes(s ?? '')))).toEqual([]);
     expect(text).not.toMatch(/["']\.\.?\/(commands|config|runtime|broker|redis)\//);
@@ -308,7 +328,8 @@ describe('the built command line', () => {
       env: { PATH: process.env.PATH ?? '', BEAT_BROKER_URL: `redis://127.0.0.1:${server.port}/0` },
       stdio: 'ignore',
     });
-    const libVer = (): string | undefined => server.commands.find((c) => c[0]?.toLowerCase() === 'client' && c[1] === 'SETINFO' && c[2] === 'LIB-VER')?.[3];
+    const libVer = (): string | undefined =>
+      server.commands.find((c) => c[0]?.toLowerCase() === 'client' && c[1] === 'SETINFO' && c[2] === 'LIB-VER')?.[3];
     try {
       expect(await waitUntil('CLIENT SETINFO LIB-VER', libVer, 20_000)).toBe(expected);
     } finally {

@@ -27,7 +27,11 @@ function importApp(args: string[]) {
 
 /** Celery's next fires, in epoch ms, from the same app in the same Python. */
 function celeryFires(after: string, count: number, names: string[]): Record<string, number[]> {
-  const r = spawnSync(PYTHON, [NEXT_FIRES, 'beatproj:app', after, String(count), ...names], { cwd: PROJECT, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(PYTHON, [NEXT_FIRES, 'beatproj:app', after, String(count), ...names], {
+    cwd: PROJECT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   const fires = JSON.parse(r.stdout) as Record<string, string[]>;
   return Object.fromEntries(Object.entries(fires).map(([name, isos]) => [name, isos.map((iso) => Date.parse(iso))]));
@@ -47,7 +51,9 @@ describe.skipIf(!celery.ok)('beat import celery, a real app under /usr/bin/pytho
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toEqual([
       'beatproj:app: broker_transport_options.confirm_publish: not a transport option tsbeat reads; left out',
-      expect.stringMatching(/^beatproj:app: task_routes\[1\]: a router function or class \(<function route_by_hand at 0x[0-9a-f]+>\) decides in code; write its rules as taskRoutes by hand$/),
+      expect.stringMatching(
+        /^beatproj:app: task_routes\[1\]: a router function or class \(<function route_by_hand at 0x[0-9a-f]+>\) decides in code; write its rules as taskRoutes by hand$/,
+      ),
       'beatproj:app: beat_schedule["custom-class"]: its schedule is a beatproj.every_other_day (<freq: 2.00 days>), a custom schedule class whose times only its own code knows; write it as a crontab, cron, rrule, interval or solar schedule by hand: not imported',
       'beatproj:app: beat_schedule["with-eta"].options.eta: tsbeat does not send the apply_async option "eta"; left out',
       `beat import: 11 entries written to ${out}; 4 notes above: what the config does not carry over`,
@@ -91,24 +97,33 @@ describe.skipIf(!celery.ok)('beat import celery, a real app under /usr/bin/pytho
   // Four fires of each entry from a summer and a winter instant, none across a DST change: there
   // Celery 5.2's crontab keeps the old UTC offset when it jumps months ahead (a month-start job runs
   // at 07:00 CEST in April), where tsbeat keeps the wall time (README "Daylight saving time").
-  it.each(['2026-06-10T10:17:30+00:00', '2026-11-04T23:59:30+00:00'])('fires every entry when Celery computes it would, from %s (solar within a minute)', async (after) => {
-    const ours = await tsbeatFires(after, 4);
-    const names = Object.keys(ours);
-    expect(names).toHaveLength(11);
-    const theirs = celeryFires(after, 4, names);
-    for (const name of names) {
-      const [a, b] = [ours[name] ?? [], theirs[name] ?? []];
-      expect(a, name).toHaveLength(4);
-      if (name.startsWith('sun')) a.forEach((ms, i) => expect(Math.abs(ms - (b[i] ?? 0)), `${name} #${i}`).toBeLessThan(60_000));
-      else expect(a.map((ms) => new Date(ms).toISOString()), name).toEqual(b.map((ms) => new Date(ms).toISOString()));
-    }
-  });
+  it.each(['2026-06-10T10:17:30+00:00', '2026-11-04T23:59:30+00:00'])(
+    'fires every entry when Celery computes it would, from %s (solar within a minute)',
+    async (after) => {
+      const ours = await tsbeatFires(after, 4);
+      const names = Object.keys(ours);
+      expect(names).toHaveLength(11);
+      const theirs = celeryFires(after, 4, names);
+      for (const name of names) {
+        const [a, b] = [ours[name] ?? [], theirs[name] ?? []];
+        expect(a, name).toHaveLength(4);
+        if (name.startsWith('sun')) a.forEach((ms, i) => expect(Math.abs(ms - (b[i] ?? 0)), `${name} #${i}`).toBeLessThan(60_000));
+        else
+          expect(
+            a.map((ms) => new Date(ms).toISOString()),
+            name,
+          ).toEqual(b.map((ms) => new Date(ms).toISOString()));
+      }
+    },
+  );
 });
 
 describe('beat import celery on bad input', () => {
   it('names a python that is not there, with the fix', async () => {
     const r = await importApp(['--app', 'beatproj:app', '--python', '/no/such/python3']);
-    expect(r.stderr).toBe('beat import celery: python "/no/such/python3" not found; pass --python PATH, the interpreter your project runs Celery with (e.g. .venv/bin/python)\n');
+    expect(r.stderr).toBe(
+      'beat import celery: python "/no/such/python3" not found; pass --python PATH, the interpreter your project runs Celery with (e.g. .venv/bin/python)\n',
+    );
     expect(r.code).toBe(2);
   });
 
@@ -119,14 +134,18 @@ describe('beat import celery on bad input', () => {
     );
     expect(r.code).toBe(2);
     const notApp = await importApp(['--app', 'beatproj:route_by_hand', '--python', PYTHON]);
-    expect(notApp.stderr).toBe('beat import celery: beatproj:route_by_hand is a function, not a Celery app; --app names the Celery instance, e.g. proj.celery:app\n');
+    expect(notApp.stderr).toBe(
+      'beat import celery: beatproj:route_by_hand is a function, not a Celery app; --app names the Celery instance, e.g. proj.celery:app\n',
+    );
     expect(notApp.code).toBe(2);
   });
 
   it('refuses an --app that is not a module path, before running anything', async () => {
     for (const app of ['proj/celery.py', 'proj.celery:app:x', '']) {
       const r = await importApp(['--app', app, '--python', '/no/such/python3']);
-      expect(r.stderr, app).toMatch(/^beat import celery: --app must name the Celery app as celery -A takes it, a module path and optionally :attribute, e\.g\. --app proj\.celery:app \(got ".*"\)\. See 'beat import celery --help'\.\n$/);
+      expect(r.stderr, app).toMatch(
+        /^beat import celery: --app must name the Celery app as celery -A takes it, a module path and optionally :attribute, e\.g\. --app proj\.celery:app \(got ".*"\)\. See 'beat import celery --help'\.\n$/,
+      );
       expect(r.code).toBe(2);
     }
   });

@@ -43,7 +43,9 @@ describe('beat import crontab, user format', () => {
     const notes = r.stderr.trim().split('\n');
     expect(notes).toEqual([
       expect.stringMatching(new RegExp(`^${ALL}:8: MAILTO: cron mails`)),
-      expect.stringMatching(new RegExp(`^${ALL}:11: 13 lines \\(11, 12, .*\\) have no CRON_TZ or TZ: .* reads them in UTC; pass --timezone ZONE`)),
+      expect.stringMatching(
+        new RegExp(`^${ALL}:11: 13 lines \\(11, 12, .*\\) have no CRON_TZ or TZ: .* reads them in UTC; pass --timezone ZONE`),
+      ),
       `${ALL}:21: @reboot runs once when cron starts, which is not a schedule: not imported (run it from your service manager instead)`,
       `${ALL}:22: the leading "-" (do not log this job to syslog) has no meaning under tsbeat: every run is logged`,
       `beat import: 17 entries written to ${out}; 4 notes above: what the config does not carry over`,
@@ -56,12 +58,32 @@ describe('beat import crontab, user format', () => {
 
   it('passes the command, the variables in force, and the input after % as the task arguments', async () => {
     const { yaml } = await importTo(out, [ALL, '--task', 'cron.run_command', '--queue', 'cron']);
-    const config = (await import('js-yaml')).load(yaml) as { beatSchedule: Record<string, { args: string[]; kwargs: Record<string, unknown>; options: unknown; schedule: unknown; timezone?: string }> };
+    const config = (await import('js-yaml')).load(yaml) as {
+      beatSchedule: Record<
+        string,
+        { args: string[]; kwargs: Record<string, unknown>; options: unknown; schedule: unknown; timezone?: string }
+      >;
+    };
     const names = Object.keys(config.beatSchedule);
     // Derived from the commands; the same command twice gets a suffix.
     expect(names).toEqual([
-      'sync-feeds-quiet', 'report-daily', 'report-daily-2', 'archive', 'archive-2', 'invoice', 'backup-sh-full', 'vacuum', 'vacuum-2',
-      'rotate-logs', 'quiet-job', 'mail-s-monthly-date-y-m-ops-example-com', 'nightly-export', 'poll', 'morning', 'noon-berlin', 'noon-default',
+      'sync-feeds-quiet',
+      'report-daily',
+      'report-daily-2',
+      'archive',
+      'archive-2',
+      'invoice',
+      'backup-sh-full',
+      'vacuum',
+      'vacuum-2',
+      'rotate-logs',
+      'quiet-job',
+      'mail-s-monthly-date-y-m-ops-example-com',
+      'nightly-export',
+      'poll',
+      'morning',
+      'noon-berlin',
+      'noon-default',
     ]);
     const mail = config.beatSchedule['mail-s-monthly-date-y-m-ops-example-com'];
     expect(mail?.args).toEqual(['mail -s "monthly $(date +%Y-%m)" ops@example.com']);
@@ -106,13 +128,25 @@ describe('beat import crontab, user format', () => {
     await importTo(out, [ALL, '--task', 'cron.run_command']);
     const fires = await nextFires(out, '2026-10-31T12:00:00-04:00', 6);
     expect(fires.get('poll')).toEqual([
-      '2026-11-01T01:00:00-04:00', '2026-11-01T01:20:00-04:00', '2026-11-01T01:40:00-04:00',
-      '2026-11-01T01:00:00-05:00', '2026-11-01T01:20:00-05:00', '2026-11-01T01:40:00-05:00',
+      '2026-11-01T01:00:00-04:00',
+      '2026-11-01T01:20:00-04:00',
+      '2026-11-01T01:40:00-04:00',
+      '2026-11-01T01:00:00-05:00',
+      '2026-11-01T01:20:00-05:00',
+      '2026-11-01T01:40:00-05:00',
     ]);
   });
 
   it('reads the jobs without CRON_TZ in the --timezone zone, and says nothing about their zone then', async () => {
-    const r = await importTo(join(dir, 'berlin.yaml'), [ALL, '--task', 'cron.run_command', '--timezone', 'Europe/Berlin', '--name-prefix', 'cron-']);
+    const r = await importTo(join(dir, 'berlin.yaml'), [
+      ALL,
+      '--task',
+      'cron.run_command',
+      '--timezone',
+      'Europe/Berlin',
+      '--name-prefix',
+      'cron-',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).not.toContain('no CRON_TZ');
     expect(r.yaml).toContain('\ntimezone: Europe/Berlin\n');
@@ -125,7 +159,7 @@ describe('beat import crontab, user format', () => {
 
 describe('examples/cron_tasks.py, the task the imported entries call', () => {
   const celery = pythonCelery();
-  it.skipIf(!celery.ok)('runs the command with $SHELL -c, the crontab variables over cron\'s defaults, and the input after %', () => {
+  it.skipIf(!celery.ok)("runs the command with $SHELL -c, the crontab variables over cron's defaults, and the input after %", () => {
     const call = {
       command: 'printf "%s|%s|%s|" "$GREETING" "$SHELL" "$LOGNAME"; cat',
       kwargs: { env: { GREETING: '  hello  ', SHELL: '/bin/bash' }, input: 'line one\nline two\n' },
@@ -160,11 +194,23 @@ describe('beat import crontab, /etc/crontab format', () => {
     const out = join(dir, 'etc.yaml');
     const r = await importTo(out, [`${FIXTURES}/etc-crontab`, '--task', 'cron.run_command', '--system', '--timezone', 'UTC']);
     expect(r.stderr).toBe(`beat import: 4 entries written to ${out}\n`);
-    const config = (await import('js-yaml')).load(r.yaml) as { beatSchedule: Record<string, { args: string[]; kwargs: { user: string }; schedule: unknown }> };
+    const config = (await import('js-yaml')).load(r.yaml) as {
+      beatSchedule: Record<string, { args: string[]; kwargs: { user: string }; schedule: unknown }>;
+    };
     expect(Object.entries(config.beatSchedule).map(([name, e]) => [name, e.schedule, e.kwargs.user, e.args[0]])).toEqual([
       ['cd-run-parts-report-cron-hourly', { cron: '17 * * * *' }, 'root', 'cd / && run-parts --report /etc/cron.hourly'],
-      ['test-x-anacron-cd-run-parts-report-cron-daily', { cron: '25 6 * * *' }, 'root', 'test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }'],
-      ['test-x-anacron-cd-run-parts-report-cron-weekly', { cron: '47 6 * * 7' }, 'root', 'test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.weekly; }'],
+      [
+        'test-x-anacron-cd-run-parts-report-cron-daily',
+        { cron: '25 6 * * *' },
+        'root',
+        'test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }',
+      ],
+      [
+        'test-x-anacron-cd-run-parts-report-cron-weekly',
+        { cron: '47 6 * * 7' },
+        'root',
+        'test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.weekly; }',
+      ],
       ['php-cron-php', { cron: '52 6 1 * *' }, 'www-data', '/usr/bin/php /var/www/cron.php'],
     ]);
     expect((await runCli(['check', '--config', out])).code).toBe(0);
@@ -175,7 +221,9 @@ describe('beat import crontab, /etc/crontab format', () => {
     expect(r.code).toBe(0);
     const config = (await import('js-yaml')).load(r.stdout) as { beatSchedule: Record<string, { args: string[] }> };
     expect(Object.values(config.beatSchedule)[0]?.args).toEqual(['root\tcd / && run-parts --report /etc/cron.hourly']);
-    expect(r.stderr).toContain(`${FIXTURES}/etc-crontab:5: the command starts with "root": a system crontab (/etc/crontab format, with a user field)? pass --system\n`);
+    expect(r.stderr).toContain(
+      `${FIXTURES}/etc-crontab:5: the command starts with "root": a system crontab (/etc/crontab format, with a user field)? pass --system\n`,
+    );
   });
 });
 
@@ -202,13 +250,17 @@ describe('beat import crontab on bad input', () => {
 
   it('names a missing file and the way to make one, exit 2 (the built binary)', () => {
     const r = spawnCli(['import', 'crontab', 'no-such-crontab', '--task', 'cron.run_command']);
-    expect(r.stderr).toBe('beat import crontab: cannot read "no-such-crontab": no such file; check the path (crontab -l > FILE saves a user\'s crontab)\n');
+    expect(r.stderr).toBe(
+      'beat import crontab: cannot read "no-such-crontab": no such file; check the path (crontab -l > FILE saves a user\'s crontab)\n',
+    );
     expect(r.code).toBe(2);
   });
 
   it('refuses a missing --task, a bad --timezone and an unknown source with exit 2 and the fix', async () => {
     const noTask = await runCli(['import', 'crontab', ALL]);
-    expect(noTask.stderr).toBe("beat import crontab: --task must name the Celery task that runs a command, e.g. --task cron.run_command (see examples/cron_tasks.py). See 'beat import crontab --help'.\n");
+    expect(noTask.stderr).toBe(
+      "beat import crontab: --task must name the Celery task that runs a command, e.g. --task cron.run_command (see examples/cron_tasks.py). See 'beat import crontab --help'.\n",
+    );
     expect(noTask.code).toBe(2);
     const zone = await runCli(['import', 'crontab', ALL, '--task', 't', '--timezone', 'Berlin']);
     expect(zone.stderr).toContain('--timezone "Berlin" is not a time zone; use an IANA name such as "Europe/Berlin"');

@@ -68,16 +68,19 @@ describe('an AMQP vhost that does not exist', () => {
     expect(beat.events(EVENTS.lockAcquired)).toEqual([]);
   });
 
-  it.skipIf(!rabbitmqctl('status'))('a leader whose vhost is deleted hands over, naming the vhost, instead of keeping the lock', async () => {
-    const vhost = uniqueName('tsbeat-gone');
-    expect(rabbitmqctl('add_vhost', vhost)).toBe(true);
-    vhosts.push(vhost);
-    expect(rabbitmqctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*')).toBe(true);
-    const beat = fleet.spawn({ config: configFile(vhost) });
-    await beat.waitForEvent(EVENTS.fire, 20_000);
-    const from = beat.logs.length;
-    expect(rabbitmqctl('delete_vhost', vhost)).toBe(true);
-    const lost = await beat.waitForEvent(EVENTS.lockLost, 20_000, from);
-    expect(String(lost['reason'])).toContain(`refused to open virtual host "${vhost}"`);
-  });
+  it.skipIf(!rabbitmqctl('status'))(
+    'a leader whose vhost is deleted hands over, naming the vhost, instead of keeping the lock',
+    async () => {
+      const vhost = uniqueName('tsbeat-gone');
+      expect(rabbitmqctl('add_vhost', vhost)).toBe(true);
+      vhosts.push(vhost);
+      expect(rabbitmqctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*')).toBe(true);
+      const beat = fleet.spawn({ config: configFile(vhost) });
+      await beat.waitForEvent(EVENTS.fire, 20_000);
+      const from = beat.logs.length;
+      expect(rabbitmqctl('delete_vhost', vhost)).toBe(true);
+      const lost = await beat.waitForEvent(EVENTS.lockLost, 20_000, from);
+      expect(String(lost['reason'])).toContain(`refused to open virtual host "${vhost}"`);
+    },
+  );
 });

@@ -51,12 +51,27 @@ const DB = 1;
 const REDIS = `redis://127.0.0.1:6379/${DB}`;
 /** Every queue and exchange of this run starts with it: nothing else on the shared node is touched. */
 const P = `tsbeat-it-${process.pid}-`;
-const BASE_QUEUES: AmqpQueueConfig = { taskDefaultQueue: `${P}default`, taskQueueMaxPriority: undefined, taskDefaultQueueType: 'classic', taskCreateMissingQueueType: 'classic' };
+const BASE_QUEUES: AmqpQueueConfig = {
+  taskDefaultQueue: `${P}default`,
+  taskQueueMaxPriority: undefined,
+  taskDefaultQueueType: 'classic',
+  taskCreateMissingQueueType: 'classic',
+};
 /** A deployment of tsbeat publishing to the shared node, its state and fence in DB 1 (under this run's prefix). */
 const deployment = (name: string, settings: { taskQueueMaxPriority?: number } = {}) =>
-  parseConfig({ name: `${P}${name}`, broker: { url: SHARED }, state: { url: REDIS, prefix: `${P}state` }, taskDefaultQueue: BASE_QUEUES.taskDefaultQueue, ...settings }, 'amqp-worker.test');
+  parseConfig(
+    {
+      name: `${P}${name}`,
+      broker: { url: SHARED },
+      state: { url: REDIS, prefix: `${P}state` },
+      taskDefaultQueue: BASE_QUEUES.taskDefaultQueue,
+      ...settings,
+    },
+    'amqp-worker.test',
+  );
 /** What the config loader resolves for an entry, apart from the fields each test gives (entry() in render). */
-const RESOLVED = parseConfig({ beatSchedule: { shell: { task: 'tsbeat_test.record', schedule: 60 } } }, 'amqp-worker.test').entries[0] as ResolvedEntry;
+const RESOLVED = parseConfig({ beatSchedule: { shell: { task: 'tsbeat_test.record', schedule: 60 } } }, 'amqp-worker.test')
+  .entries[0] as ResolvedEntry;
 
 const celery = pythonCelery();
 const pyamqp = spawnSync(PYTHON, ['-c', 'import amqp'], { timeout: 30_000 }).status === 0;
@@ -101,367 +116,455 @@ async function adminChannel(url: string): Promise<{ model: ChannelModel; channel
   return { model, channel };
 }
 
-suite(`tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 ? ` (celery ${celery.version})` : ` (skipped: ${problems.join('; ')})`}`, () => {
-  const env: MessageEnv = { origin: makeOrigin(process.pid, hostname()), replyTo: randomUUID() };
-  const logLines: string[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logLines.push(line) } });
-  const queues = new Set<string>();
-  const exchanges = new Set<string>();
-  const workers: CeleryProcess[] = [];
-  const transports: AmqpTransport[] = [];
-  let redis: Redis;
-  let admin: Awaited<ReturnType<typeof adminChannel>>;
-  let transport: AmqpTransport;
-  /** Publishes as `beat run` does; the compatibility cases go through it. */
-  let publisher: LeadingPublisher;
-  const publishers: LeadingPublisher[] = [];
-  const newPublisher = async (name: string, settings: { taskQueueMaxPriority?: number } = {}): Promise<LeadingPublisher> => {
-    const p = await leadingPublisher(deployment(name, settings), logger);
-    publishers.push(p);
-    return p;
-  };
-
-  const newTransport = async (q: Partial<AmqpQueueConfig> = {}): Promise<AmqpTransport> => {
-    const t = new AmqpTransport({ url: SHARED, transportOptions: {}, queues: { ...BASE_QUEUES, ...q }, logger, confirmTimeoutMs: 10_000 });
-    transports.push(t);
-    await t.connect();
-    await waitUntil('the transport to connect', () => (t.ready() ? true : undefined), 10_000);
-    return t;
-  };
-  const queue = (name: string): string => {
-    queues.add(`${P}${name}`);
-    exchanges.add(`${P}${name}`);
-    return `${P}${name}`;
-  };
-  const worker = async (name: string, qs: readonly string[], conf?: Record<string, unknown>): Promise<CeleryProcess> => {
-    const w = await startWorker({ name: `${P}${name}`, queues: qs, env: { broker: SHARED, backend: REDIS, ...(conf === undefined ? {} : { conf }) } });
-    workers.push(w);
-    return w;
-  };
-
-  beforeAll(async () => {
-    if (problems.length > 0) throw new Error(problems.join('; '));
-    redis = new Redis(REDIS);
-    await redis.flushdb();
-    admin = await adminChannel(SHARED);
-    transport = await newTransport();
-    publisher = await newPublisher('compat');
-    // Started before tsbeat declares anything: the worker declares its queues first, tsbeat's declarations must match.
-    await worker('main', [queue('default'), queue('custom'), queue('events-q')]);
-  });
-
-  afterAll(async () => {
-    await stopAll(workers);
-    await Promise.allSettled([...transports.map((t) => t.close()), ...publishers.map((p) => p.close())]);
-    if (admin !== undefined) {
-      for (const q of queues) await (await admin.channel()).deleteQueue(q).catch(() => undefined);
-      for (const x of exchanges) await (await admin.channel()).deleteExchange(x).catch(() => undefined);
-      await admin.model.close().catch(() => undefined);
-    }
-    await redis?.flushdb();
-    redis?.disconnect();
-  });
-
-  let counter = 0;
-  /** A due run of a new entry (its own name, so its slot is always fresh), as the runner hands it to the dispatcher. */
-  function render(fields: { task?: string; args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput }, cfg: { taskRoutes?: TaskRoutesInput } = {}, nowMs = Date.now()): DueRun {
-    const name = `amqp-it-${(counter += 1)}`;
-    const resolved: ResolvedEntry = { ...RESOLVED, ...entry({ name, task: 'tsbeat_test.record', ...fields }) };
-    const template = compileMessageTemplate(resolved, { ...config(cfg), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
-    return { entry: resolved, slotMs: nowMs, message: renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, nowMs), slotMs: nowMs, nowMs }) };
-  }
-
-  async function run(due: DueRun, via = publisher): Promise<TaskResult> {
-    expect(await via.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
-    return waitForResult(redis, due.message.id, workers);
-  }
-
-  const messageCount = async (q: string): Promise<number> => (await (await admin.channel()).checkQueue(q)).messageCount;
-
-  it('round-trips args, kwargs and integer headers exactly (py-amqp reads amqplib\'s int16 tag as a string: 300 must not go as one)', async () => {
-    const args = [9007199254740991, -5, 300, 0.5, true, null, '', [], {}, [[['deep']]], 'wörld ☃ 😀', 'x'.repeat(50_000)];
-    const kwargs = { 'ключ': 'значение', nested: { a: { b: [null, { c: '"q" \\ \n' }] } }, n: -70_000 };
-    const due = render({ args, kwargs, options: { timeLimit: 300, softTimeLimit: 250, headers: { 'x-int': 300, 'x-neg': -129, 'x-big': 2 ** 40, 'x-float': 0.25, 'x-obj': { '!': 'data', list: [1, 300, 70_000] } } } });
-    const m = due.message;
-    const r = recorded(await run(due));
-    expect(r.args).toEqual(args);
-    expect(r.kwargs).toEqual(kwargs);
-    expect(r.request).toMatchObject({
-      id: m.id,
-      root_id: m.id,
-      timelimit: [300, 250],
-      'x-int': 300,
-      'x-neg': -129,
-      'x-big': 2 ** 40,
-      'x-float': 0.25,
-      'x-obj': { '!': 'data', list: [1, 300, 70_000] },
-      beat_entry: m.entry,
-      delivery_info: { exchange: '', routing_key: `${P}default` },
-    });
-  });
-
-  it('publishes to a custom queue through the default exchange, the worker having declared it first (no 406)', async () => {
-    const r = recorded(await run(render({ options: { queue: queue('custom') } })));
-    expect(r.request.delivery_info).toMatchObject({ exchange: '', routing_key: `${P}custom` });
-  });
-
-  it('publishes to a configured exchange and routing key when both are given', async () => {
-    const ch = await admin.channel();
-    const x = `${P}events`;
-    exchanges.add(x);
-    await ch.assertExchange(x, 'topic', { durable: true });
-    await ch.bindQueue(`${P}events-q`, x, 'task.#');
-    const r = recorded(await run(render({}, { taskRoutes: { 'tsbeat_test.*': { exchange: x, exchangeType: 'topic', routingKey: 'task.add' } } })));
-    expect(r.request.delivery_info).toMatchObject({ exchange: x, routing_key: 'task.add' });
-  });
-
-  it('runs the higher priority first on an x-max-priority queue (on RabbitMQ a higher number wins; published low first, worker started after)', async () => {
-    const prioPublisher = await newPublisher('prio', { taskQueueMaxPriority: 10 });
-    const q = queue('prio');
-    const runs = [1, 3, 9, 5, 0].map((priority) => render({ options: { queue: q, priority } }));
-    for (const due of runs) expect(await prioPublisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
-    const sent = runs.map((due) => due.message);
-    expect(await messageCount(q)).toBe(5);
-    // Declared by tsbeat before any worker: the worker's own declaration (same task_queue_max_priority) must match.
-    const w = await worker('prio', [q], { task_queue_max_priority: 10, worker_prefetch_multiplier: 1 });
-    for (const m of sent) await waitForResult(redis, m.id, [w]);
-    const executed = await redis.lrange('tsbeat-test:executed', 0, -1);
-    const byId = new Map(sent.map((m) => [m.id, m.properties.priority]));
-    expect(executed.filter((id) => byId.has(id)).map((id) => byId.get(id))).toEqual([9, 5, 3, 1, 0]);
-  });
-
-  it('gets REVOKED stored in the Redis result backend when expires has already passed', async () => {
-    const r = await run(render({ options: { expires: '2000-01-01T00:00:00+00:00' } }));
-    expect(r).toMatchObject({ status: 'REVOKED', result: { exc_type: 'TaskRevokedError', exc_message: ['expired'] } });
-  });
-
-  it('sets the expiration property: RabbitMQ discards a message whose expires passes while it waits in the queue', async () => {
-    const q = queue('ttl');
-    expect(await publisher.dispatch([render({ options: { queue: q, expires: 0.5 } }), render({ options: { queue: q } })])).toEqual({ fenced: false, outcomes: ['published', 'published'] });
-    expect(await messageCount(q)).toBe(2);
-    await waitUntil('RabbitMQ to expire the message', async () => ((await messageCount(q)) === 1 ? true : undefined), 10_000);
-    const got = await (await admin.channel()).get(q, { noAck: true });
-    expect(got !== false && got.properties.expiration).toBeUndefined();
-  });
-
-  it('reports a message no queue takes (basic.return of a mandatory publish) as dropped and unsent, never as published', async () => {
-    const ch = await admin.channel();
-    const x = `${P}lonely`;
-    exchanges.add(x);
-    await ch.assertExchange(x, 'topic', { durable: true });
-    const due = render({}, { taskRoutes: { 'tsbeat_test.*': { exchange: x, exchangeType: 'topic', routingKey: 'nobody.listens' } } });
-    const m = due.message;
-    const outcome = await publisher.dispatch([due]);
-    expect(outcome).toMatchObject({ fenced: false, outcomes: ['unsent'] });
-    const failure = 'failure' in outcome ? outcome.failure : undefined;
-    expect(failure?.message).toMatch(/; first: amqp-it-\d+: no queue is bound to exchange ".*lonely" with routing key "nobody.listens" \(312 NO_ROUTE\)/);
-    expect(logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
-      expect.objectContaining({ event: 'beat.publish.dropped', id: m.id, exchange: x, routingKey: 'nobody.listens', level: 'error' }),
-    );
-  });
-
-  it('fails a publish to a missing exchange with the broker\'s reason, then publishes on a fresh channel', async () => {
-    const due = render({}, { taskRoutes: { 'tsbeat_test.*': { exchange: `${P}missing`, exchangeType: 'topic', routingKey: 'a' } } });
-    const outcome = await publisher.dispatch([due]);
-    expect(outcome).toMatchObject({ fenced: false, outcomes: ['unsent'] });
-    const error = 'failure' in outcome ? outcome.failure : undefined;
-    expect(error).toBeInstanceOf(BeatError);
-    expect((error as BeatError).code).toBe(ErrorCode.BrokerPublish);
-    expect((error as BeatError).message).toMatch(/^1 of 1 runs not confirmed by the broker and not recorded \(0 published and recorded\); first: .*NOT_FOUND - no exchange/);
-    recorded(await run(render({})));
-  });
-
-  it('refuses (406) to declare a queue that exists with another x-max-priority, says how to fix it, and publishes the rest', async () => {
-    const q = queue('mismatch');
-    await (await admin.channel()).assertQueue(q, { durable: true, arguments: { 'x-max-priority': 5 } });
-    const plan = await transport.plan([render({ options: { queue: q } }).message, render({}).message]);
-    const results = await transport.send(plan);
-    expect(results[1]).toEqual({ status: 'confirmed' });
-    const failure = results[0];
-    expect(failure?.status).toBe('failed');
-    const error = failure?.status === 'failed' ? failure.error : undefined;
-    expect(error).toBeInstanceOf(BeatError);
-    expect((error as BeatError).code).toBe(ErrorCode.BrokerDeclare);
-    expect(error?.message).toContain(`cannot declare queue "${q}" (durable, no arguments) with its direct exchange "${q}": `);
-    expect(error?.message).toContain("PRECONDITION_FAILED - inequivalent arg 'x-max-priority'");
-    expect(error?.message).toContain("make taskQueueMaxPriority, taskDefaultQueueType and taskCreateMissingQueueType match the workers' task_queue_max_priority");
-  });
-
-  describe('AmqpDispatcher: the state moves only with confirms, fenced', () => {
-    const keys = schedulerKeys(`${P}state`, 'dispatch');
-    const resolvedEntry = (name: string): ResolvedEntry =>
-      ({ name, task: 'tsbeat_test.record', schedule: { kind: 'interval', everyMs: 1000, relative: false }, timezone: 'UTC', args: [], kwargs: {}, options: {}, enabled: true, catchUp: 'all', catchUpWindowMs: undefined, jitterMs: 0 }) as ResolvedEntry;
-    const dueRun = (name: string, slotMs: number, fields: { options?: OptionsInput } = {}, cfg: { taskRoutes?: TaskRoutesInput } = {}): DueRun => {
-      const template = compileMessageTemplate(entry({ name, task: 'tsbeat_test.record', ...fields }), { ...config(cfg), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
-      return { entry: resolvedEntry(name), slotMs, message: renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, slotMs), slotMs, nowMs: slotMs }) };
+suite(
+  `tsbeat over RabbitMQ, run by a real Celery worker${problems.length === 0 ? ` (celery ${celery.version})` : ` (skipped: ${problems.join('; ')})`}`,
+  () => {
+    const env: MessageEnv = { origin: makeOrigin(process.pid, hostname()), replyTo: randomUUID() };
+    const logLines: string[] = [];
+    const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logLines.push(line) } });
+    const queues = new Set<string>();
+    const exchanges = new Set<string>();
+    const workers: CeleryProcess[] = [];
+    const transports: AmqpTransport[] = [];
+    let redis: Redis;
+    let admin: Awaited<ReturnType<typeof adminChannel>>;
+    let transport: AmqpTransport;
+    /** Publishes as `beat run` does; the compatibility cases go through it. */
+    let publisher: LeadingPublisher;
+    const publishers: LeadingPublisher[] = [];
+    const newPublisher = async (name: string, settings: { taskQueueMaxPriority?: number } = {}): Promise<LeadingPublisher> => {
+      const p = await leadingPublisher(deployment(name, settings), logger);
+      publishers.push(p);
+      return p;
     };
-    const stored = async (name: string) => readEntryState(await redis.hget(keys.state, name));
 
-    it('publishes and records fresh runs, reports republished ones as stale, and publishes nothing for a deposed leader', async () => {
-      const q = queue('dispatch');
-      const dispatcher = new AmqpDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
-      await redis.set(keys.fence, 'leader-A');
-      const runs = [dueRun('d1', 1_000_000, { options: { queue: q } }), dueRun('d2', 1_000_000, { options: { queue: q } })];
-      expect(await dispatcher.dispatch(runs, 'leader-A', 5000)).toEqual({ fenced: false, outcomes: ['published', 'published'] });
-      expect(await stored('d1')).toMatchObject({ slotMs: 1_000_000, runCount: 1, lastTaskId: runs[0]?.message.id, publishedAtMs: 5000 });
-      expect(await messageCount(q)).toBe(2);
-      expect(await dispatcher.dispatch(runs, 'leader-A', 6000)).toEqual({ fenced: false, outcomes: ['stale', 'stale'] });
-      expect(await dispatcher.dispatch([dueRun('d1', 1_001_000, { options: { queue: q } })], 'deposed-B', 7000)).toEqual({ fenced: true });
-      expect(await messageCount(q)).toBe(2);
-      expect(await stored('d1')).toMatchObject({ slotMs: 1_000_000, runCount: 1 });
+    const newTransport = async (q: Partial<AmqpQueueConfig> = {}): Promise<AmqpTransport> => {
+      const t = new AmqpTransport({
+        url: SHARED,
+        transportOptions: {},
+        queues: { ...BASE_QUEUES, ...q },
+        logger,
+        confirmTimeoutMs: 10_000,
+      });
+      transports.push(t);
+      await t.connect();
+      await waitUntil('the transport to connect', () => (t.ready() ? true : undefined), 10_000);
+      return t;
+    };
+    const queue = (name: string): string => {
+      queues.add(`${P}${name}`);
+      exchanges.add(`${P}${name}`);
+      return `${P}${name}`;
+    };
+    const worker = async (name: string, qs: readonly string[], conf?: Record<string, unknown>): Promise<CeleryProcess> => {
+      const w = await startWorker({
+        name: `${P}${name}`,
+        queues: qs,
+        env: { broker: SHARED, backend: REDIS, ...(conf === undefined ? {} : { conf }) },
+      });
+      workers.push(w);
+      return w;
+    };
+
+    beforeAll(async () => {
+      if (problems.length > 0) throw new Error(problems.join('; '));
+      redis = new Redis(REDIS);
+      await redis.flushdb();
+      admin = await adminChannel(SHARED);
+      transport = await newTransport();
+      publisher = await newPublisher('compat');
+      // Started before tsbeat declares anything: the worker declares its queues first, tsbeat's declarations must match.
+      await worker('main', [queue('default'), queue('custom'), queue('events-q')]);
     });
 
-    it('does not record a run the broker returned as unroutable; it is published and recorded once a queue is bound', async () => {
-      const ch = await admin.channel();
-      const x = `${P}later`;
-      exchanges.add(x);
-      await ch.assertExchange(x, 'direct', { durable: true });
-      const dispatcher = new AmqpDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
-      await redis.set(keys.fence, 'leader-A');
-      const routed = { taskRoutes: { 'tsbeat_test.*': { exchange: x, exchangeType: 'direct' as const, routingKey: 'later' } } };
-      const run = dueRun('unroutable', 2_000_000, {}, routed);
-      const ok = dueRun('routable', 2_000_000, { options: { queue: queue('dispatch') } });
-      const partial = await dispatcher.dispatch([run, ok], 'leader-A', 1);
-      expect(partial).toMatchObject({ fenced: false, outcomes: ['unsent', 'published'] });
-      const error = 'failure' in partial ? partial.failure : undefined;
-      expect((error as BeatError).code).toBe(ErrorCode.BrokerPublish);
-      expect((error as BeatError).message).toMatch(/^1 of 2 runs not confirmed by the broker and not recorded \(1 published and recorded\); first: unroutable: no queue is bound/);
-      expect(await stored('unroutable')).toBeUndefined();
-      expect(await stored('routable')).toMatchObject({ slotMs: 2_000_000 });
-      const q = queue('later');
-      await ch.assertQueue(q, { durable: true });
-      await ch.bindQueue(q, x, 'later');
-      // The runner's retry: the recorded run comes back stale, the other is published now.
-      expect(await dispatcher.dispatch([run, ok], 'leader-A', 2)).toEqual({ fenced: false, outcomes: ['published', 'stale'] });
-      expect(await stored('unroutable')).toMatchObject({ slotMs: 2_000_000, runCount: 1 });
-      expect(await messageCount(q)).toBe(1);
+    afterAll(async () => {
+      await stopAll(workers);
+      await Promise.allSettled([...transports.map((t) => t.close()), ...publishers.map((p) => p.close())]);
+      if (admin !== undefined) {
+        for (const q of queues) await (await admin.channel()).deleteQueue(q).catch(() => undefined);
+        for (const x of exchanges) await (await admin.channel()).deleteExchange(x).catch(() => undefined);
+        await admin.model.close().catch(() => undefined);
+      }
+      await redis?.flushdb();
+      redis?.disconnect();
     });
 
-    it('does not record a later slot of an entry whose earlier slot was not confirmed (the state only moves forward: that would skip it for good)', async () => {
-      // A sender that loses the first message of every batch: an object literal, as the dispatcher needs only plan and send.
-      const lossy: AmqpSender = {
-        plan: (messages) => Promise.resolve(planAmqpPublish(messages, BASE_QUEUES)),
-        send: (plan) => Promise.resolve(plan.messages.map((_, i): AmqpSendResult => (i === 0 ? { status: 'failed', error: new Error('message nacked') } : { status: 'confirmed' }))),
+    let counter = 0;
+    /** A due run of a new entry (its own name, so its slot is always fresh), as the runner hands it to the dispatcher. */
+    function render(
+      fields: { task?: string; args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput },
+      cfg: { taskRoutes?: TaskRoutesInput } = {},
+      nowMs = Date.now(),
+    ): DueRun {
+      const name = `amqp-it-${(counter += 1)}`;
+      const resolved: ResolvedEntry = { ...RESOLVED, ...entry({ name, task: 'tsbeat_test.record', ...fields }) };
+      const template = compileMessageTemplate(resolved, { ...config(cfg), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
+      return {
+        entry: resolved,
+        slotMs: nowMs,
+        message: renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, nowMs), slotMs: nowMs, nowMs }),
       };
-      const dispatcher = new AmqpDispatcher(lossy, redis, keys, logger, DEFAULTS.maxClockSkewMs);
-      await redis.set(keys.fence, 'leader-A');
-      const runs = [dueRun('gap', 4_000_000), dueRun('gap', 4_001_000), dueRun('other', 4_000_000)];
-      const partial = await dispatcher.dispatch(runs, 'leader-A', 1);
-      // The held-back slot went out but is not recorded: unsent, as far as the state goes.
-      expect(partial).toMatchObject({ fenced: false, outcomes: ['unsent', 'unsent', 'published'] });
-      const error = 'failure' in partial ? partial.failure : undefined;
-      expect((error as BeatError).message).toBe(
-        '1 of 3 runs not confirmed by the broker and not recorded (1 published and recorded, 1 published but held back behind an unconfirmed slot); first: gap: message nacked',
-      );
-      expect(await stored('gap')).toBeUndefined();
-      expect(await stored('other')).toMatchObject({ slotMs: 4_000_000 });
-      expect(logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(expect.objectContaining({ event: 'beat.publish.unrecorded', ids: [runs[1]?.message.id] }));
-    });
-
-    it('beat run: the published runs of a batch that only partly went out are logged and counted as published; only the unroutable run is tried again', async () => {
-      const fleet = new BeatFleet();
-      const dir = new TempDir();
-      try {
-        const nowhere = `${P}nowhere`;
-        exchanges.add(nowhere);
-        await (await admin.channel()).assertExchange(nowhere, 'direct', { durable: true });
-        const q = queue('partial');
-        const statePrefix = `${P}partial-state`;
-        const name = `amqp-partial-${process.pid}`;
-        const cfg = dir.write('amqp-partial.json', {
-          name,
-          broker: { url: SHARED },
-          state: { url: REDIS, prefix: statePrefix },
-          taskDefaultQueue: q,
-          taskRoutes: { 'tsbeat_test.unroutable': { exchange: nowhere, exchangeType: 'direct', routingKey: 'nobody' } },
-          maxInterval: '200ms',
-          lock: FAST_LOCK,
-          // Seen at the same instant, so their first slots share a batch.
-          beatSchedule: { routable: { task: 'tsbeat_test.record', schedule: 1 }, unroutable: { task: 'tsbeat_test.unroutable', schedule: 1 } },
-        });
-        const beat = fleet.spawn({ config: cfg, args: ['--http', '127.0.0.1:0'] });
-        const port = await httpPortOf(beat);
-        await waitUntil('three published runs', () => (beat.events('beat.fire').length >= 3 ? true : undefined), 20_000, () => beat.tail());
-        const metrics = parsePrometheus((await httpRequest(port, '/metrics')).body);
-        beat.signal('SIGTERM');
-        expect(await beat.waitForExit(15_000), beat.tail()).toEqual({ code: 0, signal: null });
-
-        const fires = beat.events('beat.fire');
-        expect(new Set(fires.map((l) => l['entry']))).toEqual(new Set(['routable']));
-        // Nothing it published came back as "already published" on a retry.
-        expect(beat.events('beat.stale')).toEqual([]);
-        expect(await messageCount(q)).toBe(fires.length);
-        const failures = beat.events('beat.publish.retry');
-        expect(failures.length).toBeGreaterThanOrEqual(1);
-        expect((failures[0]?.['err'] as { message?: string } | undefined)?.message).toMatch(/^1 of 2 runs not confirmed by the broker and not recorded \(1 published and recorded\); first: unroutable: no queue is bound/);
-        expect(sampleValue(metrics, 'tsbeat_publish_errors_total')).toBeGreaterThanOrEqual(1);
-        expect(sampleValue(metrics, 'tsbeat_messages_published_total', { entry: 'routable', task: 'tsbeat_test.record', queue: q })).toBeGreaterThanOrEqual(3);
-        const state = schedulerKeys(statePrefix, name).state;
-        expect(await redis.hget(state, 'unroutable').then((v) => readEntryState(v)?.slotMs)).toBeUndefined();
-      } finally {
-        await fleet.killAll();
-        dir.remove();
-      }
-    });
-
-    it('publishes a manual run once, removes its request and confirms it for the CLI', async () => {
-      const dispatcher = new AmqpDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
-      await redis.set(keys.fence, 'leader-A');
-      const run = dueRun('manual', 3_000_000, { options: { queue: queue('dispatch') } });
-      const request = JSON.stringify({ entry: 'manual', id: run.message.id, at: 3_000_000 });
-      await redis.rpush(keys.triggers, request);
-      expect(await dispatcher.publishTrigger(run.message, request, 'deposed-B', 3_000_001)).toBe(-1);
-      expect(await dispatcher.publishTrigger(run.message, request, 'leader-A', 3_000_001)).toBe(1);
-      expect(await redis.lrange(keys.triggers, 0, -1)).toEqual([]);
-      expect(await redis.get(keys.triggered(run.message.id))).toBe('3000001');
-      expect(await stored('manual')).toMatchObject({ runCount: 1, lastTaskId: run.message.id });
-      expect(await dispatcher.publishTrigger(run.message, request, 'leader-A', 3_000_002)).toBe(0);
-    });
-  });
-});
-
-privateSuite(`beat run against a private RabbitMQ node restarted while it runs${privateProblems.length === 0 ? '' : ` (skipped: ${privateProblems.join('; ')})`}`, () => {
-  const fleet = new BeatFleet();
-  const dir = new TempDir();
-  let node: PrivateRabbitNode | undefined;
-  let redis: Redis;
-
-  beforeAll(async () => {
-    if (privateProblems.length > 0) throw new Error(privateProblems.join('; '));
-    redis = new Redis(REDIS);
-    await redis.flushdb();
-  });
-
-  afterAll(async () => {
-    await fleet.killAll();
-    await node?.remove();
-    await redis?.flushdb();
-    redis?.disconnect();
-    dir.remove();
-  });
-
-  /** Takes every message off `q`, with its delivery count by task id. */
-  async function drain(url: string, q: string): Promise<QueuedRun[]> {
-    const model = await connect(url);
-    try {
-      const ch = await model.createChannel();
-      const runs: QueuedRun[] = [];
-      for (let got = await ch.get(q, { noAck: true }); got !== false; got = await ch.get(q, { noAck: true })) {
-        const h = got.properties.headers as { id: string; task: string; beat_entry: string; beat_scheduled_at: string };
-        JSON.parse(got.content.toString('utf8'));
-        const slotMs = parseIsoInstant(h.beat_scheduled_at);
-        if (slotMs === undefined) throw new Error(`bad beat_scheduled_at ${h.beat_scheduled_at}`);
-        runs.push({ entry: h.beat_entry, task: h.task, id: h.id, slotMs });
-      }
-      return runs;
-    } finally {
-      await model.close();
     }
-  }
 
-  it(
-    'publishes every slot exactly once across a broker restart under a running beat (catchUp "all"; counted by task id)',
-    async () => {
+    async function run(due: DueRun, via = publisher): Promise<TaskResult> {
+      expect(await via.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+      return waitForResult(redis, due.message.id, workers);
+    }
+
+    const messageCount = async (q: string): Promise<number> => (await (await admin.channel()).checkQueue(q)).messageCount;
+
+    it("round-trips args, kwargs and integer headers exactly (py-amqp reads amqplib's int16 tag as a string: 300 must not go as one)", async () => {
+      const args = [9007199254740991, -5, 300, 0.5, true, null, '', [], {}, [[['deep']]], 'wörld ☃ 😀', 'x'.repeat(50_000)];
+      const kwargs = { ключ: 'значение', nested: { a: { b: [null, { c: '"q" \\ \n' }] } }, n: -70_000 };
+      const due = render({
+        args,
+        kwargs,
+        options: {
+          timeLimit: 300,
+          softTimeLimit: 250,
+          headers: { 'x-int': 300, 'x-neg': -129, 'x-big': 2 ** 40, 'x-float': 0.25, 'x-obj': { '!': 'data', list: [1, 300, 70_000] } },
+        },
+      });
+      const m = due.message;
+      const r = recorded(await run(due));
+      expect(r.args).toEqual(args);
+      expect(r.kwargs).toEqual(kwargs);
+      expect(r.request).toMatchObject({
+        id: m.id,
+        root_id: m.id,
+        timelimit: [300, 250],
+        'x-int': 300,
+        'x-neg': -129,
+        'x-big': 2 ** 40,
+        'x-float': 0.25,
+        'x-obj': { '!': 'data', list: [1, 300, 70_000] },
+        beat_entry: m.entry,
+        delivery_info: { exchange: '', routing_key: `${P}default` },
+      });
+    });
+
+    it('publishes to a custom queue through the default exchange, the worker having declared it first (no 406)', async () => {
+      const r = recorded(await run(render({ options: { queue: queue('custom') } })));
+      expect(r.request.delivery_info).toMatchObject({ exchange: '', routing_key: `${P}custom` });
+    });
+
+    it('publishes to a configured exchange and routing key when both are given', async () => {
+      const ch = await admin.channel();
+      const x = `${P}events`;
+      exchanges.add(x);
+      await ch.assertExchange(x, 'topic', { durable: true });
+      await ch.bindQueue(`${P}events-q`, x, 'task.#');
+      const r = recorded(
+        await run(render({}, { taskRoutes: { 'tsbeat_test.*': { exchange: x, exchangeType: 'topic', routingKey: 'task.add' } } })),
+      );
+      expect(r.request.delivery_info).toMatchObject({ exchange: x, routing_key: 'task.add' });
+    });
+
+    it('runs the higher priority first on an x-max-priority queue (on RabbitMQ a higher number wins; published low first, worker started after)', async () => {
+      const prioPublisher = await newPublisher('prio', { taskQueueMaxPriority: 10 });
+      const q = queue('prio');
+      const runs = [1, 3, 9, 5, 0].map((priority) => render({ options: { queue: q, priority } }));
+      for (const due of runs) expect(await prioPublisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+      const sent = runs.map((due) => due.message);
+      expect(await messageCount(q)).toBe(5);
+      // Declared by tsbeat before any worker: the worker's own declaration (same task_queue_max_priority) must match.
+      const w = await worker('prio', [q], { task_queue_max_priority: 10, worker_prefetch_multiplier: 1 });
+      for (const m of sent) await waitForResult(redis, m.id, [w]);
+      const executed = await redis.lrange('tsbeat-test:executed', 0, -1);
+      const byId = new Map(sent.map((m) => [m.id, m.properties.priority]));
+      expect(executed.filter((id) => byId.has(id)).map((id) => byId.get(id))).toEqual([9, 5, 3, 1, 0]);
+    });
+
+    it('gets REVOKED stored in the Redis result backend when expires has already passed', async () => {
+      const r = await run(render({ options: { expires: '2000-01-01T00:00:00+00:00' } }));
+      expect(r).toMatchObject({ status: 'REVOKED', result: { exc_type: 'TaskRevokedError', exc_message: ['expired'] } });
+    });
+
+    it('sets the expiration property: RabbitMQ discards a message whose expires passes while it waits in the queue', async () => {
+      const q = queue('ttl');
+      expect(await publisher.dispatch([render({ options: { queue: q, expires: 0.5 } }), render({ options: { queue: q } })])).toEqual({
+        fenced: false,
+        outcomes: ['published', 'published'],
+      });
+      expect(await messageCount(q)).toBe(2);
+      await waitUntil('RabbitMQ to expire the message', async () => ((await messageCount(q)) === 1 ? true : undefined), 10_000);
+      const got = await (await admin.channel()).get(q, { noAck: true });
+      expect(got !== false && got.properties.expiration).toBeUndefined();
+    });
+
+    it('reports a message no queue takes (basic.return of a mandatory publish) as dropped and unsent, never as published', async () => {
+      const ch = await admin.channel();
+      const x = `${P}lonely`;
+      exchanges.add(x);
+      await ch.assertExchange(x, 'topic', { durable: true });
+      const due = render({}, { taskRoutes: { 'tsbeat_test.*': { exchange: x, exchangeType: 'topic', routingKey: 'nobody.listens' } } });
+      const m = due.message;
+      const outcome = await publisher.dispatch([due]);
+      expect(outcome).toMatchObject({ fenced: false, outcomes: ['unsent'] });
+      const failure = 'failure' in outcome ? outcome.failure : undefined;
+      expect(failure?.message).toMatch(
+        /; first: amqp-it-\d+: no queue is bound to exchange ".*lonely" with routing key "nobody.listens" \(312 NO_ROUTE\)/,
+      );
+      expect(logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+        expect.objectContaining({ event: 'beat.publish.dropped', id: m.id, exchange: x, routingKey: 'nobody.listens', level: 'error' }),
+      );
+    });
+
+    it("fails a publish to a missing exchange with the broker's reason, then publishes on a fresh channel", async () => {
+      const due = render({}, { taskRoutes: { 'tsbeat_test.*': { exchange: `${P}missing`, exchangeType: 'topic', routingKey: 'a' } } });
+      const outcome = await publisher.dispatch([due]);
+      expect(outcome).toMatchObject({ fenced: false, outcomes: ['unsent'] });
+      const error = 'failure' in outcome ? outcome.failure : undefined;
+      expect(error).toBeInstanceOf(BeatError);
+      expect((error as BeatError).code).toBe(ErrorCode.BrokerPublish);
+      expect((error as BeatError).message).toMatch(
+        /^1 of 1 runs not confirmed by the broker and not recorded \(0 published and recorded\); first: .*NOT_FOUND - no exchange/,
+      );
+      recorded(await run(render({})));
+    });
+
+    it('refuses (406) to declare a queue that exists with another x-max-priority, says how to fix it, and publishes the rest', async () => {
+      const q = queue('mismatch');
+      await (await admin.channel()).assertQueue(q, { durable: true, arguments: { 'x-max-priority': 5 } });
+      const plan = await transport.plan([render({ options: { queue: q } }).message, render({}).message]);
+      const results = await transport.send(plan);
+      expect(results[1]).toEqual({ status: 'confirmed' });
+      const failure = results[0];
+      expect(failure?.status).toBe('failed');
+      const error = failure?.status === 'failed' ? failure.error : undefined;
+      expect(error).toBeInstanceOf(BeatError);
+      expect((error as BeatError).code).toBe(ErrorCode.BrokerDeclare);
+      expect(error?.message).toContain(`cannot declare queue "${q}" (durable, no arguments) with its direct exchange "${q}": `);
+      expect(error?.message).toContain("PRECONDITION_FAILED - inequivalent arg 'x-max-priority'");
+      expect(error?.message).toContain(
+        "make taskQueueMaxPriority, taskDefaultQueueType and taskCreateMissingQueueType match the workers' task_queue_max_priority",
+      );
+    });
+
+    describe('AmqpDispatcher: the state moves only with confirms, fenced', () => {
+      const keys = schedulerKeys(`${P}state`, 'dispatch');
+      const resolvedEntry = (name: string): ResolvedEntry =>
+        ({
+          name,
+          task: 'tsbeat_test.record',
+          schedule: { kind: 'interval', everyMs: 1000, relative: false },
+          timezone: 'UTC',
+          args: [],
+          kwargs: {},
+          options: {},
+          enabled: true,
+          catchUp: 'all',
+          catchUpWindowMs: undefined,
+          jitterMs: 0,
+        }) as ResolvedEntry;
+      const dueRun = (
+        name: string,
+        slotMs: number,
+        fields: { options?: OptionsInput } = {},
+        cfg: { taskRoutes?: TaskRoutesInput } = {},
+      ): DueRun => {
+        const template = compileMessageTemplate(
+          entry({ name, task: 'tsbeat_test.record', ...fields }),
+          { ...config(cfg), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue },
+          env,
+        );
+        return {
+          entry: resolvedEntry(name),
+          slotMs,
+          message: renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, slotMs), slotMs, nowMs: slotMs }),
+        };
+      };
+      const stored = async (name: string) => readEntryState(await redis.hget(keys.state, name));
+
+      it('publishes and records fresh runs, reports republished ones as stale, and publishes nothing for a deposed leader', async () => {
+        const q = queue('dispatch');
+        const dispatcher = new AmqpDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
+        await redis.set(keys.fence, 'leader-A');
+        const runs = [dueRun('d1', 1_000_000, { options: { queue: q } }), dueRun('d2', 1_000_000, { options: { queue: q } })];
+        expect(await dispatcher.dispatch(runs, 'leader-A', 5000)).toEqual({ fenced: false, outcomes: ['published', 'published'] });
+        expect(await stored('d1')).toMatchObject({ slotMs: 1_000_000, runCount: 1, lastTaskId: runs[0]?.message.id, publishedAtMs: 5000 });
+        expect(await messageCount(q)).toBe(2);
+        expect(await dispatcher.dispatch(runs, 'leader-A', 6000)).toEqual({ fenced: false, outcomes: ['stale', 'stale'] });
+        expect(await dispatcher.dispatch([dueRun('d1', 1_001_000, { options: { queue: q } })], 'deposed-B', 7000)).toEqual({
+          fenced: true,
+        });
+        expect(await messageCount(q)).toBe(2);
+        expect(await stored('d1')).toMatchObject({ slotMs: 1_000_000, runCount: 1 });
+      });
+
+      it('does not record a run the broker returned as unroutable; it is published and recorded once a queue is bound', async () => {
+        const ch = await admin.channel();
+        const x = `${P}later`;
+        exchanges.add(x);
+        await ch.assertExchange(x, 'direct', { durable: true });
+        const dispatcher = new AmqpDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
+        await redis.set(keys.fence, 'leader-A');
+        const routed = { taskRoutes: { 'tsbeat_test.*': { exchange: x, exchangeType: 'direct' as const, routingKey: 'later' } } };
+        const run = dueRun('unroutable', 2_000_000, {}, routed);
+        const ok = dueRun('routable', 2_000_000, { options: { queue: queue('dispatch') } });
+        const partial = await dispatcher.dispatch([run, ok], 'leader-A', 1);
+        expect(partial).toMatchObject({ fenced: false, outcomes: ['unsent', 'published'] });
+        const error = 'failure' in partial ? partial.failure : undefined;
+        expect((error as BeatError).code).toBe(ErrorCode.BrokerPublish);
+        expect((error as BeatError).message).toMatch(
+          /^1 of 2 runs not confirmed by the broker and not recorded \(1 published and recorded\); first: unroutable: no queue is bound/,
+        );
+        expect(await stored('unroutable')).toBeUndefined();
+        expect(await stored('routable')).toMatchObject({ slotMs: 2_000_000 });
+        const q = queue('later');
+        await ch.assertQueue(q, { durable: true });
+        await ch.bindQueue(q, x, 'later');
+        // The runner's retry: the recorded run comes back stale, the other is published now.
+        expect(await dispatcher.dispatch([run, ok], 'leader-A', 2)).toEqual({ fenced: false, outcomes: ['published', 'stale'] });
+        expect(await stored('unroutable')).toMatchObject({ slotMs: 2_000_000, runCount: 1 });
+        expect(await messageCount(q)).toBe(1);
+      });
+
+      it('does not record a later slot of an entry whose earlier slot was not confirmed (the state only moves forward: that would skip it for good)', async () => {
+        // A sender that loses the first message of every batch: an object literal, as the dispatcher needs only plan and send.
+        const lossy: AmqpSender = {
+          plan: (messages) => Promise.resolve(planAmqpPublish(messages, BASE_QUEUES)),
+          send: (plan) =>
+            Promise.resolve(
+              plan.messages.map((_, i): AmqpSendResult =>
+                i === 0 ? { status: 'failed', error: new Error('message nacked') } : { status: 'confirmed' },
+              ),
+            ),
+        };
+        const dispatcher = new AmqpDispatcher(lossy, redis, keys, logger, DEFAULTS.maxClockSkewMs);
+        await redis.set(keys.fence, 'leader-A');
+        const runs = [dueRun('gap', 4_000_000), dueRun('gap', 4_001_000), dueRun('other', 4_000_000)];
+        const partial = await dispatcher.dispatch(runs, 'leader-A', 1);
+        // The held-back slot went out but is not recorded: unsent, as far as the state goes.
+        expect(partial).toMatchObject({ fenced: false, outcomes: ['unsent', 'unsent', 'published'] });
+        const error = 'failure' in partial ? partial.failure : undefined;
+        expect((error as BeatError).message).toBe(
+          '1 of 3 runs not confirmed by the broker and not recorded (1 published and recorded, 1 published but held back behind an unconfirmed slot); first: gap: message nacked',
+        );
+        expect(await stored('gap')).toBeUndefined();
+        expect(await stored('other')).toMatchObject({ slotMs: 4_000_000 });
+        expect(logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+          expect.objectContaining({ event: 'beat.publish.unrecorded', ids: [runs[1]?.message.id] }),
+        );
+      });
+
+      it('beat run: the published runs of a batch that only partly went out are logged and counted as published; only the unroutable run is tried again', async () => {
+        const fleet = new BeatFleet();
+        const dir = new TempDir();
+        try {
+          const nowhere = `${P}nowhere`;
+          exchanges.add(nowhere);
+          await (await admin.channel()).assertExchange(nowhere, 'direct', { durable: true });
+          const q = queue('partial');
+          const statePrefix = `${P}partial-state`;
+          const name = `amqp-partial-${process.pid}`;
+          const cfg = dir.write('amqp-partial.json', {
+            name,
+            broker: { url: SHARED },
+            state: { url: REDIS, prefix: statePrefix },
+            taskDefaultQueue: q,
+            taskRoutes: { 'tsbeat_test.unroutable': { exchange: nowhere, exchangeType: 'direct', routingKey: 'nobody' } },
+            maxInterval: '200ms',
+            lock: FAST_LOCK,
+            // Seen at the same instant, so their first slots share a batch.
+            beatSchedule: {
+              routable: { task: 'tsbeat_test.record', schedule: 1 },
+              unroutable: { task: 'tsbeat_test.unroutable', schedule: 1 },
+            },
+          });
+          const beat = fleet.spawn({ config: cfg, args: ['--http', '127.0.0.1:0'] });
+          const port = await httpPortOf(beat);
+          await waitUntil(
+            'three published runs',
+            () => (beat.events('beat.fire').length >= 3 ? true : undefined),
+            20_000,
+            () => beat.tail(),
+          );
+          const metrics = parsePrometheus((await httpRequest(port, '/metrics')).body);
+          beat.signal('SIGTERM');
+          expect(await beat.waitForExit(15_000), beat.tail()).toEqual({ code: 0, signal: null });
+
+          const fires = beat.events('beat.fire');
+          expect(new Set(fires.map((l) => l['entry']))).toEqual(new Set(['routable']));
+          // Nothing it published came back as "already published" on a retry.
+          expect(beat.events('beat.stale')).toEqual([]);
+          expect(await messageCount(q)).toBe(fires.length);
+          const failures = beat.events('beat.publish.retry');
+          expect(failures.length).toBeGreaterThanOrEqual(1);
+          expect((failures[0]?.['err'] as { message?: string } | undefined)?.message).toMatch(
+            /^1 of 2 runs not confirmed by the broker and not recorded \(1 published and recorded\); first: unroutable: no queue is bound/,
+          );
+          expect(sampleValue(metrics, 'tsbeat_publish_errors_total')).toBeGreaterThanOrEqual(1);
+          expect(
+            sampleValue(metrics, 'tsbeat_messages_published_total', { entry: 'routable', task: 'tsbeat_test.record', queue: q }),
+          ).toBeGreaterThanOrEqual(3);
+          const state = schedulerKeys(statePrefix, name).state;
+          expect(await redis.hget(state, 'unroutable').then((v) => readEntryState(v)?.slotMs)).toBeUndefined();
+        } finally {
+          await fleet.killAll();
+          dir.remove();
+        }
+      });
+
+      it('publishes a manual run once, removes its request and confirms it for the CLI', async () => {
+        const dispatcher = new AmqpDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
+        await redis.set(keys.fence, 'leader-A');
+        const run = dueRun('manual', 3_000_000, { options: { queue: queue('dispatch') } });
+        const request = JSON.stringify({ entry: 'manual', id: run.message.id, at: 3_000_000 });
+        await redis.rpush(keys.triggers, request);
+        expect(await dispatcher.publishTrigger(run.message, request, 'deposed-B', 3_000_001)).toBe(-1);
+        expect(await dispatcher.publishTrigger(run.message, request, 'leader-A', 3_000_001)).toBe(1);
+        expect(await redis.lrange(keys.triggers, 0, -1)).toEqual([]);
+        expect(await redis.get(keys.triggered(run.message.id))).toBe('3000001');
+        expect(await stored('manual')).toMatchObject({ runCount: 1, lastTaskId: run.message.id });
+        expect(await dispatcher.publishTrigger(run.message, request, 'leader-A', 3_000_002)).toBe(0);
+      });
+    });
+  },
+);
+
+privateSuite(
+  `beat run against a private RabbitMQ node restarted while it runs${privateProblems.length === 0 ? '' : ` (skipped: ${privateProblems.join('; ')})`}`,
+  () => {
+    const fleet = new BeatFleet();
+    const dir = new TempDir();
+    let node: PrivateRabbitNode | undefined;
+    let redis: Redis;
+
+    beforeAll(async () => {
+      if (privateProblems.length > 0) throw new Error(privateProblems.join('; '));
+      redis = new Redis(REDIS);
+      await redis.flushdb();
+    });
+
+    afterAll(async () => {
+      await fleet.killAll();
+      await node?.remove();
+      await redis?.flushdb();
+      redis?.disconnect();
+      dir.remove();
+    });
+
+    /** Takes every message off `q`, with its delivery count by task id. */
+    async function drain(url: string, q: string): Promise<QueuedRun[]> {
+      const model = await connect(url);
+      try {
+        const ch = await model.createChannel();
+        const runs: QueuedRun[] = [];
+        for (let got = await ch.get(q, { noAck: true }); got !== false; got = await ch.get(q, { noAck: true })) {
+          const h = got.properties.headers as { id: string; task: string; beat_entry: string; beat_scheduled_at: string };
+          JSON.parse(got.content.toString('utf8'));
+          const slotMs = parseIsoInstant(h.beat_scheduled_at);
+          if (slotMs === undefined) throw new Error(`bad beat_scheduled_at ${h.beat_scheduled_at}`);
+          runs.push({ entry: h.beat_entry, task: h.task, id: h.id, slotMs });
+        }
+        return runs;
+      } finally {
+        await model.close();
+      }
+    }
+
+    it('publishes every slot exactly once across a broker restart under a running beat (catchUp "all"; counted by task id)', async () => {
       node = await PrivateRabbitNode.create();
       const firstStartMs = await node.start();
       const q = `${P}beat`;
@@ -478,7 +581,12 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
         beatSchedule: { tick: { task: 'tsbeat_test.record', schedule: every, catchUp: 'all' } },
       });
       const beat = fleet.spawn({ config: cfg });
-      await waitUntil('three publishes before the restart', () => (beat.events('beat.fire').length >= 3 ? true : undefined), 30_000, () => beat.tail());
+      await waitUntil(
+        'three publishes before the restart',
+        () => (beat.events('beat.fire').length >= 3 ? true : undefined),
+        30_000,
+        () => beat.tail(),
+      );
 
       // Stop right after a publish, so the stop lands in the gap before the next slot.
       const mark = beat.logs.length;
@@ -490,8 +598,18 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
       const restartMs = await node.start();
       const restartedAt = Date.now();
       const back = beat.logs.length;
-      await beat.waitForLog('the reconnection', (l) => l.event === 'beat.broker.reconnect' && l.msg === 'reconnected to the broker', 20_000, back);
-      await waitUntil('three publishes after the restart', () => (beat.events('beat.fire', back).length >= 3 ? true : undefined), 30_000, () => beat.tail());
+      await beat.waitForLog(
+        'the reconnection',
+        (l) => l.event === 'beat.broker.reconnect' && l.msg === 'reconnected to the broker',
+        20_000,
+        back,
+      );
+      await waitUntil(
+        'three publishes after the restart',
+        () => (beat.events('beat.fire', back).length >= 3 ? true : undefined),
+        30_000,
+        () => beat.tail(),
+      );
 
       beat.signal('SIGTERM');
       expect(await beat.waitForExit(15_000), beat.tail()).toEqual({ code: 0, signal: null });
@@ -499,7 +617,13 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
 
       const runs = await drain(node.url, q);
       const report = checkSlots('tick', runs, every * 1000, name);
-      expect(report, JSON.stringify({ report, tail: beat.tail(40) })).toMatchObject({ duplicateSlots: [], duplicateIds: [], missingSlots: [], offGrid: [], wrongIds: [] });
+      expect(report, JSON.stringify({ report, tail: beat.tail(40) })).toMatchObject({
+        duplicateSlots: [],
+        duplicateIds: [],
+        missingSlots: [],
+        offGrid: [],
+        wrongIds: [],
+      });
       // The slots of the outage were published after it (replayed), not lost.
       const duringOutage = runs.filter((r) => r.slotMs > stoppedAt + 1000 && r.slotMs < restartedAt);
       expect(duringOutage.length).toBeGreaterThanOrEqual(1);
@@ -511,23 +635,23 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
         `amqp restart: private node ${node.node} started in ${firstStartMs} ms, stopped in ${stopMs} ms, restarted in ${restartMs} ms; ` +
           `${report.count} slots, ${duringOutage.length} replayed after the outage`,
       );
-    },
-    180_000,
-  );
+    }, 180_000);
 
-  const ensureNode = async (): Promise<PrivateRabbitNode> => {
-    node ??= await PrivateRabbitNode.create();
-    if (!node.running) await node.start();
-    return node;
-  };
-  const tick = (name: string, i: number, q: string, body = ''): TaskMessage => {
-    const template = compileMessageTemplate(entry({ name, task: 'tsbeat_test.record', args: [i, body] }), { ...config(), taskDefaultQueue: q }, { origin: 'gen1@test', replyTo: '' });
-    return renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, i), slotMs: i, nowMs: Date.now() });
-  };
+    const ensureNode = async (): Promise<PrivateRabbitNode> => {
+      node ??= await PrivateRabbitNode.create();
+      if (!node.running) await node.start();
+      return node;
+    };
+    const tick = (name: string, i: number, q: string, body = ''): TaskMessage => {
+      const template = compileMessageTemplate(
+        entry({ name, task: 'tsbeat_test.record', args: [i, body] }),
+        { ...config(), taskDefaultQueue: q },
+        { origin: 'gen1@test', replyTo: '' },
+      );
+      return renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, i), slotMs: i, nowMs: Date.now() });
+    };
 
-  it(
-    'counts confirms outstanding when the broker crashes as not sent, and every confirmed message survives the crash',
-    async () => {
+    it('counts confirms outstanding when the broker crashes as not sent, and every confirmed message survives the crash', async () => {
       const n = await ensureNode();
       const q = `${P}crash`;
       const lines: string[] = [];
@@ -544,7 +668,7 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
           crashed = true;
         });
         // Publish continuously: some batch is always waiting for its confirms when the node dies.
-        for (let i = 0; !crashed; ) {
+        for (let i = 0; !crashed;) {
           const batch = Array.from({ length: 200 }, () => tick('crash', (i += 1), q, 'x'.repeat(2000)));
           const results = await t.send(await t.plan(batch));
           results.forEach((r, k) => {
@@ -568,23 +692,27 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
         // No confirmed message is lost; a not-confirmed one may have arrived (at least once).
         expect([...confirmed].filter((id) => !queued.has(id))).toEqual([]);
         const arrivedUnconfirmed = [...notSent.keys()].filter((id) => queued.has(id)).length;
-        console.info(`amqp crash: ${confirmed.size} confirmed (all kept), ${notSent.size} reported not sent, ${arrivedUnconfirmed} of those were on the broker anyway`);
+        console.info(
+          `amqp crash: ${confirmed.size} confirmed (all kept), ${notSent.size} reported not sent, ${arrivedUnconfirmed} of those were on the broker anyway`,
+        );
         expect(await t.send(await t.plan([tick('crash', 0, q)]))).toEqual([{ status: 'confirmed' }]);
       } finally {
         await t.close();
       }
-    },
-    120_000,
-  );
+    }, 120_000);
 
-  it(
-    'fails a publish whose confirm does not come in time (RabbitMQ memory alarm) instead of waiting forever, and recovers',
-    async () => {
+    it('fails a publish whose confirm does not come in time (RabbitMQ memory alarm) instead of waiting forever, and recovers', async () => {
       const n = await ensureNode();
       const q = `${P}alarm`;
       const lines: string[] = [];
       const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
-      const t = new AmqpTransport({ url: n.url, transportOptions: {}, queues: { ...BASE_QUEUES, taskDefaultQueue: q }, logger, confirmTimeoutMs: 2000 });
+      const t = new AmqpTransport({
+        url: n.url,
+        transportOptions: {},
+        queues: { ...BASE_QUEUES, taskDefaultQueue: q },
+        logger,
+        confirmTimeoutMs: 2000,
+      });
       try {
         await t.connect();
         await waitUntil('the transport to connect', () => (t.ready() ? true : undefined), 10_000);
@@ -607,7 +735,6 @@ privateSuite(`beat run against a private RabbitMQ node restarted while it runs${
       } finally {
         await t.close();
       }
-    },
-    120_000,
-  );
-});
+    }, 120_000);
+  },
+);

@@ -37,9 +37,11 @@ const PREFIX = 'tsbeat-pfx:';
 /** The deployment whose lock and fence the main publisher wins on the broker's Redis (DB 2). */
 const DEPLOYMENT = 'celery-test';
 /** A config of tsbeat publishing to `url` (the state and the fence on the broker's own Redis, as in production). */
-const deployment = (name: string, url: string, transportOptions: TransportOptionsInput = {}) => parseConfig({ name, broker: { url, transportOptions } }, 'celery-worker.test');
+const deployment = (name: string, url: string, transportOptions: TransportOptionsInput = {}) =>
+  parseConfig({ name, broker: { url, transportOptions } }, 'celery-worker.test');
 /** What the config loader resolves for an entry, apart from the fields each test gives (entry() in render). */
-const RESOLVED = parseConfig({ beatSchedule: { shell: { task: 'tsbeat_test.record', schedule: 60 } } }, 'celery-worker.test').entries[0] as ResolvedEntry;
+const RESOLVED = parseConfig({ beatSchedule: { shell: { task: 'tsbeat_test.record', schedule: 60 } } }, 'celery-worker.test')
+  .entries[0] as ResolvedEntry;
 const celery = pythonCelery();
 // In CI the suite must run: a missing Celery fails it (in beforeAll) instead of skipping it.
 const suite = celery.ok || process.env['CI'] ? describe : describe.skip;
@@ -75,11 +77,19 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
         name: 'main',
         // tsbeat-prefixed is consumed here without the prefix: a message that missed the prefix would run here.
         queues: ['celery', 'tsbeat-q1', 'tsbeat-routed', 'tsbeat-direct', 'tsbeat-v1', 'tsbeat-prefixed'],
-        env: { broker: url(BROKER_DB), backend, namedQueues: [{ queue: 'tsbeat-direct', exchange: 'tsbeat-ex', type: 'direct', routing_key: 'tsbeat-rk' }] },
+        env: {
+          broker: url(BROKER_DB),
+          backend,
+          namedQueues: [{ queue: 'tsbeat-direct', exchange: 'tsbeat-ex', type: 'direct', routing_key: 'tsbeat-rk' }],
+        },
       }),
       // Time limits are enforced by the prefork pool only; the solo pool ignores them.
       startWorker({ name: 'soft', queues: ['tsbeat-soft'], pool: 'prefork', env: { broker: url(BROKER_DB), backend } }),
-      startWorker({ name: 'prefixed', queues: ['tsbeat-prefixed'], env: { broker: url(BROKER_DB), backend, transportOptions: { global_keyprefix: PREFIX } } }),
+      startWorker({
+        name: 'prefixed',
+        queues: ['tsbeat-prefixed'],
+        env: { broker: url(BROKER_DB), backend, transportOptions: { global_keyprefix: PREFIX } },
+      }),
     ]);
   });
 
@@ -97,11 +107,19 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
 
   let counter = 0;
   /** A due run of a new entry (its own name, so its slot is always fresh), as the runner hands it to the dispatcher. */
-  function render(fields: { task?: string; args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput }, cfg: { taskRoutes?: TaskRoutesInput; taskProtocol?: 1 | 2 } = {}, nowMs = Date.now()): DueRun {
+  function render(
+    fields: { task?: string; args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput },
+    cfg: { taskRoutes?: TaskRoutesInput; taskProtocol?: 1 | 2 } = {},
+    nowMs = Date.now(),
+  ): DueRun {
     const name = `it-${(counter += 1)}`;
     const resolved: ResolvedEntry = { ...RESOLVED, ...entry({ name, task: 'tsbeat_test.record', ...fields }) };
     const template = compileMessageTemplate(resolved, config(cfg), env);
-    return { entry: resolved, slotMs: nowMs, message: renderTaskMessage(template, { taskId: slotTaskId(DEPLOYMENT, name, nowMs), slotMs: nowMs, nowMs }) };
+    return {
+      entry: resolved,
+      slotMs: nowMs,
+      message: renderTaskMessage(template, { taskId: slotTaskId(DEPLOYMENT, name, nowMs), slotMs: nowMs, nowMs }),
+    };
   }
 
   async function run(due: DueRun, via = publisher): Promise<TaskResult> {
@@ -116,8 +134,32 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
 
   it('delivers args and kwargs of every JSON type exactly: nested, unicode, empty, ≥ 100 KB, integers near 2^53', async () => {
     const big = 'ü☃😀 '.repeat(25_000);
-    const args = [9007199254740991, -9007199254740991, 0, -0.5, 0.1, 1e-5, 6.02e-23, 123456.789, true, false, null, '', [], {}, [[[['deep']]]], 'wörld ☃ 😀', 'lone \ud800 surrogate', big];
-    const kwargs = { 'ключ': 'значение', empty: {}, list: Array.from({ length: 2000 }, (_, i) => i * 1.5), nested: { a: { b: { c: [null, { d: '"quoted" \\ back\nslash' }] } } } };
+    const args = [
+      9007199254740991,
+      -9007199254740991,
+      0,
+      -0.5,
+      0.1,
+      1e-5,
+      6.02e-23,
+      123456.789,
+      true,
+      false,
+      null,
+      '',
+      [],
+      {},
+      [[[['deep']]]],
+      'wörld ☃ 😀',
+      'lone \ud800 surrogate',
+      big,
+    ];
+    const kwargs = {
+      ключ: 'значение',
+      empty: {},
+      list: Array.from({ length: 2000 }, (_, i) => i * 1.5),
+      nested: { a: { b: { c: [null, { d: '"quoted" \\ back\nslash' }] } } },
+    };
     const due = render({ args, kwargs });
     expect(Buffer.byteLength(due.message.body)).toBeGreaterThan(100_000);
     const r = recorded(await run(due));
@@ -135,13 +177,22 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     const { request } = recorded(await run(due));
     const m = due.message;
     expect(request).toMatchObject({
-      id: m.id, root_id: m.id, task: 'tsbeat_test.record', shadow: 'shadowed-name', 'x-custom': 'v', 'x-nested': { a: [1, 2] },
-      beat_entry: m.entry, beat_scheduled_at: JSON.parse(m.headersJson).beat_scheduled_at, delivery_info: { exchange: '', routing_key: 'celery' },
+      id: m.id,
+      root_id: m.id,
+      task: 'tsbeat_test.record',
+      shadow: 'shadowed-name',
+      'x-custom': 'v',
+      'x-nested': { a: [1, 2] },
+      beat_entry: m.entry,
+      beat_scheduled_at: JSON.parse(m.headersJson).beat_scheduled_at,
+      delivery_info: { exchange: '', routing_key: 'celery' },
     });
   });
 
   it('publishes to a custom queue consumed with -Q', async () => {
-    expect(recorded(await run(render({ options: { queue: 'tsbeat-q1' } }))).request.delivery_info).toMatchObject({ routing_key: 'tsbeat-q1' });
+    expect(recorded(await run(render({ options: { queue: 'tsbeat-q1' } }))).request.delivery_info).toMatchObject({
+      routing_key: 'tsbeat-q1',
+    });
   });
 
   it('follows a taskRoutes glob rule to its queue', async () => {
@@ -160,7 +211,14 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     // A batch whose every message was dropped still reports each drop.
     expect(await publisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['dropped'] });
     expect(logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
-      expect.objectContaining({ event: 'beat.publish.dropped', id: m.id, entry: m.entry, exchange: 'tsbeat-ex', routingKey: 'nobody-listens', level: 'error' }),
+      expect.objectContaining({
+        event: 'beat.publish.dropped',
+        id: m.id,
+        entry: m.entry,
+        exchange: 'tsbeat-ex',
+        routingKey: 'nobody-listens',
+        level: 'error',
+      }),
     );
   });
 
@@ -191,7 +249,9 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
   });
 
   it('makes the task see SoftTimeLimitExceeded after softTimeLimit, with timelimit [hard, soft]', async () => {
-    const r = await run(render({ task: 'tsbeat_test.sleepy', args: [10], options: { queue: 'tsbeat-soft', timeLimit: 30, softTimeLimit: 1 } }));
+    const r = await run(
+      render({ task: 'tsbeat_test.sleepy', args: [10], options: { queue: 'tsbeat-soft', timeLimit: 30, softTimeLimit: 1 } }),
+    );
     expect(r).toMatchObject({ status: 'SUCCESS', result: { soft_time_limit_exceeded: true, timelimit: [30, 1] } });
   });
 
@@ -219,17 +279,26 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
   });
 
   it('is understood by the worker in protocol v1', async () => {
-    const due = render({ args: [1, 'two'], kwargs: { three: 3 }, options: { queue: 'tsbeat-v1', softTimeLimit: 50, headers: { 'x-v1': 'yes' } } }, { taskProtocol: 1 });
+    const due = render(
+      { args: [1, 'two'], kwargs: { three: 3 }, options: { queue: 'tsbeat-v1', softTimeLimit: 50, headers: { 'x-v1': 'yes' } } },
+      { taskProtocol: 1 },
+    );
     const m = due.message;
     expect(JSON.parse(m.headersJson)).not.toHaveProperty('task');
     const r = recorded(await run(due));
-    expect(r).toMatchObject({ args: [1, 'two'], kwargs: { three: 3 }, request: { id: m.id, 'x-v1': 'yes', beat_entry: m.entry, timelimit: [null, 50] } });
+    expect(r).toMatchObject({
+      args: [1, 'two'],
+      kwargs: { three: 3 },
+      request: { id: m.id, 'x-v1': 'yes', beat_entry: m.entry, timelimit: [null, 50] },
+    });
   });
 
   it('publishes a batch of 40 runs in one fenced dispatch, every message run once with its own id', async () => {
     const runs = Array.from({ length: 40 }, (_, i) => render({ args: [i] }));
     expect(await publisher.dispatch(runs)).toEqual({ fenced: false, outcomes: runs.map(() => 'published') });
-    const got = await Promise.all(runs.map(({ message }) => waitForResult(results, message.id, workers()).then((r) => recorded(r).args[0])));
+    const got = await Promise.all(
+      runs.map(({ message }) => waitForResult(results, message.id, workers()).then((r) => recorded(r).args[0])),
+    );
     expect(got).toEqual(runs.map((_, i) => i));
     expect(new Set(runs.map(({ message }) => message.id)).size).toBe(40);
   });
@@ -241,7 +310,16 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
       schedule: 1,
       args: [2, 3.5, 1e-5, null, true, "it's", 'wörld ☃', { k: [1, [2, [3, [4]]]] }, 'x '.repeat(700), 9007199254740991],
       kwargs: { a: 1, nested: { b: [] }, long: 'word '.repeat(300) },
-      options: { expires: 30, priority: 5, countdown: 5, headers: { 'x-custom': 'v', 'x-nested': { a: [1, 2] } }, time_limit: 20, soft_time_limit: 10, shadow: 'golden-shadow', ignore_result: true },
+      options: {
+        expires: 30,
+        priority: 5,
+        countdown: 5,
+        headers: { 'x-custom': 'v', 'x-nested': { a: [1, 2] } },
+        time_limit: 20,
+        soft_time_limit: 10,
+        shadow: 'golden-shadow',
+        ignore_result: true,
+      },
     };
     const routes = { 'tsbeat_test.*': { queue: 'golden' } };
     const goldenDb = new Redis(url(GOLDEN_DB));
@@ -252,19 +330,35 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
       const key = queueListKey(kombuKeyOptions({}, GOLDEN_DB), 'golden', 5);
       // No worker consumes "golden": beat's message stays in the list for us to read.
       beat = startBeat({ env: { broker: url(GOLDEN_DB), routes, beatEntry: golden }, scheduleFile: join(dir, 'schedule') });
-      await waitFor('celery beat to push a message', async () => ((await goldenDb.llen(key)) > 0 ? true : undefined), 30_000, () => beat?.output() ?? '');
+      await waitFor(
+        'celery beat to push a message',
+        async () => ((await goldenDb.llen(key)) > 0 ? true : undefined),
+        30_000,
+        () => beat?.output() ?? '',
+      );
       await beat.stop();
       const python = JSON.parse((await goldenDb.lindex(key, -1)) ?? 'null') as Envelope;
 
-      const resolved: ResolvedEntry = { ...RESOLVED, ...entry({ name: golden.name, task: golden.task, args: golden.args, kwargs: golden.kwargs, options: golden.options }) };
+      const resolved: ResolvedEntry = {
+        ...RESOLVED,
+        ...entry({ name: golden.name, task: golden.task, args: golden.args, kwargs: golden.kwargs, options: golden.options }),
+      };
       const template = compileMessageTemplate(resolved, config({ taskRoutes: routes }), env);
       const now = Date.now();
       goldenPublisher = await leadingPublisher(deployment(`${DEPLOYMENT}-golden`, url(GOLDEN_DB)), logger);
-      const due = { entry: resolved, slotMs: now, message: renderTaskMessage(template, { taskId: slotTaskId(DEPLOYMENT, golden.name, now), slotMs: now, nowMs: now }) };
+      const due = {
+        entry: resolved,
+        slotMs: now,
+        message: renderTaskMessage(template, { taskId: slotTaskId(DEPLOYMENT, golden.name, now), slotMs: now, nowMs: now }),
+      };
       expect(await goldenPublisher.dispatch([due], now)).toEqual({ fenced: false, outcomes: ['published'] });
       const ours = JSON.parse((await goldenDb.lindex(key, 0)) ?? 'null') as Envelope;
 
-      const allowedExtra = ['beat_entry', 'beat_scheduled_at', ...(versionAtLeast(celery.version, 5, 3) ? [] : ['replaced_task_nesting', 'stamped_headers', 'stamps'])];
+      const allowedExtra = [
+        'beat_entry',
+        'beat_scheduled_at',
+        ...(versionAtLeast(celery.version, 5, 3) ? [] : ['replaced_task_nesting', 'stamped_headers', 'stamps']),
+      ];
       expect(compareWithBeat(python, ours, allowedExtra, 60_000)).toEqual([]);
       // The comparison must have had something to compare.
       expect(python.headers['argsrepr']).toMatch(/^\[2, 3\.5, 1e-05, None, True/);

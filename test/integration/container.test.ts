@@ -28,7 +28,9 @@ const DB = 15;
 const REDIS_URL = `redis://127.0.0.1:6379/${DB}`;
 const BASE_SCRIPT = resolve(repoRoot, '..', 'shared', 'tools', 'container-base.sh');
 const IMAGE = 'localhost/tsbeat:ci';
-const CONTAINERS_CONF = process.env['CONTAINER_BASE_DIR'] ? `${process.env['CONTAINER_BASE_DIR']}/containers.conf` : '/var/tmp/container-base/containers.conf';
+const CONTAINERS_CONF = process.env['CONTAINER_BASE_DIR']
+  ? `${process.env['CONTAINER_BASE_DIR']}/containers.conf`
+  : '/var/tmp/container-base/containers.conf';
 const PODMAN_ENV: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF };
 const IN_CI = Boolean(process.env['CI']);
 const TASK = 'tsbeat_test.record';
@@ -49,7 +51,11 @@ process.once('exit', () => {
 /** Runs a command to its end, or kills it and rejects after `timeoutMs`; stdout and stderr together. */
 function exec(argv: readonly string[], timeoutMs: number, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Exec> {
   const started = Date.now();
-  const child = spawn(argv[0] as string, argv.slice(1), { cwd: options.cwd ?? repoRoot, env: options.env ?? PODMAN_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(argv[0] as string, argv.slice(1), {
+    cwd: options.cwd ?? repoRoot,
+    env: options.env ?? PODMAN_ENV,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   let out = '';
   let stdout = '';
@@ -82,7 +88,10 @@ class Container {
   private pending = '';
   private readonly child: ReturnType<typeof spawn>;
 
-  constructor(readonly name: string, args: readonly string[]) {
+  constructor(
+    readonly name: string,
+    args: readonly string[],
+  ) {
     this.child = spawn('podman', ['run', '--rm', '--name', name, ...args], { env: PODMAN_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(this.child);
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.collect(chunk));
@@ -113,7 +122,12 @@ class Container {
   }
 
   tail(): string {
-    return [`--- container ${this.name}:`, ...this.logs.slice(-20).map((l) => `  ${l.level} ${l.event ?? ''} ${l.msg ?? ''}`), ...this.text.slice(-20).map((t) => `  | ${t}`), `  stderr: ${this.stderr.slice(-2000)}`].join('\n');
+    return [
+      `--- container ${this.name}:`,
+      ...this.logs.slice(-20).map((l) => `  ${l.level} ${l.event ?? ''} ${l.msg ?? ''}`),
+      ...this.text.slice(-20).map((t) => `  | ${t}`),
+      `  stderr: ${this.stderr.slice(-2000)}`,
+    ].join('\n');
   }
 
   async remove(): Promise<void> {
@@ -183,7 +197,9 @@ describe('the container image: built with podman, run beside a real Celery worke
     expect(cfg['User']).toBe('1000:1000');
     expect(cfg['Entrypoint']).toEqual(['beat']);
     expect(cfg['Cmd']).toEqual(['run']);
-    expect(cfg['Env']).toEqual(expect.arrayContaining(['NODE_ENV=production', 'BEAT_CONFIG=/config/beat.config.yaml', 'BEAT_HTTP=0.0.0.0:9808']));
+    expect(cfg['Env']).toEqual(
+      expect.arrayContaining(['NODE_ENV=production', 'BEAT_CONFIG=/config/beat.config.yaml', 'BEAT_HTTP=0.0.0.0:9808']),
+    );
     expect(Object.keys(cfg['ExposedPorts'] ?? {})).toEqual(['9808/tcp']);
     // Kept because the build uses --format docker (the OCI format has no HEALTHCHECK; podman drops it).
     expect(image?.Healthcheck?.Test.slice(0, 2)).toEqual(['CMD', 'node']);
@@ -192,7 +208,16 @@ describe('the container image: built with podman, run beside a real Celery worke
     // Installed packages are the directories with a package.json (npm prune leaves empty scope dirs).
     const look = await exec(
       [
-        'podman', 'run', '--rm', '--no-healthcheck', '--network', 'host', '--entrypoint', 'sh', IMAGE, '-c',
+        'podman',
+        'run',
+        '--rm',
+        '--no-healthcheck',
+        '--network',
+        'host',
+        '--entrypoint',
+        'sh',
+        IMAGE,
+        '-c',
         'id -u; ls /app | tr "\\n" " "; echo; cd /app/node_modules && ls -d */package.json @*/*/package.json | sed "s|/package.json||" | tr "\\n" " "; echo; beat --version',
       ],
       60_000,
@@ -202,8 +227,10 @@ describe('the container image: built with podman, run beside a real Celery worke
     expect(uid).toBe('1000');
     expect((app ?? '').trim().split(' ').sort()).toEqual(['dist', 'node_modules', 'package.json']);
     const installed = new Set((packages ?? '').trim().split(' '));
-    for (const dev of ['typescript', 'vitest', '@types/node', '@types/luxon']) expect(installed.has(dev), `${dev} in the image`).toBe(false);
-    for (const prod of ['ioredis', 'pino', 'prom-client', 'yaml', 'redlock', 'zod']) expect(installed.has(prod), `${prod} in the image`).toBe(true);
+    for (const dev of ['typescript', 'vitest', '@types/node', '@types/luxon'])
+      expect(installed.has(dev), `${dev} in the image`).toBe(false);
+    for (const prod of ['ioredis', 'pino', 'prom-client', 'yaml', 'redlock', 'zod'])
+      expect(installed.has(prod), `${prod} in the image`).toBe(true);
     expect(version).toMatch(/^\d+\.\d+\.\d+/);
   }, 120_000);
 
@@ -216,12 +243,28 @@ describe('the container image: built with podman, run beside a real Celery worke
     worker = await startWorker({ name: `w-${name}`, queues: [queue], env: { broker: REDIS_URL, backend: REDIS_URL } });
     const file = dir.write(
       'beat.config.yaml',
-      [`name: ${name}`, 'broker:', `  url: ${REDIS_URL}`, `taskDefaultQueue: ${queue}`, 'beatSchedule:', `  work: { task: ${TASK}, schedule: 1, args: [7, from-container] }`, ''].join('\n'),
+      [
+        `name: ${name}`,
+        'broker:',
+        `  url: ${REDIS_URL}`,
+        `taskDefaultQueue: ${queue}`,
+        'beatSchedule:',
+        `  work: { task: ${TASK}, schedule: 1, args: [7, from-container] }`,
+        '',
+      ].join('\n'),
     );
     chmodSync(file, 0o644); // read by the container's uid 1000
     const port = await freePort();
     const startedAt = Date.now();
-    const container = new Container(`tsbeat-${name}`, ['--network', 'host', '-e', `BEAT_HTTP=127.0.0.1:${port}`, '-v', `${file}:/config/beat.config.yaml:ro,Z`, IMAGE]);
+    const container = new Container(`tsbeat-${name}`, [
+      '--network',
+      'host',
+      '-e',
+      `BEAT_HTTP=127.0.0.1:${port}`,
+      '-v',
+      `${file}:/config/beat.config.yaml:ro,Z`,
+      IMAGE,
+    ]);
     containers.push(container);
 
     const health = await waitUntil(
@@ -240,7 +283,12 @@ describe('the container image: built with podman, run beside a real Celery worke
     expect(check.code, check.out).toBe(0);
 
     // The run it published, executed by the worker (its result in the backend).
-    const fire = await waitUntil('a beat.fire line from the container', () => container.logs.find((l) => l.event === EVENTS.fire), 15_000, () => container.tail());
+    const fire = await waitUntil(
+      'a beat.fire line from the container',
+      () => container.logs.find((l) => l.event === EVENTS.fire),
+      15_000,
+      () => container.tail(),
+    );
     expect(fire).toMatchObject({ entry: 'work', task: TASK, queue, pid: 1 });
     const result = await waitForResult(db, fire['id'] as string, [worker]);
     expect(result.status).toBe('SUCCESS');

@@ -13,7 +13,17 @@ import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat
 import type { BeatProcess } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
 import type { QueuedRun } from '../support/beat-queue.js';
-import { closedRedisPort, flushDb, httpPortOf, httpRequest, killCliChildren, parsePrometheus, runBeatCli, sampleValue, uniqueName } from '../support/ops.js';
+import {
+  closedRedisPort,
+  flushDb,
+  httpPortOf,
+  httpRequest,
+  killCliChildren,
+  parsePrometheus,
+  runBeatCli,
+  sampleValue,
+  uniqueName,
+} from '../support/ops.js';
 
 const DB = 14;
 const REDIS_URL = `redis://127.0.0.1:6379/${DB}`;
@@ -93,7 +103,12 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
   it('pause stops the leader publishing the entry within a second, status shows it, and resume continues from the next slot without a catch-up burst', async () => {
     const { name, file } = deployment('ctl-pause');
     const beat = await leader(file);
-    await waitUntil('two runs of tick', async () => ((await runsOf('tick')).length >= 2 ? true : undefined), 5_000, () => beat.tail());
+    await waitUntil(
+      'two runs of tick',
+      async () => ((await runsOf('tick')).length >= 2 ? true : undefined),
+      5_000,
+      () => beat.tail(),
+    );
 
     const pause = await runBeatCli(['pause', 'tick', '--config', file]);
     const pausedAt = Date.now();
@@ -126,7 +141,12 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     const resume = await runBeatCli(['resume', 'tick', '--config', file]);
     expect(resume).toMatchObject({ code: 0, stdout: 'resumed tick\n', stderr: '' });
     const resumeLog = await beat.waitForLog('beat.resume for tick', (l) => l.event === EVENTS.resume && l['entry'] === 'tick', 5_000);
-    await waitUntil('three runs of tick after resume', async () => ((await runsOf('tick')).length >= tickBefore.length + 3 ? true : undefined), 6_000, () => beat.tail());
+    await waitUntil(
+      'three runs of tick after resume',
+      async () => ((await runsOf('tick')).length >= tickBefore.length + 3 ? true : undefined),
+      6_000,
+      () => beat.tail(),
+    );
     const tickAll = await runsOf('tick');
     const afterResume = tickAll.slice(tickBefore.length);
     // No slot that passed while paused was published (catch-up would send the latest one at once)...
@@ -135,7 +155,8 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     const lastBefore = tickBefore[tickBefore.length - 1] as QueuedRun;
     expect((afterResume[0] as QueuedRun).slotMs).toBeLessThanOrEqual(Date.parse(resumeLog.time) + 1_000);
     for (const run of afterResume) expect((run.slotMs - lastBefore.slotMs) % 1000).toBe(0);
-    for (let i = 1; i < afterResume.length; i += 1) expect((afterResume[i] as QueuedRun).slotMs - (afterResume[i - 1] as QueuedRun).slotMs).toBe(1000);
+    for (let i = 1; i < afterResume.length; i += 1)
+      expect((afterResume[i] as QueuedRun).slotMs - (afterResume[i - 1] as QueuedRun).slotMs).toBe(1000);
     for (const run of tickAll) expect(run.id).toBe(slotTaskId(name, 'tick', run.slotMs));
     expect((await statusJson(file)).get('tick')).toMatchObject({ paused: false, nextRun: expect.any(String) });
     expect(await redis.smembers(schedulerKeys('tsbeat', name).paused)).toEqual([]);
@@ -146,7 +167,12 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     const keys = schedulerKeys('tsbeat', name);
     const beat = await leader(file, ['--http', '127.0.0.1:0']);
     const port = await httpPortOf(beat);
-    await waitUntil('a run of tick', async () => ((await runsOf('tick')).length >= 1 ? true : undefined), 5_000, () => beat.tail());
+    await waitUntil(
+      'a run of tick',
+      async () => ((await runsOf('tick')).length >= 1 ? true : undefined),
+      5_000,
+      () => beat.tail(),
+    );
     const before = await statusJson(file);
     expect(before.get('manual')).toMatchObject({ lastSlot: null, runCount: 0 });
 
@@ -165,10 +191,31 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     expect(raw).toMatchObject({
       'content-type': 'application/json',
       'content-encoding': 'utf-8',
-      headers: { lang: 'py', task: TASK, id, root_id: id, parent_id: null, group: null, beat_entry: 'manual', retries: 0, argsrepr: '[2, 3]', kwargsrepr: "{'note': 'by hand'}" },
-      properties: { correlation_id: id, body_encoding: 'base64', delivery_info: { exchange: '', routing_key: queue }, delivery_mode: 2, delivery_tag: expect.stringMatching(UUID4) },
+      headers: {
+        lang: 'py',
+        task: TASK,
+        id,
+        root_id: id,
+        parent_id: null,
+        group: null,
+        beat_entry: 'manual',
+        retries: 0,
+        argsrepr: '[2, 3]',
+        kwargsrepr: "{'note': 'by hand'}",
+      },
+      properties: {
+        correlation_id: id,
+        body_encoding: 'base64',
+        delivery_info: { exchange: '', routing_key: queue },
+        delivery_mode: 2,
+        delivery_tag: expect.stringMatching(UUID4),
+      },
     });
-    expect(JSON.parse(Buffer.from(raw.body, 'base64').toString('utf8'))).toEqual([[2, 3], { note: 'by hand' }, { callbacks: null, errbacks: null, chain: null, chord: null }]);
+    expect(JSON.parse(Buffer.from(raw.body, 'base64').toString('utf8'))).toEqual([
+      [2, 3],
+      { note: 'by hand' },
+      { callbacks: null, errbacks: null, chain: null, chord: null },
+    ]);
     expect(beat.events(EVENTS.trigger)).toEqual([expect.objectContaining({ entry: 'manual', task: TASK, id, queue })]);
 
     // The schedule did not move: same next run, no last slot; the run is counted.
@@ -190,12 +237,17 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     expect(tickTrigger.code).toBe(0);
     const tickId = /task id (\S+)\n$/.exec(tickTrigger.stdout)?.[1];
     const tickBefore = (await runsOf('tick')).filter((r) => r.id !== tickId);
-    await waitUntil('two more scheduled runs of tick', async () => ((await runsOf('tick')).length >= tickBefore.length + 3 ? true : undefined), 5_000);
+    await waitUntil(
+      'two more scheduled runs of tick',
+      async () => ((await runsOf('tick')).length >= tickBefore.length + 3 ? true : undefined),
+      5_000,
+    );
     const tick = await runsOf('tick');
     expect(tick.filter((r) => r.id === tickId)).toHaveLength(1);
     const scheduled = tick.filter((r) => r.id !== tickId);
     for (const r of scheduled) expect(r.id).toBe(slotTaskId(name, 'tick', r.slotMs));
-    for (let i = 1; i < scheduled.length; i += 1) expect((scheduled[i] as QueuedRun).slotMs - (scheduled[i - 1] as QueuedRun).slotMs).toBe(1000);
+    for (let i = 1; i < scheduled.length; i += 1)
+      expect((scheduled[i] as QueuedRun).slotMs - (scheduled[i - 1] as QueuedRun).slotMs).toBe(1000);
     expect(new Set(tick.map((r) => r.id)).size).toBe(tick.length);
     expect((await runsOf('manual')).length).toBe(1);
     // A scheduled run after a manual one is the last run again.
@@ -207,11 +259,18 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     const keys = schedulerKeys('tsbeat', name);
     const r = await runBeatCli(['trigger', 'manual', '--config', file, '--timeout', '1']);
     expect(r).toMatchObject({ code: 1, stdout: '' });
-    expect(r.stderr).toBe('beat trigger: no leader published "manual" within 1 s (no beat run instance is leading); the request was withdrawn\n');
+    expect(r.stderr).toBe(
+      'beat trigger: no leader published "manual" within 1 s (no beat run instance is leading); the request was withdrawn\n',
+    );
     expect(await redis.llen(keys.triggers)).toBe(0);
     // A leader that starts afterwards has nothing to publish for it.
     const beat = await leader(file);
-    await waitUntil('a run of tick', async () => ((await runsOf('tick')).length >= 1 ? true : undefined), 5_000, () => beat.tail());
+    await waitUntil(
+      'a run of tick',
+      async () => ((await runsOf('tick')).length >= 1 ? true : undefined),
+      5_000,
+      () => beat.tail(),
+    );
     await sleep(500);
     expect(await runsOf('manual')).toEqual([]);
     expect(beat.events(EVENTS.trigger)).toEqual([]);

@@ -12,7 +12,17 @@ import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import type { PrivateRedis } from '../support/redis-server.js';
-import { flushDb, httpPortOf, httpRequest, killCliChildren, parsePrometheus, runBeatCli, sampleValue, startPrivateRedis, uniqueName } from '../support/ops.js';
+import {
+  flushDb,
+  httpPortOf,
+  httpRequest,
+  killCliChildren,
+  parsePrometheus,
+  runBeatCli,
+  sampleValue,
+  startPrivateRedis,
+  uniqueName,
+} from '../support/ops.js';
 import type { Exposition } from '../support/ops.js';
 
 const DB = 13;
@@ -66,7 +76,13 @@ function expectOnlyEventLines(p: BeatProcess): void {
   const unknown = p.logs.filter((l) => typeof l.event !== 'string' || !KNOWN_EVENTS.has(l.event));
   expect(unknown, `${p.label}: log lines without a known event`).toEqual([]);
   for (const fire of p.events(EVENTS.fire)) {
-    expect(fire).toMatchObject({ entry: expect.any(String), task: TASK, queue: 'celery', slot: expect.any(String), id: expect.any(String) });
+    expect(fire).toMatchObject({
+      entry: expect.any(String),
+      task: TASK,
+      queue: 'celery',
+      slot: expect.any(String),
+      id: expect.any(String),
+    });
   }
 }
 
@@ -152,7 +168,11 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
     leader.signal('SIGTERM');
     expect(await leader.waitForExit(5_000)).toEqual({ code: 0, signal: null });
     await standby.waitForEvent(EVENTS.lockAcquired, 5_000);
-    await waitUntil('the standby to report tsbeat_leader 1', async () => (sampleValue(await scrape(standbyPort), 'tsbeat_leader') === 1 ? true : undefined), 5_000);
+    await waitUntil(
+      'the standby to report tsbeat_leader 1',
+      async () => (sampleValue(await scrape(standbyPort), 'tsbeat_leader') === 1 ? true : undefined),
+      5_000,
+    );
     expect(await httpRequest(standbyPort, '/readyz')).toMatchObject({ status: 200, body: 'ok: leading\n' });
     standby.signal('SIGTERM');
     expect(await standby.waitForExit(5_000)).toEqual({ code: 0, signal: null });
@@ -194,7 +214,14 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
       s.entries.map((e) => (e['name'] === 'tick' ? { ...e, lastSlot: 0, lastPublishedAt: 0, lastTaskId: 0, runCount: 0, nextRun: 0 } : e));
     expect(stable(standbyStatus)).toEqual(stable(leaderStatus));
     expect(stable(cliStatus)).toEqual(stable(leaderStatus));
-    expect(cliStatus.entries[0]).toMatchObject({ name: 'tick', task: TASK, schedule: 'every 1s', timezone: 'UTC', enabled: true, paused: false });
+    expect(cliStatus.entries[0]).toMatchObject({
+      name: 'tick',
+      task: TASK,
+      schedule: 'every 1s',
+      timezone: 'UTC',
+      enabled: true,
+      paused: false,
+    });
     expect(cliStatus.entries[0].runCount).toBeGreaterThanOrEqual(leaderStatus.entries[0].runCount);
     expect(cliStatus.entries[0].runCount).toBeGreaterThanOrEqual(1);
     expect(cliStatus.entries[2]).toMatchObject({ name: 'off', enabled: false, nextRun: null, runCount: 0 });
@@ -305,7 +332,12 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
     const queue = `q-${name}`;
     const file = dir.write(`${name}.json`, { ...config(name), taskDefaultQueue: queue });
     const beat = fleet.spawn({ config: file, args: ['--log-level', 'warn'] });
-    await waitUntil('two runs of tick', async () => ((await redis.llen(queue)) >= 2 ? true : undefined), 10_000, () => beat.tail());
+    await waitUntil(
+      'two runs of tick',
+      async () => ((await redis.llen(queue)) >= 2 ? true : undefined),
+      10_000,
+      () => beat.tail(),
+    );
     beat.signal('SIGTERM');
     expect(await beat.waitForExit(5_000)).toEqual({ code: 0, signal: null });
     expect(beat.logs.filter((l) => !['warn', 'error', 'fatal'].includes(l.level))).toEqual([]);

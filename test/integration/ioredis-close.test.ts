@@ -62,7 +62,15 @@ describe('ioredis after a connection closed with a command unanswered', () => {
   }
 
   function plainClient(port: number, options: RedisOptions = {}): Redis {
-    const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 1, retryStrategy: () => 20, ...options });
+    const client = new Redis({
+      host: '127.0.0.1',
+      port,
+      lazyConnect: true,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => 20,
+      ...options,
+    });
     cleanups.push(() => client.disconnect());
     return client;
   }
@@ -109,7 +117,10 @@ describe('ioredis after a connection closed with a command unanswered', () => {
     const [stateServer, brokerServer] = await Promise.all([flakyServer(), flakyServer()]);
     const state = createRedisClient(`redis://127.0.0.1:${stateServer.port}/0`, {}, 'state', silentLogger);
     const transport = new RedisTransport({ url: `redis://127.0.0.1:${brokerServer.port}/0`, transportOptions: {}, logger: silentLogger });
-    cleanups.push(() => state.disconnect(), () => transport.client.disconnect());
+    cleanups.push(
+      () => state.disconnect(),
+      () => transport.client.disconnect(),
+    );
     const [fromState, fromBroker] = await Promise.all([hangUpOnFirstPing(state), hangUpOnFirstPing(transport.client)]);
     expect(await fromState.firstPing).toBe('PONG');
     expect(await within(fromBroker.firstPing, 0)).toMatch(/^rejected: the connection closed before Redis replied/);

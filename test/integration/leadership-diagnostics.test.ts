@@ -28,7 +28,14 @@ let server: PrivateRedis;
 let redis: Redis;
 
 function configFile(label: string, name: string, beatSchedule: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
-  return dir.write(`${label}.json`, { name, broker: { url: server.url(0) }, maxInterval: '200ms', lock: FAST_LOCK, beatSchedule, ...extra });
+  return dir.write(`${label}.json`, {
+    name,
+    broker: { url: server.url(0) },
+    maxInterval: '200ms',
+    lock: FAST_LOCK,
+    beatSchedule,
+    ...extra,
+  });
 }
 
 beforeAll(async () => {
@@ -51,7 +58,7 @@ afterAll(async () => {
 });
 
 describe('two deployments under one name', () => {
-  it('a standby whose config differs from the leader\'s says so (log, /readyz, /status, beat status), and trigger/pause of an entry the leader lacks exit 2 naming it', async () => {
+  it("a standby whose config differs from the leader's says so (log, /readyz, /status, beat status), and trigger/pause of an entry the leader lacks exit 2 naming it", async () => {
     const name = uniqueName('shared');
     const first = configFile('first', name, { reports: { task: TASK, schedule: 1 } });
     const second = configFile('second', name, { reports: { task: TASK, schedule: 1 }, invoices: { task: TASK, schedule: 3600 } });
@@ -67,7 +74,9 @@ describe('two deployments under one name', () => {
     const ready = await httpRequest(port, '/readyz');
     // Still ready (a rolling update that changes the config passes through this state), but saying why.
     expect(ready.status).toBe(200);
-    expect(ready.body).toMatch(/WARNING: this config differs from the one the leader .* runs: this config has 1 entry the leader lacks \("invoices"\)/);
+    expect(ready.body).toMatch(
+      /WARNING: this config differs from the one the leader .* runs: this config has 1 entry the leader lacks \("invoices"\)/,
+    );
     const status = JSON.parse((await httpRequest(port, '/status')).body) as { warnings: string[] };
     expect(status.warnings).toEqual([expect.stringContaining('"invoices"')]);
 
@@ -136,7 +145,12 @@ describe('a lock key tsbeat did not write', () => {
 
     const marks = new Map([a, b].map((p) => [p, p.logs.length]));
     await redis.del(keys.lock);
-    await waitUntil('a leader again', () => [a, b].find((p) => p.events(EVENTS.lockAcquired, marks.get(p)).length > 0), 5000, () => fleet.dump());
+    await waitUntil(
+      'a leader again',
+      () => [a, b].find((p) => p.events(EVENTS.lockAcquired, marks.get(p)).length > 0),
+      5000,
+      () => fleet.dump(),
+    );
   });
 });
 
@@ -161,7 +175,8 @@ describe('stepping down', () => {
     const storm = (async () => {
       while (storming) {
         const list = String(await killer.client('LIST'));
-        for (const match of list.matchAll(/^id=(\d+) .* name=diag-a /gm)) await killer.client('KILL', 'ID', match[1] as string).catch(() => 0);
+        for (const match of list.matchAll(/^id=(\d+) .* name=diag-a /gm))
+          await killer.client('KILL', 'ID', match[1] as string).catch(() => 0);
         await sleep(10);
       }
     })();
@@ -171,7 +186,12 @@ describe('stepping down', () => {
     await storm;
     killer.disconnect();
 
-    const taken = await waitUntil('B to lead', () => b.events(EVENTS.lockAcquired)[0], 5000, () => fleet.dump());
+    const taken = await waitUntil(
+      'B to lead',
+      () => b.events(EVENTS.lockAcquired)[0],
+      5000,
+      () => fleet.dump(),
+    );
     const gapMs = logTimeMs(taken) - logTimeMs(lost);
     // Before the lock's expiry (2 s after the step-down) only a release lets B in. (A logs
     // beat.lock.released too, unless the release was a renewal that completed after the step-down.)

@@ -11,7 +11,14 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
-import { MAX_RUN_COUNT, UNREADABLE, decodeEntryState, encodeEntryState, firstSighting, publishedStatePrefix } from '../../src/redis/entry-state-codec.js';
+import {
+  MAX_RUN_COUNT,
+  UNREADABLE,
+  decodeEntryState,
+  encodeEntryState,
+  firstSighting,
+  publishedStatePrefix,
+} from '../../src/redis/entry-state-codec.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { assembleLua } from '../../src/redis/lua-includes.js';
 import { readLuaFragment, withScripts } from '../../src/redis/scripts.js';
@@ -72,12 +79,48 @@ type Call = () => Promise<unknown>;
 
 const CALLS = {
   'publish-fenced': () =>
-    scripts.publishFenced(3, keys.fence, keys.state, QUEUE, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT), publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID), '1', 'list', '3', '1', '1', PAYLOAD),
-  'claim-fenced': () => scripts.claimFenced(2, keys.fence, keys.state, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)),
+    scripts.publishFenced(
+      3,
+      keys.fence,
+      keys.state,
+      QUEUE,
+      TOKEN,
+      String(DEFAULTS.maxClockSkewMs),
+      '1',
+      ENTRY,
+      String(RUN_SLOT),
+      publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID),
+      '1',
+      'list',
+      '3',
+      '1',
+      '1',
+      PAYLOAD,
+    ),
+  'claim-fenced': () =>
+    scripts.claimFenced(2, keys.fence, keys.state, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)),
   'commit-fenced': () => scripts.commitFenced(2, keys.fence, keys.state, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID),
-  'trigger-fenced': () => scripts.triggerFenced(5, keys.fence, keys.state, keys.triggers, CONFIRMED, QUEUE, TOKEN, String(AT), REQUEST, ENTRY, TASK_ID, '1', '0', '5', PAYLOAD),
+  'trigger-fenced': () =>
+    scripts.triggerFenced(
+      5,
+      keys.fence,
+      keys.state,
+      keys.triggers,
+      CONFIRMED,
+      QUEUE,
+      TOKEN,
+      String(AT),
+      REQUEST,
+      ENTRY,
+      TASK_ID,
+      '1',
+      '0',
+      '5',
+      PAYLOAD,
+    ),
   'claim-trigger': () => scripts.claimTrigger(2, keys.fence, keys.triggers, TOKEN, REQUEST),
-  'commit-trigger': () => scripts.commitTrigger(4, keys.fence, keys.state, keys.triggers, CONFIRMED, TOKEN, String(AT), REQUEST, ENTRY, TASK_ID),
+  'commit-trigger': () =>
+    scripts.commitTrigger(4, keys.fence, keys.state, keys.triggers, CONFIRMED, TOKEN, String(AT), REQUEST, ENTRY, TASK_ID),
   'record-seen': () => scripts.recordSeen(1, keys.state, firstSighting(AT), ENTRY),
   'leader-info': () => scripts.leaderInfo(2, keys.fence, keys.leader, TOKEN, 'configHash', 'abc'),
 } satisfies Record<string, Call>;
@@ -125,15 +168,21 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
   const count = value.state?.runCount ?? 0;
   /** The count after one more run: it stops at the largest (includes/entry-state.lua countText). */
   const next = Math.min(count + 1, MAX_RUN_COUNT);
-  const before = (): Record<string, string> => ({ [OTHER.field]: OTHER.text, ...(value.text === undefined ? {} : { [ENTRY]: value.text }) });
+  const before = (): Record<string, string> => ({
+    [OTHER.field]: OTHER.text,
+    ...(value.text === undefined ? {} : { [ENTRY]: value.text }),
+  });
 
-  it('publish-fenced: fresh unless its slot is at or after the run\'s; pushes and writes the state with the count on', async () => {
+  it("publish-fenced: fresh unless its slot is at or after the run's; pushes and writes the state with the count on", async () => {
     await scene(value.text);
     const list = fresh ? await lineOfList([PAYLOAD]) : undefined;
     const expected = await othersAfter(fresh ? { [QUEUE]: list } : {});
     const outcome = await run('publish-fenced');
     expect(outcome.reply).toEqual([1, fresh ? 1 : 0]);
-    expect(outcome.state).toEqual({ ...before(), ...(fresh ? { [ENTRY]: `${publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID)}${next}}` } : {}) });
+    expect(outcome.state).toEqual({
+      ...before(),
+      ...(fresh ? { [ENTRY]: `${publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID)}${next}}` } : {}),
+    });
     expect(outcome.others).toEqual(expected);
   });
 
@@ -288,7 +337,11 @@ describe('the Lua decode (includes/entry-state.lua)', () => {
       }
       expect({ label: value.label, state: lua }).toEqual({ label: value.label, state: value.state });
       const decoded = value.state === UNREADABLE ? undefined : value.state;
-      expect({ label: value.label, slot: num(fastSlot), n: num(fastN) }).toEqual({ label: value.label, slot: decoded?.slotMs, n: decoded?.runCount ?? 0 });
+      expect({ label: value.label, slot: num(fastSlot), n: num(fastN) }).toEqual({
+        label: value.label,
+        slot: decoded?.slotMs,
+        n: decoded?.runCount ?? 0,
+      });
     });
   });
 });

@@ -40,7 +40,13 @@ let redis: Redis;
 let second: Redis;
 
 /** Calls the script as the fenced dispatcher does: three columns of runs, then the delivery groups. */
-async function publish(client: Redis, token: string, nowMs: number, runs: readonly Run[], maxAheadMs: number = DEFAULTS.maxClockSkewMs): Promise<number[]> {
+async function publish(
+  client: Redis,
+  token: string,
+  nowMs: number,
+  runs: readonly Run[],
+  maxAheadMs: number = DEFAULTS.maxClockSkewMs,
+): Promise<number[]> {
   const allKeys = [keys.fence, keys.state];
   const groups = new Map<string, { kind: 'list' | 'channel'; target: string; runs: number[]; payloads: string[] }>();
   const group = (kind: 'list' | 'channel', name: string): { runs: number[]; payloads: string[] } => {
@@ -108,7 +114,12 @@ describe('publish-fenced.lua', () => {
   it('publishes a new slot and stores it exactly; a slot at or before the stored one is stale and writes nothing', async () => {
     expect(await publish(redis, 'leader-token', T + 3, [{ entry: 'e', slot: T, id: 'task-1' }])).toEqual([1, 1]);
     expect(await stateOf('e')).toEqual({ slot: T, at: T + 3, n: 1, id: 'task-1' });
-    expect(await publish(redis, 'leader-token', T + 9, [{ entry: 'e', slot: T }, { entry: 'e', slot: T - 1000 }])).toEqual([1, 0, 0]);
+    expect(
+      await publish(redis, 'leader-token', T + 9, [
+        { entry: 'e', slot: T },
+        { entry: 'e', slot: T - 1000 },
+      ]),
+    ).toEqual([1, 0, 0]);
     expect(await redis.lrange('celery', 0, -1)).toEqual([`e@${T}`]);
     expect(await stateOf('e')).toEqual({ slot: T, at: T + 3, n: 1, id: 'task-1' });
     // A first sighting ({seen, n}) is not a slot: the first run goes through and counts from n.
@@ -121,7 +132,12 @@ describe('publish-fenced.lua', () => {
     const slots = Array.from({ length: 10 }, (_, i) => T + i * 1000);
     const calls = Array.from({ length: 40 }, (_, i) => {
       const from = i % 5;
-      return publish(i % 2 === 0 ? redis : second, 'leader-token', T, slots.slice(from, from + 4).map((slot) => ({ entry: 'race', slot })));
+      return publish(
+        i % 2 === 0 ? redis : second,
+        'leader-token',
+        T,
+        slots.slice(from, from + 4).map((slot) => ({ entry: 'race', slot })),
+      );
     });
     await Promise.all(calls);
     const pushed = await redis.lrange('celery', 0, -1);
@@ -141,7 +157,14 @@ describe('publish-fenced.lua', () => {
     await redis.set('not-a-list', 'some string');
     const batch: Run[] = [
       { entry: 'first', slot: T },
-      { entry: 'fanned', slot: T, pushes: [['q1', 'fanned-1'], ['not-a-list', 'fanned-2']] },
+      {
+        entry: 'fanned',
+        slot: T,
+        pushes: [
+          ['q1', 'fanned-1'],
+          ['not-a-list', 'fanned-2'],
+        ],
+      },
     ];
     await expect(publish(redis, 'leader-token', T, batch)).rejects.toThrow(/WRONGTYPE/);
     expect(await redis.exists('celery', 'q1')).toBe(0);
@@ -154,7 +177,7 @@ describe('publish-fenced.lua', () => {
     expect(await redis.lrange('not-a-list', 0, -1)).toEqual(['fanned-2']);
   });
 
-  it('with stale runs in a batch, only the fresh runs\' payloads go, in order, to every list and channel', async () => {
+  it("with stale runs in a batch, only the fresh runs' payloads go, in order, to every list and channel", async () => {
     await publish(redis, 'leader-token', T, [{ entry: 'old', slot: T }]);
     await redis.del('celery');
     const subscriber = new Redis(URL);
@@ -162,8 +185,21 @@ describe('publish-fenced.lua', () => {
     try {
       await subscriber.subscribe('fan');
       subscriber.on('message', (_channel: string, payload: string) => heard.push(payload));
-      const fanned = (entry: string, slot: number): Run => ({ entry, slot, pushes: [['celery', `${entry}@${slot}`], ['q2', `${entry}@${slot}#2`]], channels: [['fan', `${entry}@${slot}!`]] });
-      const codes = await publish(redis, 'leader-token', T + 5, [fanned('a', T), fanned('old', T), fanned('b', T), fanned('old', T + 1000)]);
+      const fanned = (entry: string, slot: number): Run => ({
+        entry,
+        slot,
+        pushes: [
+          ['celery', `${entry}@${slot}`],
+          ['q2', `${entry}@${slot}#2`],
+        ],
+        channels: [['fan', `${entry}@${slot}!`]],
+      });
+      const codes = await publish(redis, 'leader-token', T + 5, [
+        fanned('a', T),
+        fanned('old', T),
+        fanned('b', T),
+        fanned('old', T + 1000),
+      ]);
       expect(codes).toEqual([1, 1, 0, 1, 1]);
       // LPUSH puts the newest at the head: reversed, the lists read in run order.
       expect((await redis.lrange('celery', 0, -1)).reverse()).toEqual([`a@${T}`, `b@${T}`, `old@${T + 1000}`]);
@@ -177,13 +213,18 @@ describe('publish-fenced.lua', () => {
 
   it('reads states in any key order: one written by the trigger and AMQP scripts (count before id) counts on, and loses its manual-run mark', async () => {
     await redis.hset(keys.state, 'e', JSON.stringify({ slot: T, at: T, by: 'trigger', n: 4, id: 'x' }));
-    expect(await publish(redis, 'leader-token', T + 1, [{ entry: 'e', slot: T }, { entry: 'e', slot: T + 1000 }])).toEqual([1, 0, 1]);
+    expect(
+      await publish(redis, 'leader-token', T + 1, [
+        { entry: 'e', slot: T },
+        { entry: 'e', slot: T + 1000 },
+      ]),
+    ).toEqual([1, 0, 1]);
     expect(await stateOf('e')).toEqual({ slot: T + 1000, at: T + 1, n: 5, id: `id-e-${T + 1000}` });
     expect(await publish(redis, 'leader-token', T + 2, [{ entry: 'e', slot: T + 2000 }])).toEqual([1, 1]);
     expect(await stateOf('e')).toMatchObject({ slot: T + 2000, n: 6 });
   });
 
-  it('a slot further ahead of Redis\'s clock (TIME) than the allowed skew refuses the whole batch: nothing pushed or stored (a leader whose clock stepped forward)', async () => {
+  it("a slot further ahead of Redis's clock (TIME) than the allowed skew refuses the whole batch: nothing pushed or stored (a leader whose clock stepped forward)", async () => {
     const [seconds] = await redis.time();
     const redisNow = Number(seconds) * 1000;
     const hourAhead = redisNow + 3_600_000;
@@ -201,14 +242,20 @@ describe('publish-fenced.lua', () => {
     expect(await stateOf('soon')).toMatchObject({ slot: redisNow + 500 });
 
     // The AMQP claim refuses it the same way (and commit records only what the claim let through).
-    const claim = (slot: number) => withScripts(redis).claimFenced(2, keys.fence, keys.state, 'leader-token', String(DEFAULTS.maxClockSkewMs), '1', 'amqp', String(slot));
+    const claim = (slot: number) =>
+      withScripts(redis).claimFenced(2, keys.fence, keys.state, 'leader-token', String(DEFAULTS.maxClockSkewMs), '1', 'amqp', String(slot));
     expect((await claim(hourAhead)).slice(0, 1)).toEqual([-2]);
     expect(await claim(redisNow)).toEqual([1, 1]);
   });
 
   it('a corrupt state value does not block publishing: it is read as no state, as the state store reads it', async () => {
     await redis.hset(keys.state, 'corrupt', '{not json');
-    expect(await publish(redis, 'leader-token', T, [{ entry: 'corrupt', slot: T }, { entry: 'fine', slot: T }])).toEqual([1, 1, 1]);
+    expect(
+      await publish(redis, 'leader-token', T, [
+        { entry: 'corrupt', slot: T },
+        { entry: 'fine', slot: T },
+      ]),
+    ).toEqual([1, 1, 1]);
     expect(await stateOf('corrupt')).toMatchObject({ slot: T, n: 1 });
     expect(await redis.llen('celery')).toBe(2);
   });
@@ -216,14 +263,25 @@ describe('publish-fenced.lua', () => {
 
 describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded arguments)', () => {
   it('publishes the exact envelopes, and loads the script when the server has forgotten it (SCRIPT FLUSH, a restart)', async () => {
-    const config = parseConfig({ name: 'fenced-test', broker: { url: URL }, beatSchedule: { 'e ☃': { task: 'proj.add', schedule: 10, args: ['wörld', 2], options: { expires: 30 } } } }, 'publish-fenced.test');
+    const config = parseConfig(
+      {
+        name: 'fenced-test',
+        broker: { url: URL },
+        beatSchedule: { 'e ☃': { task: 'proj.add', schedule: 10, args: ['wörld', 2], options: { expires: 30 } } },
+      },
+      'publish-fenced.test',
+    );
     const entry = config.entries[0] as ResolvedEntry;
     const transport = new RedisTransport({ url: URL, transportOptions: {}, logger: createLogger({ level: 'silent' }) });
     try {
       const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'silent' }), DEFAULTS.maxClockSkewMs);
       const template = compileMessageTemplate(entry, config, ENV);
       dispatcher.prepare(template);
-      const runs = [T, T + 10_000].map((slotMs) => ({ entry, slotMs, message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, slotMs), slotMs, nowMs: T }) }));
+      const runs = [T, T + 10_000].map((slotMs) => ({
+        entry,
+        slotMs,
+        message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, slotMs), slotMs, nowMs: T }),
+      }));
       // A rehearsal encodes and sends nothing; the real dispatch after it is unaffected.
       for (let i = 0; i < 5; i += 1) dispatcher.rehearse(runs);
       expect(await redis.dbsize()).toBe(1); // the fence alone
@@ -231,9 +289,13 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
       expect(await dispatcher.dispatch(runs, 'leader-token', T)).toEqual({ fenced: false, outcomes: ['published', 'published'] });
       // The same bytes as the envelope text, oldest first for BRPOP.
       const listed = await redis.lrange('celery', 0, -1);
-      const envelopes = listed.reverse().map((text) => JSON.parse(text) as { headers: Record<string, unknown>; properties: { delivery_tag: string } });
+      const envelopes = listed
+        .reverse()
+        .map((text) => JSON.parse(text) as { headers: Record<string, unknown>; properties: { delivery_tag: string } });
       expect(envelopes.map((e) => e.headers['id'])).toEqual(runs.map((r) => r.message.id));
-      envelopes.forEach((e, i) => expect(listed[i]).toBe(redisEnvelope((runs[i] as DueRun).message, '', 'celery', e.properties.delivery_tag)));
+      envelopes.forEach((e, i) =>
+        expect(listed[i]).toBe(redisEnvelope((runs[i] as DueRun).message, '', 'celery', e.properties.delivery_tag)),
+      );
       expect(await stateOf(entry.name)).toEqual({ slot: T + 10_000, at: T, n: 2, id: (runs[1] as DueRun).message.id });
       // Loaded now: the next call goes by EVALSHA alone; a stale slot is reported as such.
       expect(await redis.script('EXISTS', PUBLISH_FENCED_SCRIPT.sha1)).toEqual([1]);
@@ -250,7 +312,10 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
       {
         name: 'fenced-test',
         broker: { url: URL },
-        beatSchedule: { plain: { task: 'proj.plain', schedule: 1, options: { expires: 30 } }, routed: { task: 'proj.routed', schedule: 1, options: { exchange: 'ex', routingKey: 'rk' } } },
+        beatSchedule: {
+          plain: { task: 'proj.plain', schedule: 1, options: { expires: 30 } },
+          routed: { task: 'proj.routed', schedule: 1, options: { exchange: 'ex', routingKey: 'rk' } },
+        },
       },
       'publish-fenced.test',
     );
@@ -260,7 +325,11 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
       const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'silent' }), DEFAULTS.maxClockSkewMs);
       const runOf = (entry: ResolvedEntry, slotMs: number): DueRun => {
         const template = compileMessageTemplate(entry, config, ENV);
-        return { entry, slotMs, message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, slotMs), slotMs, nowMs: slotMs }) };
+        return {
+          entry,
+          slotMs,
+          message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, slotMs), slotMs, nowMs: slotMs }),
+        };
       };
       // Staged, then given up: nothing reaches Redis, whatever is staged after.
       dispatcher.stage([runOf(plain, T)], 'leader-token', T)?.discard();
@@ -291,7 +360,10 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
       {
         name: 'fenced-test',
         broker: { url: URL },
-        beatSchedule: { lonely: { task: 'proj.lonely', schedule: 10, options: { exchange: 'lonely-ex', routingKey: 'nobody' } }, fine: { task: 'proj.fine', schedule: 10 } },
+        beatSchedule: {
+          lonely: { task: 'proj.lonely', schedule: 10, options: { exchange: 'lonely-ex', routingKey: 'nobody' } },
+          fine: { task: 'proj.fine', schedule: 10 },
+        },
       },
       'publish-fenced.test',
     );
@@ -304,15 +376,28 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
     });
     const transport = new RedisTransport({ url: URL, transportOptions: {}, logger: createLogger({ level: 'silent' }) });
     try {
-      const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'info', destination: sink }), DEFAULTS.maxClockSkewMs);
+      const dispatcher = new RedisFencedDispatcher(
+        transport,
+        keys,
+        createLogger({ level: 'info', destination: sink }),
+        DEFAULTS.maxClockSkewMs,
+      );
       const runs = config.entries.map((entry) => {
         const template = compileMessageTemplate(entry, config, ENV);
-        return { entry, slotMs: T, message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, T), slotMs: T, nowMs: T }) };
+        return {
+          entry,
+          slotMs: T,
+          message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, T), slotMs: T, nowMs: T }),
+        };
       });
       expect(await dispatcher.dispatch(runs, 'leader-token', T)).toEqual({ fenced: false, outcomes: ['dropped', 'published'] });
       expect(await stateOf('lonely')).toMatchObject({ slot: T, n: 1 });
       expect(await redis.llen('celery')).toBe(1);
-      await expect.poll(() => lines).toContainEqual(expect.objectContaining({ event: 'beat.publish.dropped', entry: 'lonely', exchange: 'lonely-ex', routingKey: 'nobody' }));
+      await expect
+        .poll(() => lines)
+        .toContainEqual(
+          expect.objectContaining({ event: 'beat.publish.dropped', entry: 'lonely', exchange: 'lonely-ex', routingKey: 'nobody' }),
+        );
     } finally {
       await transport.close();
     }

@@ -62,15 +62,26 @@ suite(`the README's quick start with the example worker${celery.ok ? '' : ` (ski
     // fleet.spawn runs `run --config <config>`: the README's command.
     expect(beat.child.spawnargs.slice(2)).toEqual(RUN);
     // Its own process group, so that a stuck prefork pool can be killed with it.
-    const child = spawn(PYTHON, WORKER, { cwd: join(repoRoot, 'examples'), env: { ...process.env, ...env, PYTHONDONTWRITEBYTECODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(PYTHON, WORKER, {
+      cwd: join(repoRoot, 'examples'),
+      env: { ...process.env, ...env, PYTHONDONTWRITEBYTECODE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     worker = child;
     workerExited = new Promise((resolve) => child.once('exit', resolve));
     child.stdout?.on('data', (d: Buffer) => (workerOutput += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (workerOutput += d.toString()));
-    await waitUntil('the example worker to be ready', () => (/ ready\.\s*$/m.test(workerOutput) ? true : undefined), 30_000, () => workerOutput);
+    await waitUntil(
+      'the example worker to be ready',
+      () => (/ ready\.\s*$/m.test(workerOutput) ? true : undefined),
+      30_000,
+      () => workerOutput,
+    );
     await beat.waitForEvent('beat.lock.acquired', 15_000);
 
-    const entries = (parse(readFileSync(join(repoRoot, CONFIG), 'utf8')) as { beatSchedule: Record<string, { task: string }> }).beatSchedule;
+    const entries = (parse(readFileSync(join(repoRoot, CONFIG), 'utf8')) as { beatSchedule: Record<string, { task: string }> })
+      .beatSchedule;
     const triggered: { task: string; id: string }[] = [];
     for (const [name, entry] of Object.entries(entries)) {
       const r = spawnCli(['trigger', name, '--config', CONFIG], { env });

@@ -39,10 +39,42 @@ function openssl(dir: string, ...args: string[]): void {
 
 /** A CA and a server certificate for localhost/127.0.0.1 signed by it, valid for a day. */
 function makeCertificates(dir: string): void {
-  openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=tsbeat-test-ca');
+  openssl(
+    dir,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=tsbeat-test-ca',
+  );
   openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  openssl(dir, 'x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'ext.cnf');
+  openssl(
+    dir,
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '1',
+    '-extfile',
+    'ext.cnf',
+  );
 }
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
@@ -66,29 +98,60 @@ describe.skipIf(!hasOpenssl && !process.env['CI'])('broker URLs against private 
     server = new PrivateRedis(port, {
       password: ADMIN_PASSWORD,
       args: [
-        '--unixsocket', socket, '--unixsocketperm', '700',
-        '--tls-port', String(tlsPort), '--tls-cert-file', join(dir, 'server.crt'), '--tls-key-file', join(dir, 'server.key'), '--tls-ca-cert-file', join(dir, 'ca.crt'), '--tls-auth-clients', 'no',
-        '--user', 'beat', 'on', `>${PASSWORD}`, '~*', '&*', '+@all',
+        '--unixsocket',
+        socket,
+        '--unixsocketperm',
+        '700',
+        '--tls-port',
+        String(tlsPort),
+        '--tls-cert-file',
+        join(dir, 'server.crt'),
+        '--tls-key-file',
+        join(dir, 'server.key'),
+        '--tls-ca-cert-file',
+        join(dir, 'ca.crt'),
+        '--tls-auth-clients',
+        'no',
+        '--user',
+        'beat',
+        'on',
+        `>${PASSWORD}`,
+        '~*',
+        '&*',
+        '+@all',
       ],
     });
     await server.start();
     admin = (db) => new Redis({ port, db, password: ADMIN_PASSWORD });
     const conf = join(dir, 'sentinel.conf');
-    writeFileSync(conf, [`port ${sentinelPort}`, 'bind 127.0.0.1', `sentinel monitor tsbeat-master 127.0.0.1 ${port} 1`, `sentinel auth-pass tsbeat-master ${ADMIN_PASSWORD}`, ''].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        `port ${sentinelPort}`,
+        'bind 127.0.0.1',
+        `sentinel monitor tsbeat-master 127.0.0.1 ${port} 1`,
+        `sentinel auth-pass tsbeat-master ${ADMIN_PASSWORD}`,
+        '',
+      ].join('\n'),
+    );
     sentinel = spawn('/usr/bin/redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
     process.once('exit', () => sentinel?.kill('SIGKILL'));
     const probe = new Redis({ port: sentinelPort, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => undefined);
-    await waitFor('the sentinel to know its master', async () => {
-      try {
-        if (probe.status !== 'ready') await probe.connect();
-        const address = (await probe.call('SENTINEL', 'get-master-addr-by-name', 'tsbeat-master')) as string[] | null;
-        return address?.[1] === String(port) ? true : undefined;
-      } catch {
-        probe.disconnect();
-        return undefined;
-      }
-    }, 15_000);
+    await waitFor(
+      'the sentinel to know its master',
+      async () => {
+        try {
+          if (probe.status !== 'ready') await probe.connect();
+          const address = (await probe.call('SENTINEL', 'get-master-addr-by-name', 'tsbeat-master')) as string[] | null;
+          return address?.[1] === String(port) ? true : undefined;
+        } catch {
+          probe.disconnect();
+          return undefined;
+        }
+      },
+      15_000,
+    );
     probe.disconnect();
   });
 
@@ -102,10 +165,17 @@ describe.skipIf(!hasOpenssl && !process.env['CI'])('broker URLs against private 
   async function publishThrough(url: string, db: number, transportOptions: TransportOptionsInput = {}): Promise<number> {
     const check = admin(db);
     await check.del('celery');
-    const publisher = await leadingPublisher(parseConfig({ name: `connect-${db}`, broker: { url, transportOptions } }, 'redis-connect.test'), logger);
+    const publisher = await leadingPublisher(
+      parseConfig({ name: `connect-${db}`, broker: { url, transportOptions } }, 'redis-connect.test'),
+      logger,
+    );
     try {
       const now = Date.now();
-      const message = renderTaskMessage(compileMessageTemplate(entry(), config(), ENV), { taskId: `id-${db}-${now}`, slotMs: now, nowMs: now });
+      const message = renderTaskMessage(compileMessageTemplate(entry(), config(), ENV), {
+        taskId: `id-${db}-${now}`,
+        slotMs: now,
+        nowMs: now,
+      });
       expect(await publisher.dispatch([dueRunOf(message, now)])).toEqual({ fenced: false, outcomes: ['published'] });
       return await check.llen('celery');
     } finally {
@@ -137,12 +207,23 @@ describe.skipIf(!hasOpenssl && !process.env['CI'])('broker URLs against private 
   });
 
   it('verifies the server against ssl_ca_certs (rediss://)', async () => {
-    expect(await publishThrough(`rediss://beat:${enc(PASSWORD)}@localhost:${tlsPort}/2?ssl_cert_reqs=required&ssl_ca_certs=${join(dir, 'ca.crt')}`, 2)).toBe(1);
+    expect(
+      await publishThrough(
+        `rediss://beat:${enc(PASSWORD)}@localhost:${tlsPort}/2?ssl_cert_reqs=required&ssl_ca_certs=${join(dir, 'ca.crt')}`,
+        2,
+      ),
+    ).toBe(1);
   });
 
   it('refuses a server it cannot verify when ssl_cert_reqs=required and no CA is given', async () => {
-    const message = renderTaskMessage(compileMessageTemplate(entry(), config(), ENV), { taskId: 'tls-refused', slotMs: 0, nowMs: Date.now() });
-    await expect(dispatchRefused(`rediss://beat:${enc(PASSWORD)}@localhost:${tlsPort}/2?ssl_cert_reqs=required`, message)).rejects.toMatchObject({ code: ErrorCode.BrokerPublish });
+    const message = renderTaskMessage(compileMessageTemplate(entry(), config(), ENV), {
+      taskId: 'tls-refused',
+      slotMs: 0,
+      nowMs: Date.now(),
+    });
+    await expect(
+      dispatchRefused(`rediss://beat:${enc(PASSWORD)}@localhost:${tlsPort}/2?ssl_cert_reqs=required`, message),
+    ).rejects.toMatchObject({ code: ErrorCode.BrokerPublish });
   });
 
   it('connects without verification when rediss:// has no ssl options, as kombu does, and warns', async () => {
@@ -158,7 +239,11 @@ describe.skipIf(!hasOpenssl && !process.env['CI'])('broker URLs against private 
   it('fails with BROKER_PUBLISH on a wrong password, and the password is in no error and no log line', async () => {
     let caught: unknown;
     try {
-      const message = renderTaskMessage(compileMessageTemplate(entry(), config(), ENV), { taskId: 'wrong-password', slotMs: 0, nowMs: Date.now() });
+      const message = renderTaskMessage(compileMessageTemplate(entry(), config(), ENV), {
+        taskId: 'wrong-password',
+        slotMs: 0,
+        nowMs: Date.now(),
+      });
       await dispatchRefused(`redis://beat:${enc(WRONG)}@127.0.0.1:${server.port}/5`, message);
     } catch (error) {
       caught = error;

@@ -48,7 +48,13 @@ describe('a Redis DB the server does not have', () => {
   it('beat run exits 2 naming the URL, the DB and the fix, and writes nothing into DB 0', async () => {
     const name = uniqueName('wrongdb');
     const queue = `q-${name}`;
-    const file = dir.write(`${name}.json`, { name, broker: { url: MISSING_DB_URL }, taskDefaultQueue: queue, lock: FAST_LOCK, beatSchedule: { tick: { task: 't.tick', schedule: 1 } } });
+    const file = dir.write(`${name}.json`, {
+      name,
+      broker: { url: MISSING_DB_URL },
+      taskDefaultQueue: queue,
+      lock: FAST_LOCK,
+      beatSchedule: { tick: { task: 't.tick', schedule: 1 } },
+    });
     const beat = fleet.spawn({ config: file });
     const exit = await beat.waitForExit(15_000);
     expect(exit.code, beat.tail()).toBe(2);
@@ -64,22 +70,25 @@ describe('a Redis DB the server does not have', () => {
     expect(await keysInDb0(name, queue)).toEqual([]);
   });
 
-  it.each([['status'], ['trigger', 'tick'], ['pause', 'tick'], ['resume', 'tick']])('beat %s exits 2 naming the URL with its password masked, the DB and the fix', async (...argv) => {
-    const server = await startPrivateRedis({ password: 'hunter2' });
-    servers.push(server);
-    const name = uniqueName('wrongdb-cli');
-    const url = `redis://:hunter2@127.0.0.1:${server.port}/99`;
-    const file = dir.write(`${name}.json`, { name, broker: { url }, beatSchedule: { tick: { task: 't.tick', schedule: 1 } } });
-    const r = await runBeatCli([...argv, '--config', file], { timeoutMs: 20_000 });
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toContain(`Redis at redis://:***@127.0.0.1:${server.port}/99: the server has no DB 99`);
-    expect(r.stderr).toContain("raise `databases` in the server's redis.conf");
-    expect(r.stderr).not.toContain('hunter2');
-    const admin = server.client(0);
-    await admin.connect();
-    expect(await admin.dbsize()).toBe(0);
-    admin.disconnect();
-  });
+  it.each([['status'], ['trigger', 'tick'], ['pause', 'tick'], ['resume', 'tick']])(
+    'beat %s exits 2 naming the URL with its password masked, the DB and the fix',
+    async (...argv) => {
+      const server = await startPrivateRedis({ password: 'hunter2' });
+      servers.push(server);
+      const name = uniqueName('wrongdb-cli');
+      const url = `redis://:hunter2@127.0.0.1:${server.port}/99`;
+      const file = dir.write(`${name}.json`, { name, broker: { url }, beatSchedule: { tick: { task: 't.tick', schedule: 1 } } });
+      const r = await runBeatCli([...argv, '--config', file], { timeoutMs: 20_000 });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`Redis at redis://:***@127.0.0.1:${server.port}/99: the server has no DB 99`);
+      expect(r.stderr).toContain("raise `databases` in the server's redis.conf");
+      expect(r.stderr).not.toContain('hunter2');
+      const admin = server.client(0);
+      await admin.connect();
+      expect(await admin.dbsize()).toBe(0);
+      admin.disconnect();
+    },
+  );
 
   /**
    * A server that comes back with fewer DBs than before: a connection that was ready on DB 5
@@ -133,7 +142,10 @@ describe('a Redis DB the server does not have', () => {
     const first = await privateServer();
     const logger = createLogger({ level: 'silent' });
     // Sent as `beat run` sends it: the fenced dispatcher, under the lock won on DB 5.
-    const publisher = await leadingPublisher(parseConfig({ name: 'wrong-db', broker: { url: first.url(5) } }, 'redis-wrong-db.test'), logger);
+    const publisher = await leadingPublisher(
+      parseConfig({ name: 'wrong-db', broker: { url: first.url(5) } }, 'redis-wrong-db.test'),
+      logger,
+    );
     // A later slot each time, so no run is stale.
     let slotMs = Date.now();
     const run = (id: string) => {

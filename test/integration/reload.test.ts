@@ -80,7 +80,12 @@ describe('reloading the config of a running beat (real processes, a private redi
   const queueRuns = (queue: string): Promise<QueuedRun[]> => readQueue(redis, queue);
 
   async function waitForRuns(queue: string, entry: string, count: number, timeoutMs: number, beat: BeatProcess): Promise<void> {
-    await waitUntil(`${count} runs of ${entry}`, async () => (slots(await queueRuns(queue), entry).length >= count ? true : undefined), timeoutMs, () => beat.tail());
+    await waitUntil(
+      `${count} runs of ${entry}`,
+      async () => (slots(await queueRuns(queue), entry).length >= count ? true : undefined),
+      timeoutMs,
+      () => beat.tail(),
+    );
   }
 
   async function stop(beat: BeatProcess): Promise<void> {
@@ -108,7 +113,9 @@ describe('reloading the config of a running beat (real processes, a private redi
     const runs = await queueRuns(queue);
     // No restart: one process, one lock acquisition, one service start.
     expect(beat.events(EVENTS.lockAcquired)).toHaveLength(1);
-    expect(beat.events(EVENTS.start).filter((l) => /^starting as \S+ of deployment "[^"]+"; connecting to Redis$/.test(l.msg ?? ''))).toHaveLength(1);
+    expect(
+      beat.events(EVENTS.start).filter((l) => /^starting as \S+ of deployment "[^"]+"; connecting to Redis$/.test(l.msg ?? '')),
+    ).toHaveLength(1);
     expect(beat.events(EVENTS.reloadFailed)).toEqual([]);
     // removed: nothing after the reload.
     expect(slots(runs, 'removed').filter((s) => s > reloadedAt)).toEqual([]);
@@ -134,7 +141,9 @@ describe('reloading the config of a running beat (real processes, a private redi
     expect(new Set(runs.map((r) => r.id)).size).toBe(runs.length);
     // The run counts continued: what status counts is what was published, across the reload.
     const status = await runBeatCli(['status', '--config', file, '--json']);
-    const counts = Object.fromEntries((JSON.parse(status.stdout).entries as { name: string; runCount: number }[]).map((e) => [e.name, e.runCount]));
+    const counts = Object.fromEntries(
+      (JSON.parse(status.stdout).entries as { name: string; runCount: number }[]).map((e) => [e.name, e.runCount]),
+    );
     expect(counts).toEqual({ changed: changed.length, kept: kept.length, added: added.length });
   });
 
@@ -147,7 +156,12 @@ describe('reloading the config of a running beat (real processes, a private redi
 
     writeFileSync(
       file,
-      yaml(name, queue, { tick: 5 }, ['  nightly: { task: x.y, schedule: { crontab: { hour: 25 } } }', '  typo: { tsk: x.y, schedule: 1 }'].join('\n')),
+      yaml(
+        name,
+        queue,
+        { tick: 5 },
+        ['  nightly: { task: x.y, schedule: { crontab: { hour: 25 } } }', '  typo: { tsk: x.y, schedule: 1 }'].join('\n'),
+      ),
     );
     const logsBefore = beat.logs.length;
     beat.signal('SIGHUP');
@@ -157,7 +171,11 @@ describe('reloading the config of a running beat (real processes, a private redi
     expect(failed['instance']).toMatch(/\S/);
     expect(failed['problems']).toEqual([
       { path: 'beatSchedule.nightly.schedule.crontab.hour', line: 9, message: '25 is out of range 0-23' },
-      { path: 'beatSchedule.typo.task', line: 10, message: 'task is required: the registered name of a Celery task, such as "proj.tasks.add"' },
+      {
+        path: 'beatSchedule.typo.task',
+        line: 10,
+        message: 'task is required: the registered name of a Celery task, such as "proj.tasks.add"',
+      },
       { path: 'beatSchedule.typo.tsk', line: 10, message: 'unknown key "tsk"; did you mean "task"?' },
     ]);
     expect(failed.msg).toMatch(/^config not reloaded, the running schedule is unchanged: .*3 problems/);
@@ -245,11 +263,20 @@ describe('reloading the config of a running beat (real processes, a private redi
     const mark = beat.logs.length;
     beat.signal('SIGHUP');
     const warning = await beat.waitForLog('the needs-restart warning', (l) => l.event === EVENTS.reload && l.level === 'warn', 5_000, mark);
-    expect(warning['needsRestart']).toEqual([`name (${name} → ${name}-renamed)`, `broker.url (${redisUrl} → redis://:***@127.0.0.1:6399/0)`, 'lock']);
+    expect(warning['needsRestart']).toEqual([
+      `name (${name} → ${name}-renamed)`,
+      `broker.url (${redisUrl} → redis://:***@127.0.0.1:6399/0)`,
+      'lock',
+    ]);
     await beat.waitForLog('the reload', (l) => l.event === EVENTS.reload && l.level === 'info', 5_000, mark);
     // The rest applied: the new entry runs, on the old connection, under the old name.
     await waitForRuns(queue, 'added', 1, 5_000, beat);
-    const status = await runBeatCli(['status', '--config', dir.write(`${name}-old.yaml`, yaml(name, queue, { tick: 1, added: 1 })), '--json']);
+    const status = await runBeatCli([
+      'status',
+      '--config',
+      dir.write(`${name}-old.yaml`, yaml(name, queue, { tick: 1, added: 1 })),
+      '--json',
+    ]);
     expect(JSON.parse(status.stdout).leader.instance).toBe(beat.logs[0]?.['instance']);
     await stop(beat);
     expect(beat.allOutput()).not.toContain(secret);
@@ -277,7 +304,12 @@ describe('reloading the config of a running beat (real processes, a private redi
       const client = server.client(0);
       try {
         await client.connect();
-        await waitUntil('a run of the entry the early SIGHUP added', async () => (slots(await readQueue(client, queue), 'added').length > 0 ? true : undefined), 5_000, () => beat.tail());
+        await waitUntil(
+          'a run of the entry the early SIGHUP added',
+          async () => (slots(await readQueue(client, queue), 'added').length > 0 ? true : undefined),
+          5_000,
+          () => beat.tail(),
+        );
       } finally {
         client.disconnect();
       }

@@ -21,7 +21,13 @@ const redis = new PrivateRedis(17310);
 let admin: Redis;
 
 function configFile(name: string, beatSchedule: Record<string, unknown>, lock: Record<string, unknown> = {}): string {
-  return dir.write(`${name}.json`, { name, broker: { url: redis.url() }, maxInterval: '200ms', lock: { ...FAST_LOCK, ...lock }, beatSchedule });
+  return dir.write(`${name}.json`, {
+    name,
+    broker: { url: redis.url() },
+    maxInterval: '200ms',
+    lock: { ...FAST_LOCK, ...lock },
+    beatSchedule,
+  });
 }
 
 function spawnOn(clock: SteppableClock | undefined, config: string, label: string): BeatProcess {
@@ -79,7 +85,10 @@ describe('clock steps while running', () => {
     clock.step('+3600s');
     const lost = await stepped.waitForEvent('beat.lock.lost', 10_000, mark);
     expect(lost['reason']).toMatch(/the local clock is .*ahead/);
-    expect(stepped.logs.slice(mark).some((l) => l.event === 'beat.clock.ahead' || l.event === 'beat.clock.skew'), stepped.tail()).toBe(true);
+    expect(
+      stepped.logs.slice(mark).some((l) => l.event === 'beat.clock.ahead' || l.event === 'beat.clock.skew'),
+      stepped.tail(),
+    ).toBe(true);
     const ready = await httpRequest(await httpPortOf(stepped), '/readyz');
     expect(ready.status).toBe(503);
     expect(ready.body).toMatch(/clock/);
@@ -87,7 +96,11 @@ describe('clock steps while running', () => {
     // The replica with a right clock takes over and publishes: nothing recorded ahead holds it back.
     await right.waitForEvent('beat.lock.acquired', 10_000);
     const beforeFires = right.events('beat.fire').length;
-    await right.waitForLog('fires of every entry', () => ['all', 'once', 'skip'].every((e) => right.events('beat.fire', beforeFires).some((l) => l['entry'] === e)), 10_000);
+    await right.waitForLog(
+      'fires of every entry',
+      () => ['all', 'once', 'skip'].every((e) => right.events('beat.fire', beforeFires).some((l) => l['entry'] === e)),
+      10_000,
+    );
 
     const latest = Date.now() + 1000;
     const queued = await readQueue(admin);
@@ -105,7 +118,7 @@ describe('clock steps while running', () => {
     await Promise.all([sigterm(stepped), sigterm(right)]);
   });
 
-  it('a replica started 30 s ahead of or behind the Redis server\'s clock does not lead, though the lock is free (beat.clock.skew, /readyz says why)', async () => {
+  it("a replica started 30 s ahead of or behind the Redis server's clock does not lead, though the lock is free (beat.clock.skew, /readyz says why)", async () => {
     const replicas = (['+30s', '-30s'] as const).map((offset, i) => {
       const clock = new SteppableClock(dir.path, `skewed-${i}`);
       clock.step(offset);
@@ -113,7 +126,11 @@ describe('clock steps while running', () => {
     });
     for (const { offset, p } of replicas) {
       const skew = await p.waitForEvent('beat.clock.skew', 15_000);
-      expect(skew).toMatchObject({ level: 'warn', maxClockSkewMs: 1000, msg: expect.stringMatching(offset.startsWith('+') ? /ahead of the Redis server's/ : /behind the Redis server's/) });
+      expect(skew).toMatchObject({
+        level: 'warn',
+        maxClockSkewMs: 1000,
+        msg: expect.stringMatching(offset.startsWith('+') ? /ahead of the Redis server's/ : /behind the Redis server's/),
+      });
       expect(Math.abs(Math.abs(skew['skewMs'] as number) - 30_000)).toBeLessThan(1000);
       await p.waitForEvent('beat.standby', 5000);
     }
@@ -134,7 +151,11 @@ describe('clock steps while running', () => {
   it('a leader whose clock steps within lock.maxClockSkew keeps its lock (the lease runs on the monotonic clock); stepped back 20 s it keeps renewing, answers /healthz and stops on SIGTERM', async () => {
     const clock = new SteppableClock(dir.path, 'within');
     const keys = schedulerKeys('tsbeat', 'within');
-    const p = spawnOn(clock, configFile('within', { tick: { task: 't.tick', schedule: 1, catchUp: 'skip' } }, { maxClockSkew: '1m' }), 'within');
+    const p = spawnOn(
+      clock,
+      configFile('within', { tick: { task: 't.tick', schedule: 1, catchUp: 'skip' } }, { maxClockSkew: '1m' }),
+      'within',
+    );
     await p.waitForEvent('beat.lock.acquired', 15_000);
     await p.waitForLog('two fires', () => p.events('beat.fire').length >= 2, 10_000);
     const port = await httpPortOf(p);
@@ -153,7 +174,12 @@ describe('clock steps while running', () => {
       expect(await admin.get(keys.lock)).toBe(token);
       await sleep(100);
     }
-    expect(p.logs.slice(mark).filter((l) => ['beat.lock.lost', 'beat.lock.renew_failed', 'beat.clock.skew', 'beat.clock.ahead'].includes(l.event ?? '')), p.tail()).toEqual([]);
+    expect(
+      p.logs
+        .slice(mark)
+        .filter((l) => ['beat.lock.lost', 'beat.lock.renew_failed', 'beat.clock.skew', 'beat.clock.ahead'].includes(l.event ?? '')),
+      p.tail(),
+    ).toEqual([]);
     await sigterm(p);
   });
 });

@@ -57,11 +57,23 @@ async function brokerConnectionId(): Promise<string | undefined> {
  * private server while `chaos` does its worst to the broker connection, then stops it cleanly and
  * checks that every slot of every entry went out exactly once and that the state agrees.
  */
-async function publishThrough(name: string, db: number, entries: number, chaos: (beat: BeatProcess, client: Redis) => Promise<void>): Promise<BeatProcess> {
+async function publishThrough(
+  name: string,
+  db: number,
+  entries: number,
+  chaos: (beat: BeatProcess, client: Redis) => Promise<void>,
+): Promise<BeatProcess> {
   const client = new Redis(server.url(db));
   try {
-    const beatSchedule = Object.fromEntries(Array.from({ length: entries }, (_, i) => [`e${i}`, { task: 't.kill', schedule: 1, catchUp: 'all' }]));
-    const config = dir.write(`${name}.json`, { name, broker: { url: server.url(db), transportOptions: { clientName: CLIENT_NAME } }, lock: FAST_LOCK, beatSchedule });
+    const beatSchedule = Object.fromEntries(
+      Array.from({ length: entries }, (_, i) => [`e${i}`, { task: 't.kill', schedule: 1, catchUp: 'all' }]),
+    );
+    const config = dir.write(`${name}.json`, {
+      name,
+      broker: { url: server.url(db), transportOptions: { clientName: CLIENT_NAME } },
+      lock: FAST_LOCK,
+      beatSchedule,
+    });
     const beat = fleet.spawn({ config });
     await beat.waitForEvent('beat.lock.acquired', 15_000);
     await beat.waitForEvent('beat.fire', 15_000);
@@ -86,7 +98,12 @@ async function publishThrough(name: string, db: number, entries: number, chaos: 
       const report = checkSlots(entry, list, 1000, name);
       const stored = state.get(entry);
       const whole =
-        report.duplicateSlots.length + report.duplicateIds.length + report.missingSlots.length + report.offGrid.length + report.wrongIds.length === 0 &&
+        report.duplicateSlots.length +
+          report.duplicateIds.length +
+          report.missingSlots.length +
+          report.offGrid.length +
+          report.wrongIds.length ===
+          0 &&
         report.firstMs < started &&
         report.lastMs > stoppedAt - 3000 &&
         stored?.slotMs === report.lastMs &&
@@ -102,7 +119,8 @@ async function publishThrough(name: string, db: number, entries: number, chaos: 
   }
 }
 
-const failedPublishes = (beat: BeatProcess): number => beat.events('beat.publish.retry').filter((l) => l.msg === 'publishing failed; retrying').length;
+const failedPublishes = (beat: BeatProcess): number =>
+  beat.events('beat.publish.retry').filter((l) => l.msg === 'publishing failed; retrying').length;
 
 describe('the broker connection killed while publishing', () => {
   it(
@@ -137,35 +155,31 @@ describe('the broker connection killed while publishing', () => {
     CHAOS_MS + 60_000,
   );
 
-  it(
-    'a script that ran but whose reply was lost with the connection is found already published on the retry, not sent again',
-    async () => {
-      const sleeper = new Redis(server.url());
-      try {
-        const beat = await publishThrough('lost-replies', 1, 3, async (_beat, client) => {
-          // Redis is put to sleep (DEBUG SLEEP, on a connection of its own) just before a slot, so
-          // that the slot's script and then the CLIENT KILL wait in its sockets. When it wakes it
-          // reads both in one turn of its loop, runs the script, then the kill, and the reply, not
-          // yet written, goes with the connection.
-          const phaseMs = (await readQueue(client)).at(-1)?.slotMs ?? 0;
-          for (let attempt = 0; attempt < LOST_REPLY_ATTEMPTS; attempt += 1) {
-            const id = await waitUntil('the broker connection', brokerConnectionId, 10_000);
-            const nextSlot = phaseMs + Math.ceil((Date.now() + 400 - phaseMs) / 1000) * 1000;
-            await sleep(nextSlot - 60 - Date.now());
-            const asleep = sleeper.call('DEBUG', 'SLEEP', '0.3');
-            await sleep(150);
-            await redis.call('CLIENT', 'KILL', 'ID', id);
-            await asleep;
-            await sleep(1200);
-          }
-        });
-        const stale = beat.events('beat.stale').length;
-        console.info(`lost replies: ${failedPublishes(beat)} publishes failed; ${stale} runs found already published on the retry`);
-        expect(stale).toBeGreaterThanOrEqual(1);
-      } finally {
-        sleeper.disconnect();
-      }
-    },
-    60_000,
-  );
+  it('a script that ran but whose reply was lost with the connection is found already published on the retry, not sent again', async () => {
+    const sleeper = new Redis(server.url());
+    try {
+      const beat = await publishThrough('lost-replies', 1, 3, async (_beat, client) => {
+        // Redis is put to sleep (DEBUG SLEEP, on a connection of its own) just before a slot, so
+        // that the slot's script and then the CLIENT KILL wait in its sockets. When it wakes it
+        // reads both in one turn of its loop, runs the script, then the kill, and the reply, not
+        // yet written, goes with the connection.
+        const phaseMs = (await readQueue(client)).at(-1)?.slotMs ?? 0;
+        for (let attempt = 0; attempt < LOST_REPLY_ATTEMPTS; attempt += 1) {
+          const id = await waitUntil('the broker connection', brokerConnectionId, 10_000);
+          const nextSlot = phaseMs + Math.ceil((Date.now() + 400 - phaseMs) / 1000) * 1000;
+          await sleep(nextSlot - 60 - Date.now());
+          const asleep = sleeper.call('DEBUG', 'SLEEP', '0.3');
+          await sleep(150);
+          await redis.call('CLIENT', 'KILL', 'ID', id);
+          await asleep;
+          await sleep(1200);
+        }
+      });
+      const stale = beat.events('beat.stale').length;
+      console.info(`lost replies: ${failedPublishes(beat)} publishes failed; ${stale} runs found already published on the retry`);
+      expect(stale).toBeGreaterThanOrEqual(1);
+    } finally {
+      sleeper.disconnect();
+    }
+  }, 60_000);
 });

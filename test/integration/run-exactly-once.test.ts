@@ -41,7 +41,9 @@ async function currentLeader(): Promise<BeatProcess | undefined> {
   const info = (await redis.hgetall(schedulerKeys('tsbeat', NAME).leader)) as { instance?: string };
   const p = info.instance === undefined ? undefined : fleet.byPid(pidOfInstance(info.instance));
   if (p === undefined || !p.alive) return undefined;
-  const last = [...p.logs].reverse().find((l) => l.event?.startsWith('beat.lock.') && l.event !== 'beat.lock.renew_failed' && l.event !== 'beat.lock.handover');
+  const last = [...p.logs]
+    .reverse()
+    .find((l) => l.event?.startsWith('beat.lock.') && l.event !== 'beat.lock.renew_failed' && l.event !== 'beat.lock.handover');
   return last?.event === 'beat.lock.acquired' ? p : undefined;
 }
 
@@ -49,8 +51,16 @@ describe('exactly once under repeated leader SIGKILL', () => {
   it(
     'publishes every slot of every entry exactly once while the leader is SIGKILLed repeatedly for two minutes (catchUp "all")',
     async () => {
-      const beatSchedule = Object.fromEntries(Object.entries(ENTRIES).map(([name, every]) => [name, { task: `t.${name}`, schedule: every, catchUp: 'all' }]));
-      const config = dir.write('exactly-once.json', { name: NAME, broker: { url: URL }, maxInterval: '200ms', lock: FAST_LOCK, beatSchedule });
+      const beatSchedule = Object.fromEntries(
+        Object.entries(ENTRIES).map(([name, every]) => [name, { task: `t.${name}`, schedule: every, catchUp: 'all' }]),
+      );
+      const config = dir.write('exactly-once.json', {
+        name: NAME,
+        broker: { url: URL },
+        maxInterval: '200ms',
+        lock: FAST_LOCK,
+        beatSchedule,
+      });
       for (let i = 0; i < 3; i += 1) fleet.spawn({ config });
 
       const started = Date.now();

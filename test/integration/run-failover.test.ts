@@ -27,7 +27,9 @@ function configFile(name: string, beatSchedule: Record<string, unknown>, extra: 
 
 /** Whether a replica currently leads, by its own log: its last leadership event is an acquisition. */
 function leads(p: BeatProcess): boolean {
-  const last = [...p.logs].reverse().find((l) => l.event === 'beat.lock.acquired' || l.event === 'beat.lock.lost' || l.event === 'beat.lock.released');
+  const last = [...p.logs]
+    .reverse()
+    .find((l) => l.event === 'beat.lock.acquired' || l.event === 'beat.lock.lost' || l.event === 'beat.lock.released');
   return p.alive && last?.event === 'beat.lock.acquired';
 }
 
@@ -84,7 +86,12 @@ describe('failover', () => {
 
     const resumedIndex = a.logs.length;
     a.signal('SIGCONT');
-    const stepDown = await a.waitForLog('stepping down', (l) => l.event === 'beat.lock.lost' || l.event === 'beat.fenced', 5000, resumedIndex);
+    const stepDown = await a.waitForLog(
+      'stepping down',
+      (l) => l.event === 'beat.lock.lost' || l.event === 'beat.fenced',
+      5000,
+      resumedIndex,
+    );
     await a.waitForLog('standing by', (l) => l.event === 'beat.standby', 5000, resumedIndex);
     await sleep(2000);
     expect(a.alive, a.tail()).toBe(true);
@@ -116,12 +123,20 @@ describe('failover', () => {
 
   it('SIGTERM hands over: the leader exits 0 having released the lock, and a standby leads within 0.2 s of the release', async () => {
     const name = 'fo-sigterm';
-    const config = configFile(name, { h1: { task: 't.h1', schedule: 1, catchUp: 'all' }, h2: { task: 't.h2', schedule: 1, catchUp: 'all' } });
+    const config = configFile(name, {
+      h1: { task: 't.h1', schedule: 1, catchUp: 'all' },
+      h2: { task: 't.h2', schedule: 1, catchUp: 'all' },
+    });
     const keys = schedulerKeys('tsbeat', name);
     const replicas = [fleet.spawn({ config }), fleet.spawn({ config }), fleet.spawn({ config })];
     const gaps: number[] = [];
     for (let round = 0; round < 4; round += 1) {
-      const leader = await waitUntil('a leader', () => replicas.find((p) => leads(p)), 10_000, () => fleet.dump());
+      const leader = await waitUntil(
+        'a leader',
+        () => replicas.find((p) => leads(p)),
+        10_000,
+        () => fleet.dump(),
+      );
       await leader.waitForLog('a publish', (l) => l.event === 'beat.fire', 5000);
       await sleep(300 + Math.floor(Math.random() * 700)); // somewhere within a second: sometimes mid-publish
       const { token } = (await redis.hgetall(keys.leader)) as { token?: string };
@@ -220,7 +235,11 @@ describe('restart semantics (Celery)', () => {
       removed: { task: 't.removed', schedule: 1 },
     };
     const first = fleet.spawn({ config: configFile(name, before, { timezone: 'UTC' }) });
-    await first.waitForLog('two runs of "edited"', () => first.events('beat.fire').filter((l) => l['entry'] === 'edited').length >= 2, 10_000);
+    await first.waitForLog(
+      'two runs of "edited"',
+      () => first.events('beat.fire').filter((l) => l['entry'] === 'edited').length >= 2,
+      10_000,
+    );
     await stopAll([first]);
     const stateBefore = await stateOf(name);
     const lastEdited = stateBefore.get('edited')?.slotMs as number;

@@ -149,15 +149,29 @@ describe('Redis lost while running', () => {
 
     // Leadership was dropped while the server hung (the watchdog does not wait for Redis), then regained.
     const lost = p.events('beat.lock.lost', mark);
-    expect(lost, p.logs.slice(mark).filter((l) => l.event !== 'beat.fire').map((l) => JSON.stringify(l)).join('\n')).toHaveLength(1);
+    expect(
+      lost,
+      p.logs
+        .slice(mark)
+        .filter((l) => l.event !== 'beat.fire')
+        .map((l) => JSON.stringify(l))
+        .join('\n'),
+    ).toHaveLength(1);
     expect(p.logs.indexOf(lost[0] as LogLine)).toBeLessThan(p.logs.indexOf(p.events('beat.lock.acquired', mark)[0] as LogLine));
 
     const runs = byEntry(await readQueue(admin));
     // "all": every slot through the outage, once.
-    expect(checkSlots('all', runs.get('all') ?? [], 1 * S, 'fault-sleep')).toMatchObject({ duplicateSlots: [], missingSlots: [], offGrid: [] });
+    expect(checkSlots('all', runs.get('all') ?? [], 1 * S, 'fault-sleep')).toMatchObject({
+      duplicateSlots: [],
+      missingSlots: [],
+      offGrid: [],
+    });
     // "once": one run for the slots missed during the outage, then on the grid again.
     const once = (runs.get('once') ?? []).map((r) => r.slotMs);
-    const onceGaps = once.slice(1).map((s, i) => s - (once[i] as number)).filter((d) => d !== 1 * S);
+    const onceGaps = once
+      .slice(1)
+      .map((s, i) => s - (once[i] as number))
+      .filter((d) => d !== 1 * S);
     expect(onceGaps).toHaveLength(1);
     expect(onceGaps[0]).toBeGreaterThanOrEqual(3 * S);
     expect(p.events('beat.catch_up', mark).find((l) => l['entry'] === 'once')).toMatchObject({ firing: 1, policy: 'once' });
@@ -186,7 +200,12 @@ describe('a black-holed connection', () => {
   it('gives up a lock connection that stops answering without closing (partition, dropped NAT flow) and leads again over a new one', async () => {
     const lockUrl = `redis://:${PASSWORD}@127.0.0.1:6396/0`;
     const p = fleet.spawn({
-      config: configFile('fault-blackhole', redis.url(), { bh: { task: 't.bh', schedule: 1, catchUp: 'all' } }, { lock: { ...FAST_LOCK, urls: [lockUrl] } }),
+      config: configFile(
+        'fault-blackhole',
+        redis.url(),
+        { bh: { task: 't.bh', schedule: 1, catchUp: 'all' } },
+        { lock: { ...FAST_LOCK, urls: [lockUrl] } },
+      ),
     });
     await p.waitForLog('two publishes', () => p.events('beat.fire').length >= 2, 10_000);
     const mark = p.logs.length;
@@ -215,7 +234,11 @@ describe('Redis at start', () => {
     const redis = server(6392);
     const p = fleet.spawn({ config: configFile('fault-late', redis.url(), { late: { task: 't.late', schedule: 1 } }) });
     const error = await p.waitForEvent('beat.redis.error', 10_000);
-    expect(error).toMatchObject({ level: 'warn', url: 'redis://:***@127.0.0.1:6392/0', msg: expect.stringMatching(/unreachable; retrying/) });
+    expect(error).toMatchObject({
+      level: 'warn',
+      url: 'redis://:***@127.0.0.1:6392/0',
+      msg: expect.stringMatching(/unreachable; retrying/),
+    });
     expect(error['err']).toMatchObject({ message: expect.stringMatching(/ECONNREFUSED/), code: 'ECONNREFUSED' });
     await sleep(2500);
     expect(p.alive, p.tail()).toBe(true);
@@ -241,11 +264,16 @@ describe('Redis at start', () => {
 
     // The clock check, in-process: a local clock 5 s ahead is reported, a right one is not.
     const lines: Record<string, unknown>[] = [];
-    const logger = createLogger({ level: 'debug', destination: { write: (t: string) => void lines.push(JSON.parse(t) as Record<string, unknown>) } });
+    const logger = createLogger({
+      level: 'debug',
+      destination: { write: (t: string) => void lines.push(JSON.parse(t) as Record<string, unknown>) },
+    });
     const client = redis.client();
     await client.connect();
     try {
-      expect(await new ClockGuard({ client, clock: { now: () => Date.now() }, maxSkewMs: DEFAULTS.maxClockSkewMs, logger }).check()).toBeUndefined();
+      expect(
+        await new ClockGuard({ client, clock: { now: () => Date.now() }, maxSkewMs: DEFAULTS.maxClockSkewMs, logger }).check(),
+      ).toBeUndefined();
       expect(lines.filter((l) => l['event'] === EVENTS.clockSkew)).toEqual([]);
       await new ClockGuard({ client, clock: { now: () => Date.now() + 5000 }, maxSkewMs: DEFAULTS.maxClockSkewMs, logger }).check();
       const skew = lines.find((l) => l['event'] === EVENTS.clockSkew);
@@ -271,8 +299,16 @@ describe('without Redis', () => {
 
   it('--dry-run needs no Redis: one JSON line per message on stdout, logs on stderr, exit 0 on SIGTERM', async () => {
     const before = counter.count;
-    const p = fleet.spawn({ config: configFile('dry', url, { dry: { task: 't.dry', schedule: 0.5, args: [1, 'two'] } }), args: ['--dry-run'] });
-    await waitUntil('four dry-run messages', () => (p.outputLines.length >= 4 ? true : undefined), 8000, () => p.tail());
+    const p = fleet.spawn({
+      config: configFile('dry', url, { dry: { task: 't.dry', schedule: 0.5, args: [1, 'two'] } }),
+      args: ['--dry-run'],
+    });
+    await waitUntil(
+      'four dry-run messages',
+      () => (p.outputLines.length >= 4 ? true : undefined),
+      8000,
+      () => p.tail(),
+    );
     await sigterm(p);
     const messages = p.outputLines as { entry: string; task: string; id: string; scheduledAt: string; body: unknown }[];
     const slots = messages.map((m) => Date.parse(m.scheduledAt));
@@ -298,7 +334,9 @@ describe('without Redis', () => {
     expect(invalid.text.join('\n')).toMatch(/beatSchedule\.bad\.catchUp: catchUp must be one of once, skip, all/);
 
     // A state Redis apart from the broker's is refused with the config, as beat check refuses it, before any connection.
-    const split = fleet.spawn({ config: configFile('split', url, { ok: { task: 't.ok', schedule: 1 } }, { state: { url: 'redis://127.0.0.1:6394/1' } }) });
+    const split = fleet.spawn({
+      config: configFile('split', url, { ok: { task: 't.ok', schedule: 1 } }, { state: { url: 'redis://127.0.0.1:6394/1' } }),
+    });
     expect(await split.waitForExit(15_000)).toEqual({ code: 2, signal: null });
     expect(split.text.join('\n')).toMatch(/state\.url: redis:\/\/127\.0\.0\.1:6394\/1 differs from the broker/);
     expect(split.allOutput()).not.toContain(PASSWORD);

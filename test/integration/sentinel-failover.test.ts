@@ -140,7 +140,10 @@ describe('Redis Sentinel: beat follows a failover (primary, replica, three senti
         for (const s of sentinels) {
           const c = s.client();
           probes.push(c);
-          const seen = await ask(c, async (x) => [(await x.call('SENTINEL', 'SENTINELS', MASTER)) as unknown[], (await x.call('SENTINEL', 'REPLICAS', MASTER)) as unknown[]]);
+          const seen = await ask(c, async (x) => [
+            (await x.call('SENTINEL', 'SENTINELS', MASTER)) as unknown[],
+            (await x.call('SENTINEL', 'REPLICAS', MASTER)) as unknown[],
+          ]);
           c.disconnect();
           if (!seen || seen[0]?.length !== 2 || seen[1]?.length !== 1) return undefined;
         }
@@ -171,23 +174,44 @@ describe('Redis Sentinel: beat follows a failover (primary, replica, three senti
       beatSchedule: { tick: { task: 't.tick', schedule: TICK_MS / 1000, catchUp: 'all' } },
     });
     const beats = [fleet.spawn({ config, label: 'beat-a' }), fleet.spawn({ config, label: 'beat-b' })];
-    await waitUntil('four publishes', () => (allFires().length >= 4 ? true : undefined), 15_000, () => fleet.dump());
+    await waitUntil(
+      'four publishes',
+      () => (allFires().length >= 4 ? true : undefined),
+      15_000,
+      () => fleet.dump(),
+    );
     const s1 = sentinels[0]?.client() as Redis;
     probes.push(s1);
-    const masterPort = async (): Promise<string | undefined> => ((await ask(s1, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER))) as string[] | undefined)?.[1];
+    const masterPort = async (): Promise<string | undefined> =>
+      ((await ask(s1, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER))) as string[] | undefined)?.[1];
     const at = (port: number): string => `127.0.0.1:${port}`;
 
     // 1. A planned switch to the replica.
     const marks = beats.map((b) => b.logs.length);
     const switchAt = Date.now();
     expect(await ask(s1, (c) => c.call('SENTINEL', 'FAILOVER', MASTER))).toBe('OK');
-    await waitUntil('the sentinels to name the replica as primary', async () => ((await masterPort()) === String(replica.port) ? true : undefined), 15_000);
+    await waitUntil(
+      'the sentinels to name the replica as primary',
+      async () => ((await masterPort()) === String(replica.port) ? true : undefined),
+      15_000,
+    );
     for (const [i, b] of beats.entries()) {
       const line = await b.waitForEvent('beat.redis.failover', 10_000, marks[i]);
-      expect(line).toMatchObject({ level: 'warn', role: 'state', from: at(primary.port), to: at(replica.port), msg: expect.stringMatching(/asynchronous.*same task ids.*min-replicas-to-write/) });
+      expect(line).toMatchObject({
+        level: 'warn',
+        role: 'state',
+        from: at(primary.port),
+        to: at(replica.port),
+        msg: expect.stringMatching(/asynchronous.*same task ids.*min-replicas-to-write/),
+      });
     }
     const switched = Math.max(...beats.map((b, i) => logTimeMs(b.events('beat.redis.failover', marks[i])[0] as LogLine)));
-    await waitUntil('four publishes after the switch', () => (allFires().filter((f) => f.atMs > switched).length >= 4 ? true : undefined), 10_000, () => fleet.dump());
+    await waitUntil(
+      'four publishes after the switch',
+      () => (allFires().filter((f) => f.atMs > switched).length >= 4 ? true : undefined),
+      10_000,
+      () => fleet.dump(),
+    );
     const plannedGap = gapAround(switchAt, switched);
 
     // 2. The old primary becomes a replica of the new one (Sentinel reconfigures it within ~10 s);
@@ -222,7 +246,12 @@ describe('Redis Sentinel: beat follows a failover (primary, replica, three senti
       () => fleet.dump(),
     );
     const recovered = Math.max(...beats.map((b, i) => logTimeMs(b.events('beat.redis.failover', marks2[i])[0] as LogLine)));
-    await waitUntil('four publishes after the crash', () => (allFires().filter((f) => f.atMs > recovered).length >= 4 ? true : undefined), 10_000, () => fleet.dump());
+    await waitUntil(
+      'four publishes after the crash',
+      () => (allFires().filter((f) => f.atMs > recovered).length >= 4 ? true : undefined),
+      10_000,
+      () => fleet.dump(),
+    );
     const crashGap = gapAround(killedAt, recovered);
 
     for (const b of beats) b.signal('SIGTERM');
@@ -251,8 +280,14 @@ describe('Redis Sentinel: beat follows a failover (primary, replica, three senti
         `(down-after ${DOWN_AFTER_MS} ms, lock TTL ${TTL_MS} ms); published runs lost with the old primary: ${lostPlanned.length} at the switch, ` +
         `${lostCrash.length} at the crash, of ${fired.length}; leader after the crash: ${leader.label}`,
     );
-    expect(lost.filter((f) => !lostPlanned.includes(f) && !lostCrash.includes(f)), 'runs lost outside the failovers').toEqual([]);
-    expect(report.missingSlots.filter((s) => !lost.some((f) => f.slotMs === s)), 'slots never published').toEqual([]);
+    expect(
+      lost.filter((f) => !lostPlanned.includes(f) && !lostCrash.includes(f)),
+      'runs lost outside the failovers',
+    ).toEqual([]);
+    expect(
+      report.missingSlots.filter((s) => !lost.some((f) => f.slotMs === s)),
+      'slots never published',
+    ).toEqual([]);
     // Both replicas moved when the sentinels announced the switch (a second or two), not when the old
     // primary was demoted (~10 s later), while it took writes that its demotion then discarded.
     expect(switched - switchAt).toBeLessThan(3000);

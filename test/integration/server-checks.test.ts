@@ -21,7 +21,10 @@ async function persistenceLines(args: readonly string[]): Promise<Record<string,
   servers.push(server);
   await server.start();
   const lines: Record<string, unknown>[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (t: string) => void lines.push(JSON.parse(t) as Record<string, unknown>) } });
+  const logger = createLogger({
+    level: 'debug',
+    destination: { write: (t: string) => void lines.push(JSON.parse(t) as Record<string, unknown>) },
+  });
   const client = server.client();
   await client.connect();
   try {
@@ -37,7 +40,12 @@ describe('the persistence check at start (CONFIG GET save, appendonly)', () => {
   it('warns (beat.redis.no_persistence) when Redis keeps nothing on disk: a restart would lose state, fence and queues', async () => {
     const lines = await persistenceLines([]);
     expect(lines).toEqual([
-      expect.objectContaining({ level: 'warn', save: '', appendonly: 'no', msg: expect.stringMatching(/keeps nothing on disk.*Enable RDB snapshots \(save.*appendonly yes/) }),
+      expect.objectContaining({
+        level: 'warn',
+        save: '',
+        appendonly: 'no',
+        msg: expect.stringMatching(/keeps nothing on disk.*Enable RDB snapshots \(save.*appendonly yes/),
+      }),
     ]);
   });
 

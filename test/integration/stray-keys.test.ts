@@ -41,7 +41,13 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
 
   function deployment(): { file: string; keys: SchedulerKeys } {
     const name = uniqueName('stray');
-    const file = dir.write(`${name}.json`, { name, broker: { url: server.url(0) }, maxInterval: '200ms', lock: FAST_LOCK, beatSchedule: { tick: { task: 't.tick', schedule: 1 } } });
+    const file = dir.write(`${name}.json`, {
+      name,
+      broker: { url: server.url(0) },
+      maxInterval: '200ms',
+      lock: FAST_LOCK,
+      beatSchedule: { tick: { task: 't.tick', schedule: 1 } },
+    });
     return { file, keys: schedulerKeys('tsbeat', name) };
   }
 
@@ -51,7 +57,12 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
     await beat.waitForEvent(EVENTS.fire, 10_000);
     const from = beat.logs.length;
     await redis.multi().del(keys.fence).hset(keys.fence, 'stray', 'value').exec();
-    const failed = await beat.waitForLog('a publish failure naming the fence', (l) => l.event === EVENTS.publishRetry && errText(l).includes(keys.fence), 10_000, from);
+    const failed = await beat.waitForLog(
+      'a publish failure naming the fence',
+      (l) => l.event === EVENTS.publishRetry && errText(l).includes(keys.fence),
+      10_000,
+      from,
+    );
     expect(errText(failed)).toContain(`key ${keys.fence} holds a hash, where tsbeat keeps a string (WRONGTYPE`);
     expect(errText(failed)).toContain(`DEL ${keys.fence}`);
     const lost = await beat.waitForEvent(EVENTS.lockLost, 5_000, from);
@@ -76,7 +87,11 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
     const { file, keys } = deployment();
     await redis.set(keys.state, 'stray');
     const beat = fleet.spawn({ config: file });
-    const failed = await beat.waitForLog('the state load failure', (l) => l.event === EVENTS.stateLoadFailed && errText(l).includes(keys.state), 10_000);
+    const failed = await beat.waitForLog(
+      'the state load failure',
+      (l) => l.event === EVENTS.stateLoadFailed && errText(l).includes(keys.state),
+      10_000,
+    );
     expect(errText(failed)).toContain(`key ${keys.state} holds a string, where tsbeat keeps a hash`);
     const r = await runBeatCli(['status', '--config', file]);
     expect(r.code, r.stderr).toBe(1);
@@ -106,6 +121,8 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
     expect(String(line.msg)).toContain('"not json"');
     expect(String(line.msg)).toContain('the value is replaced by a first sighting');
     // Replaced as said: the next reader finds a first sighting, not the stray text.
-    await expect.poll(async () => readEntryState(await redis.hget(keys.state, 'tick'))?.runCount, { timeout: 10_000 }).toBeGreaterThanOrEqual(0);
+    await expect
+      .poll(async () => readEntryState(await redis.hget(keys.state, 'tick'))?.runCount, { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(0);
   });
 });

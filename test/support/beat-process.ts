@@ -38,7 +38,7 @@ export function sleep(ms: number): Promise<void> {
  */
 export function errText(line: LogLine | undefined): string {
   const parts: string[] = [];
-  for (let err: unknown = line?.['err']; err !== undefined && err !== null; ) {
+  for (let err: unknown = line?.['err']; err !== undefined && err !== null;) {
     if (typeof err !== 'object') {
       parts.push(String(err));
       break;
@@ -50,7 +50,12 @@ export function errText(line: LogLine | undefined): string {
   return parts.join(' <- ');
 }
 
-export async function waitUntil<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, context: () => string = () => ''): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  context: () => string = () => '',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -150,7 +155,10 @@ export class BeatProcess {
       () => {
         const found = this.logs.slice(fromIndex).find(match);
         if (found) return found;
-        if (!this.alive) throw new Error(`${this.label} (pid ${this.pid}) exited (${JSON.stringify(this.exitInfo)}) while waiting for ${what}\n${this.tail()}`);
+        if (!this.alive)
+          throw new Error(
+            `${this.label} (pid ${this.pid}) exited (${JSON.stringify(this.exitInfo)}) while waiting for ${what}\n${this.tail()}`,
+          );
         return undefined;
       },
       timeoutMs,
@@ -170,7 +178,10 @@ export class BeatProcess {
   async waitForExit(timeoutMs: number): Promise<ExitInfo> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${this.label} (pid ${this.pid}) did not exit within ${timeoutMs} ms\n${this.tail()}`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`${this.label} (pid ${this.pid}) did not exit within ${timeoutMs} ms\n${this.tail()}`)),
+        timeoutMs,
+      );
     });
     try {
       return await Promise.race([this.exited, timeout]);
@@ -181,7 +192,10 @@ export class BeatProcess {
 
   /** The last log and text lines, for failure messages. */
   tail(n = 25, skipEvents: readonly string[] = []): string {
-    const logs = this.logs.filter((l) => !skipEvents.includes(l.event ?? '')).slice(-n).map((l) => `  ${l.time} ${l.level} ${l.event ?? ''} ${l.msg ?? ''} ${l['err'] === undefined ? '' : JSON.stringify(l['err'])}`);
+    const logs = this.logs
+      .filter((l) => !skipEvents.includes(l.event ?? ''))
+      .slice(-n)
+      .map((l) => `  ${l.time} ${l.level} ${l.event ?? ''} ${l.msg ?? ''} ${l['err'] === undefined ? '' : JSON.stringify(l['err'])}`);
     const text = this.text.slice(-n).map((t) => `  | ${t}`);
     const state = this.exitInfo === undefined ? 'running' : `exited ${JSON.stringify(this.exitInfo)}`;
     return [`--- ${this.label} (pid ${this.pid}, ${state}) last lines:`, ...logs, ...text].join('\n');
@@ -216,7 +230,10 @@ export class BeatFleet {
   spawn(options: SpawnOptions): BeatProcess {
     this.counter += 1;
     const label = options.label ?? `beat-${this.counter}`;
-    const p = new BeatProcess(label, ['run', '--config', options.config, ...(options.args ?? [])], { PATH: process.env['PATH'] ?? '', ...options.env });
+    const p = new BeatProcess(label, ['run', '--config', options.config, ...(options.args ?? [])], {
+      PATH: process.env['PATH'] ?? '',
+      ...options.env,
+    });
     this.all.push(p);
     return p;
   }

@@ -24,7 +24,11 @@ export interface PythonCelery {
 export function pythonCelery(): PythonCelery {
   const run = spawnSync(PYTHON, ['-c', 'import celery, redis; print(celery.__version__)'], { encoding: 'utf8', timeout: 30_000 });
   if (run.status === 0) return { ok: true, version: run.stdout.trim(), problem: '' };
-  return { ok: false, version: '', problem: `${PYTHON} cannot import celery and redis (${(run.stderr || String(run.error ?? '')).trim().split('\n').pop() ?? ''}); ${INSTALL_HINT}` };
+  return {
+    ok: false,
+    version: '',
+    problem: `${PYTHON} cannot import celery and redis (${(run.stderr || String(run.error ?? '')).trim().split('\n').pop() ?? ''}); ${INSTALL_HINT}`,
+  };
 }
 
 /** celery version as a comparable tuple. */
@@ -69,7 +73,11 @@ function environment(env: CeleryEnv): NodeJS.ProcessEnv {
 }
 
 function launch(name: string, args: readonly string[], env: CeleryEnv): { child: ChildProcess; handle: CeleryProcess } {
-  const child = spawn(PYTHON, ['-m', 'celery', '-A', 'tsbeat_testapp', ...args], { cwd: APP_DIR, env: environment(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(PYTHON, ['-m', 'celery', '-A', 'tsbeat_testapp', ...args], {
+    cwd: APP_DIR,
+    env: environment(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.add(child);
   let out = '';
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
@@ -94,16 +102,37 @@ function launch(name: string, args: readonly string[], env: CeleryEnv): { child:
  * Starts `celery worker` and waits (bounded) until it says it is ready. `pool` is solo unless a
  * test needs time limits, which only the prefork pool enforces.
  */
-export async function startWorker(options: { name: string; queues: readonly string[]; env: CeleryEnv; pool?: 'solo' | 'prefork'; readyTimeoutMs?: number }): Promise<CeleryProcess> {
+export async function startWorker(options: {
+  name: string;
+  queues: readonly string[];
+  env: CeleryEnv;
+  pool?: 'solo' | 'prefork';
+  readyTimeoutMs?: number;
+}): Promise<CeleryProcess> {
   const pool = options.pool ?? 'solo';
   const { child, handle } = launch(
     options.name,
-    ['worker', '-P', pool, '-c', '1', '-n', `${options.name}@%h`, '--without-heartbeat', '--without-gossip', '--without-mingle', '-Q', options.queues.join(','), '--loglevel=INFO'],
+    [
+      'worker',
+      '-P',
+      pool,
+      '-c',
+      '1',
+      '-n',
+      `${options.name}@%h`,
+      '--without-heartbeat',
+      '--without-gossip',
+      '--without-mingle',
+      '-Q',
+      options.queues.join(','),
+      '--loglevel=INFO',
+    ],
     options.env,
   );
   const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
   while (!/ ready\.\s*$/m.test(handle.output())) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`worker ${options.name} exited before it was ready:\n${handle.output()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`worker ${options.name} exited before it was ready:\n${handle.output()}`);
     if (Date.now() > deadline) {
       await handle.stop();
       throw new Error(`worker ${options.name} was not ready after ${options.readyTimeoutMs ?? 30_000} ms:\n${handle.output()}`);
@@ -127,12 +156,18 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `probe` every 50 ms until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, context: () => string = () => ''): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  context: () => string = () => '',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${context() === '' ? '' : `\n${context()}`}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${context() === '' ? '' : `\n${context()}`}`);
     await sleep(50);
   }
 }

@@ -19,7 +19,11 @@ const big = '9'.repeat(400);
 
 export const STATE_VALUES: readonly StateValue[] = [
   // Readable: the forms tsbeat writes.
-  { label: 'a scheduled run (publish form)', text: `{"slot":${S0},"at":${S0 + 3},"id":"task-1","n":1}`, state: { slotMs: S0, publishedAtMs: S0 + 3, lastTaskId: 'task-1', runCount: 1 } },
+  {
+    label: 'a scheduled run (publish form)',
+    text: `{"slot":${S0},"at":${S0 + 3},"id":"task-1","n":1}`,
+    state: { slotMs: S0, publishedAtMs: S0 + 3, lastTaskId: 'task-1', runCount: 1 },
+  },
   { label: 'a first sighting', text: `{"seen":${S0},"n":0}`, state: { seenMs: S0, runCount: 0 } },
   { label: 'a first sighting with runs (after manual ones)', text: `{"seen":${S0},"n":12}`, state: { seenMs: S0, runCount: 12 } },
   {
@@ -27,12 +31,28 @@ export const STATE_VALUES: readonly StateValue[] = [
     text: `{"slot":${S0},"seen":${S0 - 9},"at":${S0 + 7},"by":"trigger","id":"manual","n":4}`,
     state: { slotMs: S0, seenMs: S0 - 9, publishedAtMs: S0 + 7, lastRunTriggered: true, lastTaskId: 'manual', runCount: 4 },
   },
-  { label: 'a slot after the published one (stale)', text: `{"slot":${S0 + 5000},"at":${S0},"id":"later","n":7}`, state: { slotMs: S0 + 5000, publishedAtMs: S0, lastTaskId: 'later', runCount: 7 } },
+  {
+    label: 'a slot after the published one (stale)',
+    text: `{"slot":${S0 + 5000},"at":${S0},"id":"later","n":7}`,
+    state: { slotMs: S0 + 5000, publishedAtMs: S0, lastTaskId: 'later', runCount: 7 },
+  },
   // Readable: other spellings of the same JSON.
-  { label: 'count before id (older AMQP commits)', text: `{"slot":${S0},"at":${S0},"n":4,"id":"x"}`, state: { slotMs: S0, publishedAtMs: S0, lastTaskId: 'x', runCount: 4 } },
-  { label: 'spaces, other members, exponent', text: ` {\t"n" : 2 ,\r\n"slot" : 1.7e12 , "future":"x", "flag":true, "none":null, "neg":-0.5E-3 } `, state: { slotMs: 1.7e12, runCount: 2 } },
+  {
+    label: 'count before id (older AMQP commits)',
+    text: `{"slot":${S0},"at":${S0},"n":4,"id":"x"}`,
+    state: { slotMs: S0, publishedAtMs: S0, lastTaskId: 'x', runCount: 4 },
+  },
+  {
+    label: 'spaces, other members, exponent',
+    text: ` {\t"n" : 2 ,\r\n"slot" : 1.7e12 , "future":"x", "flag":true, "none":null, "neg":-0.5E-3 } `,
+    state: { slotMs: 1.7e12, runCount: 2 },
+  },
   { label: 'an escaped member name', text: '{"\\u006e":3}', state: { runCount: 3 } },
-  { label: 'escapes in the id', text: `{"slot":${S0},"at":${S0},"id":"a\\"b\\/c\\u00e9\\ud83d\\ude00","n":2}`, state: { slotMs: S0, publishedAtMs: S0, lastTaskId: 'a"b/cé😀', runCount: 2 } },
+  {
+    label: 'escapes in the id',
+    text: `{"slot":${S0},"at":${S0},"id":"a\\"b\\/c\\u00e9\\ud83d\\ude00","n":2}`,
+    state: { slotMs: S0, publishedAtMs: S0, lastTaskId: 'a"b/cé😀', runCount: 2 },
+  },
   { label: 'by another string: a scheduled run', text: '{"n":1,"by":"api"}', state: { runCount: 1 } },
   { label: 'a duplicate member: the last one counts', text: '{"n":"x","n":5}', state: { runCount: 5 } },
   { label: 'a fractional slot', text: '{"slot":1.5,"n":1}', state: { slotMs: 1.5, runCount: 1 } },
@@ -58,7 +78,7 @@ export const STATE_VALUES: readonly StateValue[] = [
   { label: 'NaN', text: '{"slot":NaN,"n":1}', state: 'unreadable' },
   { label: 'a raw tab in a string', text: '{"n":1,"id":"a\tb"}', state: 'unreadable' },
   { label: 'a lone surrogate in the id', text: '{"n":1,"id":"\\ud800"}', state: 'unreadable' },
-  { label: 'a lone surrogate in another member\'s name', text: '{"n":1,"\\udc00":1}', state: 'unreadable' },
+  { label: "a lone surrogate in another member's name", text: '{"n":1,"\\udc00":1}', state: 'unreadable' },
   // Unreadable: the wrong shape or types.
   { label: 'no count', text: `{"slot":${S0}}`, state: 'unreadable' },
   { label: 'an empty object', text: '{}', state: 'unreadable' },

@@ -41,7 +41,9 @@ export interface FakeRedis {
  * `intercept` sees each command first (with the 1-based number of its connection); returning true
  * means it dealt with it, and the rest of what that connection sent in the same chunk is dropped.
  */
-export async function startFakeRedis(intercept?: (args: readonly string[], connection: number, socket: Socket) => boolean): Promise<FakeRedis> {
+export async function startFakeRedis(
+  intercept?: (args: readonly string[], connection: number, socket: Socket) => boolean,
+): Promise<FakeRedis> {
   let connections = 0;
   const commands: string[][] = [];
   const sockets = new Set<Socket>();

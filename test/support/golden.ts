@@ -33,18 +33,23 @@ export function compareWithBeat(python: Envelope, ours: Envelope, allowedExtraHe
   if (!isDeepStrictEqual(decode(python), decode(ours))) diffs.push(`body: python ${show(decode(python))} vs ours ${show(decode(ours))}`);
 
   const extra = sorted(Object.keys(ours.headers).filter((k) => !(k in python.headers)));
-  if (!isDeepStrictEqual(extra, sorted(allowedExtraHeaders))) diffs.push(`extra header keys: ${show(extra)}, expected exactly ${show(sorted(allowedExtraHeaders))}`);
+  if (!isDeepStrictEqual(extra, sorted(allowedExtraHeaders)))
+    diffs.push(`extra header keys: ${show(extra)}, expected exactly ${show(sorted(allowedExtraHeaders))}`);
   for (const [key, value] of Object.entries(python.headers)) {
     if (!(key in ours.headers)) diffs.push(`header ${key} missing from ours`);
     else if (TIME_HEADERS.has(key)) diffs.push(...compareTimes(`header ${key}`, value, ours.headers[key], maxClockGapMs));
-    else if (!IGNORED_HEADERS.has(key) && !isDeepStrictEqual(value, ours.headers[key])) diffs.push(`header ${key}: python ${show(value)} vs ours ${show(ours.headers[key])}`);
+    else if (!IGNORED_HEADERS.has(key) && !isDeepStrictEqual(value, ours.headers[key]))
+      diffs.push(`header ${key}: python ${show(value)} vs ours ${show(ours.headers[key])}`);
   }
 
   if (!isDeepStrictEqual(sorted(Object.keys(python.properties)), sorted(Object.keys(ours.properties)))) {
-    diffs.push(`property keys: python ${show(sorted(Object.keys(python.properties)))} vs ours ${show(sorted(Object.keys(ours.properties)))}`);
+    diffs.push(
+      `property keys: python ${show(sorted(Object.keys(python.properties)))} vs ours ${show(sorted(Object.keys(ours.properties)))}`,
+    );
   }
   for (const [key, value] of Object.entries(python.properties)) {
-    if (!IGNORED_PROPERTIES.has(key) && !isDeepStrictEqual(value, ours.properties[key])) diffs.push(`property ${key}: python ${show(value)} vs ours ${show(ours.properties[key])}`);
+    if (!IGNORED_PROPERTIES.has(key) && !isDeepStrictEqual(value, ours.properties[key]))
+      diffs.push(`property ${key}: python ${show(value)} vs ours ${show(ours.properties[key])}`);
   }
   return diffs;
 }
@@ -52,7 +57,8 @@ export function compareWithBeat(python: Envelope, ours: Envelope, allowedExtraHe
 /** Times may differ by when each side sent; both must be set or both null, and ours in the safe format. */
 function compareTimes(what: string, python: unknown, ours: unknown, maxGapMs: number): string[] {
   if (python === null || ours === null) return python === ours ? [] : [`${what}: python ${show(python)} vs ours ${show(ours)}`];
-  if (typeof ours !== 'string' || !OUR_TIME_FORMAT.test(ours)) return [`${what}: ours ${show(ours)} is not YYYY-MM-DDTHH:MM:SS.ffffff+00:00`];
+  if (typeof ours !== 'string' || !OUR_TIME_FORMAT.test(ours))
+    return [`${what}: ours ${show(ours)} is not YYYY-MM-DDTHH:MM:SS.ffffff+00:00`];
   const gap = Math.abs(Date.parse(String(python)) - Date.parse(ours));
   return Number.isNaN(gap) || gap > maxGapMs ? [`${what}: python ${show(python)} and ours ${show(ours)} are ${gap} ms apart`] : [];
 }

@@ -47,7 +47,11 @@ export async function leadingPublisher(config: ResolvedConfig, logger: Logger, t
   });
   const close = async (): Promise<void> => {
     await leadership.stop();
-    await Promise.allSettled([publishing.close(), state.quit().catch(() => state.disconnect()), subscriber.quit().catch(() => subscriber.disconnect())]);
+    await Promise.allSettled([
+      publishing.close(),
+      state.quit().catch(() => state.disconnect()),
+      subscriber.quit().catch(() => subscriber.disconnect()),
+    ]);
   };
   try {
     const signal = AbortSignal.timeout(timeoutMs);
@@ -65,7 +69,13 @@ export async function leadingPublisher(config: ResolvedConfig, logger: Logger, t
         })
         .catch(reject);
     });
-    return { dispatcher: publishing.dispatcher, keys, token, dispatch: (runs, nowMs = Date.now()) => publishing.dispatcher.dispatch(runs, token, nowMs), close };
+    return {
+      dispatcher: publishing.dispatcher,
+      keys,
+      token,
+      dispatch: (runs, nowMs = Date.now()) => publishing.dispatcher.dispatch(runs, token, nowMs),
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
@@ -73,7 +83,8 @@ export async function leadingPublisher(config: ResolvedConfig, logger: Logger, t
 }
 
 /** What the config loader resolves for an entry; a dispatcher reads only its name and task. */
-const RESOLVED_ENTRY = parseConfig({ beatSchedule: { shell: { task: 'shell', schedule: 60 } } }, 'leading-publisher').entries[0] as ResolvedEntry;
+const RESOLVED_ENTRY = parseConfig({ beatSchedule: { shell: { task: 'shell', schedule: 60 } } }, 'leading-publisher')
+  .entries[0] as ResolvedEntry;
 
 /** The due run of `message` at `slotMs`, as the runner hands it to a dispatcher. */
 export function dueRunOf(message: TaskMessage, slotMs: number): DueRun {

@@ -9,7 +9,9 @@ import type { MessageConfig, MessageEntry, MessageEnv } from '../../src/celery/m
 
 export const ENV: MessageEnv = { origin: 'gen4242@testhost', replyTo: '03354bf1-1c73-3e81-a877-55c0c6d2e927' };
 
-export function entry(fields: { name?: string; task?: string; args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput } = {}): MessageEntry {
+export function entry(
+  fields: { name?: string; task?: string; args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput } = {},
+): MessageEntry {
   return {
     name: fields.name ?? 'add-every-minute',
     task: fields.task ?? 'proj.add',

@@ -33,7 +33,11 @@ process.once('exit', () => {
 export function runBeatCli(argv: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliRun> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const started = Date.now();
-  const child = spawn(process.execPath, [builtCli, ...argv], { cwd: repoRoot, env: { PATH: process.env['PATH'] ?? '', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [builtCli, ...argv], {
+    cwd: repoRoot,
+    env: { PATH: process.env['PATH'] ?? '', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   cliChildren.add(child);
   let stdout = '';
   let stderr = '';
@@ -63,7 +67,11 @@ export interface HttpReply {
 }
 
 /** One request to 127.0.0.1:port, failing after `timeoutMs`. */
-export async function httpRequest(port: number, path: string, init: { method?: string; body?: string; timeoutMs?: number } = {}): Promise<HttpReply> {
+export async function httpRequest(
+  port: number,
+  path: string,
+  init: { method?: string; body?: string; timeoutMs?: number } = {},
+): Promise<HttpReply> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {
     method: init.method ?? 'GET',
     ...(init.body === undefined ? {} : { body: init.body, headers: { 'content-type': 'application/json' } }),
@@ -112,7 +120,8 @@ export function parsePrometheus(text: string): Exposition {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
     if (!m) throw new Error(`line ${i + 1} is not Prometheus text: ${JSON.stringify(line)}`);
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, '$1');
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, '$1');
     const raw = m[3] as string;
     const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw);
     // Prometheus reads values with Go's ParseFloat, which takes NaN in any case; prom-client writes
@@ -176,4 +185,3 @@ export async function flushDb(db: number): Promise<void> {
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 }
-

@@ -49,7 +49,12 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Runs a command to completion; rejects with its output after `timeoutMs` (killing it). */
-function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; output: string }> {
+function run(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -156,7 +161,9 @@ export class PrivateRabbitNode {
     const child = this.child;
     if (child === undefined) return 0;
     const startedAt = Date.now();
-    const result = await run(join(RABBITMQ_BIN, 'rabbitmqctl'), ['-n', this.node, 'stop'], this.env(), timeoutMs).catch((error: unknown) => ({ code: -1, output: String(error) }));
+    const result = await run(join(RABBITMQ_BIN, 'rabbitmqctl'), ['-n', this.node, 'stop'], this.env(), timeoutMs).catch(
+      (error: unknown) => ({ code: -1, output: String(error) }),
+    );
     const deadline = Date.now() + Math.max(1000, timeoutMs - (Date.now() - startedAt));
     while (this.child === child && Date.now() < deadline) await sleep(50);
     if (this.child === child) {

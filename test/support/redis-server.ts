@@ -58,7 +58,9 @@ export class PrivateRedis {
 
   /** The URL of a DB on it, with the password when it has one. */
   url(db = 0): string {
-    return this.options.password === undefined ? `redis://127.0.0.1:${this.port}/${db}` : `redis://:${this.options.password}@127.0.0.1:${this.port}/${db}`;
+    return this.options.password === undefined
+      ? `redis://127.0.0.1:${this.port}/${db}`
+      : `redis://:${this.options.password}@127.0.0.1:${this.port}/${db}`;
   }
 
   client(db = 0): Redis {
@@ -76,7 +78,22 @@ export class PrivateRedis {
   async start(): Promise<void> {
     if (this.child) throw new Error(`redis-server on ${this.port} is already running`);
     if (await portOpen(this.port)) throw new Error(`port ${this.port} is in use: not starting a private redis-server there`);
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no', '--loglevel', 'warning'];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      this.dir,
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+    ];
     if (this.options.password !== undefined) args.push('--requirepass', this.options.password);
     args.push(...(this.options.args ?? []));
     const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });

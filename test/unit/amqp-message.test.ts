@@ -11,16 +11,27 @@ import { config, entry, ENV } from '../support/messages.js';
 
 const NOW = Date.parse('2026-11-21T05:33:00.000Z');
 const ID = '694bcd2a-5d3f-4c8e-9a51-3048d0d0e8d0';
-const QUEUES: AmqpQueueConfig = { taskDefaultQueue: 'celery', taskQueueMaxPriority: undefined, taskDefaultQueueType: 'classic', taskCreateMissingQueueType: 'classic' };
+const QUEUES: AmqpQueueConfig = {
+  taskDefaultQueue: 'celery',
+  taskQueueMaxPriority: undefined,
+  taskDefaultQueueType: 'classic',
+  taskCreateMissingQueueType: 'classic',
+};
 
-function render(fields: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput } = {}, cfg: { taskRoutes?: TaskRoutesInput; taskProtocol?: 1 | 2 } = {}): TaskMessage {
+function render(
+  fields: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput } = {},
+  cfg: { taskRoutes?: TaskRoutesInput; taskProtocol?: 1 | 2 } = {},
+): TaskMessage {
   return renderTaskMessage(compileMessageTemplate(entry(fields), config(cfg), ENV), { taskId: ID, slotMs: NOW, nowMs: NOW });
 }
 
-const deliver = (message: TaskMessage, queues: AmqpQueueConfig = QUEUES): AmqpDelivery => planAmqpPublish([message], queues).messages[0] as AmqpDelivery;
+const deliver = (message: TaskMessage, queues: AmqpQueueConfig = QUEUES): AmqpDelivery =>
+  planAmqpPublish([message], queues).messages[0] as AmqpDelivery;
 
 /** amqplib's own table encoder (not exported by the package, so loaded by path): the bytes RabbitMQ passes to the worker. */
-const codec = createRequire(import.meta.url)(`${process.cwd()}/node_modules/amqplib/lib/codec.js`) as { encodeTable(buffer: Buffer, value: unknown, offset: number): number };
+const codec = createRequire(import.meta.url)(`${process.cwd()}/node_modules/amqplib/lib/codec.js`) as {
+  encodeTable(buffer: Buffer, value: unknown, offset: number): number;
+};
 
 /**
  * py-amqp's `_read_item` (amqp/serialization.py, python3-amqp 5.1), the reader on the worker's side.
@@ -138,8 +149,18 @@ describe('the message as Celery publishes it over AMQP (kombu pyamqp)', () => {
     });
   });
 
-  it('keeps integers integers for py-amqp, which reads amqplib\'s int16 tag as a short string (timelimit [300, 250] would corrupt the table)', () => {
-    const values = { small: 1, negative: -5, short: 300, negShort: -300, int: 100_000, big: 2 ** 40, huge: 9007199254740991, fraction: 0.5, list: [300, -129, 70_000] };
+  it("keeps integers integers for py-amqp, which reads amqplib's int16 tag as a short string (timelimit [300, 250] would corrupt the table)", () => {
+    const values = {
+      small: 1,
+      negative: -5,
+      short: 300,
+      negShort: -300,
+      int: 100_000,
+      big: 2 ** 40,
+      huge: 9007199254740991,
+      fraction: 0.5,
+      list: [300, -129, 70_000],
+    };
     const table = fieldTable(values);
     expect(asWorkerReadsIt(table)).toEqual(values);
     const limits = deliver(render({ options: { timeLimit: 300, softTimeLimit: 250.5 } }));
@@ -160,7 +181,10 @@ describe('the message as Celery publishes it over AMQP (kombu pyamqp)', () => {
   it('protocol 1: the whole task in a JSON object body, headers holding only the beat fields', () => {
     const d = deliver(render({ args: [1] }, { taskProtocol: 1 }));
     expect(JSON.parse(d.content.toString('utf8'))).toMatchObject({ task: 'proj.add', id: ID, args: [1], kwargs: {}, utc: true });
-    expect(asWorkerReadsIt(d.properties.headers)).toEqual({ beat_entry: 'add-every-minute', beat_scheduled_at: '2026-11-21T05:33:00.000000+00:00' });
+    expect(asWorkerReadsIt(d.properties.headers)).toEqual({
+      beat_entry: 'add-every-minute',
+      beat_scheduled_at: '2026-11-21T05:33:00.000000+00:00',
+    });
   });
 });
 
@@ -180,9 +204,13 @@ describe('routing and declarations (celery-protocol.md §3.4)', () => {
   });
 
   it('publishes to a configured exchange and routing key, declaring the routed queue as Celery does', () => {
-    const d = deliver(render({}, { taskRoutes: { 'proj.*': { queue: 'q1', exchange: 'events', exchangeType: 'topic', routingKey: 'task.add' } } }));
+    const d = deliver(
+      render({}, { taskRoutes: { 'proj.*': { queue: 'q1', exchange: 'events', exchangeType: 'topic', routingKey: 'task.add' } } }),
+    );
     expect([d.exchange, d.routingKey, d.declareQueue]).toEqual(['events', 'task.add', 'q1']);
-    const noQueue = deliver(render({}, { taskRoutes: { 'proj.*': { exchange: 'events', exchangeType: 'topic', routingKey: 'task.add' } } }));
+    const noQueue = deliver(
+      render({}, { taskRoutes: { 'proj.*': { exchange: 'events', exchangeType: 'topic', routingKey: 'task.add' } } }),
+    );
     expect([noQueue.exchange, noQueue.routingKey, noQueue.declareQueue]).toEqual(['events', 'task.add', undefined]);
   });
 
@@ -197,8 +225,10 @@ describe('routing and declarations (celery-protocol.md §3.4)', () => {
     expect(queueDeclaration('other', { ...QUEUES, taskCreateMissingQueueType: 'quorum' }).arguments).toEqual({ 'x-queue-type': 'quorum' });
   });
 
-  it("sends x-max-priority as a signed 32-bit integer, as py-amqp declares it (RabbitMQ compares redeclarations)", () => {
-    expect(queueArgumentsTable(queueDeclaration('celery', { ...QUEUES, taskQueueMaxPriority: 10 }))).toEqual({ 'x-max-priority': { '!': 'int32', value: 10 } });
+  it('sends x-max-priority as a signed 32-bit integer, as py-amqp declares it (RabbitMQ compares redeclarations)', () => {
+    expect(queueArgumentsTable(queueDeclaration('celery', { ...QUEUES, taskQueueMaxPriority: 10 }))).toEqual({
+      'x-max-priority': { '!': 'int32', value: 10 },
+    });
   });
 
   it('names each configuration RabbitMQ would refuse', () => {

@@ -24,7 +24,12 @@ function failure(run: () => unknown): BeatError {
 
 /** `beat run`'s publishing for a broker URL, with a state client that never connects. */
 function publishingFor(url: string): Publishing {
-  return createPublishing(parseConfig({ broker: { url } }, 't'), schedulerKeys('tsbeat', 't'), silentLogger, new Redis({ lazyConnect: true }));
+  return createPublishing(
+    parseConfig({ broker: { url } }, 't'),
+    schedulerKeys('tsbeat', 't'),
+    silentLogger,
+    new Redis({ lazyConnect: true }),
+  );
 }
 
 const one = (url: string): AmqpEndpoint => {
@@ -49,7 +54,17 @@ describe('amqp:// as kombu reads it', () => {
   });
 
   it('fills in what kombu fills in: localhost (dialled as 127.0.0.1), port 5672, guest/guest, a 20 s heartbeat', () => {
-    expect(one('amqp://')).toMatchObject({ host: 'localhost', dialHost: '127.0.0.1', port: 5672, username: 'guest', password: 'guest', vhost: '/', tls: undefined, heartbeatS: 20, connectTimeoutMs: 10_000 });
+    expect(one('amqp://')).toMatchObject({
+      host: 'localhost',
+      dialHost: '127.0.0.1',
+      port: 5672,
+      username: 'guest',
+      password: 'guest',
+      vhost: '/',
+      tls: undefined,
+      heartbeatS: 20,
+      connectTimeoutMs: 10_000,
+    });
     // A user without a password gets kombu's default password, each filled in on its own.
     expect(one('amqp://bob@rabbit//')).toMatchObject({ username: 'bob', password: 'guest' });
     expect(one('amqp://:pw@rabbit//')).toMatchObject({ username: 'guest', password: 'pw' });
@@ -99,20 +114,41 @@ describe('refusals: each message names the URL with its password masked', () => 
     ['', 'broker URL is empty; expected e.g. amqp://guest:guest@127.0.0.1:5672//'],
     ['amqp://:SECRET@h:99999//', 'broker URL amqp://:***@h:99999//: the port must be a number from 1 to 65535, not "99999"'],
     ['amqp://u:SECRET@h:abc//', 'broker URL amqp://u:***@h:abc//: the port must be a number from 1 to 65535, not "abc"'],
-    ['amqp://:SEC/RET@h//', "broker URL amqp://:***@h//: an '@' follows the host part: percent-encode '/', '?' and '#' in the user name and password (%2F, %3F, %23)"],
+    [
+      'amqp://:SEC/RET@h//',
+      "broker URL amqp://:***@h//: an '@' follows the host part: percent-encode '/', '?' and '#' in the user name and password (%2F, %3F, %23)",
+    ],
     ['amqp://:SECRET%zz@h//', 'broker URL amqp://:***@h//: the password has a malformed %-escape'],
     ['amqp://:SECRET@h/%zz', 'broker URL amqp://:***@h/%zz: the virtual host (path) has a malformed %-escape'],
-    ['amqp://:SECRET@h//?ssl_cert_reqs=required', 'broker URL amqp://:***@h//?ssl_cert_reqs=required: ssl_cert_reqs needs an amqps:// URL (TLS); amqp:// connects without TLS'],
-    ['amqp://:SECRET@h//?frame_max=1', 'broker URL amqp://:***@h//?frame_max=1: unknown query option "frame_max"; allowed: heartbeat, connect_timeout'],
+    [
+      'amqp://:SECRET@h//?ssl_cert_reqs=required',
+      'broker URL amqp://:***@h//?ssl_cert_reqs=required: ssl_cert_reqs needs an amqps:// URL (TLS); amqp:// connects without TLS',
+    ],
+    [
+      'amqp://:SECRET@h//?frame_max=1',
+      'broker URL amqp://:***@h//?frame_max=1: unknown query option "frame_max"; allowed: heartbeat, connect_timeout',
+    ],
     [
       'amqps://:SECRET@h//?sslcert=x',
       'broker URL amqps://:***@h//?sslcert=x: unknown query option "sslcert"; allowed: heartbeat, connect_timeout, ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_check_hostname',
     ],
-    ['amqps://:SECRET@h//?ssl_cert_reqs=maybe', 'broker URL amqps://:***@h//?ssl_cert_reqs=maybe: ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "maybe"'],
-    ['amqps://:SECRET@h//?ssl_check_hostname=perhaps', 'broker URL amqps://:***@h//?ssl_check_hostname=perhaps: ssl_check_hostname must be true or false, not "perhaps"'],
+    [
+      'amqps://:SECRET@h//?ssl_cert_reqs=maybe',
+      'broker URL amqps://:***@h//?ssl_cert_reqs=maybe: ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "maybe"',
+    ],
+    [
+      'amqps://:SECRET@h//?ssl_check_hostname=perhaps',
+      'broker URL amqps://:***@h//?ssl_check_hostname=perhaps: ssl_check_hostname must be true or false, not "perhaps"',
+    ],
     ['amqp://:SECRET@h//?heartbeat=soon', 'broker URL amqp://:***@h//?heartbeat=soon: heartbeat must be a number of seconds, not "soon"'],
-    ['amqp://:SECRET@h//?connect_timeout=0', 'broker URL amqp://:***@h//?connect_timeout=0: connect_timeout must be a number of seconds above 0, not "0"'],
-    ['amqp://:SECRET@a//;redis://:SECRET@b/0', 'broker URL amqp://:***@a//;redis://:***@b/0: every URL of the list must start with amqp://, amqps:// or pyamqp://, not redis://'],
+    [
+      'amqp://:SECRET@h//?connect_timeout=0',
+      'broker URL amqp://:***@h//?connect_timeout=0: connect_timeout must be a number of seconds above 0, not "0"',
+    ],
+    [
+      'amqp://:SECRET@a//;redis://:SECRET@b/0',
+      'broker URL amqp://:***@a//;redis://:***@b/0: every URL of the list must start with amqp://, amqps:// or pyamqp://, not redis://',
+    ],
   ])('refuses %j', (url, message) => {
     const error = failure(() => parseAmqpUrl(url));
     expect(error.code).toBe(ErrorCode.BrokerUrl);
@@ -127,14 +163,28 @@ describe('amqplib options', () => {
 
   it('passes host, port, credentials, vhost and heartbeat, with the vhost escaped for amqplib (which decodes it again)', () => {
     const options = amqpConnectOptions(one('amqp://u:p@localhost:5673/50%25off'), files, 'tsbeat test');
-    expect(options.connect).toEqual({ protocol: 'amqp', hostname: '127.0.0.1', port: 5673, username: 'u', password: 'p', vhost: '50%25off', heartbeat: 20 });
+    expect(options.connect).toEqual({
+      protocol: 'amqp',
+      hostname: '127.0.0.1',
+      port: 5673,
+      username: 'u',
+      password: 'p',
+      vhost: '50%25off',
+      heartbeat: 20,
+    });
     expect(options.socket).toEqual({ timeout: 10_000, noDelay: true, clientProperties: { connection_name: 'tsbeat test' } });
   });
 
   it('verifies TLS against the CA file and the host name as written (not the address dialled)', () => {
     const options = amqpConnectOptions(one('amqps://localhost//?ssl_ca_certs=/ca.pem&ssl_certfile=/c.pem&ssl_keyfile=/k.pem'), files, 'n');
     expect(options.connect.protocol).toBe('amqps');
-    expect(options.socket).toMatchObject({ servername: 'localhost', rejectUnauthorized: true, ca: files('/ca.pem'), cert: files('/c.pem'), key: files('/k.pem') });
+    expect(options.socket).toMatchObject({
+      servername: 'localhost',
+      rejectUnauthorized: true,
+      ca: files('/ca.pem'),
+      cert: files('/c.pem'),
+      key: files('/k.pem'),
+    });
     expect(options.socket.checkServerIdentity).toBeUndefined();
     const lax = amqpConnectOptions(one('amqps://r//?ssl_cert_reqs=none&ssl_check_hostname=false'), files, 'n').socket;
     expect(lax.rejectUnauthorized).toBe(false);
@@ -146,7 +196,9 @@ describe('TLS files', () => {
   it('names a TLS file that cannot be read, at start-up rather than on every reconnect', () => {
     const error = failure(() => publishingFor('amqps://u:SECRET@rabbit//?ssl_ca_certs=/nonexistent/ca.pem'));
     expect(error.code).toBe(ErrorCode.BrokerUrl);
-    expect(error.message).toMatch(/^broker URL amqps:\/\/u:\*\*\*@rabbit\/\/\?ssl_ca_certs=\/nonexistent\/ca.pem: cannot read the ssl_ca_certs file "\/nonexistent\/ca.pem": ENOENT/);
+    expect(error.message).toMatch(
+      /^broker URL amqps:\/\/u:\*\*\*@rabbit\/\/\?ssl_ca_certs=\/nonexistent\/ca.pem: cannot read the ssl_ca_certs file "\/nonexistent\/ca.pem": ENOENT/,
+    );
   });
 });
 
@@ -164,7 +216,12 @@ describe('an AMQP URL', () => {
         new AmqpTransport({
           url: 'amqp://rabbit//',
           transportOptions: {},
-          queues: { taskDefaultQueue: 'celery', taskQueueMaxPriority: 10, taskDefaultQueueType: 'quorum', taskCreateMissingQueueType: 'classic' },
+          queues: {
+            taskDefaultQueue: 'celery',
+            taskQueueMaxPriority: 10,
+            taskDefaultQueueType: 'quorum',
+            taskCreateMissingQueueType: 'classic',
+          },
           logger: silentLogger,
         }),
     );
@@ -178,12 +235,18 @@ describe('an AMQP URL', () => {
 describe('configuration for an AMQP broker', () => {
   it('keeps state and lock in the local Redis by default (RabbitMQ cannot hold them), or in state.url', () => {
     expect(stateUrlFor(parseConfig({ broker: { url: 'amqp://guest@rabbit//' } }, 't'))).toBe('redis://127.0.0.1:6379/0');
-    expect(stateUrlFor(parseConfig({ broker: { url: 'amqps://rabbit//' }, state: { url: 'redis://state:6379/3' } }, 't'))).toBe('redis://state:6379/3');
+    expect(stateUrlFor(parseConfig({ broker: { url: 'amqps://rabbit//' }, state: { url: 'redis://state:6379/3' } }, 't'))).toBe(
+      'redis://state:6379/3',
+    );
     expect(stateUrlFor(parseConfig({ broker: { url: 'redis://cache:6379/2' } }, 't'))).toBe('redis://cache:6379/2');
   });
 
   it("reads Celery's queue settings in either spelling, with Celery's defaults", () => {
-    expect(parseConfig({}, 't')).toMatchObject({ taskQueueMaxPriority: undefined, taskDefaultQueueType: 'classic', taskCreateMissingQueueType: 'classic' });
+    expect(parseConfig({}, 't')).toMatchObject({
+      taskQueueMaxPriority: undefined,
+      taskDefaultQueueType: 'classic',
+      taskCreateMissingQueueType: 'classic',
+    });
     expect(parseConfig({ task_queue_max_priority: 10, task_default_queue_type: 'classic' }, 't')).toMatchObject({
       taskQueueMaxPriority: 10,
       taskDefaultQueueType: 'classic',

@@ -15,7 +15,11 @@ const ISO_FORMAT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$/;
 const headersOf = (m: TaskMessage): Record<string, unknown> => JSON.parse(m.headersJson) as Record<string, unknown>;
 
 function render(e = entry(), c = config(), input: { taskId?: string; slotMs?: number; nowMs?: number } = {}): TaskMessage {
-  return renderTaskMessage(compileMessageTemplate(e, c, ENV), { taskId: input.taskId ?? ID, slotMs: input.slotMs ?? SLOT, nowMs: input.nowMs ?? NOW });
+  return renderTaskMessage(compileMessageTemplate(e, c, ENV), {
+    taskId: input.taskId ?? ID,
+    slotMs: input.slotMs ?? SLOT,
+    nowMs: input.nowMs ?? NOW,
+  });
 }
 
 describe('protocol v2 message', () => {
@@ -45,8 +49,27 @@ describe('protocol v2 message', () => {
       beat_scheduled_at: '2026-11-21T05:32:00.000000+00:00',
     });
     expect(Object.keys(headersOf(m))).toEqual([
-      'lang', 'task', 'id', 'shadow', 'eta', 'expires', 'group', 'group_index', 'retries', 'timelimit', 'root_id', 'parent_id',
-      'argsrepr', 'kwargsrepr', 'origin', 'ignore_result', 'replaced_task_nesting', 'stamped_headers', 'stamps', 'beat_entry', 'beat_scheduled_at',
+      'lang',
+      'task',
+      'id',
+      'shadow',
+      'eta',
+      'expires',
+      'group',
+      'group_index',
+      'retries',
+      'timelimit',
+      'root_id',
+      'parent_id',
+      'argsrepr',
+      'kwargsrepr',
+      'origin',
+      'ignore_result',
+      'replaced_task_nesting',
+      'stamped_headers',
+      'stamps',
+      'beat_entry',
+      'beat_scheduled_at',
     ]);
   });
 
@@ -59,9 +82,9 @@ describe('protocol v2 message', () => {
   });
 
   it('keeps integers near 2^53 and unicode exact in the body', () => {
-    const m = render(entry({ args: [9007199254740991, -9007199254740991, 'wörld ☃ 😀'], kwargs: { 'ключ': 'значение' } }));
+    const m = render(entry({ args: [9007199254740991, -9007199254740991, 'wörld ☃ 😀'], kwargs: { ключ: 'значение' } }));
     expect(m.body).toContain('9007199254740991,-9007199254740991,"wörld ☃ 😀"');
-    expect(JSON.parse(m.body)).toEqual([[9007199254740991, -9007199254740991, 'wörld ☃ 😀'], { 'ключ': 'значение' }, expect.any(Object)]);
+    expect(JSON.parse(m.body)).toEqual([[9007199254740991, -9007199254740991, 'wörld ☃ 😀'], { ключ: 'значение' }, expect.any(Object)]);
   });
 
   it('writes a BigInt from a JS/TS config (within 2^53) as a plain JSON number, in the body and in argsrepr', () => {
@@ -143,10 +166,39 @@ describe('protocol v2 message', () => {
 describe('protocol v1 message (taskProtocol: 1)', () => {
   it('puts everything in a body object in as_task_v1 order and leaves only custom headers', () => {
     const m = render(entry({ options: { expires: 30, timeLimit: 9, headers: { 'x-custom': 'v' } } }), config({ taskProtocol: 1 }));
-    expect(headersOf(m)).toEqual({ beat_entry: 'add-every-minute', beat_scheduled_at: '2026-11-21T05:32:00.000000+00:00', 'x-custom': 'v' });
+    expect(headersOf(m)).toEqual({
+      beat_entry: 'add-every-minute',
+      beat_scheduled_at: '2026-11-21T05:32:00.000000+00:00',
+      'x-custom': 'v',
+    });
     const body = JSON.parse(m.body) as Record<string, unknown>;
-    expect(Object.keys(body)).toEqual(['task', 'id', 'args', 'kwargs', 'group', 'group_index', 'retries', 'eta', 'expires', 'utc', 'callbacks', 'errbacks', 'timelimit', 'taskset', 'chord']);
-    expect(body).toMatchObject({ task: 'proj.add', id: ID, args: [2, 3], kwargs: {}, eta: null, expires: '2026-11-21T05:33:21.392000+00:00', utc: true, timelimit: [9, null] });
+    expect(Object.keys(body)).toEqual([
+      'task',
+      'id',
+      'args',
+      'kwargs',
+      'group',
+      'group_index',
+      'retries',
+      'eta',
+      'expires',
+      'utc',
+      'callbacks',
+      'errbacks',
+      'timelimit',
+      'taskset',
+      'chord',
+    ]);
+    expect(body).toMatchObject({
+      task: 'proj.add',
+      id: ID,
+      args: [2, 3],
+      kwargs: {},
+      eta: null,
+      expires: '2026-11-21T05:33:21.392000+00:00',
+      utc: true,
+      timelimit: [9, null],
+    });
     expect(m.bodyBase64).toBeUndefined();
     expect(m.properties).toMatchObject({ correlation_id: ID, expiration: '30000' });
   });
@@ -205,7 +257,11 @@ describe('refusals', () => {
   });
 
   it('accepts the snake_case spellings of a Python celeryconfig', () => {
-    expect(optionsSchema.parse({ time_limit: 5, soft_time_limit: 4, ignore_result: true })).toEqual({ timeLimit: 5, softTimeLimit: 4, ignoreResult: true });
+    expect(optionsSchema.parse({ time_limit: 5, soft_time_limit: 4, ignore_result: true })).toEqual({
+      timeLimit: 5,
+      softTimeLimit: 4,
+      ignoreResult: true,
+    });
   });
 
   it('refuses kombu typed-JSON objects in custom headers at validation (kombu >= 5.3 decodes headers too)', () => {
@@ -215,19 +271,30 @@ describe('refusals', () => {
   });
 
   it.each([
-    ['args', { args: [1, { __type__: 'uuid', __value__: 'x' }] }, 'entry "add-every-minute": args.1: an object with exactly the keys "__type__" and "__value__"'],
-    ['kwargs', { kwargs: { when: { __value__: 1, __type__: 'datetime' } } }, 'entry "add-every-minute": kwargs.when: an object with exactly the keys'],
-  ] as [string, Parameters<typeof entry>[0], string][])('refuses a {__type__, __value__} object in raw %s handed to the publish-time API', (_what, fields, message) => {
-    let caught: unknown;
-    try {
-      compileMessageTemplate(entry(fields), config(), ENV);
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(BeatError);
-    expect((caught as BeatError).code).toBe(ErrorCode.MessageInvalid);
-    expect((caught as BeatError).message).toContain(message);
-  });
+    [
+      'args',
+      { args: [1, { __type__: 'uuid', __value__: 'x' }] },
+      'entry "add-every-minute": args.1: an object with exactly the keys "__type__" and "__value__"',
+    ],
+    [
+      'kwargs',
+      { kwargs: { when: { __value__: 1, __type__: 'datetime' } } },
+      'entry "add-every-minute": kwargs.when: an object with exactly the keys',
+    ],
+  ] as [string, Parameters<typeof entry>[0], string][])(
+    'refuses a {__type__, __value__} object in raw %s handed to the publish-time API',
+    (_what, fields, message) => {
+      let caught: unknown;
+      try {
+        compileMessageTemplate(entry(fields), config(), ENV);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(BeatError);
+      expect((caught as BeatError).code).toBe(ErrorCode.MessageInvalid);
+      expect((caught as BeatError).message).toContain(message);
+    },
+  );
 
   it('refuses raw args that JSON cannot carry exactly (beyond 2^53)', () => {
     expect(() => compileMessageTemplate(entry({ args: [2 ** 53 + 2] }), config(), ENV)).toThrow(/beyond 2\^53/);

@@ -54,7 +54,9 @@ describe('config bounds', () => {
       }),
       'test',
     );
-    expect(Object.fromEntries(config.entries.map((e) => [e.name, e.schedule.kind === 'interval' ? e.schedule.everyMs : undefined]))).toEqual({
+    expect(
+      Object.fromEntries(config.entries.map((e) => [e.name, e.schedule.kind === 'interval' ? e.schedule.everyMs : undefined])),
+    ).toEqual({
       least: 100,
       most: YEARS_100_S * 1000,
       fraction: 2000,

@@ -42,7 +42,11 @@ describe('YAML configs as docker-compose and Kubernetes files are written', () =
       'beatSchedule:',
       '  e: { <<: [*a, *b], schedule: 60 }',
     ]);
-    expect(config.entries[0]).toMatchObject({ task: 'a.task', jitterMs: 5000, schedule: { kind: 'interval', everyMs: 60_000, relative: true } });
+    expect(config.entries[0]).toMatchObject({
+      task: 'a.task',
+      jitterMs: 5000,
+      schedule: { kind: 'interval', everyMs: 60_000, relative: true },
+    });
   });
 
   it('ignores x- extension keys in every settings object, in JSON too', () => {
@@ -50,7 +54,9 @@ describe('YAML configs as docker-compose and Kubernetes files are written', () =
       {
         'x-owner': 'team-a',
         lock: { 'x-note': 'three servers later', ttl: 5 },
-        beatSchedule: { a: { 'x-doc': 'why', task: 't', schedule: { 'x-why': 1, timedelta: { minutes: 1 } }, options: { 'x-k': 1, queue: 'q' } } },
+        beatSchedule: {
+          a: { 'x-doc': 'why', task: 't', schedule: { 'x-why': 1, timedelta: { minutes: 1 } }, options: { 'x-k': 1, queue: 'q' } },
+        },
       },
       'x.json',
     );
@@ -73,8 +79,20 @@ describe('YAML configs as docker-compose and Kubernetes files are written', () =
 
   it('refuses an alias bomb whichever reader reads it (a block scalar sends this one to the library)', async () => {
     const laughs = ['note: |', '  a block scalar', 'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
-    for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g']]) laughs.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
-    await expect(loadYaml('bomb.yaml', laughs)).rejects.toThrow(/YAML aliases expand 72 written values to 6,053,445, more than the 1,000,000 allowed/);
-    await expect(loadYaml('bomb-plain.yaml', laughs.slice(2))).rejects.toThrow(/YAML aliases expand 71 written values to 6,053,444, more than the 1,000,000 allowed/);
+    for (const [prev, name] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+      ['d', 'e'],
+      ['e', 'f'],
+      ['f', 'g'],
+    ])
+      laughs.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    await expect(loadYaml('bomb.yaml', laughs)).rejects.toThrow(
+      /YAML aliases expand 72 written values to 6,053,445, more than the 1,000,000 allowed/,
+    );
+    await expect(loadYaml('bomb-plain.yaml', laughs.slice(2))).rejects.toThrow(
+      /YAML aliases expand 71 written values to 6,053,444, more than the 1,000,000 allowed/,
+    );
   });
 });

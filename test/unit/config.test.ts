@@ -131,7 +131,8 @@ describe('config schema', () => {
   });
 
   it('refuses unknown option keys instead of dropping them', () => {
-    expect(problemsOf({ beatSchedule: { a: { task: 't', schedule: 1, options: { queue: 'q', retry: true, prority: 3 } } } })).toMatchInlineSnapshot(`
+    expect(problemsOf({ beatSchedule: { a: { task: 't', schedule: 1, options: { queue: 'q', retry: true, prority: 3 } } } }))
+      .toMatchInlineSnapshot(`
       [
         "beatSchedule.a.options.retry: unknown key "retry"; allowed keys: queue, exchange, exchangeType, routingKey, priority, expires, countdown, headers, timeLimit, softTimeLimit, ignoreResult, shadow, deliveryMode",
         "beatSchedule.a.options.prority: unknown key "prority"; did you mean "priority"?",
@@ -190,7 +191,10 @@ describe('config schema', () => {
 describe('config files', () => {
   it('reports YAML problems with their line numbers', async () => {
     const path = join(dir, 'lines.yaml');
-    writeFileSync(path, ['beatSchedule:', '  nightly:', '    task: ops.backup', '    schedule:', '      crontab: { hour: 25 }', ''].join('\n'));
+    writeFileSync(
+      path,
+      ['beatSchedule:', '  nightly:', '    task: ops.backup', '    schedule:', '      crontab: { hour: 25 }', ''].join('\n'),
+    );
     await expect(loadConfig({ explicit: path, cwd: dir })).rejects.toThrow(
       'lines.yaml: 1 problem\n  beatSchedule.nightly.schedule.crontab.hour (line 5): 25 is out of range 0-23',
     );
@@ -199,7 +203,9 @@ describe('config files', () => {
   it('reports YAML syntax errors and duplicate keys without a stack trace', async () => {
     const path = join(dir, 'dup.yaml');
     writeFileSync(path, 'beatSchedule:\n  a: { task: t, schedule: 1 }\n  a: { task: u, schedule: 2 }\n');
-    await expect(loadConfig({ explicit: path, cwd: dir })).rejects.toThrow(/dup\.yaml: 1 problem\n {2}\(top level\) \(line 3\): YAML syntax: Map keys must be unique/);
+    await expect(loadConfig({ explicit: path, cwd: dir })).rejects.toThrow(
+      /dup\.yaml: 1 problem\n {2}\(top level\) \(line 3\): YAML syntax: Map keys must be unique/,
+    );
   });
 
   it('reports a large integer that YAML cannot keep exactly', async () => {

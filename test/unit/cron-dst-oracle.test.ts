@@ -214,7 +214,7 @@ const hhmm = (minutes: number): string => {
 
 function hazard(o: OracleSpec, tr: Transition | undefined, run: OracleRun): string {
   if (tr === undefined) return 'matches wall time one to one (no DST)';
-  const wallAt = ((Math.round(tr.at / MIN) + tr.before) % 1440 + 1440) % 1440;
+  const wallAt = (((Math.round(tr.at / MIN) + tr.before) % 1440) + 1440) % 1440;
   const shift = `${tr.after > tr.before ? 'gap' : 'overlap'} ${hhmm(wallAt)}→${hhmm(wallAt + tr.after - tr.before)}`;
   if (tr.after > tr.before) {
     if (!run.gapMatched) return `${shift}: keeps its wall times, none of which is skipped`;
@@ -230,9 +230,27 @@ const YEAR_START = Date.UTC(2026, 0, 1);
 const YEAR_END = Date.UTC(2027, 0, 1);
 
 const LINES = [
-  '30 2 * * *', '0,30 2 * * *', '*/15 * * * *', '*/20 1 * * *', '0 * * * *', '45 * * * *', '0 0 * * *',
-  '*/30 0 * * *', '15 2 * * *', '*/10 1-4 * * *', '30 1 * * *', '0 2 * * 0', '30 23 * * *', '*/15 23 * * *',
-  '0 1,2,3 * * *', '50 2 * * *', '0 3 * * *', '45 2 * * *', '15 0 * * *', '*/5 2 * * *', '0 0 1-7 * 0',
+  '30 2 * * *',
+  '0,30 2 * * *',
+  '*/15 * * * *',
+  '*/20 1 * * *',
+  '0 * * * *',
+  '45 * * * *',
+  '0 0 * * *',
+  '*/30 0 * * *',
+  '15 2 * * *',
+  '*/10 1-4 * * *',
+  '30 1 * * *',
+  '0 2 * * 0',
+  '30 23 * * *',
+  '*/15 23 * * *',
+  '0 1,2,3 * * *',
+  '50 2 * * *',
+  '0 3 * * *',
+  '45 2 * * *',
+  '15 0 * * *',
+  '*/5 2 * * *',
+  '0 0 1-7 * 0',
 ];
 const CELERY: Record<string, string | number>[] = [
   { minute: '30', hour: '2' },
@@ -243,8 +261,17 @@ const CELERY: Record<string, string | number>[] = [
 const SPECS = [...LINES.map(fromLine), ...CELERY.map(fromCelery)];
 
 const ZONES = [
-  'America/New_York', 'Europe/London', 'Europe/Berlin', 'Australia/Sydney', 'Australia/Lord_Howe',
-  'Pacific/Chatham', 'America/Santiago', 'America/Havana', 'Antarctica/Troll', 'Asia/Kolkata', 'UTC',
+  'America/New_York',
+  'Europe/London',
+  'Europe/Berlin',
+  'Australia/Sydney',
+  'Australia/Lord_Howe',
+  'Pacific/Chatham',
+  'America/Santiago',
+  'America/Havana',
+  'Antarctica/Troll',
+  'Asia/Kolkata',
+  'UTC',
 ];
 
 describe('§4 DST policy against a brute-force oracle (2026 transitions)', () => {
@@ -334,10 +361,22 @@ describe('zone primitives at the odd transitions', () => {
   }
 
   it('offsetMinutes matches luxon at random instants 1850-2100, LMT included (cache correctness)', () => {
-    const zones = ['America/New_York', 'Europe/Amsterdam', 'Asia/Kolkata', 'Australia/Lord_Howe', 'Pacific/Chatham', 'Pacific/Apia',
-      'America/Metlakatla', 'Africa/Casablanca', 'Antarctica/Troll', 'America/Santiago', 'Asia/Tehran', 'Europe/Dublin'];
+    const zones = [
+      'America/New_York',
+      'Europe/Amsterdam',
+      'Asia/Kolkata',
+      'Australia/Lord_Howe',
+      'Pacific/Chatham',
+      'Pacific/Apia',
+      'America/Metlakatla',
+      'Africa/Casablanca',
+      'Antarctica/Troll',
+      'America/Santiago',
+      'Asia/Tehran',
+      'Europe/Dublin',
+    ];
     let seed = 12345;
-    const rand = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
+    const rand = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
     const bad: string[] = [];
     for (const zone of zones) {
       const lux = IANAZone.create(zone);
@@ -369,7 +408,14 @@ describe('formatInstant and localParts', () => {
 
   it('gives wall fields with weekday 0 = Sunday', () => {
     expect(localParts('Australia/Sydney', Date.UTC(2026, 9, 3, 16, 30, 15, 250))).toEqual({
-      year: 2026, month: 10, day: 4, hour: 3, minute: 30, second: 15, millisecond: 250, weekday: 0,
+      year: 2026,
+      month: 10,
+      day: 4,
+      hour: 3,
+      minute: 30,
+      second: 15,
+      millisecond: 250,
+      weekday: 0,
     });
   });
 
@@ -394,7 +440,8 @@ describe('bounds', () => {
     // The fixed version fires at the gap end.
     const fixed = parseCeleryCrontab({ minute: 30, hour: 2, dayOfMonth: '8-14', monthOfYear: 3, dayOfWeek: 0 });
     expect(nextCronFires(fixed, 'America/New_York', Date.UTC(2026, 0, 1), 2).map((t) => formatInstant(t, 'America/New_York'))).toEqual([
-      '2026-03-08T03:00:00-04:00', '2027-03-14T03:00:00-04:00',
+      '2026-03-08T03:00:00-04:00',
+      '2027-03-14T03:00:00-04:00',
     ]);
   });
 

@@ -56,7 +56,10 @@ describe('parseCronLine: fields', () => {
     expect(parseCronLine('0 0 * * 5-0').daysOfWeek).toEqual([0, 5, 6]);
     expect(parseCronLine('0 0 * * 1-7/2').daysOfWeek).toEqual([0, 1, 3, 5]);
     expect(next(parseCronLine('0 0 * * FRI-SUN'), '2027-01-01T00:00:00Z', 4)).toEqual([
-      '2027-01-02 00:00', '2027-01-03 00:00', '2027-01-08 00:00', '2027-01-09 00:00',
+      '2027-01-02 00:00',
+      '2027-01-03 00:00',
+      '2027-01-08 00:00',
+      '2027-01-09 00:00',
     ]);
   });
 
@@ -66,7 +69,10 @@ describe('parseCronLine: fields', () => {
     expect(s.minutes).toEqual([30]);
     expect(s.fixed).toBe(true);
     expect(nextCronFires(s, 'UTC', Date.UTC(2027, 0, 1), 4).map((t) => new Date(t).toISOString())).toEqual([
-      '2027-01-01T02:30:00.000Z', '2027-01-01T02:30:20.000Z', '2027-01-01T02:30:40.000Z', '2027-01-02T02:30:00.000Z',
+      '2027-01-01T02:30:00.000Z',
+      '2027-01-01T02:30:20.000Z',
+      '2027-01-01T02:30:40.000Z',
+      '2027-01-02T02:30:00.000Z',
     ]);
   });
 
@@ -102,7 +108,11 @@ describe('parseCronLine: day-of-month / day-of-week rule (cronie)', () => {
 
   it('counts 1-31 as restricted, so 1-31 OR Monday is every day', () => {
     expect(parseCronLine('0 0 1-31 * 1').dayRule).toBe('or');
-    expect(next(parseCronLine('0 0 1-31 * 1'), '2026-12-31T00:00:00Z')).toEqual(['2027-01-01 00:00', '2027-01-02 00:00', '2027-01-03 00:00']);
+    expect(next(parseCronLine('0 0 1-31 * 1'), '2026-12-31T00:00:00Z')).toEqual([
+      '2027-01-01 00:00',
+      '2027-01-02 00:00',
+      '2027-01-03 00:00',
+    ]);
   });
 
   it('makes an impossible day-of-month possible through the OR (30 February or any Monday)', () => {
@@ -133,8 +143,16 @@ describe('parseCronLine: extensions and nicknames', () => {
   });
 
   it('w#n is the n-th weekday w, wL the last weekday w of the month', () => {
-    expect(next(parseCronLine('15 10 * * 1#2'), '2027-01-01T00:00:00Z')).toEqual(['2027-01-11 10:15', '2027-02-08 10:15', '2027-03-08 10:15']);
-    expect(next(parseCronLine('0 0 * * FRI#5'), '2027-01-01T00:00:00Z')).toEqual(['2027-01-29 00:00', '2027-04-30 00:00', '2027-07-30 00:00']);
+    expect(next(parseCronLine('15 10 * * 1#2'), '2027-01-01T00:00:00Z')).toEqual([
+      '2027-01-11 10:15',
+      '2027-02-08 10:15',
+      '2027-03-08 10:15',
+    ]);
+    expect(next(parseCronLine('0 0 * * FRI#5'), '2027-01-01T00:00:00Z')).toEqual([
+      '2027-01-29 00:00',
+      '2027-04-30 00:00',
+      '2027-07-30 00:00',
+    ]);
     expect(next(parseCronLine('0 0 * * 5L'), '2027-01-01T00:00:00Z')).toEqual(['2027-01-29 00:00', '2027-02-26 00:00', '2027-03-26 00:00']);
     expect(parseCronLine('0 0 * * 7L').lastDaysOfWeek).toEqual([0]);
   });
@@ -168,13 +186,25 @@ describe('parseCronLine: errors', () => {
     ['0 0 * * 8', 'day-of-week field "8": 8 is out of range 0-7', 'dayOfWeek'],
     ['0 0,25 * * *', 'hour field "0,25": 25 is out of range 0-23', 'hour'],
     ['* * * *', 'expected 5 fields (minute hour day-of-month month day-of-week) or 6 (with seconds first), got 4 in "* * * *"', undefined],
-    ['0 0 1 1 * 2027 x', 'expected 5 fields (minute hour day-of-month month day-of-week) or 6 (with seconds first), got 7 in "0 0 1 1 * 2027 x"', undefined],
+    [
+      '0 0 1 1 * 2027 x',
+      'expected 5 fields (minute hour day-of-month month day-of-week) or 6 (with seconds first), got 7 in "0 0 1 1 * 2027 x"',
+      undefined,
+    ],
     ['', 'empty cron expression; expected 5 fields: minute hour day-of-month month day-of-week', undefined],
     ['0,,5 * * * *', 'minute field "0,,5": empty entry in the list', 'minute'],
     [',5 * * * *', 'minute field ",5": empty entry in the list', 'minute'],
     ['0 23-1 * * *', 'hour field "23-1": range 23-1 goes backwards; for a range that wraps around write "23,0-1"', 'hour'],
-    ['0 0 * * SAT-MON', 'day-of-week field "SAT-MON": range SAT-MON goes backwards; for a range that wraps around write "6-7,1"', 'dayOfWeek'],
-    ['0 0 20-10 * *', 'day-of-month field "20-10": range 20-10 goes backwards; for a range that wraps around write "20-31,1-10"', 'dayOfMonth'],
+    [
+      '0 0 * * SAT-MON',
+      'day-of-week field "SAT-MON": range SAT-MON goes backwards; for a range that wraps around write "6-7,1"',
+      'dayOfWeek',
+    ],
+    [
+      '0 0 20-10 * *',
+      'day-of-month field "20-10": range 20-10 goes backwards; for a range that wraps around write "20-31,1-10"',
+      'dayOfMonth',
+    ],
     ['*/0 * * * *', 'minute field "*/0": step 0 is out of range 1-59', 'minute'],
     ['*/90 * * * *', 'minute field "*/90": step 90 is out of range 1-59', 'minute'],
     ['0 */24 * * *', 'hour field "*/24": step 24 is out of range 1-23', 'hour'],
@@ -186,7 +216,11 @@ describe('parseCronLine: errors', () => {
     ['x * * * *', 'minute field "x": "x" is not a valid value; use 0-59', 'minute'],
     ['0 0 * * 1#6', 'day-of-week field "1#6": the occurrence after # must be 1-5', 'dayOfWeek'],
     ['0 0 * * 1,2#0', 'day-of-week field "1,2#0": "2#0": the occurrence after # must be 1-5', 'dayOfWeek'],
-    ['0 0 * * L', 'day-of-week field "L": "L" alone is ambiguous in day-of-week; write e.g. 5L for the last Friday of the month', 'dayOfWeek'],
+    [
+      '0 0 * * L',
+      'day-of-week field "L": "L" alone is ambiguous in day-of-week; write e.g. 5L for the last Friday of the month',
+      'dayOfWeek',
+    ],
     ['0 L * * *', 'hour field "L": L, W, # and ? are only allowed in the day-of-month and day-of-week fields', 'hour'],
     ['0 ? * * *', 'hour field "?": L, W, # and ? are only allowed in the day-of-month and day-of-week fields', 'hour'],
     ['0 0 L/2 * *', 'day-of-month field "L/2": a step cannot follow L, W or #', 'dayOfMonth'],
@@ -289,7 +323,9 @@ describe('parseCeleryCrontab', () => {
   });
 
   it('records the source as Celery writes it: keyword order, snake_case names, Python literals', () => {
-    expect(parseCeleryCrontab({ monthOfYear: 1, minute: '*/5', hour: [1, 2] }).source).toBe("crontab(minute='*/5', hour=[1, 2], month_of_year=1)");
+    expect(parseCeleryCrontab({ monthOfYear: 1, minute: '*/5', hour: [1, 2] }).source).toBe(
+      "crontab(minute='*/5', hour=[1, 2], month_of_year=1)",
+    );
     expect(parseCeleryCrontab({ dayOfMonth: '1', dayOfWeek: 'mon-fri' }).source).toBe("crontab(day_of_week='mon-fri', day_of_month='1')");
   });
 
@@ -356,7 +392,10 @@ describe('describeCron', () => {
     [parseCeleryCrontab({ dayOfWeek: '*/2', hour: 12, minute: 0 }), 'at 12:00 on Tue, Thu, Sat and Sun'],
     [parseCeleryCrontab({ hour: '23-1' }), "crontab(hour='23-1')"],
     // Unusual crontabs are shown in Celery's own words, as a Celery user wrote them (day_of_week=, not dayOfWeek=).
-    [parseCeleryCrontab({ minute: 0, hour: 9, dayOfWeek: 'mon', dayOfMonth: '1-7' }), "crontab(minute=0, hour=9, day_of_week='mon', day_of_month='1-7')"],
+    [
+      parseCeleryCrontab({ minute: 0, hour: 9, dayOfWeek: 'mon', dayOfMonth: '1-7' }),
+      "crontab(minute=0, hour=9, day_of_week='mon', day_of_month='1-7')",
+    ],
   ];
   for (const [spec, text] of cases) {
     it(`${spec.source} → ${text}`, () => expect(describeCron(spec)).toBe(text));

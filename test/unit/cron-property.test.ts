@@ -12,7 +12,6 @@ import type { CronSpec } from '../../src/core/cron/index.js';
 import { int, pick, prng } from '../support/prng.js';
 import type { Rand } from '../support/prng.js';
 
-
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
@@ -71,7 +70,8 @@ function expression(r: Rand): string {
   const shape = r();
   if (shape < 0.25) dom = list(r, 1, 28);
   else if (shape < 0.4) dow = weekdays();
-  else if (shape < 0.55) [dom, dow] = [list(r, 1, 28), weekdays()]; // both restricted: OR in both
+  else if (shape < 0.55)
+    [dom, dow] = [list(r, 1, 28), weekdays()]; // both restricted: OR in both
   else if (shape < 0.62) dom = `*/${int(r, 2, 10)}`;
   else if (shape < 0.68) dow = `*/${int(r, 2, 3)}`;
   else if (shape < 0.73) dom = 'L';

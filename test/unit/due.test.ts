@@ -96,7 +96,12 @@ describe('planDue', () => {
   });
 
   it('fires a daily crontab once after three days of downtime', () => {
-    const timing: EntryTiming = { schedule: { kind: 'cron', spec: parseCronLine('0 3 * * *') }, zone: 'Europe/Berlin', catchUp: 'once', catchUpWindowMs: undefined };
+    const timing: EntryTiming = {
+      schedule: { kind: 'cron', spec: parseCronLine('0 3 * * *') },
+      zone: 'Europe/Berlin',
+      catchUp: 'once',
+      catchUpWindowMs: undefined,
+    };
     const last = Date.parse('2026-11-18T02:00:00Z'); // 03:00 in Berlin on the 18th
     const plan = planDue(timing, last, Date.parse('2026-11-21T12:00:00Z'), opts);
     expect(plan.slots).toEqual([Date.parse('2026-11-21T02:00:00Z')]);
@@ -105,7 +110,12 @@ describe('planDue', () => {
   });
 
   it('plans the same with the next slot given as without it (the runner passes the one it keeps)', () => {
-    const daily: EntryTiming = { schedule: { kind: 'cron', spec: parseCronLine('0 3 * * *') }, zone: 'Europe/Berlin', catchUp: 'once', catchUpWindowMs: undefined };
+    const daily: EntryTiming = {
+      schedule: { kind: 'cron', spec: parseCronLine('0 3 * * *') },
+      zone: 'Europe/Berlin',
+      catchUp: 'once',
+      catchUpWindowMs: undefined,
+    };
     const cases: [EntryTiming, number, number][] = [
       [every10s('once'), t0, t0 + 9_999],
       [every10s('once'), t0, t0 + 10 * S + 7],
@@ -122,7 +132,12 @@ describe('planDue', () => {
   });
 
   it('runs a clocked entry once and then never again', () => {
-    const timing: EntryTiming = { schedule: { kind: 'clocked', atMs: t0 + 5 * S }, zone: 'UTC', catchUp: 'once', catchUpWindowMs: undefined };
+    const timing: EntryTiming = {
+      schedule: { kind: 'clocked', atMs: t0 + 5 * S },
+      zone: 'UTC',
+      catchUp: 'once',
+      catchUpWindowMs: undefined,
+    };
     const plan = planDue(timing, t0, t0 + 6 * S, opts);
     expect(plan.slots).toEqual([t0 + 5 * S]);
     expect(plan.nextSlotMs).toBeUndefined();
@@ -130,7 +145,12 @@ describe('planDue', () => {
   });
 
   it('finds the latest slot after a very long downtime without walking every missed slot', () => {
-    const timing: EntryTiming = { schedule: { kind: 'cron', spec: parseCronLine('* * * * * *') }, zone: 'UTC', catchUp: 'once', catchUpWindowMs: undefined };
+    const timing: EntryTiming = {
+      schedule: { kind: 'cron', spec: parseCronLine('* * * * * *') },
+      zone: 'UTC',
+      catchUp: 'once',
+      catchUpWindowMs: undefined,
+    };
     const plan = planDue(timing, t0, t0 + 30 * 86_400 * S, opts);
     expect(plan.slots).toEqual([t0 + 30 * 86_400 * S]);
     expect(plan.missed).toBe(10_000); // counted up to the cap

@@ -38,7 +38,12 @@ function takeAll(book: EntryBook, nowMs: number): Due[] {
 }
 
 /** Records every planned run of `taken` with one outcome, as a dispatch would report it. */
-function recordAll(book: EntryBook, taken: readonly Due[], nowMs: number, outcome: (entry: BookEntry) => RunOutcome = () => 'published'): void {
+function recordAll(
+  book: EntryBook,
+  taken: readonly Due[],
+  nowMs: number,
+  outcome: (entry: BookEntry) => RunOutcome = () => 'published',
+): void {
   const entries: BookEntry[] = [];
   const slots: number[] = [];
   for (const { held, plan } of taken) {

@@ -3,7 +3,14 @@
  * (test/support/entry-state-values.ts; the scripts' side is test/integration/lua-contract.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { UNREADABLE, decodeEntryState, encodeEntryState, firstSighting, publishedStatePrefix, readEntryState } from '../../src/redis/entry-state-codec.js';
+import {
+  UNREADABLE,
+  decodeEntryState,
+  encodeEntryState,
+  firstSighting,
+  publishedStatePrefix,
+  readEntryState,
+} from '../../src/redis/entry-state-codec.js';
 import type { EntryState } from '../../src/ports/state.js';
 import { S0, STATE_VALUES } from '../support/entry-state-values.js';
 
@@ -35,7 +42,9 @@ describe('encodeEntryState', () => {
     expect(encodeEntryState({ slotMs: S0, seenMs: 1, publishedAtMs: 2, lastRunTriggered: true, lastTaskId: 'i', runCount: 3 })).toBe(
       `{"slot":${S0},"seen":1,"at":2,"by":"trigger","id":"i","n":3}`,
     );
-    expect(`${publishedStatePrefix(String(S0), '5', 'task')}7}`).toBe(encodeEntryState({ slotMs: S0, publishedAtMs: 5, lastTaskId: 'task', runCount: 7 }));
+    expect(`${publishedStatePrefix(String(S0), '5', 'task')}7}`).toBe(
+      encodeEntryState({ slotMs: S0, publishedAtMs: 5, lastTaskId: 'task', runCount: 7 }),
+    );
     expect(firstSighting(S0)).toBe(`{"seen":${S0},"n":0}`);
   });
 

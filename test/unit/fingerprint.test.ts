@@ -7,22 +7,35 @@ import { compareFingerprint, configFingerprint, fingerprintFields, parseFingerpr
 import { parseConfig } from '../../src/config/load.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
 
-const config = (beatSchedule: Record<string, unknown>, extra: Record<string, unknown> = {}) => parseConfig({ name: 'fp', beatSchedule, ...extra }, 'fingerprint.test');
-const fingerprintOf = (beatSchedule: Record<string, unknown>, extra: Record<string, unknown> = {}) => configFingerprint(config(beatSchedule, extra));
+const config = (beatSchedule: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  parseConfig({ name: 'fp', beatSchedule, ...extra }, 'fingerprint.test');
+const fingerprintOf = (beatSchedule: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  configFingerprint(config(beatSchedule, extra));
 /** As a standby reads it back from the leader hash. */
 const published = (beatSchedule: Record<string, unknown>) => parseFingerprint(fingerprintFields(fingerprintOf(beatSchedule)));
 
 describe('config fingerprint', () => {
   it('the same config written with its keys in another order (YAML against JSON) (and its entries in another order) is not reported as different', () => {
-    const a = fingerprintOf({ a: { task: 't.a', schedule: 5, kwargs: { x: 1, y: 2 } }, b: { task: 't.b', schedule: { cron: '*/5 * * * *' } } });
-    const b = fingerprintOf({ b: { schedule: { cron: '*/5 * * * *' }, task: 't.b' }, a: { kwargs: { y: 2, x: 1 }, schedule: 5, task: 't.a' } });
+    const a = fingerprintOf({
+      a: { task: 't.a', schedule: 5, kwargs: { x: 1, y: 2 } },
+      b: { task: 't.b', schedule: { cron: '*/5 * * * *' } },
+    });
+    const b = fingerprintOf({
+      b: { schedule: { cron: '*/5 * * * *' }, task: 't.b' },
+      a: { kwargs: { y: 2, x: 1 }, schedule: 5, task: 't.a' },
+    });
     expect(b.configHash).toBe(a.configHash);
     expect(compareFingerprint(a, parseFingerprint(fingerprintFields(b)), 'fp', 'leader-1')).toBeUndefined();
   });
 
   it('a second deployment on the same name: names the entries only this config has, and only the leader has, and says to set `name`', () => {
     const own = fingerprintOf({ reports: { task: 't.r', schedule: 60 }, invoices: { task: 't.i', schedule: 60 } });
-    const mismatch = compareFingerprint(own, published({ reports: { task: 't.r', schedule: 60 }, cleanup: { task: 't.c', schedule: 60 } }), 'default', 'host:1:abc');
+    const mismatch = compareFingerprint(
+      own,
+      published({ reports: { task: 't.r', schedule: 60 }, cleanup: { task: 't.c', schedule: 60 } }),
+      'default',
+      'host:1:abc',
+    );
     expect(mismatch).toMatchObject({ onlyHere: ['invoices'], onlyLeader: ['cleanup'] });
     expect(mismatch?.message).toBe(
       'this config differs from the one the leader host:1:abc of deployment "default" runs: this config has 1 entry the leader lacks ("invoices") and lacks 1 of the leader\'s ("cleanup"). ' +
@@ -32,13 +45,23 @@ describe('config fingerprint', () => {
 
   it('the same entries with another schedule, task or routing are reported as defined differently', () => {
     const leader = published({ a: { task: 't.a', schedule: 60 } });
-    for (const own of [fingerprintOf({ a: { task: 't.a', schedule: 30 } }), fingerprintOf({ a: { task: 't.b', schedule: 60 } }), fingerprintOf({ a: { task: 't.a', schedule: 60 } }, { taskDefaultQueue: 'other' })]) {
-      expect(compareFingerprint(own, leader, 'fp', 'l')).toMatchObject({ summary: 'the same entries, defined differently', onlyHere: [], onlyLeader: [] });
+    for (const own of [
+      fingerprintOf({ a: { task: 't.a', schedule: 30 } }),
+      fingerprintOf({ a: { task: 't.b', schedule: 60 } }),
+      fingerprintOf({ a: { task: 't.a', schedule: 60 } }, { taskDefaultQueue: 'other' }),
+    ]) {
+      expect(compareFingerprint(own, leader, 'fp', 'l')).toMatchObject({
+        summary: 'the same entries, defined differently',
+        onlyHere: [],
+        onlyLeader: [],
+      });
     }
   });
 
   it('beyond the published-names limit only the counts are compared (the leader record stays small)', () => {
-    const many = Object.fromEntries(Array.from({ length: DEFAULTS.fingerprintMaxNames + 1 }, (_, i) => [`e${i}`, { task: 't', schedule: 60 }]));
+    const many = Object.fromEntries(
+      Array.from({ length: DEFAULTS.fingerprintMaxNames + 1 }, (_, i) => [`e${i}`, { task: 't', schedule: 60 }]),
+    );
     const fields = fingerprintFields(fingerprintOf(many));
     expect(fields['entryNames']).toBeUndefined();
     const mismatch = compareFingerprint(fingerprintOf({ a: { task: 't', schedule: 60 } }), parseFingerprint(fields), 'fp', 'l');
@@ -46,6 +69,8 @@ describe('config fingerprint', () => {
   });
 
   it('a leader that published no fingerprint (an older tsbeat) is not reported', () => {
-    expect(compareFingerprint(fingerprintOf({ a: { task: 't', schedule: 60 } }), parseFingerprint({ instance: 'x' }), 'fp', 'l')).toBeUndefined();
+    expect(
+      compareFingerprint(fingerprintOf({ a: { task: 't', schedule: 60 } }), parseFingerprint({ instance: 'x' }), 'fp', 'l'),
+    ).toBeUndefined();
   });
 });

@@ -29,8 +29,16 @@ describe('MinHeap', () => {
       if (next() < 0.2) heap.remove(item);
       else heap.update(item, Math.floor(next() * 1000));
       const limit = Math.floor(next() * 1000);
-      const expected = items.filter((i) => heap.has(i) && i.key <= limit).map((i) => i.name).sort((a, b) => a - b);
-      expect(heap.upTo(limit).map((i) => i.name).sort((a, b) => a - b)).toEqual(expected);
+      const expected = items
+        .filter((i) => heap.has(i) && i.key <= limit)
+        .map((i) => i.name)
+        .sort((a, b) => a - b);
+      expect(
+        heap
+          .upTo(limit)
+          .map((i) => i.name)
+          .sort((a, b) => a - b),
+      ).toEqual(expected);
     }
     const keys: number[] = [];
     for (let top = heap.pop(); top !== undefined; top = heap.pop()) keys.push(top.key);

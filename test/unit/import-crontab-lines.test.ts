@@ -40,7 +40,10 @@ describe('% in commands, as cron do_command.c splits them', () => {
 
 describe('job lines', () => {
   it('keeps the variables and the zone in force at each job, CRON_TZ over TZ', () => {
-    const parsed = parseCrontab(['A=1', 'TZ=Europe/Berlin', '0 1 * * * one', 'CRON_TZ=Asia/Tokyo', 'A=2', '0 2 * * * two', 'CRON_TZ=', '0 3 * * * three'].join('\n'), false);
+    const parsed = parseCrontab(
+      ['A=1', 'TZ=Europe/Berlin', '0 1 * * * one', 'CRON_TZ=Asia/Tokyo', 'A=2', '0 2 * * * two', 'CRON_TZ=', '0 3 * * * three'].join('\n'),
+      false,
+    );
     expect(parsed.problems).toEqual([]);
     expect(parsed.jobs.map((j) => [j.line, j.command, j.zone, j.env.A])).toEqual([
       [3, 'one', 'Europe/Berlin', '1'],

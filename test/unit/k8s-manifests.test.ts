@@ -67,7 +67,8 @@ function finalEnv(instructions: readonly Instruction[]): Map<string, string> {
   const lastFrom = instructions.map((i) => i.op).lastIndexOf('FROM');
   const env = new Map<string, string>();
   for (const i of instructions.slice(lastFrom).filter((x) => x.op === 'ENV')) {
-    if (/^\S+=/.test(i.args)) for (const m of i.args.matchAll(/(\S+?)=("[^"]*"|\S+)/g)) env.set(m[1] as string, (m[2] as string).replace(/^"|"$/g, ''));
+    if (/^\S+=/.test(i.args))
+      for (const m of i.args.matchAll(/(\S+?)=("[^"]*"|\S+)/g)) env.set(m[1] as string, (m[2] as string).replace(/^"|"$/g, ''));
     else {
       const [k = '', ...v] = i.args.split(/\s+/);
       env.set(k, v.join(' '));
@@ -197,7 +198,7 @@ describe('deploy/kubernetes manifests', () => {
     }
   });
 
-  it('has a PodDisruptionBudget that selects the Deployment\'s pods and still lets a node drain', () => {
+  it("has a PodDisruptionBudget that selects the Deployment's pods and still lets a node drain", () => {
     const labels = pod['metadata']['labels'] as Record<string, string>;
     const selector = pdb['spec']['selector']['matchLabels'] as Record<string, string>;
     expect(Object.keys(selector).length).toBeGreaterThan(0);
@@ -216,7 +217,10 @@ describe('deploy/kubernetes manifests', () => {
   });
 
   it('runs as the non-root user the image declares', () => {
-    const user = dockerfile().filter((i) => i.op === 'USER').at(-1)?.args ?? '';
+    const user =
+      dockerfile()
+        .filter((i) => i.op === 'USER')
+        .at(-1)?.args ?? '';
     const uid = Number(user.split(':')[0]);
     expect(Number.isInteger(uid) && uid > 0, `Dockerfile USER ${user} is a numeric non-root uid`).toBe(true);
     const security = { ...pod['spec']['securityContext'], ...beat['securityContext'] };
@@ -240,7 +244,9 @@ describe('Dockerfile', () => {
   it('runs `beat run` by default, reading the mounted BEAT_CONFIG the Kubernetes manifest also names', () => {
     expect(args('ENTRYPOINT')).toEqual(['["beat"]']);
     expect(args('CMD')).toEqual(['["run"]']);
-    const k8sEnv = new Map(((only('Deployment')['spec']['template']['spec']['containers'] as Obj[])[0]?.['env'] as Obj[]).map((e) => [e['name'], e['value']]));
+    const k8sEnv = new Map(
+      ((only('Deployment')['spec']['template']['spec']['containers'] as Obj[])[0]?.['env'] as Obj[]).map((e) => [e['name'], e['value']]),
+    );
     expect(env.get(ENV.config)).toBe(k8sEnv.get(ENV.config));
   });
 
@@ -253,7 +259,8 @@ describe('Dockerfile', () => {
   describe('HEALTHCHECK, run as the container runs it against the real server', () => {
     const healthcheck = args('HEALTHCHECK')[0] ?? '';
     const cmd = JSON.parse(healthcheck.slice(healthcheck.indexOf('CMD') + 3).trim()) as string[];
-    const probe = (beatHttp: string | undefined): Promise<number | null> => run([process.execPath, ...cmd.slice(1)], beatHttp === undefined ? {} : { BEAT_HTTP: beatHttp });
+    const probe = (beatHttp: string | undefined): Promise<number | null> =>
+      run([process.execPath, ...cmd.slice(1)], beatHttp === undefined ? {} : { BEAT_HTTP: beatHttp });
 
     it('is a node command that asks /healthz', () => {
       expect(cmd[0]).toBe('node');

@@ -32,10 +32,17 @@ describe('layering of src/', () => {
     afterAll(() => rmSync(copy, { recursive: true, force: true }));
 
     it('names an upward import, type-only or dynamic, and the cycle it makes', () => {
-      writeFileSync(join(copy, 'src', 'core', 'upward.ts'), "import type { Runner } from '../runtime/runner.js';\nexport const load = () => import('../service/service.js');\nexport type R = Runner;\n");
+      writeFileSync(
+        join(copy, 'src', 'core', 'upward.ts'),
+        "import type { Runner } from '../runtime/runner.js';\nexport const load = () => import('../service/service.js');\nexport type R = Runner;\n",
+      );
       const report = check(copy);
-      expect(report.problems).toContain("src/core/upward.ts imports ../runtime/runner.js: src/core may not import src/runtime (it may import core/cron, time, base)");
-      expect(report.problems.some((p) => p.startsWith('src/core/upward.ts imports ../service/service.js: src/core may not import src/service'))).toBe(true);
+      expect(report.problems).toContain(
+        'src/core/upward.ts imports ../runtime/runner.js: src/core may not import src/runtime (it may import core/cron, time, base)',
+      );
+      expect(
+        report.problems.some((p) => p.startsWith('src/core/upward.ts imports ../service/service.js: src/core may not import src/service')),
+      ).toBe(true);
       expect(report.cycles.length).toBeGreaterThan(0);
     });
 
@@ -45,7 +52,9 @@ describe('layering of src/', () => {
       writeFileSync(join(copy, 'src', 'extra', 'thing.ts'), 'export const y = 2;\n');
       const report = check(copy);
       expect(report.problems).toContain('src/core/long.ts: 451 lines, more than 450; split it by subject');
-      expect(report.problems).toContain('src/extra/thing.ts: folder src/extra is not in LAYERS (scripts/layers.mjs); add it with the folders it may import');
+      expect(report.problems).toContain(
+        'src/extra/thing.ts: folder src/extra is not in LAYERS (scripts/layers.mjs); add it with the folders it may import',
+      );
     });
   });
 });

@@ -31,7 +31,10 @@ describe('LineBatcher (the logger destination of `beat run`)', () => {
     expect(writes).toEqual([]);
     await nextTurn();
     expect(writes).toHaveLength(1);
-    const lines = (writes[0] as string).trimEnd().split('\n').map((line) => JSON.parse(line) as { i: number; event: string });
+    const lines = (writes[0] as string)
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { i: number; event: string });
     expect(lines.map((l) => l.i)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
     expect(lines.every((l) => l.event === 'beat.fire')).toBe(true);
     logger.warn('alone');
@@ -70,7 +73,11 @@ function wrappedFailure(): BeatError {
 
 function jsonLines(base?: Record<string, string>) {
   const lines: Record<string, unknown>[] = [];
-  const logger = createLogger({ level: 'debug', base, destination: { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) } });
+  const logger = createLogger({
+    level: 'debug',
+    base,
+    destination: { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) },
+  });
   return { lines, logger };
 }
 
@@ -80,10 +87,21 @@ describe('createLogger: what each JSON line carries', () => {
     logger.warn({ event: 'beat.redis.error', err: wrappedFailure() }, 'a wrapped error');
     logger.warn({ event: 'beat.broker.error', err: { message: 'channel closed' } }, 'an error-like object');
     logger.warn({ event: 'beat.tick.error', err: 'just text' }, 'a string');
-    const dual = new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:6390'), { code: 'ECONNREFUSED' }), new Error('connect ECONNREFUSED 127.0.0.1:6390')], '');
+    const dual = new AggregateError(
+      [
+        Object.assign(new Error('connect ECONNREFUSED ::1:6390'), { code: 'ECONNREFUSED' }),
+        new Error('connect ECONNREFUSED 127.0.0.1:6390'),
+      ],
+      '',
+    );
     logger.warn({ event: 'beat.redis.error', err: Object.assign(dual, { code: 'ECONNREFUSED' }) }, 'an empty AggregateError');
     expect(lines.map((l) => l['err'])).toEqual([
-      { message: 'cannot reach Redis', type: 'BeatError', code: 'REDIS_UNAVAILABLE', cause: { message: 'connect ECONNREFUSED 127.0.0.1:6390', code: 'ECONNREFUSED' } },
+      {
+        message: 'cannot reach Redis',
+        type: 'BeatError',
+        code: 'REDIS_UNAVAILABLE',
+        cause: { message: 'connect ECONNREFUSED 127.0.0.1:6390', code: 'ECONNREFUSED' },
+      },
       { message: 'channel closed' },
       { message: 'just text' },
       { message: 'connect ECONNREFUSED ::1:6390; connect ECONNREFUSED 127.0.0.1:6390', type: 'AggregateError', code: 'ECONNREFUSED' },
@@ -97,7 +115,12 @@ describe('createLogger: what each JSON line carries', () => {
     logger.child({ broker: 'redis://127.0.0.1:6379/0' }).warn({ event: 'beat.broker.error' }, 'logged by the transport');
     expect(lines).toEqual([
       expect.objectContaining({ instance: 'host:1:abc', deployment: 'myapp', event: 'beat.reload.failed' }),
-      expect.objectContaining({ instance: 'host:1:abc', deployment: 'myapp', event: 'beat.broker.error', broker: 'redis://127.0.0.1:6379/0' }),
+      expect.objectContaining({
+        instance: 'host:1:abc',
+        deployment: 'myapp',
+        event: 'beat.broker.error',
+        broker: 'redis://127.0.0.1:6379/0',
+      }),
     ]);
   });
 });
@@ -109,7 +132,10 @@ describe('prettyStream (the lines `beat run` writes to a terminal)', () => {
     out.on('data', (chunk: Buffer) => {
       text += chunk.toString('utf8');
     });
-    const logger = pino({ base: { pid: 1, instance: 'host:1:abc', deployment: 'myapp' }, serializers: { err: serializeError } }, prettyStream(out, false));
+    const logger = pino(
+      { base: { pid: 1, instance: 'host:1:abc', deployment: 'myapp' }, serializers: { err: serializeError } },
+      prettyStream(out, false),
+    );
     write(logger);
     return text.trimEnd().split('\n');
   }

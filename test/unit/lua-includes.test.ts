@@ -17,7 +17,9 @@ describe('assembleLua', () => {
   });
 
   it('names a missing fragment and the chain that asked for it', () => {
-    expect(() => assembleLua('s', '--- @include "a"\n--- @include "nope"', read)).toThrow(/s includes "nope", but there is no fragment lua\/includes\/nope\.lua \(s → nope\)/);
+    expect(() => assembleLua('s', '--- @include "a"\n--- @include "nope"', read)).toThrow(
+      /s includes "nope", but there is no fragment lua\/includes\/nope\.lua \(s → nope\)/,
+    );
     expect(() => assembleLua('s', '--- @include "nope"', read)).toThrow(expect.objectContaining({ code: 'LUA_SCRIPT_INVALID' }));
   });
 
@@ -26,11 +28,22 @@ describe('assembleLua', () => {
   });
 
   it('leaves other comments alone', () => {
-    expect(assembleLua('s', '-- @include "a" is not an include line\n--- see @include "a"', read)).toBe('-- @include "a" is not an include line\n--- see @include "a"');
+    expect(assembleLua('s', '-- @include "a" is not an include line\n--- see @include "a"', read)).toBe(
+      '-- @include "a" is not an include line\n--- see @include "a"',
+    );
   });
 
   it('every shipped script assembles, with no include line left and each fragment once', () => {
-    for (const name of ['publish-fenced', 'trigger-fenced', 'record-seen', 'claim-fenced', 'commit-fenced', 'claim-trigger', 'commit-trigger', 'leader-info']) {
+    for (const name of [
+      'publish-fenced',
+      'trigger-fenced',
+      'record-seen',
+      'claim-fenced',
+      'commit-fenced',
+      'claim-trigger',
+      'commit-trigger',
+      'leader-info',
+    ]) {
       const text = lua(name);
       expect(text).not.toMatch(/@include/);
       expect(text.match(/^local function wrongType\(/gm)?.length).toBe(1);

@@ -15,7 +15,10 @@ import type { PublishEvents } from '../../src/service/metered-dispatcher.js';
 
 const SLOT = Date.UTC(2026, 10, 22, 6, 0, 0);
 const TOKEN = 'token-1';
-const config = parseConfig({ name: 'metered', beatSchedule: { a: { task: 't.a', schedule: 1 }, b: { task: 't.b', schedule: 1 }, c: { task: 't.c', schedule: 1 } } }, 'metered.test');
+const config = parseConfig(
+  { name: 'metered', beatSchedule: { a: { task: 't.a', schedule: 1 }, b: { task: 't.b', schedule: 1 }, c: { task: 't.c', schedule: 1 } } },
+  'metered.test',
+);
 const env = { origin: makeOrigin(1, 'host'), replyTo: 'reply' };
 
 function runOf(name: string): DueRun {
@@ -69,7 +72,10 @@ describe('meteredDispatcher', () => {
     const inner = fakeInner({ fenced: false, outcomes: ['stale', 'dropped', 'dropped'] });
     const r = recorder();
     await meteredDispatcher(inner.dispatcher, r.events, r.handOver).dispatch(RUNS, TOKEN, SLOT);
-    expect(r.reported).toEqual([['dropped', 'b'], ['dropped', 'c']]);
+    expect(r.reported).toEqual([
+      ['dropped', 'b'],
+      ['dropped', 'c'],
+    ]);
     expect(r.handedOver).toEqual([]);
   });
 
@@ -79,7 +85,10 @@ describe('meteredDispatcher', () => {
     const r = recorder();
     const result = await meteredDispatcher(inner.dispatcher, r.events, r.handOver).dispatch(RUNS, TOKEN, SLOT);
     expect(result).toEqual({ fenced: false, outcomes: ['published', 'dropped', 'unsent'], failure });
-    expect(r.reported).toEqual([['dropped', 'b'], ['publishFailed', failure]]);
+    expect(r.reported).toEqual([
+      ['dropped', 'b'],
+      ['publishFailed', failure],
+    ]);
     expect(r.handedOver).toEqual([]);
   });
 
@@ -92,7 +101,9 @@ describe('meteredDispatcher', () => {
   });
 
   it('rethrows a failed dispatch after reporting it; hands over when a refusal is its cause, not otherwise', async () => {
-    const wrapped = new BeatError(ErrorCode.BrokerPublish, 'publishing failed', { cause: new BeatError(ErrorCode.RedisWrongType, 'key tsbeat:x:fence holds a hash') });
+    const wrapped = new BeatError(ErrorCode.BrokerPublish, 'publishing failed', {
+      cause: new BeatError(ErrorCode.RedisWrongType, 'key tsbeat:x:fence holds a hash'),
+    });
     const r = recorder();
     await expect(meteredDispatcher(fakeInner(wrapped).dispatcher, r.events, r.handOver).dispatch(RUNS, TOKEN, SLOT)).rejects.toBe(wrapped);
     expect(r.reported).toEqual([['publishFailed', wrapped]]);
@@ -100,12 +111,14 @@ describe('meteredDispatcher', () => {
 
     const unreachable = new BeatError(ErrorCode.RedisUnavailable, 'cannot reach Redis');
     const s = recorder();
-    await expect(meteredDispatcher(fakeInner(unreachable).dispatcher, s.events, s.handOver).dispatch(RUNS, TOKEN, SLOT)).rejects.toBe(unreachable);
+    await expect(meteredDispatcher(fakeInner(unreachable).dispatcher, s.events, s.handOver).dispatch(RUNS, TOKEN, SLOT)).rejects.toBe(
+      unreachable,
+    );
     expect(s.reported).toEqual([['publishFailed', unreachable]]);
     expect(s.handedOver).toEqual([]);
   });
 
-  it('reports nothing for a fenced dispatch or one refused for a slot ahead of Redis\'s clock', async () => {
+  it("reports nothing for a fenced dispatch or one refused for a slot ahead of Redis's clock", async () => {
     for (const answer of [{ fenced: true }, { fenced: false, ahead: { slotMs: SLOT, redisMs: SLOT - 5000 } }] as const) {
       const r = recorder();
       expect(await meteredDispatcher(fakeInner(answer).dispatcher, r.events, r.handOver).dispatch(RUNS, TOKEN, SLOT)).toBe(answer);
@@ -135,7 +148,11 @@ describe('meteredDispatcher', () => {
     expect(metered.speedups?.stage([RUNS[0] as DueRun], TOKEN, SLOT)).toBeUndefined();
     const staged = metered.speedups?.stage(RUNS, TOKEN, SLOT + 1);
     const other = metered.speedups?.stage(RUNS, TOKEN, SLOT + 2);
-    expect(inner.calls).toEqual([['stage', [RUNS[0]], TOKEN, SLOT], ['stage', RUNS, TOKEN, SLOT + 1], ['stage', RUNS, TOKEN, SLOT + 2]]);
+    expect(inner.calls).toEqual([
+      ['stage', [RUNS[0]], TOKEN, SLOT],
+      ['stage', RUNS, TOKEN, SLOT + 1],
+      ['stage', RUNS, TOKEN, SLOT + 2],
+    ]);
     other?.discard();
     expect(discarded).toEqual([3]);
     expect(r.reported).toEqual([]);
@@ -165,7 +182,10 @@ describe('meteredDispatcher', () => {
     const template: MessageTemplate = (RUNS[1] as DueRun).message.template;
     metered.speedups?.rehearse(RUNS);
     metered.speedups?.prepare(template);
-    expect(seen).toEqual([['rehearse', speedups, RUNS], ['prepare', speedups, template]]);
+    expect(seen).toEqual([
+      ['rehearse', speedups, RUNS],
+      ['prepare', speedups, template],
+    ]);
     expect(metered.dryRun).toBe(true);
     expect(r.reported).toEqual([]);
   });
@@ -186,10 +206,16 @@ describe('meteredTriggers', () => {
   }
 
   it('reports a manual run the broker took, and nothing for one no longer pending or fenced', async () => {
-    for (const [answer, reported] of [[1, [['triggerPublished', 'a']]], [0, []], [-1, []]] as const) {
+    for (const [answer, reported] of [
+      [1, [['triggerPublished', 'a']]],
+      [0, []],
+      [-1, []],
+    ] as const) {
       const inner = fakeTriggers(answer);
       const r = recorder();
-      expect(await meteredTriggers(inner.publisher, r.events, r.handOver).publishTrigger(message, '{"entry":"a"}', TOKEN, SLOT)).toBe(answer);
+      expect(await meteredTriggers(inner.publisher, r.events, r.handOver).publishTrigger(message, '{"entry":"a"}', TOKEN, SLOT)).toBe(
+        answer,
+      );
       expect(inner.calls).toEqual([[message, '{"entry":"a"}', TOKEN, SLOT]]);
       expect(r.reported).toEqual(reported);
       expect(r.handedOver).toEqual([]);
@@ -198,13 +224,17 @@ describe('meteredTriggers', () => {
 
   it('rethrows a failed manual run after reporting it, handing over on a refusal', async () => {
     const r = recorder();
-    await expect(meteredTriggers(fakeTriggers(readOnly).publisher, r.events, r.handOver).publishTrigger(message, '{}', TOKEN, SLOT)).rejects.toBe(readOnly);
+    await expect(
+      meteredTriggers(fakeTriggers(readOnly).publisher, r.events, r.handOver).publishTrigger(message, '{}', TOKEN, SLOT),
+    ).rejects.toBe(readOnly);
     expect(r.reported).toEqual([['publishFailed', readOnly]]);
     expect(r.handedOver).toEqual(['cannot publish: the state Redis is a read-only replica; point state.url at the primary']);
 
     const down = new Error('connection closed');
     const s = recorder();
-    await expect(meteredTriggers(fakeTriggers(down).publisher, s.events, s.handOver).publishTrigger(message, '{}', TOKEN, SLOT)).rejects.toBe(down);
+    await expect(
+      meteredTriggers(fakeTriggers(down).publisher, s.events, s.handOver).publishTrigger(message, '{}', TOKEN, SLOT),
+    ).rejects.toBe(down);
     expect(s.reported).toEqual([['publishFailed', down]]);
     expect(s.handedOver).toEqual([]);
   });

@@ -14,7 +14,11 @@ const KEYS: KombuKeyOptions = kombuKeyOptions({}, 0);
 const NOW = Date.UTC(2026, 10, 21, 5, 32, 51, 392);
 
 function message(options: OptionsInput = {}, name = 'e1'): TaskMessage {
-  return renderTaskMessage(compileMessageTemplate(entry({ name, options }), config(), ENV), { taskId: `id-${name}`, slotMs: NOW, nowMs: NOW });
+  return renderTaskMessage(compileMessageTemplate(entry({ name, options }), config(), ENV), {
+    taskId: `id-${name}`,
+    slotMs: NOW,
+    nowMs: NOW,
+  });
 }
 
 function ctx(fields: Partial<RedisPlanContext> = {}): RedisPlanContext {
@@ -22,7 +26,11 @@ function ctx(fields: Partial<RedisPlanContext> = {}): RedisPlanContext {
   return { keys: KEYS, bindings: new Map(), declared: new Set(), newDeliveryTag: () => `tag-${(n += 1)}`, ...fields };
 }
 
-const parse = (payload: string | Buffer) => JSON.parse(payload.toString()) as { body: string; headers: Record<string, unknown>; properties: Record<string, unknown> } & Record<string, unknown>;
+const parse = (payload: string | Buffer) =>
+  JSON.parse(payload.toString()) as { body: string; headers: Record<string, unknown>; properties: Record<string, unknown> } & Record<
+    string,
+    unknown
+  >;
 
 describe('the envelope (kombu Channel.prepare_message + _inplace_augment_message)', () => {
   it('has exactly the five top-level keys, hyphenated content keys and a base64 body', () => {
@@ -37,14 +45,27 @@ describe('the envelope (kombu Channel.prepare_message + _inplace_augment_message
 
   it('has delivery_tag and delivery_info.exchange/routing_key, without which a worker dies with KeyError', () => {
     const env = parse(redisEnvelope(message(), '', 'celery', 'tag-1'));
-    expect(env.properties).toMatchObject({ delivery_tag: 'tag-1', delivery_info: { exchange: '', routing_key: 'celery' }, body_encoding: 'base64' });
+    expect(env.properties).toMatchObject({
+      delivery_tag: 'tag-1',
+      delivery_info: { exchange: '', routing_key: 'celery' },
+      body_encoding: 'base64',
+    });
   });
 
   it("has the properties of the observed 5.6.2 beat message, in kombu's order, priority included", () => {
     // celery-protocol.md §1.7: options {'expires': 30, 'priority': 5, 'headers': {'x-custom': 'v'}}.
     const m = message({ expires: 30, priority: 5, headers: { 'x-custom': 'v' } });
     const env = parse(redisEnvelope(m, '', 'celery', 'tag-1'));
-    expect(Object.keys(env.properties)).toEqual(['correlation_id', 'reply_to', 'delivery_mode', 'expiration', 'delivery_info', 'priority', 'body_encoding', 'delivery_tag']);
+    expect(Object.keys(env.properties)).toEqual([
+      'correlation_id',
+      'reply_to',
+      'delivery_mode',
+      'expiration',
+      'delivery_info',
+      'priority',
+      'body_encoding',
+      'delivery_tag',
+    ]);
     expect(env.properties).toMatchObject({ delivery_mode: 2, expiration: '30000', priority: 5 });
     expect(env.headers['x-custom']).toBe('v');
   });
@@ -52,8 +73,18 @@ describe('the envelope (kombu Channel.prepare_message + _inplace_augment_message
   it('builds the same envelope for a message made by hand, without a template layout', () => {
     const m = message({ expires: '2026-11-21T06:00:00+00:00', headers: { 'x-ü': 'ß' } });
     const byHand: TaskMessage = {
-      protocol: m.protocol, id: m.id, task: m.task, entry: m.entry, destination: m.destination, headersJson: m.headersJson,
-      properties: m.properties, body: m.body, bodyBase64: undefined, contentType: m.contentType, contentEncoding: m.contentEncoding, template: m.template,
+      protocol: m.protocol,
+      id: m.id,
+      task: m.task,
+      entry: m.entry,
+      destination: m.destination,
+      headersJson: m.headersJson,
+      properties: m.properties,
+      body: m.body,
+      bodyBase64: undefined,
+      contentType: m.contentType,
+      contentEncoding: m.contentEncoding,
+      template: m.template,
     };
     expect(parse(redisEnvelope(byHand, '', 'celery', 'tag'))).toEqual(parse(redisEnvelope(m, '', 'celery', 'tag')));
   });
@@ -65,7 +96,14 @@ describe('the envelope (kombu Channel.prepare_message + _inplace_augment_message
 
 describe('list keys (kombu _q_for_pri)', () => {
   it.each([
-    [0, 'celery'], [2, 'celery'], [3, 'celery\x06\x163'], [5, 'celery\x06\x163'], [6, 'celery\x06\x166'], [9, 'celery\x06\x169'], [200, 'celery\x06\x169'], [undefined, 'celery'],
+    [0, 'celery'],
+    [2, 'celery'],
+    [3, 'celery\x06\x163'],
+    [5, 'celery\x06\x163'],
+    [6, 'celery\x06\x166'],
+    [9, 'celery\x06\x169'],
+    [200, 'celery\x06\x169'],
+    [undefined, 'celery'],
   ] as const)('rounds priority %s down to a step: %j', (priority, key) => {
     expect(queueListKey(KEYS, 'celery', priority)).toBe(key);
   });
@@ -149,7 +187,10 @@ describe('planning', () => {
       { routingKey: 'task.*', pattern: '^task\\..*?[^\\.]$', queue: 'one-word' },
       { routingKey: 'other.#', pattern: '^other\\..*?$', queue: 'others' },
     ]);
-    const plan = planRedisPublish([message({ exchange: 'tx', exchangeType: 'topic', routingKey: 'task.billing' })], ctx({ bindings: table }));
+    const plan = planRedisPublish(
+      [message({ exchange: 'tx', exchangeType: 'topic', routingKey: 'task.billing' })],
+      ctx({ bindings: table }),
+    );
     expect(plan.messages[0]?.pushes.map((p) => p.key)).toEqual(['all-tasks', 'one-word']);
   });
 
@@ -162,12 +203,20 @@ describe('planning', () => {
   });
 
   it('reports a message that matches no binding as dropped, with the reason, instead of losing it silently', () => {
-    const plan = planRedisPublish([message({ exchange: 'ex', routingKey: 'nobody' }, 'lonely')], ctx({ bindings: bindings('ex', [{ routingKey: 'rk', pattern: '', queue: 'q' }]) }));
+    const plan = planRedisPublish(
+      [message({ exchange: 'ex', routingKey: 'nobody' }, 'lonely')],
+      ctx({ bindings: bindings('ex', [{ routingKey: 'rk', pattern: '', queue: 'q' }]) }),
+    );
     expect(plan.messages[0]?.pushes).toEqual([]);
     expect(plan.dropped).toEqual([
       {
-        id: 'id-lonely', entry: 'lonely', task: 'proj.add', exchange: 'ex', routingKey: 'nobody',
-        reason: 'no queue is bound to direct exchange "ex" with routing key "nobody" (set _kombu.binding.ex is empty or has no match); start a worker whose queue is bound to it, or route the entry to a queue',
+        id: 'id-lonely',
+        entry: 'lonely',
+        task: 'proj.add',
+        exchange: 'ex',
+        routingKey: 'nobody',
+        reason:
+          'no queue is bound to direct exchange "ex" with routing key "nobody" (set _kombu.binding.ex is empty or has no match); start a worker whose queue is bound to it, or route the entry to a queue',
       },
     ]);
   });

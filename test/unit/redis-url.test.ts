@@ -46,13 +46,23 @@ describe('redis:// and rediss://', () => {
   });
 
   it('passes the ssl_* query options on to TLS', () => {
-    const spec = parseRedisUrl('rediss://h:6380/1?ssl_cert_reqs=required&ssl_ca_certs=/etc/ca.pem&ssl_certfile=/etc/c.pem&ssl_keyfile=/etc/k.pem&ssl_check_hostname=false');
+    const spec = parseRedisUrl(
+      'rediss://h:6380/1?ssl_cert_reqs=required&ssl_ca_certs=/etc/ca.pem&ssl_certfile=/etc/c.pem&ssl_keyfile=/etc/k.pem&ssl_check_hostname=false',
+    );
     expect(spec.endpoint).toEqual({
-      kind: 'tcp', host: 'h', port: 6380,
+      kind: 'tcp',
+      host: 'h',
+      port: 6380,
       tls: { certReqs: 'required', caCerts: '/etc/ca.pem', certFile: '/etc/c.pem', keyFile: '/etc/k.pem', checkHostname: false },
     });
     const tls = redisClientOptions(spec, {}, noFiles).tls;
-    expect(tls).toMatchObject({ servername: 'h', rejectUnauthorized: true, ca: Buffer.from('contents of /etc/ca.pem'), cert: Buffer.from('contents of /etc/c.pem'), key: Buffer.from('contents of /etc/k.pem') });
+    expect(tls).toMatchObject({
+      servername: 'h',
+      rejectUnauthorized: true,
+      ca: Buffer.from('contents of /etc/ca.pem'),
+      cert: Buffer.from('contents of /etc/c.pem'),
+      key: Buffer.from('contents of /etc/k.pem'),
+    });
     expect(tls?.checkServerIdentity?.('other-host', {} as never)).toBeUndefined();
   });
 
@@ -75,15 +85,27 @@ describe('redis:// and rediss://', () => {
   });
 
   it("maps kombu's socket options and client name to ioredis options in milliseconds", () => {
-    expect(redisClientOptions(parseRedisUrl('redis://h'), { socketConnectTimeout: 1.5, socketTimeout: 2, clientName: 'beat', socketKeepalive: false }, noFiles)).toMatchObject({
-      connectTimeout: 1500, commandTimeout: 2000, connectionName: 'beat', keepAlive: undefined,
+    expect(
+      redisClientOptions(
+        parseRedisUrl('redis://h'),
+        { socketConnectTimeout: 1.5, socketTimeout: 2, clientName: 'beat', socketKeepalive: false },
+        noFiles,
+      ),
+    ).toMatchObject({
+      connectTimeout: 1500,
+      commandTimeout: 2000,
+      connectionName: 'beat',
+      keepAlive: undefined,
     });
   });
 });
 
 describe('redis+socket://', () => {
   it('reads the socket path, and the DB from ?virtual_host= as kombu does', () => {
-    expect(parseRedisUrl('redis+socket:///run/redis/redis.sock')).toMatchObject({ endpoint: { kind: 'socket', path: '/run/redis/redis.sock' }, db: 0 });
+    expect(parseRedisUrl('redis+socket:///run/redis/redis.sock')).toMatchObject({
+      endpoint: { kind: 'socket', path: '/run/redis/redis.sock' },
+      db: 0,
+    });
     const spec = parseRedisUrl('redis+socket://:pw@/run/redis/redis.sock?virtual_host=4');
     expect(spec).toMatchObject({ db: 4, password: 'pw', display: 'redis+socket://:***@/run/redis/redis.sock?virtual_host=4' });
     expect(redisClientOptions(spec, {}, noFiles)).toMatchObject({ path: '/run/redis/redis.sock', db: 4, password: 'pw' });
@@ -91,14 +113,32 @@ describe('redis+socket://', () => {
 });
 
 describe('sentinel://', () => {
-  it("lists every sentinel, takes the master name from transportOptions, and the DB and password from the first URL", () => {
+  it('lists every sentinel, takes the master name from transportOptions, and the DB and password from the first URL', () => {
     const spec = parseRedisUrl('sentinel://:pw@s1:26379/2;sentinel://s2;sentinel://s3:26380', { masterName: 'mymaster' });
     expect(spec).toMatchObject({
-      endpoint: { kind: 'sentinel', masterName: 'mymaster', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }, { host: 's3', port: 26380 }] },
-      password: 'pw', db: 2, display: 'sentinel://:***@s1:26379/2;sentinel://s2;sentinel://s3:26380',
+      endpoint: {
+        kind: 'sentinel',
+        masterName: 'mymaster',
+        sentinels: [
+          { host: 's1', port: 26379 },
+          { host: 's2', port: 26379 },
+          { host: 's3', port: 26380 },
+        ],
+      },
+      password: 'pw',
+      db: 2,
+      display: 'sentinel://:***@s1:26379/2;sentinel://s2;sentinel://s3:26380',
     });
     expect(redisClientOptions(spec, { masterName: 'mymaster', sentinelKwargs: { password: 'sentinel-pw' } }, noFiles)).toMatchObject({
-      name: 'mymaster', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }, { host: 's3', port: 26380 }], password: 'pw', sentinelPassword: 'sentinel-pw', db: 2,
+      name: 'mymaster',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+        { host: 's3', port: 26380 },
+      ],
+      password: 'pw',
+      sentinelPassword: 'sentinel-pw',
+      db: 2,
       // Follows +switch-master at once (test/integration/sentinel-failover.test.ts shows why).
       failoverDetector: true,
     });
@@ -112,17 +152,44 @@ describe('refusals: each message names the URL with its password masked', () => 
     ['redis://:SECRET@h/abc', 'broker URL redis://:***@h/abc: the path must be a database number such as /0, not "abc"'],
     ['redis://u:SECRET@h/1/2', 'broker URL redis://u:***@h/1/2: the path must be a database number such as /0, not "1/2"'],
     ['redis://:SECRET@h:99999/0', 'broker URL redis://:***@h:99999/0: the port must be a number from 0 to 65535, not "99999"'],
-    ['redis://:SEC/RET@h/0', "broker URL redis://:***@h/0: an '@' follows the host part: percent-encode '/', '?' and '#' in the user name and password (%2F, %3F, %23)"],
+    [
+      'redis://:SEC/RET@h/0',
+      "broker URL redis://:***@h/0: an '@' follows the host part: percent-encode '/', '?' and '#' in the user name and password (%2F, %3F, %23)",
+    ],
     ['redis://:SECRET%zz@h/0', 'broker URL redis://:***@h/0: the password has a malformed %-escape'],
     ['http://:SECRET@h', 'broker URL http://:***@h: unsupported scheme "http://"; use redis://, rediss://, redis+socket:// or sentinel://'],
-    ['redis://:SECRET@h/0?ssl_cert_reqs=required', 'broker URL redis://:***@h/0?ssl_cert_reqs=required: unknown query option "ssl_cert_reqs"; ssl_* options need rediss://'],
-    ['rediss://:SECRET@h?ssl_cert_reqs=maybe', 'broker URL rediss://:***@h?ssl_cert_reqs=maybe: ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "maybe"'],
-    ['rediss://:SECRET@h?ssl_check_hostname=perhaps', 'broker URL rediss://:***@h?ssl_check_hostname=perhaps: ssl_check_hostname must be true or false, not "perhaps"'],
-    ['rediss://:SECRET@h?sslcert=x', 'broker URL rediss://:***@h?sslcert=x: unknown query option "sslcert"; allowed: ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_check_hostname'],
-    ['redis+socket://:SECRET@host/run/r.sock', 'broker URL redis+socket://:***@host/run/r.sock: a socket URL has no host ("host"); write redis+socket:///path/to/redis.sock'],
-    ['redis+socket://:SECRET@', 'broker URL redis+socket://:***@: a socket URL needs the socket path, e.g. redis+socket:///run/redis/redis.sock'],
-    ['redis+socket://:SECRET@/r.sock?virtual_host=x', 'broker URL redis+socket://:***@/r.sock?virtual_host=x: virtual_host must be a database number such as /0, not "x"'],
-    ['redis://:SECRET@a;redis://:SECRET@b', "broker URL redis://:***@a;redis://:***@b: lists of URLs separated by ';' are supported for sentinel:// only"],
+    [
+      'redis://:SECRET@h/0?ssl_cert_reqs=required',
+      'broker URL redis://:***@h/0?ssl_cert_reqs=required: unknown query option "ssl_cert_reqs"; ssl_* options need rediss://',
+    ],
+    [
+      'rediss://:SECRET@h?ssl_cert_reqs=maybe',
+      'broker URL rediss://:***@h?ssl_cert_reqs=maybe: ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "maybe"',
+    ],
+    [
+      'rediss://:SECRET@h?ssl_check_hostname=perhaps',
+      'broker URL rediss://:***@h?ssl_check_hostname=perhaps: ssl_check_hostname must be true or false, not "perhaps"',
+    ],
+    [
+      'rediss://:SECRET@h?sslcert=x',
+      'broker URL rediss://:***@h?sslcert=x: unknown query option "sslcert"; allowed: ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_check_hostname',
+    ],
+    [
+      'redis+socket://:SECRET@host/run/r.sock',
+      'broker URL redis+socket://:***@host/run/r.sock: a socket URL has no host ("host"); write redis+socket:///path/to/redis.sock',
+    ],
+    [
+      'redis+socket://:SECRET@',
+      'broker URL redis+socket://:***@: a socket URL needs the socket path, e.g. redis+socket:///run/redis/redis.sock',
+    ],
+    [
+      'redis+socket://:SECRET@/r.sock?virtual_host=x',
+      'broker URL redis+socket://:***@/r.sock?virtual_host=x: virtual_host must be a database number such as /0, not "x"',
+    ],
+    [
+      'redis://:SECRET@a;redis://:SECRET@b',
+      "broker URL redis://:***@a;redis://:***@b: lists of URLs separated by ';' are supported for sentinel:// only",
+    ],
   ])('refuses %j', (url, message) => {
     const error = failure(() => parseRedisUrl(url));
     expect(error.code).toBe(ErrorCode.BrokerUrl);
@@ -132,12 +199,32 @@ describe('refusals: each message names the URL with its password masked', () => 
   });
 
   it.each([
-    ['sentinel://:SECRET@s1', {}, "broker URL sentinel://:***@s1: a sentinel:// URL needs broker.transportOptions.masterName, the name of the monitored master (Celery's master_name)"],
-    ['sentinel://:SECRET@s1;redis://s2', { masterName: 'm' }, 'broker URL sentinel://:***@s1;redis://s2: every URL of a sentinel list must start with sentinel://, not redis://'],
+    [
+      'sentinel://:SECRET@s1',
+      {},
+      "broker URL sentinel://:***@s1: a sentinel:// URL needs broker.transportOptions.masterName, the name of the monitored master (Celery's master_name)",
+    ],
+    [
+      'sentinel://:SECRET@s1;redis://s2',
+      { masterName: 'm' },
+      'broker URL sentinel://:***@s1;redis://s2: every URL of a sentinel list must start with sentinel://, not redis://',
+    ],
     ['sentinel://:SECRET@/0', { masterName: 'm' }, 'broker URL sentinel://:***@/0: each sentinel:// URL needs a host'],
-    ['sentinel://:SECRET@s1/0;sentinel://s2/3', { masterName: 'm' }, 'broker URL sentinel://:***@s1/0;sentinel://s2/3: kombu takes the database number from the first sentinel URL only; put the same /db on every URL, or only on the first'],
-    ['sentinel://:SECRET@s1;sentinel://:OTHER@s2', { masterName: 'm' }, 'broker URL sentinel://:***@s1;sentinel://:***@s2: kombu takes the user and password from the first sentinel URL only; give them there (or the same on every URL)'],
-    ['sentinel://:SECRET@s1?ssl_cert_reqs=none', { masterName: 'm' }, 'broker URL sentinel://:***@s1?ssl_cert_reqs=none: unknown query option "ssl_cert_reqs"; sentinel:// URLs take no query options (TLS through sentinels is not supported yet)'],
+    [
+      'sentinel://:SECRET@s1/0;sentinel://s2/3',
+      { masterName: 'm' },
+      'broker URL sentinel://:***@s1/0;sentinel://s2/3: kombu takes the database number from the first sentinel URL only; put the same /db on every URL, or only on the first',
+    ],
+    [
+      'sentinel://:SECRET@s1;sentinel://:OTHER@s2',
+      { masterName: 'm' },
+      'broker URL sentinel://:***@s1;sentinel://:***@s2: kombu takes the user and password from the first sentinel URL only; give them there (or the same on every URL)',
+    ],
+    [
+      'sentinel://:SECRET@s1?ssl_cert_reqs=none',
+      { masterName: 'm' },
+      'broker URL sentinel://:***@s1?ssl_cert_reqs=none: unknown query option "ssl_cert_reqs"; sentinel:// URLs take no query options (TLS through sentinels is not supported yet)',
+    ],
   ] as const)('refuses sentinel list %j', (url, transport, message) => {
     const error = failure(() => parseRedisUrl(url, transport));
     expect(error.message).toBe(message);
@@ -151,13 +238,16 @@ describe('refusals: each message names the URL with its password masked', () => 
         throw new Error('ENOENT: no such file or directory');
       }),
     );
-    expect(error.message).toBe('broker URL rediss://:***@h?ssl_ca_certs=/missing/ca.pem: cannot read ssl_ca_certs /missing/ca.pem: ENOENT: no such file or directory');
+    expect(error.message).toBe(
+      'broker URL rediss://:***@h?ssl_ca_certs=/missing/ca.pem: cannot read ssl_ca_certs /missing/ca.pem: ENOENT: no such file or directory',
+    );
     expect(error.cause).toBeInstanceOf(Error);
   });
 
   it('publishes a Redis URL through the fenced dispatcher, and hands an AMQP URL to the AMQP one (amqp-url.test.ts covers it)', async () => {
     const state = new Redis({ lazyConnect: true });
-    const publishingFor = (url: string) => createPublishing(parseConfig({ broker: { url } }, 't'), schedulerKeys('tsbeat', 't'), silentLogger, state);
+    const publishingFor = (url: string) =>
+      createPublishing(parseConfig({ broker: { url } }, 't'), schedulerKeys('tsbeat', 't'), silentLogger, state);
     const redis = publishingFor('redis://:SECRET@cache:6379/2');
     const amqp = publishingFor('amqp://guest:SECRET@rabbit//');
     expect(redis.dispatcher).toBeInstanceOf(RedisFencedDispatcher);

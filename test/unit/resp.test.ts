@@ -9,8 +9,19 @@ import { ENV, config, entry } from '../support/messages.js';
 
 const NOW = Date.UTC(2026, 10, 21, 5, 32, 51, 392);
 
-function message(fields: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput; taskId?: string } = {}, protocol: 1 | 2 = 2): TaskMessage {
-  const template = compileMessageTemplate(entry({ ...(fields.args ? { args: fields.args } : {}), ...(fields.kwargs ? { kwargs: fields.kwargs } : {}), options: fields.options ?? {} }), config({ taskProtocol: protocol }), ENV);
+function message(
+  fields: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: OptionsInput; taskId?: string } = {},
+  protocol: 1 | 2 = 2,
+): TaskMessage {
+  const template = compileMessageTemplate(
+    entry({
+      ...(fields.args ? { args: fields.args } : {}),
+      ...(fields.kwargs ? { kwargs: fields.kwargs } : {}),
+      options: fields.options ?? {},
+    }),
+    config({ taskProtocol: protocol }),
+    ENV,
+  );
   return renderTaskMessage(template, { taskId: fields.taskId ?? 'eaab4a9f-8edd-58d0-a06c-c808d759541f', slotMs: NOW, nowMs: NOW });
 }
 
@@ -29,7 +40,11 @@ describe('encodeCommand writing an LPUSH of envelope pushes', () => {
     ['a plain v2 message', message(), true],
     ['numeric expires and countdown', message({ options: { expires: 30, countdown: 5, priority: 5 } }), true],
     ['an ISO expires (expiration computed per message)', message({ options: { expires: '2026-11-21T06:00:00+00:00' } }), true],
-    ['unicode in args, kwargs and headers (constants are UTF-8)', message({ args: ['wörld ☃ 😀'], kwargs: { 'ключ': 'значение' }, options: { headers: { 'x-ü': 'ß' } } }), true],
+    [
+      'unicode in args, kwargs and headers (constants are UTF-8)',
+      message({ args: ['wörld ☃ 😀'], kwargs: { ключ: 'значение' }, options: { headers: { 'x-ü': 'ß' } } }),
+      true,
+    ],
     ['a non-ASCII task id (escaped to ASCII like Python json.dumps)', message({ taskId: 'id-ü-☃' }), true],
     ['protocol v1 (body per message)', message({ options: { expires: 10 } }, 1), true],
   ];
@@ -63,8 +78,11 @@ describe('encodeCommand', () => {
     const text = redisEnvelope(m, '', 'q', 'tag-1');
     const long = `${'x'.repeat(70)}☃`;
     const args = ['EVALSHA', 'a'.repeat(40), '2', 'key ü', 'celery', '', long, push, '12'];
-    const want = (parts: readonly string[]) => Buffer.from(`*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`, 'utf8');
-    expect(encodeCommand(args, fresh).command.toString('utf8')).toBe(want([...(args.slice(0, 7) as string[]), text, '12']).toString('utf8'));
+    const want = (parts: readonly string[]) =>
+      Buffer.from(`*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`, 'utf8');
+    expect(encodeCommand(args, fresh).command.toString('utf8')).toBe(
+      want([...(args.slice(0, 7) as string[]), text, '12']).toString('utf8'),
+    );
     expect(push.built).toBe(false);
   });
 });

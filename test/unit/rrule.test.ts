@@ -47,7 +47,11 @@ function randomCase(r: Rand): Case {
   if (r() < 0.35) parts.push(`BYMONTHDAY=${some(r, 1, 28, 3, true).join(',')}`);
   else if (r() < 0.4) {
     const nth = freq === 'YEARLY' || freq === 'MONTHLY';
-    parts.push(`BYDAY=${some(r, 0, 6, 3).map((d) => `${nth && r() < 0.4 ? pick(r, [1, 2, -1, 3]) : ''}${DAYS[d]}`).join(',')}`);
+    parts.push(
+      `BYDAY=${some(r, 0, 6, 3)
+        .map((d) => `${nth && r() < 0.4 ? pick(r, [1, 2, -1, 3]) : ''}${DAYS[d]}`)
+        .join(',')}`,
+    );
   } else if (freq === 'YEARLY' && r() < 0.3) parts.push(`BYYEARDAY=${some(r, 1, 365, 3, true).join(',')}`);
   else if (freq === 'YEARLY' && r() < 0.3) parts.push(`BYWEEKNO=${some(r, 1, 52, 2, true).join(',')}`);
   if (r() < 0.5) parts.push(`BYHOUR=${some(r, 0, 23, 3).join(',')}`);
@@ -80,7 +84,7 @@ beforeAll(() => {
 });
 
 describe('rrule recurrence against dateutil.rrule', () => {
-  it('gives dateutil\'s wall times after a random instant for 400 random rules, or refuses the rule at load when dateutil finds none', () => {
+  it("gives dateutil's wall times after a random instant for 400 random rules, or refuses the rule at load when dateutil finds none", () => {
     const problems: string[] = [];
     let compared = 0;
     CASES.forEach((c, i) => {
@@ -99,7 +103,8 @@ describe('rrule recurrence against dateutil.rrule', () => {
       }
       const ours = rruleWallTimes(parsed.data, Date.parse(`${c.after}Z`) + 1, Number.MAX_SAFE_INTEGER, c.count).map(iso);
       compared += 1;
-      if (JSON.stringify(ours) !== JSON.stringify(ref.walls)) problems.push(`${label}: ours ${ours.join(' ')} | dateutil ${ref.walls.join(' ')}`);
+      if (JSON.stringify(ours) !== JSON.stringify(ref.walls))
+        problems.push(`${label}: ours ${ours.join(' ')} | dateutil ${ref.walls.join(' ')}`);
     });
     expect(problems.slice(0, 5)).toEqual([]);
     // Most generated rules are valid: the comparison is not vacuous.
@@ -121,15 +126,25 @@ describe('rrule wall times in a zone: the crontab DST policy', () => {
   });
 
   it('a daily 02:30 runs once, in the first pass, on the day 02:30 happens twice (fixed job, fall back)', () => {
-    expect(fires('FREQ=DAILY;BYHOUR=2;BYMINUTE=30', 'Europe/Berlin', '2026-10-24T12:00:00Z', 2)).toEqual(['2026-10-25T02:30:00+02:00', '2026-10-26T02:30:00+01:00']);
+    expect(fires('FREQ=DAILY;BYHOUR=2;BYMINUTE=30', 'Europe/Berlin', '2026-10-24T12:00:00Z', 2)).toEqual([
+      '2026-10-25T02:30:00+02:00',
+      '2026-10-26T02:30:00+01:00',
+    ]);
   });
 
   it('two daily wall times in one gap merge into one run at the gap end', () => {
-    expect(fires('FREQ=DAILY;BYHOUR=2;BYMINUTE=15,45', 'Europe/Berlin', '2027-03-28T00:00:00Z', 2)).toEqual(['2027-03-28T03:00:00+02:00', '2027-03-29T02:15:00+02:00']);
+    expect(fires('FREQ=DAILY;BYHOUR=2;BYMINUTE=15,45', 'Europe/Berlin', '2027-03-28T00:00:00Z', 2)).toEqual([
+      '2027-03-28T03:00:00+02:00',
+      '2027-03-29T02:15:00+02:00',
+    ]);
   });
 
   it('every 15 minutes skips the wall times that do not exist and runs the repeated ones in both passes (wildcard job)', () => {
-    expect(fires('FREQ=MINUTELY;INTERVAL=15', 'Europe/Berlin', '2027-03-28T00:40:00Z', 3)).toEqual(['2027-03-28T01:45:00+01:00', '2027-03-28T03:00:00+02:00', '2027-03-28T03:15:00+02:00']);
+    expect(fires('FREQ=MINUTELY;INTERVAL=15', 'Europe/Berlin', '2027-03-28T00:40:00Z', 3)).toEqual([
+      '2027-03-28T01:45:00+01:00',
+      '2027-03-28T03:00:00+02:00',
+      '2027-03-28T03:15:00+02:00',
+    ]);
     expect(fires('FREQ=MINUTELY;INTERVAL=30', 'Europe/Berlin', '2026-10-25T00:10:00Z', 4)).toEqual([
       '2026-10-25T02:30:00+02:00',
       '2026-10-25T02:00:00+01:00',
@@ -139,10 +154,9 @@ describe('rrule wall times in a zone: the crontab DST policy', () => {
   });
 
   it('reads the wall times in the zone: the last Friday of the month at 17:00 in New York', () => {
-    expect(fires('DTSTART:20260101T000000\nRRULE:FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=17', 'America/New_York', '2026-11-01T00:00:00Z', 2)).toEqual([
-      '2026-11-27T17:00:00-05:00',
-      '2026-12-25T17:00:00-05:00',
-    ]);
+    expect(
+      fires('DTSTART:20260101T000000\nRRULE:FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=17', 'America/New_York', '2026-11-01T00:00:00Z', 2),
+    ).toEqual(['2026-11-27T17:00:00-05:00', '2026-12-25T17:00:00-05:00']);
   });
 
   it('runs out after COUNT occurrences and after UNTIL', () => {
@@ -151,7 +165,10 @@ describe('rrule wall times in a zone: the crontab DST policy', () => {
       '2026-01-12T09:00:00+00:00',
       '2026-01-19T09:00:00+00:00',
     ]);
-    expect(fires('DTSTART:20260105T090000\nRRULE:FREQ=DAILY;UNTIL=20260107T090000', 'UTC', '2026-01-05T12:00:00Z', 5)).toEqual(['2026-01-06T09:00:00+00:00', '2026-01-07T09:00:00+00:00']);
+    expect(fires('DTSTART:20260105T090000\nRRULE:FREQ=DAILY;UNTIL=20260107T090000', 'UTC', '2026-01-05T12:00:00Z', 5)).toEqual([
+      '2026-01-06T09:00:00+00:00',
+      '2026-01-07T09:00:00+00:00',
+    ]);
   });
 });
 
@@ -167,12 +184,17 @@ describe('rrule schedules in a config', () => {
 
   it('accepts the text and the object form alike', () => {
     const a = parseConfig({ beatSchedule: { e: { task: 't', schedule: { rrule: 'FREQ=WEEKLY;BYDAY=MO,-1FR;BYHOUR=9' } } } }, 'rrule.test');
-    const b = parseConfig({ beatSchedule: { e: { task: 't', schedule: { rrule: { freq: 'weekly', byday: ['MO', { weekday: 'FR', n: -1 }], byhour: 9 } } } } }, 'rrule.test');
+    const b = parseConfig(
+      { beatSchedule: { e: { task: 't', schedule: { rrule: { freq: 'weekly', byday: ['MO', { weekday: 'FR', n: -1 }], byhour: 9 } } } } },
+      'rrule.test',
+    );
     expect(a.entries[0]?.schedule).toEqual(b.entries[0]?.schedule);
   });
 
   it('refuses rules that never fire instead of searching for ever: February 30th, an interval that never meets its weekday or its hours', () => {
-    expect(problems({ rrule: { freq: 'yearly', bymonth: 2, bymonthday: 30 } })).toEqual([expect.stringMatching(/^beatSchedule\.e\.schedule\.rrule: this rule never fires/)]);
+    expect(problems({ rrule: { freq: 'yearly', bymonth: 2, bymonthday: 30 } })).toEqual([
+      expect.stringMatching(/^beatSchedule\.e\.schedule\.rrule: this rule never fires/),
+    ]);
     expect(problems({ rrule: { freq: 'daily', interval: 7, dtstart: '2026-01-05', byweekday: 'TU' } })).toHaveLength(1);
     expect(problems({ rrule: 'FREQ=HOURLY;INTERVAL=2;BYHOUR=1,3' })).toHaveLength(1);
     expect(problems({ rrule: 'FREQ=SECONDLY;INTERVAL=60;BYSECOND=30' })).toHaveLength(1);
@@ -186,8 +208,14 @@ describe('rrule schedules in a config', () => {
     expect(problems({ rrule: { freq: 'daily', dtstart: '2026-01-01T09:00:00Z' } })).toEqual([
       'beatSchedule.e.schedule.rrule.dtstart: dtstart "2026-01-01T09:00:00Z": give a wall time without an offset: it is read in the entry\'s timezone (set `timezone` on the entry for another zone)',
     ]);
-    expect(problems({ rrule: { freq: 'daily', byday: ['MO', 'XX'] } })).toEqual([expect.stringMatching(/^beatSchedule\.e\.schedule\.rrule\.byweekday\[1\]: "XX": a weekday is/)]);
-    expect(problems({ rrule: { freq: 'daily', dtstart: '2026-02-30' } })).toEqual([expect.stringMatching(/dtstart "2026-02-30": not a real date/)]);
-    expect(problems({ rrule: { freq: 'daily', dtstart: '2026-03-01', until: '2026-02-01' } })).toEqual(['beatSchedule.e.schedule.rrule.until: until is before dtstart: the rule would never fire']);
+    expect(problems({ rrule: { freq: 'daily', byday: ['MO', 'XX'] } })).toEqual([
+      expect.stringMatching(/^beatSchedule\.e\.schedule\.rrule\.byweekday\[1\]: "XX": a weekday is/),
+    ]);
+    expect(problems({ rrule: { freq: 'daily', dtstart: '2026-02-30' } })).toEqual([
+      expect.stringMatching(/dtstart "2026-02-30": not a real date/),
+    ]);
+    expect(problems({ rrule: { freq: 'daily', dtstart: '2026-03-01', until: '2026-02-01' } })).toEqual([
+      'beatSchedule.e.schedule.rrule.until: until is before dtstart: the rule would never fire',
+    ]);
   });
 });

@@ -54,9 +54,14 @@ function fakeDispatcher(behaviour: Behaviour = () => undefined, refuse: (run: Du
       if (override instanceof Error) throw override;
       if (override !== undefined) return override;
       const outcomes = runs.map((run): RunOutcome => (refuse(run) ? 'unsent' : 'published'));
-      runs.forEach((run, i) => outcomes[i] === 'published' && published.push({ entry: run.entry.name, slotMs: run.slotMs, atMs: nowMs, id: run.message.id }));
+      runs.forEach(
+        (run, i) =>
+          outcomes[i] === 'published' && published.push({ entry: run.entry.name, slotMs: run.slotMs, atMs: nowMs, id: run.message.id }),
+      );
       const unsent = outcomes.filter((o) => o === 'unsent').length;
-      return unsent === 0 ? { fenced: false, outcomes } : { fenced: false, outcomes, failure: new Error(`${unsent} of ${runs.length} runs not confirmed by the broker`) };
+      return unsent === 0
+        ? { fenced: false, outcomes }
+        : { fenced: false, outcomes, failure: new Error(`${unsent} of ${runs.length} runs not confirmed by the broker`) };
     },
   };
   return { dispatcher, published, calls };
@@ -78,7 +83,10 @@ function fakeState(stored: Record<string, EntryState> = {}): StateStore {
 
 function captureLogs() {
   const lines: Record<string, unknown>[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) } });
+  const logger = createLogger({
+    level: 'debug',
+    destination: { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) },
+  });
   return { lines, logger };
 }
 
@@ -116,7 +124,10 @@ const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 const slotsOf = (published: readonly Published[], entry: string) => published.filter((p) => p.entry === entry).map((p) => p.slotMs);
 
 beforeEach(() => {
-  vi.useFakeTimers({ now: T0, toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'Date'] });
+  vi.useFakeTimers({
+    now: T0,
+    toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'Date'],
+  });
 });
 
 afterEach(async () => {
@@ -274,7 +285,9 @@ describe('Runner', () => {
     const tries = calls.filter((c) => c.atMs >= T0 + 10 * S && c.atMs < T0 + 13 * S);
     expect(tries.length).toBeGreaterThanOrEqual(2);
     expect(tries.length).toBeLessThanOrEqual(4);
-    expect(lines.filter((l) => l['event'] === EVENTS.publishRetry).map((l) => l['err'])).toEqual(tries.map(() => expect.objectContaining({ message: expect.stringContaining('not confirmed by the broker') })));
+    expect(lines.filter((l) => l['event'] === EVENTS.publishRetry).map((l) => l['err'])).toEqual(
+      tries.map(() => expect.objectContaining({ message: expect.stringContaining('not confirmed by the broker') })),
+    );
     expect(slotsOf(published, 'b')).toEqual([T0 + 10 * S]);
     expect(published.find((p) => p.entry === 'b')?.atMs).toBeGreaterThanOrEqual(T0 + 13 * S);
     // Both back on the grid.
@@ -293,7 +306,13 @@ describe('Runner', () => {
       fencedCalls += 1;
       token = undefined;
     };
-    await startRunner({ config: configOf({ f: { task: 't.f', schedule: 5, catchUp: 'all' } }), dispatcher, lease: () => token, onFenced, logger });
+    await startRunner({
+      config: configOf({ f: { task: 't.f', schedule: 5, catchUp: 'all' } }),
+      dispatcher,
+      lease: () => token,
+      onFenced,
+      logger,
+    });
     await advance(5 * S + 100);
     expect(fencedCalls).toBe(1);
     expect(published).toEqual([]);
@@ -306,7 +325,7 @@ describe('Runner', () => {
     expect(published.map((p) => p.slotMs)).toEqual([T0 + 5 * S]);
   });
 
-  it('steps down when the dispatcher refuses a slot ahead of Redis\'s clock (a clock stepped forward): logged once, nothing recorded, the slot due for the next leader', async () => {
+  it("steps down when the dispatcher refuses a slot ahead of Redis's clock (a clock stepped forward): logged once, nothing recorded, the slot due for the next leader", async () => {
     let token: string | undefined = 'token-1';
     const reported: SlotAhead[] = [];
     const ahead = { slotMs: T0 + 5 * S, redisMs: T0 + 5 * S - 3_600_000 };
@@ -316,11 +335,19 @@ describe('Runner', () => {
       reported.push(refused);
       token = undefined;
     };
-    await startRunner({ config: configOf({ f: { task: 't.f', schedule: 5, catchUp: 'all' } }), dispatcher, lease: () => token, onClockAhead, logger });
+    await startRunner({
+      config: configOf({ f: { task: 't.f', schedule: 5, catchUp: 'all' } }),
+      dispatcher,
+      lease: () => token,
+      onClockAhead,
+      logger,
+    });
     await advance(5 * S + 100);
     expect(reported).toEqual([ahead]);
     expect(published).toEqual([]);
-    expect(lines.filter((l) => l['event'] === EVENTS.clockAhead)).toEqual([expect.objectContaining({ level: 'error', aheadMs: 3_600_000 })]);
+    expect(lines.filter((l) => l['event'] === EVENTS.clockAhead)).toEqual([
+      expect.objectContaining({ level: 'error', aheadMs: 3_600_000 }),
+    ]);
     token = 'token-2';
     await advance(300);
     expect(published.map((p) => p.slotMs)).toEqual([T0 + 5 * S]);
@@ -329,7 +356,10 @@ describe('Runner', () => {
   it('stops within a bounded wait when the publish in flight never settles (a black-holed connection), and publishes nothing after', async () => {
     const { dispatcher, calls } = fakeDispatcher();
     const hanging: Dispatcher = {
-      dispatch: (runs, token, nowMs) => (calls.length === 0 ? (dispatcher.dispatch(runs, token, nowMs), new Promise<never>(() => undefined)) : dispatcher.dispatch(runs, token, nowMs)),
+      dispatch: (runs, token, nowMs) =>
+        calls.length === 0
+          ? (dispatcher.dispatch(runs, token, nowMs), new Promise<never>(() => undefined))
+          : dispatcher.dispatch(runs, token, nowMs),
     };
     const { lines, logger } = captureLogs();
     const runner = await startRunner({ config: configOf({ h: { task: 't.h', schedule: 1 } }), dispatcher: hanging, logger });

@@ -79,7 +79,10 @@ type Loaded = { readonly ok: true; readonly results: Map<Case, Reference> } | { 
 function loadReference(): Loaded {
   const probe = spawnSync(PYTHON, [SCRIPT, '--probe'], { encoding: 'utf8' });
   if (probe.error !== undefined || probe.status !== 0) {
-    return { ok: false, why: `${MISSING} (${probe.error?.message ?? probe.stderr.trim().split('\n').at(-1) ?? 'exit ' + String(probe.status)})` };
+    return {
+      ok: false,
+      why: `${MISSING} (${probe.error?.message ?? probe.stderr.trim().split('\n').at(-1) ?? 'exit ' + String(probe.status)})`,
+    };
   }
   const run = spawnSync(PYTHON, [SCRIPT], { input: JSON.stringify(CASES), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (run.status !== 0) throw new Error(`${SCRIPT} failed (exit ${String(run.status)}): ${run.stderr}`);
@@ -134,7 +137,9 @@ describe('nextSolarEvent against Celery (celery.schedules.solar with PyEphem)', 
           for (const want of expected) {
             const got = nextSolarEvent(event, lat, lon, after);
             if (got === null || Math.abs(got - want) > TOLERANCE_MS) {
-              problems.push(`${where} Celery ${iso(want)}, ours ${iso(got)} (${got === null ? '' : ((got - want) / 1000).toFixed(1) + ' s'})`);
+              problems.push(
+                `${where} Celery ${iso(want)}, ours ${iso(got)} (${got === null ? '' : ((got - want) / 1000).toFixed(1) + ' s'})`,
+              );
               break;
             }
             after = got;
@@ -210,10 +215,18 @@ describe('nextSolarEvent', () => {
   });
 
   it('rejects coordinates outside the globe and a NaN instant instead of searching forever', () => {
-    expect(() => nextSolarEvent('sunrise', 90.5, 0, 0)).toThrowErrorMatchingInlineSnapshot(`[RangeError: solar sunrise: latitude 90.5 is outside -90..90]`);
-    expect(() => nextSolarEvent('solar_noon', 0, -180.1, 0)).toThrowErrorMatchingInlineSnapshot(`[RangeError: solar solar_noon: longitude -180.1 is outside -180..180]`);
-    expect(() => nextSolarEvent('solar_noon', Number.NaN, 0, 0)).toThrowErrorMatchingInlineSnapshot(`[RangeError: solar solar_noon: latitude NaN is outside -90..90]`);
-    expect(() => nextSolarEvent('solar_noon', 0, 0, Number.NaN)).toThrowErrorMatchingInlineSnapshot(`[RangeError: solar solar_noon: cannot search after NaN: not an instant]`);
+    expect(() => nextSolarEvent('sunrise', 90.5, 0, 0)).toThrowErrorMatchingInlineSnapshot(
+      `[RangeError: solar sunrise: latitude 90.5 is outside -90..90]`,
+    );
+    expect(() => nextSolarEvent('solar_noon', 0, -180.1, 0)).toThrowErrorMatchingInlineSnapshot(
+      `[RangeError: solar solar_noon: longitude -180.1 is outside -180..180]`,
+    );
+    expect(() => nextSolarEvent('solar_noon', Number.NaN, 0, 0)).toThrowErrorMatchingInlineSnapshot(
+      `[RangeError: solar solar_noon: latitude NaN is outside -90..90]`,
+    );
+    expect(() => nextSolarEvent('solar_noon', 0, 0, Number.NaN)).toThrowErrorMatchingInlineSnapshot(
+      `[RangeError: solar solar_noon: cannot search after NaN: not an instant]`,
+    );
   });
 
   it('longitude 180 and -180 are the same meridian', () => {
@@ -258,7 +271,6 @@ describe('nextSolarEvent', () => {
       expect(nextSolarEvent(event, -90, -45, after)).not.toBeNull();
     }
   });
-
 });
 
 describe('describeSolar', () => {

@@ -17,7 +17,11 @@ import { Runner } from '../../src/runtime/runner.js';
 import { Supervisor } from '../../src/service/supervisor.js';
 
 const TOKEN = 'token-1';
-const hourly = (names: readonly string[]) => parseConfig({ name: 'supervised', beatSchedule: Object.fromEntries(names.map((n) => [n, { task: `t.${n}`, schedule: 3600 }])) }, 'supervisor.test');
+const hourly = (names: readonly string[]) =>
+  parseConfig(
+    { name: 'supervised', beatSchedule: Object.fromEntries(names.map((n) => [n, { task: `t.${n}`, schedule: 3600 }])) },
+    'supervisor.test',
+  );
 
 const supervisors: Supervisor[] = [];
 afterEach(async () => {
@@ -27,7 +31,10 @@ afterEach(async () => {
 
 function setup(options: { load?: StateStore['load'] } = {}) {
   const lines: Record<string, unknown>[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) } });
+  const logger = createLogger({
+    level: 'debug',
+    destination: { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) },
+  });
   const said: unknown[][] = [];
   let owner: LeadershipOwner | undefined;
   const loads: string[][] = [];
@@ -90,7 +97,12 @@ describe('Supervisor', () => {
     await vi.waitFor(() => expect(supervisor.runner).toBeDefined());
     expect(loads).toEqual([['a']]);
     lead().onLose('lost');
-    await vi.waitFor(() => expect(lines.filter((l) => l['event'] === EVENTS.standby).map((l) => l['msg'])).toEqual(['campaigning for leadership', 'standing by']));
+    await vi.waitFor(() =>
+      expect(lines.filter((l) => l['event'] === EVENTS.standby).map((l) => l['msg'])).toEqual([
+        'campaigning for leadership',
+        'standing by',
+      ]),
+    );
     expect(supervisor.leading).toBe(false);
     expect(said).toEqual([['leading', false], ['leading', true], ['clock.watch'], ['leading', false], ['clock.unwatch']]);
   });
@@ -155,7 +167,11 @@ describe('Supervisor', () => {
     lead().onLead({ token: TOKEN, publishUntil: Number.POSITIVE_INFINITY });
     await vi.waitFor(() => expect(said).toContainEqual(['relinquish', 'state could not be loaded']));
     expect(supervisor.leading).toBe(false);
-    expect(lines.find((l) => l['event'] === EVENTS.stateLoadFailed)).toMatchObject({ level: 'error', msg: 'could not load the schedule state; standing by', err: expect.objectContaining({ message: 'WRONGTYPE' }) });
+    expect(lines.find((l) => l['event'] === EVENTS.stateLoadFailed)).toMatchObject({
+      level: 'error',
+      msg: 'could not load the schedule state; standing by',
+      err: expect.objectContaining({ message: 'WRONGTYPE' }),
+    });
     expect(lines.filter((l) => l['event'] === EVENTS.leadershipTransitionFailed)).toEqual([]);
   });
 

@@ -42,7 +42,13 @@ describe('splitUrlParts (urlsplit as kombu uses it)', () => {
   });
 
   it('cuts the path at the query or the fragment; the last value of a repeated key wins', () => {
-    expect(splitUrlParts('h/0?a=1&b=2&a=3#x?c=4', never)).toMatchObject({ path: '/0', query: new Map([['a', '3'], ['b', '2']]) });
+    expect(splitUrlParts('h/0?a=1&b=2&a=3#x?c=4', never)).toMatchObject({
+      path: '/0',
+      query: new Map([
+        ['a', '3'],
+        ['b', '2'],
+      ]),
+    });
     expect(splitUrlParts('h/vh#x', never)).toMatchObject({ path: '/vh', query: new Map() });
   });
 

@@ -12,7 +12,8 @@ function library(text: string, strict = true): unknown {
     return v;
   };
   const doc = parseDocument(text, { intAsBigInt: true, merge: true, resolveKnownTags: false, uniqueKeys: true });
-  if (!strict && (doc.errors.length > 0 || doc.warnings.length > 0)) return { errors: doc.errors.map((e) => e.message), warnings: doc.warnings.map((w) => w.message) };
+  if (!strict && (doc.errors.length > 0 || doc.warnings.length > 0))
+    return { errors: doc.errors.map((e) => e.message), warnings: doc.warnings.map((w) => w.message) };
   expect(doc.errors).toEqual([]);
   try {
     return fit(doc.toJS({ maxAliasCount: -1 }));
@@ -37,7 +38,9 @@ const PLAIN = [
   'a: &a { k: 1, j: 2 }\nb: &b { k: 3, m: 4 }\nc: { <<: [*a, *b], j: 9 }\nd:\n  j: 0\n  <<: [*b, *a]',
   'l: &l\n  - 1\n  - &m { x: 1 }\nr: *l\ns: [*m, *m]\nt:\n- *m\n- &n 5\n- *n\nu: &u\nv: *u',
   'a: &a [ {x: 1}, {y: 2} ]\nb: { <<: *a }\nc: { x: 0, <<: *a }\nd:\n  <<:\n    y: 2\n  z: 3\ne:\n- <<: *a\n  y: 3',
-  stringify({ beatSchedule: { 'entry-0': { task: 't', args: [0, 'x', 'multi word', '', 'yes', '1.0', '-'], kwargs: { n: 0 }, schedule: 5 } } }),
+  stringify({
+    beatSchedule: { 'entry-0': { task: 't', args: [0, 'x', 'multi word', '', 'yes', '1.0', '-'], kwargs: { n: 0 }, schedule: 5 } },
+  }),
 ];
 
 const NOT_PLAIN = [
@@ -82,12 +85,17 @@ describe('the fast YAML reader (js-yaml)', () => {
     }
   });
 
-  it('reads a config that merges its defaults into 20,000 entries (past js-yaml\'s own limit of 10,000 merged keys)', () => {
+  it("reads a config that merges its defaults into 20,000 entries (past js-yaml's own limit of 10,000 merged keys)", () => {
     const lines = ['x-defaults: &defaults', '  enabled: true', '  catchUp: once', 'beatSchedule:'];
     for (let i = 0; i < 20_000; i += 1) lines.push(`  e-${i}:`, '    <<: *defaults', `    task: t.${i}`, '    schedule: 60');
     const fast = parseFastYaml(lines.join('\n'));
     expect(fast).toBeDefined();
-    expect((fast?.value as { beatSchedule: Record<string, unknown> }).beatSchedule['e-19999']).toEqual({ enabled: true, catchUp: 'once', task: 't.19999', schedule: 60 });
+    expect((fast?.value as { beatSchedule: Record<string, unknown> }).beatSchedule['e-19999']).toEqual({
+      enabled: true,
+      catchUp: 'once',
+      task: 't.19999',
+      schedule: 60,
+    });
   });
 
   it('reads every example schedule and a generated 300-entry config as the library does', () => {
@@ -95,7 +103,12 @@ describe('the fast YAML reader (js-yaml)', () => {
     const texts = files.map((f) => readFileSync(new URL(`../../schedules/${f}`, import.meta.url), 'utf8'));
     const beatSchedule: Record<string, unknown> = {};
     for (let i = 0; i < 300; i += 1) {
-      beatSchedule[`e-${i}`] = { task: `t.${i}`, args: [i, -i, i / 7, `s${i}`], kwargs: { k: i % 2 === 0, n: null }, schedule: i % 3 === 0 ? i + 1 : { crontab: { minute: `*/${(i % 59) + 1}`, day_of_week: 'mon-fri' } } };
+      beatSchedule[`e-${i}`] = {
+        task: `t.${i}`,
+        args: [i, -i, i / 7, `s${i}`],
+        kwargs: { k: i % 2 === 0, n: null },
+        schedule: i % 3 === 0 ? i + 1 : { crontab: { minute: `*/${(i % 59) + 1}`, day_of_week: 'mon-fri' } },
+      };
     }
     texts.push(stringify({ timezone: 'Europe/Berlin', beatSchedule }));
     for (const text of texts) {
@@ -128,7 +141,54 @@ describe('the fast YAML reader (js-yaml)', () => {
       return seed / 2147483648;
     };
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-    const atoms: unknown[] = ['a', 'b c', '', ' ', '-', '- x', '-5', '5', '5.0', '1e3', 'yes', 'null', '~', 'true', '#', 'a #b', 'a#b', 'x: y', 'x:y', ':', '?', '*a', '&a', '!t', '|', '>', '"', "'", '{', '}', '[', ']', ',', 'redis://h:1/0', '0o7', '0x1f', '.inf', '\\', '01', '+1', 1, -2, 3.5, 2n ** 60n, true, null];
+    const atoms: unknown[] = [
+      'a',
+      'b c',
+      '',
+      ' ',
+      '-',
+      '- x',
+      '-5',
+      '5',
+      '5.0',
+      '1e3',
+      'yes',
+      'null',
+      '~',
+      'true',
+      '#',
+      'a #b',
+      'a#b',
+      'x: y',
+      'x:y',
+      ':',
+      '?',
+      '*a',
+      '&a',
+      '!t',
+      '|',
+      '>',
+      '"',
+      "'",
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      'redis://h:1/0',
+      '0o7',
+      '0x1f',
+      '.inf',
+      '\\',
+      '01',
+      '+1',
+      1,
+      -2,
+      3.5,
+      2n ** 60n,
+      true,
+      null,
+    ];
     // Objects used twice are written as an anchor and aliases.
     const made: object[] = [];
     const value = (depth: number): unknown => {
@@ -136,18 +196,49 @@ describe('the fast YAML reader (js-yaml)', () => {
       if (made.length > 0 && r < 0.1) return pick(made);
       if (depth > 3 || r < 0.5) return pick(atoms);
       const n = Math.floor(random() * 4);
-      const collection = r < 0.75 ? Object.fromEntries(Array.from({ length: n }, () => [String(pick(atoms)), value(depth + 1)])) : Array.from({ length: n }, () => value(depth + 1));
+      const collection =
+        r < 0.75
+          ? Object.fromEntries(Array.from({ length: n }, () => [String(pick(atoms)), value(depth + 1)]))
+          : Array.from({ length: n }, () => value(depth + 1));
       made.push(collection);
       return collection;
     };
-    const breaks = [':', ' ', '-', '#', '"', "'", '{', '}', '[', ']', ',', '\n', '  ', '&', '*', '!', '|', '>', '?', '\\', '\r', '---\n', 'x'];
+    const breaks = [
+      ':',
+      ' ',
+      '-',
+      '#',
+      '"',
+      "'",
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      '\n',
+      '  ',
+      '&',
+      '*',
+      '!',
+      '|',
+      '>',
+      '?',
+      '\\',
+      '\r',
+      '---\n',
+      'x',
+    ];
     let read = 0;
     const lenient: string[] = [];
     for (let i = 0; i < 1500; i += 1) {
       made.length = 0;
       let text = stringify(
         { root: value(0), other: value(0) },
-        { collectionStyle: pick(['any', 'block', 'flow'] as const), defaultStringType: pick(['PLAIN', 'QUOTE_DOUBLE', 'QUOTE_SINGLE'] as const), indentSeq: random() < 0.5 },
+        {
+          collectionStyle: pick(['any', 'block', 'flow'] as const),
+          defaultStringType: pick(['PLAIN', 'QUOTE_DOUBLE', 'QUOTE_SINGLE'] as const),
+          indentSeq: random() < 0.5,
+        },
       );
       if (random() < 0.5) {
         const at = Math.floor(random() * text.length);

@@ -14,7 +14,12 @@ export function describeCron(spec: CronSpec): string {
   if (days.text !== '') parts.push(days.text);
   else if (time.once) parts.push('every day');
   if (spec.months.length < 12 && !days.saysMonth) {
-    parts.push(`in ${joinWords(spec.months.map((m) => MONTH_NAMES[m - 1] as string), 'and')}`);
+    parts.push(
+      `in ${joinWords(
+        spec.months.map((m) => MONTH_NAMES[m - 1] as string),
+        'and',
+      )}`,
+    );
   }
   return parts.join(' ');
 }
@@ -77,7 +82,8 @@ function dayText(spec: CronSpec): string | undefined {
   if (!allDow) return undefined;
   if (spec.lastDayOfMonth) return spec.daysOfMonth.length === 0 ? 'on the last day of the month' : undefined;
   const month = spec.months.length === 1 ? (spec.months[0] as number) : undefined;
-  if (spec.daysOfMonth.length === 1 && month !== undefined) return `on ${spec.daysOfMonth[0] as number} ${MONTH_NAMES[month - 1] as string}`;
+  if (spec.daysOfMonth.length === 1 && month !== undefined)
+    return `on ${spec.daysOfMonth[0] as number} ${MONTH_NAMES[month - 1] as string}`;
   const days = spec.daysOfMonth.map(String);
   return `on day${days.length === 1 ? '' : 's'} ${joinWords(days, 'and')} of the month`;
 }
@@ -88,7 +94,7 @@ const mondayFirst = (weekday: number): number => (weekday === 0 ? 7 : weekday);
 function weekdays(values: readonly number[]): string {
   const order = [1, 2, 3, 4, 5, 6, 0].filter((d) => values.includes(d));
   const groups: string[] = [];
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && mondayFirst(order[j + 1] as number) === mondayFirst(order[j] as number) + 1) j++;
     const a = DAY_NAMES[order[i] as number] as string;

@@ -37,12 +37,17 @@ const DEFS: Readonly<Record<Key, FieldDef>> = {
   minute: { key: 'minute', min: 0, max: 59 },
   hour: { key: 'hour', min: 0, max: 23 },
   dayOfWeek: {
-    key: 'dayOfWeek', min: 0, max: 6, hint: ' (Sunday is 0)',
+    key: 'dayOfWeek',
+    min: 0,
+    max: 6,
+    hint: ' (Sunday is 0)',
     names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
   },
   dayOfMonth: { key: 'dayOfMonth', min: 1, max: 31 },
   monthOfYear: {
-    key: 'monthOfYear', min: 1, max: 12,
+    key: 'monthOfYear',
+    min: 1,
+    max: 12,
     names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
   },
 };
@@ -107,7 +112,10 @@ export function parseCeleryCrontab(fields: CeleryCrontabFields): CronSpec {
       nthDaysOfWeek: NONE,
       lastDaysOfWeek: NONE,
       dayRule: 'and',
-      masks: masksOf({ seconds: ZERO, minutes: minute, hours: hour, daysOfMonth: dayOfMonth, months: monthOfYear, daysOfWeek: dayOfWeek }, false),
+      masks: masksOf(
+        { seconds: ZERO, minutes: minute, hours: hour, daysOfMonth: dayOfMonth, months: monthOfYear, daysOfWeek: dayOfWeek },
+        false,
+      ),
     },
     texts,
   );

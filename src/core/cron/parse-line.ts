@@ -131,7 +131,12 @@ function parseField(text: string, def: FieldDef): FieldResult {
   /** Names the list entry too, when the field has more than one. */
   const failAt = (token: string, problem: string): CronParseError => fail(token === text ? problem : `"${token}": ${problem}`);
   const out: FieldResult = {
-    values: new ValueBits(), last: false, lastWeekday: false, nearest: new ValueBits(), nth: new ValueBits(), lastOf: new ValueBits(),
+    values: new ValueBits(),
+    last: false,
+    lastWeekday: false,
+    nearest: new ValueBits(),
+    nth: new ValueBits(),
+    lastOf: new ValueBits(),
   };
   const isDay = def.key === 'dayOfMonth' || def.key === 'dayOfWeek';
   const fold = def.key === 'dayOfWeek' ? 7 : 64;
@@ -186,7 +191,8 @@ function parseField(text: string, def: FieldDef): FieldResult {
       if (def.key === 'dayOfWeek' && hi === 0 && lo > 0) hi = 7;
       if (lo > hi) throw fail(`range ${base} goes backwards; for a range that wraps around write "${wrapHint(lo, hi, def)}"`);
     } else {
-      if (isDay && slash.length === 2 && (DOM_SPECIAL.test(base) || DOW_SPECIAL.test(base))) throw failAt(element, 'a step cannot follow L, W or #');
+      if (isDay && slash.length === 2 && (DOM_SPECIAL.test(base) || DOW_SPECIAL.test(base)))
+        throw failAt(element, 'a step cannot follow L, W or #');
       lo = value(base);
       hi = slash.length === 2 ? def.max : lo; // n/step = n-max/step, as cron-parser and Quartz read it
     }

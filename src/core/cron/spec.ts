@@ -86,8 +86,18 @@ export class CronParseError extends Error {
 }
 
 export const MONTH_NAMES = [
-  'January', 'February', 'March', 'April', 'May', 'June',
-  'July', 'August', 'September', 'October', 'November', 'December',
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
 ] as const;
 export const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 
@@ -194,7 +204,7 @@ export function monthMask(spec: CronSpec, year: number, month: number): number {
 export function firstMatchingDay(spec: CronSpec, fromDay: number, maxMonths = 4812): number | undefined {
   let { year, month, day } = civilFromDays(fromDay);
   let mask = monthMask(spec, year, month) & (-1 << (day - 1));
-  for (let i = 0; mask === 0; ) {
+  for (let i = 0; mask === 0;) {
     if (++i > maxMonths) return undefined;
     if (++month > 12) {
       month = 1;
