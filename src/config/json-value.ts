@@ -38,7 +38,7 @@ export function findJsonProblem(
       }
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) {
-        const kind = (value as object).constructor?.name ?? 'object';
+        const kind = value.constructor?.name ?? 'object';
         return { path, message: `a ${kind} is not a JSON value; use a string, number, boolean, null, array or plain object` };
       }
       const keys = Object.keys(value);

@@ -71,7 +71,7 @@ function expandUnion(issue: Issue & { code: 'invalid_union' }): Issue[] {
     (branch) => !branch.every((inner) => (inner.code === 'invalid_type' || inner.code === 'invalid_value') && inner.path.length === 0),
   );
   if (attempts.length === 1 && attempts[0]) {
-    return attempts[0].map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }) as Issue);
+    return attempts[0].map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }));
   }
   return [issue];
 }
@@ -91,7 +91,7 @@ export function toProblems(issues: readonly Issue[], locate?: LineLocator): Conf
       }
     }
     if (issue.code === 'invalid_key' && issue.issues.length > 0) {
-      for (const inner of issue.issues) push(issue.path, `key ${shown(String(issue.path.at(-1)))}: ${rephrase(inner as Issue)}`);
+      for (const inner of issue.issues) push(issue.path, `key ${shown(String(issue.path.at(-1)))}: ${rephrase(inner)}`);
       return;
     }
     if (issue.code === 'unrecognized_keys') {

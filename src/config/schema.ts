@@ -20,11 +20,9 @@ export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
 export const QUEUE_TYPES = ['classic', 'quorum'] as const;
 export type QueueType = (typeof QUEUE_TYPES)[number];
 
-export const timezoneSchema = z
-  .string({ error: 'expected an IANA time zone name such as "Europe/Berlin"' })
-  .refine(isValidZone, {
-    error: (issue) => `unknown time zone ${shown(String(issue.input))}; use an IANA name such as "Europe/Berlin" or "UTC"`,
-  });
+export const timezoneSchema = z.string({ error: 'expected an IANA time zone name such as "Europe/Berlin"' }).refine(isValidZone, {
+  error: (issue) => `unknown time zone ${shown(String(issue.input))}; use an IANA name such as "Europe/Berlin" or "UTC"`,
+});
 
 const taskName = z
   .string({
@@ -75,11 +73,9 @@ export const brokerSchema = keyed({
   transportOptions: transportOptionsSchema.default({}),
 });
 
-const deploymentName = z
-  .string({ error: 'name must be a string' })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
-    error: 'name must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
-  });
+const deploymentName = z.string({ error: 'name must be a string' }).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+  error: 'name must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+});
 
 export const lockSchema = keyed({
   /** How long the lock lives without renewal: a dead leader is replaced within this. */

@@ -63,7 +63,7 @@ export function parseFingerprint(fields: Readonly<Record<string, string | undefi
   let names: string[] | undefined;
   try {
     const parsed: unknown = entryNames === undefined ? undefined : JSON.parse(entryNames);
-    names = Array.isArray(parsed) && parsed.every((n) => typeof n === 'string') ? (parsed as string[]) : undefined;
+    names = Array.isArray(parsed) && parsed.every((n) => typeof n === 'string') ? parsed : undefined;
   } catch {
     names = undefined;
   }

@@ -155,7 +155,7 @@ const ascending = (values: readonly number[]): number[] => [...values].sort((a, 
 function toLibOptions(spec: RRuleSpec): Partial<RRuleLib.Options> {
   const { Weekday } = rruleLib();
   const options: Partial<RRuleLib.Options> = {
-    freq: FREQ_INDEX[spec.freq] as RRuleLib.Frequency,
+    freq: FREQ_INDEX[spec.freq],
     interval: spec.interval,
     dtstart: new Date(spec.dtstartWall),
   };

@@ -343,20 +343,19 @@ suite(
 
     describe('AmqpDispatcher: the state moves only with confirms, fenced', () => {
       const keys = schedulerKeys(`${P}state`, 'dispatch');
-      const resolvedEntry = (name: string): ResolvedEntry =>
-        ({
-          name,
-          task: 'tsbeat_test.record',
-          schedule: { kind: 'interval', everyMs: 1000, relative: false },
-          timezone: 'UTC',
-          args: [],
-          kwargs: {},
-          options: {},
-          enabled: true,
-          catchUp: 'all',
-          catchUpWindowMs: undefined,
-          jitterMs: 0,
-        }) as ResolvedEntry;
+      const resolvedEntry = (name: string): ResolvedEntry => ({
+        name,
+        task: 'tsbeat_test.record',
+        schedule: { kind: 'interval', everyMs: 1000, relative: false },
+        timezone: 'UTC',
+        args: [],
+        kwargs: {},
+        options: {},
+        enabled: true,
+        catchUp: 'all',
+        catchUpWindowMs: undefined,
+        jitterMs: 0,
+      });
       const dueRun = (
         name: string,
         slotMs: number,

@@ -160,7 +160,7 @@ function afterManualRun(state: EntryState | undefined): EntryState {
 }
 
 const CASES = [{ label: 'missing', text: undefined as string | undefined, state: undefined as EntryState | undefined }].concat(
-  STATE_VALUES.map((v) => ({ label: v.label, text: v.text as string | undefined, state: v.state === UNREADABLE ? undefined : v.state })),
+  STATE_VALUES.map((v) => ({ label: v.label, text: v.text, state: v.state === UNREADABLE ? undefined : v.state })),
 );
 
 describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_label, value) => {

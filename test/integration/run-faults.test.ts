@@ -3,7 +3,7 @@
  * password) that the tests kill, freeze and reconfigure, plus a TCP listener on 6394 that only
  * counts connections (for what must not touch Redis at all). The shared Redis is not used.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { DEFAULTS } from '../../src/base/defaults.js';

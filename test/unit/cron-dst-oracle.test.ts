@@ -68,7 +68,7 @@ function fromCelery(fields: Record<string, string | number>): OracleSpec {
     label: `crontab(${JSON.stringify(fields)})`,
     fixed: !wild('minute') && !wild('hour'),
     dayOr: false,
-    spec: parseCeleryCrontab(fields as CeleryCrontabFields),
+    spec: parseCeleryCrontab(fields),
   };
 }
 
