@@ -123,7 +123,7 @@ export class AmqpTransport {
    * failed. Never rejects; a caller that records state records only the confirmed ones.
    */
   async send(plan: AmqpPublishPlan): Promise<AmqpSendResult[]> {
-    const results: (AmqpSendResult | Promise<AmqpSendResult>)[] = [];
+    const results: Promise<AmqpSendResult>[] = [];
     let channel: ConfirmChannel;
     try {
       channel = await this.connection.confirmChannel();
@@ -161,9 +161,10 @@ export class AmqpTransport {
     try {
       for (const m of plan.messages) {
         const refusal = m.declareQueue === undefined ? undefined : refused.get(m.declareQueue);
-        if (m.problem !== undefined) results.push(failed(new BeatError(ErrorCode.MessageInvalid, `entry "${m.entry}": ${m.problem}`)));
-        else if (refusal !== undefined) results.push(failed(refusal));
-        else if (timedOut) results.push(failed(new Error('not published: earlier confirms were overdue')));
+        if (m.problem !== undefined)
+          results.push(Promise.resolve(failed(new BeatError(ErrorCode.MessageInvalid, `entry "${m.entry}": ${m.problem}`))));
+        else if (refusal !== undefined) results.push(Promise.resolve(failed(refusal)));
+        else if (timedOut) results.push(Promise.resolve(failed(new Error('not published: earlier confirms were overdue'))));
         else {
           const { result, writable } = this.publishOne(channel, m);
           results.push(Promise.race([result, deadline]));

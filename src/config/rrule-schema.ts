@@ -127,7 +127,10 @@ export const rruleObjectSchema = keyed(
     byweekno: intList('byweekno', -53, 53, true).optional(),
     // A list, or one weekday alone (a union of the two would hide the item's message behind "Invalid input").
     byweekday: z
-      .preprocess((v) => (Array.isArray(v) ? v : [v]), z.array(weekdayItem).min(1, { error: 'byweekday must not be an empty list' }))
+      .preprocess(
+        (v): unknown => (Array.isArray(v) ? v : [v]),
+        z.array(weekdayItem).min(1, { error: 'byweekday must not be an empty list' }),
+      )
       .optional(),
     byhour: intList('byhour', 0, 23).optional(),
     byminute: intList('byminute', 0, 59).optional(),

@@ -18,10 +18,7 @@ import { rruleSchema } from './rrule-schema.js';
 const SCHEDULE_FORMS = ['timedelta', 'crontab', 'cron', 'solar', 'clocked', 'rrule'] as const;
 
 const nonNegative = (what: string) =>
-  z
-    .number({ error: `${what} must be a number` })
-    .finite()
-    .nonnegative({ error: `${what} must not be negative` });
+  z.number({ error: `${what} must be a number` }).nonnegative({ error: `${what} must not be negative` });
 
 export const timedeltaSchema = keyed({
   weeks: nonNegative('weeks').optional(),

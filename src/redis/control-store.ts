@@ -42,8 +42,8 @@ export class ControlStore {
     let replies: [error: Error | null, result: unknown][];
     try {
       replies = (await multi.exec()) ?? [];
-      const failed = replies.find(([error]) => error !== null);
-      if (failed) throw failed[0];
+      const failed = replies.find(([error]) => error !== null)?.[0];
+      if (failed) throw failed;
     } catch (error) {
       throw await nameWrongType(this.client, error, typedKeys(this.keys, ['paused', 'resumed']));
     }

@@ -170,8 +170,8 @@ export class Leadership {
               token: lock.value,
             })
             .exec();
-          const failed = (replies ?? [[new Error('transaction discarded'), null]]).find(([error]) => error);
-          if (failed) throw failed[0];
+          const failed = (replies ?? [[new Error('transaction discarded'), null]]).find(([error]) => error)?.[0];
+          if (failed) throw failed;
         }
       } catch (error) {
         // Without the fence this instance cannot publish: holding the lock would only keep every

@@ -12,7 +12,6 @@ import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { ControlSource, TriggerPublisher } from '../ports/control.js';
-import type { TaskMessage } from '../celery/message.js';
 
 export interface ControlLoopOptions {
   readonly config: ResolvedConfig;

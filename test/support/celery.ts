@@ -148,7 +148,7 @@ export function startBeat(options: { env: CeleryEnv; scheduleFile: string }): Ce
 }
 
 export async function stopAll(processes: readonly (CeleryProcess | undefined)[]): Promise<void> {
-  await Promise.all(processes.map((p) => p?.stop()));
+  await Promise.all(processes.map(async (p) => p?.stop()));
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -10,7 +10,7 @@
 import { IANAZone } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { nextCronFires, parseCeleryCrontab, parseCronLine } from '../../src/core/cron/index.js';
-import type { CeleryCrontabFields, CronSpec } from '../../src/core/cron/index.js';
+import type { CronSpec } from '../../src/core/cron/index.js';
 import { formatInstant, gapEnd, isValidZone, localParts, offsetMinutes, wallToInstants } from '../../src/time/zone.js';
 import type { WallTime } from '../../src/time/zone.js';
 

@@ -9,7 +9,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { describe, expect, it } from 'vitest';
 import { nextCronFires, parseCronLine } from '../../src/core/cron/index.js';
 import type { CronSpec } from '../../src/core/cron/index.js';
-import { int, pick, prng } from '../support/prng.js';
+import { int, prng } from '../support/prng.js';
 import type { Rand } from '../support/prng.js';
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];

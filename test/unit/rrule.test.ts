@@ -53,6 +53,7 @@ function randomCase(r: Rand): Case {
         .join(',')}`,
     );
   } else if (freq === 'YEARLY' && r() < 0.3) parts.push(`BYYEARDAY=${some(r, 1, 365, 3, true).join(',')}`);
+  // eslint-disable-next-line no-dupe-else-if -- r() draws again: a second, independent chance
   else if (freq === 'YEARLY' && r() < 0.3) parts.push(`BYWEEKNO=${some(r, 1, 52, 2, true).join(',')}`);
   if (r() < 0.5) parts.push(`BYHOUR=${some(r, 0, 23, 3).join(',')}`);
   if (r() < 0.5) parts.push(`BYMINUTE=${some(r, 0, 59, 2).join(',')}`);

@@ -109,7 +109,7 @@ describe('Supervisor', () => {
 
   it('applies changes one at a time, in order: a lock won, lost and won again at once stops the first session (its state slow to load) before the second loads', async () => {
     const order: string[] = [];
-    const stopRunner = Runner.prototype.stop;
+    const stopRunner = Object.getOwnPropertyDescriptor(Runner.prototype, 'stop')?.value as (this: Runner) => Promise<void>;
     vi.spyOn(Runner.prototype, 'stop').mockImplementation(async function (this: Runner) {
       await stopRunner.call(this);
       order.push('stopped');
