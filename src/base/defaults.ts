@@ -96,6 +96,11 @@ export const DEFAULTS = {
   /** The short sleeps at that edge (the kernel makes each about 0.1 ms). */
   timerEdgeSleepMs: 0.02,
   /**
+   * Waits of the precise timer that may follow one another through the event loop when a wait ends
+   * short of its instant (a timer fired earlier than the lead), before it falls back to a timer.
+   */
+  timerShortRetries: 2,
+  /**
    * Runs per dispatcher call (one Lua script invocation on Redis). Small enough that the batches in
    * flight (their messages and envelopes) stay a few megabytes, since every young-generation
    * collection copies what is live; large enough that the script's fixed cost per call is noise.
@@ -182,6 +187,12 @@ export const DEFAULTS = {
   redisDisconnectTimeoutMs: 200,
   /** A Redis connection silent this long is destroyed and reconnected (black-holed networks). */
   redisSocketTimeoutMs: 5000,
+  /** Reconnecting to Redis backs off exponentially from 100 ms up to this, plus up to 100 ms of jitter; it never gives up. */
+  redisReconnectMaxBackoffMs: 5000,
+  /** How often a leader that stepped down retries giving its lock back while Redis does not answer. */
+  lockReleaseRetryMs: 100,
+  /** `beat import celery`: how long the team's app may take to import before the dump is given up. */
+  importPythonTimeoutMs: 120_000,
   /** `beat next`: how many instants per entry. */
   nextCount: 5,
   /** Names of the config files looked for when neither --config nor BEAT_CONFIG is given, in order. */

@@ -4,6 +4,7 @@
  * on its own, so that one part tsbeat refuses is listed and left out instead of spoiling the rest.
  */
 import { spawnSync } from 'node:child_process';
+import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { CELERY_DUMP_SCRIPT } from './celery-dump-script.js';
 import { entryOf } from './celery-entries.js';
@@ -14,9 +15,6 @@ import { configProblem } from './render.js';
 
 /** `module.path` or `module.path:attribute.path`, as `celery -A` takes it. */
 export const APP_SPEC = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?$/;
-
-/** How long the app may take to import. */
-const PYTHON_TIMEOUT_MS = 120_000;
 
 export interface CeleryDump {
   readonly celery_version: string;
@@ -39,7 +37,7 @@ export function dumpCeleryApp(options: DumpOptions): CeleryDump {
     cwd: options.cwd,
     env: options.env,
     encoding: 'utf8',
-    timeout: PYTHON_TIMEOUT_MS,
+    timeout: DEFAULTS.importPythonTimeoutMs,
     maxBuffer: 256 * 1024 * 1024,
   });
   if (run.error !== undefined) {
@@ -49,7 +47,9 @@ export function dumpCeleryApp(options: DumpOptions): CeleryDump {
         `python ${shown(options.python)} not found; pass --python PATH, the interpreter your project runs Celery with (e.g. .venv/bin/python)`,
       );
     if (code === 'ETIMEDOUT')
-      throw importError(`${options.app} took more than ${PYTHON_TIMEOUT_MS / 1000} s to import; does importing it start something?`);
+      throw importError(
+        `${options.app} took more than ${DEFAULTS.importPythonTimeoutMs / 1000} s to import; does importing it start something?`,
+      );
     throw importError(`cannot run ${shown(options.python)}: ${run.error.message}`);
   }
   let parsed: unknown;

@@ -16,8 +16,6 @@ import type { BeatError } from '../base/errors.js';
 import { settleOnClose } from './ioredis-close.js';
 import { redisRefusal, registerPlace } from './server-errors.js';
 
-const MAX_BACKOFF_MS = 5000;
-
 export interface RedisClientOptions {
   /** Log `beat.redis.failover` when a Sentinel connection comes back on another primary. */
   readonly reportFailover?: boolean;
@@ -42,8 +40,9 @@ export function createRedisClient(
     // up, many minutes later: lock attempts hung silently and the instance never led again.
     socketTimeout: DEFAULTS.redisSocketTimeoutMs,
     disconnectTimeout: DEFAULTS.redisDisconnectTimeoutMs,
-    // Reconnect forever, backing off up to 5 s with jitter.
-    retryStrategy: (attempt) => Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 6)) + Math.floor(Math.random() * 100),
+    // Reconnect forever, backing off with jitter.
+    retryStrategy: (attempt) =>
+      Math.min(DEFAULTS.redisReconnectMaxBackoffMs, 100 * 2 ** Math.min(attempt, 6)) + Math.floor(Math.random() * 100),
   });
   settleOnClose(client);
   let wasReady = false;

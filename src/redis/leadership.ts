@@ -9,6 +9,7 @@
  * On taking the lock, the leader writes its token to the fence key; the publish script refuses any
  * caller whose token is not the fence's, so a deposed leader that wakes up cannot publish.
  */
+import { DEFAULTS } from '../base/defaults.js';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import Redlock, { ExecutionError, ResourceLockedError } from 'redlock';
@@ -75,8 +76,6 @@ export interface LeadershipOwner {
 }
 
 export const STEP_DOWN_MESSAGE = 'released';
-/** How often a leader that stepped down retries giving its lock back while Redis does not answer. */
-const RELEASE_RETRY_MS = 100;
 
 export class Leadership {
   private readonly redlock: Redlock;
@@ -326,7 +325,7 @@ export class Leadership {
       } catch (error) {
         // Gone already (expired, or another instance's value): nothing to give back.
         if (await isHeldElsewhere(error)) return;
-        await new Promise((resolve) => setTimeout(resolve, RELEASE_RETRY_MS));
+        await new Promise((resolve) => setTimeout(resolve, DEFAULTS.lockReleaseRetryMs));
       }
     }
   }

@@ -63,11 +63,11 @@ export class PreciseTimer {
     this.immediate = undefined;
   }
 
-  private soon(dueMs: number, fire: () => void, behind: (leftMs: number) => void): void {
-    this.immediate = setImmediate(() => this.attempt(dueMs, fire, behind));
+  private soon(dueMs: number, fire: () => void, behind: (leftMs: number) => void, retries = 0): void {
+    this.immediate = setImmediate(() => this.attempt(dueMs, fire, behind, retries));
   }
 
-  private attempt(dueMs: number, fire: () => void, behind: (leftMs: number) => void): void {
+  private attempt(dueMs: number, fire: () => void, behind: (leftMs: number) => void, retries = 0): void {
     this.timeout = undefined;
     this.immediate = undefined;
     if (this.waitFor(dueMs)) {
@@ -76,9 +76,13 @@ export class PreciseTimer {
     }
     const leftMs = dueMs - this.options.clock.now();
     // Further than the lead: the clock stepped back, and the instant is as far again as the step.
-    // Within it: a clock slower than the wait (a small step, a slew), looked at again when it
-    // should be there, by a timer so that the event loop turns meanwhile.
     if (leftMs > DEFAULTS.timerLeadMs) behind(leftMs);
+    // Within it: a timer that fired earlier than the lead (by its loop's cached clock) left the wait
+    // short; one more wait after a turn of the event loop reaches the instant, where a timer would
+    // fire a millisecond or more late.
+    else if (retries < DEFAULTS.timerShortRetries) this.soon(dueMs, fire, behind, retries + 1);
+    // Still short: a clock slower than the wait (a small step, a slew, a test's clock that does not
+    // move), looked at again by a timer when it should be there, so that the loop does not spin.
     else this.timeout = setTimeout(() => this.attempt(dueMs, fire, behind), leftMs);
   }
 

@@ -28,6 +28,9 @@ export class WarmUp {
   private passing = false;
   /** The once-per-runner rehearsal is done. */
   private rehearsed = false;
+  /** How far it got: a rehearsal cut short by a tick resumes from here, never starts over. */
+  private rendered = 0;
+  private alone = 0;
 
   constructor(private readonly options: WarmUpOptions) {}
 
@@ -75,10 +78,8 @@ export class WarmUp {
       done();
       return;
     }
-    let rendered = 0;
-    let alone = 0;
     const nextRun = (now: number): DueRun | undefined => {
-      const held = sample[(rendered + alone) % sample.length] as BookEntry;
+      const held = sample[(this.rendered + this.alone) % sample.length] as BookEntry;
       return renderer.tryRender(held.entry, book.plan(held, held.nextSlotMs ?? now).slots[0] ?? now, now);
     };
     const slice = (): void => {
@@ -89,24 +90,26 @@ export class WarmUp {
       const now = clock.now();
       // Planning and rendering for about one slice, then encoding as much: a due tick waits little.
       const until = performance.now() + DEFAULTS.templateWarmSliceMs;
-      if (rendered < DEFAULTS.rehearsalRuns) {
+      if (this.rendered < DEFAULTS.rehearsalRuns) {
         const runs: DueRun[] = [];
         for (
           ;
-          rendered < DEFAULTS.rehearsalRuns && runs.length < DEFAULTS.dispatchBatchRuns && (runs.length === 0 || performance.now() < until);
-          rendered += 1
+          this.rendered < DEFAULTS.rehearsalRuns &&
+          runs.length < DEFAULTS.dispatchBatchRuns &&
+          (runs.length === 0 || performance.now() < until);
+          this.rendered += 1
         ) {
           const run = nextRun(now);
           if (run !== undefined) runs.push(run);
         }
         speedups?.rehearse(runs);
       } else {
-        for (; alone < DEFAULTS.loneRehearsalRuns && performance.now() < until; alone += 1) {
+        for (; this.alone < DEFAULTS.loneRehearsalRuns && performance.now() < until; this.alone += 1) {
           const run = nextRun(now);
           if (run !== undefined) speedups?.stage([run], 'rehearsal', now)?.discard();
         }
       }
-      if (rendered < DEFAULTS.rehearsalRuns || alone < DEFAULTS.loneRehearsalRuns) setImmediate(slice);
+      if (this.rendered < DEFAULTS.rehearsalRuns || this.alone < DEFAULTS.loneRehearsalRuns) setImmediate(slice);
       else {
         this.rehearsed = true;
         done();
