@@ -59,6 +59,8 @@ const BAD_INPUT_CODES = new Set<string>([
   ErrorCode.ConfigLoad,
   ErrorCode.UnknownEntry,
   ErrorCode.ImportInput,
+  ErrorCode.EntryInvalid,
+  ErrorCode.EntryIsStatic,
   ErrorCode.BrokerUrl,
   // The URL or the server's settings must change (see src/redis/server-errors.ts).
   ErrorCode.RedisDbOutOfRange,

@@ -43,6 +43,10 @@ export const ErrorCode = {
   ImportInput: 'IMPORT_INPUT',
   /** An instant outside the years 0001-9999, which an ISO-8601 date (and Python's datetime) cannot hold. */
   InstantOutOfRange: 'INSTANT_OUT_OF_RANGE',
+  /** A runtime entry (`beat entries`, the HTTP API, the client) is invalid: its problems are listed. Exit code 2, HTTP 400. */
+  EntryInvalid: 'ENTRY_INVALID',
+  /** A runtime entry would take the name of a config-file entry. Exit code 2, HTTP 409. */
+  EntryIsStatic: 'ENTRY_IS_STATIC',
   /** A Lua script of the installation cannot be assembled (an `--- @include` of a fragment that is not there, or a cycle). */
   LuaScriptInvalid: 'LUA_SCRIPT_INVALID',
 } as const;
@@ -69,8 +73,8 @@ export interface ConfigProblem {
 export class ConfigError extends BeatError {
   readonly problems: readonly ConfigProblem[];
   readonly source: string;
-  constructor(source: string, problems: readonly ConfigProblem[]) {
-    super(ErrorCode.ConfigInvalid, formatProblems(source, problems));
+  constructor(source: string, problems: readonly ConfigProblem[], code: ErrorCode = ErrorCode.ConfigInvalid) {
+    super(code, formatProblems(source, problems));
     this.name = 'ConfigError';
     this.problems = problems;
     this.source = source;

@@ -109,6 +109,14 @@ export const EVENTS = {
   trigger: 'beat.trigger',
   /** The leader could not read the pause/resume/trigger requests from Redis (logged once per outage); it keeps looking. */
   controlError: 'beat.control.error',
+  /** Runtime entries (store, RedBeat, django) were added, changed or removed while running: counts and examples. */
+  entriesChanged: 'beat.entries.changed',
+  /** A runtime entry is invalid (its problems are named) and does not run until it is fixed. */
+  entriesInvalid: 'beat.entries.invalid',
+  /** A runtime entry has the name of a config-file entry (or of another source's): the first one runs, this one does not. */
+  entriesConflict: 'beat.entries.conflict',
+  /** Reading a source of runtime entries failed: what is known keeps running; retried every maxInterval. */
+  entriesSyncFailed: 'beat.entries.sync_failed',
   pause: 'beat.pause',
   resume: 'beat.resume',
   reload: 'beat.reload',

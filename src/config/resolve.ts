@@ -9,8 +9,13 @@ import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';
 import type { CompiledRoute } from './routes.js';
 
+/** Where an entry comes from: the config file, or a runtime source (src/ports/entries.ts). */
+export type EntryOrigin = 'file' | 'store' | 'redbeat' | 'django';
+
 export interface ResolvedEntry {
   readonly name: string;
+  /** Where it comes from; undefined = the config file. */
+  readonly origin?: EntryOrigin;
   readonly task: string;
   readonly schedule: Schedule;
   /** The zone the entry's wall times are read in: its own `timezone`, else the config's. */
@@ -72,23 +77,27 @@ export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: s
   }
 }
 
+/** One validated entry, its wall times read in its own zone or else `defaultZone` (the config's). */
+export function resolveEntry(name: string, entry: ParsedEntry, defaultZone: string, origin?: EntryOrigin): ResolvedEntry {
+  const timezone = entry.timezone ?? defaultZone;
+  return {
+    name,
+    ...(origin === undefined ? {} : { origin }),
+    task: entry.task,
+    schedule: resolveSchedule(entry.schedule, entry.relative, timezone),
+    timezone,
+    args: entry.args,
+    kwargs: entry.kwargs,
+    options: entry.options,
+    enabled: entry.enabled,
+    catchUp: entry.catchUp,
+    catchUpWindowMs: entry.catchUpWindow,
+    jitterMs: entry.jitter ?? 0,
+  };
+}
+
 export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
-  const entries = Object.entries(parsed.beatSchedule).map(([name, entry]): ResolvedEntry => {
-    const timezone = entry.timezone ?? parsed.timezone;
-    return {
-      name,
-      task: entry.task,
-      schedule: resolveSchedule(entry.schedule, entry.relative, timezone),
-      timezone,
-      args: entry.args,
-      kwargs: entry.kwargs,
-      options: entry.options,
-      enabled: entry.enabled,
-      catchUp: entry.catchUp,
-      catchUpWindowMs: entry.catchUpWindow,
-      jitterMs: entry.jitter ?? 0,
-    };
-  });
+  const entries = Object.entries(parsed.beatSchedule).map(([name, entry]) => resolveEntry(name, entry, parsed.timezone));
   return {
     name: parsed.name,
     timezone: parsed.timezone,

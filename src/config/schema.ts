@@ -60,7 +60,7 @@ export const entrySchema = keyed({
 export type EntryInput = z.input<typeof entrySchema>;
 export type ParsedEntry = z.output<typeof entrySchema>;
 
-const entryName = z
+export const entryNameSchema = z
   .string()
   .min(1, { error: 'an entry name must not be empty' })
   .max(200, { error: 'an entry name must be at most 200 characters' })
@@ -126,7 +126,9 @@ export const configSchema = keyed(
     /** IANA zone in which crontab and clocked wall times are read (Celery's `timezone`). */
     timezone: timezoneSchema.default(DEFAULTS.timezone),
     /** The periodic tasks, by entry name (Celery's `beat_schedule`). */
-    beatSchedule: z.record(entryName, entrySchema, { error: 'beatSchedule must be an object mapping entry names to entries' }).default({}),
+    beatSchedule: z
+      .record(entryNameSchema, entrySchema, { error: 'beatSchedule must be an object mapping entry names to entries' })
+      .default({}),
     broker: brokerSchema.default({ url: DEFAULTS.brokerUrl, transportOptions: {} }),
     /** Queue used when neither the entry's options nor a route names one (Celery's `task_default_queue`). */
     taskDefaultQueue: z.string().min(1).default(DEFAULTS.taskDefaultQueue),

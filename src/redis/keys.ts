@@ -11,12 +11,22 @@
  *   <prefix>:{<name>}:fence    string  the token of the last instance that took the lock; the publish script checks it
  *   <prefix>:{<name>}:leader   hash  instance, since, token of the current leader (for status), and the fingerprint of the
  *                              config it runs: configHash, entriesHash, entryCount, entryNames (JSON, up to 10,000 names)
- *   <prefix>:{<name>}:events   pub/sub channel: "released <instance>" when a leader steps down; "control" after a pause, resume or trigger
+ *   <prefix>:{<name>}:events   pub/sub channel: "released <instance>" when a leader steps down; "control" after a pause, resume or trigger;
+ *                              "entries <version>" after a write of runtime entries (entries-write.lua)
  *   <prefix>:{<name>}:paused   set  names of paused entries (`beat pause` / `beat resume`)
  *   <prefix>:{<name>}:resumed  hash  entry name → when it was last resumed (epoch ms): slots before it stay skipped
  *   <prefix>:{<name>}:triggers list  pending manual runs (`beat trigger`), JSON {entry, id, at}
  *   <prefix>:{<name>}:triggered:<task id>  string  set (1 h expiry) when a manual run was published, for the CLI to confirm
+ *   <prefix>:{<name>}:entries  hash  runtime entry name → its record {v, created, updated, entry} (entry-record-codec.ts)
+ *   <prefix>:{<name>}:entries:changes  zset  runtime entry name → the version of its last change (kept after a delete:
+ *                              a name in here and not in `entries` was deleted at that version)
+ *   <prefix>:{<name>}:entries:version  string  the version counter of the runtime entries, raised by each write
+ *   <prefix>:{<name>}:statics  set  the names of the config file's entries, written by the leader: runtime entries may not take them
+ *   <prefix>:{<name>}:statics:id  string  a hash of those names, so that an unchanged list is not written again
  */
+/** The start of the events channel's message after a write of runtime entries ("entries <version>"). */
+export const ENTRIES_MESSAGE = 'entries';
+
 export interface SchedulerKeys {
   readonly state: string;
   readonly lock: string;
@@ -27,6 +37,11 @@ export interface SchedulerKeys {
   readonly resumed: string;
   readonly triggers: string;
   triggered(taskId: string): string;
+  readonly entries: string;
+  readonly entryChanges: string;
+  readonly entriesVersion: string;
+  readonly statics: string;
+  readonly staticsId: string;
 }
 
 /** The Redis type tsbeat keeps at each of its keys (as TYPE names it), for naming a stray value at one. */
@@ -38,6 +53,11 @@ export const SCHEDULER_KEY_TYPES = {
   paused: 'set',
   resumed: 'hash',
   triggers: 'list',
+  entries: 'hash',
+  entryChanges: 'zset',
+  entriesVersion: 'string',
+  statics: 'set',
+  staticsId: 'string',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
 
 /** `[key, type]` of the named scheduler keys, for nameWrongType. */
@@ -60,5 +80,10 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     resumed: `${base}resumed`,
     triggers: `${base}triggers`,
     triggered: (taskId) => `${base}triggered:${taskId}`,
+    entries: `${base}entries`,
+    entryChanges: `${base}entries:changes`,
+    entriesVersion: `${base}entries:version`,
+    statics: `${base}statics`,
+    staticsId: `${base}statics:id`,
   };
 }

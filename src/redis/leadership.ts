@@ -19,7 +19,7 @@ import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import { CONTROL_MESSAGE } from './control-store.js';
-import { SCHEDULER_KEY_TYPES } from './keys.js';
+import { ENTRIES_MESSAGE, SCHEDULER_KEY_TYPES } from './keys.js';
 import { asRedisError, lockRefusal, placeOf } from './server-errors.js';
 
 export interface LeadershipKeys {
@@ -68,6 +68,8 @@ export interface LeadershipOwner {
   onLose(reason: string): void;
   /** Called when a CLI announces a pause, resume or manual run on the events channel. */
   onControl?(): void;
+  /** Called when a writer announces a change of the runtime entries on the events channel. */
+  onEntries?(): void;
   /**
    * More fields for the leader hash, asked each time the lock is taken and written with the fence
    * (the config fingerprint, which a reload changes).
@@ -121,6 +123,10 @@ export class Leadership {
     this.options.subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.options.keys.events && message === CONTROL_MESSAGE) {
         this.owner?.onControl?.();
+        return;
+      }
+      if (channel === this.options.keys.events && message.startsWith(`${ENTRIES_MESSAGE} `)) {
+        this.owner?.onEntries?.();
         return;
       }
       // Not its own announcement: an instance that just stepped down leaves the lock to the others.

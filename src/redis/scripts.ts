@@ -39,6 +39,8 @@ const COMMIT_FENCED = lua('commit-fenced');
 const CLAIM_TRIGGER = lua('claim-trigger');
 const COMMIT_TRIGGER = lua('commit-trigger');
 const LEADER_INFO = lua('leader-info');
+const ENTRIES_WRITE = lua('entries-write');
+const STATICS_WRITE = lua('statics-write');
 
 export interface ScriptClient {
   /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
@@ -57,6 +59,10 @@ export interface ScriptClient {
   commitTrigger(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   /** leader-info.lua: rewrites the leader's config fingerprint while the caller holds the fence. */
   leaderInfo(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  /** entries-write.lua: creates, changes and deletes runtime entries, all or nothing. */
+  entriesWrite(numKeys: number, ...keysAndArgs: string[]): Promise<(string | number)[]>;
+  /** statics-write.lua: replaces the config file's entry names when they changed. */
+  staticsWrite(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
 
 export function withScripts(client: Redis): Redis & ScriptClient {
@@ -69,6 +75,8 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('claimTrigger', { lua: CLAIM_TRIGGER });
     client.defineCommand('commitTrigger', { lua: COMMIT_TRIGGER });
     client.defineCommand('leaderInfo', { lua: LEADER_INFO });
+    client.defineCommand('entriesWrite', { lua: ENTRIES_WRITE });
+    client.defineCommand('staticsWrite', { lua: STATICS_WRITE });
   }
   return client as Redis & ScriptClient;
 }

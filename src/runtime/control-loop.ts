@@ -6,7 +6,7 @@
  */
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
 import type { MessageEnv } from '../celery/message.js';
-import type { ResolvedConfig } from '../config/resolve.js';
+import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
@@ -23,6 +23,8 @@ export interface ControlLoopOptions {
   readonly lease: () => string | undefined;
   readonly onPaused: (paused: ReadonlySet<string>) => void;
   readonly intervalMs: number;
+  /** A runtime entry (store, RedBeat, django) of this name, for manual runs of those. */
+  readonly findRuntimeEntry?: (name: string) => ResolvedEntry | undefined;
 }
 
 export class ControlLoop {
@@ -73,7 +75,8 @@ export class ControlLoop {
       for (const { text, request } of pending) {
         const token = this.options.lease();
         if (token === undefined) return;
-        const entry = request && this.options.config.entries.find((e) => e.name === request.entry);
+        const entry =
+          request && (this.options.config.entries.find((e) => e.name === request.entry) ?? this.options.findRuntimeEntry?.(request.entry));
         if (!request || !entry) {
           logger.warn(
             { event: EVENTS.trigger, request: text.slice(0, 200) },

@@ -34,7 +34,11 @@ export interface BookEntry {
 
 /** The book's own, writable view of an entry. */
 interface Held extends HeapItem {
-  readonly entry: ResolvedEntry;
+  entry: ResolvedEntry;
+  /** Taken out of the book (a runtime entry deleted or disabled): a dispatch in flight must not put it back. */
+  removed: boolean;
+  /** Taken off the heap for a dispatch that has not been recorded yet (takeDue, take; record, keepDue). */
+  dispatching: boolean;
   cursorMs: number;
   lastRunMs: number | undefined;
   nextSlotMs: number | undefined;
@@ -64,7 +68,7 @@ export interface BookOptions {
 
 export class EntryBook {
   private readonly heap = new MinHeap<Held>();
-  private readonly held: Held[] = [];
+  private readonly held = new Map<string, Held>();
   private pausedNames: ReadonlySet<string> = new Set();
 
   constructor(private readonly options: BookOptions) {}
@@ -81,32 +85,83 @@ export class EntryBook {
     knownRuns?: ReadonlyMap<string, number>,
   ): string[] {
     const lost: string[] = [];
+    for (const entry of entries) if (this.add(entry, stored.get(entry.name), nowMs, knownRuns?.get(entry.name))) lost.push(entry.name);
+    return lost;
+  }
+
+  /**
+   * Adds entries that were not in the book, or changes those that were (runtime entries). A changed
+   * entry keeps its cursor and last run: its new schedule continues from its last run, as a file
+   * entry's does across a reload (Celery's merge rule). `stored` holds the states of the new ones.
+   * Returns the entries replaced, whose compiled templates are now stale.
+   */
+  upsert(entries: readonly ResolvedEntry[], stored: ReadonlyMap<string, EntryState>, nowMs: number): ResolvedEntry[] {
+    const replaced: ResolvedEntry[] = [];
     for (const entry of entries) {
-      const state = stored.get(entry.name);
-      let cursorMs = state?.slotMs ?? state?.seenMs ?? nowMs;
-      let lastRunMs = state?.slotMs;
-      const knownMs = knownRuns?.get(entry.name);
-      if (knownMs !== undefined && (lastRunMs === undefined || lastRunMs < knownMs)) {
-        // Re-anchoring at now would drop the slots of the outage whatever the catch-up policy and
-        // shift an interval's phase; what this instance saw published is a better history.
-        lost.push(entry.name);
-        cursorMs = lastRunMs = knownMs;
+      const held = this.held.get(entry.name);
+      if (held === undefined) {
+        this.add(entry, stored.get(entry.name), nowMs, undefined);
+        continue;
       }
-      // Slots that passed while the entry was paused stay skipped across restarts and failovers.
-      if (state?.resumedAtMs !== undefined) cursorMs = skipThrough(entry.schedule, entry.timezone, cursorMs, state.resumedAtMs);
-      const held: Held = {
-        key: 0,
-        heapIndex: -1,
-        entry,
-        cursorMs,
-        lastRunMs,
-        nextSlotMs: undefined,
-        paused: this.pausedNames.has(entry.name),
-      };
-      this.held.push(held);
-      // Due at once if a slot was missed while no one led; plan() then applies the catch-up policy.
-      if (!held.paused) this.schedule(held, this.nextSlotAfter(held, cursorMs));
+      replaced.push(held.entry);
+      held.entry = entry;
+      // An entry in a dispatch is rescheduled, with its new schedule, when the dispatch is recorded.
+      if (!held.dispatching && !held.paused) this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
     }
+    return replaced;
+  }
+
+  /** Takes entries out of the book for good; returns those that were in it. */
+  remove(names: Iterable<string>): ResolvedEntry[] {
+    const removed: ResolvedEntry[] = [];
+    for (const name of names) {
+      const held = this.held.get(name);
+      if (held === undefined) continue;
+      held.removed = true;
+      this.heap.remove(held);
+      this.held.delete(name);
+      removed.push(held.entry);
+    }
+    return removed;
+  }
+
+  /** True when the book holds an entry of this name. */
+  has(name: string): boolean {
+    return this.held.has(name);
+  }
+
+  /** The entry of this name in the book, if any. */
+  entry(name: string): ResolvedEntry | undefined {
+    return this.held.get(name)?.entry;
+  }
+
+  /** Adds one entry from its stored state; true when that state was found lost (see load). */
+  private add(entry: ResolvedEntry, state: EntryState | undefined, nowMs: number, knownMs: number | undefined): boolean {
+    let lost = false;
+    let cursorMs = state?.slotMs ?? state?.seenMs ?? nowMs;
+    let lastRunMs = state?.slotMs;
+    if (knownMs !== undefined && (lastRunMs === undefined || lastRunMs < knownMs)) {
+      // Re-anchoring at now would drop the slots of the outage whatever the catch-up policy and
+      // shift an interval's phase; what this instance saw published is a better history.
+      lost = true;
+      cursorMs = lastRunMs = knownMs;
+    }
+    // Slots that passed while the entry was paused stay skipped across restarts and failovers.
+    if (state?.resumedAtMs !== undefined) cursorMs = skipThrough(entry.schedule, entry.timezone, cursorMs, state.resumedAtMs);
+    const held: Held = {
+      key: 0,
+      heapIndex: -1,
+      entry,
+      removed: false,
+      dispatching: false,
+      cursorMs,
+      lastRunMs,
+      nextSlotMs: undefined,
+      paused: this.pausedNames.has(entry.name),
+    };
+    this.held.set(entry.name, held);
+    // Due at once if a slot was missed while no one led; plan() then applies the catch-up policy.
+    if (!held.paused) this.schedule(held, this.nextSlotAfter(held, cursorMs));
     return lost;
   }
 
@@ -154,6 +209,8 @@ export class EntryBook {
     if (plan.slots.length === 0) {
       top.cursorMs = plan.cursorMs;
       this.schedule(top, plan.nextSlotMs);
+    } else {
+      top.dispatching = true;
     }
     return { held: top, plan };
   }
@@ -161,6 +218,7 @@ export class EntryBook {
   /** Takes an entry off the heap for a dispatch planned elsewhere (a staged one): like takeDue. */
   take(entry: BookEntry): void {
     this.heap.remove(entry as Held);
+    (entry as Held).dispatching = true;
   }
 
   /**
@@ -174,6 +232,7 @@ export class EntryBook {
     let unsent: Set<Held> | undefined;
     entries.forEach((entry, i) => {
       const held = entry as Held;
+      held.dispatching = false;
       if (outcomes[i] === 'unsent') {
         (unsent ??= new Set()).add(held);
         return;
@@ -190,7 +249,8 @@ export class EntryBook {
   /** Keeps an entry due at `atMs` without moving its cursor: its runs were not published. */
   keepDue(entry: BookEntry, atMs: number): void {
     const held = entry as Held;
-    if (!held.paused) this.heap.update(held, atMs);
+    held.dispatching = false;
+    if (!held.paused && !held.removed) this.heap.update(held, atMs);
   }
 
   /**
@@ -204,7 +264,7 @@ export class EntryBook {
     // walk over every entry each second would be most of an idle scheduler's CPU).
     if (paused.size === this.pausedNames.size && [...paused].every((name) => this.pausedNames.has(name))) return change;
     this.pausedNames = paused;
-    for (const held of this.held) {
+    for (const held of this.held.values()) {
       const shouldPause = paused.has(held.entry.name);
       if (shouldPause === held.paused) continue;
       held.paused = shouldPause;
@@ -223,19 +283,19 @@ export class EntryBook {
   /** The last slot known published of every entry that has one: `knownRuns` for the next session. */
   lastRuns(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const held of this.held) if (held.lastRunMs !== undefined) out.set(held.entry.name, held.lastRunMs);
+    for (const held of this.held.values()) if (held.lastRunMs !== undefined) out.set(held.entry.name, held.lastRunMs);
     return out;
   }
 
   /** Every entry's next slot and paused flag, for metrics and status. */
   *snapshot(): Generator<{ name: string; nextSlotMs: number | undefined; paused: boolean }> {
-    for (const held of this.held)
+    for (const held of this.held.values())
       yield { name: held.entry.name, nextSlotMs: held.paused ? undefined : held.nextSlotMs, paused: held.paused };
   }
 
   private schedule(held: Held, nextSlotMs: number | undefined): void {
     held.nextSlotMs = nextSlotMs;
-    if (nextSlotMs === undefined || held.paused) {
+    if (nextSlotMs === undefined || held.paused || held.removed) {
       this.heap.remove(held);
       return;
     }

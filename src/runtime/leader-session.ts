@@ -13,6 +13,7 @@ import type { StateStore } from '../ports/state.js';
 import { Runner } from './runner.js';
 import type { Clock } from '../ports/clock.js';
 import type { SchedulerEvents } from '../ports/events.js';
+import type { EntryCatalog } from './entry-catalog.js';
 
 export interface LeaderSessionOptions {
   readonly config: ResolvedConfig;
@@ -31,11 +32,14 @@ export interface LeaderSessionOptions {
   readonly events?: SchedulerEvents;
   /** How often the control loop looks for pause/resume/trigger requests without being told. */
   readonly controlIntervalMs: number;
+  /** The runtime entries (store, RedBeat, django) in force; their changes come through `runner.applyChanges`. */
+  readonly runtimeEntries?: EntryCatalog;
 }
 
 export class LeaderSession {
   readonly runner: Runner;
   private readonly control: ControlLoop;
+  private readonly catalog: EntryCatalog | undefined;
 
   constructor(options: LeaderSessionOptions) {
     this.runner = new Runner({
@@ -61,13 +65,18 @@ export class LeaderSession {
       lease: options.lease,
       onPaused: (paused) => this.runner.setPaused(paused),
       intervalMs: options.controlIntervalMs,
+      ...(options.runtimeEntries ? { findRuntimeEntry: (name: string) => options.runtimeEntries?.find(name) } : {}),
     });
+    this.catalog = options.runtimeEntries;
   }
 
   /** Reads the paused set first, so that a paused entry never fires at start. */
   async start(controlSource: ControlSource): Promise<void> {
     this.runner.setPaused(await controlSource.paused());
-    await this.runner.start();
+    // Changes from here on queue behind the start (Runner.applyChanges), so none falls between the
+    // entries taken now and the first change handed over.
+    this.catalog?.listen((changed, removed) => this.runner.applyChanges(changed, removed));
+    await this.runner.start(this.catalog?.entries() ?? []);
     this.control.start();
   }
 
@@ -77,6 +86,7 @@ export class LeaderSession {
   }
 
   async stop(): Promise<void> {
+    this.catalog?.listen(undefined);
     await Promise.all([this.control.stop(), this.runner.stop()]);
   }
 }

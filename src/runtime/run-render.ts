@@ -30,6 +30,11 @@ export class RunRenderer {
     return this.compiled.has(entry);
   }
 
+  /** Drops the compiled template of an entry that changed or left the book. */
+  forget(entry: ResolvedEntry): void {
+    this.compiled.delete(entry);
+  }
+
   /** Compiles the entry's template if it is not yet; throws what compiling throws. */
   compile(entry: ResolvedEntry): Compiled {
     let compiled = this.compiled.get(entry);

@@ -18,7 +18,7 @@
  * and late wake-ups alike: whatever is due at the current instant runs, nothing else.
  */
 import type { MessageEnv } from '../celery/message.js';
-import type { ResolvedConfig } from '../config/resolve.js';
+import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -26,7 +26,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Dispatcher, SlotAhead } from '../ports/dispatcher.js';
 import { NO_EVENTS } from '../ports/events.js';
 import type { SchedulerEvents } from '../ports/events.js';
-import type { StateStore } from '../ports/state.js';
+import type { EntryState, StateStore } from '../ports/state.js';
 import { dispatchDue } from './dispatch-window.js';
 import type { DispatchWindowOptions } from './dispatch-window.js';
 import { EntryBook } from './entry-book.js';
@@ -64,7 +64,11 @@ export class Runner {
   private readonly staging: Staging;
   private readonly warmUp: WarmUp;
   private readonly window: DispatchWindowOptions;
+  private readonly renderer: RunRenderer;
   private running = false;
+  /** Changes of runtime entries are applied one after the other, and only once the book is loaded. */
+  private changes: Promise<void> = Promise.resolve();
+  private loaded: Promise<void> | undefined;
   /** The tick running, if one is: ticks never overlap. */
   private inFlight: Promise<void> | undefined;
   /** A wake-up was asked for while a tick ran (a resume, say): honoured as soon as it ends. */
@@ -77,6 +81,7 @@ export class Runner {
     const { speedups } = dispatcher;
     this.book = new EntryBook({ maxIntervalMs: config.maxIntervalMs });
     const renderer = new RunRenderer(config, options.messageEnv, speedups);
+    this.renderer = renderer;
     this.staging = new Staging({ book: this.book, renderer, speedups, lease });
     this.timer = new PreciseTimer({ clock, atEdge: (dueMs) => this.staging.prime(dueMs) });
     this.warmUp = new WarmUp({ book: this.book, renderer, speedups, clock, idle: () => this.running && this.inFlight === undefined });
@@ -94,10 +99,50 @@ export class Runner {
     };
   }
 
-  /** Loads the stored state and starts the loop. */
-  async start(): Promise<void> {
+  /**
+   * Loads the stored state and starts the loop, with the config file's entries and `runtimeEntries`
+   * (those of the runtime sources: the store, RedBeat, django), whose later changes come through
+   * applyChanges.
+   */
+  start(runtimeEntries: readonly ResolvedEntry[] = []): Promise<void> {
+    this.loaded = this.load(runtimeEntries);
+    return this.loaded;
+  }
+
+  /**
+   * Applies changes of runtime entries: `changed` ones are added or take their new definition (a
+   * disabled one leaves the book), `removed` ones leave it at once, with any run staged for them.
+   * Changes wait for the start and for each other, so that they apply in order.
+   */
+  applyChanges(changed: readonly ResolvedEntry[], removed: readonly string[]): Promise<void> {
+    const apply = async (): Promise<void> => {
+      await this.loaded;
+      if (!this.running) return;
+      const { state, clock } = this.options;
+      const gone = [...removed, ...changed.filter((e) => !e.enabled).map((e) => e.name)];
+      const kept = changed.filter((e) => e.enabled);
+      const fresh = kept.filter((e) => !this.book.has(e.name)).map((e) => e.name);
+      const stored = fresh.length === 0 ? new Map<string, EntryState>() : await state.load(fresh, clock.now());
+      if (!this.running) return;
+      // A run staged ahead of its instant holds the entry as it was; none may go out after the change.
+      this.staging.discard();
+      for (const entry of this.book.remove(gone)) this.renderer.forget(entry);
+      for (const entry of this.book.upsert(kept, stored, clock.now())) this.renderer.forget(entry);
+      this.wake(0);
+    };
+    this.changes = this.changes.then(apply, apply);
+    return this.changes;
+  }
+
+  /** The entry of this name the scheduler runs now (a file or runtime entry), if any. */
+  entry(name: string): ResolvedEntry | undefined {
+    return this.book.entry(name);
+  }
+
+  private async load(runtimeEntries: readonly ResolvedEntry[]): Promise<void> {
     const { config, clock, state, logger } = this.options;
-    const enabled = config.entries.filter((e) => e.enabled);
+    const all = runtimeEntries.length === 0 ? config.entries : [...config.entries, ...runtimeEntries];
+    const enabled = all.filter((e) => e.enabled);
     const stored = await state.load(
       enabled.map((e) => e.name),
       clock.now(),
@@ -111,7 +156,7 @@ export class Runner {
       (this.options.events ?? NO_EVENTS).stateLost(lost);
     }
     this.running = true;
-    logger.info({ event: EVENTS.start, entries: enabled.length, disabled: config.entries.length - enabled.length }, 'scheduling');
+    logger.info({ event: EVENTS.start, entries: enabled.length, disabled: all.length - enabled.length }, 'scheduling');
     this.wake(0);
   }
 

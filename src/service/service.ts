@@ -15,7 +15,9 @@ import { ControlStore } from '../redis/control-store.js';
 import { schedulerKeys } from '../redis/keys.js';
 import { Leadership } from '../redis/leadership.js';
 import { checkRedisServer } from '../redis/server-checks.js';
+import { RedisEntryStore } from '../redis/entry-store.js';
 import { RedisStateStore } from '../redis/state-store.js';
+import { EntryCatalog } from '../runtime/entry-catalog.js';
 import { createPublishing, stateUrlFor } from '../publish/publishing.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
 import { meteredDispatcher, meteredTriggers } from './metered-dispatcher.js';
@@ -47,6 +49,15 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   };
 
   const stateStore = new RedisStateStore(state, keys, warnUnreadableOnce(log));
+  const staticNames = new Set(config.entries.map((e) => e.name));
+  const entryStore = new RedisEntryStore(state, keys, staticNames);
+  const catalog = new EntryCatalog({
+    sources: [entryStore],
+    logger: log,
+    intervalMs: config.maxIntervalMs,
+    defaultZone: config.timezone,
+    staticNames,
+  });
   const control = new ControlStore(state, keys);
   const clockGuard = new ClockGuard({ client: state, clock, maxSkewMs: config.lock.maxClockSkewMs, logger: log });
   const leadership = new Leadership({
@@ -76,6 +87,8 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     leadership,
     clockGuard,
     events,
+    catalog,
+    publishStaticNames: (names) => entryStore.publishStaticNames(names),
   });
   const knownNames = new Map<string, readonly string[] | undefined>();
   const watch = new DeploymentWatch({
@@ -113,6 +126,8 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   }
   await checkRedisServer(state, log);
   await clockGuard.check();
+  await catalog.load();
+  catalog.start();
   await supervisor.campaign();
   watch.start();
 
@@ -127,6 +142,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
       (stopped ??= (async () => {
         log.info({ event: EVENTS.stop, reason }, 'stopping');
         watch.stop();
+        await catalog.stop();
         await supervisor.stop();
         await Promise.allSettled([closeAll(), http?.close()]);
         log.info({ event: EVENTS.stop, reason }, 'stopped');

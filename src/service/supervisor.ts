@@ -22,6 +22,7 @@ import type { ControlStore } from '../redis/control-store.js';
 import type { Leadership } from '../redis/leadership.js';
 import { LeaderSession } from '../runtime/leader-session.js';
 import type { Runner } from '../runtime/runner.js';
+import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { reloadableConfig } from './reload.js';
 
 export interface SupervisorOptions {
@@ -37,6 +38,10 @@ export interface SupervisorOptions {
   readonly clockGuard: Pick<ClockGuard, 'watch' | 'unwatch' | 'reportAhead'>;
   /** Where the sessions report, and leadership changes are reported. */
   readonly events: SchedulerEvents;
+  /** The runtime entries (store, RedBeat, django), kept by every replica. */
+  readonly catalog?: EntryCatalog;
+  /** Tells the runtime store's writers the config file's entry names, whose names they may not take (the leader does it). */
+  readonly publishStaticNames?: (names: readonly string[]) => Promise<void>;
 }
 
 /** Stored state found lost by a session (see Runner's knownRuns): when, and for how many entries. */
@@ -126,6 +131,7 @@ export class Supervisor {
         });
       },
       onControl: () => this.session?.poke(),
+      onEntries: () => this.options.catalog?.poke(),
       leaderFields: () => fingerprintFields(this.currentFingerprint),
     });
     events.leadershipChanged(false);
@@ -138,6 +144,7 @@ export class Supervisor {
     const applied = await this.enqueue(async () => {
       this.currentConfig = reloadableConfig(this.currentConfig, next, logger);
       this.currentFingerprint = configFingerprint(this.currentConfig);
+      this.options.catalog?.reconfigure(this.currentConfig.timezone, new Set(this.currentConfig.entries.map((e) => e.name)));
       if (this.session) {
         await this.stopSession();
         await this.startSession();
@@ -194,6 +201,13 @@ export class Supervisor {
       controlIntervalMs: Math.min(DEFAULTS.controlIntervalMs, config.maxIntervalMs),
       knownRuns: this.knownRuns,
       events: this.sessionEvents,
+      ...(this.options.catalog ? { runtimeEntries: this.options.catalog } : {}),
+    });
+    this.options.publishStaticNames?.(config.entries.map((e) => e.name)).catch((error: unknown) => {
+      logger.warn(
+        { event: EVENTS.entriesSyncFailed, err: error },
+        "could not record the config file's entry names for the runtime store's writers; they are still refused when read",
+      );
     });
     this.session = current;
     try {

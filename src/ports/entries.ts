@@ -1,0 +1,47 @@
+/**
+ * Entries that change while beat runs: what the scheduler needs from a source of them (the runtime
+ * store in Redis, RedBeat's keys, django-celery-beat's tables). The scheduler keeps a copy and asks
+ * each source, every `maxInterval` and whenever the source says something changed, for what changed
+ * since a cursor; a source answers with the entries changed (whole) and the names removed.
+ */
+import type { ConfigProblem } from '../base/errors.js';
+import type { EntryOrigin } from '../config/resolve.js';
+import type { ParsedEntry } from '../config/schema.js';
+
+/** An entry as a source holds it: valid (checked by the config's entry schema), or with its problems. */
+export type SourcedEntry =
+  | { readonly name: string; readonly entry: ParsedEntry; readonly problems?: undefined }
+  | { readonly name: string; readonly entry?: undefined; readonly problems: readonly ConfigProblem[] };
+
+/** Everything a source holds, and the cursor to ask for changes since. */
+export interface EntrySnapshot {
+  readonly entries: readonly SourcedEntry[];
+  readonly cursor: string;
+}
+
+/** What changed since a cursor: entries created or changed, names removed, and the new cursor. */
+export interface EntryChanges {
+  readonly changed: readonly SourcedEntry[];
+  readonly removed: readonly string[];
+  readonly cursor: string;
+}
+
+export interface EntrySource {
+  /** Where its entries come from, shown in status and logs. */
+  readonly origin: EntryOrigin;
+  /** Everything it holds now. */
+  load(): Promise<EntrySnapshot>;
+  /** What changed since `cursor` (from load or an earlier call); a change may be reported again. */
+  changesSince(cursor: string): Promise<EntryChanges>;
+  /** The names of the config file's entries, which the source's writers must not take. */
+  publishStaticNames?(names: readonly string[]): Promise<void>;
+}
+
+/** A run of a sourced entry that went out, for sources that keep their own record of runs (RedBeat's meta). */
+export interface SourcedRun {
+  readonly name: string;
+  readonly slotMs: number;
+  readonly publishedAtMs: number;
+  /** The entry's next slot after this run; undefined when its schedule has run out. */
+  readonly nextSlotMs: number | undefined;
+}

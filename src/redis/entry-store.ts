@@ -1,0 +1,218 @@
+/**
+ * The runtime entry store in Redis: entries created, changed and deleted while beat runs, by
+ * `beat entries`, the HTTP API or the TypeScript client, under the deployment's keys (keys.ts).
+ * Writes go through entries-write.lua (all or nothing, one version per write, a pub/sub message);
+ * the scheduler reads them as an EntrySource: everything at start, then what changed since the
+ * version it last saw (the `entries:changes` zset), told by the message or found every maxInterval.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
+import type { ConfigProblem } from '../base/errors.js';
+import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
+import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
+import { UNREADABLE } from './entry-state-codec.js';
+import { canonicalEntryJson, decodeEntryRecord } from './entry-record-codec.js';
+import type { SchedulerKeys } from './keys.js';
+import { typedKeys } from './keys.js';
+import { withScripts } from './scripts.js';
+import { nameWrongType } from './server-errors.js';
+
+/** One change asked of the store. */
+export type EntryWrite =
+  { readonly op: 'put'; readonly name: string; readonly entry: unknown } | { readonly op: 'delete'; readonly name: string };
+
+export type WriteOutcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'absent';
+
+export interface WriteResult {
+  /** The store's version after the write. */
+  readonly version: number;
+  /** The outcome of each write, in order. */
+  readonly outcomes: readonly WriteOutcome[];
+}
+
+/** A stored entry with its bookkeeping, as `beat entries get` and the API show it. */
+export interface StoredEntry {
+  readonly name: string;
+  /** The entry as written (its JSON value). */
+  readonly entry: unknown;
+  readonly version: number;
+  readonly createdMs: number;
+  readonly updatedMs: number;
+  /** Why the scheduler does not run it (written by an older or newer tsbeat, or by hand), if it does not. */
+  readonly problems?: readonly ConfigProblem[];
+}
+
+/** HSCAN's batch: large enough to be quick, small enough not to hold Redis up. */
+const SCAN_COUNT = 1000;
+const UNREADABLE_RECORD: ConfigProblem[] = [
+  { path: '', message: 'the stored value is not a tsbeat entry record; write the entry again (beat entries set) or delete it' },
+];
+
+export class RedisEntryStore implements EntrySource {
+  readonly origin = 'store' as const;
+
+  constructor(
+    private readonly client: Redis,
+    private readonly keys: SchedulerKeys,
+    /** The names of the config file's entries, known to the writer (checked here as well as in Redis). */
+    private readonly staticNames: ReadonlySet<string> = new Set(),
+  ) {}
+
+  /**
+   * Checks every write, then applies them all or none. Throws ConfigError (code ENTRY_INVALID)
+   * naming every problem with its path (`entries.<name>.schedule`), or BeatError ENTRY_IS_STATIC.
+   */
+  async write(writes: readonly EntryWrite[], options: { nowMs: number; keepHistory?: boolean; source?: string }): Promise<WriteResult> {
+    const problems: ConfigProblem[] = [];
+    const args: string[] = [];
+    for (const write of writes) {
+      const at = `entries${/^[A-Za-z_$][\w$-]*$/.test(write.name) ? `.${write.name}` : `[${shown(write.name)}]`}`;
+      const nameProblems = entryNameProblems(write.name);
+      if (nameProblems.length > 0)
+        problems.push(
+          ...prefixProblems(
+            at,
+            nameProblems.map((p) => ({ ...p, path: '' })),
+          ),
+        );
+      if (write.op === 'delete') {
+        args.push('del', write.name, '');
+        continue;
+      }
+      if (this.staticNames.has(write.name)) throw staticNameError(write.name);
+      const parsed = parseEntryDefinition(write.entry);
+      if (!parsed.ok) problems.push(...prefixProblems(at, parsed.problems));
+      args.push('put', write.name, canonicalEntryJson(write.entry));
+    }
+    if (problems.length > 0) throw entryProblems(options.source ?? 'entries', problems);
+    const { keys } = this;
+    let reply: (string | number)[];
+    try {
+      reply = await withScripts(this.client).entriesWrite(
+        5,
+        keys.entries,
+        keys.entryChanges,
+        keys.entriesVersion,
+        keys.statics,
+        keys.state,
+        String(options.nowMs),
+        options.keepHistory === true ? '1' : '',
+        keys.events,
+        String(writes.length),
+        ...args,
+      );
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(keys, ['entries', 'entryChanges', 'entriesVersion', 'statics', 'state']));
+    }
+    if (reply[0] === 'static') throw staticNameError(String(reply[1]));
+    return { version: Number(reply[0]), outcomes: reply.slice(1) as WriteOutcome[] };
+  }
+
+  /** One stored entry, or undefined. */
+  async get(name: string): Promise<StoredEntry | undefined> {
+    const text = await this.read(() => this.client.hget(this.keys.entries, name));
+    return text === null ? undefined : storedEntry(name, text);
+  }
+
+  /** Every stored entry, in name order. */
+  async list(): Promise<StoredEntry[]> {
+    const out: StoredEntry[] = [];
+    await this.scan((name, text) => out.push(storedEntry(name, text)));
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The store's version (0 before the first write). */
+  async version(): Promise<number> {
+    return Number((await this.read(() => this.client.get(this.keys.entriesVersion))) ?? 0);
+  }
+
+  async load(): Promise<EntrySnapshot> {
+    // The version first: a write during the scan has a later version and is read again as a change.
+    const cursor = String(await this.version());
+    const entries: SourcedEntry[] = [];
+    await this.scan((name, text) => entries.push(sourced(name, text)));
+    return { entries, cursor };
+  }
+
+  async changesSince(cursor: string): Promise<EntryChanges> {
+    const since = Number(cursor);
+    const version = await this.version();
+    if (version === since) return { changed: [], removed: [], cursor };
+    // A counter behind the cursor was reset (FLUSHDB, a restore): every name is a change.
+    const names =
+      version < since
+        ? [...(await this.load()).entries.map((e) => e.name)]
+        : await this.read(() => this.client.zrangebyscore(this.keys.entryChanges, `(${since}`, '+inf'));
+    const texts = names.length === 0 ? [] : await this.read(() => this.client.hmget(this.keys.entries, ...names));
+    const changed: SourcedEntry[] = [];
+    const removed: string[] = [];
+    names.forEach((name, i) => {
+      const text = texts[i];
+      if (text === null || text === undefined) removed.push(name);
+      else changed.push(sourced(name, text));
+    });
+    return { changed, removed, cursor: String(version) };
+  }
+
+  /** Tells writers elsewhere (the client, other CLIs) which names belong to the config file. */
+  async publishStaticNames(names: readonly string[]): Promise<void> {
+    const sorted = [...names].sort();
+    const id = createHash('sha1').update(sorted.join('\n')).digest('hex');
+    const scripts = withScripts(this.client);
+    const { statics, staticsId } = this.keys;
+    await this.read(async () => {
+      if ((await scripts.staticsWrite(2, statics, staticsId, id, 'check')) === -1)
+        await scripts.staticsWrite(2, statics, staticsId, id, 'write', ...sorted);
+    });
+  }
+
+  private async scan(each: (name: string, text: string) => void): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, pairs] = await this.read(() => this.client.hscan(this.keys.entries, cursor, 'COUNT', SCAN_COUNT));
+      for (let i = 0; i + 1 < pairs.length; i += 2) each(pairs[i] as string, pairs[i + 1] as string);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+
+  private async read<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw await nameWrongType(
+        this.client,
+        error,
+        typedKeys(this.keys, ['entries', 'entryChanges', 'entriesVersion', 'statics', 'staticsId']),
+      );
+    }
+  }
+}
+
+function storedEntry(name: string, text: string): StoredEntry {
+  const record = decodeEntryRecord(text);
+  if (record === UNREADABLE) return { name, entry: undefined, version: 0, createdMs: 0, updatedMs: 0, problems: UNREADABLE_RECORD };
+  const parsed = parseEntryDefinition(record.entry);
+  const { version, createdMs, updatedMs, entry } = record;
+  return parsed.ok
+    ? { name, entry, version, createdMs, updatedMs }
+    : { name, entry, version, createdMs, updatedMs, problems: parsed.problems };
+}
+
+function sourced(name: string, text: string): SourcedEntry {
+  const record = decodeEntryRecord(text);
+  if (record === UNREADABLE) return { name, problems: UNREADABLE_RECORD };
+  const parsed = parseEntryDefinition(record.entry);
+  return parsed.ok ? { name, entry: parsed.entry } : { name, problems: parsed.problems };
+}
+
+export function staticNameError(name: string): BeatError {
+  return new BeatError(
+    ErrorCode.EntryIsStatic,
+    `entry ${shown(name)} is defined in the config file (beatSchedule); a runtime entry may not take its name: choose another name, or remove it from the file first`,
+  );
+}
+
+function entryProblems(source: string, problems: readonly ConfigProblem[]): ConfigError {
+  return new ConfigError(source, problems, ErrorCode.EntryInvalid);
+}

@@ -1,0 +1,86 @@
+--[[
+  entries-write: create, change and delete runtime entries, all or nothing, under one new version.
+  Writers (`beat entries`, the HTTP API, the TypeScript client) check every entry with the config's
+  schema before they call this; the scheduler checks each again when it reads it.
+
+  KEYS[1]   entries hash (includes/entry-record.lua)
+  KEYS[2]   entries:changes zset: name → version of its last change (deletes stay, as tombstones)
+  KEYS[3]   entries:version string: the counter
+  KEYS[4]   statics set: the config file's entry names, which a runtime entry may not take
+  KEYS[5]   state hash: a deleted entry's stored state is removed with it (so that it starts afresh if
+            created again), unless ARGV[2] says to keep it
+
+  ARGV[1]   now, epoch ms (created / updated)
+  ARGV[2]   "1" to keep the state of deleted entries (`--keep-history`), "" to remove it
+  ARGV[3]   the pub/sub channel to announce a change on; the message is "entries <version>"
+  ARGV[4]   N, the number of operations; then N triples (op, name, entry JSON): op "put" (create or
+            replace, with the entry's canonical JSON) or "del" (the JSON is ignored)
+
+  Reply   {version, outcome 1, …, outcome N}: version is the counter after the write (unchanged
+          when nothing changed); each outcome is "created", "updated", "unchanged", "deleted" or
+          "absent" (a delete of a name that is not there).
+          {"static", name} when a put names a config-file entry: nothing written.
+  Errors  WRONGTYPE naming the key when a key holds another type; ERR when now or N is not a
+          number, or an op is neither put nor del. All before anything is written.
+  Writes  HSET / HDEL of the entries; ZADD of each changed name at the new version; INCR of the
+          counter (once, when anything changed); HDEL of deleted entries' states (unless kept);
+          PUBLISH "entries <version>" when anything changed.
+]]
+--- @include "key-type"
+--- @include "entry-record"
+
+local SCRIPT = 'entries-write'
+local refused = wrongType(SCRIPT, KEYS[1], 'hash') or wrongType(SCRIPT, KEYS[2], 'zset') or
+  wrongType(SCRIPT, KEYS[3], 'string') or wrongType(SCRIPT, KEYS[4], 'set') or wrongType(SCRIPT, KEYS[5], 'hash')
+if refused then return refused end
+local now = tonumber(ARGV[1])
+if not now then return redis.error_reply('ERR ' .. SCRIPT .. ': now is not a number') end
+local count = tonumber(ARGV[4])
+if not count or count < 0 or #ARGV ~= 4 + 3 * count then
+  return redis.error_reply('ERR ' .. SCRIPT .. ': ARGV[4] must be the number of (op, name, entry) triples that follow')
+end
+
+-- Check everything, and work out each outcome, before the first write.
+local outcomes = {}
+local changed = false
+for i = 1, count do
+  local op, name, json = ARGV[2 + 3 * i], ARGV[3 + 3 * i], ARGV[4 + 3 * i]
+  local stored = redis.call('HGET', KEYS[1], name)
+  if op == 'put' then
+    if redis.call('SISMEMBER', KEYS[4], name) == 1 then return { 'static', name } end
+    if not stored then
+      outcomes[i] = 'created'
+    elseif recordEntry(stored) == json then
+      outcomes[i] = 'unchanged'
+    else
+      outcomes[i] = 'updated'
+    end
+  elseif op == 'del' then
+    outcomes[i] = stored and 'deleted' or 'absent'
+  else
+    return redis.error_reply('ERR ' .. SCRIPT .. ': operation ' .. i .. ' is neither put nor del')
+  end
+  if outcomes[i] ~= 'unchanged' and outcomes[i] ~= 'absent' then changed = true end
+end
+
+local version = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
+if changed then
+  version = redis.call('INCR', KEYS[3])
+  for i = 1, count do
+    local outcome, name, json = outcomes[i], ARGV[3 + 3 * i], ARGV[4 + 3 * i]
+    if outcome == 'created' or outcome == 'updated' then
+      -- A later put of the same name in this call sees the earlier one's record: created stays.
+      local created = recordCreated(redis.call('HGET', KEYS[1], name)) or now
+      redis.call('HSET', KEYS[1], name, encodeRecord(version, created, now, json))
+      redis.call('ZADD', KEYS[2], version, name)
+    elseif outcome == 'deleted' then
+      redis.call('HDEL', KEYS[1], name)
+      redis.call('ZADD', KEYS[2], version, name)
+      if ARGV[2] ~= '1' then redis.call('HDEL', KEYS[5], name) end
+    end
+  end
+  redis.call('PUBLISH', ARGV[3], 'entries ' .. version)
+end
+local reply = { version }
+for i = 1, count do reply[i + 1] = outcomes[i] end
+return reply

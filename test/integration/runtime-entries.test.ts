@@ -1,0 +1,221 @@
+/**
+ * The runtime entry store (src/redis/entry-store.ts) and a running beat that follows it: writes are
+ * all or nothing with every problem named; a leader with a standby applies each create, edit,
+ * disable and delete within about a second, and publishes no slot twice.
+ * Redis: a private redis-server of this file (see test/support/ops.ts).
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, ErrorCode } from '../../src/base/errors.js';
+import { EVENTS } from '../../src/base/log-events.js';
+import { RedisEntryStore } from '../../src/redis/entry-store.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
+import { readQueue } from '../support/beat-queue.js';
+import { startPrivateRedis } from '../support/ops.js';
+import type { PrivateRedis } from '../support/redis-server.js';
+
+const TASK = 'tsbeat_test.record';
+
+describe('the runtime entry store', () => {
+  let server: PrivateRedis;
+  let redis: Redis;
+  const keys = schedulerKeys('tsbeat', 'store-unit');
+
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    redis = new Redis(server.url(0));
+  });
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  it('creates, changes, reports unchanged and deletes, one version per write, and reads changes since a version', async () => {
+    const store = new RedisEntryStore(redis, keys);
+    const first = await store.write(
+      [
+        { op: 'put', name: 'a', entry: { task: TASK, schedule: 60 } },
+        { op: 'put', name: 'b', entry: { task: TASK, schedule: { cron: '0 3 * * *' } } },
+      ],
+      { nowMs: 1000 },
+    );
+    expect(first).toEqual({ version: 1, outcomes: ['created', 'created'] });
+    const snapshot = await store.load();
+    expect(snapshot.cursor).toBe('1');
+    expect(snapshot.entries.map((e) => e.name).sort()).toEqual(['a', 'b']);
+
+    // Keys in another order are the same entry: nothing changes, no version is spent.
+    const again = await store.write([{ op: 'put', name: 'a', entry: { schedule: 60, task: TASK } }], { nowMs: 2000 });
+    expect(again).toEqual({ version: 1, outcomes: ['unchanged'] });
+
+    const edit = await store.write(
+      [
+        { op: 'put', name: 'a', entry: { task: TASK, schedule: 30 } },
+        { op: 'delete', name: 'b' },
+        { op: 'delete', name: 'never' },
+      ],
+      { nowMs: 3000 },
+    );
+    expect(edit).toEqual({ version: 2, outcomes: ['updated', 'deleted', 'absent'] });
+    const a = await store.get('a');
+    expect(a).toMatchObject({ name: 'a', version: 2, createdMs: 1000, updatedMs: 3000, entry: { task: TASK, schedule: 30 } });
+    const changes = await store.changesSince('1');
+    expect(changes.cursor).toBe('2');
+    expect(changes.changed.map((e) => e.name)).toEqual(['a']);
+    expect(changes.removed).toEqual(['b']);
+    expect(await store.changesSince('2')).toEqual({ changed: [], removed: [], cursor: '2' });
+  });
+
+  it('refuses a batch with any bad entry, naming every problem with its path, and writes none of it', async () => {
+    const store = new RedisEntryStore(redis, keys);
+    const before = await store.version();
+    const error = await store
+      .write(
+        [
+          { op: 'put', name: 'good', entry: { task: TASK, schedule: 60 } },
+          { op: 'put', name: 'bad', entry: { task: 'has space', schedule: { cron: '61 * * * *' } } },
+          { op: 'put', name: '', entry: { task: TASK, schedule: 60 } },
+        ],
+        { nowMs: 5000 },
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect((error as ConfigError).code).toBe(ErrorCode.EntryInvalid);
+    expect(problems.map((p) => p.path)).toEqual(expect.arrayContaining(['entries.bad.task', 'entries.bad.schedule.cron', 'entries[""]']));
+    expect(await store.version()).toBe(before);
+    expect(await store.get('good')).toBeUndefined();
+  });
+
+  it("refuses a config file's entry name, told by the writer or by the leader's list in Redis", async () => {
+    const local = new RedisEntryStore(redis, keys, new Set(['nightly']));
+    await expect(local.write([{ op: 'put', name: 'nightly', entry: { task: TASK, schedule: 60 } }], { nowMs: 1 })).rejects.toMatchObject({
+      code: ErrorCode.EntryIsStatic,
+    });
+    const remote = new RedisEntryStore(redis, keys);
+    await remote.publishStaticNames(['hourly', 'nightly']);
+    await expect(
+      remote.write(
+        [
+          { op: 'put', name: 'fine', entry: { task: TASK, schedule: 60 } },
+          { op: 'put', name: 'hourly', entry: { task: TASK, schedule: 60 } },
+        ],
+        { nowMs: 1 },
+      ),
+    ).rejects.toMatchObject({ code: ErrorCode.EntryIsStatic, message: expect.stringContaining('"hourly"') });
+    expect(await remote.get('fine')).toBeUndefined();
+  });
+
+  it('reads a value it did not write as an entry with a problem, not as a crash', async () => {
+    await redis.hset(keys.entries, 'hand-written', '{"task":"x"}');
+    const store = new RedisEntryStore(redis, keys);
+    const found = (await store.load()).entries.find((e) => e.name === 'hand-written');
+    expect(found?.problems?.[0]?.message).toMatch(/not a tsbeat entry record/);
+    await redis.hdel(keys.entries, 'hand-written');
+  });
+});
+
+describe('a running beat follows the runtime store (leader and standby, real processes)', () => {
+  const fleet = new BeatFleet();
+  const dir = new TempDir();
+  let server: PrivateRedis;
+  let redis: Redis;
+  let url = '';
+
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    url = server.url(0);
+    redis = new Redis(url);
+  });
+
+  afterAll(async () => {
+    await fleet.killAll();
+    redis?.disconnect();
+    await server?.stop();
+    dir.remove();
+  });
+
+  it('applies creates, edits, disables and deletes within a second, publishing no slot twice', async () => {
+    const file = dir.write(
+      'beat.yaml',
+      [
+        'name: live',
+        `broker: { url: "${url}" }`,
+        'taskDefaultQueue: q-file',
+        'maxInterval: 5s',
+        `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
+        'beatSchedule:',
+        `  static-one: { task: ${TASK}, schedule: 3600 }`,
+        '',
+      ].join('\n'),
+    );
+    const leader = fleet.spawn({ config: file });
+    await leader.waitForEvent(EVENTS.lockAcquired, 10_000);
+    const standby = fleet.spawn({ config: file });
+    await standby.waitForEvent(EVENTS.standby, 10_000);
+
+    const store = new RedisEntryStore(redis, schedulerKeys('tsbeat', 'live'));
+    // The leader tells writers its file's names.
+    await waitUntil(
+      'the static names in Redis',
+      async () => ((await redis.sismember(schedulerKeys('tsbeat', 'live').statics, 'static-one')) === 1 ? true : undefined),
+      5000,
+    );
+    await expect(
+      store.write([{ op: 'put', name: 'static-one', entry: { task: TASK, schedule: 1 } }], { nowMs: Date.now() }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.EntryIsStatic,
+    });
+
+    const createdAt = Date.now();
+    await store.write([{ op: 'put', name: 'dyn', entry: { task: TASK, schedule: 1, options: { queue: 'q-a' } } }], { nowMs: createdAt });
+    await waitUntil(
+      '2 runs in q-a',
+      async () => ((await readQueue(redis, 'q-a')).length >= 2 ? true : undefined),
+      5000,
+      () => fleet.dump(),
+    );
+    const firstRun = (await readQueue(redis, 'q-a'))[0];
+    // Within about a second of the write (an every-second entry adds up to a second of its own).
+    expect((firstRun?.slotMs ?? Infinity) - createdAt).toBeLessThan(2500);
+
+    await store.write([{ op: 'put', name: 'dyn', entry: { task: TASK, schedule: 1, options: { queue: 'q-b' } } }], { nowMs: Date.now() });
+    await waitUntil(
+      '2 runs in q-b',
+      async () => ((await readQueue(redis, 'q-b')).length >= 2 ? true : undefined),
+      5000,
+      () => fleet.dump(),
+    );
+
+    await store.write([{ op: 'put', name: 'dyn', entry: { task: TASK, schedule: 1, options: { queue: 'q-b' }, enabled: false } }], {
+      nowMs: Date.now(),
+    });
+    await leader.waitForEvent(EVENTS.entriesChanged, 3000);
+    await new Promise((r) => setTimeout(r, 300));
+    const afterDisable = (await readQueue(redis, 'q-b')).length;
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await readQueue(redis, 'q-b')).length).toBe(afterDisable);
+
+    await store.write([{ op: 'put', name: 'gone', entry: { task: TASK, schedule: 1, options: { queue: 'q-c' } } }], { nowMs: Date.now() });
+    await waitUntil(
+      '1 runs in q-c',
+      async () => ((await readQueue(redis, 'q-c')).length >= 1 ? true : undefined),
+      5000,
+      () => fleet.dump(),
+    );
+    await store.write([{ op: 'delete', name: 'gone' }], { nowMs: Date.now() });
+    await new Promise((r) => setTimeout(r, 500));
+    const afterDelete = (await readQueue(redis, 'q-c')).length;
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await readQueue(redis, 'q-c')).length).toBe(afterDelete);
+    // Deleted without --keep-history: its state went with it.
+    expect(await redis.hexists(schedulerKeys('tsbeat', 'live').state, 'gone')).toBe(0);
+
+    const all = [...(await readQueue(redis, 'q-a')), ...(await readQueue(redis, 'q-b')), ...(await readQueue(redis, 'q-c'))];
+    const ids = all.map((r) => r.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(standby.logs.some((l) => l.event === EVENTS.fire)).toBe(false);
+  }, 60_000);
+});
