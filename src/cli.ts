@@ -15,6 +15,7 @@ import { ExitCode, processIo } from './commands/io.js';
 import type { Io } from './commands/io.js';
 import { nextCommand } from './commands/next.js';
 import { importCommand } from './commands/import.js';
+import { entriesCommand } from './commands/entries.js';
 import { runCommand } from './commands/run.js';
 import { pauseCommand, resumeCommand, statusCommand, triggerCommand } from './commands/control.js';
 import { BeatError, ErrorCode, clipQuoted, errorMessage, shown } from './base/errors.js';
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   trigger: { run: triggerCommand, summary: 'publish one run of an entry now, through the leader' },
   pause: { run: pauseCommand, summary: 'pause an entry (kept in Redis, honoured within a second)' },
   resume: { run: resumeCommand, summary: 'resume a paused entry' },
+  entries: { run: entriesCommand, summary: 'list, get, set, delete, import and export the runtime entries kept in Redis' },
   import: { run: importCommand, summary: "write a config from a crontab file or a Celery app's beat_schedule" },
 };
 

@@ -65,12 +65,14 @@ export function parseInstant(command: string, option: string, text: string): num
 }
 
 /** The error for an entry name the config does not have: the closest name if one is near, else the first names. */
-export function unknownEntryError(command: string, name: string, names: readonly string[]): BeatError {
+export function unknownEntryError(command: string, name: string, names: readonly string[], where = 'the config'): BeatError {
   const hint = closest(name, names);
   const listed =
-    names.length === 0 ? '; the config has no entries' : `; entries: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`;
+    names.length === 0
+      ? `; ${where} ${where.includes(' or ') ? 'have' : 'has'} no entries`
+      : `; entries: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`;
   return new BeatError(
     ErrorCode.UnknownEntry,
-    `beat ${command}: no entry named ${shown(name)} in the config${hint ? `; did you mean "${hint}"?` : listed}`,
+    `beat ${command}: no entry named ${shown(name)} in ${where}${hint ? `; did you mean "${hint}"?` : listed}`,
   );
 }

@@ -4,39 +4,28 @@
  * config file as `beat run` (for the entry names, the deployment name and the Redis URL).
  */
 import { randomTaskId } from '../celery/task-id.js';
-import { maskUrl } from '../config/redis-url.js';
-import type { ResolvedConfig } from '../config/resolve.js';
 import { buildStatus } from '../control/status.js';
 import type { DeploymentStatus, EntryStatus } from '../control/status.js';
-import { configFingerprint } from '../control/fingerprint.js';
-import { checkDeployment, warningsOf } from '../service/deployment-watch.js';
-import type { DeploymentCheck } from '../service/deployment-watch.js';
-import { ENV } from '../base/defaults.js';
-import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
-import { silentLogger } from '../base/log.js';
-import { createRedisClient, connectWithRetry } from '../redis/connect.js';
-import { ControlStore } from '../redis/control-store.js';
-import { schedulerKeys } from '../redis/keys.js';
-import { stateUrlFor } from '../publish/publishing.js';
-import { RedisStateStore } from '../redis/state-store.js';
-import { placeOf, redisRefusal } from '../redis/server-errors.js';
+import { warningsOf } from '../service/deployment-watch.js';
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { parseCommandArgs, parseCount, unknownEntryError } from './args.js';
-import { CONFIG_HELP, brokerOverride, configOption, loadFromArgs } from './config-args.js';
+import { CONFIG_HELP } from './config-args.js';
+import { REDIS_HELP, openControl, redisOptions } from './control-open.js';
+import type { Control } from './control-open.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
+import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
-
-const CONNECT_TIMEOUT_MS = 5000;
-
-const REDIS_HELP = `  -b, --broker URL    the Redis of the deployment (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url)`;
 
 export const STATUS_HELP = `Usage: beat status [--config PATH] [--broker URL] [--json]
 
 Shows the deployment's current leader and every entry with its schedule, last run, next run and
-whether it is paused, read from Redis. LAST RUN is the last slot published, or, when the last run
-was a manual one (beat trigger), when that was published, marked "(trigger)". A WARNING line says
-when this config differs from the leader's, or when a lock key tsbeat did not write keeps every
-replica from leading.
+whether it is paused, read from Redis: the config file's entries, then the runtime entries (beat
+entries), with an ORIGIN column (file, store) when there are any. Runtime entries that do not run
+(invalid, or a name the config file takes) are listed below the table with their problems. LAST
+RUN is the last slot published, or, when the last run was a manual one (beat trigger), when that
+was published, marked "(trigger)". A WARNING line says when this config differs from the
+leader's, or when a lock key tsbeat did not write keeps every replica from leading.
 
 Options:
 ${CONFIG_HELP}
@@ -47,10 +36,11 @@ ${REDIS_HELP}
 
 export const TRIGGER_HELP = `Usage: beat trigger ENTRY [--config PATH] [--broker URL] [--timeout SECONDS]
 
-Publishes one run of ENTRY now, through the leader's fenced path, with a task id of its own. The
-entry's schedule is not moved. Waits until the leader confirms (it checks at least every second);
-if no leader publishes it in time the request is withdrawn and the command fails. Refused (exit 2)
-when the leader's config has no such entry (another deployment under the same name).
+Publishes one run of ENTRY (the config file's, or a runtime entry) now, through the leader's
+fenced path, with a task id of its own. The entry's schedule is not moved. Waits until the leader
+confirms (it checks at least every second); if no leader publishes it in time the request is
+withdrawn and the command fails. Refused (exit 2) when neither the config nor the runtime store
+has the entry, or when the leader's config has no such entry (another deployment, same name).
 
 Options:
 ${CONFIG_HELP}
@@ -66,7 +56,8 @@ ${
     ? 'Pauses ENTRY: the leader stops publishing it within a second. It keeps its history; slots\nthat pass while it is paused are skipped, not caught up. Kept in Redis until `beat resume`.'
     : 'Resumes a paused ENTRY: the leader schedules it again from its next slot within a second.'
 }
-Refused (exit 2) when the leader's config has no such entry (another deployment, same name).
+ENTRY is the config file's or a runtime entry (beat entries). Refused (exit 2) when neither has
+it, or when the leader's config has no such entry (another deployment, same name).
 
 Options:
 ${CONFIG_HELP}
@@ -76,74 +67,39 @@ ${REDIS_HELP}
 export const PAUSE_HELP = pauseHelp('pause');
 export const RESUME_HELP = pauseHelp('resume');
 
-const redisOptions = { ...configOption, broker: { type: 'string', short: 'b' }, help: { type: 'boolean', short: 'h' } } as const;
-
-interface Control {
-  readonly config: ResolvedConfig;
-  readonly control: ControlStore;
-  readonly states: RedisStateStore;
-  /** A failure of `beat <verb>` as the operator should read it: Redis's refusal with its fix, or Redis unavailable. */
-  failure(verb: string, error: unknown): BeatError;
-  /** Compares this config with the leader's and looks at the lock key (when it is on this Redis). */
-  check(): Promise<DeploymentCheck>;
-  close(): Promise<void>;
-}
-
-async function openControl(io: Io, configPath: string | undefined, brokerFlag: string | undefined): Promise<Control> {
-  const { config } = await loadFromArgs(io, configPath, brokerOverride(io, brokerFlag));
-  // State lives on the broker's Redis, or for an AMQP broker on state.url (default: the local Redis).
-  const url = stateUrlFor(config);
-  const client = createRedisClient(url, config.broker.transportOptions, 'control', silentLogger);
-  try {
-    await connectWithRetry(client, AbortSignal.timeout(CONNECT_TIMEOUT_MS));
-  } catch (error) {
-    client.disconnect();
-    // Refused (a DB the server lacks, a wrong password): say so, with the fix, rather than "cannot reach".
-    if (error instanceof BeatError) throw error;
-    throw new BeatError(
-      ErrorCode.RedisUnavailable,
-      `cannot reach Redis at ${maskUrl(url)} within ${CONNECT_TIMEOUT_MS / 1000} s; check --broker or broker.url`,
-    );
-  }
-  const keys = schedulerKeys(config.state.prefix, config.name);
-  const control = new ControlStore(client, keys);
-  const own = configFingerprint(config);
-  return {
-    config,
-    control,
-    states: new RedisStateStore(client, keys),
-    failure: (verb, error) =>
-      error instanceof BeatError
-        ? error
-        : (redisRefusal(error, placeOf(client)) ??
-          new BeatError(ErrorCode.RedisUnavailable, `beat ${verb}: ${errorMessage(error)}`, { cause: error })),
-    check: () =>
-      checkDeployment({
-        control,
-        lockClients: config.lock.urls.length === 0 ? [client] : [],
-        lockKey: keys.lock,
-        deployment: config.name,
-        own,
-      }),
-    close: async () => {
-      await client.quit().catch(() => client.disconnect());
-    },
-  };
-}
-
-function requireEntry(command: string, config: ResolvedConfig, name: string | undefined): string {
+/**
+ * The entry a trigger, pause or resume names: one of the config file's, or a runtime entry (the
+ * store's) that runs. A runtime entry that does not run (invalid) is refused with its problems.
+ */
+async function requireEntry(command: string, control: Control, name: string | undefined): Promise<string> {
   if (name === undefined)
     throw new BeatError(ErrorCode.Usage, `beat ${command}: which entry? Usage: beat ${command} ENTRY. See 'beat ${command} --help'.`);
+  const { config } = control;
   if (config.entries.some((e) => e.name === name)) return name;
+  const runtime = await readRuntimeEntries(config, control.store);
+  if (runtime.entries.some((e) => e.name === name)) return name;
+  const problem = runtime.problems.find((p) => p.name === name);
+  if (problem !== undefined) {
+    throw new BeatError(
+      ErrorCode.UnknownEntry,
+      `beat ${command}: the ${problem.origin} entry ${shown(name)} does not run: ${problem.problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ')}`,
+    );
+  }
   throw unknownEntryError(
     command,
     name,
-    config.entries.map((e) => e.name),
+    [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)],
+    'the config or the runtime store',
   );
 }
 
 export async function readStatus(control: Control, nowMs: number): Promise<DeploymentStatus> {
-  const [states, paused, check] = await Promise.all([control.states.readAll(), control.control.paused(), control.check()]);
+  const [states, paused, check, runtime] = await Promise.all([
+    control.states.readAll(),
+    control.control.paused(),
+    control.check(),
+    readRuntimeEntries(control.config, control.store),
+  ]);
   return buildStatus({
     config: control.config,
     states,
@@ -152,6 +108,7 @@ export async function readStatus(control: Control, nowMs: number): Promise<Deplo
     self: { instance: 'cli', role: 'cli' },
     nowMs,
     warnings: warningsOf(check),
+    runtime,
   });
 }
 
@@ -195,9 +152,11 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
       `deployment ${status.deployment}: ${status.leader ? `leader ${status.leader.instance} since ${status.leader.since}` : 'NO LEADER (no beat run instance holds the lock)'}`,
     );
     for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
+    // The ORIGIN column only when some entry is not the file's: a file-only deployment's table is unchanged.
+    const origins = status.entries.some((e) => e.origin !== 'file') || status.entryProblems.length > 0;
     io.out(
       renderTable(
-        ['NAME', 'TASK', 'SCHEDULE', 'LAST RUN', 'NEXT RUN', 'RUNS', 'STATE'],
+        ['NAME', 'TASK', 'SCHEDULE', 'LAST RUN', 'NEXT RUN', 'RUNS', 'STATE', ...(origins ? ['ORIGIN'] : [])],
         status.entries.map((e) => [
           e.name,
           e.task,
@@ -206,9 +165,17 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
           e.nextRun ?? '-',
           String(e.runCount),
           !e.enabled ? 'disabled' : e.paused ? 'paused' : 'active',
+          ...(origins ? [e.origin] : []),
         ]),
       ),
     );
+    if (status.entryProblems.length > 0) {
+      const n = status.entryProblems.length;
+      io.out(`${n} runtime entr${n === 1 ? 'y does' : 'ies do'} not run:`);
+      for (const p of status.entryProblems) {
+        io.out(`  ${p.name} (${p.origin}): ${p.problems.map((q) => `${q.path === '' ? '' : `${q.path}: `}${q.message}`).join('; ')}`);
+      }
+    }
     return ExitCode.Ok;
   } catch (error) {
     throw control.failure('status', error);
@@ -226,7 +193,7 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
   const timeoutMs = (values.timeout === undefined ? 10 : parseCount('trigger', '--timeout', values.timeout, 1, 300)) * 1000;
   const control = await openControl(io, values.config, values.broker);
   try {
-    const entry = requireEntry('trigger', control.config, positionals[0]);
+    const entry = await requireEntry('trigger', control, positionals[0]);
     await requireLeaderHas('trigger', control, entry, io);
     const id = randomTaskId();
     const text = await control.control.requestTrigger({ entry, id, at: io.now() });
@@ -263,7 +230,7 @@ async function pauseOrResume(verb: 'pause' | 'resume', argv: string[], io: Io): 
   }
   const control = await openControl(io, values.config, values.broker);
   try {
-    const entry = requireEntry(verb, control.config, positionals[0]);
+    const entry = await requireEntry(verb, control, positionals[0]);
     await requireLeaderHas(verb, control, entry, io);
     const changed = await control.control.setPaused(entry, verb === 'pause', io.now());
     io.out(

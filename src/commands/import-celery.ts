@@ -5,9 +5,9 @@ import { renderImportedConfig } from '../importers/render.js';
 import { parseCommandArgs } from './args.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
-import { writeImported } from './import-output.js';
+import { INTO_STORE_HELP, importIntoStore, intoStoreOptions, writeImported } from './import-output.js';
 
-export const IMPORT_CELERY_HELP = `Usage: beat import celery --app MODULE:ATTR [--python PATH] [--out FILE]
+export const IMPORT_CELERY_HELP = `Usage: beat import celery --app MODULE:ATTR [--python PATH] [--out FILE] [--into-store] [--config PATH] [--broker URL]
 
 Runs your project's Python once to import the Celery app (as 'celery -A' does, from the working
 directory) and writes its beat_schedule as tsbeat entries (crontab, timedelta and schedule with
@@ -20,6 +20,7 @@ Options:
   -A, --app SPEC      the app, e.g. proj.celery:app (or proj, as celery -A finds it)
       --python PATH   the interpreter with your project's Celery (default python3)
   -o, --out FILE      write the config there (default: stdout)
+${INTO_STORE_HELP}
   -h, --help          show this help
 `;
 
@@ -28,6 +29,7 @@ export async function celeryImportCommand(argv: string[], io: Io): Promise<ExitC
     app: { type: 'string', short: 'A' },
     python: { type: 'string' },
     out: { type: 'string', short: 'o' },
+    ...intoStoreOptions,
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -42,11 +44,18 @@ export async function celeryImportCommand(argv: string[], io: Io): Promise<ExitC
       `beat import celery: --app must name the Celery app as celery -A takes it, a module path and optionally :attribute, e.g. --app proj.celery:app (${got}). See 'beat import celery --help'.`,
     );
   }
+  if (values['into-store'] === true && values.out !== undefined) {
+    throw new BeatError(
+      ErrorCode.Usage,
+      "beat import celery: give --out (a file) or --into-store (the runtime store), not both. See 'beat import celery --help'.",
+    );
+  }
   const python = values.python ?? 'python3';
   const dump = dumpCeleryApp({ app, python, cwd: io.cwd, env: io.env });
   const imported = importCeleryDump(dump, values.out ?? '<stdout>');
   const header = [`Imported by \`beat import celery\` from ${app} (Celery ${dump.celery_version}).`];
-  const rendered = renderImportedConfig(imported.config, header, values.out ?? '<stdout>');
   const notes = imported.notes.map((n) => `${app}: ${n.where}: ${n.message}`);
+  if (values['into-store'] === true) return importIntoStore(io, 'import celery', values, imported.config, notes);
+  const rendered = renderImportedConfig(imported.config, header, values.out ?? '<stdout>');
   return writeImported(io, values.out, rendered, imported.entries, notes);
 }

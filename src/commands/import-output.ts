@@ -4,6 +4,54 @@ import { resolve } from 'node:path';
 import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
+import { withControl } from './control-open.js';
+import { checkFileEntries, writeEntries } from './entries-io.js';
+import { entriesOf } from './entry-files.js';
+
+/** The options of every `beat import` source for writing into the runtime store instead of a file. */
+export const intoStoreOptions = {
+  'into-store': { type: 'boolean' },
+  config: { type: 'string', short: 'c' },
+  broker: { type: 'string', short: 'b' },
+} as const;
+
+export const INTO_STORE_HELP = `      --into-store    write the entries into the runtime store of the deployment --config names
+                      (all or nothing; existing entries of the same names are replaced)
+  -c, --config PATH   with --into-store: the deployment's config file (as for beat entries)
+  -b, --broker URL    with --into-store: its Redis (default: as for beat entries)`;
+
+/**
+ * `--into-store`: the imported config's entries go straight into the runtime store, checked as
+ * `beat entries import` checks a file, all or nothing; its settings are listed, not written.
+ */
+export async function importIntoStore(
+  io: Io,
+  command: string,
+  values: { config?: string | undefined; broker?: string | undefined },
+  imported: Record<string, unknown>,
+  notes: readonly string[],
+): Promise<ExitCode> {
+  const source = `beat ${command}`;
+  for (const note of notes) io.err(note);
+  let found: ReturnType<typeof entriesOf> | undefined;
+  return withControl(
+    io,
+    command,
+    values,
+    async (control) => {
+      const { entries, base, ignored } = found ?? entriesOf({ source, value: imported }, control.config.timezone);
+      const settings = ignored.filter((k) => k !== 'broker');
+      if (settings.length > 0)
+        io.err(`${source}: settings the runtime store does not hold (put them in the config file if they matter): ${settings.join(', ')}`);
+      await writeEntries(io, control, entries, { source, base });
+      return ExitCode.Ok;
+    },
+    (config) => {
+      found = entriesOf({ source, value: imported }, config.timezone);
+      checkFileEntries(config, found.entries, { source, base: found.base });
+    },
+  );
+}
 
 /** Where the config goes, and the summary and notes on stderr. */
 export function writeImported(io: Io, out: string | undefined, text: string, entries: number, notes: readonly string[]): ExitCode {

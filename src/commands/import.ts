@@ -8,11 +8,11 @@ import { importCrontab } from '../importers/crontab-import.js';
 import { renderImportedConfig } from '../importers/render.js';
 import { parseCommandArgs } from './args.js';
 import { ExitCode } from './io.js';
-import { writeImported } from './import-output.js';
+import { INTO_STORE_HELP, importIntoStore, intoStoreOptions, writeImported } from './import-output.js';
 import { celeryImportCommand } from './import-celery.js';
 import type { Io } from './io.js';
 
-export const IMPORT_CRONTAB_HELP = `Usage: beat import crontab FILE --task NAME [--out FILE] [--name-prefix P] [--queue Q] [--timezone ZONE] [--system]
+export const IMPORT_CRONTAB_HELP = `Usage: beat import crontab FILE --task NAME [--out FILE] [--name-prefix P] [--queue Q] [--timezone ZONE] [--system] [--into-store] [--config PATH] [--broker URL]
 
 Turns a crontab into tsbeat entries: each job becomes { cron: "<its time fields>" } calling the
 Celery task NAME with the command as its one argument, and what cron would give the command as
@@ -30,6 +30,7 @@ Options:
       --timezone ZONE   the zone of jobs without CRON_TZ/TZ (cron's is its machine's; default UTC)
       --system          the /etc/crontab format, with a user field before the command (the
                         default for /etc/crontab and files in /etc/cron.d)
+${INTO_STORE_HELP}
   -h, --help            show this help
 `;
 
@@ -75,6 +76,7 @@ async function crontabImportCommand(argv: string[], io: Io): Promise<ExitCode> {
       queue: { type: 'string', short: 'q' },
       timezone: { type: 'string' },
       system: { type: 'boolean' },
+      ...intoStoreOptions,
       help: { type: 'boolean', short: 'h' },
     },
     1,
@@ -90,6 +92,8 @@ async function crontabImportCommand(argv: string[], io: Io): Promise<ExitCode> {
   if (task === undefined || task === '' || /\s/.test(task))
     throw usage('--task must name the Celery task that runs a command, e.g. --task cron.run_command (see examples/cron_tasks.py)');
   if (values.queue === '') throw usage('--queue must not be empty');
+  if (values['into-store'] === true && values.out !== undefined)
+    throw usage('give --out (a file) or --into-store (the runtime store), not both');
   if (values.timezone !== undefined && !isValidZone(values.timezone))
     throw usage(`--timezone ${shown(values.timezone)} is not a time zone; use an IANA name such as "Europe/Berlin"`);
   const path = resolve(io.cwd, file);
@@ -127,7 +131,8 @@ async function crontabImportCommand(argv: string[], io: Io): Promise<ExitCode> {
     `Imported by \`beat import crontab\` from ${basename(file)}${system ? ' (system format)' : ''}.`,
     `Each entry calls ${task} with the command line; kwargs: env (the crontab's variables), user, input (after %).`,
   ];
-  const rendered = renderImportedConfig(imported.config, header, values.out ?? '<stdout>');
   const notes = imported.notes.map((n) => `${file}:${n.line}: ${n.message}`);
+  if (values['into-store'] === true) return importIntoStore(io, 'import crontab', values, imported.config, notes);
+  const rendered = renderImportedConfig(imported.config, header, values.out ?? '<stdout>');
   return writeImported(io, values.out, rendered, Object.keys(imported.config.beatSchedule).length, notes);
 }

@@ -8,6 +8,7 @@
 import * as z from 'zod';
 import type { ConfigProblem } from '../base/errors.js';
 import { toProblems } from './problems.js';
+import type { LineLocator } from './problems.js';
 import { entryNameSchema, entrySchema } from './schema.js';
 import type { ParsedEntry } from './schema.js';
 
@@ -24,16 +25,17 @@ export function entryNameProblems(name: unknown): ConfigProblem[] {
 
 /**
  * Checks an entry definition (a JSON value) as `beat check` checks one in a config file. The paths
- * of the problems are relative to the entry: `schedule`, `options.queue`, `` for the value itself.
+ * of the problems are relative to the entry: `schedule`, `options.queue`, `` for the value itself;
+ * `locate` (given the path under the entry) puts each on its line of a YAML file.
  */
-export function parseEntryDefinition(value: unknown): EntryParse {
+export function parseEntryDefinition(value: unknown, locate?: LineLocator): EntryParse {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { ok: false, problems: [{ path: '', message: 'an entry must be an object with at least `task` and `schedule`' }] };
   }
   // Compiled on first use, as the config schema is (load.ts): ~3x faster per entry, same messages.
   compiledEntrySchema ??= z.compile(entrySchema);
   const result = compiledEntrySchema.safeParse(value);
-  return result.success ? { ok: true, entry: result.data } : { ok: false, problems: toProblems(result.error.issues) };
+  return result.success ? { ok: true, entry: result.data } : { ok: false, problems: toProblems(result.error.issues, locate) };
 }
 
 /** Problems of an entry, with their paths put under `prefix` (`entries.nightly` → `entries.nightly.schedule`). */

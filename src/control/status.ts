@@ -2,7 +2,8 @@
  * The status of a deployment, as `/status` and `beat status` show it: who leads, and every entry
  * with its schedule, last run, next run and paused flag. Pure: the caller reads Redis.
  */
-import type { ResolvedConfig } from '../config/resolve.js';
+import type { ConfigProblem } from '../base/errors.js';
+import type { EntryOrigin, ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { ConfigFingerprint } from './fingerprint.js';
 import { skipThrough } from '../core/due.js';
 import { describeSchedule, nextFires } from '../core/schedule.js';
@@ -18,6 +19,8 @@ export interface LeaderInfo {
 
 export interface EntryStatus {
   readonly name: string;
+  /** Where the entry comes from: "file" (the config file), "store" (the runtime store), … */
+  readonly origin: EntryOrigin;
   readonly task: string;
   readonly schedule: string;
   readonly timezone: string;
@@ -49,7 +52,17 @@ export interface DeploymentStatus {
    * differs from the leader's, a lock key tsbeat did not write.
    */
   readonly warnings: readonly string[];
+  /** The config file's entries, then the runtime entries in force (by name). */
   readonly entries: readonly EntryStatus[];
+  /** Runtime entries that do not run, and why (invalid, or a name another entry takes). */
+  readonly entryProblems: readonly RuntimeEntryProblem[];
+}
+
+/** A runtime entry that does not run (src/runtime/entry-catalog.ts's EntryProblem). */
+export interface RuntimeEntryProblem {
+  readonly name: string;
+  readonly origin: EntryOrigin;
+  readonly problems: readonly ConfigProblem[];
 }
 
 export interface StatusInput {
@@ -60,6 +73,8 @@ export interface StatusInput {
   readonly self: DeploymentStatus['self'];
   readonly nowMs: number;
   readonly warnings?: readonly string[];
+  /** The runtime entries in force, and those that do not run. */
+  readonly runtime?: { readonly entries: readonly ResolvedEntry[]; readonly problems: readonly RuntimeEntryProblem[] };
 }
 
 function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
@@ -70,7 +85,8 @@ function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
 
 export function buildStatus(input: StatusInput): DeploymentStatus {
   const { config, states, paused, nowMs } = input;
-  const entries = config.entries.map((entry): EntryStatus => {
+  const all = input.runtime === undefined ? config.entries : [...config.entries, ...input.runtime.entries];
+  const entries = all.map((entry): EntryStatus => {
     const state = states.get(entry.name);
     const zone = entry.timezone;
     const isPaused = paused.has(entry.name);
@@ -79,6 +95,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     const next = entry.enabled && !isPaused ? nextFires(entry.schedule, { zone, afterMs: anchor, anchorMs: anchor }, 1)[0] : undefined;
     return {
       name: entry.name,
+      origin: entry.origin ?? 'file',
       task: entry.task,
       schedule: describeSchedule(entry.schedule, zone),
       timezone: zone,
@@ -99,5 +116,10 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     leader: input.leader ? { instance: input.leader.instance, since: formatInstant(input.leader.sinceMs, 'UTC') } : null,
     warnings: input.warnings ?? [],
     entries,
+    entryProblems: (input.runtime?.problems ?? []).map(({ name, origin, problems }) => ({
+      name,
+      origin,
+      problems: problems.map(({ path, message }) => ({ path, message })),
+    })),
   };
 }

@@ -12,6 +12,7 @@ import type { MetricsSource } from '../observe/metrics.js';
 import type { Clock } from '../ports/clock.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
+import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { warningsOf } from './deployment-watch.js';
 import type { DeploymentWatch } from './deployment-watch.js';
 import type { Supervisor } from './supervisor.js';
@@ -29,6 +30,8 @@ export interface ProbeSources {
   readonly watch: Pick<DeploymentWatch, 'current'>;
   readonly states: Pick<RedisStateStore, 'readAll'>;
   readonly control: Pick<ControlStore, 'paused' | 'leader'>;
+  /** The runtime entries this replica keeps (in force, and those that do not run). */
+  readonly catalog?: Pick<EntryCatalog, 'entries' | 'problems'>;
 }
 
 export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
@@ -70,6 +73,14 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
         self: { instance: sources.instanceId, role: supervisor.leading ? 'leader' : 'standby' },
         nowMs: clock.now(),
         warnings: warningsOf(sources.watch.current),
+        ...(sources.catalog === undefined
+          ? {}
+          : {
+              runtime: {
+                entries: [...sources.catalog.entries()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+                problems: [...sources.catalog.problems()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+              },
+            }),
       });
     },
   };

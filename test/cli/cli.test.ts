@@ -210,7 +210,7 @@ describe('beat check bounds', () => {
     const command = await runCli([zone]);
     expect(command.code).toBe(2);
     expect(command.stderr).toBe(
-      `beat: unknown command ${cut}. Commands: run, check, next, status, trigger, pause, resume, import. See 'beat --help'.\n`,
+      `beat: unknown command ${cut}. Commands: run, check, next, status, trigger, pause, resume, entries, import. See 'beat --help'.\n`,
     );
   });
 });
@@ -229,7 +229,7 @@ describe('the beat binary', () => {
     expect(main.stdout).toContain('Commands:');
     // Each summary starts in one column, at least two spaces after the longest command name.
     const commandRows = main.stdout.split('Commands:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
-    expect(commandRows).toHaveLength(8);
+    expect(commandRows).toHaveLength(9);
     const summaryColumns = commandRows.map((line) => /^ {2}[a-z]+ {2,}(?=\S)/.exec(line)?.[0].length);
     expect(new Set(summaryColumns)).toEqual(new Set([summaryColumns[0]]));
     expect(summaryColumns[0]).toBeDefined();
@@ -261,11 +261,15 @@ describe('the beat binary', () => {
     const documented = new Map<string, string[]>();
     // `beat import` has a --help of its own for each source it lists; the README documents those.
     const sources = (await runCli(['import', '--help'])).stdout.split('Sources:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
+    // `beat entries` too, for each command its help lists.
+    const entryCommands = (await runCli(['entries', '--help'])).stdout.split('Commands:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
     const targets = [
       ...commandNames().filter((c) => c !== 'import'),
       ...sources.map((row) => `import ${row.trim().split(/\s+/)[0] ?? ''}`),
+      ...new Set(entryCommands.map((row) => `entries ${row.trim().split(/\s+/)[0] ?? ''}`)),
     ];
     expect(targets).toContain('import crontab');
+    expect(targets).toContain('entries export');
     for (const row of section.split('\n').filter((line) => line.startsWith('| `beat '))) {
       const cell = row.split(' | ')[0] ?? '';
       for (const [, command, rest] of cell.matchAll(/`beat ([a-z]+(?: [a-z]+)?)([^`]*)`/g)) {
@@ -302,7 +306,7 @@ describe('the beat binary', () => {
     const unknown = spawnCli(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'beat: unknown command "frobnicate". Commands: run, check, next, status, trigger, pause, resume, import. See \'beat --help\'.\n',
+      'beat: unknown command "frobnicate". Commands: run, check, next, status, trigger, pause, resume, entries, import. See \'beat --help\'.\n',
     );
   });
 });

@@ -304,10 +304,10 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
       runBeatCli(['trigger', '--config', file]),
     ]);
     expect(results.map((r) => [r.code, r.stdout, r.stderr])).toEqual([
-      [2, '', 'beat pause: no entry named "tikc" in the config; did you mean "tick"?\n'],
-      [2, '', 'beat resume: no entry named "othr" in the config; did you mean "other"?\n'],
-      [2, '', 'beat trigger: no entry named "manul" in the config; did you mean "manual"?\n'],
-      [2, '', 'beat pause: no entry named "zzzzzzzz" in the config; entries: tick, other, manual, off\n'],
+      [2, '', 'beat pause: no entry named "tikc" in the config or the runtime store; did you mean "tick"?\n'],
+      [2, '', 'beat resume: no entry named "othr" in the config or the runtime store; did you mean "other"?\n'],
+      [2, '', 'beat trigger: no entry named "manul" in the config or the runtime store; did you mean "manual"?\n'],
+      [2, '', 'beat pause: no entry named "zzzzzzzz" in the config or the runtime store; entries: tick, other, manual, off\n'],
       [2, '', "beat trigger: which entry? Usage: beat trigger ENTRY. See 'beat trigger --help'.\n"],
     ]);
     expect(await redis.exists(keys.paused, keys.triggers)).toBe(0);

@@ -1,0 +1,112 @@
+/**
+ * A connection to a deployment's Redis for the commands that read or change it from outside (`beat
+ * status`, `trigger`, `pause`, `resume`, `entries`): the config file says where Redis is, the
+ * deployment's name and prefix, and which entry names belong to the file.
+ */
+import { maskUrl } from '../config/redis-url.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { configFingerprint } from '../control/fingerprint.js';
+import { checkDeployment } from '../service/deployment-watch.js';
+import type { DeploymentCheck } from '../service/deployment-watch.js';
+import { ENV } from '../base/defaults.js';
+import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import { silentLogger } from '../base/log.js';
+import { createRedisClient, connectWithRetry } from '../redis/connect.js';
+import { ControlStore } from '../redis/control-store.js';
+import { RedisEntryStore } from '../redis/entry-store.js';
+import { schedulerKeys } from '../redis/keys.js';
+import { stateUrlFor } from '../publish/publishing.js';
+import { RedisStateStore } from '../redis/state-store.js';
+import { placeOf, redisRefusal } from '../redis/server-errors.js';
+import { configOption, brokerOverride, loadFromArgs } from './config-args.js';
+import type { Io } from './io.js';
+
+const CONNECT_TIMEOUT_MS = 5000;
+
+export const REDIS_HELP = `  -b, --broker URL    the Redis of the deployment (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url)`;
+
+export const redisOptions = { ...configOption, broker: { type: 'string', short: 'b' }, help: { type: 'boolean', short: 'h' } } as const;
+
+export interface Control {
+  readonly config: ResolvedConfig;
+  /** The config file as the user would write its path. */
+  readonly source: string;
+  readonly control: ControlStore;
+  readonly states: RedisStateStore;
+  /** The runtime entries, refusing the config file's entry names. */
+  readonly store: RedisEntryStore;
+  /** A failure of `beat <verb>` as the operator should read it: Redis's refusal with its fix, or Redis unavailable. */
+  failure(verb: string, error: unknown): BeatError;
+  /** Compares this config with the leader's and looks at the lock key (when it is on this Redis). */
+  check(): Promise<DeploymentCheck>;
+  close(): Promise<void>;
+}
+
+export async function openControl(
+  io: Io,
+  configPath: string | undefined,
+  brokerFlag: string | undefined,
+  /** Checks the command's input against the config before Redis is asked, so that bad input is named even when Redis is down. */
+  precheck?: (config: ResolvedConfig) => void,
+): Promise<Control> {
+  const { config, source } = await loadFromArgs(io, configPath, brokerOverride(io, brokerFlag));
+  precheck?.(config);
+  // State lives on the broker's Redis, or for an AMQP broker on state.url (default: the local Redis).
+  const url = stateUrlFor(config);
+  const client = createRedisClient(url, config.broker.transportOptions, 'control', silentLogger);
+  try {
+    await connectWithRetry(client, AbortSignal.timeout(CONNECT_TIMEOUT_MS));
+  } catch (error) {
+    client.disconnect();
+    // Refused (a DB the server lacks, a wrong password): say so, with the fix, rather than "cannot reach".
+    if (error instanceof BeatError) throw error;
+    throw new BeatError(
+      ErrorCode.RedisUnavailable,
+      `cannot reach Redis at ${maskUrl(url)} within ${CONNECT_TIMEOUT_MS / 1000} s; check --broker or broker.url`,
+    );
+  }
+  const keys = schedulerKeys(config.state.prefix, config.name);
+  const control = new ControlStore(client, keys);
+  const own = configFingerprint(config);
+  return {
+    config,
+    source,
+    control,
+    states: new RedisStateStore(client, keys),
+    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name))),
+    failure: (verb, error) =>
+      error instanceof BeatError
+        ? error
+        : (redisRefusal(error, placeOf(client)) ??
+          new BeatError(ErrorCode.RedisUnavailable, `beat ${verb}: ${errorMessage(error)}`, { cause: error })),
+    check: () =>
+      checkDeployment({
+        control,
+        lockClients: config.lock.urls.length === 0 ? [client] : [],
+        lockKey: keys.lock,
+        deployment: config.name,
+        own,
+      }),
+    close: async () => {
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+}
+
+/** Runs `body` on an open control, turning Redis failures into errors that name the command, and closes it. */
+export async function withControl<T>(
+  io: Io,
+  verb: string,
+  values: { config?: string | undefined; broker?: string | undefined },
+  body: (control: Control) => Promise<T>,
+  precheck?: (config: ResolvedConfig) => void,
+): Promise<T> {
+  const control = await openControl(io, values.config, values.broker, precheck);
+  try {
+    return await body(control);
+  } catch (error) {
+    throw control.failure(verb, error);
+  } finally {
+    await control.close();
+  }
+}

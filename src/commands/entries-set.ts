@@ -1,0 +1,284 @@
+/**
+ * `beat entries set`: creates or changes one runtime entry, from flags or from a file. Every flag
+ * is read as the config file's key of the same name would be; every problem (of the flags and of
+ * the entry they make) is named at once, and nothing is written unless all is well.
+ */
+import { ConfigError, ErrorCode, errorMessage, shown } from '../base/errors.js';
+import type { ConfigProblem } from '../base/errors.js';
+import { parseDuration } from '../config/duration.js';
+import { formatPath } from '../config/problems.js';
+import { parseYamlConfig } from '../config/yaml.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { ISO_DATE_TIME } from '../time/zone.js';
+import { BeatError } from '../base/errors.js';
+import { parseCommandArgs } from './args.js';
+import { CONFIG_HELP } from './config-args.js';
+import { REDIS_HELP, redisOptions, withControl } from './control-open.js';
+import { checkEntries, entriesOf, readEntryFile } from './entry-files.js';
+import type { EntryInput } from './entry-files.js';
+import { ExitCode } from './io.js';
+import type { Io } from './io.js';
+
+export const ENTRIES_SET_HELP = `Usage: beat entries set [NAME] [--config PATH] [--broker URL] [--task T] [--schedule S] [--args JSON] [--kwargs JSON] [--options JSON] [--timezone ZONE] [--enabled BOOL] [--relative BOOL] [--catch-up POLICY] [--catch-up-window D] [--jitter D] [--replace] [--file FILE]
+
+Creates the runtime entry NAME, or changes it: the keys given replace those of the stored entry
+and the others stay (with --replace the entry becomes exactly what is given). A new entry needs a
+task and a schedule. Each value is read as the config file's key of the same name:
+
+  schedule   a number of seconds (30, 0.5), a duration (5m, 1h30m), a crontab line
+             ("*/15 * * * *", "@daily": a cron schedule), an ISO date-time with an offset (a
+             clocked one), an RFC 5545 rule (FREQ=WEEKLY;BYDAY=MO), or an object form in JSON or
+             YAML: '{"crontab": {"minute": 0, "hour": "*/3"}}', '{timedelta: {hours: 1}}'
+  args       a JSON array ('[16, 16]'); kwargs and options a JSON object ('{"queue": "reports"}')
+
+A file (YAML or JSON) holds the entry as a config file writes it: under its name
+("nightly: {task: …, schedule: …}", as 'beat entries get' prints it) or, with NAME given, the
+entry alone ("task: …" and "schedule: …" at the top). It replaces the stored entry whole.
+
+Refused (exit 2, naming every problem, nothing written): a bad value, an unknown key, a name the
+config file's entries take. The leader applies the change within a second.
+
+Options:
+${CONFIG_HELP}
+${REDIS_HELP}
+      --task T              the Celery task name
+      --schedule S          the schedule (forms above)
+      --args JSON           positional arguments
+      --kwargs JSON         keyword arguments
+      --options JSON        apply_async options: queue, priority, expires, …
+      --timezone ZONE       the zone of its wall times (default: the config's timezone)
+      --enabled BOOL        true or false
+      --relative BOOL       true or false (Celery's relative)
+      --catch-up POLICY     once, skip or all
+      --catch-up-window D   missed slots older than this are dropped (seconds or 10s, 5m, …)
+      --jitter D            delays each run by up to this
+      --replace             write only what is given (default: change the keys given)
+  -f, --file FILE           the entry, from a YAML or JSON file
+  -h, --help                show this help
+`;
+
+const setOptions = {
+  ...redisOptions,
+  file: { type: 'string', short: 'f' },
+  task: { type: 'string' },
+  schedule: { type: 'string' },
+  args: { type: 'string' },
+  kwargs: { type: 'string' },
+  options: { type: 'string' },
+  timezone: { type: 'string' },
+  enabled: { type: 'string' },
+  relative: { type: 'string' },
+  'catch-up': { type: 'string' },
+  'catch-up-window': { type: 'string' },
+  jitter: { type: 'string' },
+  replace: { type: 'boolean' },
+} as const;
+
+/** Each flag and the entry key it sets. */
+const FLAG_KEYS = {
+  task: 'task',
+  schedule: 'schedule',
+  args: 'args',
+  kwargs: 'kwargs',
+  options: 'options',
+  timezone: 'timezone',
+  enabled: 'enabled',
+  relative: 'relative',
+  'catch-up': 'catchUp',
+  'catch-up-window': 'catchUpWindow',
+  jitter: 'jitter',
+} as const;
+type Flag = keyof typeof FLAG_KEYS;
+
+const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const CRON_LINE = /^(@\w+|(\S+\s+){4,5}\S+)$/;
+
+/**
+ * A --schedule text as the value a config file would hold. What is neither a number, a duration,
+ * a crontab line, a date-time nor a rule is read as JSON/YAML for the object forms.
+ */
+export async function scheduleFromText(text: string): Promise<{ value: unknown } | { problem: string }> {
+  const t = text.trim();
+  if (NUMBER.test(t)) return { value: Number(t) };
+  const ms = parseDuration(t);
+  if (ms !== undefined) return { value: ms / 1000 };
+  if (/^(RRULE:)?FREQ=/i.test(t)) return { value: { rrule: t.replace(/^RRULE:/i, '') } };
+  if (ISO_DATE_TIME.test(t)) return { value: { clocked: t } };
+  if (!/[{:]/.test(t) && CRON_LINE.test(t)) return { value: { cron: t } };
+  try {
+    const { value } = await parseYamlConfig(t, '--schedule');
+    if (value !== null && typeof value === 'object') return { value };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { problem: `not JSON or YAML (${error.problems.map((p) => p.message).join('; ')}); ${SCHEDULE_FORMS}` };
+  }
+  return { problem: `${shown(text)} is not a schedule; ${SCHEDULE_FORMS}` };
+}
+
+const SCHEDULE_FORMS =
+  'give a number of seconds (30), a duration (5m), a crontab line ("0 3 * * *"), an ISO date-time, a FREQ=… rule, or an object such as \'{"crontab": {"minute": 0}}\'';
+
+function jsonFlag(flag: string, text: string, want: 'array' | 'object', example: string): { value: unknown } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { problem: `not JSON (${errorMessage(error)}); give a JSON ${want} such as ${example} (quote it for the shell)` };
+  }
+  const isArray = Array.isArray(value);
+  const ok = want === 'array' ? isArray : value !== null && typeof value === 'object' && !isArray;
+  return ok ? { value } : { problem: `expected a JSON ${want} such as ${example}, got ${shown(text)}` };
+}
+
+function booleanFlag(text: string): { value: unknown } | { problem: string } {
+  if (text === 'true' || text === 'false') return { value: text === 'true' };
+  return { problem: `expected true or false, got ${shown(text)}` };
+}
+
+/** A flag's text as the value of its key, or its problem. */
+async function flagValue(flag: Flag, text: string): Promise<{ value: unknown } | { problem: string }> {
+  switch (flag) {
+    case 'schedule':
+      return scheduleFromText(text);
+    case 'args':
+      return jsonFlag('--args', text, 'array', "'[16, 16]'");
+    case 'kwargs':
+      return jsonFlag('--kwargs', text, 'object', '\'{"to": "ops"}\'');
+    case 'options':
+      return jsonFlag('--options', text, 'object', '\'{"queue": "reports"}\'');
+    case 'enabled':
+    case 'relative':
+      return booleanFlag(text);
+    case 'catch-up-window':
+    case 'jitter':
+      return { value: NUMBER.test(text.trim()) ? Number(text) : text };
+    default:
+      return { value: text };
+  }
+}
+
+/** The flag that sets a problem's key, named in the path: `schedule.cron (--schedule)`. */
+function withFlag(problem: ConfigProblem, name: string): ConfigProblem {
+  const at = formatPath([name]);
+  const under = problem.path.startsWith(`${at}.`) ? problem.path.slice(at.length + 1) : problem.path;
+  const key = /^[A-Za-z_]+/.exec(under)?.[0];
+  const flag = (Object.keys(FLAG_KEYS) as Flag[]).find((f) => FLAG_KEYS[f] === key);
+  return { ...problem, path: flag === undefined ? under : `${under} (--${flag})` };
+}
+
+/** The problems of an entry made of flags, each named by its flag. */
+function flagProblems(name: string, entry: unknown, staticNames: ReadonlySet<string> = new Set()): ConfigProblem[] {
+  try {
+    checkEntries('beat entries set', [{ name, entry }], { staticNames });
+    return [];
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.problems.map((p) => withFlag(p, name));
+  }
+}
+
+export async function entriesSetCommand(argv: string[], io: Io): Promise<ExitCode> {
+  const { values, positionals } = parseCommandArgs('entries set', argv, setOptions, 1);
+  if (values.help) {
+    io.out(ENTRIES_SET_HELP);
+    return ExitCode.Ok;
+  }
+  const usage = (problem: string) => new BeatError(ErrorCode.Usage, `beat entries set: ${problem}. See 'beat entries set --help'.`);
+  const given = (Object.keys(FLAG_KEYS) as Flag[]).filter((f) => values[f] !== undefined);
+  let name = positionals[0];
+  if (values.file !== undefined && (given.length > 0 || values.replace === true))
+    throw usage(`--file holds the whole entry; give it without ${given.length > 0 ? `--${given[0]}` : '--replace'}`);
+  if (values.file === undefined && name === undefined) throw usage('which entry? Usage: beat entries set NAME --task T --schedule S');
+  if (values.file === undefined && given.length === 0) throw usage(`nothing to set: give --task, --schedule or another key of the entry`);
+
+  let input: EntryInput;
+  let fileCheck: { base: readonly string[]; source: string; locate?: (path: readonly PropertyKey[]) => number | undefined } | undefined;
+  const flagValues: Record<string, unknown> = {};
+  if (values.file !== undefined) {
+    const file = await readEntryFile('entries set', io.cwd, values.file);
+    const locate = file.locate;
+    if (name !== undefined) {
+      input = { name, entry: file.value };
+      fileCheck = { base: [], source: file.source, ...(locate ? { locate: (p) => locate(p.slice(1)) } : {}) };
+    } else {
+      const { entries, base } = entriesOf(file, '');
+      if (entries.length !== 1 || base.length > 0) {
+        throw new ConfigError(
+          file.source,
+          [
+            {
+              path: '',
+              message: `expected one entry under its name ("nightly: {task: …, schedule: …}"), found ${base.length > 0 ? 'a config file' : `${entries.length} names`}; for several entries use beat entries import`,
+            },
+          ],
+          ErrorCode.EntryInvalid,
+        );
+      }
+      input = entries[0] as EntryInput;
+      name = input.name;
+      fileCheck = { base: [], source: file.source, ...(locate ? { locate } : {}) };
+    }
+  } else {
+    const problems: ConfigProblem[] = [];
+    for (const flag of given) {
+      const result = await flagValue(flag, values[flag] as string);
+      if ('problem' in result) problems.push({ path: `--${flag}`, message: result.problem });
+      else flagValues[FLAG_KEYS[flag]] = result.value;
+    }
+    input = { name: name as string, entry: flagValues };
+    // The flags' own mistakes are named before Redis is asked (a stand-in for the keys not given).
+    problems.push(...flagProblems(name as string, { task: 'placeholder', schedule: 60, ...flagValues }));
+    if (problems.length > 0) throw new ConfigError(`beat entries set ${name as string}`, problems, ErrorCode.EntryInvalid);
+  }
+  const entryName = name as string;
+
+  const precheck = (config: ResolvedConfig): void => {
+    const staticNames = new Set(config.entries.map((e) => e.name));
+    if (fileCheck !== undefined) checkEntries(fileCheck.source, [input], { ...fileCheck, staticNames });
+    else if (staticNames.has(entryName)) {
+      throw new ConfigError(
+        `beat entries set ${entryName}`,
+        flagProblems(entryName, input.entry, staticNames).filter((p) => p.path === formatPath([entryName])),
+        ErrorCode.EntryInvalid,
+      );
+    }
+  };
+  return withControl(
+    io,
+    'entries set',
+    values,
+    async (control) => {
+      let entry = input.entry;
+      if (values.file === undefined && values.replace !== true) {
+        const stored = await control.store.get(entryName);
+        if (stored !== undefined && stored.entry !== null && typeof stored.entry === 'object' && !Array.isArray(stored.entry)) {
+          // A key given in another spelling (snake_case) replaces the stored one.
+          const kept = Object.fromEntries(
+            Object.entries(stored.entry).filter(
+              ([k]) =>
+                !Object.hasOwn(
+                  flagValues,
+                  k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()),
+                ),
+            ),
+          );
+          entry = { ...kept, ...flagValues };
+        }
+      }
+      const staticNames = new Set(control.config.entries.map((e) => e.name));
+      if (fileCheck !== undefined) {
+        checkEntries(fileCheck.source, [{ name: entryName, entry }], { ...fileCheck, staticNames });
+      } else {
+        const found = flagProblems(entryName, entry, staticNames);
+        if (found.length > 0) throw new ConfigError(`beat entries set ${entryName}`, found, ErrorCode.EntryInvalid);
+      }
+      const result = await control.store.write([{ op: 'put', name: entryName, entry }], { nowMs: io.now(), source: 'beat entries set' });
+      const outcome = result.outcomes[0] ?? 'unchanged';
+      io.out(
+        `${outcome} ${entryName}${outcome === 'unchanged' ? ' (the same definition was stored)' : ` (store version ${result.version})`}`,
+      );
+      return ExitCode.Ok;
+    },
+    precheck,
+  );
+}

@@ -1,0 +1,289 @@
+/**
+ * `beat entries`: the runtime entries of a deployment (src/redis/entry-store.ts), kept in its Redis
+ * beside the config file's, changed while beat runs. The config file says where Redis is, the
+ * deployment, and the names runtime entries may not take.
+ */
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
+import type { ConfigProblem } from '../base/errors.js';
+import { closest } from '../config/keys.js';
+import { parseEntryDefinition } from '../config/entry-definition.js';
+import { resolveEntry } from '../config/resolve.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { describeSchedule } from '../core/schedule.js';
+import type { StoredEntry } from '../redis/entry-store.js';
+import { formatInstant } from '../time/zone.js';
+import { parseCommandArgs } from './args.js';
+import { CONFIG_HELP } from './config-args.js';
+import { REDIS_HELP, redisOptions, withControl } from './control-open.js';
+import { entriesExportCommand, entriesImportCommand, ENTRIES_EXPORT_HELP, ENTRIES_IMPORT_HELP } from './entries-io.js';
+import { ENTRIES_SET_HELP, entriesSetCommand } from './entries-set.js';
+import { toYaml } from './entry-files.js';
+import { ExitCode } from './io.js';
+import type { Io } from './io.js';
+import { renderTable } from './table.js';
+
+export const ENTRIES_HELP = `Usage: beat entries <command> [options]
+
+The runtime entries of a deployment: kept in its Redis beside the config file's entries, created,
+changed and deleted while beat runs (the leader applies a change within a second, without a
+reload). Each is what a config file's beatSchedule.<name> holds, checked by the same rules. The
+config file (--config) says where Redis is and the deployment; its own entries' names are refused.
+
+Commands:
+  list [--json]                  every runtime entry: task, schedule in words, enabled, last change
+  get NAME [--json]              one entry, as YAML a config file (or 'entries set --file') takes
+  set NAME --task T --schedule S [...]   create or change one entry (see 'beat entries set --help')
+  set --file FILE                create or replace one entry from a YAML or JSON file
+  delete NAME... [--keep-history]        delete entries; they stop at once
+  import FILE [--prune]          write many entries from a file, all or nothing
+  export [--output FILE]         every entry as a config file's beatSchedule ('beat check' takes it)
+
+Bad input exits 2 naming every problem, with nothing written; an unreachable Redis exits 1.
+Run 'beat entries <command> --help' for its options.
+`;
+
+export const ENTRIES_LIST_HELP = `Usage: beat entries list [--config PATH] [--broker URL] [--json]
+
+Lists the runtime entries: name, task, schedule in words, time zone, enabled, when last changed.
+Entries the scheduler does not run (invalid, or a name the config file has taken since) are listed
+below the table with their problems.
+
+Options:
+${CONFIG_HELP}
+${REDIS_HELP}
+      --json          one JSON object per entry in an array: name, entry, version, created,
+                      updated, schedule (in words), timezone, enabled, problems
+  -h, --help          show this help
+`;
+
+export const ENTRIES_GET_HELP = `Usage: beat entries get NAME [--config PATH] [--broker URL] [--json]
+
+Prints one runtime entry as YAML under its name, as a config file's beatSchedule holds it, with
+its version, creation and last change as comments: edit it and write it back with
+'beat entries set --file FILE'. Exit 2 when there is no such entry.
+
+Options:
+${CONFIG_HELP}
+${REDIS_HELP}
+      --json          {name, entry, version, created, updated, problems?}
+  -h, --help          show this help
+`;
+
+export const ENTRIES_DELETE_HELP = `Usage: beat entries delete NAME... [--config PATH] [--broker URL] [--keep-history] [--missing-ok]
+
+Deletes runtime entries, all in one write: the leader stops them at once and drops their queued
+runs. Their last-run state goes too, so an entry created again under the name starts afresh;
+--keep-history keeps it (the new entry continues from the last run). A name that is not in the
+store is refused (exit 2, nothing deleted) unless --missing-ok.
+
+Options:
+${CONFIG_HELP}
+${REDIS_HELP}
+      --keep-history  keep the entries' last-run state
+      --missing-ok    names not in the store are not an error
+  -h, --help          show this help
+`;
+
+const SUBCOMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<ExitCode>; help: string }> = {
+  list: { run: listCommand, help: ENTRIES_LIST_HELP },
+  get: { run: getCommand, help: ENTRIES_GET_HELP },
+  set: { run: entriesSetCommand, help: ENTRIES_SET_HELP },
+  delete: { run: deleteCommand, help: ENTRIES_DELETE_HELP },
+  import: { run: entriesImportCommand, help: ENTRIES_IMPORT_HELP },
+  export: { run: entriesExportCommand, help: ENTRIES_EXPORT_HELP },
+};
+
+export async function entriesCommand(argv: string[], io: Io): Promise<ExitCode> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '-h' || sub === '--help') {
+    io.out(ENTRIES_HELP);
+    return sub === undefined ? ExitCode.BadInput : ExitCode.Ok;
+  }
+  const command = SUBCOMMANDS[sub];
+  if (command === undefined) {
+    const hint = closest(sub, Object.keys(SUBCOMMANDS));
+    throw new BeatError(
+      ErrorCode.Usage,
+      `beat entries: unknown command ${shown(sub)}${hint ? `; did you mean "${hint}"?` : ''}; commands: ${Object.keys(SUBCOMMANDS).join(', ')}. See 'beat entries --help'.`,
+    );
+  }
+  return command.run(rest, io);
+}
+
+const iso = (ms: number): string => formatInstant(ms, 'UTC');
+
+function problemText(problems: readonly ConfigProblem[]): string {
+  return problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ');
+}
+
+interface ListedEntry {
+  readonly stored: StoredEntry;
+  /** Why the scheduler does not run it, if it does not. */
+  readonly problems?: readonly ConfigProblem[];
+  readonly schedule?: string;
+  readonly timezone?: string;
+  readonly enabled?: boolean;
+}
+
+/** A stored entry as the scheduler sees it: resolved in the config's zone, or with its problems. */
+function listed(stored: StoredEntry, config: ResolvedConfig): ListedEntry {
+  if (stored.problems !== undefined) return { stored, problems: stored.problems };
+  if (config.entries.some((e) => e.name === stored.name)) {
+    return { stored, problems: [{ path: 'name', message: 'the name is taken by a config-file entry; rename one of them' }] };
+  }
+  const parsed = parseEntryDefinition(stored.entry);
+  if (!parsed.ok) return { stored, problems: parsed.problems };
+  const entry = resolveEntry(stored.name, parsed.entry, config.timezone, 'store');
+  return { stored, schedule: describeSchedule(entry.schedule, entry.timezone), timezone: entry.timezone, enabled: entry.enabled };
+}
+
+async function listCommand(argv: string[], io: Io): Promise<ExitCode> {
+  const { values } = parseCommandArgs('entries list', argv, { ...redisOptions, json: { type: 'boolean' } });
+  if (values.help) {
+    io.out(ENTRIES_LIST_HELP);
+    return ExitCode.Ok;
+  }
+  return withControl(io, 'entries list', values, async (control) => {
+    const entries = (await control.store.list()).map((s) => listed(s, control.config));
+    if (values.json) {
+      io.out(
+        JSON.stringify(
+          entries.map(({ stored, problems, schedule, timezone, enabled }) => ({
+            name: stored.name,
+            entry: stored.entry ?? null,
+            version: stored.version,
+            created: iso(stored.createdMs),
+            updated: iso(stored.updatedMs),
+            schedule: schedule ?? null,
+            timezone: timezone ?? null,
+            enabled: enabled ?? null,
+            ...(problems === undefined ? {} : { problems: problems.map(({ path, message }) => ({ path, message })) }),
+          })),
+        ),
+      );
+      return ExitCode.Ok;
+    }
+    if (entries.length === 0) {
+      io.out(`no runtime entries in deployment ${control.config.name}; add one with beat entries set NAME --task T --schedule S`);
+      return ExitCode.Ok;
+    }
+    const taskOf = (entry: unknown): string => {
+      const task = entry !== null && typeof entry === 'object' ? (entry as Record<string, unknown>)['task'] : undefined;
+      return typeof task === 'string' ? task : '-';
+    };
+    io.out(
+      renderTable(
+        ['NAME', 'TASK', 'SCHEDULE', 'TIMEZONE', 'ENABLED', 'UPDATED'],
+        entries.map((e) => [
+          e.stored.name,
+          taskOf(e.stored.entry),
+          e.schedule ?? 'DOES NOT RUN (see below)',
+          e.timezone ?? '-',
+          e.enabled === undefined ? '-' : e.enabled ? 'yes' : 'no',
+          e.stored.updatedMs === 0 ? '-' : iso(e.stored.updatedMs),
+        ]),
+      ),
+    );
+    const bad = entries.filter((e) => e.problems !== undefined);
+    if (bad.length > 0) {
+      io.out(`${bad.length} entr${bad.length === 1 ? 'y does' : 'ies do'} not run:`);
+      for (const e of bad) io.out(`  ${e.stored.name}: ${problemText(e.problems ?? [])}`);
+    }
+    return ExitCode.Ok;
+  });
+}
+
+async function getCommand(argv: string[], io: Io): Promise<ExitCode> {
+  const { values, positionals } = parseCommandArgs('entries get', argv, { ...redisOptions, json: { type: 'boolean' } }, 1);
+  if (values.help) {
+    io.out(ENTRIES_GET_HELP);
+    return ExitCode.Ok;
+  }
+  const name = positionals[0];
+  if (name === undefined)
+    throw new BeatError(ErrorCode.Usage, "beat entries get: which entry? Usage: beat entries get NAME. See 'beat entries get --help'.");
+  return withControl(io, 'entries get', values, async (control) => {
+    const stored = await control.store.get(name);
+    if (stored === undefined) throw await notInStore('entries get', name, control.config, () => control.store.list());
+    const { problems } = listed(stored, control.config);
+    if (values.json) {
+      io.out(
+        JSON.stringify({
+          name,
+          entry: stored.entry ?? null,
+          version: stored.version,
+          created: iso(stored.createdMs),
+          updated: iso(stored.updatedMs),
+          ...(problems === undefined ? {} : { problems: problems.map(({ path, message }) => ({ path, message })) }),
+        }),
+      );
+      return ExitCode.Ok;
+    }
+    const comments = [
+      `runtime entry of deployment ${control.config.name}: version ${stored.version}, created ${iso(stored.createdMs)}, updated ${iso(stored.updatedMs)}`,
+      ...(problems === undefined ? [] : [`DOES NOT RUN: ${problemText(problems)}`]),
+    ];
+    io.out(`${comments.map((c) => `# ${c}`).join('\n')}\n${toYaml({ [name]: stored.entry ?? null })}`);
+    return ExitCode.Ok;
+  });
+}
+
+/** The error for a name the store does not hold: a config-file entry's name says so, else the closest stored name. */
+async function notInStore(command: string, name: string, config: ResolvedConfig, list: () => Promise<StoredEntry[]>): Promise<BeatError> {
+  if (config.entries.some((e) => e.name === name)) {
+    return new BeatError(
+      ErrorCode.UnknownEntry,
+      `beat ${command}: "${name}" is an entry of the config file, not a runtime entry; change it in the file (and reload)`,
+    );
+  }
+  const names = (await list()).map((e) => e.name);
+  const hint = closest(name, names);
+  return new BeatError(
+    ErrorCode.UnknownEntry,
+    `beat ${command}: no runtime entry named ${shown(name)} in deployment ${config.name}${hint ? ` (did you mean "${hint}"?)` : names.length === 0 ? ' (it has none)' : ''}; see beat entries list`,
+  );
+}
+
+async function deleteCommand(argv: string[], io: Io): Promise<ExitCode> {
+  const { values, positionals } = parseCommandArgs(
+    'entries delete',
+    argv,
+    { ...redisOptions, 'keep-history': { type: 'boolean' }, 'missing-ok': { type: 'boolean' } },
+    Number.MAX_SAFE_INTEGER,
+  );
+  if (values.help) {
+    io.out(ENTRIES_DELETE_HELP);
+    return ExitCode.Ok;
+  }
+  if (positionals.length === 0)
+    throw new BeatError(
+      ErrorCode.Usage,
+      "beat entries delete: which entries? Usage: beat entries delete NAME... See 'beat entries delete --help'.",
+    );
+  return withControl(io, 'entries delete', values, async (control) => {
+    const names = [...new Set(positionals)];
+    const staticOnes = names.filter((n) => control.config.entries.some((e) => e.name === n));
+    if (staticOnes.length > 0) {
+      throw new BeatError(
+        ErrorCode.EntryIsStatic,
+        `beat entries delete: ${staticOnes.map((n) => shown(n)).join(', ')} ${staticOnes.length === 1 ? 'is an entry of the config file, not a runtime entry' : 'are entries of the config file, not runtime entries'}; remove ${staticOnes.length === 1 ? 'it' : 'them'} from the file (and reload); nothing was deleted`,
+      );
+    }
+    if (values['missing-ok'] !== true) {
+      const missing: string[] = [];
+      for (const n of names) if ((await control.store.get(n)) === undefined) missing.push(n);
+      if (missing.length > 0) {
+        throw new BeatError(
+          ErrorCode.UnknownEntry,
+          `beat entries delete: no runtime entr${missing.length === 1 ? 'y' : 'ies'} named ${missing.map((n) => shown(n)).join(', ')} in deployment ${control.config.name}; nothing was deleted (--missing-ok deletes the others); see beat entries list`,
+        );
+      }
+    }
+    const result = await control.store.write(
+      names.map((name) => ({ op: 'delete', name })),
+      { nowMs: io.now(), keepHistory: values['keep-history'] === true, source: 'beat entries delete' },
+    );
+    names.forEach((name, i) => io.out(result.outcomes[i] === 'deleted' ? `deleted ${name}` : `${name} was not in the store`));
+    return ExitCode.Ok;
+  });
+}

@@ -1,0 +1,143 @@
+/**
+ * Runtime entries read from files and flags as a config file would hold them, checked before
+ * anything is written, every problem named with its path and, in YAML, its line: `beat entries set
+ * --file`, `beat entries import`, `beat import … --into-store`.
+ */
+import { readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import type * as JsYaml from 'js-yaml';
+import { BeatError, ConfigError, ErrorCode, errorMessage, shown } from '../base/errors.js';
+import type { ConfigProblem } from '../base/errors.js';
+import { loadOnFirstUse } from '../base/load-on-first-use.js';
+import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
+import { formatPath } from '../config/problems.js';
+import type { LineLocator } from '../config/problems.js';
+import { parseYamlConfig } from '../config/yaml.js';
+
+const jsYaml = loadOnFirstUse<typeof JsYaml>('js-yaml');
+
+/** One entry to write: its name and its definition (a config file's `beatSchedule.<name>`). */
+export interface EntryInput {
+  readonly name: string;
+  readonly entry: unknown;
+}
+
+/** A file of entries, read. */
+export interface EntryFile {
+  /** The file as the user named it. */
+  readonly source: string;
+  readonly value: unknown;
+  readonly locate?: LineLocator;
+}
+
+const CONFIG_SCHEDULE_KEYS = ['beatSchedule', 'beat_schedule'] as const;
+
+/** Reads a YAML or JSON file (by its extension; YAML otherwise); a file that is not there or not valid is bad input. */
+export async function readEntryFile(command: string, cwd: string, file: string): Promise<EntryFile> {
+  let text: string;
+  try {
+    text = readFileSync(resolve(cwd, file), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file; check the path' : code === 'EISDIR' ? 'it is a directory' : errorMessage(error);
+    throw new BeatError(ErrorCode.ImportInput, `beat ${command}: cannot read ${shown(file)}: ${why}`, { cause: error });
+  }
+  if (extname(file).toLowerCase() === '.json') {
+    try {
+      return { source: file, value: JSON.parse(text) as unknown };
+    } catch (error) {
+      throw new ConfigError(file, [{ path: '', message: `JSON syntax: ${errorMessage(error)}` }], ErrorCode.EntryInvalid);
+    }
+  }
+  try {
+    const { value, locate } = await parseYamlConfig(text, file);
+    return { source: file, value, locate };
+  } catch (error) {
+    // The YAML reader's problems (syntax, tags, duplicate keys) with their lines, as bad entry input.
+    if (error instanceof ConfigError) throw new ConfigError(error.source, error.problems, ErrorCode.EntryInvalid);
+    throw error;
+  }
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+export interface EntriesOf {
+  readonly entries: readonly EntryInput[];
+  /** Where the entries sit in the file (`['beatSchedule']` in a config file, `[]` in a mapping). */
+  readonly base: readonly string[];
+  /** Settings of a config file that are not imported (everything but its entries, name and timezone). */
+  readonly ignored: readonly string[];
+}
+
+/**
+ * The entries of a file that holds either a mapping name → entry, or a whole config file (its
+ * `beatSchedule`). Entries that name no `timezone` get the file's top-level one when it differs from
+ * `zone` (the deployment's), so that they run in the zone the file meant.
+ */
+export function entriesOf(file: EntryFile, zone: string): EntriesOf {
+  const { value } = file;
+  if (!isMapping(value)) {
+    throw new ConfigError(
+      file.source,
+      [{ path: '', message: 'expected a mapping of entry names to entries, or a config file with beatSchedule', line: file.locate?.([]) }],
+      ErrorCode.EntryInvalid,
+    );
+  }
+  const key = CONFIG_SCHEDULE_KEYS.find((k) => Object.hasOwn(value, k));
+  if (key === undefined) return { entries: Object.entries(value).map(([name, entry]) => ({ name, entry })), base: [], ignored: [] };
+  const schedule = value[key];
+  if (!isMapping(schedule)) {
+    throw new ConfigError(
+      file.source,
+      [{ path: key, message: `${key} must be a mapping of entry names to entries`, line: file.locate?.([key]) }],
+      ErrorCode.EntryInvalid,
+    );
+  }
+  const fileZone = typeof value['timezone'] === 'string' ? value['timezone'] : undefined;
+  const entries = Object.entries(schedule).map(([name, entry]) =>
+    fileZone !== undefined && fileZone !== zone && isMapping(entry) && !Object.hasOwn(entry, 'timezone')
+      ? { name, entry: { ...entry, timezone: fileZone } }
+      : { name, entry },
+  );
+  const ignored = Object.keys(value).filter((k) => k !== key && k !== 'name' && k !== 'timezone' && !k.startsWith('x-'));
+  return { entries, base: [key], ignored };
+}
+
+/**
+ * Every problem of the entries, as `beat check` would name them (path under `base`, YAML line), and
+ * the config file's names, which runtime entries may not take. Throws ConfigError ENTRY_INVALID.
+ */
+export function checkEntries(
+  source: string,
+  entries: readonly EntryInput[],
+  options: { base?: readonly string[]; locate?: LineLocator; staticNames: ReadonlySet<string> },
+): void {
+  const base = options.base ?? [];
+  const problems: ConfigProblem[] = [];
+  const seen = new Set<string>();
+  for (const { name, entry } of entries) {
+    const at = [...base, name];
+    const line = options.locate?.(at);
+    const here = (message: string): ConfigProblem => ({ path: formatPath(at), message, ...(line === undefined ? {} : { line }) });
+    for (const p of entryNameProblems(name)) problems.push(here(p.message));
+    if (seen.has(name)) problems.push(here('the same name twice; each entry needs its own name'));
+    seen.add(name);
+    if (options.staticNames.has(name)) {
+      problems.push(
+        here(
+          'the config file (beatSchedule) defines an entry of this name, and a runtime entry may not take it: choose another name, or remove it from the file first',
+        ),
+      );
+    }
+    const parsed = parseEntryDefinition(entry, options.locate && ((path) => options.locate?.([...at, ...path])));
+    if (!parsed.ok) problems.push(...prefixProblems(formatPath(at), parsed.problems));
+  }
+  if (problems.length > 0) throw new ConfigError(source, problems, ErrorCode.EntryInvalid);
+}
+
+/** A value as YAML (block style, long lines kept whole). */
+export function toYaml(value: unknown): string {
+  return jsYaml().dump(value, { lineWidth: -1, noRefs: true });
+}
