@@ -4,16 +4,20 @@
  * hash), bad input through every path exits 2 naming every problem and writes nothing, an
  * unreachable Redis exits 1, and an export is a config `beat check` accepts and `import` takes back.
  */
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { load as loadYaml } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { TempDir } from '../support/beat-process.js';
 import { closedRedisPort, killCliChildren, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
+import { PYTHON, pythonCelery } from '../support/celery.js';
+import { repoRoot, spawnCli } from '../support/cli.js';
 import type { CliRun } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
 const TASK = 'tsbeat_test.record';
+const celery = pythonCelery();
 
 describe('beat entries (real CLI processes, private Redis)', () => {
   const dir = new TempDir();
@@ -33,13 +37,13 @@ describe('beat entries (real CLI processes, private Redis)', () => {
   });
 
   /** A deployment of its own: a config file with one file entry, `nightly`, in Europe/Berlin. */
-  function deployment(prefix: string, url = server.url(0)) {
+  function deployment(prefix: string, url = server.url(0), zone = 'Europe/Berlin') {
     const name = uniqueName(prefix);
     const file = dir.write(
       `${name}.yaml`,
       [
         `name: ${name}`,
-        'timezone: Europe/Berlin',
+        `timezone: ${zone}`,
         `broker: { url: "${url}" }`,
         'beatSchedule:',
         `  nightly: { task: ${TASK}, schedule: { cron: "0 3 * * *" } }`,
@@ -374,6 +378,31 @@ describe('beat entries (real CLI processes, private Redis)', () => {
     const both = await d.beat('import', 'crontab', crontab, '--task', 'x', '--into-store', '--out', 'x.yaml');
     expect(both.code).toBe(2);
   });
+
+  it.skipIf(!celery.ok)(
+    'import celery --into-store writes the entries the YAML import writes, in the zone of the app when the deployment has another',
+    async () => {
+      const d = deployment('ent-celery', server.url(0), 'UTC');
+      const project = join(repoRoot, 'test/fixtures/import/celery_proj');
+      const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
+      const app = ['import', 'celery', '--app', 'beatproj:app', '--python', PYTHON];
+      const asYaml = spawnCli(app, { cwd: project, env });
+      expect(asYaml.code, asYaml.stderr).toBe(0);
+      const into = spawnCli([...app, '--into-store', '--config', d.file], { cwd: project, env });
+      expect(into.code, into.stderr).toBe(0);
+      expect(into.stderr).toContain('settings the runtime store does not hold');
+      const config = loadYaml(asYaml.stdout) as { timezone: string; beatSchedule: Record<string, Record<string, unknown>> };
+      expect(config.timezone).toBe('Europe/Berlin');
+      const expected = Object.fromEntries(
+        Object.entries(config.beatSchedule).map(([name, entry]) => [
+          name,
+          'timezone' in entry ? entry : { ...entry, timezone: config.timezone },
+        ]),
+      );
+      expect(Object.keys(expected).length).toBeGreaterThan(3);
+      expect(await d.stored()).toEqual(expected);
+    },
+  );
 
   it('status lists runtime entries with their origin and those that do not run with their problems; pause takes a runtime name', async () => {
     const d = deployment('ent-status');
