@@ -107,7 +107,18 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   });
 
   metrics?.readScheduleFrom(scheduleMetrics(supervisor));
-  const answers = probes({ instanceId, clock, supervisor, redis: state, clockGuard, publishing, watch, states: stateStore, control, catalog });
+  const answers = probes({
+    instanceId,
+    clock,
+    supervisor,
+    redis: state,
+    clockGuard,
+    publishing,
+    watch,
+    states: stateStore,
+    control,
+    catalog,
+  });
   const http = metrics && options.http ? await startHttpServer(options.http, { metrics, ...answers }, log) : undefined;
 
   // Terminal lines leave instance and deployment out (see createLogger): this line says them once.
