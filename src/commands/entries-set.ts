@@ -166,6 +166,27 @@ function withFlag(problem: ConfigProblem, name: string): ConfigProblem {
   return { ...problem, path: flag === undefined ? under : `${under} (--${flag})` };
 }
 
+/**
+ * The problems of an entry from a file; a file holding the entry alone (no name) has them at its
+ * own paths (`schedule.cron`, not `nightly.schedule.cron`).
+ */
+function checkFileEntry(
+  check: { source: string; alone: boolean; locate?: (path: readonly PropertyKey[]) => number | undefined },
+  input: EntryInput,
+  staticNames: ReadonlySet<string>,
+): void {
+  try {
+    checkEntries(check.source, [input], { ...(check.locate ? { locate: check.locate } : {}), staticNames });
+  } catch (error) {
+    if (!(error instanceof ConfigError) || !check.alone) throw error;
+    const at = formatPath([input.name]);
+    const problems = error.problems.map((p) =>
+      p.path.startsWith(`${at}.`) || p.path.startsWith(`${at}[`) ? { ...p, path: p.path.slice(at.length).replace(/^\./, '') } : p,
+    );
+    throw new ConfigError(check.source, problems, ErrorCode.EntryInvalid);
+  }
+}
+
 /** The problems of an entry made of flags, each named by its flag. */
 function flagProblems(name: string, entry: unknown, staticNames: ReadonlySet<string> = new Set()): ConfigProblem[] {
   try {
@@ -192,14 +213,15 @@ export async function entriesSetCommand(argv: string[], io: Io): Promise<ExitCod
   if (values.file === undefined && given.length === 0) throw usage(`nothing to set: give --task, --schedule or another key of the entry`);
 
   let input: EntryInput;
-  let fileCheck: { base: readonly string[]; source: string; locate?: (path: readonly PropertyKey[]) => number | undefined } | undefined;
+  let fileCheck:
+    { base: readonly string[]; source: string; alone: boolean; locate?: (path: readonly PropertyKey[]) => number | undefined } | undefined;
   const flagValues: Record<string, unknown> = {};
   if (values.file !== undefined) {
     const file = await readEntryFile('entries set', io.cwd, values.file);
     const locate = file.locate;
     if (name !== undefined) {
       input = { name, entry: file.value };
-      fileCheck = { base: [], source: file.source, ...(locate ? { locate: (p) => locate(p.slice(1)) } : {}) };
+      fileCheck = { base: [], source: file.source, alone: true, ...(locate ? { locate: (p) => locate(p.slice(1)) } : {}) };
     } else {
       const { entries, base } = entriesOf(file, '');
       if (entries.length !== 1 || base.length > 0) {
@@ -216,7 +238,7 @@ export async function entriesSetCommand(argv: string[], io: Io): Promise<ExitCod
       }
       input = entries[0] as EntryInput;
       name = input.name;
-      fileCheck = { base: [], source: file.source, ...(locate ? { locate } : {}) };
+      fileCheck = { base: [], source: file.source, alone: false, ...(locate ? { locate } : {}) };
     }
   } else {
     const problems: ConfigProblem[] = [];
@@ -234,7 +256,7 @@ export async function entriesSetCommand(argv: string[], io: Io): Promise<ExitCod
 
   const precheck = (config: ResolvedConfig): void => {
     const staticNames = new Set(config.entries.map((e) => e.name));
-    if (fileCheck !== undefined) checkEntries(fileCheck.source, [input], { ...fileCheck, staticNames });
+    if (fileCheck !== undefined) checkFileEntry(fileCheck, input, staticNames);
     else if (staticNames.has(entryName)) {
       throw new ConfigError(
         `beat entries set ${entryName}`,
@@ -267,7 +289,7 @@ export async function entriesSetCommand(argv: string[], io: Io): Promise<ExitCod
       }
       const staticNames = new Set(control.config.entries.map((e) => e.name));
       if (fileCheck !== undefined) {
-        checkEntries(fileCheck.source, [{ name: entryName, entry }], { ...fileCheck, staticNames });
+        checkFileEntry(fileCheck, { name: entryName, entry }, staticNames);
       } else {
         const found = flagProblems(entryName, entry, staticNames);
         if (found.length > 0) throw new ConfigError(`beat entries set ${entryName}`, found, ErrorCode.EntryInvalid);

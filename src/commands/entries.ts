@@ -30,13 +30,13 @@ reload). Each is what a config file's beatSchedule.<name> holds, checked by the 
 config file (--config) says where Redis is and the deployment; its own entries' names are refused.
 
 Commands:
-  list [--json]                  every runtime entry: task, schedule in words, enabled, last change
-  get NAME [--json]              one entry, as YAML a config file (or 'entries set --file') takes
-  set NAME --task T --schedule S [...]   create or change one entry (see 'beat entries set --help')
-  set --file FILE                create or replace one entry from a YAML or JSON file
-  delete NAME... [--keep-history]        delete entries; they stop at once
-  import FILE [--prune]          write many entries from a file, all or nothing
-  export [--output FILE]         every entry as a config file's beatSchedule ('beat check' takes it)
+  list [--json]                    every runtime entry: task, schedule in words, enabled, last change
+  get NAME [--json]                one entry, as YAML a config file (or 'entries set --file') takes
+  set NAME --task T --schedule S   create an entry, or change the keys given of one (and more flags)
+  set --file FILE                  create or replace one entry from a YAML or JSON file
+  delete NAME... [--keep-history]  delete entries; they stop at once
+  import FILE [--prune]            write many entries from a file, all or nothing
+  export [--output FILE]           every entry as a config file's beatSchedule ('beat check' takes it)
 
 Bad input exits 2 naming every problem, with nothing written; an unreachable Redis exits 1.
 Run 'beat entries <command> --help' for its options.

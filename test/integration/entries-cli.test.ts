@@ -219,6 +219,30 @@ describe('beat entries (real CLI processes, private Redis)', () => {
       expect(r.stderr, argv.join(' ')).toContain(text);
       expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /);
     }
+    // set --file: each problem on its line, at the file's own paths.
+    const alone = await d.beat(
+      'entries',
+      'set',
+      'y',
+      '--file',
+      dir.write(`${d.name}-alone.yaml`, '# y\ntask: a.b\nschedule:\n  cron: "61 * * * *"\nargz: []\n'),
+    );
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(
+      /: 2 problems\n {2}schedule\.cron \(line 4\): minute field "61".*\n {2}argz \(line 5\): unknown key "argz"; did you mean "args"\?\n$/,
+    );
+    const named = await d.beat('entries', 'set', '--file', dir.write(`${d.name}-named.yaml`, 'y:\n  task: a.b\n  schedule: 0.001\n'));
+    expect(named.code).toBe(2);
+    expect(named.stderr).toContain('y.schedule (line 3): an interval must be between 0.1 s and 100 years');
+    const two = await d.beat(
+      'entries',
+      'set',
+      '--file',
+      dir.write(`${d.name}-two.yaml`, 'a: {task: x, schedule: 1}\nb: {task: x, schedule: 1}\n'),
+    );
+    expect(two.code).toBe(2);
+    expect(two.stderr).toContain('found 2 names; for several entries use beat entries import');
+
     expect(await redis.hgetall(d.keys.entries)).toEqual(before);
     expect(await redis.get(d.keys.entriesVersion)).toBe(version);
   });
