@@ -52,6 +52,9 @@ export class EntryCatalog {
   private staticNames: ReadonlySet<string>;
   /** The entries in force, by name. */
   private current = new Map<string, ResolvedEntry>();
+  /** The incarnation of each entry in force (see SourcedEntry), when its source tells it. */
+  private incarnations = new Map<string, string | undefined>();
+  private removedListener: ((names: readonly string[]) => void) | undefined;
   private problemList: EntryProblem[] = [];
   private listener: CatalogListener | undefined;
   /** The listener failed: hand it everything next time. */
@@ -95,6 +98,14 @@ export class EntryCatalog {
   /** Where changes go from now on (the leader's runner), or nowhere. */
   listen(listener: CatalogListener | undefined): void {
     this.listener = listener;
+  }
+
+  /**
+   * Told of every entry that left or was re-created, leader or not (the supervisor forgets the runs
+   * it saw published of them: a re-created entry starts afresh).
+   */
+  onRemoved(listener: (names: readonly string[]) => void): void {
+    this.removedListener = listener;
   }
 
   /** A reload: the config file's names and zone may have changed. Applied at the next look. */
@@ -179,6 +190,7 @@ export class EntryCatalog {
    */
   private async rebuild(tell: boolean): Promise<void> {
     const next = new Map<string, ResolvedEntry>();
+    const incarnations = new Map<string, string | undefined>();
     const problems: EntryProblem[] = [];
     for (const view of this.views) {
       const { origin } = view.source;
@@ -202,17 +214,23 @@ export class EntryCatalog {
           continue;
         }
         next.set(name, resolveEntry(name, sourced.entry, this.defaultZone, origin));
+        incarnations.set(name, sourced.incarnation);
       }
     }
     const previous = this.current;
     const changed: ResolvedEntry[] = [];
+    // Gone, or deleted and created again since the last look (a new incarnation): the runner drops
+    // the old one, with its place in the schedule, before it takes the new.
+    const removed = [...previous.keys()].filter((name) => !next.has(name) || incarnations.get(name) !== this.incarnations.get(name));
+    const reborn = new Set(removed);
     for (const [name, entry] of next) {
       const before = previous.get(name);
-      if (before !== undefined && !this.resendAll && sameEntry(before, entry)) next.set(name, before);
+      if (before !== undefined && !reborn.has(name) && !this.resendAll && sameEntry(before, entry)) next.set(name, before);
       else changed.push(entry);
     }
-    const removed = [...previous.keys()].filter((name) => !next.has(name));
     this.current = next;
+    this.incarnations = incarnations;
+    if (removed.length > 0) this.removedListener?.(removed);
     this.reportProblems(problems);
     this.problemList = problems;
     if (changed.length === 0 && removed.length === 0) {
@@ -227,7 +245,7 @@ export class EntryCatalog {
         total: next.size,
         examples: [...changed.slice(0, EXAMPLES).map((e) => e.name), ...removed.slice(0, EXAMPLES).map((n) => `-${n}`)],
       },
-      `runtime entries: ${changed.length} added or changed, ${removed.length} removed, ${next.size} in force`,
+      `runtime entries: ${changed.length} added or changed, ${removed.length} removed or re-created, ${next.size} in force`,
     );
     const listener = tell ? this.listener : undefined;
     if (listener === undefined) {

@@ -68,6 +68,11 @@ export class Supervisor {
   constructor(private readonly options: SupervisorOptions) {
     this.currentConfig = options.config;
     this.currentFingerprint = configFingerprint(options.config);
+    // A runtime entry deleted (its state with it) or re-created starts afresh: what an earlier
+    // session saw it publish must not pass for lost state.
+    options.catalog?.onRemoved((names) => {
+      for (const name of names) this.knownRuns.delete(name);
+    });
     const sink = options.events;
     // Spelled out rather than spread: a sink may be a class instance, whose methods a spread drops.
     this.sessionEvents = {
