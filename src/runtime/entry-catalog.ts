@@ -14,10 +14,17 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { resolveEntry } from '../config/resolve.js';
 import type { EntryOrigin, ResolvedEntry } from '../config/resolve.js';
+import type { ParsedAlerts } from '../config/alerts-schema.js';
 import type { EntrySource, SourcedEntry } from '../ports/entries.js';
 
 /** What changed in the catalog, for its listener: entries added or changed, and names that left. */
 export type CatalogListener = (changed: readonly ResolvedEntry[], removed: readonly string[]) => Promise<void>;
+
+/** What the config gives entries that do not say: its zone and its alert settings. */
+export interface EntryDefaults {
+  readonly zone: string;
+  readonly alerts?: ParsedAlerts | undefined;
+}
 
 /** A runtime entry that does not run, and why. */
 export interface EntryProblem {
@@ -31,8 +38,8 @@ export interface EntryCatalogOptions {
   readonly logger: Logger;
   /** Look for changes this often without being poked. */
   readonly intervalMs: number;
-  /** The config's zone, for entries that name none, and the config file's entry names. */
-  readonly defaultZone: string;
+  /** What the config gives entries that do not say (zone, alerts), and the config file's entry names. */
+  readonly defaults: EntryDefaults;
   readonly staticNames: ReadonlySet<string>;
 }
 
@@ -48,7 +55,7 @@ interface SourceView {
 
 export class EntryCatalog {
   private readonly views: SourceView[];
-  private defaultZone: string;
+  private defaults: EntryDefaults;
   private staticNames: ReadonlySet<string>;
   /** The entries in force, by name. */
   private readonly current = new Map<string, ResolvedEntry>();
@@ -67,7 +74,7 @@ export class EntryCatalog {
 
   constructor(private readonly options: EntryCatalogOptions) {
     this.views = options.sources.map((source) => ({ source, cursor: undefined, held: new Map() }));
-    this.defaultZone = options.defaultZone;
+    this.defaults = options.defaults;
     this.staticNames = options.staticNames;
   }
 
@@ -109,8 +116,8 @@ export class EntryCatalog {
   }
 
   /** A reload: the config file's names and zone may have changed. Applied at the next look. */
-  reconfigure(defaultZone: string, staticNames: ReadonlySet<string>): void {
-    this.defaultZone = defaultZone;
+  reconfigure(defaults: EntryDefaults, staticNames: ReadonlySet<string>): void {
+    this.defaults = defaults;
     this.staticNames = staticNames;
     void this.rebuild(this.allNames(), false);
   }
@@ -288,7 +295,10 @@ export class EntryCatalog {
   private keepWinner(winner: { view: SourceView; sourced: SourcedEntry } | undefined): { entry?: ResolvedEntry; incarnation?: string } {
     if (winner?.sourced.entry === undefined) return {};
     const { sourced, view } = winner;
-    return { entry: resolveEntry(sourced.name, sourced.entry, this.defaultZone, view.source.origin), incarnation: sourced.incarnation };
+    return {
+      entry: resolveEntry(sourced.name, sourced.entry, this.defaults.zone, view.source.origin, this.defaults.alerts),
+      incarnation: sourced.incarnation,
+    };
   }
 
   private reportProblems(problems: readonly EntryProblem[]): void {

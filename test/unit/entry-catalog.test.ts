@@ -62,7 +62,7 @@ function catalogOf(source: MemorySource, staticNames: string[] = []): EntryCatal
     sources: [source],
     logger: silent,
     intervalMs: 60_000,
-    defaultZone: 'Europe/Berlin',
+    defaults: { zone: 'Europe/Berlin' },
     staticNames: new Set(staticNames),
   });
 }
@@ -120,7 +120,7 @@ describe('EntryCatalog', () => {
       sources: [source, fresh],
       logger: silent,
       intervalMs: 60_000,
-      defaultZone: 'UTC',
+      defaults: { zone: 'UTC' },
       staticNames: new Set(),
     });
     await catalog.load();
