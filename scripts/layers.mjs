@@ -30,7 +30,9 @@ export const LAYERS = {
   observe: ['ports', 'base'],
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
+  alerts: ['ports', 'config', 'core', 'time', 'base'],
   service: [
+    'alerts',
     'http',
     'observe',
     'runtime',
