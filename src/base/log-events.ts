@@ -117,6 +117,8 @@ export const EVENTS = {
   entriesConflict: 'beat.entries.conflict',
   /** Reading a source of runtime entries failed: what is known keeps running; retried every maxInterval. */
   entriesSyncFailed: 'beat.entries.sync_failed',
+  /** An entry made its last run (`maxRuns`, `oneOff`): entry, runs. It leaves the schedule until maxRuns is raised. */
+  entryFinished: 'beat.entry.finished',
   pause: 'beat.pause',
   resume: 'beat.resume',
   reload: 'beat.reload',
