@@ -34,9 +34,11 @@ export interface EntryStatus {
    */
   readonly lastRunBy: 'schedule' | 'trigger' | null;
   readonly runCount: number;
+  /** How many of `runCount` were manual runs (`beat trigger`); the rest were scheduled, and count against `maxRuns`. */
+  readonly manualRuns: number;
   /** The entry's `maxRuns` (`oneOff` is 1); null without a limit. */
   readonly maxRuns: number | null;
-  /** It made its last run (runCount reached maxRuns): it runs no more unless maxRuns is raised. */
+  /** It made its last run (its scheduled runs reached maxRuns): it runs no more unless maxRuns is raised. */
   readonly finished: boolean;
   /** The entry's `startAt` / `endAt`, ISO with the entry's offset; null when not set. */
   readonly startAt: string | null;
@@ -48,7 +50,10 @@ export interface EntryStatus {
 /** The STATE column of `beat status`: disabled, paused, "finished: ran 3 of 3 times", ended (past endAt), or active. */
 export function entryStateText(e: EntryStatus): string {
   if (!e.enabled) return 'disabled';
-  if (e.finished) return `finished: ran ${e.runCount} of ${String(e.maxRuns)} time${e.maxRuns === 1 ? '' : 's'}`;
+  if (e.finished) {
+    const manual = e.manualRuns > 0 ? `, and ${e.manualRuns} manual run${e.manualRuns === 1 ? '' : 's'}` : '';
+    return `finished: ran ${e.runCount - e.manualRuns} of ${String(e.maxRuns)} time${e.maxRuns === 1 ? '' : 's'}${manual}`;
+  }
   if (e.paused) return 'paused';
   if (e.nextRun === null && e.endAt !== null) return `ended (endAt ${e.endAt})`;
   return 'active';
@@ -95,8 +100,9 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     const window = entryWindow(entry);
     const anchor = state?.resumedAtMs === undefined ? lastOrSeen : skipThrough(entry.schedule, zone, lastOrSeen, state.resumedAtMs, window);
     const runCount = state?.runCount ?? 0;
-    // Counted as the leader counts at start: the stored run count (see EntryBook.runs).
-    const finished = entry.maxRuns !== undefined && runCount >= entry.maxRuns;
+    const manualRuns = state?.manualRuns ?? 0;
+    // Counted as the leader counts: scheduled runs only (see EntryBook.runs).
+    const finished = entry.maxRuns !== undefined && runCount - manualRuns >= entry.maxRuns;
     const next =
       entry.enabled && !isPaused && !finished
         ? nextFires(entry.schedule, { zone, afterMs: anchor, anchorMs: anchor, window }, 1)[0]
@@ -113,6 +119,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       lastTaskId: state?.lastTaskId ?? null,
       lastRunBy: lastRunBy(state),
       runCount,
+      manualRuns,
       maxRuns: entry.maxRuns ?? null,
       finished,
       startAt: entry.startAtMs === undefined ? null : formatInstant(entry.startAtMs, zone),

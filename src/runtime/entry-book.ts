@@ -32,8 +32,9 @@ export interface BookEntry {
   /** Paused entries stay out of the heap; slots that pass meanwhile are skipped, not caught up. */
   readonly paused: boolean;
   /**
-   * Its scheduled runs: the stored run count when loaded, plus each run recorded since. Counted
-   * against `maxRuns`; manual runs (`beat trigger`) are published apart from the book and not counted.
+   * Its scheduled runs: those of the stored state when loaded (its run count less its manual runs),
+   * plus each run recorded since. Counted against `maxRuns`; manual runs (`beat trigger`) are
+   * published apart from the book and never counted.
    */
   readonly runs: number;
 }
@@ -182,7 +183,7 @@ export class EntryBook {
       lastRunMs,
       nextSlotMs: undefined,
       paused: this.pausedNames.has(entry.name),
-      runs: state?.runCount ?? 0,
+      runs: state === undefined ? 0 : state.runCount - (state.manualRuns ?? 0),
     };
     this.held.set(entry.name, held);
     // Due at once if a slot was missed while no one led; plan() then applies the catch-up policy.

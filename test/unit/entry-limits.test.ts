@@ -209,12 +209,15 @@ describe('maxRuns in the entry book', () => {
     expect(bookOf([e], T0, { e: { slotMs: T0, runCount: 3 } }).nextDueMs()).toBeUndefined();
   });
 
-  it('does not count a manual run: triggers are published apart from the book, which counts only what it records', () => {
-    const e = named('e', { task: 't', schedule: 10, maxRuns: 2 });
-    const book = bookOf([e], T0);
-    expect(publishDue(book, T0 + 10 * S).slots).toEqual([T0 + 10 * S]);
-    // A `beat trigger` now moves the stored count to 2 (trigger-fenced.lua), but not the book's.
-    expect(publishDue(book, T0 + 20 * S)).toEqual({ slots: [T0 + 20 * S], finished: ['e'] });
+  it('does not count manual runs: not those of the stored state (t), nor those published while it leads', () => {
+    const e = named('e', { task: 't', schedule: 10, maxRuns: 3 });
+    // 4 runs stored, 2 of them manual (`beat trigger`): 2 scheduled, so one more.
+    const book = bookOf([e], T0 + 10 * S, { e: { slotMs: T0, runCount: 4, manualRuns: 2 } });
+    expect([...book.snapshot()][0]).toMatchObject({ runs: 2, finished: false });
+    // A trigger now moves the stored counts (trigger-fenced.lua) and not the book's: it is published apart.
+    expect(publishDue(book, T0 + 10 * S)).toEqual({ slots: [T0 + 10 * S], finished: ['e'] });
+    // Loaded again later, with the trigger stored (n 6, t 3): still 3 scheduled runs, finished.
+    expect(bookOf([e], T0 + 20 * S, { e: { slotMs: T0 + 10 * S, runCount: 6, manualRuns: 3 } }).nextDueMs()).toBeUndefined();
   });
 
   it('reopens a finished entry when an upsert raises maxRuns, and keeps it finished when not', () => {
@@ -244,7 +247,7 @@ describe('maxRuns in the entry book', () => {
 });
 
 describe('status of a limited entry', () => {
-  it('says an entry finished, with its run count, and gives it no next run', () => {
+  it('says an entry finished, with its scheduled and manual runs, and gives it no next run', () => {
     const e = named('e', { task: 't', schedule: 10, maxRuns: 3 });
     const config = parseConfig({ beatSchedule: {} }, 'entry-limits.test');
     const status = buildStatus({
@@ -258,5 +261,25 @@ describe('status of a limited entry', () => {
     const [entry] = status.entries;
     expect(entry).toMatchObject({ runCount: 3, maxRuns: 3, finished: true, nextRun: null });
     expect(entry && entryStateText(entry)).toBe('finished: ran 3 of 3 times');
+    const withManual = buildStatus({
+      config: { ...config, entries: [e] },
+      states: new Map([['e', { slotMs: T0, publishedAtMs: T0, runCount: 4, manualRuns: 2 }]]),
+      paused: new Set(),
+      leader: undefined,
+      self: { instance: 'cli', role: 'cli' },
+      nowMs: T0 + S,
+    }).entries[0];
+    // 2 scheduled runs of 3: not finished, and a next run.
+    expect(withManual).toMatchObject({ runCount: 4, manualRuns: 2, finished: false, nextRun: expect.any(String) });
+    expect(withManual && entryStateText(withManual)).toBe('active');
+    const done = buildStatus({
+      config: { ...config, entries: [e] },
+      states: new Map([['e', { slotMs: T0, publishedAtMs: T0, runCount: 4, manualRuns: 1 }]]),
+      paused: new Set(),
+      leader: undefined,
+      self: { instance: 'cli', role: 'cli' },
+      nowMs: T0 + S,
+    }).entries[0];
+    expect(done && entryStateText(done)).toBe('finished: ran 3 of 3 times, and 1 manual run');
   });
 });
