@@ -80,6 +80,19 @@ describe('startAt, endAt, maxRuns, oneOff in the schema', () => {
   });
 });
 
+describe('endAt after startAt when one is a wall time and the other an instant', () => {
+  it('compares them in the config zone (09:00 in Berlin is 08:00Z)', () => {
+    const config = (endAt: string) => ({
+      timezone: 'Europe/Berlin',
+      beatSchedule: { mixed: { task: 't', schedule: 60, startAt: '2027-01-01T09:00:00', endAt } },
+    });
+    expect(iso(parseConfig(config('2027-01-01T08:30:00Z'), 'entry-limits.test').entries[0]?.endAtMs ?? 0)).toBe('2027-01-01T08:30:00.000Z');
+    expect(problemsOf(config('2027-01-01T07:30:00Z'))).toEqual([
+      'beatSchedule.mixed.endAt: endAt "2027-01-01T07:30:00Z" must be after startAt "2027-01-01T09:00:00": no run could fall between them',
+    ]);
+  });
+});
+
 describe('the window in the schedule maths', () => {
   it('reads a startAt wall time in a DST gap as the moment after it (02:30 on 29 March in Berlin is 03:30 CEST)', () => {
     const e = entryOf({ task: 't', schedule: { cron: '*/15 * * * *' }, startAt: '2026-03-29T02:30:00' }, 'Europe/Berlin');
