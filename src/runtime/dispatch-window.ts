@@ -113,7 +113,12 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
   }
   for (const { sent, reply } of inFlight) settle(sent, await reply);
   for (const { sent, outcomes } of published) {
-    book.record(sent.entries, sent.slots, outcomes, nowMs);
+    for (const done of book.record(sent.entries, sent.slots, outcomes, nowMs)) {
+      logger.info(
+        { event: EVENTS.entryFinished, entry: done.entry.name, runs: done.runs },
+        `made its last run (maxRuns ${String(done.entry.maxRuns)}); it runs no more unless maxRuns is raised`,
+      );
+    }
     logRecorded(options.runLog, sent, outcomes, nowMs);
   }
   if (halted?.reason === 'error') throw halted.error;
