@@ -129,7 +129,7 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
  * renders them. An entry's runs always stay in one batch.
  */
 function takeBatch(options: DispatchWindowOptions, nowMs: number): Batch {
-  const { book, renderer, logger } = options;
+  const { book, renderer } = options;
   const batch = emptyBatch();
   while (batch.runs.length < DEFAULTS.dispatchBatchRuns) {
     const due = book.takeDue(nowMs);
