@@ -4,7 +4,7 @@
  * config file as `beat run` (for the entry names, the deployment name and the Redis URL).
  */
 import { randomTaskId } from '../celery/task-id.js';
-import { buildStatus } from '../control/status.js';
+import { buildStatus, entryStateText } from '../control/status.js';
 import type { DeploymentStatus, EntryStatus } from '../control/status.js';
 import { warningsOf } from '../service/deployment-watch.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
@@ -25,7 +25,9 @@ entries), with an ORIGIN column (file, store) when there are any. Runtime entrie
 (invalid, or a name the config file takes) are listed below the table with their problems. LAST
 RUN is the last slot published, or, when the last run was a manual one (beat trigger), when that
 was published, marked "(trigger)". A WARNING line says when this config differs from the
-leader's, or when a lock key tsbeat did not write keeps every replica from leading.
+leader's, or when a lock key tsbeat did not write keeps every replica from leading. STATE is
+active, paused, disabled, "finished: ran 3 of 3 times" (an entry that made its maxRuns runs;
+raising maxRuns brings it back) or "ended" (past its endAt).
 
 Options:
 ${CONFIG_HELP}
@@ -164,7 +166,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
           lastRunText(e),
           e.nextRun ?? '-',
           String(e.runCount),
-          !e.enabled ? 'disabled' : e.paused ? 'paused' : 'active',
+          entryStateText(e),
           ...(origins ? [e.origin] : []),
         ]),
       ),

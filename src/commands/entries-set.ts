@@ -19,7 +19,7 @@ import type { EntryInput } from './entry-files.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const ENTRIES_SET_HELP = `Usage: beat entries set [NAME] [--config PATH] [--broker URL] [--task T] [--schedule S] [--args JSON] [--kwargs JSON] [--options JSON] [--timezone ZONE] [--enabled BOOL] [--relative BOOL] [--catch-up POLICY] [--catch-up-window D] [--jitter D] [--replace] [--file FILE]
+export const ENTRIES_SET_HELP = `Usage: beat entries set [NAME] [--config PATH] [--broker URL] [--task T] [--schedule S] [--args JSON] [--kwargs JSON] [--options JSON] [--timezone ZONE] [--enabled BOOL] [--relative BOOL] [--catch-up POLICY] [--catch-up-window D] [--jitter D] [--start-at ISO] [--end-at ISO] [--max-runs N] [--one-off BOOL] [--replace] [--file FILE]
 
 Creates the runtime entry NAME, or changes it: the keys given replace those of the stored entry
 and the others stay (with --replace the entry becomes exactly what is given). A new entry needs a
@@ -52,6 +52,10 @@ ${REDIS_HELP}
       --catch-up POLICY     once, skip or all
       --catch-up-window D   missed slots older than this are dropped (seconds or 10s, 5m, …)
       --jitter D            delays each run by up to this
+      --start-at ISO        no run before this date-time (without an offset: in the entry's zone)
+      --end-at ISO          no run at or after it
+      --max-runs N          stop after this many scheduled runs
+      --one-off BOOL        true: one run (maxRuns 1)
       --replace             write only what is given (default: change the keys given)
   -f, --file FILE           the entry, from a YAML or JSON file
   -h, --help                show this help
@@ -71,6 +75,10 @@ const setOptions = {
   'catch-up': { type: 'string' },
   'catch-up-window': { type: 'string' },
   jitter: { type: 'string' },
+  'start-at': { type: 'string' },
+  'end-at': { type: 'string' },
+  'max-runs': { type: 'string' },
+  'one-off': { type: 'string' },
   replace: { type: 'boolean' },
 } as const;
 
@@ -87,6 +95,10 @@ const FLAG_KEYS = {
   'catch-up': 'catchUp',
   'catch-up-window': 'catchUpWindow',
   jitter: 'jitter',
+  'start-at': 'startAt',
+  'end-at': 'endAt',
+  'max-runs': 'maxRuns',
+  'one-off': 'oneOff',
 } as const;
 type Flag = keyof typeof FLAG_KEYS;
 
@@ -148,7 +160,10 @@ async function flagValue(flag: Flag, text: string): Promise<{ value: unknown } |
       return jsonFlag('--options', text, 'object', '\'{"queue": "reports"}\'');
     case 'enabled':
     case 'relative':
+    case 'one-off':
       return booleanFlag(text);
+    case 'max-runs':
+      return { value: NUMBER.test(text.trim()) ? Number(text) : text };
     case 'catch-up-window':
     case 'jitter':
       return { value: NUMBER.test(text.trim()) ? Number(text) : text };

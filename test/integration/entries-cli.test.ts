@@ -130,6 +130,22 @@ describe('beat entries (real CLI processes, private Redis)', () => {
       stdout: 'created other (store version 4)\n',
     });
 
+    // The entry limits: the config file's startAt, endAt, maxRuns, oneOff.
+    expect(
+      await d.beat('entries', 'set', 'other', '--start-at', '2030-01-01T00:00:00Z', '--end-at', '2031-01-01T00:00:00Z', '--max-runs', '3'),
+    ).toMatchObject({ code: 0 });
+    expect((await d.stored())['other']).toEqual({
+      task: TASK,
+      schedule: 60,
+      startAt: '2030-01-01T00:00:00Z',
+      endAt: '2031-01-01T00:00:00Z',
+      maxRuns: 3,
+    });
+    const limits = await d.beat('entries', 'set', 'other', '--max-runs', '0', '--one-off', 'yes');
+    expect(limits.code).toBe(2);
+    expect(limits.stderr).toContain('maxRuns (--max-runs): maxRuns must be a whole number of at least 1');
+    expect(limits.stderr).toContain('--one-off: expected true or false, got "yes"');
+
     expect(await d.beat('entries', 'set', 'report', '--replace', '--task', TASK, '--schedule', '90')).toMatchObject({ code: 0 });
     expect((await d.stored())['report']).toEqual({ task: TASK, schedule: 90 });
   });
