@@ -142,6 +142,12 @@ export const DEFAULTS = {
   alertMaxAttempts: 15,
   /** Alerts raised within this are written to the outbox together: one round trip for a burst of them. */
   alertFlushMs: 50,
+  /**
+   * A manual-run request for an entry this replica does not know is kept this long before it is
+   * discarded: a runtime entry created just before its `beat trigger` reaches the catalog within a
+   * second or two.
+   */
+  triggerUnknownGraceMs: 5000,
   /** Manual-run requests (`beat trigger`) read per look of the control loop; the rest wait for the next look. */
   triggersPerWake: 100,
   /**

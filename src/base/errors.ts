@@ -47,6 +47,8 @@ export const ErrorCode = {
   EntryInvalid: 'ENTRY_INVALID',
   /** A runtime entry would take the name of a config-file entry. Exit code 2, HTTP 409. */
   EntryIsStatic: 'ENTRY_IS_STATIC',
+  /** A runtime entry changed between a read and the write that depended on it. Exit code 1 (retry), HTTP 409/412. */
+  EntryConflict: 'ENTRY_CONFLICT',
   /** A Lua script of the installation cannot be assembled (an `--- @include` of a fragment that is not there, or a cycle). */
   LuaScriptInvalid: 'LUA_SCRIPT_INVALID',
 } as const;

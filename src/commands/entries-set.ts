@@ -14,6 +14,8 @@ import { BeatError } from '../base/errors.js';
 import { parseCommandArgs } from './args.js';
 import { CONFIG_HELP } from './config-args.js';
 import { REDIS_HELP, redisOptions, withControl } from './control-open.js';
+import type { Control } from './control-open.js';
+import { EntryConflictError } from '../redis/entry-store.js';
 import { checkEntries, entriesOf, readEntryFile } from './entry-files.js';
 import type { EntryInput } from './entry-files.js';
 import { ExitCode } from './io.js';
@@ -285,37 +287,54 @@ export async function entriesSetCommand(argv: string[], io: Io): Promise<ExitCod
     'entries set',
     values,
     async (control) => {
-      let entry = input.entry;
-      if (values.file === undefined && values.replace !== true) {
-        const stored = await control.store.get(entryName);
-        if (stored !== undefined && stored.entry !== null && typeof stored.entry === 'object' && !Array.isArray(stored.entry)) {
-          // A key given in another spelling (snake_case) replaces the stored one.
-          const kept = Object.fromEntries(
-            Object.entries(stored.entry).filter(
-              ([k]) =>
-                !Object.hasOwn(
-                  flagValues,
-                  k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()),
-                ),
-            ),
-          );
-          entry = { ...kept, ...flagValues };
+      // A change to some keys of a stored entry is a read and a write: the write applies only to
+      // the version read, and is done again from a fresh read if another writer came in between.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          return await setOnce(control);
+        } catch (error) {
+          if (!(error instanceof EntryConflictError) || attempt >= 3) throw error;
         }
       }
-      const staticNames = new Set(control.config.entries.map((e) => e.name));
-      if (fileCheck !== undefined) {
-        checkFileEntry(fileCheck, { name: entryName, entry }, staticNames);
-      } else {
-        const found = flagProblems(entryName, entry, staticNames);
-        if (found.length > 0) throw new ConfigError(`beat entries set ${entryName}`, found, ErrorCode.EntryInvalid);
-      }
-      const result = await control.store.write([{ op: 'put', name: entryName, entry }], { nowMs: io.now(), source: 'beat entries set' });
-      const outcome = result.outcomes[0] ?? 'unchanged';
-      io.out(
-        `${outcome} ${entryName}${outcome === 'unchanged' ? ' (the same definition was stored)' : ` (store version ${result.version})`}`,
-      );
-      return ExitCode.Ok;
     },
     precheck,
   );
+
+  async function setOnce(control: Control): Promise<ExitCode> {
+    let entry = input.entry;
+    let ifVersion: number | undefined;
+    if (values.file === undefined && values.replace !== true) {
+      const stored = await control.store.get(entryName);
+      ifVersion = stored?.version ?? 0;
+      if (stored !== undefined && stored.entry !== null && typeof stored.entry === 'object' && !Array.isArray(stored.entry)) {
+        // A key given in another spelling (snake_case) replaces the stored one.
+        const kept = Object.fromEntries(
+          Object.entries(stored.entry).filter(
+            ([k]) =>
+              !Object.hasOwn(
+                flagValues,
+                k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()),
+              ),
+          ),
+        );
+        entry = { ...kept, ...flagValues };
+      }
+    }
+    const staticNames = new Set(control.config.entries.map((e) => e.name));
+    if (fileCheck !== undefined) {
+      checkFileEntry(fileCheck, { name: entryName, entry }, staticNames);
+    } else {
+      const found = flagProblems(entryName, entry, staticNames);
+      if (found.length > 0) throw new ConfigError(`beat entries set ${entryName}`, found, ErrorCode.EntryInvalid);
+    }
+    const result = await control.store.write([{ op: 'put', name: entryName, entry, ...(ifVersion === undefined ? {} : { ifVersion }) }], {
+      nowMs: io.now(),
+      source: 'beat entries set',
+    });
+    const outcome = result.outcomes[0] ?? 'unchanged';
+    io.out(
+      `${outcome} ${entryName}${outcome === 'unchanged' ? ' (the same definition was stored)' : ` (store version ${result.version})`}`,
+    );
+    return ExitCode.Ok;
+  }
 }

@@ -19,8 +19,27 @@ import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
 
 /** One change asked of the store. */
-export type EntryWrite =
-  { readonly op: 'put'; readonly name: string; readonly entry: unknown } | { readonly op: 'delete'; readonly name: string };
+export type EntryWrite = (
+  { readonly op: 'put'; readonly name: string; readonly entry: unknown } | { readonly op: 'delete'; readonly name: string }
+) & {
+  /** Apply only if the entry's stored version is this one (0: only if none is stored); else EntryConflictError. */
+  readonly ifVersion?: number;
+};
+
+/** A write expected a version of an entry that is no longer the stored one: someone changed it meanwhile. */
+export class EntryConflictError extends BeatError {
+  constructor(
+    readonly entry: string,
+    readonly expected: number,
+    readonly stored: number,
+  ) {
+    super(
+      ErrorCode.EntryConflict,
+      `entry ${shown(entry)} was changed meanwhile (expected version ${expected}, stored ${stored === 0 ? 'none' : stored}); read it again and retry`,
+    );
+    this.name = 'EntryConflictError';
+  }
+}
 
 export type WriteOutcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'absent';
 
@@ -76,26 +95,29 @@ export class RedisEntryStore implements EntrySource {
             nameProblems.map((p) => ({ ...p, path: '' })),
           ),
         );
+      const guard = write.ifVersion === undefined ? '' : `@${write.ifVersion}`;
       if (write.op === 'delete') {
-        args.push('del', write.name, '');
+        args.push(`del${guard}`, write.name, '');
         continue;
       }
       if (this.staticNames.has(write.name)) throw staticNameError(write.name);
       const parsed = parseEntryDefinition(write.entry);
       if (!parsed.ok) problems.push(...prefixProblems(at, parsed.problems));
-      args.push('put', write.name, canonicalEntryJson(write.entry));
+      args.push(`put${guard}`, write.name, canonicalEntryJson(write.entry));
     }
     if (problems.length > 0) throw entryProblems(options.source ?? 'entries', problems);
     const { keys } = this;
     let reply: (string | number)[];
     try {
       reply = await withScripts(this.client).entriesWrite(
-        5,
+        7,
         keys.entries,
         keys.entryChanges,
         keys.entriesVersion,
         keys.statics,
         keys.state,
+        keys.paused,
+        keys.resumed,
         String(options.nowMs),
         options.keepHistory === true ? '1' : '',
         keys.events,
@@ -103,9 +125,17 @@ export class RedisEntryStore implements EntrySource {
         ...args,
       );
     } catch (error) {
-      throw await nameWrongType(this.client, error, typedKeys(keys, ['entries', 'entryChanges', 'entriesVersion', 'statics', 'state']));
+      throw await nameWrongType(
+        this.client,
+        error,
+        typedKeys(keys, ['entries', 'entryChanges', 'entriesVersion', 'statics', 'state', 'paused', 'resumed']),
+      );
     }
     if (reply[0] === 'static') throw staticNameError(String(reply[1]));
+    if (reply[0] === 'conflict') {
+      const name = String(reply[1]);
+      throw new EntryConflictError(name, writes.find((w) => w.name === name)?.ifVersion ?? 0, Number(reply[2]));
+    }
     return { version: Number(reply[0]), outcomes: reply.slice(1) as WriteOutcome[] };
   }
 

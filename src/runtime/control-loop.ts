@@ -77,6 +77,9 @@ export class ControlLoop {
         if (token === undefined) return;
         const entry =
           request && (this.options.config.entries.find((e) => e.name === request.entry) ?? this.options.findRuntimeEntry?.(request.entry));
+        // A runtime entry written a moment ago may not have reached this replica's catalog yet: its
+        // request waits (it is read again at the next look) before it is taken for a mistake.
+        if (request && !entry && this.options.now() - request.at < DEFAULTS.triggerUnknownGraceMs) continue;
         if (!request || !entry) {
           logger.warn(
             { event: EVENTS.trigger, request: text.slice(0, 200) },

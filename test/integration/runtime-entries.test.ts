@@ -108,6 +108,41 @@ describe('the runtime entry store', () => {
     expect(await remote.get('fine')).toBeUndefined();
   });
 
+  it('applies a write that expects a version only to that version, and a delete clears the pause of the entry', async () => {
+    const store = new RedisEntryStore(redis, keys);
+    await store.write([{ op: 'put', name: 'guarded', entry: { task: TASK, schedule: 60 } }], { nowMs: 1 });
+    const stored = await store.get('guarded');
+    const version = stored?.version ?? -1;
+    await store.write([{ op: 'put', name: 'guarded', entry: { task: TASK, schedule: 30 }, ifVersion: version }], { nowMs: 2 });
+    // A second writer that read the same version loses, and nothing of its write is applied.
+    const lost = await store
+      .write(
+        [
+          { op: 'put', name: 'other', entry: { task: TASK, schedule: 5 } },
+          { op: 'put', name: 'guarded', entry: { task: TASK, schedule: 10 }, ifVersion: version },
+        ],
+        { nowMs: 3 },
+      )
+      .catch((e: unknown) => e);
+    expect(lost).toMatchObject({ code: ErrorCode.EntryConflict, entry: 'guarded', expected: version });
+    expect(await store.get('other')).toBeUndefined();
+    expect((await store.get('guarded'))?.entry).toEqual({ task: TASK, schedule: 30 });
+    await expect(
+      store.write([{ op: 'put', name: 'guarded', entry: { task: TASK, schedule: 1 }, ifVersion: 0 }], { nowMs: 4 }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.EntryConflict,
+    });
+
+    await redis.sadd(keys.paused, 'guarded');
+    await redis.hset(keys.resumed, 'guarded', '1');
+    await store.write([{ op: 'delete', name: 'guarded' }], { nowMs: 5, keepHistory: true });
+    expect(await redis.sismember(keys.paused, 'guarded')).toBe(1);
+    await store.write([{ op: 'put', name: 'guarded', entry: { task: TASK, schedule: 60 }, ifVersion: 0 }], { nowMs: 6 });
+    await store.write([{ op: 'delete', name: 'guarded' }], { nowMs: 7 });
+    expect(await redis.sismember(keys.paused, 'guarded')).toBe(0);
+    expect(await redis.hexists(keys.resumed, 'guarded')).toBe(0);
+  });
+
   it('refuses to write when one of its keys holds another type, naming the key, and writes nothing', async () => {
     const other = schedulerKeys('tsbeat', 'store-wrongtype');
     await redis.set(other.entryChanges, 'not a zset');

@@ -9,21 +9,28 @@
   KEYS[4]   statics set: the config file's entry names, which a runtime entry may not take
   KEYS[5]   state hash: a deleted entry's stored state is removed with it (so that it starts afresh if
             created again), unless ARGV[2] says to keep it
+  KEYS[6]   paused set, KEYS[7] resumed hash: a deleted entry leaves them too, unless ARGV[2] says to
+            keep its history (else one created again under its name would start paused)
 
   ARGV[1]   now, epoch ms (created / updated)
   ARGV[2]   "1" to keep the state of deleted entries (`--keep-history`), "" to remove it
   ARGV[3]   the pub/sub channel to announce a change on; the message is "entries <version>"
   ARGV[4]   N, the number of operations; then N triples (op, name, entry JSON): op "put" (create or
-            replace, with the entry's canonical JSON) or "del" (the JSON is ignored)
+            replace, with the entry's canonical JSON) or "del" (the JSON is ignored), either with
+            "@<version>" appended to apply only if the entry's stored version is that one (0: only
+            if there is none), for a read-modify-write that must not overwrite a change made meanwhile
 
   Reply   {version, outcome 1, …, outcome N}: version is the counter after the write (unchanged
           when nothing changed); each outcome is "created", "updated", "unchanged", "deleted" or
           "absent" (a delete of a name that is not there).
           {"static", name} when a put names a config-file entry: nothing written.
+          {"conflict", name, stored version} when an op's expected version is not the stored one
+          (0 = none stored): nothing written.
   Errors  WRONGTYPE naming the key when a key holds another type; ERR when now or N is not a
           number, or an op is neither put nor del. All before anything is written.
   Writes  HSET / HDEL of the entries; ZADD of each changed name at the new version; INCR of the
-          counter (once, when anything changed); HDEL of deleted entries' states (unless kept);
+          counter (once, when anything changed); HDEL of deleted entries' states, SREM from paused
+          and HDEL from resumed (unless kept);
           PUBLISH "entries <version>" when anything changed.
 ]]
 --- @include "key-type"
@@ -31,7 +38,8 @@
 
 local SCRIPT = 'entries-write'
 local refused = wrongType(SCRIPT, KEYS[1], 'hash') or wrongType(SCRIPT, KEYS[2], 'zset') or
-  wrongType(SCRIPT, KEYS[3], 'string') or wrongType(SCRIPT, KEYS[4], 'set') or wrongType(SCRIPT, KEYS[5], 'hash')
+  wrongType(SCRIPT, KEYS[3], 'string') or wrongType(SCRIPT, KEYS[4], 'set') or wrongType(SCRIPT, KEYS[5], 'hash') or
+  wrongType(SCRIPT, KEYS[6], 'set') or wrongType(SCRIPT, KEYS[7], 'hash')
 if refused then return refused end
 local now = tonumber(ARGV[1])
 if not now then return redis.error_reply('ERR ' .. SCRIPT .. ': now is not a number') end
@@ -44,8 +52,13 @@ end
 local outcomes = {}
 local changed = false
 for i = 1, count do
-  local op, name, json = ARGV[2 + 3 * i], ARGV[3 + 3 * i], ARGV[4 + 3 * i]
+  local spec, name, json = ARGV[2 + 3 * i], ARGV[3 + 3 * i], ARGV[4 + 3 * i]
+  local op, expected = string.match(spec, '^(%a+)@?(%d*)$')
   local stored = redis.call('HGET', KEYS[1], name)
+  if expected and expected ~= '' then
+    local current = stored and tonumber(recordVersion(stored)) or 0
+    if current ~= tonumber(expected) then return { 'conflict', name, current } end
+  end
   if op == 'put' then
     if redis.call('SISMEMBER', KEYS[4], name) == 1 then return { 'static', name } end
     if not stored then
@@ -76,7 +89,11 @@ if changed then
     elseif outcome == 'deleted' then
       redis.call('HDEL', KEYS[1], name)
       redis.call('ZADD', KEYS[2], version, name)
-      if ARGV[2] ~= '1' then redis.call('HDEL', KEYS[5], name) end
+      if ARGV[2] ~= '1' then
+        redis.call('HDEL', KEYS[5], name)
+        redis.call('SREM', KEYS[6], name)
+        redis.call('HDEL', KEYS[7], name)
+      end
     end
   end
   redis.call('PUBLISH', ARGV[3], 'entries ' .. version)

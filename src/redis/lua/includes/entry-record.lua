@@ -6,6 +6,7 @@
   encodeRecord(version, created, updated, entryJson)  the record's text
   recordCreated(text)   `created` of a stored record (a number), or nil when the text is not a record
   recordEntry(text)     the entry's JSON text of a stored record, or nil when the text is not a record
+  recordVersion(text)   `v` of a stored record (its digits), or nil when the text is not a record
 ]]
 local function encodeRecord(version, created, updated, entryJson)
   return '{"v":' .. string.format('%d', version) .. ',"created":' .. string.format('%d', created) ..
@@ -27,4 +28,9 @@ end
 local function recordEntry(text)
   local _, entry = recordParts(text)
   return entry
+end
+
+local function recordVersion(text)
+  if type(text) ~= 'string' then return nil end
+  return string.match(text, '^{"v":(%d+),')
 end
