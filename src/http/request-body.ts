@@ -1,0 +1,53 @@
+/**
+ * A request's JSON body, read with a size limit: refused with 413 before it is parsed when larger
+ * (by its Content-Length, or as it streams in), 415 when it is not declared JSON, 400 when it does
+ * not parse.
+ */
+import type { IncomingMessage } from 'node:http';
+import { BeatError, ErrorCode } from '../base/errors.js';
+
+/** A request the API refuses, with the HTTP status to answer. */
+export class ApiError extends BeatError {
+  constructor(
+    readonly status: number,
+    code: ErrorCode,
+    message: string,
+  ) {
+    super(code, message);
+    this.name = 'ApiError';
+  }
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const type = req.headers['content-type'];
+  if (type === undefined || !JSON_TYPE.test(type)) {
+    throw new ApiError(
+      415,
+      ErrorCode.ApiUnsupportedMediaType,
+      `the body must be JSON, sent with "Content-Type: application/json" (got ${type === undefined ? 'no Content-Type' : JSON.stringify(type)})`,
+    );
+  }
+  const tooLarge = (): ApiError =>
+    new ApiError(413, ErrorCode.ApiBodyTooLarge, `the body is larger than ${maxBytes} bytes; send fewer entries per request`);
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ApiError(
+      400,
+      ErrorCode.ApiBadRequest,
+      `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
