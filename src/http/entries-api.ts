@@ -129,6 +129,15 @@ function methodNotAllowed(allow: string): ApiError {
   return Object.assign(error, { allow });
 }
 
+/**
+ * Reads and drops what is left of a refused request's body. Closing the connection on it instead
+ * would reset it, and the client could lose the answer with the unread bytes; the server's
+ * requestTimeout bounds how long a client may keep sending.
+ */
+function drain(req: IncomingMessage): void {
+  if (!req.complete) req.resume();
+}
+
 function client(req: IncomingMessage): string {
   return `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
 }
@@ -160,8 +169,7 @@ export async function serveEntries(
       logger.error({ event: EVENTS.httpError, path: req.url, err: error }, `entries API failed: ${errorMessage(error)}`);
       sendError(res, 500, 'INTERNAL', 'internal error; the log has the details (beat.http.error)');
     }
-    // A body left unread would be taken for the next request on a kept-alive connection.
-    if (!req.complete) res.once('finish', () => req.socket.destroy());
+    drain(req);
   }
 }
 
@@ -182,7 +190,7 @@ async function route(
   const refusal = method === 'GET' ? authorizeRead(req, access) : authorizeWrite(req, access);
   if (refusal !== undefined) {
     sendRefusal(req, res, refusal, logger);
-    if (!req.complete) res.once('finish', () => req.socket.destroy());
+    drain(req);
     return;
   }
   if (handlers === undefined) throw new ApiError(404, ErrorCode.ApiNotFound, 'the entries API is not served by this process');

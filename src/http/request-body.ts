@@ -33,13 +33,18 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
     new ApiError(413, ErrorCode.ApiBodyTooLarge, `the body is larger than ${maxBytes} bytes; send fewer entries per request`);
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw tooLarge();
-    chunks.push(chunk);
-  }
+  // Events, not `for await`: leaving that loop early destroys the request, and its socket with the answer.
+  const chunks = await new Promise<Buffer[]>((resolve, reject) => {
+    const kept: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) reject(tooLarge());
+      else kept.push(chunk);
+    });
+    req.once('end', () => resolve(kept));
+    req.once('error', reject);
+  });
   const text = Buffer.concat(chunks).toString('utf8');
   try {
     return JSON.parse(text) as unknown;
