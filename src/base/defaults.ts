@@ -28,6 +28,11 @@ export const DEFAULTS = {
    * two let Redis run one batch while the next is encoded and sent. More only queue on Redis.
    */
   dispatchMaxInFlight: 2,
+  /**
+   * Loading the states of at most this many entries reads them by name (HMGET); more, the whole
+   * state hash at once (HGETALL), which is quicker than naming most of its fields.
+   */
+  stateReadByNameMax: 1000,
   /** Entry names per record-seen script call at start-up (a few milliseconds of Redis each). */
   stateSeenChunk: 5000,
   /**

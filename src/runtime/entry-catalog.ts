@@ -52,7 +52,8 @@ export class EntryCatalog {
   private staticNames: ReadonlySet<string>;
   /** The entries in force, by name. */
   private current = new Map<string, ResolvedEntry>();
-  private problemList: EntryProblem[] = [];
+  /** Runtime entries that do not run, by origin and name. */
+  private readonly problemMap = new Map<string, EntryProblem>();
   private listener: CatalogListener | undefined;
   /** The listener failed: hand it everything next time. */
   private resendAll = false;
@@ -84,7 +85,7 @@ export class EntryCatalog {
 
   /** Runtime entries that do not run, and why. */
   problems(): readonly EntryProblem[] {
-    return this.problemList;
+    return [...this.problemMap.values()];
   }
 
   /** Reads every source whole; a source that cannot be read now is read at the next look. */
@@ -101,7 +102,7 @@ export class EntryCatalog {
   reconfigure(defaultZone: string, staticNames: ReadonlySet<string>): void {
     this.defaultZone = defaultZone;
     this.staticNames = staticNames;
-    void this.rebuild(false);
+    void this.rebuild('all', false);
   }
 
   start(): void {
@@ -142,7 +143,8 @@ export class EntryCatalog {
   }
 
   private async look(): Promise<void> {
-    let moved = false;
+    // The names a source reported changed, or all of them after a source was read whole.
+    let touched: Set<string> | 'all' = new Set();
     for (const view of this.views) {
       try {
         if (view.cursor === undefined) {
@@ -150,12 +152,15 @@ export class EntryCatalog {
           view.held.clear();
           for (const entry of snapshot.entries) view.held.set(entry.name, entry);
           view.cursor = snapshot.cursor;
-          moved = true;
+          touched = 'all';
         } else {
           const changes = await view.source.changesSince(view.cursor);
           for (const entry of changes.changed) view.held.set(entry.name, entry);
           for (const name of changes.removed) view.held.delete(name);
-          moved ||= changes.changed.length > 0 || changes.removed.length > 0;
+          if (touched !== 'all') {
+            for (const entry of changes.changed) touched.add(entry.name);
+            for (const name of changes.removed) touched.add(name);
+          }
           view.cursor = changes.cursor;
         }
         this.lastError = undefined;
@@ -170,72 +175,64 @@ export class EntryCatalog {
         this.lastError = message;
       }
     }
-    if (moved || this.resendAll) await this.rebuild(true);
+    if (this.resendAll) touched = 'all';
+    if (touched === 'all' || touched.size > 0) await this.rebuild(touched, true);
   }
 
   /**
-   * Recomputes the entries in force from what the sources hold; tells the listener what changed
-   * (everything, after it failed). Entries are resolved again only when their definition changed.
+   * Recomputes the entries in force of the names given (all of them after a source was read whole,
+   * a reconfiguration, or a failed listener) from what the sources hold, and tells the listener
+   * what changed (everything, after it failed). An entry is resolved again only when its name was
+   * touched: one write among 100,000 entries costs one entry, not 100,000.
    */
-  private async rebuild(tell: boolean): Promise<void> {
-    const next = new Map<string, ResolvedEntry>();
-    const problems: EntryProblem[] = [];
-    for (const view of this.views) {
-      const { origin } = view.source;
-      for (const sourced of view.held.values()) {
-        const { name } = sourced;
-        if (this.staticNames.has(name) || next.has(name)) {
-          problems.push({
-            name,
-            origin,
-            problems: [
-              {
-                path: 'name',
-                message: `the name is taken by ${this.staticNames.has(name) ? 'a config-file entry' : 'an entry of another source'}; rename one of them`,
-              },
-            ],
-          });
-          continue;
+  private async rebuild(names: ReadonlySet<string> | 'all', tell: boolean): Promise<void> {
+    let todo: Iterable<string>;
+    if (names === 'all') {
+      const all = new Set<string>(this.current.keys());
+      for (const view of this.views) for (const name of view.held.keys()) all.add(name);
+      for (const problem of this.problemMap.values()) all.add(problem.name);
+      todo = all;
+    } else {
+      todo = names;
+    }
+    const changed: ResolvedEntry[] = [];
+    const removed: string[] = [];
+    for (const name of todo) {
+      const entry = this.settle(name);
+      const before = this.current.get(name);
+      if (entry === undefined) {
+        if (before !== undefined) {
+          this.current.delete(name);
+          removed.push(name);
         }
-        if (sourced.entry === undefined) {
-          problems.push({ name, origin, problems: sourced.problems });
-          continue;
-        }
-        next.set(name, resolveEntry(name, sourced.entry, this.defaultZone, origin));
+      } else if (before !== undefined && !this.resendAll && sameEntry(before, entry)) {
+        // Unchanged: the listener keeps the object it has.
+      } else {
+        this.current.set(name, entry);
+        changed.push(entry);
       }
     }
-    const previous = this.current;
-    const changed: ResolvedEntry[] = [];
-    for (const [name, entry] of next) {
-      const before = previous.get(name);
-      if (before !== undefined && !this.resendAll && sameEntry(before, entry)) next.set(name, before);
-      else changed.push(entry);
+    const total = this.current.size;
+    if (changed.length === 0 && removed.length === 0 && !this.resendAll) return;
+    if (changed.length > 0 || removed.length > 0) {
+      this.options.logger.info(
+        {
+          event: EVENTS.entriesChanged,
+          changed: changed.length,
+          removed: removed.length,
+          total,
+          examples: [...changed.slice(0, EXAMPLES).map((e) => e.name), ...removed.slice(0, EXAMPLES).map((n) => `-${n}`)],
+        },
+        `runtime entries: ${changed.length} added or changed, ${removed.length} removed, ${total} in force`,
+      );
     }
-    const removed = [...previous.keys()].filter((name) => !next.has(name));
-    this.current = next;
-    this.reportProblems(problems);
-    this.problemList = problems;
-    if (changed.length === 0 && removed.length === 0) {
-      this.resendAll = false;
-      return;
-    }
-    this.options.logger.info(
-      {
-        event: EVENTS.entriesChanged,
-        changed: changed.length,
-        removed: removed.length,
-        total: next.size,
-        examples: [...changed.slice(0, EXAMPLES).map((e) => e.name), ...removed.slice(0, EXAMPLES).map((n) => `-${n}`)],
-      },
-      `runtime entries: ${changed.length} added or changed, ${removed.length} removed, ${next.size} in force`,
-    );
     const listener = tell ? this.listener : undefined;
     if (listener === undefined) {
       this.resendAll = false;
       return;
     }
     try {
-      await listener(this.resendAll ? [...next.values()] : changed, removed);
+      await listener(this.resendAll ? [...this.current.values()] : changed, removed);
       this.resendAll = false;
     } catch (error) {
       this.resendAll = true;
@@ -243,16 +240,47 @@ export class EntryCatalog {
     }
   }
 
-  private reportProblems(problems: readonly EntryProblem[]): void {
-    const before = new Map(this.problemList.map((p) => [p.name, JSON.stringify(p.problems)]));
-    for (const problem of problems) {
-      if (before.get(problem.name) === JSON.stringify(problem.problems)) continue;
-      const event = problem.problems[0]?.path === 'name' ? EVENTS.entriesConflict : EVENTS.entriesInvalid;
+  /**
+   * The entry in force under `name`, resolved, or undefined; records (and logs, when they are new)
+   * the problems of the sources' entries of that name that do not run. The config file's entries
+   * come first, then the sources in order; an invalid entry does not take its name from a later one.
+   */
+  private settle(name: string): ResolvedEntry | undefined {
+    let winner: ResolvedEntry | undefined;
+    for (const view of this.views) {
+      const { origin } = view.source;
+      const key = `${origin}\n${name}`;
+      const sourced = view.held.get(name);
+      let problems: readonly ConfigProblem[] | undefined;
+      if (sourced === undefined) {
+        problems = undefined;
+      } else if (this.staticNames.has(name) || winner !== undefined) {
+        problems = [
+          {
+            path: 'name',
+            message: `the name is taken by ${this.staticNames.has(name) ? 'a config-file entry' : 'an entry of another source'}; rename one of them`,
+          },
+        ];
+      } else if (sourced.entry === undefined) {
+        problems = sourced.problems;
+      } else {
+        winner = resolveEntry(name, sourced.entry, this.defaultZone, origin);
+      }
+      const before = this.problemMap.get(key);
+      if (problems === undefined) {
+        this.problemMap.delete(key);
+        continue;
+      }
+      const problem = { name, origin, problems };
+      this.problemMap.set(key, problem);
+      if (before !== undefined && JSON.stringify(before.problems) === JSON.stringify(problems)) continue;
+      const event = problems[0]?.path === 'name' ? EVENTS.entriesConflict : EVENTS.entriesInvalid;
       this.options.logger.warn(
-        { event, entry: problem.name, origin: problem.origin, problems: problem.problems },
-        `${problem.origin} entry "${problem.name}" does not run: ${problem.problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ')}`,
+        { event, entry: name, origin, problems },
+        `${origin} entry "${name}" does not run: ${problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ')}`,
       );
     }
+    return winner;
   }
 }
 
