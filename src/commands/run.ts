@@ -20,8 +20,7 @@ import { CONFIG_HELP, brokerOverride, configOption, loadFromArgs } from './confi
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const RUN_HELP = `Usage: beat run [--config PATH] [--broker URL] [--log-level LEVEL] [--http HOST:PORT] [--api-token-file PATH]
-                [--http-public-reads] [--watch] [--dry-run]
+export const RUN_HELP = `Usage: beat run [--config PATH] [--broker URL] [--log-level LEVEL] [--http HOST:PORT] [--api-token-file PATH] [--http-public-reads] [--watch] [--dry-run]
 
 Runs the scheduler: connects to Redis, becomes the active scheduler or a standby, and publishes
 each due task in Celery's wire format. Run two or three replicas with the same config for

@@ -125,8 +125,7 @@ function entryName(encoded: string): string {
 }
 
 function methodNotAllowed(allow: string): ApiError {
-  const error = new ApiError(405, ErrorCode.ApiMethodNotAllowed, `this path takes ${allow}`);
-  return Object.assign(error, { allow });
+  return new ApiError(405, ErrorCode.ApiMethodNotAllowed, `this path takes ${allow}`, { allow });
 }
 
 /**
@@ -163,8 +162,7 @@ export async function serveEntries(
         error.problems,
       );
     } else if (error instanceof BeatError) {
-      const allow = (error as { allow?: string }).allow;
-      sendError(res, statusOf(error), error.code, error.message, [], allow === undefined ? {} : { allow });
+      sendError(res, statusOf(error), error.code, error.message, [], error instanceof ApiError ? error.headers : {});
     } else {
       logger.error({ event: EVENTS.httpError, path: req.url, err: error }, `entries API failed: ${errorMessage(error)}`);
       sendError(res, 500, 'INTERNAL', 'internal error; the log has the details (beat.http.error)');

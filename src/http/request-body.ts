@@ -12,6 +12,8 @@ export class ApiError extends BeatError {
     readonly status: number,
     code: ErrorCode,
     message: string,
+    /** Headers the answer carries (Allow for a 405). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(code, message);
     this.name = 'ApiError';
