@@ -31,7 +31,9 @@ export const LAYERS = {
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
   client: ['redis', 'config', 'base'],
+  alerts: ['ports', 'config', 'core', 'time', 'base'],
   service: [
+    'alerts',
     'http',
     'observe',
     'runtime',

@@ -117,6 +117,14 @@ export const EVENTS = {
   entriesConflict: 'beat.entries.conflict',
   /** Reading a source of runtime entries failed: what is known keeps running; retried every maxInterval. */
   entriesSyncFailed: 'beat.entries.sync_failed',
+  /** An alert (webhook) or ping was delivered: id, url (without its query), attempts. */
+  alertSent: 'beat.alert.sent',
+  /** An alert or ping delivery failed and will be retried (status or error, next attempt). */
+  alertRetry: 'beat.alert.retry',
+  /** An alert or ping was given up on after alertMaxAttempts, or its receiver refused it for good (4xx). */
+  alertDropped: 'beat.alert.dropped',
+  /** Alerts could not be written to (or read from) the outbox in Redis; retried. */
+  alertOutboxFailed: 'beat.alert.outbox_failed',
   pause: 'beat.pause',
   resume: 'beat.resume',
   reload: 'beat.reload',

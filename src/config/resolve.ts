@@ -7,6 +7,8 @@ import { parseIsoDateTime } from '../time/zone.js';
 import type { CatchUpPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';
+import { resolveAlerts } from './alerts-schema.js';
+import type { ParsedAlerts, ResolvedAlerts } from './alerts-schema.js';
 import type { CompiledRoute } from './routes.js';
 
 /** Where an entry comes from: the config file, or a runtime source (src/ports/entries.ts). */
@@ -29,6 +31,8 @@ export interface ResolvedEntry {
   readonly catchUpWindowMs: number | undefined;
   /** Upper bound of the per-run delay, ms (0 = none). */
   readonly jitterMs: number;
+  /** Where its alerts and pings go, the config's and its own settings merged; undefined = none. */
+  readonly alerts?: ResolvedAlerts;
 }
 
 export interface LockSettings {
@@ -58,6 +62,8 @@ export interface ResolvedConfig {
   readonly lock: LockSettings;
   /** Redis for state and lock as configured; undefined = the broker's Redis (or, for AMQP, the local default). */
   readonly state: { readonly url: string | undefined; readonly prefix: string };
+  /** The config's own alert settings, for runtime entries resolved later (their own override them). */
+  readonly alerts: ParsedAlerts | undefined;
 }
 
 export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: string): Schedule {
@@ -78,8 +84,15 @@ export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: s
 }
 
 /** One validated entry, its wall times read in its own zone or else `defaultZone` (the config's). */
-export function resolveEntry(name: string, entry: ParsedEntry, defaultZone: string, origin?: EntryOrigin): ResolvedEntry {
+export function resolveEntry(
+  name: string,
+  entry: ParsedEntry,
+  defaultZone: string,
+  origin?: EntryOrigin,
+  configAlerts?: ParsedAlerts,
+): ResolvedEntry {
   const timezone = entry.timezone ?? defaultZone;
+  const alerts = resolveAlerts(configAlerts, entry.alerts);
   return {
     name,
     ...(origin === undefined ? {} : { origin }),
@@ -93,11 +106,14 @@ export function resolveEntry(name: string, entry: ParsedEntry, defaultZone: stri
     catchUp: entry.catchUp,
     catchUpWindowMs: entry.catchUpWindow,
     jitterMs: entry.jitter ?? 0,
+    ...(alerts === undefined ? {} : { alerts }),
   };
 }
 
 export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
-  const entries = Object.entries(parsed.beatSchedule).map(([name, entry]) => resolveEntry(name, entry, parsed.timezone));
+  const entries = Object.entries(parsed.beatSchedule).map(([name, entry]) =>
+    resolveEntry(name, entry, parsed.timezone, undefined, parsed.alerts),
+  );
   return {
     name: parsed.name,
     timezone: parsed.timezone,
@@ -121,5 +137,6 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
       url: parsed.state.url,
       prefix: parsed.state.prefix,
     },
+    alerts: parsed.alerts,
   };
 }

@@ -9,6 +9,7 @@ import { isValidZone } from '../time/zone.js';
 import { keyed } from './keys.js';
 import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
+import { alertsSchema } from './alerts-schema.js';
 import { checkCeleryJson } from './json-value.js';
 import { TIMER_MAX_MS, durationSchema } from './duration.js';
 import { shown } from '../base/errors.js';
@@ -56,6 +57,8 @@ export const entrySchema = keyed({
   catchUpWindow: durationSchema('catchUpWindow', 1).optional(),
   /** Each run is delayed by a pseudo-random amount up to this (the same for every replica). */
   jitter: durationSchema('jitter').optional(),
+  /** This entry's alerts and ping, over the config's `alerts` (see alerts-schema.ts). */
+  alerts: alertsSchema.optional(),
 });
 export type EntryInput = z.input<typeof entrySchema>;
 export type ParsedEntry = z.output<typeof entrySchema>;
@@ -166,6 +169,8 @@ export const configSchema = keyed(
     maxInterval: durationSchema('maxInterval', 10, TIMER_MAX_MS).default(DEFAULTS.maxIntervalMs),
     lock: lockSchema.default({ ttl: DEFAULTS.lockTtlMs, retryEvery: DEFAULTS.lockRetryMs, maxClockSkew: DEFAULTS.maxClockSkewMs }),
     state: stateSchema.default({ prefix: DEFAULTS.statePrefix }),
+    /** Alerts for every entry (a webhook, which kinds, lateAfter); an entry's own `alerts` override them. */
+    alerts: alertsSchema.optional(),
   },
   { beat_max_loop_interval: 'maxInterval' },
 );

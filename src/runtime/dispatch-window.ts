@@ -91,8 +91,9 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
     // Sent first, before anything else is looked at: this is what staging was for.
     inFlight.push({ sent: sentPart(staged.batch), reply: replyOf(staged.dispatch.send()) });
     for (const { held, plan } of staged.entries) {
+      const firstSlotMs = held.nextSlotMs;
       book.take(held);
-      logMissed(logger, held.entry, plan);
+      logMissed(options.runLog, held.entry, plan, firstSlotMs, nowMs);
     }
   }
   for (let batch = takeBatch(options, nowMs); batch.runs.length > 0; batch = takeBatch(options, nowMs)) {
@@ -128,7 +129,7 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number): Batch {
   while (batch.runs.length < DEFAULTS.dispatchBatchRuns) {
     const due = book.takeDue(nowMs);
     if (due === undefined) break;
-    logMissed(logger, due.held.entry, due.plan);
+    logMissed(options.runLog, due.held.entry, due.plan, due.firstSlotMs, nowMs);
     for (const slotMs of due.plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs));
   }
   return batch;

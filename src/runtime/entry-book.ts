@@ -53,6 +53,8 @@ export interface Due {
    * slots passed over); with slots it stays off the heap until they are recorded (record, keepDue).
    */
   readonly plan: DuePlan;
+  /** The entry's first pending slot when it was taken (the first of any slots the plan passes over). */
+  readonly firstSlotMs: number | undefined;
 }
 
 /** What a change of the paused set did, for the log. */
@@ -205,6 +207,7 @@ export class EntryBook {
     const top = this.heap.peek();
     if (top === undefined || top.key > nowMs) return undefined;
     this.heap.remove(top);
+    const firstSlotMs = top.nextSlotMs;
     const plan = this.plan(top, nowMs);
     if (plan.slots.length === 0) {
       top.cursorMs = plan.cursorMs;
@@ -212,7 +215,7 @@ export class EntryBook {
     } else {
       top.dispatching = true;
     }
-    return { held: top, plan };
+    return { held: top, plan, firstSlotMs };
   }
 
   /** Takes an entry off the heap for a dispatch planned elsewhere (a staged one): like takeDue. */

@@ -14,10 +14,17 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { resolveEntry } from '../config/resolve.js';
 import type { EntryOrigin, ResolvedEntry } from '../config/resolve.js';
+import type { ParsedAlerts } from '../config/alerts-schema.js';
 import type { EntrySource, SourcedEntry } from '../ports/entries.js';
 
 /** What changed in the catalog, for its listener: entries added or changed, and names that left. */
 export type CatalogListener = (changed: readonly ResolvedEntry[], removed: readonly string[]) => Promise<void>;
+
+/** What the config gives entries that do not say: its zone and its alert settings. */
+export interface EntryDefaults {
+  readonly zone: string;
+  readonly alerts?: ParsedAlerts | undefined;
+}
 
 /** A runtime entry that does not run, and why. */
 export interface EntryProblem {
@@ -31,8 +38,8 @@ export interface EntryCatalogOptions {
   readonly logger: Logger;
   /** Look for changes this often without being poked. */
   readonly intervalMs: number;
-  /** The config's zone, for entries that name none, and the config file's entry names. */
-  readonly defaultZone: string;
+  /** What the config gives entries that do not say (zone, alerts), and the config file's entry names. */
+  readonly defaults: EntryDefaults;
   readonly staticNames: ReadonlySet<string>;
 }
 
@@ -48,11 +55,13 @@ interface SourceView {
 
 export class EntryCatalog {
   private readonly views: SourceView[];
-  private defaultZone: string;
+  private defaults: EntryDefaults;
   private staticNames: ReadonlySet<string>;
   /** The entries in force, by name. */
-  private current = new Map<string, ResolvedEntry>();
-  /** Runtime entries that do not run, by origin and name. */
+  private readonly current = new Map<string, ResolvedEntry>();
+  /** The incarnation of each entry in force (see SourcedEntry), when its source tells it. */
+  private readonly incarnations = new Map<string, string | undefined>();
+  private removedListener: ((names: readonly string[]) => void) | undefined;
   private readonly problemMap = new Map<string, EntryProblem>();
   private listener: CatalogListener | undefined;
   /** The listener failed: hand it everything next time. */
@@ -65,7 +74,7 @@ export class EntryCatalog {
 
   constructor(private readonly options: EntryCatalogOptions) {
     this.views = options.sources.map((source) => ({ source, cursor: undefined, held: new Map() }));
-    this.defaultZone = options.defaultZone;
+    this.defaults = options.defaults;
     this.staticNames = options.staticNames;
   }
 
@@ -84,7 +93,7 @@ export class EntryCatalog {
   }
 
   /** Runtime entries that do not run, and why. */
-  problems(): readonly EntryProblem[] {
+  problems(): EntryProblem[] {
     return [...this.problemMap.values()];
   }
 
@@ -98,11 +107,19 @@ export class EntryCatalog {
     this.listener = listener;
   }
 
+  /**
+   * Told of every entry that left or was re-created, leader or not (the supervisor forgets the runs
+   * it saw published of them: a re-created entry starts afresh).
+   */
+  onRemoved(listener: (names: readonly string[]) => void): void {
+    this.removedListener = listener;
+  }
+
   /** A reload: the config file's names and zone may have changed. Applied at the next look. */
-  reconfigure(defaultZone: string, staticNames: ReadonlySet<string>): void {
-    this.defaultZone = defaultZone;
+  reconfigure(defaults: EntryDefaults, staticNames: ReadonlySet<string>): void {
+    this.defaults = defaults;
     this.staticNames = staticNames;
-    void this.rebuild('all', false);
+    void this.rebuild(this.allNames(), false);
   }
 
   start(): void {
@@ -143,23 +160,29 @@ export class EntryCatalog {
   }
 
   private async look(): Promise<void> {
-    // The names a source reported changed, or all of them after a source was read whole.
-    let touched: Set<string> | 'all' = new Set();
+    // The names any source changed: only they are looked at again, so that one edit among 100,000
+    // entries costs one entry's work.
+    const touched = new Set<string>();
     for (const view of this.views) {
       try {
         if (view.cursor === undefined) {
           const snapshot = await view.source.load();
+          for (const name of view.held.keys()) touched.add(name);
           view.held.clear();
-          for (const entry of snapshot.entries) view.held.set(entry.name, entry);
+          for (const entry of snapshot.entries) {
+            view.held.set(entry.name, entry);
+            touched.add(entry.name);
+          }
           view.cursor = snapshot.cursor;
-          touched = 'all';
         } else {
           const changes = await view.source.changesSince(view.cursor);
-          for (const entry of changes.changed) view.held.set(entry.name, entry);
-          for (const name of changes.removed) view.held.delete(name);
-          if (touched !== 'all') {
-            for (const entry of changes.changed) touched.add(entry.name);
-            for (const name of changes.removed) touched.add(name);
+          for (const entry of changes.changed) {
+            view.held.set(entry.name, entry);
+            touched.add(entry.name);
+          }
+          for (const name of changes.removed) {
+            view.held.delete(name);
+            touched.add(name);
           }
           view.cursor = changes.cursor;
         }
@@ -175,60 +198,69 @@ export class EntryCatalog {
         this.lastError = message;
       }
     }
-    if (this.resendAll) touched = 'all';
-    if (touched === 'all' || touched.size > 0) await this.rebuild(touched, true);
+    if (touched.size > 0 || this.resendAll) await this.rebuild(touched, true);
+  }
+
+  /** Every name any source holds or the catalog knows: a full rebuild (a reload changed the zone or the file's names). */
+  private allNames(): Set<string> {
+    const names = new Set<string>([...this.current.keys(), ...this.problemMap.keys()]);
+    for (const view of this.views) for (const name of view.held.keys()) names.add(name);
+    return names;
   }
 
   /**
-   * Recomputes the entries in force of the names given (all of them after a source was read whole,
-   * a reconfiguration, or a failed listener) from what the sources hold, and tells the listener
-   * what changed (everything, after it failed). An entry is resolved again only when its name was
-   * touched: one write among 100,000 entries costs one entry, not 100,000.
+   * Decides again, for each of `names`, which entry is in force (the first source's, unless a
+   * config-file entry has the name) and tells the listener what changed (everything, after it
+   * failed). An entry whose definition did not change keeps its resolved object.
    */
-  private async rebuild(names: ReadonlySet<string> | 'all', tell: boolean): Promise<void> {
-    let todo: Iterable<string>;
-    if (names === 'all') {
-      const all = new Set<string>(this.current.keys());
-      for (const view of this.views) for (const name of view.held.keys()) all.add(name);
-      for (const problem of this.problemMap.values()) all.add(problem.name);
-      todo = all;
-    } else {
-      todo = names;
-    }
+  private async rebuild(names: ReadonlySet<string>, tell: boolean): Promise<void> {
     const changed: ResolvedEntry[] = [];
     const removed: string[] = [];
-    for (const name of todo) {
-      const entry = this.settle(name);
+    const reported: EntryProblem[] = [];
+    for (const name of names) {
       const before = this.current.get(name);
+      const beforeIncarnation = this.incarnations.get(name);
+      const { entry, incarnation, problem } = this.decide(name);
+      const previousProblem = this.problemMap.get(name);
+      if (problem === undefined) this.problemMap.delete(name);
+      else {
+        this.problemMap.set(name, problem);
+        if (JSON.stringify(previousProblem?.problems) !== JSON.stringify(problem.problems)) reported.push(problem);
+      }
       if (entry === undefined) {
         if (before !== undefined) {
           this.current.delete(name);
+          this.incarnations.delete(name);
           removed.push(name);
         }
-      } else if (before !== undefined && !this.resendAll && sameEntry(before, entry)) {
-        // Unchanged: the listener keeps the object it has.
-      } else {
-        this.current.set(name, entry);
-        changed.push(entry);
+        continue;
       }
+      // Deleted and created again since the last look (a new incarnation): the runner drops the old
+      // one, with its place in the schedule, before it takes the new.
+      const reborn = before !== undefined && incarnation !== beforeIncarnation;
+      if (reborn) removed.push(name);
+      this.incarnations.set(name, incarnation);
+      if (before !== undefined && !reborn && sameEntry(before, entry)) continue;
+      this.current.set(name, entry);
+      changed.push(entry);
     }
-    const total = this.current.size;
-    if (changed.length === 0 && removed.length === 0 && !this.resendAll) return;
+    this.reportProblems(reported);
+    if (removed.length > 0) this.removedListener?.(removed);
     if (changed.length > 0 || removed.length > 0) {
       this.options.logger.info(
         {
           event: EVENTS.entriesChanged,
           changed: changed.length,
           removed: removed.length,
-          total,
+          total: this.current.size,
           examples: [...changed.slice(0, EXAMPLES).map((e) => e.name), ...removed.slice(0, EXAMPLES).map((n) => `-${n}`)],
         },
-        `runtime entries: ${changed.length} added or changed, ${removed.length} removed, ${total} in force`,
+        `runtime entries: ${changed.length} added or changed, ${removed.length} removed or re-created, ${this.current.size} in force`,
       );
     }
     const listener = tell ? this.listener : undefined;
-    if (listener === undefined) {
-      this.resendAll = false;
+    if (listener === undefined || (changed.length === 0 && removed.length === 0 && !this.resendAll)) {
+      if (listener === undefined) this.resendAll = false;
       return;
     }
     try {
@@ -240,47 +272,43 @@ export class EntryCatalog {
     }
   }
 
-  /**
-   * The entry in force under `name`, resolved, or undefined; records (and logs, when they are new)
-   * the problems of the sources' entries of that name that do not run. The config file's entries
-   * come first, then the sources in order; an invalid entry does not take its name from a later one.
-   */
-  private settle(name: string): ResolvedEntry | undefined {
-    let winner: ResolvedEntry | undefined;
+  /** The entry in force under `name` now, or why there is none. */
+  private decide(name: string): { entry?: ResolvedEntry; incarnation?: string; problem?: EntryProblem } {
+    let winner: { view: SourceView; sourced: SourcedEntry } | undefined;
     for (const view of this.views) {
-      const { origin } = view.source;
-      const key = `${origin}\n${name}`;
       const sourced = view.held.get(name);
-      let problems: readonly ConfigProblem[] | undefined;
-      if (sourced === undefined) {
-        problems = undefined;
-      } else if (this.staticNames.has(name) || winner !== undefined) {
-        problems = [
-          {
-            path: 'name',
-            message: `the name is taken by ${this.staticNames.has(name) ? 'a config-file entry' : 'an entry of another source'}; rename one of them`,
-          },
-        ];
-      } else if (sourced.entry === undefined) {
-        problems = sourced.problems;
-      } else {
-        winner = resolveEntry(name, sourced.entry, this.defaultZone, origin);
+      if (sourced === undefined) continue;
+      const { origin } = view.source;
+      if (this.staticNames.has(name) || winner !== undefined) {
+        const takenBy = this.staticNames.has(name) ? 'a config-file entry' : `an entry of the ${winner?.view.source.origin ?? ''} source`;
+        return {
+          problem: { name, origin, problems: [{ path: 'name', message: `the name is taken by ${takenBy}; rename one of them` }] },
+          ...this.keepWinner(winner),
+        };
       }
-      const before = this.problemMap.get(key);
-      if (problems === undefined) {
-        this.problemMap.delete(key);
-        continue;
-      }
-      const problem = { name, origin, problems };
-      this.problemMap.set(key, problem);
-      if (before !== undefined && JSON.stringify(before.problems) === JSON.stringify(problems)) continue;
-      const event = problems[0]?.path === 'name' ? EVENTS.entriesConflict : EVENTS.entriesInvalid;
+      if (sourced.entry === undefined) return { problem: { name, origin, problems: sourced.problems } };
+      winner = { view, sourced };
+    }
+    return this.keepWinner(winner);
+  }
+
+  private keepWinner(winner: { view: SourceView; sourced: SourcedEntry } | undefined): { entry?: ResolvedEntry; incarnation?: string } {
+    if (winner?.sourced.entry === undefined) return {};
+    const { sourced, view } = winner;
+    return {
+      entry: resolveEntry(sourced.name, sourced.entry, this.defaults.zone, view.source.origin, this.defaults.alerts),
+      incarnation: sourced.incarnation,
+    };
+  }
+
+  private reportProblems(problems: readonly EntryProblem[]): void {
+    for (const problem of problems) {
+      const event = problem.problems[0]?.path === 'name' ? EVENTS.entriesConflict : EVENTS.entriesInvalid;
       this.options.logger.warn(
-        { event, entry: name, origin, problems },
-        `${origin} entry "${name}" does not run: ${problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ')}`,
+        { event, entry: problem.name, origin: problem.origin, problems: problem.problems },
+        `${problem.origin} entry "${problem.name}" does not run: ${problem.problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ')}`,
       );
     }
-    return winner;
   }
 }
 

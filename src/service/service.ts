@@ -9,7 +9,8 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { startHttpServer } from '../http/server.js';
-import { NO_EVENTS } from '../ports/events.js';
+import { fanOutEvents } from '../ports/events.js';
+import { startAlerts } from './alerts.js';
 import { ClockGuard } from '../redis/clock-guard.js';
 import { connectWithRetry, createRedisClient } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
@@ -37,7 +38,6 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   // prom-client is not even loaded (~30 ms and ~2 MB of every start), and no sampler of process
   // metrics (CPU, heap, event-loop lag every 100 ms) wakes the process 10 times a second.
   const metrics = options.http === undefined ? undefined : new (await import('../observe/metrics.js')).BeatMetrics();
-  const events = metrics?.events ?? NO_EVENTS;
 
   const stateUrl = stateUrlFor(config);
   const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
@@ -51,13 +51,23 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   };
 
   const stateStore = new RedisStateStore(state, keys, warnUnreadableOnce(log));
+  const alerts = startAlerts({
+    config,
+    client: state,
+    keys,
+    logger: log,
+    now: () => clock.now(),
+    entries: () => [...supervisor.config.entries, ...catalog.entries()],
+    states: stateStore,
+  });
+  const events = fanOutEvents([...(metrics ? [metrics.events] : []), alerts.events]);
   const staticNames = new Set(config.entries.map((e) => e.name));
   const entryStore = new RedisEntryStore(state, keys, staticNames);
   const catalog = new EntryCatalog({
     sources: [entryStore],
     logger: log,
     intervalMs: config.maxIntervalMs,
-    defaultZone: config.timezone,
+    defaults: { zone: config.timezone, alerts: config.alerts },
     staticNames,
   });
   const control = new ControlStore(state, keys);
@@ -90,6 +100,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     clockGuard,
     events,
     catalog,
+    leaderTasks: [alerts.sender],
     publishStaticNames: (names) => entryStore.publishStaticNames(names),
   });
   const knownNames = new Map<string, readonly string[] | undefined>();

@@ -1,146 +1,141 @@
 /**
- * The entry catalog applies what a source reports changed, one name at a time: its listener gets
- * exactly the entries added or changed and the names removed, unchanged entries keep their object,
- * invalid entries and names taken by the config file are held as problems (and come back when
- * fixed), and a listener that fails gets everything at the next look. The source is an in-memory
- * EntrySource whose versions and change log work as the Redis store's do (cursor = version).
+ * The catalog of runtime entries, fed by a source written for the test (an in-memory EntrySource:
+ * the port's contract, not Redis's; test/integration/runtime-entries.test.ts runs the real store).
  */
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/base/log.js';
-import type { ResolvedEntry } from '../../src/config/resolve.js';
+import { createLogger } from '../../src/base/log.js';
 import { parseEntryDefinition } from '../../src/config/entry-definition.js';
+import type { ResolvedEntry } from '../../src/config/resolve.js';
 import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../../src/ports/entries.js';
 import { EntryCatalog } from '../../src/runtime/entry-catalog.js';
 
+/** A source holding entries in memory, with a version per change, as the store's contract says. */
 class MemorySource implements EntrySource {
   readonly origin = 'store' as const;
   private version = 0;
-  private readonly entries = new Map<string, unknown>();
-  private readonly changes = new Map<string, number>();
+  private readonly entries = new Map<string, { value: unknown; version: number; incarnation: string }>();
+  private readonly deleted = new Map<string, number>();
+  failNext = false;
 
-  set(name: string, entry: unknown): void {
+  put(name: string, value: unknown, incarnation = '1'): void {
     this.version += 1;
-    this.entries.set(name, entry);
-    this.changes.set(name, this.version);
+    this.entries.set(name, { value, version: this.version, incarnation });
+    this.deleted.delete(name);
   }
 
   delete(name: string): void {
     this.version += 1;
     this.entries.delete(name);
-    this.changes.set(name, this.version);
+    this.deleted.set(name, this.version);
   }
 
   private sourced(name: string): SourcedEntry {
-    const parsed = parseEntryDefinition(this.entries.get(name));
-    return parsed.ok ? { name, entry: parsed.entry } : { name, problems: parsed.problems };
+    const held = this.entries.get(name);
+    if (held === undefined) throw new Error(name);
+    const parsed = parseEntryDefinition(held.value);
+    return parsed.ok
+      ? { name, entry: parsed.entry, incarnation: held.incarnation }
+      : { name, problems: parsed.problems, incarnation: held.incarnation };
   }
 
   load(): Promise<EntrySnapshot> {
+    if (this.failNext) {
+      this.failNext = false;
+      return Promise.reject(new Error('unreachable'));
+    }
     return Promise.resolve({ entries: [...this.entries.keys()].map((n) => this.sourced(n)), cursor: String(this.version) });
   }
 
   changesSince(cursor: string): Promise<EntryChanges> {
-    const names = [...this.changes].filter(([, v]) => v > Number(cursor)).map(([n]) => n);
-    return Promise.resolve({
-      changed: names.filter((n) => this.entries.has(n)).map((n) => this.sourced(n)),
-      removed: names.filter((n) => !this.entries.has(n)),
-      cursor: String(this.version),
-    });
+    const since = Number(cursor);
+    const changed = [...this.entries].filter(([, e]) => e.version > since).map(([n]) => this.sourced(n));
+    const removed = [...this.deleted].filter(([, v]) => v > since).map(([n]) => n);
+    return Promise.resolve({ changed, removed, cursor: String(this.version) });
   }
 }
 
-function catalogOf(source: MemorySource, statics: string[] = []) {
-  const calls: { changed: string[]; removed: string[] }[] = [];
-  let fail = false;
-  const catalog = new EntryCatalog({
-    sources: [source],
-    logger: silentLogger,
-    intervalMs: 60_000,
-    defaultZone: 'UTC',
-    staticNames: new Set(statics),
-  });
-  catalog.listen((changed: readonly ResolvedEntry[], removed: readonly string[]) => {
-    calls.push({ changed: changed.map((e) => e.name).sort(), removed: [...removed].sort() });
-    return fail ? Promise.reject(new Error('listener down')) : Promise.resolve();
-  });
-  return { catalog, calls, failing: (value: boolean) => (fail = value) };
-}
+const silent = createLogger({ level: 'silent' });
+const names = (entries: readonly ResolvedEntry[]): string[] => entries.map((e) => e.name).sort();
 
-/** One look, as the catalog's timer or a poke would make it. */
-async function look(catalog: EntryCatalog): Promise<void> {
-  catalog.start();
-  catalog.poke();
-  await catalog.stop();
+function catalogOf(source: MemorySource, staticNames: string[] = []): EntryCatalog {
+  return new EntryCatalog({
+    sources: [source],
+    logger: silent,
+    intervalMs: 60_000,
+    defaults: { zone: 'Europe/Berlin' },
+    staticNames: new Set(staticNames),
+  });
 }
 
 describe('EntryCatalog', () => {
-  it('hands its listener only what changed, and keeps the objects of unchanged entries', async () => {
+  it('keeps valid entries, reports invalid ones and those with a config-file name, and resolves zones', async () => {
     const source = new MemorySource();
-    for (const name of ['a', 'b', 'c']) source.set(name, { task: 't.x', schedule: 60 });
-    const { catalog, calls } = catalogOf(source);
-    await look(catalog);
-    expect(calls).toEqual([{ changed: ['a', 'b', 'c'], removed: [] }]);
-    const a = catalog.find('a');
+    source.put('ok', { task: 't', schedule: { cron: '0 3 * * *' } });
+    source.put('bad', { task: 't', schedule: { cron: '0 25 * * *' } });
+    source.put('nightly', { task: 't', schedule: 60 });
+    const catalog = catalogOf(source, ['nightly']);
+    await catalog.load();
+    expect(names(catalog.entries())).toEqual(['ok']);
+    expect(catalog.find('ok')).toMatchObject({ origin: 'store', timezone: 'Europe/Berlin' });
+    const problems = new Map(catalog.problems().map((p) => [p.name, p.problems]));
+    expect(problems.get('bad')?.[0]?.path).toBe('schedule.cron');
+    expect(problems.get('nightly')?.[0]?.message).toMatch(/taken by a config-file entry/);
+  });
 
-    source.set('b', { task: 't.x', schedule: 30 });
+  it('hands the listener only what changed, and a re-created entry as removed and changed', async () => {
+    const source = new MemorySource();
+    source.put('a', { task: 't', schedule: 60 });
+    source.put('b', { task: 't', schedule: 60 });
+    const catalog = catalogOf(source);
+    await catalog.load();
+    const told: { changed: string[]; removed: string[] }[] = [];
+    const gone: string[][] = [];
+    catalog.listen((changed, removed) => {
+      told.push({ changed: names(changed), removed: [...removed].sort() });
+      return Promise.resolve();
+    });
+    catalog.onRemoved((n) => gone.push([...n]));
+    source.put('a', { task: 't', schedule: 30 });
+    source.put('c', { task: 't', schedule: 60 });
+    source.put('b', { task: 't', schedule: 60 }, '2');
+    await catalog.load();
     source.delete('c');
-    source.set('d', { task: 't.x', schedule: 10 });
-    source.set('a', { schedule: 60, task: 't.x' });
-    await look(catalog);
-    expect(calls[1]).toEqual({ changed: ['b', 'd'], removed: ['c'] });
-    expect(catalog.find('a')).toBe(a);
-    expect(catalog.find('b')?.schedule).toMatchObject({ kind: 'interval' });
-    expect(
-      catalog
-        .entries()
-        .map((e) => e.name)
-        .sort(),
-    ).toEqual(['a', 'b', 'd']);
+    await catalog.load();
+    // The same definition written again (a new version, nothing different) changes nothing.
+    source.put('a', { task: 't', schedule: 30 });
+    await catalog.load();
+    expect(told).toEqual([
+      { changed: ['a', 'b', 'c'], removed: ['b'] },
+      { changed: [], removed: ['c'] },
+    ]);
+    expect(gone).toEqual([['b'], ['c']]);
   });
 
-  it('holds invalid entries and config-file names as problems, and runs them once fixed', async () => {
+  it('gives a listener that failed everything again at the next look, and keeps what it knows while a source fails', async () => {
     const source = new MemorySource();
-    source.set('ok', { task: 't.x', schedule: 60 });
-    source.set('static', { task: 't.x', schedule: 60 });
-    const { catalog, calls } = catalogOf(source, ['static']);
-    await look(catalog);
-    expect(calls).toEqual([{ changed: ['ok'], removed: [] }]);
-    expect(catalog.problems().map((p) => [p.name, p.problems[0]?.path])).toEqual([['static', 'name']]);
-
-    source.set('ok', { task: 't.x', schedule: { cron: '61 * * * *' } });
-    await look(catalog);
-    expect(calls[1]).toEqual({ changed: [], removed: ['ok'] });
-    expect(
-      catalog
-        .problems()
-        .map((p) => [p.name, p.problems[0]?.path])
-        .sort(),
-    ).toEqual([
-      ['ok', 'schedule.cron'],
-      ['static', 'name'],
-    ]);
-
-    source.set('ok', { task: 't.x', schedule: 5 });
-    source.delete('static');
-    await look(catalog);
-    expect(calls[2]).toEqual({ changed: ['ok'], removed: [] });
-    expect(catalog.problems()).toEqual([]);
-  });
-
-  it('hands a listener that failed everything at the next look', async () => {
-    const source = new MemorySource();
-    source.set('a', { task: 't.x', schedule: 60 });
-    source.set('b', { task: 't.x', schedule: 60 });
-    const { catalog, calls, failing } = catalogOf(source);
-    await look(catalog);
-    failing(true);
-    source.set('a', { task: 't.x', schedule: 30 });
-    await look(catalog);
-    failing(false);
-    await look(catalog);
-    expect(calls.slice(1)).toEqual([
-      { changed: ['a'], removed: [] },
-      { changed: ['a', 'b'], removed: [] },
-    ]);
+    source.put('a', { task: 't', schedule: 60 });
+    const fresh = new MemorySource();
+    fresh.failNext = true;
+    const catalog = new EntryCatalog({
+      sources: [source, fresh],
+      logger: silent,
+      intervalMs: 60_000,
+      defaults: { zone: 'UTC' },
+      staticNames: new Set(),
+    });
+    await catalog.load();
+    expect(names(catalog.entries())).toEqual(['a']);
+    let fail = true;
+    const told: string[][] = [];
+    catalog.listen((changed) => {
+      told.push(names(changed));
+      if (fail) return Promise.reject(new Error('redis down'));
+      return Promise.resolve();
+    });
+    source.put('b', { task: 't', schedule: 60 });
+    await catalog.load();
+    fail = false;
+    await catalog.load();
+    expect(told).toEqual([['b'], ['a', 'b']]);
   });
 });
