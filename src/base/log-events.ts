@@ -125,6 +125,8 @@ export const EVENTS = {
   alertDropped: 'beat.alert.dropped',
   /** Alerts could not be written to (or read from) the outbox in Redis; retried. */
   alertOutboxFailed: 'beat.alert.outbox_failed',
+  /** An entry made its last run (`maxRuns`, `oneOff`): entry, runs. It leaves the schedule until maxRuns is raised. */
+  entryFinished: 'beat.entry.finished',
   pause: 'beat.pause',
   resume: 'beat.resume',
   reload: 'beat.reload',

@@ -2,6 +2,7 @@
  * Parsed config → resolved config: every entry gets its effective time zone and a complete
  * `Schedule`. Pure and infallible: everything that can be wrong was reported by the schema.
  */
+import type { FireWindow } from '../core/schedule.js';
 import type { Schedule } from '../core/types.js';
 import { parseIsoDateTime } from '../time/zone.js';
 import type { CatchUpPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
@@ -33,6 +34,17 @@ export interface ResolvedEntry {
   readonly jitterMs: number;
   /** Where its alerts and pings go, the config's and its own settings merged; undefined = none. */
   readonly alerts?: ResolvedAlerts;
+  /** No slot before this instant (epoch ms; a slot at it runs); undefined = no bound. */
+  readonly startAtMs?: number | undefined;
+  /** No slot at or after this instant (epoch ms); undefined = no bound. */
+  readonly endAtMs?: number | undefined;
+  /** The entry finishes after this many scheduled runs (`oneOff` is 1); undefined = no limit. */
+  readonly maxRuns?: number | undefined;
+}
+
+/** An entry's `startAt`/`endAt` as the schedule maths takes them; undefined when it has neither. */
+export function entryWindow(entry: ResolvedEntry): FireWindow | undefined {
+  return entry.startAtMs === undefined && entry.endAtMs === undefined ? undefined : { startMs: entry.startAtMs, endMs: entry.endAtMs };
 }
 
 export interface LockSettings {
@@ -107,6 +119,10 @@ export function resolveEntry(
     catchUpWindowMs: entry.catchUpWindow,
     jitterMs: entry.jitter ?? 0,
     ...(alerts === undefined ? {} : { alerts }),
+    // Without an offset, a wall time in the entry's zone, as for clocked schedules (the schema checked the text).
+    startAtMs: entry.startAt === undefined ? undefined : parseIsoDateTime(entry.startAt, timezone),
+    endAtMs: entry.endAt === undefined ? undefined : parseIsoDateTime(entry.endAt, timezone),
+    maxRuns: entry.maxRuns ?? (entry.oneOff === true ? 1 : undefined),
   };
 }
 

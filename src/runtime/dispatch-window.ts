@@ -113,7 +113,12 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
   }
   for (const { sent, reply } of inFlight) settle(sent, await reply);
   for (const { sent, outcomes } of published) {
-    book.record(sent.entries, sent.slots, outcomes, nowMs);
+    for (const done of book.record(sent.entries, sent.slots, outcomes, nowMs)) {
+      logger.info(
+        { event: EVENTS.entryFinished, entry: done.entry.name, runs: done.runs },
+        `made its last run (maxRuns ${String(done.entry.maxRuns)}); it runs no more unless maxRuns is raised`,
+      );
+    }
     logRecorded(options.runLog, sent, outcomes, nowMs);
   }
   if (halted?.reason === 'error') throw halted.error;
@@ -124,7 +129,7 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
  * renders them. An entry's runs always stay in one batch.
  */
 function takeBatch(options: DispatchWindowOptions, nowMs: number): Batch {
-  const { book, renderer, logger } = options;
+  const { book, renderer } = options;
   const batch = emptyBatch();
   while (batch.runs.length < DEFAULTS.dispatchBatchRuns) {
     const due = book.takeDue(nowMs);

@@ -30,6 +30,7 @@ import type { EntryState, StateStore } from '../ports/state.js';
 import { dispatchDue } from './dispatch-window.js';
 import type { DispatchWindowOptions } from './dispatch-window.js';
 import { EntryBook } from './entry-book.js';
+import type { BookSnapshot } from './entry-book.js';
 import { PreciseTimer } from './precise-timer.js';
 import { RunRenderer } from './run-render.js';
 import { Staging } from './staging.js';
@@ -178,7 +179,7 @@ export class Runner {
   }
 
   /** Every entry's next slot and paused flag, for metrics and status. */
-  snapshot(): Generator<{ name: string; nextSlotMs: number | undefined; paused: boolean }> {
+  snapshot(): Generator<BookSnapshot> {
     return this.book.snapshot();
   }
 

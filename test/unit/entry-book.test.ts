@@ -168,7 +168,13 @@ describe('EntryBook', () => {
     const during = run(book, T0 + 40 * S);
     expect(during.get('p')).toBeUndefined();
     expect(during.get('q')).toEqual([10, 20, 30, 40].map((k) => T0 + k * S));
-    expect([...book.snapshot()].find((s) => s.name === 'p')).toEqual({ name: 'p', nextSlotMs: undefined, paused: true });
+    expect([...book.snapshot()].find((s) => s.name === 'p')).toEqual({
+      name: 'p',
+      nextSlotMs: undefined,
+      paused: true,
+      runs: 0,
+      finished: false,
+    });
     expect(book.setPaused(new Set(), T0 + 43 * S)).toEqual({ paused: [], resumed: ['p'] });
     const after = run(book, T0 + 70 * S);
     expect(after.get('p')).toEqual([50, 60, 70].map((k) => T0 + k * S));
