@@ -29,9 +29,10 @@ import {
   tsbeatNodeFlags,
   waitForLog,
 } from './lib/procs.mjs';
+import { runtimeEntries } from './lib/runtime-entries.mjs';
 
 // In the order they run (function declarations, hoisted from below).
-const workloads = { burst, idle, accuracy, startup, failover, ceiling };
+const workloads = { burst, idle, accuracy, startup, failover, entries, ceiling };
 const WORKLOADS = Object.keys(workloads);
 /** The burst sizes of a standard run (see fullRun). */
 const STANDARD_BURST_SIZES = '1000,10000,100000';
@@ -359,7 +360,12 @@ async function startup() {
   );
 }
 
-// ---------------------------------------------------------------- 5. failover
+// ---------------------------------------------------------------- 5. runtime entries (bench/lib/runtime-entries.mjs)
+async function entries() {
+  await runtimeEntries({ broker: BROKER, flush, row, log, fmtS });
+}
+
+// ---------------------------------------------------------------- 6. failover
 async function failover() {
   await flush();
   const dir = tempDir('bench-failover-');
@@ -413,7 +419,7 @@ async function failover() {
   );
 }
 
-// ---------------------------------------------------------------- 6. raw ceiling
+// ---------------------------------------------------------------- 7. raw ceiling
 function ceiling() {
   const r = spawnSync(
     'redis-benchmark',

@@ -30,6 +30,7 @@ export const LAYERS = {
   observe: ['ports', 'base'],
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
+  client: ['redis', 'config', 'base'],
   alerts: ['ports', 'config', 'core', 'time', 'base'],
   service: [
     'alerts',

@@ -3,6 +3,11 @@
  *
  *   import { defineConfig, crontab, timedelta } from 'tsbeat';
  *   export default defineConfig({ beatSchedule: { nightly: { task: 'proj.backup', schedule: crontab({ hour: 3, minute: 0 }) } } });
+ *
+ * and for Node services that manage runtime entries (see examples/entries-client.ts):
+ *
+ *   const entries = await Entries.connect({ url: 'redis://127.0.0.1:6379/0', deployment: 'default' });
+ *   await entries.set('report-42', { task: 'reports.build', schedule: crontab({ hour: 6, minute: 0 }), args: [42] });
  */
 import type { BeatConfigInput } from './config/schema.js';
 import type { CrontabInput, SolarInput, TimedeltaInput } from './config/schedule-schema.js';
@@ -17,6 +22,9 @@ export { loadConfig, parseConfig } from './config/load.js';
 export type { ResolvedConfig, ResolvedEntry } from './config/resolve.js';
 export { nextFires, describeSchedule } from './core/schedule.js';
 export { BeatError, ConfigError, ErrorCode } from './base/errors.js';
+export type { ConfigProblem } from './base/errors.js';
+export { Entries } from './client/entries.js';
+export type { EntriesConnectOptions, EntryRecord, SetOutcome } from './client/entries.js';
 
 /** Types a config object; returns it unchanged. */
 export function defineConfig<const T extends BeatConfigInput>(config: T): T {

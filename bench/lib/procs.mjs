@@ -36,7 +36,14 @@ export function spawnTsbeat(configPath, extraArgs = []) {
     while ((i = buffer.indexOf('\n')) >= 0) {
       const line = buffer.slice(0, i);
       buffer = buffer.slice(i + 1);
-      if (line.includes('"beat.lock') || line.includes('"beat.start') || line.includes('error')) lines.push(line);
+      if (
+        line.includes('"beat.lock') ||
+        line.includes('"beat.start') ||
+        line.includes('"beat.http.listen') ||
+        line.includes('"beat.entries') ||
+        line.includes('error')
+      )
+        lines.push(line);
     }
   });
   child.stderr.on('data', () => undefined);

@@ -28,6 +28,11 @@ export const DEFAULTS = {
    * two let Redis run one batch while the next is encoded and sent. More only queue on Redis.
    */
   dispatchMaxInFlight: 2,
+  /**
+   * Loading the states of at most this many entries reads them by name (HMGET); more, the whole
+   * state hash at once (HGETALL), which is quicker than naming most of its fields.
+   */
+  stateReadByNameMax: 1000,
   /** Entry names per record-seen script call at start-up (a few milliseconds of Redis each). */
   stateSeenChunk: 5000,
   /**
@@ -214,6 +219,14 @@ export const DEFAULTS = {
   lockReleaseRetryMs: 100,
   /** `beat import celery`: how long the team's app may take to import before the dump is given up. */
   importPythonTimeoutMs: 120_000,
+  /**
+   * Largest request body the entries API reads (PUT /api/entries[/NAME]); a larger one is refused
+   * with 413 before it is parsed. An entry is a few hundred bytes: this takes a bulk PUT of ~10,000.
+   */
+  apiBodyMaxBytes: 4 * 1024 * 1024,
+  /** Entries per page of GET /api/entries when `limit` is not given, and the most a page may ask for. */
+  apiPageDefault: 100,
+  apiPageMax: 1000,
   /** `beat next`: how many instants per entry. */
   nextCount: 5,
   /** Names of the config files looked for when neither --config nor BEAT_CONFIG is given, in order. */
@@ -246,6 +259,10 @@ export const ENV = {
   celeryBrokerUrl: 'CELERY_BROKER_URL',
   /** HOST:PORT of the HTTP endpoints (beat run --http). */
   http: 'BEAT_HTTP',
+  /** The bearer token of the entries API's write methods (beat run --api-token-file reads it from a file instead). */
+  apiToken: 'BEAT_API_TOKEN',
+  /** "1" or "true": /status and GET /api/entries answer clients beyond loopback without a token (beat run --http-public-reads). */
+  httpPublicReads: 'BEAT_HTTP_PUBLIC_READS',
   /** "json" keeps JSON log lines even on a terminal (which otherwise gets readable lines). */
   logFormat: 'BEAT_LOG_FORMAT',
 } as const;

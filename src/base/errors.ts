@@ -49,6 +49,19 @@ export const ErrorCode = {
   EntryIsStatic: 'ENTRY_IS_STATIC',
   /** A runtime entry changed between a read and the write that depended on it. Exit code 1 (retry), HTTP 409/412. */
   EntryConflict: 'ENTRY_CONFLICT',
+  /**
+   * The HTTP API refused a request: no or a wrong bearer token (401), a write with no token
+   * configured, or a read from beyond loopback without one (403), an unknown path (404), a method the
+   * path does not take (405), a body too large (413), not JSON (415 for its type, 400 when it does
+   * not parse), a bad query parameter (400).
+   */
+  ApiUnauthorized: 'API_UNAUTHORIZED',
+  ApiForbidden: 'API_FORBIDDEN',
+  ApiNotFound: 'API_NOT_FOUND',
+  ApiMethodNotAllowed: 'API_METHOD_NOT_ALLOWED',
+  ApiBodyTooLarge: 'API_BODY_TOO_LARGE',
+  ApiUnsupportedMediaType: 'API_UNSUPPORTED_MEDIA_TYPE',
+  ApiBadRequest: 'API_BAD_REQUEST',
   /** A Lua script of the installation cannot be assembled (an `--- @include` of a fragment that is not there, or a cycle). */
   LuaScriptInvalid: 'LUA_SCRIPT_INVALID',
 } as const;

@@ -133,5 +133,9 @@ export const EVENTS = {
   reloadFailed: 'beat.reload.failed',
   httpListen: 'beat.http.listen',
   httpError: 'beat.http.error',
+  /** A write through the entries API (PUT, DELETE /api/entries): the names, their outcomes and the client's address. */
+  apiWrite: 'beat.api.write',
+  /** The API refused a request for its credentials (401, 403): the path, the client's address and why; never the token. */
+  apiRefused: 'beat.api.refused',
 } as const;
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

@@ -1,5 +1,7 @@
 /** `beat run`: the scheduler service. */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import { createLogger, LOG_LEVELS } from '../base/log.js';
 import type { Logger, LogLevel } from '../base/log.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
@@ -18,7 +20,7 @@ import { CONFIG_HELP, brokerOverride, configOption, loadFromArgs } from './confi
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const RUN_HELP = `Usage: beat run [--config PATH] [--broker URL] [--log-level LEVEL] [--http HOST:PORT] [--watch] [--dry-run]
+export const RUN_HELP = `Usage: beat run [--config PATH] [--broker URL] [--log-level LEVEL] [--http HOST:PORT] [--api-token-file PATH] [--http-public-reads] [--watch] [--dry-run]
 
 Runs the scheduler: connects to Redis, becomes the active scheduler or a standby, and publishes
 each due task in Celery's wire format. Run two or three replicas with the same config for
@@ -31,8 +33,14 @@ Options:
 ${CONFIG_HELP}
   -b, --broker URL    the broker (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url)
   -l, --log-level L   ${LOG_LEVELS.join(', ')} (default info)
-      --http H:P      serve /healthz, /readyz, /metrics and /status (default: $${ENV.http}; none if unset;
-                      the container image sets 0.0.0.0:9808). Read-only.
+      --http H:P      serve /healthz, /readyz, /metrics, /status and the entries API /api/entries
+                      (default: $${ENV.http}; none if unset; the container image sets 0.0.0.0:9808)
+      --api-token-file PATH
+                      the bearer token of the entries API (default: $${ENV.apiToken}). Without one,
+                      PUT and DELETE /api/entries are refused (403)
+      --http-public-reads
+                      /status and GET /api/entries answer any client without a token (default: only
+                      loopback clients, others need the token; or $${ENV.httpPublicReads}=1)
   -w, --watch         reload when the config file changes, as on SIGHUP
       --dry-run       no Redis: schedule in real time with in-memory state and print each message
                       it would publish as one JSON line on stdout (logs go to stderr)
@@ -67,6 +75,31 @@ function warnIfLingering(logger: Logger): void {
   }, DEFAULTS.exitGraceMs / 2).unref();
 }
 
+/** The API token: the file's content (without a trailing newline), else $BEAT_API_TOKEN, else none. */
+function apiToken(io: Io, file: string | undefined): { token?: string } {
+  let token: string | undefined;
+  let origin: string;
+  if (file !== undefined) {
+    origin = `--api-token-file ${shown(file)}`;
+    try {
+      token = readFileSync(resolvePath(io.cwd, file), 'utf8').replace(/[\r\n]+$/, '');
+    } catch (error) {
+      throw new BeatError(ErrorCode.Usage, `beat run: ${origin}: cannot read it: ${errorMessage(error)}`, { cause: error });
+    }
+  } else {
+    origin = `$${ENV.apiToken}`;
+    token = io.env[ENV.apiToken];
+    if (token === undefined || token === '') return {};
+  }
+  if (!/^[\x21-\x7e]{16,}$/.test(token)) {
+    throw new BeatError(
+      ErrorCode.Usage,
+      `beat run: ${origin}: the API token must be at least 16 printable characters without spaces (for example: openssl rand -hex 32)`,
+    );
+  }
+  return { token };
+}
+
 export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
   const { values } = parseCommandArgs('run', argv, {
     ...configOption,
@@ -74,6 +107,8 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
     'log-level': { type: 'string', short: 'l' },
     'dry-run': { type: 'boolean' },
     http: { type: 'string' },
+    'api-token-file': { type: 'string' },
+    'http-public-reads': { type: 'boolean' },
     watch: { type: 'boolean', short: 'w' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -87,6 +122,10 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
   }
   const httpText = values.http ?? io.env[ENV.http];
   const http = httpText ? parseHttpAddress(httpText, values.http !== undefined ? '--http' : ENV.http) : undefined;
+  const httpAccess = {
+    ...apiToken(io, values['api-token-file']),
+    publicReads: values['http-public-reads'] === true || /^(1|true|yes)$/i.test(io.env[ENV.httpPublicReads] ?? ''),
+  };
   const broker = brokerOverride(io, values.broker);
   const { path, config } = await loadFromArgs(io, values.config, broker);
   const dryRun = values['dry-run'] === true;
@@ -128,7 +167,7 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
     try {
       service = dryRun
         ? await startDryRun({ config, logger, instanceId }, (line) => io.out(line))
-        : await startService({ config, logger, http, instanceId }, abort.signal);
+        : await startService({ config, logger, http, httpAccess, instanceId }, abort.signal);
     } catch (error) {
       logger.flush();
       if (abort.signal.aborted) return ExitCode.Ok; // stopped while still connecting

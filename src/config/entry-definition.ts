@@ -29,9 +29,7 @@ export function entryNameProblems(name: unknown): ConfigProblem[] {
  * `locate` (given the path under the entry) puts each on its line of a YAML file.
  */
 export function parseEntryDefinition(value: unknown, locate?: LineLocator): EntryParse {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { ok: false, problems: [{ path: '', message: 'an entry must be an object with at least `task` and `schedule`' }] };
-  }
+  // A value that is not an object is left to the schema too, so that it reads as `beat check` says it.
   // Compiled on first use, as the config schema is (load.ts): ~3x faster per entry, same messages.
   compiledEntrySchema ??= z.compile(entrySchema);
   const result = compiledEntrySchema.safeParse(value);

@@ -1,7 +1,9 @@
 /**
- * The read-only HTTP endpoints: /healthz (the process and its loops are alive), /readyz (connected
- * and either leading or a healthy standby), /metrics (Prometheus text), /status (JSON). Nothing
- * here can change the schedule; anything else is 404, any method but GET/HEAD is 405.
+ * The HTTP endpoints: /healthz (the process and its loops are alive), /readyz (connected and either
+ * leading or a healthy standby), /metrics (Prometheus text), /status (JSON), all read-only, and the
+ * runtime entries API under /api/entries (entries-api.ts), whose writes need the bearer token.
+ * /status and the API's reads answer loopback clients, and others only with the token (auth.ts).
+ * Anything else is 404; any method but GET/HEAD on a read-only path is 405.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -10,6 +12,10 @@ import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { BeatMetrics } from '../observe/metrics.js';
+import { authorizeRead } from './auth.js';
+import type { HttpAccess } from './auth.js';
+import { ENTRIES_PATH, sendError, sendRefusal, serveEntries } from './entries-api.js';
+import type { EntriesHandlers } from './entries-api.js';
 
 export interface Probe {
   readonly ok: boolean;
@@ -21,6 +27,10 @@ export interface HttpHandlers {
   ready(): Promise<Probe>;
   status(): Promise<unknown>;
   readonly metrics: BeatMetrics;
+  /** The runtime entries API; without it /api/entries is 404. */
+  readonly entries?: EntriesHandlers;
+  /** Who may read the schedule and write entries (no token: writes are refused, reads are loopback-only). */
+  readonly access?: HttpAccess;
 }
 
 export interface HttpAddress {
@@ -53,14 +63,23 @@ export async function startHttpServer(
   handlers: HttpHandlers,
   logger: Logger,
 ): Promise<{ server: Server; address: HttpAddress; close(): Promise<void> }> {
+  const access = handlers.access ?? {};
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://tsbeat');
+    if (url.pathname === ENTRIES_PATH || url.pathname.startsWith(`${ENTRIES_PATH}/`)) {
+      await serveEntries(req, res, url, handlers.entries, access, logger);
+      return;
+    }
+    if (url.pathname.startsWith('/api/')) {
+      sendError(res, 404, ErrorCode.ApiNotFound, `not found; the API serves ${ENTRIES_PATH} and ${ENTRIES_PATH}/NAME`);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       send(res, 405, 'text/plain; charset=utf-8', 'read-only: use GET\n');
       return;
     }
-    const path = (req.url ?? '/').split('?')[0];
-    switch (path) {
+    switch (url.pathname) {
       case '/healthz':
         probe(res, handlers.health());
         return;
@@ -71,6 +90,11 @@ export async function startHttpServer(
         send(res, 200, handlers.metrics.registry.contentType, await handlers.metrics.registry.metrics());
         return;
       case '/status': {
+        const refusal = authorizeRead(req, access);
+        if (refusal !== undefined) {
+          sendRefusal(req, res, refusal, logger);
+          return;
+        }
         let status: unknown;
         try {
           status = await handlers.status();
@@ -84,7 +108,7 @@ export async function startHttpServer(
         return;
       }
       default:
-        send(res, 404, 'text/plain; charset=utf-8', 'not found; try /healthz, /readyz, /metrics or /status\n');
+        send(res, 404, 'text/plain; charset=utf-8', 'not found; try /healthz, /readyz, /metrics, /status or /api/entries\n');
     }
   };
   const server = createServer((req, res) => {

@@ -152,6 +152,23 @@ export class RedisEntryStore implements EntrySource {
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /**
+   * Up to `limit` entries whose names sort after `after` (from the first when undefined), in name
+   * order, and whether more follow: a page of the API's listing. Only the names are read whole.
+   */
+  async page(after: string | undefined, limit: number): Promise<{ entries: StoredEntry[]; more: boolean }> {
+    const all = await this.read(() => this.client.hkeys(this.keys.entries));
+    const names = (after === undefined ? all : all.filter((name) => name > after)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const chosen = names.slice(0, limit);
+    const texts = chosen.length === 0 ? [] : await this.read(() => this.client.hmget(this.keys.entries, ...chosen));
+    const entries: StoredEntry[] = [];
+    chosen.forEach((name, i) => {
+      const text = texts[i];
+      if (text !== null && text !== undefined) entries.push(storedEntry(name, text));
+    });
+    return { entries, more: names.length > limit };
+  }
+
   /** The store's version (0 before the first write). */
   async version(): Promise<number> {
     return Number((await this.read(() => this.client.get(this.keys.entriesVersion))) ?? 0);

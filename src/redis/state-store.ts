@@ -29,10 +29,34 @@ export class RedisStateStore implements StateStore {
   }
 
   async readAll(): Promise<Map<string, EntryState>> {
+    return this.decode(() => Promise.all([this.client.hgetall(this.stateKey), this.client.hgetall(this.keys.resumed)]));
+  }
+
+  /** The states of these entries only (those that have one). */
+  async readSome(names: readonly string[]): Promise<Map<string, EntryState>> {
+    if (names.length === 0) return new Map();
+    const pick = (values: (string | null)[]): Record<string, string> => {
+      const out: Record<string, string> = {};
+      names.forEach((name, i) => {
+        const value = values[i];
+        if (value !== null && value !== undefined) out[name] = value;
+      });
+      return out;
+    };
+    return this.decode(async () => {
+      const [states, resumed] = await Promise.all([
+        this.client.hmget(this.stateKey, ...names),
+        this.client.hmget(this.keys.resumed, ...names),
+      ]);
+      return [pick(states), pick(resumed)];
+    });
+  }
+
+  private async decode(read: () => Promise<[Record<string, string>, Record<string, string>]>): Promise<Map<string, EntryState>> {
     let all: Record<string, string>;
     let resumed: Record<string, string>;
     try {
-      [all, resumed] = await Promise.all([this.client.hgetall(this.stateKey), this.client.hgetall(this.keys.resumed)]);
+      [all, resumed] = await read();
     } catch (error) {
       throw await nameWrongType(this.client, error, typedKeys(this.keys, ['state', 'resumed']));
     }
@@ -51,7 +75,9 @@ export class RedisStateStore implements StateStore {
   }
 
   async load(entryNames: readonly string[], nowMs: number): Promise<Map<string, EntryState>> {
-    const states = await this.readAll();
+    // A few names (runtime entries created while leading) are read by name: reading the whole hash
+    // for each write made every write cost as much as every entry there is.
+    const states = entryNames.length <= DEFAULTS.stateReadByNameMax ? await this.readSome(entryNames) : await this.readAll();
     const unseen = entryNames.filter((name) => !states.has(name));
     if (unseen.length === 0) return states;
     // First writer wins, so every replica (and every restart) agrees on a new entry's anchor. An

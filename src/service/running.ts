@@ -5,6 +5,7 @@ import { makeOrigin } from '../celery/message.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Logger } from '../base/log.js';
+import type { HttpAccess } from '../http/auth.js';
 import type { HttpAddress } from '../http/server.js';
 import type { Clock } from '../ports/clock.js';
 
@@ -20,6 +21,8 @@ export interface ServiceOptions {
   readonly clock?: Clock;
   /** Serve /healthz, /readyz, /metrics, /status here. */
   readonly http?: HttpAddress | undefined;
+  /** The API token and who may read the schedule over HTTP (see src/http/auth.ts). */
+  readonly httpAccess?: HttpAccess;
 }
 
 export interface RunningService {

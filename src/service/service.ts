@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { maskUrl } from '../config/redis-url.js';
+import type { ResolvedConfig } from '../config/resolve.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { startHttpServer } from '../http/server.js';
@@ -21,6 +22,7 @@ import { RedisStateStore } from '../redis/state-store.js';
 import { EntryCatalog } from '../runtime/entry-catalog.js';
 import { createPublishing, stateUrlFor } from '../publish/publishing.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
+import { entriesHandlers } from './entries-api.js';
 import { meteredDispatcher, meteredTriggers } from './metered-dispatcher.js';
 import { probes, scheduleMetrics } from './probes.js';
 import { deferred, messageEnv, wallClock } from './running.js';
@@ -130,7 +132,16 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     control,
     catalog,
   });
-  const http = metrics && options.http ? await startHttpServer(options.http, { metrics, ...answers }, log) : undefined;
+  const entries = entriesHandlers({
+    store: entryStore,
+    client: state,
+    staticNames: staticNamesOf(() => supervisor.config),
+    now: () => clock.now(),
+  });
+  const http =
+    metrics && options.http
+      ? await startHttpServer(options.http, { metrics, ...answers, entries, access: options.httpAccess ?? {} }, log)
+      : undefined;
 
   // Terminal lines leave instance and deployment out (see createLogger): this line says them once.
   log.info(
@@ -170,6 +181,20 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
         log.info({ event: EVENTS.stop, reason }, 'stopped');
         done.resolve();
       })()),
+  };
+}
+
+/** The config file's entry names, computed again only after a reload. */
+function staticNamesOf(config: () => ResolvedConfig): () => ReadonlySet<string> {
+  let seen: ResolvedConfig | undefined;
+  let names: ReadonlySet<string> = new Set();
+  return () => {
+    const now = config();
+    if (now !== seen) {
+      seen = now;
+      names = new Set(now.entries.map((e) => e.name));
+    }
+    return names;
   };
 }
 

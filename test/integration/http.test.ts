@@ -227,7 +227,7 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
     expect(cliStatus.entries[2]).toMatchObject({ name: 'off', enabled: false, nextRun: null, runCount: 0 });
   });
 
-  it('is read-only: unknown paths are 404, any method but GET/HEAD is 405, and a POST changes nothing', async () => {
+  it('is read-only outside /api/entries: unknown paths are 404, any method but GET/HEAD is 405, and a POST changes nothing', async () => {
     const name = uniqueName('http-readonly');
     const file = dir.write(`${name}.json`, config(name));
     const beat = fleet.spawn({ config: file, args: ['--http', '127.0.0.1:0'] });
@@ -238,7 +238,7 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
     for (const path of ['/', '/nope', '/healthz/', '/healthz/extra', '/status/tick', '/pause', '/trigger', '/metrics.json']) {
       const reply = await httpRequest(port, path);
       expect(reply.status, path).toBe(404);
-      expect(reply.body, path).toBe('not found; try /healthz, /readyz, /metrics or /status\n');
+      expect(reply.body, path).toBe('not found; try /healthz, /readyz, /metrics, /status or /api/entries\n');
     }
     expect((await httpRequest(port, '/healthz?verbose=1')).status).toBe(200);
     for (const [method, path] of [

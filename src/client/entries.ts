@@ -1,0 +1,163 @@
+/**
+ * The TypeScript client of the runtime entry store: `import { Entries } from 'tsbeat'`. It writes
+ * to Redis directly, through the same store, checks and script as `beat run`'s HTTP API and
+ * `beat entries`, so it refuses the same mistakes with the same errors (a ConfigError with code
+ * ENTRY_INVALID and every problem by path, a BeatError ENTRY_IS_STATIC for a config file's name),
+ * and a running leader applies each write within a second.
+ *
+ * Redis and the store load when `connect` is called, not when tsbeat is imported: config files
+ * import tsbeat too, and must not pay for a Redis client.
+ */
+import { DEFAULTS } from '../base/defaults.js';
+import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import type { ConfigProblem } from '../base/errors.js';
+import type { TransportOptionsInput } from '../config/options-schema.js';
+import { maskUrl } from '../config/url-parts.js';
+import type { EntryInput } from '../config/schema.js';
+import type { RedisEntryStore, StoredEntry, WriteOutcome } from '../redis/entry-store.js';
+
+export interface EntriesConnectOptions {
+  /** The state Redis of the deployment (its `state.url`, else its broker's URL). Default redis://127.0.0.1:6379/0. */
+  readonly url?: string;
+  /** The deployment's `name`. Default "default". */
+  readonly deployment?: string;
+  /** The deployment's `state.prefix`. Default "tsbeat". */
+  readonly prefix?: string;
+  /** kombu-style transport options of that URL (Sentinel's masterName, TLS, timeouts), as in the config's broker.transportOptions. */
+  readonly transportOptions?: TransportOptionsInput;
+  /** Give up connecting after this long. Default 10 s. */
+  readonly connectTimeoutMs?: number;
+}
+
+/** A stored runtime entry. */
+export interface EntryRecord {
+  readonly name: string;
+  /** The entry as written. */
+  readonly entry: unknown;
+  /** The store's version of its last change. */
+  readonly version: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  /** Why the scheduler does not run it (written by hand or another tsbeat version), if it does not. */
+  readonly problems?: readonly ConfigProblem[];
+}
+
+export type SetOutcome = Extract<WriteOutcome, 'created' | 'updated' | 'unchanged'>;
+
+interface Connection {
+  readonly store: RedisEntryStore;
+  readonly status: () => string;
+  readonly close: () => Promise<void>;
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+function record(stored: StoredEntry): EntryRecord {
+  return {
+    name: stored.name,
+    entry: stored.entry,
+    version: stored.version,
+    createdAt: new Date(stored.createdMs),
+    updatedAt: new Date(stored.updatedMs),
+    ...(stored.problems === undefined ? {} : { problems: stored.problems }),
+  };
+}
+
+export class Entries {
+  private constructor(private readonly connection: Connection) {}
+
+  /** Connects to the deployment's state Redis; rejects with REDIS_UNAVAILABLE (or the server's refusal) when it cannot. */
+  static async connect(options: EntriesConnectOptions = {}): Promise<Entries> {
+    const [{ createRedisClient, connectWithRetry }, { RedisEntryStore }, { schedulerKeys }, { silentLogger }] = await Promise.all([
+      import('../redis/connect.js'),
+      import('../redis/entry-store.js'),
+      import('../redis/keys.js'),
+      import('../base/log.js'),
+    ]);
+    const url = options.url ?? DEFAULTS.brokerUrl;
+    const client = createRedisClient(url, options.transportOptions ?? {}, 'entries client', silentLogger);
+    try {
+      await connectWithRetry(client, AbortSignal.timeout(options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS));
+    } catch (error) {
+      client.disconnect();
+      if (error instanceof BeatError) throw error;
+      throw new BeatError(ErrorCode.RedisUnavailable, `cannot reach Redis at ${maskUrl(url)}: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+    const keys = schedulerKeys(options.prefix ?? DEFAULTS.statePrefix, options.deployment ?? DEFAULTS.deploymentName);
+    return new Entries({
+      store: new RedisEntryStore(client, keys),
+      status: () => client.status,
+      close: async () => {
+        await client.quit().catch(() => client.disconnect());
+      },
+    });
+  }
+
+  /** Creates or replaces one entry (the same object as a config file's beatSchedule.<name>). */
+  async set(name: string, entry: EntryInput): Promise<SetOutcome> {
+    const { outcomes } = await this.call((store) => store.write([{ op: 'put', name, entry }], { nowMs: Date.now() }));
+    return outcomes[0] as SetOutcome;
+  }
+
+  /** Creates or replaces several entries, all or none: one bad entry and nothing is written. */
+  async setMany(entries: Readonly<Record<string, EntryInput>>): Promise<{ version: number; outcomes: Record<string, SetOutcome> }> {
+    const names = Object.keys(entries);
+    const result = await this.call((store) =>
+      store.write(
+        names.map((name) => ({ op: 'put' as const, name, entry: entries[name] })),
+        { nowMs: Date.now() },
+      ),
+    );
+    return { version: result.version, outcomes: Object.fromEntries(names.map((name, i) => [name, result.outcomes[i] as SetOutcome])) };
+  }
+
+  async get(name: string): Promise<EntryRecord | undefined> {
+    const stored = await this.call((store) => store.get(name));
+    return stored === undefined ? undefined : record(stored);
+  }
+
+  /**
+   * The stored entries in name order: all of them, or with `limit` a page of those after `after`
+   * (pass the last name of a page as the next one's `after`).
+   */
+  async list(options: { after?: string; limit?: number } = {}): Promise<EntryRecord[]> {
+    if (options.limit === undefined && options.after === undefined) return (await this.call((store) => store.list())).map(record);
+    const page = await this.call((store) => store.page(options.after, options.limit ?? Number.MAX_SAFE_INTEGER));
+    return page.entries.map(record);
+  }
+
+  /**
+   * Deletes an entry; false when there was none. Its run history goes with it (so that a new entry
+   * of the same name starts afresh) unless `keepHistory`.
+   */
+  async delete(name: string, options: { keepHistory?: boolean } = {}): Promise<boolean> {
+    const { outcomes } = await this.call((store) =>
+      store.write([{ op: 'delete', name }], { nowMs: Date.now(), keepHistory: options.keepHistory === true }),
+    );
+    return outcomes[0] === 'deleted';
+  }
+
+  /** The store's version: it grows with every write that changed something. */
+  version(): Promise<number> {
+    return this.call((store) => store.version());
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+
+  private async call<T>(what: (store: RedisEntryStore) => Promise<T>): Promise<T> {
+    try {
+      return await what(this.connection.store);
+    } catch (error) {
+      if (error instanceof BeatError) throw error;
+      throw new BeatError(
+        ErrorCode.RedisUnavailable,
+        `Redis did not answer (connection ${this.connection.status()}): ${errorMessage(error)}; try again`,
+        { cause: error },
+      );
+    }
+  }
+}

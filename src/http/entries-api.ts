@@ -1,0 +1,254 @@
+/**
+ * The runtime entries over HTTP: `GET /api/entries?limit=&after=` (pages in name order),
+ * `GET|PUT|DELETE /api/entries/NAME` and a bulk `PUT /api/entries` (name → entry, all or nothing).
+ * Bodies are JSON; every refusal is JSON too: `{error, code, problems: [{path, message}]}`. What it
+ * does with an entry is the EntriesHandlers' business (the service implements them on the Redis
+ * store); this module only speaks HTTP: routes, the token, bodies, statuses.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DEFAULTS } from '../base/defaults.js';
+import { BeatError, ConfigError, ErrorCode, errorMessage } from '../base/errors.js';
+import type { ConfigProblem } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import { authorizeRead, authorizeWrite, challenge } from './auth.js';
+import type { HttpAccess, Refusal } from './auth.js';
+import { ApiError, readJsonBody } from './request-body.js';
+
+/** An entry of the store as the API shows it. */
+export interface ApiEntry {
+  readonly name: string;
+  readonly entry: unknown;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** Why the scheduler does not run it, if it does not. */
+  readonly problems?: readonly ConfigProblem[];
+}
+
+/**
+ * What the API asks of the store. Failures are BeatErrors: ENTRY_INVALID (a ConfigError with the
+ * problems), ENTRY_IS_STATIC, UNKNOWN_ENTRY, REDIS_UNAVAILABLE and the other Redis refusals.
+ */
+export interface EntriesHandlers {
+  /** Up to `limit` entries whose names sort after `after`, and the cursor of the next page when there is one. */
+  list(after: string | undefined, limit: number): Promise<{ entries: readonly ApiEntry[]; next?: string }>;
+  get(name: string): Promise<ApiEntry | undefined>;
+  /** `ifVersion`: apply only to that stored version (0: only if none), else ENTRY_CONFLICT. */
+  put(name: string, entry: unknown, client: string, ifVersion?: number): Promise<{ created: boolean; entry: ApiEntry }>;
+  putMany(entries: Readonly<Record<string, unknown>>, client: string): Promise<{ version: number; outcomes: Record<string, string> }>;
+  /** False when there was no such entry. */
+  remove(name: string, keepHistory: boolean, client: string, ifVersion?: number): Promise<boolean>;
+}
+
+export const ENTRIES_PATH = '/api/entries';
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'cache-control': 'no-store', ...headers });
+  res.end(res.req.method === 'HEAD' ? undefined : `${JSON.stringify(value)}\n`);
+}
+
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  error: string,
+  problems: readonly ConfigProblem[] = [],
+  headers: Record<string, string> = {},
+): void {
+  sendJson(res, status, { error, code, problems: problems.map(({ path, message }) => ({ path, message })) }, headers);
+}
+
+/** Answers a refusal of the request's credentials (and logs it, without the token). */
+export function sendRefusal(req: IncomingMessage, res: ServerResponse, refusal: Refusal, logger: Logger): void {
+  logger.warn(
+    { event: EVENTS.apiRefused, path: req.url, method: req.method, client: req.socket.remoteAddress, status: refusal.status },
+    refusal.error,
+  );
+  sendError(res, refusal.status, refusal.code, refusal.error, [], refusal.status === 401 ? { 'www-authenticate': challenge(req) } : {});
+}
+
+/** The HTTP status of a failure the handlers report. */
+function statusOf(error: BeatError): number {
+  if (error instanceof ApiError) return error.status;
+  switch (error.code) {
+    case ErrorCode.EntryInvalid:
+      return 400;
+    case ErrorCode.EntryIsStatic:
+      return 409;
+    case ErrorCode.EntryConflict:
+      return 412;
+    case ErrorCode.UnknownEntry:
+      return 404;
+    case ErrorCode.RedisUnavailable:
+    case ErrorCode.RedisAuth:
+    case ErrorCode.RedisDbOutOfRange:
+    case ErrorCode.RedisNoPerm:
+    case ErrorCode.RedisOom:
+    case ErrorCode.RedisReadOnly:
+    case ErrorCode.RedisWrongType:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+/**
+ * `If-Match: "<version>"` (the ETag of a GET or PUT): the write applies only to that version of the
+ * entry, so that a read-modify-write does not overwrite a change made meanwhile (412 if it would).
+ * `"0"` means only if there is no such entry yet.
+ */
+function ifMatch(req: IncomingMessage): number | undefined {
+  const header = req.headers['if-match'];
+  if (header === undefined) return undefined;
+  const match = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header);
+  if (match === null) {
+    throw new ApiError(
+      400,
+      ErrorCode.ApiBadRequest,
+      `If-Match must be an entry's ETag, such as "3" (its version), got ${JSON.stringify(header.slice(0, 80))}`,
+    );
+  }
+  return Number(match[1]);
+}
+
+function queryLimit(query: URLSearchParams): number {
+  const text = query.get('limit');
+  if (text === null) return DEFAULTS.apiPageDefault;
+  const limit = Number(text);
+  if (!/^\d+$/.test(text) || limit < 1 || limit > DEFAULTS.apiPageMax) {
+    throw new ApiError(
+      400,
+      ErrorCode.ApiBadRequest,
+      `limit must be a whole number from 1 to ${DEFAULTS.apiPageMax}, got ${JSON.stringify(text)}`,
+    );
+  }
+  return limit;
+}
+
+function queryFlag(query: URLSearchParams, name: string): boolean {
+  const text = query.get(name);
+  if (text === null || text === 'false' || text === '0') return false;
+  if (text === '' || text === 'true' || text === '1') return true;
+  throw new ApiError(400, ErrorCode.ApiBadRequest, `${name} must be true or false, got ${JSON.stringify(text)}`);
+}
+
+function entryName(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new ApiError(
+      400,
+      ErrorCode.ApiBadRequest,
+      `the entry name in the path is not valid percent-encoding: ${JSON.stringify(encoded)}`,
+    );
+  }
+}
+
+function methodNotAllowed(allow: string): ApiError {
+  return new ApiError(405, ErrorCode.ApiMethodNotAllowed, `this path takes ${allow}`, { allow });
+}
+
+/**
+ * Reads and drops what is left of a refused request's body. Closing the connection on it instead
+ * would reset it, and the client could lose the answer with the unread bytes; the server's
+ * requestTimeout bounds how long a client may keep sending.
+ */
+function drain(req: IncomingMessage): void {
+  if (!req.complete) req.resume();
+}
+
+function client(req: IncomingMessage): string {
+  return `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+}
+
+/** Serves a request under /api/entries. */
+export async function serveEntries(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  handlers: EntriesHandlers | undefined,
+  access: HttpAccess,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await route(req, res, url, handlers, access, logger);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      sendError(
+        res,
+        statusOf(error),
+        error.code,
+        `${error.problems.length} problem${error.problems.length === 1 ? '' : 's'} in the entries sent`,
+        error.problems,
+      );
+    } else if (error instanceof BeatError) {
+      sendError(res, statusOf(error), error.code, error.message, [], error instanceof ApiError ? error.headers : {});
+    } else {
+      logger.error({ event: EVENTS.httpError, path: req.url, err: error }, `entries API failed: ${errorMessage(error)}`);
+      sendError(res, 500, 'INTERNAL', 'internal error; the log has the details (beat.http.error)');
+    }
+    drain(req);
+  }
+}
+
+async function route(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  handlers: EntriesHandlers | undefined,
+  access: HttpAccess,
+  logger: Logger,
+): Promise<void> {
+  const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+  const rest = url.pathname.slice(ENTRIES_PATH.length);
+  const one = rest.startsWith('/') && rest.length > 1 ? entryName(rest.slice(1)) : undefined;
+  if (rest !== '' && rest !== '/' && one === undefined) throw new ApiError(404, ErrorCode.ApiNotFound, 'not found');
+  const allowed = one === undefined ? ['GET', 'HEAD', 'PUT'] : ['GET', 'HEAD', 'PUT', 'DELETE'];
+  if (!allowed.includes(req.method ?? '')) throw methodNotAllowed(allowed.join(', '));
+  const refusal = method === 'GET' ? authorizeRead(req, access) : authorizeWrite(req, access);
+  if (refusal !== undefined) {
+    sendRefusal(req, res, refusal, logger);
+    drain(req);
+    return;
+  }
+  if (handlers === undefined) throw new ApiError(404, ErrorCode.ApiNotFound, 'the entries API is not served by this process');
+  const who = client(req);
+
+  if (one === undefined && method === 'GET') {
+    const after = url.searchParams.get('after') ?? undefined;
+    sendJson(res, 200, await handlers.list(after, queryLimit(url.searchParams)));
+  } else if (one === undefined) {
+    const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes);
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new ApiError(400, ErrorCode.ApiBadRequest, 'the body of PUT /api/entries must be an object mapping entry names to entries');
+    }
+    const result = await handlers.putMany(body as Record<string, unknown>, who);
+    logger.info(
+      { event: EVENTS.apiWrite, client: who, count: Object.keys(result.outcomes).length, version: result.version },
+      'entries written',
+    );
+    sendJson(res, 200, result);
+  } else if (method === 'GET') {
+    const found = await handlers.get(one);
+    if (found === undefined) throw new BeatError(ErrorCode.UnknownEntry, `no runtime entry ${JSON.stringify(one)}`);
+    sendJson(res, 200, found, { etag: `"${found.version}"` });
+  } else if (method === 'PUT') {
+    const ifVersion = ifMatch(req);
+    const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes);
+    const { created, entry } = await handlers.put(one, body, who, ifVersion);
+    logger.info(
+      { event: EVENTS.apiWrite, client: who, entry: one, outcome: created ? 'created' : 'updated' },
+      `entry ${created ? 'created' : 'updated'}`,
+    );
+    sendJson(res, created ? 201 : 200, entry, { etag: `"${entry.version}"` });
+  } else {
+    const keepHistory = queryFlag(url.searchParams, 'keepHistory');
+    if (!(await handlers.remove(one, keepHistory, who, ifMatch(req))))
+      throw new BeatError(ErrorCode.UnknownEntry, `no runtime entry ${JSON.stringify(one)}`);
+    logger.info({ event: EVENTS.apiWrite, client: who, entry: one, outcome: 'deleted', keepHistory }, 'entry deleted');
+    res.writeHead(204, { 'cache-control': 'no-store' });
+    res.end();
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * A request's JSON body, read with a size limit: refused with 413 before it is parsed when larger
+ * (by its Content-Length, or as it streams in), 415 when it is not declared JSON, 400 when it does
+ * not parse.
+ */
+import type { IncomingMessage } from 'node:http';
+import { BeatError, ErrorCode } from '../base/errors.js';
+
+/** A request the API refuses, with the HTTP status to answer. */
+export class ApiError extends BeatError {
+  constructor(
+    readonly status: number,
+    code: ErrorCode,
+    message: string,
+    /** Headers the answer carries (Allow for a 405). */
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(code, message);
+    this.name = 'ApiError';
+  }
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const type = req.headers['content-type'];
+  if (type === undefined || !JSON_TYPE.test(type)) {
+    throw new ApiError(
+      415,
+      ErrorCode.ApiUnsupportedMediaType,
+      `the body must be JSON, sent with "Content-Type: application/json" (got ${type === undefined ? 'no Content-Type' : JSON.stringify(type)})`,
+    );
+  }
+  const tooLarge = (): ApiError =>
+    new ApiError(413, ErrorCode.ApiBodyTooLarge, `the body is larger than ${maxBytes} bytes; send fewer entries per request`);
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
+  // Events, not `for await`: leaving that loop early destroys the request, and its socket with the answer.
+  const chunks = await new Promise<Buffer[]>((resolve, reject) => {
+    const kept: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) reject(tooLarge());
+      else kept.push(chunk);
+    });
+    req.once('end', () => resolve(kept));
+    req.once('error', reject);
+  });
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ApiError(
+      400,
+      ErrorCode.ApiBadRequest,
+      `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The entries API's handlers (src/http/entries-api.ts) on the runtime store in Redis: the same
+ * writes, checks and errors as `beat entries` and the TypeScript client. A failure to reach Redis
+ * becomes REDIS_UNAVAILABLE (503), answered at once while the connection is down.
+ */
+import type { Redis } from 'ioredis';
+import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
+import type { ApiEntry, EntriesHandlers } from '../http/entries-api.js';
+import { staticNameError } from '../redis/entry-store.js';
+import type { RedisEntryStore, StoredEntry } from '../redis/entry-store.js';
+
+export function apiEntry(stored: StoredEntry): ApiEntry {
+  return {
+    name: stored.name,
+    entry: stored.entry,
+    version: stored.version,
+    createdAt: new Date(stored.createdMs).toISOString(),
+    updatedAt: new Date(stored.updatedMs).toISOString(),
+    ...(stored.problems === undefined ? {} : { problems: stored.problems }),
+  };
+}
+
+export function entriesHandlers(options: {
+  store: RedisEntryStore;
+  client: Redis;
+  /** The config file's entry names now (they change on reload). */
+  staticNames: () => ReadonlySet<string>;
+  now: () => number;
+}): EntriesHandlers {
+  const { store, client, staticNames, now } = options;
+  const call = async <T>(what: () => Promise<T>): Promise<T> => {
+    if (client.status !== 'ready') {
+      throw new BeatError(ErrorCode.RedisUnavailable, `Redis is unreachable (connection ${client.status}); try again`);
+    }
+    try {
+      return await what();
+    } catch (error) {
+      if (error instanceof BeatError) throw error;
+      throw new BeatError(ErrorCode.RedisUnavailable, `Redis did not answer: ${errorMessage(error)}; try again`, { cause: error });
+    }
+  };
+  const notFound = (name: string): BeatError =>
+    new BeatError(
+      ErrorCode.UnknownEntry,
+      staticNames().has(name)
+        ? `${shown(name)} is an entry of the config file, not a runtime entry: /status shows it`
+        : `no runtime entry ${shown(name)}`,
+    );
+  return {
+    list: (after, limit) =>
+      call(async () => {
+        const page = await store.page(after, limit);
+        const last = page.entries[page.entries.length - 1];
+        return { entries: page.entries.map(apiEntry), ...(page.more && last !== undefined ? { next: last.name } : {}) };
+      }),
+    get: (name) => call(async () => ((found) => (found === undefined ? undefined : apiEntry(found)))(await store.get(name))),
+    put: (name, entry, _client, ifVersion) =>
+      call(async () => {
+        const write = { op: 'put' as const, name, entry, ...(ifVersion === undefined ? {} : { ifVersion }) };
+        const { outcomes } = await store.write([write], { nowMs: now(), source: 'request body' });
+        const stored = await store.get(name);
+        if (stored === undefined)
+          throw new BeatError(ErrorCode.UnknownEntry, `entry ${shown(name)} was deleted right after it was written`);
+        return { created: outcomes[0] === 'created', entry: apiEntry(stored) };
+      }),
+    putMany: (entries) =>
+      call(async () => {
+        const names = Object.keys(entries);
+        const result = await store.write(
+          names.map((name) => ({ op: 'put' as const, name, entry: entries[name] })),
+          { nowMs: now(), source: 'request body' },
+        );
+        return { version: result.version, outcomes: Object.fromEntries(names.map((name, i) => [name, result.outcomes[i] ?? 'unchanged'])) };
+      }),
+    remove: (name, keepHistory, _client, ifVersion) =>
+      call(async () => {
+        if (staticNames().has(name)) throw staticNameError(name);
+        const write = { op: 'delete' as const, name, ...(ifVersion === undefined ? {} : { ifVersion }) };
+        const { outcomes } = await store.write([write], { nowMs: now(), keepHistory });
+        if (outcomes[0] === 'absent') throw notFound(name);
+        return true;
+      }),
+  };
+}
