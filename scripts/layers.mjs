@@ -30,7 +30,9 @@ export const LAYERS = {
   observe: ['ports', 'base'],
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
+  redbeat: ['redis', 'ports', 'config', 'core', 'time', 'base'],
   service: [
+    'redbeat',
     'http',
     'observe',
     'runtime',
@@ -48,6 +50,7 @@ export const LAYERS = {
   ],
   commands: [
     'importers',
+    'redbeat',
     'service',
     'http',
     'observe',

@@ -117,6 +117,12 @@ export const EVENTS = {
   entriesConflict: 'beat.entries.conflict',
   /** Reading a source of runtime entries failed: what is known keeps running; retried every maxInterval. */
   entriesSyncFailed: 'beat.entries.sync_failed',
+  /** Writing RedBeat's meta and schedule after runs of RedBeat entries failed (logged once per outage); the runs went out. */
+  redbeatWriteFailed: 'beat.redbeat.write_failed',
+  /** RedBeat's lock is held by another process (a RedBeat beat?) while tsbeat leads: that process may publish too. */
+  redbeatLockTaken: 'beat.redbeat.lock_taken',
+  /** tsbeat holds RedBeat's lock again (or for the first time) while it leads. */
+  redbeatLockHeld: 'beat.redbeat.lock_held',
   pause: 'beat.pause',
   resume: 'beat.resume',
   reload: 'beat.reload',

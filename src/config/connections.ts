@@ -57,6 +57,15 @@ export function connectionProblems(config: ResolvedConfig, override?: BrokerOver
       });
     }
   }
+  const redbeat = config.sources.redbeat;
+  if (redbeat !== undefined) {
+    if (redbeat.url !== undefined) problems.push(refusal(['sources', 'redbeat', 'url'], () => parseRedisUrl(redbeat.url as string, {})));
+    else if (kind === 'amqp')
+      problems.push({
+        path: ['sources', 'redbeat', 'url'],
+        message: "with an AMQP broker there is no broker Redis to find RedBeat's keys on: give RedBeat's Redis (its redbeat_redis_url)",
+      });
+  }
   // Lock servers are dialled without the broker's transport options (see service.ts).
   config.lock.urls.forEach((lockUrl, i) => problems.push(refusal(['lock', 'urls', i], () => parseRedisUrl(lockUrl, {}))));
   return problems.filter((p): p is ConnectionProblem => p !== undefined);

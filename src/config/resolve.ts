@@ -58,6 +58,10 @@ export interface ResolvedConfig {
   readonly lock: LockSettings;
   /** Redis for state and lock as configured; undefined = the broker's Redis (or, for AMQP, the local default). */
   readonly state: { readonly url: string | undefined; readonly prefix: string };
+  /** Other sources of runtime entries: RedBeat's keys (url undefined = the broker's Redis). */
+  readonly sources: {
+    readonly redbeat?: { readonly url: string | undefined; readonly keyPrefix: string; readonly lockKey: string | undefined };
+  };
 }
 
 export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: string): Schedule {
@@ -121,5 +125,15 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
       url: parsed.state.url,
       prefix: parsed.state.prefix,
     },
+    sources:
+      parsed.sources.redbeat === undefined
+        ? {}
+        : {
+            redbeat: {
+              url: parsed.sources.redbeat.url,
+              keyPrefix: parsed.sources.redbeat.keyPrefix,
+              lockKey: parsed.sources.redbeat.lockKey,
+            },
+          },
   };
 }

@@ -18,6 +18,7 @@ import { checkRedisServer } from '../redis/server-checks.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { EntryCatalog } from '../runtime/entry-catalog.js';
+import { createRedBeat } from '../redbeat/wiring.js';
 import { createPublishing, stateUrlFor } from '../publish/publishing.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
 import { meteredDispatcher, meteredTriggers } from './metered-dispatcher.js';
@@ -35,7 +36,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   // prom-client is not even loaded (~30 ms and ~2 MB of every start), and no sampler of process
   // metrics (CPU, heap, event-loop lag every 100 ms) wakes the process 10 times a second.
   const metrics = options.http === undefined ? undefined : new (await import('../observe/metrics.js')).BeatMetrics();
-  const events = metrics?.events ?? NO_EVENTS;
+  const counted = metrics?.events ?? NO_EVENTS;
 
   const stateUrl = stateUrlFor(config);
   const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
@@ -43,7 +44,9 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const publishing = createPublishing(config, keys, log, state);
   const lockClients: Redis[] =
     config.lock.urls.length === 0 ? [state] : config.lock.urls.map((url, i) => createRedisClient(url, {}, `lock ${i + 1}`, log));
-  const allClients = [state, subscriber, ...lockClients.filter((c) => c !== state)];
+  const redbeat = createRedBeat({ config, state, stateUrl, stateKey: keys.state, instanceId, logger: log });
+  const events = redbeat?.events(counted) ?? counted;
+  const allClients = [state, subscriber, ...lockClients.filter((c) => c !== state), ...(redbeat?.client ? [redbeat.client] : [])];
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled([publishing.close(), ...allClients.map((c) => c.quit().catch(() => c.disconnect()))]);
   };
@@ -52,7 +55,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const staticNames = new Set(config.entries.map((e) => e.name));
   const entryStore = new RedisEntryStore(state, keys, staticNames);
   const catalog = new EntryCatalog({
-    sources: [entryStore],
+    sources: redbeat === undefined ? [entryStore] : [entryStore, redbeat.source],
     logger: log,
     intervalMs: config.maxIntervalMs,
     defaultZone: config.timezone,
@@ -144,6 +147,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
         watch.stop();
         await catalog.stop();
         await supervisor.stop();
+        await redbeat?.stop();
         await Promise.allSettled([closeAll(), http?.close()]);
         log.info({ event: EVENTS.stop, reason }, 'stopped');
         done.resolve();
