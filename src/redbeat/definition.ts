@@ -64,9 +64,19 @@ export function sourcedRedBeatEntry(name: string, text: string): SourcedEntry {
   const mapped = mapRedBeatDefinition(definition);
   if (mapped.entry === undefined) return { name, problems: mapped.problems };
   const parsed = parseEntryDefinition(mapped.entry);
-  const problems = [...mapped.problems, ...(parsed.ok ? [] : parsed.problems)];
+  const problems = [...mapped.problems, ...(parsed.ok ? [] : beyond(parsed.problems, mapped.problems))];
   if (problems.length > 0 || !parsed.ok) return { name, problems };
   return { name, entry: parsed.entry };
+}
+
+/** The schema's problems outside the fields the mapping already reported (a schedule it could not map is also "missing"). */
+export function beyond(schema: readonly ConfigProblem[], mapping: readonly ConfigProblem[]): ConfigProblem[] {
+  const fields = new Set(mapping.map((p) => topField(p.path)));
+  return schema.filter((p) => !fields.has(topField(p.path)));
+}
+
+function topField(path: string): string {
+  return /^[^.[]*/.exec(path)?.[0] ?? path;
 }
 
 function mapSchedule(schedule: unknown, entry: Record<string, unknown>, problems: ConfigProblem[]): void {

@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { ConfigProblem } from '../base/errors.js';
 import { parseEntryDefinition } from '../config/entry-definition.js';
-import { mapRedBeatDefinition } from './definition.js';
+import { beyond, mapRedBeatDefinition } from './definition.js';
 import type { RedBeatKeys } from './keys.js';
 
 export interface SnapshotEntry {
@@ -47,7 +47,7 @@ function mapOne(name: string, text: string): SnapshotEntry {
   const mapped = mapRedBeatDefinition(definition);
   if (mapped.entry === undefined) return { name, problems: mapped.problems };
   const parsed = parseEntryDefinition(mapped.entry);
-  const problems = [...mapped.problems, ...(parsed.ok ? [] : parsed.problems)];
+  const problems = [...mapped.problems, ...(parsed.ok ? [] : beyond(parsed.problems, mapped.problems))];
   return problems.length > 0 ? { name, problems } : { name, entry: tidy(mapped.entry), problems };
 }
 

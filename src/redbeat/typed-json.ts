@@ -6,7 +6,7 @@
  *             `timezone`, which is a zone name ("UTC", "Europe/Berlin"), a UTC offset in seconds
  *             (a fixed-offset tzinfo), or absent (the decoder reads UTC)
  */
-import { gapEnd, localParts, wallToInstants } from '../time/zone.js';
+import { gapEnd, localParts, offsetMinutes, wallToInstants } from '../time/zone.js';
 
 /** The `__type__` of a typed value, or undefined for a plain one. */
 export function typeOf(value: unknown): string | undefined {
@@ -18,9 +18,9 @@ export function typeOf(value: unknown): string | undefined {
 const int = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 
 /**
- * The instant (epoch ms) of a RedBeat datetime, or a reason it is not one. A wall time that a zone
- * skips (DST gap) is read as the first instant after it; one it repeats, as the first of the two
- * (Python's fold=0).
+ * The instant (epoch ms) of a RedBeat datetime, or a reason it is not one. As Python reads it (fold=0):
+ * a wall time that a zone repeats (DST overlap) is the first of the two; one it skips (DST gap)
+ * is read with the offset before the gap.
  */
 export function decodeDatetime(value: unknown): number | string {
   if (typeOf(value) !== 'datetime') return 'not a RedBeat datetime';
@@ -39,7 +39,10 @@ export function decodeDatetime(value: unknown): number | string {
   if (typeof zone !== 'string') return 'the timezone of a RedBeat datetime must be a zone name or an offset in seconds';
   try {
     const instants = wallToInstants(zone, wall);
-    return (instants[0] ?? gapEnd(zone, wall)) + fraction;
+    if (instants[0] !== undefined) return instants[0] + fraction;
+    // Python reads a wall time in a gap with the offset before the gap (fold=0).
+    const wallAsUtc = Date.UTC(year, month - 1, day, hour, minute, second);
+    return wallAsUtc - offsetMinutes(zone, gapEnd(zone, wall) - 1) * 60_000 + fraction;
   } catch {
     return `unknown time zone ${JSON.stringify(zone)}`;
   }
