@@ -28,7 +28,7 @@ export interface RedBeatLockOptions {
 
 export class RedBeatLock {
   private timer: NodeJS.Timeout | undefined;
-  /** What the last try found: "held" (by us), "taken" (by another), or an error text. */
+  /** What the last try found: "held" (by us), "tsbeat" (an earlier leader's token), "taken" (by another), or an error text. */
   private last: string | undefined;
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -61,7 +61,8 @@ export class RedBeatLock {
     const { key, logger } = this.options;
     let found: string;
     try {
-      found = (await this.call('hold')) === 1 ? 'held' : 'taken';
+      const reply = await this.call('hold');
+      found = reply === 1 ? 'held' : String(reply).startsWith(TOKEN_PREFIX) ? 'tsbeat' : 'taken';
     } catch (error) {
       found = errorMessage(error);
     }
@@ -70,6 +71,11 @@ export class RedBeatLock {
       return;
     }
     if (found === 'held') logger.info({ event: EVENTS.redbeatLockHeld, key }, `holding RedBeat's lock ${key} while leading`);
+    else if (found === 'tsbeat')
+      logger.info(
+        { event: EVENTS.redbeatLockTaken, key },
+        `RedBeat's lock ${key} is still held by an earlier tsbeat leader; taken once it expires (within lock.ttl)`,
+      );
     else if (found === 'taken')
       logger.warn(
         { event: EVENTS.redbeatLockTaken, key },
@@ -79,8 +85,11 @@ export class RedBeatLock {
     this.last = found;
   }
 
-  private call(op: 'hold' | 'release'): Promise<number> {
+  private call(op: 'hold' | 'release'): Promise<number | string> {
     const { client, key, token, ttlMs } = this.options;
     return withRedBeatScripts(client).redbeatLock(1, key, token, String(ttlMs), op);
   }
 }
+
+/** The start of tsbeat's token in RedBeat's lock (then the instance id), to tell an earlier tsbeat leader from a RedBeat beat. */
+export const TOKEN_PREFIX = 'tsbeat ';

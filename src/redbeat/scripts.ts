@@ -9,7 +9,7 @@ const LOCK = lua('redbeat-lock');
 export interface RedBeatScripts {
   redbeatDigest(numKeys: number, ...keysAndArgs: string[]): Promise<string[]>;
   redbeatMeta(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
-  redbeatLock(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  redbeatLock(numKeys: number, ...keysAndArgs: string[]): Promise<number | string>;
 }
 
 export function withRedBeatScripts(client: Redis): Redis & RedBeatScripts {

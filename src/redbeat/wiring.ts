@@ -9,7 +9,7 @@ import type { SchedulerEvents } from '../ports/events.js';
 import { createRedisClient } from '../redis/connect.js';
 import { withRedBeat } from './events.js';
 import { redbeatKeys } from './keys.js';
-import { RedBeatLock } from './lock.js';
+import { RedBeatLock, TOKEN_PREFIX } from './lock.js';
 import { seedStates } from './seed.js';
 import { RedBeatSource } from './source.js';
 import { RedBeatWriteBack } from './write-back.js';
@@ -51,7 +51,7 @@ export function createRedBeat(wiring: RedBeatWiring): RedBeatParts | undefined {
   const lock = new RedBeatLock({
     client,
     key: keys.lock,
-    token: `tsbeat ${instanceId}`,
+    token: `${TOKEN_PREFIX}${instanceId}`,
     ttlMs: config.lock.ttlMs,
     renewEveryMs: config.lock.renewEveryMs,
     logger,

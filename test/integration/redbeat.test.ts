@@ -259,4 +259,26 @@ suite(`RedBeat's entries under tsbeat${celery.ok ? '' : ` (skipped: ${celery.pro
       expect(Math.abs(fire - (read.score ?? 0)), name).toBeLessThanOrEqual(1);
     }
   }, 60_000);
+
+  it("says so when a RedBeat beat holds RedBeat's lock as tsbeat starts leading, and takes it once it expires", async () => {
+    // A RedBeat beat's lock (redis-py Lock, as RedBeat takes it), expiring in 3 s: as if that beat was killed.
+    expect(py<{ acquired: boolean }>({ op: 'lock', key: 'held::lock', timeout: 3, keep: true }).acquired).toBe(true);
+    const file = dir.write(
+      'held.yaml',
+      [
+        'name: rb-held',
+        `broker: { url: "${url}" }`,
+        `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
+        'sources: { redbeat: { keyPrefix: "held:" } }',
+        '',
+      ].join('\n'),
+    );
+    const leader = fleet.spawn({ config: file });
+    const taken = await leader.waitForEvent(EVENTS.redbeatLockTaken, 10_000);
+    expect(taken['level']).toBe('warn');
+    await leader.waitForEvent(EVENTS.redbeatLockHeld, 10_000);
+    expect(py<{ acquired: boolean }>({ op: 'lock', key: 'held::lock' }).acquired).toBe(false);
+    leader.signal('SIGTERM');
+    await leader.waitForEvent(EVENTS.stop, 10_000);
+  }, 60_000);
 });

@@ -21,7 +21,7 @@ Usage: redbeat_client.py '<json request>'; prints a JSON reply. Requests:
       "args", "kwargs", "options", "enabled", "last_run_at" (epoch s, else now as Celery's ScheduleEntry sets it)}
   {"op": "delete", "url", "prefix", "name"}
   {"op": "read", "url", "prefix", "name"}  -> definition and meta decoded by RedBeat's decoder, score
-  {"op": "lock", "url", "key", "timeout"}   -> {"acquired": bool}
+  {"op": "lock", "url", "key", "timeout", "keep"}   -> {"acquired": bool}; released at once unless keep
 """
 
 import calendar
@@ -240,7 +240,7 @@ def main():
         # acquire_distributed_beat_lock: timeout=lock_timeout, sleep=max_interval; blocking=False here.
         lock = client.lock(req['key'], timeout=req.get('timeout', 1500), sleep=5)
         acquired = lock.acquire(blocking=False)
-        if acquired:
+        if acquired and not req.get('keep'):
             lock.release()
         print(json.dumps({'acquired': bool(acquired)}))
         return

@@ -8,7 +8,8 @@
   KEYS[1]   the lock key
   ARGV[1]   tsbeat's token, ARGV[2] the expiry in ms, ARGV[3] "hold" or "release"
 
-  Reply   hold: 1 when held by this token now (taken or renewed), 0 when another holder has it.
+  Reply   hold: 1 when held by this token now (taken or renewed); the holder's value when another
+          holder has it (an earlier tsbeat leader's until it expires, or a RedBeat beat's).
           release: 1 when deleted, 0 when the token was not (or no longer) ours.
   Writes  hold: SET NX PX, or PEXPIRE of our own value. release: DEL of our own value.
 ]]
@@ -28,4 +29,4 @@ if not current then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
-return 0
+return current
