@@ -59,7 +59,10 @@ export function connectionProblems(config: ResolvedConfig, override?: BrokerOver
   }
   const redbeat = config.sources.redbeat;
   if (redbeat !== undefined) {
-    if (redbeat.url !== undefined) problems.push(refusal(['sources', 'redbeat', 'url'], () => parseRedisUrl(redbeat.url as string, {})));
+    const redbeatUrl = redbeat.url;
+    // Dialled with the broker's transport options only when it is the broker's Redis (src/redbeat/wiring.ts).
+    if (redbeatUrl !== undefined)
+      problems.push(refusal(['sources', 'redbeat', 'url'], () => parseRedisUrl(redbeatUrl, redbeatUrl === url ? transportOptions : {})));
     else if (kind === 'amqp')
       problems.push({
         path: ['sources', 'redbeat', 'url'],
