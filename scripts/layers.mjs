@@ -32,8 +32,10 @@ export const LAYERS = {
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
   client: ['redis', 'config', 'base'],
   alerts: ['ports', 'config', 'core', 'time', 'base'],
+  redbeat: ['redis', 'ports', 'config', 'core', 'time', 'base'],
   service: [
     'alerts',
+    'redbeat',
     'http',
     'observe',
     'runtime',
@@ -51,6 +53,7 @@ export const LAYERS = {
   ],
   commands: [
     'importers',
+    'redbeat',
     'service',
     'http',
     'observe',

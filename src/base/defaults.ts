@@ -68,6 +68,8 @@ export const DEFAULTS = {
   deploymentName: 'default',
   /** Prefix of every Redis key tsbeat writes for its own state. */
   statePrefix: 'tsbeat',
+  /** RedBeat's `redbeat_key_prefix` default (redbeat/schedulers.py RedBeatConfig). */
+  redbeatKeyPrefix: 'redbeat:',
   /** Missed-run policy: Celery fires an overdue entry once. */
   catchUp: 'once' as 'once' | 'skip' | 'all',
   /** Longest sleep of the scheduler loop (Celery's beat_max_loop_interval is 300 s; ours re-checks every second). */

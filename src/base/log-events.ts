@@ -127,6 +127,12 @@ export const EVENTS = {
   alertOutboxFailed: 'beat.alert.outbox_failed',
   /** An entry made its last run (`maxRuns`, `oneOff`): entry, runs. It leaves the schedule until maxRuns is raised. */
   entryFinished: 'beat.entry.finished',
+  /** Writing RedBeat's meta and schedule after runs of RedBeat entries failed (logged once per outage); the runs went out. */
+  redbeatWriteFailed: 'beat.redbeat.write_failed',
+  /** RedBeat's lock is held by another process (a RedBeat beat?) while tsbeat leads: that process may publish too. */
+  redbeatLockTaken: 'beat.redbeat.lock_taken',
+  /** tsbeat holds RedBeat's lock again (or for the first time) while it leads. */
+  redbeatLockHeld: 'beat.redbeat.lock_held',
   pause: 'beat.pause',
   resume: 'beat.resume',
   reload: 'beat.reload',

@@ -10,6 +10,7 @@ import { parseCommandArgs } from './args.js';
 import { ExitCode } from './io.js';
 import { INTO_STORE_HELP, importIntoStore, intoStoreOptions, writeImported } from './import-output.js';
 import { celeryImportCommand } from './import-celery.js';
+import { redbeatImportCommand } from './import-redbeat.js';
 import type { Io } from './io.js';
 
 export const IMPORT_CRONTAB_HELP = `Usage: beat import crontab FILE --task NAME [--out FILE] [--name-prefix P] [--queue Q] [--timezone ZONE] [--system] [--into-store] [--config PATH] [--broker URL]
@@ -42,6 +43,7 @@ Whatever cannot be expressed is listed on stderr, never dropped silently.
 Sources:
   crontab FILE --task NAME     a crontab file (user or /etc/crontab format)
   celery --app MODULE:ATTR     a Celery app's beat_schedule and the settings tsbeat reads
+  redbeat --url REDIS_URL      the entries RedBeat keeps in Redis
 
 Run 'beat import <source> --help' for its options.
 `;
@@ -54,10 +56,14 @@ export async function importCommand(argv: string[], io: Io): Promise<ExitCode> {
   }
   if (source === 'crontab') return crontabImportCommand(rest, io);
   if (source === 'celery') return celeryImportCommand(rest, io);
-  if (source === 'redbeat' || source === 'django') {
-    throw new BeatError(ErrorCode.Usage, `beat import: ${source} is not supported yet; sources: crontab, celery`);
+  if (source === 'redbeat') return redbeatImportCommand(rest, io);
+  if (source === 'django') {
+    throw new BeatError(ErrorCode.Usage, `beat import: ${source} is not supported yet; sources: crontab, celery, redbeat`);
   }
-  throw new BeatError(ErrorCode.Usage, `beat import: unknown source ${shown(source)}; sources: crontab, celery. See 'beat import --help'.`);
+  throw new BeatError(
+    ErrorCode.Usage,
+    `beat import: unknown source ${shown(source)}; sources: crontab, celery, redbeat. See 'beat import --help'.`,
+  );
 }
 
 /** /etc/crontab and /etc/cron.d/* are in the system format, with a user field. */

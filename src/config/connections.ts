@@ -57,6 +57,18 @@ export function connectionProblems(config: ResolvedConfig, override?: BrokerOver
       });
     }
   }
+  const redbeat = config.sources.redbeat;
+  if (redbeat !== undefined) {
+    const redbeatUrl = redbeat.url;
+    // Dialled with the broker's transport options only when it is the broker's Redis (src/redbeat/wiring.ts).
+    if (redbeatUrl !== undefined)
+      problems.push(refusal(['sources', 'redbeat', 'url'], () => parseRedisUrl(redbeatUrl, redbeatUrl === url ? transportOptions : {})));
+    else if (kind === 'amqp')
+      problems.push({
+        path: ['sources', 'redbeat', 'url'],
+        message: "with an AMQP broker there is no broker Redis to find RedBeat's keys on: give RedBeat's Redis (its redbeat_redis_url)",
+      });
+  }
   // Lock servers are dialled without the broker's transport options (see service.ts).
   config.lock.urls.forEach((lockUrl, i) => problems.push(refusal(['lock', 'urls', i], () => parseRedisUrl(lockUrl, {}))));
   return problems.filter((p): p is ConnectionProblem => p !== undefined);

@@ -76,6 +76,10 @@ export interface ResolvedConfig {
   readonly state: { readonly url: string | undefined; readonly prefix: string };
   /** The config's own alert settings, for runtime entries resolved later (their own override them). */
   readonly alerts: ParsedAlerts | undefined;
+  /** Other sources of runtime entries: RedBeat's keys (url undefined = the broker's Redis). */
+  readonly sources: {
+    readonly redbeat?: { readonly url: string | undefined; readonly keyPrefix: string; readonly lockKey: string | undefined };
+  };
 }
 
 export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: string): Schedule {
@@ -154,5 +158,15 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
       prefix: parsed.state.prefix,
     },
     alerts: parsed.alerts,
+    sources:
+      parsed.sources.redbeat === undefined
+        ? {}
+        : {
+            redbeat: {
+              url: parsed.sources.redbeat.url,
+              keyPrefix: parsed.sources.redbeat.keyPrefix,
+              lockKey: parsed.sources.redbeat.lockKey,
+            },
+          },
   };
 }

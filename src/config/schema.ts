@@ -197,6 +197,20 @@ export const stateSchema = keyed({
     .default(DEFAULTS.statePrefix),
 });
 
+/** RedBeat's keys as a source of entries (src/redbeat/): what Python saves with RedBeatSchedulerEntry runs here. */
+export const redbeatSourceSchema = keyed({
+  /** The Redis RedBeat uses (its `redbeat_redis_url`). Default: the broker's Redis. */
+  url: z.string({ error: 'sources.redbeat.url must be a URL such as "redis://127.0.0.1:6379/0"' }).min(1).optional(),
+  /** RedBeat's `redbeat_key_prefix`. */
+  keyPrefix: z.string({ error: 'sources.redbeat.keyPrefix must be a string' }).default(DEFAULTS.redbeatKeyPrefix),
+  /** RedBeat's `redbeat_lock_key` (put under keyPrefix, as RedBeat does). Default: `<keyPrefix>:lock`. */
+  lockKey: z.string({ error: 'sources.redbeat.lockKey must be a string' }).min(1).optional(),
+});
+
+export const sourcesSchema = keyed({
+  redbeat: redbeatSourceSchema.optional(),
+});
+
 export const configSchema = keyed(
   {
     /** The deployment: replicas with the same name share state and elect one leader. */
@@ -246,6 +260,8 @@ export const configSchema = keyed(
     state: stateSchema.default({ prefix: DEFAULTS.statePrefix }),
     /** Alerts for every entry (a webhook, which kinds, lateAfter); an entry's own `alerts` override them. */
     alerts: alertsSchema.optional(),
+    /** Where else entries come from while beat runs, besides the runtime store. */
+    sources: sourcesSchema.default({}),
   },
   { beat_max_loop_interval: 'maxInterval' },
 ).superRefine((config, ctx) => {

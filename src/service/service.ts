@@ -20,6 +20,7 @@ import { checkRedisServer } from '../redis/server-checks.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { EntryCatalog } from '../runtime/entry-catalog.js';
+import { createRedBeat } from '../redbeat/wiring.js';
 import { createPublishing, stateUrlFor } from '../publish/publishing.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
 import { entriesHandlers } from './entries-api.js';
@@ -45,7 +46,8 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const publishing = createPublishing(config, keys, log, state);
   const lockClients: Redis[] =
     config.lock.urls.length === 0 ? [state] : config.lock.urls.map((url, i) => createRedisClient(url, {}, `lock ${i + 1}`, log));
-  const allClients = [state, subscriber, ...lockClients.filter((c) => c !== state)];
+  const redbeat = createRedBeat({ config, state, stateUrl, stateKey: keys.state, instanceId, logger: log });
+  const allClients = [state, subscriber, ...lockClients.filter((c) => c !== state), ...(redbeat?.client ? [redbeat.client] : [])];
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled([publishing.close(), ...allClients.map((c) => c.quit().catch(() => c.disconnect()))]);
   };
@@ -60,11 +62,12 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     entries: () => [...supervisor.config.entries, ...catalog.entries()],
     states: stateStore,
   });
-  const events = fanOutEvents([...(metrics ? [metrics.events] : []), alerts.events]);
+  const counted = fanOutEvents([...(metrics ? [metrics.events] : []), alerts.events]);
+  const events = redbeat?.events(counted) ?? counted;
   const staticNames = new Set(config.entries.map((e) => e.name));
   const entryStore = new RedisEntryStore(state, keys, staticNames);
   const catalog = new EntryCatalog({
-    sources: [entryStore],
+    sources: redbeat === undefined ? [entryStore] : [entryStore, redbeat.source],
     logger: log,
     intervalMs: config.maxIntervalMs,
     defaults: { zone: config.timezone, alerts: config.alerts },
@@ -177,6 +180,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
         watch.stop();
         await catalog.stop();
         await supervisor.stop();
+        await redbeat?.stop();
         await Promise.allSettled([closeAll(), http?.close()]);
         log.info({ event: EVENTS.stop, reason }, 'stopped');
         done.resolve();

@@ -1,0 +1,91 @@
+/** `beat import redbeat`: RedBeat's entries in Redis, snapshotted as a config file. */
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
+import { silentLogger } from '../base/log.js';
+import { maskUrl } from '../config/redis-url.js';
+import { renderImportedConfig } from '../importers/render.js';
+import { REDBEAT_DEFAULT_PREFIX, redbeatKeys } from '../redbeat/keys.js';
+import { snapshotRedBeat } from '../redbeat/snapshot.js';
+import { connectWithRetry, createRedisClient } from '../redis/connect.js';
+import { isValidZone } from '../time/zone.js';
+import { parseCommandArgs } from './args.js';
+import { writeImported } from './import-output.js';
+import { ExitCode } from './io.js';
+import type { Io } from './io.js';
+
+export const IMPORT_REDBEAT_HELP = `Usage: beat import redbeat --url REDIS_URL [--key-prefix P] [--timezone ZONE] [--out FILE]
+
+Reads the entries RedBeat keeps in Redis (what RedBeatSchedulerEntry.save() wrote: the members of
+<prefix>:schedule and their hashes) and writes them as tsbeat entries: interval (with relative),
+crontab, rrule; args, kwargs, options; disabled ones with enabled: false. Whatever tsbeat cannot
+express (a custom schedule class, dateutil's byeaster, a dtstart offset that is not whole hours,
+an option tsbeat does not send) is listed on stderr and left out. Nothing is written to Redis.
+To run RedBeat's entries where they are instead, see sources.redbeat in the README.
+
+Options:
+      --url URL         RedBeat's Redis (its redbeat_redis_url), e.g. redis://127.0.0.1:6379/0 (required)
+      --key-prefix P    RedBeat's redbeat_key_prefix (default "${REDBEAT_DEFAULT_PREFIX}")
+      --timezone ZONE   Celery's timezone, in which RedBeat read the crontabs (default UTC)
+  -o, --out FILE        write the config there (default: stdout)
+  -h, --help            show this help
+`;
+
+const CONNECT_TIMEOUT_MS = 5000;
+
+export async function redbeatImportCommand(argv: string[], io: Io): Promise<ExitCode> {
+  const { values } = parseCommandArgs('import redbeat', argv, {
+    url: { type: 'string' },
+    'key-prefix': { type: 'string' },
+    timezone: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.out(IMPORT_REDBEAT_HELP);
+    return ExitCode.Ok;
+  }
+  const usage = (problem: string) => new BeatError(ErrorCode.Usage, `beat import redbeat: ${problem}. See 'beat import redbeat --help'.`);
+  const url = values.url;
+  if (url === undefined || url === '') throw usage("--url must name RedBeat's Redis, e.g. --url redis://127.0.0.1:6379/0");
+  if (values.timezone !== undefined && !isValidZone(values.timezone))
+    throw usage(
+      `--timezone ${shown(values.timezone)} is not a time zone; use Celery's timezone setting, an IANA name such as "Europe/Berlin"`,
+    );
+  const prefix = values['key-prefix'] ?? REDBEAT_DEFAULT_PREFIX;
+  const keys = redbeatKeys(prefix);
+  const client = createRedisClient(url, {}, 'redbeat', silentLogger);
+  let entries;
+  try {
+    try {
+      await connectWithRetry(client, AbortSignal.timeout(CONNECT_TIMEOUT_MS));
+    } catch (error) {
+      if (error instanceof BeatError) throw error;
+      throw new BeatError(
+        ErrorCode.RedisUnavailable,
+        `beat import redbeat: cannot reach Redis at ${maskUrl(url)} within ${CONNECT_TIMEOUT_MS / 1000} s; check --url`,
+        {
+          cause: error,
+        },
+      );
+    }
+    entries = await snapshotRedBeat(client, keys);
+  } finally {
+    client.disconnect();
+  }
+  const beatSchedule: Record<string, unknown> = {};
+  const notes: string[] = [];
+  for (const e of entries) {
+    if (e.entry !== undefined) beatSchedule[e.name] = e.entry;
+    else
+      notes.push(
+        `${keys.entry(e.name)}: not imported: ${e.problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ')}`,
+      );
+  }
+  const timezone = values.timezone ?? 'UTC';
+  const config = { timezone, beatSchedule };
+  const header = [
+    `Imported by \`beat import redbeat\` from ${maskUrl(url)} (key prefix ${JSON.stringify(prefix)}).`,
+    `Crontabs are read in timezone ${timezone}: it must be Celery's timezone setting, in which RedBeat read them.`,
+  ];
+  const rendered = renderImportedConfig(config, header, values.out ?? '<stdout>');
+  return writeImported(io, values.out, rendered, Object.keys(beatSchedule).length, notes);
+}

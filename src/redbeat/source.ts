@@ -1,0 +1,116 @@
+/**
+ * RedBeat's entries as a source of runtime entries: what Python code saves with
+ * `RedBeatSchedulerEntry(...).save()` runs under tsbeat unchanged.
+ *
+ * RedBeat keeps no version counter and sends no message when an entry changes; but its save()
+ * always ZADDs the entry's key to `<prefix>:schedule`, and its delete() removes the key from there
+ * and the hash. So every look (every maxInterval, see EntryCatalog) reads the zset with a digest of
+ * each definition (redbeat-digest.lua: 40 hex digits per entry, 1,000 entries per call), and
+ * fetches only the definitions whose digest changed. An entry Python saves, edits, disables or
+ * deletes is picked up within maxInterval. Only the zset's members count, as for RedBeat's own
+ * beat: a hash whose key is not in the zset is not scheduled by either.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
+import { sourcedRedBeatEntry } from './definition.js';
+import type { RedBeatKeys } from './keys.js';
+import { withRedBeatScripts } from './scripts.js';
+import { decodeDatetime } from './typed-json.js';
+
+/** What RedBeat's meta says of an entry's last run, for tsbeat's state of an entry it has never seen. */
+export interface RedBeatSeed {
+  readonly name: string;
+  readonly lastRunMs: number;
+  readonly runCount: number;
+}
+
+export interface RedBeatSourceOptions {
+  readonly client: Redis;
+  readonly keys: RedBeatKeys;
+  /** Called with the entries first seen that RedBeat ran before (see seed.ts); before they are handed on. */
+  readonly seed?: (seeds: readonly RedBeatSeed[]) => Promise<void>;
+}
+
+/** Zset ranks per digest call: large enough to be quick, small enough not to hold Redis up. */
+const CHUNK = 1000;
+
+export class RedBeatSource implements EntrySource {
+  readonly origin = 'redbeat' as const;
+  /** The digest of each entry's definition as last handed on, by name. */
+  private readonly known = new Map<string, string>();
+  private looks = 0;
+
+  constructor(private readonly options: RedBeatSourceOptions) {}
+
+  async load(): Promise<EntrySnapshot> {
+    this.known.clear();
+    const { changed, cursor } = await this.look();
+    return { entries: changed, cursor };
+  }
+
+  async changesSince(cursor: string): Promise<EntryChanges> {
+    // A cursor from another look than the last (the catalog reloaded): everything again.
+    if (cursor !== String(this.looks)) this.known.clear();
+    return this.look();
+  }
+
+  private async look(): Promise<EntryChanges> {
+    const { client, keys } = this.options;
+    const scripts = withRedBeatScripts(client);
+    const now = new Map<string, string>();
+    for (let start = 0; ; start += CHUNK) {
+      const reply = await scripts.redbeatDigest(1, keys.schedule, String(start), String(start + CHUNK - 1));
+      for (let i = 0; i + 1 < reply.length; i += 2) {
+        const name = keys.nameOf(reply[i] as string);
+        const digest = reply[i + 1] as string;
+        if (name !== undefined && digest !== '') now.set(name, digest);
+      }
+      if (reply.length < 2 * CHUNK) break;
+    }
+    const removed = [...this.known.keys()].filter((name) => !now.has(name));
+    for (const name of removed) this.known.delete(name);
+    const fetch = [...now].filter(([name, digest]) => this.known.get(name) !== digest).map(([name]) => name);
+    const changed: SourcedEntry[] = [];
+    const seeds: RedBeatSeed[] = [];
+    for (let i = 0; i < fetch.length; i += CHUNK) {
+      const names = fetch.slice(i, i + CHUNK);
+      const pipeline = client.pipeline();
+      for (const name of names) pipeline.hmget(keys.entry(name), 'definition', 'meta');
+      const replies = (await pipeline.exec()) ?? [];
+      names.forEach((name, j) => {
+        const [error, value] = replies[j] ?? [null, null];
+        const [definition, meta] = error === null ? (value as (string | null)[]) : [null, null];
+        if (definition === null || definition === undefined) {
+          // Deleted between the digest and the read.
+          if (this.known.delete(name)) removed.push(name);
+          return;
+        }
+        const firstSight = !this.known.has(name);
+        this.known.set(name, createHash('sha1').update(definition).digest('hex'));
+        changed.push(sourcedRedBeatEntry(name, definition));
+        const seed = firstSight ? seedOf(name, meta ?? null) : undefined;
+        if (seed !== undefined) seeds.push(seed);
+      });
+    }
+    if (seeds.length > 0 && this.options.seed !== undefined) await this.options.seed(seeds);
+    this.looks += 1;
+    return { changed, removed, cursor: String(this.looks) };
+  }
+}
+
+/** RedBeat's meta of an entry that ran under RedBeat: its last run and count; undefined when it never ran. */
+export function seedOf(name: string, meta: string | null): RedBeatSeed | undefined {
+  if (meta === null) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(meta);
+  } catch {
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object') return undefined;
+  const { last_run_at: lastRun, total_run_count: count } = parsed as Record<string, unknown>;
+  const lastRunMs = decodeDatetime(lastRun);
+  if (typeof lastRunMs !== 'number') return undefined;
+  return { name, lastRunMs, runCount: typeof count === 'number' && Number.isInteger(count) && count >= 0 ? count : 0 };
+}

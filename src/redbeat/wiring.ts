@@ -1,0 +1,67 @@
+/**
+ * The RedBeat source as `beat run` uses it (service.ts): its Redis connection, the source of its
+ * entries, the write-back after runs and its lock, tied to the scheduler's events.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../base/log.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import type { SchedulerEvents } from '../ports/events.js';
+import { createRedisClient } from '../redis/connect.js';
+import { withRedBeat } from './events.js';
+import { redbeatKeys } from './keys.js';
+import { RedBeatLock, TOKEN_PREFIX } from './lock.js';
+import { seedStates } from './seed.js';
+import { RedBeatSource } from './source.js';
+import { RedBeatWriteBack } from './write-back.js';
+
+export interface RedBeatParts {
+  readonly source: RedBeatSource;
+  /** Its own connection, when RedBeat's Redis is not the state's (to connect and close with the others). */
+  readonly client: Redis | undefined;
+  /** The scheduler's events with the write-back and the lock listening in. */
+  events(inner: SchedulerEvents): SchedulerEvents;
+  /** Gives the lock back and writes what is queued; before the connections close. */
+  stop(): Promise<void>;
+}
+
+export interface RedBeatWiring {
+  readonly config: ResolvedConfig;
+  readonly state: Redis;
+  readonly stateUrl: string;
+  /** tsbeat's state hash, where entries RedBeat ran before start from its meta (seed.ts). */
+  readonly stateKey: string;
+  readonly instanceId: string;
+  readonly logger: Logger;
+}
+
+export function createRedBeat(wiring: RedBeatWiring): RedBeatParts | undefined {
+  const { config, state, stateUrl, stateKey, instanceId, logger } = wiring;
+  const settings = config.sources.redbeat;
+  if (settings === undefined) return undefined;
+  const url = settings.url ?? config.broker.url;
+  // The broker's transport options (Sentinel, TLS) apply to the broker's Redis only.
+  const own =
+    url === stateUrl
+      ? undefined
+      : createRedisClient(url, url === config.broker.url ? config.broker.transportOptions : {}, 'redbeat', logger);
+  const client = own ?? state;
+  const keys = redbeatKeys(settings.keyPrefix, settings.lockKey);
+  const source = new RedBeatSource({ client, keys, seed: (seeds) => seedStates(state, stateKey, seeds) });
+  const writeBack = new RedBeatWriteBack(client, keys, logger);
+  const lock = new RedBeatLock({
+    client,
+    key: keys.lock,
+    token: `${TOKEN_PREFIX}${instanceId}`,
+    ttlMs: config.lock.ttlMs,
+    renewEveryMs: config.lock.renewEveryMs,
+    logger,
+  });
+  return {
+    source,
+    client: own,
+    events: (inner) => withRedBeat(inner, writeBack, lock),
+    stop: async () => {
+      await Promise.allSettled([lock.standBy(), writeBack.drain()]);
+    },
+  };
+}
