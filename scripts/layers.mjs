@@ -27,10 +27,12 @@ export const LAYERS = {
   amqp: ['celery', 'config', 'base'],
   publish: ['kombu', 'amqp', 'redis', 'ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
   runtime: ['ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
+  outcomes: ['ports', 'base'],
   observe: ['ports', 'base'],
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
   service: [
+    'outcomes',
     'http',
     'observe',
     'runtime',
@@ -48,6 +50,7 @@ export const LAYERS = {
   ],
   commands: [
     'importers',
+    'outcomes',
     'service',
     'http',
     'observe',

@@ -215,6 +215,24 @@ export const DEFAULTS = {
    */
   yamlAliasExpansion: 10,
   yamlExpandedValuesFloor: 1_000_000,
+
+  // Run outcomes (src/outcomes/), with a result backend configured.
+  /** Runs kept per entry in its history (`beat history`). */
+  runHistoryLength: 20,
+  /**
+   * `outcomeTimeout`: a run with no final state this long after it was published is recorded as
+   * `unknown` and no longer read (a task whose result was never stored, or expired: Celery's
+   * `result_expires` is one day by default).
+   */
+  outcomeTimeoutMs: 24 * 60 * 60 * 1000,
+  /** How often the leader reads the results of the runs still pending. */
+  outcomePollMs: 1000,
+  /** Result keys per MGET. */
+  outcomeBatch: 500,
+  /** At most this many result keys read per poll: the rest wait for the next ones, oldest first. */
+  outcomeReadsPerPoll: 2000,
+  /** Runs waiting to be recorded in their histories are written after this pause (a burst is written once, after it). */
+  outcomeRecordDelayMs: 50,
 } as const;
 
 /** Environment variables tsbeat reads. */
@@ -223,6 +241,8 @@ export const ENV = {
   /** The broker URL, over the config's broker.url; CELERY_BROKER_URL is read after it. */
   brokerUrl: 'BEAT_BROKER_URL',
   celeryBrokerUrl: 'CELERY_BROKER_URL',
+  /** The result backend URL, over the config's resultBackend (Celery's own variable). */
+  celeryResultBackend: 'CELERY_RESULT_BACKEND',
   /** HOST:PORT of the HTTP endpoints (beat run --http). */
   http: 'BEAT_HTTP',
   /** "json" keeps JSON log lines even on a terminal (which otherwise gets readable lines). */

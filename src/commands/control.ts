@@ -19,6 +19,8 @@ import { ControlStore } from '../redis/control-store.js';
 import { schedulerKeys } from '../redis/keys.js';
 import { stateUrlFor } from '../publish/publishing.js';
 import { RedisStateStore } from '../redis/state-store.js';
+import { RedisRunHistory } from '../redis/run-history-store.js';
+import { outcomeText } from '../control/run-view.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
 import { parseCommandArgs, parseCount, unknownEntryError } from './args.js';
 import { CONFIG_HELP, brokerOverride, configOption, loadFromArgs } from './config-args.js';
@@ -34,7 +36,9 @@ export const STATUS_HELP = `Usage: beat status [--config PATH] [--broker URL] [-
 
 Shows the deployment's current leader and every entry with its schedule, last run, next run and
 whether it is paused, read from Redis. LAST RUN is the last slot published, or, when the last run
-was a manual one (beat trigger), when that was published, marked "(trigger)". A WARNING line says
+was a manual one (beat trigger), when that was published, marked "(trigger)". With a resultBackend,
+LAST OUTCOME is the newest run's state (PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED,
+unknown), its runtime and the exception's first line; 'beat history ENTRY' shows the last runs. A WARNING line says
 when this config differs from the leader's, or when a lock key tsbeat did not write keeps every
 replica from leading.
 
@@ -76,12 +80,14 @@ ${REDIS_HELP}
 export const PAUSE_HELP = pauseHelp('pause');
 export const RESUME_HELP = pauseHelp('resume');
 
-const redisOptions = { ...configOption, broker: { type: 'string', short: 'b' }, help: { type: 'boolean', short: 'h' } } as const;
+export const redisOptions = { ...configOption, broker: { type: 'string', short: 'b' }, help: { type: 'boolean', short: 'h' } } as const;
 
-interface Control {
+export interface Control {
   readonly config: ResolvedConfig;
   readonly control: ControlStore;
   readonly states: RedisStateStore;
+  /** The entries' run histories (written by a leader with a resultBackend). */
+  readonly runs: RedisRunHistory;
   /** A failure of `beat <verb>` as the operator should read it: Redis's refusal with its fix, or Redis unavailable. */
   failure(verb: string, error: unknown): BeatError;
   /** Compares this config with the leader's and looks at the lock key (when it is on this Redis). */
@@ -89,7 +95,7 @@ interface Control {
   close(): Promise<void>;
 }
 
-async function openControl(io: Io, configPath: string | undefined, brokerFlag: string | undefined): Promise<Control> {
+export async function openControl(io: Io, configPath: string | undefined, brokerFlag: string | undefined): Promise<Control> {
   const { config } = await loadFromArgs(io, configPath, brokerOverride(io, brokerFlag));
   // State lives on the broker's Redis, or for an AMQP broker on state.url (default: the local Redis).
   const url = stateUrlFor(config);
@@ -112,6 +118,7 @@ async function openControl(io: Io, configPath: string | undefined, brokerFlag: s
     config,
     control,
     states: new RedisStateStore(client, keys),
+    runs: new RedisRunHistory(client, keys),
     failure: (verb, error) =>
       error instanceof BeatError
         ? error
@@ -143,8 +150,15 @@ function requireEntry(command: string, config: ResolvedConfig, name: string | un
 }
 
 export async function readStatus(control: Control, nowMs: number): Promise<DeploymentStatus> {
-  const [states, paused, check] = await Promise.all([control.states.readAll(), control.control.paused(), control.check()]);
+  const { config } = control;
+  const [states, paused, check, outcomes] = await Promise.all([
+    control.states.readAll(),
+    control.control.paused(),
+    control.check(),
+    config.resultBackend === undefined ? undefined : control.runs.latest(config.entries.map((e) => e.name)),
+  ]);
   return buildStatus({
+    ...(outcomes === undefined ? {} : { outcomes }),
     config: control.config,
     states,
     paused,
@@ -195,9 +209,11 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
       `deployment ${status.deployment}: ${status.leader ? `leader ${status.leader.instance} since ${status.leader.since}` : 'NO LEADER (no beat run instance holds the lock)'}`,
     );
     for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
+    // LAST OUTCOME only with a result backend: without one nothing is known of outcomes.
+    const withOutcomes = control.config.resultBackend !== undefined;
     io.out(
       renderTable(
-        ['NAME', 'TASK', 'SCHEDULE', 'LAST RUN', 'NEXT RUN', 'RUNS', 'STATE'],
+        ['NAME', 'TASK', 'SCHEDULE', 'LAST RUN', 'NEXT RUN', 'RUNS', 'STATE', ...(withOutcomes ? ['LAST OUTCOME'] : [])],
         status.entries.map((e) => [
           e.name,
           e.task,
@@ -206,6 +222,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
           e.nextRun ?? '-',
           String(e.runCount),
           !e.enabled ? 'disabled' : e.paused ? 'paused' : 'active',
+          ...(withOutcomes ? [outcomeText(e.lastOutcome)] : []),
         ]),
       ),
     );

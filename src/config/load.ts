@@ -157,5 +157,23 @@ export async function loadConfig(location: ConfigLocation = {}): Promise<LoadedC
   const path = findConfigFile(location);
   const source = displayName(path, location.cwd ?? process.cwd());
   const raw = await readConfigFile(path, source);
-  return { path, source, config: parseConfig(raw.value, source, raw.locate, location.broker) };
+  const config = parseConfig(raw.value, source, raw.locate, location.broker);
+  return { path, source, config: withResultBackendFromEnv(config, location.env ?? process.env, source) };
+}
+
+/** $CELERY_RESULT_BACKEND (an empty one counts as unset) replaces resultBackend, checked as the file's would be. */
+function withResultBackendFromEnv(config: ResolvedConfig, env: NodeJS.ProcessEnv, source: string): ResolvedConfig {
+  const url = env[ENV.celeryResultBackend];
+  if (url === undefined || url === '') return config;
+  const resolved: ResolvedConfig = {
+    ...config,
+    resultBackend: { url, transportOptions: config.resultBackend?.transportOptions ?? {} },
+  };
+  const problems = connectionProblems(resolved).filter((p) => p.path[0] === 'resultBackend');
+  if (problems.length > 0)
+    throw new ConfigError(
+      source,
+      problems.map(({ message }) => ({ path: ENV.celeryResultBackend, message })),
+    );
+  return resolved;
 }

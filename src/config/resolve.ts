@@ -58,6 +58,9 @@ export interface ResolvedConfig {
   readonly lock: LockSettings;
   /** Redis for state and lock as configured; undefined = the broker's Redis (or, for AMQP, the local default). */
   readonly state: { readonly url: string | undefined; readonly prefix: string };
+  /** Celery's result backend, read for run outcomes; undefined = none (no outcomes). */
+  readonly resultBackend: { readonly url: string; readonly transportOptions: ParsedConfig['resultBackendTransportOptions'] } | undefined;
+  readonly outcomeTimeoutMs: number;
 }
 
 export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: string): Schedule {
@@ -121,5 +124,10 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
       url: parsed.state.url,
       prefix: parsed.state.prefix,
     },
+    resultBackend:
+      parsed.resultBackend === undefined
+        ? undefined
+        : { url: parsed.resultBackend, transportOptions: parsed.resultBackendTransportOptions },
+    outcomeTimeoutMs: parsed.outcomeTimeout,
   };
 }

@@ -10,7 +10,7 @@ import { keyed } from './keys.js';
 import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
 import { checkCeleryJson } from './json-value.js';
-import { TIMER_MAX_MS, durationSchema } from './duration.js';
+import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { shown } from '../base/errors.js';
 
 export const CATCH_UP_POLICIES = ['once', 'skip', 'all'] as const;
@@ -166,6 +166,17 @@ export const configSchema = keyed(
     maxInterval: durationSchema('maxInterval', 10, TIMER_MAX_MS).default(DEFAULTS.maxIntervalMs),
     lock: lockSchema.default({ ttl: DEFAULTS.lockTtlMs, retryEvery: DEFAULTS.lockRetryMs, maxClockSkew: DEFAULTS.maxClockSkewMs }),
     state: stateSchema.default({ prefix: DEFAULTS.statePrefix }),
+    // Run outcomes (issue 22): read from the workers' result backend.
+    /**
+     * Celery's `result_backend` (also $CELERY_RESULT_BACKEND), a Redis one: redis://, rediss://,
+     * sentinel://. With it the leader reads each published run's result and keeps a history per
+     * entry (`beat history`). Default: none, and no outcomes.
+     */
+    resultBackend: z.string({ error: 'resultBackend must be a URL such as "redis://127.0.0.1:6379/1"' }).min(1).optional(),
+    /** Celery's `result_backend_transport_options`: `global_keyprefix`, and the connection's (sentinel `master_name`, …). */
+    resultBackendTransportOptions: transportOptionsSchema.default({}),
+    /** A run without a final state this long after it was published is recorded as `unknown`. */
+    outcomeTimeout: durationSchema('outcomeTimeout', 1000, DURATION_MAX_MS).default(DEFAULTS.outcomeTimeoutMs),
   },
   { beat_max_loop_interval: 'maxInterval' },
 );

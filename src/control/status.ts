@@ -8,6 +8,9 @@ import { skipThrough } from '../core/due.js';
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { formatInstant } from '../time/zone.js';
 import type { EntryState } from '../ports/state.js';
+import type { RunRecord } from '../ports/outcomes.js';
+import { runView } from './run-view.js';
+import type { RunView } from './run-view.js';
 
 export interface LeaderInfo {
   readonly instance: string;
@@ -35,6 +38,8 @@ export interface EntryStatus {
   readonly runCount: number;
   /** The next slot; null when disabled, paused, or the schedule has run out. */
   readonly nextRun: string | null;
+  /** The newest run's outcome, from the entry's history; null without a resultBackend or before the first run. */
+  readonly lastOutcome: RunView | null;
 }
 
 export interface DeploymentStatus {
@@ -60,6 +65,8 @@ export interface StatusInput {
   readonly self: DeploymentStatus['self'];
   readonly nowMs: number;
   readonly warnings?: readonly string[];
+  /** Each entry's newest run from its history (run outcomes); absent without a resultBackend. */
+  readonly outcomes?: ReadonlyMap<string, RunRecord>;
 }
 
 function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
@@ -67,6 +74,8 @@ function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
   // A publish time without a slot can only be a manual run's, whether or not the state marks it.
   return state.lastRunTriggered === true || state.slotMs === undefined ? 'trigger' : 'schedule';
 }
+
+const lastOutcome = (record: RunRecord | undefined, zone: string): RunView | null => (record === undefined ? null : runView(record, zone));
 
 export function buildStatus(input: StatusInput): DeploymentStatus {
   const { config, states, paused, nowMs } = input;
@@ -90,6 +99,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       lastRunBy: lastRunBy(state),
       runCount: state?.runCount ?? 0,
       nextRun: next === undefined ? null : formatInstant(next, zone),
+      lastOutcome: lastOutcome(input.outcomes?.get(entry.name), zone),
     };
   });
   return {

@@ -23,6 +23,11 @@
  *   <prefix>:{<name>}:entries:version  string  the version counter of the runtime entries, raised by each write
  *   <prefix>:{<name>}:statics  set  the names of the config file's entries, written by the leader: runtime entries may not take them
  *   <prefix>:{<name>}:statics:id  string  a hash of those names, so that an unchanged list is not written again
+ *   <prefix>:{<name>}:runs:<entry>  list  the entry's last runs, newest first, JSON each (run-history-codec.ts), written by
+ *                              lua/run-history.lua only; at most DEFAULTS.runHistoryLength
+ *   <prefix>:{<name>}:runs:pending  set  names of entries with a run whose outcome is not final yet (a new leader goes on
+ *                              tracking those). No entry can be named "pending" here: its list is runs:<entry>, the set
+ *                              runs:pending, and an entry named "pending" would share the key; it is escaped (see runs())
  */
 /** The start of the events channel's message after a write of runtime entries ("entries <version>"). */
 export const ENTRIES_MESSAGE = 'entries';
@@ -42,6 +47,9 @@ export interface SchedulerKeys {
   readonly entriesVersion: string;
   readonly statics: string;
   readonly staticsId: string;
+  /** The history list of an entry's runs. */
+  runs(entry: string): string;
+  readonly runsPending: string;
 }
 
 /** The Redis type tsbeat keeps at each of its keys (as TYPE names it), for naming a stray value at one. */
@@ -58,6 +66,7 @@ export const SCHEDULER_KEY_TYPES = {
   entriesVersion: 'string',
   statics: 'set',
   staticsId: 'string',
+  runsPending: 'set',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
 
 /** `[key, type]` of the named scheduler keys, for nameWrongType. */
@@ -85,5 +94,8 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     entriesVersion: `${base}entries:version`,
     statics: `${base}statics`,
     staticsId: `${base}statics:id`,
+    // "runs:pending" is the set: an entry of that name gets "runs:=pending", which no other name maps to.
+    runs: (entry) => `${base}runs:${entry === 'pending' || entry.startsWith('=') ? `=${entry}` : entry}`,
+    runsPending: `${base}runs:pending`,
   };
 }

@@ -9,6 +9,10 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { startHttpServer } from '../http/server.js';
 import { NO_EVENTS } from '../ports/events.js';
+import { NO_OUTCOME_EVENTS } from '../ports/outcomes.js';
+import { trackingEvents } from '../outcomes/scheduler-events.js';
+import { RedisRunHistory } from '../redis/run-history-store.js';
+import { startOutcomes } from './outcomes.js';
 import { ClockGuard } from '../redis/clock-guard.js';
 import { connectWithRetry, createRedisClient } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
@@ -35,7 +39,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   // prom-client is not even loaded (~30 ms and ~2 MB of every start), and no sampler of process
   // metrics (CPU, heap, event-loop lag every 100 ms) wakes the process 10 times a second.
   const metrics = options.http === undefined ? undefined : new (await import('../observe/metrics.js')).BeatMetrics();
-  const events = metrics?.events ?? NO_EVENTS;
+  const metricEvents = metrics?.events ?? NO_EVENTS;
 
   const stateUrl = stateUrlFor(config);
   const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
@@ -44,8 +48,15 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const lockClients: Redis[] =
     config.lock.urls.length === 0 ? [state] : config.lock.urls.map((url, i) => createRedisClient(url, {}, `lock ${i + 1}`, log));
   const allClients = [state, subscriber, ...lockClients.filter((c) => c !== state)];
+  // Run outcomes (resultBackend): the leader follows each run it published (src/outcomes/).
+  const outcomes = startOutcomes(config, keys, state, log, clock, metrics?.outcomes ?? NO_OUTCOME_EVENTS);
+  const events = outcomes === undefined ? metricEvents : trackingEvents(metricEvents, outcomes.tracker, clock, outcomes.onError);
   const closeAll = async (): Promise<void> => {
-    await Promise.allSettled([publishing.close(), ...allClients.map((c) => c.quit().catch(() => c.disconnect()))]);
+    await Promise.allSettled([
+      publishing.close(),
+      ...allClients.map((c) => c.quit().catch(() => c.disconnect())),
+      outcomes?.client.quit().catch(() => outcomes.client.disconnect()),
+    ]);
   };
 
   const stateStore = new RedisStateStore(state, keys, warnUnreadableOnce(log));
@@ -107,7 +118,18 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   });
 
   metrics?.readScheduleFrom(scheduleMetrics(supervisor));
-  const answers = probes({ instanceId, clock, supervisor, redis: state, clockGuard, publishing, watch, states: stateStore, control });
+  const answers = probes({
+    instanceId,
+    clock,
+    supervisor,
+    redis: state,
+    clockGuard,
+    publishing,
+    watch,
+    states: stateStore,
+    control,
+    runs: new RedisRunHistory(state, keys),
+  });
   const http = metrics && options.http ? await startHttpServer(options.http, { metrics, ...answers }, log) : undefined;
 
   // Terminal lines leave instance and deployment out (see createLogger): this line says them once.
@@ -144,6 +166,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
         watch.stop();
         await catalog.stop();
         await supervisor.stop();
+        await outcomes?.tracker.stop();
         await Promise.allSettled([closeAll(), http?.close()]);
         log.info({ event: EVENTS.stop, reason }, 'stopped');
         done.resolve();
