@@ -231,6 +231,11 @@ export const DEFAULTS = {
   outcomeBatch: 500,
   /** At most this many result keys read per poll: the rest wait for the next ones, oldest first. */
   outcomeReadsPerPoll: 2000,
+  /**
+   * At most this many runs followed at once: beyond it the oldest is given up as `unknown` (tasks
+   * that never store a result, published often, would otherwise pile up until outcomeTimeout).
+   */
+  outcomeMaxPending: 100_000,
   /** Runs waiting to be recorded in their histories are written after this pause (a burst is written once, after it). */
   outcomeRecordDelayMs: 50,
 } as const;

@@ -231,14 +231,34 @@ function renderParts(parts: readonly Part[], values: SlotValues): string {
  * the run). A task id is a UUID (v5 for slots, v4 for triggers): never all zeros, which W3C forbids.
  */
 export function traceparentJson(taskId: string): string {
-  let hex = taskId.slice(0, 8) + taskId.slice(9, 13) + taskId.slice(14, 18) + taskId.slice(19, 23) + taskId.slice(24, 36);
+  if (isLowercaseUuid(taskId)) {
+    // Sliced, not matched: this runs once per message published.
+    const tail = taskId.slice(19, 23) + taskId.slice(24);
+    return `"00-${taskId.slice(0, 8)}${taskId.slice(9, 13)}${taskId.slice(14, 18)}${tail}-${tail}-01"`;
+  }
   // An id of another shape (one given to `beat trigger`, say): its SHA-1 stands in, still deterministic.
-  if (taskId.length !== 36 || !LOWER_HEX_32.test(hex) || ALL_ZERO.test(hex))
-    hex = createHash('sha1').update(taskId).digest('hex').slice(0, 32);
-  return `"00-${hex}-${hex.slice(16)}-01"`;
+  const hex = createHash('sha1').update(taskId).digest('hex');
+  const trace = /^0{32}/.test(hex) ? `1${hex.slice(1, 32)}` : hex.slice(0, 32);
+  const parent = /^0{16}$/.test(trace.slice(16)) ? `${trace.slice(16, 31)}1` : trace.slice(16);
+  return `"00-${trace}-${parent}-01"`;
 }
-const LOWER_HEX_32 = /^[0-9a-f]{32}$/;
-const ALL_ZERO = /^0+$|^.{16}0{16}$/;
+
+/**
+ * A UUID in lowercase hex with a version of 1-8 and the RFC variant: then neither half of its digits
+ * is all zeros (the version and variant digits are not), as W3C requires of trace and parent ids.
+ */
+function isLowercaseUuid(id: string): boolean {
+  if (id.length !== 36) return false;
+  for (let i = 0; i < 36; i += 1) {
+    const c = id.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return false;
+    } else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  const version = id.charCodeAt(14);
+  const variant = id.charCodeAt(19);
+  return version >= 0x31 && version <= 0x38 && (variant === 0x38 || variant === 0x39 || variant === 0x61 || variant === 0x62);
+}
 
 /** A time of ours as JSON: `isoFromMicros` writes digits, '-', ':', '.', '+' and 'T' only. */
 const timeJson = (iso: string | null): string => (iso === null ? 'null' : `"${iso}"`);

@@ -26,6 +26,7 @@ export interface TrackerOptions {
   readonly batch?: number;
   readonly readsPerPoll?: number;
   readonly recordDelayMs?: number;
+  readonly maxPending?: number;
 }
 
 interface Tracked {
@@ -50,12 +51,14 @@ export class OutcomeTracker {
   private readonly batch: number;
   private readonly readsPerPoll: number;
   private readonly recordDelayMs: number;
+  private readonly maxPending: number;
 
   constructor(private readonly o: TrackerOptions) {
     this.pollMs = o.pollMs ?? DEFAULTS.outcomePollMs;
     this.batch = o.batch ?? DEFAULTS.outcomeBatch;
     this.readsPerPoll = o.readsPerPoll ?? DEFAULTS.outcomeReadsPerPoll;
     this.recordDelayMs = o.recordDelayMs ?? DEFAULTS.outcomeRecordDelayMs;
+    this.maxPending = o.maxPending ?? DEFAULTS.outcomeMaxPending;
   }
 
   /** Begins tracking (on leading): the runs the histories hold as pending first. */
@@ -109,9 +112,27 @@ export class OutcomeTracker {
 
   private track(entry: string, record: RunRecord): void {
     this.pending.set(record.taskId, { entry, record });
+    if (this.pending.size > this.maxPending) this.giveUpOldest();
     const known = this.newest.get(entry);
     const knownRecord = known === undefined ? undefined : this.pending.get(known)?.record;
     if (knownRecord === undefined || knownRecord.publishedAtMs <= record.publishedAtMs) this.newest.set(entry, record.taskId);
+  }
+
+  private giveUpOldest(): void {
+    const oldest = this.pending.values().next().value;
+    if (oldest === undefined) return;
+    oldest.record = {
+      ...oldest.record,
+      state: 'unknown',
+      finishedAtMs: this.o.clock.now(),
+      exception: `no longer followed: more than ${this.maxPending} runs without a result`,
+    };
+    const { entry, record } = oldest;
+    this.finish(oldest);
+    // After the run's own record was written (it may still be waiting in toRecord).
+    void this.flushRecords().then(() =>
+      this.o.history.update(entry, record).catch((error: unknown) => this.failed('recording a run given up', error)),
+    );
   }
 
   private async flushRecords(): Promise<void> {

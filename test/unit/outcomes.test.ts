@@ -245,3 +245,30 @@ describe('the resultBackend setting and beat history, as the CLI takes them', ()
     });
   });
 });
+
+describe('the outcome tracker, bounded', () => {
+  it('gives the oldest run up as unknown when more than maxPending are followed', async () => {
+    const history = memoryHistory();
+    const finished: string[] = [];
+    const tracker = new OutcomeTracker({
+      history,
+      results: { read: async (ids) => ids.map(() => undefined) },
+      events: { finished: (_e, r) => finished.push(`${r.taskId} ${r.state}`) },
+      logger: silentLogger,
+      clock: { now: () => 10 },
+      timeoutMs: 60_000,
+      pollMs: 60_000,
+      maxPending: 2,
+    });
+    await tracker.start();
+    for (const id of ['a', 'b', 'c']) tracker.published('e', id, 1, 1);
+    expect(finished).toEqual(['a unknown']);
+    expect(tracker.pendingCount).toBe(2);
+    await tracker.stop();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(history.lists.get('e')?.find((r) => r.taskId === 'a')).toMatchObject({
+      state: 'unknown',
+      exception: expect.stringContaining('no longer followed'),
+    });
+  });
+});
