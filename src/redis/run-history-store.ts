@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { DEFAULTS } from '../base/defaults.js';
+import { isFinal } from '../ports/outcomes.js';
 import type { RunHistory, RunRecord } from '../ports/outcomes.js';
 import type { SchedulerKeys } from './keys.js';
 import { decodeRun, encodeRun } from './run-history-codec.js';
@@ -43,8 +44,7 @@ export class RedisRunHistory implements RunHistory {
     const lists = await this.readLists(entries, this.length);
     const out: { entry: string; record: RunRecord }[] = [];
     entries.forEach((entry, i) => {
-      for (const record of lists[i] ?? [])
-        if (!['SUCCESS', 'FAILURE', 'REVOKED', 'unknown'].includes(record.state)) out.push({ entry, record });
+      for (const record of lists[i] ?? []) if (!isFinal(record.state)) out.push({ entry, record });
     });
     return out;
   }
