@@ -27,6 +27,7 @@ export const LAYERS = {
   amqp: ['celery', 'config', 'base'],
   publish: ['kombu', 'amqp', 'redis', 'ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
   runtime: ['ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
+  outcomes: ['ports', 'base'],
   observe: ['ports', 'base'],
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
@@ -36,6 +37,7 @@ export const LAYERS = {
   service: [
     'alerts',
     'redbeat',
+    'outcomes',
     'http',
     'observe',
     'runtime',
@@ -54,6 +56,7 @@ export const LAYERS = {
   commands: [
     'importers',
     'redbeat',
+    'outcomes',
     'service',
     'http',
     'observe',

@@ -18,6 +18,7 @@ import { importCommand } from './commands/import.js';
 import { entriesCommand } from './commands/entries.js';
 import { runCommand } from './commands/run.js';
 import { pauseCommand, resumeCommand, statusCommand, triggerCommand } from './commands/control.js';
+import { historyCommand } from './commands/history.js';
 import { BeatError, ErrorCode, clipQuoted, errorMessage, shown } from './base/errors.js';
 import { DEFAULTS } from './base/defaults.js';
 import { VERSION } from './base/version.js';
@@ -28,7 +29,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   run: { run: runCommand, summary: 'run the scheduler (leader or standby); --dry-run to try a schedule without Redis' },
   check: { run: checkCommand, summary: 'validate the config and list its entries with their next fire' },
   next: { run: nextCommand, summary: 'print the next fire instants of each entry' },
-  status: { run: statusCommand, summary: 'show the leader and every entry (last run, next run, paused), from Redis' },
+  status: { run: statusCommand, summary: 'show the leader and every entry (last run, next run, paused, last outcome), from Redis' },
+  history: { run: historyCommand, summary: "show an entry's last runs and their outcomes (with a resultBackend)" },
   trigger: { run: triggerCommand, summary: 'publish one run of an entry now, through the leader' },
   pause: { run: pauseCommand, summary: 'pause an entry (kept in Redis, honoured within a second)' },
   resume: { run: resumeCommand, summary: 'resume a paused entry' },

@@ -123,3 +123,51 @@ export function succeededPing(entry: ResolvedEntry, slotMs: number, taskId: stri
     },
   ];
 }
+
+/** A run that ended: `failed` on FAILURE (and its failure ping), the success ping on SUCCESS. */
+export function finishedDeliveries(
+  deployment: string,
+  entry: ResolvedEntry,
+  run: {
+    readonly taskId: string;
+    readonly slotMs: number;
+    readonly state: string;
+    readonly exception?: string;
+    readonly finishedAtMs?: number;
+  },
+  nowMs: number,
+): Delivery[] {
+  if (run.state === 'SUCCESS') return succeededPing(entry, run.slotMs, run.taskId);
+  if (run.state !== 'FAILURE') return [];
+  return alertDeliveries({
+    deployment,
+    entry,
+    kind: 'failed',
+    slotMs: run.slotMs,
+    taskId: run.taskId,
+    state: run.state,
+    reason: run.exception ?? 'the task failed',
+    atMs: run.finishedAtMs ?? nowMs,
+  });
+}
+
+/** A run published longer than `lateAfter` ago and not finished: a `late` alert, once. */
+export function lateDeliveries(
+  deployment: string,
+  entry: ResolvedEntry,
+  run: { readonly taskId: string; readonly slotMs: number; readonly publishedAtMs: number; readonly state: string },
+  nowMs: number,
+): Delivery[] {
+  const lateAfterMs = entry.alerts?.lateAfterMs;
+  if (lateAfterMs === undefined || nowMs - run.publishedAtMs < lateAfterMs) return [];
+  return alertDeliveries({
+    deployment,
+    entry,
+    kind: 'late',
+    slotMs: run.slotMs,
+    taskId: run.taskId,
+    state: run.state,
+    reason: `not finished ${Math.round((nowMs - run.publishedAtMs) / 1000)} s after it was published (lateAfter ${lateAfterMs / 1000} s); still ${run.state}`,
+    atMs: nowMs,
+  });
+}

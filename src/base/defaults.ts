@@ -251,6 +251,29 @@ export const DEFAULTS = {
    */
   yamlAliasExpansion: 10,
   yamlExpandedValuesFloor: 1_000_000,
+
+  // Run outcomes (src/outcomes/), with a result backend configured.
+  /** Runs kept per entry in its history (`beat history`). */
+  runHistoryLength: 20,
+  /**
+   * `outcomeTimeout`: a run with no final state this long after it was published is recorded as
+   * `unknown` and no longer read (a task whose result was never stored, or expired: Celery's
+   * `result_expires` is one day by default).
+   */
+  outcomeTimeoutMs: 24 * 60 * 60 * 1000,
+  /** How often the leader reads the results of the runs still pending. */
+  outcomePollMs: 1000,
+  /** Result keys per MGET. */
+  outcomeBatch: 500,
+  /** At most this many result keys read per poll: the rest wait for the next ones, oldest first. */
+  outcomeReadsPerPoll: 2000,
+  /**
+   * At most this many runs followed at once: beyond it the oldest is given up as `unknown` (tasks
+   * that never store a result, published often, would otherwise pile up until outcomeTimeout).
+   */
+  outcomeMaxPending: 100_000,
+  /** Runs waiting to be recorded in their histories are written after this pause (a burst is written once, after it). */
+  outcomeRecordDelayMs: 50,
 } as const;
 
 /** Environment variables tsbeat reads. */
@@ -259,6 +282,8 @@ export const ENV = {
   /** The broker URL, over the config's broker.url; CELERY_BROKER_URL is read after it. */
   brokerUrl: 'BEAT_BROKER_URL',
   celeryBrokerUrl: 'CELERY_BROKER_URL',
+  /** The result backend URL, over the config's resultBackend (Celery's own variable). */
+  celeryResultBackend: 'CELERY_RESULT_BACKEND',
   /** HOST:PORT of the HTTP endpoints (beat run --http). */
   http: 'BEAT_HTTP',
   /** The bearer token of the entries API's write methods (beat run --api-token-file reads it from a file instead). */

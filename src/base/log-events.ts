@@ -137,6 +137,13 @@ export const EVENTS = {
   resume: 'beat.resume',
   reload: 'beat.reload',
   reloadFailed: 'beat.reload.failed',
+  /**
+   * Run outcomes (resultBackend): reading results or writing the runs' histories failed (`err`); the
+   * leader keeps the runs it tracks and tries again at the next poll. Logged once per outage.
+   */
+  outcomeError: 'beat.outcome.error',
+  /** A run reached a final state (debug): entry, task id, state, runtime, exception. */
+  outcomeFinished: 'beat.outcome.finished',
   httpListen: 'beat.http.listen',
   httpError: 'beat.http.error',
   /** A write through the entries API (PUT, DELETE /api/entries): the names, their outcomes and the client's address. */

@@ -6,6 +6,7 @@
  *   publishing many messages costs string concatenation, not re-serialization.
  * Pure: time comes in as `nowMs`, ids as `taskId`.
  */
+import { createHash } from 'node:crypto';
 import type { Options } from '../config/options-schema.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { quoteJson } from './json-text.js';
@@ -45,6 +46,13 @@ export interface MessageEntry {
 export interface TaskProperties {
   readonly correlation_id: string;
   readonly reply_to: string;
+  /**
+   * The beat entry's name, where django-celery-beat puts it (an `apply_async` option, which Celery
+   * copies into the properties) and django-celery-results reads it (`request.properties`) for
+   * `TaskResult.periodic_task_name`. Only kombu's Redis envelope can carry it; AMQP has no place for
+   * a property of its own, so the header of the same name is there too.
+   */
+  readonly periodic_task_name: string;
   readonly delivery_mode: 1 | 2;
   /** Milliseconds until expiry as a decimal string, only when the entry has `expires`. */
   readonly expiration?: string;
@@ -115,6 +123,10 @@ export function compileMessageTemplate(entry: MessageEntry, config: MessageConfi
   const beatFields = [
     ['beat_entry', c(entry.name)],
     ['beat_scheduled_at', 'scheduledAt'],
+    // A header is an attribute of the worker's task.request: where django-celery-results' readers
+    // and opentelemetry-instrumentation-celery (`extract(task.request)`) look.
+    ['periodic_task_name', c(entry.name)],
+    ['traceparent', 'traceparent'],
   ] as const;
   const eta: Field = o.countdown !== undefined ? 'eta' : c(null);
   const expiresField: Field = expires.kind === 'none' ? c(null) : 'expires';
@@ -200,6 +212,7 @@ export interface SlotValues {
   readonly eta: string;
   readonly expires: string;
   readonly scheduledAt: string;
+  readonly traceparent: string;
 }
 
 function renderParts(parts: readonly Part[], values: SlotValues): string {
@@ -209,6 +222,42 @@ function renderParts(parts: readonly Part[], values: SlotValues): string {
   const out = new Array<string>(parts.length);
   for (let i = 0; i < parts.length; i += 1) out[i] = i % 2 === 0 ? (parts[i] as string) : values[parts[i] as Slot];
   return out.join('');
+}
+
+/**
+ * The W3C `traceparent` of a run (version 00, sampled), as JSON text. The trace id is the task id's
+ * 32 hex digits, so a run's trace can be found from its id alone and a run published twice keeps
+ * one trace; the parent span id is their second half (the span tsbeat stands for as it schedules
+ * the run). A task id is a UUID (v5 for slots, v4 for triggers): never all zeros, which W3C forbids.
+ */
+export function traceparentJson(taskId: string): string {
+  if (isLowercaseUuid(taskId)) {
+    // Sliced, not matched: this runs once per message published.
+    const tail = taskId.slice(19, 23) + taskId.slice(24);
+    return `"00-${taskId.slice(0, 8)}${taskId.slice(9, 13)}${taskId.slice(14, 18)}${tail}-${tail}-01"`;
+  }
+  // An id of another shape (one given to `beat trigger`, say): its SHA-1 stands in, still deterministic.
+  const hex = createHash('sha1').update(taskId).digest('hex');
+  const trace = /^0{32}/.test(hex) ? `1${hex.slice(1, 32)}` : hex.slice(0, 32);
+  const parent = /^0{16}$/.test(trace.slice(16)) ? `${trace.slice(16, 31)}1` : trace.slice(16);
+  return `"00-${trace}-${parent}-01"`;
+}
+
+/**
+ * A UUID in lowercase hex with a version of 1-8 and the RFC variant: then neither half of its digits
+ * is all zeros (the version and variant digits are not), as W3C requires of trace and parent ids.
+ */
+function isLowercaseUuid(id: string): boolean {
+  if (id.length !== 36) return false;
+  for (let i = 0; i < 36; i += 1) {
+    const c = id.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return false;
+    } else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  const version = id.charCodeAt(14);
+  const variant = id.charCodeAt(19);
+  return version >= 0x31 && version <= 0x38 && (variant === 0x38 || variant === 0x39 || variant === 0x61 || variant === 0x62);
 }
 
 /** A time of ours as JSON: `isoFromMicros` writes digits, '-', ':', '.', '+' and 'T' only. */
@@ -277,13 +326,21 @@ export function renderTaskMessage(template: MessageTemplate, input: RenderInput)
     // An ISO string from the config is quoted like any string; ours need no check.
     expires: ex.kind === 'absolute' ? ex.isoJson : timeJson(expires),
     scheduledAt: timeJson(isoFromMillis(input.slotMs)),
+    traceparent: traceparentJson(input.taskId),
   };
   const properties: TaskProperties =
     expiration === undefined
-      ? { correlation_id: input.taskId, reply_to: template.replyTo, delivery_mode: template.deliveryMode, priority: template.priority }
+      ? {
+          correlation_id: input.taskId,
+          reply_to: template.replyTo,
+          periodic_task_name: template.entry,
+          delivery_mode: template.deliveryMode,
+          priority: template.priority,
+        }
       : {
           correlation_id: input.taskId,
           reply_to: template.replyTo,
+          periodic_task_name: template.entry,
           delivery_mode: template.deliveryMode,
           expiration,
           priority: template.priority,

@@ -9,7 +9,7 @@ import { quoteJson } from './json-text.js';
 import { parseIsoInstant } from './time.js';
 
 /** A value computed at render time; everything else is constant JSON text. */
-export type Slot = 'id' | 'eta' | 'expires' | 'scheduledAt';
+export type Slot = 'id' | 'eta' | 'expires' | 'scheduledAt' | 'traceparent';
 /** Constant JSON text at even indexes, slots at odd ones. */
 // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- Slot says which strings are slot names
 export type Part = string | Slot;

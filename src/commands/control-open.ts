@@ -17,6 +17,7 @@ import { RedisEntryStore } from '../redis/entry-store.js';
 import { schedulerKeys } from '../redis/keys.js';
 import { stateUrlFor } from '../publish/publishing.js';
 import { RedisStateStore } from '../redis/state-store.js';
+import { RedisRunHistory } from '../redis/run-history-store.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
 import { configOption, brokerOverride, loadFromArgs } from './config-args.js';
 import type { Io } from './io.js';
@@ -33,6 +34,8 @@ export interface Control {
   readonly source: string;
   readonly control: ControlStore;
   readonly states: RedisStateStore;
+  /** The entries' run histories (written by a leader with a resultBackend). */
+  readonly runs: RedisRunHistory;
   /** The runtime entries, refusing the config file's entry names. */
   readonly store: RedisEntryStore;
   /** A failure of `beat <verb>` as the operator should read it: Redis's refusal with its fix, or Redis unavailable. */
@@ -73,6 +76,7 @@ export async function openControl(
     source,
     control,
     states: new RedisStateStore(client, keys),
+    runs: new RedisRunHistory(client, keys),
     store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name))),
     failure: (verb, error) =>
       error instanceof BeatError

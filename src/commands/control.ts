@@ -8,6 +8,7 @@ import { buildStatus, entryStateText } from '../control/status.js';
 import type { DeploymentStatus, EntryStatus } from '../control/status.js';
 import { warningsOf } from '../service/deployment-watch.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
+import { outcomeText } from '../control/run-view.js';
 import { parseCommandArgs, parseCount, unknownEntryError } from './args.js';
 import { CONFIG_HELP } from './config-args.js';
 import { REDIS_HELP, openControl, redisOptions } from './control-open.js';
@@ -27,7 +28,9 @@ RUN is the last slot published, or, when the last run was a manual one (beat tri
 was published, marked "(trigger)". A WARNING line says when this config differs from the
 leader's, or when a lock key tsbeat did not write keeps every replica from leading. STATE is
 active, paused, disabled, "finished: ran 3 of 3 times" (an entry that made its maxRuns runs;
-raising maxRuns brings it back) or "ended" (past its endAt).
+raising maxRuns brings it back) or "ended" (past its endAt). With a resultBackend,
+LAST OUTCOME is the newest run's state (PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED,
+unknown), its runtime and the exception's first line; 'beat history ENTRY' shows the last runs.
 
 Options:
 ${CONFIG_HELP}
@@ -96,13 +99,17 @@ async function requireEntry(command: string, control: Control, name: string | un
 }
 
 export async function readStatus(control: Control, nowMs: number): Promise<DeploymentStatus> {
-  const [states, paused, check, runtime] = await Promise.all([
+  const { config } = control;
+  const runtime = await readRuntimeEntries(config, control.store);
+  const names = [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)];
+  const [states, paused, check, outcomes] = await Promise.all([
     control.states.readAll(),
     control.control.paused(),
     control.check(),
-    readRuntimeEntries(control.config, control.store),
+    config.resultBackend === undefined ? undefined : control.runs.latest(names),
   ]);
   return buildStatus({
+    ...(outcomes === undefined ? {} : { outcomes }),
     config: control.config,
     states,
     paused,
@@ -156,9 +163,21 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
     for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
     // The ORIGIN column only when some entry is not the file's: a file-only deployment's table is unchanged.
     const origins = status.entries.some((e) => e.origin !== 'file') || status.entryProblems.length > 0;
+    // LAST OUTCOME only with a result backend: without one nothing is known of outcomes.
+    const withOutcomes = control.config.resultBackend !== undefined;
     io.out(
       renderTable(
-        ['NAME', 'TASK', 'SCHEDULE', 'LAST RUN', 'NEXT RUN', 'RUNS', 'STATE', ...(origins ? ['ORIGIN'] : [])],
+        [
+          'NAME',
+          'TASK',
+          'SCHEDULE',
+          'LAST RUN',
+          'NEXT RUN',
+          'RUNS',
+          'STATE',
+          ...(withOutcomes ? ['LAST OUTCOME'] : []),
+          ...(origins ? ['ORIGIN'] : []),
+        ],
         status.entries.map((e) => [
           e.name,
           e.task,
@@ -167,6 +186,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
           e.nextRun ?? '-',
           String(e.runCount),
           entryStateText(e),
+          ...(withOutcomes ? [outcomeText(e.lastOutcome)] : []),
           ...(origins ? [e.origin] : []),
         ]),
       ),

@@ -66,3 +66,34 @@ export function resolveAlerts(config: ParsedAlerts | undefined, entry: ParsedAle
     ping,
   };
 }
+
+/**
+ * Alert settings that are valid alone but not in this config: `failed` and `late` need to know how
+ * runs ended (a resultBackend), and `late` needs a `lateAfter`. Paths as the schema's.
+ */
+export function alertSettingProblems(
+  config: ParsedAlerts | undefined,
+  entries: Readonly<Record<string, { readonly alerts?: ParsedAlerts | undefined }>>,
+  outcomesKnown: boolean,
+): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  const check = (alerts: ParsedAlerts | undefined, path: (string | number)[], inheritedLateAfter: number | undefined): void => {
+    for (const kind of alerts?.on ?? []) {
+      if (!outcomesKnown && OUTCOME_ALERT_KINDS.has(kind)) {
+        problems.push({
+          path: [...path, 'on'],
+          message: `"${kind}" alerts need to know how runs ended: set resultBackend (the workers' Celery result_backend), or leave "${kind}" out`,
+        });
+      }
+    }
+    if (alerts?.on?.includes('late') === true && alerts.lateAfter === undefined && inheritedLateAfter === undefined) {
+      problems.push({
+        path: [...path, 'lateAfter'],
+        message: '"late" alerts need lateAfter: how long after its publish a run counts as late (e.g. "30m")',
+      });
+    }
+  };
+  check(config, ['alerts'], undefined);
+  for (const [name, entry] of Object.entries(entries)) check(entry.alerts, ['beatSchedule', name, 'alerts'], config?.lateAfter);
+  return problems;
+}

@@ -69,6 +69,21 @@ export function connectionProblems(config: ResolvedConfig, override?: BrokerOver
         message: "with an AMQP broker there is no broker Redis to find RedBeat's keys on: give RedBeat's Redis (its redbeat_redis_url)",
       });
   }
+  const backend = config.resultBackend;
+  if (backend !== undefined) {
+    let redis = false;
+    try {
+      redis = brokerKind(backend.url) === 'redis';
+    } catch {
+      // Not a scheme of ours at all (db+postgresql://, rpc://, django-db…): said below.
+    }
+    if (!redis)
+      problems.push({
+        path: ['resultBackend'],
+        message: `tsbeat reads Redis result backends only (redis://, rediss://, sentinel://); ${maskUrl(backend.url)} is not one. Remove resultBackend to publish without reading outcomes`,
+      });
+    else problems.push(refusal(['resultBackend'], () => parseRedisUrl(backend.url, backend.transportOptions)));
+  }
   // Lock servers are dialled without the broker's transport options (see service.ts).
   config.lock.urls.forEach((lockUrl, i) => problems.push(refusal(['lock', 'urls', i], () => parseRedisUrl(lockUrl, {}))));
   return problems.filter((p): p is ConnectionProblem => p !== undefined);

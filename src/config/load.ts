@@ -16,6 +16,7 @@ import type { LineLocator } from './problems.js';
 import { readModuleConfig } from './module.js';
 import { parseYamlConfig } from './yaml.js';
 import { resolveConfig } from './resolve.js';
+import { alertSettingProblems } from './alerts-schema.js';
 import type { ResolvedConfig } from './resolve.js';
 
 export interface ConfigLocation {
@@ -132,6 +133,7 @@ export function parseConfig(value: unknown, source: string, locate?: LineLocator
   const problems = [
     ...amqpQueueConfigProblems(resolved).map((message) => ({ path: ['taskQueueMaxPriority'], message })),
     ...connectionProblems(resolved, broker),
+    ...alertSettingProblems(result.data.alerts, result.data.beatSchedule, resolved.resultBackend !== undefined),
   ];
   if (problems.length > 0) {
     throw new ConfigError(
@@ -157,5 +159,23 @@ export async function loadConfig(location: ConfigLocation = {}): Promise<LoadedC
   const path = findConfigFile(location);
   const source = displayName(path, location.cwd ?? process.cwd());
   const raw = await readConfigFile(path, source);
-  return { path, source, config: parseConfig(raw.value, source, raw.locate, location.broker) };
+  const config = parseConfig(raw.value, source, raw.locate, location.broker);
+  return { path, source, config: withResultBackendFromEnv(config, location.env ?? process.env, source) };
+}
+
+/** $CELERY_RESULT_BACKEND (an empty one counts as unset) replaces resultBackend, checked as the file's would be. */
+function withResultBackendFromEnv(config: ResolvedConfig, env: NodeJS.ProcessEnv, source: string): ResolvedConfig {
+  const url = env[ENV.celeryResultBackend];
+  if (url === undefined || url === '') return config;
+  const resolved: ResolvedConfig = {
+    ...config,
+    resultBackend: { url, transportOptions: config.resultBackend?.transportOptions ?? {} },
+  };
+  const problems = connectionProblems(resolved).filter((p) => p.path[0] === 'resultBackend');
+  if (problems.length > 0)
+    throw new ConfigError(
+      source,
+      problems.map(({ message }) => ({ path: ENV.celeryResultBackend, message })),
+    );
+  return resolved;
 }

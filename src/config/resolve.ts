@@ -80,6 +80,9 @@ export interface ResolvedConfig {
   readonly sources: {
     readonly redbeat?: { readonly url: string | undefined; readonly keyPrefix: string; readonly lockKey: string | undefined };
   };
+  /** Celery's result backend, read for run outcomes; undefined = none (no outcomes). */
+  readonly resultBackend: { readonly url: string; readonly transportOptions: ParsedConfig['resultBackendTransportOptions'] } | undefined;
+  readonly outcomeTimeoutMs: number;
 }
 
 export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: string): Schedule {
@@ -168,5 +171,10 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
               lockKey: parsed.sources.redbeat.lockKey,
             },
           },
+    resultBackend:
+      parsed.resultBackend === undefined
+        ? undefined
+        : { url: parsed.resultBackend, transportOptions: parsed.resultBackendTransportOptions },
+    outcomeTimeoutMs: parsed.outcomeTimeout,
   };
 }

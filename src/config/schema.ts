@@ -10,7 +10,7 @@ import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './optio
 import { scheduleSchema } from './schedule-schema.js';
 import { alertsSchema } from './alerts-schema.js';
 import { checkCeleryJson } from './json-value.js';
-import { TIMER_MAX_MS, durationSchema } from './duration.js';
+import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { shown } from '../base/errors.js';
 import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '../time/zone.js';
 
@@ -262,6 +262,17 @@ export const configSchema = keyed(
     alerts: alertsSchema.optional(),
     /** Where else entries come from while beat runs, besides the runtime store. */
     sources: sourcesSchema.default({}),
+    // Run outcomes (issue 22): read from the workers' result backend.
+    /**
+     * Celery's `result_backend` (also $CELERY_RESULT_BACKEND), a Redis one: redis://, rediss://,
+     * sentinel://. With it the leader reads each published run's result and keeps a history per
+     * entry (`beat history`). Default: none, and no outcomes.
+     */
+    resultBackend: z.string({ error: 'resultBackend must be a URL such as "redis://127.0.0.1:6379/1"' }).min(1).optional(),
+    /** Celery's `result_backend_transport_options`: `global_keyprefix`, and the connection's (sentinel `master_name`, …). */
+    resultBackendTransportOptions: transportOptionsSchema.default({}),
+    /** A run without a final state this long after it was published is recorded as `unknown`. */
+    outcomeTimeout: durationSchema('outcomeTimeout', 1000, DURATION_MAX_MS).default(DEFAULTS.outcomeTimeoutMs),
   },
   { beat_max_loop_interval: 'maxInterval' },
 ).superRefine((config, ctx) => {

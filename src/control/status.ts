@@ -10,6 +10,9 @@ import { skipThrough } from '../core/due.js';
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { formatInstant } from '../time/zone.js';
 import type { EntryState } from '../ports/state.js';
+import type { RunRecord } from '../ports/outcomes.js';
+import { runView } from './run-view.js';
+import type { RunView } from './run-view.js';
 
 export interface LeaderInfo {
   readonly instance: string;
@@ -48,6 +51,8 @@ export interface EntryStatus {
   readonly endAt: string | null;
   /** The next slot; null when disabled, paused, finished, or the schedule has run out (or its endAt passed). */
   readonly nextRun: string | null;
+  /** The newest run's outcome, from the entry's history; null without a resultBackend or before the first run. */
+  readonly lastOutcome: RunView | null;
 }
 
 /** The STATE column of `beat status`: disabled, paused, "finished: ran 3 of 3 times", ended (past endAt), or active. */
@@ -97,6 +102,8 @@ export interface StatusInput {
   readonly warnings?: readonly string[];
   /** The runtime entries in force, and those that do not run. */
   readonly runtime?: { readonly entries: readonly ResolvedEntry[]; readonly problems: readonly RuntimeEntryProblem[] };
+  /** Each entry's newest run from its history (run outcomes); absent without a resultBackend. */
+  readonly outcomes?: ReadonlyMap<string, RunRecord>;
 }
 
 function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
@@ -104,6 +111,8 @@ function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
   // A publish time without a slot can only be a manual run's, whether or not the state marks it.
   return state.lastRunTriggered === true || state.slotMs === undefined ? 'trigger' : 'schedule';
 }
+
+const lastOutcome = (record: RunRecord | undefined, zone: string): RunView | null => (record === undefined ? null : runView(record, zone));
 
 export function buildStatus(input: StatusInput): DeploymentStatus {
   const { config, states, paused, nowMs } = input;
@@ -142,6 +151,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       startAt: entry.startAtMs === undefined ? null : formatInstant(entry.startAtMs, zone),
       endAt: entry.endAtMs === undefined ? null : formatInstant(entry.endAtMs, zone),
       nextRun: next === undefined ? null : formatInstant(next, zone),
+      lastOutcome: lastOutcome(input.outcomes?.get(entry.name), zone),
     };
   });
   return {

@@ -42,7 +42,8 @@ export function templateLayout(t: MessageTemplate, exchange: string, routingKey:
   tokens.push(
     ',"properties":{"correlation_id":',
     { slot: 'id' },
-    `,"reply_to":${JSON.stringify(t.replyTo)},"delivery_mode":${t.deliveryMode}`,
+    // Where Celery's send_task_message puts an unknown apply_async option: after reply_to.
+    `,"reply_to":${JSON.stringify(t.replyTo)},"periodic_task_name":${JSON.stringify(t.entry)},"delivery_mode":${t.deliveryMode}`,
   );
   if (t.expires.kind === 'relative') tokens.push(`,"expiration":${JSON.stringify(t.expires.expiration)}`);
   else if (t.expires.kind === 'absolute') tokens.push({ slot: 'expiration' });
@@ -95,7 +96,7 @@ export function redisEnvelope(message: TaskMessage, exchange: string, routingKey
     // A message made by hand: only its headers' text is known.
     const head = `{"body":"${message.bodyBase64 ?? Buffer.from(message.body, 'utf8').toString('base64')}","content-encoding":${JSON.stringify(message.contentEncoding)},"content-type":${JSON.stringify(message.contentType)},"headers":${message.headersJson}`;
     const expiration = p.expiration === undefined ? '' : `,"expiration":${quoteJson(p.expiration)}`;
-    return `${head},"properties":{"correlation_id":${quoteJson(p.correlation_id)},"reply_to":${JSON.stringify(p.reply_to)},"delivery_mode":${p.delivery_mode}${expiration},"delivery_info":{"exchange":${JSON.stringify(exchange)},"routing_key":${JSON.stringify(routingKey)}},"priority":${p.priority},"body_encoding":"base64","delivery_tag":${quoteJson(deliveryTag)}}}`;
+    return `${head},"properties":{"correlation_id":${quoteJson(p.correlation_id)},"reply_to":${JSON.stringify(p.reply_to)},"periodic_task_name":${JSON.stringify(p.periodic_task_name)},"delivery_mode":${p.delivery_mode}${expiration},"delivery_info":{"exchange":${JSON.stringify(exchange)},"routing_key":${JSON.stringify(routingKey)}},"priority":${p.priority},"body_encoding":"base64","delivery_tag":${quoteJson(deliveryTag)}}}`;
   }
   const { constants, slots } = layout;
   let out = constants[0] as string;

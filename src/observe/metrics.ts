@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DEFAULTS } from '../base/defaults.js';
 import type { SchedulerEvents } from '../ports/events.js';
+import type { OutcomeEvents } from '../ports/outcomes.js';
 
 /** What the schedule gauges read at scrape time: the schedule the leader runs. */
 export interface MetricsSource {
@@ -124,6 +125,47 @@ export class BeatMetrics {
     stateLost: (entries) => this.stateLost.inc(entries.length),
     lockRenewFailed: () => this.lockRenewFailures.inc(),
     leadershipChanged: (leading) => this.leader.set(leading ? 1 : 0),
+  };
+
+  // Run outcomes (with a resultBackend): counted by the leader as each run reaches a final state.
+  readonly runs = new Counter({
+    name: 'tsbeat_runs_total',
+    help: 'Runs that reached a final state, by entry and state (SUCCESS, FAILURE, REVOKED, unknown); counted by the leader that saw it.',
+    labelNames: ['entry', 'state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly runDuration = new Histogram({
+    name: 'tsbeat_run_duration_seconds',
+    help: "How long finished runs took, from publication (queue time included) to the result's date_done.",
+    labelNames: ['entry'] as const,
+    buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400],
+    registers: [this.registry],
+  });
+
+  readonly lastSuccess = new Gauge({
+    name: 'tsbeat_entry_last_success_timestamp_seconds',
+    help: "When each entry's last successful run finished (Unix time, seconds), as this leader saw it.",
+    labelNames: ['entry'] as const,
+    registers: [this.registry],
+  });
+
+  readonly lastFailure = new Gauge({
+    name: 'tsbeat_entry_last_failure_timestamp_seconds',
+    help: "When each entry's last failed run finished (Unix time, seconds), as this leader saw it.",
+    labelNames: ['entry'] as const,
+    registers: [this.registry],
+  });
+
+  /** Run outcomes, counted: the sink for the outcome tracker. */
+  readonly outcomes: OutcomeEvents = {
+    finished: (entry, record) => {
+      this.runs.inc({ entry, state: record.state });
+      if (record.runtimeMs !== undefined && record.state !== 'unknown') this.runDuration.observe({ entry }, record.runtimeMs / 1000);
+      const at = (record.finishedAtMs ?? 0) / 1000;
+      if (record.state === 'SUCCESS') this.lastSuccess.set({ entry }, at);
+      else if (record.state === 'FAILURE') this.lastFailure.set({ entry }, at);
+    },
   };
 
   /**

@@ -26,6 +26,11 @@
  *   <prefix>:{<name>}:alerts:items  hash  alert delivery id → the delivery (JSON: id, url, body, contentType, attempts)
  *   <prefix>:{<name>}:alerts:due    zset  alert delivery id → when to (re)try it, epoch ms (pushed ahead while one is being sent)
  *   <prefix>:{<name>}:alerts:sent   zset  alert delivery id → when it was delivered or given up on (kept a day, so that it is not sent twice)
+ *   <prefix>:{<name>}:runs:<entry>  list  the entry's last runs, newest first, JSON each (run-history-codec.ts), written by
+ *                              lua/run-history.lua only; at most DEFAULTS.runHistoryLength
+ *   <prefix>:{<name>}:runs:pending  set  names of entries with a run whose outcome is not final yet (a new leader goes on
+ *                              tracking those). No entry can be named "pending" here: its list is runs:<entry>, the set
+ *                              runs:pending, and an entry named "pending" would share the key; it is escaped (see runs())
  */
 /** The start of the events channel's message after a write of runtime entries ("entries <version>"). */
 export const ENTRIES_MESSAGE = 'entries';
@@ -48,6 +53,9 @@ export interface SchedulerKeys {
   readonly alertItems: string;
   readonly alertsDue: string;
   readonly alertsSent: string;
+  /** The history list of an entry's runs. */
+  runs(entry: string): string;
+  readonly runsPending: string;
 }
 
 /** The Redis type tsbeat keeps at each of its keys (as TYPE names it), for naming a stray value at one. */
@@ -67,6 +75,7 @@ export const SCHEDULER_KEY_TYPES = {
   alertItems: 'hash',
   alertsDue: 'zset',
   alertsSent: 'zset',
+  runsPending: 'set',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
 
 /** `[key, type]` of the named scheduler keys, for nameWrongType. */
@@ -97,5 +106,8 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     alertItems: `${base}alerts:items`,
     alertsDue: `${base}alerts:due`,
     alertsSent: `${base}alerts:sent`,
+    // "runs:pending" is the set: an entry of that name gets "runs:=pending", which no other name maps to.
+    runs: (entry) => `${base}runs:${entry === 'pending' || entry.startsWith('=') ? `=${entry}` : entry}`,
+    runsPending: `${base}runs:pending`,
   };
 }

@@ -42,6 +42,7 @@ const LEADER_INFO = lua('leader-info');
 const ENTRIES_WRITE = lua('entries-write');
 const STATICS_WRITE = lua('statics-write');
 const ALERTS_OUTBOX = lua('alerts-outbox');
+const RUN_HISTORY = lua('run-history');
 
 export interface ScriptClient {
   /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
@@ -66,6 +67,8 @@ export interface ScriptClient {
   staticsWrite(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   /** alerts-outbox.lua: the alert outbox's enqueue, claim, settle and retry. */
   alertsOutbox(numKeys: number, ...keysAndArgs: string[]): Promise<number | string[]>;
+  /** run-history.lua: records runs in their entries' histories and keeps the pending set. */
+  runHistory(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
 }
 
 export function withScripts(client: Redis): Redis & ScriptClient {
@@ -81,6 +84,7 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('entriesWrite', { lua: ENTRIES_WRITE });
     client.defineCommand('staticsWrite', { lua: STATICS_WRITE });
     client.defineCommand('alertsOutbox', { lua: ALERTS_OUTBOX });
+    client.defineCommand('runHistory', { lua: RUN_HISTORY });
   }
   return client as Redis & ScriptClient;
 }

@@ -8,7 +8,9 @@ import type { Logger } from '../base/log.js';
 import { Alerting } from '../alerts/alerting.js';
 import { AlertDeliverer } from '../alerts/deliverer.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
-import { publishedPing } from '../alerts/alert-rules.js';
+import { finishedDeliveries, lateDeliveries, publishedPing } from '../alerts/alert-rules.js';
+import { DEFAULTS } from '../base/defaults.js';
+import type { OutcomeEvents, RunRecord } from '../ports/outcomes.js';
 import { EVENTS } from '../base/log-events.js';
 import type { EntryState } from '../ports/state.js';
 import { NO_EVENTS } from '../ports/events.js';
@@ -20,6 +22,8 @@ import type { LeaderTask } from './supervisor.js';
 export interface AlertsWiring {
   /** The events that raise alerts (publishes, missed slots), for the scheduler's sink. */
   readonly events: SchedulerEvents;
+  /** Runs that ended (with a resultBackend): `failed` alerts and success pings. */
+  readonly outcomeEvents: OutcomeEvents;
   /** The leader's sender, started and stopped with each session. */
   readonly sender: LeaderTask;
   readonly alerting: Alerting;
@@ -34,19 +38,42 @@ export function startAlerts(options: {
   /** Every entry in force (file and runtime), and their stored states: see `recoverPings`. */
   entries: () => readonly ResolvedEntry[];
   states: { readAll(): Promise<Map<string, EntryState>> };
+  /** The entry in force of this name (file or runtime), for outcome events, which name entries only. */
+  entryNamed: (name: string) => ResolvedEntry | undefined;
+  /** The runs followed and not finished yet (with a resultBackend), looked at every second for `late`. */
+  unfinished?: () => readonly { entry: string; record: RunRecord }[];
 }): AlertsWiring {
   const { config, client, keys, logger, now } = options;
   const outbox = new RedisAlertOutbox(client, keys);
   const deliverer = new AlertDeliverer({ outbox, logger, now });
-  const alerting = new Alerting({ deployment: config.name, outbox, logger, now, outcomesKnown: false, onQueued: () => deliverer.poke() });
+  const outcomesKnown = config.resultBackend !== undefined;
+  const alerting = new Alerting({ deployment: config.name, outbox, logger, now, outcomesKnown, onQueued: () => deliverer.poke() });
+  let lateTimer: NodeJS.Timeout | undefined;
+  const lookForLate = (): void => {
+    const nowMs = now();
+    for (const { entry: name, record } of options.unfinished?.() ?? []) {
+      const entry = options.entryNamed(name);
+      if (entry?.alerts?.lateAfterMs !== undefined && entry.alerts.on.includes('late'))
+        alerting.add(lateDeliveries(config.name, entry, record, nowMs));
+    }
+  };
   return {
     events: { ...NO_EVENTS, published: (run) => alerting.published(run), missed: (missed) => alerting.missed(missed) },
+    outcomeEvents: {
+      finished: (name, record) => {
+        const entry = options.entryNamed(name);
+        if (entry?.alerts !== undefined) alerting.add(finishedDeliveries(config.name, entry, record, now()));
+      },
+    },
     sender: {
       start: () => {
         deliverer.start();
         void recoverPings(alerting, options.entries(), options.states, logger);
+        // The outbox takes each late alert once, so looking again every second costs no repeats.
+        if (options.unfinished !== undefined) lateTimer = setInterval(lookForLate, DEFAULTS.alertPollMs).unref();
       },
       stop: async () => {
+        clearInterval(lateTimer);
         await alerting.flush();
         await deliverer.stop();
       },

@@ -10,6 +10,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import type { HttpHandlers, Probe } from '../http/server.js';
 import type { MetricsSource } from '../observe/metrics.js';
 import type { Clock } from '../ports/clock.js';
+import type { RunHistory } from '../ports/outcomes.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
@@ -32,6 +33,8 @@ export interface ProbeSources {
   readonly control: Pick<ControlStore, 'paused' | 'leader'>;
   /** The runtime entries this replica keeps (in force, and those that do not run). */
   readonly catalog?: Pick<EntryCatalog, 'entries' | 'problems'>;
+  /** The entries' run histories (read only with a resultBackend). */
+  readonly runs: Pick<RunHistory, 'latest'>;
 }
 
 export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
@@ -64,8 +67,17 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
       return { ok: true, reason: `${supervisor.leading ? 'leading' : 'standby, ready to take over'}${lostNote}` };
     },
     status: async (): Promise<DeploymentStatus> => {
-      const [states, paused, leader] = await Promise.all([sources.states.readAll(), sources.control.paused(), sources.control.leader()]);
+      const config = supervisor.config;
+      const [states, paused, leader, outcomes] = await Promise.all([
+        sources.states.readAll(),
+        sources.control.paused(),
+        sources.control.leader(),
+        config.resultBackend === undefined
+          ? undefined
+          : sources.runs.latest([...config.entries, ...(sources.catalog?.entries() ?? [])].map((e) => e.name)),
+      ]);
       return buildStatus({
+        ...(outcomes === undefined ? {} : { outcomes }),
         config: supervisor.config,
         states,
         paused,

@@ -11,6 +11,10 @@ import type { Logger } from '../base/log.js';
 import { startHttpServer } from '../http/server.js';
 import { fanOutEvents } from '../ports/events.js';
 import { startAlerts } from './alerts.js';
+import { NO_OUTCOME_EVENTS } from '../ports/outcomes.js';
+import { trackingEvents } from '../outcomes/scheduler-events.js';
+import { RedisRunHistory } from '../redis/run-history-store.js';
+import { startOutcomes } from './outcomes.js';
 import { ClockGuard } from '../redis/clock-guard.js';
 import { connectWithRetry, createRedisClient } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
@@ -48,8 +52,19 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     config.lock.urls.length === 0 ? [state] : config.lock.urls.map((url, i) => createRedisClient(url, {}, `lock ${i + 1}`, log));
   const redbeat = createRedBeat({ config, state, stateUrl, stateKey: keys.state, instanceId, logger: log });
   const allClients = [state, subscriber, ...lockClients.filter((c) => c !== state), ...(redbeat?.client ? [redbeat.client] : [])];
+  // Run outcomes (resultBackend): the leader follows each run it published (src/outcomes/).
+  const outcomes = startOutcomes(config, keys, state, log, clock, {
+    finished: (entry, record) => {
+      (metrics?.outcomes ?? NO_OUTCOME_EVENTS).finished(entry, record);
+      alerts.outcomeEvents.finished(entry, record);
+    },
+  });
   const closeAll = async (): Promise<void> => {
-    await Promise.allSettled([publishing.close(), ...allClients.map((c) => c.quit().catch(() => c.disconnect()))]);
+    await Promise.allSettled([
+      publishing.close(),
+      ...allClients.map((c) => c.quit().catch(() => c.disconnect())),
+      outcomes?.client.quit().catch(() => outcomes.client.disconnect()),
+    ]);
   };
 
   const stateStore = new RedisStateStore(state, keys, warnUnreadableOnce(log));
@@ -61,9 +76,12 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     now: () => clock.now(),
     entries: () => [...supervisor.config.entries, ...catalog.entries()],
     states: stateStore,
+    entryNamed: (name) => supervisor.config.entries.find((e) => e.name === name) ?? catalog.find(name),
+    ...(outcomes === undefined ? {} : { unfinished: () => outcomes.tracker.unfinished() }),
   });
   const counted = fanOutEvents([...(metrics ? [metrics.events] : []), alerts.events]);
-  const events = redbeat?.events(counted) ?? counted;
+  const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock, outcomes.onError);
+  const events = redbeat?.events(tracked) ?? tracked;
   const staticNames = new Set(config.entries.map((e) => e.name));
   const entryStore = new RedisEntryStore(state, keys, staticNames);
   const catalog = new EntryCatalog({
@@ -134,6 +152,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     states: stateStore,
     control,
     catalog,
+    runs: new RedisRunHistory(state, keys),
   });
   const entries = entriesHandlers({
     store: entryStore,
@@ -181,6 +200,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
         await catalog.stop();
         await supervisor.stop();
         await redbeat?.stop();
+        await outcomes?.tracker.stop();
         await Promise.allSettled([closeAll(), http?.close()]);
         log.info({ event: EVENTS.stop, reason }, 'stopped');
         done.resolve();

@@ -14,6 +14,8 @@ import { RedisAlertOutbox } from '../../src/redis/alert-outbox.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
+import { startWorker, stopAll } from '../support/celery.js';
+import type { CeleryProcess } from '../support/celery.js';
 import { startPrivateRedis } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
@@ -163,4 +165,50 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
     expect(pings.length).toBe(runs.length);
     expect(receiver.on('/ping/watched/fail?key=k')).toHaveLength(1);
   }, 60_000);
+
+  it('with a result backend: a failed run raises one `failed` alert with its exception, a slow one a `late` alert, a success its ping', async () => {
+    const queue = 'alerted-outcomes';
+    const file = dir.write('outcomes.json', {
+      name: 'alerting-outcomes',
+      broker: { url: server.url(0) },
+      resultBackend: server.url(1),
+      taskDefaultQueue: queue,
+      maxInterval: '200ms',
+      lock: FAST_LOCK,
+      alerts: { webhook: receiver.url('/outcomes'), on: ['failed', 'late'], lateAfter: '2500ms' },
+      // One run each, a few seconds after the start (the worker is ready by then).
+      beatSchedule: {
+        failing: { task: 'tsbeat_test.fail', schedule: 4, maxRuns: 1 },
+        slow: { task: 'tsbeat_test.sleepy', schedule: 4, args: [5], maxRuns: 1 },
+        fine: { task: 'tsbeat_test.ok', schedule: 4, maxRuns: 1, alerts: { ping: receiver.url('/ping/fine') } },
+      },
+    });
+    let worker: CeleryProcess | undefined;
+    try {
+      worker = await startWorker({ name: 'alerts', queues: [queue], env: { broker: server.url(0), backend: server.url(1) } });
+      const beat = fleet.spawn({ config: file });
+      await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
+      const kinds = (): string[] => receiver.on('/outcomes').map((r) => String((JSON.parse(r.body) as { kind: string }).kind));
+      await waitUntil(
+        'the failed and late alerts',
+        () => (kinds().includes('failed') && kinds().includes('late') ? true : undefined),
+        30_000,
+        () => fleet.dump(),
+      );
+      await waitUntil('the success ping', () => (receiver.on('/ping/fine').length >= 1 ? true : undefined), 30_000);
+      await sleep(2500);
+    } finally {
+      await stopAll([worker]);
+      await fleet.killAll();
+    }
+    const alerts = receiver.on('/outcomes').map((r) => JSON.parse(r.body) as Record<string, unknown>);
+    expect(alerts.map((a) => `${String(a['kind'])}:${String(a['entry'])}`).sort()).toEqual(['failed:failing', 'late:slow']);
+    expect(alerts.find((a) => a['kind'] === 'failed')).toMatchObject({
+      state: 'FAILURE',
+      reason: expect.stringContaining('ValueError: boom: line one'),
+    });
+    // The publish said /start, the success said the bare URL.
+    expect(receiver.on('/ping/fine/start')).toHaveLength(1);
+    expect(receiver.on('/ping/fine')).toHaveLength(1);
+  }, 90_000);
 });

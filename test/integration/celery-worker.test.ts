@@ -189,6 +189,19 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     });
   });
 
+  it('shows periodic_task_name where django-celery-results reads it and traceparent where OpenTelemetry extracts it', async () => {
+    const due = render({});
+    const { request } = recorded(await run(due));
+    // django_celery_results/backends/database.py: `getattr(request, 'properties', {}).get('periodic_task_name')`.
+    expect((request['properties'] as Record<string, unknown>)['periodic_task_name']).toBe(due.entry.name);
+    // opentelemetry-instrumentation-celery: extract(task.request) with a getter doing getattr(request, key).
+    const traceparent = request['traceparent'];
+    expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    // W3C trace id = the task id's hex digits (an oracle independent of the renderer's slicing).
+    expect(String(traceparent).split('-')[1]).toBe(due.message.id.replace(/-/g, ''));
+    expect(request['periodic_task_name']).toBe(due.entry.name);
+  });
+
   it('publishes to a custom queue consumed with -Q', async () => {
     expect(recorded(await run(render({ options: { queue: 'tsbeat-q1' } }))).request.delivery_info).toMatchObject({
       routing_key: 'tsbeat-q1',
@@ -329,7 +342,9 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     try {
       const key = queueListKey(kombuKeyOptions({}, GOLDEN_DB), 'golden', 5);
       // No worker consumes "golden": beat's message stays in the list for us to read.
-      beat = startBeat({ env: { broker: url(GOLDEN_DB), routes, beatEntry: golden }, scheduleFile: join(dir, 'schedule') });
+      // periodic_task_name as django-celery-beat passes it: an apply_async option (ModelEntry.options).
+      const beatEntry = { ...golden, options: { ...golden.options, periodic_task_name: golden.name } };
+      beat = startBeat({ env: { broker: url(GOLDEN_DB), routes, beatEntry }, scheduleFile: join(dir, 'schedule') });
       await waitFor(
         'celery beat to push a message',
         async () => ((await goldenDb.llen(key)) > 0 ? true : undefined),
@@ -357,12 +372,19 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
       const allowedExtra = [
         'beat_entry',
         'beat_scheduled_at',
+        'periodic_task_name',
+        'traceparent',
         ...(versionAtLeast(celery.version, 5, 3) ? [] : ['replaced_task_nesting', 'stamped_headers', 'stamps']),
       ];
       expect(compareWithBeat(python, ours, allowedExtra, 60_000)).toEqual([]);
       // The comparison must have had something to compare.
       expect(python.headers['argsrepr']).toMatch(/^\[2, 3\.5, 1e-05, None, True/);
-      expect(python.properties).toMatchObject({ priority: 5, expiration: '30000', delivery_info: { exchange: '', routing_key: 'golden' } });
+      expect(python.properties).toMatchObject({
+        periodic_task_name: golden.name,
+        priority: 5,
+        expiration: '30000',
+        delivery_info: { exchange: '', routing_key: 'golden' },
+      });
     } finally {
       await beat?.stop();
       await goldenPublisher?.close();

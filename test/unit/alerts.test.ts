@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/base/errors.js';
 import { backoffMs, shownUrl } from '../../src/alerts/deliverer.js';
-import { missedDeliveries, pingUrl, publishedPing } from '../../src/alerts/alert-rules.js';
+import { finishedDeliveries, lateDeliveries, missedDeliveries, pingUrl, publishedPing } from '../../src/alerts/alert-rules.js';
 import { parseConfig } from '../../src/config/load.js';
 
 function problemsOf(value: unknown): string[] {
@@ -33,9 +33,38 @@ describe('alert settings', () => {
     );
   });
 
+  it('refuses failed and late alerts without a result backend, and late without lateAfter', () => {
+    const entry = (alerts: unknown) => ({ task: 't', schedule: 60, alerts });
+    expect(
+      problemsOf({
+        alerts: { webhook: 'https://hooks.example/a', on: ['failed'] },
+        beatSchedule: { a: entry({ on: ['missed', 'late'], lateAfter: '5m' }) },
+      }).sort(),
+    ).toEqual([
+      'alerts.on: "failed" alerts need to know how runs ended: set resultBackend (the workers\' Celery result_backend), or leave "failed" out',
+      'beatSchedule.a.alerts.on: "late" alerts need to know how runs ended: set resultBackend (the workers\' Celery result_backend), or leave "late" out',
+    ]);
+    expect(
+      problemsOf({
+        resultBackend: 'redis://127.0.0.1:6379/1',
+        beatSchedule: { a: entry({ webhook: 'https://hooks.example/a', on: ['late'] }) },
+      }),
+    ).toEqual([
+      'beatSchedule.a.alerts.lateAfter: "late" alerts need lateAfter: how long after its publish a run counts as late (e.g. "30m")',
+    ]);
+    expect(
+      problemsOf({
+        resultBackend: 'redis://127.0.0.1:6379/1',
+        alerts: { lateAfter: '10m' },
+        beatSchedule: { a: entry({ webhook: 'https://hooks.example/a', on: ['late', 'failed'] }) },
+      }),
+    ).toEqual([]);
+  });
+
   it("merges an entry's settings over the config's, and leaves entries without a target alone", () => {
     const config = parseConfig(
       {
+        resultBackend: 'redis://127.0.0.1:6379/1',
         alerts: { webhook: 'https://hooks.example/a', on: ['missed'] },
         beatSchedule: {
           plain: { task: 't', schedule: 60 },
@@ -102,6 +131,40 @@ describe('alert deliveries', () => {
   it('pings a publish as the success without outcomes, as /start with them', () => {
     expect(publishedPing(entry, slotMs, 'id-1', false).map((d) => d.url)).toEqual(['https://hc-ping.com/u1/?k=1']);
     expect(publishedPing(entry, slotMs, 'id-1', true).map((d) => d.url)).toEqual(['https://hc-ping.com/u1/start?k=1']);
+  });
+
+  it('a failure makes a failed alert with its exception; a success its ping; a run past lateAfter a late alert', () => {
+    const run = {
+      taskId: 'id-1',
+      slotMs,
+      publishedAtMs: slotMs + 5,
+      state: 'FAILURE',
+      exception: 'ValueError: boom',
+      finishedAtMs: slotMs + 900,
+    };
+    const failed = finishedDeliveries('prod', entry, run, slotMs + 1000);
+    expect(failed.map((d) => d.id)).toEqual([`failed:nightly:${slotMs}:webhook`, `failed:nightly:${slotMs}:ping`]);
+    expect(JSON.parse(failed[0]?.body ?? '')).toMatchObject({
+      kind: 'failed',
+      taskId: 'id-1',
+      state: 'FAILURE',
+      reason: 'ValueError: boom',
+    });
+    expect(finishedDeliveries('prod', entry, { ...run, state: 'SUCCESS' }, slotMs + 1000).map((d) => d.url)).toEqual([
+      'https://hc-ping.com/u1/?k=1',
+    ]);
+    expect(finishedDeliveries('prod', entry, { ...run, state: 'REVOKED' }, slotMs + 1000)).toEqual([]);
+    const late = parseConfig(
+      {
+        resultBackend: 'redis://127.0.0.1:6379/1',
+        beatSchedule: { slow: { task: 't', schedule: 60, alerts: { webhook: 'https://hooks.example/x', on: ['late'], lateAfter: '10s' } } },
+      },
+      'alerts.test',
+    ).entries[0];
+    if (late === undefined) throw new Error('no entry');
+    const pending = { taskId: 'id-2', slotMs, publishedAtMs: slotMs, state: 'STARTED' };
+    expect(lateDeliveries('prod', late, pending, slotMs + 9_999)).toEqual([]);
+    expect(lateDeliveries('prod', late, pending, slotMs + 10_000).map((d) => d.id)).toEqual([`late:slow:${slotMs}:webhook`]);
   });
 
   it('backs off 1, 2, 4 s… up to five minutes, and shows URLs without their query', () => {

@@ -145,6 +145,8 @@ describe('the message as Celery publishes it over AMQP (kombu pyamqp)', () => {
       stamps: {},
       beat_entry: 'add-every-minute',
       beat_scheduled_at: '2026-11-21T05:33:00.000000+00:00',
+      periodic_task_name: 'add-every-minute',
+      traceparent: `00-${ID.replace(/-/g, '')}-${ID.replace(/-/g, '').slice(16)}-01`,
       'x-custom': 'v',
     });
   });
@@ -184,6 +186,8 @@ describe('the message as Celery publishes it over AMQP (kombu pyamqp)', () => {
     expect(asWorkerReadsIt(d.properties.headers)).toEqual({
       beat_entry: 'add-every-minute',
       beat_scheduled_at: '2026-11-21T05:33:00.000000+00:00',
+      periodic_task_name: 'add-every-minute',
+      traceparent: `00-${ID.replace(/-/g, '')}-${ID.replace(/-/g, '').slice(16)}-01`,
     });
   });
 });

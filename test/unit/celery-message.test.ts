@@ -23,7 +23,7 @@ function render(e = entry(), c = config(), input: { taskId?: string; slotMs?: nu
 }
 
 describe('protocol v2 message', () => {
-  it('carries the full Celery 5.3+ header set in as_task_v2 order, then beat_entry and beat_scheduled_at', () => {
+  it('carries the full Celery 5.3+ header set in as_task_v2 order, then beat_entry, beat_scheduled_at, periodic_task_name and traceparent', () => {
     const m = render();
     expect(headersOf(m)).toEqual({
       lang: 'py',
@@ -47,6 +47,8 @@ describe('protocol v2 message', () => {
       stamps: {},
       beat_entry: 'add-every-minute',
       beat_scheduled_at: '2026-11-21T05:32:00.000000+00:00',
+      periodic_task_name: 'add-every-minute',
+      traceparent: `00-${ID.replace(/-/g, '')}-${ID.replace(/-/g, '').slice(16)}-01`,
     });
     expect(Object.keys(headersOf(m))).toEqual([
       'lang',
@@ -70,6 +72,8 @@ describe('protocol v2 message', () => {
       'stamps',
       'beat_entry',
       'beat_scheduled_at',
+      'periodic_task_name',
+      'traceparent',
     ]);
   });
 
@@ -100,7 +104,13 @@ describe('protocol v2 message', () => {
   });
 
   it('sets the properties beat sets: correlation_id = id, reply_to, delivery_mode 2, priority 0, no expiration', () => {
-    expect(render().properties).toEqual({ correlation_id: ID, reply_to: ENV.replyTo, delivery_mode: 2, priority: 0 });
+    expect(render().properties).toEqual({
+      correlation_id: ID,
+      reply_to: ENV.replyTo,
+      periodic_task_name: 'add-every-minute',
+      delivery_mode: 2,
+      priority: 0,
+    });
   });
 
   it('turns a numeric expires into an absolute header from publish time and an expiration in ms', () => {
@@ -157,9 +167,26 @@ describe('protocol v2 message', () => {
     const b = renderTaskMessage(template, { taskId: slotTaskId('myapp', 'e', SLOT + 60_000), slotMs: SLOT + 60_000, nowMs: NOW + 60_000 });
     expect(a.id).not.toBe(b.id);
     expect(a.body).toBe(b.body);
-    const strip = (m: TaskMessage) => ({ ...headersOf(m), id: 0, root_id: 0, expires: 0, beat_scheduled_at: 0 });
+    const strip = (m: TaskMessage) => ({ ...headersOf(m), id: 0, root_id: 0, expires: 0, beat_scheduled_at: 0, traceparent: 0 });
     expect(strip(a)).toEqual(strip(b));
+    // W3C trace-context: version 00, a 32-hex trace id and a 16-hex parent id, neither all zeros, flags.
+    const w3c = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-0[01]$/;
+    const [ta, tb] = [headersOf(a)['traceparent'], headersOf(b)['traceparent']];
+    expect(ta).toMatch(w3c);
+    expect(tb).toMatch(w3c);
+    expect(ta).not.toBe(tb);
     expect(headersOf(b)).toMatchObject({ id: b.id, root_id: b.id, beat_scheduled_at: '2026-11-21T05:33:00.000000+00:00' });
+  });
+});
+
+describe('traceparent', () => {
+  it('derives a valid W3C trace id from an id that is not a lowercase UUID, the same each time', () => {
+    const w3c = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-01$/;
+    for (const taskId of ['my-own-id', ID.toUpperCase(), '00000000-0000-0000-0000-000000000000']) {
+      const tp = headersOf(render(entry(), config(), { taskId }))['traceparent'];
+      expect(tp).toMatch(w3c);
+      expect(headersOf(render(entry(), config(), { taskId }))['traceparent']).toBe(tp);
+    }
   });
 });
 
@@ -169,6 +196,8 @@ describe('protocol v1 message (taskProtocol: 1)', () => {
     expect(headersOf(m)).toEqual({
       beat_entry: 'add-every-minute',
       beat_scheduled_at: '2026-11-21T05:32:00.000000+00:00',
+      periodic_task_name: 'add-every-minute',
+      traceparent: `00-${ID.replace(/-/g, '')}-${ID.replace(/-/g, '').slice(16)}-01`,
       'x-custom': 'v',
     });
     const body = JSON.parse(m.body) as Record<string, unknown>;

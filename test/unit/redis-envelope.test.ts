@@ -53,12 +53,15 @@ describe('the envelope (kombu Channel.prepare_message + _inplace_augment_message
   });
 
   it("has the properties of the observed 5.6.2 beat message, in kombu's order, priority included", () => {
-    // celery-protocol.md §1.7: options {'expires': 30, 'priority': 5, 'headers': {'x-custom': 'v'}}.
+    // celery-protocol.md §1.7: options {'expires': 30, 'priority': 5, 'headers': {'x-custom': 'v'}};
+    // plus periodic_task_name, an option django-celery-beat passes, which send_task_message copies
+    // into the properties after reply_to.
     const m = message({ expires: 30, priority: 5, headers: { 'x-custom': 'v' } });
     const env = parse(redisEnvelope(m, '', 'celery', 'tag-1'));
     expect(Object.keys(env.properties)).toEqual([
       'correlation_id',
       'reply_to',
+      'periodic_task_name',
       'delivery_mode',
       'expiration',
       'delivery_info',

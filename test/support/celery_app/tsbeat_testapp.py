@@ -72,6 +72,21 @@ if not os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
         _executed(self.request.id)
         return {"args": _plain(list(args)), "kwargs": _plain(kwargs), "request": _plain(vars(self.request))}
 
+    @app.task(name="tsbeat_test.ok")
+    def ok():
+        return "ok"
+
+    @app.task(name="tsbeat_test.fail")
+    def fail():
+        raise ValueError("boom: line one\nline two")
+
+    @app.task(bind=True, name="tsbeat_test.flaky")
+    def flaky(self, countdown=1.5):
+        # Fails its first attempt and is retried once: RETRY, then SUCCESS under the same task id.
+        if self.request.retries < 1:
+            raise self.retry(exc=RuntimeError("not yet"), countdown=countdown, max_retries=2)
+        return "ok after a retry"
+
     @app.task(bind=True, name="tsbeat_test.sleepy")
     def sleepy(self, seconds):
         _executed(self.request.id)

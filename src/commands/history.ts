@@ -1,0 +1,96 @@
+/**
+ * `beat history ENTRY`: the entry's last runs and their outcomes, newest first, from the history the
+ * leader keeps in Redis when a resultBackend is configured.
+ */
+import { DEFAULTS } from '../base/defaults.js';
+import { BeatError, ErrorCode } from '../base/errors.js';
+import { formatSeconds, runView } from '../control/run-view.js';
+import { parseCommandArgs, parseCount, unknownEntryError } from './args.js';
+import { CONFIG_HELP } from './config-args.js';
+import { openControl, redisOptions } from './control-open.js';
+import { ExitCode } from './io.js';
+import type { Io } from './io.js';
+import { readRuntimeEntries } from './runtime-view.js';
+import { renderTable } from './table.js';
+
+export const HISTORY_HELP = `Usage: beat history ENTRY [--config PATH] [--broker URL] [--json] [--limit N]
+
+Shows ENTRY's last runs, newest first: task id, slot, when it was published, its state (PENDING,
+STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or unknown when no result came within outcomeTimeout),
+when it finished, its runtime and the exception's first line. The leader keeps the last
+${DEFAULTS.runHistoryLength} runs of each entry when the config has a resultBackend (Celery's
+result_backend, a Redis one); STARTED shows only for tasks with task_track_started.
+
+Options:
+${CONFIG_HELP}
+  -b, --broker URL    the Redis of the deployment (as for beat status)
+      --json          print the runs as a JSON array (the fields of /status's lastOutcome)
+  -n, --limit N       at most N runs, 1 to ${DEFAULTS.runHistoryLength} (default ${DEFAULTS.runHistoryLength})
+  -h, --help          show this help
+`;
+
+export async function historyCommand(argv: string[], io: Io): Promise<ExitCode> {
+  const { values, positionals } = parseCommandArgs(
+    'history',
+    argv,
+    { ...redisOptions, json: { type: 'boolean' }, limit: { type: 'string', short: 'n' } },
+    1,
+  );
+  if (values.help) {
+    io.out(HISTORY_HELP);
+    return ExitCode.Ok;
+  }
+  const limit =
+    values.limit === undefined ? DEFAULTS.runHistoryLength : parseCount('history', '--limit', values.limit, 1, DEFAULTS.runHistoryLength);
+  const name = positionals[0];
+  if (name === undefined)
+    throw new BeatError(ErrorCode.Usage, "beat history: which entry? Usage: beat history ENTRY. See 'beat history --help'.");
+  const control = await openControl(io, values.config, values.broker);
+  try {
+    let entry = control.config.entries.find((e) => e.name === name);
+    if (entry === undefined) {
+      // A runtime entry's history is kept like a file entry's.
+      const runtime = await readRuntimeEntries(control.config, control.store);
+      entry = runtime.entries.find((e) => e.name === name);
+      if (entry === undefined)
+        throw unknownEntryError(
+          'history',
+          name,
+          [...control.config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)],
+          'the config or the runtime store',
+        );
+    }
+    const runs = (await control.runs.list(name, limit)).map((r) => runView(r, entry.timezone));
+    if (values.json) {
+      io.out(JSON.stringify(runs));
+      return ExitCode.Ok;
+    }
+    if (runs.length === 0) {
+      io.out(
+        control.config.resultBackend === undefined
+          ? `${name}: no runs recorded; outcomes are kept only when the config has a resultBackend (Celery's result_backend)`
+          : `${name}: no runs recorded yet`,
+      );
+      return ExitCode.Ok;
+    }
+    io.out(
+      renderTable(
+        ['PUBLISHED', 'SLOT', 'STATE', 'FINISHED', 'RUNTIME', 'TASK ID', 'EXCEPTION'],
+        runs.map((r) => [
+          r.publishedAt,
+          r.slot,
+          r.state,
+          r.finishedAt ?? '-',
+          r.runtimeSeconds === null ? '-' : formatSeconds(r.runtimeSeconds),
+          r.taskId,
+          r.exception ?? '',
+        ]),
+      ),
+    );
+    return ExitCode.Ok;
+  } catch (error) {
+    throw control.failure('history', error);
+  } finally {
+    await control.close();
+  }
+}

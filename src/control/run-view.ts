@@ -1,0 +1,48 @@
+/**
+ * A run's record as `beat status`, `beat history` and `/status` show it: times in the entry's zone
+ * (ISO with its offset), the runtime in seconds. Pure.
+ */
+import type { RunRecord, RunState } from '../ports/outcomes.js';
+import { formatInstant } from '../time/zone.js';
+
+export interface RunView {
+  readonly taskId: string;
+  readonly state: RunState;
+  /** The slot the run stands for. */
+  readonly slot: string;
+  readonly publishedAt: string;
+  /** When a worker was first seen running it (within a poll interval); null when no start was seen. */
+  readonly startedAt: string | null;
+  /** When it reached its final state; null while it has not. */
+  readonly finishedAt: string | null;
+  /** Seconds from publication (queue time included) to the finish; null until it finished. */
+  readonly runtimeSeconds: number | null;
+  /** The exception's first line (FAILURE, RETRY, REVOKED), else null. */
+  readonly exception: string | null;
+}
+
+export function runView(r: RunRecord, zone: string): RunView {
+  return {
+    taskId: r.taskId,
+    state: r.state,
+    slot: formatInstant(r.slotMs, zone),
+    publishedAt: formatInstant(r.publishedAtMs, zone),
+    startedAt: r.startedAtMs === undefined ? null : formatInstant(r.startedAtMs, zone),
+    finishedAt: r.finishedAtMs === undefined ? null : formatInstant(r.finishedAtMs, zone),
+    runtimeSeconds: r.runtimeMs === undefined || r.state === 'unknown' ? null : r.runtimeMs / 1000,
+    exception: r.exception ?? null,
+  };
+}
+
+/** "SUCCESS 1.2s", "FAILURE 0.4s: ValueError: boom", "STARTED", "-" when nothing is known. */
+export function outcomeText(v: RunView | null): string {
+  if (v === null) return '-';
+  const runtime = v.runtimeSeconds === null ? '' : ` ${formatSeconds(v.runtimeSeconds)}`;
+  return `${v.state}${runtime}${v.exception === null ? '' : `: ${v.exception}`}`;
+}
+
+export function formatSeconds(s: number): string {
+  if (s < 60) return `${Number(s.toFixed(s < 10 ? 2 : 1))}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${Math.round(s % 60)}s`;
+  return `${Math.floor(s / 3600)}h${Math.round((s % 3600) / 60)}m`;
+}

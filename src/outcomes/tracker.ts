@@ -1,0 +1,244 @@
+/**
+ * Follows each published run to its outcome, for the leader. Publishing only hands it the run
+ * (`published`, at once); on its own timer it records new runs in their entries' histories (a burst
+ * once, after it), and every poll interval reads the results of the runs still pending from the
+ * result backend, in MGET batches and at most `readsPerPoll` a poll (oldest first, then round-robin),
+ * until each is final (SUCCESS, FAILURE, REVOKED) or `timeoutMs` has passed (then `unknown`).
+ * STARTED and RETRY are recorded as they are seen. A new leader takes over the runs the histories
+ * still hold as pending (`start`), so a failover loses no outcome.
+ */
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import { errorMessage } from '../base/errors.js';
+import { DEFAULTS } from '../base/defaults.js';
+import type { Clock } from '../ports/clock.js';
+import { isFinal } from '../ports/outcomes.js';
+import type { OutcomeEvents, ResultMeta, ResultReader, RunHistory, RunRecord } from '../ports/outcomes.js';
+
+export interface TrackerOptions {
+  readonly history: RunHistory;
+  readonly results: ResultReader;
+  readonly events: OutcomeEvents;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly timeoutMs: number;
+  readonly pollMs?: number;
+  readonly batch?: number;
+  readonly readsPerPoll?: number;
+  readonly recordDelayMs?: number;
+  readonly maxPending?: number;
+}
+
+interface Tracked {
+  readonly entry: string;
+  record: RunRecord;
+}
+
+export class OutcomeTracker {
+  /** Runs not final yet, by task id, oldest first. */
+  private readonly pending = new Map<string, Tracked>();
+  /** Published runs not yet written to their histories. */
+  private toRecord: { entry: string; record: RunRecord }[] = [];
+  /** Each entry's newest run this leader knows of (for "has the previous run finished?"). */
+  private readonly newest = new Map<string, string>();
+  private recordTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private cursor = 0;
+  private running = false;
+  private busy: Promise<void> | undefined;
+  private failing = false;
+  private readonly pollMs: number;
+  private readonly batch: number;
+  private readonly readsPerPoll: number;
+  private readonly recordDelayMs: number;
+  private readonly maxPending: number;
+
+  constructor(private readonly o: TrackerOptions) {
+    this.pollMs = o.pollMs ?? DEFAULTS.outcomePollMs;
+    this.batch = o.batch ?? DEFAULTS.outcomeBatch;
+    this.readsPerPoll = o.readsPerPoll ?? DEFAULTS.outcomeReadsPerPoll;
+    this.recordDelayMs = o.recordDelayMs ?? DEFAULTS.outcomeRecordDelayMs;
+    this.maxPending = o.maxPending ?? DEFAULTS.outcomeMaxPending;
+  }
+
+  /** Begins tracking (on leading): the runs the histories hold as pending first. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (const { entry, record } of await this.o.history.pending()) this.track(entry, record);
+    } catch (error) {
+      this.failed('reading the pending runs from their histories', error);
+    }
+    if (!this.running) return;
+    this.pollTimer = setInterval(() => void this.poll(), this.pollMs);
+    this.pollTimer.unref();
+  }
+
+  /** Stops (on standing by or shutdown): runs not yet recorded are written first; what stays pending, the next leader takes over. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+    await this.busy;
+    await this.flushRecords();
+    this.pending.clear();
+    this.newest.clear();
+  }
+
+  /** A run was published: returns at once. */
+  published(entry: string, taskId: string, slotMs: number, publishedAtMs: number): void {
+    if (!this.running) return;
+    const record: RunRecord = { taskId, slotMs, publishedAtMs, state: 'PENDING' };
+    this.toRecord.push({ entry, record });
+    this.track(entry, record);
+    this.recordTimer ??= setTimeout(() => void this.flushRecords(), this.recordDelayMs);
+  }
+
+  /**
+   * Whether the newest run of `entry` this leader knows of has reached a final state: true, false,
+   * or undefined when it knows of none (for overlap policies).
+   */
+  previousFinished(entry: string): boolean | undefined {
+    const id = this.newest.get(entry);
+    if (id === undefined) return undefined;
+    return !this.pending.has(id);
+  }
+
+  /** Runs being followed. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  private track(entry: string, record: RunRecord): void {
+    this.pending.set(record.taskId, { entry, record });
+    if (this.pending.size > this.maxPending) this.giveUpOldest();
+    const known = this.newest.get(entry);
+    const knownRecord = known === undefined ? undefined : this.pending.get(known)?.record;
+    if (knownRecord === undefined || knownRecord.publishedAtMs <= record.publishedAtMs) this.newest.set(entry, record.taskId);
+  }
+
+  private giveUpOldest(): void {
+    const oldest = this.pending.values().next().value;
+    if (oldest === undefined) return;
+    oldest.record = {
+      ...oldest.record,
+      state: 'unknown',
+      finishedAtMs: this.o.clock.now(),
+      exception: `no longer followed: more than ${this.maxPending} runs without a result`,
+    };
+    const { entry, record } = oldest;
+    this.finish(oldest);
+    // After the run's own record was written (it may still be waiting in toRecord).
+    void this.flushRecords().then(() =>
+      this.o.history.update(entry, record).catch((error: unknown) => this.failed('recording a run given up', error)),
+    );
+  }
+
+  private async flushRecords(): Promise<void> {
+    clearTimeout(this.recordTimer);
+    this.recordTimer = undefined;
+    const runs = this.toRecord;
+    if (runs.length === 0) return;
+    this.toRecord = [];
+    try {
+      await this.o.history.recordPublished(runs);
+      this.recovered();
+    } catch (error) {
+      // Kept for the next try; their outcomes are still read meanwhile.
+      this.toRecord = runs.concat(this.toRecord);
+      this.failed('recording published runs', error);
+    }
+  }
+
+  /** One poll; never rejects. */
+  poll(): Promise<void> {
+    if (this.busy !== undefined || !this.running) return this.busy ?? Promise.resolve();
+    this.busy = this.pollOnce().finally(() => {
+      this.busy = undefined;
+    });
+    return this.busy;
+  }
+
+  private async pollOnce(): Promise<void> {
+    if (this.toRecord.length > 0) await this.flushRecords();
+    const all = [...this.pending.values()];
+    if (all.length === 0) return;
+    const count = Math.min(all.length, this.readsPerPoll);
+    const start = all.length > this.readsPerPoll ? this.cursor % all.length : 0;
+    const chosen = Array.from({ length: count }, (_, i) => all[(start + i) % all.length] as Tracked);
+    this.cursor = start + count;
+    try {
+      for (let from = 0; from < chosen.length && this.running; from += this.batch) {
+        const part = chosen.slice(from, from + this.batch);
+        const metas = await this.o.results.read(part.map((t) => t.record.taskId));
+        const now = this.o.clock.now();
+        const writes: Promise<void>[] = [];
+        part.forEach((tracked, i) => {
+          const next = advance(tracked.record, metas[i], now, this.o.timeoutMs);
+          if (next === tracked.record) return;
+          tracked.record = next;
+          writes.push(this.o.history.update(tracked.entry, next));
+          if (isFinal(next.state)) this.finish(tracked);
+        });
+        await Promise.all(writes);
+      }
+      this.recovered();
+    } catch (error) {
+      this.failed('reading results or writing run histories', error);
+    }
+  }
+
+  /** The runs followed and not finished yet (for `late` alerts). */
+  unfinished(): { entry: string; record: RunRecord }[] {
+    return [...this.pending.values()].map(({ entry, record }) => ({ entry, record }));
+  }
+
+  private finish(tracked: Tracked): void {
+    this.pending.delete(tracked.record.taskId);
+    const r = tracked.record;
+    this.o.logger.debug(
+      { event: EVENTS.outcomeFinished, entry: tracked.entry, id: r.taskId, state: r.state, runtimeMs: r.runtimeMs, exception: r.exception },
+      `run of ${tracked.entry} ${r.state}`,
+    );
+    this.o.events.finished(tracked.entry, r);
+  }
+
+  private failed(what: string, error: unknown): void {
+    if (this.failing) return;
+    this.failing = true;
+    this.o.logger.warn(
+      { event: EVENTS.outcomeError, err: errorMessage(error) },
+      `run outcomes: ${what} failed (${errorMessage(error)}); the runs stay tracked and are tried again every ${this.pollMs} ms`,
+    );
+  }
+
+  private recovered(): void {
+    this.failing = false;
+  }
+}
+
+/** A run's record after reading its result (`meta`, undefined when there is none yet) at `nowMs`; the same object when nothing changed. */
+export function advance(record: RunRecord, meta: ResultMeta | undefined, nowMs: number, timeoutMs: number): RunRecord {
+  if (meta !== undefined && isFinal(meta.state)) {
+    const finishedAtMs = meta.doneAtMs ?? nowMs;
+    // From publication: a Redis result holds no start time, and a start seen by polling is late by
+    // up to a poll interval, which would shorten the runtime by as much.
+    return {
+      ...record,
+      state: meta.state,
+      finishedAtMs,
+      runtimeMs: Math.max(0, finishedAtMs - record.publishedAtMs),
+      ...(meta.exception === undefined ? {} : { exception: meta.exception }),
+    };
+  }
+  if (nowMs - record.publishedAtMs > timeoutMs) return { ...record, state: 'unknown', finishedAtMs: nowMs };
+  if (meta === undefined || meta.state === 'PENDING' || meta.state === record.state) return record;
+  // STARTED or RETRY: when it was first seen running (within a poll interval of its start).
+  return {
+    ...record,
+    state: meta.state,
+    startedAtMs: record.startedAtMs ?? nowMs,
+    ...(meta.exception === undefined ? {} : { exception: meta.exception }),
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * What became of the runs the scheduler published: the record kept per run, where records are kept
+ * (a bounded history per entry), where outcomes are read from (Celery's result backend), and who
+ * hears of a run that finished (metrics). Implemented by adapters (src/redis/), used by
+ * src/outcomes/ and the status views.
+ */
+import type { CeleryState, ResultMeta } from '../celery/result-meta.js';
+
+export type { ResultMeta };
+
+/**
+ * A run's state: Celery's states as its result backend stores them, and `unknown` for a run whose
+ * outcome was not learned within the bound (`outcomeTimeout`), or whose entry ignores results.
+ */
+export type RunState = CeleryState | 'unknown';
+
+/** The states after which a run's outcome does not change. */
+export const FINAL_STATES: ReadonlySet<RunState> = new Set<RunState>(['SUCCESS', 'FAILURE', 'REVOKED', 'unknown']);
+
+export const isFinal = (state: RunState): boolean => FINAL_STATES.has(state);
+
+/** One run of an entry, as its history keeps it (src/redis/run-history-codec.ts stores it). */
+export interface RunRecord {
+  readonly taskId: string;
+  /** The slot the run stands for (epoch ms); a manual run's is when it was requested. */
+  readonly slotMs: number;
+  readonly publishedAtMs: number;
+  readonly state: RunState;
+  /** When a worker was first seen running it (STARTED, observed by polling: within a poll interval). */
+  readonly startedAtMs?: number;
+  /** When it reached its final state: the result's `date_done`, else when that state was read. */
+  readonly finishedAtMs?: number;
+  /**
+   * finished − published: queue time included. A Redis result holds no start time, and a start
+   * seen by polling is late by up to a poll interval.
+   */
+  readonly runtimeMs?: number;
+  /** The exception's first line, `Type: message`, for FAILURE (and RETRY while it retries). */
+  readonly exception?: string;
+}
+
+/** Where each entry's recent runs are kept; the newest first. */
+export interface RunHistory {
+  /** Records newly published runs as PENDING (a run already recorded is left as it is). */
+  recordPublished(runs: readonly { readonly entry: string; readonly record: RunRecord }[]): Promise<void>;
+  /** Replaces the record of `record.taskId` in the entry's history (none when it fell out); a final record is never replaced. */
+  update(entry: string, record: RunRecord): Promise<void>;
+  /** Every recorded run not final yet, by entry: what a new leader goes on tracking. */
+  pending(): Promise<{ readonly entry: string; readonly record: RunRecord }[]>;
+  /** The entry's runs, newest first, at most `limit`. */
+  list(entry: string, limit: number): Promise<RunRecord[]>;
+  /** Each named entry's newest run. */
+  latest(entries: readonly string[]): Promise<Map<string, RunRecord>>;
+}
+
+/** Reads task results by id (Celery's `celery-task-meta-<id>`). */
+export interface ResultReader {
+  /** One answer per id, in order; undefined where the backend has nothing (yet). */
+  read(taskIds: readonly string[]): Promise<(ResultMeta | undefined)[]>;
+}
+
+/** Told of every run that reached a final state; must return at once and never throw. */
+export interface OutcomeEvents {
+  finished(entry: string, record: RunRecord): void;
+}
+
+export const NO_OUTCOME_EVENTS: OutcomeEvents = { finished: () => undefined };

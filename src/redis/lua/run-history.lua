@@ -1,0 +1,82 @@
+--[[
+  run-history: records runs in their entries' bounded histories, and keeps the set of entries that
+  have a run not final yet, in one atomic step (a reader never sees a history and a pending set
+  that disagree, and two leaders overlapping during a failover cannot undo each other's update).
+  Records are run-history-codec.ts's JSON; only "id" and "st" are read here.
+
+  KEYS[1]      pending set (entry names with a run not final yet)
+  KEYS[2..n]   one history list per run, in ARGV's order (newest first)
+
+  ARGV[1]      mode: 'push' (newly published runs) or 'update' (a run's new state)
+  ARGV[2]      the history length to keep
+  ARGV[3..]    per run: entry name, task id, record JSON
+
+  push    a run whose id is already in its history is left as it is; else the record is pushed
+          (LPUSH) and the list trimmed (LTRIM) to the length.
+  update  the record with that id is replaced (LSET) unless the stored one is final already (a
+          final state never changes); a run no longer in the history is not written.
+  Either way the entry is then in the pending set exactly while one of its records is not final.
+
+  Reply   per run in order: 1 = written, 0 = left as it was.
+  Errors  WRONGTYPE naming the key when a key holds another type, before anything is written.
+  Writes  LPUSH + LTRIM (push) or LSET (update) of the history lists; SADD / SREM of the pending set.
+]]
+--- @include "key-type"
+
+local SCRIPT = 'run-history'
+local refused = wrongType(SCRIPT, KEYS[1], 'set')
+if refused then return refused end
+for i = 2, #KEYS do
+  refused = wrongType(SCRIPT, KEYS[i], 'list')
+  if refused then return refused end
+end
+
+local FINAL = { SUCCESS = true, FAILURE = true, REVOKED = true, unknown = true }
+local mode = ARGV[1]
+local length = tonumber(ARGV[2])
+
+local function decoded(text)
+  local ok, v = pcall(cjson.decode, text)
+  if ok and type(v) == 'table' then return v end
+  return nil
+end
+
+local function findId(key, id)
+  local items = redis.call('LRANGE', key, 0, -1)
+  for at, text in ipairs(items) do
+    local v = decoded(text)
+    if v and v.id == id then return at - 1, v end
+  end
+  return nil, nil
+end
+
+local function anyPending(key)
+  for _, text in ipairs(redis.call('LRANGE', key, 0, -1)) do
+    local v = decoded(text)
+    if v and not FINAL[v.st] then return true end
+  end
+  return false
+end
+
+local written = {}
+local run = 0
+for i = 3, #ARGV, 3 do
+  run = run + 1
+  local key = KEYS[run + 1]
+  local entry, id, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local at, stored = findId(key, id)
+  local wrote = 0
+  if mode == 'push' then
+    if at == nil then
+      redis.call('LPUSH', key, record)
+      redis.call('LTRIM', key, 0, length - 1)
+      wrote = 1
+    end
+  elseif at ~= nil and not FINAL[stored.st] then
+    redis.call('LSET', key, at, record)
+    wrote = 1
+  end
+  if anyPending(key) then redis.call('SADD', KEYS[1], entry) else redis.call('SREM', KEYS[1], entry) end
+  written[run] = wrote
+end
+return written

@@ -1,0 +1,50 @@
+/**
+ * The format of one run in an entry's history list (`<prefix>:{<name>}:runs:<entry>`, keys.ts):
+ * compact JSON
+ *   {"id": task id, "slot": epoch ms, "pub": epoch ms, "st": state,
+ *    "start"?: epoch ms, "done"?: epoch ms, "rt"?: runtime ms, "exc"?: the exception's first line}
+ * lua/run-history.lua reads "id" and "st" of the records it compares; nothing else reads them.
+ */
+import type { RunRecord, RunState } from '../ports/outcomes.js';
+
+const STATES: ReadonlySet<string> = new Set<RunState>(['PENDING', 'STARTED', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED', 'unknown']);
+
+export function encodeRun(r: RunRecord): string {
+  const out: Record<string, string | number> = { id: r.taskId, slot: r.slotMs, pub: r.publishedAtMs, st: r.state };
+  if (r.startedAtMs !== undefined) out['start'] = r.startedAtMs;
+  if (r.finishedAtMs !== undefined) out['done'] = r.finishedAtMs;
+  if (r.runtimeMs !== undefined) out['rt'] = r.runtimeMs;
+  if (r.exception !== undefined) out['exc'] = r.exception;
+  return JSON.stringify(out);
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** A stored record, or undefined for a value that is not one (it is skipped, not fatal). */
+export function decodeRun(text: string): RunRecord | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== 'object') return undefined;
+  const o = v as Record<string, unknown>;
+  const slotMs = num(o['slot']);
+  const publishedAtMs = num(o['pub']);
+  if (typeof o['id'] !== 'string' || slotMs === undefined || publishedAtMs === undefined) return undefined;
+  if (typeof o['st'] !== 'string' || !STATES.has(o['st'])) return undefined;
+  const startedAtMs = num(o['start']);
+  const finishedAtMs = num(o['done']);
+  const runtimeMs = num(o['rt']);
+  return {
+    taskId: o['id'],
+    slotMs,
+    publishedAtMs,
+    state: o['st'] as RunState,
+    ...(startedAtMs === undefined ? {} : { startedAtMs }),
+    ...(finishedAtMs === undefined ? {} : { finishedAtMs }),
+    ...(runtimeMs === undefined ? {} : { runtimeMs }),
+    ...(typeof o['exc'] === 'string' ? { exception: o['exc'] } : {}),
+  };
+}

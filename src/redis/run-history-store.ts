@@ -1,0 +1,76 @@
+/**
+ * The RunHistory port on Redis: each entry's last runs in a list, and the set of entries with a run
+ * not final yet, changed only by lua/run-history.lua (keys.ts has the names, run-history-codec.ts
+ * the format).
+ */
+import type { Redis } from 'ioredis';
+import { DEFAULTS } from '../base/defaults.js';
+import { isFinal } from '../ports/outcomes.js';
+import type { RunHistory, RunRecord } from '../ports/outcomes.js';
+import type { SchedulerKeys } from './keys.js';
+import { decodeRun, encodeRun } from './run-history-codec.js';
+import { withScripts } from './scripts.js';
+
+/** Runs per script call: keys and arguments of one call stay a few hundred kilobytes at most. */
+const CHUNK = 500;
+
+export class RedisRunHistory implements RunHistory {
+  constructor(
+    private readonly client: Redis,
+    private readonly keys: Pick<SchedulerKeys, 'runs' | 'runsPending'>,
+    private readonly length: number = DEFAULTS.runHistoryLength,
+  ) {}
+
+  recordPublished(runs: readonly { readonly entry: string; readonly record: RunRecord }[]): Promise<void> {
+    return this.write('push', runs);
+  }
+
+  update(entry: string, record: RunRecord): Promise<void> {
+    return this.write('update', [{ entry, record }]);
+  }
+
+  private async write(mode: 'push' | 'update', runs: readonly { readonly entry: string; readonly record: RunRecord }[]): Promise<void> {
+    const scripts = withScripts(this.client);
+    for (let from = 0; from < runs.length; from += CHUNK) {
+      const chunk = runs.slice(from, from + CHUNK);
+      const keys = [this.keys.runsPending, ...chunk.map((r) => this.keys.runs(r.entry))];
+      const args = [mode, String(this.length), ...chunk.flatMap((r) => [r.entry, r.record.taskId, encodeRun(r.record)])];
+      await scripts.runHistory(keys.length, ...keys, ...args);
+    }
+  }
+
+  async pending(): Promise<{ readonly entry: string; readonly record: RunRecord }[]> {
+    const entries = await this.client.smembers(this.keys.runsPending);
+    const lists = await this.readLists(entries, this.length);
+    const out: { entry: string; record: RunRecord }[] = [];
+    entries.forEach((entry, i) => {
+      for (const record of lists[i] ?? []) if (!isFinal(record.state)) out.push({ entry, record });
+    });
+    return out;
+  }
+
+  async list(entry: string, limit: number): Promise<RunRecord[]> {
+    return (await this.readLists([entry], limit))[0] ?? [];
+  }
+
+  async latest(entries: readonly string[]): Promise<Map<string, RunRecord>> {
+    const lists = await this.readLists(entries, 1);
+    const out = new Map<string, RunRecord>();
+    entries.forEach((entry, i) => {
+      const first = lists[i]?.[0];
+      if (first !== undefined) out.set(entry, first);
+    });
+    return out;
+  }
+
+  private async readLists(entries: readonly string[], limit: number): Promise<RunRecord[][]> {
+    if (entries.length === 0) return [];
+    const pipeline = this.client.pipeline();
+    for (const entry of entries) pipeline.lrange(this.keys.runs(entry), 0, limit - 1);
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, items]) => {
+      if (error) throw error;
+      return (items as string[]).map(decodeRun).filter((r): r is RunRecord => r !== undefined);
+    });
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * Run outcomes with a real Celery worker and a real Redis result backend: tasks that succeed, fail,
+ * retry and run longer than their period, as `beat status --json`, `beat history`, `/status` and
+ * `/metrics` show them; the headers the worker sees; a failover that hands pending runs over.
+ * Redis: a private redis-server (broker and state on DB 0, results on DB 1).
+ * Oracle for outcomes: the results the worker itself stored (`celery-task-meta-<id>`), read here.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS } from '../../src/base/log-events.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
+import { pythonCelery, resultKey, startWorker, stopAll } from '../support/celery.js';
+import type { CeleryProcess } from '../support/celery.js';
+import {
+  httpPortOf,
+  httpRequest,
+  killCliChildren,
+  parsePrometheus,
+  runBeatCli,
+  sampleValue,
+  startPrivateRedis,
+  uniqueName,
+} from '../support/ops.js';
+import type { PrivateRedis } from '../support/redis-server.js';
+
+const celery = pythonCelery();
+const suite = celery.ok || process.env['CI'] ? describe : describe.skip;
+
+interface RunJson {
+  taskId: string;
+  state: string;
+  slot: string;
+  publishedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  runtimeSeconds: number | null;
+  exception: string | null;
+}
+
+interface StatusJson {
+  entries: { name: string; lastOutcome: RunJson | null; lastTaskId: string | null }[];
+}
+
+/** What the worker stored for a task: the oracle. `date_done` is naive UTC before Celery 5.3. */
+async function storedResult(results: Redis, taskId: string): Promise<{ status: string; doneMs: number | undefined } | undefined> {
+  const raw = await results.get(resultKey(taskId));
+  if (raw === null) return undefined;
+  const meta = JSON.parse(raw) as { status: string; date_done: string | null };
+  const done = meta.date_done;
+  return { status: meta.status, doneMs: done === null ? undefined : Date.parse(/[Zz]|[+-]\d\d:\d\d$/.test(done) ? done : `${done}Z`) };
+}
+
+suite(`run outcomes with a real Celery worker${celery.ok ? '' : ` (skipped: ${celery.problem})`}`, () => {
+  const fleet = new BeatFleet();
+  const dir = new TempDir();
+  let redis: PrivateRedis;
+  let state: Redis;
+  let results: Redis;
+  const workers: CeleryProcess[] = [];
+
+  const config = (name: string) => ({
+    name,
+    broker: { url: redis.url(0) },
+    resultBackend: redis.url(1),
+    lock: FAST_LOCK,
+    beatSchedule: {
+      ok: { task: 'tsbeat_test.ok', schedule: 1 },
+      fail: { task: 'tsbeat_test.fail', schedule: 2 },
+      flaky: { task: 'tsbeat_test.flaky', schedule: 4 },
+      slow: { task: 'tsbeat_test.sleepy', schedule: 1, args: [1.5], options: { queue: 'tsbeat-slow' } },
+      traced: { task: 'tsbeat_test.record', schedule: 2 },
+    },
+  });
+
+  beforeAll(async () => {
+    if (!celery.ok) throw new Error(celery.problem);
+    redis = await startPrivateRedis();
+    state = redis.client(0);
+    results = redis.client(1);
+    const env = { broker: redis.url(0), backend: redis.url(1), conf: { task_track_started: true } };
+    workers.push(
+      ...(await Promise.all([
+        startWorker({ name: 'outcomes-main', queues: ['celery'], env }),
+        startWorker({ name: 'outcomes-slow', queues: ['tsbeat-slow'], env }),
+      ])),
+    );
+  });
+
+  afterAll(async () => {
+    await fleet.killAll();
+    killCliChildren();
+    await stopAll(workers);
+    state?.disconnect();
+    results?.disconnect();
+    await redis?.stop();
+    dir.remove();
+  });
+
+  it('shows states, runtimes and exception lines in beat status --json, beat history, /status and /metrics', async () => {
+    const name = uniqueName('outcomes');
+    const file = dir.write(`${name}.json`, config(name));
+    const beat = fleet.spawn({ config: file, label: 'leader', args: ['--http', '127.0.0.1:0'] });
+    const port = await httpPortOf(beat);
+    await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
+
+    const status = async (): Promise<StatusJson> => {
+      const run = await runBeatCli(['status', '--config', file, '--json']);
+      expect(run.stderr).toBe('');
+      return JSON.parse(run.stdout) as StatusJson;
+    };
+    const history = async (entry: string, ...more: string[]): Promise<RunJson[]> => {
+      const run = await runBeatCli(['history', entry, '--config', file, '--json', ...more]);
+      expect(run.stderr).toBe('');
+      return JSON.parse(run.stdout) as RunJson[];
+    };
+    const outcomeOf = (s: StatusJson, entry: string) => s.entries.find((e) => e.name === entry)?.lastOutcome ?? null;
+    // Until every entry has a run with a final outcome in its history (slow's newest runs wait in
+    // its queue behind the others, flaky's first run retries once, 1.5 s later).
+    const finalStates = new Set(['SUCCESS', 'FAILURE']);
+    const seen = new Map<string, RunJson>();
+    await waitUntil(
+      'a final outcome of every entry',
+      async () => {
+        for (const entry of ['ok', 'fail', 'flaky', 'slow', 'traced']) {
+          if (seen.has(entry)) continue;
+          const done = (await history(entry)).find((r) => finalStates.has(r.state));
+          if (done !== undefined) seen.set(entry, done);
+        }
+        return seen.size === 5 ? true : undefined;
+      },
+      30_000,
+      () => `${JSON.stringify([...seen.keys()])}\n${beat.tail()}\n${workers.map((w) => w.output().slice(-2000)).join('\n')}`,
+    );
+
+    const ok = seen.get('ok') as RunJson;
+    const fail = seen.get('fail') as RunJson;
+    const flaky = seen.get('flaky') as RunJson;
+    const slow = seen.get('slow') as RunJson;
+    expect(ok).toMatchObject({ state: 'SUCCESS', exception: null });
+    expect(fail).toMatchObject({ state: 'FAILURE', exception: 'ValueError: boom: line one' });
+    expect(flaky.state).toBe('SUCCESS');
+    // The retry waited 1.5 s inside the one run (same task id): its runtime, from publication, covers it.
+    expect(flaky.runtimeSeconds).toBeGreaterThanOrEqual(1.4);
+    // Longer than its 1 s period.
+    expect(slow.state).toBe('SUCCESS');
+    expect(slow.runtimeSeconds).toBeGreaterThanOrEqual(1.4);
+    for (const run of [ok, fail, flaky, slow]) {
+      // finishedAt is the worker's own date_done (to the millisecond).
+      const stored = await storedResult(results, run.taskId);
+      expect(stored?.status).toBe(run.state);
+      expect(Date.parse(run.finishedAt as string)).toBe(Math.floor(stored?.doneMs as number));
+      expect(run.runtimeSeconds).toBeGreaterThanOrEqual(0);
+    }
+
+    // beat history: newest first, FAILURE rows with their exception; --limit.
+    const runs = await history('fail', '--limit', '3');
+    expect(runs.length).toBeGreaterThanOrEqual(1);
+    expect(runs.length).toBeLessThanOrEqual(3);
+    const publishedTimes = runs.map((r) => Date.parse(r.publishedAt));
+    expect(publishedTimes).toEqual([...publishedTimes].sort((a, b) => b - a));
+    for (const r of runs.filter((x) => x.state === 'FAILURE')) expect(r.exception).toBe('ValueError: boom: line one');
+    const table = await runBeatCli(['history', 'fail', '--config', file]);
+    expect(table.stdout).toMatch(/^PUBLISHED\s+SLOT\s+STATE/m);
+    expect(table.stdout).toContain('ValueError: boom: line one');
+
+    // beat status and /status: the newest run's outcome (fail's may be PENDING for a moment after each publish).
+    await waitUntil(
+      'beat status and /status to show a failed last run of fail',
+      async () => {
+        const text = await runBeatCli(['status', '--config', file]);
+        const http = JSON.parse((await httpRequest(port, '/status')).body) as StatusJson;
+        const json = await status();
+        return /LAST OUTCOME/.test(text.stdout) &&
+          /^fail\s.*FAILURE \S+: ValueError: boom: line one$/m.test(text.stdout) &&
+          outcomeOf(http, 'fail')?.exception === 'ValueError: boom: line one' &&
+          outcomeOf(json, 'fail')?.state === 'FAILURE'
+          ? true
+          : undefined;
+      },
+      15_000,
+    );
+
+    // /metrics
+    const m = parsePrometheus((await httpRequest(port, '/metrics')).body);
+    expect(sampleValue(m, 'tsbeat_runs_total', { entry: 'ok', state: 'SUCCESS' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(m, 'tsbeat_runs_total', { entry: 'fail', state: 'FAILURE' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(m, 'tsbeat_run_duration_seconds_count', { entry: 'slow' })).toBeGreaterThanOrEqual(1);
+    const lastSuccess = sampleValue(m, 'tsbeat_entry_last_success_timestamp_seconds', { entry: 'ok' }) ?? 0;
+    expect(Math.abs(lastSuccess * 1000 - Date.now())).toBeLessThan(30_000);
+    expect(sampleValue(m, 'tsbeat_entry_last_failure_timestamp_seconds', { entry: 'fail' })).toBeGreaterThan(0);
+    expect(sampleValue(m, 'tsbeat_entry_last_failure_timestamp_seconds', { entry: 'ok' })).toBeUndefined();
+
+    // The worker saw periodic_task_name and traceparent in task.request (the record task returns it).
+    const traced = seen.get('traced') as RunJson;
+    const stored = JSON.parse((await results.get(resultKey(traced.taskId))) ?? 'null') as { result: { request: Record<string, unknown> } };
+    expect(stored.result.request['periodic_task_name']).toBe('traced');
+    expect((stored.result.request['properties'] as Record<string, unknown>)['periodic_task_name']).toBe('traced');
+    expect(stored.result.request['traceparent']).toBe(
+      `00-${traced.taskId.replace(/-/g, '')}-${traced.taskId.replace(/-/g, '').slice(16)}-01`,
+    );
+    beat.signal('SIGTERM');
+    await beat.waitForExit(10_000);
+  });
+
+  it('hands the runs still pending to the next leader after the leader is killed', async () => {
+    const name = uniqueName('outcomes-failover');
+    const file = dir.write(`${name}.json`, {
+      ...config(name),
+      beatSchedule: { slow: { task: 'tsbeat_test.sleepy', schedule: 1, args: [1.5], options: { queue: 'tsbeat-slow' } } },
+    });
+    const keys = schedulerKeys('tsbeat', name);
+    // The first test's backlog of slow runs would only delay these.
+    await state.del('tsbeat-slow');
+    const first = fleet.spawn({ config: file, label: 'first' });
+    await first.waitForEvent(EVENTS.lockAcquired, 10_000);
+    // Runs recorded as pending by the first leader.
+    const pendingIds = await waitUntil(
+      'runs of slow recorded as pending',
+      async () => {
+        const items = (await state.lrange(keys.runs('slow'), 0, -1)).map((t) => JSON.parse(t) as { id: string; st: string });
+        const pending = items.filter((r) => r.st === 'PENDING' || r.st === 'STARTED').map((r) => r.id);
+        return pending.length >= 2 && (await state.sismember(keys.runsPending, 'slow')) === 1 ? pending : undefined;
+      },
+      15_000,
+      () => first.tail(),
+    );
+    first.signal('SIGKILL');
+    await first.waitForExit(5_000);
+    const second = fleet.spawn({ config: file, label: 'second' });
+    await second.waitForEvent(EVENTS.lockAcquired, 15_000);
+    // Every run the first leader left pending reaches its final state in the history, written by the second.
+    await waitUntil(
+      'the pending runs of the first leader to be final',
+      async () => {
+        const items = (await state.lrange(keys.runs('slow'), 0, -1)).map((t) => JSON.parse(t) as { id: string; st: string });
+        const byId = new Map(items.map((r) => [r.id, r.st]));
+        return pendingIds.every((id) => byId.get(id) === 'SUCCESS') ? byId : undefined;
+      },
+      40_000,
+      () => second.tail(),
+    );
+    // The oracle: the worker did finish them.
+    for (const id of pendingIds) {
+      const stored = await storedResult(results, id);
+      expect(stored?.status).toBe('SUCCESS');
+    }
+    second.signal('SIGTERM');
+    await second.waitForExit(10_000);
+  });
+});

@@ -1,0 +1,274 @@
+/**
+ * Run outcomes, the pure and in-memory parts: Celery's result key layout and meta decoding, the
+ * history codec, how a run's record advances, and the tracker driven through object-literal ports
+ * (the real worker, result backend and Redis are in test/integration/outcomes.test.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { decodeResultMeta, exceptionLine, parseDateDone, taskKeyPrefix } from '../../src/celery/result-meta.js';
+import { silentLogger } from '../../src/base/log.js';
+import { BeatMetrics } from '../../src/observe/metrics.js';
+import { OutcomeTracker, advance } from '../../src/outcomes/tracker.js';
+import type { ResultMeta, RunHistory, RunRecord } from '../../src/ports/outcomes.js';
+import { decodeRun, encodeRun } from '../../src/redis/run-history-codec.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { repoRoot, runCli } from '../support/cli.js';
+import { TempDir } from '../support/beat-process.js';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
+
+describe("Celery's result keys and metas", () => {
+  it('prefixes result keys as _add_global_keyprefix does: "_" unless the prefix ends in ":", "_", "-" or "."', () => {
+    expect(taskKeyPrefix(undefined)).toBe('celery-task-meta-');
+    expect(taskKeyPrefix('')).toBe('celery-task-meta-');
+    expect(taskKeyPrefix('app')).toBe('app_celery-task-meta-');
+    for (const end of [':', '_', '-', '.']) expect(taskKeyPrefix(`app${end}`)).toBe(`app${end}celery-task-meta-`);
+  });
+
+  it('reads date_done naive (Celery < 5.3, UTC) and with an offset, keeping milliseconds', () => {
+    expect(parseDateDone('2026-11-23T00:52:11.123456')).toBe(Date.UTC(2026, 10, 23, 0, 52, 11, 123));
+    expect(parseDateDone('2026-11-23T00:52:11.123456+00:00')).toBe(Date.UTC(2026, 10, 23, 0, 52, 11, 123));
+    expect(parseDateDone(null)).toBeUndefined();
+  });
+
+  it("takes the exception's first line from exc_type and exc_message (prepare_exception's JSON)", () => {
+    expect(exceptionLine({ exc_type: 'ValueError', exc_message: ['boom\nsecond'], exc_module: 'builtins' }, 'x')).toBe('ValueError: boom');
+    expect(exceptionLine({ exc_type: 'KeyError', exc_message: [] }, null)).toBe('KeyError');
+    expect(exceptionLine({ exc_type: 'E', exc_message: ['a', 2] }, null)).toBe('E: ["a",2]');
+    expect(exceptionLine('not an exception', 'Traceback (most recent call last):\n  ...\nRuntimeError: bad\n')).toBe('RuntimeError: bad');
+  });
+
+  it('decodes a FAILURE meta, takes a custom state for a run still going, and an unreadable value for unknown', () => {
+    const failure = JSON.stringify({
+      status: 'FAILURE',
+      result: { exc_type: 'ValueError', exc_message: ['boom'], exc_module: 'builtins' },
+      traceback: 'Traceback…',
+      children: [],
+      date_done: '2026-11-23T00:52:11.500000+00:00',
+      task_id: 'x',
+    });
+    expect(decodeResultMeta(failure)).toEqual({
+      state: 'FAILURE',
+      doneAtMs: Date.UTC(2026, 10, 23, 0, 52, 11, 500),
+      exception: 'ValueError: boom',
+    });
+    expect(decodeResultMeta(JSON.stringify({ status: 'PROGRESS', result: { done: 3 } })).state).toBe('STARTED');
+    expect(decodeResultMeta('\x80\x04pickle').state).toBe('unknown');
+  });
+});
+
+describe('the history record', () => {
+  it('round-trips through its codec and refuses what is not a record', () => {
+    const r: RunRecord = { taskId: 't', slotMs: 1, publishedAtMs: 2, state: 'FAILURE', finishedAtMs: 5, runtimeMs: 3, exception: 'E: x' };
+    expect(decodeRun(encodeRun(r))).toEqual(r);
+    expect(decodeRun('{"id":"t","slot":1,"pub":2,"st":"DONE"}')).toBeUndefined();
+    expect(decodeRun('nope')).toBeUndefined();
+  });
+
+  it('keeps the pending set apart from an entry named "pending"', () => {
+    const keys = schedulerKeys('tsbeat', 'd');
+    expect(new Set([keys.runsPending, keys.runs('pending'), keys.runs('=pending')]).size).toBe(3);
+  });
+});
+
+describe("a run's record as results come in", () => {
+  const published: RunRecord = { taskId: 't', slotMs: 1000, publishedAtMs: 1000, state: 'PENDING' };
+  it('finishes at date_done with the runtime from publication', () => {
+    expect(advance(published, { state: 'SUCCESS', doneAtMs: 3500 }, 9000, 60_000)).toMatchObject({
+      state: 'SUCCESS',
+      finishedAtMs: 3500,
+      runtimeMs: 2500,
+    });
+  });
+  it('records STARTED and RETRY when first seen, and nothing new for the same state', () => {
+    const started = advance(published, { state: 'STARTED' }, 2000, 60_000);
+    expect(started).toMatchObject({ state: 'STARTED', startedAtMs: 2000 });
+    expect(advance(started, { state: 'STARTED' }, 3000, 60_000)).toBe(started);
+    expect(advance(started, { state: 'RETRY', exception: 'E: later' }, 3000, 60_000)).toMatchObject({
+      state: 'RETRY',
+      startedAtMs: 2000,
+      exception: 'E: later',
+    });
+  });
+  it('gives up as unknown after the timeout, not before', () => {
+    expect(advance(published, undefined, 1000 + 60_000, 60_000)).toBe(published);
+    expect(advance(published, undefined, 1001 + 60_000, 60_000)).toMatchObject({ state: 'unknown', finishedAtMs: 61_001 });
+  });
+});
+
+/** A RunHistory in memory, newest first, for driving the tracker. */
+function memoryHistory(): RunHistory & { lists: Map<string, RunRecord[]> } {
+  const lists = new Map<string, RunRecord[]>();
+  return {
+    lists,
+    recordPublished: async (runs) => {
+      for (const { entry, record } of runs) lists.set(entry, [record, ...(lists.get(entry) ?? [])]);
+    },
+    update: async (entry, record) => {
+      const list = lists.get(entry) ?? [];
+      const at = list.findIndex((r) => r.taskId === record.taskId);
+      if (at >= 0) list[at] = record;
+    },
+    pending: async () =>
+      [...lists].flatMap(([entry, list]) =>
+        list.filter((r) => !['SUCCESS', 'FAILURE', 'REVOKED', 'unknown'].includes(r.state)).map((record) => ({ entry, record })),
+      ),
+    list: async (entry, limit) => (lists.get(entry) ?? []).slice(0, limit),
+    latest: async () => new Map(),
+  };
+}
+
+describe('the outcome tracker', () => {
+  it('reads at most readsPerPoll results a poll, in batches, and reaches every run in turn', async () => {
+    const history = memoryHistory();
+    const reads: string[][] = [];
+    const done = new Set<string>();
+    const tracker = new OutcomeTracker({
+      history,
+      results: {
+        read: async (ids) => (
+          reads.push([...ids]),
+          ids.map((id): ResultMeta | undefined => (done.has(id) ? { state: 'SUCCESS', doneAtMs: 5 } : undefined))
+        ),
+      },
+      events: { finished: () => undefined },
+      logger: silentLogger,
+      clock: { now: () => 10 },
+      timeoutMs: 60_000,
+      pollMs: 60_000,
+      batch: 3,
+      readsPerPoll: 4,
+    });
+    await tracker.start();
+    for (let i = 0; i < 6; i += 1) tracker.published('e', `id${i}`, i, 1);
+    await tracker.poll();
+    expect(reads.map((r) => r.length)).toEqual([3, 1]);
+    for (let i = 0; i < 6; i += 1) done.add(`id${i}`);
+    await tracker.poll();
+    await tracker.poll();
+    expect(new Set(reads.flat()).size).toBe(6);
+    expect(tracker.pendingCount).toBe(0);
+    expect(tracker.previousFinished('e')).toBe(true);
+    expect(history.lists.get('e')?.every((r) => r.state === 'SUCCESS')).toBe(true);
+    await tracker.stop();
+  });
+
+  it('takes over the runs a previous leader left pending in the histories', async () => {
+    const history = memoryHistory();
+    history.lists.set('e', [{ taskId: 'old', slotMs: 1, publishedAtMs: 1, state: 'STARTED' }]);
+    const finished: string[] = [];
+    const tracker = new OutcomeTracker({
+      history,
+      results: { read: async (ids) => ids.map(() => ({ state: 'FAILURE', doneAtMs: 9, exception: 'E: x' })) },
+      events: { finished: (entry, r) => finished.push(`${entry} ${r.taskId} ${r.state}`) },
+      logger: silentLogger,
+      clock: { now: () => 10 },
+      timeoutMs: 60_000,
+      pollMs: 60_000,
+    });
+    await tracker.start();
+    expect(tracker.previousFinished('e')).toBe(false);
+    await tracker.poll();
+    expect(finished).toEqual(['e old FAILURE']);
+    expect(history.lists.get('e')?.[0]).toMatchObject({ state: 'FAILURE', exception: 'E: x', runtimeMs: 8 });
+    await tracker.stop();
+  });
+
+  it('returns from published() at once, with the result backend hanging', () => {
+    const tracker = new OutcomeTracker({
+      history: memoryHistory(),
+      results: { read: () => new Promise(() => undefined) },
+      events: { finished: () => undefined },
+      logger: silentLogger,
+      clock: { now: () => 10 },
+      timeoutMs: 60_000,
+    });
+    void tracker.start();
+    const t0 = performance.now();
+    for (let i = 0; i < 10_000; i += 1) tracker.published('e', `id${i}`, i, i);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    void tracker.stop();
+  });
+});
+
+describe('deploy/prometheus/tsbeat-alerts.yaml', () => {
+  it('names only metrics tsbeat exports', async () => {
+    const rules = parse(readFileSync(join(repoRoot, 'deploy', 'prometheus', 'tsbeat-alerts.yaml'), 'utf8')) as {
+      groups: { rules: { alert: string; expr: string }[] }[];
+    };
+    const exported = new Set((await new BeatMetrics({ processMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name));
+    const used = rules.groups.flatMap((g) => g.rules.flatMap((r) => r.expr.match(/\btsbeat_\w+/g) ?? []));
+    expect(used.length).toBeGreaterThan(0);
+    for (const name of used) expect(exported, name).toContain(name);
+    expect(rules.groups.flatMap((g) => g.rules.map((r) => r.alert))).toEqual(['TsbeatNoRecentSuccess', 'TsbeatLastRunFailed']);
+  });
+});
+
+describe('the resultBackend setting and beat history, as the CLI takes them', () => {
+  const dir = new TempDir();
+  afterAll(() => dir.remove());
+  const schedule = { ok: { task: 'proj.ok', schedule: 60 } };
+
+  it("reads Celery's spellings and refuses a result backend that is not Redis, naming the setting and the fix (exit 2)", async () => {
+    const good = dir.write('good.json', {
+      result_backend: 'redis://127.0.0.1:6379/1',
+      result_backend_transport_options: { global_keyprefix: 'app' },
+      beatSchedule: schedule,
+    });
+    const loaded = parseConfig(JSON.parse(readFileSync(good, 'utf8')), 'good.json');
+    expect(loaded.resultBackend).toEqual({ url: 'redis://127.0.0.1:6379/1', transportOptions: { globalKeyprefix: 'app' } });
+    expect(loaded.outcomeTimeoutMs).toBe(24 * 3600 * 1000);
+    const bad = dir.write('bad.json', { resultBackend: 'db+postgresql://u:secret@db/celery', beatSchedule: schedule });
+    const run = await runCli(['check', '--config', bad]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(
+      /resultBackend: tsbeat reads Redis result backends only \(redis:\/\/, rediss:\/\/, sentinel:\/\/\); .* is not one\. Remove resultBackend/,
+    );
+    expect(run.stderr).not.toContain('secret');
+  });
+
+  it('takes $CELERY_RESULT_BACKEND over the file, and names it when it is bad', async () => {
+    const file = dir.write('env.json', { resultBackend: 'redis://127.0.0.1:6379/1', beatSchedule: schedule });
+    const env = { CELERY_RESULT_BACKEND: 'redis://127.0.0.1:6379/5' };
+    expect((await loadConfig({ explicit: file, env })).config.resultBackend?.url).toBe('redis://127.0.0.1:6379/5');
+    const run = await runCli(['check', '--config', file], { env: { CELERY_RESULT_BACKEND: 'rpc://' } });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('CELERY_RESULT_BACKEND');
+  });
+
+  it('refuses beat history without an entry, and a --limit out of range, with exit 2', async () => {
+    expect(await runCli(['history'])).toMatchObject({ code: 2, stderr: expect.stringContaining('beat history: which entry?') });
+    expect(await runCli(['history', 'ok', '--limit', '0'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--limit must be a whole number from 1 to 20'),
+    });
+  });
+});
+
+describe('the outcome tracker, bounded', () => {
+  it('gives the oldest run up as unknown when more than maxPending are followed', async () => {
+    const history = memoryHistory();
+    const finished: string[] = [];
+    const tracker = new OutcomeTracker({
+      history,
+      results: { read: async (ids) => ids.map(() => undefined) },
+      events: { finished: (_e, r) => finished.push(`${r.taskId} ${r.state}`) },
+      logger: silentLogger,
+      clock: { now: () => 10 },
+      timeoutMs: 60_000,
+      pollMs: 60_000,
+      maxPending: 2,
+    });
+    await tracker.start();
+    for (const id of ['a', 'b', 'c']) tracker.published('e', id, 1, 1);
+    expect(finished).toEqual(['a unknown']);
+    expect(tracker.pendingCount).toBe(2);
+    await tracker.stop();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(history.lists.get('e')?.find((r) => r.taskId === 'a')).toMatchObject({
+      state: 'unknown',
+      exception: expect.stringContaining('no longer followed'),
+    });
+  });
+});
