@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Edits django-celery-beat's rows through Django's ORM, as an application or the admin would.
+
+Reads one JSON command per line on stdin, answers one JSON line each on stdout:
+  {"op": "create", "name": ..., "task": ..., "interval": {"every": 1, "period": "seconds"}
+     | "crontab": {"minute": "*", ..., "timezone": "Europe/Berlin"} | "solar": {...} | "clocked": "ISO",
+     "args": [...], "kwargs": {...}, "queue": ..., "one_off": bool, "start_time": "ISO", "expires": "ISO",
+     "expire_seconds": n, "headers": {...}, "priority": n, "enabled": bool}
+  {"op": "edit", "name": ..., <fields as above>}
+  {"op": "disable" | "enable" | "delete", "name": ...}
+  {"op": "get", "name": ...}  -> the row's enabled, last_run_at, total_run_count
+  {"op": "update_changed"}    -> PeriodicTasks.update_changed()
+  {"op": "bulk_update", "names": [...], "fields": {...}}  -> queryset.update(), which bypasses the signals
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings')
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.utils.dateparse import parse_datetime  # noqa: E402
+from django_celery_beat.models import (  # noqa: E402
+    ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks, SolarSchedule)
+
+DATETIMES = ('start_time', 'expires')
+PLAIN = ('task', 'queue', 'exchange', 'routing_key', 'priority', 'one_off', 'enabled', 'expire_seconds', 'description')
+
+
+def schedule_fields(cmd):
+    out = {}
+    if 'interval' in cmd:
+        out['interval'], _ = IntervalSchedule.objects.get_or_create(**cmd['interval'])
+    if 'crontab' in cmd:
+        out['crontab'], _ = CrontabSchedule.objects.get_or_create(**cmd['crontab'])
+    if 'solar' in cmd:
+        out['solar'], _ = SolarSchedule.objects.get_or_create(**cmd['solar'])
+    if 'clocked' in cmd:
+        out['clocked'], _ = ClockedSchedule.objects.get_or_create(clocked_time=parse_datetime(cmd['clocked']))
+    if out:
+        for kind in ('interval', 'crontab', 'solar', 'clocked'):
+            out.setdefault(kind, None)
+    return out
+
+
+def apply(task, cmd):
+    for key, value in schedule_fields(cmd).items():
+        setattr(task, key, value)
+    for key in PLAIN:
+        if key in cmd:
+            setattr(task, key, cmd[key])
+    for key in DATETIMES:
+        if key in cmd:
+            setattr(task, key, None if cmd[key] is None else parse_datetime(cmd[key]))
+    for key in ('args', 'kwargs', 'headers'):
+        if key in cmd:
+            setattr(task, key, json.dumps(cmd[key]))
+    task.save()
+
+
+def row(task):
+    return {
+        'name': task.name,
+        'enabled': task.enabled,
+        'last_run_at': task.last_run_at.isoformat() if task.last_run_at else None,
+        'total_run_count': task.total_run_count,
+        'date_changed': task.date_changed.isoformat() if task.date_changed else None,
+    }
+
+
+def handle(cmd):
+    op = cmd['op']
+    if op == 'create':
+        task = PeriodicTask(name=cmd['name'])
+        apply(task, cmd)
+        return row(task)
+    if op == 'edit':
+        task = PeriodicTask.objects.get(name=cmd['name'])
+        apply(task, cmd)
+        return row(task)
+    if op in ('enable', 'disable'):
+        task = PeriodicTask.objects.get(name=cmd['name'])
+        task.enabled = op == 'enable'
+        task.save()
+        return row(task)
+    if op == 'delete':
+        PeriodicTask.objects.get(name=cmd['name']).delete()
+        return {'deleted': cmd['name']}
+    if op == 'get':
+        return row(PeriodicTask.objects.get(name=cmd['name']))
+    if op == 'update_changed':
+        PeriodicTasks.update_changed()
+        return {'ok': True}
+    if op == 'bulk_update':
+        count = PeriodicTask.objects.filter(name__in=cmd['names']).update(**cmd['fields'])
+        return {'updated': count}
+    raise ValueError(f'unknown op {op!r}')
+
+
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    try:
+        answer = handle(json.loads(line))
+    except Exception as exc:  # the test shows the error
+        answer = {'error': f'{type(exc).__name__}: {exc}'}
+    sys.stdout.write(json.dumps(answer) + '\n')
+    sys.stdout.flush()
