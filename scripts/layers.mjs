@@ -27,10 +27,12 @@ export const LAYERS = {
   amqp: ['celery', 'config', 'base'],
   publish: ['kombu', 'amqp', 'redis', 'ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
   runtime: ['ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
+  django: ['ports', 'config', 'core', 'time', 'base'],
   observe: ['ports', 'base'],
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
   service: [
+    'django',
     'http',
     'observe',
     'runtime',

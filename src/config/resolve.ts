@@ -7,6 +7,7 @@ import { parseIsoDateTime } from '../time/zone.js';
 import type { CatchUpPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';
+import type { DjangoSourceSettings } from './django-source-schema.js';
 import type { CompiledRoute } from './routes.js';
 
 /** Where an entry comes from: the config file, or a runtime source (src/ports/entries.ts). */
@@ -58,6 +59,8 @@ export interface ResolvedConfig {
   readonly lock: LockSettings;
   /** Redis for state and lock as configured; undefined = the broker's Redis (or, for AMQP, the local default). */
   readonly state: { readonly url: string | undefined; readonly prefix: string };
+  /** Sources of runtime entries configured in the file. */
+  readonly sources?: { readonly django?: DjangoSourceSettings };
 }
 
 export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: string): Schedule {
@@ -121,5 +124,6 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
       url: parsed.state.url,
       prefix: parsed.state.prefix,
     },
+    sources: parsed.sources.django === undefined ? {} : { django: parsed.sources.django },
   };
 }

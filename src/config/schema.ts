@@ -11,6 +11,7 @@ import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './optio
 import { scheduleSchema } from './schedule-schema.js';
 import { checkCeleryJson } from './json-value.js';
 import { TIMER_MAX_MS, durationSchema } from './duration.js';
+import { sourcesSchema } from './django-source-schema.js';
 import { shown } from '../base/errors.js';
 
 export const CATCH_UP_POLICIES = ['once', 'skip', 'all'] as const;
@@ -166,6 +167,8 @@ export const configSchema = keyed(
     maxInterval: durationSchema('maxInterval', 10, TIMER_MAX_MS).default(DEFAULTS.maxIntervalMs),
     lock: lockSchema.default({ ttl: DEFAULTS.lockTtlMs, retryEvery: DEFAULTS.lockRetryMs, maxClockSkew: DEFAULTS.maxClockSkewMs }),
     state: stateSchema.default({ prefix: DEFAULTS.statePrefix }),
+    /** Sources of entries besides the file that change while beat runs: django-celery-beat's tables. */
+    sources: sourcesSchema.default({}),
   },
   { beat_max_loop_interval: 'maxInterval' },
 );

@@ -18,6 +18,9 @@ import { checkRedisServer } from '../redis/server-checks.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { EntryCatalog } from '../runtime/entry-catalog.js';
+import { DjangoSource } from '../django/source.js';
+import type { EntrySource } from '../ports/entries.js';
+import type { SchedulerEvents } from '../ports/events.js';
 import { createPublishing, stateUrlFor } from '../publish/publishing.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
 import { meteredDispatcher, meteredTriggers } from './metered-dispatcher.js';
@@ -35,7 +38,10 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   // prom-client is not even loaded (~30 ms and ~2 MB of every start), and no sampler of process
   // metrics (CPU, heap, event-loop lag every 100 ms) wakes the process 10 times a second.
   const metrics = options.http === undefined ? undefined : new (await import('../observe/metrics.js')).BeatMetrics();
-  const events = metrics?.events ?? NO_EVENTS;
+  const djangoSettings = config.sources?.django;
+  const django =
+    djangoSettings === undefined ? undefined : new DjangoSource({ settings: djangoSettings, logger: log, now: () => clock.now() });
+  const events = withWriteBack(metrics?.events ?? NO_EVENTS, django, () => clock.now());
 
   const stateUrl = stateUrlFor(config);
   const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
@@ -45,14 +51,14 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     config.lock.urls.length === 0 ? [state] : config.lock.urls.map((url, i) => createRedisClient(url, {}, `lock ${i + 1}`, log));
   const allClients = [state, subscriber, ...lockClients.filter((c) => c !== state)];
   const closeAll = async (): Promise<void> => {
-    await Promise.allSettled([publishing.close(), ...allClients.map((c) => c.quit().catch(() => c.disconnect()))]);
+    await Promise.allSettled([publishing.close(), django?.close(), ...allClients.map((c) => c.quit().catch(() => c.disconnect()))]);
   };
 
   const stateStore = new RedisStateStore(state, keys, warnUnreadableOnce(log));
   const staticNames = new Set(config.entries.map((e) => e.name));
   const entryStore = new RedisEntryStore(state, keys, staticNames);
   const catalog = new EntryCatalog({
-    sources: [entryStore],
+    sources: [entryStore, ...(django === undefined ? [] : [django])] as EntrySource[],
     logger: log,
     intervalMs: config.maxIntervalMs,
     defaultZone: config.timezone,
@@ -107,7 +113,18 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   });
 
   metrics?.readScheduleFrom(scheduleMetrics(supervisor));
-  const answers = probes({ instanceId, clock, supervisor, redis: state, clockGuard, publishing, watch, states: stateStore, control });
+  const answers = probes({
+    instanceId,
+    clock,
+    supervisor,
+    redis: state,
+    clockGuard,
+    publishing,
+    watch,
+    states: stateStore,
+    control,
+    sourceTrouble: () => django?.health().reason,
+  });
   const http = metrics && options.http ? await startHttpServer(options.http, { metrics, ...answers }, log) : undefined;
 
   // Terminal lines leave instance and deployment out (see createLogger): this line says them once.
@@ -161,5 +178,26 @@ function warnUnreadableOnce(log: Logger): (found: { key: string; field: string; 
       { event: EVENTS.stateUnreadable, key, entry: field },
       `the stored state of entry "${field}" in ${key} is not tsbeat's JSON (${JSON.stringify(text.slice(0, 60))}): the entry starts afresh from now, as if new, and the value is replaced by a first sighting (its start is quoted here). Nothing to do, unless its history matters: then stop beat and restore the value from a backup`,
     );
+  };
+}
+
+/**
+ * The sink of scheduler events, plus the write-back of the django entries' runs (last_run_at,
+ * total_run_count): only the leader publishes, so only the leader writes them.
+ */
+function withWriteBack(events: SchedulerEvents, django: DjangoSource | undefined, now: () => number): SchedulerEvents {
+  const writeBack = django?.writeBack;
+  if (writeBack === undefined) return events;
+  return {
+    triggerPublished: (message) => events.triggerPublished(message),
+    dropped: (entry) => events.dropped(entry),
+    publishFailed: (error) => events.publishFailed(error),
+    stateLost: (entries) => events.stateLost(entries),
+    lockRenewFailed: () => events.lockRenewFailed(),
+    leadershipChanged: (leading) => events.leadershipChanged(leading),
+    published: (run, latenessMs) => {
+      events.published(run, latenessMs);
+      if (run.entry.origin === 'django') writeBack.record(run.entry.name, now());
+    },
   };
 }

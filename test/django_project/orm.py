@@ -9,6 +9,7 @@ Reads one JSON command per line on stdin, answers one JSON line each on stdout:
   {"op": "edit", "name": ..., <fields as above>}
   {"op": "disable" | "enable" | "delete", "name": ...}
   {"op": "get", "name": ...}  -> the row's enabled, last_run_at, total_run_count
+  {"op": "edit_interval", "every": n, "period": p, "to": m}  -> that IntervalSchedule row's every := m
   {"op": "update_changed"}    -> PeriodicTasks.update_changed()
   {"op": "bulk_update", "names": [...], "fields": {...}}  -> queryset.update(), which bypasses the signals
 """
@@ -80,8 +81,15 @@ def handle(cmd):
         return row(task)
     if op == 'edit':
         task = PeriodicTask.objects.get(name=cmd['name'])
+        if 'new_name' in cmd:
+            task.name = cmd['new_name']
         apply(task, cmd)
         return row(task)
+    if op == 'edit_interval':
+        schedule = IntervalSchedule.objects.get(every=cmd['every'], period=cmd['period'])
+        schedule.every = cmd['to']
+        schedule.save()
+        return {'id': schedule.id}
     if op in ('enable', 'disable'):
         task = PeriodicTask.objects.get(name=cmd['name'])
         task.enabled = op == 'enable'

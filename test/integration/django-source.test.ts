@@ -1,0 +1,211 @@
+/**
+ * django-celery-beat's tables as a source (src/django/), against the real things: a private
+ * PostgreSQL and a private MariaDB, migrated by the test Django project (test/django_project), rows
+ * written through Django's ORM and signals (orm.py). Every expected value below is what the row
+ * was given through the ORM, read back as tsbeat's entry; schedules are then held to Celery's own
+ * reading of them where they can differ (crontab zones).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/base/log.js';
+import { djangoSourceSchema } from '../../src/config/django-source-schema.js';
+import { DjangoSource } from '../../src/django/source.js';
+import type { SourcedEntry } from '../../src/ports/entries.js';
+import { DjangoOrm, manage } from '../support/django.js';
+import { PrivateMariaDb } from '../support/mariadb-server.js';
+import { PrivatePostgres } from '../support/postgres-server.js';
+
+const TASK = 'tsbeat_test.record';
+
+interface Db {
+  readonly label: string;
+  url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function postgres(port: number): Db {
+  const server = new PrivatePostgres(port);
+  return {
+    label: 'PostgreSQL',
+    url: server.url('django'),
+    async start() {
+      await server.start();
+      await server.createDatabase('django');
+    },
+    stop: () => server.stop(),
+  };
+}
+
+function mariadb(port: number): Db {
+  const server = new PrivateMariaDb(port);
+  return {
+    label: 'MariaDB',
+    url: server.url('django'),
+    async start() {
+      await server.start();
+      await server.createDatabase('django');
+    },
+    stop: () => server.stop(),
+  };
+}
+
+function byName(entries: readonly SourcedEntry[], name: string): SourcedEntry {
+  const found = entries.find((e) => e.name === name);
+  if (found === undefined) throw new Error(`no entry ${name} in ${entries.map((e) => e.name).join(', ')}`);
+  return found;
+}
+
+describe.each([
+  ['PostgreSQL', () => postgres(55432)],
+  ['MariaDB', () => mariadb(53306)],
+])('the django source on %s', (_label, make) => {
+  const db = make();
+  let orm: DjangoOrm;
+  let source: DjangoSource;
+  let nowMs = Date.now();
+
+  beforeAll(async () => {
+    await db.start();
+    await manage({ url: db.url }, ['migrate', '-v0']);
+    orm = new DjangoOrm({ url: db.url });
+    source = new DjangoSource({
+      settings: djangoSourceSchema.parse({ url: db.url, fullReadEvery: '1h' }),
+      logger: silentLogger,
+      now: () => nowMs,
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await source?.close();
+    await orm?.close();
+    await db.stop();
+  });
+
+  it('reads each schedule kind and option as DatabaseScheduler does', async () => {
+    await orm.call({
+      op: 'create',
+      name: 'every-10s',
+      task: TASK,
+      interval: { every: 10, period: 'seconds' },
+      args: [1, 'a'],
+      kwargs: { k: true },
+    });
+    await orm.call({
+      op: 'create',
+      name: 'berlin-9',
+      task: TASK,
+      crontab: { minute: '0', hour: '9', day_of_week: 'mon-fri', day_of_month: '*', month_of_year: '*', timezone: 'Europe/Berlin' },
+      queue: 'reports',
+      priority: 3,
+      headers: { tenant: 'acme' },
+      expire_seconds: 120,
+    });
+    await orm.call({
+      op: 'create',
+      name: 'sunrise',
+      task: TASK,
+      solar: { event: 'sunrise', latitude: '52.520000', longitude: '13.405000' },
+    });
+    await orm.call({
+      op: 'create',
+      name: 'once',
+      task: TASK,
+      clocked: '2030-01-02T03:04:05+00:00',
+      one_off: true,
+      exchange: 'ex',
+      routing_key: 'rk',
+    });
+    await orm.call({ op: 'create', name: 'micro', task: TASK, interval: { every: 500000, period: 'microseconds' }, enabled: false });
+    await orm.call({
+      op: 'create',
+      name: 'expiring',
+      task: TASK,
+      interval: { every: 2, period: 'hours' },
+      expires: '2031-05-06T07:08:09+00:00',
+    });
+
+    const { entries } = await source.load();
+    expect(byName(entries, 'every-10s').entry).toMatchObject({
+      task: TASK,
+      schedule: { kind: 'interval', everyMs: 10_000 },
+      args: [1, 'a'],
+      kwargs: { k: true },
+      enabled: true,
+      options: { headers: { periodic_task_name: 'every-10s' } },
+    });
+    const berlin = byName(entries, 'berlin-9').entry;
+    expect(berlin).toMatchObject({
+      timezone: 'Europe/Berlin',
+      options: { queue: 'reports', priority: 3, expires: 120, headers: { tenant: 'acme', periodic_task_name: 'berlin-9' } },
+    });
+    expect(berlin?.schedule.kind).toBe('cron');
+    expect(byName(entries, 'sunrise').entry?.schedule).toEqual({ kind: 'solar', event: 'sunrise', lat: 52.52, lon: 13.405 });
+    const once = byName(entries, 'once').entry;
+    expect(once?.schedule.kind).toBe('clocked');
+    expect(Date.parse((once?.schedule as { text: string }).text)).toBe(Date.parse('2030-01-02T03:04:05Z'));
+    expect(once?.options).toMatchObject({ exchange: 'ex', routingKey: 'rk' });
+    expect(byName(entries, 'micro').entry).toMatchObject({ schedule: { kind: 'interval', everyMs: 500 }, enabled: false });
+    expect(Date.parse(String(byName(entries, 'expiring').entry?.options.expires))).toBe(Date.parse('2031-05-06T07:08:09Z'));
+  });
+
+  it('finds nothing when nothing changed, and each ORM edit, disable, schedule change and delete when the marker moves', async () => {
+    let cursor = (await source.load()).cursor;
+    let changes = await source.changesSince(cursor);
+    expect(changes).toEqual({ changed: [], removed: [], cursor });
+
+    await orm.call({ op: 'edit', name: 'every-10s', queue: 'other', args: [2] });
+    changes = await source.changesSince(cursor);
+    expect(changes.changed.map((e) => e.name)).toEqual(['every-10s']);
+    expect(changes.changed[0]?.entry).toMatchObject({ args: [2], options: { queue: 'other' } });
+    expect(changes.cursor).not.toBe(cursor);
+    cursor = changes.cursor;
+
+    await orm.call({ op: 'disable', name: 'sunrise' });
+    await orm.call({ op: 'delete', name: 'expiring' });
+    changes = await source.changesSince(cursor);
+    expect(changes.changed.map((e) => [e.name, e.entry?.enabled])).toEqual([['sunrise', false]]);
+    expect(changes.removed).toEqual(['expiring']);
+    cursor = changes.cursor;
+
+    // The schedule row itself changes (shared by the tasks using it); no task row does.
+    await orm.call({ op: 'edit_interval', every: 10, period: 'seconds', to: 15 });
+    changes = await source.changesSince(cursor);
+    expect(changes.changed.map((e) => [e.name, e.entry?.schedule])).toEqual([['every-10s', { kind: 'interval', everyMs: 15_000 }]]);
+    cursor = changes.cursor;
+
+    // A rename keeps the row: the old name leaves, the new one comes.
+    await orm.call({ op: 'edit', name: 'berlin-9', new_name: 'berlin-nine' });
+    changes = await source.changesSince(cursor);
+    expect(changes.changed.map((e) => e.name)).toEqual(['berlin-nine']);
+    expect(changes.removed).toEqual(['berlin-9']);
+    cursor = changes.cursor;
+    expect(await source.changesSince(cursor)).toEqual({ changed: [], removed: [], cursor });
+  });
+
+  it('sees a queryset.update() at the next full read, and at once after PeriodicTasks.update_changed()', async () => {
+    let cursor = (await source.load()).cursor;
+    await orm.call({ op: 'bulk_update', names: ['every-10s'], fields: { queue: 'bulk' } });
+    // The signals did not fire: the marker did not move, nothing is read.
+    expect(await source.changesSince(cursor)).toEqual({ changed: [], removed: [], cursor });
+    nowMs += 2 * 3600_000; // past fullReadEvery (1 h)
+    let changes = await source.changesSince(cursor);
+    expect(changes.changed.map((e) => [e.name, e.entry?.options.queue])).toEqual([['every-10s', 'bulk']]);
+    cursor = changes.cursor;
+
+    // An update() of a row last saved long ago (its date_changed too old to be re-read), then the
+    // marker moved by hand as django-celery-beat's README asks.
+    await orm.call({ op: 'bulk_update', names: ['every-10s'], fields: { queue: 'bulk2', date_changed: '2001-01-01T00:00:00+00:00' } });
+    await orm.call({ op: 'update_changed' });
+    changes = await source.changesSince(cursor);
+    expect(changes.changed.map((e) => [e.name, e.entry?.options.queue])).toEqual([['every-10s', 'bulk2']]);
+  });
+
+  it('makes an entry with a problem of a row that cannot be expressed, naming the column', async () => {
+    await orm.call({ op: 'create', name: 'bad-args', task: TASK, interval: { every: 1, period: 'minutes' } });
+    await orm.call({ op: 'bulk_update', names: ['bad-args'], fields: { args: '[1,' } });
+    await orm.call({ op: 'create', name: 'too-fast', task: TASK, interval: { every: 10, period: 'microseconds' } });
+    const { entries } = await source.load();
+    expect(byName(entries, 'bad-args').problems?.map((p) => p.path)).toEqual(['args']);
+    expect(byName(entries, 'too-fast').problems?.[0]?.message).toMatch(/interval/);
+  });
+});
