@@ -24,11 +24,21 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.utils.dateparse import parse_datetime  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from django.utils.dateparse import parse_datetime as parse_iso  # noqa: E402
 from django_celery_beat.models import (  # noqa: E402
     ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks, SolarSchedule)
 
 DATETIMES = ('start_time', 'expires')
+
+
+def parse_datetime(text):
+    """An ISO text as the project stores it: aware with USE_TZ, else a naive wall time in TIME_ZONE."""
+    value = parse_iso(text)
+    if not settings.USE_TZ and timezone.is_aware(value):
+        value = timezone.make_naive(value)
+    return value
 PLAIN = ('task', 'queue', 'exchange', 'routing_key', 'priority', 'one_off', 'enabled', 'expire_seconds', 'description')
 
 
@@ -63,13 +73,23 @@ def apply(task, cmd):
     task.save()
 
 
+def aware_iso(value):
+    """A stored datetime as ISO with its offset (a naive one is a wall time in TIME_ZONE)."""
+    if value is None:
+        return None
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value.isoformat()
+
+
 def row(task):
+    task.refresh_from_db()
     return {
         'name': task.name,
         'enabled': task.enabled,
-        'last_run_at': task.last_run_at.isoformat() if task.last_run_at else None,
+        'last_run_at': aware_iso(task.last_run_at),
         'total_run_count': task.total_run_count,
-        'date_changed': task.date_changed.isoformat() if task.date_changed else None,
+        'date_changed': aware_iso(task.date_changed),
     }
 
 
@@ -104,7 +124,11 @@ def handle(cmd):
         PeriodicTasks.update_changed()
         return {'ok': True}
     if op == 'bulk_update':
-        count = PeriodicTask.objects.filter(name__in=cmd['names']).update(**cmd['fields'])
+        fields = dict(cmd['fields'])
+        for key in (*DATETIMES, 'date_changed', 'last_run_at'):
+            if isinstance(fields.get(key), str):
+                fields[key] = parse_datetime(fields[key])
+        count = PeriodicTask.objects.filter(name__in=cmd['names']).update(**fields)
         return {'updated': count}
     raise ValueError(f'unknown op {op!r}')
 

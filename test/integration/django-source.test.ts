@@ -11,6 +11,7 @@ import { djangoSourceSchema } from '../../src/config/django-source-schema.js';
 import { DjangoSource } from '../../src/django/source.js';
 import type { SourcedEntry } from '../../src/ports/entries.js';
 import { DjangoOrm, manage } from '../support/django.js';
+import type { OrmRow } from '../support/django.js';
 import { PrivateMariaDb } from '../support/mariadb-server.js';
 import { PrivatePostgres } from '../support/postgres-server.js';
 
@@ -56,20 +57,23 @@ function byName(entries: readonly SourcedEntry[], name: string): SourcedEntry {
 }
 
 describe.each([
-  ['PostgreSQL', () => postgres(55432)],
-  ['MariaDB', () => mariadb(53306)],
-])('the django source on %s', (_label, make) => {
+  ['PostgreSQL', () => postgres(55432), undefined],
+  ['MariaDB', () => mariadb(53306), undefined],
+  // USE_TZ = False: MySQL holds naive wall times in TIME_ZONE, which the source must be told.
+  ['MariaDB with USE_TZ = False in Europe/Berlin', () => mariadb(53307), 'Europe/Berlin'],
+])('the django source on %s', (_label, make, naiveZone) => {
   const db = make();
+  const env = () => ({ url: db.url, ...(naiveZone === undefined ? {} : { useTz: false, timeZone: naiveZone }) });
   let orm: DjangoOrm;
   let source: DjangoSource;
   let nowMs = Date.now();
 
   beforeAll(async () => {
     await db.start();
-    await manage({ url: db.url }, ['migrate', '-v0']);
-    orm = new DjangoOrm({ url: db.url });
+    await manage(env(), ['migrate', '-v0']);
+    orm = new DjangoOrm(env());
     source = new DjangoSource({
-      settings: djangoSourceSchema.parse({ url: db.url, fullReadEvery: '1h' }),
+      settings: djangoSourceSchema.parse({ ...env(), fullReadEvery: '1h' }),
       logger: silentLogger,
       now: () => nowMs,
     });
@@ -207,5 +211,30 @@ describe.each([
     const { entries } = await source.load();
     expect(byName(entries, 'bad-args').problems?.map((p) => p.path)).toEqual(['args']);
     expect(byName(entries, 'too-fast').problems?.[0]?.message).toMatch(/interval/);
+  });
+
+  it('writes runs back as DatabaseScheduler does, without moving the change marker or date_changed', async () => {
+    const { cursor } = await source.load();
+    const before = await orm.call<OrmRow>({ op: 'get', name: 'every-10s' });
+    const at1 = Date.parse('2026-07-01T10:00:00.250Z');
+    const at2 = Date.parse('2026-07-01T10:00:10.500Z');
+    source.writeBack?.record('every-10s', at1);
+    source.writeBack?.record('every-10s', at2);
+    await source.writeBack?.flush();
+    const after = await orm.call<OrmRow>({ op: 'get', name: 'every-10s' });
+    expect(after.total_run_count).toBe(before.total_run_count + 2);
+    expect(Date.parse(after.last_run_at ?? '')).toBe(at2);
+    expect(after.date_changed).toBe(before.date_changed);
+    expect(await source.changesSince(cursor)).toEqual({ changed: [], removed: [], cursor });
+
+    // A one-off task after its run: disabled, its count reset and last_run_at cleared (is_due, then save()).
+    await orm.call({ op: 'create', name: 'one-shot', task: TASK, clocked: '2026-07-01T10:00:00+00:00', one_off: true });
+    const loaded = await source.load();
+    source.writeBack?.record('one-shot', at1);
+    await source.writeBack?.flush();
+    const shot = await orm.call<OrmRow>({ op: 'get', name: 'one-shot' });
+    expect(shot).toMatchObject({ enabled: false, total_run_count: 0, last_run_at: null });
+    const changes = await source.changesSince(loaded.cursor);
+    expect(changes.changed.map((e) => [e.name, e.entry?.enabled])).toEqual([['one-shot', false]]);
   });
 });
