@@ -13,7 +13,7 @@ import type { LogLine } from '../support/beat-process.js';
 import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
 import type { CeleryProcess } from '../support/celery.js';
 import { resultKey, startWorker } from '../support/celery.js';
-import { DjangoOrm, manage } from '../support/django.js';
+import { DjangoOrm, manage, startDatabaseScheduler } from '../support/django.js';
 import type { OrmRow } from '../support/django.js';
 import { startPrivateRedis } from '../support/ops.js';
 import { PrivatePostgres } from '../support/postgres-server.js';
@@ -174,5 +174,88 @@ describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby,
     expect(new Set(slots).size).toBe(slots.length);
     const ids = (await executed()).map((e) => e.id);
     expect(new Set(ids).size).toBe(ids.length);
+  }, 120_000);
+
+  it("leaves a one-off task's row and a task's run count as django-celery-beat's own DatabaseScheduler does", async () => {
+    await fleet.killAll();
+    // The reference: Debian's DatabaseScheduler on the same tables, publishing to a DB no worker reads.
+    const refBroker = new Redis(redisServer.url(2));
+    const soon = new Date(Date.now() + 1500).toISOString();
+    await orm.call({ op: 'create', name: 'ref-once', task: TASK, clocked: soon, one_off: true, args: ['ref-once'] });
+    await orm.call({ op: 'create', name: 'ref-tick', task: TASK, interval: { every: 1, period: 'seconds' }, args: ['ref-tick'] });
+    // DatabaseScheduler disables a one-off task when it next asks whether it is due with its run
+    // counted; a clocked schedule answers "not again for 10^8 s" after its run, so that is at the next
+    // start, after the sync of its counts that a stop makes (schedulers.py: is_due, sync, Finalize).
+    let reference = startDatabaseScheduler(redisServer.url(2), { url: dbUrl });
+    try {
+      await waitUntil(
+        'DatabaseScheduler to send ref-once',
+        async () => ((await refBroker.lrange('celery', 0, -1)).some((m) => m.includes('ref-once')) ? true : undefined),
+        20_000,
+        () => reference.output(),
+      );
+      await sleep(2000);
+    } finally {
+      await reference.stop();
+    }
+    reference = startDatabaseScheduler(redisServer.url(2), { url: dbUrl });
+    try {
+      await waitUntil(
+        'DatabaseScheduler to disable ref-once',
+        async () => ((await orm.call<OrmRow>({ op: 'get', name: 'ref-once' })).enabled ? undefined : true),
+        20_000,
+        () => reference.output(),
+      );
+      await sleep(1000);
+    } finally {
+      await reference.stop();
+    }
+    const refOnce = await orm.call<OrmRow>({ op: 'get', name: 'ref-once' });
+    const refTick = await orm.call<OrmRow>({ op: 'get', name: 'ref-tick' });
+    const refMessages = (await refBroker.lrange('celery', 0, -1)).map((m) => JSON.parse(m) as { headers: { argsrepr: string } });
+    refBroker.disconnect();
+    const refTicks = refMessages.filter((m) => m.headers.argsrepr.includes('ref-tick')).length;
+    expect(refMessages.filter((m) => m.headers.argsrepr.includes('ref-once')).length).toBe(1);
+    expect(refTicks).toBeGreaterThan(0);
+    await orm.call({ op: 'delete', name: 'ref-once' });
+    await orm.call({ op: 'delete', name: 'ref-tick' });
+
+    // tsbeat on the same kind of rows.
+    const file = dir.write(
+      'beat2.yaml',
+      ['name: dj2', `broker: { url: "${redisServer.url(0)}" }`, `sources: { django: { url: "${dbUrl}" } }`, ''].join('\n'),
+    );
+    const soon2 = new Date(Date.now() + 2500).toISOString();
+    await orm.call({ op: 'create', name: 'ts-once', task: TASK, clocked: soon2, one_off: true, args: ['ts-once'] });
+    await orm.call({ op: 'create', name: 'ts-tick', task: TASK, interval: { every: 1, period: 'seconds' }, args: ['ts-tick'] });
+    const beat = fleet.spawn({ config: file, label: 'beat2' });
+    await beat.waitForEvent(EVENTS.lockAcquired, 15_000);
+    await waitUntil(
+      'tsbeat to disable ts-once',
+      async () => ((await orm.call<OrmRow>({ op: 'get', name: 'ts-once' })).enabled ? undefined : true),
+      20_000,
+      () => fleet.dump(),
+    );
+    await sleep(2000);
+    beat.child.kill('SIGTERM');
+    await beat.waitForExit(15_000);
+    const tsOnce = await orm.call<OrmRow>({ op: 'get', name: 'ts-once' });
+    const tsTick = await orm.call<OrmRow>({ op: 'get', name: 'ts-tick' });
+    const tsFires = beat.logs.filter((l) => l.event === EVENTS.fire);
+
+    // The one-off row as DatabaseScheduler leaves it (disabled, count reset, last_run_at cleared), after one run.
+    expect({ enabled: tsOnce.enabled, total_run_count: tsOnce.total_run_count, last_run_at: tsOnce.last_run_at }).toEqual({
+      enabled: refOnce.enabled,
+      total_run_count: refOnce.total_run_count,
+      last_run_at: refOnce.last_run_at,
+    });
+    expect(tsFires.filter((l) => l['entry'] === 'ts-once')).toHaveLength(1);
+    // The count is the runs published, as DatabaseScheduler's is (after a clean stop, nothing pending).
+    expect(refTick.total_run_count).toBe(refTicks);
+    expect(tsTick.total_run_count).toBe(tsFires.filter((l) => l['entry'] === 'ts-tick').length);
+    // last_run_at is the time of the last publish, for both.
+    const lastTs = tsFires.filter((l) => l['entry'] === 'ts-tick').at(-1) as LogLine;
+    expect(Math.abs(Date.parse(tsTick.last_run_at ?? '') - logTimeMs(lastTs))).toBeLessThan(1000);
+    expect(refTick.last_run_at).not.toBeNull();
   }, 120_000);
 });

@@ -7,6 +7,7 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { CeleryProcess } from './celery.js';
 import { PYTHON } from './celery.js';
 
 export const DJANGO_PROJECT = fileURLToPath(new URL('../django_project/', import.meta.url));
@@ -92,4 +93,37 @@ export class DjangoOrm {
     await exited;
     clearTimeout(killer);
   }
+}
+
+/**
+ * django-celery-beat's own DatabaseScheduler (`celery -A proj beat -S django`, Debian's), as the
+ * reference for what tsbeat must leave in the tables; it publishes to `broker`. Stop it with stop()
+ * (SIGTERM: it syncs its pending writes first, as in production).
+ */
+export function startDatabaseScheduler(broker: string, env: DjangoEnv): CeleryProcess {
+  const child = spawn(
+    PYTHON,
+    ['-m', 'celery', '-A', 'proj', 'beat', '-S', 'django', '--max-interval', '1', '--loglevel=INFO', '--pidfile='],
+    {
+      cwd: DJANGO_PROJECT,
+      env: { ...environment(env), CELERY_BROKER_URL: broker },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  process.once('exit', () => child.kill('SIGKILL'));
+  return {
+    name: 'DatabaseScheduler',
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
 }

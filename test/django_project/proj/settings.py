@@ -70,3 +70,8 @@ USE_TZ = os.environ.get('DJANGO_USE_TZ', '1') == '1'
 TIME_ZONE = os.environ.get('DJANGO_TIME_ZONE', 'UTC')
 
 STATIC_URL = '/static/'
+
+# Celery (proj/celery.py), for the reference DatabaseScheduler: the broker from the environment.
+CELERY_BROKER_URL = os.environ.get('CELERY_BROKER_URL', 'redis://127.0.0.1:6379/15')
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_RESULT_EXPIRES = None  # no celery.backend_cleanup entry added to the tables
