@@ -222,8 +222,10 @@ export class DjangoSource implements EntrySource {
     } catch (error) {
       const delayMs =
         this.failure === undefined ? DEFAULTS.djangoRetryMinMs : Math.min(this.failure.delayMs * 2, DEFAULTS.djangoRetryMaxMs);
-      this.failure = { error, retryAtMs: this.now() + delayMs, delayMs };
-      throw error;
+      // The first error of an outage stands for it: the catalog logs a failure again only when its
+      // message changes, and a database going away fails with a new message each time.
+      this.failure = { error: this.failure?.error ?? error, retryAtMs: this.now() + delayMs, delayMs };
+      throw this.failure.error;
     }
   }
 }
