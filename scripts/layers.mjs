@@ -31,8 +31,10 @@ export const LAYERS = {
   observe: ['ports', 'base'],
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
+  alerts: ['ports', 'config', 'core', 'time', 'base'],
   service: [
     'django',
+    'alerts',
     'http',
     'observe',
     'runtime',

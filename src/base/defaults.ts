@@ -148,6 +148,21 @@ export const DEFAULTS = {
    * (the fence and the per-slot check still decide if it reaches Redis later).
    */
   stopPublishWaitMs: 5000,
+  /** How long the alert outbox remembers a delivered (or given-up) alert, so that a second leader finding the same one does not send it again. */
+  alertSentRetentionMs: 86_400_000,
+  /** How often the leader looks for alert deliveries due (it is also told at once when it adds some). */
+  alertPollMs: 1000,
+  /** A delivery being sent is held this long; if its sender dies meanwhile, the next leader sends it after that. */
+  alertClaimMs: 30_000,
+  /** A webhook or ping that has not answered after this is retried. */
+  alertTimeoutMs: 5000,
+  /** Deliveries sent at once; the rest wait for the next look. */
+  alertBatch: 20,
+  /** Retries of a failed delivery wait 1 s, 2 s, 4 s… up to this, and stop after alertMaxAttempts (about an hour in all). */
+  alertBackoffMaxMs: 300_000,
+  alertMaxAttempts: 15,
+  /** Alerts raised within this are written to the outbox together: one round trip for a burst of them. */
+  alertFlushMs: 50,
   /** Manual-run requests (`beat trigger`) read per look of the control loop; the rest wait for the next look. */
   triggersPerWake: 100,
   /**

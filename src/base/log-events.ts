@@ -123,6 +123,16 @@ export const EVENTS = {
   djangoWriteBack: 'beat.django.write_back',
   /** Writing last_run_at / total_run_count back to the django database failed (logged once per outage); kept and retried. */
   djangoWriteBackFailed: 'beat.django.write_back_failed',
+  /** An alert (webhook) or ping was delivered: id, url (without its query), attempts. */
+  alertSent: 'beat.alert.sent',
+  /** An alert or ping delivery failed and will be retried (status or error, next attempt). */
+  alertRetry: 'beat.alert.retry',
+  /** An alert or ping was given up on after alertMaxAttempts, or its receiver refused it for good (4xx). */
+  alertDropped: 'beat.alert.dropped',
+  /** Alerts could not be written to (or read from) the outbox in Redis; retried. */
+  alertOutboxFailed: 'beat.alert.outbox_failed',
+  /** An entry made its last run (`maxRuns`, `oneOff`): entry, runs. It leaves the schedule until maxRuns is raised. */
+  entryFinished: 'beat.entry.finished',
   pause: 'beat.pause',
   resume: 'beat.resume',
   reload: 'beat.reload',

@@ -6,7 +6,7 @@
 import { randomTaskId } from '../celery/task-id.js';
 import { maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { buildStatus } from '../control/status.js';
+import { buildStatus, entryStateText } from '../control/status.js';
 import type { DeploymentStatus, EntryStatus } from '../control/status.js';
 import { configFingerprint } from '../control/fingerprint.js';
 import { checkDeployment, warningsOf } from '../service/deployment-watch.js';
@@ -36,7 +36,8 @@ Shows the deployment's current leader and every entry with its schedule, last ru
 whether it is paused, read from Redis. LAST RUN is the last slot published, or, when the last run
 was a manual one (beat trigger), when that was published, marked "(trigger)". A WARNING line says
 when this config differs from the leader's, or when a lock key tsbeat did not write keeps every
-replica from leading.
+replica from leading. STATE is active, paused, disabled, "finished: ran 3 of 3 times" (an entry
+that made its maxRuns runs; raising maxRuns brings it back) or "ended" (past its endAt).
 
 Options:
 ${CONFIG_HELP}
@@ -198,15 +199,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
     io.out(
       renderTable(
         ['NAME', 'TASK', 'SCHEDULE', 'LAST RUN', 'NEXT RUN', 'RUNS', 'STATE'],
-        status.entries.map((e) => [
-          e.name,
-          e.task,
-          e.schedule,
-          lastRunText(e),
-          e.nextRun ?? '-',
-          String(e.runCount),
-          !e.enabled ? 'disabled' : e.paused ? 'paused' : 'active',
-        ]),
+        status.entries.map((e) => [e.name, e.task, e.schedule, lastRunText(e), e.nextRun ?? '-', String(e.runCount), entryStateText(e)]),
       ),
     );
     return ExitCode.Ok;

@@ -1,6 +1,7 @@
 /** `beat next`: the coming fire instants of each entry. Needs no Redis. */
 import { DEFAULTS } from '../base/defaults.js';
 import { nextFires } from '../core/schedule.js';
+import { entryWindow } from '../config/resolve.js';
 import { formatInstant } from '../time/zone.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { parseCommandArgs, parseCount, parseInstant, unknownEntryError } from './args.js';
@@ -12,7 +13,9 @@ export const NEXT_HELP = `Usage: beat next [--config PATH] [--entry NAME] [--cou
 
 Prints the next N fire instants of each entry, strictly after --after, in the entry's time zone.
 An interval entry has no history here, so it first fires one interval after --after (as in Celery,
-a new entry waits one interval). Needs no Redis and no broker.
+a new entry waits one interval), or at its startAt when that is later. No instant falls before an
+entry's startAt or at or after its endAt, and an entry with maxRuns (oneOff: 1) shows at most that
+many (its runs so far are in Redis: see beat status). Needs no Redis and no broker.
 
 Options:
 ${CONFIG_HELP}
@@ -57,9 +60,11 @@ export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
     task: entry.task,
     timezone: entry.timezone,
     next: entry.enabled
-      ? nextFires(entry.schedule, { zone: entry.timezone, afterMs }, count).map((ms) =>
-          shownFire(ms, entry.name, entry.timezone, values.after),
-        )
+      ? nextFires(
+          entry.schedule,
+          { zone: entry.timezone, afterMs, window: entryWindow(entry) },
+          Math.min(count, entry.maxRuns ?? count),
+        ).map((ms) => shownFire(ms, entry.name, entry.timezone, values.after))
       : [],
     enabled: entry.enabled,
   }));

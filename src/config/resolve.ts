@@ -2,12 +2,15 @@
  * Parsed config → resolved config: every entry gets its effective time zone and a complete
  * `Schedule`. Pure and infallible: everything that can be wrong was reported by the schema.
  */
+import type { FireWindow } from '../core/schedule.js';
 import type { Schedule } from '../core/types.js';
 import { parseIsoDateTime } from '../time/zone.js';
 import type { CatchUpPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';
 import type { DjangoSourceSettings } from './django-source-schema.js';
+import { resolveAlerts } from './alerts-schema.js';
+import type { ParsedAlerts, ResolvedAlerts } from './alerts-schema.js';
 import type { CompiledRoute } from './routes.js';
 
 /** Where an entry comes from: the config file, or a runtime source (src/ports/entries.ts). */
@@ -30,6 +33,19 @@ export interface ResolvedEntry {
   readonly catchUpWindowMs: number | undefined;
   /** Upper bound of the per-run delay, ms (0 = none). */
   readonly jitterMs: number;
+  /** Where its alerts and pings go, the config's and its own settings merged; undefined = none. */
+  readonly alerts?: ResolvedAlerts;
+  /** No slot before this instant (epoch ms; a slot at it runs); undefined = no bound. */
+  readonly startAtMs?: number | undefined;
+  /** No slot at or after this instant (epoch ms); undefined = no bound. */
+  readonly endAtMs?: number | undefined;
+  /** The entry finishes after this many scheduled runs (`oneOff` is 1); undefined = no limit. */
+  readonly maxRuns?: number | undefined;
+}
+
+/** An entry's `startAt`/`endAt` as the schedule maths takes them; undefined when it has neither. */
+export function entryWindow(entry: ResolvedEntry): FireWindow | undefined {
+  return entry.startAtMs === undefined && entry.endAtMs === undefined ? undefined : { startMs: entry.startAtMs, endMs: entry.endAtMs };
 }
 
 export interface LockSettings {
@@ -61,6 +77,8 @@ export interface ResolvedConfig {
   readonly state: { readonly url: string | undefined; readonly prefix: string };
   /** Sources of runtime entries configured in the file. */
   readonly sources?: { readonly django?: DjangoSourceSettings };
+  /** The config's own alert settings, for runtime entries resolved later (their own override them). */
+  readonly alerts: ParsedAlerts | undefined;
 }
 
 export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: string): Schedule {
@@ -81,8 +99,15 @@ export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: s
 }
 
 /** One validated entry, its wall times read in its own zone or else `defaultZone` (the config's). */
-export function resolveEntry(name: string, entry: ParsedEntry, defaultZone: string, origin?: EntryOrigin): ResolvedEntry {
+export function resolveEntry(
+  name: string,
+  entry: ParsedEntry,
+  defaultZone: string,
+  origin?: EntryOrigin,
+  configAlerts?: ParsedAlerts,
+): ResolvedEntry {
   const timezone = entry.timezone ?? defaultZone;
+  const alerts = resolveAlerts(configAlerts, entry.alerts);
   return {
     name,
     ...(origin === undefined ? {} : { origin }),
@@ -96,11 +121,18 @@ export function resolveEntry(name: string, entry: ParsedEntry, defaultZone: stri
     catchUp: entry.catchUp,
     catchUpWindowMs: entry.catchUpWindow,
     jitterMs: entry.jitter ?? 0,
+    ...(alerts === undefined ? {} : { alerts }),
+    // Without an offset, a wall time in the entry's zone, as for clocked schedules (the schema checked the text).
+    startAtMs: entry.startAt === undefined ? undefined : parseIsoDateTime(entry.startAt, timezone),
+    endAtMs: entry.endAt === undefined ? undefined : parseIsoDateTime(entry.endAt, timezone),
+    maxRuns: entry.maxRuns ?? (entry.oneOff === true ? 1 : undefined),
   };
 }
 
 export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
-  const entries = Object.entries(parsed.beatSchedule).map(([name, entry]) => resolveEntry(name, entry, parsed.timezone));
+  const entries = Object.entries(parsed.beatSchedule).map(([name, entry]) =>
+    resolveEntry(name, entry, parsed.timezone, undefined, parsed.alerts),
+  );
   return {
     name: parsed.name,
     timezone: parsed.timezone,
@@ -125,5 +157,6 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
       prefix: parsed.state.prefix,
     },
     sources: parsed.sources.django === undefined ? {} : { django: parsed.sources.django },
+    alerts: parsed.alerts,
   };
 }

@@ -5,14 +5,15 @@
  */
 import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
-import { isValidZone } from '../time/zone.js';
 import { keyed } from './keys.js';
 import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
+import { alertsSchema } from './alerts-schema.js';
 import { checkCeleryJson } from './json-value.js';
 import { TIMER_MAX_MS, durationSchema } from './duration.js';
 import { sourcesSchema } from './django-source-schema.js';
 import { shown } from '../base/errors.js';
+import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '../time/zone.js';
 
 export const CATCH_UP_POLICIES = ['once', 'skip', 'all'] as const;
 export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
@@ -32,6 +33,33 @@ const taskName = z
   })
   .min(1, { error: 'task must not be empty' })
   .refine((s) => s.trim() === s && !/\s/.test(s), { error: 'a task name has no spaces' });
+
+const ISO_EXAMPLE = 'an ISO-8601 date-time such as "2027-01-01T09:00:00+01:00" (without an offset: a wall time in the entry\'s zone)';
+
+/** `startAt` / `endAt`: an ISO date-time, checked to exist (2027-02-30 does not) and to be shown within 0001-9999. */
+const boundSchema = (key: 'startAt' | 'endAt') =>
+  z
+    .string({ error: `${key} must be ${ISO_EXAMPLE}` })
+    .regex(ISO_DATE_TIME, { error: `${key} must be ${ISO_EXAMPLE}` })
+    .superRefine((text, ctx) => {
+      // Not shaped like a date-time: the regex said so already.
+      if (!ISO_DATE_TIME.test(text)) return;
+      const ms = parseIsoDateTime(text, 'UTC');
+      if (ms === undefined || !isShownInstant(ms)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${key} ${shown(text)} ${ms === undefined ? 'is not a real date and time' : 'must be in the years 0001-9999'}`,
+          input: text,
+        });
+      }
+    });
+
+const maxRunsError = 'maxRuns must be a whole number of at least 1 (the entry stops after that many scheduled runs)';
+
+/** True when an ISO date-time text carries its own offset (or Z): an instant, whatever the zone. */
+function hasOffset(text: string): boolean {
+  return /(Z|[+-]\d{2}(:?\d{2})?)$/i.test(text);
+}
 
 export const entrySchema = keyed({
   /** The Celery task name the worker has registered. */
@@ -57,7 +85,57 @@ export const entrySchema = keyed({
   catchUpWindow: durationSchema('catchUpWindow', 1).optional(),
   /** Each run is delayed by a pseudo-random amount up to this (the same for every replica). */
   jitter: durationSchema('jitter').optional(),
+  /**
+   * No run before this instant (a slot exactly at it runs): ISO 8601; without an offset, a wall time
+   * in the entry's zone. Slots before it are never caught up. An interval's grid starts there.
+   */
+  startAt: boundSchema('startAt').optional(),
+  /** No run at or after this instant (a slot exactly at it does not run); then the entry has no next run. */
+  endAt: boundSchema('endAt').optional(),
+  /** The entry stops after this many scheduled runs (`beat trigger` runs are not counted); then status says it finished. */
+  maxRuns: z.number({ error: maxRunsError }).int({ error: maxRunsError }).min(1, { error: maxRunsError }).optional(),
+  /** `oneOff: true` is `maxRuns: 1` (django-celery-beat's `one_off`). */
+  oneOff: z.boolean({ error: 'oneOff must be true or false' }).optional(),
+  /** This entry's alerts and ping, over the config's `alerts` (see alerts-schema.ts). */
+  alerts: alertsSchema.optional(),
+}).superRefine((entry, ctx) => {
+  if (entry.oneOff === true && entry.maxRuns !== undefined && entry.maxRuns !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['maxRuns'],
+      message: `oneOff: true means maxRuns: 1, but maxRuns is ${entry.maxRuns}; give only one of them`,
+      input: entry.maxRuns,
+    });
+  }
+  // Wall times are read in the entry's zone. Without a zone of its own the entry takes the config's,
+  // unknown here: two wall times (or two instants) compare the same in every zone; a mix does not,
+  // and the config checks it with its zone (windowProblem in configSchema).
+  const { startAt, endAt } = entry;
+  if (startAt === undefined || endAt === undefined) return;
+  if (entry.timezone === undefined && hasOffset(startAt) !== hasOffset(endAt)) return;
+  windowProblem(entry, entry.timezone ?? 'UTC', [], ctx);
 });
+
+/** Reports an entry whose endAt is not after its startAt, both read in `zone`, at `path` + endAt. */
+function windowProblem(
+  entry: { startAt?: string | undefined; endAt?: string | undefined },
+  zone: string,
+  path: PropertyKey[],
+  ctx: z.RefinementCtx,
+): void {
+  const { startAt, endAt } = entry;
+  if (startAt === undefined || endAt === undefined) return;
+  const startMs = parseIsoDateTime(startAt, zone);
+  const endMs = parseIsoDateTime(endAt, zone);
+  if (startMs !== undefined && endMs !== undefined && endMs <= startMs) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'endAt'],
+      message: `endAt ${shown(endAt)} must be after startAt ${shown(startAt)}: no run could fall between them`,
+      input: endAt,
+    });
+  }
+}
 export type EntryInput = z.input<typeof entrySchema>;
 export type ParsedEntry = z.output<typeof entrySchema>;
 
@@ -169,9 +247,20 @@ export const configSchema = keyed(
     state: stateSchema.default({ prefix: DEFAULTS.statePrefix }),
     /** Sources of entries besides the file that change while beat runs: django-celery-beat's tables. */
     sources: sourcesSchema.default({}),
+    /** Alerts for every entry (a webhook, which kinds, lateAfter); an entry's own `alerts` override them. */
+    alerts: alertsSchema.optional(),
   },
   { beat_max_loop_interval: 'maxInterval' },
-);
+).superRefine((config, ctx) => {
+  // The one case the entry could not judge alone: a wall time and an instant, in the config's zone.
+  // `for in`, not Object.entries: no array of 100,000 pairs for a check that rarely applies.
+  for (const name in config.beatSchedule) {
+    const entry = config.beatSchedule[name];
+    if (entry === undefined || entry.timezone !== undefined || entry.startAt === undefined || entry.endAt === undefined) continue;
+    if (hasOffset(entry.startAt) === hasOffset(entry.endAt)) continue;
+    windowProblem(entry, config.timezone, ['beatSchedule', name], ctx);
+  }
+});
 
 /** What users write: the argument of `defineConfig`. */
 export type BeatConfigInput = z.input<typeof configSchema>;

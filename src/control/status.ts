@@ -2,6 +2,7 @@
  * The status of a deployment, as `/status` and `beat status` show it: who leads, and every entry
  * with its schedule, last run, next run and paused flag. Pure: the caller reads Redis.
  */
+import { entryWindow } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { ConfigFingerprint } from './fingerprint.js';
 import { skipThrough } from '../core/due.js';
@@ -33,8 +34,29 @@ export interface EntryStatus {
    */
   readonly lastRunBy: 'schedule' | 'trigger' | null;
   readonly runCount: number;
-  /** The next slot; null when disabled, paused, or the schedule has run out. */
+  /** How many of `runCount` were manual runs (`beat trigger`); the rest were scheduled, and count against `maxRuns`. */
+  readonly manualRuns: number;
+  /** The entry's `maxRuns` (`oneOff` is 1); null without a limit. */
+  readonly maxRuns: number | null;
+  /** It made its last run (its scheduled runs reached maxRuns): it runs no more unless maxRuns is raised. */
+  readonly finished: boolean;
+  /** The entry's `startAt` / `endAt`, ISO with the entry's offset; null when not set. */
+  readonly startAt: string | null;
+  readonly endAt: string | null;
+  /** The next slot; null when disabled, paused, finished, or the schedule has run out (or its endAt passed). */
   readonly nextRun: string | null;
+}
+
+/** The STATE column of `beat status`: disabled, paused, "finished: ran 3 of 3 times", ended (past endAt), or active. */
+export function entryStateText(e: EntryStatus): string {
+  if (!e.enabled) return 'disabled';
+  if (e.finished) {
+    const manual = e.manualRuns > 0 ? `, and ${e.manualRuns} manual run${e.manualRuns === 1 ? '' : 's'}` : '';
+    return `finished: ran ${e.runCount - e.manualRuns} of ${String(e.maxRuns)} time${e.maxRuns === 1 ? '' : 's'}${manual}`;
+  }
+  if (e.paused) return 'paused';
+  if (e.nextRun === null && e.endAt !== null) return `ended (endAt ${e.endAt})`;
+  return 'active';
 }
 
 export interface DeploymentStatus {
@@ -75,8 +97,16 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     const zone = entry.timezone;
     const isPaused = paused.has(entry.name);
     const lastOrSeen = state?.slotMs ?? state?.seenMs ?? nowMs;
-    const anchor = state?.resumedAtMs === undefined ? lastOrSeen : skipThrough(entry.schedule, zone, lastOrSeen, state.resumedAtMs);
-    const next = entry.enabled && !isPaused ? nextFires(entry.schedule, { zone, afterMs: anchor, anchorMs: anchor }, 1)[0] : undefined;
+    const window = entryWindow(entry);
+    const anchor = state?.resumedAtMs === undefined ? lastOrSeen : skipThrough(entry.schedule, zone, lastOrSeen, state.resumedAtMs, window);
+    const runCount = state?.runCount ?? 0;
+    const manualRuns = state?.manualRuns ?? 0;
+    // Counted as the leader counts: scheduled runs only (see EntryBook.runs).
+    const finished = entry.maxRuns !== undefined && runCount - manualRuns >= entry.maxRuns;
+    const next =
+      entry.enabled && !isPaused && !finished
+        ? nextFires(entry.schedule, { zone, afterMs: anchor, anchorMs: anchor, window }, 1)[0]
+        : undefined;
     return {
       name: entry.name,
       task: entry.task,
@@ -88,7 +118,12 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       lastPublishedAt: state?.publishedAtMs === undefined ? null : formatInstant(state.publishedAtMs, zone),
       lastTaskId: state?.lastTaskId ?? null,
       lastRunBy: lastRunBy(state),
-      runCount: state?.runCount ?? 0,
+      runCount,
+      manualRuns,
+      maxRuns: entry.maxRuns ?? null,
+      finished,
+      startAt: entry.startAtMs === undefined ? null : formatInstant(entry.startAtMs, zone),
+      endAt: entry.endAtMs === undefined ? null : formatInstant(entry.endAtMs, zone),
       nextRun: next === undefined ? null : formatInstant(next, zone),
     };
   });

@@ -5,6 +5,7 @@
  * and replaying.
  */
 import { nextFires } from './schedule.js';
+import type { FireWindow } from './schedule.js';
 import type { Schedule } from './types.js';
 
 export type CatchUpPolicy = 'once' | 'skip' | 'all';
@@ -15,6 +16,11 @@ export interface EntryTiming {
   readonly catchUp: CatchUpPolicy;
   /** Missed slots older than this (relative to now) are dropped; undefined = no limit. */
   readonly catchUpWindowMs: number | undefined;
+  /**
+   * The entry's `startAt`/`endAt`: slots outside do not exist, so none before the start is ever
+   * caught up, and past the end the entry has no next slot.
+   */
+  readonly window?: FireWindow | undefined;
 }
 
 export interface DueOptions {
@@ -57,7 +63,11 @@ function slotsBetween(timing: EntryTiming, anchorMs: number, afterMs: number, un
   // a year of fires to find tonight's.
   let size = 2;
   while (out.length < limit) {
-    const batch = nextFires(timing.schedule, { zone: timing.zone, afterMs: cursor, anchorMs }, Math.min(size, limit - out.length));
+    const batch = nextFires(
+      timing.schedule,
+      { zone: timing.zone, afterMs: cursor, anchorMs, window: timing.window },
+      Math.min(size, limit - out.length),
+    );
     size = Math.min(SCAN_BATCH, size * 4);
     for (const slot of batch) {
       if (slot > untilMs) return out;
@@ -84,7 +94,7 @@ function latestSlot(timing: EntryTiming, anchorMs: number, lowerMs: number, nowM
 }
 
 function nextAfter(timing: EntryTiming, anchorMs: number, afterMs: number): number | undefined {
-  return nextFires(timing.schedule, { zone: timing.zone, afterMs, anchorMs }, 1)[0];
+  return nextFires(timing.schedule, { zone: timing.zone, afterMs, anchorMs, window: timing.window }, 1)[0];
 }
 
 function countSlots(timing: EntryTiming, anchorMs: number, afterMs: number, untilMs: number): number {
@@ -163,7 +173,8 @@ export function jitterFor(entryName: string, slotMs: number, jitterMs: number): 
  * The cursor after skipping every slot up to `untilMs` (a pause, say): the last slot at or before
  * it on the entry's own grid, or `cursorMs` when there is none. Nothing is published for them.
  */
-export function skipThrough(schedule: Schedule, zone: string, cursorMs: number, untilMs: number): number {
+export function skipThrough(schedule: Schedule, zone: string, cursorMs: number, untilMs: number, window?: FireWindow): number {
   if (untilMs <= cursorMs) return cursorMs;
-  return planDue({ schedule, zone, catchUp: 'skip', catchUpWindowMs: undefined }, cursorMs, untilMs, { graceMs: -1, maxSlots: 1 }).cursorMs;
+  return planDue({ schedule, zone, catchUp: 'skip', catchUpWindowMs: undefined, window }, cursorMs, untilMs, { graceMs: -1, maxSlots: 1 })
+    .cursorMs;
 }

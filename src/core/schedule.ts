@@ -20,6 +20,17 @@ export interface FireQuery {
    * `afterMs` (an entry with no history first fires one interval after it). Ignored by other forms.
    */
   readonly anchorMs?: number;
+  /** The entry's `startAt`/`endAt`: no fire outside [startMs, endMs). */
+  readonly window?: FireWindow | undefined;
+}
+
+/**
+ * An entry's active window, epoch ms: fires at or after `startMs` and before `endMs` (half-open, as
+ * django-celery-beat's `start_time` runs at the instant itself and its `expires` does not).
+ */
+export interface FireWindow {
+  readonly startMs?: number | undefined;
+  readonly endMs?: number | undefined;
 }
 
 /**
@@ -39,8 +50,32 @@ function nextCronFiresRemembered(spec: CronSpec, zone: string, afterMs: number, 
   return fires;
 }
 
-/** The next `count` fire instants (epoch ms, ascending); fewer when the schedule runs out (clocked, polar solar). */
+/**
+ * The next `count` fire instants (epoch ms, ascending) within the query's window; fewer when the
+ * schedule runs out (clocked, polar solar, past the window's end).
+ */
 export function nextFires(schedule: Schedule, query: FireQuery, count: number): number[] {
+  const { window } = query;
+  if (window === undefined || (window.startMs === undefined && window.endMs === undefined)) return unbounded(schedule, query, count);
+  const { startMs, endMs } = window;
+  if (endMs !== undefined && query.afterMs >= endMs - 1) return [];
+  let { afterMs } = query;
+  let anchorMs = query.anchorMs ?? query.afterMs;
+  if (startMs !== undefined) {
+    // Nothing before the start: a slot exactly at it is the first that can run.
+    afterMs = Math.max(afterMs, startMs - 1);
+    // An interval that has not run since the start has its grid start there, so its first run is at
+    // startAt (django-celery-beat's start_time runs then too), not wherever it was first seen.
+    if (schedule.kind === 'interval' && anchorMs < startMs) anchorMs = startMs - schedule.everyMs;
+  }
+  const fires = unbounded(schedule, { zone: query.zone, afterMs, anchorMs }, count);
+  if (endMs === undefined) return fires;
+  let inside = 0;
+  while (inside < fires.length && (fires[inside] as number) < endMs) inside += 1;
+  return inside === fires.length ? fires : fires.slice(0, inside);
+}
+
+function unbounded(schedule: Schedule, query: FireQuery, count: number): number[] {
   switch (schedule.kind) {
     case 'interval':
       return nextIntervalFires(schedule, query.zone, query.anchorMs ?? query.afterMs, query.afterMs, count);

@@ -43,6 +43,12 @@ export class BeatMetrics {
     registers: [this.registry],
   });
 
+  readonly missed = new Counter({
+    name: 'tsbeat_slots_missed_total',
+    help: 'Due slots passed over that will never run, by entry and reason (catch_up_once, skip_late, outside_window).',
+    labelNames: ['entry', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly dropped = new Counter({
     name: 'tsbeat_messages_dropped_total',
     help: 'Messages that matched no queue (a named exchange without a matching binding).',
@@ -112,6 +118,7 @@ export class BeatMetrics {
     },
     triggerPublished: (message) =>
       this.countPublished(message.entry, message.task, message.destination.declareQueue ?? message.destination.routingKey),
+    missed: ({ entry, count, reason }) => this.missed.inc({ entry: entry.name, reason }, count),
     dropped: (entry) => this.dropped.inc({ entry }),
     publishFailed: () => this.publishErrors.inc(),
     stateLost: (entries) => this.stateLost.inc(entries.length),

@@ -8,10 +8,15 @@ import type { ConfigProblem } from '../base/errors.js';
 import type { EntryOrigin } from '../config/resolve.js';
 import type { ParsedEntry } from '../config/schema.js';
 
-/** An entry as a source holds it: valid (checked by the config's entry schema), or with its problems. */
-export type SourcedEntry =
+/**
+ * An entry as a source holds it: valid (checked by the config's entry schema), or with its problems.
+ * `incarnation` tells a deleted and re-created entry from an edited one (the store's creation time):
+ * a new incarnation starts afresh, where an edit continues from the last run.
+ */
+export type SourcedEntry = (
   | { readonly name: string; readonly entry: ParsedEntry; readonly problems?: undefined }
-  | { readonly name: string; readonly entry?: undefined; readonly problems: readonly ConfigProblem[] };
+  | { readonly name: string; readonly entry?: undefined; readonly problems: readonly ConfigProblem[] }
+) & { readonly incarnation?: string };
 
 /** Everything a source holds, and the cursor to ask for changes since. */
 export interface EntrySnapshot {

@@ -7,6 +7,7 @@
 import type { Destination } from '../celery/routing.js';
 import type { TaskMessage } from '../celery/message.js';
 import type { ResolvedEntry } from '../config/resolve.js';
+import type { MissReason } from '../core/due.js';
 
 /** A scheduled run the broker took. */
 export interface PublishedRun {
@@ -18,11 +19,25 @@ export interface PublishedRun {
   readonly destination: Destination;
 }
 
+/** Slots of an entry that will never run (the missed-run policy passed them over). */
+export interface MissedSlots {
+  readonly entry: ResolvedEntry;
+  /** How many (counted up to core/due.ts MISSED_COUNT_CAP). */
+  readonly count: number;
+  readonly reason: MissReason;
+  /** The first of them: the same for every leader that finds them, so a report of them can be deduplicated. */
+  readonly firstSlotMs: number;
+  /** When they were found missed. */
+  readonly atMs: number;
+}
+
 export interface SchedulerEvents {
   /** A scheduled run was published, `latenessMs` after its slot (jitter included). */
   published(run: PublishedRun, latenessMs: number): void;
   /** A manual run (`beat trigger`) was published. */
   triggerPublished(message: TaskMessage): void;
+  /** Due slots were passed over and will never run (downtime past the catch-up window or policy). */
+  missed(missed: MissedSlots): void;
   /** A run matched no queue: the broker dropped it (its state still moved forward). */
   dropped(entry: string): void;
   /** A publish failed, in full or in part: nothing or not everything went out. */
@@ -39,9 +54,25 @@ export interface SchedulerEvents {
 export const NO_EVENTS: SchedulerEvents = {
   published: () => undefined,
   triggerPublished: () => undefined,
+  missed: () => undefined,
   dropped: () => undefined,
   publishFailed: () => undefined,
   stateLost: () => undefined,
   lockRenewFailed: () => undefined,
   leadershipChanged: () => undefined,
 };
+
+/** One sink that reports to each of `sinks`, in order (metrics, alerts, outcomes…). */
+export function fanOutEvents(sinks: readonly SchedulerEvents[]): SchedulerEvents {
+  if (sinks.length === 1 && sinks[0] !== undefined) return sinks[0];
+  return {
+    published: (run, latenessMs) => sinks.forEach((s) => s.published(run, latenessMs)),
+    triggerPublished: (message) => sinks.forEach((s) => s.triggerPublished(message)),
+    missed: (missed) => sinks.forEach((s) => s.missed(missed)),
+    dropped: (entry) => sinks.forEach((s) => s.dropped(entry)),
+    publishFailed: (error) => sinks.forEach((s) => s.publishFailed(error)),
+    stateLost: (entries) => sinks.forEach((s) => s.stateLost(entries)),
+    lockRenewFailed: () => sinks.forEach((s) => s.lockRenewFailed()),
+    leadershipChanged: (leading) => sinks.forEach((s) => s.leadershipChanged(leading)),
+  };
+}

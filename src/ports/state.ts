@@ -7,7 +7,10 @@ export interface EntryState {
   /** When the entry was first seen by a leader (the grid anchor of a new interval entry). */
   readonly seenMs?: number;
   readonly publishedAtMs?: number;
+  /** Every run published, scheduled and manual. */
   readonly runCount: number;
+  /** How many of `runCount` were manual runs (`beat trigger`); absent = none. Scheduled runs are the rest. */
+  readonly manualRuns?: number;
   readonly lastTaskId?: string;
   /** The last run (publishedAtMs, lastTaskId) was a manual one (`beat trigger`), not slotMs. */
   readonly lastRunTriggered?: boolean;

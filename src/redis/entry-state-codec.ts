@@ -11,8 +11,11 @@
  *   at    when the last run was published, epoch ms
  *   by    "trigger" when the last run was a manual one (`beat trigger`); any other string: scheduled
  *   id    the last run's task id, a string
+ *   t     how many of the n runs were manual ones (`beat trigger`), a whole number 0 .. 2^53-1;
+ *         absent = 0. Scheduled runs (what `maxRuns` counts) are n - t. Written only when above 0
  * Other members are ignored (room for later fields). Written in this order (slot, seen, at, by, id,
- * n): the publish script appends the count to a prefix built here, and its fast path reads that form.
+ * n, t): the publish script appends the count (and t, when there is one) to a prefix built here, and
+ * its fast path reads the form without t.
  *
  * A value that breaks a rule (not JSON, not an object, a member of the wrong type, n negative or
  * fractional, a string with a lone UTF-16 surrogate, which Redis's cjson cannot decode) is
@@ -25,7 +28,7 @@ import type { EntryState } from '../ports/state.js';
 import { quoteJson } from '../celery/json-text.js';
 
 /** The member names, in the order they are written. */
-export const STATE_FIELDS = { slot: 'slot', seen: 'seen', at: 'at', by: 'by', id: 'id', n: 'n' } as const;
+export const STATE_FIELDS = { slot: 'slot', seen: 'seen', at: 'at', by: 'by', id: 'id', n: 'n', t: 't' } as const;
 
 /** `by` of a state whose last run was a manual one. */
 export const BY_TRIGGER = 'trigger';
@@ -40,6 +43,7 @@ export type Unreadable = typeof UNREADABLE;
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const isFinite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isRunCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_RUN_COUNT;
 /** A lone UTF-16 surrogate (a `\ud800` escape): JSON.parse takes it, Redis's cjson refuses the whole value. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
@@ -56,8 +60,9 @@ export function decodeEntryState(text: string): EntryState | Unreadable {
     if (LONE_SURROGATE.test(key)) return UNREADABLE;
     if (typeof value === 'string' ? LONE_SURROGATE.test(value) : value !== null && typeof value === 'object') return UNREADABLE;
   }
-  const { slot, seen, at, by, id, n } = raw as Record<string, unknown>;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_RUN_COUNT) return UNREADABLE;
+  const { slot, seen, at, by, id, n, t } = raw as Record<string, unknown>;
+  if (!isRunCount(n)) return UNREADABLE;
+  if (t !== undefined && !isRunCount(t)) return UNREADABLE;
   if ((slot !== undefined && !isFinite(slot)) || (seen !== undefined && !isFinite(seen)) || (at !== undefined && !isFinite(at)))
     return UNREADABLE;
   if ((by !== undefined && typeof by !== 'string') || (id !== undefined && typeof id !== 'string')) return UNREADABLE;
@@ -67,6 +72,7 @@ export function decodeEntryState(text: string): EntryState | Unreadable {
   if (at !== undefined) state.publishedAtMs = at;
   if (id !== undefined) state.lastTaskId = id;
   if (by === BY_TRIGGER) state.lastRunTriggered = true;
+  if (t !== undefined && t > 0) state.manualRuns = t;
   return state;
 }
 
@@ -79,6 +85,7 @@ export function encodeEntryState(state: EntryState): string {
   if (state.lastRunTriggered === true) parts.push(`"${STATE_FIELDS.by}":"${BY_TRIGGER}"`);
   if (state.lastTaskId !== undefined) parts.push(`"${STATE_FIELDS.id}":${quoteJson(state.lastTaskId)}`);
   parts.push(`"${STATE_FIELDS.n}":${String(state.runCount)}`);
+  if (state.manualRuns !== undefined && state.manualRuns > 0) parts.push(`"${STATE_FIELDS.t}":${String(state.manualRuns)}`);
   return `{${parts.join(',')}}`;
 }
 

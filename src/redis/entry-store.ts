@@ -203,7 +203,8 @@ function sourced(name: string, text: string): SourcedEntry {
   const record = decodeEntryRecord(text);
   if (record === UNREADABLE) return { name, problems: UNREADABLE_RECORD };
   const parsed = parseEntryDefinition(record.entry);
-  return parsed.ok ? { name, entry: parsed.entry } : { name, problems: parsed.problems };
+  const incarnation = String(record.createdMs);
+  return parsed.ok ? { name, entry: parsed.entry, incarnation } : { name, problems: parsed.problems, incarnation };
 }
 
 export function staticNameError(name: string): BeatError {

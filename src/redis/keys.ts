@@ -23,6 +23,9 @@
  *   <prefix>:{<name>}:entries:version  string  the version counter of the runtime entries, raised by each write
  *   <prefix>:{<name>}:statics  set  the names of the config file's entries, written by the leader: runtime entries may not take them
  *   <prefix>:{<name>}:statics:id  string  a hash of those names, so that an unchanged list is not written again
+ *   <prefix>:{<name>}:alerts:items  hash  alert delivery id → the delivery (JSON: id, url, body, contentType, attempts)
+ *   <prefix>:{<name>}:alerts:due    zset  alert delivery id → when to (re)try it, epoch ms (pushed ahead while one is being sent)
+ *   <prefix>:{<name>}:alerts:sent   zset  alert delivery id → when it was delivered or given up on (kept a day, so that it is not sent twice)
  */
 /** The start of the events channel's message after a write of runtime entries ("entries <version>"). */
 export const ENTRIES_MESSAGE = 'entries';
@@ -42,6 +45,9 @@ export interface SchedulerKeys {
   readonly entriesVersion: string;
   readonly statics: string;
   readonly staticsId: string;
+  readonly alertItems: string;
+  readonly alertsDue: string;
+  readonly alertsSent: string;
 }
 
 /** The Redis type tsbeat keeps at each of its keys (as TYPE names it), for naming a stray value at one. */
@@ -58,6 +64,9 @@ export const SCHEDULER_KEY_TYPES = {
   entriesVersion: 'string',
   statics: 'set',
   staticsId: 'string',
+  alertItems: 'hash',
+  alertsDue: 'zset',
+  alertsSent: 'zset',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
 
 /** `[key, type]` of the named scheduler keys, for nameWrongType. */
@@ -85,5 +94,8 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     entriesVersion: `${base}entries:version`,
     statics: `${base}statics`,
     staticsId: `${base}statics:id`,
+    alertItems: `${base}alerts:items`,
+    alertsDue: `${base}alerts:due`,
+    alertsSent: `${base}alerts:sent`,
   };
 }

@@ -41,6 +41,7 @@ const COMMIT_TRIGGER = lua('commit-trigger');
 const LEADER_INFO = lua('leader-info');
 const ENTRIES_WRITE = lua('entries-write');
 const STATICS_WRITE = lua('statics-write');
+const ALERTS_OUTBOX = lua('alerts-outbox');
 
 export interface ScriptClient {
   /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
@@ -63,6 +64,8 @@ export interface ScriptClient {
   entriesWrite(numKeys: number, ...keysAndArgs: string[]): Promise<(string | number)[]>;
   /** statics-write.lua: replaces the config file's entry names when they changed. */
   staticsWrite(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  /** alerts-outbox.lua: the alert outbox's enqueue, claim, settle and retry. */
+  alertsOutbox(numKeys: number, ...keysAndArgs: string[]): Promise<number | string[]>;
 }
 
 export function withScripts(client: Redis): Redis & ScriptClient {
@@ -77,6 +80,7 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('leaderInfo', { lua: LEADER_INFO });
     client.defineCommand('entriesWrite', { lua: ENTRIES_WRITE });
     client.defineCommand('staticsWrite', { lua: STATICS_WRITE });
+    client.defineCommand('alertsOutbox', { lua: ALERTS_OUTBOX });
   }
   return client as Redis & ScriptClient;
 }

@@ -91,8 +91,9 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
     // Sent first, before anything else is looked at: this is what staging was for.
     inFlight.push({ sent: sentPart(staged.batch), reply: replyOf(staged.dispatch.send()) });
     for (const { held, plan } of staged.entries) {
+      const firstSlotMs = held.nextSlotMs;
       book.take(held);
-      logMissed(logger, held.entry, plan);
+      logMissed(options.runLog, held.entry, plan, firstSlotMs, nowMs);
     }
   }
   for (let batch = takeBatch(options, nowMs); batch.runs.length > 0; batch = takeBatch(options, nowMs)) {
@@ -112,7 +113,12 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
   }
   for (const { sent, reply } of inFlight) settle(sent, await reply);
   for (const { sent, outcomes } of published) {
-    book.record(sent.entries, sent.slots, outcomes, nowMs);
+    for (const done of book.record(sent.entries, sent.slots, outcomes, nowMs)) {
+      logger.info(
+        { event: EVENTS.entryFinished, entry: done.entry.name, runs: done.runs },
+        `made its last run (maxRuns ${String(done.entry.maxRuns)}); it runs no more unless maxRuns is raised`,
+      );
+    }
     logRecorded(options.runLog, sent, outcomes, nowMs);
   }
   if (halted?.reason === 'error') throw halted.error;
@@ -123,12 +129,12 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
  * renders them. An entry's runs always stay in one batch.
  */
 function takeBatch(options: DispatchWindowOptions, nowMs: number): Batch {
-  const { book, renderer, logger } = options;
+  const { book, renderer } = options;
   const batch = emptyBatch();
   while (batch.runs.length < DEFAULTS.dispatchBatchRuns) {
     const due = book.takeDue(nowMs);
     if (due === undefined) break;
-    logMissed(logger, due.held.entry, due.plan);
+    logMissed(options.runLog, due.held.entry, due.plan, due.firstSlotMs, nowMs);
     for (const slotMs of due.plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs));
   }
   return batch;

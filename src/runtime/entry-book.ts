@@ -7,6 +7,7 @@
  * calling it (test/unit/entry-book.test.ts). Entries leave the heap while their runs are being
  * dispatched and come back once recorded, so one entry is never in two dispatches at once.
  */
+import { entryWindow } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { jitterFor, planDue, skipThrough } from '../core/due.js';
 import type { DuePlan } from '../core/due.js';
@@ -30,6 +31,17 @@ export interface BookEntry {
   readonly nextSlotMs: number | undefined;
   /** Paused entries stay out of the heap; slots that pass meanwhile are skipped, not caught up. */
   readonly paused: boolean;
+  /**
+   * Its scheduled runs: those of the stored state when loaded (its run count less its manual runs),
+   * plus each run recorded since. Counted against `maxRuns`; manual runs (`beat trigger`) are
+   * published apart from the book and never counted.
+   */
+  readonly runs: number;
+}
+
+/** True when the entry has made its `maxRuns` scheduled runs: it runs no more (until maxRuns is raised). */
+export function isFinished(entry: ResolvedEntry, runs: number): boolean {
+  return entry.maxRuns !== undefined && runs >= entry.maxRuns;
 }
 
 /** The book's own, writable view of an entry. */
@@ -43,6 +55,7 @@ interface Held extends HeapItem {
   lastRunMs: number | undefined;
   nextSlotMs: number | undefined;
   paused: boolean;
+  runs: number;
 }
 
 /** An entry taken off the heap at an instant, with what to run for it then. */
@@ -53,6 +66,19 @@ export interface Due {
    * slots passed over); with slots it stays off the heap until they are recorded (record, keepDue).
    */
   readonly plan: DuePlan;
+  /** The entry's first pending slot when it was taken (the first of any slots the plan passes over). */
+  readonly firstSlotMs: number | undefined;
+}
+
+/** One entry as metrics and status see it. */
+export interface BookSnapshot {
+  readonly name: string;
+  readonly nextSlotMs: number | undefined;
+  readonly paused: boolean;
+  /** Scheduled runs counted against maxRuns (see BookEntry.runs). */
+  readonly runs: number;
+  /** maxRuns reached: the entry runs no more. */
+  readonly finished: boolean;
 }
 
 /** What a change of the paused set did, for the log. */
@@ -147,7 +173,8 @@ export class EntryBook {
       cursorMs = lastRunMs = knownMs;
     }
     // Slots that passed while the entry was paused stay skipped across restarts and failovers.
-    if (state?.resumedAtMs !== undefined) cursorMs = skipThrough(entry.schedule, entry.timezone, cursorMs, state.resumedAtMs);
+    if (state?.resumedAtMs !== undefined)
+      cursorMs = skipThrough(entry.schedule, entry.timezone, cursorMs, state.resumedAtMs, entryWindow(entry));
     const held: Held = {
       key: 0,
       heapIndex: -1,
@@ -158,6 +185,7 @@ export class EntryBook {
       lastRunMs,
       nextSlotMs: undefined,
       paused: this.pausedNames.has(entry.name),
+      runs: state === undefined ? 0 : state.runCount - (state.manualRuns ?? 0),
     };
     this.held.set(entry.name, held);
     // Due at once if a slot was missed while no one led; plan() then applies the catch-up policy.
@@ -183,15 +211,17 @@ export class EntryBook {
   /** What the missed-run policy would run for an entry at `nowMs`, from its cursor; changes nothing. */
   plan(entry: BookEntry, nowMs: number): DuePlan {
     const e = entry.entry;
+    // Never more runs in one plan than maxRuns leaves (catchUp "all" after downtime, say).
+    const left = e.maxRuns === undefined ? Infinity : Math.max(0, e.maxRuns - entry.runs);
     return planDue(
-      { schedule: e.schedule, zone: e.timezone, catchUp: e.catchUp, catchUpWindowMs: e.catchUpWindowMs },
+      { schedule: e.schedule, zone: e.timezone, catchUp: e.catchUp, catchUpWindowMs: e.catchUpWindowMs, window: entryWindow(e) },
       entry.cursorMs,
       nowMs,
       // The jitter delays a slot on purpose: that delay is not lateness, and an entry with catchUp
       // "skip" must not skip the slots its own jitter delayed past the grace.
       {
         graceMs: Math.max(1000, this.options.maxIntervalMs) + e.jitterMs,
-        maxSlots: DEFAULTS.maxSlotsPerTick,
+        maxSlots: Math.min(DEFAULTS.maxSlotsPerTick, left),
         nextSlotMs: entry.nextSlotMs,
       },
     );
@@ -205,6 +235,7 @@ export class EntryBook {
     const top = this.heap.peek();
     if (top === undefined || top.key > nowMs) return undefined;
     this.heap.remove(top);
+    const firstSlotMs = top.nextSlotMs;
     const plan = this.plan(top, nowMs);
     if (plan.slots.length === 0) {
       top.cursorMs = plan.cursorMs;
@@ -212,7 +243,7 @@ export class EntryBook {
     } else {
       top.dispatching = true;
     }
-    return { held: top, plan };
+    return { held: top, plan, firstSlotMs };
   }
 
   /** Takes an entry off the heap for a dispatch planned elsewhere (a staged one): like takeDue. */
@@ -225,9 +256,9 @@ export class EntryBook {
    * Records what a dispatch did: `outcomes[i]` for the run of `entries[i]` at `slots[i]`. A run that
    * went out (or was found published already, or dropped) moves its entry's cursor to its slot, and
    * the entry waits for its next slot; an entry with a run 'unsent' stays due at `nowMs` from its
-   * cursor before that run, to be tried again.
+   * cursor before that run, to be tried again. Returns the entries that made their last run (maxRuns).
    */
-  record(entries: readonly BookEntry[], slots: readonly number[], outcomes: readonly RunOutcome[], nowMs: number): void {
+  record(entries: readonly BookEntry[], slots: readonly number[], outcomes: readonly RunOutcome[], nowMs: number): BookEntry[] {
     const touched = new Set<Held>();
     let unsent: Set<Held> | undefined;
     entries.forEach((entry, i) => {
@@ -240,10 +271,18 @@ export class EntryBook {
       const slotMs = slots[i] as number;
       held.cursorMs = Math.max(held.cursorMs, slotMs);
       held.lastRunMs = Math.max(held.lastRunMs ?? slotMs, slotMs);
+      // A stale run was published before (by a reply lost on the way, say) and counted then in the store.
+      held.runs += 1;
       touched.add(held);
     });
-    for (const held of touched) if (unsent?.has(held) !== true) this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
+    const finished: BookEntry[] = [];
+    for (const held of touched) {
+      if (unsent?.has(held) === true) continue;
+      this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
+      if (held.entry.maxRuns !== undefined && held.runs >= held.entry.maxRuns) finished.push(held);
+    }
     if (unsent !== undefined) for (const held of unsent) this.keepDue(held, nowMs);
+    return finished;
   }
 
   /** Keeps an entry due at `atMs` without moving its cursor: its runs were not published. */
@@ -272,7 +311,7 @@ export class EntryBook {
         this.heap.remove(held);
         change.paused.push(held.entry.name);
       } else {
-        held.cursorMs = skipThrough(held.entry.schedule, held.entry.timezone, held.cursorMs, nowMs);
+        held.cursorMs = skipThrough(held.entry.schedule, held.entry.timezone, held.cursorMs, nowMs, entryWindow(held.entry));
         this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
         change.resumed.push(held.entry.name);
       }
@@ -287,23 +326,30 @@ export class EntryBook {
     return out;
   }
 
-  /** Every entry's next slot and paused flag, for metrics and status. */
-  *snapshot(): Generator<{ name: string; nextSlotMs: number | undefined; paused: boolean }> {
+  /** Every entry's next slot, paused flag and scheduled runs (finished: maxRuns reached), for metrics and status. */
+  *snapshot(): Generator<BookSnapshot> {
     for (const held of this.held.values())
-      yield { name: held.entry.name, nextSlotMs: held.paused ? undefined : held.nextSlotMs, paused: held.paused };
+      yield {
+        name: held.entry.name,
+        nextSlotMs: held.paused ? undefined : held.nextSlotMs,
+        paused: held.paused,
+        runs: held.runs,
+        finished: isFinished(held.entry, held.runs),
+      };
   }
 
   private schedule(held: Held, nextSlotMs: number | undefined): void {
-    held.nextSlotMs = nextSlotMs;
-    if (nextSlotMs === undefined || held.paused || held.removed) {
+    // An entry that made its last run leaves the heap; a change that raises maxRuns brings it back.
+    held.nextSlotMs = isFinished(held.entry, held.runs) ? undefined : nextSlotMs;
+    if (held.nextSlotMs === undefined || held.paused || held.removed) {
       this.heap.remove(held);
       return;
     }
-    this.heap.update(held, nextSlotMs + jitterFor(held.entry.name, nextSlotMs, held.entry.jitterMs));
+    this.heap.update(held, held.nextSlotMs + jitterFor(held.entry.name, held.nextSlotMs, held.entry.jitterMs));
   }
 
   private nextSlotAfter(held: Held, afterMs: number): number | undefined {
     const { entry } = held;
-    return nextFires(entry.schedule, { zone: entry.timezone, afterMs, anchorMs: held.cursorMs }, 1)[0];
+    return nextFires(entry.schedule, { zone: entry.timezone, afterMs, anchorMs: held.cursorMs, window: entryWindow(entry) }, 1)[0];
   }
 }

@@ -14,10 +14,17 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { resolveEntry } from '../config/resolve.js';
 import type { EntryOrigin, ResolvedEntry } from '../config/resolve.js';
+import type { ParsedAlerts } from '../config/alerts-schema.js';
 import type { EntrySource, SourcedEntry } from '../ports/entries.js';
 
 /** What changed in the catalog, for its listener: entries added or changed, and names that left. */
 export type CatalogListener = (changed: readonly ResolvedEntry[], removed: readonly string[]) => Promise<void>;
+
+/** What the config gives entries that do not say: its zone and its alert settings. */
+export interface EntryDefaults {
+  readonly zone: string;
+  readonly alerts?: ParsedAlerts | undefined;
+}
 
 /** A runtime entry that does not run, and why. */
 export interface EntryProblem {
@@ -31,8 +38,8 @@ export interface EntryCatalogOptions {
   readonly logger: Logger;
   /** Look for changes this often without being poked. */
   readonly intervalMs: number;
-  /** The config's zone, for entries that name none, and the config file's entry names. */
-  readonly defaultZone: string;
+  /** What the config gives entries that do not say (zone, alerts), and the config file's entry names. */
+  readonly defaults: EntryDefaults;
   readonly staticNames: ReadonlySet<string>;
 }
 
@@ -50,11 +57,14 @@ interface SourceView {
 
 export class EntryCatalog {
   private readonly views: SourceView[];
-  private defaultZone: string;
+  private defaults: EntryDefaults;
   private staticNames: ReadonlySet<string>;
   /** The entries in force, by name. */
-  private current = new Map<string, ResolvedEntry>();
-  private problemList: EntryProblem[] = [];
+  private readonly current = new Map<string, ResolvedEntry>();
+  /** The incarnation of each entry in force (see SourcedEntry), when its source tells it. */
+  private readonly incarnations = new Map<string, string | undefined>();
+  private removedListener: ((names: readonly string[]) => void) | undefined;
+  private readonly problemMap = new Map<string, EntryProblem>();
   private listener: CatalogListener | undefined;
   /** The listener failed: hand it everything next time. */
   private resendAll = false;
@@ -65,7 +75,7 @@ export class EntryCatalog {
 
   constructor(private readonly options: EntryCatalogOptions) {
     this.views = options.sources.map((source) => ({ source, cursor: undefined, held: new Map(), lastError: undefined }));
-    this.defaultZone = options.defaultZone;
+    this.defaults = options.defaults;
     this.staticNames = options.staticNames;
   }
 
@@ -84,8 +94,8 @@ export class EntryCatalog {
   }
 
   /** Runtime entries that do not run, and why. */
-  problems(): readonly EntryProblem[] {
-    return this.problemList;
+  problems(): EntryProblem[] {
+    return [...this.problemMap.values()];
   }
 
   /** Reads every source whole; a source that cannot be read now is read at the next look. */
@@ -98,11 +108,19 @@ export class EntryCatalog {
     this.listener = listener;
   }
 
+  /**
+   * Told of every entry that left or was re-created, leader or not (the supervisor forgets the runs
+   * it saw published of them: a re-created entry starts afresh).
+   */
+  onRemoved(listener: (names: readonly string[]) => void): void {
+    this.removedListener = listener;
+  }
+
   /** A reload: the config file's names and zone may have changed. Applied at the next look. */
-  reconfigure(defaultZone: string, staticNames: ReadonlySet<string>): void {
-    this.defaultZone = defaultZone;
+  reconfigure(defaults: EntryDefaults, staticNames: ReadonlySet<string>): void {
+    this.defaults = defaults;
     this.staticNames = staticNames;
-    void this.rebuild(false);
+    void this.rebuild(this.allNames(), false);
   }
 
   start(): void {
@@ -143,20 +161,30 @@ export class EntryCatalog {
   }
 
   private async look(): Promise<void> {
-    let moved = false;
+    // The names any source changed: only they are looked at again, so that one edit among 100,000
+    // entries costs one entry's work.
+    const touched = new Set<string>();
     for (const view of this.views) {
       try {
         if (view.cursor === undefined) {
           const snapshot = await view.source.load();
+          for (const name of view.held.keys()) touched.add(name);
           view.held.clear();
-          for (const entry of snapshot.entries) view.held.set(entry.name, entry);
+          for (const entry of snapshot.entries) {
+            view.held.set(entry.name, entry);
+            touched.add(entry.name);
+          }
           view.cursor = snapshot.cursor;
-          moved = true;
         } else {
           const changes = await view.source.changesSince(view.cursor);
-          for (const entry of changes.changed) view.held.set(entry.name, entry);
-          for (const name of changes.removed) view.held.delete(name);
-          moved ||= changes.changed.length > 0 || changes.removed.length > 0;
+          for (const entry of changes.changed) {
+            view.held.set(entry.name, entry);
+            touched.add(entry.name);
+          }
+          for (const name of changes.removed) {
+            view.held.delete(name);
+            touched.add(name);
+          }
           view.cursor = changes.cursor;
         }
         view.lastError = undefined;
@@ -171,72 +199,73 @@ export class EntryCatalog {
         view.lastError = message;
       }
     }
-    if (moved || this.resendAll) await this.rebuild(true);
+    if (touched.size > 0 || this.resendAll) await this.rebuild(touched, true);
+  }
+
+  /** Every name any source holds or the catalog knows: a full rebuild (a reload changed the zone or the file's names). */
+  private allNames(): Set<string> {
+    const names = new Set<string>([...this.current.keys(), ...this.problemMap.keys()]);
+    for (const view of this.views) for (const name of view.held.keys()) names.add(name);
+    return names;
   }
 
   /**
-   * Recomputes the entries in force from what the sources hold; tells the listener what changed
-   * (everything, after it failed). Entries are resolved again only when their definition changed.
+   * Decides again, for each of `names`, which entry is in force (the first source's, unless a
+   * config-file entry has the name) and tells the listener what changed (everything, after it
+   * failed). An entry whose definition did not change keeps its resolved object.
    */
-  private async rebuild(tell: boolean): Promise<void> {
-    const next = new Map<string, ResolvedEntry>();
-    const problems: EntryProblem[] = [];
-    for (const view of this.views) {
-      const { origin } = view.source;
-      for (const sourced of view.held.values()) {
-        const { name } = sourced;
-        if (this.staticNames.has(name) || next.has(name)) {
-          problems.push({
-            name,
-            origin,
-            problems: [
-              {
-                path: 'name',
-                message: `the name is taken by ${this.staticNames.has(name) ? 'a config-file entry' : 'an entry of another source'}; rename one of them`,
-              },
-            ],
-          });
-          continue;
-        }
-        if (sourced.entry === undefined) {
-          problems.push({ name, origin, problems: sourced.problems });
-          continue;
-        }
-        next.set(name, resolveEntry(name, sourced.entry, this.defaultZone, origin));
-      }
-    }
-    const previous = this.current;
+  private async rebuild(names: ReadonlySet<string>, tell: boolean): Promise<void> {
     const changed: ResolvedEntry[] = [];
-    for (const [name, entry] of next) {
-      const before = previous.get(name);
-      if (before !== undefined && !this.resendAll && sameEntry(before, entry)) next.set(name, before);
-      else changed.push(entry);
+    const removed: string[] = [];
+    const reported: EntryProblem[] = [];
+    for (const name of names) {
+      const before = this.current.get(name);
+      const beforeIncarnation = this.incarnations.get(name);
+      const { entry, incarnation, problem } = this.decide(name);
+      const previousProblem = this.problemMap.get(name);
+      if (problem === undefined) this.problemMap.delete(name);
+      else {
+        this.problemMap.set(name, problem);
+        if (JSON.stringify(previousProblem?.problems) !== JSON.stringify(problem.problems)) reported.push(problem);
+      }
+      if (entry === undefined) {
+        if (before !== undefined) {
+          this.current.delete(name);
+          this.incarnations.delete(name);
+          removed.push(name);
+        }
+        continue;
+      }
+      // Deleted and created again since the last look (a new incarnation): the runner drops the old
+      // one, with its place in the schedule, before it takes the new.
+      const reborn = before !== undefined && incarnation !== beforeIncarnation;
+      if (reborn) removed.push(name);
+      this.incarnations.set(name, incarnation);
+      if (before !== undefined && !reborn && sameEntry(before, entry)) continue;
+      this.current.set(name, entry);
+      changed.push(entry);
     }
-    const removed = [...previous.keys()].filter((name) => !next.has(name));
-    this.current = next;
-    this.reportProblems(problems);
-    this.problemList = problems;
-    if (changed.length === 0 && removed.length === 0) {
-      this.resendAll = false;
-      return;
+    this.reportProblems(reported);
+    if (removed.length > 0) this.removedListener?.(removed);
+    if (changed.length > 0 || removed.length > 0) {
+      this.options.logger.info(
+        {
+          event: EVENTS.entriesChanged,
+          changed: changed.length,
+          removed: removed.length,
+          total: this.current.size,
+          examples: [...changed.slice(0, EXAMPLES).map((e) => e.name), ...removed.slice(0, EXAMPLES).map((n) => `-${n}`)],
+        },
+        `runtime entries: ${changed.length} added or changed, ${removed.length} removed or re-created, ${this.current.size} in force`,
+      );
     }
-    this.options.logger.info(
-      {
-        event: EVENTS.entriesChanged,
-        changed: changed.length,
-        removed: removed.length,
-        total: next.size,
-        examples: [...changed.slice(0, EXAMPLES).map((e) => e.name), ...removed.slice(0, EXAMPLES).map((n) => `-${n}`)],
-      },
-      `runtime entries: ${changed.length} added or changed, ${removed.length} removed, ${next.size} in force`,
-    );
     const listener = tell ? this.listener : undefined;
-    if (listener === undefined) {
-      this.resendAll = false;
+    if (listener === undefined || (changed.length === 0 && removed.length === 0 && !this.resendAll)) {
+      if (listener === undefined) this.resendAll = false;
       return;
     }
     try {
-      await listener(this.resendAll ? [...next.values()] : changed, removed);
+      await listener(this.resendAll ? [...this.current.values()] : changed, removed);
       this.resendAll = false;
     } catch (error) {
       this.resendAll = true;
@@ -244,10 +273,37 @@ export class EntryCatalog {
     }
   }
 
+  /** The entry in force under `name` now, or why there is none. */
+  private decide(name: string): { entry?: ResolvedEntry; incarnation?: string; problem?: EntryProblem } {
+    let winner: { view: SourceView; sourced: SourcedEntry } | undefined;
+    for (const view of this.views) {
+      const sourced = view.held.get(name);
+      if (sourced === undefined) continue;
+      const { origin } = view.source;
+      if (this.staticNames.has(name) || winner !== undefined) {
+        const takenBy = this.staticNames.has(name) ? 'a config-file entry' : `an entry of the ${winner?.view.source.origin ?? ''} source`;
+        return {
+          problem: { name, origin, problems: [{ path: 'name', message: `the name is taken by ${takenBy}; rename one of them` }] },
+          ...this.keepWinner(winner),
+        };
+      }
+      if (sourced.entry === undefined) return { problem: { name, origin, problems: sourced.problems } };
+      winner = { view, sourced };
+    }
+    return this.keepWinner(winner);
+  }
+
+  private keepWinner(winner: { view: SourceView; sourced: SourcedEntry } | undefined): { entry?: ResolvedEntry; incarnation?: string } {
+    if (winner?.sourced.entry === undefined) return {};
+    const { sourced, view } = winner;
+    return {
+      entry: resolveEntry(sourced.name, sourced.entry, this.defaults.zone, view.source.origin, this.defaults.alerts),
+      incarnation: sourced.incarnation,
+    };
+  }
+
   private reportProblems(problems: readonly EntryProblem[]): void {
-    const before = new Map(this.problemList.map((p) => [p.name, JSON.stringify(p.problems)]));
     for (const problem of problems) {
-      if (before.get(problem.name) === JSON.stringify(problem.problems)) continue;
       const event = problem.problems[0]?.path === 'name' ? EVENTS.entriesConflict : EVENTS.entriesInvalid;
       this.options.logger.warn(
         { event, entry: problem.name, origin: problem.origin, problems: problem.problems },

@@ -54,8 +54,22 @@ export function logRecorded(options: RunLogOptions, sent: SentBatch, outcomes: r
   });
 }
 
-/** Slots passed over, fired once for several, or replayed together: said once per entry and wake-up. */
-export function logMissed(logger: Logger, entry: ResolvedEntry, plan: DuePlan): void {
+/**
+ * Slots passed over, fired once for several, or replayed together: said once per entry and wake-up;
+ * slots passed over are reported to the event sink too. `firstSlotMs` is the entry's first pending
+ * slot before the plan.
+ */
+export function logMissed(
+  options: RunLogOptions,
+  entry: ResolvedEntry,
+  plan: DuePlan,
+  firstSlotMs: number | undefined,
+  nowMs: number,
+): void {
+  const { logger } = options;
+  if (plan.missed > 0 && plan.missedReason !== undefined && firstSlotMs !== undefined) {
+    options.events.missed({ entry, count: plan.missed, reason: plan.missedReason, firstSlotMs, atMs: nowMs });
+  }
   // A replay (catchUp "all") misses nothing but fires several slots at once: operators must see
   // that too, or a burst of late runs after downtime goes unexplained in the log.
   if (plan.missed === 0 && plan.slots.length <= 1) return;

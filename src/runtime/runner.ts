@@ -30,6 +30,7 @@ import type { EntryState, StateStore } from '../ports/state.js';
 import { dispatchDue } from './dispatch-window.js';
 import type { DispatchWindowOptions } from './dispatch-window.js';
 import { EntryBook } from './entry-book.js';
+import type { BookSnapshot } from './entry-book.js';
 import { PreciseTimer } from './precise-timer.js';
 import { RunRenderer } from './run-render.js';
 import { Staging } from './staging.js';
@@ -110,8 +111,9 @@ export class Runner {
   }
 
   /**
-   * Applies changes of runtime entries: `changed` ones are added or take their new definition (a
-   * disabled one leaves the book), `removed` ones leave it at once, with any run staged for them.
+   * Applies changes of runtime entries: `removed` ones leave the book at once, with any run staged
+   * for them; then `changed` ones are added or take their new definition (a disabled one leaves the
+   * book). A name in both was re-created: it starts afresh from its stored state.
    * Changes wait for the start and for each other, so that they apply in order.
    */
   applyChanges(changed: readonly ResolvedEntry[], removed: readonly string[]): Promise<void> {
@@ -121,7 +123,9 @@ export class Runner {
       const { state, clock } = this.options;
       const gone = [...removed, ...changed.filter((e) => !e.enabled).map((e) => e.name)];
       const kept = changed.filter((e) => e.enabled);
-      const fresh = kept.filter((e) => !this.book.has(e.name)).map((e) => e.name);
+      // A name both removed and changed was deleted and created again: it joins afresh.
+      const leaving = new Set(removed);
+      const fresh = kept.filter((e) => leaving.has(e.name) || !this.book.has(e.name)).map((e) => e.name);
       const stored = fresh.length === 0 ? new Map<string, EntryState>() : await state.load(fresh, clock.now());
       if (!this.running) return;
       // A run staged ahead of its instant holds the entry as it was; none may go out after the change.
@@ -175,7 +179,7 @@ export class Runner {
   }
 
   /** Every entry's next slot and paused flag, for metrics and status. */
-  snapshot(): Generator<{ name: string; nextSlotMs: number | undefined; paused: boolean }> {
+  snapshot(): Generator<BookSnapshot> {
     return this.book.snapshot();
   }
 

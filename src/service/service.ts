@@ -8,7 +8,8 @@ import { maskUrl } from '../config/redis-url.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { startHttpServer } from '../http/server.js';
-import { NO_EVENTS } from '../ports/events.js';
+import { NO_EVENTS, fanOutEvents } from '../ports/events.js';
+import { startAlerts } from './alerts.js';
 import { ClockGuard } from '../redis/clock-guard.js';
 import { connectWithRetry, createRedisClient } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
@@ -41,7 +42,6 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const djangoSettings = config.sources?.django;
   const django =
     djangoSettings === undefined ? undefined : new DjangoSource({ settings: djangoSettings, logger: log, now: () => clock.now() });
-  const events = withWriteBack(metrics?.events ?? NO_EVENTS, django, () => clock.now());
 
   const stateUrl = stateUrlFor(config);
   const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
@@ -55,13 +55,23 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   };
 
   const stateStore = new RedisStateStore(state, keys, warnUnreadableOnce(log));
+  const alerts = startAlerts({
+    config,
+    client: state,
+    keys,
+    logger: log,
+    now: () => clock.now(),
+    entries: () => [...supervisor.config.entries, ...catalog.entries()],
+    states: stateStore,
+  });
+  const events = fanOutEvents([...(metrics ? [metrics.events] : []), alerts.events, ...writeBackSink(django, () => clock.now())]);
   const staticNames = new Set(config.entries.map((e) => e.name));
   const entryStore = new RedisEntryStore(state, keys, staticNames);
   const catalog = new EntryCatalog({
     sources: [entryStore, ...(django === undefined ? [] : [django])] as EntrySource[],
     logger: log,
     intervalMs: config.maxIntervalMs,
-    defaultZone: config.timezone,
+    defaults: { zone: config.timezone, alerts: config.alerts },
     staticNames,
   });
   const control = new ControlStore(state, keys);
@@ -94,6 +104,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     clockGuard,
     events,
     catalog,
+    leaderTasks: [alerts.sender],
     publishStaticNames: (names) => entryStore.publishStaticNames(names),
   });
   const knownNames = new Map<string, readonly string[] | undefined>();
@@ -182,22 +193,18 @@ function warnUnreadableOnce(log: Logger): (found: { key: string; field: string; 
 }
 
 /**
- * The sink of scheduler events, plus the write-back of the django entries' runs (last_run_at,
- * total_run_count): only the leader publishes, so only the leader writes them.
+ * The write-back of the django entries' runs (last_run_at, total_run_count) as a sink of scheduler
+ * events: only the leader publishes, so only the leader writes them.
  */
-function withWriteBack(events: SchedulerEvents, django: DjangoSource | undefined, now: () => number): SchedulerEvents {
+function writeBackSink(django: DjangoSource | undefined, now: () => number): SchedulerEvents[] {
   const writeBack = django?.writeBack;
-  if (writeBack === undefined) return events;
-  return {
-    triggerPublished: (message) => events.triggerPublished(message),
-    dropped: (entry) => events.dropped(entry),
-    publishFailed: (error) => events.publishFailed(error),
-    stateLost: (entries) => events.stateLost(entries),
-    lockRenewFailed: () => events.lockRenewFailed(),
-    leadershipChanged: (leading) => events.leadershipChanged(leading),
-    published: (run, latenessMs) => {
-      events.published(run, latenessMs);
-      if (run.entry.origin === 'django') writeBack.record(run.entry.name, now());
+  if (writeBack === undefined) return [];
+  return [
+    {
+      ...NO_EVENTS,
+      published: (run) => {
+        if (run.entry.origin === 'django') writeBack.record(run.entry.name, now());
+      },
     },
-  };
+  ];
 }

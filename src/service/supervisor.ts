@@ -40,8 +40,16 @@ export interface SupervisorOptions {
   readonly events: SchedulerEvents;
   /** The runtime entries (store, RedBeat, django), kept by every replica. */
   readonly catalog?: EntryCatalog;
+  /** Work only the leader does besides scheduling (sending alerts): started with each session, stopped with it. */
+  readonly leaderTasks?: readonly LeaderTask[];
   /** Tells the runtime store's writers the config file's entry names, whose names they may not take (the leader does it). */
   readonly publishStaticNames?: (names: readonly string[]) => Promise<void>;
+}
+
+/** Work that runs while this instance leads. */
+export interface LeaderTask {
+  start(): void;
+  stop(): Promise<void>;
 }
 
 /** Stored state found lost by a session (see Runner's knownRuns): when, and for how many entries. */
@@ -68,11 +76,17 @@ export class Supervisor {
   constructor(private readonly options: SupervisorOptions) {
     this.currentConfig = options.config;
     this.currentFingerprint = configFingerprint(options.config);
+    // A runtime entry deleted (its state with it) or re-created starts afresh: what an earlier
+    // session saw it publish must not pass for lost state.
+    options.catalog?.onRemoved((names) => {
+      for (const name of names) this.knownRuns.delete(name);
+    });
     const sink = options.events;
     // Spelled out rather than spread: a sink may be a class instance, whose methods a spread drops.
     this.sessionEvents = {
       published: (run, latenessMs) => sink.published(run, latenessMs),
       triggerPublished: (message) => sink.triggerPublished(message),
+      missed: (missed) => sink.missed(missed),
       dropped: (entry) => sink.dropped(entry),
       publishFailed: (error) => sink.publishFailed(error),
       stateLost: (entries) => {
@@ -144,7 +158,10 @@ export class Supervisor {
     const applied = await this.enqueue(async () => {
       this.currentConfig = reloadableConfig(this.currentConfig, next, logger);
       this.currentFingerprint = configFingerprint(this.currentConfig);
-      this.options.catalog?.reconfigure(this.currentConfig.timezone, new Set(this.currentConfig.entries.map((e) => e.name)));
+      this.options.catalog?.reconfigure(
+        { zone: this.currentConfig.timezone, alerts: this.currentConfig.alerts },
+        new Set(this.currentConfig.entries.map((e) => e.name)),
+      );
       if (this.session) {
         await this.stopSession();
         await this.startSession();
@@ -212,6 +229,7 @@ export class Supervisor {
     this.session = current;
     try {
       await current.start(this.options.control);
+      for (const task of this.options.leaderTasks ?? []) task.start();
     } catch (error) {
       this.session = undefined;
       await current.stop();
@@ -223,6 +241,7 @@ export class Supervisor {
   private async stopSession(): Promise<void> {
     const current = this.session;
     this.session = undefined;
+    if (current) await Promise.all((this.options.leaderTasks ?? []).map((task) => task.stop()));
     await current?.stop();
     if (current) for (const [name, slotMs] of current.runner.lastRuns()) this.knownRuns.set(name, slotMs);
   }

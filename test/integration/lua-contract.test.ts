@@ -156,6 +156,7 @@ function afterManualRun(state: EntryState | undefined): EntryState {
     lastRunTriggered: true,
     lastTaskId: TASK_ID,
     runCount: Math.min((state?.runCount ?? 0) + 1, MAX_RUN_COUNT),
+    manualRuns: Math.min((state?.manualRuns ?? 0) + 1, MAX_RUN_COUNT),
   };
 }
 
@@ -168,6 +169,9 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
   const count = value.state?.runCount ?? 0;
   /** The count after one more run: it stops at the largest (includes/entry-state.lua countText). */
   const next = Math.min(count + 1, MAX_RUN_COUNT);
+  /** The manual runs, kept across a scheduled run: what follows the count in the state written. */
+  const manual = value.state?.manualRuns;
+  const tail = manual === undefined ? '' : `,"t":${manual}`;
   const before = (): Record<string, string> => ({
     [OTHER.field]: OTHER.text,
     ...(value.text === undefined ? {} : { [ENTRY]: value.text }),
@@ -181,7 +185,7 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
     expect(outcome.reply).toEqual([1, fresh ? 1 : 0]);
     expect(outcome.state).toEqual({
       ...before(),
-      ...(fresh ? { [ENTRY]: `${publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID)}${next}}` } : {}),
+      ...(fresh ? { [ENTRY]: `${publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID)}${next}${tail}}` } : {}),
     });
     expect(outcome.others).toEqual(expected);
   });
@@ -200,7 +204,13 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
     const expected = await othersAfter({});
     const outcome = await run('commit-fenced');
     expect(outcome.reply).toEqual([1, fresh ? 1 : 0]);
-    const written = encodeEntryState({ slotMs: RUN_SLOT, publishedAtMs: AT, lastTaskId: TASK_ID, runCount: next });
+    const written = encodeEntryState({
+      slotMs: RUN_SLOT,
+      publishedAtMs: AT,
+      lastTaskId: TASK_ID,
+      runCount: next,
+      ...(manual === undefined ? {} : { manualRuns: manual }),
+    });
     expect(outcome.state).toEqual({ ...before(), ...(fresh ? { [ENTRY]: written } : {}) });
     expect(outcome.others).toEqual(expected);
   });
@@ -309,9 +319,9 @@ describe('the Lua decode (includes/entry-state.lua)', () => {
       'local out = {}',
       'for i, text in ipairs(ARGV) do',
       '  local s = decodeState(text)',
-      '  local slot, n = storedSlotAndCount(text)',
-      '  if s then out[i] = { "state", shown(s.slot), shown(s.seen), shown(s.at), shown(s.by), shown(s.id), shown(s.n), shown(slot), shown(n) }',
-      '  else out[i] = { "unreadable", "", "", "", "", "", "", shown(slot), shown(n) } end',
+      '  local slot, n, t = storedSlotAndCount(text)',
+      '  if s then out[i] = { "state", shown(s.slot), shown(s.seen), shown(s.at), shown(s.by), shown(s.id), shown(s.n), shown(slot), shown(n), shown(s.t), shown(t) }',
+      '  else out[i] = { "unreadable", "", "", "", "", "", "", shown(slot), shown(n), "", shown(t) } end',
       'end',
       'return out',
     ].join('\n'),
@@ -323,7 +333,7 @@ describe('the Lua decode (includes/entry-state.lua)', () => {
     const num = (s: string | undefined) => (s === undefined || s === '' ? undefined : Number(s.slice(1)));
     const str = (s: string | undefined) => (s === undefined || s === '' ? undefined : s.slice(1));
     STATE_VALUES.forEach((value, i) => {
-      const [kind, slot, seen, at, by, id, n, fastSlot, fastN] = replies[i] as string[];
+      const [kind, slot, seen, at, by, id, n, fastSlot, fastN, t, fastT] = replies[i] as string[];
       let lua: EntryState | 'unreadable' = UNREADABLE;
       if (kind === 'state') {
         lua = {
@@ -333,14 +343,16 @@ describe('the Lua decode (includes/entry-state.lua)', () => {
           ...(num(at) === undefined ? {} : { publishedAtMs: num(at) }),
           ...(str(id) === undefined ? {} : { lastTaskId: str(id) }),
           ...(str(by) === 'trigger' ? { lastRunTriggered: true } : {}),
+          ...(num(t) === undefined ? {} : { manualRuns: num(t) }),
         };
       }
       expect({ label: value.label, state: lua }).toEqual({ label: value.label, state: value.state });
       const decoded = value.state === UNREADABLE ? undefined : value.state;
-      expect({ label: value.label, slot: num(fastSlot), n: num(fastN) }).toEqual({
+      expect({ label: value.label, slot: num(fastSlot), n: num(fastN), t: num(fastT) }).toEqual({
         label: value.label,
         slot: decoded?.slotMs,
         n: decoded?.runCount ?? 0,
+        t: decoded?.manualRuns,
       });
     });
   });

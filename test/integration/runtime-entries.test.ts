@@ -108,6 +108,15 @@ describe('the runtime entry store', () => {
     expect(await remote.get('fine')).toBeUndefined();
   });
 
+  it('refuses to write when one of its keys holds another type, naming the key, and writes nothing', async () => {
+    const other = schedulerKeys('tsbeat', 'store-wrongtype');
+    await redis.set(other.entryChanges, 'not a zset');
+    const store = new RedisEntryStore(redis, other);
+    const error = await store.write([{ op: 'put', name: 'x', entry: { task: TASK, schedule: 60 } }], { nowMs: 1 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: ErrorCode.RedisWrongType, message: expect.stringContaining(other.entryChanges) });
+    expect(await redis.exists(other.entries, other.entriesVersion)).toBe(0);
+  });
+
   it('reads a value it did not write as an entry with a problem, not as a crash', async () => {
     await redis.hset(keys.entries, 'hand-written', '{"task":"x"}');
     const store = new RedisEntryStore(redis, keys);

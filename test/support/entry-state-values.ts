@@ -32,6 +32,17 @@ export const STATE_VALUES: readonly StateValue[] = [
     state: { slotMs: S0, seenMs: S0 - 9, publishedAtMs: S0 + 7, lastRunTriggered: true, lastTaskId: 'manual', runCount: 4 },
   },
   {
+    label: 'a scheduled run after manual ones (t kept)',
+    text: `{"slot":${S0},"at":${S0 + 3},"id":"task-2","n":5,"t":2}`,
+    state: { slotMs: S0, publishedAtMs: S0 + 3, lastTaskId: 'task-2', runCount: 5, manualRuns: 2 },
+  },
+  {
+    label: 'a manual run counted in t',
+    text: `{"seen":${S0},"at":${S0 + 7},"by":"trigger","id":"m","n":1,"t":1}`,
+    state: { seenMs: S0, publishedAtMs: S0 + 7, lastRunTriggered: true, lastTaskId: 'm', runCount: 1, manualRuns: 1 },
+  },
+  { label: 't of 0: no manual runs', text: `{"slot":${S0},"n":3,"t":0}`, state: { slotMs: S0, runCount: 3 } },
+  {
     label: 'a slot after the published one (stale)',
     text: `{"slot":${S0 + 5000},"at":${S0},"id":"later","n":7}`,
     state: { slotMs: S0 + 5000, publishedAtMs: S0, lastTaskId: 'later', runCount: 7 },
@@ -78,6 +89,9 @@ export const STATE_VALUES: readonly StateValue[] = [
   { label: 'NaN', text: '{"slot":NaN,"n":1}', state: 'unreadable' },
   { label: 'a raw tab in a string', text: '{"n":1,"id":"a\tb"}', state: 'unreadable' },
   { label: 'a lone surrogate in the id', text: '{"n":1,"id":"\\ud800"}', state: 'unreadable' },
+  { label: 'a negative manual count', text: '{"n":1,"t":-1}', state: 'unreadable' },
+  { label: 'a fractional manual count', text: '{"n":1,"t":0.5}', state: 'unreadable' },
+  { label: 'a manual count as a string', text: '{"n":1,"t":"1"}', state: 'unreadable' },
   { label: "a lone surrogate in another member's name", text: '{"n":1,"\\udc00":1}', state: 'unreadable' },
   // Unreadable: the wrong shape or types.
   { label: 'no count', text: `{"slot":${S0}}`, state: 'unreadable' },

@@ -168,7 +168,13 @@ describe('EntryBook', () => {
     const during = run(book, T0 + 40 * S);
     expect(during.get('p')).toBeUndefined();
     expect(during.get('q')).toEqual([10, 20, 30, 40].map((k) => T0 + k * S));
-    expect([...book.snapshot()].find((s) => s.name === 'p')).toEqual({ name: 'p', nextSlotMs: undefined, paused: true });
+    expect([...book.snapshot()].find((s) => s.name === 'p')).toEqual({
+      name: 'p',
+      nextSlotMs: undefined,
+      paused: true,
+      runs: 0,
+      finished: false,
+    });
     expect(book.setPaused(new Set(), T0 + 43 * S)).toEqual({ paused: [], resumed: ['p'] });
     const after = run(book, T0 + 70 * S);
     expect(after.get('p')).toEqual([50, 60, 70].map((k) => T0 + k * S));
@@ -221,5 +227,57 @@ describe('EntryBook', () => {
     expect(plans.get('missing')).toEqual([T0]);
     expect(plans.get('unknown')).toEqual([T0]);
     expect(plans.has('ahead')).toBe(false);
+  });
+
+  describe('runtime entries: upsert and remove', () => {
+    it('an added entry joins from its stored state; an edited one continues from its last run on the new schedule', () => {
+      const [every10] = entriesOf({ a: { task: 't', schedule: 10 } });
+      const { book } = open([], T0);
+      book.upsert([every10 as ResolvedEntry], new Map([['a', { seenMs: T0, runCount: 0 }]]), T0);
+      const first = run(book, T0 + 30 * S);
+      expect(first.get('a')).toEqual([T0 + 10 * S, T0 + 20 * S, T0 + 30 * S]);
+      // Now every 25 s: the next slot is 25 s after the last run, not after the edit.
+      const [every25] = entriesOf({ a: { task: 't', schedule: 25 } });
+      expect(book.upsert([every25 as ResolvedEntry], new Map(), T0 + 31 * S)).toEqual([every10]);
+      expect(book.nextDueMs()).toBe(T0 + 55 * S);
+      expect(run(book, T0 + 80 * S).get('a')).toEqual([T0 + 55 * S, T0 + 80 * S]);
+    });
+
+    it('an entry edited while its run is being dispatched takes its new schedule when the dispatch is recorded', () => {
+      const [every10] = entriesOf({ a: { task: 't', schedule: 10 } });
+      const { book } = open([every10 as ResolvedEntry], T0);
+      const taken = takeAll(book, T0 + 10 * S);
+      expect(taken.map((d) => d.plan.slots)).toEqual([[T0 + 10 * S]]);
+      const [hourly] = entriesOf({ a: { task: 't', schedule: { cron: '0 * * * *' } } });
+      book.upsert([hourly as ResolvedEntry], new Map(), T0 + 10 * S);
+      // Still in the dispatch: not back in the heap until recorded.
+      expect(book.nextDueMs()).toBeUndefined();
+      recordAll(book, taken, T0 + 10 * S);
+      expect(book.nextDueMs()).toBe(T0 + 60 * MIN);
+    });
+
+    it('a removed entry never comes back, not even when a dispatch of it is recorded afterwards', () => {
+      const entries = entriesOf({ a: { task: 't', schedule: 10 }, b: { task: 't', schedule: 15 } });
+      const { book } = open(entries, T0);
+      const taken = takeAll(book, T0 + 10 * S);
+      expect(book.remove(['a', 'missing']).map((e) => e.name)).toEqual(['a']);
+      recordAll(book, taken, T0 + 10 * S);
+      book.keepDue(taken[0]?.held as BookEntry, T0 + 11 * S);
+      expect(book.has('a')).toBe(false);
+      const published = run(book, T0 + 60 * S);
+      expect(published.has('a')).toBe(false);
+      expect(published.get('b')).toEqual([15, 30, 45, 60].map((s) => T0 + s * S));
+      expect([...book.snapshot()].map((e) => e.name)).toEqual(['b']);
+    });
+
+    it('an entry whose schedule had run out is scheduled again by an edit that gives it slots', () => {
+      const [once] = entriesOf({ a: { task: 't', schedule: { clocked: '2026-11-21T06:00:05Z' } } });
+      const { book } = open([once as ResolvedEntry], T0);
+      expect(run(book, T0 + 60 * S).get('a')).toEqual([T0 + 5 * S]);
+      expect(book.nextDueMs()).toBeUndefined();
+      const [later] = entriesOf({ a: { task: 't', schedule: { clocked: '2026-11-21T06:02:00Z' } } });
+      book.upsert([later as ResolvedEntry], new Map(), T0 + 61 * S);
+      expect(book.nextDueMs()).toBe(T0 + 120 * S);
+    });
   });
 });

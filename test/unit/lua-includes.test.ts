@@ -1,4 +1,5 @@
 /** The Lua include loader: fragments in place, recursively, each once; a missing one or a cycle is an error naming the chain. */
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { assembleLua } from '../../src/redis/lua-includes.js';
 import { lua } from '../../src/redis/scripts.js';
@@ -33,20 +34,18 @@ describe('assembleLua', () => {
     );
   });
 
-  it('every shipped script assembles, with no include line left and each fragment once', () => {
-    for (const name of [
-      'publish-fenced',
-      'trigger-fenced',
-      'record-seen',
-      'claim-fenced',
-      'commit-fenced',
-      'claim-trigger',
-      'commit-trigger',
-      'leader-info',
-    ]) {
+  it('every shipped script assembles, with no include line left and each fragment once, and opens with its contract', () => {
+    const names = readdirSync(new URL('../../src/redis/lua/', import.meta.url))
+      .filter((file) => file.endsWith('.lua'))
+      .map((file) => file.slice(0, -'.lua'.length));
+    expect(names.length).toBeGreaterThanOrEqual(11);
+    for (const name of names) {
       const text = lua(name);
-      expect(text).not.toMatch(/@include/);
-      expect(text.match(/^local function wrongType\(/gm)?.length).toBe(1);
+      expect(text, name).not.toMatch(/@include/);
+      expect(text.match(/^local function wrongType\(/gm)?.length, name).toBe(1);
+      // The contract: what KEYS and ARGV hold, what it replies, when it errs, what it writes.
+      const header = /^--\[\[([\s\S]*?)\]\]/.exec(text)?.[1] ?? '';
+      for (const part of ['KEYS[1]', 'ARGV[1]', 'Reply', 'Errors', 'Writes']) expect(header, `${name}: ${part}`).toContain(part);
     }
   });
 });

@@ -14,7 +14,7 @@
   Reply  { status, c1 .. cR }
     status  1 = done; -1 = fenced: nothing was written (the messages are on the broker regardless:
             the next leader may publish the same slots again, with the same task ids)
-    c       1 = recorded: {slot, at, id, n + 1} (n of the stored state; 0 when it is missing or
+    c       1 = recorded: {slot, at, id, n + 1, t} (n and t of the stored state; 0 when it is missing or
             unreadable, which counts as no state); 0 = stale: the stored slot was already at or
             after this one (another publish recorded it first); nothing written
   Errors  WRONGTYPE naming the key when the fence or state key holds another type; ERR when the
@@ -48,7 +48,7 @@ for _ = 1, runs do
   if stored and stored.slot ~= nil and stored.slot >= slot then
     result[#result + 1] = 0
   else
-    redis.call('HSET', KEYS[2], entry, encodeState({ slot = slot, at = now, id = id, n = (stored and stored.n or 0) + 1 }))
+    redis.call('HSET', KEYS[2], entry, encodeState({ slot = slot, at = now, id = id, n = (stored and stored.n or 0) + 1, t = stored and stored.t }))
     result[#result + 1] = 1
   end
 end

@@ -19,7 +19,7 @@
          -1 fenced: nothing written (the request stays; the next leader publishes it again, same task id)
   Errors  WRONGTYPE naming the key when the fence, state or request list holds another type; ERR
           when the publish time is not a number. Both before anything is written.
-  Writes  LREM of the request; HSET of the entry's state: {slot, seen, at, by: "trigger", id, n + 1}
+  Writes  LREM of the request; HSET of the entry's state: {slot, seen, at, by: "trigger", id, n + 1, t + 1}
           (a missing or unreadable state counts as none: n = 0, seen = the publish time); SET of
           the confirmation key (1 hour expiry).
 ]]

@@ -13,8 +13,8 @@
     ARGV[4 .. R+3]         entry names
     ARGV[R+4 .. 2R+3]      slots (epoch ms)
     ARGV[2R+4 .. 3R+3]     each run's new state without its run count: '{"slot":…,"at":…,"id":"…","n":'
-                           (entry-state-codec.ts publishedStatePrefix; the script appends the count and
-                           '}'; the publish time comes in here, by the caller's clock; TIME is only the
+                           (entry-state-codec.ts publishedStatePrefix; the script appends the count, the
+                           stored manual-run count t when there is one, and '}'; the publish time comes in here, by the caller's clock; TIME is only the
                            reference for slots ahead)
   ARGV[3R+4]   number of delivery groups G, then per group:
     kind       'list' (LPUSH) or 'channel' (PUBLISH, fanout exchanges)
@@ -35,7 +35,7 @@
          A missing or unreadable state is no state: the entry's first run here is fresh and counts 1.
   Errors  WRONGTYPE naming the key when the fence, the state or a list key holds another type; ERR
           when a slot is not a number. All before anything is written: all or nothing.
-  Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states (prefix .. n .. '}').
+  Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states (prefix .. n .. [',"t":' .. t] .. '}').
 ]]
 --- @include "fence"
 --- @include "entry-state"
@@ -70,7 +70,7 @@ local CHUNK = 1000
 
 -- The stored state of every entry: last slot and run count (storedSlotAndCount: a fast match of
 -- the forms tsbeat writes, else the full decode; an unreadable value is no state, as everywhere).
-local lastSlot, count = {}, {}
+local lastSlot, count, manual = {}, {}, {}
 for first = 1, runs, CHUNK do
   local last = math.min(first + CHUNK - 1, runs)
   local values = redis.call('HMGET', KEYS[2], unpack(ARGV, NAMES + first, NAMES + last))
@@ -78,7 +78,7 @@ for first = 1, runs, CHUNK do
     local stored = values[r - first + 1]
     if stored then
       local entry = ARGV[NAMES + r]
-      lastSlot[entry], count[entry] = storedSlotAndCount(stored)
+      lastSlot[entry], count[entry], manual[entry] = storedSlotAndCount(stored)
     end
   end
 end
@@ -106,7 +106,7 @@ for r = 1, runs do
     lastSlot[entry] = slot
     count[entry] = n
     writes[w + 1] = entry
-    writes[w + 2] = ARGV[STATES + r] .. (n < 1e14 and n or countText(n)) .. '}'
+    writes[w + 2] = ARGV[STATES + r] .. (n < 1e14 and n or countText(n)) .. countTail(manual[entry]) .. '}'
     w = w + 2
     result[r + 1] = 1
   end

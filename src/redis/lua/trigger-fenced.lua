@@ -23,7 +23,7 @@
           another type; ERR when the publish time or a push's key index is not valid. All before
           anything is written: all or nothing.
   Writes  LREM of the request; LPUSH / PUBLISH of the payloads; HSET of the entry's state:
-          {slot, seen, at, by: "trigger", id, n + 1} (a missing or unreadable state counts as
+          {slot, seen, at, by: "trigger", id, n + 1, t + 1} (a missing or unreadable state counts as
           none: n = 0, seen = the publish time); SET of the confirmation key (1 hour expiry).
 ]]
 --- @include "fence"

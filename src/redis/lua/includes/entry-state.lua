@@ -1,15 +1,17 @@
 --[[
   An entry's stored state (its field's value in the state hash), read and written by the rules of
   src/redis/entry-state-codec.ts, the one place that states them; in short: a flat JSON object
-  {slot, seen, at, by, id, n}, n a whole number 0 .. 2^53-1, slot/seen/at finite numbers, by/id
-  strings, other members ignored. A value that breaks them is unreadable and reads exactly as a
+  {slot, seen, at, by, id, n, t}, n and t whole numbers 0 .. 2^53-1 (t, the manual runs among n,
+  absent = 0), slot/seen/at finite numbers, by/id strings, other members ignored. A value that breaks them is unreadable and reads exactly as a
   missing one (no state: the entry starts afresh), in every script as in the TypeScript reader.
 
-  decodeState(text)         the state as a table {slot, seen, at, by, id, n}, or nil (missing or unreadable)
-  encodeState(state)        its text, members in the codec's order (slot, seen, at, by, id, n); a count
-                            stops at 2^53-1 (countText), so that a state never counts itself unreadable
-  storedSlotAndCount(text)  slot (or nil) and run count of a stored value, 0 when it has no state:
-                            the publish script's per-run read, with a fast path (below)
+  decodeState(text)         the state as a table {slot, seen, at, by, id, n, t}, or nil (missing or unreadable)
+  encodeState(state)        its text, members in the codec's order (slot, seen, at, by, id, n, t; t only
+                            above 0); a count stops at 2^53-1 (countText), so that a state never counts
+                            itself unreadable
+  storedSlotAndCount(text)  slot (or nil), run count (0 when it has no state) and manual runs (nil when
+                            none) of a stored value: the publish script's per-run read, with a fast path (below)
+  countTail(t)              what follows the count in a state with t manual runs: '' or ',"t":<t>'
   manualRunState(state, at, id)  the text after a manual run (`beat trigger`) of an entry whose state is `state`
 
   cjson alone is not the rule: Redis's cjson also takes hexadecimal numbers, leading zeros, "+1",
@@ -116,13 +118,21 @@ local function decodeState(text)
   local ok, raw = pcall(cjson.decode, text)
   if not ok then return nil end
   if not isRunCount(raw.n) then return nil end
+  if raw.t ~= nil and not isRunCount(raw.t) then return nil end
   for _, field in ipairs({ 'slot', 'seen', 'at' }) do
     if raw[field] ~= nil and not isFiniteNumber(raw[field]) then return nil end
   end
   for _, field in ipairs({ 'by', 'id' }) do
     if raw[field] ~= nil and type(raw[field]) ~= 'string' then return nil end
   end
-  return { slot = raw.slot, seen = raw.seen, at = raw.at, by = raw.by, id = raw.id, n = raw.n }
+  local t = raw.t
+  if t == 0 then t = nil end
+  return { slot = raw.slot, seen = raw.seen, at = raw.at, by = raw.by, id = raw.id, n = raw.n, t = t }
+end
+
+local function countTail(t)
+  if t == nil or t <= 0 then return '' end
+  return ',"t":' .. countText(t)
 end
 
 local function encodeState(state)
@@ -133,7 +143,7 @@ local function encodeState(state)
   if state.by ~= nil then parts[#parts + 1] = '"by":' .. cjson.encode(state.by) end
   if state.id ~= nil then parts[#parts + 1] = '"id":' .. cjson.encode(state.id) end
   parts[#parts + 1] = '"n":' .. countText(state.n)
-  return '{' .. table.concat(parts, ',') .. '}'
+  return '{' .. table.concat(parts, ',') .. countTail(state.t) .. '}'
 end
 
 --[[
@@ -165,7 +175,7 @@ local function storedSlotAndCount(text)
   end
   local state = decodeState(text)
   if not state then return nil, 0 end
-  return state.slot, state.n
+  return state.slot, state.n, state.t
 end
 
 -- A manual run keeps the entry's slot (it is not a slot) and its first-seen anchor, so that it does
@@ -174,5 +184,5 @@ local function manualRunState(state, at, id)
   state = state or { n = 0 }
   local seen = state.seen
   if state.slot == nil and seen == nil then seen = at end
-  return encodeState({ slot = state.slot, seen = seen, at = at, by = 'trigger', id = id, n = state.n + 1 })
+  return encodeState({ slot = state.slot, seen = seen, at = at, by = 'trigger', id = id, n = state.n + 1, t = (state.t or 0) + 1 })
 end

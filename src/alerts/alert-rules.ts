@@ -1,0 +1,125 @@
+/**
+ * Which deliveries an event makes, for an entry's alert settings: pure, time is an argument. A
+ * delivery's id names what it is about (kind, entry, slot, target), so that the same event found
+ * by two leaders is one delivery.
+ *
+ * Webhook body (JSON): {id, kind, deployment, entry, task, slot, taskId?, state?, reason, count?, at}.
+ * Pings follow healthchecks.io: `<url>/start` when a run is published (when outcomes are known;
+ * else `<url>` then: the publish is the success), `<url>` when it succeeds, `<url>/fail` when it
+ * fails or slots are missed; the body is a line saying why.
+ */
+import type { AlertKind, ResolvedAlerts } from '../config/alerts-schema.js';
+import type { ResolvedEntry } from '../config/resolve.js';
+import type { Delivery } from '../ports/alerts.js';
+import type { MissedSlots } from '../ports/events.js';
+
+export interface AlertFacts {
+  readonly deployment: string;
+  readonly entry: ResolvedEntry;
+  readonly kind: AlertKind;
+  readonly slotMs: number;
+  readonly reason: string;
+  readonly atMs: number;
+  readonly taskId?: string;
+  readonly state?: string;
+  readonly count?: number;
+}
+
+const JSON_TYPE = 'application/json';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+
+/** `url` with `suffix` appended to its path (before any query), as healthchecks.io's /start and /fail. */
+export function pingUrl(url: string, suffix: '' | '/start' | '/fail'): string {
+  if (suffix === '') return url;
+  const parsed = new URL(url);
+  parsed.pathname = `${parsed.pathname.replace(/\/+$/, '')}${suffix}`;
+  return parsed.toString();
+}
+
+function wants(alerts: ResolvedAlerts | undefined, kind: AlertKind): alerts is ResolvedAlerts {
+  return alerts !== undefined && alerts.on.includes(kind);
+}
+
+/** The webhook delivery and the failure ping of an alert, as the entry's settings ask. */
+export function alertDeliveries(facts: AlertFacts): Delivery[] {
+  const { entry, kind, slotMs } = facts;
+  const alerts = entry.alerts;
+  const out: Delivery[] = [];
+  const base = `${kind}:${entry.name}:${slotMs}`;
+  if (wants(alerts, kind) && alerts.webhook !== undefined) {
+    const body = {
+      id: `${base}`,
+      kind,
+      deployment: facts.deployment,
+      entry: entry.name,
+      task: entry.task,
+      slot: new Date(slotMs).toISOString(),
+      ...(facts.taskId === undefined ? {} : { taskId: facts.taskId }),
+      ...(facts.state === undefined ? {} : { state: facts.state }),
+      reason: facts.reason,
+      ...(facts.count === undefined ? {} : { count: facts.count }),
+      at: new Date(facts.atMs).toISOString(),
+    };
+    out.push({ id: `${base}:webhook`, url: alerts.webhook, body: JSON.stringify(body), contentType: JSON_TYPE, attempts: 0 });
+  }
+  // A ping check fails on any failure or miss, whatever `on` says: that is what the check is for.
+  if (alerts?.ping !== undefined && (kind === 'failed' || kind === 'missed')) {
+    out.push({
+      id: `${base}:ping`,
+      url: pingUrl(alerts.ping, '/fail'),
+      body: `${entry.name}: ${facts.reason}\n`,
+      contentType: TEXT_TYPE,
+      attempts: 0,
+    });
+  }
+  return out;
+}
+
+/** Slots passed over: a `missed` alert. */
+export function missedDeliveries(deployment: string, missed: MissedSlots): Delivery[] {
+  const reasons: Record<MissedSlots['reason'], string> = {
+    catch_up_once: 'fired once for several missed slots (catchUp "once")',
+    skip_late: 'missed slots skipped (catchUp "skip")',
+    outside_window: 'missed slots older than catchUpWindow dropped',
+  };
+  return alertDeliveries({
+    deployment,
+    entry: missed.entry,
+    kind: 'missed',
+    slotMs: missed.firstSlotMs,
+    reason: `${missed.count} slot${missed.count === 1 ? '' : 's'} will not run: ${reasons[missed.reason]}`,
+    atMs: missed.atMs,
+    count: missed.count,
+  });
+}
+
+/** A run was published: its ping (`/start` when its outcome will be known, else the success ping). */
+export function publishedPing(entry: ResolvedEntry, slotMs: number, taskId: string, outcomesKnown: boolean): Delivery[] {
+  const ping = entry.alerts?.ping;
+  if (ping === undefined) return [];
+  const suffix = outcomesKnown ? '/start' : '';
+  return [
+    {
+      id: `${outcomesKnown ? 'start' : 'published'}:${entry.name}:${slotMs}:ping`,
+      url: pingUrl(ping, suffix),
+      body: `${entry.name}: published ${taskId}\n`,
+      contentType: TEXT_TYPE,
+      attempts: 0,
+    },
+  ];
+}
+
+/** A run succeeded: the success ping. */
+export function succeededPing(entry: ResolvedEntry, slotMs: number, taskId: string): Delivery[] {
+  const ping = entry.alerts?.ping;
+  if (ping === undefined) return [];
+  return [
+    {
+      id: `succeeded:${entry.name}:${slotMs}:ping`,
+      url: ping,
+      body: `${entry.name}: ${taskId} succeeded\n`,
+      contentType: TEXT_TYPE,
+      attempts: 0,
+    },
+  ];
+}

@@ -1,0 +1,151 @@
+/**
+ * The leader's sender of alerts: it takes the deliveries due from the outbox (at most alertBatch at
+ * once, every alertPollMs and at once when told of new ones), sends each as an HTTP POST with a
+ * timeout, and settles it when the receiver answered 2xx, retries it later with a growing backoff
+ * when it did not (or did not answer), and gives up after alertMaxAttempts or on a 4xx other than
+ * 408/429 (the receiver will not take it). Nothing here ever waits on the scheduler or blocks it.
+ */
+import { DEFAULTS } from '../base/defaults.js';
+import { errorMessage } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import type { AlertOutbox, Delivery } from '../ports/alerts.js';
+
+/** Sends one request; resolves with the HTTP status, rejects when there was no answer. */
+export type Send = (delivery: Delivery, timeoutMs: number) => Promise<number>;
+
+export interface AlertDelivererOptions {
+  readonly outbox: AlertOutbox;
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly send?: Send;
+}
+
+/** The backoff before attempt `attempts + 1`: 1 s, 2 s, 4 s… up to alertBackoffMaxMs. */
+export function backoffMs(attempts: number): number {
+  return Math.min(DEFAULTS.alertBackoffMaxMs, 1000 * 2 ** Math.max(0, attempts - 1));
+}
+
+/** A URL as logs show it: no query (it may hold a token) and no password. */
+export function shownUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+export const httpSend: Send = async (delivery, timeoutMs) => {
+  const response = await fetch(delivery.url, {
+    method: 'POST',
+    headers: { 'content-type': delivery.contentType, 'idempotency-key': delivery.id, 'user-agent': 'tsbeat' },
+    body: delivery.body,
+    signal: AbortSignal.timeout(timeoutMs),
+    redirect: 'follow',
+  });
+  // The body is not needed; reading it frees the connection.
+  await response.arrayBuffer().catch(() => undefined);
+  return response.status;
+};
+
+export class AlertDeliverer {
+  private timer: NodeJS.Timeout | undefined;
+  private busy: Promise<void> | undefined;
+  private again = false;
+  private running = false;
+  private lastError: string | undefined;
+  private readonly send: Send;
+
+  constructor(private readonly options: AlertDelivererOptions) {
+    this.send = options.send ?? httpSend;
+  }
+
+  start(): void {
+    this.running = true;
+    this.poke();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.busy;
+  }
+
+  /** Looks now (new deliveries were added), or as soon as the look in progress ends. */
+  poke(): void {
+    if (!this.running) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.busy = this.look().finally(() => {
+      this.busy = undefined;
+      if (!this.running) return;
+      if (this.again) {
+        this.again = false;
+        this.poke();
+      } else {
+        this.timer = setTimeout(() => this.poke(), DEFAULTS.alertPollMs);
+        this.timer.unref();
+      }
+    });
+  }
+
+  private async look(): Promise<void> {
+    const { outbox, logger, now } = this.options;
+    let claimed: Delivery[];
+    try {
+      claimed = await outbox.claim(now(), DEFAULTS.alertBatch, DEFAULTS.alertClaimMs);
+      this.lastError = undefined;
+    } catch (error) {
+      const message = errorMessage(error);
+      if (message !== this.lastError)
+        logger.warn({ event: EVENTS.alertOutboxFailed, err: error }, 'could not read the alert outbox; retrying');
+      this.lastError = message;
+      return;
+    }
+    await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
+    // A full batch: more may be due.
+    if (claimed.length === DEFAULTS.alertBatch) this.again = true;
+  }
+
+  private async deliver(delivery: Delivery): Promise<void> {
+    const { outbox, logger, now } = this.options;
+    const attempts = delivery.attempts + 1;
+    const fields = { id: delivery.id, url: shownUrl(delivery.url), attempts };
+    let status: number | undefined;
+    let failure: string;
+    try {
+      status = await this.send(delivery, DEFAULTS.alertTimeoutMs);
+      failure = `HTTP ${status}`;
+    } catch (error) {
+      failure = errorMessage(error);
+    }
+    try {
+      if (status !== undefined && status >= 200 && status < 300) {
+        await outbox.settle(delivery.id, now());
+        logger.info({ event: EVENTS.alertSent, ...fields, status }, 'alert delivered');
+        return;
+      }
+      const refused = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+      if (refused || attempts >= DEFAULTS.alertMaxAttempts) {
+        await outbox.settle(delivery.id, now());
+        logger.error(
+          { event: EVENTS.alertDropped, ...fields, failure },
+          refused
+            ? `the receiver refused the alert (${failure}); not sent again`
+            : `giving up on the alert after ${attempts} attempts (${failure})`,
+        );
+        return;
+      }
+      const delay = backoffMs(attempts);
+      await outbox.retry({ ...delivery, attempts }, now() + delay);
+      logger.warn({ event: EVENTS.alertRetry, ...fields, failure, retryInMs: delay }, `alert not delivered (${failure}); retrying`);
+    } catch (error) {
+      // The claim runs out and the delivery is tried again then.
+      logger.warn({ event: EVENTS.alertOutboxFailed, err: error, id: delivery.id }, 'could not record the delivery in the alert outbox');
+    }
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * `alerts`, in the config (for every entry) and on an entry (overriding it field by field): a
+ * webhook told of runs that failed, were missed or are late, and a ping URL in the style of
+ * healthchecks.io (`<url>/start`, `<url>`, `<url>/fail`) so that existing monitoring keeps working.
+ */
+import * as z from 'zod';
+import { shown } from '../base/errors.js';
+import { TIMER_MAX_MS, durationSchema } from './duration.js';
+import { keyed } from './keys.js';
+
+export const ALERT_KINDS = ['failed', 'missed', 'late'] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
+/** The kinds that need to know how runs ended (a result backend). */
+export const OUTCOME_ALERT_KINDS: ReadonlySet<AlertKind> = new Set(['failed', 'late']);
+
+function httpUrl(what: string) {
+  return z.string({ error: `${what} must be an http:// or https:// URL` }).refine(
+    (text) => {
+      try {
+        const url = new URL(text);
+        return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+      } catch {
+        return false;
+      }
+    },
+    { error: (issue) => `${what} must be an http:// or https:// URL, got ${shown(String(issue.input))}` },
+  );
+}
+
+export const alertsSchema = keyed({
+  /** Where a JSON POST goes for each alert: {kind, entry, task, slot, taskId, state, reason, …}. */
+  webhook: httpUrl('alerts.webhook').optional(),
+  /** Which alerts: `failed` (a run ended in FAILURE), `missed` (slots that will never run), `late` (not finished within lateAfter). */
+  on: z
+    .array(z.enum(ALERT_KINDS, { error: `alerts.on holds ${ALERT_KINDS.join(', ')}` }), {
+      error: `alerts.on must be a list of ${ALERT_KINDS.join(', ')}`,
+    })
+    .min(1, { error: 'alerts.on must name at least one kind; leave alerts out for none' })
+    .optional(),
+  /** A run still not finished this long after it was published is late. */
+  lateAfter: durationSchema('alerts.lateAfter', 1000, TIMER_MAX_MS).optional(),
+  /** A healthchecks.io-style check URL: `<url>/start` on publish, `<url>` on success, `<url>/fail` on failure or a missed slot. */
+  ping: httpUrl('alerts.ping').optional(),
+});
+export type AlertsInput = z.input<typeof alertsSchema>;
+export type ParsedAlerts = z.output<typeof alertsSchema>;
+
+/** An entry's alert settings, the config's and its own merged. */
+export interface ResolvedAlerts {
+  readonly webhook: string | undefined;
+  readonly on: readonly AlertKind[];
+  readonly lateAfterMs: number | undefined;
+  readonly ping: string | undefined;
+}
+
+/** The entry's own settings over the config's; undefined when neither sends anything anywhere. */
+export function resolveAlerts(config: ParsedAlerts | undefined, entry: ParsedAlerts | undefined): ResolvedAlerts | undefined {
+  const webhook = entry?.webhook ?? config?.webhook;
+  const ping = entry?.ping;
+  if (webhook === undefined && ping === undefined) return undefined;
+  return {
+    webhook,
+    on: entry?.on ?? config?.on ?? ['failed', 'missed'],
+    lateAfterMs: entry?.lateAfter ?? config?.lateAfter,
+    ping,
+  };
+}

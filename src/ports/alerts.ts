@@ -1,0 +1,31 @@
+/**
+ * Alerts on their way out: each is a delivery (an HTTP request to a webhook or a ping URL) kept in
+ * an outbox until the receiver took it, so that a leader that dies does not lose it and the next
+ * one neither loses nor repeats it. A delivery's id says what it is about (kind, entry, slot): the
+ * outbox takes an id once, so two leaders that find the same missed slot send one alert.
+ */
+
+export interface Delivery {
+  /** What it is about, e.g. `missed:nightly:1767225600000:webhook`: the outbox's key, and the receiver's idempotency key. */
+  readonly id: string;
+  readonly url: string;
+  /** The request body (JSON for a webhook, a line of text for a ping). */
+  readonly body: string;
+  readonly contentType: string;
+  /** Attempts made so far. */
+  readonly attempts: number;
+}
+
+export interface AlertOutbox {
+  /** Adds deliveries not seen before (pending or sent within the retention); returns how many were new. */
+  enqueue(deliveries: readonly Delivery[], nowMs: number): Promise<number>;
+  /**
+   * Takes up to `max` deliveries due at `nowMs` for `claimMs` (no other caller gets them meanwhile:
+   * a delivery that outlives a leader is retried by the next after that).
+   */
+  claim(nowMs: number, max: number, claimMs: number): Promise<Delivery[]>;
+  /** The receiver took it (or it was given up on): never sent again. */
+  settle(id: string, nowMs: number): Promise<void>;
+  /** Try it again at `atMs`, with its attempts counted. */
+  retry(delivery: Delivery, atMs: number): Promise<void>;
+}

@@ -1,0 +1,43 @@
+/** The alert outbox in Redis (ports/alerts.ts), through alerts-outbox.lua: see its contract. */
+import type { Redis } from 'ioredis';
+import { DEFAULTS } from '../base/defaults.js';
+import type { AlertOutbox, Delivery } from '../ports/alerts.js';
+import type { SchedulerKeys } from './keys.js';
+import { typedKeys } from './keys.js';
+import { withScripts } from './scripts.js';
+import { nameWrongType } from './server-errors.js';
+
+export class RedisAlertOutbox implements AlertOutbox {
+  constructor(
+    private readonly client: Redis,
+    private readonly keys: Pick<SchedulerKeys, 'alertItems' | 'alertsDue' | 'alertsSent'>,
+  ) {}
+
+  async enqueue(deliveries: readonly Delivery[], nowMs: number): Promise<number> {
+    if (deliveries.length === 0) return 0;
+    const pairs = deliveries.flatMap((d) => [d.id, JSON.stringify(d)]);
+    return Number(await this.run('enqueue', nowMs, String(DEFAULTS.alertSentRetentionMs), ...pairs));
+  }
+
+  async claim(nowMs: number, max: number, claimMs: number): Promise<Delivery[]> {
+    const texts = (await this.run('claim', nowMs, String(max), String(claimMs))) as string[];
+    return texts.map((text) => JSON.parse(text) as Delivery);
+  }
+
+  async settle(id: string, nowMs: number): Promise<void> {
+    await this.run('settle', nowMs, id);
+  }
+
+  async retry(delivery: Delivery, atMs: number): Promise<void> {
+    await this.run('retry', atMs, delivery.id, String(atMs), JSON.stringify(delivery));
+  }
+
+  private async run(op: string, nowMs: number, ...args: string[]): Promise<number | string[]> {
+    const { alertItems, alertsDue, alertsSent } = this.keys;
+    try {
+      return await withScripts(this.client).alertsOutbox(3, alertItems, alertsDue, alertsSent, op, String(nowMs), ...args);
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['alertItems', 'alertsDue', 'alertsSent']));
+    }
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Alerts wired: the outbox in Redis, the sink that turns scheduler events into deliveries, and the
+ * leader's sender. Built for every service: the sender costs one outbox look a second while leading,
+ * and runtime entries may bring alerts settings at any time.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../base/log.js';
+import { Alerting } from '../alerts/alerting.js';
+import { AlertDeliverer } from '../alerts/deliverer.js';
+import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
+import { publishedPing } from '../alerts/alert-rules.js';
+import { EVENTS } from '../base/log-events.js';
+import type { EntryState } from '../ports/state.js';
+import { NO_EVENTS } from '../ports/events.js';
+import type { SchedulerEvents } from '../ports/events.js';
+import { RedisAlertOutbox } from '../redis/alert-outbox.js';
+import type { SchedulerKeys } from '../redis/keys.js';
+import type { LeaderTask } from './supervisor.js';
+
+export interface AlertsWiring {
+  /** The events that raise alerts (publishes, missed slots), for the scheduler's sink. */
+  readonly events: SchedulerEvents;
+  /** The leader's sender, started and stopped with each session. */
+  readonly sender: LeaderTask;
+  readonly alerting: Alerting;
+}
+
+export function startAlerts(options: {
+  config: ResolvedConfig;
+  client: Redis;
+  keys: SchedulerKeys;
+  logger: Logger;
+  now: () => number;
+  /** Every entry in force (file and runtime), and their stored states: see `recoverPings`. */
+  entries: () => readonly ResolvedEntry[];
+  states: { readAll(): Promise<Map<string, EntryState>> };
+}): AlertsWiring {
+  const { config, client, keys, logger, now } = options;
+  const outbox = new RedisAlertOutbox(client, keys);
+  const deliverer = new AlertDeliverer({ outbox, logger, now });
+  const alerting = new Alerting({ deployment: config.name, outbox, logger, now, outcomesKnown: false, onQueued: () => deliverer.poke() });
+  return {
+    events: { ...NO_EVENTS, published: (run) => alerting.published(run), missed: (missed) => alerting.missed(missed) },
+    sender: {
+      start: () => {
+        deliverer.start();
+        void recoverPings(alerting, options.entries(), options.states, logger);
+      },
+      stop: async () => {
+        await alerting.flush();
+        await deliverer.stop();
+      },
+    },
+    alerting,
+  };
+}
+
+/**
+ * A leader that died just after a publish may not have written its ping to the outbox yet: the
+ * next leader pings each pinged entry's last scheduled run again. The outbox takes an id once, so
+ * a ping that was written is not sent twice.
+ */
+async function recoverPings(
+  alerting: Alerting,
+  entries: readonly ResolvedEntry[],
+  states: { readAll(): Promise<Map<string, EntryState>> },
+  logger: Logger,
+): Promise<void> {
+  const pinged = entries.filter((e) => e.alerts?.ping !== undefined);
+  if (pinged.length === 0) return;
+  try {
+    const stored = await states.readAll();
+    for (const entry of pinged) {
+      const state = stored.get(entry.name);
+      if (state?.slotMs === undefined || state.lastTaskId === undefined || state.lastRunTriggered === true) continue;
+      alerting.add(publishedPing(entry, state.slotMs, state.lastTaskId, alerting.outcomesKnown));
+    }
+  } catch (error) {
+    logger.warn({ event: EVENTS.alertOutboxFailed, err: error }, 'could not read the last runs to recover their pings');
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Alerts and pings, end to end: real `beat run` processes on a private Redis post to a receiver on
+ * loopback. Missed slots (the only leader down past its catchUp "skip") raise one `missed` alert and
+ * a `/fail` ping; every published run pings once; a receiver that fails is retried until it takes
+ * the alert, and each alert arrives once. The outbox itself (alerts-outbox.lua) takes an id once.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS } from '../../src/base/log-events.js';
+import { RedisAlertOutbox } from '../../src/redis/alert-outbox.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
+import { readQueue } from '../support/beat-queue.js';
+import { startPrivateRedis } from '../support/ops.js';
+import type { PrivateRedis } from '../support/redis-server.js';
+
+interface Received {
+  readonly path: string;
+  readonly body: string;
+  readonly key: string | undefined;
+  readonly atMs: number;
+}
+
+/** A webhook and ping receiver on loopback; `failFirst` answers 503 to the first requests of a path. */
+class Receiver {
+  readonly received: Received[] = [];
+  private server: Server | undefined;
+  private readonly failures = new Map<string, number>();
+  port = 0;
+
+  failFirst(path: string, times: number): void {
+    this.failures.set(path, times);
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((req: IncomingMessage, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        const path = req.url ?? '';
+        const left = this.failures.get(path) ?? 0;
+        if (left > 0) {
+          this.failures.set(path, left - 1);
+          res.writeHead(503).end();
+          return;
+        }
+        const key = req.headers['idempotency-key'];
+        this.received.push({ path, body, key: typeof key === 'string' ? key : undefined, atMs: Date.now() });
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server?.address() as AddressInfo).port;
+  }
+
+  url(path: string): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  on(path: string): Received[] {
+    return this.received.filter((r) => r.path === path);
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+}
+
+describe('alerts and pings (real processes, a receiver on loopback)', () => {
+  const fleet = new BeatFleet();
+  const dir = new TempDir();
+  const receiver = new Receiver();
+  let server: PrivateRedis;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    redis = new Redis(server.url(0));
+    await receiver.start();
+  });
+
+  afterAll(async () => {
+    await fleet.killAll();
+    await receiver.stop();
+    redis?.disconnect();
+    await server?.stop();
+    dir.remove();
+  });
+
+  it('the outbox takes an id once, pending or delivered', async () => {
+    const outbox = new RedisAlertOutbox(redis, schedulerKeys('tsbeat', 'outbox-unit'));
+    const delivery = { id: 'missed:a:1:webhook', url: 'http://127.0.0.1:1/x', body: '{}', contentType: 'application/json', attempts: 0 };
+    expect(await outbox.enqueue([delivery, { ...delivery, id: 'other' }], 1000)).toBe(2);
+    expect(await outbox.enqueue([delivery], 1001)).toBe(0);
+    const claimed = await outbox.claim(1002, 10, 30_000);
+    expect(claimed.map((d) => d.id).sort()).toEqual(['missed:a:1:webhook', 'other']);
+    // Claimed: nobody else gets them until the claim runs out.
+    expect(await outbox.claim(1003, 10, 30_000)).toEqual([]);
+    await outbox.settle(delivery.id, 1004);
+    expect(await outbox.enqueue([delivery], 1005)).toBe(0);
+    await outbox.retry({ ...delivery, id: 'other', attempts: 1 }, 2000);
+    expect(await outbox.claim(1999, 10, 30_000)).toEqual([]);
+    expect((await outbox.claim(2000, 10, 30_000)).map((d) => [d.id, d.attempts])).toEqual([['other', 1]]);
+  });
+
+  it('pings each run, alerts once on missed slots after a leader was down, and retries a failing receiver', async () => {
+    const file = dir.write('alerts.json', {
+      name: 'alerting',
+      broker: { url: server.url(0) },
+      taskDefaultQueue: 'alerted',
+      maxInterval: '200ms',
+      lock: FAST_LOCK,
+      alerts: { webhook: receiver.url('/hook') },
+      beatSchedule: {
+        watched: { task: 'tsbeat_test.record', schedule: 1, catchUp: 'skip', alerts: { ping: receiver.url('/ping/watched?key=k') } },
+      },
+    });
+    receiver.failFirst('/hook', 2);
+    const first = fleet.spawn({ config: file });
+    await first.waitForEvent(EVENTS.lockAcquired, 10_000);
+    await waitUntil(
+      'three pings',
+      () => (receiver.on('/ping/watched?key=k').length >= 3 ? true : undefined),
+      10_000,
+      () => fleet.dump(),
+    );
+
+    first.child.kill('SIGKILL');
+    await first.waitForExit(5000);
+    const downAt = Date.now();
+    await sleep(4000);
+    const second = fleet.spawn({ config: file });
+    await second.waitForEvent(EVENTS.lockAcquired, 10_000);
+    // Two 503s first: retried after 1 s, then 2 s.
+    await waitUntil(
+      'the missed alert',
+      () => (receiver.on('/hook').length >= 1 ? true : undefined),
+      15_000,
+      () => fleet.dump(),
+    );
+    await waitUntil('the failure ping', () => (receiver.on('/ping/watched/fail?key=k').length >= 1 ? true : undefined), 10_000);
+    await sleep(1500);
+    await fleet.killAll();
+
+    const hooks = receiver.on('/hook');
+    expect(hooks).toHaveLength(1);
+    const alert = JSON.parse(hooks[0]?.body ?? '{}') as Record<string, unknown>;
+    expect(alert).toMatchObject({ kind: 'missed', deployment: 'alerting', entry: 'watched', task: 'tsbeat_test.record' });
+    expect(alert['count']).toBeGreaterThanOrEqual(3);
+    expect(Date.parse(String(alert['slot']))).toBeGreaterThan(downAt - 1500);
+    expect(hooks[0]?.key).toBe(`${String(alert['id'])}:webhook`);
+    expect(second.logs.filter((l) => l.event === EVENTS.alertRetry)).toHaveLength(2);
+
+    // One ping per published run, none twice (its idempotency key is the entry and slot).
+    const runs = (await readQueue(redis, 'alerted')).filter((r) => r.entry === 'watched');
+    const pings = receiver.on('/ping/watched?key=k');
+    expect(new Set(pings.map((p) => p.key)).size).toBe(pings.length);
+    expect(pings.length).toBe(runs.length);
+    expect(receiver.on('/ping/watched/fail?key=k')).toHaveLength(1);
+  }, 60_000);
+});

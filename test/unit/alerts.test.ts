@@ -1,0 +1,111 @@
+/** Alert settings (schema, merge) and the deliveries an event makes (alert-rules.ts): pure. */
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/base/errors.js';
+import { backoffMs, shownUrl } from '../../src/alerts/deliverer.js';
+import { missedDeliveries, pingUrl, publishedPing } from '../../src/alerts/alert-rules.js';
+import { parseConfig } from '../../src/config/load.js';
+
+function problemsOf(value: unknown): string[] {
+  try {
+    parseConfig(value, 'alerts.test');
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((p) => `${p.path}: ${p.message}`);
+    throw error;
+  }
+  return [];
+}
+
+describe('alert settings', () => {
+  it('names every bad setting with its path', () => {
+    expect(
+      problemsOf({
+        alerts: { webhook: 'ftp://example.com/x', on: ['failed', 'exploded'], lateAfter: '10ms' },
+        beatSchedule: { a: { task: 't', schedule: 60, alerts: { ping: 'not a url', on: [] } } },
+      }).sort(),
+    ).toEqual(
+      [
+        'alerts.webhook: alerts.webhook must be an http:// or https:// URL, got "ftp://example.com/x"',
+        'alerts.on[1]: alerts.on holds failed, missed, late',
+        'alerts.lateAfter: alerts.lateAfter must be between 1 s and 1 day (86,400 s), got "10ms"',
+        'beatSchedule.a.alerts.on: alerts.on must name at least one kind; leave alerts out for none',
+        'beatSchedule.a.alerts.ping: alerts.ping must be an http:// or https:// URL, got "not a url"',
+      ].sort(),
+    );
+  });
+
+  it("merges an entry's settings over the config's, and leaves entries without a target alone", () => {
+    const config = parseConfig(
+      {
+        alerts: { webhook: 'https://hooks.example/a', on: ['missed'] },
+        beatSchedule: {
+          plain: { task: 't', schedule: 60 },
+          own: { task: 't', schedule: 60, alerts: { on: ['failed', 'missed'], ping: 'https://hc-ping.com/u1' } },
+        },
+      },
+      'alerts.test',
+    );
+    const [plain, own] = config.entries;
+    expect(plain?.alerts).toEqual({ webhook: 'https://hooks.example/a', on: ['missed'], lateAfterMs: undefined, ping: undefined });
+    expect(own?.alerts).toEqual({
+      webhook: 'https://hooks.example/a',
+      on: ['failed', 'missed'],
+      lateAfterMs: undefined,
+      ping: 'https://hc-ping.com/u1',
+    });
+    expect(parseConfig({ beatSchedule: { x: { task: 't', schedule: 60 } } }, 'alerts.test').entries[0]?.alerts).toBeUndefined();
+  });
+});
+
+describe('alert deliveries', () => {
+  const config = parseConfig(
+    {
+      name: 'prod',
+      beatSchedule: {
+        nightly: {
+          task: 'reports.nightly',
+          schedule: 60,
+          alerts: { webhook: 'https://hooks.example/x', ping: 'https://hc-ping.com/u1/?k=1' },
+        },
+      },
+    },
+    'alerts.test',
+  );
+  const entry = config.entries[0];
+  if (entry === undefined) throw new Error('no entry');
+  const slotMs = Date.parse('2026-11-23T03:00:00Z');
+
+  it('puts /start and /fail on the ping path, before its query', () => {
+    expect(pingUrl('https://hc-ping.com/u1/?k=1', '/fail')).toBe('https://hc-ping.com/u1/fail?k=1');
+    expect(pingUrl('https://hc-ping.com/u1', '/start')).toBe('https://hc-ping.com/u1/start');
+    expect(pingUrl('https://hc-ping.com/u1', '')).toBe('https://hc-ping.com/u1');
+  });
+
+  it('makes one webhook alert and one failure ping for missed slots, keyed by entry and first slot', () => {
+    const deliveries = missedDeliveries('prod', { entry, count: 3, reason: 'skip_late', firstSlotMs: slotMs, atMs: slotMs + 200_000 });
+    expect(deliveries.map((d) => [d.id, d.url])).toEqual([
+      [`missed:nightly:${slotMs}:webhook`, 'https://hooks.example/x'],
+      [`missed:nightly:${slotMs}:ping`, 'https://hc-ping.com/u1/fail?k=1'],
+    ]);
+    expect(JSON.parse(deliveries[0]?.body ?? '')).toEqual({
+      id: `missed:nightly:${slotMs}`,
+      kind: 'missed',
+      deployment: 'prod',
+      entry: 'nightly',
+      task: 'reports.nightly',
+      slot: '2026-11-23T03:00:00.000Z',
+      reason: '3 slots will not run: missed slots skipped (catchUp "skip")',
+      count: 3,
+      at: '2026-11-23T03:03:20.000Z',
+    });
+  });
+
+  it('pings a publish as the success without outcomes, as /start with them', () => {
+    expect(publishedPing(entry, slotMs, 'id-1', false).map((d) => d.url)).toEqual(['https://hc-ping.com/u1/?k=1']);
+    expect(publishedPing(entry, slotMs, 'id-1', true).map((d) => d.url)).toEqual(['https://hc-ping.com/u1/start?k=1']);
+  });
+
+  it('backs off 1, 2, 4 s… up to five minutes, and shows URLs without their query', () => {
+    expect([1, 2, 3, 4, 12, 20].map(backoffMs)).toEqual([1000, 2000, 4000, 8000, 300_000, 300_000]);
+    expect(shownUrl('https://user:pw@hooks.example/x?token=secret')).toBe('https://hooks.example/x');
+  });
+});

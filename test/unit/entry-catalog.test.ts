@@ -1,0 +1,141 @@
+/**
+ * The catalog of runtime entries, fed by a source written for the test (an in-memory EntrySource:
+ * the port's contract, not Redis's; test/integration/runtime-entries.test.ts runs the real store).
+ */
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/base/log.js';
+import { parseEntryDefinition } from '../../src/config/entry-definition.js';
+import type { ResolvedEntry } from '../../src/config/resolve.js';
+import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../../src/ports/entries.js';
+import { EntryCatalog } from '../../src/runtime/entry-catalog.js';
+
+/** A source holding entries in memory, with a version per change, as the store's contract says. */
+class MemorySource implements EntrySource {
+  readonly origin = 'store' as const;
+  private version = 0;
+  private readonly entries = new Map<string, { value: unknown; version: number; incarnation: string }>();
+  private readonly deleted = new Map<string, number>();
+  failNext = false;
+
+  put(name: string, value: unknown, incarnation = '1'): void {
+    this.version += 1;
+    this.entries.set(name, { value, version: this.version, incarnation });
+    this.deleted.delete(name);
+  }
+
+  delete(name: string): void {
+    this.version += 1;
+    this.entries.delete(name);
+    this.deleted.set(name, this.version);
+  }
+
+  private sourced(name: string): SourcedEntry {
+    const held = this.entries.get(name);
+    if (held === undefined) throw new Error(name);
+    const parsed = parseEntryDefinition(held.value);
+    return parsed.ok
+      ? { name, entry: parsed.entry, incarnation: held.incarnation }
+      : { name, problems: parsed.problems, incarnation: held.incarnation };
+  }
+
+  load(): Promise<EntrySnapshot> {
+    if (this.failNext) {
+      this.failNext = false;
+      return Promise.reject(new Error('unreachable'));
+    }
+    return Promise.resolve({ entries: [...this.entries.keys()].map((n) => this.sourced(n)), cursor: String(this.version) });
+  }
+
+  changesSince(cursor: string): Promise<EntryChanges> {
+    const since = Number(cursor);
+    const changed = [...this.entries].filter(([, e]) => e.version > since).map(([n]) => this.sourced(n));
+    const removed = [...this.deleted].filter(([, v]) => v > since).map(([n]) => n);
+    return Promise.resolve({ changed, removed, cursor: String(this.version) });
+  }
+}
+
+const silent = createLogger({ level: 'silent' });
+const names = (entries: readonly ResolvedEntry[]): string[] => entries.map((e) => e.name).sort();
+
+function catalogOf(source: MemorySource, staticNames: string[] = []): EntryCatalog {
+  return new EntryCatalog({
+    sources: [source],
+    logger: silent,
+    intervalMs: 60_000,
+    defaults: { zone: 'Europe/Berlin' },
+    staticNames: new Set(staticNames),
+  });
+}
+
+describe('EntryCatalog', () => {
+  it('keeps valid entries, reports invalid ones and those with a config-file name, and resolves zones', async () => {
+    const source = new MemorySource();
+    source.put('ok', { task: 't', schedule: { cron: '0 3 * * *' } });
+    source.put('bad', { task: 't', schedule: { cron: '0 25 * * *' } });
+    source.put('nightly', { task: 't', schedule: 60 });
+    const catalog = catalogOf(source, ['nightly']);
+    await catalog.load();
+    expect(names(catalog.entries())).toEqual(['ok']);
+    expect(catalog.find('ok')).toMatchObject({ origin: 'store', timezone: 'Europe/Berlin' });
+    const problems = new Map(catalog.problems().map((p) => [p.name, p.problems]));
+    expect(problems.get('bad')?.[0]?.path).toBe('schedule.cron');
+    expect(problems.get('nightly')?.[0]?.message).toMatch(/taken by a config-file entry/);
+  });
+
+  it('hands the listener only what changed, and a re-created entry as removed and changed', async () => {
+    const source = new MemorySource();
+    source.put('a', { task: 't', schedule: 60 });
+    source.put('b', { task: 't', schedule: 60 });
+    const catalog = catalogOf(source);
+    await catalog.load();
+    const told: { changed: string[]; removed: string[] }[] = [];
+    const gone: string[][] = [];
+    catalog.listen((changed, removed) => {
+      told.push({ changed: names(changed), removed: [...removed].sort() });
+      return Promise.resolve();
+    });
+    catalog.onRemoved((n) => gone.push([...n]));
+    source.put('a', { task: 't', schedule: 30 });
+    source.put('c', { task: 't', schedule: 60 });
+    source.put('b', { task: 't', schedule: 60 }, '2');
+    await catalog.load();
+    source.delete('c');
+    await catalog.load();
+    // The same definition written again (a new version, nothing different) changes nothing.
+    source.put('a', { task: 't', schedule: 30 });
+    await catalog.load();
+    expect(told).toEqual([
+      { changed: ['a', 'b', 'c'], removed: ['b'] },
+      { changed: [], removed: ['c'] },
+    ]);
+    expect(gone).toEqual([['b'], ['c']]);
+  });
+
+  it('gives a listener that failed everything again at the next look, and keeps what it knows while a source fails', async () => {
+    const source = new MemorySource();
+    source.put('a', { task: 't', schedule: 60 });
+    const fresh = new MemorySource();
+    fresh.failNext = true;
+    const catalog = new EntryCatalog({
+      sources: [source, fresh],
+      logger: silent,
+      intervalMs: 60_000,
+      defaults: { zone: 'UTC' },
+      staticNames: new Set(),
+    });
+    await catalog.load();
+    expect(names(catalog.entries())).toEqual(['a']);
+    let fail = true;
+    const told: string[][] = [];
+    catalog.listen((changed) => {
+      told.push(names(changed));
+      if (fail) return Promise.reject(new Error('redis down'));
+      return Promise.resolve();
+    });
+    source.put('b', { task: 't', schedule: 60 });
+    await catalog.load();
+    fail = false;
+    await catalog.load();
+    expect(told).toEqual([['b'], ['a', 'b']]);
+  });
+});
