@@ -3,7 +3,8 @@
  * as DatabaseScheduler's ModelEntry reads it (schedulers.py): the task, one of four schedules
  * (a crontab in its own time zone), args and kwargs as JSON text, queue, exchange, routing_key,
  * priority, the headers with `periodic_task_name` added, expires or expire_seconds as the message's
- * expiry, enabled. The entry is then checked by the config's own entry schema; whatever cannot be
+ * expiry (and `expires` as the end of the schedule), start_time as its start, one_off as one run,
+ * enabled. The entry is then checked by the config's own entry schema; whatever cannot be
  * expressed is a problem of that entry, shown by status and the log, never silently dropped.
  */
 import type { ConfigProblem } from '../base/errors.js';
@@ -78,16 +79,13 @@ export function taskRow(row: Row, db: DjangoDb): TaskRow {
   definition.enabled = truthy(row.enabled);
 
   const oneOff = truthy(row.one_off);
+  // ModelEntry.is_due: nothing before start_time; a one-off task stops after its run (maxRuns 1).
   const startMs = db.instant(row.start_time);
-  if (startMs !== undefined) {
-    problems.push({
-      path: 'start_time',
-      message: 'start_time is not supported yet by this tsbeat; clear it or run DatabaseScheduler for this task',
-    });
-  }
-  if (oneOff && schedule?.schedule.clocked === undefined) {
-    problems.push({ path: 'one_off', message: 'one_off is not supported yet by this tsbeat for schedules other than clocked' });
-  }
+  if (startMs !== undefined) definition.startAt = formatInstant(startMs, 'UTC');
+  if (oneOff) definition.oneOff = true;
+  // django-celery-beat >= 2.9 also stops scheduling at `expires` (2.4 kept sending messages that
+  // workers revoke as expired): no run at or after it, in both cases nothing executes then.
+  if (expiresMs !== undefined) definition.endAt = formatInstant(expiresMs, 'UTC');
 
   const changedMs = db.instant(row.date_changed);
   if (problems.length > 0) {

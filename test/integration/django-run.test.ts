@@ -183,6 +183,16 @@ describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby,
     const soon = new Date(Date.now() + 1500).toISOString();
     await orm.call({ op: 'create', name: 'ref-once', task: TASK, clocked: soon, one_off: true, args: ['ref-once'] });
     await orm.call({ op: 'create', name: 'ref-tick', task: TASK, interval: { every: 1, period: 'seconds' }, args: ['ref-tick'] });
+    const refStart = Date.now() + 2500;
+    await orm.call({
+      op: 'create',
+      name: 'ref-later',
+      task: TASK,
+      interval: { every: 1, period: 'seconds' },
+      one_off: true,
+      start_time: new Date(refStart).toISOString(),
+      args: ['ref-later'],
+    });
     // DatabaseScheduler disables a one-off task when it next asks whether it is due with its run
     // counted; a clocked schedule answers "not again for 10^8 s" after its run, so that is at the next
     // start, after the sync of its counts that a stop makes (schedulers.py: is_due, sync, Finalize).
@@ -201,8 +211,12 @@ describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby,
     reference = startDatabaseScheduler(redisServer.url(2), { url: dbUrl });
     try {
       await waitUntil(
-        'DatabaseScheduler to disable ref-once',
-        async () => ((await orm.call<OrmRow>({ op: 'get', name: 'ref-once' })).enabled ? undefined : true),
+        'DatabaseScheduler to disable ref-once and ref-later',
+        async () =>
+          (await orm.call<OrmRow>({ op: 'get', name: 'ref-once' })).enabled ||
+          (await orm.call<OrmRow>({ op: 'get', name: 'ref-later' })).enabled
+            ? undefined
+            : true,
         20_000,
         () => reference.output(),
       );
@@ -217,6 +231,9 @@ describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby,
     const refTicks = refMessages.filter((m) => m.headers.argsrepr.includes('ref-tick')).length;
     expect(refMessages.filter((m) => m.headers.argsrepr.includes('ref-once')).length).toBe(1);
     expect(refTicks).toBeGreaterThan(0);
+    const refLater = await orm.call<OrmRow>({ op: 'get', name: 'ref-later' });
+    expect(refMessages.filter((m) => m.headers.argsrepr.includes('ref-later')).length).toBe(1);
+    await orm.call({ op: 'delete', name: 'ref-later' });
     await orm.call({ op: 'delete', name: 'ref-once' });
     await orm.call({ op: 'delete', name: 'ref-tick' });
 
@@ -228,11 +245,25 @@ describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby,
     const soon2 = new Date(Date.now() + 2500).toISOString();
     await orm.call({ op: 'create', name: 'ts-once', task: TASK, clocked: soon2, one_off: true, args: ['ts-once'] });
     await orm.call({ op: 'create', name: 'ts-tick', task: TASK, interval: { every: 1, period: 'seconds' }, args: ['ts-tick'] });
+    const tsStart = Date.now() + 3500;
+    await orm.call({
+      op: 'create',
+      name: 'ts-later',
+      task: TASK,
+      interval: { every: 1, period: 'seconds' },
+      one_off: true,
+      start_time: new Date(tsStart).toISOString(),
+      args: ['ts-later'],
+    });
     const beat = fleet.spawn({ config: file, label: 'beat2' });
     await beat.waitForEvent(EVENTS.lockAcquired, 15_000);
     await waitUntil(
-      'tsbeat to disable ts-once',
-      async () => ((await orm.call<OrmRow>({ op: 'get', name: 'ts-once' })).enabled ? undefined : true),
+      'tsbeat to disable ts-once and ts-later',
+      async () =>
+        (await orm.call<OrmRow>({ op: 'get', name: 'ts-once' })).enabled ||
+        (await orm.call<OrmRow>({ op: 'get', name: 'ts-later' })).enabled
+          ? undefined
+          : true,
       20_000,
       () => fleet.dump(),
     );
@@ -242,6 +273,18 @@ describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby,
     const tsOnce = await orm.call<OrmRow>({ op: 'get', name: 'ts-once' });
     const tsTick = await orm.call<OrmRow>({ op: 'get', name: 'ts-tick' });
     const tsFires = beat.logs.filter((l) => l.event === EVENTS.fire);
+    const tsLater = await orm.call<OrmRow>({ op: 'get', name: 'ts-later' });
+
+    // A one-off interval task with a start_time: one run, not before start_time, then the same row.
+    const laterFires = tsFires.filter((l) => l['entry'] === 'ts-later');
+    expect(laterFires).toHaveLength(1);
+    expect(logTimeMs(laterFires[0] as LogLine)).toBeGreaterThanOrEqual(tsStart);
+    expect({ enabled: tsLater.enabled, total_run_count: tsLater.total_run_count, last_run_at: tsLater.last_run_at }).toEqual({
+      enabled: refLater.enabled,
+      total_run_count: refLater.total_run_count,
+      last_run_at: refLater.last_run_at,
+    });
+    expect(refLater.enabled).toBe(false);
 
     // The one-off row as DatabaseScheduler leaves it (disabled, count reset, last_run_at cleared), after one run.
     expect({ enabled: tsOnce.enabled, total_run_count: tsOnce.total_run_count, last_run_at: tsOnce.last_run_at }).toEqual({

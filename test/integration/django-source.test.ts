@@ -128,6 +128,15 @@ describe.each([
       expires: '2031-05-06T07:08:09+00:00',
     });
 
+    await orm.call({
+      op: 'create',
+      name: 'later-once',
+      task: TASK,
+      interval: { every: 1, period: 'minutes' },
+      one_off: true,
+      start_time: '2030-03-04T05:06:07+00:00',
+    });
+
     const { entries } = await source.load();
     expect(byName(entries, 'every-10s').entry).toMatchObject({
       task: TASK,
@@ -149,7 +158,12 @@ describe.each([
     expect(Date.parse((once?.schedule as { text: string }).text)).toBe(Date.parse('2030-01-02T03:04:05Z'));
     expect(once?.options).toMatchObject({ exchange: 'ex', routingKey: 'rk' });
     expect(byName(entries, 'micro').entry).toMatchObject({ schedule: { kind: 'interval', everyMs: 500 }, enabled: false });
-    expect(Date.parse(String(byName(entries, 'expiring').entry?.options.expires))).toBe(Date.parse('2031-05-06T07:08:09Z'));
+    const expiring = byName(entries, 'expiring').entry;
+    expect(Date.parse(String(expiring?.options.expires))).toBe(Date.parse('2031-05-06T07:08:09Z'));
+    expect(Date.parse(String(expiring?.endAt))).toBe(Date.parse('2031-05-06T07:08:09Z'));
+    const later = byName(entries, 'later-once').entry;
+    expect(later).toMatchObject({ oneOff: true, schedule: { kind: 'interval', everyMs: 60_000 } });
+    expect(Date.parse(String(later?.startAt))).toBe(Date.parse('2030-03-04T05:06:07Z'));
   });
 
   it('finds nothing when nothing changed, and each ORM edit, disable, schedule change and delete when the marker moves', async () => {
