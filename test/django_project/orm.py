@@ -11,6 +11,8 @@ Reads one JSON command per line on stdin, answers one JSON line each on stdout:
   {"op": "get", "name": ...}  -> the row's enabled, last_run_at, total_run_count
   {"op": "edit_interval", "every": n, "period": p, "to": m}  -> that IntervalSchedule row's every := m
   {"op": "update_changed"}    -> PeriodicTasks.update_changed()
+  {"op": "admin_add", "name": ..., "task": ..., "interval": {...}, "args": [...]}
+                              -> posted through the admin's add form (Django's test client)
   {"op": "bulk_update", "names": [...], "fields": {...}}  -> queryset.update(), which bypasses the signals
 """
 import json
@@ -130,7 +132,50 @@ def handle(cmd):
                 fields[key] = parse_datetime(fields[key])
         count = PeriodicTask.objects.filter(name__in=cmd['names']).update(**fields)
         return {'updated': count}
+    if op == 'admin_add':
+        return admin_add(cmd)
     raise ValueError(f'unknown op {op!r}')
+
+
+def admin_add(cmd):
+    """Posts the admin's own add form, as a user clicking "Save" does (Django's test client)."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    user = User.objects.filter(username='admin').first() or User.objects.create_superuser('admin', 'admin@example.com', 'pw')
+    client = Client()
+    client.force_login(user)
+    interval, _ = IntervalSchedule.objects.get_or_create(**cmd['interval'])
+    data = {
+        'name': cmd['name'],
+        'regtask': '',
+        'task': cmd['task'],
+        'enabled': 'on',
+        'description': '',
+        'interval': str(interval.id),
+        'crontab': '',
+        'solar': '',
+        'clocked': '',
+        'start_time_0': '',
+        'start_time_1': '',
+        'last_run_at_0': '',
+        'last_run_at_1': '',
+        'args': json.dumps(cmd.get('args', [])),
+        'kwargs': json.dumps(cmd.get('kwargs', {})),
+        'expires_0': '',
+        'expires_1': '',
+        'expire_seconds': '',
+        'queue': cmd.get('queue', ''),
+        'exchange': '',
+        'routing_key': '',
+        'priority': '',
+        'headers': '{}',
+        '_save': 'Save',
+    }
+    response = client.post('/admin/django_celery_beat/periodictask/add/', data)
+    if response.status_code != 302:
+        raise ValueError(f'the admin answered {response.status_code}: {response.content.decode()[:2000]}')
+    return row(PeriodicTask.objects.get(name=cmd['name']))
 
 
 for line in sys.stdin:

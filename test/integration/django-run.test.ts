@@ -301,4 +301,30 @@ describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby,
     expect(Math.abs(Date.parse(tsTick.last_run_at ?? '') - logTimeMs(lastTs))).toBeLessThan(1000);
     expect(refTick.last_run_at).not.toBeNull();
   }, 120_000);
+
+  it("applies a task added through the admin's own add form within 1.5 s", async () => {
+    const file = dir.write(
+      'beat3.yaml',
+      ['name: dj3', `broker: { url: "${redisServer.url(0)}" }`, `sources: { django: { url: "${dbUrl}" } }`, ''].join('\n'),
+    );
+    const beat = fleet.spawn({ config: file, label: 'beat3' });
+    await beat.waitForEvent(EVENTS.lockAcquired, 15_000);
+    const at = Date.now();
+    const added = await orm.call<OrmRow>({
+      op: 'admin_add',
+      name: 'admin-tick',
+      task: TASK,
+      interval: { every: 1, period: 'seconds' },
+      args: ['admin'],
+    });
+    expect(added.enabled).toBe(true);
+    const applied = await beat.waitForLog('admin-tick added', (l) => changedAfter([l], 'admin-tick', at) !== undefined, 5000);
+    expect(logTimeMs(applied) - at).toBeLessThanOrEqual(EDIT_TO_EFFECT_MS);
+    await waitUntil(
+      'the worker runs admin-tick',
+      async () => ((await executed()).some((e) => e.name === 'admin-tick' && e.args[0] === 'admin') ? true : undefined),
+      10_000,
+      () => fleet.dump(),
+    );
+  }, 60_000);
 });
