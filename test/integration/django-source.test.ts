@@ -5,17 +5,23 @@
  * was given through the ORM, read back as tsbeat's entry; schedules are then held to Celery's own
  * reading of them where they can differ (crontab zones).
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveEntry } from '../../src/config/resolve.js';
+import { nextFires } from '../../src/core/schedule.js';
 import { silentLogger } from '../../src/base/log.js';
 import { djangoSourceSchema } from '../../src/config/django-source-schema.js';
 import { DjangoSource } from '../../src/django/source.js';
 import type { SourcedEntry } from '../../src/ports/entries.js';
-import { DjangoOrm, manage } from '../support/django.js';
+import { DJANGO_PROJECT, DjangoOrm, manage } from '../support/django.js';
+import { PYTHON } from '../support/celery.js';
 import type { OrmRow } from '../support/django.js';
 import { PrivateMariaDb } from '../support/mariadb-server.js';
 import { PrivatePostgres } from '../support/postgres-server.js';
 
 const TASK = 'tsbeat_test.record';
+const execFileAsync = promisify(execFile);
 
 interface Db {
   readonly label: string;
@@ -250,5 +256,46 @@ describe.each([
     expect(shot).toMatchObject({ enabled: false, total_run_count: 0, last_run_at: null });
     const changes = await source.changesSince(loaded.cursor);
     expect(changes.changed.map((e) => [e.name, e.entry?.enabled])).toEqual([['one-shot', false]]);
+  });
+
+  it("computes each crontab row's fires as django-celery-beat's TzAwareCrontab does, in the row's zone", async () => {
+    const rows = {
+      'cron-berlin': { minute: '30', hour: '2', day_of_week: '*', day_of_month: '*', month_of_year: '*', timezone: 'Europe/Berlin' },
+      'cron-ny': { minute: '0', hour: '9', day_of_week: 'mon-fri', day_of_month: '*', month_of_year: '*', timezone: 'America/New_York' },
+      // Celery ANDs day_of_month and day_of_week: Friday the 13th only.
+      'cron-friday-13': { minute: '0', hour: '12', day_of_week: 'fri', day_of_month: '13', month_of_year: '*', timezone: 'Asia/Tokyo' },
+      'cron-sydney': {
+        minute: '*/20',
+        hour: '1-3',
+        day_of_week: '*',
+        day_of_month: '1,15',
+        month_of_year: '*/2',
+        timezone: 'Australia/Sydney',
+      },
+    };
+    for (const [name, crontab] of Object.entries(rows)) await orm.call({ op: 'create', name, task: TASK, crontab });
+    // A window with no DST change in any of these zones (tsbeat's DST policy differs from Celery's on purpose).
+    const after = '2026-05-01T00:00:00+00:00';
+    const { stdout } = await execFileAsync(PYTHON, ['next_fires.py', after, '12', ...Object.keys(rows)], {
+      cwd: DJANGO_PROJECT,
+      env: {
+        ...process.env,
+        DJANGO_DB_URL: db.url,
+        DJANGO_USE_TZ: naiveZone === undefined ? '1' : '0',
+        DJANGO_TIME_ZONE: naiveZone ?? 'UTC',
+      },
+    });
+    const celery = JSON.parse(stdout) as Record<string, string[]>;
+    const { entries } = await source.load();
+    for (const name of Object.keys(rows)) {
+      const entry = byName(entries, name).entry;
+      if (entry === undefined) throw new Error(`${name} has problems`);
+      const resolved = resolveEntry(name, entry, 'UTC', 'django');
+      const fires = nextFires(resolved.schedule, { zone: resolved.timezone, afterMs: Date.parse(after) }, 12);
+      expect(
+        fires.map((ms) => new Date(ms).toISOString()),
+        name,
+      ).toEqual(celery[name]?.map((t) => new Date(t).toISOString()));
+    }
   });
 });
