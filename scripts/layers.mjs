@@ -51,6 +51,7 @@ export const LAYERS = {
     'base',
   ],
   commands: [
+    'django',
     'importers',
     'service',
     'http',

@@ -6,6 +6,9 @@
  * reading of them where they can differ (crontab zones).
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveEntry } from '../../src/config/resolve.js';
@@ -16,6 +19,7 @@ import { DjangoSource } from '../../src/django/source.js';
 import type { SourcedEntry } from '../../src/ports/entries.js';
 import { DJANGO_PROJECT, DjangoOrm, manage } from '../support/django.js';
 import { PYTHON } from '../support/celery.js';
+import { runCli } from '../support/cli.js';
 import type { OrmRow } from '../support/django.js';
 import { PrivateMariaDb } from '../support/mariadb-server.js';
 import { PrivatePostgres } from '../support/postgres-server.js';
@@ -296,6 +300,25 @@ describe.each([
         fires.map((ms) => new Date(ms).toISOString()),
         name,
       ).toEqual(celery[name]?.map((t) => new Date(t).toISOString()));
+    }
+  });
+
+  it('beat next shows the rows too (read once, read-only), and names the rows that cannot run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbeat-django-next-'));
+    try {
+      const settings = { url: db.url, ...(naiveZone === undefined ? {} : { useTz: false, timeZone: naiveZone }) };
+      writeFileSync(join(dir, 'beat.json'), JSON.stringify({ sources: { django: settings } }));
+      const args = ['next', '--config', 'beat.json', '--json', '--count', '3', '--after', '2026-05-01T00:00:00Z', '--entry', 'cron-ny'];
+      const r = await runCli(args, { cwd: dir, env: {} });
+      expect(r.code).toBe(0);
+      const shown = JSON.parse(r.stdout) as { entries: { name: string; next: string[] }[] };
+      // 09:00 in New York on weekdays from Friday 1 May 2026 (EDT, UTC-4).
+      expect(shown.entries[0]?.next.map((t) => Date.parse(t))).toEqual(
+        ['2026-05-01T13:00:00Z', '2026-05-04T13:00:00Z', '2026-05-05T13:00:00Z'].map((t) => Date.parse(t)),
+      );
+      expect(r.stderr).toContain('django entry "bad-args" does not run: args: not JSON');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
