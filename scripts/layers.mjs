@@ -28,6 +28,7 @@ export const LAYERS = {
   publish: ['kombu', 'amqp', 'redis', 'ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
   runtime: ['ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
   outcomes: ['ports', 'base'],
+  django: ['ports', 'config', 'core', 'time', 'base'],
   observe: ['ports', 'base'],
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
@@ -35,6 +36,7 @@ export const LAYERS = {
   alerts: ['ports', 'config', 'core', 'time', 'base'],
   redbeat: ['redis', 'ports', 'config', 'core', 'time', 'base'],
   service: [
+    'django',
     'alerts',
     'redbeat',
     'outcomes',
@@ -54,6 +56,7 @@ export const LAYERS = {
     'base',
   ],
   commands: [
+    'django',
     'importers',
     'redbeat',
     'outcomes',

@@ -64,6 +64,27 @@ export const DEFAULTS = {
   amqpReconnectMaxMs: 5000,
   /** Longest wait for the broker to close the connection politely on shutdown before the socket is destroyed. */
   amqpCloseTimeoutMs: 5000,
+  /** django-celery-beat's tables are named after its app label: django_celery_beat_periodictask, … */
+  djangoTablePrefix: 'django_celery_beat_',
+  /**
+   * A django source reads every row again this often, for writes that bypass Django's signals
+   * (queryset.update()): DatabaseScheduler's own full re-read interval (SCHEDULE_SYNC_MAX_INTERVAL).
+   */
+  djangoFullReadMs: 300_000,
+  /**
+   * Rows re-read around the newest date_changed seen: date_changed is written by each application
+   * server's clock, so a row saved by a server whose clock is behind can carry an earlier time.
+   */
+  djangoChangedMarginMs: 60_000,
+  /** The runs of django entries are written back (last_run_at, total_run_count) in one batch this often. */
+  djangoWriteBackMs: 1000,
+  /** Rows per UPDATE of a write-back batch. */
+  djangoWriteBackChunk: 1000,
+  /** After a failed read of the tables, the next attempt waits this long, doubling up to the second value. */
+  djangoRetryMinMs: 1000,
+  djangoRetryMaxMs: 30_000,
+  /** Connections each replica keeps to the Django database (a read and a write-back can overlap). */
+  djangoPoolSize: 2,
   /** Deployment name: replicas with the same name share state and one lock. */
   deploymentName: 'default',
   /** Prefix of every Redis key tsbeat writes for its own state. */
@@ -292,4 +313,6 @@ export const ENV = {
   httpPublicReads: 'BEAT_HTTP_PUBLIC_READS',
   /** "json" keeps JSON log lines even on a terminal (which otherwise gets readable lines). */
   logFormat: 'BEAT_LOG_FORMAT',
+  /** The Django database URL (beat run --django-url), over the config's sources.django.url. */
+  djangoUrl: 'BEAT_DJANGO_URL',
 } as const;

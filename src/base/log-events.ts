@@ -117,6 +117,12 @@ export const EVENTS = {
   entriesConflict: 'beat.entries.conflict',
   /** Reading a source of runtime entries failed: what is known keeps running; retried every maxInterval. */
   entriesSyncFailed: 'beat.entries.sync_failed',
+  /** The django database answers again after reads of it failed (those were beat.entries.sync_failed). */
+  djangoReconnected: 'beat.django.reconnected',
+  /** Runs are written back to the django database again after a write failed. */
+  djangoWriteBack: 'beat.django.write_back',
+  /** Writing last_run_at / total_run_count back to the django database failed (logged once per outage); kept and retried. */
+  djangoWriteBackFailed: 'beat.django.write_back_failed',
   /** An alert (webhook) or ping was delivered: id, url (without its query), attempts. */
   alertSent: 'beat.alert.sent',
   /** An alert or ping delivery failed and will be retried (status or error, next attempt). */

@@ -21,6 +21,18 @@ export function brokerOverride(io: Io, flag: string | undefined): BrokerOverride
   return undefined;
 }
 
-export function loadFromArgs(io: Io, explicit: string | undefined, broker?: BrokerOverride): Promise<LoadedConfig> {
-  return loadConfig({ explicit, env: io.env, cwd: io.cwd, broker });
+/** --django-url, else $BEAT_DJANGO_URL (an empty one counts as unset): replaces sources.django.url. */
+export function djangoOverride(io: Io, flag: string | undefined): BrokerOverride | undefined {
+  if (flag !== undefined && flag !== '') return { url: flag, origin: '--django-url' };
+  const url = io.env[ENV.djangoUrl];
+  return url !== undefined && url !== '' ? { url, origin: ENV.djangoUrl } : undefined;
+}
+
+export function loadFromArgs(
+  io: Io,
+  explicit: string | undefined,
+  broker?: BrokerOverride,
+  django?: BrokerOverride,
+): Promise<LoadedConfig> {
+  return loadConfig({ explicit, env: io.env, cwd: io.cwd, broker, django });
 }

@@ -5,7 +5,9 @@ import { entryWindow } from '../config/resolve.js';
 import { formatInstant } from '../time/zone.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { parseCommandArgs, parseCount, parseInstant, unknownEntryError } from './args.js';
-import { CONFIG_HELP, configOption, loadFromArgs } from './config-args.js';
+import { CONFIG_HELP, configOption, djangoOverride, loadFromArgs } from './config-args.js';
+import { readDjangoEntries } from '../django/read-once.js';
+import { silentLogger } from '../base/log.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
@@ -15,7 +17,9 @@ Prints the next N fire instants of each entry, strictly after --after, in the en
 An interval entry has no history here, so it first fires one interval after --after (as in Celery,
 a new entry waits one interval), or at its startAt when that is later. No instant falls before an
 entry's startAt or at or after its endAt, and an entry with maxRuns (oneOff: 1) shows at most that
-many (its runs so far are in Redis: see beat status). Needs no Redis and no broker.
+many (its runs so far are in Redis: see beat status). Needs no Redis and no broker. With a django
+source (sources.django, $BEAT_DJANGO_URL) its rows are read too, once; rows that cannot run are
+named on stderr.
 
 Options:
 ${CONFIG_HELP}
@@ -41,9 +45,18 @@ export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
   }
   const count = values.count === undefined ? DEFAULTS.nextCount : parseCount('next', '--count', values.count, 1, 10_000);
   const afterMs = values.after === undefined ? io.now() : parseInstant('next', '--after', values.after);
-  const { config } = await loadFromArgs(io, values.config);
+  const { config } = await loadFromArgs(io, values.config, undefined, djangoOverride(io, undefined));
 
-  let entries = config.entries;
+  // A django source's rows are entries too: read once (the database must answer), never written.
+  const django = config.sources?.django;
+  const fromDjango = django === undefined ? undefined : await readDjangoEntries(django, config.timezone, silentLogger);
+  for (const bad of fromDjango?.problems ?? []) {
+    io.err(
+      `django entry ${shown(bad.name)} does not run: ${bad.problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ')}`,
+    );
+  }
+  const all = [...config.entries, ...(fromDjango?.entries ?? []).filter((e) => !config.entries.some((f) => f.name === e.name))];
+  let entries = all;
   if (values.entry !== undefined) {
     const wanted = values.entry;
     entries = entries.filter((e) => e.name === wanted);
@@ -51,7 +64,7 @@ export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
       throw unknownEntryError(
         'next',
         wanted,
-        config.entries.map((e) => e.name),
+        all.map((e) => e.name),
       );
   }
 

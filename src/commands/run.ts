@@ -16,11 +16,11 @@ import { startDryRun } from '../service/dry-run.js';
 import type { RunningService } from '../service/running.js';
 import { startService } from '../service/service.js';
 import { parseCommandArgs } from './args.js';
-import { CONFIG_HELP, brokerOverride, configOption, loadFromArgs } from './config-args.js';
+import { CONFIG_HELP, brokerOverride, configOption, djangoOverride, loadFromArgs } from './config-args.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const RUN_HELP = `Usage: beat run [--config PATH] [--broker URL] [--log-level LEVEL] [--http HOST:PORT] [--api-token-file PATH] [--http-public-reads] [--watch] [--dry-run]
+export const RUN_HELP = `Usage: beat run [--config PATH] [--broker URL] [--django-url URL] [--log-level LEVEL] [--http HOST:PORT] [--api-token-file PATH] [--http-public-reads] [--watch] [--dry-run]
 
 Runs the scheduler: connects to Redis, becomes the active scheduler or a standby, and publishes
 each due task in Celery's wire format. Run two or three replicas with the same config for
@@ -32,6 +32,8 @@ invalid file is logged with all its problems and the running schedule stays as i
 Options:
 ${CONFIG_HELP}
   -b, --broker URL    the broker (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url)
+      --django-url URL  run the entries of django-celery-beat's tables in this database too
+                      (postgres://… or mysql://…; default: $${ENV.djangoUrl}, then sources.django.url)
   -l, --log-level L   ${LOG_LEVELS.join(', ')} (default info)
       --http H:P      serve /healthz, /readyz, /metrics, /status and the entries API /api/entries
                       (default: $${ENV.http}; none if unset; the container image sets 0.0.0.0:9808)
@@ -104,6 +106,7 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
   const { values } = parseCommandArgs('run', argv, {
     ...configOption,
     broker: { type: 'string', short: 'b' },
+    'django-url': { type: 'string' },
     'log-level': { type: 'string', short: 'l' },
     'dry-run': { type: 'boolean' },
     http: { type: 'string' },
@@ -127,7 +130,8 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
     publicReads: values['http-public-reads'] === true || /^(1|true|yes)$/i.test(io.env[ENV.httpPublicReads] ?? ''),
   };
   const broker = brokerOverride(io, values.broker);
-  const { path, config } = await loadFromArgs(io, values.config, broker);
+  const django = djangoOverride(io, values['django-url']);
+  const { path, config } = await loadFromArgs(io, values.config, broker, django);
   const dryRun = values['dry-run'] === true;
   const instanceId = dryRun ? DRY_RUN_INSTANCE : newInstanceId(hostname(), process.pid);
   // In a dry run stdout carries the messages, so the logs go to stderr. Every line of this process,
@@ -146,7 +150,7 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
       return;
     }
     try {
-      const next = await loadConfig({ explicit: path, env: io.env, cwd: io.cwd, broker });
+      const next = await loadConfig({ explicit: path, env: io.env, cwd: io.cwd, broker, django });
       await running.reload(next.config);
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : undefined;

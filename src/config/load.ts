@@ -26,6 +26,8 @@ export interface ConfigLocation {
   readonly cwd?: string;
   /** A broker URL that replaces broker.url (`beat run --broker`, $BEAT_BROKER_URL), checked with the rest. */
   readonly broker?: BrokerOverride | undefined;
+  /** A Django database URL that replaces sources.django.url (`beat run --django-url`, $BEAT_DJANGO_URL). */
+  readonly django?: BrokerOverride | undefined;
 }
 
 const MODULE_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']);
@@ -120,13 +122,28 @@ let compiledConfigSchema: typeof configSchema | undefined;
  * broker.url, checked as the file's would be. Everything `beat run` would refuse about the config
  * itself is refused here, so that `beat check` says it first.
  */
-export function parseConfig(value: unknown, source: string, locate?: LineLocator, broker?: BrokerOverride): ResolvedConfig {
+export function parseConfig(
+  value: unknown,
+  source: string,
+  locate?: LineLocator,
+  broker?: BrokerOverride,
+  django?: BrokerOverride,
+): ResolvedConfig {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError(source, [{ path: '', message: 'the config must be an object (a mapping of settings)' }]);
   }
   compiledConfigSchema ??= z.compile(configSchema);
-  const result = compiledConfigSchema.safeParse(value);
-  if (!result.success) throw new ConfigError(source, toProblems(result.error.issues, locate));
+  const result = compiledConfigSchema.safeParse(django === undefined ? value : withDjangoUrl(value as Record<string, unknown>, django.url));
+  if (!result.success) {
+    const problems = toProblems(result.error.issues, locate);
+    // A URL given on the command line or in the environment is named as such, not as the file's.
+    throw new ConfigError(
+      source,
+      django === undefined
+        ? problems
+        : problems.map((p) => (p.path === 'sources.django.url' ? { path: django.origin, message: p.message } : p)),
+    );
+  }
   const parsed = resolveConfig(result.data);
   const resolved = broker === undefined ? parsed : { ...parsed, broker: { ...parsed.broker, url: broker.url } };
   // Settings that are fine alone but not together, or that only the connections' parsers check.
@@ -159,7 +176,7 @@ export async function loadConfig(location: ConfigLocation = {}): Promise<LoadedC
   const path = findConfigFile(location);
   const source = displayName(path, location.cwd ?? process.cwd());
   const raw = await readConfigFile(path, source);
-  const config = parseConfig(raw.value, source, raw.locate, location.broker);
+  const config = parseConfig(raw.value, source, raw.locate, location.broker, location.django);
   return { path, source, config: withResultBackendFromEnv(config, location.env ?? process.env, source) };
 }
 
@@ -178,4 +195,13 @@ function withResultBackendFromEnv(config: ResolvedConfig, env: NodeJS.ProcessEnv
       problems.map(({ message }) => ({ path: ENV.celeryResultBackend, message })),
     );
   return resolved;
+}
+
+/** The config with sources.django.url replaced (a django source with its defaults when the file has none). */
+function withDjangoUrl(value: Record<string, unknown>, url: string): Record<string, unknown> {
+  const sources = value['sources'];
+  const given = sources !== null && typeof sources === 'object' && !Array.isArray(sources) ? (sources as Record<string, unknown>) : {};
+  const django = given['django'];
+  const current = django !== null && typeof django === 'object' && !Array.isArray(django) ? (django as Record<string, unknown>) : {};
+  return { ...value, sources: { ...given, django: { ...current, url } } };
 }

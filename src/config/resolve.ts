@@ -8,6 +8,7 @@ import { parseIsoDateTime } from '../time/zone.js';
 import type { CatchUpPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';
+import type { DjangoSourceSettings } from './django-source-schema.js';
 import { resolveAlerts } from './alerts-schema.js';
 import type { ParsedAlerts, ResolvedAlerts } from './alerts-schema.js';
 import type { CompiledRoute } from './routes.js';
@@ -76,9 +77,10 @@ export interface ResolvedConfig {
   readonly state: { readonly url: string | undefined; readonly prefix: string };
   /** The config's own alert settings, for runtime entries resolved later (their own override them). */
   readonly alerts: ParsedAlerts | undefined;
-  /** Other sources of runtime entries: RedBeat's keys (url undefined = the broker's Redis). */
+  /** Other sources of runtime entries: RedBeat's keys (url undefined = the broker's Redis), django-celery-beat's tables. */
   readonly sources: {
     readonly redbeat?: { readonly url: string | undefined; readonly keyPrefix: string; readonly lockKey: string | undefined };
+    readonly django?: DjangoSourceSettings;
   };
   /** Celery's result backend, read for run outcomes; undefined = none (no outcomes). */
   readonly resultBackend: { readonly url: string; readonly transportOptions: ParsedConfig['resultBackendTransportOptions'] } | undefined;
@@ -161,8 +163,8 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
       prefix: parsed.state.prefix,
     },
     alerts: parsed.alerts,
-    sources:
-      parsed.sources.redbeat === undefined
+    sources: {
+      ...(parsed.sources.redbeat === undefined
         ? {}
         : {
             redbeat: {
@@ -170,7 +172,9 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
               keyPrefix: parsed.sources.redbeat.keyPrefix,
               lockKey: parsed.sources.redbeat.lockKey,
             },
-          },
+          }),
+      ...(parsed.sources.django === undefined ? {} : { django: parsed.sources.django }),
+    },
     resultBackend:
       parsed.resultBackend === undefined
         ? undefined

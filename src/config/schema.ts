@@ -11,6 +11,7 @@ import { scheduleSchema } from './schedule-schema.js';
 import { alertsSchema } from './alerts-schema.js';
 import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
+import { djangoSourceSchema } from './django-source-schema.js';
 import { shown } from '../base/errors.js';
 import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '../time/zone.js';
 
@@ -209,6 +210,8 @@ export const redbeatSourceSchema = keyed({
 
 export const sourcesSchema = keyed({
   redbeat: redbeatSourceSchema.optional(),
+  /** django-celery-beat's tables (src/django/). */
+  django: djangoSourceSchema.optional(),
 });
 
 export const configSchema = keyed(
@@ -258,10 +261,10 @@ export const configSchema = keyed(
     maxInterval: durationSchema('maxInterval', 10, TIMER_MAX_MS).default(DEFAULTS.maxIntervalMs),
     lock: lockSchema.default({ ttl: DEFAULTS.lockTtlMs, retryEvery: DEFAULTS.lockRetryMs, maxClockSkew: DEFAULTS.maxClockSkewMs }),
     state: stateSchema.default({ prefix: DEFAULTS.statePrefix }),
+    /** Sources of entries besides the file that change while beat runs: RedBeat's keys, django-celery-beat's tables. */
+    sources: sourcesSchema.default({}),
     /** Alerts for every entry (a webhook, which kinds, lateAfter); an entry's own `alerts` override them. */
     alerts: alertsSchema.optional(),
-    /** Where else entries come from while beat runs, besides the runtime store. */
-    sources: sourcesSchema.default({}),
     // Run outcomes (issue 22): read from the workers' result backend.
     /**
      * Celery's `result_backend` (also $CELERY_RESULT_BACKEND), a Redis one: redis://, rediss://,

@@ -51,6 +51,8 @@ interface SourceView {
   cursor: string | undefined;
   /** Everything the source holds, checked or not, by name. */
   readonly held: Map<string, SourcedEntry>;
+  /** The message of its last failed read, while it fails: said once, not at every look. */
+  lastError: string | undefined;
 }
 
 export class EntryCatalog {
@@ -70,10 +72,9 @@ export class EntryCatalog {
   private busy: Promise<void> | undefined;
   private again = false;
   private running = false;
-  private lastError: string | undefined;
 
   constructor(private readonly options: EntryCatalogOptions) {
-    this.views = options.sources.map((source) => ({ source, cursor: undefined, held: new Map() }));
+    this.views = options.sources.map((source) => ({ source, cursor: undefined, held: new Map(), lastError: undefined }));
     this.defaults = options.defaults;
     this.staticNames = options.staticNames;
   }
@@ -186,16 +187,16 @@ export class EntryCatalog {
           }
           view.cursor = changes.cursor;
         }
-        this.lastError = undefined;
+        view.lastError = undefined;
       } catch (error) {
         const message = errorMessage(error);
-        if (message !== this.lastError) {
+        if (message !== view.lastError) {
           this.options.logger.warn(
             { event: EVENTS.entriesSyncFailed, origin: view.source.origin, err: error },
             `could not read the ${view.source.origin} entries; the ones known keep running, retrying`,
           );
         }
-        this.lastError = message;
+        view.lastError = message;
       }
     }
     if (touched.size > 0 || this.resendAll) await this.rebuild(touched, true);

@@ -35,6 +35,8 @@ export interface ProbeSources {
   readonly catalog?: Pick<EntryCatalog, 'entries' | 'problems'>;
   /** The entries' run histories (read only with a resultBackend). */
   readonly runs: Pick<RunHistory, 'latest'>;
+  /** Why a source of runtime entries cannot be read now (the django database is away), if it cannot. */
+  readonly sourceTrouble?: () => string | undefined;
 }
 
 export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
@@ -62,9 +64,14 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
         lost === undefined
           ? ''
           : `; the stored state of ${lost.entries} entries was lost at ${new Date(lost.atMs).toISOString()} (see beat.state.lost)`;
+      // Still ready: the entries known keep running while their source is away.
+      const trouble = sources.sourceTrouble?.();
+      const troubleNote =
+        trouble === undefined ? '' : `; WARNING: ${trouble}; the entries known keep running, changes wait (beat.entries.sync_failed)`;
       // Ready still: a rolling update that changes the config passes through this state.
-      if (found?.mismatch) return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${lostNote}` };
-      return { ok: true, reason: `${supervisor.leading ? 'leading' : 'standby, ready to take over'}${lostNote}` };
+      if (found?.mismatch)
+        return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${lostNote}${troubleNote}` };
+      return { ok: true, reason: `${supervisor.leading ? 'leading' : 'standby, ready to take over'}${lostNote}${troubleNote}` };
     },
     status: async (): Promise<DeploymentStatus> => {
       const config = supervisor.config;

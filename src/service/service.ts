@@ -9,7 +9,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { startHttpServer } from '../http/server.js';
-import { fanOutEvents } from '../ports/events.js';
+import { NO_EVENTS, fanOutEvents } from '../ports/events.js';
 import { startAlerts } from './alerts.js';
 import { NO_OUTCOME_EVENTS } from '../ports/outcomes.js';
 import { trackingEvents } from '../outcomes/scheduler-events.js';
@@ -25,6 +25,9 @@ import { RedisEntryStore } from '../redis/entry-store.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { EntryCatalog } from '../runtime/entry-catalog.js';
 import { createRedBeat } from '../redbeat/wiring.js';
+import { DjangoSource } from '../django/source.js';
+import type { EntrySource } from '../ports/entries.js';
+import type { SchedulerEvents } from '../ports/events.js';
 import { createPublishing, stateUrlFor } from '../publish/publishing.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
 import { entriesHandlers } from './entries-api.js';
@@ -43,6 +46,9 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   // prom-client is not even loaded (~30 ms and ~2 MB of every start), and no sampler of process
   // metrics (CPU, heap, event-loop lag every 100 ms) wakes the process 10 times a second.
   const metrics = options.http === undefined ? undefined : new (await import('../observe/metrics.js')).BeatMetrics();
+  const djangoSettings = config.sources?.django;
+  const django =
+    djangoSettings === undefined ? undefined : new DjangoSource({ settings: djangoSettings, logger: log, now: () => clock.now() });
 
   const stateUrl = stateUrlFor(config);
   const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
@@ -62,6 +68,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled([
       publishing.close(),
+      django?.close(),
       ...allClients.map((c) => c.quit().catch(() => c.disconnect())),
       outcomes?.client.quit().catch(() => outcomes.client.disconnect()),
     ]);
@@ -79,13 +86,13 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     entryNamed: (name) => supervisor.config.entries.find((e) => e.name === name) ?? catalog.find(name),
     ...(outcomes === undefined ? {} : { unfinished: () => outcomes.tracker.unfinished() }),
   });
-  const counted = fanOutEvents([...(metrics ? [metrics.events] : []), alerts.events]);
+  const counted = fanOutEvents([...(metrics ? [metrics.events] : []), alerts.events, ...writeBackSink(django, () => clock.now())]);
   const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock, outcomes.onError);
   const events = redbeat?.events(tracked) ?? tracked;
   const staticNames = new Set(config.entries.map((e) => e.name));
   const entryStore = new RedisEntryStore(state, keys, staticNames);
   const catalog = new EntryCatalog({
-    sources: redbeat === undefined ? [entryStore] : [entryStore, redbeat.source],
+    sources: [entryStore, ...(redbeat === undefined ? [] : [redbeat.source]), ...(django === undefined ? [] : [django])] as EntrySource[],
     logger: log,
     intervalMs: config.maxIntervalMs,
     defaults: { zone: config.timezone, alerts: config.alerts },
@@ -153,6 +160,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     control,
     catalog,
     runs: new RedisRunHistory(state, keys),
+    sourceTrouble: () => django?.health().reason,
   });
   const entries = entriesHandlers({
     store: entryStore,
@@ -233,4 +241,21 @@ function warnUnreadableOnce(log: Logger): (found: { key: string; field: string; 
       `the stored state of entry "${field}" in ${key} is not tsbeat's JSON (${JSON.stringify(text.slice(0, 60))}): the entry starts afresh from now, as if new, and the value is replaced by a first sighting (its start is quoted here). Nothing to do, unless its history matters: then stop beat and restore the value from a backup`,
     );
   };
+}
+
+/**
+ * The write-back of the django entries' runs (last_run_at, total_run_count) as a sink of scheduler
+ * events: only the leader publishes, so only the leader writes them.
+ */
+function writeBackSink(django: DjangoSource | undefined, now: () => number): SchedulerEvents[] {
+  const writeBack = django?.writeBack;
+  if (writeBack === undefined) return [];
+  return [
+    {
+      ...NO_EVENTS,
+      published: (run) => {
+        if (run.entry.origin === 'django') writeBack.record(run.entry.name, now());
+      },
+    },
+  ];
 }

@@ -1,0 +1,83 @@
+/**
+ * The Django database, through a maintained pure-JS driver: `pg` for PostgreSQL, `mysql2` for
+ * MySQL/MariaDB. Each replica keeps a small pool; a lost connection is replaced by the pool at the
+ * next query, so a database that comes back needs nothing more than the caller's retry.
+ *
+ * Datetimes come back as text and are read here, one way for both databases: PostgreSQL's
+ * `timestamp with time zone` carries its offset; MySQL's `datetime(6)` carries none and holds UTC
+ * when Django's USE_TZ is true, a wall time in TIME_ZONE when it is false (as Django writes them).
+ */
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { DEFAULTS } from '../base/defaults.js';
+import type { DjangoDbKind } from '../config/django-source-schema.js';
+import { formatInstant, parseIsoDateTime } from '../time/zone.js';
+
+/** A row as the drivers give it: column name to value (text, number, boolean or null). */
+export type Row = Readonly<Record<string, unknown>>;
+
+export interface DjangoDb {
+  readonly kind: DjangoDbKind;
+  /** Runs one statement; placeholders are written `?` and numbered for PostgreSQL here. */
+  query(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** A table or column name quoted for this database. */
+  quote(name: string): string;
+  /** A datetime column's value as epoch ms (null and unreadable values: undefined). */
+  instant(value: unknown): number | undefined;
+  /** Epoch ms as this database takes it in a datetime column. */
+  datetime(ms: number): string;
+  close(): Promise<void>;
+}
+
+/** PostgreSQL's type oids whose text tsbeat reads itself: timestamp, timestamptz. */
+const PG_TEXT_TYPES = new Set([1114, 1184]);
+
+/** pg's type parsers, but timestamps as their text (read by `instant`). */
+const textTimestamps = ((oid: number, format?: 'text' | 'binary'): unknown =>
+  PG_TEXT_TYPES.has(oid)
+    ? (text: string): string => text
+    : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser;
+
+export function openDjangoDb(url: string, kind: DjangoDbKind, zone: string): DjangoDb {
+  const instant = (value: unknown): number | undefined => {
+    if (value === null || value === undefined) return undefined;
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.getTime();
+    return parseIsoDateTime(String(value), zone);
+  };
+  if (kind === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: url,
+      // Offsets in the text are then always +00, which the ISO reader takes (never an LMT offset with seconds).
+      options: '-c TimeZone=UTC',
+      max: DEFAULTS.djangoPoolSize,
+      types: { getTypeParser: textTimestamps },
+    });
+    // An idle connection that the server drops is an error event on the pool; the next query opens another.
+    pool.on('error', () => undefined);
+    return {
+      kind,
+      async query(sql, params = []) {
+        let n = 0;
+        const numbered = sql.replace(/\?/g, () => `$${++n}`);
+        return (await pool.query(numbered, params as unknown[])).rows as Row[];
+      },
+      quote: (name) => `"${name.replace(/"/g, '""')}"`,
+      instant,
+      datetime: (ms) => formatInstant(ms, 'UTC'),
+      close: () => pool.end(),
+    };
+  }
+  const pool = mysql.createPool({ uri: url, connectionLimit: DEFAULTS.djangoPoolSize, dateStrings: true, supportBigNumbers: true });
+  return {
+    kind,
+    async query(sql, params = []) {
+      const [rows] = await pool.query(sql, params as unknown[]);
+      return Array.isArray(rows) ? (rows as Row[]) : [];
+    },
+    quote: (name) => `\`${name.replace(/`/g, '``')}\``,
+    instant,
+    // A wall time in the zone the column holds (UTC with USE_TZ), without an offset, as Django writes it.
+    datetime: (ms) => formatInstant(ms, zone).replace(/[+-]\d{2}:\d{2}(:\d{2})?$/, ''),
+    close: () => pool.end(),
+  };
+}

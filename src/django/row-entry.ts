@@ -1,0 +1,172 @@
+/**
+ * One row of django-celery-beat's PeriodicTask (joined with its schedule) as a tsbeat entry, read
+ * as DatabaseScheduler's ModelEntry reads it (schedulers.py): the task, one of four schedules
+ * (a crontab in its own time zone), args and kwargs as JSON text, queue, exchange, routing_key,
+ * priority, the headers with `periodic_task_name` added, expires or expire_seconds as the message's
+ * expiry (and `expires` as the end of the schedule), start_time as its start, one_off as one run,
+ * enabled. The entry is then checked by the config's own entry schema; whatever cannot be
+ * expressed is a problem of that entry, shown by status and the log, never silently dropped.
+ */
+import type { ConfigProblem } from '../base/errors.js';
+import { parseEntryDefinition } from '../config/entry-definition.js';
+import type { SourcedEntry } from '../ports/entries.js';
+import { formatInstant } from '../time/zone.js';
+import type { DjangoDb, Row } from './db.js';
+
+/** A task row as the source keeps it: its id (for the write-back), what it maps to, and its marks. */
+export interface TaskRow {
+  readonly id: number;
+  readonly name: string;
+  /** PeriodicTask.date_changed, epoch ms. */
+  readonly changedMs: number | undefined;
+  readonly oneOff: boolean;
+  readonly sourced: SourcedEntry;
+  /** The entry's definition (or problems) as text: equal texts, same entry. */
+  readonly key: string;
+}
+
+/** IntervalSchedule.period → the timedelta key and the factor to it (microseconds have none). */
+const PERIODS: Readonly<Record<string, readonly [string, number]>> = {
+  days: ['days', 1],
+  hours: ['hours', 1],
+  minutes: ['minutes', 1],
+  seconds: ['seconds', 1],
+  microseconds: ['milliseconds', 1 / 1000],
+};
+
+const text = (value: unknown): string | undefined => (value === null || value === undefined ? undefined : String(value));
+/** A nullable CharField: Django's save() stores "" as NULL for queue, exchange and routing_key. */
+const optionalName = (value: unknown): string | undefined => {
+  const s = text(value);
+  return s === undefined || s === '' ? undefined : s;
+};
+const truthy = (value: unknown): boolean => value === true || value === 1 || value === '1' || value === 't';
+
+export function taskRow(row: Row, db: DjangoDb): TaskRow {
+  const id = Number(row.id);
+  const name = String(row.name);
+  const problems: ConfigProblem[] = [];
+  const definition: Record<string, unknown> = { task: text(row.task) ?? '' };
+
+  const schedule = scheduleOf(row, db, problems);
+  if (schedule !== undefined) definition.schedule = schedule.schedule;
+  if (schedule?.timezone !== undefined) definition.timezone = schedule.timezone;
+
+  // kombu's loads(model.args or '[]'): an empty text is the default.
+  definition.args = jsonColumn(row.args, '[]', 'args', problems);
+  definition.kwargs = jsonColumn(row.kwargs, '{}', 'kwargs', problems);
+  const options: Record<string, unknown> = {};
+  const queue = optionalName(row.queue);
+  const exchange = optionalName(row.exchange);
+  const routingKey = optionalName(row.routing_key);
+  if (queue !== undefined) options.queue = queue;
+  if (exchange !== undefined) options.exchange = exchange;
+  if (routingKey !== undefined) options.routingKey = routingKey;
+  if (row.priority !== null && row.priority !== undefined) options.priority = Number(row.priority);
+  // model.expires_ = expires or expire_seconds, taken only when truthy (expire_seconds 0 is none).
+  const expiresMs = db.instant(row.expires);
+  if (expiresMs !== undefined) options.expires = formatInstant(expiresMs, 'UTC');
+  else if (row.expire_seconds !== null && row.expire_seconds !== undefined && Number(row.expire_seconds) > 0)
+    options.expires = Number(row.expire_seconds);
+  const headers = jsonColumn(row.headers, '{}', 'headers', problems);
+  if (headers !== undefined && (headers === null || typeof headers !== 'object' || Array.isArray(headers))) {
+    problems.push({ path: 'headers', message: 'the headers column must hold a JSON object' });
+  } else if (headers !== undefined) {
+    // django-celery-beat >= 2.5 sends the entry's name as a header (django-celery-results stores it).
+    options.headers = { ...(headers as Record<string, unknown>), periodic_task_name: name };
+  }
+  definition.options = options;
+  definition.enabled = truthy(row.enabled);
+
+  const oneOff = truthy(row.one_off);
+  // ModelEntry.is_due: nothing before start_time; a one-off task stops after its run (maxRuns 1).
+  const startMs = db.instant(row.start_time);
+  if (startMs !== undefined) definition.startAt = formatInstant(startMs, 'UTC');
+  if (oneOff) definition.oneOff = true;
+  // django-celery-beat >= 2.9 also stops scheduling at `expires` (2.4 kept sending messages that
+  // workers revoke as expired): no run at or after it, in both cases nothing executes then.
+  if (expiresMs !== undefined) definition.endAt = formatInstant(expiresMs, 'UTC');
+
+  const changedMs = db.instant(row.date_changed);
+  if (problems.length > 0) {
+    return { id, name, changedMs, oneOff, sourced: { name, problems }, key: JSON.stringify(['problems', problems]) };
+  }
+  const parsed = parseEntryDefinition(definition);
+  const sourced: SourcedEntry = parsed.ok ? { name, entry: parsed.entry } : { name, problems: parsed.problems };
+  return { id, name, changedMs, oneOff, sourced, key: JSON.stringify(parsed.ok ? definition : ['problems', parsed.problems]) };
+}
+
+interface MappedSchedule {
+  readonly schedule: Record<string, unknown>;
+  readonly timezone?: string;
+}
+
+function scheduleOf(row: Row, db: DjangoDb, problems: ConfigProblem[]): MappedSchedule | undefined {
+  const set = (['interval', 'crontab', 'solar', 'clocked'] as const).filter(
+    (kind) => row[`${kind}_id`] !== null && row[`${kind}_id`] !== undefined,
+  );
+  if (set.length !== 1) {
+    problems.push({
+      path: 'schedule',
+      message:
+        set.length === 0
+          ? 'the row names no schedule: set one of interval, crontab, solar, clocked'
+          : `the row names ${set.join(' and ')}: set only one of interval, crontab, solar, clocked`,
+    });
+    return undefined;
+  }
+  const kind = set[0];
+  switch (kind) {
+    case 'interval': {
+      const period = PERIODS[String(row.interval_period)];
+      if (period === undefined) {
+        problems.push({
+          path: 'interval.period',
+          message: `unknown period ${JSON.stringify(row.interval_period)}; use days, hours, minutes, seconds or microseconds`,
+        });
+        return undefined;
+      }
+      return { schedule: { timedelta: { [period[0]]: Number(row.interval_every) * period[1] } } };
+    }
+    case 'crontab':
+      return {
+        schedule: {
+          crontab: {
+            minute: text(row.cron_minute) ?? '*',
+            hour: text(row.cron_hour) ?? '*',
+            dayOfWeek: text(row.cron_day_of_week) ?? '*',
+            dayOfMonth: text(row.cron_day_of_month) ?? '*',
+            monthOfYear: text(row.cron_month_of_year) ?? '*',
+          },
+        },
+        // TzAwareCrontab (DJANGO_CELERY_BEAT_TZ_AWARE, the default): the crontab's own zone.
+        timezone: text(row.cron_timezone) ?? 'UTC',
+      };
+    case 'solar':
+      return { schedule: { solar: { event: text(row.solar_event), lat: Number(row.solar_latitude), lon: Number(row.solar_longitude) } } };
+    case 'clocked': {
+      const atMs = db.instant(row.clocked_time);
+      if (atMs === undefined) {
+        problems.push({ path: 'clocked.clocked_time', message: `not a date and time: ${JSON.stringify(row.clocked_time)}` });
+        return undefined;
+      }
+      return { schedule: { clocked: formatInstant(atMs, 'UTC') } };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function jsonColumn(value: unknown, empty: string, column: string, problems: ConfigProblem[]): unknown {
+  const raw = text(value);
+  const source = raw === undefined || raw === '' ? empty : raw;
+  try {
+    return JSON.parse(source) as unknown;
+  } catch (error) {
+    problems.push({
+      path: column,
+      message: `not JSON (${error instanceof Error ? error.message : String(error)}): ${JSON.stringify(source.slice(0, 60))}`,
+    });
+    return undefined;
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * `beat run` on django-celery-beat's tables, against the real things: a private PostgreSQL migrated
+ * by the test Django project, rows created, edited, disabled and deleted through Django's ORM while
+ * one beat leads and another stands by, a real Celery worker executing the runs. Each change takes
+ * effect within 1.5 s; a SIGKILL of the leader publishes no slot twice; last_run_at and
+ * total_run_count are written back as DatabaseScheduler writes them, and a one-off task is disabled
+ * after its run.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS } from '../../src/base/log-events.js';
+import type { LogLine } from '../support/beat-process.js';
+import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
+import type { CeleryProcess } from '../support/celery.js';
+import { resultKey, startWorker } from '../support/celery.js';
+import { DjangoOrm, manage, startDatabaseScheduler } from '../support/django.js';
+import type { OrmRow } from '../support/django.js';
+import { startPrivateRedis } from '../support/ops.js';
+import { PrivatePostgres } from '../support/postgres-server.js';
+import type { PrivateRedis } from '../support/redis-server.js';
+
+const TASK = 'tsbeat_test.record';
+/** How soon an edit in the admin or the ORM must take effect (issue 23). */
+const EDIT_TO_EFFECT_MS = 1500;
+
+interface Executed {
+  readonly id: string;
+  readonly args: unknown[];
+  readonly name: unknown;
+}
+
+describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby, a Celery worker)', () => {
+  const fleet = new BeatFleet();
+  const dir = new TempDir();
+  const pg = new PrivatePostgres(55433);
+  let redisServer: PrivateRedis;
+  let redis: Redis;
+  let orm: DjangoOrm;
+  let worker: CeleryProcess | undefined;
+  const dbUrl = pg.url('django');
+
+  beforeAll(async () => {
+    redisServer = await startPrivateRedis();
+    redis = new Redis(redisServer.url(1));
+    await pg.start();
+    await pg.createDatabase('django');
+    await manage({ url: dbUrl }, ['migrate', '-v0']);
+    orm = new DjangoOrm({ url: dbUrl });
+  }, 120_000);
+
+  afterAll(async () => {
+    await fleet.killAll();
+    await worker?.stop();
+    await orm?.close();
+    redis?.disconnect();
+    await redisServer?.stop();
+    await pg.stop();
+    dir.remove();
+  });
+
+  /** What the worker ran, in order: ids from its list, args and the header from each result. */
+  async function executed(): Promise<Executed[]> {
+    const ids = await redis.lrange('tsbeat-test:executed', 0, -1);
+    const out: Executed[] = [];
+    for (const id of ids) {
+      const raw = await redis.get(resultKey(id));
+      if (raw === null) continue;
+      const result = (JSON.parse(raw) as { result: { args: unknown[]; request: Record<string, unknown> } }).result;
+      out.push({ id, args: result.args, name: result.request['periodic_task_name'] });
+    }
+    return out;
+  }
+
+  /** Every run the beats logged as published (entry, slot, id), from all processes. */
+  function fires(): LogLine[] {
+    return fleet.all.flatMap((p) => p.logs.filter((l) => l.event === EVENTS.fire));
+  }
+
+  /** The first `beat.entries.changed` of `p` logged after `sinceMs` that names `name`. */
+  function changedAfter(lines: readonly LogLine[], name: string, sinceMs: number): LogLine | undefined {
+    return lines.find(
+      (l) =>
+        l.event === EVENTS.entriesChanged &&
+        logTimeMs(l) >= sinceMs &&
+        (l['examples'] as string[] | undefined)?.some((e) => e === name || e === `-${name}`) === true,
+    );
+  }
+
+  it('follows ORM creates, edits, disables and deletes within 1.5 s, writes runs back, and publishes nothing twice across a SIGKILL', async () => {
+    const file = dir.write(
+      'beat.yaml',
+      [
+        'name: dj',
+        `broker: { url: "${redisServer.url(0)}" }`,
+        `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
+        `sources: { django: { url: "${dbUrl}" } }`,
+        '',
+      ].join('\n'),
+    );
+    await orm.call({ op: 'create', name: 'tick', task: TASK, interval: { every: 1, period: 'seconds' }, args: [1] });
+    const leader = fleet.spawn({ config: file, label: 'leader' });
+    await leader.waitForEvent(EVENTS.lockAcquired, 15_000);
+    const standby = fleet.spawn({ config: file, label: 'standby' });
+    await standby.waitForEvent(EVENTS.standby, 15_000);
+    worker = await startWorker({ name: 'dj-worker', queues: ['celery'], env: { broker: redisServer.url(0), backend: redisServer.url(1) } });
+
+    await waitUntil(
+      '2 runs of tick executed',
+      async () => ((await executed()).filter((e) => e.name === 'tick').length >= 2 ? true : undefined),
+      15_000,
+      () => fleet.dump(),
+    );
+    expect((await executed())[0]).toMatchObject({ args: [1], name: 'tick' });
+
+    // An edit through the ORM: the leader applies it within 1.5 s, and the worker runs the new args.
+    let at = Date.now();
+    await orm.call({ op: 'edit', name: 'tick', args: [2] });
+    const edited = await leader.waitForLog('tick changed', (l) => changedAfter([l], 'tick', at) !== undefined, 5000);
+    expect(logTimeMs(edited) - at).toBeLessThanOrEqual(EDIT_TO_EFFECT_MS);
+    await waitUntil('a run with args [2]', async () => ((await executed()).some((e) => e.args[0] === 2) ? true : undefined), 10_000);
+    // The standby follows the tables too, so that it has them when it takes over.
+    await standby.waitForLog('standby saw tick change', (l) => changedAfter([l], 'tick', at) !== undefined, 5000);
+
+    // A new task, created while running.
+    at = Date.now();
+    await orm.call({ op: 'create', name: 'tock', task: TASK, interval: { every: 1, period: 'seconds' }, args: ['tock'] });
+    const created = await leader.waitForLog('tock created', (l) => changedAfter([l], 'tock', at) !== undefined, 5000);
+    expect(logTimeMs(created) - at).toBeLessThanOrEqual(EDIT_TO_EFFECT_MS);
+    await waitUntil('a run of tock', async () => ((await executed()).some((e) => e.name === 'tock') ? true : undefined), 10_000);
+
+    // Written back: total_run_count counts the runs the worker got, last_run_at the latest of them.
+    await waitUntil(
+      'tick total_run_count to catch up with its runs',
+      async () => {
+        const row = await orm.call<OrmRow>({ op: 'get', name: 'tick' });
+        const published = fires().filter((l) => l['entry'] === 'tick').length;
+        return row.total_run_count === published && row.total_run_count >= 3 ? row : undefined;
+      },
+      10_000,
+    );
+    const tickRow = await orm.call<OrmRow>({ op: 'get', name: 'tick' });
+    const lastFire = fires()
+      .filter((l) => l['entry'] === 'tick')
+      .at(-1) as LogLine;
+    expect(Math.abs(Date.parse(tickRow.last_run_at ?? '') - logTimeMs(lastFire))).toBeLessThan(1000);
+
+    // SIGKILL the leader: the standby takes over within the lock TTL; no slot goes out twice.
+    leader.child.kill('SIGKILL');
+    await standby.waitForEvent(EVENTS.lockAcquired, 15_000);
+    const firesBefore = fires().filter((l) => l.pid === standby.pid).length;
+    await waitUntil(
+      'the new leader publishes',
+      async () => (fires().filter((l) => l.pid === standby.pid).length > firesBefore + 2 ? true : undefined),
+      10_000,
+    );
+
+    // Disable: no run after the change took effect.
+    at = Date.now();
+    await orm.call({ op: 'disable', name: 'tock' });
+    const disabled = await standby.waitForLog('tock disabled', (l) => changedAfter([l], 'tock', at) !== undefined, 5000);
+    expect(logTimeMs(disabled) - at).toBeLessThanOrEqual(EDIT_TO_EFFECT_MS);
+    const disabledAt = logTimeMs(disabled);
+    // Delete: the same.
+    at = Date.now();
+    await orm.call({ op: 'delete', name: 'tick' });
+    const deleted = await standby.waitForLog('tick deleted', (l) => changedAfter([l], 'tick', at) !== undefined, 5000);
+    expect(logTimeMs(deleted) - at).toBeLessThanOrEqual(EDIT_TO_EFFECT_MS);
+    await sleep(2500);
+    expect(fires().filter((l) => l['entry'] === 'tock' && logTimeMs(l) > disabledAt)).toEqual([]);
+    expect(fires().filter((l) => l['entry'] === 'tick' && logTimeMs(l) > logTimeMs(deleted))).toEqual([]);
+
+    // Nothing twice: every (entry, slot) published once, every task id executed once.
+    const slots = fires().map((l) => `${String(l['entry'])} ${String(l['slot'])}`);
+    expect(new Set(slots).size).toBe(slots.length);
+    const ids = (await executed()).map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  }, 120_000);
+
+  it("leaves a one-off task's row and a task's run count as django-celery-beat's own DatabaseScheduler does", async () => {
+    await fleet.killAll();
+    // The reference: Debian's DatabaseScheduler on the same tables, publishing to a DB no worker reads.
+    const refBroker = new Redis(redisServer.url(2));
+    const soon = new Date(Date.now() + 1500).toISOString();
+    await orm.call({ op: 'create', name: 'ref-once', task: TASK, clocked: soon, one_off: true, args: ['ref-once'] });
+    await orm.call({ op: 'create', name: 'ref-tick', task: TASK, interval: { every: 1, period: 'seconds' }, args: ['ref-tick'] });
+    const refStart = Date.now() + 2500;
+    await orm.call({
+      op: 'create',
+      name: 'ref-later',
+      task: TASK,
+      interval: { every: 1, period: 'seconds' },
+      one_off: true,
+      start_time: new Date(refStart).toISOString(),
+      args: ['ref-later'],
+    });
+    // DatabaseScheduler disables a one-off task when it next asks whether it is due with its run
+    // counted; a clocked schedule answers "not again for 10^8 s" after its run, so that is at the next
+    // start, after the sync of its counts that a stop makes (schedulers.py: is_due, sync, Finalize).
+    let reference = startDatabaseScheduler(redisServer.url(2), { url: dbUrl });
+    try {
+      await waitUntil(
+        'DatabaseScheduler to send ref-once',
+        async () => ((await refBroker.lrange('celery', 0, -1)).some((m) => m.includes('ref-once')) ? true : undefined),
+        20_000,
+        () => reference.output(),
+      );
+      await sleep(2000);
+    } finally {
+      await reference.stop();
+    }
+    reference = startDatabaseScheduler(redisServer.url(2), { url: dbUrl });
+    try {
+      await waitUntil(
+        'DatabaseScheduler to disable ref-once and ref-later',
+        async () =>
+          (await orm.call<OrmRow>({ op: 'get', name: 'ref-once' })).enabled ||
+          (await orm.call<OrmRow>({ op: 'get', name: 'ref-later' })).enabled
+            ? undefined
+            : true,
+        20_000,
+        () => reference.output(),
+      );
+      await sleep(1000);
+    } finally {
+      await reference.stop();
+    }
+    const refOnce = await orm.call<OrmRow>({ op: 'get', name: 'ref-once' });
+    const refTick = await orm.call<OrmRow>({ op: 'get', name: 'ref-tick' });
+    const refMessages = (await refBroker.lrange('celery', 0, -1)).map((m) => JSON.parse(m) as { headers: { argsrepr: string } });
+    refBroker.disconnect();
+    const refTicks = refMessages.filter((m) => m.headers.argsrepr.includes('ref-tick')).length;
+    expect(refMessages.filter((m) => m.headers.argsrepr.includes('ref-once')).length).toBe(1);
+    expect(refTicks).toBeGreaterThan(0);
+    const refLater = await orm.call<OrmRow>({ op: 'get', name: 'ref-later' });
+    expect(refMessages.filter((m) => m.headers.argsrepr.includes('ref-later')).length).toBe(1);
+    await orm.call({ op: 'delete', name: 'ref-later' });
+    await orm.call({ op: 'delete', name: 'ref-once' });
+    await orm.call({ op: 'delete', name: 'ref-tick' });
+
+    // tsbeat on the same kind of rows.
+    const file = dir.write(
+      'beat2.yaml',
+      ['name: dj2', `broker: { url: "${redisServer.url(0)}" }`, `sources: { django: { url: "${dbUrl}" } }`, ''].join('\n'),
+    );
+    const soon2 = new Date(Date.now() + 2500).toISOString();
+    await orm.call({ op: 'create', name: 'ts-once', task: TASK, clocked: soon2, one_off: true, args: ['ts-once'] });
+    await orm.call({ op: 'create', name: 'ts-tick', task: TASK, interval: { every: 1, period: 'seconds' }, args: ['ts-tick'] });
+    const tsStart = Date.now() + 3500;
+    await orm.call({
+      op: 'create',
+      name: 'ts-later',
+      task: TASK,
+      interval: { every: 1, period: 'seconds' },
+      one_off: true,
+      start_time: new Date(tsStart).toISOString(),
+      args: ['ts-later'],
+    });
+    const beat = fleet.spawn({ config: file, label: 'beat2' });
+    await beat.waitForEvent(EVENTS.lockAcquired, 15_000);
+    await waitUntil(
+      'tsbeat to disable ts-once and ts-later',
+      async () =>
+        (await orm.call<OrmRow>({ op: 'get', name: 'ts-once' })).enabled ||
+        (await orm.call<OrmRow>({ op: 'get', name: 'ts-later' })).enabled
+          ? undefined
+          : true,
+      20_000,
+      () => fleet.dump(),
+    );
+    await sleep(2000);
+    beat.child.kill('SIGTERM');
+    await beat.waitForExit(15_000);
+    const tsOnce = await orm.call<OrmRow>({ op: 'get', name: 'ts-once' });
+    const tsTick = await orm.call<OrmRow>({ op: 'get', name: 'ts-tick' });
+    const tsFires = beat.logs.filter((l) => l.event === EVENTS.fire);
+    const tsLater = await orm.call<OrmRow>({ op: 'get', name: 'ts-later' });
+
+    // A one-off interval task with a start_time: one run, not before start_time, then the same row.
+    const laterFires = tsFires.filter((l) => l['entry'] === 'ts-later');
+    expect(laterFires).toHaveLength(1);
+    expect(logTimeMs(laterFires[0] as LogLine)).toBeGreaterThanOrEqual(tsStart);
+    expect({ enabled: tsLater.enabled, total_run_count: tsLater.total_run_count, last_run_at: tsLater.last_run_at }).toEqual({
+      enabled: refLater.enabled,
+      total_run_count: refLater.total_run_count,
+      last_run_at: refLater.last_run_at,
+    });
+    expect(refLater.enabled).toBe(false);
+
+    // The one-off row as DatabaseScheduler leaves it (disabled, count reset, last_run_at cleared), after one run.
+    expect({ enabled: tsOnce.enabled, total_run_count: tsOnce.total_run_count, last_run_at: tsOnce.last_run_at }).toEqual({
+      enabled: refOnce.enabled,
+      total_run_count: refOnce.total_run_count,
+      last_run_at: refOnce.last_run_at,
+    });
+    expect(tsFires.filter((l) => l['entry'] === 'ts-once')).toHaveLength(1);
+    // The count is the runs published, as DatabaseScheduler's is (after a clean stop, nothing pending).
+    expect(refTick.total_run_count).toBe(refTicks);
+    expect(tsTick.total_run_count).toBe(tsFires.filter((l) => l['entry'] === 'ts-tick').length);
+    // last_run_at is the time of the last publish, for both.
+    const lastTs = tsFires.filter((l) => l['entry'] === 'ts-tick').at(-1) as LogLine;
+    expect(Math.abs(Date.parse(tsTick.last_run_at ?? '') - logTimeMs(lastTs))).toBeLessThan(1000);
+    expect(refTick.last_run_at).not.toBeNull();
+  }, 120_000);
+
+  it("applies a task added through the admin's own add form within 1.5 s", async () => {
+    const file = dir.write(
+      'beat3.yaml',
+      ['name: dj3', `broker: { url: "${redisServer.url(0)}" }`, `sources: { django: { url: "${dbUrl}" } }`, ''].join('\n'),
+    );
+    const beat = fleet.spawn({ config: file, label: 'beat3' });
+    await beat.waitForEvent(EVENTS.lockAcquired, 15_000);
+    const at = Date.now();
+    const added = await orm.call<OrmRow>({
+      op: 'admin_add',
+      name: 'admin-tick',
+      task: TASK,
+      interval: { every: 1, period: 'seconds' },
+      args: ['admin'],
+    });
+    expect(added.enabled).toBe(true);
+    const applied = await beat.waitForLog('admin-tick added', (l) => changedAfter([l], 'admin-tick', at) !== undefined, 5000);
+    expect(logTimeMs(applied) - at).toBeLessThanOrEqual(EDIT_TO_EFFECT_MS);
+    await waitUntil(
+      'the worker runs admin-tick',
+      async () => ((await executed()).some((e) => e.name === 'admin-tick' && e.args[0] === 'admin') ? true : undefined),
+      10_000,
+      () => fleet.dump(),
+    );
+  }, 60_000);
+});
