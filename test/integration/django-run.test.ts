@@ -294,7 +294,10 @@ describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby,
     });
     expect(tsFires.filter((l) => l['entry'] === 'ts-once')).toHaveLength(1);
     // The count is the runs published, as DatabaseScheduler's is (after a clean stop, nothing pending).
-    expect(refTick.total_run_count).toBe(refTicks);
+    // DatabaseScheduler writes its counts only when it syncs (every 3 min, or when its stop gets
+    // that far before the process ends), so its count may lag its messages; tsbeat's must not.
+    expect(refTick.total_run_count).toBeGreaterThan(0);
+    expect(refTick.total_run_count).toBeLessThanOrEqual(refTicks);
     expect(tsTick.total_run_count).toBe(tsFires.filter((l) => l['entry'] === 'ts-tick').length);
     // last_run_at is the time of the last publish, for both.
     const lastTs = tsFires.filter((l) => l['entry'] === 'ts-tick').at(-1) as LogLine;
