@@ -30,7 +30,11 @@ export const LAYERS = {
   observe: ['ports', 'base'],
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
+  dashboard: ['ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
+  // The page's browser code: it shares only the dashboard's wire types (wire.ts imports nothing).
+  ui: ['dashboard'],
   service: [
+    'dashboard',
     'http',
     'observe',
     'runtime',

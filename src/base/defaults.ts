@@ -215,6 +215,21 @@ export const DEFAULTS = {
    */
   yamlAliasExpansion: 10,
   yamlExpandedValuesFloor: 1_000_000,
+  /** A dashboard login lasts this long after its last use (sliding), then the page asks for the token again. */
+  dashboardSessionTtlMs: 8 * 3_600_000,
+  /** Dashboard sessions one process holds at most; past it the oldest goes (each login needs the token anyway). */
+  dashboardMaxSessions: 1000,
+  /**
+   * The dashboard's entry rows are rebuilt at most this often: one page load and its live refresh
+   * cost one build of 100,000 rows, not one per request; and nothing is built while nobody looks.
+   */
+  dashboardRowsCacheMs: 2000,
+  /** Rows one page of the dashboard's entry list holds at most. */
+  dashboardPageMax: 500,
+  /** How long a trigger from the dashboard waits to see the run published before answering "requested". */
+  dashboardTriggerWaitMs: 5000,
+  /** Largest request body the dashboard reads (a login, an entry definition). */
+  dashboardBodyMaxBytes: 256 * 1024,
 } as const;
 
 /** Environment variables tsbeat reads. */
@@ -225,6 +240,8 @@ export const ENV = {
   celeryBrokerUrl: 'CELERY_BROKER_URL',
   /** HOST:PORT of the HTTP endpoints (beat run --http). */
   http: 'BEAT_HTTP',
+  /** The API token that dashboard logins (and the entries API) check; empty or unset: no writes. */
+  apiToken: 'BEAT_API_TOKEN',
   /** "json" keeps JSON log lines even on a terminal (which otherwise gets readable lines). */
   logFormat: 'BEAT_LOG_FORMAT',
 } as const;

@@ -123,5 +123,9 @@ export const EVENTS = {
   reloadFailed: 'beat.reload.failed',
   httpListen: 'beat.http.listen',
   httpError: 'beat.http.error',
+  /** A dashboard login: succeeded or refused (a wrong token), with the client's address. */
+  dashboardLogin: 'beat.dashboard.login',
+  /** A write from the dashboard (pause, resume, trigger, an entry put or deleted), with the entry. */
+  dashboardAction: 'beat.dashboard.action',
 } as const;
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

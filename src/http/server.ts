@@ -1,7 +1,8 @@
 /**
  * The read-only HTTP endpoints: /healthz (the process and its loops are alive), /readyz (connected
  * and either leading or a healthy standby), /metrics (Prometheus text), /status (JSON). Nothing
- * here can change the schedule; anything else is 404, any method but GET/HEAD is 405.
+ * here can change the schedule; anything else is 404, any method but GET/HEAD is 405. Routes
+ * handed in (`routes`: the dashboard, src/dashboard/) answer first, with their own rules.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -21,6 +22,8 @@ export interface HttpHandlers {
   ready(): Promise<Probe>;
   status(): Promise<unknown>;
   readonly metrics: BeatMetrics;
+  /** More routes (the dashboard), tried first: true when it answered the request. */
+  readonly routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 export interface HttpAddress {
@@ -54,6 +57,7 @@ export async function startHttpServer(
   logger: Logger,
 ): Promise<{ server: Server; address: HttpAddress; close(): Promise<void> }> {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (handlers.routes !== undefined && (await handlers.routes(req, res))) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       send(res, 405, 'text/plain; charset=utf-8', 'read-only: use GET\n');

@@ -8,6 +8,8 @@ import { maskUrl } from '../config/redis-url.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { startHttpServer } from '../http/server.js';
+import { Dashboard } from '../dashboard/routes.js';
+import { dashboardSources } from './dashboard-sources.js';
 import { NO_EVENTS } from '../ports/events.js';
 import { ClockGuard } from '../redis/clock-guard.js';
 import { connectWithRetry, createRedisClient } from '../redis/connect.js';
@@ -108,7 +110,28 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
 
   metrics?.readScheduleFrom(scheduleMetrics(supervisor));
   const answers = probes({ instanceId, clock, supervisor, redis: state, clockGuard, publishing, watch, states: stateStore, control });
-  const http = metrics && options.http ? await startHttpServer(options.http, { metrics, ...answers }, log) : undefined;
+  const dashboard =
+    metrics && options.http
+      ? new Dashboard(
+          dashboardSources({
+            instanceId,
+            clock,
+            supervisor,
+            catalog,
+            states: stateStore,
+            control,
+            redis: state,
+            lockClient: lockClients[0] ?? state,
+            lockKey: keys.lock,
+            publishing,
+            watch,
+            messageEnv: messageEnv(),
+          }),
+          log,
+        )
+      : undefined;
+  const routes = dashboard === undefined ? undefined : dashboard.handle.bind(dashboard);
+  const http = metrics && options.http ? await startHttpServer(options.http, { metrics, ...answers, routes }, log) : undefined;
 
   // Terminal lines leave instance and deployment out (see createLogger): this line says them once.
   log.info(
