@@ -62,7 +62,8 @@ function queueOf(entry: ResolvedEntry, config: ResolvedConfig): string {
 
 function outcomeOf(status: StatusEntry): Record<string, unknown> | null {
   let out: Record<string, unknown> | null = null;
-  for (const [key, value] of Object.entries(status)) {
+  for (const key in status) {
+    const value = status[key];
     if (KNOWN_FIELDS.has(key) || value === undefined) continue;
     (out ??= {})[key] = value;
   }

@@ -11,6 +11,10 @@ import { deploymentView, timelineView } from './other-views.js';
 import type { OverviewWire } from '../dashboard/wire.js';
 
 const REFRESH_MS = 5000;
+/** Past this many entries each refresh costs the server a rebuild of every row: refresh less often. */
+const LARGE = 10_000;
+const LARGE_REFRESH_MS = 30_000;
+let lastRefreshMs = 0;
 
 let overview: OverviewWire | undefined;
 let list: ReturnType<typeof entriesView> | undefined;
@@ -87,6 +91,7 @@ async function loadOverview(): Promise<OverviewWire> {
 
 /** Shows the page the hash names; `full` redraws it (a navigation), otherwise only its data. */
 async function refresh(full: boolean): Promise<void> {
+  lastRefreshMs = performance.now();
   try {
     const o = await loadOverview();
     const route = decodeURIComponent(location.hash.replace(/^#\/?/, ''));
@@ -140,6 +145,9 @@ window.addEventListener('hashchange', () => {
   void refresh(true).then(() => main().focus());
 });
 window.setInterval(() => {
-  if (document.visibilityState === 'visible') void refresh(false);
+  if (document.visibilityState !== 'visible') return;
+  const every = (overview?.counts.entries ?? 0) > LARGE ? LARGE_REFRESH_MS : REFRESH_MS;
+  if (performance.now() - lastRefreshMs < every - 100) return;
+  void refresh(false);
 }, REFRESH_MS);
 void refresh(true);

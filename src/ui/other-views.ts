@@ -47,7 +47,13 @@ export async function timelineView(root: HTMLElement, day: boolean): Promise<voi
     ),
     busiest.length > 0 ? h('h2', {}, 'Busiest minutes') : null,
     busiest.length > 0 ? h('ul', {}, ...busiest.map(([n, i]) => h('li', {}, `${label(i)} UTC: ${n} runs`))) : null,
-    t.capped > 0 ? h('p', { class: 'hint' }, `${t.capped} entries fire too often to count them all here.`) : null,
+    t.capped > 0
+      ? h(
+          'p',
+          { class: 'hint' },
+          `${t.capped} ${t.capped === 1 ? 'entry fires' : 'entries fire'} too often to count ${t.capped === 1 ? 'all its runs' : 'all their runs'} here.`,
+        )
+      : null,
   );
 }
 
