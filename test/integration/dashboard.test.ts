@@ -13,6 +13,7 @@ import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
+import { RedisEntryStore } from '../../src/redis/entry-store.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
@@ -119,6 +120,28 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     await page.selectOption('select[name="state"]', '');
     await page.locator('tr[data-entry="tick"]').waitFor();
     await page.screenshot({ path: join(DOCS, 'dashboard-entries.png') });
+    await page.close();
+  }, 60_000);
+
+  it('lists the entries of the runtime store with their source, and an unreadable one as invalid with its problem', async () => {
+    const keys = schedulerKeys('tsbeat', name);
+    await new RedisEntryStore(redis, keys).write([{ op: 'put', name: 'store-hourly', entry: { task: 'store.task', schedule: 3600 } }], {
+      nowMs: Date.now(),
+    });
+    // A record written by hand, as the store's script would version it: the catalog finds it and cannot read it.
+    const version = await redis.incr(keys.entriesVersion);
+    await redis.multi().hset(keys.entries, 'store-broken', 'not a record').zadd(keys.entryChanges, version, 'store-broken').exec();
+    const page = await open();
+    const row = page.locator('tr[data-entry="store-hourly"]');
+    await row.waitFor({ timeout: 15_000 });
+    expect(await row.locator('td[data-label="Source"]').textContent()).toBe('store');
+    expect(await row.locator('td[data-label="Schedule"]').textContent()).toBe('every 1h');
+    const broken = page.locator('tr[data-entry="store-broken"]');
+    await broken.waitFor({ timeout: 15_000 });
+    expect(await broken.locator('.badge').textContent()).toBe('invalid');
+    expect(await broken.locator('td[data-label="Schedule"]').textContent()).toMatch(/not a tsbeat entry record/);
+    await new RedisEntryStore(redis, keys).write([{ op: 'delete', name: 'store-hourly' }], { nowMs: Date.now() });
+    await redis.hdel(keys.entries, 'store-broken');
     await page.close();
   }, 60_000);
 
