@@ -232,7 +232,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     await page.locator('.bars .bar').first().waitFor();
     expect(await page.locator('.bars .bar').count()).toBe(60);
     // tick runs every second: 60 in each minute but the first (partly past) and the last (perhaps cut).
-    const timeline = await (await fetch(`${base}/ui/api/timeline`)).json();
+    const timeline = (await (await fetch(`${base}/ui/api/timeline`)).json()) as { capped: number; counts: number[] };
     expect(timeline.capped).toBe(0);
     expect(timeline.counts.slice(1, 59).filter((n: number) => n < 60)).toEqual([]);
     await page.screenshot({ path: join(DOCS, 'dashboard-timeline.png') });
