@@ -46,3 +46,19 @@ await build({
   plugins: [ioredisOwnDirectory],
   logLevel: 'warning',
 });
+
+// The dashboard's page (src/ui/): one script and one stylesheet for the browser, minified, loaded
+// from this server alone (no CDN: it works without network), served by src/dashboard/routes.ts.
+await build({
+  entryPoints: [
+    { in: 'src/ui/main.ts', out: 'app' },
+    { in: 'src/ui/style.css', out: 'app' },
+  ],
+  outdir: 'dist/ui',
+  bundle: true,
+  platform: 'browser',
+  target: ['chrome110', 'firefox110', 'safari16'],
+  format: 'esm',
+  minify: true,
+  logLevel: 'warning',
+});

@@ -35,7 +35,11 @@ export const LAYERS = {
   client: ['redis', 'config', 'base'],
   alerts: ['ports', 'config', 'core', 'time', 'base'],
   redbeat: ['redis', 'ports', 'config', 'core', 'time', 'base'],
+  dashboard: ['ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
+  // The page's browser code: it shares only the dashboard's wire types (wire.ts imports nothing).
+  ui: ['dashboard'],
   service: [
+    'dashboard',
     'django',
     'alerts',
     'redbeat',

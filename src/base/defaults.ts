@@ -295,6 +295,21 @@ export const DEFAULTS = {
   outcomeMaxPending: 100_000,
   /** Runs waiting to be recorded in their histories are written after this pause (a burst is written once, after it). */
   outcomeRecordDelayMs: 50,
+  /** A dashboard login lasts this long after its last use (sliding), then the page asks for the token again. */
+  dashboardSessionTtlMs: 8 * 3_600_000,
+  /** Dashboard sessions one process holds at most; past it the oldest goes (each login needs the token anyway). */
+  dashboardMaxSessions: 1000,
+  /**
+   * The dashboard's entry rows are rebuilt at most this often: one page load and its live refresh
+   * cost one build of 100,000 rows, not one per request; and nothing is built while nobody looks.
+   */
+  dashboardRowsCacheMs: 2000,
+  /** Rows one page of the dashboard's entry list holds at most. */
+  dashboardPageMax: 500,
+  /** How long a trigger from the dashboard waits to see the run published before answering "requested". */
+  dashboardTriggerWaitMs: 5000,
+  /** Largest request body the dashboard reads (a login, an entry definition). */
+  dashboardBodyMaxBytes: 256 * 1024,
 } as const;
 
 /** Environment variables tsbeat reads. */

@@ -156,5 +156,9 @@ export const EVENTS = {
   apiWrite: 'beat.api.write',
   /** The API refused a request for its credentials (401, 403): the path, the client's address and why; never the token. */
   apiRefused: 'beat.api.refused',
+  /** A dashboard login: succeeded or refused (a wrong token), with the client's address. */
+  dashboardLogin: 'beat.dashboard.login',
+  /** A write from the dashboard (pause, resume, trigger, an entry put or deleted), with the entry. */
+  dashboardAction: 'beat.dashboard.action',
 } as const;
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

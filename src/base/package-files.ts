@@ -25,3 +25,8 @@ export function luaIncludeUrl(name: string): URL {
 
 /** The public API (`import … from 'tsbeat'` in a config file): the library build, never the bundle. */
 export const libraryEntryUrl = new URL('./index.js', topUrl);
+
+/** A built asset of the dashboard's page (`dist/ui/`, bundled from `src/ui/` by scripts/bundle.mjs). */
+export function uiAssetUrl(name: string): URL {
+  return new URL(`./ui/${name}`, topUrl);
+}

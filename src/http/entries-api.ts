@@ -69,6 +69,18 @@ export function sendRefusal(req: IncomingMessage, res: ServerResponse, refusal: 
   sendError(res, refusal.status, refusal.code, refusal.error, [], refusal.status === 401 ? { 'www-authenticate': challenge(req) } : {});
 }
 
+/**
+ * A handler's failure as the API answers it, status and JSON body (for the dashboard, which calls
+ * the handlers itself); undefined for a failure that is not a BeatError (an internal error).
+ */
+export function errorAnswer(error: unknown): { status: number; body: unknown } | undefined {
+  const problems = error instanceof ConfigError ? error.problems.map(({ path, message }) => ({ path, message })) : [];
+  if (!(error instanceof BeatError)) return undefined;
+  const message =
+    error instanceof ConfigError ? `${problems.length} problem${problems.length === 1 ? '' : 's'} in the entries sent` : error.message;
+  return { status: statusOf(error), body: { error: message, code: error.code, problems } };
+}
+
 /** The HTTP status of a failure the handlers report. */
 function statusOf(error: BeatError): number {
   if (error instanceof ApiError) return error.status;

@@ -4,6 +4,7 @@
  * runtime entries API under /api/entries (entries-api.ts), whose writes need the bearer token.
  * /status and the API's reads answer loopback clients, and others only with the token (auth.ts).
  * Anything else is 404; any method but GET/HEAD on a read-only path is 405.
+ * Routes handed in (`routes`: the dashboard, src/dashboard/) answer first, with their own rules.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -31,6 +32,8 @@ export interface HttpHandlers {
   readonly entries?: EntriesHandlers;
   /** Who may read the schedule and write entries (no token: writes are refused, reads are loopback-only). */
   readonly access?: HttpAccess;
+  /** More routes (the dashboard), tried first: true when it answered the request. */
+  readonly routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 export interface HttpAddress {
@@ -65,6 +68,7 @@ export async function startHttpServer(
 ): Promise<{ server: Server; address: HttpAddress; close(): Promise<void> }> {
   const access = handlers.access ?? {};
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (handlers.routes !== undefined && (await handlers.routes(req, res))) return;
     const url = new URL(req.url ?? '/', 'http://tsbeat');
     if (url.pathname === ENTRIES_PATH || url.pathname.startsWith(`${ENTRIES_PATH}/`)) {
       await serveEntries(req, res, url, handlers.entries, access, logger);

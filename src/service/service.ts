@@ -15,6 +15,11 @@ import { NO_OUTCOME_EVENTS } from '../ports/outcomes.js';
 import { trackingEvents } from '../outcomes/scheduler-events.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import { startOutcomes } from './outcomes.js';
+import { Dashboard } from '../dashboard/routes.js';
+import type { EntriesApi } from '../dashboard/routes.js';
+import { errorAnswer } from '../http/entries-api.js';
+import type { EntriesHandlers } from '../http/entries-api.js';
+import { dashboardSources } from './dashboard-sources.js';
 import { ClockGuard } from '../redis/clock-guard.js';
 import { connectWithRetry, createRedisClient } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
@@ -168,9 +173,32 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     staticNames: staticNamesOf(() => supervisor.config),
     now: () => clock.now(),
   });
+  const dashboard =
+    metrics && options.http
+      ? new Dashboard(
+          dashboardSources({
+            instanceId,
+            clock,
+            supervisor,
+            catalog,
+            states: stateStore,
+            control,
+            redis: state,
+            lockClient: lockClients[0] ?? state,
+            lockKey: keys.lock,
+            publishing,
+            watch,
+            messageEnv: messageEnv(),
+            apiToken: () => options.httpAccess?.token,
+            entriesApi: dashboardEntriesApi(entries),
+          }),
+          log,
+        )
+      : undefined;
+  const routes = dashboard === undefined ? undefined : dashboard.handle.bind(dashboard);
   const http =
     metrics && options.http
-      ? await startHttpServer(options.http, { metrics, ...answers, entries, access: options.httpAccess ?? {} }, log)
+      ? await startHttpServer(options.http, { metrics, ...answers, entries, access: options.httpAccess ?? {}, routes }, log)
       : undefined;
 
   // Terminal lines leave instance and deployment out (see createLogger): this line says them once.
@@ -258,4 +286,30 @@ function writeBackSink(django: DjangoSource | undefined, now: () => number): Sch
       },
     },
   ];
+}
+
+/** The dashboard's create, edit and delete of runtime entries, answered as the entries API answers them. */
+function dashboardEntriesApi(entries: EntriesHandlers): EntriesApi {
+  const answer = async (call: () => Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> => {
+    try {
+      return await call();
+    } catch (error) {
+      const refused = errorAnswer(error);
+      if (refused === undefined) throw error;
+      return refused;
+    }
+  };
+  return {
+    put: (name, body) =>
+      answer(async () => {
+        const { created, entry } = await entries.put(name, body, 'dashboard');
+        return { status: created ? 201 : 200, body: entry };
+      }),
+    remove: (name) =>
+      answer(async () => {
+        if (!(await entries.remove(name, false, 'dashboard')))
+          return { status: 404, body: { error: `no runtime entry ${JSON.stringify(name)}`, code: 'UNKNOWN_ENTRY', problems: [] } };
+        return { status: 204, body: null };
+      }),
+  };
 }

@@ -235,7 +235,8 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
     await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
     const keys = schedulerKeys('tsbeat', name);
 
-    for (const path of ['/', '/nope', '/healthz/', '/healthz/extra', '/status/tick', '/pause', '/trigger', '/metrics.json']) {
+    // '/' is the dashboard's page (test/integration/dashboard.test.ts), whose writes need a login.
+    for (const path of ['/nope', '/healthz/', '/healthz/extra', '/status/tick', '/pause', '/trigger', '/metrics.json']) {
       const reply = await httpRequest(port, path);
       expect(reply.status, path).toBe(404);
       expect(reply.body, path).toBe('not found; try /healthz, /readyz, /metrics, /status or /api/entries\n');

@@ -1,0 +1,125 @@
+/**
+ * An entry's page (its definition, next fires with DST changes marked, the message of its next run)
+ * and the timeline of the coming hour or day (fires counted per minute), from the rows and entries
+ * of a snapshot.
+ */
+import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
+import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
+import type { MessageEnv } from '../celery/message.js';
+import { slotTaskId } from '../celery/task-id.js';
+import { errorMessage } from '../base/errors.js';
+import { nextFires } from '../core/schedule.js';
+import { formatInstant, offsetMinutes } from '../time/zone.js';
+import type { Row } from './entry-rows.js';
+import type { FireWire, TimelineWire } from './wire.js';
+
+function offsetText(minutes: number): string {
+  const sign = minutes < 0 ? '-' : '+';
+  const abs = Math.abs(minutes);
+  return `UTC${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+/** The entry's next `count` fires from its next one (the row's), each marked where the zone's offset changed. */
+export function comingFires(entry: ResolvedEntry, firstMs: number, count: number): FireWire[] {
+  const zone = entry.timezone;
+  const instants = [firstMs, ...nextFires(entry.schedule, { zone, afterMs: firstMs, anchorMs: firstMs }, count - 1)];
+  let before = offsetMinutes(zone, firstMs);
+  return instants.map((ms, i) => {
+    const offset = offsetMinutes(zone, ms);
+    const change = i > 0 && offset !== before ? `${offsetText(before)} → ${offsetText(offset)}` : null;
+    before = offset;
+    return { at: formatInstant(ms, zone), atMs: ms, offsetChange: change };
+  });
+}
+
+/** The message of a run at `slotMs`, in the form `beat run --dry-run` prints, or why it cannot be rendered. */
+export function messagePreview(entry: ResolvedEntry, config: ResolvedConfig, env: MessageEnv, slotMs: number, nowMs: number): unknown {
+  try {
+    const template = compileMessageTemplate(entry, config, env);
+    const message = renderTaskMessage(template, { taskId: slotTaskId(config.name, entry.name, slotMs), slotMs, nowMs });
+    return {
+      entry: entry.name,
+      task: message.task,
+      id: message.id,
+      scheduledAt: new Date(slotMs).toISOString(),
+      destination: message.destination,
+      headers: JSON.parse(message.headersJson) as unknown,
+      properties: message.properties,
+      body: JSON.parse(message.body) as unknown,
+    };
+  } catch (error) {
+    return { error: errorMessage(error) };
+  }
+}
+
+/** The definition as resolved, in plain JSON (the schedule's own shape, its zone, args, options…). */
+export function definitionOf(entry: ResolvedEntry): Record<string, unknown> {
+  return JSON.parse(
+    JSON.stringify({
+      name: entry.name,
+      origin: entry.origin ?? 'file',
+      task: entry.task,
+      schedule: entry.schedule,
+      timezone: entry.timezone,
+      args: entry.args,
+      kwargs: entry.kwargs,
+      options: entry.options,
+      enabled: entry.enabled,
+      catchUp: entry.catchUp,
+      catchUpWindowMs: entry.catchUpWindowMs ?? null,
+      jitterMs: entry.jitterMs,
+    }),
+  ) as Record<string, unknown>;
+}
+
+/**
+ * Most fires one build of the timeline computes, all entries together: past it the remaining
+ * entries are counted as `capped` rather than making one request take seconds.
+ */
+const TIMELINE_BUDGET = 2_000_000;
+/** Most fires counted for one entry: an entry every second fills a day with 86,400; one more often is capped. */
+const PER_ENTRY = 100_000;
+
+export function timeline(
+  rows: readonly Row[],
+  entries: ReadonlyMap<string, ResolvedEntry>,
+  startMs: number,
+  spanMs: number,
+  bucketMs: number,
+): TimelineWire {
+  const counts = new Array<number>(Math.ceil(spanMs / bucketMs)).fill(0);
+  const endMs = startMs + spanMs;
+  let budget = TIMELINE_BUDGET;
+  let capped = 0;
+  for (const row of rows) {
+    if (row.state !== 'active' || row.nextMs === null || row.nextMs >= endMs) continue;
+    const entry = entries.get(row.name);
+    if (entry === undefined) continue;
+    if (budget <= 0) {
+      capped += 1;
+      continue;
+    }
+    const zone = entry.timezone;
+    const first = row.nextMs;
+    if (first >= startMs) counts[Math.floor((first - startMs) / bucketMs)]! += 1;
+    let n = 1;
+    let after = first;
+    let done = false;
+    while (!done && n < PER_ENTRY) {
+      const more = nextFires(entry.schedule, { zone, afterMs: after, anchorMs: first }, Math.min(1024, PER_ENTRY - n));
+      if (more.length === 0) break;
+      for (const at of more) {
+        if (at >= endMs) {
+          done = true;
+          break;
+        }
+        if (at >= startMs) counts[Math.floor((at - startMs) / bucketMs)]! += 1;
+        n += 1;
+      }
+      after = more[more.length - 1]!;
+    }
+    budget -= n;
+    if (n >= PER_ENTRY) capped += 1;
+  }
+  return { startMs, bucketMs, counts, capped };
+}

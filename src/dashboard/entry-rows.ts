@@ -1,0 +1,187 @@
+/**
+ * The entry list of the dashboard: one row per entry (config file and runtime sources, the invalid
+ * runtime ones too), built from a status snapshot, then filtered, sorted and paged per request. The
+ * rows are built only when someone asks, and kept for a moment (many requests of one page load, a
+ * live refresh) so that 100,000 entries cost one build, not one per request.
+ */
+import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
+import type { EntryStatus } from '../control/status.js';
+import { resolveDestination } from '../celery/routing.js';
+import type { EntryStateName, PageWire, ProblemWire, RowWire } from './wire.js';
+
+/** An entry of the status JSON, with whatever fields other parts add (origin, problems, outcomes). */
+export type StatusEntry = EntryStatus & Readonly<Record<string, unknown>>;
+
+export interface InvalidEntry {
+  readonly name: string;
+  readonly origin: string;
+  readonly problems: readonly { readonly path: string; readonly message: string }[];
+}
+
+/** What a build of the rows reads: the entries in force, the invalid runtime ones, and their status. */
+export interface EntrySnapshot {
+  readonly config: ResolvedConfig;
+  /** Every entry in force: the config file's and the runtime sources'. */
+  readonly entries: readonly ResolvedEntry[];
+  readonly invalid: readonly InvalidEntry[];
+  /** The status of those entries (as /status gives it), by name. */
+  readonly status: ReadonlyMap<string, StatusEntry>;
+  readonly nowMs: number;
+}
+
+/** The status fields the row has its own columns for; the rest is the outcome, shown as found. */
+const KNOWN_FIELDS = new Set([
+  'name',
+  'task',
+  'schedule',
+  'timezone',
+  'enabled',
+  'paused',
+  'lastSlot',
+  'lastPublishedAt',
+  'lastTaskId',
+  'lastRunBy',
+  'runCount',
+  'nextRun',
+  'origin',
+  'problems',
+  'history',
+]);
+
+const queues = new WeakMap<ResolvedEntry, string>();
+
+function queueOf(entry: ResolvedEntry, config: ResolvedConfig): string {
+  let queue = queues.get(entry);
+  if (queue === undefined) {
+    const d = resolveDestination(entry.task, entry.options, config);
+    queue = d.declareQueue ?? (d.exchange === '' ? d.routingKey : '');
+    queues.set(entry, queue);
+  }
+  return queue;
+}
+
+function outcomeOf(status: StatusEntry): Record<string, unknown> | null {
+  let out: Record<string, unknown> | null = null;
+  for (const key in status) {
+    const value = status[key];
+    if (KNOWN_FIELDS.has(key) || value === undefined) continue;
+    (out ??= {})[key] = value;
+  }
+  return out;
+}
+
+export interface Row extends RowWire {
+  /** Lower-case name, task and queue, for the search. */
+  readonly haystack: string;
+}
+
+export function buildRows(snapshot: EntrySnapshot): Row[] {
+  const rows: Row[] = [];
+  for (const entry of snapshot.entries) {
+    const status = snapshot.status.get(entry.name);
+    const queue = queueOf(entry, snapshot.config);
+    const state: EntryStateName = !entry.enabled ? 'disabled' : status?.paused === true ? 'paused' : 'active';
+    const next = status?.nextRun ?? null;
+    const last = status === undefined ? null : status.lastRunBy === 'trigger' ? status.lastPublishedAt : status.lastSlot;
+    rows.push({
+      name: entry.name,
+      origin: entry.origin ?? 'file',
+      task: entry.task,
+      queue,
+      schedule: status?.schedule ?? '',
+      zone: entry.timezone,
+      state,
+      next,
+      nextMs: next === null ? null : Date.parse(next),
+      last,
+      lastBy: status?.lastRunBy ?? null,
+      runCount: status?.runCount ?? 0,
+      outcome: status === undefined ? null : outcomeOf(status),
+      problems: [],
+      haystack: `${entry.name}\n${entry.task}\n${queue}`.toLowerCase(),
+    });
+  }
+  for (const bad of snapshot.invalid) {
+    rows.push({
+      name: bad.name,
+      origin: bad.origin,
+      task: '',
+      queue: '',
+      schedule: '',
+      zone: '',
+      state: 'invalid',
+      next: null,
+      nextMs: null,
+      last: null,
+      lastBy: null,
+      runCount: 0,
+      outcome: null,
+      problems: bad.problems.map((p): ProblemWire => ({ path: p.path, message: p.message })),
+      haystack: bad.name.toLowerCase(),
+    });
+  }
+  return rows;
+}
+
+export const SORT_KEYS = ['name', 'task', 'queue', 'origin', 'state', 'next', 'last', 'zone', 'runs'] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+export interface RowQuery {
+  /** Words that must all appear in the name, task or queue (case-insensitive). */
+  readonly q: string;
+  readonly state: EntryStateName | undefined;
+  readonly origin: string | undefined;
+  readonly queue: string | undefined;
+  readonly sort: SortKey;
+  readonly descending: boolean;
+  readonly offset: number;
+  readonly limit: number;
+}
+
+const byText = (key: 'name' | 'task' | 'queue' | 'origin' | 'state' | 'zone') => (a: Row, b: Row) =>
+  a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : 0;
+
+/** Instants sort with the missing ones last, whichever the direction. */
+function byInstant(get: (row: Row) => number | null, descending: boolean) {
+  return (a: Row, b: Row): number => {
+    const x = get(a);
+    const y = get(b);
+    if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
+    return descending ? y - x : x - y;
+  };
+}
+
+function comparator(sort: SortKey, descending: boolean): (a: Row, b: Row) => number {
+  const flip = (f: (a: Row, b: Row) => number) => (descending ? (a: Row, b: Row) => f(b, a) : f);
+  switch (sort) {
+    case 'next':
+      return byInstant((r) => r.nextMs, descending);
+    case 'last':
+      return byInstant((r) => (r.last === null ? null : Date.parse(r.last)), descending);
+    case 'runs':
+      return flip((a, b) => a.runCount - b.runCount);
+    case 'name':
+    case 'task':
+    case 'queue':
+    case 'origin':
+    case 'state':
+    case 'zone':
+      return flip(byText(sort));
+  }
+}
+
+export function queryRows(rows: readonly Row[], query: RowQuery, nowMs: number): PageWire {
+  const words = query.q.toLowerCase().split(/\s+/).filter(Boolean);
+  const matched = rows.filter(
+    (r) =>
+      (query.state === undefined || r.state === query.state) &&
+      (query.origin === undefined || r.origin === query.origin) &&
+      (query.queue === undefined || r.queue === query.queue) &&
+      words.every((w) => r.haystack.includes(w)),
+  );
+  const compare = comparator(query.sort, query.descending);
+  // Name breaks ties, so that a page boundary is stable between two requests.
+  matched.sort((a, b) => compare(a, b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const page = matched.slice(query.offset, query.offset + query.limit).map(({ haystack: _h, ...row }) => row);
+  return { nowMs, total: rows.length, matched: matched.length, offset: query.offset, limit: query.limit, rows: page };
+}

@@ -1,0 +1,103 @@
+/**
+ * The dashboard's logins: the API token, typed once into the login form, buys a session held in
+ * this process's memory (a random id in an HttpOnly, SameSite=Strict cookie) with its own CSRF
+ * token, which every write must send back in a header. Sessions expire; a restart forgets them
+ * (log in again). Nothing here is stored in Redis: each replica has its own.
+ */
+import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+
+export const SESSION_COOKIE = 'tsbeat_session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+interface Session {
+  readonly csrf: string;
+  expiresMs: number;
+}
+
+/** Compared as SHA-256 digests: equal lengths for timingSafeEqual, and no length leaked. */
+export function tokensEqual(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+function cookieValue(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+export class Sessions {
+  private readonly held = new Map<string, Session>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxSessions: number,
+    private readonly now: () => number,
+  ) {}
+
+  /** Opens a session; returns the Set-Cookie value and the CSRF token. */
+  open(secure: boolean): { cookie: string; csrf: string } {
+    this.sweep();
+    if (this.held.size >= this.maxSessions) {
+      // The oldest goes: a flood of logins (each needs the token) cannot grow the map without end.
+      const oldest = this.held.keys().next().value;
+      if (oldest !== undefined) this.held.delete(oldest);
+    }
+    const id = randomBytes(32).toString('base64url');
+    const csrf = randomBytes(32).toString('base64url');
+    this.held.set(id, { csrf, expiresMs: this.now() + this.ttlMs });
+    const maxAge = Math.floor(this.ttlMs / 1000);
+    const cookie = `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
+    return { cookie, csrf };
+  }
+
+  /** The request's live session, if any (and its expiry moved on: the session slides while used). */
+  find(req: IncomingMessage): { id: string; csrf: string } | undefined {
+    const id = cookieValue(req, SESSION_COOKIE);
+    if (id === undefined) return undefined;
+    const session = this.held.get(id);
+    if (session === undefined) return undefined;
+    const nowMs = this.now();
+    if (session.expiresMs <= nowMs) {
+      this.held.delete(id);
+      return undefined;
+    }
+    session.expiresMs = nowMs + this.ttlMs;
+    return { id, csrf: session.csrf };
+  }
+
+  close(req: IncomingMessage): string {
+    const id = cookieValue(req, SESSION_COOKIE);
+    if (id !== undefined) this.held.delete(id);
+    return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
+  }
+
+  /** A write is allowed with a live session whose CSRF token the request sends back. */
+  authorizes(req: IncomingMessage): boolean {
+    const session = this.find(req);
+    const sent = req.headers[CSRF_HEADER];
+    return session !== undefined && typeof sent === 'string' && tokensEqual(sent, session.csrf);
+  }
+
+  private sweep(): void {
+    const nowMs = this.now();
+    for (const [id, session] of this.held) if (session.expiresMs <= nowMs) this.held.delete(id);
+  }
+}
+
+/**
+ * The Origin check of a write: a browser sends Origin on every POST, PUT and DELETE; it must be
+ * this server's own (scheme and host as the request names them). Absent (a non-browser client
+ * holding the session cookie and CSRF token) passes: the CSRF token is the check that counts.
+ */
+export function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  const host = req.headers.host;
+  if (host === undefined) return false;
+  return origin === `http://${host}` || origin === `https://${host}`;
+}

@@ -1,0 +1,94 @@
+/**
+ * What the dashboard (src/dashboard/) reads and writes, taken from the running service: the entries
+ * in force (the config file's and the runtime catalog's), their status as /status computes it, the
+ * deployment (leader, lock, connections) and the control keys that `beat pause/resume/trigger` use.
+ */
+import type { Redis } from 'ioredis';
+import { ENV } from '../base/defaults.js';
+import { VERSION } from '../base/version.js';
+import type { MessageEnv } from '../celery/message.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { buildStatus } from '../control/status.js';
+import type { DashboardSources, EntriesApi } from '../dashboard/routes.js';
+import type { StatusEntry } from '../dashboard/entry-rows.js';
+import type { Clock } from '../ports/clock.js';
+import type { ControlStore } from '../redis/control-store.js';
+import type { RedisStateStore } from '../redis/state-store.js';
+import type { EntryCatalog } from '../runtime/entry-catalog.js';
+import { warningsOf } from './deployment-watch.js';
+import type { DeploymentWatch } from './deployment-watch.js';
+
+export interface DashboardInputs {
+  readonly instanceId: string;
+  readonly clock: Clock;
+  readonly supervisor: { readonly config: ResolvedConfig; readonly leading: boolean };
+  readonly catalog: Pick<EntryCatalog, 'entries' | 'problems'>;
+  readonly states: Pick<RedisStateStore, 'readAll'>;
+  readonly control: Pick<ControlStore, 'paused' | 'leader' | 'setPaused' | 'requestTrigger' | 'wasTriggered'>;
+  readonly redis: { readonly status: string };
+  /** The client that holds the lock key (the first of a Redlock quorum). */
+  readonly lockClient: Pick<Redis, 'pttl'>;
+  readonly lockKey: string;
+  readonly publishing: { readonly status: string };
+  readonly watch: Pick<DeploymentWatch, 'current'>;
+  readonly messageEnv: MessageEnv;
+  /** The API token; by default BEAT_API_TOKEN's value (the entries API's --api-token-file joins here). */
+  readonly apiToken?: () => string | undefined;
+  readonly entriesApi?: EntriesApi;
+}
+
+const envToken = (): string | undefined => process.env[ENV.apiToken] || undefined;
+
+export function dashboardSources(inputs: DashboardInputs): DashboardSources {
+  const { supervisor, clock } = inputs;
+  return {
+    instanceId: inputs.instanceId,
+    version: VERSION,
+    now: () => clock.now(),
+    snapshot: async () => {
+      const config = supervisor.config;
+      const names = new Set(config.entries.map((e) => e.name));
+      const entries = [...config.entries, ...inputs.catalog.entries().filter((e) => !names.has(e.name))];
+      const [states, paused, leader] = await Promise.all([inputs.states.readAll(), inputs.control.paused(), inputs.control.leader()]);
+      const nowMs = clock.now();
+      const status = buildStatus({
+        config: { ...config, entries },
+        states,
+        paused,
+        leader,
+        self: { instance: inputs.instanceId, role: supervisor.leading ? 'leader' : 'standby' },
+        nowMs,
+      });
+      const invalid = inputs.catalog.problems().map((p) => ({
+        name: p.name,
+        origin: p.origin,
+        problems: p.problems.map(({ path, message }) => ({ path, message })),
+      }));
+      return {
+        config,
+        entries,
+        invalid,
+        status: new Map(status.entries.map((e) => [e.name, e as StatusEntry])),
+        nowMs,
+      };
+    },
+    deployment: async () => {
+      const [leader, ttl] = await Promise.all([inputs.control.leader(), inputs.lockClient.pttl(inputs.lockKey)]);
+      const nowMs = clock.now();
+      return {
+        deployment: supervisor.config.name,
+        role: supervisor.leading ? 'leader' : 'standby',
+        leader: leader ? { instance: leader.instance, since: new Date(leader.sinceMs).toISOString() } : null,
+        lockExpiresInMs: ttl >= 0 ? ttl : null,
+        redis: `Redis ${inputs.redis.status}`,
+        broker: inputs.publishing.status,
+        warnings: warningsOf(inputs.watch.current),
+        nowMs,
+      };
+    },
+    control: inputs.control,
+    messageEnv: inputs.messageEnv,
+    apiToken: inputs.apiToken ?? envToken,
+    ...(inputs.entriesApi === undefined ? {} : { entriesApi: inputs.entriesApi }),
+  };
+}

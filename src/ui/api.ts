@@ -1,0 +1,52 @@
+/** The dashboard's own API (/ui/api/…), and the session's CSRF token that every write sends back. */
+import type { ErrorWire } from '../dashboard/wire.js';
+
+let csrf: string | null = null;
+
+export function setCsrf(token: string | null): void {
+  csrf = token;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorWire,
+  ) {
+    super(body.error);
+  }
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrf !== null) headers['x-csrf-token'] = csrf;
+  const res = await fetch(path, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? null : JSON.parse(text);
+  } catch {
+    parsed = { error: text, code: 'not_json' };
+  }
+  if (!res.ok) {
+    const err = parsed as Partial<ErrorWire> | null;
+    throw new ApiError(res.status, {
+      error: typeof err?.error === 'string' ? err.error : `${res.status} ${res.statusText}`,
+      code: typeof err?.code === 'string' ? err.code : String(res.status),
+      ...(Array.isArray(err?.problems) ? { problems: err.problems } : {}),
+    });
+  }
+  return parsed as T;
+}
+
+export const get = <T>(path: string): Promise<T> => call<T>('GET', path);
+export const post = <T>(path: string, body?: unknown): Promise<T> => call<T>('POST', path, body ?? {});
+export const put = <T>(path: string, body: unknown): Promise<T> => call<T>('PUT', path, body);
+export const del = <T>(path: string): Promise<T> => call<T>('DELETE', path);
+
+export const entryPath = (name: string): string => `/ui/api/entries/${encodeURIComponent(name)}`;

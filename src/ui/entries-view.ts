@@ -1,0 +1,212 @@
+/** The entry list: search, filters, sortable columns and pages, each page fetched from /ui/api/entries. */
+import { get } from './api.js';
+import { fill, h, relative } from './dom.js';
+import type { PageWire, RowWire } from '../dashboard/wire.js';
+
+const PAGE = 100;
+
+interface ListState {
+  q: string;
+  state: string;
+  origin: string;
+  queue: string;
+  sort: string;
+  desc: boolean;
+  offset: number;
+}
+
+const state: ListState = { q: '', state: '', origin: '', queue: '', sort: 'name', desc: false, offset: 0 };
+
+const COLUMNS: readonly (readonly [key: string, label: string])[] = [
+  ['name', 'Name'],
+  ['origin', 'Source'],
+  ['task', 'Task'],
+  ['queue', 'Queue'],
+  ['schedule', 'Schedule'],
+  ['zone', 'Zone'],
+  ['next', 'Next run'],
+  ['last', 'Last run'],
+  ['state', 'State'],
+];
+const SORTABLE = new Set(['name', 'origin', 'task', 'queue', 'zone', 'next', 'last', 'state']);
+
+function query(): string {
+  const p = new URLSearchParams({ offset: String(state.offset), limit: String(PAGE), sort: state.sort });
+  if (state.desc) p.set('desc', '1');
+  if (state.q) p.set('q', state.q);
+  if (state.state) p.set('state', state.state);
+  if (state.origin) p.set('origin', state.origin);
+  if (state.queue) p.set('queue', state.queue);
+  return p.toString();
+}
+
+/** The outcome fields /status gives, as one short text (the run-outcome fields, whatever they are called). */
+export function outcomeText(row: RowWire): string {
+  const o = row.outcome;
+  if (o === null) return '';
+  for (const key of ['lastOutcome', 'outcome', 'lastState', 'lastResult']) {
+    const v = o[key];
+    if (typeof v === 'string') return v;
+    if (v !== null && typeof v === 'object' && typeof (v as { state?: unknown }).state === 'string') return (v as { state: string }).state;
+  }
+  return '';
+}
+
+function stateBadge(row: RowWire): HTMLElement {
+  return h('span', { class: `badge ${row.state}` }, row.state);
+}
+
+function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
+  const outcome = outcomeText(row);
+  return h(
+    'tr',
+    { 'data-entry': row.name },
+    h('td', { 'data-label': 'Name' }, h('a', { href: `#/entry/${encodeURIComponent(row.name)}`, class: 'entry-link' }, row.name)),
+    h('td', { 'data-label': 'Source' }, row.origin),
+    h('td', { 'data-label': 'Task' }, h('code', {}, row.task)),
+    h('td', { 'data-label': 'Queue' }, row.queue),
+    h(
+      'td',
+      { 'data-label': 'Schedule' },
+      row.problems.length > 0 ? row.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : row.schedule,
+    ),
+    h('td', { 'data-label': 'Zone' }, row.zone),
+    h(
+      'td',
+      { 'data-label': 'Next run' },
+      row.next === null || row.nextMs === null
+        ? '—'
+        : h('time', { datetime: row.next, title: row.next }, `${row.next.slice(0, 19).replace('T', ' ')} (${relative(row.nextMs, nowMs)})`),
+    ),
+    h(
+      'td',
+      { 'data-label': 'Last run' },
+      row.last === null ? '—' : `${row.last.slice(0, 19).replace('T', ' ')}${row.lastBy === 'trigger' ? ' (trigger)' : ''}`,
+      outcome ? h('span', { class: `outcome ${outcome.toLowerCase()}` }, ` ${outcome}`) : null,
+    ),
+    h('td', { 'data-label': 'State' }, stateBadge(row)),
+  );
+}
+
+export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
+  const table = h('table', { class: 'entries' });
+  const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
+  const pager = h('div', { class: 'pager' });
+  let timer: number | undefined;
+  const later = (): void => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(() => {
+      state.offset = 0;
+      void refresh();
+    }, 200);
+  };
+  const select = (label: string, key: 'state' | 'origin', options: string[]): HTMLLabelElement =>
+    h(
+      'label',
+      {},
+      `${label} `,
+      h(
+        'select',
+        {
+          name: key,
+          onchange: (e: Event) => {
+            state[key] = (e.target as HTMLSelectElement).value;
+            state.offset = 0;
+            void refresh();
+          },
+        },
+        ...['', ...options].map((o) => h('option', { value: o, selected: state[key] === o }, o === '' ? 'any' : o)),
+      ),
+    );
+  const search = h('input', {
+    type: 'search',
+    name: 'q',
+    placeholder: 'name, task or queue',
+    'aria-label': 'Search entries by name, task or queue',
+    value: state.q,
+    oninput: (e: Event) => {
+      state.q = (e.target as HTMLInputElement).value;
+      later();
+    },
+  });
+  const queue = h('input', {
+    type: 'text',
+    name: 'queue',
+    placeholder: 'queue',
+    'aria-label': 'Only entries of this queue',
+    value: state.queue,
+    oninput: (e: Event) => {
+      state.queue = (e.target as HTMLInputElement).value.trim();
+      later();
+    },
+  });
+  fill(
+    root,
+    h('h1', {}, 'Entries'),
+    h(
+      'div',
+      { class: 'filters' },
+      search,
+      queue,
+      select('State', 'state', ['active', 'paused', 'disabled', 'invalid']),
+      select('Source', 'origin', ['file', 'store', 'redbeat', 'django']),
+    ),
+    summary,
+    h('div', { class: 'table-wrap' }, table),
+    pager,
+  );
+
+  const header = (): HTMLTableSectionElement =>
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ...COLUMNS.map(([key, label]) => {
+          if (!SORTABLE.has(key)) return h('th', { scope: 'col' }, label);
+          const active = state.sort === key;
+          return h(
+            'th',
+            { scope: 'col', 'aria-sort': active ? (state.desc ? 'descending' : 'ascending') : 'none' },
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'sort',
+                onclick: () => {
+                  if (state.sort === key) state.desc = !state.desc;
+                  else {
+                    state.sort = key;
+                    state.desc = false;
+                  }
+                  void refresh();
+                },
+              },
+              label,
+              active ? (state.desc ? ' ▼' : ' ▲') : '',
+            ),
+          );
+        }),
+      ),
+    );
+
+  const refresh = async (): Promise<void> => {
+    const page = await get<PageWire>(`/ui/api/entries?${query()}`);
+    table.replaceChildren(header(), h('tbody', {}, ...page.rows.map((r) => rowView(r, page.nowMs))));
+    const last = Math.min(page.offset + page.rows.length, page.matched);
+    summary.textContent =
+      page.matched === 0
+        ? `No entry matches (of ${page.total}).`
+        : `${page.offset + 1}–${last} of ${page.matched} matching (${page.total} entries)`;
+    const move = (offset: number) => () => {
+      state.offset = offset;
+      void refresh();
+    };
+    pager.replaceChildren(
+      h('button', { type: 'button', disabled: page.offset === 0, onclick: move(Math.max(0, page.offset - PAGE)) }, '← Previous'),
+      h('button', { type: 'button', disabled: last >= page.matched, onclick: move(page.offset + PAGE) }, 'Next →'),
+    );
+  };
+  return { refresh };
+}

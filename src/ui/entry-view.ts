@@ -1,0 +1,205 @@
+/** One entry's page: state, actions, next fires (DST changes marked), definition, message, history, and the editor of a runtime entry. */
+import { ApiError, del, entryPath, get, post, put } from './api.js';
+import { fill, h, jsonBlock, relative } from './dom.js';
+import { outcomeText } from './entries-view.js';
+import type { DetailWire, OverviewWire } from '../dashboard/wire.js';
+
+export interface Notice {
+  (text: string, kind?: 'ok' | 'error'): void;
+}
+
+export function errorText(error: unknown): string {
+  if (error instanceof ApiError) {
+    const problems = error.body.problems ?? [];
+    return [error.body.error, ...problems.map((p) => `${p.path}: ${p.message}`)].join('\n');
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+function actions(detail: DetailWire, overview: OverviewWire, notice: Notice, reload: () => Promise<void>): HTMLElement {
+  const name = detail.row.name;
+  if (overview.actions !== 'on') {
+    return h(
+      'p',
+      { class: 'hint' },
+      overview.actions === 'off'
+        ? 'Read-only: start beat run with --api-token-file PATH (or BEAT_API_TOKEN) to pause, resume and trigger from here.'
+        : 'Log in with the API token (top right) to pause, resume or trigger this entry.',
+    );
+  }
+  const run = async (verb: 'pause' | 'resume' | 'trigger'): Promise<void> => {
+    try {
+      const answer = await post<{ published?: boolean; taskId?: string }>(`${entryPath(name)}/${verb}`);
+      if (verb === 'trigger')
+        notice(
+          answer.published === true
+            ? `Triggered: task id ${answer.taskId}`
+            : `Trigger requested (task id ${answer.taskId}); no leader has published it yet`,
+        );
+      else notice(verb === 'pause' ? 'Paused' : 'Resumed');
+      await reload();
+    } catch (error) {
+      notice(errorText(error), 'error');
+    }
+  };
+  const act = (verb: 'pause' | 'resume' | 'trigger') => (): void => void run(verb);
+  const paused = detail.row.state === 'paused';
+  return h(
+    'div',
+    { class: 'actions' },
+    paused
+      ? h('button', { type: 'button', class: 'act', 'data-action': 'resume', onclick: act('resume') }, 'Resume')
+      : h(
+          'button',
+          { type: 'button', class: 'act', 'data-action': 'pause', onclick: act('pause'), disabled: detail.row.state !== 'active' },
+          'Pause',
+        ),
+    h(
+      'button',
+      { type: 'button', class: 'act', 'data-action': 'trigger', onclick: act('trigger'), disabled: detail.row.state === 'invalid' },
+      'Trigger now',
+    ),
+  );
+}
+
+/** The editor of a runtime-store entry: its definition as JSON, sent to the entries API; its problems shown as the API names them. */
+export function entryEditor(name: string | null, initial: unknown, notice: Notice, done: (name: string | null) => void): HTMLElement {
+  const nameInput = h('input', {
+    type: 'text',
+    name: 'name',
+    required: true,
+    'aria-label': 'Entry name',
+    value: name ?? '',
+    readonly: name !== null,
+  });
+  const text = h('textarea', { name: 'definition', rows: '12', 'aria-label': 'Entry definition (JSON)', spellcheck: 'false' });
+  text.value = JSON.stringify(initial, null, 2);
+  const problems = h('pre', { class: 'problems', role: 'alert' });
+  const save = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    problems.textContent = '';
+    let body: unknown;
+    try {
+      body = JSON.parse(text.value);
+    } catch (error) {
+      problems.textContent = `Not JSON: ${(error as Error).message}`;
+      return;
+    }
+    const target = nameInput.value.trim();
+    try {
+      await put(entryPath(target), body);
+      notice(`Saved ${target}`);
+      done(target);
+    } catch (error) {
+      problems.textContent = errorText(error);
+    }
+  };
+  return h(
+    'form',
+    { class: 'editor', onsubmit: (e: Event) => void save(e) },
+    h('label', {}, 'Name ', nameInput),
+    h('label', {}, 'Definition (JSON) ', text),
+    problems,
+    h(
+      'div',
+      { class: 'actions' },
+      h('button', { type: 'submit' }, 'Save'),
+      h('button', { type: 'button', onclick: () => done(name) }, 'Cancel'),
+    ),
+  );
+}
+
+export async function entryView(root: HTMLElement, name: string, overview: OverviewWire, notice: Notice): Promise<void> {
+  const detail = await get<DetailWire>(entryPath(name));
+  const reload = (): Promise<void> => entryView(root, name, overview, notice);
+  const row = detail.row;
+  const nowMs = overview.nowMs;
+  const outcome = outcomeText(row);
+  const editing = h('div', {});
+  const editButtons =
+    detail.editable && overview.actions === 'on'
+      ? h(
+          'div',
+          { class: 'actions' },
+          h(
+            'button',
+            {
+              type: 'button',
+              onclick: () => {
+                const { name: _n, origin: _o, ...definition } = detail.definition;
+                editing.replaceChildren(entryEditor(name, definition, notice, () => void reload()));
+              },
+            },
+            'Edit',
+          ),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'danger',
+              onclick: () => {
+                if (!window.confirm(`Delete the runtime entry "${name}"?`)) return;
+                del(entryPath(name))
+                  .then(() => {
+                    notice(`Deleted ${name}`);
+                    location.hash = '#/';
+                  })
+                  .catch((error: unknown) => notice(errorText(error), 'error'));
+              },
+            },
+            'Delete',
+          ),
+        )
+      : null;
+  fill(
+    root,
+    h('p', {}, h('a', { href: '#/' }, '← All entries')),
+    h('h1', { class: 'entry-name' }, row.name),
+    h(
+      'dl',
+      { class: 'facts' },
+      ...(
+        [
+          ['Source', row.origin],
+          ['Task', row.task],
+          ['Queue', row.queue],
+          ['Schedule', row.schedule],
+          ['Zone', row.zone],
+          ['State', row.state],
+          ['Next run', row.next === null || row.nextMs === null ? '—' : `${row.next} (${relative(row.nextMs, nowMs)})`],
+          [
+            'Last run',
+            row.last === null ? '—' : `${row.last}${row.lastBy === 'trigger' ? ' (trigger)' : ''}${outcome ? ` — ${outcome}` : ''}`,
+          ],
+          ['Runs', String(row.runCount)],
+        ] as const
+      ).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+    ),
+    row.problems.length > 0 ? h('ul', { class: 'problems' }, ...row.problems.map((p) => h('li', {}, `${p.path}: ${p.message}`))) : null,
+    actions(detail, overview, notice, reload),
+    editButtons,
+    editing,
+    h('h2', {}, 'Next 20 runs'),
+    detail.fires.length === 0
+      ? h('p', {}, 'None coming.')
+      : h(
+          'ol',
+          { class: 'fires' },
+          ...detail.fires.map((f) =>
+            h(
+              'li',
+              {},
+              h('time', { datetime: f.at }, f.at),
+              f.offsetChange ? h('span', { class: 'dst' }, ` DST change: ${f.offsetChange}`) : null,
+            ),
+          ),
+        ),
+    h('h2', {}, 'Definition'),
+    jsonBlock(detail.definition),
+    h('h2', {}, 'Message of the next run'),
+    h('p', { class: 'hint' }, 'As the worker receives it (the form beat run --dry-run prints).'),
+    jsonBlock(detail.message),
+    h('h2', {}, 'History'),
+    detail.history === null ? h('p', { class: 'hint' }, 'No run history is recorded for this deployment.') : jsonBlock(detail.history),
+  );
+}

@@ -1,0 +1,254 @@
+/**
+ * The dashboard of `beat run --http`, in a real headless Chromium (Debian's, driven by
+ * playwright-core) against a real `beat run` on a private redis-server: what the page lists, that a
+ * pause clicked in the page stops the entry's runs in Redis, that a trigger publishes exactly one
+ * run, that writes without a login (or without the CSRF token, or from another Origin) are refused,
+ * that names and args full of HTML show as text, and that the page holds at 360 px. Screenshots of
+ * the main pages go to docs/ (shown in the README).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS } from '../../src/base/log-events.js';
+import { RedisEntryStore } from '../../src/redis/entry-store.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
+import type { BeatProcess } from '../support/beat-process.js';
+import type { PrivateRedis } from '../support/redis-server.js';
+import { httpPortOf, httpRequest, startPrivateRedis, uniqueName } from '../support/ops.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'dashboard-test-token-0123456789';
+const TASK = 'tsbeat_test.record';
+const XSS_NAME = '<script>alert("name")</script>';
+const XSS_ARG = '"><img src=x onerror=alert("arg")>';
+const DOCS = join(import.meta.dirname, '../../docs');
+
+/** Messages in a queue of the broker (a kombu list) published for `entry`, read from their headers. */
+async function publishedFor(redis: Redis, queue: string, entry: string): Promise<number> {
+  const items = await redis.lrange(queue, 0, -1);
+  return items.filter((text) => (JSON.parse(text) as { headers?: { beat_entry?: string } }).headers?.beat_entry === entry).length;
+}
+
+describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real beat run, private Redis)', () => {
+  const fleet = new BeatFleet();
+  const dir = new TempDir();
+  let server: PrivateRedis;
+  let redis: Redis;
+  let beat: BeatProcess;
+  let browser: Browser;
+  let base: string;
+  let name: string;
+  const dialogs: string[] = [];
+
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    redis = new Redis(server.url(0));
+    name = uniqueName('dashboard');
+    const file = dir.write(`${name}.json`, {
+      name,
+      broker: { url: server.url(0) },
+      maxInterval: '200ms',
+      lock: FAST_LOCK,
+      beatSchedule: {
+        tick: { task: TASK, schedule: 1 },
+        'daily-report': { task: 'reports.daily', schedule: { crontab: { minute: '30', hour: '4' } }, options: { queue: 'reports' } },
+        'berlin-morning': { task: TASK, schedule: { crontab: { minute: '0', hour: '7' } }, timezone: 'Europe/Berlin' },
+        [XSS_NAME]: { task: TASK, schedule: 3600, args: [XSS_ARG], kwargs: { note: '<b>bold</b>' } },
+        off: { task: TASK, schedule: 60, enabled: false },
+      },
+    });
+    beat = fleet.spawn({ config: file, label: 'dashboard', args: ['--http', '127.0.0.1:0'], env: { BEAT_API_TOKEN: TOKEN } });
+    await beat.waitForEvent(EVENTS.lockAcquired, 15_000);
+    base = `http://127.0.0.1:${await httpPortOf(beat)}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await fleet.killAll();
+    redis?.disconnect();
+    await server?.stop();
+    dir.remove();
+  });
+
+  async function open(width = 1280, height = 900): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width, height } });
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await page.goto(`${base}/`);
+    await page.locator('tr[data-entry="tick"]').waitFor({ timeout: 15_000 });
+    return page;
+  }
+
+  async function login(page: Page): Promise<void> {
+    await page.fill('input[name="token"]', TOKEN);
+    await page.press('input[name="token"]', 'Enter');
+    await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: 10_000 });
+  }
+
+  it('lists every entry with its source, task, schedule in words, zone and state, with a strict CSP and no inline script', async () => {
+    const reply = await httpRequest(Number(new URL(base).port), '/');
+    expect(reply.status).toBe(200);
+    const csp = reply.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(reply.body).not.toMatch(/<script>(?!<\/script>)/);
+    const page = await open();
+    const names = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-entry')));
+    expect(names.sort()).toEqual([XSS_NAME, 'berlin-morning', 'daily-report', 'off', 'tick'].sort());
+    const daily = page.locator('tr[data-entry="daily-report"]');
+    await expect.poll(() => daily.locator('td[data-label="Queue"]').textContent()).toBe('reports');
+    expect(await daily.locator('td[data-label="Source"]').textContent()).toBe('file');
+    expect(await daily.locator('td[data-label="Schedule"]').textContent()).toMatch(/04:30|4:30/);
+    expect(await page.locator('tr[data-entry="berlin-morning"] td[data-label="Zone"]').textContent()).toBe('Europe/Berlin');
+    expect(await page.locator('tr[data-entry="off"] .badge').textContent()).toBe('disabled');
+    expect(await page.locator('tr[data-entry="tick"] td[data-label="Next run"]').textContent()).toMatch(
+      /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \((in \d+ s|now)\)/,
+    );
+    // Search narrows the list through the paged API.
+    await page.fill('input[name="q"]', 'reports.daily');
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
+    await page.fill('input[name="q"]', '');
+    await page.selectOption('select[name="state"]', 'disabled');
+    await expect.poll(() => page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-entry')))).toEqual(['off']);
+    await page.selectOption('select[name="state"]', '');
+    await page.locator('tr[data-entry="tick"]').waitFor();
+    await page.screenshot({ path: join(DOCS, 'dashboard-entries.png') });
+    await page.close();
+  }, 60_000);
+
+  it('lists the entries of the runtime store with their source, and an unreadable one as invalid with its problem', async () => {
+    const keys = schedulerKeys('tsbeat', name);
+    await new RedisEntryStore(redis, keys).write([{ op: 'put', name: 'store-hourly', entry: { task: 'store.task', schedule: 3600 } }], {
+      nowMs: Date.now(),
+    });
+    // A record written by hand, as the store's script would version it: the catalog finds it and cannot read it.
+    const version = await redis.incr(keys.entriesVersion);
+    await redis.multi().hset(keys.entries, 'store-broken', 'not a record').zadd(keys.entryChanges, version, 'store-broken').exec();
+    const page = await open();
+    const row = page.locator('tr[data-entry="store-hourly"]');
+    await row.waitFor({ timeout: 15_000 });
+    expect(await row.locator('td[data-label="Source"]').textContent()).toBe('store');
+    expect(await row.locator('td[data-label="Schedule"]').textContent()).toBe('every 1h');
+    const broken = page.locator('tr[data-entry="store-broken"]');
+    await broken.waitFor({ timeout: 15_000 });
+    expect(await broken.locator('.badge').textContent()).toBe('invalid');
+    expect(await broken.locator('td[data-label="Schedule"]').textContent()).toMatch(/not a tsbeat entry record/);
+    await new RedisEntryStore(redis, keys).write([{ op: 'delete', name: 'store-hourly' }], { nowMs: Date.now() });
+    await redis.hdel(keys.entries, 'store-broken');
+    await page.close();
+  }, 60_000);
+
+  it('shows an entry named and called with HTML as text: no element made of it, no dialog', async () => {
+    const page = await open();
+    const cell = page.locator('tbody a.entry-link', { hasText: XSS_NAME });
+    expect(await cell.textContent()).toBe(XSS_NAME);
+    await cell.click();
+    await page.locator('h1.entry-name').waitFor();
+    expect(await page.locator('h1.entry-name').textContent()).toBe(XSS_NAME);
+    // The args appear in the definition and in the message, as JSON text.
+    await expect.poll(() => page.locator('pre.json').first().textContent()).toContain('onerror=alert');
+    expect(await page.locator('main img, main script, main b').count()).toBe(0);
+    await sleep(500);
+    expect(dialogs).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('refuses writes without a login, without the CSRF token, and from another Origin; with none the page offers no actions', async () => {
+    const port = Number(new URL(base).port);
+    const keys = schedulerKeys('tsbeat', name);
+    const bare = await fetch(`${base}/ui/api/entries/tick/pause`, { method: 'POST' });
+    expect(bare.status).toBe(401);
+    expect(await bare.json()).toMatchObject({ code: 'login_required' });
+    const wrong = await fetch(`${base}/ui/api/login`, { method: 'POST', body: JSON.stringify({ token: 'not-it' }) });
+    expect(wrong.status).toBe(401);
+    const good = await fetch(`${base}/ui/api/login`, { method: 'POST', body: JSON.stringify({ token: TOKEN }) });
+    expect(good.status).toBe(200);
+    const cookie = (good.headers.get('set-cookie') ?? '').split(';')[0]!;
+    expect(good.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
+    const { csrf } = (await good.json()) as { csrf: string };
+    const noCsrf = await fetch(`${base}/ui/api/entries/tick/pause`, { method: 'POST', headers: { cookie } });
+    expect(noCsrf.status).toBe(403);
+    const otherOrigin = await fetch(`${base}/ui/api/entries/tick/pause`, {
+      method: 'POST',
+      headers: { cookie, 'x-csrf-token': csrf, origin: 'http://evil.example' },
+    });
+    expect(otherOrigin.status).toBe(403);
+    expect(await redis.sismember(keys.paused, 'tick')).toBe(0);
+    const page = await open();
+    await page.locator('a.entry-link', { hasText: 'tick' }).first().click();
+    await page.locator('h1.entry-name').waitFor();
+    expect(await page.locator('button.act').count()).toBe(0);
+    expect(await page.locator('p.hint').first().textContent()).toMatch(/Log in/);
+    expect((await httpRequest(port, '/healthz')).status).toBe(200);
+    await page.close();
+  }, 60_000);
+
+  it('pauses an entry from the page: its runs stop in Redis; resuming starts them again', async () => {
+    const keys = schedulerKeys('tsbeat', name);
+    const runCount = async (): Promise<number> => {
+      const text = await redis.hget(keys.state, 'tick');
+      return text === null ? 0 : (JSON.parse(text) as { n: number }).n;
+    };
+    await waitUntil('tick to run', async () => ((await runCount()) >= 2 ? true : undefined), 10_000);
+    const page = await open();
+    await login(page);
+    await page.locator('a.entry-link', { hasText: 'tick' }).first().click();
+    await page.locator('button[data-action="pause"]').click();
+    await page.locator('button[data-action="resume"]').waitFor({ timeout: 10_000 });
+    expect(await redis.sismember(keys.paused, 'tick')).toBe(1);
+    await sleep(600);
+    const before = await runCount();
+    await sleep(2500);
+    expect(await runCount()).toBe(before);
+    await page.locator('button[data-action="resume"]').click();
+    await page.locator('button[data-action="pause"]').waitFor({ timeout: 10_000 });
+    await waitUntil('tick to run again', async () => ((await runCount()) > before ? true : undefined), 10_000);
+    await page.close();
+  }, 60_000);
+
+  it('triggers an entry from the page: exactly one run is published', async () => {
+    expect(await publishedFor(redis, 'reports', 'daily-report')).toBe(0);
+    const page = await open();
+    await login(page);
+    await page.locator('a.entry-link', { hasText: 'daily-report' }).click();
+    await page.locator('button[data-action="trigger"]').click();
+    await page.locator('.notice.ok', { hasText: 'Triggered' }).waitFor({ timeout: 10_000 });
+    await sleep(1000);
+    // The message went to the entry's own queue (reports), once.
+    expect(await publishedFor(redis, 'reports', 'daily-report')).toBe(1);
+    await page.close();
+  }, 60_000);
+
+  it('shows the timeline and the deployment, and holds at 360 px wide', async () => {
+    const page = await open();
+    await page.goto(`${base}/#/timeline`);
+    await page.locator('.bars .bar').first().waitFor();
+    expect(await page.locator('.bars .bar').count()).toBe(60);
+    // tick runs every second: 60 in each minute but the first (partly past) and the last (perhaps cut).
+    const timeline = (await (await fetch(`${base}/ui/api/timeline`)).json()) as { capped: number; counts: number[] };
+    expect(timeline.capped).toBe(0);
+    expect(timeline.counts.slice(1, 59).filter((n: number) => n < 60)).toEqual([]);
+    await page.screenshot({ path: join(DOCS, 'dashboard-timeline.png') });
+    await page.goto(`${base}/#/entry/berlin-morning`);
+    await page.locator('ol.fires li').first().waitFor();
+    expect(await page.locator('ol.fires li').count()).toBe(20);
+    await page.screenshot({ path: join(DOCS, 'dashboard-entry.png') });
+    await page.goto(`${base}/#/deployment`);
+    const leader = await redis.hget(schedulerKeys('tsbeat', name).leader, 'instance');
+    await expect.poll(() => page.locator('dl.facts').textContent()).toContain(`${leader} since`);
+    await page.close();
+    const narrow = await open(360, 760);
+    const width = await narrow.evaluate('document.documentElement.scrollWidth');
+    expect(width).toBeLessThanOrEqual(360);
+    expect(await narrow.locator('tr[data-entry="tick"] td[data-label="Task"]').isVisible()).toBe(true);
+    await narrow.screenshot({ path: join(DOCS, 'dashboard-narrow.png') });
+    await narrow.close();
+  }, 60_000);
+});

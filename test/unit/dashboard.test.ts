@@ -1,0 +1,163 @@
+/**
+ * The dashboard's server-side pieces without a server: sessions and CSRF, the Origin check, the
+ * entry list's filter/sort/page, the next fires with their DST changes, the timeline's counts.
+ * The browser and the real process are in test/integration/dashboard.test.ts.
+ */
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { buildStatus } from '../../src/control/status.js';
+import { comingFires, timeline } from '../../src/dashboard/entry-detail.js';
+import { buildRows, queryRows } from '../../src/dashboard/entry-rows.js';
+import type { RowQuery, StatusEntry } from '../../src/dashboard/entry-rows.js';
+import { SESSION_COOKIE, Sessions, sameOrigin, tokensEqual } from '../../src/dashboard/sessions.js';
+
+function request(headers: Record<string, string>): IncomingMessage {
+  return { headers } as unknown as IncomingMessage;
+}
+
+describe('dashboard sessions', () => {
+  it('opens a session whose cookie and CSRF token authorize a write, until it expires or is closed', () => {
+    let now = 1_000_000;
+    const sessions = new Sessions(60_000, 10, () => now);
+    const { cookie, csrf } = sessions.open(false);
+    expect(cookie).toMatch(new RegExp(`^${SESSION_COOKIE}=[A-Za-z0-9_-]{43}; Path=/; HttpOnly; SameSite=Strict; Max-Age=60$`));
+    const id = cookie.split(';')[0]!;
+    expect(sessions.authorizes(request({ cookie: id, 'x-csrf-token': csrf }))).toBe(true);
+    expect(sessions.authorizes(request({ cookie: id }))).toBe(false);
+    expect(sessions.authorizes(request({ cookie: id, 'x-csrf-token': `${csrf}x` }))).toBe(false);
+    expect(sessions.authorizes(request({ cookie: `${SESSION_COOKIE}=guessed`, 'x-csrf-token': csrf }))).toBe(false);
+    // Used 50 s later: the session slides; 61 s after that use it has expired.
+    now += 50_000;
+    expect(sessions.find(request({ cookie: id }))).toBeDefined();
+    now += 59_000;
+    expect(sessions.find(request({ cookie: id }))).toBeDefined();
+    now += 61_000;
+    expect(sessions.find(request({ cookie: id }))).toBeUndefined();
+    const again = sessions.open(true);
+    expect(again.cookie).toMatch(/; Secure$/);
+    const closing = request({ cookie: again.cookie.split(';')[0]! });
+    expect(sessions.close(closing)).toMatch(/Max-Age=0/);
+    expect(sessions.find(closing)).toBeUndefined();
+  });
+
+  it('holds at most maxSessions, dropping the oldest', () => {
+    const sessions = new Sessions(60_000, 2, () => 0);
+    const first = sessions.open(false).cookie.split(';')[0]!;
+    sessions.open(false);
+    sessions.open(false);
+    expect(sessions.find(request({ cookie: first }))).toBeUndefined();
+  });
+
+  it('compares tokens exactly, whatever their lengths', () => {
+    expect(tokensEqual('secret', 'secret')).toBe(true);
+    expect(tokensEqual('secret', 'secre')).toBe(false);
+    expect(tokensEqual('', 'secret')).toBe(false);
+  });
+
+  it('accepts a write from its own Origin or none, refuses another', () => {
+    expect(sameOrigin(request({ host: '127.0.0.1:9808', origin: 'http://127.0.0.1:9808' }))).toBe(true);
+    expect(sameOrigin(request({ host: '127.0.0.1:9808' }))).toBe(true);
+    expect(sameOrigin(request({ host: '127.0.0.1:9808', origin: 'http://evil.example' }))).toBe(false);
+    expect(sameOrigin(request({ host: '127.0.0.1:9808', origin: 'http://127.0.0.1:9809' }))).toBe(false);
+  });
+});
+
+const config = parseConfig(
+  {
+    name: 'dash',
+    timezone: 'UTC',
+    beatSchedule: {
+      'b-hourly': { task: 'app.hourly', schedule: 3600, options: { queue: 'slow' } },
+      'a-minutely': { task: 'app.minutely', schedule: { crontab: { minute: '*' } } },
+      'c-off': { task: 'app.minutely', schedule: 60, enabled: false },
+      'd-berlin': { task: 'app.morning', schedule: { crontab: { minute: '0', hour: '7' } }, timezone: 'Europe/Berlin' },
+    },
+  },
+  'test',
+);
+const NOW = Date.parse('2027-03-20T10:00:30Z');
+
+function rows(paused: string[] = []) {
+  const status = buildStatus({
+    config,
+    states: new Map(),
+    paused: new Set(paused),
+    leader: undefined,
+    self: { instance: 't', role: 'cli' },
+    nowMs: NOW,
+  });
+  return buildRows({
+    config,
+    entries: config.entries,
+    invalid: [{ name: 'e-bad', origin: 'store', problems: [{ path: 'schedule', message: 'required' }] }],
+    status: new Map(status.entries.map((e) => [e.name, e as StatusEntry])),
+    nowMs: NOW,
+  });
+}
+
+const query = (q: Partial<RowQuery>): RowQuery => ({
+  q: '',
+  state: undefined,
+  origin: undefined,
+  queue: undefined,
+  sort: 'name',
+  descending: false,
+  offset: 0,
+  limit: 100,
+  ...q,
+});
+
+describe('dashboard entry rows', () => {
+  it('makes one row per entry and per invalid runtime entry, with queue, state and next run', () => {
+    const all = queryRows(rows(['a-minutely']), query({}), NOW);
+    expect(all.rows.map((r) => [r.name, r.origin, r.queue, r.state])).toEqual([
+      ['a-minutely', 'file', 'celery', 'paused'],
+      ['b-hourly', 'file', 'slow', 'active'],
+      ['c-off', 'file', 'celery', 'disabled'],
+      ['d-berlin', 'file', 'celery', 'active'],
+      ['e-bad', 'store', '', 'invalid'],
+    ]);
+    expect(all.rows.find((r) => r.name === 'd-berlin')?.next).toBe('2027-03-21T07:00:00+01:00');
+    expect(all.rows.find((r) => r.name === 'e-bad')?.problems).toEqual([{ path: 'schedule', message: 'required' }]);
+  });
+
+  it('filters by words of name, task or queue, by state, source and queue; sorts; pages', () => {
+    const r = rows();
+    const names = (q: Partial<RowQuery>) => queryRows(r, query(q), NOW).rows.map((x) => x.name);
+    expect(names({ q: 'APP.minutely' })).toEqual(['a-minutely', 'c-off']);
+    expect(names({ q: 'minutely off' })).toEqual(['c-off']);
+    expect(names({ q: 'slow' })).toEqual(['b-hourly']);
+    expect(names({ state: 'disabled' })).toEqual(['c-off']);
+    expect(names({ origin: 'store' })).toEqual(['e-bad']);
+    expect(names({ queue: 'slow' })).toEqual(['b-hourly']);
+    // Next run: the minutely one first, then the hourly one (11:00:30), Berlin's 07:00 tomorrow; none last, either way.
+    expect(names({ sort: 'next' })).toEqual(['a-minutely', 'b-hourly', 'd-berlin', 'c-off', 'e-bad']);
+    expect(names({ sort: 'next', descending: true })).toEqual(['d-berlin', 'b-hourly', 'a-minutely', 'c-off', 'e-bad']);
+    expect(names({ sort: 'name', descending: true })).toEqual(['e-bad', 'd-berlin', 'c-off', 'b-hourly', 'a-minutely']);
+    const page = queryRows(r, query({ offset: 2, limit: 2 }), NOW);
+    expect([page.total, page.matched, page.rows.map((x) => x.name)]).toEqual([5, 5, ['c-off', 'd-berlin']]);
+  });
+});
+
+describe('dashboard fires and timeline', () => {
+  it('marks the DST change between two fires (Europe/Berlin moves to summer time on 2027-03-28)', () => {
+    const berlin = config.entries.find((e) => e.name === 'd-berlin')!;
+    const fires = comingFires(berlin, Date.parse('2027-03-21T06:00:00Z'), 20);
+    expect(fires).toHaveLength(20);
+    expect(fires[0]!.at).toBe('2027-03-21T07:00:00+01:00');
+    const changes = fires.filter((f) => f.offsetChange !== null);
+    expect(changes.map((f) => [f.at, f.offsetChange])).toEqual([['2027-03-28T07:00:00+02:00', 'UTC+01:00 → UTC+02:00']]);
+  });
+
+  it('counts the runs of the coming hour per minute', () => {
+    const r = rows();
+    const start = Date.parse('2027-03-20T10:00:00Z');
+    const t = timeline(r, new Map(config.entries.map((e) => [e.name, e])), start, 3_600_000, 60_000);
+    // a-minutely: every minute from 10:01; b-hourly: first at 11:00:30, outside the hour.
+    expect(t.counts).toHaveLength(60);
+    expect(t.counts[0]).toBe(0);
+    expect(t.counts.slice(1).every((n) => n === 1)).toBe(true);
+    expect(t.capped).toBe(0);
+  });
+});
