@@ -27,6 +27,8 @@ import type { DetailWire, EntryStateName, OverviewWire } from './wire.js';
 
 /** The entries API (GET/PUT/DELETE /api/entries/NAME), as the dashboard calls it for a logged-in user. */
 export interface EntriesApi {
+  /** A runtime entry as it was written (what the editor starts from), or undefined. */
+  stored(name: string): Promise<unknown>;
   /** Creates or replaces a runtime entry; `body` as the API takes it. Answers the API's status and JSON. */
   put(name: string, body: unknown): Promise<{ status: number; body: unknown }>;
   remove(name: string): Promise<{ status: number; body: unknown }>;
@@ -297,6 +299,7 @@ export class Dashboard {
           : messagePreview(entry, built.snapshot.config, this.sources.messageEnv, row.nextMs ?? nowMs, nowMs),
       history: Array.isArray(history) ? (history as unknown[]) : null,
       editable: row.origin === 'store' && this.sources.entriesApi !== undefined,
+      ...(row.origin === 'store' && this.sources.entriesApi !== undefined ? { stored: await this.sources.entriesApi.stored(name) } : {}),
     };
   }
 

@@ -66,6 +66,8 @@ export interface DetailWire {
   readonly history: readonly unknown[] | null;
   /** Runtime entries may be edited and deleted through the entries API. */
   readonly editable: boolean;
+  /** A runtime-store entry as it was written: what its editor starts from. */
+  readonly stored?: unknown;
 }
 
 export interface TimelineWire {

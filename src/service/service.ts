@@ -190,7 +190,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             watch,
             messageEnv: messageEnv(),
             apiToken: () => options.httpAccess?.token,
-            entriesApi: dashboardEntriesApi(entries),
+            entriesApi: dashboardEntriesApi(entries, entryStore),
           }),
           log,
         )
@@ -289,7 +289,7 @@ function writeBackSink(django: DjangoSource | undefined, now: () => number): Sch
 }
 
 /** The dashboard's create, edit and delete of runtime entries, answered as the entries API answers them. */
-function dashboardEntriesApi(entries: EntriesHandlers): EntriesApi {
+function dashboardEntriesApi(entries: EntriesHandlers, store: RedisEntryStore): EntriesApi {
   const answer = async (call: () => Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> => {
     try {
       return await call();
@@ -300,6 +300,7 @@ function dashboardEntriesApi(entries: EntriesHandlers): EntriesApi {
     }
   };
   return {
+    stored: async (name) => (await store.get(name))?.entry,
     put: (name, body) =>
       answer(async () => {
         const { created, entry } = await entries.put(name, body, 'dashboard');

@@ -126,8 +126,9 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
             {
               type: 'button',
               onclick: () => {
-                const { name: _n, origin: _o, ...definition } = detail.definition;
-                editing.replaceChildren(entryEditor(name, definition, notice, () => void reload()));
+                // The entry as it was written (the config-file form), not as tsbeat resolved it.
+                const { name: _n, origin: _o, ...resolved } = detail.definition;
+                editing.replaceChildren(entryEditor(name, detail.stored ?? resolved, notice, () => void reload()));
               },
             },
             'Edit',
