@@ -6,6 +6,7 @@
  * 408/429 (the receiver will not take it). Nothing here ever waits on the scheduler or blocks it.
  */
 import { DEFAULTS } from '../base/defaults.js';
+import { PokedLoop } from '../base/poked-loop.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -50,47 +51,26 @@ export const httpSend: Send = async (delivery, timeoutMs) => {
 };
 
 export class AlertDeliverer {
-  private timer: NodeJS.Timeout | undefined;
-  private busy: Promise<void> | undefined;
-  private again = false;
-  private running = false;
+  private readonly loop: PokedLoop;
   private lastError: string | undefined;
   private readonly send: Send;
 
   constructor(private readonly options: AlertDelivererOptions) {
     this.send = options.send ?? httpSend;
+    this.loop = new PokedLoop({ intervalMs: DEFAULTS.alertPollMs, run: () => this.look(), runAtStart: true, unref: true });
   }
 
   start(): void {
-    this.running = true;
-    this.poke();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    await this.busy;
+    await this.loop.stop();
   }
 
   /** Looks now (new deliveries were added), or as soon as the look in progress ends. */
   poke(): void {
-    if (!this.running) return;
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.busy = this.look().finally(() => {
-      this.busy = undefined;
-      if (!this.running) return;
-      if (this.again) {
-        this.again = false;
-        this.poke();
-      } else {
-        this.timer = setTimeout(() => this.poke(), DEFAULTS.alertPollMs);
-        this.timer.unref();
-      }
-    });
+    this.loop.poke();
   }
 
   private async look(): Promise<void> {
@@ -108,7 +88,7 @@ export class AlertDeliverer {
     }
     await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
     // A full batch: more may be due.
-    if (claimed.length === DEFAULTS.alertBatch) this.again = true;
+    if (claimed.length === DEFAULTS.alertBatch) this.loop.runAgain();
   }
 
   private async deliver(delivery: Delivery): Promise<void> {

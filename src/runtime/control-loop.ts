@@ -8,6 +8,7 @@ import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js'
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
+import { PokedLoop } from '../base/poked-loop.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -28,43 +29,24 @@ export interface ControlLoopOptions {
 }
 
 export class ControlLoop {
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
-  private busy: Promise<void> | undefined;
-  private again = false;
+  private readonly loop: PokedLoop;
   private lastError: string | undefined;
 
-  constructor(private readonly options: ControlLoopOptions) {}
+  constructor(private readonly options: ControlLoopOptions) {
+    this.loop = new PokedLoop({ intervalMs: options.intervalMs, run: () => this.check(), runAtStart: true });
+  }
 
   start(): void {
-    this.running = true;
-    this.poke();
+    this.loop.start();
   }
 
   /** Checks now (a CLI announced a change), or as soon as the check in progress ends. */
   poke(): void {
-    if (!this.running) return;
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.busy = this.check().finally(() => {
-      this.busy = undefined;
-      if (!this.running) return;
-      if (this.again) {
-        this.again = false;
-        this.poke();
-      } else {
-        this.timer = setTimeout(() => this.poke(), this.options.intervalMs);
-      }
-    });
+    this.loop.poke();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    await this.busy;
+    await this.loop.stop();
   }
 
   private async check(): Promise<void> {

@@ -9,6 +9,7 @@
  * leader's runner). A listener that fails gets everything again at the next look.
  */
 import type { ConfigProblem } from '../base/errors.js';
+import { PokedLoop } from '../base/poked-loop.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -57,6 +58,7 @@ interface SourceView {
 
 export class EntryCatalog {
   private readonly views: SourceView[];
+  private readonly loop: PokedLoop;
   private defaults: EntryDefaults;
   private staticNames: ReadonlySet<string>;
   /** The entries in force, by name. */
@@ -68,13 +70,10 @@ export class EntryCatalog {
   private listener: CatalogListener | undefined;
   /** The listener failed: hand it everything next time. */
   private resendAll = false;
-  private timer: NodeJS.Timeout | undefined;
-  private busy: Promise<void> | undefined;
-  private again = false;
-  private running = false;
 
   constructor(private readonly options: EntryCatalogOptions) {
     this.views = options.sources.map((source) => ({ source, cursor: undefined, held: new Map(), lastError: undefined }));
+    this.loop = new PokedLoop({ intervalMs: options.intervalMs, run: () => this.look(), runAtStart: false, unref: true });
     this.defaults = options.defaults;
     this.staticNames = options.staticNames;
   }
@@ -124,40 +123,16 @@ export class EntryCatalog {
   }
 
   start(): void {
-    if (!this.active) return;
-    this.running = true;
-    this.schedule();
+    if (this.active) this.loop.start();
   }
 
   /** Looks now (a source said something changed), or as soon as the look in progress ends. */
   poke(): void {
-    if (!this.running) return;
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.busy = this.look().finally(() => {
-      this.busy = undefined;
-      if (!this.running) return;
-      if (this.again) {
-        this.again = false;
-        this.poke();
-      } else {
-        this.schedule();
-      }
-    });
+    this.loop.poke();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    await this.busy;
-  }
-
-  private schedule(): void {
-    this.timer = setTimeout(() => this.poke(), this.options.intervalMs);
-    this.timer.unref();
+    await this.loop.stop();
   }
 
   private async look(): Promise<void> {

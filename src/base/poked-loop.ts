@@ -1,0 +1,66 @@
+/**
+ * A task run every `intervalMs` and at once when poked, never two at a time: a poke during a run
+ * makes one more run right after it. The control loop, the catalog of runtime entries and the alert
+ * sender all look at Redis this way (on a schedule, and sooner when told something changed).
+ */
+export interface PokedLoopOptions {
+  readonly intervalMs: number;
+  /** One look; failures are its own business (it must not reject). */
+  readonly run: () => Promise<void>;
+  /** Run at once on start (true) or first after one interval. */
+  readonly runAtStart: boolean;
+  /** Let the process exit while only this loop's timer is pending. */
+  readonly unref?: boolean;
+}
+
+export class PokedLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private busy: Promise<void> | undefined;
+  private again = false;
+  private running = false;
+
+  constructor(private readonly options: PokedLoopOptions) {}
+
+  start(): void {
+    this.running = true;
+    if (this.options.runAtStart) this.poke();
+    else this.schedule();
+  }
+
+  /** Runs now, or as soon as the run in progress ends. */
+  poke(): void {
+    if (!this.running) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.busy = this.options.run().finally(() => {
+      this.busy = undefined;
+      if (!this.running) return;
+      if (this.again) {
+        this.again = false;
+        this.poke();
+      } else {
+        this.schedule();
+      }
+    });
+  }
+
+  /** Asks for one more run after the one in progress (a run that found more to do than it took). */
+  runAgain(): void {
+    this.again = true;
+  }
+
+  /** Stops, after the run in progress. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.busy;
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => this.poke(), this.options.intervalMs);
+    if (this.options.unref === true) this.timer.unref();
+  }
+}
