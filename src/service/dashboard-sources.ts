@@ -15,6 +15,9 @@ import type { Clock } from '../ports/clock.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
+import { errorAnswer } from '../http/entries-api.js';
+import type { EntriesHandlers } from '../http/entries-api.js';
+import type { RedisEntryStore } from '../redis/entry-store.js';
 import { warningsOf } from './deployment-watch.js';
 import type { DeploymentWatch } from './deployment-watch.js';
 
@@ -90,5 +93,32 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
     messageEnv: inputs.messageEnv,
     apiToken: inputs.apiToken ?? envToken,
     ...(inputs.entriesApi === undefined ? {} : { entriesApi: inputs.entriesApi }),
+  };
+}
+
+/** The dashboard's create, edit and delete of runtime entries, answered as the entries API answers them. */
+export function dashboardEntriesApi(entries: EntriesHandlers, store: RedisEntryStore): EntriesApi {
+  const answer = async (call: () => Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> => {
+    try {
+      return await call();
+    } catch (error) {
+      const refused = errorAnswer(error);
+      if (refused === undefined) throw error;
+      return refused;
+    }
+  };
+  return {
+    stored: async (name) => (await store.get(name))?.entry,
+    put: (name, body) =>
+      answer(async () => {
+        const { created, entry } = await entries.put(name, body, 'dashboard');
+        return { status: created ? 201 : 200, body: entry };
+      }),
+    remove: (name) =>
+      answer(async () => {
+        if (!(await entries.remove(name, false, 'dashboard')))
+          return { status: 404, body: { error: `no runtime entry ${JSON.stringify(name)}`, code: 'UNKNOWN_ENTRY', problems: [] } };
+        return { status: 204, body: null };
+      }),
   };
 }

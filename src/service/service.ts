@@ -9,17 +9,15 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { startHttpServer } from '../http/server.js';
-import { NO_EVENTS, fanOutEvents } from '../ports/events.js';
+import { fanOutEvents } from '../ports/events.js';
 import { startAlerts } from './alerts.js';
 import { NO_OUTCOME_EVENTS } from '../ports/outcomes.js';
 import { trackingEvents } from '../outcomes/scheduler-events.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import { startOutcomes } from './outcomes.js';
 import { Dashboard } from '../dashboard/routes.js';
-import type { EntriesApi } from '../dashboard/routes.js';
-import { errorAnswer } from '../http/entries-api.js';
-import type { EntriesHandlers } from '../http/entries-api.js';
-import { dashboardSources } from './dashboard-sources.js';
+import { dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
+import { writeBackSink } from './django-write-back.js';
 import { ClockGuard } from '../redis/clock-guard.js';
 import { connectWithRetry, createRedisClient } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
@@ -32,7 +30,6 @@ import { EntryCatalog } from '../runtime/entry-catalog.js';
 import { createRedBeat } from '../redbeat/wiring.js';
 import { DjangoSource } from '../django/source.js';
 import type { EntrySource } from '../ports/entries.js';
-import type { SchedulerEvents } from '../ports/events.js';
 import { createPublishing, stateUrlFor } from '../publish/publishing.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
 import { entriesHandlers } from './entries-api.js';
@@ -268,49 +265,5 @@ function warnUnreadableOnce(log: Logger): (found: { key: string; field: string; 
       { event: EVENTS.stateUnreadable, key, entry: field },
       `the stored state of entry "${field}" in ${key} is not tsbeat's JSON (${JSON.stringify(text.slice(0, 60))}): the entry starts afresh from now, as if new, and the value is replaced by a first sighting (its start is quoted here). Nothing to do, unless its history matters: then stop beat and restore the value from a backup`,
     );
-  };
-}
-
-/**
- * The write-back of the django entries' runs (last_run_at, total_run_count) as a sink of scheduler
- * events: only the leader publishes, so only the leader writes them.
- */
-function writeBackSink(django: DjangoSource | undefined, now: () => number): SchedulerEvents[] {
-  const writeBack = django?.writeBack;
-  if (writeBack === undefined) return [];
-  return [
-    {
-      ...NO_EVENTS,
-      published: (run) => {
-        if (run.entry.origin === 'django') writeBack.record(run.entry.name, now());
-      },
-    },
-  ];
-}
-
-/** The dashboard's create, edit and delete of runtime entries, answered as the entries API answers them. */
-function dashboardEntriesApi(entries: EntriesHandlers, store: RedisEntryStore): EntriesApi {
-  const answer = async (call: () => Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> => {
-    try {
-      return await call();
-    } catch (error) {
-      const refused = errorAnswer(error);
-      if (refused === undefined) throw error;
-      return refused;
-    }
-  };
-  return {
-    stored: async (name) => (await store.get(name))?.entry,
-    put: (name, body) =>
-      answer(async () => {
-        const { created, entry } = await entries.put(name, body, 'dashboard');
-        return { status: created ? 201 : 200, body: entry };
-      }),
-    remove: (name) =>
-      answer(async () => {
-        if (!(await entries.remove(name, false, 'dashboard')))
-          return { status: 404, body: { error: `no runtime entry ${JSON.stringify(name)}`, code: 'UNKNOWN_ENTRY', problems: [] } };
-        return { status: 204, body: null };
-      }),
   };
 }
