@@ -241,11 +241,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     await page.fill('input[name="name"]', 'page-made');
     await page.fill('textarea[name="definition"]', JSON.stringify({ task: 'made.by.page', schedule: { cron: '0 6 * * *' } }));
     await page.getByRole('button', { name: 'Save' }).click();
-    await waitUntil('the entry in the store', async () => ((await store.get('page-made')) === undefined ? undefined : true), 10_000);
+    await waitUntil('the entry in the store', async () => ((await store.get('page-made')) === undefined ? undefined : true), 20_000);
     expect((await store.get('page-made'))?.entry).toEqual({ task: 'made.by.page', schedule: { cron: '0 6 * * *' } });
     await page.goto(`${base}/#/entry/page-made`);
     const firstFire = page.locator('ol.fires time').first();
-    await firstFire.waitFor({ timeout: 10_000 });
+    await firstFire.waitFor({ timeout: 20_000 });
     expect(await firstFire.textContent()).toMatch(/06:00:00/);
 
     // Edit: the editor starts from the entry as written; a bad schedule is refused with its path.
@@ -254,21 +254,21 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     expect(written).toEqual({ task: 'made.by.page', schedule: { cron: '0 6 * * *' } });
     await page.fill('textarea[name="definition"]', JSON.stringify({ task: 'made.by.page', schedule: { cron: '0 25 * * *' } }));
     await page.getByRole('button', { name: 'Save' }).click();
-    await page.locator('pre.problems', { hasText: 'schedule.cron' }).waitFor({ timeout: 10_000 });
+    await page.locator('pre.problems', { hasText: 'schedule.cron' }).waitFor({ timeout: 20_000 });
     expect((await store.get('page-made'))?.entry).toEqual({ task: 'made.by.page', schedule: { cron: '0 6 * * *' } });
     await page.fill('textarea[name="definition"]', JSON.stringify({ task: 'made.by.page', schedule: { cron: '15 9 * * *' } }));
     await page.getByRole('button', { name: 'Save' }).click();
     await waitUntil(
       'the edit in the store',
       async () => (JSON.stringify((await store.get('page-made'))?.entry).includes('15 9') ? true : undefined),
-      10_000,
+      20_000,
     );
     // The page shows what the replica's catalog holds (rows rebuilt at most every 2 s): look again until it follows.
     await waitUntil(
       'the next fires to follow the edit',
       async () => {
         await page.reload();
-        await firstFire.waitFor({ timeout: 10_000 });
+        await firstFire.waitFor({ timeout: 20_000 });
         return /09:15:00/.test((await firstFire.textContent()) ?? '') ? true : undefined;
       },
       20_000,
@@ -278,9 +278,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     page.removeAllListeners('dialog');
     page.on('dialog', (dialog) => void dialog.accept());
     await page.getByRole('button', { name: 'Delete' }).click();
-    await waitUntil('the entry gone from the store', async () => ((await store.get('page-made')) === undefined ? true : undefined), 10_000);
+    await waitUntil('the entry gone from the store', async () => ((await store.get('page-made')) === undefined ? true : undefined), 20_000);
     await page.close();
-  }, 60_000);
+  }, 120_000);
 
   it('shows the timeline and the deployment, and holds at 360 px wide', async () => {
     const page = await open();
