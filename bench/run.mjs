@@ -8,9 +8,11 @@
 //   npm run bench -- --no-celery       # tsbeat alone
 //   npm run bench -- --only burst --cpu-prof /tmp/prof   # a .cpuprofile per tsbeat process
 //   npm run bench -- --only burst --burst-sizes 10000 --no-celery
+//   npm run bench -- --only burst,accuracy --burst-sizes 10000 --accuracy-load 10000 --no-celery --result-backend
+//   npm run bench -- --only django     # side by side with django-celery-beat's DatabaseScheduler (bench/lib/django.mjs)
 //   npm run bench -- --help            # every option
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,24 +33,42 @@ import {
 } from './lib/procs.mjs';
 import { runtimeEntries } from './lib/runtime-entries.mjs';
 
+const RESULTS = new URL('./RESULTS.md', import.meta.url);
+
 // In the order they run (function declarations, hoisted from below).
-const workloads = { burst, idle, accuracy, startup, failover, entries, ceiling };
+const workloads = { burst, idle, accuracy, startup, failover, entries, ceiling, django };
 const WORKLOADS = Object.keys(workloads);
+/**
+ * Named with --only, never part of "everything": it needs PostgreSQL and Django (Debian's
+ * postgresql, python3-django-celery-beat) and takes about 10 minutes of its own.
+ */
+const OPT_IN = new Set(['django']);
 /** The burst sizes of a standard run (see fullRun). */
 const STANDARD_BURST_SIZES = '1000,10000,100000';
+/** The table sizes of a standard django run (see djangoSection). */
+const STANDARD_DJANGO_ROWS = '10000,100000';
 const USAGE = `usage: npm run bench [-- OPTIONS]
 
 Runs tsbeat and (when Debian's python3-celery is installed) Python's celery beat on the same
 workloads against the local Redis, and prints a Markdown table. A run of every workload at the
 standard sizes also writes bench/RESULTS.md.
 
-  --only LIST          workloads to run, comma-separated: ${WORKLOADS.join(', ')} (default: all)
+  --only LIST          workloads to run, comma-separated: ${WORKLOADS.join(', ')}
+                       (default: all but ${[...OPT_IN].join(', ')}, which runs only when named)
   --no-celery          tsbeat alone
   --db N               the Redis database the bench flushes and uses (default 7)
-  --idle-seconds S     length of each idle sample (default 30)
+  --idle-seconds S     length of each idle sample (default 30; django: at least this long, default 20,
+                       as its window also takes the wait for the burst's minute)
   --accuracy-seconds S length of the accuracy run (default 60)
   --burst-sizes LIST   burst sizes, comma-separated (default ${STANDARD_BURST_SIZES})
   --cpu-prof DIR       a .cpuprofile per tsbeat process, written to DIR
+  --result-backend     tsbeat follows run outcomes (resultBackend: database N+1, where no
+                       worker writes: every run stays pending and is polled)
+  --accuracy-load N    tsbeat's accuracy run has N more entries, each every 10 minutes, spread
+                       over them, a quarter of a second off the ticks, on another queue (default 0)
+  --django-rows LIST   django: table sizes, comma-separated (default ${STANDARD_DJANGO_ROWS}); a run at the
+                       standard sizes with DatabaseScheduler writes its section of bench/RESULTS.md
+  --django-port P      django: the private PostgreSQL's port (default 55440)
   -h, --help           this text
 `;
 
@@ -65,10 +85,15 @@ try {
       only: { type: 'string' },
       'no-celery': { type: 'boolean' },
       db: { type: 'string', default: '7' },
-      'idle-seconds': { type: 'string', default: '30' },
+      // No default here: the idle workload's is 30 s, the django workload's 20 s (see below).
+      'idle-seconds': { type: 'string' },
       'accuracy-seconds': { type: 'string', default: '60' },
       'cpu-prof': { type: 'string' },
+      'result-backend': { type: 'boolean' },
+      'accuracy-load': { type: 'string', default: '0' },
       'burst-sizes': { type: 'string', default: STANDARD_BURST_SIZES },
+      'django-rows': { type: 'string', default: STANDARD_DJANGO_ROWS },
+      'django-port': { type: 'string', default: '55440' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -91,20 +116,40 @@ if (only !== undefined) {
 }
 if (!/^\d+$/.test(values.db) || Number(values.db) > 15) usageError(`--db "${values.db}": expected a Redis database number from 0 to 15`);
 for (const option of ['idle-seconds', 'accuracy-seconds']) {
-  if (!(Number(values[option]) > 0)) usageError(`--${option} "${values[option]}": expected a positive number of seconds`);
+  if (values[option] !== undefined && !(Number(values[option]) > 0))
+    usageError(`--${option} "${values[option]}": expected a positive number of seconds`);
 }
 if (values['cpu-prof']) tsbeatNodeFlags.push('--cpu-prof', '--cpu-prof-dir', values['cpu-prof']);
 const burstSizes = values['burst-sizes'].split(',').map(Number);
 if (!burstSizes.every((n) => Number.isInteger(n) && n > 0)) {
   usageError(`--burst-sizes "${values['burst-sizes']}": expected positive whole numbers separated by commas, such as 1000,10000`);
 }
-/** Only a run of every workload at the standard sizes replaces bench/RESULTS.md. */
-const fullRun = values.only === undefined && values['burst-sizes'] === STANDARD_BURST_SIZES;
+const djangoRows = values['django-rows'].split(',').map(Number);
+if (!djangoRows.every((n) => Number.isInteger(n) && n > 0)) {
+  usageError(`--django-rows "${values['django-rows']}": expected positive whole numbers separated by commas, such as 10000,100000`);
+}
+if (!/^\d+$/.test(values['django-port']) || Number(values['django-port']) > 65535) {
+  usageError(`--django-port "${values['django-port']}": expected a TCP port number`);
+}
+/** Only a run of every workload at the standard sizes replaces bench/RESULTS.md's main table. */
+const fullRun =
+  values.only === undefined &&
+  values['burst-sizes'] === STANDARD_BURST_SIZES &&
+  !values['result-backend'] &&
+  values['accuracy-load'] === '0';
 const DB = Number(values.db);
 const BROKER = `redis://127.0.0.1:6379/${DB}`;
-const wants = (name) => only === undefined || only.has(name);
+if (values['result-backend'] && DB >= 15) usageError(`--result-backend uses database --db + 1: choose --db from 0 to 14`);
+/** With --result-backend: where tsbeat reads outcomes (no worker writes there, so every run stays pending). */
+const RESULT_BACKEND = values['result-backend'] ? `redis://127.0.0.1:6379/${DB + 1}` : undefined;
+/** The accuracy run's other entries (--accuracy-load). */
+const ACCURACY_LOAD = Number(values['accuracy-load']);
+if (!Number.isInteger(ACCURACY_LOAD) || ACCURACY_LOAD < 0)
+  usageError(`--accuracy-load "${values['accuracy-load']}": expected a whole number of entries, such as 10000`);
+const wants = (name) => (only === undefined ? !OPT_IN.has(name) : only.has(name));
 const withCelery = !values['no-celery'] && celeryInstalled();
 const redis = new Redis(BROKER);
+const resultRedis = RESULT_BACKEND === undefined ? undefined : new Redis(RESULT_BACKEND);
 const rows = [];
 const log = (text) => process.stderr.write(`${text}\n`);
 
@@ -118,12 +163,14 @@ function row(workload, tsbeat, celery, ratioText, target) {
 
 async function flush() {
   await redis.flushdb();
+  await resultRedis?.flushdb();
 }
 
 /** Writes a JSON config (parsed in milliseconds even with 100,000 entries). */
 function writeConfig(dir, name, entries) {
   const path = join(dir, 'beat.config.json');
-  writeFileSync(path, JSON.stringify({ name, broker: { url: BROKER }, beatSchedule: Object.fromEntries(entries) }));
+  const backend = RESULT_BACKEND === undefined ? {} : { resultBackend: RESULT_BACKEND };
+  writeFileSync(path, JSON.stringify({ name, broker: { url: BROKER }, ...backend, beatSchedule: Object.fromEntries(entries) }));
   return path;
 }
 
@@ -145,8 +192,20 @@ async function burstTsbeat(n) {
   ]);
   const child = spawnTsbeat(writeConfig(dir, `burst${n}`, entries));
   const arrivals = await watchArrivals(redis, ['celery'], n, at - Date.now() + 60_000);
+  // With --result-backend: proof that the leader did follow the runs (each recorded as pending in
+  // its entry's history, written after the burst), not merely that it was configured to.
+  let followed;
+  if (RESULT_BACKEND !== undefined) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    followed = await redis.scard(`tsbeat:{burst${n}}:runs:pending`);
+  }
   await stop(child);
-  return { first: arrivals.first - at, last: arrivals.last === undefined ? undefined : arrivals.last - at, count: arrivals.count };
+  return {
+    first: arrivals.first - at,
+    last: arrivals.last === undefined ? undefined : arrivals.last - at,
+    count: arrivals.count,
+    followed,
+  };
 }
 
 async function burstCelery(n, capMs) {
@@ -183,7 +242,9 @@ async function burst() {
           : `first ${fmtS(c.first)}, last ${fmtS(c.last)}`;
     }
     const target = n === 10_000 ? 'all within 0.25 s' : n === 100_000 ? 'all within 1.5 s' : '';
-    const tsText = ts.last === undefined ? `${ts.count} of ${n} (timed out)` : `first ${fmtS(ts.first)}, last ${fmtS(ts.last)}`;
+    const followedText = ts.followed === undefined ? '' : `; outcomes followed for ${ts.followed.toLocaleString('en')} entries`;
+    const tsText =
+      (ts.last === undefined ? `${ts.count} of ${n} (timed out)` : `first ${fmtS(ts.first)}, last ${fmtS(ts.last)}`) + followedText;
     row(`Burst ${n.toLocaleString('en')} due at once`, tsText, celeryText, ratio(c?.last ?? (c ? 240_000 : undefined), ts.last), target);
   }
 }
@@ -197,13 +258,14 @@ function idleEntries(n) {
   ]);
 }
 
-async function idleOne(n, impl) {
+/** `extraArgs`: more `beat run` options (`--http 127.0.0.1:0`: /metrics and the dashboard served, nobody asking). */
+async function idleOne(n, impl, extraArgs = []) {
   await flush();
   const dir = tempDir('bench-idle-');
-  const seconds = Number(values['idle-seconds']);
+  const seconds = Number(values['idle-seconds'] ?? 30);
   let child;
   if (impl === 'tsbeat') {
-    child = spawnTsbeat(writeConfig(dir, `idle${n}`, idleEntries(n)));
+    child = spawnTsbeat(writeConfig(dir, `idle${n}`, idleEntries(n)), extraArgs);
     await waitForLog(child, /beat\.start.*entries/, 60_000);
   } else {
     child = spawnCeleryBeat(
@@ -229,12 +291,25 @@ async function idle() {
     }
     const fmt = (s) => `${s.cpuPercent.toFixed(2)} % CPU, ${Math.round(s.rssMB)} MB peak (${Math.round(s.lastRssMB)} MB at the end)`;
     row(
-      `Idle, ${n.toLocaleString('en')} entries (${values['idle-seconds']} s)`,
+      `Idle, ${n.toLocaleString('en')} entries (${values['idle-seconds'] ?? 30} s)`,
       fmt(ts),
       c ? fmt(c) : 'not run (tsbeat alone)',
       c ? `${(c.rssMB / ts.rssMB).toFixed(1)}× memory` : '—',
       n === 10_000 ? '< 0.5 % CPU, < 100 MB' : '< 350 MB',
     );
+    if (n === 10_000) {
+      // The same with --http: /metrics and the dashboard served, and nobody asking. The dashboard
+      // runs no timer and builds nothing until a page asks; what --http adds is /metrics' samplers.
+      log(`idle ${n}: tsbeat --http`);
+      const served = await idleOne(n, 'tsbeat', ['--http', '127.0.0.1:0']);
+      row(
+        `Idle, ${n.toLocaleString('en')} entries, --http (dashboard and /metrics served, nobody asking; ${values['idle-seconds']} s)`,
+        fmt(served),
+        'n/a',
+        '—',
+        'dashboard adds no measurable CPU',
+      );
+    }
   }
 }
 
@@ -244,13 +319,38 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** The load's entries run every 10 minutes, spread over them: about 17 runs a second for 10,000. */
+const LOAD_PERIOD_S = 600;
+const LOAD_BASE_MS = Math.floor(Date.now() / 1000) * 1000 - LOAD_PERIOD_S * 1000;
+/**
+ * Where the grid of the accuracy run's entry `i` starts (an interval's grid starts at its
+ * startAt): 0 is the tick's, on whole seconds; the load's are spread over the period, a quarter of
+ * a second before or after a whole second.
+ */
+function loadGrid(i) {
+  if (i === 0) return new Date(LOAD_BASE_MS).toISOString();
+  const offsetMs = (i % LOAD_PERIOD_S) * 1000 + (Math.floor(i / LOAD_PERIOD_S) % 2 === 0 ? 250 : 750);
+  return new Date(LOAD_BASE_MS + offsetMs).toISOString();
+}
+
 async function accuracyOne(impl) {
   await flush();
   const dir = tempDir('bench-acc-');
   const seconds = Number(values['accuracy-seconds']);
   const child =
     impl === 'tsbeat'
-      ? spawnTsbeat(writeConfig(dir, 'accuracy', [['tick', { task: 'bench.tick', schedule: 1 }]]))
+      ? spawnTsbeat(
+          writeConfig(dir, 'accuracy', [
+            // With a load, the ticks fall on whole seconds and the load's runs a quarter of a
+            // second away from them: what is measured is the ticks beside a steady load and its
+            // bookkeeping, not a tick's place in a burst (that is the burst workload).
+            ['tick', { task: 'bench.tick', schedule: 1, ...(ACCURACY_LOAD > 0 ? { startAt: loadGrid(0) } : {}) }],
+            ...Array.from({ length: ACCURACY_LOAD }, (_, i) => [
+              `load${i}`,
+              { task: 'bench.load', schedule: LOAD_PERIOD_S, startAt: loadGrid(i + 1), catchUp: 'skip', options: { queue: 'bench-load' } },
+            ]),
+          ]),
+        )
       : spawnCeleryBeat(dir, BROKER, 'app.conf.beat_schedule["tick"] = {"task": "bench.tick", "schedule": 1.0}\n');
   const consumer = new Redis(BROKER);
   const arrivals = [];
@@ -456,6 +556,25 @@ function ceiling() {
   return rate;
 }
 
+// ---------------------------------------------------------------- 8. django (bench/lib/django.mjs)
+let djangoSection;
+async function django() {
+  // Loaded only when asked: it brings the test Django project's helpers (through jiti) and pg.
+  const { djangoSideBySide, djangoMarkdown, withDjangoSection } = await import('./lib/django.mjs');
+  const at = new Date();
+  const before = cpuTicks();
+  const { table } = await djangoSideBySide({
+    broker: BROKER,
+    sizes: djangoRows,
+    // The django runs' idle window also takes the wait for the burst's minute: 20 s at least is enough.
+    idleSeconds: Number(values['idle-seconds'] ?? 20),
+    withCelery,
+    port: Number(values['django-port']),
+    log,
+  });
+  djangoSection = { generated: djangoMarkdown({ at, table, steal: stealShare(before, cpuTicks()) }), withDjangoSection };
+}
+
 const started = new Date();
 /** Per workload, the share of CPU time the hypervisor took meanwhile. */
 const steal = [];
@@ -473,6 +592,7 @@ const stealLine = `CPU time taken by the hypervisor (steal, /proc/stat) during e
 log(stealLine);
 await flush();
 await redis.quit();
+await resultRedis?.quit();
 
 const versions = {
   node: process.version,
@@ -497,5 +617,17 @@ ${table}
 
 ${stealLine}
 `;
-process.stdout.write(`\n${table}\n`);
-if (fullRun) writeFileSync(new URL('./RESULTS.md', import.meta.url), report);
+if (rows.length > 0) process.stdout.write(`\n${table}\n`);
+// The sections after the main table (the runtime entries', the django one) are kept: each is
+// written by its own run.
+const previous = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '';
+const sectionsAt = previous.indexOf('\n## ');
+if (fullRun) writeFileSync(RESULTS, sectionsAt >= 0 ? `${report}${previous.slice(sectionsAt)}` : report);
+if (djangoSection !== undefined) {
+  const { generated, withDjangoSection } = djangoSection;
+  process.stdout.write(`\n${generated}\n`);
+  // Side by side is the point: a run without DatabaseScheduler or at other sizes only prints.
+  if (withCelery && values['django-rows'] === STANDARD_DJANGO_ROWS) {
+    writeFileSync(RESULTS, withDjangoSection(readFileSync(RESULTS, 'utf8'), generated));
+  }
+}

@@ -5,7 +5,18 @@ import { readFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 /** Loaded on demand (or never), from node_modules: a bundle would load their code at every start. */
-const external = ['yaml', 'jiti', 'amqplib'];
+const external = [
+  'yaml',
+  'jiti',
+  'amqplib',
+  // OpenTelemetry, required only when OTEL_EXPORTER_OTLP_ENDPOINT is set (src/observe/otel-export.ts).
+  // The API too: the SDK loaded from node_modules and tsbeat must share one copy of it.
+  '@opentelemetry/api',
+  '@opentelemetry/sdk-trace-base',
+  '@opentelemetry/resources',
+  '@opentelemetry/exporter-trace-otlp-http',
+  '@opentelemetry/exporter-trace-otlp-proto',
+];
 
 /**
  * ioredis reads its own package.json at run time (the version it reports in CLIENT SETINFO), from

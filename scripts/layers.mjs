@@ -29,7 +29,7 @@ export const LAYERS = {
   runtime: ['ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
   outcomes: ['ports', 'base'],
   django: ['ports', 'config', 'core', 'time', 'base'],
-  observe: ['ports', 'base'],
+  observe: ['ports', 'celery', 'base'],
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
   client: ['redis', 'config', 'base'],

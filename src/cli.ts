@@ -30,12 +30,15 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   check: { run: checkCommand, summary: 'validate the config and list its entries with their next fire' },
   next: { run: nextCommand, summary: 'print the next fire instants of each entry' },
   status: { run: statusCommand, summary: 'show the leader and every entry (last run, next run, paused, last outcome), from Redis' },
-  history: { run: historyCommand, summary: "show an entry's last runs and their outcomes (with a resultBackend)" },
+  history: { run: historyCommand, summary: "show an entry's last runs and their outcomes (with a resultBackend or taskEvents)" },
   trigger: { run: triggerCommand, summary: 'publish one run of an entry now, through the leader' },
   pause: { run: pauseCommand, summary: 'pause an entry (kept in Redis, honoured within a second)' },
   resume: { run: resumeCommand, summary: 'resume a paused entry' },
   entries: { run: entriesCommand, summary: 'list, get, set, delete, import and export the runtime entries kept in Redis' },
-  import: { run: importCommand, summary: "write a config from a crontab file or a Celery app's beat_schedule" },
+  import: {
+    run: importCommand,
+    summary: "write a config from a crontab file, a Celery app's beat_schedule, RedBeat's or django-celery-beat's entries",
+  },
 };
 
 const NAME_WIDTH = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;
@@ -72,6 +75,7 @@ const BAD_INPUT_CODES = new Set<string>([
   ErrorCode.RedisNoPerm,
   ErrorCode.RedisReadOnly,
   ErrorCode.BrokerRefused,
+  ErrorCode.DjangoDatabase,
 ]);
 
 export async function main(argv: string[], io: Io = processIo): Promise<ExitCode> {

@@ -100,6 +100,15 @@ function cpuTicks(pid) {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** The CPU time (user and system) a process has used so far, in seconds; undefined once it is gone. */
+export function processCpuSeconds(pid) {
+  try {
+    return cpuTicks(pid) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
 function rssBytes(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);

@@ -81,6 +81,8 @@ export function missedDeliveries(deployment: string, missed: MissedSlots): Deliv
     catch_up_once: 'fired once for several missed slots (catchUp "once")',
     skip_late: 'missed slots skipped (catchUp "skip")',
     outside_window: 'missed slots older than catchUpWindow dropped',
+    overlap: 'the previous run had not finished (overlap policy)',
+    paused: 'they passed while the entry was paused',
   };
   return alertDeliveries({
     deployment,

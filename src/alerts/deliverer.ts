@@ -22,9 +22,14 @@ export interface AlertDelivererOptions {
   readonly send?: Send;
 }
 
-/** The backoff before attempt `attempts + 1`: 1 s, 2 s, 4 s… up to alertBackoffMaxMs. */
+/** The backoff before attempt `attempts + 1`: 1 s, 2 s, 4 s… up to `maxMs`. */
+export function doublingBackoffMs(attempts: number, maxMs: number): number {
+  return Math.min(maxMs, 1000 * 2 ** Math.max(0, attempts - 1));
+}
+
+/** An alert's backoff: up to alertBackoffMaxMs. */
 export function backoffMs(attempts: number): number {
-  return Math.min(DEFAULTS.alertBackoffMaxMs, 1000 * 2 ** Math.max(0, attempts - 1));
+  return doublingBackoffMs(attempts, DEFAULTS.alertBackoffMaxMs);
 }
 
 /** A URL as logs show it: no query (it may hold a token) and no password. */

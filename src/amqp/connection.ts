@@ -29,6 +29,8 @@ export interface AmqpConnectionOptions {
   readonly onReturn: (message: Message) => void;
   /** A connection was lost or replaced: whatever was declared on it must be declared again. */
   readonly onLost: () => void;
+  /** A connection (the first, or a new one after a loss) is open with its channel: what a consumer sets up goes here. */
+  readonly onReady?: () => void;
 }
 
 /** Backoff before reconnect attempt `attempt` (0-based): doubling, capped, ±20 % jitter. */
@@ -113,6 +115,7 @@ export class AmqpConnection {
         this.everConnected ? 'reconnected to the broker' : 'connected to the broker',
       );
       this.everConnected = true;
+      this.options.onReady?.();
     } catch (error) {
       if (model !== undefined) {
         // Connected but the channel failed: let go of this connection (its 'close' is ignored once it is not current).

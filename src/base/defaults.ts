@@ -67,6 +67,11 @@ export const DEFAULTS = {
   /** django-celery-beat's tables are named after its app label: django_celery_beat_periodictask, … */
   djangoTablePrefix: 'django_celery_beat_',
   /**
+   * django-tenants' tenant table for `schemas: discover`: its model is the project's TENANT_MODEL,
+   * whose table Django names <app>_<model>; the docs' example is "customers.Client", in the public schema.
+   */
+  djangoTenantsTable: 'public.customers_client',
+  /**
    * A django source reads every row again this often, for writes that bypass Django's signals
    * (queryset.update()): DatabaseScheduler's own full re-read interval (SCHEDULE_SYNC_MAX_INTERVAL).
    */
@@ -93,6 +98,10 @@ export const DEFAULTS = {
   redbeatKeyPrefix: 'redbeat:',
   /** Missed-run policy: Celery fires an overdue entry once. */
   catchUp: 'once' as 'once' | 'skip' | 'all',
+  /** Overlap policy: Celery publishes every slot, whether the previous run finished or not. */
+  overlap: 'allow' as 'allow' | 'skip' | 'bufferOne',
+  /** A new leader waits this long at most for the runs the last one left running, before its first wake-up. */
+  overlapReadyWaitMs: 3000,
   /** Longest sleep of the scheduler loop (Celery's beat_max_loop_interval is 300 s; ours re-checks every second). */
   maxIntervalMs: 1000,
   /**
@@ -170,6 +179,17 @@ export const DEFAULTS = {
   alertMaxAttempts: 15,
   /** Alerts raised within this are written to the outbox together: one round trip for a burst of them. */
   alertFlushMs: 50,
+  /** Sentry check-ins: how soon after a publish the leader sends what is queued (a worker may finish a quick run first: Sentry keeps its ok). */
+  sentryFlushMs: 250,
+  /** Check-ins per envelope (Sentry takes each item on its own). */
+  sentryBatch: 100,
+  /** Check-ins waiting to be sent at most; past it the oldest go (a run's ok or error check-in from the worker still records it). */
+  sentryQueueMax: 10_000,
+  /** Retries of an envelope that could not be delivered wait 1 s, 2 s, 4 s… up to this, and stop after sentryMaxAttempts. */
+  sentryBackoffMaxMs: 60_000,
+  sentryMaxAttempts: 8,
+  /** One POST to Sentry's envelope endpoint gives up after this. */
+  sentryTimeoutMs: 5000,
   /**
    * A manual-run request for an entry this replica does not know is kept this long before it is
    * discarded: a runtime entry created just before its `beat trigger` reaches the catalog within a
@@ -223,6 +243,12 @@ export const DEFAULTS = {
    */
   controlIntervalMs: 1000,
   /**
+   * How often every `beat run` (leader or standby) writes its heartbeat to the replicas registry
+   * (one short script call), and at most a third of lock.ttl: its record counts for lock.ttl after
+   * each heartbeat, so a replica killed without stopping leaves the listings within lock.ttl.
+   */
+  replicaHeartbeatMs: 2000,
+  /**
    * After `beat run` has stopped (state saved, lock released, connections closed), the process exits
    * at the latest this long after: a socket or timer of a library that failed to close must not keep
    * a stopped scheduler alive until the orchestrator's SIGKILL.
@@ -273,6 +299,17 @@ export const DEFAULTS = {
   yamlAliasExpansion: 10,
   yamlExpandedValuesFloor: 1_000_000,
 
+  // Tracing (src/observe/run-spans.ts), with OTEL_EXPORTER_OTLP_ENDPOINT set.
+  /**
+   * Run spans handed to the OpenTelemetry SDK per turn of the event loop: a burst's spans are made
+   * a few at a time after it, so timers and the next publish are not held up by them.
+   */
+  traceSpansPerTurn: 16,
+  /** Longest wait at shutdown for the last spans to be exported (the collector may be down). */
+  traceFlushTimeoutMs: 3000,
+  /** The SDK's warnings (a collector that refuses or cannot be reached) are logged at most this often. */
+  traceWarnEveryMs: 60_000,
+
   // Run outcomes (src/outcomes/), with a result backend configured.
   /** Runs kept per entry in its history (`beat history`). */
   runHistoryLength: 20,
@@ -295,6 +332,12 @@ export const DEFAULTS = {
   outcomeMaxPending: 100_000,
   /** Runs waiting to be recorded in their histories are written after this pause (a burst is written once, after it). */
   outcomeRecordDelayMs: 50,
+  /**
+   * Task events of tasks the leader does not follow (yet) are kept this long, for this many tasks
+   * at most: a worker can start a run before the broker's confirm of its publish reaches the leader.
+   */
+  taskEventsEarlyMs: 60_000,
+  taskEventsEarlyMax: 10_000,
   /** A dashboard login lasts this long after its last use (sliding), then the page asks for the token again. */
   dashboardSessionTtlMs: 8 * 3_600_000,
   /** Dashboard sessions one process holds at most; past it the oldest goes (each login needs the token anyway). */
@@ -330,4 +373,8 @@ export const ENV = {
   logFormat: 'BEAT_LOG_FORMAT',
   /** The Django database URL (beat run --django-url), over the config's sources.django.url. */
   djangoUrl: 'BEAT_DJANGO_URL',
+  /** Sentry Crons, as sentry-python reads them: the DSN (over the config's sentry.dsn), the environment and release (under the config's). */
+  sentryDsn: 'SENTRY_DSN',
+  sentryEnvironment: 'SENTRY_ENVIRONMENT',
+  sentryRelease: 'SENTRY_RELEASE',
 } as const;

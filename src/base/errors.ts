@@ -62,6 +62,12 @@ export const ErrorCode = {
   ApiBodyTooLarge: 'API_BODY_TOO_LARGE',
   ApiUnsupportedMediaType: 'API_UNSUPPORTED_MEDIA_TYPE',
   ApiBadRequest: 'API_BAD_REQUEST',
+  /**
+   * The Django database of sources.django cannot be read by a command that needs it once (`beat
+   * check`, `next`, `status`, `import django`): unreachable, a database or user it refuses, or no
+   * django-celery-beat tables. Exit code 2: the URL (or the migration) must change.
+   */
+  DjangoDatabase: 'DJANGO_DATABASE',
   /** A Lua script of the installation cannot be assembled (an `--- @include` of a fragment that is not there, or a cycle). */
   LuaScriptInvalid: 'LUA_SCRIPT_INVALID',
 } as const;

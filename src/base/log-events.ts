@@ -27,6 +27,16 @@ export const EVENTS = {
   fire: 'beat.fire',
   /** A due slot was passed over (catch-up policy, window), with the reason. */
   skip: 'beat.skip',
+  /** Overlap "skip": due slots passed over because the entry's previous run (`previous`, its `state`) had not finished. */
+  overlapSkip: 'beat.overlap.skip',
+  /** Overlap "bufferOne": a due slot kept until the entry's previous run (`previous`) finishes. */
+  overlapBuffer: 'beat.overlap.buffer',
+  /** A buffered slot is published: the previous run finished or counts as lost; `passed` later slots are passed over. */
+  overlapRelease: 'beat.overlap.release',
+  /** A previous run older than overlapTimeout (`previous`, `ageMs`) counts as lost: the new slot runs. */
+  overlapLost: 'beat.overlap.lost',
+  /** An entry's overlap policy has no effect: this instance does not follow run outcomes (no resultBackend). */
+  overlapUntracked: 'beat.overlap.untracked',
   /** An overdue entry was fired once for several missed slots, or missed slots were replayed. */
   catchUp: 'beat.catch_up',
   /** A slot had already been published (by a previous leader, or a race): not published again. */
@@ -109,6 +119,8 @@ export const EVENTS = {
   trigger: 'beat.trigger',
   /** The leader could not read the pause/resume/trigger requests from Redis (logged once per outage); it keeps looking. */
   controlError: 'beat.control.error',
+  /** The heartbeat of the replicas registry could not be written (once per outage): `beat status` may not list this replica. */
+  replicaHeartbeatFailed: 'beat.replica.heartbeat_failed',
   /** Runtime entries (store, RedBeat, django) were added, changed or removed while running: counts and examples. */
   entriesChanged: 'beat.entries.changed',
   /** A runtime entry is invalid (its problems are named) and does not run until it is fixed. */
@@ -129,6 +141,12 @@ export const EVENTS = {
   alertRetry: 'beat.alert.retry',
   /** An alert or ping was given up on after alertMaxAttempts, or its receiver refused it for good (4xx). */
   alertDropped: 'beat.alert.dropped',
+  /** Sentry check-ins (in_progress, for runs of entries with monitor.sentry) were delivered: count, attempts (debug level). */
+  sentrySent: 'beat.sentry.sent',
+  /** Sending Sentry check-ins failed and will be retried (status or error, next attempt). */
+  sentryRetry: 'beat.sentry.retry',
+  /** Sentry check-ins were given up on: sentryMaxAttempts reached, Sentry refused them (4xx), or the queue overflowed. */
+  sentryDropped: 'beat.sentry.dropped',
   /** Alerts could not be written to (or read from) the outbox in Redis; retried. */
   alertOutboxFailed: 'beat.alert.outbox_failed',
   /** An entry made its last run (`maxRuns`, `oneOff`): entry, runs. It leaves the schedule until maxRuns is raised. */
@@ -148,8 +166,19 @@ export const EVENTS = {
    * leader keeps the runs it tracks and tries again at the next poll. Logged once per outage.
    */
   outcomeError: 'beat.outcome.error',
+  /** The leader listens to Celery's task events (`taskEvents`): the pattern (Redis) or the queue (RabbitMQ). Again after each reconnect. */
+  taskEventsListening: 'beat.taskevents.listening',
+  /** Task events could not be subscribed to, or one could not be read (logged once); outcomes still come from the result backend. */
+  taskEventsError: 'beat.taskevents.error',
   /** A run reached a final state (debug): entry, task id, state, runtime, exception. */
   outcomeFinished: 'beat.outcome.finished',
+  /** Run spans are exported over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT set): endpoint and protocol. */
+  tracingStart: 'beat.tracing.start',
+  /**
+   * The OpenTelemetry SDK warned (a collector that refuses or cannot be reached, spans dropped from
+   * a full queue): logged at most once per DEFAULTS.traceWarnEveryMs, with how many were held back.
+   */
+  tracingWarning: 'beat.tracing.warning',
   httpListen: 'beat.http.listen',
   httpError: 'beat.http.error',
   /** A write through the entries API (PUT, DELETE /api/entries): the names, their outcomes and the client's address. */

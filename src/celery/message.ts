@@ -16,6 +16,18 @@ import { argsRepr, kwargsRepr } from './repr.js';
 import { resolveDestination } from './routing.js';
 import type { Destination, RoutingConfig } from './routing.js';
 import { isoFromMicros, isoFromMillis } from './time.js';
+import { sentryCheckInId } from '../config/sentry-schema.js';
+import type { ResolvedSentryMonitor } from '../config/sentry-schema.js';
+import {
+  SENTRY_CHECK_IN_ID,
+  SENTRY_CONFIG,
+  SENTRY_SLUG,
+  SENTRY_START,
+  sentryHeaderConstants,
+  sentryNestedHeadersJson,
+  sentryStartJson,
+} from './sentry-headers.js';
+import type { SentryHeaderConstants } from './sentry-headers.js';
 
 export const CONTENT_TYPE = 'application/json';
 export const CONTENT_ENCODING = 'utf-8';
@@ -40,6 +52,8 @@ export interface MessageEntry {
   readonly args: readonly unknown[];
   readonly kwargs: Readonly<Record<string, unknown>>;
   readonly options: Options;
+  /** `monitor.sentry`: the run carries sentry-python's check-in headers. */
+  readonly sentry?: ResolvedSentryMonitor | undefined;
 }
 
 /** The AMQP properties of a task message; transports add their own (delivery tag, …). */
@@ -103,6 +117,8 @@ export interface MessageTemplate {
   readonly replyTo: string;
   readonly deliveryMode: 1 | 2;
   readonly priority: number;
+  /** The Sentry monitor's constant header text, when the entry has `monitor.sentry`. */
+  readonly sentry: SentryHeaderConstants | undefined;
 }
 
 /** Celery's `anon_nodename()`: the origin of messages sent outside a worker. */
@@ -128,6 +144,18 @@ export function compileMessageTemplate(entry: MessageEntry, config: MessageConfi
     ['periodic_task_name', c(entry.name)],
     ['traceparent', 'traceparent'],
   ] as const;
+  const sentry = entry.sentry === undefined ? undefined : sentryHeaderConstants(entry.sentry);
+  // Where sentry-python's beat puts them: at the top (apply_async's `headers`) and nested in `headers`.
+  const sentryFields: (readonly [string, Field])[] =
+    entry.sentry === undefined
+      ? []
+      : [
+          [SENTRY_SLUG, c(entry.sentry.slug)],
+          [SENTRY_CONFIG, c(entry.sentry.config)],
+          [SENTRY_CHECK_IN_ID, 'sentryCheckInId'],
+          [SENTRY_START, 'sentryStart'],
+          ['headers', 'sentryHeaders'],
+        ];
   const eta: Field = o.countdown !== undefined ? 'eta' : c(null);
   const expiresField: Field = expires.kind === 'none' ? c(null) : 'expires';
 
@@ -159,6 +187,7 @@ export function compileMessageTemplate(entry: MessageEntry, config: MessageConfi
           ['stamped_headers', c(null)],
           ['stamps', c({})],
           ...beatFields,
+          ...sentryFields,
         ],
         o.headers,
       ),
@@ -167,7 +196,7 @@ export function compileMessageTemplate(entry: MessageEntry, config: MessageConfi
     bodyParts = [body];
   } else {
     // as_task_v1: everything in the body; the headers hold only custom ones (and ours).
-    headerParts = objectParts(withCustomHeaders([...beatFields], o.headers));
+    headerParts = objectParts(withCustomHeaders([...beatFields, ...sentryFields], o.headers));
     bodyParts = objectParts([
       ['task', c(entry.task)],
       ['id', 'id'],
@@ -203,6 +232,7 @@ export function compileMessageTemplate(entry: MessageEntry, config: MessageConfi
     replyTo: env.replyTo,
     deliveryMode,
     priority: destination.priority ?? 0,
+    sentry,
   };
 }
 
@@ -213,6 +243,9 @@ export interface SlotValues {
   readonly expires: string;
   readonly scheduledAt: string;
   readonly traceparent: string;
+  readonly sentryCheckInId: string;
+  readonly sentryStart: string;
+  readonly sentryHeaders: string;
 }
 
 function renderParts(parts: readonly Part[], values: SlotValues): string {
@@ -258,6 +291,19 @@ function isLowercaseUuid(id: string): boolean {
   const version = id.charCodeAt(14);
   const variant = id.charCodeAt(19);
   return version >= 0x31 && version <= 0x38 && (variant === 0x38 || variant === 0x39 || variant === 0x61 || variant === 0x62);
+}
+
+const NO_SENTRY_SLOTS = { sentryCheckInId: '', sentryStart: '', sentryHeaders: '' } as const;
+
+/** The Sentry slots of a run (empty text when the entry has no monitor: no part names them then). */
+function sentrySlots(
+  constants: SentryHeaderConstants | undefined,
+  input: RenderInput,
+): Pick<SlotValues, 'sentryCheckInId' | 'sentryStart' | 'sentryHeaders'> {
+  if (constants === undefined) return NO_SENTRY_SLOTS;
+  const id = `"${sentryCheckInId(input.taskId)}"`;
+  const start = sentryStartJson(input.nowMs);
+  return { sentryCheckInId: id, sentryStart: start, sentryHeaders: sentryNestedHeadersJson(constants, id, start) };
 }
 
 /** A time of ours as JSON: `isoFromMicros` writes digits, '-', ':', '.', '+' and 'T' only. */
@@ -320,6 +366,7 @@ export function renderTaskMessage(template: MessageTemplate, input: RenderInput)
     // send_task (5.3+): seconds left until the instant; in the past means 0.
     expiration = String(Math.max(0, Math.trunc(ex.atMs - input.nowMs)));
   }
+  const sentry = sentrySlots(template.sentry, input);
   const slots: SlotValues = {
     id: quoteJson(input.taskId),
     eta: template.countdownUs === undefined ? 'null' : timeJson(isoFromMicros(nowUs + template.countdownUs)),
@@ -327,6 +374,9 @@ export function renderTaskMessage(template: MessageTemplate, input: RenderInput)
     expires: ex.kind === 'absolute' ? ex.isoJson : timeJson(expires),
     scheduledAt: timeJson(isoFromMillis(input.slotMs)),
     traceparent: traceparentJson(input.taskId),
+    sentryCheckInId: sentry.sentryCheckInId,
+    sentryStart: sentry.sentryStart,
+    sentryHeaders: sentry.sentryHeaders,
   };
   const properties: TaskProperties =
     expiration === undefined

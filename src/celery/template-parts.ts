@@ -9,7 +9,9 @@ import { quoteJson } from './json-text.js';
 import { parseIsoInstant } from './time.js';
 
 /** A value computed at render time; everything else is constant JSON text. */
-export type Slot = 'id' | 'eta' | 'expires' | 'scheduledAt' | 'traceparent';
+export type Slot = 'id' | 'eta' | 'expires' | 'scheduledAt' | 'traceparent' | SentrySlot;
+/** The slots of an entry with `monitor.sentry` (sentry-headers.ts): empty text in other messages, which have none of them. */
+export type SentrySlot = 'sentryCheckInId' | 'sentryStart' | 'sentryHeaders';
 /** Constant JSON text at even indexes, slots at odd ones. */
 // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- Slot says which strings are slot names
 export type Part = string | Slot;

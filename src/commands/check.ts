@@ -4,40 +4,63 @@ import { entryWindow } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { formatInstant } from '../time/zone.js';
 import { parseCommandArgs } from './args.js';
-import { CONFIG_HELP, configOption, loadFromArgs } from './config-args.js';
+import { CONFIG_HELP, configOption, djangoOverride, loadFromArgs } from './config-args.js';
+import { DJANGO_HELP, djangoOption, djangoProblemLine, readDjangoView } from './django-read.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { renderTable } from './table.js';
 
-export const CHECK_HELP = `Usage: beat check [--config PATH]
+export const CHECK_HELP = `Usage: beat check [--config PATH] [--django-url URL]
 
 Validates the config and prints a table of its entries: name, task, the schedule in words (with
 its startAt, endAt and maxRuns), time zone and next fire. Exits 0 when the config is valid, 2 with every problem listed on stderr when not.
-Needs no Redis and no broker.
+Needs no Redis and no broker. With a django source (sources.django, --django-url) its rows are read
+once, read-only, and checked as beat run takes them: they join the table (ORIGIN django), and a row
+that would not run (no schedule, args that are not JSON, a name a file entry takes, …) is named on
+stderr with its column, and the exit is 2. A database that cannot be read exits 2, naming the URL's
+setting and the fix.
 
 Options:
 ${CONFIG_HELP}
+${DJANGO_HELP}
   -h, --help          show this help
 `;
 
 export async function checkCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values } = parseCommandArgs('check', argv, { ...configOption, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseCommandArgs('check', argv, { ...configOption, ...djangoOption, help: { type: 'boolean', short: 'h' } });
   if (values.help) {
     io.out(CHECK_HELP);
     return ExitCode.Ok;
   }
-  const { source, config } = await loadFromArgs(io, values.config);
+  const override = djangoOverride(io, values['django-url']);
+  const { source, config } = await loadFromArgs(io, values.config, undefined, override);
+  const django = await readDjangoView(config, override);
+  const entries = [...config.entries, ...(django?.entries ?? [])];
   const now = io.now();
-  const rows = config.entries.map((entry) => {
+  const rows = entries.map((entry) => {
     const window = entryWindow(entry);
     const next = entry.enabled ? nextFires(entry.schedule, { zone: entry.timezone, afterMs: now, window }, 1)[0] : undefined;
     const nextText = !entry.enabled ? 'disabled' : next === undefined ? 'never (no future fire)' : formatInstant(next, entry.timezone);
-    return [entry.name, entry.task, describeEntrySchedule(entry), entry.timezone, nextText];
+    const row = [entry.name, entry.task, describeEntrySchedule(entry), entry.timezone, nextText];
+    return django === undefined ? row : [...row, entry.origin ?? 'file'];
   });
-  io.out(renderTable(['NAME', 'TASK', 'SCHEDULE', 'TIMEZONE', 'NEXT'], rows));
+  const header = ['NAME', 'TASK', 'SCHEDULE', 'TIMEZONE', 'NEXT'];
+  io.out(renderTable(django === undefined ? header : [...header, 'ORIGIN'], rows));
   const n = config.entries.length;
-  io.out(`${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}`);
-  return ExitCode.Ok;
+  if (django === undefined) {
+    io.out(`${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}`);
+    return ExitCode.Ok;
+  }
+  const rowsRead = django.entries.length + django.problems.length;
+  const counted = `${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}; sources.django: ${rowsRead} row${rowsRead === 1 ? '' : 's'}`;
+  if (django.problems.length === 0) {
+    io.out(counted);
+    return ExitCode.Ok;
+  }
+  for (const problem of django.problems) io.err(djangoProblemLine(problem));
+  const bad = django.problems.length;
+  io.err(`${counted}, ${bad} of which do${bad === 1 ? 'es' : ''} not run (above): fix them in the Django admin or the ORM`);
+  return ExitCode.BadInput;
 }
 
 /** The schedule in words, with the entry's limits: "every 1h, from 2027-01-01T09:00:00+01:00, at most 3 runs". */

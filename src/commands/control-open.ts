@@ -18,8 +18,10 @@ import { schedulerKeys } from '../redis/keys.js';
 import { stateUrlFor } from '../publish/publishing.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
+import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
 import { configOption, brokerOverride, loadFromArgs } from './config-args.js';
+import type { BrokerOverride } from '../config/connections.js';
 import type { Io } from './io.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
@@ -34,8 +36,10 @@ export interface Control {
   readonly source: string;
   readonly control: ControlStore;
   readonly states: RedisStateStore;
-  /** The entries' run histories (written by a leader with a resultBackend). */
+  /** The entries' run histories (written by a leader with a resultBackend or taskEvents). */
   readonly runs: RedisRunHistory;
+  /** The replicas registry: every beat run, leader or standby, with its heartbeat. */
+  readonly replicas: ReplicaRegistry;
   /** The runtime entries, refusing the config file's entry names. */
   readonly store: RedisEntryStore;
   /** A failure of `beat <verb>` as the operator should read it: Redis's refusal with its fix, or Redis unavailable. */
@@ -51,8 +55,10 @@ export async function openControl(
   brokerFlag: string | undefined,
   /** Checks the command's input against the config before Redis is asked, so that bad input is named even when Redis is down. */
   precheck?: (config: ResolvedConfig) => void,
+  /** A django URL over sources.django.url (`beat status --django-url`). */
+  django?: BrokerOverride,
 ): Promise<Control> {
-  const { config, source } = await loadFromArgs(io, configPath, brokerOverride(io, brokerFlag));
+  const { config, source } = await loadFromArgs(io, configPath, brokerOverride(io, brokerFlag), django);
   precheck?.(config);
   // State lives on the broker's Redis, or for an AMQP broker on state.url (default: the local Redis).
   const url = stateUrlFor(config);
@@ -77,6 +83,7 @@ export async function openControl(
     control,
     states: new RedisStateStore(client, keys),
     runs: new RedisRunHistory(client, keys),
+    replicas: new ReplicaRegistry(client, keys),
     store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name))),
     failure: (verb, error) =>
       error instanceof BeatError

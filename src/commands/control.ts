@@ -7,34 +7,45 @@ import { randomTaskId } from '../celery/task-id.js';
 import { buildStatus, entryStateText } from '../control/status.js';
 import type { DeploymentStatus, EntryStatus } from '../control/status.js';
 import { warningsOf } from '../service/deployment-watch.js';
-import { BeatError, ErrorCode, shown } from '../base/errors.js';
+import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { outcomeText } from '../control/run-view.js';
+import { ageText } from '../control/replicas.js';
 import { parseCommandArgs, parseCount, unknownEntryError } from './args.js';
-import { CONFIG_HELP } from './config-args.js';
+import { CONFIG_HELP, djangoOverride } from './config-args.js';
+import { DJANGO_HELP, djangoOption, readDjangoView } from './django-read.js';
+import type { BrokerOverride } from '../config/connections.js';
 import { REDIS_HELP, openControl, redisOptions } from './control-open.js';
 import type { Control } from './control-open.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
+import { followsOutcomes } from '../config/resolve.js';
 
-export const STATUS_HELP = `Usage: beat status [--config PATH] [--broker URL] [--json]
+export const STATUS_HELP = `Usage: beat status [--config PATH] [--broker URL] [--django-url URL] [--json]
 
-Shows the deployment's current leader and every entry with its schedule, last run, next run and
-whether it is paused, read from Redis: the config file's entries, then the runtime entries (beat
-entries), with an ORIGIN column (file, store) when there are any. Runtime entries that do not run
-(invalid, or a name the config file takes) are listed below the table with their problems. LAST
+Shows the deployment's current leader, its replicas and every entry with its schedule, last run,
+next run and whether it is paused, read from Redis. The REPLICA table lists every beat run, leader
+or standby, whose heartbeat (every 2 s, or a third of lock.ttl) is younger than its lock.ttl: ROLE
+as the lock says, HEARTBEAT its age; one stopped cleanly leaves it at once, one killed within its
+lock.ttl. The entries are the config file's entries, then the runtime entries (beat
+entries) and, with a django source, django-celery-beat's rows (read once, read-only), with an
+ORIGIN column (file, store, django) when there are any ("origin" in --json, as /status gives it,
+where RedBeat's entries show as redbeat). Runtime entries and rows that do not run (invalid, or a
+name the config file takes) are listed below the table with their problems. A django database that
+cannot be read is a WARNING line, not a failure. LAST
 RUN is the last slot published, or, when the last run was a manual one (beat trigger), when that
 was published, marked "(trigger)". A WARNING line says when this config differs from the
 leader's, or when a lock key tsbeat did not write keeps every replica from leading. STATE is
 active, paused, disabled, "finished: ran 3 of 3 times" (an entry that made its maxRuns runs;
-raising maxRuns brings it back) or "ended" (past its endAt). With a resultBackend,
+raising maxRuns brings it back) or "ended" (past its endAt). With a resultBackend or taskEvents,
 LAST OUTCOME is the newest run's state (PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED,
 unknown), its runtime and the exception's first line; 'beat history ENTRY' shows the last runs.
 
 Options:
 ${CONFIG_HELP}
 ${REDIS_HELP}
+${DJANGO_HELP}
       --json          print the same JSON as the /status endpoint
   -h, --help          show this help
 `;
@@ -74,14 +85,18 @@ export const RESUME_HELP = pauseHelp('resume');
 
 /**
  * The entry a trigger, pause or resume names: one of the config file's, or a runtime entry (the
- * store's) that runs. A runtime entry that does not run (invalid) is refused with its problems.
+ * store's, or a django row) that runs. A runtime entry that does not run (invalid) is refused with its problems.
  */
-async function requireEntry(command: string, control: Control, name: string | undefined): Promise<string> {
+async function requireEntry(command: string, control: Control, name: string | undefined, django?: BrokerOverride): Promise<string> {
   if (name === undefined)
     throw new BeatError(ErrorCode.Usage, `beat ${command}: which entry? Usage: beat ${command} ENTRY. See 'beat ${command} --help'.`);
   const { config } = control;
   if (config.entries.some((e) => e.name === name)) return name;
-  const runtime = await readRuntimeEntries(config, control.store);
+  const stored = await readRuntimeEntries(config, control.store);
+  if (stored.entries.some((e) => e.name === name)) return name;
+  // A django row: read only when the name is nowhere else (the database need not answer otherwise).
+  const rows = config.sources?.django === undefined ? undefined : await readDjangoView(config, django);
+  const runtime = { entries: [...stored.entries, ...(rows?.entries ?? [])], problems: [...stored.problems, ...(rows?.problems ?? [])] };
   if (runtime.entries.some((e) => e.name === name)) return name;
   const problem = runtime.problems.find((p) => p.name === name);
   if (problem !== undefined) {
@@ -98,15 +113,26 @@ async function requireEntry(command: string, control: Control, name: string | un
   );
 }
 
-export async function readStatus(control: Control, nowMs: number): Promise<DeploymentStatus> {
+export async function readStatus(control: Control, nowMs: number, django?: BrokerOverride): Promise<DeploymentStatus> {
   const { config } = control;
-  const runtime = await readRuntimeEntries(config, control.store);
+  const stored = await readRuntimeEntries(config, control.store);
+  // The django rows as a replica's catalog holds them; a database away is said, not fatal (Redis holds the rest).
+  const djangoWarnings: string[] = [];
+  const rows = await readDjangoView(config, django).catch((error: unknown) => {
+    djangoWarnings.push(`django entries not shown: ${errorMessage(error)}`);
+    return undefined;
+  });
+  const runtime = {
+    entries: [...stored.entries, ...(rows?.entries ?? [])],
+    problems: [...stored.problems, ...(rows?.problems ?? [])],
+  };
   const names = [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)];
-  const [states, paused, check, outcomes] = await Promise.all([
+  const [states, paused, check, replicas, outcomes] = await Promise.all([
     control.states.readAll(),
     control.control.paused(),
     control.check(),
-    config.resultBackend === undefined ? undefined : control.runs.latest(names),
+    control.replicas.read(nowMs),
+    followsOutcomes(config) ? control.runs.latest(names) : undefined,
   ]);
   return buildStatus({
     ...(outcomes === undefined ? {} : { outcomes }),
@@ -114,9 +140,10 @@ export async function readStatus(control: Control, nowMs: number): Promise<Deplo
     states,
     paused,
     leader: check.leader,
+    replicas,
     self: { instance: 'cli', role: 'cli' },
     nowMs,
-    warnings: warningsOf(check),
+    warnings: [...warningsOf(check), ...djangoWarnings],
     runtime,
   });
 }
@@ -145,14 +172,15 @@ function lastRunText(e: EntryStatus): string {
 }
 
 export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values } = parseCommandArgs('status', argv, { ...redisOptions, json: { type: 'boolean' } });
+  const { values } = parseCommandArgs('status', argv, { ...redisOptions, ...djangoOption, json: { type: 'boolean' } });
   if (values.help) {
     io.out(STATUS_HELP);
     return ExitCode.Ok;
   }
-  const control = await openControl(io, values.config, values.broker);
+  const django = djangoOverride(io, values['django-url']);
+  const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
-    const status = await readStatus(control, io.now());
+    const status = await readStatus(control, io.now(), django);
     if (values.json) {
       io.out(JSON.stringify(status));
       return ExitCode.Ok;
@@ -161,10 +189,28 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
       `deployment ${status.deployment}: ${status.leader ? `leader ${status.leader.instance} since ${status.leader.since}` : 'NO LEADER (no beat run instance holds the lock)'}`,
     );
     for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
+    if (status.replicas.length > 0) {
+      io.out(
+        renderTable(
+          ['REPLICA', 'ROLE', 'HOST', 'PID', 'VERSION', 'STARTED', 'HEARTBEAT', 'HTTP'],
+          status.replicas.map((r) => [
+            r.instance,
+            r.role,
+            r.host,
+            String(r.pid),
+            r.version,
+            r.startedAt,
+            ageText(r.heartbeatAgeMs),
+            r.http ?? '-',
+          ]),
+        ),
+      );
+      io.out('');
+    }
     // The ORIGIN column only when some entry is not the file's: a file-only deployment's table is unchanged.
     const origins = status.entries.some((e) => e.origin !== 'file') || status.entryProblems.length > 0;
-    // LAST OUTCOME only with a result backend: without one nothing is known of outcomes.
-    const withOutcomes = control.config.resultBackend !== undefined;
+    // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.
+    const withOutcomes = followsOutcomes(control.config);
     io.out(
       renderTable(
         [
@@ -213,9 +259,11 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
     return ExitCode.Ok;
   }
   const timeoutMs = (values.timeout === undefined ? 10 : parseCount('trigger', '--timeout', values.timeout, 1, 300)) * 1000;
-  const control = await openControl(io, values.config, values.broker);
+  // A django row's name is found through $BEAT_DJANGO_URL too, as `beat run` finds the rows.
+  const django = djangoOverride(io, undefined);
+  const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
-    const entry = await requireEntry('trigger', control, positionals[0]);
+    const entry = await requireEntry('trigger', control, positionals[0], django);
     await requireLeaderHas('trigger', control, entry, io);
     const id = randomTaskId();
     const text = await control.control.requestTrigger({ entry, id, at: io.now() });
@@ -250,9 +298,10 @@ async function pauseOrResume(verb: 'pause' | 'resume', argv: string[], io: Io): 
     io.out(pauseHelp(verb));
     return ExitCode.Ok;
   }
-  const control = await openControl(io, values.config, values.broker);
+  const django = djangoOverride(io, undefined);
+  const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
-    const entry = await requireEntry(verb, control, positionals[0]);
+    const entry = await requireEntry(verb, control, positionals[0], django);
     await requireLeaderHas(verb, control, entry, io);
     const changed = await control.control.setPaused(entry, verb === 'pause', io.now());
     io.out(

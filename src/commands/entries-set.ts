@@ -21,7 +21,7 @@ import type { EntryInput } from './entry-files.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const ENTRIES_SET_HELP = `Usage: beat entries set [NAME] [--config PATH] [--broker URL] [--task T] [--schedule S] [--args JSON] [--kwargs JSON] [--options JSON] [--timezone ZONE] [--enabled BOOL] [--relative BOOL] [--catch-up POLICY] [--catch-up-window D] [--jitter D] [--start-at ISO] [--end-at ISO] [--max-runs N] [--one-off BOOL] [--replace] [--file FILE]
+export const ENTRIES_SET_HELP = `Usage: beat entries set [NAME] [--config PATH] [--broker URL] [--task T] [--schedule S] [--args JSON] [--kwargs JSON] [--options JSON] [--timezone ZONE] [--enabled BOOL] [--relative BOOL] [--catch-up POLICY] [--catch-up-window D] [--overlap POLICY] [--overlap-timeout D] [--jitter D] [--start-at ISO] [--end-at ISO] [--max-runs N] [--one-off BOOL] [--replace] [--file FILE]
 
 Creates the runtime entry NAME, or changes it: the keys given replace those of the stored entry
 and the others stay (with --replace the entry becomes exactly what is given). A new entry needs a
@@ -53,6 +53,9 @@ ${REDIS_HELP}
       --relative BOOL       true or false (Celery's relative)
       --catch-up POLICY     once, skip or all
       --catch-up-window D   missed slots older than this are dropped (seconds or 10s, 5m, …)
+      --overlap POLICY      allow, skip or bufferOne: a slot due while the previous run
+                            has not finished (needs resultBackend or taskEvents)
+      --overlap-timeout D   a previous run older than this counts as lost
       --jitter D            delays each run by up to this
       --start-at ISO        no run before this date-time (without an offset: in the entry's zone)
       --end-at ISO          no run at or after it
@@ -76,6 +79,8 @@ const setOptions = {
   relative: { type: 'string' },
   'catch-up': { type: 'string' },
   'catch-up-window': { type: 'string' },
+  overlap: { type: 'string' },
+  'overlap-timeout': { type: 'string' },
   jitter: { type: 'string' },
   'start-at': { type: 'string' },
   'end-at': { type: 'string' },
@@ -96,6 +101,8 @@ const FLAG_KEYS = {
   relative: 'relative',
   'catch-up': 'catchUp',
   'catch-up-window': 'catchUpWindow',
+  overlap: 'overlap',
+  'overlap-timeout': 'overlapTimeout',
   jitter: 'jitter',
   'start-at': 'startAt',
   'end-at': 'endAt',
@@ -167,6 +174,7 @@ async function flagValue(flag: Flag, text: string): Promise<{ value: unknown } |
     case 'max-runs':
       return { value: NUMBER.test(text.trim()) ? Number(text) : text };
     case 'catch-up-window':
+    case 'overlap-timeout':
     case 'jitter':
       return { value: NUMBER.test(text.trim()) ? Number(text) : text };
     default:

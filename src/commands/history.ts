@@ -1,6 +1,6 @@
 /**
  * `beat history ENTRY`: the entry's last runs and their outcomes, newest first, from the history the
- * leader keeps in Redis when a resultBackend is configured.
+ * leader keeps in Redis when a resultBackend or taskEvents is configured.
  */
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
@@ -12,6 +12,7 @@ import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
+import { followsOutcomes } from '../config/resolve.js';
 
 export const HISTORY_HELP = `Usage: beat history ENTRY [--config PATH] [--broker URL] [--json] [--limit N]
 
@@ -19,7 +20,8 @@ Shows ENTRY's last runs, newest first: task id, slot, when it was published, its
 STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or unknown when no result came within outcomeTimeout),
 when it finished, its runtime and the exception's first line. The leader keeps the last
 ${DEFAULTS.runHistoryLength} runs of each entry when the config has a resultBackend (Celery's
-result_backend, a Redis one); STARTED shows only for tasks with task_track_started.
+result_backend, a Redis one) or taskEvents (workers started with -E). STARTED shows for tasks
+with task_track_started, or from task events.
 
 Options:
 ${CONFIG_HELP}
@@ -67,8 +69,8 @@ export async function historyCommand(argv: string[], io: Io): Promise<ExitCode> 
     }
     if (runs.length === 0) {
       io.out(
-        control.config.resultBackend === undefined
-          ? `${name}: no runs recorded; outcomes are kept only when the config has a resultBackend (Celery's result_backend)`
+        !followsOutcomes(control.config)
+          ? `${name}: no runs recorded; outcomes are kept only when the config has a resultBackend (Celery's result_backend) or taskEvents`
           : `${name}: no runs recorded yet`,
       );
       return ExitCode.Ok;

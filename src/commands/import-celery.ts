@@ -5,7 +5,7 @@ import { renderImportedConfig } from '../importers/render.js';
 import { parseCommandArgs } from './args.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
-import { INTO_STORE_HELP, importIntoStore, intoStoreOptions, writeImported } from './import-output.js';
+import { importIntoStore, intoStoreHelp, intoStoreOptions, writeImported } from './import-output.js';
 
 export const IMPORT_CELERY_HELP = `Usage: beat import celery --app MODULE:ATTR [--python PATH] [--out FILE] [--into-store] [--config PATH] [--broker URL]
 
@@ -20,7 +20,7 @@ Options:
   -A, --app SPEC      the app, e.g. proj.celery:app (or proj, as celery -A finds it)
       --python PATH   the interpreter with your project's Celery (default python3)
   -o, --out FILE      write the config there (default: stdout)
-${INTO_STORE_HELP}
+${intoStoreHelp()}
   -h, --help          show this help
 `;
 

@@ -15,10 +15,17 @@ export const intoStoreOptions = {
   broker: { type: 'string', short: 'b' },
 } as const;
 
-export const INTO_STORE_HELP = `      --into-store    write the entries into the runtime store of the deployment --config names
-                      (all or nothing; existing entries of the same names are replaced)
-  -c, --config PATH   with --into-store: the deployment's config file (as for beat entries)
-  -b, --broker URL    with --into-store: its Redis (default: as for beat entries)`;
+/** The help of the --into-store options, their texts starting at `column` (as the command's other options do). */
+export function intoStoreHelp(column = 22): string {
+  const line = (flag: string, text: string): string => `${flag.padEnd(column)}${text}`;
+  const more = ' '.repeat(column);
+  return [
+    line('      --into-store', 'write the entries into the runtime store of the deployment --config names'),
+    `${more}(all or nothing; existing entries of the same names are replaced)`,
+    line('  -c, --config PATH', "with --into-store: the deployment's config file (as for beat entries)"),
+    line('  -b, --broker URL', 'with --into-store: its Redis (default: as for beat entries)'),
+  ].join('\n');
+}
 
 /**
  * `--into-store`: the imported config's entries go straight into the runtime store, checked as

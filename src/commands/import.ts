@@ -8,9 +8,10 @@ import { importCrontab } from '../importers/crontab-import.js';
 import { renderImportedConfig } from '../importers/render.js';
 import { parseCommandArgs } from './args.js';
 import { ExitCode } from './io.js';
-import { INTO_STORE_HELP, importIntoStore, intoStoreOptions, writeImported } from './import-output.js';
+import { importIntoStore, intoStoreHelp, intoStoreOptions, writeImported } from './import-output.js';
 import { celeryImportCommand } from './import-celery.js';
 import { redbeatImportCommand } from './import-redbeat.js';
+import { djangoImportCommand } from './import-django.js';
 import type { Io } from './io.js';
 
 export const IMPORT_CRONTAB_HELP = `Usage: beat import crontab FILE --task NAME [--out FILE] [--name-prefix P] [--queue Q] [--timezone ZONE] [--system] [--into-store] [--config PATH] [--broker URL]
@@ -31,7 +32,7 @@ Options:
       --timezone ZONE   the zone of jobs without CRON_TZ/TZ (cron's is its machine's; default UTC)
       --system          the /etc/crontab format, with a user field before the command (the
                         default for /etc/crontab and files in /etc/cron.d)
-${INTO_STORE_HELP}
+${intoStoreHelp()}
   -h, --help            show this help
 `;
 
@@ -44,6 +45,7 @@ Sources:
   crontab FILE --task NAME     a crontab file (user or /etc/crontab format)
   celery --app MODULE:ATTR     a Celery app's beat_schedule and the settings tsbeat reads
   redbeat --url REDIS_URL      the entries RedBeat keeps in Redis
+  django --django-url URL      django-celery-beat's rows (PeriodicTask and its schedules)
 
 Run 'beat import <source> --help' for its options.
 `;
@@ -57,12 +59,10 @@ export async function importCommand(argv: string[], io: Io): Promise<ExitCode> {
   if (source === 'crontab') return crontabImportCommand(rest, io);
   if (source === 'celery') return celeryImportCommand(rest, io);
   if (source === 'redbeat') return redbeatImportCommand(rest, io);
-  if (source === 'django') {
-    throw new BeatError(ErrorCode.Usage, `beat import: ${source} is not supported yet; sources: crontab, celery, redbeat`);
-  }
+  if (source === 'django') return djangoImportCommand(rest, io);
   throw new BeatError(
     ErrorCode.Usage,
-    `beat import: unknown source ${shown(source)}; sources: crontab, celery, redbeat. See 'beat import --help'.`,
+    `beat import: unknown source ${shown(source)}; sources: crontab, celery, redbeat, django. See 'beat import --help'.`,
   );
 }
 

@@ -6,23 +6,23 @@ import { formatInstant } from '../time/zone.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { parseCommandArgs, parseCount, parseInstant, unknownEntryError } from './args.js';
 import { CONFIG_HELP, configOption, djangoOverride, loadFromArgs } from './config-args.js';
-import { readDjangoEntries } from '../django/read-once.js';
-import { silentLogger } from '../base/log.js';
+import { DJANGO_HELP, djangoOption, djangoProblemLine, readDjangoView } from './django-read.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const NEXT_HELP = `Usage: beat next [--config PATH] [--entry NAME] [--count N] [--after ISO] [--json]
+export const NEXT_HELP = `Usage: beat next [--config PATH] [--django-url URL] [--entry NAME] [--count N] [--after ISO] [--json]
 
 Prints the next N fire instants of each entry, strictly after --after, in the entry's time zone.
 An interval entry has no history here, so it first fires one interval after --after (as in Celery,
 a new entry waits one interval), or at its startAt when that is later. No instant falls before an
 entry's startAt or at or after its endAt, and an entry with maxRuns (oneOff: 1) shows at most that
 many (its runs so far are in Redis: see beat status). Needs no Redis and no broker. With a django
-source (sources.django, $BEAT_DJANGO_URL) its rows are read too, once; rows that cannot run are
-named on stderr.
+source (sources.django, --django-url) its rows are read too, once and read-only; rows that cannot
+run are named on stderr; a database that cannot be read exits 2.
 
 Options:
 ${CONFIG_HELP}
+${DJANGO_HELP}
   -e, --entry NAME    only this entry
   -n, --count N       instants per entry, 1 to 10000 (default ${DEFAULTS.nextCount})
   -a, --after ISO     an ISO-8601 instant with offset, e.g. 2026-03-08T00:00:00-05:00 (default: now)
@@ -33,6 +33,7 @@ ${CONFIG_HELP}
 export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
   const { values } = parseCommandArgs('next', argv, {
     ...configOption,
+    ...djangoOption,
     entry: { type: 'string', short: 'e' },
     count: { type: 'string', short: 'n' },
     after: { type: 'string', short: 'a' },
@@ -45,17 +46,13 @@ export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
   }
   const count = values.count === undefined ? DEFAULTS.nextCount : parseCount('next', '--count', values.count, 1, 10_000);
   const afterMs = values.after === undefined ? io.now() : parseInstant('next', '--after', values.after);
-  const { config } = await loadFromArgs(io, values.config, undefined, djangoOverride(io, undefined));
+  const django = djangoOverride(io, values['django-url']);
+  const { config } = await loadFromArgs(io, values.config, undefined, django);
 
   // A django source's rows are entries too: read once (the database must answer), never written.
-  const django = config.sources?.django;
-  const fromDjango = django === undefined ? undefined : await readDjangoEntries(django, config.timezone, silentLogger);
-  for (const bad of fromDjango?.problems ?? []) {
-    io.err(
-      `django entry ${shown(bad.name)} does not run: ${bad.problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ')}`,
-    );
-  }
-  const all = [...config.entries, ...(fromDjango?.entries ?? []).filter((e) => !config.entries.some((f) => f.name === e.name))];
+  const fromDjango = await readDjangoView(config, django);
+  for (const bad of fromDjango?.problems ?? []) io.err(djangoProblemLine(bad));
+  const all = [...config.entries, ...(fromDjango?.entries ?? [])];
   let entries = all;
   if (values.entry !== undefined) {
     const wanted = values.entry;

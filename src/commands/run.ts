@@ -45,8 +45,12 @@ ${CONFIG_HELP}
                       loopback clients, others need the token; or $${ENV.httpPublicReads}=1)
   -w, --watch         reload when the config file changes, as on SIGHUP
       --dry-run       no Redis: schedule in real time with in-memory state and print each message
-                      it would publish as one JSON line on stdout (logs go to stderr)
+                      it would publish as one JSON line on stdout (logs go to stderr); a django
+                      source's rows run too, read-only (nothing is written back)
   -h, --help          show this help
+
+With OTEL_EXPORTER_OTLP_ENDPOINT set, the leader exports a span per published run over OTLP/HTTP,
+the parent of the worker's span (OTEL_* variables as for any OpenTelemetry SDK; README, "Tracing").
 `;
 
 /** The instance name of a dry run: it takes no lock, so it needs no unique one. */

@@ -82,7 +82,7 @@ export function alertSettingProblems(
       if (!outcomesKnown && OUTCOME_ALERT_KINDS.has(kind)) {
         problems.push({
           path: [...path, 'on'],
-          message: `"${kind}" alerts need to know how runs ended: set resultBackend (the workers' Celery result_backend), or leave "${kind}" out`,
+          message: `"${kind}" alerts need to know how runs ended: set resultBackend (the workers' Celery result_backend) or taskEvents (workers with -E), or leave "${kind}" out`,
         });
       }
     }

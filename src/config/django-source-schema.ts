@@ -41,6 +41,15 @@ export function djangoDbKind(url: string): { kind: DjangoDbKind } | { problem: s
   return { kind };
 }
 
+/** A PostgreSQL schema name as django-tenants allows it (_check_schema_name: letters, digits, _ and -; 63 at most). */
+const SCHEMA_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/;
+const SCHEMA_ERROR = 'a schema name is letters, digits, "_" and "-", at most 63 characters, as django-tenants allows';
+
+const djangoDbKindOf = (url: string): DjangoDbKind | undefined => {
+  const found = djangoDbKind(url);
+  return 'kind' in found ? found.kind : undefined;
+};
+
 export const djangoSourceSchema = keyed({
   /** The database of the Django project (its DATABASES["default"]). */
   url: z.string({ error: `sources.django.url must be a database URL such as ${URL_EXAMPLE}` }).superRefine((url, ctx) => {
@@ -65,7 +74,31 @@ export const djangoSourceSchema = keyed({
   fullReadEvery: durationSchema('sources.django.fullReadEvery', 1000, TIMER_MAX_MS).default(DEFAULTS.djangoFullReadMs),
   /** Write last_run_at and total_run_count back after runs, as DatabaseScheduler does (the admin shows them). */
   writeBack: z.boolean({ error: 'writeBack must be true or false' }).default(true),
+  /**
+   * django-tenants (PostgreSQL): the schemas whose django-celery-beat tables run, each entry named
+   * `<schema>:<PeriodicTask.name>`; "discover" reads them from the tenants table.
+   */
+  schemas: z
+    .union([z.literal('discover'), z.array(z.string().regex(SCHEMA_NAME, { error: SCHEMA_ERROR })).min(1)], {
+      error: 'schemas must be a list of PostgreSQL schema names, such as ["public", "tenant1"], or "discover"',
+    })
+    .optional(),
+  /** With schemas: "discover": the table of the tenant model (TENANT_MODEL), whose `schema_name` column names the schemas. */
+  tenantsTable: z
+    .string()
+    .regex(/^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
+      error: 'tenantsTable must be a table name, optionally with its schema, such as "public.customers_client"',
+    })
+    .default(DEFAULTS.djangoTenantsTable),
 }).superRefine((source, ctx) => {
+  if (source.schemas !== undefined && djangoDbKindOf(source.url) === 'mysql') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['schemas'],
+      message: 'schemas (django-tenants) needs PostgreSQL: MySQL has no schemas within a database; remove it',
+      input: source.schemas,
+    });
+  }
   if (source.useTz === false && source.timeZone === undefined) {
     ctx.addIssue({
       code: 'custom',

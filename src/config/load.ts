@@ -15,8 +15,10 @@ import { formatPath, toProblems } from './problems.js';
 import type { LineLocator } from './problems.js';
 import { readModuleConfig } from './module.js';
 import { parseYamlConfig } from './yaml.js';
-import { resolveConfig } from './resolve.js';
+import { followsOutcomes, resolveConfig } from './resolve.js';
 import { alertSettingProblems } from './alerts-schema.js';
+import { overlapSettingProblems } from './overlap-settings.js';
+import { sentryConfigProblems, sentrySettingsFrom } from './sentry-schema.js';
 import type { ResolvedConfig } from './resolve.js';
 
 export interface ConfigLocation {
@@ -128,6 +130,7 @@ export function parseConfig(
   locate?: LineLocator,
   broker?: BrokerOverride,
   django?: BrokerOverride,
+  env: NodeJS.ProcessEnv = {},
 ): ResolvedConfig {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError(source, [{ path: '', message: 'the config must be an object (a mapping of settings)' }]);
@@ -144,19 +147,23 @@ export function parseConfig(
         : problems.map((p) => (p.path === 'sources.django.url' ? { path: django.origin, message: p.message } : p)),
     );
   }
-  const parsed = resolveConfig(result.data);
+  const sentryEnv = { dsn: env[ENV.sentryDsn], environment: env[ENV.sentryEnvironment], release: env[ENV.sentryRelease] };
+  const parsed = { ...resolveConfig(result.data), sentry: sentrySettingsFrom(result.data.sentry, sentryEnv) };
   const resolved = broker === undefined ? parsed : { ...parsed, broker: { ...parsed.broker, url: broker.url } };
   // Settings that are fine alone but not together, or that only the connections' parsers check.
   const problems = [
     ...amqpQueueConfigProblems(resolved).map((message) => ({ path: ['taskQueueMaxPriority'], message })),
     ...connectionProblems(resolved, broker),
-    ...alertSettingProblems(result.data.alerts, result.data.beatSchedule, resolved.resultBackend !== undefined),
+    ...alertSettingProblems(result.data.alerts, result.data.beatSchedule, followsOutcomes(resolved)),
+    ...overlapSettingProblems(result.data.beatSchedule, followsOutcomes(resolved)),
+    ...sentryConfigProblems(result.data.sentry, result.data.beatSchedule, sentryEnv, ENV.sentryDsn),
   ];
   if (problems.length > 0) {
     throw new ConfigError(
       source,
       problems.map(({ path, message }) => {
         if (broker !== undefined && path[0] === broker.origin) return { path: broker.origin, message };
+        if (path[0] === ENV.sentryDsn) return { path: ENV.sentryDsn, message };
         const line = locate?.(path);
         return line === undefined ? { path: formatPath(path), message } : { path: formatPath(path), message, line };
       }),
@@ -176,7 +183,7 @@ export async function loadConfig(location: ConfigLocation = {}): Promise<LoadedC
   const path = findConfigFile(location);
   const source = displayName(path, location.cwd ?? process.cwd());
   const raw = await readConfigFile(path, source);
-  const config = parseConfig(raw.value, source, raw.locate, location.broker, location.django);
+  const config = parseConfig(raw.value, source, raw.locate, location.broker, location.django, location.env ?? process.env);
   return { path, source, config: withResultBackendFromEnv(config, location.env ?? process.env, source) };
 }
 

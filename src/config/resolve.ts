@@ -5,13 +5,15 @@
 import type { FireWindow } from '../core/schedule.js';
 import type { Schedule } from '../core/types.js';
 import { parseIsoDateTime } from '../time/zone.js';
-import type { CatchUpPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
+import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';
 import type { DjangoSourceSettings } from './django-source-schema.js';
 import { resolveAlerts } from './alerts-schema.js';
 import type { ParsedAlerts, ResolvedAlerts } from './alerts-schema.js';
 import type { CompiledRoute } from './routes.js';
+import { resolveSentryMonitor } from './sentry-schema.js';
+import type { ResolvedSentryMonitor, SentrySettings } from './sentry-schema.js';
 
 /** Where an entry comes from: the config file, or a runtime source (src/ports/entries.ts). */
 export type EntryOrigin = 'file' | 'store' | 'redbeat' | 'django';
@@ -33,6 +35,10 @@ export interface ResolvedEntry {
   readonly catchUpWindowMs: number | undefined;
   /** Upper bound of the per-run delay, ms (0 = none). */
   readonly jitterMs: number;
+  /** A slot due while the previous run has not finished: published, passed over, or kept for later (see schema.ts). */
+  readonly overlap: OverlapPolicy;
+  /** A previous run published longer ago than this (ms) counts as lost; undefined = until its outcome is known. */
+  readonly overlapTimeoutMs?: number | undefined;
   /** Where its alerts and pings go, the config's and its own settings merged; undefined = none. */
   readonly alerts?: ResolvedAlerts;
   /** No slot before this instant (epoch ms; a slot at it runs); undefined = no bound. */
@@ -41,6 +47,8 @@ export interface ResolvedEntry {
   readonly endAtMs?: number | undefined;
   /** The entry finishes after this many scheduled runs (`oneOff` is 1); undefined = no limit. */
   readonly maxRuns?: number | undefined;
+  /** Its Sentry Crons monitor (`monitor.sentry`): its runs carry the check-in headers; undefined = none. */
+  readonly sentry?: ResolvedSentryMonitor;
 }
 
 /** An entry's `startAt`/`endAt` as the schedule maths takes them; undefined when it has neither. */
@@ -84,7 +92,16 @@ export interface ResolvedConfig {
   };
   /** Celery's result backend, read for run outcomes; undefined = none (no outcomes). */
   readonly resultBackend: { readonly url: string; readonly transportOptions: ParsedConfig['resultBackendTransportOptions'] } | undefined;
+  /** Listen to Celery's task events on the broker for run outcomes (with or without a result backend). */
+  readonly taskEvents: boolean;
   readonly outcomeTimeoutMs: number;
+  /** Where Sentry check-ins go (the DSN from `sentry.dsn` or $SENTRY_DSN); undefined = no DSN, none sent. */
+  readonly sentry?: SentrySettings | undefined;
+}
+
+/** Whether the leader follows runs to their outcomes: with a result backend, task events, or both. */
+export function followsOutcomes(config: Pick<ResolvedConfig, 'resultBackend' | 'taskEvents'>): boolean {
+  return config.resultBackend !== undefined || config.taskEvents;
 }
 
 export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: string): Schedule {
@@ -114,6 +131,7 @@ export function resolveEntry(
 ): ResolvedEntry {
   const timezone = entry.timezone ?? defaultZone;
   const alerts = resolveAlerts(configAlerts, entry.alerts);
+  const sentry = entry.monitor === undefined ? undefined : resolveSentryMonitor(name, entry.monitor, entry.schedule, timezone);
   return {
     name,
     ...(origin === undefined ? {} : { origin }),
@@ -127,11 +145,14 @@ export function resolveEntry(
     catchUp: entry.catchUp,
     catchUpWindowMs: entry.catchUpWindow,
     jitterMs: entry.jitter ?? 0,
+    overlap: entry.overlap,
+    ...(entry.overlapTimeout === undefined ? {} : { overlapTimeoutMs: entry.overlapTimeout }),
     ...(alerts === undefined ? {} : { alerts }),
     // Without an offset, a wall time in the entry's zone, as for clocked schedules (the schema checked the text).
     startAtMs: entry.startAt === undefined ? undefined : parseIsoDateTime(entry.startAt, timezone),
     endAtMs: entry.endAt === undefined ? undefined : parseIsoDateTime(entry.endAt, timezone),
     maxRuns: entry.maxRuns ?? (entry.oneOff === true ? 1 : undefined),
+    ...(sentry === undefined ? {} : { sentry }),
   };
 }
 
@@ -179,6 +200,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
       parsed.resultBackend === undefined
         ? undefined
         : { url: parsed.resultBackend, transportOptions: parsed.resultBackendTransportOptions },
+    taskEvents: parsed.taskEvents,
     outcomeTimeoutMs: parsed.outcomeTimeout,
   };
 }

@@ -9,6 +9,7 @@ import { keyed } from './keys.js';
 import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
 import { alertsSchema } from './alerts-schema.js';
+import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettingsSchema } from './sentry-schema.js';
 import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { djangoSourceSchema } from './django-source-schema.js';
@@ -17,6 +18,9 @@ import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '..
 
 export const CATCH_UP_POLICIES = ['once', 'skip', 'all'] as const;
 export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
+/** What to do with a slot while the entry's previous run has not finished (Temporal's names). */
+export const OVERLAP_POLICIES = ['allow', 'skip', 'bufferOne'] as const;
+export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
 
 /** RabbitMQ queue types Celery declares (`x-queue-type`). */
 export const QUEUE_TYPES = ['classic', 'quorum'] as const;
@@ -83,6 +87,14 @@ export const entrySchema = keyed({
   catchUp: z.enum(CATCH_UP_POLICIES, { error: `catchUp must be one of ${CATCH_UP_POLICIES.join(', ')}` }).default(DEFAULTS.catchUp),
   /** Missed slots older than this are dropped, whatever `catchUp` says. Default: no limit. */
   catchUpWindow: durationSchema('catchUpWindow', 1).optional(),
+  /**
+   * A slot that comes due while the entry's previous run has not finished: "allow" publishes it
+   * anyway (Celery's behaviour), "skip" passes it over, "bufferOne" keeps one to publish when the
+   * previous run finishes (later ones are passed over). Needs run outcomes (resultBackend).
+   */
+  overlap: z.enum(OVERLAP_POLICIES, { error: `overlap must be one of ${OVERLAP_POLICIES.join(', ')}` }).default(DEFAULTS.overlap),
+  /** With overlap "skip" or "bufferOne": a previous run published longer ago than this counts as lost, not running. */
+  overlapTimeout: durationSchema('overlapTimeout', 1000).optional(),
   /** Each run is delayed by a pseudo-random amount up to this (the same for every replica). */
   jitter: durationSchema('jitter').optional(),
   /**
@@ -98,7 +110,12 @@ export const entrySchema = keyed({
   oneOff: z.boolean({ error: 'oneOff must be true or false' }).optional(),
   /** This entry's alerts and ping, over the config's `alerts` (see alerts-schema.ts). */
   alerts: alertsSchema.optional(),
+  /** `monitor.sentry`: this entry's runs check in to Sentry Crons (see sentry-schema.ts). */
+  monitor: monitorSchema.optional(),
 }).superRefine((entry, ctx) => {
+  // The slug is judged with the entry's name, by the config (below).
+  const monitorProblem = monitorScheduleProblem(entry.monitor, entry.schedule);
+  if (monitorProblem !== undefined) ctx.addIssue({ code: 'custom', ...monitorProblem, input: entry.monitor });
   if (entry.oneOff === true && entry.maxRuns !== undefined && entry.maxRuns !== 1) {
     ctx.addIssue({
       code: 'custom',
@@ -265,7 +282,9 @@ export const configSchema = keyed(
     sources: sourcesSchema.default({}),
     /** Alerts for every entry (a webhook, which kinds, lateAfter); an entry's own `alerts` override them. */
     alerts: alertsSchema.optional(),
-    // Run outcomes (issue 22): read from the workers' result backend.
+    /** Sentry Crons: the DSN check-ins go to ($SENTRY_DSN over it), their environment and release. */
+    sentry: sentrySettingsSchema.optional(),
+    // Run outcomes: read from the workers' result backend.
     /**
      * Celery's `result_backend` (also $CELERY_RESULT_BACKEND), a Redis one: redis://, rediss://,
      * sentinel://. With it the leader reads each published run's result and keeps a history per
@@ -274,6 +293,12 @@ export const configSchema = keyed(
     resultBackend: z.string({ error: 'resultBackend must be a URL such as "redis://127.0.0.1:6379/1"' }).min(1).optional(),
     /** Celery's `result_backend_transport_options`: `global_keyprefix`, and the connection's (sentinel `master_name`, …). */
     resultBackendTransportOptions: transportOptionsSchema.default({}),
+    /**
+     * Celery's task events (workers started with `-E`): the leader also listens to them on the
+     * broker, which gives STARTED without `task_track_started`, the exact start and finish and the
+     * worker's runtime, at once. With or without a resultBackend (then the events alone).
+     */
+    taskEvents: z.boolean({ error: 'taskEvents must be true or false' }).default(false),
     /** A run without a final state this long after it was published is recorded as `unknown`. */
     outcomeTimeout: durationSchema('outcomeTimeout', 1000, DURATION_MAX_MS).default(DEFAULTS.outcomeTimeoutMs),
   },
@@ -283,6 +308,10 @@ export const configSchema = keyed(
   // `for in`, not Object.entries: no array of 100,000 pairs for a check that rarely applies.
   for (const name in config.beatSchedule) {
     const entry = config.beatSchedule[name];
+    const slugProblem = entry?.monitor === undefined ? undefined : monitorSlugProblem(name, entry.monitor);
+    if (slugProblem !== undefined) {
+      ctx.addIssue({ code: 'custom', ...slugProblem, path: ['beatSchedule', name, ...slugProblem.path], input: entry?.monitor });
+    }
     if (entry === undefined || entry.timezone !== undefined || entry.startAt === undefined || entry.endAt === undefined) continue;
     if (hasOffset(entry.startAt) === hasOffset(entry.endAt)) continue;
     windowProblem(entry, config.timezone, ['beatSchedule', name], ctx);

@@ -13,6 +13,8 @@ import type { EntryState } from '../ports/state.js';
 import type { RunRecord } from '../ports/outcomes.js';
 import { runView } from './run-view.js';
 import type { RunView } from './run-view.js';
+import { replicaStatuses } from './replicas.js';
+import type { ReplicaRecord, ReplicaStatus } from './replicas.js';
 
 export interface LeaderInfo {
   readonly instance: string;
@@ -51,7 +53,7 @@ export interface EntryStatus {
   readonly endAt: string | null;
   /** The next slot; null when disabled, paused, finished, or the schedule has run out (or its endAt passed). */
   readonly nextRun: string | null;
-  /** The newest run's outcome, from the entry's history; null without a resultBackend or before the first run. */
+  /** The newest run's outcome, from the entry's history; null without a resultBackend or taskEvents, or before the first run. */
   readonly lastOutcome: RunView | null;
 }
 
@@ -74,6 +76,8 @@ export interface DeploymentStatus {
   readonly self: { readonly instance: string; readonly role: 'leader' | 'standby' | 'cli' };
   /** The instance holding the lock, or null when none does. */
   readonly leader: { readonly instance: string; readonly since: string } | null;
+  /** Every `beat run` whose heartbeat counts (the registry), the leader (the lock's) first, then the standbys. */
+  readonly replicas: readonly ReplicaStatus[];
   /**
    * What keeps this deployment from working as configured, each with its fix: a config that
    * differs from the leader's, a lock key tsbeat did not write.
@@ -99,10 +103,12 @@ export interface StatusInput {
   readonly leader: LeaderInfo | undefined;
   readonly self: DeploymentStatus['self'];
   readonly nowMs: number;
+  /** The live records of the replicas registry. */
+  readonly replicas?: readonly ReplicaRecord[];
   readonly warnings?: readonly string[];
   /** The runtime entries in force, and those that do not run. */
   readonly runtime?: { readonly entries: readonly ResolvedEntry[]; readonly problems: readonly RuntimeEntryProblem[] };
-  /** Each entry's newest run from its history (run outcomes); absent without a resultBackend. */
+  /** Each entry's newest run from its history (run outcomes); absent without a resultBackend or taskEvents. */
   readonly outcomes?: ReadonlyMap<string, RunRecord>;
 }
 
@@ -159,6 +165,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     now: formatInstant(nowMs, 'UTC'),
     self: input.self,
     leader: input.leader ? { instance: input.leader.instance, since: formatInstant(input.leader.sinceMs, 'UTC') } : null,
+    replicas: replicaStatuses(input.replicas ?? [], input.leader, nowMs),
     warnings: input.warnings ?? [],
     entries,
     entryProblems: (input.runtime?.problems ?? []).map(({ name, origin, problems }) => ({

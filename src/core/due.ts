@@ -174,7 +174,24 @@ export function jitterFor(entryName: string, slotMs: number, jitterMs: number): 
  * it on the entry's own grid, or `cursorMs` when there is none. Nothing is published for them.
  */
 export function skipThrough(schedule: Schedule, zone: string, cursorMs: number, untilMs: number, window?: FireWindow): number {
-  if (untilMs <= cursorMs) return cursorMs;
-  return planDue({ schedule, zone, catchUp: 'skip', catchUpWindowMs: undefined, window }, cursorMs, untilMs, { graceMs: -1, maxSlots: 1 })
-    .cursorMs;
+  return passOver(schedule, zone, cursorMs, untilMs, window).cursorMs;
+}
+
+/**
+ * Passes over the slots after `cursorMs` up to `untilMs` (included): where the cursor lands, and how
+ * many slots that was (counted up to MISSED_COUNT_CAP).
+ */
+export function passOver(
+  schedule: Schedule,
+  zone: string,
+  cursorMs: number,
+  untilMs: number,
+  window?: FireWindow,
+): { readonly cursorMs: number; readonly count: number } {
+  if (untilMs <= cursorMs) return { cursorMs, count: 0 };
+  const plan = planDue({ schedule, zone, catchUp: 'skip', catchUpWindowMs: undefined, window }, cursorMs, untilMs, {
+    graceMs: -1,
+    maxSlots: 1,
+  });
+  return { cursorMs: plan.cursorMs, count: plan.missed };
 }

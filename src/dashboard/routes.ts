@@ -17,6 +17,7 @@ import type { MessageEnv } from '../celery/message.js';
 import { randomTaskId } from '../celery/task-id.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { TriggerRequest } from '../ports/control.js';
+import type { ReplicaStatus } from '../control/replicas.js';
 import { comingFires, definitionOf, messagePreview, timeline } from './entry-detail.js';
 import { SORT_KEYS, buildRows, queryRows } from './entry-rows.js';
 import type { EntrySnapshot, Row, SortKey } from './entry-rows.js';
@@ -39,6 +40,8 @@ export interface DeploymentView {
   readonly role: string;
   readonly leader: { readonly instance: string; readonly since: string } | null;
   readonly lockExpiresInMs: number | null;
+  /** The live replicas of the registry, the leader first. */
+  readonly replicas: readonly ReplicaStatus[];
   readonly redis: string;
   readonly broker: string;
   readonly warnings: readonly string[];
@@ -270,6 +273,7 @@ export class Dashboard {
       self: { instance: this.sources.instanceId, role: deployment.role },
       leader: deployment.leader,
       lockExpiresInMs: deployment.lockExpiresInMs,
+      replicas: deployment.replicas,
       redis: deployment.redis,
       broker: deployment.broker,
       warnings: deployment.warnings,

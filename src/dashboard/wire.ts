@@ -78,6 +78,21 @@ export interface TimelineWire {
   readonly capped: number;
 }
 
+/** One `beat run` process of the deployment, from the replicas registry (src/control/replicas.ts's ReplicaStatus). */
+export interface ReplicaWire {
+  readonly instance: string;
+  /** From the lock: the replica it names leads. */
+  readonly role: 'leader' | 'standby';
+  readonly host: string;
+  readonly pid: number;
+  readonly version: string;
+  readonly startedAt: string;
+  readonly lastHeartbeat: string;
+  readonly heartbeatAgeMs: number;
+  /** Where it serves HTTP (`host:port`), or null. */
+  readonly http: string | null;
+}
+
 export type ActionsMode = 'off' | 'login' | 'on';
 
 export interface OverviewWire {
@@ -88,6 +103,8 @@ export interface OverviewWire {
   readonly leader: { readonly instance: string; readonly since: string } | null;
   /** The lock's time to live, ms; null when nobody holds it. */
   readonly lockExpiresInMs: number | null;
+  /** Every replica whose heartbeat counts, the leader first, then the standbys. */
+  readonly replicas: readonly ReplicaWire[];
   readonly redis: string;
   readonly broker: string;
   readonly warnings: readonly string[];

@@ -81,3 +81,27 @@ export function openDjangoDb(url: string, kind: DjangoDbKind, zone: string): Dja
     close: () => pool.end(),
   };
 }
+
+/**
+ * A failure to read the Django database, as a command that reads it once says it: where the URL
+ * came from (`where`: sources.django.url, --django-url, $BEAT_DJANGO_URL), the URL without its
+ * password, and the fix for the causes seen most (no server there, a database or user it refuses,
+ * tables not migrated).
+ */
+export function djangoDbFailure(error: unknown, where: string, url: string, prefix: string): string {
+  const e = error as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  const message = typeof e.message === 'string' && e.message !== '' ? e.message : String(error);
+  const shownUrl = url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  const fix =
+    code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH'
+      ? 'no database server answers there; check the host and port'
+      : code === '3D000' || code === 'ER_BAD_DB_ERROR'
+        ? 'the server has no such database; give the NAME of DATABASES["default"]'
+        : code === '28P01' || code === '28000' || code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR'
+          ? 'the server refuses this user or password; give the USER and PASSWORD Django uses'
+          : code === '42P01' || code === 'ER_NO_SUCH_TABLE'
+            ? `django-celery-beat's tables (${prefix}periodictask, …) are not there: run "manage.py migrate django_celery_beat", or set tablePrefix`
+            : 'check the URL and that the tables are migrated';
+  return `cannot read the django database at ${shownUrl} (${where}): ${message}; ${fix}`;
+}

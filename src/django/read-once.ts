@@ -1,31 +1,43 @@
 /**
- * The django source read once, for the commands that show a schedule without running it
- * (`beat next`): every row, resolved as `beat run` would resolve it, and the rows that cannot run
- * with their problems. Read-only: no write-back.
+ * The django source read once, for the commands that show a schedule without running it (`beat
+ * next`, `check`, `status`, `import django`): every row, resolved as `beat run` would resolve it,
+ * and the rows that cannot run with their problems. Read-only: no write-back. A database that
+ * cannot be read is a BeatError naming where its URL came from, and the fix.
  */
+import { BeatError, ErrorCode } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import type { DjangoSourceSettings } from '../config/django-source-schema.js';
 import { resolveEntry } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
-import type { Logger } from '../base/log.js';
-import { DjangoSource } from './source.js';
+import { silentLogger } from '../base/log.js';
+import { djangoDbFailure } from './db.js';
+import type { TaskRow } from './row-entry.js';
+import { openDjangoEntries } from './tenants.js';
 
 export interface DjangoReading {
   readonly entries: readonly ResolvedEntry[];
   readonly problems: readonly { readonly name: string; readonly problems: readonly ConfigProblem[] }[];
+  /** Every row read, with its definition when it maps to one. */
+  readonly rows: readonly TaskRow[];
 }
 
-export async function readDjangoEntries(settings: DjangoSourceSettings, defaultZone: string, logger: Logger): Promise<DjangoReading> {
-  const source = new DjangoSource({ settings: { ...settings, writeBack: false }, logger });
+/** `where`: the place the URL came from, named in the error (sources.django.url, --django-url, $BEAT_DJANGO_URL). */
+export async function readDjangoEntries(settings: DjangoSourceSettings, defaultZone: string, where: string): Promise<DjangoReading> {
+  const source = openDjangoEntries({ ...settings, writeBack: false }, silentLogger);
   try {
-    const { entries } = await source.load();
+    let loaded;
+    try {
+      loaded = await source.load();
+    } catch (error) {
+      throw new BeatError(ErrorCode.DjangoDatabase, djangoDbFailure(error, where, settings.url, settings.tablePrefix), { cause: error });
+    }
     const resolved: ResolvedEntry[] = [];
     const problems: { name: string; problems: readonly ConfigProblem[] }[] = [];
-    for (const sourced of entries) {
+    for (const sourced of loaded.entries) {
       if (sourced.entry === undefined) problems.push({ name: sourced.name, problems: sourced.problems });
       else resolved.push(resolveEntry(sourced.name, sourced.entry, defaultZone, 'django'));
     }
-    return { entries: resolved, problems };
+    return { entries: resolved, problems, rows: source.rowsRead() };
   } finally {
     await source.close();
   }

@@ -23,6 +23,8 @@ export interface TaskRow {
   readonly sourced: SourcedEntry;
   /** The entry's definition (or problems) as text: equal texts, same entry. */
   readonly key: string;
+  /** The definition as a config file writes it (`beat import django`), when the row maps to one. */
+  readonly definition?: Readonly<Record<string, unknown>>;
 }
 
 /** IntervalSchedule.period → the timedelta key and the factor to it (microseconds have none). */
@@ -42,9 +44,11 @@ const optionalName = (value: unknown): string | undefined => {
 };
 const truthy = (value: unknown): boolean => value === true || value === 1 || value === '1' || value === 't';
 
-export function taskRow(row: Row, db: DjangoDb): TaskRow {
+/** `namePrefix`: "<schema>:" for a django-tenants schema; the header keeps the row's own name. */
+export function taskRow(row: Row, db: DjangoDb, namePrefix = ''): TaskRow {
   const id = Number(row.id);
-  const name = String(row.name);
+  const rowName = String(row.name);
+  const name = `${namePrefix}${rowName}`;
   const problems: ConfigProblem[] = [];
   const definition: Record<string, unknown> = { task: text(row.task) ?? '' };
 
@@ -73,7 +77,7 @@ export function taskRow(row: Row, db: DjangoDb): TaskRow {
     problems.push({ path: 'headers', message: 'the headers column must hold a JSON object' });
   } else if (headers !== undefined) {
     // django-celery-beat >= 2.5 sends the entry's name as a header (django-celery-results stores it).
-    options.headers = { ...(headers as Record<string, unknown>), periodic_task_name: name };
+    options.headers = { ...(headers as Record<string, unknown>), periodic_task_name: rowName };
   }
   definition.options = options;
   definition.enabled = truthy(row.enabled);
@@ -93,7 +97,8 @@ export function taskRow(row: Row, db: DjangoDb): TaskRow {
   }
   const parsed = parseEntryDefinition(definition);
   const sourced: SourcedEntry = parsed.ok ? { name, entry: parsed.entry } : { name, problems: parsed.problems };
-  return { id, name, changedMs, oneOff, sourced, key: JSON.stringify(parsed.ok ? definition : ['problems', parsed.problems]) };
+  const key = JSON.stringify(parsed.ok ? definition : ['problems', parsed.problems]);
+  return { id, name, changedMs, oneOff, sourced, key, ...(parsed.ok ? { definition } : {}) };
 }
 
 interface MappedSchedule {

@@ -30,8 +30,27 @@ export interface DjangoSourceOptions {
   readonly logger: Logger;
   /** Epoch ms now (the scheduler's clock). */
   readonly now?: () => number;
-  /** A database opened elsewhere (tests); default: the settings' URL. */
+  /** A database opened elsewhere (shared by a tenant's schemas), closed by its opener; default: the settings' URL. */
   readonly db?: DjangoDb;
+  /** django-tenants: the schema of these tables; its entries are named `<schema>:<name>`. */
+  readonly schema?: string;
+}
+
+/**
+ * What `beat run` and the commands need of django-celery-beat's tables, for one schema
+ * (DjangoSource) or a tenant's many (DjangoTenants, src/django/tenants.ts): the entries, the
+ * database's health, the write-back of runs, the rows last read.
+ */
+export interface DjangoEntries extends EntrySource {
+  readonly origin: 'django';
+  /** Whether the last read of the tables worked, and if not why. */
+  health(): DjangoSourceHealth;
+  /** A run of entry `name` went out at `atMs` (the leader): written back unless writeBack is off. */
+  recordRun(name: string, atMs: number): void;
+  /** The rows of the last read, as entries and definitions (beat import django). */
+  rowsRead(): readonly TaskRow[];
+  /** Stops the write-back (after a last flush) and closes the connections. */
+  close(): Promise<void>;
 }
 
 /** What the source last read of the database, for status and readiness. */
@@ -40,7 +59,7 @@ export interface DjangoSourceHealth {
   readonly reason?: string;
 }
 
-export class DjangoSource implements EntrySource {
+export class DjangoSource implements DjangoEntries {
   readonly origin = 'django' as const;
   private readonly db: DjangoDb;
   private readonly t: Tables;
@@ -53,6 +72,7 @@ export class DjangoSource implements EntrySource {
   private lastFullMs = Number.NEGATIVE_INFINITY;
   private failure: { error: unknown; retryAtMs: number; delayMs: number } | undefined;
   readonly writeBack: WriteBack | undefined;
+  private readonly namePrefix: string;
 
   constructor(private readonly options: DjangoSourceOptions) {
     const { settings } = options;
@@ -60,7 +80,8 @@ export class DjangoSource implements EntrySource {
     if ('problem' in found) throw new Error(`sources.django.url: ${found.problem}`);
     const zone = settings.useTz ? 'UTC' : (settings.timeZone ?? 'UTC');
     this.db = options.db ?? openDjangoDb(settings.url, found.kind, zone);
-    this.t = tables(this.db, settings.tablePrefix);
+    this.t = tables(this.db, settings.tablePrefix, options.schema);
+    this.namePrefix = options.schema === undefined ? '' : `${options.schema}:`;
     this.now = options.now ?? Date.now;
     this.writeBack = settings.writeBack
       ? new WriteBack({ db: this.db, tables: this.t, logger: options.logger, idOf: (name) => this.rows.get(name), now: this.now })
@@ -79,7 +100,7 @@ export class DjangoSource implements EntrySource {
       const rows = await this.db.query(taskSelect(this.t));
       this.rows.clear();
       this.names.clear();
-      for (const row of rows) this.keep(taskRow(row, this.db));
+      for (const row of rows) this.keep(taskRow(row, this.db, this.namePrefix));
       this.lastFullMs = this.now();
       return { entries: [...this.rows.values()].map((r) => r.sourced), cursor };
     });
@@ -95,15 +116,23 @@ export class DjangoSource implements EntrySource {
     });
   }
 
-  /** Stops the write-back (after a last flush) and closes the connections. */
+  recordRun(name: string, atMs: number): void {
+    this.writeBack?.record(name, atMs);
+  }
+
+  rowsRead(): readonly TaskRow[] {
+    return [...this.rows.values()];
+  }
+
+  /** Stops the write-back (after a last flush) and closes the connections (when it opened them). */
   async close(): Promise<void> {
     await this.writeBack?.stop();
-    await this.db.close().catch(() => undefined);
+    if (this.options.db === undefined) await this.db.close().catch(() => undefined);
   }
 
   private async fullRead(marker: string): Promise<EntryChanges> {
     await this.readSchedules();
-    const rows = (await this.db.query(taskSelect(this.t))).map((row) => taskRow(row, this.db));
+    const rows = (await this.db.query(taskSelect(this.t))).map((row) => taskRow(row, this.db, this.namePrefix));
     this.lastFullMs = this.now();
     const seen = new Set(rows.map((r) => r.name));
     const removed = [...this.rows.keys()].filter((name) => !seen.has(name));
@@ -134,7 +163,7 @@ export class DjangoSource implements EntrySource {
     const fresh = [...ids].filter((id) => !this.names.has(id));
     if (fresh.length > 0) where.push(`p.id IN (${fresh.map((id) => String(Math.trunc(id))).join(', ')})`);
     const rows = await this.db.query(`${taskSelect(this.t)} WHERE ${where.join(' OR ')}`, [this.db.datetime(Math.max(0, since))]);
-    const mapped = rows.map((row) => taskRow(row, this.db));
+    const mapped = rows.map((row) => taskRow(row, this.db, this.namePrefix));
     // The marker moved, but no row is newer, none left and no schedule changed: a write that bypassed
     // the signals and then called PeriodicTasks.update_changed() (django-celery-beat's advice after
     // queryset.update()). Its rows can be of any age: read everything, as DatabaseScheduler would.

@@ -14,8 +14,9 @@ export interface Tables {
   readonly clocked: string;
 }
 
-export function tables(db: DjangoDb, prefix: string): Tables {
-  const q = (name: string): string => db.quote(`${prefix}${name}`);
+/** The tables under `prefix`, in `schema` when given (django-tenants: one schema per tenant, PostgreSQL). */
+export function tables(db: DjangoDb, prefix: string, schema?: string): Tables {
+  const q = (name: string): string => `${schema === undefined ? '' : `${db.quote(schema)}.`}${db.quote(`${prefix}${name}`)}`;
   return {
     task: q('periodictask'),
     changes: q('periodictasks'),

@@ -46,7 +46,7 @@ export class BeatMetrics {
 
   readonly missed = new Counter({
     name: 'tsbeat_slots_missed_total',
-    help: 'Due slots passed over that will never run, by entry and reason (catch_up_once, skip_late, outside_window).',
+    help: 'Due slots passed over that will never run, by entry and reason (catch_up_once, skip_late, outside_window, overlap, paused).',
     labelNames: ['entry', 'reason'] as const,
     registers: [this.registry],
   });
@@ -127,7 +127,7 @@ export class BeatMetrics {
     leadershipChanged: (leading) => this.leader.set(leading ? 1 : 0),
   };
 
-  // Run outcomes (with a resultBackend): counted by the leader as each run reaches a final state.
+  // Run outcomes (with a resultBackend or taskEvents): counted by the leader as each run reaches a final state.
   readonly runs = new Counter({
     name: 'tsbeat_runs_total',
     help: 'Runs that reached a final state, by entry and state (SUCCESS, FAILURE, REVOKED, unknown); counted by the leader that saw it.',

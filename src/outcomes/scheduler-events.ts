@@ -1,18 +1,15 @@
 /**
  * The outcome tracker as a listener of what the scheduler reports: it hears of each published run
- * (scheduled or manual) and starts or stops with the leadership; everything is passed on to `next`
- * (the metrics) as well. Entries with `ignoreResult` are not followed: their workers store no result.
+ * (scheduled or manual); everything is passed on to `next` (the metrics) as well. Entries with
+ * `ignoreResult` are not followed: their workers store no result. It starts and stops with each
+ * leader session (`trackerTask`), not with the lock, so that the runs a session's last dispatch
+ * published are recorded before the lock is let go.
  */
 import type { SchedulerEvents } from '../ports/events.js';
 import type { Clock } from '../ports/clock.js';
 import type { OutcomeTracker } from './tracker.js';
 
-export function trackingEvents(
-  next: SchedulerEvents,
-  tracker: OutcomeTracker,
-  clock: Clock,
-  onError: (error: unknown) => void,
-): SchedulerEvents {
+export function trackingEvents(next: SchedulerEvents, tracker: OutcomeTracker, clock: Clock): SchedulerEvents {
   return {
     ...next,
     published: (run, latenessMs) => {
@@ -24,9 +21,13 @@ export function trackingEvents(
       const now = clock.now();
       tracker.published(message.entry, message.id, now, now);
     },
-    leadershipChanged: (leading) => {
-      next.leadershipChanged(leading);
-      (leading ? tracker.start() : tracker.stop()).catch(onError);
-    },
+  };
+}
+
+/** The tracker as work of the leader: started before each session, stopped after it. */
+export function trackerTask(tracker: OutcomeTracker, onError: (error: unknown) => void): { start(): void; stop(): Promise<void> } {
+  return {
+    start: () => void tracker.start().catch(onError),
+    stop: () => tracker.stop().catch(onError),
   };
 }

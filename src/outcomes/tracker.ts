@@ -6,6 +6,12 @@
  * until each is final (SUCCESS, FAILURE, REVOKED) or `timeoutMs` has passed (then `unknown`).
  * STARTED and RETRY are recorded as they are seen. A new leader takes over the runs the histories
  * still hold as pending (`start`), so a failover loses no outcome.
+ *
+ * With Celery's task events (`taskEvents`), the leader also hears the workers' task-started,
+ * task-retried, task-succeeded, task-failed and task-revoked as they happen (`observed`): a run
+ * moves at once, with the worker's own times, and a run finished by an event is not read again.
+ * Polling goes on for the others (pub/sub loses what is sent while nobody listens); without a
+ * result backend the events are the only source, and the poll only gives up on runs past the timeout.
  */
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -13,11 +19,23 @@ import { errorMessage } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { Clock } from '../ports/clock.js';
 import { isFinal } from '../ports/outcomes.js';
-import type { OutcomeEvents, ResultMeta, ResultReader, RunHistory, RunRecord } from '../ports/outcomes.js';
+import type {
+  OutcomeEvents,
+  ResultMeta,
+  ResultReader,
+  RunHistory,
+  RunRecord,
+  RunningRuns,
+  TaskEvent,
+  TaskEventFeed,
+} from '../ports/outcomes.js';
 
 export interface TrackerOptions {
   readonly history: RunHistory;
-  readonly results: ResultReader;
+  /** The result backend; none when task events are the only source. */
+  readonly results?: ResultReader;
+  /** Celery's task events from the broker, listened to while tracking. */
+  readonly taskEvents?: TaskEventFeed;
   readonly events: OutcomeEvents;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -34,17 +52,24 @@ interface Tracked {
   record: RunRecord;
 }
 
-export class OutcomeTracker {
+export class OutcomeTracker implements RunningRuns {
   /** Runs not final yet, by task id, oldest first. */
   private readonly pending = new Map<string, Tracked>();
   /** Published runs not yet written to their histories. */
   private toRecord: { entry: string; record: RunRecord }[] = [];
   /** Each entry's newest run this leader knows of (for "has the previous run finished?"). */
   private readonly newest = new Map<string, string>();
+  /** Task events of runs not handed over yet, by task id, oldest first (see keepEarly). */
+  private readonly early = new Map<string, { atMs: number; events: TaskEvent[] }>();
   private recordTimer: NodeJS.Timeout | undefined;
+  /** The history writes of published runs, one after the other (an update must not overtake its run's first write). */
+  private recording: Promise<void> = Promise.resolve();
   private pollTimer: NodeJS.Timeout | undefined;
   private cursor = 0;
   private running = false;
+  /** The start in progress (reading the pending runs), for `ready`. */
+  private starting: Promise<void> | undefined;
+  private finishedListener: ((entry: string) => void) | undefined;
   private busy: Promise<void> | undefined;
   private failing = false;
   private readonly pollMs: number;
@@ -62,9 +87,17 @@ export class OutcomeTracker {
   }
 
   /** Begins tracking (on leading): the runs the histories hold as pending first. */
-  async start(): Promise<void> {
-    if (this.running) return;
+  start(): Promise<void> {
+    if (this.running) return this.starting ?? Promise.resolve();
     this.running = true;
+    this.o.taskEvents?.start((events) => {
+      for (const event of events) this.observed(event);
+    });
+    this.starting = this.loadPending();
+    return this.starting;
+  }
+
+  private async loadPending(): Promise<void> {
     try {
       for (const { entry, record } of await this.o.history.pending()) this.track(entry, record);
     } catch (error) {
@@ -80,10 +113,21 @@ export class OutcomeTracker {
     this.running = false;
     clearInterval(this.pollTimer);
     this.pollTimer = undefined;
+    await this.o.taskEvents?.stop();
     await this.busy;
     await this.flushRecords();
     this.pending.clear();
     this.newest.clear();
+    this.early.clear();
+    this.starting = undefined;
+  }
+
+  ready(): Promise<void> {
+    return this.starting ?? Promise.resolve();
+  }
+
+  onFinished(listener: ((entry: string) => void) | undefined): void {
+    this.finishedListener = listener;
   }
 
   /** A run was published: returns at once. */
@@ -93,16 +137,57 @@ export class OutcomeTracker {
     this.toRecord.push({ entry, record });
     this.track(entry, record);
     this.recordTimer ??= setTimeout(() => void this.flushRecords(), this.recordDelayMs);
+    const early = this.early.get(taskId);
+    if (early === undefined) return;
+    this.early.delete(taskId);
+    for (const event of early.events) this.observed(event);
+  }
+
+  unfinishedRun(entry: string): RunRecord | undefined {
+    const id = this.newest.get(entry);
+    return id === undefined ? undefined : this.pending.get(id)?.record;
   }
 
   /**
-   * Whether the newest run of `entry` this leader knows of has reached a final state: true, false,
-   * or undefined when it knows of none (for overlap policies).
+   * A task event (task events): the run it names moves at once, if this leader follows it; an event
+   * of any other task (not published here, or already final) is ignored.
    */
-  previousFinished(entry: string): boolean | undefined {
-    const id = this.newest.get(entry);
-    if (id === undefined) return undefined;
-    return !this.pending.has(id);
+  observed(event: TaskEvent): void {
+    if (!this.running) return;
+    const tracked = this.pending.get(event.taskId);
+    if (tracked === undefined) {
+      this.keepEarly(event);
+      return;
+    }
+    const next = applyTaskEvent(tracked.record, event);
+    if (next === tracked.record) return;
+    tracked.record = next;
+    if (isFinal(next.state)) this.finish(tracked);
+    const { entry } = tracked;
+    // After the run's own record was written (it may still be waiting in toRecord).
+    void this.flushRecords().then(() =>
+      this.o.history.update(entry, next).catch((error: unknown) => this.failed('recording a task event', error)),
+    );
+  }
+
+  /**
+   * Keeps an event of a task not followed (yet): a worker can start a run before the broker's
+   * confirm of its publish reaches the leader, which hands the run over only then. Most such events
+   * are other publishers' tasks: the oldest go past DEFAULTS.taskEventsEarlyMax ids or
+   * DEFAULTS.taskEventsEarlyMs.
+   */
+  private keepEarly(event: TaskEvent): void {
+    const now = this.o.clock.now();
+    const kept = this.early.get(event.taskId);
+    if (kept !== undefined) {
+      kept.events.push(event);
+      return;
+    }
+    this.early.set(event.taskId, { atMs: now, events: [event] });
+    for (const [id, { atMs }] of this.early) {
+      if (this.early.size <= DEFAULTS.taskEventsEarlyMax && now - atMs <= DEFAULTS.taskEventsEarlyMs) break;
+      this.early.delete(id);
+    }
   }
 
   /** Runs being followed. */
@@ -135,7 +220,13 @@ export class OutcomeTracker {
     );
   }
 
-  private async flushRecords(): Promise<void> {
+  /** Writes the runs waiting to be recorded, after the writes already under way; never rejects. */
+  private flushRecords(): Promise<void> {
+    this.recording = this.recording.then(() => this.flushOnce());
+    return this.recording;
+  }
+
+  private async flushOnce(): Promise<void> {
     clearTimeout(this.recordTimer);
     this.recordTimer = undefined;
     const runs = this.toRecord;
@@ -171,10 +262,12 @@ export class OutcomeTracker {
     try {
       for (let from = 0; from < chosen.length && this.running; from += this.batch) {
         const part = chosen.slice(from, from + this.batch);
-        const metas = await this.o.results.read(part.map((t) => t.record.taskId));
+        const metas = this.o.results === undefined ? [] : await this.o.results.read(part.map((t) => t.record.taskId));
         const now = this.o.clock.now();
         const writes: Promise<void>[] = [];
         part.forEach((tracked, i) => {
+          // Finished by a task event while the results were read: not again.
+          if (this.pending.get(tracked.record.taskId) !== tracked) return;
           const next = advance(tracked.record, metas[i], now, this.o.timeoutMs);
           if (next === tracked.record) return;
           tracked.record = next;
@@ -202,6 +295,7 @@ export class OutcomeTracker {
       `run of ${tracked.entry} ${r.state}`,
     );
     this.o.events.finished(tracked.entry, r);
+    this.finishedListener?.(tracked.entry);
   }
 
   private failed(what: string, error: unknown): void {
@@ -241,4 +335,38 @@ export function advance(record: RunRecord, meta: ResultMeta | undefined, nowMs: 
     startedAtMs: record.startedAtMs ?? nowMs,
     ...(meta.exception === undefined ? {} : { exception: meta.exception }),
   };
+}
+
+/**
+ * A run's record after a task event; the same object when it changes nothing. task-started gives
+ * the exact start; a final event gives the finish and the runtime: task-succeeded's own `runtime`,
+ * else (task-failed, task-revoked carry none) from the start when one is known, else from publication.
+ */
+export function applyTaskEvent(record: RunRecord, event: TaskEvent): RunRecord {
+  if (isFinal(record.state)) return record;
+  const withException = event.exception === undefined ? {} : { exception: event.exception };
+  switch (event.state) {
+    case 'STARTED': {
+      // The first start stands for the run (a retried run starts again under the same id).
+      const startedAtMs = Math.min(record.startedAtMs ?? event.atMs, event.atMs);
+      if (record.state === 'STARTED' && record.startedAtMs === startedAtMs) return record;
+      return { ...record, state: 'STARTED', startedAtMs };
+    }
+    case 'RETRY':
+      return { ...record, state: 'RETRY', ...withException };
+    case 'PENDING':
+      return record;
+    default: {
+      const from = record.startedAtMs ?? record.publishedAtMs;
+      // A success after retries keeps no retry's exception.
+      const { exception: _retried, ...rest } = record;
+      return {
+        ...(event.state === 'SUCCESS' ? rest : record),
+        state: event.state,
+        finishedAtMs: event.atMs,
+        runtimeMs: event.runtimeMs ?? Math.max(0, event.atMs - from),
+        ...withException,
+      };
+    }
+  }
 }

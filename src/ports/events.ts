@@ -19,12 +19,19 @@ export interface PublishedRun {
   readonly destination: Destination;
 }
 
-/** Slots of an entry that will never run (the missed-run policy passed them over). */
+/**
+ * Why slots will never run: the missed-run policy's reasons, `overlap` (the entry's previous run
+ * had not finished, and its overlap policy passed them over), or `paused` (they passed while the
+ * entry was paused; reported when it is resumed).
+ */
+export type MissedReason = MissReason | 'overlap' | 'paused';
+
+/** Slots of an entry that will never run (the missed-run or the overlap policy passed them over). */
 export interface MissedSlots {
   readonly entry: ResolvedEntry;
   /** How many (counted up to core/due.ts MISSED_COUNT_CAP). */
   readonly count: number;
-  readonly reason: MissReason;
+  readonly reason: MissedReason;
   /** The first of them: the same for every leader that finds them, so a report of them can be deduplicated. */
   readonly firstSlotMs: number;
   /** When they were found missed. */

@@ -5,8 +5,9 @@
  * src/outcomes/ and the status views.
  */
 import type { CeleryState, ResultMeta } from '../celery/result-meta.js';
+import type { TaskEvent } from '../celery/task-events.js';
 
-export type { ResultMeta };
+export type { ResultMeta, TaskEvent };
 
 /**
  * A run's state: Celery's states as its result backend stores them, and `unknown` for a run whose
@@ -26,13 +27,17 @@ export interface RunRecord {
   readonly slotMs: number;
   readonly publishedAtMs: number;
   readonly state: RunState;
-  /** When a worker was first seen running it (STARTED, observed by polling: within a poll interval). */
+  /**
+   * When a worker started it: the task-started event's timestamp (task events), else when STARTED
+   * was first read from the result backend (`task_track_started`: within a poll interval).
+   */
   readonly startedAtMs?: number;
-  /** When it reached its final state: the result's `date_done`, else when that state was read. */
+  /** When it reached its final state: the final task event's timestamp, else the result's `date_done`, else when that state was read. */
   readonly finishedAtMs?: number;
   /**
-   * finished − published: queue time included. A Redis result holds no start time, and a start
-   * seen by polling is late by up to a poll interval.
+   * From a task-succeeded event: its `runtime`, the task's own run time as the worker measured it
+   * (its last attempt's, for a retried run). Otherwise finished − published, queue time included: a
+   * Redis result holds no start time, and a start seen by polling is late by up to a poll interval.
    */
   readonly runtimeMs?: number;
   /** The exception's first line, `Type: message`, for FAILURE (and RETRY while it retries). */
@@ -59,9 +64,35 @@ export interface ResultReader {
   read(taskIds: readonly string[]): Promise<(ResultMeta | undefined)[]>;
 }
 
+/**
+ * Celery's task events from the broker (workers with `-E`), listened to while the tracker runs
+ * (only the leader's does). At most once: an event sent while nobody listens is gone.
+ */
+export interface TaskEventFeed {
+  start(onEvents: (events: TaskEvent[]) => void): void;
+  /** Closes the connection. */
+  stop(): Promise<void>;
+}
+
 /** Told of every run that reached a final state; must return at once and never throw. */
 export interface OutcomeEvents {
   finished(entry: string, record: RunRecord): void;
 }
 
 export const NO_OUTCOME_EVENTS: OutcomeEvents = { finished: () => undefined };
+
+/**
+ * What overlap policies ask of the outcomes: whether an entry's previous run is still running.
+ * Implemented by the outcome tracker, which follows the runs the leader published.
+ */
+export interface RunningRuns {
+  /** The newest run of `entry` published and not finished, if the tracker knows of one. */
+  unfinishedRun(entry: string): RunRecord | undefined;
+  /**
+   * Settles once the runs that were pending when the last leader stopped are known again (at once
+   * when there is nothing to load): until then an entry's previous run may look finished.
+   */
+  ready(): Promise<void>;
+  /** `listener` hears the name of each entry one of whose runs reached a final state; undefined removes it. */
+  onFinished(listener: ((entry: string) => void) | undefined): void;
+}

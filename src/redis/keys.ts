@@ -28,6 +28,10 @@
  *   <prefix>:{<name>}:alerts:sent   zset  alert delivery id → when it was delivered or given up on (kept a day, so that it is not sent twice)
  *   <prefix>:{<name>}:runs:<entry>  list  the entry's last runs, newest first, JSON each (run-history-codec.ts), written by
  *                              lua/run-history.lua only; at most DEFAULTS.runHistoryLength
+ *   <prefix>:{<name>}:replicas  hash  instance id → its record {v, host, pid, version, role, started, beat, http}, written by
+ *                              every `beat run` on each heartbeat (replica-codec.ts, lua/replica-beat.lua); who leads is the lock's
+ *   <prefix>:{<name>}:replicas:expiry  zset  instance id → when its record stops counting (its last heartbeat plus its lock.ttl, epoch
+ *                              ms); each heartbeat drops the records past it, a clean stop its own
  *   <prefix>:{<name>}:runs:pending  set  names of entries with a run whose outcome is not final yet (a new leader goes on
  *                              tracking those). No entry can be named "pending" here: its list is runs:<entry>, the set
  *                              runs:pending, and an entry named "pending" would share the key; it is escaped (see runs())
@@ -56,6 +60,8 @@ export interface SchedulerKeys {
   /** The history list of an entry's runs. */
   runs(entry: string): string;
   readonly runsPending: string;
+  readonly replicas: string;
+  readonly replicaExpiry: string;
 }
 
 /** The Redis type tsbeat keeps at each of its keys (as TYPE names it), for naming a stray value at one. */
@@ -76,6 +82,8 @@ export const SCHEDULER_KEY_TYPES = {
   alertsDue: 'zset',
   alertsSent: 'zset',
   runsPending: 'set',
+  replicas: 'hash',
+  replicaExpiry: 'zset',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
 
 /** `[key, type]` of the named scheduler keys, for nameWrongType. */
@@ -109,5 +117,7 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     // "runs:pending" is the set: an entry of that name gets "runs:=pending", which no other name maps to.
     runs: (entry) => `${base}runs:${entry === 'pending' || entry.startsWith('=') ? `=${entry}` : entry}`,
     runsPending: `${base}runs:pending`,
+    replicas: `${base}replicas`,
+    replicaExpiry: `${base}replicas:expiry`,
   };
 }

@@ -43,6 +43,7 @@ const ENTRIES_WRITE = lua('entries-write');
 const STATICS_WRITE = lua('statics-write');
 const ALERTS_OUTBOX = lua('alerts-outbox');
 const RUN_HISTORY = lua('run-history');
+const REPLICA_BEAT = lua('replica-beat');
 
 export interface ScriptClient {
   /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
@@ -69,6 +70,8 @@ export interface ScriptClient {
   alertsOutbox(numKeys: number, ...keysAndArgs: string[]): Promise<number | string[]>;
   /** run-history.lua: records runs in their entries' histories and keeps the pending set. */
   runHistory(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
+  /** replica-beat.lua: a replica's heartbeat in the registry, and its leaving. */
+  replicaBeat(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
 
 export function withScripts(client: Redis): Redis & ScriptClient {
@@ -85,6 +88,7 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('staticsWrite', { lua: STATICS_WRITE });
     client.defineCommand('alertsOutbox', { lua: ALERTS_OUTBOX });
     client.defineCommand('runHistory', { lua: RUN_HISTORY });
+    client.defineCommand('replicaBeat', { lua: REPLICA_BEAT });
   }
   return client as Redis & ScriptClient;
 }

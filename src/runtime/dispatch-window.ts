@@ -16,6 +16,7 @@ import type { Batch, SentBatch } from './batch.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
 import { logClockAhead, logMissed, logRecorded } from './run-log.js';
 import type { RunLogOptions } from './run-log.js';
+import type { OverlapGate, Released } from './overlap.js';
 import type { RunRenderer } from './run-render.js';
 import type { Staged } from './staging.js';
 
@@ -32,6 +33,8 @@ export interface DispatchWindowOptions {
   readonly onFenced: () => void;
   /** The dispatcher refused a slot ahead of Redis's clock (this clock is ahead): nothing was published. */
   readonly onClockAhead: ((ahead: SlotAhead) => void) | undefined;
+  /** The overlap policies: slots due while the previous run has not finished. */
+  readonly overlap: OverlapGate;
 }
 
 type Reply = { result: DispatchResult } | { error: unknown };
@@ -96,7 +99,9 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
       logMissed(options.runLog, held.entry, plan, firstSlotMs, nowMs);
     }
   }
-  for (let batch = takeBatch(options, nowMs); batch.runs.length > 0; batch = takeBatch(options, nowMs)) {
+  // Buffered runs whose previous run has finished go first: they have waited already.
+  const released = options.overlap.release(book, nowMs);
+  for (let batch = takeBatch(options, nowMs, released); batch.runs.length > 0; batch = takeBatch(options, nowMs, released)) {
     // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
     // sitting idle while each batch is encoded.
     const oldest = inFlight.length >= DEFAULTS.dispatchMaxInFlight ? inFlight.shift() : undefined;
@@ -111,6 +116,8 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
     // microtasks) before planning the next one.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
+  // Released runs not taken when the dispatch stopped early stay due: decided again next time.
+  for (const run of released) book.keepDue(run.held, nowMs);
   for (const { sent, reply } of inFlight) settle(sent, await reply);
   for (const { sent, outcomes } of published) {
     for (const done of book.record(sent.entries, sent.slots, outcomes, nowMs)) {
@@ -126,16 +133,24 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
 
 /**
  * Takes due entries off the book until about DEFAULTS.dispatchBatchRuns runs are planned, and
- * renders them. An entry's runs always stay in one batch.
+ * renders them: the `released` buffered runs first (taken from the array). An entry's runs always
+ * stay in one batch.
  */
-function takeBatch(options: DispatchWindowOptions, nowMs: number): Batch {
+function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Released[]): Batch {
   const { book, renderer } = options;
   const batch = emptyBatch();
   while (batch.runs.length < DEFAULTS.dispatchBatchRuns) {
+    const run = released.shift();
+    if (run === undefined) break;
+    addRun(batch, run.held, renderer.render(run.held.entry, run.slotMs, nowMs));
+  }
+  while (batch.runs.length < DEFAULTS.dispatchBatchRuns) {
     const due = book.takeDue(nowMs);
     if (due === undefined) break;
-    logMissed(options.runLog, due.held.entry, due.plan, due.firstSlotMs, nowMs);
-    for (const slotMs of due.plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs));
+    const plan = options.overlap.admit(book, due, nowMs);
+    logMissed(options.runLog, due.held.entry, plan ?? { ...due.plan, slots: [] }, due.firstSlotMs, nowMs);
+    if (plan === undefined) continue;
+    for (const slotMs of plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs));
   }
   return batch;
 }

@@ -9,7 +9,7 @@
  */
 import { entryWindow } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
-import { jitterFor, planDue, skipThrough } from '../core/due.js';
+import { jitterFor, passOver, planDue, skipThrough } from '../core/due.js';
 import type { DuePlan } from '../core/due.js';
 import { MinHeap } from '../core/heap.js';
 import type { HeapItem } from '../core/heap.js';
@@ -37,6 +37,8 @@ export interface BookEntry {
    * published apart from the book and never counted.
    */
   readonly runs: number;
+  /** A slot kept to publish when the previous run finishes (overlap "bufferOne"); the entry is out of the heap meanwhile. */
+  readonly bufferedSlotMs: number | undefined;
 }
 
 /** True when the entry has made its `maxRuns` scheduled runs: it runs no more (until maxRuns is raised). */
@@ -56,6 +58,9 @@ interface Held extends HeapItem {
   nextSlotMs: number | undefined;
   paused: boolean;
   runs: number;
+  bufferedSlotMs: number | undefined;
+  /** A released buffered run passed over the slots up to here: the cursor moves there when the run is recorded. */
+  passOverToMs: number | undefined;
 }
 
 /** An entry taken off the heap at an instant, with what to run for it then. */
@@ -81,10 +86,12 @@ export interface BookSnapshot {
   readonly finished: boolean;
 }
 
-/** What a change of the paused set did, for the log. */
+/** What a change of the paused set did, for the log and the event sink. */
 export interface PauseChange {
   readonly paused: readonly string[];
   readonly resumed: readonly string[];
+  /** Of the resumed entries, those whose slots passed while they were paused: how many, and the first. */
+  readonly passed: readonly { readonly entry: ResolvedEntry; readonly count: number; readonly firstSlotMs: number }[];
 }
 
 export interface BookOptions {
@@ -96,6 +103,8 @@ export class EntryBook {
   private readonly heap = new MinHeap<Held>();
   private readonly held = new Map<string, Held>();
   private pausedNames: ReadonlySet<string> = new Set();
+  /** The entries holding a buffered slot (few: checked on every wake-up). */
+  private readonly bufferedHeld = new Set<Held>();
 
   constructor(private readonly options: BookOptions) {}
 
@@ -131,8 +140,10 @@ export class EntryBook {
       }
       replaced.push(held.entry);
       held.entry = entry;
-      // An entry in a dispatch is rescheduled, with its new schedule, when the dispatch is recorded.
-      if (!held.dispatching && !held.paused) this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
+      // An entry in a dispatch is rescheduled, with its new schedule, when the dispatch is recorded;
+      // a buffered one keeps waiting for its previous run (its new overlap policy decides then).
+      if (!held.dispatching && !held.paused && held.bufferedSlotMs === undefined)
+        this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
     }
     return replaced;
   }
@@ -145,6 +156,7 @@ export class EntryBook {
       if (held === undefined) continue;
       held.removed = true;
       this.heap.remove(held);
+      this.bufferedHeld.delete(held);
       this.held.delete(name);
       removed.push(held.entry);
     }
@@ -186,6 +198,8 @@ export class EntryBook {
       nextSlotMs: undefined,
       paused: this.pausedNames.has(entry.name),
       runs: state === undefined ? 0 : state.runCount - (state.manualRuns ?? 0),
+      bufferedSlotMs: undefined,
+      passOverToMs: undefined,
     };
     this.held.set(entry.name, held);
     // Due at once if a slot was missed while no one led; plan() then applies the catch-up policy.
@@ -253,6 +267,56 @@ export class EntryBook {
   }
 
   /**
+   * Passes over the slots of an entry taken by takeDue, up to `throughMs` (overlap "skip": its
+   * previous run has not finished): nothing runs for them, and the entry waits for its next slot.
+   */
+  passOver(entry: BookEntry, throughMs: number): void {
+    const held = entry as Held;
+    held.dispatching = false;
+    held.cursorMs = Math.max(held.cursorMs, throughMs);
+    this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
+  }
+
+  /**
+   * Keeps `slotMs`, the first slot of an entry taken by takeDue, to publish when its previous run
+   * finishes (overlap "bufferOne"): the entry leaves the heap until releaseBuffered.
+   */
+  buffer(entry: BookEntry, slotMs: number): void {
+    const held = entry as Held;
+    held.dispatching = false;
+    held.bufferedSlotMs = slotMs;
+    this.heap.remove(held);
+    this.bufferedHeld.add(held);
+  }
+
+  /** True when the entry of this name holds a buffered slot. */
+  isBuffered(name: string): boolean {
+    const held = this.held.get(name);
+    return held !== undefined && this.bufferedHeld.has(held);
+  }
+
+  /** The entries holding a buffered slot. */
+  buffered(): IterableIterator<BookEntry> {
+    return this.bufferedHeld.values();
+  }
+
+  /**
+   * Takes a buffered entry's slot for a dispatch at `nowMs`. The slots that came due while it waited
+   * are passed over once the run is recorded (unless it is not sent): returns how many, and the first.
+   */
+  releaseBuffered(entry: BookEntry, nowMs: number): { slotMs: number; passed: number; firstPassedMs: number | undefined } {
+    const held = entry as Held;
+    const slotMs = held.bufferedSlotMs as number;
+    held.bufferedSlotMs = undefined;
+    this.bufferedHeld.delete(held);
+    held.dispatching = true;
+    const { entry: e } = held;
+    const over = passOver(e.schedule, e.timezone, slotMs, nowMs, entryWindow(e));
+    held.passOverToMs = over.count > 0 ? over.cursorMs : undefined;
+    return { slotMs, passed: over.count, firstPassedMs: over.count > 0 ? this.nextSlotAfter(held, slotMs) : undefined };
+  }
+
+  /**
    * Records what a dispatch did: `outcomes[i]` for the run of `entries[i]` at `slots[i]`. A run that
    * went out (or was found published already, or dropped) moves its entry's cursor to its slot, and
    * the entry waits for its next slot; an entry with a run 'unsent' stays due at `nowMs` from its
@@ -269,7 +333,8 @@ export class EntryBook {
         return;
       }
       const slotMs = slots[i] as number;
-      held.cursorMs = Math.max(held.cursorMs, slotMs);
+      held.cursorMs = Math.max(held.cursorMs, slotMs, held.passOverToMs ?? slotMs);
+      held.passOverToMs = undefined;
       held.lastRunMs = Math.max(held.lastRunMs ?? slotMs, slotMs);
       // A stale run was published before (by a reply lost on the way, say) and counted then in the store.
       held.runs += 1;
@@ -289,6 +354,7 @@ export class EntryBook {
   keepDue(entry: BookEntry, atMs: number): void {
     const held = entry as Held;
     held.dispatching = false;
+    held.passOverToMs = undefined;
     if (!held.paused && !held.removed) this.heap.update(held, atMs);
   }
 
@@ -298,7 +364,7 @@ export class EntryBook {
    * pausing means). Before load(), only remembers the set.
    */
   setPaused(paused: ReadonlySet<string>, nowMs: number): PauseChange {
-    const change = { paused: [] as string[], resumed: [] as string[] };
+    const change = { paused: [] as string[], resumed: [] as string[], passed: [] as PauseChange['passed'][number][] };
     // The control loop hands the set over every second: with nothing changed, touch nothing (a
     // walk over every entry each second would be most of an idle scheduler's CPU).
     if (paused.size === this.pausedNames.size && [...paused].every((name) => this.pausedNames.has(name))) return change;
@@ -308,12 +374,19 @@ export class EntryBook {
       if (shouldPause === held.paused) continue;
       held.paused = shouldPause;
       if (shouldPause) {
+        // Pausing drops a buffered run too: slots that pass while paused never run.
         this.heap.remove(held);
+        this.bufferedHeld.delete(held);
+        held.bufferedSlotMs = undefined;
         change.paused.push(held.entry.name);
       } else {
-        held.cursorMs = skipThrough(held.entry.schedule, held.entry.timezone, held.cursorMs, nowMs, entryWindow(held.entry));
+        const { entry } = held;
+        const firstSlotMs = this.nextSlotAfter(held, held.cursorMs);
+        const over = passOver(entry.schedule, entry.timezone, held.cursorMs, nowMs, entryWindow(entry));
+        if (over.count > 0 && firstSlotMs !== undefined) change.passed.push({ entry, count: over.count, firstSlotMs });
+        held.cursorMs = over.cursorMs;
         this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
-        change.resumed.push(held.entry.name);
+        change.resumed.push(entry.name);
       }
     }
     return change;

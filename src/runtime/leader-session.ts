@@ -14,6 +14,7 @@ import { Runner } from './runner.js';
 import type { Clock } from '../ports/clock.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { EntryCatalog } from './entry-catalog.js';
+import type { RunningRuns } from '../ports/outcomes.js';
 
 export interface LeaderSessionOptions {
   readonly config: ResolvedConfig;
@@ -34,6 +35,8 @@ export interface LeaderSessionOptions {
   readonly controlIntervalMs: number;
   /** The runtime entries (store, RedBeat, django) in force; their changes come through `runner.applyChanges`. */
   readonly runtimeEntries?: EntryCatalog;
+  /** See RunnerOptions.running. */
+  readonly running?: RunningRuns;
 }
 
 export class LeaderSession {
@@ -54,6 +57,7 @@ export class LeaderSession {
       ...(options.onClockAhead ? { onClockAhead: options.onClockAhead } : {}),
       ...(options.knownRuns ? { knownRuns: options.knownRuns } : {}),
       ...(options.events ? { events: options.events } : {}),
+      ...(options.running ? { running: options.running } : {}),
     });
     this.control = new ControlLoop({
       config: options.config,

@@ -27,9 +27,11 @@ import type { Dispatcher, SlotAhead } from '../ports/dispatcher.js';
 import { NO_EVENTS } from '../ports/events.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { EntryState, StateStore } from '../ports/state.js';
+import type { RunningRuns } from '../ports/outcomes.js';
 import { dispatchDue } from './dispatch-window.js';
 import type { DispatchWindowOptions } from './dispatch-window.js';
 import { EntryBook } from './entry-book.js';
+import { OverlapGate } from './overlap.js';
 import type { BookSnapshot } from './entry-book.js';
 import { PreciseTimer } from './precise-timer.js';
 import { RunRenderer } from './run-render.js';
@@ -57,6 +59,8 @@ export interface RunnerOptions {
   readonly events?: SchedulerEvents;
   /** Called when the dispatcher refused a slot ahead of Redis's clock (this clock is ahead): nothing was published. */
   readonly onClockAhead?: (ahead: SlotAhead) => void;
+  /** Which entries' previous runs are still running (the outcome tracker), for overlap policies; undefined = none known. */
+  readonly running?: RunningRuns;
 }
 
 export class Runner {
@@ -87,16 +91,18 @@ export class Runner {
     this.timer = new PreciseTimer({ clock, atEdge: (dueMs) => this.staging.prime(dueMs) });
     this.warmUp = new WarmUp({ book: this.book, renderer, speedups, clock, idle: () => this.running && this.inFlight === undefined });
     const events = options.events ?? NO_EVENTS;
+    const runLog = { logger, events, renderer, dryRun: dispatcher.dryRun === true };
     this.window = {
       book: this.book,
       renderer,
       dispatcher,
       clock,
       logger,
-      runLog: { logger, events, renderer, dryRun: dispatcher.dryRun === true },
+      runLog,
       lease,
       onFenced: options.onFenced,
       onClockAhead: options.onClockAhead,
+      overlap: new OverlapGate(options.running, runLog),
     };
   }
 
@@ -151,6 +157,8 @@ export class Runner {
       enabled.map((e) => e.name),
       clock.now(),
     );
+    // Overlap policies need the runs the last leader left running: a failover must not find them finished.
+    await this.runsStillRunningKnown();
     const lost = this.book.load(enabled, stored, clock.now(), this.options.knownRuns);
     if (lost.length > 0) {
       logger.warn(
@@ -160,8 +168,26 @@ export class Runner {
       (this.options.events ?? NO_EVENTS).stateLost(lost);
     }
     this.running = true;
+    // A finished run may release its entry's buffered slot (overlap "bufferOne"): look at once.
+    this.options.running?.onFinished((entry) => {
+      if (this.book.isBuffered(entry)) this.wake(0);
+    });
     logger.info({ event: EVENTS.start, entries: enabled.length, disabled: all.length - enabled.length }, 'scheduling');
     this.wake(0);
+  }
+
+  /** Waits for the outcome tracker's start, at most DEFAULTS.overlapReadyWaitMs (a Redis that does not answer is the state's problem too). */
+  private async runsStillRunningKnown(): Promise<void> {
+    const { running } = this.options;
+    if (running === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      running.ready(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, DEFAULTS.overlapReadyWaitMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Applies the paused set (see EntryBook.setPaused); a resumed entry may be due at once. */
@@ -170,6 +196,10 @@ export class Runner {
     const change = this.book.setPaused(paused, this.options.clock.now());
     for (const entry of change.paused) logger.info({ event: EVENTS.pause, entry }, 'paused');
     for (const entry of change.resumed) logger.info({ event: EVENTS.resume, entry }, 'resumed');
+    // The slots that passed while paused never run: reported as missed (a "missed" alert says so).
+    const now = this.options.clock.now();
+    for (const { entry, count, firstSlotMs } of change.passed)
+      (this.options.events ?? NO_EVENTS).missed({ entry, count, reason: 'paused', firstSlotMs, atMs: now });
     if (change.resumed.length > 0) this.wake(0);
   }
 
@@ -192,6 +222,7 @@ export class Runner {
    */
   async stop(): Promise<void> {
     this.running = false;
+    this.options.running?.onFinished(undefined);
     this.timer.cancel();
     this.staging.discard();
     const inFlight = this.inFlight;

@@ -97,7 +97,8 @@ export class Staging {
     const entries: Staged['entries'][number][] = [];
     const batch = emptyBatch();
     for (const held of due.sort((a, b) => a.key - b.key)) {
-      if (!renderer.isCompiled(held.entry)) return false;
+      // An entry with an overlap policy is decided at the instant (runtime/overlap.ts), not ahead of it.
+      if (!renderer.isCompiled(held.entry) || held.entry.overlap !== 'allow') return false;
       const plan = book.plan(held, dueMs);
       // An entry that skips its slot (late with catchUp "skip") only moves on: the usual path does that.
       if (plan.slots.length === 0 || batch.runs.length + plan.slots.length > DEFAULTS.stageMaxRuns) return false;

@@ -8,6 +8,7 @@ import type { Logger } from '../base/log.js';
 import { Alerting } from '../alerts/alerting.js';
 import { AlertDeliverer } from '../alerts/deliverer.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
+import { followsOutcomes } from '../config/resolve.js';
 import { finishedDeliveries, lateDeliveries, publishedPing } from '../alerts/alert-rules.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { OutcomeEvents, RunRecord } from '../ports/outcomes.js';
@@ -22,7 +23,7 @@ import type { LeaderTask } from './supervisor.js';
 export interface AlertsWiring {
   /** The events that raise alerts (publishes, missed slots), for the scheduler's sink. */
   readonly events: SchedulerEvents;
-  /** Runs that ended (with a resultBackend): `failed` alerts and success pings. */
+  /** Runs that ended (with a resultBackend or taskEvents): `failed` alerts and success pings. */
   readonly outcomeEvents: OutcomeEvents;
   /** The leader's sender, started and stopped with each session. */
   readonly sender: LeaderTask;
@@ -40,13 +41,13 @@ export function startAlerts(options: {
   states: { readAll(): Promise<Map<string, EntryState>> };
   /** The entry in force of this name (file or runtime), for outcome events, which name entries only. */
   entryNamed: (name: string) => ResolvedEntry | undefined;
-  /** The runs followed and not finished yet (with a resultBackend), looked at every second for `late`. */
+  /** The runs followed and not finished yet (with a resultBackend or taskEvents), looked at every second for `late`. */
   unfinished?: () => readonly { entry: string; record: RunRecord }[];
 }): AlertsWiring {
   const { config, client, keys, logger, now } = options;
   const outbox = new RedisAlertOutbox(client, keys);
   const deliverer = new AlertDeliverer({ outbox, logger, now });
-  const outcomesKnown = config.resultBackend !== undefined;
+  const outcomesKnown = followsOutcomes(config);
   const alerting = new Alerting({ deployment: config.name, outbox, logger, now, outcomesKnown, onQueued: () => deliverer.poke() });
   let lateTimer: NodeJS.Timeout | undefined;
   const lookForLate = (): void => {

@@ -14,6 +14,8 @@ import type { StatusEntry } from '../dashboard/entry-rows.js';
 import type { Clock } from '../ports/clock.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
+import type { ReplicaRegistry } from '../redis/replica-registry.js';
+import { replicaStatuses } from '../control/replicas.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { errorAnswer } from '../http/entries-api.js';
 import type { EntriesHandlers } from '../http/entries-api.js';
@@ -28,6 +30,7 @@ export interface DashboardInputs {
   readonly catalog: Pick<EntryCatalog, 'entries' | 'problems'>;
   readonly states: Pick<RedisStateStore, 'readAll'>;
   readonly control: Pick<ControlStore, 'paused' | 'leader' | 'setPaused' | 'requestTrigger' | 'wasTriggered'>;
+  readonly replicas: Pick<ReplicaRegistry, 'read'>;
   readonly redis: { readonly status: string };
   /** The client that holds the lock key (the first of a Redlock quorum). */
   readonly lockClient: Pick<Redis, 'pttl'>;
@@ -76,13 +79,18 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
       };
     },
     deployment: async () => {
-      const [leader, ttl] = await Promise.all([inputs.control.leader(), inputs.lockClient.pttl(inputs.lockKey)]);
       const nowMs = clock.now();
+      const [leader, ttl, replicas] = await Promise.all([
+        inputs.control.leader(),
+        inputs.lockClient.pttl(inputs.lockKey),
+        inputs.replicas.read(nowMs),
+      ]);
       return {
         deployment: supervisor.config.name,
         role: supervisor.leading ? 'leader' : 'standby',
         leader: leader ? { instance: leader.instance, since: new Date(leader.sinceMs).toISOString() } : null,
         lockExpiresInMs: ttl >= 0 ? ttl : null,
+        replicas: replicaStatuses(replicas, leader, nowMs),
         redis: `Redis ${inputs.redis.status}`,
         broker: inputs.publishing.status,
         warnings: warningsOf(inputs.watch.current),

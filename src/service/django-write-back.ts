@@ -1,4 +1,4 @@
-import type { DjangoSource } from '../django/source.js';
+import type { DjangoEntries } from '../django/source.js';
 import { NO_EVENTS } from '../ports/events.js';
 import type { SchedulerEvents } from '../ports/events.js';
 
@@ -6,14 +6,14 @@ import type { SchedulerEvents } from '../ports/events.js';
  * The write-back of the django entries' runs (last_run_at, total_run_count) as a sink of scheduler
  * events: only the leader publishes, so only the leader writes them.
  */
-export function writeBackSink(django: DjangoSource | undefined, now: () => number): SchedulerEvents[] {
-  const writeBack = django?.writeBack;
-  if (writeBack === undefined) return [];
+export function writeBackSink(django: DjangoEntries | undefined, now: () => number): SchedulerEvents[] {
+  if (django === undefined) return [];
   return [
     {
       ...NO_EVENTS,
       published: (run) => {
-        if (run.entry.origin === 'django') writeBack.record(run.entry.name, now());
+        // A source with writeBack off (and beat run --dry-run, which has no such sink) writes nothing.
+        if (run.entry.origin === 'django') django.recordRun(run.entry.name, now());
       },
     },
   ];

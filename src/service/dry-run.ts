@@ -1,19 +1,28 @@
-/** `beat run --dry-run`: real-time scheduling, in-memory state, one JSON line per message on `write`. */
+/**
+ * `beat run --dry-run`: real-time scheduling, in-memory state, one JSON line per message on `write`.
+ * A django source's rows run too, followed as `beat run` follows them (a catalog of its changes),
+ * but read-only: the source is opened with writeBack off and no write-back sink is wired, so a dry
+ * run never writes last_run_at, total_run_count or a one-off's enabled to the database.
+ */
 import type { ResolvedConfig } from '../config/resolve.js';
+import { openDjangoEntries } from '../django/tenants.js';
+import type { DjangoEntries } from '../django/source.js';
 import { DryRunDispatcher } from '../publish/dry-run-dispatcher.js';
 import { MemoryStateStore } from '../redis/state-store.js';
+import { EntryCatalog } from '../runtime/entry-catalog.js';
 import { Runner } from '../runtime/runner.js';
 import { reloadableConfig } from './reload.js';
 import { deferred, messageEnv, wallClock } from './running.js';
 import type { RunningService, ServiceOptions } from './running.js';
 
 export async function startDryRun(options: ServiceOptions, write: (line: string) => void): Promise<RunningService> {
+  const clock = options.clock ?? wallClock;
   const make = (config: ResolvedConfig, state: MemoryStateStore, dispatcher: DryRunDispatcher): Runner =>
     new Runner({
       config,
       dispatcher,
       state,
-      clock: options.clock ?? wallClock,
+      clock,
       logger: options.logger,
       messageEnv: env,
       lease: () => 'dry-run',
@@ -23,8 +32,31 @@ export async function startDryRun(options: ServiceOptions, write: (line: string)
   const state = new MemoryStateStore();
   const dispatcher = new DryRunDispatcher(write);
   let config = options.config;
-  let runner = make(config, state, dispatcher);
-  await runner.start();
+  const djangoSettings = config.sources?.django;
+  const django: DjangoEntries | undefined =
+    djangoSettings === undefined
+      ? undefined
+      : openDjangoEntries({ ...djangoSettings, writeBack: false }, options.logger, () => clock.now());
+  const catalog =
+    django === undefined
+      ? undefined
+      : new EntryCatalog({
+          sources: [django],
+          logger: options.logger,
+          intervalMs: config.maxIntervalMs,
+          defaults: { zone: config.timezone, alerts: config.alerts },
+          staticNames: new Set(config.entries.map((e) => e.name)),
+        });
+  // The first read waits for the database (as a leader's start does); failures are logged and retried.
+  await catalog?.load();
+  catalog?.start();
+  const begin = async (): Promise<Runner> => {
+    const next = make(config, state, dispatcher);
+    catalog?.listen((changed, removed) => next.applyChanges(changed, removed));
+    await next.start(catalog?.entries() ?? []);
+    return next;
+  };
+  let runner = await begin();
   const done = deferred();
   return {
     done: done.promise,
@@ -32,13 +64,17 @@ export async function startDryRun(options: ServiceOptions, write: (line: string)
     httpAddress: undefined,
     reload: async (next) => {
       config = reloadableConfig(config, next, options.logger);
+      catalog?.listen(undefined);
       await runner.stop();
-      runner = make(config, state, dispatcher);
-      await runner.start();
+      catalog?.reconfigure({ zone: config.timezone, alerts: config.alerts }, new Set(config.entries.map((e) => e.name)));
+      runner = await begin();
       return true;
     },
     stop: async () => {
+      catalog?.listen(undefined);
       await runner.stop();
+      await catalog?.stop();
+      await django?.close();
       done.resolve();
     },
   };

@@ -1,16 +1,22 @@
 /**
- * Wiring of run outcomes for `beat run` with a `resultBackend`: a connection to the result backend
- * (connected in the background: a result backend that is down never holds up publishing), the
- * histories on the state Redis, and the tracker.
+ * Wiring of run outcomes for `beat run` with a `resultBackend`, `taskEvents`, or both: a connection
+ * to the result backend (connected in the background: a result backend that is down never holds
+ * up publishing), the listener of Celery's task events on the broker (Redis pub/sub or a RabbitMQ
+ * queue; opened only while leading: the tracker starts and stops it), the histories on the state
+ * Redis, and the tracker.
  */
 import type { Redis } from 'ioredis';
+import { followsOutcomes } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
+import { isAmqpUrl } from '../config/amqp-url.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import type { Clock } from '../ports/clock.js';
-import type { OutcomeEvents } from '../ports/outcomes.js';
+import type { OutcomeEvents, TaskEventFeed } from '../ports/outcomes.js';
 import { OutcomeTracker } from '../outcomes/tracker.js';
+import { AmqpTaskEvents } from '../amqp/task-events.js';
+import { RedisTaskEvents } from '../kombu/task-events.js';
 import { createRedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { RedisResultReader } from '../redis/result-backend.js';
@@ -18,7 +24,8 @@ import { RedisRunHistory } from '../redis/run-history-store.js';
 
 export interface Outcomes {
   readonly tracker: OutcomeTracker;
-  readonly client: Redis;
+  /** The result backend's connection; none when task events are the only source. */
+  readonly client: Redis | undefined;
   readonly onError: (error: unknown) => void;
 }
 
@@ -30,14 +37,17 @@ export function startOutcomes(
   clock: Clock,
   events: OutcomeEvents,
 ): Outcomes | undefined {
+  if (!followsOutcomes(config)) return undefined;
   const backend = config.resultBackend;
-  if (backend === undefined) return undefined;
-  const client = createRedisClient(backend.url, backend.transportOptions, 'result backend', logger);
+  const client = backend === undefined ? undefined : createRedisClient(backend.url, backend.transportOptions, 'result backend', logger);
   // ioredis reconnects for ever (connect.ts); until then reads fail and the tracker retries them.
-  client.connect().catch(() => undefined);
+  client?.connect().catch(() => undefined);
   const tracker = new OutcomeTracker({
     history: new RedisRunHistory(state, keys),
-    results: new RedisResultReader(client, backend.transportOptions.globalKeyprefix),
+    ...(client === undefined || backend === undefined
+      ? {}
+      : { results: new RedisResultReader(client, backend.transportOptions.globalKeyprefix) }),
+    ...(config.taskEvents ? { taskEvents: taskEventFeed(config, logger) } : {}),
     events,
     logger,
     clock,
@@ -46,4 +56,10 @@ export function startOutcomes(
   const onError = (error: unknown): void =>
     logger.warn({ event: EVENTS.outcomeError, err: errorMessage(error) }, `run outcomes: ${errorMessage(error)}`);
   return { tracker, client, onError };
+}
+
+/** Celery's task events on the broker the runs are published to. */
+function taskEventFeed(config: ResolvedConfig, logger: Logger): TaskEventFeed {
+  const { url, transportOptions } = config.broker;
+  return isAmqpUrl(url) ? new AmqpTaskEvents({ url, logger }) : new RedisTaskEvents({ url, transportOptions, logger });
 }

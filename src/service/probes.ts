@@ -13,10 +13,12 @@ import type { Clock } from '../ports/clock.js';
 import type { RunHistory } from '../ports/outcomes.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
+import type { ReplicaRegistry } from '../redis/replica-registry.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { warningsOf } from './deployment-watch.js';
 import type { DeploymentWatch } from './deployment-watch.js';
 import type { Supervisor } from './supervisor.js';
+import { followsOutcomes } from '../config/resolve.js';
 
 export interface ProbeSources {
   readonly instanceId: string;
@@ -31,9 +33,11 @@ export interface ProbeSources {
   readonly watch: Pick<DeploymentWatch, 'current'>;
   readonly states: Pick<RedisStateStore, 'readAll'>;
   readonly control: Pick<ControlStore, 'paused' | 'leader'>;
+  /** The replicas registry (leader and standbys, with their heartbeats). */
+  readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The runtime entries this replica keeps (in force, and those that do not run). */
   readonly catalog?: Pick<EntryCatalog, 'entries' | 'problems'>;
-  /** The entries' run histories (read only with a resultBackend). */
+  /** The entries' run histories (read only with a resultBackend or taskEvents). */
   readonly runs: Pick<RunHistory, 'latest'>;
   /** Why a source of runtime entries cannot be read now (the django database is away), if it cannot. */
   readonly sourceTrouble?: () => string | undefined;
@@ -75,11 +79,13 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
     },
     status: async (): Promise<DeploymentStatus> => {
       const config = supervisor.config;
-      const [states, paused, leader, outcomes] = await Promise.all([
+      const nowMs = clock.now();
+      const [states, paused, leader, replicas, outcomes] = await Promise.all([
         sources.states.readAll(),
         sources.control.paused(),
         sources.control.leader(),
-        config.resultBackend === undefined
+        sources.replicas.read(nowMs),
+        !followsOutcomes(config)
           ? undefined
           : sources.runs.latest([...config.entries, ...(sources.catalog?.entries() ?? [])].map((e) => e.name)),
       ]);
@@ -89,8 +95,9 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
         states,
         paused,
         leader,
+        replicas,
         self: { instance: sources.instanceId, role: supervisor.leading ? 'leader' : 'standby' },
-        nowMs: clock.now(),
+        nowMs,
         warnings: warningsOf(sources.watch.current),
         ...(sources.catalog === undefined
           ? {}

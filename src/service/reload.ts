@@ -1,6 +1,6 @@
 /**
  * What a reload (SIGHUP, --watch) may change while running: the schedule and how messages are
- * built. Where the service connects (broker, state, lock) and who it is (deployment name) are fixed
+ * built. Where the service connects (broker, state, lock, Sentry, the run outcomes' sources) and who it is (deployment name) are fixed
  * for the life of the process; a change to them is logged and waits for a restart.
  */
 import { maskUrl } from '../config/redis-url.js';
@@ -16,8 +16,25 @@ export function reloadableConfig(current: ResolvedConfig, next: ResolvedConfig, 
     fixed.push('broker.transportOptions');
   if (JSON.stringify(next.state) !== JSON.stringify(current.state)) fixed.push('state');
   if (JSON.stringify(next.lock) !== JSON.stringify(current.lock)) fixed.push('lock');
+  // The check-in sender is built at start with these (service/sentry.ts).
+  if (JSON.stringify(next.sentry) !== JSON.stringify(current.sentry)) fixed.push('sentry');
+  // The outcome tracker is built at start with these (service/outcomes.ts); an overlap policy that a
+  // reload adds without them running here is published as "allow", with a warning (runtime/overlap.ts).
+  if (JSON.stringify(next.resultBackend) !== JSON.stringify(current.resultBackend)) fixed.push('resultBackend');
+  if (next.taskEvents !== current.taskEvents) fixed.push('taskEvents');
+  if (next.outcomeTimeoutMs !== current.outcomeTimeoutMs) fixed.push('outcomeTimeout');
   if (fixed.length > 0) {
     logger.warn({ event: EVENTS.reload, needsRestart: fixed }, `these settings change only on restart and were kept: ${fixed.join(', ')}`);
   }
-  return { ...next, name: current.name, broker: current.broker, state: current.state, lock: current.lock };
+  return {
+    ...next,
+    name: current.name,
+    broker: current.broker,
+    state: current.state,
+    lock: current.lock,
+    sentry: current.sentry,
+    resultBackend: current.resultBackend,
+    taskEvents: current.taskEvents,
+    outcomeTimeoutMs: current.outcomeTimeoutMs,
+  };
 }

@@ -11,8 +11,9 @@ import type { Logger } from '../base/log.js';
 import { startHttpServer } from '../http/server.js';
 import { fanOutEvents } from '../ports/events.js';
 import { startAlerts } from './alerts.js';
+import { startSentryCheckIns } from './sentry.js';
 import { NO_OUTCOME_EVENTS } from '../ports/outcomes.js';
-import { trackingEvents } from '../outcomes/scheduler-events.js';
+import { trackerTask, trackingEvents } from '../outcomes/scheduler-events.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import { startOutcomes } from './outcomes.js';
 import { Dashboard } from '../dashboard/routes.js';
@@ -25,19 +26,22 @@ import { schedulerKeys } from '../redis/keys.js';
 import { Leadership } from '../redis/leadership.js';
 import { checkRedisServer } from '../redis/server-checks.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
+import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { EntryCatalog } from '../runtime/entry-catalog.js';
 import { createRedBeat } from '../redbeat/wiring.js';
-import { DjangoSource } from '../django/source.js';
+import { openDjangoEntries } from '../django/tenants.js';
 import type { EntrySource } from '../ports/entries.js';
 import { createPublishing, stateUrlFor } from '../publish/publishing.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
 import { entriesHandlers } from './entries-api.js';
 import { meteredDispatcher, meteredTriggers } from './metered-dispatcher.js';
 import { probes, scheduleMetrics } from './probes.js';
+import { ReplicaHeartbeat } from './replica-heartbeat.js';
 import { deferred, messageEnv, wallClock } from './running.js';
 import type { RunningService, ServiceOptions } from './running.js';
 import { Supervisor } from './supervisor.js';
+import { startTracing } from './tracing.js';
 
 /** The real service: leads or stands by, publishes through the fenced script. */
 export async function startService(options: ServiceOptions, signal: AbortSignal): Promise<RunningService> {
@@ -48,9 +52,11 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   // prom-client is not even loaded (~30 ms and ~2 MB of every start), and no sampler of process
   // metrics (CPU, heap, event-loop lag every 100 ms) wakes the process 10 times a second.
   const metrics = options.http === undefined ? undefined : new (await import('../observe/metrics.js')).BeatMetrics();
+  // A span per published run over OTLP, only with OTEL_EXPORTER_OTLP_ENDPOINT set (else nothing of
+  // OpenTelemetry is loaded).
+  const tracing = await startTracing({ env: process.env, logger: log, now: () => clock.now(), instanceId, deployment: config.name });
   const djangoSettings = config.sources?.django;
-  const django =
-    djangoSettings === undefined ? undefined : new DjangoSource({ settings: djangoSettings, logger: log, now: () => clock.now() });
+  const django = djangoSettings === undefined ? undefined : openDjangoEntries(djangoSettings, log, () => clock.now());
 
   const stateUrl = stateUrlFor(config);
   const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
@@ -72,7 +78,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
       publishing.close(),
       django?.close(),
       ...allClients.map((c) => c.quit().catch(() => c.disconnect())),
-      outcomes?.client.quit().catch(() => outcomes.client.disconnect()),
+      outcomes?.client?.quit().catch(() => outcomes.client?.disconnect()),
     ]);
   };
 
@@ -88,8 +94,15 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     entryNamed: (name) => supervisor.config.entries.find((e) => e.name === name) ?? catalog.find(name),
     ...(outcomes === undefined ? {} : { unfinished: () => outcomes.tracker.unfinished() }),
   });
-  const counted = fanOutEvents([...(metrics ? [metrics.events] : []), alerts.events, ...writeBackSink(django, () => clock.now())]);
-  const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock, outcomes.onError);
+  const sentry = startSentryCheckIns(config, log, () => clock.now());
+  const counted = fanOutEvents([
+    ...(metrics ? [metrics.events] : []),
+    alerts.events,
+    ...(sentry ? [sentry.events] : []),
+    ...writeBackSink(django, () => clock.now()),
+    ...(tracing ? [tracing.events] : []),
+  ]);
+  const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
   const events = redbeat?.events(tracked) ?? tracked;
   const staticNames = new Set(config.entries.map((e) => e.name));
   const entryStore = new RedisEntryStore(state, keys, staticNames);
@@ -101,6 +114,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     staticNames,
   });
   const control = new ControlStore(state, keys);
+  const replicas = new ReplicaRegistry(state, keys);
   const clockGuard = new ClockGuard({ client: state, clock, maxSkewMs: config.lock.maxClockSkewMs, logger: log });
   const leadership = new Leadership({
     instanceId,
@@ -130,7 +144,12 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     clockGuard,
     events,
     catalog,
-    leaderTasks: [alerts.sender],
+    ...(outcomes === undefined ? {} : { running: outcomes.tracker }),
+    leaderTasks: [
+      ...(outcomes ? [trackerTask(outcomes.tracker, outcomes.onError)] : []),
+      alerts.sender,
+      ...(sentry ? [sentry.sender] : []),
+    ],
     publishStaticNames: (names) => entryStore.publishStaticNames(names),
   });
   const knownNames = new Map<string, readonly string[] | undefined>();
@@ -160,6 +179,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     watch,
     states: stateStore,
     control,
+    replicas,
     catalog,
     runs: new RedisRunHistory(state, keys),
     sourceTrouble: () => django?.health().reason,
@@ -180,6 +200,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             catalog,
             states: stateStore,
             control,
+            replicas,
             redis: state,
             lockClient: lockClients[0] ?? state,
             lockKey: keys.lock,
@@ -197,6 +218,17 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     metrics && options.http
       ? await startHttpServer(options.http, { metrics, ...answers, entries, access: options.httpAccess ?? {}, routes }, log)
       : undefined;
+
+  const heartbeat = new ReplicaHeartbeat({
+    registry: replicas,
+    instanceId,
+    clock,
+    logger: log,
+    ttlMs: config.lock.ttlMs,
+    isLeader: () => supervisor.leading,
+    http: () =>
+      http === undefined ? null : `${http.address.host.includes(':') ? `[${http.address.host}]` : http.address.host}:${http.address.port}`,
+  });
 
   // Terminal lines leave instance and deployment out (see createLogger): this line says them once.
   log.info(
@@ -216,6 +248,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   await clockGuard.check();
   await catalog.load();
   catalog.start();
+  heartbeat.start();
   await supervisor.campaign();
   watch.start();
 
@@ -232,8 +265,11 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
         watch.stop();
         await catalog.stop();
         await supervisor.stop();
+        // After the lock is handed over: the listings lose this replica as the next leader takes over.
+        await heartbeat.stop();
         await redbeat?.stop();
         await outcomes?.tracker.stop();
+        await tracing?.stop();
         await Promise.allSettled([closeAll(), http?.close()]);
         log.info({ event: EVENTS.stop, reason }, 'stopped');
         done.resolve();

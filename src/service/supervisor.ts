@@ -15,6 +15,7 @@ import type { Logger } from '../base/log.js';
 import type { Clock } from '../ports/clock.js';
 import type { ControlSource, TriggerPublisher } from '../ports/control.js';
 import type { Dispatcher } from '../ports/dispatcher.js';
+import type { RunningRuns } from '../ports/outcomes.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { StateStore } from '../ports/state.js';
 import type { ClockGuard } from '../redis/clock-guard.js';
@@ -40,6 +41,8 @@ export interface SupervisorOptions {
   readonly events: SchedulerEvents;
   /** The runtime entries (store, RedBeat, django), kept by every replica. */
   readonly catalog?: EntryCatalog;
+  /** Which runs are still running (the outcome tracker), for overlap policies. */
+  readonly running?: RunningRuns;
   /** Work only the leader does besides scheduling (sending alerts): started with each session, stopped with it. */
   readonly leaderTasks?: readonly LeaderTask[];
   /** Tells the runtime store's writers the config file's entry names, whose names they may not take (the leader does it). */
@@ -219,6 +222,7 @@ export class Supervisor {
       knownRuns: this.knownRuns,
       events: this.sessionEvents,
       ...(this.options.catalog ? { runtimeEntries: this.options.catalog } : {}),
+      ...(this.options.running ? { running: this.options.running } : {}),
     });
     this.options.publishStaticNames?.(config.entries.map((e) => e.name)).catch((error: unknown) => {
       logger.warn(
@@ -227,12 +231,15 @@ export class Supervisor {
       );
     });
     this.session = current;
+    // Before the session: the outcome tracker must be reading the runs the last leader left
+    // running when the runner first decides an overlap policy.
+    for (const task of this.options.leaderTasks ?? []) task.start();
     try {
       await current.start(this.options.control);
-      for (const task of this.options.leaderTasks ?? []) task.start();
     } catch (error) {
       this.session = undefined;
       await current.stop();
+      await Promise.all((this.options.leaderTasks ?? []).map((task) => task.stop()));
       logger.error({ event: EVENTS.stateLoadFailed, err: error }, 'could not load the schedule state; standing by');
       leadership.relinquish('state could not be loaded');
     }
@@ -241,8 +248,10 @@ export class Supervisor {
   private async stopSession(): Promise<void> {
     const current = this.session;
     this.session = undefined;
-    if (current) await Promise.all((this.options.leaderTasks ?? []).map((task) => task.stop()));
     await current?.stop();
+    // After the session, and before the lock is let go (stop, relinquish): the runs its last
+    // dispatch published are recorded (outcome histories, check-ins) for the next leader to find.
+    if (current) await Promise.all((this.options.leaderTasks ?? []).map((task) => task.stop()));
     if (current) for (const [name, slotMs] of current.runner.lastRuns()) this.knownRuns.set(name, slotMs);
   }
 }

@@ -12,6 +12,7 @@
  */
 import { DateTime, IANAZone } from 'luxon';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
+import { readUtcDateTime } from './utc-date-time.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -390,6 +391,8 @@ export const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9}
  * does). With an offset it is that instant; without one it is a wall time in `zone`.
  */
 export function parseIsoDateTime(text: string, zone: string): number | undefined {
+  const utc = readUtcDateTime(text, zone);
+  if (utc !== null) return utc;
   if (!ISO_DATE_TIME.test(text)) return undefined;
   const parsed = DateTime.fromISO(text.replace(' ', 'T'), { zone, setZone: true });
   return parsed.isValid ? parsed.toMillis() : undefined;

@@ -109,8 +109,27 @@ export function entryEditor(name: string | null, initial: unknown, notice: Notic
   );
 }
 
+/**
+ * The entry's detail. An entry saved a moment ago (the editor goes to its page at once) reaches the
+ * scheduler's catalog within a second, sooner when the store's notice arrives: an unknown entry is
+ * asked for again for a few seconds before the page says so.
+ */
+async function detailOf(name: string): Promise<DetailWire> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await get<DetailWire>(entryPath(name));
+    } catch (error) {
+      if (!(error instanceof ApiError && error.body.code === 'unknown_entry') || attempt >= UNKNOWN_ENTRY_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+/** 250 ms apart: about 5 s. */
+const UNKNOWN_ENTRY_ATTEMPTS = 20;
+
 export async function entryView(root: HTMLElement, name: string, overview: OverviewWire, notice: Notice): Promise<void> {
-  const detail = await get<DetailWire>(entryPath(name));
+  const detail = await detailOf(name);
   const reload = (): Promise<void> => entryView(root, name, overview, notice);
   const row = detail.row;
   const nowMs = overview.nowMs;

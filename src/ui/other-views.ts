@@ -1,4 +1,4 @@
-/** The timeline of the coming hour or day (runs per minute) and the deployment (leader, lock, connections, version). */
+/** The timeline of the coming hour or day (runs per minute) and the deployment (leader, standbys, lock, connections, version). */
 import { get } from './api.js';
 import { fill, h, relative } from './dom.js';
 import type { OverviewWire, TimelineWire } from '../dashboard/wire.js';
@@ -57,11 +57,51 @@ export async function timelineView(root: HTMLElement, day: boolean): Promise<voi
   );
 }
 
+/** A heartbeat's age: tenths of a second while it is fresh, so that the page shows it moving. */
+function ageText(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s ago` : relative(-ms, 0);
+}
+
+/** Every beat run of the deployment (the replicas registry): the leader first, then the standbys. */
+function replicasTable(o: OverviewWire): HTMLElement {
+  if (o.replicas.length === 0) return h('p', { class: 'hint' }, 'No replica has a recent heartbeat in Redis.');
+  const head = ['Role', 'Instance', 'Host', 'PID', 'Version', 'Started', 'Heartbeat', 'HTTP'];
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'entries replicas' },
+      h('thead', {}, h('tr', {}, ...head.map((label) => h('th', { scope: 'col' }, label)))),
+      h(
+        'tbody',
+        {},
+        ...o.replicas.map((r) =>
+          h(
+            'tr',
+            { 'data-replica': r.instance, 'data-role': r.role },
+            h('td', { 'data-label': 'Role' }, h('span', { class: `badge ${r.role === 'leader' ? 'active' : 'disabled'}` }, r.role)),
+            h('td', { 'data-label': 'Instance' }, r.instance === o.self.instance ? `${r.instance} (this replica)` : r.instance),
+            h('td', { 'data-label': 'Host' }, r.host),
+            h('td', { 'data-label': 'PID' }, String(r.pid)),
+            h('td', { 'data-label': 'Version' }, r.version),
+            h('td', { 'data-label': 'Started', title: r.startedAt }, relative(Date.parse(r.startedAt), o.nowMs)),
+            h('td', { 'data-label': 'Heartbeat', title: r.lastHeartbeat }, ageText(r.heartbeatAgeMs)),
+            h('td', { 'data-label': 'HTTP' }, r.http ?? '—'),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 export function deploymentView(root: HTMLElement, o: OverviewWire): void {
+  const standbys = o.replicas.filter((r) => r.role === 'standby').length;
   const rows: [string, string][] = [
     ['Deployment', o.deployment],
     ['Leader', o.leader === null ? 'NONE: no beat run instance holds the lock' : `${o.leader.instance} since ${o.leader.since}`],
     ['Lock expires', o.lockExpiresInMs === null ? '—' : relative(o.nowMs + o.lockExpiresInMs, o.nowMs)],
+    ['Standbys', standbys === 0 ? 'none: no replica can take over if the leader stops' : String(standbys)],
     ['This replica', `${o.self.instance} (${o.self.role})`],
     ['Redis', o.redis],
     ['Broker', o.broker],
@@ -78,6 +118,12 @@ export function deploymentView(root: HTMLElement, o: OverviewWire): void {
     h('dl', { class: 'facts' }, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
     o.warnings.length > 0 ? h('h2', {}, 'Warnings') : null,
     o.warnings.length > 0 ? h('ul', { class: 'problems' }, ...o.warnings.map((w) => h('li', {}, w))) : null,
-    h('p', { class: 'hint' }, 'Standbys are not registered in Redis: each replica serves this page about itself and the leader.'),
+    h('h2', {}, 'Replicas'),
+    replicasTable(o),
+    h(
+      'p',
+      { class: 'hint' },
+      "Every beat run writes a heartbeat to Redis; one that stops cleanly leaves this list at once, one that dies within its lock.ttl. Who leads is the lock's to say.",
+    ),
   );
 }

@@ -157,4 +157,18 @@ describe('check refuses what run would refuse', () => {
     );
     expect(r.code).toBe(2);
   });
+
+  it('refuses monitor.sentry without a DSN, naming the entry and where a DSN goes; $SENTRY_DSN gives one', async () => {
+    const file = writeConfig('sentry.yaml', [
+      'beatSchedule:',
+      '  nightly: { task: t, schedule: { cron: "0 3 * * *" }, monitor: { sentry: true } }',
+    ]);
+    const refused = await runCli(['check', '--config', file], { cwd: dir, env: {} });
+    expect(refused.stderr).toBe(
+      "sentry.yaml: 1 problem\n  beatSchedule.nightly.monitor.sentry (line 2): Sentry check-ins need a DSN: set sentry.dsn in the config or $SENTRY_DSN (the DSN your workers' sentry_sdk.init uses), or leave monitor.sentry out\n",
+    );
+    expect(refused.code).toBe(2);
+    const given = await runCli(['check', '--config', file], { cwd: dir, env: { SENTRY_DSN: 'https://key@o0.ingest.sentry.io/42' } });
+    expect(given.code).toBe(0);
+  });
 });

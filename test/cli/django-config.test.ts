@@ -41,4 +41,18 @@ describe('a django source that cannot be used', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('did you mean "tablePrefix"?');
   });
+  it('refuses schemas that are not schema names or "discover", and a tenantsTable that is not a table name', async () => {
+    const file = writeConfig(
+      'tenants.yaml',
+      'sources:\n  django: { url: "postgres://u@127.0.0.1/db", schemas: ["ok", "no;drop"], tenantsTable: "a.b.c" }\n',
+    );
+    const r = await runCli(['check', '--config', file], { cwd: dir, env: {} });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('a schema name is letters, digits, "_" and "-"');
+    expect(r.stderr).toContain('tenantsTable must be a table name, optionally with its schema');
+    const word = writeConfig('word.yaml', 'sources:\n  django: { url: "postgres://u@127.0.0.1/db", schemas: all }\n');
+    const w = await runCli(['check', '--config', word], { cwd: dir, env: {} });
+    expect(w.code).toBe(2);
+    expect(w.stderr).toContain('schemas must be a list of PostgreSQL schema names, such as ["public", "tenant1"], or "discover"');
+  });
 });

@@ -16,7 +16,7 @@ import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat
 import { readQueue } from '../support/beat-queue.js';
 import { startWorker, stopAll } from '../support/celery.js';
 import type { CeleryProcess } from '../support/celery.js';
-import { startPrivateRedis } from '../support/ops.js';
+import { runBeatCli, startPrivateRedis } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
 interface Received {
@@ -165,6 +165,42 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
     expect(pings.length).toBe(runs.length);
     expect(receiver.on('/ping/watched/fail?key=k')).toHaveLength(1);
   }, 60_000);
+
+  it('slots that pass while an entry is paused raise one `missed` alert when it is resumed', async () => {
+    const file = dir.write('paused.json', {
+      name: 'pausing',
+      broker: { url: server.url(0) },
+      taskDefaultQueue: 'paused-alerted',
+      lock: FAST_LOCK,
+      alerts: { webhook: receiver.url('/paused-hook') },
+      beatSchedule: { napping: { task: 'tsbeat_test.record', schedule: 1 } },
+    });
+    const beat = fleet.spawn({ config: file });
+    await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
+    await beat.waitForEvent(EVENTS.fire, 10_000);
+    expect((await runBeatCli(['pause', 'napping', '--config', file])).code).toBe(0);
+    await beat.waitForEvent(EVENTS.pause, 5_000);
+    const pausedAt = Date.now();
+    await sleep(3_500);
+    expect(receiver.on('/paused-hook')).toHaveLength(0);
+    expect((await runBeatCli(['resume', 'napping', '--config', file])).code).toBe(0);
+    await waitUntil(
+      'the missed alert',
+      () => (receiver.on('/paused-hook').length >= 1 ? true : undefined),
+      10_000,
+      () => fleet.dump(),
+    );
+    await sleep(1_000);
+    await fleet.killAll();
+    const hooks = receiver.on('/paused-hook');
+    expect(hooks).toHaveLength(1);
+    const alert = JSON.parse(hooks[0]?.body ?? '{}') as Record<string, unknown>;
+    expect(alert).toMatchObject({ kind: 'missed', entry: 'napping' });
+    expect(String(alert['reason'])).toMatch(/slots? will not run: they passed while the entry was paused/);
+    // At least the 3 whole seconds it stayed paused, counted from the first slot after the pause.
+    expect(alert['count']).toBeGreaterThanOrEqual(3);
+    expect(Date.parse(String(alert['slot']))).toBeGreaterThanOrEqual(pausedAt - 1_500);
+  }, 40_000);
 
   it('with a result backend: a failed run raises one `failed` alert with its exception, a slow one a `late` alert, a success its ping', async () => {
     const queue = 'alerted-outcomes';

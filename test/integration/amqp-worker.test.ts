@@ -355,6 +355,7 @@ suite(
         catchUp: 'all',
         catchUpWindowMs: undefined,
         jitterMs: 0,
+        overlap: 'allow',
       });
       const dueRun = (
         name: string,

@@ -3,6 +3,7 @@
  * playwright-core) against a real `beat run` on a private redis-server: what the page lists, that a
  * pause clicked in the page stops the entry's runs in Redis, that a trigger publishes exactly one
  * run, that writes without a login (or without the CSRF token, or from another Origin) are refused,
+ * that the deployment page lists the leader and a standby (a second beat run),
  * that names and args full of HTML show as text, and that the page holds at 360 px. Screenshots of
  * the main pages go to docs/ (shown in the README).
  */
@@ -39,6 +40,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
   let server: PrivateRedis;
   let redis: Redis;
   let beat: BeatProcess;
+  let standby: BeatProcess;
   let browser: Browser;
   let base: string;
   let name: string;
@@ -63,6 +65,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     });
     beat = fleet.spawn({ config: file, label: 'dashboard', args: ['--http', '127.0.0.1:0'], env: { BEAT_API_TOKEN: TOKEN } });
     await beat.waitForEvent(EVENTS.lockAcquired, 15_000);
+    // A second beat run of the same deployment: the deployment page lists it as a standby.
+    standby = fleet.spawn({ config: file, label: 'dashboard-standby' });
+    await standby.waitForEvent(EVENTS.standby, 15_000);
     base = `http://127.0.0.1:${await httpPortOf(beat)}`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   }, 60_000);
@@ -243,7 +248,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     await page.getByRole('button', { name: 'Save' }).click();
     await waitUntil('the entry in the store', async () => ((await store.get('page-made')) === undefined ? undefined : true), 20_000);
     expect((await store.get('page-made'))?.entry).toEqual({ task: 'made.by.page', schedule: { cron: '0 6 * * *' } });
+    // The editor went to the entry's page on saving; a load of it now (the entry is in the store)
+    // shows it once the scheduler's catalog has it (the page asks again for a few seconds).
     await page.goto(`${base}/#/entry/page-made`);
+    await page.reload();
     const firstFire = page.locator('ol.fires time').first();
     await firstFire.waitFor({ timeout: 20_000 });
     expect(await firstFire.textContent()).toMatch(/06:00:00/);
@@ -282,7 +290,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     await page.close();
   }, 120_000);
 
-  it('shows the timeline and the deployment, and holds at 360 px wide', async () => {
+  it('shows the timeline and the deployment (the leader and a standby, with their heartbeats), and holds at 360 px wide', async () => {
     const page = await open();
     await page.goto(`${base}/#/timeline`);
     await page.locator('.bars .bar').first().waitFor();
@@ -299,6 +307,21 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     await page.goto(`${base}/#/deployment`);
     const leader = await redis.hget(schedulerKeys('tsbeat', name).leader, 'instance');
     await expect.poll(() => page.locator('dl.facts').textContent()).toContain(`${leader} since`);
+    // The registry lists both processes, the leader first; the standby's heartbeat age moves with the page's refresh.
+    const standbyId = String((await standby.waitForEvent(EVENTS.start, 5000))['instance']);
+    const roles = (): Promise<(string | null)[][]> =>
+      page
+        .locator('table.replicas tbody tr')
+        .evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-replica'), r.getAttribute('data-role')]));
+    await expect.poll(roles, { timeout: 15_000 }).toEqual([
+      [leader, 'leader'],
+      [standbyId, 'standby'],
+    ]);
+    const standbyRow = page.locator(`table.replicas tr[data-role="standby"]`);
+    expect(await standbyRow.locator('td[data-label="PID"]').textContent()).toBe(String(standby.pid));
+    expect(await standbyRow.locator('td[data-label="Heartbeat"]').textContent()).toMatch(/^\d+\.\d s ago$/);
+    expect(await page.locator('dl.facts').textContent()).toContain('Standbys1');
+    await page.screenshot({ path: join(DOCS, 'dashboard-deployment.png'), fullPage: true });
     await page.close();
     const narrow = await open(360, 760);
     const width = await narrow.evaluate('document.documentElement.scrollWidth');

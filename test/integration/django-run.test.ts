@@ -1,33 +1,22 @@
 /**
  * `beat run` on django-celery-beat's tables, against the real things: a private PostgreSQL migrated
- * by the test Django project, rows created, edited, disabled and deleted through Django's ORM while
- * one beat leads and another stands by, a real Celery worker executing the runs. Each change takes
- * effect within 1.5 s; a SIGKILL of the leader publishes no slot twice; last_run_at and
- * total_run_count are written back as DatabaseScheduler writes them, and a one-off task is disabled
- * after its run.
+ * by the test Django project, the shared scenario of ORM changes under a leader and a standby with a
+ * Celery worker (test/support/django-run.ts; django-run-mariadb.test.ts runs it on MariaDB), then
+ * one-off rows and run counts held to DatabaseScheduler's own, and the admin's add form.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import type { LogLine } from '../support/beat-process.js';
-import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
+import { BeatFleet, TempDir, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
 import type { CeleryProcess } from '../support/celery.js';
-import { resultKey, startWorker } from '../support/celery.js';
 import { DjangoOrm, manage, startDatabaseScheduler } from '../support/django.js';
 import type { OrmRow } from '../support/django.js';
+import { EDIT_TO_EFFECT_MS, TASK, changedAfter, executedRuns, ormChangesScenario } from '../support/django-run.js';
+import type { Executed } from '../support/django-run.js';
 import { startPrivateRedis } from '../support/ops.js';
 import { PrivatePostgres } from '../support/postgres-server.js';
 import type { PrivateRedis } from '../support/redis-server.js';
-
-const TASK = 'tsbeat_test.record';
-/** How soon an edit in the admin or the ORM must take effect (issue 23). */
-const EDIT_TO_EFFECT_MS = 1500;
-
-interface Executed {
-  readonly id: string;
-  readonly args: unknown[];
-  readonly name: unknown;
-}
 
 describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby, a Celery worker)', () => {
   const fleet = new BeatFleet();
@@ -36,7 +25,7 @@ describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby,
   let redisServer: PrivateRedis;
   let redis: Redis;
   let orm: DjangoOrm;
-  let worker: CeleryProcess | undefined;
+  const workers: CeleryProcess[] = [];
   const dbUrl = pg.url('django');
 
   beforeAll(async () => {
@@ -50,7 +39,7 @@ describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby,
 
   afterAll(async () => {
     await fleet.killAll();
-    await worker?.stop();
+    for (const worker of workers) await worker.stop();
     await orm?.close();
     redis?.disconnect();
     await redisServer?.stop();
@@ -58,122 +47,10 @@ describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby,
     dir.remove();
   });
 
-  /** What the worker ran, in order: ids from its list, args and the header from each result. */
-  async function executed(): Promise<Executed[]> {
-    const ids = await redis.lrange('tsbeat-test:executed', 0, -1);
-    const out: Executed[] = [];
-    for (const id of ids) {
-      const raw = await redis.get(resultKey(id));
-      if (raw === null) continue;
-      const result = (JSON.parse(raw) as { result: { args: unknown[]; request: Record<string, unknown> } }).result;
-      out.push({ id, args: result.args, name: result.request['periodic_task_name'] });
-    }
-    return out;
-  }
-
-  /** Every run the beats logged as published (entry, slot, id), from all processes. */
-  function fires(): LogLine[] {
-    return fleet.all.flatMap((p) => p.logs.filter((l) => l.event === EVENTS.fire));
-  }
-
-  /** The first `beat.entries.changed` of `p` logged after `sinceMs` that names `name`. */
-  function changedAfter(lines: readonly LogLine[], name: string, sinceMs: number): LogLine | undefined {
-    return lines.find(
-      (l) =>
-        l.event === EVENTS.entriesChanged &&
-        logTimeMs(l) >= sinceMs &&
-        (l['examples'] as string[] | undefined)?.some((e) => e === name || e === `-${name}`) === true,
-    );
-  }
+  const executed = (): Promise<Executed[]> => executedRuns(redis);
 
   it('follows ORM creates, edits, disables and deletes within 1.5 s, writes runs back, and publishes nothing twice across a SIGKILL', async () => {
-    const file = dir.write(
-      'beat.yaml',
-      [
-        'name: dj',
-        `broker: { url: "${redisServer.url(0)}" }`,
-        `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
-        `sources: { django: { url: "${dbUrl}" } }`,
-        '',
-      ].join('\n'),
-    );
-    await orm.call({ op: 'create', name: 'tick', task: TASK, interval: { every: 1, period: 'seconds' }, args: [1] });
-    const leader = fleet.spawn({ config: file, label: 'leader' });
-    await leader.waitForEvent(EVENTS.lockAcquired, 15_000);
-    const standby = fleet.spawn({ config: file, label: 'standby' });
-    await standby.waitForEvent(EVENTS.standby, 15_000);
-    worker = await startWorker({ name: 'dj-worker', queues: ['celery'], env: { broker: redisServer.url(0), backend: redisServer.url(1) } });
-
-    await waitUntil(
-      '2 runs of tick executed',
-      async () => ((await executed()).filter((e) => e.name === 'tick').length >= 2 ? true : undefined),
-      15_000,
-      () => fleet.dump(),
-    );
-    expect((await executed())[0]).toMatchObject({ args: [1], name: 'tick' });
-
-    // An edit through the ORM: the leader applies it within 1.5 s, and the worker runs the new args.
-    let at = Date.now();
-    await orm.call({ op: 'edit', name: 'tick', args: [2] });
-    const edited = await leader.waitForLog('tick changed', (l) => changedAfter([l], 'tick', at) !== undefined, 5000);
-    expect(logTimeMs(edited) - at).toBeLessThanOrEqual(EDIT_TO_EFFECT_MS);
-    await waitUntil('a run with args [2]', async () => ((await executed()).some((e) => e.args[0] === 2) ? true : undefined), 10_000);
-    // The standby follows the tables too, so that it has them when it takes over.
-    await standby.waitForLog('standby saw tick change', (l) => changedAfter([l], 'tick', at) !== undefined, 5000);
-
-    // A new task, created while running.
-    at = Date.now();
-    await orm.call({ op: 'create', name: 'tock', task: TASK, interval: { every: 1, period: 'seconds' }, args: ['tock'] });
-    const created = await leader.waitForLog('tock created', (l) => changedAfter([l], 'tock', at) !== undefined, 5000);
-    expect(logTimeMs(created) - at).toBeLessThanOrEqual(EDIT_TO_EFFECT_MS);
-    await waitUntil('a run of tock', async () => ((await executed()).some((e) => e.name === 'tock') ? true : undefined), 10_000);
-
-    // Written back: total_run_count counts the runs the worker got, last_run_at the latest of them.
-    await waitUntil(
-      'tick total_run_count to catch up with its runs',
-      async () => {
-        const row = await orm.call<OrmRow>({ op: 'get', name: 'tick' });
-        const published = fires().filter((l) => l['entry'] === 'tick').length;
-        return row.total_run_count === published && row.total_run_count >= 3 ? row : undefined;
-      },
-      10_000,
-    );
-    const tickRow = await orm.call<OrmRow>({ op: 'get', name: 'tick' });
-    const lastFire = fires()
-      .filter((l) => l['entry'] === 'tick')
-      .at(-1) as LogLine;
-    expect(Math.abs(Date.parse(tickRow.last_run_at ?? '') - logTimeMs(lastFire))).toBeLessThan(1000);
-
-    // SIGKILL the leader: the standby takes over within the lock TTL; no slot goes out twice.
-    leader.child.kill('SIGKILL');
-    await standby.waitForEvent(EVENTS.lockAcquired, 15_000);
-    const firesBefore = fires().filter((l) => l.pid === standby.pid).length;
-    await waitUntil(
-      'the new leader publishes',
-      async () => (fires().filter((l) => l.pid === standby.pid).length > firesBefore + 2 ? true : undefined),
-      10_000,
-    );
-
-    // Disable: no run after the change took effect.
-    at = Date.now();
-    await orm.call({ op: 'disable', name: 'tock' });
-    const disabled = await standby.waitForLog('tock disabled', (l) => changedAfter([l], 'tock', at) !== undefined, 5000);
-    expect(logTimeMs(disabled) - at).toBeLessThanOrEqual(EDIT_TO_EFFECT_MS);
-    const disabledAt = logTimeMs(disabled);
-    // Delete: the same.
-    at = Date.now();
-    await orm.call({ op: 'delete', name: 'tick' });
-    const deleted = await standby.waitForLog('tick deleted', (l) => changedAfter([l], 'tick', at) !== undefined, 5000);
-    expect(logTimeMs(deleted) - at).toBeLessThanOrEqual(EDIT_TO_EFFECT_MS);
-    await sleep(2500);
-    expect(fires().filter((l) => l['entry'] === 'tock' && logTimeMs(l) > disabledAt)).toEqual([]);
-    expect(fires().filter((l) => l['entry'] === 'tick' && logTimeMs(l) > logTimeMs(deleted))).toEqual([]);
-
-    // Nothing twice: every (entry, slot) published once, every task id executed once.
-    const slots = fires().map((l) => `${String(l['entry'])} ${String(l['slot'])}`);
-    expect(new Set(slots).size).toBe(slots.length);
-    const ids = (await executed()).map((e) => e.id);
-    expect(new Set(ids).size).toBe(ids.length);
+    await ormChangesScenario({ name: 'dj', fleet, dir, redisServer, redis, orm, dbUrl, workers });
   }, 120_000);
 
   it("leaves a one-off task's row and a task's run count as django-celery-beat's own DatabaseScheduler does", async () => {

@@ -259,7 +259,8 @@ describe('reloading the config of a running beat (real processes, a private redi
     const moved = yaml(`${name}-renamed`, queue, { tick: 1, added: 1 })
       .replace(`url: ${redisUrl}`, `url: redis://:${secret}@127.0.0.1:6399/0`)
       .replace(`ttl: ${FAST_LOCK.ttl}`, 'ttl: 30s');
-    writeFileSync(file, moved);
+    // The outcome tracker is built at start: following task events waits for a restart too.
+    writeFileSync(file, `${moved}\ntaskEvents: true\n`);
     const mark = beat.logs.length;
     beat.signal('SIGHUP');
     const warning = await beat.waitForLog('the needs-restart warning', (l) => l.event === EVENTS.reload && l.level === 'warn', 5_000, mark);
@@ -267,6 +268,7 @@ describe('reloading the config of a running beat (real processes, a private redi
       `name (${name} → ${name}-renamed)`,
       `broker.url (${redisUrl} → redis://:***@127.0.0.1:6399/0)`,
       'lock',
+      'taskEvents',
     ]);
     await beat.waitForLog('the reload', (l) => l.event === EVENTS.reload && l.level === 'info', 5_000, mark);
     // The rest applied: the new entry runs, on the old connection, under the old name.

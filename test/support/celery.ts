@@ -108,6 +108,8 @@ export async function startWorker(options: {
   env: CeleryEnv;
   pool?: 'solo' | 'prefork';
   readyTimeoutMs?: number;
+  /** `-E`: the worker sends Celery's task events. */
+  events?: boolean;
 }): Promise<CeleryProcess> {
   const pool = options.pool ?? 'solo';
   const { child, handle } = launch(
@@ -126,6 +128,7 @@ export async function startWorker(options: {
       '-Q',
       options.queues.join(','),
       '--loglevel=INFO',
+      ...(options.events === true ? ['-E'] : []),
     ],
     options.env,
   );

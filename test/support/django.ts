@@ -17,6 +17,8 @@ export interface DjangoEnv {
   readonly url: string;
   readonly useTz?: boolean;
   readonly timeZone?: string;
+  /** A PostgreSQL schema for the tables and rows (a django-tenants tenant); it must exist. */
+  readonly schema?: string;
 }
 
 function environment(env: DjangoEnv): NodeJS.ProcessEnv {
@@ -26,6 +28,7 @@ function environment(env: DjangoEnv): NodeJS.ProcessEnv {
     DJANGO_DB_URL: env.url,
     DJANGO_USE_TZ: env.useTz === false ? '0' : '1',
     DJANGO_TIME_ZONE: env.timeZone ?? 'UTC',
+    ...(env.schema === undefined ? {} : { DJANGO_DB_SCHEMA: env.schema }),
   };
 }
 

@@ -41,8 +41,8 @@ describe('alert settings', () => {
         beatSchedule: { a: entry({ on: ['missed', 'late'], lateAfter: '5m' }) },
       }).sort(),
     ).toEqual([
-      'alerts.on: "failed" alerts need to know how runs ended: set resultBackend (the workers\' Celery result_backend), or leave "failed" out',
-      'beatSchedule.a.alerts.on: "late" alerts need to know how runs ended: set resultBackend (the workers\' Celery result_backend), or leave "late" out',
+      'alerts.on: "failed" alerts need to know how runs ended: set resultBackend (the workers\' Celery result_backend) or taskEvents (workers with -E), or leave "failed" out',
+      'beatSchedule.a.alerts.on: "late" alerts need to know how runs ended: set resultBackend (the workers\' Celery result_backend) or taskEvents (workers with -E), or leave "late" out',
     ]);
     expect(
       problemsOf({

@@ -162,9 +162,9 @@ describe('EntryBook', () => {
   it('pausing takes an entry out; resuming skips the slots that passed meanwhile and goes on from the next', () => {
     const entries = entriesOf({ p: { task: 't.p', schedule: 10 }, q: { task: 't.q', schedule: 10 } });
     const { book } = open(entries, T0);
-    expect(book.setPaused(new Set(['p']), T0 + 5 * S)).toEqual({ paused: ['p'], resumed: [] });
+    expect(book.setPaused(new Set(['p']), T0 + 5 * S)).toEqual({ paused: ['p'], resumed: [], passed: [] });
     // The same set again changes nothing.
-    expect(book.setPaused(new Set(['p']), T0 + 6 * S)).toEqual({ paused: [], resumed: [] });
+    expect(book.setPaused(new Set(['p']), T0 + 6 * S)).toEqual({ paused: [], resumed: [], passed: [] });
     const during = run(book, T0 + 40 * S);
     expect(during.get('p')).toBeUndefined();
     expect(during.get('q')).toEqual([10, 20, 30, 40].map((k) => T0 + k * S));
@@ -175,7 +175,9 @@ describe('EntryBook', () => {
       runs: 0,
       finished: false,
     });
-    expect(book.setPaused(new Set(), T0 + 43 * S)).toEqual({ paused: [], resumed: ['p'] });
+    // The four slots that passed while paused (10 s to 40 s) are reported, to be alerted as missed.
+    const resumed = book.setPaused(new Set(), T0 + 43 * S);
+    expect(resumed).toEqual({ paused: [], resumed: ['p'], passed: [{ entry: book.entry('p'), count: 4, firstSlotMs: T0 + 10 * S }] });
     const after = run(book, T0 + 70 * S);
     expect(after.get('p')).toEqual([50, 60, 70].map((k) => T0 + k * S));
   });

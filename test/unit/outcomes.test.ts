@@ -11,12 +11,13 @@ import { decodeResultMeta, exceptionLine, parseDateDone, taskKeyPrefix } from '.
 import { silentLogger } from '../../src/base/log.js';
 import { BeatMetrics } from '../../src/observe/metrics.js';
 import { OutcomeTracker, advance } from '../../src/outcomes/tracker.js';
-import type { ResultMeta, RunHistory, RunRecord } from '../../src/ports/outcomes.js';
+import type { ResultMeta, RunRecord } from '../../src/ports/outcomes.js';
 import { decodeRun, encodeRun } from '../../src/redis/run-history-codec.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { repoRoot, runCli } from '../support/cli.js';
 import { TempDir } from '../support/beat-process.js';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { memoryHistory } from '../support/memory-history.js';
 
 describe("Celery's result keys and metas", () => {
   it('prefixes result keys as _add_global_keyprefix does: "_" unless the prefix ends in ":", "_", "-" or "."', () => {
@@ -97,28 +98,6 @@ describe("a run's record as results come in", () => {
   });
 });
 
-/** A RunHistory in memory, newest first, for driving the tracker. */
-function memoryHistory(): RunHistory & { lists: Map<string, RunRecord[]> } {
-  const lists = new Map<string, RunRecord[]>();
-  return {
-    lists,
-    recordPublished: async (runs) => {
-      for (const { entry, record } of runs) lists.set(entry, [record, ...(lists.get(entry) ?? [])]);
-    },
-    update: async (entry, record) => {
-      const list = lists.get(entry) ?? [];
-      const at = list.findIndex((r) => r.taskId === record.taskId);
-      if (at >= 0) list[at] = record;
-    },
-    pending: async () =>
-      [...lists].flatMap(([entry, list]) =>
-        list.filter((r) => !['SUCCESS', 'FAILURE', 'REVOKED', 'unknown'].includes(r.state)).map((record) => ({ entry, record })),
-      ),
-    list: async (entry, limit) => (lists.get(entry) ?? []).slice(0, limit),
-    latest: async () => new Map(),
-  };
-}
-
 describe('the outcome tracker', () => {
   it('reads at most readsPerPoll results a poll, in batches, and reaches every run in turn', async () => {
     const history = memoryHistory();
@@ -149,7 +128,7 @@ describe('the outcome tracker', () => {
     await tracker.poll();
     expect(new Set(reads.flat()).size).toBe(6);
     expect(tracker.pendingCount).toBe(0);
-    expect(tracker.previousFinished('e')).toBe(true);
+    expect(tracker.unfinishedRun('e')).toBeUndefined();
     expect(history.lists.get('e')?.every((r) => r.state === 'SUCCESS')).toBe(true);
     await tracker.stop();
   });
@@ -168,7 +147,7 @@ describe('the outcome tracker', () => {
       pollMs: 60_000,
     });
     await tracker.start();
-    expect(tracker.previousFinished('e')).toBe(false);
+    expect(tracker.unfinishedRun('e')).toBeDefined();
     await tracker.poll();
     expect(finished).toEqual(['e old FAILURE']);
     expect(history.lists.get('e')?.[0]).toMatchObject({ state: 'FAILURE', exception: 'E: x', runtimeMs: 8 });

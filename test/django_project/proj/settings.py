@@ -2,7 +2,7 @@
 
 The database comes from DJANGO_DB_URL (postgres://user@host:port/name or mysql://user@host:port/name);
 USE_TZ and TIME_ZONE from DJANGO_USE_TZ ("1"/"0") and DJANGO_TIME_ZONE, so the tests can run both of
-Django's datetime modes against the same tables.
+Django's datetime modes against the same tables; DJANGO_DB_SCHEMA: a PostgreSQL schema (tenants).
 """
 import os
 from urllib.parse import unquote, urlparse
@@ -64,6 +64,10 @@ def database(url):
 
 
 DATABASES = {'default': database(os.environ['DJANGO_DB_URL'])}
+# A django-tenants layout without django-tenants: DJANGO_DB_SCHEMA puts the tables (migrate) and the
+# ORM's rows in that PostgreSQL schema, as django-tenants' search_path does for a tenant.
+if os.environ.get('DJANGO_DB_SCHEMA'):
+    DATABASES['default']['OPTIONS'] = {'options': f"-c search_path={os.environ['DJANGO_DB_SCHEMA']}"}
 DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'
 
 USE_TZ = os.environ.get('DJANGO_USE_TZ', '1') == '1'

@@ -95,3 +95,24 @@ if not os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
         except SoftTimeLimitExceeded:
             return {"soft_time_limit_exceeded": True, "timelimit": _plain(self.request.timelimit)}
         return {"soft_time_limit_exceeded": False, "timelimit": _plain(self.request.timelimit)}
+
+    def _sentry_get_headers(task):
+        """sentry-python's integrations/celery/beat.py `_get_headers`, as the worker's integration reads
+        the check-in headers for the run's ok/error check-in (Debian's sentry-sdk 1.9 has no Crons)."""
+        headers = task.request.get("headers") or {}
+        if "headers" in headers:
+            headers.update(headers["headers"])
+            del headers["headers"]
+        headers.update(task.request.get("properties") or {})
+        return headers
+
+    @app.task(bind=True, name="tsbeat_test.sentry_headers")
+    def sentry_headers(self):
+        headers = _sentry_get_headers(self)
+        start = headers.get("sentry-monitor-start-timestamp-s")
+        return {
+            "id": self.request.id,
+            "headers": _plain({k: v for k, v in headers.items() if k.startswith("sentry-")}),
+            # What crons_task_success computes: the run's duration from the start the headers carry.
+            "duration": time.time() - float(start) if start else None,
+        }

@@ -1,0 +1,154 @@
+/**
+ * Celery's task events (celery/events/, sent by workers started with `-E` or
+ * `worker_send_task_events`), decoded. Pure.
+ *
+ * A worker publishes each event to the `celeryev` exchange with the routing key of its type
+ * (`task-succeeded` → `task.succeeded`), as a JSON object `{type, uuid, timestamp, hostname,
+ * clock, utcoffset, pid, …}` with the type's own fields (celery/worker/request.py): `runtime` and
+ * `result` for task-succeeded, `exception` (a repr) and `traceback` for task-failed and
+ * task-retried, `terminated`, `signum`, `expired` for task-revoked. A worker with an event loop
+ * buffers task events and sends them as a JSON list under `task.multi` (dispatcher.py `flush`):
+ * both shapes are read.
+ */
+import type { CeleryState } from './result-meta.js';
+
+/** Celery's event exchange (`event_exchange`, celery/events/event.py). */
+export const EVENT_EXCHANGE = 'celeryev';
+
+/** One task event that says something about a run's state. */
+export interface TaskEvent {
+  readonly taskId: string;
+  /** `task-started`, `task-succeeded`, … */
+  readonly type: string;
+  /** The run's state after it: STARTED, RETRY, SUCCESS, FAILURE, REVOKED. */
+  readonly state: CeleryState;
+  /** When the worker sent it (`timestamp`, the worker's clock), epoch ms. */
+  readonly atMs: number;
+  /** task-succeeded's `runtime`: the task's own run time as the worker measured it (ms). */
+  readonly runtimeMs?: number;
+  /** `Type: message`, first line (task-failed, task-retried), as the result backend's is shown. */
+  readonly exception?: string;
+  readonly hostname?: string;
+}
+
+/** The event types that move a run's state; the others (task-received, task-sent, task-rejected, worker-*) are skipped. */
+const STATES: Readonly<Record<string, CeleryState>> = {
+  'task-started': 'STARTED',
+  'task-retried': 'RETRY',
+  'task-succeeded': 'SUCCESS',
+  'task-failed': 'FAILURE',
+  'task-revoked': 'REVOKED',
+};
+
+/** The task events in a decoded event body (one event, or the list of a `task.multi` flush); anything else is skipped. */
+export function taskEventsOf(body: unknown): TaskEvent[] {
+  const out: TaskEvent[] = [];
+  for (const item of Array.isArray(body) ? body : [body]) {
+    const event = taskEventOf(item);
+    if (event !== undefined) out.push(event);
+  }
+  return out;
+}
+
+function taskEventOf(item: unknown): TaskEvent | undefined {
+  if (item === null || typeof item !== 'object') return undefined;
+  const { type, uuid, timestamp, runtime, exception, traceback, hostname } = item as Record<string, unknown>;
+  if (typeof type !== 'string' || typeof uuid !== 'string' || typeof timestamp !== 'number') return undefined;
+  const state = STATES[type];
+  if (state === undefined || !Number.isFinite(timestamp)) return undefined;
+  // The repr names the exception (task-retried's is the cause, not the Retry of its traceback);
+  // but task-failed's is often only `ExceptionWithTraceback()`, the wrapper a pool child sends
+  // back: then the traceback's last block names it.
+  const fromRepr = typeof exception === 'string' ? exceptionFromRepr(exception) : undefined;
+  const line =
+    fromRepr?.includes(': ') === true
+      ? fromRepr
+      : ((typeof traceback === 'string' ? exceptionFromTraceback(traceback) : undefined) ?? fromRepr);
+  return {
+    taskId: uuid,
+    type,
+    state,
+    atMs: Math.round(timestamp * 1000),
+    ...(typeof runtime === 'number' && Number.isFinite(runtime) && runtime >= 0 ? { runtimeMs: Math.round(runtime * 1000) } : {}),
+    ...(line === undefined ? {} : { exception: line }),
+    ...(typeof hostname === 'string' ? { hostname } : {}),
+  };
+}
+
+const MAX_LINE = 500;
+const clip = (line: string): string => (line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line);
+
+/**
+ * The exception's first line in a formatted Python traceback: the first line after the last
+ * indented one (the frames are indented; the message may span lines), e.g.
+ * `ValueError: boom: line one`. Undefined when there is none.
+ */
+export function exceptionFromTraceback(traceback: string): string | undefined {
+  const lines = traceback.trimEnd().split('\n');
+  let last = -1;
+  lines.forEach((line, i) => {
+    if (/^\s/.test(line)) last = i;
+  });
+  const line = lines[last + 1];
+  return line === undefined || line === '' || line.startsWith('Traceback (') ? undefined : clip(line);
+}
+
+/**
+ * `ValueError('boom: line one\nline two')` (the event's `safe_repr` of the exception) →
+ * `ValueError: boom: line one`: the first line of what `Type: str(exc)` would print, the form the
+ * result backend's outcome is shown in. A repr of another shape is kept as it is (first line).
+ */
+export function exceptionFromRepr(repr: string): string {
+  const match = /^([A-Za-z_][\w.]*)\((.*)\)$/s.exec(repr.trim());
+  let line = repr.trim();
+  if (match !== null) {
+    const type = match[1] as string;
+    const args = (match[2] as string).trim();
+    const single = args === '' ? '' : pythonString(args.replace(/,$/, ''));
+    if (args === '') line = type;
+    else if (single !== undefined) line = single === '' ? type : `${type}: ${single}`;
+    else line = `${type}: ${args}`;
+  }
+  return clip(line.split('\n', 1)[0] ?? '');
+}
+
+const ESCAPES: Readonly<Record<string, string>> = {
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  v: '\v',
+  '0': '\0',
+};
+
+/** A Python string literal as `repr()` writes it ('…' or "…", backslash escapes), or undefined when it is not exactly one. */
+function pythonString(text: string): string | undefined {
+  const quote = text[0];
+  if ((quote !== "'" && quote !== '"') || text.length < 2 || text[text.length - 1] !== quote) return undefined;
+  let out = '';
+  for (let i = 1; i < text.length - 1; i++) {
+    const c = text[i] as string;
+    if (c === quote) return undefined;
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const next = text[i + 1] ?? '';
+    const hex = next === 'x' ? 2 : next === 'u' ? 4 : next === 'U' ? 8 : 0;
+    if (hex > 0) {
+      const code = Number.parseInt(text.slice(i + 2, i + 2 + hex), 16);
+      if (Number.isNaN(code)) return undefined;
+      out += String.fromCodePoint(code);
+      i += 1 + hex;
+    } else {
+      out += ESCAPES[next] ?? `\\${next}`;
+      i += 1;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,112 @@
+/** `beat import django`: django-celery-beat's rows, snapshotted as a config file or into the runtime store. */
+import { BeatError, ErrorCode } from '../base/errors.js';
+import { ENV } from '../base/defaults.js';
+import { djangoSourceSchema } from '../config/django-source-schema.js';
+import { readDjangoEntries } from '../django/read-once.js';
+import { configProblem, renderImportedConfig } from '../importers/render.js';
+import { parseCommandArgs } from './args.js';
+import { importIntoStore, intoStoreHelp, intoStoreOptions, writeImported } from './import-output.js';
+import { ExitCode } from './io.js';
+import type { Io } from './io.js';
+
+export const IMPORT_DJANGO_HELP = `Usage: beat import django --django-url URL [--table-prefix P] [--time-zone ZONE] [--schemas S] [--out FILE | --into-store [--config PATH] [--broker URL]]
+
+Reads django-celery-beat's rows (PeriodicTask with its interval, crontab, solar or clocked
+schedule) once, read-only, and writes them as tsbeat entries, mapped as sources.django maps them
+(see the README): the task, args, kwargs, queue, exchange, routing_key, priority, headers, expires
+(the message's expiry and endAt), start_time (startAt), one_off (oneOff), enabled; a crontab with
+its own timezone. Rows that cannot be expressed (no schedule, args that are not JSON, an interval
+under 0.1 s, a name tsbeat refuses, …) are listed on stderr with the reason and left out. Nothing
+is written to the database. To run the rows where they are instead, see sources.django.
+
+Options:
+      --django-url URL  the Django database: postgres://… or mysql://… (default: $${ENV.djangoUrl})
+      --table-prefix P  the tables' prefix (default "django_celery_beat_")
+      --time-zone ZONE  Django's TIME_ZONE, only when USE_TZ = False (naive datetimes)
+      --schemas S       django-tenants (PostgreSQL): comma-separated schemas, or "discover"
+                        (entries are named <schema>:<name>)
+  -o, --out FILE        write the config there (default: stdout)
+${intoStoreHelp(24)}
+  -h, --help            show this help
+`;
+
+export async function djangoImportCommand(argv: string[], io: Io): Promise<ExitCode> {
+  const { values } = parseCommandArgs('import django', argv, {
+    'django-url': { type: 'string' },
+    'table-prefix': { type: 'string' },
+    'time-zone': { type: 'string' },
+    schemas: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    ...intoStoreOptions,
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.out(IMPORT_DJANGO_HELP);
+    return ExitCode.Ok;
+  }
+  const usage = (problem: string) => new BeatError(ErrorCode.Usage, `beat import django: ${problem}. See 'beat import django --help'.`);
+  const flagUrl = values['django-url'];
+  const url = flagUrl !== undefined && flagUrl !== '' ? flagUrl : io.env[ENV.djangoUrl];
+  const where = flagUrl !== undefined && flagUrl !== '' ? '--django-url' : `$${ENV.djangoUrl}`;
+  if (url === undefined || url === '')
+    throw usage('--django-url must name the Django database, e.g. --django-url postgres://app@db:5432/app');
+  if (values['into-store'] === true && values.out !== undefined)
+    throw usage('give --out (a file) or --into-store (the runtime store), not both');
+  const schemas = values.schemas === undefined ? undefined : values.schemas === 'discover' ? 'discover' : values.schemas.split(',');
+  const parsed = djangoSourceSchema.safeParse({
+    url,
+    ...(values['table-prefix'] === undefined ? {} : { tablePrefix: values['table-prefix'] }),
+    ...(values['time-zone'] === undefined ? {} : { useTz: false, timeZone: values['time-zone'] }),
+    ...(schemas === undefined ? {} : { schemas }),
+  });
+  if (!parsed.success) {
+    const flags: Readonly<Record<string, string>> = {
+      url: where,
+      tablePrefix: '--table-prefix',
+      timeZone: '--time-zone',
+      schemas: '--schemas',
+    };
+    throw usage(
+      parsed.error.issues.map((issue) => `${flags[String(issue.path[0])] ?? String(issue.path[0])}: ${issue.message}`).join('; '),
+    );
+  }
+  const reading = await readDjangoEntries(parsed.data, 'UTC', where);
+  const beatSchedule: Record<string, unknown> = {};
+  const notes: string[] = [];
+  for (const problem of reading.problems)
+    notes.push(`PeriodicTask ${JSON.stringify(problem.name)}: not imported: ${said(problem.problems)}`);
+  for (const row of reading.rows) {
+    if (row.definition === undefined) continue;
+    const definition = withoutOwnHeader(row.definition, row.name);
+    // Each row alone through beat check's parser: a name or value it refuses is this row's note, not the import's failure.
+    const refused = configProblem({ beatSchedule: { [row.name]: definition } }, 'beat import django');
+    if (refused === undefined) beatSchedule[row.name] = definition;
+    else notes.push(`PeriodicTask ${JSON.stringify(row.name)}: not imported: ${refused}`);
+  }
+  const config = { timezone: 'UTC', beatSchedule };
+  if (values['into-store'] === true) return importIntoStore(io, 'import django', values, config, notes);
+  const header = [
+    `Imported by \`beat import django\` from ${url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')} (tables ${parsed.data.tablePrefix}*).`,
+    'Crontabs keep their own timezone; last_run_at and total_run_count are not carried over (tsbeat keeps runs in Redis).',
+  ];
+  const rendered = renderImportedConfig(config, header, values.out ?? '<stdout>');
+  return writeImported(io, values.out, rendered, Object.keys(beatSchedule).length, notes);
+}
+
+const said = (problems: readonly { path: string; message: string }[]): string =>
+  problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ');
+
+/**
+ * The header `periodic_task_name` the source adds is what tsbeat sends for every entry anyway (the
+ * entry's name): left out of the file, and with it a headers object that held nothing else.
+ */
+function withoutOwnHeader(definition: Readonly<Record<string, unknown>>, name: string): Record<string, unknown> {
+  const options = { ...(definition.options as Record<string, unknown> | undefined) };
+  const headers = { ...(options.headers as Record<string, unknown> | undefined) };
+  if (headers.periodic_task_name === name) delete headers.periodic_task_name;
+  if (Object.keys(headers).length === 0) delete options.headers;
+  else options.headers = headers;
+  const out: Record<string, unknown> = { ...definition, options };
+  if (Object.keys(options).length === 0) delete out.options;
+  return out;
+}

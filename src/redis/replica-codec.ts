@@ -1,0 +1,66 @@
+/**
+ * The one codec of a replica's record in the `replicas` hash (keys.ts), and which records are live:
+ * those whose time in the `replicas:expiry` zset (their last heartbeat plus their lock.ttl) has not
+ * come. lua/replica-beat.lua stores the text as it is given and never reads inside it.
+ *
+ * A record is JSON: {"v":1,"host":…,"pid":…,"version":…,"role":"leader"|"standby","started":<epoch
+ * ms>,"beat":<epoch ms>,"http":"host:port"|null}. A value that is not one (written by something else,
+ * or by a later tsbeat with another `v`) is left out, as is a record without an expiry.
+ */
+import type { ReplicaRecord } from '../control/replicas.js';
+
+const VERSION = 1;
+/** The instants an ISO date can show (years 0001–9999), so that a record's times can be printed. */
+const FIRST_MS = -62_135_596_800_000;
+const LAST_MS = 253_402_300_799_999;
+
+export function encodeReplicaRecord(r: ReplicaRecord): string {
+  return JSON.stringify({
+    v: VERSION,
+    host: r.host,
+    pid: r.pid,
+    version: r.version,
+    role: r.role,
+    started: r.startedAtMs,
+    beat: r.beatAtMs,
+    http: r.http,
+  });
+}
+
+const isInstant = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= FIRST_MS && v <= LAST_MS;
+
+/** The record of `instance` stored as `text`, or undefined when it is not one. */
+export function decodeReplicaRecord(instance: string, text: string): ReplicaRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const o = value as Record<string, unknown>;
+  const { host, pid, version, role, started, beat, http } = o;
+  if (o['v'] !== VERSION || typeof host !== 'string' || typeof version !== 'string') return undefined;
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid < 0) return undefined;
+  if (role !== 'leader' && role !== 'standby') return undefined;
+  if (!isInstant(started) || !isInstant(beat)) return undefined;
+  if (http !== null && typeof http !== 'string') return undefined;
+  return { instance, host, pid, version, role, startedAtMs: started, beatAtMs: beat, http };
+}
+
+/**
+ * The live replicas: each field of the `replicas` hash (`records`) whose expiry (from the
+ * `replicas:expiry` zset, as ZRANGE … WITHSCORES answers it: member, score, member, score, …) is
+ * after `nowMs`, decoded. A replica killed without a clean stop drops out here once its expiry
+ * passes, whether or not another replica's heartbeat has removed it from Redis yet.
+ */
+export function liveReplicas(records: Readonly<Record<string, string>>, expiries: readonly string[], nowMs: number): ReplicaRecord[] {
+  const live: ReplicaRecord[] = [];
+  for (let i = 0; i + 1 < expiries.length; i += 2) {
+    const instance = expiries[i] as string;
+    if (!(Number(expiries[i + 1]) > nowMs) || !Object.hasOwn(records, instance)) continue;
+    const record = decodeReplicaRecord(instance, records[instance] as string);
+    if (record !== undefined) live.push(record);
+  }
+  return live;
+}

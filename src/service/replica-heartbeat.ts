@@ -1,0 +1,88 @@
+/**
+ * This process's entry in the replicas registry: written at start, every heartbeat (at most
+ * DEFAULTS.replicaHeartbeatMs apart, and a third of lock.ttl), and removed on a clean stop. One
+ * short script call per heartbeat, on a PokedLoop like the other looks at Redis; failures are logged
+ * once per outage and the heartbeat goes on.
+ */
+import { hostname } from 'node:os';
+import { DEFAULTS } from '../base/defaults.js';
+import { errorMessage } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import { PokedLoop } from '../base/poked-loop.js';
+import { VERSION } from '../base/version.js';
+import type { Clock } from '../ports/clock.js';
+import type { ReplicaRegistry } from '../redis/replica-registry.js';
+
+export interface ReplicaHeartbeatOptions {
+  readonly registry: Pick<ReplicaRegistry, 'beat' | 'leave'>;
+  readonly instanceId: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The lock's TTL: a record counts this long after its heartbeat. */
+  readonly ttlMs: number;
+  readonly isLeader: () => boolean;
+  /** Where this process serves HTTP, `host:port`, or null. */
+  readonly http: () => string | null;
+}
+
+/** The heartbeat's period for a lock TTL: DEFAULTS.replicaHeartbeatMs, or a third of the TTL if that is shorter. */
+export function heartbeatIntervalMs(ttlMs: number): number {
+  return Math.min(DEFAULTS.replicaHeartbeatMs, Math.floor(ttlMs / 3));
+}
+
+export class ReplicaHeartbeat {
+  private readonly loop: PokedLoop;
+  private readonly startedAtMs: number;
+  private lastError: string | undefined;
+
+  constructor(private readonly options: ReplicaHeartbeatOptions) {
+    this.startedAtMs = options.clock.now();
+    this.loop = new PokedLoop({ intervalMs: heartbeatIntervalMs(options.ttlMs), run: () => this.beat(), runAtStart: true });
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  /** Stops beating (after a beat in flight) and removes this replica's record. */
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    const { registry, instanceId, clock, logger } = this.options;
+    await registry.leave(instanceId, clock.now()).catch((error: unknown) => {
+      logger.warn(
+        { event: EVENTS.replicaHeartbeatFailed, err: error },
+        'could not remove this replica from the registry; it drops out of the listings when its heartbeat expires',
+      );
+    });
+  }
+
+  private async beat(): Promise<void> {
+    const { registry, instanceId, clock, logger } = this.options;
+    try {
+      await registry.beat(
+        {
+          instance: instanceId,
+          host: hostname(),
+          pid: process.pid,
+          version: VERSION,
+          role: this.options.isLeader() ? 'leader' : 'standby',
+          startedAtMs: this.startedAtMs,
+          beatAtMs: clock.now(),
+          http: this.options.http(),
+        },
+        this.options.ttlMs,
+      );
+      this.lastError = undefined;
+    } catch (error) {
+      // Once per outage, not once per heartbeat.
+      const message = errorMessage(error);
+      if (message !== this.lastError)
+        logger.warn(
+          { event: EVENTS.replicaHeartbeatFailed, err: error },
+          'writing the heartbeat to the replicas registry failed; retrying',
+        );
+      this.lastError = message;
+    }
+  }
+}

@@ -1,0 +1,22 @@
+/** A RunHistory in memory, newest first, as the Redis one behaves (a final record is never replaced), for driving the tracker. */
+import { isFinal } from '../../src/ports/outcomes.js';
+import type { RunHistory, RunRecord } from '../../src/ports/outcomes.js';
+
+export function memoryHistory(): RunHistory & { lists: Map<string, RunRecord[]> } {
+  const lists = new Map<string, RunRecord[]>();
+  return {
+    lists,
+    recordPublished: async (runs) => {
+      for (const { entry, record } of runs) lists.set(entry, [record, ...(lists.get(entry) ?? [])]);
+    },
+    update: async (entry, record) => {
+      const list = lists.get(entry) ?? [];
+      const at = list.findIndex((r) => r.taskId === record.taskId);
+      const current = list[at];
+      if (current !== undefined && !isFinal(current.state)) list[at] = record;
+    },
+    pending: async () => [...lists].flatMap(([entry, list]) => list.filter((r) => !isFinal(r.state)).map((record) => ({ entry, record }))),
+    list: async (entry, limit) => (lists.get(entry) ?? []).slice(0, limit),
+    latest: async () => new Map(),
+  };
+}
