@@ -79,6 +79,9 @@ export interface LeadershipOwner {
 
 export const STEP_DOWN_MESSAGE = 'released';
 
+/** redlock's allowance for clock drift between the lock servers, as a share of the TTL. */
+const LOCK_DRIFT_FACTOR = 0.01;
+
 export class Leadership {
   private readonly redlock: Redlock;
   private readonly now: () => number;
@@ -97,7 +100,7 @@ export class Leadership {
   constructor(private readonly options: LeadershipOptions) {
     this.now = options.now ?? Date.now;
     // No retries inside redlock: the campaign loop owns the rhythm (and is woken by pub/sub).
-    this.redlock = new Redlock([...options.lockClients], { retryCount: 0, driftFactor: 0.01 });
+    this.redlock = new Redlock([...options.lockClients], { retryCount: 0, driftFactor: LOCK_DRIFT_FACTOR });
     // redlock reports failed extensions of auto-extended locks this way; we do not use those, but an
     // EventEmitter without a listener would throw on 'error'.
     this.redlock.on('error', () => undefined);
@@ -114,6 +117,15 @@ export class Leadership {
   }
 
   /** The safety margin: publishing stops this long before the lock could expire for the others. */
+  /**
+   * When a lock won or extended by a call begun at `started` (performance.now()) expires, on the
+   * monotonic clock, which steps of the wall clock do not move: the TTL less redlock's allowance for
+   * drift between the servers' clocks and Redis's 1 ms expiry precision.
+   */
+  private validUntil(started: number): number {
+    return started + this.options.ttlMs - (Math.round(LOCK_DRIFT_FACTOR * this.options.ttlMs) + 2);
+  }
+
   private get marginMs(): number {
     return Math.max(250, Math.floor(this.options.ttlMs / 5));
   }
@@ -160,7 +172,7 @@ export class Leadership {
       return;
     }
     try {
-      const started = startStamps();
+      const started = performance.now();
       const lock = await this.redlock.acquire([this.options.keys.lock], this.options.ttlMs);
       try {
         if (!this.stopped) {
@@ -195,7 +207,7 @@ export class Leadership {
       // (a Redis that hung for longer than the TTL answers the queued attempt when it wakes) the
       // lock is already too old to publish under: leading would end at once in the watchdog, and
       // the lock would then keep every replica out for a whole TTL. Give it back and try again now.
-      const publishUntil = monotonicExpiry(lock, started) - this.marginMs;
+      const publishUntil = this.validUntil(started) - this.marginMs;
       if (publishUntil <= performance.now()) {
         await lock.release().catch(() => undefined);
         this.options.logger.warn(
@@ -259,10 +271,12 @@ export class Leadership {
     const lease = this.lease;
     if (!lock || !lease || this.stopped) return;
     try {
-      // redlock refuses to extend a lock whose expiry has passed by the wall clock: after a step
-      // forward, one that is still valid. Its expiry is restated on today's wall clock first.
-      const started = startStamps();
-      lock.expiration = started.wall + (lease.publishUntil + this.marginMs - started.mono);
+      // redlock dates a lock on the wall clock and refuses to extend one whose expiry has passed by
+      // it: after a step forward, one that is still valid, even when the step falls between its own
+      // reads of the clock. The lease is kept on the monotonic clock (the watchdog ends it in time),
+      // so redlock's dating is made moot.
+      const started = performance.now();
+      lock.expiration = Number.MAX_SAFE_INTEGER;
       const extended = await lock.extend(this.options.ttlMs);
       if (this.lock !== lock) {
         // Lost meanwhile (the watchdog fired while the renewal was slow): this instance no longer
@@ -272,7 +286,7 @@ export class Leadership {
         return;
       }
       this.lock = extended;
-      this.lease = { token: extended.value, publishUntil: monotonicExpiry(extended, started) - this.marginMs };
+      this.lease = { token: extended.value, publishUntil: this.validUntil(started) - this.marginMs };
       this.armWatchdog();
     } catch (error) {
       // redlock says "unable to achieve a quorum" for both; only the votes tell a lost key from an unreachable Redis.
@@ -298,13 +312,14 @@ export class Leadership {
   private lose(reason: string): void {
     if (!this.lease) return;
     const lock = this.lock;
+    const expiresAt = this.lease.publishUntil + this.marginMs;
     this.clearLeaderTimers();
     this.lock = undefined;
     this.lease = undefined;
     this.options.logger.warn({ event: EVENTS.lockLost, reason }, 'stopped leading; back to standby');
     this.owner?.onLose(reason);
     // Campaigning again only once the lock is given back leaves it to the standbys, told at once.
-    if (lock) void this.handOver(lock).finally(() => this.scheduleAttempt(this.options.retryEveryMs));
+    if (lock) void this.handOver(lock, expiresAt).finally(() => this.scheduleAttempt(this.options.retryEveryMs));
     else this.scheduleAttempt(this.options.retryEveryMs);
   }
 
@@ -314,13 +329,11 @@ export class Leadership {
    * lease is already gone, so it starts no publish; one in flight is refused by the fence as soon
    * as the new leader writes it. The connection may be what failed (a reconnecting state
    * connection): the release is retried until it succeeds or the lock has expired anyway. It only
-   * deletes the key while it still holds this lock's value.
+   * deletes the key while it still holds this lock's value. `expiresAt`: the lock's expiry, on the
+   * monotonic clock.
    */
-  private async handOver(lock: Lock): Promise<void> {
-    // Read now: redlock zeroes a lock's expiration when a release of it begins. Its expiration is
-    // on the wall clock; the wait is measured on the monotonic one.
-    const giveUpAt = performance.now() + (lock.expiration - Date.now());
-    while (!this.stopped && performance.now() < giveUpAt) {
+  private async handOver(lock: Lock, expiresAt: number): Promise<void> {
+    while (!this.stopped && performance.now() < expiresAt) {
       try {
         await lock.release();
         this.options.logger.info({ event: EVENTS.lockReleased }, 'released the lock after stepping down; telling the standbys');
@@ -365,20 +378,6 @@ export class Leadership {
       }
     }
   }
-}
-
-/** The wall clock (which redlock dates a lock by) and performance.now(), read together just before a redlock call. */
-function startStamps(): { readonly wall: number; readonly mono: number } {
-  return { wall: Date.now(), mono: performance.now() };
-}
-
-/**
- * When a lock won or extended by a call begun at `started` expires, as performance.now(): redlock
- * sets its expiry to the wall clock at the call's start plus the validity, so a clock stepped
- * meanwhile does not move it.
- */
-function monotonicExpiry(lock: Lock, started: { readonly wall: number; readonly mono: number }): number {
-  return started.mono + (lock.expiration - started.wall);
 }
 
 /**
