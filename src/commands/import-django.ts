@@ -3,6 +3,7 @@ import { BeatError, ErrorCode } from '../base/errors.js';
 import { ENV } from '../base/defaults.js';
 import { djangoSourceSchema } from '../config/django-source-schema.js';
 import { readDjangoEntries } from '../django/read-once.js';
+import type { TaskRow } from '../django/row-entry.js';
 import { configProblem, renderImportedConfig } from '../importers/render.js';
 import { parseCommandArgs } from './args.js';
 import { importIntoStore, intoStoreHelp, intoStoreOptions, writeImported } from './import-output.js';
@@ -77,7 +78,7 @@ export async function djangoImportCommand(argv: string[], io: Io): Promise<ExitC
     notes.push(`PeriodicTask ${JSON.stringify(problem.name)}: not imported: ${said(problem.problems)}`);
   for (const row of reading.rows) {
     if (row.definition === undefined) continue;
-    const definition = withoutOwnHeader(row.definition, row.name);
+    const definition = importedDefinition(row, row.definition);
     // Each row alone through beat check's parser: a name or value it refuses is this row's note, not the import's failure.
     const refused = configProblem({ beatSchedule: { [row.name]: definition } }, 'beat import django');
     if (refused === undefined) beatSchedule[row.name] = definition;
@@ -97,13 +98,16 @@ const said = (problems: readonly { path: string; message: string }[]): string =>
   problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ');
 
 /**
- * The header `periodic_task_name` the source adds is what tsbeat sends for every entry anyway (the
- * entry's name): left out of the file, and with it a headers object that held nothing else.
+ * The row's definition as the file's entry: the header `periodic_task_name` is what tsbeat sends
+ * for every entry anyway (the entry's name), so it is written only where the row's name differs
+ * from the entry's (a django-tenants row, `<schema>:<name>`); a headers object or options that hold
+ * nothing are left out.
  */
-function withoutOwnHeader(definition: Readonly<Record<string, unknown>>, name: string): Record<string, unknown> {
+function importedDefinition(row: TaskRow, definition: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const options = { ...(definition.options as Record<string, unknown> | undefined) };
   const headers = { ...(options.headers as Record<string, unknown> | undefined) };
-  if (headers.periodic_task_name === name) delete headers.periodic_task_name;
+  const sent = row.sourced.entry?.options.headers?.periodic_task_name;
+  if (sent !== undefined && sent !== row.name) headers.periodic_task_name = sent;
   if (Object.keys(headers).length === 0) delete options.headers;
   else options.headers = headers;
   const out: Record<string, unknown> = { ...definition, options };

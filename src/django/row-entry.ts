@@ -8,10 +8,11 @@
  * expressed is a problem of that entry, shown by status and the log, never silently dropped.
  */
 import type { ConfigProblem } from '../base/errors.js';
-import { parseEntryDefinition } from '../config/entry-definition.js';
 import type { SourcedEntry } from '../ports/entries.js';
 import { formatInstant } from '../time/zone.js';
 import type { DjangoDb, Row } from './db.js';
+import { namedEntry } from './row-shapes.js';
+import type { RowShapes } from './row-shapes.js';
 
 /** A task row as the source keeps it: its id (for the write-back), what it maps to, and its marks. */
 export interface TaskRow {
@@ -21,9 +22,12 @@ export interface TaskRow {
   readonly changedMs: number | undefined;
   readonly oneOff: boolean;
   readonly sourced: SourcedEntry;
-  /** The entry's definition (or problems) as text: equal texts, same entry. */
+  /** The entry's definition but for its name (or its problems) as text: for one name, equal texts, same entry. */
   readonly key: string;
-  /** The definition as a config file writes it (`beat import django`), when the row maps to one. */
+  /**
+   * The definition as a config file writes it (`beat import django`), when the row maps to one:
+   * without the header `periodic_task_name`, which every entry's messages carry anyway.
+   */
   readonly definition?: Readonly<Record<string, unknown>>;
 }
 
@@ -44,8 +48,11 @@ const optionalName = (value: unknown): string | undefined => {
 };
 const truthy = (value: unknown): boolean => value === true || value === 1 || value === '1' || value === 't';
 
-/** `namePrefix`: "<schema>:" for a django-tenants schema; the header keeps the row's own name. */
-export function taskRow(row: Row, db: DjangoDb, namePrefix = ''): TaskRow {
+/**
+ * `shapes`: the definitions checked so far (rows that differ only in their names share one);
+ * `namePrefix`: "<schema>:" for a django-tenants schema; the header keeps the row's own name.
+ */
+export function taskRow(row: Row, db: DjangoDb, shapes: RowShapes, namePrefix = ''): TaskRow {
   const id = Number(row.id);
   const rowName = String(row.name);
   const name = `${namePrefix}${rowName}`;
@@ -76,8 +83,10 @@ export function taskRow(row: Row, db: DjangoDb, namePrefix = ''): TaskRow {
   if (headers !== undefined && (headers === null || typeof headers !== 'object' || Array.isArray(headers))) {
     problems.push({ path: 'headers', message: 'the headers column must hold a JSON object' });
   } else if (headers !== undefined) {
-    // django-celery-beat >= 2.5 sends the entry's name as a header (django-celery-results stores it).
-    options.headers = { ...(headers as Record<string, unknown>), periodic_task_name: rowName };
+    // django-celery-beat >= 2.5 sends the entry's name as a header (django-celery-results stores
+    // it), whatever the column says: so does every message of tsbeat's (see below).
+    const { periodic_task_name: _own, ...others } = headers as Record<string, unknown>;
+    options.headers = others;
   }
   definition.options = options;
   definition.enabled = truthy(row.enabled);
@@ -95,10 +104,16 @@ export function taskRow(row: Row, db: DjangoDb, namePrefix = ''): TaskRow {
   if (problems.length > 0) {
     return { id, name, changedMs, oneOff, sourced: { name, problems }, key: JSON.stringify(['problems', problems]) };
   }
-  const parsed = parseEntryDefinition(definition);
-  const sourced: SourcedEntry = parsed.ok ? { name, entry: parsed.entry } : { name, problems: parsed.problems };
-  const key = JSON.stringify(parsed.ok ? definition : ['problems', parsed.problems]);
-  return { id, name, changedMs, oneOff, sourced, key, ...(parsed.ok ? { definition } : {}) };
+  const shape = shapes.shapeOf(definition);
+  if (!shape.parsed.ok) {
+    const { problems: refused } = shape.parsed;
+    return { id, name, changedMs, oneOff, sourced: { name, problems: refused }, key: shape.key };
+  }
+  // Every message carries its entry's name as periodic_task_name: a tenant's row (`<schema>:<name>`)
+  // says its own name instead; the other rows share the shape's entry whole.
+  const entry = name === rowName ? shape.parsed.entry : namedEntry(shape.parsed.entry, rowName);
+  const sourced: SourcedEntry = { name, entry };
+  return { id, name, changedMs, oneOff, sourced, key: shape.key, definition: shape.definition };
 }
 
 interface MappedSchedule {

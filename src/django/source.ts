@@ -21,6 +21,7 @@ import { openDjangoDb } from './db.js';
 import type { DjangoDb, Row } from './db.js';
 import { taskRow } from './row-entry.js';
 import type { TaskRow } from './row-entry.js';
+import { RowShapes } from './row-shapes.js';
 import { SCHEDULE_KINDS, scheduleSelects, taskSelect, tables } from './tables.js';
 import type { ScheduleKind, Tables } from './tables.js';
 import { WriteBack } from './write-back.js';
@@ -69,6 +70,8 @@ export class DjangoSource implements DjangoEntries {
   private readonly names = new Map<number, string>();
   /** Each schedule table's rows as text, by id, to see which changed. */
   private readonly schedules = new Map<ScheduleKind, Map<number, string>>();
+  /** The rows' definitions checked so far, shared by rows that differ only in their names. */
+  private readonly shapes = new RowShapes();
   private lastFullMs = Number.NEGATIVE_INFINITY;
   private failure: { error: unknown; retryAtMs: number; delayMs: number } | undefined;
   readonly writeBack: WriteBack | undefined;
@@ -97,10 +100,10 @@ export class DjangoSource implements DjangoEntries {
     return this.guard(async () => {
       const cursor = await this.marker();
       await this.readSchedules();
-      const rows = await this.db.query(taskSelect(this.t));
+      const rows = await this.readAllTasks();
       this.rows.clear();
       this.names.clear();
-      for (const row of rows) this.keep(taskRow(row, this.db, this.namePrefix));
+      for (const row of rows) this.keep(row);
       this.lastFullMs = this.now();
       return { entries: [...this.rows.values()].map((r) => r.sourced), cursor };
     });
@@ -132,7 +135,7 @@ export class DjangoSource implements DjangoEntries {
 
   private async fullRead(marker: string): Promise<EntryChanges> {
     await this.readSchedules();
-    const rows = (await this.db.query(taskSelect(this.t))).map((row) => taskRow(row, this.db, this.namePrefix));
+    const rows = await this.readAllTasks();
     this.lastFullMs = this.now();
     const seen = new Set(rows.map((r) => r.name));
     const removed = [...this.rows.keys()].filter((name) => !seen.has(name));
@@ -163,7 +166,7 @@ export class DjangoSource implements DjangoEntries {
     const fresh = [...ids].filter((id) => !this.names.has(id));
     if (fresh.length > 0) where.push(`p.id IN (${fresh.map((id) => String(Math.trunc(id))).join(', ')})`);
     const rows = await this.db.query(`${taskSelect(this.t)} WHERE ${where.join(' OR ')}`, [this.db.datetime(Math.max(0, since))]);
-    const mapped = rows.map((row) => taskRow(row, this.db, this.namePrefix));
+    const mapped = rows.map((row) => taskRow(row, this.db, this.shapes, this.namePrefix));
     // The marker moved, but no row is newer, none left and no schedule changed: a write that bypassed
     // the signals and then called PeriodicTasks.update_changed() (django-celery-beat's advice after
     // queryset.update()). Its rows can be of any age: read everything, as DatabaseScheduler would.
@@ -208,6 +211,13 @@ export class DjangoSource implements DjangoEntries {
     if (row === undefined) return;
     this.rows.delete(name);
     if (this.names.get(row.id) === name) this.names.delete(row.id);
+  }
+
+  /** Every task row, mapped as it arrives (the database's rows are not held meanwhile). */
+  private async readAllTasks(): Promise<TaskRow[]> {
+    const rows: TaskRow[] = [];
+    await this.db.eachRow(taskSelect(this.t), [], (row) => rows.push(taskRow(row, this.db, this.shapes, this.namePrefix)));
+    return rows;
   }
 
   /** PeriodicTasks.last_update as text ("none" before the first change Django recorded). */

@@ -215,7 +215,9 @@ export class EntryCatalog {
       // one, with its place in the schedule, before it takes the new.
       const reborn = before !== undefined && incarnation !== beforeIncarnation;
       if (reborn) removed.push(name);
-      this.incarnations.set(name, incarnation);
+      // Most sources tell none: a name without one is left out (a Map entry each for 100,000 django rows).
+      if (incarnation === undefined) this.incarnations.delete(name);
+      else this.incarnations.set(name, incarnation);
       if (before !== undefined && !reborn && sameEntry(before, entry)) continue;
       this.current.set(name, entry);
       changed.push(entry);
