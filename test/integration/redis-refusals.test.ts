@@ -22,14 +22,14 @@ describe('Redis refusals are named with their fix', () => {
   let secured: PrivateRedis;
   let full: PrivateRedis;
   let replica: PrivateRedis;
+  let primary: PrivateRedis;
 
   beforeAll(async () => {
     const users = Object.entries(USERS).flatMap(([user, minus]) => ['--user', user, 'on', `>${PASSWORD}`, '~*', '&*', '+@all', ...minus]);
     secured = await startPrivateRedis({ password: PASSWORD, args: users });
     full = await startPrivateRedis({ args: ['--maxmemory', '1', '--maxmemory-policy', 'noeviction'] });
-    const primary = await startPrivateRedis();
+    primary = await startPrivateRedis();
     replica = await startPrivateRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
-    afterAll(() => primary.stop());
   });
 
   afterEach(async () => {
@@ -38,7 +38,8 @@ describe('Redis refusals are named with their fix', () => {
   });
 
   afterAll(async () => {
-    await Promise.all([secured?.stop(), full?.stop(), replica?.stop()]);
+    // A hook registered inside beforeAll never runs: every server is stopped here.
+    await Promise.all([secured?.stop(), full?.stop(), replica?.stop(), primary?.stop()]);
     dir.remove();
   });
 
