@@ -44,6 +44,29 @@ const textTimestamps = ((oid: number, format?: 'text' | 'binary'): unknown =>
     ? (text: string): string => text
     : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser;
 
+/**
+ * `onRow` called from a driver's row event, which must not throw: its first failure is kept, the
+ * rows after it are passed over while the read drains, and `rethrow` raises it once the read ends.
+ */
+class RowHandler {
+  private failed: Error | undefined;
+
+  constructor(private readonly onRow: (row: Row) => void) {}
+
+  handle(row: Row): void {
+    if (this.failed !== undefined) return;
+    try {
+      this.onRow(row);
+    } catch (error) {
+      this.failed = error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  rethrow(): void {
+    if (this.failed !== undefined) throw this.failed;
+  }
+}
+
 export function openDjangoDb(url: string, kind: DjangoDbKind, zone: string): DjangoDb {
   const instant = (value: unknown): number | undefined => {
     if (value === null || value === undefined) return undefined;
@@ -71,7 +94,7 @@ export function openDjangoDb(url: string, kind: DjangoDbKind, zone: string): Dja
       },
       async eachRow(sql, params, onRow) {
         const client = await pool.connect();
-        let failed: Error | undefined;
+        const rows = new RowHandler(onRow);
         let lost: ((error: Error) => void) | undefined;
         try {
           await new Promise<void>((resolve, reject) => {
@@ -81,14 +104,7 @@ export function openDjangoDb(url: string, kind: DjangoDbKind, zone: string): Dja
             client.on('error', lost);
             // A Query with a 'row' listener and no callback keeps no rows (pg's query.js).
             const query = new pg.Query(numbered(sql), params as unknown[]);
-            query.on('row', (row: Row) => {
-              if (failed !== undefined) return;
-              try {
-                onRow(row);
-              } catch (error) {
-                failed = error instanceof Error ? error : new Error(String(error));
-              }
-            });
+            query.on('row', (row: Row) => rows.handle(row));
             query.on('end', () => resolve());
             query.on('error', reject);
             client.query(query);
@@ -103,7 +119,7 @@ export function openDjangoDb(url: string, kind: DjangoDbKind, zone: string): Dja
         }
         if (lost !== undefined) client.removeListener('error', lost);
         client.release();
-        if (failed !== undefined) throw failed;
+        rows.rethrow();
       },
       quote: (name) => `"${name.replace(/"/g, '""')}"`,
       instant,
@@ -119,23 +135,16 @@ export function openDjangoDb(url: string, kind: DjangoDbKind, zone: string): Dja
       return Array.isArray(rows) ? (rows as Row[]) : [];
     },
     async eachRow(sql, params, onRow) {
-      let failed: Error | undefined;
+      const rows = new RowHandler(onRow);
       // The callback pool's query without a callback emits each row and keeps none (mysql2's query.js).
       await new Promise<void>((resolve, reject) => {
         pool.pool
           .query(sql, params as unknown[])
-          .on('result', (row) => {
-            if (failed !== undefined) return;
-            try {
-              onRow(row as Row);
-            } catch (error) {
-              failed = error instanceof Error ? error : new Error(String(error));
-            }
-          })
+          .on('result', (row) => rows.handle(row as Row))
           .on('end', () => resolve())
           .on('error', reject);
       });
-      if (failed !== undefined) throw failed;
+      rows.rethrow();
     },
     quote: (name) => `\`${name.replace(/`/g, '``')}\``,
     instant,

@@ -116,7 +116,6 @@ export class Leadership {
     return this.lease !== undefined;
   }
 
-  /** The safety margin: publishing stops this long before the lock could expire for the others. */
   /**
    * When a lock won or extended by a call begun at `started` (performance.now()) expires, on the
    * monotonic clock, which steps of the wall clock do not move: the TTL less redlock's allowance for
@@ -126,6 +125,7 @@ export class Leadership {
     return started + this.options.ttlMs - (Math.round(LOCK_DRIFT_FACTOR * this.options.ttlMs) + 2);
   }
 
+  /** The safety margin: publishing stops this long before the lock could expire for the others. */
   private get marginMs(): number {
     return Math.max(250, Math.floor(this.options.ttlMs / 5));
   }
