@@ -15,6 +15,7 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENT_EXCHANGE, taskEventsOf } from '../celery/task-events.js';
+import { CONTENT_TYPE } from '../celery/message.js';
 import type { TaskEvent } from '../celery/task-events.js';
 import { parseAmqpUrl } from '../config/amqp-url.js';
 import { AmqpConnection } from './connection.js';
@@ -23,7 +24,7 @@ export const TASK_EVENTS_BINDING = 'task.#';
 
 /** An event message's body (JSON only: Celery's `event_serializer` default). */
 export function decodeEventMessage(contentType: string | undefined, content: Buffer): unknown {
-  if (contentType !== 'application/json')
+  if (contentType !== CONTENT_TYPE)
     throw new Error(`content-type ${JSON.stringify(contentType)}: tsbeat reads events of event_serializer "json" only`);
   return JSON.parse(content.toString('utf8')) as unknown;
 }

@@ -111,6 +111,11 @@ export function formatProblems(source: string, problems: readonly ConfigProblem[
   ].join('\n');
 }
 
+/** Problems on one line, `path: message; …` (a problem of the whole value without its path), as the commands and logs say them. */
+export function problemsInline(problems: readonly Pick<ConfigProblem, 'path' | 'message'>[]): string {
+  return problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ');
+}
+
 /** User-supplied text longer than this is cut where an error message echoes it. */
 export const ECHO_MAX_CHARS = 80;
 

@@ -62,7 +62,8 @@ export function exceptionLine(result: unknown, traceback: unknown): string | und
 
 const text = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 const MAX_LINE = 500;
-const firstLine = (s: string): string => {
+/** The first line of a text, cut to MAX_LINE characters. */
+export const firstLine = (s: string): string => {
   const line = s.split('\n', 1)[0] ?? '';
   return line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
 };

@@ -10,6 +10,7 @@
  * buffers task events and sends them as a JSON list under `task.multi` (dispatcher.py `flush`):
  * both shapes are read.
  */
+import { firstLine } from './result-meta.js';
 import type { CeleryState } from './result-meta.js';
 
 /** Celery's event exchange (`event_exchange`, celery/events/event.py). */
@@ -75,9 +76,6 @@ function taskEventOf(item: unknown): TaskEvent | undefined {
   };
 }
 
-const MAX_LINE = 500;
-const clip = (line: string): string => (line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line);
-
 /**
  * The exception's first line in a formatted Python traceback: the first line after the last
  * indented one (the frames are indented; the message may span lines), e.g.
@@ -90,7 +88,7 @@ export function exceptionFromTraceback(traceback: string): string | undefined {
     if (/^\s/.test(line)) last = i;
   });
   const line = lines[last + 1];
-  return line === undefined || line === '' || line.startsWith('Traceback (') ? undefined : clip(line);
+  return line === undefined || line === '' || line.startsWith('Traceback (') ? undefined : firstLine(line);
 }
 
 /**
@@ -109,7 +107,7 @@ export function exceptionFromRepr(repr: string): string {
     else if (single !== undefined) line = single === '' ? type : `${type}: ${single}`;
     else line = `${type}: ${args}`;
   }
-  return clip(line.split('\n', 1)[0] ?? '');
+  return firstLine(line);
 }
 
 const ESCAPES: Readonly<Record<string, string>> = {

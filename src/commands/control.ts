@@ -7,7 +7,7 @@ import { randomTaskId } from '../celery/task-id.js';
 import { buildStatus, entryStateText } from '../control/status.js';
 import type { DeploymentStatus, EntryStatus } from '../control/status.js';
 import { warningsOf } from '../service/deployment-watch.js';
-import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
+import { BeatError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';
 import { outcomeText } from '../control/run-view.js';
 import { ageText } from '../control/replicas.js';
 import { parseCommandArgs, parseCount, unknownEntryError } from './args.js';
@@ -102,7 +102,7 @@ async function requireEntry(command: string, control: Control, name: string | un
   if (problem !== undefined) {
     throw new BeatError(
       ErrorCode.UnknownEntry,
-      `beat ${command}: the ${problem.origin} entry ${shown(name)} does not run: ${problem.problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ')}`,
+      `beat ${command}: the ${problem.origin} entry ${shown(name)} does not run: ${problemsInline(problem.problems)}`,
     );
   }
   throw unknownEntryError(
@@ -241,7 +241,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
       const n = status.entryProblems.length;
       io.out(`${n} runtime entr${n === 1 ? 'y does' : 'ies do'} not run:`);
       for (const p of status.entryProblems) {
-        io.out(`  ${p.name} (${p.origin}): ${p.problems.map((q) => `${q.path === '' ? '' : `${q.path}: `}${q.message}`).join('; ')}`);
+        io.out(`  ${p.name} (${p.origin}): ${problemsInline(p.problems)}`);
       }
     }
     return ExitCode.Ok;

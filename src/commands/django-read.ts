@@ -4,7 +4,7 @@
  * problems, a row named like a config-file entry among them (the file's entry runs, as in the
  * catalog). The `--django-url` option they share.
  */
-import { shown } from '../base/errors.js';
+import { problemsInline, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { ENV } from '../base/defaults.js';
 import type { BrokerOverride } from '../config/connections.js';
@@ -50,5 +50,5 @@ export async function readDjangoView(config: ResolvedConfig, override: BrokerOve
 
 /** "django entry "x" does not run: schedule: …; args: …" */
 export function djangoProblemLine(p: DjangoView['problems'][number]): string {
-  return `django entry ${shown(p.name)} does not run: ${p.problems.map((q) => `${q.path === '' ? '' : `${q.path}: `}${q.message}`).join('; ')}`;
+  return `django entry ${shown(p.name)} does not run: ${problemsInline(p.problems)}`;
 }

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
+import { BeatError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';
 import { renderImportedConfig } from '../importers/render.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { EntryWrite } from '../redis/entry-store.js';
@@ -137,10 +137,7 @@ export async function entriesExportCommand(argv: string[], io: Io): Promise<Exit
           ? [{ path: 'name', message: 'the name is taken by a config-file entry; rename one of them' }]
           : undefined);
       if (problems === undefined) beatSchedule[e.name] = e.entry;
-      else
-        io.err(
-          `beat entries export: left out ${shown(e.name)}, which does not run: ${problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ')}`,
-        );
+      else io.err(`beat entries export: left out ${shown(e.name)}, which does not run: ${problemsInline(problems)}`);
     }
     const header = [
       `Runtime entries of deployment ${control.config.name} (store version ${version}), exported by \`beat entries export\` at ${formatInstant(io.now(), 'UTC')}.`,

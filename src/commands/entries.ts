@@ -3,7 +3,7 @@
  * beside the config file's, changed while beat runs. The config file says where Redis is, the
  * deployment, and the names runtime entries may not take.
  */
-import { BeatError, ErrorCode, shown } from '../base/errors.js';
+import { BeatError, ErrorCode, problemsInline, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { closest } from '../config/keys.js';
 import { parseEntryDefinition } from '../config/entry-definition.js';
@@ -112,10 +112,6 @@ export async function entriesCommand(argv: string[], io: Io): Promise<ExitCode> 
 
 const iso = (ms: number): string => formatInstant(ms, 'UTC');
 
-function problemText(problems: readonly ConfigProblem[]): string {
-  return problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ');
-}
-
 interface ListedEntry {
   readonly stored: StoredEntry;
   /** Why the scheduler does not run it, if it does not. */
@@ -187,7 +183,7 @@ async function listCommand(argv: string[], io: Io): Promise<ExitCode> {
     const bad = entries.filter((e) => e.problems !== undefined);
     if (bad.length > 0) {
       io.out(`${bad.length} entr${bad.length === 1 ? 'y does' : 'ies do'} not run:`);
-      for (const e of bad) io.out(`  ${e.stored.name}: ${problemText(e.problems ?? [])}`);
+      for (const e of bad) io.out(`  ${e.stored.name}: ${problemsInline(e.problems ?? [])}`);
     }
     return ExitCode.Ok;
   });
@@ -221,7 +217,7 @@ async function getCommand(argv: string[], io: Io): Promise<ExitCode> {
     }
     const comments = [
       `runtime entry of deployment ${control.config.name}: version ${stored.version}, created ${iso(stored.createdMs)}, updated ${iso(stored.updatedMs)}`,
-      ...(problems === undefined ? [] : [`DOES NOT RUN: ${problemText(problems)}`]),
+      ...(problems === undefined ? [] : [`DOES NOT RUN: ${problemsInline(problems)}`]),
     ];
     io.out(`${comments.map((c) => `# ${c}`).join('\n')}\n${toYaml({ [name]: stored.entry ?? null })}`);
     return ExitCode.Ok;

@@ -1,11 +1,13 @@
 /** `beat import django`: django-celery-beat's rows, snapshotted as a config file or into the runtime store. */
-import { BeatError, ErrorCode } from '../base/errors.js';
+import { BeatError, ErrorCode, problemsInline } from '../base/errors.js';
 import { ENV } from '../base/defaults.js';
 import { djangoSourceSchema } from '../config/django-source-schema.js';
 import { readDjangoEntries } from '../django/read-once.js';
 import type { TaskRow } from '../django/row-entry.js';
 import { configProblem, renderImportedConfig } from '../importers/render.js';
 import { parseCommandArgs } from './args.js';
+import { djangoOverride } from './config-args.js';
+import { djangoWhere } from './django-read.js';
 import { importIntoStore, intoStoreHelp, intoStoreOptions, writeImported } from './import-output.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
@@ -46,11 +48,10 @@ export async function djangoImportCommand(argv: string[], io: Io): Promise<ExitC
     return ExitCode.Ok;
   }
   const usage = (problem: string) => new BeatError(ErrorCode.Usage, `beat import django: ${problem}. See 'beat import django --help'.`);
-  const flagUrl = values['django-url'];
-  const url = flagUrl !== undefined && flagUrl !== '' ? flagUrl : io.env[ENV.djangoUrl];
-  const where = flagUrl !== undefined && flagUrl !== '' ? '--django-url' : `$${ENV.djangoUrl}`;
-  if (url === undefined || url === '')
-    throw usage('--django-url must name the Django database, e.g. --django-url postgres://app@db:5432/app');
+  const override = djangoOverride(io, values['django-url']);
+  if (override === undefined) throw usage('--django-url must name the Django database, e.g. --django-url postgres://app@db:5432/app');
+  const { url } = override;
+  const where = djangoWhere(override);
   if (values['into-store'] === true && values.out !== undefined)
     throw usage('give --out (a file) or --into-store (the runtime store), not both');
   const schemas = values.schemas === undefined ? undefined : values.schemas === 'discover' ? 'discover' : values.schemas.split(',');
@@ -75,7 +76,7 @@ export async function djangoImportCommand(argv: string[], io: Io): Promise<ExitC
   const beatSchedule: Record<string, unknown> = {};
   const notes: string[] = [];
   for (const problem of reading.problems)
-    notes.push(`PeriodicTask ${JSON.stringify(problem.name)}: not imported: ${said(problem.problems)}`);
+    notes.push(`PeriodicTask ${JSON.stringify(problem.name)}: not imported: ${problemsInline(problem.problems)}`);
   for (const row of reading.rows) {
     if (row.definition === undefined) continue;
     const definition = importedDefinition(row, row.definition);
@@ -93,9 +94,6 @@ export async function djangoImportCommand(argv: string[], io: Io): Promise<ExitC
   const rendered = renderImportedConfig(config, header, values.out ?? '<stdout>');
   return writeImported(io, values.out, rendered, Object.keys(beatSchedule).length, notes);
 }
-
-const said = (problems: readonly { path: string; message: string }[]): string =>
-  problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ');
 
 /**
  * The row's definition as the file's entry: the header `periodic_task_name` is what tsbeat sends

@@ -1,5 +1,5 @@
 /** `beat import redbeat`: RedBeat's entries in Redis, snapshotted as a config file. */
-import { BeatError, ErrorCode, shown } from '../base/errors.js';
+import { BeatError, ErrorCode, problemsInline, shown } from '../base/errors.js';
 import { silentLogger } from '../base/log.js';
 import { maskUrl } from '../config/redis-url.js';
 import { renderImportedConfig } from '../importers/render.js';
@@ -75,10 +75,7 @@ export async function redbeatImportCommand(argv: string[], io: Io): Promise<Exit
   const notes: string[] = [];
   for (const e of entries) {
     if (e.entry !== undefined) beatSchedule[e.name] = e.entry;
-    else
-      notes.push(
-        `${keys.entry(e.name)}: not imported: ${e.problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ')}`,
-      );
+    else notes.push(`${keys.entry(e.name)}: not imported: ${problemsInline(e.problems)}`);
   }
   const timezone = values.timezone ?? 'UTC';
   const config = { timezone, beatSchedule };

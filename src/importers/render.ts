@@ -5,7 +5,7 @@
 import type * as JsYaml from 'js-yaml';
 import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import { parseConfig } from '../config/load.js';
-import { ConfigError } from '../base/errors.js';
+import { ConfigError, problemsInline } from '../base/errors.js';
 
 const jsYaml = loadOnFirstUse<typeof JsYaml>('js-yaml');
 
@@ -26,6 +26,6 @@ export function configProblem(config: Record<string, unknown>, source: string): 
     return undefined;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    return error.problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ');
+    return problemsInline(error.problems);
   }
 }

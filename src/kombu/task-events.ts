@@ -13,6 +13,7 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENT_EXCHANGE, taskEventsOf } from '../celery/task-events.js';
+import { CONTENT_TYPE } from '../celery/message.js';
 import type { TaskEvent } from '../celery/task-events.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { parseRedisUrl } from '../config/redis-url.js';
@@ -24,7 +25,7 @@ export function decodeEnvelopeBody(raw: string | Buffer): unknown {
   const envelope = JSON.parse(raw.toString()) as Record<string, unknown>;
   if (envelope === null || typeof envelope !== 'object') throw new Error('not a kombu envelope');
   const contentType = envelope['content-type'];
-  if (contentType !== 'application/json')
+  if (contentType !== CONTENT_TYPE)
     throw new Error(`content-type ${JSON.stringify(contentType)}: tsbeat reads events of event_serializer "json" only`);
   const body = envelope['body'];
   if (typeof body !== 'string') throw new Error('the envelope has no body');

@@ -10,7 +10,7 @@
  */
 import type { ConfigProblem } from '../base/errors.js';
 import { PokedLoop } from '../base/poked-loop.js';
-import { errorMessage } from '../base/errors.js';
+import { errorMessage, problemsInline } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { resolveEntry } from '../config/resolve.js';
@@ -284,7 +284,7 @@ export class EntryCatalog {
       const event = problem.problems[0]?.path === 'name' ? EVENTS.entriesConflict : EVENTS.entriesInvalid;
       this.options.logger.warn(
         { event, entry: problem.name, origin: problem.origin, problems: problem.problems },
-        `${problem.origin} entry "${problem.name}" does not run: ${problem.problems.map((p) => `${p.path === '' ? '' : `${p.path}: `}${p.message}`).join('; ')}`,
+        `${problem.origin} entry "${problem.name}" does not run: ${problemsInline(problem.problems)}`,
       );
     }
   }
