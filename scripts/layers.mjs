@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The shape of src/: which folder may import which, checked. `node scripts/layers.mjs` prints the
- * folder graph, its cycles and every import against the layering, and exits 1 on any of them or on
- * a source file over the size limit; test/unit/layers.test.ts runs it with the suite.
+ * folder graph, its cycles and every import against the layering, and exits 1 on any of them, on a
+ * cycle between two modules, or on a source file over the size limit; test/unit/layers.test.ts runs it with the suite.
  *
  * Every import counts, `import type` and dynamic `import()` too: a type shared across folders ties
  * them as much as a value does. The files directly in src/ are the entry points (the CLI and the
@@ -102,6 +102,7 @@ export function checkLayers(root) {
   const src = join(root, 'src');
   const folderOf = (file) => relative(src, dirname(file)) || ENTRY;
   const edges = new Map();
+  const fileEdges = new Map();
   const problems = [];
   const files = sourceFiles(src);
   for (const file of files) {
@@ -116,7 +117,10 @@ export function checkLayers(root) {
     for (const match of text.matchAll(IMPORT)) {
       const spec = match[1] ?? match[2];
       const target = resolve(dirname(file), spec);
-      const to = folderOf(target.replace(/\.js$/, '.ts'));
+      const targetFile = target.replace(/\.js$/, '.ts');
+      const to = folderOf(targetFile);
+      if (!fileEdges.has(file)) fileEdges.set(file, new Set());
+      fileEdges.get(file).add(targetFile);
       if (to === from) continue;
       if (!edges.has(from)) edges.set(from, new Set());
       edges.get(from).add(to);
@@ -131,6 +135,10 @@ export function checkLayers(root) {
   }
   const cycles = findCycles(edges);
   for (const cycle of cycles) problems.push(`folder cycle: ${cycle.join(' -> ')}`);
+  // Within a folder too: two modules that import each other are one subject split in two, or two
+  // subjects tangled; either way neither can be read, tested or moved alone.
+  for (const cycle of findCycles(fileEdges))
+    problems.push(`module cycle: ${cycle.map((file) => relative(root, file)).join(' -> ')}; move what both need into a module of its own`);
   return { files: files.length, edges, cycles, problems };
 }
 

@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { keyed } from './keys.js';
-import { compilePattern } from './routes.js';
+import { compilePattern } from './task-pattern.js';
 import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, boundText } from './duration.js';
 import { isShownInstant, parseIsoDateTime } from '../time/zone.js';

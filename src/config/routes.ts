@@ -3,6 +3,7 @@
  * regular expression between slashes. Compiled once; matching a task name is then one test.
  */
 import type { RouteInput, TaskRoutesInput } from './options-schema.js';
+import { compilePattern } from './task-pattern.js';
 
 export interface Route {
   readonly queue?: string;
@@ -17,46 +18,6 @@ export interface CompiledRoute {
   readonly pattern: string;
   readonly matches: (task: string) => boolean;
   readonly route: Route;
-}
-
-const REGEX_PATTERN = /^\/(.*)\/([a-z]*)$/s;
-
-/** Throws a SyntaxError naming the problem when a /regex/ pattern does not compile. */
-export function compilePattern(pattern: string): (task: string) => boolean {
-  const regex = REGEX_PATTERN.exec(pattern);
-  if (regex) {
-    const re = new RegExp(regex[1] ?? '', regex[2]);
-    // Celery uses re.match: anchored at the start only.
-    return (task) => {
-      const m = re.exec(task);
-      return m !== null && m.index === 0;
-    };
-  }
-  if (/[*?[]/.test(pattern)) {
-    const re = new RegExp(`^${globToRegexSource(pattern)}$`, 's');
-    return (task) => re.test(task);
-  }
-  return (task) => task === pattern;
-}
-
-function globToRegexSource(glob: string): string {
-  let out = '';
-  for (let i = 0; i < glob.length; i += 1) {
-    const c = glob[i] ?? '';
-    if (c === '*') out += '.*';
-    else if (c === '?') out += '.';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end === -1) out += '\\[';
-      else {
-        let body = glob.slice(i + 1, end);
-        if (body.startsWith('!')) body = `^${body.slice(1)}`;
-        out += `[${body.replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else out += c.replace(/[.+^${}()|\\\]]/g, '\\$&');
-  }
-  return out;
 }
 
 function toRoute(input: RouteInput): Route {

@@ -1,6 +1,6 @@
 /**
  * The layering of src/ (scripts/layers.mjs, README "Architecture") holds: no folder imports one it
- * may not, the folders form no cycle, and no source file outgrows its subject.
+ * may not, neither the folders nor the modules form a cycle, and no source file outgrows its subject.
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,6 +44,15 @@ describe('layering of src/', () => {
         report.problems.some((p) => p.startsWith('src/core/upward.ts imports ../service/service.js: src/core may not import src/service')),
       ).toBe(true);
       expect(report.cycles.length).toBeGreaterThan(0);
+    });
+
+    it('names two modules of one folder that import each other, type-only too', () => {
+      writeFileSync(join(copy, 'src', 'base', 'ping.ts'), "import type { Pong } from './pong.js';\nexport type Ping = { pong?: Pong };\n");
+      writeFileSync(join(copy, 'src', 'base', 'pong.ts'), "import type { Ping } from './ping.js';\nexport type Pong = { ping?: Ping };\n");
+      const report = check(copy);
+      expect(report.problems.filter((p) => p.startsWith('module cycle:'))).toEqual([
+        'module cycle: src/base/ping.ts -> src/base/pong.ts -> src/base/ping.ts; move what both need into a module of its own',
+      ]);
     });
 
     it('names a file over the limit and a folder the layers do not know', () => {
