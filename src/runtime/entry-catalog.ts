@@ -273,9 +273,15 @@ export class EntryCatalog {
   private keepWinner(winner: { view: SourceView; sourced: SourcedEntry } | undefined): { entry?: ResolvedEntry; incarnation?: string } {
     if (winner?.sourced.entry === undefined) return {};
     const { sourced, view } = winner;
+    const { incarnation, revision } = sourced;
+    const resolved = resolveEntry(sourced.name, sourced.entry, this.defaults.zone, view.source.origin, this.defaults.alerts);
     return {
-      entry: resolveEntry(sourced.name, sourced.entry, this.defaults.zone, view.source.origin, this.defaults.alerts),
-      incarnation: sourced.incarnation,
+      entry: {
+        ...resolved,
+        ...(incarnation === undefined ? {} : { incarnation }),
+        ...(revision === undefined ? {} : { revision }),
+      },
+      incarnation,
     };
   }
 
