@@ -320,16 +320,21 @@ export class EntryBook {
    * Records what a dispatch did: `outcomes[i]` for the run of `entries[i]` at `slots[i]`. A run that
    * went out (or was found published already, or dropped) moves its entry's cursor to its slot, and
    * the entry waits for its next slot; an entry with a run 'unsent' stays due at `nowMs` from its
-   * cursor before that run, to be tried again. Returns the entries that made their last run (maxRuns).
+   * cursor before that run, to be tried again; one with a run 'superseded' likewise, a little later. Returns the entries that made their last run (maxRuns).
    */
   record(entries: readonly BookEntry[], slots: readonly number[], outcomes: readonly RunOutcome[], nowMs: number): BookEntry[] {
     const touched = new Set<Held>();
     let unsent: Set<Held> | undefined;
+    let superseded: Set<Held> | undefined;
     entries.forEach((entry, i) => {
       const held = entry as Held;
       held.dispatching = false;
       if (outcomes[i] === 'unsent') {
         (unsent ??= new Set()).add(held);
+        return;
+      }
+      if (outcomes[i] === 'superseded') {
+        (superseded ??= new Set()).add(held);
         return;
       }
       const slotMs = slots[i] as number;
@@ -347,6 +352,10 @@ export class EntryBook {
       if (held.entry.maxRuns !== undefined && held.runs >= held.entry.maxRuns) finished.push(held);
     }
     if (unsent !== undefined) for (const held of unsent) this.keepDue(held, nowMs);
+    // Its entry changed since it was read: due again once the change is applied (upsert, remove),
+    // or after a while if it is not by then, not at once (nothing would have changed).
+    if (superseded !== undefined)
+      for (const held of superseded) if (!touched.has(held)) this.keepDue(held, nowMs + DEFAULTS.supersededRetryMs);
     return finished;
   }
 

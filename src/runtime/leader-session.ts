@@ -58,6 +58,7 @@ export class LeaderSession {
       ...(options.knownRuns ? { knownRuns: options.knownRuns } : {}),
       ...(options.events ? { events: options.events } : {}),
       ...(options.running ? { running: options.running } : {}),
+      ...(options.runtimeEntries ? { onSuperseded: () => options.runtimeEntries?.poke() } : {}),
     });
     this.control = new ControlLoop({
       config: options.config,

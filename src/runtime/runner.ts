@@ -61,6 +61,8 @@ export interface RunnerOptions {
   readonly onClockAhead?: (ahead: SlotAhead) => void;
   /** Which entries' previous runs are still running (the outcome tracker), for overlap policies; undefined = none known. */
   readonly running?: RunningRuns;
+  /** Runs of these runtime entries were refused as superseded: read the runtime entries again (applyChanges follows). */
+  readonly onSuperseded?: (names: readonly string[]) => void;
 }
 
 export class Runner {
@@ -103,6 +105,7 @@ export class Runner {
       onFenced: options.onFenced,
       onClockAhead: options.onClockAhead,
       overlap: new OverlapGate(options.running, runLog),
+      onSuperseded: options.onSuperseded,
     };
   }
 

@@ -80,9 +80,10 @@ type Call = () => Promise<unknown>;
 const CALLS = {
   'publish-fenced': () =>
     scripts.publishFenced(
-      3,
+      4,
       keys.fence,
       keys.state,
+      keys.entries,
       QUEUE,
       TOKEN,
       String(DEFAULTS.maxClockSkewMs),
@@ -90,16 +91,18 @@ const CALLS = {
       ENTRY,
       String(RUN_SLOT),
       publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID),
+      '', // a config-file entry: no revision to check
       '1',
       'list',
-      '3',
+      '4',
       '1',
       '1',
       PAYLOAD,
     ),
   'claim-fenced': () =>
-    scripts.claimFenced(2, keys.fence, keys.state, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)),
-  'commit-fenced': () => scripts.commitFenced(2, keys.fence, keys.state, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID),
+    scripts.claimFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT), ''),
+  'commit-fenced': () =>
+    scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, ''),
   'trigger-fenced': () =>
     scripts.triggerFenced(
       5,
@@ -281,9 +284,9 @@ async function lineOfList(items: string[]): Promise<string> {
 
 describe('a key of the wrong type is refused before anything is written, naming the key', () => {
   const ROLES: Record<ScriptName, string[]> = {
-    'publish-fenced': [keys.fence, keys.state, QUEUE],
-    'claim-fenced': [keys.fence, keys.state],
-    'commit-fenced': [keys.fence, keys.state],
+    'publish-fenced': [keys.fence, keys.state, keys.entries, QUEUE],
+    'claim-fenced': [keys.fence, keys.state, keys.entries],
+    'commit-fenced': [keys.fence, keys.state, keys.entries],
     'trigger-fenced': [keys.fence, keys.state, keys.triggers, QUEUE],
     'claim-trigger': [keys.fence, keys.triggers],
     'commit-trigger': [keys.fence, keys.state, keys.triggers],
@@ -306,6 +309,51 @@ describe('a key of the wrong type is refused before anything is written, naming 
     expect(message).toContain(`WRONGTYPE ${name}: ${key} holds a set`);
     expect(message).toContain('nothing was written');
     expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe("the entry fence: a run's revision against the stored record (publish-fenced, claim-fenced, commit-fenced)", () => {
+  const REVISION = '5';
+  const RECORDS: [label: string, record: string | undefined, same: boolean][] = [
+    ['the same version', `{"v":5,"i":2,"created":1,"updated":1,"entry":{"schedule":1,"task":"t"}}`, true],
+    ['a record written before incarnations, the same version', `{"v":5,"created":1,"updated":1,"entry":{}}`, true],
+    ['edited since (another version)', `{"v":6,"i":2,"created":1,"updated":1,"entry":{"schedule":2,"task":"t"}}`, false],
+    ['deleted (no record)', undefined, false],
+    ['not a record', 'garbage', false],
+  ];
+  const calls = {
+    'publish-fenced': () =>
+      scripts.publishFenced(
+        ...[4, keys.fence, keys.state, keys.entries, QUEUE, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
+        ...[publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID), REVISION, '1', 'list', '4', '1', '1', PAYLOAD],
+      ),
+    'claim-fenced': () =>
+      scripts.claimFenced(
+        3,
+        keys.fence,
+        keys.state,
+        keys.entries,
+        TOKEN,
+        String(DEFAULTS.maxClockSkewMs),
+        '1',
+        ENTRY,
+        String(RUN_SLOT),
+        REVISION,
+      ),
+    'commit-fenced': () =>
+      scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, REVISION),
+  };
+  const cases = Object.keys(calls).flatMap((name) => RECORDS.map(([label, record, same]) => [name, label, record, same] as const));
+
+  it.each(cases)('%s, %s', async (name, _label, record, same) => {
+    await scene(undefined);
+    if (record !== undefined) await redis.hset(keys.entries, ENTRY, record);
+    const before = await snapshot();
+    const reply = await calls[name as keyof typeof calls]();
+    expect(reply).toEqual([1, same ? 1 : 2]);
+    if (!same) expect(await snapshot()).toEqual(before);
+    else if (name !== 'claim-fenced')
+      expect(decodeEntryState((await redis.hget(keys.state, ENTRY)) ?? '')).toMatchObject({ slotMs: RUN_SLOT });
   });
 });
 

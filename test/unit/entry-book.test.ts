@@ -3,6 +3,7 @@
  * expected slots are written out by hand or come from core/schedule's nextFires (the oracle the
  * book must agree with), never from the book itself.
  */
+import { DEFAULTS } from '../../src/base/defaults.js';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
@@ -130,6 +131,19 @@ describe('EntryBook', () => {
     recordAll(book, late, T0 + 21 * S);
     expect(book.lastRuns()).toEqual(new Map([['e', T0 + 20 * S]]));
     expect(book.nextDueMs()).toBe(T0 + 30 * S);
+  });
+
+  it('keeps a superseded run (its entry changed since it was read) from the same cursor, due again only after a while or when the change is applied', () => {
+    const [entry] = entriesOf({ e: { task: 't.e', schedule: 10, catchUp: 'all' } });
+    const { book } = open([entry as ResolvedEntry], T0);
+    const taken = takeAll(book, T0 + 10 * S);
+    recordAll(book, taken, T0 + 10 * S, () => 'superseded');
+    expect(book.lastRuns()).toEqual(new Map());
+    expect(book.nextDueMs()).toBe(T0 + 10 * S + DEFAULTS.supersededRetryMs);
+    // The change arrives (an edit: every 5 s now): it is due at once, from the same cursor.
+    const [edited] = entriesOf({ e: { task: 't.e', schedule: 5, catchUp: 'all' } });
+    book.upsert([edited as ResolvedEntry], new Map(), T0 + 10 * S);
+    expect(takeAll(book, T0 + 10 * S).map((d) => d.plan.slots)).toEqual([[T0 + 5 * S, T0 + 10 * S]]);
   });
 
   it('applies the missed-run policy to a stored state 35 s behind on a 10 s grid', () => {
