@@ -155,6 +155,11 @@ export const DEFAULTS = {
    * again this much later if the runtime entries have not been read again by then.
    */
   supersededRetryMs: 1000,
+  /**
+   * A leader's timer that fires this much later than it was set for (by the monotonic clock: the
+   * process was paused, or starved) has its runtime entries read again before it publishes.
+   */
+  gapNoticedMs: 1000,
   /** Most runs staged (or rehearsed) just before an instant; when more are due they go the usual way. */
   stageMaxRuns: 8,
   /**

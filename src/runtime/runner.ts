@@ -52,7 +52,8 @@ export interface RunnerOptions {
   readonly onFenced: () => void;
   /**
    * The last run of each entry that this process saw published while it led before (see
-   * `lastRuns()`): a stored state missing or older than this was lost, and is not trusted.
+   * `lastRuns()`), by knownRunKey (a runtime entry's belong to its incarnation): a stored state
+   * missing or older than this was lost, and is not trusted.
    */
   readonly knownRuns?: ReadonlyMap<string, number>;
   /** Where published runs and lost states are reported (`stateLost` once at start, see `knownRuns`). */
@@ -63,6 +64,11 @@ export interface RunnerOptions {
   readonly running?: RunningRuns;
   /** Runs of these runtime entries were refused as superseded: read the runtime entries again (applyChanges follows). */
   readonly onSuperseded?: (names: readonly string[]) => void;
+  /**
+   * Brings the runtime entries up to date (their changes come through applyChanges before it
+   * resolves): awaited before publishing after a wake-up much later than planned (a pause).
+   */
+  readonly beforeCatchUp?: () => Promise<void>;
 }
 
 export class Runner {
@@ -82,6 +88,8 @@ export class Runner {
   private wakeAfterTick = false;
   /** When the loop last woke up (performance.now(), immune to clock steps), for the health check; 0 before the first. */
   lastWakeMs = 0;
+  /** When the armed wake-up is meant to come (performance.now()): one much later means a pause. */
+  private plannedWakeMs = 0;
 
   constructor(private readonly options: RunnerOptions) {
     const { config, dispatcher, clock, logger, lease } = options;
@@ -206,7 +214,7 @@ export class Runner {
     if (change.resumed.length > 0) this.wake(0);
   }
 
-  /** The last slot known published of every entry that has one: `knownRuns` for the next session. */
+  /** The last slot known published of every entry that has one, by knownRunKey: `knownRuns` for the next session. */
   lastRuns(): Map<string, number> {
     return this.book.lastRuns();
   }
@@ -260,6 +268,7 @@ export class Runner {
       return;
     }
     const dueMs = this.options.clock.now() + Math.max(0, delayMs);
+    this.plannedWakeMs = performance.now() + Math.max(0, delayMs);
     const nextDueMs = this.book.nextDueMs();
     if (nextDueMs !== undefined && nextDueMs <= dueMs) {
       // A clock that does not get there (stepped back) is looked at again from timers, never
@@ -294,6 +303,16 @@ export class Runner {
   private async tick(): Promise<number> {
     this.lastWakeMs = performance.now();
     const { clock, config, logger } = this.options;
+    const lateMs = this.lastWakeMs - this.plannedWakeMs;
+    if (lateMs > DEFAULTS.gapNoticedMs && this.options.beforeCatchUp !== undefined) {
+      // Read before you publish: what was known before a pause may have been edited or deleted since.
+      logger.info(
+        { event: EVENTS.gapNoticed, lateMs: Math.round(lateMs) },
+        'woke up late (paused?): reading the runtime entries again before publishing',
+      );
+      await this.options.beforeCatchUp();
+      if (!this.running) return config.maxIntervalMs;
+    }
     try {
       const token = this.options.lease();
       if (token !== undefined) {

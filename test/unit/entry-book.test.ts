@@ -210,6 +210,26 @@ describe('EntryBook', () => {
     expect(taken.map((d) => [d.held.entry.name, d.plan.slots, d.plan.missed])).toEqual([['r', [T0], 1]]);
   });
 
+  it('issue 30, scenario 1: the runs seen published of a deleted incarnation are not the history of the entry created again under its name', () => {
+    const [base] = entriesOf({ x: { task: 't', schedule: 1, catchUp: 'all' } });
+    const old: ResolvedEntry = { ...(base as ResolvedEntry), origin: 'store', incarnation: '3' };
+    // A session led with the old incarnation and saw it publish up to T0 (its book's last runs).
+    const first = open([old], T0 - 5 * S, { x: { slotMs: T0 - 5 * S, runCount: 1 } }).book;
+    recordAll(first, takeAll(first, T0), T0);
+    const known = first.lastRuns();
+    // Deleted (its state with it) and created again meanwhile: the new incarnation has only its first sighting.
+    const reborn: ResolvedEntry = { ...old, incarnation: '9' };
+    const later = T0 + 60 * S;
+    const { book, lost } = open([reborn], later, {}, known);
+    expect(lost).toEqual([]);
+    expect(book.nextDueMs()).toBe(later + S);
+    expect(takeAll(book, later)).toEqual([]);
+    // The same incarnation whose stored state went backwards is a real loss, and continues from what was seen.
+    const again = open([old], later, {}, known);
+    expect(again.lost).toEqual(['x']);
+    expect(takeAll(again.book, later)[0]?.plan.slots[0]).toBe(T0 + S);
+  });
+
   it('decides which stored states were lost: missing or older than the runs this process saw published', () => {
     const entries = entriesOf({
       behind: { task: 't', schedule: 10 },
