@@ -142,8 +142,9 @@ export class Runner {
       const kept = changed.filter((e) => e.enabled);
       // A name both removed and changed was deleted and created again: it joins afresh.
       const leaving = new Set(removed);
-      const fresh = kept.filter((e) => leaving.has(e.name) || !this.book.has(e.name)).map((e) => e.name);
-      const stored = fresh.length === 0 ? new Map<string, EntryState>() : await state.load(fresh, clock.now());
+      const freshEntries = kept.filter((e) => leaving.has(e.name) || !this.book.has(e.name));
+      const fresh = freshEntries.map((e) => e.name);
+      const stored = fresh.length === 0 ? new Map<string, EntryState>() : await state.load(fresh, clock.now(), revisionsOf(freshEntries));
       if (!this.running) return;
       // A run staged ahead of its instant holds the entry as it was; none may go out after the change.
       this.staging.discard();
@@ -167,6 +168,7 @@ export class Runner {
     const stored = await state.load(
       enabled.map((e) => e.name),
       clock.now(),
+      revisionsOf(enabled),
     );
     // Overlap policies need the runs the last leader left running: a failover must not find them finished.
     await this.runsStillRunningKnown();
@@ -329,4 +331,11 @@ export class Runner {
     const nextDueMs = this.book.nextDueMs();
     return Math.min(config.maxIntervalMs, nextDueMs === undefined ? config.maxIntervalMs : nextDueMs - clock.now());
   }
+}
+
+/** The revisions of the runtime entries among `entries` (StateStore.load), or undefined when none has one. */
+function revisionsOf(entries: readonly ResolvedEntry[]): Map<string, string> | undefined {
+  let out: Map<string, string> | undefined;
+  for (const entry of entries) if (entry.revision !== undefined) (out ??= new Map()).set(entry.name, entry.revision);
+  return out;
 }

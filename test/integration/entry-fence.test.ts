@@ -3,8 +3,9 @@
  *
  * - Scenario 2 (a deleted entry's state outlives it), deterministically: a run of a runtime entry,
  *   read and rendered by the leader, reaches the fenced script only after the entry was deleted.
- *   The script refuses it (superseded): nothing is published and no state is written, so the entry
- *   created again under its name (catchUp "all") starts from its creation, replaying nothing.
+ *   The script refuses it (superseded): nothing is published and no state is written (nor a first
+ *   sighting), so the entry created again under its name (catchUp "all") starts from its creation,
+ *   replaying nothing.
  * - Scenario 3 (a leader paused under the lock's TTL publishes from what it knew before): two real
  *   beat processes; the leader is SIGSTOPped for 3 s (TTL 10 s) while one entry is deleted and
  *   another's args are edited. On waking it keeps the lock, reads the entries before it publishes,
@@ -100,6 +101,10 @@ describe('the entry fence (issue 30)', () => {
     }
     expect(await redis.hget(keys.state, 'x')).toBeNull();
     expect(await redis.llen('celery')).toBe(0);
+    // Nor does a first sighting recorded for what the leader holds (a new session loading it).
+    const sighted = await new RedisStateStore(redis, keys).load(['x'], slotMs, new Map([['x', held?.revision ?? '']]));
+    expect(sighted.get('x')).toEqual({ seenMs: slotMs, runCount: 0 });
+    expect(await redis.hget(keys.state, 'x')).toBeNull();
 
     // Created again: its state is its first sighting now, not the slot of the deleted one.
     const recreatedMs = Date.now();

@@ -124,7 +124,7 @@ const CALLS = {
   'claim-trigger': () => scripts.claimTrigger(2, keys.fence, keys.triggers, TOKEN, REQUEST),
   'commit-trigger': () =>
     scripts.commitTrigger(4, keys.fence, keys.state, keys.triggers, CONFIRMED, TOKEN, String(AT), REQUEST, ENTRY, TASK_ID),
-  'record-seen': () => scripts.recordSeen(1, keys.state, firstSighting(AT), ENTRY),
+  'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, ''),
   'leader-info': () => scripts.leaderInfo(2, keys.fence, keys.leader, TOKEN, 'configHash', 'abc'),
 } satisfies Record<string, Call>;
 type ScriptName = keyof typeof CALLS;
@@ -290,7 +290,7 @@ describe('a key of the wrong type is refused before anything is written, naming 
     'trigger-fenced': [keys.fence, keys.state, keys.triggers, QUEUE],
     'claim-trigger': [keys.fence, keys.triggers],
     'commit-trigger': [keys.fence, keys.state, keys.triggers],
-    'record-seen': [keys.state],
+    'record-seen': [keys.state, keys.entries],
     'leader-info': [keys.fence, keys.leader],
   };
   const cases = Object.entries(ROLES).flatMap(([name, roles]) => roles.map((key) => [name as ScriptName, key] as const));
@@ -312,7 +312,7 @@ describe('a key of the wrong type is refused before anything is written, naming 
   });
 });
 
-describe("the entry fence: a run's revision against the stored record (publish-fenced, claim-fenced, commit-fenced)", () => {
+describe("the entry fence: a run's revision against the stored record (publish-fenced, claim-fenced, commit-fenced, record-seen)", () => {
   const REVISION = '5';
   const RECORDS: [label: string, record: string | undefined, same: boolean][] = [
     ['the same version', `{"v":5,"i":2,"created":1,"updated":1,"entry":{"schedule":1,"task":"t"}}`, true],
@@ -342,6 +342,7 @@ describe("the entry fence: a run's revision against the stored record (publish-f
       ),
     'commit-fenced': () =>
       scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, REVISION),
+    'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, REVISION),
   };
   const cases = Object.keys(calls).flatMap((name) => RECORDS.map(([label, record, same]) => [name, label, record, same] as const));
 
@@ -350,8 +351,9 @@ describe("the entry fence: a run's revision against the stored record (publish-f
     if (record !== undefined) await redis.hset(keys.entries, ENTRY, record);
     const before = await snapshot();
     const reply = await calls[name as keyof typeof calls]();
-    expect(reply).toEqual([1, same ? 1 : 2]);
+    expect(reply).toEqual(name === 'record-seen' ? [same ? 1 : 2] : [1, same ? 1 : 2]);
     if (!same) expect(await snapshot()).toEqual(before);
+    else if (name === 'record-seen') expect(await redis.hget(keys.state, ENTRY)).toBe(firstSighting(AT));
     else if (name !== 'claim-fenced')
       expect(decodeEntryState((await redis.hget(keys.state, ENTRY)) ?? '')).toMatchObject({ slotMs: RUN_SLOT });
   });
