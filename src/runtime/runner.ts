@@ -90,6 +90,8 @@ export class Runner {
   lastWakeMs = 0;
   /** When the armed wake-up is meant to come (performance.now()): one much later means a pause. */
   private plannedWakeMs = 0;
+  /** The last publish failed (Redis or the broker gone, say): read the runtime entries before the next. */
+  private readFirst = false;
 
   constructor(private readonly options: RunnerOptions) {
     const { config, dispatcher, clock, logger, lease } = options;
@@ -306,12 +308,15 @@ export class Runner {
     this.lastWakeMs = performance.now();
     const { clock, config, logger } = this.options;
     const lateMs = this.lastWakeMs - this.plannedWakeMs;
-    if (lateMs > DEFAULTS.gapNoticedMs && this.options.beforeCatchUp !== undefined) {
-      // Read before you publish: what was known before a pause may have been edited or deleted since.
-      logger.info(
-        { event: EVENTS.gapNoticed, lateMs: Math.round(lateMs) },
-        'woke up late (paused?): reading the runtime entries again before publishing',
-      );
+    if ((lateMs > DEFAULTS.gapNoticedMs || this.readFirst) && this.options.beforeCatchUp !== undefined) {
+      // Read before you publish: what was known before a pause or an outage may have been edited
+      // or deleted since.
+      if (lateMs > DEFAULTS.gapNoticedMs)
+        logger.info(
+          { event: EVENTS.gapNoticed, lateMs: Math.round(lateMs) },
+          'woke up late (paused?): reading the runtime entries again before publishing',
+        );
+      this.readFirst = false;
       await this.options.beforeCatchUp();
       if (!this.running) return config.maxIntervalMs;
     }
@@ -323,6 +328,7 @@ export class Runner {
       }
     } catch (error) {
       logger.error({ event: EVENTS.publishRetry, err: error }, 'publishing failed; retrying');
+      this.readFirst = true;
       // The runs it left due sit first in the book with a key of "now": letting them shorten the
       // sleep would retry at once, in a hot loop, for as long as Redis is down. The backoff wins,
       // and it is not capped by maxInterval either.

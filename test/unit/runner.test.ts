@@ -100,6 +100,7 @@ interface Setup {
   readonly onFenced?: () => void;
   readonly onClockAhead?: (ahead: SlotAhead) => void;
   readonly logger?: ReturnType<typeof captureLogs>['logger'];
+  readonly beforeCatchUp?: () => Promise<void>;
 }
 
 async function startRunner(setup: Setup): Promise<Runner> {
@@ -113,6 +114,7 @@ async function startRunner(setup: Setup): Promise<Runner> {
     lease: setup.lease ?? (() => 'token-1'),
     onFenced: setup.onFenced ?? (() => undefined),
     ...(setup.onClockAhead === undefined ? {} : { onClockAhead: setup.onClockAhead }),
+    ...(setup.beforeCatchUp === undefined ? {} : { beforeCatchUp: setup.beforeCatchUp }),
   });
   runners.push(runner);
   await runner.start();
@@ -160,6 +162,27 @@ describe('Runner', () => {
     expect(published).toHaveLength(1);
     await advance(400);
     expect(published.map((p) => p.slotMs)).toEqual([T0 - 5 * S, T0 + 5 * S]);
+  });
+
+  it('after a failed publish, reads the runtime entries again (beforeCatchUp) before the next one, once', async () => {
+    let failing = true;
+    const { dispatcher, published, calls } = fakeDispatcher(() => (failing ? new Error('Redis went away') : undefined));
+    const reads: number[] = [];
+    const beforeCatchUp = async (): Promise<void> => {
+      reads.push(calls.length);
+      failing = false;
+    };
+    await startRunner({ config: configOf({ e: { task: 't.e', schedule: 1, catchUp: 'all' } }), dispatcher, beforeCatchUp });
+    await advance(S + 100);
+    expect(calls).toHaveLength(1);
+    expect(reads).toEqual([]);
+    await advance(DEFAULTS.publishRetryMs);
+    // Read after the failed call and before the retry, which publishes; not read again after that.
+    expect(reads).toEqual([1]);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 + S, T0 + 2 * S]);
+    await advance(2 * S);
+    expect(reads).toEqual([1]);
+    expect(published.map((p) => p.slotMs)).toEqual([1, 2, 3, 4].map((k) => T0 + k * S));
   });
 
   it('a clock that steps backwards never causes a second run of a slot', async () => {
