@@ -162,7 +162,7 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
   }
 
   /** One manual run: claimed while pending, published with a confirm, then recorded and its request removed. */
-  async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number): Promise<number> {
+  async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<number> {
     const claim = await this.redis.claimTrigger(2, this.keys.fence, this.keys.triggers, token, requestText);
     if (claim !== 1) return claim;
     const [result] = await this.broker.send(await this.broker.plan([message]));
@@ -177,16 +177,18 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
         },
       );
     }
-    const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id)];
+    const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id), this.keys.entries];
     let committed: number;
     try {
-      committed = await this.redis.commitTrigger(keys.length, ...keys, token, String(nowMs), requestText, message.entry, message.id);
+      const args = [token, String(nowMs), requestText, message.entry, message.id, revision ?? ''];
+      committed = await this.redis.commitTrigger(keys.length, ...keys, ...args);
     } catch (error) {
       this.unrecorded([message], `Redis failed: ${errorMessage(error)}`);
       throw error;
     }
     if (committed === -1) this.unrecorded([message], 'this instance lost the fence');
-    return committed;
+    // 2: out on the broker, but the entry changed since it was read: its state was not written.
+    return committed === 2 ? 1 : committed;
   }
 
   private unrecorded(messages: readonly TaskMessage[], why: string): void {

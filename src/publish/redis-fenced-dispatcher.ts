@@ -223,13 +223,13 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   }
 
   /** One manual run, exactly once: the trigger script removes the request in the same step. */
-  async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number): Promise<number> {
+  async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<number> {
     const plan = await this.broker.plan([message]);
     await this.broker.declare(plan);
     const deliveries = plan.messages[0];
-    const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id)];
+    const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id), this.keys.entries];
     const argv: (string | Buffer)[] = [token, String(nowMs), requestText, message.entry, message.id];
-    argv.push(String(deliveries?.pushes.length ?? 0), String(deliveries?.publishes.length ?? 0));
+    argv.push(String(deliveries?.pushes.length ?? 0), String(deliveries?.publishes.length ?? 0), revision ?? '');
     for (const push of deliveries?.pushes ?? []) {
       keys.push(push.key);
       argv.push(String(keys.length), push.payload);

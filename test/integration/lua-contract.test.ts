@@ -105,11 +105,12 @@ const CALLS = {
     scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, ''),
   'trigger-fenced': () =>
     scripts.triggerFenced(
-      5,
+      6,
       keys.fence,
       keys.state,
       keys.triggers,
       CONFIRMED,
+      keys.entries,
       QUEUE,
       TOKEN,
       String(AT),
@@ -118,12 +119,26 @@ const CALLS = {
       TASK_ID,
       '1',
       '0',
-      '5',
+      '', // a config-file entry: no revision to check
+      '6',
       PAYLOAD,
     ),
   'claim-trigger': () => scripts.claimTrigger(2, keys.fence, keys.triggers, TOKEN, REQUEST),
   'commit-trigger': () =>
-    scripts.commitTrigger(4, keys.fence, keys.state, keys.triggers, CONFIRMED, TOKEN, String(AT), REQUEST, ENTRY, TASK_ID),
+    scripts.commitTrigger(
+      5,
+      keys.fence,
+      keys.state,
+      keys.triggers,
+      CONFIRMED,
+      keys.entries,
+      TOKEN,
+      String(AT),
+      REQUEST,
+      ENTRY,
+      TASK_ID,
+      '',
+    ),
   'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, ''),
   'leader-info': () => scripts.leaderInfo(2, keys.fence, keys.leader, TOKEN, 'configHash', 'abc'),
 } satisfies Record<string, Call>;
@@ -287,9 +302,9 @@ describe('a key of the wrong type is refused before anything is written, naming 
     'publish-fenced': [keys.fence, keys.state, keys.entries, QUEUE],
     'claim-fenced': [keys.fence, keys.state, keys.entries],
     'commit-fenced': [keys.fence, keys.state, keys.entries],
-    'trigger-fenced': [keys.fence, keys.state, keys.triggers, QUEUE],
+    'trigger-fenced': [keys.fence, keys.state, keys.triggers, keys.entries, QUEUE],
     'claim-trigger': [keys.fence, keys.triggers],
-    'commit-trigger': [keys.fence, keys.state, keys.triggers],
+    'commit-trigger': [keys.fence, keys.state, keys.triggers, keys.entries],
     'record-seen': [keys.state, keys.entries],
     'leader-info': [keys.fence, keys.leader],
   };
@@ -312,7 +327,7 @@ describe('a key of the wrong type is refused before anything is written, naming 
   });
 });
 
-describe("the entry fence: a run's revision against the stored record (publish-fenced, claim-fenced, commit-fenced, record-seen)", () => {
+describe("the entry fence: a run's revision against the stored record (every script that writes or claims an entry's run)", () => {
   const REVISION = '5';
   const RECORDS: [label: string, record: string | undefined, same: boolean][] = [
     ['the same version', `{"v":5,"i":2,"created":1,"updated":1,"entry":{"schedule":1,"task":"t"}}`, true],
@@ -343,6 +358,11 @@ describe("the entry fence: a run's revision against the stored record (publish-f
     'commit-fenced': () =>
       scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, REVISION),
     'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, REVISION),
+    'trigger-fenced': () =>
+      scripts.triggerFenced(
+        ...[6, keys.fence, keys.state, keys.triggers, CONFIRMED, keys.entries, QUEUE, TOKEN, String(AT), REQUEST, ENTRY, TASK_ID],
+        ...['1', '0', REVISION, '6', PAYLOAD],
+      ),
   };
   const cases = Object.keys(calls).flatMap((name) => RECORDS.map(([label, record, same]) => [name, label, record, same] as const));
 
@@ -351,9 +371,12 @@ describe("the entry fence: a run's revision against the stored record (publish-f
     if (record !== undefined) await redis.hset(keys.entries, ENTRY, record);
     const before = await snapshot();
     const reply = await calls[name as keyof typeof calls]();
-    expect(reply).toEqual(name === 'record-seen' ? [same ? 1 : 2] : [1, same ? 1 : 2]);
+    const code = same ? 1 : 2;
+    expect(reply).toEqual(name === 'trigger-fenced' ? code : name === 'record-seen' ? [code] : [1, code]);
     if (!same) expect(await snapshot()).toEqual(before);
     else if (name === 'record-seen') expect(await redis.hget(keys.state, ENTRY)).toBe(firstSighting(AT));
+    else if (name === 'trigger-fenced')
+      expect(decodeEntryState((await redis.hget(keys.state, ENTRY)) ?? '')).toEqual(afterManualRun(undefined));
     else if (name !== 'claim-fenced')
       expect(decodeEntryState((await redis.hget(keys.state, ENTRY)) ?? '')).toMatchObject({ slotMs: RUN_SLOT });
   });
