@@ -173,13 +173,16 @@ export class EntryCatalog {
           view.cursor = snapshot.cursor;
         } else {
           const changes = await view.source.changesSince(view.cursor);
-          for (const entry of changes.changed) {
-            view.held.set(entry.name, entry);
-            touched.add(entry.name);
-          }
+          // One ordered set: removals first, so that a name both removed and changed (a django row
+          // deleted and created again between two looks: the old id gone, the new one there) is
+          // a re-creation, never a removal.
           for (const name of changes.removed) {
             view.held.delete(name);
             touched.add(name);
+          }
+          for (const entry of changes.changed) {
+            view.held.set(entry.name, entry);
+            touched.add(entry.name);
           }
           view.cursor = changes.cursor;
         }
