@@ -101,6 +101,7 @@ interface Setup {
   readonly onClockAhead?: (ahead: SlotAhead) => void;
   readonly logger?: ReturnType<typeof captureLogs>['logger'];
   readonly beforeCatchUp?: () => Promise<void>;
+  readonly onSuperseded?: (names: readonly string[]) => void;
 }
 
 async function startRunner(setup: Setup): Promise<Runner> {
@@ -115,6 +116,7 @@ async function startRunner(setup: Setup): Promise<Runner> {
     onFenced: setup.onFenced ?? (() => undefined),
     ...(setup.onClockAhead === undefined ? {} : { onClockAhead: setup.onClockAhead }),
     ...(setup.beforeCatchUp === undefined ? {} : { beforeCatchUp: setup.beforeCatchUp }),
+    ...(setup.onSuperseded === undefined ? {} : { onSuperseded: setup.onSuperseded }),
   });
   runners.push(runner);
   await runner.start();
@@ -183,6 +185,29 @@ describe('Runner', () => {
     await advance(2 * S);
     expect(reads).toEqual([1]);
     expect(published.map((p) => p.slotMs)).toEqual([1, 2, 3, 4].map((k) => T0 + k * S));
+  });
+
+  it('a run refused as superseded (its entry changed since it was read) is said, kept from its cursor and tried again after DEFAULTS.supersededRetryMs', async () => {
+    let refusing = true;
+    const { dispatcher, published, calls } = fakeDispatcher((runs) =>
+      refusing ? { fenced: false, outcomes: runs.map((): RunOutcome => 'superseded') } : undefined,
+    );
+    const told: string[][] = [];
+    await startRunner({
+      config: configOf({ e: { task: 't.e', schedule: 10, catchUp: 'all' } }),
+      dispatcher,
+      onSuperseded: (names) => {
+        told.push([...names]);
+        refusing = false;
+      },
+    });
+    await advance(10 * S + 100);
+    expect(told).toEqual([['e']]);
+    expect(published).toEqual([]);
+    await advance(DEFAULTS.supersededRetryMs - 200);
+    expect(calls).toHaveLength(1);
+    await advance(200);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 + 10 * S]);
   });
 
   it('a clock that steps backwards never causes a second run of a slot', async () => {
