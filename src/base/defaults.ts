@@ -150,6 +150,16 @@ export const DEFAULTS = {
    * (not capped by maxInterval): a retry at once would spin for as long as Redis or the broker is down.
    */
   publishRetryMs: 1000,
+  /**
+   * A run refused because its entry changed since it was read (RunOutcome 'superseded') is tried
+   * again this much later if the runtime entries have not been read again by then.
+   */
+  supersededRetryMs: 1000,
+  /**
+   * A leader's timer that fires this much later than it was set for (by the monotonic clock: the
+   * process was paused, or starved) has its runtime entries read again before it publishes.
+   */
+  gapNoticedMs: 1000,
   /** Most runs staged (or rehearsed) just before an instant; when more are due they go the usual way. */
   stageMaxRuns: 8,
   /**

@@ -41,6 +41,10 @@ export const EVENTS = {
   catchUp: 'beat.catch_up',
   /** A slot had already been published (by a previous leader, or a race): not published again. */
   stale: 'beat.stale',
+  /** A runtime entry's runs were refused: it was edited, deleted or created again since the leader read it (read again). */
+  superseded: 'beat.entry.superseded',
+  /** The leader woke up much later than it meant to (paused): it reads its runtime entries before it publishes. */
+  gapNoticed: 'beat.gap_noticed',
   /**
    * The stored state is missing, or older than the runs this instance saw published, for some
    * entries (Redis restarted without persistence, was flushed, or failed over to a replica that had

@@ -49,6 +49,14 @@ export interface ResolvedEntry {
   readonly maxRuns?: number | undefined;
   /** Its Sentry Crons monitor (`monitor.sentry`): its runs carry the check-in headers; undefined = none. */
   readonly sentry?: ResolvedSentryMonitor;
+  /** A runtime entry's incarnation (ports/entries.ts SourcedEntry); undefined for the config file's. */
+  readonly incarnation?: string;
+  /**
+   * A runtime entry's revision (ports/entries.ts SourcedEntry): the publish scripts refuse its run
+   * when the stored one is another (edited, deleted or re-created since). Undefined: not checked
+   * (the config file's entries, and sources whose entries are not kept in the state Redis).
+   */
+  readonly revision?: string;
 }
 
 /** An entry's `startAt`/`endAt` as the schedule maths takes them; undefined when it has neither. */

@@ -17,6 +17,9 @@ export interface ControlSource {
 }
 
 export interface TriggerPublisher {
-  /** 1 published, 0 no longer pending, -1 fenced. */
-  publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number): Promise<number>;
+  /**
+   * 1 published, 0 no longer pending, -1 fenced, 2 superseded: the entry's stored revision is not
+   * `revision` (a runtime entry's, ResolvedEntry.revision): nothing published, the request stays.
+   */
+  publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<number>;
 }

@@ -20,8 +20,11 @@ export interface DueRun {
  *   since publishing it again would be dropped again;
  * - unsent: not recorded, because the broker did not confirm it (or an earlier slot of its entry);
  *   logged by the dispatcher. The runner keeps its entry due and tries again after its error backoff.
+ * - superseded: the entry's stored revision is not the run's (ResolvedEntry.revision: edited,
+ *   deleted or created again since it was read): nothing published or written; the runner has its
+ *   runtime entries read again and tries it with what they hold then.
  */
-export type RunOutcome = 'published' | 'stale' | 'dropped' | 'unsent';
+export type RunOutcome = 'published' | 'stale' | 'dropped' | 'unsent' | 'superseded';
 
 export type DispatchResult =
   | {

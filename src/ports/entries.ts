@@ -10,13 +10,15 @@ import type { ParsedEntry } from '../config/schema.js';
 
 /**
  * An entry as a source holds it: valid (checked by the config's entry schema), or with its problems.
- * `incarnation` tells a deleted and re-created entry from an edited one (the store's creation time):
- * a new incarnation starts afresh, where an edit continues from the last run.
+ * `incarnation` tells a deleted and re-created entry from an edited one (created once, never reused):
+ * a new incarnation starts afresh, where an edit continues from the last run. `revision`, when the
+ * source gives one, names this definition of this incarnation as the publish scripts check it
+ * (the store's record version): a run of an entry whose stored revision is another is refused.
  */
 export type SourcedEntry = (
   | { readonly name: string; readonly entry: ParsedEntry; readonly problems?: undefined }
   | { readonly name: string; readonly entry?: undefined; readonly problems: readonly ConfigProblem[] }
-) & { readonly incarnation?: string };
+) & { readonly incarnation?: string; readonly revision?: string };
 
 /** Everything a source holds, and the cursor to ask for changes since. */
 export interface EntrySnapshot {

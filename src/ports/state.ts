@@ -19,6 +19,10 @@ export interface EntryState {
 }
 
 export interface StateStore {
-  /** Every entry's stored state; entries never seen get `seenMs = nowMs` recorded (first writer wins). */
-  load(entryNames: readonly string[], nowMs: number): Promise<Map<string, EntryState>>;
+  /**
+   * Every entry's stored state; entries never seen get `seenMs = nowMs` recorded (first writer
+   * wins), except a runtime entry whose `revisions` entry (ResolvedEntry.revision) is no longer the
+   * stored one: nothing is recorded for an entry deleted or changed since it was read.
+   */
+  load(entryNames: readonly string[], nowMs: number, revisions?: ReadonlyMap<string, string>): Promise<Map<string, EntryState>>;
 }

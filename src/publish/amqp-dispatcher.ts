@@ -45,12 +45,18 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
   }
 
   async dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
-    const claimArgs = [token, String(this.maxAheadMs), String(runs.length), ...runs.flatMap((r) => [r.entry.name, String(r.slotMs)])];
-    const claim = await this.redis.claimFenced(2, this.keys.fence, this.keys.state, ...claimArgs);
+    const claimArgs = [
+      token,
+      String(this.maxAheadMs),
+      String(runs.length),
+      ...runs.flatMap((r) => [r.entry.name, String(r.slotMs), r.entry.revision ?? '']),
+    ];
+    const claim = await this.redis.claimFenced(3, this.keys.fence, this.keys.state, this.keys.entries, ...claimArgs);
     if (claim[0] === -1) return { fenced: true };
     if (claim[0] === -2) return { fenced: false, ahead: { redisMs: claim[1] as number, slotMs: claim[2] as number } };
     const fresh = runs.filter((_, i) => claim[i + 1] === 1);
-    const outcomes: RunOutcome[] = runs.map(() => 'stale');
+    // claim-fenced's code 2: the entry changed since it was read (see RunOutcome 'superseded').
+    const outcomes: RunOutcome[] = runs.map((_, i) => (claim[i + 1] === 2 ? 'superseded' : 'stale'));
     if (fresh.length === 0) return { fenced: false, outcomes };
 
     const results = await this.broker.send(await this.broker.plan(fresh.map((r) => r.message)));
@@ -77,9 +83,9 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
           token,
           String(nowMs),
           String(confirmed.length),
-          ...confirmed.flatMap((r) => [r.entry.name, String(r.slotMs), r.message.id]),
+          ...confirmed.flatMap((r) => [r.entry.name, String(r.slotMs), r.message.id, r.entry.revision ?? '']),
         ];
-        commit = await this.redis.commitFenced(2, this.keys.fence, this.keys.state, ...args);
+        commit = await this.redis.commitFenced(3, this.keys.fence, this.keys.state, this.keys.entries, ...args);
       } catch (error) {
         this.unrecorded(
           confirmed.map((r) => r.message),
@@ -98,6 +104,14 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
         );
         return { fenced: true };
       }
+      // Out on the broker, but their entries changed since the claim: their state is not written
+      // (a deleted entry's must not come back), and the runner reads them again.
+      const changed = confirmed.filter((_, i) => commit[i + 1] === 2);
+      if (changed.length > 0)
+        this.unrecorded(
+          changed.map((r) => r.message),
+          'their entries were edited, deleted or created again meanwhile',
+        );
     }
     const byRun = new Map<DueRun, AmqpSendResult>(
       fresh.map((r, i) => [r, results[i] ?? { status: 'failed', error: new Error('no result') }]),
@@ -148,7 +162,7 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
   }
 
   /** One manual run: claimed while pending, published with a confirm, then recorded and its request removed. */
-  async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number): Promise<number> {
+  async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<number> {
     const claim = await this.redis.claimTrigger(2, this.keys.fence, this.keys.triggers, token, requestText);
     if (claim !== 1) return claim;
     const [result] = await this.broker.send(await this.broker.plan([message]));
@@ -163,16 +177,18 @@ export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
         },
       );
     }
-    const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id)];
+    const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id), this.keys.entries];
     let committed: number;
     try {
-      committed = await this.redis.commitTrigger(keys.length, ...keys, token, String(nowMs), requestText, message.entry, message.id);
+      const args = [token, String(nowMs), requestText, message.entry, message.id, revision ?? ''];
+      committed = await this.redis.commitTrigger(keys.length, ...keys, ...args);
     } catch (error) {
       this.unrecorded([message], `Redis failed: ${errorMessage(error)}`);
       throw error;
     }
     if (committed === -1) this.unrecorded([message], 'this instance lost the fence');
-    return committed;
+    // 2: out on the broker, but the entry changed since it was read: its state was not written.
+    return committed === 2 ? 1 : committed;
   }
 
   private unrecorded(messages: readonly TaskMessage[], why: string): void {

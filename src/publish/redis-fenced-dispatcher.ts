@@ -38,6 +38,9 @@ class DeliveryGroup {
   }
 }
 
+/** publish-fenced.lua's per-run code of a run whose entry changed since its revision was read. */
+const SUPERSEDED = 2;
+
 function groupOf(groups: Map<string, DeliveryGroup>, target: string): DeliveryGroup {
   let group = groups.get(target);
   if (group === undefined) {
@@ -115,7 +118,10 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
         if (codes[0] === -1) return { fenced: true };
         if (codes[0] === -2) return { fenced: false, ahead: { redisMs: codes[1] as number, slotMs: codes[2] as number } };
         // Fresh runs moved their state forward; a fresh run with no delivery matched no queue.
-        const outcomes = delivered.map((d, i): RunOutcome => (codes[i + 1] !== 1 ? 'stale' : d ? 'published' : 'dropped'));
+        const outcomes = delivered.map((d, i): RunOutcome => {
+          const code = codes[i + 1];
+          return code === 1 ? (d ? 'published' : 'dropped') : code === SUPERSEDED ? 'superseded' : 'stale';
+        });
         outcomes.forEach((outcome, i) => {
           const report = dropped?.get(i);
           if (outcome === 'dropped' && report) this.logger.error(report.fields, report.message);
@@ -133,7 +139,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
    * WRONGTYPE is about (the server names only the script's hash), else a failed publish.
    */
   private async failure(what: string, error: unknown): Promise<BeatError> {
-    const named = await nameWrongType(this.broker.client, error, typedKeys(this.keys, ['fence', 'state', 'triggers']));
+    const named = await nameWrongType(this.broker.client, error, typedKeys(this.keys, ['fence', 'state', 'entries', 'triggers']));
     if (named instanceof BeatError) return named;
     return new BeatError(ErrorCode.BrokerPublish, `${what} through ${this.broker.spec.display} failed: ${errorMessage(error)}`, {
       cause: withoutCommandArgs(error),
@@ -154,10 +160,10 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     token: string,
     nowMs: number,
   ): { keys: string[]; args: RespArg[]; delivered: boolean[] } {
-    const keys = [this.keys.fence, this.keys.state];
-    // The three per-run columns (names, slots, states), then the delivery groups.
+    const keys = [this.keys.fence, this.keys.state, this.keys.entries];
+    // The four per-run columns (names, slots, states, revisions), then the delivery groups.
     const count = plan.messages.length;
-    const args = new Array<RespArg>(3 + 3 * count);
+    const args = new Array<RespArg>(3 + 4 * count);
     args[0] = token;
     args[1] = String(this.maxAheadMs);
     args[2] = String(count);
@@ -171,6 +177,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
       args[3 + i] = run.entry.name;
       args[3 + count + i] = slot;
       args[3 + 2 * count + i] = publishedStatePrefix(slot, at, m.id);
+      args[3 + 3 * count + i] = run.entry.revision ?? '';
       // Pushes go in as they are: the transport writes each envelope's bytes from its layout.
       for (const push of m.pushes) groupOf(lists, push.key).add(i + 1, push);
       for (const publish of m.publishes) groupOf(channels, publish.channel).add(i + 1, publish.payload);
@@ -216,13 +223,13 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   }
 
   /** One manual run, exactly once: the trigger script removes the request in the same step. */
-  async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number): Promise<number> {
+  async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<number> {
     const plan = await this.broker.plan([message]);
     await this.broker.declare(plan);
     const deliveries = plan.messages[0];
-    const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id)];
+    const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id), this.keys.entries];
     const argv: (string | Buffer)[] = [token, String(nowMs), requestText, message.entry, message.id];
-    argv.push(String(deliveries?.pushes.length ?? 0), String(deliveries?.publishes.length ?? 0));
+    argv.push(String(deliveries?.pushes.length ?? 0), String(deliveries?.publishes.length ?? 0), revision ?? '');
     for (const push of deliveries?.pushes ?? []) {
       keys.push(push.key);
       argv.push(String(keys.length), push.payload);

@@ -4,8 +4,14 @@
  * src/redis/lua/includes/entry-record.lua.
  *
  * A record is JSON written in exactly this order, with no spaces:
- *   {"v":<version>,"created":<epoch ms>,"updated":<epoch ms>,"entry":<the entry's JSON>}
- *   v        the version of the write that last changed it (the `entries:version` counter then)
+ *   {"v":<version>,"i":<incarnation>,"created":<epoch ms>,"updated":<epoch ms>,"entry":<the entry's JSON>}
+ *   v        the version of the write that last changed it (the `entries:version` counter then):
+ *            the counter only rises, so `v` names one definition of one incarnation of the entry,
+ *            which is what the publish scripts check a run against (entryRevision)
+ *   i        its incarnation: the version of the write that created it, kept by later writes and
+ *            never given to another entry, so that a name deleted and created again is a new entry
+ *            (its state is not the old one's). Records written before incarnations have none: theirs
+ *            is `c<created>` (`created` was the incarnation then), kept as long as they are edited
  *   created  when the entry was first written (kept by later writes)
  *   updated  when it was last changed
  *   entry    the entry as its writer gave it (the same object as a config file's beatSchedule.<name>),
@@ -18,16 +24,34 @@ import type { Unreadable } from './entry-state-codec.js';
 
 export interface EntryRecord {
   readonly version: number;
+  /** See the header: the digits of `i`, or `c<created>` for a record written without one. */
+  readonly incarnation: string;
   readonly createdMs: number;
   readonly updatedMs: number;
   /** The entry's JSON value, unchecked here. */
   readonly entry: unknown;
 }
 
-const PREFIX = /^\{"v":(\d+),"created":(-?\d+),"updated":(-?\d+),"entry":/;
+const PREFIX = /^\{"v":(\d+),(?:"i":(\d+),)?"created":(-?\d+),"updated":(-?\d+),"entry":/;
 
-export function encodeEntryRecord(version: number, createdMs: number, updatedMs: number, entryJson: string): string {
-  return `{"v":${version},"created":${createdMs},"updated":${updatedMs},"entry":${entryJson}}`;
+/** `incarnation` undefined: a record of the form written before incarnations (see the header). */
+export function encodeEntryRecord(
+  version: number,
+  incarnation: number | undefined,
+  createdMs: number,
+  updatedMs: number,
+  entryJson: string,
+): string {
+  const i = incarnation === undefined ? '' : `"i":${incarnation},`;
+  return `{"v":${version},${i}"created":${createdMs},"updated":${updatedMs},"entry":${entryJson}}`;
+}
+
+/**
+ * What a publish script compares a run of a store entry against (the stored record's `v`): the
+ * revision a runtime entry carries (ResolvedEntry.revision).
+ */
+export function entryRevision(record: EntryRecord): string {
+  return String(record.version);
 }
 
 /** The record stored as `text`, or UNREADABLE when it is not one (written by something else). */
@@ -40,7 +64,14 @@ export function decodeEntryRecord(text: string): EntryRecord | Unreadable {
   } catch {
     return UNREADABLE;
   }
-  return { version: Number(match[1]), createdMs: Number(match[2]), updatedMs: Number(match[3]), entry };
+  const createdMs = Number(match[3]);
+  return {
+    version: Number(match[1]),
+    incarnation: match[2] ?? `c${createdMs}`,
+    createdMs,
+    updatedMs: Number(match[4]),
+    entry,
+  };
 }
 
 /**

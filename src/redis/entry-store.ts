@@ -12,7 +12,7 @@ import type { ConfigProblem } from '../base/errors.js';
 import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
 import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
 import { UNREADABLE } from './entry-state-codec.js';
-import { canonicalEntryJson, decodeEntryRecord } from './entry-record-codec.js';
+import { canonicalEntryJson, decodeEntryRecord, entryRevision } from './entry-record-codec.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
@@ -250,8 +250,10 @@ function sourced(name: string, text: string): SourcedEntry {
   const record = decodeEntryRecord(text);
   if (record === UNREADABLE) return { name, problems: UNREADABLE_RECORD };
   const parsed = parseEntryDefinition(record.entry);
-  const incarnation = String(record.createdMs);
-  return parsed.ok ? { name, entry: parsed.entry, incarnation } : { name, problems: parsed.problems, incarnation };
+  const { incarnation } = record;
+  return parsed.ok
+    ? { name, entry: parsed.entry, incarnation, revision: entryRevision(record) }
+    : { name, problems: parsed.problems, incarnation };
 }
 
 export function staticNameError(name: string): BeatError {

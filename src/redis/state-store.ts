@@ -22,7 +22,7 @@ export class RedisStateStore implements StateStore {
 
   constructor(
     private readonly client: Redis,
-    private readonly keys: Pick<SchedulerKeys, 'state' | 'resumed'>,
+    private readonly keys: Pick<SchedulerKeys, 'state' | 'resumed' | 'entries'>,
     private readonly onUnreadable: OnUnreadable = () => undefined,
   ) {
     this.stateKey = keys.state;
@@ -74,7 +74,7 @@ export class RedisStateStore implements StateStore {
     return out;
   }
 
-  async load(entryNames: readonly string[], nowMs: number): Promise<Map<string, EntryState>> {
+  async load(entryNames: readonly string[], nowMs: number, revisions?: ReadonlyMap<string, string>): Promise<Map<string, EntryState>> {
     // A few names (runtime entries created while leading) are read by name: reading the whole hash
     // for each write made every write cost as much as every entry there is.
     const states = entryNames.length <= DEFAULTS.stateReadByNameMax ? await this.readSome(entryNames) : await this.readAll();
@@ -86,10 +86,15 @@ export class RedisStateStore implements StateStore {
     const scripts = withScripts(this.client);
     const chunks: string[][] = [];
     for (let i = 0; i < unseen.length; i += DEFAULTS.stateSeenChunk) chunks.push(unseen.slice(i, i + DEFAULTS.stateSeenChunk));
-    const written = (await Promise.all(chunks.map((names) => scripts.recordSeen(1, this.stateKey, seen, ...names)))).flat();
+    const { entries } = this.keys;
+    const record = (names: string[]): Promise<number[]> =>
+      scripts.recordSeen(2, this.stateKey, entries, seen, String(names.length), ...names, ...names.map((n) => revisions?.get(n) ?? ''));
+    const written = (await Promise.all(chunks.map(record))).flat();
     const lost: string[] = [];
     unseen.forEach((name, i) => {
-      if (written[i] === 1) states.set(name, { seenMs: nowMs, runCount: 0 });
+      // 2: the entry changed since it was read (superseded): nothing written; its runs are refused
+      // too until the leader reads it again, so the sighting kept here in memory is never used.
+      if (written[i] === 1 || written[i] === 2) states.set(name, { seenMs: nowMs, runCount: 0 });
       else lost.push(name);
     });
     if (lost.length > 0) {

@@ -84,7 +84,8 @@ export class ControlLoop {
           slotMs: now,
           nowMs: now,
         });
-        const result = await this.options.publisher.publishTrigger(message, text, token, now);
+        // 2 (superseded): the entry changed since the catalog read it; the request waits for the new one.
+        const result = await this.options.publisher.publishTrigger(message, text, token, now, entry.revision);
         if (result === 1) {
           logger.info(
             {

@@ -35,6 +35,8 @@ export interface DispatchWindowOptions {
   readonly onClockAhead: ((ahead: SlotAhead) => void) | undefined;
   /** The overlap policies: slots due while the previous run has not finished. */
   readonly overlap: OverlapGate;
+  /** Runs of these runtime entries were refused ('superseded'): they changed since they were read. */
+  readonly onSuperseded: ((names: readonly string[]) => void) | undefined;
 }
 
 type Reply = { result: DispatchResult } | { error: unknown };
@@ -128,6 +130,7 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
     }
     logRecorded(options.runLog, sent, outcomes, nowMs);
   }
+  reportSuperseded(options, published);
   if (halted?.reason === 'error') throw halted.error;
 }
 
@@ -153,4 +156,23 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
     for (const slotMs of plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs));
   }
   return batch;
+}
+
+/** Says which entries had runs refused as superseded, and has the runtime entries read again. */
+function reportSuperseded(
+  options: DispatchWindowOptions,
+  published: readonly { sent: SentBatch; outcomes: readonly RunOutcome[] }[],
+): void {
+  let names: Set<string> | undefined;
+  for (const { sent, outcomes } of published)
+    outcomes.forEach((outcome, i) => {
+      if (outcome === 'superseded') (names ??= new Set()).add((sent.entries[i] as BookEntry).entry.name);
+    });
+  if (names === undefined) return;
+  const list = [...names];
+  options.logger.info(
+    { event: EVENTS.superseded, entries: list.length, examples: list.slice(0, 5) },
+    'runs not published: these runtime entries were edited, deleted or created again since they were read; reading them again',
+  );
+  options.onSuperseded?.(list);
 }

@@ -41,6 +41,15 @@ export interface BookEntry {
   readonly bufferedSlotMs: number | undefined;
 }
 
+/**
+ * The key of an entry's last run in `knownRuns` (EntryBook.load, lastRuns): its name, and for a
+ * runtime entry its incarnation too, so that what a session saw an entry publish is never taken
+ * for the history of another entry created under its name later.
+ */
+export function knownRunKey(entry: ResolvedEntry): string {
+  return entry.incarnation === undefined ? entry.name : `${entry.name}\u0000${entry.incarnation}`;
+}
+
 /** True when the entry has made its `maxRuns` scheduled runs: it runs no more (until maxRuns is raised). */
 export function isFinished(entry: ResolvedEntry, runs: number): boolean {
   return entry.maxRuns !== undefined && runs >= entry.maxRuns;
@@ -110,8 +119,9 @@ export class EntryBook {
 
   /**
    * Fills the book from the stored states, at `nowMs`. `knownRuns` are the last runs this process
-   * saw published while it led before: an entry whose stored state is missing or older has lost
-   * it (Redis lost data), and continues from the known run. Returns the names of those entries.
+   * saw published while it led before (by knownRunKey: a runtime entry's are its incarnation's): an
+   * entry whose stored state is missing or older has lost it (Redis lost data), and continues from
+   * the known run. Returns the names of those entries.
    */
   load(
     entries: readonly ResolvedEntry[],
@@ -120,7 +130,8 @@ export class EntryBook {
     knownRuns?: ReadonlyMap<string, number>,
   ): string[] {
     const lost: string[] = [];
-    for (const entry of entries) if (this.add(entry, stored.get(entry.name), nowMs, knownRuns?.get(entry.name))) lost.push(entry.name);
+    for (const entry of entries)
+      if (this.add(entry, stored.get(entry.name), nowMs, knownRuns?.get(knownRunKey(entry)))) lost.push(entry.name);
     return lost;
   }
 
@@ -320,16 +331,21 @@ export class EntryBook {
    * Records what a dispatch did: `outcomes[i]` for the run of `entries[i]` at `slots[i]`. A run that
    * went out (or was found published already, or dropped) moves its entry's cursor to its slot, and
    * the entry waits for its next slot; an entry with a run 'unsent' stays due at `nowMs` from its
-   * cursor before that run, to be tried again. Returns the entries that made their last run (maxRuns).
+   * cursor before that run, to be tried again; one with a run 'superseded' likewise, a little later. Returns the entries that made their last run (maxRuns).
    */
   record(entries: readonly BookEntry[], slots: readonly number[], outcomes: readonly RunOutcome[], nowMs: number): BookEntry[] {
     const touched = new Set<Held>();
     let unsent: Set<Held> | undefined;
+    let superseded: Set<Held> | undefined;
     entries.forEach((entry, i) => {
       const held = entry as Held;
       held.dispatching = false;
       if (outcomes[i] === 'unsent') {
         (unsent ??= new Set()).add(held);
+        return;
+      }
+      if (outcomes[i] === 'superseded') {
+        (superseded ??= new Set()).add(held);
         return;
       }
       const slotMs = slots[i] as number;
@@ -347,6 +363,10 @@ export class EntryBook {
       if (held.entry.maxRuns !== undefined && held.runs >= held.entry.maxRuns) finished.push(held);
     }
     if (unsent !== undefined) for (const held of unsent) this.keepDue(held, nowMs);
+    // Its entry changed since it was read: due again once the change is applied (upsert, remove),
+    // or after a while if it is not by then, not at once (nothing would have changed).
+    if (superseded !== undefined)
+      for (const held of superseded) if (!touched.has(held)) this.keepDue(held, nowMs + DEFAULTS.supersededRetryMs);
     return finished;
   }
 
@@ -392,10 +412,10 @@ export class EntryBook {
     return change;
   }
 
-  /** The last slot known published of every entry that has one: `knownRuns` for the next session. */
+  /** The last slot known published of every entry that has one, by knownRunKey: `knownRuns` for the next session. */
   lastRuns(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const held of this.held.values()) if (held.lastRunMs !== undefined) out.set(held.entry.name, held.lastRunMs);
+    for (const held of this.held.values()) if (held.lastRunMs !== undefined) out.set(knownRunKey(held.entry), held.lastRunMs);
     return out;
   }
 

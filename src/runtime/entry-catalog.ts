@@ -70,10 +70,12 @@ export class EntryCatalog {
   private listener: CatalogListener | undefined;
   /** The listener failed: hand it everything next time. */
   private resendAll = false;
+  /** Looks run one after the other, whether the loop or refresh() asked for them. */
+  private looking: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: EntryCatalogOptions) {
     this.views = options.sources.map((source) => ({ source, cursor: undefined, held: new Map(), lastError: undefined }));
-    this.loop = new PokedLoop({ intervalMs: options.intervalMs, run: () => this.look(), runAtStart: false, unref: true });
+    this.loop = new PokedLoop({ intervalMs: options.intervalMs, run: () => this.refresh(), runAtStart: false, unref: true });
     this.defaults = options.defaults;
     this.staticNames = options.staticNames;
   }
@@ -99,7 +101,26 @@ export class EntryCatalog {
 
   /** Reads every source whole; a source that cannot be read now is read at the next look. */
   async load(): Promise<void> {
-    await this.look();
+    await this.refresh();
+  }
+
+  /**
+   * Brings the catalog up to date now: a look that starts after this call (after the one in
+   * progress, if any), its changes handed to the listener before it resolves. A leader calls it
+   * before it publishes after a gap (a new leadership, a pause), so that it never catches up from
+   * what it knew before. It does not reject: a source that cannot be read is reported and retried.
+   */
+  refresh(): Promise<void> {
+    const next = this.looking
+      .then(() => this.look())
+      .catch((error: unknown) => {
+        this.options.logger.warn(
+          { event: EVENTS.entriesSyncFailed, err: error },
+          'could not bring the runtime entries up to date; retrying',
+        );
+      });
+    this.looking = next;
+    return next;
   }
 
   /** Where changes go from now on (the leader's runner), or nowhere. */
@@ -152,13 +173,16 @@ export class EntryCatalog {
           view.cursor = snapshot.cursor;
         } else {
           const changes = await view.source.changesSince(view.cursor);
-          for (const entry of changes.changed) {
-            view.held.set(entry.name, entry);
-            touched.add(entry.name);
-          }
+          // One ordered set: removals first, so that a name both removed and changed (a django row
+          // deleted and created again between two looks: the old id gone, the new one there) is
+          // a re-creation, never a removal.
           for (const name of changes.removed) {
             view.held.delete(name);
             touched.add(name);
+          }
+          for (const entry of changes.changed) {
+            view.held.set(entry.name, entry);
+            touched.add(entry.name);
           }
           view.cursor = changes.cursor;
         }
@@ -273,9 +297,15 @@ export class EntryCatalog {
   private keepWinner(winner: { view: SourceView; sourced: SourcedEntry } | undefined): { entry?: ResolvedEntry; incarnation?: string } {
     if (winner?.sourced.entry === undefined) return {};
     const { sourced, view } = winner;
+    const { incarnation, revision } = sourced;
+    const resolved = resolveEntry(sourced.name, sourced.entry, this.defaults.zone, view.source.origin, this.defaults.alerts);
     return {
-      entry: resolveEntry(sourced.name, sourced.entry, this.defaults.zone, view.source.origin, this.defaults.alerts),
-      incarnation: sourced.incarnation,
+      entry: {
+        ...resolved,
+        ...(incarnation === undefined ? {} : { incarnation }),
+        ...(revision === undefined ? {} : { revision }),
+      },
+      incarnation,
     };
   }
 

@@ -58,6 +58,8 @@ export class LeaderSession {
       ...(options.knownRuns ? { knownRuns: options.knownRuns } : {}),
       ...(options.events ? { events: options.events } : {}),
       ...(options.running ? { running: options.running } : {}),
+      ...(options.runtimeEntries ? { onSuperseded: () => options.runtimeEntries?.poke() } : {}),
+      ...(options.runtimeEntries ? { beforeCatchUp: () => options.runtimeEntries?.refresh() ?? Promise.resolve() } : {}),
     });
     this.control = new ControlLoop({
       config: options.config,
@@ -74,9 +76,14 @@ export class LeaderSession {
     this.catalog = options.runtimeEntries;
   }
 
-  /** Reads the paused set first, so that a paused entry never fires at start. */
+  /**
+   * Reads the paused set first, so that a paused entry never fires at start, and the runtime
+   * entries as they are now (read before you publish): a standby's catalog may be behind by a
+   * missed message, and one that was paused by longer than that.
+   */
   async start(controlSource: ControlSource): Promise<void> {
     this.runner.setPaused(await controlSource.paused());
+    await this.catalog?.refresh();
     // Changes from here on queue behind the start (Runner.applyChanges), so none falls between the
     // entries taken now and the first change handed over.
     this.catalog?.listen((changed, removed) => this.runner.applyChanges(changed, removed));

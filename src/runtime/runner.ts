@@ -52,7 +52,8 @@ export interface RunnerOptions {
   readonly onFenced: () => void;
   /**
    * The last run of each entry that this process saw published while it led before (see
-   * `lastRuns()`): a stored state missing or older than this was lost, and is not trusted.
+   * `lastRuns()`), by knownRunKey (a runtime entry's belong to its incarnation): a stored state
+   * missing or older than this was lost, and is not trusted.
    */
   readonly knownRuns?: ReadonlyMap<string, number>;
   /** Where published runs and lost states are reported (`stateLost` once at start, see `knownRuns`). */
@@ -61,6 +62,13 @@ export interface RunnerOptions {
   readonly onClockAhead?: (ahead: SlotAhead) => void;
   /** Which entries' previous runs are still running (the outcome tracker), for overlap policies; undefined = none known. */
   readonly running?: RunningRuns;
+  /** Runs of these runtime entries were refused as superseded: read the runtime entries again (applyChanges follows). */
+  readonly onSuperseded?: (names: readonly string[]) => void;
+  /**
+   * Brings the runtime entries up to date (their changes come through applyChanges before it
+   * resolves): awaited before publishing after a wake-up much later than planned (a pause).
+   */
+  readonly beforeCatchUp?: () => Promise<void>;
 }
 
 export class Runner {
@@ -80,6 +88,10 @@ export class Runner {
   private wakeAfterTick = false;
   /** When the loop last woke up (performance.now(), immune to clock steps), for the health check; 0 before the first. */
   lastWakeMs = 0;
+  /** When the armed wake-up is meant to come (performance.now()): one much later means a pause. */
+  private plannedWakeMs = 0;
+  /** The last publish failed (Redis or the broker gone, say): read the runtime entries before the next. */
+  private readFirst = false;
 
   constructor(private readonly options: RunnerOptions) {
     const { config, dispatcher, clock, logger, lease } = options;
@@ -103,6 +115,7 @@ export class Runner {
       onFenced: options.onFenced,
       onClockAhead: options.onClockAhead,
       overlap: new OverlapGate(options.running, runLog),
+      onSuperseded: options.onSuperseded,
     };
   }
 
@@ -131,8 +144,9 @@ export class Runner {
       const kept = changed.filter((e) => e.enabled);
       // A name both removed and changed was deleted and created again: it joins afresh.
       const leaving = new Set(removed);
-      const fresh = kept.filter((e) => leaving.has(e.name) || !this.book.has(e.name)).map((e) => e.name);
-      const stored = fresh.length === 0 ? new Map<string, EntryState>() : await state.load(fresh, clock.now());
+      const freshEntries = kept.filter((e) => leaving.has(e.name) || !this.book.has(e.name));
+      const fresh = freshEntries.map((e) => e.name);
+      const stored = fresh.length === 0 ? new Map<string, EntryState>() : await state.load(fresh, clock.now(), revisionsOf(freshEntries));
       if (!this.running) return;
       // A run staged ahead of its instant holds the entry as it was; none may go out after the change.
       this.staging.discard();
@@ -156,6 +170,7 @@ export class Runner {
     const stored = await state.load(
       enabled.map((e) => e.name),
       clock.now(),
+      revisionsOf(enabled),
     );
     // Overlap policies need the runs the last leader left running: a failover must not find them finished.
     await this.runsStillRunningKnown();
@@ -203,7 +218,7 @@ export class Runner {
     if (change.resumed.length > 0) this.wake(0);
   }
 
-  /** The last slot known published of every entry that has one: `knownRuns` for the next session. */
+  /** The last slot known published of every entry that has one, by knownRunKey: `knownRuns` for the next session. */
   lastRuns(): Map<string, number> {
     return this.book.lastRuns();
   }
@@ -257,6 +272,7 @@ export class Runner {
       return;
     }
     const dueMs = this.options.clock.now() + Math.max(0, delayMs);
+    this.plannedWakeMs = performance.now() + Math.max(0, delayMs);
     const nextDueMs = this.book.nextDueMs();
     if (nextDueMs !== undefined && nextDueMs <= dueMs) {
       // A clock that does not get there (stepped back) is looked at again from timers, never
@@ -291,6 +307,19 @@ export class Runner {
   private async tick(): Promise<number> {
     this.lastWakeMs = performance.now();
     const { clock, config, logger } = this.options;
+    const lateMs = this.lastWakeMs - this.plannedWakeMs;
+    if ((lateMs > DEFAULTS.gapNoticedMs || this.readFirst) && this.options.beforeCatchUp !== undefined) {
+      // Read before you publish: what was known before a pause or an outage may have been edited
+      // or deleted since.
+      if (lateMs > DEFAULTS.gapNoticedMs)
+        logger.info(
+          { event: EVENTS.gapNoticed, lateMs: Math.round(lateMs) },
+          'woke up late (paused?): reading the runtime entries again before publishing',
+        );
+      this.readFirst = false;
+      await this.options.beforeCatchUp();
+      if (!this.running) return config.maxIntervalMs;
+    }
     try {
       const token = this.options.lease();
       if (token !== undefined) {
@@ -299,6 +328,7 @@ export class Runner {
       }
     } catch (error) {
       logger.error({ event: EVENTS.publishRetry, err: error }, 'publishing failed; retrying');
+      this.readFirst = true;
       // The runs it left due sit first in the book with a key of "now": letting them shorten the
       // sleep would retry at once, in a hot loop, for as long as Redis is down. The backoff wins,
       // and it is not capped by maxInterval either.
@@ -307,4 +337,11 @@ export class Runner {
     const nextDueMs = this.book.nextDueMs();
     return Math.min(config.maxIntervalMs, nextDueMs === undefined ? config.maxIntervalMs : nextDueMs - clock.now());
   }
+}
+
+/** The revisions of the runtime entries among `entries` (StateStore.load), or undefined when none has one. */
+function revisionsOf(entries: readonly ResolvedEntry[]): Map<string, string> | undefined {
+  let out: Map<string, string> | undefined;
+  for (const entry of entries) if (entry.revision !== undefined) (out ??= new Map()).set(entry.name, entry.revision);
+  return out;
 }

@@ -76,9 +76,9 @@ export function meteredDispatcher(inner: Dispatcher, events: PublishEvents, hand
  */
 export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, handOver: HandOver): TriggerPublisher {
   return {
-    publishTrigger: async (message, requestText, token, nowMs) => {
+    publishTrigger: async (message, requestText, token, nowMs, revision) => {
       try {
-        const result = await inner.publishTrigger(message, requestText, token, nowMs);
+        const result = await inner.publishTrigger(message, requestText, token, nowMs, revision);
         if (result === 1) events.triggerPublished(message);
         return result;
       } catch (error) {

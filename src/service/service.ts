@@ -113,6 +113,8 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     defaults: { zone: config.timezone, alerts: config.alerts },
     staticNames,
   });
+  // Pub/sub messages sent while a connection was down are lost: look again once both are back.
+  for (const client of [state, subscriber]) client.on('ready', () => catalog.poke());
   const control = new ControlStore(state, keys);
   const replicas = new ReplicaRegistry(state, keys);
   const clockGuard = new ClockGuard({ client: state, clock, maxSkewMs: config.lock.maxClockSkewMs, logger: log });

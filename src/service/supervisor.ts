@@ -69,8 +69,9 @@ export class Supervisor {
   /** Changes run one after the other on this chain. */
   private transition: Promise<unknown> = Promise.resolve();
   /**
-   * The last run of each entry seen published by this process's earlier sessions: a later session
-   * that finds the stored state behind it knows Redis lost data (see Runner's knownRuns).
+   * The last run of each entry seen published by this process's earlier sessions, by knownRunKey (a
+   * runtime entry's belong to its incarnation): a later session that finds the stored state behind
+   * it knows Redis lost data (see Runner's knownRuns).
    */
   private readonly knownRuns = new Map<string, number>();
   private lastLoss: StateLoss | undefined;
@@ -82,7 +83,8 @@ export class Supervisor {
     // A runtime entry deleted (its state with it) or re-created starts afresh: what an earlier
     // session saw it publish must not pass for lost state.
     options.catalog?.onRemoved((names) => {
-      for (const name of names) this.knownRuns.delete(name);
+      const gone = new Set(names);
+      for (const key of this.knownRuns.keys()) if (gone.has(key.split('\u0000')[0] as string)) this.knownRuns.delete(key);
     });
     const sink = options.events;
     // Spelled out rather than spread: a sink may be a class instance, whose methods a spread drops.
@@ -252,6 +254,8 @@ export class Supervisor {
     // After the session, and before the lock is let go (stop, relinquish): the runs its last
     // dispatch published are recorded (outcome histories, check-ins) for the next leader to find.
     if (current) await Promise.all((this.options.leaderTasks ?? []).map((task) => task.stop()));
-    if (current) for (const [name, slotMs] of current.runner.lastRuns()) this.knownRuns.set(name, slotMs);
+    // Keyed by incarnation: what it saw a deleted entry publish can never pass for the history of
+    // one created under its name later, even though the deletion was heard before this.
+    if (current) for (const [key, slotMs] of current.runner.lastRuns()) this.knownRuns.set(key, slotMs);
   }
 }

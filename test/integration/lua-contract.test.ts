@@ -80,9 +80,10 @@ type Call = () => Promise<unknown>;
 const CALLS = {
   'publish-fenced': () =>
     scripts.publishFenced(
-      3,
+      4,
       keys.fence,
       keys.state,
+      keys.entries,
       QUEUE,
       TOKEN,
       String(DEFAULTS.maxClockSkewMs),
@@ -90,23 +91,26 @@ const CALLS = {
       ENTRY,
       String(RUN_SLOT),
       publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID),
+      '', // a config-file entry: no revision to check
       '1',
       'list',
-      '3',
+      '4',
       '1',
       '1',
       PAYLOAD,
     ),
   'claim-fenced': () =>
-    scripts.claimFenced(2, keys.fence, keys.state, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)),
-  'commit-fenced': () => scripts.commitFenced(2, keys.fence, keys.state, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID),
+    scripts.claimFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT), ''),
+  'commit-fenced': () =>
+    scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, ''),
   'trigger-fenced': () =>
     scripts.triggerFenced(
-      5,
+      6,
       keys.fence,
       keys.state,
       keys.triggers,
       CONFIRMED,
+      keys.entries,
       QUEUE,
       TOKEN,
       String(AT),
@@ -115,13 +119,27 @@ const CALLS = {
       TASK_ID,
       '1',
       '0',
-      '5',
+      '', // a config-file entry: no revision to check
+      '6',
       PAYLOAD,
     ),
   'claim-trigger': () => scripts.claimTrigger(2, keys.fence, keys.triggers, TOKEN, REQUEST),
   'commit-trigger': () =>
-    scripts.commitTrigger(4, keys.fence, keys.state, keys.triggers, CONFIRMED, TOKEN, String(AT), REQUEST, ENTRY, TASK_ID),
-  'record-seen': () => scripts.recordSeen(1, keys.state, firstSighting(AT), ENTRY),
+    scripts.commitTrigger(
+      5,
+      keys.fence,
+      keys.state,
+      keys.triggers,
+      CONFIRMED,
+      keys.entries,
+      TOKEN,
+      String(AT),
+      REQUEST,
+      ENTRY,
+      TASK_ID,
+      '',
+    ),
+  'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, ''),
   'leader-info': () => scripts.leaderInfo(2, keys.fence, keys.leader, TOKEN, 'configHash', 'abc'),
 } satisfies Record<string, Call>;
 type ScriptName = keyof typeof CALLS;
@@ -281,13 +299,13 @@ async function lineOfList(items: string[]): Promise<string> {
 
 describe('a key of the wrong type is refused before anything is written, naming the key', () => {
   const ROLES: Record<ScriptName, string[]> = {
-    'publish-fenced': [keys.fence, keys.state, QUEUE],
-    'claim-fenced': [keys.fence, keys.state],
-    'commit-fenced': [keys.fence, keys.state],
-    'trigger-fenced': [keys.fence, keys.state, keys.triggers, QUEUE],
+    'publish-fenced': [keys.fence, keys.state, keys.entries, QUEUE],
+    'claim-fenced': [keys.fence, keys.state, keys.entries],
+    'commit-fenced': [keys.fence, keys.state, keys.entries],
+    'trigger-fenced': [keys.fence, keys.state, keys.triggers, keys.entries, QUEUE],
     'claim-trigger': [keys.fence, keys.triggers],
-    'commit-trigger': [keys.fence, keys.state, keys.triggers],
-    'record-seen': [keys.state],
+    'commit-trigger': [keys.fence, keys.state, keys.triggers, keys.entries],
+    'record-seen': [keys.state, keys.entries],
     'leader-info': [keys.fence, keys.leader],
   };
   const cases = Object.entries(ROLES).flatMap(([name, roles]) => roles.map((key) => [name as ScriptName, key] as const));
@@ -306,6 +324,61 @@ describe('a key of the wrong type is refused before anything is written, naming 
     expect(message).toContain(`WRONGTYPE ${name}: ${key} holds a set`);
     expect(message).toContain('nothing was written');
     expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe("the entry fence: a run's revision against the stored record (every script that writes or claims an entry's run)", () => {
+  const REVISION = '5';
+  const RECORDS: [label: string, record: string | undefined, same: boolean][] = [
+    ['the same version', `{"v":5,"i":2,"created":1,"updated":1,"entry":{"schedule":1,"task":"t"}}`, true],
+    ['a record written before incarnations, the same version', `{"v":5,"created":1,"updated":1,"entry":{}}`, true],
+    ['edited since (another version)', `{"v":6,"i":2,"created":1,"updated":1,"entry":{"schedule":2,"task":"t"}}`, false],
+    ['deleted (no record)', undefined, false],
+    ['not a record', 'garbage', false],
+  ];
+  const calls = {
+    'publish-fenced': () =>
+      scripts.publishFenced(
+        ...[4, keys.fence, keys.state, keys.entries, QUEUE, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
+        ...[publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID), REVISION, '1', 'list', '4', '1', '1', PAYLOAD],
+      ),
+    'claim-fenced': () =>
+      scripts.claimFenced(
+        3,
+        keys.fence,
+        keys.state,
+        keys.entries,
+        TOKEN,
+        String(DEFAULTS.maxClockSkewMs),
+        '1',
+        ENTRY,
+        String(RUN_SLOT),
+        REVISION,
+      ),
+    'commit-fenced': () =>
+      scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, REVISION),
+    'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, REVISION),
+    'trigger-fenced': () =>
+      scripts.triggerFenced(
+        ...[6, keys.fence, keys.state, keys.triggers, CONFIRMED, keys.entries, QUEUE, TOKEN, String(AT), REQUEST, ENTRY, TASK_ID],
+        ...['1', '0', REVISION, '6', PAYLOAD],
+      ),
+  };
+  const cases = Object.keys(calls).flatMap((name) => RECORDS.map(([label, record, same]) => [name, label, record, same] as const));
+
+  it.each(cases)('%s, %s', async (name, _label, record, same) => {
+    await scene(undefined);
+    if (record !== undefined) await redis.hset(keys.entries, ENTRY, record);
+    const before = await snapshot();
+    const reply = await calls[name as keyof typeof calls]();
+    const code = same ? 1 : 2;
+    expect(reply).toEqual(name === 'trigger-fenced' ? code : name === 'record-seen' ? [code] : [1, code]);
+    if (!same) expect(await snapshot()).toEqual(before);
+    else if (name === 'record-seen') expect(await redis.hget(keys.state, ENTRY)).toBe(firstSighting(AT));
+    else if (name === 'trigger-fenced')
+      expect(decodeEntryState((await redis.hget(keys.state, ENTRY)) ?? '')).toEqual(afterManualRun(undefined));
+    else if (name !== 'claim-fenced')
+      expect(decodeEntryState((await redis.hget(keys.state, ENTRY)) ?? '')).toMatchObject({ slotMs: RUN_SLOT });
   });
 });
 

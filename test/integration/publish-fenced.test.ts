@@ -34,12 +34,14 @@ interface Run {
   readonly pushes?: readonly (readonly [string, string])[];
   /** [channel, payload] */
   readonly channels?: readonly (readonly [string, string])[];
+  /** The revision of a runtime entry's record the run was read from; undefined: a config-file entry. */
+  readonly revision?: string;
 }
 
 let redis: Redis;
 let second: Redis;
 
-/** Calls the script as the fenced dispatcher does: three columns of runs, then the delivery groups. */
+/** Calls the script as the fenced dispatcher does: four columns of runs, then the delivery groups. */
 async function publish(
   client: Redis,
   token: string,
@@ -47,7 +49,7 @@ async function publish(
   runs: readonly Run[],
   maxAheadMs: number = DEFAULTS.maxClockSkewMs,
 ): Promise<number[]> {
-  const allKeys = [keys.fence, keys.state];
+  const allKeys = [keys.fence, keys.state, keys.entries];
   const groups = new Map<string, { kind: 'list' | 'channel'; target: string; runs: number[]; payloads: string[] }>();
   const group = (kind: 'list' | 'channel', name: string): { runs: number[]; payloads: string[] } => {
     let g = groups.get(`${kind}:${name}`);
@@ -76,6 +78,7 @@ async function publish(
   const argv: string[] = [token, String(maxAheadMs), String(runs.length)];
   argv.push(...runs.map((r) => r.entry), ...runs.map((r) => String(r.slot)));
   argv.push(...runs.map((r) => `{"slot":${r.slot},"at":${nowMs},"id":${JSON.stringify(r.id ?? `id-${r.entry}-${r.slot}`)},"n":`));
+  argv.push(...runs.map((r) => r.revision ?? ''));
   argv.push(String(groups.size));
   for (const g of groups.values()) argv.push(g.kind, g.target, g.runs.join(' '), String(g.payloads.length), ...g.payloads);
   return withScripts(client).publishFenced(allKeys.length, ...allKeys, ...argv);
@@ -145,6 +148,31 @@ describe('publish-fenced.lua', () => {
     // Only slots newer than the stored one go: a call that comes after a later slot finds its own stale.
     for (const payload of pushed) expect(slots.map((s) => `race@${s}`)).toContain(payload);
     expect(await stateOf('race')).toMatchObject({ n: pushed.length });
+  });
+
+  it("the entry fence: a run whose revision is not its record's version (edited, deleted, created again) is refused (2) with nothing written for it; the others go on", async () => {
+    const record = (v: number, i: number): string => `{"v":${v},"i":${i},"created":1,"updated":1,"entry":{"schedule":1,"task":"t"}}`;
+    await redis.hset(keys.entries, 'kept', record(7, 3), 'edited', record(9, 4), 'reborn', record(12, 12));
+    await redis.hset(keys.state, 'deleted', JSON.stringify({ seen: T - 1, n: 0 })); // a state the delete left (--keep-history)
+    const reply = await publish(redis, 'leader-token', T, [
+      { entry: 'kept', slot: T, revision: '7' },
+      { entry: 'kept', slot: T + 1000, revision: '7' },
+      { entry: 'edited', slot: T, revision: '8' }, // read before the edit that made it 9
+      { entry: 'deleted', slot: T, revision: '5' }, // no record any more
+      { entry: 'reborn', slot: T, revision: '10' }, // deleted and created again (incarnation 12)
+      { entry: 'file', slot: T }, // a config-file entry: no revision, not checked
+    ]);
+    expect(reply).toEqual([1, 1, 1, 2, 2, 2, 1]);
+    expect((await redis.lrange('celery', 0, -1)).reverse()).toEqual([`kept@${T}`, `kept@${T + 1000}`, `file@${T}`]);
+    expect(await stateOf('kept')).toMatchObject({ slot: T + 1000, n: 2 });
+    expect(await stateOf('edited')).toBeUndefined();
+    expect(await stateOf('reborn')).toBeUndefined();
+    expect(await stateOf('deleted')).toEqual({ seen: T - 1, n: 0 });
+    // A record of the form written before incarnations is checked by its version all the same.
+    await redis.hset(keys.entries, 'old', '{"v":4,"created":1,"updated":1,"entry":{"schedule":1,"task":"t"}}');
+    expect(await publish(redis, 'leader-token', T, [{ entry: 'old', slot: T, revision: '4' }])).toEqual([1, 1]);
+    expect(await publish(redis, 'leader-token', T, [{ entry: 'old', slot: T + 1000, revision: '3' }])).toEqual([1, 2]);
+    expect(await stateOf('old')).toMatchObject({ slot: T, n: 1 });
   });
 
   it('a run that reached no queue moves the state forward so it is not retried forever', async () => {
@@ -243,7 +271,18 @@ describe('publish-fenced.lua', () => {
 
     // The AMQP claim refuses it the same way (and commit records only what the claim let through).
     const claim = (slot: number) =>
-      withScripts(redis).claimFenced(2, keys.fence, keys.state, 'leader-token', String(DEFAULTS.maxClockSkewMs), '1', 'amqp', String(slot));
+      withScripts(redis).claimFenced(
+        3,
+        keys.fence,
+        keys.state,
+        keys.entries,
+        'leader-token',
+        String(DEFAULTS.maxClockSkewMs),
+        '1',
+        'amqp',
+        String(slot),
+        '',
+      );
     expect((await claim(hourAhead)).slice(0, 1)).toEqual([-2]);
     expect(await claim(redisNow)).toEqual([1, 1]);
   });

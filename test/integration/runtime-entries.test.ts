@@ -68,6 +68,38 @@ describe('the runtime entry store', () => {
     expect(await store.changesSince('2')).toEqual({ changed: [], removed: [], cursor: '2' });
   });
 
+  it('gives each entry an incarnation at its creation, kept by edits, never reused by a re-creation, even in the same millisecond', async () => {
+    const k = schedulerKeys('tsbeat', 'store-incarnations');
+    const store = new RedisEntryStore(redis, k);
+    const entry = (schedule: number): unknown => ({ task: TASK, schedule });
+    const sourcedOf = async (name: string): Promise<{ incarnation?: string; revision?: string }> => {
+      const found = (await store.load()).entries.find((e) => e.name === name);
+      return { incarnation: found?.incarnation, revision: found?.revision };
+    };
+    await store.write([{ op: 'put', name: 'x', entry: entry(60) }], { nowMs: 7000 }); // version 1
+    await store.write([{ op: 'put', name: 'x', entry: entry(30) }], { nowMs: 7000 }); // version 2: an edit
+    expect(await sourcedOf('x')).toEqual({ incarnation: '1', revision: '2' });
+    // Deleted and created again at the same instant, in two writes and then in one.
+    await store.write([{ op: 'delete', name: 'x' }], { nowMs: 7000 }); // 3
+    await store.write([{ op: 'put', name: 'x', entry: entry(30) }], { nowMs: 7000 }); // 4
+    expect(await sourcedOf('x')).toEqual({ incarnation: '4', revision: '4' });
+    await store.write(
+      [
+        { op: 'delete', name: 'x' },
+        { op: 'put', name: 'x', entry: entry(30) },
+      ],
+      { nowMs: 7000 },
+    ); // 5
+    expect(await sourcedOf('x')).toEqual({ incarnation: '5', revision: '5' });
+    // A record written before incarnations keeps the one it had then (its creation time) across edits.
+    await redis.hset(k.entries, 'old', `{"v":3,"created":1234,"updated":1234,"entry":{"schedule":60,"task":"${TASK}"}}`);
+    expect(await sourcedOf('old')).toEqual({ incarnation: 'c1234', revision: '3' });
+    await store.write([{ op: 'put', name: 'old', entry: entry(20) }], { nowMs: 9000 }); // 6
+    expect(await sourcedOf('old')).toEqual({ incarnation: 'c1234', revision: '6' });
+    expect(await redis.hget(k.entries, 'old')).toBe(`{"v":6,"created":1234,"updated":9000,"entry":{"schedule":20,"task":"${TASK}"}}`);
+    expect(await redis.hget(k.entries, 'x')).toBe(`{"v":5,"i":5,"created":7000,"updated":7000,"entry":{"schedule":30,"task":"${TASK}"}}`);
+  });
+
   it('refuses a batch with any bad entry, naming every problem with its path, and writes none of it', async () => {
     const store = new RedisEntryStore(redis, keys);
     const before = await store.version();

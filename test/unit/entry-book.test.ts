@@ -3,6 +3,7 @@
  * expected slots are written out by hand or come from core/schedule's nextFires (the oracle the
  * book must agree with), never from the book itself.
  */
+import { DEFAULTS } from '../../src/base/defaults.js';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
@@ -132,6 +133,19 @@ describe('EntryBook', () => {
     expect(book.nextDueMs()).toBe(T0 + 30 * S);
   });
 
+  it('keeps a superseded run (its entry changed since it was read) from the same cursor, due again only after a while or when the change is applied', () => {
+    const [entry] = entriesOf({ e: { task: 't.e', schedule: 10, catchUp: 'all' } });
+    const { book } = open([entry as ResolvedEntry], T0);
+    const taken = takeAll(book, T0 + 10 * S);
+    recordAll(book, taken, T0 + 10 * S, () => 'superseded');
+    expect(book.lastRuns()).toEqual(new Map());
+    expect(book.nextDueMs()).toBe(T0 + 10 * S + DEFAULTS.supersededRetryMs);
+    // The change arrives (an edit: every 5 s now): it is due at once, from the same cursor.
+    const [edited] = entriesOf({ e: { task: 't.e', schedule: 5, catchUp: 'all' } });
+    book.upsert([edited as ResolvedEntry], new Map(), T0 + 10 * S);
+    expect(takeAll(book, T0 + 10 * S).map((d) => d.plan.slots)).toEqual([[T0 + 5 * S, T0 + 10 * S]]);
+  });
+
   it('applies the missed-run policy to a stored state 35 s behind on a 10 s grid', () => {
     const entries = entriesOf({
       once: { task: 't', schedule: 10, catchUp: 'once' },
@@ -194,6 +208,26 @@ describe('EntryBook', () => {
     book.load(entries, stored, T0);
     const taken = takeAll(book, T0);
     expect(taken.map((d) => [d.held.entry.name, d.plan.slots, d.plan.missed])).toEqual([['r', [T0], 1]]);
+  });
+
+  it('issue 30, scenario 1: the runs seen published of a deleted incarnation are not the history of the entry created again under its name', () => {
+    const [base] = entriesOf({ x: { task: 't', schedule: 1, catchUp: 'all' } });
+    const old: ResolvedEntry = { ...(base as ResolvedEntry), origin: 'store', incarnation: '3' };
+    // A session led with the old incarnation and saw it publish up to T0 (its book's last runs).
+    const first = open([old], T0 - 5 * S, { x: { slotMs: T0 - 5 * S, runCount: 1 } }).book;
+    recordAll(first, takeAll(first, T0), T0);
+    const known = first.lastRuns();
+    // Deleted (its state with it) and created again meanwhile: the new incarnation has only its first sighting.
+    const reborn: ResolvedEntry = { ...old, incarnation: '9' };
+    const later = T0 + 60 * S;
+    const { book, lost } = open([reborn], later, {}, known);
+    expect(lost).toEqual([]);
+    expect(book.nextDueMs()).toBe(later + S);
+    expect(takeAll(book, later)).toEqual([]);
+    // The same incarnation whose stored state went backwards is a real loss, and continues from what was seen.
+    const again = open([old], later, {}, known);
+    expect(again.lost).toEqual(['x']);
+    expect(takeAll(again.book, later)[0]?.plan.slots[0]).toBe(T0 + S);
   });
 
   it('decides which stored states were lost: missing or older than the runs this process saw published', () => {

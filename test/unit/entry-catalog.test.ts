@@ -111,6 +111,42 @@ describe('EntryCatalog', () => {
     expect(gone).toEqual([['b'], ['c']]);
   });
 
+  it('issue 30, scenario 5: a name a source reports both changed and removed in one look (deleted and created again) is re-created, not removed', async () => {
+    const parsed = parseEntryDefinition({ task: 't', schedule: 60 });
+    if (!parsed.ok) throw new Error('bad test entry');
+    let look = 0;
+    // What django's source says of a row deleted and created again between two looks: the name
+    // changed (the new row's id) and removed (the old row's id).
+    const source: EntrySource = {
+      origin: 'django',
+      load: () => Promise.resolve({ entries: [{ name: 'row', entry: parsed.entry, incarnation: '1' }], cursor: '0' }),
+      changesSince: () => {
+        look += 1;
+        return Promise.resolve({
+          changed: [{ name: 'row', entry: parsed.entry, incarnation: '2' }],
+          removed: ['row'],
+          cursor: String(look),
+        });
+      },
+    };
+    const catalog = new EntryCatalog({
+      sources: [source],
+      logger: silent,
+      intervalMs: 60_000,
+      defaults: { zone: 'UTC' },
+      staticNames: new Set(),
+    });
+    await catalog.load();
+    const told: { changed: string[]; removed: string[] }[] = [];
+    catalog.listen((changed, removed) => {
+      told.push({ changed: names(changed), removed: [...removed] });
+      return Promise.resolve();
+    });
+    await catalog.load();
+    expect(catalog.find('row')?.incarnation).toBe('2');
+    expect(told).toEqual([{ changed: ['row'], removed: ['row'] }]);
+  });
+
   it('gives a listener that failed everything again at the next look, and keeps what it knows while a source fails', async () => {
     const source = new MemorySource();
     source.put('a', { task: 't', schedule: 60 });

@@ -100,6 +100,8 @@ interface Setup {
   readonly onFenced?: () => void;
   readonly onClockAhead?: (ahead: SlotAhead) => void;
   readonly logger?: ReturnType<typeof captureLogs>['logger'];
+  readonly beforeCatchUp?: () => Promise<void>;
+  readonly onSuperseded?: (names: readonly string[]) => void;
 }
 
 async function startRunner(setup: Setup): Promise<Runner> {
@@ -113,6 +115,8 @@ async function startRunner(setup: Setup): Promise<Runner> {
     lease: setup.lease ?? (() => 'token-1'),
     onFenced: setup.onFenced ?? (() => undefined),
     ...(setup.onClockAhead === undefined ? {} : { onClockAhead: setup.onClockAhead }),
+    ...(setup.beforeCatchUp === undefined ? {} : { beforeCatchUp: setup.beforeCatchUp }),
+    ...(setup.onSuperseded === undefined ? {} : { onSuperseded: setup.onSuperseded }),
   });
   runners.push(runner);
   await runner.start();
@@ -160,6 +164,50 @@ describe('Runner', () => {
     expect(published).toHaveLength(1);
     await advance(400);
     expect(published.map((p) => p.slotMs)).toEqual([T0 - 5 * S, T0 + 5 * S]);
+  });
+
+  it('after a failed publish, reads the runtime entries again (beforeCatchUp) before the next one, once', async () => {
+    let failing = true;
+    const { dispatcher, published, calls } = fakeDispatcher(() => (failing ? new Error('Redis went away') : undefined));
+    const reads: number[] = [];
+    const beforeCatchUp = async (): Promise<void> => {
+      reads.push(calls.length);
+      failing = false;
+    };
+    await startRunner({ config: configOf({ e: { task: 't.e', schedule: 1, catchUp: 'all' } }), dispatcher, beforeCatchUp });
+    await advance(S + 100);
+    expect(calls).toHaveLength(1);
+    expect(reads).toEqual([]);
+    await advance(DEFAULTS.publishRetryMs);
+    // Read after the failed call and before the retry, which publishes; not read again after that.
+    expect(reads).toEqual([1]);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 + S, T0 + 2 * S]);
+    await advance(2 * S);
+    expect(reads).toEqual([1]);
+    expect(published.map((p) => p.slotMs)).toEqual([1, 2, 3, 4].map((k) => T0 + k * S));
+  });
+
+  it('a run refused as superseded (its entry changed since it was read) is said, kept from its cursor and tried again after DEFAULTS.supersededRetryMs', async () => {
+    let refusing = true;
+    const { dispatcher, published, calls } = fakeDispatcher((runs) =>
+      refusing ? { fenced: false, outcomes: runs.map((): RunOutcome => 'superseded') } : undefined,
+    );
+    const told: string[][] = [];
+    await startRunner({
+      config: configOf({ e: { task: 't.e', schedule: 10, catchUp: 'all' } }),
+      dispatcher,
+      onSuperseded: (names) => {
+        told.push([...names]);
+        refusing = false;
+      },
+    });
+    await advance(10 * S + 100);
+    expect(told).toEqual([['e']]);
+    expect(published).toEqual([]);
+    await advance(DEFAULTS.supersededRetryMs - 200);
+    expect(calls).toHaveLength(1);
+    await advance(200);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 + 10 * S]);
   });
 
   it('a clock that steps backwards never causes a second run of a slot', async () => {

@@ -6,30 +6,35 @@
 
   KEYS[1]      fence key (string): the token of the current leader
   KEYS[2]      state hash: field = entry name, value = the entry's state (includes/entry-state.lua)
+  KEYS[3]      entries hash: the runtime entries' records (includes/entry-record.lua)
 
   ARGV[1]      fence token of the caller
   ARGV[2]      how far (ms) a slot may be ahead of this server's clock (TIME): lock.maxClockSkew
   ARGV[3]      number of runs R
-  then, per run: entry, slot (epoch ms)
+  then, per run: entry, slot (epoch ms), revision (as publish-fenced.lua's revision column: the
+               version of the entry's record the caller read it from; '' = not checked)
 
   Reply  { status, c1 .. cR }, or { -2, now, slot }
     status  1 = checked; -1 = fenced: the caller is not the leader (nothing else was read);
             -2 = ahead: a slot is further ahead of this server's clock than ARGV[2] (the caller's
             clock is ahead): publish nothing; `now` is TIME in ms, `slot` the first such slot.
             commit-fenced.lua records only runs claimed here, so it never records such a slot.
-    c       1 = fresh: publish it; 0 = stale: the stored slot is at or after this one.
+    c       1 = fresh: publish it; 0 = stale: the stored slot is at or after this one; 2 =
+            superseded: the revision is not the stored record's version (the entry changed): do not
+            publish it, read the entry again.
             A missing or unreadable state is no state: the run is fresh.
-  Errors  WRONGTYPE naming the key when the fence or state key holds another type;
+  Errors  WRONGTYPE naming the key when the fence, state or entries key holds another type;
           ERR when a slot is not a number.
   Writes  nothing.
 ]]
 --- @include "fence"
 --- @include "entry-state"
+--- @include "entry-record"
 
 local SCRIPT = 'claim-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
 if held ~= true then return held or { -1 } end
-local refused = wrongType(SCRIPT, KEYS[2], 'hash')
+local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash')
 if refused then return refused end
 
 local time = redis.call('TIME')
@@ -42,13 +47,16 @@ local at = 4
 for r = 1, runs do
   local entry = ARGV[at]
   local slot = tonumber(ARGV[at + 1])
-  at = at + 2
+  local revision = ARGV[at + 2]
+  at = at + 3
   if not slot then return redis.error_reply('ERR ' .. SCRIPT .. ': the slot of run ' .. r .. ' is not a number') end
   if slot > latest then
     return { -2, now, slot }
   end
   local stored = decodeState(redis.call('HGET', KEYS[2], entry))
-  if stored and stored.slot ~= nil and stored.slot >= slot then
+  if revision ~= '' and recordVersion(redis.call('HGET', KEYS[3], entry)) ~= revision then
+    result[#result + 1] = 2
+  elseif stored and stored.slot ~= nil and stored.slot >= slot then
     result[#result + 1] = 0
   else
     result[#result + 1] = 1

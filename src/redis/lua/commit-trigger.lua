@@ -8,16 +8,20 @@
   KEYS[2]      state hash (includes/entry-state.lua)
   KEYS[3]      pending trigger requests (list)
   KEYS[4]      confirmation key for this request (`triggered:<task id>`)
+  KEYS[5]      entries hash: the runtime entries' records (includes/entry-record.lua)
 
   ARGV[1]      fence token
   ARGV[2]      publish time, epoch ms
   ARGV[3]      the request exactly as it sits in the list
   ARGV[4]      entry name
   ARGV[5]      task id
+  ARGV[6]      the entry's revision (as publish-fenced.lua's revision column; '' = not checked)
 
   Reply   1 recorded (also when the request was withdrawn meanwhile: the message is out);
-         -1 fenced: nothing written (the request stays; the next leader publishes it again, same task id)
-  Errors  WRONGTYPE naming the key when the fence, state or request list holds another type; ERR
+         -1 fenced: nothing written (the request stays; the next leader publishes it again, same task id);
+          2 superseded: the entry changed since the caller read it: the request is removed and the
+          confirmation set (the message is out), but the entry's state is not written
+  Errors  WRONGTYPE naming the key when the fence, state, request list or entries holds another type; ERR
           when the publish time is not a number. Both before anything is written.
   Writes  LREM of the request; HSET of the entry's state: {slot, seen, at, by: "trigger", id, n + 1, t + 1}
           (a missing or unreadable state counts as none: n = 0, seen = the publish time); SET of
@@ -25,17 +29,20 @@
 ]]
 --- @include "fence"
 --- @include "entry-state"
+--- @include "entry-record"
 
 local SCRIPT = 'commit-trigger'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
 if held ~= true then return held or -1 end
-local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'list')
+local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'list') or wrongType(SCRIPT, KEYS[5], 'hash')
 if refused then return refused end
 local now = tonumber(ARGV[2])
 if not now then return redis.error_reply('ERR ' .. SCRIPT .. ': the publish time is not a number') end
+local superseded = ARGV[6] ~= '' and recordVersion(redis.call('HGET', KEYS[5], ARGV[4])) ~= ARGV[6]
 local state = decodeState(redis.call('HGET', KEYS[2], ARGV[4]))
 
 redis.call('LREM', KEYS[3], 1, ARGV[3])
-redis.call('HSET', KEYS[2], ARGV[4], manualRunState(state, now, ARGV[5]))
+if not superseded then redis.call('HSET', KEYS[2], ARGV[4], manualRunState(state, now, ARGV[5])) end
 redis.call('SET', KEYS[4], ARGV[2], 'EX', 3600)
+if superseded then return 2 end
 return 1

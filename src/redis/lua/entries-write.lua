@@ -28,7 +28,8 @@
           (0 = none stored): nothing written.
   Errors  WRONGTYPE naming the key when a key holds another type; ERR when now or N is not a
           number, or an op is neither put nor del. All before anything is written.
-  Writes  HSET / HDEL of the entries; ZADD of each changed name at the new version; INCR of the
+  Writes  HSET / HDEL of the entries (a created entry's incarnation is the new version, an updated one
+          keeps its own; includes/entry-record.lua); ZADD of each changed name at the new version; INCR of the
           counter (once, when anything changed); HDEL of deleted entries' states, SREM from paused
           and HDEL from resumed (unless kept);
           PUBLISH "entries <version>" when anything changed.
@@ -49,12 +50,15 @@ if not count or count < 0 or #ARGV ~= 4 + 3 * count then
 end
 
 -- Check everything, and work out each outcome, before the first write.
+-- An op sees the ones before it in this call: a put after a delete of its name creates it again.
 local outcomes = {}
 local changed = false
+local earlier = {}
 for i = 1, count do
   local spec, name, json = ARGV[2 + 3 * i], ARGV[3 + 3 * i], ARGV[4 + 3 * i]
   local op, expected = string.match(spec, '^(%a+)@?(%d*)$')
-  local stored = redis.call('HGET', KEYS[1], name)
+  local stored = earlier[name]
+  if stored == nil then stored = redis.call('HGET', KEYS[1], name) end
   if expected and expected ~= '' then
     local current = stored and tonumber(recordVersion(stored)) or 0
     if current ~= tonumber(expected) then return { 'conflict', name, current } end
@@ -74,6 +78,12 @@ for i = 1, count do
     return redis.error_reply('ERR ' .. SCRIPT .. ': operation ' .. i .. ' is neither put nor del')
   end
   if outcomes[i] ~= 'unchanged' and outcomes[i] ~= 'absent' then changed = true end
+  if op == 'del' then
+    earlier[name] = false
+  elseif outcomes[i] ~= 'unchanged' then
+    -- What a later op compares against: the entry as this one leaves it (its version is not read).
+    earlier[name] = encodeRecord(0, 0, 0, 0, json)
+  end
 end
 
 local version = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
@@ -82,9 +92,13 @@ if changed then
   for i = 1, count do
     local outcome, name, json = outcomes[i], ARGV[3 + 3 * i], ARGV[4 + 3 * i]
     if outcome == 'created' or outcome == 'updated' then
-      -- A later put of the same name in this call sees the earlier one's record: created stays.
-      local created = recordCreated(redis.call('HGET', KEYS[1], name)) or now
-      redis.call('HSET', KEYS[1], name, encodeRecord(version, created, now, json))
+      -- A later put of the same name in this call sees the earlier one's record: created and the
+      -- incarnation stay. A new entry's incarnation is this version, which no other write gets.
+      local before = redis.call('HGET', KEYS[1], name)
+      local created = recordCreated(before)
+      local incarnation = recordIncarnation(before)
+      if not created then created, incarnation = now, version end
+      redis.call('HSET', KEYS[1], name, encodeRecord(version, incarnation, created, now, json))
       redis.call('ZADD', KEYS[2], version, name)
     elseif outcome == 'deleted' then
       redis.call('HDEL', KEYS[1], name)

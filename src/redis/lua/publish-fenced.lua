@@ -4,19 +4,24 @@
 
   KEYS[1]      fence key (string): the token of the current leader (written when it took the lock)
   KEYS[2]      state hash: field = entry name, value = the entry's state (includes/entry-state.lua)
-  KEYS[3..]    the broker lists the runs push to (kombu queue lists, any priority step)
+  KEYS[3]      entries hash: the runtime entries' records (includes/entry-record.lua), for the
+               entry fence (the revision column)
+  KEYS[4..]    the broker lists the runs push to (kombu queue lists, any priority step)
 
   ARGV[1]      fence token of the caller
   ARGV[2]      how far (ms) a slot may be ahead of this server's clock (TIME): lock.maxClockSkew
   ARGV[3]      number of runs R
-  then three columns of R values each, in run order:
+  then four columns of R values each, in run order:
     ARGV[4 .. R+3]         entry names
     ARGV[R+4 .. 2R+3]      slots (epoch ms)
     ARGV[2R+4 .. 3R+3]     each run's new state without its run count: '{"slot":…,"at":…,"id":"…","n":'
                            (entry-state-codec.ts publishedStatePrefix; the script appends the count, the
                            stored manual-run count t when there is one, and '}'; the publish time comes in here, by the caller's clock; TIME is only the
                            reference for slots ahead)
-  ARGV[3R+4]   number of delivery groups G, then per group:
+    ARGV[3R+4 .. 4R+3]     each run's revision: the version of the entry's record (KEYS[3]) the
+                           caller's definition of it was read from; '' for an entry that is not
+                           a record there (the config file's), which is not checked
+  ARGV[4R+4]   number of delivery groups G, then per group:
     kind       'list' (LPUSH) or 'channel' (PUBLISH, fanout exchanges)
     target     list: index into KEYS; channel: the channel name
     runs       the run numbers (1-based) of the group's payloads, space-separated, in payload order
@@ -32,13 +37,18 @@
     c       1 = fresh: state moved forward and the run's payloads delivered (a run with no payload,
                 one that matched no queue, moves forward too: the caller knows and logs it)
             0 = stale: the stored slot is at or after this one (published before); nothing written
+            2 = superseded: the run's revision is not the stored record's version (the entry was
+                edited, deleted or created again since the caller read it): nothing published or
+                written for it; the caller reads the entry again. The entry fence: a deleted
+                entry's state is never written back, and no run goes out with an old definition
          A missing or unreadable state is no state: the entry's first run here is fresh and counts 1.
-  Errors  WRONGTYPE naming the key when the fence, the state or a list key holds another type; ERR
+  Errors  WRONGTYPE naming the key when the fence, the state, the entries or a list key holds another type; ERR
           when a slot is not a number. All before anything is written: all or nothing.
   Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states (prefix .. n .. [',"t":' .. t] .. '}').
 ]]
 --- @include "fence"
 --- @include "entry-state"
+--- @include "entry-record"
 
 local SCRIPT = 'publish-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
@@ -54,9 +64,9 @@ local latest = now + tonumber(ARGV[2])
 -- (a queue key holding something other than a list) must be found before anything is written.
 -- Otherwise a run pushed to its first queue and failing on its second would be pushed to the first
 -- again on the retry, and the runs before it in the batch would be published by a call that failed.
-local refused = wrongType(SCRIPT, KEYS[2], 'hash')
+local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash')
 if refused then return refused end
-for i = 3, #KEYS do
+for i = 4, #KEYS do
   refused = wrongType(SCRIPT, KEYS[i], 'list')
   if refused then return refused end
 end
@@ -65,6 +75,7 @@ local runs = tonumber(ARGV[3])
 local NAMES = 3
 local SLOTS = NAMES + runs
 local STATES = SLOTS + runs
+local REVISIONS = STATES + runs
 -- Redis calls take at most this many values at once: unpack puts them on Lua's stack.
 local CHUNK = 1000
 
@@ -83,6 +94,26 @@ for first = 1, runs, CHUNK do
   end
 end
 
+-- The entry fence: the runs that carry a revision (runtime entries), against their stored records.
+local checked, c = {}, 0
+for r = 1, runs do
+  if ARGV[REVISIONS + r] ~= '' then
+    c = c + 1
+    checked[c] = r
+  end
+end
+local superseded = {}
+for first = 1, c, CHUNK do
+  local last = math.min(first + CHUNK - 1, c)
+  local names = {}
+  for j = first, last do names[j - first + 1] = ARGV[NAMES + checked[j]] end
+  local records = redis.call('HMGET', KEYS[3], unpack(names))
+  for j = first, last do
+    local r = checked[j]
+    if recordVersion(records[j - first + 1]) ~= ARGV[REVISIONS + r] then superseded[r] = true end
+  end
+end
+
 -- Each run is fresh only if newer than the entry's last slot, counting the runs before it in this
 -- batch (a catch-up batch holds several slots of one entry, in order). A slot ahead of this
 -- server's clock refuses the whole batch before anything is written: recorded, it would stop every
@@ -98,6 +129,9 @@ for r = 1, runs do
     return redis.error_reply('ERR ' .. SCRIPT .. ': the slot of run ' .. r .. ' is not a number')
   elseif slot > latest then
     return { -2, now, slot }
+  elseif superseded[r] then
+    result[r + 1] = 2
+    anyStale = true
   elseif last ~= nil and last >= slot then
     result[r + 1] = 0
     anyStale = true
@@ -112,7 +146,7 @@ for r = 1, runs do
   end
 end
 
-local at = STATES + runs + 1
+local at = REVISIONS + runs + 1
 local groups = tonumber(ARGV[at])
 at = at + 1
 for _ = 1, groups do
@@ -125,7 +159,7 @@ for _ = 1, groups do
         redis.call('LPUSH', key, unpack(ARGV, i, math.min(i + CHUNK - 1, first + m - 1)))
       end
     else
-      -- Some runs are stale: only the payloads of fresh runs go, still in order.
+      -- Some runs are stale or superseded: only the payloads of fresh runs go, still in order.
       local fresh, f, i = {}, 0, first
       for run in string.gmatch(members, '%d+') do
         if result[tonumber(run) + 1] == 1 then

@@ -5,13 +5,17 @@
   written (the state store has logged it, beat.state.unreadable, with its text).
 
   KEYS[1]      state hash (field = entry name)
+  KEYS[2]      entries hash: the runtime entries' records (includes/entry-record.lua)
 
   ARGV[1]      the value to write, a first sighting: '{"seen":<epoch ms>,"n":0}' (entry-state-codec.ts firstSighting)
-  ARGV[2..]    entry names
+  ARGV[2]      N, the number of entries; then N entry names, then N revisions (as publish-fenced.lua's
+               revision column: the version of the entry's record it was read from; '' = not checked)
 
-  Reply   per name in order: 1 = written (a first sighting); 0 = the entry had a readable state already.
-  Errors  WRONGTYPE naming the key when the state key holds another type; ERR when ARGV[1] is not
-          a readable state. Both before anything is written.
+  Reply   per name in order: 1 = written (a first sighting); 0 = the entry had a readable state already;
+          2 = superseded: its revision is not the stored record's version (deleted, edited or created
+          again since it was read): nothing written, so that no state outlives a deleted entry.
+  Errors  WRONGTYPE naming the key when the state or entries key holds another type; ERR when ARGV[1]
+          is not a readable state or N does not match. All before anything is written.
   Writes  HSETNX (HSET over an unreadable value) of ARGV[1] per name written.
 
   One script per chunk of names instead of one HSETNX command each: 100,000 commands cost the
@@ -19,19 +23,30 @@
 ]]
 --- @include "key-type"
 --- @include "entry-state"
+--- @include "entry-record"
 
 local SCRIPT = 'record-seen'
-local refused = wrongType(SCRIPT, KEYS[1], 'hash')
+local refused = wrongType(SCRIPT, KEYS[1], 'hash') or wrongType(SCRIPT, KEYS[2], 'hash')
 if refused then return refused end
 if not decodeState(ARGV[1]) then return redis.error_reply('ERR ' .. SCRIPT .. ': the first sighting to write is not a readable state') end
+local count = tonumber(ARGV[2])
+if not count or #ARGV ~= 2 + 2 * count then
+  return redis.error_reply('ERR ' .. SCRIPT .. ': ARGV[2] must be the number of names, followed by as many names and revisions')
+end
 
 local written = {}
-for i = 2, #ARGV do
-  local wrote = redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1])
-  if wrote == 0 and not decodeState(redis.call('HGET', KEYS[1], ARGV[i])) then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[1])
-    wrote = 1
+for i = 1, count do
+  local name, revision = ARGV[2 + i], ARGV[2 + count + i]
+  local wrote
+  if revision ~= '' and recordVersion(redis.call('HGET', KEYS[2], name)) ~= revision then
+    wrote = 2
+  else
+    wrote = redis.call('HSETNX', KEYS[1], name, ARGV[1])
+    if wrote == 0 and not decodeState(redis.call('HGET', KEYS[1], name)) then
+      redis.call('HSET', KEYS[1], name, ARGV[1])
+      wrote = 1
+    end
   end
-  written[i - 1] = wrote
+  written[i] = wrote
 end
 return written

@@ -8,7 +8,8 @@
   KEYS[2]      state hash (includes/entry-state.lua)
   KEYS[3]      pending trigger requests (list)
   KEYS[4]      confirmation key for this request (`triggered:<task id>`), read by the CLI
-  KEYS[5..]    broker lists to push to
+  KEYS[5]      entries hash: the runtime entries' records (includes/entry-record.lua)
+  KEYS[6..]    broker lists to push to
 
   ARGV[1]      fence token
   ARGV[2]      publish time, epoch ms
@@ -16,10 +17,13 @@
   ARGV[4]      entry name
   ARGV[5]      task id
   ARGV[6]      P: number of pushes; ARGV[7]: C: number of channel publishes
+  ARGV[8]      the entry's revision (as publish-fenced.lua's revision column; '' = not checked)
   then P pairs (index into KEYS, payload) and C pairs (channel, payload)
 
-  Reply   1 published; 0 the request was no longer pending (cancelled or done): nothing written; -1 fenced
-  Errors  WRONGTYPE naming the key when the fence, state, request list or a broker list holds
+  Reply   1 published; 0 the request was no longer pending (cancelled or done): nothing written; -1 fenced;
+          2 superseded: the entry changed since the caller read it (its revision is not the stored
+          record's version): nothing written, the request stays pending for the entry as it is now
+  Errors  WRONGTYPE naming the key when the fence, state, request list, entries or a broker list holds
           another type; ERR when the publish time or a push's key index is not valid. All before
           anything is written: all or nothing.
   Writes  LREM of the request; LPUSH / PUBLISH of the payloads; HSET of the entry's state:
@@ -28,15 +32,16 @@
 ]]
 --- @include "fence"
 --- @include "entry-state"
+--- @include "entry-record"
 
 local SCRIPT = 'trigger-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
 if held ~= true then return held or -1 end
 -- Redis does not undo writes made before an error: every key, argument and the stored state is
 -- checked and read first.
-local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'list')
+local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'list') or wrongType(SCRIPT, KEYS[5], 'hash')
 if refused then return refused end
-for i = 5, #KEYS do
+for i = 6, #KEYS do
   refused = wrongType(SCRIPT, KEYS[i], 'list')
   if refused then return refused end
 end
@@ -45,17 +50,18 @@ if not now then return redis.error_reply('ERR ' .. SCRIPT .. ': the publish time
 local pushes = tonumber(ARGV[6])
 local channels = tonumber(ARGV[7])
 for i = 1, pushes do
-  local index = tonumber(ARGV[6 + 2 * i])
-  if not index or index < 5 or index > #KEYS then
+  local index = tonumber(ARGV[7 + 2 * i])
+  if not index or index < 6 or index > #KEYS then
     return redis.error_reply('ERR ' .. SCRIPT .. ': push ' .. i .. ' names no broker list in KEYS')
   end
 end
+if ARGV[8] ~= '' and recordVersion(redis.call('HGET', KEYS[5], ARGV[4])) ~= ARGV[8] then return 2 end
 local state = decodeState(redis.call('HGET', KEYS[2], ARGV[4]))
 
 if redis.call('LREM', KEYS[3], 1, ARGV[3]) == 0 then
   return 0
 end
-local at = 8
+local at = 9
 for _ = 1, pushes do
   redis.call('LPUSH', KEYS[tonumber(ARGV[at])], ARGV[at + 1])
   at = at + 2
