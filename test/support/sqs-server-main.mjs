@@ -10,7 +10,19 @@
  *   node sqs-server-main.mjs PORT [QUEUE ...]      (a name ending in .fifo makes a FIFO queue)
  *
  * Prints `listening PORT` once it accepts connections.
+ *
+ * One gap of local-aws-sqs is closed here: it forgets a FIFO message's deduplication id once the
+ * message is deleted, where SQS keeps it for 5 minutes from the send ("Exactly-once processing in
+ * Amazon SQS", SQS Developer Guide) and accepts a repeat without delivering it. The wrapper keeps
+ * the ids of SendMessageBatch's FIFO entries (the JSON protocol, the one tsbeat's SDK speaks) for 5
+ * minutes, answers a repeat as SQS does (success, the first send's MessageId, not delivered), and
+ * prints `deduplicated ID` for each.
+ *
+ * For crash tests, `POST /__hold?ms=N` arms a hold: the next SendMessage or SendMessageBatch is
+ * carried out (its messages are on the queue) but its reply waits N ms, and `held` is printed when
+ * it starts waiting, so a test can kill the sender between the send and its reply.
  */
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
 import { createRequestHandler } from 'local-aws-sqs';
@@ -21,7 +33,61 @@ const queues = process.argv
   .map((name) => (name.endsWith('.fifo') ? { QueueName: name, Attributes: { FifoQueue: 'true' } } : { QueueName: name }));
 const { requestHandler } = createRequestHandler({ port, hostname: '127.0.0.1', queues, emulateQueueCreationLifecycle: false });
 
+let holdMs = 0;
+const DEDUP_WINDOW_MS = 5 * 60_000;
+/** `queue\nMessageDeduplicationId` → the first send: its time, MessageId and SequenceNumber. */
+const sent = new Map();
+
+/** A SendMessageBatch (JSON) to a FIFO queue: drops the entries SQS would deduplicate, and answers for them as SQS does. */
+function deduplicate(body, res) {
+  const request = JSON.parse(body.toString('utf8'));
+  const queue =
+    String(request.QueueUrl ?? '')
+      .split('/')
+      .pop() ?? '';
+  if (!queue.endsWith('.fifo')) return body;
+  const now = Date.now();
+  const repeats = [];
+  const fresh = [];
+  for (const entry of request.Entries ?? []) {
+    const first = sent.get(`${queue}\n${entry.MessageDeduplicationId}`);
+    if (first !== undefined && now - first.at < DEDUP_WINDOW_MS) {
+      process.stdout.write(`deduplicated ${entry.MessageDeduplicationId}\n`);
+      repeats.push({
+        Id: entry.Id,
+        MessageId: first.MessageId,
+        MD5OfMessageBody: createHash('md5').update(entry.MessageBody, 'utf8').digest('hex'),
+        SequenceNumber: first.SequenceNumber,
+      });
+    } else fresh.push(entry);
+  }
+  const dedupOf = new Map(fresh.map((e) => [e.Id, e.MessageDeduplicationId]));
+  const answer = (reply) => {
+    for (const ok of reply.Successful ?? []) {
+      const id = dedupOf.get(ok.Id);
+      if (id !== undefined) sent.set(`${queue}\n${id}`, { at: now, MessageId: ok.MessageId, SequenceNumber: ok.SequenceNumber });
+    }
+    return JSON.stringify({ ...reply, Successful: [...(reply.Successful ?? []), ...repeats] });
+  };
+  if (fresh.length === 0) {
+    res.setHeader('content-type', 'application/x-amz-json-1.0');
+    res.end(answer({ Successful: [], Failed: [] }));
+    return undefined;
+  }
+  const end = res.end.bind(res);
+  res.end = (chunk, ...rest) => {
+    if (res.statusCode !== 200 || chunk === undefined) return end(chunk, ...rest);
+    return end(answer(JSON.parse(String(chunk))), ...rest);
+  };
+  return Buffer.from(JSON.stringify({ ...request, Entries: fresh }));
+}
+
 const server = createServer((req, res) => {
+  if (req.url?.startsWith('/__hold?')) {
+    holdMs = Number(new URL(req.url, 'http://x').searchParams.get('ms'));
+    res.end('armed');
+    return;
+  }
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -32,8 +98,25 @@ const server = createServer((req, res) => {
       const url = `http://127.0.0.1:${port}${path}`;
       body = Buffer.concat([body, Buffer.from(`${body.length > 0 ? '&' : ''}QueueUrl=${encodeURIComponent(url)}`)]);
     }
+    const target = String(req.headers['x-amz-target'] ?? '');
+    // Held first, deduplication recorded around it: the id counts from the send, not from the late reply.
+    if (holdMs > 0 && /\.SendMessage(Batch)?$/.test(target)) {
+      const ms = holdMs;
+      holdMs = 0;
+      const end = res.end.bind(res);
+      res.end = (...args) => {
+        process.stdout.write('held\n');
+        setTimeout(() => end(...args), ms);
+        return res;
+      };
+    }
+    if (target === 'AmazonSQS.SendMessageBatch') {
+      const rest = deduplicate(body, res);
+      if (rest === undefined) return;
+      body = rest;
+    }
     const replay = Readable.from(body.length > 0 ? [body] : []);
-    Object.assign(replay, { headers: req.headers, method: req.method, url: req.url });
+    Object.assign(replay, { headers: { ...req.headers, 'content-length': String(body.length) }, method: req.method, url: req.url });
     requestHandler(replay, res);
   });
 });
