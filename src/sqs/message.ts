@@ -22,7 +22,11 @@ import type { TaskMessage } from '../celery/message.js';
 import { SQS_GROUP_ID } from '../config/sqs-options.js';
 import { redisEnvelope } from '../kombu/redis-envelope.js';
 
-/** SendMessageBatch: at most 10 messages a call, at most 256 KiB of bodies in all. */
+/**
+ * SendMessageBatch: at most 10 messages a call, and at most 256 KiB of bodies in all: AWS has taken
+ * 1 MiB since 2025, but SQS-compatible servers and older regions may not, and a refused batch
+ * would fail ten runs for one.
+ */
 export const SQS_BATCH_MAX = 10;
 export const SQS_BATCH_BYTES = 262_144;
 

@@ -12,7 +12,10 @@
 import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
 import { parseIsoInstant } from '../../src/celery/time.js';
+import { createLogger } from '../../src/base/log.js';
+import { SqsTransport } from '../../src/sqs/transport.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { readEntryState } from '../../src/redis/entry-state-codec.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
@@ -24,6 +27,7 @@ import { PYTHON, pythonCelery, resultKey, startWorker, stopAll } from '../suppor
 import type { CeleryProcess } from '../support/celery.js';
 import { spawnCli } from '../support/cli.js';
 import { PrivateRedis, freePort } from '../support/redis-server.js';
+import { ENV, config, entry } from '../support/messages.js';
 import { LocalSqs } from '../support/sqs-server.js';
 
 const celery = pythonCelery();
@@ -251,6 +255,43 @@ suite(
       const report = checkSlots('onstd', runs, EVERY * 1000, 'sqs-kill-std');
       expect(report).toMatchObject({ duplicateIds: [resent], missingSlots: [], offGrid: [], wrongIds: [] });
     }, 90_000);
+
+    it("refuses a missing queue's and an oversized message's runs, each with its reason, and sends the others of the burst", async () => {
+      const transport = new SqsTransport({
+        url: sqs.url,
+        transportOptions: {
+          region: 'us-east-1',
+          predefinedQueues: { celery: { url: sqs.queueUrl('celery') }, gone: { url: sqs.queueUrl('gone') } },
+        },
+        logger: createLogger({ level: 'silent' }),
+      });
+      try {
+        const run = (name: string, options: Record<string, unknown>, args: unknown[] = []) =>
+          renderTaskMessage(compileMessageTemplate(entry({ name, task: 'tsbeat_test.record', args, options }), config(), ENV), {
+            taskId: slotTaskId('sqs-refusals', name, 1),
+            slotMs: 1,
+            nowMs: Date.now(),
+          });
+        const messages = [
+          run('ok-1', {}),
+          run('to-gone', { queue: 'gone' }),
+          run('huge', {}, ['x'.repeat(1_200_000)]),
+          run('ok-2', {}, [2]),
+        ];
+        const outcome = await transport.send(await transport.plan(messages));
+        expect(outcome.map((r) => r.status)).toEqual(['confirmed', 'failed', 'failed', 'confirmed']);
+        const why = (i: number) => {
+          const r = outcome[i];
+          return r?.status === 'failed' ? r.error.message : '';
+        };
+        expect(why(1)).toMatch(/queue "gone".*(NonExistentQueue|does not exist)/i);
+        expect(why(2)).toMatch(/queue "celery".*(too long|shorter than|longer than)/i);
+        const ran = await executedOf(['ok-1', 'ok-2'], 2);
+        expect(ran.map((r) => r.entry).sort()).toEqual(['ok-1', 'ok-2']);
+      } finally {
+        await transport.close();
+      }
+    }, 60_000);
 
     it('keeps running across a restart of the SQS server: the slots of the outage are sent after it, none lost', async () => {
       const name = 'sqs-restart';
