@@ -109,7 +109,10 @@ function sqsPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logg
   return {
     dispatcher,
     triggers: dispatcher,
-    connect: () => Promise.resolve(),
+    connect: () => {
+      broker.warm();
+      return Promise.resolve();
+    },
     ready: () => broker.ready(),
     refusal: () => undefined,
     get status() {

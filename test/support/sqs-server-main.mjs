@@ -18,6 +18,9 @@
  * minutes, answers a repeat as SQS does (success, the first send's MessageId, not delivered), and
  * prints `deduplicated ID` for each.
  *
+ * With SQS_SERVER_LOG_SENDS=1 (bench/sqs-burst.mjs) each SendMessageBatch that SQS answered is
+ * printed as `sent N EPOCH_MS`: N messages taken, at that time of the server's clock.
+ *
  * For crash tests, `POST /__hold?ms=N` arms a hold: the next SendMessage or SendMessageBatch is
  * carried out (its messages are on the queue) but its reply waits N ms, and `held` is printed when
  * it starts waiting, so a test can kill the sender between the send and its reply.
@@ -34,6 +37,7 @@ const queues = process.argv
 const { requestHandler } = createRequestHandler({ port, hostname: '127.0.0.1', queues, emulateQueueCreationLifecycle: false });
 
 let holdMs = 0;
+const logSends = process.env.SQS_SERVER_LOG_SENDS === '1';
 const DEDUP_WINDOW_MS = 5 * 60_000;
 /** `queue\nMessageDeduplicationId` → the first send: its time, MessageId and SequenceNumber. */
 const sent = new Map();
@@ -114,6 +118,14 @@ const server = createServer((req, res) => {
       const rest = deduplicate(body, res);
       if (rest === undefined) return;
       body = rest;
+    }
+    if (logSends && target === 'AmazonSQS.SendMessageBatch') {
+      const end = res.end.bind(res);
+      res.end = (chunk, ...rest) => {
+        const taken = res.statusCode === 200 && chunk !== undefined ? (JSON.parse(String(chunk)).Successful ?? []).length : 0;
+        process.stdout.write(`sent ${taken} ${Date.now()}\n`);
+        return end(chunk, ...rest);
+      };
     }
     const replay = Readable.from(body.length > 0 ? [body] : []);
     Object.assign(replay, { headers: { ...req.headers, 'content-length': String(body.length) }, method: req.method, url: req.url });
