@@ -5,12 +5,12 @@
  */
 import * as z from 'zod';
 import { keyed } from './keys.js';
-import { SQS_OPTION_ALIASES, sqsMessageGroupId, sqsTransportOptions } from './sqs-options.js';
 import { compilePattern } from './routes.js';
 import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, boundText } from './duration.js';
 import { isShownInstant, parseIsoDateTime } from '../time/zone.js';
 import { shown } from '../base/errors.js';
+import { SQS_OPTION_ALIASES, sqsMessageGroupId, sqsTransportOptions } from './sqs-options.js';
 
 const EXCHANGE_TYPES = ['direct', 'topic', 'fanout'] as const;
 
