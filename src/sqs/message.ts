@@ -19,6 +19,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { TaskMessage } from '../celery/message.js';
+import type { Destination } from '../celery/routing.js';
+import type { TransportOptionsInput } from '../config/options-schema.js';
 import { SQS_GROUP_ID } from '../config/sqs-options.js';
 import { redisEnvelope } from '../kombu/redis-envelope.js';
 
@@ -54,6 +56,16 @@ export interface SqsPlanSettings {
   readonly base64: boolean;
 }
 
+/** The plan's settings from the transport options (kombu's defaults where unset). */
+export function sqsPlanSettings(options: TransportOptionsInput): SqsPlanSettings {
+  const predefined = options.predefinedQueues;
+  return {
+    queueNamePrefix: options.queueNamePrefix ?? '',
+    predefined: predefined === undefined || Object.keys(predefined).length === 0 ? undefined : new Set(Object.keys(predefined)),
+    base64: options.sqsBase64Encoding ?? true,
+  };
+}
+
 export interface SqsDelivery {
   readonly id: string;
   readonly entry: string;
@@ -77,15 +89,25 @@ export interface SqsPublishPlan {
   readonly messages: readonly SqsDelivery[];
 }
 
-/** The queue a message reaches on SQS, or why it reaches none. */
-export function sqsQueueOf(message: TaskMessage): { queue: string } | { problem: string } {
-  const d = message.destination;
-  if (d.exchange === '') return { queue: d.routingKey };
-  if (d.exchangeType === 'direct' && d.declareQueue !== undefined && d.exchange === d.declareQueue && d.routingKey === d.declareQueue)
-    return { queue: d.declareQueue };
-  return {
-    problem: `it is routed to exchange "${d.exchange}" (${d.exchangeType}) with routing key "${d.routingKey}", which no queue is bound to on SQS (kombu keeps exchange bindings in each process's memory): route it by queue name instead`,
-  };
+/** The queue (as Celery names it, and its SQS name) a destination reaches on SQS, or why it reaches none. */
+export function sqsTarget(
+  d: Destination,
+  settings: Pick<SqsPlanSettings, 'queueNamePrefix' | 'predefined'>,
+): { queue: string; sqsQueue: string } | { problem: string } {
+  let queue: string;
+  if (d.exchange === '') queue = d.routingKey;
+  else if (d.exchangeType === 'direct' && d.declareQueue !== undefined && d.exchange === d.declareQueue && d.routingKey === d.declareQueue)
+    queue = d.declareQueue;
+  else
+    return {
+      problem: `it is routed to exchange "${d.exchange}" (${d.exchangeType}) with routing key "${d.routingKey}", which no queue is bound to on SQS (kombu keeps exchange bindings in each process's memory): route it by queue name instead`,
+    };
+  const sqsQueue = canonicalQueueName(queue, settings.queueNamePrefix);
+  if (settings.predefined !== undefined && !settings.predefined.has(sqsQueue))
+    return {
+      problem: `its queue "${sqsQueue}" is not among broker.transportOptions.predefinedQueues (kombu uses no other queue then): add it there, or route the task to one of them`,
+    };
+  return { queue, sqsQueue };
 }
 
 /** The group of an entry's runs on a FIFO queue when it names none: its name, if SQS takes it as a group id. */
@@ -95,19 +117,10 @@ export function defaultGroupId(entry: string): string {
 
 export function planSqsPublish(messages: readonly TaskMessage[], settings: SqsPlanSettings, deliveryTag: () => string): SqsPublishPlan {
   const planned = messages.map((message): SqsDelivery => {
-    const target = sqsQueueOf(message);
+    const target = sqsTarget(message.destination, settings);
     const base = { id: message.id, entry: message.entry };
     if ('problem' in target) return { ...base, queue: '', sqsQueue: '', body: '', bytes: 0, problem: target.problem };
-    const sqsQueue = canonicalQueueName(target.queue, settings.queueNamePrefix);
-    if (settings.predefined !== undefined && !settings.predefined.has(sqsQueue))
-      return {
-        ...base,
-        queue: target.queue,
-        sqsQueue,
-        body: '',
-        bytes: 0,
-        problem: `its queue "${sqsQueue}" is not among broker.transportOptions.predefinedQueues (kombu uses no other queue then): add it there, or route the task to one of them`,
-      };
+    const { sqsQueue } = target;
     const envelope = redisEnvelope(message, message.destination.exchange, message.destination.routingKey, deliveryTag());
     const body = settings.base64 ? Buffer.from(envelope, 'utf8').toString('base64') : envelope;
     const bytes = settings.base64 ? body.length : Buffer.byteLength(body, 'utf8');

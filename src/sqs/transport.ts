@@ -24,7 +24,7 @@ import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import { planSqsPublish, sqsBatches } from './message.js';
+import { planSqsPublish, sqsBatches, sqsPlanSettings } from './message.js';
 import type { SqsDelivery, SqsPlanSettings, SqsPublishPlan } from './message.js';
 
 export interface SqsTransportOptions {
@@ -85,12 +85,7 @@ export class SqsTransport {
     const readTimeoutS = this.options.clientConfig?.read_timeout;
     this.requestTimeoutMs = options.requestTimeoutMs ?? (readTimeoutS === undefined ? DEFAULTS.sqsRequestTimeoutMs : readTimeoutS * 1000);
     this.batchesInFlight = options.batchesInFlight ?? DEFAULTS.sqsBatchesInFlight;
-    const predefined = this.options.predefinedQueues;
-    this.settings = {
-      queueNamePrefix: this.options.queueNamePrefix ?? '',
-      predefined: predefined === undefined || Object.keys(predefined).length === 0 ? undefined : new Set(Object.keys(predefined)),
-      base64: this.options.sqsBase64Encoding ?? true,
-    };
+    this.settings = sqsPlanSettings(this.options);
   }
 
   async plan(messages: readonly TaskMessage[]): Promise<SqsPublishPlan> {

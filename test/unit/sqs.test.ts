@@ -4,6 +4,9 @@
  * `beat check` refuses.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
 import type { TaskMessage } from '../../src/celery/message.js';
@@ -12,6 +15,8 @@ import { parseConfig } from '../../src/config/load.js';
 import { parseSqsUrl, sqsEndpoint } from '../../src/config/sqs-url.js';
 import { SQS_BATCH_BYTES, canonicalQueueName, defaultGroupId, planSqsPublish, sqsBatches, sqsEntityName } from '../../src/sqs/message.js';
 import type { SqsDelivery } from '../../src/sqs/message.js';
+import { sqsEntryProblems } from '../../src/publish/sqs-entry-checks.js';
+import { runCli } from '../support/cli.js';
 import { problemsOf } from '../support/config-problems.js';
 import { ENV, config, entry } from '../support/messages.js';
 
@@ -222,5 +227,35 @@ describe('an SQS broker in the config', () => {
     expect(problems.join('\n')).toMatch(/stsRoleArn: tsbeat does not assume a role itself/);
     expect(problems.join('\n')).toMatch(/state\.url: with an SQS broker the state and the lock live in Redis/);
     expect(problems.join('\n')).toMatch(/taskEvents: .*fanout/);
+  });
+
+  it("refuses entries whose runs kombu's SQS transport would not deliver: beat check exits 2 naming them", async () => {
+    const value = {
+      ...base,
+      broker: {
+        url: 'sqs://',
+        transportOptions: { predefined_queues: { celery: { url: 'https://sqs.us-east-1.amazonaws.com/1/celery' } } },
+      },
+      taskRoutes: { 'proj.events': { exchange: 'events', routingKey: 'audit' } },
+      beatSchedule: {
+        fine: { task: 'proj.a', schedule: 60 },
+        elsewhere: { task: 'proj.b', schedule: 60, options: { queue: 'reports.daily' } },
+        exchanged: { task: 'proj.events', schedule: 60 },
+      },
+    };
+    const problems = sqsEntryProblems(parseConfig(value, 'test.yaml'));
+    expect(problems.map((p) => p.path)).toEqual(['beatSchedule.elsewhere', 'beatSchedule.exchanged']);
+    expect(problems[0]?.message).toMatch(/"reports-daily" is not among broker\.transportOptions\.predefinedQueues/);
+    expect(problems[1]?.message).toMatch(/exchange "events" \(direct\) with routing key "audit"/);
+    const dir = mkdtempSync(join(tmpdir(), 'tsbeat-sqs-check-'));
+    try {
+      writeFileSync(join(dir, 'beat.config.json'), JSON.stringify(value));
+      const check = await runCli(['check', '--config', join(dir, 'beat.config.json')]);
+      expect(check.code).toBe(2);
+      expect(check.stderr).toMatch(/beatSchedule\.elsewhere: with an SQS broker its runs would fail/);
+      expect(check.stderr).toMatch(/beatSchedule\.exchanged: with an SQS broker its runs would fail/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
