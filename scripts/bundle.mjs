@@ -9,6 +9,8 @@ const external = [
   'yaml',
   'jiti',
   'amqplib',
+  // The AWS SDK, required only by a deployment whose broker is SQS (src/sqs/transport.ts).
+  '@aws-sdk/client-sqs',
   // OpenTelemetry, required only when OTEL_EXPORTER_OTLP_ENDPOINT is set (src/observe/otel-export.ts).
   // The API too: the SDK loaded from node_modules and tsbeat must share one copy of it.
   '@opentelemetry/api',

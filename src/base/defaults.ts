@@ -64,6 +64,15 @@ export const DEFAULTS = {
   amqpReconnectMaxMs: 5000,
   /** Longest wait for the broker to close the connection politely on shutdown before the socket is destroyed. */
   amqpCloseTimeoutMs: 5000,
+  /** Amazon SQS: the region when neither transportOptions.region nor $AWS_REGION / $AWS_DEFAULT_REGION names one (kombu's default). */
+  sqsRegion: 'us-east-1',
+  /** kombu's `default_visibility_timeout`, seconds: the VisibilityTimeout of a queue tsbeat creates, as Celery would. */
+  sqsVisibilityTimeoutS: 1800,
+  /** SQS calls: connect and whole-request timeouts. Past them the messages of the call count as not sent. */
+  sqsConnectTimeoutMs: 10_000,
+  sqsRequestTimeoutMs: 15_000,
+  /** SendMessageBatch calls in flight at once during a burst (each carries up to 10 messages). */
+  sqsBatchesInFlight: 16,
   /** django-celery-beat's tables are named after its app label: django_celery_beat_periodictask, … */
   djangoTablePrefix: 'django_celery_beat_',
   /**

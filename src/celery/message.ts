@@ -119,6 +119,8 @@ export interface MessageTemplate {
   readonly priority: number;
   /** The Sentry monitor's constant header text, when the entry has `monitor.sentry`. */
   readonly sentry: SentryHeaderConstants | undefined;
+  /** SQS FIFO queues: the entry's `MessageGroupId` option, when it has one (kombu reads it from apply_async's options). */
+  readonly messageGroupId?: string;
 }
 
 /** Celery's `anon_nodename()`: the origin of messages sent outside a worker. */
@@ -233,6 +235,7 @@ export function compileMessageTemplate(entry: MessageEntry, config: MessageConfi
     deliveryMode,
     priority: destination.priority ?? 0,
     sentry,
+    ...(o.messageGroupId === undefined ? {} : { messageGroupId: o.messageGroupId }),
   };
 }
 

@@ -3,6 +3,8 @@ import { DEFAULT_CONFIG_NAMES, loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { BrokerOverride } from '../config/connections.js';
 import { DEFAULTS, ENV } from '../base/defaults.js';
+import { ConfigError } from '../base/errors.js';
+import { sqsEntryProblems } from '../publish/sqs-entry-checks.js';
 import type { Io } from './io.js';
 
 export const configOption = { config: { type: 'string', short: 'c' } } as const;
@@ -34,5 +36,9 @@ export function loadFromArgs(
   broker?: BrokerOverride,
   django?: BrokerOverride,
 ): Promise<LoadedConfig> {
-  return loadConfig({ explicit, env: io.env, cwd: io.cwd, broker, django });
+  return loadConfig({ explicit, env: io.env, cwd: io.cwd, broker, django }).then((loaded) => {
+    const problems = sqsEntryProblems(loaded.config);
+    if (problems.length > 0) throw new ConfigError(loaded.source, problems);
+    return loaded;
+  });
 }

@@ -6,6 +6,8 @@
  */
 import { parseAmqpUrl } from './amqp-url.js';
 import { parseRedisUrl } from './redis-url.js';
+import { sqsOptionProblems } from './sqs-options.js';
+import { parseSqsUrl } from './sqs-url.js';
 import { UrlError, brokerKind, maskUrl } from './url-parts.js';
 import { BeatError } from '../base/errors.js';
 import type { ResolvedConfig } from './resolve.js';
@@ -39,13 +41,14 @@ export function connectionProblems(config: ResolvedConfig, override?: BrokerOver
   const problems: (ConnectionProblem | undefined)[] = [];
   const { url, transportOptions } = config.broker;
   const brokerPath = override === undefined ? ['broker', 'url'] : [override.origin];
-  let kind: 'redis' | 'amqp' | undefined;
+  let kind: 'redis' | 'amqp' | 'sqs' | undefined;
   problems.push(
     refusal(brokerPath, () => {
       kind = brokerKind(url);
-      return kind === 'redis' ? parseRedisUrl(url, transportOptions) : parseAmqpUrl(url);
+      return kind === 'redis' ? parseRedisUrl(url, transportOptions) : kind === 'sqs' ? parseSqsUrl(url) : parseAmqpUrl(url);
     }),
   );
+  if (kind === 'sqs') problems.push(...sqsBrokerProblems(config));
   const stateUrl = config.state.url;
   if (stateUrl !== undefined) {
     const bad = refusal(['state', 'url'], () => parseRedisUrl(stateUrl, transportOptions));
@@ -63,10 +66,10 @@ export function connectionProblems(config: ResolvedConfig, override?: BrokerOver
     // Dialled with the broker's transport options only when it is the broker's Redis (src/redbeat/wiring.ts).
     if (redbeatUrl !== undefined)
       problems.push(refusal(['sources', 'redbeat', 'url'], () => parseRedisUrl(redbeatUrl, redbeatUrl === url ? transportOptions : {})));
-    else if (kind === 'amqp')
+    else if (kind === 'amqp' || kind === 'sqs')
       problems.push({
         path: ['sources', 'redbeat', 'url'],
-        message: "with an AMQP broker there is no broker Redis to find RedBeat's keys on: give RedBeat's Redis (its redbeat_redis_url)",
+        message: `with an ${kind === 'amqp' ? 'AMQP' : 'SQS'} broker there is no broker Redis to find RedBeat's keys on: give RedBeat's Redis (its redbeat_redis_url)`,
       });
   }
   const backend = config.resultBackend;
@@ -87,4 +90,21 @@ export function connectionProblems(config: ResolvedConfig, override?: BrokerOver
   // Lock servers are dialled without the broker's transport options (see service.ts).
   config.lock.urls.forEach((lockUrl, i) => problems.push(refusal(['lock', 'urls', i], () => parseRedisUrl(lockUrl, {}))));
   return problems.filter((p): p is ConnectionProblem => p !== undefined);
+}
+
+/** An SQS broker: kombu's option checks, and what SQS cannot hold or carry. */
+function sqsBrokerProblems(config: ResolvedConfig): ConnectionProblem[] {
+  const problems: ConnectionProblem[] = sqsOptionProblems(config.broker.transportOptions);
+  if (config.state.url === undefined)
+    problems.push({
+      path: ['state', 'url'],
+      message: 'with an SQS broker the state and the lock live in Redis: give its URL, such as state: { url: "redis://127.0.0.1:6379/0" }',
+    });
+  if (config.taskEvents)
+    problems.push({
+      path: ['taskEvents'],
+      message:
+        "Celery's task events need a fanout exchange, which kombu's SQS transport does not have: remove taskEvents and follow outcomes through a resultBackend",
+    });
+  return problems;
 }

@@ -10,6 +10,7 @@ import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, boundText } from './duration.js';
 import { isShownInstant, parseIsoDateTime } from '../time/zone.js';
 import { shown } from '../base/errors.js';
+import { SQS_OPTION_ALIASES, sqsMessageGroupId, sqsTransportOptions } from './sqs-options.js';
 
 const EXCHANGE_TYPES = ['direct', 'topic', 'fanout'] as const;
 
@@ -28,7 +29,7 @@ const priority = z
 
 const name = (what: string) => z.string({ error: `${what} must be a string` }).min(1, { error: `${what} must not be empty` });
 
-export const optionsSchema = keyed({
+const optionsShape = {
   /** Queue to publish to; wins over `taskRoutes`. */
   queue: name('queue').optional(),
   /** Named exchange; with `routingKey` the message leaves the default route (Celery §3.2). */
@@ -67,7 +68,10 @@ export const optionsSchema = keyed({
       error: 'deliveryMode must be 1, 2, "transient" or "persistent"',
     })
     .optional(),
-});
+  /** Amazon SQS FIFO queues: the message group (Celery's `MessageGroupId` option); default: the entry's own group. */
+  messageGroupId: sqsMessageGroupId.optional(),
+};
+export const optionsSchema = keyed(optionsShape, { MessageGroupId: 'messageGroupId' });
 export type OptionsInput = z.input<typeof optionsSchema>;
 export type Options = z.output<typeof optionsSchema>;
 
@@ -111,7 +115,7 @@ export const taskRoutesSchema = z
   });
 export type TaskRoutesInput = z.input<typeof taskRoutesSchema>;
 
-export const transportOptionsSchema = keyed({
+const transportOptionsShape = {
   /** kombu `global_keyprefix`: prepended as-is to every Redis key and channel. Workers must use the same. */
   globalKeyprefix: z.string().optional(),
   /** kombu `priority_steps`; workers must use the same. */
@@ -155,5 +159,7 @@ export const transportOptionsSchema = keyed({
   maxConnections: z.number().int().positive().optional(),
   healthCheckInterval: z.number().nonnegative().optional(),
   retryOnTimeout: z.boolean().optional(),
-});
+  ...sqsTransportOptions,
+};
+export const transportOptionsSchema = keyed(transportOptionsShape, SQS_OPTION_ALIASES);
 export type TransportOptionsInput = z.input<typeof transportOptionsSchema>;

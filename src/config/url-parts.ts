@@ -129,13 +129,14 @@ export const AMQP_SCHEMES: Readonly<Record<string, { readonly tls: boolean }>> =
 };
 
 /** The transport a broker URL selects, by the scheme of its first URL; a UrlError for any other. */
-export function brokerKind(url: string): 'redis' | 'amqp' {
+export function brokerKind(url: string): 'redis' | 'amqp' | 'sqs' {
   const scheme = splitScheme(url.trim())?.name;
   if (scheme !== undefined && REDIS_SCHEMES.has(scheme)) return 'redis';
   if (scheme !== undefined && Object.hasOwn(AMQP_SCHEMES, scheme)) return 'amqp';
+  if (scheme === 'sqs') return 'sqs';
   throw urlError(
     url,
-    `unsupported scheme${scheme === undefined ? '' : ` "${scheme}://"`}; use redis://, rediss://, redis+socket://, sentinel://, amqp:// or amqps://`,
+    `unsupported scheme${scheme === undefined ? '' : ` "${scheme}://"`}; use redis://, rediss://, redis+socket://, sentinel://, amqp://, amqps:// or sqs://`,
   );
 }
 

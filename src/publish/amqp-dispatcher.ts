@@ -25,16 +25,23 @@ import type { SchedulerKeys } from '../redis/keys.js';
 import { withScripts } from '../redis/scripts.js';
 import type { TriggerPublisher } from '../ports/control.js';
 import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
-import type { AmqpSendResult, AmqpTransport } from '../amqp/transport.js';
+import type { AmqpSendResult } from '../amqp/transport.js';
+import type { AmqpPublishPlan } from '../amqp/message.js';
 
-/** What the dispatcher needs of the transport (AmqpTransport fits; tests can pass an object literal). */
-export type AmqpSender = Pick<AmqpTransport, 'plan' | 'send'>;
+/**
+ * What the dispatcher needs of a transport that acknowledges each message: AmqpTransport (publisher
+ * confirms) and SqsTransport (SendMessageBatch's per-message replies) fit; tests can pass an object literal.
+ */
+export interface AmqpSender<Plan = AmqpPublishPlan> {
+  plan(messages: readonly TaskMessage[]): Promise<Plan>;
+  send(plan: Plan): Promise<AmqpSendResult[]>;
+}
 
-export class AmqpDispatcher implements Dispatcher, TriggerPublisher {
+export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, TriggerPublisher {
   private readonly redis: ReturnType<typeof withScripts>;
 
   constructor(
-    private readonly broker: AmqpSender,
+    private readonly broker: AmqpSender<Plan>,
     state: Redis,
     private readonly keys: SchedulerKeys,
     private readonly logger: Logger,

@@ -8,10 +8,14 @@
  * - AMQP broker (RabbitMQ): the state lives in Redis (`state.url`, by default the local Redis);
  *   publishing is claim (Redis) → publish with confirms (RabbitMQ) → commit the confirmed runs
  *   (Redis): at least once on the wire, a duplicate carrying the same task id (see amqp-dispatcher.ts).
+ * - Amazon SQS: the same three steps as AMQP (state in Redis at `state.url`, required), each
+ *   message acknowledged by SendMessageBatch's reply; on FIFO queues SQS drops a resend of a task
+ *   id within 5 minutes, so a crash between send and commit does not run it twice there.
  */
 import type { Redis } from 'ioredis';
 import { AmqpDispatcher } from './amqp-dispatcher.js';
 import { AmqpTransport } from '../amqp/transport.js';
+import { SqsTransport } from '../sqs/transport.js';
 import { isAmqpUrl } from '../config/amqp-url.js';
 import { RedisTransport } from '../kombu/redis-transport.js';
 import { maskUrl } from '../config/redis-url.js';
@@ -51,7 +55,9 @@ export function stateUrlFor(config: ResolvedConfig): string {
 /** The publishing of `config`'s broker: the Redis transport and fenced dispatcher, or the AMQP ones. Connects lazily. */
 export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing {
   // A state.url apart from a Redis broker's was refused with the config (config/connections.ts).
-  return brokerKind(config.broker.url) === 'redis' ? redisPublishing(config, keys, logger) : amqpPublishing(config, keys, logger, state);
+  const kind = brokerKind(config.broker.url);
+  if (kind === 'sqs') return sqsPublishing(config, keys, logger, state);
+  return kind === 'redis' ? redisPublishing(config, keys, logger) : amqpPublishing(config, keys, logger, state);
 }
 
 function redisPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger): Publishing {
@@ -85,6 +91,30 @@ function amqpPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Log
     connect: () => broker.connect(),
     ready: () => broker.ready(),
     refusal: () => broker.refusal,
+    get status() {
+      return `broker ${broker.status}`;
+    },
+    close: () => broker.close(),
+  };
+}
+
+/** Amazon SQS: sent as kombu's SQS transport sends; state and fence on `state` (state.url). */
+function sqsPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing {
+  const broker = new SqsTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, logger });
+  logger.info(
+    { event: EVENTS.start, broker: broker.spec.display, state: maskUrl(stateUrlFor(config)) },
+    'SQS broker: send then commit, at least once on standard queues (a duplicate keeps its task id), deduplicated by task id on FIFO queues; state and lock in Redis',
+  );
+  const dispatcher = new AmqpDispatcher(broker, state, keys, logger, config.lock.maxClockSkewMs);
+  return {
+    dispatcher,
+    triggers: dispatcher,
+    connect: () => {
+      broker.warm();
+      return Promise.resolve();
+    },
+    ready: () => broker.ready(),
+    refusal: () => undefined,
     get status() {
       return `broker ${broker.status}`;
     },

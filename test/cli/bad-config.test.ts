@@ -123,7 +123,7 @@ describe('check refuses what run would refuse', () => {
     [
       'broker.url',
       [...ENTRY, 'broker: { url: "http://x" }'],
-      '  broker.url (line 3): http://x: unsupported scheme "http://"; use redis://, rediss://, redis+socket://, sentinel://, amqp:// or amqps://',
+      '  broker.url (line 3): http://x: unsupported scheme "http://"; use redis://, rediss://, redis+socket://, sentinel://, amqp://, amqps:// or sqs://',
     ],
     [
       'sentinelKwargs',
@@ -153,7 +153,7 @@ describe('check refuses what run would refuse', () => {
     const name = writeConfig('override.yaml', ENTRY);
     const r = spawnCli(['run', '--config', name, '--broker', 'http://:secret@x'], { cwd: dir });
     expect(r.stderr).toBe(
-      'override.yaml: 1 problem\n  --broker: http://:***@x: unsupported scheme "http://"; use redis://, rediss://, redis+socket://, sentinel://, amqp:// or amqps://\n',
+      'override.yaml: 1 problem\n  --broker: http://:***@x: unsupported scheme "http://"; use redis://, rediss://, redis+socket://, sentinel://, amqp://, amqps:// or sqs://\n',
     );
     expect(r.code).toBe(2);
   });

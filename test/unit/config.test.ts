@@ -134,7 +134,7 @@ describe('config schema', () => {
     expect(problemsOf({ beatSchedule: { a: { task: 't', schedule: 1, options: { queue: 'q', retry: true, prority: 3 } } } }))
       .toMatchInlineSnapshot(`
       [
-        "beatSchedule.a.options.retry: unknown key "retry"; allowed keys: queue, exchange, exchangeType, routingKey, priority, expires, countdown, headers, timeLimit, softTimeLimit, ignoreResult, shadow, deliveryMode",
+        "beatSchedule.a.options.retry: unknown key "retry"; allowed keys: queue, exchange, exchangeType, routingKey, priority, expires, countdown, headers, timeLimit, softTimeLimit, ignoreResult, shadow, deliveryMode, messageGroupId",
         "beatSchedule.a.options.prority: unknown key "prority"; did you mean "priority"?",
       ]
     `);

@@ -72,6 +72,12 @@ if not os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
         _executed(self.request.id)
         return {"args": _plain(list(args)), "kwargs": _plain(kwargs), "request": _plain(vars(self.request))}
 
+    @app.task(bind=True, name="tsbeat_test.routed")
+    def routed(self, *args, **kwargs):
+        # record under another name, for a test that routes it elsewhere with task_routes.
+        _executed(self.request.id)
+        return {"args": _plain(list(args)), "kwargs": _plain(kwargs), "request": _plain(vars(self.request))}
+
     @app.task(name="tsbeat_test.ok")
     def ok():
         return "ok"

@@ -1,0 +1,29 @@
+/**
+ * What kombu's SQS transport would not deliver, found in the config's entries before anything runs
+ * (`beat check`, `beat run`): a route through a named exchange (kombu keeps exchange bindings in
+ * each process's memory on SQS, so it reaches no queue) and, with predefined queues, a queue not
+ * among them. Runtime entries meet the same rules when sent: their runs fail with the same reason.
+ */
+import { resolveDestination } from '../celery/routing.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { brokerKind } from '../config/url-parts.js';
+import type { ConfigProblem } from '../base/errors.js';
+import { sqsPlanSettings, sqsTarget } from '../sqs/message.js';
+
+export function sqsEntryProblems(config: ResolvedConfig): ConfigProblem[] {
+  let kind: string;
+  try {
+    kind = brokerKind(config.broker.url);
+  } catch {
+    return [];
+  }
+  if (kind !== 'sqs') return [];
+  const settings = sqsPlanSettings(config.broker.transportOptions);
+  const problems: ConfigProblem[] = [];
+  for (const entry of config.entries) {
+    const target = sqsTarget(resolveDestination(entry.task, entry.options, config), settings);
+    if ('problem' in target)
+      problems.push({ path: `beatSchedule.${entry.name}`, message: `with an SQS broker its runs would fail: ${target.problem}` });
+  }
+  return problems;
+}
