@@ -273,6 +273,22 @@ export const DEFAULTS = {
    * with 413 before it is parsed. An entry is a few hundred bytes: this takes a bulk PUT of ~10,000.
    */
   apiBodyMaxBytes: 4 * 1024 * 1024,
+  /**
+   * Longest request target (path and query) the HTTP server takes: a longer one is refused with 414.
+   * (Node refuses a request line and headers together over 16 KiB itself, with 431.)
+   */
+  httpMaxUrlBytes: 8192,
+  /** The Retry-After (seconds) of a 503: Redis or the broker is unreachable for now. */
+  httpRetryAfterSeconds: 2,
+  /**
+   * How deep a runtime entry's args and kwargs may nest, and how large they may be (their JSON, in
+   * bytes), unless the config's `entryLimits` says otherwise: measured without recursion before
+   * anything else walks them, so that a hostile entry is refused, not run (a message is rendered on
+   * the scheduler's loop at every run). A request body may nest entryMaxDepth + 4 levels (the bulk
+   * PUT's name, the entry, its field).
+   */
+  entryMaxDepth: 32,
+  entryMaxArgsBytes: 256 * 1024,
   /** Entries per page of GET /api/entries when `limit` is not given, and the most a page may ask for. */
   apiPageDefault: 100,
   apiPageMax: 1000,

@@ -1,6 +1,7 @@
 /** The --config option every command shares, and loading the config it names. */
 import { DEFAULT_CONFIG_NAMES, loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
+import { setEntryLimits } from '../config/entry-definition.js';
 import type { BrokerOverride } from '../config/connections.js';
 import { DEFAULTS, ENV } from '../base/defaults.js';
 import type { Io } from './io.js';
@@ -28,11 +29,14 @@ export function djangoOverride(io: Io, flag: string | undefined): BrokerOverride
   return url !== undefined && url !== '' ? { url, origin: ENV.djangoUrl } : undefined;
 }
 
-export function loadFromArgs(
+/** Loads the config; its `entryLimits` then apply to every runtime entry this process checks. */
+export async function loadFromArgs(
   io: Io,
   explicit: string | undefined,
   broker?: BrokerOverride,
   django?: BrokerOverride,
 ): Promise<LoadedConfig> {
-  return loadConfig({ explicit, env: io.env, cwd: io.cwd, broker, django });
+  const loaded = await loadConfig({ explicit, env: io.env, cwd: io.cwd, broker, django });
+  if (loaded.config.entryLimits !== undefined) setEntryLimits(loaded.config.entryLimits);
+  return loaded;
 }

@@ -8,6 +8,7 @@ import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { DEFAULTS, ENV } from '../base/defaults.js';
 import { ConfigError, errorMessage } from '../base/errors.js';
 import { loadConfig } from '../config/load.js';
+import { setEntryLimits } from '../config/entry-definition.js';
 import { parseHttpAddress } from '../http/server.js';
 import { EVENTS } from '../base/log-events.js';
 import { newInstanceId } from '../redis/leadership.js';
@@ -156,6 +157,7 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
     try {
       const next = await loadConfig({ explicit: path, env: io.env, cwd: io.cwd, broker, django });
       await running.reload(next.config);
+      if (next.config.entryLimits !== undefined) setEntryLimits(next.config.entryLimits);
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : undefined;
       logger.error(

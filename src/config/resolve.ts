@@ -9,6 +9,7 @@ import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType
 import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';
 import type { DjangoSourceSettings } from './django-source-schema.js';
+import type { EntryLimits } from './entry-definition.js';
 import { resolveAlerts } from './alerts-schema.js';
 import type { ParsedAlerts, ResolvedAlerts } from './alerts-schema.js';
 import type { CompiledRoute } from './routes.js';
@@ -95,6 +96,8 @@ export interface ResolvedConfig {
   /** Listen to Celery's task events on the broker for run outcomes (with or without a result backend). */
   readonly taskEvents: boolean;
   readonly outcomeTimeoutMs: number;
+  /** How deep and large runtime entries' args and kwargs may be (absent: the defaults). */
+  readonly entryLimits?: EntryLimits;
   /** Where Sentry check-ins go (the DSN from `sentry.dsn` or $SENTRY_DSN); undefined = no DSN, none sent. */
   readonly sentry?: SentrySettings | undefined;
 }
@@ -202,5 +205,6 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
         : { url: parsed.resultBackend, transportOptions: parsed.resultBackendTransportOptions },
     taskEvents: parsed.taskEvents,
     outcomeTimeoutMs: parsed.outcomeTimeout,
+    entryLimits: { maxDepth: parsed.entryLimits.maxDepth, maxArgsBytes: parsed.entryLimits.maxArgsBytes },
   };
 }

@@ -131,11 +131,10 @@ export class Dashboard {
     try {
       await this.route(req, res, path, url.searchParams);
     } catch (error) {
+      // Anything else is answered by the server as every route's failure is: 503 with Retry-After
+      // when Redis is away, else 500 with an error id in the log.
       if (error instanceof Refusal) sendError(res, error.status, error.code, error.message);
-      else {
-        this.logger.error({ event: EVENTS.httpError, path, err: error }, 'dashboard request failed');
-        sendError(res, 503, 'unavailable', `unavailable: ${errorMessage(error)}`);
-      }
+      else throw error;
     }
     return true;
   }

@@ -9,13 +9,16 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { BeatMetrics } from '../observe/metrics.js';
 import { authorizeRead } from './auth.js';
 import type { HttpAccess } from './auth.js';
-import { ENTRIES_PATH, sendError, sendRefusal, serveEntries } from './entries-api.js';
+import { ENTRIES_PATH, sendError, sendJson, sendRefusal, serveEntries } from './entries-api.js';
+import { ApiError, failureAnswer } from './failures.js';
 import type { EntriesHandlers } from './entries-api.js';
 
 export interface Probe {
@@ -57,6 +60,19 @@ function send(res: ServerResponse, code: number, type: string, body: string): vo
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
+/** Malformed percent-encoding in the path (`%E0%A4%A`) is the client's mistake, refused before any route decodes it. */
+function checkPercentEncoding(path: string): void {
+  try {
+    decodeURIComponent(path);
+  } catch {
+    throw new ApiError(
+      400,
+      ErrorCode.ApiBadRequest,
+      `the path ${JSON.stringify(path.slice(0, 200))} is not valid percent-encoding (each % must start a %XX of UTF-8)`,
+    );
+  }
+}
+
 function probe(res: ServerResponse, result: Probe): void {
   send(res, result.ok ? 200 : 503, 'text/plain; charset=utf-8', `${result.ok ? 'ok' : 'not ok'}: ${result.reason}\n`);
 }
@@ -68,8 +84,17 @@ export async function startHttpServer(
 ): Promise<{ server: Server; address: HttpAddress; close(): Promise<void> }> {
   const access = handlers.access ?? {};
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const target = req.url ?? '/';
+    if (Buffer.byteLength(target) > DEFAULTS.httpMaxUrlBytes) {
+      throw new ApiError(
+        414,
+        ErrorCode.ApiUriTooLong,
+        `the request target is over ${DEFAULTS.httpMaxUrlBytes} bytes: send long values in the body`,
+      );
+    }
+    const url = new URL(target.startsWith('/') ? `http://tsbeat${target}` : target, 'http://tsbeat');
+    checkPercentEncoding(url.pathname);
     if (handlers.routes !== undefined && (await handlers.routes(req, res))) return;
-    const url = new URL(req.url ?? '/', 'http://tsbeat');
     if (url.pathname === ENTRIES_PATH || url.pathname.startsWith(`${ENTRIES_PATH}/`)) {
       await serveEntries(req, res, url, handlers.entries, access, logger);
       return;
@@ -104,8 +129,10 @@ export async function startHttpServer(
           status = await handlers.status();
         } catch (error) {
           // The status lives in Redis: while Redis is unreachable that is "unavailable, try again"
-          // (503, with the reason), not an internal error (it was a bare 500 "internal error").
-          send(res, 503, 'application/json; charset=utf-8', `${JSON.stringify({ error: `status unavailable: ${errorMessage(error)}` })}\n`);
+          // (503, with the reason and Retry-After); any other failure is tsbeat's own (500).
+          const answer = failureAnswer(error, req, logger);
+          const body = answer.status === 503 ? { ...answer.body, error: `status unavailable: ${answer.body.error}` } : answer.body;
+          sendJson(res, answer.status, body, answer.headers);
           return;
         }
         send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(status, null, 2)}\n`);
@@ -117,10 +144,32 @@ export async function startHttpServer(
   };
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      logger.error({ event: EVENTS.httpError, path: req.url, err: error }, 'HTTP handler failed');
-      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      const answer = failureAnswer(error, req, logger);
+      if (!res.headersSent) sendJson(res, answer.status, answer.body, answer.headers);
       else res.end();
+      if (!req.complete) req.resume();
     });
+  });
+  // A request Node cannot parse never reaches the handler: answer it here, with a code, as the
+  // handler would (Node's own answer to headers over its limit is a bare 431).
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? 431 : 400;
+    const body = JSON.stringify({
+      error: tooLarge
+        ? "the request line and headers are over 16 KiB (Node's limit): send large values in the body"
+        : `the request is not valid HTTP/1.1 (${error.code ?? 'parse error'})`,
+      code: tooLarge ? ErrorCode.ApiHeadersTooLarge : ErrorCode.ApiBadRequest,
+      problems: [],
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\n` +
+        `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
