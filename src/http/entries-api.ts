@@ -11,7 +11,7 @@ import { BeatError, ConfigError, ErrorCode } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import { authorizeRead, authorizeWrite, challenge } from './auth.js';
+import { authorizeRead, authorizeWrite, challenge, tokenName } from './auth.js';
 import type { HttpAccess, Refusal } from './auth.js';
 import { ApiError, failureAnswer, statusOf } from './failures.js';
 import { readJsonBody } from './request-body.js';
@@ -195,7 +195,9 @@ async function route(
     return;
   }
   if (handlers === undefined) throw new ApiError(404, ErrorCode.ApiNotFound, 'the entries API is not served by this process');
-  const who = client(req);
+  // The token's name: what the logs (and the audit) record as who made a change.
+  const who = tokenName(req, access) ?? 'anonymous';
+  const address = client(req);
 
   if (one === undefined && method === 'GET') {
     const after = url.searchParams.get('after') ?? undefined;
@@ -207,7 +209,7 @@ async function route(
     }
     const result = await handlers.putMany(body as Record<string, unknown>, who);
     logger.info(
-      { event: EVENTS.apiWrite, client: who, count: Object.keys(result.outcomes).length, version: result.version },
+      { event: EVENTS.apiWrite, who, client: address, count: Object.keys(result.outcomes).length, version: result.version },
       'entries written',
     );
     sendJson(res, 200, result);
@@ -220,7 +222,7 @@ async function route(
     const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, (handlers.entryMaxDepth?.() ?? DEFAULTS.entryMaxDepth) + 4);
     const { created, entry } = await handlers.put(one, body, who, ifVersion);
     logger.info(
-      { event: EVENTS.apiWrite, client: who, entry: one, outcome: created ? 'created' : 'updated' },
+      { event: EVENTS.apiWrite, who, client: address, entry: one, outcome: created ? 'created' : 'updated' },
       `entry ${created ? 'created' : 'updated'}`,
     );
     sendJson(res, created ? 201 : 200, entry, { etag: `"${entry.version}"` });
@@ -228,7 +230,7 @@ async function route(
     const keepHistory = queryFlag(url.searchParams, 'keepHistory');
     if (!(await handlers.remove(one, keepHistory, who, ifMatch(req))))
       throw new BeatError(ErrorCode.UnknownEntry, `no runtime entry ${JSON.stringify(one)}`);
-    logger.info({ event: EVENTS.apiWrite, client: who, entry: one, outcome: 'deleted', keepHistory }, 'entry deleted');
+    logger.info({ event: EVENTS.apiWrite, who, client: address, entry: one, outcome: 'deleted', keepHistory }, 'entry deleted');
     res.writeHead(204, { 'cache-control': 'no-store' });
     res.end();
   }

@@ -35,6 +35,8 @@ export interface HttpHandlers {
   readonly entries?: EntriesHandlers;
   /** Who may read the schedule and write entries (no token: writes are refused, reads are loopback-only). */
   readonly access?: HttpAccess;
+  /** The name of the dashboard session the request carries, if any: a credential for reads, as a token is. */
+  readonly session?: (req: IncomingMessage) => string | undefined;
   /** More routes (the dashboard), tried first: true when it answered the request. */
   readonly routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
@@ -58,6 +60,16 @@ export function parseHttpAddress(text: string, origin: string): HttpAddress {
 function send(res: ServerResponse, code: number, type: string, body: string): void {
   res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
   res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * The dashboard's reads that show entries (everything under /ui/api/ but its login and logout),
+ * guarded here by the same rule as /status and /api/* (auth.ts authorizeRead), before the
+ * dashboard's own routes answer. The page and its assets show nothing of the schedule.
+ */
+function showsEntriesToReader(req: IncomingMessage, path: string): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  return path.startsWith('/ui/api/');
 }
 
 /** Malformed percent-encoding in the path (`%E0%A4%A`) is the client's mistake, refused before any route decodes it. */
@@ -94,6 +106,14 @@ export async function startHttpServer(
     }
     const url = new URL(target.startsWith('/') ? `http://tsbeat${target}` : target, 'http://tsbeat');
     checkPercentEncoding(url.pathname);
+    if (showsEntriesToReader(req, url.pathname)) {
+      const refusal = authorizeRead(req, access, handlers.session?.(req) !== undefined);
+      if (refusal !== undefined) {
+        sendRefusal(req, res, refusal, logger);
+        if (!req.complete) req.resume();
+        return;
+      }
+    }
     if (handlers.routes !== undefined && (await handlers.routes(req, res))) return;
     if (url.pathname === ENTRIES_PATH || url.pathname.startsWith(`${ENTRIES_PATH}/`)) {
       await serveEntries(req, res, url, handlers.entries, access, logger);
