@@ -278,6 +278,8 @@ export const DEFAULTS = {
    * (Node refuses a request line and headers together over 16 KiB itself, with 431.)
    */
   httpMaxUrlBytes: 8192,
+  /** After answering a request it could not parse, the HTTP server reads and drops what the client still sends this long before closing. */
+  httpLingerMs: 2000,
   /** The Retry-After (seconds) of a 503: Redis or the broker is unreachable for now. */
   httpRetryAfterSeconds: 2,
   /**

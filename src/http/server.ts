@@ -96,6 +96,10 @@ export async function startHttpServer(
 ): Promise<{ server: Server; address: HttpAddress; close(): Promise<void> }> {
   const access = handlers.access ?? {};
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (req.headers.host === undefined && req.httpVersion === '1.1') {
+      // Node would answer this itself with a bare 400 (requireHostHeader): said here, with a code.
+      throw new ApiError(400, ErrorCode.ApiBadRequest, 'an HTTP/1.1 request needs a Host header (RFC 9112)');
+    }
     const target = req.url ?? '/';
     if (Buffer.byteLength(target) > DEFAULTS.httpMaxUrlBytes) {
       throw new ApiError(
@@ -124,8 +128,8 @@ export async function startHttpServer(
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD');
-      send(res, 405, 'text/plain; charset=utf-8', 'read-only: use GET\n');
+      sendError(res, 405, ErrorCode.ApiMethodNotAllowed, 'read-only: use GET', [], { allow: 'GET, HEAD' });
+      if (!req.complete) req.resume();
       return;
     }
     switch (url.pathname) {
@@ -159,10 +163,10 @@ export async function startHttpServer(
         return;
       }
       default:
-        send(res, 404, 'text/plain; charset=utf-8', 'not found; try /healthz, /readyz, /metrics, /status or /api/entries\n');
+        sendError(res, 404, ErrorCode.ApiNotFound, 'not found; try /healthz, /readyz, /metrics, /status or /api/entries');
     }
   };
-  const server = createServer((req, res) => {
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
       const answer = failureAnswer(error, req, logger);
       if (!res.headersSent) sendJson(res, answer.status, answer.body, answer.headers);
@@ -172,7 +176,12 @@ export async function startHttpServer(
   });
   // A request Node cannot parse never reaches the handler: answer it here, with a code, as the
   // handler would (Node's own answer to headers over its limit is a bare 431).
+  const answered = new WeakSet<Duplex>();
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // Node reports the same broken request again with each later piece of it: answered once, and
+    // the socket left to its lingering close.
+    if (answered.has(socket)) return;
+    answered.add(socket);
     if (!socket.writable || error.code === 'ECONNRESET') {
       socket.destroy();
       return;
@@ -190,6 +199,11 @@ export async function startHttpServer(
       `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\n` +
         `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
+    // A lingering close: what the client still sends is read and dropped for a moment, as closing
+    // on unread bytes resets the connection, and a reset can drop the answer before it is read.
+    socket.on('data', () => undefined);
+    socket.resume();
+    setTimeout(() => socket.destroy(), DEFAULTS.httpLingerMs).unref();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
