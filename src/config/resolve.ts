@@ -86,6 +86,8 @@ export interface ResolvedConfig {
   readonly state: { readonly url: string | undefined; readonly prefix: string };
   /** The config's own alert settings, for runtime entries resolved later (their own override them). */
   readonly alerts: ParsedAlerts | undefined;
+  /** `alerts.allowedHosts`: where runtime entries' alert URLs may go (absent: public hosts only). */
+  readonly alertsAllowedHosts?: readonly string[] | undefined;
   /** Other sources of runtime entries: RedBeat's keys (url undefined = the broker's Redis), django-celery-beat's tables. */
   readonly sources: {
     readonly redbeat?: { readonly url: string | undefined; readonly keyPrefix: string; readonly lockKey: string | undefined };
@@ -187,6 +189,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
       prefix: parsed.state.prefix,
     },
     alerts: parsed.alerts,
+    alertsAllowedHosts: parsed.alerts?.allowedHosts,
     sources: {
       ...(parsed.sources.redbeat === undefined
         ? {}

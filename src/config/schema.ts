@@ -8,7 +8,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { keyed } from './keys.js';
 import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
-import { alertsSchema } from './alerts-schema.js';
+import { alertsSchema, configAlertsSchema } from './alerts-schema.js';
 import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettingsSchema } from './sentry-schema.js';
 import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
@@ -306,7 +306,7 @@ export const configSchema = keyed(
     /** Sources of entries besides the file that change while beat runs: RedBeat's keys, django-celery-beat's tables. */
     sources: sourcesSchema.default({}),
     /** Alerts for every entry (a webhook, which kinds, lateAfter); an entry's own `alerts` override them. */
-    alerts: alertsSchema.optional(),
+    alerts: configAlertsSchema.optional(),
     /** Sentry Crons: the DSN check-ins go to ($SENTRY_DSN over it), their environment and release. */
     sentry: sentrySettingsSchema.optional(),
     // Run outcomes: read from the workers' result backend.

@@ -86,6 +86,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const stateStore = new RedisStateStore(state, keys, warnUnreadableOnce(log));
   const alerts = startAlerts({
     config,
+    current: () => supervisor.config,
     client: state,
     keys,
     logger: log,
