@@ -291,6 +291,11 @@ export const DEFAULTS = {
    */
   entryMaxDepth: 32,
   entryMaxArgsBytes: 256 * 1024,
+  /**
+   * Entries per page of /status (its default `limit` and the most it takes): a request builds one
+   * page on the scheduler's loop, never a reply the size of every entry; `next` says where the next starts.
+   */
+  statusPageMax: 1000,
   /** Entries per page of GET /api/entries when `limit` is not given, and the most a page may ask for. */
   apiPageDefault: 100,
   apiPageMax: 1000,

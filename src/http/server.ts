@@ -29,7 +29,8 @@ export interface Probe {
 export interface HttpHandlers {
   health(): Probe;
   ready(): Promise<Probe>;
-  status(): Promise<unknown>;
+  /** One page of the status: entries `offset` to `offset + limit` (and `next`, the offset of the next page, when there are more). */
+  status(page?: { offset: number; limit: number }): Promise<unknown>;
   readonly metrics: BeatMetrics;
   /** The runtime entries API; without it /api/entries is 404. */
   readonly entries?: EntriesHandlers;
@@ -70,6 +71,27 @@ function send(res: ServerResponse, code: number, type: string, body: string): vo
 function showsEntriesToReader(req: IncomingMessage, path: string): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   return path.startsWith('/ui/api/');
+}
+
+/** `?offset=&limit=` of /status: whole numbers, limit 1 to DEFAULTS.statusPageMax (its default). */
+function statusPage(query: URLSearchParams): { offset: number; limit: number } {
+  const number = (name: string, fallback: number, min: number, max: number): number => {
+    const text = query.get(name);
+    if (text === null) return fallback;
+    const value = Number(text);
+    if (!/^\d{1,15}$/.test(text) || value < min || value > max) {
+      throw new ApiError(
+        400,
+        ErrorCode.ApiBadRequest,
+        `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text.slice(0, 40))}`,
+      );
+    }
+    return value;
+  };
+  return {
+    offset: number('offset', 0, 0, Number.MAX_SAFE_INTEGER),
+    limit: number('limit', DEFAULTS.statusPageMax, 1, DEFAULTS.statusPageMax),
+  };
 }
 
 /** Malformed percent-encoding in the path (`%E0%A4%A`) is the client's mistake, refused before any route decodes it. */
@@ -150,7 +172,7 @@ export async function startHttpServer(
         }
         let status: unknown;
         try {
-          status = await handlers.status();
+          status = await handlers.status(statusPage(url.searchParams));
         } catch (error) {
           // The status lives in Redis: while Redis is unreachable that is "unavailable, try again"
           // (503, with the reason and Retry-After); any other failure is tsbeat's own (500).

@@ -317,3 +317,42 @@ describe('who sees entries', () => {
     expect(authorised.body).toContain(SECRET);
   }, 60_000);
 });
+
+describe('/status in pages', () => {
+  it('answers one page of at most 1000 entries with the offset of the next, and the pages hold every entry once', async () => {
+    const name = 'paged';
+    const entries = await Entries.connect({ url: redis.url(0), deployment: name, prefix: 'tsbeat' });
+    const runtime = Array.from({ length: 2500 }, (_, i) => `rt-${String(i).padStart(4, '0')}`);
+    await entries.setMany(Object.fromEntries(runtime.map((n) => [n, { task: 't.rt', schedule: 3600 }])));
+    await entries.close();
+    const { port } = await start(name, {});
+    const host = { host: `127.0.0.1:${port}` };
+    const json = (reply: Reply): { entries: { name: string }[]; next?: number } =>
+      JSON.parse(reply.body.slice(reply.body.indexOf('{'), reply.body.lastIndexOf('}') + 1));
+    // The oracle: the file's entries and every runtime entry written, each once.
+    const expected = ['tick', 'with-args', 'runtime-args', ...runtime].sort();
+    let names: string[];
+    const deadline = Date.now() + 15_000;
+    do {
+      names = [];
+      let offset: number | undefined = 0;
+      while (offset !== undefined) {
+        const reply = await get(port, `/status?offset=${offset}`, host);
+        expect(reply.status).toBe(200);
+        const page = json(reply);
+        expect(page.entries.length).toBeLessThanOrEqual(1000);
+        names.push(...page.entries.map((e) => e.name));
+        offset = page.next;
+      }
+    } while (names.length < expected.length && Date.now() < deadline);
+    expect([...names].sort()).toEqual(expected);
+    const small = json(await get(port, '/status?limit=2&offset=1', host));
+    expect(small.entries.map((e) => e.name)).toEqual(['with-args', names[2]]);
+    expect(small.next).toBe(3);
+    for (const bad of ['limit=0', 'limit=1001', 'offset=-1', 'limit=abc']) {
+      const reply = await get(port, `/status?${bad}`, host);
+      expect(reply.status, bad).toBe(400);
+      expect(reply.body).toMatch(/"code":"API_BAD_REQUEST"/);
+    }
+  }, 60_000);
+});
