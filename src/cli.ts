@@ -11,7 +11,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkCommand } from './commands/check.js';
-import { ExitCode, processIo } from './commands/io.js';
+import { ExitCode, processIo, terminalIo } from './commands/io.js';
 import type { Io } from './commands/io.js';
 import { nextCommand } from './commands/next.js';
 import { importCommand } from './commands/import.js';
@@ -96,17 +96,21 @@ export async function main(argv: string[], io: Io = processIo): Promise<ExitCode
     io.err(`beat: unknown command ${shown(name)}. Commands: ${Object.keys(COMMANDS).join(', ')}. See 'beat --help'.`);
     return ExitCode.BadInput;
   }
+  // What people read is escaped; data for programs (messages of a dry run, a written config, an
+  // export) is written as it is. Errors are always for people.
+  const data = name === 'run' || name === 'import' || (name === 'entries' && rest[0] === 'export');
+  const out = terminalIo(io, !data);
   try {
-    return await command.run(rest, io);
+    return await command.run(rest, out);
   } catch (error) {
     if (error instanceof BeatError) {
-      io.err(clipQuoted(error.message));
+      out.err(clipQuoted(error.message));
       return BAD_INPUT_CODES.has(error.code) ? ExitCode.BadInput : ExitCode.Failure;
     }
     // Not a failure we anticipated: say so plainly; the stack only on request.
-    io.err(`beat ${name}: unexpected error: ${clipQuoted(errorMessage(error))}`);
-    if (io.env.BEAT_DEBUG && error instanceof Error && error.stack) io.err(error.stack);
-    else io.err('(set BEAT_DEBUG=1 to see the stack trace, and please report it)');
+    out.err(`beat ${name}: unexpected error: ${clipQuoted(errorMessage(error))}`);
+    if (out.env.BEAT_DEBUG && error instanceof Error && error.stack) out.err(error.stack);
+    else out.err('(set BEAT_DEBUG=1 to see the stack trace, and please report it)');
     return ExitCode.Failure;
   }
 }

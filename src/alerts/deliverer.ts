@@ -102,11 +102,14 @@ export class AlertDeliverer {
     const fields = { id: delivery.id, url: shownUrl(delivery.url), attempts };
     let status: number | undefined;
     let failure: string;
+    let forbidden = false;
     try {
       status = await this.send(delivery, DEFAULTS.alertTimeoutMs);
       failure = `HTTP ${status}`;
     } catch (error) {
       failure = errorMessage(error);
+      // The outbound policy (outbound.ts) refused its URL: trying again would be refused again.
+      forbidden = error instanceof Error && error.name === 'OutboundRefused';
     }
     try {
       if (status !== undefined && status >= 200 && status < 300) {
@@ -114,14 +117,16 @@ export class AlertDeliverer {
         logger.info({ event: EVENTS.alertSent, ...fields, status }, 'alert delivered');
         return;
       }
-      const refused = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+      const refused = forbidden || (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429);
       if (refused || attempts >= DEFAULTS.alertMaxAttempts) {
         await outbox.settle(delivery.id, now());
         logger.error(
           { event: EVENTS.alertDropped, ...fields, failure },
-          refused
-            ? `the receiver refused the alert (${failure}); not sent again`
-            : `giving up on the alert after ${attempts} attempts (${failure})`,
+          forbidden
+            ? `the alert was not sent: ${failure}`
+            : refused
+              ? `the receiver refused the alert (${failure}); not sent again`
+              : `giving up on the alert after ${attempts} attempts (${failure})`,
         );
         return;
       }

@@ -292,6 +292,29 @@ export const DEFAULTS = {
    * with 413 before it is parsed. An entry is a few hundred bytes: this takes a bulk PUT of ~10,000.
    */
   apiBodyMaxBytes: 4 * 1024 * 1024,
+  /**
+   * Longest request target (path and query) the HTTP server takes: a longer one is refused with 414.
+   * (Node refuses a request line and headers together over 16 KiB itself, with 431.)
+   */
+  httpMaxUrlBytes: 8192,
+  /** After answering a request it could not parse, the HTTP server reads and drops what the client still sends this long before closing. */
+  httpLingerMs: 2000,
+  /** The Retry-After (seconds) of a 503: Redis or the broker is unreachable for now. */
+  httpRetryAfterSeconds: 2,
+  /**
+   * How deep a runtime entry's args and kwargs may nest, and how large they may be (their JSON, in
+   * bytes), unless the config's `entryLimits` says otherwise: measured without recursion before
+   * anything else walks them, so that a hostile entry is refused, not run (a message is rendered on
+   * the scheduler's loop at every run). A request body may nest entryMaxDepth + 4 levels (the bulk
+   * PUT's name, the entry, its field).
+   */
+  entryMaxDepth: 32,
+  entryMaxArgsBytes: 256 * 1024,
+  /**
+   * Entries per page of /status (its default `limit` and the most it takes): a request builds one
+   * page on the scheduler's loop, never a reply the size of every entry; `next` says where the next starts.
+   */
+  statusPageMax: 1000,
   /** Entries per page of GET /api/entries when `limit` is not given, and the most a page may ask for. */
   apiPageDefault: 100,
   apiPageMax: 1000,
@@ -386,8 +409,14 @@ export const ENV = {
   http: 'BEAT_HTTP',
   /** The bearer token of the entries API's write methods (beat run --api-token-file reads it from a file instead). */
   apiToken: 'BEAT_API_TOKEN',
+  /** The file of the API tokens (beat run --api-token-file over it): a mounted secret. */
+  apiTokenFile: 'BEAT_API_TOKEN_FILE',
   /** "1" or "true": /status and GET /api/entries answer clients beyond loopback without a token (beat run --http-public-reads). */
   httpPublicReads: 'BEAT_HTTP_PUBLIC_READS',
+  /** Comma-separated host names that name this server besides localhost, 127.0.0.1, ::1 and the bound address (beat run --http-allowed-hosts). */
+  httpAllowedHosts: 'BEAT_HTTP_ALLOWED_HOSTS',
+  /** Comma-separated loopback client addresses not trusted as loopback: a reverse proxy on this host (beat run --http-not-loopback). */
+  httpNotLoopback: 'BEAT_HTTP_NOT_LOOPBACK',
   /** "json" keeps JSON log lines even on a terminal (which otherwise gets readable lines). */
   logFormat: 'BEAT_LOG_FORMAT',
   /** The Django database URL (beat run --django-url), over the config's sources.django.url. */

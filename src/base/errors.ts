@@ -62,6 +62,13 @@ export const ErrorCode = {
   ApiBodyTooLarge: 'API_BODY_TOO_LARGE',
   ApiUnsupportedMediaType: 'API_UNSUPPORTED_MEDIA_TYPE',
   ApiBadRequest: 'API_BAD_REQUEST',
+  /** A request target over DEFAULTS.httpMaxUrlBytes (414), or headers over Node's limit (431). */
+  ApiUriTooLong: 'API_URI_TOO_LONG',
+  ApiHeadersTooLarge: 'API_HEADERS_TOO_LARGE',
+  /** The request's Host header names another server (DNS rebinding): refused on every path that shows entries (403). */
+  ApiForeignHost: 'API_FOREIGN_HOST',
+  /** tsbeat's own failure while answering (500): the answer's errorId is in the log line beat.http.error. */
+  Internal: 'INTERNAL',
   /**
    * The Django database of sources.django cannot be read by a command that needs it once (`beat
    * check`, `next`, `status`, `import django`): unreachable, a database or user it refuses, or no

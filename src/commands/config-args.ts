@@ -1,6 +1,7 @@
 /** The --config option every command shares, and loading the config it names. */
 import { DEFAULT_CONFIG_NAMES, loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
+import { setEntryLimits } from '../config/entry-definition.js';
 import type { BrokerOverride } from '../config/connections.js';
 import { DEFAULTS, ENV } from '../base/defaults.js';
 import { ConfigError } from '../base/errors.js';
@@ -30,15 +31,16 @@ export function djangoOverride(io: Io, flag: string | undefined): BrokerOverride
   return url !== undefined && url !== '' ? { url, origin: ENV.djangoUrl } : undefined;
 }
 
-export function loadFromArgs(
+/** Loads the config; its `entryLimits` then apply to every runtime entry this process checks. */
+export async function loadFromArgs(
   io: Io,
   explicit: string | undefined,
   broker?: BrokerOverride,
   django?: BrokerOverride,
 ): Promise<LoadedConfig> {
-  return loadConfig({ explicit, env: io.env, cwd: io.cwd, broker, django }).then((loaded) => {
-    const problems = sqsEntryProblems(loaded.config);
-    if (problems.length > 0) throw new ConfigError(loaded.source, problems);
-    return loaded;
-  });
+  const loaded = await loadConfig({ explicit, env: io.env, cwd: io.cwd, broker, django });
+  if (loaded.config.entryLimits !== undefined) setEntryLimits(loaded.config.entryLimits);
+  const problems = sqsEntryProblems(loaded.config);
+  if (problems.length > 0) throw new ConfigError(loaded.source, problems);
+  return loaded;
 }

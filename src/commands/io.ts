@@ -1,3 +1,5 @@
+import { terminalLines } from '../base/terminal-text.js';
+
 /** Where a command writes: results to `out`, problems to `err`. Injected so tests can capture them. */
 export interface Io {
   out(text: string): void;
@@ -15,6 +17,21 @@ export const processIo: Io = {
   cwd: process.cwd(),
   now: () => Date.now(),
 };
+
+/**
+ * The Io of a command whose output is read by people: every line written has its control
+ * characters escaped (terminal-text.ts). Data written for a program (`run`'s messages, `import`'s
+ * config, `entries export`) does not go through it.
+ */
+export function terminalIo(io: Io, escapeOut: boolean): Io {
+  return {
+    out: escapeOut ? (text) => io.out(terminalLines(text)) : (text) => io.out(text),
+    err: (text) => io.err(terminalLines(text)),
+    env: io.env,
+    cwd: io.cwd,
+    now: () => io.now(),
+  };
+}
 
 /** Exit codes: 0 success, 1 a runtime failure, 2 bad input (arguments or config). */
 export const ExitCode = { Ok: 0, Failure: 1, BadInput: 2 } as const;

@@ -8,6 +8,9 @@ import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { DEFAULTS, ENV } from '../base/defaults.js';
 import { ConfigError, errorMessage } from '../base/errors.js';
 import { loadConfig } from '../config/load.js';
+import { setEntryLimits } from '../config/entry-definition.js';
+import { parseTokenFile } from '../http/auth.js';
+import type { ApiToken, HttpAccess } from '../http/auth.js';
 import { parseHttpAddress } from '../http/server.js';
 import { EVENTS } from '../base/log-events.js';
 import { newInstanceId } from '../redis/leadership.js';
@@ -20,7 +23,7 @@ import { CONFIG_HELP, brokerOverride, configOption, djangoOverride, loadFromArgs
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const RUN_HELP = `Usage: beat run [--config PATH] [--broker URL] [--django-url URL] [--log-level LEVEL] [--http HOST:PORT] [--api-token-file PATH] [--http-public-reads] [--watch] [--dry-run]
+export const RUN_HELP = `Usage: beat run [--config PATH] [--broker URL] [--django-url URL] [--log-level LEVEL] [--http HOST:PORT] [--api-token-file PATH] [--http-public-reads] [--http-allowed-hosts H,...] [--http-not-loopback A,...] [--watch] [--dry-run]
 
 Runs the scheduler: connects to Redis, becomes the active scheduler or a standby, and publishes
 each due task in Celery's wire format. Run two or three replicas with the same config for
@@ -38,11 +41,21 @@ ${CONFIG_HELP}
       --http H:P      serve /healthz, /readyz, /metrics, /status and the entries API /api/entries
                       (default: $${ENV.http}; none if unset; the container image sets 0.0.0.0:9808)
       --api-token-file PATH
-                      the bearer token of the entries API (default: $${ENV.apiToken}). Without one,
-                      PUT and DELETE /api/entries are refused (403)
+                      the bearer token of the entries API (default: $${ENV.apiTokenFile}, then
+                      $${ENV.apiToken}, which holds the token itself): the file holds
+                      one token, or one NAME:TOKEN line per token (NAME:read:TOKEN: reads only); the
+                      name is what the logs record. Without one, PUT and DELETE /api/entries are
+                      refused (403)
       --http-public-reads
-                      /status and GET /api/entries answer any client without a token (default: only
-                      loopback clients, others need the token; or $${ENV.httpPublicReads}=1)
+                      /status, /api/* and the dashboard's reads answer any client without a token
+                      (default: only loopback clients, others need a token; or $${ENV.httpPublicReads}=1)
+      --http-allowed-hosts H1,H2
+                      Host header names that name this server besides localhost, 127.0.0.1, ::1
+                      and the bound address (or $${ENV.httpAllowedHosts}); a request without a
+                      token for any other Host gets nothing that shows entries
+      --http-not-loopback A1,A2
+                      loopback client addresses not trusted as loopback, such as a reverse proxy on
+                      this host (or $${ENV.httpNotLoopback})
   -w, --watch         reload when the config file changes, as on SIGHUP
       --dry-run       no Redis: schedule in real time with in-memory state and print each message
                       it would publish as one JSON line on stdout (logs go to stderr); a django
@@ -81,29 +94,41 @@ function warnIfLingering(logger: Logger): void {
   }, DEFAULTS.exitGraceMs / 2).unref();
 }
 
-/** The API token: the file's content (without a trailing newline), else $BEAT_API_TOKEN, else none. */
-function apiToken(io: Io, file: string | undefined): { token?: string } {
-  let token: string | undefined;
+/**
+ * The API tokens: the file's (one token, or `name:token` lines), else $BEAT_API_TOKEN (one token,
+ * named "api"), else none.
+ */
+function apiTokens(io: Io, file: string | undefined): { tokens?: ApiToken[] } {
+  let text: string | undefined;
   let origin: string;
   if (file !== undefined) {
     origin = `--api-token-file ${shown(file)}`;
     try {
-      token = readFileSync(resolvePath(io.cwd, file), 'utf8').replace(/[\r\n]+$/, '');
+      text = readFileSync(resolvePath(io.cwd, file), 'utf8');
     } catch (error) {
       throw new BeatError(ErrorCode.Usage, `beat run: ${origin}: cannot read it: ${errorMessage(error)}`, { cause: error });
     }
   } else {
     origin = `$${ENV.apiToken}`;
-    token = io.env[ENV.apiToken];
-    if (token === undefined || token === '') return {};
+    text = io.env[ENV.apiToken];
+    if (text === undefined || text === '') return {};
+    if (/[\r\n]/.test(text.replace(/[\r\n]+$/, ''))) {
+      throw new BeatError(ErrorCode.Usage, `beat run: ${origin}: holds one token; several named tokens go in --api-token-file`);
+    }
   }
-  if (!/^[\x21-\x7e]{16,}$/.test(token)) {
-    throw new BeatError(
-      ErrorCode.Usage,
-      `beat run: ${origin}: the API token must be at least 16 printable characters without spaces (for example: openssl rand -hex 32)`,
-    );
+  try {
+    return { tokens: parseTokenFile(text) };
+  } catch (error) {
+    throw new BeatError(ErrorCode.Usage, `beat run: ${origin}: ${errorMessage(error)}`, { cause: error });
   }
-  return { token };
+}
+
+/** A comma-separated list of the flag, else of the environment variable. */
+function listOption(flag: string | undefined, env: string | undefined): string[] {
+  return (flag ?? env ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
 }
 
 export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
@@ -116,6 +141,8 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
     http: { type: 'string' },
     'api-token-file': { type: 'string' },
     'http-public-reads': { type: 'boolean' },
+    'http-allowed-hosts': { type: 'string' },
+    'http-not-loopback': { type: 'string' },
     watch: { type: 'boolean', short: 'w' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -129,9 +156,11 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
   }
   const httpText = values.http ?? io.env[ENV.http];
   const http = httpText ? parseHttpAddress(httpText, values.http !== undefined ? '--http' : ENV.http) : undefined;
-  const httpAccess = {
-    ...apiToken(io, values['api-token-file']),
+  const httpAccess: HttpAccess = {
+    ...apiTokens(io, values['api-token-file'] ?? (io.env[ENV.apiTokenFile] || undefined)),
     publicReads: values['http-public-reads'] === true || /^(1|true|yes)$/i.test(io.env[ENV.httpPublicReads] ?? ''),
+    allowedHosts: listOption(values['http-allowed-hosts'], io.env[ENV.httpAllowedHosts]),
+    notLoopback: listOption(values['http-not-loopback'], io.env[ENV.httpNotLoopback]),
   };
   const broker = brokerOverride(io, values.broker);
   const django = djangoOverride(io, values['django-url']);
@@ -156,6 +185,7 @@ export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
     try {
       const next = await loadConfig({ explicit: path, env: io.env, cwd: io.cwd, broker, django });
       await running.reload(next.config);
+      if (next.config.entryLimits !== undefined) setEntryLimits(next.config.entryLimits);
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : undefined;
       logger.error(

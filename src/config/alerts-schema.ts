@@ -28,7 +28,7 @@ function httpUrl(what: string) {
   );
 }
 
-export const alertsSchema = keyed({
+const alertsShape = {
   /** Where a JSON POST goes for each alert: {kind, entry, task, slot, taskId, state, reason, …}. */
   webhook: httpUrl('alerts.webhook').optional(),
   /** Which alerts: `failed` (a run ended in FAILURE), `missed` (slots that will never run), `late` (not finished within lateAfter). */
@@ -42,6 +42,22 @@ export const alertsSchema = keyed({
   lateAfter: durationSchema('alerts.lateAfter', 1000, TIMER_MAX_MS).optional(),
   /** A healthchecks.io-style check URL: `<url>/start` on publish, `<url>` on success, `<url>/fail` on failure or a missed slot. */
   ping: httpUrl('alerts.ping').optional(),
+};
+
+export const alertsSchema = keyed(alertsShape);
+
+/**
+ * The config's `alerts`: an entry's, and `allowedHosts`, the hosts the alert URLs of runtime
+ * entries may reach (names, `*.example.com`, addresses); without it, any host whose addresses are
+ * all public. Only the config file says so: an entry cannot widen its own reach.
+ */
+export const configAlertsSchema = keyed({
+  ...alertsShape,
+  allowedHosts: z
+    .array(z.string({ error: 'alerts.allowedHosts holds host names' }).min(1).max(253), {
+      error: 'alerts.allowedHosts must be a list of host names such as "hooks.example.com" or "*.example.com"',
+    })
+    .optional(),
 });
 export type AlertsInput = z.input<typeof alertsSchema>;
 export type ParsedAlerts = z.output<typeof alertsSchema>;

@@ -7,7 +7,9 @@
  */
 import * as z from 'zod';
 import type { ConfigProblem } from '../base/errors.js';
-import { toProblems } from './problems.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { jsonLimitProblem } from './json-value.js';
+import { formatPath, toProblems } from './problems.js';
 import type { LineLocator } from './problems.js';
 import { entryNameSchema, entrySchema } from './schema.js';
 import type { ParsedEntry } from './schema.js';
@@ -15,6 +17,47 @@ import type { ParsedEntry } from './schema.js';
 export type EntryParse = { readonly ok: true; readonly entry: ParsedEntry } | { readonly ok: false; readonly problems: ConfigProblem[] };
 
 let compiledEntrySchema: typeof entrySchema | undefined;
+
+/** How deep and large a runtime entry's args and kwargs may be (the config's `entryLimits`). */
+export interface EntryLimits {
+  readonly maxDepth: number;
+  readonly maxArgsBytes: number;
+}
+
+let entryLimits: EntryLimits = { maxDepth: DEFAULTS.entryMaxDepth, maxArgsBytes: DEFAULTS.entryMaxArgsBytes };
+
+/** Sets the limits every later parseEntryDefinition applies (`beat run` does, from the config, at start and on reload). */
+export function setEntryLimits(limits: EntryLimits): void {
+  entryLimits = limits;
+}
+
+export function currentEntryLimits(): EntryLimits {
+  return entryLimits;
+}
+
+/**
+ * The first way an entry breaks the limits, before anything walks it: args and kwargs within
+ * maxDepth and (together) maxArgsBytes, and the whole entry within maxDepth + 2 levels (options
+ * and the rest hold no deep values) and twice maxArgsBytes.
+ */
+function limitProblem(value: unknown, limits: EntryLimits): ConfigProblem | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const at = (path: readonly (string | number)[], prefix: string): string => formatPath(prefix === '' ? path : [prefix, ...path]);
+  let budget = limits.maxArgsBytes;
+  for (const field of ['args', 'kwargs'] as const) {
+    const part = (value as Record<string, unknown>)[field];
+    if (part === undefined) continue;
+    const problem = jsonLimitProblem(part, { maxDepth: limits.maxDepth, maxBytes: budget });
+    if (problem !== undefined) {
+      const message =
+        field === 'kwargs' && limits.maxArgsBytes !== budget ? `${problem.message} (args and kwargs together)` : problem.message;
+      return { path: at(problem.path, field), message };
+    }
+    budget -= JSON.stringify(part).length;
+  }
+  const whole = jsonLimitProblem(value, { maxDepth: limits.maxDepth + 2, maxBytes: 2 * limits.maxArgsBytes });
+  return whole === undefined ? undefined : { path: at(whole.path, ''), message: whole.message };
+}
 
 /** The problems of an entry name (empty when it is fine), at path `name`. */
 export function entryNameProblems(name: unknown): ConfigProblem[] {
@@ -31,6 +74,8 @@ export function entryNameProblems(name: unknown): ConfigProblem[] {
 export function parseEntryDefinition(value: unknown, locate?: LineLocator): EntryParse {
   // A value that is not an object is left to the schema too, so that it reads as `beat check` says it.
   // Compiled on first use, as the config schema is (load.ts): ~3x faster per entry, same messages.
+  const tooLarge = limitProblem(value, entryLimits);
+  if (tooLarge !== undefined) return { ok: false, problems: [tooLarge] };
   compiledEntrySchema ??= z.compile(entrySchema);
   const result = compiledEntrySchema.safeParse(value);
   return result.success ? { ok: true, entry: result.data } : { ok: false, problems: toProblems(result.error.issues, locate) };

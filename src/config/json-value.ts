@@ -65,3 +65,56 @@ export function checkCeleryJson(value: unknown, ctx: z.RefinementCtx): void {
   const problem = findJsonProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message, input: undefined });
 }
+
+/** How deep and how large a runtime entry's args and kwargs may be (config `entryLimits`). */
+export interface JsonLimits {
+  /** Levels of arrays and objects inside args (or kwargs): `[[1]]` is 2. */
+  readonly maxDepth: number;
+  /** The size of its JSON text, in bytes (UTF-16 code units of strings, as measured here). */
+  readonly maxBytes: number;
+}
+
+/**
+ * The first way `value` breaks `limits`, measured without recursion and stopping as soon as a limit
+ * is passed: a 5,000-deep array or 3 MB of kwargs costs what it takes to find out, not what it
+ * would cost to walk, copy or render. The size is that of its JSON text (keys, quotes and
+ * separators included); an escaped character counts once.
+ */
+export function jsonLimitProblem(value: unknown, limits: JsonLimits): { path: (string | number)[]; message: string } | undefined {
+  const stack: { value: unknown; depth: number; path: readonly (string | number)[] }[] = [{ value, depth: 0, path: [] }];
+  let bytes = 0;
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    const v = item.value;
+    if (v !== null && typeof v === 'object') {
+      const depth = item.depth + 1;
+      if (depth > limits.maxDepth) {
+        return { path: [...item.path], message: `nested more than ${limits.maxDepth} levels deep (entryLimits.maxDepth)` };
+      }
+      // The container's own bytes are counted before its items are queued: a million-item array is
+      // refused before a million items are pushed.
+      if (Array.isArray(v)) {
+        bytes += 2 + Math.max(0, v.length - 1);
+        if (bytes > limits.maxBytes) return tooLarge(limits);
+        for (let i = v.length - 1; i >= 0; i -= 1) stack.push({ value: v[i], depth, path: [...item.path, i] });
+      } else {
+        const keys = Object.keys(v);
+        bytes += 2 + Math.max(0, keys.length - 1);
+        for (const key of keys) bytes += key.length + 3;
+        if (bytes > limits.maxBytes) return tooLarge(limits);
+        for (const key of keys) stack.push({ value: (v as Record<string, unknown>)[key], depth, path: [...item.path, key] });
+      }
+    } else {
+      bytes += typeof v === 'string' ? v.length + 2 : String(v).length;
+      if (bytes > limits.maxBytes) return tooLarge(limits);
+    }
+  }
+  return undefined;
+}
+
+function tooLarge(limits: JsonLimits): { path: (string | number)[]; message: string } {
+  return {
+    path: [],
+    message: `larger than ${limits.maxBytes} bytes of JSON (entryLimits.maxArgsBytes): pass a reference (an id, a URL) instead of the data`,
+  };
+}

@@ -9,6 +9,7 @@ import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType
 import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';
 import type { DjangoSourceSettings } from './django-source-schema.js';
+import type { EntryLimits } from './entry-definition.js';
 import { resolveAlerts } from './alerts-schema.js';
 import type { ParsedAlerts, ResolvedAlerts } from './alerts-schema.js';
 import type { CompiledRoute } from './routes.js';
@@ -93,6 +94,8 @@ export interface ResolvedConfig {
   readonly state: { readonly url: string | undefined; readonly prefix: string };
   /** The config's own alert settings, for runtime entries resolved later (their own override them). */
   readonly alerts: ParsedAlerts | undefined;
+  /** `alerts.allowedHosts`: where runtime entries' alert URLs may go (absent: public hosts only). */
+  readonly alertsAllowedHosts?: readonly string[] | undefined;
   /** Other sources of runtime entries: RedBeat's keys (url undefined = the broker's Redis), django-celery-beat's tables. */
   readonly sources: {
     readonly redbeat?: { readonly url: string | undefined; readonly keyPrefix: string; readonly lockKey: string | undefined };
@@ -103,6 +106,8 @@ export interface ResolvedConfig {
   /** Listen to Celery's task events on the broker for run outcomes (with or without a result backend). */
   readonly taskEvents: boolean;
   readonly outcomeTimeoutMs: number;
+  /** How deep and large runtime entries' args and kwargs may be (absent: the defaults). */
+  readonly entryLimits?: EntryLimits;
   /** Where Sentry check-ins go (the DSN from `sentry.dsn` or $SENTRY_DSN); undefined = no DSN, none sent. */
   readonly sentry?: SentrySettings | undefined;
 }
@@ -192,6 +197,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
       prefix: parsed.state.prefix,
     },
     alerts: parsed.alerts,
+    alertsAllowedHosts: parsed.alerts?.allowedHosts,
     sources: {
       ...(parsed.sources.redbeat === undefined
         ? {}
@@ -210,5 +216,6 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
         : { url: parsed.resultBackend, transportOptions: parsed.resultBackendTransportOptions },
     taskEvents: parsed.taskEvents,
     outcomeTimeoutMs: parsed.outcomeTimeout,
+    entryLimits: { maxDepth: parsed.entryLimits.maxDepth, maxArgsBytes: parsed.entryLimits.maxArgsBytes },
   };
 }

@@ -8,7 +8,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { keyed } from './keys.js';
 import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
-import { alertsSchema } from './alerts-schema.js';
+import { alertsSchema, configAlertsSchema } from './alerts-schema.js';
 import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettingsSchema } from './sentry-schema.js';
 import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
@@ -156,12 +156,19 @@ function windowProblem(
 export type EntryInput = z.input<typeof entrySchema>;
 export type ParsedEntry = z.output<typeof entrySchema>;
 
+/** What an entry name may not contain: see entryNameSchema. */
+export const UNSAFE_NAME_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
 export const entryNameSchema = z
   .string()
   .min(1, { error: 'an entry name must not be empty' })
   .max(200, { error: 'an entry name must be at most 200 characters' })
-  // Control characters would break log lines and Redis key dumps.
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), { error: 'an entry name must not contain control characters' });
+  // Control characters (C0, DEL, C1) would break log lines, terminals and Redis key dumps; line and
+  // paragraph separators and bidi controls make one name look like another.
+  .refine((s) => !UNSAFE_NAME_CHARACTER.test(s), {
+    error:
+      'an entry name must not contain control characters (U+0000-001F, U+007F-009F), line or paragraph separators (U+2028, U+2029) or bidi controls (U+061C, U+200E, U+200F, U+202A-202E, U+2066-2069)',
+  });
 
 export const brokerSchema = keyed({
   /** redis://, rediss://, redis+socket://, sentinel://… (Celery's `broker_url`). */
@@ -274,6 +281,24 @@ export const configSchema = keyed(
     taskCreateMissingQueueType: z
       .enum(QUEUE_TYPES, { error: `taskCreateMissingQueueType must be one of ${QUEUE_TYPES.join(', ')}` })
       .default(DEFAULTS.amqpQueueType),
+    /**
+     * How deep (levels of arrays and objects) and how large (bytes of JSON, args and kwargs together)
+     * a runtime entry's arguments may be: a larger one is refused when it is written and does not run.
+     */
+    entryLimits: keyed({
+      maxDepth: z
+        .number({ error: 'entryLimits.maxDepth must be a whole number from 1 to 1000' })
+        .int({ error: 'entryLimits.maxDepth must be a whole number from 1 to 1000' })
+        .min(1, { error: 'entryLimits.maxDepth must be a whole number from 1 to 1000' })
+        .max(1000, { error: 'entryLimits.maxDepth must be a whole number from 1 to 1000' })
+        .default(DEFAULTS.entryMaxDepth),
+      maxArgsBytes: z
+        .number({ error: 'entryLimits.maxArgsBytes must be a whole number of bytes from 2 to 64 MiB' })
+        .int({ error: 'entryLimits.maxArgsBytes must be a whole number of bytes from 2 to 64 MiB' })
+        .min(2, { error: 'entryLimits.maxArgsBytes must be a whole number of bytes from 2 to 64 MiB' })
+        .max(64 * 1024 * 1024, { error: 'entryLimits.maxArgsBytes must be a whole number of bytes from 2 to 64 MiB' })
+        .default(DEFAULTS.entryMaxArgsBytes),
+    }).default({ maxDepth: DEFAULTS.entryMaxDepth, maxArgsBytes: DEFAULTS.entryMaxArgsBytes }),
     /** The scheduler never sleeps longer than this (Celery's `beat_max_loop_interval`). */
     maxInterval: durationSchema('maxInterval', 10, TIMER_MAX_MS).default(DEFAULTS.maxIntervalMs),
     lock: lockSchema.default({ ttl: DEFAULTS.lockTtlMs, retryEvery: DEFAULTS.lockRetryMs, maxClockSkew: DEFAULTS.maxClockSkewMs }),
@@ -281,7 +306,7 @@ export const configSchema = keyed(
     /** Sources of entries besides the file that change while beat runs: RedBeat's keys, django-celery-beat's tables. */
     sources: sourcesSchema.default({}),
     /** Alerts for every entry (a webhook, which kinds, lateAfter); an entry's own `alerts` override them. */
-    alerts: alertsSchema.optional(),
+    alerts: configAlertsSchema.optional(),
     /** Sentry Crons: the DSN check-ins go to ($SENTRY_DSN over it), their environment and release. */
     sentry: sentrySettingsSchema.optional(),
     // Run outcomes: read from the workers' result backend.

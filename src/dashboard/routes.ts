@@ -1,7 +1,7 @@
 /**
  * The dashboard served by `beat run --http`: the page (`/`, `/ui/`), its assets, and its own JSON
- * API under /ui/api/. Reading is open to loopback clients (and to every client when no API token is
- * configured, as /status is); every write needs a session opened with the API token, its CSRF token
+ * API under /ui/api/. Its reads are guarded by the HTTP server's rule for everything that shows
+ * entries (src/http/auth.ts), before they get here; every write needs a session opened with an API token, its CSRF token
  * in a header and, from a browser, this server's Origin. Writes go through the same Redis control
  * keys as `beat pause`, `beat resume` and `beat trigger`; runtime entries are created, changed and
  * deleted through the entries API the service hands over.
@@ -62,6 +62,11 @@ export interface DashboardSources {
   readonly messageEnv: MessageEnv;
   /** The API token (`--api-token-file`, BEAT_API_TOKEN); undefined: no writes at all. */
   apiToken(): string | undefined;
+  /**
+   * The name of the configured token that may write and is `token`, if any (several named tokens
+   * in --api-token-file); without it, the login compares with apiToken() and names the session "api".
+   */
+  writeTokenName?(token: string): string | undefined;
   /** Undefined: runtime entries cannot be created, edited or deleted from the page. */
   readonly entriesApi?: EntriesApi;
 }
@@ -123,6 +128,11 @@ export class Dashboard {
     this.sessions = new Sessions(DEFAULTS.dashboardSessionTtlMs, DEFAULTS.dashboardMaxSessions, () => sources.now());
   }
 
+  /** Who the request's live session belongs to (`dashboard:<token name>`), if it carries one. */
+  sessionOf(req: IncomingMessage): string | undefined {
+    return this.sessions.find(req)?.who;
+  }
+
   /** Answers the request if it is the dashboard's; false leaves it to the other routes. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -131,11 +141,10 @@ export class Dashboard {
     try {
       await this.route(req, res, path, url.searchParams);
     } catch (error) {
+      // Anything else is answered by the server as every route's failure is: 503 with Retry-After
+      // when Redis is away, else 500 with an error id in the log.
       if (error instanceof Refusal) sendError(res, error.status, error.code, error.message);
-      else {
-        this.logger.error({ event: EVENTS.httpError, path, err: error }, 'dashboard request failed');
-        sendError(res, 503, 'unavailable', `unavailable: ${errorMessage(error)}`);
-      }
+      else throw error;
     }
     return true;
   }
@@ -210,13 +219,21 @@ export class Dashboard {
     const body = await readJson(req);
     const token = typeof body === 'object' && body !== null ? (body as { token?: unknown }).token : undefined;
     const client = req.socket.remoteAddress;
-    if (typeof token !== 'string' || !tokensEqual(token, expected)) {
+    const name =
+      typeof token !== 'string'
+        ? undefined
+        : this.sources.writeTokenName !== undefined
+          ? this.sources.writeTokenName(token)
+          : tokensEqual(token, expected)
+            ? 'api'
+            : undefined;
+    if (name === undefined) {
       this.logger.warn({ event: EVENTS.dashboardLogin, ok: false, client }, 'dashboard login refused: wrong API token');
-      throw new Refusal(401, 'bad_token', 'wrong API token');
+      throw new Refusal(401, 'bad_token', 'wrong API token (or one that may only read)');
     }
     const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
-    const { cookie, csrf } = this.sessions.open(secure);
-    this.logger.info({ event: EVENTS.dashboardLogin, ok: true, client }, 'dashboard login');
+    const { cookie, csrf } = this.sessions.open(secure, `dashboard:${name}`);
+    this.logger.info({ event: EVENTS.dashboardLogin, ok: true, client, who: `dashboard:${name}` }, 'dashboard login');
     sendJson(res, 200, { csrf }, { 'set-cookie': cookie });
   }
 

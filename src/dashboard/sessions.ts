@@ -12,6 +12,8 @@ export const CSRF_HEADER = 'x-csrf-token';
 
 interface Session {
   readonly csrf: string;
+  /** Who opened it, as the logs (and the audit) name them: `dashboard:<token name>`. */
+  readonly who: string;
   expiresMs: number;
 }
 
@@ -40,7 +42,7 @@ export class Sessions {
   ) {}
 
   /** Opens a session; returns the Set-Cookie value and the CSRF token. */
-  open(secure: boolean): { cookie: string; csrf: string } {
+  open(secure: boolean, who = 'dashboard'): { cookie: string; csrf: string } {
     this.sweep();
     if (this.held.size >= this.maxSessions) {
       // The oldest goes: a flood of logins (each needs the token) cannot grow the map without end.
@@ -49,14 +51,14 @@ export class Sessions {
     }
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(32).toString('base64url');
-    this.held.set(id, { csrf, expiresMs: this.now() + this.ttlMs });
+    this.held.set(id, { csrf, who, expiresMs: this.now() + this.ttlMs });
     const maxAge = Math.floor(this.ttlMs / 1000);
     const cookie = `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
     return { cookie, csrf };
   }
 
   /** The request's live session, if any (and its expiry moved on: the session slides while used). */
-  find(req: IncomingMessage): { id: string; csrf: string } | undefined {
+  find(req: IncomingMessage): { id: string; csrf: string; who: string } | undefined {
     const id = cookieValue(req, SESSION_COOKIE);
     if (id === undefined) return undefined;
     const session = this.held.get(id);
@@ -67,7 +69,7 @@ export class Sessions {
       return undefined;
     }
     session.expiresMs = nowMs + this.ttlMs;
-    return { id, csrf: session.csrf };
+    return { id, csrf: session.csrf, who: session.who };
   }
 
   close(req: IncomingMessage): string {

@@ -1,20 +1,84 @@
 /**
- * Who may do what over HTTP. The entries API's write methods need the bearer token (`--api-token-file`
- * or BEAT_API_TOKEN) and are refused outright when none is configured. Reads that show the schedule
- * (/status, GET /api/entries) are open to loopback clients and need the token from anywhere else,
- * unless the operator opts in (`--http-public-reads`). The probes and /metrics stay open: kubelets
- * and Prometheus scrape them from other hosts and they show no task arguments.
+ * Who may do what over HTTP, one rule for every path that shows entries (/status, /api/*, the
+ * dashboard's /ui/api/ reads). Writes need a bearer token that may write (`--api-token-file`, one
+ * token or `name:token` lines, or BEAT_API_TOKEN) and are refused outright when none is configured.
+ * Reads need a token (or the dashboard's session), except for a loopback client, or any client with
+ * `--http-public-reads`, whose Host header names this server. The probes and /metrics stay open:
+ * kubelets and Prometheus scrape them from other hosts and they show no task arguments.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ENV } from '../base/defaults.js';
 import { ErrorCode } from '../base/errors.js';
 
+/** A bearer token of the API, with the name the logs (and the audit) know it by and what it may do. */
+export interface ApiToken {
+  readonly name: string;
+  readonly token: string;
+  /** `read`: the reads that show entries; `write`: those and every change. */
+  readonly scope: 'read' | 'write';
+}
+
 export interface HttpAccess {
-  /** The bearer token, if one is configured. */
+  /** The single bearer token of BEAT_API_TOKEN or a one-token file, if one is configured (named "api", scope write). */
   readonly token?: string;
-  /** /status and GET /api/entries answer any client without a token. */
+  /** The tokens of an --api-token-file of `name:token` lines (used instead of `token`). */
+  readonly tokens?: readonly ApiToken[];
+  /** Reads that show entries answer any client without a token (still not a foreign Host). */
   readonly publicReads?: boolean;
+  /**
+   * Host names (or addresses) that name this server besides localhost, 127.0.0.1, ::1 and the bound
+   * address (`--http-allowed-hosts`): a request without a credential whose Host is none of these gets
+   * nothing that shows entries (DNS rebinding).
+   */
+  readonly allowedHosts?: readonly string[];
+  /** Loopback client addresses not trusted as loopback: a reverse proxy on this host forwards others' requests. */
+  readonly notLoopback?: readonly string[];
+}
+
+/** The configured tokens: the named ones, else the single one as "api" with scope write. */
+export function tokensOf(access: HttpAccess): readonly ApiToken[] {
+  if (access.tokens !== undefined) return access.tokens;
+  return access.token === undefined ? [] : [{ name: 'api', token: access.token, scope: 'write' }];
+}
+
+/** The configured token `given` is, compared with every one in constant time; undefined when none. */
+export function findToken(given: string, tokens: readonly ApiToken[]): ApiToken | undefined {
+  let found: ApiToken | undefined;
+  for (const t of tokens) if (tokenMatches(given, t.token) && found === undefined) found = t;
+  return found;
+}
+
+const TOKEN_TEXT = /^[\x21-\x7e]{16,}$/;
+const NAMED_LINE = /^([A-Za-z0-9][\w.@-]{0,63}):(?:(read|write):)?(\S+)$/;
+
+/**
+ * The tokens of an --api-token-file: either one token (the whole file, as before: named "api",
+ * scope write), or one `name:token` line per token, `name:read:token` for one that may only read;
+ * blank lines and `#` comments are skipped. Throws a message naming the line and the fix.
+ */
+export function parseTokenFile(text: string): ApiToken[] {
+  const lines = text.split(/\r?\n/);
+  const meaningful = lines.map((line, i) => ({ line: line.trim(), at: i + 1 })).filter(({ line }) => line !== '' && !line.startsWith('#'));
+  const single = meaningful.length === 1 && !NAMED_LINE.test(meaningful[0]!.line);
+  if (single || meaningful.length === 0) {
+    const token = text.replace(/[\r\n]+$/, '');
+    if (!TOKEN_TEXT.test(token))
+      throw new Error('the API token must be at least 16 printable characters without spaces (for example: openssl rand -hex 32)');
+    return [{ name: 'api', token, scope: 'write' }];
+  }
+  const tokens: ApiToken[] = [];
+  for (const { line, at } of meaningful) {
+    const match = NAMED_LINE.exec(line);
+    if (match === null || !TOKEN_TEXT.test(match[3]!)) {
+      throw new Error(
+        `line ${at}: expected NAME:TOKEN or NAME:read:TOKEN (a name of letters, digits, ".", "_", "@", "-"; a token of at least 16 printable characters without spaces)`,
+      );
+    }
+    if (tokens.some((t) => t.name === match[1])) throw new Error(`line ${at}: the name ${JSON.stringify(match[1])} is given twice`);
+    tokens.push({ name: match[1]!, token: match[3]!, scope: match[2] === 'read' ? 'read' : 'write' });
+  }
+  return tokens;
 }
 
 /** Why a request is refused, as the API answers it. */
@@ -41,6 +105,34 @@ export function isLoopback(address: string | undefined): boolean {
   return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }
 
+/** Whether the client is trusted as loopback: a loopback address not listed in `notLoopback`. */
+function trustedLoopback(req: IncomingMessage, access: HttpAccess): boolean {
+  const address = req.socket.remoteAddress;
+  if (!isLoopback(address)) return false;
+  const plain = address!.startsWith('::ffff:') ? address!.slice(7) : address!;
+  return !(access.notLoopback ?? []).some((a) => a === address || a === plain);
+}
+
+/** The host of a Host header, lower case, without its port or an IPv6 literal's brackets; undefined when there is none. */
+export function hostOf(header: string | undefined): string | undefined {
+  if (header === undefined || header === '') return undefined;
+  const text = header.trim().toLowerCase();
+  const v6 = /^\[([0-9a-f:.]+)\](?::\d*)?$/.exec(text);
+  if (v6 !== null) return v6[1];
+  return text.replace(/:\d*$/, '').replace(/\.$/, '');
+}
+
+const LOCAL_NAMES = ['localhost', '127.0.0.1', '::1'];
+
+/** Whether the request's Host header names this server: a loopback name, the bound address, or one of allowedHosts. */
+export function hostAllowed(req: IncomingMessage, access: HttpAccess): boolean {
+  const host = hostOf(req.headers.host);
+  if (host === undefined) return false;
+  const bound = req.socket.localAddress;
+  const boundPlain = bound?.startsWith('::ffff:') ? bound.slice(7) : bound;
+  return LOCAL_NAMES.includes(host) || host === bound || host === boundPlain || (access.allowedHosts ?? []).some((h) => hostOf(h) === host);
+}
+
 const HOW_TO_CONFIGURE = `start beat run with --api-token-file PATH (a file holding the token) or $${ENV.apiToken}, and send it as "Authorization: Bearer <token>"`;
 
 function bearer(req: IncomingMessage): string | undefined {
@@ -49,41 +141,72 @@ function bearer(req: IncomingMessage): string | undefined {
   return match?.[1];
 }
 
-/** The refusal of a request that needs the token, or undefined when it carries the right one. */
-function checkToken(req: IncomingMessage, access: HttpAccess, what: string): Refusal | undefined {
+/** The refusal of a request that needs a token of `scope`, or undefined when it carries one. */
+function checkToken(req: IncomingMessage, access: HttpAccess, what: string, scope: 'read' | 'write'): Refusal | undefined {
   const given = bearer(req);
   if (given === undefined) {
     return { status: 401, code: ErrorCode.ApiUnauthorized, error: `${what} needs a bearer token: send "Authorization: Bearer <token>"` };
   }
-  if (access.token === undefined || !tokenMatches(given, access.token)) {
-    return { status: 401, code: ErrorCode.ApiUnauthorized, error: `${what}: the bearer token is not the one configured` };
+  const found = findToken(given, tokensOf(access));
+  if (found === undefined) {
+    return { status: 401, code: ErrorCode.ApiUnauthorized, error: `${what}: the bearer token is not one of those configured` };
+  }
+  if (scope === 'write' && found.scope !== 'write') {
+    return {
+      status: 403,
+      code: ErrorCode.ApiForbidden,
+      error: `${what}: the token "${found.name}" may only read (its line in --api-token-file says read)`,
+    };
   }
   return undefined;
 }
 
+/** The name of the configured token the request carries (for the logs and the audit), if any. */
+export function tokenName(req: IncomingMessage, access: HttpAccess): string | undefined {
+  const given = bearer(req);
+  return given === undefined ? undefined : findToken(given, tokensOf(access))?.name;
+}
+
 /** May this request change entries? */
 export function authorizeWrite(req: IncomingMessage, access: HttpAccess): Refusal | undefined {
-  if (access.token === undefined) {
+  if (tokensOf(access).every((t) => t.scope !== 'write')) {
     return {
       status: 403,
       code: ErrorCode.ApiForbidden,
-      error: `writes through the entries API are off because no API token is configured: ${HOW_TO_CONFIGURE}`,
+      error: `writes through the entries API are off because no API token that may write is configured: ${HOW_TO_CONFIGURE}`,
     };
   }
-  return checkToken(req, access, 'a write to the entries API');
+  return checkToken(req, access, 'a write to the entries API', 'write');
 }
 
-/** May this request read the schedule (/status, GET /api/entries)? */
-export function authorizeRead(req: IncomingMessage, access: HttpAccess): Refusal | undefined {
-  if (access.publicReads === true || isLoopback(req.socket.remoteAddress)) return undefined;
-  if (access.token === undefined) {
+/**
+ * May this request read what shows entries (/status, GET /api/*, the dashboard's reads)? With a
+ * configured token (or `session`: the dashboard's, checked by the caller), from anywhere; without
+ * one, a trusted loopback client, or any client with --http-public-reads, and in both cases only
+ * when the Host header names this server: a page on another site that the operator's browser
+ * opens can point its own name at 127.0.0.1 (DNS rebinding), but cannot make the browser send
+ * this server's name, nor the token.
+ */
+export function authorizeRead(req: IncomingMessage, access: HttpAccess, session = false): Refusal | undefined {
+  if (session) return undefined;
+  const given = bearer(req);
+  if (given !== undefined) return checkToken(req, access, 'a read of the schedule', 'read');
+  if (!hostAllowed(req, access)) {
+    return {
+      status: 403,
+      code: ErrorCode.ApiForeignHost,
+      error: `the Host header ${JSON.stringify((req.headers.host ?? '').slice(0, 100))} does not name this server: without a token, the schedule is shown only to requests for localhost, 127.0.0.1, ::1, the bound address or a name of --http-allowed-hosts ($${ENV.httpAllowedHosts})`,
+    };
+  }
+  if (access.publicReads === true || trustedLoopback(req, access)) return undefined;
+  if (tokensOf(access).length === 0) {
     return {
       status: 403,
       code: ErrorCode.ApiForbidden,
       error: `this endpoint shows the schedule and answers loopback clients only unless a token is configured (${HOW_TO_CONFIGURE}) or beat run is started with --http-public-reads ($${ENV.httpPublicReads}=1)`,
     };
   }
-  return checkToken(req, access, 'a read from beyond loopback');
+  return checkToken(req, access, 'a read from beyond loopback', 'read');
 }
 
 /** The WWW-Authenticate header of a 401 (RFC 6750). */

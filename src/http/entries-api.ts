@@ -7,13 +7,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULTS } from '../base/defaults.js';
-import { BeatError, ConfigError, ErrorCode, errorMessage } from '../base/errors.js';
+import { BeatError, ConfigError, ErrorCode } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import { authorizeRead, authorizeWrite, challenge } from './auth.js';
+import { authorizeRead, authorizeWrite, challenge, tokenName } from './auth.js';
 import type { HttpAccess, Refusal } from './auth.js';
-import { ApiError, readJsonBody } from './request-body.js';
+import { ApiError, failureAnswer, statusOf } from './failures.js';
+import { readJsonBody } from './request-body.js';
 
 /** An entry of the store as the API shows it. */
 export interface ApiEntry {
@@ -37,6 +38,8 @@ export interface EntriesHandlers {
   /** `ifVersion`: apply only to that stored version (0: only if none), else ENTRY_CONFLICT. */
   put(name: string, entry: unknown, client: string, ifVersion?: number): Promise<{ created: boolean; entry: ApiEntry }>;
   putMany(entries: Readonly<Record<string, unknown>>, client: string): Promise<{ version: number; outcomes: Record<string, string> }>;
+  /** How deep an entry's args and kwargs may nest now (the config's entryLimits.maxDepth); a body may nest 4 more. */
+  entryMaxDepth?(): number;
   /** False when there was no such entry. */
   remove(name: string, keepHistory: boolean, client: string, ifVersion?: number): Promise<boolean>;
 }
@@ -71,39 +74,17 @@ export function sendRefusal(req: IncomingMessage, res: ServerResponse, refusal: 
 
 /**
  * A handler's failure as the API answers it, status and JSON body (for the dashboard, which calls
- * the handlers itself); undefined for a failure that is not a BeatError (an internal error).
+ * the handlers itself); undefined for an outage (503) or tsbeat's own failure (500), which the
+ * server answers (with Retry-After, or an error id in the log).
  */
 export function errorAnswer(error: unknown): { status: number; body: unknown } | undefined {
-  const problems = error instanceof ConfigError ? error.problems.map(({ path, message }) => ({ path, message })) : [];
   if (!(error instanceof BeatError)) return undefined;
+  const status = statusOf(error);
+  if (status >= 500) return undefined;
+  const problems = error instanceof ConfigError ? error.problems.map(({ path, message }) => ({ path, message })) : [];
   const message =
     error instanceof ConfigError ? `${problems.length} problem${problems.length === 1 ? '' : 's'} in the entries sent` : error.message;
-  return { status: statusOf(error), body: { error: message, code: error.code, problems } };
-}
-
-/** The HTTP status of a failure the handlers report. */
-function statusOf(error: BeatError): number {
-  if (error instanceof ApiError) return error.status;
-  switch (error.code) {
-    case ErrorCode.EntryInvalid:
-      return 400;
-    case ErrorCode.EntryIsStatic:
-      return 409;
-    case ErrorCode.EntryConflict:
-      return 412;
-    case ErrorCode.UnknownEntry:
-      return 404;
-    case ErrorCode.RedisUnavailable:
-    case ErrorCode.RedisAuth:
-    case ErrorCode.RedisDbOutOfRange:
-    case ErrorCode.RedisNoPerm:
-    case ErrorCode.RedisOom:
-    case ErrorCode.RedisReadOnly:
-    case ErrorCode.RedisWrongType:
-      return 503;
-    default:
-      return 500;
-  }
+  return { status, body: { error: message, code: error.code, problems } };
 }
 
 /**
@@ -187,20 +168,8 @@ export async function serveEntries(
   try {
     await route(req, res, url, handlers, access, logger);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      sendError(
-        res,
-        statusOf(error),
-        error.code,
-        `${error.problems.length} problem${error.problems.length === 1 ? '' : 's'} in the entries sent`,
-        error.problems,
-      );
-    } else if (error instanceof BeatError) {
-      sendError(res, statusOf(error), error.code, error.message, [], error instanceof ApiError ? error.headers : {});
-    } else {
-      logger.error({ event: EVENTS.httpError, path: req.url, err: error }, `entries API failed: ${errorMessage(error)}`);
-      sendError(res, 500, 'INTERNAL', 'internal error; the log has the details (beat.http.error)');
-    }
+    const answer = failureAnswer(error, req, logger);
+    sendJson(res, answer.status, answer.body, answer.headers);
     drain(req);
   }
 }
@@ -226,19 +195,21 @@ async function route(
     return;
   }
   if (handlers === undefined) throw new ApiError(404, ErrorCode.ApiNotFound, 'the entries API is not served by this process');
-  const who = client(req);
+  // The token's name: what the logs (and the audit) record as who made a change.
+  const who = tokenName(req, access) ?? 'anonymous';
+  const address = client(req);
 
   if (one === undefined && method === 'GET') {
     const after = url.searchParams.get('after') ?? undefined;
     sendJson(res, 200, await handlers.list(after, queryLimit(url.searchParams)));
   } else if (one === undefined) {
-    const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes);
+    const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, (handlers.entryMaxDepth?.() ?? DEFAULTS.entryMaxDepth) + 4);
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new ApiError(400, ErrorCode.ApiBadRequest, 'the body of PUT /api/entries must be an object mapping entry names to entries');
     }
     const result = await handlers.putMany(body as Record<string, unknown>, who);
     logger.info(
-      { event: EVENTS.apiWrite, client: who, count: Object.keys(result.outcomes).length, version: result.version },
+      { event: EVENTS.apiWrite, who, client: address, count: Object.keys(result.outcomes).length, version: result.version },
       'entries written',
     );
     sendJson(res, 200, result);
@@ -248,10 +219,10 @@ async function route(
     sendJson(res, 200, found, { etag: `"${found.version}"` });
   } else if (method === 'PUT') {
     const ifVersion = ifMatch(req);
-    const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes);
+    const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, (handlers.entryMaxDepth?.() ?? DEFAULTS.entryMaxDepth) + 4);
     const { created, entry } = await handlers.put(one, body, who, ifVersion);
     logger.info(
-      { event: EVENTS.apiWrite, client: who, entry: one, outcome: created ? 'created' : 'updated' },
+      { event: EVENTS.apiWrite, who, client: address, entry: one, outcome: created ? 'created' : 'updated' },
       `entry ${created ? 'created' : 'updated'}`,
     );
     sendJson(res, created ? 201 : 200, entry, { etag: `"${entry.version}"` });
@@ -259,7 +230,7 @@ async function route(
     const keepHistory = queryFlag(url.searchParams, 'keepHistory');
     if (!(await handlers.remove(one, keepHistory, who, ifMatch(req))))
       throw new BeatError(ErrorCode.UnknownEntry, `no runtime entry ${JSON.stringify(one)}`);
-    logger.info({ event: EVENTS.apiWrite, client: who, entry: one, outcome: 'deleted', keepHistory }, 'entry deleted');
+    logger.info({ event: EVENTS.apiWrite, who, client: address, entry: one, outcome: 'deleted', keepHistory }, 'entry deleted');
     res.writeHead(204, { 'cache-control': 'no-store' });
     res.end();
   }

@@ -1,28 +1,16 @@
 /**
  * A request's JSON body, read with a size limit: refused with 413 before it is parsed when larger
  * (by its Content-Length, or as it streams in), 415 when it is not declared JSON, 400 when it does
- * not parse.
+ * not parse or nests too deep.
  */
 import type { IncomingMessage } from 'node:http';
-import { BeatError, ErrorCode } from '../base/errors.js';
-
-/** A request the API refuses, with the HTTP status to answer. */
-export class ApiError extends BeatError {
-  constructor(
-    readonly status: number,
-    code: ErrorCode,
-    message: string,
-    /** Headers the answer carries (Allow for a 405). */
-    readonly headers: Readonly<Record<string, string>> = {},
-  ) {
-    super(code, message);
-    this.name = 'ApiError';
-  }
-}
+import { ErrorCode } from '../base/errors.js';
+import { ApiError, jsonDepthProblem } from './failures.js';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
-export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+/** `maxDepth`: levels of arrays and objects the body may nest (checked on the text, before it is parsed). */
+export async function readJsonBody(req: IncomingMessage, maxBytes: number, maxDepth: number): Promise<unknown> {
   const type = req.headers['content-type'];
   if (type === undefined || !JSON_TYPE.test(type)) {
     throw new ApiError(
@@ -48,6 +36,14 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
     req.once('error', reject);
   });
   const text = Buffer.concat(chunks).toString('utf8');
+  const tooDeep = jsonDepthProblem(text, maxDepth);
+  if (tooDeep !== undefined) {
+    throw new ApiError(
+      400,
+      ErrorCode.ApiBadRequest,
+      `the body nests more than ${maxDepth} levels of arrays and objects (at ${tooDeep}); an entry's args and kwargs may nest ${maxDepth - 4} (entryLimits.maxDepth)`,
+    );
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {

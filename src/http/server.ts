@@ -9,13 +9,16 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { BeatMetrics } from '../observe/metrics.js';
 import { authorizeRead } from './auth.js';
 import type { HttpAccess } from './auth.js';
-import { ENTRIES_PATH, sendError, sendRefusal, serveEntries } from './entries-api.js';
+import { ENTRIES_PATH, sendError, sendJson, sendRefusal, serveEntries } from './entries-api.js';
+import { ApiError, failureAnswer } from './failures.js';
 import type { EntriesHandlers } from './entries-api.js';
 
 export interface Probe {
@@ -26,12 +29,15 @@ export interface Probe {
 export interface HttpHandlers {
   health(): Probe;
   ready(): Promise<Probe>;
-  status(): Promise<unknown>;
+  /** One page of the status: entries `offset` to `offset + limit` (and `next`, the offset of the next page, when there are more). */
+  status(page?: { offset: number; limit: number }): Promise<unknown>;
   readonly metrics: BeatMetrics;
   /** The runtime entries API; without it /api/entries is 404. */
   readonly entries?: EntriesHandlers;
   /** Who may read the schedule and write entries (no token: writes are refused, reads are loopback-only). */
   readonly access?: HttpAccess;
+  /** The name of the dashboard session the request carries, if any: a credential for reads, as a token is. */
+  readonly session?: (req: IncomingMessage) => string | undefined;
   /** More routes (the dashboard), tried first: true when it answered the request. */
   readonly routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
@@ -57,6 +63,50 @@ function send(res: ServerResponse, code: number, type: string, body: string): vo
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
+/**
+ * The dashboard's reads that show entries (everything under /ui/api/ but its login and logout),
+ * guarded here by the same rule as /status and /api/* (auth.ts authorizeRead), before the
+ * dashboard's own routes answer. The page and its assets show nothing of the schedule.
+ */
+function showsEntriesToReader(req: IncomingMessage, path: string): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  return path.startsWith('/ui/api/');
+}
+
+/** `?offset=&limit=` of /status: whole numbers, limit 1 to DEFAULTS.statusPageMax (its default). */
+function statusPage(query: URLSearchParams): { offset: number; limit: number } {
+  const number = (name: string, fallback: number, min: number, max: number): number => {
+    const text = query.get(name);
+    if (text === null) return fallback;
+    const value = Number(text);
+    if (!/^\d{1,15}$/.test(text) || value < min || value > max) {
+      throw new ApiError(
+        400,
+        ErrorCode.ApiBadRequest,
+        `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text.slice(0, 40))}`,
+      );
+    }
+    return value;
+  };
+  return {
+    offset: number('offset', 0, 0, Number.MAX_SAFE_INTEGER),
+    limit: number('limit', DEFAULTS.statusPageMax, 1, DEFAULTS.statusPageMax),
+  };
+}
+
+/** Malformed percent-encoding in the path (`%E0%A4%A`) is the client's mistake, refused before any route decodes it. */
+function checkPercentEncoding(path: string): void {
+  try {
+    decodeURIComponent(path);
+  } catch {
+    throw new ApiError(
+      400,
+      ErrorCode.ApiBadRequest,
+      `the path ${JSON.stringify(path.slice(0, 200))} is not valid percent-encoding (each % must start a %XX of UTF-8)`,
+    );
+  }
+}
+
 function probe(res: ServerResponse, result: Probe): void {
   send(res, result.ok ? 200 : 503, 'text/plain; charset=utf-8', `${result.ok ? 'ok' : 'not ok'}: ${result.reason}\n`);
 }
@@ -68,8 +118,29 @@ export async function startHttpServer(
 ): Promise<{ server: Server; address: HttpAddress; close(): Promise<void> }> {
   const access = handlers.access ?? {};
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (req.headers.host === undefined && req.httpVersion === '1.1') {
+      // Node would answer this itself with a bare 400 (requireHostHeader): said here, with a code.
+      throw new ApiError(400, ErrorCode.ApiBadRequest, 'an HTTP/1.1 request needs a Host header (RFC 9112)');
+    }
+    const target = req.url ?? '/';
+    if (Buffer.byteLength(target) > DEFAULTS.httpMaxUrlBytes) {
+      throw new ApiError(
+        414,
+        ErrorCode.ApiUriTooLong,
+        `the request target is over ${DEFAULTS.httpMaxUrlBytes} bytes: send long values in the body`,
+      );
+    }
+    const url = new URL(target.startsWith('/') ? `http://tsbeat${target}` : target, 'http://tsbeat');
+    checkPercentEncoding(url.pathname);
+    if (showsEntriesToReader(req, url.pathname)) {
+      const refusal = authorizeRead(req, access, handlers.session?.(req) !== undefined);
+      if (refusal !== undefined) {
+        sendRefusal(req, res, refusal, logger);
+        if (!req.complete) req.resume();
+        return;
+      }
+    }
     if (handlers.routes !== undefined && (await handlers.routes(req, res))) return;
-    const url = new URL(req.url ?? '/', 'http://tsbeat');
     if (url.pathname === ENTRIES_PATH || url.pathname.startsWith(`${ENTRIES_PATH}/`)) {
       await serveEntries(req, res, url, handlers.entries, access, logger);
       return;
@@ -79,8 +150,8 @@ export async function startHttpServer(
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD');
-      send(res, 405, 'text/plain; charset=utf-8', 'read-only: use GET\n');
+      sendError(res, 405, ErrorCode.ApiMethodNotAllowed, 'read-only: use GET', [], { allow: 'GET, HEAD' });
+      if (!req.complete) req.resume();
       return;
     }
     switch (url.pathname) {
@@ -101,26 +172,60 @@ export async function startHttpServer(
         }
         let status: unknown;
         try {
-          status = await handlers.status();
+          status = await handlers.status(statusPage(url.searchParams));
         } catch (error) {
           // The status lives in Redis: while Redis is unreachable that is "unavailable, try again"
-          // (503, with the reason), not an internal error (it was a bare 500 "internal error").
-          send(res, 503, 'application/json; charset=utf-8', `${JSON.stringify({ error: `status unavailable: ${errorMessage(error)}` })}\n`);
+          // (503, with the reason and Retry-After); any other failure is tsbeat's own (500).
+          const answer = failureAnswer(error, req, logger);
+          const body = answer.status === 503 ? { ...answer.body, error: `status unavailable: ${answer.body.error}` } : answer.body;
+          sendJson(res, answer.status, body, answer.headers);
           return;
         }
         send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(status, null, 2)}\n`);
         return;
       }
       default:
-        send(res, 404, 'text/plain; charset=utf-8', 'not found; try /healthz, /readyz, /metrics, /status or /api/entries\n');
+        sendError(res, 404, ErrorCode.ApiNotFound, 'not found; try /healthz, /readyz, /metrics, /status or /api/entries');
     }
   };
-  const server = createServer((req, res) => {
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
-      logger.error({ event: EVENTS.httpError, path: req.url, err: error }, 'HTTP handler failed');
-      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      const answer = failureAnswer(error, req, logger);
+      if (!res.headersSent) sendJson(res, answer.status, answer.body, answer.headers);
       else res.end();
+      if (!req.complete) req.resume();
     });
+  });
+  // A request Node cannot parse never reaches the handler: answer it here, with a code, as the
+  // handler would (Node's own answer to headers over its limit is a bare 431).
+  const answered = new WeakSet<Duplex>();
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // Node reports the same broken request again with each later piece of it: answered once, and
+    // the socket left to its lingering close.
+    if (answered.has(socket)) return;
+    answered.add(socket);
+    if (!socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? 431 : 400;
+    const body = JSON.stringify({
+      error: tooLarge
+        ? "the request line and headers are over 16 KiB (Node's limit): send large values in the body"
+        : `the request is not valid HTTP/1.1 (${error.code ?? 'parse error'})`,
+      code: tooLarge ? ErrorCode.ApiHeadersTooLarge : ErrorCode.ApiBadRequest,
+      problems: [],
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\n` +
+        `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    // A lingering close: what the client still sends is read and dropped for a moment, as closing
+    // on unread bytes resets the connection, and a reset can drop the answer before it is read.
+    socket.on('data', () => undefined);
+    socket.resume();
+    setTimeout(() => socket.destroy(), DEFAULTS.httpLingerMs).unref();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>

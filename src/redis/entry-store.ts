@@ -102,7 +102,11 @@ export class RedisEntryStore implements EntrySource {
       }
       if (this.staticNames.has(write.name)) throw staticNameError(write.name);
       const parsed = parseEntryDefinition(write.entry);
-      if (!parsed.ok) problems.push(...prefixProblems(at, parsed.problems));
+      // An invalid entry is not serialised: one too deep to check would overflow the stack here.
+      if (!parsed.ok) {
+        problems.push(...prefixProblems(at, parsed.problems));
+        continue;
+      }
       args.push(`put${guard}`, write.name, canonicalEntryJson(write.entry));
     }
     if (problems.length > 0) throw entryProblems(options.source ?? 'entries', problems);

@@ -6,7 +6,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../base/log.js';
 import { Alerting } from '../alerts/alerting.js';
-import { AlertDeliverer } from '../alerts/deliverer.js';
+import { AlertDeliverer, httpSend } from '../alerts/deliverer.js';
+import { policySend, trustedAlertUrls } from '../alerts/outbound.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { followsOutcomes } from '../config/resolve.js';
 import { finishedDeliveries, lateDeliveries, publishedPing } from '../alerts/alert-rules.js';
@@ -32,6 +33,8 @@ export interface AlertsWiring {
 
 export function startAlerts(options: {
   config: ResolvedConfig;
+  /** The config in force now (it changes on reload); absent: `config`. */
+  current?: () => ResolvedConfig;
   client: Redis;
   keys: SchedulerKeys;
   logger: Logger;
@@ -46,7 +49,20 @@ export function startAlerts(options: {
 }): AlertsWiring {
   const { config, client, keys, logger, now } = options;
   const outbox = new RedisAlertOutbox(client, keys);
-  const deliverer = new AlertDeliverer({ outbox, logger, now });
+  // The config file's own alert URLs go anywhere; a runtime entry's only where the policy allows.
+  let trusted: { of: readonly ResolvedEntry[]; urls: ReadonlySet<string> } | undefined;
+  const send = policySend(
+    {
+      trustedUrls: () => {
+        const current = options.current?.() ?? config;
+        if (trusted?.of !== current.entries) trusted = { of: current.entries, urls: trustedAlertUrls(current.alerts, current.entries) };
+        return trusted.urls;
+      },
+      allowedHosts: () => (options.current?.() ?? config).alertsAllowedHosts,
+    },
+    httpSend,
+  );
+  const deliverer = new AlertDeliverer({ outbox, logger, now, send });
   const outcomesKnown = followsOutcomes(config);
   const alerting = new Alerting({ deployment: config.name, outbox, logger, now, outcomesKnown, onQueued: () => deliverer.poke() });
   let lateTimer: NodeJS.Timeout | undefined;

@@ -40,6 +40,7 @@ export interface DashboardInputs {
   readonly messageEnv: MessageEnv;
   /** The API token; by default BEAT_API_TOKEN's value (the entries API's --api-token-file joins here). */
   readonly apiToken?: () => string | undefined;
+  readonly writeTokenName?: (token: string) => string | undefined;
   readonly entriesApi?: EntriesApi;
 }
 
@@ -100,6 +101,7 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
     control: inputs.control,
     messageEnv: inputs.messageEnv,
     apiToken: inputs.apiToken ?? envToken,
+    ...(inputs.writeTokenName === undefined ? {} : { writeTokenName: inputs.writeTokenName }),
     ...(inputs.entriesApi === undefined ? {} : { entriesApi: inputs.entriesApi }),
   };
 }

@@ -1,11 +1,14 @@
 /**
  * The entries API's handlers (src/http/entries-api.ts) on the runtime store in Redis: the same
  * writes, checks and errors as `beat entries` and the TypeScript client. A failure to reach Redis
- * becomes REDIS_UNAVAILABLE (503), answered at once while the connection is down.
+ * becomes REDIS_UNAVAILABLE (503), answered at once while the connection is down; any other failure
+ * stays what it is (tsbeat's own: 500).
  */
 import type { Redis } from 'ioredis';
 import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
+import { currentEntryLimits } from '../config/entry-definition.js';
 import type { ApiEntry, EntriesHandlers } from '../http/entries-api.js';
+import { isConnectionFailure } from '../http/failures.js';
 import { staticNameError } from '../redis/entry-store.js';
 import type { RedisEntryStore, StoredEntry } from '../redis/entry-store.js';
 
@@ -35,7 +38,9 @@ export function entriesHandlers(options: {
     try {
       return await what();
     } catch (error) {
-      if (error instanceof BeatError) throw error;
+      // Only a connection's failure is "unavailable, try again": anything else (a bug, a stack
+      // overflow) is tsbeat's own, answered 500 with an id in the log, never a 503 retried for ever.
+      if (error instanceof BeatError || !isConnectionFailure(error)) throw error;
       throw new BeatError(ErrorCode.RedisUnavailable, `Redis did not answer: ${errorMessage(error)}; try again`, { cause: error });
     }
   };
@@ -47,6 +52,7 @@ export function entriesHandlers(options: {
         : `no runtime entry ${shown(name)}`,
     );
   return {
+    entryMaxDepth: () => currentEntryLimits().maxDepth,
     list: (after, limit) =>
       call(async () => {
         const page = await store.page(after, limit);

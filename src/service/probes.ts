@@ -77,21 +77,30 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
         return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${lostNote}${troubleNote}` };
       return { ok: true, reason: `${supervisor.leading ? 'leading' : 'standby, ready to take over'}${lostNote}${troubleNote}` };
     },
-    status: async (): Promise<DeploymentStatus> => {
+    status: async (page = { offset: 0, limit: DEFAULTS.statusPageMax }): Promise<DeploymentStatus & { next?: number }> => {
       const config = supervisor.config;
       const nowMs = clock.now();
+      // One page of the entries (the file's in order, then the runtime ones by name) is built: the
+      // work and the reply are bounded by the page, not by the number of entries.
+      const runtimeAll =
+        sources.catalog === undefined
+          ? undefined
+          : [...sources.catalog.entries()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const fileCount = config.entries.length;
+      const total = fileCount + (runtimeAll?.length ?? 0);
+      const end = Math.min(total, page.offset + page.limit);
+      const fileEntries = config.entries.slice(Math.min(page.offset, fileCount), Math.min(end, fileCount));
+      const runtimePage = runtimeAll?.slice(Math.max(0, page.offset - fileCount), Math.max(0, end - fileCount));
       const [states, paused, leader, replicas, outcomes] = await Promise.all([
         sources.states.readAll(),
         sources.control.paused(),
         sources.control.leader(),
         sources.replicas.read(nowMs),
-        !followsOutcomes(config)
-          ? undefined
-          : sources.runs.latest([...config.entries, ...(sources.catalog?.entries() ?? [])].map((e) => e.name)),
+        !followsOutcomes(config) ? undefined : sources.runs.latest([...fileEntries, ...(runtimePage ?? [])].map((e) => e.name)),
       ]);
-      return buildStatus({
+      const status = buildStatus({
         ...(outcomes === undefined ? {} : { outcomes }),
-        config: supervisor.config,
+        config: { ...supervisor.config, entries: fileEntries },
         states,
         paused,
         leader,
@@ -103,11 +112,12 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
           ? {}
           : {
               runtime: {
-                entries: [...sources.catalog.entries()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+                entries: runtimePage ?? [],
                 problems: [...sources.catalog.problems()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
               },
             }),
       });
+      return end < total ? { ...status, next: end } : status;
     },
   };
 }

@@ -9,6 +9,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { startHttpServer } from '../http/server.js';
+import { findToken, tokensOf } from '../http/auth.js';
 import { fanOutEvents } from '../ports/events.js';
 import { startAlerts } from './alerts.js';
 import { startSentryCheckIns } from './sentry.js';
@@ -85,6 +86,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const stateStore = new RedisStateStore(state, keys, warnUnreadableOnce(log));
   const alerts = startAlerts({
     config,
+    current: () => supervisor.config,
     client: state,
     keys,
     logger: log,
@@ -209,7 +211,15 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             publishing,
             watch,
             messageEnv: messageEnv(),
-            apiToken: () => options.httpAccess?.token,
+            apiToken: () => tokensOf(options.httpAccess ?? {}).find((t) => t.scope === 'write')?.token,
+            ...(options.httpAccess?.tokens === undefined
+              ? {}
+              : {
+                  writeTokenName: (token: string) => {
+                    const found = findToken(token, tokensOf(options.httpAccess ?? {}));
+                    return found?.scope === 'write' ? found.name : undefined;
+                  },
+                }),
             entriesApi: dashboardEntriesApi(entries, entryStore),
           }),
           log,
@@ -218,7 +228,18 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const routes = dashboard === undefined ? undefined : dashboard.handle.bind(dashboard);
   const http =
     metrics && options.http
-      ? await startHttpServer(options.http, { metrics, ...answers, entries, access: options.httpAccess ?? {}, routes }, log)
+      ? await startHttpServer(
+          options.http,
+          {
+            metrics,
+            ...answers,
+            entries,
+            access: options.httpAccess ?? {},
+            routes,
+            ...(dashboard === undefined ? {} : { session: (req) => dashboard.sessionOf(req) }),
+          },
+          log,
+        )
       : undefined;
 
   const heartbeat = new ReplicaHeartbeat({

@@ -239,7 +239,11 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
     for (const path of ['/nope', '/healthz/', '/healthz/extra', '/status/tick', '/pause', '/trigger', '/metrics.json']) {
       const reply = await httpRequest(port, path);
       expect(reply.status, path).toBe(404);
-      expect(reply.body, path).toBe('not found; try /healthz, /readyz, /metrics, /status or /api/entries\n');
+      expect(JSON.parse(reply.body), path).toEqual({
+        error: 'not found; try /healthz, /readyz, /metrics, /status or /api/entries',
+        code: 'API_NOT_FOUND',
+        problems: [],
+      });
     }
     expect((await httpRequest(port, '/healthz?verbose=1')).status).toBe(200);
     for (const [method, path] of [
@@ -254,6 +258,7 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
       const reply = await httpRequest(port, path, { method, body: JSON.stringify({ entry: 'tick', paused: true }) });
       expect(reply.status, `${method} ${path}`).toBe(405);
       expect(reply.headers.get('allow')).toBe('GET, HEAD');
+      expect(JSON.parse(reply.body)).toMatchObject({ code: 'API_METHOD_NOT_ALLOWED' });
     }
     const head = await httpRequest(port, '/healthz', { method: 'HEAD' });
     expect(head).toMatchObject({ status: 200, body: '' });

@@ -6,12 +6,22 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { authorizeRead, authorizeWrite, challenge, isLoopback, tokenMatches } from '../../src/http/auth.js';
+import {
+  authorizeRead,
+  authorizeWrite,
+  challenge,
+  hostOf,
+  isLoopback,
+  parseTokenFile,
+  tokenMatches,
+  tokenName,
+} from '../../src/http/auth.js';
 
 const TOKEN = 'a-token-of-sixteen-chars';
 
-function req(remoteAddress: string, authorization?: string): IncomingMessage {
-  return { socket: { remoteAddress }, headers: authorization === undefined ? {} : { authorization } } as unknown as IncomingMessage;
+function req(remoteAddress: string, authorization?: string, host = '127.0.0.1:9808', localAddress = '127.0.0.1'): IncomingMessage {
+  const headers = { host, ...(authorization === undefined ? {} : { authorization }) };
+  return { socket: { remoteAddress, localAddress }, headers } as unknown as IncomingMessage;
 }
 
 describe('HTTP access', () => {
@@ -44,5 +54,64 @@ describe('HTTP access', () => {
     expect(authorizeRead(req('10.1.1.1'), { token: TOKEN })).toMatchObject({ status: 401 });
     expect(authorizeRead(req('10.1.1.1', `Bearer ${TOKEN}`), { token: TOKEN })).toBeUndefined();
     expect(authorizeRead(req('10.1.1.1'), { publicReads: true })).toBeUndefined();
+  });
+
+  it('shows entries without a token only to requests whose Host names this server, whatever the address', () => {
+    for (const host of [
+      'localhost',
+      'localhost:9808',
+      '127.0.0.1',
+      '127.0.0.1:80',
+      '[::1]:9808',
+      '[::1]',
+      'LOCALHOST.',
+      'beat.internal:9808',
+    ]) {
+      expect(authorizeRead(req('127.0.0.1', undefined, host), { allowedHosts: ['beat.internal'] }), host).toBeUndefined();
+    }
+    // The bound address names this server too.
+    expect(authorizeRead(req('10.0.0.9', undefined, '10.0.0.5:9808', '10.0.0.5'), { publicReads: true })).toBeUndefined();
+    for (const host of ['evil.example', 'evil.example:9808', '127.0.0.1.evil.example', 'localhost.evil', '', '[::2]:1', '10.0.0.5']) {
+      for (const access of [{}, { publicReads: true }, { token: TOKEN }, { allowedHosts: ['beat.internal'] }]) {
+        expect(authorizeRead(req('127.0.0.1', undefined, host), access), `${host} ${JSON.stringify(access)}`).toMatchObject({
+          status: 403,
+          code: 'API_FOREIGN_HOST',
+        });
+      }
+    }
+    // A token is a credential a rebinding page cannot send: it is taken whatever the Host.
+    expect(authorizeRead(req('10.1.1.1', `Bearer ${TOKEN}`, 'evil.example'), { token: TOKEN })).toBeUndefined();
+    expect(authorizeRead(req('127.0.0.1', 'Bearer wrong-token-123456789', 'localhost'), { token: TOKEN })).toMatchObject({ status: 401 });
+    // The dashboard's session counts as the token does.
+    expect(authorizeRead(req('10.1.1.1', undefined, 'evil.example'), { token: TOKEN }, true)).toBeUndefined();
+    expect(hostOf('[FE80::1]:80')).toBe('fe80::1');
+  });
+
+  it('trusts a loopback address as loopback unless it is listed as not loopback (a proxy on this host)', () => {
+    expect(authorizeRead(req('127.0.0.2'), {})).toBeUndefined();
+    expect(authorizeRead(req('127.0.0.2'), { notLoopback: ['127.0.0.2'] })).toMatchObject({ status: 403, code: 'API_FORBIDDEN' });
+    expect(authorizeRead(req('::ffff:127.0.0.2'), { notLoopback: ['127.0.0.2'], token: TOKEN })).toMatchObject({ status: 401 });
+    expect(authorizeRead(req('127.0.0.2', `Bearer ${TOKEN}`), { notLoopback: ['127.0.0.2'], token: TOKEN })).toBeUndefined();
+  });
+
+  it('reads a token file of one token (as before) or of named lines with scopes', () => {
+    expect(parseTokenFile(`${TOKEN}\n`)).toEqual([{ name: 'api', token: TOKEN, scope: 'write' }]);
+    const tokens = parseTokenFile(`# who may\nci:${TOKEN}\n\nviewer:read:${TOKEN}-2\nops:write:${TOKEN}-3\n`);
+    expect(tokens).toEqual([
+      { name: 'ci', token: TOKEN, scope: 'write' },
+      { name: 'viewer', token: `${TOKEN}-2`, scope: 'read' },
+      { name: 'ops', token: `${TOKEN}-3`, scope: 'write' },
+    ]);
+    expect(() => parseTokenFile('short')).toThrow(/at least 16 printable/);
+    expect(() => parseTokenFile(`a:${TOKEN}\nb:short`)).toThrow(/^line 2: expected NAME:TOKEN/);
+    expect(() => parseTokenFile(`a:${TOKEN}\na:${TOKEN}x`)).toThrow(/^line 2: the name "a" is given twice/);
+
+    const access = { tokens };
+    expect(authorizeWrite(req('10.1.1.1', `Bearer ${TOKEN}`), access)).toBeUndefined();
+    expect(authorizeWrite(req('10.1.1.1', `Bearer ${TOKEN}-2`), access)).toMatchObject({ status: 403, code: 'API_FORBIDDEN' });
+    expect(authorizeRead(req('10.1.1.1', `Bearer ${TOKEN}-2`), access)).toBeUndefined();
+    expect(tokenName(req('10.1.1.1', `Bearer ${TOKEN}-3`), access)).toBe('ops');
+    expect(tokenName(req('10.1.1.1', 'Bearer nothing-like-a-token'), access)).toBeUndefined();
+    expect(authorizeWrite(req('10.1.1.1', `Bearer ${TOKEN}-2`), { tokens: [tokens[1]!] })).toMatchObject({ status: 403 });
   });
 });

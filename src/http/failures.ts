@@ -1,0 +1,163 @@
+/**
+ * Honest answers to failures: a bad request is a 4xx that names the place and the limit; Redis (or
+ * the broker) out of reach is 503 with Retry-After, the one answer a client should retry; anything
+ * else is tsbeat's own failure, 500 with an error id that is also in the log line (beat.http.error),
+ * so that an operator can find the cause and a client does not retry for ever.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { DEFAULTS } from '../base/defaults.js';
+import { BeatError, ConfigError, ErrorCode, errorMessage } from '../base/errors.js';
+import type { ConfigProblem } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+
+/** A request refused with an HTTP status (and its headers: Allow for a 405). */
+export class ApiError extends BeatError {
+  constructor(
+    readonly status: number,
+    code: ErrorCode,
+    message: string,
+    /** Headers the answer carries (Allow for a 405). */
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(code, message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Redis refused or is away: the service cannot answer now, and will once it is back or mended. */
+const UNAVAILABLE: ReadonlySet<string> = new Set([
+  ErrorCode.RedisUnavailable,
+  ErrorCode.RedisAuth,
+  ErrorCode.RedisDbOutOfRange,
+  ErrorCode.RedisNoPerm,
+  ErrorCode.RedisOom,
+  ErrorCode.RedisReadOnly,
+  ErrorCode.RedisWrongType,
+  ErrorCode.BrokerPublish,
+  ErrorCode.BrokerRefused,
+]);
+
+/**
+ * Whether a failure that is not a BeatError is a connection's: ioredis's own errors when the
+ * connection drops or a command is given up, and the socket's. A script error or a bug is not.
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'MaxRetriesPerRequestError' || error.name === 'AbortError') return true;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^(?:ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/.test(code)) {
+    return true;
+  }
+  return /^(?:Connection is closed|Stream isn't writeable|Command timed out|Socket closed unexpectedly)/.test(error.message);
+}
+
+/** How a failure is answered: status, JSON body, headers. */
+export interface FailureAnswer {
+  readonly status: number;
+  readonly body: { error: string; code: string; problems: { path: string; message: string }[]; errorId?: string };
+  readonly headers: Record<string, string>;
+}
+
+/** The HTTP status of a BeatError the handlers report. */
+export function statusOf(error: BeatError): number {
+  if (error instanceof ApiError) return error.status;
+  if (UNAVAILABLE.has(error.code)) return 503;
+  switch (error.code) {
+    case ErrorCode.EntryInvalid:
+    case ErrorCode.ApiBadRequest:
+      return 400;
+    case ErrorCode.EntryIsStatic:
+      return 409;
+    case ErrorCode.EntryConflict:
+      return 412;
+    case ErrorCode.UnknownEntry:
+      return 404;
+    default:
+      return 500;
+  }
+}
+
+/**
+ * The answer to `error`, logged when it is tsbeat's own (500, with the id the answer carries) or an
+ * outage (503); a refusal of the request (4xx) is the client's business and is not logged here.
+ */
+export function failureAnswer(error: unknown, req: IncomingMessage, logger: Logger): FailureAnswer {
+  const retry = { 'retry-after': String(DEFAULTS.httpRetryAfterSeconds) };
+  if (error instanceof ConfigError) {
+    const problems = error.problems.map(({ path, message }: ConfigProblem) => ({ path, message }));
+    const status = statusOf(error);
+    const text = `${problems.length} problem${problems.length === 1 ? '' : 's'} in the entries sent`;
+    return { status, body: { error: text, code: error.code, problems }, headers: {} };
+  }
+  if (error instanceof BeatError && statusOf(error) !== 500) {
+    const status = statusOf(error);
+    if (status === 503) logger.warn({ event: EVENTS.httpError, path: req.url, status, err: error }, `HTTP ${status}: ${error.message}`);
+    const headers = { ...(error instanceof ApiError ? error.headers : {}), ...(status === 503 ? retry : {}) };
+    return { status, body: { error: error.message, code: error.code, problems: [] }, headers };
+  }
+  if (isConnectionFailure(error)) {
+    logger.warn({ event: EVENTS.httpError, path: req.url, status: 503, err: error }, `HTTP 503: ${errorMessage(error)}`);
+    return {
+      status: 503,
+      body: {
+        error: `Redis or the broker is unreachable (${errorMessage(error)}); try again`,
+        code: ErrorCode.RedisUnavailable,
+        problems: [],
+      },
+      headers: retry,
+    };
+  }
+  const errorId = randomBytes(6).toString('hex');
+  logger.error(
+    { event: EVENTS.httpError, path: req.url, method: req.method, errorId, err: error },
+    `HTTP 500 (error ${errorId}): ${errorMessage(error)}`,
+  );
+  return {
+    status: 500,
+    body: {
+      error: `internal error ${errorId}: tsbeat failed to answer; the log has the details (beat.http.error, errorId ${errorId})`,
+      code: ErrorCode.Internal,
+      problems: [],
+      errorId,
+    },
+    headers: {},
+  };
+}
+
+/**
+ * Where a JSON text nests deeper than `maxDepth`, found by one pass over the text before it is
+ * parsed (a 5,000-deep body is refused, never parsed or walked): its path (`$.a[0]`), or undefined.
+ */
+export function jsonDepthProblem(text: string, maxDepth: number): string | undefined {
+  // One frame per open container: its kind and the key or index it is at.
+  const frames: { array: boolean; at: string | number }[] = [];
+  let inString = false;
+  let stringStart = 0;
+  let lastString = '';
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i += 1;
+      else if (c === 0x22) {
+        inString = false;
+        lastString = text.slice(stringStart, Math.min(i, stringStart + 64));
+      }
+      continue;
+    }
+    const top = frames[frames.length - 1];
+    if (c === 0x22) {
+      inString = true;
+      stringStart = i + 1;
+    } else if (c === 0x3a && top !== undefined && !top.array) top.at = lastString;
+    else if (c === 0x2c && top !== undefined && top.array) top.at = (top.at as number) + 1;
+    else if (c === 0x5b || c === 0x7b) {
+      if (frames.length >= maxDepth) {
+        return `$${frames.map((f) => (f.array ? `[${f.at}]` : `.${JSON.stringify(f.at)}`)).join('')}`;
+      }
+      frames.push({ array: c === 0x5b, at: c === 0x5b ? 0 : '' });
+    } else if (c === 0x5d || c === 0x7d) frames.pop();
+  }
+  return undefined;
+}

@@ -1,0 +1,358 @@
+/**
+ * `beat run --http` under hostile input, and who gets to see entries.
+ *
+ * The hostile suite sends a few hundred randomised requests (a seeded PRNG: sizes, depths, broken
+ * percent-encoding, names with controls, Host headers, content types, methods, bad HTTP) over raw
+ * TCP, eight at a time, while an entry due every second runs: every answer is 2xx or 4xx and a
+ * refusal carries a code, /healthz answers between the waves, the process lives on, and the queue
+ * in Redis gains a message every second throughout (measured by sampling its length, not assumed).
+ *
+ * The access test reads everything that shows entries from a client that is not trusted as
+ * loopback (bound to 127.0.0.2, listed in --http-not-loopback) and with a foreign Host header, with
+ * and without a token configured: none gets the entries' arguments; the probes and /metrics stay
+ * open and show none. A private Redis; beat run as a real process.
+ */
+import { connect } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Entries } from '../../src/client/entries.js';
+import { BeatFleet, TempDir } from '../support/beat-process.js';
+import type { BeatProcess } from '../support/beat-process.js';
+import { httpPortOf } from '../support/ops.js';
+import { PrivateRedis, freePort } from '../support/redis-server.js';
+
+const TOKEN = 'hostile-suite-token-0123456789';
+/** A marker in the entries' arguments: a reply that holds it showed them. */
+const SECRET = 'kw-secret-7f3a9c';
+
+/** mulberry32: seeded, so that a failure replays. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body: string;
+}
+
+/**
+ * One request over its own TCP connection, bytes as given (nothing validated or normalised on the
+ * way), answered when the server closes or after `Connection: close` has been honoured.
+ */
+/** Whether `text` holds a whole answer: its head, and a body as long as Content-Length or chunks up to the last. */
+function answered(text: string, head: boolean): boolean {
+  const end = text.indexOf('\r\n\r\n');
+  if (end < 0) return false;
+  if (head || /^HTTP\/1\.[01] (?:1\d\d|204|304)/.test(text)) return !/^HTTP\/1\.[01] 1/.test(text);
+  const headers = text.slice(0, end);
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(headers);
+  if (length !== null) return Buffer.byteLength(text.slice(end + 4), 'latin1') >= Number(length[1]);
+  if (/\r\ntransfer-encoding:\s*chunked/i.test(headers)) return text.endsWith('\r\n0\r\n\r\n');
+  return false;
+}
+
+function raw(port: number, request: Buffer | string, localAddress = '127.0.0.1', timeoutMs = 10_000, head = false): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, localAddress });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer within ${timeoutMs} ms to ${String(request).slice(0, 120)}`));
+    }, timeoutMs);
+    const finish = (): void => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+      resolve({ status, body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+      socket.destroy();
+    };
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (answered(Buffer.concat(chunks).toString('latin1'), head)) finish();
+    });
+    // The server may close while the body is still being sent (413): the answer is what counts.
+    socket.on('error', () => undefined);
+    socket.on('close', finish);
+    // Sent in pieces, and no more once an answer has begun: a server may answer (413, 405) before
+    // it has read a large body. Not ended: a half-closed connection may lose its answer.
+    const bytes = typeof request === 'string' ? Buffer.from(request, 'latin1') : request;
+    const send = (offset: number): void => {
+      if (offset >= bytes.length || chunks.length > 0 || socket.destroyed) return;
+      const end = Math.min(bytes.length, offset + 65_536);
+      if (socket.write(bytes.subarray(offset, end))) setImmediate(() => send(end));
+      else socket.once('drain', () => send(end));
+    };
+    socket.once('connect', () => send(0));
+  });
+}
+
+function request(method: string, path: string, headers: Record<string, string>, body?: string | Buffer): Buffer {
+  // Keep-alive, as clients send by default: the server drains a refused body instead of closing on it.
+  const head = [`${method} ${path} HTTP/1.1`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  const payload = body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
+  if (body !== undefined) head.push(`content-length: ${payload.length}`);
+  return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), payload]);
+}
+
+function get(port: number, path: string, headers: Record<string, string>, localAddress?: string): Promise<Reply> {
+  return raw(port, request('GET', path, headers), localAddress);
+}
+
+/** The hostile requests, drawn from `rand`: each a request's bytes and what it is, for the failure message. */
+function hostileRequest(rand: () => number, port: number): { bytes: Buffer; what: string; head: boolean } {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const chars = ['a', 'é', '日', '\u0000', '\u001b', '\u0085', '\u2028', '\u202e', '\u2066', '/', '%', ' ', '"', '\\', '🚀'];
+  const name = Array.from({ length: 1 + Math.floor(rand() * 12) }, () => pick(chars)).join('');
+  const encodedName = pick([
+    encodeURIComponent(name),
+    `${encodeURIComponent(name)}%`,
+    '%E0%A4%A',
+    '%ZZ',
+    '%C0%AF',
+    'x'.repeat(Math.floor(rand() * 20_000)),
+  ]);
+  const path = pick([
+    '/status',
+    '/api/entries',
+    `/api/entries/${encodedName}`,
+    `/api/entries?limit=${pick(['0', '-1', '1e9', 'abc', '1000', '%FF'])}&after=${encodedName}`,
+    '/ui/api/entries?offset=-1&limit=99999&sort=nope',
+    `/ui/api/entries/${encodedName}`,
+    `/ui/api/entries/${encodedName}/pause`,
+    '/ui/api/overview',
+    '/ui/api/timeline?span=day',
+    '/ui/api/login',
+    '/healthz',
+    '/metrics',
+    `/${encodedName}`,
+    '//evil.example/status',
+    '*',
+  ]);
+  const method = pick(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'BREW']);
+  const host = pick([`127.0.0.1:${port}`, 'localhost', 'evil.example', '', `[::1]:${port}`, 'x'.repeat(300)]);
+  const depth = pick([1, 10, 40, 200, 5000, 20_000]);
+  const deep = '['.repeat(depth) + ']'.repeat(depth);
+  const body = pick<string | Buffer | undefined>([
+    undefined,
+    '',
+    '{',
+    'null',
+    '[]',
+    JSON.stringify({ task: 't.x', schedule: 5 }),
+    `{"task":"t.x","schedule":5,"args":${deep}}`,
+    `{"n":{"task":"t.x","schedule":5,"kwargs":{"k":${deep}}}}`,
+    JSON.stringify({ task: 't.x', schedule: 5, kwargs: { blob: 'b'.repeat(Math.floor(rand() * 600_000)) } }),
+    JSON.stringify({ task: `t.${name}`, schedule: pick([5, -1, 1e308, '* * * * *', { cron: '0 0 31 2 *' }]), args: [name] }),
+    Buffer.from(Array.from({ length: 64 }, () => Math.floor(rand() * 256))),
+    'x'.repeat(5 * 1024 * 1024),
+  ]);
+  const headers: Record<string, string> = {};
+  if (host !== '') headers['host'] = host;
+  const type = pick(['application/json', 'application/json; charset=latin1', 'text/plain', 'application/x-www-form-urlencoded', '']);
+  if (type !== '') headers['content-type'] = type;
+  if (rand() < 0.5) headers['authorization'] = pick([`Bearer ${TOKEN}`, 'Bearer wrong', 'Basic Zm9vOmJhcg==', `Bearer ${TOKEN} extra`]);
+  if (rand() < 0.1) headers['x-big'] = 'h'.repeat(20_000);
+  if (rand() < 0.05) {
+    // Not HTTP at all, or broken HTTP.
+    const broken = pick(['GARBAGE\r\n\r\n', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n', 'GET /status HTTP/9.9\r\n\r\n']);
+    return { bytes: Buffer.from(broken, 'latin1'), what: JSON.stringify(broken), head: false };
+  }
+  const what = `${method} ${path.slice(0, 80)} host=${host.slice(0, 30)} type=${type} body=${body === undefined ? '-' : String(body).slice(0, 60)}`;
+  return { bytes: request(method, path, headers, body), what, head: method === 'HEAD' };
+}
+
+const dir = new TempDir();
+const fleet = new BeatFleet();
+let redis: PrivateRedis;
+let client: Redis;
+
+function config(name: string): string {
+  return dir.write(
+    `${name}.json`,
+    JSON.stringify({
+      name,
+      broker: { url: redis.url(0) },
+      taskDefaultQueue: `${name}-q`,
+      beatSchedule: {
+        tick: { task: 't.tick', schedule: 1, options: { queue: `${name}-tick` } },
+        'with-args': { task: 't.args', schedule: 3600, kwargs: { secret: SECRET } },
+      },
+    }),
+  );
+}
+
+async function start(name: string, env: NodeJS.ProcessEnv): Promise<{ beat: BeatProcess; port: number }> {
+  const entries = await Entries.connect({ url: redis.url(0), deployment: name, prefix: 'tsbeat' });
+  await entries.set('runtime-args', { task: 't.rt', schedule: 3600, kwargs: { secret: SECRET } });
+  await entries.close();
+  const beat = fleet.spawn({ config: config(name), label: name, args: ['--http', '127.0.0.1:0', '--http-not-loopback', '127.0.0.2'], env });
+  const port = await httpPortOf(beat);
+  await beat.waitForEvent('beat.lock.acquired', 10_000);
+  return { beat, port };
+}
+
+beforeAll(async () => {
+  redis = new PrivateRedis(await freePort());
+  await redis.start();
+  client = new Redis(redis.url(0));
+}, 30_000);
+
+afterAll(async () => {
+  await fleet.killAll();
+  client?.disconnect();
+  await redis?.stop();
+  dir.remove();
+});
+
+describe('beat run --http under hostile input', () => {
+  it('answers every randomised request 2xx or 4xx with a code, never wedges, and publishes every second throughout', async () => {
+    const { beat, port } = await start('hostile', { BEAT_API_TOKEN: TOKEN });
+    const queue = 'hostile-tick';
+    // The queue's length, sampled every 200 ms while the requests run: the longest time it stood still.
+    const samples: { atMs: number; length: number }[] = [];
+    const sampler = setInterval(() => {
+      const atMs = Date.now();
+      void client.llen(queue).then((length) => samples.push({ atMs, length }));
+    }, 200);
+    const rand = prng(0x31);
+    const failures: string[] = [];
+    const startedMs = Date.now();
+    try {
+      // At least 30 waves and 10 s, so that the queue is watched over ten slots; at most 150 waves.
+      for (let wave = 0; wave < 150 && (wave < 30 || Date.now() - startedMs < 10_000); wave += 1) {
+        const batch = Array.from({ length: 8 }, () => hostileRequest(rand, port));
+        const replies = await Promise.all(
+          batch.map((r) => raw(port, r.bytes, undefined, undefined, r.head).then((reply) => ({ ...r, reply }))),
+        );
+        for (const { what, reply, head } of replies) {
+          const ok = (reply.status >= 200 && reply.status < 300) || (reply.status >= 400 && reply.status < 500);
+          // A HEAD is answered without a body: its status is what counts.
+          const coded = reply.status < 400 || head || /"code":\s*"[A-Za-z_]+"/.test(reply.body);
+          if (!ok || !coded) failures.push(`${reply.status} ${reply.body.slice(0, 200)} <- ${what}`);
+        }
+        const health = await get(port, '/healthz', { host: '127.0.0.1' });
+        expect(health.status, `healthz after wave ${wave}`).toBe(200);
+      }
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(failures, failures.join('\n')).toEqual([]);
+    expect(beat.alive).toBe(true);
+    const elapsedMs = Date.now() - startedMs;
+    // Measured on the queue: it grew throughout, never standing still for as long as 2.5 s.
+    let longestStillMs = 0;
+    let since = samples[0]!;
+    for (const s of samples) {
+      if (s.length > since.length) since = s;
+      else longestStillMs = Math.max(longestStillMs, s.atMs - since.atMs);
+    }
+    expect(longestStillMs, `the queue stood still for ${longestStillMs} ms`).toBeLessThan(2500);
+    expect(samples.at(-1)!.length - samples[0]!.length).toBeGreaterThanOrEqual(Math.floor(elapsedMs / 1000) - 3);
+    // None of it was logged as tsbeat's own failure.
+    expect(beat.logs.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
+  }, 120_000);
+});
+
+describe('who sees entries', () => {
+  const showing = [
+    '/status',
+    '/api/entries',
+    '/api/entries/runtime-args',
+    '/ui/api/entries',
+    '/ui/api/entries/with-args',
+    '/ui/api/overview',
+  ];
+  const open = ['/healthz', '/readyz', '/metrics'];
+
+  it('shows no arguments to a client not trusted as loopback, nor to a foreign Host, with and without a token configured', async () => {
+    const withToken = await start('access-token', { BEAT_API_TOKEN: TOKEN });
+    const without = await start('access-none', {});
+    for (const { port, tokenConfigured } of [
+      { port: withToken.port, tokenConfigured: true },
+      { port: without.port, tokenConfigured: false },
+    ]) {
+      const label = tokenConfigured ? 'token configured' : 'no token';
+      // The oracle can fail: loopback with this server's name is shown the arguments.
+      const local = await get(port, '/ui/api/entries/with-args', { host: `127.0.0.1:${port}` });
+      expect(local.status, label).toBe(200);
+      expect(local.body).toContain(SECRET);
+      for (const path of showing) {
+        const remote = await get(port, path, { host: `127.0.0.1:${port}` }, '127.0.0.2');
+        expect(remote.status, `${label}: ${path} from 127.0.0.2`).toBe(tokenConfigured ? 401 : 403);
+        expect(remote.body).not.toContain(SECRET);
+        for (const [address, host] of [
+          ['127.0.0.1', 'evil.example'],
+          ['127.0.0.1', `rebind.example:${port}`],
+          ['127.0.0.2', 'evil.example'],
+        ] as const) {
+          const foreign = await get(port, path, { host }, address);
+          expect(foreign.status, `${label}: ${path} from ${address} for ${host}`).toBe(403);
+          expect(foreign.body).toMatch(/"code":"API_FOREIGN_HOST"/);
+          expect(foreign.body).not.toContain(SECRET);
+        }
+        const noHost = await raw(port, `GET ${path} HTTP/1.0\r\n\r\n`);
+        expect(noHost.body).not.toContain(SECRET);
+      }
+      for (const path of open) {
+        const reply = await get(port, path, { host: 'evil.example' }, '127.0.0.2');
+        expect(reply.status, `${label}: ${path}`).toBeLessThan(500);
+        expect(reply.body).not.toContain(SECRET);
+      }
+    }
+    // With the token, from anywhere and for any Host: a rebinding page cannot send it.
+    const authorised = await get(
+      withToken.port,
+      '/api/entries/runtime-args',
+      { host: 'beat.example', authorization: `Bearer ${TOKEN}` },
+      '127.0.0.2',
+    );
+    expect(authorised.status).toBe(200);
+    expect(authorised.body).toContain(SECRET);
+  }, 60_000);
+});
+
+describe('/status in pages', () => {
+  it('answers one page of at most 1000 entries with the offset of the next, and the pages hold every entry once', async () => {
+    const name = 'paged';
+    const entries = await Entries.connect({ url: redis.url(0), deployment: name, prefix: 'tsbeat' });
+    const runtime = Array.from({ length: 2500 }, (_, i) => `rt-${String(i).padStart(4, '0')}`);
+    await entries.setMany(Object.fromEntries(runtime.map((n) => [n, { task: 't.rt', schedule: 3600 }])));
+    await entries.close();
+    const { port } = await start(name, {});
+    const host = { host: `127.0.0.1:${port}` };
+    const json = (reply: Reply): { entries: { name: string }[]; next?: number } =>
+      JSON.parse(reply.body.slice(reply.body.indexOf('{'), reply.body.lastIndexOf('}') + 1));
+    // The oracle: the file's entries and every runtime entry written, each once.
+    const expected = ['tick', 'with-args', 'runtime-args', ...runtime].sort();
+    let names: string[];
+    const deadline = Date.now() + 15_000;
+    do {
+      names = [];
+      let offset: number | undefined = 0;
+      while (offset !== undefined) {
+        const reply = await get(port, `/status?offset=${offset}`, host);
+        expect(reply.status).toBe(200);
+        const page = json(reply);
+        expect(page.entries.length).toBeLessThanOrEqual(1000);
+        names.push(...page.entries.map((e) => e.name));
+        offset = page.next;
+      }
+    } while (names.length < expected.length && Date.now() < deadline);
+    expect([...names].sort()).toEqual(expected);
+    const small = json(await get(port, '/status?limit=2&offset=1', host));
+    expect(small.entries.map((e) => e.name)).toEqual(['with-args', names[2]]);
+    expect(small.next).toBe(3);
+    for (const bad of ['limit=0', 'limit=1001', 'offset=-1', 'limit=abc']) {
+      const reply = await get(port, `/status?${bad}`, host);
+      expect(reply.status, bad).toBe(400);
+      expect(reply.body).toMatch(/"code":"API_BAD_REQUEST"/);
+    }
+  }, 60_000);
+});
