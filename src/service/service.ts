@@ -110,7 +110,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     sources: [entryStore, ...(redbeat === undefined ? [] : [redbeat.source]), ...(django === undefined ? [] : [django])] as EntrySource[],
     logger: log,
     intervalMs: config.maxIntervalMs,
-    defaults: { zone: config.timezone, alerts: config.alerts },
+    defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
     staticNames,
   });
   // Pub/sub messages sent while a connection was down are lost: look again once both are back.
