@@ -40,7 +40,10 @@ leader's, or when a lock key tsbeat did not write keeps every replica from leadi
 active, paused, disabled, "finished: ran 3 of 3 times" (an entry that made its maxRuns runs;
 raising maxRuns brings it back) or "ended" (past its endAt). With a resultBackend or taskEvents,
 LAST OUTCOME is the newest run's state (PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED,
-unknown), its runtime and the exception's first line; 'beat history ENTRY' shows the last runs.
+unknown), its runtime and the exception's first line: for a frequent entry, the run in flight.
+LAST FINISHED is the run that finished last (state, runtime, exception, when), LAST SUCCESS and
+LAST FAILURE when the last of each finished, kept in Redis across failovers ("lastFinished",
+"lastSuccessAt", "lastFailureAt" in --json); 'beat history ENTRY' shows the last runs.
 
 Options:
 ${CONFIG_HELP}
@@ -127,15 +130,17 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     problems: [...stored.problems, ...(rows?.problems ?? [])],
   };
   const names = [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)];
-  const [states, paused, check, replicas, outcomes] = await Promise.all([
+  const [states, paused, check, replicas, outcomes, finished] = await Promise.all([
     control.states.readAll(),
     control.control.paused(),
     control.check(),
     control.replicas.read(nowMs),
     followsOutcomes(config) ? control.runs.latest(names) : undefined,
+    followsOutcomes(config) ? control.runs.finished(names) : undefined,
   ]);
   return buildStatus({
     ...(outcomes === undefined ? {} : { outcomes }),
+    ...(finished === undefined ? {} : { finished }),
     config: control.config,
     states,
     paused,
@@ -169,6 +174,13 @@ async function requireLeaderHas(command: string, control: Control, entry: string
 function lastRunText(e: EntryStatus): string {
   if (e.lastRunBy === 'trigger' && e.lastPublishedAt !== null) return `${e.lastPublishedAt} (trigger)`;
   return e.lastSlot ?? '-';
+}
+
+/** "SUCCESS 0.02s at 2026-11-23T12:00:01+01:00", "FAILURE 0.4s: ValueError: boom at …", "-". */
+function finishedText(e: EntryStatus): string {
+  const run = e.lastFinished;
+  if (run === null) return '-';
+  return run.finishedAt === null ? outcomeText(run) : `${outcomeText(run)} at ${run.finishedAt}`;
 }
 
 export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
@@ -221,7 +233,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
           'NEXT RUN',
           'RUNS',
           'STATE',
-          ...(withOutcomes ? ['LAST OUTCOME'] : []),
+          ...(withOutcomes ? ['LAST OUTCOME', 'LAST FINISHED', 'LAST SUCCESS', 'LAST FAILURE'] : []),
           ...(origins ? ['ORIGIN'] : []),
         ],
         status.entries.map((e) => [
@@ -232,7 +244,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
           e.nextRun ?? '-',
           String(e.runCount),
           entryStateText(e),
-          ...(withOutcomes ? [outcomeText(e.lastOutcome)] : []),
+          ...(withOutcomes ? [outcomeText(e.lastOutcome), finishedText(e), e.lastSuccessAt ?? '-', e.lastFailureAt ?? '-'] : []),
           ...(origins ? [e.origin] : []),
         ]),
       ),

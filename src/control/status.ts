@@ -10,7 +10,7 @@ import { skipThrough } from '../core/due.js';
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { formatInstant } from '../time/zone.js';
 import type { EntryState } from '../ports/state.js';
-import type { RunRecord } from '../ports/outcomes.js';
+import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import { runView } from './run-view.js';
 import type { RunView } from './run-view.js';
 import { replicaStatuses } from './replicas.js';
@@ -55,6 +55,14 @@ export interface EntryStatus {
   readonly nextRun: string | null;
   /** The newest run's outcome, from the entry's history; null without a resultBackend or taskEvents, or before the first run. */
   readonly lastOutcome: RunView | null;
+  /**
+   * The run that finished last (SUCCESS, FAILURE, REVOKED or unknown), next to `lastOutcome`, which for
+   * an every-second entry is always the run in flight; null until one finished (or without outcomes).
+   */
+  readonly lastFinished: RunView | null;
+  /** When the entry's last SUCCESS and last FAILURE finished, ISO in its zone; null when none has. */
+  readonly lastSuccessAt: string | null;
+  readonly lastFailureAt: string | null;
 }
 
 /** The STATE column of `beat status`: disabled, paused, "finished: ran 3 of 3 times", ended (past endAt), or active. */
@@ -110,6 +118,8 @@ export interface StatusInput {
   readonly runtime?: { readonly entries: readonly ResolvedEntry[]; readonly problems: readonly RuntimeEntryProblem[] };
   /** Each entry's newest run from its history (run outcomes); absent without a resultBackend or taskEvents. */
   readonly outcomes?: ReadonlyMap<string, RunRecord>;
+  /** Each entry's finished runs at a glance (run outcomes); absent without them. */
+  readonly finished?: ReadonlyMap<string, FinishedRuns>;
 }
 
 function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
@@ -119,6 +129,17 @@ function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
 }
 
 const lastOutcome = (record: RunRecord | undefined, zone: string): RunView | null => (record === undefined ? null : runView(record, zone));
+
+function finishedViews(
+  finished: FinishedRuns | undefined,
+  zone: string,
+): Pick<EntryStatus, 'lastFinished' | 'lastSuccessAt' | 'lastFailureAt'> {
+  return {
+    lastFinished: finished === undefined ? null : runView(finished.last, zone),
+    lastSuccessAt: finished?.lastSuccessMs === undefined ? null : formatInstant(finished.lastSuccessMs, zone),
+    lastFailureAt: finished?.lastFailureMs === undefined ? null : formatInstant(finished.lastFailureMs, zone),
+  };
+}
 
 export function buildStatus(input: StatusInput): DeploymentStatus {
   const { config, states, paused, nowMs } = input;
@@ -158,6 +179,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       endAt: entry.endAtMs === undefined ? null : formatInstant(entry.endAtMs, zone),
       nextRun: next === undefined ? null : formatInstant(next, zone),
       lastOutcome: lastOutcome(input.outcomes?.get(entry.name), zone),
+      ...finishedViews(input.finished?.get(entry.name), zone),
     };
   });
   return {

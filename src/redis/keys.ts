@@ -28,6 +28,9 @@
  *   <prefix>:{<name>}:alerts:sent   zset  alert delivery id → when it was delivered or given up on (kept a day, so that it is not sent twice)
  *   <prefix>:{<name>}:runs:<entry>  list  the entry's last runs, newest first, JSON each (run-history-codec.ts), written by
  *                              lua/run-history.lua only; at most DEFAULTS.runHistoryLength
+ *   <prefix>:{<name>}:finished  hash  entry name → JSON {last, ok, fail, streak}: its newest finished run, the times of its last
+ *                              SUCCESS and FAILURE, FAILUREs since the last SUCCESS (run-history-codec.ts), written by
+ *                              lua/run-history.lua only; kept across failovers and after the history list has moved on
  *   <prefix>:{<name>}:replicas  hash  instance id → its record {v, host, pid, version, role, started, beat, http}, written by
  *                              every `beat run` on each heartbeat (replica-codec.ts, lua/replica-beat.lua); who leads is the lock's
  *   <prefix>:{<name>}:replicas:expiry  zset  instance id → when its record stops counting (its last heartbeat plus its lock.ttl, epoch
@@ -60,6 +63,8 @@ export interface SchedulerKeys {
   /** The history list of an entry's runs. */
   runs(entry: string): string;
   readonly runsPending: string;
+  /** Each entry's summary of finished runs (the newest, the last success and failure). */
+  readonly runsFinished: string;
   readonly replicas: string;
   readonly replicaExpiry: string;
 }
@@ -82,6 +87,7 @@ export const SCHEDULER_KEY_TYPES = {
   alertsDue: 'zset',
   alertsSent: 'zset',
   runsPending: 'set',
+  runsFinished: 'hash',
   replicas: 'hash',
   replicaExpiry: 'zset',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
@@ -117,6 +123,7 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     // "runs:pending" is the set: an entry of that name gets "runs:=pending", which no other name maps to.
     runs: (entry) => `${base}runs:${entry === 'pending' || entry.startsWith('=') ? `=${entry}` : entry}`,
     runsPending: `${base}runs:pending`,
+    runsFinished: `${base}finished`,
     replicas: `${base}replicas`,
     replicaExpiry: `${base}replicas:expiry`,
   };

@@ -6,9 +6,9 @@
 import type { Redis } from 'ioredis';
 import { DEFAULTS } from '../base/defaults.js';
 import { isFinal } from '../ports/outcomes.js';
-import type { RunHistory, RunRecord } from '../ports/outcomes.js';
+import type { FinishedRuns, RunHistory, RunRecord } from '../ports/outcomes.js';
 import type { SchedulerKeys } from './keys.js';
-import { decodeRun, encodeRun } from './run-history-codec.js';
+import { decodeFinished, decodeRun, encodeRun } from './run-history-codec.js';
 import { withScripts } from './scripts.js';
 
 /** Runs per script call: keys and arguments of one call stay a few hundred kilobytes at most. */
@@ -17,7 +17,7 @@ const CHUNK = 500;
 export class RedisRunHistory implements RunHistory {
   constructor(
     private readonly client: Redis,
-    private readonly keys: Pick<SchedulerKeys, 'runs' | 'runsPending'>,
+    private readonly keys: Pick<SchedulerKeys, 'runs' | 'runsPending' | 'runsFinished'>,
     private readonly length: number = DEFAULTS.runHistoryLength,
   ) {}
 
@@ -33,7 +33,7 @@ export class RedisRunHistory implements RunHistory {
     const scripts = withScripts(this.client);
     for (let from = 0; from < runs.length; from += CHUNK) {
       const chunk = runs.slice(from, from + CHUNK);
-      const keys = [this.keys.runsPending, ...chunk.map((r) => this.keys.runs(r.entry))];
+      const keys = [this.keys.runsPending, this.keys.runsFinished, ...chunk.map((r) => this.keys.runs(r.entry))];
       const args = [mode, String(this.length), ...chunk.flatMap((r) => [r.entry, r.record.taskId, encodeRun(r.record)])];
       await scripts.runHistory(keys.length, ...keys, ...args);
     }
@@ -60,6 +60,21 @@ export class RedisRunHistory implements RunHistory {
       const first = lists[i]?.[0];
       if (first !== undefined) out.set(entry, first);
     });
+    return out;
+  }
+
+  async finished(entries: readonly string[]): Promise<Map<string, FinishedRuns>> {
+    const out = new Map<string, FinishedRuns>();
+    for (let from = 0; from < entries.length; from += CHUNK) {
+      const names = entries.slice(from, from + CHUNK);
+      if (names.length === 0) break;
+      const texts = await this.client.hmget(this.keys.runsFinished, ...names);
+      names.forEach((entry, i) => {
+        const text = texts[i];
+        const summary = text === null || text === undefined ? undefined : decodeFinished(text);
+        if (summary !== undefined) out.set(entry, summary);
+      });
+    }
     return out;
   }
 

@@ -38,7 +38,7 @@ export interface ProbeSources {
   /** The runtime entries this replica keeps (in force, and those that do not run). */
   readonly catalog?: Pick<EntryCatalog, 'entries' | 'problems'>;
   /** The entries' run histories (read only with a resultBackend or taskEvents). */
-  readonly runs: Pick<RunHistory, 'latest'>;
+  readonly runs: Pick<RunHistory, 'latest' | 'finished'>;
   /** Why a source of runtime entries cannot be read now (the django database is away), if it cannot. */
   readonly sourceTrouble?: () => string | undefined;
 }
@@ -80,17 +80,18 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
     status: async (): Promise<DeploymentStatus> => {
       const config = supervisor.config;
       const nowMs = clock.now();
-      const [states, paused, leader, replicas, outcomes] = await Promise.all([
+      const names = [...config.entries, ...(sources.catalog?.entries() ?? [])].map((e) => e.name);
+      const [states, paused, leader, replicas, outcomes, finished] = await Promise.all([
         sources.states.readAll(),
         sources.control.paused(),
         sources.control.leader(),
         sources.replicas.read(nowMs),
-        !followsOutcomes(config)
-          ? undefined
-          : sources.runs.latest([...config.entries, ...(sources.catalog?.entries() ?? [])].map((e) => e.name)),
+        !followsOutcomes(config) ? undefined : sources.runs.latest(names),
+        !followsOutcomes(config) ? undefined : sources.runs.finished(names),
       ]);
       return buildStatus({
         ...(outcomes === undefined ? {} : { outcomes }),
+        ...(finished === undefined ? {} : { finished }),
         config: supervisor.config,
         states,
         paused,

@@ -5,7 +5,10 @@
   Records are run-history-codec.ts's JSON; only "id" and "st" are read here.
 
   KEYS[1]      pending set (entry names with a run not final yet)
-  KEYS[2..n]   one history list per run, in ARGV's order (newest first)
+  KEYS[2]      finished hash: entry name -> JSON {last: the newest finished record's JSON (a string),
+               ok: epoch ms of the last SUCCESS, fail: of the last FAILURE, streak: FAILUREs since the
+               last SUCCESS} (run-history-codec.ts decodes it)
+  KEYS[3..n]   one history list per run, in ARGV's order (newest first)
 
   ARGV[1]      mode: 'push' (newly published runs) or 'update' (a run's new state)
   ARGV[2]      the history length to keep
@@ -15,18 +18,22 @@
           (LPUSH) and the list trimmed (LTRIM) to the length.
   update  the record with that id is replaced (LSET) unless the stored one is final already (a
           final state never changes); a run no longer in the history is not written.
+          When the written record is final, the entry's finished summary takes it: as `last` when it
+          finished (`done`, else `pub`) no earlier than the one there; a SUCCESS moves `ok` and sets
+          `streak` to 0, a FAILURE moves `fail` and adds 1 to `streak` (REVOKED and unknown neither).
   Either way the entry is then in the pending set exactly while one of its records is not final.
 
   Reply   per run in order: 1 = written, 0 = left as it was.
   Errors  WRONGTYPE naming the key when a key holds another type, before anything is written.
-  Writes  LPUSH + LTRIM (push) or LSET (update) of the history lists; SADD / SREM of the pending set.
+  Writes  LPUSH + LTRIM (push) or LSET (update) of the history lists; SADD / SREM of the pending set;
+          HSET of the finished hash (update of a final record).
 ]]
 --- @include "key-type"
 
 local SCRIPT = 'run-history'
-local refused = wrongType(SCRIPT, KEYS[1], 'set')
+local refused = wrongType(SCRIPT, KEYS[1], 'set') or wrongType(SCRIPT, KEYS[2], 'hash')
 if refused then return refused end
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   refused = wrongType(SCRIPT, KEYS[i], 'list')
   if refused then return refused end
 end
@@ -58,11 +65,31 @@ local function anyPending(key)
   return false
 end
 
+local function finishedAt(v)
+  return tonumber(v.done) or tonumber(v.pub) or 0
+end
+
+-- The entry's summary of finished runs takes a record that just became final.
+local function summarise(entry, v, record)
+  local summary = decoded(redis.call('HGET', KEYS[2], entry) or '') or {}
+  local last = type(summary.last) == 'string' and decoded(summary.last) or nil
+  local at = finishedAt(v)
+  if last == nil or at >= finishedAt(last) then summary.last = record end
+  if v.st == 'SUCCESS' then
+    summary.ok = math.max(tonumber(summary.ok) or 0, at)
+    summary.streak = 0
+  elseif v.st == 'FAILURE' then
+    summary.fail = math.max(tonumber(summary.fail) or 0, at)
+    summary.streak = (tonumber(summary.streak) or 0) + 1
+  end
+  redis.call('HSET', KEYS[2], entry, cjson.encode(summary))
+end
+
 local written = {}
 local run = 0
 for i = 3, #ARGV, 3 do
   run = run + 1
-  local key = KEYS[run + 1]
+  local key = KEYS[run + 2]
   local entry, id, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local at, stored = findId(key, id)
   local wrote = 0
@@ -75,6 +102,8 @@ for i = 3, #ARGV, 3 do
   elseif at ~= nil and not FINAL[stored.st] then
     redis.call('LSET', key, at, record)
     wrote = 1
+    local v = decoded(record)
+    if v and FINAL[v.st] then summarise(entry, v, record) end
   end
   if anyPending(key) then redis.call('SADD', KEYS[1], entry) else redis.call('SREM', KEYS[1], entry) end
   written[run] = wrote
