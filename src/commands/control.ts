@@ -130,9 +130,10 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     problems: [...stored.problems, ...(rows?.problems ?? [])],
   };
   const names = [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)];
-  const [states, paused, check, replicas, outcomes, finished] = await Promise.all([
+  const [states, paused, pauseNotes, check, replicas, outcomes, finished] = await Promise.all([
     control.states.readAll(),
     control.control.paused(),
+    control.control.pauseNotes(),
     control.check(),
     control.replicas.read(nowMs),
     followsOutcomes(config) ? control.runs.latest(names) : undefined,
@@ -141,6 +142,7 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
   return buildStatus({
     ...(outcomes === undefined ? {} : { outcomes }),
     ...(finished === undefined ? {} : { finished }),
+    pauseNotes,
     config: control.config,
     states,
     paused,

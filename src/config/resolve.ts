@@ -50,6 +50,8 @@ export interface ResolvedEntry {
   readonly endAtMs?: number | undefined;
   /** The entry finishes after this many scheduled runs (`oneOff` is 1); undefined = no limit. */
   readonly maxRuns?: number | undefined;
+  /** Failed runs in a row after which the entry is paused; undefined = never. */
+  readonly pauseOnFailure?: number;
   /** Its `exclude`, calendars expanded, in its zone: slots there do not exist; undefined = none. */
   readonly exclude?: Exclusions;
   /** Its Sentry Crons monitor (`monitor.sentry`): its runs carry the check-in headers; undefined = none. */
@@ -172,6 +174,7 @@ export function resolveEntry(
     maxRuns: entry.maxRuns ?? (entry.oneOff === true ? 1 : undefined),
     ...(sentry === undefined ? {} : { sentry }),
     ...(exclude === undefined ? {} : { exclude }),
+    ...(entry.pauseOnFailure === undefined ? {} : { pauseOnFailure: entry.pauseOnFailure }),
   };
 }
 

@@ -59,6 +59,7 @@ const boundSchema = (key: 'startAt' | 'endAt') =>
       }
     });
 
+const pauseOnFailureError = 'pauseOnFailure must be a whole number of at least 1 (failed runs in a row that pause the entry)';
 const maxRunsError = 'maxRuns must be a whole number of at least 1 (the entry stops after that many scheduled runs)';
 
 /** True when an ISO date-time text carries its own offset (or Z): an instant, whatever the zone. */
@@ -111,6 +112,16 @@ export const entrySchema = keyed({
    * missed and not caught up (see exclude-schema.ts).
    */
   exclude: excludeSchema.optional(),
+  /**
+   * After this many failed runs in a row (FAILURE; a SUCCESS starts the count again, so does
+   * `beat resume`) the entry is paused, with a note saying why, and a `paused` alert goes out.
+   * Needs run outcomes (resultBackend or taskEvents).
+   */
+  pauseOnFailure: z
+    .number({ error: pauseOnFailureError })
+    .int({ error: pauseOnFailureError })
+    .min(1, { error: pauseOnFailureError })
+    .optional(),
   /** The entry stops after this many scheduled runs (`beat trigger` runs are not counted); then status says it finished. */
   maxRuns: z.number({ error: maxRunsError }).int({ error: maxRunsError }).min(1, { error: maxRunsError }).optional(),
   /** `oneOff: true` is `maxRuns: 1` (django-celery-beat's `one_off`). */

@@ -16,6 +16,13 @@ import type { RunView } from './run-view.js';
 import { replicaStatuses } from './replicas.js';
 import type { ReplicaRecord, ReplicaStatus } from './replicas.js';
 
+/** Why an entry was paused: `by` "user" (`beat pause --note`, the API) or "pauseOnFailure". */
+export interface PauseNote {
+  readonly note: string;
+  readonly by: string;
+  readonly atMs: number;
+}
+
 export interface LeaderInfo {
   readonly instance: string;
   readonly sinceMs: number;
@@ -63,6 +70,8 @@ export interface EntryStatus {
   /** When the entry's last SUCCESS and last FAILURE finished, ISO in its zone; null when none has. */
   readonly lastSuccessAt: string | null;
   readonly lastFailureAt: string | null;
+  /** While paused: why, as its pause said (`beat pause --note`, pauseOnFailure); null without a note. */
+  readonly pauseNote: { readonly note: string; readonly by: string; readonly at: string } | null;
 }
 
 /** The STATE column of `beat status`: disabled, paused, "finished: ran 3 of 3 times", ended (past endAt), or active. */
@@ -72,7 +81,7 @@ export function entryStateText(e: EntryStatus): string {
     const manual = e.manualRuns > 0 ? `, and ${e.manualRuns} manual run${e.manualRuns === 1 ? '' : 's'}` : '';
     return `finished: ran ${e.runCount - e.manualRuns} of ${String(e.maxRuns)} time${e.maxRuns === 1 ? '' : 's'}${manual}`;
   }
-  if (e.paused) return 'paused';
+  if (e.paused) return e.pauseNote === null ? 'paused' : `paused (${e.pauseNote.by}: ${e.pauseNote.note})`;
   if (e.nextRun === null && e.endAt !== null) return `ended (endAt ${e.endAt})`;
   return 'active';
 }
@@ -120,6 +129,8 @@ export interface StatusInput {
   readonly outcomes?: ReadonlyMap<string, RunRecord>;
   /** Each entry's finished runs at a glance (run outcomes); absent without them. */
   readonly finished?: ReadonlyMap<string, FinishedRuns>;
+  /** Why paused entries were paused. */
+  readonly pauseNotes?: ReadonlyMap<string, PauseNote>;
 }
 
 function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
@@ -129,6 +140,9 @@ function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
 }
 
 const lastOutcome = (record: RunRecord | undefined, zone: string): RunView | null => (record === undefined ? null : runView(record, zone));
+
+const pauseNoteView = (n: PauseNote | undefined, zone: string): EntryStatus['pauseNote'] =>
+  n === undefined ? null : { note: n.note, by: n.by, at: formatInstant(n.atMs, zone) };
 
 function finishedViews(
   finished: FinishedRuns | undefined,
@@ -180,6 +194,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       nextRun: next === undefined ? null : formatInstant(next, zone),
       lastOutcome: lastOutcome(input.outcomes?.get(entry.name), zone),
       ...finishedViews(input.finished?.get(entry.name), zone),
+      pauseNote: pauseNoteView(isPaused ? input.pauseNotes?.get(entry.name) : undefined, zone),
     };
   });
   return {

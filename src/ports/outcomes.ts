@@ -55,7 +55,7 @@ export interface FinishedRuns {
   readonly lastSuccessMs?: number;
   /** When its last FAILURE finished; undefined when none has. */
   readonly lastFailureMs?: number;
-  /** FAILUREs since the last SUCCESS (REVOKED and unknown do not count either way). */
+  /** FAILUREs since the last SUCCESS or resume (REVOKED and unknown do not count either way): what pauseOnFailure counts. */
   readonly failureStreak: number;
 }
 

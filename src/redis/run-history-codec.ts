@@ -51,10 +51,10 @@ export function decodeRun(text: string): RunRecord | undefined {
 
 /**
  * An entry's summary in the finished hash (`<prefix>:{<name>}:finished`, written by
- * lua/run-history.lua): JSON {"last": a record's JSON as a string, "ok"?: epoch ms, "fail"?: epoch ms,
- * "streak"?: FAILUREs since the last SUCCESS}. Undefined for a value that is not one.
+ * lua/run-history.lua): JSON {"last": a record's JSON as a string, "ok"?: epoch ms, "fail"?: epoch ms},
+ * with the count of the failures hash. Undefined for a value that is not one.
  */
-export function decodeFinished(text: string): FinishedRuns | undefined {
+export function decodeFinished(text: string, failures: string | null | undefined): FinishedRuns | undefined {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -71,6 +71,6 @@ export function decodeFinished(text: string): FinishedRuns | undefined {
     last,
     ...(ok === undefined || ok === 0 ? {} : { lastSuccessMs: ok }),
     ...(fail === undefined || fail === 0 ? {} : { lastFailureMs: fail }),
-    failureStreak: num(o['streak']) ?? 0,
+    failureStreak: failures === null || failures === undefined ? 0 : Number(failures) || 0,
   };
 }
