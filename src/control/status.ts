@@ -14,6 +14,7 @@ import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import { runView } from './run-view.js';
 import type { RunView } from './run-view.js';
 import { replicaStatuses } from './replicas.js';
+import type { ControlNote, NoteAction } from './notes.js';
 import type { ReplicaRecord, ReplicaStatus } from './replicas.js';
 
 /** Why an entry was paused: `by` "user" (`beat pause --note`, the API) or "pauseOnFailure". */
@@ -72,6 +73,8 @@ export interface EntryStatus {
   readonly lastFailureAt: string | null;
   /** While paused: why, as its pause said (`beat pause --note`, pauseOnFailure); null without a note. */
   readonly pauseNote: { readonly note: string; readonly by: string; readonly at: string } | null;
+  /** The last note given with a pause, resume or trigger of it (`--note`, the API); null when none was. */
+  readonly lastNote: { readonly action: NoteAction; readonly note: string; readonly by: string; readonly at: string } | null;
 }
 
 /** The STATE column of `beat status`: disabled, paused, "finished: ran 3 of 3 times", ended (past endAt), or active. */
@@ -131,6 +134,8 @@ export interface StatusInput {
   readonly finished?: ReadonlyMap<string, FinishedRuns>;
   /** Why paused entries were paused. */
   readonly pauseNotes?: ReadonlyMap<string, PauseNote>;
+  /** The last note given with an action on each entry. */
+  readonly notes?: ReadonlyMap<string, ControlNote>;
 }
 
 function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
@@ -143,6 +148,10 @@ const lastOutcome = (record: RunRecord | undefined, zone: string): RunView | nul
 
 const pauseNoteView = (n: PauseNote | undefined, zone: string): EntryStatus['pauseNote'] =>
   n === undefined ? null : { note: n.note, by: n.by, at: formatInstant(n.atMs, zone) };
+
+function noteView(n: ControlNote | undefined, zone: string): EntryStatus['lastNote'] {
+  return n === undefined ? null : { action: n.action, note: n.note, by: n.by, at: formatInstant(n.atMs, zone) };
+}
 
 function finishedViews(
   finished: FinishedRuns | undefined,
@@ -195,6 +204,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       lastOutcome: lastOutcome(input.outcomes?.get(entry.name), zone),
       ...finishedViews(input.finished?.get(entry.name), zone),
       pauseNote: pauseNoteView(isPaused ? input.pauseNotes?.get(entry.name) : undefined, zone),
+      lastNote: noteView(input.notes?.get(entry.name), zone),
     };
   });
   return {

@@ -12,6 +12,8 @@ import { typedKeys } from './keys.js';
 import { nameWrongType } from './server-errors.js';
 import { withScripts } from './scripts.js';
 import type { TriggerRequest } from '../ports/control.js';
+import { decodeControlNote, encodeControlNote } from '../control/notes.js';
+import type { ControlNote } from '../control/notes.js';
 
 export const CONTROL_MESSAGE = 'control';
 
@@ -50,6 +52,22 @@ export class ControlStore {
     }
   }
 
+  /** The last note given with a pause, resume or trigger of each entry. */
+  async notes(): Promise<Map<string, ControlNote>> {
+    let all: Record<string, string>;
+    try {
+      all = await this.client.hgetall(this.keys.notes);
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['notes']));
+    }
+    const out = new Map<string, ControlNote>();
+    for (const [entry, text] of Object.entries(all)) {
+      const note = decodeControlNote(text);
+      if (note !== undefined) out.set(entry, note);
+    }
+    return out;
+  }
+
   /** Why each paused entry was paused (its note), by entry name; entries without a note are absent. */
   async pauseNotes(): Promise<Map<string, PauseNote>> {
     let all: Record<string, string>;
@@ -73,6 +91,9 @@ export class ControlStore {
    */
   async setPaused(entry: string, paused: boolean, nowMs: number, note?: string): Promise<boolean> {
     const multi = this.client.multi();
+    if (note !== undefined) {
+      multi.hset(this.keys.notes, entry, encodeControlNote({ action: paused ? 'pause' : 'resume', note, by: 'user', atMs: nowMs }));
+    }
     // The note goes with the pause (and a resume removes it, with pauseOnFailure's count of failures).
     if (paused) multi.sadd(this.keys.paused, entry);
     else multi.srem(this.keys.paused, entry).hset(this.keys.resumed, entry, String(nowMs)).hdel(this.keys.failures, entry);
@@ -84,10 +105,10 @@ export class ControlStore {
       const failed = replies.find(([error]) => error !== null)?.[0];
       if (failed) throw failed;
     } catch (error) {
-      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['paused', 'resumed', 'failures', 'pauseNotes']));
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['notes', 'paused', 'resumed', 'failures', 'pauseNotes']));
     }
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
-    return replies[0]?.[1] === 1;
+    return replies[note === undefined ? 0 : 1]?.[1] === 1;
   }
 
   /**
@@ -149,7 +170,12 @@ export class ControlStore {
 
   async requestTrigger(request: TriggerRequest): Promise<string> {
     const text = JSON.stringify(request);
-    await this.client.rpush(this.keys.triggers, text);
+    if (request.note !== undefined) {
+      const note = encodeControlNote({ action: 'trigger', note: request.note, by: 'user', atMs: request.at });
+      const replies = (await this.client.multi().rpush(this.keys.triggers, text).hset(this.keys.notes, request.entry, note).exec()) ?? [];
+      const failed = replies.find(([error]) => error !== null)?.[0];
+      if (failed) throw await nameWrongType(this.client, failed, typedKeys(this.keys, ['triggers', 'notes']));
+    } else await this.client.rpush(this.keys.triggers, text);
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
     return text;
   }

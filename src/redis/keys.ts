@@ -16,6 +16,8 @@
  *   <prefix>:{<name>}:paused   set  names of paused entries (`beat pause` / `beat resume`)
  *   <prefix>:{<name>}:paused:notes  hash  entry name → JSON {note, by, at}: why it was paused (`beat pause --note`, or
  *                              pauseOnFailure, written by lua/run-history.lua); removed on resume
+ *   <prefix>:{<name>}:notes  hash  entry name → JSON {action, note, by, at}: the last note given with a pause, resume or
+ *                              trigger of it (`--note`, the API; control/notes.ts), kept for status and the audit trail
  *   <prefix>:{<name>}:resumed  hash  entry name → when it was last resumed (epoch ms): slots before it stay skipped
  *   <prefix>:{<name>}:triggers list  pending manual runs (`beat trigger`), JSON {entry, id, at}
  *   <prefix>:{<name>}:triggered:<task id>  string  set (1 h expiry) when a manual run was published, for the CLI to confirm
@@ -71,6 +73,8 @@ export interface SchedulerKeys {
   readonly runsFinished: string;
   /** Each entry's FAILUREs since its last SUCCESS or resume. */
   readonly failures: string;
+  /** The last note given with a pause, resume or trigger of each entry. */
+  readonly notes: string;
   /** Why each paused entry was paused: its note. */
   readonly pauseNotes: string;
   readonly replicas: string;
@@ -98,6 +102,7 @@ export const SCHEDULER_KEY_TYPES = {
   runsFinished: 'hash',
   failures: 'hash',
   pauseNotes: 'hash',
+  notes: 'hash',
   replicas: 'hash',
   replicaExpiry: 'zset',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
@@ -136,6 +141,7 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     runsFinished: `${base}finished`,
     failures: `${base}failures`,
     pauseNotes: `${base}paused:notes`,
+    notes: `${base}notes`,
     replicas: `${base}replicas`,
     replicaExpiry: `${base}replicas:expiry`,
   };

@@ -32,7 +32,7 @@ export interface ProbeSources {
   readonly publishing: { ready(): boolean; readonly status: string };
   readonly watch: Pick<DeploymentWatch, 'current'>;
   readonly states: Pick<RedisStateStore, 'readAll'>;
-  readonly control: Pick<ControlStore, 'paused' | 'pauseNotes' | 'leader'>;
+  readonly control: Pick<ControlStore, 'paused' | 'pauseNotes' | 'notes' | 'leader'>;
   /** The replicas registry (leader and standbys, with their heartbeats). */
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The runtime entries this replica keeps (in force, and those that do not run). */
@@ -81,10 +81,11 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
       const config = supervisor.config;
       const nowMs = clock.now();
       const names = [...config.entries, ...(sources.catalog?.entries() ?? [])].map((e) => e.name);
-      const [states, paused, pauseNotes, leader, replicas, outcomes, finished] = await Promise.all([
+      const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished] = await Promise.all([
         sources.states.readAll(),
         sources.control.paused(),
         sources.control.pauseNotes(),
+        sources.control.notes(),
         sources.control.leader(),
         sources.replicas.read(nowMs),
         !followsOutcomes(config) ? undefined : sources.runs.latest(names),
@@ -94,6 +95,7 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
         ...(outcomes === undefined ? {} : { outcomes }),
         ...(finished === undefined ? {} : { finished }),
         pauseNotes,
+        notes,
         config: supervisor.config,
         states,
         paused,
