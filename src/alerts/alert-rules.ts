@@ -153,6 +153,30 @@ export function finishedDeliveries(
   });
 }
 
+/**
+ * pauseOnFailure paused the entry: a `paused` alert, to the webhook of an entry alerted on `paused`
+ * or on `failed` (a pause is where a run of failures leads; whoever hears of those hears of it).
+ */
+export function pausedDeliveries(
+  deployment: string,
+  entry: ResolvedEntry,
+  run: { readonly taskId: string; readonly slotMs: number; readonly exception?: string; readonly finishedAtMs?: number },
+  nowMs: number,
+): Delivery[] {
+  const alerts = entry.alerts;
+  if (alerts?.webhook === undefined || !(alerts.on.includes('paused') || alerts.on.includes('failed'))) return [];
+  return alertDeliveries({
+    deployment,
+    entry: { ...entry, alerts: { ...alerts, on: ['paused'], ping: undefined } },
+    kind: 'paused',
+    slotMs: run.slotMs,
+    taskId: run.taskId,
+    state: 'FAILURE',
+    reason: `paused after ${String(entry.pauseOnFailure)} failed run${entry.pauseOnFailure === 1 ? '' : 's'} in a row (pauseOnFailure); the last: ${run.exception ?? 'FAILURE'}; beat resume ${entry.name} starts it again`,
+    atMs: run.finishedAtMs ?? nowMs,
+  });
+}
+
 /** A run published longer than `lateAfter` ago and not finished: a `late` alert, once. */
 export function lateDeliveries(
   deployment: string,

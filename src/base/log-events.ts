@@ -162,6 +162,8 @@ export const EVENTS = {
   /** tsbeat holds RedBeat's lock again (or for the first time) while it leads. */
   redbeatLockHeld: 'beat.redbeat.lock_held',
   pause: 'beat.pause',
+  /** An entry was paused by its pauseOnFailure (warn): entry, the failed run's task id, its exception. */
+  pausedOnFailure: 'beat.pause.on_failure',
   resume: 'beat.resume',
   reload: 'beat.reload',
   reloadFailed: 'beat.reload.failed',

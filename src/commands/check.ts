@@ -1,6 +1,7 @@
 /** `beat check`: validate a config and show what it schedules. Needs no Redis. */
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { entryWindow } from '../config/resolve.js';
+import { describeExclusions } from '../core/exclusions.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { formatInstant } from '../time/zone.js';
 import { parseCommandArgs } from './args.js';
@@ -69,5 +70,7 @@ function describeEntrySchedule(entry: ResolvedEntry): string {
   if (entry.startAtMs !== undefined) parts.push(`from ${formatInstant(entry.startAtMs, entry.timezone)}`);
   if (entry.endAtMs !== undefined) parts.push(`until before ${formatInstant(entry.endAtMs, entry.timezone)}`);
   if (entry.maxRuns !== undefined) parts.push(entry.maxRuns === 1 ? 'once only' : `at most ${entry.maxRuns} runs`);
+  const except = describeExclusions(entry.exclude);
+  if (except !== '') parts.push(except);
   return parts.join(', ');
 }

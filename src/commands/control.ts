@@ -21,6 +21,15 @@ import type { Io } from './io.js';
 import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
 import { followsOutcomes } from '../config/resolve.js';
+import { NOTE_MAX_CHARS, noteProblem } from '../control/notes.js';
+
+/** The --note of a pause, resume or trigger, checked; undefined without one. */
+function noteOf(command: string, text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const problem = noteProblem(text);
+  if (problem !== undefined) throw new BeatError(ErrorCode.Usage, `beat ${command}: --note: ${problem}`);
+  return text;
+}
 
 export const STATUS_HELP = `Usage: beat status [--config PATH] [--broker URL] [--django-url URL] [--json]
 
@@ -40,7 +49,10 @@ leader's, or when a lock key tsbeat did not write keeps every replica from leadi
 active, paused, disabled, "finished: ran 3 of 3 times" (an entry that made its maxRuns runs;
 raising maxRuns brings it back) or "ended" (past its endAt). With a resultBackend or taskEvents,
 LAST OUTCOME is the newest run's state (PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED,
-unknown), its runtime and the exception's first line; 'beat history ENTRY' shows the last runs.
+unknown), its runtime and the exception's first line: for a frequent entry, the run in flight.
+LAST FINISHED is the run that finished last (state, runtime, exception, when), LAST SUCCESS and
+LAST FAILURE when the last of each finished, kept in Redis across failovers ("lastFinished",
+"lastSuccessAt", "lastFailureAt" in --json); 'beat history ENTRY' shows the last runs.
 
 Options:
 ${CONFIG_HELP}
@@ -50,7 +62,11 @@ ${DJANGO_HELP}
   -h, --help          show this help
 `;
 
-export const TRIGGER_HELP = `Usage: beat trigger ENTRY [--config PATH] [--broker URL] [--timeout SECONDS]
+const NOTE_HELP = `      --note TEXT     why, in one line of at most ${NOTE_MAX_CHARS} characters: kept in Redis as the entry's
+                      last note (beat status: NOTE, "lastNote" in --json; a pause's also "pauseNote",
+                      removed by the resume), where the audit trail can pick it up`;
+
+export const TRIGGER_HELP = `Usage: beat trigger ENTRY [--config PATH] [--broker URL] [--timeout SECONDS] [--note TEXT]
 
 Publishes one run of ENTRY (the config file's, or a runtime entry) now, through the leader's
 fenced path, with a task id of its own. The entry's schedule is not moved. Waits until the leader
@@ -62,10 +78,11 @@ Options:
 ${CONFIG_HELP}
 ${REDIS_HELP}
   -t, --timeout S     seconds to wait for the leader, 1 to 300 (default 10)
+${NOTE_HELP}
   -h, --help          show this help
 `;
 
-const pauseHelp = (verb: 'pause' | 'resume'): string => `Usage: beat ${verb} ENTRY [--config PATH] [--broker URL]
+const pauseHelp = (verb: 'pause' | 'resume'): string => `Usage: beat ${verb} ENTRY [--config PATH] [--broker URL] [--note TEXT]
 
 ${
   verb === 'pause'
@@ -78,6 +95,7 @@ it, or when the leader's config has no such entry (another deployment, same name
 Options:
 ${CONFIG_HELP}
 ${REDIS_HELP}
+${NOTE_HELP}
   -h, --help          show this help
 `;
 export const PAUSE_HELP = pauseHelp('pause');
@@ -127,15 +145,21 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     problems: [...stored.problems, ...(rows?.problems ?? [])],
   };
   const names = [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)];
-  const [states, paused, check, replicas, outcomes] = await Promise.all([
+  const [states, paused, pauseNotes, notes, check, replicas, outcomes, finished] = await Promise.all([
     control.states.readAll(),
     control.control.paused(),
+    control.control.pauseNotes(),
+    control.control.notes(),
     control.check(),
     control.replicas.read(nowMs),
     followsOutcomes(config) ? control.runs.latest(names) : undefined,
+    followsOutcomes(config) ? control.runs.finished(names) : undefined,
   ]);
   return buildStatus({
     ...(outcomes === undefined ? {} : { outcomes }),
+    ...(finished === undefined ? {} : { finished }),
+    pauseNotes,
+    notes,
     config: control.config,
     states,
     paused,
@@ -169,6 +193,13 @@ async function requireLeaderHas(command: string, control: Control, entry: string
 function lastRunText(e: EntryStatus): string {
   if (e.lastRunBy === 'trigger' && e.lastPublishedAt !== null) return `${e.lastPublishedAt} (trigger)`;
   return e.lastSlot ?? '-';
+}
+
+/** "SUCCESS 0.02s at 2026-11-23T12:00:01+01:00", "FAILURE 0.4s: ValueError: boom at …", "-". */
+function finishedText(e: EntryStatus): string {
+  const run = e.lastFinished;
+  if (run === null) return '-';
+  return run.finishedAt === null ? outcomeText(run) : `${outcomeText(run)} at ${run.finishedAt}`;
 }
 
 export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
@@ -207,7 +238,9 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
       );
       io.out('');
     }
-    // The ORIGIN column only when some entry is not the file's: a file-only deployment's table is unchanged.
+    // NOTE only when some entry has one; ORIGIN only when some entry is not the file's: a file-only
+    // deployment's table is unchanged.
+    const noted = status.entries.some((e) => e.lastNote !== null);
     const origins = status.entries.some((e) => e.origin !== 'file') || status.entryProblems.length > 0;
     // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.
     const withOutcomes = followsOutcomes(control.config);
@@ -221,7 +254,8 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
           'NEXT RUN',
           'RUNS',
           'STATE',
-          ...(withOutcomes ? ['LAST OUTCOME'] : []),
+          ...(withOutcomes ? ['LAST OUTCOME', 'LAST FINISHED', 'LAST SUCCESS', 'LAST FAILURE'] : []),
+          ...(noted ? ['NOTE'] : []),
           ...(origins ? ['ORIGIN'] : []),
         ],
         status.entries.map((e) => [
@@ -232,7 +266,8 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
           e.nextRun ?? '-',
           String(e.runCount),
           entryStateText(e),
-          ...(withOutcomes ? [outcomeText(e.lastOutcome)] : []),
+          ...(withOutcomes ? [outcomeText(e.lastOutcome), finishedText(e), e.lastSuccessAt ?? '-', e.lastFailureAt ?? '-'] : []),
+          ...(noted ? [e.lastNote === null ? '-' : `${e.lastNote.action}: ${e.lastNote.note}`] : []),
           ...(origins ? [e.origin] : []),
         ]),
       ),
@@ -253,11 +288,17 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
 }
 
 export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs('trigger', argv, { ...redisOptions, timeout: { type: 'string', short: 't' } }, 1);
+  const { values, positionals } = parseCommandArgs(
+    'trigger',
+    argv,
+    { ...redisOptions, timeout: { type: 'string', short: 't' }, note: { type: 'string' } },
+    1,
+  );
   if (values.help) {
     io.out(TRIGGER_HELP);
     return ExitCode.Ok;
   }
+  const note = noteOf('trigger', values.note);
   const timeoutMs = (values.timeout === undefined ? 10 : parseCount('trigger', '--timeout', values.timeout, 1, 300)) * 1000;
   // A django row's name is found through $BEAT_DJANGO_URL too, as `beat run` finds the rows.
   const django = djangoOverride(io, undefined);
@@ -266,7 +307,7 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
     const entry = await requireEntry('trigger', control, positionals[0], django);
     await requireLeaderHas('trigger', control, entry, io);
     const id = randomTaskId();
-    const text = await control.control.requestTrigger({ entry, id, at: io.now() });
+    const text = await control.control.requestTrigger({ entry, id, at: io.now(), ...(note === undefined ? {} : { note }) });
     // On the monotonic clock: a wall clock stepped back would stretch the wait by the step.
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline) {
@@ -293,17 +334,18 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
 }
 
 async function pauseOrResume(verb: 'pause' | 'resume', argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(verb, argv, redisOptions, 1);
+  const { values, positionals } = parseCommandArgs(verb, argv, { ...redisOptions, note: { type: 'string' } }, 1);
   if (values.help) {
     io.out(pauseHelp(verb));
     return ExitCode.Ok;
   }
+  const note = noteOf(verb, values.note);
   const django = djangoOverride(io, undefined);
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
     const entry = await requireEntry(verb, control, positionals[0], django);
     await requireLeaderHas(verb, control, entry, io);
-    const changed = await control.control.setPaused(entry, verb === 'pause', io.now());
+    const changed = await control.control.setPaused(entry, verb === 'pause', io.now(), note);
     io.out(
       changed ? `${verb === 'pause' ? 'paused' : 'resumed'} ${entry}` : `${entry} was already ${verb === 'pause' ? 'paused' : 'active'}`,
     );

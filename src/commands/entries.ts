@@ -7,6 +7,7 @@ import { BeatError, ErrorCode, problemsInline, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { closest } from '../config/keys.js';
 import { parseEntryDefinition } from '../config/entry-definition.js';
+import { unknownCalendarMessage, unknownCalendars } from '../config/exclude-schema.js';
 import { resolveEntry } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { describeSchedule } from '../core/schedule.js';
@@ -129,7 +130,11 @@ function listed(stored: StoredEntry, config: ResolvedConfig): ListedEntry {
   }
   const parsed = parseEntryDefinition(stored.entry);
   if (!parsed.ok) return { stored, problems: parsed.problems };
-  const entry = resolveEntry(stored.name, parsed.entry, config.timezone, 'store');
+  const unknown = unknownCalendars(parsed.entry.exclude, config.calendars);
+  if (unknown.length > 0) {
+    return { stored, problems: unknown.map((name) => ({ path: 'exclude', message: unknownCalendarMessage(name, config.calendars) })) };
+  }
+  const entry = resolveEntry(stored.name, parsed.entry, config.timezone, 'store', config.alerts, config.calendars);
   return { stored, schedule: describeSchedule(entry.schedule, entry.timezone), timezone: entry.timezone, enabled: entry.enabled };
 }
 

@@ -2,6 +2,7 @@
 import { DEFAULTS } from '../base/defaults.js';
 import { nextFires } from '../core/schedule.js';
 import { entryWindow } from '../config/resolve.js';
+import { describeExclusions } from '../core/exclusions.js';
 import { formatInstant } from '../time/zone.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { parseCommandArgs, parseCount, parseInstant, unknownEntryError } from './args.js';
@@ -16,7 +17,8 @@ Prints the next N fire instants of each entry, strictly after --after, in the en
 An interval entry has no history here, so it first fires one interval after --after (as in Celery,
 a new entry waits one interval), or at its startAt when that is later. No instant falls before an
 entry's startAt or at or after its endAt, and an entry with maxRuns (oneOff: 1) shows at most that
-many (its runs so far are in Redis: see beat status). Needs no Redis and no broker. With a django
+many (its runs so far are in Redis: see beat status). A slot the entry's exclude names is not
+listed (it does not run). Needs no Redis and no broker. With a django
 source (sources.django, --django-url) its rows are read too, once and read-only; rows that cannot
 run are named on stderr; a database that cannot be read exits 2.
 
@@ -77,6 +79,7 @@ export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
         ).map((ms) => shownFire(ms, entry.name, entry.timezone, values.after))
       : [],
     enabled: entry.enabled,
+    except: describeExclusions(entry.exclude),
   }));
 
   if (values.json) {
@@ -85,7 +88,7 @@ export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
   }
   const blocks = result.map((r) => {
     const body = !r.enabled ? ['  (disabled)'] : r.next.length === 0 ? ['  (no future fire)'] : r.next.map((iso) => `  ${iso}`);
-    return [`${r.name}  ${r.task}  [${r.timezone}]`, ...body].join('\n');
+    return [`${r.name}  ${r.task}  [${r.timezone}]`, ...(r.except === '' ? [] : [`  (${r.except})`]), ...body].join('\n');
   });
   io.out(blocks.join('\n\n'));
   return ExitCode.Ok;

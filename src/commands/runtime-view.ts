@@ -27,7 +27,7 @@ export async function readRuntimeEntries(config: ResolvedConfig, store: RedisEnt
     sources: [once],
     logger: silentLogger,
     intervalMs: config.maxIntervalMs,
-    defaults: { zone: config.timezone, alerts: config.alerts },
+    defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
     staticNames: new Set(config.entries.map((e) => e.name)),
   });
   await catalog.load();

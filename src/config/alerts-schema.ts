@@ -8,11 +8,11 @@ import { shown } from '../base/errors.js';
 import { TIMER_MAX_MS, durationSchema } from './duration.js';
 import { keyed } from './keys.js';
 
-export const ALERT_KINDS = ['failed', 'missed', 'late'] as const;
+export const ALERT_KINDS = ['failed', 'missed', 'late', 'paused'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** The kinds that need to know how runs ended (a result backend). */
-export const OUTCOME_ALERT_KINDS: ReadonlySet<AlertKind> = new Set(['failed', 'late']);
+export const OUTCOME_ALERT_KINDS: ReadonlySet<AlertKind> = new Set(['failed', 'late', 'paused']);
 
 function httpUrl(what: string) {
   return z.string({ error: `${what} must be an http:// or https:// URL` }).refine(
@@ -31,7 +31,10 @@ function httpUrl(what: string) {
 const alertsShape = {
   /** Where a JSON POST goes for each alert: {kind, entry, task, slot, taskId, state, reason, …}. */
   webhook: httpUrl('alerts.webhook').optional(),
-  /** Which alerts: `failed` (a run ended in FAILURE), `missed` (slots that will never run), `late` (not finished within lateAfter). */
+  /**
+   * Which alerts: `failed` (a run ended in FAILURE), `missed` (slots that will never run), `late` (not
+   * finished within lateAfter), `paused` (pauseOnFailure paused the entry; also sent with `failed`).
+   */
   on: z
     .array(z.enum(ALERT_KINDS, { error: `alerts.on holds ${ALERT_KINDS.join(', ')}` }), {
       error: `alerts.on must be a list of ${ALERT_KINDS.join(', ')}`,

@@ -17,7 +17,7 @@ import { readModuleConfig } from './module.js';
 import { parseYamlConfig } from './yaml.js';
 import { followsOutcomes, resolveConfig } from './resolve.js';
 import { alertSettingProblems } from './alerts-schema.js';
-import { overlapSettingProblems } from './overlap-settings.js';
+import { overlapSettingProblems, pauseOnFailureProblems } from './overlap-settings.js';
 import { sentryConfigProblems, sentrySettingsFrom } from './sentry-schema.js';
 import type { ResolvedConfig } from './resolve.js';
 
@@ -156,6 +156,7 @@ export function parseConfig(
     ...connectionProblems(resolved, broker),
     ...alertSettingProblems(result.data.alerts, result.data.beatSchedule, followsOutcomes(resolved)),
     ...overlapSettingProblems(result.data.beatSchedule, followsOutcomes(resolved)),
+    ...pauseOnFailureProblems(result.data.beatSchedule, followsOutcomes(resolved)),
     ...sentryConfigProblems(result.data.sentry, result.data.beatSchedule, sentryEnv, ENV.sentryDsn),
   ];
   if (problems.length > 0) {

@@ -5,6 +5,31 @@
  */
 import type { ParsedEntry } from './schema.js';
 
+/** pauseOnFailure counts failed runs: it needs run outcomes, and a task whose result is stored. */
+export function pauseOnFailureProblems(
+  entries: Readonly<Record<string, Pick<ParsedEntry, 'pauseOnFailure' | 'options'>>>,
+  outcomesKnown: boolean,
+): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  for (const [name, entry] of Object.entries(entries)) {
+    if (entry.pauseOnFailure === undefined) continue;
+    const path = ['beatSchedule', name, 'pauseOnFailure'];
+    if (!outcomesKnown) {
+      problems.push({
+        path,
+        message:
+          "pauseOnFailure needs to know which runs failed: set resultBackend (the workers' Celery result_backend) or taskEvents (workers with -E), or remove pauseOnFailure",
+      });
+    } else if (entry.options.ignoreResult === true) {
+      problems.push({
+        path,
+        message: "pauseOnFailure needs the task's result to know that a run failed, but options.ignoreResult is true; remove one of them",
+      });
+    }
+  }
+  return problems;
+}
+
 export function overlapSettingProblems(
   entries: Readonly<Record<string, Pick<ParsedEntry, 'overlap' | 'overlapTimeout' | 'options'>>>,
   outcomesKnown: boolean,

@@ -14,6 +14,9 @@ import { resolveAlerts } from './alerts-schema.js';
 import type { ParsedAlerts, ResolvedAlerts } from './alerts-schema.js';
 import type { CompiledRoute } from './routes.js';
 import { resolveSentryMonitor } from './sentry-schema.js';
+import { resolveExclusions } from './exclude-schema.js';
+import type { CalendarDrafts } from './exclude-schema.js';
+import type { Exclusions } from '../core/exclusions.js';
 import type { ResolvedSentryMonitor, SentrySettings } from './sentry-schema.js';
 
 /** Where an entry comes from: the config file, or a runtime source (src/ports/entries.ts). */
@@ -48,6 +51,10 @@ export interface ResolvedEntry {
   readonly endAtMs?: number | undefined;
   /** The entry finishes after this many scheduled runs (`oneOff` is 1); undefined = no limit. */
   readonly maxRuns?: number | undefined;
+  /** Failed runs in a row after which the entry is paused; undefined = never. */
+  readonly pauseOnFailure?: number;
+  /** Its `exclude`, calendars expanded, in its zone: slots there do not exist; undefined = none. */
+  readonly exclude?: Exclusions;
   /** Its Sentry Crons monitor (`monitor.sentry`): its runs carry the check-in headers; undefined = none. */
   readonly sentry?: ResolvedSentryMonitor;
   /** A runtime entry's incarnation (ports/entries.ts SourcedEntry); undefined for the config file's. */
@@ -62,6 +69,7 @@ export interface ResolvedEntry {
 
 /** An entry's `startAt`/`endAt` as the schedule maths takes them; undefined when it has neither. */
 export function entryWindow(entry: ResolvedEntry): FireWindow | undefined {
+  if (entry.exclude !== undefined) return { startMs: entry.startAtMs, endMs: entry.endAtMs, exclude: entry.exclude };
   return entry.startAtMs === undefined && entry.endAtMs === undefined ? undefined : { startMs: entry.startAtMs, endMs: entry.endAtMs };
 }
 
@@ -92,6 +100,8 @@ export interface ResolvedConfig {
   readonly lock: LockSettings;
   /** Redis for state and lock as configured; undefined = the broker's Redis (or, for AMQP, the local default). */
   readonly state: { readonly url: string | undefined; readonly prefix: string };
+  /** The config's named calendars of exclusions, for runtime entries resolved later. */
+  readonly calendars: CalendarDrafts;
   /** The config's own alert settings, for runtime entries resolved later (their own override them). */
   readonly alerts: ParsedAlerts | undefined;
   /** `alerts.allowedHosts`: where runtime entries' alert URLs may go (absent: public hosts only). */
@@ -141,8 +151,10 @@ export function resolveEntry(
   defaultZone: string,
   origin?: EntryOrigin,
   configAlerts?: ParsedAlerts,
+  calendars?: CalendarDrafts,
 ): ResolvedEntry {
   const timezone = entry.timezone ?? defaultZone;
+  const exclude = resolveExclusions(entry.exclude, timezone, calendars);
   const alerts = resolveAlerts(configAlerts, entry.alerts);
   const sentry = entry.monitor === undefined ? undefined : resolveSentryMonitor(name, entry.monitor, entry.schedule, timezone);
   return {
@@ -166,12 +178,14 @@ export function resolveEntry(
     endAtMs: entry.endAt === undefined ? undefined : parseIsoDateTime(entry.endAt, timezone),
     maxRuns: entry.maxRuns ?? (entry.oneOff === true ? 1 : undefined),
     ...(sentry === undefined ? {} : { sentry }),
+    ...(exclude === undefined ? {} : { exclude }),
+    ...(entry.pauseOnFailure === undefined ? {} : { pauseOnFailure: entry.pauseOnFailure }),
   };
 }
 
 export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
   const entries = Object.entries(parsed.beatSchedule).map(([name, entry]) =>
-    resolveEntry(name, entry, parsed.timezone, undefined, parsed.alerts),
+    resolveEntry(name, entry, parsed.timezone, undefined, parsed.alerts, parsed.calendars),
   );
   return {
     name: parsed.name,
@@ -196,6 +210,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
       url: parsed.state.url,
       prefix: parsed.state.prefix,
     },
+    calendars: parsed.calendars,
     alerts: parsed.alerts,
     alertsAllowedHosts: parsed.alerts?.allowedHosts,
     sources: {

@@ -13,6 +13,7 @@ import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettin
 import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { djangoSourceSchema } from './django-source-schema.js';
+import { calendarsSchema, excludeSchema, unknownCalendarMessage, unknownCalendars } from './exclude-schema.js';
 import { shown } from '../base/errors.js';
 import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '../time/zone.js';
 
@@ -58,6 +59,7 @@ const boundSchema = (key: 'startAt' | 'endAt') =>
       }
     });
 
+const pauseOnFailureError = 'pauseOnFailure must be a whole number of at least 1 (failed runs in a row that pause the entry)';
 const maxRunsError = 'maxRuns must be a whole number of at least 1 (the entry stops after that many scheduled runs)';
 
 /** True when an ISO date-time text carries its own offset (or Z): an instant, whatever the zone. */
@@ -104,6 +106,22 @@ export const entrySchema = keyed({
   startAt: boundSchema('startAt').optional(),
   /** No run at or after this instant (a slot exactly at it does not run); then the entry has no next run. */
   endAt: boundSchema('endAt').optional(),
+  /**
+   * Slots that do not exist, read in the entry's zone: dates ("2026-12-25"), ranges ({from, to}),
+   * crontab lines or objects, names of the config's calendars. An excluded slot is not run, not
+   * missed and not caught up (see exclude-schema.ts).
+   */
+  exclude: excludeSchema.optional(),
+  /**
+   * After this many failed runs in a row (FAILURE; a SUCCESS starts the count again, so does
+   * `beat resume`) the entry is paused, with a note saying why, and a `paused` alert goes out.
+   * Needs run outcomes (resultBackend or taskEvents).
+   */
+  pauseOnFailure: z
+    .number({ error: pauseOnFailureError })
+    .int({ error: pauseOnFailureError })
+    .min(1, { error: pauseOnFailureError })
+    .optional(),
   /** The entry stops after this many scheduled runs (`beat trigger` runs are not counted); then status says it finished. */
   maxRuns: z.number({ error: maxRunsError }).int({ error: maxRunsError }).min(1, { error: maxRunsError }).optional(),
   /** `oneOff: true` is `maxRuns: 1` (django-celery-beat's `one_off`). */
@@ -244,6 +262,8 @@ export const configSchema = keyed(
     name: deploymentName.default(DEFAULTS.deploymentName),
     /** IANA zone in which crontab and clocked wall times are read (Celery's `timezone`). */
     timezone: timezoneSchema.default(DEFAULTS.timezone),
+    /** Named lists of exclusions that entries name in their `exclude` (a holiday calendar, say). */
+    calendars: calendarsSchema.default({}),
     /** The periodic tasks, by entry name (Celery's `beat_schedule`). */
     beatSchedule: z
       .record(entryNameSchema, entrySchema, { error: 'beatSchedule must be an object mapping entry names to entries' })
@@ -336,6 +356,17 @@ export const configSchema = keyed(
     const slugProblem = entry?.monitor === undefined ? undefined : monitorSlugProblem(name, entry.monitor);
     if (slugProblem !== undefined) {
       ctx.addIssue({ code: 'custom', ...slugProblem, path: ['beatSchedule', name, ...slugProblem.path], input: entry?.monitor });
+    }
+    if (entry?.exclude !== undefined) {
+      for (const unknown of unknownCalendars(entry.exclude, config.calendars)) {
+        const index = entry.exclude.findIndex((item) => item.kind === 'calendar' && item.name === unknown);
+        ctx.addIssue({
+          code: 'custom',
+          path: ['beatSchedule', name, 'exclude', index],
+          message: unknownCalendarMessage(unknown, config.calendars),
+          input: unknown,
+        });
+      }
     }
     if (entry === undefined || entry.timezone !== undefined || entry.startAt === undefined || entry.endAt === undefined) continue;
     if (hasOffset(entry.startAt) === hasOffset(entry.endAt)) continue;

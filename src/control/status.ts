@@ -10,11 +10,19 @@ import { skipThrough } from '../core/due.js';
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { formatInstant } from '../time/zone.js';
 import type { EntryState } from '../ports/state.js';
-import type { RunRecord } from '../ports/outcomes.js';
+import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import { runView } from './run-view.js';
 import type { RunView } from './run-view.js';
 import { replicaStatuses } from './replicas.js';
+import type { ControlNote, NoteAction } from './notes.js';
 import type { ReplicaRecord, ReplicaStatus } from './replicas.js';
+
+/** Why an entry was paused: `by` "user" (`beat pause --note`, the API) or "pauseOnFailure". */
+export interface PauseNote {
+  readonly note: string;
+  readonly by: string;
+  readonly atMs: number;
+}
 
 export interface LeaderInfo {
   readonly instance: string;
@@ -55,6 +63,18 @@ export interface EntryStatus {
   readonly nextRun: string | null;
   /** The newest run's outcome, from the entry's history; null without a resultBackend or taskEvents, or before the first run. */
   readonly lastOutcome: RunView | null;
+  /**
+   * The run that finished last (SUCCESS, FAILURE, REVOKED or unknown), next to `lastOutcome`, which for
+   * an every-second entry is always the run in flight; null until one finished (or without outcomes).
+   */
+  readonly lastFinished: RunView | null;
+  /** When the entry's last SUCCESS and last FAILURE finished, ISO in its zone; null when none has. */
+  readonly lastSuccessAt: string | null;
+  readonly lastFailureAt: string | null;
+  /** While paused: why, as its pause said (`beat pause --note`, pauseOnFailure); null without a note. */
+  readonly pauseNote: { readonly note: string; readonly by: string; readonly at: string } | null;
+  /** The last note given with a pause, resume or trigger of it (`--note`, the API); null when none was. */
+  readonly lastNote: { readonly action: NoteAction; readonly note: string; readonly by: string; readonly at: string } | null;
 }
 
 /** The STATE column of `beat status`: disabled, paused, "finished: ran 3 of 3 times", ended (past endAt), or active. */
@@ -64,7 +84,7 @@ export function entryStateText(e: EntryStatus): string {
     const manual = e.manualRuns > 0 ? `, and ${e.manualRuns} manual run${e.manualRuns === 1 ? '' : 's'}` : '';
     return `finished: ran ${e.runCount - e.manualRuns} of ${String(e.maxRuns)} time${e.maxRuns === 1 ? '' : 's'}${manual}`;
   }
-  if (e.paused) return 'paused';
+  if (e.paused) return e.pauseNote === null ? 'paused' : `paused (${e.pauseNote.by}: ${e.pauseNote.note})`;
   if (e.nextRun === null && e.endAt !== null) return `ended (endAt ${e.endAt})`;
   return 'active';
 }
@@ -110,6 +130,12 @@ export interface StatusInput {
   readonly runtime?: { readonly entries: readonly ResolvedEntry[]; readonly problems: readonly RuntimeEntryProblem[] };
   /** Each entry's newest run from its history (run outcomes); absent without a resultBackend or taskEvents. */
   readonly outcomes?: ReadonlyMap<string, RunRecord>;
+  /** Each entry's finished runs at a glance (run outcomes); absent without them. */
+  readonly finished?: ReadonlyMap<string, FinishedRuns>;
+  /** Why paused entries were paused. */
+  readonly pauseNotes?: ReadonlyMap<string, PauseNote>;
+  /** The last note given with an action on each entry. */
+  readonly notes?: ReadonlyMap<string, ControlNote>;
 }
 
 function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
@@ -119,6 +145,24 @@ function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
 }
 
 const lastOutcome = (record: RunRecord | undefined, zone: string): RunView | null => (record === undefined ? null : runView(record, zone));
+
+const pauseNoteView = (n: PauseNote | undefined, zone: string): EntryStatus['pauseNote'] =>
+  n === undefined ? null : { note: n.note, by: n.by, at: formatInstant(n.atMs, zone) };
+
+function noteView(n: ControlNote | undefined, zone: string): EntryStatus['lastNote'] {
+  return n === undefined ? null : { action: n.action, note: n.note, by: n.by, at: formatInstant(n.atMs, zone) };
+}
+
+function finishedViews(
+  finished: FinishedRuns | undefined,
+  zone: string,
+): Pick<EntryStatus, 'lastFinished' | 'lastSuccessAt' | 'lastFailureAt'> {
+  return {
+    lastFinished: finished === undefined ? null : runView(finished.last, zone),
+    lastSuccessAt: finished?.lastSuccessMs === undefined ? null : formatInstant(finished.lastSuccessMs, zone),
+    lastFailureAt: finished?.lastFailureMs === undefined ? null : formatInstant(finished.lastFailureMs, zone),
+  };
+}
 
 export function buildStatus(input: StatusInput): DeploymentStatus {
   const { config, states, paused, nowMs } = input;
@@ -158,6 +202,9 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       endAt: entry.endAtMs === undefined ? null : formatInstant(entry.endAtMs, zone),
       nextRun: next === undefined ? null : formatInstant(next, zone),
       lastOutcome: lastOutcome(input.outcomes?.get(entry.name), zone),
+      ...finishedViews(input.finished?.get(entry.name), zone),
+      pauseNote: pauseNoteView(isPaused ? input.pauseNotes?.get(entry.name) : undefined, zone),
+      lastNote: noteView(input.notes?.get(entry.name), zone),
     };
   });
   return {

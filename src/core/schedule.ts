@@ -8,6 +8,8 @@ import { nextRRuleFires, rruleText } from './rrule.js';
 import { describeSolar, nextSolarEvent } from './solar.js';
 import { formatInstant } from '../time/zone.js';
 import type { CronSpec } from './cron/index.js';
+import { excludedThrough } from './exclusions.js';
+import type { Exclusions } from './exclusions.js';
 import type { Schedule } from './types.js';
 
 export interface FireQuery {
@@ -31,7 +33,16 @@ export interface FireQuery {
 export interface FireWindow {
   readonly startMs?: number | undefined;
   readonly endMs?: number | undefined;
+  /** The entry's `exclude`: slots that fall in it do not exist (never run, never missed, never caught up). */
+  readonly exclude?: Exclusions | undefined;
 }
+
+/**
+ * Excluded slots a scan passes over (jumps over a whole excluded day or range count once) before it
+ * gives up and says the schedule has no further fire: an exclusion that covers every slot (a daily
+ * entry excluding `* * * * *`) ends the entry rather than looping forever.
+ */
+export const EXCLUDED_SCAN_LIMIT = 100_000;
 
 /**
  * The last crontab query and its answer. Entries with the same crontab share one spec (the config
@@ -55,6 +66,38 @@ function nextCronFiresRemembered(spec: CronSpec, zone: string, afterMs: number, 
  * schedule runs out (clocked, polar solar, past the window's end).
  */
 export function nextFires(schedule: Schedule, query: FireQuery, count: number): number[] {
+  const exclude = query.window?.exclude;
+  if (exclude === undefined || (exclude.spans.length === 0 && exclude.crons.length === 0)) return windowed(schedule, query, count);
+  const out: number[] = [];
+  // The grid anchor stays where the caller put it: an interval keeps its phase over excluded slots.
+  const anchorMs = query.anchorMs ?? query.afterMs;
+  let afterMs = query.afterMs;
+  let size = Math.max(1, count);
+  let passed = 0;
+  while (out.length < count) {
+    const batch = windowed(schedule, { ...query, afterMs, anchorMs }, size);
+    // Slots up to here are inside an exclusion already found (a whole excluded day, say).
+    let skipThrough = afterMs;
+    for (const slot of batch) {
+      if (slot <= skipThrough) continue;
+      const through = excludedThrough(exclude, query.zone, slot);
+      if (through === undefined) {
+        out.push(slot);
+        if (out.length === count) return out;
+        skipThrough = slot;
+        continue;
+      }
+      if ((passed += 1) > EXCLUDED_SCAN_LIMIT) return out;
+      skipThrough = through;
+    }
+    if (batch.length < size) return out;
+    afterMs = Math.max(skipThrough, batch[batch.length - 1] as number);
+    size = Math.min(256, size * 2);
+  }
+  return out;
+}
+
+function windowed(schedule: Schedule, query: FireQuery, count: number): number[] {
   const { window } = query;
   if (window === undefined || (window.startMs === undefined && window.endMs === undefined)) return unbounded(schedule, query, count);
   const { startMs, endMs } = window;

@@ -25,6 +25,7 @@ import { PAGE_HTML } from './page.js';
 import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
 import type { DetailWire, EntryStateName, OverviewWire } from './wire.js';
+import { noteProblem } from '../control/notes.js';
 
 /** The entries API (GET/PUT/DELETE /api/entries/NAME), as the dashboard calls it for a logged-in user. */
 export interface EntriesApi {
@@ -55,7 +56,7 @@ export interface DashboardSources {
   snapshot(): Promise<EntrySnapshot>;
   deployment(): Promise<DeploymentView>;
   readonly control: {
-    setPaused(entry: string, paused: boolean, nowMs: number): Promise<boolean>;
+    setPaused(entry: string, paused: boolean, nowMs: number, note?: string): Promise<boolean>;
     requestTrigger(request: TriggerRequest): Promise<string>;
     wasTriggered(taskId: string): Promise<boolean>;
   };
@@ -238,6 +239,7 @@ export class Dashboard {
   }
 
   private async control(res: ServerResponse, name: string, verb: 'pause' | 'resume' | 'trigger', req: IncomingMessage): Promise<void> {
+    const note = noteOfBody(await readJson(req));
     const built = await this.build(true);
     if (!built.byName.has(name)) throw new Refusal(404, 'unknown_entry', `no entry "${name}" runs in this deployment`);
     const nowMs = this.sources.now();
@@ -246,13 +248,13 @@ export class Dashboard {
       `dashboard: ${verb} ${name}`,
     );
     if (verb !== 'trigger') {
-      const changed = await this.sources.control.setPaused(name, verb === 'pause', nowMs);
+      const changed = await this.sources.control.setPaused(name, verb === 'pause', nowMs, note);
       this.built = undefined;
       sendJson(res, 200, { entry: name, paused: verb === 'pause', changed });
       return;
     }
     const id = randomTaskId();
-    await this.sources.control.requestTrigger({ entry: name, id, at: nowMs });
+    await this.sources.control.requestTrigger({ entry: name, id, at: nowMs, ...(note === undefined ? {} : { note }) });
     const deadline = performance.now() + DEFAULTS.dashboardTriggerWaitMs;
     let published = false;
     while (!published && performance.now() < deadline) {
@@ -363,4 +365,21 @@ export class Dashboard {
     }
     return body;
   }
+}
+
+/** A pause, resume or trigger's optional body `{"note": TEXT}`: the note, checked (400 when it cannot be one). */
+function noteOfBody(body: unknown): string | undefined {
+  if (body === null) return undefined;
+  const note = typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)['note'] : undefined;
+  if (
+    typeof body !== 'object' ||
+    Array.isArray(body) ||
+    Object.keys(body).some((k) => k !== 'note') ||
+    (note !== undefined && typeof note !== 'string')
+  )
+    throw new Refusal(400, 'bad_body', 'the body is empty or {"note": "why, in one line"}');
+  if (note === undefined) return undefined;
+  const problem = noteProblem(note);
+  if (problem !== undefined) throw new Refusal(400, 'bad_note', `note: ${problem}`);
+  return note;
 }

@@ -7,6 +7,8 @@ export interface TriggerRequest {
   readonly id: string;
   /** When it was asked for, epoch ms. */
   readonly at: number;
+  /** Why, as the operator said (`beat trigger --note`, the API); logged with the run. */
+  readonly note?: string;
 }
 
 /** What the control loop needs from Redis (ControlStore fits). */

@@ -44,6 +44,21 @@ export interface RunRecord {
   readonly exception?: string;
 }
 
+/**
+ * An entry's finished runs at a glance, kept apart from the bounded history (an every-second entry
+ * pushes a failure out of its history within minutes; its time stays here).
+ */
+export interface FinishedRuns {
+  /** The run that finished last (by its finish time). */
+  readonly last: RunRecord;
+  /** When its last SUCCESS finished (epoch ms); undefined when none has. */
+  readonly lastSuccessMs?: number;
+  /** When its last FAILURE finished; undefined when none has. */
+  readonly lastFailureMs?: number;
+  /** FAILUREs since the last SUCCESS or resume (REVOKED and unknown do not count either way): what pauseOnFailure counts. */
+  readonly failureStreak: number;
+}
+
 /** Where each entry's recent runs are kept; the newest first. */
 export interface RunHistory {
   /** Records newly published runs as PENDING (a run already recorded is left as it is). */
@@ -56,6 +71,8 @@ export interface RunHistory {
   list(entry: string, limit: number): Promise<RunRecord[]>;
   /** Each named entry's newest run. */
   latest(entries: readonly string[]): Promise<Map<string, RunRecord>>;
+  /** Each named entry's finished runs at a glance; absent for an entry none of whose runs has finished. */
+  finished(entries: readonly string[]): Promise<Map<string, FinishedRuns>>;
 }
 
 /** Reads task results by id (Celery's `celery-task-meta-<id>`). */

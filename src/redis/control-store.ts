@@ -6,14 +6,37 @@
 import type { Redis } from 'ioredis';
 import { compareFingerprint, fingerprintFields, parseFingerprint } from '../control/fingerprint.js';
 import type { ConfigFingerprint, ConfigMismatch } from '../control/fingerprint.js';
-import type { LeaderInfo } from '../control/status.js';
+import type { LeaderInfo, PauseNote } from '../control/status.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { nameWrongType } from './server-errors.js';
 import { withScripts } from './scripts.js';
 import type { TriggerRequest } from '../ports/control.js';
+import { decodeControlNote, encodeControlNote } from '../control/notes.js';
+import type { ControlNote } from '../control/notes.js';
 
 export const CONTROL_MESSAGE = 'control';
+
+/**
+ * The pause notes hash (`<prefix>:{<name>}:paused:notes`): JSON {note, by, at}, `by` "user"
+ * (`beat pause --note`, the API) or "pauseOnFailure" (lua/run-history.lua). Kept there for the
+ * audit trail to pick up with the pause.
+ */
+export function encodePauseNote(n: PauseNote): string {
+  return JSON.stringify({ note: n.note, by: n.by, at: n.atMs });
+}
+
+export function decodePauseNote(text: string): PauseNote | undefined {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v === null || typeof v !== 'object') return undefined;
+    const o = v as Record<string, unknown>;
+    if (typeof o['note'] !== 'string' || typeof o['by'] !== 'string' || typeof o['at'] !== 'number') return undefined;
+    return { note: o['note'], by: o['by'], atMs: o['at'] };
+  } catch {
+    return undefined;
+  }
+}
 
 export class ControlStore {
   constructor(
@@ -29,26 +52,63 @@ export class ControlStore {
     }
   }
 
-  /** Pauses or resumes; returns false when the entry already was in that state. */
+  /** The last note given with a pause, resume or trigger of each entry. */
+  async notes(): Promise<Map<string, ControlNote>> {
+    let all: Record<string, string>;
+    try {
+      all = await this.client.hgetall(this.keys.notes);
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['notes']));
+    }
+    const out = new Map<string, ControlNote>();
+    for (const [entry, text] of Object.entries(all)) {
+      const note = decodeControlNote(text);
+      if (note !== undefined) out.set(entry, note);
+    }
+    return out;
+  }
+
+  /** Why each paused entry was paused (its note), by entry name; entries without a note are absent. */
+  async pauseNotes(): Promise<Map<string, PauseNote>> {
+    let all: Record<string, string>;
+    try {
+      all = await this.client.hgetall(this.keys.pauseNotes);
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['pauseNotes']));
+    }
+    const out = new Map<string, PauseNote>();
+    for (const [entry, text] of Object.entries(all)) {
+      const note = decodePauseNote(text);
+      if (note !== undefined) out.set(entry, note);
+    }
+    return out;
+  }
+
   /**
    * Pauses or resumes; returns false when the entry already was in that state. A resume also records
    * its instant, so that a leader that starts later (restart, failover, reload) skips the slots that
    * passed while the entry was paused instead of catching them up.
    */
-  async setPaused(entry: string, paused: boolean, nowMs: number): Promise<boolean> {
+  async setPaused(entry: string, paused: boolean, nowMs: number, note?: string): Promise<boolean> {
     const multi = this.client.multi();
+    if (note !== undefined) {
+      multi.hset(this.keys.notes, entry, encodeControlNote({ action: paused ? 'pause' : 'resume', note, by: 'user', atMs: nowMs }));
+    }
+    // The note goes with the pause (and a resume removes it, with pauseOnFailure's count of failures).
     if (paused) multi.sadd(this.keys.paused, entry);
-    else multi.srem(this.keys.paused, entry).hset(this.keys.resumed, entry, String(nowMs));
+    else multi.srem(this.keys.paused, entry).hset(this.keys.resumed, entry, String(nowMs)).hdel(this.keys.failures, entry);
+    if (paused && note !== undefined) multi.hset(this.keys.pauseNotes, entry, encodePauseNote({ note, by: 'user', atMs: nowMs }));
+    if (!paused) multi.hdel(this.keys.pauseNotes, entry);
     let replies: [error: Error | null, result: unknown][];
     try {
       replies = (await multi.exec()) ?? [];
       const failed = replies.find(([error]) => error !== null)?.[0];
       if (failed) throw failed;
     } catch (error) {
-      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['paused', 'resumed']));
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['notes', 'paused', 'resumed', 'failures', 'pauseNotes']));
     }
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
-    return replies[0]?.[1] === 1;
+    return replies[note === undefined ? 0 : 1]?.[1] === 1;
   }
 
   /**
@@ -110,7 +170,12 @@ export class ControlStore {
 
   async requestTrigger(request: TriggerRequest): Promise<string> {
     const text = JSON.stringify(request);
-    await this.client.rpush(this.keys.triggers, text);
+    if (request.note !== undefined) {
+      const note = encodeControlNote({ action: 'trigger', note: request.note, by: 'user', atMs: request.at });
+      const replies = (await this.client.multi().rpush(this.keys.triggers, text).hset(this.keys.notes, request.entry, note).exec()) ?? [];
+      const failed = replies.find(([error]) => error !== null)?.[0];
+      if (failed) throw await nameWrongType(this.client, failed, typedKeys(this.keys, ['triggers', 'notes']));
+    } else await this.client.rpush(this.keys.triggers, text);
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
     return text;
   }

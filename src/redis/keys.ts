@@ -14,6 +14,10 @@
  *   <prefix>:{<name>}:events   pub/sub channel: "released <instance>" when a leader steps down; "control" after a pause, resume or trigger;
  *                              "entries <version>" after a write of runtime entries (entries-write.lua)
  *   <prefix>:{<name>}:paused   set  names of paused entries (`beat pause` / `beat resume`)
+ *   <prefix>:{<name>}:paused:notes  hash  entry name → JSON {note, by, at}: why it was paused (`beat pause --note`, or
+ *                              pauseOnFailure, written by lua/run-history.lua); removed on resume
+ *   <prefix>:{<name>}:notes  hash  entry name → JSON {action, note, by, at}: the last note given with a pause, resume or
+ *                              trigger of it (`--note`, the API; control/notes.ts), kept for status and the audit trail
  *   <prefix>:{<name>}:resumed  hash  entry name → when it was last resumed (epoch ms): slots before it stay skipped
  *   <prefix>:{<name>}:triggers list  pending manual runs (`beat trigger`), JSON {entry, id, at}
  *   <prefix>:{<name>}:triggered:<task id>  string  set (1 h expiry) when a manual run was published, for the CLI to confirm
@@ -28,6 +32,11 @@
  *   <prefix>:{<name>}:alerts:sent   zset  alert delivery id → when it was delivered or given up on (kept a day, so that it is not sent twice)
  *   <prefix>:{<name>}:runs:<entry>  list  the entry's last runs, newest first, JSON each (run-history-codec.ts), written by
  *                              lua/run-history.lua only; at most DEFAULTS.runHistoryLength
+ *   <prefix>:{<name>}:finished  hash  entry name → JSON {last, ok, fail}: its newest finished run, the times of its last
+ *                              SUCCESS and FAILURE (run-history-codec.ts), written by lua/run-history.lua only; kept across
+ *                              failovers and after the history list has moved on
+ *   <prefix>:{<name>}:failures  hash  entry name → its FAILUREs since its last SUCCESS (lua/run-history.lua; deleted on resume):
+ *                              what pauseOnFailure counts
  *   <prefix>:{<name>}:replicas  hash  instance id → its record {v, host, pid, version, role, started, beat, http}, written by
  *                              every `beat run` on each heartbeat (replica-codec.ts, lua/replica-beat.lua); who leads is the lock's
  *   <prefix>:{<name>}:replicas:expiry  zset  instance id → when its record stops counting (its last heartbeat plus its lock.ttl, epoch
@@ -60,6 +69,14 @@ export interface SchedulerKeys {
   /** The history list of an entry's runs. */
   runs(entry: string): string;
   readonly runsPending: string;
+  /** Each entry's summary of finished runs (the newest, the last success and failure). */
+  readonly runsFinished: string;
+  /** Each entry's FAILUREs since its last SUCCESS or resume. */
+  readonly failures: string;
+  /** The last note given with a pause, resume or trigger of each entry. */
+  readonly notes: string;
+  /** Why each paused entry was paused: its note. */
+  readonly pauseNotes: string;
   readonly replicas: string;
   readonly replicaExpiry: string;
 }
@@ -82,6 +99,10 @@ export const SCHEDULER_KEY_TYPES = {
   alertsDue: 'zset',
   alertsSent: 'zset',
   runsPending: 'set',
+  runsFinished: 'hash',
+  failures: 'hash',
+  pauseNotes: 'hash',
+  notes: 'hash',
   replicas: 'hash',
   replicaExpiry: 'zset',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
@@ -117,6 +138,10 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     // "runs:pending" is the set: an entry of that name gets "runs:=pending", which no other name maps to.
     runs: (entry) => `${base}runs:${entry === 'pending' || entry.startsWith('=') ? `=${entry}` : entry}`,
     runsPending: `${base}runs:pending`,
+    runsFinished: `${base}finished`,
+    failures: `${base}failures`,
+    pauseNotes: `${base}paused:notes`,
+    notes: `${base}notes`,
     replicas: `${base}replicas`,
     replicaExpiry: `${base}replicas:expiry`,
   };

@@ -5,7 +5,7 @@
  *    "start"?: epoch ms, "done"?: epoch ms, "rt"?: runtime ms, "exc"?: the exception's first line}
  * lua/run-history.lua reads "id" and "st" of the records it compares; nothing else reads them.
  */
-import type { RunRecord, RunState } from '../ports/outcomes.js';
+import type { FinishedRuns, RunRecord, RunState } from '../ports/outcomes.js';
 
 const STATES: ReadonlySet<string> = new Set<RunState>(['PENDING', 'STARTED', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED', 'unknown']);
 
@@ -46,5 +46,31 @@ export function decodeRun(text: string): RunRecord | undefined {
     ...(finishedAtMs === undefined ? {} : { finishedAtMs }),
     ...(runtimeMs === undefined ? {} : { runtimeMs }),
     ...(typeof o['exc'] === 'string' ? { exception: o['exc'] } : {}),
+  };
+}
+
+/**
+ * An entry's summary in the finished hash (`<prefix>:{<name>}:finished`, written by
+ * lua/run-history.lua): JSON {"last": a record's JSON as a string, "ok"?: epoch ms, "fail"?: epoch ms},
+ * with the count of the failures hash. Undefined for a value that is not one.
+ */
+export function decodeFinished(text: string, failures: string | null | undefined): FinishedRuns | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== 'object') return undefined;
+  const o = v as Record<string, unknown>;
+  const last = typeof o['last'] === 'string' ? decodeRun(o['last']) : undefined;
+  if (last === undefined) return undefined;
+  const ok = num(o['ok']);
+  const fail = num(o['fail']);
+  return {
+    last,
+    ...(ok === undefined || ok === 0 ? {} : { lastSuccessMs: ok }),
+    ...(fail === undefined || fail === 0 ? {} : { lastFailureMs: fail }),
+    failureStreak: failures === null || failures === undefined ? 0 : Number(failures) || 0,
   };
 }

@@ -6,19 +6,30 @@
 import type { Redis } from 'ioredis';
 import { DEFAULTS } from '../base/defaults.js';
 import { isFinal } from '../ports/outcomes.js';
-import type { RunHistory, RunRecord } from '../ports/outcomes.js';
+import type { FinishedRuns, RunHistory, RunRecord } from '../ports/outcomes.js';
 import type { SchedulerKeys } from './keys.js';
-import { decodeRun, encodeRun } from './run-history-codec.js';
+import { decodeFinished, decodeRun, encodeRun } from './run-history-codec.js';
 import { withScripts } from './scripts.js';
 
 /** Runs per script call: keys and arguments of one call stay a few hundred kilobytes at most. */
 const CHUNK = 500;
 
+/** pauseOnFailure: how many failed runs in a row pause an entry, and who hears that one did. */
+export interface FailurePausing {
+  /** The entry's pauseOnFailure; undefined = never paused for failures. */
+  pauseAfter(entry: string): number | undefined;
+  /** `record`'s FAILURE just paused `entry`; must return at once and never throw. */
+  paused(entry: string, record: RunRecord): void;
+}
+
+type HistoryKeys = Pick<SchedulerKeys, 'runs' | 'runsPending' | 'runsFinished' | 'failures' | 'paused' | 'pauseNotes'>;
+
 export class RedisRunHistory implements RunHistory {
   constructor(
     private readonly client: Redis,
-    private readonly keys: Pick<SchedulerKeys, 'runs' | 'runsPending'>,
+    private readonly keys: HistoryKeys,
     private readonly length: number = DEFAULTS.runHistoryLength,
+    private readonly pausing?: FailurePausing,
   ) {}
 
   recordPublished(runs: readonly { readonly entry: string; readonly record: RunRecord }[]): Promise<void> {
@@ -33,9 +44,17 @@ export class RedisRunHistory implements RunHistory {
     const scripts = withScripts(this.client);
     for (let from = 0; from < runs.length; from += CHUNK) {
       const chunk = runs.slice(from, from + CHUNK);
-      const keys = [this.keys.runsPending, ...chunk.map((r) => this.keys.runs(r.entry))];
-      const args = [mode, String(this.length), ...chunk.flatMap((r) => [r.entry, r.record.taskId, encodeRun(r.record)])];
-      await scripts.runHistory(keys.length, ...keys, ...args);
+      const { runsPending, runsFinished, failures, paused, pauseNotes } = this.keys;
+      const keys = [runsPending, runsFinished, failures, paused, pauseNotes, ...chunk.map((r) => this.keys.runs(r.entry))];
+      const args = [
+        mode,
+        String(this.length),
+        ...chunk.flatMap((r) => [r.entry, r.record.taskId, encodeRun(r.record), String(this.pausing?.pauseAfter(r.entry) ?? 0)]),
+      ];
+      const replies = await scripts.runHistory(keys.length, ...keys, ...args);
+      chunk.forEach((r, i) => {
+        if (replies[i] === 2) this.pausing?.paused(r.entry, r.record);
+      });
     }
   }
 
@@ -60,6 +79,24 @@ export class RedisRunHistory implements RunHistory {
       const first = lists[i]?.[0];
       if (first !== undefined) out.set(entry, first);
     });
+    return out;
+  }
+
+  async finished(entries: readonly string[]): Promise<Map<string, FinishedRuns>> {
+    const out = new Map<string, FinishedRuns>();
+    for (let from = 0; from < entries.length; from += CHUNK) {
+      const names = entries.slice(from, from + CHUNK);
+      if (names.length === 0) break;
+      const [texts, counts] = await Promise.all([
+        this.client.hmget(this.keys.runsFinished, ...names),
+        this.client.hmget(this.keys.failures, ...names),
+      ]);
+      names.forEach((entry, i) => {
+        const text = texts[i];
+        const summary = text === null || text === undefined ? undefined : decodeFinished(text, counts[i]);
+        if (summary !== undefined) out.set(entry, summary);
+      });
+    }
     return out;
   }
 

@@ -94,6 +94,7 @@ export class ControlLoop {
               task: entry.task,
               id: request.id,
               queue: message.destination.declareQueue ?? message.destination.routingKey,
+              ...(request.note === undefined ? {} : { note: request.note }),
             },
             'manual run published',
           );

@@ -16,6 +16,8 @@ import type { Logger } from '../base/log.js';
 import { resolveEntry } from '../config/resolve.js';
 import type { EntryOrigin, ResolvedEntry } from '../config/resolve.js';
 import type { ParsedAlerts } from '../config/alerts-schema.js';
+import { unknownCalendarMessage, unknownCalendars } from '../config/exclude-schema.js';
+import type { CalendarDrafts } from '../config/exclude-schema.js';
 import type { EntrySource, SourcedEntry } from '../ports/entries.js';
 
 /** What changed in the catalog, for its listener: entries added or changed, and names that left. */
@@ -25,6 +27,8 @@ export type CatalogListener = (changed: readonly ResolvedEntry[], removed: reado
 export interface EntryDefaults {
   readonly zone: string;
   readonly alerts?: ParsedAlerts | undefined;
+  /** The config's named calendars, which an entry's `exclude` may name. */
+  readonly calendars?: CalendarDrafts | undefined;
 }
 
 /** A runtime entry that does not run, and why. */
@@ -289,6 +293,14 @@ export class EntryCatalog {
         };
       }
       if (sourced.entry === undefined) return { problem: { name, origin, problems: sourced.problems } };
+      const unknown = unknownCalendars(sourced.entry.exclude, this.defaults.calendars);
+      if (unknown.length > 0) {
+        const problems = unknown.map((calendar) => ({
+          path: 'exclude',
+          message: unknownCalendarMessage(calendar, this.defaults.calendars),
+        }));
+        return { problem: { name, origin, problems } };
+      }
       winner = { view, sourced };
     }
     return this.keepWinner(winner);
@@ -298,7 +310,14 @@ export class EntryCatalog {
     if (winner?.sourced.entry === undefined) return {};
     const { sourced, view } = winner;
     const { incarnation, revision } = sourced;
-    const resolved = resolveEntry(sourced.name, sourced.entry, this.defaults.zone, view.source.origin, this.defaults.alerts);
+    const resolved = resolveEntry(
+      sourced.name,
+      sourced.entry,
+      this.defaults.zone,
+      view.source.origin,
+      this.defaults.alerts,
+      this.defaults.calendars,
+    );
     return {
       entry: {
         ...resolved,

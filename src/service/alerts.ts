@@ -10,7 +10,7 @@ import { AlertDeliverer, httpSend } from '../alerts/deliverer.js';
 import { policySend, trustedAlertUrls } from '../alerts/outbound.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { followsOutcomes } from '../config/resolve.js';
-import { finishedDeliveries, lateDeliveries, publishedPing } from '../alerts/alert-rules.js';
+import { finishedDeliveries, lateDeliveries, pausedDeliveries, publishedPing } from '../alerts/alert-rules.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { OutcomeEvents, RunRecord } from '../ports/outcomes.js';
 import { EVENTS } from '../base/log-events.js';
@@ -26,6 +26,8 @@ export interface AlertsWiring {
   readonly events: SchedulerEvents;
   /** Runs that ended (with a resultBackend or taskEvents): `failed` alerts and success pings. */
   readonly outcomeEvents: OutcomeEvents;
+  /** An entry that pauseOnFailure just paused: its `paused` alert. */
+  readonly pausedOnFailure: (entry: string, record: RunRecord) => void;
   /** The leader's sender, started and stopped with each session. */
   readonly sender: LeaderTask;
   readonly alerting: Alerting;
@@ -81,6 +83,10 @@ export function startAlerts(options: {
         const entry = options.entryNamed(name);
         if (entry?.alerts !== undefined) alerting.add(finishedDeliveries(config.name, entry, record, now()));
       },
+    },
+    pausedOnFailure: (name, record) => {
+      const entry = options.entryNamed(name);
+      if (entry !== undefined) alerting.add(pausedDeliveries(config.name, entry, record, now()));
     },
     sender: {
       start: () => {

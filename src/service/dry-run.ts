@@ -44,7 +44,7 @@ export async function startDryRun(options: ServiceOptions, write: (line: string)
           sources: [django],
           logger: options.logger,
           intervalMs: config.maxIntervalMs,
-          defaults: { zone: config.timezone, alerts: config.alerts },
+          defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
           staticNames: new Set(config.entries.map((e) => e.name)),
         });
   // The first read waits for the database (as a leader's start does); failures are logged and retried.
@@ -66,7 +66,10 @@ export async function startDryRun(options: ServiceOptions, write: (line: string)
       config = reloadableConfig(config, next, options.logger);
       catalog?.listen(undefined);
       await runner.stop();
-      catalog?.reconfigure({ zone: config.timezone, alerts: config.alerts }, new Set(config.entries.map((e) => e.name)));
+      catalog?.reconfigure(
+        { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
+        new Set(config.entries.map((e) => e.name)),
+      );
       runner = await begin();
       return true;
     },

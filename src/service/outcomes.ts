@@ -21,6 +21,7 @@ import { createRedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { RedisResultReader } from '../redis/result-backend.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
+import type { FailurePausing } from '../redis/run-history-store.js';
 
 export interface Outcomes {
   readonly tracker: OutcomeTracker;
@@ -36,6 +37,7 @@ export function startOutcomes(
   logger: Logger,
   clock: Clock,
   events: OutcomeEvents,
+  pausing?: FailurePausing,
 ): Outcomes | undefined {
   if (!followsOutcomes(config)) return undefined;
   const backend = config.resultBackend;
@@ -43,7 +45,7 @@ export function startOutcomes(
   // ioredis reconnects for ever (connect.ts); until then reads fail and the tracker retries them.
   client?.connect().catch(() => undefined);
   const tracker = new OutcomeTracker({
-    history: new RedisRunHistory(state, keys),
+    history: new RedisRunHistory(state, keys, undefined, pausing),
     ...(client === undefined || backend === undefined
       ? {}
       : { results: new RedisResultReader(client, backend.transportOptions.globalKeyprefix) }),

@@ -32,13 +32,13 @@ export interface ProbeSources {
   readonly publishing: { ready(): boolean; readonly status: string };
   readonly watch: Pick<DeploymentWatch, 'current'>;
   readonly states: Pick<RedisStateStore, 'readAll'>;
-  readonly control: Pick<ControlStore, 'paused' | 'leader'>;
+  readonly control: Pick<ControlStore, 'paused' | 'pauseNotes' | 'notes' | 'leader'>;
   /** The replicas registry (leader and standbys, with their heartbeats). */
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The runtime entries this replica keeps (in force, and those that do not run). */
   readonly catalog?: Pick<EntryCatalog, 'entries' | 'problems'>;
   /** The entries' run histories (read only with a resultBackend or taskEvents). */
-  readonly runs: Pick<RunHistory, 'latest'>;
+  readonly runs: Pick<RunHistory, 'latest' | 'finished'>;
   /** Why a source of runtime entries cannot be read now (the django database is away), if it cannot. */
   readonly sourceTrouble?: () => string | undefined;
 }
@@ -91,15 +91,22 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
       const end = Math.min(total, page.offset + page.limit);
       const fileEntries = config.entries.slice(Math.min(page.offset, fileCount), Math.min(end, fileCount));
       const runtimePage = runtimeAll?.slice(Math.max(0, page.offset - fileCount), Math.max(0, end - fileCount));
-      const [states, paused, leader, replicas, outcomes] = await Promise.all([
+      const names = [...fileEntries, ...(runtimePage ?? [])].map((e) => e.name);
+      const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished] = await Promise.all([
         sources.states.readAll(),
         sources.control.paused(),
+        sources.control.pauseNotes(),
+        sources.control.notes(),
         sources.control.leader(),
         sources.replicas.read(nowMs),
-        !followsOutcomes(config) ? undefined : sources.runs.latest([...fileEntries, ...(runtimePage ?? [])].map((e) => e.name)),
+        !followsOutcomes(config) ? undefined : sources.runs.latest(names),
+        !followsOutcomes(config) ? undefined : sources.runs.finished(names),
       ]);
       const status = buildStatus({
         ...(outcomes === undefined ? {} : { outcomes }),
+        ...(finished === undefined ? {} : { finished }),
+        pauseNotes,
+        notes,
         config: { ...supervisor.config, entries: fileEntries },
         states,
         paused,

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { maskUrl } from '../config/redis-url.js';
-import type { ResolvedConfig } from '../config/resolve.js';
+import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { startHttpServer } from '../http/server.js';
@@ -68,12 +68,31 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const redbeat = createRedBeat({ config, state, stateUrl, stateKey: keys.state, instanceId, logger: log });
   const allClients = [state, subscriber, ...lockClients.filter((c) => c !== state), ...(redbeat?.client ? [redbeat.client] : [])];
   // Run outcomes (resultBackend): the leader follows each run it published (src/outcomes/).
-  const outcomes = startOutcomes(config, keys, state, log, clock, {
-    finished: (entry, record) => {
-      (metrics?.outcomes ?? NO_OUTCOME_EVENTS).finished(entry, record);
-      alerts.outcomeEvents.finished(entry, record);
+  const entryNamed = (name: string): ResolvedEntry | undefined =>
+    supervisor.config.entries.find((e) => e.name === name) ?? catalog.find(name);
+  const outcomes = startOutcomes(
+    config,
+    keys,
+    state,
+    log,
+    clock,
+    {
+      finished: (entry, record) => {
+        (metrics?.outcomes ?? NO_OUTCOME_EVENTS).finished(entry, record);
+        alerts.outcomeEvents.finished(entry, record);
+      },
     },
-  });
+    {
+      pauseAfter: (name) => entryNamed(name)?.pauseOnFailure,
+      paused: (entry, record) => {
+        log.warn(
+          { event: EVENTS.pausedOnFailure, entry, id: record.taskId, exception: record.exception },
+          `paused ${entry}: ${String(entryNamed(entry)?.pauseOnFailure)} failed runs in a row (pauseOnFailure); beat resume ${entry} starts it again`,
+        );
+        alerts.pausedOnFailure(entry, record);
+      },
+    },
+  );
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled([
       publishing.close(),
@@ -93,7 +112,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     now: () => clock.now(),
     entries: () => [...supervisor.config.entries, ...catalog.entries()],
     states: stateStore,
-    entryNamed: (name) => supervisor.config.entries.find((e) => e.name === name) ?? catalog.find(name),
+    entryNamed,
     ...(outcomes === undefined ? {} : { unfinished: () => outcomes.tracker.unfinished() }),
   });
   const sentry = startSentryCheckIns(config, log, () => clock.now());
@@ -112,7 +131,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     sources: [entryStore, ...(redbeat === undefined ? [] : [redbeat.source]), ...(django === undefined ? [] : [django])] as EntrySource[],
     logger: log,
     intervalMs: config.maxIntervalMs,
-    defaults: { zone: config.timezone, alerts: config.alerts },
+    defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
     staticNames,
   });
   // Pub/sub messages sent while a connection was down are lost: look again once both are back.

@@ -164,7 +164,7 @@ export class Supervisor {
       this.currentConfig = reloadableConfig(this.currentConfig, next, logger);
       this.currentFingerprint = configFingerprint(this.currentConfig);
       this.options.catalog?.reconfigure(
-        { zone: this.currentConfig.timezone, alerts: this.currentConfig.alerts },
+        { zone: this.currentConfig.timezone, alerts: this.currentConfig.alerts, calendars: this.currentConfig.calendars },
         new Set(this.currentConfig.entries.map((e) => e.name)),
       );
       if (this.session) {

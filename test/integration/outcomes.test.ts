@@ -39,7 +39,14 @@ interface RunJson {
 }
 
 interface StatusJson {
-  entries: { name: string; lastOutcome: RunJson | null; lastTaskId: string | null }[];
+  entries: {
+    name: string;
+    lastOutcome: RunJson | null;
+    lastTaskId: string | null;
+    lastFinished: RunJson | null;
+    lastSuccessAt: string | null;
+    lastFailureAt: string | null;
+  }[];
 }
 
 /** What the worker stored for a task: the oracle. `date_done` is naive UTC before Celery 5.3. */
@@ -172,7 +179,7 @@ suite(`run outcomes with a real Celery worker${celery.ok ? '' : ` (skipped: ${ce
         const http = JSON.parse((await httpRequest(port, '/status')).body) as StatusJson;
         const json = await status();
         return /LAST OUTCOME/.test(text.stdout) &&
-          /^fail\s.*FAILURE \S+: ValueError: boom: line one$/m.test(text.stdout) &&
+          /^fail\s.*FAILURE \S+: ValueError: boom: line one {2,}FAILURE \S+: ValueError: boom: line one at /m.test(text.stdout) &&
           outcomeOf(http, 'fail')?.exception === 'ValueError: boom: line one' &&
           outcomeOf(json, 'fail')?.state === 'FAILURE'
           ? true
@@ -180,6 +187,38 @@ suite(`run outcomes with a real Celery worker${celery.ok ? '' : ` (skipped: ${ce
       },
       15_000,
     );
+
+    // The last finished run at a glance, next to the run in flight: ok (every second) shows SUCCESS
+    // and when, fail shows FAILURE with its error, each as the worker stored it.
+    const glance = async (s: StatusJson, entry: string, want: string) => {
+      const e = s.entries.find((x) => x.name === entry);
+      const last = e?.lastFinished;
+      if (last?.state !== want) return undefined;
+      const stored = await storedResult(results, last.taskId);
+      expect(stored?.status).toBe(want);
+      expect(Date.parse(last.finishedAt as string)).toBe(Math.floor(stored?.doneMs as number));
+      return e;
+    };
+    const [okJson, failJson, okHttp] = await waitUntil(
+      'lastFinished, lastSuccessAt and lastFailureAt in beat status --json and /status',
+      async () => {
+        const json = await status();
+        const http = JSON.parse((await httpRequest(port, '/status')).body) as StatusJson;
+        const found = [await glance(json, 'ok', 'SUCCESS'), await glance(json, 'fail', 'FAILURE'), await glance(http, 'ok', 'SUCCESS')];
+        return found.every((f) => f !== undefined) ? found : undefined;
+      },
+      15_000,
+    );
+    expect(okJson?.lastSuccessAt).toBe(okJson?.lastFinished?.finishedAt);
+    expect(okJson?.lastFailureAt).toBeNull();
+    expect(okHttp?.lastSuccessAt).not.toBeNull();
+    expect(failJson?.lastFinished?.exception).toBe('ValueError: boom: line one');
+    expect(failJson?.lastFailureAt).toBe(failJson?.lastFinished?.finishedAt);
+    expect(failJson?.lastSuccessAt).toBeNull();
+    const statusTable = await runBeatCli(['status', '--config', file]);
+    expect(statusTable.stdout).toMatch(/LAST FINISHED\s+LAST SUCCESS\s+LAST FAILURE/);
+    expect(statusTable.stdout).toMatch(/^ok\s.*SUCCESS \S+ at \S+\s+\S+\s+-\s*$/m);
+    expect(statusTable.stdout).toMatch(/^fail\s.*FAILURE \S+: ValueError: boom: line one at \S+\s+-\s+\S+\s*$/m);
 
     // /metrics
     const m = parsePrometheus((await httpRequest(port, '/metrics')).body);

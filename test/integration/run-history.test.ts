@@ -63,6 +63,35 @@ describe('run histories in Redis (run-history.lua)', () => {
     expect(await history.pending()).toEqual([{ entry: 'b', record: run('b1', 1) }]);
   });
 
+  it("keeps each entry's finished runs at a glance: the last to finish, the last success and failure, the failure streak", async () => {
+    const keys = schedulerKeys('tsbeat', uniqueName('hist'));
+    const history = new RedisRunHistory(client, keys, 2);
+    await history.recordPublished([1, 2, 3, 4].map((i) => ({ entry: 'e', record: run(`r${i}`, i * 1000) })));
+    expect(await history.finished(['e'])).toEqual(new Map());
+    await history.update('e', { ...run('r3', 3000), state: 'SUCCESS', finishedAtMs: 3500, runtimeMs: 500 });
+    // r4 finishes before r3 did: r3 stays the last finished; r4's failure is still counted.
+    await history.update('e', { ...run('r4', 4000), state: 'FAILURE', finishedAtMs: 3400, exception: 'ValueError: boom' });
+    let glance = (await history.finished(['e', 'none'])).get('e');
+    expect(glance).toEqual({
+      last: { ...run('r3', 3000), state: 'SUCCESS', finishedAtMs: 3500, runtimeMs: 500 },
+      lastSuccessMs: 3500,
+      lastFailureMs: 3400,
+      failureStreak: 1,
+    });
+    await history.recordPublished([5, 6, 7].map((i) => ({ entry: 'e', record: run(`r${i}`, i * 1000) })));
+    await history.update('e', { ...run('r6', 6000), state: 'FAILURE', finishedAtMs: 6100, exception: 'KeyError: k' });
+    await history.update('e', { ...run('r7', 7000), state: 'REVOKED', finishedAtMs: 7100 });
+    glance = (await history.finished(['e'])).get('e');
+    // The success has left the two-run history; its time has not.
+    expect((await history.list('e', 10)).some((r) => r.state === 'SUCCESS')).toBe(false);
+    expect(glance).toEqual({
+      last: { ...run('r7', 7000), state: 'REVOKED', finishedAtMs: 7100 },
+      lastSuccessMs: 3500,
+      lastFailureMs: 6100,
+      failureStreak: 2,
+    });
+  });
+
   it('refuses a history key of another type before writing anything', async () => {
     const keys = schedulerKeys('tsbeat', uniqueName('hist'));
     await client.set(keys.runs('x'), 'not a list');

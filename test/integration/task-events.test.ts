@@ -200,7 +200,9 @@ suite(`run outcomes from Celery's task events${celery.ok ? '' : ` (skipped: ${ce
       async (id) => (await results.get(resultKey(id))) ?? undefined,
     );
     const status = await runBeatCli(['status', '--config', file]);
-    expect(status.stdout).toMatch(/^fail\s.*FAILURE \S+: ValueError: boom: line one$/m);
+    expect(status.stdout).toMatch(
+      /^fail\s.*FAILURE \S+: ValueError: boom: line one {2,}FAILURE \S+: ValueError: boom: line one at \S+ +- +\S+$/m,
+    );
     beat.signal('SIGTERM');
     await beat.waitForExit(10_000);
   });

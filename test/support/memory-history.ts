@@ -18,5 +18,6 @@ export function memoryHistory(): RunHistory & { lists: Map<string, RunRecord[]> 
     pending: async () => [...lists].flatMap(([entry, list]) => list.filter((r) => !isFinal(r.state)).map((record) => ({ entry, record }))),
     list: async (entry, limit) => (lists.get(entry) ?? []).slice(0, limit),
     latest: async () => new Map(),
+    finished: async () => new Map(),
   };
 }

@@ -175,3 +175,29 @@ describe('EntryCatalog', () => {
     expect(told).toEqual([['b'], ['a', 'b']]);
   });
 });
+
+describe('EntryCatalog and the config calendars', () => {
+  it('resolves a runtime entry exclude with the config calendars, and refuses a calendar the config lacks', async () => {
+    const source = new MemorySource();
+    source.put('daily', { task: 't', schedule: { cron: '0 9 * * *' }, exclude: ['holidays'] });
+    source.put('typo', { task: 't', schedule: { cron: '0 9 * * *' }, exclude: ['holidayz'] });
+    const calendars = parseEntryDefinition({ task: 't', schedule: 1, exclude: ['2026-12-25'] });
+    if (!calendars.ok) throw new Error('calendar items must parse');
+    const catalog = new EntryCatalog({
+      sources: [source],
+      logger: silent,
+      intervalMs: 60_000,
+      defaults: { zone: 'Europe/Berlin', calendars: { holidays: calendars.entry.exclude ?? [] } },
+      staticNames: new Set(),
+    });
+    await catalog.load();
+    expect(names(catalog.entries())).toEqual(['daily']);
+    expect(catalog.find('daily')?.exclude?.words).toEqual(['calendar holidays (1 exclusion)']);
+    expect(catalog.problems()).toEqual([
+      expect.objectContaining({
+        name: 'typo',
+        problems: [{ path: 'exclude', message: 'unknown calendar "holidayz"; the config\'s calendars are holidays' }],
+      }),
+    ]);
+  });
+});

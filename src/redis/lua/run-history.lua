@@ -5,28 +5,43 @@
   Records are run-history-codec.ts's JSON; only "id" and "st" are read here.
 
   KEYS[1]      pending set (entry names with a run not final yet)
-  KEYS[2..n]   one history list per run, in ARGV's order (newest first)
+  KEYS[2]      finished hash: entry name -> JSON {last: the newest finished record's JSON (a string),
+               ok: epoch ms of the last SUCCESS, fail: of the last FAILURE} (run-history-codec.ts decodes it)
+  KEYS[3]      failures hash: entry name -> FAILUREs since its last SUCCESS (or its last resume, which deletes it)
+  KEYS[4]      paused set (`beat pause`)
+  KEYS[5]      pause notes hash: entry name -> JSON {note, by, at} (why it was paused)
+  KEYS[6..n]   one history list per run, in ARGV's order (newest first)
 
   ARGV[1]      mode: 'push' (newly published runs) or 'update' (a run's new state)
   ARGV[2]      the history length to keep
-  ARGV[3..]    per run: entry name, task id, record JSON
+  ARGV[3..]    per run: entry name, task id, record JSON, pauseOnFailure (0 = none)
 
   push    a run whose id is already in its history is left as it is; else the record is pushed
           (LPUSH) and the list trimmed (LTRIM) to the length.
   update  the record with that id is replaced (LSET) unless the stored one is final already (a
           final state never changes); a run no longer in the history is not written.
+          When the written record is final, the entry's finished summary takes it: as `last` when it
+          finished (`done`, else `pub`) no earlier than the one there; a SUCCESS moves `ok` and deletes
+          the entry's failures count, a FAILURE moves `fail` and adds 1 to it (REVOKED and unknown
+          neither). A FAILURE that brings the count to the entry's pauseOnFailure pauses it (SADD to the paused
+          set) with its note {note: "N failed runs in a row; the last: <exception>", by:
+          "pauseOnFailure", at: its finish}, unless it is paused already.
   Either way the entry is then in the pending set exactly while one of its records is not final.
 
-  Reply   per run in order: 1 = written, 0 = left as it was.
+  Reply   per run in order: 1 = written, 0 = left as it was, 2 = written and the entry paused by it.
   Errors  WRONGTYPE naming the key when a key holds another type, before anything is written.
-  Writes  LPUSH + LTRIM (push) or LSET (update) of the history lists; SADD / SREM of the pending set.
+  Writes  LPUSH + LTRIM (push) or LSET (update) of the history lists; SADD / SREM of the pending set;
+          HSET of the finished hash, HINCRBY / HDEL of the failures hash (update of a final record);
+          SADD of the paused set and HSET of
+          the pause notes (pauseOnFailure reached).
 ]]
 --- @include "key-type"
 
 local SCRIPT = 'run-history'
-local refused = wrongType(SCRIPT, KEYS[1], 'set')
+local refused = wrongType(SCRIPT, KEYS[1], 'set') or wrongType(SCRIPT, KEYS[2], 'hash')
+  or wrongType(SCRIPT, KEYS[3], 'hash') or wrongType(SCRIPT, KEYS[4], 'set') or wrongType(SCRIPT, KEYS[5], 'hash')
 if refused then return refused end
-for i = 2, #KEYS do
+for i = 6, #KEYS do
   refused = wrongType(SCRIPT, KEYS[i], 'list')
   if refused then return refused end
 end
@@ -58,12 +73,40 @@ local function anyPending(key)
   return false
 end
 
+local function finishedAt(v)
+  return tonumber(v.done) or tonumber(v.pub) or 0
+end
+
+-- The entry's summary of finished runs takes a record that just became final; true when that
+-- pauses the entry (pauseOnFailure reached).
+local function summarise(entry, v, record, pauseAfter)
+  local summary = decoded(redis.call('HGET', KEYS[2], entry) or '') or {}
+  local last = type(summary.last) == 'string' and decoded(summary.last) or nil
+  local at = finishedAt(v)
+  if last == nil or at >= finishedAt(last) then summary.last = record end
+  local streak = 0
+  if v.st == 'SUCCESS' then
+    summary.ok = math.max(tonumber(summary.ok) or 0, at)
+    redis.call('HDEL', KEYS[3], entry)
+  elseif v.st == 'FAILURE' then
+    summary.fail = math.max(tonumber(summary.fail) or 0, at)
+    streak = redis.call('HINCRBY', KEYS[3], entry, 1)
+  end
+  redis.call('HSET', KEYS[2], entry, cjson.encode(summary))
+  if v.st ~= 'FAILURE' or pauseAfter <= 0 or streak < pauseAfter then return false end
+  if redis.call('SADD', KEYS[4], entry) == 0 then return false end
+  local last = type(v.exc) == 'string' and v.exc or 'FAILURE'
+  local note = string.format('%d failed runs in a row (pauseOnFailure %d); the last: %s', streak, pauseAfter, last)
+  redis.call('HSET', KEYS[5], entry, cjson.encode({ note = note, by = 'pauseOnFailure', at = at }))
+  return true
+end
+
 local written = {}
 local run = 0
-for i = 3, #ARGV, 3 do
+for i = 3, #ARGV, 4 do
   run = run + 1
-  local key = KEYS[run + 1]
-  local entry, id, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local key = KEYS[run + 5]
+  local entry, id, record, pauseAfter = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]) or 0
   local at, stored = findId(key, id)
   local wrote = 0
   if mode == 'push' then
@@ -75,6 +118,8 @@ for i = 3, #ARGV, 3 do
   elseif at ~= nil and not FINAL[stored.st] then
     redis.call('LSET', key, at, record)
     wrote = 1
+    local v = decoded(record)
+    if v and FINAL[v.st] and summarise(entry, v, record, pauseAfter) then wrote = 2 end
   end
   if anyPending(key) then redis.call('SADD', KEYS[1], entry) else redis.call('SREM', KEYS[1], entry) end
   written[run] = wrote
