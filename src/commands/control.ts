@@ -63,7 +63,7 @@ ${DJANGO_HELP}
 `;
 
 const NOTE_HELP = `      --note TEXT     why, in one line of at most ${NOTE_MAX_CHARS} characters: kept in Redis as the entry's
-                      last note (beat status: NOTE, "lastNote" in --json; a pause's also "pauseNote",
+                      last note (beat status: NOTE, "lastNote" in JSON; a pause's also "pauseNote",
                       removed by the resume), where the audit trail can pick it up`;
 
 export const TRIGGER_HELP = `Usage: beat trigger ENTRY [--config PATH] [--broker URL] [--timeout SECONDS] [--note TEXT]
