@@ -150,6 +150,13 @@ export const DEFAULTS = {
    * (not capped by maxInterval): a retry at once would spin for as long as Redis or the broker is down.
    */
   publishRetryMs: 1000,
+  /**
+   * An entry whose runs are refused because of the entry itself (its queue key holds another Redis
+   * type, its exchange does not exist…) is retried after this long, doubled at each refusal up to
+   * entryRetryMaxMs; the other entries are not held back.
+   */
+  entryRetryMinMs: 1000,
+  entryRetryMaxMs: 30_000,
   /** Most runs staged (or rehearsed) just before an instant; when more are due they go the usual way. */
   stageMaxRuns: 8,
   /**

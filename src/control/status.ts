@@ -10,6 +10,7 @@ import { skipThrough } from '../core/due.js';
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { formatInstant } from '../time/zone.js';
 import type { EntryState } from '../ports/state.js';
+import type { EntryFailure } from '../ports/events.js';
 import type { RunRecord } from '../ports/outcomes.js';
 import { runView } from './run-view.js';
 import type { RunView } from './run-view.js';
@@ -55,9 +56,14 @@ export interface EntryStatus {
   readonly nextRun: string | null;
   /** The newest run's outcome, from the entry's history; null without a resultBackend or taskEvents, or before the first run. */
   readonly lastOutcome: RunView | null;
+  /**
+   * Its runs are refused because of the entry alone (its queue key holds another Redis type, its
+   * exchange does not exist…): why, since when (UTC), how many attempts, and the next one; null otherwise.
+   */
+  readonly failing: { readonly reason: string; readonly since: string; readonly attempts: number; readonly retryAt: string } | null;
 }
 
-/** The STATE column of `beat status`: disabled, paused, "finished: ran 3 of 3 times", ended (past endAt), or active. */
+/** The STATE column of `beat status`: disabled, "finished: ran 3 of 3 times", paused, FAILING (its runs refused: see `failing`), ended (past endAt), or active. */
 export function entryStateText(e: EntryStatus): string {
   if (!e.enabled) return 'disabled';
   if (e.finished) {
@@ -65,6 +71,7 @@ export function entryStateText(e: EntryStatus): string {
     return `finished: ran ${e.runCount - e.manualRuns} of ${String(e.maxRuns)} time${e.maxRuns === 1 ? '' : 's'}${manual}`;
   }
   if (e.paused) return 'paused';
+  if (e.failing !== null) return 'FAILING';
   if (e.nextRun === null && e.endAt !== null) return `ended (endAt ${e.endAt})`;
   return 'active';
 }
@@ -110,6 +117,14 @@ export interface StatusInput {
   readonly runtime?: { readonly entries: readonly ResolvedEntry[]; readonly problems: readonly RuntimeEntryProblem[] };
   /** Each entry's newest run from its history (run outcomes); absent without a resultBackend or taskEvents. */
   readonly outcomes?: ReadonlyMap<string, RunRecord>;
+  /** The entries whose runs the leader finds refused because of the entry alone. */
+  readonly failing?: ReadonlyMap<string, EntryFailure>;
+}
+
+function failingOf(failure: EntryFailure | undefined): EntryStatus['failing'] {
+  if (failure === undefined) return null;
+  const { reason, attempts } = failure;
+  return { reason, since: formatInstant(failure.sinceMs, 'UTC'), attempts, retryAt: formatInstant(failure.retryAtMs, 'UTC') };
 }
 
 function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
@@ -158,6 +173,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       endAt: entry.endAtMs === undefined ? null : formatInstant(entry.endAtMs, zone),
       nextRun: next === undefined ? null : formatInstant(next, zone),
       lastOutcome: lastOutcome(input.outcomes?.get(entry.name), zone),
+      failing: failingOf(input.failing?.get(entry.name)),
     };
   });
   return {

@@ -82,6 +82,19 @@ export class BeatMetrics {
     registers: [this.registry],
   });
 
+  readonly refused = new Counter({
+    name: 'tsbeat_runs_refused_total',
+    help: "Runs refused because of their entry alone (its queue key holds another Redis type, its exchange does not exist…); the other entries' runs went on.",
+    registers: [this.registry],
+  });
+
+  readonly failing = new Gauge({
+    name: 'tsbeat_entry_failing',
+    help: 'Entries whose runs are refused because of the entry alone (1 each while it fails; the series goes when it publishes again or is deleted); exported by the leader.',
+    labelNames: ['entry'] as const,
+    registers: [this.registry],
+  });
+
   /** Read at scrape time by the gauges below (readScheduleFrom); until then they export nothing. */
   private source: MetricsSource | undefined;
 
@@ -124,7 +137,15 @@ export class BeatMetrics {
     publishFailed: () => this.publishErrors.inc(),
     stateLost: (entries) => this.stateLost.inc(entries.length),
     lockRenewFailed: () => this.lockRenewFailures.inc(),
-    leadershipChanged: (leading) => this.leader.set(leading ? 1 : 0),
+    leadershipChanged: (leading) => {
+      this.leader.set(leading ? 1 : 0);
+      if (!leading) this.failing.reset();
+    },
+    entryRefused: (failure) => {
+      this.refused.inc();
+      this.failing.set({ entry: failure.entry }, 1);
+    },
+    entryFailureCleared: (entry) => this.failing.remove({ entry }),
   };
 
   // Run outcomes (with a resultBackend or taskEvents): counted by the leader as each run reaches a final state.

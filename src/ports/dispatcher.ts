@@ -20,8 +20,12 @@ export interface DueRun {
  *   since publishing it again would be dropped again;
  * - unsent: not recorded, because the broker did not confirm it (or an earlier slot of its entry);
  *   logged by the dispatcher. The runner keeps its entry due and tries again after its error backoff.
+ * - refused: not published and not recorded, because of this entry alone (its queue key holds
+ *   another Redis type, its exchange does not exist, its message is too large…; the reason is in
+ *   `refusals`). The other runs go on; the runner marks the entry failing and retries it with a
+ *   backoff of its own.
  */
-export type RunOutcome = 'published' | 'stale' | 'dropped' | 'unsent';
+export type RunOutcome = 'published' | 'stale' | 'dropped' | 'unsent' | 'refused';
 
 export type DispatchResult =
   | {
@@ -29,6 +33,8 @@ export type DispatchResult =
       readonly outcomes: readonly RunOutcome[];
       /** Why some runs are 'unsent' (set exactly when some are): the runner reports it as a failed publish. */
       readonly failure?: Error;
+      /** Why each 'refused' run was refused, by run index (set exactly when some are): a sentence naming the fix. */
+      readonly refusals?: ReadonlyMap<number, string>;
     }
   /** This instance no longer holds the fence: nothing was published or written. */
   | { readonly fenced: true }

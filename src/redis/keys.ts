@@ -32,6 +32,8 @@
  *                              every `beat run` on each heartbeat (replica-codec.ts, lua/replica-beat.lua); who leads is the lock's
  *   <prefix>:{<name>}:replicas:expiry  zset  instance id → when its record stops counting (its last heartbeat plus its lock.ttl, epoch
  *                              ms); each heartbeat drops the records past it, a clean stop its own
+ *   <prefix>:{<name>}:failing  hash  entry name → JSON {reason, since, attempts, retryAt} of an entry whose runs are refused
+ *                              because of the entry alone (written by the leader, cleared when it publishes again or goes)
  *   <prefix>:{<name>}:runs:pending  set  names of entries with a run whose outcome is not final yet (a new leader goes on
  *                              tracking those). No entry can be named "pending" here: its list is runs:<entry>, the set
  *                              runs:pending, and an entry named "pending" would share the key; it is escaped (see runs())
@@ -62,6 +64,7 @@ export interface SchedulerKeys {
   readonly runsPending: string;
   readonly replicas: string;
   readonly replicaExpiry: string;
+  readonly failing: string;
 }
 
 /** The Redis type tsbeat keeps at each of its keys (as TYPE names it), for naming a stray value at one. */
@@ -84,6 +87,7 @@ export const SCHEDULER_KEY_TYPES = {
   runsPending: 'set',
   replicas: 'hash',
   replicaExpiry: 'zset',
+  failing: 'hash',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
 
 /** `[key, type]` of the named scheduler keys, for nameWrongType. */
@@ -119,5 +123,6 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     runsPending: `${base}runs:pending`,
     replicas: `${base}replicas`,
     replicaExpiry: `${base}replicas:expiry`,
+    failing: `${base}failing`,
   };
 }

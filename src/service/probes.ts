@@ -14,6 +14,7 @@ import type { RunHistory } from '../ports/outcomes.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
+import type { RedisEntryFailures } from '../redis/entry-failures.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { warningsOf } from './deployment-watch.js';
 import type { DeploymentWatch } from './deployment-watch.js';
@@ -39,6 +40,8 @@ export interface ProbeSources {
   readonly catalog?: Pick<EntryCatalog, 'entries' | 'problems'>;
   /** The entries' run histories (read only with a resultBackend or taskEvents). */
   readonly runs: Pick<RunHistory, 'latest'>;
+  /** The entries whose runs are refused because of the entry alone. */
+  readonly failures?: Pick<RedisEntryFailures, 'read'>;
   /** Why a source of runtime entries cannot be read now (the django database is away), if it cannot. */
   readonly sourceTrouble?: () => string | undefined;
 }
@@ -80,7 +83,7 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
     status: async (): Promise<DeploymentStatus> => {
       const config = supervisor.config;
       const nowMs = clock.now();
-      const [states, paused, leader, replicas, outcomes] = await Promise.all([
+      const [states, paused, leader, replicas, outcomes, failing] = await Promise.all([
         sources.states.readAll(),
         sources.control.paused(),
         sources.control.leader(),
@@ -88,8 +91,10 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
         !followsOutcomes(config)
           ? undefined
           : sources.runs.latest([...config.entries, ...(sources.catalog?.entries() ?? [])].map((e) => e.name)),
+        sources.failures?.read(),
       ]);
       return buildStatus({
+        ...(failing === undefined ? {} : { failing }),
         ...(outcomes === undefined ? {} : { outcomes }),
         config: supervisor.config,
         states,

@@ -26,6 +26,7 @@ import { schedulerKeys } from '../redis/keys.js';
 import { Leadership } from '../redis/leadership.js';
 import { checkRedisServer } from '../redis/server-checks.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
+import { RedisEntryFailures } from '../redis/entry-failures.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { EntryCatalog } from '../runtime/entry-catalog.js';
@@ -95,8 +96,10 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     ...(outcomes === undefined ? {} : { unfinished: () => outcomes.tracker.unfinished() }),
   });
   const sentry = startSentryCheckIns(config, log, () => clock.now());
+  const failures = new RedisEntryFailures(state, keys);
   const counted = fanOutEvents([
     ...(metrics ? [metrics.events] : []),
+    failures.events(),
     alerts.events,
     ...(sentry ? [sentry.events] : []),
     ...writeBackSink(django, () => clock.now()),
@@ -182,6 +185,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     replicas,
     catalog,
     runs: new RedisRunHistory(state, keys),
+    failures,
     sourceTrouble: () => django?.health().reason,
   });
   const entries = entriesHandlers({
@@ -189,6 +193,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     client: state,
     staticNames: staticNamesOf(() => supervisor.config),
     now: () => clock.now(),
+    failures,
   });
   const dashboard =
     metrics && options.http
@@ -199,6 +204,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             supervisor,
             catalog,
             states: stateStore,
+            failures,
             control,
             replicas,
             redis: state,

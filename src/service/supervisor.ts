@@ -98,6 +98,8 @@ export class Supervisor {
       },
       lockRenewFailed: () => sink.lockRenewFailed(),
       leadershipChanged: (leading) => sink.leadershipChanged(leading),
+      entryRefused: (failure, changed) => sink.entryRefused?.(failure, changed),
+      entryFailureCleared: (entry, recovered) => sink.entryFailureCleared?.(entry, recovered),
     };
   }
 

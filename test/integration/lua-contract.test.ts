@@ -281,10 +281,10 @@ async function lineOfList(items: string[]): Promise<string> {
 
 describe('a key of the wrong type is refused before anything is written, naming the key', () => {
   const ROLES: Record<ScriptName, string[]> = {
-    'publish-fenced': [keys.fence, keys.state, QUEUE],
+    'publish-fenced': [keys.fence, keys.state],
     'claim-fenced': [keys.fence, keys.state],
     'commit-fenced': [keys.fence, keys.state],
-    'trigger-fenced': [keys.fence, keys.state, keys.triggers, QUEUE],
+    'trigger-fenced': [keys.fence, keys.state, keys.triggers],
     'claim-trigger': [keys.fence, keys.triggers],
     'commit-trigger': [keys.fence, keys.state, keys.triggers],
     'record-seen': [keys.state],
@@ -306,6 +306,29 @@ describe('a key of the wrong type is refused before anything is written, naming 
     expect(message).toContain(`WRONGTYPE ${name}: ${key} holds a set`);
     expect(message).toContain('nothing was written');
     expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe("a queue key of another type is the entry's fault: its run is refused, the rest is whole", () => {
+  it('publish-fenced: code 3 and the key with its type; nothing pushed or stored', async () => {
+    await scene(`{"slot":${S0},"n":1}`);
+    await redis.sadd(QUEUE, 'stray');
+    const before = await snapshot();
+    expect(await CALLS['publish-fenced']()).toEqual([1, 3, QUEUE, 'set']);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('trigger-fenced: { 3, key, type }; the request is removed (it would be refused again) and the CLI told; nothing pushed, the state as it was', async () => {
+    await scene(`{"slot":${S0},"n":1}`);
+    await redis.sadd(QUEUE, 'stray');
+    const before = await snapshot();
+    expect(await CALLS['trigger-fenced']()).toEqual([3, QUEUE, 'set']);
+    const after = await snapshot();
+    expect(after.get(keys.triggers)).toBeUndefined();
+    expect(await redis.get(CONFIRMED)).toBe(`refused ${QUEUE} set`);
+    after.delete(CONFIRMED);
+    before.delete(keys.triggers);
+    expect(after).toEqual(before);
   });
 });
 

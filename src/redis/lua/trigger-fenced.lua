@@ -18,10 +18,13 @@
   ARGV[6]      P: number of pushes; ARGV[7]: C: number of channel publishes
   then P pairs (index into KEYS, payload) and C pairs (channel, payload)
 
-  Reply   1 published; 0 the request was no longer pending (cancelled or done): nothing written; -1 fenced
-  Errors  WRONGTYPE naming the key when the fence, state, request list or a broker list holds
-          another type; ERR when the publish time or a push's key index is not valid. All before
-          anything is written: all or nothing.
+  Reply   1 published; 0 the request was no longer pending (cancelled or done): nothing written; -1 fenced;
+          { 3, key, type } refused: a broker list holds another Redis type (this entry's fault, not the
+          deployment's): the request is removed, nothing is published, the state is left as it was,
+          and the confirmation key says "refused <key> <type>" for the CLI
+  Errors  WRONGTYPE naming the key when the fence, state or request list holds another type; ERR
+          when the publish time or a push's key index is not valid. All before anything is written:
+          all or nothing.
   Writes  LREM of the request; LPUSH / PUBLISH of the payloads; HSET of the entry's state:
           {slot, seen, at, by: "trigger", id, n + 1, t + 1} (a missing or unreadable state counts as
           none: n = 0, seen = the publish time); SET of the confirmation key (1 hour expiry).
@@ -36,9 +39,13 @@ if held ~= true then return held or -1 end
 -- checked and read first.
 local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'list')
 if refused then return refused end
+local badKey, badType
 for i = 5, #KEYS do
-  refused = wrongType(SCRIPT, KEYS[i], 'list')
-  if refused then return refused end
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  if kind ~= 'list' and kind ~= 'none' then
+    badKey, badType = KEYS[i], kind
+    break
+  end
 end
 local now = tonumber(ARGV[2])
 if not now then return redis.error_reply('ERR ' .. SCRIPT .. ': the publish time is not a number') end
@@ -54,6 +61,10 @@ local state = decodeState(redis.call('HGET', KEYS[2], ARGV[4]))
 
 if redis.call('LREM', KEYS[3], 1, ARGV[3]) == 0 then
   return 0
+end
+if badKey then
+  redis.call('SET', KEYS[4], 'refused ' .. badKey .. ' ' .. badType, 'EX', 3600)
+  return { 3, badKey, badType }
 end
 local at = 8
 for _ = 1, pushes do
