@@ -19,6 +19,7 @@ import { stateUrlFor } from '../publish/publishing.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import { RedisEntryFailures } from '../redis/entry-failures.js';
+import { queueNameContextOf } from '../config/queue-names.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
 import { configOption, brokerOverride, loadFromArgs } from './config-args.js';
@@ -88,7 +89,7 @@ export async function openControl(
     runs: new RedisRunHistory(client, keys),
     failures: new RedisEntryFailures(client, keys),
     replicas: new ReplicaRegistry(client, keys),
-    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name))),
+    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name)), queueNameContextOf(config)),
     failure: (verb, error) =>
       error instanceof BeatError
         ? error

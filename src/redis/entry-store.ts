@@ -10,6 +10,9 @@ import type { Redis } from 'ioredis';
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
+import { queueNameContext, queueNameProblems } from '../config/queue-names.js';
+import type { QueueNameContext } from '../config/queue-names.js';
+import { DEFAULTS } from '../base/defaults.js';
 import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
 import { UNREADABLE } from './entry-state-codec.js';
 import { canonicalEntryJson, decodeEntryRecord } from './entry-record-codec.js';
@@ -76,6 +79,8 @@ export class RedisEntryStore implements EntrySource {
     private readonly keys: SchedulerKeys,
     /** The names of the config file's entries, known to the writer (checked here as well as in Redis). */
     private readonly staticNames: ReadonlySet<string> = new Set(),
+    /** What decides which keys a queue name lands on: a queue name that can only collide is refused (config/queue-names.ts). */
+    private readonly queueNames: QueueNameContext | undefined = queueNameContext(DEFAULTS.statePrefix, {}),
   ) {}
 
   /**
@@ -103,6 +108,7 @@ export class RedisEntryStore implements EntrySource {
       if (this.staticNames.has(write.name)) throw staticNameError(write.name);
       const parsed = parseEntryDefinition(write.entry);
       if (!parsed.ok) problems.push(...prefixProblems(at, parsed.problems));
+      else if (this.queueNames !== undefined) problems.push(...prefixProblems(at, queueNameProblems(write.entry, this.queueNames)));
       args.push(`put${guard}`, write.name, canonicalEntryJson(write.entry));
     }
     if (problems.length > 0) throw entryProblems(options.source ?? 'entries', problems);

@@ -26,6 +26,7 @@ import { schedulerKeys } from '../redis/keys.js';
 import { Leadership } from '../redis/leadership.js';
 import { checkRedisServer } from '../redis/server-checks.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
+import { queueNameContextOf } from '../config/queue-names.js';
 import { RedisEntryFailures } from '../redis/entry-failures.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { RedisStateStore } from '../redis/state-store.js';
@@ -108,7 +109,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
   const events = redbeat?.events(tracked) ?? tracked;
   const staticNames = new Set(config.entries.map((e) => e.name));
-  const entryStore = new RedisEntryStore(state, keys, staticNames);
+  const entryStore = new RedisEntryStore(state, keys, staticNames, queueNameContextOf(config));
   const catalog = new EntryCatalog({
     sources: [entryStore, ...(redbeat === undefined ? [] : [redbeat.source]), ...(django === undefined ? [] : [django])] as EntrySource[],
     logger: log,

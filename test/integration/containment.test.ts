@@ -102,6 +102,23 @@ suite(TITLE, () => {
       file,
     ]);
     expect(set.code, set.stderr).toBe(0);
+    // A queue name that can only collide (here: tsbeat's own state hash) is refused at write time, with its path.
+    const clash = await runBeatCli([
+      'entries',
+      'set',
+      'clash',
+      '--task',
+      TASK,
+      '--schedule',
+      '1',
+      '--options',
+      '{"queue": "tsbeat:{contain}:state"}',
+      '--config',
+      file,
+    ]);
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toContain('entries.clash.options.queue');
+    expect(clash.stderr).toContain('under tsbeat\'s own prefix "tsbeat:"');
 
     const failing = await leader.waitForEvent(EVENTS.entryFailing, 10_000);
     expect(failing['entry']).toBe('poisoned');
