@@ -36,6 +36,12 @@ export const DEFAULTS = {
   /** Entry names per record-seen script call at start-up (a few milliseconds of Redis each). */
   stateSeenChunk: 5000,
   /**
+   * Most elements handed to one call or Redis command by base/chunks.ts (HMGET of many names, say):
+   * far below the ~45,000 arguments at which a spread overflows the stack, and small enough that
+   * one command does not hold Redis up.
+   */
+  ioChunk: 10_000,
+  /**
    * ioredis `maxRetriesPerRequest` for the broker connection: a publish fails after one reconnection
    * attempt instead of waiting through twenty, and the scheduler decides what to retry.
    */

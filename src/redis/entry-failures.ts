@@ -11,6 +11,7 @@ import type { EntryFailure, SchedulerEvents } from '../ports/events.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { nameWrongType } from './server-errors.js';
+import { readInChunks } from '../base/chunks.js';
 
 export class RedisEntryFailures {
   constructor(
@@ -40,7 +41,7 @@ export class RedisEntryFailures {
     if (names.length === 0) return out;
     let values: (string | null)[];
     try {
-      values = await this.client.hmget(this.keys.failing, ...names);
+      values = await readInChunks(names, (chunk) => this.client.hmget(this.keys.failing, ...chunk));
     } catch (error) {
       throw await nameWrongType(this.client, error, typedKeys(this.keys, ['failing']));
     }

@@ -20,6 +20,7 @@ import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
+import { pushAll, readInChunks } from '../base/chunks.js';
 
 /** One change asked of the store. */
 export type EntryWrite = (
@@ -115,8 +116,8 @@ export class RedisEntryStore implements EntrySource {
     const { keys } = this;
     let reply: (string | number)[];
     try {
-      reply = await withScripts(this.client).entriesWrite(
-        7,
+      // One atomic write, so one command; its arguments go as one array (ioredis flattens it), not spread.
+      const head = [
         keys.entries,
         keys.entryChanges,
         keys.entriesVersion,
@@ -128,8 +129,8 @@ export class RedisEntryStore implements EntrySource {
         options.keepHistory === true ? '1' : '',
         keys.events,
         String(writes.length),
-        ...args,
-      );
+      ];
+      reply = await withScripts(this.client).entriesWrite(7, pushAll(head, args));
     } catch (error) {
       throw await nameWrongType(
         this.client,
@@ -166,7 +167,7 @@ export class RedisEntryStore implements EntrySource {
     const all = await this.read(() => this.client.hkeys(this.keys.entries));
     const names = (after === undefined ? all : all.filter((name) => name > after)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const chosen = names.slice(0, limit);
-    const texts = chosen.length === 0 ? [] : await this.read(() => this.client.hmget(this.keys.entries, ...chosen));
+    const texts = await this.read(() => readInChunks(chosen, (chunk) => this.client.hmget(this.keys.entries, ...chunk)));
     const entries: StoredEntry[] = [];
     chosen.forEach((name, i) => {
       const text = texts[i];
@@ -197,7 +198,8 @@ export class RedisEntryStore implements EntrySource {
       version < since
         ? [...(await this.load()).entries.map((e) => e.name)]
         : await this.read(() => this.client.zrangebyscore(this.keys.entryChanges, `(${since}`, '+inf'));
-    const texts = names.length === 0 ? [] : await this.read(() => this.client.hmget(this.keys.entries, ...names));
+    // A burst of changes (a paused replica catching up) may name every entry: read in chunks.
+    const texts = await this.read(() => readInChunks(names, (chunk) => this.client.hmget(this.keys.entries, ...chunk)));
     const changed: SourcedEntry[] = [];
     const removed: string[] = [];
     names.forEach((name, i) => {
@@ -216,7 +218,7 @@ export class RedisEntryStore implements EntrySource {
     const { statics, staticsId } = this.keys;
     await this.read(async () => {
       if ((await scripts.staticsWrite(2, statics, staticsId, id, 'check')) === -1)
-        await scripts.staticsWrite(2, statics, staticsId, id, 'write', ...sorted);
+        await scripts.staticsWrite(2, [statics, staticsId, id, 'write', ...sorted]);
     });
   }
 
