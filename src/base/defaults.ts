@@ -41,6 +41,8 @@ export const DEFAULTS = {
    * one command does not hold Redis up.
    */
   ioChunk: 10_000,
+  /** After a failed look of the runtime-entries catalog, the first retry; doubled per failure up to maxInterval. */
+  catalogRetryMinMs: 1000,
   /**
    * ioredis `maxRetriesPerRequest` for the broker connection: a publish fails after one reconnection
    * attempt instead of waiting through twenty, and the scheduler decides what to retry.

@@ -37,7 +37,7 @@ export interface ProbeSources {
   /** The replicas registry (leader and standbys, with their heartbeats). */
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The runtime entries this replica keeps (in force, and those that do not run). */
-  readonly catalog?: Pick<EntryCatalog, 'entries' | 'problems'>;
+  readonly catalog?: Pick<EntryCatalog, 'entries' | 'problems'> & Partial<Pick<EntryCatalog, 'outOfSync'>>;
   /** The entries' run histories (read only with a resultBackend or taskEvents). */
   readonly runs: Pick<RunHistory, 'latest'>;
   /** The entries whose runs are refused because of the entry alone. */
@@ -75,10 +75,16 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
       const trouble = sources.sourceTrouble?.();
       const troubleNote =
         trouble === undefined ? '' : `; WARNING: ${trouble}; the entries known keep running, changes wait (beat.entries.sync_failed)`;
+      // Still ready, as for a source away; but said, with since when: changes and deletes wait meanwhile.
+      const sync = sources.catalog?.outOfSync?.();
+      const syncNote =
+        sync === undefined
+          ? ''
+          : `; WARNING: runtime entries not in sync since ${new Date(sync.sinceMs).toISOString()} (${sync.reason}); retrying (beat.entries.sync_failed)`;
       // Ready still: a rolling update that changes the config passes through this state.
       if (found?.mismatch)
-        return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${lostNote}${troubleNote}` };
-      return { ok: true, reason: `${supervisor.leading ? 'leading' : 'standby, ready to take over'}${lostNote}${troubleNote}` };
+        return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${lostNote}${troubleNote}${syncNote}` };
+      return { ok: true, reason: `${supervisor.leading ? 'leading' : 'standby, ready to take over'}${lostNote}${troubleNote}${syncNote}` };
     },
     status: async (): Promise<DeploymentStatus> => {
       const config = supervisor.config;
