@@ -20,7 +20,7 @@ import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
-import { pushAll, readInChunks } from '../base/chunks.js';
+import { chunksOf, pushAll, readInChunks } from '../base/chunks.js';
 
 /** One change asked of the store. */
 export type EntryWrite = (
@@ -143,7 +143,26 @@ export class RedisEntryStore implements EntrySource {
       const name = String(reply[1]);
       throw new EntryConflictError(name, writes.find((w) => w.name === name)?.ifVersion ?? 0, Number(reply[2]));
     }
-    return { version: Number(reply[0]), outcomes: reply.slice(1) as WriteOutcome[] };
+    const outcomes = reply.slice(1) as WriteOutcome[];
+    if (options.keepHistory !== true)
+      await this.forget(writes.filter((w, i) => w.op === 'delete' && outcomes[i] === 'deleted').map((w) => w.name));
+    return { version: Number(reply[0]), outcomes };
+  }
+
+  /**
+   * What tsbeat kept of deleted entries besides their state (which the write removed): their run
+   * history, their pending outcome and their failing mark. After the write, not in it: they are the
+   * leader's keys, and an entry created again under the name starts without them either way.
+   */
+  private async forget(names: readonly string[]): Promise<void> {
+    const { keys } = this;
+    for (const chunk of chunksOf(names, DEFAULTS.ioChunk)) {
+      const batch = this.client.multi();
+      for (const name of chunk) batch.del(keys.runs(name));
+      batch.srem(keys.runsPending, chunk);
+      batch.hdel(keys.failing, ...chunk);
+      await this.read(() => batch.exec());
+    }
   }
 
   /** One stored entry, or undefined. */

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
+import { RedisEntryStore } from '../../src/redis/entry-store.js';
 import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
 import { httpPortOf, killCliChildren, runBeatCli } from '../support/ops.js';
 import { PrivateRedis, freePort } from '../support/redis-server.js';
@@ -109,4 +110,22 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
     );
     expect(gone['removed']).toBe(1);
   }, 180_000);
+
+  it('deleting an entry removes its run history, pending outcome and failing mark, unless asked to keep them', async () => {
+    const keys = schedulerKeys('tsbeat', 'forget');
+    const store = new RedisEntryStore(redis, keys);
+    const leftOf = async (name: string): Promise<number[]> =>
+      Promise.all([redis.exists(keys.runs(name)), redis.sismember(keys.runsPending, name), redis.hexists(keys.failing, name)]);
+    for (const keepHistory of [false, true]) {
+      const name = `gone-${String(keepHistory)}`;
+      await store.write([{ op: 'put', name, entry: { task: TASK, schedule: 60 } }], { nowMs: 1 });
+      await redis.lpush(keys.runs(name), '{"id":"x"}');
+      await redis.sadd(keys.runsPending, name, 'other');
+      await redis.hset(keys.failing, name, '{}');
+      expect(await leftOf(name)).toEqual([1, 1, 1]);
+      await store.write([{ op: 'delete', name }], { nowMs: 2, keepHistory });
+      expect(await leftOf(name)).toEqual(keepHistory ? [1, 1, 1] : [0, 0, 0]);
+    }
+    expect(await redis.sismember(keys.runsPending, 'other')).toBe(1);
+  });
 });
