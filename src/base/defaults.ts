@@ -41,6 +41,12 @@ export const DEFAULTS = {
    * one command does not hold Redis up.
    */
   ioChunk: 10_000,
+  /**
+   * Most entries with series of their own in /metrics (`metricsMaxEntries`): past it a new entry's
+   * per-entry samples are left out (counted by tsbeat_entry_series_left_out_total), so that a
+   * deployment of a million entries does not export a million series per metric.
+   */
+  metricsMaxEntries: 10_000,
   /** After a failed look of the runtime-entries catalog, the first retry; doubled per failure up to maxInterval. */
   catalogRetryMinMs: 1000,
   /**

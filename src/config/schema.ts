@@ -274,6 +274,12 @@ export const configSchema = keyed(
     taskCreateMissingQueueType: z
       .enum(QUEUE_TYPES, { error: `taskCreateMissingQueueType must be one of ${QUEUE_TYPES.join(', ')}` })
       .default(DEFAULTS.amqpQueueType),
+    /** Most entries with series of their own in /metrics (default DEFAULTS.metricsMaxEntries); later ones are counted as left out. */
+    metricsMaxEntries: z
+      .number({ error: 'metricsMaxEntries must be a whole number of entries, at least 1' })
+      .int({ error: 'metricsMaxEntries must be a whole number of entries, at least 1' })
+      .min(1, { error: 'metricsMaxEntries must be a whole number of entries, at least 1' })
+      .optional(),
     /** The scheduler never sleeps longer than this (Celery's `beat_max_loop_interval`). */
     maxInterval: durationSchema('maxInterval', 10, TIMER_MAX_MS).default(DEFAULTS.maxIntervalMs),
     lock: lockSchema.default({ ttl: DEFAULTS.lockTtlMs, retryEvery: DEFAULTS.lockRetryMs, maxClockSkew: DEFAULTS.maxClockSkewMs }),

@@ -70,6 +70,8 @@ export interface SchedulerEvents {
   leadershipChanged(leading: boolean): void;
   /** An entry's runs were refused because of the entry alone (each refusal; `changed`: a new reason). */
   entryRefused?(failure: EntryFailure, changed: boolean): void;
+  /** These entries left the schedule (deleted or disabled): what was kept for each can go. */
+  entriesRemoved?(entries: readonly string[]): void;
   /** An entry that was failing is not any more: it published again (`recovered`), or it left the schedule. */
   entryFailureCleared?(entry: string, recovered: boolean): void;
 }
@@ -100,5 +102,6 @@ export function fanOutEvents(sinks: readonly SchedulerEvents[]): SchedulerEvents
     leadershipChanged: (leading) => sinks.forEach((s) => s.leadershipChanged(leading)),
     entryRefused: (failure, changed) => sinks.forEach((s) => s.entryRefused?.(failure, changed)),
     entryFailureCleared: (entry, recovered) => sinks.forEach((s) => s.entryFailureCleared?.(entry, recovered)),
+    entriesRemoved: (entries) => sinks.forEach((s) => s.entriesRemoved?.(entries)),
   };
 }

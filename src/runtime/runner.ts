@@ -142,6 +142,7 @@ export class Runner {
         this.renderer.forget(entry);
         if (this.window.failures.clear(entry.name) !== undefined) this.window.runLog.events.entryFailureCleared?.(entry.name, false);
       }
+      if (gone.length > 0) this.window.runLog.events.entriesRemoved?.(gone);
       for (const entry of this.book.upsert(kept, stored, clock.now())) this.renderer.forget(entry);
       this.wake(0);
     };

@@ -53,7 +53,10 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   // Metrics only when there is an endpoint to read them from: without --http nobody can. Then
   // prom-client is not even loaded (~30 ms and ~2 MB of every start), and no sampler of process
   // metrics (CPU, heap, event-loop lag every 100 ms) wakes the process 10 times a second.
-  const metrics = options.http === undefined ? undefined : new (await import('../observe/metrics.js')).BeatMetrics();
+  const metrics =
+    options.http === undefined
+      ? undefined
+      : new (await import('../observe/metrics.js')).BeatMetrics({ maxEntries: config.metricsMaxEntries });
   // A span per published run over OTLP, only with OTEL_EXPORTER_OTLP_ENDPOINT set (else nothing of
   // OpenTelemetry is loaded).
   const tracing = await startTracing({ env: process.env, logger: log, now: () => clock.now(), instanceId, deployment: config.name });

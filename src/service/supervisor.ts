@@ -100,6 +100,7 @@ export class Supervisor {
       leadershipChanged: (leading) => sink.leadershipChanged(leading),
       entryRefused: (failure, changed) => sink.entryRefused?.(failure, changed),
       entryFailureCleared: (entry, recovered) => sink.entryFailureCleared?.(entry, recovered),
+      entriesRemoved: (entries) => sink.entriesRemoved?.(entries),
     };
   }
 
