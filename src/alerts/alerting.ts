@@ -12,6 +12,7 @@ import type { Logger } from '../base/log.js';
 import type { AlertOutbox, Delivery } from '../ports/alerts.js';
 import type { MissedSlots, PublishedRun } from '../ports/events.js';
 import { missedDeliveries, publishedPing } from './alert-rules.js';
+import { pushAll } from '../base/chunks.js';
 
 export interface AlertingOptions {
   readonly deployment: string;
@@ -55,7 +56,7 @@ export class Alerting {
   /** Adds deliveries built elsewhere (outcomes: failed, late, succeeded). */
   add(deliveries: readonly Delivery[]): void {
     if (deliveries.length === 0) return;
-    this.pending.push(...deliveries);
+    pushAll(this.pending, deliveries);
     if (this.pending.length >= MAX_PENDING) this.flushSoon(0);
     else this.flushSoon(DEFAULTS.alertFlushMs);
   }

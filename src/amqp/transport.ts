@@ -44,8 +44,17 @@ export type AmqpSendResult =
   | { readonly status: 'confirmed' }
   /** Confirmed, but RabbitMQ handed it back: it reached no queue. */
   | { readonly status: 'returned'; readonly reason: string }
-  /** Not sent, or not known to be: nacked, channel or connection lost, no confirm in time, refused declaration. */
-  | { readonly status: 'failed'; readonly error: Error };
+  /** Not sent, or not known to be: channel or connection lost, no confirm in time. */
+  | { readonly status: 'failed'; readonly error: Error }
+  /**
+   * Not sent because of this message alone: the broker closed the channel on it when it went alone
+   * (an exchange that does not exist, a message over the broker's size limit…), nacked it, refused
+   * its queue's declaration, or it could not be encoded. The other messages are not held back.
+   */
+  | { readonly status: 'refused'; readonly reason: string };
+
+/** The broker closed the channel with this message's confirm outstanding (maybe for another message). */
+class ChannelClosedError extends Error {}
 
 /** A message awaiting its confirm; a basic.return marks it. */
 interface InFlight {
@@ -161,9 +170,8 @@ export class AmqpTransport {
     try {
       for (const m of plan.messages) {
         const refusal = m.declareQueue === undefined ? undefined : refused.get(m.declareQueue);
-        if (m.problem !== undefined)
-          results.push(Promise.resolve(failed(new BeatError(ErrorCode.MessageInvalid, `entry "${m.entry}": ${m.problem}`))));
-        else if (refusal !== undefined) results.push(Promise.resolve(failed(refusal)));
+        if (m.problem !== undefined) results.push(Promise.resolve({ status: 'refused', reason: m.problem }));
+        else if (refusal !== undefined) results.push(Promise.resolve({ status: 'refused', reason: refusal.message }));
         else if (timedOut) results.push(Promise.resolve(failed(new Error('not published: earlier confirms were overdue'))));
         else {
           const { result, writable } = this.publishOne(channel, m);
@@ -174,11 +182,49 @@ export class AmqpTransport {
       }
       const settled = await Promise.all(results);
       if (timedOut) this.connection.reset(`publisher confirms overdue after ${this.confirmTimeoutMs} ms`);
+      else await this.isolate(plan, settled);
       const confirmed = settled.filter((r) => r.status === 'confirmed').length;
       this.logger.debug({ event: EVENTS.brokerPublish, planned: plan.size, confirmed }, 'published');
       return settled;
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * A channel closed by the broker fails every confirm outstanding on it, most of them for messages
+   * that did nothing wrong. Those are sent again one at a time, each on the channel as reopened: one
+   * that the broker closes the channel on again, alone, is refused for itself; the others go.
+   */
+  private async isolate(plan: AmqpPublishPlan, settled: AmqpSendResult[]): Promise<void> {
+    for (let i = 0; i < settled.length; i += 1) {
+      const result = settled[i];
+      const m = plan.messages[i];
+      if (result?.status !== 'failed' || !(result.error instanceof ChannelClosedError) || m === undefined) continue;
+      let channel: ConfirmChannel;
+      try {
+        channel = await this.connection.confirmChannel();
+      } catch {
+        return; // The connection went: the rest stay failed, for the runner's retry.
+      }
+      this.connection.lastChannelError = undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const alone = await Promise.race([
+        this.publishOne(channel, m).result,
+        new Promise<AmqpSendResult>((resolve) => {
+          timer = setTimeout(
+            () => resolve(failed(new Error(`no publisher confirm within ${this.confirmTimeoutMs} ms`))),
+            this.confirmTimeoutMs,
+          );
+        }),
+      ]);
+      clearTimeout(timer);
+      // Set by the channel's 'error' during the await (TS's narrowing cannot see that).
+      const why = this.connection.lastChannelError as string | undefined;
+      settled[i] =
+        alone.status === 'failed' && alone.error instanceof ChannelClosedError && why !== undefined
+          ? { status: 'refused', reason: `the broker closed the channel on this message: ${why}` }
+          : alone;
     }
   }
 
@@ -200,25 +246,31 @@ export class AmqpTransport {
       try {
         writable = channel.publish(m.exchange, m.routingKey, m.content, m.properties, (error: unknown) => {
           release();
-          if (error !== null && error !== undefined) resolve(failed(this.publishError(error)));
+          if (error !== null && error !== undefined) resolve(this.publishError(error));
           else if (entry.returned !== undefined) resolve({ status: 'returned', reason: entry.returned });
           else resolve({ status: 'confirmed' });
         });
       } catch (error) {
         // A closed channel, or a header table too large for amqplib's encoder.
         release();
-        resolve(failed(this.publishError(error)));
+        resolve(this.publishError(error));
       }
     });
     return { result, writable };
   }
 
   /** A nack or a lost channel, with the broker's reason when it gave one (e.g. 404: no such exchange). */
-  private publishError(error: unknown): Error {
+  private publishError(error: unknown): AmqpSendResult {
     const message = errorMessage(error);
-    if (message === 'message nacked') return new Error('the broker nacked the message (it could not take it)');
-    const why = this.connection.lastChannelError;
-    return new Error(message === 'channel closed' && why !== undefined ? `channel closed before the confirm: ${why}` : message);
+    // A nack is about this message (a queue at its length limit with reject-publish, say).
+    if (message === 'message nacked') return { status: 'refused', reason: 'the broker nacked the message (it could not take it)' };
+    if (/channel closed/i.test(message)) {
+      const why = this.connection.lastChannelError;
+      return failed(new ChannelClosedError(why !== undefined ? `channel closed before the confirm: ${why}` : message));
+    }
+    // amqplib could not encode it (a header table too large): this message alone.
+    if (error instanceof TypeError || error instanceof RangeError) return { status: 'refused', reason: `it cannot be encoded: ${message}` };
+    return failed(error);
   }
 
   private onReturn(message: Message): void {

@@ -36,6 +36,20 @@ export const DEFAULTS = {
   /** Entry names per record-seen script call at start-up (a few milliseconds of Redis each). */
   stateSeenChunk: 5000,
   /**
+   * Most elements handed to one call or Redis command by base/chunks.ts (HMGET of many names, say):
+   * far below the ~45,000 arguments at which a spread overflows the stack, and small enough that
+   * one command does not hold Redis up.
+   */
+  ioChunk: 10_000,
+  /**
+   * Most entries with series of their own in /metrics (`metricsMaxEntries`): past it a new entry's
+   * per-entry samples are left out (counted by tsbeat_entry_series_left_out_total), so that a
+   * deployment of a million entries does not export a million series per metric.
+   */
+  metricsMaxEntries: 10_000,
+  /** After a failed look of the runtime-entries catalog, the first retry; doubled per failure up to maxInterval. */
+  catalogRetryMinMs: 1000,
+  /**
    * ioredis `maxRetriesPerRequest` for the broker connection: a publish fails after one reconnection
    * attempt instead of waiting through twenty, and the scheduler decides what to retry.
    */
@@ -169,6 +183,13 @@ export const DEFAULTS = {
    * process was paused, or starved) has its runtime entries read again before it publishes.
    */
   gapNoticedMs: 1000,
+  /**
+   * An entry whose runs are refused because of the entry itself (its queue key holds another Redis
+   * type, its exchange does not exist…) is retried after this long, doubled at each refusal up to
+   * entryRetryMaxMs; the other entries are not held back.
+   */
+  entryRetryMinMs: 1000,
+  entryRetryMaxMs: 30_000,
   /** Most runs staged (or rehearsed) just before an instant; when more are due they go the usual way. */
   stageMaxRuns: 8,
   /**

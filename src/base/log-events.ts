@@ -7,6 +7,14 @@ export const EVENTS = {
    * stay due and are tried again after DEFAULTS.publishRetryMs.
    */
   publishRetry: 'beat.publish.retry',
+  /**
+   * An entry's runs were refused because of the entry alone (`reason`: its queue key holds another
+   * Redis type, its exchange does not exist…); logged once per change of reason. It is retried with
+   * a backoff (`retryInMs`); the other entries go on.
+   */
+  entryFailing: 'beat.entry.failing',
+  /** An entry that was failing published again (`failedForMs`, `attempts`). */
+  entryRecovered: 'beat.entry.recovered',
   brokerConnect: 'beat.broker.connect',
   brokerReconnect: 'beat.broker.reconnect',
   brokerError: 'beat.broker.error',

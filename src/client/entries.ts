@@ -13,6 +13,7 @@ import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { maskUrl } from '../config/url-parts.js';
+import { queueNameContext } from '../config/queue-names.js';
 import type { EntryInput } from '../config/schema.js';
 import type { RedisEntryStore, StoredEntry, WriteOutcome } from '../redis/entry-store.js';
 
@@ -87,7 +88,12 @@ export class Entries {
     }
     const keys = schedulerKeys(options.prefix ?? DEFAULTS.statePrefix, options.deployment ?? DEFAULTS.deploymentName);
     return new Entries({
-      store: new RedisEntryStore(client, keys),
+      store: new RedisEntryStore(
+        client,
+        keys,
+        new Set(),
+        queueNameContext(options.prefix ?? DEFAULTS.statePrefix, options.transportOptions ?? {}),
+      ),
       status: () => client.status,
       close: async () => {
         await client.quit().catch(() => client.disconnect());

@@ -18,6 +18,8 @@ import { schedulerKeys } from '../redis/keys.js';
 import { stateUrlFor } from '../publish/publishing.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
+import { RedisEntryFailures } from '../redis/entry-failures.js';
+import { queueNameContextOf } from '../config/queue-names.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
 import { configOption, brokerOverride, loadFromArgs } from './config-args.js';
@@ -38,6 +40,8 @@ export interface Control {
   readonly states: RedisStateStore;
   /** The entries' run histories (written by a leader with a resultBackend or taskEvents). */
   readonly runs: RedisRunHistory;
+  /** The entries whose runs the leader finds refused because of the entry alone. */
+  readonly failures: RedisEntryFailures;
   /** The replicas registry: every beat run, leader or standby, with its heartbeat. */
   readonly replicas: ReplicaRegistry;
   /** The runtime entries, refusing the config file's entry names. */
@@ -83,8 +87,9 @@ export async function openControl(
     control,
     states: new RedisStateStore(client, keys),
     runs: new RedisRunHistory(client, keys),
+    failures: new RedisEntryFailures(client, keys),
     replicas: new ReplicaRegistry(client, keys),
-    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name))),
+    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name)), queueNameContextOf(config)),
     failure: (verb, error) =>
       error instanceof BeatError
         ? error

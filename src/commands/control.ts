@@ -47,7 +47,9 @@ RUN is the last slot published, or, when the last run was a manual one (beat tri
 was published, marked "(trigger)". A WARNING line says when this config differs from the
 leader's, or when a lock key tsbeat did not write keeps every replica from leading. STATE is
 active, paused, disabled, "finished: ran 3 of 3 times" (an entry that made its maxRuns runs;
-raising maxRuns brings it back) or "ended" (past its endAt). With a resultBackend or taskEvents,
+raising maxRuns brings it back), "ended" (past its endAt) or FAILING (the leader finds its runs
+refused because of the entry alone, such as a queue key holding another Redis type: listed below
+the table with the reason; the other entries publish on). With a resultBackend or taskEvents,
 LAST OUTCOME is the newest run's state (PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED,
 unknown), its runtime and the exception's first line: for a frequent entry, the run in flight.
 LAST FINISHED is the run that finished last (state, runtime, exception, when), LAST SUCCESS and
@@ -145,7 +147,7 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     problems: [...stored.problems, ...(rows?.problems ?? [])],
   };
   const names = [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)];
-  const [states, paused, pauseNotes, notes, check, replicas, outcomes, finished] = await Promise.all([
+  const [states, paused, pauseNotes, notes, check, replicas, outcomes, finished, failing] = await Promise.all([
     control.states.readAll(),
     control.control.paused(),
     control.control.pauseNotes(),
@@ -154,8 +156,10 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     control.replicas.read(nowMs),
     followsOutcomes(config) ? control.runs.latest(names) : undefined,
     followsOutcomes(config) ? control.runs.finished(names) : undefined,
+    control.failures.read(),
   ]);
   return buildStatus({
+    failing,
     ...(outcomes === undefined ? {} : { outcomes }),
     ...(finished === undefined ? {} : { finished }),
     pauseNotes,
@@ -272,6 +276,14 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
         ]),
       ),
     );
+    const failing = status.entries.filter((e) => e.failing !== null);
+    if (failing.length > 0) {
+      io.out(`${failing.length} entr${failing.length === 1 ? 'y is' : 'ies are'} FAILING (the others publish on):`);
+      for (const e of failing) {
+        const f = e.failing;
+        if (f !== null) io.out(`  ${e.name}: ${f.reason} (since ${f.since}, ${f.attempts} attempts, next at ${f.retryAt})`);
+      }
+    }
     if (status.entryProblems.length > 0) {
       const n = status.entryProblems.length;
       io.out(`${n} runtime entr${n === 1 ? 'y does' : 'ies do'} not run:`);
@@ -312,6 +324,14 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline) {
       if (await control.control.wasTriggered(id)) {
+        const refusal = await control.control.triggerRefusal(id);
+        if (refusal !== undefined) {
+          const [key, type] = [refusal.slice(0, refusal.lastIndexOf(' ')), refusal.slice(refusal.lastIndexOf(' ') + 1)];
+          io.err(
+            `beat trigger: the leader refused the manual run of "${entry}": its queue key ${JSON.stringify(key)} holds a ${type}, not a list; route the entry to another queue, or remove that key`,
+          );
+          return ExitCode.Failure;
+        }
         io.out(`triggered ${entry}: task id ${id}`);
         return ExitCode.Ok;
       }

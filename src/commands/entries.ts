@@ -73,14 +73,15 @@ ${REDIS_HELP}
 export const ENTRIES_DELETE_HELP = `Usage: beat entries delete NAME... [--config PATH] [--broker URL] [--keep-history] [--missing-ok]
 
 Deletes runtime entries, all in one write: the leader stops them at once and drops their queued
-runs. Their last-run state goes too, so an entry created again under the name starts afresh;
---keep-history keeps it (the new entry continues from the last run). A name that is not in the
+runs. Their last-run state goes too, so an entry created again under the name starts afresh, and
+so do their run history, pending outcome and failing mark; --keep-history keeps them (the new
+entry continues from the last run). A name that is not in the
 store is refused (exit 2, nothing deleted) unless --missing-ok.
 
 Options:
 ${CONFIG_HELP}
 ${REDIS_HELP}
-      --keep-history  keep the entries' last-run state
+      --keep-history  keep the entries' last-run state and run history
       --missing-ok    names not in the store are not an error
   -h, --help          show this help
 `;

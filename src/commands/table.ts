@@ -1,3 +1,4 @@
+import { maxOf } from '../base/chunks.js';
 import { terminalField } from '../base/terminal-text.js';
 
 /**
@@ -6,7 +7,7 @@ import { terminalField } from '../base/terminal-text.js';
  */
 export function renderTable(header: readonly string[], rawRows: readonly (readonly string[])[]): string {
   const rows = rawRows.map((r) => r.map(terminalField));
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const widths = header.map((h, i) => maxOf([h.length, ...rows.map((r) => (r[i] ?? '').length)]));
   const line = (cells: readonly string[]) =>
     cells
       .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))

@@ -120,6 +120,8 @@ export interface ResolvedConfig {
   readonly entryLimits?: EntryLimits;
   /** Where Sentry check-ins go (the DSN from `sentry.dsn` or $SENTRY_DSN); undefined = no DSN, none sent. */
   readonly sentry?: SentrySettings | undefined;
+  /** Most entries with series of their own in /metrics (undefined: DEFAULTS.metricsMaxEntries). */
+  readonly metricsMaxEntries?: number | undefined;
 }
 
 /** Whether the leader follows runs to their outcomes: with a result backend, task events, or both. */
@@ -199,6 +201,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
     taskDefaultQueueType: parsed.taskDefaultQueueType,
     taskCreateMissingQueueType: parsed.taskCreateMissingQueueType,
     maxIntervalMs: parsed.maxInterval,
+    ...(parsed.metricsMaxEntries === undefined ? {} : { metricsMaxEntries: parsed.metricsMaxEntries }),
     lock: {
       ttlMs: parsed.lock.ttl,
       renewEveryMs: parsed.lock.renewEvery ?? Math.floor(parsed.lock.ttl / 3),

@@ -319,6 +319,12 @@ export const configSchema = keyed(
         .max(64 * 1024 * 1024, { error: 'entryLimits.maxArgsBytes must be a whole number of bytes from 2 to 64 MiB' })
         .default(DEFAULTS.entryMaxArgsBytes),
     }).default({ maxDepth: DEFAULTS.entryMaxDepth, maxArgsBytes: DEFAULTS.entryMaxArgsBytes }),
+    /** Most entries with series of their own in /metrics (default DEFAULTS.metricsMaxEntries); later ones are counted as left out. */
+    metricsMaxEntries: z
+      .number({ error: 'metricsMaxEntries must be a whole number of entries, at least 1' })
+      .int({ error: 'metricsMaxEntries must be a whole number of entries, at least 1' })
+      .min(1, { error: 'metricsMaxEntries must be a whole number of entries, at least 1' })
+      .optional(),
     /** The scheduler never sleeps longer than this (Celery's `beat_max_loop_interval`). */
     maxInterval: durationSchema('maxInterval', 10, TIMER_MAX_MS).default(DEFAULTS.maxIntervalMs),
     lock: lockSchema.default({ ttl: DEFAULTS.lockTtlMs, retryEvery: DEFAULTS.lockRetryMs, maxClockSkew: DEFAULTS.maxClockSkewMs }),

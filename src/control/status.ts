@@ -10,6 +10,7 @@ import { skipThrough } from '../core/due.js';
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { formatInstant } from '../time/zone.js';
 import type { EntryState } from '../ports/state.js';
+import type { EntryFailure } from '../ports/events.js';
 import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import { runView } from './run-view.js';
 import type { RunView } from './run-view.js';
@@ -75,9 +76,14 @@ export interface EntryStatus {
   readonly pauseNote: { readonly note: string; readonly by: string; readonly at: string } | null;
   /** The last note given with a pause, resume or trigger of it (`--note`, the API); null when none was. */
   readonly lastNote: { readonly action: NoteAction; readonly note: string; readonly by: string; readonly at: string } | null;
+  /**
+   * Its runs are refused because of the entry alone (its queue key holds another Redis type, its
+   * exchange does not exist…): why, since when (UTC), how many attempts, and the next one; null otherwise.
+   */
+  readonly failing: { readonly reason: string; readonly since: string; readonly attempts: number; readonly retryAt: string } | null;
 }
 
-/** The STATE column of `beat status`: disabled, paused, "finished: ran 3 of 3 times", ended (past endAt), or active. */
+/** The STATE column of `beat status`: disabled, "finished: ran 3 of 3 times", paused, FAILING (its runs refused: see `failing`), ended (past endAt), or active. */
 export function entryStateText(e: EntryStatus): string {
   if (!e.enabled) return 'disabled';
   if (e.finished) {
@@ -85,6 +91,7 @@ export function entryStateText(e: EntryStatus): string {
     return `finished: ran ${e.runCount - e.manualRuns} of ${String(e.maxRuns)} time${e.maxRuns === 1 ? '' : 's'}${manual}`;
   }
   if (e.paused) return e.pauseNote === null ? 'paused' : `paused (${e.pauseNote.by}: ${e.pauseNote.note})`;
+  if (e.failing !== null) return 'FAILING';
   if (e.nextRun === null && e.endAt !== null) return `ended (endAt ${e.endAt})`;
   return 'active';
 }
@@ -136,6 +143,14 @@ export interface StatusInput {
   readonly pauseNotes?: ReadonlyMap<string, PauseNote>;
   /** The last note given with an action on each entry. */
   readonly notes?: ReadonlyMap<string, ControlNote>;
+  /** The entries whose runs the leader finds refused because of the entry alone. */
+  readonly failing?: ReadonlyMap<string, EntryFailure>;
+}
+
+function failingOf(failure: EntryFailure | undefined): EntryStatus['failing'] {
+  if (failure === undefined) return null;
+  const { reason, attempts } = failure;
+  return { reason, since: formatInstant(failure.sinceMs, 'UTC'), attempts, retryAt: formatInstant(failure.retryAtMs, 'UTC') };
 }
 
 function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
@@ -205,6 +220,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       ...finishedViews(input.finished?.get(entry.name), zone),
       pauseNote: pauseNoteView(isPaused ? input.pauseNotes?.get(entry.name) : undefined, zone),
       lastNote: noteView(input.notes?.get(entry.name), zone),
+      failing: failingOf(input.failing?.get(entry.name)),
     };
   });
   return {

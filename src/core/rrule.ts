@@ -15,6 +15,7 @@
 import type * as RRuleLib from 'rrule';
 import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import { DAY_MS, zoneOffsets } from '../time/zone.js';
+import { pushAll } from '../base/chunks.js';
 
 const rruleLib = loadOnFirstUse<typeof RRuleLib>('rrule');
 
@@ -383,7 +384,7 @@ export function nextRRuleFires(spec: RRuleSpec, zone: string, afterMs: number, c
       if (instants.length === 0) {
         if (fixed) found.push(offsets.gapEndOfWall(wall));
       } else if (fixed || instants.length === 1) found.push(instants[0] as number);
-      else found.push(...instants);
+      else pushAll(found, instants);
     }
     const after = [...new Set(found.filter((t) => t > afterMs))].sort((a, b) => a - b);
     const last = walls[walls.length - 1];

@@ -97,7 +97,8 @@ export function buildRows(snapshot: EntrySnapshot): Row[] {
       lastBy: status?.lastRunBy ?? null,
       runCount: status?.runCount ?? 0,
       outcome: status === undefined ? null : outcomeOf(status),
-      problems: [],
+      // A valid entry whose runs are refused (its queue key holds another type…): the leader's reason.
+      problems: status?.failing ? [{ path: 'publish', message: `failing since ${status.failing.since}: ${status.failing.reason}` }] : [],
       haystack: `${entry.name}\n${entry.task}\n${queue}`.toLowerCase(),
     });
   }

@@ -29,7 +29,7 @@ export interface RowWire {
    * `/status` adds for an entry beyond the ones above, copied as they are).
    */
   readonly outcome: Readonly<Record<string, unknown>> | null;
-  /** Why an invalid runtime entry does not run. */
+  /** Why an invalid runtime entry does not run, or why a valid one's runs are refused (path `publish`). */
   readonly problems: readonly ProblemWire[];
 }
 

@@ -19,6 +19,7 @@ import type { DjangoDb } from './db.js';
 import type { TaskRow } from './row-entry.js';
 import { DjangoSource } from './source.js';
 import type { DjangoEntries, DjangoSourceHealth } from './source.js';
+import { pushAll } from '../base/chunks.js';
 
 export interface DjangoTenantsOptions {
   readonly settings: DjangoSourceSettings & { readonly schemas: readonly string[] | 'discover' };
@@ -67,7 +68,7 @@ export class DjangoTenants implements DjangoEntries {
       const source = this.schemas.get(schema) ?? this.open(schema);
       try {
         const snapshot = await source.load();
-        entries.push(...snapshot.entries);
+        pushAll(entries, snapshot.entries);
         cursors[schema] = snapshot.cursor;
         this.failing.delete(schema);
       } catch (error) {
@@ -90,7 +91,10 @@ export class DjangoTenants implements DjangoEntries {
       const wanted = await this.wantedSchemas();
       for (const schema of [...this.schemas.keys()]) {
         if (wanted.includes(schema)) continue;
-        removed.push(...(this.schemas.get(schema)?.rowsRead() ?? []).map((r) => r.name));
+        pushAll(
+          removed,
+          (this.schemas.get(schema)?.rowsRead() ?? []).map((r) => r.name),
+        );
         await this.drop(schema);
         delete cursors[schema];
       }
@@ -103,12 +107,12 @@ export class DjangoTenants implements DjangoEntries {
         const at = cursors[schema];
         if (at === undefined) {
           const snapshot = await source.load();
-          changed.push(...snapshot.entries);
+          pushAll(changed, snapshot.entries);
           cursors[schema] = snapshot.cursor;
         } else {
           const changes = await source.changesSince(at);
-          changed.push(...changes.changed);
-          removed.push(...changes.removed);
+          pushAll(changed, changes.changed);
+          pushAll(removed, changes.removed);
           cursors[schema] = changes.cursor;
         }
         this.failing.delete(schema);

@@ -28,10 +28,57 @@ export class BeatMetrics {
   /** Labelled children, cached: resolving labels on every publish costs more than the increment. */
   private readonly publishedByEntry = new Map<string, { inc(): void }>();
 
+  /** Entries with series of their own, at most `maxEntries`; see admit(). */
+  private readonly withSeries = new Set<string>();
+  private maxEntries: number = DEFAULTS.metricsMaxEntries;
+
+  readonly seriesLeftOut = new Counter({
+    name: 'tsbeat_entry_series_left_out_total',
+    help: 'Per-entry samples left out of /metrics because metricsMaxEntries entries already have series of their own.',
+    registers: [this.registry],
+  });
+
+  /**
+   * Whether `entry` may have series of its own: it has, or there is room (then it has from now).
+   * A sample left out is counted, unless `count` is false (the next-fire gauge, rebuilt at each scrape).
+   */
+  private admit(entry: string, count = true): boolean {
+    if (this.withSeries.has(entry)) return true;
+    if (this.withSeries.size < this.maxEntries) {
+      this.withSeries.add(entry);
+      return true;
+    }
+    if (count) this.seriesLeftOut.inc();
+    return false;
+  }
+
+  /** Removes every series of entries that left the schedule, making room for others. */
+  async forget(entries: readonly string[]): Promise<void> {
+    const gone = new Set(entries.filter((e) => this.withSeries.delete(e)));
+    if (gone.size === 0) return;
+    for (const key of [...this.publishedByEntry.keys()])
+      if (gone.has(key.slice(0, key.indexOf('\u0000')))) this.publishedByEntry.delete(key);
+    for (const metric of [
+      this.published,
+      this.missed,
+      this.dropped,
+      this.runs,
+      this.lastSuccess,
+      this.lastFailure,
+      this.failing,
+    ] as const) {
+      const { values } = await (metric as Counter<string>).get();
+      for (const { labels } of values)
+        if (typeof labels['entry'] === 'string' && gone.has(labels['entry'])) (metric as Counter<string>).remove(labels);
+    }
+    for (const entry of gone) this.runDuration.remove({ entry });
+  }
+
   countPublished(entry: string, task: string, queue: string): void {
     const key = `${entry}\u0000${task}\u0000${queue}`;
     let child = this.publishedByEntry.get(key);
     if (child === undefined) {
+      if (!this.admit(entry)) return;
       child = this.published.labels({ entry, task, queue });
       this.publishedByEntry.set(key, child);
     }
@@ -82,6 +129,19 @@ export class BeatMetrics {
     registers: [this.registry],
   });
 
+  readonly refused = new Counter({
+    name: 'tsbeat_runs_refused_total',
+    help: "Runs refused because of their entry alone (its queue key holds another Redis type, its exchange does not exist…); the other entries' runs went on.",
+    registers: [this.registry],
+  });
+
+  readonly failing = new Gauge({
+    name: 'tsbeat_entry_failing',
+    help: 'Entries whose runs are refused because of the entry alone (1 each while it fails; the series goes when it publishes again or is deleted); exported by the leader.',
+    labelNames: ['entry'] as const,
+    registers: [this.registry],
+  });
+
   /** Read at scrape time by the gauges below (readScheduleFrom); until then they export nothing. */
   private source: MetricsSource | undefined;
 
@@ -104,7 +164,8 @@ export class BeatMetrics {
     registers: [this.registry],
     collect: () => {
       this.nextFire.reset();
-      for (const [entry, ms] of this.source?.nextFires() ?? []) if (ms !== undefined) this.nextFire.set({ entry }, ms / 1000);
+      for (const [entry, ms] of this.source?.nextFires() ?? [])
+        if (ms !== undefined && this.admit(entry, false)) this.nextFire.set({ entry }, ms / 1000);
     },
   });
 
@@ -119,12 +180,25 @@ export class BeatMetrics {
     },
     triggerPublished: (message) =>
       this.countPublished(message.entry, message.task, message.destination.declareQueue ?? message.destination.routingKey),
-    missed: ({ entry, count, reason }) => this.missed.inc({ entry: entry.name, reason }, count),
-    dropped: (entry) => this.dropped.inc({ entry }),
+    missed: ({ entry, count, reason }) => {
+      if (this.admit(entry.name)) this.missed.inc({ entry: entry.name, reason }, count);
+    },
+    dropped: (entry) => {
+      if (this.admit(entry)) this.dropped.inc({ entry });
+    },
     publishFailed: () => this.publishErrors.inc(),
     stateLost: (entries) => this.stateLost.inc(entries.length),
     lockRenewFailed: () => this.lockRenewFailures.inc(),
-    leadershipChanged: (leading) => this.leader.set(leading ? 1 : 0),
+    leadershipChanged: (leading) => {
+      this.leader.set(leading ? 1 : 0);
+      if (!leading) this.failing.reset();
+    },
+    entryRefused: (failure) => {
+      this.refused.inc();
+      if (this.admit(failure.entry)) this.failing.set({ entry: failure.entry }, 1);
+    },
+    entryFailureCleared: (entry) => this.failing.remove({ entry }),
+    entriesRemoved: (entries) => void this.forget(entries),
   };
 
   // Run outcomes (with a resultBackend or taskEvents): counted by the leader as each run reaches a final state.
@@ -160,6 +234,7 @@ export class BeatMetrics {
   /** Run outcomes, counted: the sink for the outcome tracker. */
   readonly outcomes: OutcomeEvents = {
     finished: (entry, record) => {
+      if (!this.admit(entry)) return;
       this.runs.inc({ entry, state: record.state });
       if (record.runtimeMs !== undefined && record.state !== 'unknown') this.runDuration.observe({ entry }, record.runtimeMs / 1000);
       const at = (record.finishedAtMs ?? 0) / 1000;
@@ -177,7 +252,8 @@ export class BeatMetrics {
     this.source = source;
   }
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  constructor(options: { processMetrics?: boolean; maxEntries?: number | undefined } = {}) {
+    this.maxEntries = options.maxEntries ?? DEFAULTS.metricsMaxEntries;
     // Under their standard names (process_cpu_seconds_total, process_start_time_seconds,
     // nodejs_heap_size_used_bytes, …), as every Prometheus client library exports them: generic
     // dashboards and restart/memory alerts look for these names. A `tsbeat_` prefix hid them.

@@ -23,8 +23,12 @@ export interface DueRun {
  * - superseded: the entry's stored revision is not the run's (ResolvedEntry.revision: edited,
  *   deleted or created again since it was read): nothing published or written; the runner has its
  *   runtime entries read again and tries it with what they hold then.
+ * - refused: not published and not recorded, because of this entry alone (its queue key holds
+ *   another Redis type, its exchange does not exist, its message is too large…; the reason is in
+ *   `refusals`). The other runs go on; the runner marks the entry failing and retries it with a
+ *   backoff of its own.
  */
-export type RunOutcome = 'published' | 'stale' | 'dropped' | 'unsent' | 'superseded';
+export type RunOutcome = 'published' | 'stale' | 'dropped' | 'unsent' | 'superseded' | 'refused';
 
 export type DispatchResult =
   | {
@@ -32,6 +36,8 @@ export type DispatchResult =
       readonly outcomes: readonly RunOutcome[];
       /** Why some runs are 'unsent' (set exactly when some are): the runner reports it as a failed publish. */
       readonly failure?: Error;
+      /** Why each 'refused' run was refused, by run index (set exactly when some are): a sentence naming the fix. */
+      readonly refusals?: ReadonlyMap<number, string>;
     }
   /** This instance no longer holds the fence: nothing was published or written. */
   | { readonly fenced: true }

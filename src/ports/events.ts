@@ -38,6 +38,19 @@ export interface MissedSlots {
   readonly atMs: number;
 }
 
+/** An entry whose runs are refused because of the entry alone (see RunOutcome 'refused'). */
+export interface EntryFailure {
+  readonly entry: string;
+  /** Why, with the fix. */
+  readonly reason: string;
+  /** The first refusal with this reason, epoch ms. */
+  readonly sinceMs: number;
+  /** Refusals with this reason so far. */
+  readonly attempts: number;
+  /** When its runs are tried again, epoch ms. */
+  readonly retryAtMs: number;
+}
+
 export interface SchedulerEvents {
   /** A scheduled run was published, `latenessMs` after its slot (jitter included). */
   published(run: PublishedRun, latenessMs: number): void;
@@ -55,6 +68,12 @@ export interface SchedulerEvents {
   lockRenewFailed(): void;
   /** This instance began leading (true) or stands by (false; also said once when it starts campaigning). */
   leadershipChanged(leading: boolean): void;
+  /** An entry's runs were refused because of the entry alone (each refusal; `changed`: a new reason). */
+  entryRefused?(failure: EntryFailure, changed: boolean): void;
+  /** These entries left the schedule (deleted or disabled): what was kept for each can go. */
+  entriesRemoved?(entries: readonly string[]): void;
+  /** An entry that was failing is not any more: it published again (`recovered`), or it left the schedule. */
+  entryFailureCleared?(entry: string, recovered: boolean): void;
 }
 
 /** A sink that counts nothing. */
@@ -81,5 +100,8 @@ export function fanOutEvents(sinks: readonly SchedulerEvents[]): SchedulerEvents
     stateLost: (entries) => sinks.forEach((s) => s.stateLost(entries)),
     lockRenewFailed: () => sinks.forEach((s) => s.lockRenewFailed()),
     leadershipChanged: (leading) => sinks.forEach((s) => s.leadershipChanged(leading)),
+    entryRefused: (failure, changed) => sinks.forEach((s) => s.entryRefused?.(failure, changed)),
+    entryFailureCleared: (entry, recovered) => sinks.forEach((s) => s.entryFailureCleared?.(entry, recovered)),
+    entriesRemoved: (entries) => sinks.forEach((s) => s.entriesRemoved?.(entries)),
   };
 }

@@ -6,10 +6,12 @@
  *   2. publish the fresh runs with publisher confirms.
  *   3. commit (commit-fenced.lua): fenced; records the CONFIRMED runs, slot forward only.
  *
- * A run whose publish was not confirmed (nacked, returned as unroutable, connection lost with the
- * confirm outstanding, confirm overdue, declaration refused) is not recorded; `dispatch` records
- * the rest and reports it 'unsent' with a failure, and the runner logs the others as published and
- * tries the unsent ones again after its error backoff, per the missed-run policy.
+ * A run whose publish was not confirmed is not recorded; `dispatch` records the rest. When the fault
+ * is the run's own (returned as unroutable, nacked, its queue's declaration refused, the channel
+ * closed on it alone: an exchange that does not exist, a message too large) it is 'refused' with the
+ * reason, and the runner retries that entry alone on its own backoff; when it is the broker's
+ * (connection lost with the confirm outstanding, confirm overdue) it is 'unsent' with a failure, and
+ * the runner tries it again after its error backoff, per the missed-run policy.
  *
  * The guarantee: AT LEAST ONCE on the wire. A slot is never recorded without a confirm, so none is
  * lost; it can be published twice when the confirm was lost with the connection, or when the
@@ -70,12 +72,16 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
     // Per entry, only the confirmed runs before its first unconfirmed one are recorded: recording a
     // later slot would mark the earlier, unsent one as done (the state only moves forward) and lose
     // it. The held-back runs are on the broker and go again on the retry, with the same task ids.
-    const gap = new Set<string>();
+    // `gap` says why: refused (the entry's own fault: it alone waits) or failed (the broker's).
+    const gap = new Map<string, 'refused' | 'failed'>();
     const confirmed: DueRun[] = [];
     const heldBack: DueRun[] = [];
     fresh.forEach((run, i) => {
-      if (results[i]?.status !== 'confirmed') gap.add(run.entry.name);
-      else if (gap.has(run.entry.name)) heldBack.push(run);
+      const status = results[i]?.status;
+      if (status !== 'confirmed') {
+        if (gap.get(run.entry.name) !== 'failed')
+          gap.set(run.entry.name, status === 'refused' || status === 'returned' ? 'refused' : 'failed');
+      } else if (gap.has(run.entry.name)) heldBack.push(run);
       else confirmed.push(run);
     });
     if (heldBack.length > 0)
@@ -126,46 +132,52 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
     let firstFailure: string | undefined;
     let firstError: Error | undefined;
     let notSent = 0;
+    const refusals = new Map<number, string>();
     const recorded = new Set(confirmed);
     runs.forEach((run, i) => {
       const result = byRun.get(run);
       if (result === undefined) return;
       if (result.status === 'confirmed') {
         // Held back: published but not recorded, so unsent as far as the state goes: tried again
-        // (with the same task id) after the slot before it.
-        outcomes[i] = recorded.has(run) ? 'published' : 'unsent';
+        // (with the same task id) after the slot before it; with the entry's backoff when it was refused.
+        if (recorded.has(run)) outcomes[i] = 'published';
+        else if (gap.get(run.entry.name) === 'refused') {
+          outcomes[i] = 'refused';
+          refusals.set(i, 'an earlier slot of this entry was refused');
+        } else outcomes[i] = 'unsent';
+        return;
+      }
+      if (result.status === 'returned' || result.status === 'refused') {
+        // This entry's fault alone: the runner marks it failing (and logs why, once) and retries it on its own backoff.
+        outcomes[i] = 'refused';
+        refusals.set(i, result.status === 'returned' ? `the broker returned it unroutable: ${result.reason}` : result.reason);
         return;
       }
       outcomes[i] = 'unsent';
       notSent += 1;
-      const reason = result.status === 'returned' ? result.reason : result.error.message;
-      firstFailure ??= `${run.entry.name}: ${reason}`;
-      if (result.status === 'failed') firstError ??= result.error;
-      const fields = {
-        entry: run.entry.name,
-        task: run.entry.task,
-        id: run.message.id,
-        exchange: run.message.destination.exchange,
-        routingKey: run.message.destination.routingKey,
-      };
-      if (result.status === 'returned')
-        this.logger.error(
-          { event: EVENTS.publishDropped, ...fields },
-          `message returned unroutable, not recorded; retried per the missed-run policy: ${reason}`,
-        );
-      else
-        this.logger.error(
-          { event: EVENTS.publishError, ...fields, err: result.error },
-          'message not confirmed, not recorded; retried per the missed-run policy',
-        );
+      firstFailure ??= `${run.entry.name}: ${result.error.message}`;
+      firstError ??= result.error;
+      this.logger.error(
+        {
+          event: EVENTS.publishError,
+          entry: run.entry.name,
+          task: run.entry.task,
+          id: run.message.id,
+          exchange: run.message.destination.exchange,
+          routingKey: run.message.destination.routingKey,
+          err: result.error,
+        },
+        'message not confirmed, not recorded; retried per the missed-run policy',
+      );
     });
-    if (notSent === 0) return { fenced: false, outcomes };
+    const refused = refusals.size === 0 ? {} : { refusals };
+    if (notSent === 0) return { fenced: false, outcomes, ...refused };
     const failure = new BeatError(
       ErrorCode.BrokerPublish,
       `${notSent} of ${runs.length} runs not confirmed by the broker and not recorded (${confirmed.length} published and recorded${heldBack.length > 0 ? `, ${heldBack.length} published but held back behind an unconfirmed slot` : ''}); first: ${firstFailure ?? ''}`,
       { cause: firstError },
     );
-    return { fenced: false, outcomes, failure };
+    return { fenced: false, outcomes, failure, ...refused };
   }
 
   /** One manual run: claimed while pending, published with a confirm, then recorded and its request removed. */
@@ -174,7 +186,7 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
     if (claim !== 1) return claim;
     const [result] = await this.broker.send(await this.broker.plan([message]));
     if (result?.status !== 'confirmed') {
-      const reason = result === undefined ? 'no result' : result.status === 'returned' ? result.reason : result.error.message;
+      const reason = result === undefined ? 'no result' : result.status === 'failed' ? result.error.message : result.reason;
       // The request stays pending: the control loop tries again on its next wake-up.
       throw new BeatError(
         ErrorCode.BrokerPublish,

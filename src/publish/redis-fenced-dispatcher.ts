@@ -40,6 +40,8 @@ class DeliveryGroup {
 
 /** publish-fenced.lua's per-run code of a run whose entry changed since its revision was read. */
 const SUPERSEDED = 2;
+/** … and of one refused because one of its queue keys holds another Redis type (this entry alone). */
+const REFUSED = 3;
 
 function groupOf(groups: Map<string, DeliveryGroup>, target: string): DeliveryGroup {
   let group = groups.get(target);
@@ -48,6 +50,27 @@ function groupOf(groups: Map<string, DeliveryGroup>, target: string): DeliveryGr
     groups.set(target, group);
   }
   return group;
+}
+
+/**
+ * Why each refused run was refused: the script's reply lists, after the runs' codes, each queue key
+ * that holds another type and that type. A run names the first of its keys among them.
+ */
+function refusalsOf(reply: readonly unknown[], plan: RedisPublishPlan, outcomes: readonly RunOutcome[]): Map<number, string> {
+  const found = new Map<string, string>();
+  for (let i = outcomes.length + 1; i + 1 < reply.length; i += 2) found.set(String(reply[i]), String(reply[i + 1]));
+  const refusals = new Map<number, string>();
+  outcomes.forEach((outcome, i) => {
+    if (outcome !== 'refused') return;
+    const key = plan.messages[i]?.pushes.find((push) => found.has(push.key))?.key;
+    refusals.set(
+      i,
+      key === undefined
+        ? 'an earlier slot of this entry was refused in the same batch'
+        : `its queue key ${JSON.stringify(key)} holds a ${String(found.get(key))}, not a list (kombu's queues are Redis lists): route the entry to another queue, or remove that key if nothing else uses it`,
+    );
+  });
+  return refusals;
 }
 
 export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, TriggerPublisher {
@@ -120,13 +143,15 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
         // Fresh runs moved their state forward; a fresh run with no delivery matched no queue.
         const outcomes = delivered.map((d, i): RunOutcome => {
           const code = codes[i + 1];
-          return code === 1 ? (d ? 'published' : 'dropped') : code === SUPERSEDED ? 'superseded' : 'stale';
+          if (code === 1) return d ? 'published' : 'dropped';
+          return code === SUPERSEDED ? 'superseded' : code === REFUSED ? 'refused' : 'stale';
         });
         outcomes.forEach((outcome, i) => {
           const report = dropped?.get(i);
           if (outcome === 'dropped' && report) this.logger.error(report.fields, report.message);
         });
-        return { fenced: false, outcomes };
+        if (codes.length === count + 1) return { fenced: false, outcomes };
+        return { fenced: false, outcomes, refusals: refusalsOf(codes, plan, outcomes) };
       },
       async (error: unknown) => {
         throw await this.failure(`publishing ${count} runs`, error);
@@ -236,8 +261,15 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     }
     for (const publish of deliveries?.publishes ?? []) argv.push(publish.channel, publish.payload);
     try {
-      return await withScripts(this.broker.client).triggerFenced(keys.length, ...keys, ...argv);
+      const reply = (await withScripts(this.broker.client).triggerFenced(keys.length, ...keys, ...argv)) as number | unknown[];
+      if (!Array.isArray(reply)) return reply;
+      // Refused by its entry alone: the request is gone (it would be refused again), the leader stays.
+      throw new BeatError(
+        ErrorCode.BrokerPublish,
+        `manual run of "${message.entry}" (${message.id}) refused: its queue key ${JSON.stringify(String(reply[1]))} holds a ${String(reply[2])}, not a list; route the entry to another queue, or remove that key`,
+      );
     } catch (error) {
+      if (error instanceof BeatError) throw error;
       throw await this.failure('publishing a manual run', error);
     }
   }

@@ -6,6 +6,7 @@ import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
+import { chunksOf } from '../base/chunks.js';
 
 export class RedisAlertOutbox implements AlertOutbox {
   constructor(
@@ -16,7 +17,11 @@ export class RedisAlertOutbox implements AlertOutbox {
   async enqueue(deliveries: readonly Delivery[], nowMs: number): Promise<number> {
     if (deliveries.length === 0) return 0;
     const pairs = deliveries.flatMap((d) => [d.id, JSON.stringify(d)]);
-    return Number(await this.run('enqueue', nowMs, String(DEFAULTS.alertSentRetentionMs), ...pairs));
+    // Each delivery stands alone, so many go in several calls (an even chunk keeps the pairs whole).
+    let added = 0;
+    for (const chunk of chunksOf(pairs, DEFAULTS.ioChunk))
+      added += Number(await this.run('enqueue', nowMs, String(DEFAULTS.alertSentRetentionMs), ...chunk));
+    return added;
   }
 
   async claim(nowMs: number, max: number, claimMs: number): Promise<Delivery[]> {

@@ -189,6 +189,12 @@ export class ControlStore {
     return (await this.client.exists(this.keys.triggered(taskId))) === 1;
   }
 
+  /** Why the leader refused a manual run ("<queue key> <type>": that key holds another type), if it did. */
+  async triggerRefusal(taskId: string): Promise<string | undefined> {
+    const value = await this.client.get(this.keys.triggered(taskId));
+    return value?.startsWith('refused ') === true ? value.slice('refused '.length) : undefined;
+  }
+
   /** Pending requests, oldest first, as stored (the text is what the trigger script removes). */
   async pendingTriggers(max: number): Promise<{ text: string; request: TriggerRequest | undefined }[]> {
     const texts = await this.client.lrange(this.keys.triggers, 0, max - 1);

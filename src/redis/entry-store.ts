@@ -10,6 +10,9 @@ import type { Redis } from 'ioredis';
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
+import { queueNameContext, queueNameProblems } from '../config/queue-names.js';
+import type { QueueNameContext } from '../config/queue-names.js';
+import { DEFAULTS } from '../base/defaults.js';
 import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
 import { UNREADABLE } from './entry-state-codec.js';
 import { canonicalEntryJson, decodeEntryRecord, entryRevision } from './entry-record-codec.js';
@@ -17,6 +20,7 @@ import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
+import { chunksOf, pushAll, readInChunks } from '../base/chunks.js';
 
 /** One change asked of the store. */
 export type EntryWrite = (
@@ -76,6 +80,8 @@ export class RedisEntryStore implements EntrySource {
     private readonly keys: SchedulerKeys,
     /** The names of the config file's entries, known to the writer (checked here as well as in Redis). */
     private readonly staticNames: ReadonlySet<string> = new Set(),
+    /** What decides which keys a queue name lands on: a queue name that can only collide is refused (config/queue-names.ts). */
+    private readonly queueNames: QueueNameContext | undefined = queueNameContext(DEFAULTS.statePrefix, {}),
   ) {}
 
   /**
@@ -107,14 +113,15 @@ export class RedisEntryStore implements EntrySource {
         problems.push(...prefixProblems(at, parsed.problems));
         continue;
       }
+      if (this.queueNames !== undefined) problems.push(...prefixProblems(at, queueNameProblems(write.entry, this.queueNames)));
       args.push(`put${guard}`, write.name, canonicalEntryJson(write.entry));
     }
     if (problems.length > 0) throw entryProblems(options.source ?? 'entries', problems);
     const { keys } = this;
     let reply: (string | number)[];
     try {
-      reply = await withScripts(this.client).entriesWrite(
-        7,
+      // One atomic write, so one command; its arguments go as one array (ioredis flattens it), not spread.
+      const head = [
         keys.entries,
         keys.entryChanges,
         keys.entriesVersion,
@@ -126,8 +133,8 @@ export class RedisEntryStore implements EntrySource {
         options.keepHistory === true ? '1' : '',
         keys.events,
         String(writes.length),
-        ...args,
-      );
+      ];
+      reply = await withScripts(this.client).entriesWrite(7, pushAll(head, args));
     } catch (error) {
       throw await nameWrongType(
         this.client,
@@ -140,7 +147,26 @@ export class RedisEntryStore implements EntrySource {
       const name = String(reply[1]);
       throw new EntryConflictError(name, writes.find((w) => w.name === name)?.ifVersion ?? 0, Number(reply[2]));
     }
-    return { version: Number(reply[0]), outcomes: reply.slice(1) as WriteOutcome[] };
+    const outcomes = reply.slice(1) as WriteOutcome[];
+    if (options.keepHistory !== true)
+      await this.forget(writes.filter((w, i) => w.op === 'delete' && outcomes[i] === 'deleted').map((w) => w.name));
+    return { version: Number(reply[0]), outcomes };
+  }
+
+  /**
+   * What tsbeat kept of deleted entries besides their state (which the write removed): their run
+   * history, their pending outcome and their failing mark. After the write, not in it: they are the
+   * leader's keys, and an entry created again under the name starts without them either way.
+   */
+  private async forget(names: readonly string[]): Promise<void> {
+    const { keys } = this;
+    for (const chunk of chunksOf(names, DEFAULTS.ioChunk)) {
+      const batch = this.client.multi();
+      for (const name of chunk) batch.del(keys.runs(name));
+      batch.srem(keys.runsPending, chunk);
+      batch.hdel(keys.failing, ...chunk);
+      await this.read(() => batch.exec());
+    }
   }
 
   /** One stored entry, or undefined. */
@@ -164,7 +190,7 @@ export class RedisEntryStore implements EntrySource {
     const all = await this.read(() => this.client.hkeys(this.keys.entries));
     const names = (after === undefined ? all : all.filter((name) => name > after)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const chosen = names.slice(0, limit);
-    const texts = chosen.length === 0 ? [] : await this.read(() => this.client.hmget(this.keys.entries, ...chosen));
+    const texts = await this.read(() => readInChunks(chosen, (chunk) => this.client.hmget(this.keys.entries, ...chunk)));
     const entries: StoredEntry[] = [];
     chosen.forEach((name, i) => {
       const text = texts[i];
@@ -195,7 +221,8 @@ export class RedisEntryStore implements EntrySource {
       version < since
         ? [...(await this.load()).entries.map((e) => e.name)]
         : await this.read(() => this.client.zrangebyscore(this.keys.entryChanges, `(${since}`, '+inf'));
-    const texts = names.length === 0 ? [] : await this.read(() => this.client.hmget(this.keys.entries, ...names));
+    // A burst of changes (a paused replica catching up) may name every entry: read in chunks.
+    const texts = await this.read(() => readInChunks(names, (chunk) => this.client.hmget(this.keys.entries, ...chunk)));
     const changed: SourcedEntry[] = [];
     const removed: string[] = [];
     names.forEach((name, i) => {
@@ -214,7 +241,7 @@ export class RedisEntryStore implements EntrySource {
     const { statics, staticsId } = this.keys;
     await this.read(async () => {
       if ((await scripts.staticsWrite(2, statics, staticsId, id, 'check')) === -1)
-        await scripts.staticsWrite(2, statics, staticsId, id, 'write', ...sorted);
+        await scripts.staticsWrite(2, [statics, staticsId, id, 'write', ...sorted]);
     });
   }
 

@@ -41,6 +41,8 @@
  *                              every `beat run` on each heartbeat (replica-codec.ts, lua/replica-beat.lua); who leads is the lock's
  *   <prefix>:{<name>}:replicas:expiry  zset  instance id → when its record stops counting (its last heartbeat plus its lock.ttl, epoch
  *                              ms); each heartbeat drops the records past it, a clean stop its own
+ *   <prefix>:{<name>}:failing  hash  entry name → JSON {reason, since, attempts, retryAt} of an entry whose runs are refused
+ *                              because of the entry alone (written by the leader, cleared when it publishes again or goes)
  *   <prefix>:{<name>}:runs:pending  set  names of entries with a run whose outcome is not final yet (a new leader goes on
  *                              tracking those). No entry can be named "pending" here: its list is runs:<entry>, the set
  *                              runs:pending, and an entry named "pending" would share the key; it is escaped (see runs())
@@ -79,6 +81,7 @@ export interface SchedulerKeys {
   readonly pauseNotes: string;
   readonly replicas: string;
   readonly replicaExpiry: string;
+  readonly failing: string;
 }
 
 /** The Redis type tsbeat keeps at each of its keys (as TYPE names it), for naming a stray value at one. */
@@ -105,6 +108,7 @@ export const SCHEDULER_KEY_TYPES = {
   notes: 'hash',
   replicas: 'hash',
   replicaExpiry: 'zset',
+  failing: 'hash',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
 
 /** `[key, type]` of the named scheduler keys, for nameWrongType. */
@@ -144,5 +148,6 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     notes: `${base}notes`,
     replicas: `${base}replicas`,
     replicaExpiry: `${base}replicas:expiry`,
+    failing: `${base}failing`,
   };
 }

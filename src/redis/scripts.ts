@@ -63,9 +63,11 @@ export interface ScriptClient {
   /** leader-info.lua: rewrites the leader's config fingerprint while the caller holds the fence. */
   leaderInfo(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   /** entries-write.lua: creates, changes and deletes runtime entries, all or nothing. */
-  entriesWrite(numKeys: number, ...keysAndArgs: string[]): Promise<(string | number)[]>;
+  /** Its keys and arguments as one array (ioredis flattens it): a write of 100,000 entries must not be spread onto the stack. */
+  entriesWrite(numKeys: number, keysAndArgs: readonly string[]): Promise<(string | number)[]>;
   /** statics-write.lua: replaces the config file's entry names when they changed. */
   staticsWrite(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  staticsWrite(numKeys: number, keysAndArgs: readonly string[]): Promise<number>;
   /** alerts-outbox.lua: the alert outbox's enqueue, claim, settle and retry. */
   alertsOutbox(numKeys: number, ...keysAndArgs: string[]): Promise<number | string[]>;
   /** run-history.lua: records runs in their entries' histories and keeps the pending set. */

@@ -13,6 +13,7 @@ import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
+import { readInChunks } from '../base/chunks.js';
 
 /** A stored state that breaks the codec's rules: the entry starts afresh, and the operator hears of it. */
 export type OnUnreadable = (where: { key: string; field: string; text: string }) => void;
@@ -98,7 +99,7 @@ export class RedisStateStore implements StateStore {
       else lost.push(name);
     });
     if (lost.length > 0) {
-      const values = await this.client.hmget(this.stateKey, ...lost);
+      const values = await readInChunks(lost, (chunk) => this.client.hmget(this.stateKey, ...chunk));
       lost.forEach((name, i) => {
         const state = readEntryState(values[i]);
         if (state) states.set(name, state);

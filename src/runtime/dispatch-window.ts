@@ -14,6 +14,7 @@ import type { DispatchResult, Dispatcher, RunOutcome, SlotAhead } from '../ports
 import { addRun, emptyBatch, sentPart } from './batch.js';
 import type { Batch, SentBatch } from './batch.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
+import type { EntryFailures } from './entry-failures.js';
 import { logClockAhead, logMissed, logRecorded } from './run-log.js';
 import type { RunLogOptions } from './run-log.js';
 import type { OverlapGate, Released } from './overlap.js';
@@ -37,6 +38,8 @@ export interface DispatchWindowOptions {
   readonly overlap: OverlapGate;
   /** Runs of these runtime entries were refused ('superseded'): they changed since they were read. */
   readonly onSuperseded: ((names: readonly string[]) => void) | undefined;
+  /** Entries whose runs are refused because of the entry alone, retried with their own backoff. */
+  readonly failures: EntryFailures;
 }
 
 type Reply = { result: DispatchResult } | { error: unknown };
@@ -58,7 +61,7 @@ function replyOf(result: Promise<DispatchResult>): Promise<Reply> {
  */
 export async function dispatchDue(options: DispatchWindowOptions, token: string, nowMs: number, staged: Staged | undefined): Promise<void> {
   const { book, logger } = options;
-  const published: { sent: SentBatch; outcomes: readonly RunOutcome[] }[] = [];
+  const published: { sent: SentBatch; outcomes: readonly RunOutcome[]; refusals: ReadonlyMap<number, string> | undefined }[] = [];
   // A batch that is not published (not leading any more, fenced, or the broker failed) leaves its
   // entries due at once: the next wake-up as leader plans them again from their unchanged cursor.
   let halted: Halt | undefined;
@@ -84,7 +87,7 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
       halted = { reason: 'ahead' };
       keepDue(sent.entries);
     } else {
-      published.push({ sent, outcomes: outcome.result.outcomes });
+      published.push({ sent, outcomes: outcome.result.outcomes, refusals: outcome.result.refusals });
       // Some runs went out and were recorded, others did not (AMQP): the first are logged and
       // counted as published, the second kept due (record), and the wake-up ends as a failure, so
       // that they are tried again after the backoff and what failed is logged.
@@ -121,17 +124,59 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
   // Released runs not taken when the dispatch stopped early stay due: decided again next time.
   for (const run of released) book.keepDue(run.held, nowMs);
   for (const { sent, reply } of inFlight) settle(sent, await reply);
-  for (const { sent, outcomes } of published) {
+  for (const { sent, outcomes, refusals } of published) {
     for (const done of book.record(sent.entries, sent.slots, outcomes, nowMs)) {
       logger.info(
         { event: EVENTS.entryFinished, entry: done.entry.name, runs: done.runs },
         `made its last run (maxRuns ${String(done.entry.maxRuns)}); it runs no more unless maxRuns is raised`,
       );
     }
+    if (refusals !== undefined || options.failures.size > 0) contain(options, sent, outcomes, refusals, nowMs);
     logRecorded(options.runLog, sent, outcomes, nowMs);
   }
   reportSuperseded(options, published);
   if (halted?.reason === 'error') throw halted.error;
+}
+
+/**
+ * A refused run costs its entry only: the entry is marked failing (logged once per reason, reported
+ * at each refusal) and kept due after its own backoff; an entry that was failing and went out again
+ * has recovered.
+ */
+function contain(
+  options: DispatchWindowOptions,
+  sent: SentBatch,
+  outcomes: readonly RunOutcome[],
+  refusals: ReadonlyMap<number, string> | undefined,
+  nowMs: number,
+): void {
+  const { failures, book, logger, runLog } = options;
+  const seen = new Set<BookEntry>();
+  sent.entries.forEach((held, i) => {
+    const outcome = outcomes[i];
+    const name = held.entry.name;
+    if (outcome === 'refused') {
+      // A catch-up batch may hold several runs of one entry: one refusal each.
+      if (seen.has(held)) return;
+      seen.add(held);
+      const { failure, changed } = failures.refused(name, refusals?.get(i) ?? 'refused by the broker', nowMs);
+      book.keepDue(held, failure.retryAtMs);
+      if (changed)
+        logger.error(
+          { event: EVENTS.entryFailing, entry: name, task: held.entry.task, reason: failure.reason, retryInMs: failure.retryAtMs - nowMs },
+          `entry "${name}" cannot publish: ${failure.reason}; retried with a backoff, the other entries go on`,
+        );
+      runLog.events.entryRefused?.(failure, changed);
+    } else if (outcome === 'published' || outcome === 'dropped' || outcome === 'stale') {
+      const failure = failures.clear(name);
+      if (failure === undefined) return;
+      logger.info(
+        { event: EVENTS.entryRecovered, entry: name, failedForMs: nowMs - failure.sinceMs, attempts: failure.attempts },
+        `entry "${name}" publishes again`,
+      );
+      runLog.events.entryFailureCleared?.(name, true);
+    }
+  });
 }
 
 /**

@@ -330,8 +330,9 @@ export class EntryBook {
   /**
    * Records what a dispatch did: `outcomes[i]` for the run of `entries[i]` at `slots[i]`. A run that
    * went out (or was found published already, or dropped) moves its entry's cursor to its slot, and
-   * the entry waits for its next slot; an entry with a run 'unsent' stays due at `nowMs` from its
-   * cursor before that run, to be tried again; one with a run 'superseded' likewise, a little later. Returns the entries that made their last run (maxRuns).
+   * the entry waits for its next slot; an entry with a run 'unsent' or 'refused' stays due at `nowMs`
+   * from its cursor before that run, to be tried again (the caller may put a refused one later); one
+   * with a run 'superseded' likewise, a little later. Returns the entries that made their last run (maxRuns).
    */
   record(entries: readonly BookEntry[], slots: readonly number[], outcomes: readonly RunOutcome[], nowMs: number): BookEntry[] {
     const touched = new Set<Held>();
@@ -340,7 +341,7 @@ export class EntryBook {
     entries.forEach((entry, i) => {
       const held = entry as Held;
       held.dispatching = false;
-      if (outcomes[i] === 'unsent') {
+      if (outcomes[i] === 'unsent' || outcomes[i] === 'refused') {
         (unsent ??= new Set()).add(held);
         return;
       }

@@ -11,6 +11,7 @@
 import type { ConfigProblem } from '../base/errors.js';
 import { PokedLoop } from '../base/poked-loop.js';
 import { errorMessage, problemsInline } from '../base/errors.js';
+import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { resolveEntry } from '../config/resolve.js';
@@ -46,6 +47,10 @@ export interface EntryCatalogOptions {
   /** What the config gives entries that do not say (zone, alerts), and the config file's entry names. */
   readonly defaults: EntryDefaults;
   readonly staticNames: ReadonlySet<string>;
+  /** The first retry after a failed look, doubled per failure up to intervalMs (default DEFAULTS.catalogRetryMinMs). */
+  readonly retryMinMs?: number;
+  /** The wall clock of `outOfSync` (default Date.now). */
+  readonly now?: () => number;
 }
 
 /** How many names a change line lists. */
@@ -58,6 +63,8 @@ interface SourceView {
   readonly held: Map<string, SourcedEntry>;
   /** The message of its last failed read, while it fails: said once, not at every look. */
   lastError: string | undefined;
+  /** When its reads began to fail (epoch ms), while they fail. */
+  failingSinceMs: number | undefined;
 }
 
 export class EntryCatalog {
@@ -72,13 +79,25 @@ export class EntryCatalog {
   private removedListener: ((names: readonly string[]) => void) | undefined;
   private readonly problemMap = new Map<string, EntryProblem>();
   private listener: CatalogListener | undefined;
-  /** The listener failed: hand it everything next time. */
+  /** The listener failed: hand it everything next time, and the names that left meanwhile (a delete must always take effect). */
   private resendAll = false;
+  private readonly unsentRemovals = new Set<string>();
+  /** While the listener fails: since when, and its last message (said once). */
+  private listenerFailing: { sinceMs: number; message: string } | undefined;
+  /** Consecutive looks that failed somewhere, for the backoff of the retry. */
+  private failedLooks = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
   /** Looks run one after the other, whether the loop or refresh() asked for them. */
   private looking: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: EntryCatalogOptions) {
-    this.views = options.sources.map((source) => ({ source, cursor: undefined, held: new Map(), lastError: undefined }));
+    this.views = options.sources.map((source) => ({
+      source,
+      cursor: undefined,
+      held: new Map(),
+      lastError: undefined,
+      failingSinceMs: undefined,
+    }));
     this.loop = new PokedLoop({ intervalMs: options.intervalMs, run: () => this.refresh(), runAtStart: false, unref: true });
     this.defaults = options.defaults;
     this.staticNames = options.staticNames;
@@ -96,6 +115,21 @@ export class EntryCatalog {
 
   find(name: string): ResolvedEntry | undefined {
     return this.current.get(name);
+  }
+
+  /**
+   * Since when the entries in force have not been in sync with their sources (a source that cannot
+   * be read, or changes the leader could not apply), and why; undefined while they are.
+   */
+  outOfSync(): { sinceMs: number; reason: string } | undefined {
+    let out: { sinceMs: number; reason: string } | undefined;
+    for (const view of this.views)
+      if (view.failingSinceMs !== undefined && (out === undefined || view.failingSinceMs < out.sinceMs))
+        out = { sinceMs: view.failingSinceMs, reason: `the ${view.source.origin} entries cannot be read: ${view.lastError ?? ''}` };
+    const listener = this.listenerFailing;
+    if (listener !== undefined && (out === undefined || listener.sinceMs < out.sinceMs))
+      out = { sinceMs: listener.sinceMs, reason: `changes could not be applied: ${listener.message}` };
+    return out;
   }
 
   /** Runtime entries that do not run, and why. */
@@ -157,7 +191,24 @@ export class EntryCatalog {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     await this.loop.stop();
+  }
+
+  /**
+   * After a look that failed somewhere, looks again sooner than the interval: DEFAULTS.catalogRetryMinMs,
+   * doubled per failed look up to the interval (a failure that lasts is not retried in a hot loop).
+   */
+  private retryAfterFailure(failed: boolean): void {
+    this.failedLooks = failed ? this.failedLooks + 1 : 0;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (!failed) return;
+    const min = this.options.retryMinMs ?? DEFAULTS.catalogRetryMinMs;
+    const delay = Math.min(this.options.intervalMs, min * 2 ** Math.min(this.failedLooks - 1, 20));
+    this.retryTimer = setTimeout(() => this.loop.poke(), delay);
+    this.retryTimer.unref();
   }
 
   private async look(): Promise<void> {
@@ -191,8 +242,10 @@ export class EntryCatalog {
           view.cursor = changes.cursor;
         }
         view.lastError = undefined;
+        view.failingSinceMs = undefined;
       } catch (error) {
         const message = errorMessage(error);
+        view.failingSinceMs ??= (this.options.now ?? Date.now)();
         if (message !== view.lastError) {
           this.options.logger.warn(
             { event: EVENTS.entriesSyncFailed, origin: view.source.origin, err: error },
@@ -203,6 +256,7 @@ export class EntryCatalog {
       }
     }
     if (touched.size > 0 || this.resendAll) await this.rebuild(touched, true);
+    this.retryAfterFailure(this.views.some((v) => v.failingSinceMs !== undefined) || this.listenerFailing !== undefined);
   }
 
   /** Every name any source holds or the catalog knows: a full rebuild (a reload changed the zone or the file's names). */
@@ -266,15 +320,28 @@ export class EntryCatalog {
     }
     const listener = tell ? this.listener : undefined;
     if (listener === undefined || (changed.length === 0 && removed.length === 0 && !this.resendAll)) {
-      if (listener === undefined) this.resendAll = false;
+      if (listener === undefined) {
+        this.resendAll = false;
+        this.unsentRemovals.clear();
+        this.listenerFailing = undefined;
+      }
       return;
     }
+    const resent = this.resendAll;
+    // Names that left while the listener failed go again: they are in no snapshot any more.
+    for (const name of removed) this.unsentRemovals.add(name);
+    const gone = [...this.unsentRemovals];
     try {
-      await listener(this.resendAll ? [...this.current.values()] : changed, removed);
+      await listener(resent ? [...this.current.values()] : changed, gone);
       this.resendAll = false;
+      this.unsentRemovals.clear();
+      this.listenerFailing = undefined;
     } catch (error) {
       this.resendAll = true;
-      this.options.logger.warn({ event: EVENTS.entriesSyncFailed, err: error }, 'could not apply the changed runtime entries; retrying');
+      const message = errorMessage(error);
+      if (message !== this.listenerFailing?.message)
+        this.options.logger.warn({ event: EVENTS.entriesSyncFailed, err: error }, 'could not apply the changed runtime entries; retrying');
+      this.listenerFailing = { sinceMs: this.listenerFailing?.sinceMs ?? (this.options.now ?? Date.now)(), message };
     }
   }
 

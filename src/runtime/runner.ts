@@ -31,6 +31,7 @@ import type { RunningRuns } from '../ports/outcomes.js';
 import { dispatchDue } from './dispatch-window.js';
 import type { DispatchWindowOptions } from './dispatch-window.js';
 import { EntryBook } from './entry-book.js';
+import { EntryFailures } from './entry-failures.js';
 import { OverlapGate } from './overlap.js';
 import type { BookSnapshot } from './entry-book.js';
 import { PreciseTimer } from './precise-timer.js';
@@ -116,6 +117,7 @@ export class Runner {
       onClockAhead: options.onClockAhead,
       overlap: new OverlapGate(options.running, runLog),
       onSuperseded: options.onSuperseded,
+      failures: new EntryFailures(),
     };
   }
 
@@ -150,7 +152,11 @@ export class Runner {
       if (!this.running) return;
       // A run staged ahead of its instant holds the entry as it was; none may go out after the change.
       this.staging.discard();
-      for (const entry of this.book.remove(gone)) this.renderer.forget(entry);
+      for (const entry of this.book.remove(gone)) {
+        this.renderer.forget(entry);
+        if (this.window.failures.clear(entry.name) !== undefined) this.window.runLog.events.entryFailureCleared?.(entry.name, false);
+      }
+      if (gone.length > 0) this.window.runLog.events.entriesRemoved?.(gone);
       for (const entry of this.book.upsert(kept, stored, clock.now())) this.renderer.forget(entry);
       this.wake(0);
     };

@@ -15,6 +15,7 @@ import type { Clock } from '../ports/clock.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
+import type { RedisEntryFailures } from '../redis/entry-failures.js';
 import { replicaStatuses } from '../control/replicas.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { errorAnswer } from '../http/entries-api.js';
@@ -29,6 +30,8 @@ export interface DashboardInputs {
   readonly supervisor: { readonly config: ResolvedConfig; readonly leading: boolean };
   readonly catalog: Pick<EntryCatalog, 'entries' | 'problems'>;
   readonly states: Pick<RedisStateStore, 'readAll'>;
+  /** The entries whose runs are refused because of the entry alone. */
+  readonly failures?: Pick<RedisEntryFailures, 'read'>;
   readonly control: Pick<ControlStore, 'paused' | 'leader' | 'setPaused' | 'requestTrigger' | 'wasTriggered'>;
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   readonly redis: { readonly status: string };
@@ -56,9 +59,15 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
       const config = supervisor.config;
       const names = new Set(config.entries.map((e) => e.name));
       const entries = [...config.entries, ...inputs.catalog.entries().filter((e) => !names.has(e.name))];
-      const [states, paused, leader] = await Promise.all([inputs.states.readAll(), inputs.control.paused(), inputs.control.leader()]);
+      const [states, paused, leader, failing] = await Promise.all([
+        inputs.states.readAll(),
+        inputs.control.paused(),
+        inputs.control.leader(),
+        inputs.failures?.read(),
+      ]);
       const nowMs = clock.now();
       const status = buildStatus({
+        ...(failing === undefined ? {} : { failing }),
         config: { ...config, entries },
         states,
         paused,

@@ -11,15 +11,26 @@ import type { ApiEntry, EntriesHandlers } from '../http/entries-api.js';
 import { isConnectionFailure } from '../http/failures.js';
 import { staticNameError } from '../redis/entry-store.js';
 import type { RedisEntryStore, StoredEntry } from '../redis/entry-store.js';
+import type { RedisEntryFailures } from '../redis/entry-failures.js';
+import type { EntryFailure } from '../ports/events.js';
 
-export function apiEntry(stored: StoredEntry): ApiEntry {
+/** A failing entry's reason, as a problem at the pseudo-path `publish` (the definition is valid; publishing it is refused). */
+function failingProblem(failure: EntryFailure): { path: string; message: string } {
+  return {
+    path: 'publish',
+    message: `${failure.reason} (failing since ${new Date(failure.sinceMs).toISOString()}, ${failure.attempts} attempts; retried at ${new Date(failure.retryAtMs).toISOString()})`,
+  };
+}
+
+export function apiEntry(stored: StoredEntry, failure?: EntryFailure): ApiEntry {
+  const problems = [...(stored.problems ?? []), ...(failure === undefined ? [] : [failingProblem(failure)])];
   return {
     name: stored.name,
     entry: stored.entry,
     version: stored.version,
     createdAt: new Date(stored.createdMs).toISOString(),
     updatedAt: new Date(stored.updatedMs).toISOString(),
-    ...(stored.problems === undefined ? {} : { problems: stored.problems }),
+    ...(stored.problems === undefined && failure === undefined ? {} : { problems }),
   };
 }
 
@@ -29,8 +40,12 @@ export function entriesHandlers(options: {
   /** The config file's entry names now (they change on reload). */
   staticNames: () => ReadonlySet<string>;
   now: () => number;
+  /** The entries whose runs are refused because of the entry alone: shown among their problems. */
+  failures?: Pick<RedisEntryFailures, 'some'>;
 }): EntriesHandlers {
-  const { store, client, staticNames, now } = options;
+  const { store, client, staticNames, now, failures } = options;
+  const failingOf = async (names: readonly string[]): Promise<ReadonlyMap<string, EntryFailure>> =>
+    failures === undefined ? new Map() : failures.some(names);
   const call = async <T>(what: () => Promise<T>): Promise<T> => {
     if (client.status !== 'ready') {
       throw new BeatError(ErrorCode.RedisUnavailable, `Redis is unreachable (connection ${client.status}); try again`);
@@ -57,9 +72,17 @@ export function entriesHandlers(options: {
       call(async () => {
         const page = await store.page(after, limit);
         const last = page.entries[page.entries.length - 1];
-        return { entries: page.entries.map(apiEntry), ...(page.more && last !== undefined ? { next: last.name } : {}) };
+        const failing = await failingOf(page.entries.map((e) => e.name));
+        return {
+          entries: page.entries.map((e) => apiEntry(e, failing.get(e.name))),
+          ...(page.more && last !== undefined ? { next: last.name } : {}),
+        };
       }),
-    get: (name) => call(async () => ((found) => (found === undefined ? undefined : apiEntry(found)))(await store.get(name))),
+    get: (name) =>
+      call(async () => {
+        const found = await store.get(name);
+        return found === undefined ? undefined : apiEntry(found, (await failingOf([name])).get(name));
+      }),
     put: (name, entry, _client, ifVersion) =>
       call(async () => {
         const write = { op: 'put' as const, name, entry, ...(ifVersion === undefined ? {} : { ifVersion }) };

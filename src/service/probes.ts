@@ -14,6 +14,7 @@ import type { RunHistory } from '../ports/outcomes.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
+import type { RedisEntryFailures } from '../redis/entry-failures.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { warningsOf } from './deployment-watch.js';
 import type { DeploymentWatch } from './deployment-watch.js';
@@ -36,9 +37,11 @@ export interface ProbeSources {
   /** The replicas registry (leader and standbys, with their heartbeats). */
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The runtime entries this replica keeps (in force, and those that do not run). */
-  readonly catalog?: Pick<EntryCatalog, 'entries' | 'problems'>;
+  readonly catalog?: Pick<EntryCatalog, 'entries' | 'problems'> & Partial<Pick<EntryCatalog, 'outOfSync'>>;
   /** The entries' run histories (read only with a resultBackend or taskEvents). */
   readonly runs: Pick<RunHistory, 'latest' | 'finished'>;
+  /** The entries whose runs are refused because of the entry alone. */
+  readonly failures?: Pick<RedisEntryFailures, 'read'>;
   /** Why a source of runtime entries cannot be read now (the django database is away), if it cannot. */
   readonly sourceTrouble?: () => string | undefined;
 }
@@ -72,10 +75,16 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
       const trouble = sources.sourceTrouble?.();
       const troubleNote =
         trouble === undefined ? '' : `; WARNING: ${trouble}; the entries known keep running, changes wait (beat.entries.sync_failed)`;
+      // Still ready, as for a source away; but said, with since when: changes and deletes wait meanwhile.
+      const sync = sources.catalog?.outOfSync?.();
+      const syncNote =
+        sync === undefined
+          ? ''
+          : `; WARNING: runtime entries not in sync since ${new Date(sync.sinceMs).toISOString()} (${sync.reason}); retrying (beat.entries.sync_failed)`;
       // Ready still: a rolling update that changes the config passes through this state.
       if (found?.mismatch)
-        return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${lostNote}${troubleNote}` };
-      return { ok: true, reason: `${supervisor.leading ? 'leading' : 'standby, ready to take over'}${lostNote}${troubleNote}` };
+        return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${lostNote}${troubleNote}${syncNote}` };
+      return { ok: true, reason: `${supervisor.leading ? 'leading' : 'standby, ready to take over'}${lostNote}${troubleNote}${syncNote}` };
     },
     status: async (page = { offset: 0, limit: DEFAULTS.statusPageMax }): Promise<DeploymentStatus & { next?: number }> => {
       const config = supervisor.config;
@@ -92,7 +101,7 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
       const fileEntries = config.entries.slice(Math.min(page.offset, fileCount), Math.min(end, fileCount));
       const runtimePage = runtimeAll?.slice(Math.max(0, page.offset - fileCount), Math.max(0, end - fileCount));
       const names = [...fileEntries, ...(runtimePage ?? [])].map((e) => e.name);
-      const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished] = await Promise.all([
+      const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing] = await Promise.all([
         sources.states.readAll(),
         sources.control.paused(),
         sources.control.pauseNotes(),
@@ -101,8 +110,10 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
         sources.replicas.read(nowMs),
         !followsOutcomes(config) ? undefined : sources.runs.latest(names),
         !followsOutcomes(config) ? undefined : sources.runs.finished(names),
+        sources.failures?.read(),
       ]);
       const status = buildStatus({
+        ...(failing === undefined ? {} : { failing }),
         ...(outcomes === undefined ? {} : { outcomes }),
         ...(finished === undefined ? {} : { finished }),
         pauseNotes,

@@ -27,6 +27,8 @@ import { schedulerKeys } from '../redis/keys.js';
 import { Leadership } from '../redis/leadership.js';
 import { checkRedisServer } from '../redis/server-checks.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
+import { queueNameContextOf } from '../config/queue-names.js';
+import { RedisEntryFailures } from '../redis/entry-failures.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { EntryCatalog } from '../runtime/entry-catalog.js';
@@ -52,7 +54,10 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   // Metrics only when there is an endpoint to read them from: without --http nobody can. Then
   // prom-client is not even loaded (~30 ms and ~2 MB of every start), and no sampler of process
   // metrics (CPU, heap, event-loop lag every 100 ms) wakes the process 10 times a second.
-  const metrics = options.http === undefined ? undefined : new (await import('../observe/metrics.js')).BeatMetrics();
+  const metrics =
+    options.http === undefined
+      ? undefined
+      : new (await import('../observe/metrics.js')).BeatMetrics({ maxEntries: config.metricsMaxEntries });
   // A span per published run over OTLP, only with OTEL_EXPORTER_OTLP_ENDPOINT set (else nothing of
   // OpenTelemetry is loaded).
   const tracing = await startTracing({ env: process.env, logger: log, now: () => clock.now(), instanceId, deployment: config.name });
@@ -116,8 +121,10 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     ...(outcomes === undefined ? {} : { unfinished: () => outcomes.tracker.unfinished() }),
   });
   const sentry = startSentryCheckIns(config, log, () => clock.now());
+  const failures = new RedisEntryFailures(state, keys);
   const counted = fanOutEvents([
     ...(metrics ? [metrics.events] : []),
+    failures.events(),
     alerts.events,
     ...(sentry ? [sentry.events] : []),
     ...writeBackSink(django, () => clock.now()),
@@ -126,7 +133,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
   const events = redbeat?.events(tracked) ?? tracked;
   const staticNames = new Set(config.entries.map((e) => e.name));
-  const entryStore = new RedisEntryStore(state, keys, staticNames);
+  const entryStore = new RedisEntryStore(state, keys, staticNames, queueNameContextOf(config));
   const catalog = new EntryCatalog({
     sources: [entryStore, ...(redbeat === undefined ? [] : [redbeat.source]), ...(django === undefined ? [] : [django])] as EntrySource[],
     logger: log,
@@ -205,6 +212,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     replicas,
     catalog,
     runs: new RedisRunHistory(state, keys),
+    failures,
     sourceTrouble: () => django?.health().reason,
   });
   const entries = entriesHandlers({
@@ -212,6 +220,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     client: state,
     staticNames: staticNamesOf(() => supervisor.config),
     now: () => clock.now(),
+    failures,
   });
   const dashboard =
     metrics && options.http
@@ -222,6 +231,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             supervisor,
             catalog,
             states: stateStore,
+            failures,
             control,
             replicas,
             redis: state,

@@ -100,6 +100,9 @@ export class Supervisor {
       },
       lockRenewFailed: () => sink.lockRenewFailed(),
       leadershipChanged: (leading) => sink.leadershipChanged(leading),
+      entryRefused: (failure, changed) => sink.entryRefused?.(failure, changed),
+      entryFailureCleared: (entry, recovered) => sink.entryFailureCleared?.(entry, recovered),
+      entriesRemoved: (entries) => sink.entriesRemoved?.(entries),
     };
   }
 

@@ -30,7 +30,8 @@ import { parseConfig } from '../../src/config/load.js';
 import type { OptionsInput, TaskRoutesInput } from '../../src/config/options-schema.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
-import { BeatError, ErrorCode } from '../../src/base/errors.js';
+import { EVENTS } from '../../src/base/log-events.js';
+import type { BeatError } from '../../src/base/errors.js';
 import { createLogger } from '../../src/base/log.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { readEntryState } from '../../src/redis/entry-state-codec.js';
@@ -292,34 +293,30 @@ suite(
       expect(got !== false && got.properties.expiration).toBeUndefined();
     });
 
-    it('reports a message no queue takes (basic.return of a mandatory publish) as dropped and unsent, never as published', async () => {
+    it("reports a message no queue takes (basic.return of a mandatory publish) as refused, its entry's fault, never as published", async () => {
       const ch = await admin.channel();
       const x = `${P}lonely`;
       exchanges.add(x);
       await ch.assertExchange(x, 'topic', { durable: true });
       const due = render({}, { taskRoutes: { 'tsbeat_test.*': { exchange: x, exchangeType: 'topic', routingKey: 'nobody.listens' } } });
-      const m = due.message;
       const outcome = await publisher.dispatch([due]);
-      expect(outcome).toMatchObject({ fenced: false, outcomes: ['unsent'] });
-      const failure = 'failure' in outcome ? outcome.failure : undefined;
-      expect(failure?.message).toMatch(
-        /; first: amqp-it-\d+: no queue is bound to exchange ".*lonely" with routing key "nobody.listens" \(312 NO_ROUTE\)/,
-      );
-      expect(logLines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
-        expect.objectContaining({ event: 'beat.publish.dropped', id: m.id, exchange: x, routingKey: 'nobody.listens', level: 'error' }),
+      expect(outcome).toMatchObject({ fenced: false, outcomes: ['refused'] });
+      expect('failure' in outcome && outcome.failure).toBe(false);
+      const refusals = 'refusals' in outcome ? outcome.refusals : undefined;
+      expect(refusals?.get(0)).toMatch(
+        /^the broker returned it unroutable: no queue is bound to exchange ".*lonely" with routing key "nobody.listens" \(312 NO_ROUTE\)/,
       );
     });
 
-    it("fails a publish to a missing exchange with the broker's reason, then publishes on a fresh channel", async () => {
+    it("refuses a publish to a missing exchange with the broker's reason, and only it: the others of its batch, sent on the channel reopened, go", async () => {
       const due = render({}, { taskRoutes: { 'tsbeat_test.*': { exchange: `${P}missing`, exchangeType: 'topic', routingKey: 'a' } } });
-      const outcome = await publisher.dispatch([due]);
-      expect(outcome).toMatchObject({ fenced: false, outcomes: ['unsent'] });
-      const error = 'failure' in outcome ? outcome.failure : undefined;
-      expect(error).toBeInstanceOf(BeatError);
-      expect((error as BeatError).code).toBe(ErrorCode.BrokerPublish);
-      expect((error as BeatError).message).toMatch(
-        /^1 of 1 runs not confirmed by the broker and not recorded \(0 published and recorded\); first: .*NOT_FOUND - no exchange/,
-      );
+      const others = [render({ args: [1] }), render({ args: [2] })];
+      const outcome = await publisher.dispatch([others[0] as DueRun, due, others[1] as DueRun]);
+      expect(outcome).toMatchObject({ fenced: false, outcomes: ['published', 'refused', 'published'] });
+      expect('failure' in outcome && outcome.failure).toBe(false);
+      const refusals = 'refusals' in outcome ? outcome.refusals : undefined;
+      expect(refusals?.get(1)).toMatch(/^the broker closed the channel on this message: .*NOT_FOUND - no exchange/);
+      for (const other of others) recorded(await waitForResult(redis, other.message.id, workers));
       recorded(await run(render({})));
     });
 
@@ -329,14 +326,13 @@ suite(
       const plan = await transport.plan([render({ options: { queue: q } }).message, render({}).message]);
       const results = await transport.send(plan);
       expect(results[1]).toEqual({ status: 'confirmed' });
-      const failure = results[0];
-      expect(failure?.status).toBe('failed');
-      const error = failure?.status === 'failed' ? failure.error : undefined;
-      expect(error).toBeInstanceOf(BeatError);
-      expect((error as BeatError).code).toBe(ErrorCode.BrokerDeclare);
-      expect(error?.message).toContain(`cannot declare queue "${q}" (durable, no arguments) with its direct exchange "${q}": `);
-      expect(error?.message).toContain("PRECONDITION_FAILED - inequivalent arg 'x-max-priority'");
-      expect(error?.message).toContain(
+      // Its entry's fault alone (its queue), so it is refused, not failed: the runner retries that entry on its own.
+      const refusal = results[0];
+      expect(refusal?.status).toBe('refused');
+      const reason = refusal?.status === 'refused' ? refusal.reason : undefined;
+      expect(reason).toContain(`cannot declare queue "${q}" (durable, no arguments) with its direct exchange "${q}": `);
+      expect(reason).toContain("PRECONDITION_FAILED - inequivalent arg 'x-max-priority'");
+      expect(reason).toContain(
         "make taskQueueMaxPriority, taskDefaultQueueType and taskCreateMissingQueueType match the workers' task_queue_max_priority",
       );
     });
@@ -403,11 +399,10 @@ suite(
         const run = dueRun('unroutable', 2_000_000, {}, routed);
         const ok = dueRun('routable', 2_000_000, { options: { queue: queue('dispatch') } });
         const partial = await dispatcher.dispatch([run, ok], 'leader-A', 1);
-        expect(partial).toMatchObject({ fenced: false, outcomes: ['unsent', 'published'] });
-        const error = 'failure' in partial ? partial.failure : undefined;
-        expect((error as BeatError).code).toBe(ErrorCode.BrokerPublish);
-        expect((error as BeatError).message).toMatch(
-          /^1 of 2 runs not confirmed by the broker and not recorded \(1 published and recorded\); first: unroutable: no queue is bound/,
+        expect(partial).toMatchObject({ fenced: false, outcomes: ['refused', 'published'] });
+        expect('failure' in partial && partial.failure).toBe(false);
+        expect('refusals' in partial ? partial.refusals?.get(0) : undefined).toMatch(
+          /^the broker returned it unroutable: no queue is bound/,
         );
         expect(await stored('unroutable')).toBeUndefined();
         expect(await stored('routable')).toMatchObject({ slotMs: 2_000_000 });
@@ -448,7 +443,7 @@ suite(
         );
       });
 
-      it('beat run: the published runs of a batch that only partly went out are logged and counted as published; only the unroutable run is tried again', async () => {
+      it('beat run: the published runs of a batch that only partly went out are logged and counted as published; only the unroutable entry is marked failing and tried again', async () => {
         const fleet = new BeatFleet();
         const dir = new TempDir();
         try {
@@ -489,12 +484,13 @@ suite(
           // Nothing it published came back as "already published" on a retry.
           expect(beat.events('beat.stale')).toEqual([]);
           expect(await messageCount(q)).toBe(fires.length);
-          const failures = beat.events('beat.publish.retry');
-          expect(failures.length).toBeGreaterThanOrEqual(1);
-          expect((failures[0]?.['err'] as { message?: string } | undefined)?.message).toMatch(
-            /^1 of 2 runs not confirmed by the broker and not recorded \(1 published and recorded\); first: unroutable: no queue is bound/,
-          );
-          expect(sampleValue(metrics, 'tsbeat_publish_errors_total')).toBeGreaterThanOrEqual(1);
+          // The unroutable entry's fault is its own: it is marked failing (logged once), the other publishes on without a retry of the batch.
+          expect(beat.events('beat.publish.retry')).toEqual([]);
+          const failing = beat.events(EVENTS.entryFailing);
+          expect(failing.map((l) => l['entry'])).toEqual(['unroutable']);
+          expect(String(failing[0]?.['reason'])).toMatch(/^the broker returned it unroutable: no queue is bound/);
+          expect(sampleValue(metrics, 'tsbeat_runs_refused_total')).toBeGreaterThanOrEqual(1);
+          expect(sampleValue(metrics, 'tsbeat_entry_failing', { entry: 'unroutable' })).toBe(1);
           expect(
             sampleValue(metrics, 'tsbeat_messages_published_total', { entry: 'routable', task: 'tsbeat_test.record', queue: q }),
           ).toBeGreaterThanOrEqual(3);

@@ -299,10 +299,10 @@ async function lineOfList(items: string[]): Promise<string> {
 
 describe('a key of the wrong type is refused before anything is written, naming the key', () => {
   const ROLES: Record<ScriptName, string[]> = {
-    'publish-fenced': [keys.fence, keys.state, keys.entries, QUEUE],
+    'publish-fenced': [keys.fence, keys.state, keys.entries],
     'claim-fenced': [keys.fence, keys.state, keys.entries],
     'commit-fenced': [keys.fence, keys.state, keys.entries],
-    'trigger-fenced': [keys.fence, keys.state, keys.triggers, keys.entries, QUEUE],
+    'trigger-fenced': [keys.fence, keys.state, keys.triggers, keys.entries],
     'claim-trigger': [keys.fence, keys.triggers],
     'commit-trigger': [keys.fence, keys.state, keys.triggers, keys.entries],
     'record-seen': [keys.state, keys.entries],
@@ -379,6 +379,29 @@ describe("the entry fence: a run's revision against the stored record (every scr
       expect(decodeEntryState((await redis.hget(keys.state, ENTRY)) ?? '')).toEqual(afterManualRun(undefined));
     else if (name !== 'claim-fenced')
       expect(decodeEntryState((await redis.hget(keys.state, ENTRY)) ?? '')).toMatchObject({ slotMs: RUN_SLOT });
+  });
+});
+
+describe("a queue key of another type is the entry's fault: its run is refused, the rest is whole", () => {
+  it('publish-fenced: code 3 and the key with its type; nothing pushed or stored', async () => {
+    await scene(`{"slot":${S0},"n":1}`);
+    await redis.sadd(QUEUE, 'stray');
+    const before = await snapshot();
+    expect(await CALLS['publish-fenced']()).toEqual([1, 3, QUEUE, 'set']);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('trigger-fenced: { 3, key, type }; the request is removed (it would be refused again) and the CLI told; nothing pushed, the state as it was', async () => {
+    await scene(`{"slot":${S0},"n":1}`);
+    await redis.sadd(QUEUE, 'stray');
+    const before = await snapshot();
+    expect(await CALLS['trigger-fenced']()).toEqual([3, QUEUE, 'set']);
+    const after = await snapshot();
+    expect(after.get(keys.triggers)).toBeUndefined();
+    expect(await redis.get(CONFIRMED)).toBe(`refused ${QUEUE} set`);
+    after.delete(CONFIRMED);
+    before.delete(keys.triggers);
+    expect(after).toEqual(before);
   });
 });
 

@@ -181,8 +181,9 @@ describe('publish-fenced.lua', () => {
     expect(await redis.exists('celery')).toBe(0);
   });
 
-  it('is all or nothing: when one push would fail (a queue key that is not a list), nothing of the batch is pushed or stored', async () => {
+  it('a queue key that is not a list refuses only the runs that push to it (code 3, the key and its type after the codes): none of their pushes, no state; the others go', async () => {
     await redis.set('not-a-list', 'some string');
+    await redis.hset('app-hash', 'f', 'v');
     const batch: Run[] = [
       { entry: 'first', slot: T },
       {
@@ -193,16 +194,32 @@ describe('publish-fenced.lua', () => {
           ['not-a-list', 'fanned-2'],
         ],
       },
+      // A catch-up of a refused entry: its later slot is held back too, whatever its queues.
+      { entry: 'fanned', slot: T + 1000, pushes: [['q1', 'fanned-later']] },
+      { entry: 'hashed', slot: T, pushes: [['app-hash', 'x']] },
+      { entry: 'last', slot: T, pushes: [['q1', 'last-1']] },
     ];
-    await expect(publish(redis, 'leader-token', T, batch)).rejects.toThrow(/WRONGTYPE/);
-    expect(await redis.exists('celery', 'q1')).toBe(0);
-    expect(await redis.hlen(keys.state)).toBe(0);
+    expect(await publish(redis, 'leader-token', T, batch)).toEqual([1, 1, 3, 3, 3, 1, 'not-a-list', 'string', 'app-hash', 'hash']);
+    expect(await redis.lrange('celery', 0, -1)).toEqual([`first@${T}`]);
+    expect(await redis.lrange('q1', 0, -1)).toEqual(['last-1']);
+    expect(await redis.get('not-a-list')).toBe('some string');
+    expect(await redis.hgetall('app-hash')).toEqual({ f: 'v' });
+    expect(Object.keys(await redis.hgetall(keys.state)).sort()).toEqual(['first', 'last']);
 
-    // Once the key is fixed, the retry publishes each push exactly once.
+    // Once the key is fixed, the retry publishes each of the refused pushes exactly once.
     await redis.del('not-a-list');
-    expect(await publish(redis, 'leader-token', T, batch)).toEqual([1, 1, 1]);
-    expect(await redis.lrange('q1', 0, -1)).toEqual(['fanned-1']);
+    expect(await publish(redis, 'leader-token', T, batch)).toEqual([1, 0, 1, 1, 3, 0, 'app-hash', 'hash']);
+    expect(await redis.lrange('q1', 0, -1)).toEqual(['fanned-later', 'fanned-1', 'last-1']);
     expect(await redis.lrange('not-a-list', 0, -1)).toEqual(['fanned-2']);
+    expect(await stateOf('fanned')).toMatchObject({ slot: T + 1000, n: 2 });
+  });
+
+  it('the state hash of another type still refuses the whole batch (the deployment is wrong, not an entry)', async () => {
+    await redis.set(keys.state, 'stray');
+    await expect(publish(redis, 'leader-token', T, [{ entry: 'a', slot: T }])).rejects.toThrow(
+      /WRONGTYPE publish-fenced: .*state holds a string/,
+    );
+    expect(await redis.exists('celery')).toBe(0);
   });
 
   it("with stale runs in a batch, only the fresh runs' payloads go, in order, to every list and channel", async () => {

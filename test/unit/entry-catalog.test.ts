@@ -16,6 +16,8 @@ class MemorySource implements EntrySource {
   private readonly entries = new Map<string, { value: unknown; version: number; incarnation: string }>();
   private readonly deleted = new Map<string, number>();
   failNext = false;
+  /** changesSince fails this many times more (a sync that keeps failing, then recovers). */
+  failChanges = 0;
 
   put(name: string, value: unknown, incarnation = '1'): void {
     this.version += 1;
@@ -47,6 +49,10 @@ class MemorySource implements EntrySource {
   }
 
   changesSince(cursor: string): Promise<EntryChanges> {
+    if (this.failChanges > 0) {
+      this.failChanges -= 1;
+      return Promise.reject(new RangeError('Maximum call stack size exceeded'));
+    }
     const since = Number(cursor);
     const changed = [...this.entries].filter(([, e]) => e.version > since).map(([n]) => this.sourced(n));
     const removed = [...this.deleted].filter(([, v]) => v > since).map(([n]) => n);
@@ -174,6 +180,59 @@ describe('EntryCatalog', () => {
     await catalog.load();
     expect(told).toEqual([['b'], ['a', 'b']]);
   });
+
+  it('retries a failed sync on its own with a backoff, says so once, names it while it lasts; a delete made meanwhile takes effect', async () => {
+    const source = new MemorySource();
+    source.put('a', { task: 't', schedule: 60 });
+    source.put('b', { task: 't', schedule: 60 });
+    const lines: { event?: string; msg?: string }[] = [];
+    let clock = 1_000_000;
+    const catalog = new EntryCatalog({
+      sources: [source],
+      logger: createLogger({
+        level: 'warn',
+        destination: { write: (line: string) => void lines.push(JSON.parse(line) as { event?: string }) },
+      }),
+      // Only the backoff can bring the retries here: the interval is far away, and nobody pokes.
+      intervalMs: 60_000,
+      retryMinMs: 20,
+      now: () => clock,
+      defaults: { zone: 'UTC' },
+      staticNames: new Set(),
+    });
+    await catalog.load();
+    let appliedRemovals: string[] = [];
+    let listenerFails = 1;
+    const looked: number[] = [];
+    catalog.listen((_changed, removed) => {
+      looked.push(Date.now());
+      if (listenerFails > 0) {
+        listenerFails -= 1;
+        return Promise.reject(new Error('the runner is busy'));
+      }
+      appliedRemovals = [...removed];
+      return Promise.resolve();
+    });
+    catalog.start();
+    source.failChanges = 4;
+    source.delete('b');
+    clock += 5_000;
+    catalog.poke();
+    await expectEventually(() => catalog.outOfSync() !== undefined);
+    expect(catalog.outOfSync()).toEqual({
+      sinceMs: 1_005_000,
+      reason: expect.stringContaining('the store entries cannot be read: Maximum call stack') as unknown,
+    });
+    // Four failed reads, then the listener fails once, then it is applied: all by the retry timer.
+    await expectEventually(() => appliedRemovals.length > 0, 5_000);
+    expect(appliedRemovals).toEqual(['b']);
+    expect(names(catalog.entries())).toEqual(['a']);
+    expect(catalog.outOfSync()).toBeUndefined();
+    expect(looked.length).toBe(2);
+    // Each failure said once, not at every retry.
+    expect(lines.filter((l) => l.event === 'beat.entries.sync_failed').length).toBe(2);
+    await catalog.stop();
+  });
 });
 
 describe('EntryCatalog and the config calendars', () => {
@@ -201,3 +260,10 @@ describe('EntryCatalog and the config calendars', () => {
     ]);
   });
 });
+async function expectEventually(done: () => boolean, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -30,7 +30,7 @@
   Columns let the script hand ranges of ARGV to HMGET and LPUSH as they are (unpack), without
   building a Lua table per run: Lua work per run is what bounds a burst of thousands.
 
-  Reply  { status, c1 .. cR }, or { -2, now, slot }
+  Reply  { status, c1 .. cR, k1, t1, k2, t2 … }, or { -2, now, slot }
     status  1 = done; -1 = fenced: the caller is not the leader, nothing was read or written;
             -2 = ahead: a slot is further ahead of this server's clock than ARGV[2] (the caller's
             clock is ahead): nothing was written; `now` is TIME in ms, `slot` the first such slot
@@ -41,9 +41,14 @@
                 edited, deleted or created again since the caller read it): nothing published or
                 written for it; the caller reads the entry again. The entry fence: a deleted
                 entry's state is never written back, and no run goes out with an old definition
+            3 = refused: one of the run's lists (or an earlier run's of the same entry in this
+                batch) holds another Redis type: none of its payloads went anywhere, its state
+                did not move; the other runs go on
          A missing or unreadable state is no state: the entry's first run here is fresh and counts 1.
-  Errors  WRONGTYPE naming the key when the fence, the state, the entries or a list key holds another type; ERR
-          when a slot is not a number. All before anything is written: all or nothing.
+    k, t    after the R codes: each list key that holds another type, and the type (TYPE's name)
+  Errors  WRONGTYPE naming the key when the fence, the state or the entries hash holds another type
+          (the whole deployment's fault: nothing is written); ERR when a slot is not a number. All
+          before anything is written: all or nothing.
   Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states (prefix .. n .. [',"t":' .. t] .. '}').
 ]]
 --- @include "fence"
@@ -60,15 +65,21 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local latest = now + tonumber(ARGV[2])
 
--- All or nothing: a Lua error does not undo the writes made before it, so a push that would fail
--- (a queue key holding something other than a list) must be found before anything is written.
--- Otherwise a run pushed to its first queue and failing on its second would be pushed to the first
--- again on the retry, and the runs before it in the batch would be published by a call that failed.
+-- A Lua error does not undo the writes made before it, so a push that would fail (a queue key
+-- holding something other than a list) must be found before anything is written. Such a key is one
+-- entry's fault (its queue names a key of tsbeat's, kombu's or the application's), so it refuses
+-- only the runs that push to it; the state and entries hashes are the deployment's, and refuse the batch.
 local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash')
 if refused then return refused end
+local badKey, badKeys = nil, {}
 for i = 4, #KEYS do
-  refused = wrongType(SCRIPT, KEYS[i], 'list')
-  if refused then return refused end
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  if kind ~= 'list' and kind ~= 'none' then
+    badKey = badKey or {}
+    badKey[i] = true
+    badKeys[#badKeys + 1] = KEYS[i]
+    badKeys[#badKeys + 1] = kind
+  end
 end
 
 local runs = tonumber(ARGV[3])
@@ -76,6 +87,21 @@ local NAMES = 3
 local SLOTS = NAMES + runs
 local STATES = SLOTS + runs
 local REVISIONS = STATES + runs
+
+-- The runs with a payload for a refused key (a run is refused whole: a payload in one queue and not
+-- in another would be a half-published run).
+local refusedRun = {}
+if badKey then
+  local at = REVISIONS + runs + 1
+  local groups = tonumber(ARGV[at])
+  at = at + 1
+  for _ = 1, groups do
+    if ARGV[at] == 'list' and badKey[tonumber(ARGV[at + 1])] then
+      for run in string.gmatch(ARGV[at + 2], '%d+') do refusedRun[tonumber(run)] = true end
+    end
+    at = at + 4 + tonumber(ARGV[at + 3])
+  end
+end
 -- Redis calls take at most this many values at once: unpack puts them on Lua's stack.
 local CHUNK = 1000
 
@@ -118,8 +144,11 @@ end
 -- batch (a catch-up batch holds several slots of one entry, in order). A slot ahead of this
 -- server's clock refuses the whole batch before anything is written: recorded, it would stop every
 -- replica with a right clock until their clocks got there.
+-- A refused run holds back the later runs of its entry in the batch: recording a later slot would
+-- mark the refused one as done.
 local result = { 1 }
 local anyStale = false
+local blocked = {}
 local writes, w = {}, 0
 for r = 1, runs do
   local entry = ARGV[NAMES + r]
@@ -134,6 +163,10 @@ for r = 1, runs do
     anyStale = true
   elseif last ~= nil and last >= slot then
     result[r + 1] = 0
+    anyStale = true
+  elseif refusedRun[r] or blocked[entry] then
+    result[r + 1] = 3
+    blocked[entry] = true
     anyStale = true
   else
     local n = (count[entry] or 0) + 1
@@ -152,14 +185,16 @@ at = at + 1
 for _ = 1, groups do
   local kind, target, members, m = ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3])
   local first = at + 4
-  if kind == 'list' then
+  if kind == 'list' and badKey and badKey[tonumber(target)] then
+    -- Every run with a payload here was refused.
+  elseif kind == 'list' then
     local key = KEYS[tonumber(target)]
     if not anyStale then
       for i = first, first + m - 1, CHUNK do
         redis.call('LPUSH', key, unpack(ARGV, i, math.min(i + CHUNK - 1, first + m - 1)))
       end
     else
-      -- Some runs are stale or superseded: only the payloads of fresh runs go, still in order.
+      -- Some runs are stale, superseded or refused: only the payloads of fresh runs go, still in order.
       local fresh, f, i = {}, 0, first
       for run in string.gmatch(members, '%d+') do
         if result[tonumber(run) + 1] == 1 then
@@ -186,4 +221,5 @@ for i = 1, w, 2 * CHUNK do
   redis.call('HSET', KEYS[2], unpack(writes, i, math.min(i + 2 * CHUNK - 1, w)))
 end
 
+for i = 1, #badKeys do result[runs + 1 + i] = badKeys[i] end
 return result

@@ -23,9 +23,12 @@
   Reply   1 published; 0 the request was no longer pending (cancelled or done): nothing written; -1 fenced;
           2 superseded: the entry changed since the caller read it (its revision is not the stored
           record's version): nothing written, the request stays pending for the entry as it is now
-  Errors  WRONGTYPE naming the key when the fence, state, request list, entries or a broker list holds
-          another type; ERR when the publish time or a push's key index is not valid. All before
-          anything is written: all or nothing.
+          { 3, key, type } refused: a broker list holds another Redis type (this entry's fault, not the
+          deployment's): the request is removed, nothing is published, the state is left as it was,
+          and the confirmation key says "refused <key> <type>" for the CLI
+  Errors  WRONGTYPE naming the key when the fence, state, request list or entries hash holds another
+          type; ERR when the publish time or a push's key index is not valid. All before anything is
+          written: all or nothing.
   Writes  LREM of the request; LPUSH / PUBLISH of the payloads; HSET of the entry's state:
           {slot, seen, at, by: "trigger", id, n + 1, t + 1} (a missing or unreadable state counts as
           none: n = 0, seen = the publish time); SET of the confirmation key (1 hour expiry).
@@ -41,9 +44,13 @@ if held ~= true then return held or -1 end
 -- checked and read first.
 local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'list') or wrongType(SCRIPT, KEYS[5], 'hash')
 if refused then return refused end
+local badKey, badType
 for i = 6, #KEYS do
-  refused = wrongType(SCRIPT, KEYS[i], 'list')
-  if refused then return refused end
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  if kind ~= 'list' and kind ~= 'none' then
+    badKey, badType = KEYS[i], kind
+    break
+  end
 end
 local now = tonumber(ARGV[2])
 if not now then return redis.error_reply('ERR ' .. SCRIPT .. ': the publish time is not a number') end
@@ -60,6 +67,10 @@ local state = decodeState(redis.call('HGET', KEYS[2], ARGV[4]))
 
 if redis.call('LREM', KEYS[3], 1, ARGV[3]) == 0 then
   return 0
+end
+if badKey then
+  redis.call('SET', KEYS[4], 'refused ' .. badKey .. ' ' .. badType, 'EX', 3600)
+  return { 3, badKey, badType }
 end
 local at = 9
 for _ = 1, pushes do

@@ -1,0 +1,66 @@
+/**
+ * Queue names that can only collide, refused when a runtime entry is written (the config file's
+ * entries are the operator's own and are trusted). On a Redis broker a queue is the list at
+ * `globalKeyprefix + queue`, in the DB that also holds tsbeat's keys, kombu's bookkeeping and often
+ * the application's: a queue name that lands on one of those pushes into, or is refused by, a key
+ * that is not a queue. kombu's names (its Redis transport, kombu/transport/redis.py): the binding
+ * sets `_kombu.binding.<exchange>` (keyprefix_queue), the `unacked`, `unacked_index` and
+ * `unacked_mutex` keys of ack emulation, and `<queue><sep><step>`, the lists of a queue's priority
+ * steps (sep is "\x06\x16" by default). tsbeat's keys are `<state.prefix>:{<deployment>}:…`.
+ */
+import type { ConfigProblem } from '../base/errors.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { brokerKind } from './url-parts.js';
+import type { ResolvedConfig } from './resolve.js';
+
+/** What decides which keys a queue name could land on. */
+export interface QueueNameContext {
+  /** tsbeat's `state.prefix` ('' for none). */
+  readonly statePrefix: string;
+  /** kombu `global_keyprefix`, prepended to every queue list. */
+  readonly globalKeyprefix: string;
+  /** kombu `sep`, between a queue name and its priority step. */
+  readonly sep: string;
+}
+
+const KOMBU_RESERVED = new Set(['unacked', 'unacked_index', 'unacked_mutex']);
+/** tsbeat's key shape, `{<deployment>}:` after a prefix (any prefix: another deployment's keys too). */
+const TSBEAT_KEY = /(^|:)\{[^{}]*\}:/;
+
+/** Why `queue` can only collide, or undefined when it is a plain queue name. */
+export function queueCollision(queue: string, context: QueueNameContext): string | undefined {
+  const key = `${context.globalKeyprefix}${queue}`;
+  const fix = 'choose a queue name of your own';
+  if (context.statePrefix !== '' && key.startsWith(`${context.statePrefix}:`))
+    return `the queue's list ${JSON.stringify(key)} is under tsbeat's own prefix "${context.statePrefix}:"; ${fix}`;
+  if (TSBEAT_KEY.test(key))
+    return `the queue's list ${JSON.stringify(key)} has the shape of a tsbeat deployment's keys ("<prefix>:{<name>}:…"); ${fix}`;
+  if (queue.startsWith('_kombu.')) return `"_kombu." names kombu's binding sets, not queues; ${fix}`;
+  if (KOMBU_RESERVED.has(queue)) return `"${queue}" is a key of kombu's acknowledgement emulation, not a queue; ${fix}`;
+  if (context.sep !== '' && queue.includes(context.sep))
+    return `the queue name holds kombu's priority separator ${JSON.stringify(context.sep)}: its list would be another queue's priority step; ${fix}`;
+  return undefined;
+}
+
+/** The problems of a runtime entry's queue (`options.queue`), with their paths; none when the entry has no queue or it is fine. */
+export function queueNameProblems(entry: unknown, context: QueueNameContext): ConfigProblem[] {
+  const options = typeof entry === 'object' && entry !== null ? (entry as { options?: unknown }).options : undefined;
+  const queue = typeof options === 'object' && options !== null ? (options as { queue?: unknown }).queue : undefined;
+  if (typeof queue !== 'string') return [];
+  const why = queueCollision(queue, context);
+  return why === undefined ? [] : [{ path: 'options.queue', message: why }];
+}
+
+/** The context of a broker's transport options (kombu's defaults where unset). */
+export function queueNameContext(
+  statePrefix: string,
+  transport: { globalKeyprefix?: string | undefined; sep?: string | undefined },
+): QueueNameContext {
+  return { statePrefix, globalKeyprefix: transport.globalKeyprefix ?? '', sep: transport.sep ?? DEFAULTS.prioritySep };
+}
+
+/** The context of a deployment's config; undefined with an AMQP broker, whose queues are not keys. */
+export function queueNameContextOf(config: Pick<ResolvedConfig, 'broker' | 'state'>): QueueNameContext | undefined {
+  if (brokerKind(config.broker.url) !== 'redis') return undefined;
+  return queueNameContext(config.state.prefix, config.broker.transportOptions);
+}
