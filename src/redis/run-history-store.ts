@@ -85,13 +85,13 @@ export class RedisRunHistory implements RunHistory {
   async finished(entries: readonly string[]): Promise<Map<string, FinishedRuns>> {
     const out = new Map<string, FinishedRuns>();
     for (let from = 0; from < entries.length; from += CHUNK) {
-      const names = entries.slice(from, from + CHUNK);
-      if (names.length === 0) break;
+      const chunk = entries.slice(from, from + CHUNK);
+      if (chunk.length === 0) break;
       const [texts, counts] = await Promise.all([
-        this.client.hmget(this.keys.runsFinished, ...names),
-        this.client.hmget(this.keys.failures, ...names),
+        this.client.hmget(this.keys.runsFinished, ...chunk),
+        this.client.hmget(this.keys.failures, ...chunk),
       ]);
-      names.forEach((entry, i) => {
+      chunk.forEach((entry, i) => {
         const text = texts[i];
         const summary = text === null || text === undefined ? undefined : decodeFinished(text, counts[i]);
         if (summary !== undefined) out.set(entry, summary);
