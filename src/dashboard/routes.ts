@@ -18,13 +18,15 @@ import { randomTaskId } from '../celery/task-id.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { TriggerRequest } from '../ports/control.js';
 import type { ReplicaStatus } from '../control/replicas.js';
+import type { RunRecord } from '../ports/outcomes.js';
 import { comingFires, definitionOf, messagePreview, timeline } from './entry-detail.js';
-import { SORT_KEYS, buildRows, queryRows } from './entry-rows.js';
+import { RESULT_SORTS, SORT_KEYS, buildRows, queryRows } from './entry-rows.js';
 import type { EntrySnapshot, Row, SortKey } from './entry-rows.js';
 import { PAGE_HTML } from './page.js';
 import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
-import type { DetailWire, EntryStateName, OverviewWire } from './wire.js';
+import { resultOf, runWire } from './run-results.js';
+import type { DetailWire, EntryStateName, OverviewWire, PageWire, ResultWire } from './wire.js';
 
 /** The entries API (GET/PUT/DELETE /api/entries/NAME), as the dashboard calls it for a logged-in user. */
 export interface EntriesApi {
@@ -60,6 +62,12 @@ export interface DashboardSources {
     wasTriggered(taskId: string): Promise<boolean>;
   };
   readonly messageEnv: MessageEnv;
+  /**
+   * The runs kept of the named entries (their histories in Redis, as `beat history` reads them),
+   * newest first, at most `limit` each; undefined when the deployment keeps no outcomes (no
+   * resultBackend, no taskEvents). Absent: none are shown.
+   */
+  runs?(entries: readonly string[], limit: number): Promise<ReadonlyMap<string, readonly RunRecord[]> | undefined>;
   /** The API token (`--api-token-file`, BEAT_API_TOKEN); undefined: no writes at all. */
   apiToken(): string | undefined;
   /** Undefined: runtime entries cannot be created, edited or deleted from the page. */
@@ -96,6 +104,7 @@ function parseQuery(params: URLSearchParams): Parameters<typeof queryRows>[1] {
     state: state === '' ? undefined : (state as EntryStateName),
     origin: params.get('origin') || undefined,
     queue: params.get('queue') || undefined,
+    failing: params.get('failing') === '1',
     sort: sort as SortKey,
     descending: params.get('desc') === '1',
     offset: int('offset', 0, Number.MAX_SAFE_INTEGER),
@@ -108,6 +117,8 @@ interface Built {
   readonly snapshot: EntrySnapshot;
   readonly rows: Row[];
   readonly byName: Map<string, ResolvedEntry>;
+  /** Every entry's results, read once per build, and only when a query filters or sorts by them. */
+  results?: Promise<Map<string, ResultWire>>;
 }
 
 export class Dashboard {
@@ -164,10 +175,7 @@ export class Dashboard {
     if (reading) {
       this.requireReader(req);
       if (rest === 'overview') return sendJson(res, 200, await this.overview(req));
-      if (rest === 'entries') {
-        const built = await this.build();
-        return sendJson(res, 200, queryRows(built.rows, parseQuery(params), built.snapshot.nowMs));
-      }
+      if (rest === 'entries') return sendJson(res, 200, await this.page(parseQuery(params)));
       if (rest === 'timeline') return sendJson(res, 200, await this.timeline(params.get('span') === 'day'));
       if (rest.startsWith('entries/')) return sendJson(res, 200, await this.detail(decodeURIComponent(rest.slice('entries/'.length))));
       throw new Refusal(404, 'not_found', `no such API: ${path}`);
@@ -284,24 +292,59 @@ export class Dashboard {
     };
   }
 
+  /** The histories of `names` as results, by name; undefined when the deployment keeps none. */
+  private async resultsOf(built: Built, names: readonly string[]): Promise<Map<string, ResultWire> | undefined> {
+    const runs = await this.sources.runs?.(names, DEFAULTS.runHistoryLength);
+    if (runs === undefined) return undefined;
+    const out = new Map<string, ResultWire>();
+    for (const name of names) {
+      const entry = built.byName.get(name);
+      if (entry !== undefined) out.set(name, resultOf(runs.get(name) ?? [], entry.timezone));
+    }
+    return out;
+  }
+
+  /** A page of the list: only its rows' histories are read, unless the query filters or sorts by results (then every entry's, once per build). */
+  private async page(query: ReturnType<typeof parseQuery>): Promise<PageWire> {
+    const built = await this.build();
+    let all: Map<string, ResultWire> | undefined;
+    if (query.failing || RESULT_SORTS.has(query.sort)) {
+      built.results ??= this.resultsOf(built, [...built.byName.keys()]).then((r) => r ?? new Map<string, ResultWire>());
+      all = await built.results;
+    }
+    const page = queryRows(built.rows, query, built.snapshot.nowMs, all);
+    const results =
+      all ??
+      (await this.resultsOf(
+        built,
+        page.rows.map((r) => r.name),
+      ));
+    if (results === undefined) return page;
+    return { ...page, rows: page.rows.map((r) => ({ ...r, result: results.get(r.name) ?? null })) };
+  }
+
   private async detail(name: string): Promise<DetailWire> {
     const built = await this.build();
     const row = built.rows.find((r) => r.name === name);
     if (row === undefined) throw new Refusal(404, 'unknown_entry', `no entry "${name}" in this deployment`);
-    const { haystack: _h, ...wire } = row;
+    const { haystack: _h, ...rest } = row;
     const entry = built.byName.get(name);
-    const status = built.snapshot.status.get(name);
-    const history = status?.history;
     const nowMs = this.sources.now();
+    const runs = entry === undefined ? undefined : await this.sources.runs?.([name], DEFAULTS.runHistoryLength);
+    const records = runs?.get(name) ?? [];
+    const zone = entry?.timezone ?? 'UTC';
+    const deployment = built.snapshot.config.name;
+    const result = runs === undefined ? null : resultOf(records, zone);
     return {
-      row: wire,
+      row: { ...rest, result },
       definition: entry === undefined ? {} : definitionOf(entry),
       fires: entry === undefined || row.nextMs === null ? [] : comingFires(entry, row.nextMs, 20),
       message:
         entry === undefined
           ? { error: 'an invalid entry has no message' }
           : messagePreview(entry, built.snapshot.config, this.sources.messageEnv, row.nextMs ?? nowMs, nowMs),
-      history: Array.isArray(history) ? (history as unknown[]) : null,
+      history: runs === undefined ? null : records.map((r) => runWire(r, deployment, name, zone)),
+      result,
       editable: row.origin === 'store' && this.sources.entriesApi !== undefined,
       ...(row.origin === 'store' && this.sources.entriesApi !== undefined ? { stored: await this.sources.entriesApi.stored(name) } : {}),
     };

@@ -29,8 +29,55 @@ export interface RowWire {
    * `/status` adds for an entry beyond the ones above, copied as they are).
    */
   readonly outcome: Readonly<Record<string, unknown>> | null;
+  /**
+   * What the kept run history says (src/dashboard/run-results.ts): set on the rows of a page when
+   * the deployment follows outcomes; null otherwise.
+   */
+  readonly result: ResultWire | null;
   /** Why an invalid runtime entry does not run. */
   readonly problems: readonly ProblemWire[];
+}
+
+/** One run of an entry's history (the fields of `beat history --json`, with the instants as epoch ms too). */
+export interface RunWire {
+  readonly taskId: string;
+  /** PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, unknown */
+  readonly state: string;
+  readonly slot: string;
+  readonly slotMs: number;
+  readonly publishedAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly finishedAtMs: number | null;
+  readonly runtimeSeconds: number | null;
+  /** The exception's first line, or null. */
+  readonly exception: string | null;
+  /** schedule: the run of a slot (its task id is the slot's); trigger: any other (a manual run, its id random). */
+  readonly by: 'schedule' | 'trigger';
+}
+
+/** An entry's results over the runs its history keeps. */
+export interface ResultWire {
+  /** The newest run that finished (SUCCESS, FAILURE, REVOKED or unknown), or null. */
+  readonly last: {
+    readonly state: string;
+    /** When it finished, ISO in the entry's zone, and epoch ms; null when no finish time is known. */
+    readonly at: string | null;
+    readonly atMs: number | null;
+    readonly runtimeSeconds: number | null;
+    readonly exception: string | null;
+  } | null;
+  readonly lastSuccess: string | null;
+  readonly lastFailure: string | null;
+  /** The first of the FAILUREs that the newest finished runs are, when the newest is one; else null. */
+  readonly failingSince: string | null;
+  /** SUCCESS among the finished runs kept, 0 to 1; null when none finished. */
+  readonly successRate: number | null;
+  readonly finished: number;
+  /** Runs kept (finished or not). */
+  readonly kept: number;
+  /** A run published and not finished yet. */
+  readonly running: boolean;
 }
 
 export interface ProblemWire {
@@ -62,8 +109,10 @@ export interface DetailWire {
   readonly fires: readonly FireWire[];
   /** The Celery message of its next run, as `beat run --dry-run` prints it; or why it cannot be rendered. */
   readonly message: unknown;
-  /** Run history from the status JSON, when it has one. */
-  readonly history: readonly unknown[] | null;
+  /** The runs its history keeps, newest first; null when the deployment keeps no outcomes (no resultBackend, no taskEvents). */
+  readonly history: readonly RunWire[] | null;
+  /** What those runs say; null with the history. */
+  readonly result: ResultWire | null;
   /** Runtime entries may be edited and deleted through the entries API. */
   readonly editable: boolean;
   /** A runtime-store entry as it was written: what its editor starts from. */

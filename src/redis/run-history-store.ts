@@ -63,6 +63,20 @@ export class RedisRunHistory implements RunHistory {
     return out;
   }
 
+  /** Each named entry's runs, newest first, at most `limit` each (entries without any are left out); read in pipelines of CHUNK entries. */
+  async recent(entries: readonly string[], limit: number): Promise<Map<string, RunRecord[]>> {
+    const out = new Map<string, RunRecord[]>();
+    for (let from = 0; from < entries.length; from += CHUNK) {
+      const chunk = entries.slice(from, from + CHUNK);
+      const lists = await this.readLists(chunk, limit);
+      chunk.forEach((entry, i) => {
+        const list = lists[i];
+        if (list !== undefined && list.length > 0) out.set(entry, list);
+      });
+    }
+    return out;
+  }
+
   private async readLists(entries: readonly string[], limit: number): Promise<RunRecord[][]> {
     if (entries.length === 0) return [];
     const pipeline = this.client.pipeline();

@@ -8,12 +8,14 @@ import { ENV } from '../base/defaults.js';
 import { VERSION } from '../base/version.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig } from '../config/resolve.js';
+import { followsOutcomes } from '../config/resolve.js';
 import { buildStatus } from '../control/status.js';
 import type { DashboardSources, EntriesApi } from '../dashboard/routes.js';
 import type { StatusEntry } from '../dashboard/entry-rows.js';
 import type { Clock } from '../ports/clock.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
+import type { RedisRunHistory } from '../redis/run-history-store.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
 import { replicaStatuses } from '../control/replicas.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
@@ -31,6 +33,8 @@ export interface DashboardInputs {
   readonly states: Pick<RedisStateStore, 'readAll'>;
   readonly control: Pick<ControlStore, 'paused' | 'leader' | 'setPaused' | 'requestTrigger' | 'wasTriggered'>;
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
+  /** The run histories in Redis, which every replica reads alike (the leader writes them). */
+  readonly runs: Pick<RedisRunHistory, 'recent'>;
   readonly redis: { readonly status: string };
   /** The client that holds the lock key (the first of a Redlock quorum). */
   readonly lockClient: Pick<Redis, 'pttl'>;
@@ -98,6 +102,7 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
       };
     },
     control: inputs.control,
+    runs: async (entries, limit) => (followsOutcomes(supervisor.config) ? inputs.runs.recent(entries, limit) : undefined),
     messageEnv: inputs.messageEnv,
     apiToken: inputs.apiToken ?? envToken,
     ...(inputs.entriesApi === undefined ? {} : { entriesApi: inputs.entriesApi }),

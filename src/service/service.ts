@@ -169,6 +169,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   });
 
   metrics?.readScheduleFrom(scheduleMetrics(supervisor));
+  const runHistory = new RedisRunHistory(state, keys);
   const answers = probes({
     instanceId,
     clock,
@@ -181,7 +182,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     control,
     replicas,
     catalog,
-    runs: new RedisRunHistory(state, keys),
+    runs: runHistory,
     sourceTrouble: () => django?.health().reason,
   });
   const entries = entriesHandlers({
@@ -201,6 +202,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             states: stateStore,
             control,
             replicas,
+            runs: runHistory,
             redis: state,
             lockClient: lockClients[0] ?? state,
             lockKey: keys.lock,

@@ -1,6 +1,7 @@
 /** The entry list: search, filters, sortable columns and pages, each page fetched from /ui/api/entries. */
 import { get } from './api.js';
 import { fill, h, relative } from './dom.js';
+import { resultCell, successCell } from './results-view.js';
 import type { PageWire, RowWire } from '../dashboard/wire.js';
 
 const PAGE = 100;
@@ -10,12 +11,13 @@ interface ListState {
   state: string;
   origin: string;
   queue: string;
+  failing: boolean;
   sort: string;
   desc: boolean;
   offset: number;
 }
 
-const state: ListState = { q: '', state: '', origin: '', queue: '', sort: 'name', desc: false, offset: 0 };
+const state: ListState = { q: '', state: '', origin: '', queue: '', failing: false, sort: 'name', desc: false, offset: 0 };
 
 const COLUMNS: readonly (readonly [key: string, label: string])[] = [
   ['name', 'Name'],
@@ -26,9 +28,11 @@ const COLUMNS: readonly (readonly [key: string, label: string])[] = [
   ['zone', 'Zone'],
   ['next', 'Next run'],
   ['last', 'Last run'],
+  ['result', 'Result'],
+  ['success', 'Success'],
   ['state', 'State'],
 ];
-const SORTABLE = new Set(['name', 'origin', 'task', 'queue', 'zone', 'next', 'last', 'state']);
+const SORTABLE = new Set(['name', 'origin', 'task', 'queue', 'zone', 'next', 'last', 'result', 'success', 'state']);
 
 function query(): string {
   const p = new URLSearchParams({ offset: String(state.offset), limit: String(PAGE), sort: state.sort });
@@ -37,6 +41,7 @@ function query(): string {
   if (state.state) p.set('state', state.state);
   if (state.origin) p.set('origin', state.origin);
   if (state.queue) p.set('queue', state.queue);
+  if (state.failing) p.set('failing', '1');
   return p.toString();
 }
 
@@ -82,8 +87,10 @@ function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
       'td',
       { 'data-label': 'Last run' },
       row.last === null ? '—' : `${row.last.slice(0, 19).replace('T', ' ')}${row.lastBy === 'trigger' ? ' (trigger)' : ''}`,
-      outcome ? h('span', { class: `outcome ${outcome.toLowerCase()}` }, ` ${outcome}`) : null,
+      row.result === null && outcome ? h('span', { class: `outcome ${outcome.toLowerCase()}` }, ` ${outcome}`) : null,
     ),
+    h('td', { 'data-label': 'Result' }, ...resultCell(row.result, nowMs)),
+    h('td', { 'data-label': 'Success' }, successCell(row.result)),
     h('td', { 'data-label': 'State' }, stateBadge(row)),
   );
 }
@@ -150,6 +157,21 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
       queue,
       select('State', 'state', ['active', 'paused', 'disabled', 'invalid']),
       select('Source', 'origin', ['file', 'store', 'redbeat', 'django']),
+      h(
+        'label',
+        {},
+        h('input', {
+          type: 'checkbox',
+          name: 'failing',
+          checked: state.failing,
+          onchange: (e: Event) => {
+            state.failing = (e.target as HTMLInputElement).checked;
+            state.offset = 0;
+            void refresh();
+          },
+        }),
+        ' failing',
+      ),
     ),
     summary,
     h('div', { class: 'table-wrap' }, table),
