@@ -347,6 +347,9 @@ export const DEFAULTS = {
    * cost one build of 100,000 rows, not one per request; and nothing is built while nobody looks.
    */
   dashboardRowsCacheMs: 2000,
+  /** Next fires an entry's page lists at first; its full list (`?fires=N`) holds at most dashboardFiresMax. */
+  dashboardFires: 20,
+  dashboardFiresMax: 1000,
   /** Rows one page of the dashboard's entry list holds at most. */
   dashboardPageMax: 500,
   /** How long a trigger from the dashboard waits to see the run published before answering "requested". */

@@ -169,7 +169,13 @@ export function parseConfig(
       }),
     );
   }
-  return resolved;
+  return { ...resolved, written: { source, beatSchedule: writtenEntries(value as Record<string, unknown>) } };
+}
+
+/** The config value's entries as written (beatSchedule or beat_schedule; the schema accepted it as an object). */
+function writtenEntries(value: Record<string, unknown>): Readonly<Record<string, unknown>> {
+  const entries = value['beatSchedule'] ?? value['beat_schedule'];
+  return entries !== null && typeof entries === 'object' ? (entries as Record<string, unknown>) : {};
 }
 
 export interface LoadedConfig {

@@ -97,6 +97,11 @@ export interface ResolvedConfig {
   readonly outcomeTimeoutMs: number;
   /** Where Sentry check-ins go (the DSN from `sentry.dsn` or $SENTRY_DSN); undefined = no DSN, none sent. */
   readonly sentry?: SentrySettings | undefined;
+  /**
+   * The config's entries as their author wrote them (before defaults and resolving), and the file
+   * they were read from: what the dashboard shows as an entry's definition. Set by parseConfig.
+   */
+  readonly written?: { readonly source: string; readonly beatSchedule: Readonly<Record<string, unknown>> } | undefined;
 }
 
 /** Whether the leader follows runs to their outcomes: with a result backend, task events, or both. */

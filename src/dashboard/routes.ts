@@ -19,7 +19,7 @@ import type { ResolvedEntry } from '../config/resolve.js';
 import type { TriggerRequest } from '../ports/control.js';
 import type { ReplicaStatus } from '../control/replicas.js';
 import type { RunRecord } from '../ports/outcomes.js';
-import { comingFires, definitionOf, messagePreview, timeline } from './entry-detail.js';
+import { STORE_SOURCE, comingFires, definitionOf, messagePreview, timeline, writtenInFile } from './entry-detail.js';
 import { RESULT_SORTS, SORT_KEYS, buildRows, queryRows } from './entry-rows.js';
 import type { EntrySnapshot, Row, SortKey } from './entry-rows.js';
 import { PAGE_HTML } from './page.js';
@@ -177,7 +177,13 @@ export class Dashboard {
       if (rest === 'overview') return sendJson(res, 200, await this.overview(req));
       if (rest === 'entries') return sendJson(res, 200, await this.page(parseQuery(params)));
       if (rest === 'timeline') return sendJson(res, 200, await this.timeline(params.get('span') === 'day'));
-      if (rest.startsWith('entries/')) return sendJson(res, 200, await this.detail(decodeURIComponent(rest.slice('entries/'.length))));
+      if (rest.startsWith('entries/')) {
+        const fires = params.get('fires');
+        const count = fires === null ? DEFAULTS.dashboardFires : Number(fires);
+        if (!Number.isInteger(count) || count < 1 || count > DEFAULTS.dashboardFiresMax)
+          throw new Refusal(400, 'bad_query', `fires=${fires}: expected a whole number from 1 to ${DEFAULTS.dashboardFiresMax}`);
+        return sendJson(res, 200, await this.detail(decodeURIComponent(rest.slice('entries/'.length)), count));
+      }
       throw new Refusal(404, 'not_found', `no such API: ${path}`);
     }
     this.requireWriter(req);
@@ -323,7 +329,7 @@ export class Dashboard {
     return { ...page, rows: page.rows.map((r) => ({ ...r, result: results.get(r.name) ?? null })) };
   }
 
-  private async detail(name: string): Promise<DetailWire> {
+  private async detail(name: string, fireCount: number): Promise<DetailWire> {
     const built = await this.build();
     const row = built.rows.find((r) => r.name === name);
     if (row === undefined) throw new Refusal(404, 'unknown_entry', `no entry "${name}" in this deployment`);
@@ -335,18 +341,25 @@ export class Dashboard {
     const zone = entry?.timezone ?? 'UTC';
     const deployment = built.snapshot.config.name;
     const result = runs === undefined ? null : resultOf(records, zone);
+    const stored = row.origin === 'store' && this.sources.entriesApi !== undefined ? await this.sources.entriesApi.stored(name) : undefined;
     return {
       row: { ...rest, result },
       definition: entry === undefined ? {} : definitionOf(entry),
-      fires: entry === undefined || row.nextMs === null ? [] : comingFires(entry, row.nextMs, 20),
+      fires: entry === undefined || row.nextMs === null ? [] : comingFires(entry, row.nextMs, fireCount),
       message:
         entry === undefined
           ? { error: 'an invalid entry has no message' }
           : messagePreview(entry, built.snapshot.config, this.sources.messageEnv, row.nextMs ?? nowMs, nowMs),
       history: runs === undefined ? null : records.map((r) => runWire(r, deployment, name, zone)),
       result,
+      written:
+        row.origin === 'file'
+          ? writtenInFile(built.snapshot.config, name)
+          : stored === undefined
+            ? null
+            : { source: STORE_SOURCE, definition: stored },
       editable: row.origin === 'store' && this.sources.entriesApi !== undefined,
-      ...(row.origin === 'store' && this.sources.entriesApi !== undefined ? { stored: await this.sources.entriesApi.stored(name) } : {}),
+      ...(stored === undefined ? {} : { stored }),
     };
   }
 

@@ -106,6 +106,11 @@ export interface DetailWire {
   readonly row: RowWire;
   /** The entry's definition as tsbeat resolved it (args, kwargs, options, catch-up, jitter). */
   readonly definition: Readonly<Record<string, unknown>>;
+  /**
+   * The entry as its author wrote it, and where: the config file's entry, or the runtime store's
+   * record; null for the sources that map their own rows (redbeat, django): the resolved view is all.
+   */
+  readonly written: { readonly source: string; readonly definition: unknown } | null;
   readonly fires: readonly FireWire[];
   /** The Celery message of its next run, as `beat run --dry-run` prints it; or why it cannot be rendered. */
   readonly message: unknown;

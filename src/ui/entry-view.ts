@@ -2,6 +2,7 @@
 import { ApiError, del, entryPath, get, post, put } from './api.js';
 import { fill, h, jsonBlock, relative } from './dom.js';
 import { outcomeText } from './entries-view.js';
+import { definitionSection, firesSection } from './definition-view.js';
 import { historyTable, resultCell, runtimeChart, successCell } from './results-view.js';
 import type { DetailWire, OverviewWire } from '../dashboard/wire.js';
 
@@ -218,23 +219,8 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
       : detail.history.length === 0
         ? h('p', { class: 'hint' }, 'No run recorded yet.')
         : h('div', {}, runtimeChart(detail.history), historyTable(detail.history)),
-    h('h2', {}, 'Next 20 runs'),
-    detail.fires.length === 0
-      ? h('p', {}, 'None coming.')
-      : h(
-          'ol',
-          { class: 'fires' },
-          ...detail.fires.map((f) =>
-            h(
-              'li',
-              {},
-              h('time', { datetime: f.at }, f.at),
-              f.offsetChange ? h('span', { class: 'dst' }, ` DST change: ${f.offsetChange}`) : null,
-            ),
-          ),
-        ),
-    h('h2', {}, 'Definition'),
-    jsonBlock(detail.definition),
+    ...firesSection(detail),
+    ...definitionSection(detail),
     h('h2', {}, 'Message of the next run'),
     h('p', { class: 'hint' }, 'As the worker receives it (the form beat run --dry-run prints).'),
     jsonBlock(detail.message),
