@@ -313,6 +313,10 @@ export const DEFAULTS = {
   // Run outcomes (src/outcomes/), with a result backend configured.
   /** Runs kept per entry in its history (`beat history`). */
   runHistoryLength: 20,
+  /** Reports of slots that never ran (missed, skipped by overlap, paused) kept per entry, for the dashboard's day strips. */
+  missedSlotsKept: 50,
+  /** An entry's list of those reports expires this long after its last report: the strips look back a day. */
+  missedSlotsTtlMs: 25 * 3_600_000,
   /**
    * `outcomeTimeout`: a run with no final state this long after it was published is recorded as
    * `unknown` and no longer read (a task whose result was never stored, or expired: Celery's

@@ -25,7 +25,9 @@ import type { EntrySnapshot, Row, SortKey } from './entry-rows.js';
 import { PAGE_HTML } from './page.js';
 import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
+import type { MissedSlotsReport } from './day-strip.js';
 import { resultOf, runWire } from './run-results.js';
+import { resultsOf, stripsOf } from './run-views.js';
 import type { DetailWire, EntryStateName, OverviewWire, PageWire, ResultWire } from './wire.js';
 
 /** The entries API (GET/PUT/DELETE /api/entries/NAME), as the dashboard calls it for a logged-in user. */
@@ -68,6 +70,8 @@ export interface DashboardSources {
    * resultBackend, no taskEvents). Absent: none are shown.
    */
   runs?(entries: readonly string[], limit: number): Promise<ReadonlyMap<string, readonly RunRecord[]> | undefined>;
+  /** The leader's reports of the named entries' slots that never ran (missed, skipped by overlap, paused), newest first. */
+  missed?(entries: readonly string[]): Promise<ReadonlyMap<string, readonly MissedSlotsReport[]>>;
   /** The API token (`--api-token-file`, BEAT_API_TOKEN); undefined: no writes at all. */
   apiToken(): string | undefined;
   /** Undefined: runtime entries cannot be created, edited or deleted from the page. */
@@ -176,6 +180,17 @@ export class Dashboard {
       this.requireReader(req);
       if (rest === 'overview') return sendJson(res, 200, await this.overview(req));
       if (rest === 'entries') return sendJson(res, 200, await this.page(parseQuery(params)));
+      if (rest === 'strips') {
+        const names = params.getAll('name');
+        if (names.length > DEFAULTS.dashboardPageMax)
+          throw new Refusal(
+            400,
+            'bad_query',
+            `${names.length} names: ask for at most ${DEFAULTS.dashboardPageMax} entries' strips at once`,
+          );
+        const built = await this.build();
+        return sendJson(res, 200, await stripsOf(this.sources, built.byName, names, params.get('span') === 'hour' ? 'hour' : 'day'));
+      }
       if (rest === 'timeline') return sendJson(res, 200, await this.timeline(params.get('span') === 'day'));
       if (rest.startsWith('entries/')) {
         const fires = params.get('fires');
@@ -298,31 +313,20 @@ export class Dashboard {
     };
   }
 
-  /** The histories of `names` as results, by name; undefined when the deployment keeps none. */
-  private async resultsOf(built: Built, names: readonly string[]): Promise<Map<string, ResultWire> | undefined> {
-    const runs = await this.sources.runs?.(names, DEFAULTS.runHistoryLength);
-    if (runs === undefined) return undefined;
-    const out = new Map<string, ResultWire>();
-    for (const name of names) {
-      const entry = built.byName.get(name);
-      if (entry !== undefined) out.set(name, resultOf(runs.get(name) ?? [], entry.timezone));
-    }
-    return out;
-  }
-
   /** A page of the list: only its rows' histories are read, unless the query filters or sorts by results (then every entry's, once per build). */
   private async page(query: ReturnType<typeof parseQuery>): Promise<PageWire> {
     const built = await this.build();
     let all: Map<string, ResultWire> | undefined;
     if (query.failing || RESULT_SORTS.has(query.sort)) {
-      built.results ??= this.resultsOf(built, [...built.byName.keys()]).then((r) => r ?? new Map<string, ResultWire>());
+      built.results ??= resultsOf(this.sources, built.byName, [...built.byName.keys()]).then((r) => r ?? new Map<string, ResultWire>());
       all = await built.results;
     }
     const page = queryRows(built.rows, query, built.snapshot.nowMs, all);
     const results =
       all ??
-      (await this.resultsOf(
-        built,
+      (await resultsOf(
+        this.sources,
+        built.byName,
         page.rows.map((r) => r.name),
       ));
     if (results === undefined) return page;

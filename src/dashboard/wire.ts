@@ -124,6 +124,27 @@ export interface DetailWire {
   readonly stored?: unknown;
 }
 
+/** What became of a slot: from the run history (succeeded, failed, running, unknown) or the leader's reports of slots that never ran. */
+export type SlotKind = 'succeeded' | 'failed' | 'running' | 'unknown' | 'skipped' | 'missed' | 'paused';
+
+/** A cell of a strip: its gravest kind (its colour), and how many of its slots were of each kind. */
+export interface StripCellWire {
+  readonly kind: SlotKind;
+  readonly counts: Readonly<Partial<Record<SlotKind, number>>>;
+}
+
+/** The past day (or hour) of the named entries: one strip of cells each, null where nothing is recorded. */
+export interface StripsWire {
+  readonly nowMs: number;
+  readonly startMs: number;
+  readonly bucketMs: number;
+  readonly cells: number;
+  /** By entry name; an entry the deployment keeps nothing of (no outcomes followed) is absent. */
+  readonly strips: Readonly<Record<string, readonly (StripCellWire | null)[]>>;
+  /** False when the deployment follows no outcomes: only the reports of slots that never ran are shown. */
+  readonly outcomes: boolean;
+}
+
 export interface TimelineWire {
   readonly startMs: number;
   readonly bucketMs: number;

@@ -16,6 +16,7 @@ import type { Clock } from '../ports/clock.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
 import type { RedisRunHistory } from '../redis/run-history-store.js';
+import type { RedisMissedSlots } from '../redis/missed-slots-store.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
 import { replicaStatuses } from '../control/replicas.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
@@ -35,6 +36,8 @@ export interface DashboardInputs {
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The run histories in Redis, which every replica reads alike (the leader writes them). */
   readonly runs: Pick<RedisRunHistory, 'recent'>;
+  /** The leader's reports of slots that never ran. */
+  readonly missed: Pick<RedisMissedSlots, 'recent'>;
   readonly redis: { readonly status: string };
   /** The client that holds the lock key (the first of a Redlock quorum). */
   readonly lockClient: Pick<Redis, 'pttl'>;
@@ -103,6 +106,7 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
     },
     control: inputs.control,
     runs: async (entries, limit) => (followsOutcomes(supervisor.config) ? inputs.runs.recent(entries, limit) : undefined),
+    missed: (entries) => inputs.missed.recent(entries),
     messageEnv: inputs.messageEnv,
     apiToken: inputs.apiToken ?? envToken,
     ...(inputs.entriesApi === undefined ? {} : { entriesApi: inputs.entriesApi }),

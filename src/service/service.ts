@@ -15,6 +15,7 @@ import { startSentryCheckIns } from './sentry.js';
 import { NO_OUTCOME_EVENTS } from '../ports/outcomes.js';
 import { trackerTask, trackingEvents } from '../outcomes/scheduler-events.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
+import { RedisMissedSlots } from '../redis/missed-slots-store.js';
 import { startOutcomes } from './outcomes.js';
 import { Dashboard } from '../dashboard/routes.js';
 import { dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
@@ -95,8 +96,10 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     ...(outcomes === undefined ? {} : { unfinished: () => outcomes.tracker.unfinished() }),
   });
   const sentry = startSentryCheckIns(config, log, () => clock.now());
+  const missedSlots = new RedisMissedSlots(state, keys, log);
   const counted = fanOutEvents([
     ...(metrics ? [metrics.events] : []),
+    missedSlots.events,
     alerts.events,
     ...(sentry ? [sentry.events] : []),
     ...writeBackSink(django, () => clock.now()),
@@ -203,6 +206,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             control,
             replicas,
             runs: runHistory,
+            missed: missedSlots,
             redis: state,
             lockClient: lockClients[0] ?? state,
             lockKey: keys.lock,

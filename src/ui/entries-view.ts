@@ -2,6 +2,7 @@
 import { get } from './api.js';
 import { fill, h, relative } from './dom.js';
 import { resultCell, successCell } from './results-view.js';
+import { fetchStrips, strip } from './strips-view.js';
 import type { PageWire, RowWire } from '../dashboard/wire.js';
 
 const PAGE = 100;
@@ -30,6 +31,7 @@ const COLUMNS: readonly (readonly [key: string, label: string])[] = [
   ['last', 'Last run'],
   ['result', 'Result'],
   ['success', 'Success'],
+  ['past', 'Past day'],
   ['state', 'State'],
 ];
 const SORTABLE = new Set(['name', 'origin', 'task', 'queue', 'zone', 'next', 'last', 'result', 'success', 'state']);
@@ -91,6 +93,7 @@ function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
     ),
     h('td', { 'data-label': 'Result' }, ...resultCell(row.result, nowMs)),
     h('td', { 'data-label': 'Success' }, successCell(row.result)),
+    h('td', { 'data-label': 'Past day', class: 'past' }),
     h('td', { 'data-label': 'State' }, stateBadge(row)),
   );
 }
@@ -216,6 +219,16 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
   const refresh = async (): Promise<void> => {
     const page = await get<PageWire>(`/ui/api/entries?${query()}`);
     table.replaceChildren(header(), h('tbody', {}, ...page.rows.map((r) => rowView(r, page.nowMs))));
+    // The strips of the rows on screen only, after the rows: a slow read does not hold the list back.
+    const names = page.rows.filter((r) => r.state !== 'invalid').map((r) => r.name);
+    if (names.length > 0) {
+      void fetchStrips(names, 'day').then((s) => {
+        for (const name of names) {
+          const cell = table.querySelector(`tr[data-entry="${CSS.escape(name)}"] td.past`);
+          cell?.replaceChildren(strip(s, name, `${name}: the last 24 hours`));
+        }
+      });
+    }
     const last = Math.min(page.offset + page.rows.length, page.matched);
     summary.textContent =
       page.matched === 0

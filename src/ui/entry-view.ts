@@ -3,6 +3,7 @@ import { ApiError, del, entryPath, get, post, put } from './api.js';
 import { fill, h, jsonBlock, relative } from './dom.js';
 import { outcomeText } from './entries-view.js';
 import { definitionSection, firesSection } from './definition-view.js';
+import { fetchStrips, legend, strip } from './strips-view.js';
 import { historyTable, resultCell, runtimeChart, successCell } from './results-view.js';
 import type { DetailWire, OverviewWire } from '../dashboard/wire.js';
 
@@ -137,6 +138,16 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
   const nowMs = overview.nowMs;
   const outcome = outcomeText(row);
   const editing = h('div', {});
+  const pastSection = h('div', { class: 'strips-past' });
+  void Promise.all([fetchStrips([name], 'day'), fetchStrips([name], 'hour')]).then(([day, hour]) =>
+    pastSection.replaceChildren(
+      h('p', { class: 'hint' }, 'The last 24 hours, a cell per 15 minutes:'),
+      strip(day, name, `${name}: the last 24 hours`),
+      h('p', { class: 'hint' }, 'The last hour, a cell per minute:'),
+      strip(hour, name, `${name}: the last hour`),
+      legend(),
+    ),
+  );
   const editButtons =
     detail.editable && overview.actions === 'on'
       ? h(
@@ -213,6 +224,8 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
     actions(detail, overview, notice, reload),
     editButtons,
     editing,
+    h('h2', {}, 'The past'),
+    pastSection,
     h('h2', {}, 'History'),
     detail.history === null
       ? h('p', { class: 'hint' }, 'No run history is kept: outcomes are followed only when the config has a resultBackend or taskEvents.')

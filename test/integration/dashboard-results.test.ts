@@ -3,8 +3,10 @@
  * real `beat run` leader and standby, a real Celery worker and a Redis result backend (a private
  * redis-server: broker and state on DB 0, results on DB 1): a failing and a succeeding entry told
  * apart in the list (and by its failing filter), an entry's history table equal to `beat history
- * --json`, and a standby's page showing the same as the leader's. Oracle: `beat history`, which
- * reads the history in Redis, and the states the worker's tasks are written to end in.
+ * --json`, a standby's page showing the same as the leader's, and the past hour's strips colouring
+ * a failed slot, a slot skipped by overlap and slots missed while the leader was down. Oracles:
+ * `beat history` (it reads the histories in Redis), the states the worker's tasks are written to
+ * end in, and the leader's own log of a skip.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,7 +43,7 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
   const fleet = new BeatFleet();
   const dir = new TempDir();
   let redis: PrivateRedis;
-  let worker: CeleryProcess;
+  const workers: CeleryProcess[] = [];
   let leader: BeatProcess;
   let standby: BeatProcess;
   let browser: Browser;
@@ -61,10 +63,26 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
       beatSchedule: {
         'billing-sync': { task: 'tsbeat_test.fail', schedule: 1 },
         healthy: { task: 'tsbeat_test.ok', schedule: 1 },
+        // Runs 2.5 s every second: the slots that come while one runs are skipped (overlap), not missed (catchUp all).
+        'slow-skip': {
+          task: 'tsbeat_test.sleepy',
+          schedule: 1,
+          args: [2.5],
+          overlap: 'skip',
+          catchUp: 'all',
+          options: { queue: 'dash-results-slow' },
+        },
+        // Slots that pass while no one leads are missed, not caught up.
+        'late-skip': { task: 'tsbeat_test.ok', schedule: 1, catchUp: 'skip' },
       },
     });
     const env = { broker: redis.url(0), backend: redis.url(1) };
-    [worker] = await Promise.all([startWorker({ name: 'dash-results', queues: ['celery'], env })]);
+    workers.push(
+      ...(await Promise.all([
+        startWorker({ name: 'dash-results', queues: ['celery'], env }),
+        startWorker({ name: 'dash-results-slow', queues: ['dash-results-slow'], env }),
+      ])),
+    );
     leader = fleet.spawn({ config: file, label: 'leader', args: ['--http', '127.0.0.1:0'] });
     await leader.waitForEvent(EVENTS.lockAcquired, 15_000);
     standby = fleet.spawn({ config: file, label: 'standby', args: ['--http', '127.0.0.1:0'] });
@@ -77,7 +95,7 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
     await browser?.close();
     await fleet.killAll();
     killCliChildren();
-    await stopAll([worker]);
+    await stopAll(workers);
     await redis?.stop();
     dir.remove();
   });
@@ -102,7 +120,7 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
           ? true
           : undefined,
       30_000,
-      () => `${leader.tail()}\n${worker.output().slice(-2000)}`,
+      () => `${leader.tail()}\n${workers.map((w) => w.output().slice(-2000)).join('\n')}`,
     );
     for (const base of bases) {
       const page = await open(base);
@@ -175,4 +193,58 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
     }
     await runBeatCli(['resume', 'billing-sync', '--config', file]);
   }, 90_000);
+
+  it('colours the past hour: a failed slot, a slot skipped by overlap, and slots missed while the leader was down (catchUp: skip)', async () => {
+    // The oracles: a FAILURE in beat history; the leader's own beat.overlap.skip line (its slot).
+    const skip = await leader.waitForEvent(EVENTS.overlapSkip, 20_000);
+    const skippedSlot = Date.parse(String(skip['slot']));
+    const failed = (await history('billing-sync')).find((r) => r.state === 'FAILURE');
+    expect(failed).toBeDefined();
+    // Killed: nobody leads until its lock expires (lock.ttl 2 s); the standby then takes over, and
+    // late-skip's slots of that gap are missed.
+    const before = await waitUntil(
+      'a finished run of late-skip',
+      async () => (await history('late-skip')).find((r) => r.state === 'SUCCESS'),
+      15_000,
+    );
+    leader.signal('SIGKILL');
+    await standby.waitForEvent(EVENTS.lockAcquired, 15_000);
+    // The first run after the gap, and the slots between: every second (1 s interval) that did not run.
+    const gap = await waitUntil(
+      'late-skip to run after the takeover, past a gap',
+      async () => {
+        const runs = (await history('late-skip')).map((r) => Date.parse(r.slot)).sort((a, b) => a - b);
+        for (let i = 1; i < runs.length; i += 1)
+          if (runs[i]! - runs[i - 1]! > 1500 && runs[i - 1]! >= Date.parse(before.slot)) return [runs[i - 1]!, runs[i]!] as const;
+        return undefined;
+      },
+      20_000,
+      () => standby.tail(),
+    );
+    const missedSlot = gap[0] + 1000;
+    expect(missedSlot).toBeLessThan(gap[1]);
+    const page = await open(bases[1]!, '#/entry/late-skip');
+    // What the API says of the other entries' cells (the page draws the same cells, see below).
+    const cellKind = async (entry: string, span: 'day' | 'hour', slotMs: number): Promise<string | null> => {
+      const p = new URLSearchParams({ span, name: entry });
+      const reply = await fetch(`${bases[1]}/ui/api/strips?${p.toString()}`);
+      const s = (await reply.json()) as { startMs: number; bucketMs: number; strips: Record<string, ({ kind: string } | null)[]> };
+      return s.strips[entry]?.[Math.floor((slotMs - s.startMs) / s.bucketMs)]?.kind ?? null;
+    };
+    // The page's own strips: the hour strip's cell holding the missed slot is coloured missed.
+    const minute = (ms: number) => String(Math.floor(ms / 60_000) * 60_000);
+    const missedCell = page.locator(`.strip[aria-label="late-skip: the last hour"] .cell[data-start="${minute(missedSlot)}"]`);
+    await expect.poll(() => missedCell.getAttribute('data-kind'), { timeout: 15_000 }).toBe('missed');
+    expect(await missedCell.getAttribute('title')).toMatch(/\d+ missed/);
+    expect(await cellKind('slow-skip', 'hour', skippedSlot)).toBe('skipped');
+    expect(await cellKind('billing-sync', 'hour', Date.parse(failed!.slot))).toBe('failed');
+    expect(await cellKind('billing-sync', 'day', Date.parse(failed!.slot))).toBe('failed');
+    await page.screenshot({ path: join(DOCS, 'dashboard-day-strip.png') });
+    // The list's strips and the timeline's past show the same cells.
+    await page.goto(`${bases[1]}/#/timeline`);
+    const timelineCell = page.locator(`.past-grid .strip[data-entry="slow-skip"] .cell[data-start="${minute(skippedSlot)}"]`);
+    await expect.poll(() => timelineCell.getAttribute('data-kind'), { timeout: 15_000 }).toBe('skipped');
+    await page.screenshot({ path: join(DOCS, 'dashboard-timeline-past.png') });
+    await page.close();
+  }, 120_000);
 });

@@ -1,6 +1,7 @@
 /**
  * The dashboard's results of an entry over its kept runs (src/dashboard/run-results.ts), and the
- * list's failing filter and result sorts. Expected values are worked out by hand from the records.
+ * list's failing filter and result sorts, and the day strips (src/dashboard/day-strip.ts). Expected
+ * values are worked out by hand from the records.
  */
 import { describe, expect, it } from 'vitest';
 import { slotTaskId } from '../../src/celery/task-id.js';
@@ -8,6 +9,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { buildStatus } from '../../src/control/status.js';
 import { buildRows, queryRows } from '../../src/dashboard/entry-rows.js';
 import type { RowQuery, StatusEntry } from '../../src/dashboard/entry-rows.js';
+import { dayStrip, stripStart } from '../../src/dashboard/day-strip.js';
 import { resultOf, runWire } from '../../src/dashboard/run-results.js';
 import type { ResultWire } from '../../src/dashboard/wire.js';
 import type { RunRecord, RunState } from '../../src/ports/outcomes.js';
@@ -116,5 +118,62 @@ describe('the entry list by results', () => {
     expect(names({ sort: 'result' })).toEqual(['bad', 'flaky', 'ok', 'none']);
     expect(names({ sort: 'success' })).toEqual(['bad', 'flaky', 'ok', 'none']);
     expect(names({ sort: 'success', descending: true })).toEqual(['ok', 'flaky', 'bad', 'none']);
+  });
+});
+
+describe('the day strip of an entry', () => {
+  const config = parseConfig({ name: 'dash', beatSchedule: { minutely: { task: 'app.m', schedule: 60 } } }, 'test');
+  const entry = config.entries[0]!;
+  const M = 60_000;
+  // Hour strip: 60 cells of a minute; the last holds now (T0 + 30 min).
+  const start = stripStart(T0 + 30 * M, 60, M);
+
+  it('colours each minute by what became of its slot: from the history and the reports of slots that never ran', () => {
+    expect(start).toBe(T0 - 29 * M);
+    const runs: RunRecord[] = [run(0, 'SUCCESS'), run(1, 'FAILURE'), run(2, 'PENDING'), run(3, 'unknown')];
+    const cells = dayStrip(
+      entry,
+      runs,
+      [
+        { firstSlotMs: T0 + 4 * M, count: 3, reason: 'skip_late' },
+        { firstSlotMs: T0 + 7 * M, count: 1, reason: 'overlap' },
+        { firstSlotMs: T0 + 8 * M, count: 2, reason: 'paused' },
+      ],
+      start,
+      60,
+      M,
+    );
+    const at = (minute: number) => cells[29 + minute];
+    // Runs' slots are T0 + i min (the helper's), so cell 29 + i holds run i.
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((m) => at(m)?.kind)).toEqual([
+      'succeeded',
+      'failed',
+      'running',
+      'unknown',
+      'missed',
+      'missed',
+      'missed',
+      'skipped',
+      'paused',
+      'paused',
+    ]);
+    expect(at(10)).toBeNull();
+    expect(cells.slice(0, 29).every((c) => c === null)).toBe(true);
+  });
+
+  it('shows the gravest kind of a cell that holds several slots, and counts each', () => {
+    // A day strip: 15-minute cells; slots 0..14 min all fall in one.
+    const dayStart = stripStart(T0 + 10 * M, 96, 15 * M);
+    const cells = dayStrip(
+      entry,
+      [run(0, 'SUCCESS'), run(1, 'SUCCESS'), run(2, 'FAILURE')],
+      [{ firstSlotMs: T0 + 3 * M, count: 2, reason: 'overlap' }],
+      dayStart,
+      96,
+      15 * M,
+    );
+    const filled = cells.filter((c) => c !== null);
+    expect(filled).toEqual([{ kind: 'failed', counts: { succeeded: 2, failed: 1, skipped: 2 } }]);
+    expect(cells.indexOf(filled[0]!)).toBe(95);
   });
 });
