@@ -256,6 +256,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     await firstFire.waitFor({ timeout: 20_000 });
     expect(await firstFire.getAttribute('datetime')).toMatch(/T06:00:00/);
     expect(await firstFire.textContent()).toBe('06:00');
+    // The definition as written is the store's record.
+    expect(await page.locator('p.written-source').textContent()).toBe('As written in the runtime store (beat entries, PUT /api/entries)');
+    expect(JSON.parse((await page.locator('p.written-source + pre.json').textContent()) ?? '')).toEqual({
+      task: 'made.by.page',
+      schedule: { cron: '0 6 * * *' },
+    });
 
     // Edit: the editor starts from the entry as written; a bad schedule is refused with its path.
     await page.getByRole('button', { name: 'Edit' }).click();
