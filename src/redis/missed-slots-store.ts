@@ -4,8 +4,8 @@
  * can colour its day strips alike: `missed:<entry>` (keys.ts), a list of compact JSON reports
  *   {"first": the first slot (epoch ms), "n": how many slots from it, "why": the reason, "at": when found}
  * newest first, at most DEFAULTS.missedSlotsKept, expiring DEFAULTS.missedSlotsTtlMs after the last.
- * A report is written as the scheduler's events arrive, never awaited by the publish: a write that
- * fails is logged (once a minute at most) and the report is lost, as a metric sample would be.
+ * Reports are written after the wake-up that made them, never awaited by the publish: a write that
+ * fails is logged (once a minute at most) and its reports are lost, as a metric sample would be.
  */
 import type { Redis } from 'ioredis';
 import { DEFAULTS } from '../base/defaults.js';
@@ -40,6 +40,9 @@ export function decodeMissed(text: string): MissedReport | undefined {
 
 export class RedisMissedSlots {
   private loggedAtMs = -Infinity;
+  /** Reports not written yet: a failover of many entries reports them all in one wake-up. */
+  private queued: { entry: string; text: string }[] = [];
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly client: Redis,
@@ -55,21 +58,35 @@ export class RedisMissedSlots {
     };
   }
 
-  async record(entry: string, report: MissedReport): Promise<void> {
-    const key = this.keys.missed(entry);
+  /** Queues a report; the reports of one wake-up are written together, in pipelines of CHUNK, after it. */
+  record(entry: string, report: MissedReport): Promise<void> {
     const text = JSON.stringify({ first: report.firstSlotMs, n: report.count, why: report.reason, at: report.atMs });
+    this.queued.push({ entry, text });
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+    return this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    const reports = this.queued;
+    this.queued = [];
+    this.flushing = undefined;
     try {
-      await this.client
-        .multi()
-        .lpush(key, text)
-        .ltrim(key, 0, DEFAULTS.missedSlotsKept - 1)
-        .pexpire(key, DEFAULTS.missedSlotsTtlMs)
-        .exec();
+      for (let from = 0; from < reports.length; from += CHUNK) {
+        const pipeline = this.client.pipeline();
+        for (const { entry, text } of reports.slice(from, from + CHUNK)) {
+          const key = this.keys.missed(entry);
+          pipeline
+            .lpush(key, text)
+            .ltrim(key, 0, DEFAULTS.missedSlotsKept - 1)
+            .pexpire(key, DEFAULTS.missedSlotsTtlMs);
+        }
+        for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+      }
     } catch (error) {
       const now = performance.now();
       if (now - this.loggedAtMs < LOG_EVERY_MS) return;
       this.loggedAtMs = now;
-      this.logger.warn({ event: EVENTS.missedRecordFailed, entry, err: error }, 'could not record missed slots for the dashboard');
+      this.logger.warn({ event: EVENTS.missedRecordFailed, err: error }, 'could not record missed slots for the dashboard');
     }
   }
 
