@@ -6,10 +6,13 @@ import type { OverviewWire, PageWire, TimelineWire } from '../dashboard/wire.js'
 
 /** Entries whose past the timeline shows: the first of the list by result (failures first). */
 const PAST_ROWS = 50;
+/** Past this many entries the order by result (which reads every entry's history) gives way to the order by name. */
+const BY_RESULT_MAX = 10_000;
 
-/** The past hour or day of the list's first entries, failures first: what became of their slots. */
-async function pastView(day: boolean): Promise<HTMLElement> {
-  const page = await get<PageWire>(`/ui/api/entries?limit=${PAST_ROWS}&sort=result&state=active`);
+/** The past hour or day of the list's first entries, failures first (by name in a large deployment): what became of their slots. */
+async function pastView(day: boolean, entries: number): Promise<HTMLElement> {
+  const byResult = entries <= BY_RESULT_MAX;
+  const page = await get<PageWire>(`/ui/api/entries?limit=${PAST_ROWS}&sort=${byResult ? 'result' : 'name'}&state=active`);
   const names = page.rows.map((r) => r.name);
   const strips = await fetchStrips(names, day ? 'day' : 'hour');
   return h(
@@ -19,7 +22,7 @@ async function pastView(day: boolean): Promise<HTMLElement> {
     h(
       'p',
       { class: 'hint' },
-      `What became of each slot, ${day ? 'a cell per 15 minutes' : 'a cell per minute'}: the ${names.length} first active entries of ${page.matched}, failing first.`,
+      `What became of each slot, ${day ? 'a cell per 15 minutes' : 'a cell per minute'}: the ${names.length} first active entries of ${page.matched}, ${byResult ? 'failing first' : 'by name'}.`,
     ),
     legend(),
     h(
@@ -33,7 +36,7 @@ async function pastView(day: boolean): Promise<HTMLElement> {
   );
 }
 
-export async function timelineView(root: HTMLElement, day: boolean): Promise<void> {
+export async function timelineView(root: HTMLElement, day: boolean, entries: number): Promise<void> {
   const t = await get<TimelineWire>(`/ui/api/timeline?span=${day ? 'day' : 'hour'}`);
   const max = Math.max(1, ...t.counts);
   const total = t.counts.reduce((a, b) => a + b, 0);
@@ -57,7 +60,7 @@ export async function timelineView(root: HTMLElement, day: boolean): Promise<voi
     .sort((a, b) => b[0] - a[0])
     .slice(0, 5)
     .filter(([n]) => n > 0);
-  const past = await pastView(day);
+  const past = await pastView(day, entries);
   fill(
     root,
     h('h1', {}, 'Timeline'),
