@@ -97,8 +97,8 @@ export function buildRows(snapshot: EntrySnapshot): Row[] {
       last,
       lastBy: status?.lastRunBy ?? null,
       runCount: status?.runCount ?? 0,
-      outcome: status === undefined ? null : outcomeOf(status),
       result: null,
+      outcome: status === undefined ? null : outcomeOf(status),
       problems: [],
       haystack: `${entry.name}\n${entry.task}\n${queue}`.toLowerCase(),
     });
@@ -117,8 +117,8 @@ export function buildRows(snapshot: EntrySnapshot): Row[] {
       last: null,
       lastBy: null,
       runCount: 0,
-      outcome: null,
       result: null,
+      outcome: null,
       problems: bad.problems.map((p): ProblemWire => ({ path: p.path, message: p.message })),
       haystack: bad.name.toLowerCase(),
     });

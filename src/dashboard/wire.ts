@@ -25,15 +25,15 @@ export interface RowWire {
   readonly lastBy: 'schedule' | 'trigger' | null;
   readonly runCount: number;
   /**
-   * What the status JSON says of the last run's outcome, when it says anything (fields that
-   * `/status` adds for an entry beyond the ones above, copied as they are).
-   */
-  readonly outcome: Readonly<Record<string, unknown>> | null;
-  /**
    * What the kept run history says (src/dashboard/run-results.ts): set on the rows of a page when
    * the deployment follows outcomes; null otherwise.
    */
   readonly result: ResultWire | null;
+  /**
+   * What the status JSON says of the last run's outcome, when it says anything (fields that
+   * `/status` adds for an entry beyond the ones above, copied as they are).
+   */
+  readonly outcome: Readonly<Record<string, unknown>> | null;
   /** Why an invalid runtime entry does not run. */
   readonly problems: readonly ProblemWire[];
 }

@@ -28,8 +28,6 @@
  *   <prefix>:{<name>}:alerts:sent   zset  alert delivery id → when it was delivered or given up on (kept a day, so that it is not sent twice)
  *   <prefix>:{<name>}:runs:<entry>  list  the entry's last runs, newest first, JSON each (run-history-codec.ts), written by
  *                              lua/run-history.lua only; at most DEFAULTS.runHistoryLength
- *   <prefix>:{<name>}:missed:<entry>  list  the entry's slots that never ran, newest report first, JSON each
- *                              {first, n, why, at} (missed-slots-store.ts); at most DEFAULTS.missedSlotsKept, expiring a day after the last
  *   <prefix>:{<name>}:replicas  hash  instance id → its record {v, host, pid, version, role, started, beat, http}, written by
  *                              every `beat run` on each heartbeat (replica-codec.ts, lua/replica-beat.lua); who leads is the lock's
  *   <prefix>:{<name>}:replicas:expiry  zset  instance id → when its record stops counting (its last heartbeat plus its lock.ttl, epoch
@@ -37,6 +35,8 @@
  *   <prefix>:{<name>}:runs:pending  set  names of entries with a run whose outcome is not final yet (a new leader goes on
  *                              tracking those). No entry can be named "pending" here: its list is runs:<entry>, the set
  *                              runs:pending, and an entry named "pending" would share the key; it is escaped (see runs())
+ *   <prefix>:{<name>}:missed:<entry>  list  the entry's slots that never ran, newest report first, JSON each
+ *                              {first, n, why, at} (missed-slots-store.ts); at most DEFAULTS.missedSlotsKept, expiring a day after the last
  */
 /** The start of the events channel's message after a write of runtime entries ("entries <version>"). */
 export const ENTRIES_MESSAGE = 'entries';
@@ -62,10 +62,10 @@ export interface SchedulerKeys {
   /** The history list of an entry's runs. */
   runs(entry: string): string;
   readonly runsPending: string;
-  /** The reports of an entry's slots that never ran. */
-  missed(entry: string): string;
   readonly replicas: string;
   readonly replicaExpiry: string;
+  /** The reports of an entry's slots that never ran. */
+  missed(entry: string): string;
 }
 
 /** The Redis type tsbeat keeps at each of its keys (as TYPE names it), for naming a stray value at one. */
@@ -121,8 +121,8 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     // "runs:pending" is the set: an entry of that name gets "runs:=pending", which no other name maps to.
     runs: (entry) => `${base}runs:${entry === 'pending' || entry.startsWith('=') ? `=${entry}` : entry}`,
     runsPending: `${base}runs:pending`,
-    missed: (entry) => `${base}missed:${entry}`,
     replicas: `${base}replicas`,
     replicaExpiry: `${base}replicas:expiry`,
+    missed: (entry) => `${base}missed:${entry}`,
   };
 }

@@ -53,16 +53,6 @@ export class RedisRunHistory implements RunHistory {
     return (await this.readLists([entry], limit))[0] ?? [];
   }
 
-  async latest(entries: readonly string[]): Promise<Map<string, RunRecord>> {
-    const lists = await this.readLists(entries, 1);
-    const out = new Map<string, RunRecord>();
-    entries.forEach((entry, i) => {
-      const first = lists[i]?.[0];
-      if (first !== undefined) out.set(entry, first);
-    });
-    return out;
-  }
-
   /** Each named entry's runs, newest first, at most `limit` each (entries without any are left out); read in pipelines of CHUNK entries. */
   async recent(entries: readonly string[], limit: number): Promise<Map<string, RunRecord[]>> {
     const out = new Map<string, RunRecord[]>();
@@ -74,6 +64,16 @@ export class RedisRunHistory implements RunHistory {
         if (list !== undefined && list.length > 0) out.set(entry, list);
       });
     }
+    return out;
+  }
+
+  async latest(entries: readonly string[]): Promise<Map<string, RunRecord>> {
+    const lists = await this.readLists(entries, 1);
+    const out = new Map<string, RunRecord>();
+    entries.forEach((entry, i) => {
+      const first = lists[i]?.[0];
+      if (first !== undefined) out.set(entry, first);
+    });
     return out;
   }
 

@@ -84,6 +84,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   };
 
   const stateStore = new RedisStateStore(state, keys, warnUnreadableOnce(log));
+  const missedSlots = new RedisMissedSlots(state, keys, log);
   const alerts = startAlerts({
     config,
     client: state,
@@ -96,14 +97,13 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     ...(outcomes === undefined ? {} : { unfinished: () => outcomes.tracker.unfinished() }),
   });
   const sentry = startSentryCheckIns(config, log, () => clock.now());
-  const missedSlots = new RedisMissedSlots(state, keys, log);
   const counted = fanOutEvents([
     ...(metrics ? [metrics.events] : []),
-    missedSlots.events,
     alerts.events,
     ...(sentry ? [sentry.events] : []),
     ...writeBackSink(django, () => clock.now()),
     ...(tracing ? [tracing.events] : []),
+    missedSlots.events,
   ]);
   const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
   const events = redbeat?.events(tracked) ?? tracked;
@@ -172,7 +172,6 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   });
 
   metrics?.readScheduleFrom(scheduleMetrics(supervisor));
-  const runHistory = new RedisRunHistory(state, keys);
   const answers = probes({
     instanceId,
     clock,
@@ -185,7 +184,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     control,
     replicas,
     catalog,
-    runs: runHistory,
+    runs: new RedisRunHistory(state, keys),
     sourceTrouble: () => django?.health().reason,
   });
   const entries = entriesHandlers({
@@ -205,14 +204,14 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             states: stateStore,
             control,
             replicas,
-            runs: runHistory,
-            missed: missedSlots,
             redis: state,
             lockClient: lockClients[0] ?? state,
             lockKey: keys.lock,
             publishing,
             watch,
             messageEnv: messageEnv(),
+            runs: new RedisRunHistory(state, keys),
+            missed: missedSlots,
             apiToken: () => options.httpAccess?.token,
             entriesApi: dashboardEntriesApi(entries, entryStore),
           }),
