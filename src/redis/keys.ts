@@ -17,6 +17,8 @@
  *   <prefix>:{<name>}:resumed  hash  entry name → when it was last resumed (epoch ms): slots before it stay skipped
  *   <prefix>:{<name>}:triggers list  pending manual runs (`beat trigger`), JSON {entry, id, at}
  *   <prefix>:{<name>}:triggered:<task id>  string  set (1 h expiry) when a manual run was published, for the CLI to confirm
+ *   <prefix>:{<name>}:missed:<entry>  list  the entry's slots that never ran, newest report first, JSON each
+ *                              {first, n, why, at} (missed-slots-store.ts); at most DEFAULTS.missedSlotsKept, expiring a day after the last
  *   <prefix>:{<name>}:entries  hash  runtime entry name → its record {v, created, updated, entry} (entry-record-codec.ts)
  *   <prefix>:{<name>}:entries:changes  zset  runtime entry name → the version of its last change (kept after a delete:
  *                              a name in here and not in `entries` was deleted at that version)
@@ -35,8 +37,6 @@
  *   <prefix>:{<name>}:runs:pending  set  names of entries with a run whose outcome is not final yet (a new leader goes on
  *                              tracking those). No entry can be named "pending" here: its list is runs:<entry>, the set
  *                              runs:pending, and an entry named "pending" would share the key; it is escaped (see runs())
- *   <prefix>:{<name>}:missed:<entry>  list  the entry's slots that never ran, newest report first, JSON each
- *                              {first, n, why, at} (missed-slots-store.ts); at most DEFAULTS.missedSlotsKept, expiring a day after the last
  */
 /** The start of the events channel's message after a write of runtime entries ("entries <version>"). */
 export const ENTRIES_MESSAGE = 'entries';
@@ -51,6 +51,8 @@ export interface SchedulerKeys {
   readonly resumed: string;
   readonly triggers: string;
   triggered(taskId: string): string;
+  /** The reports of an entry's slots that never ran. */
+  missed(entry: string): string;
   readonly entries: string;
   readonly entryChanges: string;
   readonly entriesVersion: string;
@@ -64,8 +66,6 @@ export interface SchedulerKeys {
   readonly runsPending: string;
   readonly replicas: string;
   readonly replicaExpiry: string;
-  /** The reports of an entry's slots that never ran. */
-  missed(entry: string): string;
 }
 
 /** The Redis type tsbeat keeps at each of its keys (as TYPE names it), for naming a stray value at one. */
@@ -110,6 +110,7 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     resumed: `${base}resumed`,
     triggers: `${base}triggers`,
     triggered: (taskId) => `${base}triggered:${taskId}`,
+    missed: (entry) => `${base}missed:${entry}`,
     entries: `${base}entries`,
     entryChanges: `${base}entries:changes`,
     entriesVersion: `${base}entries:version`,
@@ -123,6 +124,5 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     runsPending: `${base}runs:pending`,
     replicas: `${base}replicas`,
     replicaExpiry: `${base}replicas:expiry`,
-    missed: (entry) => `${base}missed:${entry}`,
   };
 }
