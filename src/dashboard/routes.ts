@@ -21,14 +21,15 @@ import type { ReplicaStatus } from '../control/replicas.js';
 import type { RunRecord } from '../ports/outcomes.js';
 import { STORE_SOURCE, comingFires, definitionOf, messagePreview, timeline, writtenInFile } from './entry-detail.js';
 import { RESULT_SORTS, SORT_KEYS, buildRows, queryRows } from './entry-rows.js';
+import type { MissedSlotsReport } from './day-strip.js';
+import { resultOf, runWire } from './run-results.js';
+import { resultsOf, stripsOf } from './run-views.js';
+import type { PageWire, ResultWire } from './wire.js';
 import type { EntrySnapshot, Row, SortKey } from './entry-rows.js';
 import { PAGE_HTML } from './page.js';
 import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
-import type { MissedSlotsReport } from './day-strip.js';
-import { resultOf, runWire } from './run-results.js';
-import { resultsOf, stripsOf } from './run-views.js';
-import type { DetailWire, EntryStateName, OverviewWire, PageWire, ResultWire } from './wire.js';
+import type { DetailWire, EntryStateName, OverviewWire } from './wire.js';
 
 /** The entries API (GET/PUT/DELETE /api/entries/NAME), as the dashboard calls it for a logged-in user. */
 export interface EntriesApi {
