@@ -376,6 +376,10 @@ export const DEFAULTS = {
   // Run outcomes (src/outcomes/), with a result backend configured.
   /** Runs kept per entry in its history (`beat history`). */
   runHistoryLength: 20,
+  /** Reports of slots that never ran (missed, skipped by overlap, paused) kept per entry, for the dashboard's day strips. */
+  missedSlotsKept: 50,
+  /** An entry's list of those reports expires this long after its last report: the strips look back a day. */
+  missedSlotsTtlMs: 25 * 3_600_000,
   /**
    * `outcomeTimeout`: a run with no final state this long after it was published is recorded as
    * `unknown` and no longer read (a task whose result was never stored, or expired: Celery's
@@ -410,40 +414,13 @@ export const DEFAULTS = {
    * cost one build of 100,000 rows, not one per request; and nothing is built while nobody looks.
    */
   dashboardRowsCacheMs: 2000,
+  /** Next fires an entry's page lists at first; its full list (`?fires=N`) holds at most dashboardFiresMax. */
+  dashboardFires: 20,
+  dashboardFiresMax: 1000,
   /** Rows one page of the dashboard's entry list holds at most. */
   dashboardPageMax: 500,
   /** How long a trigger from the dashboard waits to see the run published before answering "requested". */
   dashboardTriggerWaitMs: 5000,
   /** Largest request body the dashboard reads (a login, an entry definition). */
   dashboardBodyMaxBytes: 256 * 1024,
-} as const;
-
-/** Environment variables tsbeat reads. */
-export const ENV = {
-  config: 'BEAT_CONFIG',
-  /** The broker URL, over the config's broker.url; CELERY_BROKER_URL is read after it. */
-  brokerUrl: 'BEAT_BROKER_URL',
-  celeryBrokerUrl: 'CELERY_BROKER_URL',
-  /** The result backend URL, over the config's resultBackend (Celery's own variable). */
-  celeryResultBackend: 'CELERY_RESULT_BACKEND',
-  /** HOST:PORT of the HTTP endpoints (beat run --http). */
-  http: 'BEAT_HTTP',
-  /** The bearer token of the entries API's write methods (beat run --api-token-file reads it from a file instead). */
-  apiToken: 'BEAT_API_TOKEN',
-  /** The file of the API tokens (beat run --api-token-file over it): a mounted secret. */
-  apiTokenFile: 'BEAT_API_TOKEN_FILE',
-  /** "1" or "true": /status and GET /api/entries answer clients beyond loopback without a token (beat run --http-public-reads). */
-  httpPublicReads: 'BEAT_HTTP_PUBLIC_READS',
-  /** Comma-separated host names that name this server besides localhost, 127.0.0.1, ::1 and the bound address (beat run --http-allowed-hosts). */
-  httpAllowedHosts: 'BEAT_HTTP_ALLOWED_HOSTS',
-  /** Comma-separated loopback client addresses not trusted as loopback: a reverse proxy on this host (beat run --http-not-loopback). */
-  httpNotLoopback: 'BEAT_HTTP_NOT_LOOPBACK',
-  /** "json" keeps JSON log lines even on a terminal (which otherwise gets readable lines). */
-  logFormat: 'BEAT_LOG_FORMAT',
-  /** The Django database URL (beat run --django-url), over the config's sources.django.url. */
-  djangoUrl: 'BEAT_DJANGO_URL',
-  /** Sentry Crons, as sentry-python reads them: the DSN (over the config's sentry.dsn), the environment and release (under the config's). */
-  sentryDsn: 'SENTRY_DSN',
-  sentryEnvironment: 'SENTRY_ENVIRONMENT',
-  sentryRelease: 'SENTRY_RELEASE',
 } as const;

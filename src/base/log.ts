@@ -5,7 +5,7 @@
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type * as PinoPrettyModule from 'pino-pretty';
-import { ENV } from './defaults.js';
+import { ENV } from './env.js';
 import { loadOnFirstUse } from './load-on-first-use.js';
 
 export type { Logger } from 'pino';

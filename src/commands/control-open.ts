@@ -8,7 +8,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { configFingerprint } from '../control/fingerprint.js';
 import { checkDeployment } from '../service/deployment-watch.js';
 import type { DeploymentCheck } from '../service/deployment-watch.js';
-import { ENV } from '../base/defaults.js';
+import { ENV } from '../base/env.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { silentLogger } from '../base/log.js';
 import { createRedisClient, connectWithRetry } from '../redis/connect.js';

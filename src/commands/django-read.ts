@@ -6,7 +6,7 @@
  */
 import { problemsInline, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
-import { ENV } from '../base/defaults.js';
+import { ENV } from '../base/env.js';
 import type { BrokerOverride } from '../config/connections.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { readDjangoEntries } from '../django/read-once.js';

@@ -1,6 +1,6 @@
 /** `beat import django`: django-celery-beat's rows, snapshotted as a config file or into the runtime store. */
 import { BeatError, ErrorCode, problemsInline } from '../base/errors.js';
-import { ENV } from '../base/defaults.js';
+import { ENV } from '../base/env.js';
 import { djangoSourceSchema } from '../config/django-source-schema.js';
 import { readDjangoEntries } from '../django/read-once.js';
 import type { TaskRow } from '../django/row-entry.js';

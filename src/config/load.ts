@@ -5,7 +5,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import * as z from 'zod';
-import { DEFAULTS, ENV } from '../base/defaults.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { ENV } from '../base/env.js';
 import { BeatError, ConfigError, ErrorCode, errorMessage } from '../base/errors.js';
 import { amqpQueueConfigProblems } from './amqp-queues.js';
 import { connectionProblems } from './connections.js';
@@ -170,7 +171,13 @@ export function parseConfig(
       }),
     );
   }
-  return resolved;
+  return { ...resolved, written: { source, beatSchedule: writtenEntries(value as Record<string, unknown>) } };
+}
+
+/** The config value's entries as written (beatSchedule or beat_schedule; the schema accepted it as an object). */
+function writtenEntries(value: Record<string, unknown>): Readonly<Record<string, unknown>> {
+  const entries = value['beatSchedule'] ?? value['beat_schedule'];
+  return entries !== null && typeof entries === 'object' ? (entries as Record<string, unknown>) : {};
 }
 
 export interface LoadedConfig {

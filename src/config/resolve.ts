@@ -122,6 +122,11 @@ export interface ResolvedConfig {
   readonly sentry?: SentrySettings | undefined;
   /** Most entries with series of their own in /metrics (undefined: DEFAULTS.metricsMaxEntries). */
   readonly metricsMaxEntries?: number | undefined;
+  /**
+   * The config's entries as their author wrote them (before defaults and resolving), and the file
+   * they were read from: what the dashboard shows as an entry's definition. Set by parseConfig.
+   */
+  readonly written?: { readonly source: string; readonly beatSchedule: Readonly<Record<string, unknown>> } | undefined;
 }
 
 /** Whether the leader follows runs to their outcomes: with a result backend, task events, or both. */

@@ -11,7 +11,7 @@ import { errorMessage } from '../base/errors.js';
 import { nextFires } from '../core/schedule.js';
 import { formatInstant, offsetMinutes } from '../time/zone.js';
 import type { Row } from './entry-rows.js';
-import type { FireWire, TimelineWire } from './wire.js';
+import type { DetailWire, FireWire, TimelineWire } from './wire.js';
 
 function offsetText(minutes: number): string {
   const sign = minutes < 0 ? '-' : '+';
@@ -50,6 +50,15 @@ export function messagePreview(entry: ResolvedEntry, config: ResolvedConfig, env
   } catch (error) {
     return { error: errorMessage(error) };
   }
+}
+
+export const STORE_SOURCE = 'the runtime store (beat entries, PUT /api/entries)';
+
+/** A config-file entry as written, with the file and its place in it. */
+export function writtenInFile(config: ResolvedConfig, name: string): DetailWire['written'] {
+  const written = config.written;
+  const definition = written?.beatSchedule[name];
+  return written === undefined || definition === undefined ? null : { source: `${written.source}, beatSchedule.${name}`, definition };
 }
 
 /** The definition as resolved, in plain JSON (the schedule's own shape, its zone, args, options…). */

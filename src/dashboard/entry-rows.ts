@@ -7,7 +7,8 @@
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { EntryStatus } from '../control/status.js';
 import { resolveDestination } from '../celery/routing.js';
-import type { EntryStateName, PageWire, ProblemWire, RowWire } from './wire.js';
+import { compareResults, isFailing } from './run-results.js';
+import type { EntryStateName, PageWire, ProblemWire, ResultWire, RowWire } from './wire.js';
 
 /** An entry of the status JSON, with whatever fields other parts add (origin, problems, outcomes). */
 export type StatusEntry = EntryStatus & Readonly<Record<string, unknown>>;
@@ -96,6 +97,7 @@ export function buildRows(snapshot: EntrySnapshot): Row[] {
       last,
       lastBy: status?.lastRunBy ?? null,
       runCount: status?.runCount ?? 0,
+      result: null,
       outcome: status === undefined ? null : outcomeOf(status),
       // A valid entry whose runs are refused (its queue key holds another type…): the leader's reason.
       problems: status?.failing ? [{ path: 'publish', message: `failing since ${status.failing.since}: ${status.failing.reason}` }] : [],
@@ -116,6 +118,7 @@ export function buildRows(snapshot: EntrySnapshot): Row[] {
       last: null,
       lastBy: null,
       runCount: 0,
+      result: null,
       outcome: null,
       problems: bad.problems.map((p): ProblemWire => ({ path: p.path, message: p.message })),
       haystack: bad.name.toLowerCase(),
@@ -124,7 +127,9 @@ export function buildRows(snapshot: EntrySnapshot): Row[] {
   return rows;
 }
 
-export const SORT_KEYS = ['name', 'task', 'queue', 'origin', 'state', 'next', 'last', 'zone', 'runs'] as const;
+export const SORT_KEYS = ['name', 'task', 'queue', 'origin', 'state', 'next', 'last', 'zone', 'runs', 'result', 'success'] as const;
+/** The sorts that need every entry's results, not only the page's. */
+export const RESULT_SORTS: ReadonlySet<SortKey> = new Set<SortKey>(['result', 'success']);
 export type SortKey = (typeof SORT_KEYS)[number];
 
 export interface RowQuery {
@@ -133,6 +138,8 @@ export interface RowQuery {
   readonly state: EntryStateName | undefined;
   readonly origin: string | undefined;
   readonly queue: string | undefined;
+  /** Only the entries whose newest finished run failed (needs `results`). */
+  readonly failing: boolean;
   readonly sort: SortKey;
   readonly descending: boolean;
   readonly offset: number;
@@ -152,9 +159,16 @@ function byInstant(get: (row: Row) => number | null, descending: boolean) {
   };
 }
 
-function comparator(sort: SortKey, descending: boolean): (a: Row, b: Row) => number {
+type Results = ReadonlyMap<string, ResultWire>;
+
+function comparator(sort: SortKey, descending: boolean, results: Results): (a: Row, b: Row) => number {
   const flip = (f: (a: Row, b: Row) => number) => (descending ? (a: Row, b: Row) => f(b, a) : f);
   switch (sort) {
+    case 'result':
+      return flip((a, b) => compareResults(results.get(a.name), results.get(b.name)));
+    case 'success':
+      // Entries with no finished run last, whichever the direction.
+      return byInstant((r) => results.get(r.name)?.successRate ?? null, descending);
     case 'next':
       return byInstant((r) => r.nextMs, descending);
     case 'last':
@@ -171,16 +185,21 @@ function comparator(sort: SortKey, descending: boolean): (a: Row, b: Row) => num
   }
 }
 
-export function queryRows(rows: readonly Row[], query: RowQuery, nowMs: number): PageWire {
+/**
+ * The page of rows the query asks for. `results` (every entry's, by name) is needed only by the
+ * failing filter and the result sorts; the rows of the page get their results from the caller.
+ */
+export function queryRows(rows: readonly Row[], query: RowQuery, nowMs: number, results: Results = new Map()): PageWire {
   const words = query.q.toLowerCase().split(/\s+/).filter(Boolean);
   const matched = rows.filter(
     (r) =>
       (query.state === undefined || r.state === query.state) &&
       (query.origin === undefined || r.origin === query.origin) &&
       (query.queue === undefined || r.queue === query.queue) &&
+      (!query.failing || isFailing(results.get(r.name))) &&
       words.every((w) => r.haystack.includes(w)),
   );
-  const compare = comparator(query.sort, query.descending);
+  const compare = comparator(query.sort, query.descending, results);
   // Name breaks ties, so that a page boundary is stable between two requests.
   matched.sort((a, b) => compare(a, b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const page = matched.slice(query.offset, query.offset + query.limit).map(({ haystack: _h, ...row }) => row);

@@ -13,64 +13,20 @@ import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { uiAssetUrl } from '../base/package-files.js';
-import type { MessageEnv } from '../celery/message.js';
 import { randomTaskId } from '../celery/task-id.js';
 import type { ResolvedEntry } from '../config/resolve.js';
-import type { TriggerRequest } from '../ports/control.js';
-import type { ReplicaStatus } from '../control/replicas.js';
-import { comingFires, definitionOf, messagePreview, timeline } from './entry-detail.js';
-import { SORT_KEYS, buildRows, queryRows } from './entry-rows.js';
+import { STORE_SOURCE, comingFires, definitionOf, messagePreview, timeline, writtenInFile } from './entry-detail.js';
+import { RESULT_SORTS, SORT_KEYS, buildRows, queryRows } from './entry-rows.js';
+import { resultOf, runWire } from './run-results.js';
+import { resultsOf, stripsOf } from './run-views.js';
+import type { PageWire, ResultWire } from './wire.js';
 import type { EntrySnapshot, Row, SortKey } from './entry-rows.js';
 import { PAGE_HTML } from './page.js';
 import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
 import type { DetailWire, EntryStateName, OverviewWire } from './wire.js';
 import { noteProblem } from '../control/notes.js';
-
-/** The entries API (GET/PUT/DELETE /api/entries/NAME), as the dashboard calls it for a logged-in user. */
-export interface EntriesApi {
-  /** A runtime entry as it was written (what the editor starts from), or undefined. */
-  stored(name: string): Promise<unknown>;
-  /** Creates or replaces a runtime entry; `body` as the API takes it. Answers the API's status and JSON. */
-  put(name: string, body: unknown): Promise<{ status: number; body: unknown }>;
-  remove(name: string): Promise<{ status: number; body: unknown }>;
-}
-
-export interface DeploymentView {
-  readonly deployment: string;
-  readonly role: string;
-  readonly leader: { readonly instance: string; readonly since: string } | null;
-  readonly lockExpiresInMs: number | null;
-  /** The live replicas of the registry, the leader first. */
-  readonly replicas: readonly ReplicaStatus[];
-  readonly redis: string;
-  readonly broker: string;
-  readonly warnings: readonly string[];
-}
-
-export interface DashboardSources {
-  readonly instanceId: string;
-  readonly version: string;
-  now(): number;
-  /** The entries in force, the invalid ones, and their status, read now. */
-  snapshot(): Promise<EntrySnapshot>;
-  deployment(): Promise<DeploymentView>;
-  readonly control: {
-    setPaused(entry: string, paused: boolean, nowMs: number, note?: string): Promise<boolean>;
-    requestTrigger(request: TriggerRequest): Promise<string>;
-    wasTriggered(taskId: string): Promise<boolean>;
-  };
-  readonly messageEnv: MessageEnv;
-  /** The API token (`--api-token-file`, BEAT_API_TOKEN); undefined: no writes at all. */
-  apiToken(): string | undefined;
-  /**
-   * The name of the configured token that may write and is `token`, if any (several named tokens
-   * in --api-token-file); without it, the login compares with apiToken() and names the session "api".
-   */
-  writeTokenName?(token: string): string | undefined;
-  /** Undefined: runtime entries cannot be created, edited or deleted from the page. */
-  readonly entriesApi?: EntriesApi;
-}
+import type { DashboardSources } from './sources.js';
 
 const ASSETS: Record<string, string> = {
   '/ui/app.js': 'text/javascript; charset=utf-8',
@@ -102,6 +58,7 @@ function parseQuery(params: URLSearchParams): Parameters<typeof queryRows>[1] {
     state: state === '' ? undefined : (state as EntryStateName),
     origin: params.get('origin') || undefined,
     queue: params.get('queue') || undefined,
+    failing: params.get('failing') === '1',
     sort: sort as SortKey,
     descending: params.get('desc') === '1',
     offset: int('offset', 0, Number.MAX_SAFE_INTEGER),
@@ -114,6 +71,8 @@ interface Built {
   readonly snapshot: EntrySnapshot;
   readonly rows: Row[];
   readonly byName: Map<string, ResolvedEntry>;
+  /** Every entry's results, read once per build, and only when a query filters or sorts by them. */
+  results?: Promise<Map<string, ResultWire>>;
 }
 
 export class Dashboard {
@@ -174,12 +133,26 @@ export class Dashboard {
     if (reading) {
       this.requireReader(req);
       if (rest === 'overview') return sendJson(res, 200, await this.overview(req));
-      if (rest === 'entries') {
+      if (rest === 'entries') return sendJson(res, 200, await this.page(parseQuery(params)));
+      if (rest === 'strips') {
+        const names = params.getAll('name');
+        if (names.length > DEFAULTS.dashboardPageMax)
+          throw new Refusal(
+            400,
+            'bad_query',
+            `${names.length} names: ask for at most ${DEFAULTS.dashboardPageMax} entries' strips at once`,
+          );
         const built = await this.build();
-        return sendJson(res, 200, queryRows(built.rows, parseQuery(params), built.snapshot.nowMs));
+        return sendJson(res, 200, await stripsOf(this.sources, built.byName, names, params.get('span') === 'hour' ? 'hour' : 'day'));
       }
       if (rest === 'timeline') return sendJson(res, 200, await this.timeline(params.get('span') === 'day'));
-      if (rest.startsWith('entries/')) return sendJson(res, 200, await this.detail(decodeURIComponent(rest.slice('entries/'.length))));
+      if (rest.startsWith('entries/')) {
+        const fires = params.get('fires');
+        const count = fires === null ? DEFAULTS.dashboardFires : Number(fires);
+        if (!Number.isInteger(count) || count < 1 || count > DEFAULTS.dashboardFiresMax)
+          throw new Refusal(400, 'bad_query', `fires=${fires}: expected a whole number from 1 to ${DEFAULTS.dashboardFiresMax}`);
+        return sendJson(res, 200, await this.detail(decodeURIComponent(rest.slice('entries/'.length)), count));
+      }
       throw new Refusal(404, 'not_found', `no such API: ${path}`);
     }
     this.requireWriter(req);
@@ -303,26 +276,57 @@ export class Dashboard {
     };
   }
 
-  private async detail(name: string): Promise<DetailWire> {
+  /** A page of the list: only its rows' histories are read, unless the query filters or sorts by results (then every entry's, once per build). */
+  private async page(query: ReturnType<typeof parseQuery>): Promise<PageWire> {
+    const built = await this.build();
+    let all: Map<string, ResultWire> | undefined;
+    if (query.failing || RESULT_SORTS.has(query.sort)) {
+      built.results ??= resultsOf(this.sources, built.byName, [...built.byName.keys()]).then((r) => r ?? new Map<string, ResultWire>());
+      all = await built.results;
+    }
+    const page = queryRows(built.rows, query, built.snapshot.nowMs, all);
+    const results =
+      all ??
+      (await resultsOf(
+        this.sources,
+        built.byName,
+        page.rows.map((r) => r.name),
+      ));
+    if (results === undefined) return page;
+    return { ...page, rows: page.rows.map((r) => ({ ...r, result: results.get(r.name) ?? null })) };
+  }
+
+  private async detail(name: string, fireCount: number): Promise<DetailWire> {
     const built = await this.build();
     const row = built.rows.find((r) => r.name === name);
     if (row === undefined) throw new Refusal(404, 'unknown_entry', `no entry "${name}" in this deployment`);
-    const { haystack: _h, ...wire } = row;
+    const { haystack: _h, ...rest } = row;
     const entry = built.byName.get(name);
-    const status = built.snapshot.status.get(name);
-    const history = status?.history;
     const nowMs = this.sources.now();
+    const runs = entry === undefined ? undefined : await this.sources.runs?.([name], DEFAULTS.runHistoryLength);
+    const records = runs?.get(name) ?? [];
+    const zone = entry?.timezone ?? 'UTC';
+    const deployment = built.snapshot.config.name;
+    const result = runs === undefined ? null : resultOf(records, zone);
+    const stored = row.origin === 'store' && this.sources.entriesApi !== undefined ? await this.sources.entriesApi.stored(name) : undefined;
     return {
-      row: wire,
+      row: { ...rest, result },
       definition: entry === undefined ? {} : definitionOf(entry),
-      fires: entry === undefined || row.nextMs === null ? [] : comingFires(entry, row.nextMs, 20),
+      fires: entry === undefined || row.nextMs === null ? [] : comingFires(entry, row.nextMs, fireCount),
       message:
         entry === undefined
           ? { error: 'an invalid entry has no message' }
           : messagePreview(entry, built.snapshot.config, this.sources.messageEnv, row.nextMs ?? nowMs, nowMs),
-      history: Array.isArray(history) ? (history as unknown[]) : null,
+      history: runs === undefined ? null : records.map((r) => runWire(r, deployment, name, zone)),
+      result,
+      written:
+        row.origin === 'file'
+          ? writtenInFile(built.snapshot.config, name)
+          : stored === undefined
+            ? null
+            : { source: STORE_SOURCE, definition: stored },
       editable: row.origin === 'store' && this.sources.entriesApi !== undefined,
-      ...(row.origin === 'store' && this.sources.entriesApi !== undefined ? { stored: await this.sources.entriesApi.stored(name) } : {}),
+      ...(stored === undefined ? {} : { stored }),
     };
   }
 

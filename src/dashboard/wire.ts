@@ -25,12 +25,59 @@ export interface RowWire {
   readonly lastBy: 'schedule' | 'trigger' | null;
   readonly runCount: number;
   /**
+   * What the kept run history says (src/dashboard/run-results.ts): set on the rows of a page when
+   * the deployment follows outcomes; null otherwise.
+   */
+  readonly result: ResultWire | null;
+  /**
    * What the status JSON says of the last run's outcome, when it says anything (fields that
    * `/status` adds for an entry beyond the ones above, copied as they are).
    */
   readonly outcome: Readonly<Record<string, unknown>> | null;
   /** Why an invalid runtime entry does not run, or why a valid one's runs are refused (path `publish`). */
   readonly problems: readonly ProblemWire[];
+}
+
+/** One run of an entry's history (the fields of `beat history --json`, with the instants as epoch ms too). */
+export interface RunWire {
+  readonly taskId: string;
+  /** PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, unknown */
+  readonly state: string;
+  readonly slot: string;
+  readonly slotMs: number;
+  readonly publishedAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly finishedAtMs: number | null;
+  readonly runtimeSeconds: number | null;
+  /** The exception's first line, or null. */
+  readonly exception: string | null;
+  /** schedule: the run of a slot (its task id is the slot's); trigger: any other (a manual run, its id random). */
+  readonly by: 'schedule' | 'trigger';
+}
+
+/** An entry's results over the runs its history keeps. */
+export interface ResultWire {
+  /** The newest run that finished (SUCCESS, FAILURE, REVOKED or unknown), or null. */
+  readonly last: {
+    readonly state: string;
+    /** When it finished, ISO in the entry's zone, and epoch ms; null when no finish time is known. */
+    readonly at: string | null;
+    readonly atMs: number | null;
+    readonly runtimeSeconds: number | null;
+    readonly exception: string | null;
+  } | null;
+  readonly lastSuccess: string | null;
+  readonly lastFailure: string | null;
+  /** The first of the FAILUREs that the newest finished runs are, when the newest is one; else null. */
+  readonly failingSince: string | null;
+  /** SUCCESS among the finished runs kept, 0 to 1; null when none finished. */
+  readonly successRate: number | null;
+  readonly finished: number;
+  /** Runs kept (finished or not). */
+  readonly kept: number;
+  /** A run published and not finished yet. */
+  readonly running: boolean;
 }
 
 export interface ProblemWire {
@@ -59,15 +106,43 @@ export interface DetailWire {
   readonly row: RowWire;
   /** The entry's definition as tsbeat resolved it (args, kwargs, options, catch-up, jitter). */
   readonly definition: Readonly<Record<string, unknown>>;
+  /**
+   * The entry as its author wrote it, and where: the config file's entry, or the runtime store's
+   * record; null for the sources that map their own rows (redbeat, django): the resolved view is all.
+   */
+  readonly written: { readonly source: string; readonly definition: unknown } | null;
   readonly fires: readonly FireWire[];
   /** The Celery message of its next run, as `beat run --dry-run` prints it; or why it cannot be rendered. */
   readonly message: unknown;
-  /** Run history from the status JSON, when it has one. */
-  readonly history: readonly unknown[] | null;
+  /** The runs its history keeps, newest first; null when the deployment keeps no outcomes (no resultBackend, no taskEvents). */
+  readonly history: readonly RunWire[] | null;
+  /** What those runs say; null with the history. */
+  readonly result: ResultWire | null;
   /** Runtime entries may be edited and deleted through the entries API. */
   readonly editable: boolean;
   /** A runtime-store entry as it was written: what its editor starts from. */
   readonly stored?: unknown;
+}
+
+/** What became of a slot: from the run history (succeeded, failed, running, unknown) or the leader's reports of slots that never ran. */
+export type SlotKind = 'succeeded' | 'failed' | 'running' | 'unknown' | 'skipped' | 'missed' | 'paused';
+
+/** A cell of a strip: its gravest kind (its colour), and how many of its slots were of each kind. */
+export interface StripCellWire {
+  readonly kind: SlotKind;
+  readonly counts: Readonly<Partial<Record<SlotKind, number>>>;
+}
+
+/** The past day (or hour) of the named entries: one strip of cells each, null where nothing is recorded. */
+export interface StripsWire {
+  readonly nowMs: number;
+  readonly startMs: number;
+  readonly bucketMs: number;
+  readonly cells: number;
+  /** By entry name; an entry the deployment keeps nothing of (no outcomes followed) is absent. */
+  readonly strips: Readonly<Record<string, readonly (StripCellWire | null)[]>>;
+  /** False when the deployment follows no outcomes: only the reports of slots that never ran are shown. */
+  readonly outcomes: boolean;
 }
 
 export interface TimelineWire {

@@ -8,7 +8,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { ENV } from '../base/defaults.js';
+import { ENV } from '../base/env.js';
 import { ErrorCode } from '../base/errors.js';
 
 /** A bearer token of the API, with the name the logs (and the audit) know it by and what it may do. */

@@ -21,6 +21,8 @@
  *   <prefix>:{<name>}:resumed  hash  entry name → when it was last resumed (epoch ms): slots before it stay skipped
  *   <prefix>:{<name>}:triggers list  pending manual runs (`beat trigger`), JSON {entry, id, at}
  *   <prefix>:{<name>}:triggered:<task id>  string  set (1 h expiry) when a manual run was published, for the CLI to confirm
+ *   <prefix>:{<name>}:missed:<entry>  list  the entry's slots that never ran, newest report first, JSON each
+ *                              {first, n, why, at} (missed-slots-store.ts); at most DEFAULTS.missedSlotsKept, expiring a day after the last
  *   <prefix>:{<name>}:entries  hash  runtime entry name → its record {v, created, updated, entry} (entry-record-codec.ts)
  *   <prefix>:{<name>}:entries:changes  zset  runtime entry name → the version of its last change (kept after a delete:
  *                              a name in here and not in `entries` was deleted at that version)
@@ -60,6 +62,8 @@ export interface SchedulerKeys {
   readonly resumed: string;
   readonly triggers: string;
   triggered(taskId: string): string;
+  /** The reports of an entry's slots that never ran. */
+  missed(entry: string): string;
   readonly entries: string;
   readonly entryChanges: string;
   readonly entriesVersion: string;
@@ -131,6 +135,7 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     resumed: `${base}resumed`,
     triggers: `${base}triggers`,
     triggered: (taskId) => `${base}triggered:${taskId}`,
+    missed: (entry) => `${base}missed:${entry}`,
     entries: `${base}entries`,
     entryChanges: `${base}entries:changes`,
     entriesVersion: `${base}entries:version`,

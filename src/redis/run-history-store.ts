@@ -72,6 +72,20 @@ export class RedisRunHistory implements RunHistory {
     return (await this.readLists([entry], limit))[0] ?? [];
   }
 
+  /** Each named entry's runs, newest first, at most `limit` each (entries without any are left out); read in pipelines of CHUNK entries. */
+  async recent(entries: readonly string[], limit: number): Promise<Map<string, RunRecord[]>> {
+    const out = new Map<string, RunRecord[]>();
+    for (let from = 0; from < entries.length; from += CHUNK) {
+      const chunk = entries.slice(from, from + CHUNK);
+      const lists = await this.readLists(chunk, limit);
+      chunk.forEach((entry, i) => {
+        const list = lists[i];
+        if (list !== undefined && list.length > 0) out.set(entry, list);
+      });
+    }
+    return out;
+  }
+
   async latest(entries: readonly string[]): Promise<Map<string, RunRecord>> {
     const lists = await this.readLists(entries, 1);
     const out = new Map<string, RunRecord>();

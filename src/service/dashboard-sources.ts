@@ -4,16 +4,19 @@
  * deployment (leader, lock, connections) and the control keys that `beat pause/resume/trigger` use.
  */
 import type { Redis } from 'ioredis';
-import { ENV } from '../base/defaults.js';
+import { ENV } from '../base/env.js';
 import { VERSION } from '../base/version.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig } from '../config/resolve.js';
+import { followsOutcomes } from '../config/resolve.js';
 import { buildStatus } from '../control/status.js';
-import type { DashboardSources, EntriesApi } from '../dashboard/routes.js';
+import type { DashboardSources, EntriesApi } from '../dashboard/sources.js';
 import type { StatusEntry } from '../dashboard/entry-rows.js';
 import type { Clock } from '../ports/clock.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
+import type { RedisRunHistory } from '../redis/run-history-store.js';
+import type { RedisMissedSlots } from '../redis/missed-slots-store.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
 import type { RedisEntryFailures } from '../redis/entry-failures.js';
 import { replicaStatuses } from '../control/replicas.js';
@@ -34,6 +37,10 @@ export interface DashboardInputs {
   readonly failures?: Pick<RedisEntryFailures, 'read'>;
   readonly control: Pick<ControlStore, 'paused' | 'leader' | 'setPaused' | 'requestTrigger' | 'wasTriggered'>;
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
+  /** The run histories in Redis, which every replica reads alike (the leader writes them). */
+  readonly runs: Pick<RedisRunHistory, 'recent'>;
+  /** The leader's reports of slots that never ran. */
+  readonly missed: Pick<RedisMissedSlots, 'recent'>;
   readonly redis: { readonly status: string };
   /** The client that holds the lock key (the first of a Redlock quorum). */
   readonly lockClient: Pick<Redis, 'pttl'>;
@@ -108,6 +115,8 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
       };
     },
     control: inputs.control,
+    runs: async (entries, limit) => (followsOutcomes(supervisor.config) ? inputs.runs.recent(entries, limit) : undefined),
+    missed: (entries) => inputs.missed.recent(entries),
     messageEnv: inputs.messageEnv,
     apiToken: inputs.apiToken ?? envToken,
     ...(inputs.writeTokenName === undefined ? {} : { writeTokenName: inputs.writeTokenName }),

@@ -16,6 +16,7 @@ import { startSentryCheckIns } from './sentry.js';
 import { NO_OUTCOME_EVENTS } from '../ports/outcomes.js';
 import { trackerTask, trackingEvents } from '../outcomes/scheduler-events.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
+import { RedisMissedSlots } from '../redis/missed-slots-store.js';
 import { startOutcomes } from './outcomes.js';
 import { Dashboard } from '../dashboard/routes.js';
 import { dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
@@ -108,6 +109,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   };
 
   const stateStore = new RedisStateStore(state, keys, warnUnreadableOnce(log));
+  const missedSlots = new RedisMissedSlots(state, keys, log);
   const alerts = startAlerts({
     config,
     current: () => supervisor.config,
@@ -129,6 +131,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     ...(sentry ? [sentry.events] : []),
     ...writeBackSink(django, () => clock.now()),
     ...(tracing ? [tracing.events] : []),
+    missedSlots.events,
   ]);
   const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
   const events = redbeat?.events(tracked) ?? tracked;
@@ -237,6 +240,8 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             redis: state,
             lockClient: lockClients[0] ?? state,
             lockKey: keys.lock,
+            runs: new RedisRunHistory(state, keys),
+            missed: missedSlots,
             publishing,
             watch,
             messageEnv: messageEnv(),

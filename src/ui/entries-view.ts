@@ -1,6 +1,8 @@
 /** The entry list: search, filters, sortable columns and pages, each page fetched from /ui/api/entries. */
 import { get } from './api.js';
 import { fill, h, relative } from './dom.js';
+import { resultCell, successCell } from './results-view.js';
+import { fetchStrips, strip } from './strips-view.js';
 import type { PageWire, RowWire } from '../dashboard/wire.js';
 
 const PAGE = 100;
@@ -10,12 +12,13 @@ interface ListState {
   state: string;
   origin: string;
   queue: string;
+  failing: boolean;
   sort: string;
   desc: boolean;
   offset: number;
 }
 
-const state: ListState = { q: '', state: '', origin: '', queue: '', sort: 'name', desc: false, offset: 0 };
+const state: ListState = { q: '', state: '', origin: '', queue: '', failing: false, sort: 'name', desc: false, offset: 0 };
 
 const COLUMNS: readonly (readonly [key: string, label: string])[] = [
   ['name', 'Name'],
@@ -26,9 +29,12 @@ const COLUMNS: readonly (readonly [key: string, label: string])[] = [
   ['zone', 'Zone'],
   ['next', 'Next run'],
   ['last', 'Last run'],
+  ['result', 'Result'],
+  ['success', 'Success'],
+  ['past', 'Past day'],
   ['state', 'State'],
 ];
-const SORTABLE = new Set(['name', 'origin', 'task', 'queue', 'zone', 'next', 'last', 'state']);
+const SORTABLE = new Set(['name', 'origin', 'task', 'queue', 'zone', 'next', 'last', 'result', 'success', 'state']);
 
 function query(): string {
   const p = new URLSearchParams({ offset: String(state.offset), limit: String(PAGE), sort: state.sort });
@@ -37,6 +43,7 @@ function query(): string {
   if (state.state) p.set('state', state.state);
   if (state.origin) p.set('origin', state.origin);
   if (state.queue) p.set('queue', state.queue);
+  if (state.failing) p.set('failing', '1');
   return p.toString();
 }
 
@@ -82,8 +89,11 @@ function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
       'td',
       { 'data-label': 'Last run' },
       row.last === null ? '—' : `${row.last.slice(0, 19).replace('T', ' ')}${row.lastBy === 'trigger' ? ' (trigger)' : ''}`,
-      outcome ? h('span', { class: `outcome ${outcome.toLowerCase()}` }, ` ${outcome}`) : null,
+      row.result === null && outcome ? h('span', { class: `outcome ${outcome.toLowerCase()}` }, ` ${outcome}`) : null,
     ),
+    h('td', { 'data-label': 'Result' }, ...resultCell(row.result, nowMs)),
+    h('td', { 'data-label': 'Success' }, successCell(row.result)),
+    h('td', { 'data-label': 'Past day', class: 'past' }),
     h('td', { 'data-label': 'State' }, stateBadge(row)),
   );
 }
@@ -150,6 +160,21 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
       queue,
       select('State', 'state', ['active', 'paused', 'disabled', 'invalid']),
       select('Source', 'origin', ['file', 'store', 'redbeat', 'django']),
+      h(
+        'label',
+        {},
+        h('input', {
+          type: 'checkbox',
+          name: 'failing',
+          checked: state.failing,
+          onchange: (e: Event) => {
+            state.failing = (e.target as HTMLInputElement).checked;
+            state.offset = 0;
+            void refresh();
+          },
+        }),
+        ' failing',
+      ),
     ),
     summary,
     h('div', { class: 'table-wrap' }, table),
@@ -194,6 +219,16 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
   const refresh = async (): Promise<void> => {
     const page = await get<PageWire>(`/ui/api/entries?${query()}`);
     table.replaceChildren(header(), h('tbody', {}, ...page.rows.map((r) => rowView(r, page.nowMs))));
+    // The strips of the rows on screen only, after the rows: a slow read does not hold the list back.
+    const names = page.rows.filter((r) => r.state !== 'invalid').map((r) => r.name);
+    if (names.length > 0) {
+      void fetchStrips(names, 'day').then((s) => {
+        for (const name of names) {
+          const cell = table.querySelector(`tr[data-entry="${CSS.escape(name)}"] td.past`);
+          cell?.replaceChildren(strip(s, name, `${name}: the last 24 hours`));
+        }
+      });
+    }
     const last = Math.min(page.offset + page.rows.length, page.matched);
     summary.textContent =
       page.matched === 0

@@ -2,6 +2,9 @@
 import { ApiError, del, entryPath, get, post, put } from './api.js';
 import { fill, h, jsonBlock, relative } from './dom.js';
 import { outcomeText } from './entries-view.js';
+import { definitionSection, firesSection } from './definition-view.js';
+import { fetchStrips, legend, strip } from './strips-view.js';
+import { historyTable, resultCell, runtimeChart, successCell } from './results-view.js';
 import type { DetailWire, OverviewWire } from '../dashboard/wire.js';
 
 export interface Notice {
@@ -135,6 +138,16 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
   const nowMs = overview.nowMs;
   const outcome = outcomeText(row);
   const editing = h('div', {});
+  const pastSection = h('div', { class: 'strips-past' });
+  void Promise.all([fetchStrips([name], 'day'), fetchStrips([name], 'hour')]).then(([day, hour]) =>
+    pastSection.replaceChildren(
+      h('p', { class: 'hint' }, 'The last 24 hours, a cell per 15 minutes:'),
+      strip(day, name, `${name}: the last 24 hours`),
+      h('p', { class: 'hint' }, 'The last hour, a cell per minute:'),
+      strip(hour, name, `${name}: the last hour`),
+      legend(),
+    ),
+  );
   const editButtons =
     detail.editable && overview.actions === 'on'
       ? h(
@@ -194,32 +207,35 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
           ['Runs', String(row.runCount)],
         ] as const
       ).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+      ...(detail.result === null
+        ? []
+        : [
+            h('dt', {}, 'Result'),
+            h('dd', { class: 'result' }, ...resultCell(detail.result, nowMs)),
+            h('dt', {}, 'Last success'),
+            h('dd', { class: 'last-success' }, detail.result.lastSuccess ?? '— (none kept)'),
+            h('dt', {}, 'Last failure'),
+            h('dd', { class: 'last-failure' }, detail.result.lastFailure ?? '— (none kept)'),
+            h('dt', {}, 'Success'),
+            h('dd', {}, successCell(detail.result)),
+          ]),
     ),
     row.problems.length > 0 ? h('ul', { class: 'problems' }, ...row.problems.map((p) => h('li', {}, `${p.path}: ${p.message}`))) : null,
     actions(detail, overview, notice, reload),
     editButtons,
     editing,
-    h('h2', {}, 'Next 20 runs'),
-    detail.fires.length === 0
-      ? h('p', {}, 'None coming.')
-      : h(
-          'ol',
-          { class: 'fires' },
-          ...detail.fires.map((f) =>
-            h(
-              'li',
-              {},
-              h('time', { datetime: f.at }, f.at),
-              f.offsetChange ? h('span', { class: 'dst' }, ` DST change: ${f.offsetChange}`) : null,
-            ),
-          ),
-        ),
-    h('h2', {}, 'Definition'),
-    jsonBlock(detail.definition),
+    h('h2', {}, 'The past'),
+    pastSection,
+    h('h2', {}, 'History'),
+    detail.history === null
+      ? h('p', { class: 'hint' }, 'No run history is kept: outcomes are followed only when the config has a resultBackend or taskEvents.')
+      : detail.history.length === 0
+        ? h('p', { class: 'hint' }, 'No run recorded yet.')
+        : h('div', {}, runtimeChart(detail.history), historyTable(detail.history)),
+    ...firesSection(detail),
+    ...definitionSection(detail),
     h('h2', {}, 'Message of the next run'),
     h('p', { class: 'hint' }, 'As the worker receives it (the form beat run --dry-run prints).'),
     jsonBlock(detail.message),
-    h('h2', {}, 'History'),
-    detail.history === null ? h('p', { class: 'hint' }, 'No run history is recorded for this deployment.') : jsonBlock(detail.history),
   );
 }

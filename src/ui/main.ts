@@ -102,7 +102,7 @@ async function refresh(full: boolean): Promise<void> {
       if (full) await entryView(root, route.slice('entry/'.length), o, notice);
     } else if (route.startsWith('timeline')) {
       list = undefined;
-      await timelineView(root, route === 'timeline/day');
+      await timelineView(root, route === 'timeline/day', o.counts.entries);
     } else if (route === 'deployment') {
       list = undefined;
       deploymentView(root, o);

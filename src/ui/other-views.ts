@@ -1,9 +1,42 @@
 /** The timeline of the coming hour or day (runs per minute) and the deployment (leader, standbys, lock, connections, version). */
 import { get } from './api.js';
 import { fill, h, relative } from './dom.js';
-import type { OverviewWire, TimelineWire } from '../dashboard/wire.js';
+import { fetchStrips, legend, strip } from './strips-view.js';
+import type { OverviewWire, PageWire, TimelineWire } from '../dashboard/wire.js';
 
-export async function timelineView(root: HTMLElement, day: boolean): Promise<void> {
+/** Entries whose past the timeline shows: the first of the list by result (failures first). */
+const PAST_ROWS = 50;
+/** Past this many entries the order by result (which reads every entry's history) gives way to the order by name. */
+const BY_RESULT_MAX = 10_000;
+
+/** The past hour or day of the list's first entries, failures first (by name in a large deployment): what became of their slots. */
+async function pastView(day: boolean, entries: number): Promise<HTMLElement> {
+  const byResult = entries <= BY_RESULT_MAX;
+  const page = await get<PageWire>(`/ui/api/entries?limit=${PAST_ROWS}&sort=${byResult ? 'result' : 'name'}&state=active`);
+  const names = page.rows.map((r) => r.name);
+  const strips = await fetchStrips(names, day ? 'day' : 'hour');
+  return h(
+    'div',
+    { class: 'strips-past' },
+    h('h2', {}, day ? 'The past day' : 'The past hour'),
+    h(
+      'p',
+      { class: 'hint' },
+      `What became of each slot, ${day ? 'a cell per 15 minutes' : 'a cell per minute'}: the ${names.length} first active entries of ${page.matched}, ${byResult ? 'failing first' : 'by name'}.`,
+    ),
+    legend(),
+    h(
+      'div',
+      { class: 'past-grid' },
+      ...names.flatMap((name) => [
+        h('a', { href: `#/entry/${encodeURIComponent(name)}` }, name),
+        strip(strips, name, `${name}: the past ${day ? 'day' : 'hour'}`),
+      ]),
+    ),
+  );
+}
+
+export async function timelineView(root: HTMLElement, day: boolean, entries: number): Promise<void> {
   const t = await get<TimelineWire>(`/ui/api/timeline?span=${day ? 'day' : 'hour'}`);
   const max = Math.max(1, ...t.counts);
   const total = t.counts.reduce((a, b) => a + b, 0);
@@ -27,15 +60,18 @@ export async function timelineView(root: HTMLElement, day: boolean): Promise<voi
     .sort((a, b) => b[0] - a[0])
     .slice(0, 5)
     .filter(([n]) => n > 0);
+  const past = await pastView(day, entries);
   fill(
     root,
     h('h1', {}, 'Timeline'),
     h(
       'div',
       { class: 'filters' },
-      h('a', { href: '#/timeline', 'aria-current': day ? undefined : 'page' }, 'Next hour'),
-      h('a', { href: '#/timeline/day', 'aria-current': day ? 'page' : undefined }, 'Next day'),
+      h('a', { href: '#/timeline', 'aria-current': day ? undefined : 'page' }, 'Hour'),
+      h('a', { href: '#/timeline/day', 'aria-current': day ? 'page' : undefined }, 'Day'),
     ),
+    past,
+    h('h2', {}, day ? 'The next day' : 'The next hour'),
     h('p', {}, `${total} runs from ${label(0)} UTC, per minute; the highest bar is ${max}.`),
     bars,
     h(

@@ -252,9 +252,16 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     // shows it once the scheduler's catalog has it (the page asks again for a few seconds).
     await page.goto(`${base}/#/entry/page-made`);
     await page.reload();
-    const firstFire = page.locator('ol.fires time').first();
+    const firstFire = page.locator('ul.fires-compact time').first();
     await firstFire.waitFor({ timeout: 20_000 });
-    expect(await firstFire.textContent()).toMatch(/06:00:00/);
+    expect(await firstFire.getAttribute('datetime')).toMatch(/T06:00:00/);
+    expect(await firstFire.textContent()).toBe('06:00');
+    // The definition as written is the store's record.
+    expect(await page.locator('p.written-source').textContent()).toBe('As written in the runtime store (beat entries, PUT /api/entries)');
+    expect(JSON.parse((await page.locator('p.written-source + pre.json').textContent()) ?? '')).toEqual({
+      task: 'made.by.page',
+      schedule: { cron: '0 6 * * *' },
+    });
 
     // Edit: the editor starts from the entry as written; a bad schedule is refused with its path.
     await page.getByRole('button', { name: 'Edit' }).click();
@@ -277,7 +284,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
       async () => {
         await page.reload();
         await firstFire.waitFor({ timeout: 20_000 });
-        return /09:15:00/.test((await firstFire.textContent()) ?? '') ? true : undefined;
+        return (await firstFire.textContent()) === '09:15' ? true : undefined;
       },
       20_000,
     );
@@ -301,8 +308,29 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     expect(timeline.counts.slice(1, 59).filter((n: number) => n < 60)).toEqual([]);
     await page.screenshot({ path: join(DOCS, 'dashboard-timeline.png') });
     await page.goto(`${base}/#/entry/berlin-morning`);
-    await page.locator('ol.fires li').first().waitFor();
-    expect(await page.locator('ol.fires li').count()).toBe(20);
+    await page.locator('ul.fires-compact time').first().waitFor();
+    // Twenty fires at 07:00 in Berlin: a line per day, each with its wall time in the entry's zone.
+    expect(await page.locator('ul.fires-compact time').count()).toBe(20);
+    expect(await page.locator('ul.fires-compact li').count()).toBe(20);
+    for (const at of await page.locator('ul.fires-compact time').evaluateAll((ts) => ts.map((t) => t.getAttribute('datetime'))))
+      expect(at).toMatch(/T07:00:00\+0[12]:00$/);
+    // The definition as written in the config file, with its source; the resolved view one click away.
+    expect(await page.locator('p.written-source').textContent()).toMatch(/^As written in \S+\.json, beatSchedule\.berlin-morning$/);
+    expect(JSON.parse((await page.locator('p.written-source + pre.json').textContent()) ?? '')).toEqual({
+      task: TASK,
+      schedule: { crontab: { minute: '0', hour: '7' } },
+      timezone: 'Europe/Berlin',
+    });
+    expect(await page.locator('details.resolved pre.json').isVisible()).toBe(false);
+    await page.locator('details.resolved summary').click();
+    expect(await page.locator('details.resolved pre.json').textContent()).toContain('"kind": "cron"');
+    // The full list on demand: 200 instants.
+    await page.locator('details.fires-all summary').click();
+    await page.getByRole('button', { name: 'Show the next 200' }).click();
+    await expect.poll(() => page.locator('details.fires-all ol.fires li').count()).toBe(200);
+    await page.locator('details.fires-all summary').click();
+    await page.locator('details.resolved summary').click();
+    await page.evaluate('window.scrollTo(0, 0)');
     await page.screenshot({ path: join(DOCS, 'dashboard-entry.png') });
     await page.goto(`${base}/#/deployment`);
     const leader = await redis.hget(schedulerKeys('tsbeat', name).leader, 'instance');

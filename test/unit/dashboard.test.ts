@@ -101,6 +101,7 @@ const query = (q: Partial<RowQuery>): RowQuery => ({
   state: undefined,
   origin: undefined,
   queue: undefined,
+  failing: false,
   sort: 'name',
   descending: false,
   offset: 0,

@@ -9,7 +9,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { ENV } from '../../src/base/defaults.js';
+import { ENV } from '../../src/base/env.js';
 import { parseHttpAddress, startHttpServer } from '../../src/http/server.js';
 import type { HttpAddress } from '../../src/http/server.js';
 import { silentLogger } from '../../src/base/log.js';

@@ -1,0 +1,64 @@
+/**
+ * What the dashboard is handed by the service: its sources of entries, status, runs and control,
+ * and the entries API it calls for a logged-in user. Declared apart from the routes, so that the
+ * modules the routes use can name them without importing the routes.
+ */
+import type { MessageEnv } from '../celery/message.js';
+import type { ReplicaStatus } from '../control/replicas.js';
+import type { TriggerRequest } from '../ports/control.js';
+import type { RunRecord } from '../ports/outcomes.js';
+import type { MissedSlotsReport } from './day-strip.js';
+import type { EntrySnapshot } from './entry-rows.js';
+
+/** The entries API (GET/PUT/DELETE /api/entries/NAME), as the dashboard calls it for a logged-in user. */
+export interface EntriesApi {
+  /** A runtime entry as it was written (what the editor starts from), or undefined. */
+  stored(name: string): Promise<unknown>;
+  /** Creates or replaces a runtime entry; `body` as the API takes it. Answers the API's status and JSON. */
+  put(name: string, body: unknown): Promise<{ status: number; body: unknown }>;
+  remove(name: string): Promise<{ status: number; body: unknown }>;
+}
+
+export interface DeploymentView {
+  readonly deployment: string;
+  readonly role: string;
+  readonly leader: { readonly instance: string; readonly since: string } | null;
+  readonly lockExpiresInMs: number | null;
+  /** The live replicas of the registry, the leader first. */
+  readonly replicas: readonly ReplicaStatus[];
+  readonly redis: string;
+  readonly broker: string;
+  readonly warnings: readonly string[];
+}
+
+export interface DashboardSources {
+  readonly instanceId: string;
+  readonly version: string;
+  now(): number;
+  /** The entries in force, the invalid ones, and their status, read now. */
+  snapshot(): Promise<EntrySnapshot>;
+  deployment(): Promise<DeploymentView>;
+  readonly control: {
+    setPaused(entry: string, paused: boolean, nowMs: number, note?: string): Promise<boolean>;
+    requestTrigger(request: TriggerRequest): Promise<string>;
+    wasTriggered(taskId: string): Promise<boolean>;
+  };
+  readonly messageEnv: MessageEnv;
+  /**
+   * The runs kept of the named entries (their histories in Redis, as `beat history` reads them),
+   * newest first, at most `limit` each; undefined when the deployment keeps no outcomes (no
+   * resultBackend, no taskEvents). Absent: none are shown.
+   */
+  runs?(entries: readonly string[], limit: number): Promise<ReadonlyMap<string, readonly RunRecord[]> | undefined>;
+  /** The leader's reports of the named entries' slots that never ran (missed, skipped by overlap, paused), newest first. */
+  missed?(entries: readonly string[]): Promise<ReadonlyMap<string, readonly MissedSlotsReport[]>>;
+  /** The API token (`--api-token-file`, BEAT_API_TOKEN); undefined: no writes at all. */
+  apiToken(): string | undefined;
+  /**
+   * The name of the configured token that may write and is `token`, if any (several named tokens
+   * in --api-token-file); without it, the login compares with apiToken() and names the session "api".
+   */
+  writeTokenName?(token: string): string | undefined;
+  /** Undefined: runtime entries cannot be created, edited or deleted from the page. */
+  readonly entriesApi?: EntriesApi;
+}
