@@ -14,7 +14,7 @@ import { parseCommandArgs, parseCount, unknownEntryError } from './args.js';
 import { CONFIG_HELP, djangoOverride } from './config-args.js';
 import { DJANGO_HELP, djangoOption, readDjangoView } from './django-read.js';
 import type { BrokerOverride } from '../config/connections.js';
-import { REDIS_HELP, openControl, redisOptions } from './control-open.js';
+import { NOTE_HELP, REDIS_HELP, noteOption, openControl, redisOptions } from './control-open.js';
 import type { Control } from './control-open.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
@@ -50,7 +50,7 @@ ${DJANGO_HELP}
   -h, --help          show this help
 `;
 
-export const TRIGGER_HELP = `Usage: beat trigger ENTRY [--config PATH] [--broker URL] [--timeout SECONDS]
+export const TRIGGER_HELP = `Usage: beat trigger ENTRY [--config PATH] [--broker URL] [--timeout SECONDS] [--note TEXT]
 
 Publishes one run of ENTRY (the config file's, or a runtime entry) now, through the leader's
 fenced path, with a task id of its own. The entry's schedule is not moved. Waits until the leader
@@ -62,10 +62,11 @@ Options:
 ${CONFIG_HELP}
 ${REDIS_HELP}
   -t, --timeout S     seconds to wait for the leader, 1 to 300 (default 10)
+${NOTE_HELP}
   -h, --help          show this help
 `;
 
-const pauseHelp = (verb: 'pause' | 'resume'): string => `Usage: beat ${verb} ENTRY [--config PATH] [--broker URL]
+const pauseHelp = (verb: 'pause' | 'resume'): string => `Usage: beat ${verb} ENTRY [--config PATH] [--broker URL] [--note TEXT]
 
 ${
   verb === 'pause'
@@ -78,6 +79,7 @@ it, or when the leader's config has no such entry (another deployment, same name
 Options:
 ${CONFIG_HELP}
 ${REDIS_HELP}
+${NOTE_HELP}
   -h, --help          show this help
 `;
 export const PAUSE_HELP = pauseHelp('pause');
@@ -253,7 +255,12 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
 }
 
 export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs('trigger', argv, { ...redisOptions, timeout: { type: 'string', short: 't' } }, 1);
+  const { values, positionals } = parseCommandArgs(
+    'trigger',
+    argv,
+    { ...redisOptions, ...noteOption, timeout: { type: 'string', short: 't' } },
+    1,
+  );
   if (values.help) {
     io.out(TRIGGER_HELP);
     return ExitCode.Ok;
@@ -266,7 +273,7 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
     const entry = await requireEntry('trigger', control, positionals[0], django);
     await requireLeaderHas('trigger', control, entry, io);
     const id = randomTaskId();
-    const text = await control.control.requestTrigger({ entry, id, at: io.now() });
+    const text = await control.control.requestTrigger({ entry, id, at: io.now() }, control.audit(values.note));
     // On the monotonic clock: a wall clock stepped back would stretch the wait by the step.
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline) {
@@ -293,7 +300,7 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
 }
 
 async function pauseOrResume(verb: 'pause' | 'resume', argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(verb, argv, redisOptions, 1);
+  const { values, positionals } = parseCommandArgs(verb, argv, { ...redisOptions, ...noteOption }, 1);
   if (values.help) {
     io.out(pauseHelp(verb));
     return ExitCode.Ok;
@@ -303,7 +310,7 @@ async function pauseOrResume(verb: 'pause' | 'resume', argv: string[], io: Io): 
   try {
     const entry = await requireEntry(verb, control, positionals[0], django);
     await requireLeaderHas(verb, control, entry, io);
-    const changed = await control.control.setPaused(entry, verb === 'pause', io.now());
+    const changed = await control.control.setPaused(entry, verb === 'pause', io.now(), control.audit(values.note));
     io.out(
       changed ? `${verb === 'pause' ? 'paused' : 'resumed'} ${entry}` : `${entry} was already ${verb === 'pause' ? 'paused' : 'active'}`,
     );

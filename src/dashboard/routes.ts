@@ -26,13 +26,19 @@ import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
 import type { DetailWire, EntryStateName, OverviewWire } from './wire.js';
 
+/** Who makes a change from the dashboard (its session, `dashboard:<token name>`) and the note they gave (X-Beat-Note), for the audit. */
+export interface ChangeBy {
+  readonly who: string;
+  readonly note?: string | undefined;
+}
+
 /** The entries API (GET/PUT/DELETE /api/entries/NAME), as the dashboard calls it for a logged-in user. */
 export interface EntriesApi {
   /** A runtime entry as it was written (what the editor starts from), or undefined. */
   stored(name: string): Promise<unknown>;
   /** Creates or replaces a runtime entry; `body` as the API takes it. Answers the API's status and JSON. */
-  put(name: string, body: unknown): Promise<{ status: number; body: unknown }>;
-  remove(name: string): Promise<{ status: number; body: unknown }>;
+  put(name: string, body: unknown, by?: ChangeBy): Promise<{ status: number; body: unknown }>;
+  remove(name: string, by?: ChangeBy): Promise<{ status: number; body: unknown }>;
 }
 
 export interface DeploymentView {
@@ -55,8 +61,8 @@ export interface DashboardSources {
   snapshot(): Promise<EntrySnapshot>;
   deployment(): Promise<DeploymentView>;
   readonly control: {
-    setPaused(entry: string, paused: boolean, nowMs: number): Promise<boolean>;
-    requestTrigger(request: TriggerRequest): Promise<string>;
+    setPaused(entry: string, paused: boolean, nowMs: number, by?: ChangeBy): Promise<boolean>;
+    requestTrigger(request: TriggerRequest, by?: ChangeBy): Promise<string>;
     wasTriggered(taskId: string): Promise<boolean>;
   };
   readonly messageEnv: MessageEnv;
@@ -131,6 +137,17 @@ export class Dashboard {
   /** Who the request's live session belongs to (`dashboard:<token name>`), if it carries one. */
   sessionOf(req: IncomingMessage): string | undefined {
     return this.sessions.find(req)?.who;
+  }
+
+  private changeBy(req: IncomingMessage): ChangeBy {
+    const header = req.headers['x-beat-note'];
+    let note: string | undefined;
+    try {
+      note = typeof header === 'string' && header !== '' ? decodeURIComponent(header) : undefined;
+    } catch {
+      note = header as string;
+    }
+    return { who: this.sessionOf(req) ?? 'dashboard', note };
   }
 
   /** Answers the request if it is the dashboard's; false leaves it to the other routes. */
@@ -246,13 +263,13 @@ export class Dashboard {
       `dashboard: ${verb} ${name}`,
     );
     if (verb !== 'trigger') {
-      const changed = await this.sources.control.setPaused(name, verb === 'pause', nowMs);
+      const changed = await this.sources.control.setPaused(name, verb === 'pause', nowMs, this.changeBy(req));
       this.built = undefined;
       sendJson(res, 200, { entry: name, paused: verb === 'pause', changed });
       return;
     }
     const id = randomTaskId();
-    await this.sources.control.requestTrigger({ entry: name, id, at: nowMs });
+    await this.sources.control.requestTrigger({ entry: name, id, at: nowMs }, this.changeBy(req));
     const deadline = performance.now() + DEFAULTS.dashboardTriggerWaitMs;
     let published = false;
     while (!published && performance.now() < deadline) {
@@ -272,7 +289,8 @@ export class Dashboard {
       { event: EVENTS.dashboardAction, action: method, entry: name, client: req.socket.remoteAddress },
       `dashboard: ${method} ${name}`,
     );
-    const answer = method === 'PUT' ? await api.put(name, body) : await api.remove(name);
+    const by = this.changeBy(req);
+    const answer = method === 'PUT' ? await api.put(name, body, by) : await api.remove(name, by);
     this.built = undefined;
     sendJson(res, answer.status, answer.body);
   }

@@ -11,6 +11,8 @@ import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { nameWrongType } from './server-errors.js';
 import { withScripts } from './scripts.js';
+import { AuditLog, auditEvent, logAudit } from './audit-log.js';
+import type { AuditContext } from './audit-log.js';
 import type { TriggerRequest } from '../ports/control.js';
 
 export const CONTROL_MESSAGE = 'control';
@@ -19,7 +21,13 @@ export class ControlStore {
   constructor(
     private readonly client: Redis,
     private readonly keys: SchedulerKeys,
+    /** The audit trail's cap and log, for the changes made here; a change's own `who` and `note` come with it. */
+    private readonly auditSettings: Omit<AuditContext, 'who' | 'note'> = {},
   ) {}
+
+  private auditOf(audit: AuditContext | undefined): AuditContext {
+    return { ...this.auditSettings, who: 'unknown', ...audit };
+  }
 
   async paused(): Promise<Set<string>> {
     try {
@@ -35,18 +43,23 @@ export class ControlStore {
    * its instant, so that a leader that starts later (restart, failover, reload) skips the slots that
    * passed while the entry was paused instead of catching them up.
    */
-  async setPaused(entry: string, paused: boolean, nowMs: number): Promise<boolean> {
+  async setPaused(entry: string, paused: boolean, nowMs: number, audit?: AuditContext): Promise<boolean> {
     const multi = this.client.multi();
     if (paused) multi.sadd(this.keys.paused, entry);
     else multi.srem(this.keys.paused, entry).hset(this.keys.resumed, entry, String(nowMs));
+    // In the same MULTI: a pause or resume is never without its record (one of a paused entry too, with its note).
+    const context = this.auditOf(audit);
+    const event = auditEvent(context, nowMs, entry, paused ? 'pause' : 'resume', []);
+    new AuditLog(this.client, this.keys, context.maxEvents).addTo(multi, event);
     let replies: [error: Error | null, result: unknown][];
     try {
       replies = (await multi.exec()) ?? [];
       const failed = replies.find(([error]) => error !== null)?.[0];
       if (failed) throw failed;
     } catch (error) {
-      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['paused', 'resumed']));
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['paused', 'resumed', 'audit']));
     }
+    logAudit(context.logger, [event]);
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
     return replies[0]?.[1] === 1;
   }
@@ -108,9 +121,19 @@ export class ControlStore {
     return (await withScripts(this.client).leaderInfo(2, this.keys.fence, this.keys.leader, token, ...pairs)) === 1;
   }
 
-  async requestTrigger(request: TriggerRequest): Promise<string> {
+  async requestTrigger(request: TriggerRequest, audit?: AuditContext): Promise<string> {
     const text = JSON.stringify(request);
-    await this.client.rpush(this.keys.triggers, text);
+    const multi = this.client.multi().rpush(this.keys.triggers, text);
+    const context = this.auditOf(audit);
+    const event = auditEvent(context, request.at, request.entry, 'trigger', [], request.id);
+    new AuditLog(this.client, this.keys, context.maxEvents).addTo(multi, event);
+    try {
+      const failed = ((await multi.exec()) ?? []).find(([error]) => error !== null)?.[0];
+      if (failed) throw failed;
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['triggers', 'audit']));
+    }
+    logAudit(context.logger, [event]);
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
     return text;
   }

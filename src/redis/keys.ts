@@ -32,6 +32,8 @@
  *                              every `beat run` on each heartbeat (replica-codec.ts, lua/replica-beat.lua); who leads is the lock's
  *   <prefix>:{<name>}:replicas:expiry  zset  instance id → when its record stops counting (its last heartbeat plus its lock.ttl, epoch
  *                              ms); each heartbeat drops the records past it, a clean stop its own
+ *   <prefix>:{<name>}:audit  stream  every change to an entry (create, update, delete, pause, resume, trigger): at, who, entry,
+ *                              action, changes (a field diff, JSON), note, task; capped (XADD MAXLEN ~ audit.maxEvents) by audit-log.ts
  *   <prefix>:{<name>}:runs:pending  set  names of entries with a run whose outcome is not final yet (a new leader goes on
  *                              tracking those). No entry can be named "pending" here: its list is runs:<entry>, the set
  *                              runs:pending, and an entry named "pending" would share the key; it is escaped (see runs())
@@ -62,6 +64,8 @@ export interface SchedulerKeys {
   readonly runsPending: string;
   readonly replicas: string;
   readonly replicaExpiry: string;
+  /** The audit trail (a stream). */
+  readonly audit: string;
 }
 
 /** The Redis type tsbeat keeps at each of its keys (as TYPE names it), for naming a stray value at one. */
@@ -84,6 +88,7 @@ export const SCHEDULER_KEY_TYPES = {
   runsPending: 'set',
   replicas: 'hash',
   replicaExpiry: 'zset',
+  audit: 'stream',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
 
 /** `[key, type]` of the named scheduler keys, for nameWrongType. */
@@ -119,5 +124,6 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     runsPending: `${base}runs:pending`,
     replicas: `${base}replicas`,
     replicaExpiry: `${base}replicas:expiry`,
+    audit: `${base}audit`,
   };
 }
