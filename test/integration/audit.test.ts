@@ -1,6 +1,6 @@
 /**
  * The audit trail, against a real `beat run --http` (named tokens) on a private redis-server: a
- * scripted sequence of changes through the API (a named token, X-Beat-Note), the command line
+ * scripted sequence of changes through the API (a named token, X-Beat-Note), the dashboard, the command line
  * (--note) and the TypeScript client; `beat audit` and `GET /api/audit` show for each who, what,
  * when and the note, newest first; the stream holds its cap (read with XLEN, not with tsbeat).
  */
@@ -38,9 +38,9 @@ function call(
   port: number,
   method: string,
   path: string,
-  options: { body?: unknown; token?: string; note?: string } = {},
-): Promise<{ status: number; body: string }> {
-  const headers: Record<string, string> = {};
+  options: { body?: unknown; token?: string; note?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
   if (options.note !== undefined) headers['x-beat-note'] = options.note;
   const body = options.body === undefined ? undefined : JSON.stringify(options.body);
@@ -50,7 +50,7 @@ function call(
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
     });
     req.on('error', reject);
     if (body !== undefined) req.write(body);
@@ -158,10 +158,22 @@ describe('the audit trail', () => {
     const file = dir.write('more.yaml', 'beatSchedule:\n  imported: { task: x.y, schedule: 30 }\n');
     await cli('entries', 'import', file, '--note', 'bulk import');
 
+    // The dashboard: a session opened with alice's token is recorded as dashboard:alice.
+    const login = await call(port, 'POST', '/ui/api/login', { body: { token: WRITE_TOKEN } });
+    expect(login.status).toBe(200);
+    const cookie = String(login.headers['set-cookie']).split(';')[0] ?? '';
+    const session = { cookie, 'x-csrf-token': (JSON.parse(login.body) as { csrf: string }).csrf };
+    const page = (method: string, path: string, note: string, body?: unknown) =>
+      call(port, method, path, { headers: session, note, ...(body === undefined ? {} : { body }) });
+    expect((await page('PUT', '/ui/api/entries/dash-one', 'from the page', { task: 'x.y', schedule: 90 })).status).toBe(201);
+    expect((await page('POST', '/ui/api/entries/static-one/pause', 'on the page')).status).toBe(200);
+
     const events = JSON.parse(await cli('audit', '--json')) as WireEvent[];
     const endMs = Date.now();
     // Newest first; each with who, what and the note, in the order the changes were made.
     expect(events.map((e) => [e.who, e.action, e.entry, e.note ?? null])).toEqual([
+      ['dashboard:alice', 'pause', 'static-one', 'on the page'],
+      ['dashboard:alice', 'create', 'dash-one', 'from the page'],
       [ME, 'create', 'imported', 'bulk import'],
       ['alice', 'delete', 'sync-b', 'gone'],
       [ME, 'delete', 'sync-a', 'cleanup'],
@@ -180,7 +192,8 @@ describe('the audit trail', () => {
       expect(at).toBeGreaterThanOrEqual(startedMs);
       expect(at).toBeLessThanOrEqual(endMs);
     }
-    const byIndex = (i: number): WireEvent => events[i] as WireEvent;
+    // Indices as in the list above, without the dashboard's two.
+    const byIndex = (i: number): WireEvent => events[i + 2] as WireEvent;
     // The field diffs: added, changed and removed fields by path.
     expect(byIndex(11).changes).toEqual([
       { path: 'options.queue', after: '"billing"' },
