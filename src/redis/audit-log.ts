@@ -13,7 +13,7 @@ import { AUDIT_ACTIONS, auditNote } from '../control/audit.js';
 import type { AuditAction, AuditEvent, FieldChange } from '../control/audit.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
-import { nameWrongType } from './server-errors.js';
+import { nameWrongType, placeOf, redisRefusal } from './server-errors.js';
 
 /** Who makes a change and why, handed to every write that changes an entry. */
 export interface AuditContext {
@@ -72,6 +72,17 @@ export class AuditLog {
     maxEvents: number | undefined = DEFAULTS.auditMaxEvents,
   ) {
     this.maxEvents = maxEvents ?? DEFAULTS.auditMaxEvents;
+  }
+
+  /**
+   * Refuses (naming the key and the fix) when the audit key holds another type, before the change it
+   * would record is made: a MULTI does not undo its other commands when the XADD fails.
+   */
+  async checkKey(): Promise<void> {
+    const found = await this.client.type(this.keys.audit);
+    if (found === 'stream' || found === 'none') return;
+    const error = new Error(`WRONGTYPE ${this.keys.audit} holds a ${found}, not the audit stream`);
+    throw redisRefusal(error, placeOf(this.client, { key: this.keys.audit, keyHolds: 'stream', keyFound: found })) ?? error;
   }
 
   /** Queues the event's XADD on a MULTI or pipeline: recorded with the change, or not at all. */

@@ -50,7 +50,9 @@ export class ControlStore {
     // In the same MULTI: a pause or resume is never without its record (one of a paused entry too, with its note).
     const context = this.auditOf(audit);
     const event = auditEvent(context, nowMs, entry, paused ? 'pause' : 'resume', []);
-    new AuditLog(this.client, this.keys, context.maxEvents).addTo(multi, event);
+    const log = new AuditLog(this.client, this.keys, context.maxEvents);
+    await log.checkKey();
+    log.addTo(multi, event);
     let replies: [error: Error | null, result: unknown][];
     try {
       replies = (await multi.exec()) ?? [];
@@ -126,7 +128,9 @@ export class ControlStore {
     const multi = this.client.multi().rpush(this.keys.triggers, text);
     const context = this.auditOf(audit);
     const event = auditEvent(context, request.at, request.entry, 'trigger', [], request.id);
-    new AuditLog(this.client, this.keys, context.maxEvents).addTo(multi, event);
+    const log = new AuditLog(this.client, this.keys, context.maxEvents);
+    await log.checkKey();
+    log.addTo(multi, event);
     try {
       const failed = ((await multi.exec()) ?? []).find(([error]) => error !== null)?.[0];
       if (failed) throw failed;

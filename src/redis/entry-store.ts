@@ -120,6 +120,7 @@ export class RedisEntryStore implements EntrySource {
     }
     if (problems.length > 0) throw entryProblems(options.source ?? 'entries', problems);
     const before = await this.definitions(writes.map((w) => w.name));
+    await new AuditLog(this.client, this.keys).checkKey();
     const { keys } = this;
     let reply: (string | number)[];
     try {

@@ -252,6 +252,25 @@ describe('the audit trail', () => {
     expect(logged).toMatchObject({ who: 'alice', note: 'gone' });
   });
 
+  it('refuses a change, naming the key, while the audit key holds another type; nothing is written', async () => {
+    await redis.set(keys.audit, 'not a stream');
+    try {
+      // static-one was paused from the dashboard above: the resume is refused, and it stays paused.
+      const resume = await runBeatCli(['resume', 'static-one', '--config', config]);
+      // A stray value at a tsbeat key is a runtime failure (exit 1), named with its fix, as for the other keys.
+      expect(resume.code, resume.stderr).toBe(1);
+      expect(resume.stderr).toContain(`key ${keys.audit} holds a string, where tsbeat keeps a stream`);
+      expect(resume.stderr).toContain(`DEL ${keys.audit}`);
+      expect(await redis.sismember(keys.paused, 'static-one')).toBe(1);
+      const set = await runBeatCli(['entries', 'set', 'never', '--task', 'x.y', '--schedule', '60', '--config', config]);
+      expect(set.code, set.stderr).toBe(1);
+      expect(set.stderr).toContain(`key ${keys.audit} holds a string`);
+      expect(await redis.hexists(keys.entries, 'never')).toBe(0);
+    } finally {
+      await redis.del(keys.audit);
+    }
+  });
+
   it('keeps at most audit.maxEvents events, the newest', async () => {
     const client = await Entries.connect({ url, deployment: DEPLOYMENT, auditMaxEvents: 200, who: 'load' });
     try {
