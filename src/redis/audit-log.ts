@@ -43,6 +43,11 @@ const CHUNK = 1000;
 /** An event for one entry is looked for among at most this many newer events (the whole stream at its default cap). */
 const SCAN_MAX = DEFAULTS.auditMaxEvents * 2;
 
+/** The stream's cap: the config's audit.maxEvents, else the default. */
+export function auditCap(maxEvents: number | undefined): number {
+  return maxEvents ?? DEFAULTS.auditMaxEvents;
+}
+
 export function auditEvent(
   context: AuditContext,
   atMs: number,

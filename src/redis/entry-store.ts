@@ -16,7 +16,7 @@ import { canonicalEntryJson, decodeEntryRecord, entryRevision } from './entry-re
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
-import { AuditLog, auditEvent, logAudit } from './audit-log.js';
+import { AuditLog, auditCap, auditEvent, logAudit } from './audit-log.js';
 import type { AuditContext } from './audit-log.js';
 import { entryDiff } from '../control/audit.js';
 import type { AuditEvent } from '../control/audit.js';
@@ -119,7 +119,9 @@ export class RedisEntryStore implements EntrySource {
       args.push(`put${guard}`, write.name, canonicalEntryJson(write.entry));
     }
     if (problems.length > 0) throw entryProblems(options.source ?? 'entries', problems);
-    const before = await this.definitions(writes.map((w) => w.name));
+    // Only the last audit.maxEvents writes are recorded: the stream would trim the earlier ones anyway.
+    const audited = Math.max(0, writes.length - auditCap(options.audit?.maxEvents));
+    const before = await this.definitions(writes.slice(audited).map((w) => w.name));
     await new AuditLog(this.client, this.keys).checkKey();
     const { keys } = this;
     let reply: (string | number)[];
@@ -151,7 +153,7 @@ export class RedisEntryStore implements EntrySource {
       const name = String(reply[1]);
       throw new EntryConflictError(name, writes.find((w) => w.name === name)?.ifVersion ?? 0, Number(reply[2]));
     }
-    await this.audit(writes, reply.slice(1) as WriteOutcome[], before, options);
+    await this.audit(writes, reply.slice(1) as WriteOutcome[], audited, before, options);
     return { version: Number(reply[0]), outcomes: reply.slice(1) as WriteOutcome[] };
   }
 
@@ -252,18 +254,21 @@ export class RedisEntryStore implements EntrySource {
   private async audit(
     writes: readonly EntryWrite[],
     outcomes: readonly WriteOutcome[],
+    /** The first write recorded; `before` holds the definitions from it on. */
+    from: number,
     before: readonly unknown[],
     options: { nowMs: number; audit?: AuditContext },
   ): Promise<void> {
     const context = options.audit ?? { who: 'unknown' };
     const events: AuditEvent[] = [];
-    writes.forEach((write, i) => {
+    for (let i = from; i < writes.length; i += 1) {
+      const write = writes[i] as EntryWrite;
       const outcome = outcomes[i];
-      if (outcome !== 'created' && outcome !== 'updated' && outcome !== 'deleted') return;
+      if (outcome !== 'created' && outcome !== 'updated' && outcome !== 'deleted') continue;
       const action = outcome === 'created' ? 'create' : outcome === 'updated' ? 'update' : 'delete';
       const after = write.op === 'put' ? write.entry : undefined;
-      events.push(auditEvent(context, options.nowMs, write.name, action, entryDiff(before[i], after)));
-    });
+      events.push(auditEvent(context, options.nowMs, write.name, action, entryDiff(before[i - from], after)));
+    }
     if (events.length === 0) return;
     await new AuditLog(this.client, this.keys, context.maxEvents).record(events);
     logAudit(context.logger, events);
