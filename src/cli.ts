@@ -19,6 +19,7 @@ import { entriesCommand } from './commands/entries.js';
 import { runCommand } from './commands/run.js';
 import { pauseCommand, resumeCommand, statusCommand, triggerCommand } from './commands/control.js';
 import { historyCommand } from './commands/history.js';
+import { auditCommand } from './commands/audit.js';
 import { BeatError, ErrorCode, clipQuoted, errorMessage, shown } from './base/errors.js';
 import { DEFAULTS } from './base/defaults.js';
 import { VERSION } from './base/version.js';
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   next: { run: nextCommand, summary: 'print the next fire instants of each entry' },
   status: { run: statusCommand, summary: 'show the leader and every entry (last run, next run, paused, last outcome), from Redis' },
   history: { run: historyCommand, summary: "show an entry's last runs and their outcomes (with a resultBackend or taskEvents)" },
+  audit: { run: auditCommand, summary: 'show who changed which entry, when, what and why (the audit trail)' },
   trigger: { run: triggerCommand, summary: 'publish one run of an entry now, through the leader' },
   pause: { run: pauseCommand, summary: 'pause an entry (kept in Redis, honoured within a second)' },
   resume: { run: resumeCommand, summary: 'resume a paused entry' },

@@ -423,4 +423,12 @@ export const DEFAULTS = {
   dashboardTriggerWaitMs: 5000,
   /** Largest request body the dashboard reads (a login, an entry definition). */
   dashboardBodyMaxBytes: 256 * 1024,
+  /**
+   * Events the audit trail keeps (`audit.maxEvents`): XADD's MAXLEN ~ trims whole stream nodes, so a
+   * few more may stay. A hundred thousand changes is months of a busy deployment's edits, in tens of MB.
+   */
+  auditMaxEvents: 100_000,
+  /** Events `beat audit` and `GET /api/audit` show by default, and at most. */
+  auditPageDefault: 50,
+  auditPageMax: 1000,
 } as const;

@@ -205,5 +205,7 @@ export const EVENTS = {
   dashboardLogin: 'beat.dashboard.login',
   /** A write from the dashboard (pause, resume, trigger, an entry put or deleted), with the entry. */
   dashboardAction: 'beat.dashboard.action',
+  /** A change to an entry, as the audit trail records it: who, entry, action, the field diff, the note (redis/audit-log.ts). */
+  audit: 'beat.audit',
 } as const;
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

@@ -16,6 +16,7 @@ import { maskUrl } from '../config/url-parts.js';
 import { queueNameContext } from '../config/queue-names.js';
 import type { EntryInput } from '../config/schema.js';
 import type { RedisEntryStore, StoredEntry, WriteOutcome } from '../redis/entry-store.js';
+import type { AuditContext } from '../redis/audit-log.js';
 
 export interface EntriesConnectOptions {
   /** The state Redis of the deployment (its `state.url`, else its broker's URL). Default redis://127.0.0.1:6379/0. */
@@ -28,6 +29,15 @@ export interface EntriesConnectOptions {
   readonly transportOptions?: TransportOptionsInput;
   /** Give up connecting after this long. Default 10 s. */
   readonly connectTimeoutMs?: number;
+  /** Who the audit trail records for this client's changes. Default `user@host` of this process. */
+  readonly who?: string;
+  /** The deployment's `audit.maxEvents` (the audit stream's cap). Default 100,000. */
+  readonly auditMaxEvents?: number;
+}
+
+/** Why a change is made: kept with it in the audit trail (`beat audit`). */
+export interface ChangeOptions {
+  readonly note?: string;
 }
 
 /** A stored runtime entry. */
@@ -47,6 +57,7 @@ export type SetOutcome = Extract<WriteOutcome, 'created' | 'updated' | 'unchange
 
 interface Connection {
   readonly store: RedisEntryStore;
+  readonly audit: (note: string | undefined) => AuditContext;
   readonly status: () => string;
   readonly close: () => Promise<void>;
 }
@@ -69,12 +80,14 @@ export class Entries {
 
   /** Connects to the deployment's state Redis; rejects with REDIS_UNAVAILABLE (or the server's refusal) when it cannot. */
   static async connect(options: EntriesConnectOptions = {}): Promise<Entries> {
-    const [{ createRedisClient, connectWithRetry }, { RedisEntryStore }, { schedulerKeys }, { silentLogger }] = await Promise.all([
-      import('../redis/connect.js'),
-      import('../redis/entry-store.js'),
-      import('../redis/keys.js'),
-      import('../base/log.js'),
-    ]);
+    const [{ createRedisClient, connectWithRetry }, { RedisEntryStore }, { schedulerKeys }, { silentLogger }, { localActor }] =
+      await Promise.all([
+        import('../redis/connect.js'),
+        import('../redis/entry-store.js'),
+        import('../redis/keys.js'),
+        import('../base/log.js'),
+        import('../redis/audit-log.js'),
+      ]);
     const url = options.url ?? DEFAULTS.brokerUrl;
     const client = createRedisClient(url, options.transportOptions ?? {}, 'entries client', silentLogger);
     try {
@@ -94,6 +107,7 @@ export class Entries {
         new Set(),
         queueNameContext(options.prefix ?? DEFAULTS.statePrefix, options.transportOptions ?? {}),
       ),
+      audit: (note) => ({ who: options.who ?? localActor(), note, maxEvents: options.auditMaxEvents }),
       status: () => client.status,
       close: async () => {
         await client.quit().catch(() => client.disconnect());
@@ -102,18 +116,23 @@ export class Entries {
   }
 
   /** Creates or replaces one entry (the same object as a config file's beatSchedule.<name>). */
-  async set(name: string, entry: EntryInput): Promise<SetOutcome> {
-    const { outcomes } = await this.call((store) => store.write([{ op: 'put', name, entry }], { nowMs: Date.now() }));
+  async set(name: string, entry: EntryInput, options: ChangeOptions = {}): Promise<SetOutcome> {
+    const audit = this.connection.audit(options.note);
+    const { outcomes } = await this.call((store) => store.write([{ op: 'put', name, entry }], { nowMs: Date.now(), audit }));
     return outcomes[0] as SetOutcome;
   }
 
   /** Creates or replaces several entries, all or none: one bad entry and nothing is written. */
-  async setMany(entries: Readonly<Record<string, EntryInput>>): Promise<{ version: number; outcomes: Record<string, SetOutcome> }> {
+  async setMany(
+    entries: Readonly<Record<string, EntryInput>>,
+    options: ChangeOptions = {},
+  ): Promise<{ version: number; outcomes: Record<string, SetOutcome> }> {
     const names = Object.keys(entries);
+    const audit = this.connection.audit(options.note);
     const result = await this.call((store) =>
       store.write(
         names.map((name) => ({ op: 'put' as const, name, entry: entries[name] })),
-        { nowMs: Date.now() },
+        { nowMs: Date.now(), audit },
       ),
     );
     return { version: result.version, outcomes: Object.fromEntries(names.map((name, i) => [name, result.outcomes[i] as SetOutcome])) };
@@ -138,9 +157,10 @@ export class Entries {
    * Deletes an entry; false when there was none. Its run history goes with it (so that a new entry
    * of the same name starts afresh) unless `keepHistory`.
    */
-  async delete(name: string, options: { keepHistory?: boolean } = {}): Promise<boolean> {
+  async delete(name: string, options: { keepHistory?: boolean } & ChangeOptions = {}): Promise<boolean> {
+    const audit = this.connection.audit(options.note);
     const { outcomes } = await this.call((store) =>
-      store.write([{ op: 'delete', name }], { nowMs: Date.now(), keepHistory: options.keepHistory === true }),
+      store.write([{ op: 'delete', name }], { nowMs: Date.now(), keepHistory: options.keepHistory === true, audit }),
     );
     return outcomes[0] === 'deleted';
   }

@@ -13,6 +13,8 @@ import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { silentLogger } from '../base/log.js';
 import { createRedisClient, connectWithRetry } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
+import { AuditLog, localActor } from '../redis/audit-log.js';
+import type { AuditContext } from '../redis/audit-log.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
 import { schedulerKeys } from '../redis/keys.js';
 import { stateUrlFor } from '../publish/publishing.js';
@@ -29,6 +31,9 @@ import type { Io } from './io.js';
 const CONNECT_TIMEOUT_MS = 5000;
 
 export const REDIS_HELP = `  -b, --broker URL    the Redis of the deployment (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url)`;
+
+export const NOTE_HELP = `      --note TEXT     why the change is made: kept with it in the audit trail (beat audit)`;
+export const noteOption = { note: { type: 'string' } } as const;
 
 export const redisOptions = { ...configOption, broker: { type: 'string', short: 'b' }, help: { type: 'boolean', short: 'h' } } as const;
 
@@ -50,6 +55,10 @@ export interface Control {
   failure(verb: string, error: unknown): BeatError;
   /** Compares this config with the leader's and looks at the lock key (when it is on this Redis). */
   check(): Promise<DeploymentCheck>;
+  /** The audit trail of the deployment's entries (beat audit). */
+  readonly auditLog: AuditLog;
+  /** Who the audit trail records for a change made from here (`user@host`), with the change's note. */
+  audit(note: string | undefined): AuditContext;
   close(): Promise<void>;
 }
 
@@ -79,7 +88,7 @@ export async function openControl(
     );
   }
   const keys = schedulerKeys(config.state.prefix, config.name);
-  const control = new ControlStore(client, keys);
+  const control = new ControlStore(client, keys, { maxEvents: config.auditMaxEvents });
   const own = configFingerprint(config);
   return {
     config,
@@ -103,6 +112,8 @@ export async function openControl(
         deployment: config.name,
         own,
       }),
+    auditLog: new AuditLog(client, keys, config.auditMaxEvents),
+    audit: (note) => ({ who: localActor(), note, maxEvents: config.auditMaxEvents }),
     close: async () => {
       await client.quit().catch(() => client.disconnect());
     },

@@ -14,7 +14,7 @@ import { parseCommandArgs, parseCount, unknownEntryError } from './args.js';
 import { CONFIG_HELP, djangoOverride } from './config-args.js';
 import { DJANGO_HELP, djangoOption, readDjangoView } from './django-read.js';
 import type { BrokerOverride } from '../config/connections.js';
-import { REDIS_HELP, openControl, redisOptions } from './control-open.js';
+import { REDIS_HELP, noteOption, openControl, redisOptions } from './control-open.js';
 import type { Control } from './control-open.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
@@ -64,9 +64,9 @@ ${DJANGO_HELP}
   -h, --help          show this help
 `;
 
-const NOTE_HELP = `      --note TEXT     why, in one line of at most ${NOTE_MAX_CHARS} characters: kept in Redis as the entry's
+const CONTROL_NOTE_HELP = `      --note TEXT     why, in one line of at most ${NOTE_MAX_CHARS} characters: kept in Redis as the entry's
                       last note (beat status: NOTE, "lastNote" in JSON; a pause's also "pauseNote",
-                      removed by the resume), where the audit trail can pick it up`;
+                      removed by the resume) and with the change in the audit trail (beat audit)`;
 
 export const TRIGGER_HELP = `Usage: beat trigger ENTRY [--config PATH] [--broker URL] [--timeout SECONDS] [--note TEXT]
 
@@ -80,7 +80,7 @@ Options:
 ${CONFIG_HELP}
 ${REDIS_HELP}
   -t, --timeout S     seconds to wait for the leader, 1 to 300 (default 10)
-${NOTE_HELP}
+${CONTROL_NOTE_HELP}
   -h, --help          show this help
 `;
 
@@ -97,7 +97,7 @@ it, or when the leader's config has no such entry (another deployment, same name
 Options:
 ${CONFIG_HELP}
 ${REDIS_HELP}
-${NOTE_HELP}
+${CONTROL_NOTE_HELP}
   -h, --help          show this help
 `;
 export const PAUSE_HELP = pauseHelp('pause');
@@ -303,7 +303,7 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
   const { values, positionals } = parseCommandArgs(
     'trigger',
     argv,
-    { ...redisOptions, timeout: { type: 'string', short: 't' }, note: { type: 'string' } },
+    { ...redisOptions, ...noteOption, timeout: { type: 'string', short: 't' } },
     1,
   );
   if (values.help) {
@@ -319,7 +319,10 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
     const entry = await requireEntry('trigger', control, positionals[0], django);
     await requireLeaderHas('trigger', control, entry, io);
     const id = randomTaskId();
-    const text = await control.control.requestTrigger({ entry, id, at: io.now(), ...(note === undefined ? {} : { note }) });
+    const text = await control.control.requestTrigger(
+      { entry, id, at: io.now(), ...(note === undefined ? {} : { note }) },
+      control.audit(note),
+    );
     // On the monotonic clock: a wall clock stepped back would stretch the wait by the step.
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline) {
@@ -354,7 +357,7 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
 }
 
 async function pauseOrResume(verb: 'pause' | 'resume', argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(verb, argv, { ...redisOptions, note: { type: 'string' } }, 1);
+  const { values, positionals } = parseCommandArgs(verb, argv, { ...redisOptions, ...noteOption }, 1);
   if (values.help) {
     io.out(pauseHelp(verb));
     return ExitCode.Ok;
@@ -365,7 +368,7 @@ async function pauseOrResume(verb: 'pause' | 'resume', argv: string[], io: Io): 
   try {
     const entry = await requireEntry(verb, control, positionals[0], django);
     await requireLeaderHas(verb, control, entry, io);
-    const changed = await control.control.setPaused(entry, verb === 'pause', io.now(), note);
+    const changed = await control.control.setPaused(entry, verb === 'pause', io.now(), control.audit(note));
     io.out(
       changed ? `${verb === 'pause' ? 'paused' : 'resumed'} ${entry}` : `${entry} was already ${verb === 'pause' ? 'paused' : 'active'}`,
     );

@@ -12,14 +12,14 @@ import type { EntryWrite } from '../redis/entry-store.js';
 import { formatInstant } from '../time/zone.js';
 import { parseCommandArgs } from './args.js';
 import { CONFIG_HELP } from './config-args.js';
-import { REDIS_HELP, redisOptions, withControl } from './control-open.js';
+import { NOTE_HELP, REDIS_HELP, noteOption, redisOptions, withControl } from './control-open.js';
 import type { Control } from './control-open.js';
 import { checkEntries, entriesOf, readEntryFile } from './entry-files.js';
 import type { EntryInput, EntryFile } from './entry-files.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const ENTRIES_IMPORT_HELP = `Usage: beat entries import FILE [--config PATH] [--broker URL] [--prune]
+export const ENTRIES_IMPORT_HELP = `Usage: beat entries import FILE [--config PATH] [--broker URL] [--prune] [--note TEXT]
 
 Writes every entry of FILE into the runtime store in one write: all of them, or, when any is
 wrong, none (exit 2, every problem named with its path and, in YAML, its line). FILE (YAML or
@@ -31,6 +31,7 @@ Options:
 ${CONFIG_HELP}
 ${REDIS_HELP}
       --prune         also delete the runtime entries FILE does not hold (the store becomes FILE)
+${NOTE_HELP}
   -h, --help          show this help
 `;
 
@@ -56,7 +57,7 @@ export async function writeEntries(
   io: Io,
   control: Control,
   entries: readonly EntryInput[],
-  options: { source: string; base?: readonly string[]; file?: EntryFile; prune?: boolean },
+  options: { source: string; base?: readonly string[]; file?: EntryFile; prune?: boolean; note?: string | undefined },
 ): Promise<void> {
   checkFileEntries(control.config, entries, options);
   const writes: EntryWrite[] = entries.map(({ name, entry }) => ({ op: 'put', name, entry }));
@@ -68,7 +69,7 @@ export async function writeEntries(
     io.out('nothing to write: no entries');
     return;
   }
-  const result = await control.store.write(writes, { nowMs: io.now(), source: options.source });
+  const result = await control.store.write(writes, { nowMs: io.now(), source: options.source, audit: control.audit(options.note) });
   const counts = new Map<string, number>();
   for (const outcome of result.outcomes) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
   const parts = ['created', 'updated', 'unchanged', 'deleted'].filter((o) => counts.has(o)).map((o) => `${counts.get(o)} ${o}`);
@@ -87,7 +88,12 @@ export function checkFileEntries(
 }
 
 export async function entriesImportCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs('entries import', argv, { ...redisOptions, prune: { type: 'boolean' } }, 1);
+  const { values, positionals } = parseCommandArgs(
+    'entries import',
+    argv,
+    { ...redisOptions, ...noteOption, prune: { type: 'boolean' } },
+    1,
+  );
   if (values.help) {
     io.out(ENTRIES_IMPORT_HELP);
     return ExitCode.Ok;
@@ -114,7 +120,7 @@ export async function entriesImportCommand(argv: string[], io: Io): Promise<Exit
         io.err(
           `beat entries import: ${file.source}: settings other than beatSchedule and timezone are not imported: ${ignored.join(', ')}`,
         );
-      await writeEntries(io, control, entries, { source: file.source, base, file, prune: values.prune === true });
+      await writeEntries(io, control, entries, { source: file.source, base, file, prune: values.prune === true, note: values.note });
       return ExitCode.Ok;
     },
     precheck,

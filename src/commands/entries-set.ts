@@ -21,7 +21,7 @@ import type { EntryInput } from './entry-files.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const ENTRIES_SET_HELP = `Usage: beat entries set [NAME] [--config PATH] [--broker URL] [--task T] [--schedule S] [--args JSON] [--kwargs JSON] [--options JSON] [--timezone ZONE] [--enabled BOOL] [--relative BOOL] [--catch-up POLICY] [--catch-up-window D] [--overlap POLICY] [--overlap-timeout D] [--jitter D] [--start-at ISO] [--end-at ISO] [--max-runs N] [--one-off BOOL] [--replace] [--file FILE]
+export const ENTRIES_SET_HELP = `Usage: beat entries set [NAME] [--config PATH] [--broker URL] [--task T] [--schedule S] [--args JSON] [--kwargs JSON] [--options JSON] [--timezone ZONE] [--enabled BOOL] [--relative BOOL] [--catch-up POLICY] [--catch-up-window D] [--overlap POLICY] [--overlap-timeout D] [--jitter D] [--start-at ISO] [--end-at ISO] [--max-runs N] [--one-off BOOL] [--replace] [--file FILE] [--note TEXT]
 
 Creates the runtime entry NAME, or changes it: the keys given replace those of the stored entry
 and the others stay (with --replace the entry becomes exactly what is given). A new entry needs a
@@ -63,11 +63,13 @@ ${REDIS_HELP}
       --one-off BOOL        true: one run (maxRuns 1)
       --replace             write only what is given (default: change the keys given)
   -f, --file FILE           the entry, from a YAML or JSON file
+      --note TEXT           why the change is made: kept with it in the audit trail (beat audit)
   -h, --help                show this help
 `;
 
 const setOptions = {
   ...redisOptions,
+  note: { type: 'string' },
   file: { type: 'string', short: 'f' },
   task: { type: 'string' },
   schedule: { type: 'string' },
@@ -338,6 +340,7 @@ export async function entriesSetCommand(argv: string[], io: Io): Promise<ExitCod
     const result = await control.store.write([{ op: 'put', name: entryName, entry, ...(ifVersion === undefined ? {} : { ifVersion }) }], {
       nowMs: io.now(),
       source: 'beat entries set',
+      audit: control.audit(values.note),
     });
     const outcome = result.outcomes[0] ?? 'unchanged';
     io.out(

@@ -15,7 +15,7 @@ import type { StoredEntry } from '../redis/entry-store.js';
 import { formatInstant } from '../time/zone.js';
 import { parseCommandArgs } from './args.js';
 import { CONFIG_HELP } from './config-args.js';
-import { REDIS_HELP, redisOptions, withControl } from './control-open.js';
+import { NOTE_HELP, REDIS_HELP, noteOption, redisOptions, withControl } from './control-open.js';
 import { entriesExportCommand, entriesImportCommand, ENTRIES_EXPORT_HELP, ENTRIES_IMPORT_HELP } from './entries-io.js';
 import { ENTRIES_SET_HELP, entriesSetCommand } from './entries-set.js';
 import { toYaml } from './entry-files.js';
@@ -70,7 +70,7 @@ ${REDIS_HELP}
   -h, --help          show this help
 `;
 
-export const ENTRIES_DELETE_HELP = `Usage: beat entries delete NAME... [--config PATH] [--broker URL] [--keep-history] [--missing-ok]
+export const ENTRIES_DELETE_HELP = `Usage: beat entries delete NAME... [--config PATH] [--broker URL] [--keep-history] [--missing-ok] [--note TEXT]
 
 Deletes runtime entries, all in one write: the leader stops them at once and drops their queued
 runs. Their last-run state goes too, so an entry created again under the name starts afresh, and
@@ -83,6 +83,7 @@ ${CONFIG_HELP}
 ${REDIS_HELP}
       --keep-history  keep the entries' last-run state and run history
       --missing-ok    names not in the store are not an error
+${NOTE_HELP}
   -h, --help          show this help
 `;
 
@@ -250,7 +251,7 @@ async function deleteCommand(argv: string[], io: Io): Promise<ExitCode> {
   const { values, positionals } = parseCommandArgs(
     'entries delete',
     argv,
-    { ...redisOptions, 'keep-history': { type: 'boolean' }, 'missing-ok': { type: 'boolean' } },
+    { ...redisOptions, ...noteOption, 'keep-history': { type: 'boolean' }, 'missing-ok': { type: 'boolean' } },
     Number.MAX_SAFE_INTEGER,
   );
   if (values.help) {
@@ -283,7 +284,12 @@ async function deleteCommand(argv: string[], io: Io): Promise<ExitCode> {
     }
     const result = await control.store.write(
       names.map((name) => ({ op: 'delete', name })),
-      { nowMs: io.now(), keepHistory: values['keep-history'] === true, source: 'beat entries delete' },
+      {
+        nowMs: io.now(),
+        keepHistory: values['keep-history'] === true,
+        source: 'beat entries delete',
+        audit: control.audit(values.note),
+      },
     );
     names.forEach((name, i) => io.out(result.outcomes[i] === 'deleted' ? `deleted ${name}` : `${name} was not in the store`));
     return ExitCode.Ok;

@@ -118,6 +118,8 @@ export interface ResolvedConfig {
   readonly outcomeTimeoutMs: number;
   /** How deep and large runtime entries' args and kwargs may be (absent: the defaults). */
   readonly entryLimits?: EntryLimits;
+  /** How many events the audit trail keeps (absent: DEFAULTS.auditMaxEvents). */
+  readonly auditMaxEvents?: number;
   /** Where Sentry check-ins go (the DSN from `sentry.dsn` or $SENTRY_DSN); undefined = no DSN, none sent. */
   readonly sentry?: SentrySettings | undefined;
   /** Most entries with series of their own in /metrics (undefined: DEFAULTS.metricsMaxEntries). */
@@ -240,5 +242,6 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
     taskEvents: parsed.taskEvents,
     outcomeTimeoutMs: parsed.outcomeTimeout,
     entryLimits: { maxDepth: parsed.entryLimits.maxDepth, maxArgsBytes: parsed.entryLimits.maxArgsBytes },
+    auditMaxEvents: parsed.audit.maxEvents,
   };
 }

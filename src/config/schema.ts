@@ -325,6 +325,15 @@ export const configSchema = keyed(
       .int({ error: 'metricsMaxEntries must be a whole number of entries, at least 1' })
       .min(1, { error: 'metricsMaxEntries must be a whole number of entries, at least 1' })
       .optional(),
+    /** The audit trail of changes to entries (`beat audit`): how many events its Redis stream keeps. */
+    audit: keyed({
+      maxEvents: z
+        .number({ error: 'audit.maxEvents must be a whole number from 100 to 100,000,000' })
+        .int({ error: 'audit.maxEvents must be a whole number from 100 to 100,000,000' })
+        .min(100, { error: 'audit.maxEvents must be a whole number from 100 to 100,000,000' })
+        .max(100_000_000, { error: 'audit.maxEvents must be a whole number from 100 to 100,000,000' })
+        .default(DEFAULTS.auditMaxEvents),
+    }).default({ maxEvents: DEFAULTS.auditMaxEvents }),
     /** The scheduler never sleeps longer than this (Celery's `beat_max_loop_interval`). */
     maxInterval: durationSchema('maxInterval', 10, TIMER_MAX_MS).default(DEFAULTS.maxIntervalMs),
     lock: lockSchema.default({ ttl: DEFAULTS.lockTtlMs, retryEvery: DEFAULTS.lockRetryMs, maxClockSkew: DEFAULTS.maxClockSkewMs }),

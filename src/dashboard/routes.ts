@@ -26,7 +26,7 @@ import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
 import type { DetailWire, EntryStateName, OverviewWire } from './wire.js';
 import { noteProblem } from '../control/notes.js';
-import type { DashboardSources } from './sources.js';
+import type { ChangeBy, DashboardSources } from './sources.js';
 
 const ASSETS: Record<string, string> = {
   '/ui/app.js': 'text/javascript; charset=utf-8',
@@ -91,6 +91,18 @@ export class Dashboard {
   /** Who the request's live session belongs to (`dashboard:<token name>`), if it carries one. */
   sessionOf(req: IncomingMessage): string | undefined {
     return this.sessions.find(req)?.who;
+  }
+
+  /** Who changes what from the page (its session) and why: a note in the body, else the X-Beat-Note header. */
+  private changeBy(req: IncomingMessage, bodyNote?: string): ChangeBy {
+    const header = req.headers['x-beat-note'];
+    let note = bodyNote;
+    try {
+      note ??= typeof header === 'string' && header !== '' ? decodeURIComponent(header) : undefined;
+    } catch {
+      note = header as string;
+    }
+    return { who: this.sessionOf(req) ?? 'dashboard', note };
   }
 
   /** Answers the request if it is the dashboard's; false leaves it to the other routes. */
@@ -221,13 +233,16 @@ export class Dashboard {
       `dashboard: ${verb} ${name}`,
     );
     if (verb !== 'trigger') {
-      const changed = await this.sources.control.setPaused(name, verb === 'pause', nowMs, note);
+      const changed = await this.sources.control.setPaused(name, verb === 'pause', nowMs, this.changeBy(req, note));
       this.built = undefined;
       sendJson(res, 200, { entry: name, paused: verb === 'pause', changed });
       return;
     }
     const id = randomTaskId();
-    await this.sources.control.requestTrigger({ entry: name, id, at: nowMs, ...(note === undefined ? {} : { note }) });
+    await this.sources.control.requestTrigger(
+      { entry: name, id, at: nowMs, ...(note === undefined ? {} : { note }) },
+      this.changeBy(req, note),
+    );
     const deadline = performance.now() + DEFAULTS.dashboardTriggerWaitMs;
     let published = false;
     while (!published && performance.now() < deadline) {
@@ -247,7 +262,8 @@ export class Dashboard {
       { event: EVENTS.dashboardAction, action: method, entry: name, client: req.socket.remoteAddress },
       `dashboard: ${method} ${name}`,
     );
-    const answer = method === 'PUT' ? await api.put(name, body) : await api.remove(name);
+    const by = this.changeBy(req);
+    const answer = method === 'PUT' ? await api.put(name, body, by) : await api.remove(name, by);
     this.built = undefined;
     sendJson(res, answer.status, answer.body);
   }

@@ -10,13 +10,19 @@ import type { RunRecord } from '../ports/outcomes.js';
 import type { MissedSlotsReport } from './day-strip.js';
 import type { EntrySnapshot } from './entry-rows.js';
 
+/** Who makes a change from the dashboard (its session, `dashboard:<token name>`) and the note they gave (X-Beat-Note), for the audit. */
+export interface ChangeBy {
+  readonly who: string;
+  readonly note?: string | undefined;
+}
+
 /** The entries API (GET/PUT/DELETE /api/entries/NAME), as the dashboard calls it for a logged-in user. */
 export interface EntriesApi {
   /** A runtime entry as it was written (what the editor starts from), or undefined. */
   stored(name: string): Promise<unknown>;
   /** Creates or replaces a runtime entry; `body` as the API takes it. Answers the API's status and JSON. */
-  put(name: string, body: unknown): Promise<{ status: number; body: unknown }>;
-  remove(name: string): Promise<{ status: number; body: unknown }>;
+  put(name: string, body: unknown, by?: ChangeBy): Promise<{ status: number; body: unknown }>;
+  remove(name: string, by?: ChangeBy): Promise<{ status: number; body: unknown }>;
 }
 
 export interface DeploymentView {
@@ -39,8 +45,8 @@ export interface DashboardSources {
   snapshot(): Promise<EntrySnapshot>;
   deployment(): Promise<DeploymentView>;
   readonly control: {
-    setPaused(entry: string, paused: boolean, nowMs: number, note?: string): Promise<boolean>;
-    requestTrigger(request: TriggerRequest): Promise<string>;
+    setPaused(entry: string, paused: boolean, nowMs: number, by?: ChangeBy): Promise<boolean>;
+    requestTrigger(request: TriggerRequest, by?: ChangeBy): Promise<string>;
     wasTriggered(taskId: string): Promise<boolean>;
   };
   readonly messageEnv: MessageEnv;

@@ -36,12 +36,17 @@ export interface EntriesHandlers {
   list(after: string | undefined, limit: number): Promise<{ entries: readonly ApiEntry[]; next?: string }>;
   get(name: string): Promise<ApiEntry | undefined>;
   /** `ifVersion`: apply only to that stored version (0: only if none), else ENTRY_CONFLICT. */
-  put(name: string, entry: unknown, client: string, ifVersion?: number): Promise<{ created: boolean; entry: ApiEntry }>;
-  putMany(entries: Readonly<Record<string, unknown>>, client: string): Promise<{ version: number; outcomes: Record<string, string> }>;
+  /** `who`: the token's name (or the dashboard's session), recorded by the audit with `note` (X-Beat-Note). */
+  put(name: string, entry: unknown, who: string, ifVersion?: number, note?: string): Promise<{ created: boolean; entry: ApiEntry }>;
+  putMany(
+    entries: Readonly<Record<string, unknown>>,
+    who: string,
+    note?: string,
+  ): Promise<{ version: number; outcomes: Record<string, string> }>;
   /** How deep an entry's args and kwargs may nest now (the config's entryLimits.maxDepth); a body may nest 4 more. */
   entryMaxDepth?(): number;
   /** False when there was no such entry. */
-  remove(name: string, keepHistory: boolean, client: string, ifVersion?: number): Promise<boolean>;
+  remove(name: string, keepHistory: boolean, who: string, ifVersion?: number, note?: string): Promise<boolean>;
 }
 
 export const ENTRIES_PATH = '/api/entries';
@@ -152,6 +157,17 @@ function drain(req: IncomingMessage): void {
   if (!req.complete) req.resume();
 }
 
+/** `X-Beat-Note`: why the change is made, kept by the audit trail with it (percent-decoded, so that it may hold any text). */
+export function noteOf(req: IncomingMessage): string | undefined {
+  const header = req.headers['x-beat-note'];
+  if (typeof header !== 'string' || header === '') return undefined;
+  try {
+    return decodeURIComponent(header);
+  } catch {
+    return header;
+  }
+}
+
 function client(req: IncomingMessage): string {
   return `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
 }
@@ -197,6 +213,7 @@ async function route(
   if (handlers === undefined) throw new ApiError(404, ErrorCode.ApiNotFound, 'the entries API is not served by this process');
   // The token's name: what the logs (and the audit) record as who made a change.
   const who = tokenName(req, access) ?? 'anonymous';
+  const note = noteOf(req);
   const address = client(req);
 
   if (one === undefined && method === 'GET') {
@@ -207,7 +224,7 @@ async function route(
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new ApiError(400, ErrorCode.ApiBadRequest, 'the body of PUT /api/entries must be an object mapping entry names to entries');
     }
-    const result = await handlers.putMany(body as Record<string, unknown>, who);
+    const result = await handlers.putMany(body as Record<string, unknown>, who, note);
     logger.info(
       { event: EVENTS.apiWrite, who, client: address, count: Object.keys(result.outcomes).length, version: result.version },
       'entries written',
@@ -220,7 +237,7 @@ async function route(
   } else if (method === 'PUT') {
     const ifVersion = ifMatch(req);
     const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, (handlers.entryMaxDepth?.() ?? DEFAULTS.entryMaxDepth) + 4);
-    const { created, entry } = await handlers.put(one, body, who, ifVersion);
+    const { created, entry } = await handlers.put(one, body, who, ifVersion, note);
     logger.info(
       { event: EVENTS.apiWrite, who, client: address, entry: one, outcome: created ? 'created' : 'updated' },
       `entry ${created ? 'created' : 'updated'}`,
@@ -228,7 +245,7 @@ async function route(
     sendJson(res, created ? 201 : 200, entry, { etag: `"${entry.version}"` });
   } else {
     const keepHistory = queryFlag(url.searchParams, 'keepHistory');
-    if (!(await handlers.remove(one, keepHistory, who, ifMatch(req))))
+    if (!(await handlers.remove(one, keepHistory, who, ifMatch(req), note)))
       throw new BeatError(ErrorCode.UnknownEntry, `no runtime entry ${JSON.stringify(one)}`);
     logger.info({ event: EVENTS.apiWrite, who, client: address, entry: one, outcome: 'deleted', keepHistory }, 'entry deleted');
     res.writeHead(204, { 'cache-control': 'no-store' });

@@ -16,6 +16,8 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { BeatMetrics } from '../observe/metrics.js';
 import { authorizeRead } from './auth.js';
+import { AUDIT_PATH, serveAudit } from './audit-api.js';
+import type { AuditReader } from './audit-api.js';
 import type { HttpAccess } from './auth.js';
 import { ENTRIES_PATH, sendError, sendJson, sendRefusal, serveEntries } from './entries-api.js';
 import { ApiError, failureAnswer } from './failures.js';
@@ -32,6 +34,8 @@ export interface HttpHandlers {
   /** One page of the status: entries `offset` to `offset + limit` (and `next`, the offset of the next page, when there are more). */
   status(page?: { offset: number; limit: number }): Promise<unknown>;
   readonly metrics: BeatMetrics;
+  /** The audit trail (GET /api/audit); without it, 404. */
+  readonly audit?: AuditReader;
   /** The runtime entries API; without it /api/entries is 404. */
   readonly entries?: EntriesHandlers;
   /** Who may read the schedule and write entries (no token: writes are refused, reads are loopback-only). */
@@ -143,6 +147,10 @@ export async function startHttpServer(
     if (handlers.routes !== undefined && (await handlers.routes(req, res))) return;
     if (url.pathname === ENTRIES_PATH || url.pathname.startsWith(`${ENTRIES_PATH}/`)) {
       await serveEntries(req, res, url, handlers.entries, access, logger);
+      return;
+    }
+    if (url.pathname === AUDIT_PATH) {
+      await serveAudit(req, res, url, handlers.audit, access, handlers.session?.(req) !== undefined, logger);
       return;
     }
     if (url.pathname.startsWith('/api/')) {

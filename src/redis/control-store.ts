@@ -11,6 +11,8 @@ import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { nameWrongType } from './server-errors.js';
 import { withScripts } from './scripts.js';
+import { AuditLog, auditEvent, logAudit } from './audit-log.js';
+import type { AuditContext } from './audit-log.js';
 import type { TriggerRequest } from '../ports/control.js';
 import { decodeControlNote, encodeControlNote } from '../control/notes.js';
 import type { ControlNote } from '../control/notes.js';
@@ -42,7 +44,13 @@ export class ControlStore {
   constructor(
     private readonly client: Redis,
     private readonly keys: SchedulerKeys,
+    /** The audit trail's cap and log, for the changes made here; a change's own `who` and `note` come with it. */
+    private readonly auditSettings: Omit<AuditContext, 'who' | 'note'> = {},
   ) {}
+
+  private auditOf(audit: AuditContext | undefined): AuditContext {
+    return { ...this.auditSettings, who: 'unknown', ...audit };
+  }
 
   async paused(): Promise<Set<string>> {
     try {
@@ -89,24 +97,36 @@ export class ControlStore {
    * its instant, so that a leader that starts later (restart, failover, reload) skips the slots that
    * passed while the entry was paused instead of catching them up.
    */
-  async setPaused(entry: string, paused: boolean, nowMs: number, note?: string): Promise<boolean> {
+  async setPaused(entry: string, paused: boolean, nowMs: number, audit?: AuditContext): Promise<boolean> {
+    const context = this.auditOf(audit);
+    const { note } = context;
     const multi = this.client.multi();
     if (note !== undefined) {
-      multi.hset(this.keys.notes, entry, encodeControlNote({ action: paused ? 'pause' : 'resume', note, by: 'user', atMs: nowMs }));
+      multi.hset(this.keys.notes, entry, encodeControlNote({ action: paused ? 'pause' : 'resume', note, by: context.who, atMs: nowMs }));
     }
     // The note goes with the pause (and a resume removes it, with pauseOnFailure's count of failures).
     if (paused) multi.sadd(this.keys.paused, entry);
     else multi.srem(this.keys.paused, entry).hset(this.keys.resumed, entry, String(nowMs)).hdel(this.keys.failures, entry);
-    if (paused && note !== undefined) multi.hset(this.keys.pauseNotes, entry, encodePauseNote({ note, by: 'user', atMs: nowMs }));
+    if (paused && note !== undefined) multi.hset(this.keys.pauseNotes, entry, encodePauseNote({ note, by: context.who, atMs: nowMs }));
     if (!paused) multi.hdel(this.keys.pauseNotes, entry);
+    // In the same MULTI: a pause or resume is never without its record (one of a paused entry too, with its note).
+    const event = auditEvent(context, nowMs, entry, paused ? 'pause' : 'resume', []);
+    const log = new AuditLog(this.client, this.keys, context.maxEvents);
+    await log.checkKey();
+    log.addTo(multi, event);
     let replies: [error: Error | null, result: unknown][];
     try {
       replies = (await multi.exec()) ?? [];
       const failed = replies.find(([error]) => error !== null)?.[0];
       if (failed) throw failed;
     } catch (error) {
-      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['notes', 'paused', 'resumed', 'failures', 'pauseNotes']));
+      throw await nameWrongType(
+        this.client,
+        error,
+        typedKeys(this.keys, ['notes', 'paused', 'resumed', 'failures', 'pauseNotes', 'audit']),
+      );
     }
+    logAudit(context.logger, [event]);
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
     return replies[note === undefined ? 0 : 1]?.[1] === 1;
   }
@@ -168,14 +188,24 @@ export class ControlStore {
     return (await withScripts(this.client).leaderInfo(2, this.keys.fence, this.keys.leader, token, ...pairs)) === 1;
   }
 
-  async requestTrigger(request: TriggerRequest): Promise<string> {
+  async requestTrigger(request: TriggerRequest, audit?: AuditContext): Promise<string> {
     const text = JSON.stringify(request);
-    if (request.note !== undefined) {
-      const note = encodeControlNote({ action: 'trigger', note: request.note, by: 'user', atMs: request.at });
-      const replies = (await this.client.multi().rpush(this.keys.triggers, text).hset(this.keys.notes, request.entry, note).exec()) ?? [];
-      const failed = replies.find(([error]) => error !== null)?.[0];
-      if (failed) throw await nameWrongType(this.client, failed, typedKeys(this.keys, ['triggers', 'notes']));
-    } else await this.client.rpush(this.keys.triggers, text);
+    const context = this.auditOf(audit);
+    const note = request.note ?? context.note;
+    const multi = this.client.multi().rpush(this.keys.triggers, text);
+    if (note !== undefined)
+      multi.hset(this.keys.notes, request.entry, encodeControlNote({ action: 'trigger', note, by: context.who, atMs: request.at }));
+    const event = auditEvent({ ...context, ...(note === undefined ? {} : { note }) }, request.at, request.entry, 'trigger', [], request.id);
+    const log = new AuditLog(this.client, this.keys, context.maxEvents);
+    await log.checkKey();
+    log.addTo(multi, event);
+    try {
+      const failed = ((await multi.exec()) ?? []).find(([error]) => error !== null)?.[0];
+      if (failed) throw failed;
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['triggers', 'notes', 'audit']));
+    }
+    logAudit(context.logger, [event]);
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
     return text;
   }

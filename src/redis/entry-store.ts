@@ -19,6 +19,10 @@ import { canonicalEntryJson, decodeEntryRecord, entryRevision } from './entry-re
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
+import { AuditLog, auditCap, auditEvent, logAudit } from './audit-log.js';
+import type { AuditContext } from './audit-log.js';
+import { entryDiff } from '../control/audit.js';
+import type { AuditEvent } from '../control/audit.js';
 import { nameWrongType } from './server-errors.js';
 import { chunksOf, pushAll, readInChunks } from '../base/chunks.js';
 
@@ -66,6 +70,8 @@ export interface StoredEntry {
   readonly problems?: readonly ConfigProblem[];
 }
 
+/** Names per HMGET of the definitions an audited write diffs against. */
+const AUDIT_READ_CHUNK = 1000;
 /** HSCAN's batch: large enough to be quick, small enough not to hold Redis up. */
 const SCAN_COUNT = 1000;
 const UNREADABLE_RECORD: ConfigProblem[] = [
@@ -88,7 +94,10 @@ export class RedisEntryStore implements EntrySource {
    * Checks every write, then applies them all or none. Throws ConfigError (code ENTRY_INVALID)
    * naming every problem with its path (`entries.<name>.schedule`), or BeatError ENTRY_IS_STATIC.
    */
-  async write(writes: readonly EntryWrite[], options: { nowMs: number; keepHistory?: boolean; source?: string }): Promise<WriteResult> {
+  async write(
+    writes: readonly EntryWrite[],
+    options: { nowMs: number; keepHistory?: boolean; source?: string; audit?: AuditContext },
+  ): Promise<WriteResult> {
     const problems: ConfigProblem[] = [];
     const args: string[] = [];
     for (const write of writes) {
@@ -117,6 +126,10 @@ export class RedisEntryStore implements EntrySource {
       args.push(`put${guard}`, write.name, canonicalEntryJson(write.entry));
     }
     if (problems.length > 0) throw entryProblems(options.source ?? 'entries', problems);
+    // Only the last audit.maxEvents writes are recorded: the stream would trim the earlier ones anyway.
+    const audited = Math.max(0, writes.length - auditCap(options.audit?.maxEvents));
+    const before = await this.definitions(writes.slice(audited).map((w) => w.name));
+    await new AuditLog(this.client, this.keys).checkKey();
     const { keys } = this;
     let reply: (string | number)[];
     try {
@@ -148,6 +161,7 @@ export class RedisEntryStore implements EntrySource {
       throw new EntryConflictError(name, writes.find((w) => w.name === name)?.ifVersion ?? 0, Number(reply[2]));
     }
     const outcomes = reply.slice(1) as WriteOutcome[];
+    await this.audit(writes, outcomes, audited, before, options);
     if (options.keepHistory !== true)
       await this.forget(writes.filter((w, i) => w.op === 'delete' && outcomes[i] === 'deleted').map((w) => w.name));
     return { version: Number(reply[0]), outcomes };
@@ -243,6 +257,48 @@ export class RedisEntryStore implements EntrySource {
       if ((await scripts.staticsWrite(2, statics, staticsId, id, 'check')) === -1)
         await scripts.staticsWrite(2, [statics, staticsId, id, 'write', ...sorted]);
     });
+  }
+
+  /** The stored definitions of these names (undefined: none, or unreadable), read in chunks: what an audited write diffs against. */
+  private async definitions(names: readonly string[]): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for (let i = 0; i < names.length; i += AUDIT_READ_CHUNK) {
+      const chunk = names.slice(i, i + AUDIT_READ_CHUNK);
+      const texts = await this.read(() => this.client.hmget(this.keys.entries, ...chunk));
+      for (const text of texts) {
+        const record = text === null ? UNREADABLE : decodeEntryRecord(text);
+        out.push(record === UNREADABLE ? undefined : record.entry);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Records the writes that changed something in the audit trail, right after the script: the diff
+   * needs the definitions as they were, which the script does not hand back. A concurrent write to
+   * the same entry between the read and the script can make one diff inexact; never the who or what.
+   */
+  private async audit(
+    writes: readonly EntryWrite[],
+    outcomes: readonly WriteOutcome[],
+    /** The first write recorded; `before` holds the definitions from it on. */
+    from: number,
+    before: readonly unknown[],
+    options: { nowMs: number; audit?: AuditContext },
+  ): Promise<void> {
+    const context = options.audit ?? { who: 'unknown' };
+    const events: AuditEvent[] = [];
+    for (let i = from; i < writes.length; i += 1) {
+      const write = writes[i] as EntryWrite;
+      const outcome = outcomes[i];
+      if (outcome !== 'created' && outcome !== 'updated' && outcome !== 'deleted') continue;
+      const action = outcome === 'created' ? 'create' : outcome === 'updated' ? 'update' : 'delete';
+      const after = write.op === 'put' ? write.entry : undefined;
+      events.push(auditEvent(context, options.nowMs, write.name, action, entryDiff(before[i - from], after)));
+    }
+    if (events.length === 0) return;
+    await new AuditLog(this.client, this.keys, context.maxEvents).record(events);
+    logAudit(context.logger, events);
   }
 
   private async scan(each: (name: string, text: string) => void): Promise<void> {

@@ -45,6 +45,8 @@
  *                              ms); each heartbeat drops the records past it, a clean stop its own
  *   <prefix>:{<name>}:failing  hash  entry name → JSON {reason, since, attempts, retryAt} of an entry whose runs are refused
  *                              because of the entry alone (written by the leader, cleared when it publishes again or goes)
+ *   <prefix>:{<name>}:audit  stream  every change to an entry (create, update, delete, pause, resume, trigger): at, who, entry,
+ *                              action, changes (a field diff, JSON), note, task; capped (XADD MAXLEN ~ audit.maxEvents) by audit-log.ts
  *   <prefix>:{<name>}:runs:pending  set  names of entries with a run whose outcome is not final yet (a new leader goes on
  *                              tracking those). No entry can be named "pending" here: its list is runs:<entry>, the set
  *                              runs:pending, and an entry named "pending" would share the key; it is escaped (see runs())
@@ -86,6 +88,8 @@ export interface SchedulerKeys {
   readonly replicas: string;
   readonly replicaExpiry: string;
   readonly failing: string;
+  /** The audit trail (a stream). */
+  readonly audit: string;
 }
 
 /** The Redis type tsbeat keeps at each of its keys (as TYPE names it), for naming a stray value at one. */
@@ -113,6 +117,7 @@ export const SCHEDULER_KEY_TYPES = {
   replicas: 'hash',
   replicaExpiry: 'zset',
   failing: 'hash',
+  audit: 'stream',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
 
 /** `[key, type]` of the named scheduler keys, for nameWrongType. */
@@ -154,5 +159,6 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     replicas: `${base}replicas`,
     replicaExpiry: `${base}replicas:expiry`,
     failing: `${base}failing`,
+    audit: `${base}audit`,
   };
 }

@@ -137,14 +137,14 @@ export function dashboardEntriesApi(entries: EntriesHandlers, store: RedisEntryS
   };
   return {
     stored: async (name) => (await store.get(name))?.entry,
-    put: (name, body) =>
+    put: (name, body, by) =>
       answer(async () => {
-        const { created, entry } = await entries.put(name, body, 'dashboard');
+        const { created, entry } = await entries.put(name, body, by?.who ?? 'dashboard', undefined, by?.note);
         return { status: created ? 201 : 200, body: entry };
       }),
-    remove: (name) =>
+    remove: (name, by) =>
       answer(async () => {
-        if (!(await entries.remove(name, false, 'dashboard')))
+        if (!(await entries.remove(name, false, by?.who ?? 'dashboard', undefined, by?.note)))
           return { status: 404, body: { error: `no runtime entry ${JSON.stringify(name)}`, code: 'UNKNOWN_ENTRY', problems: [] } };
         return { status: 204, body: null };
       }),

@@ -13,6 +13,8 @@ import { staticNameError } from '../redis/entry-store.js';
 import type { RedisEntryStore, StoredEntry } from '../redis/entry-store.js';
 import type { RedisEntryFailures } from '../redis/entry-failures.js';
 import type { EntryFailure } from '../ports/events.js';
+import type { AuditContext } from '../redis/audit-log.js';
+import type { Logger } from '../base/log.js';
 
 /** A failing entry's reason, as a problem at the pseudo-path `publish` (the definition is valid; publishing it is refused). */
 function failingProblem(failure: EntryFailure): { path: string; message: string } {
@@ -42,10 +44,13 @@ export function entriesHandlers(options: {
   now: () => number;
   /** The entries whose runs are refused because of the entry alone: shown among their problems. */
   failures?: Pick<RedisEntryFailures, 'some'>;
+  /** The audit trail's cap and the log its `beat.audit` lines go to. */
+  audit?: { readonly maxEvents?: number; readonly logger?: Logger };
 }): EntriesHandlers {
   const { store, client, staticNames, now, failures } = options;
   const failingOf = async (names: readonly string[]): Promise<ReadonlyMap<string, EntryFailure>> =>
     failures === undefined ? new Map() : failures.some(names);
+  const audit = (who: string, note: string | undefined): AuditContext => ({ ...options.audit, who, note });
   const call = async <T>(what: () => Promise<T>): Promise<T> => {
     if (client.status !== 'ready') {
       throw new BeatError(ErrorCode.RedisUnavailable, `Redis is unreachable (connection ${client.status}); try again`);
@@ -83,29 +88,29 @@ export function entriesHandlers(options: {
         const found = await store.get(name);
         return found === undefined ? undefined : apiEntry(found, (await failingOf([name])).get(name));
       }),
-    put: (name, entry, _client, ifVersion) =>
+    put: (name, entry, who, ifVersion, note) =>
       call(async () => {
         const write = { op: 'put' as const, name, entry, ...(ifVersion === undefined ? {} : { ifVersion }) };
-        const { outcomes } = await store.write([write], { nowMs: now(), source: 'request body' });
+        const { outcomes } = await store.write([write], { nowMs: now(), source: 'request body', audit: audit(who, note) });
         const stored = await store.get(name);
         if (stored === undefined)
           throw new BeatError(ErrorCode.UnknownEntry, `entry ${shown(name)} was deleted right after it was written`);
         return { created: outcomes[0] === 'created', entry: apiEntry(stored) };
       }),
-    putMany: (entries) =>
+    putMany: (entries, who, note) =>
       call(async () => {
         const names = Object.keys(entries);
         const result = await store.write(
           names.map((name) => ({ op: 'put' as const, name, entry: entries[name] })),
-          { nowMs: now(), source: 'request body' },
+          { nowMs: now(), source: 'request body', audit: audit(who, note) },
         );
         return { version: result.version, outcomes: Object.fromEntries(names.map((name, i) => [name, result.outcomes[i] ?? 'unchanged'])) };
       }),
-    remove: (name, keepHistory, _client, ifVersion) =>
+    remove: (name, keepHistory, who, ifVersion, note) =>
       call(async () => {
         if (staticNames().has(name)) throw staticNameError(name);
         const write = { op: 'delete' as const, name, ...(ifVersion === undefined ? {} : { ifVersion }) };
-        const { outcomes } = await store.write([write], { nowMs: now(), keepHistory });
+        const { outcomes } = await store.write([write], { nowMs: now(), keepHistory, audit: audit(who, note) });
         if (outcomes[0] === 'absent') throw notFound(name);
         return true;
       }),

@@ -39,6 +39,7 @@ import type { EntrySource } from '../ports/entries.js';
 import { createPublishing, stateUrlFor } from '../publish/publishing.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
 import { entriesHandlers } from './entries-api.js';
+import { auditReader } from './audit-api.js';
 import { meteredDispatcher, meteredTriggers } from './metered-dispatcher.js';
 import { probes, scheduleMetrics } from './probes.js';
 import { ReplicaHeartbeat } from './replica-heartbeat.js';
@@ -146,7 +147,14 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
   });
   // Pub/sub messages sent while a connection was down are lost: look again once both are back.
   for (const client of [state, subscriber]) client.on('ready', () => catalog.poke());
-  const control = new ControlStore(state, keys);
+  // The audit trail's cap as the config now says (a reload may change it), and beat run's log for its `beat.audit` lines.
+  const auditSettings = {
+    get maxEvents(): number | undefined {
+      return supervisor.config.auditMaxEvents;
+    },
+    logger: log,
+  };
+  const control = new ControlStore(state, keys, auditSettings);
   const replicas = new ReplicaRegistry(state, keys);
   const clockGuard = new ClockGuard({ client: state, clock, maxSkewMs: config.lock.maxClockSkewMs, logger: log });
   const leadership = new Leadership({
@@ -224,6 +232,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     staticNames: staticNamesOf(() => supervisor.config),
     now: () => clock.now(),
     failures,
+    audit: auditSettings,
   });
   const dashboard =
     metrics && options.http
@@ -268,6 +277,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             metrics,
             ...answers,
             entries,
+            audit: auditReader(state, keys),
             access: options.httpAccess ?? {},
             routes,
             ...(dashboard === undefined ? {} : { session: (req) => dashboard.sessionOf(req) }),

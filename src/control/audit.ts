@@ -1,0 +1,110 @@
+/**
+ * The audit trail's events and the field diff they carry: who changed which entry, when, how, and
+ * why (the note). Pure: the Redis stream that keeps them is redis/audit-log.ts.
+ */
+
+export const AUDIT_ACTIONS = ['create', 'update', 'delete', 'pause', 'resume', 'trigger'] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** One field of an entry definition that changed: its path (`options.queue`) and the values, shortened. */
+export interface FieldChange {
+  readonly path: string;
+  /** Absent: the field was added. */
+  readonly before?: string;
+  /** Absent: the field was removed. */
+  readonly after?: string;
+}
+
+export interface AuditEvent {
+  /** The stream entry's id (`<ms>-<seq>`), once stored; pass it as `before` to read older events. */
+  readonly id?: string;
+  readonly atMs: number;
+  /** A token's name, `dashboard:<token name>`, or `user@host` for the CLI and the client. */
+  readonly who: string;
+  readonly entry: string;
+  readonly action: AuditAction;
+  readonly changes: readonly FieldChange[];
+  readonly note?: string;
+  /** A manual run's task id (trigger). */
+  readonly taskId?: string;
+}
+
+/** A value in a change is cut to this many characters: the trail says what changed, not every byte of it. */
+export const AUDIT_VALUE_MAX = 120;
+/** At most this many changes per event; one more says how many were left out. */
+export const AUDIT_CHANGES_MAX = 50;
+/** Objects are compared field by field down to this depth (`options.queue`); deeper, and arrays, as whole values. */
+const DIFF_DEPTH = 3;
+/** A note is cut to this many characters. */
+export const AUDIT_NOTE_MAX = 500;
+
+export function shortValue(value: unknown): string {
+  const text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
+  return text.length <= AUDIT_VALUE_MAX ? text : `${text.slice(0, AUDIT_VALUE_MAX - 1)}…`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+/** The value with object keys sorted, so that two spellings of one definition compare equal. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (!isPlainObject(value)) return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, canonical(value[k])]),
+  );
+}
+
+/**
+ * What changed from one entry definition to the next (undefined: none, before a create or after a
+ * delete): fields added, removed and changed, by path, in path order.
+ */
+export function entryDiff(before: unknown, after: unknown): FieldChange[] {
+  const out: FieldChange[] = [];
+  walk(before, after, '', 0, out);
+  if (out.length <= AUDIT_CHANGES_MAX) return out;
+  const left = out.length - AUDIT_CHANGES_MAX;
+  return [...out.slice(0, AUDIT_CHANGES_MAX), { path: '…', after: `${left} more change${left === 1 ? '' : 's'}` }];
+}
+
+function walk(before: unknown, after: unknown, path: string, depth: number, out: FieldChange[]): void {
+  if (
+    (path === '' || depth < DIFF_DEPTH) &&
+    (isPlainObject(before) || before === undefined) &&
+    (isPlainObject(after) || after === undefined)
+  ) {
+    const a = before ?? {};
+    const b = after ?? {};
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    for (const key of keys) walk(a[key], b[key], path === '' ? key : `${path}.${key}`, depth + 1, out);
+    return;
+  }
+  if (before === undefined && after === undefined) return;
+  if (before !== undefined && after !== undefined && sameJson(before, after)) return;
+  out.push({
+    path,
+    ...(before === undefined ? {} : { before: shortValue(before) }),
+    ...(after === undefined ? {} : { after: shortValue(after) }),
+  });
+}
+
+/** A note as recorded: trimmed, cut to AUDIT_NOTE_MAX; undefined when empty. */
+export function auditNote(text: string | undefined): string | undefined {
+  const trimmed = text?.trim();
+  if (trimmed === undefined || trimmed === '') return undefined;
+  return trimmed.length <= AUDIT_NOTE_MAX ? trimmed : `${trimmed.slice(0, AUDIT_NOTE_MAX - 1)}…`;
+}
+
+/** One change in words: `options.queue: "a" → "b"`, `+kwargs: {…}`, `-jitter: 5`. */
+export function changeText(change: FieldChange): string {
+  if (change.before === undefined) return `+${change.path}: ${change.after ?? ''}`;
+  if (change.after === undefined) return `-${change.path}: ${change.before}`;
+  return `${change.path}: ${change.before} → ${change.after}`;
+}
