@@ -6,6 +6,7 @@
 import { maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { configFingerprint } from '../control/fingerprint.js';
+import { noteProblem } from '../control/notes.js';
 import { checkDeployment } from '../service/deployment-watch.js';
 import type { DeploymentCheck } from '../service/deployment-watch.js';
 import { ENV } from '../base/env.js';
@@ -113,7 +114,11 @@ export async function openControl(
         own,
       }),
     auditLog: new AuditLog(client, keys, config.auditMaxEvents),
-    audit: (note) => ({ who: localActor(), note, maxEvents: config.auditMaxEvents }),
+    audit: (note) => {
+      const problem = note === undefined ? undefined : noteProblem(note);
+      if (problem !== undefined) throw new BeatError(ErrorCode.Usage, `--note: ${problem}`);
+      return { who: localActor(), note, maxEvents: config.auditMaxEvents };
+    },
     close: async () => {
       await client.quit().catch(() => client.disconnect());
     },

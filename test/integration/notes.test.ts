@@ -4,6 +4,7 @@
  * that cannot be one is refused with exit 2 before anything changes. A real `beat run` leader on a
  * private Redis.
  */
+import { hostname, userInfo } from 'node:os';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
@@ -19,6 +20,8 @@ interface Noted {
   lastNote: { action: string; note: string; by: string; at: string } | null;
 }
 
+/** Who the command line is recorded as: this user at this host (as the audit trail records it). */
+const ME = `${userInfo().username}@${hostname()}`;
 describe('notes with pause, resume and trigger', () => {
   const fleet = new BeatFleet();
   const dir = new TempDir();
@@ -59,20 +62,23 @@ describe('notes with pause, resume and trigger', () => {
     let tick = (await status()).get('tick');
     expect(tick).toMatchObject({
       paused: true,
-      pauseNote: { note: 'database migration, back at 14:00', by: 'user' },
-      lastNote: { action: 'pause', note: 'database migration, back at 14:00', by: 'user' },
+      pauseNote: { note: 'database migration, back at 14:00', by: ME },
+      lastNote: { action: 'pause', note: 'database migration, back at 14:00', by: ME },
     });
     expect((await status()).get('other')).toMatchObject({ pauseNote: null, lastNote: null });
     const table = await runBeatCli(['status', '--config', file]);
     expect(table.stdout).toMatch(/\sNOTE\s*$/m);
     expect(table.stdout).toMatch(
-      /^tick\s.*\spaused \(user: database migration, back at 14:00\)\s+pause: database migration, back at 14:00\s*$/m,
+      new RegExp(
+        `^tick\\s.*\\spaused \\(${ME.replace(/[.$]/g, '\\$&')}: database migration, back at 14:00\\)\\s+pause: database migration, back at 14:00\\s*$`,
+        'm',
+      ),
     );
     expect(table.stdout).toMatch(/^other\s.*\sactive\s+-\s*$/m);
     // Kept where the audit trail can pick it up: the notes hash, JSON with the action.
     expect(JSON.parse((await client.hget(keys.notes, 'tick')) ?? 'null')).toMatchObject({
       action: 'pause',
-      by: 'user',
+      by: ME,
       at: expect.any(Number),
     });
 
