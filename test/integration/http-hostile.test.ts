@@ -20,22 +20,11 @@ import { BeatFleet, TempDir } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { httpPortOf } from '../support/ops.js';
 import { PrivateRedis, freePort } from '../support/redis-server.js';
+import { prng } from '../support/prng.js';
 
 const TOKEN = 'hostile-suite-token-0123456789';
 /** A marker in the entries' arguments: a reply that holds it showed them. */
 const SECRET = 'kw-secret-7f3a9c';
-
-/** mulberry32: seeded, so that a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Reply {
   readonly status: number;

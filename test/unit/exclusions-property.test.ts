@@ -12,21 +12,11 @@ import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { planDue } from '../../src/core/due.js';
 import { nextFires } from '../../src/core/schedule.js';
 import { problemsOf } from '../support/config-problems.js';
+import { prng } from '../support/prng.js';
 
 const DAY = 86_400_000;
 const ZONES = ['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Pacific/Chatham', 'America/Sao_Paulo', 'Asia/Kolkata', 'UTC'];
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface Local {
   date: string;

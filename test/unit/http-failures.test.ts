@@ -11,18 +11,7 @@ import { createLogger } from '../../src/base/log.js';
 import { entryNameProblems, parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { jsonLimitProblem } from '../../src/config/json-value.js';
 import { ApiError, failureAnswer, isConnectionFailure, jsonDepthProblem } from '../../src/http/failures.js';
-
-/** mulberry32: a small seeded PRNG, so that a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../support/prng.js';
 
 function randomJson(rand: () => number, depth: number): unknown {
   const r = rand();
