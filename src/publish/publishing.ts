@@ -14,6 +14,7 @@
  */
 import type { Redis } from 'ioredis';
 import { AmqpDispatcher } from './amqp-dispatcher.js';
+import type { AmqpSender } from './amqp-dispatcher.js';
 import { AmqpTransport } from '../amqp/transport.js';
 import { SqsTransport } from '../sqs/transport.js';
 import { isAmqpUrl } from '../config/amqp-url.js';
@@ -77,6 +78,35 @@ function redisPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Lo
   };
 }
 
+/** A broker that is sent to first, then the run committed in Redis (AMQP, SQS), as publishing needs it. */
+interface SendingBroker<Plan> extends AmqpSender<Plan> {
+  readonly status: string;
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+/** Send then commit: the claim, send and commit dispatcher over `broker`, state and fence on `state`. */
+function sendThenCommit<Plan>(
+  broker: SendingBroker<Plan>,
+  how: Pick<Publishing, 'connect' | 'refusal'>,
+  keys: SchedulerKeys,
+  logger: Logger,
+  state: Redis,
+  maxClockSkewMs: number,
+): Publishing {
+  const dispatcher = new AmqpDispatcher(broker, state, keys, logger, maxClockSkewMs);
+  return {
+    dispatcher,
+    triggers: dispatcher,
+    ...how,
+    ready: () => broker.ready(),
+    get status() {
+      return `broker ${broker.status}`;
+    },
+    close: () => broker.close(),
+  };
+}
+
 /** RabbitMQ: queues declared as the config's Celery queue settings say; state and fence on `state`. */
 function amqpPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing {
   const broker = new AmqpTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, queues: config, logger });
@@ -84,18 +114,8 @@ function amqpPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Log
     { event: EVENTS.start, broker: broker.spec.display, state: maskUrl(stateUrlFor(config)) },
     'AMQP broker: publishing with confirms, at least once (a duplicate keeps its task id); state and lock in Redis',
   );
-  const dispatcher = new AmqpDispatcher(broker, state, keys, logger, config.lock.maxClockSkewMs);
-  return {
-    dispatcher,
-    triggers: dispatcher,
-    connect: () => broker.connect(),
-    ready: () => broker.ready(),
-    refusal: () => broker.refusal,
-    get status() {
-      return `broker ${broker.status}`;
-    },
-    close: () => broker.close(),
-  };
+  const how = { connect: () => broker.connect(), refusal: () => broker.refusal };
+  return sendThenCommit(broker, how, keys, logger, state, config.lock.maxClockSkewMs);
 }
 
 /** Amazon SQS: sent as kombu's SQS transport sends; state and fence on `state` (state.url). */
@@ -105,19 +125,12 @@ function sqsPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logg
     { event: EVENTS.start, broker: broker.spec.display, state: maskUrl(stateUrlFor(config)) },
     'SQS broker: send then commit, at least once on standard queues (a duplicate keeps its task id), deduplicated by task id on FIFO queues; state and lock in Redis',
   );
-  const dispatcher = new AmqpDispatcher(broker, state, keys, logger, config.lock.maxClockSkewMs);
-  return {
-    dispatcher,
-    triggers: dispatcher,
+  const how = {
     connect: () => {
       broker.warm();
       return Promise.resolve();
     },
-    ready: () => broker.ready(),
     refusal: () => undefined,
-    get status() {
-      return `broker ${broker.status}`;
-    },
-    close: () => broker.close(),
   };
+  return sendThenCommit(broker, how, keys, logger, state, config.lock.maxClockSkewMs);
 }
