@@ -106,7 +106,8 @@ function linksOf(text: string): { target: string; line: number }[] {
         out.push({ target, line: i + 1 });
       }
       const reference = /^\s*\[[^\]]+\]:\s*(\S+)/.exec(withoutCode);
-      if (reference !== null && !/^[a-z][a-z0-9+.-]*:/i.test(reference[1] as string)) out.push({ target: reference[1] as string, line: i + 1 });
+      if (reference !== null && !/^[a-z][a-z0-9+.-]*:/i.test(reference[1] as string))
+        out.push({ target: reference[1] as string, line: i + 1 });
     });
   return out;
 }
@@ -140,6 +141,25 @@ function brokenLinks(root: string, page: string): string[] {
   return problems;
 }
 
+/** Languages of blocks whose lines are commands or their output; YAML and the rest hold prose in comments. */
+const SHELL_BLOCKS = new Set(['', 'sh', 'bash', 'shell', 'console', 'text']);
+
+/** Each `beat <command> [<word>]` a page names in its code: inline spans, and shell blocks. */
+function commandsNamed(text: string): { command: string; sub: string | undefined }[] {
+  const { blocks, prose } = parseMarkdown(text);
+  const code = [
+    ...[...prose.matchAll(/`[^`\n]+`/g)].map((m) => m[0]),
+    ...blocks.filter((b) => SHELL_BLOCKS.has(b.lang)).map((b) => b.text),
+  ];
+  // `celery beat …` is Python's beat, and `beat.fire` a log event: neither is one of ours.
+  return code.flatMap((snippet) =>
+    [...snippet.matchAll(/(?<![\w./-])(?<!celery )beat ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?/g)].map((m) => ({
+      command: m[1] as string,
+      sub: m[2],
+    })),
+  );
+}
+
 describe('the link checker itself', () => {
   const root = mkdtempSync(join(tmpdir(), 'tsbeat-docs-links-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -148,7 +168,9 @@ describe('the link checker itself', () => {
     expect(slug('Migrating in: `beat import`')).toBe('migrating-in-beat-import');
     expect(slug("Django: django-celery-beat's tables")).toBe('django-django-celery-beats-tables');
     expect(slug('RabbitMQ (AMQP 0-9-1)')).toBe('rabbitmq-amqp-0-9-1');
-    expect(slug('Amazon SQS (issue 35): a burst of 10,000 to a local SQS server')).toBe('amazon-sqs-issue-35-a-burst-of-10000-to-a-local-sqs-server');
+    expect(slug('Amazon SQS (issue 35): a burst of 10,000 to a local SQS server')).toBe(
+      'amazon-sqs-issue-35-a-burst-of-10000-to-a-local-sqs-server',
+    );
     expect([...anchorsOf('# A\n\n## Notes\n\n```\n# not a heading\n```\n\n## Notes\n')]).toEqual(['a', 'notes', 'notes-1']);
   });
 
@@ -170,6 +192,23 @@ describe('the link checker itself', () => {
       'b.md:3: a.md#the-whole: no heading with that anchor',
       'b.md:3: #nothing: no heading with that anchor',
       'b.md:3: ../x.md: leaves the repository',
+    ]);
+  });
+  it("finds the commands a page names in code, and not Python's beat, log events or YAML comments", () => {
+    const page = [
+      'Run `beat frobnicate --x` or `beat entries set NAME`; `celery beat -S django` and `beat.fire` are not ours.',
+      '```sh',
+      'beat run --config c.yaml && beat import crontab /etc/crontab',
+      '```',
+      '```yaml',
+      'x: 1   # as the Python beat named it',
+      '```',
+    ].join('\n');
+    expect(commandsNamed(page)).toEqual([
+      { command: 'frobnicate', sub: undefined },
+      { command: 'entries', sub: 'set' },
+      { command: 'run', sub: undefined },
+      { command: 'import', sub: 'crontab' },
     ]);
   });
 });
@@ -216,8 +255,19 @@ describe('README.md and docs/', () => {
       }
       const file = join(dir, `${where.replace(/[^\w]+/g, '-')}.${block.lang === 'json' ? 'json' : 'yaml'}`);
       // The indentation of a block inside a list item is the item's, not the config's.
-      const indent = Math.min(...block.text.split('\n').filter((l) => l.trim() !== '').map((l) => /^ */.exec(l)?.[0].length ?? 0));
-      writeFileSync(file, block.text.split('\n').map((l) => l.slice(indent)).join('\n'));
+      const indent = Math.min(
+        ...block.text
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => /^ */.exec(l)?.[0].length ?? 0),
+      );
+      writeFileSync(
+        file,
+        block.text
+          .split('\n')
+          .map((l) => l.slice(indent))
+          .join('\n'),
+      );
       const result = await runCli(['check', '--config', file], { env });
       expect(result.stderr, where).toBe('');
       expect(result.code, where).toBe(0);
@@ -253,18 +303,12 @@ describe('README.md and docs/', () => {
     const unknown: string[] = [];
     let named = 0;
     for (const page of all) {
-      const text = readFileSync(join(repoRoot, page), 'utf8');
-      const { blocks, prose } = parseMarkdown(text);
-      const code = [...[...prose.matchAll(/`[^`\n]+`/g)].map((m) => m[0]), ...blocks.map((b) => b.text)];
-      for (const snippet of code) {
-        // `celery beat …` is Python's beat, and `beat.fire` a log event: neither is ours or a command.
-        for (const m of snippet.matchAll(/(?<![\w./-])(?<!celery )beat ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?/g)) {
-          const [command, sub] = [m[1] as string, m[2]];
-          if (command in notCommands) continue;
-          named += 1;
-          if (!commands.includes(command)) unknown.push(`${page}: beat ${command}`);
-          else if (sub !== undefined && command in subcommands && !subcommands[command]?.includes(sub)) unknown.push(`${page}: beat ${command} ${sub}`);
-        }
+      for (const { command, sub } of commandsNamed(readFileSync(join(repoRoot, page), 'utf8'))) {
+        if (command in notCommands) continue;
+        named += 1;
+        if (!commands.includes(command)) unknown.push(`${page}: beat ${command}`);
+        else if (sub !== undefined && command in subcommands && !subcommands[command]?.includes(sub))
+          unknown.push(`${page}: beat ${command} ${sub}`);
       }
     }
     expect(named).toBeGreaterThan(50);
