@@ -5,18 +5,19 @@
  *
  * - Every relative link in README.md, docs/**\/*.md and bench/RESULTS.md resolves: the file exists, and an
  *   #anchor names a heading of it (GitHub's slugs, duplicates numbered as GitHub numbers them).
- * - Every YAML and JSON block of the manual passes `beat check`. A block that is not a whole config (an
+ * - Every YAML and JSON block of the manual passes `beat check`, and so does every TypeScript block that is a
+ *   config module (one with an `export default`). A block that is not a whole config (an
  *   entry alone, a source that needs a database) is marked on the line before it with
  *   `<!-- fragment: why -->`, and the reason is part of the test's title; a block that needs an
  *   environment variable, as its text says, names it with `<!-- check: NAME=value -->`.
  * - Every `beat <command>` the manual names in code is a command of `beat --help` (and `beat entries X`,
  *   `beat import X` one of those commands' own lists).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { repoRoot, runCli } from '../support/cli.js';
+import { builtCli, repoRoot, runCli, spawnCli } from '../support/cli.js';
 
 /** The pages checked: the door, the manual, and the benchmarks' page it links to. */
 function pages(): string[] {
@@ -227,12 +228,12 @@ describe('README.md and docs/', () => {
     expect(brokenLinks(repoRoot, page)).toEqual([]);
   });
 
-  describe('every YAML and JSON config block passes `beat check`', () => {
+  describe('every YAML, JSON and TypeScript config block passes `beat check`', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsbeat-docs-configs-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     const blocks = all.flatMap((page) =>
       parseMarkdown(readFileSync(join(repoRoot, page), 'utf8'))
-        .blocks.filter((b) => ['yaml', 'yml', 'json'].includes(b.lang))
+        .blocks.filter((b) => ['yaml', 'yml', 'json'].includes(b.lang) || (b.lang === 'ts' && /^export default /m.test(b.text)))
         .map((b) => ({ page, ...b })),
     );
 
@@ -253,7 +254,8 @@ describe('README.md and docs/', () => {
           env[name as string] = value.join('=');
         }
       }
-      const file = join(dir, `${where.replace(/[^\w]+/g, '-')}.${block.lang === 'json' ? 'json' : 'yaml'}`);
+      const extension = { json: 'json', ts: 'ts' }[block.lang] ?? 'yaml';
+      const file = join(dir, `${where.replace(/[^\w]+/g, '-')}.${extension}`);
       // The indentation of a block inside a list item is the item's, not the config's.
       const indent = Math.min(
         ...block.text
@@ -268,7 +270,11 @@ describe('README.md and docs/', () => {
           .map((l) => l.slice(indent))
           .join('\n'),
       );
-      const result = await runCli(['check', '--config', file], { env });
+      // A TypeScript config imports 'tsbeat', which the built binary resolves to its own bundle as a user's
+      // installation does; in-process it would transpile every module of src/ first (~15 s).
+      if (block.lang === 'ts') expect(existsSync(builtCli), `${builtCli}: run npm run build (npm test does) to check TS blocks`).toBe(true);
+      const result =
+        block.lang === 'ts' ? spawnCli(['check', '--config', file], { env }) : await runCli(['check', '--config', file], { env });
       expect(result.stderr, where).toBe('');
       expect(result.code, where).toBe(0);
     });
