@@ -1,5 +1,5 @@
 // Bundles the command line (dist/cli.js, compiled by tsc) with its dependencies into one file, so
-// that a start loads one module instead of hundreds (see the README's design notes). Run by
+// that a start loads one module instead of hundreds (see the design notes, docs/design.md). Run by
 // `npm run build`; esbuild's command line cannot take the plugin below.
 import { readFile } from 'node:fs/promises';
 import { build } from 'esbuild';

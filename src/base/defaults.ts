@@ -1,6 +1,6 @@
 /**
  * Every default tsbeat applies, in one place, with the reason for its value.
- * The config schema, the CLI help and the README read them from here.
+ * The config schema, the CLI help and the docs (docs/configuration.md) read them from here.
  */
 export const DEFAULTS = {
   /** Celery's `timezone` when unset with `enable_utc=True`. */

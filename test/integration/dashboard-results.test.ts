@@ -22,7 +22,7 @@ import { httpPortOf, killCliChildren, runBeatCli, startPrivateRedis, uniqueName 
 import type { PrivateRedis } from '../support/redis-server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const DOCS = join(import.meta.dirname, '../../docs');
+const DOCS = join(import.meta.dirname, '../../docs/images');
 const celery = pythonCelery();
 const ready = existsSync(CHROMIUM) && (celery.ok || process.env['CI'] !== undefined);
 

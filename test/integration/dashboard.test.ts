@@ -5,7 +5,7 @@
  * run, that writes without a login (or without the CSRF token, or from another Origin) are refused,
  * that the deployment page lists the leader and a standby (a second beat run),
  * that names and args full of HTML show as text, and that the page holds at 360 px. Screenshots of
- * the main pages go to docs/ (shown in the README).
+ * the main pages go to docs/images/ (shown in docs/dashboard.md).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +26,7 @@ const TOKEN = 'dashboard-test-token-0123456789';
 const TASK = 'tsbeat_test.record';
 const XSS_NAME = '<script>alert("name")</script>';
 const XSS_ARG = '"><img src=x onerror=alert("arg")>';
-const DOCS = join(import.meta.dirname, '../../docs');
+const DOCS = join(import.meta.dirname, '../../docs/images');
 
 /** Messages in a queue of the broker (a kombu list) published for `entry`, read from their headers. */
 async function publishedFor(redis: Redis, queue: string, entry: string): Promise<number> {
