@@ -106,7 +106,9 @@ export async function amqpBurst(n, log) {
       if (cpuBefore === undefined && Date.now() > at - 1000) cpuBefore = processCpuSeconds(beat.pid);
     }, 50);
     log(`amqp burst ${n} at ${d.toISOString()} (in ${Math.round((at - Date.now()) / 1000)} s), queue ${queue}`);
-    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, at - Date.now() + 120_000))]);
+    let timer;
+    await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, at - Date.now() + 120_000)))]);
+    clearTimeout(timer);
     clearInterval(sampler);
     const cpu = cpuBefore === undefined ? undefined : processCpuSeconds(beat.pid) - cpuBefore;
     // The queue and the exchange tsbeat declared for it (Celery's: one direct exchange per queue name).
