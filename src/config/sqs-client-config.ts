@@ -14,6 +14,7 @@
  *   client certificate, a user agent replaced whole, a signature other than SigV4).
  */
 import * as z from 'zod';
+import { closest } from './keys.js';
 
 const seconds = (key: string) =>
   z.number({ error: `client-config.${key} must be a number of seconds` }).positive({ error: `client-config.${key} must be above 0` });
@@ -97,6 +98,8 @@ function anyValue<K extends string>(keys: readonly K[]): Record<K, z.ZodOptional
   return Object.fromEntries(keys.map((key) => [key, z.unknown().optional()])) as Record<K, z.ZodOptional<z.ZodUnknown>>;
 }
 
+const KNOWN_KEYS = [...Object.keys(taken), ...noEffect, ...REFUSED_KEYS];
+
 export const sqsClientConfig = z.strictObject(
   {
     ...taken,
@@ -106,7 +109,12 @@ export const sqsClientConfig = z.strictObject(
   {
     error: (issue) =>
       issue.code === 'unrecognized_keys'
-        ? `client-config: botocore's Config has no ${issue.keys.map((k) => `"${k}"`).join(', ')} (kombu would fail on it); remove it`
+        ? issue.keys
+            .map((key) => {
+              const hint = closest(key, KNOWN_KEYS);
+              return `client-config: botocore's Config has no "${key}" (kombu would fail on it); ${hint === undefined ? 'remove it' : `did you mean "${hint}"?`}`;
+            })
+            .join('\n')
         : 'client-config must be an object of botocore Config settings, such as { connect_timeout: 5 }',
   },
 );

@@ -51,8 +51,9 @@ describe("client-config (botocore's Config)", () => {
       expect(said, key).not.toMatch(/has no/);
       if (said !== 'taken') expect(Object.keys(SQS_CLIENT_CONFIG_REFUSED), `${key}: ${said}`).toContain(key);
     }
+    expect(verdict('bogus_setting', 5)).toBe(`client-config: botocore's Config has no "bogus_setting" (kombu would fail on it); remove it`);
     expect(verdict('max_connections', 5)).toBe(
-      `client-config: botocore's Config has no "max_connections" (kombu would fail on it); remove it`,
+      `client-config: botocore's Config has no "max_connections" (kombu would fail on it); did you mean "max_pool_connections"?`,
     );
   });
 

@@ -258,7 +258,7 @@ describe('an SQS broker in the config', () => {
     ).toEqual([
       'broker.transportOptions.stsRoleArn: sts_role_arn must be a role ARN such as "arn:aws:iam::123456789012:role/celery"',
       "broker.transportOptions.stsTokenTimeout: sts_token_timeout must be a whole number of seconds from 900 to 43200 (AssumeRole's DurationSeconds)",
-      `broker.transportOptions.clientConfig.max_connections: client-config: botocore's Config has no "max_connections" (kombu would fail on it); remove it`,
+      `broker.transportOptions.clientConfig.max_connections: client-config: botocore's Config has no "max_connections" (kombu would fail on it); did you mean "max_pool_connections"?`,
     ]);
     expect(problems.join('\n')).toMatch(/state\.url: with an SQS broker the state and the lock live in Redis/);
     expect(problems.join('\n')).toMatch(/taskEvents: .*fanout/);
