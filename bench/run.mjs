@@ -9,6 +9,7 @@
 //   npm run bench -- --only burst --cpu-prof /tmp/prof   # a .cpuprofile per tsbeat process
 //   npm run bench -- --only burst --burst-sizes 10000 --no-celery
 //   npm run bench -- --only burst,accuracy --burst-sizes 10000 --accuracy-load 10000 --no-celery --result-backend
+//   npm run bench -- --only amqp-burst --burst-sizes 10000   # the burst to RabbitMQ (bench/lib/amqp-burst.mjs)
 //   npm run bench -- --only django     # side by side with django-celery-beat's DatabaseScheduler (bench/lib/django.mjs)
 //   npm run bench -- --help            # every option
 import { spawnSync } from 'node:child_process';
@@ -32,17 +33,19 @@ import {
   waitForLog,
 } from './lib/procs.mjs';
 import { runtimeEntries } from './lib/runtime-entries.mjs';
+import { amqpBurst } from './lib/amqp-burst.mjs';
 
 const RESULTS = new URL('./RESULTS.md', import.meta.url);
 
 // In the order they run (function declarations, hoisted from below).
-const workloads = { burst, idle, accuracy, startup, failover, entries, ceiling, django };
+const workloads = { burst, idle, accuracy, startup, failover, entries, ceiling, django, 'amqp-burst': amqpBurstRows };
 const WORKLOADS = Object.keys(workloads);
 /**
- * Named with --only, never part of "everything": it needs PostgreSQL and Django (Debian's
- * postgresql, python3-django-celery-beat) and takes about 10 minutes of its own.
+ * Named with --only, never part of "everything": django needs PostgreSQL and Django (Debian's
+ * postgresql, python3-django-celery-beat) and takes about 10 minutes of its own; amqp-burst needs
+ * RabbitMQ at 127.0.0.1:5672 (guest/guest).
  */
-const OPT_IN = new Set(['django']);
+const OPT_IN = new Set(['django', 'amqp-burst']);
 /** The burst sizes of a standard run (see fullRun). */
 const STANDARD_BURST_SIZES = '1000,10000,100000';
 /** The table sizes of a standard django run (see djangoSection). */
@@ -161,7 +164,10 @@ function row(workload, tsbeat, celery, ratioText, target) {
   log(`| ${workload} | ${tsbeat} | ${withCelery ? celery : celeryAbsent} | ${withCelery ? ratioText : '—'} | ${target} |`);
 }
 
+/** Whether a workload used the shared Redis's database (the end then empties it again). */
+let flushed = false;
 async function flush() {
+  flushed = true;
   await redis.flushdb();
   await resultRedis?.flushdb();
 }
@@ -246,6 +252,22 @@ async function burst() {
     const tsText =
       (ts.last === undefined ? `${ts.count} of ${n} (timed out)` : `first ${fmtS(ts.first)}, last ${fmtS(ts.last)}`) + followedText;
     row(`Burst ${n.toLocaleString('en')} due at once`, tsText, celeryText, ratio(c?.last ?? (c ? 240_000 : undefined), ts.last), target);
+  }
+}
+
+/** The burst to RabbitMQ (bench/lib/amqp-burst.mjs): tsbeat alone, its state in a private Redis. */
+async function amqpBurstRows() {
+  for (const n of burstSizes) {
+    log(`amqp burst ${n}: tsbeat`);
+    const b = await amqpBurst(n, log);
+    if (b.errors.length > 0) log(b.errors.join('\n'));
+    const rate = b.last === undefined || b.last <= 0 ? '—' : Math.round(n / (b.last / 1000)).toLocaleString('en');
+    const cpu = b.cpu === undefined ? '' : `; tsbeat CPU ${b.cpu.toFixed(2)} s`;
+    const text =
+      b.last === undefined
+        ? `${b.count.toLocaleString('en')} of ${n.toLocaleString('en')} (timed out)`
+        : `first ${fmtS(b.first)}, last ${fmtS(b.last)}; ${rate} messages/s${cpu}`;
+    row(`Burst ${n.toLocaleString('en')} due at once, to RabbitMQ`, text, 'not run (tsbeat alone)', '—', '');
   }
 }
 
@@ -590,7 +612,8 @@ for (const [name, run] of Object.entries(workloads)) {
 }
 const stealLine = `CPU time taken by the hypervisor (steal, /proc/stat) during each workload: ${steal.join(', ')}. On a shared host, figures from a workload with more than a few per cent are the host's more than the schedulers'.`;
 log(stealLine);
-await flush();
+// Only if a workload wrote there: amqp-burst alone leaves the shared Redis (the tests' too) as it was.
+if (flushed) await flush();
 await redis.quit();
 await resultRedis?.quit();
 

@@ -9,8 +9,10 @@ const external = [
   'yaml',
   'jiti',
   'amqplib',
-  // The AWS SDK, required only by a deployment whose broker is SQS (src/sqs/transport.ts).
+  // The AWS SDK, required only by a deployment whose broker is SQS (src/sqs/transport.ts), and its
+  // STS client only by one with sts_role_arn (src/sqs/assume-role.ts).
   '@aws-sdk/client-sqs',
+  '@aws-sdk/client-sts',
   // OpenTelemetry, required only when OTEL_EXPORTER_OTLP_ENDPOINT is set (src/observe/otel-export.ts).
   // The API too: the SDK loaded from node_modules and tsbeat must share one copy of it.
   '@opentelemetry/api',

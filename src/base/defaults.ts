@@ -78,8 +78,15 @@ export const DEFAULTS = {
   amqpReconnectMaxMs: 5000,
   /** Longest wait for the broker to close the connection politely on shutdown before the socket is destroyed. */
   amqpCloseTimeoutMs: 5000,
-  /** Amazon SQS: the region when neither transportOptions.region nor $AWS_REGION / $AWS_DEFAULT_REGION names one (kombu's default). */
+  /**
+   * Amazon SQS: the region when neither transportOptions.region, $AWS_REGION, $AWS_DEFAULT_REGION
+   * nor the shared profile's `region` names one (kombu's default).
+   */
   sqsRegion: 'us-east-1',
+  /** kombu's `sts_token_timeout` default, seconds: AssumeRole's DurationSeconds for `sts_role_arn`. */
+  sqsStsTokenTimeoutS: 900,
+  /** kombu's RoleSessionName for `sts_role_arn` (CloudTrail shows the role's calls under it). */
+  sqsStsSessionName: 'Celery',
   /** kombu's `default_visibility_timeout`, seconds: the VisibilityTimeout of a queue tsbeat creates, as Celery would. */
   sqsVisibilityTimeoutS: 1800,
   /** SQS calls: connect and whole-request timeouts. Past them the messages of the call count as not sent. */

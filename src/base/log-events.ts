@@ -24,6 +24,11 @@ export const EVENTS = {
   brokerDeclare: 'beat.broker.declare',
   /** Something about the broker connection an operator should fix, e.g. TLS without verification. */
   brokerWarning: 'beat.broker.warning',
+  /**
+   * SQS: the `sts_role_arn` role was assumed (`roleArn`, the new `accessKeyId`, when it `expires`
+   * and when it will be assumed again, `refreshAt`).
+   */
+  brokerCredentials: 'beat.broker.credentials',
   /** RabbitMQ blocked (or unblocked) the connection: a resource alarm; publishes wait until it clears. */
   brokerBlocked: 'beat.broker.blocked',
   /**
