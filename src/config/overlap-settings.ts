@@ -60,7 +60,8 @@ export function overlapSettingProblems(
       if (entry.overlapTimeout !== undefined)
         problems.push({
           path: [...path, 'overlapTimeout'],
-          message: 'overlapTimeout only applies with overlap "skip", "bufferOne", "bufferAll", "cancelOther" or "terminateOther"; set overlap, or remove overlapTimeout',
+          message:
+            'overlapTimeout only applies with overlap "skip", "bufferOne", "bufferAll", "cancelOther" or "terminateOther"; set overlap, or remove overlapTimeout',
         });
       continue;
     }

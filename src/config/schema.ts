@@ -26,9 +26,7 @@ export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
  * The signals `overlapSignal` may name: those Celery's `signals.signum` resolves on Linux workers
  * (celery/platforms.py, Python's `signal.SIG*`), written as `celery control revoke --signal` takes them.
  */
-export const OVERLAP_SIGNALS = [
-  'SIGTERM', 'SIGKILL', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGABRT', 'SIGALRM',
-] as const;
+export const OVERLAP_SIGNALS = ['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGABRT', 'SIGALRM'] as const;
 export type OverlapSignal = (typeof OVERLAP_SIGNALS)[number];
 const overlapBufferError = `overlapBuffer must be a whole number from 1 to ${DEFAULTS.overlapBufferMax} (slots kept while the previous run runs)`;
 const overlapSignalError = `overlapSignal must be one of ${OVERLAP_SIGNALS.join(', ')} (the signal the worker sends the running task's process)`;

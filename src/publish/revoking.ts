@@ -19,7 +19,12 @@ import type { TransportOptionsInput } from '../config/options-schema.js';
 import type { Revoker } from '../ports/revoker.js';
 
 /** Revokes on a Redis broker (`url`, whose DB numbers the fanout channel) over the transport's connection. */
-export function redisRevoker(broker: Pick<RedisTransport, 'client'>, url: string, transportOptions: TransportOptionsInput, controlExchange: string): Revoker {
+export function redisRevoker(
+  broker: Pick<RedisTransport, 'client'>,
+  url: string,
+  transportOptions: TransportOptionsInput,
+  controlExchange: string,
+): Revoker {
   const keys = kombuKeyOptions(transportOptions, parseRedisUrl(url, transportOptions).db);
   let clock = 0;
   return {

@@ -117,7 +117,7 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
       break;
     }
     // Revokes of previous runs (cancelOther, terminateOther) go out before the runs replacing them.
-    await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
+    if (options.overlap.hasRevokes()) await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
     inFlight.push({ sent: sentPart(batch), reply: replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now())) });
     // Let the dispatcher finish writing this batch (its steps after the first await run as
     // microtasks) before planning the next one.

@@ -31,7 +31,8 @@ interface PendingRevoke {
   readonly policy: 'cancelOther' | 'terminateOther';
 }
 
-const isRevoking = (overlap: string): overlap is 'cancelOther' | 'terminateOther' => overlap === 'cancelOther' || overlap === 'terminateOther';
+const isRevoking = (overlap: string): overlap is 'cancelOther' | 'terminateOther' =>
+  overlap === 'cancelOther' || overlap === 'terminateOther';
 
 /** A buffered run to publish now. */
 export interface Released {
@@ -100,7 +101,11 @@ export class OverlapGate {
       this.log.events.missed({ entry, count: plan.slots.length - 1, reason: 'overlap', firstSlotMs: plan.slots[0] as number, atMs: nowMs });
     const previous = this.previous(entry, nowMs);
     if (previous !== undefined && !this.revoked.has(previous.taskId)) {
-      if (this.revoker === undefined) this.sayOnce(entry, `overlap "${policy}" cannot revoke here: this broker has no Celery remote control (SQS); the new run is published without revoking the previous one`);
+      if (this.revoker === undefined)
+        this.sayOnce(
+          entry,
+          `overlap "${policy}" cannot revoke here: this broker has no Celery remote control (SQS); the new run is published without revoking the previous one`,
+        );
       else this.pending.push({ entry, previous, policy });
     }
     return plan.slots.length > 1 ? { ...plan, slots: [last] } : plan;
@@ -123,14 +128,29 @@ export class OverlapGate {
         this.remember(previous.taskId);
         const terminate = policy === 'terminateOther';
         const signal = entry.overlapSignal ?? DEFAULTS.overlapSignal;
-        const fields = { entry: entry.name, task: entry.task, previous: previous.taskId, state: previous.state, policy, terminate, ...(terminate ? { signal } : {}) };
+        const fields = {
+          entry: entry.name,
+          task: entry.task,
+          previous: previous.taskId,
+          state: previous.state,
+          policy,
+          terminate,
+          ...(terminate ? { signal } : {}),
+        };
         try {
           const { receivers } = await revoker.revoke({ taskIds: [previous.taskId], terminate, signal }, nowMs);
           this.log.logger.info(
             { event: EVENTS.overlapRevoke, ...fields, ...(receivers === undefined ? {} : { receivers }) },
             `the previous run (${previous.taskId}, ${previous.state}) has not finished: revoked${terminate ? ` with terminate (${signal})` : ''} before publishing the new one (overlap "${policy}")${receivers === 0 ? '; no worker was listening' : ''}`,
           );
-          this.log.events.revoked?.({ entry: entry.name, taskId: previous.taskId, policy, ...(terminate ? { signal } : {}), outcome: 'sent', atMs: nowMs });
+          this.log.events.revoked?.({
+            entry: entry.name,
+            taskId: previous.taskId,
+            policy,
+            ...(terminate ? { signal } : {}),
+            outcome: 'sent',
+            atMs: nowMs,
+          });
         } catch (error) {
           // Sent again at the next slot if it is still running then.
           this.revoked.delete(previous.taskId);
@@ -138,10 +158,22 @@ export class OverlapGate {
             { event: EVENTS.overlapRevokeFailed, ...fields, err: errorMessage(error) },
             `the previous run (${previous.taskId}) could not be revoked (${errorMessage(error)}); the new run is published all the same (overlap "${policy}")`,
           );
-          this.log.events.revoked?.({ entry: entry.name, taskId: previous.taskId, policy, ...(terminate ? { signal } : {}), outcome: 'failed', atMs: nowMs });
+          this.log.events.revoked?.({
+            entry: entry.name,
+            taskId: previous.taskId,
+            policy,
+            ...(terminate ? { signal } : {}),
+            outcome: 'failed',
+            atMs: nowMs,
+          });
         }
       }),
     );
+  }
+
+  /** True when revokes were decided and not sent yet (a dispatch without any never waits for sendRevokes). */
+  hasRevokes(): boolean {
+    return this.pending.length > 0;
   }
 
   /** Drops the revokes decided for runs that were not published after all (their entries are decided again). */

@@ -67,12 +67,16 @@ function setup(entry: Record<string, unknown>, running: RunningRuns | null = new
       done();
     },
   });
-  const gate = new OverlapGate(running ?? undefined, {
-    logger: createLogger({ level: 'info', destination: sink }),
-    events: { ...NO_EVENTS, missed: (m) => missed.push(m), revoked: (r) => revokes.push(r) },
-    renderer: undefined as unknown as RunRenderer,
-    dryRun: false,
-  }, revoker ?? undefined);
+  const gate = new OverlapGate(
+    running ?? undefined,
+    {
+      logger: createLogger({ level: 'info', destination: sink }),
+      events: { ...NO_EVENTS, missed: (m) => missed.push(m), revoked: (r) => revokes.push(r) },
+      renderer: undefined as unknown as RunRenderer,
+      dryRun: false,
+    },
+    revoker ?? undefined,
+  );
   /** One wake-up at `nowMs`: the released runs and the admitted slots, recorded as published. */
   const wake = (nowMs: number): number[] => {
     const out: { held: BookEntry; slot: number }[] = gate.release(book, nowMs).map((r) => ({ held: r.held, slot: r.slotMs }));
@@ -281,7 +285,9 @@ describe('overlap policies', () => {
     wake(T0 + 20 * S);
     await gate.sendRevokes(T0 + 20 * S, () => true);
     expect(broadcasts.sent).toEqual([]);
-    expect(logs.filter((l) => l['event'] === EVENTS.overlapRevokeFailed)).toEqual([expect.objectContaining({ err: { message: 'broker gone' } })]);
+    expect(logs.filter((l) => l['event'] === EVENTS.overlapRevokeFailed)).toEqual([
+      expect.objectContaining({ err: { message: 'broker gone' } }),
+    ]);
     expect(revokes).toEqual([expect.objectContaining({ outcome: 'failed', policy: 'terminateOther', signal: 'SIGKILL' })]);
     wake(T0 + 30 * S);
     await gate.sendRevokes(T0 + 30 * S, () => true);
@@ -310,7 +316,9 @@ describe('overlap policies', () => {
     const sqs = { broker: { url: 'sqs://' }, state: { url: 'redis://127.0.0.1:6379/0' } };
     for (const overlap of ['cancelOther', 'terminateOther'])
       expect(parse({ ...sqs, beatSchedule: { e: { task: 't', schedule: 10, overlap } } })).toThrow(
-        new RegExp(`beatSchedule\\.e\\.overlap: overlap "${overlap}" revokes the previous run through Celery's remote control, which an SQS broker does not carry`),
+        new RegExp(
+          `beatSchedule\\.e\\.overlap: overlap "${overlap}" revokes the previous run through Celery's remote control, which an SQS broker does not carry`,
+        ),
       );
     expect(parse({ ...sqs, beatSchedule: { e: { task: 't', schedule: 10, overlap: 'bufferAll' } } })).not.toThrow();
     expect(parse({ beatSchedule: { e: { task: 't', schedule: 10, overlap: 'skip', overlapBuffer: 5 } } })).toThrow(
