@@ -129,7 +129,17 @@ export const DEFAULTS = {
   /** Missed-run policy: Celery fires an overdue entry once. */
   catchUp: 'once' as 'once' | 'skip' | 'all',
   /** Overlap policy: Celery publishes every slot, whether the previous run finished or not. */
-  overlap: 'allow' as 'allow' | 'skip' | 'bufferOne',
+  overlap: 'allow' as 'allow' | 'skip' | 'bufferOne' | 'bufferAll' | 'cancelOther' | 'terminateOther',
+  /** Overlap "bufferAll": slots kept at most while the previous run runs (the oldest is passed over past it). */
+  overlapBuffer: 100,
+  /** The largest overlapBuffer accepted: a backlog longer than this is not a buffer any more. */
+  overlapBufferMax: 10_000,
+  /** Overlap "terminateOther": Celery's `revoke(terminate=True)` default signal (billiard TERM_SIGNAME). */
+  overlapSignal: 'SIGTERM',
+  /** Celery's `control_exchange`: remote-control commands go to the fanout exchange `<this>.pidbox`. */
+  controlExchange: 'celery',
+  /** Task ids revoked lately, remembered so that a revoke is not broadcast twice for one run. */
+  revokedRemembered: 1000,
   /** A new leader waits this long at most for the runs the last one left running, before its first wake-up. */
   overlapReadyWaitMs: 3000,
   /** Longest sleep of the scheduler loop (Celery's beat_max_loop_interval is 300 s; ours re-checks every second). */

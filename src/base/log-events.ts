@@ -48,6 +48,12 @@ export const EVENTS = {
   overlapRelease: 'beat.overlap.release',
   /** A previous run older than overlapTimeout (`previous`, `ageMs`) counts as lost: the new slot runs. */
   overlapLost: 'beat.overlap.lost',
+  /** Overlap "cancelOther"/"terminateOther": the previous run (`previous`) revoked through Celery's remote control (`terminate`, `signal`, `receivers`). */
+  overlapRevoke: 'beat.overlap.revoke',
+  /** The revoke broadcast could not be sent (`err`); the new run is published all the same. */
+  overlapRevokeFailed: 'beat.overlap.revoke_failed',
+  /** Overlap "bufferAll": more slots waited than overlapBuffer; the oldest (`dropped`) passed over, reported missed. */
+  overlapBufferFull: 'beat.overlap.buffer_full',
   /** An entry's overlap policy has no effect: this instance does not follow run outcomes (no resultBackend). */
   overlapUntracked: 'beat.overlap.untracked',
   /** An overdue entry was fired once for several missed slots, or missed slots were replayed. */

@@ -19,6 +19,8 @@ export interface RunView {
   readonly runtimeSeconds: number | null;
   /** The exception's first line (FAILURE, RETRY, REVOKED), else null. */
   readonly exception: string | null;
+  /** Set when tsbeat revoked the run (its entry's overlap policy): cancelOther or terminateOther. */
+  readonly revokedBy?: string;
 }
 
 export function runView(r: RunRecord, zone: string): RunView {
@@ -31,6 +33,7 @@ export function runView(r: RunRecord, zone: string): RunView {
     finishedAt: r.finishedAtMs === undefined ? null : formatInstant(r.finishedAtMs, zone),
     runtimeSeconds: r.runtimeMs === undefined || r.state === 'unknown' ? null : r.runtimeMs / 1000,
     exception: r.exception ?? null,
+    ...(r.revokedBy === undefined ? {} : { revokedBy: r.revokedBy }),
   };
 }
 
@@ -38,7 +41,12 @@ export function runView(r: RunRecord, zone: string): RunView {
 export function outcomeText(v: RunView | null): string {
   if (v === null) return '-';
   const runtime = v.runtimeSeconds === null ? '' : ` ${formatSeconds(v.runtimeSeconds)}`;
-  return `${v.state}${runtime}${v.exception === null ? '' : `: ${v.exception}`}`;
+  return `${stateText(v)}${runtime}${v.exception === null ? '' : `: ${v.exception}`}`;
+}
+
+/** The state, and who revoked the run when tsbeat did: "REVOKED (revoked by tsbeat, terminateOther)". */
+export function stateText(v: Pick<RunView, 'state' | 'revokedBy'>): string {
+  return v.revokedBy === undefined ? v.state : `${v.state} (revoked by tsbeat, ${v.revokedBy})`;
 }
 
 export function formatSeconds(s: number): string {

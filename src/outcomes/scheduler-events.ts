@@ -21,6 +21,10 @@ export function trackingEvents(next: SchedulerEvents, tracker: OutcomeTracker, c
       const now = clock.now();
       tracker.published(message.entry, message.id, now, now);
     },
+    revoked: (revoke) => {
+      next.revoked?.(revoke);
+      if (revoke.outcome === 'sent') tracker.revoked(revoke.entry, revoke.taskId, revoke.policy);
+    },
   };
 }
 

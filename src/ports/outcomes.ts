@@ -42,6 +42,11 @@ export interface RunRecord {
   readonly runtimeMs?: number;
   /** The exception's first line, `Type: message`, for FAILURE (and RETRY while it retries). */
   readonly exception?: string;
+  /**
+   * tsbeat revoked it (its entry's overlap policy, when the next run came due): whatever state the
+   * result backend then shows — REVOKED, or SUCCESS for a run cancelOther let finish — is its state.
+   */
+  readonly revokedBy?: 'cancelOther' | 'terminateOther';
 }
 
 /**

@@ -186,6 +186,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     events,
     catalog,
     ...(outcomes === undefined ? {} : { running: outcomes.tracker }),
+    ...(publishing.revoker === undefined ? {} : { revoker: publishing.revoker }),
     leaderTasks: [
       ...(outcomes ? [trackerTask(outcomes.tracker, outcomes.onError)] : []),
       alerts.sender,
