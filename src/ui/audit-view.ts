@@ -76,7 +76,7 @@ function pagedAudit(entry: string | undefined, limit: number): HTMLElement {
               void show();
             },
           },
-          '← Newest',
+          '← Newest changes',
         ),
         h(
           'button',
@@ -88,7 +88,7 @@ function pagedAudit(entry: string | undefined, limit: number): HTMLElement {
               void show();
             },
           },
-          'Older →',
+          'Older changes →',
         ),
       ),
     );
