@@ -305,8 +305,16 @@ export class Dashboard {
     const built = await this.build();
     const empty = new Map<never, never>();
     let index: ResultIndex = {};
-    if (query.failing) index = { ...index, failing: await (built.failing ??= this.sources.failureStreaks?.().then((m) => m ?? empty) ?? Promise.resolve(empty)) };
-    if (query.sort === 'result') index = { ...index, lastStates: await (built.lastStates ??= this.sources.lastStates?.().then((m) => m ?? empty) ?? Promise.resolve(empty)) };
+    if (query.failing)
+      index = {
+        ...index,
+        failing: await (built.failing ??= this.sources.failureStreaks?.().then((m) => m ?? empty) ?? Promise.resolve(empty)),
+      };
+    if (query.sort === 'result')
+      index = {
+        ...index,
+        lastStates: await (built.lastStates ??= this.sources.lastStates?.().then((m) => m ?? empty) ?? Promise.resolve(empty)),
+      };
     if (query.sort === 'success') {
       if (built.byName.size > DEFAULTS.dashboardSuccessSortMax)
         throw new Refusal(
@@ -337,13 +345,16 @@ export class Dashboard {
     const entry = built.byName.get(name);
     const nowMs = this.sources.now();
     const [runs, finished] =
-      entry === undefined ? [undefined, undefined] : await Promise.all([this.sources.runs?.([name], DEFAULTS.runHistoryLength), this.sources.finished?.([name])]);
+      entry === undefined
+        ? [undefined, undefined]
+        : await Promise.all([this.sources.runs?.([name], DEFAULTS.runHistoryLength), this.sources.finished?.([name])]);
     const records = runs?.get(name) ?? [];
     const zone = entry?.timezone ?? 'UTC';
     const deployment = built.snapshot.config.name;
     const result = runs === undefined ? null : resultOf(records, zone, finished?.get(name));
     const stored = row.origin === 'store' && this.sources.entriesApi !== undefined ? await this.sources.entriesApi.stored(name) : undefined;
-    const fromSource = row.origin === 'redbeat' || row.origin === 'django' ? ((await this.sources.written?.(name, row.origin)) ?? null) : null;
+    const fromSource =
+      row.origin === 'redbeat' || row.origin === 'django' ? ((await this.sources.written?.(name, row.origin)) ?? null) : null;
     return {
       row: { ...rest, result },
       definition: entry === undefined ? {} : definitionOf(entry),

@@ -61,10 +61,8 @@ export function resultOf(records: readonly RunRecord[], zone: string, finished?:
             runtimeSeconds: newest.runtimeMs === undefined || newest.state === 'unknown' ? null : newest.runtimeMs / 1000,
             exception: newest.exception ?? null,
           },
-    lastSuccess:
-      finished === undefined ? at(keptSuccess?.finishedAtMs ?? keptSuccess?.publishedAtMs) : at(finished.lastSuccessMs),
-    lastFailure:
-      finished === undefined ? at(keptFailure?.finishedAtMs ?? keptFailure?.publishedAtMs) : at(finished.lastFailureMs),
+    lastSuccess: finished === undefined ? at(keptSuccess?.finishedAtMs ?? keptSuccess?.publishedAtMs) : at(finished.lastSuccessMs),
+    lastFailure: finished === undefined ? at(keptFailure?.finishedAtMs ?? keptFailure?.publishedAtMs) : at(finished.lastFailureMs),
     failingSince: newest?.state === 'FAILURE' ? at(since?.finishedAtMs ?? since?.publishedAtMs) : null,
     successRate: kept.length === 0 ? null : successes / kept.length,
     finished: kept.length,

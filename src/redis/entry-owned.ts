@@ -13,7 +13,13 @@ import type { SchedulerKeys } from './keys.js';
 /** An entry's keys of its own (one key per entry): its run history and its reports of slots that never ran. */
 export const OWN_KEYS = ['runs', 'missed'] as const satisfies readonly (keyof SchedulerKeys)[];
 /** Shared hashes with a field named after the entry. */
-export const OWN_FIELDS = ['runsFinished', 'failures', 'failing', 'notes', 'pauseNotes'] as const satisfies readonly (keyof SchedulerKeys)[];
+export const OWN_FIELDS = [
+  'runsFinished',
+  'failures',
+  'failing',
+  'notes',
+  'pauseNotes',
+] as const satisfies readonly (keyof SchedulerKeys)[];
 /** Shared sets that may hold its name. */
 export const OWN_MEMBERS = ['runsPending'] as const satisfies readonly (keyof SchedulerKeys)[];
 

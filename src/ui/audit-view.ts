@@ -31,9 +31,7 @@ function auditTable(events: readonly AuditEventWire[], withEntry: boolean): HTML
             { 'data-audit-id': e.id, 'data-entry': e.entry, 'data-action': e.action },
             h('td', { 'data-label': 'When (UTC)' }, h('time', { datetime: e.at, title: e.at }, clock(e.at))),
             h('td', { 'data-label': 'Who', class: 'who' }, e.who),
-            withEntry
-              ? h('td', { 'data-label': 'Entry' }, h('a', { href: `#/entry/${encodeURIComponent(e.entry)}` }, e.entry))
-              : null,
+            withEntry ? h('td', { 'data-label': 'Entry' }, h('a', { href: `#/entry/${encodeURIComponent(e.entry)}` }, e.entry)) : null,
             h('td', { 'data-label': 'Action', class: 'action' }, e.action, e.taskId === undefined ? '' : ` (${e.taskId})`),
             h('td', { 'data-label': 'Note', class: 'note-text' }, e.note ?? ''),
             h('td', { 'data-label': 'Changes', class: 'changes' }, changesText(e)),

@@ -43,10 +43,7 @@ function actions(detail: DetailWire, overview: OverviewWire, notice: Notice, rel
   const run = async (verb: 'pause' | 'resume' | 'trigger'): Promise<void> => {
     try {
       const text = note.value.trim();
-      const answer = await post<{ published?: boolean; taskId?: string }>(
-        `${entryPath(name)}/${verb}`,
-        text === '' ? {} : { note: text },
-      );
+      const answer = await post<{ published?: boolean; taskId?: string }>(`${entryPath(name)}/${verb}`, text === '' ? {} : { note: text });
       if (verb === 'trigger')
         notice(
           answer.published === true
@@ -260,7 +257,14 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
         ? h('p', { class: 'hint' }, 'No run recorded yet.')
         : h('div', {}, runtimeChart(detail.history), historyTable(detail.history)),
     h('h2', {}, 'Audit'),
-    h('p', { class: 'hint' }, h('a', { href: `#/audit/${encodeURIComponent(name)}` }, 'All changes of this entry'), ' (also beat audit ', name, ')'),
+    h(
+      'p',
+      { class: 'hint' },
+      h('a', { href: `#/audit/${encodeURIComponent(name)}` }, 'All changes of this entry'),
+      ' (also beat audit ',
+      name,
+      ')',
+    ),
     entryAudit(name),
     ...firesSection(detail),
     ...definitionSection(detail),

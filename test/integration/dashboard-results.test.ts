@@ -207,7 +207,12 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
     // The oracle of who paused it and why: beat audit, which reads the same stream.
     const audited = await runBeatCli(['audit', 'billing-sync', '--config', file, '--json']);
     const events = JSON.parse(audited.stdout) as AuditJson[];
-    expect(events[0]).toMatchObject({ entry: 'billing-sync', action: 'pause', note: 'billing API down, INC-42', who: `${userInfo().username}@${hostname()}` });
+    expect(events[0]).toMatchObject({
+      entry: 'billing-sync',
+      action: 'pause',
+      note: 'billing API down, INC-42',
+      who: `${userInfo().username}@${hostname()}`,
+    });
     const runs = await waitUntil(
       'every kept run of billing-sync final',
       async () => {
@@ -230,6 +235,8 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
             finished: tr.querySelector('td[data-label="Finished"]')?.textContent,
           })),
         );
+      // Before paging: the top of the page (paused with its note, the chart, the newest runs).
+      if (base === bases[0]) await page.screenshot({ path: join(DOCS, 'dashboard-entry-failures.png') });
       const shown = [...(await rows())];
       const older = page.getByRole('button', { name: 'Older →' });
       while ((await older.count()) > 0 && (await older.isEnabled())) {
@@ -251,7 +258,6 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
       expect(await page.locator('dd.last-success').textContent()).toMatch(/none kept/);
       const pausedText = (await page.locator('dd[data-fact="Paused"]').textContent()) ?? '';
       expect([pausedText.startsWith(`by ${events[0]!.who} at `), pausedText.endsWith(': billing API down, INC-42')]).toEqual([true, true]);
-      if (base === bases[0]) await page.screenshot({ path: join(DOCS, 'dashboard-entry-failures.png') });
       // The Audit tab, filtered by the entry: the same events as beat audit, newest first.
       await page.goto(`${base}/#/audit/billing-sync`);
       await page.locator('table.audit tbody tr').first().waitFor({ timeout: 15_000 });

@@ -58,7 +58,7 @@ describe('an entry results over its kept runs', () => {
     expect(resultOf([run(1, 'unknown')], 'UTC').last).toMatchObject({ state: 'unknown', runtimeSeconds: null });
   });
 
-  it("takes the last finished run, the last success and failure and the streak from the finished hash, over a trimmed history", () => {
+  it('takes the last finished run, the last success and failure and the streak from the finished hash, over a trimmed history', () => {
     // The history kept only two successes; the finished hash remembers a failure that fell out of it.
     const records = [run(9, 'SUCCESS'), run(8, 'SUCCESS')];
     const finished = {
