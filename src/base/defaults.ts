@@ -436,6 +436,8 @@ export const DEFAULTS = {
   dashboardFiresMax: 1000,
   /** Rows one page of the dashboard's entry list holds at most. */
   dashboardPageMax: 500,
+  /** The list's sort by success rate reads every entry's kept history: offered up to this many entries. */
+  dashboardSuccessSortMax: 10_000,
   /** How long a trigger from the dashboard waits to see the run published before answering "requested". */
   dashboardTriggerWaitMs: 5000,
   /** Largest request body the dashboard reads (a login, an entry definition). */

@@ -55,6 +55,24 @@ export class RedBeatSource implements EntrySource {
     return this.look();
   }
 
+  /**
+   * An entry as RedBeat holds it: its `definition` JSON as the Python code saved it (RedBeat's typed
+   * JSON, `__type__` markers and all), with the key it is under; undefined when there is none.
+   */
+  async written(name: string): Promise<{ source: string; definition: unknown } | undefined> {
+    const key = this.options.keys.entry(name);
+    const text = await this.options.client.hget(key, 'definition');
+    if (text === null) return undefined;
+    let definition: unknown;
+    try {
+      definition = JSON.parse(text);
+    } catch {
+      // Shown as the text it is: the scheduler names the problem on the entry itself.
+      definition = text;
+    }
+    return { source: `RedBeat: hash ${key}, field definition`, definition };
+  }
+
   private async look(): Promise<EntryChanges> {
     const { client, keys } = this.options;
     const scripts = withRedBeatScripts(client);

@@ -24,6 +24,7 @@ import type { AuditContext } from './audit-log.js';
 import { entryDiff } from '../control/audit.js';
 import type { AuditEvent } from '../control/audit.js';
 import { nameWrongType } from './server-errors.js';
+import { forgetOwned } from './entry-owned.js';
 import { chunksOf, pushAll, readInChunks } from '../base/chunks.js';
 
 /** One change asked of the store. */
@@ -168,17 +169,15 @@ export class RedisEntryStore implements EntrySource {
   }
 
   /**
-   * What tsbeat kept of deleted entries besides their state (which the write removed): their run
-   * history, their pending outcome and their failing mark. After the write, not in it: they are the
-   * leader's keys, and an entry created again under the name starts without them either way.
+   * What tsbeat kept of deleted entries besides their state (which the write removed): everything
+   * entry-owned.ts names (run history, pending outcome, last result, failure count, failing mark,
+   * notes, missed slots). After the write, not in it: they are the leader's keys, and an entry
+   * created again under the name starts without them either way.
    */
   private async forget(names: readonly string[]): Promise<void> {
-    const { keys } = this;
     for (const chunk of chunksOf(names, DEFAULTS.ioChunk)) {
       const batch = this.client.multi();
-      for (const name of chunk) batch.del(keys.runs(name));
-      batch.srem(keys.runsPending, chunk);
-      batch.hdel(keys.failing, ...chunk);
+      forgetOwned(batch, this.keys, chunk);
       await this.read(() => batch.exec());
     }
   }

@@ -251,6 +251,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             lockClient: lockClients[0] ?? state,
             lockKey: keys.lock,
             runs: new RedisRunHistory(state, keys),
+            ...(redbeat === undefined ? {} : { redbeat: redbeat.source }),
             missed: missedSlots,
             publishing,
             watch,

@@ -111,21 +111,37 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
     expect(gone['removed']).toBe(1);
   }, 180_000);
 
-  it('deleting an entry removes its run history, pending outcome and failing mark, unless asked to keep them', async () => {
+  it('deleting an entry removes its run history, pending outcome, last result, failure count, failing mark, notes and missed slots, unless asked to keep them', async () => {
     const keys = schedulerKeys('tsbeat', 'forget');
     const store = new RedisEntryStore(redis, keys);
+    // Listed here, not taken from entry-owned.ts: what a delete must leave nothing of.
     const leftOf = async (name: string): Promise<number[]> =>
-      Promise.all([redis.exists(keys.runs(name)), redis.sismember(keys.runsPending, name), redis.hexists(keys.failing, name)]);
+      Promise.all([
+        redis.exists(keys.runs(name)),
+        redis.exists(keys.missed(name)),
+        redis.sismember(keys.runsPending, name),
+        redis.hexists(keys.runsFinished, name),
+        redis.hexists(keys.failures, name),
+        redis.hexists(keys.failing, name),
+        redis.hexists(keys.notes, name),
+        redis.hexists(keys.pauseNotes, name),
+      ]);
     for (const keepHistory of [false, true]) {
       const name = `gone-${String(keepHistory)}`;
       await store.write([{ op: 'put', name, entry: { task: TASK, schedule: 60 } }], { nowMs: 1 });
       await redis.lpush(keys.runs(name), '{"id":"x"}');
+      await redis.lpush(keys.missed(name), '{"first":1,"n":1,"why":"downtime","at":2}');
       await redis.sadd(keys.runsPending, name, 'other');
+      await redis.hset(keys.runsFinished, name, '{}', 'other', '{}');
+      await redis.hset(keys.failures, name, '2');
       await redis.hset(keys.failing, name, '{}');
-      expect(await leftOf(name)).toEqual([1, 1, 1]);
+      await redis.hset(keys.notes, name, '{}');
+      await redis.hset(keys.pauseNotes, name, '{}');
+      expect(await leftOf(name)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
       await store.write([{ op: 'delete', name }], { nowMs: 2, keepHistory });
-      expect(await leftOf(name)).toEqual(keepHistory ? [1, 1, 1] : [0, 0, 0]);
+      expect(await leftOf(name)).toEqual(keepHistory ? [1, 1, 1, 1, 1, 1, 1, 1] : [0, 0, 0, 0, 0, 0, 0, 0]);
     }
+    expect(await redis.hexists(keys.runsFinished, 'other')).toBe(1);
     expect(await redis.sismember(keys.runsPending, 'other')).toBe(1);
   });
 });
