@@ -13,7 +13,7 @@ import { DEFAULTS } from '../../src/base/defaults.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { RedisEntryStore } from '../../src/redis/entry-store.js';
-import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
+import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
 import { httpPortOf, killCliChildren, runBeatCli } from '../support/ops.js';
 import { PrivateRedis, freePort } from '../support/redis-server.js';
 
@@ -173,6 +173,59 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
     );
     expect(gone['removed']).toBe(1);
   }, 180_000);
+
+  it('a delete right after a burst of 150,000 changes, written while the leader runs, takes effect within a second', async () => {
+    const deployment = 'bulk-burst';
+    const file = dir.write(
+      'bulk-burst.yaml',
+      [
+        `name: ${deployment}`,
+        `broker: { url: "${server.url(2)}" }`,
+        'maxInterval: 5s',
+        `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
+        '',
+      ].join('\n'),
+    );
+    const broker = new Redis(server.url(2));
+    const store = new RedisEntryStore(broker, schedulerKeys('tsbeat', deployment));
+    const TICK_TASK = 'proj.every_second';
+    /** The every-second entry's messages now in the queue (the tap: kombu's list `celery`). */
+    const ticksQueued = async (): Promise<number> =>
+      (await broker.lrange('celery', 0, -1)).filter((m) => (JSON.parse(m) as { headers: { task: string } }).headers.task === TICK_TASK)
+        .length;
+    try {
+      await store.write([{ op: 'put', name: 'tick', entry: { task: TICK_TASK, schedule: 1 } }], { nowMs: Date.now() });
+      const leader = fleet.spawn({ config: file, label: 'burst-leader' });
+      await leader.waitForEvent(EVENTS.lockAcquired, 20_000);
+      await waitUntil('the every-second entry publishes', async () => ((await ticksQueued()) >= 2 ? true : undefined), 20_000);
+      // 150,000 changes (creates, then updates of the same names), 10,000 a write, while it runs.
+      const N = 75_000;
+      for (const schedule of [3600, 7200])
+        for (let from = 0; from < N; from += 10_000) {
+          const writes = [];
+          for (let i = from; i < Math.min(N, from + 10_000); i += 1)
+            writes.push({ op: 'put' as const, name: `burst-${i}`, entry: { task: TASK, schedule } });
+          await store.write(writes, { nowMs: Date.now() });
+        }
+      // Still publishing after the burst: the tap sees a new slot of the entry.
+      await broker.del('celery');
+      await waitUntil(
+        'the every-second entry publishes after the burst',
+        async () => ((await ticksQueued()) >= 1 ? true : undefined),
+        30_000,
+      );
+      await store.write([{ op: 'delete', name: 'tick' }], { nowMs: Date.now() });
+      // A slot published within the second after the delete may be in flight; none after it.
+      await new Promise((r) => setTimeout(r, 1000));
+      await broker.del('celery');
+      // Three more of its slots pass: the tap must see none of them (an absence: it takes the time).
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await ticksQueued()).toBe(0);
+      expect(await broker.hexists(schedulerKeys('tsbeat', deployment).entries, 'tick')).toBe(0);
+    } finally {
+      broker.disconnect();
+    }
+  }, 300_000);
 
   it('deleting an entry removes its run history, pending outcome and failing mark, unless asked to keep them', async () => {
     const keys = schedulerKeys('tsbeat', 'forget');
