@@ -180,7 +180,9 @@ export class RedisEntryStore implements EntrySource {
 
   /**
    * What tsbeat kept of deleted entries besides their state (which the write removed): their run
-   * history, their pending outcome and their failing mark. After the write, not in it: they are the
+   * history, their pending outcome, their failing mark, their last finished run and their count of
+   * failures in a row (else one created again under the name shows the old last run, and
+   * pauseOnFailure pauses it after fewer failures than it says). After the write, not in it: they are the
    * leader's keys, and an entry created again under the name starts without them either way.
    */
   private async forget(names: readonly string[]): Promise<void> {
@@ -190,6 +192,8 @@ export class RedisEntryStore implements EntrySource {
       for (const name of chunk) batch.del(keys.runs(name));
       batch.srem(keys.runsPending, chunk);
       batch.hdel(keys.failing, ...chunk);
+      batch.hdel(keys.runsFinished, ...chunk);
+      batch.hdel(keys.failures, ...chunk);
       await this.read(() => batch.exec());
     }
   }
