@@ -27,7 +27,7 @@ import { PAGE_HTML } from './page.js';
 import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
 import type { DetailWire, EntryStateName, OverviewWire } from './wire.js';
-import { noteProblem } from '../control/notes.js';
+import { headerNoteProblem, noteProblem } from '../base/note-text.js';
 import type { ChangeBy, DashboardSources } from './sources.js';
 
 const ASSETS: Record<string, string> = {
@@ -101,10 +101,11 @@ export class Dashboard {
   private changeBy(req: IncomingMessage, bodyNote?: string): ChangeBy {
     const header = req.headers['x-beat-note'];
     let note = bodyNote;
-    try {
-      note ??= typeof header === 'string' && header !== '' ? decodeURIComponent(header) : undefined;
-    } catch {
-      note = header as string;
+    if (note === undefined && header !== undefined) {
+      // The header is held to the same rule as the body's note and the CLI's --note.
+      const problem = headerNoteProblem(header);
+      if (problem !== undefined) throw new Refusal(400, 'bad_note', problem);
+      note = decodeURIComponent(header as string);
     }
     return { who: this.sessionOf(req) ?? 'dashboard', note };
   }

@@ -8,6 +8,7 @@
  * expressed is a problem of that entry, shown by status and the log, never silently dropped.
  */
 import type { ConfigProblem } from '../base/errors.js';
+import { entryNameProblems } from '../config/entry-definition.js';
 import type { SourcedEntry } from '../ports/entries.js';
 import { formatInstant } from '../time/zone.js';
 import type { DjangoDb, Row } from './db.js';
@@ -57,6 +58,9 @@ export function taskRow(row: Row, db: DjangoDb, shapes: RowShapes, namePrefix = 
   const rowName = String(row.name);
   const name = `${namePrefix}${rowName}`;
   const problems: ConfigProblem[] = [];
+  // The name rule of the API's names (no control, separator or bidi characters): such a row is
+  // shown with its problem and not run, never passed on to logs and terminals as it is.
+  for (const p of entryNameProblems(name)) problems.push({ ...p, message: `${p.message}; rename the periodic task in the Django admin` });
   const definition: Record<string, unknown> = { task: text(row.task) ?? '' };
 
   const schedule = scheduleOf(row, db, problems);
