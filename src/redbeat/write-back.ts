@@ -7,7 +7,7 @@
  *
  * Off the publishing path: the entries that ran are queued and written in one script call per batch
  * after the publish returned (redbeat-meta.lua). What is written is re-derived from tsbeat's stored
- * state at the time of the write (its publish time and run count: absolute values, not
+ * state at the time of the write (its publish time and scheduled run count: absolute values, not
  * increments), so a batch that fails (Redis gone, "Stream isn't writeable" while it reconnects) is
  * kept and written again, with a growing delay, without counting a run twice; and a later run
  * writes everything since. Exactly-once stays on tsbeat's own fenced state; these keys are a report
@@ -97,7 +97,8 @@ export class RedBeatWriteBack {
             if (state === undefined || at === undefined) continue;
             if (state.incarnation !== undefined && marker !== '' && state.incarnation !== `r${marker}`) continue;
             keys.push(this.keys.entry(name));
-            args.push(pythonJson(encodeDatetime(at)), score, String(state.runCount), marker);
+            // Scheduled runs only: manual runs (`beat trigger`) are not RedBeat's to count.
+            args.push(pythonJson(encodeDatetime(at)), score, String(state.runCount - (state.manualRuns ?? 0)), marker);
           }
           if (keys.length > 0) await within(scripts.redbeatMeta(1 + keys.length, this.keys.schedule, ...keys, ...args));
           if (this.lastError !== undefined)
