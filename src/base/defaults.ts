@@ -90,6 +90,12 @@ export const DEFAULTS = {
   statePrefix: 'tsbeat',
   /** RedBeat's `redbeat_key_prefix` default (redbeat/schedulers.py RedBeatConfig). */
   redbeatKeyPrefix: 'redbeat:',
+  /** RedBeat's write-back after a failed write (Redis gone): tries again after this, doubled per failure... */
+  redbeatWriteRetryMinMs: 500,
+  /** ...up to this. */
+  redbeatWriteRetryMaxMs: 30_000,
+  /** RedBeat's write-back: a call without a reply this long is given up on and tried again. */
+  redbeatWriteTimeoutMs: 3000,
   /** Missed-run policy: Celery fires an overdue entry once. */
   catchUp: 'once' as 'once' | 'skip' | 'all',
   /** Overlap policy: Celery publishes every slot, whether the previous run finished or not. */

@@ -176,6 +176,8 @@ export const EVENTS = {
   entryFinished: 'beat.entry.finished',
   /** Writing RedBeat's meta and schedule after runs of RedBeat entries failed (logged once per outage); the runs went out. */
   redbeatWriteFailed: 'beat.redbeat.write_failed',
+  /** RedBeat's meta and schedule written again after a write-back that failed. */
+  redbeatWritten: 'beat.redbeat.written',
   /** RedBeat's lock is held by another process (a RedBeat beat?) while tsbeat leads: that process may publish too. */
   redbeatLockTaken: 'beat.redbeat.lock_taken',
   /** tsbeat holds RedBeat's lock again (or for the first time) while it leads. */

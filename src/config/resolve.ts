@@ -65,8 +65,9 @@ export interface ResolvedEntry {
   readonly incarnation?: string;
   /**
    * A runtime entry's revision (ports/entries.ts SourcedEntry): the publish scripts refuse its run
-   * when the stored one is another (edited, deleted or re-created since). Undefined: not checked
-   * (the config file's entries, and sources whose entries are not kept in the state Redis).
+   * when the stored one is another (edited, deleted or re-created since); RedBeat's and django's
+   * are '@' + incarnation (ports/entries.ts incarnationRevision), checked against the incarnation
+   * their stored state belongs to. Undefined: not checked (the config file's entries).
    */
   readonly revision?: string;
 }

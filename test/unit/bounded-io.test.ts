@@ -85,6 +85,8 @@ const BOUNDED: Record<string, string> = {
   'src/publish/amqp-dispatcher.ts this.redis.commitTrigger': 'the keys of one manual run',
   'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).triggerFenced': 'one manual run',
   'src/redbeat/write-back.ts scripts.redbeatMeta': 'one batch of the write-back (BATCH runs)',
+  'src/redbeat/seed.ts scripts.seedState': 'a chunk of CHUNK (1,000) seeds',
+  'src/redbeat/wiring.ts state.hmget': "the write-back's states: one batch (BATCH entries)",
   'src/redis/alert-outbox.ts withScripts(this.client).alertsOutbox': 'one operation, or a chunk of enqueued deliveries',
   'src/redis/control-store.ts this.client.hmget': 'the fields of the leader hash',
   'src/redis/control-store.ts withScripts(this.client).leaderInfo': 'the fields of the leader hash',

@@ -10,7 +10,8 @@
   ARGV[1]      fence token of the caller
   ARGV[2]      publish time, epoch ms (time comes in as an argument, never from TIME)
   ARGV[3]      number of runs R
-  then, per run: entry, slot (epoch ms), task id, revision (as claim-fenced.lua's; '' = not checked)
+  then, per run: entry, slot (epoch ms), task id, revision (as claim-fenced.lua's; '' = not checked;
+               '@' .. incarnation: the state's incarnation is checked, and written as its `g`)
 
   Reply  { status, c1 .. cR }
     status  1 = done; -1 = fenced: nothing was written (the messages are on the broker regardless:
@@ -19,8 +20,9 @@
             unreadable, which counts as no state); 0 = stale: the stored slot was already at or
             after this one (another publish recorded it first); nothing written; 2 = superseded:
             the entry changed since it was claimed (its revision is not the stored record's
-            version): nothing written, so that a deleted entry's state is never written back (the
-            message is on the broker regardless)
+            version, or the state belongs to a newer incarnation): nothing written, so that a
+            deleted entry's state is never written back (the message is on the broker regardless).
+            A state of an older incarnation counts as none.
   Errors  WRONGTYPE naming the key when the fence, state or entries key holds another type; ERR when the
           publish time or a slot is not a number. Both before anything is written.
   Writes  HSET of each recorded run's state.
@@ -28,6 +30,7 @@
 --- @include "fence"
 --- @include "entry-state"
 --- @include "entry-record"
+--- @include "entry-fence"
 
 local SCRIPT = 'commit-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
@@ -51,12 +54,14 @@ for _ = 1, runs do
   local revision = ARGV[at + 3]
   at = at + 4
   local stored = decodeState(redis.call('HGET', KEYS[2], entry))
-  if revision ~= '' and recordVersion(redis.call('HGET', KEYS[3], entry)) ~= revision then
+  local g = fenceOf(revision)
+  if g then stored = incarnationFence(revision, stored) end
+  if stored == 'superseded' or (revision ~= '' and not g and recordFenceRefuses(revision, redis.call('HGET', KEYS[3], entry))) then
     result[#result + 1] = 2
   elseif stored and stored.slot ~= nil and stored.slot >= slot then
     result[#result + 1] = 0
   else
-    redis.call('HSET', KEYS[2], entry, encodeState({ slot = slot, at = now, id = id, n = (stored and stored.n or 0) + 1, t = stored and stored.t }))
+    redis.call('HSET', KEYS[2], entry, encodeState({ slot = slot, at = now, id = id, g = g, n = (stored and stored.n or 0) + 1, t = stored and stored.t }))
     result[#result + 1] = 1
   end
 end

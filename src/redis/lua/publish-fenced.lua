@@ -18,9 +18,11 @@
                            (entry-state-codec.ts publishedStatePrefix; the script appends the count, the
                            stored manual-run count t when there is one, and '}'; the publish time comes in here, by the caller's clock; TIME is only the
                            reference for slots ahead)
-    ARGV[3R+4 .. 4R+3]     each run's revision: the version of the entry's record (KEYS[3]) the
-                           caller's definition of it was read from; '' for an entry that is not
-                           a record there (the config file's), which is not checked
+    ARGV[3R+4 .. 4R+3]     each run's revision, the entry fence (includes/entry-fence.lua): the
+                           version of the entry's record (KEYS[3]) the caller's definition of it
+                           was read from; '@' .. incarnation for an entry with no record there
+                           (RedBeat, django: its state's `g` is checked, and its state prefix
+                           carries `"g":`); '' for an entry of the config file, not checked
   ARGV[4R+4]   number of delivery groups G, then per group:
     kind       'list' (LPUSH) or 'channel' (PUBLISH, fanout exchanges)
     target     list: index into KEYS; channel: the channel name
@@ -38,8 +40,10 @@
                 one that matched no queue, moves forward too: the caller knows and logs it)
             0 = stale: the stored slot is at or after this one (published before); nothing written
             2 = superseded: the run's revision is not the stored record's version (the entry was
-                edited, deleted or created again since the caller read it): nothing published or
-                written for it; the caller reads the entry again. The entry fence: a deleted
+                edited, deleted or created again since the caller read it), or, for an '@' fence,
+                the stored state belongs to a newer incarnation: nothing published or
+                written for it; the caller reads the entry again. A state of an older incarnation
+                is no state (the new one starts afresh, its first run counts 1). The entry fence: a deleted
                 entry's state is never written back, and no run goes out with an old definition
             3 = refused: one of the run's lists (or an earlier run's of the same entry in this
                 batch) holds another Redis type: none of its payloads went anywhere, its state
@@ -54,6 +58,7 @@
 --- @include "fence"
 --- @include "entry-state"
 --- @include "entry-record"
+--- @include "entry-fence"
 
 local SCRIPT = 'publish-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
@@ -120,15 +125,40 @@ for first = 1, runs, CHUNK do
   end
 end
 
--- The entry fence: the runs that carry a revision (runtime entries), against their stored records.
+-- The entry fence of entries with no record (an '@' revision): their state's incarnation. A state
+-- of an older incarnation is none (decoded whole: the fast path's forms carry no incarnation).
+local superseded = {}
+for first = 1, runs, CHUNK do
+  local last = math.min(first + CHUNK - 1, runs)
+  local atFence = {}
+  for r = first, last do
+    if fenceOf(ARGV[REVISIONS + r]) then atFence[#atFence + 1] = r end
+  end
+  if #atFence > 0 then
+    local names = {}
+    for j = 1, #atFence do names[j] = ARGV[NAMES + atFence[j]] end
+    local values = redis.call('HMGET', KEYS[2], unpack(names))
+    for j = 1, #atFence do
+      local r = atFence[j]
+      local state = incarnationFence(ARGV[REVISIONS + r], decodeState(values[j]))
+      if state == 'superseded' then
+        superseded[r] = true
+      elseif state == nil then
+        -- An older incarnation's state (or none): this one starts afresh.
+        lastSlot[names[j]], count[names[j]], manual[names[j]] = nil, 0, nil
+      end
+    end
+  end
+end
+
+-- The entry fence: the runs that carry a record revision (tsbeat's runtime entries), against their stored records.
 local checked, c = {}, 0
 for r = 1, runs do
-  if ARGV[REVISIONS + r] ~= '' then
+  if ARGV[REVISIONS + r] ~= '' and not fenceOf(ARGV[REVISIONS + r]) then
     c = c + 1
     checked[c] = r
   end
 end
-local superseded = {}
 for first = 1, c, CHUNK do
   local last = math.min(first + CHUNK - 1, c)
   local names = {}
@@ -136,7 +166,7 @@ for first = 1, c, CHUNK do
   local records = redis.call('HMGET', KEYS[3], unpack(names))
   for j = first, last do
     local r = checked[j]
-    if recordVersion(records[j - first + 1]) ~= ARGV[REVISIONS + r] then superseded[r] = true end
+    if recordFenceRefuses(ARGV[REVISIONS + r], records[j - first + 1]) then superseded[r] = true end
   end
 end
 
