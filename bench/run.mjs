@@ -39,7 +39,18 @@ import { amqpBurst } from './lib/amqp-burst.mjs';
 const RESULTS = new URL('./RESULTS.md', import.meta.url);
 
 // In the order they run (function declarations, hoisted from below).
-const workloads = { burst, idle, accuracy, startup, failover, entries, ceiling, django, 'amqp-burst': amqpBurstRows, 'entries-io': entriesIoRun };
+const workloads = {
+  burst,
+  idle,
+  accuracy,
+  startup,
+  failover,
+  entries,
+  ceiling,
+  django,
+  'amqp-burst': amqpBurstRows,
+  'entries-io': entriesIoRun,
+};
 const WORKLOADS = Object.keys(workloads);
 /**
  * Named with --only, never part of "everything": django needs PostgreSQL and Django (Debian's
