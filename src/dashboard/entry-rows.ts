@@ -103,10 +103,13 @@ export interface RowIndex {
 
 const byNameOf = (a: { readonly name: string }, b: { readonly name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-const indexRows = new WeakMap<ResolvedEntry, IndexRow>();
+/** Rows by config (its routes decide the queue column) and resolved entry. */
+const indexRows = new WeakMap<ResolvedConfig, WeakMap<ResolvedEntry, IndexRow>>();
 
 function indexRowOf(entry: ResolvedEntry, config: ResolvedConfig): IndexRow {
-  let row = indexRows.get(entry);
+  let rows = indexRows.get(config);
+  if (rows === undefined) indexRows.set(config, (rows = new WeakMap()));
+  let row = rows.get(entry);
   if (row === undefined) {
     const queue = queueOf(entry, config);
     row = {
@@ -122,7 +125,7 @@ function indexRowOf(entry: ResolvedEntry, config: ResolvedConfig): IndexRow {
     };
     // Kept per resolved entry: the catalog keeps the object of an entry that did not change, so a
     // new set of 100,000 entries with one edit makes one row.
-    indexRows.set(entry, row);
+    rows.set(entry, row);
   }
   return row;
 }
