@@ -235,35 +235,35 @@ export interface RowQuery {
   readonly limit: number;
 }
 
-/** Instants and counts sort with the missing ones last, whichever the direction. */
-function byValue(get: (row: IndexRow) => number | null, descending: boolean) {
-  return (a: IndexRow, b: IndexRow): number => {
-    const x = get(a);
-    const y = get(b);
+/**
+ * `rows` (in name order) sorted by a value read beyond the index: each row's value is looked up
+ * once, not at every comparison, and the sort is stable, so that the name still breaks ties (a page
+ * boundary stays put between two requests). Instants, rates and counts sort with the missing last,
+ * whichever the direction.
+ */
+function sortByValue(rows: readonly IndexRow[], sort: SortKey, descending: boolean, index: ResultIndex): IndexRow[] {
+  if (sort === 'result') {
+    const keyed = rows.map((row) => ({ row, last: index.lastStates?.get(row.name) }));
+    keyed.sort((a, b) => (descending ? compareResults(b.last, a.last) : compareResults(a.last, b.last)));
+    return keyed.map((k) => k.row);
+  }
+  const runs = index.runs;
+  const get: (name: string) => number | null =
+    sort === 'success'
+      ? (name) => index.successRates?.get(name) ?? null
+      : sort === 'next'
+        ? (name) => runs?.get(name)?.nextMs ?? null
+        : sort === 'last'
+          ? (name) => runs?.get(name)?.lastMs ?? null
+          : (name) => runs?.get(name)?.runCount ?? 0;
+  const keyed = rows.map((row) => ({ row, value: get(row.name) }));
+  keyed.sort((a, b) => {
+    const x = a.value;
+    const y = b.value;
     if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
     return descending ? y - x : x - y;
-  };
-}
-
-/** The comparator of a sort that reads beyond the index (the results, the run columns). */
-function comparator(sort: SortKey, descending: boolean, index: ResultIndex): (a: IndexRow, b: IndexRow) => number {
-  const flip = (f: (a: IndexRow, b: IndexRow) => number) => (descending ? (a: IndexRow, b: IndexRow) => f(b, a) : f);
-  const runs = (name: string): RunColumns | undefined => index.runs?.get(name);
-  switch (sort) {
-    case 'result':
-      return flip((a, b) => compareResults(index.lastStates?.get(a.name), index.lastStates?.get(b.name)));
-    case 'success':
-      // Entries with no finished run last, whichever the direction.
-      return byValue((r) => index.successRates?.get(r.name) ?? null, descending);
-    case 'next':
-      return byValue((r) => runs(r.name)?.nextMs ?? null, descending);
-    case 'last':
-      return byValue((r) => runs(r.name)?.lastMs ?? null, descending);
-    case 'runs':
-      return flip((a, b) => (runs(a.name)?.runCount ?? 0) - (runs(b.name)?.runCount ?? 0));
-    default:
-      return () => 0;
-  }
+  });
+  return keyed.map((k) => k.row);
 }
 
 /**
@@ -296,12 +296,7 @@ function textOrder(index: RowIndex, key: TextKey): readonly IndexRow[] {
 const STATE_ORDER: readonly EntryStateName[] = ['active', 'disabled', 'invalid', 'paused'];
 
 /** The rows the query matches, in its order, and how many: a page of it is what a request answers. */
-export function selectRows(
-  rowIndex: RowIndex,
-  query: RowQuery,
-  paused: ReadonlySet<string>,
-  index: ResultIndex = {},
-): readonly IndexRow[] {
+export function selectRows(rowIndex: RowIndex, query: RowQuery, paused: ReadonlySet<string>, index: ResultIndex = {}): readonly IndexRow[] {
   const words = query.q.toLowerCase().split(/\s+/).filter(Boolean);
   // The failing filter starts from the failures hash (an index of the failing entries): O(failing).
   let rows: readonly IndexRow[] = query.failing
@@ -334,9 +329,7 @@ export function selectRows(
     for (const r of filtered) buckets.get(stateOf(r, paused))!.push(r);
     return (descending ? [...STATE_ORDER].reverse() : STATE_ORDER).flatMap((s) => buckets.get(s)!);
   }
-  const compare = comparator(sort, descending, index);
-  // Name breaks ties, so that a page boundary is stable between two requests.
-  return [...filtered].sort((a, b) => compare(a, b) || byNameOf(a, b));
+  return sortByValue(filtered, sort, descending, index);
 }
 
 /** The page the query asks for, its rows as `rowOf` completes them. */

@@ -15,15 +15,16 @@ import type { Logger } from '../base/log.js';
 import { uiAssetUrl } from '../base/package-files.js';
 import { randomTaskId } from '../celery/task-id.js';
 import { STORE_SOURCE, comingFires, definitionOf, messagePreview, timeline, writtenInFile } from './entry-detail.js';
-import { RUN_SORTS, SORT_KEYS, buildIndex, pageOf, pageRow, stateOf } from './entry-rows.js';
-import type { EntrySet, ResultIndex, RowIndex, RowQuery, RunColumns, SortKey } from './entry-rows.js';
+import { RUN_SORTS, buildIndex, pageOf, pageRow, stateOf } from './entry-rows.js';
+import type { EntrySet, ResultIndex, RowIndex, RowQuery, RunColumns } from './entry-rows.js';
+import { parseQuery } from './list-query.js';
 import { resultOf, runWire } from './run-results.js';
 import { resultsOf, stripsOf } from './run-views.js';
 import type { PageWire } from './wire.js';
 import { PAGE_HTML } from './page.js';
 import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
-import type { DetailWire, EntryStateName, OverviewWire } from './wire.js';
+import type { DetailWire, OverviewWire } from './wire.js';
 import { headerNoteProblem, noteProblem } from '../base/note-text.js';
 import type { ChangeBy, DashboardSources } from './sources.js';
 
@@ -35,34 +36,6 @@ const ASSETS: Record<string, string> = {
 function isLoopback(req: IncomingMessage): boolean {
   const a = req.socket.remoteAddress ?? '';
   return a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.');
-}
-
-function parseQuery(params: URLSearchParams): RowQuery {
-  const int = (name: string, fallback: number, max: number): number => {
-    const text = params.get(name);
-    const n = text === null ? fallback : Number(text);
-    if (!Number.isInteger(n) || n < 0 || n > max)
-      throw new Refusal(400, 'bad_query', `${name}=${text}: expected a whole number from 0 to ${max}`);
-    return n;
-  };
-  const sort = params.get('sort') ?? 'name';
-  if (!(SORT_KEYS as readonly string[]).includes(sort))
-    throw new Refusal(400, 'bad_query', `sort=${sort}: expected one of ${SORT_KEYS.join(', ')}`);
-  const state = params.get('state') ?? '';
-  if (state !== '' && !['active', 'paused', 'disabled', 'invalid'].includes(state)) {
-    throw new Refusal(400, 'bad_query', `state=${state}: expected active, paused, disabled or invalid`);
-  }
-  return {
-    q: params.get('q') ?? '',
-    state: state === '' ? undefined : (state as EntryStateName),
-    origin: params.get('origin') || undefined,
-    queue: params.get('queue') || undefined,
-    failing: params.get('failing') === '1',
-    sort: sort as SortKey,
-    descending: params.get('desc') === '1',
-    offset: int('offset', 0, Number.MAX_SAFE_INTEGER),
-    limit: int('limit', 100, DEFAULTS.dashboardPageMax),
-  };
 }
 
 /** A read of every entry, kept for dashboardAllReadsCacheMs (one page load and its refresh read it once). */
@@ -276,7 +249,13 @@ export class Dashboard {
     }
     const invalid = index.set.invalid.length;
     const entries = index.rows.length;
-    const counts = { entries, active: entries - invalid - index.disabled - pausedCount, paused: pausedCount, disabled: index.disabled, invalid };
+    const counts = {
+      entries,
+      active: entries - invalid - index.disabled - pausedCount,
+      paused: pausedCount,
+      disabled: index.disabled,
+      invalid,
+    };
     const hasToken = this.sources.apiToken() !== undefined;
     const session = hasToken ? this.sessions.find(req) : undefined;
     return {

@@ -10,7 +10,8 @@ import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { followsOutcomes } from '../config/resolve.js';
 import { buildStatus, lastRunBy, nextRunMs } from '../control/status.js';
-import { forEachSliced } from '../base/chunks.js';
+import { chunksOf, yieldToLoop } from '../base/chunks.js';
+import { DEFAULTS } from '../base/defaults.js';
 import type { DashboardSources, EntriesApi } from '../dashboard/sources.js';
 import type { EntrySet, RunColumns, StatusEntry } from '../dashboard/entry-rows.js';
 import type { Runner } from '../runtime/runner.js';
@@ -36,7 +37,7 @@ export interface DashboardInputs {
   /** The runner is the leader's scheduler loop (its book has every entry's next slot), while it leads. */
   readonly supervisor: { readonly config: ResolvedConfig; readonly leading: boolean; readonly runner?: BookView | undefined };
   readonly catalog: Pick<EntryCatalog, 'entries' | 'problems' | 'version'>;
-  readonly states: Pick<RedisStateStore, 'readAll' | 'readSome'>;
+  readonly states: Pick<RedisStateStore, 'readSome'>;
   /** The entries whose runs are refused because of the entry alone. */
   readonly failures?: Pick<RedisEntryFailures, 'read'>;
   readonly control: Pick<ControlStore, 'paused' | 'pauseNotes' | 'notes' | 'leader' | 'setPaused' | 'requestTrigger' | 'wasTriggered'>;
@@ -130,17 +131,23 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
     },
     runColumns: async () => {
       const { set } = current();
-      const [states, paused] = await Promise.all([inputs.states.readAll(), inputs.control.paused()]);
+      const paused = await inputs.control.paused();
       const nextSlots = bookedSlots(supervisor.runner);
       const nowMs = clock.now();
       const out = new Map<string, RunColumns>();
-      // On the leader the next fires are its book's; a standby computes them, a slice at a time.
-      await forEachSliced(set.entries, (entry) => {
-        const state = states.get(entry.name);
-        const next = nextRunMs(entry, state, paused.has(entry.name), nowMs, nextSlots);
-        const last = lastRunBy(state) === 'trigger' ? state?.publishedAtMs : state?.slotMs;
-        out.set(entry.name, { nextMs: next ?? null, lastMs: last ?? null, runCount: state?.runCount ?? 0 });
-      });
+      // A slice of entries at a time: its states read (HMGET) and decoded, its next fires the
+      // leader's book's (a standby computes them), then the loop is free until the next slice's
+      // reply, never held by one decode of every state.
+      for (const chunk of chunksOf(set.entries, DEFAULTS.loopSlice)) {
+        const states = await inputs.states.readSome(chunk.map((e) => e.name));
+        for (const entry of chunk) {
+          const state = states.get(entry.name);
+          const next = nextRunMs(entry, state, paused.has(entry.name), nowMs, nextSlots);
+          const last = lastRunBy(state) === 'trigger' ? state?.publishedAtMs : state?.slotMs;
+          out.set(entry.name, { nextMs: next ?? null, lastMs: last ?? null, runCount: state?.runCount ?? 0 });
+        }
+        await yieldToLoop();
+      }
       return out;
     },
     deployment: async () => {
