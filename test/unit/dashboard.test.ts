@@ -149,6 +149,36 @@ describe('dashboard entry rows', () => {
   });
 });
 
+describe("a page row's next run on the leader", () => {
+  const status = (nextSlots: (name: string) => number | null | undefined, paused: string[] = []) =>
+    new Map(
+      buildStatus({
+        config,
+        states: new Map(),
+        paused: new Set(paused),
+        leader: undefined,
+        self: { instance: 't', role: 'leader' },
+        nowMs: NOW,
+        nextSlots,
+      }).entries.map((e) => [e.name, e.nextRun]),
+    );
+
+  it("is the book's next slot when the book holds the entry, computed when it does not, none when the book has none", () => {
+    const booked = Date.parse('2027-03-20T10:07:00Z');
+    const next = status((name) => (name === 'a-minutely' ? booked : name === 'b-hourly' ? null : undefined));
+    expect(next.get('a-minutely')).toBe('2027-03-20T10:07:00+00:00');
+    expect(next.get('b-hourly')).toBeNull();
+    // Not in the book: computed from the schedule, as without a book.
+    expect(next.get('d-berlin')).toBe('2027-03-21T07:00:00+01:00');
+  });
+
+  it('is none while paused or disabled, whatever the book says', () => {
+    const next = status(() => NOW + 60_000, ['a-minutely']);
+    expect(next.get('a-minutely')).toBeNull();
+    expect(next.get('c-off')).toBeNull();
+  });
+});
+
 describe('dashboard fires and timeline', () => {
   it('marks the DST change between two fires (Europe/Berlin moves to summer time on 2027-03-28)', () => {
     const berlin = config.entries.find((e) => e.name === 'd-berlin')!;
