@@ -4,7 +4,8 @@
 // (written straight into Redis in run-history-codec.ts's format); one in a hundred fails. Reported:
 // each request's time, and the worst /healthz answer sampled every 20 ms meanwhile (what the
 // scheduler's event loop was held up by).
-//   npm run build && node bench/dashboard-100k.mjs [N]
+//   npm run build && node bench/dashboard-100k.mjs [N] [--cpu-prof DIR]
+// --cpu-prof DIR: `beat run` writes a .cpuprofile into DIR when it stops (what its loop spent the time on).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -14,7 +15,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 
-const n = Number(process.argv[2] ?? 100_000);
+const args = process.argv.slice(2);
+const profAt = args.indexOf('--cpu-prof');
+const profDir = profAt === -1 ? undefined : args.splice(profAt, 2)[1];
+if (profAt !== -1 && !profDir) throw new Error('--cpu-prof needs a directory');
+const n = Number(args[0] ?? 100_000);
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tsbeat-dash-100k-'));
 const freePort = () =>
@@ -96,7 +101,10 @@ try {
   const port = await freePort();
   let beatErr = '';
   let beatLog = '';
-  beat = spawn(process.execPath, [cli, 'run', '--config', config, '--http', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const prof = profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir];
+  beat = spawn(process.execPath, [...prof, cli, 'run', '--config', config, '--http', `127.0.0.1:${port}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   beat.stdout.on('data', (d) => {
     beatErr = (beatErr + d).slice(-4000);
     beatLog += d;
@@ -150,21 +158,34 @@ try {
   console.log(`${n} runtime entries, ${n / 100} failing; beat run --http (leader), private redis-server`);
   await new Promise((r) => setTimeout(r, 2500));
   worst = 0;
-  await time('list, first page (rows rebuilt)', '/ui/api/entries?limit=100');
-  await time('list, next page (rows cached)', '/ui/api/entries?limit=100&offset=100');
-  await new Promise((r) => setTimeout(r, 2100));
-  await time('failing filter (rows rebuilt)', '/ui/api/entries?limit=100&failing=1');
-  await time('failing filter, again', '/ui/api/entries?limit=100&failing=1&offset=100');
+  await time('list, first page', '/ui/api/entries?limit=100');
+  await time('list, next page', '/ui/api/entries?limit=100&offset=100');
+  await time('list, a middle page', `/ui/api/entries?limit=100&offset=${Math.floor(n / 2)}`);
+  await time('failing filter (the failures hash)', '/ui/api/entries?limit=100&failing=1');
+  await time('failing filter, next page', '/ui/api/entries?limit=100&failing=1&offset=100');
+  await time('search "entry-999" (a pass)', '/ui/api/entries?limit=100&q=entry-999');
+  await time('sort by next run (every entry)', '/ui/api/entries?limit=100&sort=next');
   await time('sort by result (every summary)', '/ui/api/entries?limit=100&sort=result');
   await time('sort by success rate (refused)', '/ui/api/entries?limit=100&sort=success');
   const names = Array.from({ length: 100 }, (_, i) => `name=entry-${i}`).join('&');
   await time('day strips of a page (100)', `/ui/api/strips?span=day&${names}`);
   await time('entry page', '/ui/api/entries/entry-0');
+  await time('overview (counts)', '/ui/api/overview');
+  await time('timeline, coming hour', '/ui/api/timeline?span=hour');
   sampling = false;
   await sampler;
   console.log(`worst /healthz answer meanwhile: ${worst.toFixed(0)} ms`);
+  const lockErrors = beatLog.split('\n').filter((line) => line.includes('"event":"beat.lock.error"')).length;
+  console.log(`beat.lock.error logged ${lockErrors} times`);
 } finally {
-  beat?.kill('SIGTERM');
+  if (beat !== undefined && beat.exitCode === null) {
+    // Stopped and waited for: the profile is written as it exits, and SIGTERM is served as the scheduler serves it.
+    const exited = new Promise((resolve) => beat.once('exit', resolve));
+    const t = performance.now();
+    beat.kill('SIGTERM');
+    await exited;
+    console.log(`beat run stopped ${(performance.now() - t).toFixed(0)} ms after SIGTERM`);
+  }
   redis.disconnect();
   redisServer.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });

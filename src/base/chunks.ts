@@ -46,3 +46,19 @@ export function maxOf(values: Iterable<number>, empty = Number.NEGATIVE_INFINITY
   }
   return max;
 }
+
+/** A turn of the event loop: the timers, I/O and signals waiting are served before the caller goes on. */
+export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * `f` on each of `items` in order, with a turn of the event loop after every `size` of them: a pass
+ * over every entry on the scheduler's process holds the loop for one slice at most.
+ */
+export async function forEachSliced<T>(items: Iterable<T>, f: (item: T) => void, size: number = DEFAULTS.loopSlice): Promise<void> {
+  let n = 0;
+  for (const item of items) {
+    f(item);
+    n += 1;
+    if (n % size === 0) await yieldToLoop();
+  }
+}

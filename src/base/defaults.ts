@@ -397,10 +397,16 @@ export const DEFAULTS = {
   /** Dashboard sessions one process holds at most; past it the oldest goes (each login needs the token anyway). */
   dashboardMaxSessions: 1000,
   /**
-   * The dashboard's entry rows are rebuilt at most this often: one page load and its live refresh
-   * cost one build of 100,000 rows, not one per request; and nothing is built while nobody looks.
+   * The dashboard's reads of every entry (the failures hash, the finished summaries, the run columns
+   * of the next/last/runs sorts) are kept this long: a page load and its live refresh read them once.
+   * The list's own rows are kept until the entries change.
    */
-  dashboardRowsCacheMs: 2000,
+  dashboardAllReadsCacheMs: 2000,
+  /**
+   * Items a long pass over every entry handles between two turns of the event loop (forEachSliced):
+   * a few milliseconds, so that the lock renewal and SIGTERM never wait behind the dashboard.
+   */
+  loopSlice: 2000,
   /** Next fires an entry's page lists at first; its full list (`?fires=N`) holds at most dashboardFiresMax. */
   dashboardFires: 20,
   dashboardFiresMax: 1000,

@@ -145,6 +145,11 @@ export interface StatusInput {
   readonly notes?: ReadonlyMap<string, ControlNote>;
   /** The entries whose runs the leader finds refused because of the entry alone. */
   readonly failing?: ReadonlyMap<string, EntryFailure>;
+  /**
+   * The leader's own next slots (its entry book), by name: null when the book has none (schedule run
+   * out), undefined when the entry is not in the book; those it has are not computed again here.
+   */
+  readonly nextSlots?: (name: string) => number | null | undefined;
 }
 
 function failingOf(failure: EntryFailure | undefined): EntryStatus['failing'] {
@@ -153,7 +158,8 @@ function failingOf(failure: EntryFailure | undefined): EntryStatus['failing'] {
   return { reason, since: formatInstant(failure.sinceMs, 'UTC'), attempts, retryAt: formatInstant(failure.retryAtMs, 'UTC') };
 }
 
-function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
+/** What the entry's last run was: its slot ('schedule'), a manual run ('trigger'), or none yet. */
+export function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
   if (state?.publishedAtMs === undefined) return null;
   // A publish time without a slot can only be a manual run's, whether or not the state marks it.
   return state.lastRunTriggered === true || state.slotMs === undefined ? 'trigger' : 'schedule';
@@ -179,6 +185,28 @@ function finishedViews(
   };
 }
 
+/**
+ * An entry's next slot as status shows it: none while disabled, paused or finished; the leader's
+ * book's when `nextSlots` has it (not computed again), else from its last slot (or first sight).
+ */
+export function nextRunMs(
+  entry: ResolvedEntry,
+  state: EntryState | undefined,
+  paused: boolean,
+  nowMs: number,
+  nextSlots?: StatusInput['nextSlots'],
+): number | undefined {
+  const finished = entry.maxRuns !== undefined && (state?.runCount ?? 0) - (state?.manualRuns ?? 0) >= entry.maxRuns;
+  if (!entry.enabled || paused || finished) return undefined;
+  const booked = nextSlots?.(entry.name);
+  if (booked !== undefined) return booked ?? undefined;
+  const zone = entry.timezone;
+  const window = entryWindow(entry);
+  const lastOrSeen = state?.slotMs ?? state?.seenMs ?? nowMs;
+  const anchor = state?.resumedAtMs === undefined ? lastOrSeen : skipThrough(entry.schedule, zone, lastOrSeen, state.resumedAtMs, window);
+  return nextFires(entry.schedule, { zone, afterMs: anchor, anchorMs: anchor, window }, 1)[0];
+}
+
 export function buildStatus(input: StatusInput): DeploymentStatus {
   const { config, states, paused, nowMs } = input;
   const all = input.runtime === undefined ? config.entries : [...config.entries, ...input.runtime.entries];
@@ -186,17 +214,11 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     const state = states.get(entry.name);
     const zone = entry.timezone;
     const isPaused = paused.has(entry.name);
-    const lastOrSeen = state?.slotMs ?? state?.seenMs ?? nowMs;
-    const window = entryWindow(entry);
-    const anchor = state?.resumedAtMs === undefined ? lastOrSeen : skipThrough(entry.schedule, zone, lastOrSeen, state.resumedAtMs, window);
     const runCount = state?.runCount ?? 0;
     const manualRuns = state?.manualRuns ?? 0;
     // Counted as the leader counts: scheduled runs only (see EntryBook.runs).
     const finished = entry.maxRuns !== undefined && runCount - manualRuns >= entry.maxRuns;
-    const next =
-      entry.enabled && !isPaused && !finished
-        ? nextFires(entry.schedule, { zone, afterMs: anchor, anchorMs: anchor, window }, 1)[0]
-        : undefined;
+    const next = nextRunMs(entry, state, isPaused, nowMs, input.nextSlots);
     return {
       name: entry.name,
       origin: entry.origin ?? 'file',

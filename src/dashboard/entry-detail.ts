@@ -10,8 +10,7 @@ import { slotTaskId } from '../celery/task-id.js';
 import { errorMessage } from '../base/errors.js';
 import { nextFires } from '../core/schedule.js';
 import { formatInstant, offsetMinutes } from '../time/zone.js';
-import type { Row } from './entry-rows.js';
-import type { DetailWire, FireWire, TimelineWire } from './wire.js';
+import type { DetailWire, FireWire, RowWire, TimelineWire } from './wire.js';
 
 function offsetText(minutes: number): string {
   const sign = minutes < 0 ? '-' : '+';
@@ -90,7 +89,7 @@ const TIMELINE_BUDGET = 2_000_000;
 const PER_ENTRY = 100_000;
 
 export function timeline(
-  rows: readonly Row[],
+  rows: Iterable<Pick<RowWire, 'name' | 'state' | 'nextMs'>>,
   entries: ReadonlyMap<string, ResolvedEntry>,
   startMs: number,
   spanMs: number,

@@ -14,19 +14,17 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { uiAssetUrl } from '../base/package-files.js';
 import { randomTaskId } from '../celery/task-id.js';
-import type { ResolvedEntry } from '../config/resolve.js';
 import { STORE_SOURCE, comingFires, definitionOf, messagePreview, timeline, writtenInFile } from './entry-detail.js';
-import { SORT_KEYS, buildRows, queryRows } from './entry-rows.js';
-import type { ResultIndex } from './entry-rows.js';
+import { RUN_SORTS, buildIndex, pageOf, pageRow, stateOf } from './entry-rows.js';
+import type { EntrySet, ResultIndex, RowIndex, RowQuery, RunColumns } from './entry-rows.js';
+import { parseQuery } from './list-query.js';
 import { resultOf, runWire } from './run-results.js';
-import type { LastState } from './run-results.js';
 import { resultsOf, stripsOf } from './run-views.js';
 import type { PageWire } from './wire.js';
-import type { EntrySnapshot, Row, SortKey } from './entry-rows.js';
 import { PAGE_HTML } from './page.js';
 import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
-import type { DetailWire, EntryStateName, OverviewWire } from './wire.js';
+import type { DetailWire, OverviewWire } from './wire.js';
 import { headerNoteProblem, noteProblem } from '../base/note-text.js';
 import type { ChangeBy, DashboardSources } from './sources.js';
 
@@ -40,49 +38,17 @@ function isLoopback(req: IncomingMessage): boolean {
   return a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.');
 }
 
-function parseQuery(params: URLSearchParams): Parameters<typeof queryRows>[1] {
-  const int = (name: string, fallback: number, max: number): number => {
-    const text = params.get(name);
-    const n = text === null ? fallback : Number(text);
-    if (!Number.isInteger(n) || n < 0 || n > max)
-      throw new Refusal(400, 'bad_query', `${name}=${text}: expected a whole number from 0 to ${max}`);
-    return n;
-  };
-  const sort = params.get('sort') ?? 'name';
-  if (!(SORT_KEYS as readonly string[]).includes(sort))
-    throw new Refusal(400, 'bad_query', `sort=${sort}: expected one of ${SORT_KEYS.join(', ')}`);
-  const state = params.get('state') ?? '';
-  if (state !== '' && !['active', 'paused', 'disabled', 'invalid'].includes(state)) {
-    throw new Refusal(400, 'bad_query', `state=${state}: expected active, paused, disabled or invalid`);
-  }
-  return {
-    q: params.get('q') ?? '',
-    state: state === '' ? undefined : (state as EntryStateName),
-    origin: params.get('origin') || undefined,
-    queue: params.get('queue') || undefined,
-    failing: params.get('failing') === '1',
-    sort: sort as SortKey,
-    descending: params.get('desc') === '1',
-    offset: int('offset', 0, Number.MAX_SAFE_INTEGER),
-    limit: int('limit', 100, DEFAULTS.dashboardPageMax),
-  };
-}
-
-interface Built {
+/** A read of every entry, kept for dashboardAllReadsCacheMs (one page load and its refresh read it once). */
+interface AllRead<T> {
   readonly atMs: number;
-  readonly snapshot: EntrySnapshot;
-  readonly rows: Row[];
-  readonly byName: Map<string, ResolvedEntry>;
-  /** What the failing filter and the result sorts read of every entry: once per build, and only when a query asks. */
-  failing?: Promise<ReadonlyMap<string, number>>;
-  lastStates?: Promise<ReadonlyMap<string, LastState>>;
-  successRates?: Promise<ReadonlyMap<string, number | null>>;
+  readonly value: Promise<T>;
 }
 
 export class Dashboard {
   private readonly sessions: Sessions;
-  private built: Promise<Built> | undefined;
-  private builtAtMs = 0;
+  /** The list's index, and the entry set it was made of: made again only when the service hands over another. */
+  private indexed: { readonly set: EntrySet; readonly index: Promise<RowIndex> } | undefined;
+  private readonly allReads = new Map<string, AllRead<unknown>>();
   private readonly assets = new Map<string, Buffer>();
 
   constructor(
@@ -159,8 +125,8 @@ export class Dashboard {
             'bad_query',
             `${names.length} names: ask for at most ${DEFAULTS.dashboardPageMax} entries' strips at once`,
           );
-        const built = await this.build();
-        return sendJson(res, 200, await stripsOf(this.sources, built.byName, names, params.get('span') === 'hour' ? 'hour' : 'day'));
+        const index = await this.index();
+        return sendJson(res, 200, await stripsOf(this.sources, index.entries, names, params.get('span') === 'hour' ? 'hour' : 'day'));
       }
       if (rest === 'timeline') return sendJson(res, 200, await this.timeline(params.get('span') === 'day'));
       if (rest.startsWith('entries/')) {
@@ -230,8 +196,8 @@ export class Dashboard {
 
   private async control(res: ServerResponse, name: string, verb: 'pause' | 'resume' | 'trigger', req: IncomingMessage): Promise<void> {
     const note = noteOfBody(await readJson(req));
-    const built = await this.build(true);
-    if (!built.byName.has(name)) throw new Refusal(404, 'unknown_entry', `no entry "${name}" runs in this deployment`);
+    const index = await this.index();
+    if (!index.entries.has(name)) throw new Refusal(404, 'unknown_entry', `no entry "${name}" runs in this deployment`);
     const nowMs = this.sources.now();
     this.logger.info(
       { event: EVENTS.dashboardAction, action: verb, entry: name, client: req.socket.remoteAddress },
@@ -239,7 +205,7 @@ export class Dashboard {
     );
     if (verb !== 'trigger') {
       const changed = await this.sources.control.setPaused(name, verb === 'pause', nowMs, this.changeBy(req, note));
-      this.built = undefined;
+      this.allReads.clear();
       sendJson(res, 200, { entry: name, paused: verb === 'pause', changed });
       return;
     }
@@ -254,7 +220,7 @@ export class Dashboard {
       await new Promise((resolve) => setTimeout(resolve, 100));
       published = await this.sources.control.wasTriggered(id);
     }
-    this.built = undefined;
+    this.allReads.clear();
     // Not seen within the wait: the request stays queued for the leader (there may be none now).
     sendJson(res, published ? 200 : 202, { entry: name, taskId: id, published });
   }
@@ -269,14 +235,27 @@ export class Dashboard {
     );
     const by = this.changeBy(req);
     const answer = method === 'PUT' ? await api.put(name, body, by) : await api.remove(name, by);
-    this.built = undefined;
+    this.allReads.clear();
     sendJson(res, answer.status, answer.body);
   }
 
   private async overview(req: IncomingMessage): Promise<OverviewWire> {
-    const [built, deployment] = await Promise.all([this.build(), this.sources.deployment()]);
-    const counts = { entries: built.rows.length, active: 0, paused: 0, disabled: 0, invalid: 0 };
-    for (const row of built.rows) counts[row.state] += 1;
+    const [index, deployment, paused] = await Promise.all([this.index(), this.sources.deployment(), this.sources.paused()]);
+    // Counted from the index's totals and the paused set (small): no pass over the rows.
+    let pausedCount = 0;
+    for (const name of paused) {
+      const row = index.byName.get(name);
+      if (row !== undefined && stateOf(row, paused) === 'paused') pausedCount += 1;
+    }
+    const invalid = index.set.invalid.length;
+    const entries = index.rows.length;
+    const counts = {
+      entries,
+      active: entries - invalid - index.disabled - pausedCount,
+      paused: pausedCount,
+      disabled: index.disabled,
+      invalid,
+    };
     const hasToken = this.sources.apiToken() !== undefined;
     const session = hasToken ? this.sessions.find(req) : undefined;
     return {
@@ -298,52 +277,49 @@ export class Dashboard {
   }
 
   /**
-   * A page of the list: only its rows' results are read. The failing filter reads the failures
-   * hash (an index of the failing entries), the result sort every entry's finished summary in
-   * HSCAN batches; the success sort every kept history, so only up to dashboardSuccessSortMax entries.
+   * A page of the list: the index filtered and paged, and only the page's rows' status and results
+   * read. The failing filter reads the failures hash (an index of the failing entries), the result
+   * sort every entry's finished summary in HSCAN batches, the next/last/runs sorts every entry's run
+   * columns (sliced); the success sort every kept history, so only up to dashboardSuccessSortMax entries.
    */
-  private async page(query: ReturnType<typeof parseQuery>): Promise<PageWire> {
-    const built = await this.build();
+  private async page(query: RowQuery): Promise<PageWire> {
+    const [index, paused] = await Promise.all([this.index(), this.sources.paused()]);
     const empty = new Map<never, never>();
-    let index: ResultIndex = {};
+    let reads: ResultIndex = {};
     if (query.failing)
-      index = {
-        ...index,
-        failing: await (built.failing ??= this.sources.failureStreaks?.().then((m) => m ?? empty) ?? Promise.resolve(empty)),
-      };
+      reads = { ...reads, failing: await this.readAll('failing', async () => (await this.sources.failureStreaks?.()) ?? empty) };
     if (query.sort === 'result')
-      index = {
-        ...index,
-        lastStates: await (built.lastStates ??= this.sources.lastStates?.().then((m) => m ?? empty) ?? Promise.resolve(empty)),
-      };
+      reads = { ...reads, lastStates: await this.readAll('lastStates', async () => (await this.sources.lastStates?.()) ?? empty) };
+    if (RUN_SORTS.has(query.sort)) reads = { ...reads, runs: await this.runColumns() };
     if (query.sort === 'success') {
-      if (built.byName.size > DEFAULTS.dashboardSuccessSortMax)
+      if (index.entries.size > DEFAULTS.dashboardSuccessSortMax)
         throw new Refusal(
           400,
           'too_many_to_sort',
-          `sort=success reads every entry's kept history: at most ${DEFAULTS.dashboardSuccessSortMax} entries, this deployment has ${built.byName.size}; sort by result or use the failing filter`,
+          `sort=success reads every entry's kept history: at most ${DEFAULTS.dashboardSuccessSortMax} entries, this deployment has ${index.entries.size}; sort by result or use the failing filter`,
         );
-      built.successRates ??= resultsOf(this.sources, built.byName, [...built.byName.keys()]).then(
-        (all) => new Map([...(all ?? empty)].map(([name, r]) => [name, r.successRate])),
-      );
-      index = { ...index, successRates: await built.successRates };
+      const successRates = await this.readAll('successRates', async () => {
+        const all = await resultsOf(this.sources, index.entries, [...index.entries.keys()]);
+        return new Map([...(all ?? empty)].map(([name, r]) => [name, r.successRate]));
+      });
+      reads = { ...reads, successRates };
     }
-    const page = queryRows(built.rows, query, built.snapshot.nowMs, index);
-    const results = await resultsOf(
-      this.sources,
-      built.byName,
-      page.rows.map((r) => r.name),
-    );
-    if (results === undefined) return page;
-    return { ...page, rows: page.rows.map((r) => ({ ...r, result: results.get(r.name) ?? null })) };
+    const { wire, rows } = pageOf(index, query, paused, this.sources.now(), reads);
+    const names = rows.map((r) => r.name);
+    const [status, results] = await Promise.all([this.sources.status(names), resultsOf(this.sources, index.entries, names)]);
+    return {
+      ...wire,
+      rows: rows.map((r) => ({ ...pageRow(r, status.get(r.name), paused), result: results?.get(r.name) ?? null })),
+    };
   }
 
   private async detail(name: string, fireCount: number): Promise<DetailWire> {
-    const built = await this.build();
-    const row = built.rows.find((r) => r.name === name);
-    if (row === undefined) throw new Refusal(404, 'unknown_entry', `no entry "${name}" in this deployment`);
-    const { haystack: _h, ...rest } = row;
-    const entry = built.byName.get(name);
+    const index = await this.index();
+    const indexed = index.byName.get(name);
+    if (indexed === undefined) throw new Refusal(404, 'unknown_entry', `no entry "${name}" in this deployment`);
+    const [paused, status] = await Promise.all([this.sources.paused(), this.sources.status([name])]);
+    const row = pageRow(indexed, status.get(name), paused);
+    const entry = index.entries.get(name);
     const nowMs = this.sources.now();
     const [runs, finished] =
       entry === undefined
@@ -351,24 +327,24 @@ export class Dashboard {
         : await Promise.all([this.sources.runs?.([name], DEFAULTS.runHistoryLength), this.sources.finished?.([name])]);
     const records = runs?.get(name) ?? [];
     const zone = entry?.timezone ?? 'UTC';
-    const deployment = built.snapshot.config.name;
+    const deployment = index.set.config.name;
     const result = runs === undefined ? null : resultOf(records, zone, finished?.get(name));
     const stored = row.origin === 'store' && this.sources.entriesApi !== undefined ? await this.sources.entriesApi.stored(name) : undefined;
     const fromSource =
       row.origin === 'redbeat' || row.origin === 'django' ? ((await this.sources.written?.(name, row.origin)) ?? null) : null;
     return {
-      row: { ...rest, result },
+      row: { ...row, result },
       definition: entry === undefined ? {} : definitionOf(entry),
       fires: entry === undefined || row.nextMs === null ? [] : comingFires(entry, row.nextMs, fireCount),
       message:
         entry === undefined
           ? { error: 'an invalid entry has no message' }
-          : messagePreview(entry, built.snapshot.config, this.sources.messageEnv, row.nextMs ?? nowMs, nowMs),
+          : messagePreview(entry, index.set.config, this.sources.messageEnv, row.nextMs ?? nowMs, nowMs),
       history: runs === undefined ? null : records.map((r) => runWire(r, deployment, name, zone)),
       result,
       written:
         row.origin === 'file'
-          ? writtenInFile(built.snapshot.config, name)
+          ? writtenInFile(index.set.config, name)
           : stored !== undefined
             ? { source: STORE_SOURCE, definition: stored }
             : fromSource,
@@ -378,30 +354,46 @@ export class Dashboard {
   }
 
   private async timeline(day: boolean): Promise<ReturnType<typeof timeline>> {
-    const built = await this.build();
+    const [index, paused, runs] = await Promise.all([this.index(), this.sources.paused(), this.runColumns()]);
     const minute = 60_000;
     const startMs = Math.floor(this.sources.now() / minute) * minute;
-    return timeline(built.rows, built.byName, startMs, day ? 1440 * minute : 60 * minute, minute);
+    const rows = index.rows.map((r) => ({ name: r.name, state: stateOf(r, paused), nextMs: runs.get(r.name)?.nextMs ?? null }));
+    return timeline(rows, index.entries, startMs, day ? 1440 * minute : 60 * minute, minute);
   }
 
-  /** The rows, built at most every dashboardRowsCacheMs (or now, `fresh`, before an action checks a name). */
-  private build(fresh = false): Promise<Built> {
-    const nowMs = performance.now();
-    if (this.built === undefined || fresh || nowMs - this.builtAtMs > DEFAULTS.dashboardRowsCacheMs) {
-      this.builtAtMs = nowMs;
-      const building = this.sources.snapshot().then((snapshot) => ({
-        atMs: nowMs,
-        snapshot,
-        rows: buildRows(snapshot),
-        byName: new Map(snapshot.entries.map((e) => [e.name, e])),
-      }));
+  /**
+   * The list's index of the entry set the service holds now: the one made before while the set is
+   * the same object (nothing changed), else made again (in slices: see buildIndex).
+   */
+  private index(): Promise<RowIndex> {
+    const set = this.sources.entrySet();
+    if (this.indexed?.set !== set) {
+      const index = buildIndex(set);
       // A failed build is not kept: the next request tries again.
-      building.catch(() => {
-        if (this.built === building) this.built = undefined;
+      index.catch(() => {
+        if (this.indexed?.index === index) this.indexed = undefined;
       });
-      this.built = building;
+      this.indexed = { set, index };
+      this.allReads.clear();
     }
-    return this.built;
+    return this.indexed.index;
+  }
+
+  /** A read of every entry, shared by the requests of dashboardAllReadsCacheMs (a failed one is not kept). */
+  private readAll<T>(key: string, read: () => Promise<T>): Promise<T> {
+    const nowMs = performance.now();
+    const kept = this.allReads.get(key) as AllRead<T> | undefined;
+    if (kept !== undefined && nowMs - kept.atMs <= DEFAULTS.dashboardAllReadsCacheMs) return kept.value;
+    const value = read();
+    value.catch(() => {
+      if (this.allReads.get(key)?.value === value) this.allReads.delete(key);
+    });
+    this.allReads.set(key, { atMs: nowMs, value });
+    return value;
+  }
+
+  private runColumns(): Promise<ReadonlyMap<string, RunColumns>> {
+    return this.readAll('runs', () => this.sources.runColumns());
   }
 
   private async asset(path: string): Promise<Buffer> {

@@ -9,7 +9,7 @@ import type { TriggerRequest } from '../ports/control.js';
 import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import type { LastState } from './run-results.js';
 import type { MissedSlotsReport } from './day-strip.js';
-import type { EntrySnapshot } from './entry-rows.js';
+import type { EntrySet, RunColumns, StatusEntry } from './entry-rows.js';
 
 /** Who makes a change from the dashboard (its session, `dashboard:<token name>`) and the note they gave (X-Beat-Note), for the audit. */
 export interface ChangeBy {
@@ -42,8 +42,20 @@ export interface DashboardSources {
   readonly instanceId: string;
   readonly version: string;
   now(): number;
-  /** The entries in force, the invalid ones, and their status, read now. */
-  snapshot(): Promise<EntrySnapshot>;
+  /**
+   * The entries in force and the invalid ones, as the service holds them now: the same object until
+   * they change (the list's index is made again only then). Synchronous and cheap.
+   */
+  entrySet(): EntrySet;
+  /** The paused entries (a small set: only those paused). */
+  paused(): Promise<ReadonlySet<string>>;
+  /** The status of the named entries only (a page's rows), their next fires from the leader's book when it leads. */
+  status(names: readonly string[]): Promise<ReadonlyMap<string, StatusEntry>>;
+  /**
+   * Every entry's next fire, last run and run count (the list's next, last and runs sorts, the
+   * timeline): one pass over all entries, taken in slices that yield to the event loop.
+   */
+  runColumns(): Promise<ReadonlyMap<string, RunColumns>>;
   deployment(): Promise<DeploymentView>;
   readonly control: {
     setPaused(entry: string, paused: boolean, nowMs: number, by?: ChangeBy): Promise<boolean>;

@@ -414,14 +414,13 @@ export class EntryBook {
 
   /** Every entry's next slot, paused flag and scheduled runs (finished: maxRuns reached), for metrics and status. */
   *snapshot(): Generator<BookSnapshot> {
-    for (const held of this.held.values())
-      yield {
-        name: held.entry.name,
-        nextSlotMs: held.paused ? undefined : held.nextSlotMs,
-        paused: held.paused,
-        runs: held.runs,
-        finished: isFinished(held.entry, held.runs),
-      };
+    for (const held of this.held.values()) yield viewOf(held);
+  }
+
+  /** One entry's view (the dashboard's page rows: their next slot as the scheduler has it, not recomputed). */
+  view(name: string): BookSnapshot | undefined {
+    const held = this.held.get(name);
+    return held === undefined ? undefined : viewOf(held);
   }
 
   private schedule(held: Held, nextSlotMs: number | undefined): void {
@@ -438,4 +437,14 @@ export class EntryBook {
     const { entry } = held;
     return nextFires(entry.schedule, { zone: entry.timezone, afterMs, anchorMs: held.cursorMs, window: entryWindow(entry) }, 1)[0];
   }
+}
+
+function viewOf(held: Held): BookSnapshot {
+  return {
+    name: held.entry.name,
+    nextSlotMs: held.paused ? undefined : held.nextSlotMs,
+    paused: held.paused,
+    runs: held.runs,
+    finished: isFinished(held.entry, held.runs),
+  };
 }

@@ -89,6 +89,7 @@ export class EntryCatalog {
   private retryTimer: NodeJS.Timeout | undefined;
   /** Looks run one after the other, whether the loop or refresh() asked for them. */
   private looking: Promise<void> = Promise.resolve();
+  private rebuilds = 0;
 
   constructor(private readonly options: EntryCatalogOptions) {
     this.views = options.sources.map((source) => ({
@@ -106,6 +107,14 @@ export class EntryCatalog {
   /** True when there are runtime sources at all. */
   get active(): boolean {
     return this.views.length > 0;
+  }
+
+  /**
+   * Counts the rebuilds that looked at some name: unchanged, the entries in force and the problems
+   * are what they were (the dashboard keeps its rows while it stays the same).
+   */
+  get version(): number {
+    return this.rebuilds;
   }
 
   /** The runtime entries in force. */
@@ -275,6 +284,7 @@ export class EntryCatalog {
     const changed: ResolvedEntry[] = [];
     const removed: string[] = [];
     const reported: EntryProblem[] = [];
+    if (names.size > 0) this.rebuilds += 1;
     for (const name of names) {
       const before = this.current.get(name);
       const beforeIncarnation = this.incarnations.get(name);

@@ -237,6 +237,11 @@ export class Runner {
     return this.book.snapshot();
   }
 
+  /** One entry's next slot and paused flag as the book has them; undefined when it is not in the book. */
+  view(name: string): BookSnapshot | undefined {
+    return this.book.view(name);
+  }
+
   /**
    * Stops the loop after the dispatch in flight (if any) has finished, waiting for it at most
    * DEFAULTS.stopPublishWaitMs: a dispatch on a connection that went silent (black-holed, not

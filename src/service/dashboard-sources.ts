@@ -7,11 +7,14 @@ import type { Redis } from 'ioredis';
 import { ENV } from '../base/env.js';
 import { VERSION } from '../base/version.js';
 import type { MessageEnv } from '../celery/message.js';
-import type { ResolvedConfig } from '../config/resolve.js';
+import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { followsOutcomes } from '../config/resolve.js';
-import { buildStatus } from '../control/status.js';
+import { buildStatus, lastRunBy, nextRunMs } from '../control/status.js';
+import { chunksOf, yieldToLoop } from '../base/chunks.js';
+import { DEFAULTS } from '../base/defaults.js';
 import type { DashboardSources, EntriesApi } from '../dashboard/sources.js';
-import type { StatusEntry } from '../dashboard/entry-rows.js';
+import type { EntrySet, RunColumns, StatusEntry } from '../dashboard/entry-rows.js';
+import type { Runner } from '../runtime/runner.js';
 import type { Clock } from '../ports/clock.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
@@ -31,9 +34,10 @@ import type { DeploymentWatch } from './deployment-watch.js';
 export interface DashboardInputs {
   readonly instanceId: string;
   readonly clock: Clock;
-  readonly supervisor: { readonly config: ResolvedConfig; readonly leading: boolean };
-  readonly catalog: Pick<EntryCatalog, 'entries' | 'problems'>;
-  readonly states: Pick<RedisStateStore, 'readAll'>;
+  /** The runner is the leader's scheduler loop (its book has every entry's next slot), while it leads. */
+  readonly supervisor: { readonly config: ResolvedConfig; readonly leading: boolean; readonly runner?: BookView | undefined };
+  readonly catalog: Pick<EntryCatalog, 'entries' | 'problems' | 'version'>;
+  readonly states: Pick<RedisStateStore, 'readSome'>;
   /** The entries whose runs are refused because of the entry alone. */
   readonly failures?: Pick<RedisEntryFailures, 'read'>;
   readonly control: Pick<ControlStore, 'paused' | 'pauseNotes' | 'notes' | 'leader' | 'setPaused' | 'requestTrigger' | 'wasTriggered'>;
@@ -57,30 +61,63 @@ export interface DashboardInputs {
   readonly entriesApi?: EntriesApi;
 }
 
+type BookView = Pick<Runner, 'view'>;
+
 const envToken = (): string | undefined => process.env[ENV.apiToken] || undefined;
+
+/** The leader's next slot of an entry, as its book has it (see StatusInput.nextSlots); undefined: compute it. */
+function bookedSlots(runner: BookView | undefined): ((name: string) => number | null | undefined) | undefined {
+  if (runner === undefined) return undefined;
+  return (name) => {
+    const view = runner.view(name);
+    // A pause the book has not seen yet (or a resume): status decides from the paused set, and computes.
+    return view === undefined || view.paused ? undefined : (view.nextSlotMs ?? null);
+  };
+}
 
 export function dashboardSources(inputs: DashboardInputs): DashboardSources {
   const { supervisor, clock } = inputs;
+  // The entry set is made again only when the config or the catalog changed: the dashboard keeps its
+  // rows for as long as the same set is handed over.
+  let held: { config: ResolvedConfig; version: number; set: EntrySet; byName: Map<string, ResolvedEntry> } | undefined;
+  const current = (): NonNullable<typeof held> => {
+    const config = supervisor.config;
+    const version = inputs.catalog.version;
+    if (held === undefined || held.config !== config || held.version !== version) {
+      const names = new Set(config.entries.map((e) => e.name));
+      const entries = [...config.entries, ...inputs.catalog.entries().filter((e) => !names.has(e.name))];
+      const invalid = inputs.catalog.problems().map((p) => ({
+        name: p.name,
+        origin: p.origin,
+        problems: p.problems.map(({ path, message }) => ({ path, message })),
+      }));
+      held = { config, version, set: { config, entries, invalid }, byName: new Map(entries.map((e) => [e.name, e])) };
+    }
+    return held;
+  };
   return {
     instanceId: inputs.instanceId,
     version: VERSION,
     now: () => clock.now(),
-    snapshot: async () => {
-      const config = supervisor.config;
-      const names = new Set(config.entries.map((e) => e.name));
-      const entries = [...config.entries, ...inputs.catalog.entries().filter((e) => !names.has(e.name))];
+    entrySet: () => current().set,
+    paused: () => inputs.control.paused(),
+    status: async (names) => {
+      const { config, byName } = current();
+      const entries = names.map((n) => byName.get(n)).filter((e): e is ResolvedEntry => e !== undefined);
+      if (entries.length === 0) return new Map();
       // The pause notes and notes hashes hold a field only for the entries given one: small.
       const [states, paused, pauseNotes, notes, leader, failing] = await Promise.all([
-        inputs.states.readAll(),
+        inputs.states.readSome(entries.map((e) => e.name)),
         inputs.control.paused(),
         inputs.control.pauseNotes(),
         inputs.control.notes(),
         inputs.control.leader(),
         inputs.failures?.read(),
       ]);
-      const nowMs = clock.now();
+      const nextSlots = bookedSlots(supervisor.runner);
       const status = buildStatus({
         ...(failing === undefined ? {} : { failing }),
+        ...(nextSlots === undefined ? {} : { nextSlots }),
         pauseNotes,
         notes,
         config: { ...config, entries },
@@ -88,20 +125,30 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
         paused,
         leader,
         self: { instance: inputs.instanceId, role: supervisor.leading ? 'leader' : 'standby' },
-        nowMs,
+        nowMs: clock.now(),
       });
-      const invalid = inputs.catalog.problems().map((p) => ({
-        name: p.name,
-        origin: p.origin,
-        problems: p.problems.map(({ path, message }) => ({ path, message })),
-      }));
-      return {
-        config,
-        entries,
-        invalid,
-        status: new Map(status.entries.map((e) => [e.name, e as StatusEntry])),
-        nowMs,
-      };
+      return new Map(status.entries.map((e) => [e.name, e as StatusEntry]));
+    },
+    runColumns: async () => {
+      const { set } = current();
+      const paused = await inputs.control.paused();
+      const nextSlots = bookedSlots(supervisor.runner);
+      const nowMs = clock.now();
+      const out = new Map<string, RunColumns>();
+      // A slice of entries at a time: its states read (HMGET) and decoded, its next fires the
+      // leader's book's (a standby computes them), then the loop is free until the next slice's
+      // reply, never held by one decode of every state.
+      for (const chunk of chunksOf(set.entries, DEFAULTS.loopSlice)) {
+        const states = await inputs.states.readSome(chunk.map((e) => e.name));
+        for (const entry of chunk) {
+          const state = states.get(entry.name);
+          const next = nextRunMs(entry, state, paused.has(entry.name), nowMs, nextSlots);
+          const last = lastRunBy(state) === 'trigger' ? state?.publishedAtMs : state?.slotMs;
+          out.set(entry.name, { nextMs: next ?? null, lastMs: last ?? null, runCount: state?.runCount ?? 0 });
+        }
+        await yieldToLoop();
+      }
+      return out;
     },
     deployment: async () => {
       const nowMs = clock.now();

@@ -12,7 +12,7 @@ import { auditView } from './audit-view.js';
 import type { OverviewWire } from '../dashboard/wire.js';
 
 const REFRESH_MS = 5000;
-/** Past this many entries each refresh costs the server a rebuild of every row: refresh less often. */
+/** Past this many entries a refresh sorted by next run, last run, runs or result reads every entry on the server: refresh less often. */
 const LARGE = 10_000;
 const LARGE_REFRESH_MS = 30_000;
 let lastRefreshMs = 0;

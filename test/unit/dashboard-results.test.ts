@@ -6,9 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { parseConfig } from '../../src/config/load.js';
-import { buildStatus } from '../../src/control/status.js';
-import { buildRows, queryRows } from '../../src/dashboard/entry-rows.js';
-import type { RowQuery, StatusEntry } from '../../src/dashboard/entry-rows.js';
+import { buildIndex, pageOf } from '../../src/dashboard/entry-rows.js';
+import type { RowQuery } from '../../src/dashboard/entry-rows.js';
 import { dayStrip, stripStart } from '../../src/dashboard/day-strip.js';
 import { resultOf, runWire } from '../../src/dashboard/run-results.js';
 import type { ResultWire } from '../../src/dashboard/wire.js';
@@ -108,21 +107,7 @@ describe('the entry list by results', () => {
     },
     'test',
   );
-  const status = buildStatus({
-    config,
-    states: new Map(),
-    paused: new Set(),
-    leader: undefined,
-    self: { instance: 't', role: 'cli' },
-    nowMs: T0,
-  });
-  const rows = buildRows({
-    config,
-    entries: config.entries,
-    invalid: [],
-    status: new Map(status.entries.map((e) => [e.name, e as StatusEntry])),
-    nowMs: T0,
-  });
+  const rows = buildIndex({ config, entries: config.entries, invalid: [] });
   const results = new Map<string, ResultWire>([
     ['ok', resultOf([run(3, 'SUCCESS'), run(2, 'SUCCESS')], 'UTC')],
     ['bad', resultOf([run(2, 'FAILURE'), run(1, 'FAILURE')], 'UTC')],
@@ -146,16 +131,16 @@ describe('the entry list by results', () => {
     limit: 100,
     ...q,
   });
-  const names = (q: Partial<RowQuery>) => queryRows(rows, query(q), T0, index).rows.map((r) => r.name);
+  const names = async (q: Partial<RowQuery>) => pageOf(await rows, query(q), new Set(), T0, index).rows.map((r) => r.name);
 
-  it('keeps only the entries with failed runs in a row (the failures hash)', () => {
-    expect(names({ failing: true })).toEqual(['bad']);
+  it('keeps only the entries with failed runs in a row (the failures hash)', async () => {
+    expect(await names({ failing: true })).toEqual(['bad']);
   });
 
-  it('sorts failures first, then successes (newest finish first), then entries with none; by success rate with none last', () => {
-    expect(names({ sort: 'result' })).toEqual(['bad', 'flaky', 'ok', 'none']);
-    expect(names({ sort: 'success' })).toEqual(['bad', 'flaky', 'ok', 'none']);
-    expect(names({ sort: 'success', descending: true })).toEqual(['ok', 'flaky', 'bad', 'none']);
+  it('sorts failures first, then successes (newest finish first), then entries with none; by success rate with none last', async () => {
+    expect(await names({ sort: 'result' })).toEqual(['bad', 'flaky', 'ok', 'none']);
+    expect(await names({ sort: 'success' })).toEqual(['bad', 'flaky', 'ok', 'none']);
+    expect(await names({ sort: 'success', descending: true })).toEqual(['ok', 'flaky', 'bad', 'none']);
   });
 });
 

@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { buildStatus } from '../../src/control/status.js';
 import { comingFires, timeline } from '../../src/dashboard/entry-detail.js';
-import { buildRows, queryRows } from '../../src/dashboard/entry-rows.js';
-import type { RowQuery, StatusEntry } from '../../src/dashboard/entry-rows.js';
+import { buildIndex, pageOf, pageRow } from '../../src/dashboard/entry-rows.js';
+import type { ResultIndex, RowQuery, StatusEntry } from '../../src/dashboard/entry-rows.js';
 import { SESSION_COOKIE, Sessions, sameOrigin, tokensEqual } from '../../src/dashboard/sessions.js';
 
 function request(headers: Record<string, string>): IncomingMessage {
@@ -78,22 +78,27 @@ const config = parseConfig(
 );
 const NOW = Date.parse('2027-03-20T10:00:30Z');
 
-function rows(paused: string[] = []) {
-  const status = buildStatus({
-    config,
-    states: new Map(),
-    paused: new Set(paused),
-    leader: undefined,
-    self: { instance: 't', role: 'cli' },
-    nowMs: NOW,
-  });
-  return buildRows({
+/** A page as the routes answer it: the index paged, the page's rows completed with their status. */
+async function listPage(q: Partial<RowQuery>, pausedNames: string[] = []) {
+  const paused = new Set(pausedNames);
+  const status = new Map(
+    buildStatus({ config, states: new Map(), paused, leader: undefined, self: { instance: 't', role: 'cli' }, nowMs: NOW }).entries.map(
+      (e) => [e.name, e as StatusEntry],
+    ),
+  );
+  const index = await buildIndex({
     config,
     entries: config.entries,
     invalid: [{ name: 'e-bad', origin: 'store', problems: [{ path: 'schedule', message: 'required' }] }],
-    status: new Map(status.entries.map((e) => [e.name, e as StatusEntry])),
-    nowMs: NOW,
   });
+  // The run columns of the next sort, as status computes them.
+  const reads: ResultIndex = {
+    runs: new Map(
+      [...status.values()].map((e) => [e.name, { nextMs: e.nextRun === null ? null : Date.parse(e.nextRun), lastMs: null, runCount: 0 }]),
+    ),
+  };
+  const { wire, rows } = pageOf(index, query(q), paused, NOW, reads);
+  return { ...wire, rows: rows.map((r) => pageRow(r, status.get(r.name), paused)) };
 }
 
 const query = (q: Partial<RowQuery>): RowQuery => ({
@@ -110,8 +115,8 @@ const query = (q: Partial<RowQuery>): RowQuery => ({
 });
 
 describe('dashboard entry rows', () => {
-  it('makes one row per entry and per invalid runtime entry, with queue, state and next run', () => {
-    const all = queryRows(rows(['a-minutely']), query({}), NOW);
+  it('makes one row per entry and per invalid runtime entry, with queue, state and next run', async () => {
+    const all = await listPage({}, ['a-minutely']);
     expect(all.rows.map((r) => [r.name, r.origin, r.queue, r.state])).toEqual([
       ['a-minutely', 'file', 'celery', 'paused'],
       ['b-hourly', 'file', 'slow', 'active'],
@@ -123,21 +128,54 @@ describe('dashboard entry rows', () => {
     expect(all.rows.find((r) => r.name === 'e-bad')?.problems).toEqual([{ path: 'schedule', message: 'required' }]);
   });
 
-  it('filters by words of name, task or queue, by state, source and queue; sorts; pages', () => {
-    const r = rows();
-    const names = (q: Partial<RowQuery>) => queryRows(r, query(q), NOW).rows.map((x) => x.name);
-    expect(names({ q: 'APP.minutely' })).toEqual(['a-minutely', 'c-off']);
-    expect(names({ q: 'minutely off' })).toEqual(['c-off']);
-    expect(names({ q: 'slow' })).toEqual(['b-hourly']);
-    expect(names({ state: 'disabled' })).toEqual(['c-off']);
-    expect(names({ origin: 'store' })).toEqual(['e-bad']);
-    expect(names({ queue: 'slow' })).toEqual(['b-hourly']);
+  it('filters by words of name, task or queue, by state, source and queue; sorts; pages', async () => {
+    const names = async (q: Partial<RowQuery>) => (await listPage(q)).rows.map((x) => x.name);
+    expect(await names({ q: 'APP.minutely' })).toEqual(['a-minutely', 'c-off']);
+    expect(await names({ q: 'minutely off' })).toEqual(['c-off']);
+    expect(await names({ q: 'slow' })).toEqual(['b-hourly']);
+    expect(await names({ state: 'disabled' })).toEqual(['c-off']);
+    expect(await names({ origin: 'store' })).toEqual(['e-bad']);
+    expect(await names({ queue: 'slow' })).toEqual(['b-hourly']);
     // Next run: the minutely one first, then the hourly one (11:00:30), Berlin's 07:00 tomorrow; none last, either way.
-    expect(names({ sort: 'next' })).toEqual(['a-minutely', 'b-hourly', 'd-berlin', 'c-off', 'e-bad']);
-    expect(names({ sort: 'next', descending: true })).toEqual(['d-berlin', 'b-hourly', 'a-minutely', 'c-off', 'e-bad']);
-    expect(names({ sort: 'name', descending: true })).toEqual(['e-bad', 'd-berlin', 'c-off', 'b-hourly', 'a-minutely']);
-    const page = queryRows(r, query({ offset: 2, limit: 2 }), NOW);
+    expect(await names({ sort: 'next' })).toEqual(['a-minutely', 'b-hourly', 'd-berlin', 'c-off', 'e-bad']);
+    expect(await names({ sort: 'next', descending: true })).toEqual(['d-berlin', 'b-hourly', 'a-minutely', 'c-off', 'e-bad']);
+    expect(await names({ sort: 'name', descending: true })).toEqual(['e-bad', 'd-berlin', 'c-off', 'b-hourly', 'a-minutely']);
+    // Text sorts: name breaks ties, ascending, in either direction.
+    expect(await names({ sort: 'queue' })).toEqual(['e-bad', 'a-minutely', 'c-off', 'd-berlin', 'b-hourly']);
+    expect(await names({ sort: 'queue', descending: true })).toEqual(['b-hourly', 'a-minutely', 'c-off', 'd-berlin', 'e-bad']);
+    expect(await names({ sort: 'state', descending: true })).toEqual(['e-bad', 'c-off', 'a-minutely', 'b-hourly', 'd-berlin']);
+    const page = await listPage({ offset: 2, limit: 2 });
     expect([page.total, page.matched, page.rows.map((x) => x.name)]).toEqual([5, 5, ['c-off', 'd-berlin']]);
+  });
+});
+
+describe("a page row's next run on the leader", () => {
+  const status = (nextSlots: (name: string) => number | null | undefined, paused: string[] = []) =>
+    new Map(
+      buildStatus({
+        config,
+        states: new Map(),
+        paused: new Set(paused),
+        leader: undefined,
+        self: { instance: 't', role: 'leader' },
+        nowMs: NOW,
+        nextSlots,
+      }).entries.map((e) => [e.name, e.nextRun]),
+    );
+
+  it("is the book's next slot when the book holds the entry, computed when it does not, none when the book has none", () => {
+    const booked = Date.parse('2027-03-20T10:07:00Z');
+    const next = status((name) => (name === 'a-minutely' ? booked : name === 'b-hourly' ? null : undefined));
+    expect(next.get('a-minutely')).toBe('2027-03-20T10:07:00+00:00');
+    expect(next.get('b-hourly')).toBeNull();
+    // Not in the book: computed from the schedule, as without a book.
+    expect(next.get('d-berlin')).toBe('2027-03-21T07:00:00+01:00');
+  });
+
+  it('is none while paused or disabled, whatever the book says', () => {
+    const next = status(() => NOW + 60_000, ['a-minutely']);
+    expect(next.get('a-minutely')).toBeNull();
+    expect(next.get('c-off')).toBeNull();
   });
 });
 
@@ -151,8 +189,8 @@ describe('dashboard fires and timeline', () => {
     expect(changes.map((f) => [f.at, f.offsetChange])).toEqual([['2027-03-28T07:00:00+02:00', 'UTC+01:00 → UTC+02:00']]);
   });
 
-  it('counts the runs of the coming hour per minute', () => {
-    const r = rows();
+  it('counts the runs of the coming hour per minute', async () => {
+    const r = (await listPage({})).rows;
     const start = Date.parse('2027-03-20T10:00:00Z');
     const t = timeline(r, new Map(config.entries.map((e) => [e.name, e])), start, 3_600_000, 60_000);
     // a-minutely: every minute from 10:01; b-hourly: first at 11:00:30, outside the hour.

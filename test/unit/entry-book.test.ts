@@ -194,6 +194,10 @@ describe('EntryBook', () => {
     expect(resumed).toEqual({ paused: [], resumed: ['p'], passed: [{ entry: book.entry('p'), count: 4, firstSlotMs: T0 + 10 * S }] });
     const after = run(book, T0 + 70 * S);
     expect(after.get('p')).toEqual([50, 60, 70].map((k) => T0 + k * S));
+    // One entry's view (the dashboard's page rows) is its snapshot's: the next slot after the last run.
+    expect(book.view('p')).toEqual({ name: 'p', nextSlotMs: T0 + 80 * S, paused: false, runs: 3, finished: false });
+    expect(book.view('p')).toEqual([...book.snapshot()].find((v) => v.name === 'p'));
+    expect(book.view('nope')).toBeUndefined();
   });
 
   it('remembers a paused set given before load, and skips the slots up to a stored resume', () => {

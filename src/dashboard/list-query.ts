@@ -1,0 +1,34 @@
+/** The entry list's query string (`/ui/api/entries?offset&limit&q&state&origin&queue&failing&sort&desc`), checked: a 400 names the bad parameter. */
+import { DEFAULTS } from '../base/defaults.js';
+import { SORT_KEYS } from './entry-rows.js';
+import type { RowQuery, SortKey } from './entry-rows.js';
+import { Refusal } from './replies.js';
+import type { EntryStateName } from './wire.js';
+
+export function parseQuery(params: URLSearchParams): RowQuery {
+  const int = (name: string, fallback: number, max: number): number => {
+    const text = params.get(name);
+    const n = text === null ? fallback : Number(text);
+    if (!Number.isInteger(n) || n < 0 || n > max)
+      throw new Refusal(400, 'bad_query', `${name}=${text}: expected a whole number from 0 to ${max}`);
+    return n;
+  };
+  const sort = params.get('sort') ?? 'name';
+  if (!(SORT_KEYS as readonly string[]).includes(sort))
+    throw new Refusal(400, 'bad_query', `sort=${sort}: expected one of ${SORT_KEYS.join(', ')}`);
+  const state = params.get('state') ?? '';
+  if (state !== '' && !['active', 'paused', 'disabled', 'invalid'].includes(state)) {
+    throw new Refusal(400, 'bad_query', `state=${state}: expected active, paused, disabled or invalid`);
+  }
+  return {
+    q: params.get('q') ?? '',
+    state: state === '' ? undefined : (state as EntryStateName),
+    origin: params.get('origin') || undefined,
+    queue: params.get('queue') || undefined,
+    failing: params.get('failing') === '1',
+    sort: sort as SortKey,
+    descending: params.get('desc') === '1',
+    offset: int('offset', 0, Number.MAX_SAFE_INTEGER),
+    limit: int('limit', 100, DEFAULTS.dashboardPageMax),
+  };
+}
