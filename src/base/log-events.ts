@@ -129,6 +129,8 @@ export const EVENTS = {
   standby: 'beat.standby',
   /** A manual run (`beat trigger`) was published. */
   trigger: 'beat.trigger',
+  /** A backfill (`beat backfill`) was worked through by the leader, or refused: entry, request id, counts. */
+  backfill: 'beat.backfill',
   /** The leader could not read the pause/resume/trigger requests from Redis (logged once per outage); it keeps looking. */
   controlError: 'beat.control.error',
   /** The heartbeat of the replicas registry could not be written (once per outage): `beat status` may not list this replica. */

@@ -56,6 +56,8 @@ export interface SchedulerEvents {
   published(run: PublishedRun, latenessMs: number): void;
   /** A manual run (`beat trigger`) was published. */
   triggerPublished(message: TaskMessage): void;
+  /** Slots of a backfill (`beat backfill`) were published: their task ids and slots. */
+  backfillPublished?(entry: string, runs: readonly { readonly id: string; readonly slotMs: number }[]): void;
   /** Due slots were passed over and will never run (downtime past the catch-up window or policy). */
   missed(missed: MissedSlots): void;
   /** A run matched no queue: the broker dropped it (its state still moved forward). */
@@ -94,6 +96,7 @@ export function fanOutEvents(sinks: readonly SchedulerEvents[]): SchedulerEvents
   return {
     published: (run, latenessMs) => sinks.forEach((s) => s.published(run, latenessMs)),
     triggerPublished: (message) => sinks.forEach((s) => s.triggerPublished(message)),
+    backfillPublished: (entry, runs) => sinks.forEach((s) => s.backfillPublished?.(entry, runs)),
     missed: (missed) => sinks.forEach((s) => s.missed(missed)),
     dropped: (entry) => sinks.forEach((s) => s.dropped(entry)),
     publishFailed: (error) => sinks.forEach((s) => s.publishFailed(error)),

@@ -42,7 +42,12 @@ export interface RunRecord {
   readonly runtimeMs?: number;
   /** The exception's first line, `Type: message`, for FAILURE (and RETRY while it retries). */
   readonly exception?: string;
+  /** How it was published: by `beat trigger` or `beat backfill`; absent: by its schedule (and on records written before origins). */
+  readonly origin?: RunOrigin;
 }
+
+/** How a run was published, besides its schedule. */
+export type RunOrigin = 'trigger' | 'backfill';
 
 /**
  * An entry's finished runs at a glance, kept apart from the bounded history (an every-second entry

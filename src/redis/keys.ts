@@ -21,6 +21,13 @@
  *   <prefix>:{<name>}:resumed  hash  entry name → when it was last resumed (epoch ms): slots before it stay skipped
  *   <prefix>:{<name>}:triggers list  pending manual runs (`beat trigger`), JSON {entry, id, at}
  *   <prefix>:{<name>}:triggered:<task id>  string  set (1 h expiry) when a manual run was published, for the CLI to confirm
+ *   <prefix>:{<name>}:published:<entry>  zset  the entry's published slots (score and member: the slot, epoch ms), written by
+ *                              the fenced publish scripts in the step that publishes (includes/published-slots.lua); its newest
+ *                              DEFAULTS.publishedSlotsKept slots: what `beat backfill` checks so that no slot goes out twice
+ *   <prefix>:{<name>}:published-since  hash  entry name → the oldest slot its published zset vouches for (epoch ms; 0: all)
+ *   <prefix>:{<name>}:backfills  list  pending backfill requests (`beat backfill`), JSON (control/backfill-request.ts)
+ *   <prefix>:{<name>}:backfill:<id>  hash  a backfill request's progress {published, recorded, ahead, unrecorded, excluded,
+ *                              through, total, done, error}, written by lua/backfill-fenced.lua (1 h expiry), read by the CLI
  *   <prefix>:{<name>}:missed:<entry>  list  the entry's slots that never ran, newest report first, JSON each
  *                              {first, n, why, at} (missed-slots-store.ts); at most DEFAULTS.missedSlotsKept, expiring a day after the last
  *   <prefix>:{<name>}:entries  hash  runtime entry name → its record {v, created, updated, entry} (entry-record-codec.ts)
@@ -64,6 +71,12 @@ export interface SchedulerKeys {
   readonly resumed: string;
   readonly triggers: string;
   triggered(taskId: string): string;
+  /** The slots of an entry published (by its schedule or a backfill), kept for `beat backfill`. */
+  published(entry: string): string;
+  readonly publishedSince: string;
+  readonly backfills: string;
+  /** A backfill request's progress. */
+  backfill(id: string): string;
   /** The reports of an entry's slots that never ran. */
   missed(entry: string): string;
   readonly entries: string;
@@ -101,6 +114,8 @@ export const SCHEDULER_KEY_TYPES = {
   paused: 'set',
   resumed: 'hash',
   triggers: 'list',
+  publishedSince: 'hash',
+  backfills: 'list',
   entries: 'hash',
   entryChanges: 'zset',
   entriesVersion: 'string',
@@ -140,6 +155,10 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     resumed: `${base}resumed`,
     triggers: `${base}triggers`,
     triggered: (taskId) => `${base}triggered:${taskId}`,
+    published: (entry) => `${base}published:${entry}`,
+    publishedSince: `${base}published-since`,
+    backfills: `${base}backfills`,
+    backfill: (id) => `${base}backfill:${id}`,
     missed: (entry) => `${base}missed:${entry}`,
     entries: `${base}entries`,
     entryChanges: `${base}entries:changes`,

@@ -44,6 +44,7 @@ const STATICS_WRITE = lua('statics-write');
 const ALERTS_OUTBOX = lua('alerts-outbox');
 const RUN_HISTORY = lua('run-history');
 const REPLICA_BEAT = lua('replica-beat');
+const BACKFILL_FENCED = lua('backfill-fenced');
 
 export interface ScriptClient {
   /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
@@ -72,6 +73,8 @@ export interface ScriptClient {
   alertsOutbox(numKeys: number, ...keysAndArgs: string[]): Promise<number | string[]>;
   /** run-history.lua: records runs in their entries' histories and keeps the pending set. */
   runHistory(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
+  /** backfill-fenced.lua: one step of a backfill, checked against and added to the record of published slots. */
+  backfillFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<unknown[]>;
   /** replica-beat.lua: a replica's heartbeat in the registry, and its leaving. */
   replicaBeat(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
@@ -91,6 +94,7 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('alertsOutbox', { lua: ALERTS_OUTBOX });
     client.defineCommand('runHistory', { lua: RUN_HISTORY });
     client.defineCommand('replicaBeat', { lua: REPLICA_BEAT });
+    client.defineCommand('backfillFenced', { lua: BACKFILL_FENCED });
   }
   return client as Redis & ScriptClient;
 }

@@ -91,6 +91,7 @@ export class Supervisor {
     this.sessionEvents = {
       published: (run, latenessMs) => sink.published(run, latenessMs),
       triggerPublished: (message) => sink.triggerPublished(message),
+      backfillPublished: (entry, runs) => sink.backfillPublished?.(entry, runs),
       missed: (missed) => sink.missed(missed),
       dropped: (entry) => sink.dropped(entry),
       publishFailed: (error) => sink.publishFailed(error),

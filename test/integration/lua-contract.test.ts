@@ -80,10 +80,11 @@ type Call = () => Promise<unknown>;
 const CALLS = {
   'publish-fenced': () =>
     scripts.publishFenced(
-      4,
+      5,
       keys.fence,
       keys.state,
       keys.entries,
+      keys.publishedSince,
       QUEUE,
       TOKEN,
       String(DEFAULTS.maxClockSkewMs),
@@ -94,15 +95,20 @@ const CALLS = {
       '', // a config-file entry: no revision to check
       '1',
       'list',
-      '4',
+      '5',
       '1',
       '1',
       PAYLOAD,
+      keys.published(''),
+      String(DEFAULTS.publishedSlotsKept),
     ),
   'claim-fenced': () =>
     scripts.claimFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT), ''),
   'commit-fenced': () =>
-    scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, ''),
+    scripts.commitFenced(
+      ...[4, keys.fence, keys.state, keys.entries, keys.publishedSince, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, ''],
+      ...[keys.published(''), String(DEFAULTS.publishedSlotsKept)],
+    ),
   'trigger-fenced': () =>
     scripts.triggerFenced(
       6,
@@ -198,7 +204,8 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
   it("publish-fenced: fresh unless its slot is at or after the run's; pushes and writes the state with the count on", async () => {
     await scene(value.text);
     const list = fresh ? await lineOfList([PAYLOAD]) : undefined;
-    const expected = await othersAfter(fresh ? { [QUEUE]: list } : {});
+    const record = fresh ? await recordAfterRun(value.state?.slotMs !== undefined) : {};
+    const expected = await othersAfter(fresh ? { [QUEUE]: list, ...record } : {});
     const outcome = await run('publish-fenced');
     expect(outcome.reply).toEqual([1, fresh ? 1 : 0]);
     expect(outcome.state).toEqual({
@@ -219,7 +226,7 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
 
   it('commit-fenced: the same freshness; writes the state as publish-fenced does', async () => {
     await scene(value.text);
-    const expected = await othersAfter({});
+    const expected = await othersAfter(fresh ? await recordAfterRun(value.state?.slotMs !== undefined) : {});
     const outcome = await run('commit-fenced');
     expect(outcome.reply).toEqual([1, fresh ? 1 : 0]);
     const written = encodeEntryState({
@@ -289,6 +296,19 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
 });
 
 /** The snapshot line of the queue list holding `items` (built on a scratch key, then renamed away). */
+/**
+ * The record of published slots after a fresh run of ENTRY at RUN_SLOT (includes/published-slots.lua):
+ * its zset holds the slot; a record begun for an entry with a stored slot vouches from this slot, else from 0.
+ */
+async function recordAfterRun(hadSlot: boolean): Promise<Record<string, string>> {
+  const [zset, hash] = ['lua-contract:scratch:z', 'lua-contract:scratch:h'];
+  await redis.zadd(zset, RUN_SLOT, String(RUN_SLOT));
+  await redis.hset(hash, ENTRY, hadSlot ? String(RUN_SLOT) : '0');
+  const lines = await snapshot();
+  await redis.del(zset, hash);
+  return { [keys.published(ENTRY)]: lines.get(zset) ?? '', [keys.publishedSince]: lines.get(hash) ?? '' };
+}
+
 async function lineOfList(items: string[]): Promise<string> {
   const scratch = 'lua-contract:scratch';
   await redis.rpush(scratch, ...items);
@@ -339,8 +359,9 @@ describe("the entry fence: a run's revision against the stored record (every scr
   const calls = {
     'publish-fenced': () =>
       scripts.publishFenced(
-        ...[4, keys.fence, keys.state, keys.entries, QUEUE, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
-        ...[publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID), REVISION, '1', 'list', '4', '1', '1', PAYLOAD],
+        ...[5, keys.fence, keys.state, keys.entries, keys.publishedSince, QUEUE, TOKEN, String(DEFAULTS.maxClockSkewMs), '1'],
+        ...[ENTRY, String(RUN_SLOT), publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID), REVISION, '1', 'list', '5', '1'],
+        ...['1', PAYLOAD, keys.published(''), String(DEFAULTS.publishedSlotsKept)],
       ),
     'claim-fenced': () =>
       scripts.claimFenced(
@@ -356,7 +377,10 @@ describe("the entry fence: a run's revision against the stored record (every scr
         REVISION,
       ),
     'commit-fenced': () =>
-      scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, REVISION),
+      scripts.commitFenced(
+        ...[4, keys.fence, keys.state, keys.entries, keys.publishedSince, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID],
+        ...[REVISION, keys.published(''), String(DEFAULTS.publishedSlotsKept)],
+      ),
     'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, REVISION),
     'trigger-fenced': () =>
       scripts.triggerFenced(

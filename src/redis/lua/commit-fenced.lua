@@ -6,11 +6,14 @@
   KEYS[1]      fence key (string)
   KEYS[2]      state hash (includes/entry-state.lua)
   KEYS[3]      entries hash: the runtime entries' records (includes/entry-record.lua)
+  KEYS[4]      published-since hash (includes/published-slots.lua)
 
   ARGV[1]      fence token of the caller
   ARGV[2]      publish time, epoch ms (time comes in as an argument, never from TIME)
   ARGV[3]      number of runs R
   then, per run: entry, slot (epoch ms), task id, revision (as claim-fenced.lua's; '' = not checked)
+  then         the published zsets' key prefix (`<prefix>:{<name>}:published:`) and how many slots
+               each keeps (as publish-fenced.lua's last two)
 
   Reply  { status, c1 .. cR }
     status  1 = done; -1 = fenced: nothing was written (the messages are on the broker regardless:
@@ -23,16 +26,18 @@
             message is on the broker regardless)
   Errors  WRONGTYPE naming the key when the fence, state or entries key holds another type; ERR when the
           publish time or a slot is not a number. Both before anything is written.
-  Writes  HSET of each recorded run's state.
+  Writes  HSET of each recorded run's state; ZADD of its slot to its entry's published zset, trimmed,
+          and the published-since field (includes/published-slots.lua).
 ]]
 --- @include "fence"
 --- @include "entry-state"
 --- @include "entry-record"
+--- @include "published-slots"
 
 local SCRIPT = 'commit-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
 if held ~= true then return held or { -1 } end
-local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash')
+local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash') or wrongType(SCRIPT, KEYS[4], 'hash')
 if refused then return refused end
 
 local now = tonumber(ARGV[2])
@@ -42,6 +47,8 @@ for r = 1, runs do
   if not tonumber(ARGV[4 + 4 * (r - 1) + 1]) then return redis.error_reply('ERR ' .. SCRIPT .. ': the slot of run ' .. r .. ' is not a number') end
 end
 
+local publishedPrefix, keep = ARGV[4 + 4 * runs], tonumber(ARGV[5 + 4 * runs])
+if not keep then return redis.error_reply('ERR ' .. SCRIPT .. ': how many published slots to keep is not a number') end
 local result = { 1 }
 local at = 4
 for _ = 1, runs do
@@ -57,6 +64,7 @@ for _ = 1, runs do
     result[#result + 1] = 0
   else
     redis.call('HSET', KEYS[2], entry, encodeState({ slot = slot, at = now, id = id, n = (stored and stored.n or 0) + 1, t = stored and stored.t }))
+    recordSlots(publishedPrefix .. entry, KEYS[4], entry, { slot }, 1, stored ~= nil and stored.slot ~= nil, keep)
     result[#result + 1] = 1
   end
 end

@@ -26,6 +26,8 @@
     target     list: index into KEYS; channel: the channel name
     runs       the run numbers (1-based) of the group's payloads, space-separated, in payload order
     M          number of payloads, then M payloads, in run order
+  then         the published zsets' key prefix (`<prefix>:{<name>}:published:`) and how many slots
+               each keeps (DEFAULTS.publishedSlotsKept)
 
   Columns let the script hand ranges of ARGV to HMGET and LPUSH as they are (unpack), without
   building a Lua table per run: Lua work per run is what bounds a burst of thousands.
@@ -49,11 +51,14 @@
   Errors  WRONGTYPE naming the key when the fence, the state or the entries hash holds another type
           (the whole deployment's fault: nothing is written); ERR when a slot is not a number. All
           before anything is written: all or nothing.
-  Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states (prefix .. n .. [',"t":' .. t] .. '}').
+  Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states (prefix .. n .. [',"t":' .. t] .. '}');
+          ZADD of their slots to their entries' published zsets, trimmed, and the published-since
+          field (includes/published-slots.lua; a zset key of another type is skipped, not an error).
 ]]
 --- @include "fence"
 --- @include "entry-state"
 --- @include "entry-record"
+--- @include "published-slots"
 
 local SCRIPT = 'publish-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
@@ -69,10 +74,10 @@ local latest = now + tonumber(ARGV[2])
 -- holding something other than a list) must be found before anything is written. Such a key is one
 -- entry's fault (its queue names a key of tsbeat's, kombu's or the application's), so it refuses
 -- only the runs that push to it; the state and entries hashes are the deployment's, and refuse the batch.
-local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash')
+local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash') or wrongType(SCRIPT, KEYS[4], 'hash')
 if refused then return refused end
 local badKey, badKeys = nil, {}
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   local kind = redis.call('TYPE', KEYS[i]).ok
   if kind ~= 'list' and kind ~= 'none' then
     badKey = badKey or {}
@@ -102,6 +107,13 @@ if badKey then
     at = at + 4 + tonumber(ARGV[at + 3])
   end
 end
+-- The record of published slots: its arguments follow the delivery groups; checked before any write.
+local tail = REVISIONS + runs + 1
+local groupCount = tonumber(ARGV[tail])
+tail = tail + 1
+for _ = 1, groupCount do tail = tail + 4 + tonumber(ARGV[tail + 3]) end
+local publishedPrefix, keep = ARGV[tail], tonumber(ARGV[tail + 1])
+if not keep then return redis.error_reply('ERR ' .. SCRIPT .. ': how many published slots to keep is not a number') end
 -- Redis calls take at most this many values at once: unpack puts them on Lua's stack.
 local CHUNK = 1000
 
@@ -150,6 +162,8 @@ local result = { 1 }
 local anyStale = false
 local blocked = {}
 local writes, w = {}, 0
+-- Each entry's fresh slots in this batch (ascending), for its record of published slots.
+local freshSlots, hadSlot, freshEntries = {}, {}, {}
 for r = 1, runs do
   local entry = ARGV[NAMES + r]
   local slot = tonumber(ARGV[SLOTS + r])
@@ -170,6 +184,14 @@ for r = 1, runs do
     anyStale = true
   else
     local n = (count[entry] or 0) + 1
+    local mine = freshSlots[entry]
+    if mine == nil then
+      mine = {}
+      freshSlots[entry] = mine
+      hadSlot[entry] = last ~= nil
+      freshEntries[#freshEntries + 1] = entry
+    end
+    mine[#mine + 1] = slot
     lastSlot[entry] = slot
     count[entry] = n
     writes[w + 1] = entry
@@ -219,6 +241,11 @@ end
 
 for i = 1, w, 2 * CHUNK do
   redis.call('HSET', KEYS[2], unpack(writes, i, math.min(i + 2 * CHUNK - 1, w)))
+end
+
+for _, entry in ipairs(freshEntries) do
+  local slots = freshSlots[entry]
+  recordSlots(publishedPrefix .. entry, KEYS[4], entry, slots, #slots, hadSlot[entry], keep)
 end
 
 for i = 1, #badKeys do result[runs + 1 + i] = badKeys[i] end
