@@ -42,7 +42,6 @@ export function parseCount(command: string, option: string, text: string, min: n
   return n;
 }
 
-
 /**
  * An ISO-8601 instant; an offset is required, because the entries may live in different zones. A
  * day or time that does not exist (2026-02-30) is refused as clocked schedules refuse it, not

@@ -83,7 +83,9 @@ export async function backfillCommand(argv: string[], io: Io): Promise<ExitCode>
     throw new BeatError(ErrorCode.Usage, `beat backfill: ${checked.problems.map((p) => p.message).join('; ')}`);
   const { input } = checked;
   const timeoutS =
-    values.timeout === undefined ? DEFAULTS.backfillTimeoutS : parseCount('backfill', '--timeout', values.timeout, 1, DEFAULTS.backfillTimeoutMaxS);
+    values.timeout === undefined
+      ? DEFAULTS.backfillTimeoutS
+      : parseCount('backfill', '--timeout', values.timeout, 1, DEFAULTS.backfillTimeoutMaxS);
   const django = djangoOverride(io, undefined);
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
@@ -127,10 +129,12 @@ export async function backfillCommand(argv: string[], io: Io): Promise<ExitCode>
     while (performance.now() < deadline) {
       progress = await control.control.backfillProgress(id);
       if (progress?.doneMs !== undefined) break;
-      if (progress !== undefined) io.progress?.(`backfill ${entry.name}: ${coveredSlots(progress)}/${progress.total ?? total} slots, ${progressText(progress)}`);
+      if (progress !== undefined)
+        io.progress?.(`backfill ${entry.name}: ${coveredSlots(progress)}/${progress.total ?? total} slots, ${progressText(progress)}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    if (progress?.doneMs === undefined && !(await control.control.cancelBackfill(text))) progress = await control.control.backfillProgress(id);
+    if (progress?.doneMs === undefined && !(await control.control.cancelBackfill(text)))
+      progress = await control.control.backfillProgress(id);
     if (progress !== undefined) io.progress?.(`backfill ${entry.name}: ${coveredSlots(progress)}/${progress.total ?? total} slots`, true);
     if (progress?.error !== undefined) {
       io.err(`beat backfill: the leader refused the backfill of ${shown(entry.name)}: ${progress.error}`);

@@ -168,10 +168,11 @@ export class Dashboard {
       throw new Refusal(404, 'not_found', `no such API: ${path}`);
     }
     this.requireWriter(req);
-    const match = /^entries\/([^/]+)(?:\/(pause|resume|trigger))?$/.exec(rest);
+    const match = /^entries\/([^/]+)(?:\/(pause|resume|trigger|backfill))?$/.exec(rest);
     if (match === null) throw new Refusal(404, 'not_found', `no such API: ${method} ${path}`);
     const name = decodeURIComponent(match[1]!);
     const verb = match[2];
+    if (verb === 'backfill' && method === 'POST') return this.backfill(req, res, name);
     if (verb !== undefined && method === 'POST') return this.control(res, name, verb as 'pause' | 'resume' | 'trigger', req);
     if (verb === undefined && (method === 'PUT' || method === 'DELETE')) return this.writeEntry(req, res, name, method);
     throw new Refusal(405, 'method', `${method} ${path}: not allowed`);
@@ -252,6 +253,21 @@ export class Dashboard {
     this.built = undefined;
     // Not seen within the wait: the request stays queued for the leader (there may be none now).
     sendJson(res, published ? 200 : 202, { entry: name, taskId: id, published });
+  }
+
+  /** A backfill from the entry's page: the entries API's, with this session as who (and the body's note). */
+  private async backfill(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    const api = this.sources.entriesApi;
+    if (api?.backfill === undefined) throw new Refusal(501, 'no_backfill', 'backfills are not served by this server');
+    const body = await readJson(req);
+    const note = typeof body === 'object' && body !== null ? (body as { note?: unknown }).note : undefined;
+    this.logger.info(
+      { event: EVENTS.dashboardAction, action: 'backfill', entry: name, client: req.socket.remoteAddress },
+      `dashboard: backfill ${name}`,
+    );
+    const answer = await api.backfill(name, body, this.changeBy(req, typeof note === 'string' ? note : undefined));
+    this.built = undefined;
+    sendJson(res, answer.status, answer.body);
   }
 
   private async writeEntry(req: IncomingMessage, res: ServerResponse, name: string, method: 'PUT' | 'DELETE'): Promise<void> {

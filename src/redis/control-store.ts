@@ -256,7 +256,14 @@ export class ControlStore {
     const note = request.note ?? context.note;
     const multi = this.client.multi().rpush(this.keys.backfills, text);
     const range = { path: 'range', after: `${new Date(request.fromMs).toISOString()} .. ${new Date(request.toMs).toISOString()}` };
-    const event = auditEvent({ ...context, ...(note === undefined ? {} : { note }) }, request.at, request.entry, 'backfill', [range], request.id);
+    const event = auditEvent(
+      { ...context, ...(note === undefined ? {} : { note }) },
+      request.at,
+      request.entry,
+      'backfill',
+      [range],
+      request.id,
+    );
     const log = new AuditLog(this.client, this.keys, context.maxEvents);
     await log.checkKey();
     log.addTo(multi, event);

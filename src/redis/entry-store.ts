@@ -169,16 +169,18 @@ export class RedisEntryStore implements EntrySource {
 
   /**
    * What tsbeat kept of deleted entries besides their state (which the write removed): their run
-   * history, their pending outcome and their failing mark. After the write, not in it: they are the
+   * history, their pending outcome, their failing mark and their record of published slots. After the write, not in it: they are the
    * leader's keys, and an entry created again under the name starts without them either way.
    */
   private async forget(names: readonly string[]): Promise<void> {
     const { keys } = this;
     for (const chunk of chunksOf(names, DEFAULTS.ioChunk)) {
       const batch = this.client.multi();
-      for (const name of chunk) batch.del(keys.runs(name));
+      for (const name of chunk) batch.del(keys.runs(name), keys.published(name));
       batch.srem(keys.runsPending, chunk);
       batch.hdel(keys.failing, ...chunk);
+      // The record of published slots: an entry created again under the name has published none.
+      batch.hdel(keys.publishedSince, ...chunk);
       await this.read(() => batch.exec());
     }
   }

@@ -57,14 +57,19 @@ async function refuse(o: BackfillWorkOptions, text: string, request: BackfillReq
   await o.source.refuseBackfill(text, request?.id, reason, o.now());
 }
 
-async function workOne(o: BackfillWorkOptions, text: string, request: BackfillRequest, entry: ResolvedEntry): Promise<'fenced' | undefined> {
+async function workOne(
+  o: BackfillWorkOptions,
+  text: string,
+  request: BackfillRequest,
+  entry: ResolvedEntry,
+): Promise<'fenced' | undefined> {
   const publish = o.publisher.publishBackfill?.bind(o.publisher);
   if (publish === undefined) {
     await refuse(
       o,
       text,
       request,
-      "backfill needs a Redis broker: there the check against the record of published slots and the publish are one atomic step; on RabbitMQ and SQS it is not built yet",
+      'backfill needs a Redis broker: there the check against the record of published slots and the publish are one atomic step; on RabbitMQ and SQS it is not built yet',
     );
     return undefined;
   }

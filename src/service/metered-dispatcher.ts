@@ -86,7 +86,11 @@ export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, 
               const result = await backfill(entry, step, request, token, nowMs, revision);
               if (result.kind === 'done') {
                 const runs = step.runs.filter((_, i) => result.outcomes[i] === 'published');
-                if (runs.length > 0) events.backfillPublished?.(entry, runs.map((r) => ({ id: r.message.id, slotMs: r.slotMs })));
+                if (runs.length > 0)
+                  events.backfillPublished?.(
+                    entry,
+                    runs.map((r) => ({ id: r.message.id, slotMs: r.slotMs })),
+                  );
               }
               return result;
             } catch (error) {

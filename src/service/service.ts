@@ -32,6 +32,7 @@ import { queueNameContextOf } from '../config/queue-names.js';
 import { RedisEntryFailures } from '../redis/entry-failures.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { RedisStateStore } from '../redis/state-store.js';
+import { backfillApi } from './backfill-api.js';
 import { EntryCatalog } from '../runtime/entry-catalog.js';
 import { createRedBeat } from '../redbeat/wiring.js';
 import { openDjangoEntries } from '../django/tenants.js';
@@ -226,14 +227,23 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     failures,
     sourceTrouble: () => django?.health().reason,
   });
-  const entries = entriesHandlers({
-    store: entryStore,
-    client: state,
-    staticNames: staticNamesOf(() => supervisor.config),
-    now: () => clock.now(),
-    failures,
-    audit: auditSettings,
-  });
+  const entries = {
+    ...entriesHandlers({
+      store: entryStore,
+      client: state,
+      staticNames: staticNamesOf(() => supervisor.config),
+      now: () => clock.now(),
+      failures,
+      audit: auditSettings,
+    }),
+    ...backfillApi({
+      findEntry: (name) => supervisor.config.entries.find((e) => e.name === name) ?? catalog.find(name),
+      states: stateStore,
+      control,
+      now: () => clock.now(),
+      audit: (who, note) => ({ ...auditSettings, who, note }),
+    }),
+  };
   const dashboard =
     metrics && options.http
       ? new Dashboard(

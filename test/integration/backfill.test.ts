@@ -4,7 +4,8 @@
  * schedule gives that slot (computed here from its RFC 9562 definition, not by tsbeat's code);
  * again, none; with the leader SIGKILLed half-way (held still by CLIENT PAUSE so that "half-way" is
  * certain) the standby goes on and no slot goes out twice, and the command repeated publishes none.
- * Bad input exits 2 naming the field.
+ * Bad input exits 2 naming the field; the API (write scope) answers 400 naming it, lists a dry run,
+ * backfills and audits under the token's name.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -13,7 +14,8 @@ import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
-import { runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
+import type { QueuedRun } from '../support/beat-queue.js';
+import { httpPortOf, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
 const HOUR = 3_600_000;
@@ -42,6 +44,9 @@ describe('beat backfill', () => {
   let client: Redis;
   let name: string;
   let file: string;
+  let tokenFile: string;
+  const TOKEN = 'backfill-test-token-0123456789';
+  const httpArgs = (): string[] => ['--http', '127.0.0.1:0', '--api-token-file', tokenFile];
   // A past range of whole UTC days: from two days and a half back to half a day back.
   const midnight = Math.floor(Date.now() / DAY) * DAY;
   const fromMs = midnight - 3 * DAY + 12 * HOUR;
@@ -53,6 +58,7 @@ describe('beat backfill', () => {
     redis = await startPrivateRedis();
     client = redis.client(0);
     name = uniqueName('backfill');
+    tokenFile = dir.write('token', `${TOKEN}\n`);
     file = dir.write(`${name}.json`, {
       name,
       broker: { url: redis.url(0) },
@@ -80,16 +86,24 @@ describe('beat backfill', () => {
     return JSON.parse(run.stdout) as Result;
   }
 
-  /** `beat next --after` for the range: the oracle of which slots the range holds. */
-  async function nextInRange(entry: string, count: number): Promise<number[]> {
-    const run = await runBeatCli(['next', '--config', file, '--entry', entry, '--after', iso(fromMs - 1000), '--count', String(count), '--json']);
-    expect(run.code, run.stderr).toBe(0);
-    const fires = (JSON.parse(run.stdout) as { entries: { next: string[] }[] }).entries[0]?.next ?? [];
-    return fires.map((text) => Date.parse(text)).filter((ms) => ms <= toMs);
+  /** The runs of the range in a queue: the schedule publishes its current slots there too (after the range). */
+  async function inRange(queue: string): Promise<QueuedRun[]> {
+    return (await readQueue(client, queue)).filter((r) => r.slotMs <= toMs);
   }
 
+  /** `beat next --after` for a range: the oracle of which slots it holds. */
+  async function nextInRangeOf(entry: string, first: number, last: number, count = 1000): Promise<number[]> {
+    const args = ['next', '--config', file, '--entry', entry, '--after', iso(first - 1000), '--count', String(count), '--json'];
+    const run = await runBeatCli(args);
+    expect(run.code, run.stderr).toBe(0);
+    const fires = (JSON.parse(run.stdout) as { entries: { next: string[] }[] }).entries[0]?.next ?? [];
+    return fires.map((text) => Date.parse(text)).filter((ms) => ms <= last);
+  }
+
+  const nextInRange = (entry: string, count: number): Promise<number[]> => nextInRangeOf(entry, fromMs, toMs, count);
+
   it('publishes exactly the slots beat next lists for the range, each once, with its slot id; again none', async () => {
-    const leader = fleet.spawn({ config: file, label: 'leader' });
+    const leader = fleet.spawn({ config: file, label: 'leader', args: httpArgs() });
     await leader.waitForEvent(EVENTS.lockAcquired, 15_000);
 
     const expected = await nextInRange('tenth', 1000);
@@ -99,27 +113,31 @@ describe('beat backfill', () => {
     const plan = JSON.parse(dry.stdout) as { slots: string[]; excluded: string[] };
     expect(plan.slots.map((s) => Date.parse(s))).toEqual(expected);
     expect(plan.excluded).toHaveLength(144);
-    expect(await client.llen('celery')).toBe(0);
+    expect(await inRange('celery')).toEqual([]);
 
     const first = await backfill('tenth', '--note', 'outage of 2026-11-19');
-    expect(first).toMatchObject({ published: expected.length, total: 289, skipped: { recorded: 0, excluded: 144, ahead: 0, unrecorded: 0 } });
-    const queued = await readQueue(client, 'celery');
+    expect(first).toMatchObject({
+      published: expected.length,
+      total: 289,
+      skipped: { recorded: 0, excluded: 144, ahead: 0, unrecorded: 0 },
+    });
+    const queued = await inRange('celery');
     expect(queued.map((r) => r.id).sort()).toEqual(expected.map((ms) => slotId(name, 'tenth', ms)).sort());
 
     const again = await backfill('tenth');
     expect(again).toMatchObject({ published: 0, skipped: { recorded: expected.length, excluded: 144 } });
-    expect(await client.llen('celery')).toBe(expected.length);
+    expect(await inRange('celery')).toHaveLength(expected.length);
     // Audited, with its note and range.
     const audit = await runBeatCli(['audit', 'tenth', '--config', file, '--json']);
     expect(audit.stdout).toContain('"action":"backfill"');
     expect(audit.stdout).toContain('outage of 2026-11-19');
-  }, 60_000);
+  }, 120_000);
 
   it('a leader SIGKILLed half-way: the standby goes on, no slot twice; repeated, none', async () => {
     const keys = schedulerKeys('tsbeat', name);
-    const leader = fleet.alive().find((p) => p.label === 'leader') ?? fleet.spawn({ config: file, label: 'leader' });
+    const leader = fleet.alive().find((p) => p.label === 'leader') ?? fleet.spawn({ config: file, label: 'leader', args: httpArgs() });
     await leader.waitForEvent(EVENTS.lockAcquired, 15_000);
-    const standby = fleet.spawn({ config: file, label: 'standby' });
+    const standby = fleet.spawn({ config: file, label: 'standby', args: httpArgs() });
     await standby.waitForEvent(EVENTS.standby, 15_000);
     const expected = await nextInRange('minutely', 5000);
     expect(expected.length).toBe(2 * 24 * 60 + 1);
@@ -127,13 +145,13 @@ describe('beat backfill', () => {
     const running = backfill('minutely');
     // The first step is out: hold every write still (the leader's next step waits), kill the leader, let go.
     // Polled without sleeping (a step takes milliseconds): the next command runs as soon as this one answers.
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 60_000;
     let progressKey: string | undefined;
     while (progressKey === undefined && Date.now() < deadline) {
       const [key] = await client.keys(keys.backfill('*'));
       if (key !== undefined && Number(await client.hget(key, 'published')) > 0) progressKey = key;
     }
-    if (progressKey === undefined) throw new Error(`no step of the backfill within 20 s\n${fleet.dump()}`);
+    if (progressKey === undefined) throw new Error(`no step of the backfill within 60 s\n${fleet.dump()}`);
     await client.call('CLIENT', 'PAUSE', '10000', 'WRITE');
     const halfWay = Number(await client.hget(progressKey, 'published'));
     leader.child.kill('SIGKILL');
@@ -144,33 +162,63 @@ describe('beat backfill', () => {
     const result = await running;
     expect(result.published).toBe(expected.length);
     // The schedule publishes this entry's current minutes into the same queue: those are after the range.
-    const queued = (await readQueue(client, 'minutely')).filter((r) => r.slotMs <= toMs);
+    const queued = await inRange('minutely');
     expect(queued).toHaveLength(expected.length);
     expect(queued.map((r) => r.id).sort()).toEqual(expected.map((ms) => slotId(name, 'minutely', ms)).sort());
     expect(standby.logs.some((l) => l['event'] === EVENTS.backfill)).toBe(true);
 
     const again = await backfill('minutely');
     expect(again).toMatchObject({ published: 0, skipped: { recorded: expected.length } });
-    expect((await readQueue(client, 'minutely')).filter((r) => r.slotMs <= toMs)).toHaveLength(expected.length);
-  }, 90_000);
+    expect(await inRange('minutely')).toHaveLength(expected.length);
+  }, 180_000);
 
   it('refuses bad input with exit 2, naming the field, and publishes nothing', async () => {
-    const before = await client.llen('celery');
+    const before = (await inRange('celery')).length;
+    // Each field's problems are held to their messages in test/unit/backfill.test.ts; here, the exit code.
     const cases: [string[], RegExp][] = [
-      [['--from', iso(toMs), '--to', iso(fromMs)], /--to .* is before --from/],
-      [['--from', 'yesterday', '--to', iso(toMs)], /--from must be an ISO-8601 instant/],
-      [['--to', iso(toMs)], /--from is required/],
-      [['--from', iso(fromMs), '--to', iso(toMs), '--limit', '100'], /more than 100 slots .* raise --limit/],
-      [['--from', iso(fromMs), '--to', iso(toMs), '--limit', '0'], /--limit must be a whole number from 1/],
+      [['tenth', '--from', iso(toMs), '--to', iso(fromMs)], /--to .* is before --from/],
+      [['tenth', '--from', iso(fromMs), '--to', iso(toMs), '--limit', '100'], /more than 100 slots .* raise --limit/],
+      [['tenht', '--from', iso(fromMs), '--to', iso(toMs)], /no entry named "tenht".*did you mean "tenth"/],
     ];
-    for (const [args, message] of cases) {
-      const run = await runBeatCli(['backfill', 'tenth', '--config', file, ...args]);
-      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(2);
-      expect(run.stderr).toMatch(message);
-    }
-    const unknown = await runBeatCli(['backfill', 'tenht', '--config', file, '--from', iso(fromMs), '--to', iso(toMs)]);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/no entry named "tenht".*did you mean "tenth"/);
-    expect(await client.llen('celery')).toBe(before);
+    const runs = await Promise.all(cases.map(([args]) => runBeatCli(['backfill', ...args, '--config', file])));
+    runs.forEach((run, i) => {
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(cases[i]?.[1] as RegExp);
+    });
+    expect(await inRange('celery')).toHaveLength(before);
   }, 30_000);
+
+  it('POST /api/entries/NAME/backfill: write scope, 400 naming the field, a dry run, a backfill audited by token', async () => {
+    const server = fleet.alive().find((p) => p.label === 'standby') ?? fleet.spawn({ config: file, label: 'api', args: httpArgs() });
+    const port = await httpPortOf(server);
+    const post = async (body: unknown, token: string | null = TOKEN): Promise<{ status: number; json: Record<string, unknown> }> => {
+      const res = await fetch(`http://127.0.0.1:${port}/api/entries/tenth/backfill`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      });
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+    };
+    expect((await post({ from: iso(fromMs), to: iso(toMs) }, null)).status).toBe(401);
+    const bad = await post({ from: 'yesterday', to: iso(toMs), limit: 0 });
+    expect(bad.status).toBe(400);
+    expect((bad.json['problems'] as { path: string }[]).map((p) => p.path)).toEqual(['from', 'limit']);
+
+    // The hour before the range: six slots no one published yet.
+    const hour = { from: iso(fromMs - 60 * 60_000), to: iso(fromMs - 60_000) };
+    const dry = await post({ ...hour, dryRun: true });
+    expect(dry.status).toBe(200);
+    const slots = (dry.json['slots'] as string[]).map((t) => Date.parse(t));
+    expect(slots).toEqual(await nextInRangeOf('tenth', fromMs - 60 * 60_000, fromMs - 60_000));
+    expect(slots).toHaveLength(6);
+
+    const done = await post({ ...hour, note: 'from the API' });
+    expect(done).toMatchObject({ status: 200, json: { entry: 'tenth', done: true, published: 6 } });
+    const queued = (await readQueue(client, 'celery')).filter((r) => r.slotMs < fromMs);
+    expect(queued.map((r) => r.id).sort()).toEqual(slots.map((ms) => slotId(name, 'tenth', ms)).sort());
+    expect(await post({ ...hour })).toMatchObject({ status: 200, json: { published: 0, skipped: { recorded: 6 } } });
+    const audit = await runBeatCli(['audit', 'tenth', '--config', file, '--json']);
+    expect(audit.stdout).toContain('from the API');
+  }, 120_000);
 });
