@@ -85,6 +85,8 @@ const BOUNDED: Record<string, string> = {
   'src/publish/amqp-dispatcher.ts this.redis.commitFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
   'src/publish/amqp-dispatcher.ts this.redis.commitTrigger': 'the keys of one manual run',
   'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).triggerFenced': 'one manual run',
+  'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).backfillFenced':
+    'one step of a backfill: at most DEFAULTS.backfillChunk slots, a few values each',
   'src/redbeat/write-back.ts scripts.redbeatMeta': 'one batch of the write-back (BATCH runs)',
   'src/redis/alert-outbox.ts withScripts(this.client).alertsOutbox': 'one operation, or a chunk of enqueued deliveries',
   'src/redis/control-store.ts this.client.hmget': 'the fields of the leader hash',
