@@ -43,7 +43,7 @@ ${CONFIG_HELP}
 ${REDIS_HELP}
       --from ISO      the first instant of the range, ISO 8601 with an offset (2026-11-20T00:00:00Z)
       --to ISO        the last instant of the range, at or after --from
-      --dry-run       list the slots of the range (as beat next --after lists them), publish nothing
+      --dry-run       list the slots of the range (the ones beat next lists), publish nothing
   -n, --limit N       refuse a range of more than N slots, 1 to ${DEFAULTS.backfillLimitMax} (default ${DEFAULTS.backfillLimit})
       --unrecorded    also publish slots older than the record of published slots vouches for (they
                       may have been published before; a duplicate carries the same task id)
