@@ -19,7 +19,8 @@ export const BACKFILL_DEFAULTS = {
    */
   backfillChunk: 100,
   /**
-   * Published slots kept per entry (the `published:<entry>` zset): the newest this many. A backfill
+   * Published slots kept per entry (the `published:<entry>` zset): the newest this many, trimmed
+   * once per 100 runs of the entry (so up to 100 more between trims). A backfill
    * vouches for no slot older than the oldest kept (refused unless --unrecorded). Ten thousand is a
    * week of an every-minute entry, 2.8 hours of an every-second one, 14 months of an hourly one; a
    * full set takes about 1.1 MB of Redis memory (MEMORY USAGE of 10,000 slot-ms members on Redis 7.0: 1,109,400 bytes).

@@ -23,8 +23,10 @@
  *   <prefix>:{<name>}:triggered:<task id>  string  set (1 h expiry) when a manual run was published, for the CLI to confirm
  *   <prefix>:{<name>}:published:<entry>  zset  the entry's published slots (score and member: the slot, epoch ms), written by
  *                              the fenced publish scripts in the step that publishes (includes/published-slots.lua); its newest
- *                              DEFAULTS.publishedSlotsKept slots: what `beat backfill` checks so that no slot goes out twice
- *   <prefix>:{<name>}:published-since  hash  entry name → the oldest slot its published zset vouches for (epoch ms; 0: all)
+ *                              DEFAULTS.publishedSlotsKept slots (trimmed once per 100 runs): what `beat backfill` checks so
+ *                              that no slot goes out twice
+ *   <prefix>:{<name>}:published-since  hash  entry name → the oldest slot its published zset vouches for (epoch ms; 0: all;
+ *                              unset for an entry published before the record existed: its lowest recorded slot)
  *   <prefix>:{<name>}:backfills  list  pending backfill requests (`beat backfill`), JSON (control/backfill-request.ts)
  *   <prefix>:{<name>}:backfill:<id>  hash  a backfill request's progress {published, recorded, ahead, unrecorded, excluded,
  *                              through, total, done, error}, written by lua/backfill-fenced.lua (1 h expiry), read by the CLI

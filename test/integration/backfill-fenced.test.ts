@@ -99,8 +99,10 @@ describe('backfill-fenced.lua', () => {
     expect(await queued()).toEqual([]);
     expect(await step([T - 10 * M], { entry: 'old', force: true })).toEqual([1, 1]);
     expect(await queued()).toEqual([`old@${T - 10 * M}`]);
-    // The record begun by the forced slot vouches from it on.
-    expect(await redis.hget(keys.publishedSince, 'old')).toBe(String(T - 10 * M));
+    // What the record vouched for is pinned before the forced slot goes in below it: still nothing up to the stored slot.
+    expect(await redis.hget(keys.publishedSince, 'old')).toBe(String(T - 5 * M + 1));
+    await redis.rpush(keys.backfills, REQUEST);
+    expect(await step([T - 10 * M, T - 9 * M], { entry: 'old', force: true })).toEqual([1, 0, 1]);
   });
 
   it("an entry that never published: slots before its first sighting can be backfilled, later ones are the schedule's", async () => {
@@ -108,6 +110,23 @@ describe('backfill-fenced.lua', () => {
     expect(await step([T - 4 * M, T - 3 * M, T - 2 * M], { entry: 'new' })).toEqual([1, 1, 4, 4]);
     await redis.rpush(keys.backfills, REQUEST);
     expect(await step([T - 4 * M], { entry: 'none-at-all' })).toEqual([1, 4]);
+  });
+
+  it('an entry published before the record existed vouches from its first slot the schedule recorded', async () => {
+    await redis.hset(keys.state, 'old', JSON.stringify({ slot: T - 5 * M, at: T, id: 'x', n: 9 }));
+    expect(await publishScheduled('old', [T - 4 * M, T - 3 * M])).toEqual([1, 1, 1]);
+    expect(await redis.hget(keys.publishedSince, 'old')).toBeNull();
+    await redis.del(QUEUE);
+    expect(await step([T - 5 * M, T - 4 * M, T - 3 * M], { entry: 'old' })).toEqual([1, 5, 0, 0]);
+  });
+
+  it('the schedule trims its record once per 100 runs, to the newest kept', async () => {
+    const slots = Array.from({ length: 150 }, (_, i) => T - (200 - i) * M);
+    expect((await publishScheduled('busy', slots.slice(0, 99))).slice(1).every((c) => c === 1)).toBe(true);
+    expect(await redis.zcard(keys.published('busy'))).toBe(99);
+    // The 100th run crosses a multiple of 100: cut to the newest 10,000 (all of these).
+    expect((await publishScheduled('busy', slots.slice(99))).slice(1).every((c) => c === 1)).toBe(true);
+    expect(await redis.zcard(keys.published('busy'))).toBe(150);
   });
 
   it('keeps the newest slots only, and vouches from the oldest kept', async () => {

@@ -298,15 +298,16 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
 /** The snapshot line of the queue list holding `items` (built on a scratch key, then renamed away). */
 /**
  * The record of published slots after a fresh run of ENTRY at RUN_SLOT (includes/published-slots.lua):
- * its zset holds the slot; a record begun for an entry with a stored slot vouches from this slot, else from 0.
+ * its zset holds the slot; a record begun for an entry that had no stored slot vouches for every slot
+ * before (published-since 0); one with a stored slot leaves published-since unset (it vouches from its lowest slot).
  */
 async function recordAfterRun(hadSlot: boolean): Promise<Record<string, string>> {
   const [zset, hash] = ['lua-contract:scratch:z', 'lua-contract:scratch:h'];
   await redis.zadd(zset, RUN_SLOT, String(RUN_SLOT));
-  await redis.hset(hash, ENTRY, hadSlot ? String(RUN_SLOT) : '0');
+  await redis.hset(hash, ENTRY, '0');
   const lines = await snapshot();
   await redis.del(zset, hash);
-  return { [keys.published(ENTRY)]: lines.get(zset) ?? '', [keys.publishedSince]: lines.get(hash) ?? '' };
+  return { [keys.published(ENTRY)]: lines.get(zset) ?? '', ...(hadSlot ? {} : { [keys.publishedSince]: lines.get(hash) ?? '' }) };
 }
 
 async function lineOfList(items: string[]): Promise<string> {

@@ -117,7 +117,7 @@ end
 
 local state = decodeState(redis.call('HGET', KEYS[2], ARGV[4]))
 local storedSlot = state and state.slot
-local from = vouchedFrom(KEYS[4], ARGV[4], storedSlot)
+local from = vouchedFrom(KEYS[4], KEYS[5], ARGV[4], storedSlot)
 local force = ARGV[7] == '1'
 local result = { 1 }
 local published, counts = {}, { [0] = 0, [1] = 0, [4] = 0, [5] = 0 }
@@ -150,10 +150,10 @@ for r = 1, runs do
   counts[code] = counts[code] + 1
 end
 if #published > 0 then
-  -- Recorded as the schedule records: a record begun now, for an entry with a stored slot, vouches
-  -- only from here (hadSlot), as publish-fenced.lua would have begun it.
   table.sort(published)
-  recordSlots(KEYS[5], KEYS[4], ARGV[4], published, #published, storedSlot ~= nil, keep)
+  -- Pinned before a slot goes in below it (--unrecorded): a record's lowest slot must not lower what it vouches for.
+  redis.call('HSETNX', KEYS[4], ARGV[4], from)
+  recordSlots(KEYS[5], KEYS[4], ARGV[4], published, #published, false, true, keep)
 end
 redis.call('HINCRBY', KEYS[7], 'published', counts[1])
 redis.call('HINCRBY', KEYS[7], 'recorded', counts[0])

@@ -63,8 +63,9 @@ for _ = 1, runs do
   elseif stored and stored.slot ~= nil and stored.slot >= slot then
     result[#result + 1] = 0
   else
-    redis.call('HSET', KEYS[2], entry, encodeState({ slot = slot, at = now, id = id, n = (stored and stored.n or 0) + 1, t = stored and stored.t }))
-    recordSlots(publishedPrefix .. entry, KEYS[4], entry, { slot }, 1, stored ~= nil and stored.slot ~= nil, keep)
+    local n = (stored and stored.n or 0) + 1
+    redis.call('HSET', KEYS[2], entry, encodeState({ slot = slot, at = now, id = id, n = n, t = stored and stored.t }))
+    recordSlots(publishedPrefix .. entry, KEYS[4], entry, { slot }, 1, not (stored and stored.slot ~= nil), n % 100 == 0, keep)
     result[#result + 1] = 1
   end
 end

@@ -163,7 +163,7 @@ local anyStale = false
 local blocked = {}
 local writes, w = {}, 0
 -- Each entry's fresh slots in this batch (ascending), for its record of published slots.
-local freshSlots, hadSlot, freshEntries = {}, {}, {}
+local freshSlots, hadSlot, countBefore, freshEntries = {}, {}, {}, {}
 for r = 1, runs do
   local entry = ARGV[NAMES + r]
   local slot = tonumber(ARGV[SLOTS + r])
@@ -189,6 +189,7 @@ for r = 1, runs do
       mine = {}
       freshSlots[entry] = mine
       hadSlot[entry] = last ~= nil
+      countBefore[entry] = count[entry] or 0
       freshEntries[#freshEntries + 1] = entry
     end
     mine[#mine + 1] = slot
@@ -245,7 +246,9 @@ end
 
 for _, entry in ipairs(freshEntries) do
   local slots = freshSlots[entry]
-  recordSlots(publishedPrefix .. entry, KEYS[4], entry, slots, #slots, hadSlot[entry], keep)
+  -- Trimmed when the run count crosses a multiple of 100 (see includes/published-slots.lua).
+  local trim = math.floor((count[entry] or 0) / 100) ~= math.floor(countBefore[entry] / 100)
+  recordSlots(publishedPrefix .. entry, KEYS[4], entry, slots, #slots, not hadSlot[entry], trim, keep)
 end
 
 for i = 1, #badKeys do result[runs + 1 + i] = badKeys[i] end
