@@ -165,7 +165,11 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
    * WRONGTYPE is about (the server names only the script's hash), else a failed publish.
    */
   private async failure(what: string, error: unknown): Promise<BeatError> {
-    const named = await nameWrongType(this.broker.client, error, typedKeys(this.keys, ['fence', 'state', 'entries', 'triggers', 'publishedSince', 'backfills']));
+    const named = await nameWrongType(
+      this.broker.client,
+      error,
+      typedKeys(this.keys, ['fence', 'state', 'entries', 'triggers', 'publishedSince', 'backfills']),
+    );
     if (named instanceof BeatError) return named;
     return new BeatError(ErrorCode.BrokerPublish, `${what} through ${this.broker.spec.display} failed: ${errorMessage(error)}`, {
       cause: withoutCommandArgs(error),
