@@ -16,7 +16,7 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM ${NODE_IMAGE}
 # Entries are shown only to clients inside the container until a token is configured: mount a
-# secret of NAME:TOKEN lines and set BEAT_API_TOKEN_FILE to it (README, "Who may do what").
+# secret of NAME:TOKEN lines and set BEAT_API_TOKEN_FILE to it (docs/operations.md, "Who may do what").
 ENV NODE_ENV=production \
     BEAT_CONFIG=/config/beat.config.yaml \
     BEAT_HTTP=0.0.0.0:9808

@@ -1,4 +1,4 @@
-// ESLint: rules that catch defects, nothing about layout (Prettier owns layout; see README, Design notes).
+// ESLint: rules that catch defects, nothing about layout (Prettier owns layout; see docs/design.md, Design notes).
 // TypeScript files are linted with type information from tsconfig.json (the typecheck's own project),
 // so the promise rules see which calls return promises. The .mjs scripts are linted without it.
 import js from '@eslint/js';

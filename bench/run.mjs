@@ -9,7 +9,9 @@
 //   npm run bench -- --only burst --cpu-prof /tmp/prof   # a .cpuprofile per tsbeat process
 //   npm run bench -- --only burst --burst-sizes 10000 --no-celery
 //   npm run bench -- --only burst,accuracy --burst-sizes 10000 --accuracy-load 10000 --no-celery --result-backend
+//   npm run bench -- --only amqp-burst --burst-sizes 10000   # the burst to RabbitMQ (bench/lib/amqp-burst.mjs)
 //   npm run bench -- --only django     # side by side with django-celery-beat's DatabaseScheduler (bench/lib/django.mjs)
+//   npm run bench -- --only entries-io # 1,000,000 runtime entries imported, listed, exported, deleted (bench/lib/entries-io.mjs)
 //   npm run bench -- --help            # every option
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,17 +34,32 @@ import {
   waitForLog,
 } from './lib/procs.mjs';
 import { runtimeEntries } from './lib/runtime-entries.mjs';
+import { amqpBurst } from './lib/amqp-burst.mjs';
 
 const RESULTS = new URL('./RESULTS.md', import.meta.url);
 
 // In the order they run (function declarations, hoisted from below).
-const workloads = { burst, idle, accuracy, startup, failover, entries, ceiling, django };
+const workloads = {
+  burst,
+  idle,
+  accuracy,
+  startup,
+  failover,
+  entries,
+  ceiling,
+  django,
+  'amqp-burst': amqpBurstRows,
+  'entries-io': entriesIoRun,
+};
 const WORKLOADS = Object.keys(workloads);
 /**
- * Named with --only, never part of "everything": it needs PostgreSQL and Django (Debian's
- * postgresql, python3-django-celery-beat) and takes about 10 minutes of its own.
+ * Named with --only, never part of "everything": django needs PostgreSQL and Django (Debian's
+ * postgresql, python3-django-celery-beat) and takes about 10 minutes of its own; amqp-burst needs
+ * RabbitMQ at 127.0.0.1:5672 (guest/guest); entries-io writes a million entries (several minutes).
  */
-const OPT_IN = new Set(['django']);
+const OPT_IN = new Set(['django', 'amqp-burst', 'entries-io']);
+/** The size of a standard entries-io run, which writes its section of RESULTS.md (several minutes). */
+const STANDARD_ENTRIES_IO = 1_000_000;
 /** The burst sizes of a standard run (see fullRun). */
 const STANDARD_BURST_SIZES = '1000,10000,100000';
 /** The table sizes of a standard django run (see djangoSection). */
@@ -57,6 +74,8 @@ standard sizes also writes bench/RESULTS.md.
                        (default: all but ${[...OPT_IN].join(', ')}, which runs only when named)
   --no-celery          tsbeat alone
   --db N               the Redis database the bench flushes and uses (default 7)
+  --redis-port P       the port of that Redis on 127.0.0.1 (default 6379; another one keeps the bench
+                       off a Redis that tests share)
   --idle-seconds S     length of each idle sample (default 30; django: at least this long, default 20,
                        as its window also takes the wait for the burst's minute)
   --accuracy-seconds S length of the accuracy run (default 60)
@@ -69,6 +88,8 @@ standard sizes also writes bench/RESULTS.md.
   --django-rows LIST   django: table sizes, comma-separated (default ${STANDARD_DJANGO_ROWS}); a run at the
                        standard sizes with DatabaseScheduler writes its section of bench/RESULTS.md
   --django-port P      django: the private PostgreSQL's port (default 55440)
+  --entries-io-size N  entries-io: how many entries (default ${STANDARD_ENTRIES_IO}); a run at the standard size
+                       writes its section of bench/RESULTS.md
   -h, --help           this text
 `;
 
@@ -94,6 +115,8 @@ try {
       'burst-sizes': { type: 'string', default: STANDARD_BURST_SIZES },
       'django-rows': { type: 'string', default: STANDARD_DJANGO_ROWS },
       'django-port': { type: 'string', default: '55440' },
+      'entries-io-size': { type: 'string', default: String(STANDARD_ENTRIES_IO) },
+      'redis-port': { type: 'string', default: '6379' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -131,6 +154,11 @@ if (!djangoRows.every((n) => Number.isInteger(n) && n > 0)) {
 if (!/^\d+$/.test(values['django-port']) || Number(values['django-port']) > 65535) {
   usageError(`--django-port "${values['django-port']}": expected a TCP port number`);
 }
+if (!/^\d+$/.test(values['redis-port']) || Number(values['redis-port']) > 65535)
+  usageError(`--redis-port "${values['redis-port']}": expected a TCP port number`);
+const entriesIoSize = Number(values['entries-io-size']);
+if (!Number.isInteger(entriesIoSize) || entriesIoSize < 1)
+  usageError(`--entries-io-size "${values['entries-io-size']}": expected a positive whole number of entries, such as 100000`);
 /** Only a run of every workload at the standard sizes replaces bench/RESULTS.md's main table. */
 const fullRun =
   values.only === undefined &&
@@ -138,10 +166,10 @@ const fullRun =
   !values['result-backend'] &&
   values['accuracy-load'] === '0';
 const DB = Number(values.db);
-const BROKER = `redis://127.0.0.1:6379/${DB}`;
+const BROKER = `redis://127.0.0.1:${values['redis-port']}/${DB}`;
 if (values['result-backend'] && DB >= 15) usageError(`--result-backend uses database --db + 1: choose --db from 0 to 14`);
 /** With --result-backend: where tsbeat reads outcomes (no worker writes there, so every run stays pending). */
-const RESULT_BACKEND = values['result-backend'] ? `redis://127.0.0.1:6379/${DB + 1}` : undefined;
+const RESULT_BACKEND = values['result-backend'] ? `redis://127.0.0.1:${values['redis-port']}/${DB + 1}` : undefined;
 /** The accuracy run's other entries (--accuracy-load). */
 const ACCURACY_LOAD = Number(values['accuracy-load']);
 if (!Number.isInteger(ACCURACY_LOAD) || ACCURACY_LOAD < 0)
@@ -161,7 +189,10 @@ function row(workload, tsbeat, celery, ratioText, target) {
   log(`| ${workload} | ${tsbeat} | ${withCelery ? celery : celeryAbsent} | ${withCelery ? ratioText : '—'} | ${target} |`);
 }
 
+/** Whether a workload used the shared Redis's database (the end then empties it again). */
+let flushed = false;
 async function flush() {
+  flushed = true;
   await redis.flushdb();
   await resultRedis?.flushdb();
 }
@@ -246,6 +277,22 @@ async function burst() {
     const tsText =
       (ts.last === undefined ? `${ts.count} of ${n} (timed out)` : `first ${fmtS(ts.first)}, last ${fmtS(ts.last)}`) + followedText;
     row(`Burst ${n.toLocaleString('en')} due at once`, tsText, celeryText, ratio(c?.last ?? (c ? 240_000 : undefined), ts.last), target);
+  }
+}
+
+/** The burst to RabbitMQ (bench/lib/amqp-burst.mjs): tsbeat alone, its state in a private Redis. */
+async function amqpBurstRows() {
+  for (const n of burstSizes) {
+    log(`amqp burst ${n}: tsbeat`);
+    const b = await amqpBurst(n, log);
+    if (b.errors.length > 0) log(b.errors.join('\n'));
+    const rate = b.last === undefined || b.last <= 0 ? '—' : Math.round(n / (b.last / 1000)).toLocaleString('en');
+    const cpu = b.cpu === undefined ? '' : `; tsbeat CPU ${b.cpu.toFixed(2)} s`;
+    const text =
+      b.last === undefined
+        ? `${b.count.toLocaleString('en')} of ${n.toLocaleString('en')} (timed out)`
+        : `first ${fmtS(b.first)}, last ${fmtS(b.last)}; ${rate} messages/s${cpu}`;
+    row(`Burst ${n.toLocaleString('en')} due at once, to RabbitMQ`, text, 'not run (tsbeat alone)', '—', '');
   }
 }
 
@@ -575,6 +622,15 @@ async function django() {
   djangoSection = { generated: djangoMarkdown({ at, table, steal: stealShare(before, cpuTicks()) }), withDjangoSection };
 }
 
+// ---------------------------------------------------------------- 9. entries-io (bench/lib/entries-io.mjs)
+let entriesIoSection;
+async function entriesIoRun() {
+  const { entriesIo, withEntriesIoSection } = await import('./lib/entries-io.mjs');
+  await flush();
+  const generated = await entriesIo({ broker: BROKER, n: entriesIoSize, nodeFlags: shebangNodeFlags, log });
+  entriesIoSection = { generated, withEntriesIoSection };
+}
+
 const started = new Date();
 /** Per workload, the share of CPU time the hypervisor took meanwhile. */
 const steal = [];
@@ -590,7 +646,8 @@ for (const [name, run] of Object.entries(workloads)) {
 }
 const stealLine = `CPU time taken by the hypervisor (steal, /proc/stat) during each workload: ${steal.join(', ')}. On a shared host, figures from a workload with more than a few per cent are the host's more than the schedulers'.`;
 log(stealLine);
-await flush();
+// Only if a workload wrote there: amqp-burst alone leaves the shared Redis (the tests' too) as it was.
+if (flushed) await flush();
 await redis.quit();
 await resultRedis?.quit();
 
@@ -630,4 +687,9 @@ if (djangoSection !== undefined) {
   if (withCelery && values['django-rows'] === STANDARD_DJANGO_ROWS) {
     writeFileSync(RESULTS, withDjangoSection(readFileSync(RESULTS, 'utf8'), generated));
   }
+}
+if (entriesIoSection !== undefined) {
+  const { generated, withEntriesIoSection } = entriesIoSection;
+  process.stdout.write(`\n${generated}\n`);
+  if (entriesIoSize === STANDARD_ENTRIES_IO) writeFileSync(RESULTS, withEntriesIoSection(readFileSync(RESULTS, 'utf8'), generated));
 }

@@ -1,5 +1,5 @@
 // Bundles the command line (dist/cli.js, compiled by tsc) with its dependencies into one file, so
-// that a start loads one module instead of hundreds (see the README's design notes). Run by
+// that a start loads one module instead of hundreds (see the design notes, docs/design.md). Run by
 // `npm run build`; esbuild's command line cannot take the plugin below.
 import { readFile } from 'node:fs/promises';
 import { build } from 'esbuild';
@@ -9,8 +9,10 @@ const external = [
   'yaml',
   'jiti',
   'amqplib',
-  // The AWS SDK, required only by a deployment whose broker is SQS (src/sqs/transport.ts).
+  // The AWS SDK, required only by a deployment whose broker is SQS (src/sqs/transport.ts), and its
+  // STS client only by one with sts_role_arn (src/sqs/assume-role.ts).
   '@aws-sdk/client-sqs',
+  '@aws-sdk/client-sts',
   // OpenTelemetry, required only when OTEL_EXPORTER_OTLP_ENDPOINT is set (src/observe/otel-export.ts).
   // The API too: the SDK loaded from node_modules and tsbeat must share one copy of it.
   '@opentelemetry/api',

@@ -12,7 +12,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Each folder of src/ and the folders it may import, lowest layer first (README, "Architecture"). */
+/** Each folder of src/ and the folders it may import, lowest layer first (docs/design.md, "Architecture"). */
 export const LAYERS = {
   base: [],
   time: ['base'],

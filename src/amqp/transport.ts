@@ -22,6 +22,7 @@ import { amqpQueueConfigProblems } from '../config/amqp-queues.js';
 import { planAmqpPublish, queueArgumentsTable } from './message.js';
 import type { AmqpQueueConfig } from '../config/amqp-queues.js';
 import type { AmqpDeclaration, AmqpDelivery, AmqpPublishPlan } from './message.js';
+import type { AmqpBroadcast } from './pidbox.js';
 import { parseAmqpUrl } from '../config/amqp-url.js';
 import type { AmqpConnectionSpec } from '../config/amqp-url.js';
 
@@ -125,6 +126,38 @@ export class AmqpTransport {
 
   async close(): Promise<void> {
     await this.connection.close();
+  }
+
+  /**
+   * Publishes a broadcast (a remote-control command) with a confirm, declaring its fanout exchange
+   * first as kombu does (`declare=[exchange]`); rejects when it was not confirmed. Not mandatory: a
+   * fanout exchange with no worker's queue bound to it drops the command, as Celery's does.
+   */
+  async broadcast(b: AmqpBroadcast): Promise<void> {
+    const channel = await this.connection.confirmChannel();
+    try {
+      const { name, type, durable, autoDelete } = b.exchange;
+      await channel.assertExchange(name, type, { durable, autoDelete, internal: false });
+    } catch (error) {
+      // The broker closes a channel on a refused declaration (the exchange exists with other settings).
+      this.connection.forget(channel);
+      throw new BeatError(ErrorCode.BrokerDeclare, `cannot declare the fanout exchange "${b.exchange.name}": ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no publisher confirm within ${this.confirmTimeoutMs} ms`)), this.confirmTimeoutMs);
+      try {
+        channel.publish(b.exchange.name, b.routingKey, b.content, b.properties, (error: unknown) => {
+          clearTimeout(timer);
+          if (error === null || error === undefined) resolve();
+          else reject(error instanceof Error ? error : new Error(String(error)));
+        });
+      } catch (error) {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
   }
 
   /**

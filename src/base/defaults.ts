@@ -1,8 +1,9 @@
 /**
  * Every default tsbeat applies, in one place, with the reason for its value.
- * The config schema, the CLI help and the README read them from here.
+ * The config schema, the CLI help and the docs (docs/configuration.md) read them from here.
  */
 import { BACKFILL_DEFAULTS } from './backfill-defaults.js';
+import { BROKER_DEFAULTS } from './broker-defaults.js';
 
 export const DEFAULTS = {
   ...BACKFILL_DEFAULTS,
@@ -57,39 +58,8 @@ export const DEFAULTS = {
    * attempt instead of waiting through twenty, and the scheduler decides what to retry.
    */
   brokerMaxRetriesPerRequest: 1,
-  /**
-   * Where state and lock live when the broker is AMQP and `state.url` is unset: RabbitMQ cannot hold
-   * them, so the local Redis, as Celery's own default Redis URL would be.
-   */
-  amqpStateUrl: 'redis://127.0.0.1:6379/0',
-  /** Celery's `task_default_queue_type`: RabbitMQ's classic queues unless told otherwise. */
-  amqpQueueType: 'classic' as 'classic' | 'quorum',
-  /** AMQP connect (TCP + TLS + handshake) timeout; kombu's is 4 s, a little more tolerates a busy broker. */
-  amqpConnectTimeoutMs: 10_000,
-  /**
-   * AMQP heartbeat, seconds: a dead connection is noticed after about two missed beats, and with it
-   * the confirms that will never come. RabbitMQ suggests 60; a publisher wants to know sooner.
-   */
-  amqpHeartbeatS: 20,
-  /**
-   * Longest wait for the publisher confirms of one batch. Past it the unconfirmed messages count as
-   * not sent and the connection is dropped and reopened, since their fate on it is unknown.
-   */
-  amqpConfirmTimeoutMs: 15_000,
-  /** Reconnect backoff after an AMQP connection is lost: doubles from the first value up to the second, with jitter. */
-  amqpReconnectMinMs: 100,
-  amqpReconnectMaxMs: 5000,
-  /** Longest wait for the broker to close the connection politely on shutdown before the socket is destroyed. */
-  amqpCloseTimeoutMs: 5000,
-  /** Amazon SQS: the region when neither transportOptions.region nor $AWS_REGION / $AWS_DEFAULT_REGION names one (kombu's default). */
-  sqsRegion: 'us-east-1',
-  /** kombu's `default_visibility_timeout`, seconds: the VisibilityTimeout of a queue tsbeat creates, as Celery would. */
-  sqsVisibilityTimeoutS: 1800,
-  /** SQS calls: connect and whole-request timeouts. Past them the messages of the call count as not sent. */
-  sqsConnectTimeoutMs: 10_000,
-  sqsRequestTimeoutMs: 15_000,
-  /** SendMessageBatch calls in flight at once during a burst (each carries up to 10 messages). */
-  sqsBatchesInFlight: 16,
+  /** AMQP and SQS, in their own file (broker-defaults.ts) to keep this one readable. */
+  ...BROKER_DEFAULTS,
   /** django-celery-beat's tables are named after its app label: django_celery_beat_periodictask, … */
   djangoTablePrefix: 'django_celery_beat_',
   /**
@@ -122,10 +92,26 @@ export const DEFAULTS = {
   statePrefix: 'tsbeat',
   /** RedBeat's `redbeat_key_prefix` default (redbeat/schedulers.py RedBeatConfig). */
   redbeatKeyPrefix: 'redbeat:',
+  /** RedBeat's write-back after a failed write (Redis gone): tries again after this, doubled per failure... */
+  redbeatWriteRetryMinMs: 500,
+  /** ...up to this. */
+  redbeatWriteRetryMaxMs: 30_000,
+  /** RedBeat's write-back: a call without a reply this long is given up on and tried again. */
+  redbeatWriteTimeoutMs: 3000,
   /** Missed-run policy: Celery fires an overdue entry once. */
   catchUp: 'once' as 'once' | 'skip' | 'all',
   /** Overlap policy: Celery publishes every slot, whether the previous run finished or not. */
-  overlap: 'allow' as 'allow' | 'skip' | 'bufferOne',
+  overlap: 'allow' as 'allow' | 'skip' | 'bufferOne' | 'bufferAll' | 'cancelOther' | 'terminateOther',
+  /** Overlap "bufferAll": slots kept at most while the previous run runs (the oldest is passed over past it). */
+  overlapBuffer: 100,
+  /** The largest overlapBuffer accepted: a backlog longer than this is not a buffer any more. */
+  overlapBufferMax: 10_000,
+  /** Overlap "terminateOther": Celery's `revoke(terminate=True)` default signal (billiard TERM_SIGNAME). */
+  overlapSignal: 'SIGTERM',
+  /** Celery's `control_exchange`: remote-control commands go to the fanout exchange `<this>.pidbox`. */
+  controlExchange: 'celery',
+  /** Task ids revoked lately, remembered so that a revoke is not broadcast twice for one run. */
+  revokedRemembered: 1000,
   /** A new leader waits this long at most for the runs the last one left running, before its first wake-up. */
   overlapReadyWaitMs: 3000,
   /** Longest sleep of the scheduler loop (Celery's beat_max_loop_interval is 300 s; ours re-checks every second). */
@@ -422,6 +408,8 @@ export const DEFAULTS = {
   dashboardFiresMax: 1000,
   /** Rows one page of the dashboard's entry list holds at most. */
   dashboardPageMax: 500,
+  /** The list's sort by success rate reads every entry's kept history: offered up to this many entries. */
+  dashboardSuccessSortMax: 10_000,
   /** How long a trigger from the dashboard waits to see the run published before answering "requested". */
   dashboardTriggerWaitMs: 5000,
   /** Largest request body the dashboard reads (a login, an entry definition). */

@@ -24,6 +24,11 @@ export const EVENTS = {
   brokerDeclare: 'beat.broker.declare',
   /** Something about the broker connection an operator should fix, e.g. TLS without verification. */
   brokerWarning: 'beat.broker.warning',
+  /**
+   * SQS: the `sts_role_arn` role was assumed (`roleArn`, the new `accessKeyId`, when it `expires`
+   * and when it will be assumed again, `refreshAt`).
+   */
+  brokerCredentials: 'beat.broker.credentials',
   /** RabbitMQ blocked (or unblocked) the connection: a resource alarm; publishes wait until it clears. */
   brokerBlocked: 'beat.broker.blocked',
   /**
@@ -43,6 +48,12 @@ export const EVENTS = {
   overlapRelease: 'beat.overlap.release',
   /** A previous run older than overlapTimeout (`previous`, `ageMs`) counts as lost: the new slot runs. */
   overlapLost: 'beat.overlap.lost',
+  /** Overlap "cancelOther"/"terminateOther": the previous run (`previous`) revoked through Celery's remote control (`terminate`, `signal`, `receivers`). */
+  overlapRevoke: 'beat.overlap.revoke',
+  /** The revoke broadcast could not be sent (`err`); the new run is published all the same. */
+  overlapRevokeFailed: 'beat.overlap.revoke_failed',
+  /** Overlap "bufferAll": more slots waited than overlapBuffer; the oldest (`dropped`) passed over, reported missed. */
+  overlapBufferFull: 'beat.overlap.buffer_full',
   /** An entry's overlap policy has no effect: this instance does not follow run outcomes (no resultBackend). */
   overlapUntracked: 'beat.overlap.untracked',
   /** An overdue entry was fired once for several missed slots, or missed slots were replayed. */
@@ -167,6 +178,8 @@ export const EVENTS = {
   entryFinished: 'beat.entry.finished',
   /** Writing RedBeat's meta and schedule after runs of RedBeat entries failed (logged once per outage); the runs went out. */
   redbeatWriteFailed: 'beat.redbeat.write_failed',
+  /** RedBeat's meta and schedule written again after a write-back that failed. */
+  redbeatWritten: 'beat.redbeat.written',
   /** RedBeat's lock is held by another process (a RedBeat beat?) while tsbeat leads: that process may publish too. */
   redbeatLockTaken: 'beat.redbeat.lock_taken',
   /** tsbeat holds RedBeat's lock again (or for the first time) while it leads. */

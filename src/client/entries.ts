@@ -10,6 +10,7 @@
  */
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import { noteProblem } from '../base/note-text.js';
 import type { ConfigProblem } from '../base/errors.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { maskUrl } from '../config/url-parts.js';
@@ -107,7 +108,12 @@ export class Entries {
         new Set(),
         queueNameContext(options.prefix ?? DEFAULTS.statePrefix, options.transportOptions ?? {}),
       ),
-      audit: (note) => ({ who: options.who ?? localActor(), note, maxEvents: options.auditMaxEvents }),
+      audit: (note) => {
+        // The rule of the CLI's --note and the X-Beat-Note header (base/note-text.ts).
+        const problem = note === undefined ? undefined : noteProblem(note);
+        if (problem !== undefined) throw new BeatError(ErrorCode.Usage, `note: ${problem}`);
+        return { who: options.who ?? localActor(), note, maxEvents: options.auditMaxEvents };
+      },
       status: () => client.status,
       close: async () => {
         await client.quit().catch(() => client.disconnect());

@@ -16,7 +16,7 @@ import {
   slotTexts,
 } from '../control/backfill.js';
 import type { BackfillProgress } from '../control/backfill.js';
-import { NOTE_MAX_CHARS } from '../control/notes.js';
+import { NOTE_MAX_CHARS } from '../base/note-text.js';
 import { parseCommandArgs, parseCount } from './args.js';
 import { CONFIG_HELP, djangoOverride } from './config-args.js';
 import { REDIS_HELP, noteOption, openControl, redisOptions } from './control-open.js';

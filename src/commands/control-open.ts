@@ -6,7 +6,7 @@
 import { maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { configFingerprint } from '../control/fingerprint.js';
-import { noteProblem } from '../control/notes.js';
+import { noteProblem } from '../base/note-text.js';
 import { checkDeployment } from '../service/deployment-watch.js';
 import type { DeploymentCheck } from '../service/deployment-watch.js';
 import { ENV } from '../base/env.js';

@@ -22,7 +22,7 @@ import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
 import { followsOutcomes } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
-import { NOTE_MAX_CHARS, noteProblem } from '../control/notes.js';
+import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
 
 /** The --note of a pause, resume or trigger, checked; undefined without one. */
 function noteOf(command: string, text: string | undefined): string | undefined {

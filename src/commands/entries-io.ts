@@ -1,31 +1,47 @@
 /**
  * `beat entries import FILE` and `beat entries export`: many runtime entries at once, as a config
- * file holds them. An import is one write, all or nothing; an export is YAML that `beat check`
- * takes as a config file and `beat entries import` takes back.
+ * file holds them (YAML, JSON) or as JSON Lines (entry-lines.ts). An import checks every entry
+ * before it writes the first, then writes them in chunks (each one atomic write, one version): one
+ * write of a million entries would hold Redis up for seconds and hand the leader a million changes
+ * at once. An export reads a page of entries at a time and writes it out before the next.
  */
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { BeatError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';
+import { BeatError, ConfigError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';
 import { renderImportedConfig } from '../importers/render.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import type { EntryWrite } from '../redis/entry-store.js';
+import type { EntryWrite, WriteResult } from '../redis/entry-store.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { chunksOf } from '../base/chunks.js';
+import type { ConfigProblem } from '../base/errors.js';
+import { auditCap } from '../redis/audit-log.js';
 import { formatInstant } from '../time/zone.js';
 import { parseCommandArgs } from './args.js';
 import { CONFIG_HELP } from './config-args.js';
 import { NOTE_HELP, REDIS_HELP, noteOption, redisOptions, withControl } from './control-open.js';
 import type { Control } from './control-open.js';
-import { checkEntries, entriesOf, readEntryFile } from './entry-files.js';
+import { checkEntries, entriesOf, entryChecker, readEntryFile, toYaml } from './entry-files.js';
+import { entryLine, entryLineChunks, isEntryLinesFile } from './entry-lines.js';
 import type { EntryInput, EntryFile } from './entry-files.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
 export const ENTRIES_IMPORT_HELP = `Usage: beat entries import FILE [--config PATH] [--broker URL] [--prune] [--note TEXT]
 
-Writes every entry of FILE into the runtime store in one write: all of them, or, when any is
-wrong, none (exit 2, every problem named with its path and, in YAML, its line). FILE (YAML or
-JSON) holds either a mapping of entry names to entries, or a whole config file, whose beatSchedule
-is imported (its top-level timezone goes to the entries that name none; its other settings are
-not imported, and are listed). Existing entries of the same names are replaced.
+Writes every entry of FILE into the runtime store. Every entry is checked before the first is
+written: when any is wrong, none is written (exit 2, every problem named with its path and, in
+YAML, its line). FILE is one of:
+  *.yaml, *.yml (or any other name)  a mapping of entry names to entries, or a whole config file,
+                      whose beatSchedule is imported (its top-level timezone goes to the entries
+                      that name none; its other settings are not imported, and are listed)
+  *.json              the same, as JSON
+  *.ndjson, *.jsonl   JSON Lines: one {"name": …, "entry": {…}} per line, as 'beat entries export
+                      --format ndjson' writes; read a chunk at a time (the file is read twice:
+                      to check, then to write), so its size is not held in memory. Use it for
+                      hundreds of thousands of entries: a YAML or JSON document is read whole.
+Existing entries of the same names are replaced. The entries are written ${DEFAULTS.ioChunk.toLocaleString('en')} to a
+write, each write all or nothing: should Redis fail in the middle, the entries before are
+written; importing the file again completes it (what is already there is "unchanged").
 
 Options:
 ${CONFIG_HELP}
@@ -35,23 +51,47 @@ ${NOTE_HELP}
   -h, --help          show this help
 `;
 
-export const ENTRIES_EXPORT_HELP = `Usage: beat entries export [--config PATH] [--broker URL] [--output FILE]
+export const ENTRIES_EXPORT_HELP = `Usage: beat entries export [--config PATH] [--broker URL] [--output FILE] [--format yaml|ndjson]
 
-Writes every runtime entry as a config file (YAML: the deployment's timezone and a beatSchedule)
-that 'beat check' accepts and 'beat entries import' takes back. Entries the scheduler cannot run
-(written by hand or by another version) are left out and listed on stderr.
+Writes every runtime entry, in name order, a page at a time (memory does not grow with the
+number of entries). YAML (the default) is a config file: the deployment's timezone and a
+beatSchedule, that 'beat check' accepts and 'beat entries import' takes back. ndjson is one
+{"name": …, "entry": {…}} per line, which 'beat entries import' streams back; an entry without a
+timezone runs in the timezone of the deployment it is imported into. Entries the scheduler cannot
+run (written by hand or by another version) are left out and listed on stderr.
 
 Options:
 ${CONFIG_HELP}
 ${REDIS_HELP}
   -o, --output FILE   write it there (default: stdout)
+      --format F      yaml or ndjson (default: ndjson when FILE ends in .ndjson or .jsonl, else yaml)
   -h, --help          show this help
 `;
 
+/** What an import did, summed over its writes. */
+class WriteTally {
+  private readonly counts = new Map<string, number>();
+  writes = 0;
+  version: number | undefined;
+
+  add(result: WriteResult): void {
+    this.writes += 1;
+    this.version = result.version;
+    for (const outcome of result.outcomes) this.counts.set(outcome, (this.counts.get(outcome) ?? 0) + 1);
+  }
+
+  /** `3 created, 1 deleted; deployment d, store version 7[, in 2 writes]`. */
+  said(deployment: string): string {
+    const parts = ['created', 'updated', 'unchanged', 'deleted'].filter((o) => this.counts.has(o)).map((o) => `${this.counts.get(o)} ${o}`);
+    const writes = this.writes > 1 ? `, in ${this.writes} writes` : '';
+    return `${parts.join(', ')}; deployment ${deployment}, store version ${this.version ?? 0}${writes}`;
+  }
+}
+
 /**
  * Checks `entries` as a config file's (every problem at once, from `source`, at `base` and with the
- * lines `file` knows), then writes them in one write; `prune` deletes the stored names not among
- * them. Prints what happened.
+ * lines `file` knows), then writes them; `prune` deletes the stored names not among them. Prints
+ * what happened.
  */
 export async function writeEntries(
   io: Io,
@@ -60,20 +100,91 @@ export async function writeEntries(
   options: { source: string; base?: readonly string[]; file?: EntryFile; prune?: boolean; note?: string | undefined },
 ): Promise<void> {
   checkFileEntries(control.config, entries, options);
-  const writes: EntryWrite[] = entries.map(({ name, entry }) => ({ op: 'put', name, entry }));
-  if (options.prune === true) {
-    const keep = new Set(entries.map((e) => e.name));
-    for (const stored of await control.store.list()) if (!keep.has(stored.name)) writes.push({ op: 'delete', name: stored.name });
+  await writeChecked(io, control, chunksOf(entries), { ...options, total: entries.length });
+}
+
+/**
+ * Writes chunks of entries already checked, one write each, then (with `prune`) deletes the stored
+ * names that none of them had, a chunk at a time.
+ */
+async function writeChecked(
+  io: Io,
+  control: Control,
+  chunks: Iterable<readonly EntryInput[]> | AsyncIterable<readonly EntryInput[]>,
+  options: { source: string; prune?: boolean; note?: string | undefined; total: number },
+): Promise<void> {
+  const tally = new WriteTally();
+  const keep = options.prune === true ? new Set<string>() : undefined;
+  const audit = control.audit(options.note);
+  // The audit stream keeps its last maxEvents events: the puts before those are not recorded (an
+  // import larger than the cap would write events only for the stream to trim them at once).
+  let unrecorded = Math.max(0, options.total - auditCap(audit.maxEvents));
+  const write = async (writes: EntryWrite[]): Promise<void> => {
+    const unaudited = Math.min(unrecorded, writes.length);
+    unrecorded -= unaudited;
+    tally.add(await control.store.write(writes, { nowMs: io.now(), source: options.source, audit, unaudited }));
+  };
+  // One write in flight while the next chunk is read and checked: Redis runs the script on its own
+  // core meanwhile. The names of a checked import are distinct, so the chunks' order does not matter.
+  let pending: Promise<void> | undefined;
+  for await (const chunk of chunks) {
+    if (chunk.length === 0) continue;
+    if (keep !== undefined) for (const e of chunk) keep.add(e.name);
+    await pending;
+    pending = write(chunk.map(({ name, entry }) => ({ op: 'put', name, entry })));
+    // Awaited above or below; until then a failure must not count as unhandled.
+    pending.catch(() => undefined);
   }
-  if (writes.length === 0) {
-    io.out('nothing to write: no entries');
-    return;
+  await pending;
+  if (keep !== undefined) {
+    // As for the puts: the deletes the capped stream would trim at once are not recorded.
+    unrecorded = Math.max(0, (await control.store.count()) - keep.size - auditCap(audit.maxEvents));
+    let deletes: EntryWrite[] = [];
+    for await (const page of control.store.pages()) {
+      for (const stored of page) if (!keep.has(stored.name)) deletes.push({ op: 'delete', name: stored.name });
+      // Deleted after the page is read: the next page starts after its last name, deleted or not.
+      if (deletes.length >= DEFAULTS.ioChunk) {
+        await write(deletes);
+        deletes = [];
+      }
+    }
+    if (deletes.length > 0) await write(deletes);
   }
-  const result = await control.store.write(writes, { nowMs: io.now(), source: options.source, audit: control.audit(options.note) });
-  const counts = new Map<string, number>();
-  for (const outcome of result.outcomes) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
-  const parts = ['created', 'updated', 'unchanged', 'deleted'].filter((o) => counts.has(o)).map((o) => `${counts.get(o)} ${o}`);
-  io.out(`${parts.join(', ')}; deployment ${control.config.name}, store version ${result.version}`);
+  io.out(tally.writes === 0 ? 'nothing to write: no entries' : tally.said(control.config.name));
+}
+
+/** Problems of a streamed file past this many are counted, not listed. */
+const LISTED_PROBLEMS = 1000;
+
+/**
+ * A JSON Lines file, checked a chunk at a time (nothing written when any line is wrong), then read
+ * again and written a chunk at a time.
+ */
+async function importLines(io: Io, control: Control, path: string, options: { prune: boolean; note: string | undefined }): Promise<void> {
+  const check = entryChecker({ staticNames: new Set(control.config.entries.map((e) => e.name)) });
+  const problems: ConfigProblem[] = [];
+  let count = 0;
+  let lines = 0;
+  for await (const chunk of entryLineChunks('entries import', io.cwd, path)) {
+    lines += chunk.length;
+    for (const read of chunk) {
+      const found =
+        read.input === undefined
+          ? [{ path: '', message: read.problem, line: read.line }]
+          : check(read.input.name, read.input.entry, read.line);
+      for (const problem of found) {
+        count += 1;
+        if (problems.length < LISTED_PROBLEMS) problems.push(problem);
+      }
+    }
+  }
+  if (count > problems.length) problems.push({ path: '', message: `and ${count - problems.length} more problems (fix these first)` });
+  if (problems.length > 0) throw new ConfigError(path, problems, ErrorCode.EntryInvalid);
+  async function* inputs(): AsyncGenerator<EntryInput[]> {
+    for await (const chunk of entryLineChunks('entries import', io.cwd, path))
+      yield chunk.flatMap((read) => (read.input === undefined ? [] : [read.input]));
+  }
+  await writeChecked(io, control, inputs(), { source: path, ...options, total: lines });
 }
 
 /** Every problem of entries from a file (or an importer), with the config file's names refused. */
@@ -104,6 +215,11 @@ export async function entriesImportCommand(argv: string[], io: Io): Promise<Exit
       ErrorCode.Usage,
       "beat entries import: which file? Usage: beat entries import FILE. See 'beat entries import --help'.",
     );
+  if (isEntryLinesFile(path))
+    return withControl(io, 'entries import', values, async (control) => {
+      await importLines(io, control, path, { prune: values.prune === true, note: values.note });
+      return ExitCode.Ok;
+    });
   const file = await readEntryFile('entries import', io.cwd, path);
   let found: ReturnType<typeof entriesOf> | undefined;
   const precheck = (config: ResolvedConfig): void => {
@@ -120,7 +236,14 @@ export async function entriesImportCommand(argv: string[], io: Io): Promise<Exit
         io.err(
           `beat entries import: ${file.source}: settings other than beatSchedule and timezone are not imported: ${ignored.join(', ')}`,
         );
-      await writeEntries(io, control, entries, { source: file.source, base, file, prune: values.prune === true, note: values.note });
+      // Checked by the precheck (before Redis was asked): written as they are.
+      if (found === undefined) checkFileEntries(control.config, entries, { source: file.source, base, file });
+      await writeChecked(io, control, chunksOf(entries), {
+        source: file.source,
+        prune: values.prune === true,
+        note: values.note,
+        total: entries.length,
+      });
       return ExitCode.Ok;
     },
     precheck,
@@ -128,40 +251,93 @@ export async function entriesImportCommand(argv: string[], io: Io): Promise<Exit
 }
 
 export async function entriesExportCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values } = parseCommandArgs('entries export', argv, { ...redisOptions, output: { type: 'string', short: 'o' } });
+  const { values } = parseCommandArgs('entries export', argv, {
+    ...redisOptions,
+    output: { type: 'string', short: 'o' },
+    format: { type: 'string' },
+  });
   if (values.help) {
     io.out(ENTRIES_EXPORT_HELP);
     return ExitCode.Ok;
   }
+  const format = values.format ?? (values.output !== undefined && isEntryLinesFile(values.output) ? 'ndjson' : 'yaml');
+  if (format !== 'yaml' && format !== 'ndjson')
+    throw new BeatError(
+      ErrorCode.Usage,
+      `beat entries export: --format ${shown(format)}: use yaml or ndjson. See 'beat entries export --help'.`,
+    );
   return withControl(io, 'entries export', values, async (control) => {
-    const [stored, version] = await Promise.all([control.store.list(), control.store.version()]);
-    const beatSchedule: Record<string, unknown> = {};
-    for (const e of stored) {
-      const problems =
-        e.problems ??
-        (control.config.entries.some((f) => f.name === e.name)
-          ? [{ path: 'name', message: 'the name is taken by a config-file entry; rename one of them' }]
-          : undefined);
-      if (problems === undefined) beatSchedule[e.name] = e.entry;
-      else io.err(`beat entries export: left out ${shown(e.name)}, which does not run: ${problemsInline(problems)}`);
-    }
-    const header = [
-      `Runtime entries of deployment ${control.config.name} (store version ${version}), exported by \`beat entries export\` at ${formatInstant(io.now(), 'UTC')}.`,
-      'beat check takes this file as a config; beat entries import takes it back.',
-    ];
-    const text = renderImportedConfig({ timezone: control.config.timezone, beatSchedule }, header, values.output ?? '<stdout>');
-    const n = Object.keys(beatSchedule).length;
-    if (values.output === undefined) io.out(text);
-    else {
-      try {
-        writeFileSync(resolve(io.cwd, values.output), text);
-      } catch (error) {
-        throw new BeatError(ErrorCode.ImportInput, `beat entries export: cannot write ${shown(values.output)}: ${errorMessage(error)}`, {
-          cause: error,
-        });
+    const out = exportTarget(io, values.output);
+    try {
+      const version = await control.store.version();
+      if (format === 'yaml') {
+        const header = [
+          `Runtime entries of deployment ${control.config.name} (store version ${version}), exported by \`beat entries export\` at ${formatInstant(io.now(), 'UTC')}.`,
+          'beat check takes this file as a config; beat entries import takes it back.',
+        ];
+        // The head a whole export would have, checked as a config by beat check's parser; then each entry's YAML under beatSchedule.
+        const head = renderImportedConfig({ timezone: control.config.timezone, beatSchedule: {} }, header, values.output ?? '<stdout>');
+        out.write(head.replace(/beatSchedule: \{\}\n$/, 'beatSchedule:\n'));
       }
+      const staticNames = new Set(control.config.entries.map((e) => e.name));
+      let n = 0;
+      for await (const page of control.store.pages()) {
+        const parts: string[] = [];
+        for (const e of page) {
+          const problems =
+            e.problems ??
+            (staticNames.has(e.name)
+              ? [{ path: 'name', message: 'the name is taken by a config-file entry; rename one of them' }]
+              : undefined);
+          if (problems !== undefined) {
+            io.err(`beat entries export: left out ${shown(e.name)}, which does not run: ${problemsInline(problems)}`);
+            continue;
+          }
+          n += 1;
+          // One entry per dump: a mapping of many would put integer-like names first (JS key order).
+          parts.push(format === 'yaml' ? indent(toYaml({ [e.name]: e.entry })) : `${entryLine(e.name, e.entry)}\n`);
+        }
+        out.write(parts.join(''));
+      }
+      if (format === 'yaml' && n === 0) out.write('  {}\n');
+      out.close();
+      io.err(`beat entries export: ${n} entr${n === 1 ? 'y' : 'ies'}${values.output === undefined ? '' : ` written to ${values.output}`}`);
+      return ExitCode.Ok;
+    } catch (error) {
+      out.close();
+      throw error;
     }
-    io.err(`beat entries export: ${n} entr${n === 1 ? 'y' : 'ies'}${values.output === undefined ? '' : ` written to ${values.output}`}`);
-    return ExitCode.Ok;
   });
+}
+
+/** Every line two spaces further in (under beatSchedule:); block scalars keep their relative indentation. */
+function indent(yaml: string): string {
+  return yaml.replace(/^(?=.)/gm, '  ');
+}
+
+/** Where an export goes: the file (written as it goes), or stdout. */
+function exportTarget(io: Io, output: string | undefined): { write(text: string): void; close(): void } {
+  if (output === undefined) return { write: (text) => text !== '' && io.out(text), close: () => undefined };
+  let fd: number;
+  const fail = (error: unknown): BeatError =>
+    new BeatError(ErrorCode.ImportInput, `beat entries export: cannot write ${shown(output)}: ${errorMessage(error)}`, { cause: error });
+  try {
+    fd = openSync(resolve(io.cwd, output), 'w');
+  } catch (error) {
+    throw fail(error);
+  }
+  let open = true;
+  return {
+    write: (text) => {
+      try {
+        writeSync(fd, text);
+      } catch (error) {
+        throw fail(error);
+      }
+    },
+    close: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
 }

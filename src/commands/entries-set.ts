@@ -21,7 +21,7 @@ import type { EntryInput } from './entry-files.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const ENTRIES_SET_HELP = `Usage: beat entries set [NAME] [--config PATH] [--broker URL] [--task T] [--schedule S] [--args JSON] [--kwargs JSON] [--options JSON] [--timezone ZONE] [--enabled BOOL] [--relative BOOL] [--catch-up POLICY] [--catch-up-window D] [--overlap POLICY] [--overlap-timeout D] [--jitter D] [--start-at ISO] [--end-at ISO] [--max-runs N] [--one-off BOOL] [--replace] [--file FILE] [--note TEXT]
+export const ENTRIES_SET_HELP = `Usage: beat entries set [NAME] [--config PATH] [--broker URL] [--task T] [--schedule S] [--args JSON] [--kwargs JSON] [--options JSON] [--timezone ZONE] [--enabled BOOL] [--relative BOOL] [--catch-up POLICY] [--catch-up-window D] [--overlap POLICY] [--overlap-timeout D] [--overlap-buffer N] [--overlap-signal SIG] [--jitter D] [--start-at ISO] [--end-at ISO] [--max-runs N] [--one-off BOOL] [--replace] [--file FILE] [--note TEXT]
 
 Creates the runtime entry NAME, or changes it: the keys given replace those of the stored entry
 and the others stay (with --replace the entry becomes exactly what is given). A new entry needs a
@@ -53,9 +53,13 @@ ${REDIS_HELP}
       --relative BOOL       true or false (Celery's relative)
       --catch-up POLICY     once, skip or all
       --catch-up-window D   missed slots older than this are dropped (seconds or 10s, 5m, …)
-      --overlap POLICY      allow, skip or bufferOne: a slot due while the previous run
-                            has not finished (needs resultBackend or taskEvents)
+      --overlap POLICY      allow, skip, bufferOne, bufferAll, cancelOther or terminateOther:
+                            a slot due while the previous run has not finished (needs
+                            resultBackend or taskEvents; cancelOther and terminateOther a Redis
+                            or RabbitMQ broker)
       --overlap-timeout D   a previous run older than this counts as lost
+      --overlap-buffer N    bufferAll: slots kept at most (default 100)
+      --overlap-signal SIG  terminateOther: the signal sent to the previous run (default SIGTERM)
       --jitter D            delays each run by up to this
       --start-at ISO        no run before this date-time (without an offset: in the entry's zone)
       --end-at ISO          no run at or after it
@@ -83,6 +87,8 @@ const setOptions = {
   'catch-up-window': { type: 'string' },
   overlap: { type: 'string' },
   'overlap-timeout': { type: 'string' },
+  'overlap-buffer': { type: 'string' },
+  'overlap-signal': { type: 'string' },
   jitter: { type: 'string' },
   'start-at': { type: 'string' },
   'end-at': { type: 'string' },
@@ -105,6 +111,8 @@ const FLAG_KEYS = {
   'catch-up-window': 'catchUpWindow',
   overlap: 'overlap',
   'overlap-timeout': 'overlapTimeout',
+  'overlap-buffer': 'overlapBuffer',
+  'overlap-signal': 'overlapSignal',
   jitter: 'jitter',
   'start-at': 'startAt',
   'end-at': 'endAt',
@@ -174,6 +182,7 @@ async function flagValue(flag: Flag, text: string): Promise<{ value: unknown } |
     case 'one-off':
       return booleanFlag(text);
     case 'max-runs':
+    case 'overlap-buffer':
       return { value: NUMBER.test(text.trim()) ? Number(text) : text };
     case 'catch-up-window':
     case 'overlap-timeout':

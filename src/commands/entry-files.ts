@@ -9,6 +9,7 @@ import type * as JsYaml from 'js-yaml';
 import { BeatError, ConfigError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { loadOnFirstUse } from '../base/load-on-first-use.js';
+import { pushAll } from '../base/chunks.js';
 import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
 import { formatPath } from '../config/problems.js';
 import type { LineLocator } from '../config/problems.js';
@@ -114,13 +115,33 @@ export function checkEntries(
   entries: readonly EntryInput[],
   options: { base?: readonly string[]; locate?: LineLocator; staticNames: ReadonlySet<string> },
 ): void {
-  const base = options.base ?? [];
+  const check = entryChecker(options);
   const problems: ConfigProblem[] = [];
+  for (const { name, entry } of entries) pushAll(problems, check(name, entry));
+  if (problems.length > 0) throw new ConfigError(source, problems, ErrorCode.EntryInvalid);
+}
+
+/**
+ * The check of one entry after another (a name twice is a problem of the second): what
+ * checkEntries does for a whole file, and a streamed import for each line (`line` given).
+ */
+export function entryChecker(options: {
+  base?: readonly string[];
+  locate?: LineLocator;
+  staticNames: ReadonlySet<string>;
+}): (name: string, entry: unknown, line?: number) => ConfigProblem[] {
+  const base = options.base ?? [];
   const seen = new Set<string>();
-  for (const { name, entry } of entries) {
+  return (name, entry, knownLine) => {
+    const problems: ConfigProblem[] = [];
     const at = [...base, name];
-    const line = options.locate?.(at);
-    const here = (message: string): ConfigProblem => ({ path: formatPath(at), message, ...(line === undefined ? {} : { line }) });
+    // The line only for a problem: asking the locator builds YAML's document model (tens of seconds
+    // and a gigabyte for 100,000 entries), and each lookup walks the mapping (quadratic over a file).
+    const lineOf: LineLocator = (path) => knownLine ?? options.locate?.(path);
+    const here = (message: string): ConfigProblem => {
+      const line = lineOf(at);
+      return { path: formatPath(at), message, ...(line === undefined ? {} : { line }) };
+    };
     for (const p of entryNameProblems(name)) problems.push(here(p.message));
     if (seen.has(name)) problems.push(here('the same name twice; each entry needs its own name'));
     seen.add(name);
@@ -131,10 +152,12 @@ export function checkEntries(
         ),
       );
     }
-    const parsed = parseEntryDefinition(entry, options.locate && ((path) => options.locate?.([...at, ...path])));
-    if (!parsed.ok) problems.push(...prefixProblems(formatPath(at), parsed.problems));
-  }
-  if (problems.length > 0) throw new ConfigError(source, problems, ErrorCode.EntryInvalid);
+    const locate: LineLocator | undefined =
+      knownLine !== undefined || options.locate !== undefined ? (path) => lineOf([...at, ...path]) : undefined;
+    const parsed = parseEntryDefinition(entry, locate);
+    if (!parsed.ok) pushAll(problems, prefixProblems(formatPath(at), parsed.problems));
+    return problems;
+  };
 }
 
 /** A value as YAML (block style, long lines kept whole). */

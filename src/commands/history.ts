@@ -4,7 +4,7 @@
  */
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
-import { formatSeconds, runView } from '../control/run-view.js';
+import { formatSeconds, runView, stateText } from '../control/run-view.js';
 import { parseCommandArgs, parseCount, unknownEntryError } from './args.js';
 import { CONFIG_HELP } from './config-args.js';
 import { openControl, redisOptions } from './control-open.js';
@@ -84,7 +84,7 @@ export async function historyCommand(argv: string[], io: Io): Promise<ExitCode> 
         runs.map((r) => [
           r.publishedAt,
           r.slot,
-          r.state,
+          stateText(r),
           r.finishedAt ?? '-',
           r.runtimeSeconds === null ? '-' : formatSeconds(r.runtimeSeconds),
           r.taskId,

@@ -16,7 +16,7 @@ export const IMPORT_DJANGO_HELP = `Usage: beat import django --django-url URL [-
 
 Reads django-celery-beat's rows (PeriodicTask with its interval, crontab, solar or clocked
 schedule) once, read-only, and writes them as tsbeat entries, mapped as sources.django maps them
-(see the README): the task, args, kwargs, queue, exchange, routing_key, priority, headers, expires
+(see docs/sources.md): the task, args, kwargs, queue, exchange, routing_key, priority, headers, expires
 (the message's expiry and endAt), start_time (startAt), one_off (oneOff), enabled; a crontab with
 its own timezone. Rows that cannot be expressed (no schedule, args that are not JSON, an interval
 under 0.1 s, a name tsbeat refuses, …) are listed on stderr with the reason and left out. Nothing

@@ -19,7 +19,7 @@ Reads the entries RedBeat keeps in Redis (what RedBeatSchedulerEntry.save() wrot
 crontab, rrule; args, kwargs, options; disabled ones with enabled: false. Whatever tsbeat cannot
 express (a custom schedule class, dateutil's byeaster, a dtstart offset that is not whole hours,
 an option tsbeat does not send) is listed on stderr and left out. Nothing is written to Redis.
-To run RedBeat's entries where they are instead, see sources.redbeat in the README.
+To run RedBeat's entries where they are instead, see sources.redbeat in docs/sources.md.
 
 Options:
       --url URL         RedBeat's Redis (its redbeat_redis_url), e.g. redis://127.0.0.1:6379/0 (required)

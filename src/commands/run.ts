@@ -64,7 +64,7 @@ ${CONFIG_HELP}
   -h, --help          show this help
 
 With OTEL_EXPORTER_OTLP_ENDPOINT set, the leader exports a span per published run over OTLP/HTTP,
-the parent of the worker's span (OTEL_* variables as for any OpenTelemetry SDK; README, "Tracing").
+the parent of the worker's span (OTEL_* variables as for any OpenTelemetry SDK; docs/outcomes.md, "Tracing").
 `;
 
 /** The instance name of a dry run: it takes no lock, so it needs no unique one. */

@@ -15,6 +15,7 @@ import { configSchema } from './schema.js';
 import { formatPath, toProblems } from './problems.js';
 import type { LineLocator } from './problems.js';
 import { readModuleConfig } from './module.js';
+import { brokerKind } from './url-parts.js';
 import { parseYamlConfig } from './yaml.js';
 import { followsOutcomes, resolveConfig } from './resolve.js';
 import { alertSettingProblems } from './alerts-schema.js';
@@ -156,7 +157,7 @@ export function parseConfig(
     ...amqpQueueConfigProblems(resolved).map((message) => ({ path: ['taskQueueMaxPriority'], message })),
     ...connectionProblems(resolved, broker),
     ...alertSettingProblems(result.data.alerts, result.data.beatSchedule, followsOutcomes(resolved)),
-    ...overlapSettingProblems(result.data.beatSchedule, followsOutcomes(resolved)),
+    ...overlapSettingProblems(result.data.beatSchedule, followsOutcomes(resolved), brokerKindOf(resolved.broker.url)),
     ...pauseOnFailureProblems(result.data.beatSchedule, followsOutcomes(resolved)),
     ...sentryConfigProblems(result.data.sentry, result.data.beatSchedule, sentryEnv, ENV.sentryDsn),
   ];
@@ -219,4 +220,13 @@ function withDjangoUrl(value: Record<string, unknown>, url: string): Record<stri
   const django = given['django'];
   const current = django !== null && typeof django === 'object' && !Array.isArray(django) ? (django as Record<string, unknown>) : {};
   return { ...value, sources: { ...given, django: { ...current, url } } };
+}
+
+/** The broker's kind, or undefined when its URL does not parse (connectionProblems says why). */
+function brokerKindOf(url: string): string | undefined {
+  try {
+    return brokerKind(url);
+  } catch {
+    return undefined;
+  }
 }

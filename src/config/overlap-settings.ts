@@ -30,21 +30,46 @@ export function pauseOnFailureProblems(
   return problems;
 }
 
+/** The policies that revoke the previous run through Celery's remote control. */
+export const REVOKING_POLICIES: ReadonlySet<string> = new Set(['cancelOther', 'terminateOther']);
+
+/**
+ * `brokerKind` is the broker's ('redis', 'amqp', 'sqs'; undefined when its URL does not parse, which
+ * is said elsewhere): on SQS there is no fanout exchange, so Celery's remote control (and with it a
+ * revoke) does not reach the workers.
+ */
 export function overlapSettingProblems(
-  entries: Readonly<Record<string, Pick<ParsedEntry, 'overlap' | 'overlapTimeout' | 'options'>>>,
+  entries: Readonly<Record<string, Pick<ParsedEntry, 'overlap' | 'overlapTimeout' | 'overlapBuffer' | 'overlapSignal' | 'options'>>>,
   outcomesKnown: boolean,
+  brokerKind?: string,
 ): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   for (const [name, entry] of Object.entries(entries)) {
     const path = ['beatSchedule', name];
+    if (entry.overlapBuffer !== undefined && entry.overlap !== 'bufferAll')
+      problems.push({
+        path: [...path, 'overlapBuffer'],
+        message: `overlapBuffer only applies with overlap "bufferAll" (this entry's is "${entry.overlap}"); set overlap: bufferAll, or remove overlapBuffer`,
+      });
+    if (entry.overlapSignal !== undefined && entry.overlap !== 'terminateOther')
+      problems.push({
+        path: [...path, 'overlapSignal'],
+        message: `overlapSignal only applies with overlap "terminateOther" (this entry's is "${entry.overlap}"); set overlap: terminateOther, or remove overlapSignal`,
+      });
     if (entry.overlap === 'allow') {
       if (entry.overlapTimeout !== undefined)
         problems.push({
           path: [...path, 'overlapTimeout'],
-          message: 'overlapTimeout only applies with overlap "skip" or "bufferOne"; set overlap, or remove overlapTimeout',
+          message:
+            'overlapTimeout only applies with overlap "skip", "bufferOne", "bufferAll", "cancelOther" or "terminateOther"; set overlap, or remove overlapTimeout',
         });
       continue;
     }
+    if (REVOKING_POLICIES.has(entry.overlap) && brokerKind === 'sqs')
+      problems.push({
+        path: [...path, 'overlap'],
+        message: `overlap "${entry.overlap}" revokes the previous run through Celery's remote control, which an SQS broker does not carry (it has no fanout exchange, so workers on SQS never receive a revoke); use overlap "skip", "bufferOne" or "bufferAll", or a Redis or RabbitMQ broker`,
+      });
     if (!outcomesKnown) {
       problems.push({
         path: [...path, 'overlap'],

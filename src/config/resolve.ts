@@ -43,6 +43,10 @@ export interface ResolvedEntry {
   readonly overlap: OverlapPolicy;
   /** A previous run published longer ago than this (ms) counts as lost; undefined = until its outcome is known. */
   readonly overlapTimeoutMs?: number | undefined;
+  /** Overlap "bufferAll": slots kept at most (DEFAULTS.overlapBuffer unless set). */
+  readonly overlapBuffer?: number;
+  /** Overlap "terminateOther": the signal the previous run's process is sent (DEFAULTS.overlapSignal unless set). */
+  readonly overlapSignal?: string;
   /** Where its alerts and pings go, the config's and its own settings merged; undefined = none. */
   readonly alerts?: ResolvedAlerts;
   /** No slot before this instant (epoch ms; a slot at it runs); undefined = no bound. */
@@ -61,8 +65,9 @@ export interface ResolvedEntry {
   readonly incarnation?: string;
   /**
    * A runtime entry's revision (ports/entries.ts SourcedEntry): the publish scripts refuse its run
-   * when the stored one is another (edited, deleted or re-created since). Undefined: not checked
-   * (the config file's entries, and sources whose entries are not kept in the state Redis).
+   * when the stored one is another (edited, deleted or re-created since); RedBeat's and django's
+   * are '@' + incarnation (ports/entries.ts incarnationRevision), checked against the incarnation
+   * their stored state belongs to. Undefined: not checked (the config file's entries).
    */
   readonly revision?: string;
 }
@@ -181,6 +186,8 @@ export function resolveEntry(
     jitterMs: entry.jitter ?? 0,
     overlap: entry.overlap,
     ...(entry.overlapTimeout === undefined ? {} : { overlapTimeoutMs: entry.overlapTimeout }),
+    ...(entry.overlapBuffer === undefined ? {} : { overlapBuffer: entry.overlapBuffer }),
+    ...(entry.overlapSignal === undefined ? {} : { overlapSignal: entry.overlapSignal }),
     ...(alerts === undefined ? {} : { alerts }),
     // Without an offset, a wall time in the entry's zone, as for clocked schedules (the schema checked the text).
     startAtMs: entry.startAt === undefined ? undefined : parseIsoDateTime(entry.startAt, timezone),

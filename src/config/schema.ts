@@ -20,8 +20,16 @@ import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '..
 export const CATCH_UP_POLICIES = ['once', 'skip', 'all'] as const;
 export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
 /** What to do with a slot while the entry's previous run has not finished (Temporal's names). */
-export const OVERLAP_POLICIES = ['allow', 'skip', 'bufferOne'] as const;
+export const OVERLAP_POLICIES = ['allow', 'skip', 'bufferOne', 'bufferAll', 'cancelOther', 'terminateOther'] as const;
 export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+/**
+ * The signals `overlapSignal` may name: those Celery's `signals.signum` resolves on Linux workers
+ * (celery/platforms.py, Python's `signal.SIG*`), written as `celery control revoke --signal` takes them.
+ */
+export const OVERLAP_SIGNALS = ['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGABRT', 'SIGALRM'] as const;
+export type OverlapSignal = (typeof OVERLAP_SIGNALS)[number];
+const overlapBufferError = `overlapBuffer must be a whole number from 1 to ${DEFAULTS.overlapBufferMax} (slots kept while the previous run runs)`;
+const overlapSignalError = `overlapSignal must be one of ${OVERLAP_SIGNALS.join(', ')} (the signal the worker sends the running task's process)`;
 
 /** RabbitMQ queue types Celery declares (`x-queue-type`). */
 export const QUEUE_TYPES = ['classic', 'quorum'] as const;
@@ -92,11 +100,23 @@ export const entrySchema = keyed({
   /**
    * A slot that comes due while the entry's previous run has not finished: "allow" publishes it
    * anyway (Celery's behaviour), "skip" passes it over, "bufferOne" keeps one to publish when the
-   * previous run finishes (later ones are passed over). Needs run outcomes (resultBackend).
+   * previous run finishes (later ones are passed over), "bufferAll" keeps them all (up to
+   * overlapBuffer) and publishes them one after the other, "cancelOther" revokes the previous run
+   * and publishes, "terminateOther" revokes it with terminate (overlapSignal) and publishes. Needs
+   * run outcomes (resultBackend or taskEvents); the revoking ones a broker with Celery's remote control.
    */
   overlap: z.enum(OVERLAP_POLICIES, { error: `overlap must be one of ${OVERLAP_POLICIES.join(', ')}` }).default(DEFAULTS.overlap),
-  /** With overlap "skip" or "bufferOne": a previous run published longer ago than this counts as lost, not running. */
+  /** With an overlap policy other than "allow": a previous run published longer ago than this counts as lost, not running. */
   overlapTimeout: durationSchema('overlapTimeout', 1000).optional(),
+  /** With overlap "bufferAll": at most this many slots wait; past it the oldest is passed over (missed, reason overlap). */
+  overlapBuffer: z
+    .number({ error: overlapBufferError })
+    .int({ error: overlapBufferError })
+    .min(1, { error: overlapBufferError })
+    .max(DEFAULTS.overlapBufferMax, { error: overlapBufferError })
+    .optional(),
+  /** With overlap "terminateOther": the signal the worker sends the previous run's process (`revoke --terminate --signal`). */
+  overlapSignal: z.enum(OVERLAP_SIGNALS, { error: overlapSignalError }).optional(),
   /** Each run is delayed by a pseudo-random amount up to this (the same for every replica). */
   jitter: durationSchema('jitter').optional(),
   /**

@@ -5,7 +5,9 @@
  * (`sqs-creation-attributes`, `client-config`) keep their spelling too.
  */
 import * as z from 'zod';
+import { DEFAULTS } from '../base/defaults.js';
 import { keyed } from './keys.js';
+import { sqsClientConfig, sqsClientConfigProblems } from './sqs-client-config.js';
 
 /** SQS's rule for a FIFO message group id: 1-128 characters, ASCII letters, digits and punctuation. */
 export const SQS_GROUP_ID = /^[!-~]{1,128}$/;
@@ -44,9 +46,28 @@ export const sqsTransportOptions = {
   pollingInterval: z.number({ error: 'polling_interval must be a number of seconds' }).nonnegative().optional(),
   /** https to the URL's host (kombu: http unless true). */
   isSecure: z.boolean({ error: 'is_secure must be true or false' }).optional(),
-  /** Kept as kombu spells it; refused with its alternative (see sqsOptionProblems). */
-  stsRoleArn: z.string().optional(),
-  stsTokenTimeout: z.number().optional(),
+  /**
+   * kombu's STS role: with predefined queues, kombu sends to them with this role's credentials
+   * (AssumeRole, RoleSessionName "Celery"), assumed with the default credential chain.
+   */
+  stsRoleArn: z
+    .string({ error: 'sts_role_arn must be a role ARN such as "arn:aws:iam::123456789012:role/celery"' })
+    .regex(/^arn:[\w-]+:iam::\d{12}:role\/\S+$/, {
+      error: 'sts_role_arn must be a role ARN such as "arn:aws:iam::123456789012:role/celery"',
+    })
+    .optional(),
+  /** AssumeRole's DurationSeconds (kombu's default 900, AWS's range 900-43200). */
+  stsTokenTimeout: z
+    .number({ error: 'sts_token_timeout must be a number of seconds' })
+    .int({ error: "sts_token_timeout must be a whole number of seconds from 900 to 43200 (AssumeRole's DurationSeconds)" })
+    .min(900, { error: "sts_token_timeout must be a whole number of seconds from 900 to 43200 (AssumeRole's DurationSeconds)" })
+    .max(43_200, { error: "sts_token_timeout must be a whole number of seconds from 900 to 43200 (AssumeRole's DurationSeconds)" })
+    .optional(),
+  /** kombu 5.6's refresh this many seconds before the role's credentials expire (default 0). */
+  stsTokenBufferTime: z
+    .number({ error: 'sts_token_buffer_time must be a number of seconds' })
+    .nonnegative({ error: 'sts_token_buffer_time must be 0 or more seconds' })
+    .optional(),
   /** kombu's default true: the envelope is base64-encoded in the SQS message body. Workers must use the same. */
   sqsBase64Encoding: z.boolean({ error: 'sqs_base64_encoding must be true or false' }).optional(),
   /** Extra CreateQueue attributes for the queues tsbeat creates, as kombu's `sqs-creation-attributes`. */
@@ -55,18 +76,8 @@ export const sqsTransportOptions = {
       error: 'sqs-creation-attributes must map CreateQueue attribute names to values',
     })
     .optional(),
-  /** botocore's client Config (kombu's `client-config`): connect_timeout and read_timeout (seconds) are taken. */
-  clientConfig: z
-    .strictObject(
-      { connect_timeout: z.number().positive().optional(), read_timeout: z.number().positive().optional() },
-      {
-        error: (issue) =>
-          issue.code === 'unrecognized_keys'
-            ? `client-config: tsbeat takes connect_timeout and read_timeout only; remove ${issue.keys.map((k) => `"${k}"`).join(', ')}`
-            : 'client-config must be an object',
-      },
-    )
-    .optional(),
+  /** botocore's client Config (kombu's `client-config`), as sqs-client-config.ts takes it. */
+  clientConfig: sqsClientConfig.optional(),
 };
 
 export const SQS_OPTION_ALIASES = {
@@ -101,11 +112,19 @@ export function sqsOptionProblems(options: SqsOptions): SqsOptionProblem[] {
     if ((queue.accessKeyId === undefined) !== (queue.secretAccessKey === undefined))
       problems.push({ path: at('predefinedQueues', name), message: 'give both access_key_id and secret_access_key, or neither' });
   }
-  if (options.stsRoleArn !== undefined)
+  if (options.stsRoleArn !== undefined && Object.keys(options.predefinedQueues ?? {}).length === 0)
     problems.push({
       path: at('stsRoleArn'),
       message:
-        'tsbeat does not assume a role itself: give it the role through the AWS SDK credential chain instead (web identity with AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, or a profile with role_arn and AWS_PROFILE), and remove sts_role_arn',
+        'kombu uses sts_role_arn for predefined_queues only and ignores it otherwise: name the queues in predefined_queues, or remove sts_role_arn (a role for every queue comes through the AWS SDK credential chain: AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE, or a profile with role_arn)',
     });
+  const timeout = options.stsTokenTimeout ?? DEFAULTS.sqsStsTokenTimeoutS;
+  if (options.stsTokenBufferTime !== undefined && options.stsTokenBufferTime >= timeout)
+    problems.push({
+      path: at('stsTokenBufferTime'),
+      message: `sts_token_buffer_time (${options.stsTokenBufferTime} s) must be less than sts_token_timeout (${timeout} s); kombu ignores it otherwise`,
+    });
+  for (const { key, message } of sqsClientConfigProblems(options.clientConfig ?? {}))
+    problems.push({ path: at('clientConfig', key), message });
   return problems;
 }

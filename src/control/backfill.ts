@@ -12,7 +12,7 @@ import type { BackfillSlots } from '../core/backfill.js';
 import { entryWindow } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { formatInstant, readInstantWithOffset } from '../time/zone.js';
-import { noteProblem } from './notes.js';
+import { noteProblem } from '../base/note-text.js';
 import type { BackfillRequest } from '../ports/control.js';
 
 export type { BackfillRequest };

@@ -1,12 +1,8 @@
 /**
  * Notes that operators give with a pause, resume or trigger (`--note`, the API): checked here, kept in
  * Redis with the action (the pause notes and the notes hash, keys.ts) where `beat status` shows them
- * and the audit trail can pick them up. Pure.
+ * and the audit trail can pick them up. Pure. (What a note may hold: base/note-text.ts.)
  */
-import { shown } from '../base/errors.js';
-
-/** Longest note, in characters: a sentence or two, not a document. */
-export const NOTE_MAX_CHARS = 500;
 
 export type NoteAction = 'pause' | 'resume' | 'trigger';
 
@@ -17,15 +13,6 @@ export interface ControlNote {
   /** Who gave it: "user" (the CLI, the API), or "pauseOnFailure". */
   readonly by: string;
   readonly atMs: number;
-}
-
-/** Why `text` cannot be a note (empty, too long, control characters), or undefined when it can. */
-export function noteProblem(text: string): string | undefined {
-  if (text.trim() === '') return 'a note must not be empty; leave --note out for none';
-  if ([...text].length > NOTE_MAX_CHARS) return `a note is at most ${NOTE_MAX_CHARS} characters, got ${[...text].length}: ${shown(text)}`;
-  // Control characters would break log lines, the status table and terminals.
-  if (/[\u0000-\u001f\u007f]/.test(text)) return `a note must be one line without control characters: ${shown(text)}`;
-  return undefined;
 }
 
 export function encodeControlNote(n: ControlNote): string {

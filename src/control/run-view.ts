@@ -21,6 +21,8 @@ export interface RunView {
   readonly exception: string | null;
   /** How it was published: "schedule", "trigger" (beat trigger) or "backfill" (beat backfill). */
   readonly origin: 'schedule' | RunOrigin;
+  /** Set when tsbeat revoked the run (its entry's overlap policy): cancelOther or terminateOther. */
+  readonly revokedBy?: string;
 }
 
 export function runView(r: RunRecord, zone: string): RunView {
@@ -34,6 +36,7 @@ export function runView(r: RunRecord, zone: string): RunView {
     runtimeSeconds: r.runtimeMs === undefined || r.state === 'unknown' ? null : r.runtimeMs / 1000,
     exception: r.exception ?? null,
     origin: r.origin ?? 'schedule',
+    ...(r.revokedBy === undefined ? {} : { revokedBy: r.revokedBy }),
   };
 }
 
@@ -41,7 +44,12 @@ export function runView(r: RunRecord, zone: string): RunView {
 export function outcomeText(v: RunView | null): string {
   if (v === null) return '-';
   const runtime = v.runtimeSeconds === null ? '' : ` ${formatSeconds(v.runtimeSeconds)}`;
-  return `${v.state}${runtime}${v.exception === null ? '' : `: ${v.exception}`}`;
+  return `${stateText(v)}${runtime}${v.exception === null ? '' : `: ${v.exception}`}`;
+}
+
+/** The state, and who revoked the run when tsbeat did: "REVOKED (revoked by tsbeat, terminateOther)". */
+export function stateText(v: Pick<RunView, 'state' | 'revokedBy'>): string {
+  return v.revokedBy === undefined ? v.state : `${v.state} (revoked by tsbeat, ${v.revokedBy})`;
 }
 
 export function formatSeconds(s: number): string {

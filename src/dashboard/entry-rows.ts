@@ -7,8 +7,9 @@
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { EntryStatus } from '../control/status.js';
 import { resolveDestination } from '../celery/routing.js';
-import { compareResults, isFailing } from './run-results.js';
-import type { EntryStateName, PageWire, ProblemWire, ResultWire, RowWire } from './wire.js';
+import { compareResults } from './run-results.js';
+import type { LastState } from './run-results.js';
+import type { EntryStateName, NoteWire, PageWire, ProblemWire, RowWire } from './wire.js';
 
 /** An entry of the status JSON, with whatever fields other parts add (origin, problems, outcomes). */
 export type StatusEntry = EntryStatus & Readonly<Record<string, unknown>>;
@@ -47,6 +48,8 @@ const KNOWN_FIELDS = new Set([
   'origin',
   'problems',
   'history',
+  'pauseNote',
+  'lastNote',
 ]);
 
 const queues = new WeakMap<ResolvedEntry, string>();
@@ -76,6 +79,8 @@ export interface Row extends RowWire {
   readonly haystack: string;
 }
 
+const noteOf = (n: NoteWire | null | undefined): NoteWire | null => (n == null ? null : { note: n.note, by: n.by, at: n.at });
+
 export function buildRows(snapshot: EntrySnapshot): Row[] {
   const rows: Row[] = [];
   for (const entry of snapshot.entries) {
@@ -101,6 +106,9 @@ export function buildRows(snapshot: EntrySnapshot): Row[] {
       outcome: status === undefined ? null : outcomeOf(status),
       // A valid entry whose runs are refused (its queue key holds another type…): the leader's reason.
       problems: status?.failing ? [{ path: 'publish', message: `failing since ${status.failing.since}: ${status.failing.reason}` }] : [],
+      pauseNote: noteOf(status?.pauseNote),
+      lastNote: status?.lastNote ?? null,
+      pauseOnFailure: entry.pauseOnFailure ?? null,
       haystack: `${entry.name}\n${entry.task}\n${queue}`.toLowerCase(),
     });
   }
@@ -121,6 +129,9 @@ export function buildRows(snapshot: EntrySnapshot): Row[] {
       result: null,
       outcome: null,
       problems: bad.problems.map((p): ProblemWire => ({ path: p.path, message: p.message })),
+      pauseNote: null,
+      lastNote: null,
+      pauseOnFailure: null,
       haystack: bad.name.toLowerCase(),
     });
   }
@@ -130,6 +141,16 @@ export function buildRows(snapshot: EntrySnapshot): Row[] {
 export const SORT_KEYS = ['name', 'task', 'queue', 'origin', 'state', 'next', 'last', 'zone', 'runs', 'result', 'success'] as const;
 /** The sorts that need every entry's results, not only the page's. */
 export const RESULT_SORTS: ReadonlySet<SortKey> = new Set<SortKey>(['result', 'success']);
+
+/** What the failing filter and the result sorts read of every entry (only the one the query needs is read). */
+export interface ResultIndex {
+  /** The failing entries (failed runs in a row since their last success or resume) and how many: the failing filter. */
+  readonly failing?: ReadonlyMap<string, number>;
+  /** Each entry's newest finished run: the result sort. */
+  readonly lastStates?: ReadonlyMap<string, LastState>;
+  /** Each entry's success rate over its kept history: the success sort. */
+  readonly successRates?: ReadonlyMap<string, number | null>;
+}
 export type SortKey = (typeof SORT_KEYS)[number];
 
 export interface RowQuery {
@@ -138,7 +159,7 @@ export interface RowQuery {
   readonly state: EntryStateName | undefined;
   readonly origin: string | undefined;
   readonly queue: string | undefined;
-  /** Only the entries whose newest finished run failed (needs `results`). */
+  /** Only the entries with failed runs in a row since their last success or resume (needs the index's `failing`). */
   readonly failing: boolean;
   readonly sort: SortKey;
   readonly descending: boolean;
@@ -159,16 +180,14 @@ function byInstant(get: (row: Row) => number | null, descending: boolean) {
   };
 }
 
-type Results = ReadonlyMap<string, ResultWire>;
-
-function comparator(sort: SortKey, descending: boolean, results: Results): (a: Row, b: Row) => number {
+function comparator(sort: SortKey, descending: boolean, index: ResultIndex): (a: Row, b: Row) => number {
   const flip = (f: (a: Row, b: Row) => number) => (descending ? (a: Row, b: Row) => f(b, a) : f);
   switch (sort) {
     case 'result':
-      return flip((a, b) => compareResults(results.get(a.name), results.get(b.name)));
+      return flip((a, b) => compareResults(index.lastStates?.get(a.name), index.lastStates?.get(b.name)));
     case 'success':
       // Entries with no finished run last, whichever the direction.
-      return byInstant((r) => results.get(r.name)?.successRate ?? null, descending);
+      return byInstant((r) => index.successRates?.get(r.name) ?? null, descending);
     case 'next':
       return byInstant((r) => r.nextMs, descending);
     case 'last':
@@ -186,20 +205,20 @@ function comparator(sort: SortKey, descending: boolean, results: Results): (a: R
 }
 
 /**
- * The page of rows the query asks for. `results` (every entry's, by name) is needed only by the
- * failing filter and the result sorts; the rows of the page get their results from the caller.
+ * The page of rows the query asks for. `index` is needed only by the failing filter and the result
+ * sorts; the rows of the page get their results from the caller.
  */
-export function queryRows(rows: readonly Row[], query: RowQuery, nowMs: number, results: Results = new Map()): PageWire {
+export function queryRows(rows: readonly Row[], query: RowQuery, nowMs: number, index: ResultIndex = {}): PageWire {
   const words = query.q.toLowerCase().split(/\s+/).filter(Boolean);
   const matched = rows.filter(
     (r) =>
       (query.state === undefined || r.state === query.state) &&
       (query.origin === undefined || r.origin === query.origin) &&
       (query.queue === undefined || r.queue === query.queue) &&
-      (!query.failing || isFailing(results.get(r.name))) &&
+      (!query.failing || (index.failing?.get(r.name) ?? 0) > 0) &&
       words.every((w) => r.haystack.includes(w)),
   );
-  const compare = comparator(query.sort, query.descending, results);
+  const compare = comparator(query.sort, query.descending, index);
   // Name breaks ties, so that a page boundary is stable between two requests.
   matched.sort((a, b) => compare(a, b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const page = matched.slice(query.offset, query.offset + query.limit).map(({ haystack: _h, ...row }) => row);

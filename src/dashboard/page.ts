@@ -20,6 +20,7 @@ export const PAGE_HTML = `<!doctype html>
   <nav aria-label="Sections">
     <a href="#/">Entries</a>
     <a href="#/timeline">Timeline</a>
+    <a href="#/audit">Audit</a>
     <a href="#/deployment">Deployment</a>
   </nav>
   <div id="session" class="session"></div>

@@ -16,16 +16,18 @@ import { uiAssetUrl } from '../base/package-files.js';
 import { randomTaskId } from '../celery/task-id.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { STORE_SOURCE, comingFires, definitionOf, messagePreview, timeline, writtenInFile } from './entry-detail.js';
-import { RESULT_SORTS, SORT_KEYS, buildRows, queryRows } from './entry-rows.js';
+import { SORT_KEYS, buildRows, queryRows } from './entry-rows.js';
+import type { ResultIndex } from './entry-rows.js';
 import { resultOf, runWire } from './run-results.js';
+import type { LastState } from './run-results.js';
 import { resultsOf, stripsOf } from './run-views.js';
-import type { PageWire, ResultWire } from './wire.js';
+import type { PageWire } from './wire.js';
 import type { EntrySnapshot, Row, SortKey } from './entry-rows.js';
 import { PAGE_HTML } from './page.js';
 import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
 import type { DetailWire, EntryStateName, OverviewWire } from './wire.js';
-import { noteProblem } from '../control/notes.js';
+import { headerNoteProblem, noteProblem } from '../base/note-text.js';
 import type { ChangeBy, DashboardSources } from './sources.js';
 
 const ASSETS: Record<string, string> = {
@@ -71,8 +73,10 @@ interface Built {
   readonly snapshot: EntrySnapshot;
   readonly rows: Row[];
   readonly byName: Map<string, ResolvedEntry>;
-  /** Every entry's results, read once per build, and only when a query filters or sorts by them. */
-  results?: Promise<Map<string, ResultWire>>;
+  /** What the failing filter and the result sorts read of every entry: once per build, and only when a query asks. */
+  failing?: Promise<ReadonlyMap<string, number>>;
+  lastStates?: Promise<ReadonlyMap<string, LastState>>;
+  successRates?: Promise<ReadonlyMap<string, number | null>>;
 }
 
 export class Dashboard {
@@ -97,10 +101,11 @@ export class Dashboard {
   private changeBy(req: IncomingMessage, bodyNote?: string): ChangeBy {
     const header = req.headers['x-beat-note'];
     let note = bodyNote;
-    try {
-      note ??= typeof header === 'string' && header !== '' ? decodeURIComponent(header) : undefined;
-    } catch {
-      note = header as string;
+    if (note === undefined && header !== undefined) {
+      // The header is held to the same rule as the body's note and the CLI's --note.
+      const problem = headerNoteProblem(header);
+      if (problem !== undefined) throw new Refusal(400, 'bad_note', problem);
+      note = decodeURIComponent(header as string);
     }
     return { who: this.sessionOf(req) ?? 'dashboard', note };
   }
@@ -308,22 +313,43 @@ export class Dashboard {
     };
   }
 
-  /** A page of the list: only its rows' histories are read, unless the query filters or sorts by results (then every entry's, once per build). */
+  /**
+   * A page of the list: only its rows' results are read. The failing filter reads the failures
+   * hash (an index of the failing entries), the result sort every entry's finished summary in
+   * HSCAN batches; the success sort every kept history, so only up to dashboardSuccessSortMax entries.
+   */
   private async page(query: ReturnType<typeof parseQuery>): Promise<PageWire> {
     const built = await this.build();
-    let all: Map<string, ResultWire> | undefined;
-    if (query.failing || RESULT_SORTS.has(query.sort)) {
-      built.results ??= resultsOf(this.sources, built.byName, [...built.byName.keys()]).then((r) => r ?? new Map<string, ResultWire>());
-      all = await built.results;
+    const empty = new Map<never, never>();
+    let index: ResultIndex = {};
+    if (query.failing)
+      index = {
+        ...index,
+        failing: await (built.failing ??= this.sources.failureStreaks?.().then((m) => m ?? empty) ?? Promise.resolve(empty)),
+      };
+    if (query.sort === 'result')
+      index = {
+        ...index,
+        lastStates: await (built.lastStates ??= this.sources.lastStates?.().then((m) => m ?? empty) ?? Promise.resolve(empty)),
+      };
+    if (query.sort === 'success') {
+      if (built.byName.size > DEFAULTS.dashboardSuccessSortMax)
+        throw new Refusal(
+          400,
+          'too_many_to_sort',
+          `sort=success reads every entry's kept history: at most ${DEFAULTS.dashboardSuccessSortMax} entries, this deployment has ${built.byName.size}; sort by result or use the failing filter`,
+        );
+      built.successRates ??= resultsOf(this.sources, built.byName, [...built.byName.keys()]).then(
+        (all) => new Map([...(all ?? empty)].map(([name, r]) => [name, r.successRate])),
+      );
+      index = { ...index, successRates: await built.successRates };
     }
-    const page = queryRows(built.rows, query, built.snapshot.nowMs, all);
-    const results =
-      all ??
-      (await resultsOf(
-        this.sources,
-        built.byName,
-        page.rows.map((r) => r.name),
-      ));
+    const page = queryRows(built.rows, query, built.snapshot.nowMs, index);
+    const results = await resultsOf(
+      this.sources,
+      built.byName,
+      page.rows.map((r) => r.name),
+    );
     if (results === undefined) return page;
     return { ...page, rows: page.rows.map((r) => ({ ...r, result: results.get(r.name) ?? null })) };
   }
@@ -335,12 +361,17 @@ export class Dashboard {
     const { haystack: _h, ...rest } = row;
     const entry = built.byName.get(name);
     const nowMs = this.sources.now();
-    const runs = entry === undefined ? undefined : await this.sources.runs?.([name], DEFAULTS.runHistoryLength);
+    const [runs, finished] =
+      entry === undefined
+        ? [undefined, undefined]
+        : await Promise.all([this.sources.runs?.([name], DEFAULTS.runHistoryLength), this.sources.finished?.([name])]);
     const records = runs?.get(name) ?? [];
     const zone = entry?.timezone ?? 'UTC';
     const deployment = built.snapshot.config.name;
-    const result = runs === undefined ? null : resultOf(records, zone);
+    const result = runs === undefined ? null : resultOf(records, zone, finished?.get(name));
     const stored = row.origin === 'store' && this.sources.entriesApi !== undefined ? await this.sources.entriesApi.stored(name) : undefined;
+    const fromSource =
+      row.origin === 'redbeat' || row.origin === 'django' ? ((await this.sources.written?.(name, row.origin)) ?? null) : null;
     return {
       row: { ...rest, result },
       definition: entry === undefined ? {} : definitionOf(entry),
@@ -354,9 +385,9 @@ export class Dashboard {
       written:
         row.origin === 'file'
           ? writtenInFile(built.snapshot.config, name)
-          : stored === undefined
-            ? null
-            : { source: STORE_SOURCE, definition: stored },
+          : stored !== undefined
+            ? { source: STORE_SOURCE, definition: stored }
+            : fromSource,
       editable: row.origin === 'store' && this.sources.entriesApi !== undefined,
       ...(stored === undefined ? {} : { stored }),
     };

@@ -1,41 +1,55 @@
 /**
- * What the dashboard says of an entry's runs, derived in this one place from the run history the
- * deployment keeps in Redis (`beat history`): each run as a row of the entry page's table, and the
- * entry's results (the last finished run, the last success and failure, the success rate and since
- * when it fails) for the list and the entry page. Pure: the routes read the histories and hand them in.
+ * What the dashboard says of an entry's runs, derived in this one place: each run of the kept
+ * history (`beat history`) as a row of the entry page's table, and the entry's results for the list
+ * and the entry page. The last finished run, the last success and the last failure come from the
+ * finished hash (run-history.lua keeps it across failovers, after the history list has moved on);
+ * the success rate, since when it fails and whether a run is in flight from the kept history. Pure:
+ * the routes read both and hand them in.
  */
 import { slotTaskId } from '../celery/task-id.js';
 import { runView } from '../control/run-view.js';
 import { isFinal } from '../ports/outcomes.js';
-import type { RunRecord } from '../ports/outcomes.js';
+import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import { formatInstant } from '../time/zone.js';
 import type { ResultWire, RunWire } from './wire.js';
 
+const ORIGINS: ReadonlySet<string> = new Set(['schedule', 'trigger', 'backfill']);
+
+/** What made a run: its record's `origin` when the history codec wrote one, else told by its task id. */
+export function runOrigin(record: RunRecord, deployment: string, entry: string): RunWire['by'] {
+  const origin = (record as { readonly origin?: unknown }).origin;
+  if (typeof origin === 'string' && ORIGINS.has(origin)) return origin as RunWire['by'];
+  // A scheduled run's id is its slot's (celery/task-id.ts); a manual run's is random.
+  return record.taskId === slotTaskId(deployment, entry, record.slotMs) ? 'schedule' : 'trigger';
+}
+
 /** A run of `entry` (of deployment `deployment`) as the history table shows it. */
 export function runWire(record: RunRecord, deployment: string, entry: string, zone: string): RunWire {
-  const view = runView(record, zone);
   return {
-    ...view,
+    ...runView(record, zone),
     slotMs: record.slotMs,
     finishedAtMs: record.finishedAtMs ?? null,
-    // A scheduled run's id is its slot's (celery/task-id.ts); a manual run's is random.
-    by: record.taskId === slotTaskId(deployment, entry, record.slotMs) ? 'schedule' : 'trigger',
+    by: runOrigin(record, deployment, entry),
   };
 }
 
-/** The entry's results over `records` (its history, newest first). */
-export function resultOf(records: readonly RunRecord[], zone: string): ResultWire {
+/**
+ * The entry's results: `finished` (its summary in the finished hash, if any) for the last finished
+ * run and the last success and failure, `records` (its kept history, newest first) for the rest
+ * and for all of it when there is no summary (a history written before the finished hash was).
+ */
+export function resultOf(records: readonly RunRecord[], zone: string, finished?: FinishedRuns): ResultWire {
   const at = (ms: number | undefined): string | null => (ms === undefined ? null : formatInstant(ms, zone));
-  const finished = records.filter((r) => isFinal(r.state));
-  const newest = finished[0];
-  const lastSuccess = finished.find((r) => r.state === 'SUCCESS');
-  const lastFailure = finished.find((r) => r.state === 'FAILURE');
+  const kept = records.filter((r) => isFinal(r.state));
+  const newest = finished?.last ?? kept[0];
+  const keptSuccess = kept.find((r) => r.state === 'SUCCESS');
+  const keptFailure = kept.find((r) => r.state === 'FAILURE');
   let since: RunRecord | undefined;
-  for (const r of finished) {
+  for (const r of kept) {
     if (r.state !== 'FAILURE') break;
     since = r;
   }
-  const successes = finished.filter((r) => r.state === 'SUCCESS').length;
+  const successes = kept.filter((r) => r.state === 'SUCCESS').length;
   return {
     last:
       newest === undefined
@@ -47,25 +61,29 @@ export function resultOf(records: readonly RunRecord[], zone: string): ResultWir
             runtimeSeconds: newest.runtimeMs === undefined || newest.state === 'unknown' ? null : newest.runtimeMs / 1000,
             exception: newest.exception ?? null,
           },
-    lastSuccess: at(lastSuccess?.finishedAtMs ?? lastSuccess?.publishedAtMs),
-    lastFailure: at(lastFailure?.finishedAtMs ?? lastFailure?.publishedAtMs),
-    failingSince: at(since?.finishedAtMs ?? since?.publishedAtMs),
-    successRate: finished.length === 0 ? null : successes / finished.length,
-    finished: finished.length,
+    lastSuccess: finished === undefined ? at(keptSuccess?.finishedAtMs ?? keptSuccess?.publishedAtMs) : at(finished.lastSuccessMs),
+    lastFailure: finished === undefined ? at(keptFailure?.finishedAtMs ?? keptFailure?.publishedAtMs) : at(finished.lastFailureMs),
+    failingSince: newest?.state === 'FAILURE' ? at(since?.finishedAtMs ?? since?.publishedAtMs) : null,
+    successRate: kept.length === 0 ? null : successes / kept.length,
+    finished: kept.length,
     kept: records.length,
     running: records.some((r) => !isFinal(r.state)),
+    failureStreak: finished === undefined ? null : finished.failureStreak,
   };
 }
-
-/** Whether the newest finished run failed. */
-export const isFailing = (result: ResultWire | undefined): boolean => result?.last?.state === 'FAILURE';
 
 /** The result column's order: failures first, then revoked, unknown, succeeded, none yet; the newest finish first among equals. */
 const RANK: Readonly<Record<string, number>> = { FAILURE: 0, REVOKED: 1, unknown: 2, SUCCESS: 3 };
 
-export function compareResults(a: ResultWire | undefined, b: ResultWire | undefined): number {
-  const ra = a?.last === null || a === undefined ? 4 : (RANK[a.last.state] ?? 4);
-  const rb = b?.last === null || b === undefined ? 4 : (RANK[b.last.state] ?? 4);
+/** An entry's newest finished run as the result sort reads it (from the finished hash of every entry). */
+export interface LastState {
+  readonly state: string;
+  readonly atMs: number | undefined;
+}
+
+export function compareResults(a: LastState | undefined, b: LastState | undefined): number {
+  const ra = a === undefined ? 4 : (RANK[a.state] ?? 4);
+  const rb = b === undefined ? 4 : (RANK[b.state] ?? 4);
   if (ra !== rb) return ra - rb;
-  return (b?.last?.atMs ?? 0) - (a?.last?.atMs ?? 0);
+  return (b?.atMs ?? 0) - (a?.atMs ?? 0);
 }

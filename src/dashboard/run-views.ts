@@ -11,20 +11,20 @@ import type { DashboardSources } from './sources.js';
 import { resultOf } from './run-results.js';
 import type { ResultWire, StripsWire } from './wire.js';
 
-type Sources = Pick<DashboardSources, 'runs' | 'missed' | 'now'>;
+type Sources = Pick<DashboardSources, 'runs' | 'missed' | 'now' | 'finished'>;
 
-/** The histories of `names` as results, by name; undefined when the deployment keeps none. */
+/** The results of `names` (those on screen: their summaries and kept histories), by name; undefined when the deployment keeps none. */
 export async function resultsOf(
   sources: Sources,
   byName: ReadonlyMap<string, ResolvedEntry>,
   names: readonly string[],
 ): Promise<Map<string, ResultWire> | undefined> {
-  const runs = await sources.runs?.(names, DEFAULTS.runHistoryLength);
+  const [runs, finished] = await Promise.all([sources.runs?.(names, DEFAULTS.runHistoryLength), sources.finished?.(names)]);
   if (runs === undefined) return undefined;
   const out = new Map<string, ResultWire>();
   for (const name of names) {
     const entry = byName.get(name);
-    if (entry !== undefined) out.set(name, resultOf(runs.get(name) ?? [], entry.timezone));
+    if (entry !== undefined) out.set(name, resultOf(runs.get(name) ?? [], entry.timezone, finished?.get(name)));
   }
   return out;
 }

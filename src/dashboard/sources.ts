@@ -6,7 +6,8 @@
 import type { MessageEnv } from '../celery/message.js';
 import type { ReplicaStatus } from '../control/replicas.js';
 import type { TriggerRequest } from '../ports/control.js';
-import type { RunRecord } from '../ports/outcomes.js';
+import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
+import type { LastState } from './run-results.js';
 import type { MissedSlotsReport } from './day-strip.js';
 import type { EntrySnapshot } from './entry-rows.js';
 
@@ -58,6 +59,17 @@ export interface DashboardSources {
    * resultBackend, no taskEvents). Absent: none are shown.
    */
   runs?(entries: readonly string[], limit: number): Promise<ReadonlyMap<string, readonly RunRecord[]> | undefined>;
+  /** The named entries' finished runs at a glance (the finished hash); undefined when the deployment keeps no outcomes. */
+  finished?(entries: readonly string[]): Promise<ReadonlyMap<string, FinishedRuns> | undefined>;
+  /** The failing entries and their failed runs in a row (an index: only those are read); undefined without outcomes. */
+  failureStreaks?(): Promise<ReadonlyMap<string, number> | undefined>;
+  /** Every entry's newest finished state (the list's result sort), read in bounded batches; undefined without outcomes. */
+  lastStates?(): Promise<ReadonlyMap<string, LastState> | undefined>;
+  /**
+   * A RedBeat or django entry as its source holds it (RedBeat's `definition` JSON, the django row's
+   * fields), with where; null when the source has it no more or cannot be read now.
+   */
+  written?(name: string, origin: string): Promise<{ readonly source: string; readonly definition: unknown } | null>;
   /** The leader's reports of the named entries' slots that never ran (missed, skipped by overlap, paused), newest first. */
   missed?(entries: readonly string[]): Promise<ReadonlyMap<string, readonly MissedSlotsReport[]>>;
   /** The API token (`--api-token-file`, BEAT_API_TOKEN); undefined: no writes at all. */

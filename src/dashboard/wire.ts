@@ -36,6 +36,19 @@ export interface RowWire {
   readonly outcome: Readonly<Record<string, unknown>> | null;
   /** Why an invalid runtime entry does not run, or why a valid one's runs are refused (path `publish`). */
   readonly problems: readonly ProblemWire[];
+  /** While paused: why and who paused it (`beat pause --note`, the page's note field, or pauseOnFailure). */
+  readonly pauseNote: NoteWire | null;
+  /** The last note given with a pause, resume or trigger of it. */
+  readonly lastNote: (NoteWire & { readonly action: string }) | null;
+  /** The entry's pauseOnFailure: it is paused after this many failed runs in a row; null: never. */
+  readonly pauseOnFailure: number | null;
+}
+
+/** A note given with an action: the text, who gave it (`user@host`, `dashboard:<token>`, `pauseOnFailure`), when (ISO in the entry's zone). */
+export interface NoteWire {
+  readonly note: string;
+  readonly by: string;
+  readonly at: string;
 }
 
 /** One run of an entry's history (the fields of `beat history --json`, with the instants as epoch ms too). */
@@ -52,8 +65,11 @@ export interface RunWire {
   readonly runtimeSeconds: number | null;
   /** The exception's first line, or null. */
   readonly exception: string | null;
-  /** schedule: the run of a slot (its task id is the slot's); trigger: any other (a manual run, its id random). */
-  readonly by: 'schedule' | 'trigger';
+  /**
+   * What made the run: the record's `origin` where it has one (schedule, trigger, backfill); else
+   * schedule when its task id is its slot's, trigger when not (a manual run's id is random).
+   */
+  readonly by: 'schedule' | 'trigger' | 'backfill';
 }
 
 /** An entry's results over the runs its history keeps. */
@@ -78,6 +94,8 @@ export interface ResultWire {
   readonly kept: number;
   /** A run published and not finished yet. */
   readonly running: boolean;
+  /** Failed runs in a row since its last success or resume (what pauseOnFailure counts); null when not known. */
+  readonly failureStreak: number | null;
 }
 
 export interface ProblemWire {
@@ -107,8 +125,8 @@ export interface DetailWire {
   /** The entry's definition as tsbeat resolved it (args, kwargs, options, catch-up, jitter). */
   readonly definition: Readonly<Record<string, unknown>>;
   /**
-   * The entry as its author wrote it, and where: the config file's entry, or the runtime store's
-   * record; null for the sources that map their own rows (redbeat, django): the resolved view is all.
+   * The entry as its author wrote it, and where: the config file's entry, the runtime store's
+   * record, RedBeat's `definition` JSON or django-celery-beat's row; null when it cannot be read now.
    */
   readonly written: { readonly source: string; readonly definition: unknown } | null;
   readonly fires: readonly FireWire[];
@@ -196,6 +214,25 @@ export interface OverviewWire {
   readonly csrf: string | null;
   /** Whether runtime entries can be created, edited and deleted here. */
   readonly entriesApi: boolean;
+}
+
+/** An event of the audit trail as GET /api/audit answers it (src/http/audit-api.ts's ApiAuditEvent). */
+export interface AuditEventWire {
+  /** The stream id: pass it as `before` for older events. */
+  readonly id: string;
+  readonly at: string;
+  readonly who: string;
+  readonly entry: string;
+  readonly action: string;
+  readonly changes: readonly { readonly path: string; readonly before?: string; readonly after?: string }[];
+  readonly note?: string;
+  readonly taskId?: string;
+}
+
+/** A page of GET /api/audit: the events, newest first, and the id to ask for older ones after. */
+export interface AuditPageWire {
+  readonly events: readonly AuditEventWire[];
+  readonly next?: string;
 }
 
 /** Every error the dashboard's API answers. */

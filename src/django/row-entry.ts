@@ -8,6 +8,8 @@
  * expressed is a problem of that entry, shown by status and the log, never silently dropped.
  */
 import type { ConfigProblem } from '../base/errors.js';
+import { entryNameProblems } from '../config/entry-definition.js';
+import { incarnationRevision } from '../ports/entries.js';
 import type { SourcedEntry } from '../ports/entries.js';
 import { formatInstant } from '../time/zone.js';
 import type { DjangoDb, Row } from './db.js';
@@ -57,6 +59,9 @@ export function taskRow(row: Row, db: DjangoDb, shapes: RowShapes, namePrefix = 
   const rowName = String(row.name);
   const name = `${namePrefix}${rowName}`;
   const problems: ConfigProblem[] = [];
+  // The name rule of the API's names (no control, separator or bidi characters): such a row is
+  // shown with its problem and not run, never passed on to logs and terminals as it is.
+  for (const p of entryNameProblems(name)) problems.push({ ...p, message: `${p.message}; rename the periodic task in the Django admin` });
   const definition: Record<string, unknown> = { task: text(row.task) ?? '' };
 
   const schedule = scheduleOf(row, db, problems);
@@ -101,18 +106,22 @@ export function taskRow(row: Row, db: DjangoDb, shapes: RowShapes, namePrefix = 
   if (expiresMs !== undefined) definition.endAt = formatInstant(expiresMs, 'UTC');
 
   const changedMs = db.instant(row.date_changed);
+  // The row's id is its incarnation: a row deleted and created again under its name has a new id
+  // (an auto-increment column never hands out an id again), and its state starts afresh.
+  const incarnation = `d${String(id)}`;
+  const fence = { incarnation, revision: incarnationRevision(incarnation) };
   if (problems.length > 0) {
-    return { id, name, changedMs, oneOff, sourced: { name, problems }, key: JSON.stringify(['problems', problems]) };
+    return { id, name, changedMs, oneOff, sourced: { name, problems, ...fence }, key: JSON.stringify(['problems', problems]) };
   }
   const shape = shapes.shapeOf(definition);
   if (!shape.parsed.ok) {
     const { problems: refused } = shape.parsed;
-    return { id, name, changedMs, oneOff, sourced: { name, problems: refused }, key: shape.key };
+    return { id, name, changedMs, oneOff, sourced: { name, problems: refused, ...fence }, key: shape.key };
   }
   // Every message carries its entry's name as periodic_task_name: a tenant's row (`<schema>:<name>`)
   // says its own name instead; the other rows share the shape's entry whole.
   const entry = name === rowName ? shape.parsed.entry : namedEntry(shape.parsed.entry, rowName);
-  const sourced: SourcedEntry = { name, entry };
+  const sourced: SourcedEntry = { name, entry, ...fence };
   return { id, name, changedMs, oneOff, sourced, key: shape.key, definition: shape.definition };
 }
 

@@ -195,7 +195,8 @@ export class DjangoSource implements DjangoEntries {
     for (const row of rows) {
       const before = this.rows.get(row.name);
       if (before !== undefined && before.id !== row.id) this.names.delete(before.id);
-      if (before === undefined || before.key !== row.key) changed.push(row.sourced);
+      // Another id under a known name: the row was deleted and created again (a new incarnation).
+      if (before === undefined || before.key !== row.key || before.id !== row.id) changed.push(row.sourced);
       this.keep(row);
     }
     return changed;

@@ -104,6 +104,7 @@ export class WriteBack {
   }
 
   private async write(batch: ReadonlyMap<number, Pending>): Promise<void> {
+    // The counts of the chunks written are zeroed in place (the batch is this write's own).
     const { db, tables: t } = this.options;
     const runs = [...batch.entries()];
     for (let i = 0; i < runs.length; i += DEFAULTS.djangoWriteBackChunk) {
@@ -121,6 +122,9 @@ FROM unnest(?::int[], ?::text[], ?::int[]) AS v(id, at, n) WHERE p.id = v.id`,
           chunk.flatMap(([id, r]) => [id, db.datetime(r.lastMs), r.count]),
         );
       }
+      // Written: if a later chunk (or the one-off step) fails, the batch is kept with nothing left
+      // to add for these rows, so that no run is counted twice.
+      for (const [, held] of chunk) held.count = 0;
     }
     const oneOffs = runs.filter(([, r]) => r.oneOff).map(([id]) => id);
     if (oneOffs.length > 0) {

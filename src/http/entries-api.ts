@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ConfigError, ErrorCode } from '../base/errors.js';
+import { headerNoteProblem } from '../base/note-text.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -162,15 +163,17 @@ function drain(req: IncomingMessage): void {
   if (!req.complete) req.resume();
 }
 
-/** `X-Beat-Note`: why the change is made, kept by the audit trail with it (percent-decoded, so that it may hold any text). */
+/**
+ * `X-Beat-Note`: why the change is made, kept by the audit trail with it (percent-decoded, so that
+ * it may hold any text). Held to the rule of the CLI's --note (base/note-text.ts): a note it
+ * refuses is a 400 naming the header, and nothing is changed.
+ */
 export function noteOf(req: IncomingMessage): string | undefined {
   const header = req.headers['x-beat-note'];
-  if (typeof header !== 'string' || header === '') return undefined;
-  try {
-    return decodeURIComponent(header);
-  } catch {
-    return header;
-  }
+  if (header === undefined) return undefined;
+  const problem = headerNoteProblem(header);
+  if (problem !== undefined) throw new ApiError(400, ErrorCode.ApiBadRequest, problem);
+  return decodeURIComponent(header as string);
 }
 
 function client(req: IncomingMessage): string {
@@ -220,7 +223,8 @@ async function route(
   if (handlers === undefined) throw new ApiError(404, ErrorCode.ApiNotFound, 'the entries API is not served by this process');
   // The token's name: what the logs (and the audit) record as who made a change.
   const who = tokenName(req, access) ?? 'anonymous';
-  const note = noteOf(req);
+  // Read for changes only: a GET carries no change to explain.
+  const note = method === 'GET' ? undefined : noteOf(req);
   const address = client(req);
 
   if (one === undefined && method === 'GET') {

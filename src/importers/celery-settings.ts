@@ -1,6 +1,6 @@
 /**
  * The Celery settings tsbeat reads, as the dump script describes them, as config settings
- * (reference: celery-protocol.md and README "Migrating from celery beat"). `task_routes` keeps
+ * (reference: celery-protocol.md and docs/migrating.md). `task_routes` keeps
  * Celery's matching: within one map an exact name wins over the patterns (celery/app/routes.py
  * MapRoute), a key is a glob only when it holds `*`, and a compiled regex matches from the start.
  */

@@ -164,7 +164,7 @@ export function parseCrontab(text: string, system: boolean): ParsedCrontab {
       parseCronLine(schedule);
     } catch (error) {
       if (!(error instanceof CronParseError)) throw error;
-      problems.push({ line, message: `${error.message}; fix the time fields (see README "Schedules", form \`cron\`)` });
+      problems.push({ line, message: `${error.message}; fix the time fields (see docs/schedules.md, form \`cron\`)` });
       return;
     }
     let user: string | undefined;

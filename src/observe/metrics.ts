@@ -61,6 +61,7 @@ export class BeatMetrics {
     for (const metric of [
       this.published,
       this.missed,
+      this.revokes,
       this.dropped,
       this.runs,
       this.lastSuccess,
@@ -95,6 +96,12 @@ export class BeatMetrics {
     name: 'tsbeat_slots_missed_total',
     help: 'Due slots passed over that will never run, by entry and reason (catch_up_once, skip_late, outside_window, overlap, paused).',
     labelNames: ['entry', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly revokes = new Counter({
+    name: 'tsbeat_revokes_total',
+    help: 'Previous runs revoked by overlap cancelOther or terminateOther (Celery remote control), by entry, policy and outcome (sent, failed).',
+    labelNames: ['entry', 'policy', 'outcome'] as const,
     registers: [this.registry],
   });
   readonly dropped = new Counter({
@@ -199,6 +206,9 @@ export class BeatMetrics {
     },
     entryFailureCleared: (entry) => this.failing.remove({ entry }),
     entriesRemoved: (entries) => void this.forget(entries),
+    revoked: ({ entry, policy, outcome }) => {
+      if (this.admit(entry)) this.revokes.inc({ entry, policy, outcome });
+    },
   };
 
   // Run outcomes (with a resultBackend or taskEvents): counted by the leader as each run reaches a final state.

@@ -26,6 +26,10 @@ export function trackingEvents(next: SchedulerEvents, tracker: OutcomeTracker, c
       const now = clock.now();
       for (const run of runs) tracker.published(entry, run.id, run.slotMs, now, 'backfill');
     },
+    revoked: (revoke) => {
+      next.revoked?.(revoke);
+      if (revoke.outcome === 'sent') tracker.revoked(revoke.entry, revoke.taskId, revoke.policy);
+    },
   };
 }
 

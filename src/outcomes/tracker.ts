@@ -144,6 +144,17 @@ export class OutcomeTracker implements RunningRuns {
     for (const event of early.events) this.observed(event);
   }
 
+  /** tsbeat revoked a run it follows (overlap cancelOther, terminateOther): its history says so. */
+  revoked(entry: string, taskId: string, policy: 'cancelOther' | 'terminateOther'): void {
+    const tracked = this.pending.get(taskId);
+    if (tracked === undefined || tracked.entry !== entry) return;
+    tracked.record = { ...tracked.record, revokedBy: policy };
+    const record = tracked.record;
+    void this.flushRecords().then(() =>
+      this.o.history.update(entry, record).catch((error: unknown) => this.failed('recording a revoke', error)),
+    );
+  }
+
   unfinishedRun(entry: string): RunRecord | undefined {
     const id = this.newest.get(entry);
     return id === undefined ? undefined : this.pending.get(id)?.record;

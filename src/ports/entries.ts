@@ -13,8 +13,25 @@ import type { ParsedEntry } from '../config/schema.js';
  * `incarnation` tells a deleted and re-created entry from an edited one (created once, never reused):
  * a new incarnation starts afresh, where an edit continues from the last run. `revision`, when the
  * source gives one, names this definition of this incarnation as the publish scripts check it
- * (the store's record version): a run of an entry whose stored revision is another is refused.
+ * (the store's record version): a run of an entry whose stored revision is another is refused;
+ * for sources with no record in tsbeat's hash, incarnationRevision(incarnation).
  */
+/**
+ * The revision of an entry whose source keeps no record in tsbeat's entries hash (RedBeat, django):
+ * '@' and its incarnation. The publish scripts check it against the incarnation its stored state
+ * belongs to (the state's `g`, lua/includes/entry-fence.lua): a state of an older incarnation is
+ * none (a re-created entry starts afresh), a run of an older incarnation than the state's is refused.
+ * An incarnation there is a kind letter and a whole number that only grows for one name.
+ */
+export function incarnationRevision(incarnation: string): string {
+  return `@${incarnation}`;
+}
+
+/** The incarnation of an incarnationRevision, or undefined for any other revision. */
+export function revisionIncarnation(revision: string | undefined): string | undefined {
+  return revision?.startsWith('@') === true ? revision.slice(1) : undefined;
+}
+
 export type SourcedEntry = (
   | { readonly name: string; readonly entry: ParsedEntry; readonly problems?: undefined }
   | { readonly name: string; readonly entry?: undefined; readonly problems: readonly ConfigProblem[] }

@@ -51,6 +51,19 @@ export interface EntryFailure {
   readonly retryAtMs: number;
 }
 
+/** A revoke of an entry's previous run by its overlap policy (cancelOther, terminateOther). */
+export interface RunRevoked {
+  readonly entry: string;
+  /** The revoked run's task id. */
+  readonly taskId: string;
+  readonly policy: 'cancelOther' | 'terminateOther';
+  /** The signal sent with terminate (terminateOther); undefined for cancelOther. */
+  readonly signal?: string;
+  /** 'sent': the broker took the broadcast; 'failed': it could not be sent (the new run is published all the same). */
+  readonly outcome: 'sent' | 'failed';
+  readonly atMs: number;
+}
+
 export interface SchedulerEvents {
   /** A scheduled run was published, `latenessMs` after its slot (jitter included). */
   published(run: PublishedRun, latenessMs: number): void;
@@ -76,6 +89,8 @@ export interface SchedulerEvents {
   entriesRemoved?(entries: readonly string[]): void;
   /** An entry that was failing is not any more: it published again (`recovered`), or it left the schedule. */
   entryFailureCleared?(entry: string, recovered: boolean): void;
+  /** The overlap policy revoked an entry's previous run (or failed to send the revoke). */
+  revoked?(revoke: RunRevoked): void;
 }
 
 /** A sink that counts nothing. */
@@ -106,5 +121,6 @@ export function fanOutEvents(sinks: readonly SchedulerEvents[]): SchedulerEvents
     entryRefused: (failure, changed) => sinks.forEach((s) => s.entryRefused?.(failure, changed)),
     entryFailureCleared: (entry, recovered) => sinks.forEach((s) => s.entryFailureCleared?.(entry, recovered)),
     entriesRemoved: (entries) => sinks.forEach((s) => s.entriesRemoved?.(entries)),
+    revoked: (revoke) => sinks.forEach((s) => s.revoked?.(revoke)),
   };
 }

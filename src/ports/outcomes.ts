@@ -44,6 +44,11 @@ export interface RunRecord {
   readonly exception?: string;
   /** How it was published: by `beat trigger` or `beat backfill`; absent: by its schedule (and on records written before origins). */
   readonly origin?: RunOrigin;
+  /**
+   * tsbeat revoked it (its entry's overlap policy, when the next run came due): whatever state the
+   * result backend then shows — REVOKED, or SUCCESS for a run cancelOther let finish — is its state.
+   */
+  readonly revokedBy?: 'cancelOther' | 'terminateOther';
 }
 
 /** How a run was published, besides its schedule. */

@@ -14,6 +14,11 @@ export interface EntryState {
   readonly lastTaskId?: string;
   /** The last run (publishedAtMs, lastTaskId) was a manual one (`beat trigger`), not slotMs. */
   readonly lastRunTriggered?: boolean;
+  /**
+   * The incarnation this state belongs to (stored for entries of RedBeat and django, whose fence
+   * is '@' + incarnation: ResolvedEntry.revision); absent on states written before incarnations.
+   */
+  readonly incarnation?: string;
   /** When the entry was last resumed after a pause: slots up to then were skipped, never caught up. */
   readonly resumedAtMs?: number;
 }

@@ -30,10 +30,14 @@ import { RedisFencedDispatcher } from './redis-fenced-dispatcher.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { TriggerPublisher } from '../ports/control.js';
 import type { Dispatcher } from '../ports/dispatcher.js';
+import type { Revoker } from '../ports/revoker.js';
+import { amqpRevoker, redisRevoker } from './revoking.js';
 
 export interface Publishing {
   readonly dispatcher: Dispatcher;
   readonly triggers: TriggerPublisher;
+  /** Revokes runs through Celery's remote control (overlap cancelOther, terminateOther); undefined on SQS, which has none. */
+  readonly revoker?: Revoker;
   /** Starts connecting (retries on its own); resolves when the first attempt has been made. */
   connect(): Promise<void>;
   /** Connected and able to publish. */
@@ -67,6 +71,7 @@ function redisPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Lo
   return {
     dispatcher: fenced,
     triggers: fenced,
+    revoker: redisRevoker(broker, config.broker.url, config.broker.transportOptions, DEFAULTS.controlExchange),
     connect: () => broker.client.connect().catch(() => undefined),
     ready: () => broker.client.status === 'ready',
     // A refused Redis connection fails connectWithRetry on the state client, on the same URL.
@@ -93,11 +98,13 @@ function sendThenCommit<Plan>(
   logger: Logger,
   state: Redis,
   maxClockSkewMs: number,
+  revoker?: Revoker,
 ): Publishing {
   const dispatcher = new AmqpDispatcher(broker, state, keys, logger, maxClockSkewMs);
   return {
     dispatcher,
     triggers: dispatcher,
+    ...(revoker === undefined ? {} : { revoker }),
     ...how,
     ready: () => broker.ready(),
     get status() {
@@ -115,7 +122,7 @@ function amqpPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Log
     'AMQP broker: publishing with confirms, at least once (a duplicate keeps its task id); state and lock in Redis',
   );
   const how = { connect: () => broker.connect(), refusal: () => broker.refusal };
-  return sendThenCommit(broker, how, keys, logger, state, config.lock.maxClockSkewMs);
+  return sendThenCommit(broker, how, keys, logger, state, config.lock.maxClockSkewMs, amqpRevoker(broker, DEFAULTS.controlExchange));
 }
 
 /** Amazon SQS: sent as kombu's SQS transport sends; state and fence on `state` (state.url). */

@@ -19,6 +19,7 @@ import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { typedKeys } from '../redis/keys.js';
 import { publishedStatePrefix } from '../redis/entry-state-codec.js';
+import { revisionIncarnation } from '../ports/entries.js';
 import { PUBLISH_FENCED_SCRIPT, withScripts } from '../redis/scripts.js';
 import { nameWrongType } from '../redis/server-errors.js';
 
@@ -206,7 +207,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
       const slot = String(run.slotMs);
       args[3 + i] = run.entry.name;
       args[3 + count + i] = slot;
-      args[3 + 2 * count + i] = publishedStatePrefix(slot, at, m.id);
+      args[3 + 2 * count + i] = publishedStatePrefix(slot, at, m.id, revisionIncarnation(run.entry.revision));
       args[3 + 3 * count + i] = run.entry.revision ?? '';
       // Pushes go in as they are: the transport writes each envelope's bytes from its layout.
       for (const push of m.pushes) groupOf(lists, push.key).add(i + 1, push);

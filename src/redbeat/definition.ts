@@ -18,7 +18,7 @@
  * a datetime `expires` are problems.
  */
 import type { ConfigProblem } from '../base/errors.js';
-import { parseEntryDefinition } from '../config/entry-definition.js';
+import { entryNameProblems, parseEntryDefinition } from '../config/entry-definition.js';
 import type { SourcedEntry } from '../ports/entries.js';
 import { decodeDatetime, typeOf, wallText } from './typed-json.js';
 
@@ -55,6 +55,14 @@ export function mapRedBeatDefinition(definition: unknown): RedBeatMapping {
 
 /** A RedBeat hash's `definition` text as a sourced entry: valid, or with every problem found. */
 export function sourcedRedBeatEntry(name: string, text: string): SourcedEntry {
+  // The name rule of the API's names (no control, separator or bidi characters): such an entry is
+  // shown with its problem and not run, never passed on to logs and terminals as it is.
+  const named = entryNameProblems(name);
+  if (named.length > 0)
+    return {
+      name,
+      problems: named.map((p) => ({ ...p, message: `${p.message}; rename the entry where Python saves it (RedBeatSchedulerEntry)` })),
+    };
   let definition: unknown;
   try {
     definition = JSON.parse(text);

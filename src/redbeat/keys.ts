@@ -8,7 +8,15 @@
  *   <prefix>:statics    set   names of the entries RedBeat installed from its app's beat_schedule
  *   <prefix>:lock       string  the beat lock (redis-py Lock: a token set NX with an expiry)
  * With the default prefix "redbeat:" these are "redbeat:<name>", "redbeat::schedule", "redbeat::lock".
+ * tsbeat adds one field to an entry's hash, REDBEAT_INCARNATION_FIELD (RedBeat reads only its own two).
  */
+
+/**
+ * The field of an entry's hash where tsbeat marks the entry's incarnation (redbeat-digest.lua: when it
+ * first sees it, TIME in microseconds). RedBeat's delete() removes the hash, so a re-created entry
+ * gets a new, greater mark: its state starts afresh (src/redis/lua/includes/entry-fence.lua).
+ */
+export const REDBEAT_INCARNATION_FIELD = 'tsbeat_incarnation';
 
 export const REDBEAT_DEFAULT_PREFIX = 'redbeat:';
 

@@ -9,11 +9,17 @@
  * fetches only the definitions whose digest changed. An entry Python saves, edits, disables or
  * deletes is picked up within maxInterval. Only the zset's members count, as for RedBeat's own
  * beat: a hash whose key is not in the zset is not scheduled by either.
+ *
+ * Incarnations: the digest script marks each entry's hash when it first sees it (keys.ts
+ * REDBEAT_INCARNATION_FIELD); an entry deleted and saved again has a new mark, which the catalog
+ * takes for a re-creation (even with the same definition) and whose state starts afresh.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { incarnationRevision } from '../ports/entries.js';
 import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
 import { sourcedRedBeatEntry } from './definition.js';
+import { REDBEAT_INCARNATION_FIELD } from './keys.js';
 import type { RedBeatKeys } from './keys.js';
 import { withRedBeatScripts } from './scripts.js';
 import { decodeDatetime } from './typed-json.js';
@@ -23,6 +29,8 @@ export interface RedBeatSeed {
   readonly name: string;
   readonly lastRunMs: number;
   readonly runCount: number;
+  /** The incarnation the meta is of (its state's `g`). */
+  readonly incarnation?: string;
 }
 
 export interface RedBeatSourceOptions {
@@ -37,7 +45,7 @@ const CHUNK = 1000;
 
 export class RedBeatSource implements EntrySource {
   readonly origin = 'redbeat' as const;
-  /** The digest of each entry's definition as last handed on, by name. */
+  /** The incarnation and digest of each entry's definition as last handed on (`<mark>/<digest>`), by name. */
   private readonly known = new Map<string, string>();
   private looks = 0;
 
@@ -55,18 +63,36 @@ export class RedBeatSource implements EntrySource {
     return this.look();
   }
 
+  /**
+   * An entry as RedBeat holds it: its `definition` JSON as the Python code saved it (RedBeat's typed
+   * JSON, `__type__` markers and all), with the key it is under; undefined when there is none.
+   */
+  async written(name: string): Promise<{ source: string; definition: unknown } | undefined> {
+    const key = this.options.keys.entry(name);
+    const text = await this.options.client.hget(key, 'definition');
+    if (text === null) return undefined;
+    let definition: unknown;
+    try {
+      definition = JSON.parse(text);
+    } catch {
+      // Shown as the text it is: the scheduler names the problem on the entry itself.
+      definition = text;
+    }
+    return { source: `RedBeat: hash ${key}, field definition`, definition };
+  }
+
   private async look(): Promise<EntryChanges> {
     const { client, keys } = this.options;
     const scripts = withRedBeatScripts(client);
     const now = new Map<string, string>();
     for (let start = 0; ; start += CHUNK) {
-      const reply = await scripts.redbeatDigest(1, keys.schedule, String(start), String(start + CHUNK - 1));
-      for (let i = 0; i + 1 < reply.length; i += 2) {
+      const reply = await scripts.redbeatDigest(1, keys.schedule, String(start), String(start + CHUNK - 1), REDBEAT_INCARNATION_FIELD);
+      for (let i = 0; i + 2 < reply.length; i += 3) {
         const name = keys.nameOf(reply[i] as string);
         const digest = reply[i + 1] as string;
-        if (name !== undefined && digest !== '') now.set(name, digest);
+        if (name !== undefined && digest !== '') now.set(name, `${reply[i + 2] as string}/${digest}`);
       }
-      if (reply.length < 2 * CHUNK) break;
+      if (reply.length < 3 * CHUNK) break;
     }
     const removed = [...this.known.keys()].filter((name) => !now.has(name));
     for (const name of removed) this.known.delete(name);
@@ -76,20 +102,23 @@ export class RedBeatSource implements EntrySource {
     for (let i = 0; i < fetch.length; i += CHUNK) {
       const names = fetch.slice(i, i + CHUNK);
       const pipeline = client.pipeline();
-      for (const name of names) pipeline.hmget(keys.entry(name), 'definition', 'meta');
+      for (const name of names) pipeline.hmget(keys.entry(name), 'definition', 'meta', REDBEAT_INCARNATION_FIELD);
       const replies = (await pipeline.exec()) ?? [];
       names.forEach((name, j) => {
         const [error, value] = replies[j] ?? [null, null];
-        const [definition, meta] = error === null ? (value as (string | null)[]) : [null, null];
-        if (definition === null || definition === undefined) {
-          // Deleted between the digest and the read.
+        const [definition, meta, mark] = error === null ? (value as (string | null)[]) : [null, null, null];
+        if (definition === null || definition === undefined || mark === null || mark === undefined) {
+          // Deleted between the digest and the read (and maybe saved again, not marked yet: the
+          // next look marks it and hands it on as a re-creation).
           if (this.known.delete(name)) removed.push(name);
           return;
         }
-        const firstSight = !this.known.has(name);
-        this.known.set(name, createHash('sha1').update(definition).digest('hex'));
-        changed.push(sourcedRedBeatEntry(name, definition));
-        const seed = firstSight ? seedOf(name, meta ?? null) : undefined;
+        // First sight of this incarnation: a new name, or a name deleted and saved again.
+        const firstSight = this.known.get(name)?.startsWith(`${mark}/`) !== true;
+        this.known.set(name, `${mark}/${createHash('sha1').update(definition).digest('hex')}`);
+        const incarnation = `r${mark}`;
+        changed.push({ ...sourcedRedBeatEntry(name, definition), incarnation, revision: incarnationRevision(incarnation) });
+        const seed = firstSight ? seedOf(name, meta ?? null, incarnation) : undefined;
         if (seed !== undefined) seeds.push(seed);
       });
     }
@@ -100,7 +129,7 @@ export class RedBeatSource implements EntrySource {
 }
 
 /** RedBeat's meta of an entry that ran under RedBeat: its last run and count; undefined when it never ran. */
-export function seedOf(name: string, meta: string | null): RedBeatSeed | undefined {
+export function seedOf(name: string, meta: string | null, incarnation?: string): RedBeatSeed | undefined {
   if (meta === null) return undefined;
   let parsed: unknown;
   try {
@@ -112,5 +141,6 @@ export function seedOf(name: string, meta: string | null): RedBeatSeed | undefin
   const { last_run_at: lastRun, total_run_count: count } = parsed as Record<string, unknown>;
   const lastRunMs = decodeDatetime(lastRun);
   if (typeof lastRunMs !== 'number') return undefined;
-  return { name, lastRunMs, runCount: typeof count === 'number' && Number.isInteger(count) && count >= 0 ? count : 0 };
+  const runCount = typeof count === 'number' && Number.isInteger(count) && count >= 0 ? count : 0;
+  return incarnation === undefined ? { name, lastRunMs, runCount } : { name, lastRunMs, runCount, incarnation };
 }

@@ -6,7 +6,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { SchedulerEvents } from '../ports/events.js';
+import type { EntryState } from '../ports/state.js';
 import { createRedisClient } from '../redis/connect.js';
+import { readEntryState } from '../redis/entry-state-codec.js';
 import { withRedBeat } from './events.js';
 import { redbeatKeys } from './keys.js';
 import { RedBeatLock, TOKEN_PREFIX } from './lock.js';
@@ -47,7 +49,17 @@ export function createRedBeat(wiring: RedBeatWiring): RedBeatParts | undefined {
   const client = own ?? state;
   const keys = redbeatKeys(settings.keyPrefix, settings.lockKey);
   const source = new RedBeatSource({ client, keys, seed: (seeds) => seedStates(state, stateKey, seeds) });
-  const writeBack = new RedBeatWriteBack(client, keys, logger);
+  // The write-back reports tsbeat's stored state of each entry (absolute values: a retry counts nothing twice).
+  const readStates = async (names: readonly string[]): Promise<Map<string, EntryState>> => {
+    const values = await state.hmget(stateKey, ...names);
+    const out = new Map<string, EntryState>();
+    names.forEach((name, i) => {
+      const decoded = readEntryState(values[i]);
+      if (decoded !== undefined) out.set(name, decoded);
+    });
+    return out;
+  };
+  const writeBack = new RedBeatWriteBack(client, keys, readStates, logger);
   const lock = new RedBeatLock({
     client,
     key: keys.lock,

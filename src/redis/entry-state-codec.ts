@@ -11,10 +11,13 @@
  *   at    when the last run was published, epoch ms
  *   by    "trigger" when the last run was a manual one (`beat trigger`); any other string: scheduled
  *   id    the last run's task id, a string
+ *   g     the incarnation the state belongs to (an entry of a source with no record in tsbeat's
+ *         hash: RedBeat, django); a state of another incarnation is not this entry's
+ *         (lua/includes/entry-fence.lua). Absent: the state is adopted by whichever incarnation reads it
  *   t     how many of the n runs were manual ones (`beat trigger`), a whole number 0 .. 2^53-1;
  *         absent = 0. Scheduled runs (what `maxRuns` counts) are n - t. Written only when above 0
  * Other members are ignored (room for later fields). Written in this order (slot, seen, at, by, id,
- * n, t): the publish script appends the count (and t, when there is one) to a prefix built here, and
+ * g, n, t): the publish script appends the count (and t, when there is one) to a prefix built here, and
  * its fast path reads the form without t.
  *
  * A value that breaks a rule (not JSON, not an object, a member of the wrong type, n negative or
@@ -28,7 +31,7 @@ import type { EntryState } from '../ports/state.js';
 import { quoteJson } from '../celery/json-text.js';
 
 /** The member names, in the order they are written. */
-export const STATE_FIELDS = { slot: 'slot', seen: 'seen', at: 'at', by: 'by', id: 'id', n: 'n', t: 't' } as const;
+export const STATE_FIELDS = { slot: 'slot', seen: 'seen', at: 'at', by: 'by', id: 'id', g: 'g', n: 'n', t: 't' } as const;
 
 /** `by` of a state whose last run was a manual one. */
 export const BY_TRIGGER = 'trigger';
@@ -60,12 +63,13 @@ export function decodeEntryState(text: string): EntryState | Unreadable {
     if (LONE_SURROGATE.test(key)) return UNREADABLE;
     if (typeof value === 'string' ? LONE_SURROGATE.test(value) : value !== null && typeof value === 'object') return UNREADABLE;
   }
-  const { slot, seen, at, by, id, n, t } = raw as Record<string, unknown>;
+  const { slot, seen, at, by, id, g, n, t } = raw as Record<string, unknown>;
   if (!isRunCount(n)) return UNREADABLE;
   if (t !== undefined && !isRunCount(t)) return UNREADABLE;
   if ((slot !== undefined && !isFinite(slot)) || (seen !== undefined && !isFinite(seen)) || (at !== undefined && !isFinite(at)))
     return UNREADABLE;
   if ((by !== undefined && typeof by !== 'string') || (id !== undefined && typeof id !== 'string')) return UNREADABLE;
+  if (g !== undefined && typeof g !== 'string') return UNREADABLE;
   const state: Mutable<EntryState> = { runCount: n };
   if (slot !== undefined) state.slotMs = slot;
   if (seen !== undefined) state.seenMs = seen;
@@ -73,6 +77,7 @@ export function decodeEntryState(text: string): EntryState | Unreadable {
   if (id !== undefined) state.lastTaskId = id;
   if (by === BY_TRIGGER) state.lastRunTriggered = true;
   if (t !== undefined && t > 0) state.manualRuns = t;
+  if (g !== undefined) state.incarnation = g;
   return state;
 }
 
@@ -84,6 +89,7 @@ export function encodeEntryState(state: EntryState): string {
   if (state.publishedAtMs !== undefined) parts.push(`"${STATE_FIELDS.at}":${String(state.publishedAtMs)}`);
   if (state.lastRunTriggered === true) parts.push(`"${STATE_FIELDS.by}":"${BY_TRIGGER}"`);
   if (state.lastTaskId !== undefined) parts.push(`"${STATE_FIELDS.id}":${quoteJson(state.lastTaskId)}`);
+  if (state.incarnation !== undefined) parts.push(`"${STATE_FIELDS.g}":${quoteJson(state.incarnation)}`);
   parts.push(`"${STATE_FIELDS.n}":${String(state.runCount)}`);
   if (state.manualRuns !== undefined && state.manualRuns > 0) parts.push(`"${STATE_FIELDS.t}":${String(state.manualRuns)}`);
   return `{${parts.join(',')}}`;
@@ -99,8 +105,9 @@ export function firstSighting(seenMs: number): string {
  * and `}`: encodeEntryState's text up to the count. `slot` and `at` come as the script's own
  * decimal text of them (the caller has it at hand).
  */
-export function publishedStatePrefix(slotText: string, atText: string, taskId: string): string {
-  return `{"${STATE_FIELDS.slot}":${slotText},"${STATE_FIELDS.at}":${atText},"${STATE_FIELDS.id}":${quoteJson(taskId)},"${STATE_FIELDS.n}":`;
+export function publishedStatePrefix(slotText: string, atText: string, taskId: string, incarnation?: string): string {
+  const g = incarnation === undefined ? '' : `"${STATE_FIELDS.g}":${quoteJson(incarnation)},`;
+  return `{"${STATE_FIELDS.slot}":${slotText},"${STATE_FIELDS.at}":${atText},"${STATE_FIELDS.id}":${quoteJson(taskId)},${g}"${STATE_FIELDS.n}":`;
 }
 
 /** A stored value as the runner takes it: a missing or unreadable one is no state (undefined). */

@@ -24,6 +24,7 @@ import type { AuditContext } from './audit-log.js';
 import { entryDiff } from '../control/audit.js';
 import type { AuditEvent } from '../control/audit.js';
 import { nameWrongType } from './server-errors.js';
+import { forgetOwned } from './entry-owned.js';
 import { chunksOf, pushAll, readInChunks } from '../base/chunks.js';
 
 /** One change asked of the store. */
@@ -96,7 +97,17 @@ export class RedisEntryStore implements EntrySource {
    */
   async write(
     writes: readonly EntryWrite[],
-    options: { nowMs: number; keepHistory?: boolean; source?: string; audit?: AuditContext },
+    options: {
+      nowMs: number;
+      keepHistory?: boolean;
+      source?: string;
+      audit?: AuditContext;
+      /**
+       * The writes, counted from the first, that this write's audit leaves out because later writes
+       * of the same import will have trimmed them from the capped stream anyway (an import in chunks).
+       */
+      unaudited?: number;
+    },
   ): Promise<WriteResult> {
     const problems: ConfigProblem[] = [];
     const args: string[] = [];
@@ -127,7 +138,7 @@ export class RedisEntryStore implements EntrySource {
     }
     if (problems.length > 0) throw entryProblems(options.source ?? 'entries', problems);
     // Only the last audit.maxEvents writes are recorded: the stream would trim the earlier ones anyway.
-    const audited = Math.max(0, writes.length - auditCap(options.audit?.maxEvents));
+    const audited = Math.min(writes.length, Math.max(options.unaudited ?? 0, writes.length - auditCap(options.audit?.maxEvents)));
     const before = await this.definitions(writes.slice(audited).map((w) => w.name));
     await new AuditLog(this.client, this.keys).checkKey();
     const { keys } = this;
@@ -147,12 +158,13 @@ export class RedisEntryStore implements EntrySource {
         keys.events,
         String(writes.length),
       ];
-      reply = await withScripts(this.client).entriesWrite(7, pushAll(head, args));
+      head.splice(7, 0, keys.entryNames);
+      reply = await withScripts(this.client).entriesWrite(8, pushAll(head, args));
     } catch (error) {
       throw await nameWrongType(
         this.client,
         error,
-        typedKeys(keys, ['entries', 'entryChanges', 'entriesVersion', 'statics', 'state', 'paused', 'resumed']),
+        typedKeys(keys, ['entries', 'entryChanges', 'entriesVersion', 'statics', 'state', 'paused', 'resumed', 'entryNames']),
       );
     }
     if (reply[0] === 'static') throw staticNameError(String(reply[1]));
@@ -168,19 +180,15 @@ export class RedisEntryStore implements EntrySource {
   }
 
   /**
-   * What tsbeat kept of deleted entries besides their state (which the write removed): their run
-   * history, their pending outcome, their failing mark and their record of published slots. After the write, not in it: they are the
-   * leader's keys, and an entry created again under the name starts without them either way.
+   * What tsbeat kept of deleted entries besides their state (which the write removed): everything
+   * entry-owned.ts names (run history, pending outcome, last result, failure count, failing mark,
+   * notes, missed slots). After the write, not in it: they are the leader's keys, and an entry
+   * created again under the name starts without them either way.
    */
   private async forget(names: readonly string[]): Promise<void> {
-    const { keys } = this;
     for (const chunk of chunksOf(names, DEFAULTS.ioChunk)) {
       const batch = this.client.multi();
-      for (const name of chunk) batch.del(keys.runs(name), keys.published(name));
-      batch.srem(keys.runsPending, chunk);
-      batch.hdel(keys.failing, ...chunk);
-      // The record of published slots: an entry created again under the name has published none.
-      batch.hdel(keys.publishedSince, ...chunk);
+      forgetOwned(batch, this.keys, chunk);
       await this.read(() => batch.exec());
     }
   }
@@ -200,19 +208,66 @@ export class RedisEntryStore implements EntrySource {
 
   /**
    * Up to `limit` entries whose names sort after `after` (from the first when undefined), in name
-   * order, and whether more follow: a page of the API's listing. Only the names are read whole.
+   * order, and whether more follow: a page of the API's listing. Read from the names' zset
+   * (ZRANGEBYLEX), so a page costs the same with ten entries or a million.
    */
   async page(after: string | undefined, limit: number): Promise<{ entries: StoredEntry[]; more: boolean }> {
-    const all = await this.read(() => this.client.hkeys(this.keys.entries));
-    const names = (after === undefined ? all : all.filter((name) => name > after)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const chosen = names.slice(0, limit);
-    const texts = await this.read(() => readInChunks(chosen, (chunk) => this.client.hmget(this.keys.entries, ...chunk)));
+    await this.indexNames();
+    const { keys } = this;
     const entries: StoredEntry[] = [];
-    chosen.forEach((name, i) => {
-      const text = texts[i];
-      if (text !== null && text !== undefined) entries.push(storedEntry(name, text));
-    });
-    return { entries, more: names.length > limit };
+    let from = after;
+    // Names whose entry is gone (a hand-made HDEL) are dropped from the index and the page read on.
+    for (;;) {
+      const start = from === undefined ? '-' : `(${from}`;
+      const names = await this.read(() => this.client.zrangebylex(keys.entryNames, start, '+', 'LIMIT', 0, limit - entries.length + 1));
+      const chunk = names.slice(0, limit - entries.length);
+      const wanted = chunk;
+      const texts = chunk.length === 0 ? [] : await this.read(() => this.client.hmget(keys.entries, ...chunk));
+      const gone: string[] = [];
+      wanted.forEach((name, i) => {
+        const text = texts[i];
+        if (text === null || text === undefined) gone.push(name);
+        else entries.push(storedEntry(name, text));
+      });
+      if (gone.length > 0) await this.read(() => this.client.zrem(keys.entryNames, gone));
+      if (gone.length === 0 || names.length <= wanted.length) return { entries, more: names.length > wanted.length };
+      from = wanted[wanted.length - 1];
+    }
+  }
+
+  /** Every stored entry in name order, a page of `size` at a time: an export of any size holds one page. */
+  async *pages(size: number = DEFAULTS.ioChunk): AsyncGenerator<StoredEntry[]> {
+    let after: string | undefined;
+    for (;;) {
+      const { entries, more } = await this.page(after, size);
+      if (entries.length > 0) yield entries;
+      if (!more || entries.length === 0) return;
+      after = entries[entries.length - 1]?.name;
+    }
+  }
+
+  /**
+   * Builds the names' zset when it lacks names the hash holds: a store written before it existed,
+   * or entries written by hand. Idempotent (ZADD of a member already there changes nothing).
+   */
+  private async indexNames(): Promise<void> {
+    const { keys } = this;
+    const [indexed, stored] = await this.read(() => Promise.all([this.client.zcard(keys.entryNames), this.client.hlen(keys.entries)]));
+    if (indexed >= stored) return;
+    let cursor = '0';
+    do {
+      // (HSCAN's NOVALUES needs Redis 7.4: the values come along and are dropped.)
+      const [next, pairs] = await this.read(() => this.client.hscan(keys.entries, cursor, 'COUNT', SCAN_COUNT));
+      const chunk: (string | number)[] = [];
+      for (let i = 0; i < pairs.length; i += 2) chunk.push(0, pairs[i] as string);
+      if (chunk.length > 0) await this.read(() => this.client.zadd(keys.entryNames, ...chunk));
+      cursor = next;
+    } while (cursor !== '0');
+  }
+
+  /** How many entries are stored (HLEN). */
+  async count(): Promise<number> {
+    return this.read(() => this.client.hlen(this.keys.entries));
   }
 
   /** The store's version (0 before the first write). */
@@ -319,7 +374,7 @@ export class RedisEntryStore implements EntrySource {
       throw await nameWrongType(
         this.client,
         error,
-        typedKeys(this.keys, ['entries', 'entryChanges', 'entriesVersion', 'statics', 'staticsId']),
+        typedKeys(this.keys, ['entries', 'entryChanges', 'entriesVersion', 'statics', 'staticsId', 'entryNames']),
       );
     }
   }

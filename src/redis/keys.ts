@@ -83,6 +83,8 @@ export interface SchedulerKeys {
   missed(entry: string): string;
   readonly entries: string;
   readonly entryChanges: string;
+  /** The runtime entries' names in a zset of score 0, for pages in name order (ZRANGEBYLEX). */
+  readonly entryNames: string;
   readonly entriesVersion: string;
   readonly statics: string;
   readonly staticsId: string;
@@ -120,6 +122,7 @@ export const SCHEDULER_KEY_TYPES = {
   backfills: 'list',
   entries: 'hash',
   entryChanges: 'zset',
+  entryNames: 'zset',
   entriesVersion: 'string',
   statics: 'set',
   staticsId: 'string',
@@ -164,6 +167,7 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     missed: (entry) => `${base}missed:${entry}`,
     entries: `${base}entries`,
     entryChanges: `${base}entries:changes`,
+    entryNames: `${base}entries:names`,
     entriesVersion: `${base}entries:version`,
     statics: `${base}statics`,
     staticsId: `${base}statics:id`,

@@ -13,6 +13,8 @@ import { withScripts } from './scripts.js';
 
 /** Runs per script call: keys and arguments of one call stay a few hundred kilobytes at most. */
 const CHUNK = 500;
+/** HSCAN's batch over the finished and failures hashes. */
+const SCAN_COUNT = 1000;
 
 /** pauseOnFailure: how many failed runs in a row pause an entry, and who hears that one did. */
 export interface FailurePausing {
@@ -112,6 +114,42 @@ export class RedisRunHistory implements RunHistory {
       });
     }
     return out;
+  }
+
+  /**
+   * The entries with failed runs in a row (the failures hash: a FAILURE since their last SUCCESS or
+   * resume) and how many: an index of the failing ones, read with HSCAN in batches of SCAN_COUNT,
+   * so that neither Redis nor this process holds up for the entries that do not fail.
+   */
+  async failureStreaks(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    await this.scanHash(this.keys.failures, (entry, count) => {
+      const n = Number(count);
+      if (n > 0) out.set(entry, n);
+    });
+    return out;
+  }
+
+  /**
+   * Every entry's newest finished run, its state and finish time only (the list's result sort),
+   * from the finished hash in HSCAN batches.
+   */
+  async lastStates(): Promise<Map<string, { readonly state: string; readonly atMs: number | undefined }>> {
+    const out = new Map<string, { state: string; atMs: number | undefined }>();
+    await this.scanHash(this.keys.runsFinished, (entry, text) => {
+      const last = decodeFinished(text, null)?.last;
+      if (last !== undefined) out.set(entry, { state: last.state, atMs: last.finishedAtMs });
+    });
+    return out;
+  }
+
+  private async scanHash(key: string, each: (field: string, value: string) => void): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, pairs] = await this.client.hscan(key, cursor, 'COUNT', SCAN_COUNT);
+      for (let i = 0; i + 1 < pairs.length; i += 2) each(pairs[i]!, pairs[i + 1]!);
+      cursor = next;
+    } while (cursor !== '0');
   }
 
   private async readLists(entries: readonly string[], limit: number): Promise<RunRecord[][]> {

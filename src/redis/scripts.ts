@@ -30,6 +30,7 @@ export function lua(name: string): string {
 const PUBLISH_FENCED = lua('publish-fenced');
 const TRIGGER_FENCED = lua('trigger-fenced');
 const RECORD_SEEN = lua('record-seen');
+const SEED_STATE = lua('seed-state');
 
 /** publish-fenced.lua, for `RedisTransport.evalScript`: the scheduler's hot path, encoded by hand. */
 export const PUBLISH_FENCED_SCRIPT: LuaScript = { text: PUBLISH_FENCED, sha1: createHash('sha1').update(PUBLISH_FENCED).digest('hex') };
@@ -53,6 +54,8 @@ export interface ScriptClient {
   triggerFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<number>;
   /** record-seen.lua: first sightings of entries without a state; 1 per name written, 0 if it had one. */
   recordSeen(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
+  /** seed-state.lua: states of entries another scheduler ran (RedBeat's meta), where tsbeat has none of their incarnation. */
+  seedState(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
   /** claim-fenced.lua (AMQP): fence and freshness check before publishing; writes nothing. */
   claimFenced(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
   /** commit-fenced.lua (AMQP): records confirmed runs, fenced, slot forward only. */
@@ -84,6 +87,7 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('publishFenced', { lua: PUBLISH_FENCED });
     client.defineCommand('triggerFenced', { lua: TRIGGER_FENCED });
     client.defineCommand('recordSeen', { lua: RECORD_SEEN });
+    client.defineCommand('seedState', { lua: SEED_STATE });
     client.defineCommand('claimFenced', { lua: CLAIM_FENCED });
     client.defineCommand('commitFenced', { lua: COMMIT_FENCED });
     client.defineCommand('claimTrigger', { lua: CLAIM_TRIGGER });

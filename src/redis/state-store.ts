@@ -14,6 +14,7 @@ import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
 import { readInChunks } from '../base/chunks.js';
+import { revisionIncarnation } from '../ports/entries.js';
 
 /** A stored state that breaks the codec's rules: the entry starts afresh, and the operator hears of it. */
 export type OnUnreadable = (where: { key: string; field: string; text: string }) => void;
@@ -79,7 +80,15 @@ export class RedisStateStore implements StateStore {
     // A few names (runtime entries created while leading) are read by name: reading the whole hash
     // for each write made every write cost as much as every entry there is.
     const states = entryNames.length <= DEFAULTS.stateReadByNameMax ? await this.readSome(entryNames) : await this.readAll();
-    const unseen = entryNames.filter((name) => !states.has(name));
+    // A state of another incarnation than the one read (a RedBeat entry or django row deleted and
+    // created again) is not this entry's: record-seen replaces it when it is older, so the new
+    // incarnation starts afresh, and refuses (2) when it is newer (this read is the stale one).
+    const unseen = entryNames.filter((name) => {
+      const state = states.get(name);
+      if (state === undefined) return true;
+      const mine = revisionIncarnation(revisions?.get(name));
+      return mine !== undefined && state.incarnation !== undefined && state.incarnation !== mine;
+    });
     if (unseen.length === 0) return states;
     // First writer wins, so every replica (and every restart) agrees on a new entry's anchor. An
     // unreadable value (left out of `states`, logged) is replaced by the sighting, as a missing one.
@@ -95,8 +104,10 @@ export class RedisStateStore implements StateStore {
     unseen.forEach((name, i) => {
       // 2: the entry changed since it was read (superseded): nothing written; its runs are refused
       // too until the leader reads it again, so the sighting kept here in memory is never used.
-      if (written[i] === 1 || written[i] === 2) states.set(name, { seenMs: nowMs, runCount: 0 });
-      else lost.push(name);
+      if (written[i] === 1 || written[i] === 2) {
+        const incarnation = revisionIncarnation(revisions?.get(name));
+        states.set(name, incarnation === undefined ? { seenMs: nowMs, runCount: 0 } : { seenMs: nowMs, runCount: 0, incarnation });
+      } else lost.push(name);
     });
     if (lost.length > 0) {
       const values = await readInChunks(lost, (chunk) => this.client.hmget(this.stateKey, ...chunk));

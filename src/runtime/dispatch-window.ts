@@ -116,13 +116,17 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
       keepDue(batch.entries);
       break;
     }
+    // Revokes of previous runs (cancelOther, terminateOther) go out before the runs replacing them.
+    if (options.overlap.hasRevokes()) await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
     inFlight.push({ sent: sentPart(batch), reply: replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now())) });
     // Let the dispatcher finish writing this batch (its steps after the first await run as
     // microtasks) before planning the next one.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  // Released runs not taken when the dispatch stopped early stay due: decided again next time.
+  // Released runs not taken when the dispatch stopped early stay due: decided again next time, and
+  // so are the revokes of a batch that did not go out.
   for (const run of released) book.keepDue(run.held, nowMs);
+  options.overlap.forgetRevokes();
   for (const { sent, reply } of inFlight) settle(sent, await reply);
   for (const { sent, outcomes, refusals } of published) {
     for (const done of book.record(sent.entries, sent.slots, outcomes, nowMs)) {

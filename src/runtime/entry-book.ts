@@ -17,43 +17,10 @@ import { nextFires } from '../core/schedule.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { RunOutcome } from '../ports/dispatcher.js';
 import type { EntryState } from '../ports/state.js';
+import { isFinished, knownRunKey } from './book-entry.js';
+import type { BookEntry, BookOptions, BookSnapshot, Due, PauseChange } from './book-entry.js';
 
-/** One entry in the book, as the book's users see it; only the book changes it. */
-export interface BookEntry {
-  readonly entry: ResolvedEntry;
-  /** When it is due next (its next slot plus its jitter), while it waits in the heap. */
-  readonly key: number;
-  /** The last slot that ran or was passed over (or the first-seen anchor): slots after it are pending. */
-  readonly cursorMs: number;
-  /** The last slot known to be published (stored, or published since): what the stored state must not fall behind. */
-  readonly lastRunMs: number | undefined;
-  /** The next slot, undefined when the schedule has run out. */
-  readonly nextSlotMs: number | undefined;
-  /** Paused entries stay out of the heap; slots that pass meanwhile are skipped, not caught up. */
-  readonly paused: boolean;
-  /**
-   * Its scheduled runs: those of the stored state when loaded (its run count less its manual runs),
-   * plus each run recorded since. Counted against `maxRuns`; manual runs (`beat trigger`) are
-   * published apart from the book and never counted.
-   */
-  readonly runs: number;
-  /** A slot kept to publish when the previous run finishes (overlap "bufferOne"); the entry is out of the heap meanwhile. */
-  readonly bufferedSlotMs: number | undefined;
-}
-
-/**
- * The key of an entry's last run in `knownRuns` (EntryBook.load, lastRuns): its name, and for a
- * runtime entry its incarnation too, so that what a session saw an entry publish is never taken
- * for the history of another entry created under its name later.
- */
-export function knownRunKey(entry: ResolvedEntry): string {
-  return entry.incarnation === undefined ? entry.name : `${entry.name}\u0000${entry.incarnation}`;
-}
-
-/** True when the entry has made its `maxRuns` scheduled runs: it runs no more (until maxRuns is raised). */
-export function isFinished(entry: ResolvedEntry, runs: number): boolean {
-  return entry.maxRuns !== undefined && runs >= entry.maxRuns;
-}
+export type { BookEntry, BookSnapshot, Due, PauseChange } from './book-entry.js';
 
 /** The book's own, writable view of an entry. */
 interface Held extends HeapItem {
@@ -70,42 +37,11 @@ interface Held extends HeapItem {
   bufferedSlotMs: number | undefined;
   /** A released buffered run passed over the slots up to here: the cursor moves there when the run is recorded. */
   passOverToMs: number | undefined;
-}
-
-/** An entry taken off the heap at an instant, with what to run for it then. */
-export interface Due {
-  readonly held: BookEntry;
   /**
-   * The missed-run policy's answer. With no slots the entry has already been moved on (its missed
-   * slots passed over); with slots it stays off the heap until they are recorded (record, keepDue).
+   * Overlap "bufferAll": the slots up to here came while a previous run ran. They run one at a
+   * time, oldest first, whatever catchUp says (plan); cleared once the cursor reaches it.
    */
-  readonly plan: DuePlan;
-  /** The entry's first pending slot when it was taken (the first of any slots the plan passes over). */
-  readonly firstSlotMs: number | undefined;
-}
-
-/** One entry as metrics and status see it. */
-export interface BookSnapshot {
-  readonly name: string;
-  readonly nextSlotMs: number | undefined;
-  readonly paused: boolean;
-  /** Scheduled runs counted against maxRuns (see BookEntry.runs). */
-  readonly runs: number;
-  /** maxRuns reached: the entry runs no more. */
-  readonly finished: boolean;
-}
-
-/** What a change of the paused set did, for the log and the event sink. */
-export interface PauseChange {
-  readonly paused: readonly string[];
-  readonly resumed: readonly string[];
-  /** Of the resumed entries, those whose slots passed while they were paused: how many, and the first. */
-  readonly passed: readonly { readonly entry: ResolvedEntry; readonly count: number; readonly firstSlotMs: number }[];
-}
-
-export interface BookOptions {
-  /** The runner's longest sleep: a slot that close to now is on time, not missed. */
-  readonly maxIntervalMs: number;
+  backlogToMs: number | undefined;
 }
 
 export class EntryBook {
@@ -211,6 +147,7 @@ export class EntryBook {
       runs: state === undefined ? 0 : state.runCount - (state.manualRuns ?? 0),
       bufferedSlotMs: undefined,
       passOverToMs: undefined,
+      backlogToMs: undefined,
     };
     this.held.set(entry.name, held);
     // Due at once if a slot was missed while no one led; plan() then applies the catch-up policy.
@@ -236,6 +173,11 @@ export class EntryBook {
   /** What the missed-run policy would run for an entry at `nowMs`, from its cursor; changes nothing. */
   plan(entry: BookEntry, nowMs: number): DuePlan {
     const e = entry.entry;
+    const backlogToMs = (entry as Held).backlogToMs;
+    const next = entry.nextSlotMs;
+    // A bufferAll backlog is not missed: its slots waited on purpose, and run in order, one a time.
+    if (backlogToMs !== undefined && e.overlap === 'bufferAll' && next !== undefined && next <= backlogToMs && !isFinished(e, entry.runs))
+      return { slots: [next], missed: 0, missedReason: undefined, cursorMs: next, nextSlotMs: this.nextSlotAfter(entry as Held, next) };
     // Never more runs in one plan than maxRuns leaves (catchUp "all" after downtime, say).
     const left = e.maxRuns === undefined ? Infinity : Math.max(0, e.maxRuns - entry.runs);
     return planDue(
@@ -312,19 +254,67 @@ export class EntryBook {
   }
 
   /**
-   * Takes a buffered entry's slot for a dispatch at `nowMs`. The slots that came due while it waited
-   * are passed over once the run is recorded (unless it is not sent): returns how many, and the first.
+   * Takes a buffered entry's slot for a dispatch at `nowMs`. With bufferOne (`keep` undefined) the
+   * slots that came due while it waited are passed over once the run is recorded (unless it is not
+   * sent); with bufferAll they stay, a backlog run one at a time (see plan), of which at most `keep`
+   * slots (the buffered one included) are kept: the oldest beyond are passed over now. Returns the
+   * slot to publish and how many slots were passed over, and the first of them.
    */
-  releaseBuffered(entry: BookEntry, nowMs: number): { slotMs: number; passed: number; firstPassedMs: number | undefined } {
+  releaseBuffered(entry: BookEntry, nowMs: number, keep?: number): { slotMs: number; passed: number; firstPassedMs: number | undefined } {
     const held = entry as Held;
-    const slotMs = held.bufferedSlotMs as number;
+    const bufferedMs = held.bufferedSlotMs as number;
     held.bufferedSlotMs = undefined;
     this.bufferedHeld.delete(held);
     held.dispatching = true;
     const { entry: e } = held;
-    const over = passOver(e.schedule, e.timezone, slotMs, nowMs, entryWindow(e));
+    if (keep !== undefined) {
+      held.backlogToMs = nowMs;
+      const { oldestKeptMs, dropped, lastDroppedMs } = this.newestWaiting(held, bufferedMs, nowMs, keep);
+      // The dropped slots count as passed over at once: a release that is not sent does not bring them back.
+      if (lastDroppedMs !== undefined) held.cursorMs = Math.max(held.cursorMs, lastDroppedMs);
+      return { slotMs: oldestKeptMs, passed: dropped, firstPassedMs: dropped > 0 ? bufferedMs : undefined };
+    }
+    const over = passOver(e.schedule, e.timezone, bufferedMs, nowMs, entryWindow(e));
     held.passOverToMs = over.count > 0 ? over.cursorMs : undefined;
-    return { slotMs, passed: over.count, firstPassedMs: over.count > 0 ? this.nextSlotAfter(held, slotMs) : undefined };
+    return { slotMs: bufferedMs, passed: over.count, firstPassedMs: over.count > 0 ? this.nextSlotAfter(held, bufferedMs) : undefined };
+  }
+
+  /**
+   * Of the slots waiting at `nowMs` — `firstMs` and those after it up to `nowMs` — the oldest of the
+   * newest `keep`, and how many older ones there are (the last of them). A window slid over them in
+   * chunks: as many slots as waited are read, never more than `keep` held.
+   */
+  private newestWaiting(
+    held: Held,
+    firstMs: number,
+    nowMs: number,
+    keep: number,
+  ): { oldestKeptMs: number; dropped: number; lastDroppedMs: number | undefined } {
+    const { entry } = held;
+    const ring: number[] = [firstMs];
+    let start = 0;
+    let dropped = 0;
+    let lastDroppedMs: number | undefined;
+    let afterMs = firstMs;
+    for (;;) {
+      const chunk = nextFires(entry.schedule, { zone: entry.timezone, afterMs, anchorMs: held.cursorMs, window: entryWindow(entry) }, 256);
+      for (const slot of chunk) {
+        if (slot > nowMs) return { oldestKeptMs: ring[start] as number, dropped, lastDroppedMs };
+        ring.push(slot);
+        if (ring.length - start > keep) {
+          lastDroppedMs = ring[start];
+          start += 1;
+          dropped += 1;
+        }
+        // Keep the array short: drop the consumed head now and then.
+        if (start > 4096) {
+          ring.splice(0, start);
+          start = 0;
+        }
+      }
+      if (chunk.length < 256) return { oldestKeptMs: ring[start] as number, dropped, lastDroppedMs };
+      afterMs = chunk[chunk.length - 1] as number;
+    }
   }
 
   /**
@@ -352,6 +342,7 @@ export class EntryBook {
       const slotMs = slots[i] as number;
       held.cursorMs = Math.max(held.cursorMs, slotMs, held.passOverToMs ?? slotMs);
       held.passOverToMs = undefined;
+      if (held.backlogToMs !== undefined && held.cursorMs >= held.backlogToMs) held.backlogToMs = undefined;
       held.lastRunMs = Math.max(held.lastRunMs ?? slotMs, slotMs);
       // A stale run was published before (by a reply lost on the way, say) and counted then in the store.
       held.runs += 1;
@@ -399,6 +390,7 @@ export class EntryBook {
         this.heap.remove(held);
         this.bufferedHeld.delete(held);
         held.bufferedSlotMs = undefined;
+        held.backlogToMs = undefined;
         change.paused.push(held.entry.name);
       } else {
         const { entry } = held;

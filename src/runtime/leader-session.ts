@@ -15,6 +15,7 @@ import type { Clock } from '../ports/clock.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { EntryCatalog } from './entry-catalog.js';
 import type { RunningRuns } from '../ports/outcomes.js';
+import type { Revoker } from '../ports/revoker.js';
 
 export interface LeaderSessionOptions {
   readonly config: ResolvedConfig;
@@ -37,6 +38,8 @@ export interface LeaderSessionOptions {
   readonly runtimeEntries?: EntryCatalog;
   /** See RunnerOptions.running. */
   readonly running?: RunningRuns;
+  /** See RunnerOptions.revoker. */
+  readonly revoker?: Revoker;
 }
 
 export class LeaderSession {
@@ -58,6 +61,7 @@ export class LeaderSession {
       ...(options.knownRuns ? { knownRuns: options.knownRuns } : {}),
       ...(options.events ? { events: options.events } : {}),
       ...(options.running ? { running: options.running } : {}),
+      ...(options.revoker ? { revoker: options.revoker } : {}),
       ...(options.runtimeEntries ? { onSuperseded: () => options.runtimeEntries?.poke() } : {}),
       ...(options.runtimeEntries ? { beforeCatchUp: () => options.runtimeEntries?.refresh() ?? Promise.resolve() } : {}),
     });

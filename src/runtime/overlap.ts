@@ -1,7 +1,12 @@
 /**
  * Overlap policies: what becomes of a slot that comes due while the entry's previous run has not
  * finished. "allow" publishes it (Celery's behaviour); "skip" passes it over; "bufferOne" keeps it
- * and publishes it once the previous run finishes, passing over the slots that came meanwhile.
+ * and publishes it once the previous run finishes, passing over the slots that came meanwhile;
+ * "bufferAll" keeps them all (at most overlapBuffer, the oldest passed over past it) and publishes
+ * them in order, each once the one before finished; "cancelOther" and "terminateOther" revoke the
+ * previous run through Celery's remote control (the latter with terminate and overlapSignal) and
+ * publish the new one. The revokes are collected while a batch is planned and sent, by the
+ * leader only, before the batch goes out (sendRevokes).
  *
  * "Finished" is what the outcome tracker knows (RunningRuns): a final state in the result backend
  * (or a task event), or `unknown` after outcomeTimeout; with `overlapTimeout`, a previous run
@@ -12,9 +17,22 @@ import { EVENTS } from '../base/log-events.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { DuePlan } from '../core/due.js';
 import type { RunRecord, RunningRuns } from '../ports/outcomes.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { errorMessage } from '../base/errors.js';
+import type { Revoker } from '../ports/revoker.js';
 import { formatInstant } from '../time/zone.js';
 import type { BookEntry, Due, EntryBook } from './entry-book.js';
 import type { RunLogOptions } from './run-log.js';
+
+/** A revoke decided while planning, sent before the batch (sendRevokes). */
+interface PendingRevoke {
+  readonly entry: ResolvedEntry;
+  readonly previous: RunRecord;
+  readonly policy: 'cancelOther' | 'terminateOther';
+}
+
+const isRevoking = (overlap: string): overlap is 'cancelOther' | 'terminateOther' =>
+  overlap === 'cancelOther' || overlap === 'terminateOther';
 
 /** A buffered run to publish now. */
 export interface Released {
@@ -25,11 +43,20 @@ export interface Released {
 export class OverlapGate {
   /** Entries told once that their policy has no effect here (no outcomes). */
   private readonly untrackedSaid = new Set<string>();
+  /** Revokes decided and not sent yet. */
+  private pending: PendingRevoke[] = [];
+  /** Task ids revoked lately (insertion order, at most DEFAULTS.revokedRemembered): one broadcast per run. */
+  private readonly revoked = new Set<string>();
 
-  /** `runs` is undefined when this instance follows no outcomes: every policy then publishes. */
+  /**
+   * `runs` is undefined when this instance follows no outcomes: every policy then publishes.
+   * `revoker` is undefined on a broker without Celery's remote control (SQS): cancelOther and
+   * terminateOther then publish without revoking, and say so once per entry.
+   */
   constructor(
     private readonly runs: RunningRuns | undefined,
     private readonly log: RunLogOptions,
+    private readonly revoker?: Revoker,
   ) {}
 
   /**
@@ -42,6 +69,7 @@ export class OverlapGate {
     const { entry } = held;
     const first = plan.slots[0];
     if (entry.overlap === 'allow' || first === undefined) return plan;
+    if (isRevoking(entry.overlap)) return this.replace(entry, entry.overlap, plan, nowMs);
     const previous = this.previous(entry, nowMs);
     if (previous === undefined) return plan.slots.length > 1 ? { ...plan, slots: [first] } : plan;
     const fields = { entry: entry.name, task: entry.task, previous: previous.taskId, state: previous.state };
@@ -58,9 +86,110 @@ export class OverlapGate {
     book.buffer(held, first);
     this.log.logger.info(
       { event: EVENTS.overlapBuffer, ...fields, slot: formatInstant(first, entry.timezone) },
-      `the previous run (${previous.taskId}, ${previous.state}) has not finished: slot kept until it does (overlap "bufferOne")`,
+      `the previous run (${previous.taskId}, ${previous.state}) has not finished: slot kept until it does (overlap "${entry.overlap}")`,
     );
     return undefined;
+  }
+
+  /**
+   * cancelOther, terminateOther: the previous run, if one runs, is revoked (sendRevokes) and the new
+   * one published. Of several slots due at once only the last is: each would revoke the one before.
+   */
+  private replace(entry: ResolvedEntry, policy: 'cancelOther' | 'terminateOther', plan: DuePlan, nowMs: number): DuePlan {
+    const last = plan.slots[plan.slots.length - 1] as number;
+    if (plan.slots.length > 1)
+      this.log.events.missed({ entry, count: plan.slots.length - 1, reason: 'overlap', firstSlotMs: plan.slots[0] as number, atMs: nowMs });
+    const previous = this.previous(entry, nowMs);
+    if (previous !== undefined && !this.revoked.has(previous.taskId)) {
+      if (this.revoker === undefined)
+        this.sayOnce(
+          entry,
+          `overlap "${policy}" cannot revoke here: this broker has no Celery remote control (SQS); the new run is published without revoking the previous one`,
+        );
+      else this.pending.push({ entry, previous, policy });
+    }
+    return plan.slots.length > 1 ? { ...plan, slots: [last] } : plan;
+  }
+
+  /**
+   * Broadcasts the revokes decided since the last call, if `leading()` still holds (only the leader
+   * revokes); each outcome is logged and reported. Never throws: a revoke that cannot be sent is
+   * logged, and the new runs are published all the same.
+   */
+  async sendRevokes(nowMs: number, leading: () => boolean): Promise<void> {
+    const todo = this.pending;
+    if (todo.length === 0) return;
+    this.pending = [];
+    if (!leading() || this.revoker === undefined) return;
+    const revoker = this.revoker;
+    await Promise.all(
+      todo.map(async ({ entry, previous, policy }) => {
+        if (this.revoked.has(previous.taskId)) return;
+        this.remember(previous.taskId);
+        const terminate = policy === 'terminateOther';
+        const signal = entry.overlapSignal ?? DEFAULTS.overlapSignal;
+        const fields = {
+          entry: entry.name,
+          task: entry.task,
+          previous: previous.taskId,
+          state: previous.state,
+          policy,
+          terminate,
+          ...(terminate ? { signal } : {}),
+        };
+        try {
+          const { receivers } = await revoker.revoke({ taskIds: [previous.taskId], terminate, signal }, nowMs);
+          this.log.logger.info(
+            { event: EVENTS.overlapRevoke, ...fields, ...(receivers === undefined ? {} : { receivers }) },
+            `the previous run (${previous.taskId}, ${previous.state}) has not finished: revoked${terminate ? ` with terminate (${signal})` : ''} before publishing the new one (overlap "${policy}")${receivers === 0 ? '; no worker was listening' : ''}`,
+          );
+          this.log.events.revoked?.({
+            entry: entry.name,
+            taskId: previous.taskId,
+            policy,
+            ...(terminate ? { signal } : {}),
+            outcome: 'sent',
+            atMs: nowMs,
+          });
+        } catch (error) {
+          // Sent again at the next slot if it is still running then.
+          this.revoked.delete(previous.taskId);
+          this.log.logger.warn(
+            { event: EVENTS.overlapRevokeFailed, ...fields, err: errorMessage(error) },
+            `the previous run (${previous.taskId}) could not be revoked (${errorMessage(error)}); the new run is published all the same (overlap "${policy}")`,
+          );
+          this.log.events.revoked?.({
+            entry: entry.name,
+            taskId: previous.taskId,
+            policy,
+            ...(terminate ? { signal } : {}),
+            outcome: 'failed',
+            atMs: nowMs,
+          });
+        }
+      }),
+    );
+  }
+
+  /** True when revokes were decided and not sent yet (a dispatch without any never waits for sendRevokes). */
+  hasRevokes(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Drops the revokes decided for runs that were not published after all (their entries are decided again). */
+  forgetRevokes(): void {
+    this.pending = [];
+  }
+
+  private remember(taskId: string): void {
+    this.revoked.add(taskId);
+    if (this.revoked.size > DEFAULTS.revokedRemembered) this.revoked.delete(this.revoked.values().next().value as string);
+  }
+
+  private sayOnce(entry: ResolvedEntry, message: string): void {
+    if (this.untrackedSaid.has(entry.name)) return;
+    this.untrackedSaid.add(entry.name);
+    this.log.logger.warn({ event: EVENTS.overlapUntracked, entry: entry.name, overlap: entry.overlap }, message);
   }
 
   /**
@@ -72,10 +201,18 @@ export class OverlapGate {
     for (const held of book.buffered()) {
       const { entry } = held;
       if (entry.overlap !== 'allow' && this.previous(entry, nowMs) !== undefined) continue;
-      const { slotMs, passed, firstPassedMs } = book.releaseBuffered(held, nowMs);
+      const all = entry.overlap === 'bufferAll';
+      const keep = entry.overlapBuffer ?? DEFAULTS.overlapBuffer;
+      const { slotMs, passed, firstPassedMs } = book.releaseBuffered(held, nowMs, all ? keep : undefined);
+      const fields = { entry: entry.name, task: entry.task, slot: formatInstant(slotMs, entry.timezone), passed };
+      if (all && passed > 0)
+        this.log.logger.warn(
+          { event: EVENTS.overlapBufferFull, ...fields, overlapBuffer: keep },
+          `more than overlapBuffer (${keep}) slots waited for the previous run: the oldest ${passed} passed over (overlap "bufferAll")`,
+        );
       this.log.logger.info(
-        { event: EVENTS.overlapRelease, entry: entry.name, task: entry.task, slot: formatInstant(slotMs, entry.timezone), passed },
-        passed === 0
+        { event: EVENTS.overlapRelease, ...fields },
+        passed === 0 || all
           ? 'the previous run finished: publishing the buffered slot'
           : `the previous run finished: publishing the buffered slot; ${passed} later slot${passed === 1 ? '' : 's'} passed over (overlap "bufferOne")`,
       );

@@ -33,6 +33,7 @@ import type { DispatchWindowOptions } from './dispatch-window.js';
 import { EntryBook } from './entry-book.js';
 import { EntryFailures } from './entry-failures.js';
 import { OverlapGate } from './overlap.js';
+import type { Revoker } from '../ports/revoker.js';
 import type { BookSnapshot } from './entry-book.js';
 import { PreciseTimer } from './precise-timer.js';
 import { RunRenderer } from './run-render.js';
@@ -63,6 +64,8 @@ export interface RunnerOptions {
   readonly onClockAhead?: (ahead: SlotAhead) => void;
   /** Which entries' previous runs are still running (the outcome tracker), for overlap policies; undefined = none known. */
   readonly running?: RunningRuns;
+  /** Revokes previous runs for overlap cancelOther and terminateOther; undefined on a broker without Celery's remote control. */
+  readonly revoker?: Revoker;
   /** Runs of these runtime entries were refused as superseded: read the runtime entries again (applyChanges follows). */
   readonly onSuperseded?: (names: readonly string[]) => void;
   /**
@@ -115,7 +118,7 @@ export class Runner {
       lease,
       onFenced: options.onFenced,
       onClockAhead: options.onClockAhead,
-      overlap: new OverlapGate(options.running, runLog),
+      overlap: new OverlapGate(options.running, runLog, options.revoker),
       onSuperseded: options.onSuperseded,
       failures: new EntryFailures(),
     };

@@ -7,10 +7,12 @@ import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import type { ApiAuditEvent, AuditReader } from '../http/audit-api.js';
 import { isConnectionFailure } from '../http/failures.js';
 import type { AuditEvent } from '../control/audit.js';
+import type { AuditEventWire } from '../dashboard/wire.js';
 import { AuditLog } from '../redis/audit-log.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 
-export function apiAuditEvent(event: AuditEvent): ApiAuditEvent {
+/** The API's event; also the dashboard's AuditEventWire (its audit tab reads GET /api/audit), which the type holds it to. */
+export function apiAuditEvent(event: AuditEvent): ApiAuditEvent & AuditEventWire {
   return {
     id: event.id ?? '',
     at: new Date(event.atMs).toISOString(),

@@ -24,6 +24,7 @@ import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { errorAnswer } from '../http/entries-api.js';
 import type { EntriesHandlers } from '../http/entries-api.js';
 import type { RedisEntryStore } from '../redis/entry-store.js';
+import type { RedBeatSource } from '../redbeat/source.js';
 import { warningsOf } from './deployment-watch.js';
 import type { DeploymentWatch } from './deployment-watch.js';
 
@@ -35,10 +36,12 @@ export interface DashboardInputs {
   readonly states: Pick<RedisStateStore, 'readAll'>;
   /** The entries whose runs are refused because of the entry alone. */
   readonly failures?: Pick<RedisEntryFailures, 'read'>;
-  readonly control: Pick<ControlStore, 'paused' | 'leader' | 'setPaused' | 'requestTrigger' | 'wasTriggered'>;
+  readonly control: Pick<ControlStore, 'paused' | 'pauseNotes' | 'notes' | 'leader' | 'setPaused' | 'requestTrigger' | 'wasTriggered'>;
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The run histories in Redis, which every replica reads alike (the leader writes them). */
-  readonly runs: Pick<RedisRunHistory, 'recent'>;
+  readonly runs: Pick<RedisRunHistory, 'recent' | 'finished' | 'failureStreaks' | 'lastStates'>;
+  /** RedBeat's entries as it holds them, when it is a source. */
+  readonly redbeat?: Pick<RedBeatSource, 'written'>;
   /** The leader's reports of slots that never ran. */
   readonly missed: Pick<RedisMissedSlots, 'recent'>;
   readonly redis: { readonly status: string };
@@ -66,15 +69,20 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
       const config = supervisor.config;
       const names = new Set(config.entries.map((e) => e.name));
       const entries = [...config.entries, ...inputs.catalog.entries().filter((e) => !names.has(e.name))];
-      const [states, paused, leader, failing] = await Promise.all([
+      // The pause notes and notes hashes hold a field only for the entries given one: small.
+      const [states, paused, pauseNotes, notes, leader, failing] = await Promise.all([
         inputs.states.readAll(),
         inputs.control.paused(),
+        inputs.control.pauseNotes(),
+        inputs.control.notes(),
         inputs.control.leader(),
         inputs.failures?.read(),
       ]);
       const nowMs = clock.now();
       const status = buildStatus({
         ...(failing === undefined ? {} : { failing }),
+        pauseNotes,
+        notes,
         config: { ...config, entries },
         states,
         paused,
@@ -116,6 +124,10 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
     },
     control: inputs.control,
     runs: async (entries, limit) => (followsOutcomes(supervisor.config) ? inputs.runs.recent(entries, limit) : undefined),
+    finished: async (entries) => (followsOutcomes(supervisor.config) ? inputs.runs.finished(entries) : undefined),
+    failureStreaks: async () => (followsOutcomes(supervisor.config) ? inputs.runs.failureStreaks() : undefined),
+    lastStates: async () => (followsOutcomes(supervisor.config) ? inputs.runs.lastStates() : undefined),
+    written: async (name, origin) => (origin === 'redbeat' ? ((await inputs.redbeat?.written(name)) ?? null) : null),
     missed: (entries) => inputs.missed.recent(entries),
     messageEnv: inputs.messageEnv,
     apiToken: inputs.apiToken ?? envToken,

@@ -187,6 +187,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     events,
     catalog,
     ...(outcomes === undefined ? {} : { running: outcomes.tracker }),
+    ...(publishing.revoker === undefined ? {} : { revoker: publishing.revoker }),
     leaderTasks: [
       ...(outcomes ? [trackerTask(outcomes.tracker, outcomes.onError)] : []),
       alerts.sender,
@@ -260,6 +261,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             lockClient: lockClients[0] ?? state,
             lockKey: keys.lock,
             runs: new RedisRunHistory(state, keys),
+            ...(redbeat === undefined ? {} : { redbeat: redbeat.source }),
             missed: missedSlots,
             publishing,
             watch,

@@ -16,6 +16,7 @@ import type { Clock } from '../ports/clock.js';
 import type { ControlSource, TriggerPublisher } from '../ports/control.js';
 import type { Dispatcher } from '../ports/dispatcher.js';
 import type { RunningRuns } from '../ports/outcomes.js';
+import type { Revoker } from '../ports/revoker.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { StateStore } from '../ports/state.js';
 import type { ClockGuard } from '../redis/clock-guard.js';
@@ -43,6 +44,8 @@ export interface SupervisorOptions {
   readonly catalog?: EntryCatalog;
   /** Which runs are still running (the outcome tracker), for overlap policies. */
   readonly running?: RunningRuns;
+  /** Revokes previous runs for overlap cancelOther and terminateOther (the broker's remote control); undefined on SQS. */
+  readonly revoker?: Revoker;
   /** Work only the leader does besides scheduling (sending alerts): started with each session, stopped with it. */
   readonly leaderTasks?: readonly LeaderTask[];
   /** Tells the runtime store's writers the config file's entry names, whose names they may not take (the leader does it). */
@@ -104,6 +107,7 @@ export class Supervisor {
       entryRefused: (failure, changed) => sink.entryRefused?.(failure, changed),
       entryFailureCleared: (entry, recovered) => sink.entryFailureCleared?.(entry, recovered),
       entriesRemoved: (entries) => sink.entriesRemoved?.(entries),
+      revoked: (revoke) => sink.revoked?.(revoke),
     };
   }
 
@@ -229,6 +233,7 @@ export class Supervisor {
       events: this.sessionEvents,
       ...(this.options.catalog ? { runtimeEntries: this.options.catalog } : {}),
       ...(this.options.running ? { running: this.options.running } : {}),
+      ...(this.options.revoker ? { revoker: this.options.revoker } : {}),
     });
     this.options.publishStaticNames?.(config.entries.map((e) => e.name)).catch((error: unknown) => {
       logger.warn(

@@ -26,6 +26,10 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { planSqsPublish, sqsBatches, sqsPlanSettings } from './message.js';
 import type { SqsDelivery, SqsPlanSettings, SqsPublishPlan } from './message.js';
+import { AssumedRole } from './assume-role.js';
+import type { RoleCredentials } from './assume-role.js';
+import { sqsClientSettings } from './client-settings.js';
+import type { SqsClientSettings } from './client-settings.js';
 
 export interface SqsTransportOptions {
   readonly url: string;
@@ -33,7 +37,6 @@ export interface SqsTransportOptions {
   readonly logger: Logger;
   /** The process environment, for the region ($AWS_REGION, $AWS_DEFAULT_REGION). */
   readonly env?: NodeJS.ProcessEnv;
-  readonly requestTimeoutMs?: number;
   readonly batchesInFlight?: number;
 }
 
@@ -67,9 +70,13 @@ export class SqsTransport {
   private readonly logger: Logger;
   private readonly options: TransportOptionsInput;
   private readonly settings: SqsPlanSettings;
-  private readonly region: string;
-  private readonly requestTimeoutMs: number;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly clientSettings: SqsClientSettings;
   private readonly batchesInFlight: number;
+  /** The region of the queues that name none; resolved on first use (a shared profile is read then). */
+  private channelRegion: Promise<string> | undefined;
+  /** sts_role_arn's credentials, shared by the predefined queues' clients. */
+  private readonly role: AssumedRole | undefined;
   private readonly clients = new Map<string, SQSClient>();
   /** SQS queue name → its URL (being) resolved. */
   private readonly urls = new Map<string, Promise<QueueTarget>>();
@@ -80,12 +87,48 @@ export class SqsTransport {
     this.spec = parseSqsUrl(options.url);
     this.options = options.transportOptions;
     this.logger = options.logger.child({ broker: this.spec.display });
-    const env = options.env ?? process.env;
-    this.region = this.options.region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? DEFAULTS.sqsRegion;
-    const readTimeoutS = this.options.clientConfig?.read_timeout;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? (readTimeoutS === undefined ? DEFAULTS.sqsRequestTimeoutMs : readTimeoutS * 1000);
+    this.env = options.env ?? process.env;
+    this.clientSettings = sqsClientSettings(this.options.clientConfig);
     this.batchesInFlight = options.batchesInFlight ?? DEFAULTS.sqsBatchesInFlight;
     this.settings = sqsPlanSettings(this.options);
+    const roleArn = this.options.stsRoleArn;
+    this.role =
+      roleArn === undefined
+        ? undefined
+        : new AssumedRole(
+            {
+              roleArn,
+              durationS: this.options.stsTokenTimeout ?? DEFAULTS.sqsStsTokenTimeoutS,
+              bufferS: this.options.stsTokenBufferTime ?? 0,
+              region: () => this.region(),
+              connectionTimeoutMs: this.clientSettings.connectionTimeoutMs,
+              requestTimeoutMs: this.clientSettings.requestTimeoutMs,
+            },
+            this.logger,
+          );
+  }
+
+  /**
+   * kombu's `Channel.region`: transport option `region`, else boto3's session region ($AWS_REGION
+   * as the AWS SDK reads it, $AWS_DEFAULT_REGION as boto3 does, then the `region` of the shared
+   * profile, $AWS_PROFILE, in ~/.aws/config or $AWS_CONFIG_FILE), else us-east-1.
+   */
+  region(): Promise<string> {
+    this.channelRegion ??= (async () => {
+      const named = this.options.region ?? this.env['AWS_REGION'] ?? this.env['AWS_DEFAULT_REGION'];
+      if (named !== undefined && named !== '') return named;
+      // The SDK's own region chain (its environment variable, then the shared profile), read by a
+      // client that makes no call: the profile's format and precedence stay the SDK's.
+      const probe = new (sdk().SQSClient)({});
+      try {
+        return await probe.config.region();
+      } catch {
+        return DEFAULTS.sqsRegion;
+      } finally {
+        probe.destroy();
+      }
+    })();
+    return this.channelRegion;
   }
 
   async plan(messages: readonly TaskMessage[]): Promise<SqsPublishPlan> {
@@ -171,13 +214,17 @@ export class SqsTransport {
   private async resolve(queue: string): Promise<QueueTarget> {
     const predefined = this.options.predefinedQueues?.[queue];
     if (predefined !== undefined) {
+      // As kombu: with sts_role_arn every predefined queue uses the role (its own keys are not used).
       const own = predefined.accessKeyId !== undefined && predefined.secretAccessKey !== undefined;
-      const credentials = own
-        ? { accessKeyId: predefined.accessKeyId as string, secretAccessKey: predefined.secretAccessKey as string }
-        : this.spec.credentials;
-      return { client: this.client(predefined.region ?? this.region, credentials), url: predefined.url };
+      const credentials =
+        this.role !== undefined
+          ? this.role
+          : own
+            ? { accessKeyId: predefined.accessKeyId as string, secretAccessKey: predefined.secretAccessKey as string }
+            : this.spec.credentials;
+      return { client: this.client(predefined.region, credentials), url: predefined.url };
     }
-    const client = this.client(this.region, this.spec.credentials);
+    const client = this.client(undefined, this.spec.credentials);
     try {
       const reply = await client.send(new (sdk().GetQueueUrlCommand)({ QueueName: queue }));
       if (reply.QueueUrl !== undefined) return { client, url: reply.QueueUrl };
@@ -195,22 +242,46 @@ export class SqsTransport {
     return { client, url: created.QueueUrl };
   }
 
-  private client(region: string, credentials: SqsCredentials | undefined): SQSClient {
-    const key = `${region}\n${credentials?.accessKeyId ?? ''}\n${credentials?.secretAccessKey ?? ''}`;
+  /**
+   * One client per region and credentials, made as kombu's `new_sqs_client` makes them: the URL's
+   * endpoint (or AWS's, over http with `is_secure: false`), `client-config` applied.
+   * `region` undefined: the channel's (see region()); client-config's `region_name` wins over both,
+   * as botocore's Config does.
+   */
+  private client(region: string | undefined, credentials: SqsCredentials | AssumedRole | undefined): SQSClient {
+    const who =
+      credentials === undefined
+        ? ''
+        : credentials instanceof AssumedRole
+          ? 'sts'
+          : `${credentials.accessKeyId}\n${credentials.secretAccessKey}`;
+    const key = `${region ?? ''}\n${who}`;
     let client = this.clients.get(key);
     if (client === undefined) {
+      const s = this.clientSettings;
+      const chosen: string | (() => Promise<string>) = s.region ?? region ?? (() => this.region());
       // kombu's use_ssl=False towards AWS itself: its plain-http endpoint.
       const endpoint =
         sqsEndpoint(this.spec, this.options.isSecure) ??
-        (this.options.isSecure === false ? `http://sqs.${region}.amazonaws.com` : undefined);
+        (this.options.isSecure === false
+          ? async () => ({ url: new URL(`http://sqs.${typeof chosen === 'string' ? chosen : await chosen()}.amazonaws.com`) })
+          : undefined);
+      const agent = s.maxSockets === undefined ? {} : { httpAgent: { maxSockets: s.maxSockets }, httpsAgent: { maxSockets: s.maxSockets } };
       client = new (sdk().SQSClient)({
-        region,
+        region: chosen,
         ...(endpoint === undefined ? {} : { endpoint }),
-        ...(credentials === undefined ? {} : { credentials }),
-        requestHandler: {
-          connectionTimeout: (this.options.clientConfig?.connect_timeout ?? DEFAULTS.sqsConnectTimeoutMs / 1000) * 1000,
-          requestTimeout: this.requestTimeoutMs,
-        },
+        ...(credentials === undefined
+          ? {}
+          : { credentials: credentials instanceof AssumedRole ? (): Promise<RoleCredentials> => credentials.credentials() : credentials }),
+        ...(s.maxAttempts === undefined ? {} : { maxAttempts: s.maxAttempts }),
+        ...(s.retryMode === undefined ? {} : { retryMode: s.retryMode }),
+        ...(s.customUserAgent === undefined ? {} : { customUserAgent: s.customUserAgent }),
+        ...(s.userAgentAppId === undefined ? {} : { userAgentAppId: s.userAgentAppId }),
+        ...(s.useFipsEndpoint === undefined ? {} : { useFipsEndpoint: s.useFipsEndpoint }),
+        ...(s.useDualstackEndpoint === undefined ? {} : { useDualstackEndpoint: s.useDualstackEndpoint }),
+        ...(s.defaultsMode === undefined ? {} : { defaultsMode: s.defaultsMode }),
+        ...(s.ignoreConfiguredEndpointUrls === undefined ? {} : { ignoreConfiguredEndpointUrls: s.ignoreConfiguredEndpointUrls }),
+        requestHandler: { connectionTimeout: s.connectionTimeoutMs, requestTimeout: s.requestTimeoutMs, ...agent },
       });
       this.clients.set(key, client);
     }
@@ -222,7 +293,7 @@ export class SqsTransport {
    * (loading the SDK takes a few hundred ms of CPU). Makes no call: SQS has no connection to open.
    */
   warm(): void {
-    this.client(this.region, this.spec.credentials);
+    this.client(undefined, this.spec.credentials);
   }
 
   /** Able to send, as far as the last call tells. */
@@ -237,6 +308,7 @@ export class SqsTransport {
   async close(): Promise<void> {
     for (const client of this.clients.values()) client.destroy();
     this.clients.clear();
+    this.role?.close();
     this.urls.clear();
   }
 }

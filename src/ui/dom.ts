@@ -57,3 +57,13 @@ export function fill(el: Element, ...children: Child[]): void {
   el.replaceChildren();
   append(el, ...children);
 }
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** An SVG element with its attributes (set through the DOM, as h() does) and children. */
+export function svg(tag: string, attrs: Record<string, string | number> = {}, ...children: Child[]): SVGElement {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
+  append(el, ...children);
+  return el;
+}

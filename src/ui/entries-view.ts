@@ -59,8 +59,13 @@ export function outcomeText(row: RowWire): string {
   return '';
 }
 
-function stateBadge(row: RowWire): HTMLElement {
-  return h('span', { class: `badge ${row.state}` }, row.state);
+/** The state; a paused entry's note (why, who) on hover and after it, shortened. */
+function stateBadge(row: RowWire): (HTMLElement | string)[] {
+  const note = row.pauseNote;
+  const badge = h('span', { class: `badge ${row.state}`, title: note === null ? undefined : `${note.by}: ${note.note}` }, row.state);
+  if (note === null) return [badge];
+  const text = note.note.length > 40 ? `${note.note.slice(0, 39)}…` : note.note;
+  return [badge, ' ', h('span', { class: 'note', title: `paused by ${note.by} at ${note.at}: ${note.note}` }, `${note.by}: ${text}`)];
 }
 
 function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
@@ -94,7 +99,7 @@ function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
     h('td', { 'data-label': 'Result' }, ...resultCell(row.result, nowMs)),
     h('td', { 'data-label': 'Success' }, successCell(row.result)),
     h('td', { 'data-label': 'Past day', class: 'past' }),
-    h('td', { 'data-label': 'State' }, stateBadge(row)),
+    h('td', { 'data-label': 'State' }, ...stateBadge(row)),
   );
 }
 
@@ -173,7 +178,7 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
             void refresh();
           },
         }),
-        ' failing',
+        ' failing (failed runs in a row)',
       ),
     ),
     summary,

@@ -4,7 +4,8 @@ import { fill, h, jsonBlock, relative } from './dom.js';
 import { outcomeText } from './entries-view.js';
 import { definitionSection, firesSection } from './definition-view.js';
 import { fetchStrips, legend, strip } from './strips-view.js';
-import { historyTable, resultCell, runtimeChart, successCell } from './results-view.js';
+import { historyTable, resultCell, runtimeChart, streakText, successCell } from './results-view.js';
+import { entryAudit } from './audit-view.js';
 import type { DetailWire, OverviewWire } from '../dashboard/wire.js';
 
 export interface Notice {
@@ -30,9 +31,19 @@ function actions(detail: DetailWire, overview: OverviewWire, notice: Notice, rel
         : 'Log in with the API token (top right) to pause, resume or trigger this entry.',
     );
   }
+  // Why: kept with the pause (shown while it lasts), and in the audit trail with who did it.
+  const note = h('input', {
+    type: 'text',
+    name: 'note',
+    class: 'note-field',
+    maxlength: '500',
+    placeholder: 'note (why), optional',
+    'aria-label': 'Note for the audit trail (optional)',
+  });
   const run = async (verb: 'pause' | 'resume' | 'trigger'): Promise<void> => {
     try {
-      const answer = await post<{ published?: boolean; taskId?: string }>(`${entryPath(name)}/${verb}`);
+      const text = note.value.trim();
+      const answer = await post<{ published?: boolean; taskId?: string }>(`${entryPath(name)}/${verb}`, text === '' ? {} : { note: text });
       if (verb === 'trigger')
         notice(
           answer.published === true
@@ -50,6 +61,7 @@ function actions(detail: DetailWire, overview: OverviewWire, notice: Notice, rel
   return h(
     'div',
     { class: 'actions' },
+    note,
     paused
       ? h('button', { type: 'button', class: 'act', 'data-action': 'resume', onclick: act('resume') }, 'Resume')
       : h(
@@ -254,6 +266,9 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
           ['Schedule', row.schedule],
           ['Zone', row.zone],
           ['State', row.state],
+          ...(row.pauseNote === null
+            ? []
+            : ([['Paused', `by ${row.pauseNote.by} at ${row.pauseNote.at}: ${row.pauseNote.note}`]] as const)),
           ['Next run', row.next === null || row.nextMs === null ? '—' : `${row.next} (${relative(row.nextMs, nowMs)})`],
           [
             'Last run',
@@ -261,7 +276,7 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
           ],
           ['Runs', String(row.runCount)],
         ] as const
-      ).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+      ).flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, v)]),
       ...(detail.result === null
         ? []
         : [
@@ -273,6 +288,15 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
             h('dd', { class: 'last-failure' }, detail.result.lastFailure ?? '— (none kept)'),
             h('dt', {}, 'Success'),
             h('dd', {}, successCell(detail.result)),
+          ]),
+      ...(streakText(detail.result, row.pauseOnFailure) === null
+        ? []
+        : [h('dt', {}, 'Failures'), h('dd', { class: 'streak' }, streakText(detail.result, row.pauseOnFailure))]),
+      ...(row.lastNote === null
+        ? []
+        : [
+            h('dt', {}, 'Last note'),
+            h('dd', { class: 'last-note' }, `${row.lastNote.action} by ${row.lastNote.by} at ${row.lastNote.at}: ${row.lastNote.note}`),
           ]),
     ),
     row.problems.length > 0 ? h('ul', { class: 'problems' }, ...row.problems.map((p) => h('li', {}, `${p.path}: ${p.message}`))) : null,
@@ -287,6 +311,16 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
       : detail.history.length === 0
         ? h('p', { class: 'hint' }, 'No run recorded yet.')
         : h('div', {}, runtimeChart(detail.history), historyTable(detail.history)),
+    h('h2', {}, 'Audit'),
+    h(
+      'p',
+      { class: 'hint' },
+      h('a', { href: `#/audit/${encodeURIComponent(name)}` }, 'All changes of this entry'),
+      ' (also beat audit ',
+      name,
+      ')',
+    ),
+    entryAudit(name),
     ...firesSection(detail),
     ...definitionSection(detail),
     h('h2', {}, 'Message of the next run'),

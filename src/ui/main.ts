@@ -1,6 +1,6 @@
 /**
- * The dashboard's page: a hash router over the entry list, an entry, the timeline and the
- * deployment, the login form, and a refresh every few seconds while the page is visible (nothing
+ * The dashboard's page: a hash router over the entry list, an entry, the timeline, the audit trail
+ * and the deployment, the login form, and a refresh every few seconds while the page is visible (nothing
  * is asked while the tab is hidden).
  */
 import { ApiError, get, post, setCsrf } from './api.js';
@@ -8,6 +8,7 @@ import { h } from './dom.js';
 import { entriesView } from './entries-view.js';
 import { entryEditor, entryView, errorText } from './entry-view.js';
 import { deploymentView, timelineView } from './other-views.js';
+import { auditView } from './audit-view.js';
 import type { OverviewWire } from '../dashboard/wire.js';
 
 const REFRESH_MS = 5000;
@@ -103,6 +104,10 @@ async function refresh(full: boolean): Promise<void> {
     } else if (route.startsWith('timeline')) {
       list = undefined;
       await timelineView(root, route === 'timeline/day', o.counts.entries);
+    } else if (route === 'audit' || route.startsWith('audit/')) {
+      list = undefined;
+      // Redrawn only on navigation: a refresh would throw the reader back to the newest page.
+      if (full) auditView(root, route.slice('audit/'.length));
     } else if (route === 'deployment') {
       list = undefined;
       deploymentView(root, o);

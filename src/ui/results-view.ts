@@ -1,5 +1,5 @@
 /** Run results on the page: the state badge, the list's result cells, and the entry page's history table (paged). */
-import { fill, h, relative } from './dom.js';
+import { fill, h, relative, svg } from './dom.js';
 import type { ResultWire, RunWire } from '../dashboard/wire.js';
 
 /** A run state as a coloured badge (class `run-<state>`). */
@@ -33,6 +33,19 @@ export function successCell(result: ResultWire | null): string {
   return result.failingSince === null ? rate : `${rate}; failing since ${clock(result.failingSince)}`;
 }
 
+/**
+ * Failed runs in a row (what pauseOnFailure counts), with the entry's threshold: "2 failed runs in a
+ * row; paused after 3"; null when none failed since its last success or resume, and none paused it.
+ */
+export function streakText(result: ResultWire | null, pauseOnFailure: number | null): string | null {
+  const n = result?.failureStreak ?? 0;
+  if (n === 0) return pauseOnFailure === null ? null : `pauseOnFailure: paused after ${pauseOnFailure} failed runs in a row (none now)`;
+  const runs = `${n} failed run${n === 1 ? '' : 's'} in a row`;
+  return pauseOnFailure === null ? runs : `${runs}; pauseOnFailure: paused after ${pauseOnFailure}`;
+}
+
+const BY_MARK: Readonly<Record<RunWire['by'], string | null>> = { schedule: null, trigger: 'triggered', backfill: 'backfilled' };
+
 const PAGE = 10;
 
 /** The entry's kept runs as a table, ten a page, each with its task id to copy. */
@@ -43,7 +56,7 @@ export function historyTable(runs: readonly RunWire[]): HTMLElement {
       h(
         'tr',
         { 'data-task-id': r.taskId, 'data-by': r.by },
-        h('td', { 'data-label': 'Slot' }, clock(r.slot), r.by === 'trigger' ? h('span', { class: 'mark' }, ' triggered') : null),
+        h('td', { 'data-label': 'Slot' }, clock(r.slot), BY_MARK[r.by] === null ? null : h('span', { class: 'mark' }, ` ${BY_MARK[r.by]}`)),
         h('td', { 'data-label': 'Published' }, clock(r.publishedAt)),
         h('td', { 'data-label': 'State' }, runBadge(r.state)),
         h('td', { 'data-label': 'Started' }, clock(r.startedAt)),
@@ -100,25 +113,46 @@ export function historyTable(runs: readonly RunWire[]): HTMLElement {
   return wrap;
 }
 
-/** A small bar chart of the runtimes of the finished runs, oldest on the left; failures in red. */
-export function runtimeChart(runs: readonly RunWire[]): HTMLElement | null {
+/** Chart size in SVG units: it scales to the width of its box. */
+const CHART_W = 480;
+const CHART_H = 64;
+
+/**
+ * A small chart of the runtimes of the finished runs kept, oldest on the left, a bar each (failures
+ * red), and the longest as the scale: inline SVG, built through the DOM like everything else.
+ */
+export function runtimeChart(runs: readonly RunWire[]): Element | null {
   const timed = runs.filter((r) => r.runtimeSeconds !== null).reverse();
   if (timed.length < 2) return null;
-  const max = Math.max(...timed.map((r) => r.runtimeSeconds ?? 0), 0.001);
-  return h(
-    'div',
+  let max = 0.001;
+  for (const r of timed) max = Math.max(max, r.runtimeSeconds ?? 0);
+  const step = CHART_W / timed.length;
+  const gap = step > 4 ? 1 : 0;
+  return svg(
+    'svg',
     {
-      class: 'bars runtimes',
+      class: 'runtimes',
+      viewBox: `0 0 ${CHART_W} ${CHART_H}`,
+      preserveAspectRatio: 'none',
       role: 'img',
       'aria-label': `Runtimes of the last ${timed.length} finished runs, the longest ${seconds(max)}`,
     },
-    ...timed.map((r) => {
-      const bar = h('div', {
-        class: `bar run-${r.state.toLowerCase()}`,
-        title: `${clock(r.slot)}: ${r.state} ${seconds(r.runtimeSeconds)}`,
-      });
-      bar.style.setProperty('--h', `${(100 * (r.runtimeSeconds ?? 0)) / max}%`);
-      return bar;
+    svg('title', {}, `Runtimes of the last ${timed.length} finished runs (oldest left); the longest ${seconds(max)}`),
+    svg('line', { class: 'axis', x1: 0, y1: CHART_H - 0.5, x2: CHART_W, y2: CHART_H - 0.5 }),
+    ...timed.map((r, i) => {
+      const height = Math.max(1, ((r.runtimeSeconds ?? 0) / max) * (CHART_H - 2));
+      return svg(
+        'rect',
+        {
+          class: `rt rt-${r.state.toLowerCase()}`,
+          'data-task-id': r.taskId,
+          x: (i * step).toFixed(2),
+          y: (CHART_H - 1 - height).toFixed(2),
+          width: Math.max(0.5, step - gap).toFixed(2),
+          height: height.toFixed(2),
+        },
+        svg('title', {}, `${clock(r.slot)}: ${r.state} ${seconds(r.runtimeSeconds)}`),
+      );
     }),
   );
 }

@@ -255,11 +255,11 @@ describe('the beat binary', () => {
     expect(await runCli(['-V'])).toEqual(version);
   });
 
-  it("the README's command table lists exactly the options of each command's --help", async () => {
-    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-    const section = readme.split('\n## Commands\n')[1]?.split('\n## ')[0] ?? '';
+  it("the docs' command table (docs/getting-started.md, Commands) lists exactly the options of each command's --help", async () => {
+    const page = readFileSync(join(repoRoot, 'docs', 'getting-started.md'), 'utf8');
+    const section = page.split('\n## Commands\n')[1]?.split('\n## ')[0] ?? '';
     const documented = new Map<string, string[]>();
-    // `beat import` has a --help of its own for each source it lists; the README documents those.
+    // `beat import` has a --help of its own for each source it lists; the docs document those.
     const sources = (await runCli(['import', '--help'])).stdout.split('Sources:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
     // `beat entries` too, for each command its help lists.
     const entryCommands = (await runCli(['entries', '--help'])).stdout.split('Commands:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
@@ -282,7 +282,7 @@ describe('the beat binary', () => {
       const usage = help.split('\n')[0] ?? '';
       const options = flagsOf(help.split('\nOptions:\n')[1] ?? '').filter((flag) => flag !== '--help');
       expect(flagsOf(usage), `${command}: Usage line against the Options list`).toEqual(options);
-      expect(documented.get(command), `${command}: README against --help`).toEqual(options);
+      expect(documented.get(command), `${command}: docs/getting-started.md against --help`).toEqual(options);
     }
   });
 

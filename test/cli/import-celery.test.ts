@@ -96,7 +96,7 @@ describe.skipIf(!celery.ok)('beat import celery, a real app under /usr/bin/pytho
 
   // Four fires of each entry from a summer and a winter instant, none across a DST change: there
   // Celery 5.2's crontab keeps the old UTC offset when it jumps months ahead (a month-start job runs
-  // at 07:00 CEST in April), where tsbeat keeps the wall time (README "Daylight saving time").
+  // at 07:00 CEST in April), where tsbeat keeps the wall time (docs/schedules.md, "Daylight saving time").
   it.each(['2026-06-10T10:17:30+00:00', '2026-11-04T23:59:30+00:00'])(
     'fires every entry when Celery computes it would, from %s (solar within a minute)',
     async (after) => {

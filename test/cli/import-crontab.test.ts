@@ -234,12 +234,12 @@ describe('beat import crontab on bad input', () => {
     const bad = `${FIXTURES}/crontab-bad`;
     expect(r.stderr).toBe(
       [
-        `${bad}:2: hour field "25": 25 is out of range 0-23; fix the time fields (see README "Schedules", form \`cron\`)`,
+        `${bad}:2: hour field "25": 25 is out of range 0-23; fix the time fields (see docs/schedules.md, form \`cron\`)`,
         `${bad}:3: CRON_TZ="Mars/Olympus" is not a time zone tsbeat knows; use an IANA name such as "Europe/Berlin" or "UTC"`,
         `${bad}:4: no command after the time fields (a system crontab? pass --system)`,
         `${bad}:5: the command starts with "*": a sixth time field? A crontab line has five (minute hour day-of-month month day-of-week)`,
         `${bad}:6: expected five time fields (minute hour day-of-month month day-of-week) or an @nickname, then a command`,
-        `${bad}:7: can never run: February has no day 30; fix the time fields (see README "Schedules", form \`cron\`)`,
+        `${bad}:7: can never run: February has no day 30; fix the time fields (see docs/schedules.md, form \`cron\`)`,
         `beat import crontab: 6 bad lines in ${bad}; nothing written`,
         '',
       ].join('\n'),

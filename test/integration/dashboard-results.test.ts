@@ -9,6 +9,7 @@
  * end in, and the leader's own log of a skip.
  */
 import { existsSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
@@ -22,7 +23,7 @@ import { httpPortOf, killCliChildren, runBeatCli, startPrivateRedis, uniqueName 
 import type { PrivateRedis } from '../support/redis-server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const DOCS = join(import.meta.dirname, '../../docs');
+const DOCS = join(import.meta.dirname, '../../docs/images');
 const celery = pythonCelery();
 const ready = existsSync(CHROMIUM) && (celery.ok || process.env['CI'] !== undefined);
 
@@ -35,6 +36,20 @@ interface RunJson {
   finishedAt: string | null;
   runtimeSeconds: number | null;
   exception: string | null;
+}
+
+interface StatusJson {
+  name: string;
+  paused: boolean;
+  pauseNote: { note: string; by: string; at: string } | null;
+}
+
+interface AuditJson {
+  id: string;
+  entry: string;
+  action: string;
+  who: string;
+  note?: string;
 }
 
 const FINAL = new Set(['SUCCESS', 'FAILURE', 'REVOKED', 'unknown']);
@@ -72,6 +87,8 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
           catchUp: 'all',
           options: { queue: 'dash-results-slow' },
         },
+        // Always fails: paused by pauseOnFailure after its second failure in a row.
+        'give-up': { task: 'tsbeat_test.fail', schedule: 1, pauseOnFailure: 2 },
         // Slots that pass while no one leads are missed, not caught up.
         'late-skip': { task: 'tsbeat_test.ok', schedule: 1, catchUp: 'skip' },
       },
@@ -116,7 +133,9 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
     await waitUntil(
       'a finished run of each entry',
       async () =>
-        (await history('billing-sync')).some((r) => r.state === 'FAILURE') && (await history('healthy')).some((r) => r.state === 'SUCCESS')
+        (await history('billing-sync')).some((r) => r.state === 'FAILURE') &&
+        (await history('healthy')).some((r) => r.state === 'SUCCESS') &&
+        (await history('give-up')).filter((r) => r.state === 'FAILURE').length >= 2
           ? true
           : undefined,
       30_000,
@@ -138,15 +157,62 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
       await page.check('input[name="failing"]');
       await expect
         .poll(() => page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-entry'))))
-        .toEqual(['billing-sync']);
+        .toEqual(['billing-sync', 'give-up']);
       await page.close();
     }
   }, 90_000);
 
+  it("shows pauseOnFailure's pause, its note and the failed runs in a row, as beat status says them, on the leader's page and the standby's", async () => {
+    const status = await waitUntil(
+      'give-up paused by pauseOnFailure',
+      async () => {
+        const run = await runBeatCli(['status', '--config', file, '--json']);
+        const entry = (JSON.parse(run.stdout) as { entries: StatusJson[] }).entries.find((e) => e.name === 'give-up');
+        return entry?.paused === true && entry.pauseNote !== null ? entry : undefined;
+      },
+      20_000,
+    );
+    expect(status.pauseNote!.by).toBe('pauseOnFailure');
+    // Its task always fails: once every kept run is final, the failures in a row are all it kept.
+    const kept = await waitUntil(
+      'every kept run of give-up final',
+      async () => {
+        const all = await history('give-up');
+        return all.every((r) => FINAL.has(r.state)) ? all : undefined;
+      },
+      20_000,
+    );
+    const failures = kept.filter((r) => r.state === 'FAILURE').length;
+    expect(failures).toBe(kept.length);
+    for (const base of bases) {
+      const page = await open(base, '#/entry/give-up');
+      const paused = page.locator('dd[data-fact="Paused"]');
+      await paused.waitFor({ timeout: 15_000 });
+      expect(await paused.textContent()).toBe(`by pauseOnFailure at ${status.pauseNote!.at}: ${status.pauseNote!.note}`);
+      // A run already published when the pause came may fail too: the streak counts every failure in a row.
+      expect(await page.locator('dd.streak').textContent()).toBe(`${failures} failed runs in a row; pauseOnFailure: paused after 2`);
+      // The list says who paused it, next to its state.
+      await page.goto(`${base}/#/`);
+      await expect
+        .poll(() => page.locator('tr[data-entry="give-up"] td[data-label="State"]').textContent(), { timeout: 15_000 })
+        .toMatch(/^paused pauseOnFailure: /);
+      await page.close();
+    }
+  }, 60_000);
+
   it("shows an entry's history as a table equal to beat history, on the leader's page and the standby's", async () => {
     // Paused, its runs stop coming: once every kept run is final, the history holds still to compare.
-    const paused = await runBeatCli(['pause', 'billing-sync', '--config', file]);
+    const paused = await runBeatCli(['pause', 'billing-sync', '--config', file, '--note', 'billing API down, INC-42']);
     expect(paused.code).toBe(0);
+    // The oracle of who paused it and why: beat audit, which reads the same stream.
+    const audited = await runBeatCli(['audit', 'billing-sync', '--config', file, '--json']);
+    const events = JSON.parse(audited.stdout) as AuditJson[];
+    expect(events[0]).toMatchObject({
+      entry: 'billing-sync',
+      action: 'pause',
+      note: 'billing API down, INC-42',
+      who: `${userInfo().username}@${hostname()}`,
+    });
     const runs = await waitUntil(
       'every kept run of billing-sync final',
       async () => {
@@ -169,6 +235,8 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
             finished: tr.querySelector('td[data-label="Finished"]')?.textContent,
           })),
         );
+      // Before paging: the top of the page (paused with its note, the chart, the newest runs).
+      if (base === bases[0]) await page.screenshot({ path: join(DOCS, 'dashboard-entry-failures.png') });
       const shown = [...(await rows())];
       const older = page.getByRole('button', { name: 'Older →' });
       while ((await older.count()) > 0 && (await older.isEnabled())) {
@@ -188,7 +256,27 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
       const lastFailure = runs.find((r) => r.state === 'FAILURE');
       expect(await page.locator('dd.last-failure').textContent()).toBe(lastFailure?.finishedAt);
       expect(await page.locator('dd.last-success').textContent()).toMatch(/none kept/);
-      if (base === bases[0]) await page.screenshot({ path: join(DOCS, 'dashboard-entry-failures.png') });
+      const pausedText = (await page.locator('dd[data-fact="Paused"]').textContent()) ?? '';
+      expect([pausedText.startsWith(`by ${events[0]!.who} at `), pausedText.endsWith(': billing API down, INC-42')]).toEqual([true, true]);
+      // The Audit tab, filtered by the entry: the same events as beat audit, newest first.
+      await page.goto(`${base}/#/audit/billing-sync`);
+      await page.locator('table.audit tbody tr').first().waitFor({ timeout: 15_000 });
+      const shownEvents = await page.locator('table.audit tbody tr').evaluateAll((trs) =>
+        trs.map((tr) => ({
+          id: tr.getAttribute('data-audit-id'),
+          entry: tr.getAttribute('data-entry'),
+          action: tr.getAttribute('data-action'),
+          who: tr.querySelector('td.who')?.textContent,
+          note: tr.querySelector('td.note-text')?.textContent,
+        })),
+      );
+      expect(shownEvents).toEqual(events.map((e) => ({ id: e.id, entry: e.entry, action: e.action, who: e.who, note: e.note ?? '' })));
+      // The whole trail holds it too.
+      await page.goto(`${base}/#/audit`);
+      const first = page.locator('table.audit tbody tr[data-entry="billing-sync"][data-action="pause"]').first();
+      await first.waitFor({ timeout: 15_000 });
+      expect(await first.locator('td.note-text').textContent()).toBe('billing API down, INC-42');
+      if (base === bases[0]) await page.screenshot({ path: join(DOCS, 'dashboard-audit.png') });
       await page.close();
     }
     await runBeatCli(['resume', 'billing-sync', '--config', file]);

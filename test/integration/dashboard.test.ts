@@ -5,7 +5,7 @@
  * run, that writes without a login (or without the CSRF token, or from another Origin) are refused,
  * that the deployment page lists the leader and a standby (a second beat run),
  * that names and args full of HTML show as text, and that the page holds at 360 px. Screenshots of
- * the main pages go to docs/ (shown in the README).
+ * the main pages go to docs/images/ (shown in docs/dashboard.md).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +26,7 @@ const TOKEN = 'dashboard-test-token-0123456789';
 const TASK = 'tsbeat_test.record';
 const XSS_NAME = '<script>alert("name")</script>';
 const XSS_ARG = '"><img src=x onerror=alert("arg")>';
-const DOCS = join(import.meta.dirname, '../../docs');
+const DOCS = join(import.meta.dirname, '../../docs/images');
 
 /** Messages in a queue of the broker (a kombu list) published for `entry`, read from their headers. */
 async function publishedFor(redis: Redis, queue: string, entry: string): Promise<number> {
@@ -211,9 +211,30 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     const page = await open();
     await login(page);
     await page.locator('a.entry-link', { hasText: 'tick' }).first().click();
+    // The note goes with the pause: kept while it lasts, and in the audit trail with the session's name.
+    await page.fill('input[name="note"]', 'deploy window, INC-7');
     await page.locator('button[data-action="pause"]').click();
     await page.locator('button[data-action="resume"]').waitFor({ timeout: 10_000 });
     expect(await redis.sismember(keys.paused, 'tick')).toBe(1);
+    expect(JSON.parse((await redis.hget(keys.pauseNotes, 'tick')) ?? '{}')).toMatchObject({
+      note: 'deploy window, INC-7',
+      by: 'dashboard:api',
+    });
+    await expect
+      .poll(() => page.locator('dd[data-fact="Paused"]').textContent(), { timeout: 10_000 })
+      .toMatch(/^by dashboard:api at \S+: deploy window, INC-7$/);
+    const [, fields] = (await redis.xrevrange(keys.audit, '+', '-', 'COUNT', 1))[0] ?? ['', []];
+    expect(fields).toEqual(
+      expect.arrayContaining(['who', 'dashboard:api', 'action', 'pause', 'entry', 'tick', 'note', 'deploy window, INC-7']),
+    );
+    // The entry page's own audit section shows it first.
+    const own = page.locator('table.audit tbody tr').first();
+    await own.waitFor({ timeout: 10_000 });
+    expect([
+      await own.getAttribute('data-action'),
+      await own.locator('td.who').textContent(),
+      await own.locator('td.note-text').textContent(),
+    ]).toEqual(['pause', 'dashboard:api', 'deploy window, INC-7']);
     await sleep(600);
     const before = await runCount();
     await sleep(2500);

@@ -1,17 +1,19 @@
 /**
  * Writes and reads of runtime entries larger than a call's stack takes when spread (from ~45,000
- * names): `beat entries import` and `export` of 100,000 entries, and a bulk PUT /api/entries as
+ * names): `beat entries import` and `export` of 100,000 entries (streamed as JSON Lines, memory
+ * against a run of 10,000; YAML taken back whole), and a bulk PUT /api/entries as
  * large as the body limit, which the leader then runs; a delete right after it takes effect.
- * Redis: a private redis-server of this file, on a free port. (1,000,000: bench/entries-io.mjs.)
+ * Redis: a private redis-server of this file, on a free port. (1,000,000: npm run bench -- --only entries-io.)
  */
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { RedisEntryStore } from '../../src/redis/entry-store.js';
-import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
+import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
 import { httpPortOf, killCliChildren, runBeatCli } from '../support/ops.js';
 import { PrivateRedis, freePort } from '../support/redis-server.js';
 
@@ -38,22 +40,83 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
     dir.remove();
   });
 
-  it('imports 100,000 entries in one write and exports them all back', async () => {
-    const N = 100_000;
+  /**
+   * Peak RSS of a CLI run, as the process itself saw it on exit (a preload module writes it to a
+   * file): the oracle of "memory per entry is bounded" is the ratio of two runs, never a figure.
+   */
+  async function cliPeak(argv: string[]): Promise<{ run: Awaited<ReturnType<typeof runBeatCli>>; rssMb: number }> {
+    const out = `${dir.path}/rss-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const preload = dir.write(
+      'peak-rss.mjs',
+      "import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(process.env.PEAK_RSS_FILE, String(process.resourceUsage().maxRSS)));\n",
+    );
+    const run = await runBeatCli(argv, {
+      timeoutMs: 240_000,
+      env: { NODE_OPTIONS: `--import=${pathToFileURL(preload).href}`, PEAK_RSS_FILE: out },
+    });
+    return { run, rssMb: Number(readFileSync(out, 'utf8')) / 1024 };
+  }
+
+  /** N entries as JSON Lines, names zero-padded so that name order is the order written. */
+  function linesOf(n: number): string {
+    const lines: string[] = [];
+    for (let i = 0; i < n; i += 1)
+      lines.push(JSON.stringify({ name: `e${String(i).padStart(6, '0')}`, entry: { args: [i], schedule: 60 + (i % 50), task: TASK } }));
+    return `${lines.join('\n')}\n`;
+  }
+
+  it('streams 100,000 entries through import, export and a pruning delete, memory bounded against 10,000', async () => {
     const file = dir.write('bulk.yaml', `name: bulk-io\nbroker: { url: "${server.url(0)}" }\n`);
-    const entries: Record<string, unknown> = {};
-    for (let i = 0; i < N; i += 1) entries[`e${i}`] = { task: TASK, schedule: 60 + (i % 50), args: [i] };
-    const input = dir.write('entries.json', JSON.stringify(entries));
-    const imported = await runBeatCli(['entries', 'import', input, '--config', file], { timeoutMs: 120_000 });
-    expect(imported.stderr).toBe('');
-    expect(imported).toMatchObject({ code: 0, stdout: `${N} created; deployment bulk-io, store version 1\n` });
-    expect(await redis.hlen(schedulerKeys('tsbeat', 'bulk-io').entries)).toBe(N);
-    const out = dir.path + '/export.yaml';
-    const exported = await runBeatCli(['entries', 'export', '--output', out, '--config', file], { timeoutMs: 120_000 });
-    expect(exported).toMatchObject({ code: 0, stderr: `beat entries export: ${N} entries written to ${out}\n` });
-    const names = readFileSync(out, 'utf8').match(/^ {2}e\d+:$/gm) ?? [];
-    expect(new Set(names).size).toBe(N);
-  }, 300_000);
+    const keys = schedulerKeys('tsbeat', 'bulk-io');
+    const empty = dir.write('empty.ndjson', '');
+    const peaks: Record<string, { import: number; export: number }> = {};
+    for (const n of [10_000, 100_000]) {
+      const text = linesOf(n);
+      const input = dir.write(`in-${n}.ndjson`, text);
+      const imported = await cliPeak(['entries', 'import', input, '--config', file]);
+      expect(imported.run.stderr).toBe('');
+      expect(imported.run).toMatchObject({
+        code: 0,
+        stdout: expect.stringMatching(
+          new RegExp(`^${n} created; deployment bulk-io, store version \\d+${n === 10_000 ? '' : `, in ${n / 10_000} writes`}\n$`),
+        ),
+      });
+      expect(await redis.hlen(keys.entries)).toBe(n);
+      const out = `${dir.path}/out-${n}.ndjson`;
+      const exported = await cliPeak(['entries', 'export', '--output', out, '--config', file]);
+      expect(exported.run).toMatchObject({ code: 0, stderr: `beat entries export: ${n} entries written to ${out}\n` });
+      // The oracle: what was imported, in name order, byte for byte.
+      expect(readFileSync(out, 'utf8') === text).toBe(true);
+      peaks[n] = { import: imported.rssMb, export: exported.rssMb };
+      const pruned = await runBeatCli(['entries', 'import', empty, '--prune', '--config', file], { timeoutMs: 240_000 });
+      expect(pruned).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^${n} deleted;`)) });
+      expect(await redis.hlen(keys.entries)).toBe(0);
+      expect(await redis.zcard(keys.entryNames)).toBe(0);
+    }
+    // Ten times the entries: streamed, the peak grows by the names an import keeps (duplicates,
+    // --prune) and the collector's slack; read whole, the JSON text and its objects push it past 2.5×.
+    const small = peaks[10_000] as { import: number; export: number };
+    const large = peaks[100_000] as { import: number; export: number };
+    expect(large.import / small.import, JSON.stringify(peaks)).toBeLessThan(2.2);
+    expect(large.export / small.export, JSON.stringify(peaks)).toBeLessThan(1.8);
+  }, 600_000);
+
+  it('takes its YAML export of 100,000 back (read whole, lines looked up only for a problem)', async () => {
+    const file = dir.write('bulk-yaml.yaml', `name: bulk-yaml\nbroker: { url: "${server.url(0)}" }\n`);
+    const keys = schedulerKeys('tsbeat', 'bulk-yaml');
+    const N = 100_000;
+    const text = linesOf(N);
+    const input = dir.write('yaml-in.ndjson', text);
+    expect(await runBeatCli(['entries', 'import', input, '--config', file], { timeoutMs: 240_000 })).toMatchObject({ code: 0 });
+    const yaml = `${dir.path}/export.yaml`;
+    expect(await runBeatCli(['entries', 'export', '--output', yaml, '--config', file], { timeoutMs: 240_000 })).toMatchObject({ code: 0 });
+    await redis.del(keys.entries, keys.entryNames);
+    const back = await runBeatCli(['entries', 'import', yaml, '--config', file], { timeoutMs: 240_000 });
+    expect(back).toMatchObject({ code: 0, stderr: '', stdout: expect.stringMatching(new RegExp(`^${N} created;`)) });
+    const again = `${dir.path}/again.ndjson`;
+    expect(await runBeatCli(['entries', 'export', '--output', again, '--config', file], { timeoutMs: 240_000 })).toMatchObject({ code: 0 });
+    expect(readFileSync(again, 'utf8') === text).toBe(true);
+  }, 600_000);
 
   it('takes a bulk PUT as large as the body limit; the leader runs them, and a delete right after takes effect', async () => {
     const file = dir.write(
@@ -111,21 +174,91 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
     expect(gone['removed']).toBe(1);
   }, 180_000);
 
-  it('deleting an entry removes its run history, pending outcome and failing mark, unless asked to keep them', async () => {
+  it('a delete right after a burst of 150,000 changes, written while the leader runs, takes effect within a second', async () => {
+    const deployment = 'bulk-burst';
+    const file = dir.write(
+      'bulk-burst.yaml',
+      [
+        `name: ${deployment}`,
+        `broker: { url: "${server.url(2)}" }`,
+        'maxInterval: 5s',
+        // The default lock: applying a chunk of 10,000 changes takes the leader's loop about 2 s on
+        // the loaded CI machine, longer than the tests' fast lock's TTL.
+        '',
+      ].join('\n'),
+    );
+    const broker = new Redis(server.url(2));
+    const store = new RedisEntryStore(broker, schedulerKeys('tsbeat', deployment));
+    const TICK_TASK = 'proj.every_second';
+    /** The every-second entry's messages now in the queue (the tap: kombu's list `celery`). */
+    const ticksQueued = async (): Promise<number> =>
+      (await broker.lrange('celery', 0, -1)).filter((m) => (JSON.parse(m) as { headers: { task: string } }).headers.task === TICK_TASK)
+        .length;
+    try {
+      await store.write([{ op: 'put', name: 'tick', entry: { task: TICK_TASK, schedule: 1 } }], { nowMs: Date.now() });
+      const leader = fleet.spawn({ config: file, label: 'burst-leader' });
+      await leader.waitForEvent(EVENTS.lockAcquired, 20_000);
+      await waitUntil('the every-second entry publishes', async () => ((await ticksQueued()) >= 2 ? true : undefined), 20_000);
+      // 150,000 changes (creates, then updates of the same names), 10,000 a write, while it runs.
+      const N = 75_000;
+      for (const schedule of [3600, 7200])
+        for (let from = 0; from < N; from += 10_000) {
+          const writes = [];
+          for (let i = from; i < Math.min(N, from + 10_000); i += 1)
+            writes.push({ op: 'put' as const, name: `burst-${i}`, entry: { task: TASK, schedule } });
+          await store.write(writes, { nowMs: Date.now() });
+        }
+      // Still publishing after the burst: the tap sees a new slot of the entry.
+      await broker.del('celery');
+      await waitUntil(
+        'the every-second entry publishes after the burst',
+        async () => ((await ticksQueued()) >= 1 ? true : undefined),
+        30_000,
+      );
+      await store.write([{ op: 'delete', name: 'tick' }], { nowMs: Date.now() });
+      // A slot published within the second after the delete may be in flight; none after it.
+      await new Promise((r) => setTimeout(r, 1000));
+      await broker.del('celery');
+      // Three more of its slots pass: the tap must see none of them (an absence: it takes the time).
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await ticksQueued()).toBe(0);
+      expect(await broker.hexists(schedulerKeys('tsbeat', deployment).entries, 'tick')).toBe(0);
+    } finally {
+      broker.disconnect();
+    }
+  }, 300_000);
+
+  it('deleting an entry removes its run history, pending outcome, last result, failure count, failing mark, notes and missed slots, unless asked to keep them', async () => {
     const keys = schedulerKeys('tsbeat', 'forget');
     const store = new RedisEntryStore(redis, keys);
+    // Listed here, not taken from entry-owned.ts: what a delete must leave nothing of.
     const leftOf = async (name: string): Promise<number[]> =>
-      Promise.all([redis.exists(keys.runs(name)), redis.sismember(keys.runsPending, name), redis.hexists(keys.failing, name)]);
+      Promise.all([
+        redis.exists(keys.runs(name)),
+        redis.exists(keys.missed(name)),
+        redis.sismember(keys.runsPending, name),
+        redis.hexists(keys.runsFinished, name),
+        redis.hexists(keys.failures, name),
+        redis.hexists(keys.failing, name),
+        redis.hexists(keys.notes, name),
+        redis.hexists(keys.pauseNotes, name),
+      ]);
     for (const keepHistory of [false, true]) {
       const name = `gone-${String(keepHistory)}`;
       await store.write([{ op: 'put', name, entry: { task: TASK, schedule: 60 } }], { nowMs: 1 });
       await redis.lpush(keys.runs(name), '{"id":"x"}');
+      await redis.lpush(keys.missed(name), '{"first":1,"n":1,"why":"downtime","at":2}');
       await redis.sadd(keys.runsPending, name, 'other');
+      await redis.hset(keys.runsFinished, name, '{}', 'other', '{}');
+      await redis.hset(keys.failures, name, '2');
       await redis.hset(keys.failing, name, '{}');
-      expect(await leftOf(name)).toEqual([1, 1, 1]);
+      await redis.hset(keys.notes, name, '{}');
+      await redis.hset(keys.pauseNotes, name, '{}');
+      expect(await leftOf(name)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
       await store.write([{ op: 'delete', name }], { nowMs: 2, keepHistory });
-      expect(await leftOf(name)).toEqual(keepHistory ? [1, 1, 1] : [0, 0, 0]);
+      expect(await leftOf(name)).toEqual(keepHistory ? [1, 1, 1, 1, 1, 1, 1, 1] : [0, 0, 0, 0, 0, 0, 0, 0]);
     }
+    expect(await redis.hexists(keys.runsFinished, 'other')).toBe(1);
     expect(await redis.sismember(keys.runsPending, 'other')).toBe(1);
   });
 });

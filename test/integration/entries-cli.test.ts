@@ -1,8 +1,14 @@
 /**
- * `beat entries` and `beat import … --into-store`, run as real CLI processes against a private
- * redis-server: what they write is read back from Redis itself (the raw records of the entries
- * hash), bad input through every path exits 2 naming every problem and writes nothing, an
- * unreachable Redis exits 1, and an export is a config `beat check` accepts and `import` takes back.
+ * `beat entries` and `beat import … --into-store` against a private redis-server: what they write
+ * is read back from Redis itself (the raw records of the entries hash), bad input through every path
+ * exits 2 naming every problem and writes nothing, an unreachable Redis exits 1, and an export is a
+ * config `beat check` accepts and `import` takes back.
+ *
+ * Most commands run through the CLI's own `main` in this process (its exit code, stdout and stderr
+ * are what the built binary prints: dist/cli.js only hands the code to the process); starting ~60
+ * node processes cost this file ~40 s. What depends on the process runs as a real `node
+ * dist/cli.js` (`spawned`): the code a process exits with (0, 1 and 2), and that an unreachable
+ * Redis does not keep it alive.
  */
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -12,7 +18,8 @@ import { schedulerKeys } from '../../src/redis/keys.js';
 import { TempDir } from '../support/beat-process.js';
 import { closedRedisPort, killCliChildren, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
 import { PYTHON, pythonCelery } from '../support/celery.js';
-import { repoRoot, spawnCli } from '../support/cli.js';
+import { repoRoot, runCli, spawnCli } from '../support/cli.js';
+import type { CliResult } from '../support/cli.js';
 import type { CliRun } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
@@ -51,18 +58,22 @@ describe('beat entries (real CLI processes, private Redis)', () => {
       ].join('\n'),
     );
     const keys = schedulerKeys('tsbeat', name);
-    const beat = (...args: string[]): Promise<CliRun> => runBeatCli([...args, '--config', file]);
+    /** In-process: the CLI's main, with the environment and clock a process would have. */
+    const beat = (...args: string[]): Promise<CliResult> =>
+      runCli([...args, '--config', file], { env: { PATH: process.env['PATH'] ?? '' }, now: Date.now() });
+    /** A real `node dist/cli.js` process, for what depends on the process (its exit code, that it exits). */
+    const spawned = (...args: string[]): Promise<CliRun> => runBeatCli([...args, '--config', file]);
     /** The entries as stored in Redis: name → the `entry` of its record. */
     const stored = async (): Promise<Record<string, unknown>> =>
       Object.fromEntries(
         Object.entries(await redis.hgetall(keys.entries)).map(([k, v]) => [k, (JSON.parse(v) as { entry: unknown }).entry]),
       );
-    return { name, file, keys, beat, stored };
+    return { name, file, keys, beat, spawned, stored };
   }
 
   it('set creates, changes only the keys given, --replace rewrites; get prints YAML that set --file takes back; list shows it in words', async () => {
     const d = deployment('ent-set');
-    const created = await d.beat(
+    const created = await d.spawned(
       'entries',
       'set',
       'report',
@@ -179,7 +190,7 @@ describe('beat entries (real CLI processes, private Redis)', () => {
     const before = await redis.hgetall(d.keys.entries);
     const version = await redis.get(d.keys.entriesVersion);
 
-    const many = await d.beat(
+    const many = await d.spawned(
       'entries',
       'set',
       'x',
@@ -388,11 +399,11 @@ describe('beat entries (real CLI processes, private Redis)', () => {
       ['entries', 'set', 'x', '--task', TASK, '--schedule', '60'],
       ['entries', 'export'],
     ]) {
-      const r = await d.beat(...argv);
+      const r = await d.spawned(...argv);
       expect(r.code, argv.join(' ')).toBe(1);
       expect(r.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${port}/0`);
     }
-    const bad = await d.beat('entries', 'set', 'x', '--task', TASK, '--schedule', '61 * * * *');
+    const bad = await d.spawned('entries', 'set', 'x', '--task', TASK, '--schedule', '61 * * * *');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('schedule.cron (--schedule)');
   });

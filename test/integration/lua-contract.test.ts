@@ -181,6 +181,7 @@ function afterManualRun(state: EntryState | undefined): EntryState {
     lastTaskId: TASK_ID,
     runCount: Math.min((state?.runCount ?? 0) + 1, MAX_RUN_COUNT),
     manualRuns: Math.min((state?.manualRuns ?? 0) + 1, MAX_RUN_COUNT),
+    ...(state?.incarnation === undefined ? {} : { incarnation: state.incarnation }),
   };
 }
 
@@ -430,6 +431,107 @@ describe("a queue key of another type is the entry's fault: its run is refused, 
   });
 });
 
+describe("the entry fence of an entry with no record (RedBeat, django): the run's incarnation against its state's", () => {
+  const MINE = 'r1500';
+  const FENCE = `@${MINE}`;
+  // The stored slot is after the run's, so that a state taken for this incarnation's makes the run stale.
+  const LATER = RUN_SLOT + 5000;
+  const STATES: [label: string, text: string | undefined, verdict: 'fresh' | 'own' | 'superseded'][] = [
+    ['no state', undefined, 'fresh'],
+    ['its own incarnation', `{"slot":${S0},"g":"${MINE}","n":3}`, 'own'],
+    ['its own incarnation, slot after the run', `{"slot":${LATER},"g":"${MINE}","n":3}`, 'own'],
+    ['a state written before incarnations (adopted)', `{"slot":${S0},"n":3}`, 'own'],
+    ['an older incarnation (a shorter number)', `{"slot":${LATER},"g":"r999","n":3}`, 'fresh'],
+    ['an older incarnation', `{"slot":${LATER},"g":"r1499","n":3}`, 'fresh'],
+    ["another source's entry of the name", `{"slot":${LATER},"g":"d5000","n":3}`, 'fresh'],
+    ['a newer incarnation (the run was read before a re-creation)', `{"slot":${S0},"g":"r1501","n":3}`, 'superseded'],
+    ['a newer incarnation (a longer number)', `{"slot":${S0},"g":"r10000","n":3}`, 'superseded'],
+  ];
+  const calls = {
+    'publish-fenced': () =>
+      scripts.publishFenced(
+        ...[4, keys.fence, keys.state, keys.entries, QUEUE, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
+        ...[publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID, MINE), FENCE, '1', 'list', '4', '1', '1', PAYLOAD],
+      ),
+    'claim-fenced': () =>
+      scripts.claimFenced(
+        3,
+        keys.fence,
+        keys.state,
+        keys.entries,
+        TOKEN,
+        String(DEFAULTS.maxClockSkewMs),
+        '1',
+        ENTRY,
+        String(RUN_SLOT),
+        FENCE,
+      ),
+    'commit-fenced': () =>
+      scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, FENCE),
+    'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, FENCE),
+    'trigger-fenced': () =>
+      scripts.triggerFenced(
+        ...[6, keys.fence, keys.state, keys.triggers, CONFIRMED, keys.entries, QUEUE, TOKEN, String(AT), REQUEST, ENTRY, TASK_ID],
+        ...['1', '0', FENCE, '6', PAYLOAD],
+      ),
+    'commit-trigger': () =>
+      scripts.commitTrigger(
+        5,
+        keys.fence,
+        keys.state,
+        keys.triggers,
+        CONFIRMED,
+        keys.entries,
+        TOKEN,
+        String(AT),
+        REQUEST,
+        ENTRY,
+        TASK_ID,
+        FENCE,
+      ),
+  };
+  const cases = Object.keys(calls).flatMap((name) => STATES.map(([label, text, verdict]) => [name, label, text, verdict] as const));
+
+  it.each(cases)('%s, %s', async (name, _label, text, verdict) => {
+    await scene(text);
+    const stored = text === undefined ? undefined : decodeEntryState(text);
+    const own = verdict === 'own' && stored !== undefined && stored !== UNREADABLE ? stored : undefined;
+    const before = await snapshot();
+    const reply = await calls[name as keyof typeof calls]();
+    const after = await redis.hget(keys.state, ENTRY);
+    const state = after === null ? undefined : decodeEntryState(after);
+    if (verdict === 'superseded') {
+      expect(reply).toEqual(name === 'record-seen' ? [2] : name === 'trigger-fenced' || name === 'commit-trigger' ? 2 : [1, 2]);
+      if (name !== 'commit-trigger') expect(await snapshot()).toEqual(before);
+      else expect(after).toBe(text ?? null); // the message is out: the request goes, the state stays
+      return;
+    }
+    // A scheduled run is stale only against its own incarnation's later slot.
+    const stale = own?.slotMs !== undefined && own.slotMs >= RUN_SLOT;
+    if (name === 'record-seen') {
+      expect(reply).toEqual([own === undefined ? 1 : 0]);
+      expect(state).toEqual(own ?? { seenMs: AT, incarnation: MINE, runCount: 0 });
+    } else if (name === 'claim-fenced') {
+      expect(reply).toEqual([1, stale ? 0 : 1]);
+      expect(await snapshot()).toEqual(before);
+    } else if (name === 'trigger-fenced' || name === 'commit-trigger') {
+      expect(reply).toBe(1);
+      expect(state).toEqual({ ...afterManualRun(own), incarnation: MINE });
+    } else {
+      expect(reply).toEqual([1, stale ? 0 : 1]);
+      if (stale) expect(after).toBe(text);
+      else
+        expect(state).toEqual({
+          slotMs: RUN_SLOT,
+          publishedAtMs: AT,
+          lastTaskId: TASK_ID,
+          incarnation: MINE,
+          runCount: (own?.runCount ?? 0) + 1,
+        });
+    }
+  });
+});
+
 describe('the Lua decode (includes/entry-state.lua)', () => {
   // Per value: the decoded members ('=' and the value, '' when absent; numbers as %.17g), then the fast path's slot and count.
   const probe = assembleLua(
@@ -440,9 +542,9 @@ describe('the Lua decode (includes/entry-state.lua)', () => {
       'local out = {}',
       'for i, text in ipairs(ARGV) do',
       '  local s = decodeState(text)',
-      '  local slot, n, t = storedSlotAndCount(text)',
-      '  if s then out[i] = { "state", shown(s.slot), shown(s.seen), shown(s.at), shown(s.by), shown(s.id), shown(s.n), shown(slot), shown(n), shown(s.t), shown(t) }',
-      '  else out[i] = { "unreadable", "", "", "", "", "", "", shown(slot), shown(n), "", shown(t) } end',
+      '  local slot, n, t, g = storedSlotAndCount(text)',
+      '  if s then out[i] = { "state", shown(s.slot), shown(s.seen), shown(s.at), shown(s.by), shown(s.id), shown(s.n), shown(slot), shown(n), shown(s.t), shown(t), shown(s.g), shown(g) }',
+      '  else out[i] = { "unreadable", "", "", "", "", "", "", shown(slot), shown(n), "", shown(t), "", shown(g) } end',
       'end',
       'return out',
     ].join('\n'),
@@ -454,7 +556,7 @@ describe('the Lua decode (includes/entry-state.lua)', () => {
     const num = (s: string | undefined) => (s === undefined || s === '' ? undefined : Number(s.slice(1)));
     const str = (s: string | undefined) => (s === undefined || s === '' ? undefined : s.slice(1));
     STATE_VALUES.forEach((value, i) => {
-      const [kind, slot, seen, at, by, id, n, fastSlot, fastN, t, fastT] = replies[i] as string[];
+      const [kind, slot, seen, at, by, id, n, fastSlot, fastN, t, fastT, g, fastG] = replies[i] as string[];
       let lua: EntryState | 'unreadable' = UNREADABLE;
       if (kind === 'state') {
         lua = {
@@ -465,15 +567,17 @@ describe('the Lua decode (includes/entry-state.lua)', () => {
           ...(str(id) === undefined ? {} : { lastTaskId: str(id) }),
           ...(str(by) === 'trigger' ? { lastRunTriggered: true } : {}),
           ...(num(t) === undefined ? {} : { manualRuns: num(t) }),
+          ...(str(g) === undefined ? {} : { incarnation: str(g) }),
         };
       }
       expect({ label: value.label, state: lua }).toEqual({ label: value.label, state: value.state });
       const decoded = value.state === UNREADABLE ? undefined : value.state;
-      expect({ label: value.label, slot: num(fastSlot), n: num(fastN), t: num(fastT) }).toEqual({
+      expect({ label: value.label, slot: num(fastSlot), n: num(fastN), t: num(fastT), g: str(fastG) }).toEqual({
         label: value.label,
         slot: decoded?.slotMs,
         n: decoded?.runCount ?? 0,
         t: decoded?.manualRuns,
+        g: decoded?.incarnation,
       });
     });
   });

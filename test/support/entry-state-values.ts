@@ -32,6 +32,16 @@ export const STATE_VALUES: readonly StateValue[] = [
     state: { slotMs: S0, seenMs: S0 - 9, publishedAtMs: S0 + 7, lastRunTriggered: true, lastTaskId: 'manual', runCount: 4 },
   },
   {
+    label: "a RedBeat or django entry's run (its incarnation, g)",
+    text: `{"slot":${S0},"at":${S0 + 3},"id":"task-g","g":"r1700000000000000","n":2}`,
+    state: { slotMs: S0, publishedAtMs: S0 + 3, lastTaskId: 'task-g', incarnation: 'r1700000000000000', runCount: 2 },
+  },
+  {
+    label: 'a first sighting of an incarnation',
+    text: `{"seen":${S0},"g":"d42","n":0}`,
+    state: { seenMs: S0, incarnation: 'd42', runCount: 0 },
+  },
+  {
     label: 'a scheduled run after manual ones (t kept)',
     text: `{"slot":${S0},"at":${S0 + 3},"id":"task-2","n":5,"t":2}`,
     state: { slotMs: S0, publishedAtMs: S0 + 3, lastTaskId: 'task-2', runCount: 5, manualRuns: 2 },
@@ -71,6 +81,7 @@ export const STATE_VALUES: readonly StateValue[] = [
   { label: 'a count and nothing else', text: '{"n":0}', state: { runCount: 0 } },
   // Unreadable: not a JSON object.
   { label: 'not JSON', text: '{not json', state: 'unreadable' },
+  { label: 'an incarnation that is not a string', text: `{"slot":${S0},"g":42,"n":1}`, state: 'unreadable' },
   { label: 'empty', text: '', state: 'unreadable' },
   { label: 'null', text: 'null', state: 'unreadable' },
   { label: 'an array', text: '[]', state: 'unreadable' },

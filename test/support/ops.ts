@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import type { BeatProcess } from './beat-process.js';
 import { builtCli, repoRoot } from './cli.js';
-import { PrivateRedis, portOpen } from './redis-server.js';
+import { PrivateRedis, freePort, portOpen } from './redis-server.js';
 
 export interface CliRun {
   readonly code: number | null;
@@ -164,10 +164,13 @@ export async function startPrivateRedis(options: { password?: string; args?: rea
   throw new Error(`no free port in 6381–6389 for a private redis-server${errors.length > 0 ? `:\n${errors.join('\n')}` : ''}`);
 }
 
-/** A port of 6381–6389 that nothing listens on now (for "Redis unreachable" tests). */
+/**
+ * A loopback port that nothing listens on now (for "Redis unreachable" tests): one the OS hands out
+ * and takes back, outside 6381–6389, so that a file running beside this one cannot start its
+ * private redis-server there while this one counts on nothing answering.
+ */
 export async function closedRedisPort(): Promise<number> {
-  for (const port of PRIVATE_REDIS_PORTS) if (!(await portOpen(port))) return port;
-  throw new Error('every port of 6381–6389 is in use');
+  return freePort();
 }
 
 /** FLUSHDB on one DB of the shared Redis. */

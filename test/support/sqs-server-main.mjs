@@ -21,6 +21,11 @@
  * With SQS_SERVER_LOG_SENDS=1 (bench/sqs-burst.mjs) each SendMessageBatch that SQS answered is
  * printed as `sent N EPOCH_MS`: N messages taken, at that time of the server's clock.
  *
+ * With SQS_SERVER_LOG_AUTH=1 each request's signer is printed as `auth ACTION ACCESS_KEY_ID REGION
+ * TOKEN` (from its SigV4 Authorization header's credential scope, and its X-Amz-Security-Token or
+ * `-`): the server checks no signature, so this is how a test sees which credentials and region
+ * tsbeat signed with.
+ *
  * For crash tests, `POST /__hold?ms=N` arms a hold: the next SendMessage or SendMessageBatch is
  * carried out (its messages are on the queue) but its reply waits N ms, and `held` is printed when
  * it starts waiting, so a test can kill the sender between the send and its reply.
@@ -38,6 +43,7 @@ const { requestHandler } = createRequestHandler({ port, hostname: '127.0.0.1', q
 
 let holdMs = 0;
 const logSends = process.env.SQS_SERVER_LOG_SENDS === '1';
+const logAuth = process.env.SQS_SERVER_LOG_AUTH === '1';
 const DEDUP_WINDOW_MS = 5 * 60_000;
 /** `queue\nMessageDeduplicationId` → the first send: its time, MessageId and SequenceNumber. */
 const sent = new Map();
@@ -103,6 +109,11 @@ const server = createServer((req, res) => {
       body = Buffer.concat([body, Buffer.from(`${body.length > 0 ? '&' : ''}QueueUrl=${encodeURIComponent(url)}`)]);
     }
     const target = String(req.headers['x-amz-target'] ?? '');
+    if (logAuth) {
+      const scope = /Credential=([^/,\s]+)\/\d{8}\/([^/]+)\//.exec(String(req.headers.authorization ?? ''));
+      const action = target.split('.').pop() || new URLSearchParams(body.toString('utf8')).get('Action') || '?';
+      process.stdout.write(`auth ${action} ${scope?.[1] ?? '-'} ${scope?.[2] ?? '-'} ${req.headers['x-amz-security-token'] ?? '-'}\n`);
+    }
     // Held first, deduplication recorded around it: the id counts from the send, not from the late reply.
     if (holdMs > 0 && /\.SendMessage(Batch)?$/.test(target)) {
       const ms = holdMs;

@@ -20,6 +20,8 @@ export class LocalSqs {
     readonly port: number,
     /** Created empty at every start; a name ending in .fifo is a FIFO queue. */
     private readonly queues: readonly string[],
+    /** Extra environment for the server, e.g. SQS_SERVER_LOG_AUTH=1 (see sqs-server-main.mjs). */
+    private readonly env: NodeJS.ProcessEnv = {},
   ) {
     process.once('exit', () => this.child?.kill('SIGKILL'));
   }
@@ -34,7 +36,10 @@ export class LocalSqs {
   }
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [MAIN, String(this.port), ...this.queues], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, String(this.port), ...this.queues], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.env },
+    });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     child.stdout?.on('data', (c: Buffer) => (this.output += c.toString('utf8')));
@@ -55,6 +60,16 @@ export class LocalSqs {
     this.child?.kill('SIGKILL');
     await this.exited;
     this.child = undefined;
+  }
+
+  /** The signers of the requests so far (with SQS_SERVER_LOG_AUTH=1), in order. */
+  auths(): { action: string; accessKeyId: string; region: string; token: string }[] {
+    return [...this.output.matchAll(/^auth (\S+) (\S+) (\S+) (\S+)$/gm)].map((m) => ({
+      action: m[1] as string,
+      accessKeyId: m[2] as string,
+      region: m[3] as string,
+      token: m[4] as string,
+    }));
   }
 
   /** The next SendMessage(Batch) is carried out but its reply waits `ms`; resolves when it is being held. */

@@ -1,10 +1,28 @@
 /**
  * Prints one plain closing line, `tests: N passed, N failed, N skipped`, after vitest's own report,
- * so that CI logs state the outcome in a form any reader (or log scraper) understands.
+ * so that CI logs state the outcome in a form any reader (or log scraper) understands. Before it,
+ * the slowest files with their seconds: CI's whole run must stay under 20 minutes, and this list
+ * is where a file that grew slow shows (and what test/support/slow-first.ts's order is kept by).
  */
+import { relative } from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
 
+/** How many of the slowest files the closing report names. */
+const SLOWEST_SHOWN = 20;
+
+/** A file's own time: its set-up, its import and collection, and every test and hook in it. */
+export function moduleSeconds(module: TestModule): number {
+  const d = module.diagnostic();
+  return (d.environmentSetupDuration + d.prepareDuration + d.collectDuration + d.setupDuration + d.duration) / 1000;
+}
+
 export default class SummaryReporter implements Reporter {
+  private startedAt = Date.now();
+
+  onTestRunStart(): void {
+    this.startedAt = Date.now();
+  }
+
   onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
     let passed = 0;
     let failed = 0;
@@ -20,6 +38,17 @@ export default class SummaryReporter implements Reporter {
       if (module.state() === 'failed' && [...module.children.allTests()].length === 0) failed += 1;
     }
     failed += unhandledErrors.length;
+    if (testModules.length > 1) {
+      const timed = testModules.map((m) => ({ file: relative(process.cwd(), m.moduleId), s: moduleSeconds(m) }));
+      const sum = timed.reduce((total, t) => total + t.s, 0);
+      const slowest = timed.sort((a, b) => b.s - a.s).slice(0, SLOWEST_SHOWN);
+      const wall = (Date.now() - this.startedAt) / 1000;
+      process.stdout.write(
+        `\nslowest files (of ${testModules.length}; files' own time ${sum.toFixed(0)} s, wall ${wall.toFixed(0)} s):\n` +
+          slowest.map((t) => `${t.s.toFixed(1).padStart(7)} s  ${t.file}`).join('\n') +
+          '\n',
+      );
+    }
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
 }

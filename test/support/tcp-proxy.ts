@@ -2,6 +2,8 @@
  * A loopback TCP proxy that can black-hole the connections it carries: `freeze()` stops forwarding
  * on every open connection without closing it (no FIN, no RST: what a partition or a NAT that
  * dropped the flow looks like to the client), while new connections are forwarded normally.
+ * `cut()` closes every open connection, and `refuse(true)` closes each new one at once, until
+ * `refuse(false)`: a server gone for a while, as the client's reconnects see it.
  */
 import { createConnection, createServer } from 'node:net';
 import type { Socket } from 'node:net';
@@ -30,8 +32,14 @@ export class TcpProxy {
     });
   }
 
+  private refusing = false;
+
   private accept(client: Socket): void {
     this.connections += 1;
+    if (this.refusing) {
+      client.destroy();
+      return;
+    }
     const upstream = createConnection({ host: '127.0.0.1', port: this.upstreamPort });
     const pair: Pair = { client, upstream, frozen: false };
     this.pairs.add(pair);
@@ -57,6 +65,21 @@ export class TcpProxy {
   freeze(): number {
     for (const pair of this.pairs) pair.frozen = true;
     return this.pairs.size;
+  }
+
+  /** Closes every connection open now; returns how many. */
+  cut(): number {
+    const count = this.pairs.size;
+    for (const pair of [...this.pairs]) {
+      pair.client.destroy();
+      pair.upstream.destroy();
+    }
+    return count;
+  }
+
+  /** While on, every new connection is closed as soon as it is accepted. */
+  refuse(on: boolean): void {
+    this.refusing = on;
   }
 
   async stop(): Promise<void> {

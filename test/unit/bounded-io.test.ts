@@ -79,7 +79,6 @@ const BOUNDED: Record<string, string> = {
   'src/core/cron/spec.ts Math.max': 'twelve months',
   'src/commands/entries-set.ts problems.push': "one entry's problems",
   'src/config/connections.ts problems.push': "the SQS broker settings' problems",
-  'src/commands/entry-files.ts problems.push': "one entry's problems",
   'src/redis/entry-store.ts problems.push': "one entry's problems",
   'src/publish/amqp-dispatcher.ts this.redis.claimFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
   'src/publish/amqp-dispatcher.ts this.redis.commitFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
@@ -88,6 +87,8 @@ const BOUNDED: Record<string, string> = {
   'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).backfillFenced':
     'one step of a backfill: at most DEFAULTS.backfillChunk slots, a few values each',
   'src/redbeat/write-back.ts scripts.redbeatMeta': 'one batch of the write-back (BATCH runs)',
+  'src/redbeat/seed.ts scripts.seedState': 'a chunk of CHUNK (1,000) seeds',
+  'src/redbeat/wiring.ts state.hmget': "the write-back's states: one batch (BATCH entries)",
   'src/redis/alert-outbox.ts withScripts(this.client).alertsOutbox': 'one operation, or a chunk of enqueued deliveries',
   'src/redis/control-store.ts this.client.hmget': 'the fields of the leader hash',
   'src/redis/control-store.ts withScripts(this.client).leaderInfo': 'the fields of the leader hash',

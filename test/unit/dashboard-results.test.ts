@@ -58,6 +58,38 @@ describe('an entry results over its kept runs', () => {
     expect(resultOf([run(1, 'unknown')], 'UTC').last).toMatchObject({ state: 'unknown', runtimeSeconds: null });
   });
 
+  it('takes the last finished run, the last success and failure and the streak from the finished hash, over a trimmed history', () => {
+    // The history kept only two successes; the finished hash remembers a failure that fell out of it.
+    const records = [run(9, 'SUCCESS'), run(8, 'SUCCESS')];
+    const finished = {
+      last: run(9, 'SUCCESS'),
+      lastSuccessMs: T0 + 9 * 60_000 + 2000,
+      lastFailureMs: T0 + 2 * 60_000 + 2000,
+      failureStreak: 0,
+    };
+    const r = resultOf(records, 'UTC', finished);
+    expect(r.lastFailure).toBe('2027-01-10T12:02:02+00:00');
+    expect(r.lastSuccess).toBe('2027-01-10T12:09:02+00:00');
+    expect(r.failureStreak).toBe(0);
+    // A newer finish than the history's (a failover: the new leader's list is behind) is the one shown.
+    const failed = resultOf(records, 'UTC', { ...finished, last: run(10, 'FAILURE', { exception: 'E: x' }), failureStreak: 1 });
+    expect(failed.last).toMatchObject({ state: 'FAILURE', exception: 'E: x', atMs: T0 + 10 * 60_000 + 2000 });
+    expect(failed.failureStreak).toBe(1);
+    // Without a summary: from the history alone, the streak not known.
+    expect(resultOf(records, 'UTC').failureStreak).toBeNull();
+    expect(resultOf(records, 'UTC').lastFailure).toBeNull();
+  });
+
+  it("marks a run by its record's origin when there is one (backfill, trigger), else by its task id", () => {
+    const slotMs = T0 + 60_000;
+    const scheduledId = slotTaskId('dep', 'e', slotMs);
+    const backfilled = { ...run(1, 'SUCCESS'), taskId: scheduledId, origin: 'backfill' } as RunRecord;
+    expect(runWire(backfilled, 'dep', 'e', 'UTC').by).toBe('backfill');
+    expect(runWire({ ...run(1, 'SUCCESS'), origin: 'trigger' } as RunRecord, 'dep', 'e', 'UTC').by).toBe('trigger');
+    // An origin this version does not know: told by the task id.
+    expect(runWire({ ...run(1, 'SUCCESS'), taskId: scheduledId, origin: 'later' } as RunRecord, 'dep', 'e', 'UTC').by).toBe('schedule');
+  });
+
   it("marks a run whose task id is not its slot's as triggered", () => {
     const slotMs = T0 + 60_000;
     const scheduled = runWire({ ...run(1, 'SUCCESS'), taskId: slotTaskId('dep', 'e', slotMs) }, 'dep', 'e', 'UTC');
@@ -96,6 +128,12 @@ describe('the entry list by results', () => {
     ['bad', resultOf([run(2, 'FAILURE'), run(1, 'FAILURE')], 'UTC')],
     ['flaky', resultOf([run(4, 'SUCCESS'), run(3, 'FAILURE'), run(2, 'FAILURE'), run(1, 'FAILURE')], 'UTC')],
   ]);
+  // What the routes read: the failures hash (bad failed twice in a row), the finished hash, the rates.
+  const index = {
+    failing: new Map([['bad', 2]]),
+    lastStates: new Map([...results].map(([name, r]) => [name, { state: r.last!.state, atMs: r.last!.atMs ?? undefined }])),
+    successRates: new Map([...results].map(([name, r]) => [name, r.successRate])),
+  };
   const query = (q: Partial<RowQuery>): RowQuery => ({
     q: '',
     state: undefined,
@@ -108,9 +146,9 @@ describe('the entry list by results', () => {
     limit: 100,
     ...q,
   });
-  const names = (q: Partial<RowQuery>) => queryRows(rows, query(q), T0, results).rows.map((r) => r.name);
+  const names = (q: Partial<RowQuery>) => queryRows(rows, query(q), T0, index).rows.map((r) => r.name);
 
-  it('keeps only the entries whose newest finished run failed', () => {
+  it('keeps only the entries with failed runs in a row (the failures hash)', () => {
     expect(names({ failing: true })).toEqual(['bad']);
   });
 

@@ -90,4 +90,17 @@ describe('django rows that differ only in their names', () => {
     expect(tenantRest).toEqual(plainRest);
     expect({ ...tenantOptions, headers: undefined }).toEqual({ ...plainOptions, headers: undefined });
   });
+
+  it('a row whose name breaks the entry-name rule is shown with its problem and not run, the others unharmed', () => {
+    const shapes = new RowShapes();
+    for (const name of ['bell\u0007', 'two\u2028lines', 'evil\u202Egnp.exe', 'x'.repeat(201)]) {
+      const bad = taskRow(row(1, name), db, shapes);
+      expect(bad.sourced.entry, JSON.stringify(name)).toBeUndefined();
+      expect(bad.sourced.problems?.[0]).toMatchObject({
+        path: 'name',
+        message: expect.stringContaining('rename the periodic task in the Django admin'),
+      });
+    }
+    expect(taskRow(row(2, 'fine name: every 2 h'), db, shapes).sourced.entry).toBeDefined();
+  });
 });

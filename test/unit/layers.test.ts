@@ -1,5 +1,5 @@
 /**
- * The layering of src/ (scripts/layers.mjs, README "Architecture") holds: no folder imports one it
+ * The layering of src/ (scripts/layers.mjs, docs/design.md "Architecture") holds: no folder imports one it
  * may not, neither the folders nor the modules form a cycle, and no source file outgrows its subject.
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -43,10 +43,12 @@ describe('per-entry series', () => {
       metrics.events.published({ entry: byName.get(name) as ResolvedEntry, slotMs: 0, id: `id-${name}`, destination }, 5);
     for (const name of ['a', 'b', 'c', 'd', 'e']) publish(name);
     metrics.events.dropped('a');
+    metrics.events.revoked?.({ entry: 'a', taskId: 'x', policy: 'terminateOther', signal: 'SIGTERM', outcome: 'sent', atMs: 0 });
     metrics.outcomes.finished('a', { taskId: 'x', slotMs: 0, publishedAtMs: 0, state: 'SUCCESS', finishedAtMs: 1000, runtimeMs: 10 });
     metrics.events.missed({ entry: byName.get('d') as ResolvedEntry, count: 2, reason: 'skip_late', firstSlotMs: 0, atMs: 0 });
     expect(await entriesOf(metrics, 'tsbeat_messages_published_total')).toEqual(['a', 'b', 'c']);
     expect(await entriesOf(metrics, 'tsbeat_slots_missed_total')).toEqual([]);
+    expect(await metrics.registry.metrics()).toMatch(/^tsbeat_revokes_total\{entry="a",policy="terminateOther",outcome="sent"\} 1$/m);
     // d and e published (2), and d's missed slots (1): left out.
     expect(await value(metrics, 'tsbeat_entry_series_left_out_total')).toBe(3);
 
@@ -55,6 +57,7 @@ describe('per-entry series', () => {
     for (const metric of [
       'tsbeat_messages_published_total',
       'tsbeat_messages_dropped_total',
+      'tsbeat_revokes_total',
       'tsbeat_runs_total',
       'tsbeat_entry_last_success_timestamp_seconds',
       'tsbeat_run_duration_seconds_count',

@@ -13,6 +13,7 @@ import { BeatMetrics } from '../../src/observe/metrics.js';
 import { OutcomeTracker, advance } from '../../src/outcomes/tracker.js';
 import type { ResultMeta, RunRecord } from '../../src/ports/outcomes.js';
 import { decodeRun, encodeRun } from '../../src/redis/run-history-codec.js';
+import { outcomeText, runView } from '../../src/control/run-view.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { repoRoot, runCli } from '../support/cli.js';
 import { TempDir } from '../support/beat-process.js';
@@ -65,6 +66,22 @@ describe('the history record', () => {
     expect(decodeRun(encodeRun(r))).toEqual(r);
     expect(decodeRun('{"id":"t","slot":1,"pub":2,"st":"DONE"}')).toBeUndefined();
     expect(decodeRun('nope')).toBeUndefined();
+  });
+
+  it('keeps who revoked a run (overlap cancelOther, terminateOther), shown with its state; ignores an unknown value', () => {
+    const r: RunRecord = { taskId: 't', slotMs: 1, publishedAtMs: 2, state: 'REVOKED', finishedAtMs: 3, revokedBy: 'terminateOther' };
+    expect(encodeRun(r)).toContain('"rvk":"terminateOther"');
+    expect(decodeRun(encodeRun(r))).toEqual(r);
+    expect(decodeRun('{"id":"t","slot":1,"pub":2,"st":"SUCCESS","rvk":"someone"}')).toEqual({
+      taskId: 't',
+      slotMs: 1,
+      publishedAtMs: 2,
+      state: 'SUCCESS',
+    });
+    expect(outcomeText(runView({ ...r, state: 'SUCCESS', revokedBy: 'cancelOther' }, 'UTC'))).toBe(
+      'SUCCESS (revoked by tsbeat, cancelOther)',
+    );
+    expect(runView({ taskId: 't', slotMs: 1, publishedAtMs: 2, state: 'PENDING' }, 'UTC')).not.toHaveProperty('revokedBy');
   });
 
   it('keeps the pending set apart from an entry named "pending"', () => {

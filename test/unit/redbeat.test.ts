@@ -108,6 +108,16 @@ describe("RedBeat's schedules mapped to tsbeat's", () => {
     expect(sourced.entry).toMatchObject({ enabled: true, relative: true, schedule: { kind: 'interval', everyMs: 90_000 } });
   });
 
+  it('an entry whose name breaks the entry-name rule is shown with its problem and not run', () => {
+    const text = JSON.stringify({ task: 'proj.add', schedule: { __type__: 'interval', every: 90.0, relative: false } });
+    for (const name of ['esc\u001b[31m', 'c1\u0085', 'rtl\u202Etxt.exe', '']) {
+      const sourced = sourcedRedBeatEntry(name, text);
+      expect(sourced.entry, JSON.stringify(name)).toBeUndefined();
+      expect(sourced.problems?.[0]).toMatchObject({ path: 'name', message: expect.stringContaining('RedBeatSchedulerEntry') });
+    }
+    expect(sourcedRedBeatEntry('add every 90 s', text).entry).toBeDefined();
+  });
+
   it('names what it cannot express, with its path, rather than dropping it', () => {
     const problems = (definition: Record<string, unknown>) =>
       (sourcedRedBeatEntry('x', JSON.stringify({ task: 't', ...definition })).problems ?? []).map((p) => `${p.path}: ${p.message}`);

@@ -12,6 +12,7 @@ import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/mess
 import type { TaskMessage } from '../../src/celery/message.js';
 import type { OptionsInput, TaskRoutesInput } from '../../src/config/options-schema.js';
 import { parseConfig } from '../../src/config/load.js';
+import { connectionProblems } from '../../src/config/connections.js';
 import { parseSqsUrl, sqsEndpoint } from '../../src/config/sqs-url.js';
 import { SQS_BATCH_BYTES, canonicalQueueName, defaultGroupId, planSqsPublish, sqsBatches, sqsEntityName } from '../../src/sqs/message.js';
 import type { SqsDelivery } from '../../src/sqs/message.js';
@@ -174,7 +175,10 @@ describe('an SQS broker in the config', () => {
             polling_interval: 0.3,
             is_secure: true,
             'sqs-creation-attributes': { KmsMasterKeyId: 'alias/aws/sqs' },
-            'client-config': { connect_timeout: 5 },
+            'client-config': { connect_timeout: 5, retries: { max_attempts: 2, mode: 'standard' }, max_pool_connections: 20 },
+            sts_role_arn: 'arn:aws:iam::123456789012:role/celery',
+            sts_token_timeout: 3600,
+            sts_token_buffer_time: 600,
             predefined_queues: {
               'jobs.fifo': { url: 'https://sqs.eu-west-1.amazonaws.com/1/jobs.fifo', access_key_id: 'a', secret_access_key: 'b' },
             },
@@ -183,7 +187,12 @@ describe('an SQS broker in the config', () => {
       },
       'test.yaml',
     );
+    expect(connectionProblems(resolved)).toEqual([]);
     expect(resolved.broker.transportOptions).toMatchObject({
+      stsRoleArn: 'arn:aws:iam::123456789012:role/celery',
+      stsTokenTimeout: 3600,
+      stsTokenBufferTime: 600,
+      clientConfig: { connect_timeout: 5, retries: { max_attempts: 2, mode: 'standard' }, max_pool_connections: 20 },
       queueNamePrefix: 'prod-',
       sqsCreationAttributes: { KmsMasterKeyId: 'alias/aws/sqs' },
     });
@@ -200,7 +209,7 @@ describe('an SQS broker in the config', () => {
               jobs: { url: 'https://sqs.eu-west-1.amazonaws.com/1/jobs.fifo' },
               'b.fifo': { url: 'https://sqs.eu-west-1.amazonaws.com/1/b' },
             },
-            sts_role_arn: 'arn:aws:iam::1:role/x',
+            sts_role_arn: 'arn:aws:iam::123456789012:role/x',
           },
         },
         taskEvents: true,
@@ -216,15 +225,41 @@ describe('an SQS broker in the config', () => {
             jobs: { url: 'https://sqs.eu-west-1.amazonaws.com/1/jobs.fifo' },
             'b.fifo': { url: 'https://sqs.eu-west-1.amazonaws.com/1/b' },
           },
-          sts_role_arn: 'arn:aws:iam::1:role/x',
+          sts_role_arn: 'arn:aws:iam::123456789012:role/x',
+          sts_token_timeout: 900,
+          sts_token_buffer_time: 900,
+          'client-config': { proxies: { https: 'http://proxy:3128' }, user_agent: 'x', signature_version: 's3', connect_timeout: 5 },
         },
       },
       taskEvents: true,
     });
-    expect(problems).toHaveLength(5);
+    expect(problems).toHaveLength(8);
     expect(problems.join('\n')).toMatch(/predefinedQueues\.jobs: .*name must end with \.fifo/);
     expect(problems.join('\n')).toMatch(/predefinedQueues\["b\.fifo"\]: .*not a FIFO queue's/);
-    expect(problems.join('\n')).toMatch(/stsRoleArn: tsbeat does not assume a role itself/);
+    expect(problems.join('\n')).toMatch(
+      /stsTokenBufferTime: sts_token_buffer_time \(900 s\) must be less than sts_token_timeout \(900 s\)/,
+    );
+    expect(problems.join('\n')).toMatch(/clientConfig\.proxies: tsbeat sends to SQS without a proxy/);
+    expect(problems.join('\n')).toMatch(/clientConfig\.user_agent: .*user_agent_extra/);
+    expect(problems.join('\n')).toMatch(/clientConfig\.signature_version: SQS takes Signature Version 4 only.*not "s3"/);
+    expect(
+      problemsOf({ ...base, broker: { url: 'sqs://', transportOptions: { sts_role_arn: 'arn:aws:iam::123456789012:role/x' } } }),
+    ).toEqual([
+      'broker.transportOptions.stsRoleArn: kombu uses sts_role_arn for predefined_queues only and ignores it otherwise: name the queues in predefined_queues, or remove sts_role_arn (a role for every queue comes through the AWS SDK credential chain: AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE, or a profile with role_arn)',
+    ]);
+    expect(
+      problemsOf({
+        ...base,
+        broker: {
+          url: 'sqs://',
+          transportOptions: { sts_role_arn: 'celery-role', sts_token_timeout: 600, 'client-config': { max_connections: 5 } },
+        },
+      }),
+    ).toEqual([
+      'broker.transportOptions.stsRoleArn: sts_role_arn must be a role ARN such as "arn:aws:iam::123456789012:role/celery"',
+      "broker.transportOptions.stsTokenTimeout: sts_token_timeout must be a whole number of seconds from 900 to 43200 (AssumeRole's DurationSeconds)",
+      `broker.transportOptions.clientConfig.max_connections: client-config: botocore's Config has no "max_connections" (kombu would fail on it); did you mean "max_pool_connections"?`,
+    ]);
     expect(problems.join('\n')).toMatch(/state\.url: with an SQS broker the state and the lock live in Redis/);
     expect(problems.join('\n')).toMatch(/taskEvents: .*fanout/);
   });

@@ -12,7 +12,8 @@
   ARGV[2]      how far (ms) a slot may be ahead of this server's clock (TIME): lock.maxClockSkew
   ARGV[3]      number of runs R
   then, per run: entry, slot (epoch ms), revision (as publish-fenced.lua's revision column: the
-               version of the entry's record the caller read it from; '' = not checked)
+               version of the entry's record the caller read it from, or '@' .. incarnation;
+               '' = not checked; includes/entry-fence.lua)
 
   Reply  { status, c1 .. cR }, or { -2, now, slot }
     status  1 = checked; -1 = fenced: the caller is not the leader (nothing else was read);
@@ -20,8 +21,9 @@
             clock is ahead): publish nothing; `now` is TIME in ms, `slot` the first such slot.
             commit-fenced.lua records only runs claimed here, so it never records such a slot.
     c       1 = fresh: publish it; 0 = stale: the stored slot is at or after this one; 2 =
-            superseded: the revision is not the stored record's version (the entry changed): do not
-            publish it, read the entry again.
+            superseded: the revision is not the stored record's version (the entry changed), or
+            the state belongs to a newer incarnation: do not publish it, read the entry again.
+            A state of an older incarnation is no state: the run is fresh.
             A missing or unreadable state is no state: the run is fresh.
   Errors  WRONGTYPE naming the key when the fence, state or entries key holds another type;
           ERR when a slot is not a number.
@@ -30,6 +32,7 @@
 --- @include "fence"
 --- @include "entry-state"
 --- @include "entry-record"
+--- @include "entry-fence"
 
 local SCRIPT = 'claim-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
@@ -54,7 +57,8 @@ for r = 1, runs do
     return { -2, now, slot }
   end
   local stored = decodeState(redis.call('HGET', KEYS[2], entry))
-  if revision ~= '' and recordVersion(redis.call('HGET', KEYS[3], entry)) ~= revision then
+  if fenceOf(revision) then stored = incarnationFence(revision, stored) end
+  if stored == 'superseded' or (revision ~= '' and not fenceOf(revision) and recordFenceRefuses(revision, redis.call('HGET', KEYS[3], entry))) then
     result[#result + 1] = 2
   elseif stored and stored.slot ~= nil and stored.slot >= slot then
     result[#result + 1] = 0

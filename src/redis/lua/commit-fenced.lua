@@ -6,14 +6,12 @@
   KEYS[1]      fence key (string)
   KEYS[2]      state hash (includes/entry-state.lua)
   KEYS[3]      entries hash: the runtime entries' records (includes/entry-record.lua)
-  KEYS[4]      published-since hash (includes/published-slots.lua)
 
   ARGV[1]      fence token of the caller
   ARGV[2]      publish time, epoch ms (time comes in as an argument, never from TIME)
   ARGV[3]      number of runs R
-  then, per run: entry, slot (epoch ms), task id, revision (as claim-fenced.lua's; '' = not checked)
-  then         the published zsets' key prefix (`<prefix>:{<name>}:published:`) and how many slots
-               each keeps (as publish-fenced.lua's last two)
+  then, per run: entry, slot (epoch ms), task id, revision (as claim-fenced.lua's; '' = not checked;
+               '@' .. incarnation: the state's incarnation is checked, and written as its `g`)
 
   Reply  { status, c1 .. cR }
     status  1 = done; -1 = fenced: nothing was written (the messages are on the broker regardless:
@@ -22,22 +20,22 @@
             unreadable, which counts as no state); 0 = stale: the stored slot was already at or
             after this one (another publish recorded it first); nothing written; 2 = superseded:
             the entry changed since it was claimed (its revision is not the stored record's
-            version): nothing written, so that a deleted entry's state is never written back (the
-            message is on the broker regardless)
+            version, or the state belongs to a newer incarnation): nothing written, so that a
+            deleted entry's state is never written back (the message is on the broker regardless).
+            A state of an older incarnation counts as none.
   Errors  WRONGTYPE naming the key when the fence, state or entries key holds another type; ERR when the
           publish time or a slot is not a number. Both before anything is written.
-  Writes  HSET of each recorded run's state; ZADD of its slot to its entry's published zset, trimmed,
-          and the published-since field (includes/published-slots.lua).
+  Writes  HSET of each recorded run's state.
 ]]
 --- @include "fence"
 --- @include "entry-state"
 --- @include "entry-record"
---- @include "published-slots"
+--- @include "entry-fence"
 
 local SCRIPT = 'commit-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
 if held ~= true then return held or { -1 } end
-local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash') or wrongType(SCRIPT, KEYS[4], 'hash')
+local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash')
 if refused then return refused end
 
 local now = tonumber(ARGV[2])
@@ -47,8 +45,6 @@ for r = 1, runs do
   if not tonumber(ARGV[4 + 4 * (r - 1) + 1]) then return redis.error_reply('ERR ' .. SCRIPT .. ': the slot of run ' .. r .. ' is not a number') end
 end
 
-local publishedPrefix, keep = ARGV[4 + 4 * runs], tonumber(ARGV[5 + 4 * runs])
-if not keep then return redis.error_reply('ERR ' .. SCRIPT .. ': how many published slots to keep is not a number') end
 local result = { 1 }
 local at = 4
 for _ = 1, runs do
@@ -58,14 +54,14 @@ for _ = 1, runs do
   local revision = ARGV[at + 3]
   at = at + 4
   local stored = decodeState(redis.call('HGET', KEYS[2], entry))
-  if revision ~= '' and recordVersion(redis.call('HGET', KEYS[3], entry)) ~= revision then
+  local g = fenceOf(revision)
+  if g then stored = incarnationFence(revision, stored) end
+  if stored == 'superseded' or (revision ~= '' and not g and recordFenceRefuses(revision, redis.call('HGET', KEYS[3], entry))) then
     result[#result + 1] = 2
   elseif stored and stored.slot ~= nil and stored.slot >= slot then
     result[#result + 1] = 0
   else
-    local n = (stored and stored.n or 0) + 1
-    redis.call('HSET', KEYS[2], entry, encodeState({ slot = slot, at = now, id = id, n = n, t = stored and stored.t }))
-    recordSlots(publishedPrefix .. entry, KEYS[4], entry, { slot }, 1, not (stored and stored.slot ~= nil), n % 100 == 0, keep)
+    redis.call('HSET', KEYS[2], entry, encodeState({ slot = slot, at = now, id = id, g = g, n = (stored and stored.n or 0) + 1, t = stored and stored.t }))
     result[#result + 1] = 1
   end
 end

@@ -15,7 +15,8 @@
   ARGV[3]      the request exactly as it sits in the list
   ARGV[4]      entry name
   ARGV[5]      task id
-  ARGV[6]      the entry's revision (as publish-fenced.lua's revision column; '' = not checked)
+  ARGV[6]      the entry's revision (as publish-fenced.lua's revision column; '' = not checked;
+               '@' .. incarnation: the state's, includes/entry-fence.lua)
 
   Reply   1 recorded (also when the request was withdrawn meanwhile: the message is out);
          -1 fenced: nothing written (the request stays; the next leader publishes it again, same task id);
@@ -30,6 +31,7 @@
 --- @include "fence"
 --- @include "entry-state"
 --- @include "entry-record"
+--- @include "entry-fence"
 
 local SCRIPT = 'commit-trigger'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
@@ -38,11 +40,16 @@ local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3],
 if refused then return refused end
 local now = tonumber(ARGV[2])
 if not now then return redis.error_reply('ERR ' .. SCRIPT .. ': the publish time is not a number') end
-local superseded = ARGV[6] ~= '' and recordVersion(redis.call('HGET', KEYS[5], ARGV[4])) ~= ARGV[6]
+local g = fenceOf(ARGV[6])
+local superseded = ARGV[6] ~= '' and not g and recordFenceRefuses(ARGV[6], redis.call('HGET', KEYS[5], ARGV[4]))
 local state = decodeState(redis.call('HGET', KEYS[2], ARGV[4]))
+if g then
+  state = incarnationFence(ARGV[6], state)
+  if state == 'superseded' then superseded, state = true, nil end
+end
 
 redis.call('LREM', KEYS[3], 1, ARGV[3])
-if not superseded then redis.call('HSET', KEYS[2], ARGV[4], manualRunState(state, now, ARGV[5])) end
+if not superseded then redis.call('HSET', KEYS[2], ARGV[4], manualRunState(state, now, ARGV[5], g)) end
 redis.call('SET', KEYS[4], ARGV[2], 'EX', 3600)
 if superseded then return 2 end
 return 1

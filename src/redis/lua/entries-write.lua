@@ -11,6 +11,7 @@
             created again), unless ARGV[2] says to keep it
   KEYS[6]   paused set, KEYS[7] resumed hash: a deleted entry leaves them too, unless ARGV[2] says to
             keep its history (else one created again under its name would start paused)
+  KEYS[8]   entries:names zset: every stored name at score 0, for pages in name order (ZRANGEBYLEX)
 
   ARGV[1]   now, epoch ms (created / updated)
   ARGV[2]   "1" to keep the state of deleted entries (`--keep-history`), "" to remove it
@@ -30,7 +31,8 @@
           number, or an op is neither put nor del. All before anything is written.
   Writes  HSET / HDEL of the entries (a created entry's incarnation is the new version, an updated one
           keeps its own; includes/entry-record.lua); ZADD of each changed name at the new version; INCR of the
-          counter (once, when anything changed); HDEL of deleted entries' states, SREM from paused
+          counter (once, when anything changed); ZADD of created names to / ZREM of deleted ones from
+          entries:names; HDEL of deleted entries' states, SREM from paused
           and HDEL from resumed (unless kept);
           PUBLISH "entries <version>" when anything changed.
 ]]
@@ -40,7 +42,7 @@
 local SCRIPT = 'entries-write'
 local refused = wrongType(SCRIPT, KEYS[1], 'hash') or wrongType(SCRIPT, KEYS[2], 'zset') or
   wrongType(SCRIPT, KEYS[3], 'string') or wrongType(SCRIPT, KEYS[4], 'set') or wrongType(SCRIPT, KEYS[5], 'hash') or
-  wrongType(SCRIPT, KEYS[6], 'set') or wrongType(SCRIPT, KEYS[7], 'hash')
+  wrongType(SCRIPT, KEYS[6], 'set') or wrongType(SCRIPT, KEYS[7], 'hash') or wrongType(SCRIPT, KEYS[8], 'zset')
 if refused then return refused end
 local now = tonumber(ARGV[1])
 if not now then return redis.error_reply('ERR ' .. SCRIPT .. ': now is not a number') end
@@ -100,9 +102,11 @@ if changed then
       if not created then created, incarnation = now, version end
       redis.call('HSET', KEYS[1], name, encodeRecord(version, incarnation, created, now, json))
       redis.call('ZADD', KEYS[2], version, name)
+      if outcome == 'created' then redis.call('ZADD', KEYS[8], 0, name) end
     elseif outcome == 'deleted' then
       redis.call('HDEL', KEYS[1], name)
       redis.call('ZADD', KEYS[2], version, name)
+      redis.call('ZREM', KEYS[8], name)
       if ARGV[2] ~= '1' then
         redis.call('HDEL', KEYS[5], name)
         redis.call('SREM', KEYS[6], name)

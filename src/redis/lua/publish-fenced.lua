@@ -18,16 +18,16 @@
                            (entry-state-codec.ts publishedStatePrefix; the script appends the count, the
                            stored manual-run count t when there is one, and '}'; the publish time comes in here, by the caller's clock; TIME is only the
                            reference for slots ahead)
-    ARGV[3R+4 .. 4R+3]     each run's revision: the version of the entry's record (KEYS[3]) the
-                           caller's definition of it was read from; '' for an entry that is not
-                           a record there (the config file's), which is not checked
+    ARGV[3R+4 .. 4R+3]     each run's revision, the entry fence (includes/entry-fence.lua): the
+                           version of the entry's record (KEYS[3]) the caller's definition of it
+                           was read from; '@' .. incarnation for an entry with no record there
+                           (RedBeat, django: its state's `g` is checked, and its state prefix
+                           carries `"g":`); '' for an entry of the config file, not checked
   ARGV[4R+4]   number of delivery groups G, then per group:
     kind       'list' (LPUSH) or 'channel' (PUBLISH, fanout exchanges)
     target     list: index into KEYS; channel: the channel name
     runs       the run numbers (1-based) of the group's payloads, space-separated, in payload order
     M          number of payloads, then M payloads, in run order
-  then         the published zsets' key prefix (`<prefix>:{<name>}:published:`) and how many slots
-               each keeps (DEFAULTS.publishedSlotsKept)
 
   Columns let the script hand ranges of ARGV to HMGET and LPUSH as they are (unpack), without
   building a Lua table per run: Lua work per run is what bounds a burst of thousands.
@@ -40,8 +40,10 @@
                 one that matched no queue, moves forward too: the caller knows and logs it)
             0 = stale: the stored slot is at or after this one (published before); nothing written
             2 = superseded: the run's revision is not the stored record's version (the entry was
-                edited, deleted or created again since the caller read it): nothing published or
-                written for it; the caller reads the entry again. The entry fence: a deleted
+                edited, deleted or created again since the caller read it), or, for an '@' fence,
+                the stored state belongs to a newer incarnation: nothing published or
+                written for it; the caller reads the entry again. A state of an older incarnation
+                is no state (the new one starts afresh, its first run counts 1). The entry fence: a deleted
                 entry's state is never written back, and no run goes out with an old definition
             3 = refused: one of the run's lists (or an earlier run's of the same entry in this
                 batch) holds another Redis type: none of its payloads went anywhere, its state
@@ -51,14 +53,12 @@
   Errors  WRONGTYPE naming the key when the fence, the state or the entries hash holds another type
           (the whole deployment's fault: nothing is written); ERR when a slot is not a number. All
           before anything is written: all or nothing.
-  Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states (prefix .. n .. [',"t":' .. t] .. '}');
-          ZADD of their slots to their entries' published zsets, trimmed, and the published-since
-          field (includes/published-slots.lua; a zset key of another type is skipped, not an error).
+  Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states (prefix .. n .. [',"t":' .. t] .. '}').
 ]]
 --- @include "fence"
 --- @include "entry-state"
 --- @include "entry-record"
---- @include "published-slots"
+--- @include "entry-fence"
 
 local SCRIPT = 'publish-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
@@ -74,10 +74,10 @@ local latest = now + tonumber(ARGV[2])
 -- holding something other than a list) must be found before anything is written. Such a key is one
 -- entry's fault (its queue names a key of tsbeat's, kombu's or the application's), so it refuses
 -- only the runs that push to it; the state and entries hashes are the deployment's, and refuse the batch.
-local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash') or wrongType(SCRIPT, KEYS[4], 'hash')
+local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash')
 if refused then return refused end
 local badKey, badKeys = nil, {}
-for i = 5, #KEYS do
+for i = 4, #KEYS do
   local kind = redis.call('TYPE', KEYS[i]).ok
   if kind ~= 'list' and kind ~= 'none' then
     badKey = badKey or {}
@@ -107,13 +107,6 @@ if badKey then
     at = at + 4 + tonumber(ARGV[at + 3])
   end
 end
--- The record of published slots: its arguments follow the delivery groups; checked before any write.
-local tail = REVISIONS + runs + 1
-local groupCount = tonumber(ARGV[tail])
-tail = tail + 1
-for _ = 1, groupCount do tail = tail + 4 + tonumber(ARGV[tail + 3]) end
-local publishedPrefix, keep = ARGV[tail], tonumber(ARGV[tail + 1])
-if not keep then return redis.error_reply('ERR ' .. SCRIPT .. ': how many published slots to keep is not a number') end
 -- Redis calls take at most this many values at once: unpack puts them on Lua's stack.
 local CHUNK = 1000
 
@@ -132,15 +125,40 @@ for first = 1, runs, CHUNK do
   end
 end
 
--- The entry fence: the runs that carry a revision (runtime entries), against their stored records.
+-- The entry fence of entries with no record (an '@' revision): their state's incarnation. A state
+-- of an older incarnation is none (decoded whole: the fast path's forms carry no incarnation).
+local superseded = {}
+for first = 1, runs, CHUNK do
+  local last = math.min(first + CHUNK - 1, runs)
+  local atFence = {}
+  for r = first, last do
+    if fenceOf(ARGV[REVISIONS + r]) then atFence[#atFence + 1] = r end
+  end
+  if #atFence > 0 then
+    local names = {}
+    for j = 1, #atFence do names[j] = ARGV[NAMES + atFence[j]] end
+    local values = redis.call('HMGET', KEYS[2], unpack(names))
+    for j = 1, #atFence do
+      local r = atFence[j]
+      local state = incarnationFence(ARGV[REVISIONS + r], decodeState(values[j]))
+      if state == 'superseded' then
+        superseded[r] = true
+      elseif state == nil then
+        -- An older incarnation's state (or none): this one starts afresh.
+        lastSlot[names[j]], count[names[j]], manual[names[j]] = nil, 0, nil
+      end
+    end
+  end
+end
+
+-- The entry fence: the runs that carry a record revision (tsbeat's runtime entries), against their stored records.
 local checked, c = {}, 0
 for r = 1, runs do
-  if ARGV[REVISIONS + r] ~= '' then
+  if ARGV[REVISIONS + r] ~= '' and not fenceOf(ARGV[REVISIONS + r]) then
     c = c + 1
     checked[c] = r
   end
 end
-local superseded = {}
 for first = 1, c, CHUNK do
   local last = math.min(first + CHUNK - 1, c)
   local names = {}
@@ -148,7 +166,7 @@ for first = 1, c, CHUNK do
   local records = redis.call('HMGET', KEYS[3], unpack(names))
   for j = first, last do
     local r = checked[j]
-    if recordVersion(records[j - first + 1]) ~= ARGV[REVISIONS + r] then superseded[r] = true end
+    if recordFenceRefuses(ARGV[REVISIONS + r], records[j - first + 1]) then superseded[r] = true end
   end
 end
 
@@ -162,8 +180,6 @@ local result = { 1 }
 local anyStale = false
 local blocked = {}
 local writes, w = {}, 0
--- Each entry's fresh slots in this batch (ascending), for its record of published slots.
-local freshSlots, hadSlot, countBefore, freshEntries = {}, {}, {}, {}
 for r = 1, runs do
   local entry = ARGV[NAMES + r]
   local slot = tonumber(ARGV[SLOTS + r])
@@ -184,15 +200,6 @@ for r = 1, runs do
     anyStale = true
   else
     local n = (count[entry] or 0) + 1
-    local mine = freshSlots[entry]
-    if mine == nil then
-      mine = {}
-      freshSlots[entry] = mine
-      hadSlot[entry] = last ~= nil
-      countBefore[entry] = count[entry] or 0
-      freshEntries[#freshEntries + 1] = entry
-    end
-    mine[#mine + 1] = slot
     lastSlot[entry] = slot
     count[entry] = n
     writes[w + 1] = entry
@@ -242,13 +249,6 @@ end
 
 for i = 1, w, 2 * CHUNK do
   redis.call('HSET', KEYS[2], unpack(writes, i, math.min(i + 2 * CHUNK - 1, w)))
-end
-
-for _, entry in ipairs(freshEntries) do
-  local slots = freshSlots[entry]
-  -- Trimmed when the run count crosses a multiple of 100 (see includes/published-slots.lua).
-  local trim = math.floor((count[entry] or 0) / 100) ~= math.floor(countBefore[entry] / 100)
-  recordSlots(publishedPrefix .. entry, KEYS[4], entry, slots, #slots, not hadSlot[entry], trim, keep)
 end
 
 for i = 1, #badKeys do result[runs + 1 + i] = badKeys[i] end

@@ -9,14 +9,19 @@
 
   ARGV[1]      the value to write, a first sighting: '{"seen":<epoch ms>,"n":0}' (entry-state-codec.ts firstSighting)
   ARGV[2]      N, the number of entries; then N entry names, then N revisions (as publish-fenced.lua's
-               revision column: the version of the entry's record it was read from; '' = not checked)
+               revision column: the version of the entry's record it was read from; '' = not checked;
+               '@' .. incarnation for an entry with no record: the sighting carries it as `g`, and
+               replaces a state of an older incarnation, includes/entry-fence.lua)
 
-  Reply   per name in order: 1 = written (a first sighting); 0 = the entry had a readable state already;
-          2 = superseded: its revision is not the stored record's version (deleted, edited or created
-          again since it was read): nothing written, so that no state outlives a deleted entry.
+  Reply   per name in order: 1 = written (a first sighting, or one replacing an older incarnation's
+          state: a re-created entry starts afresh); 0 = the entry had a readable state already (of
+          its incarnation, or without one); 2 = superseded: its revision is not the stored record's
+          version (deleted, edited or created again since it was read), or its state belongs to a
+          newer incarnation: nothing written, so that no state outlives a deleted entry.
   Errors  WRONGTYPE naming the key when the state or entries key holds another type; ERR when ARGV[1]
           is not a readable state or N does not match. All before anything is written.
-  Writes  HSETNX (HSET over an unreadable value) of ARGV[1] per name written.
+  Writes  HSETNX (HSET over an unreadable value or an older incarnation's state) of ARGV[1] per name
+          written, with `"g":<incarnation>` for an '@' revision.
 
   One script per chunk of names instead of one HSETNX command each: 100,000 commands cost the
   client a command object and a promise apiece.
@@ -24,11 +29,13 @@
 --- @include "key-type"
 --- @include "entry-state"
 --- @include "entry-record"
+--- @include "entry-fence"
 
 local SCRIPT = 'record-seen'
 local refused = wrongType(SCRIPT, KEYS[1], 'hash') or wrongType(SCRIPT, KEYS[2], 'hash')
 if refused then return refused end
-if not decodeState(ARGV[1]) then return redis.error_reply('ERR ' .. SCRIPT .. ': the first sighting to write is not a readable state') end
+local sighting = decodeState(ARGV[1])
+if not sighting then return redis.error_reply('ERR ' .. SCRIPT .. ': the first sighting to write is not a readable state') end
 local count = tonumber(ARGV[2])
 if not count or #ARGV ~= 2 + 2 * count then
   return redis.error_reply('ERR ' .. SCRIPT .. ': ARGV[2] must be the number of names, followed by as many names and revisions')
@@ -38,7 +45,19 @@ local written = {}
 for i = 1, count do
   local name, revision = ARGV[2 + i], ARGV[2 + count + i]
   local wrote
-  if revision ~= '' and recordVersion(redis.call('HGET', KEYS[2], name)) ~= revision then
+  local g = fenceOf(revision)
+  if g then
+    local stored = decodeState(redis.call('HGET', KEYS[1], name))
+    local mine = incarnationFence(revision, stored)
+    if mine == 'superseded' then
+      wrote = 2
+    elseif mine == nil then
+      redis.call('HSET', KEYS[1], name, encodeState({ seen = sighting.seen, g = g, n = 0 }))
+      wrote = 1
+    else
+      wrote = 0
+    end
+  elseif revision ~= '' and recordFenceRefuses(revision, redis.call('HGET', KEYS[2], name)) then
     wrote = 2
   else
     wrote = redis.call('HSETNX', KEYS[1], name, ARGV[1])

@@ -17,12 +17,14 @@
   ARGV[4]      entry name
   ARGV[5]      task id
   ARGV[6]      P: number of pushes; ARGV[7]: C: number of channel publishes
-  ARGV[8]      the entry's revision (as publish-fenced.lua's revision column; '' = not checked)
+  ARGV[8]      the entry's revision (as publish-fenced.lua's revision column; '' = not checked;
+               '@' .. incarnation: the state's, includes/entry-fence.lua)
   then P pairs (index into KEYS, payload) and C pairs (channel, payload)
 
   Reply   1 published; 0 the request was no longer pending (cancelled or done): nothing written; -1 fenced;
           2 superseded: the entry changed since the caller read it (its revision is not the stored
-          record's version): nothing written, the request stays pending for the entry as it is now
+          record's version, or its state belongs to a newer incarnation; one of an older incarnation
+          counts as none): nothing written, the request stays pending for the entry as it is now
           { 3, key, type } refused: a broker list holds another Redis type (this entry's fault, not the
           deployment's): the request is removed, nothing is published, the state is left as it was,
           and the confirmation key says "refused <key> <type>" for the CLI
@@ -36,6 +38,7 @@
 --- @include "fence"
 --- @include "entry-state"
 --- @include "entry-record"
+--- @include "entry-fence"
 
 local SCRIPT = 'trigger-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
@@ -62,8 +65,11 @@ for i = 1, pushes do
     return redis.error_reply('ERR ' .. SCRIPT .. ': push ' .. i .. ' names no broker list in KEYS')
   end
 end
-if ARGV[8] ~= '' and recordVersion(redis.call('HGET', KEYS[5], ARGV[4])) ~= ARGV[8] then return 2 end
+local g = fenceOf(ARGV[8])
+if ARGV[8] ~= '' and not g and recordFenceRefuses(ARGV[8], redis.call('HGET', KEYS[5], ARGV[4])) then return 2 end
 local state = decodeState(redis.call('HGET', KEYS[2], ARGV[4]))
+if g then state = incarnationFence(ARGV[8], state) end
+if state == 'superseded' then return 2 end
 
 if redis.call('LREM', KEYS[3], 1, ARGV[3]) == 0 then
   return 0
@@ -81,6 +87,6 @@ for _ = 1, channels do
   redis.call('PUBLISH', ARGV[at], ARGV[at + 1])
   at = at + 2
 end
-redis.call('HSET', KEYS[2], ARGV[4], manualRunState(state, now, ARGV[5]))
+redis.call('HSET', KEYS[2], ARGV[4], manualRunState(state, now, ARGV[5], g))
 redis.call('SET', KEYS[4], ARGV[2], 'EX', 3600)
 return 1

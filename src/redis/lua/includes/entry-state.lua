@@ -1,18 +1,21 @@
 --[[
   An entry's stored state (its field's value in the state hash), read and written by the rules of
   src/redis/entry-state-codec.ts, the one place that states them; in short: a flat JSON object
-  {slot, seen, at, by, id, n, t}, n and t whole numbers 0 .. 2^53-1 (t, the manual runs among n,
-  absent = 0), slot/seen/at finite numbers, by/id strings, other members ignored. A value that breaks them is unreadable and reads exactly as a
+  {slot, seen, at, by, id, g, n, t}, n and t whole numbers 0 .. 2^53-1 (t, the manual runs among n,
+  absent = 0), slot/seen/at finite numbers, by/id/g strings (g: the incarnation the state belongs to,
+  includes/entry-fence.lua), other members ignored. A value that breaks them is unreadable and reads exactly as a
   missing one (no state: the entry starts afresh), in every script as in the TypeScript reader.
 
-  decodeState(text)         the state as a table {slot, seen, at, by, id, n, t}, or nil (missing or unreadable)
-  encodeState(state)        its text, members in the codec's order (slot, seen, at, by, id, n, t; t only
+  decodeState(text)         the state as a table {slot, seen, at, by, id, g, n, t}, or nil (missing or unreadable)
+  encodeState(state)        its text, members in the codec's order (slot, seen, at, by, id, g, n, t; t only
                             above 0); a count stops at 2^53-1 (countText), so that a state never counts
                             itself unreadable
-  storedSlotAndCount(text)  slot (or nil), run count (0 when it has no state) and manual runs (nil when
-                            none) of a stored value: the publish script's per-run read, with a fast path (below)
+  storedSlotAndCount(text)  slot (or nil), run count (0 when it has no state), manual runs (nil when
+                            none) and incarnation g (nil when none) of a stored value: the publish
+                            script's per-run read, with a fast path (below)
   countTail(t)              what follows the count in a state with t manual runs: '' or ',"t":<t>'
-  manualRunState(state, at, id)  the text after a manual run (`beat trigger`) of an entry whose state is `state`
+  manualRunState(state, at, id, g)  the text after a manual run (`beat trigger`) of an entry whose state is
+                            `state`; g, when given, the incarnation it belongs to (else the state's)
 
   cjson alone is not the rule: Redis's cjson also takes hexadecimal numbers, leading zeros, "+1",
   Infinity and NaN, control characters inside strings, and anything after a NUL byte, none of which
@@ -122,12 +125,12 @@ local function decodeState(text)
   for _, field in ipairs({ 'slot', 'seen', 'at' }) do
     if raw[field] ~= nil and not isFiniteNumber(raw[field]) then return nil end
   end
-  for _, field in ipairs({ 'by', 'id' }) do
+  for _, field in ipairs({ 'by', 'id', 'g' }) do
     if raw[field] ~= nil and type(raw[field]) ~= 'string' then return nil end
   end
   local t = raw.t
   if t == 0 then t = nil end
-  return { slot = raw.slot, seen = raw.seen, at = raw.at, by = raw.by, id = raw.id, n = raw.n, t = t }
+  return { slot = raw.slot, seen = raw.seen, at = raw.at, by = raw.by, id = raw.id, g = raw.g, n = raw.n, t = t }
 end
 
 local function countTail(t)
@@ -142,6 +145,7 @@ local function encodeState(state)
   if state.at ~= nil then parts[#parts + 1] = string.format('"at":%.17g', state.at) end
   if state.by ~= nil then parts[#parts + 1] = '"by":' .. cjson.encode(state.by) end
   if state.id ~= nil then parts[#parts + 1] = '"id":' .. cjson.encode(state.id) end
+  if state.g ~= nil then parts[#parts + 1] = '"g":' .. cjson.encode(state.g) end
   parts[#parts + 1] = '"n":' .. countText(state.n)
   return '{' .. table.concat(parts, ',') .. countTail(state.t) .. '}'
 end
@@ -175,14 +179,14 @@ local function storedSlotAndCount(text)
   end
   local state = decodeState(text)
   if not state then return nil, 0 end
-  return state.slot, state.n, state.t
+  return state.slot, state.n, state.t, state.g
 end
 
 -- A manual run keeps the entry's slot (it is not a slot) and its first-seen anchor, so that it does
 -- not reset when the schedule starts; an entry with neither gets `at` as its anchor.
-local function manualRunState(state, at, id)
+local function manualRunState(state, at, id, g)
   state = state or { n = 0 }
   local seen = state.seen
   if state.slot == nil and seen == nil then seen = at end
-  return encodeState({ slot = state.slot, seen = seen, at = at, by = 'trigger', id = id, n = state.n + 1, t = (state.t or 0) + 1 })
+  return encodeState({ slot = state.slot, seen = seen, at = at, by = 'trigger', id = id, g = g or state.g, n = state.n + 1, t = (state.t or 0) + 1 })
 end

@@ -1,0 +1,46 @@
+/**
+ * The defaults of the AMQP and SQS brokers, with the reason for each value; spread into DEFAULTS
+ * (defaults.ts), which is where the rest of the code reads them.
+ */
+export const BROKER_DEFAULTS = {
+  /**
+   * Where state and lock live when the broker is AMQP and `state.url` is unset: RabbitMQ cannot hold
+   * them, so the local Redis, as Celery's own default Redis URL would be.
+   */
+  amqpStateUrl: 'redis://127.0.0.1:6379/0',
+  /** Celery's `task_default_queue_type`: RabbitMQ's classic queues unless told otherwise. */
+  amqpQueueType: 'classic' as 'classic' | 'quorum',
+  /** AMQP connect (TCP + TLS + handshake) timeout; kombu's is 4 s, a little more tolerates a busy broker. */
+  amqpConnectTimeoutMs: 10_000,
+  /**
+   * AMQP heartbeat, seconds: a dead connection is noticed after about two missed beats, and with it
+   * the confirms that will never come. RabbitMQ suggests 60; a publisher wants to know sooner.
+   */
+  amqpHeartbeatS: 20,
+  /**
+   * Longest wait for the publisher confirms of one batch. Past it the unconfirmed messages count as
+   * not sent and the connection is dropped and reopened, since their fate on it is unknown.
+   */
+  amqpConfirmTimeoutMs: 15_000,
+  /** Reconnect backoff after an AMQP connection is lost: doubles from the first value up to the second, with jitter. */
+  amqpReconnectMinMs: 100,
+  amqpReconnectMaxMs: 5000,
+  /** Longest wait for the broker to close the connection politely on shutdown before the socket is destroyed. */
+  amqpCloseTimeoutMs: 5000,
+  /**
+   * Amazon SQS: the region when neither transportOptions.region, $AWS_REGION, $AWS_DEFAULT_REGION
+   * nor the shared profile's `region` names one (kombu's default).
+   */
+  sqsRegion: 'us-east-1',
+  /** kombu's `sts_token_timeout` default, seconds: AssumeRole's DurationSeconds for `sts_role_arn`. */
+  sqsStsTokenTimeoutS: 900,
+  /** kombu's RoleSessionName for `sts_role_arn` (CloudTrail shows the role's calls under it). */
+  sqsStsSessionName: 'Celery',
+  /** kombu's `default_visibility_timeout`, seconds: the VisibilityTimeout of a queue tsbeat creates, as Celery would. */
+  sqsVisibilityTimeoutS: 1800,
+  /** SQS calls: connect and whole-request timeouts. Past them the messages of the call count as not sent. */
+  sqsConnectTimeoutMs: 10_000,
+  sqsRequestTimeoutMs: 15_000,
+  /** SendMessageBatch calls in flight at once during a burst (each carries up to 10 messages). */
+  sqsBatchesInFlight: 16,
+} as const;

@@ -1,0 +1,47 @@
+--[[
+  The entry fence: whether a run (or a first sighting) of a runtime entry may touch the entry's
+  state, by the fence the caller read the entry with (every script's "revision" column):
+    ''              not checked (an entry of the config file)
+    <digits>        the version of the entry's record in the entries hash (tsbeat's own store):
+                    any other stored version, or no record, and the run is superseded
+    '@' <incarnation>  an entry with no record in tsbeat's hash (RedBeat, django-celery-beat): its
+                    state belongs to the incarnation in its `g` member (includes/entry-state.lua).
+                    An incarnation is a kind letter and a whole number that only grows for one name
+                    ("r<µs>" RedBeat's creation marker, "d<id>" a django row's id). A state of an
+                    older incarnation, or of another kind (another source's entry of the name), is
+                    none: the new incarnation starts afresh. A state of a newer one supersedes the
+                    run: the caller read the entry before it was deleted and created again. A state
+                    without `g` (written before incarnations, or by the migration seed) is adopted.
+
+  fenceOf(fence)                      '@' fences: the incarnation; other fences: nil
+  isOlderIncarnation(stored, mine)    whether incarnation `stored` is older than `mine` (or of another kind)
+  incarnationFence(fence, state)      for an '@' fence and a decoded state (or nil):
+                                      'superseded', or the state to use (nil when it is none)
+  recordFenceRefuses(fence, record)   for a digits fence and the record's text: true when superseded
+]]
+--- @include "entry-record"
+
+local function fenceOf(fence)
+  if string.byte(fence, 1) == 64 then return string.sub(fence, 2) end
+  return nil
+end
+
+local function isOlderIncarnation(stored, mine)
+  local kind, number = string.match(stored, '^(%a)(%d+)$')
+  local myKind, myNumber = string.match(mine, '^(%a)(%d+)$')
+  if not kind or not myKind or kind ~= myKind then return true end
+  -- Compared as digit strings (no leading zeros are written): exact for any length.
+  if #number ~= #myNumber then return #number < #myNumber end
+  return number < myNumber
+end
+
+local function incarnationFence(fence, state)
+  local mine = fenceOf(fence)
+  if not state or state.g == nil or state.g == mine then return state end
+  if isOlderIncarnation(state.g, mine) then return nil end
+  return 'superseded'
+end
+
+local function recordFenceRefuses(fence, record)
+  return recordVersion(record) ~= fence
+end

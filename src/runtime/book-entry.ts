@@ -1,0 +1,79 @@
+/**
+ * The entry book's views (src/runtime/entry-book.ts): an entry as the book's users see it, what
+ * takeDue hands out, the snapshots for metrics and status, and the helpers both sides use.
+ */
+import type { ResolvedEntry } from '../config/resolve.js';
+import type { DuePlan } from '../core/due.js';
+
+/** One entry in the book, as the book's users see it; only the book changes it. */
+export interface BookEntry {
+  readonly entry: ResolvedEntry;
+  /** When it is due next (its next slot plus its jitter), while it waits in the heap. */
+  readonly key: number;
+  /** The last slot that ran or was passed over (or the first-seen anchor): slots after it are pending. */
+  readonly cursorMs: number;
+  /** The last slot known to be published (stored, or published since): what the stored state must not fall behind. */
+  readonly lastRunMs: number | undefined;
+  /** The next slot, undefined when the schedule has run out. */
+  readonly nextSlotMs: number | undefined;
+  /** Paused entries stay out of the heap; slots that pass meanwhile are skipped, not caught up. */
+  readonly paused: boolean;
+  /**
+   * Its scheduled runs: those of the stored state when loaded (its run count less its manual runs),
+   * plus each run recorded since. Counted against `maxRuns`; manual runs (`beat trigger`) are
+   * published apart from the book and never counted.
+   */
+  readonly runs: number;
+  /** A slot kept to publish when the previous run finishes (overlap "bufferOne"); the entry is out of the heap meanwhile. */
+  readonly bufferedSlotMs: number | undefined;
+}
+
+/**
+ * The key of an entry's last run in `knownRuns` (EntryBook.load, lastRuns): its name, and for a
+ * runtime entry its incarnation too, so that what a session saw an entry publish is never taken
+ * for the history of another entry created under its name later.
+ */
+export function knownRunKey(entry: ResolvedEntry): string {
+  return entry.incarnation === undefined ? entry.name : `${entry.name}\u0000${entry.incarnation}`;
+}
+
+/** True when the entry has made its `maxRuns` scheduled runs: it runs no more (until maxRuns is raised). */
+export function isFinished(entry: ResolvedEntry, runs: number): boolean {
+  return entry.maxRuns !== undefined && runs >= entry.maxRuns;
+}
+
+/** An entry taken off the heap at an instant, with what to run for it then. */
+export interface Due {
+  readonly held: BookEntry;
+  /**
+   * The missed-run policy's answer. With no slots the entry has already been moved on (its missed
+   * slots passed over); with slots it stays off the heap until they are recorded (record, keepDue).
+   */
+  readonly plan: DuePlan;
+  /** The entry's first pending slot when it was taken (the first of any slots the plan passes over). */
+  readonly firstSlotMs: number | undefined;
+}
+
+/** One entry as metrics and status see it. */
+export interface BookSnapshot {
+  readonly name: string;
+  readonly nextSlotMs: number | undefined;
+  readonly paused: boolean;
+  /** Scheduled runs counted against maxRuns (see BookEntry.runs). */
+  readonly runs: number;
+  /** maxRuns reached: the entry runs no more. */
+  readonly finished: boolean;
+}
+
+/** What a change of the paused set did, for the log and the event sink. */
+export interface PauseChange {
+  readonly paused: readonly string[];
+  readonly resumed: readonly string[];
+  /** Of the resumed entries, those whose slots passed while they were paused: how many, and the first. */
+  readonly passed: readonly { readonly entry: ResolvedEntry; readonly count: number; readonly firstSlotMs: number }[];
+}
+
+export interface BookOptions {
+  /** The runner's longest sleep: a slot that close to now is on time, not missed. */
+  readonly maxIntervalMs: number;
+}
