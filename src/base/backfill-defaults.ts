@@ -1,5 +1,5 @@
 /**
- * The defaults of backfills (`beat backfill`) and of the record of published slots they rely on,
+ * The defaults of backfills (`beat backfill`) and of the record of passed-over slots they rely on,
  * part of DEFAULTS (defaults.ts), kept apart so that that file stays one screenful per subject.
  */
 export const BACKFILL_DEFAULTS = {
@@ -19,13 +19,13 @@ export const BACKFILL_DEFAULTS = {
    */
   backfillChunk: 100,
   /**
-   * Published slots kept per entry (the `published:<entry>` zset): the newest this many, trimmed
-   * once per 100 runs of the entry (so up to 100 more between trims). A backfill
-   * vouches for no slot older than the oldest kept (refused unless --unrecorded). Ten thousand is a
-   * week of an every-minute entry, 2.8 hours of an every-second one, 14 months of an hourly one; a
-   * full set takes about 1.1 MB of Redis memory (MEMORY USAGE of 10,000 slot-ms members on Redis 7.0: 1,109,400 bytes).
+   * Ranges of passed-over slots kept per entry (the `passed:<entry>` zset): the newest this many.
+   * A range is written only when the leader passes slots over (a catch-up, an overlap skip, a
+   * pause), so a thousand is a thousand such incidents; when older ones are trimmed the entry's
+   * floor moves past them and a backfill counts slots below it unrecorded. Each range is one
+   * member of about 27 bytes.
    */
-  publishedSlotsKept: 10_000,
+  passedRangesKept: 1_000,
   /** Backfill requests the control loop reads per look; one is worked on at a time. */
   backfillsPerWake: 10,
   /**

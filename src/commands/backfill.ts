@@ -32,8 +32,10 @@ A slot already published, by the schedule or by an earlier backfill, is skipped 
 step that would publish it, so a backfill can be repeated safely (also after a leader died half-way:
 the next leader goes on where it stopped). Slots the entry's exclude names are not backfilled.
 Slots after the entry's last scheduled slot are skipped: they are the schedule's own, to publish
-or to catch up. The record of published slots keeps each entry's newest ${DEFAULTS.publishedSlotsKept} slots; a slot older
-than it vouches for is skipped (counted as such) unless --unrecorded. Backfilled runs are
+or to catch up. The schedule publishes in order, so the leader records only the slots it passes
+over (missed, skipped by the overlap policy, paused), each entry's newest ${DEFAULTS.passedRangesKept} ranges of them;
+a slot older than that record speaks for (from before the first leader that kept it, or below its
+trimmed ranges) is skipped (counted as unrecorded) unless --unrecorded. Backfilled runs are
 published at once, whatever the entry's overlap policy, and show as "backfill" in beat history.
 Needs a Redis broker. Waits until the leader is done, with a progress line on a terminal.
 Exit 2 for bad input (an unknown entry, --to before --from, a range over --limit, not ISO).
@@ -45,7 +47,7 @@ ${REDIS_HELP}
       --to ISO        the last instant of the range, at or after --from
       --dry-run       list the slots of the range (the ones beat next lists), publish nothing
   -n, --limit N       refuse a range of more than N slots, 1 to ${DEFAULTS.backfillLimitMax} (default ${DEFAULTS.backfillLimit})
-      --unrecorded    also publish slots older than the record of published slots vouches for (they
+      --unrecorded    also publish slots older than the record of passed-over slots speaks for (they
                       may have been published before; a duplicate carries the same task id)
       --note TEXT     why, in one line of at most ${NOTE_MAX_CHARS} characters: kept in the audit trail (beat audit)
   -t, --timeout S     seconds to wait for the leader, 1 to ${DEFAULTS.backfillTimeoutMaxS} (default ${DEFAULTS.backfillTimeoutS}); then the

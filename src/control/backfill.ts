@@ -179,11 +179,11 @@ export function decodeBackfillRequest(text: string): BackfillRequest | undefined
 export interface BackfillProgress {
   /** Slots published by this request. */
   readonly published: number;
-  /** Skipped: in the record already (published by the schedule or an earlier backfill). */
+  /** Skipped: published already (by the schedule, which passed over no such slot, or an earlier backfill). */
   readonly recorded: number;
   /** Skipped: after the entry's last scheduled slot (the schedule's own to publish). */
   readonly ahead: number;
-  /** Skipped: older than the record vouches for (without --unrecorded). */
+  /** Skipped: older than the record of passed-over slots speaks for (without --unrecorded). */
   readonly unrecorded: number;
   /** Skipped: excluded by the entry's `exclude`. */
   readonly excluded: number;
@@ -232,7 +232,7 @@ export function progressText(p: BackfillProgress): string {
   if (p.recorded > 0) skipped.push(`${p.recorded} already published`);
   if (p.excluded > 0) skipped.push(`${p.excluded} excluded`);
   if (p.ahead > 0) skipped.push(`${p.ahead} after the entry's last scheduled slot (the schedule's own)`);
-  if (p.unrecorded > 0) skipped.push(`${p.unrecorded} older than the record of published slots (see --unrecorded)`);
+  if (p.unrecorded > 0) skipped.push(`${p.unrecorded} older than the record of passed-over slots (see --unrecorded)`);
   const count = p.recorded + p.excluded + p.ahead + p.unrecorded;
   return `published ${p.published}, skipped ${count}${skipped.length === 0 ? '' : ` (${skipped.join(', ')})`}`;
 }

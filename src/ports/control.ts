@@ -39,7 +39,7 @@ export interface BackfillRequest {
   readonly limit: number;
   /** The grid anchor of an interval entry (core/backfill.ts backfillAnchor), as the requester worked it out. */
   readonly anchorMs?: number;
-  /** Publish slots older than the record of published slots vouches for (`--unrecorded`). */
+  /** Publish slots older than the record of passed-over slots speaks for (`--unrecorded`). */
   readonly unrecorded: boolean;
   /** When it was asked for, epoch ms. */
   readonly at: number;
@@ -61,7 +61,7 @@ export interface BackfillStep {
 
 /**
  * Each slot of a step: published; recorded (published before: skipped); ahead (after the entry's
- * last scheduled slot: the schedule's own); unrecorded (older than the record of published slots vouches for).
+ * last scheduled slot: the schedule's own); unrecorded (older than the record of passed-over slots speaks for).
  */
 export type BackfillSlotOutcome = 'published' | 'recorded' | 'ahead' | 'unrecorded';
 

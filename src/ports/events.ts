@@ -34,6 +34,13 @@ export interface MissedSlots {
   readonly reason: MissedReason;
   /** The first of them: the same for every leader that finds them, so a report of them can be deduplicated. */
   readonly firstSlotMs: number;
+  /**
+   * The last of them, when the leader passed them over for good (no other slot of the entry lies
+   * between the first and the last): the range `beat backfill`'s record keeps (redis/passed-slots-store.ts).
+   * Absent when they may still run after all (bufferOne's slots passed over at a release that may not
+   * be sent): not recorded, so a backfill takes them for published (an under-fill, never a duplicate).
+   */
+  readonly lastSlotMs?: number;
   /** When they were found missed. */
   readonly atMs: number;
 }

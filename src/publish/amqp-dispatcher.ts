@@ -20,7 +20,6 @@
  */
 import type { Redis } from 'ioredis';
 import type { TaskMessage } from '../celery/message.js';
-import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -98,11 +97,8 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
           String(nowMs),
           String(confirmed.length),
           ...confirmed.flatMap((r) => [r.entry.name, String(r.slotMs), r.message.id, r.entry.revision ?? '']),
-          // The record of published slots (`beat backfill` checks it), written with the state.
-          this.keys.published(''),
-          String(DEFAULTS.publishedSlotsKept),
         ];
-        commit = await this.redis.commitFenced(4, this.keys.fence, this.keys.state, this.keys.entries, this.keys.publishedSince, ...args);
+        commit = await this.redis.commitFenced(3, this.keys.fence, this.keys.state, this.keys.entries, ...args);
       } catch (error) {
         this.unrecorded(
           confirmed.map((r) => r.message),

@@ -9,7 +9,6 @@ import { withoutCommandArgs } from '../kombu/redis-transport.js';
 import type { RedisTransport } from '../kombu/redis-transport.js';
 import type { RedisPublishPlan } from '../kombu/redis-plan.js';
 import type { RespArg } from '../kombu/resp.js';
-import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -169,7 +168,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     const named = await nameWrongType(
       this.broker.client,
       error,
-      typedKeys(this.keys, ['fence', 'state', 'entries', 'triggers', 'publishedSince', 'backfills']),
+      typedKeys(this.keys, ['fence', 'state', 'entries', 'triggers', 'passedFloor', 'passedSince', 'backfills']),
     );
     if (named instanceof BeatError) return named;
     return new BeatError(ErrorCode.BrokerPublish, `${what} through ${this.broker.spec.display} failed: ${errorMessage(error)}`, {
@@ -191,7 +190,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     token: string,
     nowMs: number,
   ): { keys: string[]; args: RespArg[]; delivered: boolean[] } {
-    const keys = [this.keys.fence, this.keys.state, this.keys.entries, this.keys.publishedSince];
+    const keys = [this.keys.fence, this.keys.state, this.keys.entries];
     // The four per-run columns (names, slots, states, revisions), then the delivery groups.
     const count = plan.messages.length;
     const args = new Array<RespArg>(3 + 4 * count);
@@ -220,8 +219,6 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
       group.write(args, 'list', String(keys.length)); // Lua's KEYS is 1-based
     }
     for (const [channel, group] of channels) group.write(args, 'channel', channel);
-    // The record of published slots (`beat backfill` checks it), written in the same step.
-    args.push(this.keys.published(''), String(DEFAULTS.publishedSlotsKept));
     return { keys, args, delivered };
   }
 
@@ -284,8 +281,8 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
 
   /**
    * One step of a backfill, exactly once per slot: backfill-fenced.lua checks each slot against the
-   * entry's record of published slots and adds it there in the step that pushes it. Its reply is
-   * decoded here, and only here.
+   * entry's stored slot and its record of passed-over slots, and cuts it out of that record in the
+   * step that pushes it. Its reply is decoded here, and only here.
    */
   async publishBackfill(
     entry: string,
@@ -298,8 +295,8 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     const plan = await this.broker.plan(step.runs.map((r) => r.message));
     await this.broker.declare(plan);
     const k = this.keys;
-    const keys = [k.fence, k.state, k.entries, k.publishedSince, k.published(entry), k.backfills, k.backfill(request.id)];
-    const argv: (string | Buffer)[] = [token, String(nowMs), request.text, entry, revision ?? '', String(DEFAULTS.publishedSlotsKept)];
+    const keys = [k.fence, k.state, k.entries, k.passedFloor, k.passed(entry), k.backfills, k.backfill(request.id), k.passedSince];
+    const argv: (string | Buffer)[] = [token, String(nowMs), request.text, entry, revision ?? ''];
     argv.push(request.unrecorded ? '1' : '', step.last ? '1' : '', String(step.excluded), String(step.throughMs), String(step.total));
     argv.push(String(step.runs.length));
     const listIndex = new Map<string, number>();

@@ -21,12 +21,15 @@
  *   <prefix>:{<name>}:resumed  hash  entry name → when it was last resumed (epoch ms): slots before it stay skipped
  *   <prefix>:{<name>}:triggers list  pending manual runs (`beat trigger`), JSON {entry, id, at}
  *   <prefix>:{<name>}:triggered:<task id>  string  set (1 h expiry) when a manual run was published, for the CLI to confirm
- *   <prefix>:{<name>}:published:<entry>  zset  the entry's published slots (score and member: the slot, epoch ms), written by
- *                              the fenced publish scripts in the step that publishes (includes/published-slots.lua); its newest
- *                              DEFAULTS.publishedSlotsKept slots (trimmed once per 100 runs): what `beat backfill` checks so
- *                              that no slot goes out twice
- *   <prefix>:{<name>}:published-since  hash  entry name → the oldest slot its published zset vouches for (epoch ms; 0: all;
- *                              unset for an entry published before the record existed: its lowest recorded slot)
+ *   <prefix>:{<name>}:passed:<entry>  zset  ranges "<first>:<last>" (epoch ms; score: first) of the entry's slots the leader
+ *                              passed over, what `beat backfill` checks so that no slot goes out twice (the schedule
+ *                              publishes in order: a slot at or before the stored one not in a range was published); only
+ *                              for an entry that had one passed over or backfilled, at most DEFAULTS.passedRangesKept
+ *                              ranges (includes/passed-ranges.lua; lua/record-passed.lua, passed-clip.lua, backfill-fenced.lua)
+ *   <prefix>:{<name>}:passed-floor  hash  entry name → the oldest slot its passed zset speaks for (set by a trim, or 0)
+ *   <prefix>:{<name>}:passed-open  hash  entry name → the fence token of the leader that recorded a range of it above its
+ *                              stored slot (a new leader cuts such ranges before it schedules)
+ *   <prefix>:{<name>}:passed-since  string  when leaders began to record passed-over slots (epoch ms; first writer wins)
  *   <prefix>:{<name>}:backfills  list  pending backfill requests (`beat backfill`), JSON (control/backfill-request.ts)
  *   <prefix>:{<name>}:backfill:<id>  hash  a backfill request's progress {published, recorded, ahead, unrecorded, excluded,
  *                              through, total, done, error}, written by lua/backfill-fenced.lua (1 h expiry), read by the CLI
@@ -73,9 +76,11 @@ export interface SchedulerKeys {
   readonly resumed: string;
   readonly triggers: string;
   triggered(taskId: string): string;
-  /** The slots of an entry published (by its schedule or a backfill), kept for `beat backfill`. */
-  published(entry: string): string;
-  readonly publishedSince: string;
+  /** The ranges of an entry's slots the leader passed over, kept for `beat backfill`. */
+  passed(entry: string): string;
+  readonly passedFloor: string;
+  readonly passedOpen: string;
+  readonly passedSince: string;
   readonly backfills: string;
   /** A backfill request's progress. */
   backfill(id: string): string;
@@ -118,7 +123,9 @@ export const SCHEDULER_KEY_TYPES = {
   paused: 'set',
   resumed: 'hash',
   triggers: 'list',
-  publishedSince: 'hash',
+  passedFloor: 'hash',
+  passedOpen: 'hash',
+  passedSince: 'string',
   backfills: 'list',
   entries: 'hash',
   entryChanges: 'zset',
@@ -160,8 +167,10 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     resumed: `${base}resumed`,
     triggers: `${base}triggers`,
     triggered: (taskId) => `${base}triggered:${taskId}`,
-    published: (entry) => `${base}published:${entry}`,
-    publishedSince: `${base}published-since`,
+    passed: (entry) => `${base}passed:${entry}`,
+    passedFloor: `${base}passed-floor`,
+    passedOpen: `${base}passed-open`,
+    passedSince: `${base}passed-since`,
     backfills: `${base}backfills`,
     backfill: (id) => `${base}backfill:${id}`,
     missed: (entry) => `${base}missed:${entry}`,

@@ -69,7 +69,7 @@ async function workOne(
       o,
       text,
       request,
-      'backfill needs a Redis broker: there the check against the record of published slots and the publish are one atomic step; on RabbitMQ and SQS it is not built yet',
+      'backfill needs a Redis broker: there the check against the record of passed-over slots and the publish are one atomic step; on RabbitMQ and SQS it is not built yet',
     );
     return undefined;
   }

@@ -70,7 +70,7 @@ export interface PauseChange {
   readonly paused: readonly string[];
   readonly resumed: readonly string[];
   /** Of the resumed entries, those whose slots passed while they were paused: how many, and the first. */
-  readonly passed: readonly { readonly entry: ResolvedEntry; readonly count: number; readonly firstSlotMs: number }[];
+  readonly passed: readonly { readonly entry: ResolvedEntry; readonly count: number; readonly firstSlotMs: number; readonly lastSlotMs: number }[];
 }
 
 export interface BookOptions {

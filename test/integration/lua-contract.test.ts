@@ -80,11 +80,10 @@ type Call = () => Promise<unknown>;
 const CALLS = {
   'publish-fenced': () =>
     scripts.publishFenced(
-      5,
+      4,
       keys.fence,
       keys.state,
       keys.entries,
-      keys.publishedSince,
       QUEUE,
       TOKEN,
       String(DEFAULTS.maxClockSkewMs),
@@ -95,20 +94,15 @@ const CALLS = {
       '', // a config-file entry: no revision to check
       '1',
       'list',
-      '5',
+      '4',
       '1',
       '1',
       PAYLOAD,
-      keys.published(''),
-      String(DEFAULTS.publishedSlotsKept),
     ),
   'claim-fenced': () =>
     scripts.claimFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT), ''),
   'commit-fenced': () =>
-    scripts.commitFenced(
-      ...[4, keys.fence, keys.state, keys.entries, keys.publishedSince, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, ''],
-      ...[keys.published(''), String(DEFAULTS.publishedSlotsKept)],
-    ),
+    scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, ''),
   'trigger-fenced': () =>
     scripts.triggerFenced(
       6,
@@ -205,8 +199,7 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
   it("publish-fenced: fresh unless its slot is at or after the run's; pushes and writes the state with the count on", async () => {
     await scene(value.text);
     const list = fresh ? await lineOfList([PAYLOAD]) : undefined;
-    const record = fresh ? await recordAfterRun(value.state?.slotMs !== undefined) : {};
-    const expected = await othersAfter(fresh ? { [QUEUE]: list, ...record } : {});
+    const expected = await othersAfter(fresh ? { [QUEUE]: list } : {});
     const outcome = await run('publish-fenced');
     expect(outcome.reply).toEqual([1, fresh ? 1 : 0]);
     expect(outcome.state).toEqual({
@@ -227,7 +220,7 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
 
   it('commit-fenced: the same freshness; writes the state as publish-fenced does', async () => {
     await scene(value.text);
-    const expected = await othersAfter(fresh ? await recordAfterRun(value.state?.slotMs !== undefined) : {});
+    const expected = await othersAfter({});
     const outcome = await run('commit-fenced');
     expect(outcome.reply).toEqual([1, fresh ? 1 : 0]);
     const written = encodeEntryState({
@@ -297,20 +290,6 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
 });
 
 /** The snapshot line of the queue list holding `items` (built on a scratch key, then renamed away). */
-/**
- * The record of published slots after a fresh run of ENTRY at RUN_SLOT (includes/published-slots.lua):
- * its zset holds the slot; a record begun for an entry that had no stored slot vouches for every slot
- * before (published-since 0); one with a stored slot leaves published-since unset (it vouches from its lowest slot).
- */
-async function recordAfterRun(hadSlot: boolean): Promise<Record<string, string>> {
-  const [zset, hash] = ['lua-contract:scratch:z', 'lua-contract:scratch:h'];
-  await redis.zadd(zset, RUN_SLOT, String(RUN_SLOT));
-  await redis.hset(hash, ENTRY, '0');
-  const lines = await snapshot();
-  await redis.del(zset, hash);
-  return { [keys.published(ENTRY)]: lines.get(zset) ?? '', ...(hadSlot ? {} : { [keys.publishedSince]: lines.get(hash) ?? '' }) };
-}
-
 async function lineOfList(items: string[]): Promise<string> {
   const scratch = 'lua-contract:scratch';
   await redis.rpush(scratch, ...items);
@@ -361,9 +340,8 @@ describe("the entry fence: a run's revision against the stored record (every scr
   const calls = {
     'publish-fenced': () =>
       scripts.publishFenced(
-        ...[5, keys.fence, keys.state, keys.entries, keys.publishedSince, QUEUE, TOKEN, String(DEFAULTS.maxClockSkewMs), '1'],
-        ...[ENTRY, String(RUN_SLOT), publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID), REVISION, '1', 'list', '5', '1'],
-        ...['1', PAYLOAD, keys.published(''), String(DEFAULTS.publishedSlotsKept)],
+        ...[4, keys.fence, keys.state, keys.entries, QUEUE, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
+        ...[publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID), REVISION, '1', 'list', '4', '1', '1', PAYLOAD],
       ),
     'claim-fenced': () =>
       scripts.claimFenced(
@@ -379,10 +357,7 @@ describe("the entry fence: a run's revision against the stored record (every scr
         REVISION,
       ),
     'commit-fenced': () =>
-      scripts.commitFenced(
-        ...[4, keys.fence, keys.state, keys.entries, keys.publishedSince, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID],
-        ...[REVISION, keys.published(''), String(DEFAULTS.publishedSlotsKept)],
-      ),
+      scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, REVISION),
     'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, REVISION),
     'trigger-fenced': () =>
       scripts.triggerFenced(

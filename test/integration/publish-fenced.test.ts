@@ -49,7 +49,7 @@ async function publish(
   runs: readonly Run[],
   maxAheadMs: number = DEFAULTS.maxClockSkewMs,
 ): Promise<number[]> {
-  const allKeys = [keys.fence, keys.state, keys.entries, keys.publishedSince];
+  const allKeys = [keys.fence, keys.state, keys.entries];
   const groups = new Map<string, { kind: 'list' | 'channel'; target: string; runs: number[]; payloads: string[] }>();
   const group = (kind: 'list' | 'channel', name: string): { runs: number[]; payloads: string[] } => {
     let g = groups.get(`${kind}:${name}`);
@@ -81,7 +81,6 @@ async function publish(
   argv.push(...runs.map((r) => r.revision ?? ''));
   argv.push(String(groups.size));
   for (const g of groups.values()) argv.push(g.kind, g.target, g.runs.join(' '), String(g.payloads.length), ...g.payloads);
-  argv.push(keys.published(''), String(DEFAULTS.publishedSlotsKept));
   return withScripts(client).publishFenced(allKeys.length, ...allKeys, ...argv);
 }
 
