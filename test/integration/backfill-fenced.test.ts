@@ -2,14 +2,17 @@
  * The record of passed-over slots and backfill-fenced.lua's contract (their headers), called as the
  * leader calls them, on a private Redis: each slot's code against the entry's stored slot, its first
  * sighting and the ranges record-passed.lua wrote; the record's merge, bound and floor; passed-clip.lua
- * cutting what a new leader may publish into; and the whole-step answers (withdrawn, fenced,
+ * cutting what a new leader may publish into; RedisPassedSlots, which calls them; and the whole-step answers (withdrawn, fenced,
  * superseded, refused), each leaving nothing half-written. Expectations are worked out by hand
  * from the slots, not read back from the scripts.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
+import { createLogger } from '../../src/base/log.js';
+import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
+import { RedisPassedSlots } from '../../src/redis/passed-slots-store.js';
 import { withScripts } from '../../src/redis/scripts.js';
 import { startPrivateRedis } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
@@ -179,6 +182,33 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
     expect(await recordPassed([['e', T - 9 * M, T - 8 * M, '6'], ['gone', T - 9 * M, T - 8 * M, '3']])).toEqual([1, 2, 2]);
     expect(await redis.exists(keys.passed('e'), keys.passed('gone'), keys.passedOpen)).toBe(0);
     expect(await recordPassed([['e', T - 9 * M, T - 8 * M, '7']])).toEqual([1, 1]);
+  });
+
+  it('RedisPassedSlots records the reports that have a last slot, only while it leads, and begin() cuts what another leader left open', async () => {
+    let lease: string | undefined = TOKEN;
+    const store = new RedisPassedSlots(redis, keys, createLogger({ level: 'silent' }), () => lease, 1000);
+    const entry = (name: string): ResolvedEntry => ({ name }) as unknown as ResolvedEntry;
+    await state('e', { slot: T - 5 * M, seen: T - 600 * M });
+    const report = { count: 3, reason: 'skip_late' as const, atMs: T };
+    await Promise.all([
+      store.record({ ...report, entry: entry('e'), firstSlotMs: T - 9 * M, lastSlotMs: T - 7 * M }),
+      // bufferOne's release: no last slot, not recorded.
+      store.record({ ...report, entry: entry('e2'), firstSlotMs: T - 9 * M }),
+    ]);
+    expect(await ranges('e')).toEqual([range(T - 9 * M, T - 7 * M)]);
+    expect(await redis.exists(keys.passed('e2'))).toBe(0);
+    lease = undefined;
+    await store.record({ ...report, entry: entry('e'), firstSlotMs: T - 3 * M, lastSlotMs: T - 3 * M });
+    expect(await ranges('e')).toEqual([range(T - 9 * M, T - 7 * M)]);
+    // Left open by another leader: a range after the stored slot.
+    await redis.zadd(keys.passed('e'), T - 4 * M, range(T - 4 * M, T - 2 * M));
+    await redis.hset(keys.passedOpen, 'e', 'old-leader');
+    lease = TOKEN;
+    await store.begin(T);
+    expect(await ranges('e')).toEqual([range(T - 9 * M, T - 7 * M)]);
+    expect(await redis.hgetall(keys.passedOpen)).toEqual({});
+    // Set before (beforeEach): the first writer's stays.
+    expect(await redis.get(keys.passedSince)).toBe(String(T - 100 * M));
   });
 
   it('withdrawn, fenced, superseded: nothing written; a queue key of another type: refused, the request removed', async () => {

@@ -4,6 +4,8 @@
  * schedule gives that slot (computed here from its RFC 9562 definition, not by tsbeat's code);
  * again, none; with the leader SIGKILLed half-way (held still by CLIENT PAUSE so that "half-way" is
  * certain) the standby goes on and no slot goes out twice, and the command repeated publishes none.
+ * Slots passed over while paused (recorded by the leader, not by each publish) are backfilled: after
+ * it the queue holds every slot `beat next` lists for the range exactly once.
  * Bad input exits 2 naming the field; the API (write scope) answers 400 naming it, lists a dry run,
  * backfills and audits under the token's name.
  */
@@ -12,7 +14,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
+import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
 import type { QueuedRun } from '../support/beat-queue.js';
 import { httpPortOf, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
@@ -68,6 +70,8 @@ describe('beat backfill', () => {
         tenth: { task: 'tsbeat_test.record', schedule: { crontab: { minute: '*/10' } }, exclude: [excludedDay] },
         // Every minute: 2,881 slots over the two days, enough steps to stop a leader half-way.
         minutely: { task: 'tsbeat_test.record', schedule: { crontab: { minute: '*' } }, options: { queue: 'minutely' } },
+        // Every second: its slots passed over while paused are what the leader records for backfills.
+        secondly: { task: 'tsbeat_test.record', schedule: { cron: '* * * * * *' }, options: { queue: 'secondly' } },
       },
     });
   });
@@ -173,6 +177,43 @@ describe('beat backfill', () => {
     expect(again).toMatchObject({ published: 0, skipped: { recorded: expected.length } });
     expect(await inRange('minutely')).toHaveLength(expected.length);
   }, 180_000);
+
+  it('slots passed over while paused are backfilled, each once: the queue then holds every slot of the range once', async () => {
+    if (fleet.alive().length === 0) await fleet.spawn({ config: file, label: 'leader', args: httpArgs() }).waitForEvent(EVENTS.lockAcquired, 15_000);
+    const startMs = Date.now();
+    const running = (): Promise<QueuedRun[]> => readQueue(client, 'secondly');
+    const after = async (ms: number): Promise<QueuedRun[]> => (await running()).filter((r) => r.slotMs >= ms);
+    await waitUntil('two scheduled slots', async () => ((await after(startMs)).length >= 2 ? true : undefined), 20_000, () => fleet.dump());
+    const applied = async (event: string, run: string[]): Promise<void> => {
+      const from = new Map(fleet.alive().map((p) => [p, p.events(event).length]));
+      const cli = await runBeatCli([...run, 'secondly', '--config', file]);
+      expect(cli.code, cli.stderr).toBe(0);
+      await waitUntil(event, () => (fleet.alive().some((p) => p.events(event).length > (from.get(p) ?? 0)) ? true : undefined), 15_000);
+    };
+    await applied(EVENTS.pause, ['pause']);
+    // Paused for three slots and more: they pass; the leader passes them over at the resume.
+    await sleep(3500);
+    await applied(EVENTS.resume, ['resume']);
+    const resumedMs = Date.now();
+    // The schedule goes on after the resume: its stored slot is past the paused ones.
+    await waitUntil('a slot after the resume', async () => ((await after(resumedMs)).length > 0 ? true : undefined), 15_000);
+    const queued = (await after(startMs)).map((r) => r.slotMs);
+    const from = Math.min(...queued);
+    const to = Math.max(...queued);
+    const expected = await nextInRangeOf('secondly', from, to, 200);
+    const before = (await running()).filter((r) => r.slotMs >= from && r.slotMs <= to);
+    const missing = expected.filter((ms) => !before.some((r) => r.slotMs === ms));
+    expect(missing.length).toBeGreaterThanOrEqual(3);
+
+    const run = await runBeatCli(['backfill', 'secondly', '--config', file, '--from', iso(from), '--to', iso(to), '--json'], { timeoutMs: 60_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ published: missing.length, skipped: { recorded: expected.length - missing.length, unrecorded: 0 } });
+    const inRangeNow = (await running()).filter((r) => r.slotMs >= from && r.slotMs <= to);
+    expect(inRangeNow.map((r) => r.slotMs).sort((a, b) => a - b)).toEqual(expected);
+    expect(inRangeNow.map((r) => r.id).sort()).toEqual(expected.map((ms) => slotId(name, 'secondly', ms)).sort());
+    const again = await runBeatCli(['backfill', 'secondly', '--config', file, '--from', iso(from), '--to', iso(to), '--json']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ published: 0 });
+  }, 90_000);
 
   it('refuses bad input with exit 2, naming the field, and publishes nothing', async () => {
     const before = (await inRange('celery')).length;
