@@ -83,7 +83,13 @@ const port = await freePort();
 const server = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
   stdio: 'ignore',
 });
-const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 50 ? null : 100) });
+const client = new Redis({
+  port,
+  host: '127.0.0.1',
+  lazyConnect: true,
+  maxRetriesPerRequest: 1,
+  retryStrategy: (n) => (n > 50 ? null : 100),
+});
 try {
   await client.connect();
   const sha = await client.script('LOAD', scriptText());

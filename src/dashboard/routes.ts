@@ -29,6 +29,7 @@ import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
 import type { DetailWire, EntryStateName, OverviewWire } from './wire.js';
 import { headerNoteProblem, noteProblem } from '../base/note-text.js';
 import type { ChangeBy, DashboardSources } from './sources.js';
+import { dashboardBackfill } from './backfill-action.js';
 
 const ASSETS: Record<string, string> = {
   '/ui/app.js': 'text/javascript; charset=utf-8',
@@ -260,17 +261,9 @@ export class Dashboard {
     sendJson(res, published ? 200 : 202, { entry: name, taskId: id, published });
   }
 
-  /** A backfill from the entry's page: the entries API's, with this session as who (and the body's note). */
+  /** A backfill from the entry's page (backfill-action.ts). */
   private async backfill(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
-    const api = this.sources.entriesApi;
-    if (api?.backfill === undefined) throw new Refusal(501, 'no_backfill', 'backfills are not served by this server');
-    const body = await readJson(req);
-    const note = typeof body === 'object' && body !== null ? (body as { note?: unknown }).note : undefined;
-    this.logger.info(
-      { event: EVENTS.dashboardAction, action: 'backfill', entry: name, client: req.socket.remoteAddress },
-      `dashboard: backfill ${name}`,
-    );
-    const answer = await api.backfill(name, body, this.changeBy(req, typeof note === 'string' ? note : undefined));
+    const answer = await dashboardBackfill(this.sources, req, name, (note) => this.changeBy(req, note), this.logger);
     this.built = undefined;
     sendJson(res, answer.status, answer.body);
   }

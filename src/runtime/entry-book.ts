@@ -18,7 +18,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import type { RunOutcome } from '../ports/dispatcher.js';
 import type { EntryState } from '../ports/state.js';
 import { isFinished, knownRunKey } from './book-entry.js';
-import type { BookEntry, BookOptions, BookSnapshot, Due, PauseChange } from './book-entry.js';
+import type { BookEntry, BookOptions, BookSnapshot, BufferRelease, Due, PauseChange } from './book-entry.js';
 
 export type { BookEntry, BookSnapshot, Due, PauseChange } from './book-entry.js';
 
@@ -262,11 +262,7 @@ export class EntryBook {
    * only when they are passed over for good (bufferAll's dropped slots: bufferOne's come back when
    * the release is not sent).
    */
-  releaseBuffered(
-    entry: BookEntry,
-    nowMs: number,
-    keep?: number,
-  ): { slotMs: number; passed: number; firstPassedMs: number | undefined; lastPassedMs: number | undefined } {
+  releaseBuffered(entry: BookEntry, nowMs: number, keep?: number): BufferRelease {
     const held = entry as Held;
     const bufferedMs = held.bufferedSlotMs as number;
     held.bufferedSlotMs = undefined;
@@ -282,12 +278,7 @@ export class EntryBook {
     }
     const over = passOver(e.schedule, e.timezone, bufferedMs, nowMs, entryWindow(e));
     held.passOverToMs = over.count > 0 ? over.cursorMs : undefined;
-    return {
-      slotMs: bufferedMs,
-      passed: over.count,
-      firstPassedMs: over.count > 0 ? this.nextSlotAfter(held, bufferedMs) : undefined,
-      lastPassedMs: undefined,
-    };
+    return { slotMs: bufferedMs, passed: over.count, firstPassedMs: over.count > 0 ? this.nextSlotAfter(held, bufferedMs) : undefined };
   }
 
   /**
@@ -407,7 +398,8 @@ export class EntryBook {
         const { entry } = held;
         const firstSlotMs = this.nextSlotAfter(held, held.cursorMs);
         const over = passOver(entry.schedule, entry.timezone, held.cursorMs, nowMs, entryWindow(entry));
-        if (over.count > 0 && firstSlotMs !== undefined) change.passed.push({ entry, count: over.count, firstSlotMs, lastSlotMs: over.cursorMs });
+        if (over.count > 0 && firstSlotMs !== undefined)
+          change.passed.push({ entry, count: over.count, firstSlotMs, lastSlotMs: over.cursorMs });
         held.cursorMs = over.cursorMs;
         this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
         change.resumed.push(entry.name);

@@ -55,7 +55,11 @@ function step(slots: readonly number[], o: StepOptions = {}): Promise<unknown[]>
 }
 
 /** record-passed.lua for reports [entry, first, last, revision?], as redis/passed-slots-store.ts calls it. */
-function recordPassed(reports: readonly (readonly [string, number, number, string?])[], keep = DEFAULTS.passedRangesKept, token = TOKEN) {
+function recordPassed(
+  reports: readonly (readonly [string, number, number, string?])[],
+  keep: number = DEFAULTS.passedRangesKept,
+  token = TOKEN,
+) {
   const call = [keys.fence, keys.state, keys.entries, keys.passedFloor, keys.passedOpen, ...reports.map(([e]) => keys.passed(e))];
   call.push(token, String(keep), String(reports.length));
   for (const [e, first, last, revision] of reports) call.push(e, revision ?? '', String(first), String(last));
@@ -63,7 +67,16 @@ function recordPassed(reports: readonly (readonly [string, number, number, strin
 }
 
 function clip(entries: readonly string[], since: number, token = TOKEN) {
-  const call = [keys.fence, keys.state, keys.passedOpen, keys.passedSince, ...entries.map((e) => keys.passed(e)), token, String(since), ...entries];
+  const call = [
+    keys.fence,
+    keys.state,
+    keys.passedOpen,
+    keys.passedSince,
+    ...entries.map((e) => keys.passed(e)),
+    token,
+    String(since),
+    ...entries,
+  ];
   return withScripts(redis).passedClip(4 + entries.length, call);
 }
 
@@ -138,10 +151,23 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
 
   it('record-passed merges overlapping and touching ranges, keeps the newest, and raises the floor past the trimmed', async () => {
     await state('e', { slot: T, seen: T - 600 * M });
-    expect(await recordPassed([['e', T - 50 * M, T - 40 * M], ['e', T - 30 * M, T - 20 * M]])).toEqual([1, 1, 1]);
+    expect(
+      await recordPassed([
+        ['e', T - 50 * M, T - 40 * M],
+        ['e', T - 30 * M, T - 20 * M],
+      ]),
+    ).toEqual([1, 1, 1]);
     expect(await recordPassed([['e', T - 45 * M, T - 30 * M - 1]])).toEqual([1, 1]);
     expect(await ranges('e')).toEqual([range(T - 50 * M, T - 20 * M)]);
-    expect(await recordPassed([['e', T - 10 * M, T - 9 * M], ['e', T - 5 * M, T - 5 * M]], 2)).toEqual([1, 1, 1]);
+    expect(
+      await recordPassed(
+        [
+          ['e', T - 10 * M, T - 9 * M],
+          ['e', T - 5 * M, T - 5 * M],
+        ],
+        2,
+      ),
+    ).toEqual([1, 1, 1]);
     expect(await ranges('e')).toEqual([range(T - 10 * M, T - 9 * M), range(T - 5 * M, T - 5 * M)]);
     expect(await redis.hget(keys.passedFloor, 'e')).toBe(String(T - 20 * M + 1));
     // Below the floor: unrecorded; in a kept range: published; between: published by the schedule.
@@ -152,9 +178,17 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
     await state('e', { slot: T - 5 * M, seen: T - 600 * M });
     await state('f', { slot: T, seen: T - 600 * M });
     await redis.set(keys.fence, 'old-leader');
-    expect(await recordPassed([['e', T - 10 * M, T - 8 * M], ['e', T - 6 * M, T - 2 * M], ['f', T - 3 * M, T - 2 * M]], 10, 'old-leader')).toEqual([
-      1, 1, 1, 1,
-    ]);
+    expect(
+      await recordPassed(
+        [
+          ['e', T - 10 * M, T - 8 * M],
+          ['e', T - 6 * M, T - 2 * M],
+          ['f', T - 3 * M, T - 2 * M],
+        ],
+        10,
+        'old-leader',
+      ),
+    ).toEqual([1, 1, 1, 1]);
     expect(await redis.hgetall(keys.passedOpen)).toEqual({ e: 'old-leader' });
     // The old leader is fenced out: its late reports write nothing.
     await redis.set(keys.fence, TOKEN);
@@ -179,7 +213,12 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
   it('record-passed writes nothing for an entry changed or deleted since it was read', async () => {
     await state('e', { slot: T, seen: T - 600 * M });
     await redis.hset(keys.entries, 'e', '{"v":7,"i":7,"created":1,"updated":1,"entry":{}}');
-    expect(await recordPassed([['e', T - 9 * M, T - 8 * M, '6'], ['gone', T - 9 * M, T - 8 * M, '3']])).toEqual([1, 2, 2]);
+    expect(
+      await recordPassed([
+        ['e', T - 9 * M, T - 8 * M, '6'],
+        ['gone', T - 9 * M, T - 8 * M, '3'],
+      ]),
+    ).toEqual([1, 2, 2]);
     expect(await redis.exists(keys.passed('e'), keys.passed('gone'), keys.passedOpen)).toBe(0);
     expect(await recordPassed([['e', T - 9 * M, T - 8 * M, '7']])).toEqual([1, 1]);
   });

@@ -179,11 +179,17 @@ describe('beat backfill', () => {
   }, 180_000);
 
   it('slots passed over while paused are backfilled, each once: the queue then holds every slot of the range once', async () => {
-    if (fleet.alive().length === 0) await fleet.spawn({ config: file, label: 'leader', args: httpArgs() }).waitForEvent(EVENTS.lockAcquired, 15_000);
+    if (fleet.alive().length === 0)
+      await fleet.spawn({ config: file, label: 'leader', args: httpArgs() }).waitForEvent(EVENTS.lockAcquired, 15_000);
     const startMs = Date.now();
     const running = (): Promise<QueuedRun[]> => readQueue(client, 'secondly');
     const after = async (ms: number): Promise<QueuedRun[]> => (await running()).filter((r) => r.slotMs >= ms);
-    await waitUntil('two scheduled slots', async () => ((await after(startMs)).length >= 2 ? true : undefined), 20_000, () => fleet.dump());
+    await waitUntil(
+      'two scheduled slots',
+      async () => ((await after(startMs)).length >= 2 ? true : undefined),
+      20_000,
+      () => fleet.dump(),
+    );
     const applied = async (event: string, run: string[]): Promise<void> => {
       const from = new Map(fleet.alive().map((p) => [p, p.events(event).length]));
       const cli = await runBeatCli([...run, 'secondly', '--config', file]);
@@ -205,9 +211,14 @@ describe('beat backfill', () => {
     const missing = expected.filter((ms) => !before.some((r) => r.slotMs === ms));
     expect(missing.length).toBeGreaterThanOrEqual(3);
 
-    const run = await runBeatCli(['backfill', 'secondly', '--config', file, '--from', iso(from), '--to', iso(to), '--json'], { timeoutMs: 60_000 });
+    const run = await runBeatCli(['backfill', 'secondly', '--config', file, '--from', iso(from), '--to', iso(to), '--json'], {
+      timeoutMs: 60_000,
+    });
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ published: missing.length, skipped: { recorded: expected.length - missing.length, unrecorded: 0 } });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      published: missing.length,
+      skipped: { recorded: expected.length - missing.length, unrecorded: 0 },
+    });
     const inRangeNow = (await running()).filter((r) => r.slotMs >= from && r.slotMs <= to);
     expect(inRangeNow.map((r) => r.slotMs).sort((a, b) => a - b)).toEqual(expected);
     expect(inRangeNow.map((r) => r.id).sort()).toEqual(expected.map((ms) => slotId(name, 'secondly', ms)).sort());

@@ -301,7 +301,9 @@ describe('overlap policies', () => {
     const due = book.takeDue(T0 + 35 * S);
     expect(due && gate.admit(book, due, T0 + 35 * S)?.slots).toEqual([T0 + 30 * S]);
     // The range ends before the published slot: no slot of the schedule lies between 20 s and it.
-    expect(missed).toEqual([expect.objectContaining({ count: 2, reason: 'overlap', firstSlotMs: T0 + 10 * S, lastSlotMs: T0 + 30 * S - 1 })]);
+    expect(missed).toEqual([
+      expect.objectContaining({ count: 2, reason: 'overlap', firstSlotMs: T0 + 10 * S, lastSlotMs: T0 + 30 * S - 1 }),
+    ]);
   });
 
   it('without a remote control (SQS), cancelOther publishes without revoking and says so once', async () => {
