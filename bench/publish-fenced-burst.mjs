@@ -81,15 +81,18 @@ function call(slot) {
 
 const port = await freePort();
 const server = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-  stdio: 'ignore',
+  stdio: ['ignore', 'pipe', 'ignore'],
 });
-const client = new Redis({
-  port,
-  host: '127.0.0.1',
-  lazyConnect: true,
-  maxRetriesPerRequest: 1,
-  retryStrategy: (n) => (n > 50 ? null : 100),
+// Ready when it says so (not a sleep).
+await new Promise((resolve, reject) => {
+  let seen = '';
+  server.stdout.on('data', (chunk) => {
+    seen += chunk;
+    if (seen.includes('Ready to accept connections')) resolve();
+  });
+  server.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
 });
+const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
 try {
   await client.connect();
   const sha = await client.script('LOAD', scriptText());
@@ -111,10 +114,11 @@ try {
   const sorted = [...times].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
   const info = (await client.info('memory')).match(/used_memory:(\d+)/)?.[1];
+  const keyCount = await client.dbsize();
   process.stdout.write(
     `${values.ref ?? 'this tree'}${OLD_SHAPE ? ' (published-record shape)' : ''}: ${N} entries, one call, ${ROUNDS} rounds: ` +
       `${times.map((t) => t.toFixed(0)).join(', ')} ms; median ${median.toFixed(0)} ms (${sorted[0].toFixed(0)}–${sorted[sorted.length - 1].toFixed(0)}); ` +
-      `Redis used_memory after ${used(info)}; load average ${loadBefore.toFixed(1)} → ${loadavg()[0].toFixed(1)}\n`,
+      `Redis after: ${keyCount} keys, used_memory ${used(info)}; load average ${loadBefore.toFixed(1)} → ${loadavg()[0].toFixed(1)}\n`,
   );
 } finally {
   client.disconnect();
