@@ -19,6 +19,7 @@ import { entriesCommand } from './commands/entries.js';
 import { runCommand } from './commands/run.js';
 import { pauseCommand, resumeCommand, statusCommand, triggerCommand } from './commands/control.js';
 import { historyCommand } from './commands/history.js';
+import { backfillCommand } from './commands/backfill.js';
 import { auditCommand } from './commands/audit.js';
 import { BeatError, ErrorCode, clipQuoted, errorMessage, shown } from './base/errors.js';
 import { DEFAULTS } from './base/defaults.js';
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   history: { run: historyCommand, summary: "show an entry's last runs and their outcomes (with a resultBackend or taskEvents)" },
   audit: { run: auditCommand, summary: 'show who changed which entry, when, what and why (the audit trail)' },
   trigger: { run: triggerCommand, summary: 'publish one run of an entry now, through the leader' },
+  backfill: { run: backfillCommand, summary: "publish an entry's slots in a past range that never ran, each once, through the leader" },
   pause: { run: pauseCommand, summary: 'pause an entry (kept in Redis, honoured within a second)' },
   resume: { run: resumeCommand, summary: 'resume a paused entry' },
   entries: { run: entriesCommand, summary: 'list, get, set, delete, import and export the runtime entries kept in Redis' },

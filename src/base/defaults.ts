@@ -2,9 +2,11 @@
  * Every default tsbeat applies, in one place, with the reason for its value.
  * The config schema, the CLI help and the docs (docs/configuration.md) read them from here.
  */
+import { BACKFILL_DEFAULTS } from './backfill-defaults.js';
 import { BROKER_DEFAULTS } from './broker-defaults.js';
 
 export const DEFAULTS = {
+  ...BACKFILL_DEFAULTS,
   /** Celery's `timezone` when unset with `enable_utc=True`. */
   timezone: 'UTC',
   /** Celery's `task_default_queue`. */

@@ -140,6 +140,8 @@ export const EVENTS = {
   standby: 'beat.standby',
   /** A manual run (`beat trigger`) was published. */
   trigger: 'beat.trigger',
+  /** A backfill (`beat backfill`) was worked through by the leader, or refused: entry, request id, counts. */
+  backfill: 'beat.backfill',
   /** The leader could not read the pause/resume/trigger requests from Redis (logged once per outage); it keeps looking. */
   controlError: 'beat.control.error',
   /** The heartbeat of the replicas registry could not be written (once per outage): `beat status` may not list this replica. */
@@ -195,6 +197,8 @@ export const EVENTS = {
   outcomeError: 'beat.outcome.error',
   /** Slots that never ran could not be recorded for the dashboard's day strips (logged once a minute at most). */
   missedRecordFailed: 'beat.missed.record_failed',
+  /** Passed-over slots could not be recorded for backfills (logged once a minute at most): a backfill skips them. */
+  passedRecordFailed: 'beat.passed.record_failed',
   /** The leader listens to Celery's task events (`taskEvents`): the pattern (Redis) or the queue (RabbitMQ). Again after each reconnect. */
   taskEventsListening: 'beat.taskevents.listening',
   /** Task events could not be subscribed to, or one could not be read (logged once); outcomes still come from the result backend. */

@@ -3,7 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { isShownInstant, parseIsoDateTime } from '../time/zone.js';
+import { readInstantWithOffset } from '../time/zone.js';
 import { BeatError, ECHO_MAX_CHARS, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { closest } from '../config/keys.js';
 
@@ -42,25 +42,20 @@ export function parseCount(command: string, option: string, text: string, min: n
   return n;
 }
 
-const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
-
 /**
  * An ISO-8601 instant; an offset is required, because the entries may live in different zones. A
  * day or time that does not exist (2026-02-30) is refused as clocked schedules refuse it, not
  * rolled over into the next month.
  */
 export function parseInstant(command: string, option: string, text: string): number {
-  if (!ISO_WITH_OFFSET.test(text)) {
+  const ms = readInstantWithOffset(text);
+  if (ms === 'format')
     throw new BeatError(
       ErrorCode.Usage,
       `beat ${command}: ${option} must be an ISO-8601 instant with an offset, such as 2026-03-08T00:00:00-05:00 or 2026-03-08T05:00:00Z, got ${shown(text)}`,
     );
-  }
-  const ms = parseIsoDateTime(text, 'UTC');
-  if (ms === undefined) throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} ${shown(text)} is not a real date and time`);
-  // Four digits can still name the year 0, and an offset can push 9999-12-31 into the year 10000.
-  if (!isShownInstant(ms))
-    throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} must be in the years 0001-9999, got ${shown(text)}`);
+  if (ms === 'invalid') throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} ${shown(text)} is not a real date and time`);
+  if (ms === 'range') throw new BeatError(ErrorCode.Usage, `beat ${command}: ${option} must be in the years 0001-9999, got ${shown(text)}`);
   return ms;
 }
 

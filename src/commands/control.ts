@@ -21,6 +21,7 @@ import type { Io } from './io.js';
 import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
 import { followsOutcomes } from '../config/resolve.js';
+import type { ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
 
 /** The --note of a pause, resume or trigger, checked; undefined without one. */
@@ -104,20 +105,28 @@ export const PAUSE_HELP = pauseHelp('pause');
 export const RESUME_HELP = pauseHelp('resume');
 
 /**
- * The entry a trigger, pause or resume names: one of the config file's, or a runtime entry (the
+ * The entry a trigger, pause, resume or backfill names: one of the config file's, or a runtime entry (the
  * store's, or a django row) that runs. A runtime entry that does not run (invalid) is refused with its problems.
  */
-async function requireEntry(command: string, control: Control, name: string | undefined, django?: BrokerOverride): Promise<string> {
+export async function requireControlEntry(
+  command: string,
+  control: Control,
+  name: string | undefined,
+  django?: BrokerOverride,
+): Promise<ResolvedEntry> {
   if (name === undefined)
     throw new BeatError(ErrorCode.Usage, `beat ${command}: which entry? Usage: beat ${command} ENTRY. See 'beat ${command} --help'.`);
   const { config } = control;
-  if (config.entries.some((e) => e.name === name)) return name;
+  const own = config.entries.find((e) => e.name === name);
+  if (own !== undefined) return own;
   const stored = await readRuntimeEntries(config, control.store);
-  if (stored.entries.some((e) => e.name === name)) return name;
+  const found = stored.entries.find((e) => e.name === name);
+  if (found !== undefined) return found;
   // A django row: read only when the name is nowhere else (the database need not answer otherwise).
   const rows = config.sources?.django === undefined ? undefined : await readDjangoView(config, django);
   const runtime = { entries: [...stored.entries, ...(rows?.entries ?? [])], problems: [...stored.problems, ...(rows?.problems ?? [])] };
-  if (runtime.entries.some((e) => e.name === name)) return name;
+  const row = runtime.entries.find((e) => e.name === name);
+  if (row !== undefined) return row;
   const problem = runtime.problems.find((p) => p.name === name);
   if (problem !== undefined) {
     throw new BeatError(
@@ -131,6 +140,10 @@ async function requireEntry(command: string, control: Control, name: string | un
     [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)],
     'the config or the runtime store',
   );
+}
+
+async function requireEntry(command: string, control: Control, name: string | undefined, django?: BrokerOverride): Promise<string> {
+  return (await requireControlEntry(command, control, name, django)).name;
 }
 
 export async function readStatus(control: Control, nowMs: number, django?: BrokerOverride): Promise<DeploymentStatus> {
@@ -177,11 +190,11 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
 }
 
 /**
- * Before a trigger, pause or resume: a leader whose config lacks the entry would drop the request
+ * Before a trigger, pause, resume or backfill: a leader whose config lacks the entry would drop the request
  * (the CLI waited in vain, or said "paused" for nothing), so refuse, naming the cause and the fix.
  * A leader that has the entry, defined differently, publishes its own definition: say so, go on.
  */
-async function requireLeaderHas(command: string, control: Control, entry: string, io: Io): Promise<void> {
+export async function requireLeaderHas(command: string, control: Control, entry: string, io: Io): Promise<void> {
   const { mismatch } = await control.check();
   if (mismatch === undefined) return;
   if (mismatch.onlyHere.includes(entry)) {

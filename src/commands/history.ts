@@ -21,7 +21,8 @@ STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or unknown when no result came within
 when it finished, its runtime and the exception's first line. The leader keeps the last
 ${DEFAULTS.runHistoryLength} runs of each entry when the config has a resultBackend (Celery's
 result_backend, a Redis one) or taskEvents (workers started with -E). STARTED shows for tasks
-with task_track_started, or from task events.
+with task_track_started, or from task events. An ORIGIN column (schedule, trigger, backfill;
+"origin" in --json) says how each run was published when any was not by its schedule.
 
 Options:
 ${CONFIG_HELP}
@@ -75,9 +76,11 @@ export async function historyCommand(argv: string[], io: Io): Promise<ExitCode> 
       );
       return ExitCode.Ok;
     }
+    // ORIGIN only when a run was not the schedule's: a history of scheduled runs reads as before.
+    const origins = runs.some((r) => r.origin !== 'schedule');
     io.out(
       renderTable(
-        ['PUBLISHED', 'SLOT', 'STATE', 'FINISHED', 'RUNTIME', 'TASK ID', 'EXCEPTION'],
+        ['PUBLISHED', 'SLOT', 'STATE', 'FINISHED', 'RUNTIME', 'TASK ID', ...(origins ? ['ORIGIN'] : []), 'EXCEPTION'],
         runs.map((r) => [
           r.publishedAt,
           r.slot,
@@ -85,6 +88,7 @@ export async function historyCommand(argv: string[], io: Io): Promise<ExitCode> 
           r.finishedAt ?? '-',
           r.runtimeSeconds === null ? '-' : formatSeconds(r.runtimeSeconds),
           r.taskId,
+          ...(origins ? [r.origin] : []),
           r.exception ?? '',
         ]),
       ),

@@ -8,6 +8,11 @@ export interface Io {
   readonly cwd: string;
   /** The clock of the CLI: commands take "now" from here, never from Date.now() deep inside. */
   now(): number;
+  /**
+   * A progress line that replaces the previous one, on stderr and only when it is a terminal
+   * (absent: none is shown); `done` ends the line.
+   */
+  progress?(text: string, done?: boolean): void;
 }
 
 export const processIo: Io = {
@@ -16,6 +21,9 @@ export const processIo: Io = {
   env: process.env,
   cwd: process.cwd(),
   now: () => Date.now(),
+  progress: (text, done) => {
+    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}${done === true ? '\n' : ''}`);
+  },
 };
 
 /**
@@ -30,6 +38,7 @@ export function terminalIo(io: Io, escapeOut: boolean): Io {
     env: io.env,
     cwd: io.cwd,
     now: () => io.now(),
+    ...(io.progress === undefined ? {} : { progress: (text: string, done?: boolean) => io.progress?.(terminalLines(text), done) }),
   };
 }
 

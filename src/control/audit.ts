@@ -3,7 +3,7 @@
  * why (the note). Pure: the Redis stream that keeps them is redis/audit-log.ts.
  */
 
-export const AUDIT_ACTIONS = ['create', 'update', 'delete', 'pause', 'resume', 'trigger'] as const;
+export const AUDIT_ACTIONS = ['create', 'update', 'delete', 'pause', 'resume', 'trigger', 'backfill'] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** One field of an entry definition that changed: its path (`options.queue`) and the values, shortened. */
@@ -25,7 +25,7 @@ export interface AuditEvent {
   readonly action: AuditAction;
   readonly changes: readonly FieldChange[];
   readonly note?: string;
-  /** A manual run's task id (trigger). */
+  /** A manual run's task id (trigger), or a backfill request's id. */
   readonly taskId?: string;
 }
 

@@ -2,7 +2,7 @@
  * A run's record as `beat status`, `beat history` and `/status` show it: times in the entry's zone
  * (ISO with its offset), the runtime in seconds. Pure.
  */
-import type { RunRecord, RunState } from '../ports/outcomes.js';
+import type { RunOrigin, RunRecord, RunState } from '../ports/outcomes.js';
 import { formatInstant } from '../time/zone.js';
 
 export interface RunView {
@@ -19,6 +19,8 @@ export interface RunView {
   readonly runtimeSeconds: number | null;
   /** The exception's first line (FAILURE, RETRY, REVOKED), else null. */
   readonly exception: string | null;
+  /** How it was published: "schedule", "trigger" (beat trigger) or "backfill" (beat backfill). */
+  readonly origin: 'schedule' | RunOrigin;
   /** Set when tsbeat revoked the run (its entry's overlap policy): cancelOther or terminateOther. */
   readonly revokedBy?: string;
 }
@@ -33,6 +35,7 @@ export function runView(r: RunRecord, zone: string): RunView {
     finishedAt: r.finishedAtMs === undefined ? null : formatInstant(r.finishedAtMs, zone),
     runtimeSeconds: r.runtimeMs === undefined || r.state === 'unknown' ? null : r.runtimeMs / 1000,
     exception: r.exception ?? null,
+    origin: r.origin ?? 'schedule',
     ...(r.revokedBy === undefined ? {} : { revokedBy: r.revokedBy }),
   };
 }

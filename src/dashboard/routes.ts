@@ -27,6 +27,7 @@ import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
 import type { DetailWire, OverviewWire } from './wire.js';
 import { headerNoteProblem, noteProblem } from '../base/note-text.js';
 import type { ChangeBy, DashboardSources } from './sources.js';
+import { dashboardBackfill } from './backfill-action.js';
 
 const ASSETS: Record<string, string> = {
   '/ui/app.js': 'text/javascript; charset=utf-8',
@@ -139,10 +140,11 @@ export class Dashboard {
       throw new Refusal(404, 'not_found', `no such API: ${path}`);
     }
     this.requireWriter(req);
-    const match = /^entries\/([^/]+)(?:\/(pause|resume|trigger))?$/.exec(rest);
+    const match = /^entries\/([^/]+)(?:\/(pause|resume|trigger|backfill))?$/.exec(rest);
     if (match === null) throw new Refusal(404, 'not_found', `no such API: ${method} ${path}`);
     const name = decodeURIComponent(match[1]!);
     const verb = match[2];
+    if (verb === 'backfill' && method === 'POST') return this.backfill(req, res, name);
     if (verb !== undefined && method === 'POST') return this.control(res, name, verb as 'pause' | 'resume' | 'trigger', req);
     if (verb === undefined && (method === 'PUT' || method === 'DELETE')) return this.writeEntry(req, res, name, method);
     throw new Refusal(405, 'method', `${method} ${path}: not allowed`);
@@ -223,6 +225,13 @@ export class Dashboard {
     this.allReads.clear();
     // Not seen within the wait: the request stays queued for the leader (there may be none now).
     sendJson(res, published ? 200 : 202, { entry: name, taskId: id, published });
+  }
+
+  /** A backfill from the entry's page (backfill-action.ts). */
+  private async backfill(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    const answer = await dashboardBackfill(this.sources, req, name, (note) => this.changeBy(req, note), this.logger);
+    this.built = undefined;
+    sendJson(res, answer.status, answer.body);
   }
 
   private async writeEntry(req: IncomingMessage, res: ServerResponse, name: string, method: 'PUT' | 'DELETE'): Promise<void> {

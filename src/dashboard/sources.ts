@@ -24,6 +24,8 @@ export interface EntriesApi {
   /** Creates or replaces a runtime entry; `body` as the API takes it. Answers the API's status and JSON. */
   put(name: string, body: unknown, by?: ChangeBy): Promise<{ status: number; body: unknown }>;
   remove(name: string, by?: ChangeBy): Promise<{ status: number; body: unknown }>;
+  /** POST /api/entries/NAME/backfill: `{from, to, dryRun?, limit?, note?, unrecorded?}`, answered as the API answers it. */
+  backfill?(name: string, body: unknown, by?: ChangeBy): Promise<{ status: number; body: unknown }>;
 }
 
 export interface DeploymentView {

@@ -1,6 +1,7 @@
 /**
  * The runtime entries over HTTP: `GET /api/entries?limit=&after=` (pages in name order),
- * `GET|PUT|DELETE /api/entries/NAME` and a bulk `PUT /api/entries` (name → entry, all or nothing).
+ * `GET|PUT|DELETE /api/entries/NAME`, a bulk `PUT /api/entries` (name → entry, all or nothing), and
+ * `POST /api/entries/NAME/backfill` (any entry that runs, the config file's too) with its progress.
  * Bodies are JSON; every refusal is JSON too: `{error, code, problems: [{path, message}]}`. What it
  * does with an entry is the EntriesHandlers' business (the service implements them on the Redis
  * store); this module only speaks HTTP: routes, the token, bodies, statuses.
@@ -48,6 +49,10 @@ export interface EntriesHandlers {
   entryMaxDepth?(): number;
   /** False when there was no such entry. */
   remove(name: string, keepHistory: boolean, who: string, ifVersion?: number, note?: string): Promise<boolean>;
+  /** `POST /api/entries/NAME/backfill` (service/backfill-api.ts): the status and body to answer. */
+  backfill?(name: string, body: unknown, who: string, note?: string): Promise<{ status: number; body: unknown }>;
+  /** `GET /api/entries/NAME/backfill/ID`: a backfill request's progress. */
+  backfillProgress?(name: string, id: string): Promise<{ status: number; body: unknown }>;
 }
 
 export const ENTRIES_PATH = '/api/entries';
@@ -203,6 +208,8 @@ async function route(
 ): Promise<void> {
   const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
   const rest = url.pathname.slice(ENTRIES_PATH.length);
+  const backfill = /^\/([^/]+)\/backfill(?:\/([^/]+))?$/.exec(rest);
+  if (backfill !== null) return routeBackfill(req, res, backfill, method, handlers, access, logger);
   const one = rest.startsWith('/') && rest.length > 1 ? entryName(rest.slice(1)) : undefined;
   if (rest !== '' && rest !== '/' && one === undefined) throw new ApiError(404, ErrorCode.ApiNotFound, 'not found');
   const allowed = one === undefined ? ['GET', 'HEAD', 'PUT'] : ['GET', 'HEAD', 'PUT', 'DELETE'];
@@ -255,4 +262,43 @@ async function route(
     res.writeHead(204, { 'cache-control': 'no-store' });
     res.end();
   }
+}
+
+/**
+ * `POST /api/entries/NAME/backfill` (write scope; audited by the handler) and `GET
+ * /api/entries/NAME/backfill/ID` (read scope): a backfill and its progress.
+ */
+async function routeBackfill(
+  req: IncomingMessage,
+  res: ServerResponse,
+  match: RegExpExecArray,
+  method: string,
+  handlers: EntriesHandlers | undefined,
+  access: HttpAccess,
+  logger: Logger,
+): Promise<void> {
+  const name = entryName(match[1] as string);
+  const id = match[2] === undefined ? undefined : entryName(match[2]);
+  if (id === undefined ? req.method !== 'POST' : method !== 'GET') throw methodNotAllowed(id === undefined ? 'POST' : 'GET, HEAD');
+  const refusal = method === 'GET' ? authorizeRead(req, access) : authorizeWrite(req, access);
+  if (refusal !== undefined) {
+    sendRefusal(req, res, refusal, logger);
+    drain(req);
+    return;
+  }
+  if (handlers?.backfill === undefined || handlers.backfillProgress === undefined)
+    throw new ApiError(404, ErrorCode.ApiNotFound, 'backfills are not served by this process');
+  if (id !== undefined) {
+    const answer = await handlers.backfillProgress(name, id);
+    sendJson(res, answer.status, answer.body);
+    return;
+  }
+  const who = tokenName(req, access) ?? 'anonymous';
+  const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, 4);
+  const answer = await handlers.backfill(name, body, who, noteOf(req));
+  logger.info(
+    { event: EVENTS.apiWrite, who, client: client(req), entry: name, outcome: 'backfill', status: answer.status },
+    'backfill requested',
+  );
+  sendJson(res, answer.status, answer.body);
 }

@@ -19,7 +19,12 @@ export function trackingEvents(next: SchedulerEvents, tracker: OutcomeTracker, c
     triggerPublished: (message) => {
       next.triggerPublished(message);
       const now = clock.now();
-      tracker.published(message.entry, message.id, now, now);
+      tracker.published(message.entry, message.id, now, now, 'trigger');
+    },
+    backfillPublished: (entry, runs) => {
+      next.backfillPublished?.(entry, runs);
+      const now = clock.now();
+      for (const run of runs) tracker.published(entry, run.id, run.slotMs, now, 'backfill');
     },
     revoked: (revoke) => {
       next.revoked?.(revoke);

@@ -25,6 +25,7 @@ import type {
   ResultReader,
   RunHistory,
   RunRecord,
+  RunOrigin,
   RunningRuns,
   TaskEvent,
   TaskEventFeed,
@@ -130,10 +131,10 @@ export class OutcomeTracker implements RunningRuns {
     this.finishedListener = listener;
   }
 
-  /** A run was published: returns at once. */
-  published(entry: string, taskId: string, slotMs: number, publishedAtMs: number): void {
+  /** A run was published (`origin`: by a trigger or a backfill; none: by its schedule): returns at once. */
+  published(entry: string, taskId: string, slotMs: number, publishedAtMs: number, origin?: RunOrigin): void {
     if (!this.running) return;
-    const record: RunRecord = { taskId, slotMs, publishedAtMs, state: 'PENDING' };
+    const record: RunRecord = { taskId, slotMs, publishedAtMs, state: 'PENDING', ...(origin === undefined ? {} : { origin }) };
     this.toRecord.push({ entry, record });
     this.track(entry, record);
     this.recordTimer ??= setTimeout(() => void this.flushRecords(), this.recordDelayMs);

@@ -11,8 +11,8 @@ export interface TriggerRequest {
   readonly note?: string;
 }
 
-/** What the control loop needs from Redis (ControlStore fits). */
-export interface ControlSource {
+/** What the control loop needs from Redis (ControlStore fits; without the backfill methods, backfills are not looked for). */
+export interface ControlSource extends Partial<BackfillSource> {
   paused(): Promise<Set<string>>;
   pendingTriggers(max: number): Promise<{ text: string; request: TriggerRequest | undefined }[]>;
   discardTrigger(text: string): Promise<void>;
@@ -24,4 +24,75 @@ export interface TriggerPublisher {
    * `revision` (a runtime entry's, ResolvedEntry.revision): nothing published, the request stays.
    */
   publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<number>;
+  /** A backfill's step (BackfillPublisher); absent where the broker cannot make it one atomic step (AMQP, SQS). */
+  publishBackfill?: BackfillPublisher['publishBackfill'];
+}
+
+/** A pending backfill, as stored (JSON) in the `backfills` list. */
+export interface BackfillRequest {
+  /** The request's own id (a random UUID): its progress key. */
+  readonly id: string;
+  readonly entry: string;
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** The most slots (run and excluded) it may cover. */
+  readonly limit: number;
+  /** The grid anchor of an interval entry (core/backfill.ts backfillAnchor), as the requester worked it out. */
+  readonly anchorMs?: number;
+  /** Publish slots older than the record of passed-over slots speaks for (`--unrecorded`). */
+  readonly unrecorded: boolean;
+  /** When it was asked for, epoch ms. */
+  readonly at: number;
+  readonly note?: string;
+}
+
+/** One step of a backfill: a chunk of an entry's slots, ascending, with their messages. */
+export interface BackfillStep {
+  readonly runs: readonly { readonly slotMs: number; readonly message: TaskMessage }[];
+  /** Excluded slots this step passed over (counted, not published). */
+  readonly excluded: number;
+  /** The last slot this step covers, epoch ms: the next leader goes on after it. */
+  readonly throughMs: number;
+  /** The slots in the whole request (run and excluded). */
+  readonly total: number;
+  /** The request's last step: it is removed and marked done with it. */
+  readonly last: boolean;
+}
+
+/**
+ * Each slot of a step: published; recorded (published before: skipped); ahead (after the entry's
+ * last scheduled slot: the schedule's own); unrecorded (older than the record of passed-over slots speaks for).
+ */
+export type BackfillSlotOutcome = 'published' | 'recorded' | 'ahead' | 'unrecorded';
+
+export type BackfillStepResult =
+  | { readonly kind: 'done'; readonly outcomes: readonly BackfillSlotOutcome[] }
+  /** The request is no longer pending (withdrawn by its requester, or done): nothing written. */
+  | { readonly kind: 'withdrawn' }
+  /** This instance no longer holds the fence: nothing written. */
+  | { readonly kind: 'fenced' }
+  /** The entry changed since it was read: nothing written; the request waits for the entry as it is now. */
+  | { readonly kind: 'superseded' }
+  /** One of the entry's keys holds another Redis type: the request was removed and its progress says why. */
+  | { readonly kind: 'refused'; readonly reason: string };
+
+/** Publishes a backfill's steps through the leader's fenced path (the Redis broker's; see publish/). */
+export interface BackfillPublisher {
+  publishBackfill(
+    entry: string,
+    step: BackfillStep,
+    request: { readonly text: string; readonly id: string; readonly unrecorded: boolean },
+    token: string,
+    nowMs: number,
+    revision?: string,
+  ): Promise<BackfillStepResult>;
+}
+
+/** What the control loop needs from Redis for backfills (ControlStore fits). */
+export interface BackfillSource {
+  pendingBackfills(max: number): Promise<{ text: string; request: BackfillRequest | undefined }[]>;
+  /** The last slot a leader covered of this request, if one began it. */
+  backfillThrough(id: string): Promise<number | undefined>;
+  /** Removes a request that cannot be honoured, with why in its progress (for the requester to show). */
+  refuseBackfill(text: string, id: string | undefined, reason: string, nowMs: number): Promise<void>;
 }

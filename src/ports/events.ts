@@ -34,6 +34,13 @@ export interface MissedSlots {
   readonly reason: MissedReason;
   /** The first of them: the same for every leader that finds them, so a report of them can be deduplicated. */
   readonly firstSlotMs: number;
+  /**
+   * The last of them, when the leader passed them over for good (no other slot of the entry lies
+   * between the first and the last): the range `beat backfill`'s record keeps (redis/passed-slots-store.ts).
+   * Absent when they may still run after all (bufferOne's slots passed over at a release that may not
+   * be sent): not recorded, so a backfill takes them for published (an under-fill, never a duplicate).
+   */
+  readonly lastSlotMs?: number;
   /** When they were found missed. */
   readonly atMs: number;
 }
@@ -69,6 +76,8 @@ export interface SchedulerEvents {
   published(run: PublishedRun, latenessMs: number): void;
   /** A manual run (`beat trigger`) was published. */
   triggerPublished(message: TaskMessage): void;
+  /** Slots of a backfill (`beat backfill`) were published: their task ids and slots. */
+  backfillPublished?(entry: string, runs: readonly { readonly id: string; readonly slotMs: number }[]): void;
   /** Due slots were passed over and will never run (downtime past the catch-up window or policy). */
   missed(missed: MissedSlots): void;
   /** A run matched no queue: the broker dropped it (its state still moved forward). */
@@ -109,6 +118,7 @@ export function fanOutEvents(sinks: readonly SchedulerEvents[]): SchedulerEvents
   return {
     published: (run, latenessMs) => sinks.forEach((s) => s.published(run, latenessMs)),
     triggerPublished: (message) => sinks.forEach((s) => s.triggerPublished(message)),
+    backfillPublished: (entry, runs) => sinks.forEach((s) => s.backfillPublished?.(entry, runs)),
     missed: (missed) => sinks.forEach((s) => s.missed(missed)),
     dropped: (entry) => sinks.forEach((s) => s.dropped(entry)),
     publishFailed: (error) => sinks.forEach((s) => s.publishFailed(error)),

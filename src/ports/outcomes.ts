@@ -42,12 +42,17 @@ export interface RunRecord {
   readonly runtimeMs?: number;
   /** The exception's first line, `Type: message`, for FAILURE (and RETRY while it retries). */
   readonly exception?: string;
+  /** How it was published: by `beat trigger` or `beat backfill`; absent: by its schedule (and on records written before origins). */
+  readonly origin?: RunOrigin;
   /**
    * tsbeat revoked it (its entry's overlap policy, when the next run came due): whatever state the
    * result backend then shows — REVOKED, or SUCCESS for a run cancelOther let finish — is its state.
    */
   readonly revokedBy?: 'cancelOther' | 'terminateOther';
 }
+
+/** How a run was published, besides its schedule. */
+export type RunOrigin = 'trigger' | 'backfill';
 
 /**
  * An entry's finished runs at a glance, kept apart from the bounded history (an every-second entry

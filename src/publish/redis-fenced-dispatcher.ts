@@ -13,7 +13,7 @@ import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome, StagedDispatch } from '../ports/dispatcher.js';
-import type { TriggerPublisher } from '../ports/control.js';
+import type { BackfillPublisher, BackfillSlotOutcome, BackfillStep, BackfillStepResult, TriggerPublisher } from '../ports/control.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { typedKeys } from '../redis/keys.js';
@@ -74,7 +74,7 @@ function refusalsOf(reply: readonly unknown[], plan: RedisPublishPlan, outcomes:
   return refusals;
 }
 
-export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, TriggerPublisher {
+export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, TriggerPublisher, BackfillPublisher {
   /** It offers them itself: prepare, rehearse and stage below. */
   readonly speedups: DispatchSpeedups = this;
 
@@ -165,7 +165,11 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
    * WRONGTYPE is about (the server names only the script's hash), else a failed publish.
    */
   private async failure(what: string, error: unknown): Promise<BeatError> {
-    const named = await nameWrongType(this.broker.client, error, typedKeys(this.keys, ['fence', 'state', 'entries', 'triggers']));
+    const named = await nameWrongType(
+      this.broker.client,
+      error,
+      typedKeys(this.keys, ['fence', 'state', 'entries', 'triggers', 'passedFloor', 'passedSince', 'backfills']),
+    );
     if (named instanceof BeatError) return named;
     return new BeatError(ErrorCode.BrokerPublish, `${what} through ${this.broker.spec.display} failed: ${errorMessage(error)}`, {
       cause: withoutCommandArgs(error),
@@ -274,4 +278,64 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
       throw await this.failure('publishing a manual run', error);
     }
   }
+
+  /**
+   * One step of a backfill, exactly once per slot: backfill-fenced.lua checks each slot against the
+   * entry's stored slot and its record of passed-over slots, and cuts it out of that record in the
+   * step that pushes it. Its reply is decoded here, and only here.
+   */
+  async publishBackfill(
+    entry: string,
+    step: BackfillStep,
+    request: { readonly text: string; readonly id: string; readonly unrecorded: boolean },
+    token: string,
+    nowMs: number,
+    revision?: string,
+  ): Promise<BackfillStepResult> {
+    const plan = await this.broker.plan(step.runs.map((r) => r.message));
+    await this.broker.declare(plan);
+    const k = this.keys;
+    const keys = [k.fence, k.state, k.entries, k.passedFloor, k.passed(entry), k.backfills, k.backfill(request.id), k.passedSince];
+    const argv: (string | Buffer)[] = [token, String(nowMs), request.text, entry, revision ?? ''];
+    argv.push(request.unrecorded ? '1' : '', step.last ? '1' : '', String(step.excluded), String(step.throughMs), String(step.total));
+    argv.push(String(step.runs.length));
+    const listIndex = new Map<string, number>();
+    step.runs.forEach((run, i) => {
+      const deliveries = plan.messages[i];
+      argv.push(String(run.slotMs), String(deliveries?.pushes.length ?? 0), String(deliveries?.publishes.length ?? 0));
+      for (const push of deliveries?.pushes ?? []) {
+        let index = listIndex.get(push.key);
+        if (index === undefined) {
+          index = keys.push(push.key); // Lua's KEYS is 1-based
+          listIndex.set(push.key, index);
+        }
+        argv.push(String(index), push.payload);
+      }
+      for (const publish of deliveries?.publishes ?? []) argv.push(publish.channel, publish.payload);
+    });
+    let reply: unknown[];
+    try {
+      reply = await withScripts(this.broker.client).backfillFenced(keys.length, ...keys, ...argv);
+    } catch (error) {
+      throw await this.failure(`backfilling ${step.runs.length} slots of "${entry}"`, error);
+    }
+    switch (reply[0]) {
+      case -1:
+        return { kind: 'fenced' };
+      case 0:
+        return { kind: 'withdrawn' };
+      case 2:
+        return { kind: 'superseded' };
+      case 3:
+        return {
+          kind: 'refused',
+          reason: `its key ${JSON.stringify(String(reply[1]))} holds a ${String(reply[2])}: route the entry to another queue, or remove that key`,
+        };
+      default:
+        return { kind: 'done', outcomes: reply.slice(1).map((code) => BACKFILL_CODES[code as number] ?? 'recorded') };
+    }
+  }
 }
+
+/** backfill-fenced.lua's per-slot codes. */
+const BACKFILL_CODES: Record<number, BackfillSlotOutcome> = { 1: 'published', 0: 'recorded', 4: 'ahead', 5: 'unrecorded' };

@@ -13,7 +13,9 @@ import { nameWrongType } from './server-errors.js';
 import { withScripts } from './scripts.js';
 import { AuditLog, auditEvent, logAudit } from './audit-log.js';
 import type { AuditContext } from './audit-log.js';
-import type { TriggerRequest } from '../ports/control.js';
+import type { BackfillRequest, TriggerRequest } from '../ports/control.js';
+import { decodeBackfillProgress, decodeBackfillRequest, encodeBackfillRequest } from '../control/backfill.js';
+import type { BackfillProgress } from '../control/backfill.js';
 import { decodeControlNote, encodeControlNote } from '../control/notes.js';
 import type { ControlNote } from '../control/notes.js';
 
@@ -242,5 +244,69 @@ export class ControlStore {
   /** Drops a request that cannot be honoured (malformed, or for an entry this config lacks). */
   async discardTrigger(text: string): Promise<void> {
     await this.client.lrem(this.keys.triggers, 1, text);
+  }
+
+  /**
+   * Queues a backfill for the leader (lua/backfill-fenced.lua works through it), with its audit
+   * event in the same MULTI; returns the request as stored (what `cancelBackfill` withdraws).
+   */
+  async requestBackfill(request: BackfillRequest, audit?: AuditContext): Promise<string> {
+    const text = encodeBackfillRequest(request);
+    const context = this.auditOf(audit);
+    const note = request.note ?? context.note;
+    const multi = this.client.multi().rpush(this.keys.backfills, text);
+    const range = { path: 'range', after: `${new Date(request.fromMs).toISOString()} .. ${new Date(request.toMs).toISOString()}` };
+    const event = auditEvent(
+      { ...context, ...(note === undefined ? {} : { note }) },
+      request.at,
+      request.entry,
+      'backfill',
+      [range],
+      request.id,
+    );
+    const log = new AuditLog(this.client, this.keys, context.maxEvents);
+    await log.checkKey();
+    log.addTo(multi, event);
+    try {
+      const failed = ((await multi.exec()) ?? []).find(([error]) => error !== null)?.[0];
+      if (failed) throw failed;
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['backfills', 'audit']));
+    }
+    logAudit(context.logger, [event]);
+    await this.client.publish(this.keys.events, CONTROL_MESSAGE);
+    return text;
+  }
+
+  /** Withdraws a backfill the leader has not finished; false when it is gone (done meanwhile). */
+  async cancelBackfill(text: string): Promise<boolean> {
+    return (await this.client.lrem(this.keys.backfills, 1, text)) === 1;
+  }
+
+  /** A request's progress, or undefined when no leader has begun it (or it expired, an hour after its last step). */
+  async backfillProgress(id: string): Promise<BackfillProgress | undefined> {
+    return decodeBackfillProgress(await this.client.hgetall(this.keys.backfill(id)));
+  }
+
+  async backfillThrough(id: string): Promise<number | undefined> {
+    return (await this.backfillProgress(id))?.throughMs;
+  }
+
+  /** Pending backfill requests, oldest first, as stored. */
+  async pendingBackfills(max: number): Promise<{ text: string; request: BackfillRequest | undefined }[]> {
+    let texts: string[];
+    try {
+      texts = await this.client.lrange(this.keys.backfills, 0, max - 1);
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['backfills']));
+    }
+    return texts.map((text) => ({ text, request: decodeBackfillRequest(text) }));
+  }
+
+  /** Removes a request the leader cannot honour, saying why in its progress for the requester (one hour). */
+  async refuseBackfill(text: string, id: string | undefined, reason: string, nowMs: number): Promise<void> {
+    const multi = this.client.multi().lrem(this.keys.backfills, 1, text);
+    if (id !== undefined) multi.hset(this.keys.backfill(id), 'error', reason, 'done', String(nowMs)).expire(this.keys.backfill(id), 3600);
+    await multi.exec();
   }
 }

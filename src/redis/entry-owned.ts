@@ -4,14 +4,17 @@
  * step as the delete (lua/entries-write.lua, KEYS[1], [5]–[7]); everything else below goes right
  * after it (RedisEntryStore.forget): the leader's records of its runs and of its troubles, which
  * an entry created again under the name must not inherit (a pauseOnFailure count, a last result,
- * a day strip of slots it never had).
+ * a day strip of slots it never had, passed-over slots a backfill would publish).
  */
 import type { ChainableCommander } from 'ioredis';
 import { pushAll } from '../base/chunks.js';
 import type { SchedulerKeys } from './keys.js';
 
-/** An entry's keys of its own (one key per entry): its run history and its reports of slots that never ran. */
-export const OWN_KEYS = ['runs', 'missed'] as const satisfies readonly (keyof SchedulerKeys)[];
+/**
+ * An entry's keys of its own (one key per entry): its run history, its reports of slots that never
+ * ran, and its record of passed-over slots (what `beat backfill` checks).
+ */
+export const OWN_KEYS = ['runs', 'missed', 'passed'] as const satisfies readonly (keyof SchedulerKeys)[];
 /** Shared hashes with a field named after the entry. */
 export const OWN_FIELDS = [
   'runsFinished',
@@ -19,6 +22,8 @@ export const OWN_FIELDS = [
   'failing',
   'notes',
   'pauseNotes',
+  'passedFloor',
+  'passedOpen',
 ] as const satisfies readonly (keyof SchedulerKeys)[];
 /** Shared sets that may hold its name. */
 export const OWN_MEMBERS = ['runsPending'] as const satisfies readonly (keyof SchedulerKeys)[];

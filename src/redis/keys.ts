@@ -21,6 +21,18 @@
  *   <prefix>:{<name>}:resumed  hash  entry name → when it was last resumed (epoch ms): slots before it stay skipped
  *   <prefix>:{<name>}:triggers list  pending manual runs (`beat trigger`), JSON {entry, id, at}
  *   <prefix>:{<name>}:triggered:<task id>  string  set (1 h expiry) when a manual run was published, for the CLI to confirm
+ *   <prefix>:{<name>}:passed:<entry>  zset  ranges "<first>:<last>" (epoch ms; score: first) of the entry's slots the leader
+ *                              passed over, what `beat backfill` checks so that no slot goes out twice (the schedule
+ *                              publishes in order: a slot at or before the stored one not in a range was published); only
+ *                              for an entry that had one passed over or backfilled, at most DEFAULTS.passedRangesKept
+ *                              ranges (includes/passed-ranges.lua; lua/record-passed.lua, passed-clip.lua, backfill-fenced.lua)
+ *   <prefix>:{<name>}:passed-floor  hash  entry name → the oldest slot its passed zset speaks for (set by a trim, or 0)
+ *   <prefix>:{<name>}:passed-open  hash  entry name → the fence token of the leader that recorded a range of it above its
+ *                              stored slot (a new leader cuts such ranges before it schedules)
+ *   <prefix>:{<name>}:passed-since  string  when leaders began to record passed-over slots (epoch ms; first writer wins)
+ *   <prefix>:{<name>}:backfills  list  pending backfill requests (`beat backfill`), JSON (control/backfill-request.ts)
+ *   <prefix>:{<name>}:backfill:<id>  hash  a backfill request's progress {published, recorded, ahead, unrecorded, excluded,
+ *                              through, total, done, error}, written by lua/backfill-fenced.lua (1 h expiry), read by the CLI
  *   <prefix>:{<name>}:missed:<entry>  list  the entry's slots that never ran, newest report first, JSON each
  *                              {first, n, why, at} (missed-slots-store.ts); at most DEFAULTS.missedSlotsKept, expiring a day after the last
  *   <prefix>:{<name>}:entries  hash  runtime entry name → its record {v, created, updated, entry} (entry-record-codec.ts)
@@ -64,6 +76,14 @@ export interface SchedulerKeys {
   readonly resumed: string;
   readonly triggers: string;
   triggered(taskId: string): string;
+  /** The ranges of an entry's slots the leader passed over, kept for `beat backfill`. */
+  passed(entry: string): string;
+  readonly passedFloor: string;
+  readonly passedOpen: string;
+  readonly passedSince: string;
+  readonly backfills: string;
+  /** A backfill request's progress. */
+  backfill(id: string): string;
   /** The reports of an entry's slots that never ran. */
   missed(entry: string): string;
   readonly entries: string;
@@ -103,6 +123,10 @@ export const SCHEDULER_KEY_TYPES = {
   paused: 'set',
   resumed: 'hash',
   triggers: 'list',
+  passedFloor: 'hash',
+  passedOpen: 'hash',
+  passedSince: 'string',
+  backfills: 'list',
   entries: 'hash',
   entryChanges: 'zset',
   entryNames: 'zset',
@@ -143,6 +167,12 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     resumed: `${base}resumed`,
     triggers: `${base}triggers`,
     triggered: (taskId) => `${base}triggered:${taskId}`,
+    passed: (entry) => `${base}passed:${entry}`,
+    passedFloor: `${base}passed-floor`,
+    passedOpen: `${base}passed-open`,
+    passedSince: `${base}passed-since`,
+    backfills: `${base}backfills`,
+    backfill: (id) => `${base}backfill:${id}`,
     missed: (entry) => `${base}missed:${entry}`,
     entries: `${base}entries`,
     entryChanges: `${base}entries:changes`,

@@ -3,6 +3,7 @@
  * compact JSON
  *   {"id": task id, "slot": epoch ms, "pub": epoch ms, "st": state,
  *    "start"?: epoch ms, "done"?: epoch ms, "rt"?: runtime ms, "exc"?: the exception's first line,
+ *    "origin"?: "trigger" | "backfill" (how it was published; absent: by its schedule, as on older records),
  *    "rvk"?: the overlap policy by which tsbeat revoked it}
  * lua/run-history.lua reads "id" and "st" of the records it compares; nothing else reads them.
  */
@@ -16,6 +17,7 @@ export function encodeRun(r: RunRecord): string {
   if (r.finishedAtMs !== undefined) out['done'] = r.finishedAtMs;
   if (r.runtimeMs !== undefined) out['rt'] = r.runtimeMs;
   if (r.exception !== undefined) out['exc'] = r.exception;
+  if (r.origin !== undefined) out['origin'] = r.origin;
   if (r.revokedBy !== undefined) out['rvk'] = r.revokedBy;
   return JSON.stringify(out);
 }
@@ -48,6 +50,8 @@ export function decodeRun(text: string): RunRecord | undefined {
     ...(finishedAtMs === undefined ? {} : { finishedAtMs }),
     ...(runtimeMs === undefined ? {} : { runtimeMs }),
     ...(typeof o['exc'] === 'string' ? { exception: o['exc'] } : {}),
+    // Another value (a newer tsbeat's) reads as none: the run is shown, not dropped.
+    ...(o['origin'] === 'trigger' || o['origin'] === 'backfill' ? { origin: o['origin'] } : {}),
     ...(o['rvk'] === 'cancelOther' || o['rvk'] === 'terminateOther' ? { revokedBy: o['rvk'] } : {}),
   };
 }

@@ -45,6 +45,9 @@ const STATICS_WRITE = lua('statics-write');
 const ALERTS_OUTBOX = lua('alerts-outbox');
 const RUN_HISTORY = lua('run-history');
 const REPLICA_BEAT = lua('replica-beat');
+const BACKFILL_FENCED = lua('backfill-fenced');
+const RECORD_PASSED = lua('record-passed');
+const PASSED_CLIP = lua('passed-clip');
 
 export interface ScriptClient {
   /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
@@ -75,6 +78,12 @@ export interface ScriptClient {
   alertsOutbox(numKeys: number, ...keysAndArgs: string[]): Promise<number | string[]>;
   /** run-history.lua: records runs in their entries' histories and keeps the pending set. */
   runHistory(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
+  /** backfill-fenced.lua: one step of a backfill, checked against the record of passed-over slots and cut out of it. */
+  backfillFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<unknown[]>;
+  /** record-passed.lua: the leader's ranges of passed-over slots, fenced. Keys and arguments as one array (ioredis flattens it). */
+  recordPassed(numKeys: number, keysAndArgs: readonly string[]): Promise<number[]>;
+  /** passed-clip.lua: a new leader cuts the ranges it may publish into, before it schedules. Keys and arguments as one array. */
+  passedClip(numKeys: number, keysAndArgs: readonly string[]): Promise<number[]>;
   /** replica-beat.lua: a replica's heartbeat in the registry, and its leaving. */
   replicaBeat(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
@@ -95,6 +104,9 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('alertsOutbox', { lua: ALERTS_OUTBOX });
     client.defineCommand('runHistory', { lua: RUN_HISTORY });
     client.defineCommand('replicaBeat', { lua: REPLICA_BEAT });
+    client.defineCommand('backfillFenced', { lua: BACKFILL_FENCED });
+    client.defineCommand('recordPassed', { lua: RECORD_PASSED });
+    client.defineCommand('passedClip', { lua: PASSED_CLIP });
   }
   return client as Redis & ScriptClient;
 }

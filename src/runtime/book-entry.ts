@@ -65,12 +65,26 @@ export interface BookSnapshot {
   readonly finished: boolean;
 }
 
+/** A buffered slot taken for a dispatch, and the slots passed over by it (EntryBook.releaseBuffered). */
+export interface BufferRelease {
+  readonly slotMs: number;
+  readonly passed: number;
+  readonly firstPassedMs: number | undefined;
+  /** Only for slots passed over for good (bufferAll's dropped): bufferOne's come back if the release is not sent. */
+  readonly lastPassedMs?: number | undefined;
+}
+
 /** What a change of the paused set did, for the log and the event sink. */
 export interface PauseChange {
   readonly paused: readonly string[];
   readonly resumed: readonly string[];
   /** Of the resumed entries, those whose slots passed while they were paused: how many, and the first. */
-  readonly passed: readonly { readonly entry: ResolvedEntry; readonly count: number; readonly firstSlotMs: number }[];
+  readonly passed: readonly {
+    readonly entry: ResolvedEntry;
+    readonly count: number;
+    readonly firstSlotMs: number;
+    readonly lastSlotMs: number;
+  }[];
 }
 
 export interface BookOptions {

@@ -1,8 +1,8 @@
 /**
  * The leader's side of live control: every wake-up (at most a second apart, and at once when a CLI
  * announces a change over pub/sub) it reads the paused set and the pending manual runs, hands the
- * paused set to the runner, and publishes each manual run exactly once through the fenced trigger
- * script.
+ * paused set to the runner, publishes each manual run exactly once through the fenced trigger
+ * script, then works through the pending backfills (backfill-work.ts).
  */
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
 import type { MessageEnv } from '../celery/message.js';
@@ -12,7 +12,8 @@ import { PokedLoop } from '../base/poked-loop.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import type { ControlSource, TriggerPublisher } from '../ports/control.js';
+import type { BackfillSource, ControlSource, TriggerPublisher } from '../ports/control.js';
+import { workBackfills } from './backfill-work.js';
 
 export interface ControlLoopOptions {
   readonly config: ResolvedConfig;
@@ -102,6 +103,12 @@ export class ControlLoop {
           return;
         }
       }
+      if (hasBackfills(source)) {
+        const findEntry = (name: string): ResolvedEntry | undefined =>
+          this.options.config.entries.find((e) => e.name === name) ?? this.options.findRuntimeEntry?.(name);
+        const { config, publisher, messageEnv, now, lease } = this.options;
+        if ((await workBackfills({ config, source, publisher, messageEnv, logger, now, lease, findEntry })) === 'fenced') return;
+      }
       this.lastError = undefined;
     } catch (error) {
       // Once per outage, not once per retry.
@@ -110,4 +117,8 @@ export class ControlLoop {
       this.lastError = message;
     }
   }
+}
+
+function hasBackfills(source: ControlSource): source is ControlSource & BackfillSource {
+  return source.pendingBackfills !== undefined && source.backfillThrough !== undefined && source.refuseBackfill !== undefined;
 }

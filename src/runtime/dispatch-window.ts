@@ -200,7 +200,7 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
     const due = book.takeDue(nowMs);
     if (due === undefined) break;
     const plan = options.overlap.admit(book, due, nowMs);
-    logMissed(options.runLog, due.held.entry, plan ?? { ...due.plan, slots: [] }, due.firstSlotMs, nowMs);
+    logMissed(options.runLog, due.held.entry, plan ?? { ...due.plan, slots: [] }, due.firstSlotMs, nowMs, due.plan);
     if (plan === undefined) continue;
     for (const slotMs of plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs));
   }

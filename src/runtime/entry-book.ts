@@ -18,7 +18,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import type { RunOutcome } from '../ports/dispatcher.js';
 import type { EntryState } from '../ports/state.js';
 import { isFinished, knownRunKey } from './book-entry.js';
-import type { BookEntry, BookOptions, BookSnapshot, Due, PauseChange } from './book-entry.js';
+import type { BookEntry, BookOptions, BookSnapshot, BufferRelease, Due, PauseChange } from './book-entry.js';
 
 export type { BookEntry, BookSnapshot, Due, PauseChange } from './book-entry.js';
 
@@ -258,9 +258,11 @@ export class EntryBook {
    * slots that came due while it waited are passed over once the run is recorded (unless it is not
    * sent); with bufferAll they stay, a backlog run one at a time (see plan), of which at most `keep`
    * slots (the buffered one included) are kept: the oldest beyond are passed over now. Returns the
-   * slot to publish and how many slots were passed over, and the first of them.
+   * slot to publish and how many slots were passed over, and the first of them; the last of them
+   * only when they are passed over for good (bufferAll's dropped slots: bufferOne's come back when
+   * the release is not sent).
    */
-  releaseBuffered(entry: BookEntry, nowMs: number, keep?: number): { slotMs: number; passed: number; firstPassedMs: number | undefined } {
+  releaseBuffered(entry: BookEntry, nowMs: number, keep?: number): BufferRelease {
     const held = entry as Held;
     const bufferedMs = held.bufferedSlotMs as number;
     held.bufferedSlotMs = undefined;
@@ -272,7 +274,7 @@ export class EntryBook {
       const { oldestKeptMs, dropped, lastDroppedMs } = this.newestWaiting(held, bufferedMs, nowMs, keep);
       // The dropped slots count as passed over at once: a release that is not sent does not bring them back.
       if (lastDroppedMs !== undefined) held.cursorMs = Math.max(held.cursorMs, lastDroppedMs);
-      return { slotMs: oldestKeptMs, passed: dropped, firstPassedMs: dropped > 0 ? bufferedMs : undefined };
+      return { slotMs: oldestKeptMs, passed: dropped, firstPassedMs: dropped > 0 ? bufferedMs : undefined, lastPassedMs: lastDroppedMs };
     }
     const over = passOver(e.schedule, e.timezone, bufferedMs, nowMs, entryWindow(e));
     held.passOverToMs = over.count > 0 ? over.cursorMs : undefined;
@@ -396,7 +398,8 @@ export class EntryBook {
         const { entry } = held;
         const firstSlotMs = this.nextSlotAfter(held, held.cursorMs);
         const over = passOver(entry.schedule, entry.timezone, held.cursorMs, nowMs, entryWindow(entry));
-        if (over.count > 0 && firstSlotMs !== undefined) change.passed.push({ entry, count: over.count, firstSlotMs });
+        if (over.count > 0 && firstSlotMs !== undefined)
+          change.passed.push({ entry, count: over.count, firstSlotMs, lastSlotMs: over.cursorMs });
         held.cursorMs = over.cursorMs;
         this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
         change.resumed.push(entry.name);

@@ -80,7 +80,7 @@ export class OverlapGate {
         { event: EVENTS.overlapSkip, ...fields, slot: formatInstant(first, entry.timezone), slots: plan.slots.length },
         `the previous run (${previous.taskId}, ${previous.state}) has not finished: slot skipped (overlap "skip")`,
       );
-      this.log.events.missed({ entry, count: plan.slots.length, reason: 'overlap', firstSlotMs: first, atMs: nowMs });
+      this.log.events.missed({ entry, count: plan.slots.length, reason: 'overlap', firstSlotMs: first, atMs: nowMs, lastSlotMs: last });
       return undefined;
     }
     book.buffer(held, first);
@@ -98,7 +98,14 @@ export class OverlapGate {
   private replace(entry: ResolvedEntry, policy: 'cancelOther' | 'terminateOther', plan: DuePlan, nowMs: number): DuePlan {
     const last = plan.slots[plan.slots.length - 1] as number;
     if (plan.slots.length > 1)
-      this.log.events.missed({ entry, count: plan.slots.length - 1, reason: 'overlap', firstSlotMs: plan.slots[0] as number, atMs: nowMs });
+      this.log.events.missed({
+        entry,
+        count: plan.slots.length - 1,
+        reason: 'overlap',
+        firstSlotMs: plan.slots[0] as number,
+        atMs: nowMs,
+        lastSlotMs: last - 1,
+      });
     const previous = this.previous(entry, nowMs);
     if (previous !== undefined && !this.revoked.has(previous.taskId)) {
       if (this.revoker === undefined)
@@ -203,7 +210,7 @@ export class OverlapGate {
       if (entry.overlap !== 'allow' && this.previous(entry, nowMs) !== undefined) continue;
       const all = entry.overlap === 'bufferAll';
       const keep = entry.overlapBuffer ?? DEFAULTS.overlapBuffer;
-      const { slotMs, passed, firstPassedMs } = book.releaseBuffered(held, nowMs, all ? keep : undefined);
+      const { slotMs, passed, firstPassedMs, lastPassedMs } = book.releaseBuffered(held, nowMs, all ? keep : undefined);
       const fields = { entry: entry.name, task: entry.task, slot: formatInstant(slotMs, entry.timezone), passed };
       if (all && passed > 0)
         this.log.logger.warn(
@@ -217,7 +224,14 @@ export class OverlapGate {
           : `the previous run finished: publishing the buffered slot; ${passed} later slot${passed === 1 ? '' : 's'} passed over (overlap "bufferOne")`,
       );
       if (passed > 0 && firstPassedMs !== undefined)
-        this.log.events.missed({ entry, count: passed, reason: 'overlap', firstSlotMs: firstPassedMs, atMs: nowMs });
+        this.log.events.missed({
+          entry,
+          count: passed,
+          reason: 'overlap',
+          firstSlotMs: firstPassedMs,
+          atMs: nowMs,
+          ...(lastPassedMs === undefined ? {} : { lastSlotMs: lastPassedMs }),
+        });
       out.push({ held, slotMs });
     }
     return out;

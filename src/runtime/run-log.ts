@@ -57,7 +57,9 @@ export function logRecorded(options: RunLogOptions, sent: SentBatch, outcomes: r
 /**
  * Slots passed over, fired once for several, or replayed together: said once per entry and wake-up;
  * slots passed over are reported to the event sink too. `firstSlotMs` is the entry's first pending
- * slot before the plan.
+ * slot before the plan; `due` the plan as the catch-up policy made it (before an overlap policy
+ * took slots out of `plan`): its missed slots are those before its first slot to publish, or,
+ * with none, through its cursor.
  */
 export function logMissed(
   options: RunLogOptions,
@@ -65,10 +67,13 @@ export function logMissed(
   plan: DuePlan,
   firstSlotMs: number | undefined,
   nowMs: number,
+  due: DuePlan = plan,
 ): void {
   const { logger } = options;
   if (plan.missed > 0 && plan.missedReason !== undefined && firstSlotMs !== undefined) {
-    options.events.missed({ entry, count: plan.missed, reason: plan.missedReason, firstSlotMs, atMs: nowMs });
+    const next = due.slots[0];
+    const lastSlotMs = next === undefined ? due.cursorMs : next - 1;
+    options.events.missed({ entry, count: plan.missed, reason: plan.missedReason, firstSlotMs, atMs: nowMs, lastSlotMs });
   }
   // A replay (catchUp "all") misses nothing but fires several slots at once: operators must see
   // that too, or a burst of late runs after downtime goes unexplained in the log.

@@ -222,8 +222,8 @@ export class Runner {
     for (const entry of change.resumed) logger.info({ event: EVENTS.resume, entry }, 'resumed');
     // The slots that passed while paused never run: reported as missed (a "missed" alert says so).
     const now = this.options.clock.now();
-    for (const { entry, count, firstSlotMs } of change.passed)
-      (this.options.events ?? NO_EVENTS).missed({ entry, count, reason: 'paused', firstSlotMs, atMs: now });
+    for (const { entry, count, firstSlotMs, lastSlotMs } of change.passed)
+      (this.options.events ?? NO_EVENTS).missed({ entry, count, reason: 'paused', firstSlotMs, atMs: now, lastSlotMs });
     if (change.resumed.length > 0) this.wake(0);
   }
 

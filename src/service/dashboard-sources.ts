@@ -207,5 +207,11 @@ export function dashboardEntriesApi(entries: EntriesHandlers, store: RedisEntryS
           return { status: 404, body: { error: `no runtime entry ${JSON.stringify(name)}`, code: 'UNKNOWN_ENTRY', problems: [] } };
         return { status: 204, body: null };
       }),
+    ...(entries.backfill === undefined
+      ? {}
+      : {
+          backfill: (name, body, by) =>
+            answer(() => entries.backfill?.(name, body, by?.who ?? 'dashboard', by?.note) ?? Promise.reject(new Error('no backfills'))),
+        }),
   };
 }

@@ -10,7 +10,7 @@ import type { SchedulerEvents } from '../ports/events.js';
 import { publishRefusal } from '../redis/server-errors.js';
 
 /** What the wrappers report. */
-export type PublishEvents = Pick<SchedulerEvents, 'dropped' | 'publishFailed' | 'triggerPublished'>;
+export type PublishEvents = Pick<SchedulerEvents, 'dropped' | 'publishFailed' | 'triggerPublished' | 'backfillPublished'>;
 
 /**
  * Gives leadership up, saying why. A leader that cannot publish because Redis or the broker refuses
@@ -72,10 +72,33 @@ export function meteredDispatcher(inner: Dispatcher, events: PublishEvents, hand
 
 /**
  * `inner`, reporting published manual runs (`beat trigger`: published messages too, counted with
- * the scheduled ones) and failed publishes, handing over on a refusal as scheduled runs do.
+ * the scheduled ones), published backfill slots, and failed publishes, handing over on a refusal
+ * as scheduled runs do.
  */
 export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, handOver: HandOver): TriggerPublisher {
+  const backfill = inner.publishBackfill?.bind(inner);
   return {
+    ...(backfill === undefined
+      ? {}
+      : {
+          publishBackfill: async (entry, step, request, token, nowMs, revision) => {
+            try {
+              const result = await backfill(entry, step, request, token, nowMs, revision);
+              if (result.kind === 'done') {
+                const runs = step.runs.filter((_, i) => result.outcomes[i] === 'published');
+                if (runs.length > 0)
+                  events.backfillPublished?.(
+                    entry,
+                    runs.map((r) => ({ id: r.message.id, slotMs: r.slotMs })),
+                  );
+              }
+              return result;
+            } catch (error) {
+              failedWith(error, events, handOver);
+              throw error;
+            }
+          },
+        }),
     publishTrigger: async (message, requestText, token, nowMs, revision) => {
       try {
         const result = await inner.publishTrigger(message, requestText, token, nowMs, revision);

@@ -17,6 +17,7 @@ import { NO_OUTCOME_EVENTS } from '../ports/outcomes.js';
 import { trackerTask, trackingEvents } from '../outcomes/scheduler-events.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import { RedisMissedSlots } from '../redis/missed-slots-store.js';
+import { RedisPassedSlots } from '../redis/passed-slots-store.js';
 import { startOutcomes } from './outcomes.js';
 import { Dashboard } from '../dashboard/routes.js';
 import { dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
@@ -32,6 +33,7 @@ import { queueNameContextOf } from '../config/queue-names.js';
 import { RedisEntryFailures } from '../redis/entry-failures.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { RedisStateStore } from '../redis/state-store.js';
+import { backfillApi } from './backfill-api.js';
 import { EntryCatalog } from '../runtime/entry-catalog.js';
 import { createRedBeat } from '../redbeat/wiring.js';
 import { openDjangoEntries } from '../django/tenants.js';
@@ -111,6 +113,8 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
 
   const stateStore = new RedisStateStore(state, keys, warnUnreadableOnce(log));
   const missedSlots = new RedisMissedSlots(state, keys, log);
+  // `leadership` is made below; the token is asked for only while a session runs.
+  const passedSlots = new RedisPassedSlots(state, keys, log, () => leadership.currentLease()?.token, config.lock.maxClockSkewMs);
   const alerts = startAlerts({
     config,
     current: () => supervisor.config,
@@ -133,6 +137,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     ...writeBackSink(django, () => clock.now()),
     ...(tracing ? [tracing.events] : []),
     missedSlots.events,
+    passedSlots.events,
   ]);
   const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
   const events = redbeat?.events(tracked) ?? tracked;
@@ -193,6 +198,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
       ...(sentry ? [sentry.sender] : []),
     ],
     publishStaticNames: (names) => entryStore.publishStaticNames(names),
+    beforeSession: () => passedSlots.begin(clock.now()),
   });
   const knownNames = new Map<string, readonly string[] | undefined>();
   const watch = new DeploymentWatch({
@@ -227,14 +233,23 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     failures,
     sourceTrouble: () => django?.health().reason,
   });
-  const entries = entriesHandlers({
-    store: entryStore,
-    client: state,
-    staticNames: staticNamesOf(() => supervisor.config),
-    now: () => clock.now(),
-    failures,
-    audit: auditSettings,
-  });
+  const entries = {
+    ...entriesHandlers({
+      store: entryStore,
+      client: state,
+      staticNames: staticNamesOf(() => supervisor.config),
+      now: () => clock.now(),
+      failures,
+      audit: auditSettings,
+    }),
+    ...backfillApi({
+      findEntry: (name) => supervisor.config.entries.find((e) => e.name === name) ?? catalog.find(name),
+      states: stateStore,
+      control,
+      now: () => clock.now(),
+      audit: (who, note) => ({ ...auditSettings, who, note }),
+    }),
+  };
   const dashboard =
     metrics && options.http
       ? new Dashboard(

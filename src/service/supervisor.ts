@@ -50,6 +50,11 @@ export interface SupervisorOptions {
   readonly leaderTasks?: readonly LeaderTask[];
   /** Tells the runtime store's writers the config file's entry names, whose names they may not take (the leader does it). */
   readonly publishStaticNames?: (names: readonly string[]) => Promise<void>;
+  /**
+   * Awaited before each session schedules (the record of passed-over slots cuts what this leader
+   * may publish into, redis/passed-slots-store.ts); a failure stands by, as a state that cannot be loaded does.
+   */
+  readonly beforeSession?: () => Promise<void>;
 }
 
 /** Work that runs while this instance leads. */
@@ -94,6 +99,7 @@ export class Supervisor {
     this.sessionEvents = {
       published: (run, latenessMs) => sink.published(run, latenessMs),
       triggerPublished: (message) => sink.triggerPublished(message),
+      backfillPublished: (entry, runs) => sink.backfillPublished?.(entry, runs),
       missed: (missed) => sink.missed(missed),
       dropped: (entry) => sink.dropped(entry),
       publishFailed: (error) => sink.publishFailed(error),
@@ -245,6 +251,7 @@ export class Supervisor {
     // running when the runner first decides an overlap policy.
     for (const task of this.options.leaderTasks ?? []) task.start();
     try {
+      await this.options.beforeSession?.();
       await current.start(this.options.control);
     } catch (error) {
       this.session = undefined;

@@ -397,3 +397,18 @@ export function parseIsoDateTime(text: string, zone: string): number | undefined
   const parsed = DateTime.fromISO(text.replace(' ', 'T'), { zone, setZone: true });
   return parsed.isValid ? parsed.toMillis() : undefined;
 }
+
+/** An ISO-8601 instant with an offset (Z or ±hh:mm), as the CLI's --after/--from/--to and the API's from/to take it. */
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
+/**
+ * Reads an instant given with its offset: epoch ms, or why it is not one: 'format' (not ISO 8601
+ * with an offset), 'invalid' (no such date and time), 'range' (outside the years 0001-9999).
+ */
+export function readInstantWithOffset(text: string): number | 'format' | 'invalid' | 'range' {
+  if (!ISO_WITH_OFFSET.test(text)) return 'format';
+  const ms = parseIsoDateTime(text, 'UTC');
+  if (ms === undefined) return 'invalid';
+  // Four digits can still name the year 0, and an offset can push 9999-12-31 into the year 10000.
+  return isShownInstant(ms) ? ms : 'range';
+}

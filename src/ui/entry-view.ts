@@ -74,6 +74,61 @@ function actions(detail: DetailWire, overview: OverviewWire, notice: Notice, rel
       { type: 'button', class: 'act', 'data-action': 'trigger', onclick: act('trigger'), disabled: detail.row.state === 'invalid' },
       'Trigger now',
     ),
+    detail.row.state === 'invalid' ? null : backfillForm(name, notice, reload),
+  );
+}
+
+interface BackfillAnswer {
+  readonly done?: boolean;
+  readonly published?: number;
+  readonly skipped?: { recorded: number; excluded: number; ahead: number; unrecorded: number };
+  readonly error?: string;
+  readonly slots?: string[];
+  readonly excluded?: string[];
+}
+
+/** Backfill: the slots of a past range that never ran, published once each (POST …/backfill, as `beat backfill`). */
+function backfillForm(name: string, notice: Notice, reload: () => Promise<void>): HTMLElement {
+  const from = h('input', { type: 'text', name: 'from', placeholder: '2026-11-20T00:00:00Z', 'aria-label': 'Backfill from (ISO 8601)' });
+  const to = h('input', { type: 'text', name: 'to', placeholder: '2026-11-21T00:00:00Z', 'aria-label': 'Backfill to (ISO 8601)' });
+  const dryRun = h('input', { type: 'checkbox', name: 'dryRun', 'aria-label': 'Dry run' });
+  const send = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    try {
+      const answer = await post<BackfillAnswer>(`${entryPath(name)}/backfill`, {
+        from: from.value.trim(),
+        to: to.value.trim(),
+        dryRun: dryRun.checked,
+      });
+      if (answer.slots !== undefined) {
+        notice(
+          `Dry run: ${answer.slots.length} slots${answer.excluded?.length ? ` (${answer.excluded.length} excluded)` : ''}: ${answer.slots.slice(0, 20).join(', ')}${answer.slots.length > 20 ? ', …' : ''}`,
+        );
+        return;
+      }
+      if (answer.error !== undefined) {
+        notice(`Backfill refused: ${answer.error}`, 'error');
+        return;
+      }
+      const skipped = answer.skipped;
+      const count = skipped === undefined ? 0 : skipped.recorded + skipped.excluded + skipped.ahead + skipped.unrecorded;
+      notice(
+        answer.done === true
+          ? `Backfilled: published ${answer.published ?? 0}, skipped ${count}`
+          : `Backfill requested; the leader has not finished it yet (published ${answer.published ?? 0} so far)`,
+      );
+      await reload();
+    } catch (error) {
+      notice(errorText(error), 'error');
+    }
+  };
+  return h(
+    'form',
+    { class: 'backfill', 'data-action': 'backfill', onsubmit: (e: Event) => void send(e) },
+    h('label', {}, 'From ', from),
+    h('label', {}, 'To ', to),
+    h('label', {}, dryRun, ' dry run'),
+    h('button', { type: 'submit', class: 'act' }, 'Backfill'),
   );
 }
 

@@ -228,7 +228,7 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
     }
   }, 300_000);
 
-  it('deleting an entry removes its run history, pending outcome, last result, failure count, failing mark, notes and missed slots, unless asked to keep them', async () => {
+  it('deleting an entry removes its run history, pending outcome, last result, failure count, failing mark, notes, missed and passed-over slots, unless asked to keep them', async () => {
     const keys = schedulerKeys('tsbeat', 'forget');
     const store = new RedisEntryStore(redis, keys);
     // Listed here, not taken from entry-owned.ts: what a delete must leave nothing of.
@@ -242,6 +242,9 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
         redis.hexists(keys.failing, name),
         redis.hexists(keys.notes, name),
         redis.hexists(keys.pauseNotes, name),
+        redis.exists(keys.passed(name)),
+        redis.hexists(keys.passedFloor, name),
+        redis.hexists(keys.passedOpen, name),
       ]);
     for (const keepHistory of [false, true]) {
       const name = `gone-${String(keepHistory)}`;
@@ -254,9 +257,13 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
       await redis.hset(keys.failing, name, '{}');
       await redis.hset(keys.notes, name, '{}');
       await redis.hset(keys.pauseNotes, name, '{}');
-      expect(await leftOf(name)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+      await redis.zadd(keys.passed(name), 1, '1:2');
+      await redis.hset(keys.passedFloor, name, '0');
+      await redis.hset(keys.passedOpen, name, 'token');
+      const all = Array.from({ length: 11 }, () => 1);
+      expect(await leftOf(name)).toEqual(all);
       await store.write([{ op: 'delete', name }], { nowMs: 2, keepHistory });
-      expect(await leftOf(name)).toEqual(keepHistory ? [1, 1, 1, 1, 1, 1, 1, 1] : [0, 0, 0, 0, 0, 0, 0, 0]);
+      expect(await leftOf(name)).toEqual(keepHistory ? all : all.map(() => 0));
     }
     expect(await redis.hexists(keys.runsFinished, 'other')).toBe(1);
     expect(await redis.sismember(keys.runsPending, 'other')).toBe(1);

@@ -84,6 +84,8 @@ const BOUNDED: Record<string, string> = {
   'src/publish/amqp-dispatcher.ts this.redis.commitFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
   'src/publish/amqp-dispatcher.ts this.redis.commitTrigger': 'the keys of one manual run',
   'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).triggerFenced': 'one manual run',
+  'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).backfillFenced':
+    'one step of a backfill: at most DEFAULTS.backfillChunk slots, a few values each',
   'src/redbeat/write-back.ts scripts.redbeatMeta': 'one batch of the write-back (BATCH runs)',
   'src/redbeat/seed.ts scripts.seedState': 'a chunk of CHUNK (1,000) seeds',
   'src/redbeat/wiring.ts state.hmget': "the write-back's states: one batch (BATCH entries)",

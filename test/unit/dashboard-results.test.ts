@@ -82,11 +82,13 @@ describe('an entry results over its kept runs', () => {
   it("marks a run by its record's origin when there is one (backfill, trigger), else by its task id", () => {
     const slotMs = T0 + 60_000;
     const scheduledId = slotTaskId('dep', 'e', slotMs);
-    const backfilled = { ...run(1, 'SUCCESS'), taskId: scheduledId, origin: 'backfill' } as RunRecord;
+    const backfilled: RunRecord = { ...run(1, 'SUCCESS'), taskId: scheduledId, origin: 'backfill' };
     expect(runWire(backfilled, 'dep', 'e', 'UTC').by).toBe('backfill');
-    expect(runWire({ ...run(1, 'SUCCESS'), origin: 'trigger' } as RunRecord, 'dep', 'e', 'UTC').by).toBe('trigger');
+    expect(runWire({ ...run(1, 'SUCCESS'), origin: 'trigger' as const }, 'dep', 'e', 'UTC').by).toBe('trigger');
     // An origin this version does not know: told by the task id.
-    expect(runWire({ ...run(1, 'SUCCESS'), taskId: scheduledId, origin: 'later' } as RunRecord, 'dep', 'e', 'UTC').by).toBe('schedule');
+    expect(runWire({ ...run(1, 'SUCCESS'), taskId: scheduledId, origin: 'later' } as unknown as RunRecord, 'dep', 'e', 'UTC').by).toBe(
+      'schedule',
+    );
   });
 
   it("marks a run whose task id is not its slot's as triggered", () => {

@@ -189,9 +189,14 @@ describe('EntryBook', () => {
       runs: 0,
       finished: false,
     });
-    // The four slots that passed while paused (10 s to 40 s) are reported, to be alerted as missed.
+    // The four slots that passed while paused (10 s to 40 s) are reported, to be alerted as missed
+    // (and recorded as passed over: the first and the last of them).
     const resumed = book.setPaused(new Set(), T0 + 43 * S);
-    expect(resumed).toEqual({ paused: [], resumed: ['p'], passed: [{ entry: book.entry('p'), count: 4, firstSlotMs: T0 + 10 * S }] });
+    expect(resumed).toEqual({
+      paused: [],
+      resumed: ['p'],
+      passed: [{ entry: book.entry('p'), count: 4, firstSlotMs: T0 + 10 * S, lastSlotMs: T0 + 40 * S }],
+    });
     const after = run(book, T0 + 70 * S);
     expect(after.get('p')).toEqual([50, 60, 70].map((k) => T0 + k * S));
     // One entry's view (the dashboard's page rows) is its snapshot's: the next slot after the last run.

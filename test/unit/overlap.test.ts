@@ -106,7 +106,7 @@ describe('overlap policies', () => {
     const { wake, running, missed, logs, book } = setup({ overlap: 'skip' });
     running.start('e', T0);
     expect(wake(T0 + 10 * S)).toEqual([]);
-    expect(missed).toEqual([expect.objectContaining({ count: 1, reason: 'overlap', firstSlotMs: T0 + 10 * S })]);
+    expect(missed).toEqual([expect.objectContaining({ count: 1, reason: 'overlap', firstSlotMs: T0 + 10 * S, lastSlotMs: T0 + 10 * S })]);
     expect(logs.filter((l) => l['event'] === EVENTS.overlapSkip)).toHaveLength(1);
     // It waits for its next slot, which runs once the previous run has finished.
     expect(book.nextDueMs()).toBe(T0 + 20 * S);
@@ -126,6 +126,8 @@ describe('overlap policies', () => {
     // Finished at 34 s: the buffered slot (10 s) goes out, 20 s and 30 s are passed over.
     expect(wake(T0 + 34 * S)).toEqual([T0 + 10 * S]);
     expect(missed).toEqual([expect.objectContaining({ count: 2, reason: 'overlap', firstSlotMs: T0 + 20 * S })]);
+    // Not recorded for backfills: a release that is not sent brings those slots back.
+    expect(missed[0]?.lastSlotMs).toBeUndefined();
     expect(book.nextDueMs()).toBe(T0 + 40 * S);
     expect([...book.buffered()]).toEqual([]);
   });
@@ -233,7 +235,7 @@ describe('overlap policies', () => {
     running.runs.clear();
     // 10, 20, 30, 40 and 50 s waited at 55 s: 40 and 50 are kept, 10, 20 and 30 passed over.
     expect(wake(T0 + 55 * S)).toEqual([T0 + 40 * S]);
-    expect(missed).toEqual([expect.objectContaining({ count: 3, reason: 'overlap', firstSlotMs: T0 + 10 * S })]);
+    expect(missed).toEqual([expect.objectContaining({ count: 3, reason: 'overlap', firstSlotMs: T0 + 10 * S, lastSlotMs: T0 + 30 * S })]);
     expect(logs.filter((l) => l['event'] === EVENTS.overlapBufferFull)).toEqual([expect.objectContaining({ passed: 3, overlapBuffer: 2 })]);
     expect(wake(T0 + 56 * S)).toEqual([T0 + 50 * S]);
     expect(wake(T0 + 60 * S)).toEqual([T0 + 60 * S]);
@@ -298,7 +300,10 @@ describe('overlap policies', () => {
     const { gate, book, missed } = setup({ overlap: 'cancelOther', catchUp: 'all' });
     const due = book.takeDue(T0 + 35 * S);
     expect(due && gate.admit(book, due, T0 + 35 * S)?.slots).toEqual([T0 + 30 * S]);
-    expect(missed).toEqual([expect.objectContaining({ count: 2, reason: 'overlap', firstSlotMs: T0 + 10 * S })]);
+    // The range ends before the published slot: no slot of the schedule lies between 20 s and it.
+    expect(missed).toEqual([
+      expect.objectContaining({ count: 2, reason: 'overlap', firstSlotMs: T0 + 10 * S, lastSlotMs: T0 + 30 * S - 1 }),
+    ]);
   });
 
   it('without a remote control (SQS), cancelOther publishes without revoking and says so once', async () => {

@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+/**
+ * What one publish-fenced.lua call costs for a burst of entries due at once: N entries, one run each,
+ * one call, timed from the client (EVALSHA sent to reply read), on a private redis-server. Each round
+ * starts from an empty server, publishes every entry's previous slot once (not timed: the steady
+ * state, each entry with a stored slot), then times the burst of the next slot.
+ *
+ *   npx tsc -p tsconfig.build.json && node bench/publish-fenced-burst.mjs [--entries 10000] [--rounds 6]
+ *   node bench/publish-fenced-burst.mjs --ref dd63012 --published-record   # an older commit's script
+ *
+ * --ref REF takes src/redis/lua/publish-fenced.lua and its includes from that git commit instead of
+ * this tree's dist/; --published-record calls it with the shape of the record of published slots that
+ * issue 36's first cut added (KEYS[4] published-since, then the zsets' prefix and bound last).
+ * Prints each round's time, the median and range, and the load average around the run.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { DEFAULTS } from '../dist/base/defaults.js';
+import { assembleLua } from '../dist/redis/lua-includes.js';
+import { lua } from '../dist/redis/scripts.js';
+import { publishedStatePrefix } from '../dist/redis/entry-state-codec.js';
+
+const { values } = parseArgs({
+  options: {
+    entries: { type: 'string', default: '10000' },
+    rounds: { type: 'string', default: '6' },
+    ref: { type: 'string' },
+    'published-record': { type: 'boolean', default: false },
+  },
+});
+const N = Number(values.entries);
+const ROUNDS = Number(values.rounds);
+const OLD_SHAPE = values['published-record'];
+const TOKEN = 'bench-token';
+const QUEUE = 'celery';
+const KEY = (k) => `tsbeat:{bench}:${k}`;
+const T = 1_763_000_040_000;
+const PAYLOAD = JSON.stringify({ body: 'x'.repeat(800) });
+
+function scriptText() {
+  if (values.ref === undefined) return lua('publish-fenced');
+  const show = (path) => {
+    try {
+      return execFileSync('git', ['show', `${values.ref}:${path}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      return undefined;
+    }
+  };
+  const main = show('src/redis/lua/publish-fenced.lua');
+  if (main === undefined) throw new Error(`no src/redis/lua/publish-fenced.lua at ${values.ref}`);
+  return assembleLua('publish-fenced', main, (name) => show(`src/redis/lua/includes/${name}.lua`));
+}
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function call(slot) {
+  const names = Array.from({ length: N }, (_, i) => `entry-${i}`);
+  const keys = [KEY('fence'), KEY('state'), KEY('entries'), ...(OLD_SHAPE ? [KEY('published-since')] : []), QUEUE];
+  const argv = [TOKEN, String(DEFAULTS.maxClockSkewMs), String(N)];
+  for (const name of names) argv.push(name);
+  for (let i = 0; i < N; i += 1) argv.push(String(slot));
+  for (let i = 0; i < N; i += 1) argv.push(publishedStatePrefix(String(slot), String(slot), `id-${i}-${slot}`));
+  for (let i = 0; i < N; i += 1) argv.push('');
+  argv.push('1', 'list', String(keys.length), names.map((_, i) => i + 1).join(' '), String(N));
+  for (let i = 0; i < N; i += 1) argv.push(PAYLOAD);
+  if (OLD_SHAPE) argv.push(KEY('published:'), '10000');
+  return [keys.length, ...keys, ...argv];
+}
+
+const port = await freePort();
+const server = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+  stdio: ['ignore', 'pipe', 'ignore'],
+});
+// Ready when it says so (not a sleep).
+await new Promise((resolve, reject) => {
+  let seen = '';
+  server.stdout.on('data', (chunk) => {
+    seen += chunk;
+    if (seen.includes('Ready to accept connections')) resolve();
+  });
+  server.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
+});
+const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+try {
+  await client.connect();
+  const sha = await client.script('LOAD', scriptText());
+  const loadBefore = loadavg()[0];
+  const times = [];
+  for (let round = 0; round < ROUNDS; round += 1) {
+    await client.flushall();
+    await client.set(KEY('fence'), TOKEN);
+    const warm = await client.evalsha(sha, call(T - 60_000));
+    if (warm[0] !== 1 || warm.slice(1, N + 1).some((c) => c !== 1)) throw new Error(`warm-up publish refused: ${warm.slice(0, 5)}`);
+    await client.del(QUEUE);
+    const args = call(T);
+    const started = performance.now();
+    const reply = await client.evalsha(sha, args);
+    times.push(performance.now() - started);
+    if (reply[0] !== 1 || reply.slice(1, N + 1).some((c) => c !== 1) || (await client.llen(QUEUE)) !== N)
+      throw new Error(`burst not published: ${reply.slice(0, 5)}`);
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  const info = (await client.info('memory')).match(/used_memory:(\d+)/)?.[1];
+  const keyCount = await client.dbsize();
+  process.stdout.write(
+    `${values.ref ?? 'this tree'}${OLD_SHAPE ? ' (published-record shape)' : ''}: ${N} entries, one call, ${ROUNDS} rounds: ` +
+      `${times.map((t) => t.toFixed(0)).join(', ')} ms; median ${median.toFixed(0)} ms (${sorted[0].toFixed(0)}–${sorted[sorted.length - 1].toFixed(0)}); ` +
+      `Redis after: ${keyCount} keys, used_memory ${used(info)}; load average ${loadBefore.toFixed(1)} → ${loadavg()[0].toFixed(1)}\n`,
+  );
+} finally {
+  client.disconnect();
+  server.kill('SIGTERM');
+}
+
+function used(bytes) {
+  return bytes === undefined ? '?' : `${(Number(bytes) / 1e6).toFixed(1)} MB`;
+}

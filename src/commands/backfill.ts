@@ -1,0 +1,172 @@
+/**
+ * `beat backfill ENTRY --from ISO --to ISO`: publishes every slot of the entry's schedule in the
+ * range that was never published, through the leader (runtime/backfill-work.ts, lua/backfill-fenced.lua),
+ * and reports what it published and skipped. `--dry-run` lists the slots without Redis writes.
+ */
+import { randomUUID } from 'node:crypto';
+import { DEFAULTS } from '../base/defaults.js';
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
+import {
+  CLI_FIELDS,
+  checkBackfillInput,
+  coveredSlots,
+  overLimitMessage,
+  planBackfill,
+  progressText,
+  slotTexts,
+} from '../control/backfill.js';
+import type { BackfillProgress } from '../control/backfill.js';
+import { NOTE_MAX_CHARS } from '../base/note-text.js';
+import { parseCommandArgs, parseCount } from './args.js';
+import { CONFIG_HELP, djangoOverride } from './config-args.js';
+import { REDIS_HELP, noteOption, openControl, redisOptions } from './control-open.js';
+import { requireControlEntry, requireLeaderHas } from './control.js';
+import { ExitCode } from './io.js';
+import type { Io } from './io.js';
+
+export const BACKFILL_HELP = `Usage: beat backfill ENTRY [--config PATH] [--broker URL] --from ISO --to ISO [--dry-run] [--limit N] [--unrecorded] [--note TEXT] [--timeout SECONDS] [--json]
+
+Publishes every slot of ENTRY's schedule from --from to --to (both included) that was never
+published, through the leader's fenced path, each with the task id its schedule gives that slot.
+A slot already published, by the schedule or by an earlier backfill, is skipped in the same atomic
+step that would publish it, so a backfill can be repeated safely (also after a leader died half-way:
+the next leader goes on where it stopped). Slots the entry's exclude names are not backfilled.
+Slots after the entry's last scheduled slot are skipped: they are the schedule's own, to publish
+or to catch up. The schedule publishes in order, so the leader records only the slots it passes
+over (missed, skipped by the overlap policy, paused), each entry's newest ${DEFAULTS.passedRangesKept} ranges of them;
+a slot older than that record speaks for (from before the first leader that kept it, or below its
+trimmed ranges) is skipped (counted as unrecorded) unless --unrecorded. Backfilled runs are
+published at once, whatever the entry's overlap policy, and show as "backfill" in beat history.
+Needs a Redis broker. Waits until the leader is done, with a progress line on a terminal.
+Exit 2 for bad input (an unknown entry, --to before --from, a range over --limit, not ISO).
+
+Options:
+${CONFIG_HELP}
+${REDIS_HELP}
+      --from ISO      the first instant of the range, ISO 8601 with an offset (2026-11-20T00:00:00Z)
+      --to ISO        the last instant of the range, at or after --from
+      --dry-run       list the slots of the range (the ones beat next lists), publish nothing
+  -n, --limit N       refuse a range of more than N slots, 1 to ${DEFAULTS.backfillLimitMax} (default ${DEFAULTS.backfillLimit})
+      --unrecorded    also publish slots older than the record of passed-over slots speaks for (they
+                      may have been published before; a duplicate carries the same task id)
+      --note TEXT     why, in one line of at most ${NOTE_MAX_CHARS} characters: kept in the audit trail (beat audit)
+  -t, --timeout S     seconds to wait for the leader, 1 to ${DEFAULTS.backfillTimeoutMaxS} (default ${DEFAULTS.backfillTimeoutS}); then the
+                      request is withdrawn (what was published stays published)
+      --json          print the result (or the --dry-run slots) as JSON
+  -h, --help          show this help
+`;
+
+export async function backfillCommand(argv: string[], io: Io): Promise<ExitCode> {
+  const { values, positionals } = parseCommandArgs(
+    'backfill',
+    argv,
+    {
+      ...redisOptions,
+      ...noteOption,
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      limit: { type: 'string', short: 'n' },
+      unrecorded: { type: 'boolean' },
+      timeout: { type: 'string', short: 't' },
+      json: { type: 'boolean' },
+    },
+    1,
+  );
+  if (values.help) {
+    io.out(BACKFILL_HELP);
+    return ExitCode.Ok;
+  }
+  const checked = checkBackfillInput(
+    { from: values.from, to: values.to, limit: values.limit, dryRun: values['dry-run'], unrecorded: values.unrecorded, note: values.note },
+    CLI_FIELDS,
+  );
+  if (checked.problems !== undefined)
+    throw new BeatError(ErrorCode.Usage, `beat backfill: ${checked.problems.map((p) => p.message).join('; ')}`);
+  const { input } = checked;
+  const timeoutS =
+    values.timeout === undefined
+      ? DEFAULTS.backfillTimeoutS
+      : parseCount('backfill', '--timeout', values.timeout, 1, DEFAULTS.backfillTimeoutMaxS);
+  const django = djangoOverride(io, undefined);
+  const control = await openControl(io, values.config, values.broker, undefined, django);
+  try {
+    const entry = await requireControlEntry('backfill', control, positionals[0], django);
+    const stored = (await control.states.readSome([entry.name])).get(entry.name);
+    const plan = planBackfill(entry, input, stored?.slotMs);
+    if ('refusal' in plan) throw new BeatError(ErrorCode.Usage, `beat backfill: ${plan.refusal}`);
+    if (plan.overLimit) throw new BeatError(ErrorCode.Usage, `beat backfill: ${overLimitMessage(entry.name, input.limit, CLI_FIELDS)}`);
+    if (input.dryRun) {
+      const slots = slotTexts(plan.slots, entry.timezone);
+      const excluded = slotTexts(plan.excluded, entry.timezone);
+      if (values.json) {
+        io.out(JSON.stringify({ entry: entry.name, timezone: entry.timezone, dryRun: true, slots, excluded }));
+      } else {
+        io.out(`${entry.name}: ${slots.length} slot${slots.length === 1 ? '' : 's'} from ${values.from} to ${values.to}`);
+        for (const slot of slots) io.out(`  ${slot}`);
+        if (excluded.length > 0) io.out(`${excluded.length} excluded (not backfilled): ${excluded.join(', ')}`);
+      }
+      return ExitCode.Ok;
+    }
+    await requireLeaderHas('backfill', control, entry.name, io);
+    const id = randomUUID();
+    const text = await control.control.requestBackfill(
+      {
+        id,
+        entry: entry.name,
+        fromMs: input.fromMs,
+        toMs: input.toMs,
+        limit: input.limit,
+        ...(plan.anchorMs === undefined ? {} : { anchorMs: plan.anchorMs }),
+        unrecorded: input.unrecorded,
+        at: io.now(),
+        ...(input.note === undefined ? {} : { note: input.note }),
+      },
+      control.audit(input.note),
+    );
+    const total = plan.slots.length + plan.excluded.length;
+    // On the monotonic clock, as beat trigger waits.
+    const deadline = performance.now() + timeoutS * 1000;
+    let progress: BackfillProgress | undefined;
+    while (performance.now() < deadline) {
+      progress = await control.control.backfillProgress(id);
+      if (progress?.doneMs !== undefined) break;
+      if (progress !== undefined)
+        io.progress?.(`backfill ${entry.name}: ${coveredSlots(progress)}/${progress.total ?? total} slots, ${progressText(progress)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (progress?.doneMs === undefined && !(await control.control.cancelBackfill(text)))
+      progress = await control.control.backfillProgress(id);
+    if (progress !== undefined) io.progress?.(`backfill ${entry.name}: ${coveredSlots(progress)}/${progress.total ?? total} slots`, true);
+    if (progress?.error !== undefined) {
+      io.err(`beat backfill: the leader refused the backfill of ${shown(entry.name)}: ${progress.error}`);
+      return ExitCode.Failure;
+    }
+    if (progress?.doneMs === undefined) {
+      const leader = await control.control.leader();
+      io.err(
+        `beat backfill: the leader did not finish the backfill of ${shown(entry.name)} within ${timeoutS} s (${leader ? `leader ${leader.instance}` : 'no beat run instance is leading'}); the request was withdrawn${progress ? ` after ${progressText(progress)}` : ''}. What was published stays published: run the same command again to go on`,
+      );
+      return ExitCode.Failure;
+    }
+    if (values.json) {
+      const { published, recorded, excluded, ahead, unrecorded } = progress;
+      io.out(
+        JSON.stringify({
+          entry: entry.name,
+          id,
+          from: values.from,
+          to: values.to,
+          total: progress.total ?? total,
+          published,
+          skipped: { recorded, excluded, ahead, unrecorded },
+        }),
+      );
+    } else io.out(`backfilled ${entry.name}: ${progressText(progress)}`);
+    return ExitCode.Ok;
+  } catch (error) {
+    throw control.failure('backfill', error);
+  } finally {
+    await control.close();
+  }
+}

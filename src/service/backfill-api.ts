@@ -1,0 +1,133 @@
+/**
+ * A backfill asked for over HTTP (`POST /api/entries/NAME/backfill`, and the dashboard's entry
+ * page through it): the body checked as `beat backfill` checks its flags (control/backfill.ts),
+ * the slots planned for the limit and `dryRun`, the request queued for the leader with its audit
+ * event, then a short wait for the leader to finish: 200 with the counts when it did, else 202 with
+ * the request's id and its progress so far (`GET /api/entries/NAME/backfill/ID` reads it later).
+ */
+import { randomUUID } from 'node:crypto';
+import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { API_FIELDS, checkBackfillInput, overLimitMessage, planBackfill, slotTexts } from '../control/backfill.js';
+import type { BackfillProgress } from '../control/backfill.js';
+import type { ResolvedEntry } from '../config/resolve.js';
+import type { ControlStore } from '../redis/control-store.js';
+import type { AuditContext } from '../redis/audit-log.js';
+import type { RedisStateStore } from '../redis/state-store.js';
+
+export interface BackfillAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export interface BackfillApiOptions {
+  /** The entry of this name the deployment runs now (the config file's or a runtime one), if any. */
+  readonly findEntry: (name: string) => ResolvedEntry | undefined;
+  readonly states: Pick<RedisStateStore, 'readSome'>;
+  readonly control: Pick<ControlStore, 'requestBackfill' | 'backfillProgress'>;
+  readonly now: () => number;
+  readonly audit: (who: string, note: string | undefined) => AuditContext;
+  /** How long to wait for the leader before answering 202 (DEFAULTS.dashboardTriggerWaitMs). */
+  readonly waitMs?: number;
+}
+
+/** The JSON of a request's progress, as the API answers it. */
+export function progressBody(entry: string, id: string, p: BackfillProgress | undefined): Record<string, unknown> {
+  return {
+    entry,
+    id,
+    done: p?.doneMs !== undefined,
+    ...(p === undefined
+      ? {}
+      : {
+          published: p.published,
+          skipped: { recorded: p.recorded, excluded: p.excluded, ahead: p.ahead, unrecorded: p.unrecorded },
+          ...(p.total === undefined ? {} : { total: p.total }),
+          ...(p.error === undefined ? {} : { error: p.error }),
+        }),
+  };
+}
+
+export function backfillApi(o: BackfillApiOptions): {
+  backfill(name: string, body: unknown, who: string, note?: string): Promise<BackfillAnswer>;
+  backfillProgress(name: string, id: string): Promise<BackfillAnswer>;
+} {
+  return {
+    async backfill(name, body, who, headerNote) {
+      if (body === null || typeof body !== 'object' || Array.isArray(body))
+        throw new ConfigError(
+          'the backfill request',
+          [{ path: '', message: 'the body must be a JSON object: {"from", "to", "dryRun"?, "limit"?, "note"?, "unrecorded"?}' }],
+          ErrorCode.ApiBadRequest,
+        );
+      const raw = body as Record<string, unknown>;
+      const unknown = Object.keys(raw).filter((k) => !['from', 'to', 'dryRun', 'limit', 'note', 'unrecorded'].includes(k));
+      const checked = checkBackfillInput(raw, API_FIELDS);
+      const problems = [
+        ...(checked.problems ?? []),
+        ...unknown.map((k) => ({ path: k, message: `${shown(k)} is not a field of a backfill` })),
+      ];
+      if (checked.problems !== undefined || problems.length > 0)
+        throw new ConfigError('the backfill request', problems, ErrorCode.ApiBadRequest);
+      const { input } = checked;
+      const entry = o.findEntry(name);
+      // A bad request (400), as the CLI's exit 2: the name is part of what was sent.
+      if (entry === undefined)
+        throw new ConfigError(
+          'the backfill request',
+          [{ path: 'entry', message: `no entry ${shown(name)} runs in this deployment` }],
+          ErrorCode.ApiBadRequest,
+        );
+      const stored = (await o.states.readSome([name])).get(name);
+      const plan = planBackfill(entry, input, stored?.slotMs);
+      if ('refusal' in plan)
+        throw new ConfigError('the backfill request', [{ path: 'entry', message: plan.refusal }], ErrorCode.ApiBadRequest);
+      if (plan.overLimit)
+        throw new ConfigError(
+          'the backfill request',
+          [{ path: 'to', message: overLimitMessage(name, input.limit, API_FIELDS) }],
+          ErrorCode.ApiBadRequest,
+        );
+      if (input.dryRun)
+        return {
+          status: 200,
+          body: {
+            entry: name,
+            dryRun: true,
+            slots: slotTexts(plan.slots, entry.timezone),
+            excluded: slotTexts(plan.excluded, entry.timezone),
+          },
+        };
+      const note = input.note ?? headerNote;
+      const id = randomUUID();
+      await o.control.requestBackfill(
+        {
+          id,
+          entry: name,
+          fromMs: input.fromMs,
+          toMs: input.toMs,
+          limit: input.limit,
+          ...(plan.anchorMs === undefined ? {} : { anchorMs: plan.anchorMs }),
+          unrecorded: input.unrecorded,
+          at: o.now(),
+          ...(note === undefined ? {} : { note }),
+        },
+        o.audit(who, note),
+      );
+      const deadline = performance.now() + (o.waitMs ?? DEFAULTS.dashboardTriggerWaitMs);
+      let progress = await o.control.backfillProgress(id);
+      while (progress?.doneMs === undefined && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        progress = await o.control.backfillProgress(id);
+      }
+      // Not done within the wait: the request stays queued for the leader (there may be none now).
+      return { status: progress?.doneMs === undefined ? 202 : 200, body: progressBody(name, id, progress) };
+    },
+    async backfillProgress(name, id) {
+      const progress = await o.control.backfillProgress(id);
+      if (progress === undefined)
+        throw new BeatError(ErrorCode.UnknownEntry, `no backfill ${shown(id)} in progress or finished within the last hour`);
+      return { status: 200, body: progressBody(name, id, progress) };
+    },
+  };
+}

@@ -1,0 +1,272 @@
+/**
+ * The record of passed-over slots and backfill-fenced.lua's contract (their headers), called as the
+ * leader calls them, on a private Redis: each slot's code against the entry's stored slot, its first
+ * sighting and the ranges record-passed.lua wrote; the record's merge, bound and floor; passed-clip.lua
+ * cutting what a new leader may publish into; RedisPassedSlots, which calls them; and the whole-step answers (withdrawn, fenced,
+ * superseded, refused), each leaving nothing half-written. Expectations are worked out by hand
+ * from the slots, not read back from the scripts.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../src/base/defaults.js';
+import { createLogger } from '../../src/base/log.js';
+import type { ResolvedEntry } from '../../src/config/resolve.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { RedisPassedSlots } from '../../src/redis/passed-slots-store.js';
+import { withScripts } from '../../src/redis/scripts.js';
+import { startPrivateRedis } from '../support/ops.js';
+import type { PrivateRedis } from '../support/redis-server.js';
+
+const keys = schedulerKeys('tsbeat', 'bf');
+const TOKEN = 'leader-token';
+const REQUEST = '{"id":"r1"}';
+const QUEUE = 'celery';
+const T = 1_763_000_000_000;
+const M = 60_000;
+
+let server: PrivateRedis;
+let redis: Redis;
+
+interface StepOptions {
+  readonly entry?: string;
+  readonly force?: boolean;
+  readonly last?: boolean;
+  readonly revision?: string;
+  readonly queue?: string;
+}
+
+function step(slots: readonly number[], o: StepOptions = {}): Promise<unknown[]> {
+  const entry = o.entry ?? 'e';
+  const k = [
+    keys.fence,
+    keys.state,
+    keys.entries,
+    keys.passedFloor,
+    keys.passed(entry),
+    keys.backfills,
+    keys.backfill('r1'),
+    keys.passedSince,
+    o.queue ?? QUEUE,
+  ];
+  const argv = [TOKEN, String(T), REQUEST, entry, o.revision ?? '', o.force ? '1' : ''];
+  argv.push(o.last === false ? '' : '1', '0', String(slots[slots.length - 1] ?? 0), String(slots.length), String(slots.length));
+  for (const slot of slots) argv.push(String(slot), '1', '0', '9', `${entry}@${slot}`);
+  return withScripts(redis).backfillFenced(k.length, ...k, ...argv);
+}
+
+/** record-passed.lua for reports [entry, first, last, revision?], as redis/passed-slots-store.ts calls it. */
+function recordPassed(
+  reports: readonly (readonly [string, number, number, string?])[],
+  keep: number = DEFAULTS.passedRangesKept,
+  token = TOKEN,
+) {
+  const call = [keys.fence, keys.state, keys.entries, keys.passedFloor, keys.passedOpen, ...reports.map(([e]) => keys.passed(e))];
+  call.push(token, String(keep), String(reports.length));
+  for (const [e, first, last, revision] of reports) call.push(e, revision ?? '', String(first), String(last));
+  return withScripts(redis).recordPassed(5 + reports.length, call);
+}
+
+function clip(entries: readonly string[], since: number, token = TOKEN) {
+  const call = [
+    keys.fence,
+    keys.state,
+    keys.passedOpen,
+    keys.passedSince,
+    ...entries.map((e) => keys.passed(e)),
+    token,
+    String(since),
+    ...entries,
+  ];
+  return withScripts(redis).passedClip(4 + entries.length, call);
+}
+
+const state = (entry: string, s: { slot?: number; seen?: number }) => redis.hset(keys.state, entry, JSON.stringify({ ...s, n: 1 }));
+const ranges = (entry: string) => redis.zrange(keys.passed(entry), 0, -1);
+const range = (first: number, last: number): string => `${first}:${last}`;
+const queued = async (): Promise<string[]> => (await redis.lrange(QUEUE, 0, -1)).reverse();
+const progress = async (): Promise<Record<string, string>> => redis.hgetall(keys.backfill('r1'));
+const again = () => redis.rpush(keys.backfills, REQUEST);
+
+describe('the record of passed-over slots and backfill-fenced.lua', () => {
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    redis = server.client(0);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    await redis.flushdb();
+    await redis.set(keys.fence, TOKEN);
+    await redis.set(keys.passedSince, String(T - 100 * M));
+    await redis.rpush(keys.backfills, REQUEST);
+  });
+
+  it('publishes the passed-over slots at or before the stored slot, once; the others were published by the schedule', async () => {
+    await state('e', { slot: T - 5 * M, seen: T - 60 * M });
+    expect(await recordPassed([['e', T - 9 * M, T - 7 * M]])).toEqual([1, 1]);
+    const reply = await step([T - 10 * M, T - 9 * M, T - 8 * M, T - 7 * M, T - 5 * M, T - 4 * M], { last: false });
+    // After the stored slot (T - 5 min): the schedule's own.
+    expect(reply).toEqual([1, 0, 1, 1, 1, 0, 4]);
+    expect(await queued()).toEqual([T - 9 * M, T - 8 * M, T - 7 * M].map((s) => `e@${s}`));
+    // Cut out of the record slot by slot: what is left holds no published slot (here: the gaps between minutes).
+    expect(await ranges('e')).toEqual([range(T - 9 * M + 1, T - 8 * M - 1), range(T - 8 * M + 1, T - 7 * M - 1)]);
+    expect(await progress()).toMatchObject({ published: '3', recorded: '2', ahead: '1', unrecorded: '0' });
+    // Repeated: nothing goes out twice.
+    expect(await step([T - 10 * M, T - 9 * M, T - 8 * M, T - 7 * M, T - 5 * M, T - 4 * M])).toEqual([1, 0, 0, 0, 0, 0, 4]);
+    expect(await redis.llen(QUEUE)).toBe(3);
+    expect(await progress()).toMatchObject({ published: '3', recorded: '7', ahead: '2', done: String(T) });
+    expect(await redis.llen(keys.backfills)).toBe(0);
+    // A backfill moves no schedule.
+    expect(JSON.parse((await redis.hget(keys.state, 'e')) ?? '{}')).toMatchObject({ slot: T - 5 * M });
+  });
+
+  it('slots before the first sighting were never published: backfilled once each, when the record speaks for them', async () => {
+    // Never published: everything before the sighting, nothing from it on (the schedule's own).
+    await state('new', { seen: T - 3 * M });
+    expect(await step([T - 4 * M, T - 3 * M, T - 2 * M], { entry: 'new', last: false })).toEqual([1, 1, 4, 4]);
+    expect(await step([T - 5 * M, T - 4 * M], { entry: 'new', last: false })).toEqual([1, 1, 0]);
+    expect(await redis.hget(keys.passedFloor, 'new')).toBe('0');
+    // Published since, first seen after passed-since: the same before the sighting, the record from it on.
+    await state('seen-late', { slot: T - M, seen: T - 3 * M });
+    expect(await step([T - 5 * M, T - 3 * M, T - 2 * M], { entry: 'seen-late', last: false })).toEqual([1, 1, 0, 0]);
+    expect(await step([T - 5 * M], { entry: 'seen-late', last: false })).toEqual([1, 0]);
+    // No state at all: nothing is known to have run, and nothing is the backfill's.
+    expect(await step([T - 4 * M], { entry: 'none-at-all' })).toEqual([1, 4]);
+    expect(await queued()).toEqual([`new@${T - 4 * M}`, `new@${T - 5 * M}`, `seen-late@${T - 5 * M}`]);
+  });
+
+  it('before passed-since (or without it) the record says nothing: unrecorded, unless forced', async () => {
+    await redis.set(keys.passedSince, String(T - 6 * M));
+    // First seen before passed-since: its sighting vouches for nothing either.
+    await state('old', { slot: T - M, seen: T - 100 * M });
+    expect(await step([T - 200 * M, T - 8 * M, T - 6 * M], { entry: 'old', last: false })).toEqual([1, 5, 5, 0]);
+    expect(await queued()).toEqual([]);
+    expect(await step([T - 8 * M], { entry: 'old', force: true, last: false })).toEqual([1, 1]);
+    expect(await queued()).toEqual([`old@${T - 8 * M}`]);
+    await redis.del(keys.passedSince);
+    expect(await step([T - 2 * M], { entry: 'old', last: false })).toEqual([1, 5]);
+  });
+
+  it('record-passed merges overlapping and touching ranges, keeps the newest, and raises the floor past the trimmed', async () => {
+    await state('e', { slot: T, seen: T - 600 * M });
+    expect(
+      await recordPassed([
+        ['e', T - 50 * M, T - 40 * M],
+        ['e', T - 30 * M, T - 20 * M],
+      ]),
+    ).toEqual([1, 1, 1]);
+    expect(await recordPassed([['e', T - 45 * M, T - 30 * M - 1]])).toEqual([1, 1]);
+    expect(await ranges('e')).toEqual([range(T - 50 * M, T - 20 * M)]);
+    expect(
+      await recordPassed(
+        [
+          ['e', T - 10 * M, T - 9 * M],
+          ['e', T - 5 * M, T - 5 * M],
+        ],
+        2,
+      ),
+    ).toEqual([1, 1, 1]);
+    expect(await ranges('e')).toEqual([range(T - 10 * M, T - 9 * M), range(T - 5 * M, T - 5 * M)]);
+    expect(await redis.hget(keys.passedFloor, 'e')).toBe(String(T - 20 * M + 1));
+    // Below the floor: unrecorded; in a kept range: published; between: published by the schedule.
+    expect(await step([T - 30 * M, T - 20 * M + 1, T - 9 * M, T - 5 * M])).toEqual([1, 5, 0, 1, 1]);
+  });
+
+  it('record-passed marks a range above the stored slot open; passed-clip cuts it at the stored slot for a new leader', async () => {
+    await state('e', { slot: T - 5 * M, seen: T - 600 * M });
+    await state('f', { slot: T, seen: T - 600 * M });
+    await redis.set(keys.fence, 'old-leader');
+    expect(
+      await recordPassed(
+        [
+          ['e', T - 10 * M, T - 8 * M],
+          ['e', T - 6 * M, T - 2 * M],
+          ['f', T - 3 * M, T - 2 * M],
+        ],
+        10,
+        'old-leader',
+      ),
+    ).toEqual([1, 1, 1, 1]);
+    expect(await redis.hgetall(keys.passedOpen)).toEqual({ e: 'old-leader' });
+    // The old leader is fenced out: its late reports write nothing.
+    await redis.set(keys.fence, TOKEN);
+    expect(await recordPassed([['e', T - 4 * M, T - 4 * M]], 10, 'old-leader')).toEqual([-1]);
+    await redis.del(keys.passedSince);
+    expect(await clip(['e', 'f'], T + 2000)).toEqual([1, 1]);
+    expect(await ranges('e')).toEqual([range(T - 10 * M, T - 8 * M), range(T - 6 * M, T - 5 * M)]);
+    expect(await ranges('f')).toEqual([range(T - 3 * M, T - 2 * M)]);
+    expect(await redis.hgetall(keys.passedOpen)).toEqual({});
+    expect(await redis.get(keys.passedSince)).toBe(String(T + 2000));
+    // First writer wins; this leader's own marks stay.
+    await recordPassed([['e', T - M, T - M]]);
+    expect(await clip(['e'], T + 9000)).toEqual([1, 0]);
+    expect(await redis.get(keys.passedSince)).toBe(String(T + 2000));
+    expect(await redis.hgetall(keys.passedOpen)).toEqual({ e: TOKEN });
+    // A deployment where nothing ran yet: nothing was passed over unrecorded.
+    await redis.del(keys.passedSince, keys.state);
+    expect(await clip([], T)).toEqual([1, 0]);
+    expect(await redis.get(keys.passedSince)).toBe('0');
+  });
+
+  it('record-passed writes nothing for an entry changed or deleted since it was read', async () => {
+    await state('e', { slot: T, seen: T - 600 * M });
+    await redis.hset(keys.entries, 'e', '{"v":7,"i":7,"created":1,"updated":1,"entry":{}}');
+    expect(
+      await recordPassed([
+        ['e', T - 9 * M, T - 8 * M, '6'],
+        ['gone', T - 9 * M, T - 8 * M, '3'],
+      ]),
+    ).toEqual([1, 2, 2]);
+    expect(await redis.exists(keys.passed('e'), keys.passed('gone'), keys.passedOpen)).toBe(0);
+    expect(await recordPassed([['e', T - 9 * M, T - 8 * M, '7']])).toEqual([1, 1]);
+  });
+
+  it('RedisPassedSlots records the reports that have a last slot, only while it leads, and begin() cuts what another leader left open', async () => {
+    let lease: string | undefined = TOKEN;
+    const store = new RedisPassedSlots(redis, keys, createLogger({ level: 'silent' }), () => lease, 1000);
+    const entry = (name: string): ResolvedEntry => ({ name }) as unknown as ResolvedEntry;
+    await state('e', { slot: T - 5 * M, seen: T - 600 * M });
+    const report = { count: 3, reason: 'skip_late' as const, atMs: T };
+    await Promise.all([
+      store.record({ ...report, entry: entry('e'), firstSlotMs: T - 9 * M, lastSlotMs: T - 7 * M }),
+      // bufferOne's release: no last slot, not recorded.
+      store.record({ ...report, entry: entry('e2'), firstSlotMs: T - 9 * M }),
+    ]);
+    expect(await ranges('e')).toEqual([range(T - 9 * M, T - 7 * M)]);
+    expect(await redis.exists(keys.passed('e2'))).toBe(0);
+    lease = undefined;
+    await store.record({ ...report, entry: entry('e'), firstSlotMs: T - 3 * M, lastSlotMs: T - 3 * M });
+    expect(await ranges('e')).toEqual([range(T - 9 * M, T - 7 * M)]);
+    // Left open by another leader: a range after the stored slot.
+    await redis.zadd(keys.passed('e'), T - 4 * M, range(T - 4 * M, T - 2 * M));
+    await redis.hset(keys.passedOpen, 'e', 'old-leader');
+    lease = TOKEN;
+    await store.begin(T);
+    expect(await ranges('e')).toEqual([range(T - 9 * M, T - 7 * M)]);
+    expect(await redis.hgetall(keys.passedOpen)).toEqual({});
+    // Set before (beforeEach): the first writer's stays.
+    expect(await redis.get(keys.passedSince)).toBe(String(T - 100 * M));
+  });
+
+  it('withdrawn, fenced, superseded: nothing written; a queue key of another type: refused, the request removed', async () => {
+    await state('e', { slot: T, seen: T - 600 * M });
+    await recordPassed([['e', T - 3 * M, T - M]]);
+    await redis.del(keys.backfills);
+    expect(await step([T - M])).toEqual([0]);
+    await again();
+    await redis.set(keys.fence, 'someone-else');
+    expect(await step([T - M])).toEqual([-1]);
+    await redis.set(keys.fence, TOKEN);
+    await redis.hset(keys.entries, 'e', '{"v":7,"i":7,"created":1,"updated":1,"entry":{}}');
+    expect(await step([T - M], { revision: '6' })).toEqual([2]);
+    expect(await step([T - M], { revision: '7', last: false })).toEqual([1, 1]);
+    await redis.hset('not-a-queue', 'x', '1');
+    expect(await step([T - 2 * M], { revision: '7', queue: 'not-a-queue' })).toEqual([3, 'not-a-queue', 'hash']);
+    expect(await redis.llen(keys.backfills)).toBe(0);
+    expect(await progress()).toMatchObject({ error: 'not-a-queue hash' });
+    expect(await queued()).toEqual([`e@${T - M}`]);
+    expect(await ranges('e')).toEqual([range(T - 3 * M, T - M - 1)]);
+  });
+});
