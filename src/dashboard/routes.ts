@@ -230,7 +230,7 @@ export class Dashboard {
   /** A backfill from the entry's page (backfill-action.ts). */
   private async backfill(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     const answer = await dashboardBackfill(this.sources, req, name, (note) => this.changeBy(req, note), this.logger);
-    this.built = undefined;
+    this.allReads.clear();
     sendJson(res, answer.status, answer.body);
   }
 

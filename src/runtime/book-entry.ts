@@ -91,3 +91,19 @@ export interface BookOptions {
   /** The runner's longest sleep: a slot that close to now is on time, not missed. */
   readonly maxIntervalMs: number;
 }
+
+/** What the book shows of one entry (EntryBook's view and snapshot): a paused entry has no next slot. */
+export function bookView(held: {
+  readonly entry: ResolvedEntry;
+  readonly paused: boolean;
+  readonly nextSlotMs: number | undefined;
+  readonly runs: number;
+}): BookSnapshot {
+  return {
+    name: held.entry.name,
+    nextSlotMs: held.paused ? undefined : held.nextSlotMs,
+    paused: held.paused,
+    runs: held.runs,
+    finished: isFinished(held.entry, held.runs),
+  };
+}

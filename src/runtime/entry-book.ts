@@ -17,7 +17,7 @@ import { nextFires } from '../core/schedule.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { RunOutcome } from '../ports/dispatcher.js';
 import type { EntryState } from '../ports/state.js';
-import { isFinished, knownRunKey } from './book-entry.js';
+import { bookView as viewOf, isFinished, knownRunKey } from './book-entry.js';
 import type { BookEntry, BookOptions, BookSnapshot, BufferRelease, Due, PauseChange } from './book-entry.js';
 
 export type { BookEntry, BookSnapshot, Due, PauseChange } from './book-entry.js';
@@ -440,14 +440,4 @@ export class EntryBook {
     const { entry } = held;
     return nextFires(entry.schedule, { zone: entry.timezone, afterMs, anchorMs: held.cursorMs, window: entryWindow(entry) }, 1)[0];
   }
-}
-
-function viewOf(held: Held): BookSnapshot {
-  return {
-    name: held.entry.name,
-    nextSlotMs: held.paused ? undefined : held.nextSlotMs,
-    paused: held.paused,
-    runs: held.runs,
-    finished: isFinished(held.entry, held.runs),
-  };
 }
