@@ -17,6 +17,8 @@ import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { NO_EVENTS } from '../ports/events.js';
+import { typedKeys } from './keys.js';
+import { nameWrongType } from './server-errors.js';
 import type { MissedSlots, SchedulerEvents } from '../ports/events.js';
 import type { SchedulerKeys } from './keys.js';
 import { withScripts } from './scripts.js';
@@ -79,7 +81,10 @@ export class RedisPassedSlots {
       for (const name of names) call.push(keys.passed(name));
       call.push(token, since);
       pushAll(call, names);
-      const reply = await scripts.passedClip(4 + names.length, call);
+      const reply = await scripts.passedClip(4 + names.length, call).catch(async (error: unknown) => {
+        // A WRONGTYPE names the script, not the key: name the key and its fix as every fenced script's failure does.
+        throw await nameWrongType(this.client, error, typedKeys(keys, ['fence', 'state', 'passedOpen', 'passedSince']));
+      });
       if (reply[0] === -1) return;
     } while (cursor !== '0');
   }

@@ -309,7 +309,7 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
           if (runs[i]! - runs[i - 1]! > 1500 && runs[i - 1]! >= Date.parse(before.slot)) return [runs[i - 1]!, runs[i]!] as const;
         return undefined;
       },
-      20_000,
+      60_000,
       () => standby.tail(),
     );
     // The slot just before the first run after the gap: due while no one led (a run published in the
