@@ -1,23 +1,37 @@
 import { defineConfig } from 'vitest/config';
+import { ALONE, CONTENT_WORKERS, IN_PAIRS } from './test/support/file-groups.js';
 import SlowFirstSequencer from './test/support/slow-first.js';
+
+/** What every group shares. */
+const common = {
+  // Integration tests start real processes (celery workers, beat replicas); give them room,
+  // but keep each file in its own process so a failure names its file.
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+  pool: 'forks',
+} as const;
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Integration tests start real processes (celery workers, beat replicas); give them room,
-    // but keep each file in its own process so a failure names its file.
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-    pool: 'forks',
-    // One file at a time (vitest's default on the 2-core CI machine, said here so that nobody
-    // raises it by accident). Two at a time took the test phase from ~21 to ~15 minutes, but three
-    // timing assertions failed in the first such run (a confirm before a broker crash, a dashboard
-    // view replaced while read, a takeover's gap): files that measure failover gaps and lateness need
-    // the CPU when they need it. Every file has its own Redis DB or private servers, queue names and
-    // temp dirs, so `npm test -- --maxWorkers=2` works on a machine with cores to spare.
-    maxWorkers: 1,
-    // The slowest files start first, so that the run does not end on one of them alone.
+    // The slowest files start first within each group, so that a group does not end on one of them alone.
     sequence: { sequencer: SlowFirstSequencer },
     reporters: ['default', './test/support/summary-reporter.ts'],
+    // Three groups, one after the other (sequence.groupOrder), by how many files may share the
+    // 2-core CI machine without a timing assertion failing: test/support/file-groups.ts says which
+    // file is where and why. One file at a time throughout took the test phase to ~24 minutes.
+    projects: [
+      {
+        test: {
+          ...common,
+          name: 'content',
+          include: ['test/**/*.test.ts'],
+          exclude: [...ALONE, ...IN_PAIRS],
+          maxWorkers: CONTENT_WORKERS,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      { test: { ...common, name: 'in-pairs', include: [...IN_PAIRS], maxWorkers: 2, sequence: { groupOrder: 1 } } },
+      { test: { ...common, name: 'alone', include: [...ALONE], maxWorkers: 1, sequence: { groupOrder: 2 } } },
+    ],
   },
 });

@@ -11,7 +11,9 @@
 //   npm run bench -- --only burst,accuracy --burst-sizes 10000 --accuracy-load 10000 --no-celery --result-backend
 //   npm run bench -- --only amqp-burst --burst-sizes 10000   # the burst to RabbitMQ (bench/lib/amqp-burst.mjs)
 //   npm run bench -- --only django     # side by side with django-celery-beat's DatabaseScheduler (bench/lib/django.mjs)
+//   npm run bench -- --only million    # 10k, 100k and 1M runtime entries in one process, side by side (bench/lib/million.mjs)
 //   npm run bench -- --only entries-io # 1,000,000 runtime entries imported, listed, exported, deleted (bench/lib/entries-io.mjs)
+//   npm run bench -- --only ablation   # each speed-up of the publish path on and off (bench/lib/ablation.mjs)
 //   npm run bench -- --help            # every option
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -35,6 +37,7 @@ import {
 } from './lib/procs.mjs';
 import { runtimeEntries } from './lib/runtime-entries.mjs';
 import { amqpBurst } from './lib/amqp-burst.mjs';
+import { ABLATED, ablation } from './lib/ablation.mjs';
 
 const RESULTS = new URL('./RESULTS.md', import.meta.url);
 
@@ -50,14 +53,19 @@ const workloads = {
   django,
   'amqp-burst': amqpBurstRows,
   'entries-io': entriesIoRun,
+  ablation: ablationRows,
+  million: millionRun,
 };
 const WORKLOADS = Object.keys(workloads);
 /**
  * Named with --only, never part of "everything": django needs PostgreSQL and Django (Debian's
  * postgresql, python3-django-celery-beat) and takes about 10 minutes of its own; amqp-burst needs
- * RabbitMQ at 127.0.0.1:5672 (guest/guest); entries-io writes a million entries (several minutes).
+ * RabbitMQ at 127.0.0.1:5672 (guest/guest); entries-io writes a million entries (several minutes);
+ * million runs a scheduler of a million entries on a private redis-server (~15 minutes, ~3 GB).
  */
-const OPT_IN = new Set(['django', 'amqp-burst', 'entries-io']);
+const OPT_IN = new Set(['django', 'amqp-burst', 'entries-io', 'ablation', 'million']);
+/** The sizes of a standard million run, which writes its section of RESULTS.md. */
+const STANDARD_MILLION_SIZES = '10000,100000,1000000';
 /** The size of a standard entries-io run, which writes its section of RESULTS.md (several minutes). */
 const STANDARD_ENTRIES_IO = 1_000_000;
 /** The burst sizes of a standard run (see fullRun). */
@@ -90,6 +98,14 @@ standard sizes also writes bench/RESULTS.md.
   --django-port P      django: the private PostgreSQL's port (default 55440)
   --entries-io-size N  entries-io: how many entries (default ${STANDARD_ENTRIES_IO}); a run at the standard size
                        writes its section of bench/RESULTS.md
+  --ablation-pairs N   ablation: on/off pairs per speed-up and workload (default 2), medians reported
+  --ablation-speedups LIST  ablation: which speed-ups (default all: ${Object.keys(ABLATED).join(', ')})
+  --ablation-workloads LIST ablation: which workloads (default all: burst10k, burst100k, tick)
+  --ablation-against CLI   ablation: instead of the speed-ups, this tree ("on") against another build's
+                       dist/cli.js ("off"), everything on in both: a change measured before and after
+  --ablation-tick-seconds S ablation: seconds of the 1 s entry measured per run (default 30)
+  --million-sizes LIST million: entry counts, comma-separated (default ${STANDARD_MILLION_SIZES}); a run at
+                       the standard sizes writes its section of bench/RESULTS.md
   -h, --help           this text
 `;
 
@@ -116,7 +132,13 @@ try {
       'django-rows': { type: 'string', default: STANDARD_DJANGO_ROWS },
       'django-port': { type: 'string', default: '55440' },
       'entries-io-size': { type: 'string', default: String(STANDARD_ENTRIES_IO) },
+      'million-sizes': { type: 'string', default: STANDARD_MILLION_SIZES },
       'redis-port': { type: 'string', default: '6379' },
+      'ablation-pairs': { type: 'string', default: '2' },
+      'ablation-speedups': { type: 'string' },
+      'ablation-workloads': { type: 'string' },
+      'ablation-against': { type: 'string' },
+      'ablation-tick-seconds': { type: 'string', default: '30' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -159,6 +181,17 @@ if (!/^\d+$/.test(values['redis-port']) || Number(values['redis-port']) > 65535)
 const entriesIoSize = Number(values['entries-io-size']);
 if (!Number.isInteger(entriesIoSize) || entriesIoSize < 1)
   usageError(`--entries-io-size "${values['entries-io-size']}": expected a positive whole number of entries, such as 100000`);
+const ablationPairs = Number(values['ablation-pairs']);
+if (!Number.isInteger(ablationPairs) || ablationPairs < 1)
+  usageError(`--ablation-pairs "${values['ablation-pairs']}": expected a positive whole number`);
+const ablationSpeedups = values['ablation-speedups']?.split(',').filter((name) => name !== '');
+if (ablationSpeedups !== undefined && !ablationSpeedups.every((name) => name in ABLATED))
+  usageError(`--ablation-speedups "${values['ablation-speedups']}": choose from ${Object.keys(ABLATED).join(', ')}`);
+if (!(Number(values['ablation-tick-seconds']) >= 5))
+  usageError(`--ablation-tick-seconds "${values['ablation-tick-seconds']}": expected at least 5 seconds`);
+const millionSizes = values['million-sizes'].split(',').map(Number);
+if (!millionSizes.every((n) => Number.isInteger(n) && n > 0))
+  usageError(`--million-sizes "${values['million-sizes']}": expected positive whole numbers separated by commas, such as 10000,100000`);
 /** Only a run of every workload at the standard sizes replaces bench/RESULTS.md's main table. */
 const fullRun =
   values.only === undefined &&
@@ -294,6 +327,36 @@ async function amqpBurstRows() {
         : `first ${fmtS(b.first)}, last ${fmtS(b.last)}; ${rate} messages/s${cpu}`;
     row(`Burst ${n.toLocaleString('en')} due at once, to RabbitMQ`, text, 'not run (tsbeat alone)', '—', '');
   }
+}
+
+// ---------------------------------------------------------------- ablation
+const ABLATION_WORKLOADS = {
+  burst10k: 'burst of 10,000: first, last message after the instant',
+  burst100k: 'burst of 100,000: first, last message after the instant',
+  tick: '1 s entry beside 10,000 others: lateness p50, p99',
+};
+async function ablationRows() {
+  flushed = true;
+  const results = await ablation({
+    redis,
+    broker: BROKER,
+    log,
+    pairs: ablationPairs,
+    tickSeconds: Number(values['ablation-tick-seconds']),
+    only: ablationSpeedups,
+    workloads: values['ablation-workloads']?.split(','),
+    against: values['ablation-against'],
+  });
+  const ms = (v) => (v === undefined ? '—' : `${v.toFixed(v < 10 ? 2 : 0)} ms`);
+  const lines = ['| speed-up | workload | on | off | off − on |', '|---|---|---|---|---|'];
+  for (const r of results) {
+    const keys = Object.keys(r.on);
+    const fmt = (side) => keys.map((k) => ms(side[k])).join(', ');
+    const delta = keys.map((k) => (r.on[k] === undefined || r.off[k] === undefined ? '—' : ms(r.off[k] - r.on[k]))).join(', ');
+    lines.push(`| \`${r.speedup}\` | ${ABLATION_WORKLOADS[r.workload]} | ${fmt(r.on)} | ${fmt(r.off)} | ${delta} |`);
+    row(`ablation ${r.speedup}, ${r.workload}`, `on ${fmt(r.on)}; off ${fmt(r.off)}`, '—', '—', `medians of ${r.runs}`);
+  }
+  process.stdout.write(`\n${lines.join('\n')}\n\n`);
 }
 
 // ---------------------------------------------------------------- 2. idle
@@ -631,6 +694,13 @@ async function entriesIoRun() {
   entriesIoSection = { generated, withEntriesIoSection };
 }
 
+// ---------------------------------------------------------------- 10. million (bench/lib/million.mjs)
+let millionSection;
+async function millionRun() {
+  const { million, withMillionSection } = await import('./lib/million.mjs');
+  millionSection = { generated: await million({ sizes: millionSizes, log }), withMillionSection };
+}
+
 const started = new Date();
 /** Per workload, the share of CPU time the hypervisor took meanwhile. */
 const steal = [];
@@ -692,4 +762,10 @@ if (entriesIoSection !== undefined) {
   const { generated, withEntriesIoSection } = entriesIoSection;
   process.stdout.write(`\n${generated}\n`);
   if (entriesIoSize === STANDARD_ENTRIES_IO) writeFileSync(RESULTS, withEntriesIoSection(readFileSync(RESULTS, 'utf8'), generated));
+}
+if (millionSection !== undefined) {
+  const { generated, withMillionSection } = millionSection;
+  process.stdout.write(`\n${generated}\n`);
+  if (values['million-sizes'] === STANDARD_MILLION_SIZES)
+    writeFileSync(RESULTS, withMillionSection(readFileSync(RESULTS, 'utf8'), generated));
 }

@@ -10,51 +10,48 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { checkCommand } from './commands/check.js';
+import { checkSpec } from './commands/check.js';
 import { ExitCode, processIo, terminalIo } from './commands/io.js';
 import type { Io } from './commands/io.js';
-import { nextCommand } from './commands/next.js';
-import { importCommand } from './commands/import.js';
-import { entriesCommand } from './commands/entries.js';
-import { runCommand } from './commands/run.js';
-import { pauseCommand, resumeCommand, statusCommand, triggerCommand } from './commands/control.js';
-import { historyCommand } from './commands/history.js';
-import { backfillCommand } from './commands/backfill.js';
-import { auditCommand } from './commands/audit.js';
-import { BeatError, ErrorCode, clipQuoted, errorMessage, shown } from './base/errors.js';
+import { nextSpec } from './commands/next.js';
+import { importSpec } from './commands/import.js';
+import { entriesSpec } from './commands/entries.js';
+import { runSpec } from './commands/run.js';
+import { pauseCommandSpec, resumeCommandSpec, statusSpec, triggerSpec } from './commands/control.js';
+import { historySpec } from './commands/history.js';
+import { backfillSpec } from './commands/backfill.js';
+import { auditSpec } from './commands/audit.js';
+import { runCommand } from './commands/command-spec.js';
+import type { Command } from './commands/command-spec.js';
+import { closest } from './config/keys.js';
+import { BeatError, ERROR_ANSWERS, clipQuoted, errorMessage, shown } from './base/errors.js';
 import { DEFAULTS } from './base/defaults.js';
 import { VERSION } from './base/version.js';
 
-type Command = (argv: string[], io: Io) => Promise<ExitCode>;
+const COMMANDS: readonly Command[] = [
+  runSpec,
+  checkSpec,
+  nextSpec,
+  statusSpec,
+  historySpec,
+  auditSpec,
+  triggerSpec,
+  backfillSpec,
+  pauseCommandSpec,
+  resumeCommandSpec,
+  entriesSpec,
+  importSpec,
+];
+const NAMES = COMMANDS.map((c) => c.name);
 
-const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  run: { run: runCommand, summary: 'run the scheduler (leader or standby); --dry-run to try a schedule without Redis' },
-  check: { run: checkCommand, summary: 'validate the config and list its entries with their next fire' },
-  next: { run: nextCommand, summary: 'print the next fire instants of each entry' },
-  status: { run: statusCommand, summary: 'show the leader and every entry (last run, next run, paused, last outcome), from Redis' },
-  history: { run: historyCommand, summary: "show an entry's last runs and their outcomes (with a resultBackend or taskEvents)" },
-  audit: { run: auditCommand, summary: 'show who changed which entry, when, what and why (the audit trail)' },
-  trigger: { run: triggerCommand, summary: 'publish one run of an entry now, through the leader' },
-  backfill: { run: backfillCommand, summary: "publish an entry's slots in a past range that never ran, each once, through the leader" },
-  pause: { run: pauseCommand, summary: 'pause an entry (kept in Redis, honoured within a second)' },
-  resume: { run: resumeCommand, summary: 'resume a paused entry' },
-  entries: { run: entriesCommand, summary: 'list, get, set, delete, import and export the runtime entries kept in Redis' },
-  import: {
-    run: importCommand,
-    summary: "write a config from a crontab file, a Celery app's beat_schedule, RedBeat's or django-celery-beat's entries",
-  },
-};
-
-const NAME_WIDTH = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;
+const NAME_WIDTH = Math.max(...NAMES.map((name) => name.length)) + 2;
 
 export const MAIN_HELP = `Usage: beat <command> [options]
 
 tsbeat: Celery's periodic task scheduler (celery beat) as a standalone service.
 
 Commands:
-${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(NAME_WIDTH)}${c.summary}`)
-  .join('\n')}
+${COMMANDS.map((c) => `  ${c.name.padEnd(NAME_WIDTH)}${c.summary}`).join('\n')}
 
 Options:
   -V, -v, --version   print the version
@@ -62,25 +59,6 @@ Options:
 
 Run 'beat <command> --help' (or 'beat help <command>') for a command's options.
 `;
-
-const BAD_INPUT_CODES = new Set<string>([
-  ErrorCode.Usage,
-  ErrorCode.ConfigInvalid,
-  ErrorCode.ConfigNotFound,
-  ErrorCode.ConfigLoad,
-  ErrorCode.UnknownEntry,
-  ErrorCode.ImportInput,
-  ErrorCode.EntryInvalid,
-  ErrorCode.EntryIsStatic,
-  ErrorCode.BrokerUrl,
-  // The URL or the server's settings must change (see src/redis/server-errors.ts).
-  ErrorCode.RedisDbOutOfRange,
-  ErrorCode.RedisAuth,
-  ErrorCode.RedisNoPerm,
-  ErrorCode.RedisReadOnly,
-  ErrorCode.BrokerRefused,
-  ErrorCode.DjangoDatabase,
-]);
 
 export async function main(argv: string[], io: Io = processIo): Promise<ExitCode> {
   const [first, ...afterFirst] = argv;
@@ -95,9 +73,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<ExitCode
     io.out(VERSION);
     return ExitCode.Ok;
   }
-  const command = COMMANDS[name];
+  const command = COMMANDS.find((c) => c.name === name);
   if (command === undefined) {
-    io.err(`beat: unknown command ${shown(name)}. Commands: ${Object.keys(COMMANDS).join(', ')}. See 'beat --help'.`);
+    const hint = closest(name, NAMES);
+    const guess = hint === undefined ? '.' : `; did you mean "${hint}"?`;
+    io.err(`beat: unknown command ${shown(name)}${guess} Commands: ${NAMES.join(', ')}. See 'beat --help'.`);
     return ExitCode.BadInput;
   }
   // What people read is escaped; data for programs (messages of a dry run, a written config, an
@@ -105,11 +85,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<ExitCode
   const data = name === 'run' || name === 'import' || (name === 'entries' && rest[0] === 'export');
   const out = terminalIo(io, !data);
   try {
-    return await command.run(rest, out);
+    return await runCommand(command, rest, out);
   } catch (error) {
     if (error instanceof BeatError) {
       out.err(clipQuoted(error.message));
-      return BAD_INPUT_CODES.has(error.code) ? ExitCode.BadInput : ExitCode.Failure;
+      return ERROR_ANSWERS[error.code].exit;
     }
     // Not a failure we anticipated: say so plainly; the stack only on request.
     out.err(`beat ${name}: unexpected error: ${clipQuoted(errorMessage(error))}`);

@@ -23,10 +23,10 @@ export function tempDir(prefix) {
  */
 export const tsbeatNodeFlags = [];
 
-export function spawnTsbeat(configPath, extraArgs = []) {
-  const child = spawn(process.execPath, [...shebangNodeFlags, ...tsbeatNodeFlags, CLI, 'run', '--config', configPath, ...extraArgs], {
+export function spawnTsbeat(configPath, extraArgs = [], env = {}, cli = CLI) {
+  const child = spawn(process.execPath, [...shebangNodeFlags, ...tsbeatNodeFlags, cli, 'run', '--config', configPath, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, BEAT_LOG_FORMAT: 'json' },
+    env: { ...process.env, BEAT_LOG_FORMAT: 'json', ...env },
   });
   const lines = [];
   let buffer = '';

@@ -9,6 +9,7 @@
  */
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import { DEFAULTS } from '../base/defaults.js';
+import { within } from '../base/within.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -235,19 +236,12 @@ export class AmqpConnection {
     this.model = undefined;
     this.channel = undefined;
     if (model === undefined) return;
-    let timer: NodeJS.Timeout | undefined;
-    const overdue = new Promise<'overdue'>((resolve) => {
-      timer = setTimeout(() => resolve('overdue'), DEFAULTS.amqpCloseTimeoutMs);
-    });
     // A broker that stopped answering would leave close() waiting for close-ok forever.
-    const result = await Promise.race([
-      model.close().then(
-        () => 'closed' as const,
-        () => 'failed' as const,
-      ),
-      overdue,
-    ]);
-    clearTimeout(timer);
+    const closing = model.close().then(
+      () => 'closed' as const,
+      () => 'failed' as const,
+    );
+    const result = await within(closing, DEFAULTS.amqpCloseTimeoutMs, () => 'overdue' as const);
     if (result !== 'closed') socketOf(model)?.destroy();
   }
 }

@@ -13,6 +13,7 @@ import type { ConfirmChannel, Message } from 'amqplib';
 import type { TaskMessage } from '../celery/message.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { DEFAULTS } from '../base/defaults.js';
+import { within } from '../base/within.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -241,17 +242,9 @@ export class AmqpTransport {
         return; // The connection went: the rest stay failed, for the runner's retry.
       }
       this.connection.lastChannelError = undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const alone = await Promise.race([
-        this.publishOne(channel, m).result,
-        new Promise<AmqpSendResult>((resolve) => {
-          timer = setTimeout(
-            () => resolve(failed(new Error(`no publisher confirm within ${this.confirmTimeoutMs} ms`))),
-            this.confirmTimeoutMs,
-          );
-        }),
-      ]);
-      clearTimeout(timer);
+      const alone = await within(this.publishOne(channel, m).result, this.confirmTimeoutMs, () =>
+        failed(new Error(`no publisher confirm within ${this.confirmTimeoutMs} ms`)),
+      );
       // Set by the channel's 'error' during the await (TS's narrowing cannot see that).
       const why = this.connection.lastChannelError as string | undefined;
       settled[i] =

@@ -32,11 +32,22 @@ export const DEFAULTS = {
    * two let Redis run one batch while the next is encoded and sent. More only queue on Redis.
    */
   dispatchMaxInFlight: 2,
+  /** Runs of one wake-up logged one by one at info (`beat.fire`); the rest at debug, and a `beat.burst` line. */
+  fireLogSample: 1000,
+  /**
+   * Published batches waiting to be recorded before a burst records them as it goes: a burst of up
+   * to this many batches is recorded after its last (its messages first); a longer one keeps no more.
+   */
+  dispatchRecordBacklog: 40,
   /**
    * Loading the states of at most this many entries reads them by name (HMGET); more, the whole
    * state hash at once (HGETALL), which is quicker than naming most of its fields.
    */
   stateReadByNameMax: 1000,
+  /** The state hash is read HSCAN … COUNT this at a time, decoded as it comes (the lock renews meanwhile). */
+  stateScanCount: 10_000,
+  /** A session fills its book this many entries at a time, serving the event loop (the lock's renewals) between. */
+  bookLoadSlice: 10_000,
   /** Entry names per record-seen script call at start-up (a few milliseconds of Redis each). */
   stateSeenChunk: 5000,
   /**
@@ -289,6 +300,12 @@ export const DEFAULTS = {
    * that already happened, which held a stopped process open.
    */
   redisDisconnectTimeoutMs: 200,
+  /**
+   * How long a write of runtime entries keeps its reply: ioredis sends a command again when its
+   * connection died before the reply (a large write past redisSocketTimeoutMs under load), and the
+   * second sending must answer "created", not "unchanged", for what the first one wrote.
+   */
+  entriesReceiptMs: 60_000,
   /** A Redis connection silent this long is destroyed and reconnected (black-holed networks). */
   redisSocketTimeoutMs: 5000,
   /** Reconnecting to Redis backs off exponentially from 100 ms up to this, plus up to 100 ms of jitter; it never gives up. */

@@ -80,6 +80,51 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * How each code is answered: the CLI's exit code (2: the input must change, a flag, the config, a
+ * URL or the server's settings; 1: a failure that may pass, or tsbeat's own) and the HTTP API's
+ * status (503: Redis or the broker away or refusing, the one answer a client should retry; 500:
+ * tsbeat's own failure). The CLI's exit and the API's answers read them here.
+ */
+export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2; readonly http: number } } = {
+  CONFIG_INVALID: { exit: 2, http: 500 },
+  CONFIG_NOT_FOUND: { exit: 2, http: 500 },
+  CONFIG_LOAD: { exit: 2, http: 500 },
+  USAGE: { exit: 2, http: 500 },
+  SCHEDULE_IMPOSSIBLE: { exit: 1, http: 500 },
+  MESSAGE_INVALID: { exit: 1, http: 500 },
+  BROKER_PUBLISH: { exit: 1, http: 503 },
+  BROKER_URL: { exit: 2, http: 500 },
+  BROKER_DECLARE: { exit: 1, http: 500 },
+  REDIS_UNAVAILABLE: { exit: 1, http: 503 },
+  REDIS_DB_OUT_OF_RANGE: { exit: 2, http: 503 },
+  REDIS_AUTH: { exit: 2, http: 503 },
+  REDIS_NOPERM: { exit: 2, http: 503 },
+  REDIS_READONLY: { exit: 2, http: 503 },
+  REDIS_OOM: { exit: 1, http: 503 },
+  REDIS_WRONGTYPE: { exit: 1, http: 503 },
+  BROKER_REFUSED: { exit: 2, http: 503 },
+  UNKNOWN_ENTRY: { exit: 2, http: 404 },
+  IMPORT_INPUT: { exit: 2, http: 500 },
+  INSTANT_OUT_OF_RANGE: { exit: 1, http: 500 },
+  ENTRY_INVALID: { exit: 2, http: 400 },
+  ENTRY_IS_STATIC: { exit: 2, http: 409 },
+  ENTRY_CONFLICT: { exit: 1, http: 412 },
+  API_UNAUTHORIZED: { exit: 1, http: 401 },
+  API_FORBIDDEN: { exit: 1, http: 403 },
+  API_NOT_FOUND: { exit: 1, http: 404 },
+  API_METHOD_NOT_ALLOWED: { exit: 1, http: 405 },
+  API_BODY_TOO_LARGE: { exit: 1, http: 413 },
+  API_UNSUPPORTED_MEDIA_TYPE: { exit: 1, http: 415 },
+  API_BAD_REQUEST: { exit: 1, http: 400 },
+  API_URI_TOO_LONG: { exit: 1, http: 414 },
+  API_HEADERS_TOO_LARGE: { exit: 1, http: 431 },
+  API_FOREIGN_HOST: { exit: 1, http: 403 },
+  INTERNAL: { exit: 1, http: 500 },
+  DJANGO_DATABASE: { exit: 2, http: 500 },
+  LUA_SCRIPT_INVALID: { exit: 1, http: 500 },
+};
+
 export class BeatError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {

@@ -38,6 +38,11 @@ export const EVENTS = {
   publishUnrecorded: 'beat.publish.unrecorded',
   /** A run was published: entry, task, queue, slot, task id. */
   fire: 'beat.fire',
+  /**
+   * A wake-up published more runs than DEFAULTS.fireLogSample: their count (`published`, `stale`),
+   * slots and greatest lateness; only the first of them had a `beat.fire` line at info, all at debug.
+   */
+  burst: 'beat.burst',
   /** A due slot was passed over (catch-up policy, window), with the reason. */
   skip: 'beat.skip',
   /** Overlap "skip": due slots passed over because the entry's previous run (`previous`, its `state`) had not finished. */
@@ -224,5 +229,9 @@ export const EVENTS = {
   dashboardAction: 'beat.dashboard.action',
   /** A change to an entry, as the audit trail records it: who, entry, action, the field diff, the note (redis/audit-log.ts). */
   audit: 'beat.audit',
+  /** Changes seen from RedBeat or django could not be written to the audit trail (service/audit-api.ts). */
+  auditFailed: 'beat.audit.failed',
+  /** What tsbeat kept of RedBeat/django entries deleted at their source could not be removed (service/service.ts). */
+  sourceForgetFailed: 'beat.entries.forget_failed',
 } as const;
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

@@ -22,7 +22,8 @@ export function parseCommandArgs<O extends OptionSpec>(command: string, argv: st
     const why = errorMessage(error)
       .replace(/^TypeError \[[A-Z_]+\]: /, '')
       .replace(/'([^']*)'/g, (quoted, text: string) => (text.length > ECHO_MAX_CHARS ? shown(text) : quoted));
-    throw new BeatError(ErrorCode.Usage, `beat ${command}: ${why}. See 'beat ${command} --help'.`);
+    const hint = optionHint(error, options);
+    throw new BeatError(ErrorCode.Usage, `beat ${command}: ${why}.${hint ? ` ${hint}` : ''} See 'beat ${command} --help'.`);
   }
   if (parsed.positionals.length > positionals) {
     throw new BeatError(
@@ -31,6 +32,15 @@ export function parseCommandArgs<O extends OptionSpec>(command: string, argv: st
     );
   }
   return parsed;
+}
+
+/** For an unknown option, the closest one the command takes: `Did you mean "--count"?`. */
+function optionHint(error: unknown, options: OptionSpec): string {
+  if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return '';
+  const given = /^Unknown option '(-{1,2}[^'=]*)/.exec(errorMessage(error))?.[1];
+  if (given === undefined || !given.startsWith('--')) return '';
+  const hint = closest(given.slice(2), Object.keys(options));
+  return hint === undefined ? '' : `Did you mean "--${hint}"?`;
 }
 
 /** A whole number within bounds, or a usage error naming the option. */

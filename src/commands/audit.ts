@@ -6,40 +6,41 @@ import { DEFAULTS } from '../base/defaults.js';
 import { terminalField } from '../base/terminal-text.js';
 import { changeText } from '../control/audit.js';
 import { apiAuditEvent } from '../service/audit-api.js';
-import { parseCommandArgs, parseCount } from './args.js';
-import { CONFIG_HELP } from './config-args.js';
-import { REDIS_HELP, redisOptions, withControl } from './control-open.js';
+import { parseCount } from './args.js';
+import { redisOptions, withControl } from './control-open.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
+import { leaf } from './command-spec.js';
 
-export const AUDIT_HELP = `Usage: beat audit [NAME] [--config PATH] [--broker URL] [--limit N] [--json]
-
-Shows the audit trail of the deployment's entries, newest first (of NAME alone when given, a
+export const auditSpec = leaf({
+  name: 'audit',
+  summary: 'show who changed which entry, when, what and why (the audit trail)',
+  positionals: { usage: '[NAME]', most: 1 },
+  about: `Shows the audit trail of the deployment's entries, newest first (of NAME alone when given, a
 deleted entry's too): when, who (an API token's name, dashboard:<token name>, user@host for the
 command line and the TypeScript client), the action (create, update, delete, pause, resume,
 trigger), the entry, each field that changed (+ added, - removed, before → after; long values
 shortened) and the note given with it (--note, X-Beat-Note). The trail keeps the last
 audit.maxEvents changes (default ${DEFAULTS.auditMaxEvents.toLocaleString('en-US')}).
+`,
+  options: {
+    ...redisOptions,
+    limit: {
+      type: 'string',
+      short: 'n',
+      value: 'N',
+      help: `at most N events, 1 to ${DEFAULTS.auditPageMax} (default ${DEFAULTS.auditPageDefault})`,
+    },
+    json: { type: 'boolean', help: "print the events as a JSON array (as GET /api/audit's events)" },
+  },
+  run: (args, io) => auditCommand(args.values, args.positionals, io),
+});
 
-Options:
-${CONFIG_HELP}
-${REDIS_HELP}
-  -n, --limit N       at most N events, 1 to ${DEFAULTS.auditPageMax} (default ${DEFAULTS.auditPageDefault})
-      --json          print the events as a JSON array (as GET /api/audit's events)
-  -h, --help          show this help
-`;
-
-export async function auditCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(
-    'audit',
-    argv,
-    { ...redisOptions, json: { type: 'boolean' }, limit: { type: 'string', short: 'n' } },
-    1,
-  );
-  if (values.help) {
-    io.out(AUDIT_HELP);
-    return ExitCode.Ok;
-  }
+async function auditCommand(
+  values: { config?: string; broker?: string; json?: boolean; limit?: string },
+  positionals: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const limit =
     values.limit === undefined ? DEFAULTS.auditPageDefault : parseCount('audit', '--limit', values.limit, 1, DEFAULTS.auditPageMax);
   const entry = positionals[0];

@@ -17,16 +17,19 @@ import {
 } from '../control/backfill.js';
 import type { BackfillProgress } from '../control/backfill.js';
 import { NOTE_MAX_CHARS } from '../base/note-text.js';
-import { parseCommandArgs, parseCount } from './args.js';
-import { CONFIG_HELP, djangoOverride } from './config-args.js';
-import { REDIS_HELP, noteOption, openControl, redisOptions } from './control-open.js';
+import { parseCount } from './args.js';
+import { djangoOverride } from './config-args.js';
+import { openControl, redisOptions } from './control-open.js';
+import { leaf } from './command-spec.js';
 import { requireControlEntry, requireLeaderHas } from './control.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const BACKFILL_HELP = `Usage: beat backfill ENTRY [--config PATH] [--broker URL] --from ISO --to ISO [--dry-run] [--limit N] [--unrecorded] [--note TEXT] [--timeout SECONDS] [--json]
-
-Publishes every slot of ENTRY's schedule from --from to --to (both included) that was never
+export const backfillSpec = leaf({
+  name: 'backfill',
+  summary: "publish an entry's slots in a past range that never ran, each once, through the leader",
+  positionals: { usage: 'ENTRY', most: 1 },
+  about: `Publishes every slot of ENTRY's schedule from --from to --to (both included) that was never
 published, through the leader's fenced path, each with the task id its schedule gives that slot.
 A slot already published, by the schedule or by an earlier backfill, is skipped in the same atomic
 step that would publish it, so a backfill can be repeated safely (also after a leader died half-way:
@@ -37,46 +40,63 @@ over (missed, skipped by the overlap policy, paused), each entry's newest ${DEFA
 a slot older than that record speaks for (from before the first leader that kept it, or below its
 trimmed ranges) is skipped (counted as unrecorded) unless --unrecorded. Backfilled runs are
 published at once, whatever the entry's overlap policy, and show as "backfill" in beat history.
-Needs a Redis broker. Waits until the leader is done, with a progress line on a terminal.
+On RabbitMQ and SQS a step is recorded once the broker confirms its messages: a slot whose confirm
+was lost (or whose leader died before recording it) goes out again, with the same task id.
+Waits until the leader is done, with a progress line on a terminal.
 Exit 2 for bad input (an unknown entry, --to before --from, a range over --limit, not ISO).
-
-Options:
-${CONFIG_HELP}
-${REDIS_HELP}
-      --from ISO      the first instant of the range, ISO 8601 with an offset (2026-11-20T00:00:00Z)
-      --to ISO        the last instant of the range, at or after --from
-      --dry-run       list the slots of the range (the ones beat next lists), publish nothing
-  -n, --limit N       refuse a range of more than N slots, 1 to ${DEFAULTS.backfillLimitMax} (default ${DEFAULTS.backfillLimit})
-      --unrecorded    also publish slots older than the record of passed-over slots speaks for (they
-                      may have been published before; a duplicate carries the same task id)
-      --note TEXT     why, in one line of at most ${NOTE_MAX_CHARS} characters: kept in the audit trail (beat audit)
-  -t, --timeout S     seconds to wait for the leader, 1 to ${DEFAULTS.backfillTimeoutMaxS} (default ${DEFAULTS.backfillTimeoutS}); then the
-                      request is withdrawn (what was published stays published)
-      --json          print the result (or the --dry-run slots) as JSON
-  -h, --help          show this help
-`;
-
-export async function backfillCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(
-    'backfill',
-    argv,
-    {
-      ...redisOptions,
-      ...noteOption,
-      from: { type: 'string' },
-      to: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      limit: { type: 'string', short: 'n' },
-      unrecorded: { type: 'boolean' },
-      timeout: { type: 'string', short: 't' },
-      json: { type: 'boolean' },
+`,
+  options: {
+    ...redisOptions,
+    from: {
+      type: 'string',
+      value: 'ISO',
+      required: true,
+      help: 'the first instant of the range, ISO 8601 with an offset (2026-11-20T00:00:00Z)',
     },
-    1,
-  );
-  if (values.help) {
-    io.out(BACKFILL_HELP);
-    return ExitCode.Ok;
-  }
+    to: { type: 'string', value: 'ISO', required: true, help: 'the last instant of the range, at or after --from' },
+    'dry-run': { type: 'boolean', help: 'list the slots of the range (the ones beat next lists), publish nothing' },
+    limit: {
+      type: 'string',
+      short: 'n',
+      value: 'N',
+      help: `refuse a range of more than N slots, 1 to ${DEFAULTS.backfillLimitMax} (default ${DEFAULTS.backfillLimit})`,
+    },
+    unrecorded: {
+      type: 'boolean',
+      help: `also publish slots older than the record of passed-over slots speaks for (they
+        may have been published before; a duplicate carries the same task id)`,
+    },
+    note: {
+      type: 'string',
+      value: 'TEXT',
+      help: `why, in one line of at most ${NOTE_MAX_CHARS} characters: kept in the audit trail (beat audit)`,
+    },
+    timeout: {
+      type: 'string',
+      short: 't',
+      value: 'SECONDS',
+      help: `seconds to wait for the leader, 1 to ${DEFAULTS.backfillTimeoutMaxS} (default ${DEFAULTS.backfillTimeoutS}); then the
+        request is withdrawn (what was published stays published)`,
+    },
+    json: { type: 'boolean', help: 'print the result (or the --dry-run slots) as JSON' },
+  },
+  run: (args, io) => backfillCommand(args.values, args.positionals, io),
+});
+
+type BackfillValues = {
+  config?: string;
+  broker?: string;
+  from?: string;
+  to?: string;
+  'dry-run'?: boolean;
+  limit?: string;
+  unrecorded?: boolean;
+  note?: string;
+  timeout?: string;
+  json?: boolean;
+};
+
+async function backfillCommand(values: BackfillValues, positionals: readonly string[], io: Io): Promise<ExitCode> {
   const checked = checkBackfillInput(
     { from: values.from, to: values.to, limit: values.limit, dryRun: values['dry-run'], unrecorded: values.unrecorded, note: values.note },
     CLI_FIELDS,

@@ -4,35 +4,29 @@ import { entryWindow } from '../config/resolve.js';
 import { describeExclusions } from '../core/exclusions.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { formatInstant } from '../time/zone.js';
-import { parseCommandArgs } from './args.js';
-import { CONFIG_HELP, configOption, djangoOverride, loadFromArgs } from './config-args.js';
-import { DJANGO_HELP, djangoOption, djangoProblemLine, readDjangoView } from './django-read.js';
+import { leaf } from './command-spec.js';
+import { configOption, djangoOverride, loadFromArgs } from './config-args.js';
+import { djangoOption, djangoProblemLine, readDjangoView } from './django-read.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { renderTable } from './table.js';
 
-export const CHECK_HELP = `Usage: beat check [--config PATH] [--django-url URL]
-
-Validates the config and prints a table of its entries: name, task, the schedule in words (with
+export const checkSpec = leaf({
+  name: 'check',
+  summary: 'validate the config and list its entries with their next fire',
+  about: `Validates the config and prints a table of its entries: name, task, the schedule in words (with
 its startAt, endAt and maxRuns), time zone and next fire. Exits 0 when the config is valid, 2 with every problem listed on stderr when not.
 Needs no Redis and no broker. With a django source (sources.django, --django-url) its rows are read
 once, read-only, and checked as beat run takes them: they join the table (ORIGIN django), and a row
 that would not run (no schedule, args that are not JSON, a name a file entry takes, …) is named on
 stderr with its column, and the exit is 2. A database that cannot be read exits 2, naming the URL's
 setting and the fix.
+`,
+  options: { ...configOption, ...djangoOption },
+  run: (args, io) => checkCommand(args.values, io),
+});
 
-Options:
-${CONFIG_HELP}
-${DJANGO_HELP}
-  -h, --help          show this help
-`;
-
-export async function checkCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values } = parseCommandArgs('check', argv, { ...configOption, ...djangoOption, help: { type: 'boolean', short: 'h' } });
-  if (values.help) {
-    io.out(CHECK_HELP);
-    return ExitCode.Ok;
-  }
+async function checkCommand(values: { config?: string; 'django-url'?: string }, io: Io): Promise<ExitCode> {
   const override = djangoOverride(io, values['django-url']);
   const { source, config } = await loadFromArgs(io, values.config, undefined, override);
   const django = await readDjangoView(config, override);

@@ -8,12 +8,18 @@ import { ENV } from '../base/env.js';
 import { ConfigError } from '../base/errors.js';
 import { sqsEntryProblems } from '../publish/sqs-entry-checks.js';
 import type { Io } from './io.js';
+import type { OptionHelps } from './command-spec.js';
 
-export const configOption = { config: { type: 'string', short: 'c' } } as const;
-
-export const CONFIG_HELP = `  -c, --config PATH   the config file (YAML, JSON, JS or TS). Default: $${ENV.config}, else the
-                      first of ${DEFAULT_CONFIG_NAMES} (in that order) in the
-                      working directory, then in ${DEFAULTS.configSearchDirs.filter((d) => d !== '.').join(', ')}/`;
+export const configOption = {
+  config: {
+    type: 'string',
+    short: 'c',
+    value: 'PATH',
+    help: `the config file (YAML, JSON, JS or TS). Default: $${ENV.config}, else the
+      first of ${DEFAULT_CONFIG_NAMES} (in that order) in the
+      working directory, then in ${DEFAULTS.configSearchDirs.filter((d) => d !== '.').join(', ')}/`,
+  },
+} as const satisfies OptionHelps;
 
 /** --broker, else $BEAT_BROKER_URL, else $CELERY_BROKER_URL (an empty one counts as unset): replaces broker.url. */
 export function brokerOverride(io: Io, flag: string | undefined): BrokerOverride | undefined {

@@ -26,17 +26,26 @@ import { queueNameContextOf } from '../config/queue-names.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
 import { configOption, brokerOverride, loadFromArgs } from './config-args.js';
+import type { OptionHelps } from './command-spec.js';
 import type { BrokerOverride } from '../config/connections.js';
 import type { Io } from './io.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
 
-export const REDIS_HELP = `  -b, --broker URL    the Redis of the deployment (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url)`;
+export const noteOption = {
+  note: { type: 'string', value: 'TEXT', help: 'why the change is made: kept with it in the audit trail (beat audit)' },
+} as const satisfies OptionHelps;
 
-export const NOTE_HELP = `      --note TEXT     why the change is made: kept with it in the audit trail (beat audit)`;
-export const noteOption = { note: { type: 'string' } } as const;
-
-export const redisOptions = { ...configOption, broker: { type: 'string', short: 'b' }, help: { type: 'boolean', short: 'h' } } as const;
+/** --config and --broker: where the deployment and its Redis are. */
+export const redisOptions = {
+  ...configOption,
+  broker: {
+    type: 'string',
+    short: 'b',
+    value: 'URL',
+    help: `the Redis of the deployment (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url)`,
+  },
+} as const satisfies OptionHelps;
 
 export interface Control {
   readonly config: ResolvedConfig;

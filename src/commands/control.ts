@@ -10,14 +10,16 @@ import { warningsOf } from '../service/deployment-watch.js';
 import { BeatError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';
 import { outcomeText } from '../control/run-view.js';
 import { ageText } from '../control/replicas.js';
-import { parseCommandArgs, parseCount, unknownEntryError } from './args.js';
-import { CONFIG_HELP, djangoOverride } from './config-args.js';
-import { DJANGO_HELP, djangoOption, readDjangoView } from './django-read.js';
+import { parseCount, unknownEntryError } from './args.js';
+import { djangoOverride } from './config-args.js';
+import { djangoOption, readDjangoView } from './django-read.js';
 import type { BrokerOverride } from '../config/connections.js';
-import { REDIS_HELP, noteOption, openControl, redisOptions } from './control-open.js';
+import { openControl, redisOptions } from './control-open.js';
 import type { Control } from './control-open.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
+import { leaf } from './command-spec.js';
+import type { Command, OptionHelps } from './command-spec.js';
 import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
 import { followsOutcomes } from '../config/resolve.js';
@@ -32,9 +34,10 @@ function noteOf(command: string, text: string | undefined): string | undefined {
   return text;
 }
 
-export const STATUS_HELP = `Usage: beat status [--config PATH] [--broker URL] [--django-url URL] [--json]
-
-Shows the deployment's current leader, its replicas and every entry with its schedule, last run,
+export const statusSpec = leaf({
+  name: 'status',
+  summary: 'show the leader and every entry (last run, next run, paused, last outcome), from Redis',
+  about: `Shows the deployment's current leader, its replicas and every entry with its schedule, last run,
 next run and whether it is paused, read from Redis. The REPLICA table lists every beat run, leader
 or standby, whose heartbeat (every 2 s, or a third of lock.ttl) is younger than its lock.ttl: ROLE
 as the lock says, HEARTBEAT its age; one stopped cleanly leaves it at once, one killed within its
@@ -56,53 +59,62 @@ unknown), its runtime and the exception's first line: for a frequent entry, the 
 LAST FINISHED is the run that finished last (state, runtime, exception, when), LAST SUCCESS and
 LAST FAILURE when the last of each finished, kept in Redis across failovers ("lastFinished",
 "lastSuccessAt", "lastFailureAt" in --json); 'beat history ENTRY' shows the last runs.
+`,
+  options: { ...redisOptions, ...djangoOption, json: { type: 'boolean', help: 'print the same JSON as the /status endpoint' } },
+  run: (args, io) => statusCommand(args.values, io),
+});
 
-Options:
-${CONFIG_HELP}
-${REDIS_HELP}
-${DJANGO_HELP}
-      --json          print the same JSON as the /status endpoint
-  -h, --help          show this help
-`;
+/** The --note of a pause, resume or trigger. */
+const controlNoteOption = {
+  note: {
+    type: 'string',
+    value: 'TEXT',
+    help: `why, in one line of at most ${NOTE_MAX_CHARS} characters: kept in Redis as the entry's
+      last note (beat status: NOTE, "lastNote" in JSON; a pause's also "pauseNote",
+      removed by the resume) and with the change in the audit trail (beat audit)`,
+  },
+} as const satisfies OptionHelps;
 
-const CONTROL_NOTE_HELP = `      --note TEXT     why, in one line of at most ${NOTE_MAX_CHARS} characters: kept in Redis as the entry's
-                      last note (beat status: NOTE, "lastNote" in JSON; a pause's also "pauseNote",
-                      removed by the resume) and with the change in the audit trail (beat audit)`;
-
-export const TRIGGER_HELP = `Usage: beat trigger ENTRY [--config PATH] [--broker URL] [--timeout SECONDS] [--note TEXT]
-
-Publishes one run of ENTRY (the config file's, or a runtime entry) now, through the leader's
+export const triggerSpec = leaf({
+  name: 'trigger',
+  summary: 'publish one run of an entry now, through the leader',
+  positionals: { usage: 'ENTRY', most: 1 },
+  about: `Publishes one run of ENTRY (the config file's, or a runtime entry) now, through the leader's
 fenced path, with a task id of its own. The entry's schedule is not moved. Waits until the leader
 confirms (it checks at least every second); if no leader publishes it in time the request is
 withdrawn and the command fails. Refused (exit 2) when neither the config nor the runtime store
 has the entry, or when the leader's config has no such entry (another deployment, same name).
+`,
+  options: {
+    ...redisOptions,
+    timeout: { type: 'string', short: 't', value: 'SECONDS', help: 'seconds to wait for the leader, 1 to 300 (default 10)' },
+    ...controlNoteOption,
+  },
+  run: (args, io) => triggerCommand(args.values, args.positionals, io),
+});
 
-Options:
-${CONFIG_HELP}
-${REDIS_HELP}
-  -t, --timeout S     seconds to wait for the leader, 1 to 300 (default 10)
-${CONTROL_NOTE_HELP}
-  -h, --help          show this help
-`;
-
-const pauseHelp = (verb: 'pause' | 'resume'): string => `Usage: beat ${verb} ENTRY [--config PATH] [--broker URL] [--note TEXT]
-
-${
-  verb === 'pause'
-    ? 'Pauses ENTRY: the leader stops publishing it within a second. It keeps its history; slots\nthat pass while it is paused are skipped, not caught up. Kept in Redis until `beat resume`.'
-    : 'Resumes a paused ENTRY: the leader schedules it again from its next slot within a second.'
-}
+const pauseSpec = (verb: 'pause' | 'resume', summary: string, what: string): Command =>
+  leaf({
+    name: verb,
+    summary,
+    positionals: { usage: 'ENTRY', most: 1 },
+    about: `${what}
 ENTRY is the config file's or a runtime entry (beat entries). Refused (exit 2) when neither has
 it, or when the leader's config has no such entry (another deployment, same name).
-
-Options:
-${CONFIG_HELP}
-${REDIS_HELP}
-${CONTROL_NOTE_HELP}
-  -h, --help          show this help
-`;
-export const PAUSE_HELP = pauseHelp('pause');
-export const RESUME_HELP = pauseHelp('resume');
+`,
+    options: { ...redisOptions, ...controlNoteOption },
+    run: (args, io) => pauseOrResume(verb, args.values, args.positionals, io),
+  });
+export const pauseCommandSpec = pauseSpec(
+  'pause',
+  'pause an entry (kept in Redis, honoured within a second)',
+  'Pauses ENTRY: the leader stops publishing it within a second. It keeps its history; slots\nthat pass while it is paused are skipped, not caught up. Kept in Redis until `beat resume`.',
+);
+export const resumeCommandSpec = pauseSpec(
+  'resume',
+  'resume a paused entry',
+  'Resumes a paused ENTRY: the leader schedules it again from its next slot within a second.',
+);
 
 /**
  * The entry a trigger, pause, resume or backfill names: one of the config file's, or a runtime entry (the
@@ -219,12 +231,10 @@ function finishedText(e: EntryStatus): string {
   return run.finishedAt === null ? outcomeText(run) : `${outcomeText(run)} at ${run.finishedAt}`;
 }
 
-export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values } = parseCommandArgs('status', argv, { ...redisOptions, ...djangoOption, json: { type: 'boolean' } });
-  if (values.help) {
-    io.out(STATUS_HELP);
-    return ExitCode.Ok;
-  }
+async function statusCommand(
+  values: { config?: string; broker?: string; 'django-url'?: string; json?: boolean },
+  io: Io,
+): Promise<ExitCode> {
   const django = djangoOverride(io, values['django-url']);
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
@@ -312,17 +322,11 @@ export async function statusCommand(argv: string[], io: Io): Promise<ExitCode> {
   }
 }
 
-export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(
-    'trigger',
-    argv,
-    { ...redisOptions, ...noteOption, timeout: { type: 'string', short: 't' } },
-    1,
-  );
-  if (values.help) {
-    io.out(TRIGGER_HELP);
-    return ExitCode.Ok;
-  }
+async function triggerCommand(
+  values: { config?: string; broker?: string; timeout?: string; note?: string },
+  positionals: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const note = noteOf('trigger', values.note);
   const timeoutMs = (values.timeout === undefined ? 10 : parseCount('trigger', '--timeout', values.timeout, 1, 300)) * 1000;
   // A django row's name is found through $BEAT_DJANGO_URL too, as `beat run` finds the rows.
@@ -342,10 +346,7 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
       if (await control.control.wasTriggered(id)) {
         const refusal = await control.control.triggerRefusal(id);
         if (refusal !== undefined) {
-          const [key, type] = [refusal.slice(0, refusal.lastIndexOf(' ')), refusal.slice(refusal.lastIndexOf(' ') + 1)];
-          io.err(
-            `beat trigger: the leader refused the manual run of "${entry}": its queue key ${JSON.stringify(key)} holds a ${type}, not a list; route the entry to another queue, or remove that key`,
-          );
+          io.err(`beat trigger: the leader refused the manual run of "${entry}": ${refusal}`);
           return ExitCode.Failure;
         }
         io.out(`triggered ${entry}: task id ${id}`);
@@ -369,12 +370,12 @@ export async function triggerCommand(argv: string[], io: Io): Promise<ExitCode> 
   }
 }
 
-async function pauseOrResume(verb: 'pause' | 'resume', argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(verb, argv, { ...redisOptions, ...noteOption }, 1);
-  if (values.help) {
-    io.out(pauseHelp(verb));
-    return ExitCode.Ok;
-  }
+async function pauseOrResume(
+  verb: 'pause' | 'resume',
+  values: { config?: string; broker?: string; note?: string },
+  positionals: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const note = noteOf(verb, values.note);
   const django = djangoOverride(io, undefined);
   const control = await openControl(io, values.config, values.broker, undefined, django);
@@ -392,6 +393,3 @@ async function pauseOrResume(verb: 'pause' | 'resume', argv: string[], io: Io): 
     await control.close();
   }
 }
-
-export const pauseCommand = (argv: string[], io: Io): Promise<ExitCode> => pauseOrResume('pause', argv, io);
-export const resumeCommand = (argv: string[], io: Io): Promise<ExitCode> => pauseOrResume('resume', argv, io);

@@ -10,11 +10,17 @@ import { ENV } from '../base/env.js';
 import type { BrokerOverride } from '../config/connections.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { readDjangoEntries } from '../django/read-once.js';
+import { nameTakenProblems } from '../runtime/in-force.js';
+import type { OptionHelps } from './command-spec.js';
 
-export const djangoOption = { 'django-url': { type: 'string' } } as const;
-
-export const DJANGO_HELP = `      --django-url URL  also read django-celery-beat's tables in this database (postgres://…
-                      or mysql://…; default: $${ENV.djangoUrl}, then sources.django.url)`;
+export const djangoOption = {
+  'django-url': {
+    type: 'string',
+    value: 'URL',
+    help: `also read django-celery-beat's tables in this database (postgres://…
+      or mysql://…; default: $${ENV.djangoUrl}, then sources.django.url)`,
+  },
+} as const satisfies OptionHelps;
 
 export interface DjangoView {
   readonly entries: readonly ResolvedEntry[];
@@ -42,7 +48,7 @@ export async function readDjangoView(config: ResolvedConfig, override: BrokerOve
       ...taken.map((e) => ({
         name: e.name,
         origin: 'django' as const,
-        problems: [{ path: 'name', message: 'the name is taken by a config-file entry; rename one of them' }],
+        problems: nameTakenProblems({ file: true }),
       })),
     ].sort(byName),
   };

@@ -15,10 +15,11 @@ import { DEFAULTS } from '../base/defaults.js';
 import { chunksOf } from '../base/chunks.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { auditCap } from '../redis/audit-log.js';
+import { queueNameContextOf } from '../config/queue-names.js';
 import { formatInstant } from '../time/zone.js';
-import { parseCommandArgs } from './args.js';
-import { CONFIG_HELP } from './config-args.js';
-import { NOTE_HELP, REDIS_HELP, noteOption, redisOptions, withControl } from './control-open.js';
+import { takenByFileProblems } from '../runtime/in-force.js';
+import { leaf } from './command-spec.js';
+import { noteOption, redisOptions, withControl } from './control-open.js';
 import type { Control } from './control-open.js';
 import { checkEntries, entriesOf, entryChecker, readEntryFile, toYaml } from './entry-files.js';
 import { entryLine, entryLineChunks, isEntryLinesFile } from './entry-lines.js';
@@ -26,9 +27,12 @@ import type { EntryInput, EntryFile } from './entry-files.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const ENTRIES_IMPORT_HELP = `Usage: beat entries import FILE [--config PATH] [--broker URL] [--prune] [--note TEXT]
-
-Writes every entry of FILE into the runtime store. Every entry is checked before the first is
+export const entriesImportSpec = leaf({
+  name: 'entries import',
+  summary: 'write many entries from a file, all or nothing',
+  listed: [{ label: 'import FILE [--prune]', summary: 'write many entries from a file, all or nothing' }],
+  positionals: { usage: 'FILE', most: 1 },
+  about: `Writes every entry of FILE into the runtime store. Every entry is checked before the first is
 written: when any is wrong, none is written (exit 2, every problem named with its path and, in
 YAML, its line). FILE is one of:
   *.yaml, *.yml (or any other name)  a mapping of entry names to entries, or a whole config file,
@@ -42,31 +46,37 @@ YAML, its line). FILE is one of:
 Existing entries of the same names are replaced. The entries are written ${DEFAULTS.ioChunk.toLocaleString('en')} to a
 write, each write all or nothing: should Redis fail in the middle, the entries before are
 written; importing the file again completes it (what is already there is "unchanged").
+`,
+  options: {
+    ...redisOptions,
+    prune: { type: 'boolean', help: 'also delete the runtime entries FILE does not hold (the store becomes FILE)' },
+    ...noteOption,
+  },
+  run: (args, io) => entriesImportCommand(args.values, args.positionals, io),
+});
 
-Options:
-${CONFIG_HELP}
-${REDIS_HELP}
-      --prune         also delete the runtime entries FILE does not hold (the store becomes FILE)
-${NOTE_HELP}
-  -h, --help          show this help
-`;
-
-export const ENTRIES_EXPORT_HELP = `Usage: beat entries export [--config PATH] [--broker URL] [--output FILE] [--format yaml|ndjson]
-
-Writes every runtime entry, in name order, a page at a time (memory does not grow with the
+export const entriesExportSpec = leaf({
+  name: 'entries export',
+  summary: "every entry as a config file's beatSchedule ('beat check' takes it)",
+  listed: [{ label: 'export [--output FILE]', summary: "every entry as a config file's beatSchedule ('beat check' takes it)" }],
+  about: `Writes every runtime entry, in name order, a page at a time (memory does not grow with the
 number of entries). YAML (the default) is a config file: the deployment's timezone and a
 beatSchedule, that 'beat check' accepts and 'beat entries import' takes back. ndjson is one
 {"name": …, "entry": {…}} per line, which 'beat entries import' streams back; an entry without a
 timezone runs in the timezone of the deployment it is imported into. Entries the scheduler cannot
 run (written by hand or by another version) are left out and listed on stderr.
-
-Options:
-${CONFIG_HELP}
-${REDIS_HELP}
-  -o, --output FILE   write it there (default: stdout)
-      --format F      yaml or ndjson (default: ndjson when FILE ends in .ndjson or .jsonl, else yaml)
-  -h, --help          show this help
-`;
+`,
+  options: {
+    ...redisOptions,
+    output: { type: 'string', short: 'o', value: 'FILE', help: 'write it there (default: stdout)' },
+    format: {
+      type: 'string',
+      value: 'yaml|ndjson',
+      help: 'yaml or ndjson (default: ndjson when FILE ends in .ndjson or .jsonl, else yaml)',
+    },
+  },
+  run: (args, io) => entriesExportCommand(args.values, io),
+});
 
 /** What an import did, summed over its writes. */
 class WriteTally {
@@ -100,7 +110,18 @@ export async function writeEntries(
   options: { source: string; base?: readonly string[]; file?: EntryFile; prune?: boolean; note?: string | undefined },
 ): Promise<void> {
   checkFileEntries(control.config, entries, options);
-  await writeChecked(io, control, chunksOf(entries), { ...options, total: entries.length });
+  await writeChecked(io, control, checkedChunks(entries), { ...options, total: entries.length });
+}
+
+/** Entries to write, and whether they were checked as the store would check them (see RedisEntryStore.write). */
+interface WriteChunk {
+  readonly entries: readonly EntryInput[];
+  readonly checked: boolean;
+}
+
+/** Entries checked whole (checkFileEntries), in chunks of a write each. */
+function* checkedChunks(entries: readonly EntryInput[]): Generator<WriteChunk> {
+  for (const chunk of chunksOf(entries)) yield { entries: chunk, checked: true };
 }
 
 /**
@@ -110,7 +131,7 @@ export async function writeEntries(
 async function writeChecked(
   io: Io,
   control: Control,
-  chunks: Iterable<readonly EntryInput[]> | AsyncIterable<readonly EntryInput[]>,
+  chunks: Iterable<WriteChunk> | AsyncIterable<WriteChunk>,
   options: { source: string; prune?: boolean; note?: string | undefined; total: number },
 ): Promise<void> {
   const tally = new WriteTally();
@@ -119,19 +140,22 @@ async function writeChecked(
   // The audit stream keeps its last maxEvents events: the puts before those are not recorded (an
   // import larger than the cap would write events only for the stream to trim them at once).
   let unrecorded = Math.max(0, options.total - auditCap(audit.maxEvents));
-  const write = async (writes: EntryWrite[]): Promise<void> => {
+  const write = async (writes: EntryWrite[], checked = false): Promise<void> => {
     const unaudited = Math.min(unrecorded, writes.length);
     unrecorded -= unaudited;
-    tally.add(await control.store.write(writes, { nowMs: io.now(), source: options.source, audit, unaudited }));
+    tally.add(await control.store.write(writes, { nowMs: io.now(), source: options.source, audit, unaudited, checked }));
   };
   // One write in flight while the next chunk is read and checked: Redis runs the script on its own
   // core meanwhile. The names of a checked import are distinct, so the chunks' order does not matter.
   let pending: Promise<void> | undefined;
-  for await (const chunk of chunks) {
+  for await (const { entries: chunk, checked } of chunks) {
     if (chunk.length === 0) continue;
     if (keep !== undefined) for (const e of chunk) keep.add(e.name);
     await pending;
-    pending = write(chunk.map(({ name, entry }) => ({ op: 'put', name, entry })));
+    pending = write(
+      chunk.map(({ name, entry }) => ({ op: 'put', name, entry })),
+      checked,
+    );
     // Awaited above or below; until then a failure must not count as unhandled.
     pending.catch(() => undefined);
   }
@@ -161,11 +185,17 @@ const LISTED_PROBLEMS = 1000;
  * again and written a chunk at a time.
  */
 async function importLines(io: Io, control: Control, path: string, options: { prune: boolean; note: string | undefined }): Promise<void> {
-  const check = entryChecker({ staticNames: new Set(control.config.entries.map((e) => e.name)) });
+  const check = entryChecker({
+    staticNames: new Set(control.config.entries.map((e) => e.name)),
+    queueNames: queueNameContextOf(control.config),
+  });
   const problems: ConfigProblem[] = [];
+  // The digest of each chunk checked: the second pass writes a chunk of the same text unchecked.
+  const digests: string[] = [];
   let count = 0;
   let lines = 0;
-  for await (const chunk of entryLineChunks('entries import', io.cwd, path)) {
+  for await (const { lines: chunk, digest } of entryLineChunks('entries import', io.cwd, path)) {
+    digests.push(digest);
     lines += chunk.length;
     for (const read of chunk) {
       const found =
@@ -180,9 +210,11 @@ async function importLines(io: Io, control: Control, path: string, options: { pr
   }
   if (count > problems.length) problems.push({ path: '', message: `and ${count - problems.length} more problems (fix these first)` });
   if (problems.length > 0) throw new ConfigError(path, problems, ErrorCode.EntryInvalid);
-  async function* inputs(): AsyncGenerator<EntryInput[]> {
-    for await (const chunk of entryLineChunks('entries import', io.cwd, path))
-      yield chunk.flatMap((read) => (read.input === undefined ? [] : [read.input]));
+  async function* inputs(): AsyncGenerator<WriteChunk> {
+    let n = 0;
+    // A chunk whose text changed since it was checked (the file was edited meanwhile) is checked by the store as it is written.
+    for await (const { lines: chunk, digest } of entryLineChunks('entries import', io.cwd, path))
+      yield { entries: chunk.flatMap((read) => (read.input === undefined ? [] : [read.input])), checked: digests[n++] === digest };
   }
   await writeChecked(io, control, inputs(), { source: path, ...options, total: lines });
 }
@@ -195,20 +227,19 @@ export function checkFileEntries(
 ): void {
   const locate = options.file?.locate;
   const staticNames = new Set(config.entries.map((e) => e.name));
-  checkEntries(options.source, entries, { base: options.base ?? [], ...(locate ? { locate } : {}), staticNames });
+  checkEntries(options.source, entries, {
+    base: options.base ?? [],
+    ...(locate ? { locate } : {}),
+    staticNames,
+    queueNames: queueNameContextOf(config),
+  });
 }
 
-export async function entriesImportCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(
-    'entries import',
-    argv,
-    { ...redisOptions, ...noteOption, prune: { type: 'boolean' } },
-    1,
-  );
-  if (values.help) {
-    io.out(ENTRIES_IMPORT_HELP);
-    return ExitCode.Ok;
-  }
+async function entriesImportCommand(
+  values: { config?: string; broker?: string; prune?: boolean; note?: string },
+  positionals: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const path = positionals[0];
   if (path === undefined)
     throw new BeatError(
@@ -238,7 +269,7 @@ export async function entriesImportCommand(argv: string[], io: Io): Promise<Exit
         );
       // Checked by the precheck (before Redis was asked): written as they are.
       if (found === undefined) checkFileEntries(control.config, entries, { source: file.source, base, file });
-      await writeChecked(io, control, chunksOf(entries), {
+      await writeChecked(io, control, checkedChunks(entries), {
         source: file.source,
         prune: values.prune === true,
         note: values.note,
@@ -250,16 +281,10 @@ export async function entriesImportCommand(argv: string[], io: Io): Promise<Exit
   );
 }
 
-export async function entriesExportCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values } = parseCommandArgs('entries export', argv, {
-    ...redisOptions,
-    output: { type: 'string', short: 'o' },
-    format: { type: 'string' },
-  });
-  if (values.help) {
-    io.out(ENTRIES_EXPORT_HELP);
-    return ExitCode.Ok;
-  }
+async function entriesExportCommand(
+  values: { config?: string; broker?: string; output?: string; format?: string },
+  io: Io,
+): Promise<ExitCode> {
   const format = values.format ?? (values.output !== undefined && isEntryLinesFile(values.output) ? 'ndjson' : 'yaml');
   if (format !== 'yaml' && format !== 'ndjson')
     throw new BeatError(
@@ -284,11 +309,7 @@ export async function entriesExportCommand(argv: string[], io: Io): Promise<Exit
       for await (const page of control.store.pages()) {
         const parts: string[] = [];
         for (const e of page) {
-          const problems =
-            e.problems ??
-            (staticNames.has(e.name)
-              ? [{ path: 'name', message: 'the name is taken by a config-file entry; rename one of them' }]
-              : undefined);
+          const problems = e.problems ?? takenByFileProblems(e.name, staticNames);
           if (problems !== undefined) {
             io.err(`beat entries export: left out ${shown(e.name)}, which does not run: ${problemsInline(problems)}`);
             continue;

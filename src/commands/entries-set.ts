@@ -11,9 +11,10 @@ import { parseYamlConfig } from '../config/yaml.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { ISO_DATE_TIME } from '../time/zone.js';
 import { BeatError } from '../base/errors.js';
-import { parseCommandArgs } from './args.js';
-import { CONFIG_HELP } from './config-args.js';
-import { REDIS_HELP, redisOptions, withControl } from './control-open.js';
+import type { ParsedCommandArgs } from './args.js';
+import { redisOptions, withControl } from './control-open.js';
+import { leaf } from './command-spec.js';
+import type { OptionHelps, helpOption } from './command-spec.js';
 import type { Control } from './control-open.js';
 import { EntryConflictError } from '../redis/entry-store.js';
 import { checkEntries, entriesOf, readEntryFile } from './entry-files.js';
@@ -21,9 +22,49 @@ import type { EntryInput } from './entry-files.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const ENTRIES_SET_HELP = `Usage: beat entries set [NAME] [--config PATH] [--broker URL] [--task T] [--schedule S] [--args JSON] [--kwargs JSON] [--options JSON] [--timezone ZONE] [--enabled BOOL] [--relative BOOL] [--catch-up POLICY] [--catch-up-window D] [--overlap POLICY] [--overlap-timeout D] [--overlap-buffer N] [--overlap-signal SIG] [--jitter D] [--start-at ISO] [--end-at ISO] [--max-runs N] [--one-off BOOL] [--replace] [--file FILE] [--note TEXT]
+const setOptions = {
+  ...redisOptions,
+  task: { type: 'string', value: 'T', help: 'the Celery task name' },
+  schedule: { type: 'string', value: 'S', help: 'the schedule (forms above)' },
+  args: { type: 'string', value: 'JSON', help: 'positional arguments' },
+  kwargs: { type: 'string', value: 'JSON', help: 'keyword arguments' },
+  options: { type: 'string', value: 'JSON', help: 'apply_async options: queue, priority, expires, …' },
+  timezone: { type: 'string', value: 'ZONE', help: `the zone of its wall times (default: the config's timezone)` },
+  enabled: { type: 'string', value: 'BOOL', help: 'true or false' },
+  relative: { type: 'string', value: 'BOOL', help: `true or false (Celery's relative)` },
+  'catch-up': { type: 'string', value: 'POLICY', help: 'once, skip or all' },
+  'catch-up-window': { type: 'string', value: 'D', help: 'missed slots older than this are dropped (seconds or 10s, 5m, …)' },
+  overlap: {
+    type: 'string',
+    value: 'POLICY',
+    help: `allow, skip, bufferOne, bufferAll, cancelOther or terminateOther:
+      a slot due while the previous run has not finished (needs
+      resultBackend or taskEvents; cancelOther and terminateOther a Redis
+      or RabbitMQ broker)`,
+  },
+  'overlap-timeout': { type: 'string', value: 'D', help: 'a previous run older than this counts as lost' },
+  'overlap-buffer': { type: 'string', value: 'N', help: 'bufferAll: slots kept at most (default 100)' },
+  'overlap-signal': { type: 'string', value: 'SIG', help: 'terminateOther: the signal sent to the previous run (default SIGTERM)' },
+  jitter: { type: 'string', value: 'D', help: 'delays each run by up to this' },
+  'start-at': { type: 'string', value: 'ISO', help: `no run before this date-time (without an offset: in the entry's zone)` },
+  'end-at': { type: 'string', value: 'ISO', help: 'no run at or after it' },
+  'max-runs': { type: 'string', value: 'N', help: 'stop after this many scheduled runs' },
+  'one-off': { type: 'string', value: 'BOOL', help: 'true: one run (maxRuns 1)' },
+  replace: { type: 'boolean', help: 'write only what is given (default: change the keys given)' },
+  file: { type: 'string', short: 'f', value: 'FILE', help: 'the entry, from a YAML or JSON file' },
+  note: { type: 'string', value: 'TEXT', help: 'why the change is made: kept with it in the audit trail (beat audit)' },
+} as const satisfies OptionHelps;
 
-Creates the runtime entry NAME, or changes it: the keys given replace those of the stored entry
+export const entriesSetSpec = leaf({
+  name: 'entries set',
+  summary: 'create an entry, or change the keys given of one (and more flags)',
+  listed: [
+    { label: 'set NAME --task T --schedule S', summary: 'create an entry, or change the keys given of one (and more flags)' },
+    { label: 'set --file FILE', summary: 'create or replace one entry from a YAML or JSON file' },
+  ],
+  positionals: { usage: '[NAME]', most: 1 },
+  helpColumn: 28,
+  about: `Creates the runtime entry NAME, or changes it: the keys given replace those of the stored entry
 and the others stay (with --replace the entry becomes exactly what is given). A new entry needs a
 task and a schedule. Each value is read as the config file's key of the same name:
 
@@ -39,63 +80,10 @@ entry alone ("task: …" and "schedule: …" at the top). It replaces the stored
 
 Refused (exit 2, naming every problem, nothing written): a bad value, an unknown key, a name the
 config file's entries take. The leader applies the change within a second.
-
-Options:
-${CONFIG_HELP}
-${REDIS_HELP}
-      --task T              the Celery task name
-      --schedule S          the schedule (forms above)
-      --args JSON           positional arguments
-      --kwargs JSON         keyword arguments
-      --options JSON        apply_async options: queue, priority, expires, …
-      --timezone ZONE       the zone of its wall times (default: the config's timezone)
-      --enabled BOOL        true or false
-      --relative BOOL       true or false (Celery's relative)
-      --catch-up POLICY     once, skip or all
-      --catch-up-window D   missed slots older than this are dropped (seconds or 10s, 5m, …)
-      --overlap POLICY      allow, skip, bufferOne, bufferAll, cancelOther or terminateOther:
-                            a slot due while the previous run has not finished (needs
-                            resultBackend or taskEvents; cancelOther and terminateOther a Redis
-                            or RabbitMQ broker)
-      --overlap-timeout D   a previous run older than this counts as lost
-      --overlap-buffer N    bufferAll: slots kept at most (default 100)
-      --overlap-signal SIG  terminateOther: the signal sent to the previous run (default SIGTERM)
-      --jitter D            delays each run by up to this
-      --start-at ISO        no run before this date-time (without an offset: in the entry's zone)
-      --end-at ISO          no run at or after it
-      --max-runs N          stop after this many scheduled runs
-      --one-off BOOL        true: one run (maxRuns 1)
-      --replace             write only what is given (default: change the keys given)
-  -f, --file FILE           the entry, from a YAML or JSON file
-      --note TEXT           why the change is made: kept with it in the audit trail (beat audit)
-  -h, --help                show this help
-`;
-
-const setOptions = {
-  ...redisOptions,
-  note: { type: 'string' },
-  file: { type: 'string', short: 'f' },
-  task: { type: 'string' },
-  schedule: { type: 'string' },
-  args: { type: 'string' },
-  kwargs: { type: 'string' },
-  options: { type: 'string' },
-  timezone: { type: 'string' },
-  enabled: { type: 'string' },
-  relative: { type: 'string' },
-  'catch-up': { type: 'string' },
-  'catch-up-window': { type: 'string' },
-  overlap: { type: 'string' },
-  'overlap-timeout': { type: 'string' },
-  'overlap-buffer': { type: 'string' },
-  'overlap-signal': { type: 'string' },
-  jitter: { type: 'string' },
-  'start-at': { type: 'string' },
-  'end-at': { type: 'string' },
-  'max-runs': { type: 'string' },
-  'one-off': { type: 'string' },
-  replace: { type: 'boolean' },
-} as const;
+`,
+  options: setOptions,
+  run: (args, io) => entriesSetCommand(args, io),
+});
 
 /** Each flag and the entry key it sets. */
 const FLAG_KEYS = {
@@ -234,12 +222,10 @@ function flagProblems(name: string, entry: unknown, staticNames: ReadonlySet<str
   }
 }
 
-export async function entriesSetCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs('entries set', argv, setOptions, 1);
-  if (values.help) {
-    io.out(ENTRIES_SET_HELP);
-    return ExitCode.Ok;
-  }
+async function entriesSetCommand(
+  { values, positionals }: ParsedCommandArgs<typeof setOptions & typeof helpOption>,
+  io: Io,
+): Promise<ExitCode> {
   const usage = (problem: string) => new BeatError(ErrorCode.Usage, `beat entries set: ${problem}. See 'beat entries set --help'.`);
   const given = (Object.keys(FLAG_KEYS) as Flag[]).filter((f) => values[f] !== undefined);
   let name = positionals[0];

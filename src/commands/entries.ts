@@ -7,111 +7,73 @@ import { BeatError, ErrorCode, problemsInline, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { closest } from '../config/keys.js';
 import { parseEntryDefinition } from '../config/entry-definition.js';
-import { unknownCalendarMessage, unknownCalendars } from '../config/exclude-schema.js';
+import { takenByFileProblems, unknownCalendarProblems } from '../runtime/in-force.js';
 import { resolveEntry } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { describeSchedule } from '../core/schedule.js';
 import type { StoredEntry } from '../redis/entry-store.js';
 import { formatInstant } from '../time/zone.js';
-import { parseCommandArgs } from './args.js';
-import { CONFIG_HELP } from './config-args.js';
-import { NOTE_HELP, REDIS_HELP, noteOption, redisOptions, withControl } from './control-open.js';
-import { entriesExportCommand, entriesImportCommand, ENTRIES_EXPORT_HELP, ENTRIES_IMPORT_HELP } from './entries-io.js';
-import { ENTRIES_SET_HELP, entriesSetCommand } from './entries-set.js';
+import { noteOption, redisOptions, withControl } from './control-open.js';
+import { entriesExportSpec, entriesImportSpec } from './entries-io.js';
+import { entriesSetSpec } from './entries-set.js';
 import { toYaml } from './entry-files.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
+import { leaf } from './command-spec.js';
+import type { Command } from './command-spec.js';
 import { renderTable } from './table.js';
 
-export const ENTRIES_HELP = `Usage: beat entries <command> [options]
-
-The runtime entries of a deployment: kept in its Redis beside the config file's entries, created,
-changed and deleted while beat runs (the leader applies a change within a second, without a
-reload). Each is what a config file's beatSchedule.<name> holds, checked by the same rules. The
-config file (--config) says where Redis is and the deployment; its own entries' names are refused.
-
-Commands:
-  list [--json]                    every runtime entry: task, schedule in words, enabled, last change
-  get NAME [--json]                one entry, as YAML a config file (or 'entries set --file') takes
-  set NAME --task T --schedule S   create an entry, or change the keys given of one (and more flags)
-  set --file FILE                  create or replace one entry from a YAML or JSON file
-  delete NAME... [--keep-history]  delete entries; they stop at once
-  import FILE [--prune]            write many entries from a file, all or nothing
-  export [--output FILE]           every entry as a config file's beatSchedule ('beat check' takes it)
-
-Bad input exits 2 naming every problem, with nothing written; an unreachable Redis exits 1.
-Run 'beat entries <command> --help' for its options.
-`;
-
-export const ENTRIES_LIST_HELP = `Usage: beat entries list [--config PATH] [--broker URL] [--json]
-
-Lists the runtime entries: name, task, schedule in words, time zone, enabled, when last changed.
+const listSpec = leaf({
+  name: 'entries list',
+  summary: 'every runtime entry: task, schedule in words, enabled, last change',
+  listed: [{ label: 'list [--json]', summary: 'every runtime entry: task, schedule in words, enabled, last change' }],
+  about: `Lists the runtime entries: name, task, schedule in words, time zone, enabled, when last changed.
 Entries the scheduler does not run (invalid, or a name the config file has taken since) are listed
 below the table with their problems.
+`,
+  options: {
+    ...redisOptions,
+    json: {
+      type: 'boolean',
+      help: `one JSON object per entry in an array: name, entry, version, created,
+        updated, schedule (in words), timezone, enabled, problems`,
+    },
+  },
+  run: (args, io) => listCommand(args.values, io),
+});
 
-Options:
-${CONFIG_HELP}
-${REDIS_HELP}
-      --json          one JSON object per entry in an array: name, entry, version, created,
-                      updated, schedule (in words), timezone, enabled, problems
-  -h, --help          show this help
-`;
-
-export const ENTRIES_GET_HELP = `Usage: beat entries get NAME [--config PATH] [--broker URL] [--json]
-
-Prints one runtime entry as YAML under its name, as a config file's beatSchedule holds it, with
+const getSpec = leaf({
+  name: 'entries get',
+  summary: "one entry, as YAML a config file (or 'entries set --file') takes",
+  listed: [{ label: 'get NAME [--json]', summary: "one entry, as YAML a config file (or 'entries set --file') takes" }],
+  positionals: { usage: 'NAME', most: 1 },
+  about: `Prints one runtime entry as YAML under its name, as a config file's beatSchedule holds it, with
 its version, creation and last change as comments: edit it and write it back with
 'beat entries set --file FILE'. Exit 2 when there is no such entry.
+`,
+  options: { ...redisOptions, json: { type: 'boolean', help: '{name, entry, version, created, updated, problems?}' } },
+  run: (args, io) => getCommand(args.values, args.positionals, io),
+});
 
-Options:
-${CONFIG_HELP}
-${REDIS_HELP}
-      --json          {name, entry, version, created, updated, problems?}
-  -h, --help          show this help
-`;
-
-export const ENTRIES_DELETE_HELP = `Usage: beat entries delete NAME... [--config PATH] [--broker URL] [--keep-history] [--missing-ok] [--note TEXT]
-
-Deletes runtime entries, all in one write: the leader stops them at once and drops their queued
+const deleteSpec = leaf({
+  name: 'entries delete',
+  summary: 'delete entries; they stop at once',
+  listed: [{ label: 'delete NAME... [--keep-history]', summary: 'delete entries; they stop at once' }],
+  positionals: { usage: 'NAME...', most: Number.MAX_SAFE_INTEGER },
+  about: `Deletes runtime entries, all in one write: the leader stops them at once and drops their queued
 runs. Their last-run state goes too, so an entry created again under the name starts afresh, and
 so do their run history, pending outcome and failing mark; --keep-history keeps them (the new
 entry continues from the last run). A name that is not in the
 store is refused (exit 2, nothing deleted) unless --missing-ok.
-
-Options:
-${CONFIG_HELP}
-${REDIS_HELP}
-      --keep-history  keep the entries' last-run state and run history
-      --missing-ok    names not in the store are not an error
-${NOTE_HELP}
-  -h, --help          show this help
-`;
-
-const SUBCOMMANDS: Record<string, { run: (argv: string[], io: Io) => Promise<ExitCode>; help: string }> = {
-  list: { run: listCommand, help: ENTRIES_LIST_HELP },
-  get: { run: getCommand, help: ENTRIES_GET_HELP },
-  set: { run: entriesSetCommand, help: ENTRIES_SET_HELP },
-  delete: { run: deleteCommand, help: ENTRIES_DELETE_HELP },
-  import: { run: entriesImportCommand, help: ENTRIES_IMPORT_HELP },
-  export: { run: entriesExportCommand, help: ENTRIES_EXPORT_HELP },
-};
-
-export async function entriesCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '-h' || sub === '--help') {
-    io.out(ENTRIES_HELP);
-    return sub === undefined ? ExitCode.BadInput : ExitCode.Ok;
-  }
-  const command = SUBCOMMANDS[sub];
-  if (command === undefined) {
-    const hint = closest(sub, Object.keys(SUBCOMMANDS));
-    throw new BeatError(
-      ErrorCode.Usage,
-      `beat entries: unknown command ${shown(sub)}${hint ? `; did you mean "${hint}"?` : ''}; commands: ${Object.keys(SUBCOMMANDS).join(', ')}. See 'beat entries --help'.`,
-    );
-  }
-  return command.run(rest, io);
-}
+`,
+  options: {
+    ...redisOptions,
+    'keep-history': { type: 'boolean', help: "keep the entries' last-run state and run history" },
+    'missing-ok': { type: 'boolean', help: 'names not in the store are not an error' },
+    ...noteOption,
+  },
+  run: (args, io) => deleteCommand(args.values, args.positionals, io),
+});
 
 const iso = (ms: number): string => formatInstant(ms, 'UTC');
 
@@ -127,25 +89,17 @@ interface ListedEntry {
 /** A stored entry as the scheduler sees it: resolved in the config's zone, or with its problems. */
 function listed(stored: StoredEntry, config: ResolvedConfig): ListedEntry {
   if (stored.problems !== undefined) return { stored, problems: stored.problems };
-  if (config.entries.some((e) => e.name === stored.name)) {
-    return { stored, problems: [{ path: 'name', message: 'the name is taken by a config-file entry; rename one of them' }] };
-  }
+  const taken = takenByFileProblems(stored.name, new Set(config.entries.map((e) => e.name)));
+  if (taken !== undefined) return { stored, problems: taken };
   const parsed = parseEntryDefinition(stored.entry);
   if (!parsed.ok) return { stored, problems: parsed.problems };
-  const unknown = unknownCalendars(parsed.entry.exclude, config.calendars);
-  if (unknown.length > 0) {
-    return { stored, problems: unknown.map((name) => ({ path: 'exclude', message: unknownCalendarMessage(name, config.calendars) })) };
-  }
+  const unknown = unknownCalendarProblems(parsed.entry.exclude, config.calendars);
+  if (unknown !== undefined) return { stored, problems: unknown };
   const entry = resolveEntry(stored.name, parsed.entry, config.timezone, 'store', config.alerts, config.calendars);
   return { stored, schedule: describeSchedule(entry.schedule, entry.timezone), timezone: entry.timezone, enabled: entry.enabled };
 }
 
-async function listCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values } = parseCommandArgs('entries list', argv, { ...redisOptions, json: { type: 'boolean' } });
-  if (values.help) {
-    io.out(ENTRIES_LIST_HELP);
-    return ExitCode.Ok;
-  }
+async function listCommand(values: { config?: string; broker?: string; json?: boolean }, io: Io): Promise<ExitCode> {
   return withControl(io, 'entries list', values, async (control) => {
     const entries = (await control.store.list()).map((s) => listed(s, control.config));
     if (values.json) {
@@ -196,12 +150,11 @@ async function listCommand(argv: string[], io: Io): Promise<ExitCode> {
   });
 }
 
-async function getCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs('entries get', argv, { ...redisOptions, json: { type: 'boolean' } }, 1);
-  if (values.help) {
-    io.out(ENTRIES_GET_HELP);
-    return ExitCode.Ok;
-  }
+async function getCommand(
+  values: { config?: string; broker?: string; json?: boolean },
+  positionals: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const name = positionals[0];
   if (name === undefined)
     throw new BeatError(ErrorCode.Usage, "beat entries get: which entry? Usage: beat entries get NAME. See 'beat entries get --help'.");
@@ -247,17 +200,11 @@ async function notInStore(command: string, name: string, config: ResolvedConfig,
   );
 }
 
-async function deleteCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(
-    'entries delete',
-    argv,
-    { ...redisOptions, ...noteOption, 'keep-history': { type: 'boolean' }, 'missing-ok': { type: 'boolean' } },
-    Number.MAX_SAFE_INTEGER,
-  );
-  if (values.help) {
-    io.out(ENTRIES_DELETE_HELP);
-    return ExitCode.Ok;
-  }
+async function deleteCommand(
+  values: { config?: string; broker?: string; 'keep-history'?: boolean; 'missing-ok'?: boolean; note?: string },
+  positionals: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   if (positionals.length === 0)
     throw new BeatError(
       ErrorCode.Usage,
@@ -295,3 +242,19 @@ async function deleteCommand(argv: string[], io: Io): Promise<ExitCode> {
     return ExitCode.Ok;
   });
 }
+
+export const entriesSpec: Command = {
+  name: 'entries',
+  summary: 'list, get, set, delete, import and export the runtime entries kept in Redis',
+  usage: '<command> [options]',
+  about: `The runtime entries of a deployment: kept in its Redis beside the config file's entries, created,
+changed and deleted while beat runs (the leader applies a change within a second, without a
+reload). Each is what a config file's beatSchedule.<name> holds, checked by the same rules. The
+config file (--config) says where Redis is and the deployment; its own entries' names are refused.
+`,
+  heading: 'Commands',
+  commands: [listSpec, getSpec, entriesSetSpec, deleteSpec, entriesImportSpec, entriesExportSpec],
+  after: `Bad input exits 2 naming every problem, with nothing written; an unreachable Redis exits 1.
+Run 'beat entries <command> --help' for its options.
+`,
+};

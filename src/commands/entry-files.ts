@@ -12,6 +12,8 @@ import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import { pushAll } from '../base/chunks.js';
 import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
 import { formatPath } from '../config/problems.js';
+import { queueNameProblems } from '../config/queue-names.js';
+import type { QueueNameContext } from '../config/queue-names.js';
 import type { LineLocator } from '../config/problems.js';
 import { parseYamlConfig } from '../config/yaml.js';
 
@@ -113,7 +115,7 @@ export function entriesOf(file: EntryFile, zone: string): EntriesOf {
 export function checkEntries(
   source: string,
   entries: readonly EntryInput[],
-  options: { base?: readonly string[]; locate?: LineLocator; staticNames: ReadonlySet<string> },
+  options: { base?: readonly string[]; locate?: LineLocator; staticNames: ReadonlySet<string>; queueNames?: QueueNameContext | undefined },
 ): void {
   const check = entryChecker(options);
   const problems: ConfigProblem[] = [];
@@ -123,12 +125,16 @@ export function checkEntries(
 
 /**
  * The check of one entry after another (a name twice is a problem of the second): what
- * checkEntries does for a whole file, and a streamed import for each line (`line` given).
+ * checkEntries does for a whole file, and a streamed import for each line (`line` given). It is
+ * the store's whole check (RedisEntryStore.write), queue names included when `queueNames` is given,
+ * so that entries it passed are written without another.
  */
 export function entryChecker(options: {
   base?: readonly string[];
   locate?: LineLocator;
   staticNames: ReadonlySet<string>;
+  /** The deployment's queue names context (queueNameContextOf): a queue that can only collide is refused. */
+  queueNames?: QueueNameContext | undefined;
 }): (name: string, entry: unknown, line?: number) => ConfigProblem[] {
   const base = options.base ?? [];
   const seen = new Set<string>();
@@ -156,6 +162,11 @@ export function entryChecker(options: {
       knownLine !== undefined || options.locate !== undefined ? (path) => lineOf([...at, ...path]) : undefined;
     const parsed = parseEntryDefinition(entry, locate);
     if (!parsed.ok) pushAll(problems, prefixProblems(formatPath(at), parsed.problems));
+    else if (options.queueNames !== undefined)
+      for (const p of queueNameProblems(entry, options.queueNames)) {
+        const line = lineOf([...at, 'options', 'queue']);
+        problems.push({ path: formatPath([...at, 'options', 'queue']), message: p.message, ...(line === undefined ? {} : { line }) });
+      }
     return problems;
   };
 }

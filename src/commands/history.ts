@@ -5,44 +5,45 @@
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
 import { formatSeconds, runView, stateText } from '../control/run-view.js';
-import { parseCommandArgs, parseCount, unknownEntryError } from './args.js';
-import { CONFIG_HELP } from './config-args.js';
+import { parseCount, unknownEntryError } from './args.js';
 import { openControl, redisOptions } from './control-open.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
+import { leaf } from './command-spec.js';
 import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
 import { followsOutcomes } from '../config/resolve.js';
 
-export const HISTORY_HELP = `Usage: beat history ENTRY [--config PATH] [--broker URL] [--json] [--limit N]
-
-Shows ENTRY's last runs, newest first: task id, slot, when it was published, its state (PENDING,
+export const historySpec = leaf({
+  name: 'history',
+  summary: "show an entry's last runs and their outcomes (with a resultBackend or taskEvents)",
+  positionals: { usage: 'ENTRY', most: 1 },
+  about: `Shows ENTRY's last runs, newest first: task id, slot, when it was published, its state (PENDING,
 STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or unknown when no result came within outcomeTimeout),
 when it finished, its runtime and the exception's first line. The leader keeps the last
 ${DEFAULTS.runHistoryLength} runs of each entry when the config has a resultBackend (Celery's
 result_backend, a Redis one) or taskEvents (workers started with -E). STARTED shows for tasks
 with task_track_started, or from task events. An ORIGIN column (schedule, trigger, backfill;
 "origin" in --json) says how each run was published when any was not by its schedule.
+`,
+  options: {
+    ...redisOptions,
+    json: { type: 'boolean', help: "print the runs as a JSON array (the fields of /status's lastOutcome)" },
+    limit: {
+      type: 'string',
+      short: 'n',
+      value: 'N',
+      help: `at most N runs, 1 to ${DEFAULTS.runHistoryLength} (default ${DEFAULTS.runHistoryLength})`,
+    },
+  },
+  run: (args, io) => historyCommand(args.values, args.positionals, io),
+});
 
-Options:
-${CONFIG_HELP}
-  -b, --broker URL    the Redis of the deployment (as for beat status)
-      --json          print the runs as a JSON array (the fields of /status's lastOutcome)
-  -n, --limit N       at most N runs, 1 to ${DEFAULTS.runHistoryLength} (default ${DEFAULTS.runHistoryLength})
-  -h, --help          show this help
-`;
-
-export async function historyCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(
-    'history',
-    argv,
-    { ...redisOptions, json: { type: 'boolean' }, limit: { type: 'string', short: 'n' } },
-    1,
-  );
-  if (values.help) {
-    io.out(HISTORY_HELP);
-    return ExitCode.Ok;
-  }
+async function historyCommand(
+  values: { config?: string; broker?: string; json?: boolean; limit?: string },
+  positionals: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const limit =
     values.limit === undefined ? DEFAULTS.runHistoryLength : parseCount('history', '--limit', values.limit, 1, DEFAULTS.runHistoryLength);
   const name = positionals[0];

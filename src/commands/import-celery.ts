@@ -2,40 +2,42 @@
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { APP_SPEC, dumpCeleryApp, importCeleryDump } from '../importers/celery-app.js';
 import { renderImportedConfig } from '../importers/render.js';
-import { parseCommandArgs } from './args.js';
-import { ExitCode } from './io.js';
+import { leaf } from './command-spec.js';
+import type { ExitCode } from './io.js';
 import type { Io } from './io.js';
-import { importIntoStore, intoStoreHelp, intoStoreOptions, writeImported } from './import-output.js';
+import { importIntoStore, intoStoreOptions, writeImported } from './import-output.js';
 
-export const IMPORT_CELERY_HELP = `Usage: beat import celery --app MODULE:ATTR [--python PATH] [--out FILE] [--into-store] [--config PATH] [--broker URL]
-
-Runs your project's Python once to import the Celery app (as 'celery -A' does, from the working
+export const importCelerySpec = leaf({
+  name: 'import celery',
+  summary: "a Celery app's beat_schedule and the settings tsbeat reads",
+  listed: [{ label: 'celery --app MODULE:ATTR', summary: "a Celery app's beat_schedule and the settings tsbeat reads" }],
+  about: `Runs your project's Python once to import the Celery app (as 'celery -A' does, from the working
 directory) and writes its beat_schedule as tsbeat entries (crontab, timedelta and schedule with
 relative, solar; args, kwargs, options) with the settings tsbeat reads: timezone, task_routes,
 task_default_queue, task_protocol, task_queue_max_priority, broker_url (left out when it holds a
 password) and broker_transport_options. Whatever it cannot express (a custom schedule class, a
 router function, an apply_async option tsbeat does not send, …) is listed on stderr.
-
-Options:
-  -A, --app SPEC      the app, e.g. proj.celery:app (or proj, as celery -A finds it)
-      --python PATH   the interpreter with your project's Celery (default python3)
-  -o, --out FILE      write the config there (default: stdout)
-${intoStoreHelp()}
-  -h, --help          show this help
-`;
-
-export async function celeryImportCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values } = parseCommandArgs('import celery', argv, {
-    app: { type: 'string', short: 'A' },
-    python: { type: 'string' },
-    out: { type: 'string', short: 'o' },
+`,
+  options: {
+    app: {
+      type: 'string',
+      short: 'A',
+      value: 'MODULE:ATTR',
+      required: true,
+      help: 'the app, e.g. proj.celery:app (or proj, as celery -A finds it)',
+    },
+    python: { type: 'string', value: 'PATH', help: "the interpreter with your project's Celery (default python3)" },
+    out: { type: 'string', short: 'o', value: 'FILE', help: 'write the config there (default: stdout)' },
     ...intoStoreOptions,
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    io.out(IMPORT_CELERY_HELP);
-    return ExitCode.Ok;
-  }
+  },
+  run: (args, io) => celeryImportCommand(args.values, args.positionals, io),
+});
+
+async function celeryImportCommand(
+  values: { app?: string; python?: string; out?: string; 'into-store'?: boolean; config?: string; broker?: string },
+  _positionals: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const app = values.app;
   if (app === undefined || !APP_SPEC.test(app)) {
     const got = app === undefined ? 'none given' : `got ${shown(app)}`;

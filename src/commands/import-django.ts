@@ -5,48 +5,61 @@ import { djangoSourceSchema } from '../config/django-source-schema.js';
 import { readDjangoEntries } from '../django/read-once.js';
 import type { TaskRow } from '../django/row-entry.js';
 import { configProblem, renderImportedConfig } from '../importers/render.js';
-import { parseCommandArgs } from './args.js';
+import { leaf } from './command-spec.js';
 import { djangoOverride } from './config-args.js';
 import { djangoWhere } from './django-read.js';
-import { importIntoStore, intoStoreHelp, intoStoreOptions, writeImported } from './import-output.js';
-import { ExitCode } from './io.js';
+import { importIntoStore, intoStoreOptions, writeImported } from './import-output.js';
+import type { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const IMPORT_DJANGO_HELP = `Usage: beat import django --django-url URL [--table-prefix P] [--time-zone ZONE] [--schemas S] [--out FILE | --into-store [--config PATH] [--broker URL]]
-
-Reads django-celery-beat's rows (PeriodicTask with its interval, crontab, solar or clocked
+export const importDjangoSpec = leaf({
+  name: 'import django',
+  summary: "django-celery-beat's rows (PeriodicTask and its schedules)",
+  listed: [{ label: 'django --django-url URL', summary: "django-celery-beat's rows (PeriodicTask and its schedules)" }],
+  usage: '--django-url URL [--table-prefix P] [--time-zone ZONE] [--schemas S] [--out FILE | --into-store [--config PATH] [--broker URL]]',
+  helpColumn: 24,
+  about: `Reads django-celery-beat's rows (PeriodicTask with its interval, crontab, solar or clocked
 schedule) once, read-only, and writes them as tsbeat entries, mapped as sources.django maps them
 (see docs/sources.md): the task, args, kwargs, queue, exchange, routing_key, priority, headers, expires
 (the message's expiry and endAt), start_time (startAt), one_off (oneOff), enabled; a crontab with
 its own timezone. Rows that cannot be expressed (no schedule, args that are not JSON, an interval
 under 0.1 s, a name tsbeat refuses, …) are listed on stderr with the reason and left out. Nothing
 is written to the database. To run the rows where they are instead, see sources.django.
-
-Options:
-      --django-url URL  the Django database: postgres://… or mysql://… (default: $${ENV.djangoUrl})
-      --table-prefix P  the tables' prefix (default "django_celery_beat_")
-      --time-zone ZONE  Django's TIME_ZONE, only when USE_TZ = False (naive datetimes)
-      --schemas S       django-tenants (PostgreSQL): comma-separated schemas, or "discover"
-                        (entries are named <schema>:<name>)
-  -o, --out FILE        write the config there (default: stdout)
-${intoStoreHelp(24)}
-  -h, --help            show this help
-`;
-
-export async function djangoImportCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values } = parseCommandArgs('import django', argv, {
-    'django-url': { type: 'string' },
-    'table-prefix': { type: 'string' },
-    'time-zone': { type: 'string' },
-    schemas: { type: 'string' },
-    out: { type: 'string', short: 'o' },
+`,
+  options: {
+    'django-url': {
+      type: 'string',
+      value: 'URL',
+      help: `the Django database: postgres://… or mysql://… (default: $${ENV.djangoUrl})`,
+    },
+    'table-prefix': { type: 'string', value: 'P', help: 'the tables\' prefix (default "django_celery_beat_")' },
+    'time-zone': { type: 'string', value: 'ZONE', help: "Django's TIME_ZONE, only when USE_TZ = False (naive datetimes)" },
+    schemas: {
+      type: 'string',
+      value: 'S',
+      help: `django-tenants (PostgreSQL): comma-separated schemas, or "discover"
+        (entries are named <schema>:<name>)`,
+    },
+    out: { type: 'string', short: 'o', value: 'FILE', help: 'write the config there (default: stdout)' },
     ...intoStoreOptions,
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    io.out(IMPORT_DJANGO_HELP);
-    return ExitCode.Ok;
-  }
+  },
+  run: (args, io) => djangoImportCommand(args.values, args.positionals, io),
+});
+
+async function djangoImportCommand(
+  values: {
+    'django-url'?: string;
+    'table-prefix'?: string;
+    'time-zone'?: string;
+    schemas?: string;
+    out?: string;
+    'into-store'?: boolean;
+    config?: string;
+    broker?: string;
+  },
+  _positionals: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const usage = (problem: string) => new BeatError(ErrorCode.Usage, `beat import django: ${problem}. See 'beat import django --help'.`);
   const override = djangoOverride(io, values['django-url']);
   if (override === undefined) throw usage('--django-url must name the Django database, e.g. --django-url postgres://app@db:5432/app');

@@ -4,28 +4,21 @@ import { resolve } from 'node:path';
 import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
+import type { OptionHelps } from './command-spec.js';
 import { withControl } from './control-open.js';
 import { checkFileEntries, writeEntries } from './entries-io.js';
 import { entriesOf } from './entry-files.js';
 
 /** The options of every `beat import` source for writing into the runtime store instead of a file. */
 export const intoStoreOptions = {
-  'into-store': { type: 'boolean' },
-  config: { type: 'string', short: 'c' },
-  broker: { type: 'string', short: 'b' },
-} as const;
-
-/** The help of the --into-store options, their texts starting at `column` (as the command's other options do). */
-export function intoStoreHelp(column = 22): string {
-  const line = (flag: string, text: string): string => `${flag.padEnd(column)}${text}`;
-  const more = ' '.repeat(column);
-  return [
-    line('      --into-store', 'write the entries into the runtime store of the deployment --config names'),
-    `${more}(all or nothing; existing entries of the same names are replaced)`,
-    line('  -c, --config PATH', "with --into-store: the deployment's config file (as for beat entries)"),
-    line('  -b, --broker URL', 'with --into-store: its Redis (default: as for beat entries)'),
-  ].join('\n');
-}
+  'into-store': {
+    type: 'boolean',
+    help: `write the entries into the runtime store of the deployment --config names
+      (all or nothing; existing entries of the same names are replaced)`,
+  },
+  config: { type: 'string', short: 'c', value: 'PATH', help: "with --into-store: the deployment's config file (as for beat entries)" },
+  broker: { type: 'string', short: 'b', value: 'URL', help: 'with --into-store: its Redis (default: as for beat entries)' },
+} as const satisfies OptionHelps;
 
 /**
  * `--into-store`: the imported config's entries go straight into the runtime store, checked as

@@ -7,42 +7,44 @@ import { REDBEAT_DEFAULT_PREFIX, redbeatKeys } from '../redbeat/keys.js';
 import { snapshotRedBeat } from '../redbeat/snapshot.js';
 import { connectWithRetry, createRedisClient } from '../redis/connect.js';
 import { isValidZone } from '../time/zone.js';
-import { parseCommandArgs } from './args.js';
+import { leaf } from './command-spec.js';
 import { writeImported } from './import-output.js';
-import { ExitCode } from './io.js';
+import type { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const IMPORT_REDBEAT_HELP = `Usage: beat import redbeat --url REDIS_URL [--key-prefix P] [--timezone ZONE] [--out FILE]
-
-Reads the entries RedBeat keeps in Redis (what RedBeatSchedulerEntry.save() wrote: the members of
+export const importRedbeatSpec = leaf({
+  name: 'import redbeat',
+  summary: 'the entries RedBeat keeps in Redis',
+  listed: [{ label: 'redbeat --url REDIS_URL', summary: 'the entries RedBeat keeps in Redis' }],
+  helpColumn: 24,
+  about: `Reads the entries RedBeat keeps in Redis (what RedBeatSchedulerEntry.save() wrote: the members of
 <prefix>:schedule and their hashes) and writes them as tsbeat entries: interval (with relative),
 crontab, rrule; args, kwargs, options; disabled ones with enabled: false. Whatever tsbeat cannot
 express (a custom schedule class, dateutil's byeaster, a dtstart offset that is not whole hours,
 an option tsbeat does not send) is listed on stderr and left out. Nothing is written to Redis.
 To run RedBeat's entries where they are instead, see sources.redbeat in docs/sources.md.
-
-Options:
-      --url URL         RedBeat's Redis (its redbeat_redis_url), e.g. redis://127.0.0.1:6379/0 (required)
-      --key-prefix P    RedBeat's redbeat_key_prefix (default "${REDBEAT_DEFAULT_PREFIX}")
-      --timezone ZONE   Celery's timezone, in which RedBeat read the crontabs (default UTC)
-  -o, --out FILE        write the config there (default: stdout)
-  -h, --help            show this help
-`;
+`,
+  options: {
+    url: {
+      type: 'string',
+      value: 'REDIS_URL',
+      required: true,
+      help: "RedBeat's Redis (its redbeat_redis_url), e.g. redis://127.0.0.1:6379/0 (required)",
+    },
+    'key-prefix': { type: 'string', value: 'P', help: `RedBeat's redbeat_key_prefix (default "${REDBEAT_DEFAULT_PREFIX}")` },
+    timezone: { type: 'string', value: 'ZONE', help: "Celery's timezone, in which RedBeat read the crontabs (default UTC)" },
+    out: { type: 'string', short: 'o', value: 'FILE', help: 'write the config there (default: stdout)' },
+  },
+  run: (args, io) => redbeatImportCommand(args.values, args.positionals, io),
+});
 
 const CONNECT_TIMEOUT_MS = 5000;
 
-export async function redbeatImportCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values } = parseCommandArgs('import redbeat', argv, {
-    url: { type: 'string' },
-    'key-prefix': { type: 'string' },
-    timezone: { type: 'string' },
-    out: { type: 'string', short: 'o' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    io.out(IMPORT_REDBEAT_HELP);
-    return ExitCode.Ok;
-  }
+async function redbeatImportCommand(
+  values: { url?: string; 'key-prefix'?: string; timezone?: string; out?: string },
+  _positionals: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const usage = (problem: string) => new BeatError(ErrorCode.Usage, `beat import redbeat: ${problem}. See 'beat import redbeat --help'.`);
   const url = values.url;
   if (url === undefined || url === '') throw usage("--url must name RedBeat's Redis, e.g. --url redis://127.0.0.1:6379/0");

@@ -6,91 +6,69 @@ import { isValidZone } from '../time/zone.js';
 import { parseCrontab } from '../importers/crontab-lines.js';
 import { importCrontab } from '../importers/crontab-import.js';
 import { renderImportedConfig } from '../importers/render.js';
-import { parseCommandArgs } from './args.js';
-import { ExitCode } from './io.js';
-import { importIntoStore, intoStoreHelp, intoStoreOptions, writeImported } from './import-output.js';
-import { celeryImportCommand } from './import-celery.js';
-import { redbeatImportCommand } from './import-redbeat.js';
-import { djangoImportCommand } from './import-django.js';
+import { leaf } from './command-spec.js';
+import type { Command } from './command-spec.js';
+import type { ExitCode } from './io.js';
+import { importIntoStore, intoStoreOptions, writeImported } from './import-output.js';
+import { importCelerySpec } from './import-celery.js';
+import { importRedbeatSpec } from './import-redbeat.js';
+import { importDjangoSpec } from './import-django.js';
 import type { Io } from './io.js';
 
-export const IMPORT_CRONTAB_HELP = `Usage: beat import crontab FILE --task NAME [--out FILE] [--name-prefix P] [--queue Q] [--timezone ZONE] [--system] [--into-store] [--config PATH] [--broker URL]
-
-Turns a crontab into tsbeat entries: each job becomes { cron: "<its time fields>" } calling the
+export const importCrontabSpec = leaf({
+  name: 'import crontab',
+  summary: 'a crontab file (user or /etc/crontab format)',
+  listed: [{ label: 'crontab FILE --task NAME', summary: 'a crontab file (user or /etc/crontab format)' }],
+  positionals: { usage: 'FILE', most: 1 },
+  helpColumn: 24,
+  about: `Turns a crontab into tsbeat entries: each job becomes { cron: "<its time fields>" } calling the
 Celery task NAME with the command as its one argument, and what cron would give the command as
 keyword arguments: env (the NAME=value lines above it), user (system format) and input (the text
 after %, as crontab(5) feeds it to standard input). examples/cron_tasks.py is such a task.
 CRON_TZ= and TZ= lines set the zone of the jobs below them. Entry names come from the commands.
 What cron does that the config will not (@reboot, MAILTO, …) is listed on stderr with its line;
 a line cron or tsbeat would refuse stops the import (exit 2, file:line and the fix).
-
-Options:
-  -t, --task NAME       the Celery task every entry calls (required)
-  -o, --out FILE        write the config there (default: stdout)
-      --name-prefix P   put P before every entry name
-  -q, --queue Q         options.queue of every entry
-      --timezone ZONE   the zone of jobs without CRON_TZ/TZ (cron's is its machine's; default UTC)
-      --system          the /etc/crontab format, with a user field before the command (the
-                        default for /etc/crontab and files in /etc/cron.d)
-${intoStoreHelp()}
-  -h, --help            show this help
-`;
-
-export const IMPORT_HELP = `Usage: beat import <source> [options]
-
-Writes the schedules of another scheduler as a tsbeat config (YAML that 'beat check' accepts).
-Whatever cannot be expressed is listed on stderr, never dropped silently.
-
-Sources:
-  crontab FILE --task NAME     a crontab file (user or /etc/crontab format)
-  celery --app MODULE:ATTR     a Celery app's beat_schedule and the settings tsbeat reads
-  redbeat --url REDIS_URL      the entries RedBeat keeps in Redis
-  django --django-url URL      django-celery-beat's rows (PeriodicTask and its schedules)
-
-Run 'beat import <source> --help' for its options.
-`;
-
-export async function importCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const [source, ...rest] = argv;
-  if (source === undefined || source === '-h' || source === '--help') {
-    io.out(IMPORT_HELP);
-    return source === undefined ? ExitCode.BadInput : ExitCode.Ok;
-  }
-  if (source === 'crontab') return crontabImportCommand(rest, io);
-  if (source === 'celery') return celeryImportCommand(rest, io);
-  if (source === 'redbeat') return redbeatImportCommand(rest, io);
-  if (source === 'django') return djangoImportCommand(rest, io);
-  throw new BeatError(
-    ErrorCode.Usage,
-    `beat import: unknown source ${shown(source)}; sources: crontab, celery, redbeat, django. See 'beat import --help'.`,
-  );
-}
+`,
+  options: {
+    task: { type: 'string', short: 't', value: 'NAME', required: true, help: 'the Celery task every entry calls (required)' },
+    out: { type: 'string', short: 'o', value: 'FILE', help: 'write the config there (default: stdout)' },
+    'name-prefix': { type: 'string', value: 'P', help: 'put P before every entry name' },
+    queue: { type: 'string', short: 'q', value: 'Q', help: 'options.queue of every entry' },
+    timezone: {
+      type: 'string',
+      value: 'ZONE',
+      help: "the zone of jobs without CRON_TZ/TZ (cron's is its machine's; default UTC)",
+    },
+    system: {
+      type: 'boolean',
+      help: `the /etc/crontab format, with a user field before the command (the
+        default for /etc/crontab and files in /etc/cron.d)`,
+    },
+    ...intoStoreOptions,
+  },
+  run: (args, io) => crontabImportCommand(args.values, args.positionals, io),
+});
 
 /** /etc/crontab and /etc/cron.d/* are in the system format, with a user field. */
 function isSystemCrontabPath(path: string): boolean {
   return path === '/etc/crontab' || /^\/etc\/cron\.d\/[^/]+$/.test(path);
 }
 
-async function crontabImportCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(
-    'import crontab',
-    argv,
-    {
-      task: { type: 'string', short: 't' },
-      out: { type: 'string', short: 'o' },
-      'name-prefix': { type: 'string' },
-      queue: { type: 'string', short: 'q' },
-      timezone: { type: 'string' },
-      system: { type: 'boolean' },
-      ...intoStoreOptions,
-      help: { type: 'boolean', short: 'h' },
-    },
-    1,
-  );
-  if (values.help) {
-    io.out(IMPORT_CRONTAB_HELP);
-    return ExitCode.Ok;
-  }
+async function crontabImportCommand(
+  values: {
+    task?: string;
+    out?: string;
+    'name-prefix'?: string;
+    queue?: string;
+    timezone?: string;
+    system?: boolean;
+    'into-store'?: boolean;
+    config?: string;
+    broker?: string;
+  },
+  positionals: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const usage = (problem: string) => new BeatError(ErrorCode.Usage, `beat import crontab: ${problem}. See 'beat import crontab --help'.`);
   const file = positionals[0];
   if (file === undefined) throw usage('name the crontab file, e.g. "beat import crontab /etc/crontab --task cron.run_command"');
@@ -142,3 +120,16 @@ async function crontabImportCommand(argv: string[], io: Io): Promise<ExitCode> {
   const rendered = renderImportedConfig(imported.config, header, values.out ?? '<stdout>');
   return writeImported(io, values.out, rendered, Object.keys(imported.config.beatSchedule).length, notes);
 }
+
+export const importSpec: Command = {
+  name: 'import',
+  summary: "write a config from a crontab file, a Celery app's beat_schedule, RedBeat's or django-celery-beat's entries",
+  usage: '<source> [options]',
+  about: `Writes the schedules of another scheduler as a tsbeat config (YAML that 'beat check' accepts).
+Whatever cannot be expressed is listed on stderr, never dropped silently.
+`,
+  heading: 'Sources',
+  commands: [importCrontabSpec, importCelerySpec, importRedbeatSpec, importDjangoSpec],
+  after: `Run 'beat import <source> --help' for its options.
+`,
+};

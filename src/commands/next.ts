@@ -5,15 +5,17 @@ import { entryWindow } from '../config/resolve.js';
 import { describeExclusions } from '../core/exclusions.js';
 import { formatInstant } from '../time/zone.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
-import { parseCommandArgs, parseCount, parseInstant, unknownEntryError } from './args.js';
-import { CONFIG_HELP, configOption, djangoOverride, loadFromArgs } from './config-args.js';
-import { DJANGO_HELP, djangoOption, djangoProblemLine, readDjangoView } from './django-read.js';
+import { parseCount, parseInstant, unknownEntryError } from './args.js';
+import { configOption, djangoOverride, loadFromArgs } from './config-args.js';
+import { djangoOption, djangoProblemLine, readDjangoView } from './django-read.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
+import { leaf } from './command-spec.js';
 
-export const NEXT_HELP = `Usage: beat next [--config PATH] [--django-url URL] [--entry NAME] [--count N] [--after ISO] [--json]
-
-Prints the next N fire instants of each entry, strictly after --after, in the entry's time zone.
+export const nextSpec = leaf({
+  name: 'next',
+  summary: 'print the next fire instants of each entry',
+  about: `Prints the next N fire instants of each entry, strictly after --after, in the entry's time zone.
 An interval entry has no history here, so it first fires one interval after --after (as in Celery,
 a new entry waits one interval), or at its startAt when that is later. No instant falls before an
 entry's startAt or at or after its endAt, and an entry with maxRuns (oneOff: 1) shows at most that
@@ -21,31 +23,27 @@ many (its runs so far are in Redis: see beat status). A slot the entry's exclude
 listed (it does not run). Needs no Redis and no broker. With a django
 source (sources.django, --django-url) its rows are read too, once and read-only; rows that cannot
 run are named on stderr; a database that cannot be read exits 2.
-
-Options:
-${CONFIG_HELP}
-${DJANGO_HELP}
-  -e, --entry NAME    only this entry
-  -n, --count N       instants per entry, 1 to 10000 (default ${DEFAULTS.nextCount})
-  -a, --after ISO     an ISO-8601 instant with offset, e.g. 2026-03-08T00:00:00-05:00 (default: now)
-      --json          print {"entries":[{"name","task","timezone","next":[ISO,…]}]}
-  -h, --help          show this help
-`;
-
-export async function nextCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values } = parseCommandArgs('next', argv, {
+`,
+  options: {
     ...configOption,
     ...djangoOption,
-    entry: { type: 'string', short: 'e' },
-    count: { type: 'string', short: 'n' },
-    after: { type: 'string', short: 'a' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    io.out(NEXT_HELP);
-    return ExitCode.Ok;
-  }
+    entry: { type: 'string', short: 'e', value: 'NAME', help: 'only this entry' },
+    count: { type: 'string', short: 'n', value: 'N', help: `instants per entry, 1 to 10000 (default ${DEFAULTS.nextCount})` },
+    after: {
+      type: 'string',
+      short: 'a',
+      value: 'ISO',
+      help: 'an ISO-8601 instant with offset, e.g. 2026-03-08T00:00:00-05:00 (default: now)',
+    },
+    json: { type: 'boolean', help: 'print {"entries":[{"name","task","timezone","next":[ISO,…]}]}' },
+  },
+  run: (args, io) => nextCommand(args.values, io),
+});
+
+async function nextCommand(
+  values: { config?: string; 'django-url'?: string; entry?: string; count?: string; after?: string; json?: boolean },
+  io: Io,
+): Promise<ExitCode> {
   const count = values.count === undefined ? DEFAULTS.nextCount : parseCount('next', '--count', values.count, 1, 10_000);
   const afterMs = values.after === undefined ? io.now() : parseInstant('next', '--after', values.after);
   const django = djangoOverride(io, values['django-url']);

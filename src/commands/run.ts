@@ -19,53 +19,82 @@ import { watchFile } from './watch.js';
 import { startDryRun } from '../service/dry-run.js';
 import type { RunningService } from '../service/running.js';
 import { startService } from '../service/service.js';
-import { parseCommandArgs } from './args.js';
-import { CONFIG_HELP, brokerOverride, configOption, djangoOverride, loadFromArgs } from './config-args.js';
+import { leaf } from './command-spec.js';
+import { brokerOverride, configOption, djangoOverride, loadFromArgs } from './config-args.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
-export const RUN_HELP = `Usage: beat run [--config PATH] [--broker URL] [--django-url URL] [--log-level LEVEL] [--http HOST:PORT] [--api-token-file PATH] [--http-public-reads] [--http-allowed-hosts H,...] [--http-not-loopback A,...] [--watch] [--dry-run]
-
-Runs the scheduler: connects to Redis, becomes the active scheduler or a standby, and publishes
+export const runSpec = leaf({
+  name: 'run',
+  summary: 'run the scheduler (leader or standby); --dry-run to try a schedule without Redis',
+  about: `Runs the scheduler: connects to Redis, becomes the active scheduler or a standby, and publishes
 each due task in Celery's wire format. Run two or three replicas with the same config for
 availability: one leads, the others take over within the lock TTL if it dies (at once when it
 stops cleanly). Stops on SIGTERM/SIGINT after the publish in flight, handing over leadership.
 SIGHUP re-reads the config: valid changes apply without a restart and without losing state; an
 invalid file is logged with all its problems and the running schedule stays as it was.
-
-Options:
-${CONFIG_HELP}
-  -b, --broker URL    the broker (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url)
-      --django-url URL  run the entries of django-celery-beat's tables in this database too
-                      (postgres://… or mysql://…; default: $${ENV.djangoUrl}, then sources.django.url)
-  -l, --log-level L   ${LOG_LEVELS.join(', ')} (default info)
-      --http H:P      serve /healthz, /readyz, /metrics, /status and the entries API /api/entries
-                      (default: $${ENV.http}; none if unset; the container image sets 0.0.0.0:9808)
-      --api-token-file PATH
-                      the bearer token of the entries API (default: $${ENV.apiTokenFile}, then
-                      $${ENV.apiToken}, which holds the token itself): the file holds
-                      one token, or one NAME:TOKEN line per token (NAME:read:TOKEN: reads only); the
-                      name is what the logs record. Without one, PUT and DELETE /api/entries are
-                      refused (403)
-      --http-public-reads
-                      /status, /api/* and the dashboard's reads answer any client without a token
-                      (default: only loopback clients, others need a token; or $${ENV.httpPublicReads}=1)
-      --http-allowed-hosts H1,H2
-                      Host header names that name this server besides localhost, 127.0.0.1, ::1
-                      and the bound address (or $${ENV.httpAllowedHosts}); a request without a
-                      token for any other Host gets nothing that shows entries
-      --http-not-loopback A1,A2
-                      loopback client addresses not trusted as loopback, such as a reverse proxy on
-                      this host (or $${ENV.httpNotLoopback})
-  -w, --watch         reload when the config file changes, as on SIGHUP
-      --dry-run       no Redis: schedule in real time with in-memory state and print each message
-                      it would publish as one JSON line on stdout (logs go to stderr); a django
-                      source's rows run too, read-only (nothing is written back)
-  -h, --help          show this help
-
-With OTEL_EXPORTER_OTLP_ENDPOINT set, the leader exports a span per published run over OTLP/HTTP,
+`,
+  options: {
+    ...configOption,
+    broker: {
+      type: 'string',
+      short: 'b',
+      value: 'URL',
+      help: `the broker (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url)`,
+    },
+    'django-url': {
+      type: 'string',
+      value: 'URL',
+      help: `run the entries of django-celery-beat's tables in this database too
+        (postgres://… or mysql://…; default: $${ENV.djangoUrl}, then sources.django.url)`,
+    },
+    'log-level': { type: 'string', short: 'l', value: 'LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
+    http: {
+      type: 'string',
+      value: 'HOST:PORT',
+      help: `serve /healthz, /readyz, /metrics, /status and the entries API /api/entries
+        (default: $${ENV.http}; none if unset; the container image sets 0.0.0.0:9808)`,
+    },
+    'api-token-file': {
+      type: 'string',
+      value: 'PATH',
+      help: `the bearer token of the entries API (default: $${ENV.apiTokenFile}, then
+        $${ENV.apiToken}, which holds the token itself): the file holds
+        one token, or one NAME:TOKEN line per token (NAME:read:TOKEN: reads only); the
+        name is what the logs record. Without one, PUT and DELETE /api/entries are
+        refused (403)`,
+    },
+    'http-public-reads': {
+      type: 'boolean',
+      help: `/status, /api/* and the dashboard's reads answer any client without a token
+        (default: only loopback clients, others need a token; or $${ENV.httpPublicReads}=1)`,
+    },
+    'http-allowed-hosts': {
+      type: 'string',
+      value: 'H1,H2',
+      help: `Host header names that name this server besides localhost, 127.0.0.1, ::1
+        and the bound address (or $${ENV.httpAllowedHosts}); a request without a
+        token for any other Host gets nothing that shows entries`,
+    },
+    'http-not-loopback': {
+      type: 'string',
+      value: 'A1,A2',
+      help: `loopback client addresses not trusted as loopback, such as a reverse proxy on
+        this host (or $${ENV.httpNotLoopback})`,
+    },
+    watch: { type: 'boolean', short: 'w', help: 'reload when the config file changes, as on SIGHUP' },
+    'dry-run': {
+      type: 'boolean',
+      help: `no Redis: schedule in real time with in-memory state and print each message
+        it would publish as one JSON line on stdout (logs go to stderr); a django
+        source's rows run too, read-only (nothing is written back)`,
+    },
+  },
+  after: `With OTEL_EXPORTER_OTLP_ENDPOINT set, the leader exports a span per published run over OTLP/HTTP,
 the parent of the worker's span (OTEL_* variables as for any OpenTelemetry SDK; docs/outcomes.md, "Tracing").
-`;
+`,
+  run: (args, io) => runCommand(args.values, io),
+});
 
 /** The instance name of a dry run: it takes no lock, so it needs no unique one. */
 const DRY_RUN_INSTANCE = 'dry-run';
@@ -132,25 +161,21 @@ function listOption(flag: string | undefined, env: string | undefined): string[]
     .filter((h) => h !== '');
 }
 
-export async function runCommand(argv: string[], io: Io): Promise<ExitCode> {
-  const { values } = parseCommandArgs('run', argv, {
-    ...configOption,
-    broker: { type: 'string', short: 'b' },
-    'django-url': { type: 'string' },
-    'log-level': { type: 'string', short: 'l' },
-    'dry-run': { type: 'boolean' },
-    http: { type: 'string' },
-    'api-token-file': { type: 'string' },
-    'http-public-reads': { type: 'boolean' },
-    'http-allowed-hosts': { type: 'string' },
-    'http-not-loopback': { type: 'string' },
-    watch: { type: 'boolean', short: 'w' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    io.out(RUN_HELP);
-    return ExitCode.Ok;
-  }
+type RunValues = {
+  config?: string;
+  broker?: string;
+  'django-url'?: string;
+  'log-level'?: string;
+  http?: string;
+  'api-token-file'?: string;
+  'http-public-reads'?: boolean;
+  'http-allowed-hosts'?: string;
+  'http-not-loopback'?: string;
+  watch?: boolean;
+  'dry-run'?: boolean;
+};
+
+async function runCommand(values: RunValues, io: Io): Promise<ExitCode> {
   const level = values['log-level'] ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new BeatError(ErrorCode.Usage, `beat run: --log-level must be one of ${LOG_LEVELS.join(', ')}, got ${shown(level)}`);

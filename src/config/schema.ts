@@ -13,6 +13,7 @@ import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettin
 import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { djangoSourceSchema } from './django-source-schema.js';
+import { leaseMarginMs } from './lease-margin.js';
 import { calendarsSchema, excludeSchema, unknownCalendarMessage, unknownCalendars } from './exclude-schema.js';
 import { shown } from '../base/errors.js';
 import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '../time/zone.js';
@@ -236,10 +237,10 @@ export const lockSchema = keyed({
    */
   maxClockSkew: durationSchema('lock.maxClockSkew', 10, TIMER_MAX_MS).default(DEFAULTS.maxClockSkewMs),
 }).superRefine((lock, ctx) => {
-  // A leader stops publishing max(250 ms, ttl/5) before its lock could expire; renewals must come
-  // at least twice within what is left, or one slow renewal costs the leadership.
+  // A leader stops publishing leaseMarginMs before its lock could expire; renewals must come at
+  // least twice within what is left, or one slow renewal costs the leadership.
   const ttl = lock.ttl ?? DEFAULTS.lockTtlMs;
-  const most = Math.floor((ttl - Math.max(250, Math.floor(ttl / 5))) / 2);
+  const most = Math.floor((ttl - leaseMarginMs(ttl)) / 2);
   if (lock.renewEvery !== undefined && lock.renewEvery > most) {
     ctx.addIssue({
       code: 'custom',

@@ -12,6 +12,7 @@ import { ConfigError } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import type { LineLocator } from './problems.js';
 import { parseFastYaml } from './yaml-fast.js';
+import { SPEEDUPS } from '../base/speedups.js';
 
 export interface YamlConfig {
   readonly value: unknown;
@@ -24,7 +25,7 @@ function firstLine(message: string): string {
 
 export async function parseYamlConfig(text: string, source: string): Promise<YamlConfig> {
   const yaml = await import('yaml');
-  const plain = parseFastYaml(text);
+  const plain = SPEEDUPS.yaml ? parseFastYaml(text) : undefined;
   if (plain === undefined) return parseWithLibrary(yaml, text, source);
   if (plain.aliases) checkExpansion(plain.value, source);
   // Lines are only needed for messages: the library finds them then, once.

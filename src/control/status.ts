@@ -4,6 +4,7 @@
  */
 import type { ConfigProblem } from '../base/errors.js';
 import { entryWindow } from '../config/resolve.js';
+import { isFinished } from '../config/max-runs.js';
 import type { EntryOrigin, ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { ConfigFingerprint } from './fingerprint.js';
 import { skipThrough } from '../core/due.js';
@@ -196,7 +197,7 @@ export function nextRunMs(
   nowMs: number,
   nextSlots?: StatusInput['nextSlots'],
 ): number | undefined {
-  const finished = entry.maxRuns !== undefined && (state?.runCount ?? 0) - (state?.manualRuns ?? 0) >= entry.maxRuns;
+  const finished = isFinished(entry, (state?.runCount ?? 0) - (state?.manualRuns ?? 0));
   if (!entry.enabled || paused || finished) return undefined;
   const booked = nextSlots?.(entry.name);
   if (booked !== undefined) return booked ?? undefined;
@@ -217,7 +218,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     const runCount = state?.runCount ?? 0;
     const manualRuns = state?.manualRuns ?? 0;
     // Counted as the leader counts: scheduled runs only (see EntryBook.runs).
-    const finished = entry.maxRuns !== undefined && runCount - manualRuns >= entry.maxRuns;
+    const finished = isFinished(entry, runCount - manualRuns);
     const next = nextRunMs(entry, state, isPaused, nowMs, input.nextSlots);
     return {
       name: entry.name,

@@ -130,6 +130,8 @@ export class Dashboard {
         return sendJson(res, 200, await stripsOf(this.sources, index.entries, names, params.get('span') === 'hour' ? 'hour' : 'day'));
       }
       if (rest === 'timeline') return sendJson(res, 200, await this.timeline(params.get('span') === 'day'));
+      const progress = /^entries\/([^/]+)\/backfill\/([^/]+)$/.exec(rest);
+      if (progress !== null) return this.backfillProgress(res, decodeURIComponent(progress[1]!), decodeURIComponent(progress[2]!));
       if (rest.startsWith('entries/')) {
         const fires = params.get('fires');
         const count = fires === null ? DEFAULTS.dashboardFires : Number(fires);
@@ -231,6 +233,14 @@ export class Dashboard {
   private async backfill(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     const answer = await dashboardBackfill(this.sources, req, name, (note) => this.changeBy(req, note), this.logger);
     this.allReads.clear();
+    sendJson(res, answer.status, answer.body);
+  }
+
+  /** How far a backfill from the entry's page went: the page asks until it is done. */
+  private async backfillProgress(res: ServerResponse, name: string, id: string): Promise<void> {
+    const api = this.sources.entriesApi;
+    if (api?.backfillProgress === undefined) throw new Refusal(501, 'no_backfill', 'backfills are not served by this server');
+    const answer = await api.backfillProgress(name, id);
     sendJson(res, answer.status, answer.body);
   }
 

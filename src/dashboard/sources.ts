@@ -26,6 +26,8 @@ export interface EntriesApi {
   remove(name: string, by?: ChangeBy): Promise<{ status: number; body: unknown }>;
   /** POST /api/entries/NAME/backfill: `{from, to, dryRun?, limit?, note?, unrecorded?}`, answered as the API answers it. */
   backfill?(name: string, body: unknown, by?: ChangeBy): Promise<{ status: number; body: unknown }>;
+  /** GET /api/entries/NAME/backfill/ID: how far the backfill `id` went, answered as the API answers it. */
+  backfillProgress?(name: string, id: string): Promise<{ status: number; body: unknown }>;
 }
 
 export interface DeploymentView {

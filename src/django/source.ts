@@ -22,6 +22,7 @@ import type { DjangoDb, Row } from './db.js';
 import { taskRow } from './row-entry.js';
 import type { TaskRow } from './row-entry.js';
 import { RowShapes } from './row-shapes.js';
+import { writtenRow } from './row-written.js';
 import { SCHEDULE_KINDS, scheduleSelects, taskSelect, tables } from './tables.js';
 import type { ScheduleKind, Tables } from './tables.js';
 import { WriteBack } from './write-back.js';
@@ -50,6 +51,8 @@ export interface DjangoEntries extends EntrySource {
   recordRun(name: string, atMs: number): void;
   /** The rows of the last read, as entries and definitions (beat import django). */
   rowsRead(): readonly TaskRow[];
+  /** Entry `name`'s row as the database holds it now (the dashboard's "as written"), with where; undefined when there is none. */
+  written(name: string): Promise<{ source: string; definition: unknown } | undefined>;
   /** Stops the write-back (after a last flush) and closes the connections. */
   close(): Promise<void>;
 }
@@ -125,6 +128,13 @@ export class DjangoSource implements DjangoEntries {
 
   rowsRead(): readonly TaskRow[] {
     return [...this.rows.values()];
+  }
+
+  async written(name: string): Promise<{ source: string; definition: unknown } | undefined> {
+    const known = this.rows.get(name);
+    if (known === undefined) return undefined;
+    const [row] = await this.db.query(`${taskSelect(this.t)} WHERE p.id = ?`, [known.id]);
+    return row === undefined ? undefined : writtenRow(row, this.t);
   }
 
   /** Stops the write-back (after a last flush) and closes the connections (when it opened them). */

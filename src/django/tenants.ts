@@ -58,6 +58,11 @@ export class DjangoTenants implements DjangoEntries {
     return [...this.schemas.values()].flatMap((source) => source.rowsRead());
   }
 
+  async written(name: string): Promise<{ source: string; definition: unknown } | undefined> {
+    const colon = name.indexOf(':');
+    return colon > 0 ? this.schemas.get(name.slice(0, colon))?.written(name) : undefined;
+  }
+
   async load(): Promise<EntrySnapshot> {
     const wanted = await this.wantedSchemas();
     for (const schema of [...this.schemas.keys()]) if (!wanted.includes(schema)) await this.drop(schema);

@@ -34,7 +34,6 @@ function query(params: URLSearchParams): { entry?: string; limit: number; before
   const limit = limitText === null ? DEFAULTS.auditPageDefault : Number(limitText);
   if (limitText !== null && (!/^\d+$/.test(limitText) || limit < 1 || limit > DEFAULTS.auditPageMax)) {
     throw new ApiError(
-      400,
       ErrorCode.ApiBadRequest,
       `limit must be a whole number from 1 to ${DEFAULTS.auditPageMax}, got ${JSON.stringify(limitText.slice(0, 40))}`,
     );
@@ -42,7 +41,6 @@ function query(params: URLSearchParams): { entry?: string; limit: number; before
   const before = params.get('before');
   if (before !== null && !/^\d{1,15}-\d{1,15}$/.test(before)) {
     throw new ApiError(
-      400,
       ErrorCode.ApiBadRequest,
       `before must be an event's id such as "1732370000000-0" (the "next" of the previous page), got ${JSON.stringify(before.slice(0, 40))}`,
     );
@@ -62,14 +60,14 @@ export async function serveAudit(
 ): Promise<void> {
   try {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      throw new ApiError(405, ErrorCode.ApiMethodNotAllowed, 'the audit trail is read-only: use GET', { allow: 'GET, HEAD' });
+      throw new ApiError(ErrorCode.ApiMethodNotAllowed, 'the audit trail is read-only: use GET', { allow: 'GET, HEAD' });
     }
     const refusal = authorizeRead(req, access, session);
     if (refusal !== undefined) {
       sendRefusal(req, res, refusal, logger);
       return;
     }
-    if (reader === undefined) throw new ApiError(404, ErrorCode.ApiNotFound, 'the audit trail is not served by this process');
+    if (reader === undefined) throw new ApiError(ErrorCode.ApiNotFound, 'the audit trail is not served by this process');
     const asked = query(url.searchParams);
     const events = await reader(asked);
     const last = events[events.length - 1];

@@ -9,7 +9,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ENV } from '../base/env.js';
-import { ErrorCode } from '../base/errors.js';
+import { ERROR_ANSWERS, ErrorCode } from '../base/errors.js';
 
 /** A bearer token of the API, with the name the logs (and the audit) know it by and what it may do. */
 export interface ApiToken {
@@ -83,9 +83,14 @@ export function parseTokenFile(text: string): ApiToken[] {
 
 /** Why a request is refused, as the API answers it. */
 export interface Refusal {
-  readonly status: 401 | 403;
+  /** Its code's (ERROR_ANSWERS): 401 without a valid token, else 403. */
+  readonly status: number;
   readonly code: ErrorCode;
   readonly error: string;
+}
+
+function refusal(code: ErrorCode, error: string): Refusal {
+  return { status: ERROR_ANSWERS[code].http, code, error };
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
@@ -145,18 +150,14 @@ function bearer(req: IncomingMessage): string | undefined {
 function checkToken(req: IncomingMessage, access: HttpAccess, what: string, scope: 'read' | 'write'): Refusal | undefined {
   const given = bearer(req);
   if (given === undefined) {
-    return { status: 401, code: ErrorCode.ApiUnauthorized, error: `${what} needs a bearer token: send "Authorization: Bearer <token>"` };
+    return refusal(ErrorCode.ApiUnauthorized, `${what} needs a bearer token: send "Authorization: Bearer <token>"`);
   }
   const found = findToken(given, tokensOf(access));
   if (found === undefined) {
-    return { status: 401, code: ErrorCode.ApiUnauthorized, error: `${what}: the bearer token is not one of those configured` };
+    return refusal(ErrorCode.ApiUnauthorized, `${what}: the bearer token is not one of those configured`);
   }
   if (scope === 'write' && found.scope !== 'write') {
-    return {
-      status: 403,
-      code: ErrorCode.ApiForbidden,
-      error: `${what}: the token "${found.name}" may only read (its line in --api-token-file says read)`,
-    };
+    return refusal(ErrorCode.ApiForbidden, `${what}: the token "${found.name}" may only read (its line in --api-token-file says read)`);
   }
   return undefined;
 }
@@ -170,11 +171,10 @@ export function tokenName(req: IncomingMessage, access: HttpAccess): string | un
 /** May this request change entries? */
 export function authorizeWrite(req: IncomingMessage, access: HttpAccess): Refusal | undefined {
   if (tokensOf(access).every((t) => t.scope !== 'write')) {
-    return {
-      status: 403,
-      code: ErrorCode.ApiForbidden,
-      error: `writes through the entries API are off because no API token that may write is configured: ${HOW_TO_CONFIGURE}`,
-    };
+    return refusal(
+      ErrorCode.ApiForbidden,
+      `writes through the entries API are off because no API token that may write is configured: ${HOW_TO_CONFIGURE}`,
+    );
   }
   return checkToken(req, access, 'a write to the entries API', 'write');
 }
@@ -192,19 +192,17 @@ export function authorizeRead(req: IncomingMessage, access: HttpAccess, session 
   const given = bearer(req);
   if (given !== undefined) return checkToken(req, access, 'a read of the schedule', 'read');
   if (!hostAllowed(req, access)) {
-    return {
-      status: 403,
-      code: ErrorCode.ApiForeignHost,
-      error: `the Host header ${JSON.stringify((req.headers.host ?? '').slice(0, 100))} does not name this server: without a token, the schedule is shown only to requests for localhost, 127.0.0.1, ::1, the bound address or a name of --http-allowed-hosts ($${ENV.httpAllowedHosts})`,
-    };
+    return refusal(
+      ErrorCode.ApiForeignHost,
+      `the Host header ${JSON.stringify((req.headers.host ?? '').slice(0, 100))} does not name this server: without a token, the schedule is shown only to requests for localhost, 127.0.0.1, ::1, the bound address or a name of --http-allowed-hosts ($${ENV.httpAllowedHosts})`,
+    );
   }
   if (access.publicReads === true || trustedLoopback(req, access)) return undefined;
   if (tokensOf(access).length === 0) {
-    return {
-      status: 403,
-      code: ErrorCode.ApiForbidden,
-      error: `this endpoint shows the schedule and answers loopback clients only unless a token is configured (${HOW_TO_CONFIGURE}) or beat run is started with --http-public-reads ($${ENV.httpPublicReads}=1)`,
-    };
+    return refusal(
+      ErrorCode.ApiForbidden,
+      `this endpoint shows the schedule and answers loopback clients only unless a token is configured (${HOW_TO_CONFIGURE}) or beat run is started with --http-public-reads ($${ENV.httpPublicReads}=1)`,
+    );
   }
   return checkToken(req, access, 'a read from beyond loopback', 'read');
 }

@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULTS } from '../base/defaults.js';
-import { BeatError, ConfigError, ErrorCode } from '../base/errors.js';
+import { BeatError, ConfigError, ERROR_ANSWERS, ErrorCode } from '../base/errors.js';
 import { headerNoteProblem } from '../base/note-text.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
@@ -65,22 +65,28 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
 
 export function sendError(
   res: ServerResponse,
-  status: number,
-  code: string,
+  code: ErrorCode,
   error: string,
   problems: readonly ConfigProblem[] = [],
   headers: Record<string, string> = {},
 ): void {
-  sendJson(res, status, { error, code, problems: problems.map(({ path, message }) => ({ path, message })) }, headers);
+  sendJson(res, ERROR_ANSWERS[code].http, { error, code, problems: problems.map(({ path, message }) => ({ path, message })) }, headers);
 }
 
 /** Answers a refusal of the request's credentials (and logs it, without the token). */
 export function sendRefusal(req: IncomingMessage, res: ServerResponse, refusal: Refusal, logger: Logger): void {
   logger.warn(
-    { event: EVENTS.apiRefused, path: req.url, method: req.method, client: req.socket.remoteAddress, status: refusal.status },
+    {
+      event: EVENTS.apiRefused,
+      path: req.url,
+      method: req.method,
+      client: req.socket.remoteAddress,
+      status: ERROR_ANSWERS[refusal.code].http,
+    },
     refusal.error,
   );
-  sendError(res, refusal.status, refusal.code, refusal.error, [], refusal.status === 401 ? { 'www-authenticate': challenge(req) } : {});
+  const challenged: Record<string, string> = refusal.code === ErrorCode.ApiUnauthorized ? { 'www-authenticate': challenge(req) } : {};
+  sendError(res, refusal.code, refusal.error, [], challenged);
 }
 
 /**
@@ -109,7 +115,6 @@ function ifMatch(req: IncomingMessage): number | undefined {
   const match = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header);
   if (match === null) {
     throw new ApiError(
-      400,
       ErrorCode.ApiBadRequest,
       `If-Match must be an entry's ETag, such as "3" (its version), got ${JSON.stringify(header.slice(0, 80))}`,
     );
@@ -123,7 +128,6 @@ function queryLimit(query: URLSearchParams): number {
   const limit = Number(text);
   if (!/^\d+$/.test(text) || limit < 1 || limit > DEFAULTS.apiPageMax) {
     throw new ApiError(
-      400,
       ErrorCode.ApiBadRequest,
       `limit must be a whole number from 1 to ${DEFAULTS.apiPageMax}, got ${JSON.stringify(text)}`,
     );
@@ -135,23 +139,19 @@ function queryFlag(query: URLSearchParams, name: string): boolean {
   const text = query.get(name);
   if (text === null || text === 'false' || text === '0') return false;
   if (text === '' || text === 'true' || text === '1') return true;
-  throw new ApiError(400, ErrorCode.ApiBadRequest, `${name} must be true or false, got ${JSON.stringify(text)}`);
+  throw new ApiError(ErrorCode.ApiBadRequest, `${name} must be true or false, got ${JSON.stringify(text)}`);
 }
 
 function entryName(encoded: string): string {
   try {
     return decodeURIComponent(encoded);
   } catch {
-    throw new ApiError(
-      400,
-      ErrorCode.ApiBadRequest,
-      `the entry name in the path is not valid percent-encoding: ${JSON.stringify(encoded)}`,
-    );
+    throw new ApiError(ErrorCode.ApiBadRequest, `the entry name in the path is not valid percent-encoding: ${JSON.stringify(encoded)}`);
   }
 }
 
 function methodNotAllowed(allow: string): ApiError {
-  return new ApiError(405, ErrorCode.ApiMethodNotAllowed, `this path takes ${allow}`, { allow });
+  return new ApiError(ErrorCode.ApiMethodNotAllowed, `this path takes ${allow}`, { allow });
 }
 
 /**
@@ -172,7 +172,7 @@ export function noteOf(req: IncomingMessage): string | undefined {
   const header = req.headers['x-beat-note'];
   if (header === undefined) return undefined;
   const problem = headerNoteProblem(header);
-  if (problem !== undefined) throw new ApiError(400, ErrorCode.ApiBadRequest, problem);
+  if (problem !== undefined) throw new ApiError(ErrorCode.ApiBadRequest, problem);
   return decodeURIComponent(header as string);
 }
 
@@ -211,7 +211,7 @@ async function route(
   const backfill = /^\/([^/]+)\/backfill(?:\/([^/]+))?$/.exec(rest);
   if (backfill !== null) return routeBackfill(req, res, backfill, method, handlers, access, logger);
   const one = rest.startsWith('/') && rest.length > 1 ? entryName(rest.slice(1)) : undefined;
-  if (rest !== '' && rest !== '/' && one === undefined) throw new ApiError(404, ErrorCode.ApiNotFound, 'not found');
+  if (rest !== '' && rest !== '/' && one === undefined) throw new ApiError(ErrorCode.ApiNotFound, 'not found');
   const allowed = one === undefined ? ['GET', 'HEAD', 'PUT'] : ['GET', 'HEAD', 'PUT', 'DELETE'];
   if (!allowed.includes(req.method ?? '')) throw methodNotAllowed(allowed.join(', '));
   const refusal = method === 'GET' ? authorizeRead(req, access) : authorizeWrite(req, access);
@@ -220,7 +220,7 @@ async function route(
     drain(req);
     return;
   }
-  if (handlers === undefined) throw new ApiError(404, ErrorCode.ApiNotFound, 'the entries API is not served by this process');
+  if (handlers === undefined) throw new ApiError(ErrorCode.ApiNotFound, 'the entries API is not served by this process');
   // The token's name: what the logs (and the audit) record as who made a change.
   const who = tokenName(req, access) ?? 'anonymous';
   // Read for changes only: a GET carries no change to explain.
@@ -233,7 +233,7 @@ async function route(
   } else if (one === undefined) {
     const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, (handlers.entryMaxDepth?.() ?? DEFAULTS.entryMaxDepth) + 4);
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-      throw new ApiError(400, ErrorCode.ApiBadRequest, 'the body of PUT /api/entries must be an object mapping entry names to entries');
+      throw new ApiError(ErrorCode.ApiBadRequest, 'the body of PUT /api/entries must be an object mapping entry names to entries');
     }
     const result = await handlers.putMany(body as Record<string, unknown>, who, note);
     logger.info(
@@ -287,7 +287,7 @@ async function routeBackfill(
     return;
   }
   if (handlers?.backfill === undefined || handlers.backfillProgress === undefined)
-    throw new ApiError(404, ErrorCode.ApiNotFound, 'backfills are not served by this process');
+    throw new ApiError(ErrorCode.ApiNotFound, 'backfills are not served by this process');
   if (id !== undefined) {
     const answer = await handlers.backfillProgress(name, id);
     sendJson(res, answer.status, answer.body);

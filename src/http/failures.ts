@@ -7,15 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { DEFAULTS } from '../base/defaults.js';
-import { BeatError, ConfigError, ErrorCode, errorMessage } from '../base/errors.js';
+import { BeatError, ConfigError, ERROR_ANSWERS, ErrorCode, errorMessage } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 
-/** A request refused with an HTTP status (and its headers: Allow for a 405). */
+/** A request refused, with the status of its code (ERROR_ANSWERS) and the headers its answer carries. */
 export class ApiError extends BeatError {
   constructor(
-    readonly status: number,
     code: ErrorCode,
     message: string,
     /** Headers the answer carries (Allow for a 405). */
@@ -24,20 +23,11 @@ export class ApiError extends BeatError {
     super(code, message);
     this.name = 'ApiError';
   }
-}
 
-/** Redis refused or is away: the service cannot answer now, and will once it is back or mended. */
-const UNAVAILABLE: ReadonlySet<string> = new Set([
-  ErrorCode.RedisUnavailable,
-  ErrorCode.RedisAuth,
-  ErrorCode.RedisDbOutOfRange,
-  ErrorCode.RedisNoPerm,
-  ErrorCode.RedisOom,
-  ErrorCode.RedisReadOnly,
-  ErrorCode.RedisWrongType,
-  ErrorCode.BrokerPublish,
-  ErrorCode.BrokerRefused,
-]);
+  get status(): number {
+    return ERROR_ANSWERS[this.code].http;
+  }
+}
 
 /**
  * Whether a failure that is not a BeatError is a connection's: ioredis's own errors when the
@@ -60,23 +50,9 @@ export interface FailureAnswer {
   readonly headers: Record<string, string>;
 }
 
-/** The HTTP status of a BeatError the handlers report. */
+/** The HTTP status of a BeatError the handlers report (ERROR_ANSWERS). */
 export function statusOf(error: BeatError): number {
-  if (error instanceof ApiError) return error.status;
-  if (UNAVAILABLE.has(error.code)) return 503;
-  switch (error.code) {
-    case ErrorCode.EntryInvalid:
-    case ErrorCode.ApiBadRequest:
-      return 400;
-    case ErrorCode.EntryIsStatic:
-      return 409;
-    case ErrorCode.EntryConflict:
-      return 412;
-    case ErrorCode.UnknownEntry:
-      return 404;
-    default:
-      return 500;
-  }
+  return ERROR_ANSWERS[error.code].http;
 }
 
 /**

@@ -14,13 +14,12 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number, maxDe
   const type = req.headers['content-type'];
   if (type === undefined || !JSON_TYPE.test(type)) {
     throw new ApiError(
-      415,
       ErrorCode.ApiUnsupportedMediaType,
       `the body must be JSON, sent with "Content-Type: application/json" (got ${type === undefined ? 'no Content-Type' : JSON.stringify(type)})`,
     );
   }
   const tooLarge = (): ApiError =>
-    new ApiError(413, ErrorCode.ApiBodyTooLarge, `the body is larger than ${maxBytes} bytes; send fewer entries per request`);
+    new ApiError(ErrorCode.ApiBodyTooLarge, `the body is larger than ${maxBytes} bytes; send fewer entries per request`);
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
   // Events, not `for await`: leaving that loop early destroys the request, and its socket with the answer.
@@ -39,7 +38,6 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number, maxDe
   const tooDeep = jsonDepthProblem(text, maxDepth);
   if (tooDeep !== undefined) {
     throw new ApiError(
-      400,
       ErrorCode.ApiBadRequest,
       `the body nests more than ${maxDepth} levels of arrays and objects (at ${tooDeep}); an entry's args and kwargs may nest ${maxDepth - 4} (entryLimits.maxDepth)`,
     );
@@ -47,10 +45,6 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number, maxDe
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new ApiError(
-      400,
-      ErrorCode.ApiBadRequest,
-      `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    throw new ApiError(ErrorCode.ApiBadRequest, `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

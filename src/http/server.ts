@@ -85,7 +85,6 @@ function statusPage(query: URLSearchParams): { offset: number; limit: number } {
     const value = Number(text);
     if (!/^\d{1,15}$/.test(text) || value < min || value > max) {
       throw new ApiError(
-        400,
         ErrorCode.ApiBadRequest,
         `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text.slice(0, 40))}`,
       );
@@ -104,7 +103,6 @@ function checkPercentEncoding(path: string): void {
     decodeURIComponent(path);
   } catch {
     throw new ApiError(
-      400,
       ErrorCode.ApiBadRequest,
       `the path ${JSON.stringify(path.slice(0, 200))} is not valid percent-encoding (each % must start a %XX of UTF-8)`,
     );
@@ -124,12 +122,11 @@ export async function startHttpServer(
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (req.headers.host === undefined && req.httpVersion === '1.1') {
       // Node would answer this itself with a bare 400 (requireHostHeader): said here, with a code.
-      throw new ApiError(400, ErrorCode.ApiBadRequest, 'an HTTP/1.1 request needs a Host header (RFC 9112)');
+      throw new ApiError(ErrorCode.ApiBadRequest, 'an HTTP/1.1 request needs a Host header (RFC 9112)');
     }
     const target = req.url ?? '/';
     if (Buffer.byteLength(target) > DEFAULTS.httpMaxUrlBytes) {
       throw new ApiError(
-        414,
         ErrorCode.ApiUriTooLong,
         `the request target is over ${DEFAULTS.httpMaxUrlBytes} bytes: send long values in the body`,
       );
@@ -154,11 +151,11 @@ export async function startHttpServer(
       return;
     }
     if (url.pathname.startsWith('/api/')) {
-      sendError(res, 404, ErrorCode.ApiNotFound, `not found; the API serves ${ENTRIES_PATH} and ${ENTRIES_PATH}/NAME`);
+      sendError(res, ErrorCode.ApiNotFound, `not found; the API serves ${ENTRIES_PATH} and ${ENTRIES_PATH}/NAME`);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendError(res, 405, ErrorCode.ApiMethodNotAllowed, 'read-only: use GET', [], { allow: 'GET, HEAD' });
+      sendError(res, ErrorCode.ApiMethodNotAllowed, 'read-only: use GET', [], { allow: 'GET, HEAD' });
       if (!req.complete) req.resume();
       return;
     }
@@ -193,7 +190,7 @@ export async function startHttpServer(
         return;
       }
       default:
-        sendError(res, 404, ErrorCode.ApiNotFound, 'not found; try /healthz, /readyz, /metrics, /status or /api/entries');
+        sendError(res, ErrorCode.ApiNotFound, 'not found; try /healthz, /readyz, /metrics, /status or /api/entries');
     }
   };
   const server = createServer({ requireHostHeader: false }, (req, res) => {

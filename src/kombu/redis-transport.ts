@@ -17,6 +17,8 @@ import type { LuaScript } from '../redis/scripts.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import { DEFAULTS } from '../base/defaults.js';
+import { within } from '../base/within.js';
+import { SPEEDUPS } from '../base/speedups.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -43,14 +45,21 @@ export interface RedisTransportOptions {
 // Kept importable from here: the broker's callers strip their errors through this module.
 export { withoutCommandArgs } from '../redis/server-errors.js';
 
-/** An EVALSHA encoded by RedisTransport.encodeScript: `buffer` is pooled, `command` the bytes to write (a view of it). */
-export interface EncodedScript {
-  readonly script: LuaScript;
-  readonly buffer: Buffer;
-  readonly command: Buffer;
-}
+/**
+ * An EVALSHA ready to send (RedisTransport.encodeScript): its bytes encoded by resp.ts, `buffer`
+ * pooled and `command` the bytes to write (a view of it); or, without that speed-up, its arguments
+ * as strings for ioredis to encode.
+ */
+export type EncodedScript =
+  | { readonly script: LuaScript; readonly buffer: Buffer; readonly command: Buffer }
+  | { readonly script: LuaScript; readonly argv: readonly string[] };
 
-/** A command whose bytes are already encoded (see resp.ts); ioredis writes them as they are. */
+/**
+ * A command whose bytes are already encoded (see resp.ts); ioredis writes them as they are. This
+ * overrides ioredis's Command.toWritable, which is why ioredis is held to ~5.11 and why
+ * test/integration/publish-encodings.test.ts records the wire: the bytes must equal those of
+ * ioredis's own encoding of the same arguments (the path taken with the speed-up off).
+ */
 class EncodedCommand extends Command {
   constructor(
     name: string,
@@ -164,7 +173,7 @@ export class RedisTransport {
    */
   prepare(template: MessageTemplate): void {
     const d = template.destination;
-    if (d.exchangeType !== 'fanout') prepareLayout(template, d.exchange, d.routingKey);
+    if (SPEEDUPS.resp && d.exchangeType !== 'fanout') prepareLayout(template, d.exchange, d.routingKey);
   }
 
   /**
@@ -189,6 +198,8 @@ export class RedisTransport {
    * buffer once answered); releaseScript() gives them up unsent.
    */
   encodeScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): EncodedScript {
+    if (!SPEEDUPS.resp)
+      return { script, argv: [String(keys.length), ...keys, ...args.map((a) => (typeof a === 'string' ? a : a.payload))] };
     return {
       script,
       ...encodeCommand(['EVALSHA', script.sha1, String(keys.length), ...keys, ...args], (bytes) => this.buffers.acquire(bytes)),
@@ -196,18 +207,20 @@ export class RedisTransport {
   }
 
   releaseScript(encoded: EncodedScript): void {
-    this.buffers.release(encoded.buffer);
+    if ('buffer' in encoded) this.buffers.release(encoded.buffer);
   }
 
   async sendScript(encoded: EncodedScript): Promise<unknown> {
-    const { script, command } = encoded;
+    const { script } = encoded;
+    const command = (): Command =>
+      'command' in encoded ? new EncodedCommand('evalsha', encoded.command) : new Command('EVALSHA', [script.sha1, ...encoded.argv]);
     try {
       try {
-        return await this.client.sendCommand(new EncodedCommand('evalsha', command));
+        return await this.client.sendCommand(command());
       } catch (error) {
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
         await this.client.script('LOAD', script.text);
-        return await this.client.sendCommand(new EncodedCommand('evalsha', command));
+        return await this.client.sendCommand(command());
       }
     } finally {
       // Answered or failed, the socket is done with the bytes.
@@ -226,8 +239,7 @@ export class RedisTransport {
       () => true,
       () => false,
     );
-    const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000).unref());
-    if (!(await Promise.race([quit, timedOut]))) this.client.disconnect();
+    if (!(await within(quit, 1000, () => false, { unref: true }))) this.client.disconnect();
   }
 
   private async readBindings(messages: readonly TaskMessage[]): Promise<Map<string, Binding[]>> {

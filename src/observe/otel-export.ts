@@ -15,6 +15,7 @@ import type * as ProtoExporter from '@opentelemetry/exporter-trace-otlp-proto';
 import type * as Resources from '@opentelemetry/resources';
 import type * as SdkTrace from '@opentelemetry/sdk-trace-base';
 import { loadOnFirstUse } from '../base/load-on-first-use.js';
+import { within } from '../base/within.js';
 import type { RunSpan, SpanWriter } from './run-spans.js';
 
 const api = loadOnFirstUse<typeof Api>('@opentelemetry/api');
@@ -107,13 +108,8 @@ export function startOtelExport(options: OtelExportOptions): OtelExport {
       },
     },
     shutdown: async (timeoutMs) => {
-      let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-        timer.unref();
-      });
-      await Promise.race([provider.shutdown().catch((error: unknown) => options.warn(String(error))), bound]);
-      clearTimeout(timer);
+      const shut = provider.shutdown().catch((error: unknown) => options.warn(String(error)));
+      await within(shut, timeoutMs, () => undefined, { unref: true });
     },
   };
 }

@@ -14,17 +14,18 @@ export function trackingEvents(next: SchedulerEvents, tracker: OutcomeTracker, c
     ...next,
     published: (run, latenessMs) => {
       next.published(run, latenessMs);
-      if (run.entry.options.ignoreResult !== true) tracker.published(run.entry.name, run.id, run.slotMs, clock.now());
+      if (run.entry.options.ignoreResult !== true)
+        tracker.published(run.entry.name, run.id, run.slotMs, clock.now(), undefined, run.entry.revision);
     },
-    triggerPublished: (message) => {
-      next.triggerPublished(message);
+    triggerPublished: (message, revision) => {
+      next.triggerPublished(message, revision);
       const now = clock.now();
-      tracker.published(message.entry, message.id, now, now, 'trigger');
+      tracker.published(message.entry, message.id, now, now, 'trigger', revision);
     },
-    backfillPublished: (entry, runs) => {
-      next.backfillPublished?.(entry, runs);
+    backfillPublished: (entry, runs, revision) => {
+      next.backfillPublished?.(entry, runs, revision);
       const now = clock.now();
-      for (const run of runs) tracker.published(entry, run.id, run.slotMs, now, 'backfill');
+      for (const run of runs) tracker.published(entry, run.id, run.slotMs, now, 'backfill', revision);
     },
     revoked: (revoke) => {
       next.revoked?.(revoke);

@@ -26,6 +26,7 @@ import type {
   RunHistory,
   RunRecord,
   RunOrigin,
+  RunToRecord,
   RunningRuns,
   TaskEvent,
   TaskEventFeed,
@@ -51,13 +52,15 @@ export interface TrackerOptions {
 interface Tracked {
   readonly entry: string;
   record: RunRecord;
+  /** The revision its entry was published under (the history's entry fence); undefined: not checked. */
+  readonly revision?: string | undefined;
 }
 
 export class OutcomeTracker implements RunningRuns {
   /** Runs not final yet, by task id, oldest first. */
   private readonly pending = new Map<string, Tracked>();
   /** Published runs not yet written to their histories. */
-  private toRecord: { entry: string; record: RunRecord }[] = [];
+  private toRecord: RunToRecord[] = [];
   /** Each entry's newest run this leader knows of (for "has the previous run finished?"). */
   private readonly newest = new Map<string, string>();
   /** Task events of runs not handed over yet, by task id, oldest first (see keepEarly). */
@@ -131,12 +134,16 @@ export class OutcomeTracker implements RunningRuns {
     this.finishedListener = listener;
   }
 
-  /** A run was published (`origin`: by a trigger or a backfill; none: by its schedule): returns at once. */
-  published(entry: string, taskId: string, slotMs: number, publishedAtMs: number, origin?: RunOrigin): void {
+  /**
+   * A run was published (`origin`: by a trigger or a backfill; none: by its schedule), its entry
+   * read at `revision` (ResolvedEntry.revision): returns at once. Its outcome is written only while
+   * that entry is stored (the history's entry fence): a delete in the meantime leaves no trace of it.
+   */
+  published(entry: string, taskId: string, slotMs: number, publishedAtMs: number, origin?: RunOrigin, revision?: string): void {
     if (!this.running) return;
     const record: RunRecord = { taskId, slotMs, publishedAtMs, state: 'PENDING', ...(origin === undefined ? {} : { origin }) };
-    this.toRecord.push({ entry, record });
-    this.track(entry, record);
+    this.toRecord.push({ entry, record, revision });
+    this.track(entry, record, revision);
     this.recordTimer ??= setTimeout(() => void this.flushRecords(), this.recordDelayMs);
     const early = this.early.get(taskId);
     if (early === undefined) return;
@@ -149,9 +156,9 @@ export class OutcomeTracker implements RunningRuns {
     const tracked = this.pending.get(taskId);
     if (tracked === undefined || tracked.entry !== entry) return;
     tracked.record = { ...tracked.record, revokedBy: policy };
-    const record = tracked.record;
+    const { record, revision } = tracked;
     void this.flushRecords().then(() =>
-      this.o.history.update(entry, record).catch((error: unknown) => this.failed('recording a revoke', error)),
+      this.o.history.update(entry, record, revision).catch((error: unknown) => this.failed('recording a revoke', error)),
     );
   }
 
@@ -175,10 +182,10 @@ export class OutcomeTracker implements RunningRuns {
     if (next === tracked.record) return;
     tracked.record = next;
     if (isFinal(next.state)) this.finish(tracked);
-    const { entry } = tracked;
+    const { entry, revision } = tracked;
     // After the run's own record was written (it may still be waiting in toRecord).
     void this.flushRecords().then(() =>
-      this.o.history.update(entry, next).catch((error: unknown) => this.failed('recording a task event', error)),
+      this.o.history.update(entry, next, revision).catch((error: unknown) => this.failed('recording a task event', error)),
     );
   }
 
@@ -207,8 +214,8 @@ export class OutcomeTracker implements RunningRuns {
     return this.pending.size;
   }
 
-  private track(entry: string, record: RunRecord): void {
-    this.pending.set(record.taskId, { entry, record });
+  private track(entry: string, record: RunRecord, revision?: string): void {
+    this.pending.set(record.taskId, { entry, record, revision });
     if (this.pending.size > this.maxPending) this.giveUpOldest();
     const known = this.newest.get(entry);
     const knownRecord = known === undefined ? undefined : this.pending.get(known)?.record;
@@ -224,11 +231,11 @@ export class OutcomeTracker implements RunningRuns {
       finishedAtMs: this.o.clock.now(),
       exception: `no longer followed: more than ${this.maxPending} runs without a result`,
     };
-    const { entry, record } = oldest;
+    const { entry, record, revision } = oldest;
     this.finish(oldest);
     // After the run's own record was written (it may still be waiting in toRecord).
     void this.flushRecords().then(() =>
-      this.o.history.update(entry, record).catch((error: unknown) => this.failed('recording a run given up', error)),
+      this.o.history.update(entry, record, revision).catch((error: unknown) => this.failed('recording a run given up', error)),
     );
   }
 
@@ -283,7 +290,7 @@ export class OutcomeTracker implements RunningRuns {
           const next = advance(tracked.record, metas[i], now, this.o.timeoutMs);
           if (next === tracked.record) return;
           tracked.record = next;
-          writes.push(this.o.history.update(tracked.entry, next));
+          writes.push(this.o.history.update(tracked.entry, next, tracked.revision));
           if (isFinal(next.state)) this.finish(tracked);
         });
         await Promise.all(writes);

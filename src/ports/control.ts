@@ -18,13 +18,26 @@ export interface ControlSource extends Partial<BackfillSource> {
   discardTrigger(text: string): Promise<void>;
 }
 
+/**
+ * What publishing a manual run came to: the trigger scripts' replies (trigger-fenced.lua,
+ * claim-trigger.lua, commit-trigger.lua), read as these names wherever they are looked at.
+ */
+export const TriggerResult = {
+  Published: 1,
+  /** The request is no longer pending (cancelled, or done): nothing published. */
+  Withdrawn: 0,
+  /** This instance no longer holds the fence: nothing written. */
+  Fenced: -1,
+  /** The entry's stored revision is not `revision` (a runtime entry's, ResolvedEntry.revision): nothing published, the request stays. */
+  Superseded: 2,
+  /** The broker refused the message because of its entry (commit-trigger.lua): the request is removed with the reason. */
+  Refused: 3,
+} as const;
+export type TriggerResult = (typeof TriggerResult)[keyof typeof TriggerResult];
+
 export interface TriggerPublisher {
-  /**
-   * 1 published, 0 no longer pending, -1 fenced, 2 superseded: the entry's stored revision is not
-   * `revision` (a runtime entry's, ResolvedEntry.revision): nothing published, the request stays.
-   */
-  publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<number>;
-  /** A backfill's step (BackfillPublisher); absent where the broker cannot make it one atomic step (AMQP, SQS). */
+  publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<TriggerResult>;
+  /** A backfill's step (BackfillPublisher): one atomic step on Redis; claim, send with confirms, commit on RabbitMQ and SQS. */
   publishBackfill?: BackfillPublisher['publishBackfill'];
 }
 
@@ -76,7 +89,7 @@ export type BackfillStepResult =
   /** One of the entry's keys holds another Redis type: the request was removed and its progress says why. */
   | { readonly kind: 'refused'; readonly reason: string };
 
-/** Publishes a backfill's steps through the leader's fenced path (the Redis broker's; see publish/). */
+/** Publishes a backfill's steps through the leader's fenced path (see publish/). */
 export interface BackfillPublisher {
   publishBackfill(
     entry: string,

@@ -74,10 +74,10 @@ export interface RunRevoked {
 export interface SchedulerEvents {
   /** A scheduled run was published, `latenessMs` after its slot (jitter included). */
   published(run: PublishedRun, latenessMs: number): void;
-  /** A manual run (`beat trigger`) was published. */
-  triggerPublished(message: TaskMessage): void;
-  /** Slots of a backfill (`beat backfill`) were published: their task ids and slots. */
-  backfillPublished?(entry: string, runs: readonly { readonly id: string; readonly slotMs: number }[]): void;
+  /** A manual run (`beat trigger`) was published, its entry read at `revision` (ResolvedEntry.revision). */
+  triggerPublished(message: TaskMessage, revision?: string): void;
+  /** Slots of a backfill (`beat backfill`) were published: their task ids and slots, the entry read at `revision`. */
+  backfillPublished?(entry: string, runs: readonly { readonly id: string; readonly slotMs: number }[], revision?: string): void;
   /** Due slots were passed over and will never run (downtime past the catch-up window or policy). */
   missed(missed: MissedSlots): void;
   /** A run matched no queue: the broker dropped it (its state still moved forward). */
@@ -117,8 +117,8 @@ export function fanOutEvents(sinks: readonly SchedulerEvents[]): SchedulerEvents
   if (sinks.length === 1 && sinks[0] !== undefined) return sinks[0];
   return {
     published: (run, latenessMs) => sinks.forEach((s) => s.published(run, latenessMs)),
-    triggerPublished: (message) => sinks.forEach((s) => s.triggerPublished(message)),
-    backfillPublished: (entry, runs) => sinks.forEach((s) => s.backfillPublished?.(entry, runs)),
+    triggerPublished: (message, revision) => sinks.forEach((s) => s.triggerPublished(message, revision)),
+    backfillPublished: (entry, runs, revision) => sinks.forEach((s) => s.backfillPublished?.(entry, runs, revision)),
     missed: (missed) => sinks.forEach((s) => s.missed(missed)),
     dropped: (entry) => sinks.forEach((s) => s.dropped(entry)),
     publishFailed: (error) => sinks.forEach((s) => s.publishFailed(error)),

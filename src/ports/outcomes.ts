@@ -69,12 +69,26 @@ export interface FinishedRuns {
   readonly failureStreak: number;
 }
 
+/**
+ * A run to record: its entry, its record, and the revision its entry was published under
+ * (ResolvedEntry.revision; undefined: not checked). A run whose entry was deleted or created again
+ * since that revision is not recorded, so that no history outlives its entry.
+ */
+export interface RunToRecord {
+  readonly entry: string;
+  readonly record: RunRecord;
+  readonly revision?: string | undefined;
+}
+
 /** Where each entry's recent runs are kept; the newest first. */
 export interface RunHistory {
-  /** Records newly published runs as PENDING (a run already recorded is left as it is). */
-  recordPublished(runs: readonly { readonly entry: string; readonly record: RunRecord }[]): Promise<void>;
-  /** Replaces the record of `record.taskId` in the entry's history (none when it fell out); a final record is never replaced. */
-  update(entry: string, record: RunRecord): Promise<void>;
+  /** Records newly published runs as PENDING (a run already recorded, or whose entry is gone, is left as it is). */
+  recordPublished(runs: readonly RunToRecord[]): Promise<void>;
+  /**
+   * Replaces the record of `record.taskId` in the entry's history (none when it fell out, or when
+   * the entry was deleted or created again since `revision`); a final record is never replaced.
+   */
+  update(entry: string, record: RunRecord, revision?: string): Promise<void>;
   /** Every recorded run not final yet, by entry: what a new leader goes on tracking. */
   pending(): Promise<{ readonly entry: string; readonly record: RunRecord }[]>;
   /** The entry's runs, newest first, at most `limit`. */

@@ -25,26 +25,26 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { withScripts } from '../redis/scripts.js';
-import type { TriggerPublisher } from '../ports/control.js';
+import { TriggerResult } from '../ports/control.js';
+import type { BackfillPublisher, BackfillStep, BackfillStepResult, TriggerPublisher } from '../ports/control.js';
+import { RunCode, readBatchReply } from '../redis/fenced-replies.js';
+import { publishConfirmedBackfill } from './confirmed-backfill.js';
+import type { AmqpSender, BackfillRequestRef } from './confirmed-backfill.js';
 import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
 import type { AmqpSendResult } from '../amqp/transport.js';
 import type { AmqpPublishPlan } from '../amqp/message.js';
 
-/**
- * What the dispatcher needs of a transport that acknowledges each message: AmqpTransport (publisher
- * confirms) and SqsTransport (SendMessageBatch's per-message replies) fit; tests can pass an object literal.
- */
-export interface AmqpSender<Plan = AmqpPublishPlan> {
-  plan(messages: readonly TaskMessage[]): Promise<Plan>;
-  send(plan: Plan): Promise<AmqpSendResult[]>;
-}
+export type { AmqpSender };
 
-export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, TriggerPublisher {
+/** What to do about a manual run the broker refused because of its entry. */
+const TRIGGER_FIX = "mend the entry's route (its exchange, routing key or queue) or its message, then trigger it again";
+
+export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, TriggerPublisher, BackfillPublisher {
   private readonly redis: ReturnType<typeof withScripts>;
 
   constructor(
     private readonly broker: AmqpSender<Plan>,
-    state: Redis,
+    private readonly state: Redis,
     private readonly keys: SchedulerKeys,
     private readonly logger: Logger,
     /** lock.maxClockSkew: the claim refuses slots further ahead of Redis's clock. */
@@ -61,11 +61,12 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
       ...runs.flatMap((r) => [r.entry.name, String(r.slotMs), r.entry.revision ?? '']),
     ];
     const claim = await this.redis.claimFenced(3, this.keys.fence, this.keys.state, this.keys.entries, ...claimArgs);
-    if (claim[0] === -1) return { fenced: true };
-    if (claim[0] === -2) return { fenced: false, ahead: { redisMs: claim[1] as number, slotMs: claim[2] as number } };
-    const fresh = runs.filter((_, i) => claim[i + 1] === 1);
-    // claim-fenced's code 2: the entry changed since it was read (see RunOutcome 'superseded').
-    const outcomes: RunOutcome[] = runs.map((_, i) => (claim[i + 1] === 2 ? 'superseded' : 'stale'));
+    const read = readBatchReply(claim, runs.length);
+    if (read.kind === 'fenced') return { fenced: true };
+    if (read.kind === 'ahead') return { fenced: false, ahead: { redisMs: read.redisMs, slotMs: read.slotMs } };
+    const fresh = runs.filter((_, i) => read.codes[i] === RunCode.Fresh);
+    // The entry changed since it was read (see RunOutcome 'superseded').
+    const outcomes: RunOutcome[] = runs.map((_, i) => (read.codes[i] === RunCode.Superseded ? 'superseded' : 'stale'));
     if (fresh.length === 0) return { fenced: false, outcomes };
 
     const results = await this.broker.send(await this.broker.plan(fresh.map((r) => r.message)));
@@ -110,7 +111,8 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
           { cause: error },
         );
       }
-      if (commit[0] === -1) {
+      const committed = readBatchReply(commit, confirmed.length);
+      if (committed.kind !== 'done') {
         this.unrecorded(
           confirmed.map((r) => r.message),
           'this instance lost the fence',
@@ -119,7 +121,7 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
       }
       // Out on the broker, but their entries changed since the claim: their state is not written
       // (a deleted entry's must not come back), and the runner reads them again.
-      const changed = confirmed.filter((_, i) => commit[i + 1] === 2);
+      const changed = confirmed.filter((_, i) => committed.codes[i] === RunCode.Superseded);
       if (changed.length > 0)
         this.unrecorded(
           changed.map((r) => r.message),
@@ -180,13 +182,26 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
     return { fenced: false, outcomes, failure, ...refused };
   }
 
-  /** One manual run: claimed while pending, published with a confirm, then recorded and its request removed. */
-  async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<number> {
+  /**
+   * One manual run: claimed while pending, published with a confirm, then recorded and its request
+   * removed. A message the broker refuses because of the entry alone (returned unroutable, the
+   * channel closed on it) is refused as the Redis path refuses one: the request is removed (a retry
+   * would meet the same), the CLI is told why, and the leader stays.
+   */
+  async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<TriggerResult> {
     const claim = await this.redis.claimTrigger(2, this.keys.fence, this.keys.triggers, token, requestText);
-    if (claim !== 1) return claim;
+    if (claim !== TriggerResult.Published) return claim;
     const [result] = await this.broker.send(await this.broker.plan([message]));
+    const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id), this.keys.entries];
+    const args = [token, String(nowMs), requestText, message.entry, message.id, revision ?? ''];
+    if (result?.status === 'returned' || result?.status === 'refused') {
+      const why = `${result.status === 'returned' ? `the broker returned it unroutable: ${result.reason}` : result.reason}; ${TRIGGER_FIX}`;
+      const refused = await this.redis.commitTrigger(keys.length, ...keys, ...args, why);
+      if (refused !== TriggerResult.Refused) return refused;
+      throw new BeatError(ErrorCode.BrokerPublish, `manual run of "${message.entry}" (${message.id}) refused: ${why}`);
+    }
     if (result?.status !== 'confirmed') {
-      const reason = result === undefined ? 'no result' : result.status === 'failed' ? result.error.message : result.reason;
+      const reason = result === undefined ? 'no result' : result.error.message;
       // The request stays pending: the control loop tries again on its next wake-up.
       throw new BeatError(
         ErrorCode.BrokerPublish,
@@ -196,18 +211,35 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
         },
       );
     }
-    const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id), this.keys.entries];
-    let committed: number;
+    let committed: TriggerResult;
     try {
-      const args = [token, String(nowMs), requestText, message.entry, message.id, revision ?? ''];
       committed = await this.redis.commitTrigger(keys.length, ...keys, ...args);
     } catch (error) {
       this.unrecorded([message], `Redis failed: ${errorMessage(error)}`);
       throw error;
     }
-    if (committed === -1) this.unrecorded([message], 'this instance lost the fence');
-    // 2: out on the broker, but the entry changed since it was read: its state was not written.
-    return committed === 2 ? 1 : committed;
+    if (committed === TriggerResult.Fenced) this.unrecorded([message], 'this instance lost the fence');
+    // Superseded: out on the broker, but the entry changed since it was read: its state was not written.
+    return committed === TriggerResult.Superseded ? TriggerResult.Published : committed;
+  }
+
+  /** One step of a backfill: claimed, sent with confirms, committed (confirmed-backfill.ts). */
+  publishBackfill(
+    entry: string,
+    step: BackfillStep,
+    request: BackfillRequestRef,
+    token: string,
+    nowMs: number,
+    revision?: string,
+  ): Promise<BackfillStepResult> {
+    return publishConfirmedBackfill(this.state, this.broker, this.keys, (messages, why) => this.unrecorded(messages, why), {
+      entry,
+      step,
+      request,
+      token,
+      nowMs,
+      ...(revision === undefined ? {} : { revision }),
+    });
   }
 
   private unrecorded(messages: readonly TaskMessage[], why: string): void {

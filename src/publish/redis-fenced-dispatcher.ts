@@ -13,7 +13,8 @@ import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome, StagedDispatch } from '../ports/dispatcher.js';
-import type { BackfillPublisher, BackfillSlotOutcome, BackfillStep, BackfillStepResult, TriggerPublisher } from '../ports/control.js';
+import { backfillScriptHead } from './confirmed-backfill.js';
+import type { BackfillPublisher, BackfillStep, BackfillStepResult, TriggerPublisher, TriggerResult } from '../ports/control.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { typedKeys } from '../redis/keys.js';
@@ -21,6 +22,7 @@ import { publishedStatePrefix } from '../redis/entry-state-codec.js';
 import { revisionIncarnation } from '../ports/entries.js';
 import { PUBLISH_FENCED_SCRIPT, withScripts } from '../redis/scripts.js';
 import { nameWrongType } from '../redis/server-errors.js';
+import { RunCode, readBackfillReply, readBatchReply, readTriggerReply } from '../redis/fenced-replies.js';
 
 /** The payloads of one list or channel in a batch, and the runs they belong to (for stale runs). */
 class DeliveryGroup {
@@ -39,11 +41,6 @@ class DeliveryGroup {
   }
 }
 
-/** publish-fenced.lua's per-run code of a run whose entry changed since its revision was read. */
-const SUPERSEDED = 2;
-/** … and of one refused because one of its queue keys holds another Redis type (this entry alone). */
-const REFUSED = 3;
-
 function groupOf(groups: Map<string, DeliveryGroup>, target: string): DeliveryGroup {
   let group = groups.get(target);
   if (group === undefined) {
@@ -57,9 +54,7 @@ function groupOf(groups: Map<string, DeliveryGroup>, target: string): DeliveryGr
  * Why each refused run was refused: the script's reply lists, after the runs' codes, each queue key
  * that holds another type and that type. A run names the first of its keys among them.
  */
-function refusalsOf(reply: readonly unknown[], plan: RedisPublishPlan, outcomes: readonly RunOutcome[]): Map<number, string> {
-  const found = new Map<string, string>();
-  for (let i = outcomes.length + 1; i + 1 < reply.length; i += 2) found.set(String(reply[i]), String(reply[i + 1]));
+function refusalsOf(found: ReadonlyMap<string, string>, plan: RedisPublishPlan, outcomes: readonly RunOutcome[]): Map<number, string> {
   const refusals = new Map<number, string>();
   outcomes.forEach((outcome, i) => {
     if (outcome !== 'refused') return;
@@ -138,21 +133,21 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     const dropped = plan.dropped.length === 0 ? undefined : this.dropReports(plan, runs, delivered);
     return reply.then(
       (reply): DispatchResult => {
-        const codes = reply as number[];
-        if (codes[0] === -1) return { fenced: true };
-        if (codes[0] === -2) return { fenced: false, ahead: { redisMs: codes[1] as number, slotMs: codes[2] as number } };
+        const read = readBatchReply(reply as unknown[], count);
+        if (read.kind === 'fenced') return { fenced: true };
+        if (read.kind === 'ahead') return { fenced: false, ahead: { redisMs: read.redisMs, slotMs: read.slotMs } };
         // Fresh runs moved their state forward; a fresh run with no delivery matched no queue.
         const outcomes = delivered.map((d, i): RunOutcome => {
-          const code = codes[i + 1];
-          if (code === 1) return d ? 'published' : 'dropped';
-          return code === SUPERSEDED ? 'superseded' : code === REFUSED ? 'refused' : 'stale';
+          const code = read.codes[i];
+          if (code === RunCode.Fresh) return d ? 'published' : 'dropped';
+          return code === RunCode.Superseded ? 'superseded' : code === RunCode.Refused ? 'refused' : 'stale';
         });
         outcomes.forEach((outcome, i) => {
           const report = dropped?.get(i);
           if (outcome === 'dropped' && report) this.logger.error(report.fields, report.message);
         });
-        if (codes.length === count + 1) return { fenced: false, outcomes };
-        return { fenced: false, outcomes, refusals: refusalsOf(codes, plan, outcomes) };
+        if (read.wrongTypes.size === 0) return { fenced: false, outcomes };
+        return { fenced: false, outcomes, refusals: refusalsOf(read.wrongTypes, plan, outcomes) };
       },
       async (error: unknown) => {
         throw await this.failure(`publishing ${count} runs`, error);
@@ -253,7 +248,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   }
 
   /** One manual run, exactly once: the trigger script removes the request in the same step. */
-  async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<number> {
+  async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<TriggerResult> {
     const plan = await this.broker.plan([message]);
     await this.broker.declare(plan);
     const deliveries = plan.messages[0];
@@ -266,12 +261,12 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     }
     for (const publish of deliveries?.publishes ?? []) argv.push(publish.channel, publish.payload);
     try {
-      const reply = (await withScripts(this.broker.client).triggerFenced(keys.length, ...keys, ...argv)) as number | unknown[];
-      if (!Array.isArray(reply)) return reply;
+      const reply = readTriggerReply(await withScripts(this.broker.client).triggerFenced(keys.length, ...keys, ...argv));
+      if (typeof reply === 'number') return reply;
       // Refused by its entry alone: the request is gone (it would be refused again), the leader stays.
       throw new BeatError(
         ErrorCode.BrokerPublish,
-        `manual run of "${message.entry}" (${message.id}) refused: its queue key ${JSON.stringify(String(reply[1]))} holds a ${String(reply[2])}, not a list; route the entry to another queue, or remove that key`,
+        `manual run of "${message.entry}" (${message.id}) refused: its queue key ${JSON.stringify(reply.refusedKey)} holds a ${reply.type}, not a list; route the entry to another queue, or remove that key`,
       );
     } catch (error) {
       if (error instanceof BeatError) throw error;
@@ -282,7 +277,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   /**
    * One step of a backfill, exactly once per slot: backfill-fenced.lua checks each slot against the
    * entry's stored slot and its record of passed-over slots, and cuts it out of that record in the
-   * step that pushes it. Its reply is decoded here, and only here.
+   * step that pushes it. Its reply is decoded in src/redis/fenced-replies.ts.
    */
   async publishBackfill(
     entry: string,
@@ -294,10 +289,9 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   ): Promise<BackfillStepResult> {
     const plan = await this.broker.plan(step.runs.map((r) => r.message));
     await this.broker.declare(plan);
-    const k = this.keys;
-    const keys = [k.fence, k.state, k.entries, k.passedFloor, k.passed(entry), k.backfills, k.backfill(request.id), k.passedSince];
-    const argv: (string | Buffer)[] = [token, String(nowMs), request.text, entry, revision ?? ''];
-    argv.push(request.unrecorded ? '1' : '', step.last ? '1' : '', String(step.excluded), String(step.throughMs), String(step.total));
+    const head = backfillScriptHead(this.keys, entry, step, request, token, nowMs, revision, 'step');
+    const keys = head.keys;
+    const argv: (string | Buffer)[] = head.argv;
     argv.push(String(step.runs.length));
     const listIndex = new Map<string, number>();
     step.runs.forEach((run, i) => {
@@ -319,23 +313,6 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     } catch (error) {
       throw await this.failure(`backfilling ${step.runs.length} slots of "${entry}"`, error);
     }
-    switch (reply[0]) {
-      case -1:
-        return { kind: 'fenced' };
-      case 0:
-        return { kind: 'withdrawn' };
-      case 2:
-        return { kind: 'superseded' };
-      case 3:
-        return {
-          kind: 'refused',
-          reason: `its key ${JSON.stringify(String(reply[1]))} holds a ${String(reply[2])}: route the entry to another queue, or remove that key`,
-        };
-      default:
-        return { kind: 'done', outcomes: reply.slice(1).map((code) => BACKFILL_CODES[code as number] ?? 'recorded') };
-    }
+    return readBackfillReply(reply);
   }
 }
-
-/** backfill-fenced.lua's per-slot codes. */
-const BACKFILL_CODES: Record<number, BackfillSlotOutcome> = { 1: 'published', 0: 'recorded', 4: 'ahead', 5: 'unrecorded' };

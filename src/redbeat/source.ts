@@ -106,7 +106,9 @@ export class RedBeatSource implements EntrySource {
       const replies = (await pipeline.exec()) ?? [];
       names.forEach((name, j) => {
         const [error, value] = replies[j] ?? [null, null];
-        const [definition, meta, mark] = error === null ? (value as (string | null)[]) : [null, null, null];
+        // A failed read is not a delete (what tsbeat kept of it would go): left as known, read again next look.
+        if (error !== null) return;
+        const [definition, meta, mark] = value as (string | null)[];
         if (definition === null || definition === undefined || mark === null || mark === undefined) {
           // Deleted between the digest and the read (and maybe saved again, not marked yet: the
           // next look marks it and hands it on as a re-creation).

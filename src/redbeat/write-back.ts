@@ -15,6 +15,7 @@
  */
 import type { Redis } from 'ioredis';
 import { DEFAULTS } from '../base/defaults.js';
+import { within } from '../base/within.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
@@ -87,7 +88,7 @@ export class RedBeatWriteBack {
         const batch = [...this.pending].slice(0, BATCH);
         for (const [name] of batch) this.pending.delete(name);
         try {
-          const states = await within(this.readStates(batch.map(([name]) => name)));
+          const states = await writeWithin(this.readStates(batch.map(([name]) => name)));
           const keys: string[] = [];
           const args: string[] = [REDBEAT_INCARNATION_FIELD];
           for (const [name, { score, marker }] of batch) {
@@ -100,7 +101,7 @@ export class RedBeatWriteBack {
             // Scheduled runs only: manual runs (`beat trigger`) are not RedBeat's to count.
             args.push(pythonJson(encodeDatetime(at)), score, String(state.runCount - (state.manualRuns ?? 0)), marker);
           }
-          if (keys.length > 0) await within(scripts.redbeatMeta(1 + keys.length, this.keys.schedule, ...keys, ...args));
+          if (keys.length > 0) await writeWithin(scripts.redbeatMeta(1 + keys.length, this.keys.schedule, ...keys, ...args));
           if (this.lastError !== undefined)
             this.logger.info({ event: EVENTS.redbeatWritten }, "RedBeat's meta and schedule written again after runs");
           this.lastError = undefined;
@@ -143,19 +144,8 @@ export class RedBeatWriteBack {
  * every later write-back behind it. Given up on, it is tried again; the values are absolute, so the
  * first one landing late writes nothing the retry does not write again.
  */
-async function within<T>(call: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      call,
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no reply from Redis within ${String(DEFAULTS.redbeatWriteTimeoutMs)} ms`)),
-          DEFAULTS.redbeatWriteTimeoutMs,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+function writeWithin<T>(call: Promise<T>): Promise<T> {
+  return within(call, DEFAULTS.redbeatWriteTimeoutMs, (): never => {
+    throw new Error(`no reply from Redis within ${String(DEFAULTS.redbeatWriteTimeoutMs)} ms`);
+  });
 }

@@ -221,10 +221,18 @@ export class ControlStore {
     return (await this.client.exists(this.keys.triggered(taskId))) === 1;
   }
 
-  /** Why the leader refused a manual run ("<queue key> <type>": that key holds another type), if it did. */
+  /**
+   * Why the leader refused a manual run, with the fix, if it did. The confirmation key says
+   * "refused <queue key> <type>" (trigger-fenced.lua: that key holds another Redis type) or
+   * "refused: <why>" (commit-trigger.lua: the AMQP broker refused the message, the fix included).
+   */
   async triggerRefusal(taskId: string): Promise<string | undefined> {
     const value = await this.client.get(this.keys.triggered(taskId));
-    return value?.startsWith('refused ') === true ? value.slice('refused '.length) : undefined;
+    if (value?.startsWith('refused: ') === true) return value.slice('refused: '.length);
+    if (value?.startsWith('refused ') !== true) return undefined;
+    const refusal = value.slice('refused '.length);
+    const [key, type] = [refusal.slice(0, refusal.lastIndexOf(' ')), refusal.slice(refusal.lastIndexOf(' ') + 1)];
+    return `its queue key ${JSON.stringify(key)} holds a ${type}, not a list; route the entry to another queue, or remove that key`;
   }
 
   /** Pending requests, oldest first, as stored (the text is what the trigger script removes). */

@@ -6,8 +6,8 @@
  * an entry created again under the name must not inherit (a pauseOnFailure count, a last result,
  * a day strip of slots it never had, passed-over slots a backfill would publish).
  */
-import type { ChainableCommander } from 'ioredis';
-import { pushAll } from '../base/chunks.js';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { chunksOf, pushAll } from '../base/chunks.js';
 import type { SchedulerKeys } from './keys.js';
 
 /**
@@ -40,4 +40,13 @@ export function forgetOwned(batch: ChainableCommander, keys: OwnedKeys, names: r
   // One argument array each (ioredis flattens it), not a spread.
   for (const hash of OWN_FIELDS) batch.call('HDEL', pushAll([keys[hash]], names));
   for (const set of OWN_MEMBERS) batch.call('SREM', pushAll([keys[set]], names));
+}
+
+/** Removes what the named entries own (forgetOwned), a bounded chunk per transaction. */
+export async function forgetOwnedNow(client: Redis, keys: OwnedKeys, names: readonly string[]): Promise<void> {
+  for (const chunk of chunksOf(names)) {
+    const batch = client.multi();
+    forgetOwned(batch, keys, chunk);
+    await batch.exec();
+  }
 }

@@ -77,15 +77,45 @@ export function decodeEntryRecord(text: string): EntryRecord | Unreadable {
 /**
  * The text an entry is stored as: JSON with its keys in a canonical order, so that the same entry
  * written twice compares equal (the write script then reports it unchanged and raises no version).
+ * An entry whose keys are in that order already (what `beat entries export` writes, and what a
+ * record holds) is written as it is: the copy with sorted keys is made only when one is not.
  */
 export function canonicalEntryJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.keys(v)
-            .sort()
-            .map((k) => [k, (v as Record<string, unknown>)[k]]),
-        )
-      : v,
-  );
+  return keysSorted(value, 0) ? JSON.stringify(value) : JSON.stringify(value, sortedKeys);
+}
+
+function sortedKeys(_key: string, v: unknown): unknown {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+    ? Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, (v as Record<string, unknown>)[k]]),
+      )
+    : v;
+}
+
+/** Keys that objects list first, in numeric order, whatever the order they were added in (array indices; up to 9 digits surely). */
+const ARRAY_INDEX = /^(0|[1-9]\d{0,8})$/;
+
+/** Deeper than this, keysSorted gives up (the copy decides): checked entries are far shallower. */
+const SORTED_CHECK_DEPTH = 64;
+
+/**
+ * Whether every object in `value` lists its keys in sorted order, so that JSON.stringify writes
+ * what sortedKeys would (an object's integer-like keys come first, in numeric order, either way).
+ */
+function keysSorted(value: unknown, depth: number): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (depth > SORTED_CHECK_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!keysSorted(item, depth + 1)) return false;
+    return true;
+  }
+  let previous: string | undefined;
+  for (const key of Object.keys(value)) {
+    if (previous !== undefined && !(previous < key) && !ARRAY_INDEX.test(previous)) return false;
+    previous = key;
+    if (!keysSorted((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }

@@ -5,7 +5,7 @@
  * the scheduler reads them as an EntrySource: everything at start, then what changed since the
  * version it last saw (the `entries:changes` zset), told by the message or found every maxInterval.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
@@ -103,6 +103,12 @@ export class RedisEntryStore implements EntrySource {
       source?: string;
       audit?: AuditContext;
       /**
+       * The writes were checked as this write would check them (entry-files.ts entryChecker, given
+       * this store's queue names context), and have not changed since: an import's second pass
+       * over a file whose chunk has the digest its first pass checked. Not checked again.
+       */
+      checked?: boolean;
+      /**
        * The writes, counted from the first, that this write's audit leaves out because later writes
        * of the same import will have trimmed them from the capped stream anyway (an import in chunks).
        */
@@ -111,29 +117,34 @@ export class RedisEntryStore implements EntrySource {
   ): Promise<WriteResult> {
     const problems: ConfigProblem[] = [];
     const args: string[] = [];
+    const checked = options.checked === true;
     for (const write of writes) {
-      const at = `entries${/^[A-Za-z_$][\w$-]*$/.test(write.name) ? `.${write.name}` : `[${shown(write.name)}]`}`;
-      const nameProblems = entryNameProblems(write.name);
-      if (nameProblems.length > 0)
-        problems.push(
-          ...prefixProblems(
-            at,
-            nameProblems.map((p) => ({ ...p, path: '' })),
-          ),
-        );
       const guard = write.ifVersion === undefined ? '' : `@${write.ifVersion}`;
+      const at = checked ? '' : `entries${/^[A-Za-z_$][\w$-]*$/.test(write.name) ? `.${write.name}` : `[${shown(write.name)}]`}`;
+      if (!checked) {
+        const nameProblems = entryNameProblems(write.name);
+        if (nameProblems.length > 0)
+          problems.push(
+            ...prefixProblems(
+              at,
+              nameProblems.map((p) => ({ ...p, path: '' })),
+            ),
+          );
+      }
       if (write.op === 'delete') {
         args.push(`del${guard}`, write.name, '');
         continue;
       }
       if (this.staticNames.has(write.name)) throw staticNameError(write.name);
-      const parsed = parseEntryDefinition(write.entry);
-      // An invalid entry is not serialised: one too deep to check would overflow the stack here.
-      if (!parsed.ok) {
-        problems.push(...prefixProblems(at, parsed.problems));
-        continue;
+      if (!checked) {
+        const parsed = parseEntryDefinition(write.entry);
+        // An invalid entry is not serialised: one too deep to check would overflow the stack here.
+        if (!parsed.ok) {
+          problems.push(...prefixProblems(at, parsed.problems));
+          continue;
+        }
+        if (this.queueNames !== undefined) problems.push(...prefixProblems(at, queueNameProblems(write.entry, this.queueNames)));
       }
-      if (this.queueNames !== undefined) problems.push(...prefixProblems(at, queueNameProblems(write.entry, this.queueNames)));
       args.push(`put${guard}`, write.name, canonicalEntryJson(write.entry));
     }
     if (problems.length > 0) throw entryProblems(options.source ?? 'entries', problems);
@@ -158,8 +169,9 @@ export class RedisEntryStore implements EntrySource {
         keys.events,
         String(writes.length),
       ];
-      head.splice(7, 0, keys.entryNames);
-      reply = await withScripts(this.client).entriesWrite(8, pushAll(head, args));
+      head.splice(7, 0, keys.entryNames, keys.entriesReceipt(randomUUID()));
+      args.push(String(DEFAULTS.entriesReceiptMs));
+      reply = await withScripts(this.client).entriesWrite(9, pushAll(head, args));
     } catch (error) {
       throw await nameWrongType(
         this.client,

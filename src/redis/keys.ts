@@ -39,6 +39,8 @@
  *   <prefix>:{<name>}:entries:changes  zset  runtime entry name → the version of its last change (kept after a delete:
  *                              a name in here and not in `entries` was deleted at that version)
  *   <prefix>:{<name>}:entries:version  string  the version counter of the runtime entries, raised by each write
+ *   <prefix>:{<name>}:entries:receipt:<id>  string  the reply of one write that changed something (JSON), kept
+ *                              DEFAULTS.entriesReceiptMs: the same write sent again answers what it did the first time
  *   <prefix>:{<name>}:statics  set  the names of the config file's entries, written by the leader: runtime entries may not take them
  *   <prefix>:{<name>}:statics:id  string  a hash of those names, so that an unchanged list is not written again
  *   <prefix>:{<name>}:alerts:items  hash  alert delivery id → the delivery (JSON: id, url, body, contentType, attempts)
@@ -91,6 +93,8 @@ export interface SchedulerKeys {
   /** The runtime entries' names in a zset of score 0, for pages in name order (ZRANGEBYLEX). */
   readonly entryNames: string;
   readonly entriesVersion: string;
+  /** One write's receipt (entries-write.lua), so that sending it again answers what it did. */
+  entriesReceipt(id: string): string;
   readonly statics: string;
   readonly staticsId: string;
   readonly alertItems: string;
@@ -178,6 +182,7 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     entryChanges: `${base}entries:changes`,
     entryNames: `${base}entries:names`,
     entriesVersion: `${base}entries:version`,
+    entriesReceipt: (id) => `${base}entries:receipt:${id}`,
     statics: `${base}statics`,
     staticsId: `${base}statics:id`,
     alertItems: `${base}alerts:items`,

@@ -12,8 +12,7 @@
 import { DEFAULTS } from '../base/defaults.js';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import Redlock, { ExecutionError, ResourceLockedError } from 'redlock';
-import type { Lock } from 'redlock';
+import Redlock, { ExecutionError, Lock, ResourceLockedError } from 'redlock';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
@@ -21,6 +20,7 @@ import type { SchedulerEvents } from '../ports/events.js';
 import { CONTROL_MESSAGE } from './control-store.js';
 import { ENTRIES_MESSAGE, SCHEDULER_KEY_TYPES } from './keys.js';
 import { asRedisError, lockRefusal, placeOf } from './server-errors.js';
+import { leaseMarginMs } from '../config/lease-margin.js';
 
 export interface LeadershipKeys {
   /** The redlock resource (a key on every lock server). */
@@ -127,7 +127,7 @@ export class Leadership {
 
   /** The safety margin: publishing stops this long before the lock could expire for the others. */
   private get marginMs(): number {
-    return Math.max(250, Math.floor(this.options.ttlMs / 5));
+    return leaseMarginMs(this.options.ttlMs);
   }
 
   async start(owner: LeadershipOwner): Promise<void> {
@@ -271,13 +271,18 @@ export class Leadership {
     const lease = this.lease;
     if (!lock || !lease || this.stopped) return;
     try {
-      // redlock dates a lock on the wall clock and refuses to extend one whose expiry has passed by
-      // it: after a step forward, one that is still valid, even when the step falls between its own
-      // reads of the clock. The lease is kept on the monotonic clock (the watchdog ends it in time),
-      // so redlock's dating is made moot.
+      // redlock dates a lock on the wall clock (Lock.expiration) and refuses to extend one whose date
+      // has passed: after a step forward of the clock, one that is still valid. What says how long
+      // the lock is valid is the lease, on the monotonic clock (the watchdog ends it in time): the
+      // lock to extend is described to redlock through its public constructor, dated by the lease
+      // as the wall clock reads now, so that redlock refuses exactly what the lease says has expired
+      // (test/integration/redlock-contract.test.ts pins what this relies on).
       const started = performance.now();
-      lock.expiration = Number.MAX_SAFE_INTEGER;
-      const extended = await lock.extend(this.options.ttlMs);
+      const validMs = lease.publishUntil + this.marginMs - started;
+      // Past it (the event loop was held up): the watchdog, due as well, ends the lease.
+      if (validMs <= 0) return;
+      const current = new Lock(this.redlock, lock.resources, lock.value, lock.attempts, Date.now() + validMs);
+      const extended = await this.redlock.extend(current, this.options.ttlMs);
       if (this.lock !== lock) {
         // Lost meanwhile (the watchdog fired while the renewal was slow): this instance no longer
         // publishes, so give the renewed lock back instead of keeping the others out for a TTL.

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { DEFAULTS } from '../base/defaults.js';
 import { isFinal } from '../ports/outcomes.js';
-import type { FinishedRuns, RunHistory, RunRecord } from '../ports/outcomes.js';
+import type { FinishedRuns, RunHistory, RunRecord, RunToRecord } from '../ports/outcomes.js';
 import type { SchedulerKeys } from './keys.js';
 import { decodeFinished, decodeRun, encodeRun } from './run-history-codec.js';
 import { withScripts } from './scripts.js';
@@ -24,7 +24,10 @@ export interface FailurePausing {
   paused(entry: string, record: RunRecord): void;
 }
 
-type HistoryKeys = Pick<SchedulerKeys, 'runs' | 'runsPending' | 'runsFinished' | 'failures' | 'paused' | 'pauseNotes'>;
+type HistoryKeys = Pick<
+  SchedulerKeys,
+  'runs' | 'runsPending' | 'runsFinished' | 'failures' | 'paused' | 'pauseNotes' | 'state' | 'entries'
+>;
 
 export class RedisRunHistory implements RunHistory {
   constructor(
@@ -34,24 +37,30 @@ export class RedisRunHistory implements RunHistory {
     private readonly pausing?: FailurePausing,
   ) {}
 
-  recordPublished(runs: readonly { readonly entry: string; readonly record: RunRecord }[]): Promise<void> {
+  recordPublished(runs: readonly RunToRecord[]): Promise<void> {
     return this.write('push', runs);
   }
 
-  update(entry: string, record: RunRecord): Promise<void> {
-    return this.write('update', [{ entry, record }]);
+  update(entry: string, record: RunRecord, revision?: string): Promise<void> {
+    return this.write('update', [{ entry, record, revision }]);
   }
 
-  private async write(mode: 'push' | 'update', runs: readonly { readonly entry: string; readonly record: RunRecord }[]): Promise<void> {
+  private async write(mode: 'push' | 'update', runs: readonly RunToRecord[]): Promise<void> {
     const scripts = withScripts(this.client);
     for (let from = 0; from < runs.length; from += CHUNK) {
       const chunk = runs.slice(from, from + CHUNK);
-      const { runsPending, runsFinished, failures, paused, pauseNotes } = this.keys;
-      const keys = [runsPending, runsFinished, failures, paused, pauseNotes, ...chunk.map((r) => this.keys.runs(r.entry))];
+      const { runsPending, runsFinished, failures, paused, pauseNotes, state, entries } = this.keys;
+      const keys = [runsPending, runsFinished, failures, paused, pauseNotes, state, entries, ...chunk.map((r) => this.keys.runs(r.entry))];
       const args = [
         mode,
         String(this.length),
-        ...chunk.flatMap((r) => [r.entry, r.record.taskId, encodeRun(r.record), String(this.pausing?.pauseAfter(r.entry) ?? 0)]),
+        ...chunk.flatMap((r) => [
+          r.entry,
+          r.record.taskId,
+          encodeRun(r.record),
+          String(this.pausing?.pauseAfter(r.entry) ?? 0),
+          r.revision ?? '',
+        ]),
       ];
       const replies = await scripts.runHistory(keys.length, ...keys, ...args);
       chunk.forEach((r, i) => {

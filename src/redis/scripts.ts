@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { luaIncludeUrl, luaScriptUrl } from '../base/package-files.js';
 import { assembleLua } from './lua-includes.js';
+import type { TriggerResult } from '../ports/control.js';
 
 /** A Lua script and its SHA-1 (hex), by which EVALSHA names it. */
 export interface LuaScript {
@@ -42,6 +43,7 @@ const COMMIT_TRIGGER = lua('commit-trigger');
 const LEADER_INFO = lua('leader-info');
 const ENTRIES_WRITE = lua('entries-write');
 const STATICS_WRITE = lua('statics-write');
+const AUDIT_APPEND = lua('audit-append');
 const ALERTS_OUTBOX = lua('alerts-outbox');
 const RUN_HISTORY = lua('run-history');
 const REPLICA_BEAT = lua('replica-beat');
@@ -53,7 +55,7 @@ export interface ScriptClient {
   /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
   publishFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<number[]>;
   /** trigger-fenced.lua: see its header. */
-  triggerFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<number>;
+  triggerFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<TriggerResult | unknown[]>;
   /** record-seen.lua: first sightings of entries without a state; 1 per name written, 0 if it had one. */
   recordSeen(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
   /** seed-state.lua: states of entries another scheduler ran (RedBeat's meta), where tsbeat has none of their incarnation. */
@@ -63,14 +65,16 @@ export interface ScriptClient {
   /** commit-fenced.lua (AMQP): records confirmed runs, fenced, slot forward only. */
   commitFenced(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
   /** claim-trigger.lua (AMQP): fence check and the request still pending. */
-  claimTrigger(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  claimTrigger(numKeys: number, ...keysAndArgs: string[]): Promise<TriggerResult>;
   /** commit-trigger.lua (AMQP): records a confirmed manual run and removes its request. */
-  commitTrigger(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  commitTrigger(numKeys: number, ...keysAndArgs: string[]): Promise<TriggerResult>;
   /** leader-info.lua: rewrites the leader's config fingerprint while the caller holds the fence. */
   leaderInfo(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   /** entries-write.lua: creates, changes and deletes runtime entries, all or nothing. */
   /** Its keys and arguments as one array (ioredis flattens it): a write of 100,000 entries must not be spread onto the stack. */
   entriesWrite(numKeys: number, keysAndArgs: readonly string[]): Promise<(string | number)[]>;
+  /** audit-append.lua: a write's events in the audit trail, many to a call. Keys and arguments as one array (ioredis flattens it). */
+  auditAppend(numKeys: number, keysAndArgs: readonly string[]): Promise<number>;
   /** statics-write.lua: replaces the config file's entry names when they changed. */
   staticsWrite(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   staticsWrite(numKeys: number, keysAndArgs: readonly string[]): Promise<number>;
@@ -101,6 +105,7 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('leaderInfo', { lua: LEADER_INFO });
     client.defineCommand('entriesWrite', { lua: ENTRIES_WRITE });
     client.defineCommand('staticsWrite', { lua: STATICS_WRITE });
+    client.defineCommand('auditAppend', { lua: AUDIT_APPEND });
     client.defineCommand('alertsOutbox', { lua: ALERTS_OUTBOX });
     client.defineCommand('runHistory', { lua: RUN_HISTORY });
     client.defineCommand('replicaBeat', { lua: REPLICA_BEAT });

@@ -65,12 +65,7 @@ async function workOne(
 ): Promise<'fenced' | undefined> {
   const publish = o.publisher.publishBackfill?.bind(o.publisher);
   if (publish === undefined) {
-    await refuse(
-      o,
-      text,
-      request,
-      'backfill needs a Redis broker: there the check against the record of passed-over slots and the publish are one atomic step; on RabbitMQ and SQS it is not built yet',
-    );
+    await refuse(o, text, request, 'this broker has no fenced path for a backfill');
     return undefined;
   }
   const through = await o.source.backfillThrough(request.id);
@@ -129,7 +124,9 @@ async function workOne(
       return undefined;
     }
     if (result.kind === 'refused') {
+      // Removed already on Redis (by the step that found it); on RabbitMQ and SQS only here. Either way its reason is kept for the requester.
       o.logger.warn({ event: EVENTS.backfill, entry: entry.name, id: request.id, ...counts }, `backfill refused: ${result.reason}`);
+      await o.source.refuseBackfill(text, request.id, result.reason, o.now());
       return undefined;
     }
     for (const outcome of result.outcomes) counts[outcome] += 1;

@@ -4,10 +4,27 @@
  */
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { DuePlan } from '../core/due.js';
+import { isFinished } from '../config/max-runs.js';
 
-/** One entry in the book, as the book's users see it; only the book changes it. */
+/**
+ * Where an entry stands in the book (src/runtime/entry-life.ts describes each phase and its
+ * transitions).
+ */
+export type EntryPhase =
+  | { readonly kind: 'waiting' }
+  /** `passOverToMs`: a released bufferOne run passed over the slots up to here; the cursor moves there when it is recorded. */
+  | { readonly kind: 'dispatching'; readonly passOverToMs: number | undefined }
+  /** `slotMs`: the slot kept to publish when the previous run finishes (overlap bufferOne, bufferAll). */
+  | { readonly kind: 'buffered'; readonly slotMs: number }
+  | { readonly kind: 'paused' }
+  | { readonly kind: 'finished' }
+  | { readonly kind: 'removed' };
+
+/** One entry in the book, as the book's users see it: an opaque handle, that only the book changes. */
 export interface BookEntry {
   readonly entry: ResolvedEntry;
+  /** Its phase: what the book may do with it next. */
+  readonly phase: EntryPhase;
   /** When it is due next (its next slot plus its jitter), while it waits in the heap. */
   readonly key: number;
   /** The last slot that ran or was passed over (or the first-seen anchor): slots after it are pending. */
@@ -16,16 +33,12 @@ export interface BookEntry {
   readonly lastRunMs: number | undefined;
   /** The next slot, undefined when the schedule has run out. */
   readonly nextSlotMs: number | undefined;
-  /** Paused entries stay out of the heap; slots that pass meanwhile are skipped, not caught up. */
-  readonly paused: boolean;
   /**
    * Its scheduled runs: those of the stored state when loaded (its run count less its manual runs),
    * plus each run recorded since. Counted against `maxRuns`; manual runs (`beat trigger`) are
    * published apart from the book and never counted.
    */
   readonly runs: number;
-  /** A slot kept to publish when the previous run finishes (overlap "bufferOne"); the entry is out of the heap meanwhile. */
-  readonly bufferedSlotMs: number | undefined;
 }
 
 /**
@@ -35,11 +48,6 @@ export interface BookEntry {
  */
 export function knownRunKey(entry: ResolvedEntry): string {
   return entry.incarnation === undefined ? entry.name : `${entry.name}\u0000${entry.incarnation}`;
-}
-
-/** True when the entry has made its `maxRuns` scheduled runs: it runs no more (until maxRuns is raised). */
-export function isFinished(entry: ResolvedEntry, runs: number): boolean {
-  return entry.maxRuns !== undefined && runs >= entry.maxRuns;
 }
 
 /** An entry taken off the heap at an instant, with what to run for it then. */
@@ -93,16 +101,11 @@ export interface BookOptions {
 }
 
 /** What the book shows of one entry (EntryBook's view and snapshot): a paused entry has no next slot. */
-export function bookView(held: {
-  readonly entry: ResolvedEntry;
-  readonly paused: boolean;
-  readonly nextSlotMs: number | undefined;
-  readonly runs: number;
-}): BookSnapshot {
+export function bookView(held: BookEntry, paused: boolean): BookSnapshot {
   return {
     name: held.entry.name,
-    nextSlotMs: held.paused ? undefined : held.nextSlotMs,
-    paused: held.paused,
+    nextSlotMs: paused ? undefined : held.nextSlotMs,
+    paused,
     runs: held.runs,
     finished: isFinished(held.entry, held.runs),
   };

@@ -12,6 +12,7 @@ import { PokedLoop } from '../base/poked-loop.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
+import { TriggerResult } from '../ports/control.js';
 import type { BackfillSource, ControlSource, TriggerPublisher } from '../ports/control.js';
 import { workBackfills } from './backfill-work.js';
 
@@ -85,9 +86,9 @@ export class ControlLoop {
           slotMs: now,
           nowMs: now,
         });
-        // 2 (superseded): the entry changed since the catalog read it; the request waits for the new one.
+        // Superseded: the entry changed since the catalog read it; the request waits for the new one.
         const result = await this.options.publisher.publishTrigger(message, text, token, now, entry.revision);
-        if (result === 1) {
+        if (result === TriggerResult.Published) {
           logger.info(
             {
               event: EVENTS.trigger,
@@ -99,7 +100,7 @@ export class ControlLoop {
             },
             'manual run published',
           );
-        } else if (result === -1) {
+        } else if (result === TriggerResult.Fenced) {
           return;
         }
       }

@@ -15,7 +15,7 @@ import { addRun, emptyBatch, sentPart } from './batch.js';
 import type { Batch, SentBatch } from './batch.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
 import type { EntryFailures } from './entry-failures.js';
-import { logClockAhead, logMissed, logRecorded } from './run-log.js';
+import { fireTally, logBurst, logClockAhead, logMissed, logRecorded } from './run-log.js';
 import type { RunLogOptions } from './run-log.js';
 import type { OverlapGate, Released } from './overlap.js';
 import type { RunRenderer } from './run-render.js';
@@ -61,7 +61,7 @@ function replyOf(result: Promise<DispatchResult>): Promise<Reply> {
  */
 export async function dispatchDue(options: DispatchWindowOptions, token: string, nowMs: number, staged: Staged | undefined): Promise<void> {
   const { book, logger } = options;
-  const published: { sent: SentBatch; outcomes: readonly RunOutcome[]; refusals: ReadonlyMap<number, string> | undefined }[] = [];
+  const published: Published[] = [];
   // A batch that is not published (not leading any more, fenced, or the broker failed) leaves its
   // entries due at once: the next wake-up as leader plans them again from their unchanged cursor.
   let halted: Halt | undefined;
@@ -95,6 +95,7 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
     }
   };
   const inFlight: { sent: SentBatch; reply: Promise<Reply> }[] = [];
+  const recording = new Recording(options, nowMs);
   if (staged !== undefined) {
     // Sent first, before anything else is looked at: this is what staging was for.
     inFlight.push({ sent: sentPart(staged.batch), reply: replyOf(staged.dispatch.send()) });
@@ -119,6 +120,9 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
     // Revokes of previous runs (cancelOther, terminateOther) go out before the runs replacing them.
     if (options.overlap.hasRevokes()) await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
     inFlight.push({ sent: sentPart(batch), reply: replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now())) });
+    // A long burst records what went out as it goes, once a backlog has piled up: kept to its end,
+    // a million runs' slots and ids were hundreds of MB, and their recording one long task.
+    if (published.length >= DEFAULTS.dispatchRecordBacklog) recording.add(published.splice(0, published.length));
     // Let the dispatcher finish writing this batch (its steps after the first await run as
     // microtasks) before planning the next one.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -128,7 +132,58 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
   for (const run of released) book.keepDue(run.held, nowMs);
   options.overlap.forgetRevokes();
   for (const { sent, reply } of inFlight) settle(sent, await reply);
-  for (const { sent, outcomes, refusals } of published) {
+  await recording.finish(published);
+  if (halted?.reason === 'error') throw halted.error;
+}
+
+interface Published {
+  readonly sent: SentBatch;
+  readonly outcomes: readonly RunOutcome[];
+  readonly refusals: ReadonlyMap<number, string> | undefined;
+}
+
+/**
+ * What a wake-up's published batches leave behind: cursors and next slots, the log lines and
+ * metrics of each run, the templates no longer needed. Batch by batch, each in its own turn of the
+ * event loop, so that lock renewals and signals are served all along a burst of any size.
+ */
+class Recording {
+  private readonly tally = fireTally();
+  private readonly queue: Published[] = [];
+  private draining: Promise<void> | undefined;
+  private superseded: Set<string> | undefined;
+
+  constructor(
+    private readonly options: DispatchWindowOptions,
+    private readonly nowMs: number,
+  ) {}
+
+  /** Records these batches in later turns of the event loop (see finish). */
+  add(batches: readonly Published[]): void {
+    for (const batch of batches) this.queue.push(batch);
+    this.draining ??= this.drain();
+  }
+
+  /** Records these batches and every one added before; then sums the wake-up up. */
+  async finish(batches: readonly Published[]): Promise<void> {
+    for (const batch of batches) this.queue.push(batch);
+    await this.draining;
+    await this.drain();
+    logBurst(this.options.runLog, this.tally, this.nowMs, this.options.clock.now());
+    reportSuperseded(this.options, this.superseded);
+  }
+
+  private async drain(): Promise<void> {
+    for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.record(next);
+    }
+    this.draining = undefined;
+  }
+
+  private record({ sent, outcomes, refusals }: Published): void {
+    const { options, nowMs } = this;
+    const { book, logger, renderer } = options;
     for (const done of book.record(sent.entries, sent.slots, outcomes, nowMs)) {
       logger.info(
         { event: EVENTS.entryFinished, entry: done.entry.name, runs: done.runs },
@@ -136,10 +191,15 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
       );
     }
     if (refusals !== undefined || options.failures.size > 0) contain(options, sent, outcomes, refusals, nowMs);
-    logRecorded(options.runLog, sent, outcomes, nowMs);
+    logRecorded(options.runLog, sent, outcomes, nowMs, this.tally);
+    outcomes.forEach((outcome, i) => {
+      if (outcome === 'superseded') (this.superseded ??= new Set()).add((sent.entries[i] as BookEntry).entry.name);
+    });
+    // An entry not due again soon gives its template back (warm-up compiles it again before its
+    // next run): after a burst of a million, their templates were most of the memory kept.
+    const soonMs = nowMs + DEFAULTS.templateWarmAheadMs;
+    for (const held of sent.entries) if (held.nextSlotMs === undefined || held.nextSlotMs > soonMs) renderer.forget(held.entry);
   }
-  reportSuperseded(options, published);
-  if (halted?.reason === 'error') throw halted.error;
 }
 
 /**
@@ -208,15 +268,7 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
 }
 
 /** Says which entries had runs refused as superseded, and has the runtime entries read again. */
-function reportSuperseded(
-  options: DispatchWindowOptions,
-  published: readonly { sent: SentBatch; outcomes: readonly RunOutcome[] }[],
-): void {
-  let names: Set<string> | undefined;
-  for (const { sent, outcomes } of published)
-    outcomes.forEach((outcome, i) => {
-      if (outcome === 'superseded') (names ??= new Set()).add((sent.entries[i] as BookEntry).entry.name);
-    });
+function reportSuperseded(options: DispatchWindowOptions, names: ReadonlySet<string> | undefined): void {
   if (names === undefined) return;
   const list = [...names];
   options.logger.info(

@@ -4,52 +4,34 @@
  * It answers what is due at an instant and records what a dispatch did; it pauses and resumes.
  *
  * Pure: no timers, no I/O, no clock. Every instant comes in as an argument, so it is tested by
- * calling it (test/unit/entry-book.test.ts). Entries leave the heap while their runs are being
- * dispatched and come back once recorded, so one entry is never in two dispatches at once.
+ * calling it (test/unit/entry-book.test.ts). Each entry is in one phase of its life (entry-life.ts:
+ * waiting, dispatching, buffered, paused, finished, removed) and each method below is a transition
+ * that applies to some phases only: entries leave the heap while their runs are being dispatched and
+ * come back once recorded, so one entry is never in two dispatches at once.
  */
 import { entryWindow } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { jitterFor, passOver, planDue, skipThrough } from '../core/due.js';
 import type { DuePlan } from '../core/due.js';
 import { MinHeap } from '../core/heap.js';
-import type { HeapItem } from '../core/heap.js';
 import { nextFires } from '../core/schedule.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { RunOutcome } from '../ports/dispatcher.js';
 import type { EntryState } from '../ports/state.js';
-import { bookView as viewOf, isFinished, knownRunKey } from './book-entry.js';
-import type { BookEntry, BookOptions, BookSnapshot, BufferRelease, Due, PauseChange } from './book-entry.js';
+import { bookView as viewOf, knownRunKey } from './book-entry.js';
+import { isFinished } from '../config/max-runs.js';
+import type { BookEntry, BookOptions, BookSnapshot, BufferRelease, Due, EntryPhase, PauseChange } from './book-entry.js';
+import { BookedEntry, DISPATCHING, FINISHED, PAUSED, REMOVED, WAITING } from './entry-life.js';
 
-export type { BookEntry, BookSnapshot, Due, PauseChange } from './book-entry.js';
-
-/** The book's own, writable view of an entry. */
-interface Held extends HeapItem {
-  entry: ResolvedEntry;
-  /** Taken out of the book (a runtime entry deleted or disabled): a dispatch in flight must not put it back. */
-  removed: boolean;
-  /** Taken off the heap for a dispatch that has not been recorded yet (takeDue, take; record, keepDue). */
-  dispatching: boolean;
-  cursorMs: number;
-  lastRunMs: number | undefined;
-  nextSlotMs: number | undefined;
-  paused: boolean;
-  runs: number;
-  bufferedSlotMs: number | undefined;
-  /** A released buffered run passed over the slots up to here: the cursor moves there when the run is recorded. */
-  passOverToMs: number | undefined;
-  /**
-   * Overlap "bufferAll": the slots up to here came while a previous run ran. They run one at a
-   * time, oldest first, whatever catchUp says (plan); cleared once the cursor reaches it.
-   */
-  backlogToMs: number | undefined;
-}
+export type { BookEntry, BookSnapshot, Due, EntryPhase, PauseChange } from './book-entry.js';
 
 export class EntryBook {
-  private readonly heap = new MinHeap<Held>();
-  private readonly held = new Map<string, Held>();
+  private readonly heap = new MinHeap<BookedEntry>();
+  private readonly held = new Map<string, BookedEntry>();
+  /** The names of the paused entries: an entry in the book is paused, or lands paused when its dispatch ends, while its name is here. */
   private pausedNames: ReadonlySet<string> = new Set();
-  /** The entries holding a buffered slot (few: checked on every wake-up). */
-  private readonly bufferedHeld = new Set<Held>();
+  /** The entries in the buffered phase (few: checked on every wake-up). */
+  private readonly bufferedHeld = new Set<BookedEntry>();
 
   constructor(private readonly options: BookOptions) {}
 
@@ -88,9 +70,9 @@ export class EntryBook {
       replaced.push(held.entry);
       held.entry = entry;
       // An entry in a dispatch is rescheduled, with its new schedule, when the dispatch is recorded;
-      // a buffered one keeps waiting for its previous run (its new overlap policy decides then).
-      if (!held.dispatching && !held.paused && held.bufferedSlotMs === undefined)
-        this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
+      // a buffered one keeps waiting for its previous run (its new overlap policy decides then); a
+      // paused one when it is resumed.
+      if (held.phase.kind === 'waiting' || held.phase.kind === 'finished') this.settle(held, this.nextSlotAfter(held, held.cursorMs));
     }
     return replaced;
   }
@@ -101,10 +83,10 @@ export class EntryBook {
     for (const name of names) {
       const held = this.held.get(name);
       if (held === undefined) continue;
-      held.removed = true;
       this.heap.remove(held);
       this.bufferedHeld.delete(held);
       this.held.delete(name);
+      held.phase = REMOVED;
       removed.push(held.entry);
     }
     return removed;
@@ -134,24 +116,11 @@ export class EntryBook {
     // Slots that passed while the entry was paused stay skipped across restarts and failovers.
     if (state?.resumedAtMs !== undefined)
       cursorMs = skipThrough(entry.schedule, entry.timezone, cursorMs, state.resumedAtMs, entryWindow(entry));
-    const held: Held = {
-      key: 0,
-      heapIndex: -1,
-      entry,
-      removed: false,
-      dispatching: false,
-      cursorMs,
-      lastRunMs,
-      nextSlotMs: undefined,
-      paused: this.pausedNames.has(entry.name),
-      runs: state === undefined ? 0 : state.runCount - (state.manualRuns ?? 0),
-      bufferedSlotMs: undefined,
-      passOverToMs: undefined,
-      backlogToMs: undefined,
-    };
+    const runs = state === undefined ? 0 : state.runCount - (state.manualRuns ?? 0);
+    const held = new BookedEntry(entry, PAUSED, cursorMs, lastRunMs, runs);
     this.held.set(entry.name, held);
     // Due at once if a slot was missed while no one led; plan() then applies the catch-up policy.
-    if (!held.paused) this.schedule(held, this.nextSlotAfter(held, cursorMs));
+    if (!this.pausedNames.has(entry.name)) this.settle(held, this.nextSlotAfter(held, cursorMs));
     return lost;
   }
 
@@ -165,19 +134,20 @@ export class EntryBook {
     return this.heap.upTo(limitMs, most);
   }
 
-  /** True while the entry waits in the heap (not taken for a dispatch, not paused, not run out). */
+  /** True while the entry waits in the heap (not taken for a dispatch, not paused, not run out, not removed). */
   isWaiting(entry: BookEntry): boolean {
-    return this.heap.has(entry as Held);
+    return entry.phase.kind === 'waiting';
   }
 
   /** What the missed-run policy would run for an entry at `nowMs`, from its cursor; changes nothing. */
   plan(entry: BookEntry, nowMs: number): DuePlan {
+    const held = BookedEntry.open(entry);
     const e = entry.entry;
-    const backlogToMs = (entry as Held).backlogToMs;
+    const { backlogToMs } = held;
     const next = entry.nextSlotMs;
     // A bufferAll backlog is not missed: its slots waited on purpose, and run in order, one a time.
     if (backlogToMs !== undefined && e.overlap === 'bufferAll' && next !== undefined && next <= backlogToMs && !isFinished(e, entry.runs))
-      return { slots: [next], missed: 0, missedReason: undefined, cursorMs: next, nextSlotMs: this.nextSlotAfter(entry as Held, next) };
+      return { slots: [next], missed: 0, missedReason: undefined, cursorMs: next, nextSlotMs: this.nextSlotAfter(held, next) };
     // Never more runs in one plan than maxRuns leaves (catchUp "all" after downtime, say).
     const left = e.maxRuns === undefined ? Infinity : Math.max(0, e.maxRuns - entry.runs);
     return planDue(
@@ -206,46 +176,57 @@ export class EntryBook {
     const plan = this.plan(top, nowMs);
     if (plan.slots.length === 0) {
       top.cursorMs = plan.cursorMs;
-      this.schedule(top, plan.nextSlotMs);
+      this.settle(top, plan.nextSlotMs);
     } else {
-      top.dispatching = true;
+      top.phase = DISPATCHING;
     }
     return { held: top, plan, firstSlotMs };
   }
 
-  /** Takes an entry off the heap for a dispatch planned elsewhere (a staged one): like takeDue. */
-  take(entry: BookEntry): void {
-    this.heap.remove(entry as Held);
-    (entry as Held).dispatching = true;
+  /** Takes a waiting entry off the heap for a dispatch planned elsewhere (a staged one), like takeDue; false when it is not waiting. */
+  take(entry: BookEntry): boolean {
+    const held = BookedEntry.open(entry);
+    if (held.phase.kind !== 'waiting') return false;
+    this.heap.remove(held);
+    held.phase = DISPATCHING;
+    return true;
   }
 
   /**
    * Passes over the slots of an entry taken by takeDue, up to `throughMs` (overlap "skip": its
    * previous run has not finished): nothing runs for them, and the entry waits for its next slot.
+   * False when the entry is not in a dispatch.
    */
-  passOver(entry: BookEntry, throughMs: number): void {
-    const held = entry as Held;
-    held.dispatching = false;
+  passOver(entry: BookEntry, throughMs: number): boolean {
+    const held = BookedEntry.open(entry);
+    if (held.phase.kind !== 'dispatching') return false;
     held.cursorMs = Math.max(held.cursorMs, throughMs);
-    this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
+    this.settle(held, this.nextSlotAfter(held, held.cursorMs));
+    return true;
   }
 
   /**
    * Keeps `slotMs`, the first slot of an entry taken by takeDue, to publish when its previous run
-   * finishes (overlap "bufferOne"): the entry leaves the heap until releaseBuffered.
+   * finishes (overlap "bufferOne"): the entry leaves the heap until releaseBuffered (paused
+   * meanwhile, it drops the slot as pausing does). False when the entry is not in a dispatch.
    */
-  buffer(entry: BookEntry, slotMs: number): void {
-    const held = entry as Held;
-    held.dispatching = false;
-    held.bufferedSlotMs = slotMs;
+  buffer(entry: BookEntry, slotMs: number): boolean {
+    const held = BookedEntry.open(entry);
+    if (held.phase.kind !== 'dispatching') return false;
+    if (this.pausedNames.has(held.entry.name)) {
+      held.backlogToMs = undefined;
+      this.rest(held, PAUSED);
+      return true;
+    }
     this.heap.remove(held);
+    held.phase = { kind: 'buffered', slotMs };
     this.bufferedHeld.add(held);
+    return true;
   }
 
   /** True when the entry of this name holds a buffered slot. */
   isBuffered(name: string): boolean {
-    const held = this.held.get(name);
-    return held !== undefined && this.bufferedHeld.has(held);
+    return this.held.get(name)?.phase.kind === 'buffered';
   }
 
   /** The entries holding a buffered slot. */
@@ -260,14 +241,14 @@ export class EntryBook {
    * slots (the buffered one included) are kept: the oldest beyond are passed over now. Returns the
    * slot to publish and how many slots were passed over, and the first of them; the last of them
    * only when they are passed over for good (bufferAll's dropped slots: bufferOne's come back when
-   * the release is not sent).
+   * the release is not sent). Undefined, changing nothing, when the entry holds no buffered slot.
    */
-  releaseBuffered(entry: BookEntry, nowMs: number, keep?: number): BufferRelease {
-    const held = entry as Held;
-    const bufferedMs = held.bufferedSlotMs as number;
-    held.bufferedSlotMs = undefined;
+  releaseBuffered(entry: BookEntry, nowMs: number, keep?: number): BufferRelease | undefined {
+    const held = BookedEntry.open(entry);
+    if (held.phase.kind !== 'buffered') return undefined;
+    const bufferedMs = held.phase.slotMs;
     this.bufferedHeld.delete(held);
-    held.dispatching = true;
+    held.phase = DISPATCHING;
     const { entry: e } = held;
     if (keep !== undefined) {
       held.backlogToMs = nowMs;
@@ -277,7 +258,7 @@ export class EntryBook {
       return { slotMs: oldestKeptMs, passed: dropped, firstPassedMs: dropped > 0 ? bufferedMs : undefined, lastPassedMs: lastDroppedMs };
     }
     const over = passOver(e.schedule, e.timezone, bufferedMs, nowMs, entryWindow(e));
-    held.passOverToMs = over.count > 0 ? over.cursorMs : undefined;
+    if (over.count > 0) held.phase = { kind: 'dispatching', passOverToMs: over.cursorMs };
     return { slotMs: bufferedMs, passed: over.count, firstPassedMs: over.count > 0 ? this.nextSlotAfter(held, bufferedMs) : undefined };
   }
 
@@ -287,7 +268,7 @@ export class EntryBook {
    * chunks: as many slots as waited are read, never more than `keep` held.
    */
   private newestWaiting(
-    held: Held,
+    held: BookedEntry,
     firstMs: number,
     nowMs: number,
     keep: number,
@@ -324,15 +305,18 @@ export class EntryBook {
    * went out (or was found published already, or dropped) moves its entry's cursor to its slot, and
    * the entry waits for its next slot; an entry with a run 'unsent' or 'refused' stays due at `nowMs`
    * from its cursor before that run, to be tried again (the caller may put a refused one later); one
-   * with a run 'superseded' likewise, a little later. Returns the entries that made their last run (maxRuns).
+   * with a run 'superseded' likewise, a little later. The runs of an entry not in a dispatch (removed
+   * meanwhile) change nothing. Returns the entries that made their last run (maxRuns).
    */
   record(entries: readonly BookEntry[], slots: readonly number[], outcomes: readonly RunOutcome[], nowMs: number): BookEntry[] {
-    const touched = new Set<Held>();
-    let unsent: Set<Held> | undefined;
-    let superseded: Set<Held> | undefined;
+    const touched = new Set<BookedEntry>();
+    let unsent: Set<BookedEntry> | undefined;
+    let superseded: Set<BookedEntry> | undefined;
+    // Phases change after every run is read: an entry's runs (catchUp "all") all find it dispatching.
     entries.forEach((entry, i) => {
-      const held = entry as Held;
-      held.dispatching = false;
+      const held = BookedEntry.open(entry);
+      const { phase } = held;
+      if (phase.kind !== 'dispatching') return;
       if (outcomes[i] === 'unsent' || outcomes[i] === 'refused') {
         (unsent ??= new Set()).add(held);
         return;
@@ -342,8 +326,8 @@ export class EntryBook {
         return;
       }
       const slotMs = slots[i] as number;
-      held.cursorMs = Math.max(held.cursorMs, slotMs, held.passOverToMs ?? slotMs);
-      held.passOverToMs = undefined;
+      held.cursorMs = Math.max(held.cursorMs, slotMs, phase.passOverToMs ?? slotMs);
+      held.phase = DISPATCHING;
       if (held.backlogToMs !== undefined && held.cursorMs >= held.backlogToMs) held.backlogToMs = undefined;
       held.lastRunMs = Math.max(held.lastRunMs ?? slotMs, slotMs);
       // A stale run was published before (by a reply lost on the way, say) and counted then in the store.
@@ -353,8 +337,8 @@ export class EntryBook {
     const finished: BookEntry[] = [];
     for (const held of touched) {
       if (unsent?.has(held) === true) continue;
-      this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
-      if (held.entry.maxRuns !== undefined && held.runs >= held.entry.maxRuns) finished.push(held);
+      this.settle(held, this.nextSlotAfter(held, held.cursorMs));
+      if (isFinished(held.entry, held.runs)) finished.push(held);
     }
     if (unsent !== undefined) for (const held of unsent) this.keepDue(held, nowMs);
     // Its entry changed since it was read: due again once the change is applied (upsert, remove),
@@ -364,35 +348,45 @@ export class EntryBook {
     return finished;
   }
 
-  /** Keeps an entry due at `atMs` without moving its cursor: its runs were not published. */
-  keepDue(entry: BookEntry, atMs: number): void {
-    const held = entry as Held;
-    held.dispatching = false;
-    held.passOverToMs = undefined;
-    if (!held.paused && !held.removed) this.heap.update(held, atMs);
+  /**
+   * Keeps an entry in a dispatch, or waiting, due at `atMs` without moving its cursor: its runs were
+   * not published (a paused one lands paused). False, changing nothing, in any other phase.
+   */
+  keepDue(entry: BookEntry, atMs: number): boolean {
+    const held = BookedEntry.open(entry);
+    if (held.phase.kind !== 'dispatching' && held.phase.kind !== 'waiting') return false;
+    if (this.pausedNames.has(held.entry.name)) {
+      this.rest(held, PAUSED);
+      return true;
+    }
+    held.phase = WAITING;
+    this.heap.update(held, atMs);
+    return true;
   }
 
   /**
    * Applies the paused set at `nowMs`. A paused entry leaves the heap; a resumed one continues from
    * its next slot after now: the slots that passed while it was paused are skipped (that is what
-   * pausing means). Before load(), only remembers the set.
+   * pausing means). An entry in a dispatch lands paused, or continues from after now, when its
+   * dispatch ends. Before load(), only remembers the set.
    */
   setPaused(paused: ReadonlySet<string>, nowMs: number): PauseChange {
     const change = { paused: [] as string[], resumed: [] as string[], passed: [] as PauseChange['passed'][number][] };
     // The control loop hands the set over every second: with nothing changed, touch nothing (a
     // walk over every entry each second would be most of an idle scheduler's CPU).
     if (paused.size === this.pausedNames.size && [...paused].every((name) => this.pausedNames.has(name))) return change;
+    const was = this.pausedNames;
     this.pausedNames = paused;
     for (const held of this.held.values()) {
       const shouldPause = paused.has(held.entry.name);
-      if (shouldPause === held.paused) continue;
-      held.paused = shouldPause;
+      if (shouldPause === was.has(held.entry.name)) continue;
       if (shouldPause) {
         // Pausing drops a buffered run too: slots that pass while paused never run.
-        this.heap.remove(held);
-        this.bufferedHeld.delete(held);
-        held.bufferedSlotMs = undefined;
         held.backlogToMs = undefined;
+        if (held.phase.kind !== 'dispatching') {
+          this.bufferedHeld.delete(held);
+          this.rest(held, PAUSED);
+        }
         change.paused.push(held.entry.name);
       } else {
         const { entry } = held;
@@ -401,7 +395,7 @@ export class EntryBook {
         if (over.count > 0 && firstSlotMs !== undefined)
           change.passed.push({ entry, count: over.count, firstSlotMs, lastSlotMs: over.cursorMs });
         held.cursorMs = over.cursorMs;
-        this.schedule(held, this.nextSlotAfter(held, held.cursorMs));
+        if (held.phase.kind === 'paused') this.settle(held, this.nextSlotAfter(held, held.cursorMs));
         change.resumed.push(entry.name);
       }
     }
@@ -417,26 +411,35 @@ export class EntryBook {
 
   /** Every entry's next slot, paused flag and scheduled runs (finished: maxRuns reached), for metrics and status. */
   *snapshot(): Generator<BookSnapshot> {
-    for (const held of this.held.values()) yield viewOf(held);
+    for (const held of this.held.values()) yield viewOf(held, this.pausedNames.has(held.entry.name));
   }
 
   /** One entry's view (the dashboard's page rows: their next slot as the scheduler has it, not recomputed). */
   view(name: string): BookSnapshot | undefined {
     const held = this.held.get(name);
-    return held === undefined ? undefined : viewOf(held);
+    return held === undefined ? undefined : viewOf(held, this.pausedNames.has(name));
   }
 
-  private schedule(held: Held, nextSlotMs: number | undefined): void {
-    // An entry that made its last run leaves the heap; a change that raises maxRuns brings it back.
+  /**
+   * An entry done with a dispatch, a change or a pause: it is paused while its name is, finished with
+   * no next slot (its schedule ran out, or maxRuns is reached: a change that raises it brings it
+   * back), and otherwise waits in the heap for `nextSlotMs` plus its jitter.
+   */
+  private settle(held: BookedEntry, nextSlotMs: number | undefined): void {
     held.nextSlotMs = isFinished(held.entry, held.runs) ? undefined : nextSlotMs;
-    if (held.nextSlotMs === undefined || held.paused || held.removed) {
-      this.heap.remove(held);
-      return;
-    }
+    if (this.pausedNames.has(held.entry.name)) return this.rest(held, PAUSED);
+    if (held.nextSlotMs === undefined) return this.rest(held, FINISHED);
+    held.phase = WAITING;
     this.heap.update(held, held.nextSlotMs + jitterFor(held.entry.name, held.nextSlotMs, held.entry.jitterMs));
   }
 
-  private nextSlotAfter(held: Held, afterMs: number): number | undefined {
+  /** Out of the heap, in `phase` (paused or finished). */
+  private rest(held: BookedEntry, phase: EntryPhase): void {
+    this.heap.remove(held);
+    held.phase = phase;
+  }
+
+  private nextSlotAfter(held: BookedEntry, afterMs: number): number | undefined {
     const { entry } = held;
     return nextFires(entry.schedule, { zone: entry.timezone, afterMs, anchorMs: held.cursorMs, window: entryWindow(entry) }, 1)[0];
   }

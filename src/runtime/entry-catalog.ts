@@ -17,9 +17,11 @@ import type { Logger } from '../base/log.js';
 import { resolveEntry } from '../config/resolve.js';
 import type { EntryOrigin, ResolvedEntry } from '../config/resolve.js';
 import type { ParsedAlerts } from '../config/alerts-schema.js';
-import { unknownCalendarMessage, unknownCalendars } from '../config/exclude-schema.js';
 import type { CalendarDrafts } from '../config/exclude-schema.js';
 import type { EntrySource, SourcedEntry } from '../ports/entries.js';
+import { heldBefore, sourceChanges } from './source-audit.js';
+import type { SourceChange } from './source-audit.js';
+import { nameTakenProblems, unknownCalendarProblems } from './in-force.js';
 
 /** What changed in the catalog, for its listener: entries added or changed, and names that left. */
 export type CatalogListener = (changed: readonly ResolvedEntry[], removed: readonly string[]) => Promise<void>;
@@ -51,6 +53,18 @@ export interface EntryCatalogOptions {
   readonly retryMinMs?: number;
   /** The wall clock of `outOfSync` (default Date.now). */
   readonly now?: () => number;
+  /**
+   * Told of the changes a look found in the RedBeat and django sources (not at the first load:
+   * what a source held then was not changed then), for the audit trail; must return at once.
+   * The store's changes are recorded by their writers.
+   */
+  readonly onSourceChanges?: (changes: readonly SourceChange[]) => void;
+  /**
+   * Told of the names a look found deleted at their RedBeat or django source (a read that fails
+   * tells nothing), that no other source and no config entry holds: what tsbeat kept of them may
+   * go. Must return at once.
+   */
+  readonly onSourceDeletes?: (names: readonly string[]) => void;
 }
 
 /** How many names a change line lists. */
@@ -120,6 +134,14 @@ export class EntryCatalog {
   /** The runtime entries in force. */
   entries(): ResolvedEntry[] {
     return [...this.current.values()];
+  }
+
+  /** The names `removed` from `view` that nothing else holds now, to onSourceDeletes. */
+  private tellDeletes(view: SourceView, removed: readonly string[]): void {
+    const gone: string[] = [];
+    for (const name of removed)
+      if (!view.held.has(name) && !this.staticNames.has(name) && !this.views.some((v) => v.held.has(name))) gone.push(name);
+    if (gone.length > 0) this.options.onSourceDeletes?.(gone);
   }
 
   find(name: string): ResolvedEntry | undefined {
@@ -237,6 +259,8 @@ export class EntryCatalog {
           view.cursor = snapshot.cursor;
         } else {
           const changes = await view.source.changesSince(view.cursor);
+          const audited = this.options.onSourceChanges !== undefined && view.source.origin !== 'store';
+          const before = audited ? heldBefore(view.held, changes) : undefined;
           // One ordered set: removals first, so that a name both removed and changed (a django row
           // deleted and created again between two looks: the old id gone, the new one there) is
           // a re-creation, never a removal.
@@ -249,6 +273,9 @@ export class EntryCatalog {
             touched.add(entry.name);
           }
           view.cursor = changes.cursor;
+          const found = before === undefined ? [] : sourceChanges(view.source.origin, before, view.held);
+          if (found.length > 0) this.options.onSourceChanges?.(found);
+          if (view.source.origin !== 'store') this.tellDeletes(view, changes.removed);
         }
         view.lastError = undefined;
         view.failingSinceMs = undefined;
@@ -363,21 +390,12 @@ export class EntryCatalog {
       if (sourced === undefined) continue;
       const { origin } = view.source;
       if (this.staticNames.has(name) || winner !== undefined) {
-        const takenBy = this.staticNames.has(name) ? 'a config-file entry' : `an entry of the ${winner?.view.source.origin ?? ''} source`;
-        return {
-          problem: { name, origin, problems: [{ path: 'name', message: `the name is taken by ${takenBy}; rename one of them` }] },
-          ...this.keepWinner(winner),
-        };
+        const holder = this.staticNames.has(name) ? { file: true as const } : { source: winner?.view.source.origin ?? '' };
+        return { problem: { name, origin, problems: nameTakenProblems(holder) }, ...this.keepWinner(winner) };
       }
       if (sourced.entry === undefined) return { problem: { name, origin, problems: sourced.problems } };
-      const unknown = unknownCalendars(sourced.entry.exclude, this.defaults.calendars);
-      if (unknown.length > 0) {
-        const problems = unknown.map((calendar) => ({
-          path: 'exclude',
-          message: unknownCalendarMessage(calendar, this.defaults.calendars),
-        }));
-        return { problem: { name, origin, problems } };
-      }
+      const unknown = unknownCalendarProblems(sourced.entry.exclude, this.defaults.calendars);
+      if (unknown !== undefined) return { problem: { name, origin, problems: unknown } };
       winner = { view, sourced };
     }
     return this.keepWinner(winner);

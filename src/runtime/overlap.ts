@@ -210,7 +210,9 @@ export class OverlapGate {
       if (entry.overlap !== 'allow' && this.previous(entry, nowMs) !== undefined) continue;
       const all = entry.overlap === 'bufferAll';
       const keep = entry.overlapBuffer ?? DEFAULTS.overlapBuffer;
-      const { slotMs, passed, firstPassedMs, lastPassedMs } = book.releaseBuffered(held, nowMs, all ? keep : undefined);
+      const release = book.releaseBuffered(held, nowMs, all ? keep : undefined);
+      if (release === undefined) continue;
+      const { slotMs, passed, firstPassedMs, lastPassedMs } = release;
       const fields = { entry: entry.name, task: entry.task, slot: formatInstant(slotMs, entry.timezone), passed };
       if (all && passed > 0)
         this.log.logger.warn(

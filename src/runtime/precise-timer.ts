@@ -10,6 +10,7 @@
  * event loop (no lock renewal, no signal) until it has made up the step.
  */
 import { DEFAULTS } from '../base/defaults.js';
+import { SPEEDUPS } from '../base/speedups.js';
 import type { Clock } from '../ports/clock.js';
 
 /** Atomics.wait needs a shared cell to sleep on; nothing ever wakes it early. */
@@ -50,6 +51,10 @@ export class PreciseTimer {
   at(dueMs: number, fire: () => void, behind: (leftMs: number) => void): void {
     this.cancel();
     const delayMs = dueMs - this.options.clock.now();
+    if (!SPEEDUPS.timer) {
+      this.plainAt(dueMs, fire, behind);
+      return;
+    }
     // Never attempt() synchronously from here: a caller whose work ends at once (not leading, say)
     // would arm again from its own continuation, a microtask loop that starves every timer.
     if (delayMs <= DEFAULTS.timerLeadMs) this.soon(dueMs, fire, behind);
@@ -61,6 +66,35 @@ export class PreciseTimer {
     this.timeout = undefined;
     if (this.immediate) clearImmediate(this.immediate);
     this.immediate = undefined;
+  }
+
+  /**
+   * Without the speed-up (the ablation's baseline): Node timers alone, one to the edge (staging
+   * there as the precise wait does) and one to the instant, again while the clock has not got there.
+   */
+  private plainAt(dueMs: number, fire: () => void, behind: (leftMs: number) => void, edgeDone = false): void {
+    const leftMs = dueMs - this.options.clock.now();
+    if (leftMs <= 0) {
+      this.timeout = setTimeout(() => {
+        this.timeout = undefined;
+        fire();
+      }, 0);
+      return;
+    }
+    if (!edgeDone && leftMs <= DEFAULTS.timerEdgeMs) {
+      this.options.atEdge(dueMs);
+      edgeDone = true;
+    }
+    const waitMs = edgeDone ? leftMs : leftMs - DEFAULTS.timerEdgeMs;
+    this.timeout = setTimeout(() => {
+      this.timeout = undefined;
+      const now = this.options.clock.now();
+      if (now >= dueMs) {
+        if (!edgeDone) this.options.atEdge(dueMs);
+        fire();
+      } else if (dueMs - now > waitMs + DEFAULTS.timerLeadMs) behind(dueMs - now);
+      else this.plainAt(dueMs, fire, behind, edgeDone);
+    }, waitMs);
   }
 
   private soon(dueMs: number, fire: () => void, behind: (leftMs: number) => void, retries = 0): void {

@@ -1,4 +1,5 @@
 /** What the runner tells operators and the event sink about runs: published, already published, missed, refused. */
+import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { DuePlan } from '../core/due.js';
@@ -17,9 +18,35 @@ export interface RunLogOptions {
   readonly dryRun: boolean;
 }
 
-/** One line per run of a recorded batch (`beat.fire`, `beat.stale`), and the published runs to the event sink. */
-export function logRecorded(options: RunLogOptions, sent: SentBatch, outcomes: readonly RunOutcome[], nowMs: number): void {
+/**
+ * How many runs of one wake-up have been told so far: the first DEFAULTS.fireLogSample get their
+ * `beat.fire` / `beat.stale` line at info, the rest at debug only, and the wake-up then ends with a
+ * `beat.burst` summary (see logBurst). A line per run of a burst of a million was ~350 MB of text
+ * held at once on its way to the stream.
+ */
+export interface FireTally {
+  published: number;
+  stale: number;
+  /** The first and last slot published (a burst is mostly one). */
+  firstSlotMs: number;
+  lastSlotMs: number;
+  maxLatenessMs: number;
+}
+
+export function fireTally(): FireTally {
+  return { published: 0, stale: 0, firstSlotMs: Infinity, lastSlotMs: -Infinity, maxLatenessMs: 0 };
+}
+
+/** One line per run of a recorded batch (`beat.fire`, `beat.stale`; see FireTally), and the published runs to the event sink. */
+export function logRecorded(
+  options: RunLogOptions,
+  sent: SentBatch,
+  outcomes: readonly RunOutcome[],
+  nowMs: number,
+  tally: FireTally,
+): void {
   const { logger, events, renderer } = options;
+  const debug = logger.isLevelEnabled('debug');
   // A burst is mostly runs of one slot in one zone: format it once.
   let last = { ms: Number.NaN, zone: '', text: '' };
   const slotText = (ms: number, zone: string): string => {
@@ -33,6 +60,20 @@ export function logRecorded(options: RunLogOptions, sent: SentBatch, outcomes: r
     const id = sent.ids[i] as string;
     const { entry } = held;
     const destination = renderer.destination(entry);
+    const told = tally.published + tally.stale;
+    if (outcome === 'published') {
+      const lateness = nowMs - slotMs;
+      tally.published += 1;
+      tally.firstSlotMs = Math.min(tally.firstSlotMs, slotMs);
+      tally.lastSlotMs = Math.max(tally.lastSlotMs, slotMs);
+      tally.maxLatenessMs = Math.max(tally.maxLatenessMs, lateness);
+      events.published({ entry, slotMs, id, destination }, lateness);
+    } else {
+      tally.stale += 1;
+    }
+    const info = told < DEFAULTS.fireLogSample;
+    if (!info && !debug) return;
+    const level = info ? 'info' : 'debug';
     const fields = {
       entry: entry.name,
       task: entry.task,
@@ -41,17 +82,33 @@ export function logRecorded(options: RunLogOptions, sent: SentBatch, outcomes: r
       slot: slotText(slotMs, entry.timezone),
       id,
     };
-    if (outcome === 'published') {
-      const lateness = nowMs - slotMs;
-      logger.info(
-        { event: EVENTS.fire, ...fields, latenessMs: lateness },
+    if (outcome === 'published')
+      logger[level](
+        { event: EVENTS.fire, ...fields, latenessMs: nowMs - slotMs },
         options.dryRun ? 'would publish (dry run: not published)' : 'published',
       );
-      events.published({ entry, slotMs, id, destination }, lateness);
-    } else {
-      logger.info({ event: EVENTS.stale, ...fields }, 'already published; not sent again');
-    }
+    else logger[level]({ event: EVENTS.stale, ...fields }, 'already published; not sent again');
   });
+}
+
+/** After a wake-up that told more runs than its sample at info: how many there were, in one line. */
+export function logBurst(options: RunLogOptions, tally: FireTally, nowMs: number, recordedMs: number): void {
+  if (tally.published + tally.stale <= DEFAULTS.fireLogSample) return;
+  options.logger.info(
+    {
+      event: EVENTS.burst,
+      published: tally.published,
+      stale: tally.stale,
+      logged: DEFAULTS.fireLogSample,
+      firstSlot: Number.isFinite(tally.firstSlotMs) ? new Date(tally.firstSlotMs).toISOString() : undefined,
+      lastSlot: Number.isFinite(tally.lastSlotMs) ? new Date(tally.lastSlotMs).toISOString() : undefined,
+      maxLatenessMs: tally.maxLatenessMs,
+      recordedAfterMs: recordedMs - nowMs,
+    },
+    options.dryRun
+      ? `would publish ${tally.published} runs (dry run); the first ${DEFAULTS.fireLogSample} logged one by one, every run at debug`
+      : `published ${tally.published} runs (${tally.stale} already published); the first ${DEFAULTS.fireLogSample} logged one by one, every run at debug`,
+  );
 }
 
 /**

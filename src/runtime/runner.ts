@@ -20,6 +20,7 @@
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
+import { within } from '../base/within.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { Clock } from '../ports/clock.js';
@@ -115,7 +116,9 @@ export class Runner {
       clock,
       logger,
       runLog,
-      lease,
+      // A stop ends a burst at its next batch (the rest stays due for the next leader), rather than
+      // after its last: a SIGTERM during a burst of a million waited for all of it.
+      lease: () => (this.running ? lease() : undefined),
       onFenced: options.onFenced,
       onClockAhead: options.onClockAhead,
       overlap: new OverlapGate(options.running, runLog, options.revoker),
@@ -176,14 +179,20 @@ export class Runner {
     const { config, clock, state, logger } = this.options;
     const all = runtimeEntries.length === 0 ? config.entries : [...config.entries, ...runtimeEntries];
     const enabled = all.filter((e) => e.enabled);
+    let revisions: Map<string, string> | undefined;
+    await inSlices(enabled, (slice) => (revisions = revisionsOf(slice, revisions)));
     const stored = await state.load(
       enabled.map((e) => e.name),
       clock.now(),
-      revisionsOf(enabled),
+      revisions,
     );
     // Overlap policies need the runs the last leader left running: a failover must not find them finished.
     await this.runsStillRunningKnown();
-    const lost = this.book.load(enabled, stored, clock.now(), this.options.knownRuns);
+    const lost: string[] = [];
+    const loadedAtMs = clock.now();
+    await inSlices(enabled, (slice) => {
+      for (const name of this.book.load(slice, stored, loadedAtMs, this.options.knownRuns)) lost.push(name);
+    });
     if (lost.length > 0) {
       logger.warn(
         { event: EVENTS.stateLost, entries: lost.length, examples: lost.slice(0, 5) },
@@ -204,14 +213,7 @@ export class Runner {
   private async runsStillRunningKnown(): Promise<void> {
     const { running } = this.options;
     if (running === undefined) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      running.ready(),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, DEFAULTS.overlapReadyWaitMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await within(running.ready(), DEFAULTS.overlapReadyWaitMs, () => undefined);
   }
 
   /** Applies the paused set (see EntryBook.setPaused); a resumed entry may be due at once. */
@@ -256,17 +258,11 @@ export class Runner {
     this.staging.discard();
     const inFlight = this.inFlight;
     if (inFlight === undefined) return;
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = await Promise.race([
-      inFlight.then(
-        () => false,
-        () => false,
-      ),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), DEFAULTS.stopPublishWaitMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    const settled = inFlight.then(
+      () => false,
+      () => false,
+    );
+    const gaveUp = await within(settled, DEFAULTS.stopPublishWaitMs, () => true);
     if (gaveUp) {
       this.options.logger.warn(
         { event: EVENTS.stopUnsettled, waitedMs: DEFAULTS.stopPublishWaitMs },
@@ -353,9 +349,20 @@ export class Runner {
   }
 }
 
-/** The revisions of the runtime entries among `entries` (StateStore.load), or undefined when none has one. */
-function revisionsOf(entries: readonly ResolvedEntry[]): Map<string, string> | undefined {
-  let out: Map<string, string> | undefined;
+/** The revisions of the runtime entries among `entries` (StateStore.load), added to `out`; undefined when none has one. */
+function revisionsOf(entries: readonly ResolvedEntry[], out?: Map<string, string>): Map<string, string> | undefined {
   for (const entry of entries) if (entry.revision !== undefined) (out ??= new Map()).set(entry.name, entry.revision);
   return out;
+}
+
+/**
+ * Hands `items` to `each` DEFAULTS.bookLoadSlice at a time, serving the event loop between slices:
+ * a session's start over a million entries in one task held it for seconds each (the lock's
+ * renewals too, past its TTL on a busy machine).
+ */
+async function inSlices<T>(items: readonly T[], each: (slice: readonly T[]) => unknown): Promise<void> {
+  for (let from = 0; from < items.length; from += DEFAULTS.bookLoadSlice) {
+    if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    each(items.slice(from, from + DEFAULTS.bookLoadSlice));
+  }
 }

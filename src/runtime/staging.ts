@@ -8,6 +8,7 @@
  * cold after a second of other processes.
  */
 import { DEFAULTS } from '../base/defaults.js';
+import { SPEEDUPS } from '../base/speedups.js';
 import type { DuePlan } from '../core/due.js';
 import type { DispatchSpeedups, DueRun, StagedDispatch } from '../ports/dispatcher.js';
 import { addRun, emptyBatch } from './batch.js';
@@ -43,7 +44,8 @@ export class Staging {
 
   /** At the edge of `dueMs`: stages its dispatch, or else renders and rehearses a few of its runs. */
   prime(dueMs: number): void {
-    if (this.stage(dueMs)) return;
+    if (SPEEDUPS.stage && this.stage(dueMs)) return;
+    if (!SPEEDUPS.rehearse) return;
     const { book, renderer, speedups } = this.options;
     const runs: DueRun[] = [];
     for (const held of book.dueBy(dueMs, DEFAULTS.stageMaxRuns)) {
@@ -67,9 +69,7 @@ export class Staging {
       staged.token === token &&
       nowMs >= staged.dueMs &&
       nowMs - staged.dueMs <= DEFAULTS.stagedValidMs &&
-      staged.entries.every(
-        ({ held, key, cursorMs }) => book.isWaiting(held) && !held.paused && held.key === key && held.cursorMs === cursorMs,
-      ) &&
+      staged.entries.every(({ held, key, cursorMs }) => book.isWaiting(held) && held.key === key && held.cursorMs === cursorMs) &&
       // Nothing else came due at the instant since (a resumed entry, say): it would go first.
       book.dueBy(staged.dueMs, staged.entries.length + 1).length === staged.entries.length;
     if (unchanged) return staged;

@@ -9,6 +9,7 @@
  * the pass; what it did not compile is compiled at the entry's first run.
  */
 import { DEFAULTS } from '../base/defaults.js';
+import { SPEEDUPS } from '../base/speedups.js';
 import type { Clock } from '../ports/clock.js';
 import type { DispatchSpeedups, DueRun } from '../ports/dispatcher.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
@@ -74,7 +75,7 @@ export class WarmUp {
    */
   private rehearse(sample: readonly BookEntry[], done: () => void): void {
     const { book, renderer, speedups, clock, idle } = this.options;
-    if (sample.length === 0) {
+    if (sample.length === 0 || !SPEEDUPS.rehearse) {
       done();
       return;
     }
@@ -109,7 +110,7 @@ export class WarmUp {
           if (run !== undefined) speedups?.stage([run], 'rehearsal', now)?.discard();
         }
       }
-      if (this.rendered < DEFAULTS.rehearsalRuns || this.alone < DEFAULTS.loneRehearsalRuns) setImmediate(slice);
+      if (this.rendered < DEFAULTS.rehearsalRuns || (SPEEDUPS.stage && this.alone < DEFAULTS.loneRehearsalRuns)) setImmediate(slice);
       else {
         this.rehearsed = true;
         done();

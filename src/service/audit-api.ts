@@ -4,12 +4,15 @@
  */
 import type { Redis } from 'ioredis';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
 import type { ApiAuditEvent, AuditReader } from '../http/audit-api.js';
 import { isConnectionFailure } from '../http/failures.js';
 import type { AuditEvent } from '../control/audit.js';
 import type { AuditEventWire } from '../dashboard/wire.js';
-import { AuditLog } from '../redis/audit-log.js';
+import { AuditLog, auditEvent, logAudit } from '../redis/audit-log.js';
 import type { SchedulerKeys } from '../redis/keys.js';
+import type { SourceChange } from '../runtime/source-audit.js';
 
 /** The API's event; also the dashboard's AuditEventWire (its audit tab reads GET /api/audit), which the type holds it to. */
 export function apiAuditEvent(event: AuditEvent): ApiAuditEvent & AuditEventWire {
@@ -37,5 +40,36 @@ export function auditReader(client: Redis, keys: Pick<SchedulerKeys, 'audit'>): 
       if (error instanceof BeatError || !isConnectionFailure(error)) throw error;
       throw new BeatError(ErrorCode.RedisUnavailable, `Redis did not answer: ${errorMessage(error)}; try again`, { cause: error });
     }
+  };
+}
+
+/**
+ * The catalog's RedBeat and django changes into the audit trail (who: the source), recorded by the
+ * replica that leads when it sees them (every replica's catalog sees them: one records them), and
+ * logged as `beat.audit`. A failed write is logged and not retried: the trail is a record, not a
+ * queue, and the change itself has taken effect.
+ */
+export function sourceChangeRecorder(
+  client: Redis,
+  keys: Pick<SchedulerKeys, 'audit'>,
+  options: {
+    readonly leading: () => boolean;
+    readonly maxEvents: () => number | undefined;
+    readonly logger: Logger;
+    readonly now: () => number;
+  },
+): (changes: readonly SourceChange[]) => void {
+  return (changes) => {
+    if (!options.leading()) return;
+    const atMs = options.now();
+    const events = changes.map((c) => auditEvent({ who: c.who }, atMs, c.entry, c.action, c.changes));
+    new AuditLog(client, keys, options.maxEvents()).record(events).then(
+      () => logAudit(options.logger, events),
+      (error: unknown) =>
+        options.logger.warn(
+          { event: EVENTS.auditFailed, err: errorMessage(error), count: events.length },
+          `could not record ${events.length} RedBeat/django changes in the audit trail: ${errorMessage(error)}`,
+        ),
+    );
   };
 }

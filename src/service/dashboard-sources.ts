@@ -28,6 +28,7 @@ import { errorAnswer } from '../http/entries-api.js';
 import type { EntriesHandlers } from '../http/entries-api.js';
 import type { RedisEntryStore } from '../redis/entry-store.js';
 import type { RedBeatSource } from '../redbeat/source.js';
+import type { DjangoEntries } from '../django/source.js';
 import { warningsOf } from './deployment-watch.js';
 import type { DeploymentWatch } from './deployment-watch.js';
 
@@ -46,6 +47,7 @@ export interface DashboardInputs {
   readonly runs: Pick<RedisRunHistory, 'recent' | 'finished' | 'failureStreaks' | 'lastStates'>;
   /** RedBeat's entries as it holds them, when it is a source. */
   readonly redbeat?: Pick<RedBeatSource, 'written'>;
+  readonly django?: Pick<DjangoEntries, 'written'>;
   /** The leader's reports of slots that never ran. */
   readonly missed: Pick<RedisMissedSlots, 'recent'>;
   readonly redis: { readonly status: string };
@@ -174,7 +176,10 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
     finished: async (entries) => (followsOutcomes(supervisor.config) ? inputs.runs.finished(entries) : undefined),
     failureStreaks: async () => (followsOutcomes(supervisor.config) ? inputs.runs.failureStreaks() : undefined),
     lastStates: async () => (followsOutcomes(supervisor.config) ? inputs.runs.lastStates() : undefined),
-    written: async (name, origin) => (origin === 'redbeat' ? ((await inputs.redbeat?.written(name)) ?? null) : null),
+    written: async (name, origin) => {
+      const source = origin === 'redbeat' ? inputs.redbeat : origin === 'django' ? inputs.django : undefined;
+      return (await source?.written(name)) ?? null;
+    },
     missed: (entries) => inputs.missed.recent(entries),
     messageEnv: inputs.messageEnv,
     apiToken: inputs.apiToken ?? envToken,
@@ -212,6 +217,11 @@ export function dashboardEntriesApi(entries: EntriesHandlers, store: RedisEntryS
       : {
           backfill: (name, body, by) =>
             answer(() => entries.backfill?.(name, body, by?.who ?? 'dashboard', by?.note) ?? Promise.reject(new Error('no backfills'))),
+        }),
+    ...(entries.backfillProgress === undefined
+      ? {}
+      : {
+          backfillProgress: (name, id) => answer(() => entries.backfillProgress?.(name, id) ?? Promise.reject(new Error('no backfills'))),
         }),
   };
 }

@@ -4,6 +4,7 @@
  * runner knowing about metrics, and a refusal to publish hands leadership over. Published scheduled
  * runs are reported by the runner itself, which knows their lateness.
  */
+import { TriggerResult } from '../ports/control.js';
 import type { TriggerPublisher } from '../ports/control.js';
 import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun } from '../ports/dispatcher.js';
 import type { SchedulerEvents } from '../ports/events.js';
@@ -90,6 +91,7 @@ export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, 
                   events.backfillPublished?.(
                     entry,
                     runs.map((r) => ({ id: r.message.id, slotMs: r.slotMs })),
+                    revision,
                   );
               }
               return result;
@@ -102,7 +104,7 @@ export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, 
     publishTrigger: async (message, requestText, token, nowMs, revision) => {
       try {
         const result = await inner.publishTrigger(message, requestText, token, nowMs, revision);
-        if (result === 1) events.triggerPublished(message);
+        if (result === TriggerResult.Published) events.triggerPublished(message, revision);
         return result;
       } catch (error) {
         failedWith(error, events, handOver);

@@ -6,6 +6,7 @@
 import type { Redis } from 'ioredis';
 import { maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
+import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { startHttpServer } from '../http/server.js';
@@ -41,7 +42,8 @@ import type { EntrySource } from '../ports/entries.js';
 import { createPublishing, stateUrlFor } from '../publish/publishing.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
 import { entriesHandlers } from './entries-api.js';
-import { auditReader } from './audit-api.js';
+import { auditReader, sourceChangeRecorder } from './audit-api.js';
+import { forgetOwnedNow } from '../redis/entry-owned.js';
 import { meteredDispatcher, meteredTriggers } from './metered-dispatcher.js';
 import { probes, scheduleMetrics } from './probes.js';
 import { ReplicaHeartbeat } from './replica-heartbeat.js';
@@ -149,6 +151,22 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
     intervalMs: config.maxIntervalMs,
     defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
     staticNames,
+    onSourceChanges: sourceChangeRecorder(state, keys, {
+      leading: (): boolean => supervisor.leading,
+      maxEvents: (): number | undefined => supervisor.config.auditMaxEvents,
+      logger: log,
+      now: () => clock.now(),
+    }),
+    // Deleted at their source (not unreadable): the leader removes their history and pending outcome.
+    onSourceDeletes: (names) => {
+      if (!supervisor.leading) return;
+      forgetOwnedNow(state, keys, names).catch((error: unknown) =>
+        log.warn(
+          { event: EVENTS.sourceForgetFailed, err: errorMessage(error), count: names.length },
+          'could not remove what tsbeat kept of deleted entries',
+        ),
+      );
+    },
   });
   // Pub/sub messages sent while a connection was down are lost: look again once both are back.
   for (const client of [state, subscriber]) client.on('ready', () => catalog.poke());
@@ -267,6 +285,7 @@ export async function startService(options: ServiceOptions, signal: AbortSignal)
             lockKey: keys.lock,
             runs: new RedisRunHistory(state, keys),
             ...(redbeat === undefined ? {} : { redbeat: redbeat.source }),
+            ...(django === undefined ? {} : { django }),
             missed: missedSlots,
             publishing,
             watch,

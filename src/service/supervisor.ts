@@ -98,8 +98,8 @@ export class Supervisor {
     // Spelled out rather than spread: a sink may be a class instance, whose methods a spread drops.
     this.sessionEvents = {
       published: (run, latenessMs) => sink.published(run, latenessMs),
-      triggerPublished: (message) => sink.triggerPublished(message),
-      backfillPublished: (entry, runs) => sink.backfillPublished?.(entry, runs),
+      triggerPublished: (message, revision) => sink.triggerPublished(message, revision),
+      backfillPublished: (entry, runs, revision) => sink.backfillPublished?.(entry, runs, revision),
       missed: (missed) => sink.missed(missed),
       dropped: (entry) => sink.dropped(entry),
       publishFailed: (error) => sink.publishFailed(error),
@@ -202,7 +202,7 @@ export class Supervisor {
   /** Stops the session (after its publish in flight), then leadership, which hands the lock over. */
   async stop(): Promise<void> {
     this.stopRequested = true;
-    await this.enqueue(() => this.stopSession());
+    await this.enqueue(() => this.stopSession(false));
     await this.options.leadership.stop();
     this.options.clockGuard.unwatch();
   }
@@ -262,7 +262,8 @@ export class Supervisor {
     }
   }
 
-  private async stopSession(): Promise<void> {
+  /** `keepKnownRuns` false: no later session in this process will need them (a stop for good). */
+  private async stopSession(keepKnownRuns = true): Promise<void> {
     const current = this.session;
     this.session = undefined;
     await current?.stop();
@@ -271,6 +272,7 @@ export class Supervisor {
     if (current) await Promise.all((this.options.leaderTasks ?? []).map((task) => task.stop()));
     // Keyed by incarnation: what it saw a deleted entry publish can never pass for the history of
     // one created under its name later, even though the deletion was heard before this.
-    if (current) for (const [key, slotMs] of current.runner.lastRuns()) this.knownRuns.set(key, slotMs);
+    // Not on the final stop: a walk of every entry (~1 s a million) that would only delay the exit.
+    if (current && keepKnownRuns) for (const [key, slotMs] of current.runner.lastRuns()) this.knownRuns.set(key, slotMs);
   }
 }

@@ -79,12 +79,29 @@ function actions(detail: DetailWire, overview: OverviewWire, notice: Notice, rel
 }
 
 interface BackfillAnswer {
+  readonly id?: string;
   readonly done?: boolean;
   readonly published?: number;
   readonly skipped?: { recorded: number; excluded: number; ahead: number; unrecorded: number };
   readonly error?: string;
   readonly slots?: string[];
   readonly excluded?: string[];
+}
+
+/** How often, and for how long, the page asks how far a backfill the leader has not finished yet went (as `beat backfill` waits by default). */
+const BACKFILL_POLL_MS = 500;
+const BACKFILL_WAIT_MS = 120_000;
+
+/** The backfill's answer once the leader finished it, or the last progress when the page stops asking. */
+async function finished(name: string, first: BackfillAnswer, progress: (answer: BackfillAnswer) => void): Promise<BackfillAnswer> {
+  let answer = first;
+  const deadline = Date.now() + BACKFILL_WAIT_MS;
+  while (answer.done !== true && answer.error === undefined && answer.id !== undefined && Date.now() < deadline) {
+    progress(answer);
+    await new Promise((resolve) => setTimeout(resolve, BACKFILL_POLL_MS));
+    answer = await get<BackfillAnswer>(`${entryPath(name)}/backfill/${encodeURIComponent(answer.id)}`);
+  }
+  return answer;
 }
 
 /** Backfill: the slots of a past range that never ran, published once each (POST …/backfill, as `beat backfill`). */
@@ -95,11 +112,14 @@ function backfillForm(name: string, notice: Notice, reload: () => Promise<void>)
   const send = async (event: Event): Promise<void> => {
     event.preventDefault();
     try {
-      const answer = await post<BackfillAnswer>(`${entryPath(name)}/backfill`, {
+      const first = await post<BackfillAnswer>(`${entryPath(name)}/backfill`, {
         from: from.value.trim(),
         to: to.value.trim(),
         dryRun: dryRun.checked,
       });
+      const answer = await finished(name, first, (p) =>
+        notice(`Backfill requested; the leader has not finished it yet (published ${p.published ?? 0} so far)`),
+      );
       if (answer.slots !== undefined) {
         notice(
           `Dry run: ${answer.slots.length} slots${answer.excluded?.length ? ` (${answer.excluded.length} excluded)` : ''}: ${answer.slots.slice(0, 20).join(', ')}${answer.slots.length > 20 ? ', …' : ''}`,

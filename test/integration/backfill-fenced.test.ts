@@ -3,7 +3,8 @@
  * leader calls them, on a private Redis: each slot's code against the entry's stored slot, its first
  * sighting and the ranges record-passed.lua wrote; the record's merge, bound and floor; passed-clip.lua
  * cutting what a new leader may publish into; RedisPassedSlots, which calls them; and the whole-step answers (withdrawn, fenced,
- * superseded, refused), each leaving nothing half-written. Expectations are worked out by hand
+ * superseded, refused), each leaving nothing half-written; the claim and commit of RabbitMQ and SQS
+ * (publishConfirmedBackfill, with a broker whose confirms the test scripts). Expectations are worked out by hand
  * from the slots, not read back from the scripts.
  */
 import type { Redis } from 'ioredis';
@@ -12,8 +13,13 @@ import { DEFAULTS } from '../../src/base/defaults.js';
 import { createLogger } from '../../src/base/log.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
+import type { AmqpSendResult } from '../../src/amqp/transport.js';
+import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
+import type { TaskMessage } from '../../src/celery/message.js';
+import { publishConfirmedBackfill } from '../../src/publish/confirmed-backfill.js';
 import { RedisPassedSlots } from '../../src/redis/passed-slots-store.js';
 import { withScripts } from '../../src/redis/scripts.js';
+import { ENV, config, entry } from '../support/messages.js';
 import { startPrivateRedis } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
@@ -33,6 +39,12 @@ interface StepOptions {
   readonly last?: boolean;
   readonly revision?: string;
   readonly queue?: string;
+  /** ARGV[7] 'claim': classify only (the RabbitMQ and SQS path). */
+  readonly claim?: boolean;
+  /** Slots sent by the caller itself: no push in the step (the commit after a claim). */
+  readonly sent?: boolean;
+  /** Slots the claim did not code 1: P = -1. */
+  readonly held?: readonly number[];
 }
 
 function step(slots: readonly number[], o: StepOptions = {}): Promise<unknown[]> {
@@ -49,8 +61,17 @@ function step(slots: readonly number[], o: StepOptions = {}): Promise<unknown[]>
     o.queue ?? QUEUE,
   ];
   const argv = [TOKEN, String(T), REQUEST, entry, o.revision ?? '', o.force ? '1' : ''];
-  argv.push(o.last === false ? '' : '1', '0', String(slots[slots.length - 1] ?? 0), String(slots.length), String(slots.length));
-  for (const slot of slots) argv.push(String(slot), '1', '0', '9', `${entry}@${slot}`);
+  argv.push(
+    o.claim ? 'claim' : o.last === false ? '' : '1',
+    '0',
+    String(slots[slots.length - 1] ?? 0),
+    String(slots.length),
+    String(slots.length),
+  );
+  for (const slot of slots)
+    if (o.held?.includes(slot)) argv.push(String(slot), '-1', '0');
+    else if (o.claim || o.sent) argv.push(String(slot), '0', '0');
+    else argv.push(String(slot), '1', '0', '9', `${entry}@${slot}`);
   return withScripts(redis).backfillFenced(k.length, ...k, ...argv);
 }
 
@@ -101,6 +122,32 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
     await redis.set(keys.fence, TOKEN);
     await redis.set(keys.passedSince, String(T - 100 * M));
     await redis.rpush(keys.backfills, REQUEST);
+  });
+
+  it('claim codes the slots as a step would and writes nothing; the commit records the sent ones, a held slot stays in the record', async () => {
+    await state('e', { slot: T - 5 * M, seen: T - 60 * M });
+    expect(await recordPassed([['e', T - 9 * M, T - 7 * M]])).toEqual([1, 1]);
+    const slots = [T - 70 * M, T - 9 * M, T - 6 * M, T - 4 * M];
+    // Before the first sighting (never published), passed over, published by the schedule, the schedule's own.
+    expect(await step(slots, { claim: true })).toEqual([1, 1, 1, 0, 4]);
+    expect(await ranges('e')).toEqual([range(T - 9 * M, T - 7 * M)]);
+    expect(await progress()).toEqual({});
+    expect(await redis.hget(keys.passedFloor, 'e')).toBeNull();
+    expect(await redis.llen(QUEUE)).toBe(0);
+    // Meanwhile the schedule moved on and passed over T - 4 min: held by the commit, it is not taken for published.
+    await state('e', { slot: T - 3 * M, seen: T - 60 * M });
+    expect(await recordPassed([['e', T - 4 * M, T - 4 * M]])).toEqual([1, 1]);
+    expect(await step(slots, { sent: true, held: [T - 6 * M, T - 4 * M], last: false })).toEqual([1, 1, 1, 0, 4]);
+    expect(await redis.llen(QUEUE)).toBe(0);
+    expect(await ranges('e')).toEqual([
+      range(0, T - 70 * M - 1),
+      range(T - 70 * M + 1, T - 60 * M - 1),
+      range(T - 9 * M + 1, T - 7 * M),
+      range(T - 4 * M, T - 4 * M),
+    ]);
+    expect(await progress()).toMatchObject({ published: '2', recorded: '1', ahead: '1', through: String(T - 4 * M) });
+    // A later claim finds the two sent slots published, and T - 4 min still to backfill.
+    expect(await step(slots, { claim: true })).toEqual([1, 0, 0, 0, 1]);
   });
 
   it('publishes the passed-over slots at or before the stored slot, once; the others were published by the schedule', async () => {
@@ -248,6 +295,69 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
     expect(await redis.hgetall(keys.passedOpen)).toEqual({});
     // Set before (beforeEach): the first writer's stays.
     expect(await redis.get(keys.passedSince)).toBe(String(T - 100 * M));
+  });
+
+  it('on RabbitMQ and SQS (publishConfirmedBackfill): a step with an unconfirmed slot is not recorded and goes again with the same ids; a refused one refuses the request', async () => {
+    await state('e', { slot: T - 5 * M, seen: T - 60 * M });
+    expect(await recordPassed([['e', T - 9 * M, T - 7 * M]])).toEqual([1, 1]);
+    const template = compileMessageTemplate(entry({ name: 'e', task: 'proj.add' }), config(), ENV);
+    const slots = [T - 9 * M, T - 8 * M, T - 7 * M, T - 6 * M];
+    const runs = slots.map((slotMs) => ({ slotMs, message: renderTaskMessage(template, { taskId: `id-${slotMs}`, slotMs, nowMs: T }) }));
+    const stepOf = { runs, excluded: 0, throughMs: T - 6 * M, total: slots.length, last: true };
+    const request = { text: REQUEST, id: 'r1', unrecorded: false };
+    // A broker whose answers the test scripts: what each send carried, by task id.
+    const sends: string[][] = [];
+    let answer = (i: number): AmqpSendResult =>
+      i === 1 ? { status: 'failed', error: new Error('connection lost') } : { status: 'confirmed' };
+    const broker = {
+      plan: (messages: readonly TaskMessage[]) => Promise.resolve(messages),
+      send: (messages: readonly TaskMessage[]) => {
+        sends.push(messages.map((m) => m.id));
+        return Promise.resolve(messages.map((_, i) => answer(i)));
+      },
+    };
+    const unrecorded: string[][] = [];
+    const call = () =>
+      publishConfirmedBackfill(redis, broker, keys, (messages) => unrecorded.push(messages.map((m) => m.id)), {
+        entry: 'e',
+        step: stepOf,
+        request,
+        token: TOKEN,
+        nowMs: T,
+      });
+    const passedOver = ['id-' + String(T - 9 * M), 'id-' + String(T - 8 * M), 'id-' + String(T - 7 * M)];
+
+    // The second of the three passed-over slots is not confirmed: nothing recorded, the request stays.
+    await expect(call()).rejects.toThrow(/1 of 3 slots not confirmed by the broker \(connection lost\)/);
+    expect(sends).toEqual([passedOver]);
+    expect(unrecorded).toEqual([[passedOver[0], passedOver[2]]]);
+    expect(await ranges('e')).toEqual([range(T - 9 * M, T - 7 * M)]);
+    expect(await progress()).toEqual({});
+    expect(await redis.lrange(keys.backfills, 0, -1)).toEqual([REQUEST]);
+
+    // Again, all confirmed: the same three ids, then recorded with the request's progress, the request done.
+    answer = () => ({ status: 'confirmed' });
+    expect(await call()).toEqual({ kind: 'done', outcomes: ['published', 'published', 'published', 'recorded'] });
+    expect(sends[1]).toEqual(passedOver);
+    expect(await ranges('e')).toEqual([range(T - 9 * M + 1, T - 8 * M - 1), range(T - 8 * M + 1, T - 7 * M - 1)]);
+    expect(await progress()).toMatchObject({ published: '3', recorded: '1', through: String(T - 6 * M), done: String(T) });
+    expect(await redis.llen(keys.backfills)).toBe(0);
+
+    // Returned unroutable: the entry's own fault, the request refused (its remover, backfill-work, keeps the reason).
+    await again();
+    await redis.del(keys.backfill('r1'));
+    expect(await recordPassed([['e', T - 20 * M, T - 20 * M]])).toEqual([1, 1]);
+    const lone = { slotMs: T - 20 * M, message: renderTaskMessage(template, { taskId: 'id-lone', slotMs: T - 20 * M, nowMs: T }) };
+    answer = () => ({ status: 'returned', reason: 'NO_ROUTE' });
+    const refused = await publishConfirmedBackfill(redis, broker, keys, () => undefined, {
+      entry: 'e',
+      step: { ...stepOf, runs: [lone], throughMs: T - 20 * M, total: 1 },
+      request,
+      token: TOKEN,
+      nowMs: T,
+    });
+    expect(refused).toEqual({ kind: 'refused', reason: 'the broker refused its messages: unroutable: NO_ROUTE' });
+    expect(await ranges('e')).toContain(range(T - 20 * M, T - 20 * M));
   });
 
   it('withdrawn, fenced, superseded: nothing written; a queue key of another type: refused, the request removed', async () => {

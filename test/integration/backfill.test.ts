@@ -9,7 +9,6 @@
  * Bad input exits 2 naming the field; the API (write scope) answers 400 naming it, lists a dry run,
  * backfills and audits under the token's name.
  */
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
@@ -19,19 +18,10 @@ import { readQueue } from '../support/beat-queue.js';
 import type { QueuedRun } from '../support/beat-queue.js';
 import { httpPortOf, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
+import { slotId } from '../support/slot-id.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-
-/** uuid5(SLOT_ID_NAMESPACE, "deployment\nentry\nslot"), from RFC 9562 §5.5 (Python: uuid.uuid5). */
-function slotId(deployment: string, entry: string, slotMs: number): string {
-  const namespace = Buffer.from('bd3166c1dfde4cc5a1f798fa3cc11ff8', 'hex');
-  const hash = createHash('sha1').update(namespace).update(`${deployment}\n${entry}\n${slotMs}`).digest();
-  hash[6] = ((hash[6] as number) & 0x0f) | 0x50;
-  hash[8] = ((hash[8] as number) & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
 
 interface Result {
   published: number;

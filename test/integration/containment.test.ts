@@ -5,7 +5,8 @@
  * reason shows in the log (once), /status, `beat status`, the entries API, the dashboard's rows and
  * /metrics; removing the stray key mends it, and it resumes by itself. On RabbitMQ (the shared node,
  * under names of this run) its route names an exchange that does not exist, so the broker closes
- * the channel on it; declaring the exchange (bound to a queue) mends it.
+ * the channel on it, and a manual run of it (`beat trigger`) is refused with that reason instead of
+ * staying pending; declaring the exchange (bound to a queue) mends it.
  * Redis: a private redis-server of this file, on a free port.
  */
 import { spawnSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import { connect } from 'amqplib';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess, LogLine } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
@@ -206,6 +208,18 @@ suite(TITLE, () => {
       expect(String(failing['reason'])).toMatch(/^the broker closed the channel on this message: .*NOT_FOUND - no exchange/);
       const status = JSON.parse((await httpRequest(port, '/status')).body) as StatusJson;
       expect(status.entries.filter((e) => e.failing !== null).map((e) => e.name)).toEqual(['poisoned']);
+
+      // A manual run of it is refused as on Redis: beat trigger says why and fails, at once; the
+      // request does not stay pending (nothing left to retry for ever), and the leader stays.
+      const triggered = await runBeatCli(['trigger', 'poisoned', '--config', file, '--timeout', '20']);
+      expect(triggered.code, triggered.stderr).toBe(1);
+      expect(triggered.stderr).toMatch(
+        /the leader refused the manual run of "poisoned": the broker closed the channel on this message: .*NOT_FOUND - no exchange .*; mend the entry's route/,
+      );
+      expect(triggered.ms).toBeLessThan(15_000);
+      const state = new Redis(server.url(2));
+      expect(await state.llen(schedulerKeys('tsbeat', 'contain-amqp').triggers)).toBe(0);
+      state.disconnect();
 
       // Mended: the exchange exists now, bound to a queue.
       const mark = leader.logs.length;

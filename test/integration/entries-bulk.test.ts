@@ -41,20 +41,34 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
   });
 
   /**
-   * Peak RSS of a CLI run, as the process itself saw it on exit (a preload module writes it to a
-   * file): the oracle of "memory per entry is bounded" is the ratio of two runs, never a figure.
+   * Peak RSS and CPU time of a CLI run, as the process itself saw them on exit (a preload module
+   * writes them to a file), and the CPU time the private Redis spent meanwhile (nothing else uses
+   * it): the oracles of "memory per entry is bounded" and "the cost per entry does not grow with
+   * the entries" are ratios of runs of this file, never figures.
    */
-  async function cliPeak(argv: string[]): Promise<{ run: Awaited<ReturnType<typeof runBeatCli>>; rssMb: number }> {
+  async function cliPeak(
+    argv: string[],
+  ): Promise<{ run: Awaited<ReturnType<typeof runBeatCli>>; rssMb: number; cpuMs: number; redisCpuMs: number }> {
     const out = `${dir.path}/rss-${Date.now()}-${Math.random().toString(36).slice(2)}`;
     const preload = dir.write(
       'peak-rss.mjs',
-      "import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(process.env.PEAK_RSS_FILE, String(process.resourceUsage().maxRSS)));\n",
+      "import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => { const u = process.resourceUsage(); writeFileSync(process.env.PEAK_RSS_FILE, `${u.maxRSS} ${u.userCPUTime + u.systemCPUTime}`); });\n",
     );
+    const redisBefore = await redisCpuMs();
     const run = await runBeatCli(argv, {
       timeoutMs: 240_000,
       env: { NODE_OPTIONS: `--import=${pathToFileURL(preload).href}`, PEAK_RSS_FILE: out },
     });
-    return { run, rssMb: Number(readFileSync(out, 'utf8')) / 1024 };
+    const redisCpu = (await redisCpuMs()) - redisBefore;
+    const [rssKb, cpuUs] = readFileSync(out, 'utf8').split(' ').map(Number) as [number, number];
+    return { run, rssMb: rssKb / 1024, cpuMs: cpuUs / 1000, redisCpuMs: redisCpu };
+  }
+
+  /** The private redis-server's CPU time so far (INFO cpu: user and system). */
+  async function redisCpuMs(): Promise<number> {
+    const info = await redis.info('cpu');
+    const seconds = (field: string): number => Number(new RegExp(`${field}:([\\d.]+)`).exec(info)?.[1]);
+    return (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000;
   }
 
   /** N entries as JSON Lines, names zero-padded so that name order is the order written. */
@@ -65,11 +79,15 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
     return `${lines.join('\n')}\n`;
   }
 
-  it('streams 100,000 entries through import, export and a pruning delete, memory bounded against 10,000', async () => {
+  it('streams 100,000 entries through import, export and a pruning delete, memory and CPU per entry bounded against 10,000', async () => {
     const file = dir.write('bulk.yaml', `name: bulk-io\nbroker: { url: "${server.url(0)}" }\n`);
     const keys = schedulerKeys('tsbeat', 'bulk-io');
     const empty = dir.write('empty.ndjson', '');
     const peaks: Record<string, { import: number; export: number }> = {};
+    // The CPU an import spends on its entries: its own and Redis's, less those of an import of none.
+    const fixed = await cliPeak(['entries', 'import', empty, '--config', file]);
+    expect(fixed.run).toMatchObject({ code: 0, stdout: 'nothing to write: no entries\n' });
+    const cpu: Record<string, { cli: number; redis: number }> = {};
     for (const n of [10_000, 100_000]) {
       const text = linesOf(n);
       const input = dir.write(`in-${n}.ndjson`, text);
@@ -88,6 +106,7 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
       // The oracle: what was imported, in name order, byte for byte.
       expect(readFileSync(out, 'utf8') === text).toBe(true);
       peaks[n] = { import: imported.rssMb, export: exported.rssMb };
+      cpu[n] = { cli: imported.cpuMs - fixed.cpuMs, redis: imported.redisCpuMs - fixed.redisCpuMs };
       const pruned = await runBeatCli(['entries', 'import', empty, '--prune', '--config', file], { timeoutMs: 240_000 });
       expect(pruned).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^${n} deleted;`)) });
       expect(await redis.hlen(keys.entries)).toBe(0);
@@ -99,6 +118,13 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
     const large = peaks[100_000] as { import: number; export: number };
     expect(large.import / small.import, JSON.stringify(peaks)).toBeLessThan(2.2);
     expect(large.export / small.export, JSON.stringify(peaks)).toBeLessThan(1.8);
+    // Ten times the entries, ten times the CPU (both of 10,000 and 100,000 are audited whole): a
+    // step whose cost grew with the entries already written (a quadratic one) would be ~100x.
+    // 1.6 times linear leaves room for the noise of the smaller run on a loaded machine.
+    const cpus = JSON.stringify({ fixed: { cli: fixed.cpuMs, redis: fixed.redisCpuMs }, ...cpu });
+    const [cpuSmall, cpuLarge] = [cpu[10_000], cpu[100_000]] as [{ cli: number; redis: number }, { cli: number; redis: number }];
+    expect(cpuLarge.cli / cpuSmall.cli, cpus).toBeLessThan(16);
+    expect(cpuLarge.redis / cpuSmall.redis, cpus).toBeLessThan(16);
   }, 600_000);
 
   it('takes its YAML export of 100,000 back (read whole, lines looked up only for a problem)', async () => {

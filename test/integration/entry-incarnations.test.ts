@@ -13,6 +13,10 @@
  * - django: a one-off row that ran, deleted and created again, runs once more; an every-2-s row
  *   deleted and created again 4.5 s later runs on its own grid (a full interval after it was first
  *   seen) and replays nothing of the gap.
+ * - Audit (issue 31): a RedBeat key and a django row created, changed and deleted by their own code
+ *   are in `beat audit --json`, who redbeat/django, create/update (the field diff)/delete.
+ * - Forgetting (issue 31): a RedBeat key and a django row deleted at their source lose their history,
+ *   finished summary and failure count at the next look; a django outage removes nothing.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -31,13 +35,14 @@ import { decodeEntryState } from '../../src/redis/entry-state-codec.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { EntryCatalog } from '../../src/runtime/entry-catalog.js';
 import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, waitUntil } from '../support/beat-process.js';
+import type { LogLine } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
 import type { QueuedRun } from '../support/beat-queue.js';
 import { PYTHON, pythonCelery } from '../support/celery.js';
 import { DjangoOrm, manage } from '../support/django.js';
 import type { OrmRow } from '../support/django.js';
 import { ENV } from '../support/messages.js';
-import { startPrivateRedis } from '../support/ops.js';
+import { runBeatCli, startPrivateRedis } from '../support/ops.js';
 import { PrivatePostgres } from '../support/postgres-server.js';
 import { freePort } from '../support/redis-server.js';
 import type { PrivateRedis } from '../support/redis-server.js';
@@ -186,6 +191,174 @@ suite(
       await catalog.stop();
       await fleet.killAll();
     }, 60_000);
+
+    it('RedBeat: a key saved, changed and deleted by RedBeat\'s code is in the audit trail, who "redbeat", with its diff (issue 31)', async () => {
+      const url = server.url(0);
+      const deployment = 'rb-audit';
+      const py = (request: Record<string, unknown>): unknown =>
+        JSON.parse(execFileSync(PYTHON, [CLIENT, JSON.stringify({ url, prefix: 'rbaudit:', ...request })], { encoding: 'utf8' }));
+      const save = (kwargs: Record<string, unknown>): unknown =>
+        py({ op: 'save', name: 'rb-audited', task: TASK, schedule: { interval: 60 }, kwargs, options: { queue: 'rb-audit' } });
+      const file = dir.write(
+        'rb-audit.yaml',
+        [
+          `name: ${deployment}`,
+          `broker: { url: "${url}" }`,
+          'maxInterval: 200ms',
+          `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
+          'sources: { redbeat: { keyPrefix: "rbaudit:" } }',
+          '',
+        ].join('\n'),
+      );
+      const leader = fleet.spawn({ config: file, label: 'rb-audit-leader' });
+      await leader.waitForEvent(EVENTS.lockAcquired, 30_000);
+      // A standby sees every change too: only the leader records them.
+      const standby = fleet.spawn({ config: file, label: 'rb-audit-standby' });
+      await standby.waitForEvent(EVENTS.standby, 30_000);
+      const seen = async (action: string): Promise<LogLine> =>
+        waitUntil(
+          `the leader's beat.audit ${action} of rb-audited`,
+          () => leader.events(EVENTS.audit).find((l) => l['entry'] === 'rb-audited' && l['action'] === action),
+          10_000,
+          () => fleet.dump(),
+        );
+      save({ size: 1 });
+      await seen('create');
+      save({ size: 2 });
+      await seen('update');
+      py({ op: 'delete', name: 'rb-audited' });
+      await seen('delete');
+      const audit = await runBeatCli(['audit', 'rb-audited', '--json', '--config', file]);
+      expect(audit.code, audit.stderr).toBe(0);
+      const events = JSON.parse(audit.stdout) as {
+        who: string;
+        action: string;
+        changes: { path: string; before?: string; after?: string }[];
+      }[];
+      expect(events.map((e) => `${e.who} ${e.action}`)).toEqual(['redbeat delete', 'redbeat update', 'redbeat create']);
+      expect(events[1]?.changes).toEqual([{ path: 'kwargs.size', before: '1', after: '2' }]);
+      expect(events[2]?.changes).toContainEqual({ path: 'task', after: JSON.stringify(TASK) });
+      expect(events[0]?.changes).toContainEqual({ path: 'kwargs.size', before: '2' });
+      expect(standby.events(EVENTS.audit)).toEqual([]);
+      await fleet.killAll();
+    }, 60_000);
+
+    it('django: a row created, edited and deleted through the ORM is in the audit trail, who "django", with its diff (issue 31)', async () => {
+      const pg = new PrivatePostgres(await freePort());
+      const dbUrl = pg.url('django');
+      let orm: DjangoOrm | undefined;
+      try {
+        await pg.start();
+        await pg.createDatabase('django');
+        await manage({ url: dbUrl }, ['migrate', '-v0']);
+        orm = new DjangoOrm({ url: dbUrl });
+        const file = dir.write(
+          'dj-audit.yaml',
+          [
+            'name: dj-audit',
+            `broker: { url: "${server.url(0)}" }`,
+            'maxInterval: 200ms',
+            `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
+            `sources: { django: { url: "${dbUrl}" } }`,
+            '',
+          ].join('\n'),
+        );
+        const leader = fleet.spawn({ config: file, label: 'dj-audit-leader' });
+        await leader.waitForEvent(EVENTS.lockAcquired, 30_000);
+        const seen = async (action: string): Promise<LogLine> =>
+          waitUntil(
+            `the leader's beat.audit ${action} of dj-audited`,
+            () => leader.events(EVENTS.audit).find((l) => l['entry'] === 'dj-audited' && l['action'] === action),
+            10_000,
+            () => fleet.dump(),
+          );
+        const row = { name: 'dj-audited', task: TASK, interval: { every: 60, period: 'seconds' }, queue: 'dj-audit' };
+        await orm.call({ op: 'create', ...row, kwargs: { size: 1 } });
+        await seen('create');
+        await orm.call({ op: 'edit', name: 'dj-audited', kwargs: { size: 2 } });
+        await seen('update');
+        await orm.call({ op: 'delete', name: 'dj-audited' });
+        await seen('delete');
+        const audit = await runBeatCli(['audit', 'dj-audited', '--json', '--config', file]);
+        expect(audit.code, audit.stderr).toBe(0);
+        const events = JSON.parse(audit.stdout) as {
+          who: string;
+          action: string;
+          changes: { path: string; before?: string; after?: string }[];
+        }[];
+        expect(events.map((e) => `${e.who} ${e.action}`)).toEqual(['django delete', 'django update', 'django create']);
+        expect(events[1]?.changes).toEqual([{ path: 'kwargs.size', before: '1', after: '2' }]);
+        expect(events[2]?.changes).toContainEqual({ path: 'task', after: JSON.stringify(TASK) });
+        expect(events[0]?.changes).toContainEqual({ path: 'kwargs.size', before: '2' });
+        await fleet.killAll();
+      } finally {
+        await orm?.close();
+        await pg.stop();
+      }
+    }, 90_000);
+
+    it('deleted at its source, a RedBeat entry or django row loses what tsbeat kept of it; a django outage removes nothing (issue 31)', async () => {
+      const url = server.url(0);
+      const pg = new PrivatePostgres(await freePort());
+      const dbUrl = pg.url('django');
+      let orm: DjangoOrm | undefined;
+      try {
+        await pg.start();
+        await pg.createDatabase('django');
+        await manage({ url: dbUrl }, ['migrate', '-v0']);
+        orm = new DjangoOrm({ url: dbUrl });
+        const sched = { task: TASK, options: { queue: 'forget' } };
+        execFileSync(PYTHON, [
+          CLIENT,
+          JSON.stringify({ url, prefix: 'rbforget:', op: 'save', name: 'rb-gone', schedule: { interval: 60 }, ...sched }),
+        ]);
+        await orm.call({ op: 'create', name: 'dj-gone', task: TASK, interval: { every: 60, period: 'seconds' }, queue: 'forget' });
+        const file = dir.write(
+          'forget.yaml',
+          [
+            'name: forget',
+            `broker: { url: "${url}" }`,
+            'maxInterval: 200ms',
+            `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
+            `sources: { redbeat: { keyPrefix: "rbforget:" }, django: { url: "${dbUrl}" } }`,
+            '',
+          ].join('\n'),
+        );
+        const leader = fleet.spawn({ config: file, label: 'forget-leader' });
+        await leader.waitForEvent(EVENTS.lockAcquired, 30_000);
+        // What the leader keeps of an entry's runs (a history, a finished summary, a failure count), as run-history.lua writes it.
+        const keys = schedulerKeys('tsbeat', 'forget');
+        const kept = async (name: string): Promise<number> =>
+          (await redis.exists(keys.runs(name))) +
+          (await redis.hexists(keys.runsFinished, name)) +
+          (await redis.hexists(keys.failures, name));
+        for (const name of ['rb-gone', 'dj-gone']) {
+          await redis.lpush(keys.runs(name), '{}');
+          await redis.hset(keys.runsFinished, name, '{}');
+          await redis.hset(keys.failures, name, '1');
+        }
+        // An outage is not a delete: nothing goes while the database is down, for many looks.
+        await pg.halt();
+        await leader.waitForEvent(EVENTS.entriesSyncFailed, 10_000);
+        await until(Date.now() + 2 * S);
+        expect([await kept('rb-gone'), await kept('dj-gone')]).toEqual([3, 3]);
+        await pg.start();
+        await orm.close();
+        orm = new DjangoOrm({ url: dbUrl });
+        execFileSync(PYTHON, [CLIENT, JSON.stringify({ url, prefix: 'rbforget:', op: 'delete', name: 'rb-gone' })]);
+        await orm.call({ op: 'delete', name: 'dj-gone' });
+        await waitUntil(
+          'what tsbeat kept of rb-gone and dj-gone to go',
+          async () => ((await kept('rb-gone')) + (await kept('dj-gone')) === 0 ? true : undefined),
+          10_000,
+          () => fleet.dump(),
+        );
+        await fleet.killAll();
+      } finally {
+        await orm?.close();
+        await pg.stop();
+      }
+    }, 90_000);
 
     it('django: a one-off row created again runs once more; an interval row created again runs on its own grid and replays nothing', async () => {
       const pg = new PrivatePostgres(await freePort());

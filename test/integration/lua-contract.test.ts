@@ -77,6 +77,24 @@ interface Outcome {
 
 type Call = () => Promise<unknown>;
 
+/** commit-trigger.lua's call; `refusal`: the broker's answer to a message it refused (ARGV[7]). */
+const commitTrigger = (...refusal: string[]): Promise<number> =>
+  scripts.commitTrigger(
+    5,
+    keys.fence,
+    keys.state,
+    keys.triggers,
+    CONFIRMED,
+    keys.entries,
+    TOKEN,
+    String(AT),
+    REQUEST,
+    ENTRY,
+    TASK_ID,
+    '',
+    ...refusal,
+  );
+
 const CALLS = {
   'publish-fenced': () =>
     scripts.publishFenced(
@@ -124,21 +142,7 @@ const CALLS = {
       PAYLOAD,
     ),
   'claim-trigger': () => scripts.claimTrigger(2, keys.fence, keys.triggers, TOKEN, REQUEST),
-  'commit-trigger': () =>
-    scripts.commitTrigger(
-      5,
-      keys.fence,
-      keys.state,
-      keys.triggers,
-      CONFIRMED,
-      keys.entries,
-      TOKEN,
-      String(AT),
-      REQUEST,
-      ENTRY,
-      TASK_ID,
-      '',
-    ),
+  'commit-trigger': () => commitTrigger(),
   'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, ''),
   'leader-info': () => scripts.leaderInfo(2, keys.fence, keys.leader, TOKEN, 'configHash', 'abc'),
 } satisfies Record<string, Call>;
@@ -403,6 +407,31 @@ describe("a queue key of another type is the entry's fault: its run is refused, 
     after.delete(CONFIRMED);
     before.delete(keys.triggers);
     expect(after).toEqual(before);
+  });
+
+  it("commit-trigger with the broker's refusal: the request is removed and the CLI told why; the state as it was", async () => {
+    await scene(`{"slot":${S0},"n":1}`);
+    const before = await snapshot();
+    const why = 'the broker closed the channel on this message: NOT_FOUND - no exchange; mend the route';
+    const call = (): Promise<number> => commitTrigger(why);
+    expect(await call()).toBe(3);
+    const after = await snapshot();
+    expect(after.get(keys.triggers)).toBeUndefined();
+    expect(await redis.get(CONFIRMED)).toBe(`refused: ${why}`);
+    expect(await redis.pttl(CONFIRMED)).toBeGreaterThan(0);
+    after.delete(CONFIRMED);
+    before.delete(keys.triggers);
+    expect(after).toEqual(before);
+    // Withdrawn meanwhile (the CLI gave up): nothing written.
+    await redis.del(CONFIRMED);
+    expect(await call()).toBe(0);
+    expect(await redis.exists(CONFIRMED)).toBe(0);
+    // Fenced: nothing written, the request stays.
+    await redis.rpush(keys.triggers, REQUEST);
+    await redis.set(keys.fence, 'another');
+    expect(await call()).toBe(-1);
+    expect(await redis.llen(keys.triggers)).toBe(1);
+    expect(await redis.exists(CONFIRMED)).toBe(0);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * Overlap bufferAll, cancelOther and terminateOther with real Celery workers (prefork pool, one
  * process, where a revoke with terminate kills the process running the task) and a real Redis
- * result backend; terminateOther on RabbitMQ too.
+ * result backend; each on RabbitMQ too.
  *
  * Oracles, none of them tsbeat's own: the state each worker stored (`celery-task-meta-<id>`:
  * REVOKED, SUCCESS, date_done), the ids the worker actually ran, in order (the task appends its id
@@ -71,11 +71,22 @@ suite(`overlap bufferAll, cancelOther, terminateOther with real Celery workers${
       startWorker({ name: `${P}cancel`, queues: [`${P}cancel`], env, pool: 'prefork' }),
       startWorker({ name: `${P}buffer`, queues: [`${P}buffer`], env }),
       ...(rabbitUp
-        ? [startWorker({ name: `${P}amqp`, queues: [`${P}amqp`], env: { broker: SHARED_AMQP, backend: redis.url(1) }, pool: 'prefork' })]
+        ? [
+            startWorker({ name: `${P}amqp`, queues: [`${P}amqp`], env: { broker: SHARED_AMQP, backend: redis.url(1) }, pool: 'prefork' }),
+            startWorker({ name: `${P}amqp-buffer`, queues: [`${P}amqp-buffer`], env: { broker: SHARED_AMQP, backend: redis.url(1) } }),
+            startWorker({
+              name: `${P}amqp-cancel`,
+              queues: [`${P}amqp-cancel`],
+              env: { broker: SHARED_AMQP, backend: redis.url(1) },
+              pool: 'prefork',
+            }),
+          ]
         : []),
     ]);
-    const [term, cancel, buffer, amqp] = started;
-    Object.assign(workers, { term, cancel, buffer }, amqp === undefined ? {} : { amqp });
+    const [term, cancel, buffer, amqp, amqpBuffer, amqpCancel] = started;
+    Object.assign(workers, { term, cancel, buffer });
+    if (amqp !== undefined && amqpBuffer !== undefined && amqpCancel !== undefined)
+      Object.assign(workers, { amqp, amqpBuffer, amqpCancel });
   }, 60_000);
 
   afterAll(async () => {
@@ -148,26 +159,9 @@ suite(`overlap bufferAll, cancelOther, terminateOther with real Celery workers${
     expect(positions).toEqual([...positions].sort((a, b) => a - b));
   }
 
-  it('terminateOther kills the running previous run before the next starts; cancelOther revokes runs still queued; bufferAll runs every slot in order', async () => {
-    const name = uniqueName('ovr');
-    const file = dir.write(`${name}.json`, {
-      name,
-      broker: { url: redis.url(0) },
-      resultBackend: redis.url(1),
-      lock: FAST_LOCK,
-      beatSchedule: {
-        terminator: { task: 'tsbeat_test.sleepy', schedule: 2, args: [30], overlap: 'terminateOther', options: { queue: `${P}term` } },
-        canceller: { task: 'tsbeat_test.sleepy', schedule: 1, args: [4], overlap: 'cancelOther', options: { queue: `${P}cancel` } },
-        bufferer: { task: 'tsbeat_test.sleepy', schedule: 1, args: [1.5], overlap: 'bufferAll', options: { queue: `${P}buffer` } },
-      },
-    });
-    const beat = await runBeat(file, 'redis', (b) => fired(b, 'terminator').length >= 4 && fired(b, 'bufferer').length >= 5, 25_000);
-    expect(beat.events(EVENTS.overlapRevokeFailed)).toEqual([]);
-
-    await expectTerminated(beat, 'terminator', workers['term'] as CeleryProcess);
-
-    // cancelOther: the first run, revoked while it ran, finished (no terminate).
-    const cancels = fired(beat, 'canceller');
+  /** cancelOther: the first run, revoked while it ran, finished (no terminate); the others but the last revoked. */
+  async function expectCancelled(beat: BeatProcess, entry: string, worker: CeleryProcess, file: string): Promise<void> {
+    const cancels = fired(beat, entry);
     expect(cancels.length).toBeGreaterThanOrEqual(5);
     const first = cancels[0] as Fired;
     const firstRevoke = beat.events(EVENTS.overlapRevoke).find((l) => l['previous'] === first.id);
@@ -177,7 +171,7 @@ suite(`overlap bufferAll, cancelOther, terminateOther with real Celery workers${
       async () => ((await stored(first.id))?.status === 'SUCCESS' ? true : undefined),
       10_000,
     );
-    expect(workers['cancel']!.output()).not.toContain('Terminating');
+    expect(worker.output()).not.toContain('Terminating');
     // The others but the last: revoked; each either never ran (REVOKED, queued when revoked) or ran to SUCCESS.
     const order = await waitUntil(
       'the cancelOther runs to settle',
@@ -199,12 +193,14 @@ suite(`overlap bufferAll, cancelOther, terminateOther with real Celery workers${
     }
     expect(revokedQueued).toBeGreaterThanOrEqual(2);
     // The run history says who revoked them.
-    const history = await runBeatCli(['history', 'canceller', '--config', file, '--json']);
+    const history = await runBeatCli(['history', entry, '--config', file, '--json']);
     const records = JSON.parse(history.stdout) as { taskId: string; revokedBy?: string }[];
     expect(records.find((r) => r.taskId === first.id)?.revokedBy).toBe('cancelOther');
+  }
 
-    // bufferAll: every slot once, in order, each after the run before it finished.
-    const buffered = fired(beat, 'bufferer');
+  /** bufferAll: every slot once, in order, each after the run before it finished. */
+  async function expectBufferedInOrder(beat: BeatProcess, entry: string): Promise<void> {
+    const buffered = fired(beat, entry);
     const done = await waitUntil(
       'the bufferAll runs to finish',
       async () => {
@@ -225,10 +221,32 @@ suite(`overlap bufferAll, cancelOther, terminateOther with real Celery workers${
     expect(positions).toEqual([...positions].sort((a, b) => a - b));
     expect(beat.events(EVENTS.overlapBufferFull)).toEqual([]);
     expect(beat.events(EVENTS.overlapSkip)).toEqual([]);
+  }
+
+  it('terminateOther kills the running previous run before the next starts; cancelOther revokes runs still queued; bufferAll runs every slot in order', async () => {
+    const name = uniqueName('ovr');
+    const file = dir.write(`${name}.json`, {
+      name,
+      broker: { url: redis.url(0) },
+      resultBackend: redis.url(1),
+      lock: FAST_LOCK,
+      beatSchedule: {
+        terminator: { task: 'tsbeat_test.sleepy', schedule: 2, args: [30], overlap: 'terminateOther', options: { queue: `${P}term` } },
+        canceller: { task: 'tsbeat_test.sleepy', schedule: 1, args: [4], overlap: 'cancelOther', options: { queue: `${P}cancel` } },
+        bufferer: { task: 'tsbeat_test.sleepy', schedule: 1, args: [1.5], overlap: 'bufferAll', options: { queue: `${P}buffer` } },
+      },
+    });
+    const beat = await runBeat(file, 'redis', (b) => fired(b, 'terminator').length >= 4 && fired(b, 'bufferer').length >= 5, 25_000);
+    expect(beat.events(EVENTS.overlapRevokeFailed)).toEqual([]);
+
+    await expectTerminated(beat, 'terminator', workers['term'] as CeleryProcess);
+
+    await expectCancelled(beat, 'canceller', workers['cancel'] as CeleryProcess, file);
+    await expectBufferedInOrder(beat, 'bufferer');
   }, 60_000);
 
   (rabbitUp ? it : it.skip)(
-    'terminateOther on RabbitMQ: the celery.pidbox fanout exchange (state on DB 2)',
+    'terminateOther and cancelOther on RabbitMQ: the celery.pidbox fanout exchange (state on DB 2); bufferAll there too',
     async () => {
       const amqpName = uniqueName('ovr-amqp');
       const amqpFile = dir.write(`${amqpName}.json`, {
@@ -239,10 +257,19 @@ suite(`overlap bufferAll, cancelOther, terminateOther with real Celery workers${
         lock: FAST_LOCK,
         beatSchedule: {
           terminator: { task: 'tsbeat_test.sleepy', schedule: 2, args: [30], overlap: 'terminateOther', options: { queue: `${P}amqp` } },
+          bufferer: { task: 'tsbeat_test.sleepy', schedule: 1, args: [1.5], overlap: 'bufferAll', options: { queue: `${P}amqp-buffer` } },
+          canceller: { task: 'tsbeat_test.sleepy', schedule: 1, args: [4], overlap: 'cancelOther', options: { queue: `${P}amqp-cancel` } },
         },
       });
-      const amqpBeat = await runBeat(amqpFile, 'amqp', (b) => fired(b, 'terminator').length >= 3, 25_000);
+      const amqpBeat = await runBeat(
+        amqpFile,
+        'amqp',
+        (b) => fired(b, 'terminator').length >= 3 && fired(b, 'bufferer').length >= 5 && fired(b, 'canceller').length >= 5,
+        25_000,
+      );
       await expectTerminated(amqpBeat, 'terminator', workers['amqp'] as CeleryProcess);
+      await expectBufferedInOrder(amqpBeat, 'bufferer');
+      await expectCancelled(amqpBeat, 'canceller', workers['amqpCancel'] as CeleryProcess, amqpFile);
     },
     60_000,
   );

@@ -1,13 +1,22 @@
 /**
  * lua/run-history.lua through RedisRunHistory, on a private redis-server: bounded histories, a run
  * recorded once, a final state never replaced, the pending set kept with the histories, and a key
- * of another type refused before anything is written.
+ * of another type refused before anything is written; and the entry fence (issue 31): a run whose
+ * entry was deleted, or deleted and created again, since it was published writes nothing — not its
+ * history, its finished summary, its failure count nor the pending set — while an edit keeps its
+ * outcomes.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/base/log.js';
+import { OutcomeTracker } from '../../src/outcomes/tracker.js';
 import type { RunRecord } from '../../src/ports/outcomes.js';
+import { RedisEntryStore } from '../../src/redis/entry-store.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
+import type { SchedulerKeys } from '../../src/redis/keys.js';
+import { RedisResultReader } from '../../src/redis/result-backend.js';
 import { RedisRunHistory } from '../../src/redis/run-history-store.js';
+import { waitUntil } from '../support/beat-process.js';
 import { startPrivateRedis, uniqueName } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
@@ -17,6 +26,30 @@ const run = (taskId: string, publishedAtMs: number, state: RunRecord['state'] = 
   publishedAtMs,
   state,
 });
+
+const ENTRY = { task: 'tsbeat_test.record', schedule: 1 };
+
+/** What an entry's runs leave in Redis besides its definition: its history, summary, failure count, pending mark. */
+async function traces(client: Redis, keys: SchedulerKeys, entry: string): Promise<unknown[]> {
+  return [
+    await client.exists(keys.runs(entry)),
+    await client.hget(keys.runsFinished, entry),
+    await client.hget(keys.failures, entry),
+    await client.sismember(keys.runsPending, entry),
+  ];
+}
+const NO_TRACES = [0, null, null, 0];
+
+/** A FAILURE as a Celery worker stores it in a Redis result backend (celery-task-meta-<id>). */
+const failureMeta = (taskId: string): string =>
+  JSON.stringify({
+    status: 'FAILURE',
+    result: { exc_type: 'ValueError', exc_message: ['boom'], exc_module: 'builtins' },
+    traceback: 'Traceback (most recent call last):\nValueError: boom\n',
+    children: [],
+    date_done: '2026-01-01T00:00:01.000000',
+    task_id: taskId,
+  });
 
 describe('run histories in Redis (run-history.lua)', () => {
   let server: PrivateRedis;
@@ -103,5 +136,105 @@ describe('run histories in Redis (run-history.lua)', () => {
       ]),
     ).rejects.toThrow(/WRONGTYPE run-history: .*runs:x holds a string, not a list; nothing was written/);
     expect(await client.exists(keys.runs('ok'), keys.runsPending)).toBe(0);
+  });
+
+  it('writes nothing for a run whose store entry was deleted or created again since its revision; an edit keeps its outcomes', async () => {
+    const keys = schedulerKeys('tsbeat', uniqueName('hist'));
+    const store = new RedisEntryStore(client, keys);
+    const history = new RedisRunHistory(client, keys);
+    const revision = async (): Promise<string> => String((await store.get('x'))!.version);
+    await store.write([{ op: 'put', name: 'x', entry: ENTRY }], { nowMs: 1000 });
+    const first = await revision();
+    await history.recordPublished([{ entry: 'x', record: run('a1', 1), revision: first }]);
+    // An edit: the run published under the first definition still gets its outcome.
+    await store.write([{ op: 'put', name: 'x', entry: { ...ENTRY, args: [1] } }], { nowMs: 2000 });
+    const edited = await revision();
+    expect(edited).not.toBe(first);
+    await history.update('x', { ...run('a1', 1), state: 'FAILURE', finishedAtMs: 5, exception: 'E: x' }, first);
+    await history.recordPublished([{ entry: 'x', record: run('a2', 2), revision: edited }]);
+    expect((await history.list('x', 10)).map((r) => `${r.taskId} ${r.state}`)).toEqual(['a2 PENDING', 'a1 FAILURE']);
+    expect(await client.hget(keys.failures, 'x')).toBe('1');
+
+    // Deleted: the delete removes what it owns, and nothing of a run published before comes back.
+    await store.write([{ op: 'delete', name: 'x' }], { nowMs: 3000 });
+    expect(await traces(client, keys, 'x')).toEqual(NO_TRACES);
+    await history.recordPublished([{ entry: 'x', record: run('a3', 3), revision: edited }]);
+    await history.update('x', { ...run('a2', 2), state: 'FAILURE', finishedAtMs: 6, exception: 'E: x' }, edited);
+    expect(await traces(client, keys, 'x')).toEqual(NO_TRACES);
+
+    // Created again: the old incarnation's runs stay out of the new one's history; its own go in.
+    await store.write([{ op: 'put', name: 'x', entry: ENTRY }], { nowMs: 4000 });
+    const recreated = await revision();
+    await history.recordPublished([{ entry: 'x', record: run('a4', 4), revision: edited }]);
+    expect(await traces(client, keys, 'x')).toEqual(NO_TRACES);
+    await history.recordPublished([{ entry: 'x', record: run('b1', 5), revision: recreated }]);
+    expect((await history.list('x', 10)).map((r) => r.taskId)).toEqual(['b1']);
+    expect(await client.sismember(keys.runsPending, 'x')).toBe(1);
+  });
+
+  it("fences an '@' revision (RedBeat, django) by the incarnation its stored state belongs to", async () => {
+    const keys = schedulerKeys('tsbeat', uniqueName('hist'));
+    const history = new RedisRunHistory(client, keys);
+    // States as the publish script leaves them (entry-state-codec.ts: g is the incarnation).
+    await client.hset(keys.state, 'rb', '{"slot":1,"at":1,"id":"r1","g":"r100","n":1}');
+    await history.recordPublished([{ entry: 'rb', record: run('r1', 1), revision: '@r100' }]);
+    expect((await history.list('rb', 10)).map((r) => r.taskId)).toEqual(['r1']);
+    // Created again (a newer incarnation's state): the older one's run is not written.
+    await client.hset(keys.state, 'rb', '{"slot":2,"at":2,"id":"r9","g":"r200","n":1}');
+    await history.recordPublished([{ entry: 'rb', record: run('r2', 2), revision: '@r100' }]);
+    await history.update('rb', { ...run('r1', 1), state: 'SUCCESS', finishedAtMs: 3 }, '@r100');
+    // No state at all (its state removed): not written either.
+    await client.hset(keys.state, 'gone', '{"slot":1,"at":1,"id":"g1","g":"d7","n":1}');
+    await client.hdel(keys.state, 'gone');
+    await history.recordPublished([{ entry: 'gone', record: run('g1', 1), revision: '@d7' }]);
+    expect((await history.list('rb', 10)).map((r) => `${r.taskId} ${r.state}`)).toEqual(['r1 PENDING']);
+    expect(await client.hget(keys.runsFinished, 'rb')).toBeNull();
+    expect(await traces(client, keys, 'gone')).toEqual(NO_TRACES);
+  });
+
+  it("leaves no history, summary or failure count of an entry deleted while its run's outcome is in flight", async () => {
+    const keys = schedulerKeys('tsbeat', uniqueName('hist'));
+    const store = new RedisEntryStore(client, keys);
+    await store.write(
+      [
+        { op: 'put', name: 'x', entry: ENTRY },
+        { op: 'put', name: 'kept', entry: ENTRY },
+      ],
+      { nowMs: 1000 },
+    );
+    const revisionOf = async (name: string): Promise<string> => String((await store.get(name))!.version);
+    const tracker = new OutcomeTracker({
+      history: new RedisRunHistory(client, keys),
+      results: new RedisResultReader(client, undefined),
+      events: { finished: () => undefined },
+      logger: createLogger({ level: 'silent' }),
+      clock: { now: () => Date.now() },
+      timeoutMs: 60_000,
+      pollMs: 50,
+      recordDelayMs: 200,
+    });
+    await tracker.start();
+    try {
+      // Published, not yet recorded (the tracker records a burst once, after recordDelayMs)...
+      tracker.published('x', 'in-flight', 1000, Date.now(), undefined, await revisionOf('x'));
+      tracker.published('kept', 'kept-run', 1000, Date.now(), undefined, await revisionOf('kept'));
+      // ...and x is deleted; then the workers' FAILUREs land in the result backend.
+      await store.write([{ op: 'delete', name: 'x' }], { nowMs: 2000 });
+      await client.set('celery-task-meta-in-flight', failureMeta('in-flight'));
+      await client.set('celery-task-meta-kept-run', failureMeta('kept-run'));
+      await waitUntil(
+        'both FAILUREs read',
+        () => (tracker.unfinishedRun('x') === undefined && tracker.unfinishedRun('kept') === undefined ? true : undefined),
+        5000,
+      );
+      await tracker.poll();
+    } finally {
+      await tracker.stop();
+    }
+    expect(await traces(client, keys, 'x')).toEqual(NO_TRACES);
+    // The entry that stayed has all of them: the tracker did write what it read.
+    const kept = await traces(client, keys, 'kept');
+    expect([kept[0], kept[2], kept[3]]).toEqual([1, '1', 0]);
+    expect(JSON.parse(kept[1] as string)).toMatchObject({ fail: expect.any(Number) });
   });
 });

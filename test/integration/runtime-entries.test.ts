@@ -32,6 +32,35 @@ describe('the runtime entry store', () => {
     await server?.stop();
   });
 
+  it('a write that ioredis sends again after its connection died answers what the first sending did', async () => {
+    // A connection silent past socketTimeout is destroyed and its unanswered commands sent again on the
+    // next one (ioredis's autoResendUnfulfilledCommands). A write of many entries can outlast it under
+    // load; Redis still finishes the first sending, so without a receipt the second one answered
+    // "unchanged" for every entry the first had created (entries-bulk's 83,000-entry PUT, under load).
+    const slow = new Redis(server.url(0), { socketTimeout: 100, maxRetriesPerRequest: 50, retryStrategy: () => 10 });
+    slow.on('error', () => undefined);
+    const reconnects: number[] = [];
+    slow.on('reconnecting', () => reconnects.push(Date.now()));
+    try {
+      const resendKeys = schedulerKeys('tsbeat', 'store-resend');
+      const store = new RedisEntryStore(slow, resendKeys);
+      await slow.ping();
+      const names = Array.from({ length: 60_000 }, (_, i) => `r-${i}`);
+      const result = await store.write(
+        names.map((name) => ({ op: 'put' as const, name, entry: { task: TASK, schedule: 60 } })),
+        { nowMs: 1000 },
+      );
+      // The case under test happened: the connection was dropped while the write ran.
+      expect(reconnects.length).toBeGreaterThan(0);
+      expect(result.version).toBe(1);
+      expect(result.outcomes.filter((o) => o === 'created').length).toBe(names.length);
+      expect(await redis.hlen(resendKeys.entries)).toBe(names.length);
+      expect(await redis.get(resendKeys.entriesVersion)).toBe('1');
+    } finally {
+      slow.disconnect();
+    }
+  });
+
   it('creates, changes, reports unchanged and deletes, one version per write, and reads changes since a version', async () => {
     const store = new RedisEntryStore(redis, keys);
     const first = await store.write(
@@ -98,6 +127,53 @@ describe('the runtime entry store', () => {
     expect(await sourcedOf('old')).toEqual({ incarnation: 'c1234', revision: '6' });
     expect(await redis.hget(k.entries, 'old')).toBe(`{"v":6,"created":1234,"updated":9000,"entry":{"schedule":20,"task":"${TASK}"}}`);
     expect(await redis.hget(k.entries, 'x')).toBe(`{"v":5,"i":5,"created":7000,"updated":7000,"entry":{"schedule":30,"task":"${TASK}"}}`);
+  });
+
+  it('applies a long write op by op, in order, though the script sends its commands 500 members at a time', async () => {
+    const k = schedulerKeys('tsbeat', 'store-batches');
+    const store = new RedisEntryStore(redis, k);
+    const entry = (n: number): { schedule: number; task: string } => ({ schedule: n, task: TASK });
+    await store.write(
+      Array.from({ length: 300 }, (_, i) => ({ op: 'put' as const, name: `n${i}`, entry: entry(60) })),
+      { nowMs: 1 },
+    ); // version 1: n0..n299
+    await redis.sadd(k.paused, 'n5', 'n250');
+    // 2,400 ops in one write, names repeated across the script's batches of 500: the model below
+    // applies them one at a time.
+    const ops: { op: 'put' | 'delete'; name: string; entry?: unknown }[] = [];
+    for (let i = 0; i < 800; i += 1) ops.push({ op: 'put', name: `n${i}`, entry: entry(60 + (i % 3)) });
+    for (let i = 0; i < 800; i += 2) ops.push({ op: 'delete', name: `n${i}` });
+    for (let i = 0; i < 800; i += 4) ops.push({ op: 'put', name: `n${i}`, entry: entry(7) });
+    for (let i = 1; i < 1400; i += 7) ops.push({ op: 'delete', name: `n${i}` });
+    const model = new Map<string, { schedule: number; created: boolean }>();
+    for (let i = 0; i < 300; i += 1) model.set(`n${i}`, { schedule: 60, created: false });
+    const expected = ops.map((o) => {
+      const before = model.get(o.name);
+      if (o.op === 'delete') {
+        model.delete(o.name);
+        return before === undefined ? 'absent' : 'deleted';
+      }
+      const schedule = (o.entry as { schedule: number }).schedule;
+      model.set(o.name, { schedule, created: before === undefined || before.created });
+      return before === undefined ? 'created' : before.schedule === schedule ? 'unchanged' : 'updated';
+    });
+    const written = await store.write(
+      ops.map((o) => (o.op === 'put' ? { op: 'put', name: o.name, entry: o.entry } : { op: 'delete', name: o.name })),
+      { nowMs: 2 },
+    );
+    expect(written).toEqual({ version: 2, outcomes: expected });
+    const stored = await redis.hgetall(k.entries);
+    expect(Object.keys(stored).sort()).toEqual([...model.keys()].sort());
+    for (const [name, { schedule, created }] of model)
+      // Kept since version 1 (created at 1) or created by this write (incarnation 2): never both.
+      expect(stored[name], name).toBe(
+        `{"v":${created ? 2 : schedule === 60 ? 1 : 2},"i":${created ? 2 : 1},"created":${created ? 2 : 1},"updated":${created || schedule !== 60 ? 2 : 1},"entry":{"schedule":${schedule},"task":"${TASK}"}}`,
+      );
+    expect((await redis.zrange(k.entryNames, 0, -1)).sort()).toEqual([...model.keys()].sort());
+    // Every name this write changed is a change at version 2, and the deleted left the paused set.
+    const changed = new Set(ops.filter((o, i) => expected[i] !== 'unchanged' && expected[i] !== 'absent').map((o) => o.name));
+    expect((await redis.zrangebyscore(k.entryChanges, 2, 2)).sort()).toEqual([...changed].sort());
+    expect(await redis.smembers(k.paused)).toEqual(model.has('n5') ? ['n5'] : []);
   });
 
   it('refuses a batch with any bad entry, naming every problem with its path, and writes none of it', async () => {

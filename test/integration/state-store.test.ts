@@ -38,4 +38,30 @@ describe('RedisStateStore.load', () => {
     expect(later.get('e0')).toEqual({ seenMs: T, runCount: 0 });
     expect(later.get('new')).toEqual({ seenMs: T + 60_000, runCount: 0 });
   });
+
+  it('reads the whole hash in HSCAN chunks: every state once, the resumed instants applied, an unreadable one reported', async () => {
+    const n = DEFAULTS.stateScanCount * 2 + 7;
+    for (let from = 0; from < n; from += 5000) {
+      const fields: string[] = [];
+      for (let i = from; i < Math.min(n, from + 5000); i += 1)
+        fields.push(`e${i}`, JSON.stringify({ slot: T + i, at: T + i + 5, id: `id${i}`, n: i + 1 }));
+      await redis.hset(keys.state, ...fields);
+    }
+    await redis.hset(keys.state, 'broken', '{"slot":');
+    await redis.hset(keys.resumed, 'e5', String(T + 99));
+    const unreadable: string[] = [];
+    const all = await new RedisStateStore(redis, keys, ({ field }) => unreadable.push(field)).readAll();
+    expect(all.size).toBe(n);
+    for (let i = 0; i < n; i += 1) expect(all.get(`e${i}`)?.slotMs).toBe(T + i);
+    expect(all.get('e7')).toEqual({ slotMs: T + 7, publishedAtMs: T + 12, lastTaskId: 'id7', runCount: 8 });
+    expect(all.get('e5')?.resumedAtMs).toBe(T + 99);
+    expect(unreadable).toEqual(['broken']);
+    // load() of more names than it reads by name goes through the same read.
+    const loaded = await new RedisStateStore(redis, keys).load(
+      ['e0', `e${n - 1}`, ...Array.from({ length: 1000 }, (_, i) => `new${i}`)],
+      T,
+    );
+    expect(loaded.get(`e${n - 1}`)?.slotMs).toBe(T + n - 1);
+    expect(loaded.get('new0')).toEqual({ seenMs: T, runCount: 0 });
+  });
 });

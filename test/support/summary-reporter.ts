@@ -2,7 +2,8 @@
  * Prints one plain closing line, `tests: N passed, N failed, N skipped`, after vitest's own report,
  * so that CI logs state the outcome in a form any reader (or log scraper) understands. Before it,
  * the slowest files with their seconds: CI's whole run must stay under 20 minutes, and this list
- * is where a file that grew slow shows (and what test/support/slow-first.ts's order is kept by).
+ * is where a file that grew slow shows (and what test/support/slow-first.ts's order is kept by),
+ * with the group of test/support/file-groups.ts it ran in.
  */
 import { relative } from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
@@ -39,13 +40,13 @@ export default class SummaryReporter implements Reporter {
     }
     failed += unhandledErrors.length;
     if (testModules.length > 1) {
-      const timed = testModules.map((m) => ({ file: relative(process.cwd(), m.moduleId), s: moduleSeconds(m) }));
+      const timed = testModules.map((m) => ({ file: relative(process.cwd(), m.moduleId), group: m.project.name, s: moduleSeconds(m) }));
       const sum = timed.reduce((total, t) => total + t.s, 0);
       const slowest = timed.sort((a, b) => b.s - a.s).slice(0, SLOWEST_SHOWN);
       const wall = (Date.now() - this.startedAt) / 1000;
       process.stdout.write(
         `\nslowest files (of ${testModules.length}; files' own time ${sum.toFixed(0)} s, wall ${wall.toFixed(0)} s):\n` +
-          slowest.map((t) => `${t.s.toFixed(1).padStart(7)} s  ${t.file}`).join('\n') +
+          slowest.map((t) => `${t.s.toFixed(1).padStart(7)} s  ${t.file}${t.group ? `  (${t.group})` : ''}`).join('\n') +
           '\n',
       );
     }

@@ -3,7 +3,8 @@
  * on every open connection without closing it (no FIN, no RST: what a partition or a NAT that
  * dropped the flow looks like to the client), while new connections are forwarded normally.
  * `cut()` closes every open connection, and `refuse(true)` closes each new one at once, until
- * `refuse(false)`: a server gone for a while, as the client's reconnects see it.
+ * `refuse(false)`: a server gone for a while, as the client's reconnects see it. `record()` keeps
+ * the bytes the clients write, to compare what two ways of sending put on the wire.
  */
 import { createConnection, createServer } from 'node:net';
 import type { Socket } from 'node:net';
@@ -33,6 +34,17 @@ export class TcpProxy {
   }
 
   private refusing = false;
+  private recording: Buffer[] | undefined;
+
+  /** Keeps every byte the clients write from now on; the function returned stops and hands them over. */
+  record(): () => Buffer {
+    const chunks: Buffer[] = [];
+    this.recording = chunks;
+    return () => {
+      this.recording = undefined;
+      return Buffer.concat(chunks);
+    };
+  }
 
   private accept(client: Socket): void {
     this.connections += 1;
@@ -45,6 +57,7 @@ export class TcpProxy {
     this.pairs.add(pair);
     const forward = (from: Socket, to: Socket): void => {
       from.on('data', (chunk: Buffer) => {
+        if (from === client) this.recording?.push(chunk);
         if (!pair.frozen) to.write(chunk);
       });
     };

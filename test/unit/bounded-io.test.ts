@@ -83,6 +83,8 @@ const BOUNDED: Record<string, string> = {
   'src/publish/amqp-dispatcher.ts this.redis.claimFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
   'src/publish/amqp-dispatcher.ts this.redis.commitFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
   'src/publish/amqp-dispatcher.ts this.redis.commitTrigger': 'the keys of one manual run',
+  'src/publish/confirmed-backfill.ts scripts.backfillFenced':
+    'one step of a backfill: at most DEFAULTS.backfillChunk slots, three values each',
   'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).triggerFenced': 'one manual run',
   'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).backfillFenced':
     'one step of a backfill: at most DEFAULTS.backfillChunk slots, a few values each',

@@ -51,7 +51,7 @@ describe('failure answers', () => {
     });
     expect(failureAnswer(new BeatError(ErrorCode.EntryConflict, 'c'), req(), logger).status).toBe(412);
     expect(failureAnswer(new BeatError(ErrorCode.UnknownEntry, 'u'), req(), logger).status).toBe(404);
-    expect(failureAnswer(new ApiError(405, ErrorCode.ApiMethodNotAllowed, 'm', { allow: 'GET' }), req(), logger)).toMatchObject({
+    expect(failureAnswer(new ApiError(ErrorCode.ApiMethodNotAllowed, 'm', { allow: 'GET' }), req(), logger)).toMatchObject({
       status: 405,
       headers: { allow: 'GET' },
     });

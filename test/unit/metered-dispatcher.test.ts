@@ -8,7 +8,7 @@ import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src
 import type { MessageTemplate, TaskMessage } from '../../src/celery/message.js';
 import { parseConfig } from '../../src/config/load.js';
 import { BeatError, ErrorCode } from '../../src/base/errors.js';
-import type { TriggerPublisher } from '../../src/ports/control.js';
+import type { TriggerPublisher, TriggerResult } from '../../src/ports/control.js';
 import type { DispatchResult, Dispatcher, DueRun, StagedDispatch } from '../../src/ports/dispatcher.js';
 import { meteredDispatcher, meteredTriggers } from '../../src/service/metered-dispatcher.js';
 import type { PublishEvents } from '../../src/service/metered-dispatcher.js';
@@ -194,7 +194,7 @@ describe('meteredDispatcher', () => {
 describe('meteredTriggers', () => {
   const message: TaskMessage = (RUNS[0] as DueRun).message;
 
-  function fakeTriggers(answer: number | Error) {
+  function fakeTriggers(answer: TriggerResult | Error) {
     const calls: unknown[][] = [];
     const publisher: TriggerPublisher = {
       publishTrigger: (m, requestText, token, nowMs) => {

@@ -119,7 +119,7 @@ describe('overlap policies', () => {
     running.start('e', T0);
     expect(wake(T0 + 10 * S)).toEqual([]);
     expect(book.nextDueMs()).toBeUndefined();
-    expect([...book.buffered()].map((b) => b.bufferedSlotMs)).toEqual([T0 + 10 * S]);
+    expect([...book.buffered()].map((b) => b.phase)).toEqual([{ kind: 'buffered', slotMs: T0 + 10 * S }]);
     // Still running at the next wake-ups: nothing.
     expect(wake(T0 + 25 * S)).toEqual([]);
     running.runs.clear();
@@ -170,7 +170,7 @@ describe('overlap policies', () => {
     book.setPaused(new Set(), T0 + 13 * S);
     expect(book.nextDueMs()).toBe(T0 + 20 * S);
     wake(T0 + 20 * S);
-    expect([...book.buffered()].map((b) => b.bufferedSlotMs)).toEqual([T0 + 20 * S]);
+    expect([...book.buffered()].map((b) => b.phase)).toEqual([{ kind: 'buffered', slotMs: T0 + 20 * S }]);
     const changed = book.entry('e') as ResolvedEntry;
     book.upsert([{ ...changed, task: 't2' }], new Map(), T0 + 21 * S);
     expect(book.nextDueMs()).toBeUndefined();
@@ -216,7 +216,7 @@ describe('overlap policies', () => {
     expect(wake(T0 + 34 * S)).toEqual([T0 + 10 * S]);
     running.start('e', T0 + 34 * S);
     expect(wake(T0 + 35 * S)).toEqual([]);
-    expect([...book.buffered()].map((b) => b.bufferedSlotMs)).toEqual([T0 + 20 * S]);
+    expect([...book.buffered()].map((b) => b.phase)).toEqual([{ kind: 'buffered', slotMs: T0 + 20 * S }]);
     running.runs.clear();
     expect(wake(T0 + 40 * S)).toEqual([T0 + 20 * S]);
     // Runs that finish at once: the rest of the backlog (30 s, and 40 s which came meanwhile), one per wake-up.

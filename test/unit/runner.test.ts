@@ -622,7 +622,11 @@ describe('Runner', () => {
     expect(leaseChange.discarded).toContain(leaseChange.staged[0]?.slotMs);
     expect(leaseChange.sent).not.toContain(leaseChange.staged[0]?.slotMs);
     expect(leaseChange.published.map((r) => r.slotMs)).toContain(leaseChange.staged[0]?.slotMs);
-    expect(leaseChange.calls.every((c) => c.token === 'second')).toBe(true);
+    // Every dispatch from the staging on carries the new lease (a slot whose timer fired too late to
+    // be staged, on a loaded machine, went out the usual way before it, under the first).
+    const stagedAtMs = leaseChange.staged[0]?.atMs ?? Number.NaN;
+    expect(leaseChange.calls.filter((c) => c.atMs >= stagedAtMs).map((c) => c.token)).not.toContain('first');
+    expect(leaseChange.calls.filter((c) => c.atMs >= stagedAtMs).length).toBeGreaterThan(0);
     expectEachPublishedOnTime(leaseChange.published, 1);
 
     // The entry is paused just after it is staged: nothing of it goes out from then on. (A slot

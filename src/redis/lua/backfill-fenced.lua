@@ -37,11 +37,18 @@
   ARGV[5]      the entry's revision (as publish-fenced.lua's revision column: '' = not checked,
                digits = its record's version, '@' .. incarnation; includes/entry-fence.lua)
   ARGV[6]      '1' to publish slots older than the record speaks for (--unrecorded), else ''
-  ARGV[7]      '1' when this is the request's last step: the request is removed and `done` set
+  ARGV[7]      '1' when this is the request's last step: the request is removed and `done` set;
+               'claim' to classify the slots only (a broker outside Redis: RabbitMQ, SQS): the
+               fence, the request and the revision are checked and each slot's code replied as a
+               step would, but nothing is pushed or written (except a refusal's); the caller sends
+               the slots coded 1, and with their confirms calls a step (P = 0) to record them
   ARGV[8]      excluded slots this step passed over (counted in the progress, not published)
   ARGV[9]      the last slot this step covers (`through`), ARGV[10] the request's total slots
   ARGV[11]     R: the number of slots; then per slot, ascending: slot (epoch ms), P pushes, C channel
-               publishes, then P pairs (index into KEYS, payload) and C pairs (channel, payload)
+               publishes, then P pairs (index into KEYS, payload) and C pairs (channel, payload).
+               P = -1 (and C = 0): held, the slot is not published by this step (its claim did not
+               code it 1): counted as its code says, and a 1 becomes 4 (ahead: it was passed over
+               only since the claim, and stays in the record for a later backfill)
 
   Reply   { 1, c1 .. cR } done; { 0 } the request is no longer pending (withdrawn, or done):
           nothing written; { -1 } fenced: nothing written; { 2 } superseded: the entry changed since
@@ -93,13 +100,15 @@ for r = 1, runs do
   if not (slot and pushes and channels) then
     return redis.error_reply('ERR ' .. SCRIPT .. ': slot ' .. r .. ' has no slot, push count or channel count')
   end
+  local isHeld = pushes == -1
+  if isHeld then pushes = 0 end
   for i = 1, pushes do
     local index = tonumber(ARGV[at + 1 + 2 * i])
     if not index or index < 9 or index > #KEYS then
       return redis.error_reply('ERR ' .. SCRIPT .. ': slot ' .. r .. ', push ' .. i .. ' names no broker list in KEYS')
     end
   end
-  slots[r] = { slot = slot, at = at + 3, pushes = pushes, channels = channels }
+  slots[r] = { slot = slot, at = at + 3, pushes = pushes, channels = channels, held = isHeld }
   at = at + 3 + 2 * (pushes + channels)
 end
 
@@ -137,6 +146,9 @@ local beforeSeen = not floorText and seen ~= nil and (last == nil or (since ~= n
 -- Below this the record says nothing: unset passed-since means no leader has recorded yet.
 local floor = tonumber(floorText) or since or math.huge
 local force = ARGV[6] == '1'
+local claim = ARGV[7] == 'claim'
+-- A claim writes nothing: the region before `seen` counts as the range a step would write.
+local claimedBeforeSeen = false
 local result = { 1 }
 local counts = { [0] = 0, [1] = 0, [4] = 0, [5] = 0 }
 for r = 1, runs do
@@ -149,23 +161,30 @@ for r = 1, runs do
   end
   if code == nil then
     local member = coveringRange(KEYS[5], s.slot)
-    if not member and beforeSeen and s.slot < seen then
-      -- Written as a range once, so that the slots published from it are cut out like any other's.
-      addRange(KEYS[5], math.min(0, s.slot), seen - 1)
-      redis.call('HSET', KEYS[4], ARGV[4], 0)
+    if not member and beforeSeen and s.slot < seen and not s.held then
+      if claim then
+        claimedBeforeSeen = true
+      else
+        -- Written as a range once, so that the slots published from it are cut out like any other's.
+        addRange(KEYS[5], math.min(0, s.slot), seen - 1)
+        redis.call('HSET', KEYS[4], ARGV[4], 0)
+        member = coveringRange(KEYS[5], s.slot)
+      end
       beforeSeen, floor = false, 0
-      member = coveringRange(KEYS[5], s.slot)
     end
-    if member then
-      cutSlot(KEYS[5], member, s.slot)
+    local passedOver = member or (claimedBeforeSeen and s.slot < seen)
+    if passedOver and s.held then
+      code = 4
+    elseif passedOver then
+      if not claim then cutSlot(KEYS[5], member, s.slot) end
       code = 1
     elseif s.slot < floor then
-      code = force and 1 or 5
+      code = force and not s.held and 1 or 5
     else
       code = 0
     end
   end
-  if code == 1 then
+  if code == 1 and not claim then
     local i = s.at
     for _ = 1, s.pushes do
       redis.call('LPUSH', KEYS[tonumber(ARGV[i])], ARGV[i + 1])
@@ -179,6 +198,7 @@ for r = 1, runs do
   result[r + 1] = code
   counts[code] = counts[code] + 1
 end
+if claim then return result end
 redis.call('HINCRBY', KEYS[7], 'published', counts[1])
 redis.call('HINCRBY', KEYS[7], 'recorded', counts[0])
 redis.call('HINCRBY', KEYS[7], 'ahead', counts[4])

@@ -12,6 +12,9 @@
   KEYS[6]   paused set, KEYS[7] resumed hash: a deleted entry leaves them too, unless ARGV[2] says to
             keep its history (else one created again under its name would start paused)
   KEYS[8]   entries:names zset: every stored name at score 0, for pages in name order (ZRANGEBYLEX)
+  KEYS[9]   optional: this write's receipt string (entries:receipt:<id>, a new id per write). When it
+            exists the write was already applied (ioredis sent it again after its connection died):
+            its reply is answered and nothing is written
 
   ARGV[1]   now, epoch ms (created / updated)
   ARGV[2]   "1" to keep the state of deleted entries (`--keep-history`), "" to remove it
@@ -19,7 +22,8 @@
   ARGV[4]   N, the number of operations; then N triples (op, name, entry JSON): op "put" (create or
             replace, with the entry's canonical JSON) or "del" (the JSON is ignored), either with
             "@<version>" appended to apply only if the entry's stored version is that one (0: only
-            if there is none), for a read-modify-write that must not overwrite a change made meanwhile
+            if there is none), for a read-modify-write that must not overwrite a change made meanwhile;
+            with KEYS[9], one more: how long the receipt is kept, ms
 
   Reply   {version, outcome 1, …, outcome N}: version is the counter after the write (unchanged
           when nothing changed); each outcome is "created", "updated", "unchanged", "deleted" or
@@ -34,7 +38,8 @@
           counter (once, when anything changed); ZADD of created names to / ZREM of deleted ones from
           entries:names; HDEL of deleted entries' states, SREM from paused
           and HDEL from resumed (unless kept);
-          PUBLISH "entries <version>" when anything changed.
+          PUBLISH "entries <version>" when anything changed; SET of the receipt (JSON of the reply, PX) when
+          anything changed and KEYS[9] is given.
 ]]
 --- @include "key-type"
 --- @include "entry-record"
@@ -47,35 +52,69 @@ if refused then return refused end
 local now = tonumber(ARGV[1])
 if not now then return redis.error_reply('ERR ' .. SCRIPT .. ': now is not a number') end
 local count = tonumber(ARGV[4])
-if not count or count < 0 or #ARGV ~= 4 + 3 * count then
-  return redis.error_reply('ERR ' .. SCRIPT .. ': ARGV[4] must be the number of (op, name, entry) triples that follow')
+local receipt = KEYS[9]
+if not count or count < 0 or #ARGV ~= 4 + 3 * count + (receipt and 1 or 0) then
+  return redis.error_reply('ERR ' .. SCRIPT .. ': ARGV[4] must be the number of (op, name, entry) triples that follow' ..
+    (receipt and ', then the receipt\'s lifetime' or ''))
+end
+-- The same write sent again (its first sending was applied, its reply lost with the connection).
+if receipt then
+  local kept = redis.call('GET', receipt)
+  if kept then return cjson.decode(kept) end
 end
 
 -- Check everything, and work out each outcome, before the first write.
 -- An op sees the ones before it in this call: a put after a delete of its name creates it again.
+-- Redis is called BATCH names at a time (HMGET, then each write command with BATCH members): the
+-- call per entry and command cost more than the commands (an import writes 10,000 a call).
+local BATCH = 500
+local stored = {}
+for from = 1, count, BATCH do
+  local names = {}
+  for i = from, math.min(count, from + BATCH - 1) do names[#names + 1] = ARGV[3 + 3 * i] end
+  local texts = redis.call('HMGET', KEYS[1], unpack(names))
+  for j = 1, #names do stored[from + j - 1] = texts[j] end
+end
+-- The config file's names, read whole when there are fewer than ops (else asked name by name).
+local statics
+if redis.call('SCARD', KEYS[4]) <= count then
+  statics = {}
+  for _, name in ipairs(redis.call('SMEMBERS', KEYS[4])) do statics[name] = true end
+end
 local outcomes = {}
 local changed = false
+-- The entry's JSON as an earlier op of this call left it (false: deleted), for the names one changed.
 local earlier = {}
 for i = 1, count do
   local spec, name, json = ARGV[2 + 3 * i], ARGV[3 + 3 * i], ARGV[4 + 3 * i]
-  local op, expected = string.match(spec, '^(%a+)@?(%d*)$')
-  local stored = earlier[name]
-  if stored == nil then stored = redis.call('HGET', KEYS[1], name) end
-  if expected and expected ~= '' then
-    local current = stored and tonumber(recordVersion(stored)) or 0
-    if current ~= tonumber(expected) then return { 'conflict', name, current } end
+  local op, expected = spec, nil
+  if spec ~= 'put' and spec ~= 'del' then op, expected = string.match(spec, '^(%a+)@?(%d*)$') end
+  local before, entry = earlier[name], nil
+  if before == nil then
+    before = stored[i]
+    if expected and expected ~= '' then
+      local current = before and tonumber(recordVersion(before)) or 0
+      if current ~= tonumber(expected) then return { 'conflict', name, current } end
+    end
+    if before then entry = recordEntry(before) end
+  else
+    -- Changed earlier in this call: its version is not known yet, and counts as 0.
+    if expected and expected ~= '' and tonumber(expected) ~= 0 then return { 'conflict', name, 0 } end
+    entry = before
   end
   if op == 'put' then
-    if redis.call('SISMEMBER', KEYS[4], name) == 1 then return { 'static', name } end
-    if not stored then
+    local static
+    if statics then static = statics[name] else static = redis.call('SISMEMBER', KEYS[4], name) == 1 end
+    if static then return { 'static', name } end
+    if not before then
       outcomes[i] = 'created'
-    elseif recordEntry(stored) == json then
+    elseif entry == json then
       outcomes[i] = 'unchanged'
     else
       outcomes[i] = 'updated'
     end
   elseif op == 'del' then
-    outcomes[i] = stored and 'deleted' or 'absent'
+    outcomes[i] = before and 'deleted' or 'absent'
   else
     return redis.error_reply('ERR ' .. SCRIPT .. ': operation ' .. i .. ' is neither put nor del')
   end
@@ -83,39 +122,84 @@ for i = 1, count do
   if op == 'del' then
     earlier[name] = false
   elseif outcomes[i] ~= 'unchanged' then
-    -- What a later op compares against: the entry as this one leaves it (its version is not read).
-    earlier[name] = encodeRecord(0, 0, 0, 0, json)
+    earlier[name] = json
   end
 end
 
 local version = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
 if changed then
   version = redis.call('INCR', KEYS[3])
+  -- Each write command gathers its members and is sent when BATCH are waiting, at the end, and
+  -- before an op on a name an earlier op of this call changed (so that one name's ops stay in order).
+  local keepState = ARGV[2] == '1'
+  local commands = {
+    put = { 'HSET', KEYS[1] }, changes = { 'ZADD', KEYS[2] }, named = { 'ZADD', KEYS[8] },
+    del = { 'HDEL', KEYS[1] }, unnamed = { 'ZREM', KEYS[8] },
+    state = { 'HDEL', KEYS[5] }, paused = { 'SREM', KEYS[6] }, resumed = { 'HDEL', KEYS[7] },
+  }
+  local function send(command)
+    if #command > 2 then
+      redis.call(unpack(command))
+      for j = #command, 3, -1 do command[j] = nil end
+    end
+  end
+  local function flush()
+    for _, command in pairs(commands) do send(command) end
+  end
+  local function add(command, first, second)
+    local n = #command
+    command[n + 1] = first
+    if second ~= nil then
+      command[n + 2] = second
+      n = n + 1
+    end
+    if n + 1 >= 2 + 2 * BATCH then send(command) end
+  end
+  local vs, nows = string.format('%d', version), string.format('%d', now)
+  -- A new entry's record begins the same for every entry of this write.
+  local fresh = '{"v":' .. vs .. ',"i":' .. vs .. ',"created":' .. nows .. ',"updated":' .. nows .. ',"entry":'
+  -- The record each name has after the ops so far of this call (false: deleted), when one changed it.
+  local current = {}
   for i = 1, count do
     local outcome, name, json = outcomes[i], ARGV[3 + 3 * i], ARGV[4 + 3 * i]
-    if outcome == 'created' or outcome == 'updated' then
-      -- A later put of the same name in this call sees the earlier one's record: created and the
-      -- incarnation stay. A new entry's incarnation is this version, which no other write gets.
-      local before = redis.call('HGET', KEYS[1], name)
-      local created = recordCreated(before)
-      local incarnation = recordIncarnation(before)
-      if not created then created, incarnation = now, version end
-      redis.call('HSET', KEYS[1], name, encodeRecord(version, incarnation, created, now, json))
-      redis.call('ZADD', KEYS[2], version, name)
-      if outcome == 'created' then redis.call('ZADD', KEYS[8], 0, name) end
-    elseif outcome == 'deleted' then
-      redis.call('HDEL', KEYS[1], name)
-      redis.call('ZADD', KEYS[2], version, name)
-      redis.call('ZREM', KEYS[8], name)
-      if ARGV[2] ~= '1' then
-        redis.call('HDEL', KEYS[5], name)
-        redis.call('SREM', KEYS[6], name)
-        redis.call('HDEL', KEYS[7], name)
+    if outcome == 'created' or outcome == 'updated' or outcome == 'deleted' then
+      local before = current[name]
+      if before ~= nil then
+        flush()
+      else
+        before = stored[i]
+      end
+      if outcome == 'deleted' then
+        current[name] = false
+        add(commands.del, name)
+        add(commands.changes, vs, name)
+        add(commands.unnamed, name)
+        if not keepState then
+          add(commands.state, name)
+          add(commands.paused, name)
+          add(commands.resumed, name)
+        end
+      else
+        -- A later put of the same name in this call sees the earlier one's record: created and the
+        -- incarnation stay. A new entry's incarnation is this version, which no other write gets.
+        local created, _, incarnation = recordParts(before)
+        local record
+        if created then
+          record = encodeRecord(version, incarnation, created, now, json)
+        else
+          record = fresh .. json .. '}'
+        end
+        current[name] = record
+        add(commands.put, name, record)
+        add(commands.changes, vs, name)
+        if outcome == 'created' then add(commands.named, '0', name) end
       end
     end
   end
+  flush()
   redis.call('PUBLISH', ARGV[3], 'entries ' .. version)
 end
 local reply = { version }
 for i = 1, count do reply[i + 1] = outcomes[i] end
+if receipt and changed then redis.call('SET', receipt, cjson.encode(reply), 'PX', ARGV[5 + 3 * count]) end
 return reply

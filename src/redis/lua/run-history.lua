@@ -10,11 +10,22 @@
   KEYS[3]      failures hash: entry name -> FAILUREs since its last SUCCESS (or its last resume, which deletes it)
   KEYS[4]      paused set (`beat pause`)
   KEYS[5]      pause notes hash: entry name -> JSON {note, by, at} (why it was paused)
-  KEYS[6..n]   one history list per run, in ARGV's order (newest first)
+  KEYS[6]      state hash (includes/entry-state.lua), for the entry fence of an '@' revision
+  KEYS[7]      entries hash: the runtime entries' records (includes/entry-record.lua), for the
+               entry fence of a digits revision
+  KEYS[8..n]   one history list per run, in ARGV's order (newest first)
 
   ARGV[1]      mode: 'push' (newly published runs) or 'update' (a run's new state)
   ARGV[2]      the history length to keep
-  ARGV[3..]    per run: entry name, task id, record JSON, pauseOnFailure (0 = none)
+  ARGV[3..]    per run: entry name, task id, record JSON, pauseOnFailure (0 = none), and the
+               revision its entry was published under (publish-fenced.lua's revision column;
+               '' = not checked: the config file's entries, and runs a new leader took over from
+               the pending set, whose history an entry's delete removes with it)
+
+  The entry fence (includes/entry-fence.lua incarnationHolds): a run whose entry was deleted, or
+  deleted and created again, since it was published writes nothing (its reply is 3), so that no
+  history, finished summary, failure count or pause outlives a deleted entry or passes to the
+  next one of its name. An edit keeps the incarnation: its runs' outcomes are still written.
 
   push    a run whose id is already in its history is left as it is; else the record is pushed
           (LPUSH) and the list trimmed (LTRIM) to the length.
@@ -28,20 +39,29 @@
           "pauseOnFailure", at: its finish}, unless it is paused already.
   Either way the entry is then in the pending set exactly while one of its records is not final.
 
-  Reply   per run in order: 1 = written, 0 = left as it was, 2 = written and the entry paused by it.
-  Errors  WRONGTYPE naming the key when a key holds another type, before anything is written.
+  Reply   per run in order: 1 = written, 0 = left as it was, 2 = written and the entry paused by it,
+          3 = superseded (the entry fence): nothing written for it, the pending set untouched.
+  Errors  WRONGTYPE naming the key when a key holds another type, before anything is written;
+          ERR when the arguments are not five per run.
   Writes  LPUSH + LTRIM (push) or LSET (update) of the history lists; SADD / SREM of the pending set;
           HSET of the finished hash, HINCRBY / HDEL of the failures hash (update of a final record);
           SADD of the paused set and HSET of
           the pause notes (pauseOnFailure reached).
 ]]
 --- @include "key-type"
+--- @include "entry-state"
+--- @include "entry-record"
+--- @include "entry-fence"
 
 local SCRIPT = 'run-history'
 local refused = wrongType(SCRIPT, KEYS[1], 'set') or wrongType(SCRIPT, KEYS[2], 'hash')
   or wrongType(SCRIPT, KEYS[3], 'hash') or wrongType(SCRIPT, KEYS[4], 'set') or wrongType(SCRIPT, KEYS[5], 'hash')
+  or wrongType(SCRIPT, KEYS[6], 'hash') or wrongType(SCRIPT, KEYS[7], 'hash')
 if refused then return refused end
-for i = 6, #KEYS do
+if (#ARGV - 2) ~= 5 * (#KEYS - 7) then
+  return redis.error_reply('ERR ' .. SCRIPT .. ': expected five arguments per run, one run per history key')
+end
+for i = 8, #KEYS do
   refused = wrongType(SCRIPT, KEYS[i], 'list')
   if refused then return refused end
 end
@@ -101,27 +121,38 @@ local function summarise(entry, v, record, pauseAfter)
   return true
 end
 
+-- Whether the run's entry is still the incarnation it was published for (an '@' revision reads the
+-- state, a digits one the record).
+local function holds(entry, fence)
+  if fence == '' then return true end
+  if fenceOf(fence) then return incarnationHolds(fence, false, decodeState(redis.call('HGET', KEYS[6], entry))) end
+  return incarnationHolds(fence, redis.call('HGET', KEYS[7], entry), nil)
+end
+
 local written = {}
 local run = 0
-for i = 3, #ARGV, 4 do
+for i = 3, #ARGV, 5 do
   run = run + 1
-  local key = KEYS[run + 5]
-  local entry, id, record, pauseAfter = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]) or 0
-  local at, stored = findId(key, id)
-  local wrote = 0
-  if mode == 'push' then
-    if at == nil then
-      redis.call('LPUSH', key, record)
-      redis.call('LTRIM', key, 0, length - 1)
+  local key = KEYS[run + 7]
+  local entry, id, record, pauseAfter, fence = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]) or 0, ARGV[i + 4]
+  local wrote = 3
+  if holds(entry, fence) then
+    wrote = 0
+    local at, stored = findId(key, id)
+    if mode == 'push' then
+      if at == nil then
+        redis.call('LPUSH', key, record)
+        redis.call('LTRIM', key, 0, length - 1)
+        wrote = 1
+      end
+    elseif at ~= nil and not FINAL[stored.st] then
+      redis.call('LSET', key, at, record)
       wrote = 1
+      local v = decoded(record)
+      if v and FINAL[v.st] and summarise(entry, v, record, pauseAfter) then wrote = 2 end
     end
-  elseif at ~= nil and not FINAL[stored.st] then
-    redis.call('LSET', key, at, record)
-    wrote = 1
-    local v = decoded(record)
-    if v and FINAL[v.st] and summarise(entry, v, record, pauseAfter) then wrote = 2 end
+    if anyPending(key) then redis.call('SADD', KEYS[1], entry) else redis.call('SREM', KEYS[1], entry) end
   end
-  if anyPending(key) then redis.call('SADD', KEYS[1], entry) else redis.call('SREM', KEYS[1], entry) end
   written[run] = wrote
 end
 return written

@@ -18,6 +18,15 @@
   incarnationFence(fence, state)      for an '@' fence and a decoded state (or nil):
                                       'superseded', or the state to use (nil when it is none)
   recordFenceRefuses(fence, record)   for a digits fence and the record's text: true when superseded
+  incarnationHolds(fence, record, state)  whether a run read under `fence` (any revision) belongs to
+                                      the entry stored now, edits allowed: its record's text (or
+                                      false) and decoded state (or nil). A digits fence holds while
+                                      a record is stored whose incarnation `i` is not newer than the
+                                      fence (an incarnation is the version that created it, so a
+                                      re-creation after the read has a larger one; a record without
+                                      `i` was never re-created); an '@' fence while the state is of
+                                      that incarnation (or of none, adopted). What outcomes may be
+                                      written under: a deleted or re-created entry's run writes nothing
 ]]
 --- @include "entry-record"
 
@@ -26,13 +35,17 @@ local function fenceOf(fence)
   return nil
 end
 
+-- Whole numbers compared as digit strings (no leading zeros are written): exact for any length.
+local function digitsLess(a, b)
+  if #a ~= #b then return #a < #b end
+  return a < b
+end
+
 local function isOlderIncarnation(stored, mine)
   local kind, number = string.match(stored, '^(%a)(%d+)$')
   local myKind, myNumber = string.match(mine, '^(%a)(%d+)$')
   if not kind or not myKind or kind ~= myKind then return true end
-  -- Compared as digit strings (no leading zeros are written): exact for any length.
-  if #number ~= #myNumber then return #number < #myNumber end
-  return number < myNumber
+  return digitsLess(number, myNumber)
 end
 
 local function incarnationFence(fence, state)
@@ -44,4 +57,13 @@ end
 
 local function recordFenceRefuses(fence, record)
   return recordVersion(record) ~= fence
+end
+
+local function incarnationHolds(fence, record, state)
+  if fence == '' then return true end
+  local mine = fenceOf(fence)
+  if mine then return state ~= nil and (state.g == nil or state.g == mine) end
+  if not recordVersion(record) then return false end
+  local created = string.match(record, '^{"v":%d+,"i":(%d+),')
+  return created == nil or not digitsLess(fence, created)
 end

@@ -1,0 +1,148 @@
+/**
+ * The publish path's speed-ups change when bytes are written, never which: with every speed-up on
+ * and with the ones that touch the bytes off (resp: the hand-written RESP encoder, replaced by
+ * ioredis's own Command encoding; sha1: the hand-written SHA-1 of slot ids, replaced by
+ * node:crypto), the client writes the same bytes for every kind of message the fenced publish
+ * carries, through dispatch and through a staged dispatch. Recorded on the wire by a proxy in front
+ * of a private Redis. Manual runs, backfills and revokes are sent by ioredis's defineCommand in
+ * both, so they have one path only. Each side is its own module graph, loaded with
+ * BEAT_SPEEDUPS_OFF set as the bench's ablation sets it.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { ENV as MESSAGE_ENV } from '../support/messages.js';
+import { PrivateRedis, freePort } from '../support/redis-server.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+const T = 1_795_243_280_537;
+const DEPLOYMENT = 'encodings-test';
+
+let server: PrivateRedis;
+let proxy: TcpProxy;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = new PrivateRedis(await freePort());
+  await server.start();
+  proxy = new TcpProxy(await freePort(), server.port);
+  await proxy.start();
+  redis = new Redis(server.url(0));
+}, 30_000);
+
+afterAll(async () => {
+  await redis.quit();
+  await proxy.stop();
+  await server.stop();
+});
+
+/** The config's entries: one of each kind of message and route the fenced script carries. */
+const schedule = {
+  plain: { task: 'proj.plain', schedule: 10, args: ['wörld ☃ 😀', 2], kwargs: { ключ: 'значение' }, options: { expires: 30 } },
+  isoExpires: { task: 'proj.iso', schedule: 10, options: { expires: '2026-11-21T06:00:00+00:00', countdown: 5 } },
+  priority: { task: 'proj.priority', schedule: 10, options: { queue: 'urgent', priority: 7, headers: { 'x-ü': 'ß' } } },
+  direct: { task: 'proj.direct', schedule: 10, options: { exchange: 'direct-ex', exchangeType: 'direct', routingKey: 'rk' } },
+  topic: { task: 'proj.topic', schedule: 10, options: { exchange: 'topic-ex', exchangeType: 'topic', routingKey: 'a.b' } },
+  fanout: { task: 'proj.fanout', schedule: 10, options: { exchange: 'fan-ex', exchangeType: 'fanout' } },
+  unrouted: { task: 'proj.unrouted', schedule: 10, options: { exchange: 'direct-ex', exchangeType: 'direct', routingKey: 'nobody' } },
+};
+
+/** One side's publish path, loaded afresh with `off` as the ablation's switch. */
+async function publishPath(off: string) {
+  vi.stubEnv('BEAT_SPEEDUPS_OFF', off);
+  vi.resetModules();
+  try {
+    const { RedisTransport } = await import('../../src/kombu/redis-transport.js');
+    const { RedisFencedDispatcher } = await import('../../src/publish/redis-fenced-dispatcher.js');
+    const { compileMessageTemplate, renderTaskMessage } = await import('../../src/celery/message.js');
+    const { slotTaskId } = await import('../../src/celery/task-id.js');
+    const { parseConfig } = await import('../../src/config/load.js');
+    const { schedulerKeys } = await import('../../src/redis/keys.js');
+    const { createLogger } = await import('../../src/base/log.js');
+    const { SPEEDUPS } = await import('../../src/base/speedups.js');
+    const { DEFAULTS } = await import('../../src/base/defaults.js');
+    const config = parseConfig({ name: DEPLOYMENT, broker: { url: server.url(0) }, beatSchedule: schedule }, 'publish-encodings.test');
+    const protocol1 = parseConfig(
+      { name: DEPLOYMENT, broker: { url: server.url(0) }, taskProtocol: 1, beatSchedule: { v1: { task: 'proj.v1', schedule: 10 } } },
+      'publish-encodings.test',
+    );
+    const logger = createLogger({ level: 'silent' });
+    const transport = new RedisTransport({ url: `redis://127.0.0.1:${proxy.port}/0`, transportOptions: {}, logger });
+    await transport.client.connect();
+    const dispatcher = new RedisFencedDispatcher(transport, schedulerKeys('tsbeat', DEPLOYMENT), logger, DEFAULTS.maxClockSkewMs);
+    const runsOf = (c: typeof config, names?: readonly string[]) =>
+      c.entries
+        .filter((entry) => names === undefined || names.includes(entry.name))
+        .flatMap((entry) => {
+          const template = compileMessageTemplate(entry, c, MESSAGE_ENV);
+          dispatcher.prepare(template);
+          return [T, T + 10_000].map((slotMs) => ({
+            entry,
+            slotMs,
+            message: renderTaskMessage(template, { taskId: slotTaskId(DEPLOYMENT, entry.name, slotMs), slotMs, nowMs: T }),
+          }));
+        });
+    return { speedups: SPEEDUPS, transport, dispatcher, runs: runsOf(config), v1: runsOf(protocol1), stageable: runsOf(config, ['plain']) };
+  } finally {
+    vi.unstubAllEnvs();
+  }
+}
+
+/** Delivery tags are random (kombu keys its unacked hash by them): numbered in order of appearance, same length. */
+function withTagsNumbered(bytes: Buffer): string {
+  let n = 0;
+  return bytes
+    .toString('latin1')
+    .replace(/("delivery_tag": ?")[0-9a-f-]{36}"/g, (_tag, prefix: string) => `${prefix}${String((n += 1)).padStart(36, '0')}"`);
+}
+
+/** What one side writes: a dispatch of every kind, a protocol 1 batch, a staged dispatch; the store emptied before each. */
+async function written(off: string): Promise<{ speedups: Record<string, boolean>; writes: string[] }> {
+  const side = await publishPath(off);
+  const writes: string[] = [];
+  const record = async (send: () => Promise<unknown>): Promise<void> => {
+    await redis.flushdb();
+    await redis.set(schedulerKeys('tsbeat', DEPLOYMENT).fence, 'token');
+    await redis.sadd('_kombu.binding.direct-ex', 'rk\x06\x16\x06\x16direct-q');
+    await redis.sadd('_kombu.binding.topic-ex', 'a.b\x06\x16a\\..*\x06\x16topic-q1', 'x\x06\x16.*\\.b\x06\x16topic-q2');
+    const stop = proxy.record();
+    await send();
+    writes.push(withTagsNumbered(stop()));
+  };
+  try {
+    // Loaded beforehand, so that neither side's first EVALSHA meets NOSCRIPT.
+    await redis.script('LOAD', (await import('../../src/redis/scripts.js')).PUBLISH_FENCED_SCRIPT.text);
+    await record(async () => expect(await side.dispatcher.dispatch(side.runs, 'token', T)).toMatchObject({ fenced: false }));
+    await record(async () => expect(await side.dispatcher.dispatch(side.v1, 'token', T)).toMatchObject({ fenced: false }));
+    await record(async () => expect(await side.dispatcher.stage(side.stageable, 'token', T)?.send()).toMatchObject({ fenced: false }));
+  } finally {
+    await side.transport.close();
+  }
+  return { speedups: side.speedups, writes };
+}
+
+describe('the publish path with and without its speed-ups', () => {
+  it('writes the same bytes for every kind of message, through dispatch and a staged dispatch', async () => {
+    const fast = await written('');
+    const plain = await written('resp,sha1');
+    // Each side is what it says it is.
+    expect(fast.speedups).toMatchObject({ resp: true, sha1: true });
+    expect(plain.speedups).toMatchObject({ resp: false, sha1: false });
+    expect(plain.writes).toHaveLength(3);
+    // What went out is what the test meant to send: EVALSHAs carrying every kind of message.
+    const [all, v1, staged] = fast.writes as [string, string, string];
+    expect(all).toContain('EVALSHA');
+    for (const text of ['"proj.plain"', '"proj.iso"', 'urgent\x06\x166', 'direct-q', 'topic-q1', '/0.fan-ex', 'unrouted'])
+      expect(all).toContain(text);
+    expect(Buffer.from(all, 'latin1').toString('utf8')).toContain('wörld ☃ 😀');
+    // Protocol 1: the task's name inside the base64 body.
+    expect(v1).toContain(Buffer.from('{"task":"proj.v1",').toString('base64'));
+    expect(staged).toContain('"proj.plain"');
+    expect(staged).not.toContain('proj.iso');
+    // Byte for byte (delivery tags numbered): the bindings' reads, the declarations and the scripts.
+    plain.writes.forEach((bytes, i) => expect(bytes).toBe(fast.writes[i]));
+    // The messages reached their queues on both sides alike.
+    expect(await redis.llen('topic-q1')).toBe(0); // emptied before the staged dispatch, which carries "plain" only
+    expect(await redis.llen('celery')).toBe(2);
+  }, 60_000);
+});

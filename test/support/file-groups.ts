@@ -1,0 +1,62 @@
+/**
+ * How many files run at a time, by what they assert (vitest.config.ts makes one project of each
+ * group; the groups run one after the other, each file in its own process as before):
+ *
+ * - ALONE, one at a time: files that hold failover gaps or a confirm's timing to bounds of a second
+ *   or two and are CPU-heavy themselves (Chromium, RabbitMQ nodes booting, a leader killed twenty
+ *   times, Sentinel failovers), or failed a whole run when they shared the machine.
+ * - IN_PAIRS, two at a time: files that hold lateness, gaps or counts in a time window to bounds
+ *   of a second or more but mostly wait (lock TTLs, the next second), so that two of them leave the
+ *   2-core machine idle most of the time; and unit files that time real timers or compare two
+ *   timings of one run.
+ * - every other file (CONTENT_WORKERS at a time): what they check is content (messages, replies,
+ *   stored state, exit codes), and their waits are for events with generous limits.
+ *
+ * A file moved here from elsewhere, renamed or added with a new timing bound belongs in the
+ * strictest group its assertions need (test/unit/file-groups.test.ts checks that the names exist).
+ */
+
+/** One at a time. */
+export const ALONE: readonly string[] = [
+  'test/integration/amqp-worker.test.ts',
+  // Its RabbitMQ case counts one beat.entry.failing per change of reason; with two other files
+  // running it once saw the refusal's reason change (the channel's close raced the next batch).
+  'test/integration/containment.test.ts',
+  'test/integration/dashboard-results.test.ts',
+  'test/integration/run-exactly-once.test.ts',
+  'test/integration/run-faults.test.ts',
+  'test/integration/run-failover.test.ts',
+  'test/integration/sentinel-failover.test.ts',
+];
+
+/** Two at a time. */
+export const IN_PAIRS: readonly string[] = [
+  'test/integration/alerts.test.ts',
+  'test/integration/backfill.test.ts',
+  'test/integration/control.test.ts',
+  'test/integration/django-run-mariadb.test.ts',
+  'test/integration/django-run.test.ts',
+  'test/integration/entries-api.test.ts',
+  'test/integration/entry-chaos.test.ts',
+  'test/integration/entry-fence.test.ts',
+  'test/integration/entry-incarnations.test.ts',
+  'test/integration/entry-limits.test.ts',
+  'test/integration/http-hostile.test.ts',
+  'test/integration/http.test.ts',
+  'test/integration/leadership-diagnostics.test.ts',
+  'test/integration/overlap.test.ts',
+  'test/integration/pause-on-failure.test.ts',
+  'test/integration/redbeat.test.ts',
+  'test/integration/redis-wrong-db.test.ts',
+  'test/integration/reload.test.ts',
+  'test/integration/replicas.test.ts',
+  'test/integration/run-clock-steps.test.ts',
+  'test/integration/run-connection-kill.test.ts',
+  'test/integration/runtime-entries-failover.test.ts',
+  'test/integration/runtime-entries.test.ts',
+  'test/unit/dashboard-scale.test.ts',
+  'test/unit/runner.test.ts',
+];
+
+/** The other files, this many at a time: most of their time is spent waiting, not computing. */
+export const CONTENT_WORKERS = 3;
