@@ -22,6 +22,9 @@ export const ALONE: readonly string[] = [
   // Its RabbitMQ case counts one beat.entry.failing per change of reason; with two other files
   // running it once saw the refusal's reason change (the channel's close raced the next batch).
   'test/integration/containment.test.ts',
+  // Its backfill form's case ran into a leader that published none of the range in two of four
+  // whole runs when it shared the machine (cause not found yet); it passed alone every time.
+  'test/integration/dashboard-django.test.ts',
   'test/integration/dashboard-results.test.ts',
   'test/integration/run-exactly-once.test.ts',
   'test/integration/run-faults.test.ts',
