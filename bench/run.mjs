@@ -13,6 +13,7 @@
 //   npm run bench -- --only django     # side by side with django-celery-beat's DatabaseScheduler (bench/lib/django.mjs)
 //   npm run bench -- --only million    # 10k, 100k and 1M runtime entries in one process, side by side (bench/lib/million.mjs)
 //   npm run bench -- --only entries-io # 1,000,000 runtime entries imported, listed, exported, deleted (bench/lib/entries-io.mjs)
+//   npm run bench -- --only entries-import --import-sizes 100000,200000   # beat entries import alone: entries/s, CPU per entry
 //   npm run bench -- --only ablation   # each speed-up of the publish path on and off (bench/lib/ablation.mjs)
 //   npm run bench -- --help            # every option
 import { spawnSync } from 'node:child_process';
@@ -53,6 +54,7 @@ const workloads = {
   django,
   'amqp-burst': amqpBurstRows,
   'entries-io': entriesIoRun,
+  'entries-import': entriesImportRun,
   ablation: ablationRows,
   million: millionRun,
 };
@@ -63,11 +65,13 @@ const WORKLOADS = Object.keys(workloads);
  * RabbitMQ at 127.0.0.1:5672 (guest/guest); entries-io writes a million entries (several minutes);
  * million runs a scheduler of a million entries on a private redis-server (~15 minutes, ~3 GB).
  */
-const OPT_IN = new Set(['django', 'amqp-burst', 'entries-io', 'ablation', 'million']);
+const OPT_IN = new Set(['django', 'amqp-burst', 'entries-io', 'entries-import', 'ablation', 'million']);
 /** The sizes of a standard million run, which writes its section of RESULTS.md. */
 const STANDARD_MILLION_SIZES = '10000,100000,1000000';
 /** The size of a standard entries-io run, which writes its section of RESULTS.md (several minutes). */
 const STANDARD_ENTRIES_IO = 1_000_000;
+/** The sizes of a standard entries-import run, which writes its section of RESULTS.md. */
+const STANDARD_IMPORT_SIZES = '100000,200000';
 /** The burst sizes of a standard run (see fullRun). */
 const STANDARD_BURST_SIZES = '1000,10000,100000';
 /** The table sizes of a standard django run (see djangoSection). */
@@ -98,6 +102,9 @@ standard sizes also writes bench/RESULTS.md.
   --django-port P      django: the private PostgreSQL's port (default 55440)
   --entries-io-size N  entries-io: how many entries (default ${STANDARD_ENTRIES_IO}); a run at the standard size
                        writes its section of bench/RESULTS.md
+  --import-sizes LIST  entries-import: entry counts, comma-separated (default ${STANDARD_IMPORT_SIZES}), each
+                       on a private redis-server; a run at the standard sizes writes its section of
+                       bench/RESULTS.md (1000000 takes ~1 GB there and is worth it on a quiet machine)
   --ablation-pairs N   ablation: on/off pairs per speed-up and workload (default 2), medians reported
   --ablation-speedups LIST  ablation: which speed-ups (default all: ${Object.keys(ABLATED).join(', ')})
   --ablation-workloads LIST ablation: which workloads (default all: burst10k, burst100k, tick)
@@ -106,6 +113,9 @@ standard sizes also writes bench/RESULTS.md.
   --ablation-tick-seconds S ablation: seconds of the 1 s entry measured per run (default 30)
   --million-sizes LIST million: entry counts, comma-separated (default ${STANDARD_MILLION_SIZES}); a run at
                        the standard sizes writes its section of bench/RESULTS.md
+  --kill-mid-burst     million: a leader and a standby per size instead, the leader SIGKILLed once a
+                       tenth of the burst is out, the standby finishing it: duplicates and lost per
+                       (entry, slot), printed only
   -h, --help           this text
 `;
 
@@ -132,7 +142,9 @@ try {
       'django-rows': { type: 'string', default: STANDARD_DJANGO_ROWS },
       'django-port': { type: 'string', default: '55440' },
       'entries-io-size': { type: 'string', default: String(STANDARD_ENTRIES_IO) },
+      'import-sizes': { type: 'string', default: STANDARD_IMPORT_SIZES },
       'million-sizes': { type: 'string', default: STANDARD_MILLION_SIZES },
+      'kill-mid-burst': { type: 'boolean' },
       'redis-port': { type: 'string', default: '6379' },
       'ablation-pairs': { type: 'string', default: '2' },
       'ablation-speedups': { type: 'string' },
@@ -181,6 +193,11 @@ if (!/^\d+$/.test(values['redis-port']) || Number(values['redis-port']) > 65535)
 const entriesIoSize = Number(values['entries-io-size']);
 if (!Number.isInteger(entriesIoSize) || entriesIoSize < 1)
   usageError(`--entries-io-size "${values['entries-io-size']}": expected a positive whole number of entries, such as 100000`);
+const importSizes = values['import-sizes'].split(',').map(Number);
+if (importSizes.some((n) => !Number.isInteger(n) || n < 1))
+  usageError(
+    `--import-sizes "${values['import-sizes']}": expected positive whole numbers of entries, comma-separated, such as 100000,200000`,
+  );
 const ablationPairs = Number(values['ablation-pairs']);
 if (!Number.isInteger(ablationPairs) || ablationPairs < 1)
   usageError(`--ablation-pairs "${values['ablation-pairs']}": expected a positive whole number`);
@@ -694,11 +711,20 @@ async function entriesIoRun() {
   entriesIoSection = { generated, withEntriesIoSection };
 }
 
+// ---------------------------------------------------------------- 9b. entries-import (bench/lib/entries-io.mjs)
+let entriesImportSection;
+async function entriesImportRun() {
+  const { entriesImport, withEntriesImportSection } = await import('./lib/entries-io.mjs');
+  const generated = await entriesImport({ sizes: importSizes, nodeFlags: [...shebangNodeFlags, ...tsbeatNodeFlags], log });
+  entriesImportSection = { generated, withEntriesImportSection };
+}
+
 // ---------------------------------------------------------------- 10. million (bench/lib/million.mjs)
 let millionSection;
 async function millionRun() {
-  const { million, withMillionSection } = await import('./lib/million.mjs');
-  millionSection = { generated: await million({ sizes: millionSizes, log }), withMillionSection };
+  const { killMidBurst, million, withMillionSection } = await import('./lib/million.mjs');
+  if (values['kill-mid-burst']) process.stdout.write(`\n${await killMidBurst({ sizes: millionSizes, log })}\n`);
+  else millionSection = { generated: await million({ sizes: millionSizes, log }), withMillionSection };
 }
 
 const started = new Date();
@@ -762,6 +788,12 @@ if (entriesIoSection !== undefined) {
   const { generated, withEntriesIoSection } = entriesIoSection;
   process.stdout.write(`\n${generated}\n`);
   if (entriesIoSize === STANDARD_ENTRIES_IO) writeFileSync(RESULTS, withEntriesIoSection(readFileSync(RESULTS, 'utf8'), generated));
+}
+if (entriesImportSection !== undefined) {
+  const { generated, withEntriesImportSection } = entriesImportSection;
+  process.stdout.write(`\n${generated}\n`);
+  if (values['import-sizes'] === STANDARD_IMPORT_SIZES)
+    writeFileSync(RESULTS, withEntriesImportSection(readFileSync(RESULTS, 'utf8'), generated));
 }
 if (millionSection !== undefined) {
   const { generated, withMillionSection } = millionSection;

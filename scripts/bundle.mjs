@@ -1,7 +1,8 @@
-// Bundles the command line (dist/cli.js, compiled by tsc) with its dependencies into one file, so
-// that a start loads one module instead of hundreds (see the design notes, docs/design.md). Run by
-// `npm run build`; esbuild's command line cannot take the plugin below.
-import { readFile } from 'node:fs/promises';
+// Bundles the command line (dist/cli.js, compiled by tsc) with its dependencies, so that a start
+// loads a few modules instead of hundreds (see the design notes, docs/design.md): the entry point,
+// which holds SIGTERM before anything else loads, and the chunks it imports (the commands, and what
+// both share), dist/cli-*.js. Run by `npm run build`; esbuild's command line cannot take the plugin below.
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 /** Loaded on demand (or never), from node_modules: a bundle would load their code at every start. */
@@ -42,11 +43,20 @@ const ioredisOwnDirectory = {
   },
 };
 
+// The chunks of an earlier build: their names change with their content.
+const CHUNK = /^cli-[\w-]+\.js$/;
+for (const name of await readdir('dist')) if (CHUNK.test(name)) await rm(`dist/${name}`);
+
 await build({
   entryPoints: ['dist/cli.js'],
-  outfile: 'dist/cli.js',
+  outdir: 'dist',
   allowOverwrite: true,
   bundle: true,
+  // The entry point imports the commands dynamically (src/cli.ts), after it holds the stop signals:
+  // they go to a chunk of their own, and what both import (the signals' holder) to a shared one, so
+  // that there is one holder. Beside cli.js, so that import.meta.url-relative paths hold in each.
+  splitting: true,
+  chunkNames: 'cli-[name]-[hash]',
   platform: 'node',
   target: 'node20',
   format: 'esm',
@@ -56,7 +66,7 @@ await build({
   minifySyntax: true,
   keepNames: true,
   external,
-  // CommonJS dependencies call require(); an ES module has none of its own.
+  // CommonJS dependencies call require(); an ES module has none of its own. (Every file gets it.)
   banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   plugins: [ioredisOwnDirectory],
   logLevel: 'warning',

@@ -133,3 +133,73 @@ export function withEntriesIoSection(text, generated) {
   if (begin >= 0 && end > begin) return text.slice(0, begin) + generated + text.slice(end + ENTRIES_IO_END.length);
   return `${text.trimEnd()}\n\n## A million runtime entries through import, list, export and delete (issue 31)\n\n${generated}\n`;
 }
+
+export const ENTRIES_IMPORT_BEGIN = '<!-- entries-import: written by npm run bench -- --only entries-import -->';
+export const ENTRIES_IMPORT_END = '<!-- /entries-import -->';
+
+/** The CPU seconds a redis-server has spent so far (INFO cpu: user and system, its threads included). */
+async function redisCpuSeconds(client) {
+  const info = await client.info('cpu');
+  const field = (name) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/**
+ * The entries-import workload (issue 33's "import of 1,000,000 entries ≥ 50,000 entries/s"): for
+ * each size, `beat entries import entries.ndjson` of N new entries into a private redis-server of
+ * its own (so that its CPU is the import's alone): wall, entries per second, the CLI's CPU and
+ * Redis's, each per entry, peak RSS, and the load average around it. Returns the Markdown section.
+ */
+export async function entriesImport({ sizes, nodeFlags, log }) {
+  const { privateRedis } = await import('./million.mjs');
+  const dir = tempDir('bench-entries-import-');
+  const rows = [];
+  try {
+    const config = join(dir, 'beat.yaml');
+    for (const n of sizes) {
+      const redis = await privateRedis();
+      try {
+        writeFileSync(config, `name: ${DEPLOYMENT}\nbroker: { url: "${redis.url}" }\n`);
+        const input = join(dir, `entries-${n}.ndjson`);
+        writeInput(input, n);
+        const loadBefore = loadAverage();
+        const redisBefore = await redisCpuSeconds(redis.client);
+        const m = measure(nodeFlags, ['entries', 'import', input], config);
+        const redisCpu = (await redisCpuSeconds(redis.client)) - redisBefore;
+        if (!m.said.startsWith(`${n} created`)) throw new Error(`import said: ${m.said}`);
+        const stored = await redis.client.hlen(`tsbeat:{${DEPLOYMENT}}:entries`);
+        if (stored !== n) throw new Error(`${stored} entries stored of ${n}`);
+        const us = (seconds) => `${seconds.toFixed(1)} s (${((seconds * 1e6) / n).toFixed(1)} µs)`;
+        const line = `| ${n.toLocaleString('en')} | ${m.wall.toFixed(1)} s | ${Math.round(n / m.wall).toLocaleString('en')} | ${us(m.cpu)} | ${us(redisCpu)} | ${m.rssMb} MB | ${loadBefore} → ${loadAverage()} |`;
+        rows.push(line);
+        log(line);
+      } finally {
+        await redis.stop();
+        rmSync(join(dir, `entries-${n}.ndjson`), { force: true });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return [
+    ENTRIES_IMPORT_BEGIN,
+    `${new Date().toISOString()}: \`beat entries import\` of N new entries as JSON Lines, each size on a private redis-server of its own. `,
+    "Wall and the CLI's CPU and peak RSS: GNU time; Redis's CPU: its INFO cpu before and after; per entry in brackets. ",
+    'Load average (1, 5, 15 min) before → after: the machine is shared, compare the CPU columns across runs.',
+    '',
+    '| entries | wall | entries/s | CLI CPU (per entry) | Redis CPU (per entry) | peak RSS | load average |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+    ENTRIES_IMPORT_END,
+  ].join('\n');
+}
+
+/** RESULTS.md with the entries-import section replaced (or added at the end, under its heading). */
+export function withEntriesImportSection(text, generated) {
+  const begin = text.indexOf(ENTRIES_IMPORT_BEGIN);
+  const end = text.indexOf(ENTRIES_IMPORT_END);
+  if (begin >= 0 && end > begin) return text.slice(0, begin) + generated + text.slice(end + ENTRIES_IMPORT_END.length);
+  return `${text.trimEnd()}\n\n## \`beat entries import\` alone (issue 33)\n\n${generated}\n`;
+}

@@ -4,9 +4,12 @@
  */
 import { BACKFILL_DEFAULTS } from './backfill-defaults.js';
 import { BROKER_DEFAULTS } from './broker-defaults.js';
+import { SOURCE_DEFAULTS } from './source-defaults.js';
 
 export const DEFAULTS = {
   ...BACKFILL_DEFAULTS,
+  /** The runtime entries' sources and the reads before a publish, in their own file (source-defaults.ts). */
+  ...SOURCE_DEFAULTS,
   /** Celery's `timezone` when unset with `enable_utc=True`. */
   timezone: 'UTC',
   /** Celery's `task_default_queue`. */
@@ -62,8 +65,6 @@ export const DEFAULTS = {
    * deployment of a million entries does not export a million series per metric.
    */
   metricsMaxEntries: 10_000,
-  /** After a failed look of the runtime-entries catalog, the first retry; doubled per failure up to maxInterval. */
-  catalogRetryMinMs: 1000,
   /**
    * ioredis `maxRetriesPerRequest` for the broker connection: a publish fails after one reconnection
    * attempt instead of waiting through twenty, and the scheduler decides what to retry.
@@ -71,32 +72,6 @@ export const DEFAULTS = {
   brokerMaxRetriesPerRequest: 1,
   /** AMQP and SQS, in their own file (broker-defaults.ts) to keep this one readable. */
   ...BROKER_DEFAULTS,
-  /** django-celery-beat's tables are named after its app label: django_celery_beat_periodictask, … */
-  djangoTablePrefix: 'django_celery_beat_',
-  /**
-   * django-tenants' tenant table for `schemas: discover`: its model is the project's TENANT_MODEL,
-   * whose table Django names <app>_<model>; the docs' example is "customers.Client", in the public schema.
-   */
-  djangoTenantsTable: 'public.customers_client',
-  /**
-   * A django source reads every row again this often, for writes that bypass Django's signals
-   * (queryset.update()): DatabaseScheduler's own full re-read interval (SCHEDULE_SYNC_MAX_INTERVAL).
-   */
-  djangoFullReadMs: 300_000,
-  /**
-   * Rows re-read around the newest date_changed seen: date_changed is written by each application
-   * server's clock, so a row saved by a server whose clock is behind can carry an earlier time.
-   */
-  djangoChangedMarginMs: 60_000,
-  /** The runs of django entries are written back (last_run_at, total_run_count) in one batch this often. */
-  djangoWriteBackMs: 1000,
-  /** Rows per UPDATE of a write-back batch. */
-  djangoWriteBackChunk: 1000,
-  /** After a failed read of the tables, the next attempt waits this long, doubling up to the second value. */
-  djangoRetryMinMs: 1000,
-  djangoRetryMaxMs: 30_000,
-  /** Connections each replica keeps to the Django database (a read and a write-back can overlap). */
-  djangoPoolSize: 2,
   /** Deployment name: replicas with the same name share state and one lock. */
   deploymentName: 'default',
   /** Prefix of every Redis key tsbeat writes for its own state. */
@@ -136,6 +111,8 @@ export const DEFAULTS = {
   templateWarmAheadMs: 10_000,
   /** Longest slice of that compilation between two looks at the event loop, so a due tick waits at most this long. */
   templateWarmSliceMs: 1,
+  /** Distinct message shapes (task, options, monitor) a renderer keeps to share (celery/message-shape.ts); past it, it starts over. */
+  messageShapesKept: 10_000,
   /** Runs planned, rendered and encoded (never sent) once after the first warm-up: see runtime/warm-up.ts. */
   rehearsalRuns: 2000,
   /** Then runs staged alone and discarded (never sent): the path of a lone entry's instant, see runtime/warm-up.ts. */
@@ -179,11 +156,6 @@ export const DEFAULTS = {
    */
   supersededRetryMs: 1000,
   /**
-   * A leader's timer that fires this much later than it was set for (by the monotonic clock: the
-   * process was paused, or starved) has its runtime entries read again before it publishes.
-   */
-  gapNoticedMs: 1000,
-  /**
    * An entry whose runs are refused because of the entry itself (its queue key holds another Redis
    * type, its exchange does not exist…) is retried after this long, doubled at each refusal up to
    * entryRetryMaxMs; the other entries are not held back.
@@ -204,6 +176,8 @@ export const DEFAULTS = {
    * (the fence and the per-slot check still decide if it reaches Redis later).
    */
   stopPublishWaitMs: 5000,
+  /** Longest wait for one step of a shutdown (base/lifecycle.ts; the leader's takes stopPublishWaitMs + alertTimeoutMs at worst), under Kubernetes' 30 s grace. */
+  stopStepMs: 20_000,
   /** How long the alert outbox remembers a delivered (or given-up) alert, so that a second leader finding the same one does not send it again. */
   alertSentRetentionMs: 86_400_000,
   /** How often the leader looks for alert deliveries due (it is also told at once when it adds some). */
@@ -369,10 +343,7 @@ export const DEFAULTS = {
   yamlExpandedValuesFloor: 1_000_000,
 
   // Tracing (src/observe/run-spans.ts), with OTEL_EXPORTER_OTLP_ENDPOINT set.
-  /**
-   * Run spans handed to the OpenTelemetry SDK per turn of the event loop: a burst's spans are made
-   * a few at a time after it, so timers and the next publish are not held up by them.
-   */
+  /** Run spans handed to the OpenTelemetry SDK per turn of the event loop: a burst's made a few at a time after it, holding up no timer or publish. */
   traceSpansPerTurn: 16,
   /** Longest wait at shutdown for the last spans to be exported (the collector may be down). */
   traceFlushTimeoutMs: 3000,

@@ -67,8 +67,16 @@ export const EVENTS = {
   stale: 'beat.stale',
   /** A runtime entry's runs were refused: it was edited, deleted or created again since the leader read it (read again). */
   superseded: 'beat.entry.superseded',
-  /** The leader woke up much later than it meant to (paused): it reads its runtime entries before it publishes. */
+  /**
+   * The leader was paused (it woke up much later than it meant to, or its pause watch saw it held
+   * up: `pausedMs`): it reads its runtime entries before it publishes.
+   */
   gapNoticed: 'beat.gap_noticed',
+  /**
+   * The runtime entries could not be read within DEFAULTS.readFirstMaxMs before publishing (a
+   * source that does not answer, named in `origin`): the leader publishes from what it last read.
+   */
+  entriesReadLate: 'beat.entries.read_late',
   /**
    * The stored state is missing, or older than the runs this instance saw published, for some
    * entries (Redis restarted without persistence, was flushed, or failed over to a replica that had
@@ -135,6 +143,12 @@ export const EVENTS = {
   clockAhead: 'beat.clock.ahead',
   start: 'beat.start',
   stop: 'beat.stop',
+  /**
+   * SIGTERM or SIGINT (`reason`) came before the service had started (`stage`: `config` while the
+   * config loaded, `start` while connecting and starting): what had started is stopped, no lock was
+   * taken, and the process exits 0.
+   */
+  stopBeforeStart: 'beat.stop.before_start',
   /** Stopped, yet something (named in `handles`) still held the process open; it exits anyway. */
   stopLingering: 'beat.stop.lingering',
   /**
@@ -142,6 +156,11 @@ export const EVENTS = {
    * flight after `waitedMs`; the fence still decides whether it lands.
    */
   stopUnsettled: 'beat.stop.unsettled',
+  /**
+   * One step of a shutdown (`step`: the part stopped, base/lifecycle.ts) failed (`err`) or did not
+   * finish within `waitedMs`: the steps after it still run (the connections still close).
+   */
+  stopStepFailed: 'beat.stop.step_failed',
   standby: 'beat.standby',
   /** A manual run (`beat trigger`) was published. */
   trigger: 'beat.trigger',

@@ -1,59 +1,36 @@
 /**
  * A beat entry → Celery task messages (celery-protocol.md §1), in two steps:
- * - `compileMessageTemplate` runs once per entry: it routes the entry, serializes args and kwargs,
- *   computes the reprs and pre-renders every header that is the same on every run;
+ * - `compileMessageTemplate` runs once per entry: it serializes args and kwargs and computes the
+ *   reprs, on a shape (message-shape.ts: routing and every header that is the same on every run)
+ *   shared with the entries of the same task and options;
  * - `renderTaskMessage` runs once per publish and only splices in what changes (id, times), so
  *   publishing many messages costs string concatenation, not re-serialization.
  * Pure: time comes in as `nowMs`, ids as `taskId`.
  */
 import { createHash } from 'node:crypto';
-import type { Options } from '../config/options-schema.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { quoteJson } from './json-text.js';
-import { c, compileExpires, json, objectParts, refuseNonJson, withCustomHeaders } from './template-parts.js';
-import type { ExpiresSpec, Field, Part, Slot } from './template-parts.js';
+import { json, refuseNonJson } from './template-parts.js';
+import type { Part, Slot } from './template-parts.js';
+import { compileMessageShape } from './message-shape.js';
+import type { MessageConfig, MessageEnv, MessageShape, MessageShapes, ShapeEntry } from './message-shape.js';
 import { argsRepr, kwargsRepr } from './repr.js';
-import { resolveDestination } from './routing.js';
-import type { Destination, RoutingConfig } from './routing.js';
+import type { Destination } from './routing.js';
 import { isoFromMicros, isoFromMillis } from './time.js';
 import { sentryCheckInId } from '../config/sentry-schema.js';
-import type { ResolvedSentryMonitor } from '../config/sentry-schema.js';
-import {
-  SENTRY_CHECK_IN_ID,
-  SENTRY_CONFIG,
-  SENTRY_SLUG,
-  SENTRY_START,
-  sentryHeaderConstants,
-  sentryNestedHeadersJson,
-  sentryStartJson,
-} from './sentry-headers.js';
+import { sentryNestedHeadersJson, sentryStartJson } from './sentry-headers.js';
 import type { SentryHeaderConstants } from './sentry-headers.js';
+
+export { makeOrigin } from './message-shape.js';
+export type { MessageConfig, MessageEnv, MessageShape } from './message-shape.js';
 
 export const CONTENT_TYPE = 'application/json';
 export const CONTENT_ENCODING = 'utf-8';
 
-/** What a message needs to know about the publishing process. */
-export interface MessageEnv {
-  /** `headers.origin`: Celery writes `gen<pid>@<hostname>` (see `makeOrigin`). */
-  readonly origin: string;
-  /** `properties.reply_to`: only the rpc:// result backend reads it; any string works for others. */
-  readonly replyTo: string;
-}
-
-/** The part of the config messages depend on. */
-export interface MessageConfig extends RoutingConfig {
-  readonly taskProtocol: 1 | 2;
-}
-
 /** The part of an entry messages depend on (a `ResolvedEntry` fits). */
-export interface MessageEntry {
-  readonly name: string;
-  readonly task: string;
+export interface MessageEntry extends ShapeEntry {
   readonly args: readonly unknown[];
   readonly kwargs: Readonly<Record<string, unknown>>;
-  readonly options: Options;
-  /** `monitor.sentry`: the run carries sentry-python's check-in headers. */
-  readonly sentry?: ResolvedSentryMonitor | undefined;
 }
 
 /** The AMQP properties of a task message; transports add their own (delivery tag, …). */
@@ -102,140 +79,58 @@ export interface RenderInput {
   readonly nowMs: number;
 }
 
+/**
+ * An entry's messages: its shape (shared with every entry of the same task, options and monitor)
+ * and its own values, as the JSON text the shape's slots take. Per entry, a few short strings.
+ */
 export interface MessageTemplate {
+  readonly shape: MessageShape;
   readonly entry: string;
-  readonly task: string;
-  readonly protocol: 1 | 2;
-  readonly destination: Destination;
-  /** Alternating constant JSON text and slots (template-parts.ts). */
-  readonly headerParts: readonly Part[];
-  readonly bodyParts: readonly Part[];
+  /** The entry's own slot values (OwnSlot), JSON text. */
+  readonly entryName: string;
+  readonly args: string;
+  readonly kwargs: string;
+  readonly argsrepr: string;
+  readonly kwargsrepr: string;
+  /** Whether those five are ASCII: resp.ts copies ASCII values byte by byte, others are encoded. */
+  readonly ownAscii: boolean;
+  /** Protocol 2's body (the same on every run) and its base64; undefined for protocol 1. */
   readonly body: string | undefined;
   readonly bodyBase64: string | undefined;
-  readonly expires: ExpiresSpec;
-  readonly countdownUs: number | undefined;
-  readonly replyTo: string;
-  readonly deliveryMode: 1 | 2;
-  readonly priority: number;
-  /** The Sentry monitor's constant header text, when the entry has `monitor.sentry`. */
-  readonly sentry: SentryHeaderConstants | undefined;
-  /** SQS FIFO queues: the entry's `MessageGroupId` option, when it has one (kombu reads it from apply_async's options). */
-  readonly messageGroupId?: string;
 }
 
-/** Celery's `anon_nodename()`: the origin of messages sent outside a worker. */
-export function makeOrigin(pid: number, hostname: string): string {
-  return `gen${pid}@${hostname}`;
-}
+const ASCII = /^[\x00-\x7f]*$/;
 
-export function compileMessageTemplate(entry: MessageEntry, config: MessageConfig, env: MessageEnv): MessageTemplate {
+/**
+ * Compiles an entry's template, on the shape `shapes` keeps for entries like it when given (made
+ * with the same config and env), else on a shape of its own.
+ */
+export function compileMessageTemplate(
+  entry: MessageEntry,
+  config: MessageConfig,
+  env: MessageEnv,
+  shapes?: MessageShapes,
+): MessageTemplate {
   refuseNonJson(entry.name, 'args', entry.args);
   refuseNonJson(entry.name, 'kwargs', entry.kwargs);
-  refuseNonJson(entry.name, 'options.headers', entry.options.headers ?? {});
-  const o = entry.options;
-  const destination = resolveDestination(entry.task, o, config);
-  const expires = compileExpires(entry.name, o.expires);
-  const timelimit = [o.timeLimit ?? null, o.softTimeLimit ?? null];
-  const argsJson = json(entry.args);
-  const kwargsJson = json(entry.kwargs);
-  const beatFields = [
-    ['beat_entry', c(entry.name)],
-    ['beat_scheduled_at', 'scheduledAt'],
-    // A header is an attribute of the worker's task.request: where django-celery-results' readers
-    // and opentelemetry-instrumentation-celery (`extract(task.request)`) look.
-    ['periodic_task_name', c(entry.name)],
-    ['traceparent', 'traceparent'],
-  ] as const;
-  const sentry = entry.sentry === undefined ? undefined : sentryHeaderConstants(entry.sentry);
-  // Where sentry-python's beat puts them: at the top (apply_async's `headers`) and nested in `headers`.
-  const sentryFields: (readonly [string, Field])[] =
-    entry.sentry === undefined
-      ? []
-      : [
-          [SENTRY_SLUG, c(entry.sentry.slug)],
-          [SENTRY_CONFIG, c(entry.sentry.config)],
-          [SENTRY_CHECK_IN_ID, 'sentryCheckInId'],
-          [SENTRY_START, 'sentryStart'],
-          ['headers', 'sentryHeaders'],
-        ];
-  const eta: Field = o.countdown !== undefined ? 'eta' : c(null);
-  const expiresField: Field = expires.kind === 'none' ? c(null) : 'expires';
-
-  let headerParts: Part[];
-  let bodyParts: Part[];
-  let body: string | undefined;
-  if (config.taskProtocol === 2) {
-    // as_task_v2, in its key order, then the 5.3+ keys, then ours; custom headers merge last.
-    headerParts = objectParts(
-      withCustomHeaders(
-        [
-          ['lang', c('py')],
-          ['task', c(entry.task)],
-          ['id', 'id'],
-          ['shadow', c(o.shadow ?? null)],
-          ['eta', eta],
-          ['expires', expiresField],
-          ['group', c(null)],
-          ['group_index', c(null)],
-          ['retries', c(0)],
-          ['timelimit', c(timelimit)],
-          ['root_id', 'id'],
-          ['parent_id', c(null)],
-          ['argsrepr', c(argsRepr(entry.args, DEFAULTS.reprMaxSize))],
-          ['kwargsrepr', c(kwargsRepr(entry.kwargs, DEFAULTS.reprMaxSize))],
-          ['origin', c(env.origin)],
-          ['ignore_result', c(o.ignoreResult ?? false)],
-          ['replaced_task_nesting', c(0)],
-          ['stamped_headers', c(null)],
-          ['stamps', c({})],
-          ...beatFields,
-          ...sentryFields,
-        ],
-        o.headers,
-      ),
-    );
-    body = `[${argsJson},${kwargsJson},{"callbacks":null,"errbacks":null,"chain":null,"chord":null}]`;
-    bodyParts = [body];
-  } else {
-    // as_task_v1: everything in the body; the headers hold only custom ones (and ours).
-    headerParts = objectParts(withCustomHeaders([...beatFields, ...sentryFields], o.headers));
-    bodyParts = objectParts([
-      ['task', c(entry.task)],
-      ['id', 'id'],
-      ['args', c(entry.args)],
-      ['kwargs', c(entry.kwargs)],
-      ['group', c(null)],
-      ['group_index', c(null)],
-      ['retries', c(0)],
-      ['eta', eta],
-      ['expires', expiresField],
-      // enable_utc: tsbeat always writes UTC times.
-      ['utc', c(true)],
-      ['callbacks', c(null)],
-      ['errbacks', c(null)],
-      ['timelimit', c(timelimit)],
-      ['taskset', c(null)],
-      ['chord', c(null)],
-    ]);
-    body = undefined;
-  }
-  const deliveryMode = o.deliveryMode === 'transient' || o.deliveryMode === 1 ? 1 : 2;
+  const shape = shapes === undefined ? compileMessageShape(entry, config, env) : shapes.of(entry);
+  const args = json(entry.args);
+  const kwargs = json(entry.kwargs);
+  const entryName = json(entry.name);
+  const argsrepr = json(argsRepr(entry.args, DEFAULTS.reprMaxSize));
+  const kwargsrepr = json(kwargsRepr(entry.kwargs, DEFAULTS.reprMaxSize));
+  const body = shape.protocol === 2 ? `[${args},${kwargs},{"callbacks":null,"errbacks":null,"chain":null,"chord":null}]` : undefined;
   return {
+    shape,
     entry: entry.name,
-    task: entry.task,
-    protocol: config.taskProtocol,
-    destination,
-    headerParts,
-    bodyParts,
+    entryName,
+    args,
+    kwargs,
+    argsrepr,
+    kwargsrepr,
+    ownAscii: ASCII.test(entryName) && ASCII.test(args) && ASCII.test(kwargs) && ASCII.test(argsrepr) && ASCII.test(kwargsrepr),
     body,
     bodyBase64: body === undefined ? undefined : Buffer.from(body, 'utf8').toString('base64'),
-    expires,
-    countdownUs: o.countdown === undefined ? undefined : Math.round(o.countdown * 1e6),
-    replyTo: env.replyTo,
-    deliveryMode,
-    priority: destination.priority ?? 0,
-    sentry,
-    ...(o.messageGroupId === undefined ? {} : { messageGroupId: o.messageGroupId }),
   };
 }
 
@@ -249,6 +144,11 @@ export interface SlotValues {
   readonly sentryCheckInId: string;
   readonly sentryStart: string;
   readonly sentryHeaders: string;
+  readonly entryName: string;
+  readonly args: string;
+  readonly kwargs: string;
+  readonly argsrepr: string;
+  readonly kwargsrepr: string;
 }
 
 function renderParts(parts: readonly Part[], values: SlotValues): string {
@@ -334,23 +234,23 @@ class RenderedTaskMessage implements TaskMessage {
     readonly properties: TaskProperties,
     readonly body: string,
   ) {
-    this.protocol = template.protocol;
-    this.task = template.task;
+    this.protocol = template.shape.protocol;
+    this.task = template.shape.task;
     this.entry = template.entry;
-    this.destination = template.destination;
+    this.destination = template.shape.destination;
     this.bodyBase64 = template.bodyBase64;
   }
 
   /** Computed on first read (a getter: `{...message}` does not copy it). */
   get headersJson(): string {
-    this.headersText ??= renderParts(this.template.headerParts, this.slots);
+    this.headersText ??= renderParts(this.template.shape.headerParts, this.slots);
     return this.headersText;
   }
 }
 
 /**
  * This run's slot values as JSON text, for a transport that writes the headers itself from
- * `template.headerParts` (constant text at even indexes, slot names at odd ones); undefined for a
+ * `template.shape.headerParts` (constant text at even indexes, slot names at odd ones); undefined for a
  * message not made by `renderTaskMessage`, whose `headersJson` is then the only form.
  */
 export function renderedSlots(message: TaskMessage): SlotValues | undefined {
@@ -358,8 +258,9 @@ export function renderedSlots(message: TaskMessage): SlotValues | undefined {
 }
 
 export function renderTaskMessage(template: MessageTemplate, input: RenderInput): TaskMessage {
+  const shape = template.shape;
   const nowUs = Math.round(input.nowMs * 1000);
-  const ex = template.expires;
+  const ex = shape.expires;
   let expires: string | null = null;
   let expiration: string | undefined;
   if (ex.kind === 'relative') {
@@ -369,10 +270,10 @@ export function renderTaskMessage(template: MessageTemplate, input: RenderInput)
     // send_task (5.3+): seconds left until the instant; in the past means 0.
     expiration = String(Math.max(0, Math.trunc(ex.atMs - input.nowMs)));
   }
-  const sentry = sentrySlots(template.sentry, input);
+  const sentry = sentrySlots(shape.sentry, input);
   const slots: SlotValues = {
     id: quoteJson(input.taskId),
-    eta: template.countdownUs === undefined ? 'null' : timeJson(isoFromMicros(nowUs + template.countdownUs)),
+    eta: shape.countdownUs === undefined ? 'null' : timeJson(isoFromMicros(nowUs + shape.countdownUs)),
     // An ISO string from the config is quoted like any string; ours need no check.
     expires: ex.kind === 'absolute' ? ex.isoJson : timeJson(expires),
     scheduledAt: timeJson(isoFromMillis(input.slotMs)),
@@ -380,23 +281,28 @@ export function renderTaskMessage(template: MessageTemplate, input: RenderInput)
     sentryCheckInId: sentry.sentryCheckInId,
     sentryStart: sentry.sentryStart,
     sentryHeaders: sentry.sentryHeaders,
+    entryName: template.entryName,
+    args: template.args,
+    kwargs: template.kwargs,
+    argsrepr: template.argsrepr,
+    kwargsrepr: template.kwargsrepr,
   };
   const properties: TaskProperties =
     expiration === undefined
       ? {
           correlation_id: input.taskId,
-          reply_to: template.replyTo,
+          reply_to: shape.replyTo,
           periodic_task_name: template.entry,
-          delivery_mode: template.deliveryMode,
-          priority: template.priority,
+          delivery_mode: shape.deliveryMode,
+          priority: shape.priority,
         }
       : {
           correlation_id: input.taskId,
-          reply_to: template.replyTo,
+          reply_to: shape.replyTo,
           periodic_task_name: template.entry,
-          delivery_mode: template.deliveryMode,
+          delivery_mode: shape.deliveryMode,
           expiration,
-          priority: template.priority,
+          priority: shape.priority,
         };
-  return new RenderedTaskMessage(template, input.taskId, slots, properties, template.body ?? renderParts(template.bodyParts, slots));
+  return new RenderedTaskMessage(template, input.taskId, slots, properties, template.body ?? renderParts(shape.bodyParts, slots));
 }

@@ -8,6 +8,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import {
   CLI_FIELDS,
+  backfillPolicy,
   checkBackfillInput,
   coveredSlots,
   overLimitMessage,
@@ -38,8 +39,16 @@ Slots after the entry's last scheduled slot are skipped: they are the schedule's
 or to catch up. The schedule publishes in order, so the leader records only the slots it passes
 over (missed, skipped by the overlap policy, paused), each entry's newest ${DEFAULTS.passedRangesKept} ranges of them;
 a slot older than that record speaks for (from before the first leader that kept it, or below its
-trimmed ranges) is skipped (counted as unrecorded) unless --unrecorded. Backfilled runs are
-published at once, whatever the entry's overlap policy, and show as "backfill" in beat history.
+trimmed ranges) is skipped (counted as unrecorded) unless --unrecorded. Backfilled runs show
+as "backfill" in beat history.
+The entry's overlap policy applies, or --overlap's (as Temporal's backfill overlap_policy): the
+range's slots are taken in order as if each came due in turn. allowAll publishes them all at once;
+skip publishes one while no run of the entry is in flight and skips the rest; bufferOne publishes
+the first and, once it finished, the next; bufferAll publishes one at a time, each once the run
+before finished (the leader keeps the request's place in Redis: a failover goes on with it);
+cancelOther and terminateOther revoke the run in flight and publish the range's last slot. Slots
+a policy skips are counted as overlap and stay passed over: a later --overlap allowAll publishes
+them. Every policy but allowAll needs resultBackend or taskEvents (exit 2 without).
 On RabbitMQ and SQS a step is recorded once the broker confirms its messages: a slot whose confirm
 was lost (or whose leader died before recording it) goes out again, with the same task id.
 Waits until the leader is done, with a progress line on a terminal.
@@ -60,6 +69,12 @@ Exit 2 for bad input (an unknown entry, --to before --from, a range over --limit
       short: 'n',
       value: 'N',
       help: `refuse a range of more than N slots, 1 to ${DEFAULTS.backfillLimitMax} (default ${DEFAULTS.backfillLimit})`,
+    },
+    overlap: {
+      type: 'string',
+      value: 'POLICY',
+      help: `allowAll, skip, bufferOne, bufferAll, cancelOther or terminateOther (default: the entry's
+        overlap, its allow as allowAll)`,
     },
     unrecorded: {
       type: 'boolean',
@@ -92,13 +107,22 @@ type BackfillValues = {
   limit?: string;
   unrecorded?: boolean;
   note?: string;
+  overlap?: string;
   timeout?: string;
   json?: boolean;
 };
 
 async function backfillCommand(values: BackfillValues, positionals: readonly string[], io: Io): Promise<ExitCode> {
   const checked = checkBackfillInput(
-    { from: values.from, to: values.to, limit: values.limit, dryRun: values['dry-run'], unrecorded: values.unrecorded, note: values.note },
+    {
+      from: values.from,
+      to: values.to,
+      limit: values.limit,
+      dryRun: values['dry-run'],
+      unrecorded: values.unrecorded,
+      note: values.note,
+      overlap: values.overlap,
+    },
     CLI_FIELDS,
   );
   if (checked.problems !== undefined)
@@ -116,6 +140,8 @@ async function backfillCommand(values: BackfillValues, positionals: readonly str
     const plan = planBackfill(entry, input, stored?.slotMs);
     if ('refusal' in plan) throw new BeatError(ErrorCode.Usage, `beat backfill: ${plan.refusal}`);
     if (plan.overLimit) throw new BeatError(ErrorCode.Usage, `beat backfill: ${overLimitMessage(entry.name, input.limit, CLI_FIELDS)}`);
+    const applied = backfillPolicy(input, entry, control.config, CLI_FIELDS);
+    if (applied.problem !== undefined) throw new BeatError(ErrorCode.Usage, `beat backfill: ${applied.problem}`);
     if (input.dryRun) {
       const slots = slotTexts(plan.slots, entry.timezone);
       const excluded = slotTexts(plan.excluded, entry.timezone);
@@ -139,6 +165,7 @@ async function backfillCommand(values: BackfillValues, positionals: readonly str
         limit: input.limit,
         ...(plan.anchorMs === undefined ? {} : { anchorMs: plan.anchorMs }),
         unrecorded: input.unrecorded,
+        ...(input.overlap === undefined ? {} : { overlap: input.overlap }),
         at: io.now(),
         ...(input.note === undefined ? {} : { note: input.note }),
       },
@@ -170,7 +197,7 @@ async function backfillCommand(values: BackfillValues, positionals: readonly str
       return ExitCode.Failure;
     }
     if (values.json) {
-      const { published, recorded, excluded, ahead, unrecorded } = progress;
+      const { published, recorded, excluded, ahead, unrecorded, overlap } = progress;
       io.out(
         JSON.stringify({
           entry: entry.name,
@@ -178,11 +205,12 @@ async function backfillCommand(values: BackfillValues, positionals: readonly str
           from: values.from,
           to: values.to,
           total: progress.total ?? total,
+          overlapPolicy: applied.policy,
           published,
-          skipped: { recorded, excluded, ahead, unrecorded },
+          skipped: { recorded, excluded, ahead, unrecorded, overlap },
         }),
       );
-    } else io.out(`backfilled ${entry.name}: ${progressText(progress)}`);
+    } else io.out(`backfilled ${entry.name} (overlap ${applied.policy}): ${progressText(progress)}`);
     return ExitCode.Ok;
   } catch (error) {
     throw control.failure('backfill', error);

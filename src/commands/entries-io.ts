@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { BeatError, ConfigError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';
 import { renderImportedConfig } from '../importers/render.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import type { EntryWrite, WriteResult } from '../redis/entry-store.js';
+import type { EntryWrite, PreparedWrite, WriteResult } from '../redis/entry-store.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { chunksOf } from '../base/chunks.js';
 import type { ConfigProblem } from '../base/errors.js';
@@ -22,7 +22,7 @@ import { leaf } from './command-spec.js';
 import { noteOption, redisOptions, withControl } from './control-open.js';
 import type { Control } from './control-open.js';
 import { checkEntries, entriesOf, entryChecker, readEntryFile, toYaml } from './entry-files.js';
-import { entryLine, entryLineChunks, isEntryLinesFile } from './entry-lines.js';
+import { entryLine, isEntryLinesFile, isVerbatimLine, readLine, textLineChunks, verbatimEntry } from './entry-lines.js';
 import type { EntryInput, EntryFile } from './entry-files.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
@@ -44,8 +44,9 @@ YAML, its line). FILE is one of:
                       to check, then to write), so its size is not held in memory. Use it for
                       hundreds of thousands of entries: a YAML or JSON document is read whole.
 Existing entries of the same names are replaced. The entries are written ${DEFAULTS.ioChunk.toLocaleString('en')} to a
-write, each write all or nothing: should Redis fail in the middle, the entries before are
-written; importing the file again completes it (what is already there is "unchanged").
+write, each write all or nothing, in the file's order: should Redis fail in the middle, the
+entries before are written and none after; importing the file again completes it (what is
+already there is "unchanged").
 `,
   options: {
     ...redisOptions,
@@ -115,7 +116,8 @@ export async function writeEntries(
 
 /** Entries to write, and whether they were checked as the store would check them (see RedisEntryStore.write). */
 interface WriteChunk {
-  readonly entries: readonly EntryInput[];
+  /** With `json`: the entry's canonical JSON as the file holds it (`entry` is then undefined). */
+  readonly entries: readonly (EntryInput & { readonly json?: string })[];
   readonly checked: boolean;
 }
 
@@ -140,22 +142,35 @@ async function writeChecked(
   // The audit stream keeps its last maxEvents events: the puts before those are not recorded (an
   // import larger than the cap would write events only for the stream to trim them at once).
   let unrecorded = Math.max(0, options.total - auditCap(audit.maxEvents));
-  const write = async (writes: EntryWrite[], checked = false): Promise<void> => {
+  const prepare = (writes: EntryWrite[], checked = false): PreparedWrite => {
     const unaudited = Math.min(unrecorded, writes.length);
     unrecorded -= unaudited;
-    tally.add(await control.store.write(writes, { nowMs: io.now(), source: options.source, audit, unaudited, checked }));
+    return control.store.prepare(writes, { nowMs: io.now(), source: options.source, audit, unaudited, checked });
   };
-  // One write in flight while the next chunk is read and checked: Redis runs the script on its own
-  // core meanwhile. The names of a checked import are distinct, so the chunks' order does not matter.
+  const write = async (writes: EntryWrite[]): Promise<void> => {
+    tally.add(await control.store.apply(prepare(writes)));
+  };
+  // One write in flight, and the next chunk read, checked and encoded meanwhile: Redis runs the
+  // script on its own core while this one prepares the next. A write is sent once the one before
+  // it has succeeded, so the writes apply in the file's order and a failure leaves the chunks
+  // before it written and none after (importing the file again completes it).
   let pending: Promise<void> | undefined;
   for await (const { entries: chunk, checked } of chunks) {
     if (chunk.length === 0) continue;
     if (keep !== undefined) for (const e of chunk) keep.add(e.name);
+    let prepared: PreparedWrite;
+    try {
+      prepared = prepare(
+        chunk.map(({ name, entry, json }) => (json === undefined ? { op: 'put', name, entry } : { op: 'put', name, entry, json })),
+        checked,
+      );
+    } catch (error) {
+      // A chunk that changed since it was checked, and is wrong now: the one before it completes first.
+      await pending;
+      throw error;
+    }
     await pending;
-    pending = write(
-      chunk.map(({ name, entry }) => ({ op: 'put', name, entry })),
-      checked,
-    );
+    pending = control.store.apply(prepared).then((result) => tally.add(result));
     // Awaited above or below; until then a failure must not count as unhandled.
     pending.catch(() => undefined);
   }
@@ -190,31 +205,41 @@ async function importLines(io: Io, control: Control, path: string, options: { pr
     queueNames: queueNameContextOf(control.config),
   });
   const problems: ConfigProblem[] = [];
-  // The digest of each chunk checked: the second pass writes a chunk of the same text unchecked.
-  const digests: string[] = [];
+  // Each chunk checked: the second pass writes a chunk of the same text (digest) unchecked, and
+  // takes the entries of a chunk whose lines are all verbatim (isVerbatimLine) from its text.
+  const seen: { readonly digest: string; readonly verbatim: boolean }[] = [];
   let count = 0;
   let lines = 0;
-  for await (const { lines: chunk, digest } of entryLineChunks('entries import', io.cwd, path)) {
-    digests.push(digest);
+  for await (const { lines: chunk, digest } of textLineChunks('entries import', io.cwd, path)) {
     lines += chunk.length;
-    for (const read of chunk) {
-      const found =
-        read.input === undefined
-          ? [{ path: '', message: read.problem, line: read.line }]
-          : check(read.input.name, read.input.entry, read.line);
+    let verbatim = true;
+    for (const { text, line } of chunk) {
+      const read = readLine(text, line);
+      const found = read.input === undefined ? [{ path: '', message: read.problem, line }] : check(read.input.name, read.input.entry, line);
+      if (verbatim && (found.length > 0 || read.input === undefined || !isVerbatimLine(text, read.input))) verbatim = false;
       for (const problem of found) {
         count += 1;
         if (problems.length < LISTED_PROBLEMS) problems.push(problem);
       }
     }
+    seen.push({ digest, verbatim });
   }
   if (count > problems.length) problems.push({ path: '', message: `and ${count - problems.length} more problems (fix these first)` });
   if (problems.length > 0) throw new ConfigError(path, problems, ErrorCode.EntryInvalid);
   async function* inputs(): AsyncGenerator<WriteChunk> {
     let n = 0;
     // A chunk whose text changed since it was checked (the file was edited meanwhile) is checked by the store as it is written.
-    for await (const { lines: chunk, digest } of entryLineChunks('entries import', io.cwd, path))
-      yield { entries: chunk.flatMap((read) => (read.input === undefined ? [] : [read.input])), checked: digests[n++] === digest };
+    for await (const { lines: chunk, digest } of textLineChunks('entries import', io.cwd, path)) {
+      const checked = seen[n]?.digest === digest;
+      const verbatim = checked && seen[n]?.verbatim === true;
+      n += 1;
+      yield {
+        entries: verbatim
+          ? chunk.map(({ text }) => verbatimEntry(text))
+          : chunk.flatMap(({ text, line }) => readLine(text, line).input ?? []),
+        checked,
+      };
+    }
   }
   await writeChecked(io, control, inputs(), { source: path, ...options, total: lines });
 }

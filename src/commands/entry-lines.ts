@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
+import { canonicalEntryJson } from '../redis/entry-record-codec.js';
 import type { EntryInput } from './entry-files.js';
 
 /** File names read as JSON Lines, one entry per line, streamed. */
@@ -29,9 +30,15 @@ export type ReadLine = { readonly line: number } & (
 /** Bytes read at a time. */
 const READ_SIZE = 1 << 20;
 
+/** A non-blank line of the file, as it is, and its number. */
+export interface TextLine {
+  readonly line: number;
+  readonly text: string;
+}
+
 /** Lines read, and the digest of their text (blank lines and line breaks included): the same digest, the same text. */
-export interface LineChunk {
-  readonly lines: ReadLine[];
+export interface LineChunk<L = ReadLine> {
+  readonly lines: L[];
   readonly digest: string;
 }
 
@@ -45,6 +52,17 @@ export async function* entryLineChunks(
   file: string,
   size: number = DEFAULTS.ioChunk,
 ): AsyncGenerator<LineChunk> {
+  for await (const { lines, digest } of textLineChunks(command, cwd, file, size))
+    yield { lines: lines.map(({ text, line }) => readLine(text, line)), digest };
+}
+
+/** The file's non-blank lines as they are, `size` at a time (what entryLineChunks parses). */
+export async function* textLineChunks(
+  command: string,
+  cwd: string,
+  file: string,
+  size: number = DEFAULTS.ioChunk,
+): AsyncGenerator<LineChunk<TextLine>> {
   const stream = createReadStream(resolve(cwd, file), { encoding: 'utf8', highWaterMark: READ_SIZE });
   const opened = new Promise<void>((ok, fail) => {
     stream.once('ready', ok);
@@ -59,7 +77,7 @@ export async function* entryLineChunks(
   }
   // Split here rather than by node:readline, whose async iterator costs a promise and a turn of the
   // loop per line (a million of them per pass). Line breaks are readline's: \n, \r\n and a lone \r.
-  let chunk: ReadLine[] = [];
+  let chunk: TextLine[] = [];
   let hash = createHash('sha1');
   let number = 0;
   let rest = '';
@@ -78,7 +96,7 @@ export async function* entryLineChunks(
         const line = text.slice(start, found.index);
         start = found.index + found[0].length;
         if (line.trim() === '') continue;
-        chunk.push(readLine(line, number));
+        chunk.push({ line: number, text: line });
         if (chunk.length >= size) {
           yield { lines: chunk, digest: hash.update(text.slice(hashed, start)).digest('hex') };
           hashed = start;
@@ -95,12 +113,37 @@ export async function* entryLineChunks(
   if (rest !== '') {
     hash.update(rest);
     number += 1;
-    if (rest.replace(/\r$/, '').trim() !== '') chunk.push(readLine(rest.replace(/\r$/, ''), number));
+    if (rest.replace(/\r$/, '').trim() !== '') chunk.push({ line: number, text: rest.replace(/\r$/, '') });
   }
   if (chunk.length > 0) yield { lines: chunk, digest: hash.digest('hex') };
 }
 
-function readLine(text: string, line: number): ReadLine {
+/**
+ * Whether the line is exactly what entryLine writes for its entry with canonical keys (what
+ * `beat entries export --format ndjson` writes): then verbatimEntry takes its name and the entry's
+ * stored JSON from the text, without parsing it again (`entry` left undefined).
+ */
+export function isVerbatimLine(text: string, input: EntryInput): boolean {
+  return text === `{"name":${JSON.stringify(input.name)},"entry":${canonicalEntryJson(input.entry)}}`;
+}
+
+const NAME_HEAD = '{"name":"';
+const ENTRY_HEAD = '","entry":';
+
+/**
+ * The name and the entry's JSON of a line isVerbatimLine passed (its text unchanged since). In a
+ * JSON string every quote is escaped, so the first `","entry":` ends the name; a name with an
+ * escape in it is decoded by JSON.parse.
+ */
+export function verbatimEntry(text: string): EntryInput & { readonly entry: undefined; readonly json: string } {
+  const end = text.indexOf(ENTRY_HEAD, NAME_HEAD.length);
+  const raw = text.slice(NAME_HEAD.length, end);
+  const name = raw.includes('\\') ? (JSON.parse(text.slice(NAME_HEAD.length - 1, end + 1)) as string) : raw;
+  return { name, entry: undefined, json: text.slice(end + ENTRY_HEAD.length, -1) };
+}
+
+/** One line's entry, or why it holds none. */
+export function readLine(text: string, line: number): ReadLine {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -109,8 +152,9 @@ function readLine(text: string, line: number): ReadLine {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     return { line, problem: 'expected an object {"name": …, "entry": {…}} on each line' };
-  const { name, entry, ...rest } = value as Record<string, unknown>;
-  const extra = Object.keys(rest);
+  const { name, entry } = value as Record<string, unknown>;
+  // (No rest object: a line is a million times over in a large import.)
+  const extra = Object.keys(value).filter((key) => key !== 'name' && key !== 'entry');
   if (typeof name !== 'string') return { line, problem: 'expected "name": the entry\'s name, a string' };
   if (entry === undefined) return { line, problem: `expected "entry": the definition of ${shown(name)}` };
   if (extra.length > 0)

@@ -20,6 +20,8 @@ import { startDryRun } from '../service/dry-run.js';
 import type { RunningService } from '../service/running.js';
 import { startService } from '../service/service.js';
 import { leaf } from './command-spec.js';
+import { takeStopSignals } from './stop-signals.js';
+import type { StopSignals } from './stop-signals.js';
 import { brokerOverride, configOption, djangoOverride, loadFromArgs } from './config-args.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
@@ -30,7 +32,8 @@ export const runSpec = leaf({
   about: `Runs the scheduler: connects to Redis, becomes the active scheduler or a standby, and publishes
 each due task in Celery's wire format. Run two or three replicas with the same config for
 availability: one leads, the others take over within the lock TTL if it dies (at once when it
-stops cleanly). Stops on SIGTERM/SIGINT after the publish in flight, handing over leadership.
+stops cleanly). Stops on SIGTERM/SIGINT after the publish in flight, handing over leadership;
+one that comes while it starts stops the start (exit 0 either way).
 SIGHUP re-reads the config: valid changes apply without a restart and without losing state; an
 invalid file is logged with all its problems and the running schedule stays as it was.
 `,
@@ -99,19 +102,6 @@ the parent of the worker's span (OTEL_* variables as for any OpenTelemetry SDK; 
 /** The instance name of a dry run: it takes no lock, so it needs no unique one. */
 const DRY_RUN_INSTANCE = 'dry-run';
 
-/** Resolves when the process receives SIGTERM or SIGINT. */
-function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-}
-
 /**
  * Names what still holds the event loop shortly after a clean stop. cli.ts exits regardless after
  * DEFAULTS.exitGraceMs; this line says what would have kept the process alive.
@@ -176,6 +166,25 @@ type RunValues = {
 };
 
 async function runCommand(values: RunValues, io: Io): Promise<ExitCode> {
+  // Held since the process started (src/cli.ts); in a test that runs the command in-process,
+  // listened to from here, and let go of when it returns.
+  const stop = takeStopSignals();
+  try {
+    return await runUntilStopped(values, io, stop);
+  } finally {
+    stop.release();
+  }
+}
+
+/** Logs that a stop signal came before the service started: nothing to stop or hand over. */
+function stoppedBeforeStart(logger: Logger, signal: NodeJS.Signals | undefined, stage: 'config' | 'start'): ExitCode {
+  const during = stage === 'config' ? 'while the config loaded' : 'while starting';
+  logger.info({ event: EVENTS.stopBeforeStart, reason: signal, stage }, `${signal ?? 'a stop signal'} ${during}: not started, exiting`);
+  logger.flush();
+  return ExitCode.Ok;
+}
+
+async function runUntilStopped(values: RunValues, io: Io, stop: StopSignals): Promise<ExitCode> {
   const level = values['log-level'] ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new BeatError(ErrorCode.Usage, `beat run: --log-level must be one of ${LOG_LEVELS.join(', ')}, got ${shown(level)}`);
@@ -197,9 +206,12 @@ async function runCommand(values: RunValues, io: Io): Promise<ExitCode> {
   // the service's or this command's own (a failed reload), names the instance and the deployment.
   const logger = createLogger({ level: level as LogLevel, fd: dryRun ? 2 : 1, base: { instance: instanceId, deployment: config.name } });
 
-  const signalled = untilSignal();
+  // A signal while the config loaded (much of it synchronous: parsing, validating, a JS config's
+  // own code): nothing was started, so nothing is stopped.
+  const early = await stop.heard();
+  if (early !== undefined) return stoppedBeforeStart(logger, early, 'config');
   const abort = new AbortController();
-  void signalled.then(() => abort.abort());
+  void stop.first.then(() => abort.abort());
   let running: RunningService | undefined;
   let reloadWhenStarted: string | undefined;
   const reload = async (why: string): Promise<void> => {
@@ -233,13 +245,14 @@ async function runCommand(values: RunValues, io: Io): Promise<ExitCode> {
         ? await startDryRun({ config, logger, instanceId }, (line) => io.out(line))
         : await startService({ config, logger, http, httpAccess, instanceId }, abort.signal);
     } catch (error) {
+      // Stopped while connecting or starting: the service stopped what it had started, no lock taken.
+      if (abort.signal.aborted) return stoppedBeforeStart(logger, stop.received(), 'start');
       logger.flush();
-      if (abort.signal.aborted) return ExitCode.Ok; // stopped while still connecting
       throw error;
     }
     running = service;
     if (reloadWhenStarted !== undefined) void reload(reloadWhenStarted);
-    const reason = await Promise.race([signalled, service.done.then(() => 'stopped')]);
+    const reason = await Promise.race([stop.first, service.done.then(() => 'stopped')]);
     await service.stop(reason);
     warnIfLingering(logger);
     logger.flush();

@@ -35,14 +35,18 @@ export function currentEntryLimits(): EntryLimits {
   return entryLimits;
 }
 
+function limitPath(path: readonly (string | number)[], prefix: string): string {
+  return formatPath(prefix === '' ? path : [prefix, ...path]);
+}
+
 /**
  * The first way an entry breaks the limits, before anything walks it: args and kwargs within
  * maxDepth and (together) maxArgsBytes, and the whole entry within maxDepth + 2 levels (options
  * and the rest hold no deep values) and twice maxArgsBytes.
  */
 function limitProblem(value: unknown, limits: EntryLimits): ConfigProblem | undefined {
+  // (No arrow made here per call: the bundle's keepNames defines a name on each one.)
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const at = (path: readonly (string | number)[], prefix: string): string => formatPath(prefix === '' ? path : [prefix, ...path]);
   let budget = limits.maxArgsBytes;
   for (const field of ['args', 'kwargs'] as const) {
     const part = (value as Record<string, unknown>)[field];
@@ -51,12 +55,12 @@ function limitProblem(value: unknown, limits: EntryLimits): ConfigProblem | unde
     if (problem !== undefined) {
       const message =
         field === 'kwargs' && limits.maxArgsBytes !== budget ? `${problem.message} (args and kwargs together)` : problem.message;
-      return { path: at(problem.path, field), message };
+      return { path: limitPath(problem.path, field), message };
     }
     budget -= JSON.stringify(part).length;
   }
   const whole = jsonLimitProblem(value, { maxDepth: limits.maxDepth + 2, maxBytes: 2 * limits.maxArgsBytes });
-  return whole === undefined ? undefined : { path: at(whole.path, ''), message: whole.message };
+  return whole === undefined ? undefined : { path: limitPath(whole.path, ''), message: whole.message };
 }
 
 /** The problems of an entry name (empty when it is fine), at path `name`. */
@@ -64,6 +68,11 @@ export function entryNameProblems(name: unknown): ConfigProblem[] {
   if (typeof name !== 'string') return [{ path: 'name', message: 'an entry name must be a string' }];
   const result = entryNameSchema.safeParse(name);
   return result.success ? [] : toProblems(result.error.issues).map((p) => ({ ...p, path: 'name' }));
+}
+
+/** The first way `value` breaks the current limits (setEntryLimits), or undefined. */
+export function entryLimitProblem(value: unknown): ConfigProblem | undefined {
+  return limitProblem(value, entryLimits);
 }
 
 /**

@@ -81,7 +81,8 @@ export interface JsonLimits {
  * separators included); an escaped character counts once.
  */
 export function jsonLimitProblem(value: unknown, limits: JsonLimits): { path: (string | number)[]; message: string } | undefined {
-  const stack: { value: unknown; depth: number; path: readonly (string | number)[] }[] = [{ value, depth: 0, path: [] }];
+  // Each item names its container and key, not a copy of its path: the path is built only for a problem.
+  const stack: WalkItem[] = [{ value, depth: 0, parent: undefined, key: '' }];
   let bytes = 0;
   while (stack.length > 0) {
     const item = stack.pop()!;
@@ -89,20 +90,20 @@ export function jsonLimitProblem(value: unknown, limits: JsonLimits): { path: (s
     if (v !== null && typeof v === 'object') {
       const depth = item.depth + 1;
       if (depth > limits.maxDepth) {
-        return { path: [...item.path], message: `nested more than ${limits.maxDepth} levels deep (entryLimits.maxDepth)` };
+        return { path: pathOf(item), message: `nested more than ${limits.maxDepth} levels deep (entryLimits.maxDepth)` };
       }
       // The container's own bytes are counted before its items are queued: a million-item array is
       // refused before a million items are pushed.
       if (Array.isArray(v)) {
         bytes += 2 + Math.max(0, v.length - 1);
         if (bytes > limits.maxBytes) return tooLarge(limits);
-        for (let i = v.length - 1; i >= 0; i -= 1) stack.push({ value: v[i], depth, path: [...item.path, i] });
+        for (let i = v.length - 1; i >= 0; i -= 1) stack.push({ value: v[i], depth, parent: item, key: i });
       } else {
         const keys = Object.keys(v);
         bytes += 2 + Math.max(0, keys.length - 1);
         for (const key of keys) bytes += key.length + 3;
         if (bytes > limits.maxBytes) return tooLarge(limits);
-        for (const key of keys) stack.push({ value: (v as Record<string, unknown>)[key], depth, path: [...item.path, key] });
+        for (const key of keys) stack.push({ value: (v as Record<string, unknown>)[key], depth, parent: item, key });
       }
     } else {
       bytes += typeof v === 'string' ? v.length + 2 : String(v).length;
@@ -110,6 +111,20 @@ export function jsonLimitProblem(value: unknown, limits: JsonLimits): { path: (s
     }
   }
   return undefined;
+}
+
+/** A value met by jsonLimitProblem's walk: its container's item (undefined for the value walked) and its key there. */
+interface WalkItem {
+  readonly value: unknown;
+  readonly depth: number;
+  readonly parent: WalkItem | undefined;
+  readonly key: string | number;
+}
+
+function pathOf(item: WalkItem): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let at: WalkItem | undefined = item; at?.parent !== undefined; at = at.parent) path.push(at.key);
+  return path.reverse();
 }
 
 function tooLarge(limits: JsonLimits): { path: (string | number)[]; message: string } {

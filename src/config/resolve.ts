@@ -158,6 +158,12 @@ export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: s
   }
 }
 
+/** What a runtime source tells of an entry besides its definition (ports/entries.ts SourcedEntry). */
+export interface EntryFence {
+  readonly incarnation?: string | undefined;
+  readonly revision?: string | undefined;
+}
+
 /** One validated entry, its wall times read in its own zone or else `defaultZone` (the config's). */
 export function resolveEntry(
   name: string,
@@ -166,6 +172,7 @@ export function resolveEntry(
   origin?: EntryOrigin,
   configAlerts?: ParsedAlerts,
   calendars?: CalendarDrafts,
+  fence: EntryFence = {},
 ): ResolvedEntry {
   const timezone = entry.timezone ?? defaultZone;
   const exclude = resolveExclusions(entry.exclude, timezone, calendars);
@@ -196,6 +203,9 @@ export function resolveEntry(
     ...(sentry === undefined ? {} : { sentry }),
     ...(exclude === undefined ? {} : { exclude }),
     ...(entry.pauseOnFailure === undefined ? {} : { pauseOnFailure: entry.pauseOnFailure }),
+    // In this literal, not spread onto its result: V8 gives an object spread and then extended a hidden class of its own.
+    ...(fence.incarnation === undefined ? {} : { incarnation: fence.incarnation }),
+    ...(fence.revision === undefined ? {} : { revision: fence.revision }),
   };
 }
 

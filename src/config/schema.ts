@@ -76,14 +76,22 @@ function hasOffset(text: string): boolean {
   return /(Z|[+-]\d{2}(:?\d{2})?)$/i.test(text);
 }
 
+/** An entry's positional arguments, any JSON values (also checked alone: config/entry-shapes.ts). */
+export const entryArgsSchema = z.array(z.unknown(), { error: 'args must be an array' }).superRefine(checkCeleryJson).default([]);
+/** An entry's keyword arguments, any JSON values (also checked alone: config/entry-shapes.ts). */
+export const entryKwargsSchema = z
+  .record(z.string(), z.unknown(), { error: 'kwargs must be an object' })
+  .superRefine(checkCeleryJson)
+  .default({});
+
 export const entrySchema = keyed({
   /** The Celery task name the worker has registered. */
   task: taskName,
   schedule: scheduleSchema,
   /** Positional arguments, any JSON values. */
-  args: z.array(z.unknown(), { error: 'args must be an array' }).superRefine(checkCeleryJson).default([]),
+  args: entryArgsSchema,
   /** Keyword arguments, any JSON values. */
-  kwargs: z.record(z.string(), z.unknown(), { error: 'kwargs must be an object' }).superRefine(checkCeleryJson).default({}),
+  kwargs: entryKwargsSchema,
   options: optionsSchema.default({}),
   /** Celery's `relative`: interval slots are truncated to the interval's unit (day, hour, minute). */
   relative: z.boolean({ error: 'relative must be true or false' }).default(false),
@@ -152,6 +160,7 @@ export const entrySchema = keyed({
   /** `monitor.sentry`: this entry's runs check in to Sentry Crons (see sentry-schema.ts). */
   monitor: monitorSchema.optional(),
 }).superRefine((entry, ctx) => {
+  // Reads neither args nor kwargs: entries that differ only in them share one check (entry-shapes.ts).
   // The slug is judged with the entry's name, by the config (below).
   const monitorProblem = monitorScheduleProblem(entry.monitor, entry.schedule);
   if (monitorProblem !== undefined) ctx.addIssue({ code: 'custom', ...monitorProblem, input: entry.monitor });

@@ -9,8 +9,11 @@ import { shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { backfillAnchor, backfillRefusal, backfillSlots } from '../core/backfill.js';
 import type { BackfillSlots } from '../core/backfill.js';
-import { entryWindow } from '../config/resolve.js';
-import type { ResolvedEntry } from '../config/resolve.js';
+import { BACKFILL_OVERLAPS, backfillOverlap, isBackfillOverlap, needsOutcomes, revokesPrevious } from '../core/backfill-overlap.js';
+import type { BackfillOverlap } from '../core/backfill-overlap.js';
+import { entryWindow, followsOutcomes } from '../config/resolve.js';
+import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
+import { brokerKind } from '../config/url-parts.js';
 import { formatInstant, readInstantWithOffset } from '../time/zone.js';
 import { noteProblem } from '../base/note-text.js';
 import type { BackfillRequest } from '../ports/control.js';
@@ -25,12 +28,22 @@ export interface BackfillInput {
   readonly dryRun: boolean;
   readonly unrecorded: boolean;
   readonly note?: string;
+  /** The overlap policy asked for; absent: the entry's own. */
+  readonly overlap?: BackfillOverlap;
 }
 
 /** The fields as a requester names them: `--from` on the command line, `from` in the API's body. */
-export type FieldNames = Record<'from' | 'to' | 'limit' | 'dryRun' | 'unrecorded' | 'note', string>;
+export type FieldNames = Record<'from' | 'to' | 'limit' | 'dryRun' | 'unrecorded' | 'note' | 'overlap', string>;
 
-export const API_FIELDS: FieldNames = { from: 'from', to: 'to', limit: 'limit', dryRun: 'dryRun', unrecorded: 'unrecorded', note: 'note' };
+export const API_FIELDS: FieldNames = {
+  from: 'from',
+  to: 'to',
+  limit: 'limit',
+  dryRun: 'dryRun',
+  unrecorded: 'unrecorded',
+  note: 'note',
+  overlap: 'overlap',
+};
 export const CLI_FIELDS: FieldNames = {
   from: '--from',
   to: '--to',
@@ -38,6 +51,7 @@ export const CLI_FIELDS: FieldNames = {
   dryRun: '--dry-run',
   unrecorded: '--unrecorded',
   note: '--note',
+  overlap: '--overlap',
 };
 
 function instant(field: string, value: unknown, problems: ConfigProblem[]): number | undefined {
@@ -94,8 +108,61 @@ export function checkBackfillInput(
     const problem = typeof note === 'string' ? noteProblem(note) : 'a note must be a string';
     if (problem !== undefined) problems.push({ path: names.note, message: `${names.note}: ${problem}` });
   }
+  const overlap = raw['overlap'];
+  if (overlap !== undefined && !isBackfillOverlap(overlap))
+    problems.push({
+      path: names.overlap,
+      message: `${names.overlap} must be one of ${BACKFILL_OVERLAPS.join(', ')}, got ${shown(typeof overlap === 'string' ? overlap : (JSON.stringify(overlap) ?? String(overlap)))}`,
+    });
   if (problems.length > 0 || fromMs === undefined || toMs === undefined) return { problems };
-  return { input: { fromMs, toMs, limit, dryRun, unrecorded, ...(typeof note === 'string' ? { note } : {}) } };
+  return {
+    input: {
+      fromMs,
+      toMs,
+      limit,
+      dryRun,
+      unrecorded,
+      ...(typeof note === 'string' ? { note } : {}),
+      ...(isBackfillOverlap(overlap) ? { overlap } : {}),
+    },
+  };
+}
+
+/**
+ * The policy a request runs under (the one asked for, else the entry's own), or why the deployment
+ * cannot apply the one asked for: as the config's check refuses such an `overlap` on an entry
+ * (config/overlap-settings.ts), naming the field. The entry's own policy is never refused: where it
+ * has no effect on the schedule (no outcomes followed) the backfill goes out as allowAll too.
+ */
+export function backfillPolicy(
+  input: Pick<BackfillInput, 'overlap'>,
+  entry: Pick<ResolvedEntry, 'name' | 'overlap'> & { readonly options: { readonly ignoreResult?: boolean | undefined } },
+  config: Pick<ResolvedConfig, 'resultBackend' | 'taskEvents'> & { readonly broker: { readonly url: string } },
+  fields: FieldNames,
+): { policy: BackfillOverlap; problem?: undefined } | { problem: string } {
+  const policy = backfillOverlap(input.overlap, entry.overlap);
+  if (!needsOutcomes(policy)) return { policy };
+  if (input.overlap === undefined) return { policy: followsOutcomes(config) && entry.options.ignoreResult !== true ? policy : 'allowAll' };
+  const field = `${fields.overlap} ${policy}`;
+  if (!followsOutcomes(config))
+    return {
+      problem: `${field} needs to know when the entry's previous run finished: set resultBackend (the workers' Celery result_backend) or taskEvents (workers with -E) in the config, or use ${fields.overlap} allowAll`,
+    };
+  if (entry.options.ignoreResult === true)
+    return {
+      problem: `${field} needs the task's result to know when a run finished, but ${shown(entry.name)} has options.ignoreResult true; use ${fields.overlap} allowAll`,
+    };
+  let kind: string | undefined;
+  try {
+    kind = brokerKind(config.broker.url);
+  } catch {
+    kind = undefined;
+  }
+  if (revokesPrevious(policy) && kind === 'sqs')
+    return {
+      problem: `${field} revokes the previous run through Celery's remote control, which an SQS broker does not carry (no fanout exchange); use skip, bufferOne, bufferAll or allowAll`,
+    };
+  return { policy };
 }
 
 export interface BackfillPlan extends BackfillSlots {
@@ -142,6 +209,7 @@ export function encodeBackfillRequest(r: BackfillRequest): string {
     limit: r.limit,
     ...(r.anchorMs === undefined ? {} : { anchor: r.anchorMs }),
     unrecorded: r.unrecorded,
+    ...(r.overlap === undefined ? {} : { overlap: r.overlap }),
     at: r.at,
     ...(r.note === undefined ? {} : { note: r.note }),
   });
@@ -159,9 +227,10 @@ export function decodeBackfillRequest(text: string): BackfillRequest | undefined
   }
   if (v === null || typeof v !== 'object') return undefined;
   const o = v as Record<string, unknown>;
-  const { id, entry, from, to, limit, anchor, unrecorded, at, note } = o;
+  const { id, entry, from, to, limit, anchor, unrecorded, at, note, overlap } = o;
   if (typeof id !== 'string' || typeof entry !== 'string' || !isNum(from) || !isNum(to) || !isNum(limit) || !isNum(at)) return undefined;
   if (anchor !== undefined && !isNum(anchor)) return undefined;
+  if (overlap !== undefined && !isBackfillOverlap(overlap)) return undefined;
   return {
     id,
     entry,
@@ -170,6 +239,7 @@ export function decodeBackfillRequest(text: string): BackfillRequest | undefined
     limit,
     ...(anchor === undefined ? {} : { anchorMs: anchor }),
     unrecorded: unrecorded === true,
+    ...(overlap === undefined ? {} : { overlap }),
     at,
     ...(typeof note === 'string' ? { note } : {}),
   };
@@ -187,6 +257,12 @@ export interface BackfillProgress {
   readonly unrecorded: number;
   /** Skipped: excluded by the entry's `exclude`. */
   readonly excluded: number;
+  /** Skipped by the request's overlap policy (left passed over: a later backfill can publish them). */
+  readonly overlap: number;
+  /** bufferOne kept a slot while a run was in flight. */
+  readonly kept?: boolean;
+  /** The newest slot the request published, epoch ms. */
+  readonly lastMs?: number;
   /** The slots in the range (run and excluded), once the leader has planned them. */
   readonly total?: number;
   /** The last slot covered so far, epoch ms. */
@@ -208,12 +284,16 @@ export function decodeBackfillProgress(fields: Readonly<Record<string, string>>)
   const throughMs = n('through');
   const doneMs = n('done');
   const error = fields['error'];
+  const lastMs = n('last');
   return {
     published: n('published') ?? 0,
     recorded: n('recorded') ?? 0,
     ahead: n('ahead') ?? 0,
     unrecorded: n('unrecorded') ?? 0,
     excluded: n('excluded') ?? 0,
+    overlap: n('overlap') ?? 0,
+    ...(fields['kept'] === '1' ? { kept: true } : {}),
+    ...(lastMs === undefined ? {} : { lastMs }),
     ...(total === undefined ? {} : { total }),
     ...(throughMs === undefined ? {} : { throughMs }),
     ...(doneMs === undefined ? {} : { doneMs }),
@@ -223,7 +303,7 @@ export function decodeBackfillProgress(fields: Readonly<Record<string, string>>)
 
 /** Slots covered so far (published and skipped). */
 export function coveredSlots(p: BackfillProgress): number {
-  return p.published + p.recorded + p.ahead + p.unrecorded + p.excluded;
+  return p.published + p.recorded + p.ahead + p.unrecorded + p.excluded + p.overlap;
 }
 
 /** "published 12, skipped 3 (2 already published, 1 excluded)" — the summary a person reads. */
@@ -231,9 +311,10 @@ export function progressText(p: BackfillProgress): string {
   const skipped: string[] = [];
   if (p.recorded > 0) skipped.push(`${p.recorded} already published`);
   if (p.excluded > 0) skipped.push(`${p.excluded} excluded`);
+  if (p.overlap > 0) skipped.push(`${p.overlap} by the overlap policy, still passed over (see --overlap allowAll)`);
   if (p.ahead > 0) skipped.push(`${p.ahead} after the entry's last scheduled slot (the schedule's own)`);
   if (p.unrecorded > 0) skipped.push(`${p.unrecorded} older than the record of passed-over slots (see --unrecorded)`);
-  const count = p.recorded + p.excluded + p.ahead + p.unrecorded;
+  const count = p.recorded + p.excluded + p.ahead + p.unrecorded + p.overlap;
   return `published ${p.published}, skipped ${count}${skipped.length === 0 ? '' : ` (${skipped.join(', ')})`}`;
 }
 

@@ -241,3 +241,9 @@ export interface ErrorWire {
   readonly code: string;
   readonly problems?: readonly ProblemWire[];
 }
+
+/**
+ * The overlap policies the backfill form offers: core/backfill-overlap.ts's BACKFILL_OVERLAPS
+ * (this module imports nothing; test/unit/backfill-overlap.test.ts holds the two lists equal).
+ */
+export const BACKFILL_OVERLAP_NAMES = ['allowAll', 'skip', 'bufferOne', 'bufferAll', 'cancelOther', 'terminateOther'] as const;

@@ -10,6 +10,7 @@ import type { DjangoSourceSettings } from '../config/django-source-schema.js';
 import { resolveEntry } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { silentLogger } from '../base/log.js';
+import { sourcedDefinition } from '../ports/entries.js';
 import { djangoDbFailure } from './db.js';
 import type { TaskRow } from './row-entry.js';
 import { openDjangoEntries } from './tenants.js';
@@ -34,8 +35,9 @@ export async function readDjangoEntries(settings: DjangoSourceSettings, defaultZ
     const resolved: ResolvedEntry[] = [];
     const problems: { name: string; problems: readonly ConfigProblem[] }[] = [];
     for (const sourced of loaded.entries) {
-      if (sourced.entry === undefined) problems.push({ name: sourced.name, problems: sourced.problems });
-      else resolved.push(resolveEntry(sourced.name, sourced.entry, defaultZone, 'django'));
+      const entry = sourcedDefinition(sourced);
+      if (entry === undefined) problems.push({ name: sourced.name, problems: sourced.problems ?? [] });
+      else resolved.push(resolveEntry(sourced.name, entry, defaultZone, 'django'));
     }
     return { entries: resolved, problems, rows: source.rowsRead() };
   } finally {

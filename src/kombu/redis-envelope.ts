@@ -1,16 +1,17 @@
 /**
  * kombu's Redis envelope (celery-protocol.md §2.1): the JSON object a worker pops from a list.
- * Pure. An entry's envelopes differ only in a handful of values (ids, times, delivery tag), so
- * each template gets a layout once — constant text with slots between — and an envelope is the
- * layout with this message's values: as text (`redisEnvelope`), or written straight into a
- * command buffer by resp.ts without a string in between.
+ * Pure. An entry's envelopes differ only in a handful of values (ids, times, delivery tag), and
+ * the entries of one shape only in their own (name, args, kwargs), so each shape gets a layout
+ * once — constant text with slots between — and an envelope is the layout with this message's
+ * values: as text (`redisEnvelope`), or written straight into a command buffer by resp.ts without
+ * a string in between.
  */
 import { quoteJson } from '../celery/json-text.js';
 import { CONTENT_ENCODING, CONTENT_TYPE, renderedSlots } from '../celery/message.js';
-import type { MessageTemplate, TaskMessage } from '../celery/message.js';
+import type { MessageShape, MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { Slot } from '../celery/template-parts.js';
 
-/** A value the envelope takes from each message; every value is ASCII JSON text (see envelopeSlotValue). */
+/** A value the envelope takes from each message, as JSON text (see envelopeSlotValue). */
 export type EnvelopeSlot = Slot | 'body' | 'expiration' | 'tag';
 
 export interface EnvelopeLayout {
@@ -21,7 +22,8 @@ export interface EnvelopeLayout {
   readonly slots: readonly EnvelopeSlot[];
 }
 
-const layouts = new WeakMap<MessageTemplate, EnvelopeLayout>();
+/** One per shape: the entries of a shape share their envelopes' layout, their own values are slots. */
+const layouts = new WeakMap<MessageShape, EnvelopeLayout>();
 
 /**
  * The layout of a template's envelopes, in kombu's key order (`Channel.prepare_message` +
@@ -33,17 +35,20 @@ export function envelopeLayout(message: TaskMessage, exchange: string, routingKe
 }
 
 /** The layout of the envelopes of a template's messages delivered through `exchange` with `routingKey`. */
-export function templateLayout(t: MessageTemplate, exchange: string, routingKey: string): EnvelopeLayout {
+export function templateLayout(template: MessageTemplate, exchange: string, routingKey: string): EnvelopeLayout {
+  const t = template.shape;
   const cached = layouts.get(t);
   if (cached !== undefined && cached.exchange === exchange && cached.routingKey === routingKey) return cached;
-  const tokens: (string | { slot: EnvelopeSlot })[] = ['{"body":"', t.bodyBase64 ?? { slot: 'body' }];
+  const tokens: (string | { slot: EnvelopeSlot })[] = ['{"body":"', { slot: 'body' }];
   tokens.push(`","content-encoding":${JSON.stringify(CONTENT_ENCODING)},"content-type":${JSON.stringify(CONTENT_TYPE)},"headers":`);
   t.headerParts.forEach((part, i) => tokens.push(i % 2 === 0 ? part : { slot: part as Slot }));
   tokens.push(
     ',"properties":{"correlation_id":',
     { slot: 'id' },
     // Where Celery's send_task_message puts an unknown apply_async option: after reply_to.
-    `,"reply_to":${JSON.stringify(t.replyTo)},"periodic_task_name":${JSON.stringify(t.entry)},"delivery_mode":${t.deliveryMode}`,
+    `,"reply_to":${JSON.stringify(t.replyTo)},"periodic_task_name":`,
+    { slot: 'entryName' },
+    `,"delivery_mode":${t.deliveryMode}`,
   );
   if (t.expires.kind === 'relative') tokens.push(`,"expiration":${JSON.stringify(t.expires.expiration)}`);
   else if (t.expires.kind === 'absolute') tokens.push({ slot: 'expiration' });
@@ -67,16 +72,17 @@ export function templateLayout(t: MessageTemplate, exchange: string, routingKey:
 }
 
 /**
- * A slot's value for one message, as JSON text (the body and expiration slots include their
- * surroundings). Always ASCII — quoteJson, base64, digits and our times — so resp.ts can copy it
- * byte for byte.
+ * A slot's value for one message, as JSON text (the expiration slot includes its surroundings).
+ * ASCII — quoteJson, base64, digits and our times — but for the entry's own values (its name, args,
+ * kwargs, reprs: raw UTF-8 in the message, as they were when constant), which are ASCII when
+ * `message.template.ownAscii`: resp.ts copies ASCII byte for byte.
  */
 export function envelopeSlotValue(message: TaskMessage, slot: EnvelopeSlot, deliveryTag: string): string {
   switch (slot) {
     case 'tag':
       return quoteJson(deliveryTag);
     case 'body':
-      return Buffer.from(message.body, 'utf8').toString('base64');
+      return message.bodyBase64 ?? Buffer.from(message.body, 'utf8').toString('base64');
     case 'expiration':
       return `,"expiration":${quoteJson(message.properties.expiration ?? '0')}`;
     default:

@@ -172,7 +172,7 @@ export class RedisTransport {
    * goes out by PUBLISH as text and needs none.
    */
   prepare(template: MessageTemplate): void {
-    const d = template.destination;
+    const d = template.shape.destination;
     if (SPEEDUPS.resp && d.exchangeType !== 'fanout') prepareLayout(template, d.exchange, d.routingKey);
   }
 

@@ -46,7 +46,14 @@ type ConstantBytes =
 
 /** A payload ready to write: a layout's constants with this envelope's values, or a string. */
 type Prepared =
-  | { readonly layout: EnvelopeLayout; readonly constants: ConstantBytes; readonly values: readonly string[]; readonly bytes: number }
+  | {
+      readonly layout: EnvelopeLayout;
+      readonly constants: ConstantBytes;
+      readonly values: readonly string[];
+      /** Every value ASCII (copied byte by byte), or some not (each encoded as UTF-8). */
+      readonly ascii: boolean;
+      readonly bytes: number;
+    }
   | { readonly text: string; readonly bytes: number };
 
 const constantBytes = new WeakMap<EnvelopeLayout, ConstantBytes>();
@@ -67,8 +74,8 @@ function constantBytesOf(layout: EnvelopeLayout): ConstantBytes {
 }
 
 /**
- * Lays out and measures a template's envelopes ahead of its first message, so that a burst of
- * first runs only copies bytes (the runner does this while it sleeps).
+ * Lays out and measures a template's envelopes ahead of its first message (once per shape), so
+ * that a burst of first runs only copies bytes (the runner does this while it sleeps).
  */
 export function prepareLayout(template: MessageTemplate, exchange: string, routingKey: string): void {
   constantBytesOf(templateLayout(template, exchange, routingKey));
@@ -84,14 +91,16 @@ function prepare(arg: RespArg): Prepared {
     if (layout !== undefined) {
       const constants = constantBytesOf(layout);
       let bytes = constants.total;
-      // Slot values are ASCII by construction (quoteJson, base64, our times): length = bytes.
+      // Slot values are ASCII by construction (quoteJson, base64, our times), length = bytes, but
+      // for an entry's own values (its name, args, kwargs), which may not be.
+      const ascii = arg.message.template.ownAscii;
       const values = new Array<string>(layout.slots.length);
       for (let i = 0; i < values.length; i += 1) {
         const v = envelopeSlotValue(arg.message, layout.slots[i] as EnvelopeSlot, arg.deliveryTag);
         values[i] = v;
-        bytes += v.length;
+        bytes += ascii ? v.length : Buffer.byteLength(v, 'utf8');
       }
-      return { layout, constants, values, bytes };
+      return { layout, constants, values, ascii, bytes };
     }
   }
   const text = arg.payload;
@@ -153,8 +162,10 @@ export function encodeCommand(
         }
         if (i === values.length) break;
         const v = values[i] as string;
-        for (let k = 0; k < v.length; k += 1) buf[off + k] = v.charCodeAt(k);
-        off += v.length;
+        if (p.ascii) {
+          for (let k = 0; k < v.length; k += 1) buf[off + k] = v.charCodeAt(k);
+          off += v.length;
+        } else off += buf.write(v, off, 'utf8');
       }
     }
     buf[off++] = 0x0d;

@@ -73,7 +73,7 @@ export class OutcomeTracker implements RunningRuns {
   private running = false;
   /** The start in progress (reading the pending runs), for `ready`. */
   private starting: Promise<void> | undefined;
-  private finishedListener: ((entry: string) => void) | undefined;
+  private readonly finishedListeners = new Set<(entry: string) => void>();
   private busy: Promise<void> | undefined;
   private failing = false;
   private readonly pollMs: number;
@@ -130,8 +130,11 @@ export class OutcomeTracker implements RunningRuns {
     return this.starting ?? Promise.resolve();
   }
 
-  onFinished(listener: ((entry: string) => void) | undefined): void {
-    this.finishedListener = listener;
+  onFinished(listener: (entry: string) => void): () => void {
+    // Wrapped, so that the same function added twice is two listeners, each removed by its own call.
+    const heard = (entry: string): void => listener(entry);
+    this.finishedListeners.add(heard);
+    return () => this.finishedListeners.delete(heard);
   }
 
   /**
@@ -160,6 +163,15 @@ export class OutcomeTracker implements RunningRuns {
     void this.flushRecords().then(() =>
       this.o.history.update(entry, record, revision).catch((error: unknown) => this.failed('recording a revoke', error)),
     );
+  }
+
+  async followRun(entry: string, taskId: string, slotMs: number, revision?: string): Promise<void> {
+    if (!this.running || this.pending.has(taskId)) return;
+    const recorded = (await this.o.history.list(entry, DEFAULTS.runHistoryLength)).find((r) => r.taskId === taskId);
+    if (recorded !== undefined && isFinal(recorded.state)) return;
+    if (this.pending.has(taskId)) return;
+    // Its publish time is not known here: a record already written keeps its own.
+    this.published(entry, taskId, slotMs, recorded?.publishedAtMs ?? this.o.clock.now(), 'backfill', revision);
   }
 
   unfinishedRun(entry: string): RunRecord | undefined {
@@ -314,7 +326,7 @@ export class OutcomeTracker implements RunningRuns {
       `run of ${tracked.entry} ${r.state}`,
     );
     this.o.events.finished(tracked.entry, r);
-    this.finishedListener?.(tracked.entry);
+    for (const listener of this.finishedListeners) listener(tracked.entry);
   }
 
   private failed(what: string, error: unknown): void {

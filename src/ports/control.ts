@@ -1,5 +1,8 @@
 /** What live control (pause, resume, manual runs) needs from the outside: where requests come from, and how a manual run is published. */
 import type { TaskMessage } from '../celery/message.js';
+import type { BackfillOverlap } from '../core/backfill-overlap.js';
+
+export type { BackfillOverlap };
 
 /** A pending manual run, stored as JSON text in the triggers list. */
 export interface TriggerRequest {
@@ -39,6 +42,8 @@ export interface TriggerPublisher {
   publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<TriggerResult>;
   /** A backfill's step (BackfillPublisher): one atomic step on Redis; claim, send with confirms, commit on RabbitMQ and SQS. */
   publishBackfill?: BackfillPublisher['publishBackfill'];
+  /** A backfill step's slots classified, nothing written (BackfillPublisher). */
+  claimBackfill?: BackfillPublisher['claimBackfill'];
 }
 
 /** A pending backfill, as stored (JSON) in the `backfills` list. */
@@ -54,6 +59,11 @@ export interface BackfillRequest {
   readonly anchorMs?: number;
   /** Publish slots older than the record of passed-over slots speaks for (`--unrecorded`). */
   readonly unrecorded: boolean;
+  /**
+   * The overlap policy its slots are published under (`--overlap`, the API's `overlap`), as
+   * Temporal's BackfillRequest.overlap_policy; absent: the entry's own (its `allow` as allowAll).
+   */
+  readonly overlap?: BackfillOverlap;
   /** When it was asked for, epoch ms. */
   readonly at: number;
   readonly note?: string;
@@ -61,7 +71,10 @@ export interface BackfillRequest {
 
 /** One step of a backfill: a chunk of an entry's slots, ascending, with their messages. */
 export interface BackfillStep {
-  readonly runs: readonly { readonly slotMs: number; readonly message: TaskMessage }[];
+  /** `overlap`: held by the request's overlap policy: published by no step, counted as overlap and left passed over. */
+  readonly runs: readonly { readonly slotMs: number; readonly message: TaskMessage; readonly overlap?: boolean }[];
+  /** bufferOne kept a slot while a run was in flight: the progress says so, for the next leader. */
+  readonly kept?: boolean;
   /** Excluded slots this step passed over (counted, not published). */
   readonly excluded: number;
   /** The last slot this step covers, epoch ms: the next leader goes on after it. */
@@ -74,9 +87,10 @@ export interface BackfillStep {
 
 /**
  * Each slot of a step: published; recorded (published before: skipped); ahead (after the entry's
- * last scheduled slot: the schedule's own); unrecorded (older than the record of passed-over slots speaks for).
+ * last scheduled slot: the schedule's own); unrecorded (older than the record of passed-over slots speaks for);
+ * overlap (would have been published, held by the request's overlap policy).
  */
-export type BackfillSlotOutcome = 'published' | 'recorded' | 'ahead' | 'unrecorded';
+export type BackfillSlotOutcome = 'published' | 'recorded' | 'ahead' | 'unrecorded' | 'overlap';
 
 export type BackfillStepResult =
   | { readonly kind: 'done'; readonly outcomes: readonly BackfillSlotOutcome[] }
@@ -99,6 +113,18 @@ export interface BackfillPublisher {
     nowMs: number,
     revision?: string,
   ): Promise<BackfillStepResult>;
+  /**
+   * Classifies a step's slots as the step would, writing nothing (backfill-fenced.lua's claim):
+   * what an overlap policy other than allowAll decides on. Absent: such policies are refused.
+   */
+  claimBackfill?(
+    entry: string,
+    step: BackfillStep,
+    request: { readonly text: string; readonly id: string; readonly unrecorded: boolean },
+    token: string,
+    nowMs: number,
+    revision?: string,
+  ): Promise<BackfillStepResult>;
 }
 
 /** What the control loop needs from Redis for backfills (ControlStore fits). */
@@ -106,6 +132,10 @@ export interface BackfillSource {
   pendingBackfills(max: number): Promise<{ text: string; request: BackfillRequest | undefined }[]>;
   /** The last slot a leader covered of this request, if one began it. */
   backfillThrough(id: string): Promise<number | undefined>;
+  /** The request's progress so far (its published count and bufferOne's `kept`), if one began it. */
+  backfillProgress(
+    id: string,
+  ): Promise<{ readonly published: number; readonly kept?: boolean; readonly throughMs?: number; readonly lastMs?: number } | undefined>;
   /** Removes a request that cannot be honoured, with why in its progress (for the requester to show). */
   refuseBackfill(text: string, id: string | undefined, reason: string, nowMs: number): Promise<void>;
 }

@@ -7,15 +7,9 @@
 import type { ConfigProblem } from '../base/errors.js';
 import type { EntryOrigin } from '../config/resolve.js';
 import type { ParsedEntry } from '../config/schema.js';
+import { definitionOf } from '../config/entry-shapes.js';
+import type { ShapedDefinition } from '../config/entry-shapes.js';
 
-/**
- * An entry as a source holds it: valid (checked by the config's entry schema), or with its problems.
- * `incarnation` tells a deleted and re-created entry from an edited one (created once, never reused):
- * a new incarnation starts afresh, where an edit continues from the last run. `revision`, when the
- * source gives one, names this definition of this incarnation as the publish scripts check it
- * (the store's record version): a run of an entry whose stored revision is another is refused;
- * for sources with no record in tsbeat's hash, incarnationRevision(incarnation).
- */
 /**
  * The revision of an entry whose source keeps no record in tsbeat's entries hash (RedBeat, django):
  * '@' and its incarnation. The publish scripts check it against the incarnation its stored state
@@ -32,10 +26,34 @@ export function revisionIncarnation(revision: string | undefined): string | unde
   return revision?.startsWith('@') === true ? revision.slice(1) : undefined;
 }
 
+/**
+ * Whether `revision` names one definition (the store's record version): an entry read again with
+ * it is the same entry. An incarnationRevision does not (an edit keeps it).
+ */
+export function revisionNamesDefinition(revision: string | undefined): revision is string {
+  return revision !== undefined && !revision.startsWith('@');
+}
+
+/**
+ * An entry as a source holds it: valid (checked by the config's entry schema), or with its problems.
+ * A valid one's definition is its own or, from a source that shares definition shapes between
+ * entries that differ only in their args and kwargs (config/entry-shapes.ts), a shape's with these
+ * (a million per-tenant entries hold a million argument lists, not a million definitions).
+ * `incarnation` tells a deleted and re-created entry from an edited one (created once, never reused):
+ * a new incarnation starts afresh, where an edit continues from the last run. `revision`, when the
+ * source gives one, names this definition of this incarnation as the publish scripts check it
+ * (the store's record version): a run of an entry whose stored revision is another is refused;
+ * for sources with no record in tsbeat's hash, incarnationRevision(incarnation).
+ */
 export type SourcedEntry = (
-  | { readonly name: string; readonly entry: ParsedEntry; readonly problems?: undefined }
-  | { readonly name: string; readonly entry?: undefined; readonly problems: readonly ConfigProblem[] }
+  | ({ readonly name: string; readonly problems?: undefined } & ShapedDefinition)
+  | { readonly name: string; readonly entry?: undefined; readonly problems: readonly ConfigProblem[]; readonly shape?: undefined }
 ) & { readonly incarnation?: string; readonly revision?: string };
+
+/** A sourced entry's definition, or undefined when it has problems instead. */
+export function sourcedDefinition(sourced: SourcedEntry): ParsedEntry | undefined {
+  return sourced.problems === undefined ? definitionOf(sourced) : undefined;
+}
 
 /** Everything a source holds, and the cursor to ask for changes since. */
 export interface EntrySnapshot {

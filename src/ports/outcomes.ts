@@ -134,6 +134,15 @@ export interface RunningRuns {
    * when there is nothing to load): until then an entry's previous run may look finished.
    */
   ready(): Promise<void>;
-  /** `listener` hears the name of each entry one of whose runs reached a final state; undefined removes it. */
-  onFinished(listener: ((entry: string) => void) | undefined): void;
+  /**
+   * Follows a run published by a backfill under bufferAll or bufferOne, by its task id, unless it is
+   * followed already or its history says it finished: after a failover the new leader may not have
+   * heard of it (its record is written a moment after the publish).
+   */
+  followRun?(entry: string, taskId: string, slotMs: number, revision?: string): Promise<void>;
+  /**
+   * `listener` hears the name of each entry one of whose runs reached a final state, until the
+   * function returned is called. Several may listen (the runner, the control loop's backfills).
+   */
+  onFinished(listener: (entry: string) => void): () => void;
 }

@@ -28,7 +28,7 @@ import { withScripts } from '../redis/scripts.js';
 import { TriggerResult } from '../ports/control.js';
 import type { BackfillPublisher, BackfillStep, BackfillStepResult, TriggerPublisher } from '../ports/control.js';
 import { RunCode, readBatchReply } from '../redis/fenced-replies.js';
-import { publishConfirmedBackfill } from './confirmed-backfill.js';
+import { claimBackfillStep, publishConfirmedBackfill } from './confirmed-backfill.js';
 import type { AmqpSender, BackfillRequestRef } from './confirmed-backfill.js';
 import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
 import type { AmqpSendResult } from '../amqp/transport.js';
@@ -221,6 +221,25 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
     if (committed === TriggerResult.Fenced) this.unrecorded([message], 'this instance lost the fence');
     // Superseded: out on the broker, but the entry changed since it was read: its state was not written.
     return committed === TriggerResult.Superseded ? TriggerResult.Published : committed;
+  }
+
+  /** A step's slots classified, nothing written: what a backfill's overlap policy decides on. */
+  claimBackfill(
+    entry: string,
+    step: BackfillStep,
+    request: BackfillRequestRef,
+    token: string,
+    nowMs: number,
+    revision?: string,
+  ): Promise<BackfillStepResult> {
+    return claimBackfillStep(this.state, this.keys, {
+      entry,
+      step,
+      request,
+      token,
+      nowMs,
+      ...(revision === undefined ? {} : { revision }),
+    });
   }
 
   /** One step of a backfill: claimed, sent with confirms, committed (confirmed-backfill.ts). */

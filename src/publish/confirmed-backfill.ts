@@ -34,7 +34,7 @@ export interface BackfillRequestRef {
   readonly unrecorded: boolean;
 }
 
-/** backfill-fenced.lua's KEYS[1..8] and ARGV[1..10] for one step of `entry`'s request (the slots follow). */
+/** backfill-fenced.lua's KEYS[1..8] and ARGV[1..10] for one step of `entry`'s request (the slots follow, then stepFlags). */
 export function backfillScriptHead(
   keys: SchedulerKeys,
   entry: string,
@@ -63,6 +63,25 @@ export function backfillScriptHead(
   };
 }
 
+/** What follows a step's slots: 'kept' when bufferOne kept a slot (a claim writes nothing), else nothing. */
+export function stepFlag(step: BackfillStep, mode: 'step' | 'claim'): string | undefined {
+  return mode === 'step' && step.kept === true ? 'kept' : undefined;
+}
+
+/** A step's slots classified as the step would, nothing written (a claim: every slot P = 0). */
+export async function claimBackfillStep(
+  state: Redis,
+  keys: SchedulerKeys,
+  call: { entry: string; step: BackfillStep; request: BackfillRequestRef; token: string; nowMs: number; revision?: string },
+): Promise<BackfillStepResult> {
+  const { entry, step, request, token, nowMs, revision } = call;
+  const head = backfillScriptHead(keys, entry, step, request, token, nowMs, revision, 'claim');
+  const argv = [...head.argv, String(step.runs.length)];
+  for (const r of step.runs) argv.push(String(r.slotMs), '0', '0');
+  const scripts = withScripts(state);
+  return readBackfillReply(await scripts.backfillFenced(head.keys.length, ...head.keys, ...argv));
+}
+
 /**
  * What the dispatcher needs of a transport that acknowledges each message: AmqpTransport (publisher
  * confirms) and SqsTransport (SendMessageBatch's per-message replies) fit; tests can pass an object literal.
@@ -82,15 +101,18 @@ export async function publishConfirmedBackfill<Plan>(
 ): Promise<BackfillStepResult> {
   const { entry, step, request, token, nowMs, revision } = call;
   const scripts = withScripts(state);
-  const run = async (mode: 'step' | 'claim', held: (i: number) => boolean): Promise<BackfillStepResult> => {
+  // P per slot: 0 sent (or to classify), -1 held (the claim did not code it 1), -2 held by the overlap policy.
+  const run = async (mode: 'step' | 'claim', pushes: (i: number) => string): Promise<BackfillStepResult> => {
     const head = backfillScriptHead(keys, entry, step, request, token, nowMs, revision, mode);
     const argv = [...head.argv, String(step.runs.length)];
-    step.runs.forEach((r, i) => argv.push(String(r.slotMs), held(i) ? '-1' : '0', '0'));
+    step.runs.forEach((r, i) => argv.push(String(r.slotMs), pushes(i), '0'));
+    const flag = stepFlag(step, mode);
+    if (flag !== undefined) argv.push(flag);
     return readBackfillReply(await scripts.backfillFenced(head.keys.length, ...head.keys, ...argv));
   };
-  const claim = await run('claim', () => false);
+  const claim = await run('claim', () => '0');
   if (claim.kind !== 'done') return claim;
-  const fresh = step.runs.filter((_, i) => claim.outcomes[i] === 'published');
+  const fresh = step.runs.filter((r, i) => claim.outcomes[i] === 'published' && r.overlap !== true);
   if (fresh.length > 0) {
     const results = await broker.send(await broker.plan(fresh.map((r) => r.message)));
     const replies = fresh.map((_, i): AmqpSendResult => results[i] ?? { status: 'failed', error: new Error('no result') });
@@ -118,7 +140,7 @@ export async function publishConfirmedBackfill<Plan>(
   }
   let commit: BackfillStepResult;
   try {
-    commit = await run('step', (i) => claim.outcomes[i] !== 'published');
+    commit = await run('step', (i) => (step.runs[i]?.overlap === true ? '-2' : claim.outcomes[i] !== 'published' ? '-1' : '0'));
   } catch (error) {
     if (fresh.length > 0)
       unrecorded(

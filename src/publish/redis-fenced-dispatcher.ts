@@ -13,7 +13,7 @@ import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome, StagedDispatch } from '../ports/dispatcher.js';
-import { backfillScriptHead } from './confirmed-backfill.js';
+import { backfillScriptHead, claimBackfillStep, stepFlag } from './confirmed-backfill.js';
 import type { BackfillPublisher, BackfillStep, BackfillStepResult, TriggerPublisher, TriggerResult } from '../ports/control.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
@@ -274,6 +274,25 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     }
   }
 
+  /** A step's slots classified, nothing written: what a backfill's overlap policy decides on. */
+  claimBackfill(
+    entry: string,
+    step: BackfillStep,
+    request: { readonly text: string; readonly id: string; readonly unrecorded: boolean },
+    token: string,
+    nowMs: number,
+    revision?: string,
+  ): Promise<BackfillStepResult> {
+    return claimBackfillStep(this.broker.client, this.keys, {
+      entry,
+      step,
+      request,
+      token,
+      nowMs,
+      ...(revision === undefined ? {} : { revision }),
+    });
+  }
+
   /**
    * One step of a backfill, exactly once per slot: backfill-fenced.lua checks each slot against the
    * entry's stored slot and its record of passed-over slots, and cuts it out of that record in the
@@ -295,6 +314,10 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     argv.push(String(step.runs.length));
     const listIndex = new Map<string, number>();
     step.runs.forEach((run, i) => {
+      if (run.overlap === true) {
+        argv.push(String(run.slotMs), '-2', '0');
+        return;
+      }
       const deliveries = plan.messages[i];
       argv.push(String(run.slotMs), String(deliveries?.pushes.length ?? 0), String(deliveries?.publishes.length ?? 0));
       for (const push of deliveries?.pushes ?? []) {
@@ -307,6 +330,8 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
       }
       for (const publish of deliveries?.publishes ?? []) argv.push(publish.channel, publish.payload);
     });
+    const flag = stepFlag(step, 'step');
+    if (flag !== undefined) argv.push(flag);
     let reply: unknown[];
     try {
       reply = await withScripts(this.broker.client).backfillFenced(keys.length, ...keys, ...argv);

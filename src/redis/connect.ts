@@ -136,6 +136,8 @@ export async function connectWithRetry(client: Redis, signal: AbortSignal): Prom
   if (client.status === 'ready') return;
   const refused = refusals.get(client);
   if (refused !== undefined) throw refused;
+  // An abort before the wait began would never be heard: the signal fires its listeners once, at the abort.
+  if (signal.aborted) throw new Error('aborted');
   await new Promise<void>((resolve, reject) => {
     const onReady = (): void => {
       cleanup();

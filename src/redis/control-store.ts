@@ -269,7 +269,7 @@ export class ControlStore {
       request.at,
       request.entry,
       'backfill',
-      [range],
+      request.overlap === undefined ? [range] : [range, { path: 'overlap', after: request.overlap }],
       request.id,
     );
     const log = new AuditLog(this.client, this.keys, context.maxEvents);

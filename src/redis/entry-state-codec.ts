@@ -7,7 +7,8 @@
  * with these members, field names short because there may be 100,000 of them:
  *   n     run count, a whole number 0 .. 2^53-1            (required)
  *   slot  the last slot published, epoch ms, a finite number
- *   seen  when a leader first saw the entry, epoch ms, before any run (the grid anchor)
+ *   seen  when a leader first saw the entry, epoch ms: the grid anchor before any run, and kept by
+ *         every run after it, so that a backfill knows the slots before it never ran
  *   at    when the last run was published, epoch ms
  *   by    "trigger" when the last run was a manual one (`beat trigger`); any other string: scheduled
  *   id    the last run's task id, a string
@@ -17,8 +18,8 @@
  *   t     how many of the n runs were manual ones (`beat trigger`), a whole number 0 .. 2^53-1;
  *         absent = 0. Scheduled runs (what `maxRuns` counts) are n - t. Written only when above 0
  * Other members are ignored (room for later fields). Written in this order (slot, seen, at, by, id,
- * g, n, t): the publish script appends the count (and t, when there is one) to a prefix built here, and
- * its fast path reads the form without t.
+ * g, n, t): the publish script appends the count (and t, when there is one) to a prefix built here,
+ * puts the stored `seen` after its slot, and its fast path reads the forms without t.
  *
  * A value that breaks a rule (not JSON, not an object, a member of the wrong type, n negative or
  * fractional, a string with a lone UTF-16 surrogate, which Redis's cjson cannot decode) is

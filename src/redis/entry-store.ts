@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
+import { EntryShapes } from '../config/entry-shapes.js';
 import { queueNameContext, queueNameProblems } from '../config/queue-names.js';
 import type { QueueNameContext } from '../config/queue-names.js';
 import { DEFAULTS } from '../base/defaults.js';
@@ -25,15 +26,10 @@ import { entryDiff } from '../control/audit.js';
 import type { AuditEvent } from '../control/audit.js';
 import { nameWrongType } from './server-errors.js';
 import { forgetOwned } from './entry-owned.js';
-import { chunksOf, pushAll, readInChunks } from '../base/chunks.js';
+import { chunksOf, pushAll } from '../base/chunks.js';
+import type { EntryWrite, PreparedWrite, WriteOptions } from './entry-writes.js';
 
-/** One change asked of the store. */
-export type EntryWrite = (
-  { readonly op: 'put'; readonly name: string; readonly entry: unknown } | { readonly op: 'delete'; readonly name: string }
-) & {
-  /** Apply only if the entry's stored version is this one (0: only if none is stored); else EntryConflictError. */
-  readonly ifVersion?: number;
-};
+export type { EntryWrite, PreparedWrite, WriteOptions } from './entry-writes.js';
 
 /** A write expected a version of an entry that is no longer the stored one: someone changed it meanwhile. */
 export class EntryConflictError extends BeatError {
@@ -81,6 +77,8 @@ const UNREADABLE_RECORD: ConfigProblem[] = [
 
 export class RedisEntryStore implements EntrySource {
   readonly origin = 'store' as const;
+  /** The definition shapes its reads met: per-tenant entries share one check and one resolution. */
+  private readonly shapes = new EntryShapes();
 
   constructor(
     private readonly client: Redis,
@@ -95,26 +93,15 @@ export class RedisEntryStore implements EntrySource {
    * Checks every write, then applies them all or none. Throws ConfigError (code ENTRY_INVALID)
    * naming every problem with its path (`entries.<name>.schedule`), or BeatError ENTRY_IS_STATIC.
    */
-  async write(
-    writes: readonly EntryWrite[],
-    options: {
-      nowMs: number;
-      keepHistory?: boolean;
-      source?: string;
-      audit?: AuditContext;
-      /**
-       * The writes were checked as this write would check them (entry-files.ts entryChecker, given
-       * this store's queue names context), and have not changed since: an import's second pass
-       * over a file whose chunk has the digest its first pass checked. Not checked again.
-       */
-      checked?: boolean;
-      /**
-       * The writes, counted from the first, that this write's audit leaves out because later writes
-       * of the same import will have trimmed them from the capped stream anyway (an import in chunks).
-       */
-      unaudited?: number;
-    },
-  ): Promise<WriteResult> {
+  async write(writes: readonly EntryWrite[], options: WriteOptions): Promise<WriteResult> {
+    return this.apply(this.prepare(writes, options));
+  }
+
+  /**
+   * The CPU half of write: checks the writes and encodes the script's arguments, without Redis, so
+   * that an import prepares its next chunk while Redis runs the one before (apply). Throws as write does.
+   */
+  prepare(writes: readonly EntryWrite[], options: WriteOptions): PreparedWrite {
     const problems: ConfigProblem[] = [];
     const args: string[] = [];
     const checked = options.checked === true;
@@ -136,6 +123,10 @@ export class RedisEntryStore implements EntrySource {
         continue;
       }
       if (this.staticNames.has(write.name)) throw staticNameError(write.name);
+      if (checked && write.json !== undefined) {
+        args.push(`put${guard}`, write.name, write.json);
+        continue;
+      }
       if (!checked) {
         const parsed = parseEntryDefinition(write.entry);
         // An invalid entry is not serialised: one too deep to check would overflow the stack here.
@@ -148,6 +139,12 @@ export class RedisEntryStore implements EntrySource {
       args.push(`put${guard}`, write.name, canonicalEntryJson(write.entry));
     }
     if (problems.length > 0) throw entryProblems(options.source ?? 'entries', problems);
+    return { writes, args, options };
+  }
+
+  /** The Redis half of write: sends a prepared write (its script, then its audit), all or none. */
+  async apply(prepared: PreparedWrite): Promise<WriteResult> {
+    const { writes, args, options } = prepared;
     // Only the last audit.maxEvents writes are recorded: the stream would trim the earlier ones anyway.
     const audited = Math.min(writes.length, Math.max(options.unaudited ?? 0, writes.length - auditCap(options.audit?.maxEvents)));
     const before = await this.definitions(writes.slice(audited).map((w) => w.name));
@@ -291,7 +288,7 @@ export class RedisEntryStore implements EntrySource {
     // The version first: a write during the scan has a later version and is read again as a change.
     const cursor = String(await this.version());
     const entries: SourcedEntry[] = [];
-    await this.scan((name, text) => entries.push(sourced(name, text)));
+    await this.scan((name, text) => entries.push(sourced(name, text, this.shapes)));
     return { entries, cursor };
   }
 
@@ -304,15 +301,18 @@ export class RedisEntryStore implements EntrySource {
       version < since
         ? [...(await this.load()).entries.map((e) => e.name)]
         : await this.read(() => this.client.zrangebyscore(this.keys.entryChanges, `(${since}`, '+inf'));
-    // A burst of changes (a paused replica catching up) may name every entry: read in chunks.
-    const texts = await this.read(() => readInChunks(names, (chunk) => this.client.hmget(this.keys.entries, ...chunk)));
+    // A burst of changes (a paused replica catching up) may name every entry: read in chunks, each
+    // decoded before the next is read (the texts of every entry are never held at once).
     const changed: SourcedEntry[] = [];
     const removed: string[] = [];
-    names.forEach((name, i) => {
-      const text = texts[i];
-      if (text === null || text === undefined) removed.push(name);
-      else changed.push(sourced(name, text));
-    });
+    for (const chunk of chunksOf(names)) {
+      const texts = await this.read(() => this.client.hmget(this.keys.entries, ...chunk));
+      chunk.forEach((name, i) => {
+        const text = texts[i];
+        if (text === null || text === undefined) removed.push(name);
+        else changed.push(sourced(name, text, this.shapes));
+      });
+    }
     return { changed, removed, cursor: String(version) };
   }
 
@@ -362,7 +362,8 @@ export class RedisEntryStore implements EntrySource {
       const outcome = outcomes[i];
       if (outcome !== 'created' && outcome !== 'updated' && outcome !== 'deleted') continue;
       const action = outcome === 'created' ? 'create' : outcome === 'updated' ? 'update' : 'delete';
-      const after = write.op === 'put' ? write.entry : undefined;
+      const after: unknown =
+        write.op === 'put' ? (write.entry ?? (write.json === undefined ? undefined : (JSON.parse(write.json) as unknown))) : undefined;
       events.push(auditEvent(context, options.nowMs, write.name, action, entryDiff(before[i - from], after)));
     }
     if (events.length === 0) return;
@@ -371,12 +372,18 @@ export class RedisEntryStore implements EntrySource {
   }
 
   private async scan(each: (name: string, text: string) => void): Promise<void> {
-    let cursor = '0';
-    do {
-      const [next, pairs] = await this.read(() => this.client.hscan(this.keys.entries, cursor, 'COUNT', SCAN_COUNT));
+    const batch = (cursor: string) => this.read(() => this.client.hscan(this.keys.entries, cursor, 'COUNT', SCAN_COUNT));
+    let reply = await batch('0');
+    for (;;) {
+      const [next, pairs] = reply;
+      // The next batch is asked for before this one is decoded: Redis and the decoding overlap.
+      const coming = next === '0' ? undefined : batch(next);
+      // (Its rejection is awaited below; one thrown by `each` meanwhile must not leave it unhandled.)
+      coming?.catch(() => undefined);
       for (let i = 0; i + 1 < pairs.length; i += 2) each(pairs[i] as string, pairs[i + 1] as string);
-      cursor = next;
-    } while (cursor !== '0');
+      if (coming === undefined) return;
+      reply = await coming;
+    }
   }
 
   private async read<T>(call: () => Promise<T>): Promise<T> {
@@ -402,14 +409,16 @@ function storedEntry(name: string, text: string): StoredEntry {
     : { name, entry, version, createdMs, updatedMs, problems: parsed.problems };
 }
 
-function sourced(name: string, text: string): SourcedEntry {
+function sourced(name: string, text: string, shapes: EntryShapes): SourcedEntry {
   const record = decodeEntryRecord(text);
   if (record === UNREADABLE) return { name, problems: UNREADABLE_RECORD };
-  const parsed = parseEntryDefinition(record.entry);
+  const parsed = shapes.parse(record.entry);
   const { incarnation } = record;
-  return parsed.ok
-    ? { name, entry: parsed.entry, incarnation, revision: entryRevision(record) }
-    : { name, problems: parsed.problems, incarnation };
+  if (!parsed.ok) return { name, problems: parsed.problems, incarnation };
+  const revision = entryRevision(record);
+  return parsed.shape === undefined
+    ? { name, entry: parsed.entry, incarnation, revision }
+    : { name, shape: parsed.shape, args: parsed.args, kwargs: parsed.kwargs, incarnation, revision };
 }
 
 export function staticNameError(name: string): BeatError {

@@ -60,7 +60,13 @@ export function readTriggerReply(reply: unknown): TriggerResult | { readonly ref
 }
 
 /** backfill-fenced.lua's per-slot codes. */
-const BACKFILL_SLOT_CODES: Readonly<Record<number, BackfillSlotOutcome>> = { 1: 'published', 0: 'recorded', 4: 'ahead', 5: 'unrecorded' };
+const BACKFILL_SLOT_CODES: Readonly<Record<number, BackfillSlotOutcome>> = {
+  1: 'published',
+  0: 'recorded',
+  4: 'ahead',
+  5: 'unrecorded',
+  6: 'overlap',
+};
 
 /** backfill-fenced.lua's reply: { 1, c1 .. cR } done, { 0 } withdrawn, { -1 } fenced, { 2 } superseded, { 3, key, type } refused. */
 export function readBackfillReply(reply: readonly unknown[]): BackfillStepResult {

@@ -6,6 +6,11 @@
 /**
  * tsbeat's own keys, for one deployment. All share the hash tag `{<name>}`, so that they live in one
  * slot should the state Redis ever be a cluster, and the prefix keeps them apart from Celery's.
+ * With `partitions` > 1 (core/partition.ts) each partition p has its own copy of every key below but
+ * the deployment's (replicas, replicas:expiry, alerts:*, audit, partitions), under the hash tag
+ * `{<name>/<p>}` (a deployment's name has no "/", so no deployment's tag is another's partition's):
+ * a partition's keys share one slot, as a script that acts on them needs. One partition is the
+ * deployment: its keys are those below, tagged `{<name>}`.
  *   <prefix>:{<name>}:state    hash  entry name → JSON {slot, seen, at, by, id, n} (entry-state-codec.ts)
  *   <prefix>:{<name>}:lock     string  the redlock lock (value: the leader's token; expires after lock.ttl)
  *   <prefix>:{<name>}:fence    string  the token of the last instance that took the lock; the publish script checks it
@@ -57,6 +62,8 @@
  *                              every `beat run` on each heartbeat (replica-codec.ts, lua/replica-beat.lua); who leads is the lock's
  *   <prefix>:{<name>}:replicas:expiry  zset  instance id → when its record stops counting (its last heartbeat plus its lock.ttl, epoch
  *                              ms); each heartbeat drops the records past it, a clean stop its own
+ *   <prefix>:{<name>}:partitions  hash  partition number → the replica that leads it and since when: the partition map, of a
+ *                              deployment of more than one partition (the deployment's key, whatever the partition)
  *   <prefix>:{<name>}:failing  hash  entry name → JSON {reason, since, attempts, retryAt} of an entry whose runs are refused
  *                              because of the entry alone (written by the leader, cleared when it publishes again or goes)
  *   <prefix>:{<name>}:audit  stream  every change to an entry (create, update, delete, pause, resume, trigger): at, who, entry,
@@ -113,6 +120,8 @@ export interface SchedulerKeys {
   readonly pauseNotes: string;
   readonly replicas: string;
   readonly replicaExpiry: string;
+  /** The partition map (partition → its leader), when there is more than one partition. */
+  readonly partitions: string;
   readonly failing: string;
   /** The audit trail (a stream). */
   readonly audit: string;
@@ -147,6 +156,7 @@ export const SCHEDULER_KEY_TYPES = {
   notes: 'hash',
   replicas: 'hash',
   replicaExpiry: 'zset',
+  partitions: 'hash',
   failing: 'hash',
   audit: 'stream',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
@@ -159,8 +169,34 @@ export function typedKeys<K extends keyof typeof SCHEDULER_KEY_TYPES>(
   return names.map((name) => [keys[name], SCHEDULER_KEY_TYPES[name]]);
 }
 
+/** The keys of the deployment's own, which no partition has a copy of (see the header). */
+export const DEPLOYMENT_KEYS = [
+  'replicas',
+  'replicaExpiry',
+  'alertItems',
+  'alertsDue',
+  'alertsSent',
+  'audit',
+  'partitions',
+] as const satisfies readonly (keyof SchedulerKeys)[];
+
+/** The keys of a deployment of one partition. */
 export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys {
-  const base = `${prefix}${prefix === '' ? '' : ':'}{${deployment}}:`;
+  return partitionKeys(prefix, deployment, 0, 1);
+}
+
+/**
+ * The keys of one partition (0 … partitions−1) of a deployment: its own under `{<name>/<partition>}`,
+ * the deployment's (DEPLOYMENT_KEYS) under `{<name>}`. Of one partition, the same as schedulerKeys.
+ */
+export function partitionKeys(prefix: string, deployment: string, partition: number, partitions: number): SchedulerKeys {
+  if (!Number.isSafeInteger(partitions) || partitions < 1)
+    throw new RangeError(`partitionKeys: ${String(partitions)} partitions: the count is a whole number from 1`);
+  if (!Number.isSafeInteger(partition) || partition < 0 || partition >= partitions)
+    throw new RangeError(`partitionKeys: partition ${String(partition)} of ${partitions}: partitions are numbered 0 to ${partitions - 1}`);
+  const head = `${prefix}${prefix === '' ? '' : ':'}`;
+  const shared = `${head}{${deployment}}:`;
+  const base = partitions === 1 ? shared : `${head}{${deployment}/${partition}}:`;
   return {
     state: `${base}state`,
     lock: `${base}lock`,
@@ -185,9 +221,9 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     entriesReceipt: (id) => `${base}entries:receipt:${id}`,
     statics: `${base}statics`,
     staticsId: `${base}statics:id`,
-    alertItems: `${base}alerts:items`,
-    alertsDue: `${base}alerts:due`,
-    alertsSent: `${base}alerts:sent`,
+    alertItems: `${shared}alerts:items`,
+    alertsDue: `${shared}alerts:due`,
+    alertsSent: `${shared}alerts:sent`,
     // "runs:pending" is the set: an entry of that name gets "runs:=pending", which no other name maps to.
     runs: (entry) => `${base}runs:${entry === 'pending' || entry.startsWith('=') ? `=${entry}` : entry}`,
     runsPending: `${base}runs:pending`,
@@ -195,9 +231,10 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     failures: `${base}failures`,
     pauseNotes: `${base}paused:notes`,
     notes: `${base}notes`,
-    replicas: `${base}replicas`,
-    replicaExpiry: `${base}replicas:expiry`,
+    replicas: `${shared}replicas`,
+    replicaExpiry: `${shared}replicas:expiry`,
+    partitions: `${shared}partitions`,
     failing: `${base}failing`,
-    audit: `${base}audit`,
+    audit: `${shared}audit`,
   };
 }

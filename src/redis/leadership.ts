@@ -16,6 +16,7 @@ import Redlock, { ExecutionError, Lock, ResourceLockedError } from 'redlock';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
+import { within } from '../base/within.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import { CONTROL_MESSAGE } from './control-store.js';
 import { ENTRIES_MESSAGE, SCHEDULER_KEY_TYPES } from './keys.js';
@@ -93,6 +94,11 @@ export class Leadership {
   private stopped = false;
   private lastAttemptError: string | undefined;
   private attempting = false;
+  /**
+   * The last attempt (settled once it ended): stop() waits for it, so that a lock it wins meanwhile
+   * is given back before the connections close, not left held until it expires.
+   */
+  private lastAttempt: Promise<void> = Promise.resolve();
   /** A handover was announced while an attempt was in flight: try again as soon as it ends. */
   private retrySoon = false;
   private owner: LeadershipOwner | undefined;
@@ -164,6 +170,12 @@ export class Leadership {
   private async attempt(): Promise<void> {
     if (this.stopped || this.isLeader || this.attempting) return;
     this.attempting = true;
+    this.lastAttempt = this.tryToLead();
+    await this.lastAttempt;
+  }
+
+  /** One attempt (`attempting` is set); schedules the next unless it leads or was stopped. */
+  private async tryToLead(): Promise<void> {
     this.retrySoon = false;
     let next = this.options.retryEveryMs;
     if (this.options.mayLead !== undefined && (await this.options.mayLead()) !== undefined) {
@@ -368,6 +380,14 @@ export class Leadership {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.campaignTimer) clearTimeout(this.campaignTimer);
+    // An attempt in flight gives back what it wins once it sees `stopped`; one that won before
+    // leaves the lock to the release below. Not waited for longer than a lock lives: whatever it
+    // won has expired by then.
+    await within(
+      this.lastAttempt.catch(() => undefined),
+      this.options.ttlMs,
+      () => undefined,
+    );
     this.clearLeaderTimers();
     const lock = this.lock;
     this.lock = undefined;

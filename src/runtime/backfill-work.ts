@@ -2,32 +2,26 @@
  * The leader's side of backfills (`beat backfill`): each pending request is planned again from the
  * leader's own definition of the entry (the core enumerates the slots of the range and tells the
  * excluded ones apart), then published in steps of DEFAULTS.backfillChunk slots through the fenced
- * backfill script, each slot with the task id its schedule gives it (slotTaskId), so that a slot
- * already published (by the schedule or an earlier backfill) is skipped in the same atomic step
- * that would publish it. A step's progress is written with it: a leader that dies between steps
- * leaves the request pending, and the next one goes on after the last step's `through`.
+ * backfill script (backfill-walk.ts), each slot with the task id its schedule gives it, so that a
+ * slot already published (by the schedule or an earlier backfill) is skipped in the same atomic
+ * step that would publish it. A step's progress is written with it: a leader that dies between
+ * steps leaves the request pending, and the next one goes on after the last step's `through`.
+ * Under the request's overlap policy (`--overlap`, else the entry's own) all go out at once
+ * (allowAll), or one at a time as backfill-paced.ts decides.
  */
-import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
-import type { MessageEnv } from '../celery/message.js';
-import { slotIdPrefix, slotTaskId } from '../celery/task-id.js';
-import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { overLimitMessage, planFrom, CLI_FIELDS } from '../control/backfill.js';
 import { backfillRefusal } from '../core/backfill.js';
+import { backfillOverlap, needsOutcomes, revokesPrevious } from '../core/backfill-overlap.js';
+import type { BackfillOverlap } from '../core/backfill-overlap.js';
+import type { ResolvedEntry } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
-import type { Logger } from '../base/log.js';
-import type { BackfillRequest, BackfillSlotOutcome, BackfillSource, BackfillStep, TriggerPublisher } from '../ports/control.js';
+import type { BackfillRequest } from '../ports/control.js';
+import { BackfillWalk } from './backfill-walk.js';
+import type { BackfillWorkOptions } from './backfill-walk.js';
+import { walkPaced } from './backfill-paced.js';
 
-export interface BackfillWorkOptions {
-  readonly config: ResolvedConfig;
-  readonly source: BackfillSource;
-  readonly publisher: TriggerPublisher;
-  readonly messageEnv: MessageEnv;
-  readonly logger: Logger;
-  readonly now: () => number;
-  readonly lease: () => string | undefined;
-  readonly findEntry: (name: string) => ResolvedEntry | undefined;
-}
+export type { BackfillWorkOptions };
 
 /** Works through the pending requests; 'fenced' when this instance stopped leading meanwhile. */
 export async function workBackfills(o: BackfillWorkOptions): Promise<'fenced' | undefined> {
@@ -57,18 +51,47 @@ async function refuse(o: BackfillWorkOptions, text: string, request: BackfillReq
   await o.source.refuseBackfill(text, request?.id, reason, o.now());
 }
 
+/**
+ * Why the leader cannot apply the request's policy (one it names: the entry's own falls back to
+ * allowAll here, as the schedule publishes such an entry), or undefined.
+ */
+function policyRefusal(
+  o: BackfillWorkOptions,
+  request: BackfillRequest,
+  entry: ResolvedEntry,
+  policy: BackfillOverlap,
+): string | undefined {
+  if (request.overlap === undefined || !needsOutcomes(policy)) return undefined;
+  if (o.running === undefined)
+    return `overlap "${policy}" needs to know when the previous run finished, and this leader follows no run outcomes (set resultBackend or taskEvents)`;
+  if (entry.options.ignoreResult === true)
+    return `overlap "${policy}" needs the task's result, but the entry's options.ignoreResult is true`;
+  if (revokesPrevious(policy) && o.revoker === undefined)
+    return `overlap "${policy}" revokes through Celery's remote control, which this broker (SQS) does not carry`;
+  if (o.publisher.claimBackfill === undefined) return `overlap "${policy}" is not served by this broker's backfill path`;
+  return undefined;
+}
+
+/** The policy the leader applies: the request's, or the entry's own when runs are followed (else allowAll, as the schedule). */
+function appliedPolicy(o: BackfillWorkOptions, request: BackfillRequest, entry: ResolvedEntry): BackfillOverlap {
+  const policy = backfillOverlap(request.overlap, entry.overlap);
+  if (request.overlap !== undefined || !needsOutcomes(policy)) return policy;
+  const followed = o.running !== undefined && entry.options.ignoreResult !== true && o.publisher.claimBackfill !== undefined;
+  return followed ? policy : 'allowAll';
+}
+
 async function workOne(
   o: BackfillWorkOptions,
   text: string,
   request: BackfillRequest,
   entry: ResolvedEntry,
 ): Promise<'fenced' | undefined> {
-  const publish = o.publisher.publishBackfill?.bind(o.publisher);
-  if (publish === undefined) {
+  if (o.publisher.publishBackfill === undefined) {
     await refuse(o, text, request, 'this broker has no fenced path for a backfill');
     return undefined;
   }
-  const through = await o.source.backfillThrough(request.id);
+  const begun = await o.source.backfillProgress(request.id);
+  const through = begun?.throughMs;
   // Not begun and older than any requester still waits: its beat backfill gave up (and was killed before withdrawing it).
   if (through === undefined && o.now() - request.at > DEFAULTS.backfillMaxAgeMs) {
     await refuse(o, text, request, `not begun within ${DEFAULTS.backfillMaxAgeMs / 60_000} minutes of its request`);
@@ -79,6 +102,12 @@ async function workOne(
     await refuse(o, text, request, `its schedule is ${refusal}`);
     return undefined;
   }
+  const policy = appliedPolicy(o, request, entry);
+  const problem = policyRefusal(o, request, entry, policy);
+  if (problem !== undefined) {
+    await refuse(o, text, request, problem);
+    return undefined;
+  }
   const plan = planFrom(entry, request, request.anchorMs);
   if (plan.overLimit) {
     await refuse(o, text, request, overLimitMessage(entry.name, request.limit, CLI_FIELDS));
@@ -87,52 +116,32 @@ async function workOne(
   const total = plan.slots.length + plan.excluded.length;
   const slots = through === undefined ? plan.slots : plan.slots.filter((s) => s > through);
   const excluded = through === undefined ? plan.excluded : plan.excluded.filter((s) => s > through);
-  const template = compileMessageTemplate(entry, o.config, o.messageEnv);
-  const idPrefix = slotIdPrefix(o.config.name, entry.name);
-  const counts: Record<BackfillSlotOutcome, number> = { published: 0, recorded: 0, ahead: 0, unrecorded: 0 };
-  let next = 0;
-  let nextExcluded = 0;
+  const walk = new BackfillWalk(o, text, request, entry, slots, excluded, total, through);
+  const end =
+    policy === 'allowAll'
+      ? await walkAll(walk)
+      : await walkPaced(o, walk, policy, {
+          published: begun?.published ?? 0,
+          kept: begun?.kept === true,
+          ...(through === undefined ? {} : { throughMs: through }),
+          ...(begun?.lastMs === undefined ? {} : { lastMs: begun.lastMs }),
+        });
+  if (end === 'fenced') return 'fenced';
+  if (end === 'done') logDone(o, walk, policy);
+  return undefined;
+}
+
+/** allowAll: every slot that never ran goes out, a step after the other. */
+async function walkAll(walk: BackfillWalk): Promise<'fenced' | 'stopped' | 'done'> {
   do {
-    const token = o.lease();
-    if (token === undefined) return 'fenced';
-    const chunk = slots.slice(next, next + DEFAULTS.backfillChunk);
-    const last = next + chunk.length >= slots.length;
-    // The step covers the excluded slots up to its last slot (all that are left, on the last step).
-    const throughMs = last ? Math.max(request.toMs, through ?? request.toMs) : (chunk[chunk.length - 1] as number);
-    let passed = 0;
-    while (nextExcluded + passed < excluded.length && (excluded[nextExcluded + passed] as number) <= throughMs) passed += 1;
-    const now = o.now();
-    const step: BackfillStep = {
-      runs: chunk.map((slotMs) => ({
-        slotMs,
-        message: renderTaskMessage(template, { taskId: slotTaskId(o.config.name, entry.name, slotMs, idPrefix), slotMs, nowMs: now }),
-      })),
-      excluded: passed,
-      throughMs,
-      total,
-      last,
-    };
-    const result = await publish(entry.name, step, { text, id: request.id, unrecorded: request.unrecorded }, token, now, entry.revision);
-    if (result.kind === 'fenced') return 'fenced';
-    if (result.kind === 'withdrawn' || result.kind === 'superseded') {
-      o.logger.info(
-        { event: EVENTS.backfill, entry: entry.name, id: request.id, outcome: result.kind, ...counts },
-        result.kind === 'withdrawn'
-          ? 'backfill withdrawn by its requester (or finished by another leader): stopped'
-          : 'backfill waits: the entry changed since it was read',
-      );
-      return undefined;
-    }
-    if (result.kind === 'refused') {
-      // Removed already on Redis (by the step that found it); on RabbitMQ and SQS only here. Either way its reason is kept for the requester.
-      o.logger.warn({ event: EVENTS.backfill, entry: entry.name, id: request.id, ...counts }, `backfill refused: ${result.reason}`);
-      await o.source.refuseBackfill(text, request.id, result.reason, o.now());
-      return undefined;
-    }
-    for (const outcome of result.outcomes) counts[outcome] += 1;
-    next += chunk.length;
-    nextExcluded += passed;
-  } while (next < slots.length);
+    const end = await walk.step(DEFAULTS.backfillChunk);
+    if (end === 'fenced' || end === 'stopped') return end;
+  } while (!walk.finished);
+  return 'done';
+}
+
+function logDone(o: BackfillWorkOptions, walk: BackfillWalk, policy: BackfillOverlap): void {
+  const { request, entry } = walk;
   o.logger.info(
     {
       event: EVENTS.backfill,
@@ -140,11 +149,11 @@ async function workOne(
       id: request.id,
       from: new Date(request.fromMs).toISOString(),
       to: new Date(request.toMs).toISOString(),
-      ...counts,
-      excluded: excluded.length,
+      overlapPolicy: policy,
+      ...walk.counts,
+      excluded: walk.excludedLeft,
       ...(request.note === undefined ? {} : { note: request.note }),
     },
-    `backfill done: ${counts.published} published`,
+    `backfill done: ${walk.counts.published} published`,
   );
-  return undefined;
 }

@@ -98,6 +98,11 @@ export interface PauseChange {
 export interface BookOptions {
   /** The runner's longest sleep: a slot that close to now is on time, not missed. */
   readonly maxIntervalMs: number;
+  /**
+   * Told of each entry put in the heap or moved in it (its new key is `entry.key`), as it happens:
+   * the warm-up follows what came due sooner from this, rather than walking the heap again.
+   */
+  readonly onKeyed?: (entry: BookEntry) => void;
 }
 
 /** What the book shows of one entry (EntryBook's view and snapshot): a paused entry has no next slot. */

@@ -1,8 +1,9 @@
 /**
  * The leader's side of live control: every wake-up (at most a second apart, and at once when a CLI
- * announces a change over pub/sub) it reads the paused set and the pending manual runs, hands the
- * paused set to the runner, publishes each manual run exactly once through the fenced trigger
- * script, then works through the pending backfills (backfill-work.ts).
+ * announces a change over pub/sub, or when a run finishes that a backfill waits for) it reads the
+ * paused set and the pending manual runs, hands the paused set to the runner, publishes each manual
+ * run exactly once through the fenced trigger script, then works through the pending backfills
+ * (backfill-work.ts).
  */
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
 import type { MessageEnv } from '../celery/message.js';
@@ -15,6 +16,9 @@ import type { Logger } from '../base/log.js';
 import { TriggerResult } from '../ports/control.js';
 import type { BackfillSource, ControlSource, TriggerPublisher } from '../ports/control.js';
 import { workBackfills } from './backfill-work.js';
+import type { RunRevoked } from '../ports/events.js';
+import type { RunningRuns } from '../ports/outcomes.js';
+import type { Revoker } from '../ports/revoker.js';
 
 export interface ControlLoopOptions {
   readonly config: ResolvedConfig;
@@ -28,17 +32,32 @@ export interface ControlLoopOptions {
   readonly intervalMs: number;
   /** A runtime entry (store, RedBeat, django) of this name, for manual runs of those. */
   readonly findRuntimeEntry?: (name: string) => ResolvedEntry | undefined;
+  /** What a backfill's overlap policy asks of outcomes and the remote control (backfill-walk.ts). */
+  readonly running?: RunningRuns | undefined;
+  readonly revoker?: Revoker | undefined;
+  readonly revoked?: ((revoke: RunRevoked) => void) | undefined;
 }
 
 export class ControlLoop {
   private readonly loop: PokedLoop;
   private lastError: string | undefined;
+  /**
+   * Entries whose backfill waits for their run in flight (backfill-paced.ts), as the look in
+   * progress or the last one found: the end of one of their runs starts a look at once, so that
+   * the next slot goes out then, not at the next interval. Emptied as each look begins: a run that
+   * finishes before the look asks about it is seen finished by that look.
+   */
+  private readonly waiting = new Set<string>();
+  private stopHearingFinished: (() => void) | undefined;
 
   constructor(private readonly options: ControlLoopOptions) {
     this.loop = new PokedLoop({ intervalMs: options.intervalMs, run: () => this.check(), runAtStart: true });
   }
 
   start(): void {
+    this.stopHearingFinished = this.options.running?.onFinished((entry) => {
+      if (this.waiting.has(entry)) this.loop.poke();
+    });
     this.loop.start();
   }
 
@@ -48,11 +67,14 @@ export class ControlLoop {
   }
 
   async stop(): Promise<void> {
+    this.stopHearingFinished?.();
+    this.stopHearingFinished = undefined;
     await this.loop.stop();
   }
 
   private async check(): Promise<void> {
     const { source, logger } = this.options;
+    this.waiting.clear();
     try {
       this.options.onPaused(await source.paused());
       const pending = await source.pendingTriggers(DEFAULTS.triggersPerWake);
@@ -107,8 +129,10 @@ export class ControlLoop {
       if (hasBackfills(source)) {
         const findEntry = (name: string): ResolvedEntry | undefined =>
           this.options.config.entries.find((e) => e.name === name) ?? this.options.findRuntimeEntry?.(name);
-        const { config, publisher, messageEnv, now, lease } = this.options;
-        if ((await workBackfills({ config, source, publisher, messageEnv, logger, now, lease, findEntry })) === 'fenced') return;
+        const { config, publisher, messageEnv, now, lease, running, revoker, revoked } = this.options;
+        const waitsFor = (entry: string): void => void this.waiting.add(entry);
+        const options = { config, source, publisher, messageEnv, logger, now, lease, findEntry, running, revoker, revoked, waitsFor };
+        if ((await workBackfills(options)) === 'fenced') return;
       }
       this.lastError = undefined;
     } catch (error) {
@@ -121,5 +145,10 @@ export class ControlLoop {
 }
 
 function hasBackfills(source: ControlSource): source is ControlSource & BackfillSource {
-  return source.pendingBackfills !== undefined && source.backfillThrough !== undefined && source.refuseBackfill !== undefined;
+  return (
+    source.pendingBackfills !== undefined &&
+    source.backfillThrough !== undefined &&
+    source.backfillProgress !== undefined &&
+    source.refuseBackfill !== undefined
+  );
 }

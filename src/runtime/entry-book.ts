@@ -124,9 +124,9 @@ export class EntryBook {
     return lost;
   }
 
-  /** When the first waiting entry is due, or undefined when none waits. */
-  nextDueMs(): number | undefined {
-    return this.heap.peek()?.key;
+  /** When the first waiting entry is due (of those due after `afterMs` if given, a walk of those due by then); undefined when none. */
+  nextDueMs(afterMs?: number): number | undefined {
+    return afterMs === undefined ? this.heap.peek()?.key : this.heap.firstKeyAbove(afterMs);
   }
 
   /** The waiting entries due at or before `limitMs` (at most `most`), in no particular order. */
@@ -361,6 +361,7 @@ export class EntryBook {
     }
     held.phase = WAITING;
     this.heap.update(held, atMs);
+    this.options.onKeyed?.(held);
     return true;
   }
 
@@ -431,6 +432,7 @@ export class EntryBook {
     if (held.nextSlotMs === undefined) return this.rest(held, FINISHED);
     held.phase = WAITING;
     this.heap.update(held, held.nextSlotMs + jitterFor(held.entry.name, held.nextSlotMs, held.entry.jitterMs));
+    this.options.onKeyed?.(held);
   }
 
   /** Out of the heap, in `phase` (paused or finished). */

@@ -12,15 +12,18 @@ import type { ConfigProblem } from '../base/errors.js';
 import { PokedLoop } from '../base/poked-loop.js';
 import { errorMessage, problemsInline } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
+import { yieldToLoop } from '../base/chunks.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import { resolveEntry } from '../config/resolve.js';
+import { ShapeResolver, sameResolveDefaults } from '../config/entry-shapes.js';
 import type { EntryOrigin, ResolvedEntry } from '../config/resolve.js';
 import type { ParsedAlerts } from '../config/alerts-schema.js';
 import type { CalendarDrafts } from '../config/exclude-schema.js';
+import { revisionNamesDefinition } from '../ports/entries.js';
 import type { EntrySource, SourcedEntry } from '../ports/entries.js';
-import { heldBefore, sourceChanges } from './source-audit.js';
 import type { SourceChange } from './source-audit.js';
+import { readView, sourceView } from './source-view.js';
+import type { SourceView } from './source-view.js';
 import { nameTakenProblems, unknownCalendarProblems } from './in-force.js';
 
 /** What changed in the catalog, for its listener: entries added or changed, and names that left. */
@@ -70,26 +73,13 @@ export interface EntryCatalogOptions {
 /** How many names a change line lists. */
 const EXAMPLES = 5;
 
-interface SourceView {
-  readonly source: EntrySource;
-  cursor: string | undefined;
-  /** Everything the source holds, checked or not, by name. */
-  readonly held: Map<string, SourcedEntry>;
-  /** The message of its last failed read, while it fails: said once, not at every look. */
-  lastError: string | undefined;
-  /** When its reads began to fail (epoch ms), while they fail. */
-  failingSinceMs: number | undefined;
-}
-
 export class EntryCatalog {
   private readonly views: SourceView[];
   private readonly loop: PokedLoop;
   private defaults: EntryDefaults;
   private staticNames: ReadonlySet<string>;
-  /** The entries in force, by name. */
+  /** The entries in force, by name (each with its incarnation, when its source tells one: see SourcedEntry). */
   private readonly current = new Map<string, ResolvedEntry>();
-  /** The incarnation of each entry in force (see SourcedEntry), when its source tells it. */
-  private readonly incarnations = new Map<string, string | undefined>();
   private removedListener: ((names: readonly string[]) => void) | undefined;
   private readonly problemMap = new Map<string, EntryProblem>();
   private listener: CatalogListener | undefined;
@@ -104,15 +94,11 @@ export class EntryCatalog {
   /** Looks run one after the other, whether the loop or refresh() asked for them. */
   private looking: Promise<void> = Promise.resolve();
   private rebuilds = 0;
+  /** The source a look is reading now, and since when (epoch ms). */
+  private inRead: { origin: string; sinceMs: number } | undefined;
 
   constructor(private readonly options: EntryCatalogOptions) {
-    this.views = options.sources.map((source) => ({
-      source,
-      cursor: undefined,
-      held: new Map(),
-      lastError: undefined,
-      failingSinceMs: undefined,
-    }));
+    this.views = options.sources.map((source) => sourceView(source, options.defaults));
     this.loop = new PokedLoop({ intervalMs: options.intervalMs, run: () => this.refresh(), runAtStart: false, unref: true });
     this.defaults = options.defaults;
     this.staticNames = options.staticNames;
@@ -154,6 +140,10 @@ export class EntryCatalog {
    */
   outOfSync(): { sinceMs: number; reason: string } | undefined {
     let out: { sinceMs: number; reason: string } | undefined;
+    // A read that neither answers nor fails (a database that hangs): nothing else will say so.
+    const read = this.inRead;
+    if (read !== undefined && (this.options.now ?? Date.now)() - read.sinceMs > DEFAULTS.readFirstMaxMs)
+      out = { sinceMs: read.sinceMs, reason: `the ${read.origin} entries are being read and do not answer` };
     for (const view of this.views)
       if (view.failingSinceMs !== undefined && (out === undefined || view.failingSinceMs < out.sinceMs))
         out = { sinceMs: view.failingSinceMs, reason: `the ${view.source.origin} entries cannot be read: ${view.lastError ?? ''}` };
@@ -192,6 +182,11 @@ export class EntryCatalog {
     return next;
   }
 
+  /** The source a look is reading now and since when (epoch ms), while one is. */
+  reading(): { origin: string; sinceMs: number } | undefined {
+    return this.inRead;
+  }
+
   /** Where changes go from now on (the leader's runner), or nowhere. */
   listen(listener: CatalogListener | undefined): void {
     this.listener = listener;
@@ -205,11 +200,21 @@ export class EntryCatalog {
     this.removedListener = listener;
   }
 
-  /** A reload: the config file's names and zone may have changed. Applied at the next look. */
-  reconfigure(defaults: EntryDefaults, staticNames: ReadonlySet<string>): void {
-    this.defaults = defaults;
+  /** A reload: the config file's names and zone may have changed. Resolves once every entry has been decided again. */
+  reconfigure(defaults: EntryDefaults, staticNames: ReadonlySet<string>): Promise<void> {
+    // Defaults the same as before resolve every entry as before: only the file's names are decided again.
+    const resolveAgain = !sameResolveDefaults(this.defaults, defaults);
+    if (resolveAgain) {
+      this.defaults = defaults;
+      for (const view of this.views) view.resolver = new ShapeResolver(view.source.origin, defaults);
+    }
     this.staticNames = staticNames;
-    void this.rebuild(this.allNames(), false);
+    // In line with the looks: a rebuild serves the event loop between slices (a look then would see it half done).
+    const next = this.looking.then(() => this.rebuild(this.allNames(), false, resolveAgain));
+    this.looking = next.catch((error: unknown) =>
+      this.options.logger.warn({ event: EVENTS.entriesSyncFailed, err: error }, 'reload failed'),
+    );
+    return this.looking;
   }
 
   start(): void {
@@ -247,36 +252,12 @@ export class EntryCatalog {
     // entries costs one entry's work.
     const touched = new Set<string>();
     for (const view of this.views) {
+      this.inRead = { origin: view.source.origin, sinceMs: (this.options.now ?? Date.now)() };
       try {
-        if (view.cursor === undefined) {
-          const snapshot = await view.source.load();
-          for (const name of view.held.keys()) touched.add(name);
-          view.held.clear();
-          for (const entry of snapshot.entries) {
-            view.held.set(entry.name, entry);
-            touched.add(entry.name);
-          }
-          view.cursor = snapshot.cursor;
-        } else {
-          const changes = await view.source.changesSince(view.cursor);
-          const audited = this.options.onSourceChanges !== undefined && view.source.origin !== 'store';
-          const before = audited ? heldBefore(view.held, changes) : undefined;
-          // One ordered set: removals first, so that a name both removed and changed (a django row
-          // deleted and created again between two looks: the old id gone, the new one there) is
-          // a re-creation, never a removal.
-          for (const name of changes.removed) {
-            view.held.delete(name);
-            touched.add(name);
-          }
-          for (const entry of changes.changed) {
-            view.held.set(entry.name, entry);
-            touched.add(entry.name);
-          }
-          view.cursor = changes.cursor;
-          const found = before === undefined ? [] : sourceChanges(view.source.origin, before, view.held);
-          if (found.length > 0) this.options.onSourceChanges?.(found);
-          if (view.source.origin !== 'store') this.tellDeletes(view, changes.removed);
-        }
+        await readView(view, touched, {
+          onSourceChanges: this.options.onSourceChanges,
+          removed: (names) => this.tellDeletes(view, names),
+        });
         view.lastError = undefined;
         view.failingSinceMs = undefined;
       } catch (error) {
@@ -291,6 +272,7 @@ export class EntryCatalog {
         view.lastError = message;
       }
     }
+    this.inRead = undefined;
     if (touched.size > 0 || this.resendAll) await this.rebuild(touched, true);
     this.retryAfterFailure(this.views.some((v) => v.failingSinceMs !== undefined) || this.listenerFailing !== undefined);
   }
@@ -305,17 +287,22 @@ export class EntryCatalog {
   /**
    * Decides again, for each of `names`, which entry is in force (the first source's, unless a
    * config-file entry has the name) and tells the listener what changed (everything, after it
-   * failed). An entry whose definition did not change keeps its resolved object.
+   * failed). An entry whose definition did not change keeps its resolved object; one read again
+   * with the revision it was resolved from is not resolved again unless `resolveAgain` (the
+   * defaults changed).
    */
-  private async rebuild(names: ReadonlySet<string>, tell: boolean): Promise<void> {
+  private async rebuild(names: ReadonlySet<string>, tell: boolean, resolveAgain = false): Promise<void> {
     const changed: ResolvedEntry[] = [];
     const removed: string[] = [];
     const reported: EntryProblem[] = [];
     if (names.size > 0) this.rebuilds += 1;
+    let sinceTurn = 0;
     for (const name of names) {
+      // A turn of the event loop every DEFAULTS.loopSlice names: a million (a load, reload, import)
+      // took ~20 s in one task, past the lock's TTL. The listener hears of them all at the end.
+      if (++sinceTurn % DEFAULTS.loopSlice === 0) await yieldToLoop();
       const before = this.current.get(name);
-      const beforeIncarnation = this.incarnations.get(name);
-      const { entry, incarnation, problem } = this.decide(name);
+      const { entry, incarnation, problem } = this.decide(name, resolveAgain ? undefined : before);
       const previousProblem = this.problemMap.get(name);
       if (problem === undefined) this.problemMap.delete(name);
       else {
@@ -325,18 +312,14 @@ export class EntryCatalog {
       if (entry === undefined) {
         if (before !== undefined) {
           this.current.delete(name);
-          this.incarnations.delete(name);
           removed.push(name);
         }
         continue;
       }
       // Deleted and created again since the last look (a new incarnation): the runner drops the old
       // one, with its place in the schedule, before it takes the new.
-      const reborn = before !== undefined && incarnation !== beforeIncarnation;
+      const reborn = before !== undefined && incarnation !== before.incarnation;
       if (reborn) removed.push(name);
-      // Most sources tell none: a name without one is left out (a Map entry each for 100,000 django rows).
-      if (incarnation === undefined) this.incarnations.delete(name);
-      else this.incarnations.set(name, incarnation);
       if (before !== undefined && !reborn && sameEntry(before, entry)) continue;
       this.current.set(name, entry);
       changed.push(entry);
@@ -382,8 +365,8 @@ export class EntryCatalog {
     }
   }
 
-  /** The entry in force under `name` now, or why there is none. */
-  private decide(name: string): { entry?: ResolvedEntry; incarnation?: string; problem?: EntryProblem } {
+  /** The entry in force under `name` now, or why there is none; `before`, the one in force so far, if it may stay as it is. */
+  private decide(name: string, before: ResolvedEntry | undefined): { entry?: ResolvedEntry; incarnation?: string; problem?: EntryProblem } {
     let winner: { view: SourceView; sourced: SourcedEntry } | undefined;
     for (const view of this.views) {
       const sourced = view.held.get(name);
@@ -391,36 +374,28 @@ export class EntryCatalog {
       const { origin } = view.source;
       if (this.staticNames.has(name) || winner !== undefined) {
         const holder = this.staticNames.has(name) ? { file: true as const } : { source: winner?.view.source.origin ?? '' };
-        return { problem: { name, origin, problems: nameTakenProblems(holder) }, ...this.keepWinner(winner) };
+        return { problem: { name, origin, problems: nameTakenProblems(holder) }, ...this.keepWinner(winner, before) };
       }
-      if (sourced.entry === undefined) return { problem: { name, origin, problems: sourced.problems } };
-      const unknown = unknownCalendarProblems(sourced.entry.exclude, this.defaults.calendars);
+      if (sourced.problems !== undefined) return { problem: { name, origin, problems: sourced.problems } };
+      const unknown = unknownCalendarProblems((sourced.shape ?? sourced.entry).exclude, this.defaults.calendars);
       if (unknown !== undefined) return { problem: { name, origin, problems: unknown } };
       winner = { view, sourced };
     }
-    return this.keepWinner(winner);
+    return this.keepWinner(winner, before);
   }
 
-  private keepWinner(winner: { view: SourceView; sourced: SourcedEntry } | undefined): { entry?: ResolvedEntry; incarnation?: string } {
-    if (winner?.sourced.entry === undefined) return {};
+  private keepWinner(
+    winner: { view: SourceView; sourced: SourcedEntry } | undefined,
+    before: ResolvedEntry | undefined,
+  ): { entry?: ResolvedEntry; incarnation?: string } {
+    if (winner === undefined || winner.sourced.problems !== undefined) return {};
     const { sourced, view } = winner;
     const { incarnation, revision } = sourced;
-    const resolved = resolveEntry(
-      sourced.name,
-      sourced.entry,
-      this.defaults.zone,
-      view.source.origin,
-      this.defaults.alerts,
-      this.defaults.calendars,
-    );
-    return {
-      entry: {
-        ...resolved,
-        ...(incarnation === undefined ? {} : { incarnation }),
-        ...(revision === undefined ? {} : { revision }),
-      },
-      incarnation,
-    };
+    // Read again with the revision it was resolved from (a reload, a change told twice): the same
+    // definition, so the same entry, without resolving and comparing it again.
+    if (before !== undefined && revisionNamesDefinition(revision) && before.revision === revision && before.origin === view.source.origin)
+      return { entry: before, incarnation };
+    return { entry: view.resolver.resolve(sourced.name, sourced, { incarnation, revision }), incarnation };
   }
 
   private reportProblems(problems: readonly EntryProblem[]): void {
@@ -436,5 +411,8 @@ export class EntryCatalog {
 
 /** Same definition: the resolved entries are plain data (schedules, args), compared as JSON. */
 function sameEntry(a: ResolvedEntry, b: ResolvedEntry): boolean {
+  if (a === b) return true;
+  // Each carries its revision: two that name other definitions differ.
+  if (revisionNamesDefinition(a.revision) && revisionNamesDefinition(b.revision) && a.revision !== b.revision) return false;
   return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -14,6 +14,9 @@ import { Runner } from './runner.js';
 import type { Clock } from '../ports/clock.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { EntryCatalog } from './entry-catalog.js';
+import { ReadFirst } from './read-first.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { PauseWatch } from '../base/pause-watch.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import type { Revoker } from '../ports/revoker.js';
 
@@ -46,8 +49,15 @@ export class LeaderSession {
   readonly runner: Runner;
   private readonly control: ControlLoop;
   private readonly catalog: EntryCatalog | undefined;
+  private readonly readFirst: ReadFirst | undefined;
+  /** Pauses of the process while leading: each has the runtime entries read before the next publish. */
+  private readonly pauses = new PauseWatch({ everyMs: DEFAULTS.pauseSampleMs, pauseMs: DEFAULTS.pauseNoticedMs });
 
   constructor(options: LeaderSessionOptions) {
+    const catalog = options.runtimeEntries;
+    // One per session: a look that overran its wait is not waited for again by this session.
+    const readFirst = catalog ? new ReadFirst({ catalog, logger: options.logger, maxMs: DEFAULTS.readFirstMaxMs }) : undefined;
+    this.readFirst = readFirst;
     this.runner = new Runner({
       config: options.config,
       dispatcher: options.dispatcher,
@@ -62,8 +72,8 @@ export class LeaderSession {
       ...(options.events ? { events: options.events } : {}),
       ...(options.running ? { running: options.running } : {}),
       ...(options.revoker ? { revoker: options.revoker } : {}),
-      ...(options.runtimeEntries ? { onSuperseded: () => options.runtimeEntries?.poke() } : {}),
-      ...(options.runtimeEntries ? { beforeCatchUp: () => options.runtimeEntries?.refresh() ?? Promise.resolve() } : {}),
+      ...(catalog ? { onSuperseded: () => catalog.poke() } : {}),
+      ...(readFirst ? { beforeCatchUp: () => readFirst.read(), pauses: this.pauses } : {}),
     });
     this.control = new ControlLoop({
       config: options.config,
@@ -75,23 +85,29 @@ export class LeaderSession {
       lease: options.lease,
       onPaused: (paused) => this.runner.setPaused(paused),
       intervalMs: options.controlIntervalMs,
-      ...(options.runtimeEntries ? { findRuntimeEntry: (name: string) => options.runtimeEntries?.find(name) } : {}),
+      ...(catalog ? { findRuntimeEntry: (name: string) => catalog.find(name) } : {}),
+      running: options.running,
+      revoker: options.revoker,
+      revoked: options.events?.revoked?.bind(options.events),
     });
-    this.catalog = options.runtimeEntries;
+    this.catalog = catalog;
   }
 
   /**
    * Reads the paused set first, so that a paused entry never fires at start, and the runtime
    * entries as they are now (read before you publish): a standby's catalog may be behind by a
-   * missed message, and one that was paused by longer than that.
+   * missed message, and one that was paused by longer than that. A source that does not answer
+   * holds the start up for DEFAULTS.readFirstMaxMs at most (ReadFirst).
    */
   async start(controlSource: ControlSource): Promise<void> {
     this.runner.setPaused(await controlSource.paused());
-    await this.catalog?.refresh();
+    await this.readFirst?.read();
     // Changes from here on queue behind the start (Runner.applyChanges), so none falls between the
     // entries taken now and the first change handed over.
     this.catalog?.listen((changed, removed) => this.runner.applyChanges(changed, removed));
     await this.runner.start(this.catalog?.entries() ?? []);
+    // Pauses from here on (the read above covers what came before, the load of the book included).
+    if (this.catalog) this.pauses.start();
     this.control.start();
   }
 
@@ -101,6 +117,7 @@ export class LeaderSession {
   }
 
   async stop(): Promise<void> {
+    this.pauses.stop();
     this.catalog?.listen(undefined);
     await Promise.all([this.control.stop(), this.runner.stop()]);
   }

@@ -5,6 +5,7 @@
  */
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
 import type { MessageEnv, MessageTemplate } from '../celery/message.js';
+import { MessageShapes } from '../celery/message-shape.js';
 import type { Destination } from '../celery/routing.js';
 import { slotIdPrefix, slotTaskId } from '../celery/task-id.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
@@ -18,13 +19,17 @@ interface Compiled {
 
 export class RunRenderer {
   private readonly compiled = new Map<ResolvedEntry, Compiled>();
+  /** Entries of one task, options and monitor share a shape: a burst of a million tenants' runs compiles a few. */
+  private readonly shapes: MessageShapes;
 
   constructor(
     private readonly config: ResolvedConfig,
     private readonly messageEnv: MessageEnv,
     /** Told of each template as it is compiled (DispatchSpeedups.prepare), when the dispatcher offers it. */
     private readonly speedups: DispatchSpeedups | undefined,
-  ) {}
+  ) {
+    this.shapes = new MessageShapes(config, messageEnv);
+  }
 
   isCompiled(entry: ResolvedEntry): boolean {
     return this.compiled.has(entry);
@@ -40,7 +45,7 @@ export class RunRenderer {
     let compiled = this.compiled.get(entry);
     if (compiled === undefined) {
       compiled = {
-        template: compileMessageTemplate(entry, this.config, this.messageEnv),
+        template: compileMessageTemplate(entry, this.config, this.messageEnv, this.shapes),
         idPrefix: slotIdPrefix(this.config.name, entry.name),
       };
       this.compiled.set(entry, compiled);
@@ -67,6 +72,6 @@ export class RunRenderer {
 
   /** Where the entry's runs go; the entry has been rendered, so compiled. */
   destination(entry: ResolvedEntry): Destination {
-    return this.compile(entry).template.destination;
+    return this.compile(entry).template.shape.destination;
   }
 }

@@ -21,6 +21,7 @@ import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { within } from '../base/within.js';
+import type { Pause } from '../base/pause-watch.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { Clock } from '../ports/clock.js';
@@ -71,9 +72,12 @@ export interface RunnerOptions {
   readonly onSuperseded?: (names: readonly string[]) => void;
   /**
    * Brings the runtime entries up to date (their changes come through applyChanges before it
-   * resolves): awaited before publishing after a wake-up much later than planned (a pause).
+   * resolves): awaited before publishing after a pause (a wake-up much later than planned, or one
+   * `pauses` noticed) or a failed publish. It must resolve in bounded time (ReadFirst).
    */
   readonly beforeCatchUp?: () => Promise<void>;
+  /** The last pause of the process noticed (base/pause-watch.ts), for beforeCatchUp. */
+  readonly pauses?: { last(): Pause | undefined };
 }
 
 export class Runner {
@@ -84,6 +88,8 @@ export class Runner {
   private readonly window: DispatchWindowOptions;
   private readonly renderer: RunRenderer;
   private running = false;
+  /** Ends the listening to the outcome tracker's finished runs (bufferOne's released slot). */
+  private stopHearingFinished: (() => void) | undefined;
   /** Changes of runtime entries are applied one after the other, and only once the book is loaded. */
   private changes: Promise<void> = Promise.resolve();
   private loaded: Promise<void> | undefined;
@@ -97,11 +103,13 @@ export class Runner {
   private plannedWakeMs = 0;
   /** The last publish failed (Redis or the broker gone, say): read the runtime entries before the next. */
   private readFirst = false;
+  /** When the last pause read for ended (`pauses`): each pause is read for once. */
+  private pauseReadEndMs: number | undefined;
 
   constructor(private readonly options: RunnerOptions) {
     const { config, dispatcher, clock, logger, lease } = options;
     const { speedups } = dispatcher;
-    this.book = new EntryBook({ maxIntervalMs: config.maxIntervalMs });
+    this.book = new EntryBook({ maxIntervalMs: config.maxIntervalMs, onKeyed: (held) => this.warmUp.keyed(held) });
     const renderer = new RunRenderer(config, options.messageEnv, speedups);
     this.renderer = renderer;
     this.staging = new Staging({ book: this.book, renderer, speedups, lease });
@@ -154,7 +162,10 @@ export class Runner {
       const leaving = new Set(removed);
       const freshEntries = kept.filter((e) => leaving.has(e.name) || !this.book.has(e.name));
       const fresh = freshEntries.map((e) => e.name);
-      const stored = fresh.length === 0 ? new Map<string, EntryState>() : await state.load(fresh, clock.now(), revisionsOf(freshEntries));
+      let revisions: Map<string, string> | undefined;
+      // In slices, as at the start: an import of a million entries reaches a leader in one change.
+      await inSlices(freshEntries, (slice) => (revisions = revisionsOf(slice, revisions)));
+      const stored = fresh.length === 0 ? new Map<string, EntryState>() : await state.load(fresh, clock.now(), revisions);
       if (!this.running) return;
       // A run staged ahead of its instant holds the entry as it was; none may go out after the change.
       this.staging.discard();
@@ -163,7 +174,12 @@ export class Runner {
         if (this.window.failures.clear(entry.name) !== undefined) this.window.runLog.events.entryFailureCleared?.(entry.name, false);
       }
       if (gone.length > 0) this.window.runLog.events.entriesRemoved?.(gone);
-      for (const entry of this.book.upsert(kept, stored, clock.now())) this.renderer.forget(entry);
+      const nowMs = clock.now();
+      await inSlices(kept, (slice) => {
+        for (const entry of this.book.upsert(slice, stored, nowMs)) this.renderer.forget(entry);
+      });
+      // A tick between two slices may have staged a run of an entry of a later slice, as it was.
+      this.staging.discard();
       this.wake(0);
     };
     this.changes = this.changes.then(apply, apply);
@@ -202,7 +218,7 @@ export class Runner {
     }
     this.running = true;
     // A finished run may release its entry's buffered slot (overlap "bufferOne"): look at once.
-    this.options.running?.onFinished((entry) => {
+    this.stopHearingFinished = this.options.running?.onFinished((entry) => {
       if (this.book.isBuffered(entry)) this.wake(0);
     });
     logger.info({ event: EVENTS.start, entries: enabled.length, disabled: all.length - enabled.length }, 'scheduling');
@@ -253,7 +269,8 @@ export class Runner {
    */
   async stop(): Promise<void> {
     this.running = false;
-    this.options.running?.onFinished(undefined);
+    this.stopHearingFinished?.();
+    this.stopHearingFinished = undefined;
     this.timer.cancel();
     this.staging.discard();
     const inFlight = this.inFlight;
@@ -318,14 +335,20 @@ export class Runner {
     this.lastWakeMs = performance.now();
     const { clock, config, logger } = this.options;
     const lateMs = this.lastWakeMs - this.plannedWakeMs;
-    if ((lateMs > DEFAULTS.gapNoticedMs || this.readFirst) && this.options.beforeCatchUp !== undefined) {
+    // A timer set for a slot that fell due just as a pause ended fires nearly on time: the pause
+    // watch tells of the pause instead.
+    const pause = this.options.pauses?.last();
+    const paused = pause !== undefined && pause.endMs !== this.pauseReadEndMs ? pause : undefined;
+    const gap = lateMs > DEFAULTS.gapNoticedMs || paused !== undefined;
+    if ((gap || this.readFirst) && this.options.beforeCatchUp !== undefined) {
       // Read before you publish: what was known before a pause or an outage may have been edited
       // or deleted since.
-      if (lateMs > DEFAULTS.gapNoticedMs)
+      if (gap)
         logger.info(
-          { event: EVENTS.gapNoticed, lateMs: Math.round(lateMs) },
-          'woke up late (paused?): reading the runtime entries again before publishing',
+          { event: EVENTS.gapNoticed, lateMs: Math.round(lateMs), ...(paused ? { pausedMs: Math.round(paused.lengthMs) } : {}) },
+          'paused (woke up late, or held up meanwhile): reading the runtime entries again before publishing',
         );
+      if (pause !== undefined) this.pauseReadEndMs = pause.endMs;
       this.readFirst = false;
       await this.options.beforeCatchUp();
       if (!this.running) return config.maxIntervalMs;

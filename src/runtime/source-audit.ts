@@ -6,6 +6,7 @@
  */
 import { entryDiff } from '../control/audit.js';
 import type { AuditAction, FieldChange } from '../control/audit.js';
+import { sourcedDefinition } from '../ports/entries.js';
 import type { SourcedEntry } from '../ports/entries.js';
 
 /** One change a source's look found: the entry, what became of it, and the field diff. */
@@ -18,7 +19,7 @@ export interface SourceChange {
 
 /** What a source holds of an entry, for the diff: its definition, or its problems when it has none that runs. */
 const definition = (sourced: SourcedEntry | undefined): unknown =>
-  sourced === undefined ? undefined : (sourced.entry ?? { problems: sourced.problems });
+  sourced === undefined ? undefined : (sourcedDefinition(sourced) ?? { problems: sourced.problems });
 
 /**
  * The change from `before` to `after` (undefined: absent) of one name of the source `who`, or

@@ -8,9 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { API_FIELDS, checkBackfillInput, overLimitMessage, planBackfill, slotTexts } from '../control/backfill.js';
+import { API_FIELDS, backfillPolicy, checkBackfillInput, overLimitMessage, planBackfill, slotTexts } from '../control/backfill.js';
 import type { BackfillProgress } from '../control/backfill.js';
-import type { ResolvedEntry } from '../config/resolve.js';
+import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { AuditContext } from '../redis/audit-log.js';
 import type { RedisStateStore } from '../redis/state-store.js';
@@ -23,6 +23,8 @@ export interface BackfillAnswer {
 export interface BackfillApiOptions {
   /** The entry of this name the deployment runs now (the config file's or a runtime one), if any. */
   readonly findEntry: (name: string) => ResolvedEntry | undefined;
+  /** The config in force: whether outcomes are followed, and the broker (for `overlap`). */
+  readonly config: () => Pick<ResolvedConfig, 'resultBackend' | 'taskEvents'> & { readonly broker: { readonly url: string } };
   readonly states: Pick<RedisStateStore, 'readSome'>;
   readonly control: Pick<ControlStore, 'requestBackfill' | 'backfillProgress'>;
   readonly now: () => number;
@@ -41,7 +43,7 @@ export function progressBody(entry: string, id: string, p: BackfillProgress | un
       ? {}
       : {
           published: p.published,
-          skipped: { recorded: p.recorded, excluded: p.excluded, ahead: p.ahead, unrecorded: p.unrecorded },
+          skipped: { recorded: p.recorded, excluded: p.excluded, ahead: p.ahead, unrecorded: p.unrecorded, overlap: p.overlap },
           ...(p.total === undefined ? {} : { total: p.total }),
           ...(p.error === undefined ? {} : { error: p.error }),
         }),
@@ -57,11 +59,16 @@ export function backfillApi(o: BackfillApiOptions): {
       if (body === null || typeof body !== 'object' || Array.isArray(body))
         throw new ConfigError(
           'the backfill request',
-          [{ path: '', message: 'the body must be a JSON object: {"from", "to", "dryRun"?, "limit"?, "note"?, "unrecorded"?}' }],
+          [
+            {
+              path: '',
+              message: 'the body must be a JSON object: {"from", "to", "dryRun"?, "limit"?, "note"?, "unrecorded"?, "overlap"?}',
+            },
+          ],
           ErrorCode.ApiBadRequest,
         );
       const raw = body as Record<string, unknown>;
-      const unknown = Object.keys(raw).filter((k) => !['from', 'to', 'dryRun', 'limit', 'note', 'unrecorded'].includes(k));
+      const unknown = Object.keys(raw).filter((k) => !['from', 'to', 'dryRun', 'limit', 'note', 'unrecorded', 'overlap'].includes(k));
       const checked = checkBackfillInput(raw, API_FIELDS);
       const problems = [
         ...(checked.problems ?? []),
@@ -88,6 +95,9 @@ export function backfillApi(o: BackfillApiOptions): {
           [{ path: 'to', message: overLimitMessage(name, input.limit, API_FIELDS) }],
           ErrorCode.ApiBadRequest,
         );
+      const applied = backfillPolicy(input, entry, o.config(), API_FIELDS);
+      if (applied.problem !== undefined)
+        throw new ConfigError('the backfill request', [{ path: 'overlap', message: applied.problem }], ErrorCode.ApiBadRequest);
       if (input.dryRun)
         return {
           status: 200,
@@ -109,6 +119,7 @@ export function backfillApi(o: BackfillApiOptions): {
           limit: input.limit,
           ...(plan.anchorMs === undefined ? {} : { anchorMs: plan.anchorMs }),
           unrecorded: input.unrecorded,
+          ...(input.overlap === undefined ? {} : { overlap: input.overlap }),
           at: o.now(),
           ...(note === undefined ? {} : { note }),
         },
@@ -121,7 +132,10 @@ export function backfillApi(o: BackfillApiOptions): {
         progress = await o.control.backfillProgress(id);
       }
       // Not done within the wait: the request stays queued for the leader (there may be none now).
-      return { status: progress?.doneMs === undefined ? 202 : 200, body: progressBody(name, id, progress) };
+      return {
+        status: progress?.doneMs === undefined ? 202 : 200,
+        body: { ...progressBody(name, id, progress), overlapPolicy: applied.policy },
+      };
     },
     async backfillProgress(name, id) {
       const progress = await o.control.backfillProgress(id);

@@ -66,7 +66,7 @@ export async function startDryRun(options: ServiceOptions, write: (line: string)
       config = reloadableConfig(config, next, options.logger);
       catalog?.listen(undefined);
       await runner.stop();
-      catalog?.reconfigure(
+      await catalog?.reconfigure(
         { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
         new Set(config.entries.map((e) => e.name)),
       );

@@ -78,7 +78,9 @@ export function meteredDispatcher(inner: Dispatcher, events: PublishEvents, hand
  */
 export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, handOver: HandOver): TriggerPublisher {
   const backfill = inner.publishBackfill?.bind(inner);
+  const claim = inner.claimBackfill?.bind(inner);
   return {
+    ...(claim === undefined ? {} : { claimBackfill: claim }),
     ...(backfill === undefined
       ? {}
       : {

@@ -11,6 +11,8 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { PokedLoop } from '../base/poked-loop.js';
 import { VERSION } from '../base/version.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import type { HttpAddress } from '../http/server.js';
 import type { Clock } from '../ports/clock.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
 
@@ -85,4 +87,26 @@ export class ReplicaHeartbeat {
       this.lastError = message;
     }
   }
+}
+
+/** This replica's heartbeat in the registry, naming the HTTP address it serves on, if any. */
+export function replicaHeartbeat(options: {
+  config: ResolvedConfig;
+  logger: Logger;
+  clock: Clock;
+  instanceId: string;
+  registry: Pick<ReplicaRegistry, 'beat' | 'leave'>;
+  isLeader: () => boolean;
+  httpAddress: HttpAddress | undefined;
+}): ReplicaHeartbeat {
+  const { httpAddress: address } = options;
+  return new ReplicaHeartbeat({
+    registry: options.registry,
+    instanceId: options.instanceId,
+    clock: options.clock,
+    logger: options.logger,
+    ttlMs: options.config.lock.ttlMs,
+    isLeader: options.isLeader,
+    http: () => (address === undefined ? null : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`),
+  });
 }

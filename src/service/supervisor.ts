@@ -176,7 +176,7 @@ export class Supervisor {
     const applied = await this.enqueue(async () => {
       this.currentConfig = reloadableConfig(this.currentConfig, next, logger);
       this.currentFingerprint = configFingerprint(this.currentConfig);
-      this.options.catalog?.reconfigure(
+      await this.options.catalog?.reconfigure(
         { zone: this.currentConfig.timezone, alerts: this.currentConfig.alerts, calendars: this.currentConfig.calendars },
         new Set(this.currentConfig.entries.map((e) => e.name)),
       );

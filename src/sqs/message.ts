@@ -131,7 +131,7 @@ export function planSqsPublish(messages: readonly TaskMessage[], settings: SqsPl
       sqsQueue,
       body,
       bytes,
-      ...(fifo ? { groupId: message.template.messageGroupId ?? defaultGroupId(message.entry), deduplicationId: message.id } : {}),
+      ...(fifo ? { groupId: message.template.shape.messageGroupId ?? defaultGroupId(message.entry), deduplicationId: message.id } : {}),
     };
   });
   return { size: planned.length, messages: planned };

@@ -6,6 +6,7 @@ import { definitionSection, firesSection } from './definition-view.js';
 import { fetchStrips, legend, strip } from './strips-view.js';
 import { historyTable, resultCell, runtimeChart, streakText, successCell } from './results-view.js';
 import { entryAudit } from './audit-view.js';
+import { BACKFILL_OVERLAP_NAMES } from '../dashboard/wire.js';
 import type { DetailWire, OverviewWire } from '../dashboard/wire.js';
 
 export interface Notice {
@@ -82,7 +83,8 @@ interface BackfillAnswer {
   readonly id?: string;
   readonly done?: boolean;
   readonly published?: number;
-  readonly skipped?: { recorded: number; excluded: number; ahead: number; unrecorded: number };
+  readonly skipped?: { recorded: number; excluded: number; ahead: number; unrecorded: number; overlap?: number };
+  readonly overlapPolicy?: string;
   readonly error?: string;
   readonly slots?: string[];
   readonly excluded?: string[];
@@ -109,6 +111,13 @@ function backfillForm(name: string, notice: Notice, reload: () => Promise<void>)
   const from = h('input', { type: 'text', name: 'from', placeholder: '2026-11-20T00:00:00Z', 'aria-label': 'Backfill from (ISO 8601)' });
   const to = h('input', { type: 'text', name: 'to', placeholder: '2026-11-21T00:00:00Z', 'aria-label': 'Backfill to (ISO 8601)' });
   const dryRun = h('input', { type: 'checkbox', name: 'dryRun', 'aria-label': 'Dry run' });
+  // The entry's own policy unless another is chosen (as beat backfill --overlap).
+  const overlap = h(
+    'select',
+    { name: 'overlap', 'aria-label': 'Overlap policy' },
+    h('option', { value: '' }, "entry's own"),
+    ...BACKFILL_OVERLAP_NAMES.map((policy) => h('option', { value: policy }, policy)),
+  );
   const send = async (event: Event): Promise<void> => {
     event.preventDefault();
     try {
@@ -116,6 +125,7 @@ function backfillForm(name: string, notice: Notice, reload: () => Promise<void>)
         from: from.value.trim(),
         to: to.value.trim(),
         dryRun: dryRun.checked,
+        ...(overlap.value === '' ? {} : { overlap: overlap.value }),
       });
       const answer = await finished(name, first, (p) =>
         notice(`Backfill requested; the leader has not finished it yet (published ${p.published ?? 0} so far)`),
@@ -131,13 +141,19 @@ function backfillForm(name: string, notice: Notice, reload: () => Promise<void>)
         return;
       }
       const skipped = answer.skipped;
-      const count = skipped === undefined ? 0 : skipped.recorded + skipped.excluded + skipped.ahead + skipped.unrecorded;
+      const byOverlap = skipped?.overlap ?? 0;
+      const count = skipped === undefined ? 0 : skipped.recorded + skipped.excluded + skipped.ahead + skipped.unrecorded + byOverlap;
+      // The POST's answer says which policy applied (200 or 202); the progress asked for afterwards does not.
+      const applied = first.overlapPolicy ?? answer.overlapPolicy;
+      const policy = applied === undefined ? '' : `; overlap ${applied}`;
+      // Drawn again first, so that the answer shown stands beside the page it describes (and a
+      // range typed after it is not lost to the redraw).
+      await reload();
       notice(
         answer.done === true
-          ? `Backfilled: published ${answer.published ?? 0}, skipped ${count}`
+          ? `Backfilled: published ${answer.published ?? 0}, skipped ${count}${byOverlap > 0 ? ` (${byOverlap} by the overlap policy, still passed over)` : ''}${policy}`
           : `Backfill requested; the leader has not finished it yet (published ${answer.published ?? 0} so far)`,
       );
-      await reload();
     } catch (error) {
       notice(errorText(error), 'error');
     }
@@ -147,6 +163,7 @@ function backfillForm(name: string, notice: Notice, reload: () => Promise<void>)
     { class: 'backfill', 'data-action': 'backfill', onsubmit: (e: Event) => void send(e) },
     h('label', {}, 'From ', from),
     h('label', {}, 'To ', to),
+    h('label', {}, 'Overlap ', overlap),
     h('label', {}, dryRun, ' dry run'),
     h('button', { type: 'submit', class: 'act' }, 'Backfill'),
   );

@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { builtinModules } from 'node:module';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MAIN_HELP } from '../../src/cli.js';
+import { MAIN_HELP } from '../../src/commands/main.js';
 import { builtCli, repoRoot, runCli, spawnCli } from '../support/cli.js';
 import { waitUntil } from '../support/beat-process.js';
 import { startFakeRedis } from '../support/fake-redis.js';
@@ -311,18 +311,51 @@ describe('the beat binary', () => {
   });
 });
 
+/** The built command line: the entry point, then each chunk it reaches, by file name (relative to dist/). */
+function builtFiles(): Map<string, string> {
+  const files = new Map<string, string>();
+  const visit = (name: string): void => {
+    if (files.has(name)) return;
+    const text = readFileSync(join(dirname(builtCli), name), 'utf8');
+    files.set(name, text);
+    for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s*)["'](\.\/[^"']+)["']/g)) visit((m[1] as string).slice(2));
+  };
+  visit(basename(builtCli));
+  return files;
+}
+
+/** Every module specifier a file imports statically (`import … from "x"`). */
+function staticImports(text: string): string[] {
+  return [...text.matchAll(/\bimport\s*(?:[\w$]+\s*,?\s*)?(?:\{[^}]*\}|\*\s*as\s+[\w$]+)?\s*from\s*["']([^"']+)["']/g)].map(
+    (m) => m[1] as string,
+  );
+}
+
 describe('the built command line', () => {
-  it('is one bundled file: no module of ours loaded one by one, only the dependencies kept out on purpose, ASCII source', () => {
-    const text = readFileSync(builtCli, 'utf8');
-    // Static imports left in the bundle: Node's built-ins only (yaml, jiti and amqplib are dynamic imports).
-    const staticImports = [
-      ...text.matchAll(/\bimport\s*(?:[\w$]+\s*,?\s*)?(?:\{[^}]*\}|\*\s*as\s+[\w$]+)?\s*from\s*["']([^"']+)["']/g),
-    ].map((m) => m[1]);
-    expect(staticImports.length).toBeGreaterThan(0);
-    expect(staticImports.filter((s) => !(s?.startsWith('node:') || builtinModules.includes(s ?? '')))).toEqual([]);
-    expect(text).not.toMatch(/["']\.\.?\/(commands|config|runtime|broker|redis)\//);
-    // Non-ASCII text would make V8 keep the source as two bytes per character.
-    expect(/[^\x00-\x7f]/.test(text)).toBe(false);
+  it('is bundled: an entry point and its chunks, no module of ours loaded one by one, only the dependencies kept out on purpose, ASCII source', () => {
+    const files = builtFiles();
+    // Every chunk on disk is one the entry point reaches (none left from an earlier build).
+    const chunks = readdirSync(dirname(builtCli)).filter((name) => /^cli-.*\.js$/.test(name));
+    expect([...files.keys()].sort()).toEqual([basename(builtCli), ...chunks].sort());
+    for (const [name, text] of files) {
+      const imports = staticImports(text);
+      // Static imports left in the bundle: Node's built-ins and the chunks only (yaml, jiti and amqplib are dynamic imports).
+      expect(
+        imports.filter((s) => !(s.startsWith('node:') || builtinModules.includes(s) || /^\.\/cli-[\w-]+\.js$/.test(s))),
+        name,
+      ).toEqual([]);
+      expect(text, name).not.toMatch(/["']\.\.?\/(commands|config|runtime|broker|redis)\//);
+      // Non-ASCII text would make V8 keep the source as two bytes per character.
+      expect(/[^\x00-\x7f]/.test(text), name).toBe(false);
+    }
+  });
+
+  it('holds SIGTERM before it loads the commands: the entry point itself is a few lines, the commands a chunk it imports after', () => {
+    const entry = builtFiles().get(basename(builtCli)) as string;
+    // A start spends 0.1 to 0.4 s parsing and running the commands' chunk: none of it before the signals are held.
+    expect(entry.length).toBeLessThan(4_000);
+    expect(entry.indexOf('holdStopSignals()')).toBeGreaterThan(0);
+    expect(entry.indexOf('holdStopSignals()')).toBeLessThan(entry.search(/import\("\.\/cli-main-/));
   });
 
   it('reports the version of the ioredis it bundles, read from node_modules when it runs (CLIENT SETINFO LIB-VER)', async () => {
@@ -343,7 +376,7 @@ describe('the built command line', () => {
   });
 
   it('holds only the parts of zod it uses: none of its other locales (`import * as z`, not `import { z }`)', () => {
-    const text = readFileSync(builtCli, 'utf8');
+    const text = [...builtFiles().values()].join('\n');
     // From zod's Dutch locale; through `import { z } from 'zod'` esbuild kept all 40 (0.3 MB).
     expect(text).not.toContain('Ongeldige invoer');
     expect(text).toContain('Invalid input');

@@ -27,6 +27,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django.utils.dateparse import parse_datetime as parse_iso  # noqa: E402
 from django_celery_beat.models import (  # noqa: E402
@@ -185,5 +186,11 @@ for line in sys.stdin:
         answer = handle(json.loads(line))
     except Exception as exc:  # the test shows the error
         answer = {'error': f'{type(exc).__name__}: {exc}'}
+        # A connection the database dropped (a restart) stays broken outside a request cycle: close
+        # it, so that the next command connects again.
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - already gone
+            pass
     sys.stdout.write(json.dumps(answer) + '\n')
     sys.stdout.flush()

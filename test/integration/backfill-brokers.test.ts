@@ -11,16 +11,16 @@
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { connect } from 'amqplib';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { parseIsoInstant } from '../../src/celery/time.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
-import { runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
+import { FAST_LOCK } from '../support/beat-process.js';
+import { beatSuite } from '../support/beat-suite.js';
+import { killLeaderMidBackfill } from '../support/backfill-takeover.js';
+import { runBeatCli, uniqueName } from '../support/ops.js';
 import { portOpen } from '../support/rabbitmq-node.js';
-import type { PrivateRedis } from '../support/redis-server.js';
 import { slotId } from '../support/slot-id.js';
 import { freePort } from '../support/redis-server.js';
 import { LocalSqs } from '../support/sqs-server.js';
@@ -52,27 +52,14 @@ function arrived(headers: Record<string, unknown>): Arrived {
 }
 
 describe('beat backfill on RabbitMQ and SQS', () => {
-  const fleet = new BeatFleet();
-  const dir = new TempDir();
-  let redis: PrivateRedis;
-  let client: Redis;
+  const suite = beatSuite();
+  const { fleet, dir } = suite;
   // A past range of whole hours: from six hours and a half back to half an hour back.
   const hour = Math.floor(Date.now() / HOUR) * HOUR;
   const fromMs = hour - 6 * HOUR - 30 * MINUTE;
   const toMs = hour - 30 * MINUTE;
   const iso = (ms: number): string => new Date(ms).toISOString();
   const minutes = Array.from({ length: 6 * 60 + 1 }, (_, i) => fromMs + i * MINUTE);
-
-  beforeAll(async () => {
-    redis = await startPrivateRedis();
-    client = redis.client(0);
-  });
-  afterAll(async () => {
-    await fleet.killAll();
-    client?.disconnect();
-    await redis?.stop();
-    dir.remove();
-  });
 
   async function backfill(file: string, entry: string, ...extra: string[]): Promise<Result> {
     const run = await runBeatCli(['backfill', entry, '--config', file, '--from', iso(fromMs), '--to', iso(toMs), '--json', ...extra], {
@@ -115,7 +102,7 @@ describe('beat backfill on RabbitMQ and SQS', () => {
       file = dir.write(`${name}.json`, {
         name,
         broker: { url: SHARED_AMQP },
-        state: { url: redis.url(1) },
+        state: { url: suite.redis.url(1) },
         lock: FAST_LOCK,
         beatSchedule: { minutely: { task: 'tsbeat_test.record', schedule: { crontab: { minute: '*' } }, options: { queue } } },
       });
@@ -127,7 +114,7 @@ describe('beat backfill on RabbitMQ and SQS', () => {
     });
 
     it('a leader SIGKILLed half-way: the standby goes on, every slot arrives with its id, a resend only with the same id; again none', async () => {
-      const state = redis.client(1);
+      const state = suite.redis.client(1);
       const keys = schedulerKeys('tsbeat', name);
       const leader = fleet.spawn({ config: file, label: 'amqp-leader' });
       await leader.waitForEvent(EVENTS.lockAcquired, 20_000);
@@ -137,18 +124,7 @@ describe('beat backfill on RabbitMQ and SQS', () => {
 
       const running = backfill(file, 'minutely', '--note', 'broker outage');
       // The first step is recorded: hold the state Redis still (the leader's next claim or commit waits), kill the leader, let go.
-      const deadline = Date.now() + 60_000;
-      let progressKey: string | undefined;
-      while (progressKey === undefined && Date.now() < deadline) {
-        const key = (await state.keys(keys.backfill('*')))[0];
-        if (key !== undefined && Number(await state.hget(key, 'published')) > 0) progressKey = key;
-      }
-      if (progressKey === undefined) throw new Error(`no step of the backfill within 60 s\n${fleet.dump()}`);
-      await state.call('CLIENT', 'PAUSE', '10000', 'WRITE');
-      const halfWay = Number(await state.hget(progressKey, 'published'));
-      leader.child.kill('SIGKILL');
-      await leader.exited;
-      await state.call('CLIENT', 'UNPAUSE');
+      const halfWay = await killLeaderMidBackfill(state, keys.backfill('*'), leader, fleet);
       expect(halfWay).toBeLessThan(minutes.length);
 
       const result = await running;
@@ -210,7 +186,7 @@ describe('beat backfill on RabbitMQ and SQS', () => {
       file = dir.write(`${name}.json`, {
         name,
         broker: { url: sqs.url, transportOptions: { region: 'us-east-1', is_secure: false } },
-        state: { url: redis.url(2) },
+        state: { url: suite.redis.url(2) },
         lock: FAST_LOCK,
         beatSchedule: {
           // Every 10 minutes with one whole UTC hour excluded: 37 slots over the six hours, 6 of them excluded.

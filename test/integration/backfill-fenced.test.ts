@@ -45,6 +45,10 @@ interface StepOptions {
   readonly sent?: boolean;
   /** Slots the claim did not code 1: P = -1. */
   readonly held?: readonly number[];
+  /** Slots held by the request's overlap policy: P = -2. */
+  readonly overlap?: readonly number[];
+  /** What follows the slots ('kept'). */
+  readonly flags?: string;
 }
 
 function step(slots: readonly number[], o: StepOptions = {}): Promise<unknown[]> {
@@ -69,9 +73,11 @@ function step(slots: readonly number[], o: StepOptions = {}): Promise<unknown[]>
     String(slots.length),
   );
   for (const slot of slots)
-    if (o.held?.includes(slot)) argv.push(String(slot), '-1', '0');
+    if (o.overlap?.includes(slot)) argv.push(String(slot), '-2', '0');
+    else if (o.held?.includes(slot)) argv.push(String(slot), '-1', '0');
     else if (o.claim || o.sent) argv.push(String(slot), '0', '0');
     else argv.push(String(slot), '1', '0', '9', `${entry}@${slot}`);
+  if (o.flags !== undefined) argv.push(o.flags);
   return withScripts(redis).backfillFenced(k.length, ...k, ...argv);
 }
 
@@ -148,6 +154,40 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
     expect(await progress()).toMatchObject({ published: '2', recorded: '1', ahead: '1', through: String(T - 4 * M) });
     // A later claim finds the two sent slots published, and T - 4 min still to backfill.
     expect(await step(slots, { claim: true })).toEqual([1, 0, 0, 0, 1]);
+  });
+
+  it('a slot held by the overlap policy (P = -2) is counted overlap and stays passed over, for a later backfill to publish', async () => {
+    await state('e', { slot: T - 5 * M, seen: T - 60 * M });
+    expect(await recordPassed([['e', T - 9 * M, T - 7 * M]])).toEqual([1, 1]);
+    // Held: in a passed-over range, before the first sighting (no range written for it), published by the schedule, the schedule's own.
+    const held = [T - 8 * M, T - 70 * M, T - 6 * M, T - 4 * M];
+    const slots = [T - 70 * M, T - 9 * M, T - 8 * M, T - 6 * M, T - 4 * M];
+    expect(await step(slots, { overlap: held, last: false, flags: 'kept' })).toEqual([1, 6, 1, 6, 0, 4]);
+    // Only T - 9 min went out; T - 8 min is still in the record, as is the region before the sighting.
+    expect(await queued()).toEqual([`e@${T - 9 * M}`]);
+    expect(await ranges('e')).toEqual([range(T - 9 * M + 1, T - 7 * M)]);
+    expect(await progress()).toMatchObject({ published: '1', overlap: '2', recorded: '1', ahead: '1', kept: '1', last: String(T - 9 * M) });
+    // A later step that lets them through publishes both, once.
+    expect(await step([T - 70 * M, T - 9 * M, T - 8 * M], { last: false })).toEqual([1, 1, 0, 1]);
+    expect(await queued()).toEqual([`e@${T - 9 * M}`, `e@${T - 70 * M}`, `e@${T - 8 * M}`]);
+    expect(await progress()).toMatchObject({ published: '3', overlap: '2', last: String(T - 8 * M) });
+    // A push count below -2 is refused before anything is written.
+    await expect(
+      withScripts(redis).backfillFenced(
+        8,
+        ...[
+          keys.fence,
+          keys.state,
+          keys.entries,
+          keys.passedFloor,
+          keys.passed('e'),
+          keys.backfills,
+          keys.backfill('r1'),
+          keys.passedSince,
+        ],
+        ...[TOKEN, String(T), REQUEST, 'e', '', '', '', '0', String(T), '1', '1', String(T - 7 * M), '-3', '0'],
+      ),
+    ).rejects.toThrow(/push count below -2/);
   });
 
   it('publishes the passed-over slots at or before the stored slot, once; the others were published by the schedule', async () => {

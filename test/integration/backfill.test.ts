@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
+import { killLeaderMidBackfill } from '../support/backfill-takeover.js';
 import { readQueue } from '../support/beat-queue.js';
 import type { QueuedRun } from '../support/beat-queue.js';
 import { httpPortOf, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
@@ -141,18 +142,7 @@ describe('beat backfill', () => {
     const running = backfill('minutely');
     // The first step is out: hold every write still (the leader's next step waits), kill the leader, let go.
     // Polled without sleeping (a step takes milliseconds): the next command runs as soon as this one answers.
-    const deadline = Date.now() + 60_000;
-    let progressKey: string | undefined;
-    while (progressKey === undefined && Date.now() < deadline) {
-      const key = (await client.keys(keys.backfill('*'))).find((k) => !earlier.has(k));
-      if (key !== undefined && Number(await client.hget(key, 'published')) > 0) progressKey = key;
-    }
-    if (progressKey === undefined) throw new Error(`no step of the backfill within 60 s\n${fleet.dump()}`);
-    await client.call('CLIENT', 'PAUSE', '10000', 'WRITE');
-    const halfWay = Number(await client.hget(progressKey, 'published'));
-    leader.child.kill('SIGKILL');
-    await leader.exited;
-    await client.call('CLIENT', 'UNPAUSE');
+    const halfWay = await killLeaderMidBackfill(client, keys.backfill('*'), leader, fleet, (k) => !earlier.has(k));
     expect(halfWay).toBeLessThan(expected.length);
 
     const result = await running;
@@ -214,6 +204,31 @@ describe('beat backfill', () => {
     expect(inRangeNow.map((r) => r.id).sort()).toEqual(expected.map((ms) => slotId(name, 'secondly', ms)).sort());
     const again = await runBeatCli(['backfill', 'secondly', '--config', file, '--from', iso(from), '--to', iso(to), '--json']);
     expect(JSON.parse(again.stdout)).toMatchObject({ published: 0 });
+  }, 90_000);
+
+  it('an entry that has run since it was first seen: the slots before its first sighting still never ran, backfilled once each', async () => {
+    if (fleet.alive().length === 0)
+      await fleet.spawn({ config: file, label: 'leader', args: httpArgs() }).waitForEvent(EVENTS.lockAcquired, 15_000);
+    const keys = schedulerKeys('tsbeat', name);
+    // The schedule has run it (a scheduled run's state, not the first sighting's) before the backfill asks.
+    await waitUntil(
+      'a scheduled run of secondly in its state',
+      async () => (((await client.hget(keys.state, 'secondly')) ?? '').includes('"slot":') ? true : undefined),
+      20_000,
+      () => fleet.dump(),
+    );
+    // Ten minutes an hour back: long before the leader first saw the entry.
+    const first = Math.floor(Date.now() / 1000) * 1000 - HOUR;
+    const last = first + 10 * 60_000;
+    const expected = Array.from({ length: 601 }, (_, i) => first + i * 1000);
+    const range = ['--from', iso(first), '--to', iso(last), '--json'];
+    const run = await runBeatCli(['backfill', 'secondly', '--config', file, ...range], { timeoutMs: 60_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ published: 601, skipped: { recorded: 0, unrecorded: 0 } });
+    const queued = (await readQueue(client, 'secondly')).filter((r) => r.slotMs >= first && r.slotMs <= last);
+    expect(queued.map((r) => r.id).sort()).toEqual(expected.map((ms) => slotId(name, 'secondly', ms)).sort());
+    const again = await runBeatCli(['backfill', 'secondly', '--config', file, ...range]);
+    expect(JSON.parse(again.stdout)).toMatchObject({ published: 0, skipped: { recorded: 601 } });
   }, 90_000);
 
   it('refuses bad input with exit 2, naming the field, and publishes nothing', async () => {

@@ -30,7 +30,7 @@ const MINUTE = 60_000;
 describe.skipIf(!existsSync(CHROMIUM))('the dashboard on django-celery-beat rows (PostgreSQL, headless Chromium)', () => {
   const fleet = new BeatFleet();
   const dir = new TempDir();
-  const pg = new PrivatePostgres(55437);
+  const pg = new PrivatePostgres(25437);
   const dbUrl = pg.url('django');
   let redisServer: PrivateRedis;
   let redis: Redis;
@@ -166,8 +166,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard on django-celery-beat rows
     // Again (the page was drawn again after the backfill: the range typed anew): none, every slot already published.
     await form.locator('input[name="from"]').fill(new Date(fromMs).toISOString());
     await form.locator('input[name="to"]').fill(new Date(toMs).toISOString());
+    // An overlap policy that needs run outcomes, on a deployment that follows none: refused, naming the field.
+    await form.locator('select[name="overlap"]').selectOption('bufferAll');
     await form.locator('button[type="submit"]').click();
-    await page.locator('.notice.ok', { hasText: 'Backfilled: published 0, skipped 10' }).waitFor({ timeout: 45_000 });
+    await page.locator('.notice.error', { hasText: 'overlap: overlap bufferAll needs to know when' }).waitFor({ timeout: 15_000 });
+    await form.locator('select[name="overlap"]').selectOption('allowAll');
+    await form.locator('button[type="submit"]').click();
+    await page.locator('.notice.ok', { hasText: 'Backfilled: published 0, skipped 10; overlap allowAll' }).waitFor({ timeout: 45_000 });
     expect((await readQueue(redis, 'minutely')).filter((r) => r.slotMs <= toMs)).toHaveLength(10);
     await page.close();
   }, 150_000);

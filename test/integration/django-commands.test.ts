@@ -25,7 +25,7 @@ interface StatusJson {
 }
 
 describe('beat check, status, import django and run --dry-run on django-celery-beat tables (PostgreSQL)', () => {
-  const pg = new PrivatePostgres(55435);
+  const pg = new PrivatePostgres(25435);
   const dir = new TempDir();
   const fleet = new BeatFleet();
   const dbUrl = pg.url('django');

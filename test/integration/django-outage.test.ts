@@ -18,7 +18,7 @@ const TASK = 'tsbeat_test.record';
 describe('beat run when the django database goes away and comes back', () => {
   const fleet = new BeatFleet();
   const dir = new TempDir();
-  const pg = new PrivatePostgres(55434);
+  const pg = new PrivatePostgres(25434);
   const dbUrl = pg.url('django');
   let redisServer: PrivateRedis;
   const orms: DjangoOrm[] = [];

@@ -17,7 +17,7 @@ import type { PrivateRedis } from '../support/redis-server.js';
 describe('beat run on django-celery-beat tables (MariaDB, leader and standby, a Celery worker)', () => {
   const fleet = new BeatFleet();
   const dir = new TempDir();
-  const mariadb = new PrivateMariaDb(53308);
+  const mariadb = new PrivateMariaDb(23308);
   const dbUrl = mariadb.url('django');
   const workers: CeleryProcess[] = [];
   let redisServer: PrivateRedis;

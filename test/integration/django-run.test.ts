@@ -21,7 +21,7 @@ import type { PrivateRedis } from '../support/redis-server.js';
 describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby, a Celery worker)', () => {
   const fleet = new BeatFleet();
   const dir = new TempDir();
-  const pg = new PrivatePostgres(55433);
+  const pg = new PrivatePostgres(25433);
   let redisServer: PrivateRedis;
   let redis: Redis;
   let orm: DjangoOrm;

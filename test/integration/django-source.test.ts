@@ -67,10 +67,10 @@ function byName(entries: readonly SourcedEntry[], name: string): SourcedEntry {
 }
 
 describe.each([
-  ['PostgreSQL', () => postgres(55432), undefined],
-  ['MariaDB', () => mariadb(53306), undefined],
+  ['PostgreSQL', () => postgres(25432), undefined],
+  ['MariaDB', () => mariadb(23306), undefined],
   // USE_TZ = False: MySQL holds naive wall times in TIME_ZONE, which the source must be told.
-  ['MariaDB with USE_TZ = False in Europe/Berlin', () => mariadb(53307), 'Europe/Berlin'],
+  ['MariaDB with USE_TZ = False in Europe/Berlin', () => mariadb(23307), 'Europe/Berlin'],
 ])('the django source on %s', (_label, make, naiveZone) => {
   const db = make();
   const env = () => ({ url: db.url, ...(naiveZone === undefined ? {} : { useTz: false, timeZone: naiveZone }) });

@@ -24,7 +24,7 @@ const names = (entries: readonly SourcedEntry[]): string[] => entries.map((e) =>
 const argsOf = (entries: readonly SourcedEntry[], name: string): unknown => entries.find((e) => e.name === name)?.entry?.args;
 
 describe('django-tenants schemas on PostgreSQL', () => {
-  const pg = new PrivatePostgres(55436);
+  const pg = new PrivatePostgres(25436);
   const dir = new TempDir();
   const url = pg.url('django');
   const orms = new Map<string, DjangoOrm>();

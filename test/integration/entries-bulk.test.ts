@@ -120,11 +120,13 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
     expect(large.export / small.export, JSON.stringify(peaks)).toBeLessThan(1.8);
     // Ten times the entries, ten times the CPU (both of 10,000 and 100,000 are audited whole): a
     // step whose cost grew with the entries already written (a quadratic one) would be ~100x.
-    // 1.6 times linear leaves room for the noise of the smaller run on a loaded machine.
+    // Redis's sorted-set inserts cost log n each (about 1.25x more per entry at 100,000 than at
+    // 10,000), so a linear import reads ~12.5x; 2.5 times linear leaves room for that and the noise
+    // of the smaller run on a loaded machine (16 failed at 16.3 under load), far below ~100x.
     const cpus = JSON.stringify({ fixed: { cli: fixed.cpuMs, redis: fixed.redisCpuMs }, ...cpu });
     const [cpuSmall, cpuLarge] = [cpu[10_000], cpu[100_000]] as [{ cli: number; redis: number }, { cli: number; redis: number }];
-    expect(cpuLarge.cli / cpuSmall.cli, cpus).toBeLessThan(16);
-    expect(cpuLarge.redis / cpuSmall.redis, cpus).toBeLessThan(16);
+    expect(cpuLarge.cli / cpuSmall.cli, cpus).toBeLessThan(25);
+    expect(cpuLarge.redis / cpuSmall.redis, cpus).toBeLessThan(25);
   }, 600_000);
 
   it('takes its YAML export of 100,000 back (read whole, lines looked up only for a problem)', async () => {

@@ -34,17 +34,15 @@ import { RedBeatSource } from '../../src/redbeat/source.js';
 import { decodeEntryState } from '../../src/redis/entry-state-codec.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { EntryCatalog } from '../../src/runtime/entry-catalog.js';
-import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, waitUntil } from '../support/beat-process.js';
+import { BeatFleet, TempDir, fastSourcesYaml, logTimeMs, waitUntil } from '../support/beat-process.js';
 import type { LogLine } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
 import type { QueuedRun } from '../support/beat-queue.js';
 import { PYTHON, pythonCelery } from '../support/celery.js';
-import { DjangoOrm, manage } from '../support/django.js';
+import { withMigratedDjango } from '../support/django-db.js';
 import type { OrmRow } from '../support/django.js';
 import { ENV } from '../support/messages.js';
 import { runBeatCli, startPrivateRedis } from '../support/ops.js';
-import { PrivatePostgres } from '../support/postgres-server.js';
-import { freePort } from '../support/redis-server.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
 const TASK = 'tsbeat_test.record';
@@ -96,17 +94,7 @@ suite(
         });
       };
       save();
-      const file = dir.write(
-        'redbeat.yaml',
-        [
-          `name: ${deployment}`,
-          `broker: { url: "${url}" }`,
-          'maxInterval: 200ms',
-          `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
-          'sources: { redbeat: { keyPrefix: "redbeat:" } }',
-          '',
-        ].join('\n'),
-      );
+      const file = dir.write('redbeat.yaml', fastSourcesYaml(deployment, url, '{ redbeat: { keyPrefix: "redbeat:" } }'));
       const leader = fleet.spawn({ config: file, label: 'rb-leader' });
       await leader.waitForEvent(EVENTS.lockAcquired, 30_000);
       const runs = (): Promise<QueuedRun[]> => readQueue(redis, queue).then((all) => all.filter((r) => r.entry === 'rb-tick'));
@@ -199,17 +187,7 @@ suite(
         JSON.parse(execFileSync(PYTHON, [CLIENT, JSON.stringify({ url, prefix: 'rbaudit:', ...request })], { encoding: 'utf8' }));
       const save = (kwargs: Record<string, unknown>): unknown =>
         py({ op: 'save', name: 'rb-audited', task: TASK, schedule: { interval: 60 }, kwargs, options: { queue: 'rb-audit' } });
-      const file = dir.write(
-        'rb-audit.yaml',
-        [
-          `name: ${deployment}`,
-          `broker: { url: "${url}" }`,
-          'maxInterval: 200ms',
-          `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
-          'sources: { redbeat: { keyPrefix: "rbaudit:" } }',
-          '',
-        ].join('\n'),
-      );
+      const file = dir.write('rb-audit.yaml', fastSourcesYaml(deployment, url, '{ redbeat: { keyPrefix: "rbaudit:" } }'));
       const leader = fleet.spawn({ config: file, label: 'rb-audit-leader' });
       await leader.waitForEvent(EVENTS.lockAcquired, 30_000);
       // A standby sees every change too: only the leader records them.
@@ -244,25 +222,8 @@ suite(
     }, 60_000);
 
     it('django: a row created, edited and deleted through the ORM is in the audit trail, who "django", with its diff (issue 31)', async () => {
-      const pg = new PrivatePostgres(await freePort());
-      const dbUrl = pg.url('django');
-      let orm: DjangoOrm | undefined;
-      try {
-        await pg.start();
-        await pg.createDatabase('django');
-        await manage({ url: dbUrl }, ['migrate', '-v0']);
-        orm = new DjangoOrm({ url: dbUrl });
-        const file = dir.write(
-          'dj-audit.yaml',
-          [
-            'name: dj-audit',
-            `broker: { url: "${server.url(0)}" }`,
-            'maxInterval: 200ms',
-            `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
-            `sources: { django: { url: "${dbUrl}" } }`,
-            '',
-          ].join('\n'),
-        );
+      await withMigratedDjango(async ({ url: dbUrl, orm }) => {
+        const file = dir.write('dj-audit.yaml', fastSourcesYaml('dj-audit', server.url(0), `{ django: { url: "${dbUrl}" } }`));
         const leader = fleet.spawn({ config: file, label: 'dj-audit-leader' });
         await leader.waitForEvent(EVENTS.lockAcquired, 30_000);
         const seen = async (action: string): Promise<LogLine> =>
@@ -273,11 +234,11 @@ suite(
             () => fleet.dump(),
           );
         const row = { name: 'dj-audited', task: TASK, interval: { every: 60, period: 'seconds' }, queue: 'dj-audit' };
-        await orm.call({ op: 'create', ...row, kwargs: { size: 1 } });
+        await orm().call({ op: 'create', ...row, kwargs: { size: 1 } });
         await seen('create');
-        await orm.call({ op: 'edit', name: 'dj-audited', kwargs: { size: 2 } });
+        await orm().call({ op: 'edit', name: 'dj-audited', kwargs: { size: 2 } });
         await seen('update');
-        await orm.call({ op: 'delete', name: 'dj-audited' });
+        await orm().call({ op: 'delete', name: 'dj-audited' });
         await seen('delete');
         const audit = await runBeatCli(['audit', 'dj-audited', '--json', '--config', file]);
         expect(audit.code, audit.stderr).toBe(0);
@@ -291,38 +252,21 @@ suite(
         expect(events[2]?.changes).toContainEqual({ path: 'task', after: JSON.stringify(TASK) });
         expect(events[0]?.changes).toContainEqual({ path: 'kwargs.size', before: '2' });
         await fleet.killAll();
-      } finally {
-        await orm?.close();
-        await pg.stop();
-      }
+      });
     }, 90_000);
 
     it('deleted at its source, a RedBeat entry or django row loses what tsbeat kept of it; a django outage removes nothing (issue 31)', async () => {
       const url = server.url(0);
-      const pg = new PrivatePostgres(await freePort());
-      const dbUrl = pg.url('django');
-      let orm: DjangoOrm | undefined;
-      try {
-        await pg.start();
-        await pg.createDatabase('django');
-        await manage({ url: dbUrl }, ['migrate', '-v0']);
-        orm = new DjangoOrm({ url: dbUrl });
+      await withMigratedDjango(async ({ pg, url: dbUrl, orm, reopen }) => {
         const sched = { task: TASK, options: { queue: 'forget' } };
         execFileSync(PYTHON, [
           CLIENT,
           JSON.stringify({ url, prefix: 'rbforget:', op: 'save', name: 'rb-gone', schedule: { interval: 60 }, ...sched }),
         ]);
-        await orm.call({ op: 'create', name: 'dj-gone', task: TASK, interval: { every: 60, period: 'seconds' }, queue: 'forget' });
+        await orm().call({ op: 'create', name: 'dj-gone', task: TASK, interval: { every: 60, period: 'seconds' }, queue: 'forget' });
         const file = dir.write(
           'forget.yaml',
-          [
-            'name: forget',
-            `broker: { url: "${url}" }`,
-            'maxInterval: 200ms',
-            `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
-            `sources: { redbeat: { keyPrefix: "rbforget:" }, django: { url: "${dbUrl}" } }`,
-            '',
-          ].join('\n'),
+          fastSourcesYaml('forget', url, `{ redbeat: { keyPrefix: "rbforget:" }, django: { url: "${dbUrl}" } }`),
         );
         const leader = fleet.spawn({ config: file, label: 'forget-leader' });
         await leader.waitForEvent(EVENTS.lockAcquired, 30_000);
@@ -343,10 +287,9 @@ suite(
         await until(Date.now() + 2 * S);
         expect([await kept('rb-gone'), await kept('dj-gone')]).toEqual([3, 3]);
         await pg.start();
-        await orm.close();
-        orm = new DjangoOrm({ url: dbUrl });
+        await reopen();
         execFileSync(PYTHON, [CLIENT, JSON.stringify({ url, prefix: 'rbforget:', op: 'delete', name: 'rb-gone' })]);
-        await orm.call({ op: 'delete', name: 'dj-gone' });
+        await orm().call({ op: 'delete', name: 'dj-gone' });
         await waitUntil(
           'what tsbeat kept of rb-gone and dj-gone to go',
           async () => ((await kept('rb-gone')) + (await kept('dj-gone')) === 0 ? true : undefined),
@@ -354,45 +297,25 @@ suite(
           () => fleet.dump(),
         );
         await fleet.killAll();
-      } finally {
-        await orm?.close();
-        await pg.stop();
-      }
+      });
     }, 90_000);
 
     it('django: a one-off row created again runs once more; an interval row created again runs on its own grid and replays nothing', async () => {
-      const pg = new PrivatePostgres(await freePort());
-      const dbUrl = pg.url('django');
-      let orm: DjangoOrm | undefined;
-      try {
-        await pg.start();
-        await pg.createDatabase('django');
-        await manage({ url: dbUrl }, ['migrate', '-v0']);
-        orm = new DjangoOrm({ url: dbUrl });
+      await withMigratedDjango(async ({ url: dbUrl, orm }) => {
         const queue = 'dj-inc';
         const soon = (ms: number): string => new Date(Date.now() + ms).toISOString();
-        await orm.call({ op: 'create', name: 'tick', task: TASK, interval: { every: 2, period: 'seconds' }, queue, args: ['tick'] });
-        const file = dir.write(
-          'django.yaml',
-          [
-            'name: dj-inc',
-            `broker: { url: "${server.url(0)}" }`,
-            'maxInterval: 200ms',
-            `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
-            `sources: { django: { url: "${dbUrl}" } }`,
-            '',
-          ].join('\n'),
-        );
+        await orm().call({ op: 'create', name: 'tick', task: TASK, interval: { every: 2, period: 'seconds' }, queue, args: ['tick'] });
+        const file = dir.write('django.yaml', fastSourcesYaml('dj-inc', server.url(0), `{ django: { url: "${dbUrl}" } }`));
         const leader = fleet.spawn({ config: file, label: 'dj-leader' });
         await leader.waitForEvent(EVENTS.lockAcquired, 30_000);
         // Clocked a little ahead of the leader seeing it (a clocked instant before a row is first seen is passed over).
-        await orm.call({ op: 'create', name: 'once', task: TASK, clocked: soon(2000), one_off: true, queue, args: ['once'] });
+        await orm().call({ op: 'create', name: 'once', task: TASK, clocked: soon(2000), one_off: true, queue, args: ['once'] });
         const runsOf = async (name: string): Promise<QueuedRun[]> => (await readQueue(redis, queue)).filter((r) => r.entry === name);
         await waitUntil(
           'the one-off run, written back (the row disabled), and 2 runs of tick',
           async () =>
             (await runsOf('once')).length === 1 &&
-            !(await orm!.call<OrmRow>({ op: 'get', name: 'once' })).enabled &&
+            !(await orm().call<OrmRow>({ op: 'get', name: 'once' })).enabled &&
             (await runsOf('tick')).length >= 2
               ? true
               : undefined,
@@ -400,9 +323,9 @@ suite(
           () => fleet.dump(),
         );
 
-        await orm.call({ op: 'delete', name: 'once' });
-        await orm.call({ op: 'delete', name: 'tick' });
-        await orm.call({ op: 'create', name: 'once', task: TASK, clocked: soon(2000), one_off: true, queue, args: ['once'] });
+        await orm().call({ op: 'delete', name: 'once' });
+        await orm().call({ op: 'delete', name: 'tick' });
+        await orm().call({ op: 'create', name: 'once', task: TASK, clocked: soon(2000), one_off: true, queue, args: ['once'] });
         // The leader sees the delete at its next look; the gap that matters starts there.
         const removal = await waitUntil(
           'the leader to drop tick',
@@ -412,7 +335,7 @@ suite(
         const deletedMs = logTimeMs(removal);
         await until(deletedMs + 4500);
         const createdMs = Date.now();
-        await orm.call({ op: 'create', name: 'tick', task: TASK, interval: { every: 2, period: 'seconds' }, queue, args: ['tick'] });
+        await orm().call({ op: 'create', name: 'tick', task: TASK, interval: { every: 2, period: 'seconds' }, queue, args: ['tick'] });
         await waitUntil(
           'the one-off row created again to run, and 2 runs of tick created again',
           async () =>
@@ -428,10 +351,7 @@ suite(
         expect(again[0]?.slotMs).toBeGreaterThanOrEqual(createdMs + 2 * S);
         expect((again[1]?.slotMs ?? 0) - (again[0]?.slotMs ?? 0)).toBe(2 * S);
         await fleet.killAll();
-      } finally {
-        await orm?.close();
-        await pg.stop();
-      }
+      });
     }, 90_000);
   },
 );

@@ -195,6 +195,9 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
   /** The manual runs, kept across a scheduled run: what follows the count in the state written. */
   const manual = value.state?.manualRuns;
   const tail = manual === undefined ? '' : `,"t":${manual}`;
+  /** The first sighting, kept by a run: written after the slot (the prefix's first comma). */
+  const seen = value.state?.seenMs;
+  const seenText = seen === undefined ? ',' : `,"seen":${seen},`;
   const before = (): Record<string, string> => ({
     [OTHER.field]: OTHER.text,
     ...(value.text === undefined ? {} : { [ENTRY]: value.text }),
@@ -208,7 +211,7 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
     expect(outcome.reply).toEqual([1, fresh ? 1 : 0]);
     expect(outcome.state).toEqual({
       ...before(),
-      ...(fresh ? { [ENTRY]: `${publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID)}${next}${tail}}` } : {}),
+      ...(fresh ? { [ENTRY]: `${publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID).replace(/,/, seenText)}${next}${tail}}` } : {}),
     });
     expect(outcome.others).toEqual(expected);
   });
@@ -229,6 +232,7 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
     expect(outcome.reply).toEqual([1, fresh ? 1 : 0]);
     const written = encodeEntryState({
       slotMs: RUN_SLOT,
+      ...(seen === undefined ? {} : { seenMs: seen }),
       publishedAtMs: AT,
       lastTaskId: TASK_ID,
       runCount: next,
@@ -546,9 +550,9 @@ describe('the Lua decode (includes/entry-state.lua)', () => {
       'local out = {}',
       'for i, text in ipairs(ARGV) do',
       '  local s = decodeState(text)',
-      '  local slot, n, t, g = storedSlotAndCount(text)',
-      '  if s then out[i] = { "state", shown(s.slot), shown(s.seen), shown(s.at), shown(s.by), shown(s.id), shown(s.n), shown(slot), shown(n), shown(s.t), shown(t), shown(s.g), shown(g) }',
-      '  else out[i] = { "unreadable", "", "", "", "", "", "", shown(slot), shown(n), "", shown(t), "", shown(g) } end',
+      '  local slot, n, t, g, seen = storedSlotAndCount(text)',
+      '  if s then out[i] = { "state", shown(s.slot), shown(s.seen), shown(s.at), shown(s.by), shown(s.id), shown(s.n), shown(slot), shown(n), shown(s.t), shown(t), shown(s.g), shown(g), shown(seen) }',
+      '  else out[i] = { "unreadable", "", "", "", "", "", "", shown(slot), shown(n), "", shown(t), "", shown(g), shown(seen) } end',
       'end',
       'return out',
     ].join('\n'),
@@ -560,7 +564,7 @@ describe('the Lua decode (includes/entry-state.lua)', () => {
     const num = (s: string | undefined) => (s === undefined || s === '' ? undefined : Number(s.slice(1)));
     const str = (s: string | undefined) => (s === undefined || s === '' ? undefined : s.slice(1));
     STATE_VALUES.forEach((value, i) => {
-      const [kind, slot, seen, at, by, id, n, fastSlot, fastN, t, fastT, g, fastG] = replies[i] as string[];
+      const [kind, slot, seen, at, by, id, n, fastSlot, fastN, t, fastT, g, fastG, fastSeen] = replies[i] as string[];
       let lua: EntryState | 'unreadable' = UNREADABLE;
       if (kind === 'state') {
         lua = {
@@ -576,12 +580,13 @@ describe('the Lua decode (includes/entry-state.lua)', () => {
       }
       expect({ label: value.label, state: lua }).toEqual({ label: value.label, state: value.state });
       const decoded = value.state === UNREADABLE ? undefined : value.state;
-      expect({ label: value.label, slot: num(fastSlot), n: num(fastN), t: num(fastT), g: str(fastG) }).toEqual({
+      expect({ label: value.label, slot: num(fastSlot), n: num(fastN), t: num(fastT), g: str(fastG), seen: num(fastSeen) }).toEqual({
         label: value.label,
         slot: decoded?.slotMs,
         n: decoded?.runCount ?? 0,
         t: decoded?.manualRuns,
         g: decoded?.incarnation,
+        seen: decoded?.seenMs,
       });
     });
   });

@@ -5,13 +5,12 @@
  * private Redis.
  */
 import { hostname, userInfo } from 'node:os';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
-import { runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
-import type { PrivateRedis } from '../support/redis-server.js';
+import { FAST_LOCK } from '../support/beat-process.js';
+import { beatSuite } from '../support/beat-suite.js';
+import { runBeatCli, uniqueName } from '../support/ops.js';
 
 interface Noted {
   name: string;
@@ -23,28 +22,15 @@ interface Noted {
 /** Who the command line is recorded as: this user at this host (as the audit trail records it). */
 const ME = `${userInfo().username}@${hostname()}`;
 describe('notes with pause, resume and trigger', () => {
-  const fleet = new BeatFleet();
-  const dir = new TempDir();
-  let redis: PrivateRedis;
-  let client: Redis;
-
-  beforeAll(async () => {
-    redis = await startPrivateRedis();
-    client = redis.client(0);
-  });
-  afterAll(async () => {
-    await fleet.killAll();
-    client?.disconnect();
-    await redis?.stop();
-    dir.remove();
-  });
+  const suite = beatSuite();
+  const { fleet, dir } = suite;
 
   it('keeps each note with its action, shows it in beat status, and refuses a bad one', async () => {
     const name = uniqueName('notes');
     const keys = schedulerKeys('tsbeat', name);
     const file = dir.write(`${name}.json`, {
       name,
-      broker: { url: redis.url(0) },
+      broker: { url: suite.redis.url(0) },
       lock: FAST_LOCK,
       beatSchedule: { tick: { task: 'tsbeat_test.record', schedule: 3600 }, other: { task: 'tsbeat_test.record', schedule: 3600 } },
     });
@@ -76,7 +62,7 @@ describe('notes with pause, resume and trigger', () => {
     );
     expect(table.stdout).toMatch(/^other\s.*\sactive\s+-\s*$/m);
     // Kept where the audit trail can pick it up: the notes hash, JSON with the action.
-    expect(JSON.parse((await client.hget(keys.notes, 'tick')) ?? 'null')).toMatchObject({
+    expect(JSON.parse((await suite.client.hget(keys.notes, 'tick')) ?? 'null')).toMatchObject({
       action: 'pause',
       by: ME,
       at: expect.any(Number),
@@ -94,7 +80,7 @@ describe('notes with pause, resume and trigger', () => {
     expect((await runBeatCli(['resume', 'tick', '--config', file, '--note', 'migration done'])).code).toBe(0);
     tick = (await status()).get('tick');
     expect(tick).toMatchObject({ paused: false, pauseNote: null, lastNote: { action: 'resume', note: 'migration done' } });
-    expect(await client.hexists(keys.pauseNotes, 'tick')).toBe(0);
+    expect(await suite.client.hexists(keys.pauseNotes, 'tick')).toBe(0);
 
     const trigger = await runBeatCli(['trigger', 'tick', '--config', file, '--note', 'rerun for the monthly report']);
     expect(trigger.code).toBe(0);

@@ -170,6 +170,9 @@ describe('failover', () => {
       replicas.splice(replicas.indexOf(leader), 1, fleet.spawn({ config }));
     }
     await sleep(1500);
+    // Each replica, the last spawned included, has started (its SIGTERM handler is installed before
+    // its first line; on a loaded machine a start takes several seconds): each must exit 0.
+    for (const r of replicas) await r.waitForLog('started', () => true, 30_000);
     await stopAll(replicas);
     console.info(`SIGTERM handover, released → acquired (ms): ${gaps.join(', ')}`);
     // The issue's acceptance figure: a standby leads within 0.2 s.

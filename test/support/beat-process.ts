@@ -90,8 +90,9 @@ export class BeatProcess {
     readonly label: string,
     argv: readonly string[],
     env: NodeJS.ProcessEnv,
+    nodeArgs: readonly string[] = [],
   ) {
-    this.child = spawn(process.execPath, [builtCli, ...argv], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...nodeArgs, builtCli, ...argv], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.collect(this.child.stdout, true);
     this.collect(this.child.stderr, false);
     this.exited = new Promise((resolve) => {
@@ -213,6 +214,8 @@ export interface SpawnOptions {
   readonly args?: readonly string[];
   /** Extra environment; the process gets PATH and these only, so the test environment's BEAT_/CELERY_ variables never leak in. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Node's own options, before the script (`--import` of a preload, say). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Tracks every beat process it spawns; `killAll` SIGKILLs whatever is still running (stopped ones too). */
@@ -230,10 +233,12 @@ export class BeatFleet {
   spawn(options: SpawnOptions): BeatProcess {
     this.counter += 1;
     const label = options.label ?? `beat-${this.counter}`;
-    const p = new BeatProcess(label, ['run', '--config', options.config, ...(options.args ?? [])], {
-      PATH: process.env['PATH'] ?? '',
-      ...options.env,
-    });
+    const p = new BeatProcess(
+      label,
+      ['run', '--config', options.config, ...(options.args ?? [])],
+      { PATH: process.env['PATH'] ?? '', ...options.env },
+      options.nodeArgs,
+    );
     this.all.push(p);
     return p;
   }
@@ -275,6 +280,18 @@ export class TempDir {
 
 /** Short lock timings that keep failovers fast in tests. */
 export const FAST_LOCK = { ttl: '2s', renewEvery: '500ms', retryEvery: '200ms' } as const;
+
+/** A YAML config of a deployment reading `sources` (a YAML flow mapping), woken often, with FAST_LOCK. */
+export function fastSourcesYaml(name: string, brokerUrl: string, sources: string): string {
+  return [
+    `name: ${name}`,
+    `broker: { url: "${brokerUrl}" }`,
+    'maxInterval: 200ms',
+    `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
+    `sources: ${sources}`,
+    '',
+  ].join('\n');
+}
 
 /** The pid in an instance id (`host:pid:random`), as written to the leader hash. */
 export function pidOfInstance(instance: string): number {

@@ -1,7 +1,7 @@
 /** Runs the CLI in-process with a captured Io, or as a real process against the built dist/. */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli.js';
+import { main } from '../../src/commands/main.js';
 import type { Io } from '../../src/commands/io.js';
 
 export interface CliResult {

@@ -5,10 +5,10 @@
  * python3-django-celery-beat (2.4) must be installed.
  */
 import { execFile, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CeleryProcess } from './celery.js';
 import { PYTHON } from './celery.js';
+import { JsonLineProcess } from './json-lines.js';
 
 export const DJANGO_PROJECT = fileURLToPath(new URL('../django_project/', import.meta.url));
 
@@ -52,49 +52,14 @@ export interface OrmRow {
 }
 
 /** One orm.py process: commands in, answers out, one JSON line each. */
-export class DjangoOrm {
-  private readonly child: ChildProcess;
-  private buffer = '';
-  private stderr = '';
-  private readonly waiting: ((line: string) => void)[] = [];
-
+export class DjangoOrm extends JsonLineProcess {
   constructor(env: DjangoEnv) {
-    this.child = spawn(PYTHON, ['orm.py'], { cwd: DJANGO_PROJECT, env: environment(env), stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout?.on('data', (chunk: Buffer) => {
-      this.buffer += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) !== -1) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        this.waiting.shift()?.(line);
-      }
-    });
-    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString('utf8')));
-    process.once('exit', () => this.child.kill('SIGKILL'));
+    super('orm.py', PYTHON, ['orm.py'], { cwd: DJANGO_PROJECT, env: environment(env) });
   }
 
   /** Sends one command; resolves with its answer, rejects with the error orm.py reports. */
-  async call<T = OrmRow>(command: Record<string, unknown>): Promise<T> {
-    const line = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`orm.py did not answer ${JSON.stringify(command)}: ${this.stderr}`)), 30_000);
-      this.waiting.push((text) => {
-        clearTimeout(timer);
-        resolve(text);
-      });
-      this.child.stdin?.write(`${JSON.stringify(command)}\n`);
-    });
-    const answer = JSON.parse(line) as { error?: string };
-    if (answer.error !== undefined) throw new Error(`orm.py ${String(command.op)}: ${answer.error}`);
-    return answer as T;
-  }
-
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.stdin?.end();
-    const killer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(killer);
+  override call<T = OrmRow>(command: Record<string, unknown>): Promise<T> {
+    return super.call<T>(command);
   }
 }
 

@@ -24,6 +24,11 @@ export const STATE_VALUES: readonly StateValue[] = [
     text: `{"slot":${S0},"at":${S0 + 3},"id":"task-1","n":1}`,
     state: { slotMs: S0, publishedAtMs: S0 + 3, lastTaskId: 'task-1', runCount: 1 },
   },
+  {
+    label: 'a scheduled run that keeps its first sighting (publish form)',
+    text: `{"slot":${S0},"seen":${S0 - 60_000},"at":${S0 + 3},"id":"task-s","n":3}`,
+    state: { slotMs: S0, seenMs: S0 - 60_000, publishedAtMs: S0 + 3, lastTaskId: 'task-s', runCount: 3 },
+  },
   { label: 'a first sighting', text: `{"seen":${S0},"n":0}`, state: { seenMs: S0, runCount: 0 } },
   { label: 'a first sighting with runs (after manual ones)', text: `{"seen":${S0},"n":12}`, state: { seenMs: S0, runCount: 12 } },
   {
@@ -125,6 +130,11 @@ export const STATE_VALUES: readonly StateValue[] = [
   { label: 'publish form, an infinite publish time', text: `{"slot":${S0},"at":${big},"id":"x","n":1}`, state: 'unreadable' },
   { label: 'publish form, an infinite slot', text: `{"slot":${big},"at":${S0},"id":"x","n":1}`, state: 'unreadable' },
   { label: 'publish form, a control character in the id', text: `{"slot":${S0},"at":${S0},"id":"a\u0001b","n":1}`, state: 'unreadable' },
+  {
+    label: 'publish form, a first sighting with a leading zero',
+    text: `{"slot":${S0},"seen":0${S0},"at":${S0},"id":"x","n":1}`,
+    state: 'unreadable',
+  },
   { label: 'publish form, text after it', text: `{"slot":${S0},"at":${S0},"id":"x","n":1}}`, state: 'unreadable' },
   { label: 'sighting form, a count with a leading zero', text: `{"seen":${S0},"n":00}`, state: 'unreadable' },
   { label: 'sighting form, an infinite anchor', text: `{"seen":${big},"n":0}`, state: 'unreadable' },

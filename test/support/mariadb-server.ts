@@ -2,7 +2,8 @@
  * A private MariaDB server for tests: Debian's `mariadb-install-db` and `mariadbd` on a loopback
  * port, with its own data directory and socket under a temp dir, `root` without a password. When
  * the tests run as root the server runs as the `mysql` system user (Debian's package creates it).
- * Start it in beforeAll, `stop()` it in afterAll.
+ * Start it in beforeAll, `stop()` it in afterAll. Give it a port below 32768: Linux lends
+ * 32768–60999 to outgoing connections, so a fixed port there can be held by one when it starts.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';

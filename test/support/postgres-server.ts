@@ -37,6 +37,8 @@ export class PrivatePostgres {
   private exited: Promise<void> = Promise.resolve();
   private readonly dir = mkdtempSync(join(tmpdir(), 'tsbeat-pg-'));
   private readonly user = serverUser('postgres');
+  /** The processes freeze() stopped. */
+  private frozen: number[] = [];
   output = '';
 
   constructor(readonly port: number) {
@@ -121,10 +123,44 @@ export class PrivatePostgres {
     this.child = undefined;
   }
 
+  /**
+   * Freezes the server as a hung host would: SIGSTOP to the postmaster and every backend, so that
+   * connections stay open and nothing answers (no error, no timeout of its own). thaw() undoes it.
+   */
+  freeze(): void {
+    const pids = this.processes();
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    this.frozen = pids;
+  }
+
+  /** SIGCONT to what freeze() stopped; nothing when it is not frozen. */
+  thaw(): void {
+    for (const pid of this.frozen) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // Gone meanwhile: nothing to wake.
+      }
+    }
+    this.frozen = [];
+  }
+
+  /** The postmaster's pid and its children's (backends, background workers). */
+  private processes(): number[] {
+    const pid = this.child?.pid;
+    if (pid === undefined) return [];
+    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => Number(line.trim()))
+      .filter((n) => Number.isInteger(n) && n > 0);
+    return [pid, ...children];
+  }
+
   /** Fast shutdown (SIGINT): backends are ended, the data directory stays for a restart. */
   async halt(): Promise<void> {
     const child = this.child;
     if (!child) return;
+    this.thaw();
     child.kill('SIGINT');
     await this.exited;
     this.child = undefined;

@@ -15,7 +15,9 @@ redbeat/decoder.py), on Debian's python3-redis, python3-celery and python3-dateu
   see that it fails;
 - redbeat.schedules.rrule: the attributes its encoder reads, on dateutil's rrule.
 
-Usage: redbeat_client.py '<json request>'; prints a JSON reply. Requests:
+Usage: redbeat_client.py '<json request>'; prints a JSON reply. Or redbeat_client.py --serve: one
+request a line on stdin, one reply a line on stdout (a writer of many saves, without a Python start
+each). Requests:
   {"op": "save", "url", "prefix", "name", "task", "schedule": {"interval": s, "relative": b} |
       {"crontab": {minute, hour, ...}} | {"rrule": {freq, dtstart (epoch s), count, byweekday: [0..6], ...}},
       "args", "kwargs", "options", "enabled", "last_run_at" (epoch s, else now as Celery's ScheduleEntry sets it)}
@@ -232,8 +234,8 @@ def make_schedule(spec, app):
     raise ValueError('unknown schedule %r' % (spec,))
 
 
-def main():
-    req = json.loads(sys.argv[1])
+def handle(req):
+    """One request; returns its reply."""
     client = redis.Redis.from_url(req['url'], decode_responses=True)
     op = req['op']
     if op == 'lock':
@@ -242,8 +244,7 @@ def main():
         acquired = lock.acquire(blocking=False)
         if acquired and not req.get('keep'):
             lock.release()
-        print(json.dumps({'acquired': bool(acquired)}))
-        return
+        return {'acquired': bool(acquired)}
     app = Celery(set_as_current=False)
     app.conf.timezone = 'UTC'
     prefix = req.get('prefix', 'redbeat:')
@@ -255,26 +256,41 @@ def main():
                                       enabled=req.get('enabled', True), app=app,
                                       last_run_at=from_timestamp(req['last_run_at']) if req.get('last_run_at') else None)
         entry.save()
-        print(json.dumps({'key': entry.key, 'score': client.zscore(prefix + ':schedule', entry.key)}))
+        return {'key': entry.key, 'score': client.zscore(prefix + ':schedule', entry.key)}
     elif op == 'delete':
         RedBeatSchedulerEntry(prefix, client, name=name, task='x', schedule=schedule(run_every=1), app=app).delete()
-        print(json.dumps({'deleted': name}))
+        return {'deleted': name}
     elif op == 'read':
         key = prefix + name
         definition, meta = client.hmget(key, 'definition', 'meta')
         decoded = decode_meta(meta)
         last = decoded.get('last_run_at')
-        print(json.dumps({
+        return {
             'exists': definition is not None,
             'meta_text': meta,
             'last_run_at': last.isoformat() if last else None,
             'last_run_at_epoch': last.timestamp() if last else None,
             'total_run_count': decoded.get('total_run_count'),
             'score': client.zscore(prefix + ':schedule', key),
-        }))
-    else:
-        raise ValueError('unknown op %r' % (op,))
+        }
+    raise ValueError('unknown op %r' % (op,))
+
+
+def serve():
+    """--serve: one JSON request a line on stdin, one JSON reply a line on stdout (an error as {"error"})."""
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            reply = handle(json.loads(line))
+        except Exception as exc:  # the test shows the error
+            reply = {'error': f'{type(exc).__name__}: {exc}'}
+        sys.stdout.write(json.dumps(reply) + '\n')
+        sys.stdout.flush()
 
 
 if __name__ == '__main__':
-    main()
+    if sys.argv[1] == '--serve':
+        serve()
+    else:
+        print(json.dumps(handle(json.loads(sys.argv[1]))))

@@ -38,17 +38,17 @@ def _on_alarm(signum, frame):
     raise Hang('PyEphem did not finish in %s s' % HANG_SECONDS)
 
 
-signal.signal(signal.SIGALRM, _on_alarm)
+signal.signal(signal.SIGPROF, _on_alarm)
 
 
 def bounded(fn, *args):
-    signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS)
+    signal.setitimer(signal.ITIMER_PROF, HANG_SECONDS)
     try:
         return fn(*args)
     except Hang:
         return {'hang': True}
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
 
 
 def to_ms(dt):

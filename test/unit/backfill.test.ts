@@ -153,8 +153,22 @@ describe('codecs', () => {
       total: '15',
       done: '7',
     });
-    expect(p).toEqual({ published: 12, recorded: 2, ahead: 0, unrecorded: 0, excluded: 1, total: 15, throughMs: 99, doneMs: 7 });
+    expect(p).toEqual({
+      published: 12,
+      recorded: 2,
+      ahead: 0,
+      unrecorded: 0,
+      excluded: 1,
+      overlap: 0,
+      total: 15,
+      throughMs: 99,
+      doneMs: 7,
+    });
     expect(progressText(p!)).toBe('published 12, skipped 3 (2 already published, 1 excluded)');
+    // A paced policy's place: the slot it published last, bufferOne's kept slot, the slots it held.
+    const paced = decodeBackfillProgress({ published: '1', overlap: '4', kept: '1', last: '42', through: '50' });
+    expect(paced).toMatchObject({ published: 1, overlap: 4, kept: true, lastMs: 42, throughMs: 50 });
+    expect(progressText(paced!)).toBe('published 1, skipped 4 (4 by the overlap policy, still passed over (see --overlap allowAll))');
     expect(decodeBackfillProgress({})).toBeUndefined();
   });
 

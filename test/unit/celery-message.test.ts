@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src/celery/message.js';
+import { MessageShapes } from '../../src/celery/message-shape.js';
+import { redisEnvelope } from '../../src/kombu/redis-envelope.js';
 import type { TaskMessage } from '../../src/celery/message.js';
 import { randomTaskId, slotIdPrefix, slotTaskId, uuidV5 } from '../../src/celery/task-id.js';
 import { isoFromMicros, isoFromMillis } from '../../src/celery/time.js';
@@ -327,5 +329,71 @@ describe('refusals', () => {
 
   it('refuses raw args that JSON cannot carry exactly (beyond 2^53)', () => {
     expect(() => compileMessageTemplate(entry({ args: [2 ** 53 + 2] }), config(), ENV)).toThrow(/beyond 2\^53/);
+  });
+});
+
+describe('templates shared by shape', () => {
+  const tenant = (i: number, fields: Parameters<typeof entry>[0] = {}) =>
+    entry({
+      name: `tenant-${i} ☃`,
+      args: [i, `ü${i}`],
+      kwargs: { who: `tenant ${i}` },
+      options: { queue: 'reports', expires: 30 },
+      ...fields,
+    });
+
+  it('gives entries that differ only in name, args and kwargs one shape, and each its own name, args and reprs', () => {
+    for (const protocol of [1, 2] as const) {
+      const c = config({ taskProtocol: protocol });
+      const shapes = new MessageShapes(c, ENV);
+      const [a, b] = [compileMessageTemplate(tenant(1), c, ENV, shapes), compileMessageTemplate(tenant(2), c, ENV, shapes)];
+      expect(a.shape).toBe(b.shape);
+      expect(shapes.size).toBe(1);
+      for (const [i, template] of [
+        [1, a],
+        [2, b],
+      ] as const) {
+        const input = { taskId: ID, slotMs: SLOT, nowMs: NOW };
+        const shared = renderTaskMessage(template, input);
+        // The oracle: the same entry compiled on a shape of its own, as before shapes were shared.
+        const alone = renderTaskMessage(compileMessageTemplate(tenant(i), c, ENV), input);
+        expect(shared.headersJson).toBe(alone.headersJson);
+        expect(shared.body).toBe(alone.body);
+        expect(redisEnvelope(shared, '', 'reports', 'tag')).toBe(redisEnvelope(alone, '', 'reports', 'tag'));
+        const envelope = JSON.parse(redisEnvelope(shared, '', 'reports', 'tag')) as Record<string, Record<string, unknown>>;
+        expect(envelope['properties']).toMatchObject({ periodic_task_name: `tenant-${i} ☃` });
+        const body = JSON.parse(shared.body) as unknown;
+        if (protocol === 2) {
+          expect(headersOf(shared)).toMatchObject({
+            beat_entry: `tenant-${i} ☃`,
+            periodic_task_name: `tenant-${i} ☃`,
+            argsrepr: `[${i}, 'ü${i}']`,
+            kwargsrepr: `{'who': 'tenant ${i}'}`,
+          });
+          expect(body).toEqual([[i, `ü${i}`], { who: `tenant ${i}` }, { callbacks: null, errbacks: null, chain: null, chord: null }]);
+        } else {
+          expect(headersOf(shared)).toMatchObject({ beat_entry: `tenant-${i} ☃` });
+          expect(body).toMatchObject({ args: [i, `ü${i}`], kwargs: { who: `tenant ${i}` } });
+        }
+      }
+    }
+  });
+
+  it('gives entries of another task, options or monitor a shape of their own, and keeps no shape that failed', () => {
+    const c = config();
+    const shapes = new MessageShapes(c, ENV);
+    const base = compileMessageTemplate(tenant(1), c, ENV, shapes);
+    expect(compileMessageTemplate(tenant(2, { task: 'proj.other' }), c, ENV, shapes).shape).not.toBe(base.shape);
+    expect(compileMessageTemplate(tenant(3, { options: { queue: 'reports', expires: 31 } }), c, ENV, shapes).shape).not.toBe(base.shape);
+    expect(
+      compileMessageTemplate(tenant(4, { options: { queue: 'reports', expires: 30, headers: { x: 1 } } }), c, ENV, shapes).shape,
+    ).not.toBe(base.shape);
+    expect(shapes.size).toBe(4);
+    // A bad shape names the entry it was compiled for, every time.
+    // (Past the options schema, which refuses it: as a publish-time API caller could hand it over.)
+    const bad = (i: number) => ({ ...tenant(i), options: { ...tenant(i).options, expires: 'soon' } });
+    expect(() => compileMessageTemplate(bad(5), c, ENV, shapes)).toThrow(/entry "tenant-5 ☃": options.expires "soon"/);
+    expect(() => compileMessageTemplate(bad(6), c, ENV, shapes)).toThrow(/entry "tenant-6 ☃": options.expires "soon"/);
+    expect(shapes.size).toBe(4);
   });
 });

@@ -8,6 +8,7 @@ import { parseEntryDefinition } from '../../src/config/entry-definition.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
 import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../../src/ports/entries.js';
 import { EntryCatalog } from '../../src/runtime/entry-catalog.js';
+import { DEFAULTS } from '../../src/base/defaults.js';
 
 /** A source holding entries in memory, with a version per change, as the store's contract says. */
 class MemorySource implements EntrySource {
@@ -115,6 +116,35 @@ describe('EntryCatalog', () => {
       { changed: [], removed: ['c'] },
     ]);
     expect(gone).toEqual([['b'], ['c']]);
+  });
+
+  it('decides a large load and a reload in slices, serving the event loop between them (a lock renewal waits on it)', async () => {
+    const source = new MemorySource();
+    const n = DEFAULTS.loopSlice * 3 + 1;
+    for (let i = 0; i < n; i += 1) source.put(`tenant-${i}`, { task: 't', schedule: 60 });
+    const catalog = catalogOf(source);
+    /** Turns of the event loop served while `work` runs (its own awaits are microtasks only: none without slices). */
+    const turnsDuring = async (work: Promise<void>): Promise<number> => {
+      let turns = 0;
+      let done = false;
+      const spin = (): void => {
+        if (done) return;
+        turns += 1;
+        setImmediate(spin);
+      };
+      setImmediate(spin);
+      await work;
+      done = true;
+      return turns;
+    };
+    expect(await turnsDuring(catalog.load())).toBeGreaterThanOrEqual(3);
+    expect(catalog.entries()).toHaveLength(n);
+    expect(catalog.find('tenant-0')?.timezone).toBe('Europe/Berlin');
+    expect(await turnsDuring(catalog.reconfigure({ zone: 'Asia/Tokyo' }, new Set(['tenant-1'])))).toBeGreaterThanOrEqual(3);
+    // Applied whole once it resolves.
+    expect(catalog.entries()).toHaveLength(n - 1);
+    expect(catalog.find(`tenant-${n - 1}`)?.timezone).toBe('Asia/Tokyo');
+    expect(catalog.problems().map((p) => p.name)).toEqual(['tenant-1']);
   });
 
   it('issue 30, scenario 5: a name a source reports both changed and removed in one look (deleted and created again) is re-created, not removed', async () => {
@@ -232,6 +262,35 @@ describe('EntryCatalog', () => {
     // Each failure said once, not at every retry.
     expect(lines.filter((l) => l.event === 'beat.entries.sync_failed').length).toBe(2);
     await catalog.stop();
+  });
+});
+
+describe('EntryCatalog and a source that does not answer', () => {
+  it('names the source it is reading, and says it is out of sync once the read has taken longer than DEFAULTS.readFirstMaxMs', async () => {
+    const source = new MemorySource();
+    source.put('a', { task: 't', schedule: 60 });
+    let clock = 1_000_000;
+    const catalog = new EntryCatalog({
+      sources: [source],
+      logger: silent,
+      intervalMs: 60_000,
+      defaults: { zone: 'UTC' },
+      staticNames: new Set(),
+      now: () => clock,
+    });
+    await catalog.load();
+    expect(catalog.reading()).toBeUndefined();
+    // A database that accepts the query and never replies: the read neither answers nor fails.
+    source.changesSince = () => new Promise<EntryChanges>(() => undefined);
+    void catalog.refresh();
+    await expectEventually(() => catalog.reading() !== undefined);
+    expect(catalog.reading()).toEqual({ origin: 'store', sinceMs: 1_000_000 });
+    clock += DEFAULTS.readFirstMaxMs;
+    expect(catalog.outOfSync()).toBeUndefined();
+    clock += 1;
+    expect(catalog.outOfSync()).toEqual({ sinceMs: 1_000_000, reason: 'the store entries are being read and do not answer' });
+    // What it knew stays in force meanwhile.
+    expect(names(catalog.entries())).toEqual(['a']);
   });
 });
 

@@ -2,14 +2,15 @@
  * entryLineChunks splits a JSON Lines file itself (node:readline's iterator cost a promise per
  * line): its lines and their numbers must be readline's, whatever the line breaks (\n, \r\n, a
  * lone \r) and wherever the file's 1 MB reads cut them. The oracle is node:readline over the same
- * file. The digest of a chunk changes with its text and only with it.
+ * file. The digest of a chunk changes with its text and only with it. A line in export form
+ * (isVerbatimLine) gives back, taken from its text, the name and entry JSON.parse reads in it.
  */
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { entryLineChunks } from '../../src/commands/entry-lines.js';
+import { entryLine, entryLineChunks, isVerbatimLine, verbatimEntry } from '../../src/commands/entry-lines.js';
 import { int, pick, prng } from '../support/prng.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'entry-lines-'));
@@ -100,5 +101,35 @@ describe('entryLineChunks', () => {
     writeFileSync(path, lines.join(''));
     const changed = await chunked(path, 100);
     expect(changed.digests.map((d, i) => d === first.digests[i])).toEqual(first.digests.map((_d, i) => i !== 2));
+  });
+});
+
+describe('verbatimEntry', () => {
+  it('takes from a line in export form the name and entry JSON.parse reads, whatever the name holds', () => {
+    const r = prng(7);
+    const parts = ['a', '"', '\\', '","entry":', '{', '}', ':', ',', 'é', '✓', '\\"', '\\u0061', ' ', 'name'];
+    for (let i = 0; i < 2_000; i += 1) {
+      const name = Array.from({ length: int(r, 1, 8) }, () => pick(r, parts)).join('');
+      const entry = { args: [name, i], schedule: int(r, 1, 99), task: pick(r, ['t.x', 't."y"', 't\\z']) };
+      const text = entryLine(name, entry);
+      expect(isVerbatimLine(text, { name, entry })).toBe(true);
+      const parsed = JSON.parse(text) as { name: string; entry: unknown };
+      expect(verbatimEntry(text)).toEqual({ name: parsed.name, entry: undefined, json: JSON.stringify(parsed.entry) });
+    }
+  });
+
+  it('passes only the export form: keys sorted, no spaces, name first', () => {
+    const entry = { args: [1], schedule: 5, task: 't.x' };
+    expect(isVerbatimLine('{"name":"n","entry":{"args":[1],"schedule":5,"task":"t.x"}}', { name: 'n', entry })).toBe(true);
+    for (const text of [
+      '{"name":"n","entry":{"schedule":5,"args":[1],"task":"t.x"}}',
+      '{"name": "n","entry":{"args":[1],"schedule":5,"task":"t.x"}}',
+      '{"entry":{"args":[1],"schedule":5,"task":"t.x"},"name":"n"}',
+      '{"name":"\\u006e","entry":{"args":[1],"schedule":5,"task":"t.x"}}',
+      '{"name":"n","entry":{"args":[1.0],"schedule":5,"task":"t.x"}}',
+    ]) {
+      const parsed = JSON.parse(text) as { name: string; entry: unknown };
+      expect(isVerbatimLine(text, parsed), text).toBe(false);
+    }
   });
 });

@@ -171,6 +171,34 @@ describe('the outcome tracker', () => {
     await tracker.stop();
   });
 
+  it('tells every onFinished listener of a finished run, until each one stops listening', async () => {
+    const history = memoryHistory();
+    history.lists.set('e', [{ taskId: 'old', slotMs: 1, publishedAtMs: 1, state: 'STARTED' }]);
+    history.lists.set('f', [{ taskId: 'older', slotMs: 1, publishedAtMs: 1, state: 'STARTED' }]);
+    const done = new Set<string>(['old']);
+    const tracker = new OutcomeTracker({
+      history,
+      results: { read: async (ids) => ids.map((id) => (done.has(id) ? { state: 'SUCCESS', doneAtMs: 9 } : { state: 'PENDING' })) },
+      events: { finished: () => undefined },
+      logger: silentLogger,
+      clock: { now: () => 10 },
+      timeoutMs: 60_000,
+      pollMs: 60_000,
+    });
+    await tracker.start();
+    const runner: string[] = [];
+    const control: string[] = [];
+    tracker.onFinished((entry) => runner.push(entry));
+    const stopControl = tracker.onFinished((entry) => control.push(entry));
+    await tracker.poll();
+    expect([runner, control]).toEqual([['e'], ['e']]);
+    stopControl();
+    done.add('older');
+    await tracker.poll();
+    expect([runner, control]).toEqual([['e', 'f'], ['e']]);
+    await tracker.stop();
+  });
+
   it('returns from published() at once, with the result backend hanging', () => {
     const tracker = new OutcomeTracker({
       history: memoryHistory(),

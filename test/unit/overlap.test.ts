@@ -33,7 +33,9 @@ class Running implements RunningRuns {
   ready(): Promise<void> {
     return Promise.resolve();
   }
-  onFinished(): void {}
+  onFinished(): () => void {
+    return () => undefined;
+  }
 }
 
 /** A broker's remote control as the gate sees it: what was broadcast, in order; `fail` makes the next one fail. */

@@ -47,6 +47,11 @@ describe('encodeCommand writing an LPUSH of envelope pushes', () => {
     ],
     ['a non-ASCII task id (escaped to ASCII like Python json.dumps)', message({ taskId: 'id-ü-☃' }), true],
     ['protocol v1 (body per message)', message({ options: { expires: 10 } }, 1), true],
+    [
+      'protocol v1 with unicode args and kwargs (own values of the entry, not ASCII)',
+      message({ args: ['wörld ☃'], kwargs: { k: '😀' } }, 1),
+      true,
+    ],
   ];
 
   it.each(cases)('writes exactly the bytes of the envelope text for %s', (_what, m, direct) => {

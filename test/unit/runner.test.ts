@@ -22,6 +22,7 @@ import { createLogger } from '../../src/base/log.js';
 import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome, SlotAhead } from '../../src/ports/dispatcher.js';
 import type { EntryState, StateStore } from '../../src/ports/state.js';
 import { Runner } from '../../src/runtime/runner.js';
+import type { Pause } from '../../src/base/pause-watch.js';
 
 const S = 1000;
 const T0 = Date.parse('2026-11-21T06:00:00.000Z');
@@ -101,6 +102,7 @@ interface Setup {
   readonly onClockAhead?: (ahead: SlotAhead) => void;
   readonly logger?: ReturnType<typeof captureLogs>['logger'];
   readonly beforeCatchUp?: () => Promise<void>;
+  readonly pauses?: { last(): Pause | undefined };
   readonly onSuperseded?: (names: readonly string[]) => void;
 }
 
@@ -116,6 +118,7 @@ async function startRunner(setup: Setup): Promise<Runner> {
     onFenced: setup.onFenced ?? (() => undefined),
     ...(setup.onClockAhead === undefined ? {} : { onClockAhead: setup.onClockAhead }),
     ...(setup.beforeCatchUp === undefined ? {} : { beforeCatchUp: setup.beforeCatchUp }),
+    ...(setup.pauses === undefined ? {} : { pauses: setup.pauses }),
     ...(setup.onSuperseded === undefined ? {} : { onSuperseded: setup.onSuperseded }),
   });
   runners.push(runner);
@@ -185,6 +188,38 @@ describe('Runner', () => {
     await advance(2 * S);
     expect(reads).toEqual([1]);
     expect(published.map((p) => p.slotMs)).toEqual([1, 2, 3, 4].map((k) => T0 + k * S));
+  });
+
+  it('reads the runtime entries before it publishes after a pause its own timer barely saw, once per pause', async () => {
+    const { dispatcher, published, calls } = fakeDispatcher();
+    const { lines, logger } = captureLogs();
+    const reads: number[] = [];
+    let last: Pause | undefined;
+    await startRunner({
+      config: configOf({ e: { task: 't.e', schedule: 1 } }),
+      dispatcher,
+      logger,
+      beforeCatchUp: async () => {
+        reads.push(calls.length);
+      },
+      pauses: { last: () => last },
+    });
+    await advance(S + 100);
+    expect(published).toHaveLength(1);
+    expect(reads).toEqual([]);
+    // The process was frozen for a second, ending just before its timer fired: on time, and yet.
+    last = { endMs: 5000, lengthMs: 1000 };
+    await advance(S);
+    expect(reads).toEqual([1]);
+    expect(published).toHaveLength(2);
+    expect(lines.filter((l) => l['event'] === EVENTS.gapNoticed)).toMatchObject([{ pausedMs: 1000 }]);
+    // The same pause is not read for again; the next one is.
+    await advance(S);
+    expect(reads).toEqual([1]);
+    last = { endMs: 7000, lengthMs: 300 };
+    await advance(S);
+    expect(reads).toEqual([1, 3]);
+    expect(published).toHaveLength(4);
   });
 
   it('a run refused as superseded (its entry changed since it was read) is said, kept from its cursor and tried again after DEFAULTS.supersededRetryMs', async () => {

@@ -18,6 +18,8 @@
       publish or to catch up, never a backfill's; skipped.
     5 unrecorded: older than the record speaks for (before passed-since, or below the floor its
       trimmed ranges left): skipped, unless ARGV[6] says to publish such slots anyway (then not recorded).
+    6 overlap: a slot that would be coded 1, held by the request's overlap policy (P = -2): skipped
+      and left in the record of passed-over slots, so that a later backfill can still publish it.
 
   KEYS[1]      fence key (string)
   KEYS[2]      state hash (includes/entry-state.lua)
@@ -25,8 +27,10 @@
   KEYS[4]      passed-floor hash
   KEYS[5]      the entry's passed zset
   KEYS[6]      pending backfill requests (list)
-  KEYS[7]      this request's progress (hash): published, recorded, ahead, unrecorded, excluded
-               (counts), through (the last slot covered, epoch ms), total, done (epoch ms), error
+  KEYS[7]      this request's progress (hash): published, recorded, ahead, unrecorded, excluded,
+               overlap (counts), through (the last slot covered, epoch ms), total, done (epoch ms),
+               error, kept ('1': bufferOne kept a slot while a run was in flight), last (the
+               newest slot this request published: the run a paced policy waits for)
   KEYS[8]      passed-since (string)
   KEYS[9..]    broker lists to push to
 
@@ -48,7 +52,9 @@
                publishes, then P pairs (index into KEYS, payload) and C pairs (channel, payload).
                P = -1 (and C = 0): held, the slot is not published by this step (its claim did not
                code it 1): counted as its code says, and a 1 becomes 4 (ahead: it was passed over
-               only since the claim, and stays in the record for a later backfill)
+               only since the claim, and stays in the record for a later backfill).
+               P = -2 (and C = 0): held by the overlap policy: a 1 becomes 6 (overlap), nothing cut
+  ARGV[after the slots]  optional: 'kept' sets the progress's `kept` (a step, not a claim)
 
   Reply   { 1, c1 .. cR } done; { 0 } the request is no longer pending (withdrawn, or done):
           nothing written; { -1 } fenced: nothing written; { 2 } superseded: the entry changed since
@@ -100,7 +106,10 @@ for r = 1, runs do
   if not (slot and pushes and channels) then
     return redis.error_reply('ERR ' .. SCRIPT .. ': slot ' .. r .. ' has no slot, push count or channel count')
   end
-  local isHeld = pushes == -1
+  if pushes < -2 then
+    return redis.error_reply('ERR ' .. SCRIPT .. ': slot ' .. r .. ' has a push count below -2')
+  end
+  local isHeld, overlapHeld = pushes < 0, pushes == -2
   if isHeld then pushes = 0 end
   for i = 1, pushes do
     local index = tonumber(ARGV[at + 1 + 2 * i])
@@ -108,7 +117,7 @@ for r = 1, runs do
       return redis.error_reply('ERR ' .. SCRIPT .. ': slot ' .. r .. ', push ' .. i .. ' names no broker list in KEYS')
     end
   end
-  slots[r] = { slot = slot, at = at + 3, pushes = pushes, channels = channels, held = isHeld }
+  slots[r] = { slot = slot, at = at + 3, pushes = pushes, channels = channels, held = isHeld, overlap = overlapHeld }
   at = at + 3 + 2 * (pushes + channels)
 end
 
@@ -150,7 +159,9 @@ local claim = ARGV[7] == 'claim'
 -- A claim writes nothing: the region before `seen` counts as the range a step would write.
 local claimedBeforeSeen = false
 local result = { 1 }
-local counts = { [0] = 0, [1] = 0, [4] = 0, [5] = 0 }
+local counts = { [0] = 0, [1] = 0, [4] = 0, [5] = 0, [6] = 0 }
+local flags = ARGV[at]
+local lastPublished
 for r = 1, runs do
   local s = slots[r]
   local code
@@ -172,19 +183,21 @@ for r = 1, runs do
       end
       beforeSeen, floor = false, 0
     end
-    local passedOver = member or (claimedBeforeSeen and s.slot < seen)
+    -- A slot the overlap policy holds in the region before `seen` writes no range: it stays passed over.
+    local passedOver = member or (claimedBeforeSeen and s.slot < seen) or (s.overlap and beforeSeen and s.slot < seen)
     if passedOver and s.held then
-      code = 4
+      code = s.overlap and 6 or 4
     elseif passedOver then
       if not claim then cutSlot(KEYS[5], member, s.slot) end
       code = 1
     elseif s.slot < floor then
-      code = force and not s.held and 1 or 5
+      code = (force and s.overlap) and 6 or (force and not s.held and 1 or 5)
     else
       code = 0
     end
   end
   if code == 1 and not claim then
+    lastPublished = s.slot
     local i = s.at
     for _ = 1, s.pushes do
       redis.call('LPUSH', KEYS[tonumber(ARGV[i])], ARGV[i + 1])
@@ -204,6 +217,9 @@ redis.call('HINCRBY', KEYS[7], 'recorded', counts[0])
 redis.call('HINCRBY', KEYS[7], 'ahead', counts[4])
 redis.call('HINCRBY', KEYS[7], 'unrecorded', counts[5])
 redis.call('HINCRBY', KEYS[7], 'excluded', excluded)
+redis.call('HINCRBY', KEYS[7], 'overlap', counts[6])
+if flags == 'kept' then redis.call('HSET', KEYS[7], 'kept', '1') end
+if lastPublished then redis.call('HSET', KEYS[7], 'last', lastPublished) end
 redis.call('HSET', KEYS[7], 'through', through, 'total', total)
 if ARGV[7] == '1' then
   redis.call('LREM', KEYS[6], 1, ARGV[3])

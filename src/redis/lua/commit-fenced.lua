@@ -16,7 +16,7 @@
   Reply  { status, c1 .. cR }
     status  1 = done; -1 = fenced: nothing was written (the messages are on the broker regardless:
             the next leader may publish the same slots again, with the same task ids)
-    c       1 = recorded: {slot, at, id, n + 1, t} (n and t of the stored state; 0 when it is missing or
+    c       1 = recorded: {slot, seen, at, id, n + 1, t} (seen, n and t of the stored state; 0 when it is missing or
             unreadable, which counts as no state); 0 = stale: the stored slot was already at or
             after this one (another publish recorded it first); nothing written; 2 = superseded:
             the entry changed since it was claimed (its revision is not the stored record's
@@ -61,7 +61,7 @@ for _ = 1, runs do
   elseif stored and stored.slot ~= nil and stored.slot >= slot then
     result[#result + 1] = 0
   else
-    redis.call('HSET', KEYS[2], entry, encodeState({ slot = slot, at = now, id = id, g = g, n = (stored and stored.n or 0) + 1, t = stored and stored.t }))
+    redis.call('HSET', KEYS[2], entry, encodeState({ slot = slot, seen = stored and stored.seen, at = now, id = id, g = g, n = (stored and stored.n or 0) + 1, t = stored and stored.t }))
     result[#result + 1] = 1
   end
 end

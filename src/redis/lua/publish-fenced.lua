@@ -53,7 +53,8 @@
   Errors  WRONGTYPE naming the key when the fence, the state or the entries hash holds another type
           (the whole deployment's fault: nothing is written); ERR when a slot is not a number. All
           before anything is written: all or nothing.
-  Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states (prefix .. n .. [',"t":' .. t] .. '}').
+  Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states (prefix .. n .. [',"t":' .. t] .. '}',
+          with the stored state's first sighting `"seen":X` put after the slot when it has one).
 ]]
 --- @include "fence"
 --- @include "entry-state"
@@ -110,9 +111,9 @@ end
 -- Redis calls take at most this many values at once: unpack puts them on Lua's stack.
 local CHUNK = 1000
 
--- The stored state of every entry: last slot and run count (storedSlotAndCount: a fast match of
--- the forms tsbeat writes, else the full decode; an unreadable value is no state, as everywhere).
-local lastSlot, count, manual = {}, {}, {}
+-- The stored state of every entry: last slot, run count and first sighting (storedSlotAndCount: a
+-- fast match of the forms tsbeat writes, else the full decode; an unreadable value is no state, as everywhere).
+local lastSlot, count, manual, seenOf = {}, {}, {}, {}
 for first = 1, runs, CHUNK do
   local last = math.min(first + CHUNK - 1, runs)
   local values = redis.call('HMGET', KEYS[2], unpack(ARGV, NAMES + first, NAMES + last))
@@ -120,7 +121,8 @@ for first = 1, runs, CHUNK do
     local stored = values[r - first + 1]
     if stored then
       local entry = ARGV[NAMES + r]
-      lastSlot[entry], count[entry], manual[entry] = storedSlotAndCount(stored)
+      local _
+      lastSlot[entry], count[entry], manual[entry], _, seenOf[entry] = storedSlotAndCount(stored)
     end
   end
 end
@@ -145,7 +147,7 @@ for first = 1, runs, CHUNK do
         superseded[r] = true
       elseif state == nil then
         -- An older incarnation's state (or none): this one starts afresh.
-        lastSlot[names[j]], count[names[j]], manual[names[j]] = nil, 0, nil
+        lastSlot[names[j]], count[names[j]], manual[names[j]], seenOf[names[j]] = nil, 0, nil, nil
       end
     end
   end
@@ -203,7 +205,9 @@ for r = 1, runs do
     lastSlot[entry] = slot
     count[entry] = n
     writes[w + 1] = entry
-    writes[w + 2] = ARGV[STATES + r] .. (n < 1e14 and n or countText(n)) .. countTail(manual[entry]) .. '}'
+    -- The first sighting stays: a backfill publishes the slots before it (never this incarnation's).
+    local prefix = seenOf[entry] and withSeen(ARGV[STATES + r], seenOf[entry]) or ARGV[STATES + r]
+    writes[w + 2] = prefix .. (n < 1e14 and n or countText(n)) .. countTail(manual[entry]) .. '}'
     w = w + 2
     result[r + 1] = 1
   end

@@ -11,8 +11,11 @@
                             above 0); a count stops at 2^53-1 (countText), so that a state never counts
                             itself unreadable
   storedSlotAndCount(text)  slot (or nil), run count (0 when it has no state), manual runs (nil when
-                            none) and incarnation g (nil when none) of a stored value: the publish
-                            script's per-run read, with a fast path (below)
+                            none), incarnation g (nil when none) and first sighting `seen` (its text,
+                            nil when none) of a stored value: the publish script's per-run read, with a
+                            fast path (below)
+  withSeen(prefix, seen)    a published state's prefix ('{"slot":S,"at":…') with `"seen":<seen>` after
+                            the slot, in the codec's order: a run keeps the entry's first sighting
   countTail(t)              what follows the count in a state with t manual runs: '' or ',"t":<t>'
   manualRunState(state, at, id, g)  the text after a manual run (`beat trigger`) of an entry whose state is
                             `state`; g, when given, the incarnation it belongs to (else the state's)
@@ -151,35 +154,49 @@ local function encodeState(state)
 end
 
 --[[
-  The fast path: the two forms tsbeat writes most, read by one anchored match each, without a
-  table. What they match is a subset of what decodeState reads, with the same slot and count (the
-  contract test checks this on every value of its table):
-    {"slot":S,"at":A,"id":"…","n":N}   a scheduled run's state (publish-fenced, commit-fenced)
-    {"seen":X,"n":N}                   a first sighting (record-seen)
+  The fast path: the forms tsbeat writes most, read by one anchored match each, without a table.
+  What they match is a subset of what decodeState reads, with the same slot, count and first
+  sighting (the contract test checks this on every value of its table):
+    {"slot":S,"seen":X,"at":A,"id":"…","n":N}   a scheduled run's state (publish-fenced, commit-fenced)
+    {"slot":S,"at":A,"id":"…","n":N}            the same of an entry with no first sighting kept
+    {"seen":X,"n":N}                            a first sighting (record-seen)
   S, A, X and N are whole numbers without a leading zero (so valid JSON numbers), finite in a text
   under 300 bytes (longer ones take the full decode), and N is checked to be a run count; the id has no escape, quote or control character (so it is a JSON string
   as it stands). Anything else (a manual run's state, numbers in another notation, escapes,
   spaces, corrupt values) goes through decodeState.
 ]]
+local RUN_WITH_SEEN = '^{"slot":(%-?[1-9]%d*),"seen":(%-?[1-9]%d*),"at":%-?[1-9]%d*,"id":"[^"\\%z\1-\31]*","n":([1-9]%d*)}$'
+local RUN = '^{"slot":(%-?[1-9]%d*),"at":%-?[1-9]%d*,"id":"[^"\\%z\1-\31]*","n":([1-9]%d*)}$'
+
 local function storedSlotAndCount(text)
   if not text then return nil, 0 end
   -- A text this short holds no number of 309 digits or more, so none is infinite.
   if #text < 300 then
-    local slot, n = string.match(text, '^{"slot":(%-?[1-9]%d*),"at":%-?[1-9]%d*,"id":"[^"\\%z\1-\31]*","n":([1-9]%d*)}$')
+    local slot, seen, n = string.match(text, RUN_WITH_SEEN)
+    if not slot then
+      slot, n = string.match(text, RUN)
+    end
     if slot then
       n = tonumber(n)
-      if n <= MAX_RUN_COUNT then return tonumber(slot), n end
+      if n <= MAX_RUN_COUNT then return tonumber(slot), n, nil, nil, seen end
     else
-      n = string.match(text, '^{"seen":%-?[1-9]%d*,"n":(%d+)}$')
+      seen, n = string.match(text, '^{"seen":(%-?[1-9]%d*),"n":(%d+)}$')
       if n and (n == '0' or byte(n, 1) ~= 48) then
         n = tonumber(n)
-        if n <= MAX_RUN_COUNT then return nil, n end
+        if n <= MAX_RUN_COUNT then return nil, n, nil, nil, seen end
       end
     end
   end
   local state = decodeState(text)
   if not state then return nil, 0 end
-  return state.slot, state.n, state.t, state.g
+  return state.slot, state.n, state.t, state.g, state.seen and string.format('%.17g', state.seen)
+end
+
+-- The first sighting goes after the slot, which holds no comma: the prefix always starts '{"slot":'.
+local function withSeen(prefix, seen)
+  local comma = find(prefix, ',', 9, true)
+  if not comma then return prefix end
+  return sub(prefix, 1, comma) .. '"seen":' .. seen .. ',' .. sub(prefix, comma + 1)
 end
 
 -- A manual run keeps the entry's slot (it is not a slot) and its first-seen anchor, so that it does

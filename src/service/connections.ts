@@ -1,0 +1,73 @@
+/**
+ * The service's connections, made but not yet connected: the state Redis and its subscriber, the
+ * broker's publishing, the lock's Redis servers, RedBeat's and django-celery-beat's sources (each
+ * with its own connection when it has one). `connect` opens them all at start; `close` closes them
+ * all at the very end of a stop.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../base/log.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { openDjangoEntries } from '../django/tenants.js';
+import type { DjangoEntries } from '../django/source.js';
+import { createPublishing, stateUrlFor } from '../publish/publishing.js';
+import type { Publishing } from '../publish/publishing.js';
+import { createRedBeat } from '../redbeat/wiring.js';
+import type { RedBeatParts } from '../redbeat/wiring.js';
+import { connectWithRetry, createRedisClient } from '../redis/connect.js';
+import type { SchedulerKeys } from '../redis/keys.js';
+
+export interface Connections {
+  readonly state: Redis;
+  /** The state Redis's pub/sub connection (lock hand-overs, entry and control changes). */
+  readonly subscriber: Redis;
+  readonly publishing: Publishing;
+  /** lock.urls' servers, else the state Redis alone. */
+  readonly lockClients: readonly Redis[];
+  readonly redbeat: RedBeatParts | undefined;
+  readonly django: DjangoEntries | undefined;
+  /** Connects every Redis client and the broker; throws what the broker refused at start (a config error). */
+  connect(signal: AbortSignal): Promise<void>;
+  /** Closes them all together, with `others` (the result backend's connection). */
+  close(others?: readonly (Redis | undefined)[]): Promise<void>;
+}
+
+export function makeConnections(options: {
+  config: ResolvedConfig;
+  keys: SchedulerKeys;
+  instanceId: string;
+  logger: Logger;
+  now: () => number;
+}): Connections {
+  const { config, keys, instanceId, logger: log } = options;
+  const djangoSettings = config.sources?.django;
+  const django = djangoSettings === undefined ? undefined : openDjangoEntries(djangoSettings, log, options.now);
+  const stateUrl = stateUrlFor(config);
+  const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
+  const subscriber = createRedisClient(stateUrl, config.broker.transportOptions, 'subscriber', log);
+  const publishing = createPublishing(config, keys, log, state);
+  const lockClients: Redis[] =
+    config.lock.urls.length === 0 ? [state] : config.lock.urls.map((url, i) => createRedisClient(url, {}, `lock ${i + 1}`, log));
+  const redbeat = createRedBeat({ config, state, stateUrl, stateKey: keys.state, instanceId, logger: log });
+  const allClients = [state, subscriber, ...lockClients.filter((c) => c !== state), ...(redbeat?.client ? [redbeat.client] : [])];
+  return {
+    state,
+    subscriber,
+    publishing,
+    lockClients,
+    redbeat,
+    django,
+    connect: async (signal) => {
+      await Promise.all([...allClients.map((c) => connectWithRetry(c, signal)), publishing.connect()]);
+      // A broker that refuses the URL itself (a vhost that does not exist) at start is a config error.
+      const refused = publishing.refusal();
+      if (refused !== undefined) throw refused;
+    },
+    close: async (others = []) => {
+      await Promise.allSettled([
+        publishing.close(),
+        django?.close(),
+        ...[...allClients, ...others].map((c) => c?.quit().catch(() => c.disconnect())),
+      ]);
+    },
+  };
+}

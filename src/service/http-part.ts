@@ -1,0 +1,172 @@
+/**
+ * HTTP (with --http only): the probes, /metrics, /status, the entries, backfill and audit APIs, and
+ * the dashboard, on one server, the process's. What they tell of leading, stored state, control,
+ * failing entries, missed slots, runs and the lock is the partition's (one, partition-runtime.ts).
+ */
+import type { Logger } from '../base/log.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { Dashboard } from '../dashboard/routes.js';
+import { findToken, tokensOf } from '../http/auth.js';
+import type { HttpAccess } from '../http/auth.js';
+import { startHttpServer } from '../http/server.js';
+import type { HttpAddress } from '../http/server.js';
+import type { BeatMetrics } from '../observe/metrics.js';
+import type { Clock } from '../ports/clock.js';
+import type { ClockGuard } from '../redis/clock-guard.js';
+import type { RedisEntryStore } from '../redis/entry-store.js';
+import type { SchedulerKeys } from '../redis/keys.js';
+import type { ReplicaRegistry } from '../redis/replica-registry.js';
+import { RedisRunHistory } from '../redis/run-history-store.js';
+import type { EntryCatalog } from '../runtime/entry-catalog.js';
+import { auditReader } from './audit-api.js';
+import { backfillApi } from './backfill-api.js';
+import type { Connections } from './connections.js';
+import { dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
+import { entriesHandlers } from './entries-api.js';
+import { entryNamedIn } from './in-force.js';
+import type { AuditSettings, InForce } from './in-force.js';
+import type { PartitionRuntime } from './partition-runtime.js';
+import { probes, scheduleMetrics } from './probes.js';
+import { messageEnv } from './running.js';
+
+export interface HttpPart {
+  readonly address: HttpAddress;
+  close(): Promise<void>;
+}
+
+interface Made {
+  /** The deployment's keys (the audit trail's). */
+  readonly keys: SchedulerKeys;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly instanceId: string;
+  readonly access: HttpAccess;
+  readonly connections: Connections;
+  readonly catalog: EntryCatalog;
+  readonly entryStore: RedisEntryStore;
+  readonly clockGuard: ClockGuard;
+  readonly replicas: ReplicaRegistry;
+  readonly partition: PartitionRuntime;
+  readonly inForce: InForce;
+  readonly audit: AuditSettings;
+}
+
+/** Serves on `address` when there is one (metrics are made exactly then); else nothing. */
+export async function startHttp(
+  options: Made & { metrics: BeatMetrics | undefined; address: HttpAddress | undefined },
+): Promise<HttpPart | undefined> {
+  const { metrics } = options;
+  if (metrics === undefined || options.address === undefined) return undefined;
+  const { keys, logger: log, clock, instanceId, connections, partition } = options;
+  const { supervisor } = partition;
+  metrics.readScheduleFrom(scheduleMetrics(supervisor));
+  const answers = probes({
+    instanceId,
+    clock,
+    supervisor,
+    redis: connections.state,
+    clockGuard: options.clockGuard,
+    publishing: connections.publishing,
+    watch: partition.watch,
+    states: partition.states,
+    control: partition.control,
+    replicas: options.replicas,
+    catalog: options.catalog,
+    runs: new RedisRunHistory(connections.state, partition.keys),
+    failures: partition.failures,
+    sourceTrouble: () => connections.django?.health().reason,
+  });
+  const entries = entriesApi(options);
+  const dashboard = makeDashboard(options, entries);
+  const server = await startHttpServer(
+    options.address,
+    {
+      metrics,
+      ...answers,
+      entries,
+      audit: auditReader(connections.state, keys),
+      access: options.access,
+      routes: dashboard.handle.bind(dashboard),
+      session: (req) => dashboard.sessionOf(req),
+    },
+    log,
+  );
+  return { address: server.address, close: () => server.close() };
+}
+
+type EntriesApi = ReturnType<typeof entriesHandlers> & ReturnType<typeof backfillApi>;
+
+/** /api/entries and the backfill requests. */
+function entriesApi(options: Made): EntriesApi {
+  const { clock, partition, audit, inForce } = options;
+  return {
+    ...entriesHandlers({
+      store: options.entryStore,
+      client: options.connections.state,
+      staticNames: staticNamesOf(() => inForce.config()),
+      now: () => clock.now(),
+      failures: partition.failures,
+      audit,
+    }),
+    ...backfillApi({
+      findEntry: entryNamedIn(inForce, options.catalog),
+      config: () => inForce.config(),
+      states: partition.states,
+      control: partition.control,
+      now: () => clock.now(),
+      audit: (who, note) => ({ ...audit, who, note }),
+    }),
+  };
+}
+
+function makeDashboard(options: Made, entries: EntriesApi): Dashboard {
+  const { clock, instanceId, connections, partition, access } = options;
+  const { redbeat, django } = connections;
+  return new Dashboard(
+    dashboardSources({
+      instanceId,
+      clock,
+      supervisor: partition.supervisor,
+      catalog: options.catalog,
+      states: partition.states,
+      failures: partition.failures,
+      control: partition.control,
+      replicas: options.replicas,
+      redis: connections.state,
+      lockClient: connections.lockClients[0] ?? connections.state,
+      lockKey: partition.keys.lock,
+      runs: new RedisRunHistory(connections.state, partition.keys),
+      ...(redbeat === undefined ? {} : { redbeat: redbeat.source }),
+      ...(django === undefined ? {} : { django }),
+      missed: partition.missedSlots,
+      publishing: connections.publishing,
+      watch: partition.watch,
+      messageEnv: messageEnv(),
+      apiToken: () => tokensOf(access).find((t) => t.scope === 'write')?.token,
+      ...(access.tokens === undefined
+        ? {}
+        : {
+            writeTokenName: (token: string) => {
+              const found = findToken(token, tokensOf(access));
+              return found?.scope === 'write' ? found.name : undefined;
+            },
+          }),
+      entriesApi: dashboardEntriesApi(entries, options.entryStore),
+    }),
+    options.logger,
+  );
+}
+
+/** The config file's entry names, computed again only after a reload. */
+function staticNamesOf(config: () => ResolvedConfig): () => ReadonlySet<string> {
+  let seen: ResolvedConfig | undefined;
+  let names: ReadonlySet<string> = new Set();
+  return () => {
+    const now = config();
+    if (now !== seen) {
+      seen = now;
+      names = new Set(now.entries.map((e) => e.name));
+    }
+    return names;
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * A partition's leadership: its lock (and fence), the supervisor of its leader's sessions, its
+ * control requests (pause, resume, trigger), and the watch for a second deployment on its lock.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../base/log.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import type { Clock } from '../ports/clock.js';
+import type { SchedulerEvents } from '../ports/events.js';
+import type { RunningRuns } from '../ports/outcomes.js';
+import type { StateStore } from '../ports/state.js';
+import type { ClockGuard } from '../redis/clock-guard.js';
+import { ControlStore } from '../redis/control-store.js';
+import type { SchedulerKeys } from '../redis/keys.js';
+import { Leadership } from '../redis/leadership.js';
+import type { EntryCatalog } from '../runtime/entry-catalog.js';
+import type { Connections } from './connections.js';
+import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
+import type { AuditSettings } from './in-force.js';
+import { meteredDispatcher, meteredTriggers } from './metered-dispatcher.js';
+import { messageEnv } from './running.js';
+import { Supervisor } from './supervisor.js';
+import type { LeaderTask } from './supervisor.js';
+
+export interface LeadershipPart {
+  readonly control: ControlStore;
+  readonly leadership: Leadership;
+  readonly supervisor: Supervisor;
+  readonly watch: DeploymentWatch;
+}
+
+/** Makes a partition's lock, its supervisor and its watch, over the partition's keys. */
+export function makeLeadership(options: {
+  config: ResolvedConfig;
+  keys: SchedulerKeys;
+  logger: Logger;
+  clock: Clock;
+  instanceId: string;
+  connections: Connections;
+  /** The process's check of its clock against Redis's. */
+  clockGuard: ClockGuard;
+  catalog: EntryCatalog;
+  publishStaticNames: (names: readonly string[]) => Promise<void>;
+  states: StateStore;
+  events: SchedulerEvents;
+  leaderTasks: readonly LeaderTask[];
+  running: RunningRuns | undefined;
+  beforeSession: () => Promise<void>;
+  audit: AuditSettings;
+}): LeadershipPart {
+  const { config, keys, logger: log, clock, instanceId, connections, clockGuard, events, running } = options;
+  const { state, subscriber, lockClients, publishing } = connections;
+  const control = new ControlStore(state, keys, options.audit);
+  const leadership = new Leadership({
+    instanceId,
+    keys,
+    ttlMs: config.lock.ttlMs,
+    renewEveryMs: config.lock.renewEveryMs,
+    retryEveryMs: config.lock.retryEveryMs,
+    lockClients,
+    state,
+    subscriber,
+    logger: log,
+    now: () => clock.now(),
+    mayLead: () => clockGuard.check(),
+    events,
+  });
+  const handOver = (reason: string): void => leadership.relinquish(reason);
+  const supervisor = new Supervisor({
+    config,
+    logger: log,
+    clock,
+    messageEnv: messageEnv(),
+    dispatcher: meteredDispatcher(publishing.dispatcher, events, handOver),
+    triggers: meteredTriggers(publishing.triggers, events, handOver),
+    state: options.states,
+    control,
+    leadership,
+    clockGuard,
+    events,
+    catalog: options.catalog,
+    ...(running === undefined ? {} : { running }),
+    ...(publishing.revoker === undefined ? {} : { revoker: publishing.revoker }),
+    leaderTasks: options.leaderTasks,
+    publishStaticNames: options.publishStaticNames,
+    beforeSession: options.beforeSession,
+  });
+  const watch = deploymentWatch({ config, keys, logger: log, lockClients, control, supervisor });
+  return { control, leadership, supervisor, watch };
+}
+
+/** Looks, every lock.retryEvery, for another deployment (another config) on the same lock. */
+function deploymentWatch(options: {
+  config: ResolvedConfig;
+  keys: SchedulerKeys;
+  logger: Logger;
+  lockClients: readonly Redis[];
+  control: ControlStore;
+  supervisor: Supervisor;
+}): DeploymentWatch {
+  const { config, supervisor } = options;
+  const knownNames = new Map<string, readonly string[] | undefined>();
+  return new DeploymentWatch({
+    check: () =>
+      checkDeployment({
+        control: options.control,
+        lockClients: options.lockClients,
+        lockKey: options.keys.lock,
+        deployment: config.name,
+        own: supervisor.fingerprint,
+        known: knownNames,
+      }),
+    intervalMs: config.lock.retryEveryMs,
+    isLeader: () => supervisor.leading,
+    logger: options.logger,
+  });
+}

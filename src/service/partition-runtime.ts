@@ -1,0 +1,146 @@
+/**
+ * One partition's runtime, over the partition's keys (redis/keys.ts partitionKeys): its stored
+ * state, its records of failing entries and of missed and passed-over slots, its outcome tracker
+ * (the run histories), its lock and fence, the supervisor of its leader's sessions, its control
+ * requests, and the watch for a second deployment on its lock. Made from what the process shares
+ * (service.ts: the connections, the catalog, the clock guard, the process's sinks and leader tasks),
+ * then started, each stop added to the partition's own lifecycle scope. `beat run` runs one, of one
+ * partition, whose keys are the deployment's.
+ *
+ * What still is the process's though it belongs to a partition (issue 34, step D and after):
+ * - the catalog and the runtime entry store (sources-part.ts) read every entry and write under the
+ *   deployment's keys, and so do the catalog's records of source changes and its forgetting of
+ *   deleted entries: a partitioned store and source, read once per process, hand each partition its
+ *   entries, and `publishStaticNames` writes each partition's `statics`;
+ * - publishing's dispatcher and triggers (connections.ts) are fenced over the deployment's keys:
+ *   one transport per process, a fenced dispatcher per partition (publish/publishing.ts);
+ * - RedBeat seeds the deployment's state key, and its lock and write-back hear every partition's
+ *   sink (`around`): they must follow the partitions' leadership, not one session's;
+ * - the result backend's connection is made with the tracker (outcomes.ts) and closed with the
+ *   process's connections: one connection, shared by the partitions' trackers;
+ * - the process's clock guard has one watcher, and the catalog one `onRemoved` listener, each the
+ *   last supervisor's; a reload reconfigures the catalog once per supervisor;
+ * - what the process's parts read through in-force.ts (the config in force, leading, the states, the
+ *   runs followed) is this partition's, and so are the supervisor, control, states, failures, missed
+ *   slots, runs and lock that /status, the probes and the dashboard read (http-part.ts).
+ */
+import { EVENTS } from '../base/log-events.js';
+import { LifecycleScope } from '../base/lifecycle.js';
+import type { Logger } from '../base/log.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { trackerTask, trackingEvents } from '../outcomes/scheduler-events.js';
+import type { Clock } from '../ports/clock.js';
+import { fanOutEvents } from '../ports/events.js';
+import type { ClockGuard } from '../redis/clock-guard.js';
+import type { ControlStore } from '../redis/control-store.js';
+import { RedisEntryFailures } from '../redis/entry-failures.js';
+import type { SchedulerKeys } from '../redis/keys.js';
+import type { Leadership } from '../redis/leadership.js';
+import { RedisMissedSlots } from '../redis/missed-slots-store.js';
+import { RedisPassedSlots } from '../redis/passed-slots-store.js';
+import { RedisStateStore } from '../redis/state-store.js';
+import type { EntryCatalog } from '../runtime/entry-catalog.js';
+import type { Connections } from './connections.js';
+import type { DeploymentWatch } from './deployment-watch.js';
+import type { AuditSettings, LateInForce } from './in-force.js';
+import { late } from './late.js';
+import { makeLeadership } from './leadership-part.js';
+import type { Observability } from './observability-part.js';
+import { startOutcomes } from './outcomes.js';
+import type { Outcomes } from './outcomes.js';
+import type { Supervisor } from './supervisor.js';
+
+/** What the process lends each of its partitions. */
+export interface SharedParts {
+  readonly config: ResolvedConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly instanceId: string;
+  readonly connections: Connections;
+  readonly catalog: EntryCatalog;
+  /** Records the config file's entry names for the runtime store's writers (the leader does it). */
+  readonly publishStaticNames: (names: readonly string[]) => Promise<void>;
+  readonly clockGuard: ClockGuard;
+  readonly observability: Observability;
+  /** Bound to this partition once it is made (its supervisor, states and runs followed). */
+  readonly inForce: LateInForce;
+  readonly audit: AuditSettings;
+}
+
+export interface PartitionRuntime {
+  readonly partition: number;
+  readonly partitions: number;
+  readonly keys: SchedulerKeys;
+  readonly states: RedisStateStore;
+  readonly failures: RedisEntryFailures;
+  readonly missedSlots: RedisMissedSlots;
+  readonly outcomes: Outcomes | undefined;
+  readonly control: ControlStore;
+  /** Leads while a session runs; applies a reload between two sessions; reports for /status. */
+  readonly supervisor: Supervisor;
+  readonly watch: DeploymentWatch;
+  /** Campaigns for the partition's lock and starts its watch. */
+  start(): Promise<void>;
+  /** The watch, the session (after its publish in flight) and the lock's hand-over, then the outcome tracker. */
+  stop(): Promise<void>;
+}
+
+/** Makes partition `partition` of `partitions`, whose keys are `keys`; nothing runs until `start`. */
+export function makePartitionRuntime(shared: SharedParts, partition: number, partitions: number, keys: SchedulerKeys): PartitionRuntime {
+  const { config, logger: log, clock, connections, observability } = shared;
+  const { state } = connections;
+  const states = new RedisStateStore(state, keys, warnUnreadableOnce(log));
+  const missedSlots = new RedisMissedSlots(state, keys, log);
+  // The record of passed-over slots writes under the lease of the lock that hears its events.
+  const lock = late<Pick<Leadership, 'currentLease'>>("the partition's lock (the lease's token)");
+  const passedSlots = new RedisPassedSlots(state, keys, log, () => lock.get().currentLease()?.token, config.lock.maxClockSkewMs);
+  const outcomes = startOutcomes(config, keys, state, log, clock, observability.outcomeEvents, observability.pausing);
+  const failures = new RedisEntryFailures(state, keys);
+  const counted = fanOutEvents([...observability.sinks, failures.events(), missedSlots.events, passedSlots.events]);
+  const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
+  const { control, leadership, supervisor, watch } = makeLeadership({
+    ...shared,
+    keys,
+    states,
+    events: observability.around(tracked),
+    leaderTasks: [...(outcomes ? [trackerTask(outcomes.tracker, outcomes.onError)] : []), ...observability.leaderTasks],
+    running: outcomes?.tracker,
+    beforeSession: () => passedSlots.begin(clock.now()),
+  });
+  lock.set(leadership);
+  shared.inForce.bind({ supervisor, states, unfinished: () => outcomes?.tracker.unfinished() ?? [] });
+  const scope = new LifecycleScope({ logger: log });
+  return {
+    partition,
+    partitions,
+    keys,
+    states,
+    failures,
+    missedSlots,
+    outcomes,
+    control,
+    supervisor,
+    watch,
+    start: async () => {
+      scope.add('outcomes', () => outcomes?.tracker.stop());
+      await supervisor.campaign();
+      scope.add('leadership', () => supervisor.stop());
+      watch.start();
+      scope.add('deployment watch', () => watch.stop());
+    },
+    stop: () => scope.stopAll(),
+  };
+}
+
+/** Warns of an entry's unreadable stored state once per value, not on every read (/status reads the state too). */
+function warnUnreadableOnce(log: Logger): (found: { key: string; field: string; text: string }) => void {
+  const said = new Set<string>();
+  return ({ key, field, text }) => {
+    if (said.has(`${field}\n${text}`)) return;
+    said.add(`${field}\n${text}`);
+    log.warn(
+      { event: EVENTS.stateUnreadable, key, entry: field },
+      `the stored state of entry "${field}" in ${key} is not tsbeat's JSON (${JSON.stringify(text.slice(0, 60))}): the entry starts afresh from now, as if new, and the value is replaced by a first sighting (its start is quoted here). Nothing to do, unless its history matters: then stop beat and restore the value from a backup`,
+    );
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * The runtime entries: the runtime entry store, and the catalog that keeps every replica's view of
+ * the runtime entries (the store, RedBeat's, django's). Both are the process's: the catalog reads
+ * every entry, whatever its partition (step D of partitions splits them, see partition-runtime.ts).
+ */
+import { errorMessage } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import { queueNameContextOf } from '../config/queue-names.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import type { Clock } from '../ports/clock.js';
+import type { EntrySource } from '../ports/entries.js';
+import { forgetOwnedNow } from '../redis/entry-owned.js';
+import { RedisEntryStore } from '../redis/entry-store.js';
+import type { SchedulerKeys } from '../redis/keys.js';
+import { EntryCatalog } from '../runtime/entry-catalog.js';
+import { sourceChangeRecorder } from './audit-api.js';
+import type { Connections } from './connections.js';
+import type { InForce } from './in-force.js';
+
+export interface EntrySources {
+  readonly entryStore: RedisEntryStore;
+  readonly catalog: EntryCatalog;
+}
+
+export function makeEntrySources(options: {
+  config: ResolvedConfig;
+  keys: SchedulerKeys;
+  logger: Logger;
+  clock: Clock;
+  connections: Connections;
+  inForce: InForce;
+}): EntrySources {
+  const { config, keys, logger: log, clock, inForce } = options;
+  const { state, subscriber, redbeat, django } = options.connections;
+  const staticNames = new Set(config.entries.map((e) => e.name));
+  const entryStore = new RedisEntryStore(state, keys, staticNames, queueNameContextOf(config));
+  const catalog = new EntryCatalog({
+    sources: [entryStore, ...(redbeat === undefined ? [] : [redbeat.source]), ...(django === undefined ? [] : [django])] as EntrySource[],
+    logger: log,
+    intervalMs: config.maxIntervalMs,
+    defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
+    staticNames,
+    onSourceChanges: sourceChangeRecorder(state, keys, {
+      leading: (): boolean => inForce.leading(),
+      maxEvents: (): number | undefined => inForce.config().auditMaxEvents,
+      logger: log,
+      now: () => clock.now(),
+    }),
+    // Deleted at their source (not unreadable): the leader removes their history and pending outcome.
+    onSourceDeletes: (names) => {
+      if (!inForce.leading()) return;
+      forgetOwnedNow(state, keys, names).catch((error: unknown) =>
+        log.warn(
+          { event: EVENTS.sourceForgetFailed, err: errorMessage(error), count: names.length },
+          'could not remove what tsbeat kept of deleted entries',
+        ),
+      );
+    },
+  });
+  // Pub/sub messages sent while a connection was down are lost: look again once both are back.
+  for (const client of [state, subscriber]) client.on('ready', () => catalog.poke());
+  return { entryStore, catalog };
+}

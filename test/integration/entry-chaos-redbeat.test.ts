@@ -1,0 +1,109 @@
+/**
+ * Issue 30's chaos proof with RedBeat's own writes: Python saves, edits, deletes and saves again
+ * RedBeat entries (test/support/redbeat_client.py --serve, RedBeatSchedulerEntry.save() / delete()
+ * as RedBeat's source writes them) several times a second while three `beat run` replicas with
+ * `sources.redbeat` lose their leader again and again (SIGKILL, SIGSTOP under and past the lock's
+ * TTL; test/support/entry-chaos.ts). The tap is the queue list; the checks are the API variant's
+ * (entry-chaos.test.ts) with two differences that RedBeat's entries have by design:
+ *   - RedBeat has no catchUp: a missed run fires once (docs/sources.md). The stable entries run
+ *     every 5 s, longer than any failover gap (a 2 s TTL), so that each missed slot is still one
+ *     that "once" fires: every slot from the first to the last must be there, exactly once.
+ *   - a delete or an edit is seen at the next look (maxInterval, 200 ms here; tsbeat fences the
+ *     entry's incarnation, not RedBeat's definition): a run of the old definition for a slot up to
+ *     LAG_MS after the delete or edit returned is allowed, none later.
+ */
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
+import type { BeatProcess } from '../support/beat-process.js';
+import { PYTHON, pythonCelery } from '../support/celery.js';
+import { ChaosOracle, ChaosReplicas, chaosScenario } from '../support/entry-chaos.js';
+import type { EntryWriter } from '../support/entry-chaos.js';
+import { JsonLineProcess } from '../support/json-lines.js';
+import { startPrivateRedis } from '../support/ops.js';
+import { prng } from '../support/prng.js';
+import type { PrivateRedis } from '../support/redis-server.js';
+
+const CLIENT = fileURLToPath(new URL('../support/redbeat_client.py', import.meta.url));
+const TASK = 'tsbeat_test.record';
+const NAME = 'rbchaos';
+const PREFIX = 'rbchaos:';
+const QUEUE = 'rbchaos';
+const CHAOS_MS = 22_000;
+const STABLE_EVERY_S = 5;
+const LAG_MS = 1000;
+const STABLE = ['s0', 's1', 's2', 's3'];
+const CHURN = ['c0', 'c1', 'c2', 'c3', 'c4', 'c5'];
+const celery = pythonCelery();
+const suite = celery.ok || process.env['CI'] ? describe : describe.skip;
+
+suite(
+  `RedBeat entries under chaos: Python's saves and deletes, three replicas, leaders killed and paused (issue 30)${celery.ok ? '' : ` (skipped: ${celery.problem})`}`,
+  () => {
+    const fleet = new BeatFleet();
+    const dir = new TempDir();
+    let server: PrivateRedis;
+    let redis: Redis;
+    let python: JsonLineProcess | undefined;
+    let replicas: ChaosReplicas | undefined;
+
+    beforeAll(async () => {
+      server = await startPrivateRedis();
+      redis = new Redis(server.url(0));
+    });
+
+    afterAll(async () => {
+      replicas?.release();
+      await fleet.killAll();
+      await python?.close();
+      redis?.disconnect();
+      await server?.stop();
+      dir.remove();
+    });
+
+    it('publishes no slot twice, loses none, and never runs a deleted, replaced or not yet saved definition', async () => {
+      const url = server.url(0);
+      const file = dir.write(
+        'rbchaos.yaml',
+        [
+          `name: ${NAME}`,
+          `broker: { url: "${url}" }`,
+          'maxInterval: 200ms',
+          `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
+          `sources: { redbeat: { keyPrefix: "${PREFIX}" } }`,
+          '',
+        ].join('\n'),
+      );
+      const spawn = async (): Promise<BeatProcess> => Promise.resolve(fleet.spawn({ config: file }));
+      const chaos = new ChaosReplicas(fleet, redis, NAME, spawn);
+      replicas = chaos;
+      await Promise.all([spawn(), spawn(), spawn()]);
+      await chaos.leader();
+
+      const py = new JsonLineProcess('redbeat_client.py', PYTHON, [CLIENT, '--serve'], {});
+      python = py;
+      const writer: EntryWriter = {
+        put: async (name, args, stable) => {
+          const schedule = { interval: stable ? STABLE_EVERY_S : 1 };
+          await py.call({ op: 'save', url, prefix: PREFIX, name, task: TASK, schedule, args, options: { queue: QUEUE } });
+        },
+        remove: async (name) => {
+          await py.call({ op: 'delete', url, prefix: PREFIX, name });
+        },
+      };
+      const oracle = new ChaosOracle(writer, { stable: STABLE, stableIntervalMs: STABLE_EVERY_S * 1000, deployment: NAME, lagMs: LAG_MS });
+      const summary = await chaosScenario({
+        label: 'entry chaos (RedBeat)',
+        replicas: chaos,
+        oracle,
+        redis,
+        queue: QUEUE,
+        churn: CHURN,
+        chaosMs: CHAOS_MS,
+        random: prng(31),
+      });
+      console.log(summary);
+    }, 120_000);
+  },
+);

@@ -1,0 +1,50 @@
+/**
+ * What most integration files share between their tests: a private Redis (its client on DB 0), a
+ * fleet of `beat` processes and a temporary folder for configs, all torn down after the file's tests.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
+import { BeatFleet, TempDir } from './beat-process.js';
+import { startPrivateRedis } from './ops.js';
+import type { PrivateRedis } from './redis-server.js';
+
+export interface BeatSuite {
+  readonly fleet: BeatFleet;
+  readonly dir: TempDir;
+  /** Started in beforeAll: read it inside a test or a hook. */
+  readonly redis: PrivateRedis;
+  /** A client of `redis` on DB 0. */
+  readonly client: Redis;
+}
+
+/** Call in a describe block: registers its beforeAll (start) and afterAll (kill the fleet, stop Redis, remove the folder). */
+export function beatSuite(): BeatSuite {
+  const fleet = new BeatFleet();
+  const dir = new TempDir();
+  let redis: PrivateRedis | undefined;
+  let client: Redis | undefined;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    client = redis.client(0);
+  });
+  afterAll(async () => {
+    await fleet.killAll();
+    client?.disconnect();
+    await redis?.stop();
+    dir.remove();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the private Redis starts in beforeAll: read it inside a test or a hook');
+    return value;
+  };
+  return {
+    fleet,
+    dir,
+    get redis() {
+      return started(redis);
+    },
+    get client() {
+      return started(client);
+    },
+  };
+}
