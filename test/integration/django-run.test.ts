@@ -72,7 +72,7 @@ describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby,
     });
     // DatabaseScheduler disables a one-off task when it next asks whether it is due with its run
     // counted; a clocked schedule answers "not again for 10^8 s" after its run, so that is at the next
-    // start, after the sync of its counts that a stop makes (schedulers.py: is_due, sync, Finalize).
+    // start, after the sync of its counts (schedulers.py: is_due, sync; here after each publish).
     let reference = startDatabaseScheduler(redisServer.url(2), { url: dbUrl });
     try {
       await waitUntil(
@@ -171,8 +171,8 @@ describe('beat run on django-celery-beat tables (PostgreSQL, leader and standby,
     });
     expect(tsFires.filter((l) => l['entry'] === 'ts-once')).toHaveLength(1);
     // The count is the runs published, as DatabaseScheduler's is (after a clean stop, nothing pending).
-    // DatabaseScheduler writes its counts only when it syncs (every 3 min, or when its stop gets
-    // that far before the process ends), so its count may lag its messages; tsbeat's must not.
+    // DatabaseScheduler writes its counts only when it syncs (here after each publish, by default
+    // every 3 min and at its stop), so its count may lag its messages; tsbeat's must not.
     expect(refTick.total_run_count).toBeGreaterThan(0);
     expect(refTick.total_run_count).toBeLessThanOrEqual(refTicks);
     expect(tsTick.total_run_count).toBe(tsFires.filter((l) => l['entry'] === 'ts-tick').length);

@@ -74,7 +74,9 @@ export function startDatabaseScheduler(broker: string, env: DjangoEnv): CeleryPr
     ['-m', 'celery', '-A', 'proj', 'beat', '-S', 'django', '--max-interval', '1', '--loglevel=INFO', '--pidfile='],
     {
       cwd: DJANGO_PROJECT,
-      env: { ...environment(env), CELERY_BROKER_URL: broker },
+      // beat_sync_every = 1: it writes a row's count after each publish. Left to the sync of its
+      // stop, the write was lost once in CI, and its next start ran a one-off row a second time.
+      env: { ...environment(env), CELERY_BROKER_URL: broker, CELERY_BEAT_SYNC_EVERY: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -3,13 +3,16 @@
  * so that CI logs state the outcome in a form any reader (or log scraper) understands. Before it,
  * the slowest files with their seconds: CI's whole run must stay under 20 minutes, and this list
  * is where a file that grew slow shows (and what test/support/slow-first.ts's order is kept by),
- * with the group of test/support/file-groups.ts it ran in.
+ * with the group of test/support/file-groups.ts it ran in; and the tests that passed only on their
+ * retry (vitest.config.ts), so that a flaky test is named in every run it flakes in.
  */
 import { relative } from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
 
 /** How many of the slowest files the closing report names. */
 const SLOWEST_SHOWN = 20;
+/** How much of a flaky test's first error the closing report shows. */
+const FLAKY_ERROR_CHARS = 300;
 
 /** A file's own time: its set-up, its import and collection, and every test and hook in it. */
 export function moduleSeconds(module: TestModule): number {
@@ -28,9 +31,15 @@ export default class SummaryReporter implements Reporter {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
+    const flaky: string[] = [];
     for (const module of testModules) {
       for (const test of module.children.allTests()) {
-        const state = test.result().state;
+        const result = test.result();
+        const state = result.state;
+        if (result.state === 'passed' && test.diagnostic()?.flaky === true) {
+          const first = (result.errors?.[0]?.message ?? 'no error kept').split('\n')[0]?.slice(0, FLAKY_ERROR_CHARS);
+          flaky.push(`${relative(process.cwd(), module.moduleId)} > ${test.fullName}\n      first run: ${first}`);
+        }
         if (state === 'passed') passed += 1;
         else if (state === 'failed') failed += 1;
         else skipped += 1;
@@ -50,6 +59,10 @@ export default class SummaryReporter implements Reporter {
           '\n',
       );
     }
-    process.stdout.write(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+    if (flaky.length > 0) {
+      process.stdout.write(`\npassed only on their retry (flaky):\n${flaky.map((f) => `  ${f}`).join('\n')}\n`);
+    }
+    const retried = flaky.length > 0 ? ` (${flaky.length} of them on a retry)` : '';
+    process.stdout.write(`\ntests: ${passed} passed${retried}, ${failed} failed, ${skipped} skipped\n`);
   }
 }

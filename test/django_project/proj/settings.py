@@ -79,3 +79,5 @@ STATIC_URL = '/static/'
 CELERY_BROKER_URL = os.environ.get('CELERY_BROKER_URL', 'redis://127.0.0.1:6379/15')
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_RESULT_EXPIRES = None  # no celery.backend_cleanup entry added to the tables
+# The reference DatabaseScheduler's tests set 1: write counts after every publish (see test/support/django.ts).
+CELERY_BEAT_SYNC_EVERY = int(os.environ.get('CELERY_BEAT_SYNC_EVERY', '0'))
