@@ -33,11 +33,6 @@ export const SOURCE_DEFAULTS = {
   /** Connections each replica keeps to the Django database (a read and a write-back can overlap). */
   djangoPoolSize: 2,
   /**
-   * A leader's timer that fires this much later than it was set for (by the monotonic clock: the
-   * process was paused, or starved) has its runtime entries read again before it publishes.
-   */
-  gapNoticedMs: 1000,
-  /**
    * A leader whose pause watch (base/pause-watch.ts) went this long without a beat was held up
    * (SIGSTOP, a frozen VM, a long collection) and reads its runtime entries again before it next
    * publishes. A pause may end just before a timer fires, or just after, so that the timer alone
