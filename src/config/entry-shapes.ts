@@ -11,6 +11,7 @@
  * entry's name, so an entry with one is resolved on its own).
  */
 import * as z from 'zod';
+import { DEFAULTS } from '../base/defaults.js';
 import type { ParsedAlerts } from './alerts-schema.js';
 import { entryLimitProblem, parseEntryDefinition } from './entry-definition.js';
 import type { EntryParse } from './entry-definition.js';
@@ -47,13 +48,6 @@ function isEmpty(record: object): boolean {
   return true;
 }
 
-/**
- * How many shapes a reader keeps: per-tenant entries have a handful; past this many (entries that
- * share nothing) it starts again, so that a million distinct definitions never make it a second
- * copy of the catalog (as django's row shapes, django/row-shapes.ts).
- */
-const SHAPES_KEPT = 10_000;
-
 let compiledArgs: typeof entryArgsSchema | undefined;
 let compiledKwargs: typeof entryKwargsSchema | undefined;
 
@@ -61,7 +55,7 @@ let compiledKwargs: typeof entryKwargsSchema | undefined;
 export class EntryShapes {
   private readonly shapes = new Map<string, EntryShape>();
 
-  constructor(private readonly max: number = SHAPES_KEPT) {}
+  constructor(private readonly max: number = DEFAULTS.entryShapesKept) {}
 
   /**
    * parseEntryDefinition(value), as a shape met before (or met now) and the definition's own args

@@ -73,7 +73,7 @@ export class LeaderSession {
       ...(options.running ? { running: options.running } : {}),
       ...(options.revoker ? { revoker: options.revoker } : {}),
       ...(catalog ? { onSuperseded: () => catalog.poke() } : {}),
-      ...(readFirst ? { beforeCatchUp: () => readFirst.read(), pauses: this.pauses } : {}),
+      ...(readFirst ? { readFirst: { read: () => readFirst.read(), pauses: this.pauses } } : {}),
     });
     this.control = new ControlLoop({
       config: options.config,

@@ -70,14 +70,24 @@ export interface RunnerOptions {
   readonly revoker?: Revoker;
   /** Runs of these runtime entries were refused as superseded: read the runtime entries again (applyChanges follows). */
   readonly onSuperseded?: (names: readonly string[]) => void;
+  /** Read before you publish (runtime entries); without it the runner publishes from what it holds. */
+  readonly readFirst?: RunnerReadFirst;
+}
+
+/**
+ * What a runner with runtime entries reads before publishing after a gap. The two go together: the
+ * pause watch is the one way a runner learns that the process was held up, so one that reads first
+ * always has it.
+ */
+export interface RunnerReadFirst {
   /**
    * Brings the runtime entries up to date (their changes come through applyChanges before it
-   * resolves): awaited before publishing after a pause (a wake-up much later than planned, or one
-   * `pauses` noticed) or a failed publish. It must resolve in bounded time (ReadFirst).
+   * resolves): awaited before publishing after a pause `pauses` noticed, or after a failed
+   * publish. It must resolve in bounded time (ReadFirst).
    */
-  readonly beforeCatchUp?: () => Promise<void>;
-  /** The last pause of the process noticed (base/pause-watch.ts), for beforeCatchUp. */
-  readonly pauses?: { last(): Pause | undefined };
+  readonly read: () => Promise<void>;
+  /** The last pause of the process noticed (base/pause-watch.ts). */
+  readonly pauses: { last(): Pause | undefined };
 }
 
 export class Runner {
@@ -99,11 +109,11 @@ export class Runner {
   private wakeAfterTick = false;
   /** When the loop last woke up (performance.now(), immune to clock steps), for the health check; 0 before the first. */
   lastWakeMs = 0;
-  /** When the armed wake-up is meant to come (performance.now()): one much later means a pause. */
+  /** When the armed wake-up is meant to come (performance.now()): how late it came is told with a pause. */
   private plannedWakeMs = 0;
   /** The last publish failed (Redis or the broker gone, say): read the runtime entries before the next. */
-  private readFirst = false;
-  /** When the last pause read for ended (`pauses`): each pause is read for once. */
+  private publishFailed = false;
+  /** When the last pause read for ended (`readFirst.pauses`): each pause is read for once. */
   private pauseReadEndMs: number | undefined;
 
   constructor(private readonly options: RunnerOptions) {
@@ -334,23 +344,25 @@ export class Runner {
   private async tick(): Promise<number> {
     this.lastWakeMs = performance.now();
     const { clock, config, logger } = this.options;
-    const lateMs = this.lastWakeMs - this.plannedWakeMs;
-    // A timer set for a slot that fell due just as a pause ended fires nearly on time: the pause
-    // watch tells of the pause instead.
-    const pause = this.options.pauses?.last();
+    const { readFirst } = this.options;
+    // The pause watch, not this wake-up's lateness, tells of a pause: a timer set for a slot that
+    // fell due just as a pause ended fires nearly on time, and a timer held up by a pause is one
+    // the watch's beats were held up by too.
+    const pause = readFirst?.pauses.last();
     const paused = pause !== undefined && pause.endMs !== this.pauseReadEndMs ? pause : undefined;
-    const gap = lateMs > DEFAULTS.gapNoticedMs || paused !== undefined;
-    if ((gap || this.readFirst) && this.options.beforeCatchUp !== undefined) {
+    if (readFirst !== undefined && (paused !== undefined || this.publishFailed)) {
       // Read before you publish: what was known before a pause or an outage may have been edited
       // or deleted since.
-      if (gap)
+      if (paused !== undefined) {
+        const lateMs = Math.round(this.lastWakeMs - this.plannedWakeMs);
         logger.info(
-          { event: EVENTS.gapNoticed, lateMs: Math.round(lateMs), ...(paused ? { pausedMs: Math.round(paused.lengthMs) } : {}) },
-          'paused (woke up late, or held up meanwhile): reading the runtime entries again before publishing',
+          { event: EVENTS.gapNoticed, lateMs, pausedMs: Math.round(paused.lengthMs) },
+          'paused (held up since the last beat of the pause watch): reading the runtime entries again before publishing',
         );
+      }
       if (pause !== undefined) this.pauseReadEndMs = pause.endMs;
-      this.readFirst = false;
-      await this.options.beforeCatchUp();
+      this.publishFailed = false;
+      await readFirst.read();
       if (!this.running) return config.maxIntervalMs;
     }
     try {
@@ -361,7 +373,7 @@ export class Runner {
       }
     } catch (error) {
       logger.error({ event: EVENTS.publishRetry, err: error }, 'publishing failed; retrying');
-      this.readFirst = true;
+      this.publishFailed = true;
       // The runs it left due sit first in the book with a key of "now": letting them shorten the
       // sleep would retry at once, in a hot loop, for as long as Redis is down. The backoff wins,
       // and it is not capped by maxInterval either.

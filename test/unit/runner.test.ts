@@ -117,8 +117,9 @@ async function startRunner(setup: Setup): Promise<Runner> {
     lease: setup.lease ?? (() => 'token-1'),
     onFenced: setup.onFenced ?? (() => undefined),
     ...(setup.onClockAhead === undefined ? {} : { onClockAhead: setup.onClockAhead }),
-    ...(setup.beforeCatchUp === undefined ? {} : { beforeCatchUp: setup.beforeCatchUp }),
-    ...(setup.pauses === undefined ? {} : { pauses: setup.pauses }),
+    ...(setup.beforeCatchUp === undefined
+      ? {}
+      : { readFirst: { read: setup.beforeCatchUp, pauses: setup.pauses ?? { last: () => undefined } } }),
     ...(setup.onSuperseded === undefined ? {} : { onSuperseded: setup.onSuperseded }),
   });
   runners.push(runner);

@@ -1,6 +1,7 @@
 /**
  * The defaults of backfills (`beat backfill`) and of the record of passed-over slots they rely on,
- * part of DEFAULTS (defaults.ts), kept apart so that that file stays one screenful per subject.
+ * with the reason for each value.
+ * Part of DEFAULTS (defaults.ts), which is where the rest of the code reads them.
  */
 export const BACKFILL_DEFAULTS = {
   /**

@@ -1,7 +1,8 @@
 /**
- * The defaults of the runtime entries' sources (the catalog's looks, django-celery-beat's tables)
- * and of a leader's read of them before it publishes, with the reason for each value; spread into
- * DEFAULTS (defaults.ts), which is where the rest of the code reads them.
+ * The defaults of the runtime entries' sources (the catalog's looks, django-celery-beat's tables,
+ * RedBeat's keys) and of a leader's read of them before it publishes, with the reason for each
+ * value.
+ * Part of DEFAULTS (defaults.ts), which is where the rest of the code reads them.
  */
 export const SOURCE_DEFAULTS = {
   /** After a failed look of the runtime-entries catalog, the first retry; doubled per failure up to maxInterval. */
@@ -32,11 +33,16 @@ export const SOURCE_DEFAULTS = {
   djangoRetryMaxMs: 30_000,
   /** Connections each replica keeps to the Django database (a read and a write-back can overlap). */
   djangoPoolSize: 2,
-  /**
-   * A leader's timer that fires this much later than it was set for (by the monotonic clock: the
-   * process was paused, or starved) has its runtime entries read again before it publishes.
-   */
-  gapNoticedMs: 1000,
+  /** Row shapes a django source keeps checked (django/row-shapes.ts): past it the memo starts afresh (rows that all differ gain nothing from it). */
+  djangoRowShapesKept: 10_000,
+  /** RedBeat's `redbeat_key_prefix` default (redbeat/schedulers.py RedBeatConfig). */
+  redbeatKeyPrefix: 'redbeat:',
+  /** RedBeat's write-back after a failed write (Redis gone): tries again after this, doubled per failure... */
+  redbeatWriteRetryMinMs: 500,
+  /** ...up to this. */
+  redbeatWriteRetryMaxMs: 30_000,
+  /** RedBeat's write-back: a call without a reply this long is given up on and tried again. */
+  redbeatWriteTimeoutMs: 3000,
   /**
    * A leader whose pause watch (base/pause-watch.ts) went this long without a beat was held up
    * (SIGSTOP, a frozen VM, a long collection) and reads its runtime entries again before it next

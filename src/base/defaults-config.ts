@@ -1,0 +1,46 @@
+/**
+ * The config file and the CLI: where a config is looked for, the limits on what a YAML document or
+ * an entry may hold, and the definition shapes a reader of runtime entries keeps.
+ * Part of DEFAULTS (defaults.ts), which is where the rest of the code reads them.
+ */
+export const CONFIG_DEFAULTS = {
+  /** `beat import celery`: how long the team's app may take to import before the dump is given up. */
+  importPythonTimeoutMs: 120_000,
+  /**
+   * How deep a runtime entry's args and kwargs may nest, and how large they may be (their JSON, in
+   * bytes), unless the config's `entryLimits` says otherwise: measured without recursion before
+   * anything else walks them, so that a hostile entry is refused, not run (a message is rendered on
+   * the scheduler's loop at every run). A request body may nest entryMaxDepth + 4 levels (the bulk
+   * PUT's name, the entry, its field).
+   */
+  entryMaxDepth: 32,
+  entryMaxArgsBytes: 256 * 1024,
+  /** `beat next`: how many instants per entry. */
+  nextCount: 5,
+  /** Names of the config files looked for when neither --config nor BEAT_CONFIG is given, in order. */
+  configFileNames: [
+    'beat.config.ts',
+    'beat.config.mts',
+    'beat.config.js',
+    'beat.config.mjs',
+    'beat.config.json',
+    'beat.config.yaml',
+    'beat.config.yml',
+  ] as readonly string[],
+  /** Folders searched for those names, relative to the working directory, in order. */
+  configSearchDirs: ['.', 'schedules'] as readonly string[],
+  /**
+   * YAML aliases may make the document this many times larger than what is written (merge keys
+   * reuse a block of defaults in every entry), and always up to yamlExpandedValuesFloor values. A
+   * "billion laughs" document of nine lines expands to millions: it is refused before validation
+   * walks it.
+   */
+  yamlAliasExpansion: 10,
+  yamlExpandedValuesFloor: 1_000_000,
+  /**
+   * Definition shapes a reader of runtime entries keeps (config/entry-shapes.ts): per-tenant entries
+   * have a handful; past this many (entries that share nothing) it starts again, so that a million
+   * distinct definitions never make it a second copy of the catalog.
+   */
+  entryShapesKept: 10_000,
+} as const;

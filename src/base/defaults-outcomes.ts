@@ -1,0 +1,73 @@
+/**
+ * Run outcomes (from a result backend or task events), alerts, Sentry Crons and tracing.
+ * Part of DEFAULTS (defaults.ts), which is where the rest of the code reads them.
+ */
+export const OUTCOME_DEFAULTS = {
+  /** How long the alert outbox remembers a delivered (or given-up) alert, so that a second leader finding the same one does not send it again. */
+  alertSentRetentionMs: 86_400_000,
+  /** How often the leader looks for alert deliveries due (it is also told at once when it adds some). */
+  alertPollMs: 1000,
+  /** A delivery being sent is held this long; if its sender dies meanwhile, the next leader sends it after that. */
+  alertClaimMs: 30_000,
+  /** A webhook or ping that has not answered after this is retried. */
+  alertTimeoutMs: 5000,
+  /** Deliveries sent at once; the rest wait for the next look. */
+  alertBatch: 20,
+  /** Retries of a failed delivery wait 1 s, 2 s, 4 s… up to this, and stop after alertMaxAttempts (about an hour in all). */
+  alertBackoffMaxMs: 300_000,
+  alertMaxAttempts: 15,
+  /** Alerts raised within this are written to the outbox together: one round trip for a burst of them. */
+  alertFlushMs: 50,
+  /** Sentry check-ins: how soon after a publish the leader sends what is queued (a worker may finish a quick run first: Sentry keeps its ok). */
+  sentryFlushMs: 250,
+  /** Check-ins per envelope (Sentry takes each item on its own). */
+  sentryBatch: 100,
+  /** Check-ins waiting to be sent at most; past it the oldest go (a run's ok or error check-in from the worker still records it). */
+  sentryQueueMax: 10_000,
+  /** Retries of an envelope that could not be delivered wait 1 s, 2 s, 4 s… up to this, and stop after sentryMaxAttempts. */
+  sentryBackoffMaxMs: 60_000,
+  sentryMaxAttempts: 8,
+  /** One POST to Sentry's envelope endpoint gives up after this. */
+  sentryTimeoutMs: 5000,
+
+  // Tracing (src/observe/run-spans.ts), with OTEL_EXPORTER_OTLP_ENDPOINT set.
+  /** Run spans handed to the OpenTelemetry SDK per turn of the event loop: a burst's made a few at a time after it, holding up no timer or publish. */
+  traceSpansPerTurn: 16,
+  /** Longest wait at shutdown for the last spans to be exported (the collector may be down). */
+  traceFlushTimeoutMs: 3000,
+  /** The SDK's warnings (a collector that refuses or cannot be reached) are logged at most this often. */
+  traceWarnEveryMs: 60_000,
+
+  // Run outcomes (src/outcomes/), with a result backend configured.
+  /** Runs kept per entry in its history (`beat history`). */
+  runHistoryLength: 20,
+  /** Reports of slots that never ran (missed, skipped by overlap, paused) kept per entry, for the dashboard's day strips. */
+  missedSlotsKept: 50,
+  /** An entry's list of those reports expires this long after its last report: the strips look back a day. */
+  missedSlotsTtlMs: 25 * 3_600_000,
+  /**
+   * `outcomeTimeout`: a run with no final state this long after it was published is recorded as
+   * `unknown` and no longer read (a task whose result was never stored, or expired: Celery's
+   * `result_expires` is one day by default).
+   */
+  outcomeTimeoutMs: 24 * 60 * 60 * 1000,
+  /** How often the leader reads the results of the runs still pending. */
+  outcomePollMs: 1000,
+  /** Result keys per MGET. */
+  outcomeBatch: 500,
+  /** At most this many result keys read per poll: the rest wait for the next ones, oldest first. */
+  outcomeReadsPerPoll: 2000,
+  /**
+   * At most this many runs followed at once: beyond it the oldest is given up as `unknown` (tasks
+   * that never store a result, published often, would otherwise pile up until outcomeTimeout).
+   */
+  outcomeMaxPending: 100_000,
+  /** Runs waiting to be recorded in their histories are written after this pause (a burst is written once, after it). */
+  outcomeRecordDelayMs: 50,
+  /**
+   * Task events of tasks the leader does not follow (yet) are kept this long, for this many tasks
+   * at most: a worker can start a run before the broker's confirm of its publish reaches the leader.
+   */
+  taskEventsEarlyMs: 60_000,
+  taskEventsEarlyMax: 10_000,
+} as const;
