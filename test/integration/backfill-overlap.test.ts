@@ -120,6 +120,25 @@ suite(`beat backfill --overlap with a real Celery worker${celery.ok ? '' : ` (sk
     return JSON.parse(run.stdout) as Result;
   }
 
+  /** What the worker logged of each of the entry's slots (oldest first), once it has logged `step` for the last. */
+  async function slotTimes(
+    worker: CeleryProcess,
+    entry: string,
+    step: 'received' | 'succeeded',
+    what: string,
+  ): Promise<{ received: number[]; succeeded: number[] }[]> {
+    const ids = slots.map((ms) => slotId(name, entry, ms));
+    await waitUntil(what, () => (workerTimes(worker.output(), ids[3] as string)[step].length > 0 ? true : undefined), 15_000);
+    return ids.map((id) => workerTimes(worker.output(), id));
+  }
+
+  /** Each slot received exactly once (none lost, none twice), each after the run before it succeeded. */
+  function expectOneAfterAnother(times: readonly { received: number[]; succeeded: number[] }[]): void {
+    for (const t of times) expect(t).toMatchObject({ received: [expect.any(Number)], succeeded: [expect.any(Number)] });
+    for (let i = 1; i < times.length; i += 1)
+      expect(times[i]?.received[0] as number).toBeGreaterThanOrEqual(times[i - 1]?.succeeded[0] as number);
+  }
+
   /** The entry's runs as `beat history` shows them (what the leader learnt of them). */
   async function history(entry: string): Promise<{ taskId: string; state: string }[]> {
     const run = await runBeatCli(['history', entry, '--config', file, '--json']);
@@ -155,28 +174,14 @@ suite(`beat backfill --overlap with a real Celery worker${celery.ok ? '' : ` (sk
   it("cancelOther (the entry's own): of the slots due at once only the last runs; the others overlap", async () => {
     const result = await backfill('replace');
     expect(result).toMatchObject({ overlapPolicy: 'cancelOther', published: 1, skipped: { overlap: 3, recorded: 0 } });
-    const ids = slots.map((ms) => slotId(name, 'replace', ms));
-    await waitUntil(
-      'the last slot received',
-      () => (workerTimes(skipping.output(), ids[3] as string).received.length > 0 ? true : undefined),
-      15_000,
-    );
-    expect(ids.map((id) => workerTimes(skipping.output(), id).received.length)).toEqual([0, 0, 0, 1]);
+    const times = await slotTimes(skipping, 'replace', 'received', 'the last slot received');
+    expect(times.map((t) => t.received.length)).toEqual([0, 0, 0, 1]);
   }, 30_000);
 
   it('bufferAll: each slot is received by the worker only after the run before succeeded', async () => {
     const result = await backfill('chain', '--overlap', 'bufferAll');
     expect(result).toMatchObject({ overlapPolicy: 'bufferAll', published: 4, skipped: { overlap: 0 } });
-    const ids = slots.map((ms) => slotId(name, 'chain', ms));
-    await waitUntil(
-      'the last run',
-      () => (workerTimes(buffered.output(), ids[3] as string).succeeded.length > 0 ? true : undefined),
-      15_000,
-    );
-    const times = ids.map((id) => workerTimes(buffered.output(), id));
-    for (const t of times) expect(t).toMatchObject({ received: [expect.any(Number)], succeeded: [expect.any(Number)] });
-    for (let i = 1; i < times.length; i += 1)
-      expect(times[i]?.received[0] as number).toBeGreaterThanOrEqual(times[i - 1]?.succeeded[0] as number);
+    expectOneAfterAnother(await slotTimes(buffered, 'chain', 'succeeded', 'the last run'));
   }, 45_000);
 
   it('bufferAll with the leader SIGKILLed after its first slot: the standby finishes it, each slot once, in order', async () => {
@@ -201,16 +206,6 @@ suite(`beat backfill --overlap with a real Celery worker${celery.ok ? '' : ` (sk
     const result = await running;
     expect(result).toMatchObject({ published: 4, skipped: { overlap: 0, recorded: 0 } });
     expect(standby.logs.some((l) => l['event'] === EVENTS.backfill)).toBe(true);
-    const ids = slots.map((ms) => slotId(name, 'relay', ms));
-    await waitUntil(
-      'the last run',
-      () => (workerTimes(buffered.output(), ids[3] as string).succeeded.length > 0 ? true : undefined),
-      15_000,
-    );
-    const times = ids.map((id) => workerTimes(buffered.output(), id));
-    // Each slot received exactly once (none lost, none twice), each after the one before succeeded.
-    for (const t of times) expect(t).toMatchObject({ received: [expect.any(Number)], succeeded: [expect.any(Number)] });
-    for (let i = 1; i < times.length; i += 1)
-      expect(times[i]?.received[0] as number).toBeGreaterThanOrEqual(times[i - 1]?.succeeded[0] as number);
+    expectOneAfterAnother(await slotTimes(buffered, 'relay', 'succeeded', 'the last run'));
   }, 60_000);
 });

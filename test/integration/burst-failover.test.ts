@@ -8,17 +8,16 @@
  * of its slot. The bench's `--only million --kill-mid-burst` runs the same at 100,000 and more.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { RedisEntryStore } from '../../src/redis/entry-store.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { isoFromMillis } from '../../src/celery/time.js';
-import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
+import { FAST_LOCK, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
-import { startPrivateRedis } from '../support/ops.js';
-import type { PrivateRedis } from '../support/redis-server.js';
+import { beatSuite } from '../support/beat-suite.js';
 
 const N = 20_000;
 const QUEUE = 'burst';
@@ -26,25 +25,21 @@ const DEPLOYMENT = 'burst';
 const WRITE_CHUNK = 5000;
 
 describe('a leader SIGKILLed in the middle of a burst of 20,000 (real processes)', () => {
-  const fleet = new BeatFleet();
-  const dir = new TempDir();
-  let server: PrivateRedis;
-  let redis: Redis;
+  const suite = beatSuite();
+  const { fleet, dir } = suite;
 
-  beforeAll(async () => {
-    server = await startPrivateRedis();
-    redis = new Redis(server.url(0));
-  });
-
+  // Before beatSuite's afterAll kills the fleet (hooks registered later run first): writes left paused by a failed test go on.
   afterAll(async () => {
-    await redis?.call('CLIENT', 'UNPAUSE').catch(() => undefined);
-    await fleet.killAll();
-    redis?.disconnect();
-    await server?.stop();
-    dir.remove();
+    try {
+      await suite.client.call('CLIENT', 'UNPAUSE');
+    } catch {
+      // Redis never started, or nothing to unpause.
+    }
   });
 
   it('has the standby finish it: every (entry, slot) published exactly once', async () => {
+    const server = suite.redis;
+    const redis = suite.client;
     const file = dir.write('burst.json', { name: DEPLOYMENT, broker: { url: server.url(0) }, taskDefaultQueue: QUEUE, lock: FAST_LOCK });
     const first = fleet.spawn({ config: file });
     await first.waitForEvent(EVENTS.lockAcquired, 20_000);

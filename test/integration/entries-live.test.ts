@@ -3,14 +3,13 @@
  * `beat run` leads: the CLI as real processes, what the leader published read back from the queue
  * lists in Redis. Redis: a private redis-server of this file (see test/support/ops.ts).
  */
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
+import { FAST_LOCK, sleep, waitUntil } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
-import { httpPortOf, httpRequest, killCliChildren, runBeatCli, startPrivateRedis } from '../support/ops.js';
-import type { PrivateRedis } from '../support/redis-server.js';
+import { beatSuite } from '../support/beat-suite.js';
+import { httpPortOf, httpRequest, runBeatCli } from '../support/ops.js';
 
 const TASK = 'tsbeat_test.record';
 
@@ -20,25 +19,12 @@ interface StatusJson {
 }
 
 describe('runtime entries while beat run leads (real processes, private Redis)', () => {
-  const fleet = new BeatFleet();
-  const dir = new TempDir();
-  let server: PrivateRedis;
-  let redis: Redis;
-
-  beforeAll(async () => {
-    server = await startPrivateRedis();
-    redis = new Redis(server.url(0));
-  });
-
-  afterAll(async () => {
-    await fleet.killAll();
-    killCliChildren();
-    redis?.disconnect();
-    await server?.stop();
-    dir.remove();
-  });
+  const suite = beatSuite();
+  const { fleet, dir } = suite;
 
   it('trigger, pause and resume take a store entry; delete stops it; /status and beat status show it with its origin and the ones that do not run', async () => {
+    const server = suite.redis;
+    const redis = suite.client;
     const file = dir.write(
       'live.yaml',
       [

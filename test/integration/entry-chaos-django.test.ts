@@ -15,19 +15,16 @@
  *     marker moved; tsbeat fences the row's incarnation, not its columns): a run of the old
  *     definition for a slot up to LAG_MS after the delete or edit returned is allowed, none later.
  */
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
-import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
+import { logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { DjangoOrm, manage } from '../support/django.js';
-import { ChaosOracle, ChaosReplicas, chaosScenario } from '../support/entry-chaos.js';
+import { ChaosOracle, chaosScenario, sourceChaosSuite } from '../support/entry-chaos.js';
 import type { EntryWriter } from '../support/entry-chaos.js';
-import { startPrivateRedis } from '../support/ops.js';
 import { PrivatePostgres } from '../support/postgres-server.js';
 import { prng } from '../support/prng.js';
 import { freePort } from '../support/redis-server.js';
-import type { PrivateRedis } from '../support/redis-server.js';
 
 const TASK = 'tsbeat_test.record';
 const NAME = 'djchaos';
@@ -44,17 +41,11 @@ const STABLE = ['s0', 's1', 's2', 's3'];
 const CHURN = ['c0', 'c1', 'c2', 'c3', 'c4', 'c5'];
 
 describe('django rows under chaos: ORM writes, three replicas, leaders killed and paused, PostgreSQL restarted (issue 30)', () => {
-  const fleet = new BeatFleet();
-  const dir = new TempDir();
+  const { suite, start } = sourceChaosSuite(NAME);
   let pg: PrivatePostgres;
-  let server: PrivateRedis;
-  let redis: Redis;
   let orm: DjangoOrm | undefined;
-  let replicas: ChaosReplicas | undefined;
 
   beforeAll(async () => {
-    server = await startPrivateRedis();
-    redis = new Redis(server.url(0));
     pg = new PrivatePostgres(await freePort());
     await pg.start();
     await pg.createDatabase('django');
@@ -62,33 +53,13 @@ describe('django rows under chaos: ORM writes, three replicas, leaders killed an
   }, 120_000);
 
   afterAll(async () => {
-    replicas?.release();
-    await fleet.killAll();
     await orm?.close();
-    redis?.disconnect();
-    await server?.stop();
     await pg?.stop();
-    dir.remove();
   });
 
   it('publishes no slot twice, loses none, and never runs a deleted, replaced or not yet created row', async () => {
     const dbUrl = pg.url('django');
-    const file = dir.write(
-      'djchaos.yaml',
-      [
-        `name: ${NAME}`,
-        `broker: { url: "${server.url(0)}" }`,
-        'maxInterval: 200ms',
-        `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
-        `sources: { django: { url: "${dbUrl}" } }`,
-        '',
-      ].join('\n'),
-    );
-    const spawn = async (): Promise<BeatProcess> => Promise.resolve(fleet.spawn({ config: file }));
-    const chaos = new ChaosReplicas(fleet, redis, NAME, spawn);
-    replicas = chaos;
-    await Promise.all([spawn(), spawn(), spawn()]);
-    await chaos.leader();
+    const chaos = await start(`{ django: { url: "${dbUrl}" } }`);
 
     const session = new DjangoOrm({ url: dbUrl });
     orm = session;
@@ -133,7 +104,7 @@ describe('django rows under chaos: ORM writes, three replicas, leaders killed an
       label: 'entry chaos (django)',
       replicas: chaos,
       oracle,
-      redis,
+      redis: suite.client,
       queue: QUEUE,
       churn: CHURN,
       chaosMs: CHAOS_MS,
@@ -164,9 +135,9 @@ describe('django rows under chaos: ORM writes, three replicas, leaders killed an
         // LAG_MS allowance is the next look's, as the docs promise, not the retry delay's.
         await waitUntil(
           'every running replica to read the tables again',
-          () => (fleet.all.every((p) => readsAgain(p, haltMs)) ? true : undefined),
+          () => (suite.fleet.all.every((p) => readsAgain(p, haltMs)) ? true : undefined),
           40_000,
-          () => fleet.dump(),
+          () => suite.fleet.dump(),
         );
         rereadMs = Date.now() - upMs;
         chaos.mark('writer-resumes');

@@ -13,17 +13,12 @@
  *     LAG_MS after the delete or edit returned is allowed, none later.
  */
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
-import type { BeatProcess } from '../support/beat-process.js';
+import { afterAll, describe, it } from 'vitest';
 import { PYTHON, pythonCelery } from '../support/celery.js';
-import { ChaosOracle, ChaosReplicas, chaosScenario } from '../support/entry-chaos.js';
+import { ChaosOracle, chaosScenario, sourceChaosSuite } from '../support/entry-chaos.js';
 import type { EntryWriter } from '../support/entry-chaos.js';
 import { JsonLineProcess } from '../support/json-lines.js';
-import { startPrivateRedis } from '../support/ops.js';
 import { prng } from '../support/prng.js';
-import type { PrivateRedis } from '../support/redis-server.js';
 
 const CLIENT = fileURLToPath(new URL('../support/redbeat_client.py', import.meta.url));
 const TASK = 'tsbeat_test.record';
@@ -41,45 +36,16 @@ const suite = celery.ok || process.env['CI'] ? describe : describe.skip;
 suite(
   `RedBeat entries under chaos: Python's saves and deletes, three replicas, leaders killed and paused (issue 30)${celery.ok ? '' : ` (skipped: ${celery.problem})`}`,
   () => {
-    const fleet = new BeatFleet();
-    const dir = new TempDir();
-    let server: PrivateRedis;
-    let redis: Redis;
+    const { suite, start } = sourceChaosSuite(NAME);
     let python: JsonLineProcess | undefined;
-    let replicas: ChaosReplicas | undefined;
-
-    beforeAll(async () => {
-      server = await startPrivateRedis();
-      redis = new Redis(server.url(0));
-    });
 
     afterAll(async () => {
-      replicas?.release();
-      await fleet.killAll();
       await python?.close();
-      redis?.disconnect();
-      await server?.stop();
-      dir.remove();
     });
 
     it('publishes no slot twice, loses none, and never runs a deleted, replaced or not yet saved definition', async () => {
-      const url = server.url(0);
-      const file = dir.write(
-        'rbchaos.yaml',
-        [
-          `name: ${NAME}`,
-          `broker: { url: "${url}" }`,
-          'maxInterval: 200ms',
-          `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
-          `sources: { redbeat: { keyPrefix: "${PREFIX}" } }`,
-          '',
-        ].join('\n'),
-      );
-      const spawn = async (): Promise<BeatProcess> => Promise.resolve(fleet.spawn({ config: file }));
-      const chaos = new ChaosReplicas(fleet, redis, NAME, spawn);
-      replicas = chaos;
-      await Promise.all([spawn(), spawn(), spawn()]);
-      await chaos.leader();
+      const url = suite.redis.url(0);
+      const chaos = await start(`{ redbeat: { keyPrefix: "${PREFIX}" } }`);
 
       const py = new JsonLineProcess('redbeat_client.py', PYTHON, [CLIENT, '--serve'], {});
       python = py;
@@ -97,7 +63,7 @@ suite(
         label: 'entry chaos (RedBeat)',
         replicas: chaos,
         oracle,
-        redis,
+        redis: suite.client,
         queue: QUEUE,
         churn: CHURN,
         chaosMs: CHAOS_MS,

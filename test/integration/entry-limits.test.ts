@@ -5,15 +5,14 @@
  * publishes nothing before it, and its interval grid starts there. What was published is read back
  * from the queue list. Redis: a private redis-server of this file (a port of 6381–6389).
  */
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
-import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
+import { FAST_LOCK, sleep, waitUntil } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
 import type { QueuedRun } from '../support/beat-queue.js';
-import type { PrivateRedis } from '../support/redis-server.js';
-import { killCliChildren, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
+import { beatSuite } from '../support/beat-suite.js';
+import { runBeatCli, uniqueName } from '../support/ops.js';
 
 const TASK = 'tsbeat_test.record';
 const QUEUE = 'limits';
@@ -29,25 +28,12 @@ interface StatusEntry {
 }
 
 describe('entry limits under beat run (real process, a private redis-server)', () => {
-  const fleet = new BeatFleet();
-  const dir = new TempDir();
-  let server: PrivateRedis;
-  let redis: Redis;
-
-  beforeAll(async () => {
-    server = await startPrivateRedis();
-    redis = new Redis(server.url(0));
-  });
-
-  afterAll(async () => {
-    await fleet.killAll();
-    killCliChildren();
-    redis?.disconnect();
-    await server?.stop();
-    dir.remove();
-  });
+  const suite = beatSuite();
+  const { fleet, dir } = suite;
 
   it('publishes exactly maxRuns scheduled runs, not counting a trigger, says it finished, and nothing before startAt', async () => {
+    const server = suite.redis;
+    const redis = suite.client;
     const name = uniqueName('limits');
     // A whole second a few seconds ahead, with its offset: the interval's first slot is this instant.
     const startAtMs = Math.ceil((Date.now() + 7000) / 1000) * 1000;

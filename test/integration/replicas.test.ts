@@ -6,16 +6,15 @@
  * stopped with SIGTERM is gone from the listing as soon as it has exited, and one killed with SIGKILL
  * drops out once its lock.ttl has passed since its last heartbeat.
  */
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import type { ReplicaStatus } from '../../src/control/replicas.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { ReplicaRegistry } from '../../src/redis/replica-registry.js';
-import { BeatFleet, TempDir, waitUntil } from '../support/beat-process.js';
+import { waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
-import { httpPortOf, httpRequest, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
-import type { PrivateRedis } from '../support/redis-server.js';
+import { beatSuite } from '../support/beat-suite.js';
+import { httpPortOf, httpRequest, runBeatCli, uniqueName } from '../support/ops.js';
 
 const TTL_MS = 2000;
 const T0 = Date.UTC(2026, 10, 23, 4, 0, 0);
@@ -31,53 +30,39 @@ const record = (instance: string, beatAtMs: number) => ({
 });
 
 describe('the replicas registry (private redis-server)', () => {
-  const fleet = new BeatFleet();
-  const dir = new TempDir();
-  let server: PrivateRedis;
-  let redis: Redis;
-
-  beforeAll(async () => {
-    server = await startPrivateRedis();
-    redis = new Redis(server.url(0));
-  }, 30_000);
-
-  afterAll(async () => {
-    await fleet.killAll();
-    redis?.disconnect();
-    await server?.stop();
-    dir.remove();
-  });
+  const suite = beatSuite({ startTimeoutMs: 30_000 });
+  const { fleet, dir } = suite;
 
   it('a heartbeat drops the records past their expiry, and the keys expire with the last record', async () => {
     const keys = schedulerKeys('t', uniqueName('script'));
-    const registry = new ReplicaRegistry(redis, keys);
+    const registry = new ReplicaRegistry(suite.client, keys);
     expect(await registry.beat(record('a', T0), 1000)).toBe(0);
     expect(await registry.beat(record('b', T0 + 500), 1000)).toBe(0);
     expect((await registry.read(T0 + 999)).map((r) => r.instance)).toEqual(['a', 'b']);
     // a's expiry (T0 + 1000) has come: the reader leaves it out even before anyone removes it.
     expect((await registry.read(T0 + 1000)).map((r) => r.instance)).toEqual(['b']);
-    expect(await redis.hexists(keys.replicas, 'a')).toBe(1);
+    expect(await suite.client.hexists(keys.replicas, 'a')).toBe(1);
     // b's next heartbeat removes it.
     expect(await registry.beat(record('b', T0 + 1200), 1000)).toBe(1);
-    expect(await redis.hkeys(keys.replicas)).toEqual(['b']);
-    expect(await redis.zrange(keys.replicaExpiry, 0, -1, 'WITHSCORES')).toEqual(['b', String(T0 + 2200)]);
+    expect(await suite.client.hkeys(keys.replicas)).toEqual(['b']);
+    expect(await suite.client.zrange(keys.replicaExpiry, 0, -1, 'WITHSCORES')).toEqual(['b', String(T0 + 2200)]);
     for (const key of [keys.replicas, keys.replicaExpiry]) {
-      const pttl = await redis.pttl(key);
+      const pttl = await suite.client.pttl(key);
       expect(pttl).toBeGreaterThan(900);
       expect(pttl).toBeLessThanOrEqual(1000);
     }
     expect(await registry.leave('b', T0 + 1300)).toBe(true);
     expect(await registry.leave('b', T0 + 1300)).toBe(false);
-    expect(await redis.exists(keys.replicas, keys.replicaExpiry)).toBe(0);
+    expect(await suite.client.exists(keys.replicas, keys.replicaExpiry)).toBe(0);
   });
 
   it('refuses a key of another type, naming it, and writes nothing', async () => {
     const keys = schedulerKeys('t', uniqueName('stray'));
-    await redis.set(keys.replicas, 'not a hash');
-    const registry = new ReplicaRegistry(redis, keys);
+    await suite.client.set(keys.replicas, 'not a hash');
+    const registry = new ReplicaRegistry(suite.client, keys);
     await expect(registry.beat(record('a', T0), 1000)).rejects.toThrow(keys.replicas);
-    expect(await redis.exists(keys.replicaExpiry)).toBe(0);
-    expect(await redis.get(keys.replicas)).toBe('not a hash');
+    expect(await suite.client.exists(keys.replicaExpiry)).toBe(0);
+    expect(await suite.client.get(keys.replicas)).toBe('not a hash');
     await expect(registry.read(T0)).rejects.toThrow(keys.replicas);
   });
 
@@ -85,7 +70,7 @@ describe('the replicas registry (private redis-server)', () => {
     const name = uniqueName('replicas');
     const file = dir.write(`${name}.json`, {
       name,
-      broker: { url: server.url(0) },
+      broker: { url: suite.redis.url(0) },
       lock: { ttl: `${TTL_MS}ms`, renewEvery: '500ms', retryEvery: '200ms' },
       beatSchedule: { tick: { task: 'tsbeat_test.record', schedule: 60 } },
     });
@@ -140,7 +125,7 @@ describe('the replicas registry (private redis-server)', () => {
     // SIGTERM: gone from Redis by the time the process has exited.
     standby.signal('SIGTERM');
     expect((await standby.waitForExit(10_000)).code).toBe(0);
-    expect(await redis.hexists(keys.replicas, standbyId)).toBe(0);
+    expect(await suite.client.hexists(keys.replicas, standbyId)).toBe(0);
     expect((await status()).replicas.map((r) => r.instance)).toEqual([leaderId]);
 
     // SIGKILL: still listed just after, gone once lock.ttl has passed since its last heartbeat.
@@ -151,7 +136,7 @@ describe('the replicas registry (private redis-server)', () => {
     await doomed.waitForExit(10_000);
     const killedAt = Date.now();
     // Read straight from Redis: a CLI's start-up could outlast the record on a loaded machine.
-    expect((await new ReplicaRegistry(redis, keys).read(Date.now())).map((r) => r.instance)).toContain(doomedId);
+    expect((await new ReplicaRegistry(suite.client, keys).read(Date.now())).map((r) => r.instance)).toContain(doomedId);
     await waitUntil(
       'the killed standby to drop out of the listing',
       async () => ((await status()).replicas.some((r) => r.instance === doomedId) ? undefined : true),
@@ -162,7 +147,7 @@ describe('the replicas registry (private redis-server)', () => {
     // The leader's next heartbeat removes its record from Redis.
     await waitUntil(
       'the record removed by the leader',
-      async () => ((await redis.hexists(keys.replicas, doomedId)) === 0 ? true : undefined),
+      async () => ((await suite.client.hexists(keys.replicas, doomedId)) === 0 ? true : undefined),
       3000,
     );
   }, 90_000);

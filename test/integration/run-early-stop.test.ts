@@ -9,38 +9,24 @@
  * process first listens for SIGTERM. Nothing can be earlier than that: until a listener is
  * installed, Node's own handling ends the process by the signal.
  */
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { silentLogger } from '../../src/base/log.js';
 import { connectWithRetry, createRedisClient } from '../../src/redis/connect.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { Leadership, newInstanceId } from '../../src/redis/leadership.js';
-import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
+import { FAST_LOCK, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess, SpawnOptions } from '../support/beat-process.js';
-import { closedRedisPort, startPrivateRedis, uniqueName } from '../support/ops.js';
-import type { PrivateRedis } from '../support/redis-server.js';
+import { beatSuite } from '../support/beat-suite.js';
+import { closedRedisPort, uniqueName } from '../support/ops.js';
 
-const fleet = new BeatFleet();
-const dir = new TempDir();
-let server: PrivateRedis;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startPrivateRedis();
-  redis = new Redis(server.url(0));
-});
+const suite = beatSuite();
+const { fleet, dir } = suite;
 
 afterEach(async () => {
   await fleet.killAll();
-});
-
-afterAll(async () => {
-  await fleet.killAll();
-  redis?.disconnect();
-  await server?.stop();
-  dir.remove();
 });
 
 /** The config as a JS module; `before` runs as it is loaded. */
@@ -51,7 +37,7 @@ function moduleConfig(name: string, url: string, before = ''): string {
 
 /** Connections the server has accepted so far (this file's client is connected already). */
 async function connectionsAccepted(): Promise<number> {
-  const stats = await redis.info('stats');
+  const stats = await suite.client.info('stats');
   return Number(/total_connections_received:(\d+)/.exec(stats)?.[1]);
 }
 
@@ -65,15 +51,15 @@ async function expectNothingStarted(beat: BeatProcess, signal: NodeJS.Signals, a
   expect(beat.events(EVENTS.stopBeforeStart).map((l) => l['reason'])).toEqual([signal]);
   expect(beat.events(EVENTS.start), beat.tail()).toEqual([]);
   expect(await connectionsAccepted()).toBe(acceptedBefore);
-  expect(await redis.dbsize()).toBe(0);
+  expect(await suite.client.dbsize()).toBe(0);
 }
 
 describe('a stop signal before the service has started', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`${signal} while the config loads: exit 0, nothing connected or written`, async () => {
-      await redis.flushdb();
+      await suite.client.flushdb();
       const name = uniqueName('early-config');
-      const file = moduleConfig(name, server.url(0), `process.kill(process.pid, '${signal}');`);
+      const file = moduleConfig(name, suite.redis.url(0), `process.kill(process.pid, '${signal}');`);
       const accepted = await connectionsAccepted();
       const beat = fleet.spawn({ config: file });
       await expectNothingStarted(beat, signal, accepted);
@@ -82,7 +68,7 @@ describe('a stop signal before the service has started', () => {
   }
 
   it('SIGTERM as soon as the process first listens for it (before the commands have loaded): exit 0, nothing started', async () => {
-    await redis.flushdb();
+    await suite.client.flushdb();
     const name = uniqueName('early-listen');
     const preload = dir.write(
       `${name}-preload.mjs`,
@@ -97,7 +83,7 @@ describe('a stop signal before the service has started', () => {
         '',
       ].join('\n'),
     );
-    const options: SpawnOptions = { config: moduleConfig(name, server.url(0)), nodeArgs: ['--import', preload] };
+    const options: SpawnOptions = { config: moduleConfig(name, suite.redis.url(0)), nodeArgs: ['--import', preload] };
     const accepted = await connectionsAccepted();
     await expectNothingStarted(fleet.spawn(options), 'SIGTERM', accepted);
   });
@@ -124,13 +110,13 @@ describe('a stop signal at each step of the start', () => {
   for (const [moment, event] of moments) {
     it(`SIGTERM right after ${moment}: exit 0, and no lock left held`, async () => {
       const name = uniqueName('early-step');
-      const beat = fleet.spawn({ config: moduleConfig(name, server.url(0)) });
+      const beat = fleet.spawn({ config: moduleConfig(name, suite.redis.url(0)) });
       await beat.waitForEvent(event, 15_000);
       beat.signal('SIGTERM');
       await expectCleanExit(beat);
       const stopped = beat.events(EVENTS.stopBeforeStart).length + beat.events(EVENTS.stop).length;
       expect(stopped, beat.tail()).toBeGreaterThan(0);
-      expect(await redis.exists(schedulerKeys(DEFAULTS.statePrefix, name).lock)).toBe(0);
+      expect(await suite.client.exists(schedulerKeys(DEFAULTS.statePrefix, name).lock)).toBe(0);
     });
   }
 });
@@ -153,8 +139,8 @@ describe('stopping while an attempt at the lock is in flight', () => {
 
   it('gives back the lock the attempt wins before the connections close: none left held until it expires', async () => {
     const name = uniqueName('attempt-in-flight');
-    const state = createRedisClient(server.url(0), {}, 'state', silentLogger);
-    const subscriber = createRedisClient(server.url(0), {}, 'subscriber', silentLogger);
+    const state = createRedisClient(suite.redis.url(0), {}, 'state', silentLogger);
+    const subscriber = createRedisClient(suite.redis.url(0), {}, 'subscriber', silentLogger);
     const signal = AbortSignal.timeout(10_000);
     await Promise.all([connectWithRetry(state, signal), connectWithRetry(subscriber, signal)]);
     try {
@@ -169,7 +155,7 @@ describe('stopping while an attempt at the lock is in flight', () => {
       // The attempt has begun: the server holds its lock script back for a moment (writes paused),
       // and the service stops meanwhile, then closes its connections, as `beat run` does.
       const leadership: Leadership = leadershipOf(name, state, subscriber, async () => {
-        await redis.call('CLIENT', 'PAUSE', '300', 'WRITE');
+        await suite.client.call('CLIENT', 'PAUSE', '300', 'WRITE');
         stopping ??= leadership.stop();
         return undefined;
       });
@@ -178,7 +164,7 @@ describe('stopping while an attempt at the lock is in flight', () => {
       await stopping;
       // QUIT answers after every command sent before it on that connection: the attempt's, too.
       await Promise.allSettled([state.quit(), subscriber.quit()]);
-      expect(await redis.exists(schedulerKeys(DEFAULTS.statePrefix, name).lock)).toBe(0);
+      expect(await suite.client.exists(schedulerKeys(DEFAULTS.statePrefix, name).lock)).toBe(0);
     } finally {
       state.disconnect();
       subscriber.disconnect();

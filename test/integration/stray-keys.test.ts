@@ -7,43 +7,29 @@
  * a leader that cannot publish must hand over.
  * Redis: a private redis-server.
  */
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { readEntryState } from '../../src/redis/entry-state-codec.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import type { SchedulerKeys } from '../../src/redis/keys.js';
-import { BeatFleet, FAST_LOCK, TempDir, errText } from '../support/beat-process.js';
-import type { PrivateRedis } from '../support/redis-server.js';
-import { killCliChildren, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
+import { FAST_LOCK, errText } from '../support/beat-process.js';
+import { beatSuite } from '../support/beat-suite.js';
+import { killCliChildren, runBeatCli, uniqueName } from '../support/ops.js';
 
 describe('stray values at tsbeat keys are named, and a leader that cannot publish hands over', () => {
-  const fleet = new BeatFleet();
-  const dir = new TempDir();
-  let server: PrivateRedis;
-  let redis: Redis;
-
-  beforeAll(async () => {
-    server = await startPrivateRedis();
-    redis = new Redis(server.url(0));
-  });
+  const suite = beatSuite();
+  const { fleet, dir } = suite;
 
   afterEach(async () => {
     await fleet.killAll();
     killCliChildren();
   });
 
-  afterAll(async () => {
-    redis?.disconnect();
-    await server?.stop();
-    dir.remove();
-  });
-
   function deployment(): { file: string; keys: SchedulerKeys } {
     const name = uniqueName('stray');
     const file = dir.write(`${name}.json`, {
       name,
-      broker: { url: server.url(0) },
+      broker: { url: suite.redis.url(0) },
       maxInterval: '200ms',
       lock: FAST_LOCK,
       beatSchedule: { tick: { task: 't.tick', schedule: 1 } },
@@ -56,7 +42,7 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
     const beat = fleet.spawn({ config: file });
     await beat.waitForEvent(EVENTS.fire, 10_000);
     const from = beat.logs.length;
-    await redis.multi().del(keys.fence).hset(keys.fence, 'stray', 'value').exec();
+    await suite.client.multi().del(keys.fence).hset(keys.fence, 'stray', 'value').exec();
     const failed = await beat.waitForLog(
       'a publish failure naming the fence',
       (l) => l.event === EVENTS.publishRetry && errText(l).includes(keys.fence),
@@ -70,22 +56,22 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
     // Taking the lock again writes the fence (SET replaces the hash): publishing goes on.
     await beat.waitForEvent(EVENTS.lockAcquired, 10_000, from);
     await beat.waitForLog('a fire after the handover', (l) => l.event === EVENTS.fire, 10_000, beat.logs.indexOf(lost));
-    expect(await redis.type(keys.fence)).toBe('string');
+    expect(await suite.client.type(keys.fence)).toBe('string');
   });
 
   it('a leader key holding a string no longer blocks every lock attempt: taking the lock replaces it, as the fence', async () => {
     const { file, keys } = deployment();
-    await redis.set(keys.leader, 'stray');
+    await suite.client.set(keys.leader, 'stray');
     const beat = fleet.spawn({ config: file });
     await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
     await beat.waitForEvent(EVENTS.fire, 10_000);
-    expect(await redis.type(keys.leader)).toBe('hash');
+    expect(await suite.client.type(keys.leader)).toBe('hash');
     expect(beat.events(EVENTS.redisRefused)).toEqual([]);
   });
 
   it('a state key holding a string: run stands by naming the key; status exits 1 naming it', async () => {
     const { file, keys } = deployment();
-    await redis.set(keys.state, 'stray');
+    await suite.client.set(keys.state, 'stray');
     const beat = fleet.spawn({ config: file });
     const failed = await beat.waitForLog(
       'the state load failure',
@@ -105,7 +91,7 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
     ['resumed', 'resume', ['tick']],
   ] as const)('a %s key holding a list: beat %s exits 1 naming the key and the fix', async (key, command, args) => {
     const { file, keys } = deployment();
-    await redis.rpush(keys[key], 'stray');
+    await suite.client.rpush(keys[key], 'stray');
     const r = await runBeatCli([command, ...args, '--config', file]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`key ${keys[key]} holds a list, where tsbeat keeps a ${key === 'paused' ? 'set' : 'hash'} (WRONGTYPE`);
@@ -114,7 +100,7 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
 
   it('a state field that is not JSON: run says which key and entry start afresh', async () => {
     const { file, keys } = deployment();
-    await redis.hset(keys.state, 'tick', 'not json');
+    await suite.client.hset(keys.state, 'tick', 'not json');
     const beat = fleet.spawn({ config: file });
     const line = await beat.waitForEvent(EVENTS.stateUnreadable, 10_000);
     expect(line).toMatchObject({ key: keys.state, entry: 'tick' });
@@ -122,7 +108,7 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
     expect(String(line.msg)).toContain('the value is replaced by a first sighting');
     // Replaced as said: the next reader finds a first sighting, not the stray text.
     await expect
-      .poll(async () => readEntryState(await redis.hget(keys.state, 'tick'))?.runCount, { timeout: 10_000 })
+      .poll(async () => readEntryState(await suite.client.hget(keys.state, 'tick'))?.runCount, { timeout: 10_000 })
       .toBeGreaterThanOrEqual(0);
   });
 });

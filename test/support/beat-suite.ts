@@ -1,11 +1,12 @@
 /**
  * What most integration files share between their tests: a private Redis (its client on DB 0), a
- * fleet of `beat` processes and a temporary folder for configs, all torn down after the file's tests.
+ * fleet of `beat` processes and a temporary folder for configs, all torn down after the file's tests
+ * (with any CLI child still running).
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { BeatFleet, TempDir } from './beat-process.js';
-import { startPrivateRedis } from './ops.js';
+import { killCliChildren, startPrivateRedis } from './ops.js';
 import type { PrivateRedis } from './redis-server.js';
 
 export interface BeatSuite {
@@ -17,8 +18,17 @@ export interface BeatSuite {
   readonly client: Redis;
 }
 
-/** Call in a describe block: registers its beforeAll (start) and afterAll (kill the fleet, stop Redis, remove the folder). */
-export function beatSuite(): BeatSuite {
+export interface BeatSuiteOptions {
+  /** The start's (beforeAll's) timeout, where a file holds it to less than the hook timeout. */
+  readonly startTimeoutMs?: number;
+}
+
+/**
+ * Call in a describe block (or at a file's top level): registers its beforeAll (start) and afterAll
+ * (kill the fleet and CLI children, stop Redis, remove the folder). Hooks a file registers after it
+ * run before its afterAll (vitest runs "after" hooks as a stack), while the fleet and Redis are up.
+ */
+export function beatSuite(options: BeatSuiteOptions = {}): BeatSuite {
   const fleet = new BeatFleet();
   const dir = new TempDir();
   let redis: PrivateRedis | undefined;
@@ -26,9 +36,10 @@ export function beatSuite(): BeatSuite {
   beforeAll(async () => {
     redis = await startPrivateRedis();
     client = redis.client(0);
-  });
+  }, options.startTimeoutMs);
   afterAll(async () => {
     await fleet.killAll();
+    killCliChildren();
     client?.disconnect();
     await redis?.stop();
     dir.remove();

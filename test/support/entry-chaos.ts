@@ -8,13 +8,15 @@
  * definition's version (the writer's count of edits), held to what the writer did and when.
  */
 import type { Redis } from 'ioredis';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { logTimeMs, pidOfInstance, sleep, waitUntil } from './beat-process.js';
+import { fastSourcesYaml, logTimeMs, pidOfInstance, sleep, waitUntil } from './beat-process.js';
 import type { BeatFleet, BeatProcess } from './beat-process.js';
 import { checkSlots, decodeEnvelope, duplicates } from './beat-queue.js';
 import type { QueuedRun } from './beat-queue.js';
+import { beatSuite } from './beat-suite.js';
+import type { BeatSuite } from './beat-suite.js';
 
 /** A run as the queue holds it, with the args the writer gave it: [name, incarnation, version]. */
 export interface ChaosRun extends QueuedRun {
@@ -128,6 +130,33 @@ export class ChaosReplicas {
   release(): void {
     for (const p of this.stopped) p.signal('SIGCONT');
   }
+}
+
+/** The source variants' suite (entry-chaos-django, entry-chaos-redbeat): beatSuite's, and their replicas. */
+export interface SourceChaosSuite {
+  readonly suite: BeatSuite;
+  /** Writes the deployment's config (`<deployment>.yaml`, reading `sources`, a YAML flow mapping), starts three replicas of it and waits for a leader. */
+  readonly start: (sources: string) => Promise<ChaosReplicas>;
+}
+
+/** Call in a describe block: beatSuite(), and SIGCONT for any replica left paused before its fleet is killed. */
+export function sourceChaosSuite(deployment: string): SourceChaosSuite {
+  const suite = beatSuite();
+  let replicas: ChaosReplicas | undefined;
+  // Registered after beatSuite's afterAll, so it runs first (vitest runs "after" hooks as a stack).
+  afterAll(() => replicas?.release());
+  return {
+    suite,
+    start: async (sources) => {
+      const file = suite.dir.write(`${deployment}.yaml`, fastSourcesYaml(deployment, suite.redis.url(0), sources));
+      const spawn = async (): Promise<BeatProcess> => Promise.resolve(suite.fleet.spawn({ config: file }));
+      const chaos = new ChaosReplicas(suite.fleet, suite.client, deployment, spawn);
+      replicas = chaos;
+      await Promise.all([spawn(), spawn(), spawn()]);
+      await chaos.leader();
+      return chaos;
+    },
+  };
 }
 
 export interface OracleOptions {
