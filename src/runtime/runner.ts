@@ -299,17 +299,20 @@ export class Runner {
   }
 
   /**
-   * Arms the next tick `delayMs` from now: at the exact instant when an entry is due by then (the
-   * precise timer), else a plain timer for the `maxInterval` re-check. Compiles ahead meanwhile.
+   * Arms the next tick `delayMs` from now, or at `instantMs` when a tick named the instant it
+   * sleeps until: at the exact instant when an entry is due by then (the precise timer), else a
+   * plain timer for the `maxInterval` re-check. Compiles ahead meanwhile.
    */
-  private wake(delayMs: number): void {
+  private wake(delayMs: number, instantMs?: number): void {
     if (!this.running) return;
     if (this.inFlight !== undefined) {
       this.wakeAfterTick = true;
       return;
     }
-    const dueMs = this.options.clock.now() + Math.max(0, delayMs);
-    this.plannedWakeMs = performance.now() + Math.max(0, delayMs);
+    const now = this.options.clock.now();
+    const dueMs = instantMs ?? now + Math.max(0, delayMs);
+    const sleepMs = Math.max(0, dueMs - now);
+    this.plannedWakeMs = performance.now() + sleepMs;
     const nextDueMs = this.book.nextDueMs();
     if (nextDueMs !== undefined && nextDueMs <= dueMs) {
       // A clock that does not get there (stepped back) is looked at again from timers, never
@@ -320,19 +323,20 @@ export class Runner {
         (leftMs) => this.wake(Math.min(leftMs, this.options.config.maxIntervalMs)),
       );
     } else {
-      this.timer.after(delayMs, () => this.fire());
+      this.timer.after(sleepMs, () => this.fire());
     }
-    if (delayMs > 0) this.warmUp.whileSleeping(delayMs);
+    if (sleepMs > 0) this.warmUp.whileSleeping(sleepMs);
   }
 
   private fire(): void {
     if (!this.running) return;
     this.inFlight = this.tick().then(
-      (nextDelay) => {
+      (next) => {
         this.inFlight = undefined;
         const again = this.wakeAfterTick;
         this.wakeAfterTick = false;
-        this.wake(again ? 0 : nextDelay);
+        if (again) this.wake(0);
+        else this.wake(next.delayMs, next.instantMs);
       },
       () => {
         this.inFlight = undefined;
@@ -341,7 +345,7 @@ export class Runner {
   }
 
   /** One wake-up: publishes what is due; returns how long to sleep (until the next due instant, at most maxInterval). */
-  private async tick(): Promise<number> {
+  private async tick(): Promise<NextWake> {
     this.lastWakeMs = performance.now();
     const { clock, config, logger } = this.options;
     const { readFirst } = this.options;
@@ -363,7 +367,7 @@ export class Runner {
       if (pause !== undefined) this.pauseReadEndMs = pause.endMs;
       this.publishFailed = false;
       await readFirst.read();
-      if (!this.running) return config.maxIntervalMs;
+      if (!this.running) return { delayMs: config.maxIntervalMs };
     }
     try {
       const token = this.options.lease();
@@ -377,11 +381,21 @@ export class Runner {
       // The runs it left due sit first in the book with a key of "now": letting them shorten the
       // sleep would retry at once, in a hot loop, for as long as Redis is down. The backoff wins,
       // and it is not capped by maxInterval either.
-      return DEFAULTS.publishRetryMs;
+      return { delayMs: DEFAULTS.publishRetryMs };
     }
     const nextDueMs = this.book.nextDueMs();
-    return Math.min(config.maxIntervalMs, nextDueMs === undefined ? config.maxIntervalMs : nextDueMs - clock.now());
+    const now = clock.now();
+    if (nextDueMs === undefined || nextDueMs - now >= config.maxIntervalMs) return { delayMs: config.maxIntervalMs };
+    // The instant itself, not "now + delay" read again when the timer is armed: a millisecond
+    // between the two would stage and publish the slot a millisecond after its instant.
+    return nextDueMs > now ? { delayMs: nextDueMs - now, instantMs: nextDueMs } : { delayMs: nextDueMs - now };
   }
+}
+
+/** What a tick leaves: how long to sleep, and the entry's instant it sleeps until, if it is one. */
+interface NextWake {
+  readonly delayMs: number;
+  readonly instantMs?: number;
 }
 
 /** The revisions of the runtime entries among `entries` (StateStore.load), added to `out`; undefined when none has one. */

@@ -587,12 +587,16 @@ describe('Runner', () => {
     expect(new Set(published.map((r) => r.slotMs)).size).toBe(published.length);
   }
 
-  function timedRunner(dispatcher: Dispatcher, lease: () => string | undefined = () => 'token'): Runner {
+  function timedRunner(
+    dispatcher: Dispatcher,
+    lease: () => string | undefined = () => 'token',
+    clock: Clock = { now: () => Date.now() },
+  ): Runner {
     const runner = new Runner({
       config: configOf({ often: { task: 't.often', schedule: 0.1 } }),
       dispatcher,
       state: fakeState(),
-      clock: { now: () => Date.now() },
+      clock,
       logger: captureLogs().logger,
       messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
       lease,
@@ -643,6 +647,22 @@ describe('Runner', () => {
     }
     // Whatever was staged and not sent was discarded (at the latest by stop()), never sent later.
     expect([...sent, ...discarded].sort()).toEqual(staged.map((s) => s.slotMs).sort());
+  });
+
+  it("arms each wake-up for the entry's instant itself, not for a moment measured again after the tick", async () => {
+    vi.useRealTimers();
+    // A clock that has moved on a millisecond at each read: between a tick's last read and the
+    // arming of the next wake-up, time always passes (on a loaded machine, CI saw one millisecond).
+    let last = 0;
+    const clock: Clock = { now: () => (last = Math.max(Date.now(), last + 1)) };
+    const { dispatcher, published, staged } = stagingDispatcher();
+    await runFor(
+      timedRunner(dispatcher, () => 'token', clock),
+      700,
+    );
+    expect(published.length).toBeGreaterThanOrEqual(3);
+    expect(staged.length).toBeGreaterThan(0);
+    for (const s of staged) expect(s.nowMs).toBe(s.slotMs);
   });
 
   it('discards a staged dispatch when the lease or the entry changed before the instant, and publishes the slot the usual way', async () => {
