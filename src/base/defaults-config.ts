@@ -37,10 +37,4 @@ export const CONFIG_DEFAULTS = {
    */
   yamlAliasExpansion: 10,
   yamlExpandedValuesFloor: 1_000_000,
-  /**
-   * Definition shapes a reader of runtime entries keeps (config/entry-shapes.ts): per-tenant entries
-   * have a handful; past this many (entries that share nothing) it starts again, so that a million
-   * distinct definitions never make it a second copy of the catalog.
-   */
-  entryShapesKept: 10_000,
 } as const;

@@ -5,12 +5,6 @@
  */
 export const PUBLISH_DEFAULTS = {
   /**
-   * Encoded EVALSHA buffers the Redis broker connection keeps for reuse (each up to 64 MB): enough
-   * for the dispatches in flight, a staged one and the rehearsals, so that a burst's batches reuse
-   * them instead of allocating a buffer of their size each.
-   */
-  scriptBuffersKept: 8,
-  /**
    * The scheduler's fenced publish calls (one Lua script each) in flight at once during a burst:
    * two let Redis run one batch while the next is encoded and sent. More only queue on Redis.
    */

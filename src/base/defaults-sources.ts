@@ -33,8 +33,6 @@ export const SOURCE_DEFAULTS = {
   djangoRetryMaxMs: 30_000,
   /** Connections each replica keeps to the Django database (a read and a write-back can overlap). */
   djangoPoolSize: 2,
-  /** Row shapes a django source keeps checked (django/row-shapes.ts): past it the memo starts afresh (rows that all differ gain nothing from it). */
-  djangoRowShapesKept: 10_000,
   /** RedBeat's `redbeat_key_prefix` default (redbeat/schedulers.py RedBeatConfig). */
   redbeatKeyPrefix: 'redbeat:',
   /** RedBeat's write-back after a failed write (Redis gone): tries again after this, doubled per failure... */

@@ -14,6 +14,7 @@ import { OUTCOME_DEFAULTS } from './defaults-outcomes.js';
 import { PUBLISH_DEFAULTS } from './defaults-publish.js';
 import { SCHEDULING_DEFAULTS } from './defaults-scheduling.js';
 import { SOURCE_DEFAULTS } from './defaults-sources.js';
+import { SPEEDUP_DEFAULTS } from './defaults-speedups.js';
 
 export const DEFAULTS = {
   ...CELERY_DEFAULTS,
@@ -26,4 +27,5 @@ export const DEFAULTS = {
   ...OUTCOME_DEFAULTS,
   ...HTTP_DEFAULTS,
   ...CONFIG_DEFAULTS,
+  ...SPEEDUP_DEFAULTS,
 } as const;

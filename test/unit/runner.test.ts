@@ -21,6 +21,7 @@ import { DEFAULTS } from '../../src/base/defaults.js';
 import { createLogger } from '../../src/base/log.js';
 import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome, SlotAhead } from '../../src/ports/dispatcher.js';
 import type { EntryState, StateStore } from '../../src/ports/state.js';
+import type { Clock } from '../../src/ports/clock.js';
 import { Runner } from '../../src/runtime/runner.js';
 import type { Pause } from '../../src/base/pause-watch.js';
 
