@@ -142,8 +142,8 @@ export class EntryCatalog {
    */
   outOfSync(): { sinceMs: number; reason: string } | undefined {
     let out: { sinceMs: number; reason: string } | undefined;
-    // A read that neither answers nor fails (a database that hangs): nothing else will say so.
-    const read = this.inRead;
+    // A read (or a check before a publish) that neither answers nor fails (a database that hangs): nothing else will say so.
+    const read = this.reading();
     if (read !== undefined && (this.options.now ?? Date.now)() - read.sinceMs > DEFAULTS.readFirstMaxMs)
       out = { sinceMs: read.sinceMs, reason: `the ${read.origin} entries are being read and do not answer` };
     for (const view of this.views)

@@ -364,4 +364,25 @@ describe('EntryCatalog.outdated', () => {
     source.put('b', { task: 't', schedule: 30 });
     expect(await catalog.outdated(new Map([['store', ['b']]]))).toBe(false);
   });
+
+  it('names a check that does not answer as a read that does not answer (readiness), past the bound', async () => {
+    const source = Object.assign(new MemorySource(), { outdated: () => new Promise<boolean>(() => undefined) });
+    source.put('a', { task: 't', schedule: 60 });
+    let nowMs = 0;
+    const catalog = new EntryCatalog({
+      sources: [source],
+      logger: silent,
+      intervalMs: 60_000,
+      defaults: { zone: 'UTC' },
+      staticNames: new Set(),
+      now: () => nowMs,
+    });
+    await catalog.load();
+    void catalog.outdated(new Map([['store', ['a']]]));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(catalog.reading()).toEqual({ origin: 'store', sinceMs: 0 });
+    expect(catalog.outOfSync()).toBeUndefined();
+    nowMs = DEFAULTS.readFirstMaxMs + 1;
+    expect(catalog.outOfSync()).toEqual({ sinceMs: 0, reason: 'the store entries are being read and do not answer' });
+  });
 });
