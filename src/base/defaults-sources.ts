@@ -59,7 +59,8 @@ export const SOURCE_DEFAULTS = {
   pauseSampleMs: 100,
   /**
    * How long a leader waits for its runtime entries to be read before it publishes (on taking the
-   * lead, after a pause or a failed publish); past it, it publishes from what it last read
+   * lead, after a pause or a failed publish), or checked (before each publish of RedBeat or django
+   * entries, and read again when they changed: ReadFirst.check); past it, it publishes from what it last read
    * (`beat.entries.read_late`), and the read's changes apply when it ends. A look normally takes
    * milliseconds, and a full read of 100,000 django rows ~1.5 s on the bench machine: 5 s leaves
    * room for a loaded one, and bounds what a source that hangs (a database that accepts

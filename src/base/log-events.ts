@@ -73,8 +73,9 @@ export const EVENTS = {
    */
   gapNoticed: 'beat.gap_noticed',
   /**
-   * The runtime entries could not be read within DEFAULTS.readFirstMaxMs before publishing (a
-   * source that does not answer, named in `origin`): the leader publishes from what it last read.
+   * The runtime entries could not be read (or checked: ReadFirst.check) within
+   * DEFAULTS.readFirstMaxMs before publishing (a source that does not answer, named in `origin`):
+   * the leader publishes from what it last read.
    */
   entriesReadLate: 'beat.entries.read_late',
   /**

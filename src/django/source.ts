@@ -122,6 +122,19 @@ export class DjangoSource implements DjangoEntries {
     });
   }
 
+  /**
+   * Whether the change marker moved since `cursor`: one read of one row by its primary key, whatever
+   * the number of rows (DatabaseScheduler makes the same check on each tick). Every save and delete
+   * through the ORM or the admin moves it after its write (PeriodicTask.save() and delete() call
+   * PeriodicTasks.changed() once the row is written, besides the pre_save signal), so a change that
+   * returned before this check is seen. Writes that bypass the ORM do not move it (docs/sources.md).
+   * While the source is failing it tells nothing: the looks retry it.
+   */
+  async outdated(cursor: string): Promise<boolean> {
+    if (this.failure !== undefined) return false;
+    return (await this.marker()) !== cursor;
+  }
+
   recordRun(name: string, atMs: number): void {
     this.writeBack?.record(name, atMs);
   }

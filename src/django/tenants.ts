@@ -88,6 +88,24 @@ export class DjangoTenants implements DjangoEntries {
     return { entries, cursor: JSON.stringify(cursors) };
   }
 
+  /** Whether the change marker of a schema of `names` moved since `cursor`: one row read per schema named. */
+  async outdated(cursor: string, names: readonly string[]): Promise<boolean> {
+    const cursors = JSON.parse(cursor) as Record<string, string>;
+    const schemas = new Set<string>();
+    for (const name of names) {
+      const colon = name.indexOf(':');
+      if (colon > 0) schemas.add(name.slice(0, colon));
+    }
+    const checks = [...schemas].map((schema) => {
+      const source = this.schemas.get(schema);
+      const at = cursors[schema];
+      // A schema dropped or not read yet: the next look decides.
+      if (source === undefined || at === undefined) return Promise.resolve(true);
+      return source.outdated(at).catch(() => false);
+    });
+    return (await Promise.all(checks)).some((outdated) => outdated);
+  }
+
   async changesSince(cursor: string): Promise<EntryChanges> {
     const cursors = JSON.parse(cursor) as Record<string, string>;
     const changed: SourcedEntry[] = [];

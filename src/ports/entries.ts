@@ -75,6 +75,15 @@ export interface EntrySource {
   load(): Promise<EntrySnapshot>;
   /** What changed since `cursor` (from load or an earlier call); a change may be reported again. */
   changesSince(cursor: string): Promise<EntryChanges>;
+  /**
+   * Whether what the read that returned `cursor` handed on of entries `names` may be out of date
+   * now: a check much cheaper than changesSince (django: its change marker; RedBeat: the entries'
+   * definitions), which a leader makes before each publish of these entries, so that a change that
+   * returned before a slot is in force for it (docs/sources.md). False when it cannot tell (the
+   * source is failing: what is known keeps running); it may say true for nothing (a look then finds
+   * no change). Sources whose publish is fenced otherwise (the store) have none.
+   */
+  outdated?(cursor: string, names: readonly string[]): Promise<boolean>;
   /** The names of the config file's entries, which the source's writers must not take. */
   publishStaticNames?(names: readonly string[]): Promise<void>;
 }

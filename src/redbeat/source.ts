@@ -64,6 +64,37 @@ export class RedBeatSource implements EntrySource {
   }
 
   /**
+   * Whether any of `names` is no longer as the look that returned `cursor` handed it on: deleted,
+   * saved again (no mark, or another), or with another definition. One pipelined read of their
+   * hashes (HMGET definition and mark), made before each publish of RedBeat entries, so that a save
+   * or delete that returned before a slot is in force for it.
+   *
+   * Why a read here and not a check in the fenced publish script (as the store's record version
+   * is): RedBeat's keys may live on another Redis than tsbeat's state and queues (sources.redbeat.url),
+   * where no script sees both; and each fenced script (publish-fenced, claim-fenced, backfill-fenced,
+   * trigger-fenced) would need another column of digests and keys it does not declare (the hashes
+   * under RedBeat's prefix), beside the '@' incarnation fence they share. What a check in the
+   * script would add is a change landing between this read and the script: that change returned
+   * after the slot's instant (the leader publishes only slots due when it read), which may run as
+   * it was then, as for any source read just before its slot.
+   */
+  async outdated(cursor: string, names: readonly string[]): Promise<boolean> {
+    if (cursor !== String(this.looks)) return true;
+    const { client, keys } = this.options;
+    const pipeline = client.pipeline();
+    for (const name of names) pipeline.hmget(keys.entry(name), 'definition', REDBEAT_INCARNATION_FIELD);
+    const replies = (await pipeline.exec()) ?? [];
+    return names.some((name, i) => {
+      const [error, value] = replies[i] ?? [null, null];
+      // A failed read tells nothing: the looks read it again.
+      if (error !== null) return false;
+      const [definition, mark] = value as (string | null)[];
+      if (definition === null || definition === undefined || mark === null || mark === undefined) return true;
+      return this.known.get(name) !== `${mark}/${createHash('sha1').update(definition).digest('hex')}`;
+    });
+  }
+
+  /**
    * An entry as RedBeat holds it: its `definition` JSON as the Python code saved it (RedBeat's typed
    * JSON, `__type__` markers and all), with the key it is under; undefined when there is none.
    */

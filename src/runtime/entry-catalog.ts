@@ -22,7 +22,7 @@ import type { CalendarDrafts } from '../config/exclude-schema.js';
 import { revisionNamesDefinition } from '../ports/entries.js';
 import type { EntrySource, SourcedEntry } from '../ports/entries.js';
 import type { SourceChange } from './source-audit.js';
-import { readView, sourceView } from './source-view.js';
+import { readView, sourceView, viewOutdated } from './source-view.js';
 import type { SourceView } from './source-view.js';
 import { nameTakenProblems, unknownCalendarProblems } from './in-force.js';
 
@@ -96,6 +96,8 @@ export class EntryCatalog {
   private rebuilds = 0;
   /** The source a look is reading now, and since when (epoch ms). */
   private inRead: { origin: string; sinceMs: number } | undefined;
+  /** The sources being checked now (outdated), and since when. */
+  private readonly inCheck = new Set<{ origin: string; sinceMs: number }>();
 
   constructor(private readonly options: EntryCatalogOptions) {
     this.views = options.sources.map((source) => sourceView(source, options.defaults));
@@ -140,8 +142,8 @@ export class EntryCatalog {
    */
   outOfSync(): { sinceMs: number; reason: string } | undefined {
     let out: { sinceMs: number; reason: string } | undefined;
-    // A read that neither answers nor fails (a database that hangs): nothing else will say so.
-    const read = this.inRead;
+    // A read (or a check before a publish) that neither answers nor fails (a database that hangs): nothing else will say so.
+    const read = this.reading();
     if (read !== undefined && (this.options.now ?? Date.now)() - read.sinceMs > DEFAULTS.readFirstMaxMs)
       out = { sinceMs: read.sinceMs, reason: `the ${read.origin} entries are being read and do not answer` };
     for (const view of this.views)
@@ -182,9 +184,32 @@ export class EntryCatalog {
     return next;
   }
 
-  /** The source a look is reading now and since when (epoch ms), while one is. */
+  /** The origins whose sources tell cheaply whether entries they handed on are out of date (EntrySource.outdated). */
+  checkedOrigins(): ReadonlySet<EntryOrigin> {
+    return new Set(this.views.filter((v) => v.source.outdated !== undefined).map((v) => v.source.origin));
+  }
+
+  /**
+   * Whether entries in force of these sources (names by origin) may be out of date: after the look
+   * in progress, if any (its changes may not be applied yet), each source's cheap check of the
+   * names it holds (viewOutdated). A leader calls it before it publishes them (ReadFirst.check).
+   */
+  async outdated(due: ReadonlyMap<EntryOrigin, readonly string[]>): Promise<boolean> {
+    await this.looking;
+    const checks: Promise<boolean>[] = [];
+    for (const view of this.views) {
+      const check = viewOutdated(view, due.get(view.source.origin));
+      if (check === undefined) continue;
+      const checking = { origin: view.source.origin, sinceMs: (this.options.now ?? Date.now)() };
+      this.inCheck.add(checking);
+      checks.push(check.finally(() => this.inCheck.delete(checking)));
+    }
+    return (await Promise.all(checks)).some((outdated) => outdated);
+  }
+
+  /** The source a look (or a check, `outdated`) is reading now and since when (epoch ms), while one is. */
   reading(): { origin: string; sinceMs: number } | undefined {
-    return this.inRead;
+    return this.inRead ?? this.inCheck.values().next().value;
   }
 
   /** Where changes go from now on (the leader's runner), or nowhere. */

@@ -74,6 +74,7 @@ export class LeaderSession {
       ...(options.revoker ? { revoker: options.revoker } : {}),
       ...(catalog ? { onSuperseded: () => catalog.poke() } : {}),
       ...(readFirst ? { readFirst: { read: () => readFirst.read(), pauses: this.pauses } } : {}),
+      ...(catalog && readFirst ? { beforePublish: { origins: catalog.checkedOrigins(), check: (due) => readFirst.check(due) } } : {}),
     });
     this.control = new ControlLoop({
       config: options.config,

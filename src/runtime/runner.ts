@@ -18,7 +18,7 @@
  * and late wake-ups alike: whatever is due at the current instant runs, nothing else.
  */
 import type { MessageEnv } from '../celery/message.js';
-import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
+import type { EntryOrigin, ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { within } from '../base/within.js';
 import type { Pause } from '../base/pause-watch.js';
@@ -72,6 +72,14 @@ export interface RunnerOptions {
   readonly onSuperseded?: (names: readonly string[]) => void;
   /** Read before you publish (runtime entries); without it the runner publishes from what it holds. */
   readonly readFirst?: RunnerReadFirst;
+  /**
+   * Entries of these origins are checked before each publish of them (ReadFirst.check: their changes
+   * applied before it resolves, in bounded time); the wake-up publishes what was due when it began.
+   */
+  readonly beforePublish?: {
+    readonly origins: ReadonlySet<EntryOrigin>;
+    check(due: ReadonlyMap<EntryOrigin, readonly string[]>): Promise<void>;
+  };
 }
 
 /**
@@ -369,10 +377,12 @@ export class Runner {
       await readFirst.read();
       if (!this.running) return { delayMs: config.maxIntervalMs };
     }
+    const checkedAtMs = await this.checkDue();
+    if (!this.running) return { delayMs: config.maxIntervalMs };
     try {
       const token = this.options.lease();
       if (token !== undefined) {
-        const now = clock.now();
+        const now = checkedAtMs ?? clock.now();
         await dispatchDue(this.window, token, now, this.staging.take(token, now));
       }
     } catch (error) {
@@ -389,6 +399,29 @@ export class Runner {
     // The instant itself, not "now + delay" read again when the timer is armed: a millisecond
     // between the two would stage and publish the slot a millisecond after its instant.
     return nextDueMs > now ? { delayMs: nextDueMs - now, instantMs: nextDueMs } : { delayMs: nextDueMs - now };
+  }
+
+  /**
+   * Checks the entries due now of the checked origins (beforePublish) and returns the instant the
+   * check began, which the wake-up then publishes at: a change that returned before a slot of
+   * theirs is in force for it (what fell due during the check waits for the next wake-up, at once).
+   * Undefined when none is due: the wake-up publishes at the current instant.
+   */
+  private async checkDue(): Promise<number | undefined> {
+    const before = this.options.beforePublish;
+    if (before === undefined || before.origins.size === 0) return undefined;
+    const atMs = this.options.clock.now();
+    let due: Map<EntryOrigin, string[]> | undefined;
+    for (const { entry } of this.book.dueBy(atMs)) {
+      if (entry.origin === undefined || !before.origins.has(entry.origin)) continue;
+      due ??= new Map();
+      const names = due.get(entry.origin);
+      if (names === undefined) due.set(entry.origin, [entry.name]);
+      else names.push(entry.name);
+    }
+    if (due === undefined) return undefined;
+    await before.check(due);
+    return atMs;
   }
 }
 

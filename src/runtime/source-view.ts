@@ -72,3 +72,15 @@ export async function readView(view: SourceView, touched: Set<string>, hooks: Vi
   if (found.length > 0) hooks.onSourceChanges?.(found);
   if (view.source.origin !== 'store') hooks.removed(changes.removed);
 }
+
+/**
+ * Whether `view`'s entries `names` (those it holds) may be out of date (EntrySource.outdated);
+ * undefined when its source has no such check or holds none of them. A source not read yet is; a
+ * check that fails tells nothing (false): the looks retry the source.
+ */
+export function viewOutdated(view: SourceView, names: readonly string[] | undefined): Promise<boolean> | undefined {
+  const held = names?.filter((name) => view.held.has(name));
+  if (held === undefined || held.length === 0 || view.source.outdated === undefined) return undefined;
+  if (view.cursor === undefined) return Promise.resolve(true);
+  return view.source.outdated(view.cursor, held).catch(() => false);
+}

@@ -88,7 +88,11 @@ describe('django-tenants schemas on PostgreSQL', () => {
       expect([quiet.changed, quiet.removed]).toEqual([[], []]);
 
       await orms.get('beta')?.call({ op: 'edit', name: 'tick', args: ['b2'] });
+      // The check before a publish asks the change marker of the schemas of the entries due only.
+      expect(await source.outdated?.(quiet.cursor, ['alpha:tick'])).toBe(false);
+      expect(await source.outdated?.(quiet.cursor, ['alpha:tick', 'beta:report'])).toBe(true);
       const edited = await source.changesSince(quiet.cursor);
+      expect(await source.outdated?.(edited.cursor, ['alpha:tick', 'beta:report'])).toBe(false);
       expect(names(edited.changed)).toEqual(['beta:tick']);
       expect(argsOf(edited.changed, 'beta:tick')).toEqual(['b2']);
 

@@ -168,8 +168,9 @@ export interface OracleOptions {
   readonly deployment: string;
   /**
    * How long after a delete or an edit returned the old definition may still publish. 0 for the
-   * store, whose publish fences each entry's incarnation and version; RedBeat's entries and django's
-   * rows are fenced by incarnation only, and a change to them is seen at the next look (maxInterval).
+   * store, whose publish fences each entry's incarnation and version; 0 too for RedBeat's entries
+   * and django's rows, fenced by incarnation only in the publish but checked before each publish
+   * (src/runtime/read-first.ts).
    */
   readonly lagMs: number;
 }

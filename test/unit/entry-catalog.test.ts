@@ -326,3 +326,63 @@ async function expectEventually(done: () => boolean, timeoutMs = 2_000): Promise
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe('EntryCatalog.outdated', () => {
+  it('checks the entries due of the sources that can: after the look in progress, only the names each holds', async () => {
+    const source = new MemorySource();
+    source.put('a', { task: 't', schedule: 60 });
+    source.put('b', { task: 't', schedule: 60 });
+    const asked: string[][] = [];
+    let answer: Promise<boolean> = Promise.resolve(false);
+    // The memory source with a check, as django's and RedBeat's have: is the cursor still its version?
+    const checked = Object.assign(source, {
+      outdated: (cursor: string, due: readonly string[]): Promise<boolean> => {
+        asked.push([...due]);
+        return answer.then((told) => told || cursor !== String((source as unknown as { version: number }).version));
+      },
+    });
+    const catalog = catalogOf(checked);
+    expect(catalog.checkedOrigins()).toEqual(new Set(['store']));
+    // Nothing held before the first look: nothing to check.
+    expect(await catalog.outdated(new Map([['store', ['a']]]))).toBe(false);
+    expect(asked).toEqual([]);
+    await catalog.load();
+    expect(await catalog.outdated(new Map([['store', ['a', 'nobody']]]))).toBe(false);
+    expect(asked).toEqual([['a']]);
+    // Names of other origins, or none it holds: not asked.
+    expect(await catalog.outdated(new Map([['redbeat', ['a']]]))).toBe(false);
+    expect(await catalog.outdated(new Map([['store', ['nobody']]]))).toBe(false);
+    expect(asked).toHaveLength(1);
+    source.put('a', { task: 't', schedule: 30 });
+    expect(await catalog.outdated(new Map([['store', ['a']]]))).toBe(true);
+    // A look in progress is waited for: the cursor checked is the one it leaves.
+    const looking = catalog.refresh();
+    expect(await catalog.outdated(new Map([['store', ['a']]]))).toBe(false);
+    await looking;
+    // A check that fails tells nothing.
+    answer = Promise.reject(new Error('down'));
+    source.put('b', { task: 't', schedule: 30 });
+    expect(await catalog.outdated(new Map([['store', ['b']]]))).toBe(false);
+  });
+
+  it('names a check that does not answer as a read that does not answer (readiness), past the bound', async () => {
+    const source = Object.assign(new MemorySource(), { outdated: () => new Promise<boolean>(() => undefined) });
+    source.put('a', { task: 't', schedule: 60 });
+    let nowMs = 0;
+    const catalog = new EntryCatalog({
+      sources: [source],
+      logger: silent,
+      intervalMs: 60_000,
+      defaults: { zone: 'UTC' },
+      staticNames: new Set(),
+      now: () => nowMs,
+    });
+    await catalog.load();
+    void catalog.outdated(new Map([['store', ['a']]]));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(catalog.reading()).toEqual({ origin: 'store', sinceMs: 0 });
+    expect(catalog.outOfSync()).toBeUndefined();
+    nowMs = DEFAULTS.readFirstMaxMs + 1;
+    expect(catalog.outOfSync()).toEqual({ sinceMs: 0, reason: 'the store entries are being read and do not answer' });
+  });
+});

@@ -16,24 +16,36 @@ function captureLogs() {
   return { lines, logger };
 }
 
-/** A catalog whose looks end when `end()` is called; `origin` is the source it is reading meanwhile. */
-function slowCatalog(origin: string | undefined) {
+/**
+ * A catalog whose looks end when `end()` is called; `origin` is the source it is reading meanwhile.
+ * Its check (outdated) answers `outdated` at once, or, when that is 'hang', when `end()` is called (true).
+ */
+function slowCatalog(origin: string | undefined, outdated: boolean | 'hang' = false) {
   const pending: (() => void)[] = [];
   let refreshes = 0;
+  let checks = 0;
   return {
     catalog: {
       refresh: (): Promise<void> => {
         refreshes += 1;
         return new Promise<void>((resolve) => pending.push(resolve));
       },
+      outdated: (): Promise<boolean> => {
+        checks += 1;
+        if (outdated !== 'hang') return Promise.resolve(outdated);
+        return new Promise<boolean>((resolve) => pending.push(() => resolve(true)));
+      },
       reading: () => (origin === undefined ? undefined : { origin, sinceMs: 0 }),
     },
     refreshes: () => refreshes,
+    checks: () => checks,
     end: () => {
       for (const resolve of pending.splice(0)) resolve();
     },
   };
 }
+
+const DUE = new Map([['django' as const, ['a']]]);
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
@@ -79,5 +91,43 @@ describe('ReadFirst', () => {
     slow.end();
     await again;
     expect(lines.filter((l) => l['event'] === EVENTS.entriesReadLate)).toHaveLength(1);
+  });
+
+  it('checks the entries due and reads nothing when they did not change', async () => {
+    const { lines, logger } = captureLogs();
+    const slow = slowCatalog('django', false);
+    const readFirst = new ReadFirst({ catalog: slow.catalog, logger, maxMs: 5000 });
+    await readFirst.check(DUE);
+    expect(slow.checks()).toBe(1);
+    expect(slow.refreshes()).toBe(0);
+    expect(lines.filter((l) => l['event'] === EVENTS.entriesReadLate)).toEqual([]);
+  });
+
+  it('reads the sources again before it resolves when the check says they changed', async () => {
+    const { logger } = captureLogs();
+    const slow = slowCatalog('redbeat', true);
+    const readFirst = new ReadFirst({ catalog: slow.catalog, logger, maxMs: 5000 });
+    let done = false;
+    const checking = readFirst.check(DUE).then(() => (done = true));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(slow.refreshes()).toBe(1);
+    expect(done).toBe(false);
+    slow.end();
+    await checking;
+  });
+
+  it('bounds a check that hangs as it bounds a read, and does not wait for it again while it hangs', async () => {
+    const { lines, logger } = captureLogs();
+    const slow = slowCatalog('django', 'hang');
+    const readFirst = new ReadFirst({ catalog: slow.catalog, logger, maxMs: 5000 });
+    const checking = readFirst.check(DUE);
+    await vi.advanceTimersByTimeAsync(5000);
+    await checking;
+    expect(lines.filter((l) => l['event'] === EVENTS.entriesReadLate)).toMatchObject([{ waitedMs: 5000, origin: 'django' }]);
+    // The next publishes go on at once, without another check behind the hung one.
+    await readFirst.check(DUE);
+    await readFirst.read();
+    expect(slow.checks()).toBe(1);
+    expect(slow.refreshes()).toBe(0);
   });
 });

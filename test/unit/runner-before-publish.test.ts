@@ -1,0 +1,96 @@
+/**
+ * Runner.beforePublish: entries of the sources the publish script cannot fence (RedBeat, django) are
+ * checked before each wake-up that publishes them, the changes the check brings are in force for
+ * that wake-up, and it publishes only what was due when the check began. A fake dispatcher and
+ * vitest's fake clock, as test/unit/runner.test.ts.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../../src/base/log.js';
+import { parseEntryDefinition } from '../../src/config/entry-definition.js';
+import { parseConfig } from '../../src/config/load.js';
+import { resolveEntry } from '../../src/config/resolve.js';
+import type { EntryOrigin, ResolvedEntry } from '../../src/config/resolve.js';
+import type { Dispatcher } from '../../src/ports/dispatcher.js';
+import type { StateStore } from '../../src/ports/state.js';
+import { Runner } from '../../src/runtime/runner.js';
+
+const S = 1000;
+const T0 = Date.parse('2026-11-21T06:00:00.000Z');
+
+function djangoEntry(name: string, args: unknown[], every: number): ResolvedEntry {
+  const parsed = parseEntryDefinition({ task: 't.d', schedule: every, args });
+  if (!parsed.ok) throw new Error(name);
+  return resolveEntry(name, parsed.entry, 'UTC', 'django', undefined, undefined, { incarnation: 'd1', revision: '@d1' });
+}
+
+const state: StateStore = {
+  async load(names, nowMs) {
+    return new Map(names.map((name) => [name, { seenMs: nowMs, runCount: 0 }]));
+  },
+};
+
+/** Each dispatch call's runs as `entry@slot:args` (slot from T0), sorted. */
+function runsOf(calls: readonly { runs: readonly { entry: string; slotMs: number; args: unknown }[] }[]): string[][] {
+  return calls.map((c) => c.runs.map((r) => `${r.entry}@${String(r.slotMs - T0)}:${JSON.stringify(r.args)}`).sort());
+}
+
+let runner: Runner | undefined;
+
+beforeEach(() => {
+  vi.useFakeTimers({
+    now: T0,
+    toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'Date'],
+  });
+});
+
+afterEach(async () => {
+  await runner?.stop();
+  runner = undefined;
+  vi.useRealTimers();
+});
+
+describe('Runner.beforePublish', () => {
+  it('checks the due entries of the checked origins, applies what the check brings, and publishes what was due when it began', async () => {
+    const calls: { atMs: number; runs: { entry: string; slotMs: number; args: unknown }[] }[] = [];
+    const dispatcher: Dispatcher = {
+      async dispatch(runs) {
+        calls.push({ atMs: Date.now(), runs: runs.map((r) => ({ entry: r.entry.name, slotMs: r.slotMs, args: r.entry.args })) });
+        return { fenced: false, outcomes: runs.map(() => 'published' as const) };
+      },
+    };
+    const checks: { atMs: number; due: Record<string, readonly string[]> }[] = [];
+    const check = async (due: ReadonlyMap<EntryOrigin, readonly string[]>): Promise<void> => {
+      checks.push({ atMs: Date.now(), due: Object.fromEntries(due) });
+      // The second check finds the row edited; the look takes 1.2 s, past the file entry's next slot.
+      if (checks.length === 2) {
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+        await runner?.applyChanges([djangoEntry('d', ['v2'], 2)], []);
+      }
+    };
+    runner = new Runner({
+      config: parseConfig({ name: 'unit', maxInterval: '10s', beatSchedule: { f: { task: 't.f', schedule: 1, catchUp: 'all' } } }, 'unit'),
+      dispatcher,
+      state,
+      clock: { now: () => Date.now() },
+      logger: createLogger({ level: 'silent' }),
+      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
+      lease: () => 'token-1',
+      onFenced: () => undefined,
+      beforePublish: { origins: new Set<EntryOrigin>(['django', 'redbeat']), check },
+    });
+    await runner.start([djangoEntry('d', ['v1'], 2)]);
+
+    // T0+1s: only the file's entry is due, nothing checked. T0+2s: the django row too, checked.
+    await vi.advanceTimersByTimeAsync(2 * S + 100);
+    expect(checks).toEqual([{ atMs: T0 + 2 * S, due: { django: ['d'] } }]);
+    expect(runsOf(calls)).toEqual([['f@1000:[]'], ['d@2000:["v1"]', 'f@2000:[]']]);
+
+    // T0+4s: the check finds the edit; the wake-up publishes the new args, and only what was due at
+    // T0+4s: the file entry's T0+5s slot, due during the check, goes out in a wake-up of its own.
+    calls.length = 0;
+    await vi.advanceTimersByTimeAsync(2 * S);
+    expect(checks.map((c) => c.atMs - T0)).toEqual([2 * S, 4 * S]);
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(runsOf(calls)).toEqual([['f@3000:[]'], ['d@4000:["v2"]', 'f@4000:[]'], ['f@5000:[]']]);
+  });
+});
