@@ -40,6 +40,12 @@ export interface RedBeatSourceOptions {
   readonly seed?: (seeds: readonly RedBeatSeed[]) => Promise<void>;
 }
 
+/** The writes a look makes to what is known, through which a failed look undoes them. */
+interface KnownWrites {
+  set(name: string, value: string): void;
+  delete(name: string): boolean;
+}
+
 /** Zset ranks per digest call: large enough to be quick, small enough not to hold Redis up. */
 const CHUNK = 1000;
 
@@ -112,7 +118,35 @@ export class RedBeatSource implements EntrySource {
     return { source: `RedBeat: hash ${key}, field definition`, definition };
   }
 
+  /**
+   * One look, all or nothing: a look that fails (a read, or the seed's write) leaves `known` as it
+   * was, so that the next look hands on what this one found (else its changes and removals, taken
+   * for handed on, would never reach the catalog until the entry changed again).
+   */
   private async look(): Promise<EntryChanges> {
+    const before = new Map<string, string | undefined>();
+    const known = {
+      set: (name: string, value: string): void => {
+        if (!before.has(name)) before.set(name, this.known.get(name));
+        this.known.set(name, value);
+      },
+      delete: (name: string): boolean => {
+        if (!before.has(name)) before.set(name, this.known.get(name));
+        return this.known.delete(name);
+      },
+    };
+    try {
+      return await this.lookWith(known);
+    } catch (error) {
+      for (const [name, value] of before) {
+        if (value === undefined) this.known.delete(name);
+        else this.known.set(name, value);
+      }
+      throw error;
+    }
+  }
+
+  private async lookWith(known: KnownWrites): Promise<EntryChanges> {
     const { client, keys } = this.options;
     const scripts = withRedBeatScripts(client);
     const now = new Map<string, string>();
@@ -126,7 +160,7 @@ export class RedBeatSource implements EntrySource {
       if (reply.length < 3 * CHUNK) break;
     }
     const removed = [...this.known.keys()].filter((name) => !now.has(name));
-    for (const name of removed) this.known.delete(name);
+    for (const name of removed) known.delete(name);
     const fetch = [...now].filter(([name, digest]) => this.known.get(name) !== digest).map(([name]) => name);
     const changed: SourcedEntry[] = [];
     const seeds: RedBeatSeed[] = [];
@@ -143,12 +177,12 @@ export class RedBeatSource implements EntrySource {
         if (definition === null || definition === undefined || mark === null || mark === undefined) {
           // Deleted between the digest and the read (and maybe saved again, not marked yet: the
           // next look marks it and hands it on as a re-creation).
-          if (this.known.delete(name)) removed.push(name);
+          if (known.delete(name)) removed.push(name);
           return;
         }
         // First sight of this incarnation: a new name, or a name deleted and saved again.
         const firstSight = this.known.get(name)?.startsWith(`${mark}/`) !== true;
-        this.known.set(name, `${mark}/${createHash('sha1').update(definition).digest('hex')}`);
+        known.set(name, `${mark}/${createHash('sha1').update(definition).digest('hex')}`);
         const incarnation = `r${mark}`;
         changed.push({ ...sourcedRedBeatEntry(name, definition), incarnation, revision: incarnationRevision(incarnation) });
         const seed = firstSight ? seedOf(name, meta ?? null, incarnation) : undefined;
