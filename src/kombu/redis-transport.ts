@@ -10,7 +10,6 @@
  * Commands are never re-sent after a dropped connection: a publish fails rather than risk
  * duplicates, and the caller decides what to retry.
  */
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command, Redis } from 'ioredis';
 import type { LuaScript } from '../redis/scripts.js';
@@ -27,6 +26,7 @@ import type { Binding, KombuKeyOptions } from './keys.js';
 import { settleOnClose } from '../redis/ioredis-close.js';
 import { guardConnection } from '../redis/connect.js';
 import { redisRefusal, withoutCommandArgs } from '../redis/server-errors.js';
+import { randomDeliveryTag } from './delivery-tag.js';
 import { exchangesToLookUp, planRedisPublish } from './redis-plan.js';
 import type { RedisPublishPlan } from './redis-plan.js';
 import { BufferPool, encodeCommand, prepareLayout } from './resp.js';
@@ -125,7 +125,7 @@ export class RedisTransport {
 
   async plan(messages: readonly TaskMessage[]): Promise<RedisPublishPlan> {
     const bindings = await this.readBindings(messages);
-    return planRedisPublish(messages, { keys: this.keys, bindings, declared: this.declared, newDeliveryTag: randomUUID });
+    return planRedisPublish(messages, { keys: this.keys, bindings, declared: this.declared, newDeliveryTag: randomDeliveryTag });
   }
 
   /**
@@ -142,7 +142,7 @@ export class RedisTransport {
    * no queue. Only for the scheduler's rehearsal (see RedisFencedDispatcher.rehearse).
    */
   planWithoutBindings(messages: readonly TaskMessage[]): RedisPublishPlan {
-    return planRedisPublish(messages, { keys: this.keys, bindings: new Map(), declared: this.declared, newDeliveryTag: randomUUID });
+    return planRedisPublish(messages, { keys: this.keys, bindings: new Map(), declared: this.declared, newDeliveryTag: randomDeliveryTag });
   }
 
   /**
@@ -202,7 +202,7 @@ export class RedisTransport {
       return { script, argv: [String(keys.length), ...keys, ...args.map((a) => (typeof a === 'string' ? a : a.payload))] };
     return {
       script,
-      ...encodeCommand(['EVALSHA', script.sha1, String(keys.length), ...keys, ...args], (bytes) => this.buffers.acquire(bytes)),
+      ...encodeCommand(['EVALSHA', script.sha1, String(keys.length), ...keys], (bytes) => this.buffers.acquire(bytes), args),
     };
   }
 

@@ -107,8 +107,21 @@ export function firstSighting(seenMs: number): string {
  * decimal text of them (the caller has it at hand).
  */
 export function publishedStatePrefix(slotText: string, atText: string, taskId: string, incarnation?: string): string {
+  return publishedStatePrefixAfter(publishedStateHead(slotText, atText), taskId, incarnation);
+}
+
+/**
+ * publishedStatePrefix in two steps, for a batch: the head (slot and time) made once for the runs of
+ * one slot, then each run's id and incarnation after it. Per run, one concatenation instead of ten.
+ */
+export function publishedStateHead(slotText: string, atText: string): string {
+  return `{"${STATE_FIELDS.slot}":${slotText},"${STATE_FIELDS.at}":${atText},"${STATE_FIELDS.id}":`;
+}
+
+/** publishedStatePrefix from publishedStateHead's text. */
+export function publishedStatePrefixAfter(head: string, taskId: string, incarnation?: string): string {
   const g = incarnation === undefined ? '' : `"${STATE_FIELDS.g}":${quoteJson(incarnation)},`;
-  return `{"${STATE_FIELDS.slot}":${slotText},"${STATE_FIELDS.at}":${atText},"${STATE_FIELDS.id}":${quoteJson(taskId)},${g}"${STATE_FIELDS.n}":`;
+  return `${head}${quoteJson(taskId)},${g}"${STATE_FIELDS.n}":`;
 }
 
 /** A stored value as the runner takes it: a missing or unreadable one is no state (undefined). */

@@ -6,14 +6,13 @@ import type { DuePlan } from '../core/due.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { RunOutcome, SlotAhead } from '../ports/dispatcher.js';
 import type { SchedulerEvents } from '../ports/events.js';
+import type { Destination } from '../celery/routing.js';
 import { formatInstant } from '../time/zone.js';
 import type { SentBatch } from './batch.js';
-import type { RunRenderer } from './run-render.js';
 
 export interface RunLogOptions {
   readonly logger: Logger;
   readonly events: SchedulerEvents;
-  readonly renderer: RunRenderer;
   /** A dry run: its runs are printed, not published, and the log must not say "published". */
   readonly dryRun: boolean;
 }
@@ -45,7 +44,7 @@ export function logRecorded(
   nowMs: number,
   tally: FireTally,
 ): void {
-  const { logger, events, renderer } = options;
+  const { logger, events } = options;
   const debug = logger.isLevelEnabled('debug');
   // A burst is mostly runs of one slot in one zone: format it once.
   let last = { ms: Number.NaN, zone: '', text: '' };
@@ -59,7 +58,7 @@ export function logRecorded(
     const slotMs = sent.slots[i] as number;
     const id = sent.ids[i] as string;
     const { entry } = held;
-    const destination = renderer.destination(entry);
+    const destination = sent.destinations[i] as Destination;
     const told = tally.published + tally.stale;
     if (outcome === 'published') {
       const lateness = nowMs - slotMs;

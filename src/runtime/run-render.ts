@@ -6,7 +6,6 @@
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
 import type { MessageEnv, MessageTemplate } from '../celery/message.js';
 import { MessageShapes } from '../celery/message-shape.js';
-import type { Destination } from '../celery/routing.js';
 import { slotIdPrefix, slotTaskId } from '../celery/task-id.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { DispatchSpeedups, DueRun } from '../ports/dispatcher.js';
@@ -68,10 +67,5 @@ export class RunRenderer {
     } catch {
       return undefined;
     }
-  }
-
-  /** Where the entry's runs go; the entry has been rendered, so compiled. */
-  destination(entry: ResolvedEntry): Destination {
-    return this.compile(entry).template.shape.destination;
   }
 }

@@ -134,7 +134,7 @@ export class Runner {
     this.timer = new PreciseTimer({ clock, atEdge: (dueMs) => this.staging.prime(dueMs) });
     this.warmUp = new WarmUp({ book: this.book, renderer, speedups, clock, idle: () => this.running && this.inFlight === undefined });
     const events = options.events ?? NO_EVENTS;
-    const runLog = { logger, events, renderer, dryRun: dispatcher.dryRun === true };
+    const runLog = { logger, events, dryRun: dispatcher.dryRun === true };
     this.window = {
       book: this.book,
       renderer,

@@ -182,6 +182,30 @@ describe('protocol v2 message', () => {
 });
 
 describe('traceparent', () => {
+  it("of a lowercase UUID is its 32 hex digits and their last 16, for every id (random and the slots')", () => {
+    const template = compileMessageTemplate(entry(), config(), ENV);
+    const ids = [
+      ...Array.from({ length: 200 }, () => randomTaskId()),
+      ...Array.from({ length: 200 }, (_, i) => slotTaskId('myapp', `e${i}`, SLOT)),
+    ];
+    for (const taskId of ids) {
+      const hex = taskId.replace(/-/g, '');
+      expect(headersOf(renderTaskMessage(template, { taskId, slotMs: SLOT, nowMs: NOW }))['traceparent']).toBe(
+        `00-${hex}-${hex.slice(16)}-01`,
+      );
+    }
+  });
+
+  it("beat_scheduled_at follows each run's slot when slots alternate (the last one is remembered)", () => {
+    const template = compileMessageTemplate(entry(), config(), ENV);
+    for (const [slotMs, iso] of [
+      [SLOT, '2026-11-21T05:32:00.000000+00:00'],
+      [SLOT + 60_000, '2026-11-21T05:33:00.000000+00:00'],
+      [SLOT, '2026-11-21T05:32:00.000000+00:00'],
+    ] as const)
+      expect(headersOf(renderTaskMessage(template, { taskId: ID, slotMs, nowMs: NOW }))['beat_scheduled_at']).toBe(iso);
+  });
+
   it('derives a valid W3C trace id from an id that is not a lowercase UUID, the same each time', () => {
     const w3c = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-01$/;
     for (const taskId of ['my-own-id', ID.toUpperCase(), '00000000-0000-0000-0000-000000000000']) {

@@ -16,7 +16,6 @@ import type { RevokeCommand, Revoker } from '../../src/ports/revoker.js';
 import { EntryBook } from '../../src/runtime/entry-book.js';
 import type { BookEntry } from '../../src/runtime/entry-book.js';
 import { OverlapGate } from '../../src/runtime/overlap.js';
-import type { RunRenderer } from '../../src/runtime/run-render.js';
 
 const S = 1000;
 const T0 = Date.parse('2026-11-23T06:00:00.000Z');
@@ -74,7 +73,6 @@ function setup(entry: Record<string, unknown>, running: RunningRuns | null = new
     {
       logger: createLogger({ level: 'info', destination: sink }),
       events: { ...NO_EVENTS, missed: (m) => missed.push(m), revoked: (r) => revokes.push(r) },
-      renderer: undefined as unknown as RunRenderer,
       dryRun: false,
     },
     revoker ?? undefined,

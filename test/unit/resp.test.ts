@@ -92,6 +92,23 @@ describe('encodeCommand', () => {
   });
 });
 
+describe('encodeCommand with arguments in two arrays, one command after another', () => {
+  it('writes args then rest, and a command after a larger one carries only its own values', () => {
+    const m1 = message({ args: [1] });
+    const m2 = message({ args: ['wörld'], taskId: 'f1e2d3c4-b5a6-5978-8695-a4b3c2d1e0f9' });
+    const first = [
+      new EnvelopePush('q', m1, '', 'q', 'tag-1'),
+      new EnvelopePush('q', m2, '', 'q', 'tag-2'),
+      new EnvelopePush('q', m1, '', 'q', 'tag-3'),
+    ];
+    const second = [new EnvelopePush('q', m2, '', 'q', 'tag-4')];
+    const text = (pushes: readonly EnvelopePush[]) => pushes.map((p) => redisEnvelope(p.message, '', 'q', p.deliveryTag));
+    expect(encodeCommand(['LPUSH'], fresh, ['q', ...first]).command.toString('utf8')).toBe(expected('q', text(first)).toString('utf8'));
+    expect(encodeCommand(['LPUSH', 'q'], fresh, second).command.toString('utf8')).toBe(expected('q', text(second)).toString('utf8'));
+    expect(encodeCommand(['LPUSH', 'q', ...second], fresh).command.toString('utf8')).toBe(expected('q', text(second)).toString('utf8'));
+  });
+});
+
 describe('BufferPool', () => {
   it('hands a released buffer out again instead of allocating (fresh pages are slow)', () => {
     const pool = new BufferPool(2);
