@@ -2,6 +2,9 @@
  * HTTP (with --http only): the probes, /metrics, /status, the entries, backfill and audit APIs, and
  * the dashboard, on one server, the process's. What they tell of leading, stored state, control,
  * failing entries, missed slots, runs and the lock is the partition's (one, partition-runtime.ts).
+ * With `partitions` > 1, /status and /readyz list which partitions this replica leads and /status
+ * reads every partition's stored states; control, failing entries, missed slots, runs, the lock and
+ * the dashboard are still partition 0's (issue 34, step G).
  */
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -46,7 +49,10 @@ interface Made {
   readonly entryStore: RedisEntryStore;
   readonly clockGuard: ClockGuard;
   readonly replicas: ReplicaRegistry;
+  /** Partition 0's runtime, whose control, failures, missed slots, runs and lock the parts below read. */
   readonly partition: PartitionRuntime;
+  /** Every partition's runtime (one unless `partitions` says more), for who leads which. */
+  readonly partitions: readonly PartitionRuntime[];
   readonly inForce: InForce;
   readonly audit: AuditSettings;
 }
@@ -57,9 +63,10 @@ export async function startHttp(
 ): Promise<HttpPart | undefined> {
   const { metrics } = options;
   if (metrics === undefined || options.address === undefined) return undefined;
-  const { keys, logger: log, clock, instanceId, connections, partition } = options;
+  const { keys, logger: log, clock, instanceId, connections, partition, partitions } = options;
   const { supervisor } = partition;
-  metrics.readScheduleFrom(scheduleMetrics(supervisor));
+  const several = partitions.length > 1;
+  metrics.readScheduleFrom(scheduleMetrics(supervisor, partitions.slice(1).map((p) => p.supervisor)));
   const answers = probes({
     instanceId,
     clock,
@@ -68,10 +75,12 @@ export async function startHttp(
     clockGuard: options.clockGuard,
     publishing: connections.publishing,
     watch: partition.watch,
-    states: partition.states,
+    // With partitions, the stored states of them all (in-force.ts reads every partition's).
+    states: several ? options.inForce.states : partition.states,
     control: partition.control,
     replicas: options.replicas,
     catalog: options.catalog,
+    ...(several ? { partitions: () => partitions.map((p) => p.supervisor.leading) } : {}),
     runs: new RedisRunHistory(connections.state, partition.keys),
     failures: partition.failures,
     sourceTrouble: () => connections.django?.health().reason,

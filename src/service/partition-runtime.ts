@@ -31,7 +31,6 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { trackerTask, trackingEvents } from '../outcomes/scheduler-events.js';
 import type { Clock } from '../ports/clock.js';
 import { fanOutEvents } from '../ports/events.js';
-import type { ClockGuard } from '../redis/clock-guard.js';
 import type { ControlStore } from '../redis/control-store.js';
 import { RedisEntryFailures } from '../redis/entry-failures.js';
 import type { SchedulerKeys } from '../redis/keys.js';
@@ -39,7 +38,10 @@ import type { Leadership } from '../redis/leadership.js';
 import { RedisMissedSlots } from '../redis/missed-slots-store.js';
 import { RedisPassedSlots } from '../redis/passed-slots-store.js';
 import { RedisStateStore } from '../redis/state-store.js';
-import type { EntryCatalog } from '../runtime/entry-catalog.js';
+import { partitionOf } from '../core/partition.js';
+import type { SchedulerEvents } from '../ports/events.js';
+import type { RuntimeEntries } from '../runtime/catalog-slices.js';
+import type { PartitionClockGuard } from './clock-watchers.js';
 import type { Connections } from './connections.js';
 import type { DeploymentWatch } from './deployment-watch.js';
 import type { AuditSettings, LateInForce } from './in-force.js';
@@ -48,7 +50,7 @@ import { makeLeadership } from './leadership-part.js';
 import type { Observability } from './observability-part.js';
 import { startOutcomes } from './outcomes.js';
 import type { Outcomes } from './outcomes.js';
-import type { Supervisor } from './supervisor.js';
+import type { LeaderTask, Supervisor } from './supervisor.js';
 
 /** What the process lends each of its partitions. */
 export interface SharedParts {
@@ -57,14 +59,26 @@ export interface SharedParts {
   readonly clock: Clock;
   readonly instanceId: string;
   readonly connections: Connections;
-  readonly catalog: EntryCatalog;
   /** Records the config file's entry names for the runtime store's writers (the leader does it). */
   readonly publishStaticNames: (names: readonly string[]) => Promise<void>;
-  readonly clockGuard: ClockGuard;
   readonly observability: Observability;
-  /** Bound to this partition once it is made (its supervisor, states and runs followed). */
+  /** Bound to each partition once it is made (its supervisor, states and runs followed). */
   readonly inForce: LateInForce;
   readonly audit: AuditSettings;
+}
+
+/** What the process gives one partition of its own (service.ts): its share of the process's parts. */
+export interface PartitionParts {
+  readonly partition: number;
+  readonly partitions: number;
+  readonly keys: SchedulerKeys;
+  /** The catalog's runtime entries of this partition (catalog-slices.ts). */
+  readonly catalog: RuntimeEntries;
+  readonly clockGuard: PartitionClockGuard;
+  /** The process's sinks as this partition tells them (service.ts: leading is any partition's). */
+  readonly sinks: readonly SchedulerEvents[];
+  /** The process's leader tasks that this partition's sessions run (the deployment's: partition 0's). */
+  readonly leaderTasks: readonly LeaderTask[];
 }
 
 export interface PartitionRuntime {
@@ -85,9 +99,10 @@ export interface PartitionRuntime {
   stop(): Promise<void>;
 }
 
-/** Makes partition `partition` of `partitions`, whose keys are `keys`; nothing runs until `start`. */
-export function makePartitionRuntime(shared: SharedParts, partition: number, partitions: number, keys: SchedulerKeys): PartitionRuntime {
+/** Makes partition `own.partition` of `own.partitions`, whose keys are `own.keys`; nothing runs until `start`. */
+export function makePartitionRuntime(shared: SharedParts, own: PartitionParts): PartitionRuntime {
   const { config, logger: log, clock, connections, observability } = shared;
+  const { partition, partitions, keys } = own;
   const { state } = connections;
   const states = new RedisStateStore(state, keys, warnUnreadableOnce(log));
   const missedSlots = new RedisMissedSlots(state, keys, log);
@@ -96,19 +111,24 @@ export function makePartitionRuntime(shared: SharedParts, partition: number, par
   const passedSlots = new RedisPassedSlots(state, keys, log, () => lock.get().currentLease()?.token, config.lock.maxClockSkewMs);
   const outcomes = startOutcomes(config, keys, state, log, clock, observability.outcomeEvents, observability.pausing);
   const failures = new RedisEntryFailures(state, keys);
-  const counted = fanOutEvents([...observability.sinks, failures.events(), missedSlots.events, passedSlots.events]);
+  const counted = fanOutEvents([...own.sinks, failures.events(), missedSlots.events, passedSlots.events]);
   const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
   const { control, leadership, supervisor, watch } = makeLeadership({
     ...shared,
     keys,
+    catalog: own.catalog,
+    clockGuard: own.clockGuard,
+    // One partition is the deployment: its transport's own dispatcher, over the same keys.
+    fenced: partitions === 1 ? connections.publishing : connections.publishing.fencedFor(keys),
+    ...(partitions === 1 ? {} : { ownsEntry: (name: string) => partitionOf(name, partitions) === partition }),
     states,
     events: observability.around(tracked),
-    leaderTasks: [...(outcomes ? [trackerTask(outcomes.tracker, outcomes.onError)] : []), ...observability.leaderTasks],
+    leaderTasks: [...(outcomes ? [trackerTask(outcomes.tracker, outcomes.onError)] : []), ...own.leaderTasks],
     running: outcomes?.tracker,
     beforeSession: () => passedSlots.begin(clock.now()),
   });
   lock.set(leadership);
-  shared.inForce.bind({ supervisor, states, unfinished: () => outcomes?.tracker.unfinished() ?? [] });
+  shared.inForce.bind(partition, { supervisor, states, unfinished: () => outcomes?.tracker.unfinished() ?? [] });
   const scope = new LifecycleScope({ logger: log });
   return {
     partition,
