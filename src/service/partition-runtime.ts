@@ -100,9 +100,11 @@ export interface PartitionRuntime {
 }
 
 /** Makes partition `own.partition` of `own.partitions`, whose keys are `own.keys`; nothing runs until `start`. */
-export function makePartitionRuntime(shared: SharedParts, own: PartitionParts): PartitionRuntime {
-  const { config, logger: log, clock, connections, observability } = shared;
+export function makePartitionRuntime(lent: SharedParts, own: PartitionParts): PartitionRuntime {
   const { partition, partitions, keys } = own;
+  // With several, each line of a partition's lock, sessions and records says which partition it is.
+  const shared = partitions === 1 ? lent : { ...lent, logger: lent.logger.child({ partition }) };
+  const { config, logger: log, clock, connections, observability } = shared;
   const { state } = connections;
   const states = new RedisStateStore(state, keys, warnUnreadableOnce(log));
   const missedSlots = new RedisMissedSlots(state, keys, log);

@@ -1,0 +1,164 @@
+/**
+ * `partitions: 4` with two `beat run` replicas as real processes on a private Redis: each partition
+ * has its own lock, each replica leads the partitions whose lock it takes, and every (entry, slot)
+ * goes out exactly once, read from the broker's list (not from tsbeat's logs); a replica SIGKILLed
+ * loses its partitions to the other within the lock's TTL, with no slot twice. Who leads which
+ * partition is read from Redis (each partition's leader record), not from the replicas' logs.
+ */
+import { describe, expect, it } from 'vitest';
+import { partitionOf } from '../../src/core/partition.js';
+import { partitionKeys, schedulerKeys } from '../../src/redis/keys.js';
+import { FAST_LOCK, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
+import type { BeatProcess } from '../support/beat-process.js';
+import { beatSuite } from '../support/beat-suite.js';
+import { runBeatCli } from '../support/ops.js';
+import { byEntry, checkSlots, duplicates, readQueue } from '../support/beat-queue.js';
+
+const N = 4;
+const ENTRIES = 40;
+const TTL_MS = 2000;
+
+describe('partitions', () => {
+  const suite = beatSuite();
+
+  /** The pid of the replica that leads each partition now (its lock held and its leader record), or undefined. */
+  async function leaders(name: string): Promise<(number | undefined)[]> {
+    return Promise.all(
+      Array.from({ length: N }, async (_, p) => {
+        const keys = partitionKeys('tsbeat', name, p, N);
+        const [lock, [instance, token]] = await Promise.all([
+          suite.client.get(keys.lock),
+          suite.client.hmget(keys.leader, 'instance', 'token'),
+        ]);
+        // The record counts only while its token holds the lock (a dead leader's stays behind).
+        return lock === null || instance == null || token !== lock ? undefined : pidOfInstance(instance);
+      }),
+    );
+  }
+
+  it('two replicas split 4 partitions by their locks; every (entry, slot) once; a SIGKILLed replica\'s partitions move to the other within the TTL', async () => {
+    const name = 'parts';
+    const beatSchedule = Object.fromEntries(
+      Array.from({ length: ENTRIES }, (_, i) => [`e${String(i).padStart(2, '0')}`, { task: `t.e${i}`, schedule: 1, catchUp: 'all' }]),
+    );
+    // Every partition holds some of the entries (the split is CRC-32 of the name, fixed).
+    const counts = new Array<number>(N).fill(0);
+    for (const entry of Object.keys(beatSchedule)) counts[partitionOf(entry, N)] = (counts[partitionOf(entry, N)] ?? 0) + 1;
+    expect(counts.every((n) => n > 0)).toBe(true);
+    const config = suite.dir.write(`${name}.json`, {
+      name,
+      partitions: N,
+      broker: { url: suite.redis.url(0) },
+      maxInterval: '200ms',
+      lock: FAST_LOCK,
+      beatSchedule,
+    });
+    const replicas = [suite.fleet.spawn({ config, label: 'A' }), suite.fleet.spawn({ config, label: 'B' })];
+    const led = await waitUntil(
+      'every partition led',
+      async () => {
+        const map = await leaders(name);
+        return map.every((pid) => pid !== undefined) ? map : undefined;
+      },
+      15_000,
+      () => suite.fleet.dump(),
+    );
+    for (const pid of led) expect(replicas.map((r) => r.pid)).toContain(pid);
+    // Publishing under every partition for a few seconds.
+    await sleep(3000);
+
+    // The replica that leads partition 0 dies without a word; the other must take all its partitions.
+    const victim = suite.fleet.byPid(led[0] as number) as BeatProcess;
+    const survivor = replicas.find((r) => r !== victim) as BeatProcess;
+    const victimPartitions = (await leaders(name)).flatMap((pid, p) => (pid === victim.pid ? [p] : []));
+    expect(victimPartitions.length).toBeGreaterThan(0);
+    victim.signal('SIGKILL');
+    const killedAt = Date.now();
+    await victim.waitForExit(10_000);
+    await waitUntil(
+      'the survivor leads every partition',
+      async () => ((await leaders(name)).every((pid) => pid === survivor.pid) ? true : undefined),
+      TTL_MS + 4000,
+      () => suite.fleet.dump(),
+    );
+    const takenMs = Date.now() - killedAt;
+    // The lock runs out after its TTL; a standby's retry (200 ms) and the polling above come on top.
+    expect(takenMs).toBeLessThan(TTL_MS + 3000);
+    await sleep(2500);
+    survivor.signal('SIGTERM');
+    expect(await survivor.waitForExit(10_000), survivor.tail()).toEqual({ code: 0, signal: null });
+
+    const runs = await readQueue(suite.client);
+    expect(duplicates(runs)).toEqual({ slots: [], ids: [] });
+    const published = byEntry(runs);
+    expect([...published.keys()].sort()).toEqual(Object.keys(beatSchedule).sort());
+    for (const [entry, list] of published) {
+      const report = checkSlots(entry, list, 1000, name);
+      // catchUp "all": the slots of the failover's gap went out late, but went out, once.
+      expect(report).toMatchObject({ duplicateSlots: [], duplicateIds: [], missingSlots: [], offGrid: [], wrongIds: [] });
+      expect(report.count).toBeGreaterThanOrEqual(5);
+    }
+    // Each entry's state lives under its own partition's keys only; the deployment's state key is unused.
+    expect(await suite.client.exists(schedulerKeys('tsbeat', name).state)).toBe(0);
+    for (let p = 0; p < N; p += 1) {
+      const stored = Object.keys(await suite.client.hgetall(partitionKeys('tsbeat', name, p, N).state)).sort();
+      expect(stored).toEqual(Object.keys(beatSchedule).filter((e) => partitionOf(e, N) === p));
+    }
+  });
+
+  it('beat status lists each partition\'s leader; pause and trigger reach the leader of the entry\'s partition', async () => {
+    const name = 'parts-cli';
+    // Entries of partitions 0 and 3 of 4 (CRC-32 of the name), one of each kept for the pause and the trigger.
+    const names = Array.from({ length: 40 }, (_, i) => `c${i}`);
+    const pausedEntry = names.find((n) => partitionOf(n, N) === 3) as string;
+    const triggered = names.find((n) => partitionOf(n, N) === 2) as string;
+    const config = suite.dir.write(`${name}.json`, {
+      name,
+      partitions: N,
+      broker: { url: suite.redis.url(1) },
+      maxInterval: '200ms',
+      lock: FAST_LOCK,
+      beatSchedule: {
+        [pausedEntry]: { task: 't.paused', schedule: 1 },
+        // Its own queue: a manual run's message is read raw there (it has no slot of the grid).
+        [triggered]: { task: 't.triggered', schedule: 3600, options: { queue: 'manual' } },
+      },
+    });
+    const beat = suite.fleet.spawn({ config, label: 'C' });
+    const db1 = suite.redis.client(1);
+    try {
+      await waitUntil(
+        'every partition led',
+        async () => {
+          const status = await runBeatCli(['status', '--config', config, '--json']);
+          const parsed = JSON.parse(status.stdout) as { partitions?: { partition: number; leader: string | null }[] };
+          return parsed.partitions?.every((p) => p.leader !== null) ? parsed.partitions : undefined;
+        },
+        15_000,
+        () => suite.fleet.dump(),
+      );
+      const text = await runBeatCli(['status', '--config', config]);
+      expect(text.stdout).toContain(`deployment ${name}: ${N} partitions, each with a leader`);
+      expect(text.stdout).toMatch(/PARTITION +LEADER +SINCE/);
+
+      const pause = await runBeatCli(['pause', pausedEntry, '--config', config]);
+      expect(pause.stdout, pause.stderr).toContain(`paused ${pausedEntry}`);
+      expect(await db1.sismember(partitionKeys('tsbeat', name, 3, N).paused, pausedEntry)).toBe(1);
+      await sleep(1500);
+      const before = (await readQueue(db1)).filter((r) => r.entry === pausedEntry).length;
+      await sleep(2500);
+      expect((await readQueue(db1)).filter((r) => r.entry === pausedEntry).length).toBe(before);
+
+      const trigger = await runBeatCli(['trigger', triggered, '--config', config]);
+      expect(trigger.code, trigger.stderr).toBe(0);
+      const id = /task id (\S+)/.exec(trigger.stdout)?.[1];
+      expect(trigger.stdout).toContain(`triggered ${triggered}`);
+      const manual = (await db1.lrange('manual', 0, -1)).map((m) => (JSON.parse(m) as { headers: { id: string } }).headers.id);
+      expect(manual).toContain(id);
+    } finally {
+      db1.disconnect();
+      beat.signal('SIGTERM');
+      await beat.waitForExit(10_000);
+    }
+  });
+});
