@@ -11,7 +11,7 @@ import { partitionKeys, schedulerKeys } from '../../src/redis/keys.js';
 import { FAST_LOCK, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { beatSuite } from '../support/beat-suite.js';
-import { runBeatCli } from '../support/ops.js';
+import { httpPortOf, httpRequest, runBeatCli } from '../support/ops.js';
 import { byEntry, checkSlots, duplicates, readQueue } from '../support/beat-queue.js';
 
 const N = 4;
@@ -106,7 +106,7 @@ describe('partitions', () => {
     }
   });
 
-  it('beat status lists each partition\'s leader; pause and trigger reach the leader of the entry\'s partition', async () => {
+  it('beat status, /readyz and /status list the partitions and their leaders; pause and trigger reach the leader of the entry\'s partition', async () => {
     const name = 'parts-cli';
     // Entries of partitions 0 and 3 of 4 (CRC-32 of the name), one of each kept for the pause and the trigger.
     const names = Array.from({ length: 40 }, (_, i) => `c${i}`);
@@ -124,7 +124,7 @@ describe('partitions', () => {
         [triggered]: { task: 't.triggered', schedule: 3600, options: { queue: 'manual' } },
       },
     });
-    const beat = suite.fleet.spawn({ config, label: 'C' });
+    const beat = suite.fleet.spawn({ config, label: 'C', args: ['--http', '127.0.0.1:0'] });
     const db1 = suite.redis.client(1);
     try {
       await waitUntil(
@@ -137,6 +137,12 @@ describe('partitions', () => {
         15_000,
         () => suite.fleet.dump(),
       );
+      // The replica's own view: it leads every partition, and its /status lists them.
+      const port = await httpPortOf(beat);
+      expect(await httpRequest(port, '/readyz')).toMatchObject({ status: 200, body: `ok: leading partitions 0, 1, 2, 3 of ${N}\n` });
+      const own = JSON.parse((await httpRequest(port, '/status')).body) as { partitions: unknown; self: unknown };
+      expect(own.partitions).toEqual(Array.from({ length: N }, (_, partition) => ({ partition, leading: true })));
+      expect(own.self).toMatchObject({ role: 'leader' });
       const text = await runBeatCli(['status', '--config', config]);
       expect(text.stdout).toContain(`deployment ${name}: ${N} partitions, each with a leader`);
       expect(text.stdout).toMatch(/PARTITION +LEADER +SINCE/);
