@@ -258,7 +258,12 @@ async function statusCommand(
       io.out(
         `deployment ${status.deployment}: ${led.length} partitions, ${leaderless === 0 ? 'each with a leader' : `${leaderless} with NO LEADER (no beat run instance holds its lock)`}`,
       );
-      io.out(renderTable(['PARTITION', 'LEADER', 'SINCE'], led.map((p) => [String(p.partition), p.leader ?? '-', p.since ?? '-'])));
+      io.out(
+        renderTable(
+          ['PARTITION', 'LEADER', 'SINCE'],
+          led.map((p) => [String(p.partition), p.leader ?? '-', p.since ?? '-']),
+        ),
+      );
       io.out('');
     }
     for (const warning of status.warnings) io.out(`WARNING: ${warning}`);

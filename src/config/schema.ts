@@ -407,7 +407,8 @@ export const configSchema = keyed(
     ctx.addIssue({
       code: 'custom',
       path: ['partitions'],
-      message: 'partitions > 1 is not supported with sources.redbeat yet (RedBeat\'s lock and write-back follow one leader): set partitions to 1, or import the RedBeat entries (beat import redbeat)',
+      message:
+        "partitions > 1 is not supported with sources.redbeat yet (RedBeat's lock and write-back follow one leader): set partitions to 1, or import the RedBeat entries (beat import redbeat)",
       input: config.partitions,
     });
   // The one case the entry could not judge alone: a wall time and an instant, in the config's zone.

@@ -56,8 +56,7 @@ export function partitionedReads(client: Redis, deployment: Deployment): Partiti
     },
     runs: {
       latest: (names): Promise<Map<string, RunRecord>> => byNames(names, (p, mine) => (runs[p] as RedisRunHistory).latest(mine)),
-      finished: (names): Promise<Map<string, FinishedRuns>> =>
-        byNames(names, (p, mine) => (runs[p] as RedisRunHistory).finished(mine)),
+      finished: (names): Promise<Map<string, FinishedRuns>> => byNames(names, (p, mine) => (runs[p] as RedisRunHistory).finished(mine)),
       list: (entry, limit) => at(runs, entry).list(entry, limit),
       recent: (names, limit): Promise<Map<string, RunRecord[]>> =>
         byNames(names, (p, mine) => (runs[p] as RedisRunHistory).recent(mine, limit)),

@@ -52,7 +52,7 @@ export function catalogSlices(catalog: EntryCatalog, partitions: number): readon
       });
       // Every slice's call runs to its end before a failure is passed on, so that none is cut short.
       const failed = (await Promise.allSettled(calls)).find((r) => r.status === 'rejected');
-      if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+      if (failed !== undefined) throw failed.reason;
     });
   };
   catalog.onRemoved((names) => {

@@ -71,7 +71,12 @@ export async function startHttp(
   const { supervisor } = partition;
   const several = partitions.length > 1;
   const reads = readsOf(options);
-  metrics.readScheduleFrom(scheduleMetrics(supervisor, partitions.slice(1).map((p) => p.supervisor)));
+  metrics.readScheduleFrom(
+    scheduleMetrics(
+      supervisor,
+      partitions.slice(1).map((p) => p.supervisor),
+    ),
+  );
   const answers = probes({
     instanceId,
     clock,

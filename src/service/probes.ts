@@ -165,7 +165,8 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
             }),
       });
       const led = sources.partitions?.();
-      const withPartitions = led === undefined ? status : { ...status, partitions: led.map((leading, partition) => ({ partition, leading })) };
+      const withPartitions =
+        led === undefined ? status : { ...status, partitions: led.map((leading, partition) => ({ partition, leading })) };
       return end < total ? { ...withPartitions, next: end } : withPartitions;
     },
   };

@@ -36,7 +36,7 @@ describe('partitions', () => {
     );
   }
 
-  it('two replicas split 4 partitions by their locks; every (entry, slot) once; a SIGKILLed replica\'s partitions move to the other within the TTL', async () => {
+  it("two replicas split 4 partitions by their locks; every (entry, slot) once; a SIGKILLed replica's partitions move to the other within the TTL", async () => {
     const name = 'parts';
     const beatSchedule = Object.fromEntries(
       Array.from({ length: ENTRIES }, (_, i) => [`e${String(i).padStart(2, '0')}`, { task: `t.e${i}`, schedule: 1, catchUp: 'all' }]),
@@ -106,7 +106,7 @@ describe('partitions', () => {
     }
   });
 
-  it('beat status, /readyz and /status list the partitions and their leaders; pause and trigger reach the leader of the entry\'s partition', async () => {
+  it("beat status, /readyz and /status list the partitions and their leaders; pause and trigger reach the leader of the entry's partition", async () => {
     const name = 'parts-cli';
     // Entries of partitions 0 and 3 of 4 (CRC-32 of the name), one of each kept for the pause and the trigger.
     const names = Array.from({ length: 40 }, (_, i) => `c${i}`);

@@ -101,7 +101,7 @@ describe('lateInForce', () => {
     expect(await late.view.states.readAll()).toBe(states);
   });
 
-  it('with several partitions: config and leading are partition 0\'s, the states and runs every partition\'s', async () => {
+  it("with several partitions: config and leading are partition 0's, the states and runs every partition's", async () => {
     const late = lateInForce();
     const run = (entry: string) => ({ entry, record: { taskId: entry } as never });
     const partition = (leading: boolean, name: string, slot: number) => ({
