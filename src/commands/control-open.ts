@@ -19,6 +19,7 @@ import { ControlStore } from '../redis/control-store.js';
 import { AuditLog, localActor } from '../redis/audit-log.js';
 import type { AuditContext } from '../redis/audit-log.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
+import { partitionedOf } from '../redis/entry-owned.js';
 import { partitionKeys, schedulerKeys } from '../redis/keys.js';
 import { PartitionedControl } from '../redis/partitioned-control.js';
 import type { ControlClient } from '../redis/partitioned-control.js';
@@ -133,7 +134,13 @@ export async function openControl(
           partitionLeaders: () => several.control.leaders(),
         }),
     replicas: new ReplicaRegistry(client, keys),
-    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name)), queueNameContextOf(config)),
+    store: new RedisEntryStore(
+      client,
+      keys,
+      new Set(config.entries.map((e) => e.name)),
+      queueNameContextOf(config),
+      partitionedOf(config.state.prefix, config.name, partitions),
+    ),
     failure: (verb, error) =>
       error instanceof BeatError
         ? error

@@ -3,26 +3,38 @@
  * state, its records of failing entries and of missed and passed-over slots, its outcome tracker
  * (the run histories), its lock and fence, the supervisor of its leader's sessions, its control
  * requests, and the watch for a second deployment on its lock. Made from what the process shares
- * (service.ts: the connections, the catalog, the clock guard, the process's sinks and leader tasks),
- * then started, each stop added to the partition's own lifecycle scope. `beat run` runs one, of one
- * partition, whose keys are the deployment's.
+ * (service.ts: the connections, the process's sinks and leader tasks) and what it gives this
+ * partition of its own (PartitionParts: its slice of the catalog, its view of the clock guard), then
+ * started, each stop added to the partition's own lifecycle scope. `beat run` runs one per partition
+ * (`partitions`, default 1: one, whose keys are the deployment's); each campaigns for its own lock.
  *
- * What still is the process's though it belongs to a partition (issue 34, step D and after):
- * - the catalog and the runtime entry store (sources-part.ts) read every entry and write under the
- *   deployment's keys, and so do the catalog's records of source changes and its forgetting of
- *   deleted entries: a partitioned store and source, read once per process, hand each partition its
- *   entries, and `publishStaticNames` writes each partition's `statics`;
- * - publishing's dispatcher and triggers (connections.ts) are fenced over the deployment's keys:
- *   one transport per process, a fenced dispatcher per partition (publish/publishing.ts);
- * - RedBeat seeds the deployment's state key, and its lock and write-back hear every partition's
- *   sink (`around`): they must follow the partitions' leadership, not one session's;
- * - the result backend's connection is made with the tracker (outcomes.ts) and closed with the
- *   process's connections: one connection, shared by the partitions' trackers;
- * - the process's clock guard has one watcher, and the catalog one `onRemoved` listener, each the
- *   last supervisor's; a reload reconfigures the catalog once per supervisor;
- * - what the process's parts read through in-force.ts (the config in force, leading, the states, the
- *   runs followed) is this partition's, and so are the supervisor, control, states, failures, missed
- *   slots, runs and lock that /status, the probes and the dashboard read (http-part.ts).
+ * How the process's parts serve several partitions (issue 34, step D):
+ * - the catalog and the runtime entry store (sources-part.ts) are read once per process, under the
+ *   deployment's keys; each partition's supervisor and sessions see only its entries
+ *   (runtime/catalog-slices.ts), and schedule only the config file's entries of their partition
+ *   (Supervisor ownsEntry); the store's writes are heard on the deployment's channel;
+ * - one transport per process, a dispatcher fenced over each partition's keys (Publishing.fencedFor);
+ * - the clock guard's one watcher runs while any partition leads (clock-watchers.ts); the process's
+ *   sinks hear leadership as "any partition led" (partition-sinks.ts); the deployment's own work
+ *   (alerts, check-ins, the audit of source changes) is partition 0's leader's;
+ * - the config in force is partition 0's supervisor's; states and runs followed are every
+ *   partition's (in-force.ts); /status, /readyz and `beat status` list the partitions led, and
+ *   control and reads about an entry go to its partition (redis/partitioned-control.ts,
+ *   partitioned-reads.ts);
+ * - RedBeat as a source is refused with partitions > 1 (its lock and write-back follow one leader).
+ *
+ * What is left (issue 34):
+ * - step E: each replica loads and holds only its partitions' entries (a partitioned runtime store
+ *   and catalog, `statics` per partition): today every replica reads every entry;
+ * - step F: balanced assignment through the replicas registry (core/partition.ts assignPartitions,
+ *   the `partitions` map key): a joining replica takes its share without a gap, a clean stop hands
+ *   its share over; today each partition goes to whichever replica takes its lock first;
+ * - step G: the dashboard's lock, leader and missed slots per partition (partition 0's today),
+ *   metrics per partition (partitions led, entries held), one result backend connection shared by
+ *   the partitions' trackers (one each today), RedBeat as a source;
+ * - step H: changing the count on a deployment with state (`beat partitions set N`), and refusing a
+ *   replica whose count differs from the others' (today it would lead other locks: duplicates); the
+ *   chaos test and the bench of the issue.
  */
 import { EVENTS } from '../base/log-events.js';
 import { LifecycleScope } from '../base/lifecycle.js';

@@ -10,7 +10,7 @@ import { LifecycleScope } from '../base/lifecycle.js';
 import { EVENTS } from '../base/log-events.js';
 import { maskUrl } from '../config/redis-url.js';
 import { ClockGuard } from '../redis/clock-guard.js';
-import { partitionKeys, schedulerKeys } from '../redis/keys.js';
+import { partitionRuntimeKeys, schedulerKeys } from '../redis/keys.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { checkRedisServer } from '../redis/server-checks.js';
 import { makeConnections } from './connections.js';
@@ -75,7 +75,7 @@ async function makeParts(options: ServiceOptions) {
     makePartitionRuntime(shared, {
       partition: p,
       partitions: count,
-      keys: partitionKeys(config.state.prefix, config.name, p, count),
+      keys: partitionRuntimeKeys(config.state.prefix, config.name, p, count),
       catalog: slices[p] as (typeof slices)[number],
       clockGuard: guards[p] as (typeof guards)[number],
       sinks: sinks[p] as (typeof sinks)[number],

@@ -12,9 +12,9 @@ import { queueNameContextOf } from '../config/queue-names.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Clock } from '../ports/clock.js';
 import type { EntrySource } from '../ports/entries.js';
-import { forgetOwnedNow } from '../redis/entry-owned.js';
+import { forgetOwnedNow, partitionedOf } from '../redis/entry-owned.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
-import { ENTRIES_MESSAGE, partitionKeys } from '../redis/keys.js';
+import { ENTRIES_MESSAGE, partitionRuntimeKeys } from '../redis/keys.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { partitionOf } from '../core/partition.js';
 import { EntryCatalog } from '../runtime/entry-catalog.js';
@@ -38,7 +38,13 @@ export function makeEntrySources(options: {
   const { config, keys, logger: log, clock, inForce } = options;
   const { state, subscriber, redbeat, django } = options.connections;
   const staticNames = new Set(config.entries.map((e) => e.name));
-  const entryStore = new RedisEntryStore(state, keys, staticNames, queueNameContextOf(config));
+  const entryStore = new RedisEntryStore(
+    state,
+    keys,
+    staticNames,
+    queueNameContextOf(config),
+    partitionedOf(config.state.prefix, config.name, config.partitions),
+  );
   const catalog = new EntryCatalog({
     sources: [entryStore, ...(redbeat === undefined ? [] : [redbeat.source]), ...(django === undefined ? [] : [django])] as EntrySource[],
     logger: log,
@@ -67,7 +73,7 @@ export function makeEntrySources(options: {
       }
       for (let p = 0; p < partitions; p += 1) {
         const gone = names.filter((name) => partitionOf(name, partitions) === p);
-        if (gone.length > 0 && inForce.leads(p)) forget(partitionKeys(config.state.prefix, config.name, p, partitions), gone);
+        if (gone.length > 0 && inForce.leads(p)) forget(partitionRuntimeKeys(config.state.prefix, config.name, p, partitions), gone);
       }
     },
   });

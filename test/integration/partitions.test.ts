@@ -38,6 +38,8 @@ describe('partitions', () => {
 
   it("two replicas split 4 partitions by their locks; every (entry, slot) once; a SIGKILLed replica's partitions move to the other within the TTL", async () => {
     const name = 'parts';
+    // A second attempt of the test starts from an empty broker list.
+    await suite.client.flushdb();
     const beatSchedule = Object.fromEntries(
       Array.from({ length: ENTRIES }, (_, i) => [`e${String(i).padStart(2, '0')}`, { task: `t.e${i}`, schedule: 1, catchUp: 'all' }]),
     );
@@ -106,7 +108,7 @@ describe('partitions', () => {
     }
   });
 
-  it("beat status, /readyz and /status list the partitions and their leaders; pause and trigger reach the leader of the entry's partition", async () => {
+  it("beat status, /readyz and /status list the partitions and their leaders; pause, trigger and runtime entries reach the leader of the entry's partition", async () => {
     const name = 'parts-cli';
     // Entries of partitions 0 and 3 of 4 (CRC-32 of the name), one of each kept for the pause and the trigger.
     const names = Array.from({ length: 40 }, (_, i) => `c${i}`);
@@ -124,8 +126,9 @@ describe('partitions', () => {
         [triggered]: { task: 't.triggered', schedule: 3600, options: { queue: 'manual' } },
       },
     });
-    const beat = suite.fleet.spawn({ config, label: 'C', args: ['--http', '127.0.0.1:0'] });
     const db1 = suite.redis.client(1);
+    await db1.flushdb();
+    const beat = suite.fleet.spawn({ config, label: 'C', args: ['--http', '127.0.0.1:0'] });
     try {
       await waitUntil(
         'every partition led',
@@ -161,6 +164,32 @@ describe('partitions', () => {
       expect(trigger.stdout).toContain(`triggered ${triggered}`);
       const manual = (await db1.lrange('manual', 0, -1)).map((m) => (JSON.parse(m) as { headers: { id: string } }).headers.id);
       expect(manual).toContain(id);
+
+      // A runtime entry written while it runs (announced on the deployment's channel, not a
+      // partition's) is scheduled by its partition's leader, its state under that partition's keys.
+      const runtime = names.find((n) => partitionOf(n, N) === 1 && n !== pausedEntry && n !== triggered) as string;
+      const set = await runBeatCli(['entries', 'set', runtime, '--task', 't.runtime', '--schedule', '1', '--config', config]);
+      expect(set.code, set.stderr).toBe(0);
+      await waitUntil(
+        'the runtime entry published',
+        async () => ((await readQueue(db1)).some((r) => r.entry === runtime) ? true : undefined),
+        5000,
+        () => suite.fleet.dump(),
+      );
+      const part1 = partitionKeys('tsbeat', name, 1, N);
+      expect(await db1.hexists(part1.state, runtime)).toBe(1);
+      // Deleted (paused first): what it had under its partition's keys goes too, as it does
+      // under the deployment's with one partition, so that one created again starts afresh.
+      expect((await runBeatCli(['pause', runtime, '--config', config])).code).toBe(0);
+      expect(await db1.sismember(part1.paused, runtime)).toBe(1);
+      const del = await runBeatCli(['entries', 'delete', runtime, '--config', config]);
+      expect(del.code, del.stderr).toBe(0);
+      await waitUntil(
+        'the deleted entry forgotten',
+        async () => ((await db1.hexists(part1.state, runtime)) === 0 && (await db1.sismember(part1.paused, runtime)) === 0 ? true : undefined),
+        5000,
+        () => suite.fleet.dump(),
+      );
     } finally {
       db1.disconnect();
       beat.signal('SIGTERM');

@@ -10,6 +10,7 @@ import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { partitionOf } from '../../src/core/partition.js';
 import { NO_EVENTS } from '../../src/ports/events.js';
 import type { ClockGuard } from '../../src/redis/clock-guard.js';
+import { partitionKeys, partitionRuntimeKeys, schedulerKeys } from '../../src/redis/keys.js';
 import { catalogSlices } from '../../src/runtime/catalog-slices.js';
 import type { CatalogListener, EntryCatalog } from '../../src/runtime/entry-catalog.js';
 import { clockGuardViews } from '../../src/service/clock-watchers.js';
@@ -61,6 +62,36 @@ describe('partitions in the config', () => {
       "partitions: partitions > 1 is not supported with sources.redbeat yet (RedBeat's lock and write-back follow one leader): set partitions to 1, or import the RedBeat entries (beat import redbeat)",
     ]);
     expect(parseConfig({ partitions: 1, sources: { redbeat: {} } }, 'test').partitions).toBeUndefined();
+  });
+});
+
+describe('partitionRuntimeKeys', () => {
+  const names = (keys: ReturnType<typeof partitionKeys>) => [keys.state, keys.lock, keys.entries, keys.statics, keys.entriesReceipt('r')];
+  it("is the deployment's keys with one partition", () => {
+    expect(names(partitionRuntimeKeys('tsbeat', 'd', 0, 1))).toEqual(names(schedulerKeys('tsbeat', 'd')));
+  });
+
+  it("is the partition's keys but the runtime entry store's, which stay the deployment's (until step E)", () => {
+    const keys = partitionRuntimeKeys('tsbeat', 'd', 2, 4);
+    expect(names(keys)).toEqual([
+      'tsbeat:{d/2}:state',
+      'tsbeat:{d/2}:lock',
+      'tsbeat:{d}:entries',
+      'tsbeat:{d}:statics',
+      'tsbeat:{d}:entries:receipt:r',
+    ]);
+    expect([keys.entryChanges, keys.entryNames, keys.entriesVersion, keys.staticsId]).toEqual([
+      'tsbeat:{d}:entries:changes',
+      'tsbeat:{d}:entries:names',
+      'tsbeat:{d}:entries:version',
+      'tsbeat:{d}:statics:id',
+    ]);
+    expect([keys.paused, keys.triggers, keys.fence, keys.replicas]).toEqual([
+      'tsbeat:{d/2}:paused',
+      'tsbeat:{d/2}:triggers',
+      'tsbeat:{d/2}:fence',
+      'tsbeat:{d}:replicas',
+    ]);
   });
 });
 
