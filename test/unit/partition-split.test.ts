@@ -14,6 +14,8 @@ import { partitionKeys, partitionRuntimeKeys, schedulerKeys } from '../../src/re
 import { catalogSlices } from '../../src/runtime/catalog-slices.js';
 import type { CatalogListener, EntryCatalog } from '../../src/runtime/entry-catalog.js';
 import { clockGuardViews } from '../../src/service/clock-watchers.js';
+import { reloadableConfig } from '../../src/service/reload.js';
+import { createLogger } from '../../src/base/log.js';
 import { partitionSinks } from '../../src/service/partition-sinks.js';
 import { problemsOf } from '../support/config-problems.js';
 
@@ -62,6 +64,23 @@ describe('partitions in the config', () => {
       "partitions: partitions > 1 is not supported with sources.redbeat yet (RedBeat's lock and write-back follow one leader): set partitions to 1, or import the RedBeat entries (beat import redbeat)",
     ]);
     expect(parseConfig({ partitions: 1, sources: { redbeat: {} } }, 'test').partitions).toBeUndefined();
+  });
+});
+
+describe('a reload', () => {
+  it('keeps the count of partitions the process started with, and says so', () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ destination: { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) } });
+    const four = parseConfig({ partitions: 4 }, 'test');
+    const one = parseConfig({}, 'test');
+    expect(reloadableConfig(four, parseConfig({ partitions: 8 }, 'test'), logger).partitions).toBe(4);
+    expect('partitions' in reloadableConfig(one, four, logger)).toBe(false);
+    expect(reloadableConfig(four, one, logger).partitions).toBe(4);
+    expect(reloadableConfig(four, parseConfig({ partitions: 4, maxInterval: '2s' }, 'test'), logger)).toMatchObject({
+      partitions: 4,
+      maxIntervalMs: 2000,
+    });
+    expect(lines.map((l) => l['needsRestart'])).toEqual([['partitions (4 → 8)'], ['partitions (1 → 4)'], ['partitions (4 → 1)']]);
   });
 });
 
