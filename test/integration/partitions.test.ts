@@ -186,7 +186,8 @@ describe('partitions', () => {
       expect(del.code, del.stderr).toBe(0);
       await waitUntil(
         'the deleted entry forgotten',
-        async () => ((await db1.hexists(part1.state, runtime)) === 0 && (await db1.sismember(part1.paused, runtime)) === 0 ? true : undefined),
+        async () =>
+          (await db1.hexists(part1.state, runtime)) === 0 && (await db1.sismember(part1.paused, runtime)) === 0 ? true : undefined,
         5000,
         () => suite.fleet.dump(),
       );
