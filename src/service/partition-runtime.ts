@@ -16,7 +16,8 @@
  * - one transport per process, a dispatcher fenced over each partition's keys (Publishing.fencedFor);
  * - the clock guard's one watcher runs while any partition leads (clock-watchers.ts); the process's
  *   sinks hear leadership as "any partition led" (partition-sinks.ts); the deployment's own work
- *   (alerts, check-ins, the audit of source changes) is partition 0's leader's;
+ *   (sending alerts, the audit of source changes) is partition 0's leader's, and the sender of the
+ *   check-ins this process queued runs while it leads any partition;
  * - the config in force is partition 0's supervisor's; states and runs followed are every
  *   partition's (in-force.ts); /status, /readyz and `beat status` list the partitions led, and
  *   control and reads about an entry go to its partition (redis/partitioned-control.ts,

@@ -24,7 +24,7 @@ import type { RunningService, ServiceOptions } from './running.js';
 import { hearEntryWrites, makeEntrySources } from './sources-part.js';
 import { catalogSlices } from '../runtime/catalog-slices.js';
 import { clockGuardViews } from './clock-watchers.js';
-import { partitionSinks } from './partition-sinks.js';
+import { partitionLeaderTasks, partitionSinks } from './partition-sinks.js';
 import type { PartitionRuntime } from './partition-runtime.js';
 
 /** The real service: leads or stands by, publishes through the fenced script. */
@@ -71,6 +71,7 @@ async function makeParts(options: ServiceOptions) {
   const slices = catalogSlices(catalog, count);
   const guards = clockGuardViews(clockGuard, count);
   const sinks = partitionSinks(observability.sinks, count);
+  const tasks = partitionLeaderTasks(observability.leaderTasks, observability.perProcessTasks, count);
   const partitions: PartitionRuntime[] = Array.from({ length: count }, (_, p) =>
     makePartitionRuntime(shared, {
       partition: p,
@@ -79,8 +80,7 @@ async function makeParts(options: ServiceOptions) {
       catalog: slices[p] as (typeof slices)[number],
       clockGuard: guards[p] as (typeof guards)[number],
       sinks: sinks[p] as (typeof sinks)[number],
-      // The deployment's own work (alerts, check-ins) is done once, by partition 0's leader.
-      leaderTasks: p === 0 ? observability.leaderTasks : [],
+      leaderTasks: tasks[p] as (typeof tasks)[number],
     }),
   );
   const partition = partitions[0] as PartitionRuntime;

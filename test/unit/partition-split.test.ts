@@ -10,13 +10,14 @@ import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { partitionOf } from '../../src/core/partition.js';
 import { NO_EVENTS } from '../../src/ports/events.js';
 import type { ClockGuard } from '../../src/redis/clock-guard.js';
-import { partitionKeys, partitionRuntimeKeys, schedulerKeys } from '../../src/redis/keys.js';
+import type { partitionKeys} from '../../src/redis/keys.js';
+import { partitionRuntimeKeys, schedulerKeys } from '../../src/redis/keys.js';
 import { catalogSlices } from '../../src/runtime/catalog-slices.js';
 import type { CatalogListener, EntryCatalog } from '../../src/runtime/entry-catalog.js';
 import { clockGuardViews } from '../../src/service/clock-watchers.js';
 import { reloadableConfig } from '../../src/service/reload.js';
 import { createLogger } from '../../src/base/log.js';
-import { partitionSinks } from '../../src/service/partition-sinks.js';
+import { partitionLeaderTasks, partitionSinks } from '../../src/service/partition-sinks.js';
 import { problemsOf } from '../support/config-problems.js';
 
 const N = 4;
@@ -202,6 +203,27 @@ describe('partitionSinks', () => {
     c?.published({}, 0);
     expect(leadership).toEqual([false, true, false]);
     expect(published).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('partitionLeaderTasks', () => {
+  it("gives the deployment's tasks to partition 0, and runs a process's task while any partition runs it", async () => {
+    const said: string[] = [];
+    const task = (name: string) => ({ start: () => void said.push(`${name} start`), stop: async () => void said.push(`${name} stop`) });
+    const alerts = task('alerts');
+    const checkIns = task('check-ins');
+    expect(partitionLeaderTasks([alerts, checkIns], new Set([checkIns]), 1)).toEqual([[alerts, checkIns]]);
+    const [p0, p1, p2] = partitionLeaderTasks([alerts, checkIns], new Set([checkIns]), 3);
+    expect([p0?.length, p1?.length, p2?.length]).toEqual([2, 1, 1]);
+    expect(p0?.[0]).toBe(alerts);
+    p1?.[0]?.start();
+    p2?.[0]?.start();
+    p2?.[0]?.start();
+    await p1?.[0]?.stop();
+    await p1?.[0]?.stop();
+    expect(said).toEqual(['check-ins start']);
+    await p2?.[0]?.stop();
+    expect(said).toEqual(['check-ins start', 'check-ins stop']);
   });
 });
 
