@@ -31,8 +31,10 @@
  *   the `partitions` map key): a joining replica takes its share without a gap, a clean stop hands
  *   its share over; today each partition goes to whichever replica takes its lock first;
  * - step G: the dashboard's lock, leader and missed slots per partition (partition 0's today),
- *   metrics per partition (partitions led, entries held), one result backend connection shared by
- *   the partitions' trackers (one each today), RedBeat as a source;
+ *   metrics per partition (partitions led, entries held), one result backend connection and one
+ *   task-event consumer shared by the partitions' trackers (one each today), RedBeat as a source;
+ *   fewer Redis calls than one lock attempt and one deployment watch per partition every
+ *   lock.retryEvery on a standby;
  * - step H: changing the count on a deployment with state (`beat partitions set N`), and refusing a
  *   replica whose count differs from the others' (today it would lead other locks: duplicates); the
  *   chaos test and the bench of the issue.

@@ -10,7 +10,7 @@ import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { partitionOf } from '../../src/core/partition.js';
 import { NO_EVENTS } from '../../src/ports/events.js';
 import type { ClockGuard } from '../../src/redis/clock-guard.js';
-import type { partitionKeys} from '../../src/redis/keys.js';
+import type { partitionKeys } from '../../src/redis/keys.js';
 import { partitionRuntimeKeys, schedulerKeys } from '../../src/redis/keys.js';
 import { catalogSlices } from '../../src/runtime/catalog-slices.js';
 import type { CatalogListener, EntryCatalog } from '../../src/runtime/entry-catalog.js';
