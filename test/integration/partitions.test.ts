@@ -1,9 +1,11 @@
 /**
  * `partitions: 4` with two `beat run` replicas as real processes on a private Redis: each partition
- * has its own lock, each replica leads the partitions whose lock it takes, and every (entry, slot)
- * goes out exactly once, read from the broker's list (not from tsbeat's logs); a replica SIGKILLed
- * loses its partitions to the other within the lock's TTL, with no slot twice. Who leads which
- * partition is read from Redis (each partition's leader record), not from the replicas' logs.
+ * has its own lock, and a replica leads the partitions whose lock it holds. Two replicas leading two
+ * partitions each publish at once, and every (entry, slot) goes out exactly once, read from the
+ * broker's list (not from tsbeat's logs); a replica SIGKILLed loses its partitions to the other
+ * within the lock's TTL, with no slot twice. Who leads which partition is read from Redis (each
+ * partition's lock and leader record), not from the replicas' logs. Then the commands, /status and
+ * /readyz, and runtime entries, with partitions.
  */
 import { describe, expect, it } from 'vitest';
 import { partitionOf } from '../../src/core/partition.js';
@@ -36,7 +38,7 @@ describe('partitions', () => {
     );
   }
 
-  it("two replicas split 4 partitions by their locks; every (entry, slot) once; a SIGKILLed replica's partitions move to the other within the TTL", async () => {
+  it("two replicas lead 2 of 4 partitions each, publishing at once: every (entry, slot) once; a SIGKILLed replica's partitions move to the other within the TTL", async () => {
     const name = 'parts';
     // A second attempt of the test starts from an empty broker list.
     await suite.client.flushdb();
@@ -55,34 +57,34 @@ describe('partitions', () => {
       lock: FAST_LOCK,
       beatSchedule,
     });
-    const replicas = [suite.fleet.spawn({ config, label: 'A' }), suite.fleet.spawn({ config, label: 'B' })];
-    const led = await waitUntil(
-      'every partition led',
-      async () => {
-        const map = await leaders(name);
-        return map.every((pid) => pid !== undefined) ? map : undefined;
-      },
-      15_000,
-      () => suite.fleet.dump(),
-    );
-    for (const pid of led) expect(replicas.map((r) => r.pid)).toContain(pid);
-    // Publishing under every partition for a few seconds.
+    /** Waits until the partitions are led as `want` says (index: the partition, value: the replica). */
+    const ledAs = (what: string, want: readonly BeatProcess[], timeoutMs: number) =>
+      waitUntil(
+        what,
+        async () => ((await leaders(name)).every((pid, p) => pid === want[p]?.pid) ? true : undefined),
+        timeoutMs,
+        () => suite.fleet.dump(),
+      );
+    // The first replica up takes every partition's lock; the second stands by for each.
+    const a = suite.fleet.spawn({ config, label: 'A' });
+    await ledAs('A leading every partition', [a, a, a, a], 15_000);
+    const b = suite.fleet.spawn({ config, label: 'B' });
+    await b.waitForLog('B campaigning for every partition', () => b.events('beat.standby').length >= N, 15_000);
+    // Partitions 2 and 3's locks vanish (as when they expire): A's renewals of them fail and B,
+    // retrying, takes them, each under a new fence, while A leads 0 and 1 on. Two replicas then
+    // publish at once, each its partitions' entries, and A's publishes for 2 and 3 meet B's fence.
+    await suite.client.del(partitionKeys('tsbeat', name, 2, N).lock, partitionKeys('tsbeat', name, 3, N).lock);
+    await ledAs('A leading 0 and 1, B 2 and 3', [a, a, b, b], TTL_MS + 3000);
     await sleep(3000);
+    await ledAs('the split unchanged', [a, a, b, b], 1000);
 
-    // The replica that leads partition 0 dies without a word; the other must take all its partitions.
-    const victim = suite.fleet.byPid(led[0] as number) as BeatProcess;
-    const survivor = replicas.find((r) => r !== victim) as BeatProcess;
-    const victimPartitions = (await leaders(name)).flatMap((pid, p) => (pid === victim.pid ? [p] : []));
-    expect(victimPartitions.length).toBeGreaterThan(0);
+    // A dies without a word: B must take its partitions within the lock's TTL.
+    const victim = a;
+    const survivor = b;
     victim.signal('SIGKILL');
     const killedAt = Date.now();
     await victim.waitForExit(10_000);
-    await waitUntil(
-      'the survivor leads every partition',
-      async () => ((await leaders(name)).every((pid) => pid === survivor.pid) ? true : undefined),
-      TTL_MS + 4000,
-      () => suite.fleet.dump(),
-    );
+    await ledAs('B leading every partition', [b, b, b, b], TTL_MS + 4000);
     const takenMs = Date.now() - killedAt;
     // The lock runs out after its TTL; a standby's retry (200 ms) and the polling above come on top.
     expect(takenMs).toBeLessThan(TTL_MS + 3000);
