@@ -33,6 +33,10 @@ export const LEADERSHIP_DEFAULTS = {
   stopStepMs: 20_000,
   /** Lock lifetime without renewal: the failover time after a leader dies. */
   lockTtlMs: 10_000,
+  /** Partitions of a deployment's entries (`partitions`): one is the deployment itself, today's keys. */
+  partitions: 1,
+  /** The most partitions a deployment may have. */
+  partitionsMax: 1024,
   /** How often a standby tries to take the lock. */
   lockRetryMs: 1000,
   /**

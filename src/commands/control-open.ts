@@ -1,7 +1,9 @@
 /**
  * A connection to a deployment's Redis for the commands that read or change it from outside (`beat
  * status`, `trigger`, `pause`, `resume`, `entries`): the config file says where Redis is, the
- * deployment's name and prefix, and which entry names belong to the file.
+ * deployment's name and prefix, and which entry names belong to the file. With `partitions` > 1,
+ * what concerns one entry goes to its partition's keys and what concerns every entry reads them all
+ * (redis/partitioned-control.ts, partitioned-reads.ts); the lock looked at is partition 0's.
  */
 import { maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -17,7 +19,13 @@ import { ControlStore } from '../redis/control-store.js';
 import { AuditLog, localActor } from '../redis/audit-log.js';
 import type { AuditContext } from '../redis/audit-log.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
-import { schedulerKeys } from '../redis/keys.js';
+import { partitionedOf } from '../redis/entry-owned.js';
+import { partitionKeys, schedulerKeys } from '../redis/keys.js';
+import { PartitionedControl } from '../redis/partitioned-control.js';
+import type { ControlClient } from '../redis/partitioned-control.js';
+import { partitionedReads } from '../redis/partitioned-reads.js';
+import type { FailuresRead, RunsRead, StatesRead } from '../redis/partitioned-reads.js';
+import type { LeaderInfo } from '../control/status.js';
 import { stateUrlFor } from '../publish/publishing.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
@@ -51,12 +59,14 @@ export interface Control {
   readonly config: ResolvedConfig;
   /** The config file as the user would write its path. */
   readonly source: string;
-  readonly control: ControlStore;
-  readonly states: RedisStateStore;
+  readonly control: ControlClient;
+  readonly states: StatesRead;
   /** The entries' run histories (written by a leader with a resultBackend or taskEvents). */
-  readonly runs: RedisRunHistory;
+  readonly runs: RunsRead;
+  /** With `partitions` > 1: each partition's leader record (index: the partition). */
+  readonly partitionLeaders?: () => Promise<(LeaderInfo | undefined)[]>;
   /** The entries whose runs the leader finds refused because of the entry alone. */
-  readonly failures: RedisEntryFailures;
+  readonly failures: FailuresRead;
   /** The replicas registry: every beat run, leader or standby, with its heartbeat. */
   readonly replicas: ReplicaRegistry;
   /** The runtime entries, refusing the config file's entry names. */
@@ -98,17 +108,39 @@ export async function openControl(
     );
   }
   const keys = schedulerKeys(config.state.prefix, config.name);
-  const control = new ControlStore(client, keys, { maxEvents: config.auditMaxEvents });
+  const partitions = config.partitions ?? 1;
+  // The lock looked at (another deployment on it, the leader's config) is partition 0's.
+  const lockKeys = partitionKeys(config.state.prefix, config.name, 0, partitions);
+  const auditSettings = { maxEvents: config.auditMaxEvents };
+  const control = new ControlStore(client, lockKeys, auditSettings);
   const own = configFingerprint(config);
+  const several =
+    partitions === 1
+      ? undefined
+      : { control: new PartitionedControl(client, { prefix: config.state.prefix, name: config.name, partitions }, auditSettings) };
   return {
     config,
     source,
-    control,
-    states: new RedisStateStore(client, keys),
-    runs: new RedisRunHistory(client, keys),
-    failures: new RedisEntryFailures(client, keys),
+    ...(several === undefined
+      ? {
+          control,
+          states: new RedisStateStore(client, keys),
+          runs: new RedisRunHistory(client, keys),
+          failures: new RedisEntryFailures(client, keys),
+        }
+      : {
+          ...partitionedReads(client, { prefix: config.state.prefix, name: config.name, partitions }),
+          control: several.control,
+          partitionLeaders: () => several.control.leaders(),
+        }),
     replicas: new ReplicaRegistry(client, keys),
-    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name)), queueNameContextOf(config)),
+    store: new RedisEntryStore(
+      client,
+      keys,
+      new Set(config.entries.map((e) => e.name)),
+      queueNameContextOf(config),
+      partitionedOf(config.state.prefix, config.name, partitions),
+    ),
     failure: (verb, error) =>
       error instanceof BeatError
         ? error
@@ -118,7 +150,7 @@ export async function openControl(
       checkDeployment({
         control,
         lockClients: config.lock.urls.length === 0 ? [client] : [],
-        lockKey: keys.lock,
+        lockKey: lockKeys.lock,
         deployment: config.name,
         own,
       }),

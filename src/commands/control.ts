@@ -239,13 +239,33 @@ async function statusCommand(
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
     const status = await readStatus(control, io.now(), django);
+    // With partitions, who leads each (its own lock and leader record): the deployment's line says how many.
+    const led = (await control.partitionLeaders?.())?.map((leader, partition) => ({
+      partition,
+      leader: leader?.instance ?? null,
+      since: leader === undefined ? null : new Date(leader.sinceMs).toISOString(),
+    }));
     if (values.json) {
-      io.out(JSON.stringify(status));
+      io.out(JSON.stringify(led === undefined ? status : { ...status, partitions: led }));
       return ExitCode.Ok;
     }
-    io.out(
-      `deployment ${status.deployment}: ${status.leader ? `leader ${status.leader.instance} since ${status.leader.since}` : 'NO LEADER (no beat run instance holds the lock)'}`,
-    );
+    if (led === undefined)
+      io.out(
+        `deployment ${status.deployment}: ${status.leader ? `leader ${status.leader.instance} since ${status.leader.since}` : 'NO LEADER (no beat run instance holds the lock)'}`,
+      );
+    else {
+      const leaderless = led.filter((p) => p.leader === null).length;
+      io.out(
+        `deployment ${status.deployment}: ${led.length} partitions, ${leaderless === 0 ? 'each with a leader' : `${leaderless} with NO LEADER (no beat run instance holds its lock)`}`,
+      );
+      io.out(
+        renderTable(
+          ['PARTITION', 'LEADER', 'SINCE'],
+          led.map((p) => [String(p.partition), p.leader ?? '-', p.since ?? '-']),
+        ),
+      );
+      io.out('');
+    }
     for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
     if (status.replicas.length > 0) {
       io.out(

@@ -25,7 +25,8 @@ import type { AuditContext } from './audit-log.js';
 import { entryDiff } from '../control/audit.js';
 import type { AuditEvent } from '../control/audit.js';
 import { nameWrongType } from './server-errors.js';
-import { forgetOwned } from './entry-owned.js';
+import { forgetInPartitions, forgetOwned } from './entry-owned.js';
+import type { Partitioned } from './entry-owned.js';
 import { chunksOf, pushAll } from '../base/chunks.js';
 import type { EntryWrite, PreparedWrite, WriteOptions } from './entry-writes.js';
 
@@ -87,6 +88,8 @@ export class RedisEntryStore implements EntrySource {
     private readonly staticNames: ReadonlySet<string> = new Set(),
     /** What decides which keys a queue name lands on: a queue name that can only collide is refused (config/queue-names.ts). */
     private readonly queueNames: QueueNameContext | undefined = queueNameContext(DEFAULTS.statePrefix, {}),
+    /** With `partitions` > 1: a deleted entry's state and what it owns are under its partition's keys. */
+    private readonly partitioned?: Partitioned,
   ) {}
 
   /**
@@ -197,7 +200,8 @@ export class RedisEntryStore implements EntrySource {
   private async forget(names: readonly string[]): Promise<void> {
     for (const chunk of chunksOf(names, DEFAULTS.ioChunk)) {
       const batch = this.client.multi();
-      forgetOwned(batch, this.keys, chunk);
+      if (this.partitioned === undefined) forgetOwned(batch, this.keys, chunk);
+      else forgetInPartitions(batch, this.partitioned, chunk);
       await this.read(() => batch.exec());
     }
   }

@@ -10,7 +10,9 @@
  * the deployment's (replicas, replicas:expiry, alerts:*, audit, partitions), under the hash tag
  * `{<name>/<p>}` (a deployment's name has no "/", so no deployment's tag is another's partition's):
  * a partition's keys share one slot, as a script that acts on them needs. One partition is the
- * deployment: its keys are those below, tagged `{<name>}`.
+ * deployment: its keys are those below, tagged `{<name>}`. Until the runtime entry store is
+ * partitioned (issue 34, step E), a partition's runtime uses the deployment's store keys
+ * (partitionRuntimeKeys): its scripts then touch two slots, which a standalone Redis allows.
  *   <prefix>:{<name>}:state    hash  entry name → JSON {slot, seen, at, by, id, n} (entry-state-codec.ts)
  *   <prefix>:{<name>}:lock     string  the redlock lock (value: the leader's token; expires after lock.ttl)
  *   <prefix>:{<name>}:fence    string  the token of the last instance that took the lock; the publish script checks it
@@ -179,6 +181,28 @@ export const DEPLOYMENT_KEYS = [
   'audit',
   'partitions',
 ] as const satisfies readonly (keyof SchedulerKeys)[];
+
+/**
+ * What a partition's runtime uses (service.ts): its partition's keys, with the runtime entry store's
+ * the deployment's while the store is one per deployment (issue 34: step E partitions it): every
+ * partition's scripts check a runtime entry's revision there, and the store's writers know of the
+ * config file's names there. Of one partition, the same as schedulerKeys.
+ */
+export function partitionRuntimeKeys(prefix: string, deployment: string, partition: number, partitions: number): SchedulerKeys {
+  const own = partitionKeys(prefix, deployment, partition, partitions);
+  if (partitions === 1) return own;
+  const store = schedulerKeys(prefix, deployment);
+  return {
+    ...own,
+    entries: store.entries,
+    entryChanges: store.entryChanges,
+    entryNames: store.entryNames,
+    entriesVersion: store.entriesVersion,
+    entriesReceipt: (id) => store.entriesReceipt(id),
+    statics: store.statics,
+    staticsId: store.staticsId,
+  };
+}
 
 /** The keys of a deployment of one partition. */
 export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys {

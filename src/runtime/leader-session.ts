@@ -13,7 +13,7 @@ import type { StateStore } from '../ports/state.js';
 import { Runner } from './runner.js';
 import type { Clock } from '../ports/clock.js';
 import type { SchedulerEvents } from '../ports/events.js';
-import type { EntryCatalog } from './entry-catalog.js';
+import type { RuntimeEntries } from './catalog-slices.js';
 import { ReadFirst } from './read-first.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { PauseWatch } from '../base/pause-watch.js';
@@ -38,7 +38,7 @@ export interface LeaderSessionOptions {
   /** How often the control loop looks for pause/resume/trigger requests without being told. */
   readonly controlIntervalMs: number;
   /** The runtime entries (store, RedBeat, django) in force; their changes come through `runner.applyChanges`. */
-  readonly runtimeEntries?: EntryCatalog;
+  readonly runtimeEntries?: RuntimeEntries;
   /** See RunnerOptions.running. */
   readonly running?: RunningRuns;
   /** See RunnerOptions.revoker. */
@@ -48,7 +48,7 @@ export interface LeaderSessionOptions {
 export class LeaderSession {
   readonly runner: Runner;
   private readonly control: ControlLoop;
-  private readonly catalog: EntryCatalog | undefined;
+  private readonly catalog: RuntimeEntries | undefined;
   private readonly readFirst: ReadFirst | undefined;
   /** Pauses of the process while leading: each has the runtime entries read before the next publish. */
   private readonly pauses = new PauseWatch({ everyMs: DEFAULTS.pauseSampleMs, pauseMs: DEFAULTS.pauseNoticedMs });

@@ -2,6 +2,9 @@
  * HTTP (with --http only): the probes, /metrics, /status, the entries, backfill and audit APIs, and
  * the dashboard, on one server, the process's. What they tell of leading, stored state, control,
  * failing entries, missed slots, runs and the lock is the partition's (one, partition-runtime.ts).
+ * With `partitions` > 1, /status and /readyz list which partitions this replica leads and /status
+ * reads every partition's stored states; control, failing entries, missed slots, runs, the lock and
+ * the dashboard are still partition 0's (issue 34, step G).
  */
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -17,6 +20,10 @@ import type { RedisEntryStore } from '../redis/entry-store.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
+import { PartitionedControl } from '../redis/partitioned-control.js';
+import type { ControlClient } from '../redis/partitioned-control.js';
+import { partitionedReads } from '../redis/partitioned-reads.js';
+import type { FailuresRead, RunsRead, StatesRead } from '../redis/partitioned-reads.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { auditReader } from './audit-api.js';
 import { backfillApi } from './backfill-api.js';
@@ -46,7 +53,10 @@ interface Made {
   readonly entryStore: RedisEntryStore;
   readonly clockGuard: ClockGuard;
   readonly replicas: ReplicaRegistry;
+  /** Partition 0's runtime, whose control, failures, missed slots, runs and lock the parts below read. */
   readonly partition: PartitionRuntime;
+  /** Every partition's runtime (one unless `partitions` says more), for who leads which. */
+  readonly partitions: readonly PartitionRuntime[];
   readonly inForce: InForce;
   readonly audit: AuditSettings;
 }
@@ -57,9 +67,16 @@ export async function startHttp(
 ): Promise<HttpPart | undefined> {
   const { metrics } = options;
   if (metrics === undefined || options.address === undefined) return undefined;
-  const { keys, logger: log, clock, instanceId, connections, partition } = options;
+  const { keys, logger: log, clock, instanceId, connections, partition, partitions } = options;
   const { supervisor } = partition;
-  metrics.readScheduleFrom(scheduleMetrics(supervisor));
+  const several = partitions.length > 1;
+  const reads = readsOf(options);
+  metrics.readScheduleFrom(
+    scheduleMetrics(
+      supervisor,
+      partitions.slice(1).map((p) => p.supervisor),
+    ),
+  );
   const answers = probes({
     instanceId,
     clock,
@@ -68,16 +85,14 @@ export async function startHttp(
     clockGuard: options.clockGuard,
     publishing: connections.publishing,
     watch: partition.watch,
-    states: partition.states,
-    control: partition.control,
+    ...reads,
     replicas: options.replicas,
     catalog: options.catalog,
-    runs: new RedisRunHistory(connections.state, partition.keys),
-    failures: partition.failures,
+    ...(several ? { partitions: () => partitions.map((p) => p.supervisor.leading) } : {}),
     sourceTrouble: () => connections.django?.health().reason,
   });
-  const entries = entriesApi(options);
-  const dashboard = makeDashboard(options, entries);
+  const entries = entriesApi(options, reads);
+  const dashboard = makeDashboard(options, entries, reads);
   const server = await startHttpServer(
     options.address,
     {
@@ -94,32 +109,60 @@ export async function startHttp(
   return { address: server.address, close: () => server.close() };
 }
 
+interface Reads {
+  readonly states: StatesRead;
+  readonly control: ControlClient;
+  readonly runs: RunsRead;
+  readonly failures: FailuresRead;
+}
+
+/**
+ * What the endpoints read and ask of the entries: the partition's stores, or with several partitions
+ * each entry's partition's (redis/partitioned-control.ts, partitioned-reads.ts).
+ */
+function readsOf(options: Made): Reads {
+  const { partition, partitions, connections, inForce } = options;
+  if (partitions.length === 1)
+    return {
+      states: partition.states,
+      control: partition.control,
+      runs: new RedisRunHistory(connections.state, partition.keys),
+      failures: partition.failures,
+    };
+  const config = inForce.config();
+  const deployment = { prefix: config.state.prefix, name: config.name, partitions: partitions.length };
+  return {
+    ...partitionedReads(connections.state, deployment),
+    control: new PartitionedControl(connections.state, deployment, options.audit),
+  };
+}
+
 type EntriesApi = ReturnType<typeof entriesHandlers> & ReturnType<typeof backfillApi>;
 
 /** /api/entries and the backfill requests. */
-function entriesApi(options: Made): EntriesApi {
-  const { clock, partition, audit, inForce } = options;
+function entriesApi(options: Made, reads: Reads): EntriesApi {
+  const { clock, audit, inForce } = options;
   return {
     ...entriesHandlers({
       store: options.entryStore,
       client: options.connections.state,
       staticNames: staticNamesOf(() => inForce.config()),
       now: () => clock.now(),
-      failures: partition.failures,
+      failures: reads.failures,
       audit,
     }),
     ...backfillApi({
       findEntry: entryNamedIn(inForce, options.catalog),
       config: () => inForce.config(),
-      states: partition.states,
-      control: partition.control,
+      states: reads.states,
+      control: reads.control,
       now: () => clock.now(),
       audit: (who, note) => ({ ...audit, who, note }),
     }),
   };
 }
 
-function makeDashboard(options: Made, entries: EntriesApi): Dashboard {
+function makeDashboard(options: Made, entries: EntriesApi, reads: Reads): Dashboard {
   const { clock, instanceId, connections, partition, access } = options;
   const { redbeat, django } = connections;
   return new Dashboard(
@@ -128,14 +171,14 @@ function makeDashboard(options: Made, entries: EntriesApi): Dashboard {
       clock,
       supervisor: partition.supervisor,
       catalog: options.catalog,
-      states: partition.states,
-      failures: partition.failures,
-      control: partition.control,
+      states: reads.states,
+      failures: reads.failures,
+      control: reads.control,
       replicas: options.replicas,
       redis: connections.state,
       lockClient: connections.lockClients[0] ?? connections.state,
       lockKey: partition.keys.lock,
-      runs: new RedisRunHistory(connections.state, partition.keys),
+      runs: reads.runs,
       ...(redbeat === undefined ? {} : { redbeat: redbeat.source }),
       ...(django === undefined ? {} : { django }),
       missed: partition.missedSlots,

@@ -9,11 +9,12 @@ import type { Clock } from '../ports/clock.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import type { StateStore } from '../ports/state.js';
-import type { ClockGuard } from '../redis/clock-guard.js';
 import { ControlStore } from '../redis/control-store.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { Leadership } from '../redis/leadership.js';
-import type { EntryCatalog } from '../runtime/entry-catalog.js';
+import type { RuntimeEntries } from '../runtime/catalog-slices.js';
+import type { Fenced } from '../publish/publishing.js';
+import type { PartitionClockGuard } from './clock-watchers.js';
 import type { Connections } from './connections.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
 import type { AuditSettings } from './in-force.js';
@@ -37,9 +38,13 @@ export function makeLeadership(options: {
   clock: Clock;
   instanceId: string;
   connections: Connections;
-  /** The process's check of its clock against Redis's. */
-  clockGuard: ClockGuard;
-  catalog: EntryCatalog;
+  /** The process's check of its clock against Redis's, as the partition watches it. */
+  clockGuard: PartitionClockGuard;
+  /** The dispatcher and trigger publisher fenced over the partition's keys. */
+  fenced: Fenced;
+  /** The config file's entries the partition schedules; absent: all. */
+  ownsEntry?: (name: string) => boolean;
+  catalog: RuntimeEntries;
   publishStaticNames: (names: readonly string[]) => Promise<void>;
   states: StateStore;
   events: SchedulerEvents;
@@ -71,8 +76,8 @@ export function makeLeadership(options: {
     logger: log,
     clock,
     messageEnv: messageEnv(),
-    dispatcher: meteredDispatcher(publishing.dispatcher, events, handOver),
-    triggers: meteredTriggers(publishing.triggers, events, handOver),
+    dispatcher: meteredDispatcher(options.fenced.dispatcher, events, handOver),
+    triggers: meteredTriggers(options.fenced.triggers, events, handOver),
     state: options.states,
     control,
     leadership,
@@ -84,6 +89,7 @@ export function makeLeadership(options: {
     leaderTasks: options.leaderTasks,
     publishStaticNames: options.publishStaticNames,
     beforeSession: options.beforeSession,
+    ...(options.ownsEntry === undefined ? {} : { ownsEntry: options.ownsEntry }),
   });
   const watch = deploymentWatch({ config, keys, logger: log, lockClients, control, supervisor });
   return { control, leadership, supervisor, watch };

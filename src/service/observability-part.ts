@@ -36,6 +36,8 @@ export interface Observability {
   readonly around: (inner: SchedulerEvents) => SchedulerEvents;
   /** The leader's work besides scheduling and following outcomes (sending alerts and check-ins). */
   readonly leaderTasks: readonly LeaderTask[];
+  /** Those of leaderTasks that send what this process queued (check-ins), not what the deployment did. */
+  readonly perProcessTasks: ReadonlySet<LeaderTask>;
   /** Where a partition's outcome tracker reports finished runs. */
   readonly outcomeEvents: OutcomeEvents;
   /** What a partition's run history asks before it pauses an entry on failure, and tells once it has. */
@@ -92,6 +94,7 @@ export async function startObservability(options: {
     sinks,
     around: (inner) => redbeat?.events(inner) ?? inner,
     leaderTasks: [alerts.sender, ...(sentry ? [sentry.sender] : [])],
+    perProcessTasks: new Set(sentry ? [sentry.sender] : []),
     outcomeEvents: {
       finished: (entry, record) => {
         (metrics?.outcomes ?? NO_OUTCOME_EVENTS).finished(entry, record);

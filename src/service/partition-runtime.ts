@@ -3,26 +3,41 @@
  * state, its records of failing entries and of missed and passed-over slots, its outcome tracker
  * (the run histories), its lock and fence, the supervisor of its leader's sessions, its control
  * requests, and the watch for a second deployment on its lock. Made from what the process shares
- * (service.ts: the connections, the catalog, the clock guard, the process's sinks and leader tasks),
- * then started, each stop added to the partition's own lifecycle scope. `beat run` runs one, of one
- * partition, whose keys are the deployment's.
+ * (service.ts: the connections, the process's sinks and leader tasks) and what it gives this
+ * partition of its own (PartitionParts: its slice of the catalog, its view of the clock guard), then
+ * started, each stop added to the partition's own lifecycle scope. `beat run` runs one per partition
+ * (`partitions`, default 1: one, whose keys are the deployment's); each campaigns for its own lock.
  *
- * What still is the process's though it belongs to a partition (issue 34, step D and after):
- * - the catalog and the runtime entry store (sources-part.ts) read every entry and write under the
- *   deployment's keys, and so do the catalog's records of source changes and its forgetting of
- *   deleted entries: a partitioned store and source, read once per process, hand each partition its
- *   entries, and `publishStaticNames` writes each partition's `statics`;
- * - publishing's dispatcher and triggers (connections.ts) are fenced over the deployment's keys:
- *   one transport per process, a fenced dispatcher per partition (publish/publishing.ts);
- * - RedBeat seeds the deployment's state key, and its lock and write-back hear every partition's
- *   sink (`around`): they must follow the partitions' leadership, not one session's;
- * - the result backend's connection is made with the tracker (outcomes.ts) and closed with the
- *   process's connections: one connection, shared by the partitions' trackers;
- * - the process's clock guard has one watcher, and the catalog one `onRemoved` listener, each the
- *   last supervisor's; a reload reconfigures the catalog once per supervisor;
- * - what the process's parts read through in-force.ts (the config in force, leading, the states, the
- *   runs followed) is this partition's, and so are the supervisor, control, states, failures, missed
- *   slots, runs and lock that /status, the probes and the dashboard read (http-part.ts).
+ * How the process's parts serve several partitions (issue 34, step D):
+ * - the catalog and the runtime entry store (sources-part.ts) are read once per process, under the
+ *   deployment's keys; each partition's supervisor and sessions see only its entries
+ *   (runtime/catalog-slices.ts), and schedule only the config file's entries of their partition
+ *   (Supervisor ownsEntry); the store's writes are heard on the deployment's channel;
+ * - one transport per process, a dispatcher fenced over each partition's keys (Publishing.fencedFor);
+ * - the clock guard's one watcher runs while any partition leads (clock-watchers.ts); the process's
+ *   sinks hear leadership as "any partition led" (partition-sinks.ts); the deployment's own work
+ *   (sending alerts, the audit of source changes) is partition 0's leader's, and the sender of the
+ *   check-ins this process queued runs while it leads any partition;
+ * - the config in force is partition 0's supervisor's; states and runs followed are every
+ *   partition's (in-force.ts); /status, /readyz and `beat status` list the partitions led, and
+ *   control and reads about an entry go to its partition (redis/partitioned-control.ts,
+ *   partitioned-reads.ts);
+ * - RedBeat as a source is refused with partitions > 1 (its lock and write-back follow one leader).
+ *
+ * What is left (issue 34):
+ * - step E: each replica loads and holds only its partitions' entries (a partitioned runtime store
+ *   and catalog, `statics` per partition): today every replica reads every entry;
+ * - step F: balanced assignment through the replicas registry (core/partition.ts assignPartitions,
+ *   the `partitions` map key): a joining replica takes its share without a gap, a clean stop hands
+ *   its share over; today each partition goes to whichever replica takes its lock first;
+ * - step G: the dashboard's lock, leader and missed slots per partition (partition 0's today),
+ *   metrics per partition (partitions led, entries held), one result backend connection and one
+ *   task-event consumer shared by the partitions' trackers (one each today), RedBeat as a source;
+ *   fewer Redis calls than one lock attempt and one deployment watch per partition every
+ *   lock.retryEvery on a standby;
+ * - step H: changing the count on a deployment with state (`beat partitions set N`), and refusing a
+ *   replica whose count differs from the others' (today it would lead other locks: duplicates); the
+ *   chaos test and the bench of the issue.
  */
 import { EVENTS } from '../base/log-events.js';
 import { LifecycleScope } from '../base/lifecycle.js';
@@ -31,7 +46,6 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { trackerTask, trackingEvents } from '../outcomes/scheduler-events.js';
 import type { Clock } from '../ports/clock.js';
 import { fanOutEvents } from '../ports/events.js';
-import type { ClockGuard } from '../redis/clock-guard.js';
 import type { ControlStore } from '../redis/control-store.js';
 import { RedisEntryFailures } from '../redis/entry-failures.js';
 import type { SchedulerKeys } from '../redis/keys.js';
@@ -39,7 +53,10 @@ import type { Leadership } from '../redis/leadership.js';
 import { RedisMissedSlots } from '../redis/missed-slots-store.js';
 import { RedisPassedSlots } from '../redis/passed-slots-store.js';
 import { RedisStateStore } from '../redis/state-store.js';
-import type { EntryCatalog } from '../runtime/entry-catalog.js';
+import { partitionOf } from '../core/partition.js';
+import type { SchedulerEvents } from '../ports/events.js';
+import type { RuntimeEntries } from '../runtime/catalog-slices.js';
+import type { PartitionClockGuard } from './clock-watchers.js';
 import type { Connections } from './connections.js';
 import type { DeploymentWatch } from './deployment-watch.js';
 import type { AuditSettings, LateInForce } from './in-force.js';
@@ -48,7 +65,7 @@ import { makeLeadership } from './leadership-part.js';
 import type { Observability } from './observability-part.js';
 import { startOutcomes } from './outcomes.js';
 import type { Outcomes } from './outcomes.js';
-import type { Supervisor } from './supervisor.js';
+import type { LeaderTask, Supervisor } from './supervisor.js';
 
 /** What the process lends each of its partitions. */
 export interface SharedParts {
@@ -57,14 +74,26 @@ export interface SharedParts {
   readonly clock: Clock;
   readonly instanceId: string;
   readonly connections: Connections;
-  readonly catalog: EntryCatalog;
   /** Records the config file's entry names for the runtime store's writers (the leader does it). */
   readonly publishStaticNames: (names: readonly string[]) => Promise<void>;
-  readonly clockGuard: ClockGuard;
   readonly observability: Observability;
-  /** Bound to this partition once it is made (its supervisor, states and runs followed). */
+  /** Bound to each partition once it is made (its supervisor, states and runs followed). */
   readonly inForce: LateInForce;
   readonly audit: AuditSettings;
+}
+
+/** What the process gives one partition of its own (service.ts): its share of the process's parts. */
+export interface PartitionParts {
+  readonly partition: number;
+  readonly partitions: number;
+  readonly keys: SchedulerKeys;
+  /** The catalog's runtime entries of this partition (catalog-slices.ts). */
+  readonly catalog: RuntimeEntries;
+  readonly clockGuard: PartitionClockGuard;
+  /** The process's sinks as this partition tells them (service.ts: leading is any partition's). */
+  readonly sinks: readonly SchedulerEvents[];
+  /** The process's leader tasks that this partition's sessions run (the deployment's: partition 0's). */
+  readonly leaderTasks: readonly LeaderTask[];
 }
 
 export interface PartitionRuntime {
@@ -85,8 +114,11 @@ export interface PartitionRuntime {
   stop(): Promise<void>;
 }
 
-/** Makes partition `partition` of `partitions`, whose keys are `keys`; nothing runs until `start`. */
-export function makePartitionRuntime(shared: SharedParts, partition: number, partitions: number, keys: SchedulerKeys): PartitionRuntime {
+/** Makes partition `own.partition` of `own.partitions`, whose keys are `own.keys`; nothing runs until `start`. */
+export function makePartitionRuntime(lent: SharedParts, own: PartitionParts): PartitionRuntime {
+  const { partition, partitions, keys } = own;
+  // With several, each line of a partition's lock, sessions and records says which partition it is.
+  const shared = partitions === 1 ? lent : { ...lent, logger: lent.logger.child({ partition }) };
   const { config, logger: log, clock, connections, observability } = shared;
   const { state } = connections;
   const states = new RedisStateStore(state, keys, warnUnreadableOnce(log));
@@ -96,19 +128,24 @@ export function makePartitionRuntime(shared: SharedParts, partition: number, par
   const passedSlots = new RedisPassedSlots(state, keys, log, () => lock.get().currentLease()?.token, config.lock.maxClockSkewMs);
   const outcomes = startOutcomes(config, keys, state, log, clock, observability.outcomeEvents, observability.pausing);
   const failures = new RedisEntryFailures(state, keys);
-  const counted = fanOutEvents([...observability.sinks, failures.events(), missedSlots.events, passedSlots.events]);
+  const counted = fanOutEvents([...own.sinks, failures.events(), missedSlots.events, passedSlots.events]);
   const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
   const { control, leadership, supervisor, watch } = makeLeadership({
     ...shared,
     keys,
+    catalog: own.catalog,
+    clockGuard: own.clockGuard,
+    // One partition is the deployment: its transport's own dispatcher, over the same keys.
+    fenced: partitions === 1 ? connections.publishing : connections.publishing.fencedFor(keys),
+    ...(partitions === 1 ? {} : { ownsEntry: (name: string) => partitionOf(name, partitions) === partition }),
     states,
     events: observability.around(tracked),
-    leaderTasks: [...(outcomes ? [trackerTask(outcomes.tracker, outcomes.onError)] : []), ...observability.leaderTasks],
+    leaderTasks: [...(outcomes ? [trackerTask(outcomes.tracker, outcomes.onError)] : []), ...own.leaderTasks],
     running: outcomes?.tracker,
     beforeSession: () => passedSlots.begin(clock.now()),
   });
   lock.set(leadership);
-  shared.inForce.bind({ supervisor, states, unfinished: () => outcomes?.tracker.unfinished() ?? [] });
+  shared.inForce.bind(partition, { supervisor, states, unfinished: () => outcomes?.tracker.unfinished() ?? [] });
   const scope = new LifecycleScope({ logger: log });
   return {
     partition,

@@ -19,6 +19,7 @@ import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { warningsOf } from './deployment-watch.js';
 import type { DeploymentWatch } from './deployment-watch.js';
 import type { Supervisor } from './supervisor.js';
+import type { Runner } from '../runtime/runner.js';
 import { followsOutcomes } from '../config/resolve.js';
 
 export interface ProbeSources {
@@ -44,6 +45,32 @@ export interface ProbeSources {
   readonly failures?: Pick<RedisEntryFailures, 'read'>;
   /** Why a source of runtime entries cannot be read now (the django database is away), if it cannot. */
   readonly sourceTrouble?: () => string | undefined;
+  /**
+   * With `partitions` > 1, whether this replica leads each partition (index: the partition); then
+   * `supervisor` is partition 0's, and `states` every partition's. Absent: one partition.
+   */
+  readonly partitions?: () => readonly boolean[];
+}
+
+/** A partition of a deployment of several, as /status lists it for this replica. */
+export interface PartitionLed {
+  readonly partition: number;
+  readonly leading: boolean;
+}
+
+/** Whether this replica leads: any of its partitions, else its one. */
+function leadsAny(sources: ProbeSources): boolean {
+  return sources.partitions?.().some(Boolean) ?? sources.supervisor.leading;
+}
+
+/** The readiness reason's first words: leading (with partitions: which), or a standby. */
+function roleText(sources: ProbeSources): string {
+  const led = sources.partitions?.();
+  if (led === undefined) return sources.supervisor.leading ? 'leading' : 'standby, ready to take over';
+  const mine = led.flatMap((leading, p) => (leading ? [p] : []));
+  return mine.length === 0
+    ? `standby for all ${led.length} partitions, ready to take over`
+    : `leading partition${mine.length === 1 ? '' : 's'} ${mine.join(', ')} of ${led.length}`;
 }
 
 export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
@@ -55,13 +82,13 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
       const stalled = runner !== undefined && runner.lastWakeMs > 0 && performance.now() - runner.lastWakeMs > stallMs;
       return stalled
         ? { ok: false, reason: 'the scheduler loop has stalled' }
-        : { ok: true, reason: supervisor.leading ? 'leading' : 'standing by' };
+        : { ok: true, reason: leadsAny(sources) ? 'leading' : 'standing by' };
     },
     ready: async (): Promise<Probe> => {
       if (supervisor.stopping) return { ok: false, reason: 'stopping' };
       if (sources.redis.status !== 'ready') return { ok: false, reason: `Redis ${sources.redis.status}` };
       if (sources.clockGuard.refusal !== undefined) return { ok: false, reason: `not leading: ${sources.clockGuard.refusal}` };
-      if (supervisor.leading && !sources.publishing.ready()) return { ok: false, reason: sources.publishing.status };
+      if (leadsAny(sources) && !sources.publishing.ready()) return { ok: false, reason: sources.publishing.status };
       const found = sources.watch.current;
       // No replica can lead: not ready, whatever else holds.
       if (found && found.lockProblems.length > 0) return { ok: false, reason: found.lockProblems.map((p) => p.message).join('; ') };
@@ -84,9 +111,11 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
       // Ready still: a rolling update that changes the config passes through this state.
       if (found?.mismatch)
         return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${lostNote}${troubleNote}${syncNote}` };
-      return { ok: true, reason: `${supervisor.leading ? 'leading' : 'standby, ready to take over'}${lostNote}${troubleNote}${syncNote}` };
+      return { ok: true, reason: `${roleText(sources)}${lostNote}${troubleNote}${syncNote}` };
     },
-    status: async (page = { offset: 0, limit: DEFAULTS.statusPageMax }): Promise<DeploymentStatus & { next?: number }> => {
+    status: async (
+      page = { offset: 0, limit: DEFAULTS.statusPageMax },
+    ): Promise<DeploymentStatus & { next?: number; partitions?: PartitionLed[] }> => {
       const config = supervisor.config;
       const nowMs = clock.now();
       // One page of the entries (the file's in order, then the runtime ones by name) is built: the
@@ -123,7 +152,7 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
         paused,
         leader,
         replicas,
-        self: { instance: sources.instanceId, role: supervisor.leading ? 'leader' : 'standby' },
+        self: { instance: sources.instanceId, role: leadsAny(sources) ? 'leader' : 'standby' },
         nowMs,
         warnings: warningsOf(sources.watch.current),
         ...(sources.catalog === undefined
@@ -135,24 +164,31 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
               },
             }),
       });
-      return end < total ? { ...status, next: end } : status;
+      const led = sources.partitions?.();
+      const withPartitions =
+        led === undefined ? status : { ...status, partitions: led.map((leading, partition) => ({ partition, leading })) };
+      return end < total ? { ...withPartitions, next: end } : withPartitions;
     },
   };
 }
 
-/** The schedule as the gauges of /metrics show it: every entry counted, paused and next fires while leading. */
-export function scheduleMetrics(supervisor: Pick<Supervisor, 'config' | 'runner'>): MetricsSource {
+/**
+ * The schedule as the gauges of /metrics show it: every entry counted, paused and next fires while
+ * leading (with partitions, those of every partition this replica leads; the first supervisor's
+ * config counts the entries, every partition's being the same).
+ */
+export function scheduleMetrics(
+  supervisor: Pick<Supervisor, 'config' | 'runner'>,
+  others: readonly Pick<Supervisor, 'runner'>[] = [],
+): MetricsSource {
+  const runners = (): Runner[] => [supervisor, ...others].flatMap((s) => (s.runner === undefined ? [] : [s.runner]));
   return {
     entries: () => {
       const { entries } = supervisor.config;
       const enabled = entries.filter((e) => e.enabled).length;
-      const runner = supervisor.runner;
-      const paused = runner ? [...runner.snapshot()].filter((s) => s.paused).length : 0;
+      const paused = runners().reduce((n, runner) => n + [...runner.snapshot()].filter((s) => s.paused).length, 0);
       return { enabled, disabled: entries.length - enabled, paused };
     },
-    nextFires: () => {
-      const runner = supervisor.runner;
-      return runner ? [...runner.snapshot()].map((s) => [s.name, s.nextSlotMs] as const) : [];
-    },
+    nextFires: () => runners().flatMap((runner) => [...runner.snapshot()].map((s) => [s.name, s.nextSlotMs] as const)),
   };
 }

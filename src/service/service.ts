@@ -1,16 +1,16 @@
 /**
  * The composition root of `beat run`: the process's parts made in the order they need each other
- * (connections, entry sources, observability), then the runtime of its one partition
- * (partition-runtime.ts: state, outcomes, lock and leader's sessions), then HTTP and the replica's
- * heartbeat; then started, each stop added to one lifecycle scope as its part starts (the
- * partition's own steps to its own scope). Every other module gets what it needs passed in; this one
- * only builds, connects and orders them.
+ * (connections, entry sources, observability), then the runtime of each of its partitions
+ * (partition-runtime.ts: state, outcomes, lock and leader's sessions; one, the deployment, unless
+ * `partitions` says more), then HTTP and the replica's heartbeat; then started, each stop added to
+ * one lifecycle scope as its part starts (each partition's own steps to its own scope). Every other
+ * module gets what it needs passed in; this one only builds, connects and orders them.
  */
 import { LifecycleScope } from '../base/lifecycle.js';
 import { EVENTS } from '../base/log-events.js';
 import { maskUrl } from '../config/redis-url.js';
 import { ClockGuard } from '../redis/clock-guard.js';
-import { partitionKeys, schedulerKeys } from '../redis/keys.js';
+import { partitionRuntimeKeys, schedulerKeys } from '../redis/keys.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { checkRedisServer } from '../redis/server-checks.js';
 import { makeConnections } from './connections.js';
@@ -21,20 +21,25 @@ import { makePartitionRuntime } from './partition-runtime.js';
 import { replicaHeartbeat } from './replica-heartbeat.js';
 import { deferred, wallClock } from './running.js';
 import type { RunningService, ServiceOptions } from './running.js';
-import { makeEntrySources } from './sources-part.js';
+import { hearEntryWrites, makeEntrySources } from './sources-part.js';
+import { catalogSlices } from '../runtime/catalog-slices.js';
+import { clockGuardViews } from './clock-watchers.js';
+import { partitionLeaderTasks, partitionSinks } from './partition-sinks.js';
+import type { PartitionRuntime } from './partition-runtime.js';
 
 /** The real service: leads or stands by, publishes through the fenced script. */
 export async function startService(options: ServiceOptions, signal: AbortSignal): Promise<RunningService> {
   const parts = await makeParts(options);
   const scope = await startParts(parts, signal);
-  const { logger: log, instanceId, partition } = parts;
+  const { logger: log, instanceId, partitions } = parts;
   const done = deferred();
   let stopped: Promise<void> | undefined;
   return {
     done: done.promise,
     instanceId,
     httpAddress: parts.http?.address,
-    reload: (next) => partition.supervisor.reload(next),
+    // Every partition applies it; the reload is applied when all have (false if any kept the old).
+    reload: async (next) => (await Promise.all(partitions.map((p) => p.supervisor.reload(next)))).every(Boolean),
     stop: (reason) =>
       (stopped ??= (async () => {
         log.info({ event: EVENTS.stop, reason }, 'stopping');
@@ -61,10 +66,29 @@ async function makeParts(options: ServiceOptions) {
   const withMetrics = options.http !== undefined;
   const observability = await startObservability({ ...base, withMetrics, connections, catalog, inForce: inForce.view });
   const publishStaticNames = (names: readonly string[]): Promise<void> => entryStore.publishStaticNames(names);
-  const shared = { config, logger, clock, instanceId, connections, catalog, publishStaticNames, clockGuard, observability, inForce, audit };
-  const partition = makePartitionRuntime(shared, 0, 1, partitionKeys(config.state.prefix, config.name, 0, 1));
+  const shared = { config, logger, clock, instanceId, connections, publishStaticNames, observability, inForce, audit };
+  const count = config.partitions ?? 1;
+  const slices = catalogSlices(catalog, count);
+  const guards = clockGuardViews(clockGuard, count);
+  const sinks = partitionSinks(observability.sinks, count);
+  const tasks = partitionLeaderTasks(observability.leaderTasks, observability.perProcessTasks, count);
+  const partitions: PartitionRuntime[] = Array.from({ length: count }, (_, p) =>
+    makePartitionRuntime(shared, {
+      partition: p,
+      partitions: count,
+      keys: partitionRuntimeKeys(config.state.prefix, config.name, p, count),
+      catalog: slices[p] as (typeof slices)[number],
+      clockGuard: guards[p] as (typeof guards)[number],
+      sinks: sinks[p] as (typeof sinks)[number],
+      leaderTasks: tasks[p] as (typeof tasks)[number],
+    }),
+  );
+  const partition = partitions[0] as PartitionRuntime;
   const http = await startHttp({
     ...shared,
+    catalog,
+    clockGuard,
+    partitions,
     keys: base.keys,
     inForce: inForce.view,
     entryStore,
@@ -74,9 +98,9 @@ async function makeParts(options: ServiceOptions) {
     access: options.httpAccess ?? {},
     address: options.http,
   });
-  const isLeader = (): boolean => partition.supervisor.leading;
+  const isLeader = (): boolean => partitions.some((p) => p.supervisor.leading);
   const heartbeat = replicaHeartbeat({ ...base, registry: replicas, isLeader, httpAddress: http?.address });
-  return { ...shared, partition, http, heartbeat };
+  return { ...shared, catalog, clockGuard, keys: base.keys, partitions, http, heartbeat };
 }
 
 /**
@@ -87,10 +111,11 @@ async function makeParts(options: ServiceOptions) {
  * takes over on the release, so nothing before it may be slow to stop.
  */
 async function startParts(parts: Parts, signal: AbortSignal): Promise<LifecycleScope> {
-  const { config, logger: log, connections, observability, http, heartbeat, catalog, partition } = parts;
+  const { config, logger: log, connections, observability, http, heartbeat, catalog, partitions } = parts;
   const scope = new LifecycleScope({ logger: log });
   // Added before connecting, so that a failed connect closes them; the probes answer until the end.
-  scope.add('connections and http', () => Promise.allSettled([connections.close([partition.outcomes?.client]), http?.close()]));
+  const backends = partitions.map((p) => p.outcomes?.client);
+  scope.add('connections and http', () => Promise.allSettled([connections.close(backends), http?.close()]));
   // Terminal lines leave instance and deployment out (see createLogger): this line says them once.
   log.info(
     { event: EVENTS.start, broker: maskUrl(config.broker.url), entries: config.entries.length },
@@ -116,6 +141,11 @@ async function startParts(parts: Parts, signal: AbortSignal): Promise<LifecycleS
   await checkRedisServer(connections.state, log);
   await parts.clockGuard.check();
   await catalog.load();
+  if (partitions.length > 1) {
+    // A subscriber connection per process, a 'message' listener per partition's lock and the catalog's.
+    connections.subscriber.setMaxListeners(partitions.length + 10);
+    await hearEntryWrites(connections.subscriber, parts.keys, catalog);
+  }
   // The last look: from the catalog's start to the campaign's nothing waits, and once campaigning
   // the service is started (a signal then stops it as any other: the lock handed over).
   await stopIfAborted();
@@ -124,8 +154,9 @@ async function startParts(parts: Parts, signal: AbortSignal): Promise<LifecycleS
   // Out of start order (the catalog started before it): after the partition's lock is handed over,
   // so that the listings lose this replica as the next leader takes over.
   scope.add('replica heartbeat', () => heartbeat.stop());
-  await partition.start();
-  scope.add('partition', () => partition.stop());
+  // Each partition campaigns for its own lock; a replica leads those whose lock it takes first.
+  await Promise.all(partitions.map((p) => p.start()));
+  scope.add('partitions', () => Promise.all(partitions.map((p) => p.stop())).then(() => undefined));
   // Out of start order too: the catalog's looks end before the partition's session stops and its
   // lock is handed over, so that none (which, on the leader, records source changes and forgets
   // deleted entries) runs during the hand-over.

@@ -1,7 +1,9 @@
 /**
  * The runtime entries: the runtime entry store, and the catalog that keeps every replica's view of
  * the runtime entries (the store, RedBeat's, django's). Both are the process's: the catalog reads
- * every entry, whatever its partition (step D of partitions splits them, see partition-runtime.ts).
+ * every entry, whatever its partition, once per process; each partition's runtime sees its own
+ * (runtime/catalog-slices.ts). The store and the records of source changes stay the deployment's;
+ * what is kept of a deleted entry is its partition's, forgotten by that partition's leader.
  */
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
@@ -10,9 +12,11 @@ import { queueNameContextOf } from '../config/queue-names.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Clock } from '../ports/clock.js';
 import type { EntrySource } from '../ports/entries.js';
-import { forgetOwnedNow } from '../redis/entry-owned.js';
+import { forgetOwnedNow, partitionedOf } from '../redis/entry-owned.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
+import { ENTRIES_MESSAGE, partitionRuntimeKeys } from '../redis/keys.js';
 import type { SchedulerKeys } from '../redis/keys.js';
+import { partitionOf } from '../core/partition.js';
 import { EntryCatalog } from '../runtime/entry-catalog.js';
 import { sourceChangeRecorder } from './audit-api.js';
 import type { Connections } from './connections.js';
@@ -34,7 +38,13 @@ export function makeEntrySources(options: {
   const { config, keys, logger: log, clock, inForce } = options;
   const { state, subscriber, redbeat, django } = options.connections;
   const staticNames = new Set(config.entries.map((e) => e.name));
-  const entryStore = new RedisEntryStore(state, keys, staticNames, queueNameContextOf(config));
+  const entryStore = new RedisEntryStore(
+    state,
+    keys,
+    staticNames,
+    queueNameContextOf(config),
+    partitionedOf(config.state.prefix, config.name, config.partitions),
+  );
   const catalog = new EntryCatalog({
     sources: [entryStore, ...(redbeat === undefined ? [] : [redbeat.source]), ...(django === undefined ? [] : [django])] as EntrySource[],
     logger: log,
@@ -49,16 +59,36 @@ export function makeEntrySources(options: {
     }),
     // Deleted at their source (not unreadable): the leader removes their history and pending outcome.
     onSourceDeletes: (names) => {
-      if (!inForce.leading()) return;
-      forgetOwnedNow(state, keys, names).catch((error: unknown) =>
-        log.warn(
-          { event: EVENTS.sourceForgetFailed, err: errorMessage(error), count: names.length },
-          'could not remove what tsbeat kept of deleted entries',
-        ),
-      );
+      const partitions = config.partitions ?? 1;
+      const forget = (under: SchedulerKeys, gone: readonly string[]): void =>
+        void forgetOwnedNow(state, under, gone).catch((error: unknown) =>
+          log.warn(
+            { event: EVENTS.sourceForgetFailed, err: errorMessage(error), count: gone.length },
+            'could not remove what tsbeat kept of deleted entries',
+          ),
+        );
+      if (partitions === 1) {
+        if (inForce.leading()) forget(keys, names);
+        return;
+      }
+      for (let p = 0; p < partitions; p += 1) {
+        const gone = names.filter((name) => partitionOf(name, partitions) === p);
+        if (gone.length > 0 && inForce.leads(p)) forget(partitionRuntimeKeys(config.state.prefix, config.name, p, partitions), gone);
+      }
     },
   });
   // Pub/sub messages sent while a connection was down are lost: look again once both are back.
   for (const client of [state, subscriber]) client.on('ready', () => catalog.poke());
   return { entryStore, catalog };
+}
+
+/**
+ * With partitions, each partition's lock listens on its own channel, and none on the deployment's,
+ * where the runtime store announces its writes (entries-write.lua): the process listens there, once.
+ */
+export async function hearEntryWrites(subscriber: Connections['subscriber'], keys: SchedulerKeys, catalog: EntryCatalog): Promise<void> {
+  subscriber.on('message', (channel: string, message: string) => {
+    if (channel === keys.events && message.startsWith(`${ENTRIES_MESSAGE} `)) catalog.poke();
+  });
+  await subscriber.subscribe(keys.events);
 }

@@ -24,7 +24,7 @@ import type { ControlStore } from '../redis/control-store.js';
 import type { Leadership } from '../redis/leadership.js';
 import { LeaderSession } from '../runtime/leader-session.js';
 import type { Runner } from '../runtime/runner.js';
-import type { EntryCatalog } from '../runtime/entry-catalog.js';
+import type { RuntimeEntries } from '../runtime/catalog-slices.js';
 import { reloadableConfig } from './reload.js';
 
 export interface SupervisorOptions {
@@ -40,8 +40,8 @@ export interface SupervisorOptions {
   readonly clockGuard: Pick<ClockGuard, 'watch' | 'unwatch' | 'reportAhead'>;
   /** Where the sessions report, and leadership changes are reported. */
   readonly events: SchedulerEvents;
-  /** The runtime entries (store, RedBeat, django), kept by every replica. */
-  readonly catalog?: EntryCatalog;
+  /** The runtime entries (store, RedBeat, django) of the partition, kept by every replica. */
+  readonly catalog?: RuntimeEntries;
   /** Which runs are still running (the outcome tracker), for overlap policies. */
   readonly running?: RunningRuns;
   /** Revokes previous runs for overlap cancelOther and terminateOther (the broker's remote control); undefined on SQS. */
@@ -55,6 +55,11 @@ export interface SupervisorOptions {
    * may publish into, redis/passed-slots-store.ts); a failure stands by, as a state that cannot be loaded does.
    */
   readonly beforeSession?: () => Promise<void>;
+  /**
+   * The config file's entries this supervisor's sessions schedule (those of its partition); absent:
+   * all. The config in force stays whole: the catalog and the runtime store's writers need every name.
+   */
+  readonly ownsEntry?: (name: string) => boolean;
 }
 
 /** Work that runs while this instance leads. */
@@ -221,8 +226,9 @@ export class Supervisor {
     if (this.stopRequested) return;
     const { leadership, clockGuard, logger } = this.options;
     const config = this.currentConfig;
+    const owns = this.options.ownsEntry;
     const current = new LeaderSession({
-      config,
+      config: owns === undefined ? config : { ...config, entries: config.entries.filter((e) => owns(e.name)) },
       dispatcher: this.options.dispatcher,
       triggers: this.options.triggers,
       state: this.options.state,

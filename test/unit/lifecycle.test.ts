@@ -92,12 +92,31 @@ describe('lateInForce', () => {
     );
     const states = new Map([['a', { seenMs: 1 }]]);
     const run = { entry: 'a', record: { taskId: 't1' } as never };
-    late.bind({
+    late.bind(0, {
       supervisor: { config: { auditMaxEvents: 7 } as never, leading: true },
       states: { readAll: () => Promise.resolve(states as never) },
       unfinished: () => [run],
     });
     expect([late.view.leading(), late.view.config().auditMaxEvents, late.view.unfinished()]).toEqual([true, 7, [run]]);
     expect(await late.view.states.readAll()).toBe(states);
+  });
+
+  it("with several partitions: config and leading are partition 0's, the states and runs every partition's", async () => {
+    const late = lateInForce();
+    const run = (entry: string) => ({ entry, record: { taskId: entry } as never });
+    const partition = (leading: boolean, name: string, slot: number) => ({
+      supervisor: { config: { auditMaxEvents: slot } as never, leading },
+      states: { readAll: () => Promise.resolve(new Map([[name, { seenMs: slot }]]) as never) },
+      unfinished: () => [run(name)],
+    });
+    late.bind(1, partition(true, 'b', 2));
+    late.bind(0, partition(false, 'a', 1));
+    expect([late.view.leading(), late.view.leads(0), late.view.leads(1), late.view.leads(2)]).toEqual([false, false, true, false]);
+    expect(late.view.config().auditMaxEvents).toBe(1);
+    expect([...(await late.view.states.readAll()).entries()]).toEqual([
+      ['a', { seenMs: 1 }],
+      ['b', { seenMs: 2 }],
+    ]);
+    expect(late.view.unfinished()).toEqual([run('a'), run('b')]);
   });
 });

@@ -29,7 +29,7 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
-function setup(options: { load?: StateStore['load'] } = {}) {
+function setup(options: { load?: StateStore['load']; names?: readonly string[]; ownsEntry?: (name: string) => boolean } = {}) {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({
     level: 'debug',
@@ -47,7 +47,8 @@ function setup(options: { load?: StateStore['load'] } = {}) {
       }),
   };
   const supervisor = new Supervisor({
-    config: hourly(['a']),
+    config: hourly(options.names ?? ['a']),
+    ...(options.ownsEntry === undefined ? {} : { ownsEntry: options.ownsEntry }),
     logger,
     clock: { now: () => Date.now() },
     messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
@@ -87,6 +88,17 @@ function setup(options: { load?: StateStore['load'] } = {}) {
 }
 
 describe('Supervisor', () => {
+  it("with ownsEntry (a partition's), its sessions schedule only the file's entries it owns; the config in force stays whole", async () => {
+    const { supervisor, loads, lead } = setup({ names: ['a', 'b', 'c', 'd'], ownsEntry: (name) => name === 'b' || name === 'd' });
+    await supervisor.campaign();
+    lead().onLead({ token: TOKEN, publishUntil: Number.POSITIVE_INFINITY });
+    await vi.waitFor(() => expect(supervisor.runner).toBeDefined());
+    expect(loads).toEqual([['b', 'd']]);
+    expect([...(supervisor.runner?.snapshot() ?? [])].map((s) => s.name).sort()).toEqual(['b', 'd']);
+    expect(supervisor.config.entries.map((e) => e.name)).toEqual(['a', 'b', 'c', 'd']);
+    expect(supervisor.fingerprint.entryCount).toBe(4);
+  });
+
   it('starts a session when the lock is won and stops it when the lock is lost, and says so', async () => {
     const { supervisor, said, loads, lead, lines } = setup();
     await supervisor.campaign();
