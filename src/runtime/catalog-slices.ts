@@ -16,7 +16,7 @@ import type { CatalogListener, EntryCatalog, EntryDefaults } from './entry-catal
 /** What a partition's supervisor and leader sessions use of the catalog. */
 export type RuntimeEntries = Pick<
   EntryCatalog,
-  'entries' | 'find' | 'listen' | 'poke' | 'refresh' | 'reading' | 'onRemoved' | 'reconfigure'
+  'entries' | 'find' | 'listen' | 'poke' | 'refresh' | 'reading' | 'onRemoved' | 'reconfigure' | 'checkedOrigins' | 'outdated'
 >;
 
 /** The `partitions` slices of `catalog`, indexed by partition. With one partition, the catalog itself. */
@@ -72,6 +72,9 @@ export function catalogSlices(catalog: EntryCatalog, partitions: number): readon
       poke: () => catalog.poke(),
       refresh: () => catalog.refresh(),
       reading: () => catalog.reading(),
+      // A session asks only of its own due entries: the catalog's check serves any names.
+      checkedOrigins: () => catalog.checkedOrigins(),
+      outdated: (due) => catalog.outdated(due),
       reconfigure: reconfigures,
     };
   });
