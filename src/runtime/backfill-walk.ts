@@ -22,6 +22,8 @@ import type {
   BackfillStepResult,
   TriggerPublisher,
 } from '../ports/control.js';
+import { checkedEntry } from './before-publish.js';
+import type { BeforePublish } from './before-publish.js';
 import type { RunRevoked } from '../ports/events.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import type { Revoker } from '../ports/revoker.js';
@@ -46,6 +48,8 @@ export interface BackfillWorkOptions {
    * bufferOne's kept slot), as soon as that is decided: the control loop looks again when it does.
    */
   readonly waitsFor?: ((entry: string) => void) | undefined;
+  /** A step after a walk's first of an entry of its origins is checked first (the first is checked before the walk is planned). */
+  readonly beforePublish?: BeforePublish | undefined;
 }
 
 /** What a step does with a slot that would run: publish it, or hold it (overlap). */
@@ -58,6 +62,8 @@ export class BackfillWalk {
   /** Index into `slots` of the next slot to cover. */
   next = 0;
   private nextExcluded = 0;
+  /** A step was taken: the next is checked first (beforePublish). */
+  private stepped = false;
   /** The last slot covered so far (the request's `through`; before its first slot when nothing was). */
   private coveredMs: number;
   /** True once the request's last step is written (it is done). */
@@ -98,6 +104,9 @@ export class BackfillWalk {
    */
   async step(count: number, choose: (index: number) => SlotChoice = () => 'publish', kept = false): Promise<StepEnd> {
     const { o, request, entry } = this;
+    // Changed or deleted since the walk was planned: it stops here, and is planned again as the entry is now.
+    if (this.stepped && (await checkedEntry(o.beforePublish, entry, o.findEntry)) !== entry) return this.ended({ kind: 'superseded' });
+    this.stepped = true;
     const token = o.lease();
     if (token === undefined) return 'fenced';
     const built = this.build(count, choose, kept);

@@ -7,7 +7,10 @@
  * step that would publish it. A step's progress is written with it: a leader that dies between
  * steps leaves the request pending, and the next one goes on after the last step's `through`.
  * Under the request's overlap policy (`--overlap`, else the entry's own) all go out at once
- * (allowAll), or one at a time as backfill-paced.ts decides.
+ * (allowAll), or one at a time as backfill-paced.ts decides. A RedBeat or django entry is checked
+ * against its source before it is planned and before each later step (before-publish.ts): an edit
+ * makes the request wait for the entry as it is now (planned again from there), a delete makes it
+ * a request for an entry the leader lacks.
  */
 import { overLimitMessage, planFrom, CLI_FIELDS } from '../control/backfill.js';
 import { backfillRefusal } from '../core/backfill.js';
@@ -20,6 +23,7 @@ import type { BackfillRequest } from '../ports/control.js';
 import { BackfillWalk } from './backfill-walk.js';
 import type { BackfillWorkOptions } from './backfill-walk.js';
 import { walkPaced } from './backfill-paced.js';
+import { checkedEntry } from './before-publish.js';
 
 export type { BackfillWorkOptions };
 
@@ -31,7 +35,8 @@ export async function workBackfills(o: BackfillWorkOptions): Promise<'fenced' | 
       await refuse(o, text, undefined, 'not a backfill request (unreadable JSON): discarded');
       continue;
     }
-    const entry = o.findEntry(request.entry);
+    const found = o.findEntry(request.entry);
+    const entry = found && (await checkedEntry(o.beforePublish, found, o.findEntry));
     // As with a trigger: a runtime entry written a moment ago may not have reached this catalog yet.
     if (entry === undefined && o.now() - request.at < DEFAULTS.triggerUnknownGraceMs) continue;
     if (entry === undefined) {

@@ -3,7 +3,8 @@
  * announces a change over pub/sub, or when a run finishes that a backfill waits for) it reads the
  * paused set and the pending manual runs, hands the paused set to the runner, publishes each manual
  * run exactly once through the fenced trigger script, then works through the pending backfills
- * (backfill-work.ts).
+ * (backfill-work.ts). A manual run of a RedBeat or django entry is checked against its source
+ * first (before-publish.ts): it runs as the entry is then, and one deleted is an entry it lacks.
  */
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
 import type { MessageEnv } from '../celery/message.js';
@@ -16,6 +17,8 @@ import type { Logger } from '../base/log.js';
 import { TriggerResult } from '../ports/control.js';
 import type { BackfillSource, ControlSource, TriggerPublisher } from '../ports/control.js';
 import { workBackfills } from './backfill-work.js';
+import { checkedEntry } from './before-publish.js';
+import type { BeforePublish } from './before-publish.js';
 import type { RunRevoked } from '../ports/events.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import type { Revoker } from '../ports/revoker.js';
@@ -32,6 +35,8 @@ export interface ControlLoopOptions {
   readonly intervalMs: number;
   /** A runtime entry (store, RedBeat, django) of this name, for manual runs of those. */
   readonly findRuntimeEntry?: (name: string) => ResolvedEntry | undefined;
+  /** Manual runs and backfill steps of entries of its origins are checked before they are published. */
+  readonly beforePublish?: BeforePublish | undefined;
   /** What a backfill's overlap policy asks of outcomes and the remote control (backfill-walk.ts). */
   readonly running?: RunningRuns | undefined;
   readonly revoker?: Revoker | undefined;
@@ -81,8 +86,9 @@ export class ControlLoop {
       for (const { text, request } of pending) {
         const token = this.options.lease();
         if (token === undefined) return;
-        const entry =
+        const found =
           request && (this.options.config.entries.find((e) => e.name === request.entry) ?? this.options.findRuntimeEntry?.(request.entry));
+        const entry = found && (await checkedEntry(this.options.beforePublish, found, (name) => this.options.findRuntimeEntry?.(name)));
         // A runtime entry written a moment ago may not have reached this replica's catalog yet: its
         // request waits (it is read again at the next look) before it is taken for a mistake.
         if (request && !entry && this.options.now() - request.at < DEFAULTS.triggerUnknownGraceMs) continue;
@@ -129,9 +135,23 @@ export class ControlLoop {
       if (hasBackfills(source)) {
         const findEntry = (name: string): ResolvedEntry | undefined =>
           this.options.config.entries.find((e) => e.name === name) ?? this.options.findRuntimeEntry?.(name);
-        const { config, publisher, messageEnv, now, lease, running, revoker, revoked } = this.options;
+        const { config, publisher, messageEnv, now, lease, running, revoker, revoked, beforePublish } = this.options;
         const waitsFor = (entry: string): void => void this.waiting.add(entry);
-        const options = { config, source, publisher, messageEnv, logger, now, lease, findEntry, running, revoker, revoked, waitsFor };
+        const options = {
+          config,
+          source,
+          publisher,
+          messageEnv,
+          logger,
+          now,
+          lease,
+          findEntry,
+          running,
+          revoker,
+          revoked,
+          waitsFor,
+          beforePublish,
+        };
         if ((await workBackfills(options)) === 'fenced') return;
       }
       this.lastError = undefined;

@@ -58,6 +58,8 @@ export class LeaderSession {
     // One per session: a look that overran its wait is not waited for again by this session.
     const readFirst = catalog ? new ReadFirst({ catalog, logger: options.logger, maxMs: DEFAULTS.readFirstMaxMs }) : undefined;
     this.readFirst = readFirst;
+    // One check for every path that publishes an entry of RedBeat or django: wake-ups, manual runs, backfills.
+    const beforePublish = catalog && readFirst ? { origins: catalog.checkedOrigins(), check: readFirst.check.bind(readFirst) } : undefined;
     this.runner = new Runner({
       config: options.config,
       dispatcher: options.dispatcher,
@@ -74,7 +76,7 @@ export class LeaderSession {
       ...(options.revoker ? { revoker: options.revoker } : {}),
       ...(catalog ? { onSuperseded: () => catalog.poke() } : {}),
       ...(readFirst ? { readFirst: { read: () => readFirst.read(), pauses: this.pauses } } : {}),
-      ...(catalog && readFirst ? { beforePublish: { origins: catalog.checkedOrigins(), check: (due) => readFirst.check(due) } } : {}),
+      ...(beforePublish ? { beforePublish } : {}),
     });
     this.control = new ControlLoop({
       config: options.config,
@@ -87,6 +89,7 @@ export class LeaderSession {
       onPaused: (paused) => this.runner.setPaused(paused),
       intervalMs: options.controlIntervalMs,
       ...(catalog ? { findRuntimeEntry: (name: string) => catalog.find(name) } : {}),
+      ...(beforePublish && beforePublish.origins.size > 0 ? { beforePublish } : {}),
       running: options.running,
       revoker: options.revoker,
       revoked: options.events?.revoked?.bind(options.events),

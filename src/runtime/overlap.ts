@@ -239,6 +239,18 @@ export class OverlapGate {
     return out;
   }
 
+  /**
+   * The entries of the buffered runs that release(book, nowMs) would take, nothing changed nor said:
+   * what a check before the publish (before-publish.ts) looks at with the entries due.
+   */
+  *releasable(book: EntryBook, nowMs: number): Generator<ResolvedEntry> {
+    for (const { entry } of book.buffered()) {
+      const run = this.runs === undefined || entry.options.ignoreResult === true ? undefined : this.runs.unfinishedRun(entry.name);
+      const lost = run !== undefined && entry.overlapTimeoutMs !== undefined && nowMs - run.publishedAtMs > entry.overlapTimeoutMs;
+      if (entry.overlap === 'allow' || run === undefined || lost) yield entry;
+    }
+  }
+
   /** The entry's previous run if it still counts as running at `nowMs`. */
   private previous(entry: ResolvedEntry, nowMs: number): RunRecord | undefined {
     // A runtime entry is not checked against the config as a file's is (beat check refuses both).

@@ -18,7 +18,7 @@
  * and late wake-ups alike: whatever is due at the current instant runs, nothing else.
  */
 import type { MessageEnv } from '../celery/message.js';
-import type { EntryOrigin, ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
+import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { within } from '../base/within.js';
 import type { Pause } from '../base/pause-watch.js';
@@ -30,6 +30,8 @@ import { NO_EVENTS } from '../ports/events.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { EntryState, StateStore } from '../ports/state.js';
 import type { RunningRuns } from '../ports/outcomes.js';
+import { checkedNames } from './before-publish.js';
+import type { BeforePublish } from './before-publish.js';
 import { dispatchDue } from './dispatch-window.js';
 import type { DispatchWindowOptions } from './dispatch-window.js';
 import { EntryBook } from './entry-book.js';
@@ -72,14 +74,8 @@ export interface RunnerOptions {
   readonly onSuperseded?: (names: readonly string[]) => void;
   /** Read before you publish (runtime entries); without it the runner publishes from what it holds. */
   readonly readFirst?: RunnerReadFirst;
-  /**
-   * Entries of these origins are checked before each publish of them (ReadFirst.check: their changes
-   * applied before it resolves, in bounded time); the wake-up publishes what was due when it began.
-   */
-  readonly beforePublish?: {
-    readonly origins: ReadonlySet<EntryOrigin>;
-    check(due: ReadonlyMap<EntryOrigin, readonly string[]>): Promise<void>;
-  };
+  /** Entries of its origins are checked before each publish of them; the wake-up publishes what was due when it began. */
+  readonly beforePublish?: BeforePublish;
 }
 
 /**
@@ -402,26 +398,26 @@ export class Runner {
   }
 
   /**
-   * Checks the entries due now of the checked origins (beforePublish) and returns the instant the
-   * check began, which the wake-up then publishes at: a change that returned before a slot of
-   * theirs is in force for it (what fell due during the check waits for the next wake-up, at once).
-   * Undefined when none is due: the wake-up publishes at the current instant.
+   * Checks the entries of the checked origins (beforePublish) due now, and those whose buffered
+   * slot is released now, and returns the instant the check began, which the wake-up then
+   * publishes at: a change that returned before a slot of theirs is in force for it (what fell due
+   * during the check waits for the next wake-up, at once). Undefined when none is due: the wake-up
+   * publishes at the current instant.
    */
   private async checkDue(): Promise<number | undefined> {
     const before = this.options.beforePublish;
     if (before === undefined || before.origins.size === 0) return undefined;
     const atMs = this.options.clock.now();
-    let due: Map<EntryOrigin, string[]> | undefined;
-    for (const { entry } of this.book.dueBy(atMs)) {
-      if (entry.origin === undefined || !before.origins.has(entry.origin)) continue;
-      due ??= new Map();
-      const names = due.get(entry.origin);
-      if (names === undefined) due.set(entry.origin, [entry.name]);
-      else names.push(entry.name);
-    }
+    const due = checkedNames(this.dueAndReleased(atMs), before.origins);
     if (due === undefined) return undefined;
     await before.check(due);
     return atMs;
+  }
+
+  /** The entries due at `atMs` and those whose buffered slot the dispatch would release then (OverlapGate.release). */
+  private *dueAndReleased(atMs: number): Generator<ResolvedEntry> {
+    for (const { entry } of this.book.dueBy(atMs)) yield entry;
+    yield* this.window.overlap.releasable(this.book, atMs);
   }
 }
 

@@ -12,32 +12,17 @@
  * oracle is the queue list: no slot of a deleted entry after its delete returned, no slot with the
  * old args after an edit returned.
  */
-import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { BeatFleet, TempDir, sleep, waitUntil } from '../support/beat-process.js';
-import { decodeEnvelope } from '../support/beat-queue.js';
-import { PYTHON, pythonCelery } from '../support/celery.js';
-import { DjangoOrm, manage } from '../support/django.js';
-import { JsonLineProcess } from '../support/json-lines.js';
-import { startPrivateRedis } from '../support/ops.js';
-import { PrivatePostgres } from '../support/postgres-server.js';
-import { freePort } from '../support/redis-server.js';
-import type { PrivateRedis } from '../support/redis-server.js';
+import { pythonCelery } from '../support/celery.js';
+import { startSourceWriters } from '../support/source-writers.js';
+import type { QueuedArgs, SourceWriters } from '../support/source-writers.js';
 
-const CLIENT = fileURLToPath(new URL('../support/redbeat_client.py', import.meta.url));
 const TASK = 'tsbeat_test.record';
 const celery = pythonCelery();
 const suite = celery.ok || process.env['CI'] ? describe : describe.skip;
-
-/** A run in the queue list: its entry, slot and args. */
-interface QueuedArgs {
-  readonly entry: string;
-  readonly slotMs: number;
-  readonly args: unknown[];
-}
 
 /** When each change returned (epoch ms). */
 interface Changes {
@@ -52,24 +37,17 @@ suite(
   () => {
     const fleet = new BeatFleet();
     const dir = new TempDir();
-    let server: PrivateRedis;
-    let redis: Redis;
-    let pg: PrivatePostgres;
+    let w: SourceWriters;
+    let server: SourceWriters['server'];
+    let pg: SourceWriters['pg'];
     let dbUrl = '';
-    let orm: DjangoOrm;
-    let redbeat: JsonLineProcess;
+    let orm: SourceWriters['orm'];
+    let redbeat: SourceWriters['redbeat'];
 
     beforeAll(async () => {
       if (!celery.ok) throw new Error(celery.problem);
-      server = await startPrivateRedis();
-      redis = new Redis(server.url(0));
-      pg = new PrivatePostgres(await freePort());
-      await pg.start();
-      await pg.createDatabase('django');
-      dbUrl = pg.url('django');
-      await manage({ url: dbUrl }, ['migrate', '-v0']);
-      orm = new DjangoOrm({ url: dbUrl });
-      redbeat = new JsonLineProcess('redbeat_client.py', PYTHON, [CLIENT, '--serve'], {});
+      w = await startSourceWriters();
+      ({ server, pg, dbUrl, orm, redbeat } = w);
     }, 120_000);
 
     afterEach(async () => {
@@ -79,21 +57,13 @@ suite(
 
     afterAll(async () => {
       await fleet.killAll();
-      await orm?.close();
-      await redbeat?.close();
-      redis?.disconnect();
-      await server?.stop();
-      await pg?.stop();
+      await w?.close();
       dir.remove();
     });
 
-    async function queued(queue: string): Promise<QueuedArgs[]> {
-      return (await redis.lrange(queue, 0, -1)).reverse().map((text) => {
-        const { entry, slotMs } = decodeEnvelope(text);
-        const { body } = JSON.parse(text) as { body: string };
-        const [args] = JSON.parse(Buffer.from(body, 'base64').toString('utf8')) as [unknown[]];
-        return { entry, slotMs, args };
-      });
+    /** Every run in `queue`, oldest first, with its args. */
+    function queued(queue: string): Promise<QueuedArgs[]> {
+      return w.queued(queue);
     }
 
     async function runsOfEach(queue: string, names: readonly string[], count: number): Promise<void> {

@@ -9,33 +9,18 @@
  * Redis and a private PostgreSQL of this file. The oracle is the queue list: no slot of a deleted
  * entry after its delete returned, no run with the old args after an edit returned.
  */
-import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { BeatFleet, TempDir, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
 import type { LogLine } from '../support/beat-process.js';
-import { decodeEnvelope } from '../support/beat-queue.js';
-import { PYTHON, pythonCelery } from '../support/celery.js';
-import { DjangoOrm, manage } from '../support/django.js';
-import { JsonLineProcess } from '../support/json-lines.js';
-import { startPrivateRedis } from '../support/ops.js';
-import { PrivatePostgres } from '../support/postgres-server.js';
-import { freePort } from '../support/redis-server.js';
-import type { PrivateRedis } from '../support/redis-server.js';
+import { pythonCelery } from '../support/celery.js';
+import { startSourceWriters } from '../support/source-writers.js';
+import type { QueuedArgs, SourceWriters } from '../support/source-writers.js';
 
-const CLIENT = fileURLToPath(new URL('../support/redbeat_client.py', import.meta.url));
 const TASK = 'tsbeat_test.record';
 const celery = pythonCelery();
 const suite = celery.ok || process.env['CI'] ? describe : describe.skip;
-
-/** A run in the queue list: its entry, slot and args. */
-interface QueuedArgs {
-  readonly entry: string;
-  readonly slotMs: number;
-  readonly args: unknown[];
-}
 
 /** What the writers changed, and when each change returned (epoch ms). */
 interface Changes {
@@ -48,24 +33,17 @@ const iso = (ms: number): string => new Date(ms).toISOString().slice(11, 23);
 suite(`read before you publish: RedBeat and django sources${celery.ok ? '' : ` (skipped: ${celery.problem})`}`, () => {
   const fleet = new BeatFleet();
   const dir = new TempDir();
-  let server: PrivateRedis;
-  let redis: Redis;
-  let pg: PrivatePostgres;
+  let w: SourceWriters;
+  let server: SourceWriters['server'];
+  let pg: SourceWriters['pg'];
   let dbUrl = '';
-  let orm: DjangoOrm;
-  let redbeat: JsonLineProcess;
+  let orm: SourceWriters['orm'];
+  let redbeat: SourceWriters['redbeat'];
 
   beforeAll(async () => {
     if (!celery.ok) throw new Error(celery.problem);
-    server = await startPrivateRedis();
-    redis = new Redis(server.url(0));
-    pg = new PrivatePostgres(await freePort());
-    await pg.start();
-    await pg.createDatabase('django');
-    dbUrl = pg.url('django');
-    await manage({ url: dbUrl }, ['migrate', '-v0']);
-    orm = new DjangoOrm({ url: dbUrl });
-    redbeat = new JsonLineProcess('redbeat_client.py', PYTHON, [CLIENT, '--serve'], {});
+    w = await startSourceWriters();
+    ({ server, pg, dbUrl, orm, redbeat } = w);
   }, 120_000);
 
   afterEach(async () => {
@@ -75,22 +53,13 @@ suite(`read before you publish: RedBeat and django sources${celery.ok ? '' : ` (
 
   afterAll(async () => {
     await fleet.killAll();
-    await orm?.close();
-    await redbeat?.close();
-    redis?.disconnect();
-    await server?.stop();
-    await pg?.stop();
+    await w?.close();
     dir.remove();
   });
 
   /** Every run in `queue`, oldest first, with its args. */
-  async function queued(queue: string): Promise<QueuedArgs[]> {
-    return (await redis.lrange(queue, 0, -1)).reverse().map((text) => {
-      const { entry, slotMs } = decodeEnvelope(text);
-      const { body } = JSON.parse(text) as { body: string };
-      const [args] = JSON.parse(Buffer.from(body, 'base64').toString('utf8')) as [unknown[]];
-      return { entry, slotMs, args };
-    });
+  function queued(queue: string): Promise<QueuedArgs[]> {
+    return w.queued(queue);
   }
 
   /** Entries every second, two in RedBeat (`<p>rb-gone`, `<p>rb-edited`) and two django rows, with args ['v1']. */

@@ -11,14 +11,15 @@ import { parseConfig } from '../../src/config/load.js';
 import { resolveEntry } from '../../src/config/resolve.js';
 import type { EntryOrigin, ResolvedEntry } from '../../src/config/resolve.js';
 import type { Dispatcher } from '../../src/ports/dispatcher.js';
+import type { RunRecord, RunningRuns } from '../../src/ports/outcomes.js';
 import type { StateStore } from '../../src/ports/state.js';
 import { Runner } from '../../src/runtime/runner.js';
 
 const S = 1000;
 const T0 = Date.parse('2026-11-21T06:00:00.000Z');
 
-function djangoEntry(name: string, args: unknown[], every: number): ResolvedEntry {
-  const parsed = parseEntryDefinition({ task: 't.d', schedule: every, args });
+function djangoEntry(name: string, args: unknown[], every: number, overlap?: string): ResolvedEntry {
+  const parsed = parseEntryDefinition({ task: 't.d', schedule: every, args, ...(overlap === undefined ? {} : { overlap }) });
   if (!parsed.ok) throw new Error(name);
   return resolveEntry(name, parsed.entry, 'UTC', 'django', undefined, undefined, { incarnation: 'd1', revision: '@d1' });
 }
@@ -92,5 +93,62 @@ describe('Runner.beforePublish', () => {
     expect(checks.map((c) => c.atMs - T0)).toEqual([2 * S, 4 * S]);
     await vi.advanceTimersByTimeAsync(1500);
     expect(runsOf(calls)).toEqual([['f@3000:[]'], ['d@4000:["v2"]', 'f@4000:[]'], ['f@5000:[]']]);
+  });
+
+  it('checks an entry whose buffered slot is released (overlap bufferOne) before it publishes it', async () => {
+    const calls: { atMs: number; runs: { entry: string; slotMs: number; args: unknown }[] }[] = [];
+    const dispatcher: Dispatcher = {
+      async dispatch(runs) {
+        calls.push({ atMs: Date.now(), runs: runs.map((r) => ({ entry: r.entry.name, slotMs: r.slotMs, args: r.entry.args })) });
+        return { fenced: false, outcomes: runs.map(() => 'published' as const) };
+      },
+    };
+    // The previous run of d runs until `finish` is called.
+    let unfinished: RunRecord | undefined;
+    let finished: ((entry: string) => void) | undefined;
+    const running: RunningRuns = {
+      unfinishedRun: () => unfinished,
+      ready: () => Promise.resolve(),
+      onFinished: (listener) => {
+        finished = listener;
+        return () => undefined;
+      },
+    };
+    const checks: { atMs: number; due: Record<string, readonly string[]> }[] = [];
+    const check = async (due: ReadonlyMap<EntryOrigin, readonly string[]>): Promise<void> => {
+      checks.push({ atMs: Date.now(), due: Object.fromEntries(due) });
+      // The row was edited while its slot waited: the check before the release finds it.
+      if (Date.now() === T0 + 4500) await runner?.applyChanges([djangoEntry('d', ['v2'], 2, 'bufferOne')], []);
+    };
+    runner = new Runner({
+      config: parseConfig({ name: 'unit', maxInterval: '10s' }, 'unit'),
+      dispatcher,
+      state,
+      clock: { now: () => Date.now() },
+      logger: createLogger({ level: 'silent' }),
+      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
+      lease: () => 'token-1',
+      onFenced: () => undefined,
+      running,
+      beforePublish: { origins: new Set<EntryOrigin>(['django']), check },
+    });
+    await runner.start([djangoEntry('d', ['v1'], 2, 'bufferOne')]);
+    await vi.advanceTimersByTimeAsync(2 * S + 100);
+    expect(runsOf(calls)).toEqual([['d@2000:["v1"]']]);
+    // T0+4s: the run of T0+2s still runs: the slot is buffered, nothing published.
+    unfinished = { taskId: 'd-2', slotMs: T0 + 2 * S, publishedAtMs: T0 + 2 * S, state: 'STARTED' };
+    await vi.advanceTimersByTimeAsync(2 * S);
+    expect(runsOf(calls)).toHaveLength(1);
+    // T0+4.5s: it finishes; the released slot is checked first and goes out as the row is now.
+    await vi.advanceTimersByTimeAsync(400);
+    unfinished = undefined;
+    finished?.('d');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(checks.map((c) => [c.atMs - T0, c.due])).toEqual([
+      [2 * S, { django: ['d'] }],
+      [4 * S, { django: ['d'] }],
+      [4500, { django: ['d'] }],
+    ]);
+    expect(runsOf(calls)).toEqual([['d@2000:["v1"]'], ['d@4000:["v2"]']]);
   });
 });
