@@ -103,12 +103,19 @@ export type BackfillStepResult =
   /** One of the entry's keys holds another Redis type: the request was removed and its progress says why. */
   | { readonly kind: 'refused'; readonly reason: string };
 
+/** The backfill request a step belongs to: its stored text, its id, and `--unrecorded` (publish slots older than the record of passed-over slots speaks for). */
+export interface BackfillStepRequest {
+  readonly text: string;
+  readonly id: string;
+  readonly unrecorded: boolean;
+}
+
 /** Publishes a backfill's steps through the leader's fenced path (see publish/). */
 export interface BackfillPublisher {
   publishBackfill(
     entry: string,
     step: BackfillStep,
-    request: { readonly text: string; readonly id: string; readonly unrecorded: boolean },
+    request: BackfillStepRequest,
     token: string,
     nowMs: number,
     revision?: string,
@@ -120,7 +127,7 @@ export interface BackfillPublisher {
   claimBackfill?(
     entry: string,
     step: BackfillStep,
-    request: { readonly text: string; readonly id: string; readonly unrecorded: boolean },
+    request: BackfillStepRequest,
     token: string,
     nowMs: number,
     revision?: string,

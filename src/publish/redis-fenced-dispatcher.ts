@@ -14,7 +14,14 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome, StagedDispatch } from '../ports/dispatcher.js';
 import { backfillScriptHead, claimBackfillStep, stepFlag } from './confirmed-backfill.js';
-import type { BackfillPublisher, BackfillStep, BackfillStepResult, TriggerPublisher, TriggerResult } from '../ports/control.js';
+import type {
+  BackfillPublisher,
+  BackfillStep,
+  BackfillStepRequest,
+  BackfillStepResult,
+  TriggerPublisher,
+  TriggerResult,
+} from '../ports/control.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { typedKeys } from '../redis/keys.js';
@@ -286,7 +293,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   claimBackfill(
     entry: string,
     step: BackfillStep,
-    request: { readonly text: string; readonly id: string; readonly unrecorded: boolean },
+    request: BackfillStepRequest,
     token: string,
     nowMs: number,
     revision?: string,
@@ -309,7 +316,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   async publishBackfill(
     entry: string,
     step: BackfillStep,
-    request: { readonly text: string; readonly id: string; readonly unrecorded: boolean },
+    request: BackfillStepRequest,
     token: string,
     nowMs: number,
     revision?: string,
