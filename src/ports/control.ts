@@ -103,7 +103,7 @@ export type BackfillStepResult =
   /** One of the entry's keys holds another Redis type: the request was removed and its progress says why. */
   | { readonly kind: 'refused'; readonly reason: string };
 
-/** The backfill request a step belongs to: its stored text, its id, and `--unrecorded` (publish slots older than the record of passed-over slots speaks for). */
+/** The backfill request a step belongs to, as the leader read it from the pending list: its stored text, its id, and `--unrecorded`. */
 export interface BackfillStepRequest {
   readonly text: string;
   readonly id: string;

@@ -26,10 +26,10 @@ import type { Logger } from '../base/log.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { withScripts } from '../redis/scripts.js';
 import { TriggerResult } from '../ports/control.js';
-import type { BackfillPublisher, BackfillStep, BackfillStepResult, TriggerPublisher } from '../ports/control.js';
+import type { BackfillPublisher, BackfillStep, BackfillStepRequest, BackfillStepResult, TriggerPublisher } from '../ports/control.js';
 import { RunCode, readBatchReply } from '../redis/fenced-replies.js';
 import { claimBackfillStep, publishConfirmedBackfill } from './confirmed-backfill.js';
-import type { AmqpSender, BackfillRequestRef } from './confirmed-backfill.js';
+import type { AmqpSender } from './confirmed-backfill.js';
 import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
 import type { AmqpSendResult } from '../amqp/transport.js';
 import type { AmqpPublishPlan } from '../amqp/message.js';
@@ -227,7 +227,7 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
   claimBackfill(
     entry: string,
     step: BackfillStep,
-    request: BackfillRequestRef,
+    request: BackfillStepRequest,
     token: string,
     nowMs: number,
     revision?: string,
@@ -246,7 +246,7 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
   publishBackfill(
     entry: string,
     step: BackfillStep,
-    request: BackfillRequestRef,
+    request: BackfillStepRequest,
     token: string,
     nowMs: number,
     revision?: string,

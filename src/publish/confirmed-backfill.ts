@@ -23,23 +23,16 @@ import type { TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { withScripts } from '../redis/scripts.js';
 import { readBackfillReply } from '../redis/fenced-replies.js';
-import type { BackfillStep, BackfillStepResult } from '../ports/control.js';
+import type { BackfillStep, BackfillStepRequest, BackfillStepResult } from '../ports/control.js';
 import type { AmqpSendResult } from '../amqp/transport.js';
 import type { AmqpPublishPlan } from '../amqp/message.js';
-
-/** The request as the leader read it from the pending list. */
-export interface BackfillRequestRef {
-  readonly text: string;
-  readonly id: string;
-  readonly unrecorded: boolean;
-}
 
 /** backfill-fenced.lua's KEYS[1..8] and ARGV[1..10] for one step of `entry`'s request (the slots follow, then stepFlags). */
 export function backfillScriptHead(
   keys: SchedulerKeys,
   entry: string,
   step: BackfillStep,
-  request: BackfillRequestRef,
+  request: BackfillStepRequest,
   token: string,
   nowMs: number,
   revision: string | undefined,
@@ -72,7 +65,7 @@ export function stepFlag(step: BackfillStep, mode: 'step' | 'claim'): string | u
 export async function claimBackfillStep(
   state: Redis,
   keys: SchedulerKeys,
-  call: { entry: string; step: BackfillStep; request: BackfillRequestRef; token: string; nowMs: number; revision?: string },
+  call: { entry: string; step: BackfillStep; request: BackfillStepRequest; token: string; nowMs: number; revision?: string },
 ): Promise<BackfillStepResult> {
   const { entry, step, request, token, nowMs, revision } = call;
   const head = backfillScriptHead(keys, entry, step, request, token, nowMs, revision, 'claim');
@@ -97,7 +90,7 @@ export async function publishConfirmedBackfill<Plan>(
   broker: AmqpSender<Plan>,
   keys: SchedulerKeys,
   unrecorded: (messages: readonly TaskMessage[], why: string) => void,
-  call: { entry: string; step: BackfillStep; request: BackfillRequestRef; token: string; nowMs: number; revision?: string },
+  call: { entry: string; step: BackfillStep; request: BackfillStepRequest; token: string; nowMs: number; revision?: string },
 ): Promise<BackfillStepResult> {
   const { entry, step, request, token, nowMs, revision } = call;
   const scripts = withScripts(state);
