@@ -19,9 +19,12 @@
  *   (sending alerts, the audit of source changes) is partition 0's leader's, and the sender of the
  *   check-ins this process queued runs while it leads any partition;
  * - the config in force is partition 0's supervisor's; states and runs followed are every
- *   partition's (in-force.ts); /status, /readyz and `beat status` list the partitions led, and
- *   control and reads about an entry go to its partition (redis/partitioned-control.ts,
- *   partitioned-reads.ts);
+ *   partition's (in-force.ts); /status, /readyz, `beat status` and the dashboard list who leads
+ *   each partition (its lock and leader record) and every entry's partition, and control and reads
+ *   about an entry go to its partition (redis/partitioned-control.ts, partitioned-reads.ts);
+ * - the metrics are the process's: the partition gauges (partitions led, entries held) read every
+ *   runtime's supervisor at scrape time (probes.ts partitionMetrics), and each partition adds a sink
+ *   that counts what it publishes by partition (metrics.ts partitionEvents);
  * - RedBeat as a source is refused with partitions > 1 (its lock and write-back follow one leader).
  *
  * What is left (issue 34):
@@ -30,11 +33,9 @@
  * - step F: balanced assignment through the replicas registry (core/partition.ts assignPartitions,
  *   the `partitions` map key): a joining replica takes its share without a gap, a clean stop hands
  *   its share over; today each partition goes to whichever replica takes its lock first;
- * - step G: the dashboard's lock, leader and missed slots per partition (partition 0's today),
- *   metrics per partition (partitions led, entries held), one result backend connection and one
- *   task-event consumer shared by the partitions' trackers (one each today), RedBeat as a source;
- *   fewer Redis calls than one lock attempt and one deployment watch per partition every
- *   lock.retryEvery on a standby;
+ * - step G (the rest): one result backend connection and one task-event consumer shared by the
+ *   partitions' trackers (one each today), RedBeat as a source; fewer Redis calls than one lock
+ *   attempt and one deployment watch per partition every lock.retryEvery on a standby;
  * - step H: changing the count on a deployment with state (`beat partitions set N`), and refusing a
  *   replica whose count differs from the others' (today it would lead other locks: duplicates); the
  *   chaos test and the bench of the issue.
@@ -128,7 +129,9 @@ export function makePartitionRuntime(lent: SharedParts, own: PartitionParts): Pa
   const passedSlots = new RedisPassedSlots(state, keys, log, () => lock.get().currentLease()?.token, config.lock.maxClockSkewMs);
   const outcomes = startOutcomes(config, keys, state, log, clock, observability.outcomeEvents, observability.pausing);
   const failures = new RedisEntryFailures(state, keys);
-  const counted = fanOutEvents([...own.sinks, failures.events(), missedSlots.events, passedSlots.events]);
+  // With several partitions, what this one publishes is counted by partition too (metrics.ts).
+  const byPartition = partitions === 1 || observability.metrics === undefined ? [] : [observability.metrics.partitionEvents(partition)];
+  const counted = fanOutEvents([...own.sinks, failures.events(), missedSlots.events, passedSlots.events, ...byPartition]);
   const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
   const { control, leadership, supervisor, watch } = makeLeadership({
     ...shared,
