@@ -54,13 +54,15 @@ async function leadersUntil(redis, partitions, done, timeoutMs) {
   return undefined;
 }
 
-async function statusOf(child) {
+/** A gauge of the replica's /metrics (tsbeat_entries_held: the entries its leading partitions schedule). */
+async function gaugeOf(child, name) {
   const line = child.logLines.find((l) => l.includes('"beat.http.listen'));
   const port = line === undefined ? undefined : /"port":(\d+)/.exec(line)?.[1];
   if (port === undefined) return undefined;
   try {
-    const reply = await fetch(`http://127.0.0.1:${port}/status`);
-    return await reply.json();
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const found = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    return found === null ? undefined : Number(found[1]);
   } catch {
     return undefined;
   }
@@ -100,9 +102,8 @@ export async function partitionsRun({ n, replicas, partitions, kill, log }) {
     log(
       `partitions: every partition led ${s(allLed?.at - spawnedAt)} after the spawn, balanced ${s(balancedAt - spawnedAt)} (${balanced ? countsOf(balanced.leaders, pids).join('/') : 'never'})`,
     );
-    // The entries each replica holds (h/hold's count in /status), then its RSS and idle CPU over 5 s.
-    const statuses = await Promise.all(children.map(statusOf));
-    const held = statuses.map((st) => st?.partitions?.reduce((sum, p) => sum + (p.leading ? (p.entries ?? 0) : 0), 0));
+    // The entries each replica holds (its tsbeat_entries_held), then its RSS and idle CPU over 5 s.
+    const held = await Promise.all(children.map((c) => gaugeOf(c, 'tsbeat_entries_held')));
     const afterStart = children.map((c) => memoryOf(c.pid));
     const cpu0 = children.map((c) => processCpuSeconds(c.pid));
     const t0 = performance.now();
@@ -187,7 +188,7 @@ export function partitionsTable(r) {
     '|---|---|',
     `| seeding (client setMany, 10,000 a call) | ${s(r.seedMs)} |`,
     `| spawn → every partition led / → balanced (partitions each leads) | ${s(r.allLedMs)} / ${s(r.balancedMs)} (${r.led?.join(', ') ?? '—'}) |`,
-    `| entries each holds (its /status) | ${each(r.held, (v) => v.toLocaleString('en'))} |`,
+    `| entries each holds (its tsbeat_entries_held) | ${each(r.held, (v) => v.toLocaleString('en'))} |`,
     `| RSS once balanced | ${each(r.afterStartMB, (v) => `${Math.round(v)} MB`)} |`,
     `| idle CPU over 5 s once balanced | ${each(r.idle, (v) => `${v.toFixed(1)} %`)} |`,
     ...(r.killed
