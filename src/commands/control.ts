@@ -25,6 +25,7 @@ import { renderTable } from './table.js';
 import { followsOutcomes } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
+import { recordedPartitions } from './partitions.js';
 
 /** The --note of a pause, resume or trigger, checked; undefined without one. */
 function noteOf(command: string, text: string | undefined): string | undefined {
@@ -58,7 +59,9 @@ LAST OUTCOME is the newest run's state (PENDING, STARTED, RETRY, SUCCESS, FAILUR
 unknown), its runtime and the exception's first line: for a frequent entry, the run in flight.
 LAST FINISHED is the run that finished last (state, runtime, exception, when), LAST SUCCESS and
 LAST FAILURE when the last of each finished, kept in Redis across failovers ("lastFinished",
-"lastSuccessAt", "lastFailureAt" in --json); 'beat history ENTRY' shows the last runs.
+"lastSuccessAt", "lastFailureAt" in --json); 'beat history ENTRY' shows the last runs. With more
+than one partition, or a recorded partition count that is not the config's, a "partitions:" line
+gives the count recorded in Redis ("partitionCount" in --json; see beat partitions).
 `,
   options: { ...redisOptions, ...djangoOption, json: { type: 'boolean', help: 'print the same JSON as the /status endpoint' } },
   run: (args, io) => statusCommand(args.values, io),
@@ -239,6 +242,7 @@ async function statusCommand(
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
     const status = await readStatus(control, io.now(), django);
+    const counted = await recordedPartitions(control);
     // With partitions, who leads each (its own lock and leader record): the deployment's line says how many.
     const led = (await control.partitionLeaders?.())?.map((leader, partition) => ({
       partition,
@@ -246,7 +250,7 @@ async function statusCommand(
       since: leader === undefined ? null : new Date(leader.sinceMs).toISOString(),
     }));
     if (values.json) {
-      io.out(JSON.stringify(led === undefined ? status : { ...status, partitions: led }));
+      io.out(JSON.stringify({ ...status, ...(led === undefined ? {} : { partitions: led }), partitionCount: counted.json }));
       return ExitCode.Ok;
     }
     if (led === undefined)
@@ -266,7 +270,8 @@ async function statusCommand(
       );
       io.out('');
     }
-    for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
+    if (counted.line !== undefined) io.out(counted.line);
+    for (const warning of [...status.warnings, ...counted.warnings]) io.out(`WARNING: ${warning}`);
     if (status.replicas.length > 0) {
       io.out(
         renderTable(
