@@ -69,7 +69,10 @@ async function partitionsCommand(
 ): Promise<ExitCode> {
   const [verb, count] = positionals;
   if (verb !== undefined && verb !== 'set')
-    throw new BeatError(ErrorCode.Usage, `beat partitions: unknown word "${verb}"; usage: beat partitions [set N]. See 'beat partitions --help'.`);
+    throw new BeatError(
+      ErrorCode.Usage,
+      `beat partitions: unknown word "${verb}"; usage: beat partitions [set N]. See 'beat partitions --help'.`,
+    );
   if (verb === 'set' && count === undefined)
     throw new BeatError(ErrorCode.Usage, "beat partitions set: how many? Usage: beat partitions set N. See 'beat partitions --help'.");
   const target = count === undefined ? undefined : parseCount('partitions set', 'N', count, 1, DEFAULTS.partitionsMax);
@@ -124,7 +127,12 @@ async function show(control: Control, json: boolean, io: Io): Promise<ExitCode> 
   io.out(`deployment ${config.name}: partitions ${recordText}; the config says ${configured} (${control.source})`);
   const problem = record === undefined ? undefined : partitionCountProblem(record, configured);
   if (problem !== undefined) io.out(`WARNING: a beat run of this config does not lead: ${problem}`);
-  io.out(renderTable(['PARTITION', 'LEADER', 'SINCE'], rows.map((r) => [String(r.partition), r.leader ?? '-', r.since ?? '-'])));
+  io.out(
+    renderTable(
+      ['PARTITION', 'LEADER', 'SINCE'],
+      rows.map((r) => [String(r.partition), r.leader ?? '-', r.since ?? '-']),
+    ),
+  );
   return ExitCode.Ok;
 }
 
@@ -154,7 +162,10 @@ async function set(control: Control, target: number, yes: boolean, io: Io): Prom
     io.out(
       `beat partitions set ${target}: would move the records of ${moving} entr${moving === 1 ? 'y' : 'ies'} of deployment ${deployment} from ${from} to ${target} partitions`,
     );
-    throw new BeatError(ErrorCode.Usage, `beat partitions set: nothing was changed; run it again with --yes to move them (with every replica stopped)`);
+    throw new BeatError(
+      ErrorCode.Usage,
+      `beat partitions set: nothing was changed; run it again with --yes to move them (with every replica stopped)`,
+    );
   }
   const lockClients = await connectLockClients(config, redis);
   const holder = `beat partitions set (${localActor()})`;
@@ -306,7 +317,9 @@ export async function checkRecordedPartitions(config: ResolvedConfig, io: Io): P
       io.out(`partitions: ${configured}; none recorded in Redis yet (the first beat run records it)`);
       return ExitCode.Ok;
     }
-    io.out(`partitions: ${configured}; recorded in Redis: ${record.count}${record.movingTo === undefined ? '' : `, moving to ${record.movingTo}`}`);
+    io.out(
+      `partitions: ${configured}; recorded in Redis: ${record.count}${record.movingTo === undefined ? '' : `, moving to ${record.movingTo}`}`,
+    );
     const problem = partitionCountProblem(record, configured);
     if (problem === undefined) return ExitCode.Ok;
     io.err(`partitions: ${problem}`);

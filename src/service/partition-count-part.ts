@@ -57,8 +57,7 @@ export function partitionCountGuard(options: {
       said = undefined;
     },
     // A failed read lets the attempt go on: the session's confirm reads again once the lock is won.
-    mayLead: () =>
-      (last !== undefined && performance.now() - last.atMs < maxAgeMs ? last.problem : fresh()).catch(() => undefined),
+    mayLead: () => (last !== undefined && performance.now() - last.atMs < maxAgeMs ? last.problem : fresh()).catch(() => undefined),
     confirm: async () => {
       const problem = await fresh();
       if (problem !== undefined) throw new BeatError(ErrorCode.PartitionsDiffer, problem);

@@ -103,7 +103,9 @@ describe('beat partitions set', () => {
 
     const set4 = await runBeatCli(['partitions', 'set', '4', '--yes', '--config', one]);
     expect(set4.code, set4.stderr).toBe(0);
-    expect(set4.stdout).toContain(`deployment ${name}: 4 partitions (recorded in Redis), from 1: moved the records of ${ENTRIES + 1} entries`);
+    expect(set4.stdout).toContain(
+      `deployment ${name}: 4 partitions (recorded in Redis), from 1: moved the records of ${ENTRIES + 1} entries`,
+    );
     expect(set4.stdout).toContain('now set partitions: 4 in');
     expect(await client.hgetall(own.partitioning)).toMatchObject({ count: '4' });
     expect(await client.hexists(own.partitioning, 'to')).toBe(0);

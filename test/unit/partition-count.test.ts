@@ -50,7 +50,8 @@ describe('what a move holds and moves', () => {
   it('samePartitionKeys says what partitionKeys says', () => {
     for (const a of [1, 2, 3, 4])
       for (const b of [1, 2, 4, 5])
-        for (let p = 0; p < a; p += 1) for (let q = 0; q < b; q += 1) expect(samePartitionKeys(p, a, q, b)).toBe(state(p, a) === state(q, b));
+        for (let p = 0; p < a; p += 1)
+          for (let q = 0; q < b; q += 1) expect(samePartitionKeys(p, a, q, b)).toBe(state(p, a) === state(q, b));
   });
 
   it('locks every partition of both counts, each lock once', () => {
@@ -71,7 +72,7 @@ describe('what a move holds and moves', () => {
     }
   });
 
-  it("moves each entry found in a partition to its partition under the new count, unless that has the same keys", () => {
+  it('moves each entry found in a partition to its partition under the new count, unless that has the same keys', () => {
     for (const [from, to] of [
       [1, 4],
       [4, 2],
@@ -89,7 +90,14 @@ describe('what a move holds and moves', () => {
       }
     }
     // 4 → 2: an entry of partition 1 of 4 is in partition 1 of 2, whose keys are the same: nothing moves.
-    expect(movesOf(names.filter((n) => partitionOf(n, 4) === 1), 1, 4, 2).size).toBe(0);
+    expect(
+      movesOf(
+        names.filter((n) => partitionOf(n, 4) === 1),
+        1,
+        4,
+        2,
+      ).size,
+    ).toBe(0);
     expect([...movesOf(names, 0, 1, 4).values()].flat().sort()).toEqual([...names].sort());
   });
 
@@ -102,8 +110,7 @@ describe('what a move holds and moves', () => {
   it("reads an entry's name back from its history list's key, and not the pending set's", () => {
     const keys = partitionKeys('tsbeat', 'd', 1, 4);
     const head = keys.runs('x').slice(0, -1);
-    for (const name of ['pending', '=a', '==b', 'x', 'a:b'])
-      expect(entryOfRunsKey(keys.runs(name).slice(head.length)), name).toBe(name);
+    for (const name of ['pending', '=a', '==b', 'x', 'a:b']) expect(entryOfRunsKey(keys.runs(name).slice(head.length)), name).toBe(name);
     expect(entryOfRunsKey(keys.runsPending.slice(head.length))).toBeUndefined();
   });
 
@@ -130,14 +137,21 @@ describe('the replica guard over the recorded count', () => {
     await partitionCountGuard({ store: fresh, configured: 4, logger: silentLogger, maxAgeMs: 1000 }).start();
     expect(fresh.value).toEqual({ count: 4, movingTo: undefined });
     expect(fresh.reads).toBe(1);
-    const other = partitionCountGuard({ store: fakeStore({ count: 4, movingTo: undefined }), configured: 2, logger: silentLogger, maxAgeMs: 1000 });
+    const other = partitionCountGuard({
+      store: fakeStore({ count: 4, movingTo: undefined }),
+      configured: 2,
+      logger: silentLogger,
+      maxAgeMs: 1000,
+    });
     const error = await other.start().then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(BeatError);
     expect(error).toMatchObject({ code: 'PARTITIONS_DIFFER' });
-    expect((error as Error).message).toMatch(/^beat run: this replica has partitions: 2, but the deployment's entries are kept in 4 partitions/);
+    expect((error as Error).message).toMatch(
+      /^beat run: this replica has partitions: 2, but the deployment's entries are kept in 4 partitions/,
+    );
   });
 
   it('asks Redis at most once per maxAge before lock attempts, and always before a session', async () => {
