@@ -10,6 +10,7 @@ import { BeatError, ErrorCode } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { partitionCountProblem } from '../control/partition-count.js';
+import type { PartitionRecord } from '../control/partition-count.js';
 import type { PartitionCountStore } from '../redis/partition-count-store.js';
 import type { PartitionClockGuard } from './clock-watchers.js';
 
@@ -23,7 +24,7 @@ export interface PartitionCountGuard {
 }
 
 export function partitionCountGuard(options: {
-  store: Pick<PartitionCountStore, 'record'>;
+  store: Pick<PartitionCountStore, 'read' | 'record'>;
   configured: number;
   logger: Logger;
   maxAgeMs: number;
@@ -32,8 +33,9 @@ export function partitionCountGuard(options: {
   let last: { atMs: number; problem: Promise<string | undefined> } | undefined;
   let said: string | undefined;
   const judge = async (): Promise<string | undefined> => {
-    // Recorded again when gone (a Redis that lost its data): as at start, the caller's count unless state says one.
-    const record = await store.record(configured);
+    // Read first (a read-only or full Redis still answers it); recorded again when gone (a Redis that
+    // lost its data): as at start, the caller's count unless state says one.
+    const record = (await store.read()) ?? (await store.record(configured));
     const problem = partitionCountProblem(record, configured);
     if (problem !== undefined && problem !== said)
       logger.error({ event: EVENTS.partitionsDiffer, ...record, configured }, `not leading: ${problem}`);
@@ -51,7 +53,14 @@ export function partitionCountGuard(options: {
   };
   return {
     start: async () => {
-      const record = await store.record(configured);
+      let record: PartitionRecord;
+      try {
+        record = (await store.read()) ?? (await store.record(configured));
+      } catch {
+        // Redis refuses (a read-only replica, out of memory, an ACL without EVALSHA): the lock campaign
+        // names the refusal and retries, as without partitions; the session confirms before it leads.
+        return;
+      }
       const problem = partitionCountProblem(record, configured);
       if (problem !== undefined) throw new BeatError(ErrorCode.PartitionsDiffer, `beat run: ${problem}`);
       said = undefined;

@@ -124,8 +124,13 @@ describe('the replica guard over the recorded count', () => {
     const store = {
       value: initial,
       reads: 0,
-      record: async (configured: number) => {
+      records: 0,
+      read: async () => {
         store.reads += 1;
+        return store.value;
+      },
+      record: async (configured: number) => {
+        store.records += 1;
         return (store.value ??= { count: configured, movingTo: undefined });
       },
     };
@@ -136,7 +141,7 @@ describe('the replica guard over the recorded count', () => {
     const fresh = fakeStore(undefined);
     await partitionCountGuard({ store: fresh, configured: 4, logger: silentLogger, maxAgeMs: 1000 }).start();
     expect(fresh.value).toEqual({ count: 4, movingTo: undefined });
-    expect(fresh.reads).toBe(1);
+    expect([fresh.reads, fresh.records]).toEqual([1, 1]);
     const other = partitionCountGuard({
       store: fakeStore({ count: 4, movingTo: undefined }),
       configured: 2,
@@ -170,13 +175,15 @@ describe('the replica guard over the recorded count', () => {
 
   it('lets the attempt go on when Redis cannot be read (the session confirms)', async () => {
     const guard = partitionCountGuard({
-      store: { record: () => Promise.reject(new Error('down')) },
+      store: { read: () => Promise.reject(new Error('down')), record: () => Promise.reject(new Error('down')) },
       configured: 1,
       logger: silentLogger,
       maxAgeMs: 0,
     });
     expect(await guard.mayLead()).toBeUndefined();
     await expect(guard.confirm()).rejects.toThrow('down');
+    // Nor does it stop the start: the lock campaign names Redis's refusal and retries.
+    await expect(guard.start()).resolves.toBeUndefined();
   });
 
   it('records its count again when the record is gone (a Redis that lost its data)', async () => {
