@@ -125,6 +125,17 @@ describe('beat partitions set', () => {
     expect(stale.text).toContain("this replica has partitions: 1, but the deployment's entries are kept in 4 partitions");
     expect(stale.text).toContain("'beat partitions set 1'");
     expect((await runBeatCli(['check', '--config', four])).stdout).toContain('partitions: 4; recorded in Redis: 4');
+    const otherCount = await runBeatCli(['check', '--config', two]);
+    expect(otherCount.code).toBe(2);
+    expect(otherCount.stdout).toContain('partitions: 2; recorded in Redis: 4');
+    expect(otherCount.stderr).toContain(
+      "partitions: this replica has partitions: 2, but the deployment's entries are kept in 4 partitions",
+    );
+    const status = await runBeatCli(['status', '--config', one]);
+    expect(status.stdout).toContain('partitions: 4 (recorded in Redis); this config: 1');
+    expect(status.stdout).toContain(
+      "WARNING: a beat run of this config does not lead: this replica has partitions: 1, but the deployment's entries are kept in 4 partitions",
+    );
 
     await runFor(client, four, 'B', 2);
 
