@@ -6,7 +6,8 @@
  * entry moves with it (a synthetic entry's paused mark, run history, failures and missed slots, the
  * last with its expiry). A replica whose `partitions` is not the recorded count exits 2 naming both;
  * `set` refuses while a replica leads, naming it; a move cut short completes when run again; a running
- * replica whose count another process changed does not lead again.
+ * replica whose count another process changed does not lead again. Then move-entries.lua alone: which
+ * records win when both places hold an entry, passed-since, and a stray key type.
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -233,6 +234,48 @@ describe('beat partitions set', () => {
       expect(beat.events('beat.lock.acquired')).toHaveLength(1);
       beat.signal('SIGTERM');
       expect(await beat.waitForExit(10_000)).toEqual({ code: 0, signal: null });
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it("move-entries.lua: the later slot's records win where both places hold the entry; passed-since is raised; a stray type writes nothing", async () => {
+    const client = suite.redis.client(3);
+    try {
+      await client.flushdb();
+      const source = { keys: schedulerKeys('tsbeat', 'lua'), token: 's' };
+      const destination = { keys: partitionKeys('tsbeat', 'lua', 1, 2), token: 'd' };
+      const state = (slot: number) => JSON.stringify({ slot, seen: 1, at: slot, id: `id-${slot}`, n: 1 });
+      await client
+        .multi()
+        .mset(source.keys.fence, 's', destination.keys.fence, 'd', source.keys.passedSince, '200', destination.keys.passedSince, '100')
+        // older: the source's (slot 1000) is later than the destination's leftover (500), which it replaces whole.
+        .hset(source.keys.state, 'older', state(1000))
+        .hset(destination.keys.state, 'older', state(500))
+        .hset(destination.keys.failures, 'older', '3')
+        .lpush(source.keys.runs('older'), 'from-source')
+        .lpush(destination.keys.runs('older'), 'left-over')
+        // newer: the destination's (slot 3000) is later: it stays, and the source's records go.
+        .hset(source.keys.state, 'newer', state(2000))
+        .sadd(source.keys.paused, 'newer')
+        .hset(destination.keys.state, 'newer', state(3000))
+        .exec();
+      expect(await moveEntryRecords(client, source, destination, ['older', 'newer'], 999)).toEqual({ moved: 1, kept: 1 });
+      expect(await client.hgetall(destination.keys.state)).toEqual({ older: state(1000), newer: state(3000) });
+      expect(await client.hexists(destination.keys.failures, 'older')).toBe(0);
+      expect(await client.lrange(destination.keys.runs('older'), 0, -1)).toEqual(['from-source']);
+      expect(await client.sismember(destination.keys.paused, 'newer')).toBe(0);
+      expect(await client.exists(source.keys.state, source.keys.paused, source.keys.runs('older'))).toBe(0);
+      expect(await client.get(destination.keys.passedSince)).toBe('200');
+
+      // A hash of the destination holding a string: refused, naming it, before anything is written.
+      await client.hset(source.keys.state, 'third', state(4000));
+      await client.set(destination.keys.resumed, 'stray');
+      await expect(moveEntryRecords(client, source, destination, ['third'], 999)).rejects.toThrow(
+        `WRONGTYPE move-entries: ${destination.keys.resumed} holds a string, not a hash; nothing was written`,
+      );
+      expect(await client.hget(source.keys.state, 'third')).toBe(state(4000));
+      expect(await client.hexists(destination.keys.state, 'third')).toBe(0);
     } finally {
       client.disconnect();
     }
