@@ -6,7 +6,8 @@
  */
 import type { Redis } from 'ioredis';
 import { DEFAULTS } from '../base/defaults.js';
-import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
+import { closest } from '../config/keys.js';
 import { silentLogger } from '../base/log.js';
 import { chunksOf } from '../base/chunks.js';
 import { maskUrl } from '../config/redis-url.js';
@@ -71,7 +72,7 @@ async function partitionsCommand(
   if (verb !== undefined && verb !== 'set')
     throw new BeatError(
       ErrorCode.Usage,
-      `beat partitions: unknown word "${verb}"; usage: beat partitions [set N]. See 'beat partitions --help'.`,
+      `beat partitions: unknown word ${shown(verb)}${closest(verb, ['set']) === undefined ? '' : '; did you mean "set"?'}; usage: beat partitions [set N]. See 'beat partitions --help'.`,
     );
   if (verb === 'set' && count === undefined)
     throw new BeatError(ErrorCode.Usage, "beat partitions set: how many? Usage: beat partitions set N. See 'beat partitions --help'.");
