@@ -37,6 +37,12 @@ export const LEADERSHIP_DEFAULTS = {
   partitions: 1,
   /** The most partitions a deployment may have. */
   partitionsMax: 1024,
+  /**
+   * `beat partitions set`: how long each lock it holds lives unless renewed (renewed every third of
+   * it), and how many entries one move-entries.lua call moves (a few milliseconds of Redis each).
+   */
+  partitionsSetLockTtlMs: 30_000,
+  partitionsMoveChunk: 200,
   /** How often a standby tries to take the lock. */
   lockRetryMs: 1000,
   /**

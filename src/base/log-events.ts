@@ -131,6 +131,11 @@ export const EVENTS = {
    * and stands by.
    */
   stateLoadFailed: 'beat.state.load_failed',
+  /**
+   * The deployment's recorded partition count is not this replica's `partitions`, or `beat partitions
+   * set` is moving the entries: this replica does not lead (a session about to start stands by).
+   */
+  partitionsDiffer: 'beat.partitions.differ',
   /** Start-up checks: Redis may evict keys, the local clock is off. */
   redisWarning: 'beat.redis.warning',
   /**

@@ -25,6 +25,7 @@ import { renderTable } from './table.js';
 import { followsOutcomes } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
+import { recordedPartitions } from './partitions.js';
 
 /** The --note of a pause, resume or trigger, checked; undefined without one. */
 function noteOf(command: string, text: string | undefined): string | undefined {
@@ -62,6 +63,8 @@ LAST FAILURE when the last of each finished, kept in Redis across failovers ("la
 partitions > 1, a PARTITION / LEADER / SINCE table says who leads each partition ("partitions" in
 --json), a replica's ROLE is leader while it leads any, PARTITIONS how many ("partitions" of each
 replica in --json: which), and a PARTITION column each entry's ("partition" in --json).
+With more than one partition, or a recorded partition count that is not the config's, a
+"partitions:" line gives the count recorded in Redis ("partitionCount" in --json; see beat partitions).
 `,
   options: { ...redisOptions, ...djangoOption, json: { type: 'boolean', help: 'print the same JSON as the /status endpoint' } },
   run: (args, io) => statusCommand(args.values, io),
@@ -244,10 +247,11 @@ async function statusCommand(
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
     const status = await readStatus(control, io.now(), django);
+    const counted = await recordedPartitions(control);
     // With partitions, who leads each (its own lock and leader record): the deployment's line says how many.
     const led = status.partitions;
     if (values.json) {
-      io.out(JSON.stringify(status));
+      io.out(JSON.stringify({ ...status, partitionCount: counted.json }));
       return ExitCode.Ok;
     }
     if (led === undefined)
@@ -267,7 +271,8 @@ async function statusCommand(
       );
       io.out('');
     }
-    for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
+    if (counted.line !== undefined) io.out(counted.line);
+    for (const warning of [...status.warnings, ...counted.warnings]) io.out(`WARNING: ${warning}`);
     if (status.replicas.length > 0) {
       io.out(
         renderTable(

@@ -36,9 +36,11 @@
  * - step G (the rest): one result backend connection and one task-event consumer shared by the
  *   partitions' trackers (one each today), RedBeat as a source; fewer Redis calls than one lock
  *   attempt and one deployment watch per partition every lock.retryEvery on a standby;
- * - step H: changing the count on a deployment with state (`beat partitions set N`), and refusing a
- *   replica whose count differs from the others' (today it would lead other locks: duplicates); the
- *   chaos test and the bench of the issue.
+ * - the chaos test and the bench of the issue.
+ *
+ * Changing the count on a deployment with state is `beat partitions set N` (commands/partitions.ts):
+ * the deployment records its count, and a partition leads only under it (partition-count-part.ts:
+ * each lock attempt asks, and each session confirms before it starts).
  */
 import { EVENTS } from '../base/log-events.js';
 import { LifecycleScope } from '../base/lifecycle.js';
@@ -58,6 +60,7 @@ import { partitionOf } from '../core/partition.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { RuntimeEntries } from '../runtime/catalog-slices.js';
 import type { PartitionClockGuard } from './clock-watchers.js';
+import type { PartitionCountGuard } from './partition-count-part.js';
 import type { Connections } from './connections.js';
 import type { DeploymentWatch } from './deployment-watch.js';
 import type { AuditSettings, LateInForce } from './in-force.js';
@@ -81,6 +84,8 @@ export interface SharedParts {
   /** Bound to each partition once it is made (its supervisor, states and runs followed). */
   readonly inForce: LateInForce;
   readonly audit: AuditSettings;
+  /** The deployment's recorded partition count, confirmed before each session leads (partition-count-part.ts). */
+  readonly partitionCount: Pick<PartitionCountGuard, 'confirm'>;
 }
 
 /** What the process gives one partition of its own (service.ts): its share of the process's parts. */
@@ -145,7 +150,10 @@ export function makePartitionRuntime(lent: SharedParts, own: PartitionParts): Pa
     events: observability.around(tracked),
     leaderTasks: [...(outcomes ? [trackerTask(outcomes.tracker, outcomes.onError)] : []), ...own.leaderTasks],
     running: outcomes?.tracker,
-    beforeSession: () => passedSlots.begin(clock.now()),
+    beforeSession: async () => {
+      await lent.partitionCount.confirm();
+      await passedSlots.begin(clock.now());
+    },
   });
   lock.set(leadership);
   shared.inForce.bind(partition, { supervisor, states, unfinished: () => outcomes?.tracker.unfinished() ?? [] });

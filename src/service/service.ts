@@ -24,6 +24,8 @@ import type { RunningService, ServiceOptions } from './running.js';
 import { hearEntryWrites, makeEntrySources } from './sources-part.js';
 import { catalogSlices } from '../runtime/catalog-slices.js';
 import { clockGuardViews } from './clock-watchers.js';
+import { PartitionCountStore } from '../redis/partition-count-store.js';
+import { countCheckedGuard, partitionCountGuard } from './partition-count-part.js';
 import { partitionLeaderTasks, partitionSinks } from './partition-sinks.js';
 import type { PartitionRuntime } from './partition-runtime.js';
 
@@ -66,10 +68,13 @@ async function makeParts(options: ServiceOptions) {
   const withMetrics = options.http !== undefined;
   const observability = await startObservability({ ...base, withMetrics, connections, catalog, inForce: inForce.view });
   const publishStaticNames = (names: readonly string[]): Promise<void> => entryStore.publishStaticNames(names);
-  const shared = { config, logger, clock, instanceId, connections, publishStaticNames, observability, inForce, audit };
   const count = config.partitions ?? 1;
+  // Leads only under the deployment's recorded partition count (partition-count-part.ts).
+  const store = new PartitionCountStore(connections.state, base.keys);
+  const partitionCount = partitionCountGuard({ store, configured: count, logger, maxAgeMs: config.lock.retryEveryMs });
+  const shared = { config, logger, clock, instanceId, connections, publishStaticNames, observability, inForce, audit, partitionCount };
   const slices = catalogSlices(catalog, count);
-  const guards = clockGuardViews(clockGuard, count);
+  const guards = clockGuardViews(clockGuard, count).map((guard) => countCheckedGuard(guard, partitionCount));
   const sinks = partitionSinks(observability.sinks, count);
   const tasks = partitionLeaderTasks(observability.leaderTasks, observability.perProcessTasks, count);
   const partitions: PartitionRuntime[] = Array.from({ length: count }, (_, p) =>
@@ -139,6 +144,11 @@ async function startParts(parts: Parts, signal: AbortSignal): Promise<LifecycleS
   // RedBeat gives its lock back and writes what is queued, before the connections close.
   scope.add('redbeat', () => connections.redbeat?.stop());
   await checkRedisServer(connections.state, log);
+  // Under another partition count than the deployment's, or while `beat partitions set` moves its entries: exit 2.
+  await parts.partitionCount.start().catch(async (error: unknown) => {
+    await scope.stopAll();
+    throw error;
+  });
   await parts.clockGuard.check();
   await catalog.load();
   if (partitions.length > 1) {
