@@ -22,6 +22,7 @@ import { leaf } from './command-spec.js';
 import type { Command, OptionHelps } from './command-spec.js';
 import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
+import { assignPartitions } from '../core/partition.js';
 import { followsOutcomes } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
@@ -248,10 +249,18 @@ async function statusCommand(
   try {
     const status = await readStatus(control, io.now(), django);
     const counted = await recordedPartitions(control);
-    // With partitions, who leads each (its own lock and leader record): the deployment's line says how many.
-    const led = status.partitions;
+    // With partitions, who leads each (its own lock and leader record), and whom the partition map
+    // gives it (as the replicas compute it from the live ones): the deployment's line says how many.
+    const map =
+      status.partitions === undefined || status.replicas.length === 0
+        ? undefined
+        : assignPartitions(
+            status.partitions.length,
+            status.replicas.map((r) => r.instance),
+          );
+    const led = status.partitions?.map((p) => ({ ...p, assigned: map?.[p.partition] ?? null }));
     if (values.json) {
-      io.out(JSON.stringify({ ...status, partitionCount: counted.json }));
+      io.out(JSON.stringify({ ...status, ...(led === undefined ? {} : { partitions: led }), partitionCount: counted.json }));
       return ExitCode.Ok;
     }
     if (led === undefined)
@@ -265,8 +274,8 @@ async function statusCommand(
       );
       io.out(
         renderTable(
-          ['PARTITION', 'LEADER', 'SINCE'],
-          led.map((p) => [String(p.partition), p.leader ?? '-', p.since ?? '-']),
+          ['PARTITION', 'LEADER', 'SINCE', 'ASSIGNED'],
+          led.map((p) => [String(p.partition), p.leader ?? '-', p.since ?? '-', p.assigned === p.leader ? '=' : (p.assigned ?? '-')]),
         ),
       );
       io.out('');

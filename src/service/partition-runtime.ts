@@ -6,7 +6,9 @@
  * (service.ts: the connections, the process's sinks and leader tasks) and what it gives this
  * partition of its own (PartitionParts: its slice of the catalog, its view of the clock guard), then
  * started, each stop added to the partition's own lifecycle scope. `beat run` runs one per partition
- * (`partitions`, default 1: one, whose keys are the deployment's); each campaigns for its own lock.
+ * (`partitions`, default 1: one, whose keys are the deployment's); each campaigns for its own lock,
+ * with several only when the partition map gives it this replica, and hands it over when the map
+ * gives it another (partition-seats.ts: its seat).
  *
  * How the process's parts serve several partitions (issue 34, step D):
  * - the catalog and the runtime entry store (sources-part.ts) are read once per process, under the
@@ -30,13 +32,12 @@
  * What is left (issue 34):
  * - step E: each replica loads and holds only its partitions' entries (a partitioned runtime store
  *   and catalog, `statics` per partition): today every replica reads every entry;
- * - step F: balanced assignment through the replicas registry (core/partition.ts assignPartitions,
- *   the `partitions` map key): a joining replica takes its share without a gap, a clean stop hands
- *   its share over; today each partition goes to whichever replica takes its lock first;
  * - step G (the rest): one result backend connection and one task-event consumer shared by the
  *   partitions' trackers (one each today), RedBeat as a source; fewer Redis calls than one lock
  *   attempt and one deployment watch per partition every lock.retryEvery on a standby;
- * - the chaos test and the bench of the issue.
+ * - the bench of the issue;
+ * - the partition map is computed by each replica from the registry (step F) and not stored:
+ *   `beat status` computes it the same way (ASSIGNED); /status and the dashboard show who leads.
  *
  * Changing the count on a deployment with state is `beat partitions set N` (commands/partitions.ts):
  * the deployment records its count, and a partition leads only under it (partition-count-part.ts:
@@ -69,6 +70,7 @@ import { makeLeadership } from './leadership-part.js';
 import type { Observability } from './observability-part.js';
 import { startOutcomes } from './outcomes.js';
 import type { Outcomes } from './outcomes.js';
+import type { PartitionSeat } from './partition-seats.js';
 import type { LeaderTask, Supervisor } from './supervisor.js';
 
 /** What the process lends each of its partitions. */
@@ -100,6 +102,8 @@ export interface PartitionParts {
   readonly sinks: readonly SchedulerEvents[];
   /** The process's leader tasks that this partition's sessions run (the deployment's: partition 0's). */
   readonly leaderTasks: readonly LeaderTask[];
+  /** With partitions > 1, its place in the partition map (partition-seats.ts): gates its campaign, hands it over. */
+  readonly seat?: PartitionSeat;
 }
 
 export interface PartitionRuntime {
@@ -136,7 +140,8 @@ export function makePartitionRuntime(lent: SharedParts, own: PartitionParts): Pa
   const failures = new RedisEntryFailures(state, keys);
   // With several partitions, what this one publishes is counted by partition too (metrics.ts).
   const byPartition = partitions === 1 || observability.metrics === undefined ? [] : [observability.metrics.partitionEvents(partition)];
-  const counted = fanOutEvents([...own.sinks, failures.events(), missedSlots.events, passedSlots.events, ...byPartition]);
+  const seatEvents = own.seat === undefined ? [] : [own.seat.events];
+  const counted = fanOutEvents([...own.sinks, failures.events(), missedSlots.events, passedSlots.events, ...byPartition, ...seatEvents]);
   const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
   const { control, leadership, supervisor, watch } = makeLeadership({
     ...shared,
@@ -154,8 +159,14 @@ export function makePartitionRuntime(lent: SharedParts, own: PartitionParts): Pa
       await lent.partitionCount.confirm();
       await passedSlots.begin(clock.now());
     },
+    ...(own.seat === undefined ? {} : { seat: own.seat }),
   });
   lock.set(leadership);
+  own.seat?.bind({
+    leading: () => supervisor.leading,
+    handOver: (reason) => supervisor.handOver(reason),
+    campaignNow: () => leadership.campaignNow(),
+  });
   shared.inForce.bind(partition, { supervisor, states, unfinished: () => outcomes?.tracker.unfinished() ?? [] });
   const scope = new LifecycleScope({ logger: log });
   return {
