@@ -29,7 +29,6 @@ import { countCheckedGuard, partitionCountGuard } from './partition-count-part.j
 import { partitionLeaderTasks, partitionSinks } from './partition-sinks.js';
 import type { PartitionRuntime } from './partition-runtime.js';
 import { PartitionMap } from './partition-seats.js';
-import type { PartitionSeat } from './partition-seats.js';
 import { lockFree } from '../redis/lock-look.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Logger } from '../base/log.js';
@@ -94,7 +93,7 @@ async function makeParts(options: ServiceOptions) {
       clockGuard: guards[p] as (typeof guards)[number],
       sinks: sinks[p] as (typeof sinks)[number],
       leaderTasks: tasks[p] as (typeof tasks)[number],
-      ...(assignment === undefined ? {} : { seat: assignment.seats[p] as PartitionSeat }),
+      ...(assignment === undefined ? {} : { seat: assignment.seats[p] }),
     }),
   );
   const partition = partitions[0] as PartitionRuntime;
