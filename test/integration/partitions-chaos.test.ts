@@ -157,8 +157,11 @@ describe('partitions chaos', () => {
     await ledBy('C leading every partition while B is stopped', [c], N, TAKEOVER_MS + 10_000);
     expect(Date.now() - stoppedAt, 'C took every partition within the TTL and a read').toBeLessThan(TAKEOVER_MS);
     await sleep(500);
+    const backGaps = watchGaps(client, () => new Set([b.pid, c.pid]));
     b.signal('SIGCONT');
     await ledBy('B and C leading 6 partitions each after SIGCONT', [b, c], 6, 20_000);
+    const backLongest = await backGaps.stop();
+    expect(Math.max(...backLongest), `the longest gap of a partition as B came back: ${backLongest.join(', ')} ms`).toBeLessThan(TTL_MS);
 
     // A fourth replica joins: it takes its share, each partition handed over (no lock left to expire).
     const joinGaps = watchGaps(client, alivePids);

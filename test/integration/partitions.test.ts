@@ -144,16 +144,20 @@ describe('partitions', () => {
     await db1.flushdb();
     const beat = suite.fleet.spawn({ config, label: 'C', args: ['--http', '127.0.0.1:0'] });
     try {
-      await waitUntil(
+      const led = await waitUntil(
         'every partition led',
         async () => {
           const status = await runBeatCli(['status', '--config', config, '--json']);
-          const parsed = JSON.parse(status.stdout) as { partitions?: { partition: number; leader: string | null }[] };
-          return parsed.partitions?.every((p) => p.leader !== null) ? parsed.partitions : undefined;
+          const parsed = JSON.parse(status.stdout) as {
+            partitions?: { partition: number; leader: string | null; assigned: string | null }[];
+          };
+          return parsed.partitions?.every((p) => p.leader !== null && p.assigned !== null) ? parsed.partitions : undefined;
         },
         15_000,
         () => suite.fleet.dump(),
       );
+      // Alone in the registry, the replica is each partition's assignee (the map `beat status` computes as the replicas do).
+      expect(led.every((p) => p.assigned === p.leader)).toBe(true);
       // The replica's own view: it leads every partition, and its /status lists them.
       const port = await httpPortOf(beat);
       expect(await httpRequest(port, '/readyz')).toMatchObject({ status: 200, body: `ok: leading partitions 0, 1, 2, 3 of ${N}\n` });
@@ -164,7 +168,9 @@ describe('partitions', () => {
       expect(own.self).toMatchObject({ role: 'leader' });
       const text = await runBeatCli(['status', '--config', config]);
       expect(text.stdout).toContain(`deployment ${name}: ${N} partitions, each with a leader`);
-      expect(text.stdout).toMatch(/PARTITION +LEADER +SINCE/);
+      expect(text.stdout).toMatch(/PARTITION +LEADER +SINCE +ASSIGNED/);
+      // `=`: the leader is the replica the map gives the partition.
+      expect(text.stdout).toMatch(/^0 +\S+ +\S+ += *$/m);
 
       const pause = await runBeatCli(['pause', pausedEntry, '--config', config]);
       expect(pause.stdout, pause.stderr).toContain(`paused ${pausedEntry}`);
