@@ -2,7 +2,9 @@
  * Who leads a partition (issue 34, step F): the pure moves (core/partition-moves.ts: given the map,
  * who leads and since when, a standby campaigns or waits, a leader keeps, holds or hands over), and
  * the process's map and seats that act on them (service/partition-seats.ts), driven by hand: reads
- * of the registry given as lists of ids, the lock's freedom and the monotonic clock faked.
+ * of the registry given as lists of ids, the lock's freedom and the monotonic clock faked; and a
+ * small world of replicas reading the registry at different moments, which settles on the map with
+ * each moved partition handed over once.
  */
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/base/log.js';
@@ -268,5 +270,102 @@ describe("a replica's partition map and seats", () => {
     for (let i = 0; i < 5; i += 1) fake.map.apply(IDS);
     await flush();
     expect(fake.holders.flatMap((h) => h.handedOver)).toEqual([]);
+  });
+});
+
+describe('replicas that read the registry at different moments', () => {
+  /**
+   * A small world in steps of 100 ms: the registry (who is live), one lock per partition, and a
+   * replica per id, each reading the registry every 600 ms at its own phase and trying, every step,
+   * the locks its seats let it try. A hand-over releases the lock at once; a take succeeds when the
+   * lock is free. Returns the hand-overs and the longest time a partition was without a leader.
+   */
+  async function simulate(script: { readonly atMs: number; readonly live: readonly string[] }[], untilMs: number) {
+    const locks = new Map<number, string>();
+    const replicas = new Map<string, { fake: Fake; phase: number }>();
+    const handOvers: { atMs: number; partition: number; from: string }[] = [];
+    const freeSince = new Map<number, number>();
+    let longestFreeMs = 0;
+    let live: readonly string[] = [];
+    let t = 0;
+    for (; t <= untilMs; t += 100) {
+      const change = script.find((s) => s.atMs === t);
+      if (change !== undefined) live = change.live;
+      for (const id of live) {
+        if (replicas.has(id)) continue;
+        const fake = fakeMap(id, N);
+        fake.holders.forEach((holder, p) => {
+          holder.leading = () => locks.get(p) === id;
+          holder.handOver = () => {
+            handOvers.push({ atMs: t, partition: p, from: id });
+            locks.delete(p);
+            fake.map.seats[p]!.events.leadershipChanged(false);
+            return Promise.resolve();
+          };
+        });
+        replicas.set(id, { fake, phase: (replicas.size * 200) % 600 });
+      }
+      for (const [id, { fake, phase }] of replicas) {
+        if (!live.includes(id)) {
+          // Gone (a clean stop): its locks released.
+          for (const [p, holder] of locks) if (holder === id) locks.delete(p);
+          continue;
+        }
+        fake.clock.now = t;
+        if (t % 600 === phase) fake.map.apply(live);
+        for (let p = 0; p < N; p += 1) fake.free[locks.has(p) ? 'delete' : 'add'](p);
+        await flush();
+        for (let p = 0; p < N; p += 1) {
+          if (locks.has(p)) continue;
+          if ((await fake.map.seats[p]!.mayTake()) !== undefined || locks.has(p)) continue;
+          locks.set(p, id);
+          fake.map.seats[p]!.events.leadershipChanged(true);
+        }
+      }
+      for (let p = 0; p < N; p += 1) {
+        if (locks.has(p)) freeSince.delete(p);
+        else if (!freeSince.has(p)) freeSince.set(p, t);
+        longestFreeMs = Math.max(longestFreeMs, t - (freeSince.get(p) ?? t));
+      }
+    }
+    return { locks, handOvers, longestFreeMs };
+  }
+
+  it('settle on the map with each partition handed over at most once per change, none leaderless beyond a step, when a replica joins', async () => {
+    const { locks, handOvers, longestFreeMs } = await simulate(
+      [
+        { atMs: 0, live: ['a', 'b', 'c'] },
+        { atMs: 3000, live: ['a', 'b', 'c', 'd'] },
+      ],
+      8000,
+    );
+    const want = assignPartitions(N, ['a', 'b', 'c', 'd']);
+    expect([...Array(N).keys()].map((p) => locks.get(p))).toEqual(want);
+    const afterJoin = handOvers.filter((h) => h.atMs >= 3000);
+    // Only the partitions the join moved change hands, each once.
+    const moved = assignPartitions(N, ['a', 'b', 'c']).flatMap((id, p) => (id !== want[p] ? [p] : []));
+    expect(afterJoin.map((h) => h.partition).sort((x, y) => x - y)).toEqual(moved);
+    expect(longestFreeMs).toBeLessThanOrEqual(100);
+  });
+
+  it("settle when a replica leaves: its partitions go to the map's new assignees, the others stay", async () => {
+    const { locks, handOvers } = await simulate(
+      [
+        { atMs: 0, live: ['a', 'b', 'c'] },
+        { atMs: 4000, live: ['a', 'b'] },
+      ],
+      9000,
+    );
+    expect([...Array(N).keys()].map((p) => locks.get(p))).toEqual(assignPartitions(N, ['a', 'b']));
+    // Between the survivors, only what the capped map moves changes hands, once.
+    const before = assignPartitions(N, ['a', 'b', 'c']);
+    const after = assignPartitions(N, ['a', 'b']);
+    const between = before.flatMap((id, p) => (id !== 'c' && id !== after[p] ? [p] : []));
+    expect(
+      handOvers
+        .filter((h) => h.atMs >= 4000)
+        .map((h) => h.partition)
+        .sort((x, y) => x - y),
+    ).toEqual(between);
   });
 });
