@@ -1,7 +1,7 @@
 /**
  * What a deployment of `partitions: 4` shows of itself, with two `beat run --http` replicas as real
- * processes on a private Redis, each leading two partitions (the locks of partitions 2 and 3 taken
- * from the first, as test/integration/partitions.test.ts does): each replica's /metrics (the
+ * processes on a private Redis, each leading the two partitions the partition map gives it (the
+ * second taking its two from the first by hand-overs): each replica's /metrics (the
  * partitions it leads, the entries their runners hold, the messages it published by partition),
  * /status and `beat status` (the partition map with since, every entry's partition, the replicas
  * leading any partition as leaders), and the dashboard: its API (the partition map, each row's
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/base/log.js';
-import { partitionOf } from '../../src/core/partition.js';
+import { assignPartitions, partitionOf, partitionsLedBy } from '../../src/core/partition.js';
 import type { OverviewWire, PageWire, StripsWire } from '../../src/dashboard/wire.js';
 import { partitionKeys } from '../../src/redis/keys.js';
 import { RedisMissedSlots } from '../../src/redis/missed-slots-store.js';
@@ -47,6 +47,10 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
   let portB: number;
   let idA: string;
   let idB: string;
+  /** The replica that leads each partition (index: the partition), by the partition map; and each one's. */
+  let map: string[];
+  let ownA: number[];
+  let ownB: number[];
   let config: string;
 
   /** The pid of the replica that leads each partition now (its lock held and its leader record), or undefined. */
@@ -92,22 +96,26 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
     a = suite.fleet.spawn({ config, label: 'A', args: ['--http', '127.0.0.1:0'] });
     await ledAs('A leading every partition', [a, a, a, a], 15_000);
     b = suite.fleet.spawn({ config, label: 'B', args: ['--http', '127.0.0.1:0'] });
-    await b.waitForLog('B campaigning for every partition', () => b.events('beat.standby').length >= N, 15_000);
-    // Partitions 2 and 3's locks vanish (as when they expire): B, retrying, takes them.
-    await suite.client.del(partitionKeys('tsbeat', NAME, 2, N).lock, partitionKeys('tsbeat', NAME, 3, N).lock);
-    await ledAs('A leading 0 and 1, B 2 and 3', [a, a, b, b], 8000);
     [portA, portB] = await Promise.all([httpPortOf(a), httpPortOf(b)]);
     [idA, idB] = await Promise.all([
       json<StatusJson>(portA, '/status').then((s) => s.self.instance),
       json<StatusJson>(portB, '/status').then((s) => s.self.instance),
     ]);
+    // The map over the two (the same on both): A hands B its two.
+    map = [...assignPartitions(N, [idA, idB])];
+    [ownA, ownB] = [partitionsLedBy(map, idA), partitionsLedBy(map, idB)];
+    await ledAs(
+      `A leading ${ownA.join(' and ')}, B ${ownB.join(' and ')}`,
+      map.map((id) => (id === idA ? a : b)),
+      15_000,
+    );
   }, 60_000);
 
   it("each replica's /metrics: the partitions it leads, the entries they hold, what it published by partition", async () => {
     const held = (ps: number[]): number => ps.reduce((n, p) => n + inPartition(p).length, 0);
     for (const [port, mine] of [
-      [portA, [0, 1]],
-      [portB, [2, 3]],
+      [portA, ownA],
+      [portB, ownB],
     ] as const) {
       const metrics = await waitUntil(
         `the metrics of the replica leading ${mine.join(' and ')}`,
@@ -132,7 +140,6 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
   }, 30_000);
 
   it("/status and beat status: the partition map with since, every entry's partition, both replicas leaders of theirs", async () => {
-    const map = [idA, idA, idB, idB];
     for (const [port, self] of [
       [portA, idA],
       [portB, idB],
@@ -143,8 +150,8 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
       expect(status.entries.map((e) => [e.name, e.partition])).toEqual(NAMES.map((n) => [n, partitionOf(n, N)]));
       expect(status.replicas.map((r) => [r.instance, r.role, r.partitions]).sort()).toEqual(
         [
-          [idA, 'leader', [0, 1]],
-          [idB, 'leader', [2, 3]],
+          [idA, 'leader', ownA],
+          [idB, 'leader', ownB],
         ].sort(),
       );
     }
@@ -169,17 +176,12 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
     const overview = await json<OverviewWire>(portA, '/ui/api/overview');
     expect(overview.self).toEqual({ instance: idA, role: 'leader' });
     expect(overview.leader).toBeNull();
-    expect(overview.partitions?.map((p) => [p.partition, p.leader])).toEqual([
-      [0, idA],
-      [1, idA],
-      [2, idB],
-      [3, idB],
-    ]);
+    expect(overview.partitions?.map((p) => [p.partition, p.leader])).toEqual(map.map((id, p) => [p, id]));
     for (const p of overview.partitions ?? []) expect(p.lockExpiresInMs).toBeGreaterThan(0);
     expect(overview.replicas.map((r) => [r.instance, r.role, r.partitions]).sort()).toEqual(
       [
-        [idA, 'leader', [0, 1]],
-        [idB, 'leader', [2, 3]],
+        [idA, 'leader', ownA],
+        [idB, 'leader', ownB],
       ].sort(),
     );
 
@@ -191,11 +193,12 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.body)).toMatchObject({ error: 'partition=x: expected a whole number from 0 to 1023' });
 
-    // A report of a slot that never ran, under partition 3's keys (where its leader writes it):
-    // the strip of A, which leads 0 and 1, shows it.
-    const entry = inPartition(3)[0] as string;
+    // A report of a slot that never ran, under the keys of a partition B leads (where its leader
+    // writes it): the strip of A, which does not lead it, shows it.
+    const theirs = ownB[0] as number;
+    const entry = inPartition(theirs)[0] as string;
     const firstSlotMs = Date.now() - 10 * 60_000;
-    await new RedisMissedSlots(suite.client, partitionKeys('tsbeat', NAME, 3, N), silentLogger).record(entry, {
+    await new RedisMissedSlots(suite.client, partitionKeys('tsbeat', NAME, theirs, N), silentLogger).record(entry, {
       firstSlotMs,
       count: 1,
       reason: 'skip_late',
@@ -218,16 +221,11 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
         await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(N);
         expect(
           await rows.evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-partition'), tr.getAttribute('data-leader')])),
-        ).toEqual([
-          ['0', idA],
-          ['1', idA],
-          ['2', idB],
-          ['3', idB],
-        ]);
-        expect(await page.locator('table.partitions tr[data-partition="0"] td[data-label="Leader"]').textContent()).toBe(
+        ).toEqual(map.map((id, p) => [String(p), id]));
+        expect(await page.locator(`table.partitions tr[data-partition="${ownA[0]}"] td[data-label="Leader"]`).textContent()).toBe(
           `${idA} (this replica)`,
         );
-        expect(await page.locator('table.partitions tr[data-partition="2"] td[data-label="Leader"]').textContent()).toBe(idB);
+        expect(await page.locator(`table.partitions tr[data-partition="${ownB[0]}"] td[data-label="Leader"]`).textContent()).toBe(idB);
         expect(await page.locator('dl.facts').textContent()).toContain(`Partitions${N}, each with a leader, led by 2 replicas`);
         const replicas = page.locator('table.replicas tbody tr');
         await expect.poll(() => replicas.count()).toBe(2);
@@ -235,12 +233,12 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
           await page
             .locator(`table.replicas tr[data-replica="${idA}"]`)
             .evaluate((tr) => [tr.getAttribute('data-role'), tr.querySelector('td[data-label="Partitions"]')?.textContent]),
-        ).toEqual(['leader', '0, 1']);
+        ).toEqual(['leader', ownA.join(', ')]);
         expect(
           await page
             .locator(`table.replicas tr[data-replica="${idB}"]`)
             .evaluate((tr) => [tr.getAttribute('data-role'), tr.querySelector('td[data-label="Partitions"]')?.textContent]),
-        ).toEqual(['leader', '2, 3']);
+        ).toEqual(['leader', ownB.join(', ')]);
         await page.screenshot({ path: join(DOCS, 'dashboard-partitions.png'), fullPage: true });
 
         await page.goto(`${base}/#/`);
