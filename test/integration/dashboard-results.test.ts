@@ -65,11 +65,13 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
   let file: string;
   const bases: string[] = [];
 
-  beforeAll(async () => {
-    if (!celery.ok) throw new Error(celery.problem);
-    redis = await startPrivateRedis();
-    const name = uniqueName('dash-results');
-    file = dir.write(`${name}.json`, {
+  /**
+   * A deployment's config on the private Redis, every one with these entries: the file's leader and
+   * standby run one, and the test that kills its leader starts one of its own (a fresh name on each
+   * attempt, so that a retry finds none of the first attempt's processes, lock or histories).
+   */
+  const deployment = (name: string): string =>
+    dir.write(`${name}.json`, {
       name,
       broker: { url: redis.url(0) },
       resultBackend: redis.url(1),
@@ -93,6 +95,11 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
         'late-skip': { task: 'tsbeat_test.ok', schedule: 1, catchUp: 'skip' },
       },
     });
+
+  beforeAll(async () => {
+    if (!celery.ok) throw new Error(celery.problem);
+    redis = await startPrivateRedis();
+    file = deployment(uniqueName('dash-results'));
     const env = { broker: redis.url(0), backend: redis.url(1) };
     workers.push(
       ...(await Promise.all([
@@ -117,8 +124,8 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
     dir.remove();
   });
 
-  const history = async (entry: string): Promise<RunJson[]> => {
-    const run = await runBeatCli(['history', entry, '--config', file, '--json']);
+  const history = async (entry: string, config = file): Promise<RunJson[]> => {
+    const run = await runBeatCli(['history', entry, '--config', config, '--json']);
     expect(run.stderr).toBe('');
     return JSON.parse(run.stdout) as RunJson[];
   };
@@ -286,65 +293,83 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
   }, 90_000);
 
   it('colours the past hour: a failed slot, a slot skipped by overlap, and slots missed while the leader was down (catchUp: skip)', async () => {
-    // The oracles: a FAILURE in beat history; the leader's own beat.overlap.skip line (its slot).
-    const skip = await leader.waitForEvent(EVENTS.overlapSkip, 20_000);
-    const skippedSlot = Date.parse(String(skip['slot']));
-    const failed = (await history('billing-sync')).find((r) => r.state === 'FAILURE');
-    expect(failed).toBeDefined();
-    // Killed: nobody leads until its lock expires (lock.ttl 2 s); the standby then takes over, and
-    // late-skip's slots of that gap are missed.
-    const before = await waitUntil(
-      'a finished run of late-skip',
-      async () => (await history('late-skip')).find((r) => r.state === 'SUCCESS'),
-      15_000,
-    );
-    leader.signal('SIGKILL');
-    await standby.waitForEvent(EVENTS.lockAcquired, 15_000);
-    // The first run after the gap, and the slots between: every second (1 s interval) that did not run.
-    const gap = await waitUntil(
-      'late-skip to run after the takeover, past a gap',
-      async () => {
-        const runs = (await history('late-skip')).map((r) => Date.parse(r.slot)).sort((a, b) => a - b);
-        for (let i = 1; i < runs.length; i += 1)
-          if (runs[i]! - runs[i - 1]! > 1500 && runs[i - 1]! >= Date.parse(before.slot)) return [runs[i - 1]!, runs[i]!] as const;
-        return undefined;
-      },
-      60_000,
-      () => standby.tail(),
-    );
-    // The slot just before the first run after the gap: due while no one led (a run published in the
-    // last moments before a SIGKILL may be missing from the history, so the gap's first slot is no oracle).
-    const missedSlot = gap[1] - 1000;
-    expect(missedSlot).toBeGreaterThan(gap[0]);
-    // The new leader said late-skip's slots were missed: all of them skipped (beat.skip), or the
-    // latest fired and the earlier ones skipped (beat.catch_up), as the takeover fell on a slot or not.
-    await standby.waitForLog(
-      "late-skip's missed slots",
-      (l) => (l.event === EVENTS.skip || l.event === EVENTS.catchUp) && l['entry'] === 'late-skip' && Number(l['missed']) > 0,
-      10_000,
-    );
-    const page = await open(bases[1]!, '#/entry/late-skip');
-    // What the API says of the other entries' cells (the page draws the same cells, see below).
-    const cellKind = async (entry: string, span: 'day' | 'hour', slotMs: number): Promise<string | null> => {
-      const p = new URLSearchParams({ span, name: entry });
-      const reply = await fetch(`${bases[1]}/ui/api/strips?${p.toString()}`);
-      const s = (await reply.json()) as { startMs: number; bucketMs: number; strips: Record<string, ({ kind: string } | null)[]> };
-      return s.strips[entry]?.[Math.floor((slotMs - s.startMs) / s.bucketMs)]?.kind ?? null;
-    };
-    // The page's own strips: the hour strip's cell holding the missed slot is coloured missed.
-    const minute = (ms: number) => String(Math.floor(ms / 60_000) * 60_000);
-    const missedCell = page.locator(`.strip[aria-label="late-skip: the last hour"] .cell[data-start="${minute(missedSlot)}"]`);
-    await expect.poll(() => missedCell.getAttribute('data-kind'), { timeout: 15_000 }).toBe('missed');
-    expect(await missedCell.getAttribute('title')).toMatch(/\d+ missed/);
-    expect(await cellKind('slow-skip', 'hour', skippedSlot)).toBe('skipped');
-    expect(await cellKind('billing-sync', 'hour', Date.parse(failed!.slot))).toBe('failed');
-    expect(await cellKind('billing-sync', 'day', Date.parse(failed!.slot))).toBe('failed');
-    await page.screenshot({ path: join(DOCS, 'dashboard-day-strip.png') });
-    // The list's strips and the timeline's past show the same cells.
-    await page.goto(`${bases[1]}/#/timeline`);
-    const timelineCell = page.locator(`.past-grid .strip[data-entry="slow-skip"] .cell[data-start="${minute(skippedSlot)}"]`);
-    await expect.poll(() => timelineCell.getAttribute('data-kind'), { timeout: 15_000 }).toBe('skipped');
-    await page.screenshot({ path: join(DOCS, 'dashboard-timeline-past.png') });
-    await page.close();
+    // Its own deployment, leader and standby, on a fresh name each attempt: it kills its leader, and
+    // a retry must find neither that attempt's processes (the standby that took over still leading,
+    // still publishing) nor its lock or histories; its processes go when it ends, failed or not.
+    const own = new BeatFleet();
+    try {
+      const config = deployment(uniqueName('dash-hour'));
+      const hourLeader = own.spawn({ config, label: 'hour-leader', args: ['--http', '127.0.0.1:0'] });
+      await hourLeader.waitForEvent(EVENTS.lockAcquired, 15_000);
+      const hourStandby = own.spawn({ config, label: 'hour-standby', args: ['--http', '127.0.0.1:0'] });
+      await hourStandby.waitForEvent(EVENTS.standby, 15_000);
+      const base = `http://127.0.0.1:${await httpPortOf(hourStandby)}`;
+      // The oracles: a FAILURE in beat history; the leader's own beat.overlap.skip line (its slot).
+      const skip = await hourLeader.waitForEvent(EVENTS.overlapSkip, 20_000);
+      const skippedSlot = Date.parse(String(skip['slot']));
+      const failed = await waitUntil(
+        'a failed run of billing-sync',
+        async () => (await history('billing-sync', config)).find((r) => r.state === 'FAILURE'),
+        20_000,
+      );
+      expect(failed).toBeDefined();
+      // Killed: nobody leads until its lock expires (lock.ttl 2 s); the standby then takes over, and
+      // late-skip's slots of that gap are missed.
+      const before = await waitUntil(
+        'a finished run of late-skip',
+        async () => (await history('late-skip', config)).find((r) => r.state === 'SUCCESS'),
+        15_000,
+      );
+      hourLeader.signal('SIGKILL');
+      await hourStandby.waitForEvent(EVENTS.lockAcquired, 15_000);
+      // The first run after the gap, and the slots between: every second (1 s interval) that did not run.
+      const gap = await waitUntil(
+        'late-skip to run after the takeover, past a gap',
+        async () => {
+          const runs = (await history('late-skip', config)).map((r) => Date.parse(r.slot)).sort((a, b) => a - b);
+          for (let i = 1; i < runs.length; i += 1)
+            if (runs[i]! - runs[i - 1]! > 1500 && runs[i - 1]! >= Date.parse(before.slot)) return [runs[i - 1]!, runs[i]!] as const;
+          return undefined;
+        },
+        60_000,
+        () => hourStandby.tail(),
+      );
+      // The slot just before the first run after the gap: due while no one led (a run published in the
+      // last moments before a SIGKILL may be missing from the history, so the gap's first slot is no oracle).
+      const missedSlot = gap[1] - 1000;
+      expect(missedSlot).toBeGreaterThan(gap[0]);
+      // The new leader said late-skip's slots were missed: all of them skipped (beat.skip), or the
+      // latest fired and the earlier ones skipped (beat.catch_up), as the takeover fell on a slot or not.
+      await hourStandby.waitForLog(
+        "late-skip's missed slots",
+        (l) => (l.event === EVENTS.skip || l.event === EVENTS.catchUp) && l['entry'] === 'late-skip' && Number(l['missed']) > 0,
+        10_000,
+      );
+      const page = await open(base, '#/entry/late-skip');
+      // What the API says of the other entries' cells (the page draws the same cells, see below).
+      const cellKind = async (entry: string, span: 'day' | 'hour', slotMs: number): Promise<string | null> => {
+        const p = new URLSearchParams({ span, name: entry });
+        const reply = await fetch(`${base}/ui/api/strips?${p.toString()}`);
+        const s = (await reply.json()) as { startMs: number; bucketMs: number; strips: Record<string, ({ kind: string } | null)[]> };
+        return s.strips[entry]?.[Math.floor((slotMs - s.startMs) / s.bucketMs)]?.kind ?? null;
+      };
+      // The page's own strips: the hour strip's cell holding the missed slot is coloured missed.
+      const minute = (ms: number) => String(Math.floor(ms / 60_000) * 60_000);
+      const missedCell = page.locator(`.strip[aria-label="late-skip: the last hour"] .cell[data-start="${minute(missedSlot)}"]`);
+      await expect.poll(() => missedCell.getAttribute('data-kind'), { timeout: 15_000 }).toBe('missed');
+      expect(await missedCell.getAttribute('title')).toMatch(/\d+ missed/);
+      expect(await cellKind('slow-skip', 'hour', skippedSlot)).toBe('skipped');
+      expect(await cellKind('billing-sync', 'hour', Date.parse(failed.slot))).toBe('failed');
+      expect(await cellKind('billing-sync', 'day', Date.parse(failed.slot))).toBe('failed');
+      await page.screenshot({ path: join(DOCS, 'dashboard-day-strip.png') });
+      // The list's strips and the timeline's past show the same cells.
+      await page.goto(`${base}/#/timeline`);
+      const timelineCell = page.locator(`.past-grid .strip[data-entry="slow-skip"] .cell[data-start="${minute(skippedSlot)}"]`);
+      await expect.poll(() => timelineCell.getAttribute('data-kind'), { timeout: 15_000 }).toBe('skipped');
+      await page.screenshot({ path: join(DOCS, 'dashboard-timeline-past.png') });
+      await page.close();
+    } finally {
+      await own.killAll();
+    }
   }, 120_000);
 });

@@ -10,12 +10,12 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
 import { pythonCelery, startWorker, stopAll } from '../support/celery.js';
 import type { CeleryProcess } from '../support/celery.js';
-import { startPrivateRedis } from '../support/ops.js';
+import { startPrivateRedis, uniqueName } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
 interface Posted {
@@ -60,6 +60,11 @@ class SentryReceiver {
     return out;
   }
 
+  /** Forgets what was posted so far. */
+  clear(): void {
+    this.posted.length = 0;
+  }
+
   async stop(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => this.server?.close(() => resolve()));
@@ -83,6 +88,15 @@ suite('Sentry Crons (a real beat process, a receiver on loopback, a real Celery 
     await receiver.start();
   });
 
+  // A retry (vitest.config.ts: retry 1) starts clean: the first attempt's beat (still leading, its
+  // entries recorded as run) and worker are gone; the test then flushes Redis, clears the receiver
+  // and names a fresh deployment.
+  afterEach(async () => {
+    await fleet.killAll();
+    await stopAll([worker]);
+    worker = undefined;
+  });
+
   afterAll(async () => {
     await fleet.killAll();
     await stopAll([worker]);
@@ -93,11 +107,14 @@ suite('Sentry Crons (a real beat process, a receiver on loopback, a real Celery 
   });
 
   it('sends the in_progress check-in of a monitored run, and the worker finds the check-in headers where sentry-python reads them', async () => {
+    await results.flushall();
+    receiver.clear();
     const queue = 'sentried';
     // An interval entry that has not run yet runs first at startAt: a few seconds from now.
     const startAt = new Date(Math.ceil(Date.now() / 1000) * 1000 + 4000).toISOString();
-    const file = dir.write('sentry.yaml', {
-      name: 'sentry-crons',
+    const name = uniqueName('sentry-crons');
+    const file = dir.write(`${name}.yaml`, {
+      name,
       broker: { url: server.url(0) },
       taskDefaultQueue: queue,
       timezone: 'Europe/Berlin',
