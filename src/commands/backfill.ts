@@ -16,11 +16,14 @@ import {
   progressText,
   slotTexts,
 } from '../control/backfill.js';
-import type { BackfillProgress } from '../control/backfill.js';
+import type { BackfillInput, BackfillPlan, BackfillProgress } from '../control/backfill.js';
+import type { BackfillOverlap } from '../core/backfill-overlap.js';
+import type { ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS } from '../base/note-text.js';
 import { parseCount } from './args.js';
 import { djangoOverride } from './config-args.js';
 import { openControl, redisOptions } from './control-open.js';
+import type { Control } from './control-open.js';
 import { leaf } from './command-spec.js';
 import { requireControlEntry, requireLeaderHas } from './control.js';
 import { ExitCode } from './io.js';
@@ -113,6 +116,31 @@ type BackfillValues = {
 };
 
 async function backfillCommand(values: BackfillValues, positionals: readonly string[], io: Io): Promise<ExitCode> {
+  const input = checkedInput(values);
+  const timeoutS =
+    values.timeout === undefined
+      ? DEFAULTS.backfillTimeoutS
+      : parseCount('backfill', '--timeout', values.timeout, 1, DEFAULTS.backfillTimeoutMaxS);
+  const django = djangoOverride(io, undefined);
+  const control = await openControl(io, values.config, values.broker, undefined, django);
+  try {
+    const entry = await requireControlEntry('backfill', control, positionals[0], django);
+    const { plan, policy } = await planFor(control, entry, input);
+    if (input.dryRun) return printDryRun(io, entry, plan, values);
+    await requireLeaderHas('backfill', control, entry.name, io);
+    const { id, text } = await requestFromLeader(control, entry.name, input, plan, io);
+    const run: BackfillRun = { entry: entry.name, id, text, total: plan.slots.length + plan.excluded.length, policy, timeoutS };
+    const progress = await awaitLeader(control, run, io);
+    return await report(control, run, progress, values, io);
+  } catch (error) {
+    throw control.failure('backfill', error);
+  } finally {
+    await control.close();
+  }
+}
+
+/** The flags as a backfill request's input; exit 2 naming every problem. */
+function checkedInput(values: BackfillValues): BackfillInput {
   const checked = checkBackfillInput(
     {
       from: values.from,
@@ -127,94 +155,126 @@ async function backfillCommand(values: BackfillValues, positionals: readonly str
   );
   if (checked.problems !== undefined)
     throw new BeatError(ErrorCode.Usage, `beat backfill: ${checked.problems.map((p) => p.message).join('; ')}`);
-  const { input } = checked;
-  const timeoutS =
-    values.timeout === undefined
-      ? DEFAULTS.backfillTimeoutS
-      : parseCount('backfill', '--timeout', values.timeout, 1, DEFAULTS.backfillTimeoutMaxS);
-  const django = djangoOverride(io, undefined);
-  const control = await openControl(io, values.config, values.broker, undefined, django);
-  try {
-    const entry = await requireControlEntry('backfill', control, positionals[0], django);
-    const stored = (await control.states.readSome([entry.name])).get(entry.name);
-    const plan = planBackfill(entry, input, stored?.slotMs);
-    if ('refusal' in plan) throw new BeatError(ErrorCode.Usage, `beat backfill: ${plan.refusal}`);
-    if (plan.overLimit) throw new BeatError(ErrorCode.Usage, `beat backfill: ${overLimitMessage(entry.name, input.limit, CLI_FIELDS)}`);
-    const applied = backfillPolicy(input, entry, control.config, CLI_FIELDS);
-    if (applied.problem !== undefined) throw new BeatError(ErrorCode.Usage, `beat backfill: ${applied.problem}`);
-    if (input.dryRun) {
-      const slots = slotTexts(plan.slots, entry.timezone);
-      const excluded = slotTexts(plan.excluded, entry.timezone);
-      if (values.json) {
-        io.out(JSON.stringify({ entry: entry.name, timezone: entry.timezone, dryRun: true, slots, excluded }));
-      } else {
-        io.out(`${entry.name}: ${slots.length} slot${slots.length === 1 ? '' : 's'} from ${values.from} to ${values.to}`);
-        for (const slot of slots) io.out(`  ${slot}`);
-        if (excluded.length > 0) io.out(`${excluded.length} excluded (not backfilled): ${excluded.join(', ')}`);
-      }
-      return ExitCode.Ok;
-    }
-    await requireLeaderHas('backfill', control, entry.name, io);
-    const id = randomUUID();
-    const text = await control.control.requestBackfill(
-      {
-        id,
-        entry: entry.name,
-        fromMs: input.fromMs,
-        toMs: input.toMs,
-        limit: input.limit,
-        ...(plan.anchorMs === undefined ? {} : { anchorMs: plan.anchorMs }),
-        unrecorded: input.unrecorded,
-        ...(input.overlap === undefined ? {} : { overlap: input.overlap }),
-        at: io.now(),
-        ...(input.note === undefined ? {} : { note: input.note }),
-      },
-      control.audit(input.note),
-    );
-    const total = plan.slots.length + plan.excluded.length;
-    // On the monotonic clock, as beat trigger waits.
-    const deadline = performance.now() + timeoutS * 1000;
-    let progress: BackfillProgress | undefined;
-    while (performance.now() < deadline) {
-      progress = await control.control.backfillProgress(id);
-      if (progress?.doneMs !== undefined) break;
-      if (progress !== undefined)
-        io.progress?.(`backfill ${entry.name}: ${coveredSlots(progress)}/${progress.total ?? total} slots, ${progressText(progress)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    if (progress?.doneMs === undefined && !(await control.control.cancelBackfill(text)))
-      progress = await control.control.backfillProgress(id);
-    if (progress !== undefined) io.progress?.(`backfill ${entry.name}: ${coveredSlots(progress)}/${progress.total ?? total} slots`, true);
-    if (progress?.error !== undefined) {
-      io.err(`beat backfill: the leader refused the backfill of ${shown(entry.name)}: ${progress.error}`);
-      return ExitCode.Failure;
-    }
-    if (progress?.doneMs === undefined) {
-      const leader = await control.control.leader();
-      io.err(
-        `beat backfill: the leader did not finish the backfill of ${shown(entry.name)} within ${timeoutS} s (${leader ? `leader ${leader.instance}` : 'no beat run instance is leading'}); the request was withdrawn${progress ? ` after ${progressText(progress)}` : ''}. What was published stays published: run the same command again to go on`,
-      );
-      return ExitCode.Failure;
-    }
-    if (values.json) {
-      const { published, recorded, excluded, ahead, unrecorded, overlap } = progress;
-      io.out(
-        JSON.stringify({
-          entry: entry.name,
-          id,
-          from: values.from,
-          to: values.to,
-          total: progress.total ?? total,
-          overlapPolicy: applied.policy,
-          published,
-          skipped: { recorded, excluded, ahead, unrecorded, overlap },
-        }),
-      );
-    } else io.out(`backfilled ${entry.name} (overlap ${applied.policy}): ${progressText(progress)}`);
-    return ExitCode.Ok;
-  } catch (error) {
-    throw control.failure('backfill', error);
-  } finally {
-    await control.close();
+  return checked.input;
+}
+
+/** The entry's slots in the range and the overlap policy they go out under; exit 2 when either cannot be. */
+async function planFor(
+  control: Control,
+  entry: ResolvedEntry,
+  input: BackfillInput,
+): Promise<{ plan: BackfillPlan; policy: BackfillOverlap }> {
+  const stored = (await control.states.readSome([entry.name])).get(entry.name);
+  const plan = planBackfill(entry, input, stored?.slotMs);
+  if ('refusal' in plan) throw new BeatError(ErrorCode.Usage, `beat backfill: ${plan.refusal}`);
+  if (plan.overLimit) throw new BeatError(ErrorCode.Usage, `beat backfill: ${overLimitMessage(entry.name, input.limit, CLI_FIELDS)}`);
+  const applied = backfillPolicy(input, entry, control.config, CLI_FIELDS);
+  if (applied.problem !== undefined) throw new BeatError(ErrorCode.Usage, `beat backfill: ${applied.problem}`);
+  return { plan, policy: applied.policy };
+}
+
+function printDryRun(io: Io, entry: ResolvedEntry, plan: BackfillPlan, values: BackfillValues): ExitCode {
+  const slots = slotTexts(plan.slots, entry.timezone);
+  const excluded = slotTexts(plan.excluded, entry.timezone);
+  if (values.json) {
+    io.out(JSON.stringify({ entry: entry.name, timezone: entry.timezone, dryRun: true, slots, excluded }));
+  } else {
+    io.out(`${entry.name}: ${slots.length} slot${slots.length === 1 ? '' : 's'} from ${values.from} to ${values.to}`);
+    for (const slot of slots) io.out(`  ${slot}`);
+    if (excluded.length > 0) io.out(`${excluded.length} excluded (not backfilled): ${excluded.join(', ')}`);
   }
+  return ExitCode.Ok;
+}
+
+/** The request handed to the leader: its id, and its text (what withdraws it). */
+async function requestFromLeader(
+  control: Control,
+  entry: string,
+  input: BackfillInput,
+  plan: BackfillPlan,
+  io: Io,
+): Promise<{ id: string; text: string }> {
+  const id = randomUUID();
+  const text = await control.control.requestBackfill(
+    {
+      id,
+      entry,
+      fromMs: input.fromMs,
+      toMs: input.toMs,
+      limit: input.limit,
+      ...(plan.anchorMs === undefined ? {} : { anchorMs: plan.anchorMs }),
+      unrecorded: input.unrecorded,
+      ...(input.overlap === undefined ? {} : { overlap: input.overlap }),
+      at: io.now(),
+      ...(input.note === undefined ? {} : { note: input.note }),
+    },
+    control.audit(input.note),
+  );
+  return { id, text };
+}
+
+/** A backfill handed to the leader: what the waiting and the report name. */
+interface BackfillRun {
+  readonly entry: string;
+  readonly id: string;
+  /** The request as stored: what withdraws it at the timeout. */
+  readonly text: string;
+  /** The slots in the range (run and excluded) as planned here, until the leader's own count. */
+  readonly total: number;
+  readonly policy: BackfillOverlap;
+  readonly timeoutS: number;
+}
+
+/** The request's progress once the leader is done, or at the timeout (the request then withdrawn). */
+async function awaitLeader(control: Control, run: BackfillRun, io: Io): Promise<BackfillProgress | undefined> {
+  // On the monotonic clock, as beat trigger waits.
+  const deadline = performance.now() + run.timeoutS * 1000;
+  let progress: BackfillProgress | undefined;
+  while (performance.now() < deadline) {
+    progress = await control.control.backfillProgress(run.id);
+    if (progress?.doneMs !== undefined) break;
+    if (progress !== undefined)
+      io.progress?.(`backfill ${run.entry}: ${coveredSlots(progress)}/${progress.total ?? run.total} slots, ${progressText(progress)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (progress?.doneMs === undefined && !(await control.control.cancelBackfill(run.text)))
+    progress = await control.control.backfillProgress(run.id);
+  if (progress !== undefined) io.progress?.(`backfill ${run.entry}: ${coveredSlots(progress)}/${progress.total ?? run.total} slots`, true);
+  return progress;
+}
+
+async function report(
+  control: Control,
+  run: BackfillRun,
+  progress: BackfillProgress | undefined,
+  values: BackfillValues,
+  io: Io,
+): Promise<ExitCode> {
+  if (progress?.error !== undefined) {
+    io.err(`beat backfill: the leader refused the backfill of ${shown(run.entry)}: ${progress.error}`);
+    return ExitCode.Failure;
+  }
+  if (progress?.doneMs === undefined) {
+    const leader = await control.control.leader();
+    io.err(
+      `beat backfill: the leader did not finish the backfill of ${shown(run.entry)} within ${run.timeoutS} s (${leader ? `leader ${leader.instance}` : 'no beat run instance is leading'}); the request was withdrawn${progress ? ` after ${progressText(progress)}` : ''}. What was published stays published: run the same command again to go on`,
+    );
+    return ExitCode.Failure;
+  }
+  if (values.json) {
+    const { published, recorded, excluded, ahead, unrecorded, overlap } = progress;
+    io.out(
+      JSON.stringify({
+        entry: run.entry,
+        id: run.id,
+        from: values.from,
+        to: values.to,
+        total: progress.total ?? run.total,
+        overlapPolicy: run.policy,
+        published,
+        skipped: { recorded, excluded, ahead, unrecorded, overlap },
+      }),
+    );
+  } else io.out(`backfilled ${run.entry} (overlap ${run.policy}): ${progressText(progress)}`);
+  return ExitCode.Ok;
 }

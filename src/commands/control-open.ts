@@ -22,6 +22,7 @@ import type { AuditContext } from '../redis/audit-log.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
 import { partitionedOf } from '../redis/entry-owned.js';
 import { partitionKeys, schedulerKeys } from '../redis/keys.js';
+import type { SchedulerKeys } from '../redis/keys.js';
 import { PartitionedControl } from '../redis/partitioned-control.js';
 import type { ControlClient } from '../redis/partitioned-control.js';
 import { partitionedReads } from '../redis/partitioned-reads.js';
@@ -96,47 +97,18 @@ export async function openControl(
 ): Promise<Control> {
   const { config, source } = await loadFromArgs(io, configPath, brokerOverride(io, brokerFlag), django);
   precheck?.(config);
-  // State lives on the broker's Redis, or for an AMQP broker on state.url (default: the local Redis).
-  const url = stateUrlFor(config);
-  const client = createRedisClient(url, config.broker.transportOptions, 'control', silentLogger);
-  try {
-    await connectWithRetry(client, AbortSignal.timeout(CONNECT_TIMEOUT_MS));
-  } catch (error) {
-    client.disconnect();
-    // Refused (a DB the server lacks, a wrong password): say so, with the fix, rather than "cannot reach".
-    if (error instanceof BeatError) throw error;
-    throw new BeatError(
-      ErrorCode.RedisUnavailable,
-      `cannot reach Redis at ${maskUrl(url)} within ${CONNECT_TIMEOUT_MS / 1000} s; check --broker or broker.url`,
-    );
-  }
+  const client = await connectControl(config);
   const keys = schedulerKeys(config.state.prefix, config.name);
   const partitions = config.partitions ?? 1;
   // The lock looked at (another deployment on it, the leader's config) is partition 0's.
   const lockKeys = partitionKeys(config.state.prefix, config.name, 0, partitions);
-  const auditSettings = { maxEvents: config.auditMaxEvents };
-  const control = new ControlStore(client, lockKeys, auditSettings);
+  const control = new ControlStore(client, lockKeys, { maxEvents: config.auditMaxEvents });
   const own = configFingerprint(config);
-  const several =
-    partitions === 1
-      ? undefined
-      : { control: new PartitionedControl(client, { prefix: config.state.prefix, name: config.name, partitions }, auditSettings) };
   return {
     config,
     source,
     redis: client,
-    ...(several === undefined
-      ? {
-          control,
-          states: new RedisStateStore(client, keys),
-          runs: new RedisRunHistory(client, keys),
-          failures: new RedisEntryFailures(client, keys),
-        }
-      : {
-          ...partitionedReads(client, { prefix: config.state.prefix, name: config.name, partitions }),
-          control: several.control,
-          partitionLeaders: () => several.control.leaders(),
-        }),
+    ...controlReads(client, config, keys, control),
     replicas: new ReplicaRegistry(client, keys),
     store: new RedisEntryStore(
       client,
@@ -168,6 +140,45 @@ export async function openControl(
       await client.quit().catch(() => client.disconnect());
     },
   };
+}
+
+/** The state's Redis, connected: the broker's, or for an AMQP broker state.url (default: the local Redis). */
+async function connectControl(config: ResolvedConfig): Promise<Redis> {
+  const url = stateUrlFor(config);
+  const client = createRedisClient(url, config.broker.transportOptions, 'control', silentLogger);
+  try {
+    await connectWithRetry(client, AbortSignal.timeout(CONNECT_TIMEOUT_MS));
+  } catch (error) {
+    client.disconnect();
+    // Refused (a DB the server lacks, a wrong password): say so, with the fix, rather than "cannot reach".
+    if (error instanceof BeatError) throw error;
+    throw new BeatError(
+      ErrorCode.RedisUnavailable,
+      `cannot reach Redis at ${maskUrl(url)} within ${CONNECT_TIMEOUT_MS / 1000} s; check --broker or broker.url`,
+    );
+  }
+  return client;
+}
+
+/** The control requests and the reads of state, runs and failures: of the one partition, or of every partition. */
+function controlReads(
+  client: Redis,
+  config: ResolvedConfig,
+  keys: SchedulerKeys,
+  control: ControlStore,
+): Pick<Control, 'control' | 'states' | 'runs' | 'failures' | 'partitionLeaders'> {
+  const partitions = config.partitions ?? 1;
+  if (partitions === 1) {
+    return {
+      control,
+      states: new RedisStateStore(client, keys),
+      runs: new RedisRunHistory(client, keys),
+      failures: new RedisEntryFailures(client, keys),
+    };
+  }
+  const where = { prefix: config.state.prefix, name: config.name, partitions };
+  const several = new PartitionedControl(client, where, { maxEvents: config.auditMaxEvents });
+  return { ...partitionedReads(client, where), control: several, partitionLeaders: () => several.leaders() };
 }
 
 /** Runs `body` on an open control, turning Redis failures into errors that name the command, and closes it. */

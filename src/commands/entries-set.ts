@@ -190,15 +190,27 @@ function withFlag(problem: ConfigProblem, name: string): ConfigProblem {
   return { ...problem, path: flag === undefined ? under : `${under} (--${flag})` };
 }
 
+type SetValues = ParsedCommandArgs<typeof setOptions & typeof helpOption>['values'];
+
+/** How an entry from a file is checked: where it came from, and whether it stood alone (no name above it). */
+interface FileCheck {
+  readonly source: string;
+  readonly alone: boolean;
+  readonly locate?: (path: readonly PropertyKey[]) => number | undefined;
+}
+
+/** The entry to set, from the file (with `fileCheck`) or the flags (with the keys they give). */
+interface SetInput {
+  readonly input: EntryInput;
+  readonly fileCheck?: FileCheck;
+  readonly flagValues: Readonly<Record<string, unknown>>;
+}
+
 /**
  * The problems of an entry from a file; a file holding the entry alone (no name) has them at its
  * own paths (`schedule.cron`, not `nightly.schedule.cron`).
  */
-function checkFileEntry(
-  check: { source: string; alone: boolean; locate?: (path: readonly PropertyKey[]) => number | undefined },
-  input: EntryInput,
-  staticNames: ReadonlySet<string>,
-): void {
+function checkFileEntry(check: FileCheck, input: EntryInput, staticNames: ReadonlySet<string>): void {
   try {
     checkEntries(check.source, [input], { ...(check.locate ? { locate: check.locate } : {}), staticNames });
   } catch (error) {
@@ -226,67 +238,10 @@ async function entriesSetCommand(
   { values, positionals }: ParsedCommandArgs<typeof setOptions & typeof helpOption>,
   io: Io,
 ): Promise<ExitCode> {
-  const usage = (problem: string) => new BeatError(ErrorCode.Usage, `beat entries set: ${problem}. See 'beat entries set --help'.`);
   const given = (Object.keys(FLAG_KEYS) as Flag[]).filter((f) => values[f] !== undefined);
-  let name = positionals[0];
-  if (values.file !== undefined && (given.length > 0 || values.replace === true))
-    throw usage(`--file holds the whole entry; give it without ${given.length > 0 ? `--${given[0]}` : '--replace'}`);
-  if (values.file === undefined && name === undefined) throw usage('which entry? Usage: beat entries set NAME --task T --schedule S');
-  if (values.file === undefined && given.length === 0) throw usage(`nothing to set: give --task, --schedule or another key of the entry`);
-
-  let input: EntryInput;
-  let fileCheck:
-    { base: readonly string[]; source: string; alone: boolean; locate?: (path: readonly PropertyKey[]) => number | undefined } | undefined;
-  const flagValues: Record<string, unknown> = {};
-  if (values.file !== undefined) {
-    const file = await readEntryFile('entries set', io.cwd, values.file);
-    const locate = file.locate;
-    if (name !== undefined) {
-      input = { name, entry: file.value };
-      fileCheck = { base: [], source: file.source, alone: true, ...(locate ? { locate: (p) => locate(p.slice(1)) } : {}) };
-    } else {
-      const { entries, base } = entriesOf(file, '');
-      if (entries.length !== 1 || base.length > 0) {
-        throw new ConfigError(
-          file.source,
-          [
-            {
-              path: '',
-              message: `expected one entry under its name ("nightly: {task: …, schedule: …}"), found ${base.length > 0 ? 'a config file' : `${entries.length} names`}; for several entries use beat entries import`,
-            },
-          ],
-          ErrorCode.EntryInvalid,
-        );
-      }
-      input = entries[0] as EntryInput;
-      name = input.name;
-      fileCheck = { base: [], source: file.source, alone: false, ...(locate ? { locate } : {}) };
-    }
-  } else {
-    const problems: ConfigProblem[] = [];
-    for (const flag of given) {
-      const result = await flagValue(flag, values[flag] as string);
-      if ('problem' in result) problems.push({ path: `--${flag}`, message: result.problem });
-      else flagValues[FLAG_KEYS[flag]] = result.value;
-    }
-    input = { name: name as string, entry: flagValues };
-    // The flags' own mistakes are named before Redis is asked (a stand-in for the keys not given).
-    problems.push(...flagProblems(name as string, { task: 'placeholder', schedule: 60, ...flagValues }));
-    if (problems.length > 0) throw new ConfigError(`beat entries set ${name as string}`, problems, ErrorCode.EntryInvalid);
-  }
-  const entryName = name as string;
-
-  const precheck = (config: ResolvedConfig): void => {
-    const staticNames = new Set(config.entries.map((e) => e.name));
-    if (fileCheck !== undefined) checkFileEntry(fileCheck, input, staticNames);
-    else if (staticNames.has(entryName)) {
-      throw new ConfigError(
-        `beat entries set ${entryName}`,
-        flagProblems(entryName, input.entry, staticNames).filter((p) => p.path === formatPath([entryName])),
-        ErrorCode.EntryInvalid,
-      );
-    }
-  };
+  const name = positionals[0];
+  checkUsage(values, name, given);
+  const set = values.file !== undefined ? await entryFromFile(io, values.file, name) : await entryFromFlags(name as string, given, values);
   return withControl(
     io,
     'entries set',
@@ -296,51 +251,128 @@ async function entriesSetCommand(
       // the version read, and is done again from a fresh read if another writer came in between.
       for (let attempt = 1; ; attempt += 1) {
         try {
-          return await setOnce(control);
+          return await setOnce(control, set, values, io);
         } catch (error) {
           if (!(error instanceof EntryConflictError) || attempt >= 3) throw error;
         }
       }
     },
-    precheck,
+    (config) => precheck(config, set),
   );
+}
 
-  async function setOnce(control: Control): Promise<ExitCode> {
-    let entry = input.entry;
-    let ifVersion: number | undefined;
-    if (values.file === undefined && values.replace !== true) {
-      const stored = await control.store.get(entryName);
-      ifVersion = stored?.version ?? 0;
-      if (stored !== undefined && stored.entry !== null && typeof stored.entry === 'object' && !Array.isArray(stored.entry)) {
-        // A key given in another spelling (snake_case) replaces the stored one.
-        const kept = Object.fromEntries(
-          Object.entries(stored.entry).filter(
-            ([k]) =>
-              !Object.hasOwn(
-                flagValues,
-                k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()),
-              ),
-          ),
-        );
-        entry = { ...kept, ...flagValues };
-      }
-    }
-    const staticNames = new Set(control.config.entries.map((e) => e.name));
-    if (fileCheck !== undefined) {
-      checkFileEntry(fileCheck, { name: entryName, entry }, staticNames);
-    } else {
-      const found = flagProblems(entryName, entry, staticNames);
-      if (found.length > 0) throw new ConfigError(`beat entries set ${entryName}`, found, ErrorCode.EntryInvalid);
-    }
-    const result = await control.store.write([{ op: 'put', name: entryName, entry, ...(ifVersion === undefined ? {} : { ifVersion }) }], {
-      nowMs: io.now(),
-      source: 'beat entries set',
-      audit: control.audit(values.note),
-    });
-    const outcome = result.outcomes[0] ?? 'unchanged';
-    io.out(
-      `${outcome} ${entryName}${outcome === 'unchanged' ? ' (the same definition was stored)' : ` (store version ${result.version})`}`,
-    );
-    return ExitCode.Ok;
+/** The flags that cannot go together, or say nothing to set: exit 2. */
+function checkUsage(values: SetValues, name: string | undefined, given: readonly Flag[]): void {
+  const usage = (problem: string) => new BeatError(ErrorCode.Usage, `beat entries set: ${problem}. See 'beat entries set --help'.`);
+  if (values.file !== undefined && (given.length > 0 || values.replace === true))
+    throw usage(`--file holds the whole entry; give it without ${given.length > 0 ? `--${given[0]}` : '--replace'}`);
+  if (values.file === undefined && name === undefined) throw usage('which entry? Usage: beat entries set NAME --task T --schedule S');
+  if (values.file === undefined && given.length === 0) throw usage(`nothing to set: give --task, --schedule or another key of the entry`);
+}
+
+/** The entry of a --file: the entry alone under the NAME given, else the file's one entry under its name. */
+async function entryFromFile(io: Io, path: string, name: string | undefined): Promise<SetInput> {
+  const file = await readEntryFile('entries set', io.cwd, path);
+  const locate = file.locate;
+  if (name !== undefined) {
+    return {
+      input: { name, entry: file.value },
+      fileCheck: { source: file.source, alone: true, ...(locate ? { locate: (p) => locate(p.slice(1)) } : {}) },
+      flagValues: {},
+    };
   }
+  const { entries, base } = entriesOf(file, '');
+  if (entries.length !== 1 || base.length > 0) {
+    throw new ConfigError(
+      file.source,
+      [
+        {
+          path: '',
+          message: `expected one entry under its name ("nightly: {task: …, schedule: …}"), found ${base.length > 0 ? 'a config file' : `${entries.length} names`}; for several entries use beat entries import`,
+        },
+      ],
+      ErrorCode.EntryInvalid,
+    );
+  }
+  return {
+    input: entries[0] as EntryInput,
+    fileCheck: { source: file.source, alone: false, ...(locate ? { locate } : {}) },
+    flagValues: {},
+  };
+}
+
+/** The keys the flags give, each read as the config file's key; exit 2 naming every flag's problem. */
+async function entryFromFlags(name: string, given: readonly Flag[], values: SetValues): Promise<SetInput> {
+  const problems: ConfigProblem[] = [];
+  const flagValues: Record<string, unknown> = {};
+  for (const flag of given) {
+    const result = await flagValue(flag, values[flag] as string);
+    if ('problem' in result) problems.push({ path: `--${flag}`, message: result.problem });
+    else flagValues[FLAG_KEYS[flag]] = result.value;
+  }
+  // The flags' own mistakes are named before Redis is asked (a stand-in for the keys not given).
+  problems.push(...flagProblems(name, { task: 'placeholder', schedule: 60, ...flagValues }));
+  if (problems.length > 0) throw new ConfigError(`beat entries set ${name}`, problems, ErrorCode.EntryInvalid);
+  return { input: { name, entry: flagValues }, flagValues };
+}
+
+/** Before Redis is asked: the entry checked against the config, whose entries' names it cannot take. */
+function precheck(config: ResolvedConfig, { input, fileCheck }: SetInput): void {
+  const staticNames = new Set(config.entries.map((e) => e.name));
+  if (fileCheck !== undefined) checkFileEntry(fileCheck, input, staticNames);
+  else if (staticNames.has(input.name)) {
+    throw new ConfigError(
+      `beat entries set ${input.name}`,
+      flagProblems(input.name, input.entry, staticNames).filter((p) => p.path === formatPath([input.name])),
+      ErrorCode.EntryInvalid,
+    );
+  }
+}
+
+/** One read (unless the entry is replaced whole) and one write, applied only to the version read. */
+async function setOnce(control: Control, { input, fileCheck, flagValues }: SetInput, values: SetValues, io: Io): Promise<ExitCode> {
+  const entryName = input.name;
+  const { entry, ifVersion } =
+    values.file === undefined && values.replace !== true
+      ? await mergedWithStored(control, entryName, flagValues)
+      : { entry: input.entry, ifVersion: undefined };
+  const staticNames = new Set(control.config.entries.map((e) => e.name));
+  if (fileCheck !== undefined) {
+    checkFileEntry(fileCheck, { name: entryName, entry }, staticNames);
+  } else {
+    const found = flagProblems(entryName, entry, staticNames);
+    if (found.length > 0) throw new ConfigError(`beat entries set ${entryName}`, found, ErrorCode.EntryInvalid);
+  }
+  const result = await control.store.write([{ op: 'put', name: entryName, entry, ...(ifVersion === undefined ? {} : { ifVersion }) }], {
+    nowMs: io.now(),
+    source: 'beat entries set',
+    audit: control.audit(values.note),
+  });
+  const outcome = result.outcomes[0] ?? 'unchanged';
+  io.out(`${outcome} ${entryName}${outcome === 'unchanged' ? ' (the same definition was stored)' : ` (store version ${result.version})`}`);
+  return ExitCode.Ok;
+}
+
+/** The keys the flags give over the stored entry's others, and the version read (0: none stored). */
+async function mergedWithStored(
+  control: Control,
+  name: string,
+  flagValues: Readonly<Record<string, unknown>>,
+): Promise<{ entry: unknown; ifVersion: number }> {
+  const stored = await control.store.get(name);
+  const ifVersion = stored?.version ?? 0;
+  if (stored === undefined || stored.entry === null || typeof stored.entry !== 'object' || Array.isArray(stored.entry)) {
+    return { entry: flagValues, ifVersion };
+  }
+  // A key given in another spelling (snake_case) replaces the stored one.
+  const kept = Object.fromEntries(
+    Object.entries(stored.entry).filter(
+      ([k]) =>
+        !Object.hasOwn(
+          flagValues,
+          k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()),
+        ),
+    ),
+  );
+  return { entry: { ...kept, ...flagValues }, ifVersion };
 }

@@ -9,10 +9,12 @@ import { DEFAULTS } from '../base/defaults.js';
 import { ENV } from '../base/env.js';
 import { ConfigError, errorMessage } from '../base/errors.js';
 import { loadConfig } from '../config/load.js';
+import type { LoadedConfig } from '../config/load.js';
 import { setEntryLimits } from '../config/entry-definition.js';
 import { parseTokenFile } from '../http/auth.js';
 import type { ApiToken, HttpAccess } from '../http/auth.js';
 import { parseHttpAddress } from '../http/server.js';
+import type { HttpAddress } from '../http/server.js';
 import { EVENTS } from '../base/log-events.js';
 import { newInstanceId } from '../redis/leadership.js';
 import { watchFile } from './watch.js';
@@ -185,10 +187,52 @@ function stoppedBeforeStart(logger: Logger, signal: NodeJS.Signals | undefined, 
 }
 
 async function runUntilStopped(values: RunValues, io: Io, stop: StopSignals): Promise<ExitCode> {
+  const level = logLevel(values);
+  const { http, httpAccess } = httpSettings(values, io);
+  const broker = brokerOverride(io, values.broker);
+  const django = djangoOverride(io, values['django-url']);
+  const { path, config } = await loadFromArgs(io, values.config, broker, django);
+  const dryRun = values['dry-run'] === true;
+  const instanceId = dryRun ? DRY_RUN_INSTANCE : newInstanceId(hostname(), process.pid);
+  // In a dry run stdout carries the messages, so the logs go to stderr. Every line of this process,
+  // the service's or this command's own (a failed reload), names the instance and the deployment.
+  const logger = createLogger({ level, fd: dryRun ? 2 : 1, base: { instance: instanceId, deployment: config.name } });
+
+  // A signal while the config loaded (much of it synchronous: parsing, validating, a JS config's
+  // own code): nothing was started, so nothing is stopped.
+  const early = await stop.heard();
+  if (early !== undefined) return stoppedBeforeStart(logger, early, 'config');
+  const abort = new AbortController();
+  void stop.first.then(() => abort.abort());
+  const reloads = configReloads(() => loadConfig({ explicit: path, env: io.env, cwd: io.cwd, broker, django }), logger);
+  // Listening for SIGHUP (and watching the file) before connecting, not after: Node's default action
+  // on SIGHUP is to exit, so a SIGHUP sent while Redis was still unreachable killed the process
+  // (exit 129), and an edit made during a long connect was never applied.
+  const onHangup = (): void => void reloads.reload('SIGHUP');
+  process.on('SIGHUP', onHangup);
+  const stopWatching = values.watch ? watchFile(path, () => void reloads.reload('file changed')) : () => undefined;
+  try {
+    const start = (): Promise<RunningService> =>
+      dryRun
+        ? startDryRun({ config, logger, instanceId }, (line) => io.out(line))
+        : startService({ config, logger, http, httpAccess, instanceId }, abort.signal);
+    return await serveUntilStopped(start, reloads, stop, abort.signal, logger);
+  } finally {
+    process.off('SIGHUP', onHangup);
+    stopWatching();
+  }
+}
+
+function logLevel(values: RunValues): LogLevel {
   const level = values['log-level'] ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new BeatError(ErrorCode.Usage, `beat run: --log-level must be one of ${LOG_LEVELS.join(', ')}, got ${shown(level)}`);
   }
+  return level as LogLevel;
+}
+
+/** Where to serve HTTP (none: undefined) and who may read and write there, from the flags, else the environment. */
+function httpSettings(values: RunValues, io: Io): { http: HttpAddress | undefined; httpAccess: HttpAccess } {
   const httpText = values.http ?? io.env[ENV.http];
   const http = httpText ? parseHttpAddress(httpText, values.http !== undefined ? '--http' : ENV.http) : undefined;
   const httpAccess: HttpAccess = {
@@ -197,21 +241,17 @@ async function runUntilStopped(values: RunValues, io: Io, stop: StopSignals): Pr
     allowedHosts: listOption(values['http-allowed-hosts'], io.env[ENV.httpAllowedHosts]),
     notLoopback: listOption(values['http-not-loopback'], io.env[ENV.httpNotLoopback]),
   };
-  const broker = brokerOverride(io, values.broker);
-  const django = djangoOverride(io, values['django-url']);
-  const { path, config } = await loadFromArgs(io, values.config, broker, django);
-  const dryRun = values['dry-run'] === true;
-  const instanceId = dryRun ? DRY_RUN_INSTANCE : newInstanceId(hostname(), process.pid);
-  // In a dry run stdout carries the messages, so the logs go to stderr. Every line of this process,
-  // the service's or this command's own (a failed reload), names the instance and the deployment.
-  const logger = createLogger({ level: level as LogLevel, fd: dryRun ? 2 : 1, base: { instance: instanceId, deployment: config.name } });
+  return { http, httpAccess };
+}
 
-  // A signal while the config loaded (much of it synchronous: parsing, validating, a JS config's
-  // own code): nothing was started, so nothing is stopped.
-  const early = await stop.heard();
-  if (early !== undefined) return stoppedBeforeStart(logger, early, 'config');
-  const abort = new AbortController();
-  void stop.first.then(() => abort.abort());
+/** Reloads of the config (SIGHUP, the file changed), applied to the service once it runs. */
+interface ConfigReloads {
+  reload(why: string): Promise<void>;
+  /** The service is running: a reload asked for while it started is done now. */
+  started(service: RunningService): void;
+}
+
+function configReloads(load: () => Promise<LoadedConfig>, logger: Logger): ConfigReloads {
   let running: RunningService | undefined;
   let reloadWhenStarted: string | undefined;
   const reload = async (why: string): Promise<void> => {
@@ -221,7 +261,7 @@ async function runUntilStopped(values: RunValues, io: Io, stop: StopSignals): Pr
       return;
     }
     try {
-      const next = await loadConfig({ explicit: path, env: io.env, cwd: io.cwd, broker, django });
+      const next = await load();
       await running.reload(next.config);
       if (next.config.entryLimits !== undefined) setEntryLimits(next.config.entryLimits);
     } catch (error) {
@@ -232,33 +272,36 @@ async function runUntilStopped(values: RunValues, io: Io, stop: StopSignals): Pr
       );
     }
   };
-  // Listening for SIGHUP (and watching the file) before connecting, not after: Node's default action
-  // on SIGHUP is to exit, so a SIGHUP sent while Redis was still unreachable killed the process
-  // (exit 129), and an edit made during a long connect was never applied.
-  const onHangup = (): void => void reload('SIGHUP');
-  process.on('SIGHUP', onHangup);
-  const stopWatching = values.watch ? watchFile(path, () => void reload('file changed')) : () => undefined;
+  return {
+    reload,
+    started(service) {
+      running = service;
+      if (reloadWhenStarted !== undefined) void reload(reloadWhenStarted);
+    },
+  };
+}
+
+/** Starts the service and runs it until a stop signal, or until it stops by itself; then stops it cleanly. */
+async function serveUntilStopped(
+  start: () => Promise<RunningService>,
+  reloads: ConfigReloads,
+  stop: StopSignals,
+  aborted: AbortSignal,
+  logger: Logger,
+): Promise<ExitCode> {
+  let service: RunningService;
   try {
-    let service: RunningService;
-    try {
-      service = dryRun
-        ? await startDryRun({ config, logger, instanceId }, (line) => io.out(line))
-        : await startService({ config, logger, http, httpAccess, instanceId }, abort.signal);
-    } catch (error) {
-      // Stopped while connecting or starting: the service stopped what it had started, no lock taken.
-      if (abort.signal.aborted) return stoppedBeforeStart(logger, stop.received(), 'start');
-      logger.flush();
-      throw error;
-    }
-    running = service;
-    if (reloadWhenStarted !== undefined) void reload(reloadWhenStarted);
-    const reason = await Promise.race([stop.first, service.done.then(() => 'stopped')]);
-    await service.stop(reason);
-    warnIfLingering(logger);
+    service = await start();
+  } catch (error) {
+    // Stopped while connecting or starting: the service stopped what it had started, no lock taken.
+    if (aborted.aborted) return stoppedBeforeStart(logger, stop.received(), 'start');
     logger.flush();
-    return ExitCode.Ok;
-  } finally {
-    process.off('SIGHUP', onHangup);
-    stopWatching();
+    throw error;
   }
+  reloads.started(service);
+  const reason = await Promise.race([stop.first, service.done.then(() => 'stopped')]);
+  await service.stop(reason);
+  warnIfLingering(logger);
+  logger.flush();
+  return ExitCode.Ok;
 }

@@ -104,78 +104,96 @@ export const scheduleSchema = z
   .transform((input, ctx): ScheduleDraft => {
     // An unknown key was already reported (with a did-you-mean hint); "give one of" would repeat it.
     if (ctx.issues.length > 0) return z.NEVER;
-    if (typeof input === 'number') {
-      if (!isIntervalMs(input * 1000)) {
-        ctx.addIssue({ code: 'custom', message: `${INTERVAL_RANGE}, got ${String(input)}`, input });
-        return z.NEVER;
-      }
-      return { kind: 'interval', everyMs: Math.round(input * 1000) };
-    }
-    const given = SCHEDULE_FORMS.filter((form) => input[form] !== undefined);
-    if (given.length !== 1) {
-      ctx.addIssue({
-        code: 'custom',
-        message:
-          given.length === 0
-            ? `give one of: ${SCHEDULE_FORMS.join(', ')}`
-            : `give only one of ${given.join(', ')}; a schedule has exactly one form`,
-        input,
-      });
-      return z.NEVER;
-    }
-    if (input.timedelta !== undefined) {
-      const everyMs = timedeltaMs(input.timedelta);
-      if (!isIntervalMs(everyMs)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['timedelta'],
-          message: `${INTERVAL_RANGE}, got ${Number.isFinite(everyMs) ? `${grouped(everyMs / 1000)} s` : 'more than can be counted'} in all`,
-          input,
-        });
-        return z.NEVER;
-      }
-      return { kind: 'interval', everyMs: Math.round(everyMs) };
-    }
-    if (input.crontab !== undefined) {
-      const crontab = input.crontab;
-      try {
-        return { kind: 'cron', spec: memoised(`crontab:${JSON.stringify(crontab)}`, () => parseCeleryCrontab(crontab)) };
-      } catch (error) {
-        // The parser stops at the first bad field; parse the others alone so all are reported.
-        for (const field of CRONTAB_FIELDS) {
-          if (crontab[field] === undefined) continue;
-          try {
-            parseCeleryCrontab({ [field]: crontab[field] });
-          } catch (fieldError) {
-            if (fieldError instanceof CronParseError && fieldError.field !== (error as CronParseError).field) {
-              reportCronError(fieldError, ['crontab'], ctx);
-            }
-          }
-        }
-        return reportCronError(error, ['crontab'], ctx);
-      }
-    }
-    if (input.cron !== undefined) {
-      try {
-        const line = input.cron;
-        return { kind: 'cron', spec: memoised(`cron:${line}`, () => parseCronLine(line)) };
-      } catch (error) {
-        return reportCronError(error, ['cron'], ctx);
-      }
-    }
-    if (input.solar !== undefined) return { kind: 'solar', ...input.solar };
-    if (input.rrule !== undefined) return { kind: 'rrule', spec: input.rrule };
-    const text = input.clocked ?? '';
-    // Reject dates that look right but do not exist (2027-02-30) now, not when the entry is due.
-    const atMs = parseIsoDateTime(text, 'UTC');
-    if (atMs === undefined || !isShownInstant(atMs)) {
-      const why = atMs === undefined ? 'is not a real date and time' : 'must be in the years 0001-9999';
-      ctx.addIssue({ code: 'custom', path: ['clocked'], message: `${shown(text)} ${why}`, input: text });
-      return z.NEVER;
-    }
-    return { kind: 'clocked', text };
+    return typeof input === 'number' ? secondsDraft(input, ctx) : objectDraft(input, ctx);
   });
 export type ScheduleInput = z.input<typeof scheduleSchema>;
+
+/** A number of seconds: an interval. */
+function secondsDraft(input: number, ctx: z.RefinementCtx): ScheduleDraft {
+  if (!isIntervalMs(input * 1000)) {
+    ctx.addIssue({ code: 'custom', message: `${INTERVAL_RANGE}, got ${String(input)}`, input });
+    return z.NEVER;
+  }
+  return { kind: 'interval', everyMs: Math.round(input * 1000) };
+}
+
+/** An object with exactly one of the forms, compiled by its form. */
+function objectDraft(input: z.output<typeof scheduleObject>, ctx: z.RefinementCtx): ScheduleDraft {
+  const given = SCHEDULE_FORMS.filter((form) => input[form] !== undefined);
+  if (given.length !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        given.length === 0
+          ? `give one of: ${SCHEDULE_FORMS.join(', ')}`
+          : `give only one of ${given.join(', ')}; a schedule has exactly one form`,
+      input,
+    });
+    return z.NEVER;
+  }
+  if (input.timedelta !== undefined) return timedeltaDraft(input.timedelta, input, ctx);
+  if (input.crontab !== undefined) return crontabDraft(input.crontab, ctx);
+  if (input.cron !== undefined) return cronDraft(input.cron, ctx);
+  if (input.solar !== undefined) return { kind: 'solar', ...input.solar };
+  if (input.rrule !== undefined) return { kind: 'rrule', spec: input.rrule };
+  return clockedDraft(input.clocked ?? '', ctx);
+}
+
+/** `timedelta`: an interval, within the bounds before rounding (the issue's input: the whole schedule). */
+function timedeltaDraft(timedelta: z.output<typeof timedeltaSchema>, input: unknown, ctx: z.RefinementCtx): ScheduleDraft {
+  const everyMs = timedeltaMs(timedelta);
+  if (!isIntervalMs(everyMs)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['timedelta'],
+      message: `${INTERVAL_RANGE}, got ${Number.isFinite(everyMs) ? `${grouped(everyMs / 1000)} s` : 'more than can be counted'} in all`,
+      input,
+    });
+    return z.NEVER;
+  }
+  return { kind: 'interval', everyMs: Math.round(everyMs) };
+}
+
+/** `crontab` (Celery's fields): parsed once per text; every bad field reported, not only the first. */
+function crontabDraft(crontab: z.output<typeof crontabSchema>, ctx: z.RefinementCtx): ScheduleDraft {
+  try {
+    return { kind: 'cron', spec: memoised(`crontab:${JSON.stringify(crontab)}`, () => parseCeleryCrontab(crontab)) };
+  } catch (error) {
+    // The parser stops at the first bad field; parse the others alone so all are reported.
+    for (const field of CRONTAB_FIELDS) {
+      if (crontab[field] === undefined) continue;
+      try {
+        parseCeleryCrontab({ [field]: crontab[field] });
+      } catch (fieldError) {
+        if (fieldError instanceof CronParseError && fieldError.field !== (error as CronParseError).field) {
+          reportCronError(fieldError, ['crontab'], ctx);
+        }
+      }
+    }
+    return reportCronError(error, ['crontab'], ctx);
+  }
+}
+
+/** `cron`: a crontab line, parsed once per text. */
+function cronDraft(line: string, ctx: z.RefinementCtx): ScheduleDraft {
+  try {
+    return { kind: 'cron', spec: memoised(`cron:${line}`, () => parseCronLine(line)) };
+  } catch (error) {
+    return reportCronError(error, ['cron'], ctx);
+  }
+}
+
+/** `clocked`: one instant, a real date and time in the years 0001-9999. */
+function clockedDraft(text: string, ctx: z.RefinementCtx): ScheduleDraft {
+  // Reject dates that look right but do not exist (2027-02-30) now, not when the entry is due.
+  const atMs = parseIsoDateTime(text, 'UTC');
+  if (atMs === undefined || !isShownInstant(atMs)) {
+    const why = atMs === undefined ? 'is not a real date and time' : 'must be in the years 0001-9999';
+    ctx.addIssue({ code: 'custom', path: ['clocked'], message: `${shown(text)} ${why}`, input: text });
+    return z.NEVER;
+  }
+  return { kind: 'clocked', text };
+}
 
 /**
  * Specs are immutable, and large configs repeat the same few expressions thousands of times: parse

@@ -6,7 +6,7 @@
  */
 // yaml is loaded only when a YAML config is read: a JSON config (or the standby of one) then does
 // not carry it in memory (bench: idle).
-import type { Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import { DEFAULTS } from '../base/defaults.js';
 import { ConfigError } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
@@ -34,10 +34,8 @@ export async function parseYamlConfig(text: string, source: string): Promise<Yam
 }
 
 function parseWithLibrary(yaml: typeof import('yaml'), text: string, source: string): YamlConfig {
-  const { LineCounter, isNode, isScalar, parseDocument, visit } = yaml;
-  const lineCounter = new LineCounter();
-  const lineOf = (node: unknown): number => (isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : 0);
-  const doc: Document = parseDocument(text, {
+  const lineCounter = new yaml.LineCounter();
+  const doc: Document = yaml.parseDocument(text, {
     lineCounter,
     intAsBigInt: true,
     // `<<: *defaults` (YAML 1.1 merge keys), as docker-compose and Kubernetes files use them.
@@ -49,6 +47,17 @@ function parseWithLibrary(yaml: typeof import('yaml'), text: string, source: str
     // of 100,000 entries); duplicates are found with a Set per map instead.
     uniqueKeys: false,
   });
+  const problems = syntaxProblems(doc);
+  const aliases = walkDocument(yaml, doc, lineCounter, problems);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  const value = documentValue(doc, source);
+  if (aliases > 0) checkExpansion(value, source);
+  normaliseIntegers(value, aliases > 0);
+  return { value, locate: lineLocator(yaml, doc, lineCounter) };
+}
+
+/** The parser's errors, and the tags it left unresolved (no setting takes what they would make). */
+function syntaxProblems(doc: Document): ConfigProblem[] {
   const problems: ConfigProblem[] = doc.errors.map((e) => ({
     path: '',
     line: e.linePos?.[0]?.line ?? 0,
@@ -63,6 +72,13 @@ function parseWithLibrary(yaml: typeof import('yaml'), text: string, source: str
       message: `YAML tag ${tag} is not supported: settings take plain values (strings, numbers, true/false, null, lists, mappings); remove the tag`,
     });
   }
+  return problems;
+}
+
+/** One walk of the document: each map's duplicate keys added to `problems`, with their line; the number of aliases. */
+function walkDocument(yaml: typeof import('yaml'), doc: Document, lineCounter: LineCounter, problems: ConfigProblem[]): number {
+  const { isNode, isScalar, visit } = yaml;
+  const lineOf = (node: unknown): number => (isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : 0);
   let aliases = 0;
   visit(doc, {
     Alias() {
@@ -84,27 +100,31 @@ function parseWithLibrary(yaml: typeof import('yaml'), text: string, source: str
       }
     },
   });
-  if (problems.length > 0) throw new ConfigError(source, problems);
+  return aliases;
+}
+
+/** The document as plain values; an alias it cannot resolve is the file's problem. */
+function documentValue(doc: Document, source: string): unknown {
   // Aliases become shared references (-1: no count of yaml's own, which refuses an anchor used a
   // thousand times, as a merge key of defaults in every entry is); their expansion is bounded below.
-  let value: unknown;
   try {
-    value = doc.toJS({ maxAliasCount: -1 });
+    return doc.toJS({ maxAliasCount: -1 });
   } catch (error) {
     // An alias to an anchor defined later, or a merge key of something other than a mapping.
     throw new ConfigError(source, [{ path: '', message: `YAML: ${firstLine(error instanceof Error ? error.message : String(error))}` }]);
   }
-  if (aliases > 0) checkExpansion(value, source);
-  normaliseIntegers(value, aliases > 0);
-  const locate: LineLocator = (keys) => {
+}
+
+/** The line of a key path; a missing key is reported at its nearest parent's line. */
+function lineLocator(yaml: typeof import('yaml'), doc: Document, lineCounter: LineCounter): LineLocator {
+  return (keys) => {
     // Walk up until a node exists: a missing key is reported at its parent's line.
     for (let n = keys.length; n >= 0; n -= 1) {
       const node = doc.getIn(keys.slice(0, n) as unknown[], true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+      if (yaml.isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
     }
     return undefined;
   };
-  return { value, locate };
 }
 
 /**

@@ -68,68 +68,83 @@ class RowHandler {
 }
 
 export function openDjangoDb(url: string, kind: DjangoDbKind, zone: string): DjangoDb {
-  const instant = (value: unknown): number | undefined => {
+  const instant = instantReader(zone);
+  return kind === 'postgres' ? openPostgres(url, instant) : openMysql(url, zone, instant);
+}
+
+/** A datetime column's value as epoch ms: text without an offset is a wall time in `zone`. */
+function instantReader(zone: string): (value: unknown) => number | undefined {
+  return (value) => {
     if (value === null || value === undefined) return undefined;
     if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.getTime();
     return parseIsoDateTime(String(value), zone);
   };
-  if (kind === 'postgres') {
-    const pool = new pg.Pool({
-      connectionString: url,
-      // Offsets in the text are then always +00, which the ISO reader takes (never an LMT offset with seconds).
-      options: '-c TimeZone=UTC',
-      max: DEFAULTS.djangoPoolSize,
-      types: { getTypeParser: textTimestamps },
+}
+
+/** `?` placeholders numbered as PostgreSQL writes them (`$1`, `$2`, …). */
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+function openPostgres(url: string, instant: (value: unknown) => number | undefined): DjangoDb {
+  const pool = new pg.Pool({
+    connectionString: url,
+    // Offsets in the text are then always +00, which the ISO reader takes (never an LMT offset with seconds).
+    options: '-c TimeZone=UTC',
+    max: DEFAULTS.djangoPoolSize,
+    types: { getTypeParser: textTimestamps },
+  });
+  // An idle connection that the server drops is an error event on the pool; the next query opens another.
+  pool.on('error', () => undefined);
+  return {
+    kind: 'postgres',
+    async query(sql, params = []) {
+      return (await pool.query(numbered(sql), params as unknown[])).rows as Row[];
+    },
+    eachRow: (sql, params, onRow) => pgEachRow(pool, sql, params, onRow),
+    quote: (name) => `"${name.replace(/"/g, '""')}"`,
+    instant,
+    datetime: (ms) => formatInstant(ms, 'UTC'),
+    close: () => pool.end(),
+  };
+}
+
+/** One statement's rows handed to `onRow` as they arrive, on a client of its own. */
+async function pgEachRow(pool: pg.Pool, sql: string, params: readonly unknown[], onRow: (row: Row) => void): Promise<void> {
+  const client = await pool.connect();
+  const rows = new RowHandler(onRow);
+  let lost: ((error: Error) => void) | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      // A checked-out client's connection error is its holder's to handle (the pool's
+      // listener is off meanwhile): without one it would be thrown.
+      lost = reject;
+      client.on('error', lost);
+      // A Query with a 'row' listener and no callback keeps no rows (pg's query.js).
+      const query = new pg.Query(numbered(sql), params as unknown[]);
+      query.on('row', (row: Row) => rows.handle(row));
+      query.on('end', () => resolve());
+      query.on('error', reject);
+      client.query(query);
     });
-    // An idle connection that the server drops is an error event on the pool; the next query opens another.
-    pool.on('error', () => undefined);
-    const numbered = (sql: string): string => {
-      let n = 0;
-      return sql.replace(/\?/g, () => `$${++n}`);
-    };
-    return {
-      kind,
-      async query(sql, params = []) {
-        return (await pool.query(numbered(sql), params as unknown[])).rows as Row[];
-      },
-      async eachRow(sql, params, onRow) {
-        const client = await pool.connect();
-        const rows = new RowHandler(onRow);
-        let lost: ((error: Error) => void) | undefined;
-        try {
-          await new Promise<void>((resolve, reject) => {
-            // A checked-out client's connection error is its holder's to handle (the pool's
-            // listener is off meanwhile): without one it would be thrown.
-            lost = reject;
-            client.on('error', lost);
-            // A Query with a 'row' listener and no callback keeps no rows (pg's query.js).
-            const query = new pg.Query(numbered(sql), params as unknown[]);
-            query.on('row', (row: Row) => rows.handle(row));
-            query.on('end', () => resolve());
-            query.on('error', reject);
-            client.query(query);
-          });
-        } catch (error) {
-          // Not given back for reuse: the read failed, perhaps with its connection (whose later
-          // errors, as it closes, are nobody's concern).
-          if (lost !== undefined) client.removeListener('error', lost);
-          client.on('error', () => undefined);
-          client.release(true);
-          throw error;
-        }
-        if (lost !== undefined) client.removeListener('error', lost);
-        client.release();
-        rows.rethrow();
-      },
-      quote: (name) => `"${name.replace(/"/g, '""')}"`,
-      instant,
-      datetime: (ms) => formatInstant(ms, 'UTC'),
-      close: () => pool.end(),
-    };
+  } catch (error) {
+    // Not given back for reuse: the read failed, perhaps with its connection (whose later
+    // errors, as it closes, are nobody's concern).
+    if (lost !== undefined) client.removeListener('error', lost);
+    client.on('error', () => undefined);
+    client.release(true);
+    throw error;
   }
+  if (lost !== undefined) client.removeListener('error', lost);
+  client.release();
+  rows.rethrow();
+}
+
+function openMysql(url: string, zone: string, instant: (value: unknown) => number | undefined): DjangoDb {
   const pool = mysql.createPool({ uri: url, connectionLimit: DEFAULTS.djangoPoolSize, dateStrings: true, supportBigNumbers: true });
   return {
-    kind,
+    kind: 'mysql',
     async query(sql, params = []) {
       const [rows] = await pool.query(sql, params as unknown[]);
       return Array.isArray(rows) ? (rows as Row[]) : [];

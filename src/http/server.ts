@@ -119,90 +119,144 @@ export async function startHttpServer(
   logger: Logger,
 ): Promise<{ server: Server; address: HttpAddress; close(): Promise<void> }> {
   const access = handlers.access ?? {};
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (req.headers.host === undefined && req.httpVersion === '1.1') {
-      // Node would answer this itself with a bare 400 (requireHostHeader): said here, with a code.
-      throw new ApiError(ErrorCode.ApiBadRequest, 'an HTTP/1.1 request needs a Host header (RFC 9112)');
-    }
-    const target = req.url ?? '/';
-    if (Buffer.byteLength(target) > DEFAULTS.httpMaxUrlBytes) {
-      throw new ApiError(
-        ErrorCode.ApiUriTooLong,
-        `the request target is over ${DEFAULTS.httpMaxUrlBytes} bytes: send long values in the body`,
-      );
-    }
-    const url = new URL(target.startsWith('/') ? `http://tsbeat${target}` : target, 'http://tsbeat');
-    checkPercentEncoding(url.pathname);
-    if (showsEntriesToReader(req, url.pathname)) {
-      const refusal = authorizeRead(req, access, handlers.session?.(req) !== undefined);
-      if (refusal !== undefined) {
-        sendRefusal(req, res, refusal, logger);
-        if (!req.complete) req.resume();
-        return;
-      }
-    }
-    if (handlers.routes !== undefined && (await handlers.routes(req, res))) return;
-    if (url.pathname === ENTRIES_PATH || url.pathname.startsWith(`${ENTRIES_PATH}/`)) {
-      await serveEntries(req, res, url, handlers.entries, access, logger);
-      return;
-    }
-    if (url.pathname === AUDIT_PATH) {
-      await serveAudit(req, res, url, handlers.audit, access, handlers.session?.(req) !== undefined, logger);
-      return;
-    }
-    if (url.pathname.startsWith('/api/')) {
-      sendError(res, ErrorCode.ApiNotFound, `not found; the API serves ${ENTRIES_PATH} and ${ENTRIES_PATH}/NAME`);
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendError(res, ErrorCode.ApiMethodNotAllowed, 'read-only: use GET', [], { allow: 'GET, HEAD' });
-      if (!req.complete) req.resume();
-      return;
-    }
-    switch (url.pathname) {
-      case '/healthz':
-        probe(res, handlers.health());
-        return;
-      case '/readyz':
-        probe(res, await handlers.ready());
-        return;
-      case '/metrics':
-        send(res, 200, handlers.metrics.registry.contentType, await handlers.metrics.registry.metrics());
-        return;
-      case '/status': {
-        const refusal = authorizeRead(req, access);
-        if (refusal !== undefined) {
-          sendRefusal(req, res, refusal, logger);
-          return;
-        }
-        let status: unknown;
-        try {
-          status = await handlers.status(statusPage(url.searchParams));
-        } catch (error) {
-          // The status lives in Redis: while Redis is unreachable that is "unavailable, try again"
-          // (503, with the reason and Retry-After); any other failure is tsbeat's own (500).
-          const answer = failureAnswer(error, req, logger);
-          const body = answer.status === 503 ? { ...answer.body, error: `status unavailable: ${answer.body.error}` } : answer.body;
-          sendJson(res, answer.status, body, answer.headers);
-          return;
-        }
-        send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(status, null, 2)}\n`);
-        return;
-      }
-      default:
-        sendError(res, ErrorCode.ApiNotFound, 'not found; try /healthz, /readyz, /metrics, /status or /api/entries');
-    }
-  };
   const server = createServer({ requireHostHeader: false }, (req, res) => {
-    handle(req, res).catch((error: unknown) => {
+    handleRequest(req, res, handlers, access, logger).catch((error: unknown) => {
       const answer = failureAnswer(error, req, logger);
       if (!res.headersSent) sendJson(res, answer.status, answer.body, answer.headers);
       else res.end();
       if (!req.complete) req.resume();
     });
   });
-  // A request Node cannot parse never reaches the handler: answer it here, with a code, as the
-  // handler would (Node's own answer to headers over its limit is a bare 431).
+  answerUnparsedRequests(server);
+  await listen(server, address);
+  const bound = server.address() as AddressInfo;
+  logger.info({ event: EVENTS.httpListen, host: bound.address, port: bound.port }, `HTTP on ${bound.address}:${bound.port}`);
+  return {
+    server,
+    address: { host: bound.address, port: bound.port },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** One request: the target checked, the dashboard's reads guarded, then the first route that serves its path. */
+async function handleRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handlers: HttpHandlers,
+  access: HttpAccess,
+  logger: Logger,
+): Promise<void> {
+  const url = requestUrl(req);
+  if (showsEntriesToReader(req, url.pathname)) {
+    const refusal = authorizeRead(req, access, handlers.session?.(req) !== undefined);
+    if (refusal !== undefined) {
+      sendRefusal(req, res, refusal, logger);
+      if (!req.complete) req.resume();
+      return;
+    }
+  }
+  if (handlers.routes !== undefined && (await handlers.routes(req, res))) return;
+  if (url.pathname === ENTRIES_PATH || url.pathname.startsWith(`${ENTRIES_PATH}/`)) {
+    await serveEntries(req, res, url, handlers.entries, access, logger);
+    return;
+  }
+  if (url.pathname === AUDIT_PATH) {
+    await serveAudit(req, res, url, handlers.audit, access, handlers.session?.(req) !== undefined, logger);
+    return;
+  }
+  if (url.pathname.startsWith('/api/')) {
+    sendError(res, ErrorCode.ApiNotFound, `not found; the API serves ${ENTRIES_PATH} and ${ENTRIES_PATH}/NAME`);
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendError(res, ErrorCode.ApiMethodNotAllowed, 'read-only: use GET', [], { allow: 'GET, HEAD' });
+    if (!req.complete) req.resume();
+    return;
+  }
+  await serveReadOnly(req, res, url, handlers, access, logger);
+}
+
+/** The request's target as a URL, refused when Node would refuse it without a code, or too long, or badly encoded. */
+function requestUrl(req: IncomingMessage): URL {
+  if (req.headers.host === undefined && req.httpVersion === '1.1') {
+    // Node would answer this itself with a bare 400 (requireHostHeader): said here, with a code.
+    throw new ApiError(ErrorCode.ApiBadRequest, 'an HTTP/1.1 request needs a Host header (RFC 9112)');
+  }
+  const target = req.url ?? '/';
+  if (Buffer.byteLength(target) > DEFAULTS.httpMaxUrlBytes) {
+    throw new ApiError(
+      ErrorCode.ApiUriTooLong,
+      `the request target is over ${DEFAULTS.httpMaxUrlBytes} bytes: send long values in the body`,
+    );
+  }
+  const url = new URL(target.startsWith('/') ? `http://tsbeat${target}` : target, 'http://tsbeat');
+  checkPercentEncoding(url.pathname);
+  return url;
+}
+
+/** The read-only paths (GET and HEAD): the probes, the metrics and the status. */
+async function serveReadOnly(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  handlers: HttpHandlers,
+  access: HttpAccess,
+  logger: Logger,
+): Promise<void> {
+  switch (url.pathname) {
+    case '/healthz':
+      probe(res, handlers.health());
+      return;
+    case '/readyz':
+      probe(res, await handlers.ready());
+      return;
+    case '/metrics':
+      send(res, 200, handlers.metrics.registry.contentType, await handlers.metrics.registry.metrics());
+      return;
+    case '/status':
+      await serveStatus(req, res, url, handlers, access, logger);
+      return;
+    default:
+      sendError(res, ErrorCode.ApiNotFound, 'not found; try /healthz, /readyz, /metrics, /status or /api/entries');
+  }
+}
+
+async function serveStatus(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  handlers: HttpHandlers,
+  access: HttpAccess,
+  logger: Logger,
+): Promise<void> {
+  const refusal = authorizeRead(req, access);
+  if (refusal !== undefined) {
+    sendRefusal(req, res, refusal, logger);
+    return;
+  }
+  let status: unknown;
+  try {
+    status = await handlers.status(statusPage(url.searchParams));
+  } catch (error) {
+    // The status lives in Redis: while Redis is unreachable that is "unavailable, try again"
+    // (503, with the reason and Retry-After); any other failure is tsbeat's own (500).
+    const answer = failureAnswer(error, req, logger);
+    const body = answer.status === 503 ? { ...answer.body, error: `status unavailable: ${answer.body.error}` } : answer.body;
+    sendJson(res, answer.status, body, answer.headers);
+    return;
+  }
+  send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(status, null, 2)}\n`);
+}
+
+/**
+ * A request Node cannot parse never reaches the handler: answered here, with a code, as the
+ * handler would (Node's own answer to headers over its limit is a bare 431).
+ */
+function answerUnparsedRequests(server: Server): void {
   const answered = new WeakSet<Duplex>();
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     // Node reports the same broken request again with each later piece of it: answered once, and
@@ -232,21 +286,13 @@ export async function startHttpServer(
     socket.resume();
     setTimeout(() => socket.destroy(), DEFAULTS.httpLingerMs).unref();
   });
-  await new Promise<void>((resolve, reject) => {
+}
+
+function listen(server: Server, address: HttpAddress): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
       reject(new BeatError(ErrorCode.Usage, `cannot listen on ${address.host}:${address.port}: ${errorMessage(error)}`, { cause: error })),
     );
     server.listen(address.port, address.host, () => resolve());
   });
-  const bound = server.address() as AddressInfo;
-  logger.info({ event: EVENTS.httpListen, host: bound.address, port: bound.port }, `HTTP on ${bound.address}:${bound.port}`);
-  return {
-    server,
-    address: { host: bound.address, port: bound.port },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
 }

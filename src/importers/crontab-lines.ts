@@ -106,113 +106,145 @@ export function splitPercent(text: string): { command: string; input?: string } 
 const JOB_FIELDS = /^(\S+)[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)(?:[ \t]+(.*))?$/;
 const NICKNAME = /^(@\S+)(?:[ \t]+(.*))?$/;
 
+/** The `NAME=value` lines read so far: every one of them, and the zones in force. */
+interface EnvInForce {
+  readonly vars: Record<string, string>;
+  cronTz: string | undefined;
+  tz: string | undefined;
+}
+
 /** Reads a whole crontab; `system` for the format with a user field. */
 export function parseCrontab(text: string, system: boolean): ParsedCrontab {
-  const jobs: CrontabJob[] = [];
-  const notes: CrontabNote[] = [];
-  const problems: CrontabNote[] = [];
-  const env: Record<string, string> = {};
-  let cronTz: string | undefined;
-  let tz: string | undefined;
+  const parsed: ParsedCrontab = { jobs: [], notes: [], problems: [] };
+  const env: EnvInForce = { vars: {}, cronTz: undefined, tz: undefined };
   const lines = text.split('\n');
   lines.forEach((raw, index) => {
     const line = index + 1;
     const body = raw.replace(/\r$/, '').replace(/^[ \t]+/, '');
     if (body === '' || body.startsWith('#')) return;
     const assignment = parseEnvLine(body);
-    if (assignment !== undefined) {
-      const { name, value } = assignment;
-      if ((name === 'CRON_TZ' || name === 'TZ') && value !== '' && !isValidZone(value)) {
-        problems.push({
-          line,
-          message: `${name}=${shown(value)} is not a time zone tsbeat knows; use an IANA name such as "Europe/Berlin" or "UTC"`,
-        });
-        return;
-      }
-      env[name] = value;
-      if (name === 'CRON_TZ') cronTz = value === '' ? undefined : value;
-      if (name === 'TZ') tz = value === '' ? undefined : value;
-      const own = CRON_OWN_VARIABLES[name];
-      if (own !== undefined && value !== '') notes.push({ line, message: `${name}: ${own}; still passed to the commands in env` });
-      return;
-    }
-    let jobText = body;
-    if (jobText.startsWith('-')) {
-      // cronie: a leading "-" keeps cron from logging the job to syslog.
-      jobText = jobText.slice(1);
-      notes.push({ line, message: 'the leading "-" (do not log this job to syslog) has no meaning under tsbeat: every run is logged' });
-    }
-    const nick = NICKNAME.exec(jobText);
-    const fields = nick === null ? JOB_FIELDS.exec(jobText) : null;
-    if (nick === null && fields === null) {
-      problems.push({
-        line,
-        message: `expected five time fields (minute hour day-of-month month day-of-week) or an @nickname, then ${system ? 'a user and ' : ''}a command`,
-      });
-      return;
-    }
-    const schedule = nick !== null ? (nick[1] as string) : fields!.slice(1, 6).join(' ');
-    let rest = (nick !== null ? nick[2] : fields![6]) ?? '';
-    if (schedule.toLowerCase() === '@reboot') {
-      notes.push({
-        line,
-        message: '@reboot runs once when cron starts, which is not a schedule: not imported (run it from your service manager instead)',
-      });
-      return;
-    }
-    try {
-      parseCronLine(schedule);
-    } catch (error) {
-      if (!(error instanceof CronParseError)) throw error;
-      problems.push({ line, message: `${error.message}; fix the time fields (see docs/schedules.md, form \`cron\`)` });
-      return;
-    }
-    let user: string | undefined;
-    if (system) {
-      const m = /^(\S+)(?:[ \t]+(.*))?$/.exec(rest);
-      user = m?.[1];
-      rest = m?.[2] ?? '';
-      if (user === undefined) {
-        problems.push({
-          line,
-          message:
-            'no user and no command after the time fields; the system format (/etc/crontab, --system) is "m h dom mon dow user command"',
-        });
-        return;
-      }
-    }
-    if (rest.trim() === '') {
-      problems.push({
-        line,
-        message: `no command after the ${system ? 'user' : 'time fields'}${system ? '' : ' (a system crontab? pass --system)'}`,
-      });
-      return;
-    }
-    if (rest.startsWith('*')) {
-      // cronie's "common typo" check: a sixth time field.
-      problems.push({
-        line,
-        message: 'the command starts with "*": a sixth time field? A crontab line has five (minute hour day-of-month month day-of-week)',
-      });
-      return;
-    }
-    if (!system && /^root\s/.test(rest)) {
-      notes.push({
-        line,
-        message: 'the command starts with "root": a system crontab (/etc/crontab format, with a user field)? pass --system',
-      });
-    }
-    const { command, input } = splitPercent(rest);
-    const zone = cronTz ?? tz;
-    jobs.push({
-      line,
-      schedule,
-      command,
-      ...(input === undefined ? {} : { input }),
-      ...(user === undefined ? {} : { user }),
-      env: { ...env },
-      ...(zone === undefined ? {} : { zone }),
-    });
+    if (assignment !== undefined) readAssignment(line, assignment, env, parsed);
+    else readJob(line, body, system, env, parsed);
   });
-  return { jobs, notes, problems };
+  return parsed;
+}
+
+/** A `NAME=value` line: kept for the jobs below it, a zone checked, a variable cron acts on noted. */
+function readAssignment(line: number, { name, value }: { name: string; value: string }, env: EnvInForce, parsed: ParsedCrontab): void {
+  if ((name === 'CRON_TZ' || name === 'TZ') && value !== '' && !isValidZone(value)) {
+    parsed.problems.push({
+      line,
+      message: `${name}=${shown(value)} is not a time zone tsbeat knows; use an IANA name such as "Europe/Berlin" or "UTC"`,
+    });
+    return;
+  }
+  env.vars[name] = value;
+  if (name === 'CRON_TZ') env.cronTz = value === '' ? undefined : value;
+  if (name === 'TZ') env.tz = value === '' ? undefined : value;
+  const own = CRON_OWN_VARIABLES[name];
+  if (own !== undefined && value !== '') parsed.notes.push({ line, message: `${name}: ${own}; still passed to the commands in env` });
+}
+
+/** A job line: its schedule, then its user and command; a job, or a problem (or a note) saying why not. */
+function readJob(line: number, body: string, system: boolean, env: EnvInForce, parsed: ParsedCrontab): void {
+  const timed = jobSchedule(line, body, system, parsed);
+  if (timed === undefined) return;
+  const run = jobCommand(line, timed.rest, system, parsed);
+  if (run === undefined) return;
+  const { command, input } = splitPercent(run.rest);
+  const zone = env.cronTz ?? env.tz;
+  parsed.jobs.push({
+    line,
+    schedule: timed.schedule,
+    command,
+    ...(input === undefined ? {} : { input }),
+    ...(run.user === undefined ? {} : { user: run.user }),
+    env: { ...env.vars },
+    ...(zone === undefined ? {} : { zone }),
+  });
+}
+
+/** A job line's time fields or @nickname, checked, and the text after them; undefined when the line has no schedule to import. */
+function jobSchedule(line: number, body: string, system: boolean, parsed: ParsedCrontab): { schedule: string; rest: string } | undefined {
+  let jobText = body;
+  if (jobText.startsWith('-')) {
+    // cronie: a leading "-" keeps cron from logging the job to syslog.
+    jobText = jobText.slice(1);
+    parsed.notes.push({
+      line,
+      message: 'the leading "-" (do not log this job to syslog) has no meaning under tsbeat: every run is logged',
+    });
+  }
+  const nick = NICKNAME.exec(jobText);
+  const fields = nick === null ? JOB_FIELDS.exec(jobText) : null;
+  if (nick === null && fields === null) {
+    parsed.problems.push({
+      line,
+      message: `expected five time fields (minute hour day-of-month month day-of-week) or an @nickname, then ${system ? 'a user and ' : ''}a command`,
+    });
+    return undefined;
+  }
+  const schedule = nick !== null ? (nick[1] as string) : fields!.slice(1, 6).join(' ');
+  const rest = (nick !== null ? nick[2] : fields![6]) ?? '';
+  if (schedule.toLowerCase() === '@reboot') {
+    parsed.notes.push({
+      line,
+      message: '@reboot runs once when cron starts, which is not a schedule: not imported (run it from your service manager instead)',
+    });
+    return undefined;
+  }
+  try {
+    parseCronLine(schedule);
+  } catch (error) {
+    if (!(error instanceof CronParseError)) throw error;
+    parsed.problems.push({ line, message: `${error.message}; fix the time fields (see docs/schedules.md, form \`cron\`)` });
+    return undefined;
+  }
+  return { schedule, rest };
+}
+
+/** What follows a job's schedule: the user (system format) and the command, checked as cronie checks them. */
+function jobCommand(
+  line: number,
+  afterSchedule: string,
+  system: boolean,
+  parsed: ParsedCrontab,
+): { user?: string; rest: string } | undefined {
+  let rest = afterSchedule;
+  let user: string | undefined;
+  if (system) {
+    const m = /^(\S+)(?:[ \t]+(.*))?$/.exec(rest);
+    user = m?.[1];
+    rest = m?.[2] ?? '';
+    if (user === undefined) {
+      parsed.problems.push({
+        line,
+        message:
+          'no user and no command after the time fields; the system format (/etc/crontab, --system) is "m h dom mon dow user command"',
+      });
+      return undefined;
+    }
+  }
+  if (rest.trim() === '') {
+    parsed.problems.push({
+      line,
+      message: `no command after the ${system ? 'user' : 'time fields'}${system ? '' : ' (a system crontab? pass --system)'}`,
+    });
+    return undefined;
+  }
+  if (rest.startsWith('*')) {
+    // cronie's "common typo" check: a sixth time field.
+    parsed.problems.push({
+      line,
+      message: 'the command starts with "*": a sixth time field? A crontab line has five (minute hour day-of-month month day-of-week)',
+    });
+    return undefined;
+  }
+  if (!system && /^root\s/.test(rest)) {
+    parsed.notes.push({
+      line,
+      message: 'the command starts with "root": a system crontab (/etc/crontab format, with a user field)? pass --system',
+    });
+  }
+  return user === undefined ? { rest } : { user, rest };
 }

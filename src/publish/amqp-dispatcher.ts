@@ -28,6 +28,7 @@ import { withScripts } from '../redis/scripts.js';
 import { TriggerResult } from '../ports/control.js';
 import type { BackfillPublisher, BackfillStep, BackfillStepRequest, BackfillStepResult, TriggerPublisher } from '../ports/control.js';
 import { RunCode, readBatchReply } from '../redis/fenced-replies.js';
+import type { BatchReply } from '../redis/fenced-replies.js';
 import { claimBackfillStep, publishConfirmedBackfill } from './confirmed-backfill.js';
 import type { AmqpSender } from './confirmed-backfill.js';
 import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
@@ -38,6 +39,36 @@ export type { AmqpSender };
 
 /** What to do about a manual run the broker refused because of its entry. */
 const TRIGGER_FIX = "mend the entry's route (its exchange, routing key or queue) or its message, then trigger it again";
+
+/** The fresh runs by their confirms: `gap` says, per entry, why one of its runs was not confirmed. */
+interface ByConfirm {
+  /** Refused (the entry's own fault: it alone waits) or failed (the broker's). */
+  readonly gap: ReadonlyMap<string, 'refused' | 'failed'>;
+  /** Confirmed, before their entry's first unconfirmed run: recorded. */
+  readonly confirmed: readonly DueRun[];
+  /** Confirmed, after their entry's first unconfirmed run: on the broker, not recorded. */
+  readonly heldBack: readonly DueRun[];
+}
+
+/**
+ * Per entry, only the confirmed runs before its first unconfirmed one are recorded: recording a
+ * later slot would mark the earlier, unsent one as done (the state only moves forward) and lose
+ * it. The held-back runs are on the broker and go again on the retry, with the same task ids.
+ */
+function byConfirm(fresh: readonly DueRun[], results: readonly AmqpSendResult[]): ByConfirm {
+  const gap = new Map<string, 'refused' | 'failed'>();
+  const confirmed: DueRun[] = [];
+  const heldBack: DueRun[] = [];
+  fresh.forEach((run, i) => {
+    const status = results[i]?.status;
+    if (status !== 'confirmed') {
+      if (gap.get(run.entry.name) !== 'failed')
+        gap.set(run.entry.name, status === 'refused' || status === 'returned' ? 'refused' : 'failed');
+    } else if (gap.has(run.entry.name)) heldBack.push(run);
+    else confirmed.push(run);
+  });
+  return { gap, confirmed, heldBack };
+}
 
 export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, TriggerPublisher, BackfillPublisher {
   private readonly redis: ReturnType<typeof withScripts>;
@@ -54,14 +85,7 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
   }
 
   async dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
-    const claimArgs = [
-      token,
-      String(this.maxAheadMs),
-      String(runs.length),
-      ...runs.flatMap((r) => [r.entry.name, String(r.slotMs), r.entry.revision ?? '']),
-    ];
-    const claim = await this.redis.claimFenced(3, this.keys.fence, this.keys.state, this.keys.entries, ...claimArgs);
-    const read = readBatchReply(claim, runs.length);
+    const read = await this.claim(runs, token);
     if (read.kind === 'fenced') return { fenced: true };
     if (read.kind === 'ahead') return { fenced: false, ahead: { redisMs: read.redisMs, slotMs: read.slotMs } };
     const fresh = runs.filter((_, i) => read.codes[i] === RunCode.Fresh);
@@ -70,64 +94,82 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
     if (fresh.length === 0) return { fenced: false, outcomes };
 
     const results = await this.broker.send(await this.broker.plan(fresh.map((r) => r.message)));
-    // Per entry, only the confirmed runs before its first unconfirmed one are recorded: recording a
-    // later slot would mark the earlier, unsent one as done (the state only moves forward) and lose
-    // it. The held-back runs are on the broker and go again on the retry, with the same task ids.
-    // `gap` says why: refused (the entry's own fault: it alone waits) or failed (the broker's).
-    const gap = new Map<string, 'refused' | 'failed'>();
-    const confirmed: DueRun[] = [];
-    const heldBack: DueRun[] = [];
-    fresh.forEach((run, i) => {
-      const status = results[i]?.status;
-      if (status !== 'confirmed') {
-        if (gap.get(run.entry.name) !== 'failed')
-          gap.set(run.entry.name, status === 'refused' || status === 'returned' ? 'refused' : 'failed');
-      } else if (gap.has(run.entry.name)) heldBack.push(run);
-      else confirmed.push(run);
-    });
-    if (heldBack.length > 0)
+    const sent = byConfirm(fresh, results);
+    if (sent.heldBack.length > 0)
       this.unrecorded(
-        heldBack.map((r) => r.message),
+        sent.heldBack.map((r) => r.message),
         'an earlier slot of the same entry was not confirmed',
       );
-    if (confirmed.length > 0) {
-      let commit: number[];
-      try {
-        const args = [
-          token,
-          String(nowMs),
-          String(confirmed.length),
-          ...confirmed.flatMap((r) => [r.entry.name, String(r.slotMs), r.message.id, r.entry.revision ?? '']),
-        ];
-        commit = await this.redis.commitFenced(3, this.keys.fence, this.keys.state, this.keys.entries, ...args);
-      } catch (error) {
-        this.unrecorded(
-          confirmed.map((r) => r.message),
-          `Redis failed: ${errorMessage(error)}`,
-        );
-        throw new BeatError(
-          ErrorCode.RedisUnavailable,
-          `${confirmed.length} confirmed messages could not be recorded: ${errorMessage(error)}`,
-          { cause: error },
-        );
-      }
-      const committed = readBatchReply(commit, confirmed.length);
-      if (committed.kind !== 'done') {
-        this.unrecorded(
-          confirmed.map((r) => r.message),
-          'this instance lost the fence',
-        );
-        return { fenced: true };
-      }
-      // Out on the broker, but their entries changed since the claim: their state is not written
-      // (a deleted entry's must not come back), and the runner reads them again.
-      const changed = confirmed.filter((_, i) => committed.codes[i] === RunCode.Superseded);
-      if (changed.length > 0)
-        this.unrecorded(
-          changed.map((r) => r.message),
-          'their entries were edited, deleted or created again meanwhile',
-        );
+    if (sent.confirmed.length > 0 && !(await this.commit(sent.confirmed, token, nowMs))) return { fenced: true };
+    return this.settle(runs, fresh, results, sent, outcomes);
+  }
+
+  /** Step 1 (claim-fenced.lua): which runs are newer than the stored state. Fenced; writes nothing. */
+  private async claim(runs: readonly DueRun[], token: string): Promise<BatchReply> {
+    const claimArgs = [
+      token,
+      String(this.maxAheadMs),
+      String(runs.length),
+      ...runs.flatMap((r) => [r.entry.name, String(r.slotMs), r.entry.revision ?? '']),
+    ];
+    const claim = await this.redis.claimFenced(3, this.keys.fence, this.keys.state, this.keys.entries, ...claimArgs);
+    return readBatchReply(claim, runs.length);
+  }
+
+  /**
+   * Step 3 (commit-fenced.lua): records the confirmed runs, slot forward only. False when this
+   * instance lost the fence; throws (RedisUnavailable) when Redis failed. Either way the runs are
+   * out on the broker, unrecorded, and said so.
+   */
+  private async commit(confirmed: readonly DueRun[], token: string, nowMs: number): Promise<boolean> {
+    let reply: number[];
+    try {
+      const args = [
+        token,
+        String(nowMs),
+        String(confirmed.length),
+        ...confirmed.flatMap((r) => [r.entry.name, String(r.slotMs), r.message.id, r.entry.revision ?? '']),
+      ];
+      reply = await this.redis.commitFenced(3, this.keys.fence, this.keys.state, this.keys.entries, ...args);
+    } catch (error) {
+      this.unrecorded(
+        confirmed.map((r) => r.message),
+        `Redis failed: ${errorMessage(error)}`,
+      );
+      throw new BeatError(
+        ErrorCode.RedisUnavailable,
+        `${confirmed.length} confirmed messages could not be recorded: ${errorMessage(error)}`,
+        { cause: error },
+      );
     }
+    const committed = readBatchReply(reply, confirmed.length);
+    if (committed.kind !== 'done') {
+      this.unrecorded(
+        confirmed.map((r) => r.message),
+        'this instance lost the fence',
+      );
+      return false;
+    }
+    // Out on the broker, but their entries changed since the claim: their state is not written
+    // (a deleted entry's must not come back), and the runner reads them again.
+    const changed = confirmed.filter((_, i) => committed.codes[i] === RunCode.Superseded);
+    if (changed.length > 0)
+      this.unrecorded(
+        changed.map((r) => r.message),
+        'their entries were edited, deleted or created again meanwhile',
+      );
+    return true;
+  }
+
+  /** Each fresh run's outcome from its send result (the others keep the claim's), and the failure when some went unsent. */
+  private settle(
+    runs: readonly DueRun[],
+    fresh: readonly DueRun[],
+    results: readonly AmqpSendResult[],
+    sent: ByConfirm,
+    outcomes: RunOutcome[],
+  ): DispatchResult {
+    const { gap, confirmed, heldBack } = sent;
     const byRun = new Map<DueRun, AmqpSendResult>(
       fresh.map((r, i) => [r, results[i] ?? { status: 'failed', error: new Error('no result') }]),
     );
@@ -159,18 +201,7 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
       notSent += 1;
       firstFailure ??= `${run.entry.name}: ${result.error.message}`;
       firstError ??= result.error;
-      this.logger.error(
-        {
-          event: EVENTS.publishError,
-          entry: run.entry.name,
-          task: run.entry.task,
-          id: run.message.id,
-          exchange: run.message.destination.exchange,
-          routingKey: run.message.destination.routingKey,
-          err: result.error,
-        },
-        'message not confirmed, not recorded; retried per the missed-run policy',
-      );
+      this.publishError(run, result.error);
     });
     const refused = refusals.size === 0 ? {} : { refusals };
     if (notSent === 0) return { fenced: false, outcomes, ...refused };
@@ -180,6 +211,21 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
       { cause: firstError },
     );
     return { fenced: false, outcomes, failure, ...refused };
+  }
+
+  private publishError(run: DueRun, err: Error): void {
+    this.logger.error(
+      {
+        event: EVENTS.publishError,
+        entry: run.entry.name,
+        task: run.entry.task,
+        id: run.message.id,
+        exchange: run.message.destination.exchange,
+        routingKey: run.message.destination.routingKey,
+        err,
+      },
+      'message not confirmed, not recorded; retried per the missed-run policy',
+    );
   }
 
   /**

@@ -118,22 +118,7 @@ export function redisRefusal(error: unknown, place: RedisPlace): BeatError | und
       cause,
     );
   }
-  if (/\bNOPERM\b/.test(text)) {
-    const command = commandOf(inner);
-    const user = place.user ?? 'default';
-    const what = /access (a|one of the) key|keys/i.test(text) ? 'a key tsbeat uses' : `the ${command ?? 'command'} command`;
-    // tsbeat runs its scripts by EVALSHA and loads them by EVAL or SCRIPT LOAD when the server lacks them.
-    const commands =
-      command === undefined ? '+<command>' : /^EVAL/.test(command) ? '+evalsha +eval +script|load' : `+${command.toLowerCase()}`;
-    const grant = /key/i.test(what)
-      ? `ACL SETUSER ${user} ~* (or a pattern covering tsbeat's prefix and the queues)`
-      : `ACL SETUSER ${user} ${commands}`;
-    return new BeatError(
-      ErrorCode.RedisNoPerm,
-      `${at}: the ACL user "${user}" may not use ${what} (${text}). Grant it on the server: ${grant}`,
-      cause,
-    );
-  }
+  if (/\bNOPERM\b/.test(text)) return noPermRefusal(at, text, commandOf(inner), place, cause);
   if (/^OOM\b/.test(text) || /\bOOM command not allowed\b/.test(text)) {
     return new BeatError(
       ErrorCode.RedisOom,
@@ -148,17 +133,37 @@ export function redisRefusal(error: unknown, place: RedisPlace): BeatError | und
       cause,
     );
   }
-  if (/^WRONGTYPE\b/.test(text) || /\bWRONGTYPE Operation\b/.test(text)) {
-    const key = place.key === undefined ? 'one of its keys' : `key ${place.key}`;
-    const found = place.keyFound === undefined ? 'another type of value' : `a ${place.keyFound}`;
-    const kept = place.keyHolds === undefined ? '' : `, where tsbeat keeps a ${place.keyHolds}`;
-    return new BeatError(
-      ErrorCode.RedisWrongType,
-      `${at}: ${key} holds ${found}${kept} (${text}): something else wrote it. Inspect it (TYPE, DUMP), then delete it (DEL${place.key === undefined ? '' : ` ${place.key}`}) or give this deployment another name`,
-      cause,
-    );
-  }
+  if (/^WRONGTYPE\b/.test(text) || /\bWRONGTYPE Operation\b/.test(text)) return wrongTypeRefusal(at, text, place, cause);
   return undefined;
+}
+
+/** NOPERM: the ACL user may not use a command or a key; the fix names the grant. */
+function noPermRefusal(at: string, text: string, command: string | undefined, place: RedisPlace, cause: { cause: unknown }): BeatError {
+  const user = place.user ?? 'default';
+  const what = /access (a|one of the) key|keys/i.test(text) ? 'a key tsbeat uses' : `the ${command ?? 'command'} command`;
+  // tsbeat runs its scripts by EVALSHA and loads them by EVAL or SCRIPT LOAD when the server lacks them.
+  const commands =
+    command === undefined ? '+<command>' : /^EVAL/.test(command) ? '+evalsha +eval +script|load' : `+${command.toLowerCase()}`;
+  const grant = /key/i.test(what)
+    ? `ACL SETUSER ${user} ~* (or a pattern covering tsbeat's prefix and the queues)`
+    : `ACL SETUSER ${user} ${commands}`;
+  return new BeatError(
+    ErrorCode.RedisNoPerm,
+    `${at}: the ACL user "${user}" may not use ${what} (${text}). Grant it on the server: ${grant}`,
+    cause,
+  );
+}
+
+/** WRONGTYPE: a key of the deployment holds another type of value (what the place knows of it is named). */
+function wrongTypeRefusal(at: string, text: string, place: RedisPlace, cause: { cause: unknown }): BeatError {
+  const key = place.key === undefined ? 'one of its keys' : `key ${place.key}`;
+  const found = place.keyFound === undefined ? 'another type of value' : `a ${place.keyFound}`;
+  const kept = place.keyHolds === undefined ? '' : `, where tsbeat keeps a ${place.keyHolds}`;
+  return new BeatError(
+    ErrorCode.RedisWrongType,
+    `${at}: ${key} holds ${found}${kept} (${text}): something else wrote it. Inspect it (TYPE, DUMP), then delete it (DEL${place.key === undefined ? '' : ` ${place.key}`}) or give this deployment another name`,
+    cause,
+  );
 }
 
 /**

@@ -15,8 +15,9 @@ import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { TriggerResult } from '../ports/control.js';
-import type { BackfillSource, ControlSource, TriggerPublisher } from '../ports/control.js';
+import type { BackfillSource, ControlSource, TriggerPublisher, TriggerRequest } from '../ports/control.js';
 import { workBackfills } from './backfill-work.js';
+import type { BackfillWorkOptions } from './backfill-work.js';
 import { checkedEntry } from './before-publish.js';
 import type { BeforePublish } from './before-publish.js';
 import type { RunRevoked } from '../ports/events.js';
@@ -82,78 +83,8 @@ export class ControlLoop {
     this.waiting.clear();
     try {
       this.options.onPaused(await source.paused());
-      const pending = await source.pendingTriggers(DEFAULTS.triggersPerWake);
-      for (const { text, request } of pending) {
-        const token = this.options.lease();
-        if (token === undefined) return;
-        const found =
-          request && (this.options.config.entries.find((e) => e.name === request.entry) ?? this.options.findRuntimeEntry?.(request.entry));
-        const entry = found && (await checkedEntry(this.options.beforePublish, found, (name) => this.options.findRuntimeEntry?.(name)));
-        // A runtime entry written a moment ago may not have reached this replica's catalog yet: its
-        // request waits (it is read again at the next look) before it is taken for a mistake.
-        if (request && !entry && this.options.now() - request.at < DEFAULTS.triggerUnknownGraceMs) continue;
-        if (!request || !entry) {
-          logger.warn(
-            { event: EVENTS.trigger, request: text.slice(0, 200) },
-            'discarding a manual-run request for an entry this config does not have',
-          );
-          await source.discardTrigger(text);
-          continue;
-        }
-        const now = this.options.now();
-        if (now - request.at > DEFAULTS.triggerMaxAgeMs) {
-          logger.warn(
-            { event: EVENTS.trigger, entry: entry.name, id: request.id, requestedAt: new Date(request.at).toISOString() },
-            `discarding a manual-run request older than ${DEFAULTS.triggerMaxAgeMs / 60_000} minutes (its beat trigger gave up long ago)`,
-          );
-          await source.discardTrigger(text);
-          continue;
-        }
-        const message = renderTaskMessage(compileMessageTemplate(entry, this.options.config, this.options.messageEnv), {
-          taskId: request.id,
-          slotMs: now,
-          nowMs: now,
-        });
-        // Superseded: the entry changed since the catalog read it; the request waits for the new one.
-        const result = await this.options.publisher.publishTrigger(message, text, token, now, entry.revision);
-        if (result === TriggerResult.Published) {
-          logger.info(
-            {
-              event: EVENTS.trigger,
-              entry: entry.name,
-              task: entry.task,
-              id: request.id,
-              queue: message.destination.declareQueue ?? message.destination.routingKey,
-              ...(request.note === undefined ? {} : { note: request.note }),
-            },
-            'manual run published',
-          );
-        } else if (result === TriggerResult.Fenced) {
-          return;
-        }
-      }
-      if (hasBackfills(source)) {
-        const findEntry = (name: string): ResolvedEntry | undefined =>
-          this.options.config.entries.find((e) => e.name === name) ?? this.options.findRuntimeEntry?.(name);
-        const { config, publisher, messageEnv, now, lease, running, revoker, revoked, beforePublish } = this.options;
-        const waitsFor = (entry: string): void => void this.waiting.add(entry);
-        const options = {
-          config,
-          source,
-          publisher,
-          messageEnv,
-          logger,
-          now,
-          lease,
-          findEntry,
-          running,
-          revoker,
-          revoked,
-          waitsFor,
-          beforePublish,
-        };
-        if ((await workBackfills(options)) === 'fenced') return;
-      }
+      if ((await this.publishTriggers(source)) === 'not leading') return;
+      if (hasBackfills(source) && (await workBackfills(this.backfillOptions(source))) === 'fenced') return;
       this.lastError = undefined;
     } catch (error) {
       // Once per outage, not once per retry.
@@ -161,6 +92,95 @@ export class ControlLoop {
       if (message !== this.lastError) logger.warn({ event: EVENTS.controlError, err: error }, 'reading control requests failed; retrying');
       this.lastError = message;
     }
+  }
+
+  /** The pending manual runs, each published once or discarded; 'not leading' once the lease is gone or fenced. */
+  private async publishTriggers(source: ControlSource): Promise<'not leading' | undefined> {
+    const { logger } = this.options;
+    const pending = await source.pendingTriggers(DEFAULTS.triggersPerWake);
+    for (const { text, request } of pending) {
+      const token = this.options.lease();
+      if (token === undefined) return 'not leading';
+      const found =
+        request && (this.options.config.entries.find((e) => e.name === request.entry) ?? this.options.findRuntimeEntry?.(request.entry));
+      const entry = found && (await checkedEntry(this.options.beforePublish, found, (name) => this.options.findRuntimeEntry?.(name)));
+      // A runtime entry written a moment ago may not have reached this replica's catalog yet: its
+      // request waits (it is read again at the next look) before it is taken for a mistake.
+      if (request && !entry && this.options.now() - request.at < DEFAULTS.triggerUnknownGraceMs) continue;
+      if (!request || !entry) {
+        logger.warn(
+          { event: EVENTS.trigger, request: text.slice(0, 200) },
+          'discarding a manual-run request for an entry this config does not have',
+        );
+        await source.discardTrigger(text);
+        continue;
+      }
+      const now = this.options.now();
+      if (now - request.at > DEFAULTS.triggerMaxAgeMs) {
+        logger.warn(
+          { event: EVENTS.trigger, entry: entry.name, id: request.id, requestedAt: new Date(request.at).toISOString() },
+          `discarding a manual-run request older than ${DEFAULTS.triggerMaxAgeMs / 60_000} minutes (its beat trigger gave up long ago)`,
+        );
+        await source.discardTrigger(text);
+        continue;
+      }
+      if ((await this.publishTrigger(entry, request, text, token, now)) === TriggerResult.Fenced) return 'not leading';
+    }
+    return undefined;
+  }
+
+  /** One manual run, published through the fenced trigger script and logged. */
+  private async publishTrigger(
+    entry: ResolvedEntry,
+    request: TriggerRequest,
+    text: string,
+    token: string,
+    now: number,
+  ): Promise<TriggerResult> {
+    const message = renderTaskMessage(compileMessageTemplate(entry, this.options.config, this.options.messageEnv), {
+      taskId: request.id,
+      slotMs: now,
+      nowMs: now,
+    });
+    // Superseded: the entry changed since the catalog read it; the request waits for the new one.
+    const result = await this.options.publisher.publishTrigger(message, text, token, now, entry.revision);
+    if (result === TriggerResult.Published) {
+      this.options.logger.info(
+        {
+          event: EVENTS.trigger,
+          entry: entry.name,
+          task: entry.task,
+          id: request.id,
+          queue: message.destination.declareQueue ?? message.destination.routingKey,
+          ...(request.note === undefined ? {} : { note: request.note }),
+        },
+        'manual run published',
+      );
+    }
+    return result;
+  }
+
+  /** What the pending backfills are worked with (backfill-work.ts): this loop's options, and where an entry waits for its run. */
+  private backfillOptions(source: ControlSource & BackfillSource): BackfillWorkOptions {
+    const { config, publisher, messageEnv, logger, now, lease, running, revoker, revoked, beforePublish } = this.options;
+    const findEntry = (name: string): ResolvedEntry | undefined =>
+      this.options.config.entries.find((e) => e.name === name) ?? this.options.findRuntimeEntry?.(name);
+    const waitsFor = (entry: string): void => void this.waiting.add(entry);
+    return {
+      config,
+      source,
+      publisher,
+      messageEnv,
+      logger,
+      now,
+      lease,
+      findEntry,
+      running,
+      revoker,
+      revoked,
+      waitsFor,
+      beforePublish,
+    };
   }
 }
 

@@ -54,75 +54,41 @@ function replyOf(result: Promise<DispatchResult>): Promise<Reply> {
   );
 }
 
+/** A wake-up's dispatch as it goes: the batches awaiting their reply, those published, and why it stopped, if it did. */
+interface WindowState {
+  readonly inFlight: { sent: SentBatch; reply: Promise<Reply> }[];
+  readonly published: Published[];
+  halted: Halt | undefined;
+}
+
 /**
  * Publishes every run due at `nowMs` with `token`, the `staged` dispatch first if there is one, and
  * records what went out. Throws the failure when a batch failed (in full or in part) after recording
  * what did go out: the runs it left stay due for the next wake-up.
  */
 export async function dispatchDue(options: DispatchWindowOptions, token: string, nowMs: number, staged: Staged | undefined): Promise<void> {
-  const { book, logger } = options;
-  const published: Published[] = [];
-  // A batch that is not published (not leading any more, fenced, or the broker failed) leaves its
-  // entries due at once: the next wake-up as leader plans them again from their unchanged cursor.
-  let halted: Halt | undefined;
-  const keepDue = (entries: readonly BookEntry[]): void => {
-    for (const held of entries) book.keepDue(held, nowMs);
-  };
-  const settle = (sent: SentBatch, outcome: Reply): void => {
-    if ('error' in outcome) {
-      halted ??= { reason: 'error', error: outcome.error };
-      keepDue(sent.entries);
-    } else if (outcome.result.fenced) {
-      if (halted === undefined) {
-        logger.warn({ event: EVENTS.fenced }, 'another instance holds the fence; nothing was published');
-        options.onFenced();
-      }
-      halted = { reason: 'fenced' };
-      keepDue(sent.entries);
-    } else if ('ahead' in outcome.result) {
-      if (halted === undefined) {
-        logClockAhead(logger, outcome.result.ahead);
-        options.onClockAhead?.(outcome.result.ahead);
-      }
-      halted = { reason: 'ahead' };
-      keepDue(sent.entries);
-    } else {
-      published.push({ sent, outcomes: outcome.result.outcomes, refusals: outcome.result.refusals });
-      // Some runs went out and were recorded, others did not (AMQP): the first are logged and
-      // counted as published, the second kept due (record), and the wake-up ends as a failure, so
-      // that they are tried again after the backoff and what failed is logged.
-      if (outcome.result.failure !== undefined) halted ??= { reason: 'error', error: outcome.result.failure };
-    }
-  };
-  const inFlight: { sent: SentBatch; reply: Promise<Reply> }[] = [];
+  const { book } = options;
+  const state: WindowState = { inFlight: [], published: [], halted: undefined };
   const recording = new Recording(options, nowMs);
-  if (staged !== undefined) {
-    // Sent first, before anything else is looked at: this is what staging was for.
-    inFlight.push({ sent: sentPart(staged.batch), reply: replyOf(staged.dispatch.send()) });
-    for (const { held, plan } of staged.entries) {
-      const firstSlotMs = held.nextSlotMs;
-      book.take(held);
-      logMissed(options.runLog, held.entry, plan, firstSlotMs, nowMs);
-    }
-  }
+  if (staged !== undefined) sendStaged(options, state, staged, nowMs);
   // Buffered runs whose previous run has finished go first: they have waited already.
   const released = options.overlap.release(book, nowMs);
   for (let batch = takeBatch(options, nowMs, released); batch.runs.length > 0; batch = takeBatch(options, nowMs, released)) {
     // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
     // sitting idle while each batch is encoded.
-    const oldest = inFlight.length >= DEFAULTS.dispatchMaxInFlight ? inFlight.shift() : undefined;
-    if (oldest) settle(oldest.sent, await oldest.reply);
-    if (halted === undefined && options.lease() !== token) halted = { reason: 'lease' };
-    if (halted !== undefined) {
-      keepDue(batch.entries);
+    const oldest = state.inFlight.length >= DEFAULTS.dispatchMaxInFlight ? state.inFlight.shift() : undefined;
+    if (oldest) settle(options, state, oldest.sent, await oldest.reply, nowMs);
+    if (state.halted === undefined && options.lease() !== token) state.halted = { reason: 'lease' };
+    if (state.halted !== undefined) {
+      keepDue(book, batch.entries, nowMs);
       break;
     }
     // Revokes of previous runs (cancelOther, terminateOther) go out before the runs replacing them.
     if (options.overlap.hasRevokes()) await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
-    inFlight.push({ sent: sentPart(batch), reply: replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now())) });
+    state.inFlight.push({ sent: sentPart(batch), reply: replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now())) });
     // A long burst records what went out as it goes, once a backlog has piled up: kept to its end,
     // a million runs' slots and ids were hundreds of MB, and their recording one long task.
-    if (published.length >= DEFAULTS.dispatchRecordBacklog) recording.add(published.splice(0, published.length));
+    if (state.published.length >= DEFAULTS.dispatchRecordBacklog) recording.add(state.published.splice(0, state.published.length));
     // Let the dispatcher finish writing this batch (its steps after the first await run as
     // microtasks) before planning the next one.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -131,9 +97,56 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
   // so are the revokes of a batch that did not go out.
   for (const run of released) book.keepDue(run.held, nowMs);
   options.overlap.forgetRevokes();
-  for (const { sent, reply } of inFlight) settle(sent, await reply);
-  await recording.finish(published);
-  if (halted?.reason === 'error') throw halted.error;
+  for (const { sent, reply } of state.inFlight) settle(options, state, sent, await reply, nowMs);
+  await recording.finish(state.published);
+  if (state.halted?.reason === 'error') throw state.halted.error;
+}
+
+/** The staged dispatch, sent first, before anything else is looked at: this is what staging was for. */
+function sendStaged(options: DispatchWindowOptions, state: WindowState, staged: Staged, nowMs: number): void {
+  state.inFlight.push({ sent: sentPart(staged.batch), reply: replyOf(staged.dispatch.send()) });
+  for (const { held, plan } of staged.entries) {
+    const firstSlotMs = held.nextSlotMs;
+    options.book.take(held);
+    logMissed(options.runLog, held.entry, plan, firstSlotMs, nowMs);
+  }
+}
+
+/**
+ * A batch that is not published (not leading any more, fenced, or the broker failed) leaves its
+ * entries due at once: the next wake-up as leader plans them again from their unchanged cursor.
+ */
+function keepDue(book: EntryBook, entries: readonly BookEntry[], nowMs: number): void {
+  for (const held of entries) book.keepDue(held, nowMs);
+}
+
+/** A batch's reply: published (kept for recording), or why the dispatch stops, said once. */
+function settle(options: DispatchWindowOptions, state: WindowState, sent: SentBatch, outcome: Reply, nowMs: number): void {
+  const { book, logger } = options;
+  if ('error' in outcome) {
+    state.halted ??= { reason: 'error', error: outcome.error };
+    keepDue(book, sent.entries, nowMs);
+  } else if (outcome.result.fenced) {
+    if (state.halted === undefined) {
+      logger.warn({ event: EVENTS.fenced }, 'another instance holds the fence; nothing was published');
+      options.onFenced();
+    }
+    state.halted = { reason: 'fenced' };
+    keepDue(book, sent.entries, nowMs);
+  } else if ('ahead' in outcome.result) {
+    if (state.halted === undefined) {
+      logClockAhead(logger, outcome.result.ahead);
+      options.onClockAhead?.(outcome.result.ahead);
+    }
+    state.halted = { reason: 'ahead' };
+    keepDue(book, sent.entries, nowMs);
+  } else {
+    state.published.push({ sent, outcomes: outcome.result.outcomes, refusals: outcome.result.refusals });
+    // Some runs went out and were recorded, others did not (AMQP): the first are logged and
+    // counted as published, the second kept due (record), and the wake-up ends as a failure, so
+    // that they are tried again after the backoff and what failed is logged.
+    if (outcome.result.failure !== undefined) state.halted ??= { reason: 'error', error: outcome.result.failure };
+  }
 }
 
 interface Published {

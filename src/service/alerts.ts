@@ -33,49 +33,30 @@ export interface AlertsWiring {
   readonly alerting: Alerting;
 }
 
-export function startAlerts(options: {
-  config: ResolvedConfig;
+export interface AlertsOptions {
+  readonly config: ResolvedConfig;
   /** The config in force now (it changes on reload); absent: `config`. */
-  current?: () => ResolvedConfig;
-  client: Redis;
-  keys: SchedulerKeys;
-  logger: Logger;
-  now: () => number;
+  readonly current?: () => ResolvedConfig;
+  readonly client: Redis;
+  readonly keys: SchedulerKeys;
+  readonly logger: Logger;
+  readonly now: () => number;
   /** Every entry in force (file and runtime), and their stored states: see `recoverPings`. */
-  entries: () => readonly ResolvedEntry[];
-  states: { readAll(): Promise<Map<string, EntryState>> };
+  readonly entries: () => readonly ResolvedEntry[];
+  readonly states: { readAll(): Promise<Map<string, EntryState>> };
   /** The entry in force of this name (file or runtime), for outcome events, which name entries only. */
-  entryNamed: (name: string) => ResolvedEntry | undefined;
+  readonly entryNamed: (name: string) => ResolvedEntry | undefined;
   /** The runs followed and not finished yet (with a resultBackend or taskEvents), looked at every second for `late`. */
-  unfinished?: () => readonly { entry: string; record: RunRecord }[];
-}): AlertsWiring {
+  readonly unfinished?: () => readonly { entry: string; record: RunRecord }[];
+}
+
+export function startAlerts(options: AlertsOptions): AlertsWiring {
   const { config, client, keys, logger, now } = options;
   const outbox = new RedisAlertOutbox(client, keys);
-  // The config file's own alert URLs go anywhere; a runtime entry's only where the policy allows.
-  let trusted: { of: readonly ResolvedEntry[]; urls: ReadonlySet<string> } | undefined;
-  const send = policySend(
-    {
-      trustedUrls: () => {
-        const current = options.current?.() ?? config;
-        if (trusted?.of !== current.entries) trusted = { of: current.entries, urls: trustedAlertUrls(current.alerts, current.entries) };
-        return trusted.urls;
-      },
-      allowedHosts: () => (options.current?.() ?? config).alertsAllowedHosts,
-    },
-    httpSend,
-  );
-  const deliverer = new AlertDeliverer({ outbox, logger, now, send });
+  const deliverer = new AlertDeliverer({ outbox, logger, now, send: alertSend(options) });
   const outcomesKnown = followsOutcomes(config);
   const alerting = new Alerting({ deployment: config.name, outbox, logger, now, outcomesKnown, onQueued: () => deliverer.poke() });
   let lateTimer: NodeJS.Timeout | undefined;
-  const lookForLate = (): void => {
-    const nowMs = now();
-    for (const { entry: name, record } of options.unfinished?.() ?? []) {
-      const entry = options.entryNamed(name);
-      if (entry?.alerts?.lateAfterMs !== undefined && entry.alerts.on.includes('late'))
-        alerting.add(lateDeliveries(config.name, entry, record, nowMs));
-    }
-  };
   return {
     events: { ...NO_EVENTS, published: (run) => alerting.published(run), missed: (missed) => alerting.missed(missed) },
     outcomeEvents: {
@@ -93,7 +74,7 @@ export function startAlerts(options: {
         deliverer.start();
         void recoverPings(alerting, options.entries(), options.states, logger);
         // The outbox takes each late alert once, so looking again every second costs no repeats.
-        if (options.unfinished !== undefined) lateTimer = setInterval(lookForLate, DEFAULTS.alertPollMs).unref();
+        if (options.unfinished !== undefined) lateTimer = setInterval(() => lookForLate(options, alerting), DEFAULTS.alertPollMs).unref();
       },
       stop: async () => {
         clearInterval(lateTimer);
@@ -103,6 +84,33 @@ export function startAlerts(options: {
     },
     alerting,
   };
+}
+
+/** How alerts are sent: the config file's own alert URLs go anywhere; a runtime entry's only where the policy allows. */
+function alertSend(options: Pick<AlertsOptions, 'config' | 'current'>): ReturnType<typeof policySend> {
+  const { config } = options;
+  let trusted: { of: readonly ResolvedEntry[]; urls: ReadonlySet<string> } | undefined;
+  return policySend(
+    {
+      trustedUrls: () => {
+        const current = options.current?.() ?? config;
+        if (trusted?.of !== current.entries) trusted = { of: current.entries, urls: trustedAlertUrls(current.alerts, current.entries) };
+        return trusted.urls;
+      },
+      allowedHosts: () => (options.current?.() ?? config).alertsAllowedHosts,
+    },
+    httpSend,
+  );
+}
+
+/** A `late` alert for each run followed that has not finished within its entry's lateAfter. */
+function lookForLate(options: Pick<AlertsOptions, 'config' | 'now' | 'unfinished' | 'entryNamed'>, alerting: Alerting): void {
+  const nowMs = options.now();
+  for (const { entry: name, record } of options.unfinished?.() ?? []) {
+    const entry = options.entryNamed(name);
+    if (entry?.alerts?.lateAfterMs !== undefined && entry.alerts.on.includes('late'))
+      alerting.add(lateDeliveries(options.config.name, entry, record, nowMs));
+  }
 }
 
 /**

@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { API_FIELDS, backfillPolicy, checkBackfillInput, overLimitMessage, planBackfill, slotTexts } from '../control/backfill.js';
-import type { BackfillProgress } from '../control/backfill.js';
+import type { BackfillInput, BackfillPlan, BackfillProgress } from '../control/backfill.js';
+import type { BackfillOverlap } from '../core/backfill-overlap.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { AuditContext } from '../redis/audit-log.js';
@@ -56,48 +57,8 @@ export function backfillApi(o: BackfillApiOptions): {
 } {
   return {
     async backfill(name, body, who, headerNote) {
-      if (body === null || typeof body !== 'object' || Array.isArray(body))
-        throw new ConfigError(
-          'the backfill request',
-          [
-            {
-              path: '',
-              message: 'the body must be a JSON object: {"from", "to", "dryRun"?, "limit"?, "note"?, "unrecorded"?, "overlap"?}',
-            },
-          ],
-          ErrorCode.ApiBadRequest,
-        );
-      const raw = body as Record<string, unknown>;
-      const unknown = Object.keys(raw).filter((k) => !['from', 'to', 'dryRun', 'limit', 'note', 'unrecorded', 'overlap'].includes(k));
-      const checked = checkBackfillInput(raw, API_FIELDS);
-      const problems = [
-        ...(checked.problems ?? []),
-        ...unknown.map((k) => ({ path: k, message: `${shown(k)} is not a field of a backfill` })),
-      ];
-      if (checked.problems !== undefined || problems.length > 0)
-        throw new ConfigError('the backfill request', problems, ErrorCode.ApiBadRequest);
-      const { input } = checked;
-      const entry = o.findEntry(name);
-      // A bad request (400), as the CLI's exit 2: the name is part of what was sent.
-      if (entry === undefined)
-        throw new ConfigError(
-          'the backfill request',
-          [{ path: 'entry', message: `no entry ${shown(name)} runs in this deployment` }],
-          ErrorCode.ApiBadRequest,
-        );
-      const stored = (await o.states.readSome([name])).get(name);
-      const plan = planBackfill(entry, input, stored?.slotMs);
-      if ('refusal' in plan)
-        throw new ConfigError('the backfill request', [{ path: 'entry', message: plan.refusal }], ErrorCode.ApiBadRequest);
-      if (plan.overLimit)
-        throw new ConfigError(
-          'the backfill request',
-          [{ path: 'to', message: overLimitMessage(name, input.limit, API_FIELDS) }],
-          ErrorCode.ApiBadRequest,
-        );
-      const applied = backfillPolicy(input, entry, o.config(), API_FIELDS);
-      if (applied.problem !== undefined)
-        throw new ConfigError('the backfill request', [{ path: 'overlap', message: applied.problem }], ErrorCode.ApiBadRequest);
+      const input = checkedBody(body);
+      const { entry, plan, policy } = await planFor(o, name, input);
       if (input.dryRun)
         return {
           status: 200,
@@ -109,32 +70,12 @@ export function backfillApi(o: BackfillApiOptions): {
           },
         };
       const note = input.note ?? headerNote;
-      const id = randomUUID();
-      await o.control.requestBackfill(
-        {
-          id,
-          entry: name,
-          fromMs: input.fromMs,
-          toMs: input.toMs,
-          limit: input.limit,
-          ...(plan.anchorMs === undefined ? {} : { anchorMs: plan.anchorMs }),
-          unrecorded: input.unrecorded,
-          ...(input.overlap === undefined ? {} : { overlap: input.overlap }),
-          at: o.now(),
-          ...(note === undefined ? {} : { note }),
-        },
-        o.audit(who, note),
-      );
-      const deadline = performance.now() + (o.waitMs ?? DEFAULTS.dashboardTriggerWaitMs);
-      let progress = await o.control.backfillProgress(id);
-      while (progress?.doneMs === undefined && performance.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        progress = await o.control.backfillProgress(id);
-      }
+      const id = await requestFromLeader(o, name, input, plan, who, note);
+      const progress = await awaitLeader(o, id);
       // Not done within the wait: the request stays queued for the leader (there may be none now).
       return {
         status: progress?.doneMs === undefined ? 202 : 200,
-        body: { ...progressBody(name, id, progress), overlapPolicy: applied.policy },
+        body: { ...progressBody(name, id, progress), overlapPolicy: policy },
       };
     },
     async backfillProgress(name, id) {
@@ -144,4 +85,96 @@ export function backfillApi(o: BackfillApiOptions): {
       return { status: 200, body: progressBody(name, id, progress) };
     },
   };
+}
+
+const BODY_FIELDS = ['from', 'to', 'dryRun', 'limit', 'note', 'unrecorded', 'overlap'];
+
+/** The request's body as a backfill's input; 400 naming every problem (an unknown field is one). */
+function checkedBody(body: unknown): BackfillInput {
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new ConfigError(
+      'the backfill request',
+      [
+        {
+          path: '',
+          message: 'the body must be a JSON object: {"from", "to", "dryRun"?, "limit"?, "note"?, "unrecorded"?, "overlap"?}',
+        },
+      ],
+      ErrorCode.ApiBadRequest,
+    );
+  const raw = body as Record<string, unknown>;
+  const unknown = Object.keys(raw).filter((k) => !BODY_FIELDS.includes(k));
+  const checked = checkBackfillInput(raw, API_FIELDS);
+  const problems = [...(checked.problems ?? []), ...unknown.map((k) => ({ path: k, message: `${shown(k)} is not a field of a backfill` }))];
+  if (checked.problems !== undefined || problems.length > 0)
+    throw new ConfigError('the backfill request', problems, ErrorCode.ApiBadRequest);
+  return checked.input;
+}
+
+/** The entry, its slots in the range and the overlap policy they go out under; 400 when any cannot be. */
+async function planFor(
+  o: BackfillApiOptions,
+  name: string,
+  input: BackfillInput,
+): Promise<{ entry: ResolvedEntry; plan: BackfillPlan; policy: BackfillOverlap }> {
+  const entry = o.findEntry(name);
+  // A bad request (400), as the CLI's exit 2: the name is part of what was sent.
+  if (entry === undefined)
+    throw new ConfigError(
+      'the backfill request',
+      [{ path: 'entry', message: `no entry ${shown(name)} runs in this deployment` }],
+      ErrorCode.ApiBadRequest,
+    );
+  const stored = (await o.states.readSome([name])).get(name);
+  const plan = planBackfill(entry, input, stored?.slotMs);
+  if ('refusal' in plan) throw new ConfigError('the backfill request', [{ path: 'entry', message: plan.refusal }], ErrorCode.ApiBadRequest);
+  if (plan.overLimit)
+    throw new ConfigError(
+      'the backfill request',
+      [{ path: 'to', message: overLimitMessage(name, input.limit, API_FIELDS) }],
+      ErrorCode.ApiBadRequest,
+    );
+  const applied = backfillPolicy(input, entry, o.config(), API_FIELDS);
+  if (applied.problem !== undefined)
+    throw new ConfigError('the backfill request', [{ path: 'overlap', message: applied.problem }], ErrorCode.ApiBadRequest);
+  return { entry, plan, policy: applied.policy };
+}
+
+/** The request queued for the leader, with its audit event (`who` made it, and why: `note`); its id. */
+async function requestFromLeader(
+  o: BackfillApiOptions,
+  name: string,
+  input: BackfillInput,
+  plan: BackfillPlan,
+  who: string,
+  note: string | undefined,
+): Promise<string> {
+  const id = randomUUID();
+  await o.control.requestBackfill(
+    {
+      id,
+      entry: name,
+      fromMs: input.fromMs,
+      toMs: input.toMs,
+      limit: input.limit,
+      ...(plan.anchorMs === undefined ? {} : { anchorMs: plan.anchorMs }),
+      unrecorded: input.unrecorded,
+      ...(input.overlap === undefined ? {} : { overlap: input.overlap }),
+      at: o.now(),
+      ...(note === undefined ? {} : { note }),
+    },
+    o.audit(who, note),
+  );
+  return id;
+}
+
+/** The request's progress once the leader is done, or when the short wait is over. */
+async function awaitLeader(o: BackfillApiOptions, id: string): Promise<BackfillProgress | undefined> {
+  const deadline = performance.now() + (o.waitMs ?? DEFAULTS.dashboardTriggerWaitMs);
+  let progress = await o.control.backfillProgress(id);
+  while (progress?.doneMs === undefined && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    progress = await o.control.backfillProgress(id);
+  }
+  return progress;
 }

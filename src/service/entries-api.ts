@@ -51,26 +51,7 @@ export function entriesHandlers(options: {
   const failingOf = async (names: readonly string[]): Promise<ReadonlyMap<string, EntryFailure>> =>
     failures === undefined ? new Map() : failures.some(names);
   const audit = (who: string, note: string | undefined): AuditContext => ({ ...options.audit, who, note });
-  const call = async <T>(what: () => Promise<T>): Promise<T> => {
-    if (client.status !== 'ready') {
-      throw new BeatError(ErrorCode.RedisUnavailable, `Redis is unreachable (connection ${client.status}); try again`);
-    }
-    try {
-      return await what();
-    } catch (error) {
-      // Only a connection's failure is "unavailable, try again": anything else (a bug, a stack
-      // overflow) is tsbeat's own, answered 500 with an id in the log, never a 503 retried for ever.
-      if (error instanceof BeatError || !isConnectionFailure(error)) throw error;
-      throw new BeatError(ErrorCode.RedisUnavailable, `Redis did not answer: ${errorMessage(error)}; try again`, { cause: error });
-    }
-  };
-  const notFound = (name: string): BeatError =>
-    new BeatError(
-      ErrorCode.UnknownEntry,
-      staticNames().has(name)
-        ? `${shown(name)} is an entry of the config file, not a runtime entry: /status shows it`
-        : `no runtime entry ${shown(name)}`,
-    );
+  const call = <T>(what: () => Promise<T>): Promise<T> => whileConnected(client, what);
   return {
     entryMaxDepth: () => currentEntryLimits().maxDepth,
     list: (after, limit) =>
@@ -111,8 +92,33 @@ export function entriesHandlers(options: {
         if (staticNames().has(name)) throw staticNameError(name);
         const write = { op: 'delete' as const, name, ...(ifVersion === undefined ? {} : { ifVersion }) };
         const { outcomes } = await store.write([write], { nowMs: now(), keepHistory, audit: audit(who, note) });
-        if (outcomes[0] === 'absent') throw notFound(name);
+        if (outcomes[0] === 'absent') throw notFound(staticNames(), name);
         return true;
       }),
   };
+}
+
+/** `what`, done while Redis is connected: REDIS_UNAVAILABLE (503) at once while it is not, or when the connection fails it. */
+async function whileConnected<T>(client: Redis, what: () => Promise<T>): Promise<T> {
+  if (client.status !== 'ready') {
+    throw new BeatError(ErrorCode.RedisUnavailable, `Redis is unreachable (connection ${client.status}); try again`);
+  }
+  try {
+    return await what();
+  } catch (error) {
+    // Only a connection's failure is "unavailable, try again": anything else (a bug, a stack
+    // overflow) is tsbeat's own, answered 500 with an id in the log, never a 503 retried for ever.
+    if (error instanceof BeatError || !isConnectionFailure(error)) throw error;
+    throw new BeatError(ErrorCode.RedisUnavailable, `Redis did not answer: ${errorMessage(error)}; try again`, { cause: error });
+  }
+}
+
+/** No runtime entry of this name; one of the config file's is named as such. */
+function notFound(staticNames: ReadonlySet<string>, name: string): BeatError {
+  return new BeatError(
+    ErrorCode.UnknownEntry,
+    staticNames.has(name)
+      ? `${shown(name)} is an entry of the config file, not a runtime entry: /status shows it`
+      : `no runtime entry ${shown(name)}`,
+  );
 }

@@ -21,6 +21,7 @@ import type { DeploymentWatch } from './deployment-watch.js';
 import type { Supervisor } from './supervisor.js';
 import type { Runner } from '../runtime/runner.js';
 import { followsOutcomes } from '../config/resolve.js';
+import type { ResolvedEntry } from '../config/resolve.js';
 
 export interface ProbeSources {
   readonly instanceId: string;
@@ -75,114 +76,139 @@ function roleText(sources: ProbeSources): string {
 }
 
 export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
-  const { supervisor, clock } = sources;
   return {
-    health: (): Probe => {
-      const runner = supervisor.runner;
-      const stallMs = Math.max(DEFAULTS.healthStallMs, DEFAULTS.healthStallIntervals * supervisor.config.maxIntervalMs);
-      const stalled = runner !== undefined && runner.lastWakeMs > 0 && performance.now() - runner.lastWakeMs > stallMs;
-      return stalled
-        ? { ok: false, reason: 'the scheduler loop has stalled' }
-        : { ok: true, reason: leadsAny(sources) ? 'leading' : 'standing by' };
-    },
-    ready: async (): Promise<Probe> => {
-      if (supervisor.stopping) return { ok: false, reason: 'stopping' };
-      if (sources.redis.status !== 'ready') return { ok: false, reason: `Redis ${sources.redis.status}` };
-      if (sources.clockGuard.refusal !== undefined) return { ok: false, reason: `not leading: ${sources.clockGuard.refusal}` };
-      if (leadsAny(sources) && !sources.publishing.ready()) return { ok: false, reason: sources.publishing.status };
-      const found = sources.watch.current;
-      // No replica can lead: not ready, whatever else holds.
-      if (found && found.lockProblems.length > 0) return { ok: false, reason: found.lockProblems.map((p) => p.message).join('; ') };
-      // Still ready (it publishes on), but the reason says what the log said.
-      const lost = supervisor.stateLost;
-      const lostNote =
-        lost === undefined
-          ? ''
-          : `; the stored state of ${lost.entries} entries was lost at ${new Date(lost.atMs).toISOString()} (see beat.state.lost)`;
-      // Still ready: the entries known keep running while their source is away.
-      const trouble = sources.sourceTrouble?.();
-      const troubleNote =
-        trouble === undefined ? '' : `; WARNING: ${trouble}; the entries known keep running, changes wait (beat.entries.sync_failed)`;
-      // Still ready, as for a source away; but said, with since when: changes and deletes wait meanwhile.
-      const sync = sources.catalog?.outOfSync?.();
-      const syncNote =
-        sync === undefined
-          ? ''
-          : `; WARNING: runtime entries not in sync since ${new Date(sync.sinceMs).toISOString()} (${sync.reason}); retrying (beat.entries.sync_failed)`;
-      // Ready still: a rolling update that changes the config passes through this state.
-      if (found?.mismatch)
-        return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${lostNote}${troubleNote}${syncNote}` };
-      return { ok: true, reason: `${roleText(sources)}${lostNote}${troubleNote}${syncNote}` };
-    },
-    status: async (
-      page = { offset: 0, limit: DEFAULTS.statusPageMax },
-    ): Promise<Omit<DeploymentStatus, 'partitions'> & { next?: number; partitions?: PartitionLed[] }> => {
-      const config = supervisor.config;
-      const nowMs = clock.now();
-      // One page of the entries (the file's in order, then the runtime ones by name) is built: the
-      // work and the reply are bounded by the page, not by the number of entries.
-      const runtimeAll =
-        sources.catalog === undefined
-          ? undefined
-          : [...sources.catalog.entries()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const fileCount = config.entries.length;
-      const total = fileCount + (runtimeAll?.length ?? 0);
-      const end = Math.min(total, page.offset + page.limit);
-      const fileEntries = config.entries.slice(Math.min(page.offset, fileCount), Math.min(end, fileCount));
-      const runtimePage = runtimeAll?.slice(Math.max(0, page.offset - fileCount), Math.max(0, end - fileCount));
-      const names = [...fileEntries, ...(runtimePage ?? [])].map((e) => e.name);
-      const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing, leaders] = await Promise.all([
-        sources.states.readAll(),
-        sources.control.paused(),
-        sources.control.pauseNotes(),
-        sources.control.notes(),
-        sources.control.leader(),
-        sources.replicas.read(nowMs),
-        !followsOutcomes(config) ? undefined : sources.runs.latest(names),
-        !followsOutcomes(config) ? undefined : sources.runs.finished(names),
-        sources.failures?.read(),
-        sources.partitionLeaders?.(),
-      ]);
-      const status = buildStatus({
-        ...(leaders === undefined ? {} : { partitionLeaders: leaders }),
-        ...(failing === undefined ? {} : { failing }),
-        ...(outcomes === undefined ? {} : { outcomes }),
-        ...(finished === undefined ? {} : { finished }),
-        pauseNotes,
-        notes,
-        config: { ...supervisor.config, entries: fileEntries },
-        states,
-        paused,
-        leader,
-        replicas,
-        self: { instance: sources.instanceId, role: leadsAny(sources) ? 'leader' : 'standby' },
-        nowMs,
-        warnings: warningsOf(sources.watch.current),
-        ...(sources.catalog === undefined
-          ? {}
-          : {
-              runtime: {
-                entries: runtimePage ?? [],
-                problems: [...sources.catalog.problems()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
-              },
-            }),
-      });
-      // Who leads each partition (Redis's say), and whether this replica does (its own).
-      const led = sources.partitions?.();
-      const { partitions: map, ...rest } = status;
-      const withPartitions =
-        led === undefined
-          ? rest
-          : {
-              ...rest,
-              partitions: led.map((leading, partition) => ({
-                ...(map?.[partition] ?? { partition, leader: null, since: null }),
-                leading,
-              })),
-            };
-      return end < total ? { ...withPartitions, next: end } : withPartitions;
-    },
+    health: () => healthProbe(sources),
+    ready: () => readyProbe(sources),
+    status: (page = { offset: 0, limit: DEFAULTS.statusPageMax }) => statusOf(sources, page),
   };
+}
+
+/** Alive unless the scheduler loop has not woken for several of its intervals. */
+function healthProbe(sources: ProbeSources): Probe {
+  const { supervisor } = sources;
+  const runner = supervisor.runner;
+  const stallMs = Math.max(DEFAULTS.healthStallMs, DEFAULTS.healthStallIntervals * supervisor.config.maxIntervalMs);
+  const stalled = runner !== undefined && runner.lastWakeMs > 0 && performance.now() - runner.lastWakeMs > stallMs;
+  return stalled
+    ? { ok: false, reason: 'the scheduler loop has stalled' }
+    : { ok: true, reason: leadsAny(sources) ? 'leading' : 'standing by' };
+}
+
+async function readyProbe(sources: ProbeSources): Promise<Probe> {
+  const { supervisor } = sources;
+  if (supervisor.stopping) return { ok: false, reason: 'stopping' };
+  if (sources.redis.status !== 'ready') return { ok: false, reason: `Redis ${sources.redis.status}` };
+  if (sources.clockGuard.refusal !== undefined) return { ok: false, reason: `not leading: ${sources.clockGuard.refusal}` };
+  if (leadsAny(sources) && !sources.publishing.ready()) return { ok: false, reason: sources.publishing.status };
+  const found = sources.watch.current;
+  // No replica can lead: not ready, whatever else holds.
+  if (found && found.lockProblems.length > 0) return { ok: false, reason: found.lockProblems.map((p) => p.message).join('; ') };
+  const notes = readyNotes(sources);
+  // Ready still: a rolling update that changes the config passes through this state.
+  if (found?.mismatch) return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${notes}` };
+  return { ok: true, reason: `${roleText(sources)}${notes}` };
+}
+
+/** What a ready replica's reason adds: the state lost, a source away, runtime entries out of sync ('' when none). */
+function readyNotes(sources: ProbeSources): string {
+  // Still ready (it publishes on), but the reason says what the log said.
+  const lost = sources.supervisor.stateLost;
+  const lostNote =
+    lost === undefined
+      ? ''
+      : `; the stored state of ${lost.entries} entries was lost at ${new Date(lost.atMs).toISOString()} (see beat.state.lost)`;
+  // Still ready: the entries known keep running while their source is away.
+  const trouble = sources.sourceTrouble?.();
+  const troubleNote =
+    trouble === undefined ? '' : `; WARNING: ${trouble}; the entries known keep running, changes wait (beat.entries.sync_failed)`;
+  // Still ready, as for a source away; but said, with since when: changes and deletes wait meanwhile.
+  const sync = sources.catalog?.outOfSync?.();
+  const syncNote =
+    sync === undefined
+      ? ''
+      : `; WARNING: runtime entries not in sync since ${new Date(sync.sinceMs).toISOString()} (${sync.reason}); retrying (beat.entries.sync_failed)`;
+  return `${lostNote}${troubleNote}${syncNote}`;
+}
+
+/** One page of the status: the entries `page.offset` to `page.offset + page.limit`, and `next` when there are more. */
+async function statusOf(
+  sources: ProbeSources,
+  page: { offset: number; limit: number },
+): Promise<Omit<DeploymentStatus, 'partitions'> & { next?: number; partitions?: PartitionLed[] }> {
+  const { supervisor, clock } = sources;
+  const config = supervisor.config;
+  const nowMs = clock.now();
+  const { fileEntries, runtimePage, total, end } = entriesPage(config.entries, sources.catalog, page);
+  const names = [...fileEntries, ...(runtimePage ?? [])].map((e) => e.name);
+  const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing, leaders] = await Promise.all([
+    sources.states.readAll(),
+    sources.control.paused(),
+    sources.control.pauseNotes(),
+    sources.control.notes(),
+    sources.control.leader(),
+    sources.replicas.read(nowMs),
+    !followsOutcomes(config) ? undefined : sources.runs.latest(names),
+    !followsOutcomes(config) ? undefined : sources.runs.finished(names),
+    sources.failures?.read(),
+    sources.partitionLeaders?.(),
+  ]);
+  const status = buildStatus({
+    ...(leaders === undefined ? {} : { partitionLeaders: leaders }),
+    ...(failing === undefined ? {} : { failing }),
+    ...(outcomes === undefined ? {} : { outcomes }),
+    ...(finished === undefined ? {} : { finished }),
+    pauseNotes,
+    notes,
+    config: { ...supervisor.config, entries: fileEntries },
+    states,
+    paused,
+    leader,
+    replicas,
+    self: { instance: sources.instanceId, role: leadsAny(sources) ? 'leader' : 'standby' },
+    nowMs,
+    warnings: warningsOf(sources.watch.current),
+    ...(sources.catalog === undefined
+      ? {}
+      : {
+          runtime: {
+            entries: runtimePage ?? [],
+            problems: [...sources.catalog.problems()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+          },
+        }),
+  });
+  // Who leads each partition (Redis's say), and whether this replica does (its own).
+  const led = sources.partitions?.();
+  const { partitions: map, ...rest } = status;
+  const withPartitions =
+    led === undefined
+      ? rest
+      : {
+          ...rest,
+          partitions: led.map((leading, partition) => ({
+            ...(map?.[partition] ?? { partition, leader: null, since: null }),
+            leading,
+          })),
+        };
+  return end < total ? { ...withPartitions, next: end } : withPartitions;
+}
+
+/**
+ * One page of the entries: the file's in order, then the runtime ones by name. Only the page is
+ * built on: the work and the reply are bounded by the page, not by the number of entries.
+ */
+function entriesPage(
+  fileAll: readonly ResolvedEntry[],
+  catalog: ProbeSources['catalog'],
+  page: { offset: number; limit: number },
+): { fileEntries: ResolvedEntry[]; runtimePage: ResolvedEntry[] | undefined; total: number; end: number } {
+  const runtimeAll =
+    catalog === undefined ? undefined : [...catalog.entries()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const fileCount = fileAll.length;
+  const total = fileCount + (runtimeAll?.length ?? 0);
+  const end = Math.min(total, page.offset + page.limit);
+  const fileEntries = fileAll.slice(Math.min(page.offset, fileCount), Math.min(end, fileCount));
+  const runtimePage = runtimeAll?.slice(Math.max(0, page.offset - fileCount), Math.max(0, end - fileCount));
+  return { fileEntries, runtimePage, total, end };
 }
 
 /**

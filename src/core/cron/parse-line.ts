@@ -127,9 +127,6 @@ export function parseCronLine(text: string): CronSpec {
 }
 
 function parseField(text: string, def: FieldDef): FieldResult {
-  const fail = (problem: string): CronParseError => new CronParseError(`${def.label} field "${text}": ${problem}`, def.key);
-  /** Names the list entry too, when the field has more than one. */
-  const failAt = (token: string, problem: string): CronParseError => fail(token === text ? problem : `"${token}": ${problem}`);
   const out: FieldResult = {
     values: new ValueBits(),
     last: false,
@@ -145,37 +142,14 @@ function parseField(text: string, def: FieldDef): FieldResult {
     for (let v = def.min; v <= def.max; v++) out.values.add(v % fold);
     return out;
   }
-
-  const value = (tok: string): number => {
-    if (/^\d+$/.test(tok)) {
-      const n = Number(tok);
-      // Quoted when too long for a number: "1111…" (100,000 digits) is not "Infinity".
-      if (n < def.min || n > def.max) throw fail(`${Number.isSafeInteger(n) ? n : `"${tok}"`} is out of range ${def.min}-${def.max}`);
-      return n;
-    }
-    const i = def.names?.indexOf(tok.toLowerCase()) ?? -1;
-    if (i >= 0) return def.key === 'month' ? i + 1 : i;
-    if (!isDay && DAY_ONLY.test(tok)) throw failAt(tok, 'L, W, # and ? are only allowed in the day-of-month and day-of-week fields');
-    const allowed = def.key === 'month' ? ' or JAN-DEC' : def.key === 'dayOfWeek' ? ' or SUN-SAT' : '';
-    throw fail(`"${tok}" is not a valid value; use ${def.min}-${def.max}${allowed}`);
-  };
-
+  const value = (tok: string): number => fieldValue(tok, text, def);
   for (const element of text.split(',')) {
-    if (element === '') throw fail('empty entry in the list');
+    if (element === '') throw fieldError(text, def, 'empty entry in the list');
     const slash = element.split('/');
-    if (slash.length > 2) throw failAt(element, 'more than one "/"');
+    if (slash.length > 2) throw fieldErrorAt(text, def, element, 'more than one "/"');
     const base = slash[0] as string;
-    let step = 1;
-    if (slash.length === 2) {
-      const stepText = slash[1] as string;
-      const span = def.max - def.min;
-      if (!/^\d+$/.test(stepText)) throw failAt(element, `step "${stepText}" is not a number`);
-      step = Number(stepText);
-      // A step wider than the field can only ever hit the start value: almost always a
-      // misreading of "*/90" as "every 90 minutes", which cron cannot express.
-      if (step < 1 || step > span) throw failAt(element, `step ${step} is out of range 1-${span}`);
-    }
-    if (isDay && slash.length === 1 && special(element, def, out, value, (problem) => failAt(element, problem))) continue;
+    const step = slash.length === 2 ? stepOf(element, slash[1] as string, text, def) : 1;
+    if (isDay && slash.length === 1 && special(element, def, out, value, (problem) => fieldErrorAt(text, def, element, problem))) continue;
     let lo: number;
     let hi: number;
     if (base === '*' || (base === '?' && isDay)) {
@@ -183,22 +157,62 @@ function parseField(text: string, def: FieldDef): FieldResult {
       hi = def.max;
     } else if (base.includes('-')) {
       const ends = base.split('-');
-      if (ends.length !== 2 || ends[0] === '' || ends[1] === '') throw failAt(element, 'expected a range like 1-5');
-      if (/^L$/i.test(ends[0] as string)) throw failAt(element, 'L-n (days before the last) is not supported');
+      if (ends.length !== 2 || ends[0] === '' || ends[1] === '') throw fieldErrorAt(text, def, element, 'expected a range like 1-5');
+      if (/^L$/i.test(ends[0] as string)) throw fieldErrorAt(text, def, element, 'L-n (days before the last) is not supported');
       lo = value(ends[0] as string);
       hi = value(ends[1] as string);
       // cronie: a day-of-week range ending on Sunday-as-0 ends on Sunday-as-7 (FRI-SUN).
       if (def.key === 'dayOfWeek' && hi === 0 && lo > 0) hi = 7;
-      if (lo > hi) throw fail(`range ${base} goes backwards; for a range that wraps around write "${wrapHint(lo, hi, def)}"`);
+      if (lo > hi)
+        throw fieldError(text, def, `range ${base} goes backwards; for a range that wraps around write "${wrapHint(lo, hi, def)}"`);
     } else {
       if (isDay && slash.length === 2 && (DOM_SPECIAL.test(base) || DOW_SPECIAL.test(base)))
-        throw failAt(element, 'a step cannot follow L, W or #');
+        throw fieldErrorAt(text, def, element, 'a step cannot follow L, W or #');
       lo = value(base);
       hi = slash.length === 2 ? def.max : lo; // n/step = n-max/step, as cron-parser and Quartz read it
     }
     for (let v = lo; v <= hi; v += step) out.values.add(v % fold);
   }
   return out;
+}
+
+/** A problem of a field, naming the field and its text. */
+function fieldError(text: string, def: FieldDef, problem: string): CronParseError {
+  return new CronParseError(`${def.label} field "${text}": ${problem}`, def.key);
+}
+
+/** A problem of one entry of a field's list: names the entry too, when the field has more than one. */
+function fieldErrorAt(text: string, def: FieldDef, token: string, problem: string): CronParseError {
+  return fieldError(text, def, token === text ? problem : `"${token}": ${problem}`);
+}
+
+/** One value of the field `text`: a number within the field's range, or one of its names (JAN, MON). */
+function fieldValue(tok: string, text: string, def: FieldDef): number {
+  if (/^\d+$/.test(tok)) {
+    const n = Number(tok);
+    // Quoted when too long for a number: "1111…" (100,000 digits) is not "Infinity".
+    if (n < def.min || n > def.max)
+      throw fieldError(text, def, `${Number.isSafeInteger(n) ? n : `"${tok}"`} is out of range ${def.min}-${def.max}`);
+    return n;
+  }
+  const i = def.names?.indexOf(tok.toLowerCase()) ?? -1;
+  if (i >= 0) return def.key === 'month' ? i + 1 : i;
+  const isDay = def.key === 'dayOfMonth' || def.key === 'dayOfWeek';
+  if (!isDay && DAY_ONLY.test(tok))
+    throw fieldErrorAt(text, def, tok, 'L, W, # and ? are only allowed in the day-of-month and day-of-week fields');
+  const allowed = def.key === 'month' ? ' or JAN-DEC' : def.key === 'dayOfWeek' ? ' or SUN-SAT' : '';
+  throw fieldError(text, def, `"${tok}" is not a valid value; use ${def.min}-${def.max}${allowed}`);
+}
+
+/** The step after an entry's "/": a whole number from 1 to the field's span. */
+function stepOf(element: string, stepText: string, text: string, def: FieldDef): number {
+  const span = def.max - def.min;
+  if (!/^\d+$/.test(stepText)) throw fieldErrorAt(text, def, element, `step "${stepText}" is not a number`);
+  const step = Number(stepText);
+  // A step wider than the field can only ever hit the start value: almost always a
+  // misreading of "*/90" as "every 90 minutes", which cron cannot express.
+  if (step < 1 || step > span) throw fieldErrorAt(text, def, element, `step ${step} is out of range 1-${span}`);
+  return step;
 }
 
 function wrapHint(lo: number, hi: number, def: FieldDef): string {
