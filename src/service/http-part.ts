@@ -2,9 +2,11 @@
  * HTTP (with --http only): the probes, /metrics, /status, the entries, backfill and audit APIs, and
  * the dashboard, on one server, the process's. What they tell of leading, stored state, control,
  * failing entries, missed slots, runs and the lock is the partition's (one, partition-runtime.ts).
- * With `partitions` > 1, /status and /readyz list which partitions this replica leads and /status
- * reads every partition's stored states; control, failing entries, missed slots, runs, the lock and
- * the dashboard are still partition 0's (issue 34, step G).
+ * With `partitions` > 1, /status and /readyz list which partitions this replica leads (and /status
+ * the entries it holds of each) and /status reads every partition's stored states; the runtime
+ * entries /status and the dashboard list are those this replica holds (of the partitions it leads);
+ * the entries API reads the store, and a backfill finds an entry not held there (entry-lookup.ts);
+ * the lock and the dashboard's missed slots are still partition 0's (issue 34, step G).
  */
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -30,7 +32,7 @@ import { backfillApi } from './backfill-api.js';
 import type { Connections } from './connections.js';
 import { dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
 import { entriesHandlers } from './entries-api.js';
-import { entryNamedIn } from './in-force.js';
+import { entryLookup } from './entry-lookup.js';
 import type { AuditSettings, InForce } from './in-force.js';
 import type { PartitionRuntime } from './partition-runtime.js';
 import { probes, scheduleMetrics } from './probes.js';
@@ -88,7 +90,9 @@ export async function startHttp(
     ...reads,
     replicas: options.replicas,
     catalog: options.catalog,
-    ...(several ? { partitions: () => partitions.map((p) => p.supervisor.leading) } : {}),
+    ...(several
+      ? { partitions: () => partitions.map((p) => ({ partition: p.partition, leading: p.supervisor.leading, entries: p.entriesHeld() })) }
+      : {}),
     sourceTrouble: () => connections.django?.health().reason,
   });
   const entries = entriesApi(options, reads);
@@ -152,7 +156,7 @@ function entriesApi(options: Made, reads: Reads): EntriesApi {
       audit,
     }),
     ...backfillApi({
-      findEntry: entryNamedIn(inForce, options.catalog),
+      findEntry: entryLookup(inForce, options.catalog, options.entryStore, options.partitions.length),
       config: () => inForce.config(),
       states: reads.states,
       control: reads.control,

@@ -46,28 +46,31 @@ export interface ProbeSources {
   /** Why a source of runtime entries cannot be read now (the django database is away), if it cannot. */
   readonly sourceTrouble?: () => string | undefined;
   /**
-   * With `partitions` > 1, whether this replica leads each partition (index: the partition); then
-   * `supervisor` is partition 0's, and `states` every partition's. Absent: one partition.
+   * With `partitions` > 1, whether this replica leads each partition and the entries it holds of it
+   * (index: the partition); then `supervisor` is partition 0's, and `states` every partition's.
+   * Absent: one partition.
    */
-  readonly partitions?: () => readonly boolean[];
+  readonly partitions?: () => readonly PartitionLed[];
 }
 
 /** A partition of a deployment of several, as /status lists it for this replica. */
 export interface PartitionLed {
   readonly partition: number;
   readonly leading: boolean;
+  /** The entries this replica holds of it (PartitionRuntime.entriesHeld): 0 unless it leads it. */
+  readonly entries: number;
 }
 
 /** Whether this replica leads: any of its partitions, else its one. */
 function leadsAny(sources: ProbeSources): boolean {
-  return sources.partitions?.().some(Boolean) ?? sources.supervisor.leading;
+  return sources.partitions?.().some((p) => p.leading) ?? sources.supervisor.leading;
 }
 
 /** The readiness reason's first words: leading (with partitions: which), or a standby. */
 function roleText(sources: ProbeSources): string {
   const led = sources.partitions?.();
   if (led === undefined) return sources.supervisor.leading ? 'leading' : 'standby, ready to take over';
-  const mine = led.flatMap((leading, p) => (leading ? [p] : []));
+  const mine = led.flatMap((p) => (p.leading ? [p.partition] : []));
   return mine.length === 0
     ? `standby for all ${led.length} partitions, ready to take over`
     : `leading partition${mine.length === 1 ? '' : 's'} ${mine.join(', ')} of ${led.length}`;
@@ -165,8 +168,7 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
             }),
       });
       const led = sources.partitions?.();
-      const withPartitions =
-        led === undefined ? status : { ...status, partitions: led.map((leading, partition) => ({ partition, leading })) };
+      const withPartitions = led === undefined ? status : { ...status, partitions: [...led] };
       return end < total ? { ...withPartitions, next: end } : withPartitions;
     },
   };
