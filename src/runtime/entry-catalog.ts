@@ -223,6 +223,7 @@ export class EntryCatalog {
   async holdPartition(partition: number): Promise<void> {
     const hold = this.partitionHold;
     if (hold === undefined) return this.refresh();
+    const heldBefore = hold.holds(partition);
     // Partitions asked for meanwhile are taken on by the first look: one read of the store for all.
     hold.wanted.add(partition);
     const taking = this.looking.then(async () => {
@@ -235,7 +236,7 @@ export class EntryCatalog {
     await taking;
     const unread = hold.holds(partition) ? storeUnread(this.views, partition) : undefined;
     if (unread !== undefined) throw unread;
-    logHold(this.options.logger, 'held', partition, hold.count(partition));
+    if (!heldBefore) logHold(this.options.logger, 'held', partition, hold.count(partition));
   }
 
   /**

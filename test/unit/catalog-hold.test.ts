@@ -181,6 +181,21 @@ describe('a catalog of partitions', () => {
     expect(names(catalog)).toEqual(inPartition(2));
   });
 
+  it('on a reload resolves again only what it holds, without reading the sources again', async () => {
+    const source = new FilteringSource();
+    for (const name of NAMES) source.put(name);
+    const catalog = catalogOf([source], N);
+    await catalog.load();
+    await catalog.holdPartition(1);
+    const loads = source.loads.length;
+    source.decoded.length = 0;
+    await catalog.reconfigure({ zone: 'Europe/Paris' }, new Set());
+    expect(source.loads).toHaveLength(loads);
+    expect(source.decoded).toEqual([]);
+    expect(names(catalog)).toEqual(inPartition(1));
+    expect(catalog.entries().every((e) => e.timezone === 'Europe/Paris')).toBe(true);
+  });
+
   it('rejects the take-over of a partition whose store entries cannot be read, and reads them at the next attempt', async () => {
     const source = new FilteringSource();
     for (const name of NAMES) source.put(name);

@@ -138,15 +138,19 @@ describe('Supervisor', () => {
     await vi.waitFor(() => expect(supervisor.runner).toBeDefined());
     expect(loads).toEqual([['a', 'rt']]);
     expect([...(supervisor.runner?.snapshot() ?? [])].map((s) => s.name).sort()).toEqual(['a', 'rt']);
+    // A reload between two sessions keeps the partition's entries: taken on again (a look), never dropped.
+    expect(await supervisor.reload(hourly(['a', 'b']))).toBe(true);
+    expect(order).toEqual(['hold (session not started)', 'hold (session not started)']);
+    expect([...(supervisor.runner?.snapshot() ?? [])].map((s) => s.name).sort()).toEqual(['a', 'b', 'rt']);
     lead().onLose('lost');
-    await vi.waitFor(() => expect(order).toEqual(['hold (session not started)', 'drop (session stopped)']));
+    await vi.waitFor(() => expect(order).toEqual(['hold (session not started)', 'hold (session not started)', 'drop (session stopped)']));
     expect(held).toBe(false);
 
     failHold = true;
     lead().onLead({ token: TOKEN, publishUntil: Number.POSITIVE_INFINITY });
     await vi.waitFor(() => expect(said).toContainEqual(['relinquish', 'runtime entries could not be read']));
     expect(supervisor.runner).toBeUndefined();
-    expect(loads).toHaveLength(1);
+    expect(loads).toHaveLength(2);
     expect(lines.filter((l) => l['event'] === EVENTS.stateLoadFailed).map((l) => l['msg'])).toEqual([
       "could not read the partition's runtime entries; standing by",
     ]);
