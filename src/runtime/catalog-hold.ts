@@ -76,12 +76,30 @@ export function forgetPartition(
   const entries = hold.count(partition);
   if (!hold.release(partition)) return false;
   logHold(logger, 'dropped', partition, entries);
+  const keep = (name: string): boolean => !hold.isIn(name, partition);
   for (const view of where.views) {
     view.pending.delete(partition);
-    for (const name of view.held.keys()) if (hold.isIn(name, partition)) view.held.delete(name);
+    keepOnly(view.held, keep);
   }
-  for (const names of where.byName) for (const name of names.keys()) if (hold.isIn(name, partition)) names.delete(name);
+  for (const names of where.byName) keepOnly(names, keep);
   return true;
+}
+
+/**
+ * Keeps the names `keep` says in `names`, in a table of their size: V8 does not shrink a Map's
+ * table as its keys are deleted (100,000 entries less half kept ~4 MB each of the catalog's maps
+ * that a replica no longer needed), and `clear` gives the table back.
+ */
+function keepOnly(names: Map<string, unknown> | Set<string>, keep: (name: string) => boolean): void {
+  if (names instanceof Set) {
+    const kept = [...names].filter(keep);
+    names.clear();
+    for (const name of kept) names.add(name);
+    return;
+  }
+  const kept = [...names].filter(([name]) => keep(name));
+  names.clear();
+  for (const [name, value] of kept) names.set(name, value);
 }
 
 /**
