@@ -66,7 +66,7 @@ export async function privateRedis() {
   };
 }
 
-function memoryOf(pid) {
+export function memoryOf(pid) {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (name) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
@@ -84,7 +84,7 @@ function memoryOf(pid) {
  * index, so pages of the live list read some messages twice and others never (as many "duplicates"
  * as "lost"). The next minute's runs go to a new list.
  */
-async function countByEntry(redis, list, n, atMs) {
+export async function countByEntry(redis, list, n, atMs) {
   const seen = new Uint8Array(n);
   let duplicates = 0;
   let foreign = 0;
@@ -112,10 +112,11 @@ async function countByEntry(redis, list, n, atMs) {
   return { total, duplicates, lost, foreign, later };
 }
 
-async function seed(url, n) {
+/** N entries `tenant-<i>` (args [i]) on one crontab, every minute unless `crontab` says otherwise. */
+export async function seed(url, n, crontab = { minute: '*', hour: '*' }) {
   const writer = await Entries.connect({ url, deployment: DEPLOYMENT });
   try {
-    const schedule = { crontab: { minute: '*', hour: '*' } };
+    const schedule = { crontab };
     for (let from = 0; from < n; from += SEED_CHUNK) {
       const chunk = {};
       for (let i = from; i < Math.min(n, from + SEED_CHUNK); i += 1) chunk[`tenant-${i}`] = { task: 'bench.million', args: [i], schedule };

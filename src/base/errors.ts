@@ -75,6 +75,11 @@ export const ErrorCode = {
    * django-celery-beat tables. Exit code 2: the URL (or the migration) must change.
    */
   DjangoDatabase: 'DJANGO_DATABASE',
+  /**
+   * The deployment's recorded partition count (`beat partitions`) is not the config's `partitions`,
+   * or a change of it (`beat partitions set`) is under way: a replica refuses to lead. Exit code 2.
+   */
+  PartitionsDiffer: 'PARTITIONS_DIFFER',
   /** A Lua script of the installation cannot be assembled (an `--- @include` of a fragment that is not there, or a cycle). */
   LuaScriptInvalid: 'LUA_SCRIPT_INVALID',
 } as const;
@@ -123,6 +128,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   INTERNAL: { exit: 1, http: 500 },
   DJANGO_DATABASE: { exit: 2, http: 500 },
   LUA_SCRIPT_INVALID: { exit: 1, http: 500 },
+  PARTITIONS_DIFFER: { exit: 2, http: 409 },
 };
 
 export class BeatError extends Error {

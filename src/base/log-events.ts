@@ -131,6 +131,11 @@ export const EVENTS = {
    * and stands by.
    */
   stateLoadFailed: 'beat.state.load_failed',
+  /**
+   * The deployment's recorded partition count is not this replica's `partitions`, or `beat partitions
+   * set` is moving the entries: this replica does not lead (a session about to start stands by).
+   */
+  partitionsDiffer: 'beat.partitions.differ',
   /** Start-up checks: Redis may evict keys, the local clock is off. */
   redisWarning: 'beat.redis.warning',
   /**
@@ -169,6 +174,20 @@ export const EVENTS = {
   backfill: 'beat.backfill',
   /** The leader could not read the pause/resume/trigger requests from Redis (logged once per outage); it keeps looking. */
   controlError: 'beat.control.error',
+  /**
+   * The map of partitions to replicas changed (partitions > 1; a replica joined or left the
+   * registry): `replicas` live, `partitions` this replica's now, `moved` how many changed hands.
+   */
+  partitionsMapChanged: 'beat.partitions.map_changed',
+  /** This replica handed `partition` over to `to`, the replica the map gives it to (session stopped, lock released and announced). */
+  partitionHandedOver: 'beat.partitions.handed_over',
+  /**
+   * This replica took `partition`'s lock: `how` is `assigned` (the map gives it this replica) or
+   * `fallback` (the map gives it to `from`, but its lock stayed free past the grace).
+   */
+  partitionTaken: 'beat.partitions.taken',
+  /** The registry could not be read for the partition map (once per outage): the last map stays in force, and no partition is handed over. */
+  partitionsMapReadFailed: 'beat.partitions.map_read_failed',
   /** The heartbeat of the replicas registry could not be written (once per outage): `beat status` may not list this replica. */
   replicaHeartbeatFailed: 'beat.replica.heartbeat_failed',
   /** Runtime entries (store, RedBeat, django) were added, changed or removed while running: counts and examples. */

@@ -5,6 +5,7 @@
  * what concerns one entry goes to its partition's keys and what concerns every entry reads them all
  * (redis/partitioned-control.ts, partitioned-reads.ts); the lock looked at is partition 0's.
  */
+import type { Redis } from 'ioredis';
 import { maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { configFingerprint } from '../control/fingerprint.js';
@@ -57,6 +58,8 @@ export const redisOptions = {
 
 export interface Control {
   readonly config: ResolvedConfig;
+  /** The connection to the deployment's state Redis. */
+  readonly redis: Redis;
   /** The config file as the user would write its path. */
   readonly source: string;
   readonly control: ControlClient;
@@ -121,6 +124,7 @@ export async function openControl(
   return {
     config,
     source,
+    redis: client,
     ...(several === undefined
       ? {
           control,

@@ -22,9 +22,11 @@ import { leaf } from './command-spec.js';
 import type { Command, OptionHelps } from './command-spec.js';
 import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
+import { assignPartitions } from '../core/partition.js';
 import { followsOutcomes } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
+import { recordedPartitions } from './partitions.js';
 
 /** The --note of a pause, resume or trigger, checked; undefined without one. */
 function noteOf(command: string, text: string | undefined): string | undefined {
@@ -58,7 +60,12 @@ LAST OUTCOME is the newest run's state (PENDING, STARTED, RETRY, SUCCESS, FAILUR
 unknown), its runtime and the exception's first line: for a frequent entry, the run in flight.
 LAST FINISHED is the run that finished last (state, runtime, exception, when), LAST SUCCESS and
 LAST FAILURE when the last of each finished, kept in Redis across failovers ("lastFinished",
-"lastSuccessAt", "lastFailureAt" in --json); 'beat history ENTRY' shows the last runs.
+"lastSuccessAt", "lastFailureAt" in --json); 'beat history ENTRY' shows the last runs. With
+partitions > 1, a PARTITION / LEADER / SINCE table says who leads each partition ("partitions" in
+--json), a replica's ROLE is leader while it leads any, PARTITIONS how many ("partitions" of each
+replica in --json: which), and a PARTITION column each entry's ("partition" in --json).
+With more than one partition, or a recorded partition count that is not the config's, a
+"partitions:" line gives the count recorded in Redis ("partitionCount" in --json; see beat partitions).
 `,
   options: { ...redisOptions, ...djangoOption, json: { type: 'boolean', help: 'print the same JSON as the /status endpoint' } },
   run: (args, io) => statusCommand(args.values, io),
@@ -172,7 +179,7 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     problems: [...stored.problems, ...(rows?.problems ?? [])],
   };
   const names = [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)];
-  const [states, paused, pauseNotes, notes, check, replicas, outcomes, finished, failing] = await Promise.all([
+  const [states, paused, pauseNotes, notes, check, replicas, outcomes, finished, failing, leaders] = await Promise.all([
     control.states.readAll(),
     control.control.paused(),
     control.control.pauseNotes(),
@@ -182,8 +189,10 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     followsOutcomes(config) ? control.runs.latest(names) : undefined,
     followsOutcomes(config) ? control.runs.finished(names) : undefined,
     control.failures.read(),
+    control.partitionLeaders?.(),
   ]);
   return buildStatus({
+    ...(leaders === undefined ? {} : { partitionLeaders: leaders }),
     failing,
     ...(outcomes === undefined ? {} : { outcomes }),
     ...(finished === undefined ? {} : { finished }),
@@ -239,14 +248,19 @@ async function statusCommand(
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
     const status = await readStatus(control, io.now(), django);
-    // With partitions, who leads each (its own lock and leader record): the deployment's line says how many.
-    const led = (await control.partitionLeaders?.())?.map((leader, partition) => ({
-      partition,
-      leader: leader?.instance ?? null,
-      since: leader === undefined ? null : new Date(leader.sinceMs).toISOString(),
-    }));
+    const counted = await recordedPartitions(control);
+    // With partitions, who leads each (its own lock and leader record), and whom the partition map
+    // gives it (as the replicas compute it from the live ones): the deployment's line says how many.
+    const map =
+      status.partitions === undefined || status.replicas.length === 0
+        ? undefined
+        : assignPartitions(
+            status.partitions.length,
+            status.replicas.map((r) => r.instance),
+          );
+    const led = status.partitions?.map((p) => ({ ...p, assigned: map?.[p.partition] ?? null }));
     if (values.json) {
-      io.out(JSON.stringify(led === undefined ? status : { ...status, partitions: led }));
+      io.out(JSON.stringify({ ...status, ...(led === undefined ? {} : { partitions: led }), partitionCount: counted.json }));
       return ExitCode.Ok;
     }
     if (led === undefined)
@@ -260,17 +274,18 @@ async function statusCommand(
       );
       io.out(
         renderTable(
-          ['PARTITION', 'LEADER', 'SINCE'],
-          led.map((p) => [String(p.partition), p.leader ?? '-', p.since ?? '-']),
+          ['PARTITION', 'LEADER', 'SINCE', 'ASSIGNED'],
+          led.map((p) => [String(p.partition), p.leader ?? '-', p.since ?? '-', p.assigned === p.leader ? '=' : (p.assigned ?? '-')]),
         ),
       );
       io.out('');
     }
-    for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
+    if (counted.line !== undefined) io.out(counted.line);
+    for (const warning of [...status.warnings, ...counted.warnings]) io.out(`WARNING: ${warning}`);
     if (status.replicas.length > 0) {
       io.out(
         renderTable(
-          ['REPLICA', 'ROLE', 'HOST', 'PID', 'VERSION', 'STARTED', 'HEARTBEAT', 'HTTP'],
+          ['REPLICA', 'ROLE', 'HOST', 'PID', 'VERSION', 'STARTED', 'HEARTBEAT', 'HTTP', ...(led === undefined ? [] : ['PARTITIONS'])],
           status.replicas.map((r) => [
             r.instance,
             r.role,
@@ -280,6 +295,8 @@ async function statusCommand(
             r.startedAt,
             ageText(r.heartbeatAgeMs),
             r.http ?? '-',
+            // How many it leads (which: the PARTITION table above).
+            ...(led === undefined ? [] : [String(r.partitions?.length ?? 0)]),
           ]),
         ),
       );
@@ -289,6 +306,8 @@ async function statusCommand(
     // deployment's table is unchanged.
     const noted = status.entries.some((e) => e.lastNote !== null);
     const origins = status.entries.some((e) => e.origin !== 'file') || status.entryProblems.length > 0;
+    // PARTITION with `partitions` > 1 only: each entry's (CRC-32 of its name, modulo the count).
+    const partitioned = led !== undefined;
     // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.
     const withOutcomes = followsOutcomes(control.config);
     io.out(
@@ -304,6 +323,7 @@ async function statusCommand(
           ...(withOutcomes ? ['LAST OUTCOME', 'LAST FINISHED', 'LAST SUCCESS', 'LAST FAILURE'] : []),
           ...(noted ? ['NOTE'] : []),
           ...(origins ? ['ORIGIN'] : []),
+          ...(partitioned ? ['PARTITION'] : []),
         ],
         status.entries.map((e) => [
           e.name,
@@ -316,6 +336,7 @@ async function statusCommand(
           ...(withOutcomes ? [outcomeText(e.lastOutcome), finishedText(e), e.lastSuccessAt ?? '-', e.lastFailureAt ?? '-'] : []),
           ...(noted ? [e.lastNote === null ? '-' : `${e.lastNote.action}: ${e.lastNote.note}`] : []),
           ...(origins ? [e.origin] : []),
+          ...(partitioned ? [String(e.partition ?? '-')] : []),
         ]),
       ),
     );

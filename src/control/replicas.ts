@@ -3,7 +3,8 @@
  * run` process whose heartbeat in Redis is recent enough (src/redis/replica-registry.ts). Who leads
  * is the lock's to say, not the registry's: a replica is the leader when the lock names it, and a
  * standby otherwise, whatever role it reported at its last heartbeat (which lags a handover by up to
- * one heartbeat). Pure: the caller reads Redis.
+ * one heartbeat). With `partitions` > 1 it is a leader when it holds any partition's lock, and
+ * lists the partitions it leads. Pure: the caller reads Redis.
  */
 import { formatInstant } from '../time/zone.js';
 
@@ -37,15 +38,26 @@ export interface ReplicaStatus {
   /** How long ago its last heartbeat was (0 when its clock is ahead of the reader's). */
   readonly heartbeatAgeMs: number;
   readonly http: string | null;
+  /** With `partitions` > 1: the partitions whose lock it holds, in order (empty on a standby). */
+  readonly partitions?: readonly number[];
 }
 
-/** The live replicas, the leader first, then the standbys by start (oldest first). */
+/**
+ * The live replicas, the leader first, then the standbys by start (oldest first). With
+ * `partitionLeaders` (each partition's leader, index: the partition; `partitions` > 1), those
+ * leading any partition first, each with the partitions it leads; `leader` is not looked at then.
+ */
 export function replicaStatuses(
   live: readonly ReplicaRecord[],
   leader: { readonly instance: string } | undefined,
   nowMs: number,
+  partitionLeaders?: readonly ({ readonly instance: string } | undefined)[],
 ): ReplicaStatus[] {
-  const leads = (r: ReplicaRecord): boolean => r.instance === leader?.instance;
+  const led = new Map<string, number[]>();
+  partitionLeaders?.forEach((l, partition) => {
+    if (l !== undefined) led.set(l.instance, [...(led.get(l.instance) ?? []), partition]);
+  });
+  const leads = (r: ReplicaRecord): boolean => (partitionLeaders === undefined ? r.instance === leader?.instance : led.has(r.instance));
   return [...live]
     .sort((a, b) => {
       if (leads(a) !== leads(b)) return leads(a) ? -1 : 1;
@@ -62,6 +74,7 @@ export function replicaStatuses(
       lastHeartbeat: formatInstant(r.beatAtMs, 'UTC'),
       heartbeatAgeMs: Math.max(0, nowMs - r.beatAtMs),
       http: r.http,
+      ...(partitionLeaders === undefined ? {} : { partitions: led.get(r.instance) ?? [] }),
     }));
 }
 

@@ -7,7 +7,7 @@
  * tsbeat's own keys, for one deployment. All share the hash tag `{<name>}`, so that they live in one
  * slot should the state Redis ever be a cluster, and the prefix keeps them apart from Celery's.
  * With `partitions` > 1 (core/partition.ts) each partition p has its own copy of every key below but
- * the deployment's (replicas, replicas:expiry, alerts:*, audit, partitions), under the hash tag
+ * the deployment's (replicas, replicas:expiry, alerts:*, audit, partitions, partitioning), under the hash tag
  * `{<name>/<p>}` (a deployment's name has no "/", so no deployment's tag is another's partition's):
  * a partition's keys share one slot, as a script that acts on them needs. One partition is the
  * deployment: its keys are those below, tagged `{<name>}`. Until the runtime entry store is
@@ -66,6 +66,9 @@
  *                              ms); each heartbeat drops the records past it, a clean stop its own
  *   <prefix>:{<name>}:partitions  hash  partition number → the replica that leads it and since when: the partition map, of a
  *                              deployment of more than one partition (the deployment's key, whatever the partition)
+ *   <prefix>:{<name>}:partitioning  hash  the deployment's recorded partition count: count, and while `beat partitions set`
+ *                              moves the entries, to (the count it moves to), with by and at (lua/partition-count.lua);
+ *                              absent: never recorded (a deployment with state in {<name>}:state then counts as 1)
  *   <prefix>:{<name>}:failing  hash  entry name → JSON {reason, since, attempts, retryAt} of an entry whose runs are refused
  *                              because of the entry alone (written by the leader, cleared when it publishes again or goes)
  *   <prefix>:{<name>}:audit  stream  every change to an entry (create, update, delete, pause, resume, trigger): at, who, entry,
@@ -124,6 +127,8 @@ export interface SchedulerKeys {
   readonly replicaExpiry: string;
   /** The partition map (partition → its leader), when there is more than one partition. */
   readonly partitions: string;
+  /** The deployment's recorded partition count, and the count a move goes to (`beat partitions set`). */
+  readonly partitioning: string;
   readonly failing: string;
   /** The audit trail (a stream). */
   readonly audit: string;
@@ -159,6 +164,7 @@ export const SCHEDULER_KEY_TYPES = {
   replicas: 'hash',
   replicaExpiry: 'zset',
   partitions: 'hash',
+  partitioning: 'hash',
   failing: 'hash',
   audit: 'stream',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
@@ -180,6 +186,7 @@ export const DEPLOYMENT_KEYS = [
   'alertsSent',
   'audit',
   'partitions',
+  'partitioning',
 ] as const satisfies readonly (keyof SchedulerKeys)[];
 
 /**
@@ -258,6 +265,7 @@ export function partitionKeys(prefix: string, deployment: string, partition: num
     replicas: `${shared}replicas`,
     replicaExpiry: `${shared}replicas:expiry`,
     partitions: `${shared}partitions`,
+    partitioning: `${shared}partitioning`,
     failing: `${base}failing`,
     audit: `${shared}audit`,
   };

@@ -153,8 +153,7 @@ export class Leadership {
         this.options.logger.info({ event: EVENTS.lockHandover }, 'the leader stepped down; taking over');
         // An attempt in flight (begun while the old leader still held the lock) ignores the timer
         // set here and would then wait a whole retryEvery: it must retry at once instead.
-        this.retrySoon = true;
-        this.scheduleAttempt(0);
+        this.campaignNow();
       }
     });
     await this.options.subscriber.subscribe(this.options.keys.events);
@@ -321,19 +320,32 @@ export class Leadership {
     }
   }
 
-  /** Stops leading (the lease is dropped at once) and goes back to standby. */
-  relinquish(reason: string): void {
-    this.lose(reason);
+  /**
+   * Stops leading (the lease is dropped at once) and goes back to standby, giving the lock back and
+   * telling the standbys. `planned`: a hand-over the caller chose (the partition map), said at info.
+   */
+  relinquish(reason: string, planned = false): void {
+    this.lose(reason, planned);
   }
 
-  private lose(reason: string): void {
+  /** A standby tries the lock now instead of at its next retry (the partition map now gives it this replica). */
+  campaignNow(): void {
+    // Not before start(): an attempt then would lead with no owner to tell.
+    if (this.owner === undefined) return;
+    // An attempt in flight ignores the timer set here: it retries at once when it ends.
+    this.retrySoon = true;
+    this.scheduleAttempt(0);
+  }
+
+  private lose(reason: string, planned = false): void {
     if (!this.lease) return;
     const lock = this.lock;
     const expiresAt = this.lease.publishUntil + this.marginMs;
     this.clearLeaderTimers();
     this.lock = undefined;
     this.lease = undefined;
-    this.options.logger.warn({ event: EVENTS.lockLost, reason }, 'stopped leading; back to standby');
+    if (planned) this.options.logger.info({ event: EVENTS.lockLost, reason }, 'handing the lock over; back to standby');
+    else this.options.logger.warn({ event: EVENTS.lockLost, reason }, 'stopped leading; back to standby');
     this.owner?.onLose(reason);
     // Campaigning again only once the lock is given back leaves it to the standbys, told at once.
     if (lock) void this.handOver(lock, expiresAt).finally(() => this.scheduleAttempt(this.options.retryEveryMs));

@@ -1,6 +1,6 @@
 /**
- * What the commands and /status read of every entry (stored states, run histories, failing
- * entries), of a deployment of several partitions: each entry's from its partition's keys, the
+ * What the commands, /status and the dashboard read of every entry (stored states, run histories,
+ * failing entries, reports of slots that never ran), of a deployment of several partitions: each entry's from its partition's keys, the
  * whole from every partition's together. With one partition, the stores themselves.
  */
 import type { Redis } from 'ioredis';
@@ -8,8 +8,11 @@ import { partitionOf } from '../core/partition.js';
 import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import type { EntryState } from '../ports/state.js';
 import type { EntryFailure } from '../ports/events.js';
+import { silentLogger } from '../base/log.js';
 import { RedisEntryFailures } from './entry-failures.js';
 import { partitionKeys } from './keys.js';
+import { RedisMissedSlots } from './missed-slots-store.js';
+import type { MissedReport } from './missed-slots-store.js';
 import { RedisRunHistory } from './run-history-store.js';
 import { RedisStateStore } from './state-store.js';
 
@@ -22,11 +25,13 @@ export interface Deployment {
 export type StatesRead = Pick<RedisStateStore, 'readAll' | 'readSome'>;
 export type RunsRead = Pick<RedisRunHistory, 'latest' | 'finished' | 'list' | 'recent' | 'failureStreaks' | 'lastStates'>;
 export type FailuresRead = Pick<RedisEntryFailures, 'read' | 'some'>;
+export type MissedRead = Pick<RedisMissedSlots, 'recent'>;
 
 export interface PartitionedReads {
   readonly states: StatesRead;
   readonly runs: RunsRead;
   readonly failures: FailuresRead;
+  readonly missed: MissedRead;
 }
 
 /** The reads of every partition of `deployment`, each entry's routed to its partition. */
@@ -36,6 +41,8 @@ export function partitionedReads(client: Redis, deployment: Deployment): Partiti
   const states = keys.map((k) => new RedisStateStore(client, k));
   const runs = keys.map((k) => new RedisRunHistory(client, k));
   const failures = keys.map((k) => new RedisEntryFailures(client, k));
+  // Read only: the logger is for a write that fails, and nothing writes through these.
+  const missed = keys.map((k) => new RedisMissedSlots(client, k, silentLogger));
   const at = <T>(list: readonly T[], entry: string): T => list[partitionOf(entry, partitions)] as T;
   /** Asks each partition about its own names only, and puts the answers together. */
   const byNames = async <V>(names: readonly string[], ask: (p: number, mine: string[]) => Promise<Map<string, V>>) => {
@@ -66,6 +73,9 @@ export function partitionedReads(client: Redis, deployment: Deployment): Partiti
     failures: {
       read: (): Promise<Map<string, EntryFailure>> => merged(failures.map((f) => f.read())),
       some: (names) => byNames(names, (p, mine) => (failures[p] as RedisEntryFailures).some(mine)),
+    },
+    missed: {
+      recent: (names): Promise<Map<string, MissedReport[]>> => byNames(names, (p, mine) => (missed[p] as RedisMissedSlots).recent(mine)),
     },
   };
 }

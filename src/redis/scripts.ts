@@ -50,6 +50,9 @@ const REPLICA_BEAT = lua('replica-beat');
 const BACKFILL_FENCED = lua('backfill-fenced');
 const RECORD_PASSED = lua('record-passed');
 const PASSED_CLIP = lua('passed-clip');
+const PARTITION_COUNT = lua('partition-count');
+const MOVE_ENTRIES = lua('move-entries');
+const MOVE_REQUEST = lua('move-request');
 
 export interface ScriptClient {
   /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
@@ -90,6 +93,12 @@ export interface ScriptClient {
   passedClip(numKeys: number, keysAndArgs: readonly string[]): Promise<number[]>;
   /** replica-beat.lua: a replica's heartbeat in the registry, and its leaving. */
   replicaBeat(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  /** partition-count.lua: records, and changes, the deployment's partition count. */
+  partitionCount(numKeys: number, ...keysAndArgs: string[]): Promise<[number, string, string]>;
+  /** move-entries.lua: entries' records to their partition under a new count, fenced. Keys and arguments as one array. */
+  moveEntries(numKeys: number, keysAndArgs: readonly string[]): Promise<number[]>;
+  /** move-request.lua: a pending manual run or backfill to its entry's partition under a new count, fenced. */
+  moveRequest(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
 
 export function withScripts(client: Redis): Redis & ScriptClient {
@@ -112,6 +121,9 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('backfillFenced', { lua: BACKFILL_FENCED });
     client.defineCommand('recordPassed', { lua: RECORD_PASSED });
     client.defineCommand('passedClip', { lua: PASSED_CLIP });
+    client.defineCommand('partitionCount', { lua: PARTITION_COUNT });
+    client.defineCommand('moveEntries', { lua: MOVE_ENTRIES });
+    client.defineCommand('moveRequest', { lua: MOVE_REQUEST });
   }
   return client as Redis & ScriptClient;
 }

@@ -32,6 +32,8 @@ export class EntryBook {
   private pausedNames: ReadonlySet<string> = new Set();
   /** The entries in the buffered phase (few: checked on every wake-up). */
   private readonly bufferedHeld = new Set<BookedEntry>();
+  /** How many entries the book holds: those its runner schedules. */
+  readonly size = (): number => this.held.size;
 
   constructor(private readonly options: BookOptions) {}
 

@@ -119,6 +119,8 @@ export class Runner {
   private publishFailed = false;
   /** When the last pause read for ended (`readFirst.pauses`): each pause is read for once. */
   private pauseReadEndMs: number | undefined;
+  /** How many entries it schedules (its book's): the entries a replica holds, in /metrics. */
+  readonly entryCount = (): number => this.book.size();
 
   constructor(private readonly options: RunnerOptions) {
     const { config, dispatcher, clock, logger, lease } = options;

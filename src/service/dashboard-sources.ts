@@ -1,7 +1,8 @@
 /**
  * What the dashboard (src/dashboard/) reads and writes, taken from the running service: the entries
  * in force (the config file's and the runtime catalog's), their status as /status computes it, the
- * deployment (leader, lock, connections) and the control keys that `beat pause/resume/trigger` use.
+ * deployment (leader, lock, connections; with `partitions` > 1 each partition's leader and lock) and
+ * the control keys that `beat pause/resume/trigger` use.
  */
 import type { Redis } from 'ioredis';
 import { ENV } from '../base/env.js';
@@ -9,7 +10,9 @@ import { VERSION } from '../base/version.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { followsOutcomes } from '../config/resolve.js';
-import { buildStatus, lastRunBy, nextRunMs } from '../control/status.js';
+import { buildStatus, lastRunBy, nextRunMs, partitionLeaders } from '../control/status.js';
+import type { LeaderInfo } from '../control/status.js';
+import type { PartitionWire } from '../dashboard/wire.js';
 import { chunksOf, yieldToLoop } from '../base/chunks.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { DashboardSources, EntriesApi } from '../dashboard/sources.js';
@@ -54,6 +57,14 @@ export interface DashboardInputs {
   /** The client that holds the lock key (the first of a Redlock quorum). */
   readonly lockClient: Pick<Redis, 'pttl'>;
   readonly lockKey: string;
+  /**
+   * With `partitions` > 1: each partition's leader record and lock key (index: the partition), read
+   * instead of `lockKey` and the control's leader (partition 0's) for the deployment's page.
+   */
+  readonly partitions?: {
+    readonly leaders: () => Promise<readonly (LeaderInfo | undefined)[]>;
+    readonly lockKeys: readonly string[];
+  };
   readonly publishing: { readonly status: string };
   readonly watch: Pick<DeploymentWatch, 'current'>;
   readonly messageEnv: MessageEnv;
@@ -96,6 +107,33 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
       held = { config, version, set: { config, entries, invalid }, byName: new Map(entries.map((e) => [e.name, e])) };
     }
     return held;
+  };
+  /** What the deployment's page says of this replica and its connections. */
+  const connectionsView = (nowMs: number) => ({
+    deployment: supervisor.config.name,
+    role: supervisor.leading ? 'leader' : 'standby',
+    redis: `Redis ${inputs.redis.status}`,
+    broker: inputs.publishing.status,
+    warnings: warningsOf(inputs.watch.current),
+    nowMs,
+  });
+  /** With several partitions: each one's leader and lock, and the replicas leading any as leaders. */
+  const partitionMap = async (several: NonNullable<DashboardInputs['partitions']>) => {
+    const nowMs = clock.now();
+    const [leaders, ttls, replicas] = await Promise.all([
+      several.leaders(),
+      Promise.all(several.lockKeys.map((key) => inputs.lockClient.pttl(key))),
+      inputs.replicas.read(nowMs),
+    ]);
+    return {
+      leader: null,
+      lockExpiresInMs: null,
+      partitions: partitionLeaders(leaders).map((p, i): PartitionWire => {
+        const ttl = ttls[i] ?? -2;
+        return { ...p, lockExpiresInMs: p.leader !== null && ttl >= 0 ? ttl : null };
+      }),
+      replicas: replicaStatuses(replicas, undefined, nowMs, leaders),
+    };
   };
   return {
     instanceId: inputs.instanceId,
@@ -154,21 +192,19 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
     },
     deployment: async () => {
       const nowMs = clock.now();
+      const several = inputs.partitions;
+      if (several !== undefined) return { ...(await partitionMap(several)), ...connectionsView(nowMs) };
       const [leader, ttl, replicas] = await Promise.all([
         inputs.control.leader(),
         inputs.lockClient.pttl(inputs.lockKey),
         inputs.replicas.read(nowMs),
       ]);
       return {
-        deployment: supervisor.config.name,
-        role: supervisor.leading ? 'leader' : 'standby',
         leader: leader ? { instance: leader.instance, since: new Date(leader.sinceMs).toISOString() } : null,
         lockExpiresInMs: ttl >= 0 ? ttl : null,
+        partitions: null,
         replicas: replicaStatuses(replicas, leader, nowMs),
-        redis: `Redis ${inputs.redis.status}`,
-        broker: inputs.publishing.status,
-        warnings: warningsOf(inputs.watch.current),
-        nowMs,
+        ...connectionsView(nowMs),
       };
     },
     control: inputs.control,

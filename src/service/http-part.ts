@@ -2,11 +2,13 @@
  * HTTP (with --http only): the probes, /metrics, /status, the entries, backfill and audit APIs, and
  * the dashboard, on one server, the process's. What they tell of leading, stored state, control,
  * failing entries, missed slots, runs and the lock is the partition's (one, partition-runtime.ts).
- * With `partitions` > 1, /status and /readyz list which partitions this replica leads (and /status
- * the entries it holds of each) and /status reads every partition's stored states; the runtime
- * entries /status and the dashboard list are those this replica holds (of the partitions it leads);
- * the entries API reads the store, and a backfill finds an entry not held there (entry-lookup.ts);
- * the lock and the dashboard's missed slots are still partition 0's (issue 34, step G).
+ * With `partitions` > 1, what they read and ask of an entry goes to its partition's keys, what they
+ * read of every entry to every partition's; /status, /readyz and the dashboard list who leads each
+ * partition (its lock and leader record) and whether this replica does (and /status the entries
+ * it holds of each), and the partition gauges of /metrics read every partition runtime's
+ * supervisor. The runtime entries /status and the dashboard list are those this replica holds (of
+ * the partitions it leads); the entries API reads the store, and a backfill finds an entry this
+ * replica does not hold there (entry-lookup.ts).
  */
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -25,17 +27,20 @@ import { RedisRunHistory } from '../redis/run-history-store.js';
 import { PartitionedControl } from '../redis/partitioned-control.js';
 import type { ControlClient } from '../redis/partitioned-control.js';
 import { partitionedReads } from '../redis/partitioned-reads.js';
-import type { FailuresRead, RunsRead, StatesRead } from '../redis/partitioned-reads.js';
+import type { FailuresRead, MissedRead, RunsRead, StatesRead } from '../redis/partitioned-reads.js';
+import type { LeaderInfo } from '../control/status.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { auditReader } from './audit-api.js';
 import { backfillApi } from './backfill-api.js';
 import type { Connections } from './connections.js';
 import { dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
+import type { DashboardInputs } from './dashboard-sources.js';
+import { partitionOf } from '../core/partition.js';
 import { entriesHandlers } from './entries-api.js';
 import { entryLookup } from './entry-lookup.js';
 import type { AuditSettings, InForce } from './in-force.js';
 import type { PartitionRuntime } from './partition-runtime.js';
-import { probes, scheduleMetrics } from './probes.js';
+import { partitionMetrics, probes, scheduleMetrics } from './probes.js';
 import { messageEnv } from './running.js';
 
 export interface HttpPart {
@@ -55,7 +60,10 @@ interface Made {
   readonly entryStore: RedisEntryStore;
   readonly clockGuard: ClockGuard;
   readonly replicas: ReplicaRegistry;
-  /** Partition 0's runtime, whose control, failures, missed slots, runs and lock the parts below read. */
+  /**
+   * Partition 0's runtime: with one partition, the one whose control, failures, missed slots, runs
+   * and lock the parts below read; with several, whose config in force and deployment watch they read.
+   */
   readonly partition: PartitionRuntime;
   /** Every partition's runtime (one unless `partitions` says more), for who leads which. */
   readonly partitions: readonly PartitionRuntime[];
@@ -79,6 +87,7 @@ export async function startHttp(
       partitions.slice(1).map((p) => p.supervisor),
     ),
   );
+  metrics.readPartitionsFrom(partitionMetrics(partitions.map((p) => p.supervisor)));
   const answers = probes({
     instanceId,
     clock,
@@ -90,9 +99,8 @@ export async function startHttp(
     ...reads,
     replicas: options.replicas,
     catalog: options.catalog,
-    ...(several
-      ? { partitions: () => partitions.map((p) => ({ partition: p.partition, leading: p.supervisor.leading, entries: p.entriesHeld() })) }
-      : {}),
+    ...(several ? { partitions: () => partitions.map((p) => ({ leading: p.supervisor.leading, entries: p.entriesHeld() })) } : {}),
+    ...(reads.leaders === undefined ? {} : { partitionLeaders: reads.leaders }),
     sourceTrouble: () => connections.django?.health().reason,
   });
   const entries = entriesApi(options, reads);
@@ -118,6 +126,10 @@ interface Reads {
   readonly control: ControlClient;
   readonly runs: RunsRead;
   readonly failures: FailuresRead;
+  /** The reports of the entries' slots that never ran. */
+  readonly missed: MissedRead;
+  /** With several partitions, each one's leader record (index: the partition), as `beat status` reads them. */
+  readonly leaders?: () => Promise<(LeaderInfo | undefined)[]>;
 }
 
 /**
@@ -132,13 +144,12 @@ function readsOf(options: Made): Reads {
       control: partition.control,
       runs: new RedisRunHistory(connections.state, partition.keys),
       failures: partition.failures,
+      missed: partition.missedSlots,
     };
   const config = inForce.config();
   const deployment = { prefix: config.state.prefix, name: config.name, partitions: partitions.length };
-  return {
-    ...partitionedReads(connections.state, deployment),
-    control: new PartitionedControl(connections.state, deployment, options.audit),
-  };
+  const control = new PartitionedControl(connections.state, deployment, options.audit);
+  return { ...partitionedReads(connections.state, deployment), control, leaders: () => control.leaders() };
 }
 
 type EntriesApi = ReturnType<typeof entriesHandlers> & ReturnType<typeof backfillApi>;
@@ -167,13 +178,15 @@ function entriesApi(options: Made, reads: Reads): EntriesApi {
 }
 
 function makeDashboard(options: Made, entries: EntriesApi, reads: Reads): Dashboard {
-  const { clock, instanceId, connections, partition, access } = options;
+  const { clock, instanceId, connections, partition, partitions, access } = options;
   const { redbeat, django } = connections;
+  const leaders = reads.leaders;
   return new Dashboard(
     dashboardSources({
       instanceId,
       clock,
-      supervisor: partition.supervisor,
+      supervisor: partitions.length === 1 ? partition.supervisor : partitionedSupervisor(partitions),
+      ...(leaders === undefined ? {} : { partitions: { leaders, lockKeys: partitions.map((p) => p.keys.lock) } }),
       catalog: options.catalog,
       states: reads.states,
       failures: reads.failures,
@@ -185,7 +198,7 @@ function makeDashboard(options: Made, entries: EntriesApi, reads: Reads): Dashbo
       runs: reads.runs,
       ...(redbeat === undefined ? {} : { redbeat: redbeat.source }),
       ...(django === undefined ? {} : { django }),
-      missed: partition.missedSlots,
+      missed: reads.missed,
       publishing: connections.publishing,
       watch: partition.watch,
       messageEnv: messageEnv(),
@@ -202,6 +215,25 @@ function makeDashboard(options: Made, entries: EntriesApi, reads: Reads): Dashbo
     }),
     options.logger,
   );
+}
+
+/**
+ * The partitions' supervisors as the dashboard reads one: the config in force (partition 0's, every
+ * partition's being the same), leading while any partition leads, and each entry's next slot from
+ * its own partition's runner (there while that partition leads; else the dashboard computes it).
+ */
+function partitionedSupervisor(partitions: readonly PartitionRuntime[]): DashboardInputs['supervisor'] {
+  const first = partitions[0] as PartitionRuntime;
+  const book = { view: (name: string) => partitions[partitionOf(name, partitions.length)]?.supervisor.runner?.view(name) };
+  return {
+    get config() {
+      return first.supervisor.config;
+    },
+    get leading() {
+      return partitions.some((p) => p.supervisor.leading);
+    },
+    runner: book,
+  };
 }
 
 /** The config file's entry names, computed again only after a reload. */

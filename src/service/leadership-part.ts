@@ -19,6 +19,7 @@ import type { Connections } from './connections.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
 import type { AuditSettings } from './in-force.js';
 import { meteredDispatcher, meteredTriggers } from './metered-dispatcher.js';
+import type { PartitionSeat } from './partition-seats.js';
 import { messageEnv } from './running.js';
 import { Supervisor } from './supervisor.js';
 import type { LeaderTask } from './supervisor.js';
@@ -52,6 +53,8 @@ export function makeLeadership(options: {
   running: RunningRuns | undefined;
   beforeSession: () => Promise<void>;
   audit: AuditSettings;
+  /** With partitions > 1, the partition's place in the partition map: asked too before each attempt at the lock. */
+  seat?: Pick<PartitionSeat, 'mayTake'>;
 }): LeadershipPart {
   const { config, keys, logger: log, clock, instanceId, connections, clockGuard, events, running } = options;
   const { state, subscriber, lockClients, publishing } = connections;
@@ -67,7 +70,8 @@ export function makeLeadership(options: {
     subscriber,
     logger: log,
     now: () => clock.now(),
-    mayLead: () => clockGuard.check(),
+    // The seat first: it refuses most attempts of a standby (one EXISTS), before a look at Redis's clock.
+    mayLead: async () => (await options.seat?.mayTake()) ?? (await clockGuard.check()),
     events,
   });
   const handOver = (reason: string): void => leadership.relinquish(reason);

@@ -62,7 +62,7 @@ export async function startObservability(options: {
   // every start), and no sampler of process metrics (CPU, heap, event-loop lag every 100 ms) wakes
   // the process 10 times a second.
   const metrics = options.withMetrics
-    ? new (await import('../observe/metrics.js')).BeatMetrics({ maxEntries: config.metricsMaxEntries })
+    ? new (await import('../observe/metrics.js')).BeatMetrics({ maxEntries: config.metricsMaxEntries, partitions: config.partitions })
     : undefined;
   // A span per published run over OTLP, only with OTEL_EXPORTER_OTLP_ENDPOINT set (else nothing of
   // OpenTelemetry is loaded).

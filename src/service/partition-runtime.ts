@@ -6,7 +6,9 @@
  * (service.ts: the connections, the process's sinks and leader tasks) and what it gives this
  * partition of its own (PartitionParts: its slice of the catalog, its view of the clock guard), then
  * started, each stop added to the partition's own lifecycle scope. `beat run` runs one per partition
- * (`partitions`, default 1: one, whose keys are the deployment's); each campaigns for its own lock.
+ * (`partitions`, default 1: one, whose keys are the deployment's); each campaigns for its own lock,
+ * with several only when the partition map gives it this replica, and hands it over when the map
+ * gives it another (partition-seats.ts: its seat).
  *
  * How the process's parts serve several partitions (issue 34, steps D and E):
  * - one catalog per process over the runtime entry store (sources-part.ts, the deployment's keys),
@@ -23,9 +25,12 @@
  *   (sending alerts, the audit of source changes) is partition 0's leader's, and the sender of the
  *   check-ins this process queued runs while it leads any partition;
  * - the config in force is partition 0's supervisor's; states and runs followed are every
- *   partition's (in-force.ts); /status, /readyz and `beat status` list the partitions led, and
- *   control and reads about an entry go to its partition (redis/partitioned-control.ts,
- *   partitioned-reads.ts);
+ *   partition's (in-force.ts); /status, /readyz, `beat status` and the dashboard list who leads
+ *   each partition (its lock and leader record) and every entry's partition, and control and reads
+ *   about an entry go to its partition (redis/partitioned-control.ts, partitioned-reads.ts);
+ * - the metrics are the process's: the partition gauges (partitions led, entries held) read every
+ *   runtime's supervisor at scrape time (probes.ts partitionMetrics), and each partition adds a sink
+ *   that counts what it publishes by partition (metrics.ts partitionEvents);
  * - RedBeat as a source is refused with partitions > 1 (its lock and write-back follow one leader).
  *
  * What is left (issue 34):
@@ -35,18 +40,19 @@
  *   parsed whole by every replica. The dashboard and /status list the runtime entries this replica
  *   holds (`beat status` reads the store whole); the ping recovery of alerts covers the entries
  *   partition 0's leader holds; a partition's supervisor keeps the last run it saw published of
- *   each entry it led (its check for lost state across sessions: a number an entry) after losing it;
- * - step F: balanced assignment through the replicas registry (core/partition.ts assignPartitions,
- *   the `partitions` map key): a joining replica takes its share without a gap, a clean stop hands
- *   its share over; today each partition goes to whichever replica takes its lock first;
- * - step G: the dashboard's lock, leader and missed slots per partition (partition 0's today),
- *   metrics per partition (partitions led, entries held), one result backend connection and one
- *   task-event consumer shared by the partitions' trackers (one each today), RedBeat as a source;
- *   fewer Redis calls than one lock attempt and one deployment watch per partition every
- *   lock.retryEvery on a standby;
- * - step H: changing the count on a deployment with state (`beat partitions set N`), and refusing a
- *   replica whose count differs from the others' (today it would lead other locks: duplicates); the
- *   chaos test and the bench of the issue.
+ *   each entry it led (its check for lost state across sessions: a number an entry) after losing
+ *   it; a partition handed over to a joining replica is read by the taker after it takes the lock
+ *   (reading it before, from the map, would shorten the gap);
+ * - step G (the rest): one result backend connection and one task-event consumer shared by the
+ *   partitions' trackers (one each today), RedBeat as a source; fewer Redis calls than one lock
+ *   attempt and one deployment watch per partition every lock.retryEvery on a standby;
+ * - the bench of the issue;
+ * - the partition map is computed by each replica from the registry (step F) and not stored:
+ *   `beat status` computes it the same way (ASSIGNED); /status and the dashboard show who leads.
+ *
+ * Changing the count on a deployment with state is `beat partitions set N` (commands/partitions.ts):
+ * the deployment records its count, and a partition leads only under it (partition-count-part.ts:
+ * each lock attempt asks, and each session confirms before it starts).
  */
 import { EVENTS } from '../base/log-events.js';
 import { LifecycleScope } from '../base/lifecycle.js';
@@ -66,6 +72,7 @@ import { partitionOf } from '../core/partition.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { RuntimeEntries } from '../runtime/catalog-slices.js';
 import type { PartitionClockGuard } from './clock-watchers.js';
+import type { PartitionCountGuard } from './partition-count-part.js';
 import type { Connections } from './connections.js';
 import type { DeploymentWatch } from './deployment-watch.js';
 import type { AuditSettings, LateInForce } from './in-force.js';
@@ -74,6 +81,7 @@ import { makeLeadership } from './leadership-part.js';
 import type { Observability } from './observability-part.js';
 import { startOutcomes } from './outcomes.js';
 import type { Outcomes } from './outcomes.js';
+import type { PartitionSeat } from './partition-seats.js';
 import type { LeaderTask, Supervisor } from './supervisor.js';
 
 /** What the process lends each of its partitions. */
@@ -89,6 +97,8 @@ export interface SharedParts {
   /** Bound to each partition once it is made (its supervisor, states and runs followed). */
   readonly inForce: LateInForce;
   readonly audit: AuditSettings;
+  /** The deployment's recorded partition count, confirmed before each session leads (partition-count-part.ts). */
+  readonly partitionCount: Pick<PartitionCountGuard, 'confirm'>;
 }
 
 /** What the process gives one partition of its own (service.ts): its share of the process's parts. */
@@ -105,6 +115,8 @@ export interface PartitionParts {
   readonly sinks: readonly SchedulerEvents[];
   /** The process's leader tasks that this partition's sessions run (the deployment's: partition 0's). */
   readonly leaderTasks: readonly LeaderTask[];
+  /** With partitions > 1, its place in the partition map (partition-seats.ts): gates its campaign, hands it over. */
+  readonly seat?: PartitionSeat;
 }
 
 export interface PartitionRuntime {
@@ -145,7 +157,10 @@ export function makePartitionRuntime(lent: SharedParts, own: PartitionParts): Pa
   const passedSlots = new RedisPassedSlots(state, keys, log, () => lock.get().currentLease()?.token, config.lock.maxClockSkewMs);
   const outcomes = startOutcomes(config, keys, state, log, clock, observability.outcomeEvents, observability.pausing);
   const failures = new RedisEntryFailures(state, keys);
-  const counted = fanOutEvents([...own.sinks, failures.events(), missedSlots.events, passedSlots.events]);
+  // With several partitions, what this one publishes is counted by partition too (metrics.ts).
+  const byPartition = partitions === 1 || observability.metrics === undefined ? [] : [observability.metrics.partitionEvents(partition)];
+  const seatEvents = own.seat === undefined ? [] : [own.seat.events];
+  const counted = fanOutEvents([...own.sinks, failures.events(), missedSlots.events, passedSlots.events, ...byPartition, ...seatEvents]);
   const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
   const { control, leadership, supervisor, watch } = makeLeadership({
     ...shared,
@@ -159,9 +174,18 @@ export function makePartitionRuntime(lent: SharedParts, own: PartitionParts): Pa
     events: observability.around(tracked),
     leaderTasks: [...(outcomes ? [trackerTask(outcomes.tracker, outcomes.onError)] : []), ...own.leaderTasks],
     running: outcomes?.tracker,
-    beforeSession: () => passedSlots.begin(clock.now()),
+    beforeSession: async () => {
+      await lent.partitionCount.confirm();
+      await passedSlots.begin(clock.now());
+    },
+    ...(own.seat === undefined ? {} : { seat: own.seat }),
   });
   lock.set(leadership);
+  own.seat?.bind({
+    leading: () => supervisor.leading,
+    handOver: (reason) => supervisor.handOver(reason),
+    campaignNow: () => leadership.campaignNow(),
+  });
   shared.inForce.bind(partition, { supervisor, states, unfinished: () => outcomes?.tracker.unfinished() ?? [] });
   const scope = new LifecycleScope({ logger: log });
   const fileEntries = fileEntriesOf(supervisor, partitions === 1 ? undefined : (name) => partitionOf(name, partitions) === partition);

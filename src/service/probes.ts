@@ -5,10 +5,10 @@
  * nothing changes the schedule.
  */
 import { buildStatus } from '../control/status.js';
-import type { DeploymentStatus } from '../control/status.js';
+import type { DeploymentStatus, LeaderInfo, PartitionLeader } from '../control/status.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { HttpHandlers, Probe } from '../http/server.js';
-import type { MetricsSource } from '../observe/metrics.js';
+import type { MetricsSource, PartitionsSource } from '../observe/metrics.js';
 import type { Clock } from '../ports/clock.js';
 import type { RunHistory } from '../ports/outcomes.js';
 import type { ControlStore } from '../redis/control-store.js';
@@ -50,16 +50,22 @@ export interface ProbeSources {
    * (index: the partition); then `supervisor` is partition 0's, and `states` every partition's.
    * Absent: one partition.
    */
-  readonly partitions?: () => readonly PartitionLed[];
+  readonly partitions?: () => readonly PartitionHeld[];
+  /** With `partitions` > 1, each partition's leader record (index: the partition), as `beat status` reads them. */
+  readonly partitionLeaders?: () => Promise<readonly (LeaderInfo | undefined)[]>;
 }
 
-/** A partition of a deployment of several, as /status lists it for this replica. */
-export interface PartitionLed {
-  readonly partition: number;
+/** Whether this replica leads a partition, and how many of its entries it holds (PartitionRuntime.entriesHeld: 0 unless it leads it). */
+export interface PartitionHeld {
   readonly leading: boolean;
-  /** The entries this replica holds of it (PartitionRuntime.entriesHeld): 0 unless it leads it. */
   readonly entries: number;
 }
+
+/**
+ * A partition of a deployment of several, as /status lists it: who leads it since when, whether
+ * this replica does, and the entries this replica holds of it.
+ */
+export interface PartitionLed extends PartitionLeader, PartitionHeld {}
 
 /** Whether this replica leads: any of its partitions, else its one. */
 function leadsAny(sources: ProbeSources): boolean {
@@ -70,7 +76,7 @@ function leadsAny(sources: ProbeSources): boolean {
 function roleText(sources: ProbeSources): string {
   const led = sources.partitions?.();
   if (led === undefined) return sources.supervisor.leading ? 'leading' : 'standby, ready to take over';
-  const mine = led.flatMap((p) => (p.leading ? [p.partition] : []));
+  const mine = led.flatMap((p, partition) => (p.leading ? [partition] : []));
   return mine.length === 0
     ? `standby for all ${led.length} partitions, ready to take over`
     : `leading partition${mine.length === 1 ? '' : 's'} ${mine.join(', ')} of ${led.length}`;
@@ -118,7 +124,7 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
     },
     status: async (
       page = { offset: 0, limit: DEFAULTS.statusPageMax },
-    ): Promise<DeploymentStatus & { next?: number; partitions?: PartitionLed[] }> => {
+    ): Promise<Omit<DeploymentStatus, 'partitions'> & { next?: number; partitions?: PartitionLed[] }> => {
       const config = supervisor.config;
       const nowMs = clock.now();
       // One page of the entries (the file's in order, then the runtime ones by name) is built: the
@@ -133,7 +139,7 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
       const fileEntries = config.entries.slice(Math.min(page.offset, fileCount), Math.min(end, fileCount));
       const runtimePage = runtimeAll?.slice(Math.max(0, page.offset - fileCount), Math.max(0, end - fileCount));
       const names = [...fileEntries, ...(runtimePage ?? [])].map((e) => e.name);
-      const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing] = await Promise.all([
+      const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing, leaders] = await Promise.all([
         sources.states.readAll(),
         sources.control.paused(),
         sources.control.pauseNotes(),
@@ -143,8 +149,10 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
         !followsOutcomes(config) ? undefined : sources.runs.latest(names),
         !followsOutcomes(config) ? undefined : sources.runs.finished(names),
         sources.failures?.read(),
+        sources.partitionLeaders?.(),
       ]);
       const status = buildStatus({
+        ...(leaders === undefined ? {} : { partitionLeaders: leaders }),
         ...(failing === undefined ? {} : { failing }),
         ...(outcomes === undefined ? {} : { outcomes }),
         ...(finished === undefined ? {} : { finished }),
@@ -167,8 +175,20 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
               },
             }),
       });
+      // Who leads each partition (Redis's say), and whether this replica does (its own).
       const led = sources.partitions?.();
-      const withPartitions = led === undefined ? status : { ...status, partitions: [...led] };
+      const { partitions: map, ...rest } = status;
+      const withPartitions =
+        led === undefined
+          ? rest
+          : {
+              ...rest,
+              partitions: led.map(({ leading, entries }, partition) => ({
+                ...(map?.[partition] ?? { partition, leader: null, since: null }),
+                leading,
+                entries,
+              })),
+            };
       return end < total ? { ...withPartitions, next: end } : withPartitions;
     },
   };
@@ -192,5 +212,17 @@ export function scheduleMetrics(
       return { enabled, disabled: entries.length - enabled, paused };
     },
     nextFires: () => runners().flatMap((runner) => [...runner.snapshot()].map((s) => [s.name, s.nextSlotMs] as const)),
+  };
+}
+
+/**
+ * The replica's partition gauges of /metrics: how many of its partitions lead, and the entries their
+ * runners schedule (a runner is there only while its partition leads). Each partition runtime's
+ * supervisor, read at scrape time: whatever a runner holds, this counts it.
+ */
+export function partitionMetrics(supervisors: readonly Pick<Supervisor, 'leading' | 'runner'>[]): PartitionsSource {
+  return {
+    led: () => supervisors.reduce((n, s) => n + (s.leading ? 1 : 0), 0),
+    held: () => supervisors.reduce((n, s) => n + (s.runner?.entryCount() ?? 0), 0),
   };
 }

@@ -10,7 +10,7 @@ import { LifecycleScope } from '../base/lifecycle.js';
 import { EVENTS } from '../base/log-events.js';
 import { maskUrl } from '../config/redis-url.js';
 import { ClockGuard } from '../redis/clock-guard.js';
-import { partitionRuntimeKeys, schedulerKeys } from '../redis/keys.js';
+import { partitionKeys, partitionRuntimeKeys, schedulerKeys } from '../redis/keys.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { checkRedisServer } from '../redis/server-checks.js';
 import { makeConnections } from './connections.js';
@@ -24,8 +24,16 @@ import type { RunningService, ServiceOptions } from './running.js';
 import { hearEntryWrites, makeEntrySources } from './sources-part.js';
 import { catalogSlices } from '../runtime/catalog-slices.js';
 import { clockGuardViews } from './clock-watchers.js';
+import { PartitionCountStore } from '../redis/partition-count-store.js';
+import { countCheckedGuard, partitionCountGuard } from './partition-count-part.js';
 import { partitionLeaderTasks, partitionSinks } from './partition-sinks.js';
 import type { PartitionRuntime } from './partition-runtime.js';
+import { PartitionMap } from './partition-seats.js';
+import { lockFree } from '../redis/lock-look.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import type { Logger } from '../base/log.js';
+import type { Clock } from '../ports/clock.js';
+import type { Connections } from './connections.js';
 
 /** The real service: leads or stands by, publishes through the fenced script. */
 export async function startService(options: ServiceOptions, signal: AbortSignal): Promise<RunningService> {
@@ -66,12 +74,16 @@ async function makeParts(options: ServiceOptions) {
   const withMetrics = options.http !== undefined;
   const observability = await startObservability({ ...base, withMetrics, connections, catalog, inForce: inForce.view });
   const publishStaticNames = (names: readonly string[]): Promise<void> => entryStore.publishStaticNames(names);
-  const shared = { config, logger, clock, instanceId, connections, publishStaticNames, observability, inForce, audit };
   const count = config.partitions ?? 1;
+  // Leads only under the deployment's recorded partition count (partition-count-part.ts).
+  const store = new PartitionCountStore(connections.state, base.keys);
+  const partitionCount = partitionCountGuard({ store, configured: count, logger, maxAgeMs: config.lock.retryEveryMs });
+  const shared = { config, logger, clock, instanceId, connections, publishStaticNames, observability, inForce, audit, partitionCount };
   const slices = catalogSlices(catalog, count);
-  const guards = clockGuardViews(clockGuard, count);
+  const guards = clockGuardViews(clockGuard, count).map((guard) => countCheckedGuard(guard, partitionCount));
   const sinks = partitionSinks(observability.sinks, count);
   const tasks = partitionLeaderTasks(observability.leaderTasks, observability.perProcessTasks, count);
+  const assignment = count === 1 ? undefined : partitionMap({ ...base, connections, replicas, count });
   const partitions: PartitionRuntime[] = Array.from({ length: count }, (_, p) =>
     makePartitionRuntime(shared, {
       partition: p,
@@ -82,6 +94,7 @@ async function makeParts(options: ServiceOptions) {
       clockGuard: guards[p] as (typeof guards)[number],
       sinks: sinks[p] as (typeof sinks)[number],
       leaderTasks: tasks[p] as (typeof tasks)[number],
+      ...(assignment === undefined ? {} : { seat: assignment.seats[p] }),
     }),
   );
   const partition = partitions[0] as PartitionRuntime;
@@ -101,7 +114,28 @@ async function makeParts(options: ServiceOptions) {
   });
   const isLeader = (): boolean => partitions.some((p) => p.supervisor.leading);
   const heartbeat = replicaHeartbeat({ ...base, registry: replicas, isLeader, httpAddress: http?.address });
-  return { ...shared, catalog, clockGuard, keys: base.keys, partitions, http, heartbeat };
+  return { ...shared, catalog, clockGuard, keys: base.keys, partitions, http, heartbeat, assignment };
+}
+
+/** With partitions > 1, the process's partition map over the replicas registry (partition-seats.ts). */
+function partitionMap(options: {
+  config: ResolvedConfig;
+  logger: Logger;
+  clock: Clock;
+  instanceId: string;
+  connections: Connections;
+  replicas: ReplicaRegistry;
+  count: number;
+}): PartitionMap {
+  const { config, clock, connections, replicas } = options;
+  return new PartitionMap({
+    partitions: options.count,
+    instanceId: options.instanceId,
+    readLive: async () => (await replicas.read(clock.now())).map((r) => r.instance),
+    lockFree: (p) => lockFree(connections.lockClients, partitionKeys(config.state.prefix, config.name, p, options.count).lock),
+    ttlMs: config.lock.ttlMs,
+    logger: options.logger,
+  });
 }
 
 /**
@@ -109,10 +143,12 @@ async function makeParts(options: ServiceOptions) {
  * in the reverse order of the adds: the catalog, the partition (its deployment watch; its supervisor:
  * the session after its publish in flight, the leader's tasks, then the lock's release; its outcome
  * tracker), the heartbeat, RedBeat, tracing, and last the connections and HTTP together. A standby
- * takes over on the release, so nothing before it may be slow to stop.
+ * takes over on the release, so nothing before it may be slow to stop. With several partitions the
+ * replica leaves the registry (and stops reading the partition map) before its partitions stop, so
+ * that the others, woken by the releases, find their new partitions in the registry at once.
  */
 async function startParts(parts: Parts, signal: AbortSignal): Promise<LifecycleScope> {
-  const { config, logger: log, connections, observability, http, heartbeat, catalog, partitions } = parts;
+  const { config, logger: log, connections, observability, http, heartbeat, catalog, partitions, assignment } = parts;
   const scope = new LifecycleScope({ logger: log });
   // Added before connecting, so that a failed connect closes them; the probes answer until the end.
   const backends = partitions.map((p) => p.outcomes?.client);
@@ -140,6 +176,11 @@ async function startParts(parts: Parts, signal: AbortSignal): Promise<LifecycleS
   // RedBeat gives its lock back and writes what is queued, before the connections close.
   scope.add('redbeat', () => connections.redbeat?.stop());
   await checkRedisServer(connections.state, log);
+  // Under another partition count than the deployment's, or while `beat partitions set` moves its entries: exit 2.
+  await parts.partitionCount.start().catch(async (error: unknown) => {
+    await scope.stopAll();
+    throw error;
+  });
   await parts.clockGuard.check();
   await catalog.load();
   if (partitions.length > 1) {
@@ -151,13 +192,24 @@ async function startParts(parts: Parts, signal: AbortSignal): Promise<LifecycleS
   // the service is started (a signal then stops it as any other: the lock handed over).
   await stopIfAborted();
   catalog.start();
-  heartbeat.start();
   // Out of start order (the catalog started before it): after the partition's lock is handed over,
   // so that the listings lose this replica as the next leader takes over.
-  scope.add('replica heartbeat', () => heartbeat.stop());
-  // Each partition campaigns for its own lock; a replica leads those whose lock it takes first.
+  let left: Promise<void> | undefined;
+  const leave = (): Promise<void> => (left ??= heartbeat.stop());
+  scope.add('replica heartbeat', leave);
+  // With several partitions, each campaigns for its own lock, gated by the partition map (read
+  // first, so that a replica joining does not try the locks of the others' partitions).
+  await assignment?.start(config.lock.ttlMs);
   await Promise.all(partitions.map((p) => p.start()));
-  scope.add('partitions', () => Promise.all(partitions.map((p) => p.stop())).then(() => undefined));
+  scope.add('partitions', async () => {
+    // With the map, this replica leaves the registry before its partitions' locks are released:
+    // the others, woken by each release, read the registry again and find the partition theirs.
+    if (assignment !== undefined) await Promise.all([assignment.stop(), leave()]);
+    await Promise.all(partitions.map((p) => p.stop()));
+  });
+  // Listed once campaigning: the others hand a replica its share of the partitions when they see
+  // its record, and it hears their releases from then on.
+  heartbeat.start();
   // Out of start order too: the catalog's looks end before the partition's session stops and its
   // lock is handed over, so that none (which, on the leader, records source changes and forgets
   // deleted entries) runs during the hand-over.

@@ -209,6 +209,20 @@ export class Supervisor {
     return applied ?? false;
   }
 
+  /**
+   * Hands the lock over to another replica while running on (the partition map gives the partition
+   * to it): the session stops after its publish in flight, as on a stop, and only then is the lease
+   * dropped and the lock released and announced, so the taker, woken at once, starts after the last
+   * publish of this one. Resolves once the lock is given back (the release itself runs on).
+   */
+  async handOver(reason: string): Promise<void> {
+    await this.enqueue(async () => {
+      if (this.stopRequested || this.session === undefined) return;
+      await this.stopSession();
+      this.options.leadership.relinquish(reason, true);
+    });
+  }
+
   /** Stops the session (after its publish in flight), then leadership, which hands the lock over. */
   async stop(): Promise<void> {
     this.stopRequested = true;

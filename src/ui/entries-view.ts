@@ -12,17 +12,20 @@ interface ListState {
   state: string;
   origin: string;
   queue: string;
+  /** A partition's number as typed ('' for every partition's), with `partitions` > 1. */
+  partition: string;
   failing: boolean;
   sort: string;
   desc: boolean;
   offset: number;
 }
 
-const state: ListState = { q: '', state: '', origin: '', queue: '', failing: false, sort: 'name', desc: false, offset: 0 };
+const state: ListState = { q: '', state: '', origin: '', queue: '', partition: '', failing: false, sort: 'name', desc: false, offset: 0 };
 
 const COLUMNS: readonly (readonly [key: string, label: string])[] = [
   ['name', 'Name'],
   ['origin', 'Source'],
+  ['partition', 'Partition'],
   ['task', 'Task'],
   ['queue', 'Queue'],
   ['schedule', 'Schedule'],
@@ -43,6 +46,7 @@ function query(): string {
   if (state.state) p.set('state', state.state);
   if (state.origin) p.set('origin', state.origin);
   if (state.queue) p.set('queue', state.queue);
+  if (state.partition) p.set('partition', state.partition);
   if (state.failing) p.set('failing', '1');
   return p.toString();
 }
@@ -68,13 +72,14 @@ function stateBadge(row: RowWire): (HTMLElement | string)[] {
   return [badge, ' ', h('span', { class: 'note', title: `paused by ${note.by} at ${note.at}: ${note.note}` }, `${note.by}: ${text}`)];
 }
 
-function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
+function rowView(row: RowWire, nowMs: number, partitioned: boolean): HTMLTableRowElement {
   const outcome = outcomeText(row);
   return h(
     'tr',
     { 'data-entry': row.name },
     h('td', { 'data-label': 'Name' }, h('a', { href: `#/entry/${encodeURIComponent(row.name)}`, class: 'entry-link' }, row.name)),
     h('td', { 'data-label': 'Source' }, row.origin),
+    partitioned ? h('td', { 'data-label': 'Partition' }, row.partition === null ? '—' : String(row.partition)) : null,
     h('td', { 'data-label': 'Task' }, h('code', {}, row.task)),
     h('td', { 'data-label': 'Queue' }, row.queue),
     h(
@@ -103,7 +108,10 @@ function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
   );
 }
 
-export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
+/** The list; with `partitions` > 1 a Partition column and filter. */
+export function entriesView(root: HTMLElement, partitions: number): { refresh(): Promise<void> } {
+  const partitioned = partitions > 1;
+  const columns = partitioned ? COLUMNS : COLUMNS.filter(([key]) => key !== 'partition');
   const table = h('table', { class: 'entries' });
   const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
   const pager = h('div', { class: 'pager' });
@@ -155,6 +163,21 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
       later();
     },
   });
+  const partition = partitioned
+    ? h('input', {
+        type: 'number',
+        name: 'partition',
+        min: '0',
+        max: String(partitions - 1),
+        placeholder: 'partition',
+        'aria-label': `Only entries of this partition (0 to ${partitions - 1})`,
+        value: state.partition,
+        oninput: (e: Event) => {
+          state.partition = (e.target as HTMLInputElement).value.trim();
+          later();
+        },
+      })
+    : null;
   fill(
     root,
     h('h1', {}, 'Entries'),
@@ -163,6 +186,7 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
       { class: 'filters' },
       search,
       queue,
+      partition,
       select('State', 'state', ['active', 'paused', 'disabled', 'invalid']),
       select('Source', 'origin', ['file', 'store', 'redbeat', 'django']),
       h(
@@ -193,7 +217,7 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
       h(
         'tr',
         {},
-        ...COLUMNS.map(([key, label]) => {
+        ...columns.map(([key, label]) => {
           if (!SORTABLE.has(key)) return h('th', { scope: 'col' }, label);
           const active = state.sort === key;
           return h(
@@ -223,7 +247,7 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
 
   const refresh = async (): Promise<void> => {
     const page = await get<PageWire>(`/ui/api/entries?${query()}`);
-    table.replaceChildren(header(), h('tbody', {}, ...page.rows.map((r) => rowView(r, page.nowMs))));
+    table.replaceChildren(header(), h('tbody', {}, ...page.rows.map((r) => rowView(r, page.nowMs, partitioned))));
     // The strips of the rows on screen only, after the rows: a slow read does not hold the list back.
     const names = page.rows.filter((r) => r.state !== 'invalid').map((r) => r.name);
     if (names.length > 0) {

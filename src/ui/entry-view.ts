@@ -298,6 +298,7 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
       ...(
         [
           ['Source', row.origin],
+          ...(row.partition === null ? [] : ([['Partition', String(row.partition)]] as const)),
           ['Task', row.task],
           ['Queue', row.queue],
           ['Schedule', row.schedule],

@@ -1,14 +1,16 @@
 /**
  * `partitions: 4` with two `beat run` replicas as real processes on a private Redis (issue 34, step
- * E): a replica holds the entries of the partitions it leads alone, and a standby none, read from
+ * E): a replica holds the entries of the partitions it leads alone (the second taking its two from
+ * the first by hand-overs, as the partition map gives them), and a standby none, read from
  * each replica's /status (`partitions[].entries`) and its `beat.entries.held` and
  * `beat.entries.dropped` lines; a runtime entry written through one replica's API into a partition
  * the other leads is read there (GET, a backfill's dry run) and published by the other (the
- * message's origin names its pid); and the partitions of a replica SIGKILLed are taken over with
- * their entries loaded, every (entry, slot) published once, read from the broker's list.
+ * message's origin names its pid); a reload (SIGHUP) keeps what a replica holds; and the partitions
+ * of a replica SIGKILLed are taken over with their entries loaded, every (entry, slot) published
+ * once, read from the broker's list.
  */
 import { describe, expect, it } from 'vitest';
-import { partitionOf } from '../../src/core/partition.js';
+import { assignPartitions, partitionOf } from '../../src/core/partition.js';
 import { partitionKeys, schedulerKeys } from '../../src/redis/keys.js';
 import { RedisEntryStore } from '../../src/redis/entry-store.js';
 import { FAST_LOCK, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
@@ -59,9 +61,10 @@ describe('partitions: each replica holds its share', () => {
     return { status: res.status, json: text.startsWith('{') || text.startsWith('[') ? (JSON.parse(text) as unknown) : text };
   }
 
+  /** This replica's view of each partition in its /status: whether it leads it, and the entries it holds of it. */
   async function partitionsOf(port: number): Promise<PartitionLine[]> {
     const { json } = await call(port, 'GET', '/status');
-    return (json as { partitions: PartitionLine[] }).partitions;
+    return (json as { partitions: PartitionLine[] }).partitions.map(({ partition, leading, entries }) => ({ partition, leading, entries }));
   }
 
   /** The pid in each published message's origin (`gen<pid>@host`), by entry. */
@@ -135,37 +138,64 @@ describe('partitions: each replica holds its share', () => {
     await holds("A holding every partition's entries", portA, [0, 1, 2, 3], expected());
     const b = suite.fleet.spawn({ config, label: 'B', args: http });
     const portB = await httpPortOf(b);
-    await b.waitForLog('B campaigning for every partition', () => b.events('beat.standby').length >= N, 15_000);
-    // A standby holds no entry: none counted, none listed among the runtime entries of its /status.
-    await holds('B holding nothing', portB, [], expected());
-    const standby = (await call(portB, 'GET', '/status')).json as { entries: { name: string; origin: string }[] };
-    expect(standby.entries.filter((e) => e.origin !== 'file')).toEqual([]);
-    expect(b.events('beat.entries.held')).toEqual([]);
+    // B stands by until A hands its share over (after three reads of the registry, ~2 s): its first
+    // /status that answers shows it leading nothing and holding nothing, no runtime entry listed.
+    const first = await waitUntil(
+      "B's first /status",
+      async () => {
+        const reply = await call(portB, 'GET', '/status').catch(() => undefined);
+        return reply?.status === 200 ? (reply.json as { partitions: PartitionLine[]; entries: { origin: string }[] }) : undefined;
+      },
+      15_000,
+      () => suite.fleet.dump(),
+    );
+    expect(first.partitions.map(({ partition, leading, entries }) => ({ partition, leading, entries }))).toEqual(
+      Array.from({ length: N }, (_, partition) => ({ partition, leading: false, entries: 0 })),
+    );
+    expect(first.entries.filter((e) => e.origin !== 'file')).toEqual([]);
 
-    // Partitions 2 and 3 go to B (their locks vanish, as when they expire): B reads their entries,
-    // A forgets them once its sessions of them stopped.
-    await client.del(partitionKeys('tsbeat', name, 2, N).lock, partitionKeys('tsbeat', name, 3, N).lock);
-    await ledAs('A leading 0 and 1, B 2 and 3', [a, a, b, b], TTL_MS + 3000);
-    await holds('A holding 0 and 1', portA, [0, 1], expected());
-    await holds('B holding 2 and 3', portB, [2, 3], expected());
+    // The partition map gives each two: A hands B's over; B reads their entries, A forgets them
+    // once its sessions of them stopped.
+    const ids = await waitUntil(
+      'A and B in the replicas registry',
+      async () => {
+        const live = await client.hkeys(schedulerKeys('tsbeat', name).replicas);
+        return live.length === 2 ? live : undefined;
+      },
+      15_000,
+      () => suite.fleet.dump(),
+    );
+    const byPid = new Map([a, b].map((p) => [p.pid, p]));
+    const map = assignPartitions(N, ids).map((id) => byPid.get(pidOfInstance(id)) as BeatProcess);
+    const ofA = [0, 1, 2, 3].filter((p) => map[p] === a);
+    const ofB = [0, 1, 2, 3].filter((p) => map[p] === b);
+    expect(ofB).toHaveLength(2);
+    await ledAs('A and B leading the two the partition map gives each', map, 15_000);
+    await holds('A holding its two', portA, ofA, expected());
+    await holds('B holding its two', portB, ofB, expected());
     const runtimeOf = (p: number): number => [...IDLE, ...FAST].filter((n) => partitionOf(n, N) === p).length;
-    expect(b.events('beat.entries.held').map((l) => [l['partition'], l['entries']])).toEqual(
-      expect.arrayContaining([
-        [2, runtimeOf(2)],
-        [3, runtimeOf(3)],
-      ]),
-    );
-    expect(a.events('beat.entries.dropped').map((l) => [l['partition'], l['entries']])).toEqual(
-      expect.arrayContaining([
-        [2, runtimeOf(2)],
-        [3, runtimeOf(3)],
-      ]),
-    );
+    const heldLines = (p: BeatProcess, event: string, from = 0) =>
+      p
+        .events(event, from)
+        .map((l) => [l['partition'], l['entries']])
+        .sort();
+    // (The lines come before /status says so, but are read from the processes' output later.)
+    await b.waitForLog('B reading its two', () => b.events('beat.entries.held').length >= 2, 5000);
+    await a.waitForLog('A forgetting two', () => a.events('beat.entries.dropped').length >= 2, 5000);
+    expect(heldLines(b, 'beat.entries.held')).toEqual(ofB.map((p) => [p, runtimeOf(p)]));
+    expect(heldLines(a, 'beat.entries.dropped')).toEqual(ofB.map((p) => [p, runtimeOf(p)]));
+
+    // A reload (SIGHUP) keeps what B holds: every partition reloads, none is dropped or read again.
+    const linesBefore = b.logs.length;
+    b.signal('SIGHUP');
+    await b.waitForLog('B reloaded in every partition', () => b.events('beat.reload', linesBefore).length >= N, 10_000, linesBefore);
+    await holds('B holding its two after the reload', portB, ofB, expected());
+    expect([...b.events('beat.entries.held', linesBefore), ...b.events('beat.entries.dropped', linesBefore)]).toEqual([]);
 
     // Written through A's API into a partition B leads (and one through B's into A's): each is read
     // back where it was written, and published by its partition's leader alone.
-    const toB = Array.from({ length: 50 }, (_, i) => `api-${i}`).find((n) => partitionOf(n, N) === 3) as string;
-    const toA = Array.from({ length: 50 }, (_, i) => `api-${i}`).find((n) => partitionOf(n, N) === 0) as string;
+    const toB = Array.from({ length: 50 }, (_, i) => `api-${i}`).find((n) => map[partitionOf(n, N)] === b) as string;
+    const toA = Array.from({ length: 50 }, (_, i) => `api-${i}`).find((n) => map[partitionOf(n, N)] === a) as string;
     const definition = (n: string) => ({ task: `t.${n}`, schedule: 1, catchUp: 'all' });
     expect((await call(portA, 'PUT', `/api/entries/${toB}`, definition(toB))).status).toBe(201);
     expect((await call(portB, 'PUT', `/api/entries/${toA}`, definition(toA))).status).toBe(201);
@@ -181,8 +211,8 @@ describe('partitions: each replica holds its share', () => {
     const slots = (dry.json as { slots: string[] }).slots;
     expect(slots.length).toBeGreaterThanOrEqual(4);
     expect(slots.length).toBeLessThanOrEqual(6);
-    await holds('B holding the entry written through A', portB, [2, 3], expected([toB, toA]));
-    await holds('A holding the entry written through B', portA, [0, 1], expected([toB, toA]));
+    await holds('B holding the entry written through A', portB, ofB, expected([toB, toA]));
+    await holds('A holding the entry written through B', portA, ofA, expected([toB, toA]));
     await waitUntil(
       'both published',
       async () => {
@@ -197,23 +227,24 @@ describe('partitions: each replica holds its share', () => {
     expect([...(by.get(toA) ?? [])]).toEqual([a.pid]);
     // A led every partition at first: B's partitions' entries were A's, then B's; A's only A's.
     for (const entry of FAST)
-      if (partitionOf(entry, N) >= 2) expect(by.get(entry)?.has(b.pid), entry).toBe(true);
+      if (map[partitionOf(entry, N)] === b) expect(by.get(entry)?.has(b.pid), entry).toBe(true);
       else expect([...(by.get(entry) ?? [])], entry).toEqual([a.pid]);
 
-    // B dies without a word: A takes 2 and 3 within the TTL, reads their entries again, and
+    // B dies without a word: A takes B's two within the TTL, reads their entries again, and
     // publishes the slots B left (catchUp: all) once.
     const heldBefore = a.events('beat.entries.held').length;
     b.signal('SIGKILL');
     await b.waitForExit(10_000);
     await ledAs('A leading every partition again', [a, a, a, a], TTL_MS + 4000);
     await holds("A holding every partition's entries again", portA, [0, 1, 2, 3], expected([toB, toA]));
+    await a.waitForLog("A reading B's two again", () => a.events('beat.entries.held').length >= heldBefore + 2, 5000);
     expect(
       a
         .events('beat.entries.held')
         .slice(heldBefore)
         .map((l) => l['partition'])
         .sort(),
-    ).toEqual([2, 3]);
+    ).toEqual(ofB);
     await sleep(2500);
     a.signal('SIGTERM');
     expect(await a.waitForExit(10_000), a.tail()).toEqual({ code: 0, signal: null });

@@ -1,14 +1,15 @@
 /**
  * `partitions: 4` with two `beat run` replicas as real processes on a private Redis: each partition
- * has its own lock, and a replica leads the partitions whose lock it holds. Two replicas leading two
- * partitions each publish at once, and every (entry, slot) goes out exactly once, read from the
- * broker's list (not from tsbeat's logs); a replica SIGKILLed loses its partitions to the other
- * within the lock's TTL, with no slot twice. Who leads which partition is read from Redis (each
+ * has its own lock, and the partition map (computed by each replica from the replicas registry)
+ * gives each replica two: the second to start takes its two from the first by hand-overs. Two
+ * replicas leading two partitions each publish at once, and every (entry, slot) goes out exactly
+ * once, read from the broker's list (not from tsbeat's logs); a replica SIGKILLed loses its
+ * partitions to the other within the lock's TTL, with no slot twice. Who leads which partition is read from Redis (each
  * partition's lock and leader record), not from the replicas' logs. Then the commands, /status and
  * /readyz, and runtime entries, with partitions.
  */
 import { describe, expect, it } from 'vitest';
-import { partitionOf } from '../../src/core/partition.js';
+import { assignPartitions, partitionOf } from '../../src/core/partition.js';
 import { partitionKeys, schedulerKeys } from '../../src/redis/keys.js';
 import { FAST_LOCK, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
@@ -38,7 +39,7 @@ describe('partitions', () => {
     );
   }
 
-  it("two replicas lead 2 of 4 partitions each, publishing at once: every (entry, slot) once; a SIGKILLed replica's partitions move to the other within the TTL", async () => {
+  it("two replicas lead 2 of 4 partitions each (the second takes its two by hand-overs), publishing at once: every (entry, slot) once; a SIGKILLed replica's partitions move to the other within the TTL", async () => {
     const name = 'parts';
     // A second attempt of the test starts from an empty broker list.
     await suite.client.flushdb();
@@ -65,18 +66,29 @@ describe('partitions', () => {
         timeoutMs,
         () => suite.fleet.dump(),
       );
-    // The first replica up takes every partition's lock; the second stands by for each.
+    // The first replica up is alone in the partition map: it takes every partition's lock.
     const a = suite.fleet.spawn({ config, label: 'A' });
     await ledAs('A leading every partition', [a, a, a, a], 15_000);
+    // The second joins the registry: the map (the same on both, from the live ids) gives it two, and
+    // A hands those over (session stopped, lock released and announced), keeping the other two.
     const b = suite.fleet.spawn({ config, label: 'B' });
-    await b.waitForLog('B campaigning for every partition', () => b.events('beat.standby').length >= N, 15_000);
-    // Partitions 2 and 3's locks vanish (as when they expire): A's renewals of them fail and B,
-    // retrying, takes them, each under a new fence, while A leads 0 and 1 on. Two replicas then
-    // publish at once, each its partitions' entries, and A's publishes for 2 and 3 meet B's fence.
-    await suite.client.del(partitionKeys('tsbeat', name, 2, N).lock, partitionKeys('tsbeat', name, 3, N).lock);
-    await ledAs('A leading 0 and 1, B 2 and 3', [a, a, b, b], TTL_MS + 3000);
+    const ids = await waitUntil(
+      'A and B in the replicas registry',
+      async () => {
+        const live = await suite.client.hkeys(schedulerKeys('tsbeat', name).replicas);
+        return live.length === 2 ? live : undefined;
+      },
+      15_000,
+      () => suite.fleet.dump(),
+    );
+    const byPid = new Map([a, b].map((p) => [p.pid, p]));
+    const map = assignPartitions(N, ids).map((id) => byPid.get(pidOfInstance(id)) as BeatProcess);
+    expect(map.filter((p) => p === a)).toHaveLength(2);
+    await ledAs('A and B leading the two the partition map gives each', map, 15_000);
+    await a.waitForLog('A handing two partitions over', () => a.events('beat.partitions.handed_over').length === 2, 5000);
+    // Two replicas publish at once, each its partitions' entries.
     await sleep(3000);
-    await ledAs('the split unchanged', [a, a, b, b], 1000);
+    await ledAs('the split unchanged', map, 1000);
 
     // A dies without a word: B must take its partitions within the lock's TTL.
     const victim = a;
@@ -132,27 +144,41 @@ describe('partitions', () => {
     await db1.flushdb();
     const beat = suite.fleet.spawn({ config, label: 'C', args: ['--http', '127.0.0.1:0'] });
     try {
-      await waitUntil(
+      const led = await waitUntil(
         'every partition led',
         async () => {
           const status = await runBeatCli(['status', '--config', config, '--json']);
-          const parsed = JSON.parse(status.stdout) as { partitions?: { partition: number; leader: string | null }[] };
-          return parsed.partitions?.every((p) => p.leader !== null) ? parsed.partitions : undefined;
+          const parsed = JSON.parse(status.stdout) as {
+            partitions?: { partition: number; leader: string | null; assigned: string | null }[];
+          };
+          return parsed.partitions?.every((p) => p.leader !== null && p.assigned !== null) ? parsed.partitions : undefined;
         },
         15_000,
         () => suite.fleet.dump(),
       );
+      // Alone in the registry, the replica is each partition's assignee (the map `beat status` computes as the replicas do).
+      expect(led.every((p) => p.assigned === p.leader)).toBe(true);
       // The replica's own view: it leads every partition, and its /status lists them.
       const port = await httpPortOf(beat);
       expect(await httpRequest(port, '/readyz')).toMatchObject({ status: 200, body: `ok: leading partitions 0, 1, 2, 3 of ${N}\n` });
       const own = JSON.parse((await httpRequest(port, '/status')).body) as { partitions: unknown; self: unknown };
       // Each with the entries this replica holds of it (here the config file's: no runtime entry yet).
       const held = (partition: number): number => [pausedEntry, triggered].filter((n) => partitionOf(n, N) === partition).length;
-      expect(own.partitions).toEqual(Array.from({ length: N }, (_, partition) => ({ partition, leading: true, entries: held(partition) })));
+      expect(own.partitions).toEqual(
+        Array.from({ length: N }, (_, partition) => ({
+          partition,
+          leader: expect.any(String),
+          since: expect.any(String),
+          leading: true,
+          entries: held(partition),
+        })),
+      );
       expect(own.self).toMatchObject({ role: 'leader' });
       const text = await runBeatCli(['status', '--config', config]);
       expect(text.stdout).toContain(`deployment ${name}: ${N} partitions, each with a leader`);
-      expect(text.stdout).toMatch(/PARTITION +LEADER +SINCE/);
+      expect(text.stdout).toMatch(/PARTITION +LEADER +SINCE +ASSIGNED/);
+      // `=`: the leader is the replica the map gives the partition.
+      expect(text.stdout).toMatch(/^0 +\S+ +\S+ += *$/m);
 
       const pause = await runBeatCli(['pause', pausedEntry, '--config', config]);
       expect(pause.stdout, pause.stderr).toContain(`paused ${pausedEntry}`);

@@ -15,7 +15,7 @@ function named(keys: SchedulerKeys): Record<string, string> {
   );
 }
 
-/** The names that deployments of tsbeat 0.2 have in Redis (prefix "tsbeat", name "prod"); `partitions` is new. */
+/** The names that deployments of tsbeat 0.2 have in Redis (prefix "tsbeat", name "prod"); `partitions` and `partitioning` are new. */
 const TODAY: Record<string, string> = {
   state: 'tsbeat:{prod}:state',
   lock: 'tsbeat:{prod}:lock',
@@ -54,6 +54,7 @@ const TODAY: Record<string, string> = {
   failing: 'tsbeat:{prod}:failing',
   audit: 'tsbeat:{prod}:audit',
   partitions: 'tsbeat:{prod}:partitions',
+  partitioning: 'tsbeat:{prod}:partitioning',
 };
 
 /** The hash tag Redis Cluster slots a key by: between the first "{" and the next "}", when not empty. */
@@ -108,6 +109,7 @@ describe('the keys of a deployment of several partitions', () => {
       'alertsDue',
       'alertsSent',
       'audit',
+      'partitioning',
       'partitions',
       'replicaExpiry',
       'replicas',

@@ -74,7 +74,7 @@ function setup(
         owner = o;
       },
       stop: async () => void said.push(['leadership.stop']),
-      relinquish: (reason: string) => void said.push(['relinquish', reason]),
+      relinquish: (reason: string, planned?: boolean) => void said.push(['relinquish', reason, ...(planned === true ? ['planned'] : [])]),
       currentLease: () => ({ token: TOKEN, publishUntil: Number.POSITIVE_INFINITY }),
     },
     clockGuard: {
@@ -174,6 +174,28 @@ describe('Supervisor', () => {
     );
     expect(supervisor.leading).toBe(false);
     expect(said).toEqual([['leading', false], ['leading', true], ['clock.watch'], ['leading', false], ['clock.unwatch']]);
+  });
+
+  it('hands a partition over only after its session has stopped (its publish in flight finished), as a planned release; not while standing by', async () => {
+    const order: string[] = [];
+    const stopRunner = Object.getOwnPropertyDescriptor(Runner.prototype, 'stop')?.value as (this: Runner) => Promise<void>;
+    vi.spyOn(Runner.prototype, 'stop').mockImplementation(async function (this: Runner) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await stopRunner.call(this);
+      order.push('session stopped');
+    });
+    const { supervisor, said, lead } = setup();
+    await supervisor.campaign();
+    await supervisor.handOver('the map gives it to b');
+    expect(said.filter((s) => s[0] === 'relinquish')).toEqual([]);
+    lead().onLead({ token: TOKEN, publishUntil: Number.POSITIVE_INFINITY });
+    await vi.waitFor(() => expect(supervisor.runner).toBeDefined());
+    const handed = supervisor.handOver('the map gives it to b').then(() => order.push('handed over'));
+    expect(supervisor.leading).toBe(true);
+    await handed;
+    expect(order).toEqual(['session stopped', 'handed over']);
+    expect(supervisor.leading).toBe(false);
+    expect(said.filter((s) => s[0] === 'relinquish')).toEqual([['relinquish', 'the map gives it to b', 'planned']]);
   });
 
   it('applies changes one at a time, in order: a lock won, lost and won again at once stops the first session (its state slow to load) before the second loads', async () => {
