@@ -192,6 +192,10 @@ export const EVENTS = {
   replicaHeartbeatFailed: 'beat.replica.heartbeat_failed',
   /** Runtime entries (store, RedBeat, django) were added, changed or removed while running: counts and examples. */
   entriesChanged: 'beat.entries.changed',
+  /** With partitions: the runtime entries of a partition this replica took on were read (`partition`, `entries`). */
+  entriesHeld: 'beat.entries.held',
+  /** With partitions: the runtime entries of a partition this replica lost or handed over were forgotten (`partition`, `entries`). */
+  entriesDropped: 'beat.entries.dropped',
   /** A runtime entry is invalid (its problems are named) and does not run until it is fixed. */
   entriesInvalid: 'beat.entries.invalid',
   /** A runtime entry has the name of a config-file entry (or of another source's): the first one runs, this one does not. */

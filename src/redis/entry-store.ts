@@ -14,7 +14,8 @@ import { EntryShapes } from '../config/entry-shapes.js';
 import { queueNameContext, queueNameProblems } from '../config/queue-names.js';
 import type { QueueNameContext } from '../config/queue-names.js';
 import { DEFAULTS } from '../base/defaults.js';
-import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
+import { keeps } from '../ports/entries.js';
+import type { EntryChanges, EntryFilter, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
 import { UNREADABLE } from './entry-state-codec.js';
 import { canonicalEntryJson, decodeEntryRecord, entryRevision } from './entry-record-codec.js';
 import type { SchedulerKeys } from './keys.js';
@@ -288,23 +289,33 @@ export class RedisEntryStore implements EntrySource {
     return Number((await this.read(() => this.client.get(this.keys.entriesVersion))) ?? 0);
   }
 
-  async load(): Promise<EntrySnapshot> {
+  /**
+   * With `filter`, a record whose name the filter does not keep costs its name's hash, never its
+   * decoding: the hash is one per deployment, so every reader still scans every name (a hash per
+   * partition would let it read its own alone). A filter that keeps nothing reads the version alone.
+   */
+  async load(filter?: EntryFilter): Promise<EntrySnapshot> {
     // The version first: a write during the scan has a later version and is read again as a change.
     const cursor = String(await this.version());
     const entries: SourcedEntry[] = [];
-    await this.scan((name, text) => entries.push(sourced(name, text, this.shapes)));
+    if (filter?.held.size === 0) return { entries, cursor };
+    await this.scan((name, text) => {
+      if (keeps(filter, name)) entries.push(sourced(name, text, this.shapes));
+    });
     return { entries, cursor };
   }
 
-  async changesSince(cursor: string): Promise<EntryChanges> {
+  /** With `filter`, only the changed names it keeps are read (their removals too): see load. */
+  async changesSince(cursor: string, filter?: EntryFilter): Promise<EntryChanges> {
     const since = Number(cursor);
     const version = await this.version();
     if (version === since) return { changed: [], removed: [], cursor };
     // A counter behind the cursor was reset (FLUSHDB, a restore): every name is a change.
-    const names =
+    const all =
       version < since
-        ? [...(await this.load()).entries.map((e) => e.name)]
+        ? [...(await this.load(filter)).entries.map((e) => e.name)]
         : await this.read(() => this.client.zrangebyscore(this.keys.entryChanges, `(${since}`, '+inf'));
+    const names = filter === undefined ? all : all.filter((name) => keeps(filter, name));
     // A burst of changes (a paused replica catching up) may name every entry: read in chunks, each
     // decoded before the next is read (the texts of every entry are never held at once).
     const changed: SourcedEntry[] = [];

@@ -1,7 +1,9 @@
 /**
  * The process's one catalog of runtime entries, seen by each of its partitions as the entries of
- * that partition alone (core/partition.ts partitionOf). The catalog is read once per process; each
- * partition's leader session listens to its slice, which hands it only the changes of its own
+ * that partition alone (core/partition.ts partitionOf). The catalog holds the entries of the
+ * partitions the process leads alone: a partition's supervisor takes its slice's entries on before
+ * its session starts (`hold`) and forgets them once it has stopped on losing the lock (`drop`).
+ * Each partition's leader session listens to its slice, which hands it only the changes of its own
  * entries, and each partition's supervisor hears only its own entries' removals.
  *
  * The catalog has one listener and one removal listener: the slices share them, each change split
@@ -17,7 +19,16 @@ import type { CatalogListener, EntryCatalog, EntryDefaults } from './entry-catal
 export type RuntimeEntries = Pick<
   EntryCatalog,
   'entries' | 'find' | 'listen' | 'poke' | 'refresh' | 'reading' | 'onRemoved' | 'reconfigure' | 'checkedOrigins' | 'outdated'
->;
+> & {
+  /**
+   * With partitions: reads the partition's entries into the catalog, resolving once they are in
+   * force (EntryCatalog.holdPartition; rejects when the store cannot be read). Absent: the catalog
+   * holds every entry all along.
+   */
+  readonly hold?: () => Promise<void>;
+  /** With partitions: forgets the partition's entries (EntryCatalog.dropPartition). */
+  readonly drop?: () => Promise<void>;
+};
 
 /** The `partitions` slices of `catalog`, indexed by partition. With one partition, the catalog itself. */
 export function catalogSlices(catalog: EntryCatalog, partitions: number): readonly RuntimeEntries[] {
@@ -76,6 +87,8 @@ export function catalogSlices(catalog: EntryCatalog, partitions: number): readon
       checkedOrigins: () => catalog.checkedOrigins(),
       outdated: (due) => catalog.outdated(due),
       reconfigure: reconfigures,
+      hold: () => catalog.holdPartition(partition),
+      drop: () => catalog.dropPartition(partition),
     };
   });
 }

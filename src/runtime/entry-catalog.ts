@@ -1,16 +1,17 @@
 /**
  * The runtime entries in force: what the sources of entries that change while beat runs (the store,
  * RedBeat, django) hold, checked and resolved, less those that cannot run (invalid, or with a name
- * already taken by a config-file entry or an earlier source). Every replica keeps one, leader or
- * not, so that a standby that takes over has them at hand and status shows them everywhere.
+ * already taken by a config-file entry or an earlier source). With one partition every replica keeps
+ * one whole, leader or not, so that a standby that takes over has them at hand and status shows them
+ * everywhere. With `partitions` > 1 it holds the entries of the partitions this process leads alone
+ * (catalog-hold.ts): none on a standby; a partition's are read when it is taken on.
  *
  * It looks for changes every `intervalMs` (the config's maxInterval: a missed pub/sub message is
  * caught then) and at once when poked (the message), and hands what changed to its listener (the
  * leader's runner). A listener that fails gets everything again at the next look.
  */
-import type { ConfigProblem } from '../base/errors.js';
 import { PokedLoop } from '../base/poked-loop.js';
-import { errorMessage, problemsInline } from '../base/errors.js';
+import { errorMessage } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { yieldToLoop } from '../base/chunks.js';
 import { EVENTS } from '../base/log-events.js';
@@ -19,12 +20,15 @@ import { ShapeResolver, sameResolveDefaults } from '../config/entry-shapes.js';
 import type { EntryOrigin, ResolvedEntry } from '../config/resolve.js';
 import type { ParsedAlerts } from '../config/alerts-schema.js';
 import type { CalendarDrafts } from '../config/exclude-schema.js';
-import { revisionNamesDefinition } from '../ports/entries.js';
-import type { EntrySource, SourcedEntry } from '../ports/entries.js';
+import type { EntrySource } from '../ports/entries.js';
 import type { SourceChange } from './source-audit.js';
 import { readView, sourceView, viewOutdated } from './source-view.js';
 import type { SourceView } from './source-view.js';
-import { nameTakenProblems, unknownCalendarProblems } from './in-force.js';
+import { PartitionHold, forgetPartition, logHold, storeUnread } from './catalog-hold.js';
+import { decideEntry, reportProblems, sameEntry } from './entry-decide.js';
+import type { EntryProblem } from './entry-decide.js';
+
+export type { EntryProblem } from './entry-decide.js';
 
 /** What changed in the catalog, for its listener: entries added or changed, and names that left. */
 export type CatalogListener = (changed: readonly ResolvedEntry[], removed: readonly string[]) => Promise<void>;
@@ -35,13 +39,6 @@ export interface EntryDefaults {
   readonly alerts?: ParsedAlerts | undefined;
   /** The config's named calendars, which an entry's `exclude` may name. */
   readonly calendars?: CalendarDrafts | undefined;
-}
-
-/** A runtime entry that does not run, and why. */
-export interface EntryProblem {
-  readonly name: string;
-  readonly origin: EntryOrigin;
-  readonly problems: readonly ConfigProblem[];
 }
 
 export interface EntryCatalogOptions {
@@ -68,6 +65,8 @@ export interface EntryCatalogOptions {
    * go. Must return at once.
    */
   readonly onSourceDeletes?: (names: readonly string[]) => void;
+  /** More than 1: hold only the entries of the partitions taken on (holdPartition); none until then. */
+  readonly partitions?: number;
 }
 
 /** How many names a change line lists. */
@@ -98,12 +97,15 @@ export class EntryCatalog {
   private inRead: { origin: string; sinceMs: number } | undefined;
   /** The sources being checked now (outdated), and since when. */
   private readonly inCheck = new Set<{ origin: string; sinceMs: number }>();
+  /** With `partitions` > 1, the partitions whose entries it holds. */
+  private readonly partitionHold: PartitionHold | undefined;
 
   constructor(private readonly options: EntryCatalogOptions) {
     this.views = options.sources.map((source) => sourceView(source, options.defaults));
     this.loop = new PokedLoop({ intervalMs: options.intervalMs, run: () => this.refresh(), runAtStart: false, unref: true });
     this.defaults = options.defaults;
     this.staticNames = options.staticNames;
+    this.partitionHold = (options.partitions ?? 1) > 1 ? new PartitionHold(options.partitions as number) : undefined;
   }
 
   /** True when there are runtime sources at all. */
@@ -212,6 +214,50 @@ export class EntryCatalog {
     return this.inRead ?? this.inCheck.values().next().value;
   }
 
+  /**
+   * Takes partition `partition`'s entries on (with `partitions` > 1): reads them whole from every
+   * source, in line with the looks, and resolves once they are in force (told to no listener: the
+   * partition's session takes them from `entries`). Rejects when the store could not be read; a
+   * RedBeat or django source that cannot be read now gives them at a later look. Held already: a look.
+   */
+  async holdPartition(partition: number): Promise<void> {
+    const hold = this.partitionHold;
+    if (hold === undefined) return this.refresh();
+    const heldBefore = hold.holds(partition);
+    // Partitions asked for meanwhile are taken on by the first look: one read of the store for all.
+    hold.wanted.add(partition);
+    const taking = this.looking.then(async () => {
+      for (const p of [...hold.wanted, partition])
+        if (hold.take(p)) for (const view of this.views) if (view.cursor !== undefined) view.pending.add(p);
+      hold.wanted.clear();
+      await this.look();
+    });
+    this.looking = taking.catch(() => undefined);
+    await taking;
+    const unread = hold.holds(partition) ? storeUnread(this.views, partition) : undefined;
+    if (unread !== undefined) throw unread;
+    if (!heldBefore) logHold(this.options.logger, 'held', partition, hold.count(partition));
+  }
+
+  /**
+   * Forgets partition `partition`'s entries (lost or handed over), in line with the looks: no
+   * listener hears of it (the partition's session has stopped), nothing counts as removed.
+   */
+  dropPartition(partition: number): Promise<void> {
+    const hold = this.partitionHold;
+    if (hold === undefined) return Promise.resolve();
+    const where = { views: this.views, byName: [this.current, this.problemMap, this.unsentRemovals] };
+    this.looking = this.looking.then(() => {
+      if (forgetPartition(hold, partition, where, this.options.logger)) this.rebuilds += 1;
+    });
+    return this.looking;
+  }
+
+  /** How many runtime entries of `partition` are in force here (with `partitions` > 1; else every one). */
+  heldCount(partition: number): number {
+    return this.partitionHold === undefined ? this.current.size : this.partitionHold.count(partition);
+  }
+
   /** Where changes go from now on (the leader's runner), or nowhere. */
   listen(listener: CatalogListener | undefined): void {
     this.listener = listener;
@@ -279,10 +325,12 @@ export class EntryCatalog {
     for (const view of this.views) {
       this.inRead = { origin: view.source.origin, sinceMs: (this.options.now ?? Date.now)() };
       try {
-        await readView(view, touched, {
-          onSourceChanges: this.options.onSourceChanges,
-          removed: (names) => this.tellDeletes(view, names),
-        });
+        await readView(
+          view,
+          touched,
+          { onSourceChanges: this.options.onSourceChanges, removed: (names) => this.tellDeletes(view, names) },
+          this.partitionHold?.filter,
+        );
         view.lastError = undefined;
         view.failingSinceMs = undefined;
       } catch (error) {
@@ -327,7 +375,13 @@ export class EntryCatalog {
       // took ~20 s in one task, past the lock's TTL. The listener hears of them all at the end.
       if (++sinceTurn % DEFAULTS.loopSlice === 0) await yieldToLoop();
       const before = this.current.get(name);
-      const { entry, incarnation, problem } = this.decide(name, resolveAgain ? undefined : before);
+      const { entry, incarnation, problem } = decideEntry(
+        this.views,
+        this.staticNames,
+        this.defaults.calendars,
+        name,
+        resolveAgain ? undefined : before,
+      );
       const previousProblem = this.problemMap.get(name);
       if (problem === undefined) this.problemMap.delete(name);
       else {
@@ -337,6 +391,7 @@ export class EntryCatalog {
       if (entry === undefined) {
         if (before !== undefined) {
           this.current.delete(name);
+          this.partitionHold?.counted(name, -1);
           removed.push(name);
         }
         continue;
@@ -346,10 +401,11 @@ export class EntryCatalog {
       const reborn = before !== undefined && incarnation !== before.incarnation;
       if (reborn) removed.push(name);
       if (before !== undefined && !reborn && sameEntry(before, entry)) continue;
+      if (before === undefined) this.partitionHold?.counted(name, 1);
       this.current.set(name, entry);
       changed.push(entry);
     }
-    this.reportProblems(reported);
+    reportProblems(this.options.logger, reported);
     if (removed.length > 0) this.removedListener?.(removed);
     if (changed.length > 0 || removed.length > 0) {
       this.options.logger.info(
@@ -389,55 +445,4 @@ export class EntryCatalog {
       this.listenerFailing = { sinceMs: this.listenerFailing?.sinceMs ?? (this.options.now ?? Date.now)(), message };
     }
   }
-
-  /** The entry in force under `name` now, or why there is none; `before`, the one in force so far, if it may stay as it is. */
-  private decide(name: string, before: ResolvedEntry | undefined): { entry?: ResolvedEntry; incarnation?: string; problem?: EntryProblem } {
-    let winner: { view: SourceView; sourced: SourcedEntry } | undefined;
-    for (const view of this.views) {
-      const sourced = view.held.get(name);
-      if (sourced === undefined) continue;
-      const { origin } = view.source;
-      if (this.staticNames.has(name) || winner !== undefined) {
-        const holder = this.staticNames.has(name) ? { file: true as const } : { source: winner?.view.source.origin ?? '' };
-        return { problem: { name, origin, problems: nameTakenProblems(holder) }, ...this.keepWinner(winner, before) };
-      }
-      if (sourced.problems !== undefined) return { problem: { name, origin, problems: sourced.problems } };
-      const unknown = unknownCalendarProblems((sourced.shape ?? sourced.entry).exclude, this.defaults.calendars);
-      if (unknown !== undefined) return { problem: { name, origin, problems: unknown } };
-      winner = { view, sourced };
-    }
-    return this.keepWinner(winner, before);
-  }
-
-  private keepWinner(
-    winner: { view: SourceView; sourced: SourcedEntry } | undefined,
-    before: ResolvedEntry | undefined,
-  ): { entry?: ResolvedEntry; incarnation?: string } {
-    if (winner === undefined || winner.sourced.problems !== undefined) return {};
-    const { sourced, view } = winner;
-    const { incarnation, revision } = sourced;
-    // Read again with the revision it was resolved from (a reload, a change told twice): the same
-    // definition, so the same entry, without resolving and comparing it again.
-    if (before !== undefined && revisionNamesDefinition(revision) && before.revision === revision && before.origin === view.source.origin)
-      return { entry: before, incarnation };
-    return { entry: view.resolver.resolve(sourced.name, sourced, { incarnation, revision }), incarnation };
-  }
-
-  private reportProblems(problems: readonly EntryProblem[]): void {
-    for (const problem of problems) {
-      const event = problem.problems[0]?.path === 'name' ? EVENTS.entriesConflict : EVENTS.entriesInvalid;
-      this.options.logger.warn(
-        { event, entry: problem.name, origin: problem.origin, problems: problem.problems },
-        `${problem.origin} entry "${problem.name}" does not run: ${problemsInline(problem.problems)}`,
-      );
-    }
-  }
-}
-
-/** Same definition: the resolved entries are plain data (schedules, args), compared as JSON. */
-function sameEntry(a: ResolvedEntry, b: ResolvedEntry): boolean {
-  if (a === b) return true;
-  // Each carries its revision: two that name other definitions differ.
-  if (revisionNamesDefinition(a.revision) && revisionNamesDefinition(b.revision) && a.revision !== b.revision) return false;
-  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -23,7 +23,7 @@ export interface BackfillAnswer {
 
 export interface BackfillApiOptions {
   /** The entry of this name the deployment runs now (the config file's or a runtime one), if any. */
-  readonly findEntry: (name: string) => ResolvedEntry | undefined;
+  readonly findEntry: (name: string) => ResolvedEntry | undefined | Promise<ResolvedEntry | undefined>;
   /** The config in force: whether outcomes are followed, and the broker (for `overlap`). */
   readonly config: () => Pick<ResolvedConfig, 'resultBackend' | 'taskEvents'> & { readonly broker: { readonly url: string } };
   readonly states: Pick<RedisStateStore, 'readSome'>;
@@ -117,7 +117,7 @@ async function planFor(
   name: string,
   input: BackfillInput,
 ): Promise<{ entry: ResolvedEntry; plan: BackfillPlan; policy: BackfillOverlap }> {
-  const entry = o.findEntry(name);
+  const entry = await o.findEntry(name);
   // A bad request (400), as the CLI's exit 2: the name is part of what was sent.
   if (entry === undefined)
     throw new ConfigError(

@@ -4,8 +4,11 @@
  * failing entries, missed slots, runs and the lock is the partition's (one, partition-runtime.ts).
  * With `partitions` > 1, what they read and ask of an entry goes to its partition's keys, what they
  * read of every entry to every partition's; /status, /readyz and the dashboard list who leads each
- * partition (its lock and leader record) and whether this replica does, and the partition gauges of
- * /metrics read every partition runtime's supervisor.
+ * partition (its lock and leader record) and whether this replica does (and /status the entries
+ * it holds of each), and the partition gauges of /metrics read every partition runtime's
+ * supervisor. The runtime entries /status and the dashboard list are those this replica holds (of
+ * the partitions it leads); the entries API reads the store, and a backfill finds an entry this
+ * replica does not hold there (entry-lookup.ts).
  */
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -34,7 +37,7 @@ import { dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
 import type { DashboardInputs } from './dashboard-sources.js';
 import { partitionOf } from '../core/partition.js';
 import { entriesHandlers } from './entries-api.js';
-import { entryNamedIn } from './in-force.js';
+import { entryLookup } from './entry-lookup.js';
 import type { AuditSettings, InForce } from './in-force.js';
 import type { PartitionRuntime } from './partition-runtime.js';
 import { partitionMetrics, probes, scheduleMetrics } from './probes.js';
@@ -96,7 +99,7 @@ export async function startHttp(
     ...reads,
     replicas: options.replicas,
     catalog: options.catalog,
-    ...(several ? { partitions: () => partitions.map((p) => p.supervisor.leading) } : {}),
+    ...(several ? { partitions: () => partitions.map((p) => ({ leading: p.supervisor.leading, entries: p.entriesHeld() })) } : {}),
     ...(reads.leaders === undefined ? {} : { partitionLeaders: reads.leaders }),
     sourceTrouble: () => connections.django?.health().reason,
   });
@@ -164,7 +167,7 @@ function entriesApi(options: Made, reads: Reads): EntriesApi {
       audit,
     }),
     ...backfillApi({
-      findEntry: entryNamedIn(inForce, options.catalog),
+      findEntry: entryLookup(inForce, options.catalog, options.entryStore, options.partitions.length),
       config: () => inForce.config(),
       states: reads.states,
       control: reads.control,

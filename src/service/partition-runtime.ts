@@ -10,11 +10,15 @@
  * with several only when the partition map gives it this replica, and hands it over when the map
  * gives it another (partition-seats.ts: its seat).
  *
- * How the process's parts serve several partitions (issue 34, step D):
- * - the catalog and the runtime entry store (sources-part.ts) are read once per process, under the
- *   deployment's keys; each partition's supervisor and sessions see only its entries
- *   (runtime/catalog-slices.ts), and schedule only the config file's entries of their partition
- *   (Supervisor ownsEntry); the store's writes are heard on the deployment's channel;
+ * How the process's parts serve several partitions (issue 34, steps D and E):
+ * - one catalog per process over the runtime entry store (sources-part.ts, the deployment's keys),
+ *   holding the entries of the partitions the process leads alone (step E): a partition's are read
+ *   when its lock is taken, before its runner starts, filtered by name before they are decoded, and
+ *   forgotten when it is lost or handed over; a standby holds none. Each partition's supervisor and
+ *   sessions see only its entries (runtime/catalog-slices.ts), and schedule only the config file's
+ *   entries of their partition (Supervisor ownsEntry; the config file itself is every replica's);
+ *   the store's writes are heard on the deployment's channel by every replica, read by the one
+ *   that holds the entry's partition; `entriesHeld` counts what the process holds of a partition;
  * - one transport per process, a dispatcher fenced over each partition's keys (Publishing.fencedFor);
  * - the clock guard's one watcher runs while any partition leads (clock-watchers.ts); the process's
  *   sinks hear leadership as "any partition led" (partition-sinks.ts); the deployment's own work
@@ -30,8 +34,15 @@
  * - RedBeat as a source is refused with partitions > 1 (its lock and write-back follow one leader).
  *
  * What is left (issue 34):
- * - step E: each replica loads and holds only its partitions' entries (a partitioned runtime store
- *   and catalog, `statics` per partition): today every replica reads every entry;
+ * - after step E: the runtime store stays one hash per deployment, so every replica scans every
+ *   entry's name (and Redis sends every record) to take a partition on, and hears every write; a
+ *   hash and a changes zset per partition would let it read its own alone. The config file is
+ *   parsed whole by every replica. The dashboard and /status list the runtime entries this replica
+ *   holds (`beat status` reads the store whole); the ping recovery of alerts covers the entries
+ *   partition 0's leader holds; a partition's supervisor keeps the last run it saw published of
+ *   each entry it led (its check for lost state across sessions: a number an entry) after losing
+ *   it; a partition handed over to a joining replica is read by the taker after it takes the lock
+ *   (reading it before, from the map, would shorten the gap);
  * - step G (the rest): one result backend connection and one task-event consumer shared by the
  *   partitions' trackers (one each today), RedBeat as a source; fewer Redis calls than one lock
  *   attempt and one deployment watch per partition every lock.retryEvery on a standby;
@@ -97,6 +108,8 @@ export interface PartitionParts {
   readonly keys: SchedulerKeys;
   /** The catalog's runtime entries of this partition (catalog-slices.ts). */
   readonly catalog: RuntimeEntries;
+  /** How many runtime entries of this partition the catalog holds (EntryCatalog.heldCount). */
+  readonly runtimeHeld: () => number;
   readonly clockGuard: PartitionClockGuard;
   /** The process's sinks as this partition tells them (service.ts: leading is any partition's). */
   readonly sinks: readonly SchedulerEvents[];
@@ -118,6 +131,12 @@ export interface PartitionRuntime {
   /** Leads while a session runs; applies a reload between two sessions; reports for /status. */
   readonly supervisor: Supervisor;
   readonly watch: DeploymentWatch;
+  /**
+   * The entries this process holds of the partition: while it leads, the config file's of the
+   * partition and the runtime ones its catalog slice holds; 0 on a standby (with partitions > 1;
+   * with one, the catalog holds every runtime entry on a standby too, and they are counted).
+   */
+  entriesHeld(): number;
   /** Campaigns for the partition's lock and starts its watch. */
   start(): Promise<void>;
   /** The watch, the session (after its publish in flight) and the lock's hand-over, then the outcome tracker. */
@@ -169,6 +188,7 @@ export function makePartitionRuntime(lent: SharedParts, own: PartitionParts): Pa
   });
   shared.inForce.bind(partition, { supervisor, states, unfinished: () => outcomes?.tracker.unfinished() ?? [] });
   const scope = new LifecycleScope({ logger: log });
+  const fileEntries = fileEntriesOf(supervisor, partitions === 1 ? undefined : (name) => partitionOf(name, partitions) === partition);
   return {
     partition,
     partitions,
@@ -180,6 +200,7 @@ export function makePartitionRuntime(lent: SharedParts, own: PartitionParts): Pa
     control,
     supervisor,
     watch,
+    entriesHeld: () => (supervisor.leading ? fileEntries() : 0) + own.runtimeHeld(),
     start: async () => {
       scope.add('outcomes', () => outcomes?.tracker.stop());
       await supervisor.campaign();
@@ -188,6 +209,20 @@ export function makePartitionRuntime(lent: SharedParts, own: PartitionParts): Pa
       scope.add('deployment watch', () => watch.stop());
     },
     stop: () => scope.stopAll(),
+  };
+}
+
+/** How many of the config file's entries in force the partition schedules (`owns`; absent: all), counted again after a reload. */
+function fileEntriesOf(supervisor: Pick<Supervisor, 'config'>, owns: ((name: string) => boolean) | undefined): () => number {
+  let seen: ResolvedConfig | undefined;
+  let count = 0;
+  return () => {
+    const config = supervisor.config;
+    if (config !== seen) {
+      seen = config;
+      count = owns === undefined ? config.entries.length : config.entries.filter((e) => owns(e.name)).length;
+    }
+    return count;
   };
 }
 

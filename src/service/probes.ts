@@ -47,29 +47,37 @@ export interface ProbeSources {
   /** Why a source of runtime entries cannot be read now (the django database is away), if it cannot. */
   readonly sourceTrouble?: () => string | undefined;
   /**
-   * With `partitions` > 1, whether this replica leads each partition (index: the partition); then
-   * `supervisor` is partition 0's, and `states` every partition's. Absent: one partition.
+   * With `partitions` > 1, whether this replica leads each partition and the entries it holds of it
+   * (index: the partition); then `supervisor` is partition 0's, and `states` every partition's.
+   * Absent: one partition.
    */
-  readonly partitions?: () => readonly boolean[];
+  readonly partitions?: () => readonly PartitionHeld[];
   /** With `partitions` > 1, each partition's leader record (index: the partition), as `beat status` reads them. */
   readonly partitionLeaders?: () => Promise<readonly (LeaderInfo | undefined)[]>;
 }
 
-/** A partition of a deployment of several, as /status lists it: whether this replica leads it, and who does since when. */
-export interface PartitionLed extends PartitionLeader {
+/** Whether this replica leads a partition, and how many of its entries it holds (PartitionRuntime.entriesHeld: 0 unless it leads it). */
+export interface PartitionHeld {
   readonly leading: boolean;
+  readonly entries: number;
 }
+
+/**
+ * A partition of a deployment of several, as /status lists it: who leads it since when, whether
+ * this replica does, and the entries this replica holds of it.
+ */
+export interface PartitionLed extends PartitionLeader, PartitionHeld {}
 
 /** Whether this replica leads: any of its partitions, else its one. */
 function leadsAny(sources: ProbeSources): boolean {
-  return sources.partitions?.().some(Boolean) ?? sources.supervisor.leading;
+  return sources.partitions?.().some((p) => p.leading) ?? sources.supervisor.leading;
 }
 
 /** The readiness reason's first words: leading (with partitions: which), or a standby. */
 function roleText(sources: ProbeSources): string {
   const led = sources.partitions?.();
   if (led === undefined) return sources.supervisor.leading ? 'leading' : 'standby, ready to take over';
-  const mine = led.flatMap((leading, p) => (leading ? [p] : []));
+  const mine = led.flatMap((p, partition) => (p.leading ? [partition] : []));
   return mine.length === 0
     ? `standby for all ${led.length} partitions, ready to take over`
     : `leading partition${mine.length === 1 ? '' : 's'} ${mine.join(', ')} of ${led.length}`;
@@ -184,9 +192,10 @@ async function statusOf(
       ? rest
       : {
           ...rest,
-          partitions: led.map((leading, partition) => ({
+          partitions: led.map(({ leading, entries }, partition) => ({
             ...(map?.[partition] ?? { partition, leader: null, since: null }),
             leading,
+            entries,
           })),
         };
   return end < total ? { ...withPartitions, next: end } : withPartitions;

@@ -90,6 +90,7 @@ async function makeParts(options: ServiceOptions) {
       partitions: count,
       keys: partitionRuntimeKeys(config.state.prefix, config.name, p, count),
       catalog: slices[p] as (typeof slices)[number],
+      runtimeHeld: () => catalog.heldCount(p),
       clockGuard: guards[p] as (typeof guards)[number],
       sinks: sinks[p] as (typeof sinks)[number],
       leaderTasks: tasks[p] as (typeof tasks)[number],

@@ -1,9 +1,12 @@
 /**
- * The runtime entries: the runtime entry store, and the catalog that keeps every replica's view of
- * the runtime entries (the store, RedBeat's, django's). Both are the process's: the catalog reads
- * every entry, whatever its partition, once per process; each partition's runtime sees its own
- * (runtime/catalog-slices.ts). The store and the records of source changes stay the deployment's;
- * what is kept of a deleted entry is its partition's, forgotten by that partition's leader.
+ * The runtime entries: the runtime entry store, and the catalog that keeps the replica's view of
+ * the runtime entries (the store, RedBeat's, django's). Both are the process's. With one partition
+ * the catalog holds every entry; with several, those of the partitions this process leads alone,
+ * each partition's read when its lock is taken and forgotten when it is lost, and each partition's
+ * runtime sees its own (runtime/catalog-slices.ts). The store stays the deployment's (one hash, so
+ * every reader still scans every name: see RedisEntryStore.load); so does the audit trail, where
+ * the leader of an entry's partition records the RedBeat and django changes it sees of it; what is
+ * kept of a deleted entry is its partition's, forgotten by that partition's leader.
  */
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
@@ -38,6 +41,7 @@ export function makeEntrySources(options: {
   const { config, keys, logger: log, clock, inForce } = options;
   const { state, subscriber, redbeat, django } = options.connections;
   const staticNames = new Set(config.entries.map((e) => e.name));
+  const partitions = config.partitions ?? 1;
   const entryStore = new RedisEntryStore(
     state,
     keys,
@@ -51,15 +55,17 @@ export function makeEntrySources(options: {
     intervalMs: config.maxIntervalMs,
     defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
     staticNames,
+    ...(partitions > 1 ? { partitions } : {}),
     onSourceChanges: sourceChangeRecorder(state, keys, {
-      leading: (): boolean => inForce.leading(),
+      // With partitions each replica sees the changes of the entries it holds: those of the partitions it leads.
+      records:
+        partitions === 1 ? (): boolean => inForce.leading() : (name: string): boolean => inForce.leads(partitionOf(name, partitions)),
       maxEvents: (): number | undefined => inForce.config().auditMaxEvents,
       logger: log,
       now: () => clock.now(),
     }),
     // Deleted at their source (not unreadable): the leader removes their history and pending outcome.
     onSourceDeletes: (names) => {
-      const partitions = config.partitions ?? 1;
       const forget = (under: SchedulerKeys, gone: readonly string[]): void =>
         void forgetOwnedNow(state, under, gone).catch((error: unknown) =>
           log.warn(

@@ -40,7 +40,10 @@ export interface SupervisorOptions {
   readonly clockGuard: Pick<ClockGuard, 'watch' | 'unwatch' | 'reportAhead'>;
   /** Where the sessions report, and leadership changes are reported. */
   readonly events: SchedulerEvents;
-  /** The runtime entries (store, RedBeat, django) of the partition, kept by every replica. */
+  /**
+   * The runtime entries (store, RedBeat, django) of the partition: kept by every replica with one
+   * partition; with several, taken on before each session starts and dropped once the lock is lost.
+   */
   readonly catalog?: RuntimeEntries;
   /** Which runs are still running (the outcome tracker), for overlap policies. */
   readonly running?: RunningRuns;
@@ -164,6 +167,8 @@ export class Supervisor {
         clockGuard.unwatch();
         void this.enqueue(async () => {
           await this.stopSession();
+          // With partitions: the partition's runtime entries go once its session has stopped (another leads them now).
+          await this.options.catalog?.drop?.();
           logger.info({ event: EVENTS.standby }, 'standing by');
         });
       },
@@ -239,6 +244,15 @@ export class Supervisor {
     // A lock won while shutting down must not start a session that nobody would stop.
     if (this.stopRequested) return;
     const { leadership, clockGuard, logger } = this.options;
+    try {
+      // With partitions: the partition's runtime entries are read now, all of them before its runner starts.
+      await this.options.catalog?.hold?.();
+    } catch (error) {
+      logger.error({ event: EVENTS.stateLoadFailed, err: error }, "could not read the partition's runtime entries; standing by");
+      leadership.relinquish('runtime entries could not be read');
+      return;
+    }
+    if (this.stopRequested) return;
     const config = this.currentConfig;
     const owns = this.options.ownsEntry;
     const current = new LeaderSession({

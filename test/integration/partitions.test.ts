@@ -162,8 +162,16 @@ describe('partitions', () => {
       const port = await httpPortOf(beat);
       expect(await httpRequest(port, '/readyz')).toMatchObject({ status: 200, body: `ok: leading partitions 0, 1, 2, 3 of ${N}\n` });
       const own = JSON.parse((await httpRequest(port, '/status')).body) as { partitions: unknown; self: unknown };
+      // Each with the entries this replica holds of it (here the config file's: no runtime entry yet).
+      const held = (partition: number): number => [pausedEntry, triggered].filter((n) => partitionOf(n, N) === partition).length;
       expect(own.partitions).toEqual(
-        Array.from({ length: N }, (_, partition) => ({ partition, leader: expect.any(String), since: expect.any(String), leading: true })),
+        Array.from({ length: N }, (_, partition) => ({
+          partition,
+          leader: expect.any(String),
+          since: expect.any(String),
+          leading: true,
+          entries: held(partition),
+        })),
       );
       expect(own.self).toMatchObject({ role: 'leader' });
       const text = await runBeatCli(['status', '--config', config]);

@@ -61,6 +61,8 @@ export const IN_PAIRS: readonly string[] = [
   'test/integration/overlap.test.ts',
   // A replica SIGKILLed: its partitions held to move within the lock's TTL (plus 3 s).
   'test/integration/partitions.test.ts',
+  // The same, with the entries each replica holds read from /status as it changes hands.
+  'test/integration/partitions-hold.test.ts',
   'test/integration/pause-on-failure.test.ts',
   'test/integration/redbeat.test.ts',
   'test/integration/redis-wrong-db.test.ts',

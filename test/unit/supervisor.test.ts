@@ -14,6 +14,8 @@ import type { EntryState, StateStore } from '../../src/ports/state.js';
 import { NO_EVENTS } from '../../src/ports/events.js';
 import type { LeadershipOwner } from '../../src/redis/leadership.js';
 import { Runner } from '../../src/runtime/runner.js';
+import type { RuntimeEntries } from '../../src/runtime/catalog-slices.js';
+import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { Supervisor } from '../../src/service/supervisor.js';
 
 const TOKEN = 'token-1';
@@ -29,7 +31,9 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
-function setup(options: { load?: StateStore['load']; names?: readonly string[]; ownsEntry?: (name: string) => boolean } = {}) {
+function setup(
+  options: { load?: StateStore['load']; names?: readonly string[]; ownsEntry?: (name: string) => boolean; catalog?: RuntimeEntries } = {},
+) {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({
     level: 'debug',
@@ -49,6 +53,7 @@ function setup(options: { load?: StateStore['load']; names?: readonly string[]; 
   const supervisor = new Supervisor({
     config: hourly(options.names ?? ['a']),
     ...(options.ownsEntry === undefined ? {} : { ownsEntry: options.ownsEntry }),
+    ...(options.catalog === undefined ? {} : { catalog: options.catalog }),
     logger,
     clock: { now: () => Date.now() },
     messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
@@ -97,6 +102,58 @@ describe('Supervisor', () => {
     expect([...(supervisor.runner?.snapshot() ?? [])].map((s) => s.name).sort()).toEqual(['b', 'd']);
     expect(supervisor.config.entries.map((e) => e.name)).toEqual(['a', 'b', 'c', 'd']);
     expect(supervisor.fingerprint.entryCount).toBe(4);
+  });
+
+  it("with partitions, takes its partition's runtime entries on before its session starts, drops them once a lost lock's session stopped, and gives back a lock whose entries cannot be read", async () => {
+    const order: string[] = [];
+    let held = false;
+    let failHold = false;
+    const supervised: { by?: Supervisor } = {};
+    const runtime = hourly(['rt']).entries[0] as ResolvedEntry;
+    const catalog: RuntimeEntries = {
+      entries: () => (held ? [runtime] : []),
+      find: (name) => (held && name === 'rt' ? runtime : undefined),
+      listen: () => undefined,
+      poke: () => undefined,
+      refresh: async () => undefined,
+      reading: () => undefined,
+      onRemoved: () => undefined,
+      reconfigure: async () => undefined,
+      checkedOrigins: () => new Set(),
+      outdated: async () => false,
+      hold: async () => {
+        order.push(`hold (session ${supervised.by?.leading === true ? 'running' : 'not started'})`);
+        if (failHold) throw new Error('Redis away');
+        held = true;
+      },
+      drop: async () => {
+        order.push(`drop (session ${supervised.by?.leading === true ? 'running' : 'stopped'})`);
+        held = false;
+      },
+    };
+    const { supervisor, said, loads, lead, lines } = setup({ catalog });
+    supervised.by = supervisor;
+    await supervisor.campaign();
+    lead().onLead({ token: TOKEN, publishUntil: Number.POSITIVE_INFINITY });
+    await vi.waitFor(() => expect(supervisor.runner).toBeDefined());
+    expect(loads).toEqual([['a', 'rt']]);
+    expect([...(supervisor.runner?.snapshot() ?? [])].map((s) => s.name).sort()).toEqual(['a', 'rt']);
+    // A reload between two sessions keeps the partition's entries: taken on again (a look), never dropped.
+    expect(await supervisor.reload(hourly(['a', 'b']))).toBe(true);
+    expect(order).toEqual(['hold (session not started)', 'hold (session not started)']);
+    expect([...(supervisor.runner?.snapshot() ?? [])].map((s) => s.name).sort()).toEqual(['a', 'b', 'rt']);
+    lead().onLose('lost');
+    await vi.waitFor(() => expect(order).toEqual(['hold (session not started)', 'hold (session not started)', 'drop (session stopped)']));
+    expect(held).toBe(false);
+
+    failHold = true;
+    lead().onLead({ token: TOKEN, publishUntil: Number.POSITIVE_INFINITY });
+    await vi.waitFor(() => expect(said).toContainEqual(['relinquish', 'runtime entries could not be read']));
+    expect(supervisor.runner).toBeUndefined();
+    expect(loads).toHaveLength(2);
+    expect(lines.filter((l) => l['event'] === EVENTS.stateLoadFailed).map((l) => l['msg'])).toEqual([
+      "could not read the partition's runtime entries; standing by",
+    ]);
   });
 
   it('starts a session when the lock is won and stops it when the lock is lost, and says so', async () => {
