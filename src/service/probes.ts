@@ -176,7 +176,7 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
           : {
               ...rest,
               partitions: led.map((leading, partition) => ({
-                ...(map?.[partition] ?? { partition, leader: null, since: null }),
+                ...(map?.[partition] ?? { partition, leader: null, since: null, assigned: null }),
                 leading,
               })),
             };
