@@ -63,9 +63,11 @@ export const LEADERSHIP_DEFAULTS = {
   partitionHandOverReads: 3,
   /**
    * A partition taken by the fallback stays with its taker this many lock TTLs while the map still
-   * gives it to the replica that let its lock go free, before the taker offers it again: handing it
-   * straight back to an assignee that cannot lead would leave it leaderless for a grace each round;
-   * this keeps that to one grace in six.
+   * gives it to the replica that let its lock go free, before the taker offers it again. An assignee
+   * that cannot lead never claims the partition, so it is not offered at all (partition-claims.ts);
+   * the hold is for one that claimed it and then let it go (stopped between its claim and the
+   * hand-over): offering it straight back would leave it leaderless for a grace each round; this
+   * keeps that to one grace in six.
    */
   partitionFallbackHoldTtls: 5,
   /** How often a standby tries to take the lock. */

@@ -182,6 +182,14 @@ export const EVENTS = {
   /** This replica handed `partition` over to `to`, the replica the map gives it to (session stopped, lock released and announced). */
   partitionHandedOver: 'beat.partitions.handed_over',
   /**
+   * The map gives `partition` to `to`, but `to` has not claimed it for a lock TTL (it is live but not
+   * ready to lead it: its clock, its partition count or its lock servers refuse it, or it is
+   * stopped), so this replica keeps leading it; once per `to`, with `claimant` (who claims it, if anyone).
+   */
+  partitionHandOverHeld: 'beat.partitions.hand_over_held',
+  /** This replica's claims on the partitions the map gives it could not be written (once per outage): their leaders keep them. */
+  partitionClaimFailed: 'beat.partitions.claim_failed',
+  /**
    * This replica took `partition`'s lock: `how` is `assigned` (the map gives it this replica) or
    * `fallback` (the map gives it to `from`, but its lock stayed free past the grace).
    */

@@ -22,7 +22,6 @@ import { leaf } from './command-spec.js';
 import type { Command, OptionHelps } from './command-spec.js';
 import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
-import { assignPartitions } from '../core/partition.js';
 import { followsOutcomes } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
@@ -250,15 +249,8 @@ async function statusCommand(
     const status = await readStatus(control, io.now(), django);
     const counted = await recordedPartitions(control);
     // With partitions, who leads each (its own lock and leader record), and whom the partition map
-    // gives it (as the replicas compute it from the live ones): the deployment's line says how many.
-    const map =
-      status.partitions === undefined || status.replicas.length === 0
-        ? undefined
-        : assignPartitions(
-            status.partitions.length,
-            status.replicas.map((r) => r.instance),
-          );
-    const led = status.partitions?.map((p) => ({ ...p, assigned: map?.[p.partition] ?? null }));
+    // gives it (control/status.ts partitionLeaders): the deployment's line says how many.
+    const led = status.partitions;
     if (values.json) {
       io.out(JSON.stringify({ ...status, ...(led === undefined ? {} : { partitions: led }), partitionCount: counted.json }));
       return ExitCode.Ok;

@@ -9,7 +9,7 @@ import { isFinished } from '../config/max-runs.js';
 import type { EntryOrigin, ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { ConfigFingerprint } from './fingerprint.js';
 import { skipThrough } from '../core/due.js';
-import { partitionOf } from '../core/partition.js';
+import { assignPartitions, partitionOf } from '../core/partition.js';
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { formatInstant } from '../time/zone.js';
 import type { EntryState } from '../ports/state.js';
@@ -226,14 +226,26 @@ export interface PartitionLeader {
   readonly leader: string | null;
   /** Since when it leads, ISO in UTC; null with the leader. */
   readonly since: string | null;
+  /**
+   * The replica the partition map gives it, as every replica computes it from the live ones in the
+   * registry (core/partition.ts); null when the registry lists none. Its leader hands it over to
+   * this one once it claims it (high-availability.md, Which replica leads which partition).
+   */
+  readonly assigned: string | null;
 }
 
-/** Each partition's leader (index: the partition; undefined where no instance holds its lock), as listed. */
-export function partitionLeaders(leaders: readonly (LeaderInfo | undefined)[]): PartitionLeader[] {
+/**
+ * Each partition's leader (index: the partition; undefined where no instance holds its lock) and
+ * assignee (the map over `replicaIds`, the registry's live replicas), as listed: the one computation
+ * of `beat status`, /status and the dashboard.
+ */
+export function partitionLeaders(leaders: readonly (LeaderInfo | undefined)[], replicaIds: readonly string[]): PartitionLeader[] {
+  const map = replicaIds.length === 0 ? undefined : assignPartitions(leaders.length, replicaIds);
   return leaders.map((leader, partition) => ({
     partition,
     leader: leader?.instance ?? null,
     since: leader === undefined ? null : new Date(leader.sinceMs).toISOString(),
+    assigned: map?.[partition] ?? null,
   }));
 }
 
@@ -290,6 +302,13 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       origin,
       problems: problems.map(({ path, message }) => ({ path, message })),
     })),
-    ...(input.partitionLeaders === undefined ? {} : { partitions: partitionLeaders(input.partitionLeaders) }),
+    ...(input.partitionLeaders === undefined
+      ? {}
+      : {
+          partitions: partitionLeaders(
+            input.partitionLeaders,
+            (input.replicas ?? []).map((r) => r.instance),
+          ),
+        }),
   };
 }

@@ -16,6 +16,14 @@
  *   read failed (its map may be stale) keeps what it leads, and so does a replica that took the
  *   partition by the fallback from that same assignee, for `fallbackHoldMs` (the assignee let it go
  *   free once: handing it straight back would leave it leaderless a grace at every round).
+ * - And only to a replica that is ready to take it now: one whose claim on the partition is fresh
+ *   (claimedMove). Being live (heartbeating) says only that the process runs; a replica whose own
+ *   checks refuse it the lock (its clock is off by more than lock.maxClockSkew, it runs under
+ *   another partition count, its lock servers refuse it) or that is stopped does not renew its
+ *   claim, and a partition handed to it would sit leaderless until the fallback, one grace, at
+ *   every round. The claim is renewed only by an attempt at the lock that passed those checks and
+ *   found the lock held (the leader's), so it says: "released, it would be mine at once". A leader
+ *   whose assignee has no claim keeps the partition, and hands it over once the claim appears.
  */
 
 /** What a standby knows of a partition whose lock it does not hold. */
@@ -48,8 +56,12 @@ export type LeaderMove =
   | { readonly move: 'keep' }
   /** Hand the partition over to `to`, the replica the map gives it to. */
   | { readonly move: 'hand over'; readonly to: string }
-  /** The map gives it to `to`, but not yet for long enough (`why`): keep it for now. */
-  | { readonly move: 'hold'; readonly to: string; readonly why: 'unsettled' | 'stale map' | 'fallback' };
+  /**
+   * The map gives it to `to`, but keep it for now (`why`): the map has not named `to` for long
+   * enough, or cannot be read, or this replica took it by the fallback from `to` a while ago, or
+   * `to` has no fresh claim on it (it is not ready to take it).
+   */
+  | { readonly move: 'hold'; readonly to: string; readonly why: 'unsettled' | 'stale map' | 'fallback' | 'unclaimed' };
 
 export interface MoveTiming {
   /** How long a lock must have been seen free before a replica it is not assigned to tries it. */
@@ -77,4 +89,14 @@ export function leaderMove(self: string, view: LeaderView, nowMs: number, timing
   if (fallback !== undefined && fallback.from === assignee && nowMs - fallback.atMs < timing.fallbackHoldMs)
     return { move: 'hold', to: assignee, why: 'fallback' };
   return { move: 'hand over', to: assignee };
+}
+
+/**
+ * A leader's move once the partition's claim is read: a hand-over to `to` stands only while the
+ * claim names `to` (`claimant`: the replica the fresh claim names; undefined when there is none or
+ * it could not be read); otherwise the leader holds the partition. Other moves stand as they are.
+ */
+export function claimedMove(move: LeaderMove, claimant: string | undefined): LeaderMove {
+  if (move.move !== 'hand over' || claimant === move.to) return move;
+  return { move: 'hold', to: move.to, why: 'unclaimed' };
 }

@@ -197,6 +197,8 @@ export interface PartitionWire {
   readonly leader: string | null;
   /** Since when, ISO in UTC; null with the leader. */
   readonly since: string | null;
+  /** The replica the partition map gives it (control/status.ts partitionLeaders), or null when the registry lists none. */
+  readonly assigned: string | null;
   /** Its lock's time to live, ms; null when nobody holds it. */
   readonly lockExpiresInMs: number | null;
 }

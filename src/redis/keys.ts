@@ -16,6 +16,10 @@
  *   <prefix>:{<name>}:state    hash  entry name → JSON {slot, seen, at, by, id, n} (entry-state-codec.ts)
  *   <prefix>:{<name>}:lock     string  the redlock lock (value: the leader's token; expires after lock.ttl)
  *   <prefix>:{<name>}:fence    string  the token of the last instance that took the lock; the publish script checks it
+ *   <prefix>:{<name>}:claim    string  with partitions > 1: the id of the replica the partition map gives the partition to, while it
+ *                              is ready to take it (its lock attempts pass its own checks and find the lock held), expiring
+ *                              after lock.ttl unless renewed (service/partition-claims.ts); a leader hands the partition over
+ *                              only to the replica named here
  *   <prefix>:{<name>}:leader   hash  instance, since, token of the current leader (for status), and the fingerprint of the
  *                              config it runs: configHash, entriesHash, entryCount, entryNames (JSON, up to 10,000 names)
  *   <prefix>:{<name>}:events   pub/sub channel: "released <instance>" when a leader steps down; "control" after a pause, resume or trigger;
@@ -84,6 +88,8 @@ export interface SchedulerKeys {
   readonly state: string;
   readonly lock: string;
   readonly fence: string;
+  /** With partitions > 1, the id of the replica ready to take the partition from its leader (service/partition-claims.ts). */
+  readonly claim: string;
   readonly leader: string;
   readonly events: string;
   readonly paused: string;
@@ -139,6 +145,7 @@ export const SCHEDULER_KEY_TYPES = {
   state: 'hash',
   lock: 'string',
   fence: 'string',
+  claim: 'string',
   leader: 'hash',
   paused: 'set',
   resumed: 'hash',
@@ -232,6 +239,7 @@ export function partitionKeys(prefix: string, deployment: string, partition: num
     state: `${base}state`,
     lock: `${base}lock`,
     fence: `${base}fence`,
+    claim: `${base}claim`,
     leader: `${base}leader`,
     events: `${base}events`,
     paused: `${base}paused`,

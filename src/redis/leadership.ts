@@ -50,6 +50,12 @@ export interface LeadershipOptions {
   readonly now?: () => number;
   /** Asked before each attempt to take the lock: a reason not to lead now (a skewed clock), or undefined. */
   readonly mayLead?: () => Promise<string | undefined>;
+  /**
+   * Told after each attempt that mayLead let through and that found the lock held by another
+   * instance (every vote against it a server saying so): this replica would have led had the lock
+   * been free. A partition's claim (service/partition-claims.ts) is renewed on it.
+   */
+  readonly onHeld?: () => void;
   /** Where failed renewals of the lock are reported. */
   readonly events?: Pick<SchedulerEvents, 'lockRenewFailed'>;
 }
@@ -247,6 +253,7 @@ export class Leadership {
         }
         this.lastAttemptError = message;
       } else {
+        this.options.onHeld?.();
         // Held by another instance: try again right when it would expire, if that is sooner.
         const pttl = await this.options.state.pttl(this.options.keys.lock).catch(() => -2);
         if (pttl >= 0) next = Math.min(next, pttl + 5);

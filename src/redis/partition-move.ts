@@ -11,7 +11,8 @@
  * (`passed:<entry>`, `passed-floor`, `passed-open`). Per request: the pending manual runs (`triggers`,
  * with `triggered:<id>`) and backfills (`backfills`, with `backfill:<id>`). A partition's
  * `passed-since` is raised to that of the partitions its entries came from. Not moved: a partition's
- * lock, fence, leader record and channel (each partition has its own), and the deployment's keys
+ * lock, fence, leader record, channel and claim (each partition has its own; a claim left by a
+ * replica of the old count names no replica of the new one and runs out within lock.ttl), and the deployment's keys
  * (keys.ts DEPLOYMENT_KEYS: replicas, alerts, the audit trail, the partition map, the record of the
  * count), and the runtime entries' store and the config file's names (`entries*`, `statics*`), which
  * are the deployment's (keys.ts partitionRuntimeKeys).

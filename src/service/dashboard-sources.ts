@@ -128,7 +128,10 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
     return {
       leader: null,
       lockExpiresInMs: null,
-      partitions: partitionLeaders(leaders).map((p, i): PartitionWire => {
+      partitions: partitionLeaders(
+        leaders,
+        replicas.map((r) => r.instance),
+      ).map((p, i): PartitionWire => {
         const ttl = ttls[i] ?? -2;
         return { ...p, lockExpiresInMs: p.leader !== null && ttl >= 0 ? ttl : null };
       }),

@@ -54,7 +54,7 @@ export function makeLeadership(options: {
   beforeSession: () => Promise<void>;
   audit: AuditSettings;
   /** With partitions > 1, the partition's place in the partition map: asked too before each attempt at the lock. */
-  seat?: Pick<PartitionSeat, 'mayTake'>;
+  seat?: Pick<PartitionSeat, 'mayTake' | 'held'>;
 }): LeadershipPart {
   const { config, keys, logger: log, clock, instanceId, connections, clockGuard, events, running } = options;
   const { state, subscriber, lockClients, publishing } = connections;
@@ -72,6 +72,8 @@ export function makeLeadership(options: {
     now: () => clock.now(),
     // The seat first: it refuses most attempts of a standby (one EXISTS), before a look at Redis's clock.
     mayLead: async () => (await options.seat?.mayTake()) ?? (await clockGuard.check()),
+    // An attempt past every check that found the lock held: the seat claims the partition (ready to take it).
+    onHeld: () => options.seat?.held(),
     events,
   });
   const handOver = (reason: string): void => leadership.relinquish(reason);

@@ -15,8 +15,12 @@
  *   a round trip rather than at its next heartbeat.
  * - On each read, a seat whose partition this replica leads but the map, settled, gives to another
  *   hands it over (Supervisor.handOver: the session stops after its publish in flight, then the
- *   lock is released and announced, which wakes the taker). One the map newly gives this replica
- *   is tried at once.
+ *   lock is released and announced, which wakes the taker), but only while that replica's claim on
+ *   the partition is fresh (partition-claims.ts): a live replica that cannot lead (its clock, its
+ *   partition count or its lock servers refuse it; it is stopped) claims nothing, and the partition
+ *   stays here rather than sit leaderless until the fallback at every round. A hold that lasts a
+ *   TTL is logged once per assignee. One the map newly gives this replica is tried at once, and
+ *   claimed after each attempt that found its lock held (Leadership's onHeld: this seat's `held`).
  */
 import { DEFAULTS } from '../base/defaults.js';
 import { errorMessage } from '../base/errors.js';
@@ -25,10 +29,12 @@ import type { Logger } from '../base/log.js';
 import { PokedLoop } from '../base/poked-loop.js';
 import { within } from '../base/within.js';
 import { assignPartitions, partitionsLedBy } from '../core/partition.js';
-import { leaderMove, standbyMove } from '../core/partition-moves.js';
+import { claimedMove, leaderMove, standbyMove } from '../core/partition-moves.js';
 import type { MoveTiming } from '../core/partition-moves.js';
 import { NO_EVENTS } from '../ports/events.js';
 import type { SchedulerEvents } from '../ports/events.js';
+import { PartitionClaims } from './partition-claims.js';
+import type { ClaimStore } from './partition-claims.js';
 import { heartbeatIntervalMs } from './replica-heartbeat.js';
 import { deferred } from './running.js';
 
@@ -58,6 +64,8 @@ export interface PartitionMapOptions {
   readonly readLive: () => Promise<readonly string[]>;
   /** Whether a partition's lock is free now (redis/lock-look.ts). */
   readonly lockFree: (partition: number) => Promise<boolean>;
+  /** The partitions' claims in Redis (redis/partition-claims.ts), each living `ttlMs`. */
+  readonly claims: ClaimStore;
   readonly ttlMs: number;
   readonly logger: Logger;
   /** A monotonic clock (ms) for the grace and the hold; performance.now by default. */
@@ -82,11 +90,19 @@ export class PartitionMap {
   private lastError: string | undefined;
   private readonly loop: PokedLoop;
   private readonly read = deferred();
+  private readonly claims: PartitionClaims;
 
   constructor(private readonly options: PartitionMapOptions) {
     this.agreed = new Array<number>(options.partitions).fill(0);
     const timing = moveTiming(options.ttlMs);
-    this.seats = Array.from({ length: options.partitions }, (_, p) => new PartitionSeat(p, this, options, timing));
+    this.claims = new PartitionClaims({
+      store: options.claims,
+      lifeMs: options.ttlMs,
+      periodMs: heartbeatIntervalMs(options.ttlMs),
+      logger: options.logger,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
+    this.seats = Array.from({ length: options.partitions }, (_, p) => new PartitionSeat(p, this, this.claims, options, timing));
     this.loop = new PokedLoop({ intervalMs: heartbeatIntervalMs(options.ttlMs), run: () => this.refresh(), runAtStart: true });
   }
 
@@ -109,7 +125,7 @@ export class PartitionMap {
   /** Stops reading (after a read in flight); the seats no longer move. */
   async stop(): Promise<void> {
     for (const seat of this.seats) seat.stop();
-    await this.loop.stop();
+    await Promise.all([this.loop.stop(), this.claims.stop()]);
   }
 
   /** One read of the registry and what follows from it; never rejects. */
@@ -171,6 +187,8 @@ export class PartitionSeat {
   private fallback: { readonly from: string; readonly atMs: number } | undefined;
   private holder: SeatHolder | undefined;
   private handing = false;
+  /** The assignee this replica keeps the partition from for want of its claim, since when, and whether it was said. */
+  private unclaimed: { readonly to: string; readonly sinceMs: number; said: boolean } | undefined;
   private stopped = false;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -180,6 +198,7 @@ export class PartitionSeat {
   constructor(
     readonly partition: number,
     private readonly map: Pick<PartitionMap, 'view' | 'readSoon'>,
+    private readonly claims: Pick<PartitionClaims, 'claim' | 'claimant'>,
     private readonly options: Pick<PartitionMapOptions, 'instanceId' | 'lockFree' | 'logger' | 'now'>,
     private readonly timing: MoveTiming,
   ) {
@@ -225,6 +244,16 @@ export class PartitionSeat {
     return `partition ${this.partition} is ${move.assignee}'s by the partition map`;
   }
 
+  /**
+   * Told by the lock after an attempt this seat let through found the lock held by another replica:
+   * this replica is ready to take the partition, and claims it while the map gives it this replica.
+   */
+  held(): void {
+    if (this.stopped || this.allowed?.fallback !== false) return;
+    if (this.map.view(this.partition).assignee !== this.options.instanceId) return;
+    this.claims.claim(this.partition);
+  }
+
   /** After each read of the registry: hand the partition over, or try it now. `changed`: its assignee changed. */
   mapRead(changed: boolean): void {
     const holder = this.holder;
@@ -236,13 +265,28 @@ export class PartitionSeat {
       return;
     }
     const move = leaderMove(self, { ...view, fallback: this.fallback }, this.now(), this.timing);
+    if (move.move === 'keep') this.unclaimed = undefined;
     if (move.move !== 'hand over' || this.handing) return;
     this.handing = true;
     void this.handOver(holder, move.to);
   }
 
+  /** Hands the partition over to `to` if its claim says it is ready to take it; otherwise keeps it. */
   private async handOver(holder: SeatHolder, to: string): Promise<void> {
     try {
+      let claimant: string | undefined;
+      let failure: unknown;
+      try {
+        claimant = await this.claims.claimant(this.partition);
+      } catch (error) {
+        failure = error;
+      }
+      if (this.stopped) return;
+      if (claimedMove({ move: 'hand over', to }, claimant).move !== 'hand over') {
+        this.holdUnclaimed(to, claimant, failure);
+        return;
+      }
+      this.unclaimed = undefined;
       await holder.handOver(`the partition map gives partition ${this.partition} to ${to}`);
       if (!holder.leading())
         this.log.info(
@@ -254,9 +298,29 @@ export class PartitionSeat {
     }
   }
 
+  /** Keeps the partition from `to`, which has not claimed it; says why once the hold has lasted a grace. */
+  private holdUnclaimed(to: string, claimant: string | undefined, failure: unknown): void {
+    const nowMs = this.now();
+    if (this.unclaimed?.to !== to) this.unclaimed = { to, sinceMs: nowMs, said: false };
+    const hold = this.unclaimed;
+    // Within a grace a ready assignee has claimed it (it tries a held lock at least once a TTL).
+    if (hold.said || nowMs - hold.sinceMs < this.timing.graceMs) return;
+    hold.said = true;
+    const why =
+      failure !== undefined
+        ? `its claim could not be read (${errorMessage(failure)})`
+        : `it has not claimed it${claimant === undefined ? '' : ` (${claimant} has)`}: it is live but not trying to lead it ` +
+          '(its clock may be off by more than lock.maxClockSkew, its partition count or its lock servers may refuse it, or it is stopped)';
+    this.log.warn(
+      { event: EVENTS.partitionHandOverHeld, to, ...(claimant === undefined ? {} : { claimant }) },
+      `keeping partition ${this.partition}: the partition map gives it to ${to}, but ${why}; handing it over once ${to} claims it`,
+    );
+  }
+
   private leadingChanged(leading: boolean): void {
     if (!leading) {
       this.fallback = undefined;
+      this.unclaimed = undefined;
       return;
     }
     this.freeSinceMs = undefined;

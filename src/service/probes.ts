@@ -193,7 +193,7 @@ async function statusOf(
       : {
           ...rest,
           partitions: led.map(({ leading, entries }, partition) => ({
-            ...(map?.[partition] ?? { partition, leader: null, since: null }),
+            ...(map?.[partition] ?? { partition, leader: null, since: null, assigned: null }),
             leading,
             entries,
           })),

@@ -30,6 +30,7 @@ import { partitionLeaderTasks, partitionSinks } from './partition-sinks.js';
 import type { PartitionRuntime } from './partition-runtime.js';
 import { PartitionMap } from './partition-seats.js';
 import { lockFree } from '../redis/lock-look.js';
+import { PartitionClaimStore } from '../redis/partition-claims.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Logger } from '../base/log.js';
 import type { Clock } from '../ports/clock.js';
@@ -128,11 +129,13 @@ function partitionMap(options: {
   count: number;
 }): PartitionMap {
   const { config, clock, connections, replicas } = options;
+  const keysOf = (p: number) => partitionKeys(config.state.prefix, config.name, p, options.count);
   return new PartitionMap({
     partitions: options.count,
     instanceId: options.instanceId,
     readLive: async () => (await replicas.read(clock.now())).map((r) => r.instance),
-    lockFree: (p) => lockFree(connections.lockClients, partitionKeys(config.state.prefix, config.name, p, options.count).lock),
+    lockFree: (p) => lockFree(connections.lockClients, keysOf(p).lock),
+    claims: new PartitionClaimStore(connections.state, (p) => keysOf(p).claim, options.instanceId, config.lock.ttlMs),
     ttlMs: config.lock.ttlMs,
     logger: options.logger,
   });

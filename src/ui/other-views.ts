@@ -142,9 +142,12 @@ function replicasTable(o: OverviewWire): HTMLElement {
   );
 }
 
-/** The partition map: every partition with its leader (this replica marked), since when, and its lock's expiry. */
+/**
+ * The partition map: every partition with its leader (this replica marked), since when, its lock's
+ * expiry, and the replica the map gives it ("= leader" when that is its leader).
+ */
 function partitionsTable(o: OverviewWire, partitions: readonly PartitionWire[]): HTMLElement {
-  const head = ['Partition', 'Leader', 'Since', 'Lock expires'];
+  const head = ['Partition', 'Leader', 'Since', 'Lock expires', 'Assigned'];
   return h(
     'div',
     { class: 'table-wrap' },
@@ -175,6 +178,17 @@ function partitionsTable(o: OverviewWire, partitions: readonly PartitionWire[]):
               p.since === null ? '—' : relative(Date.parse(p.since), o.nowMs),
             ),
             h('td', { 'data-label': 'Lock expires' }, p.lockExpiresInMs === null ? '—' : relative(o.nowMs + p.lockExpiresInMs, o.nowMs)),
+            h(
+              'td',
+              { 'data-label': 'Assigned', 'data-assigned': p.assigned ?? '' },
+              p.assigned === null
+                ? '—'
+                : p.assigned === p.leader
+                  ? '= leader'
+                  : p.assigned === o.self.instance
+                    ? `${p.assigned} (this replica)`
+                    : p.assigned,
+            ),
           ),
         ),
       ),

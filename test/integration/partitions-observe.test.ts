@@ -34,7 +34,7 @@ const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\
 
 interface StatusJson {
   self: { instance: string; role: string };
-  partitions?: { partition: number; leader: string | null; since: string | null; leading?: boolean }[];
+  partitions?: { partition: number; leader: string | null; since: string | null; assigned: string | null; leading?: boolean }[];
   entries: { name: string; partition?: number }[];
   replicas: { instance: string; role: string; partitions?: number[] }[];
 }
@@ -145,7 +145,10 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
       [portB, idB],
     ] as const) {
       const status = await json<StatusJson>(port, '/status');
-      expect(status.partitions?.map((p) => [p.partition, p.leader, p.leading])).toEqual(map.map((id, p) => [p, id, id === self]));
+      // Each partition's assignee (the map over the registry), beside its leader: the same here.
+      expect(status.partitions?.map((p) => [p.partition, p.leader, p.assigned, p.leading])).toEqual(
+        map.map((id, p) => [p, id, id, id === self]),
+      );
       for (const p of status.partitions ?? []) expect(p.since).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(status.entries.map((e) => [e.name, e.partition])).toEqual(NAMES.map((n) => [n, partitionOf(n, N)]));
       expect(status.replicas.map((r) => [r.instance, r.role, r.partitions]).sort()).toEqual(
@@ -159,7 +162,7 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
     const cli = await runBeatCli(['status', '--config', config, '--json']);
     expect(cli.code, cli.stderr).toBe(0);
     const fromCli = JSON.parse(cli.stdout) as StatusJson;
-    expect(fromCli.partitions?.map((p) => [p.partition, p.leader])).toEqual(map.map((id, p) => [p, id]));
+    expect(fromCli.partitions?.map((p) => [p.partition, p.leader, p.assigned])).toEqual(map.map((id, p) => [p, id, id]));
     expect(fromCli.partitions?.every((p) => !('leading' in p))).toBe(true);
     expect(fromCli.entries.map((e) => [e.name, e.partition])).toEqual(NAMES.map((n) => [n, partitionOf(n, N)]));
 
@@ -176,7 +179,7 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
     const overview = await json<OverviewWire>(portA, '/ui/api/overview');
     expect(overview.self).toEqual({ instance: idA, role: 'leader' });
     expect(overview.leader).toBeNull();
-    expect(overview.partitions?.map((p) => [p.partition, p.leader])).toEqual(map.map((id, p) => [p, id]));
+    expect(overview.partitions?.map((p) => [p.partition, p.leader, p.assigned])).toEqual(map.map((id, p) => [p, id, id]));
     for (const p of overview.partitions ?? []) expect(p.lockExpiresInMs).toBeGreaterThan(0);
     expect(overview.replicas.map((r) => [r.instance, r.role, r.partitions]).sort()).toEqual(
       [
@@ -226,6 +229,8 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
           `${idA} (this replica)`,
         );
         expect(await page.locator(`table.partitions tr[data-partition="${ownB[0]}"] td[data-label="Leader"]`).textContent()).toBe(idB);
+        // Each led by its assignee.
+        expect(await page.locator('table.partitions td[data-label="Assigned"]').allTextContents()).toEqual(map.map(() => '= leader'));
         expect(await page.locator('dl.facts').textContent()).toContain(`Partitions${N}, each with a leader, led by 2 replicas`);
         const replicas = page.locator('table.replicas tbody tr');
         await expect.poll(() => replicas.count()).toBe(2);

@@ -165,10 +165,12 @@ describe('partitions', () => {
       // Each with the entries this replica holds of it (here the config file's: no runtime entry yet).
       const held = (partition: number): number => [pausedEntry, triggered].filter((n) => partitionOf(n, N) === partition).length;
       expect(own.partitions).toEqual(
+        // Alone in the registry, the replica is every partition's assignee too.
         Array.from({ length: N }, (_, partition) => ({
           partition,
           leader: expect.any(String),
           since: expect.any(String),
+          assigned: expect.any(String),
           leading: true,
           entries: held(partition),
         })),

@@ -15,11 +15,15 @@ function named(keys: SchedulerKeys): Record<string, string> {
   );
 }
 
-/** The names that deployments of tsbeat 0.2 have in Redis (prefix "tsbeat", name "prod"); `partitions` and `partitioning` are new. */
+/**
+ * The names that deployments of tsbeat 0.2 have in Redis (prefix "tsbeat", name "prod"); `partitions`,
+ * `partitioning` and `claim` are new (`claim` is written only with partitions > 1, under `{prod/<p>}`).
+ */
 const TODAY: Record<string, string> = {
   state: 'tsbeat:{prod}:state',
   lock: 'tsbeat:{prod}:lock',
   fence: 'tsbeat:{prod}:fence',
+  claim: 'tsbeat:{prod}:claim',
   leader: 'tsbeat:{prod}:leader',
   events: 'tsbeat:{prod}:events',
   paused: 'tsbeat:{prod}:paused',

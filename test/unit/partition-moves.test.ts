@@ -10,10 +10,12 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/base/log.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { assignPartitions, partitionsLedBy } from '../../src/core/partition.js';
-import { leaderMove, standbyMove } from '../../src/core/partition-moves.js';
+import { claimedMove, leaderMove, standbyMove } from '../../src/core/partition-moves.js';
 import type { LeaderView } from '../../src/core/partition-moves.js';
 import { PartitionMap, moveTiming } from '../../src/service/partition-seats.js';
 import type { SeatHolder } from '../../src/service/partition-seats.js';
+import { PartitionClaims } from '../../src/service/partition-claims.js';
+import type { ClaimStore } from '../../src/service/partition-claims.js';
 
 const TIMING = { graceMs: 2000, stableReads: 3, fallbackHoldMs: 10_000 };
 
@@ -58,6 +60,17 @@ describe('a leader', () => {
     // Another assignee since (the one that let it go left): no reason to hold it from this one.
     expect(leaderMove('a', { ...view, assignee: 'c' }, 6000, TIMING)).toEqual({ move: 'hand over', to: 'c' });
   });
+
+  it("hands over only to an assignee whose claim is fresh: without it, or with another replica's, it holds the partition", () => {
+    const handOver = leaderMove('a', settled, 0, TIMING);
+    expect(claimedMove(handOver, 'b')).toEqual({ move: 'hand over', to: 'b' });
+    expect(claimedMove(handOver, undefined)).toEqual({ move: 'hold', to: 'b', why: 'unclaimed' });
+    expect(claimedMove(handOver, 'c')).toEqual({ move: 'hold', to: 'b', why: 'unclaimed' });
+    // The other moves stand whatever the claim.
+    expect(claimedMove({ move: 'keep' }, undefined)).toEqual({ move: 'keep' });
+    const unsettled = leaderMove('a', { ...settled, agreedReads: 1 }, 0, TIMING);
+    expect(claimedMove(unsettled, 'b')).toEqual(unsettled);
+  });
 });
 
 describe('the timing from the lock TTL', () => {
@@ -67,8 +80,40 @@ describe('the timing from the lock TTL', () => {
   });
 });
 
+/** The claims in Redis, shared by the replicas of a test: partition → who claims it, until when (PX). */
+interface ClaimBoard {
+  readonly claims: Map<number, { readonly id: string; readonly untilMs: number }>;
+  /** Each write: the partitions claimed, by whom. */
+  readonly writes: { readonly id: string; readonly partitions: readonly number[] }[];
+  nowMs: () => number;
+}
+
+function claimBoard(nowMs: () => number): ClaimBoard {
+  return { claims: new Map(), writes: [], nowMs };
+}
+
+/** `id` claims `partitions` for good (a replica of the test that is ready to take them). */
+function claimFor(board: ClaimBoard, id: string, partitions: readonly number[]): void {
+  for (const p of partitions) board.claims.set(p, { id, untilMs: Number.POSITIVE_INFINITY });
+}
+
+function claimStore(board: ClaimBoard, id: string, lifeMs: number): ClaimStore {
+  return {
+    write: (partitions) => {
+      board.writes.push({ id, partitions: [...partitions] });
+      for (const p of partitions) board.claims.set(p, { id, untilMs: board.nowMs() + lifeMs });
+      return Promise.resolve();
+    },
+    claimant: (p) => {
+      const claim = board.claims.get(p);
+      return Promise.resolve(claim !== undefined && board.nowMs() < claim.untilMs ? claim.id : undefined);
+    },
+  };
+}
+
 interface Fake {
   map: PartitionMap;
+  board: ClaimBoard;
   holders: FakeHolder[];
   lines: Record<string, unknown>[];
   clock: { now: number };
@@ -83,10 +128,11 @@ interface FakeHolder extends SeatHolder {
 }
 
 /** A map of `n` partitions for replica `self`; reads applied by hand; every partition's holder faked. */
-function fakeMap(self: string, n: number): Fake {
+function fakeMap(self: string, n: number, shared?: ClaimBoard): Fake {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (text: string) => void lines.push(JSON.parse(text)) } });
   const clock = { now: 0 };
+  const board = shared ?? claimBoard(() => clock.now);
   const free = new Set<number>();
   const readsAsked = { count: 0 };
   const map = new PartitionMap({
@@ -94,6 +140,7 @@ function fakeMap(self: string, n: number): Fake {
     instanceId: self,
     readLive: () => Promise.reject(new Error('read by hand')),
     lockFree: (p) => Promise.resolve(free.has(p)),
+    claims: claimStore(board, self, 2000),
     ttlMs: 2000,
     logger,
     now: () => clock.now,
@@ -122,7 +169,7 @@ function fakeMap(self: string, n: number): Fake {
     seat.bind(holder);
     return holder;
   });
-  return { map, holders, lines, clock, free, readsAsked };
+  return { map, board, holders, lines, clock, free, readsAsked };
 }
 
 /** This replica takes partition `p` (as the lock would tell its seat), after asking its seat. */
@@ -199,6 +246,7 @@ describe("a replica's partition map and seats", () => {
     const joined = ['a', 'd'];
     const theirs = partitionsLedBy(assignPartitions(N, joined), 'd');
     expect(theirs.length).toBe(N / 2);
+    claimFor(fake.board, 'd', theirs);
     fake.map.apply(joined);
     fake.map.apply(joined);
     await flush();
@@ -216,6 +264,7 @@ describe("a replica's partition map and seats", () => {
     const fake = fakeMap('a', N);
     fake.map.apply(['a']);
     for (let p = 0; p < N; p += 1) await take(fake, p);
+    claimFor(fake.board, 'd', [...Array(N).keys()]);
     for (let i = 0; i < 6; i += 1) fake.map.apply(i % 3 === 2 ? ['a'] : ['a', 'd']);
     await flush();
     expect(fake.holders.flatMap((h) => h.handedOver)).toEqual([]);
@@ -234,6 +283,7 @@ describe("a replica's partition map and seats", () => {
     const fake = fakeMap('a', N);
     fake.map.apply(IDS);
     const other = assignPartitions(N, IDS).findIndex((id) => id !== 'a');
+    claimFor(fake.board, assignPartitions(N, IDS)[other]!, [other]);
     fake.free.add(other);
     fake.clock.now = 0;
     await take(fake, other);
@@ -271,6 +321,112 @@ describe("a replica's partition map and seats", () => {
     await flush();
     expect(fake.holders.flatMap((h) => h.handedOver)).toEqual([]);
   });
+
+  it('keeps a partition whose assignee has not claimed it (live, but not ready to lead), says so once after a grace, and hands it over once the claim appears', async () => {
+    const fake = fakeMap('a', N);
+    fake.map.apply(['a']);
+    for (let p = 0; p < N; p += 1) await take(fake, p);
+    const theirs = partitionsLedBy(assignPartitions(N, ['a', 'd']), 'd');
+    for (let i = 0; i < 3; i += 1) fake.map.apply(['a', 'd']);
+    await flush();
+    expect(fake.holders.flatMap((h) => h.handedOver)).toEqual([]);
+    const held = () => fake.lines.filter((l) => l['event'] === 'beat.partitions.hand_over_held');
+    expect(held()).toEqual([]);
+    // A grace (one TTL) of reads without a claim: said once per partition, and still kept.
+    for (const now of [1000, 2000, 3000, 4000]) {
+      fake.clock.now = now;
+      fake.map.apply(['a', 'd']);
+      await flush();
+    }
+    expect(fake.holders.flatMap((h) => h.handedOver)).toEqual([]);
+    expect(held().map((l) => l['partition'])).toEqual(theirs);
+    expect(held()[0]).toMatchObject({ to: 'd', level: 'warn' });
+    expect(String(held()[0]!['msg'])).toContain('has not claimed it');
+    // Another replica's claim (or one run out) does not count.
+    fake.board.claims.set(theirs[0]!, { id: 'c', untilMs: Number.POSITIVE_INFINITY });
+    fake.board.claims.set(theirs[1]!, { id: 'd', untilMs: 4000 });
+    fake.clock.now = 5000;
+    fake.map.apply(['a', 'd']);
+    await flush();
+    expect(fake.holders.flatMap((h) => h.handedOver)).toEqual([]);
+    claimFor(fake.board, 'd', theirs);
+    fake.map.apply(['a', 'd']);
+    await flush();
+    expect(fake.holders.flatMap((h, p) => (h.handedOver.length > 0 ? [p] : []))).toEqual(theirs);
+    expect(held()).toHaveLength(theirs.length);
+  });
+
+  it('keeps a partition whose claim cannot be read', async () => {
+    const fake = fakeMap('a', N);
+    fake.map.apply(['a']);
+    for (let p = 0; p < N; p += 1) await take(fake, p);
+    claimFor(fake.board, 'd', [...Array(N).keys()]);
+    fake.board.nowMs = () => {
+      throw new Error('Connection is closed.');
+    };
+    for (let i = 0; i < 3; i += 1) fake.map.apply(['a', 'd']);
+    fake.clock.now = 2000;
+    fake.map.apply(['a', 'd']);
+    await flush();
+    expect(fake.holders.flatMap((h) => h.handedOver)).toEqual([]);
+    expect(String(fake.lines.find((l) => l['event'] === 'beat.partitions.hand_over_held')?.['msg'])).toContain(
+      'its claim could not be read (Connection is closed.)',
+    );
+  });
+
+  it('claims, after an attempt found the lock held, only a partition the map gives it, the first claims at once', async () => {
+    const fake = fakeMap('a', N);
+    fake.map.apply(IDS);
+    const mine = partitionsLedBy(assignPartitions(N, IDS), 'a');
+    for (let p = 0; p < N; p += 1) {
+      // The lock's attempt follows only a seat's yes; held() follows the attempt.
+      if ((await fake.map.seats[p]!.mayTake()) === undefined) fake.map.seats[p]!.held();
+    }
+    await flush();
+    expect([...fake.board.claims.keys()].sort((x, y) => x - y)).toEqual(mine);
+    expect(fake.board.writes.every((w) => w.id === 'a')).toBe(true);
+    // A partition taken by the fallback is not claimed: its lock was free, no leader waits for a claim.
+    const other = assignPartitions(N, IDS).findIndex((id) => id !== 'a');
+    fake.free.add(other);
+    await fake.map.seats[other]!.mayTake();
+    fake.clock.now = 5000;
+    expect(await fake.map.seats[other]!.mayTake()).toBeUndefined();
+    fake.map.seats[other]!.held();
+    await flush();
+    expect(fake.board.claims.has(other)).toBe(false);
+  });
+});
+
+describe("a replica's claims", () => {
+  it('writes a first claim at once, then the renewals of every partition together, at most one write a period, before any runs out', async () => {
+    const clock = { now: 0 };
+    const board = claimBoard(() => clock.now);
+    const logger = createLogger({ level: 'silent', destination: { write: () => undefined } });
+    const claims = new PartitionClaims({ store: claimStore(board, 'a', 1000), lifeMs: 1000, periodMs: 30, logger, now: () => clock.now });
+    claims.claim(0);
+    claims.claim(1);
+    await flush();
+    // The first write goes at once; the second partition, claimed meanwhile, right after it.
+    expect(board.writes.map((w) => w.partitions)).toEqual([[0], [1]]);
+    // Renewals within the life: batched, written a period later, in one write.
+    clock.now = 100;
+    claims.claim(0);
+    claims.claim(1);
+    claims.claim(0);
+    await flush();
+    expect(board.writes).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(board.writes.map((w) => w.partitions)).toEqual([[0], [1], [0, 1]]);
+    // One about to run out before the next write goes at once.
+    clock.now = 100 + 980;
+    claims.claim(1);
+    await flush();
+    expect(board.writes.at(-1)!.partitions).toEqual([1]);
+    await claims.stop();
+    claims.claim(2);
+    await flush();
+    expect(board.claims.has(2)).toBe(false);
+  });
 });
 
 describe('replicas that read the registry at different moments', () => {
@@ -280,20 +436,26 @@ describe('replicas that read the registry at different moments', () => {
    * the locks its seats let it try. A hand-over releases the lock at once; a take succeeds when the
    * lock is free. Returns the hand-overs and the longest time a partition was without a leader.
    */
-  async function simulate(script: { readonly atMs: number; readonly live: readonly string[] }[], untilMs: number) {
+  async function simulate(
+    script: { readonly atMs: number; readonly live: readonly string[] }[],
+    untilMs: number,
+    /** Replicas that are live but cannot lead (their own checks refuse every attempt at a lock). */
+    cannotLead: readonly string[] = [],
+  ) {
     const locks = new Map<number, string>();
+    let t = 0;
+    const board = claimBoard(() => t);
     const replicas = new Map<string, { fake: Fake; phase: number }>();
     const handOvers: { atMs: number; partition: number; from: string }[] = [];
     const freeSince = new Map<number, number>();
     let longestFreeMs = 0;
     let live: readonly string[] = [];
-    let t = 0;
     for (; t <= untilMs; t += 100) {
       const change = script.find((s) => s.atMs === t);
       if (change !== undefined) live = change.live;
       for (const id of live) {
         if (replicas.has(id)) continue;
-        const fake = fakeMap(id, N);
+        const fake = fakeMap(id, N, board);
         fake.holders.forEach((holder, p) => {
           holder.leading = () => locks.get(p) === id;
           holder.handOver = () => {
@@ -315,9 +477,15 @@ describe('replicas that read the registry at different moments', () => {
         if (t % 600 === phase) fake.map.apply(live);
         for (let p = 0; p < N; p += 1) fake.free[locks.has(p) ? 'delete' : 'add'](p);
         await flush();
+        if (cannotLead.includes(id)) continue;
         for (let p = 0; p < N; p += 1) {
-          if (locks.has(p)) continue;
-          if ((await fake.map.seats[p]!.mayTake()) !== undefined || locks.has(p)) continue;
+          if (locks.get(p) === id) continue;
+          if ((await fake.map.seats[p]!.mayTake()) !== undefined) continue;
+          // The attempt finds the lock held: the seat claims the partition if it is this replica's.
+          if (locks.has(p)) {
+            fake.map.seats[p]!.held();
+            continue;
+          }
           locks.set(p, id);
           fake.map.seats[p]!.events.leadershipChanged(true);
         }
@@ -330,6 +498,20 @@ describe('replicas that read the registry at different moments', () => {
     }
     return { locks, handOvers, longestFreeMs };
   }
+
+  it('keep the partitions a live replica that cannot lead is given: none handed to it, none leaderless beyond a step', async () => {
+    const { locks, handOvers, longestFreeMs } = await simulate(
+      [
+        { atMs: 0, live: ['a', 'b', 'c'] },
+        { atMs: 3000, live: ['a', 'b', 'c', 'd'] },
+      ],
+      20_000,
+      ['d'],
+    );
+    expect(handOvers.filter((h) => h.atMs >= 3000)).toEqual([]);
+    expect([...Array(N).keys()].map((p) => locks.get(p))).toEqual(assignPartitions(N, ['a', 'b', 'c']));
+    expect(longestFreeMs).toBeLessThanOrEqual(100);
+  });
 
   it('settle on the map with each partition handed over at most once per change, none leaderless beyond a step, when a replica joins', async () => {
     const { locks, handOvers, longestFreeMs } = await simulate(

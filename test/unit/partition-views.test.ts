@@ -13,7 +13,7 @@ import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { replicaStatuses } from '../../src/control/replicas.js';
 import type { ReplicaRecord } from '../../src/control/replicas.js';
 import { buildStatus, partitionLeaders } from '../../src/control/status.js';
-import { partitionOf } from '../../src/core/partition.js';
+import { assignPartitions, partitionOf } from '../../src/core/partition.js';
 import { buildIndex, pageOf, pageRow } from '../../src/dashboard/entry-rows.js';
 import type { RowQuery } from '../../src/dashboard/entry-rows.js';
 import { parseQuery } from '../../src/dashboard/list-query.js';
@@ -137,11 +137,13 @@ describe('the status of a deployment of several partitions', () => {
     });
     expect(status.entries.map((e) => [e.name, e.partition])).toEqual(NAMES.map((n) => [n, partitionOf(n, N)]));
     expect(new Set(status.entries.map((e) => e.partition)).size).toBeGreaterThan(1);
+    // Each partition's assignee: the partition map over the registry's live ids, as the replicas compute it.
+    const map = assignPartitions(N, ['c', 'a', 'b']);
     expect(status.partitions).toEqual([
-      { partition: 0, leader: 'b', since: '2026-11-24T05:59:55.000Z' },
-      { partition: 1, leader: null, since: null },
-      { partition: 2, leader: 'c', since: '2026-11-24T05:59:59.000Z' },
-      { partition: 3, leader: 'b', since: '2026-11-24T05:59:58.000Z' },
+      { partition: 0, leader: 'b', since: '2026-11-24T05:59:55.000Z', assigned: map[0] },
+      { partition: 1, leader: null, since: null, assigned: map[1] },
+      { partition: 2, leader: 'c', since: '2026-11-24T05:59:59.000Z', assigned: map[2] },
+      { partition: 3, leader: 'b', since: '2026-11-24T05:59:58.000Z', assigned: map[3] },
     ]);
     // b and c lead some partitions (the lock of partition 0 alone would make c a standby); a none.
     expect(status.replicas.map((r) => [r.instance, r.role, r.partitions])).toEqual([
@@ -170,10 +172,12 @@ describe('the status of a deployment of several partitions', () => {
   });
 
   it('lists a partition nobody leads as such', () => {
-    expect(partitionLeaders([undefined, undefined])).toEqual([
-      { partition: 0, leader: null, since: null },
-      { partition: 1, leader: null, since: null },
+    // No live replica in the registry: no assignee either.
+    expect(partitionLeaders([undefined, undefined], [])).toEqual([
+      { partition: 0, leader: null, since: null, assigned: null },
+      { partition: 1, leader: null, since: null, assigned: null },
     ]);
+    expect(partitionLeaders([undefined, undefined], ['a']).map((p) => p.assigned)).toEqual(['a', 'a']);
     expect(replicaStatuses([record('a', T0)], undefined, T0, [undefined])).toMatchObject([{ role: 'standby', partitions: [] }]);
   });
 });
