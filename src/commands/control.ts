@@ -184,7 +184,7 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     control.control.pauseNotes(),
     control.control.notes(),
     control.check(),
-    control.replicas.read(nowMs),
+    control.replicas.read(),
     followsOutcomes(config) ? control.runs.latest(names) : undefined,
     followsOutcomes(config) ? control.runs.finished(names) : undefined,
     control.failures.read(),

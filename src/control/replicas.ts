@@ -4,7 +4,8 @@
  * is the lock's to say, not the registry's: a replica is the leader when the lock names it, and a
  * standby otherwise, whatever role it reported at its last heartbeat (which lags a handover by up to
  * one heartbeat). With `partitions` > 1 it is a leader when it holds any partition's lock, and
- * lists the partitions it leads. Pure: the caller reads Redis.
+ * lists the partitions it leads. Heartbeat ages are by Redis's clock (replica-codec.ts), so that
+ * neither the replica's clock nor the reader's skews them. Pure: the caller reads Redis.
  */
 import { formatInstant } from '../time/zone.js';
 
@@ -23,6 +24,14 @@ export interface ReplicaRecord {
   readonly beatAtMs: number;
   /** Where it serves HTTP (`host:port`), or null without --http. */
   readonly http: string | null;
+  /** How long its record counts after each heartbeat (its lock.ttl); absent in a record of a tsbeat that did not write it. */
+  readonly ttlMs?: number;
+}
+
+/** A record of a live replica, as the registry reads it. */
+export interface LiveReplica extends ReplicaRecord {
+  /** How long ago its last heartbeat was, by Redis's clock (replica-codec.ts liveReplicas). */
+  readonly heartbeatAgeMs: number;
 }
 
 export interface ReplicaStatus {
@@ -35,7 +44,7 @@ export interface ReplicaStatus {
   /** ISO, UTC. */
   readonly startedAt: string;
   readonly lastHeartbeat: string;
-  /** How long ago its last heartbeat was (0 when its clock is ahead of the reader's). */
+  /** How long ago its last heartbeat was, by Redis's clock. */
   readonly heartbeatAgeMs: number;
   readonly http: string | null;
   /** With `partitions` > 1: the partitions whose lock it holds, in order (empty on a standby). */
@@ -48,16 +57,15 @@ export interface ReplicaStatus {
  * leading any partition first, each with the partitions it leads; `leader` is not looked at then.
  */
 export function replicaStatuses(
-  live: readonly ReplicaRecord[],
+  live: readonly LiveReplica[],
   leader: { readonly instance: string } | undefined,
-  nowMs: number,
   partitionLeaders?: readonly ({ readonly instance: string } | undefined)[],
 ): ReplicaStatus[] {
   const led = new Map<string, number[]>();
   partitionLeaders?.forEach((l, partition) => {
     if (l !== undefined) led.set(l.instance, [...(led.get(l.instance) ?? []), partition]);
   });
-  const leads = (r: ReplicaRecord): boolean => (partitionLeaders === undefined ? r.instance === leader?.instance : led.has(r.instance));
+  const leads = (r: LiveReplica): boolean => (partitionLeaders === undefined ? r.instance === leader?.instance : led.has(r.instance));
   return [...live]
     .sort((a, b) => {
       if (leads(a) !== leads(b)) return leads(a) ? -1 : 1;
@@ -72,7 +80,7 @@ export function replicaStatuses(
       version: r.version,
       startedAt: formatInstant(r.startedAtMs, 'UTC'),
       lastHeartbeat: formatInstant(r.beatAtMs, 'UTC'),
-      heartbeatAgeMs: Math.max(0, nowMs - r.beatAtMs),
+      heartbeatAgeMs: r.heartbeatAgeMs,
       http: r.http,
       ...(partitionLeaders === undefined ? {} : { partitions: led.get(r.instance) ?? [] }),
     }));

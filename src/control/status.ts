@@ -19,7 +19,7 @@ import { runView } from './run-view.js';
 import type { RunView } from './run-view.js';
 import { replicaStatuses } from './replicas.js';
 import type { ControlNote, NoteAction } from './notes.js';
-import type { ReplicaRecord, ReplicaStatus } from './replicas.js';
+import type { LiveReplica, ReplicaStatus } from './replicas.js';
 
 /** Why an entry was paused: `by` "user" (`beat pause --note`, the API) or "pauseOnFailure". */
 export interface PauseNote {
@@ -138,7 +138,7 @@ export interface StatusInput {
   readonly self: DeploymentStatus['self'];
   readonly nowMs: number;
   /** The live records of the replicas registry. */
-  readonly replicas?: readonly ReplicaRecord[];
+  readonly replicas?: readonly LiveReplica[];
   readonly warnings?: readonly string[];
   /** The runtime entries in force, and those that do not run. */
   readonly runtime?: { readonly entries: readonly ResolvedEntry[]; readonly problems: readonly RuntimeEntryProblem[] };
@@ -294,7 +294,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     now: formatInstant(nowMs, 'UTC'),
     self: input.self,
     leader: input.leader ? { instance: input.leader.instance, since: formatInstant(input.leader.sinceMs, 'UTC') } : null,
-    replicas: replicaStatuses(input.replicas ?? [], input.leader, nowMs, input.partitionLeaders),
+    replicas: replicaStatuses(input.replicas ?? [], input.leader, input.partitionLeaders),
     warnings: input.warnings ?? [],
     entries,
     entryProblems: (input.runtime?.problems ?? []).map(({ name, origin, problems }) => ({

@@ -64,10 +64,10 @@
  *                              failovers and after the history list has moved on
  *   <prefix>:{<name>}:failures  hash  entry name → its FAILUREs since its last SUCCESS (lua/run-history.lua; deleted on resume):
  *                              what pauseOnFailure counts
- *   <prefix>:{<name>}:replicas  hash  instance id → its record {v, host, pid, version, role, started, beat, http}, written by
+ *   <prefix>:{<name>}:replicas  hash  instance id → its record {v, host, pid, version, role, started, beat, http, ttl}, written by
  *                              every `beat run` on each heartbeat (replica-codec.ts, lua/replica-beat.lua); who leads is the lock's
  *   <prefix>:{<name>}:replicas:expiry  zset  instance id → when its record stops counting (its last heartbeat plus its lock.ttl, epoch
- *                              ms); each heartbeat drops the records past it, a clean stop its own
+ *                              ms by Redis's TIME); each heartbeat drops the records past it, a clean stop its own
  *   <prefix>:{<name>}:partitions  hash  partition number → the replica that leads it and since when: the partition map, of a
  *                              deployment of more than one partition (the deployment's key, whatever the partition)
  *   <prefix>:{<name>}:partitioning  hash  the deployment's recorded partition count: count, and while `beat partitions set`

@@ -119,11 +119,10 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
   });
   /** With several partitions: each one's leader and lock, and the replicas leading any as leaders. */
   const partitionMap = async (several: NonNullable<DashboardInputs['partitions']>) => {
-    const nowMs = clock.now();
     const [leaders, ttls, replicas] = await Promise.all([
       several.leaders(),
       Promise.all(several.lockKeys.map((key) => inputs.lockClient.pttl(key))),
-      inputs.replicas.read(nowMs),
+      inputs.replicas.read(),
     ]);
     return {
       leader: null,
@@ -135,7 +134,7 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
         const ttl = ttls[i] ?? -2;
         return { ...p, lockExpiresInMs: p.leader !== null && ttl >= 0 ? ttl : null };
       }),
-      replicas: replicaStatuses(replicas, undefined, nowMs, leaders),
+      replicas: replicaStatuses(replicas, undefined, leaders),
     };
   };
   return {
@@ -200,13 +199,13 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
       const [leader, ttl, replicas] = await Promise.all([
         inputs.control.leader(),
         inputs.lockClient.pttl(inputs.lockKey),
-        inputs.replicas.read(nowMs),
+        inputs.replicas.read(),
       ]);
       return {
         leader: leader ? { instance: leader.instance, since: new Date(leader.sinceMs).toISOString() } : null,
         lockExpiresInMs: ttl >= 0 ? ttl : null,
         partitions: null,
-        replicas: replicaStatuses(replicas, leader, nowMs),
+        replicas: replicaStatuses(replicas, leader),
         ...connectionsView(nowMs),
       };
     },

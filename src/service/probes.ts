@@ -154,7 +154,7 @@ async function statusOf(
     sources.control.pauseNotes(),
     sources.control.notes(),
     sources.control.leader(),
-    sources.replicas.read(nowMs),
+    sources.replicas.read(),
     !followsOutcomes(config) ? undefined : sources.runs.latest(names),
     !followsOutcomes(config) ? undefined : sources.runs.finished(names),
     sources.failures?.read(),

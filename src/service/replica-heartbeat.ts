@@ -50,8 +50,8 @@ export class ReplicaHeartbeat {
   /** Stops beating (after a beat in flight) and removes this replica's record. */
   async stop(): Promise<void> {
     await this.loop.stop();
-    const { registry, instanceId, clock, logger } = this.options;
-    await registry.leave(instanceId, clock.now()).catch((error: unknown) => {
+    const { registry, instanceId, logger } = this.options;
+    await registry.leave(instanceId).catch((error: unknown) => {
       logger.warn(
         { event: EVENTS.replicaHeartbeatFailed, err: error },
         'could not remove this replica from the registry; it drops out of the listings when its heartbeat expires',

@@ -33,7 +33,6 @@ import { lockFree } from '../redis/lock-look.js';
 import { PartitionClaimStore } from '../redis/partition-claims.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Logger } from '../base/log.js';
-import type { Clock } from '../ports/clock.js';
 import type { Connections } from './connections.js';
 
 /** The real service: leads or stands by, publishes through the fenced script. */
@@ -122,18 +121,17 @@ async function makeParts(options: ServiceOptions) {
 function partitionMap(options: {
   config: ResolvedConfig;
   logger: Logger;
-  clock: Clock;
   instanceId: string;
   connections: Connections;
   replicas: ReplicaRegistry;
   count: number;
 }): PartitionMap {
-  const { config, clock, connections, replicas } = options;
+  const { config, connections, replicas } = options;
   const keysOf = (p: number) => partitionKeys(config.state.prefix, config.name, p, options.count);
   return new PartitionMap({
     partitions: options.count,
     instanceId: options.instanceId,
-    readLive: async () => (await replicas.read(clock.now())).map((r) => r.instance),
+    readLive: async () => (await replicas.read()).map((r) => r.instance),
     lockFree: (p) => lockFree(connections.lockClients, keysOf(p).lock),
     claims: new PartitionClaimStore(connections.state, (p) => keysOf(p).claim, options.instanceId, config.lock.ttlMs),
     ttlMs: config.lock.ttlMs,

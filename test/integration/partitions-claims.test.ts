@@ -101,15 +101,21 @@ describe('partitions and a replica that cannot lead', () => {
     const clock = new SteppableClock(suite.dir.path, 'skewed');
     clock.step('+30s');
     const b = suite.fleet.spawn({ config, label: 'B (clock 30 s ahead)', env: clock.env() });
-    // B's heartbeats, dated 30 s ahead, drop A's record each time (it looks expired to B's clock)
-    // until A's next: A's id is read from its leader record, B's from the registry.
-    const aId = (await suite.client.hget(partitionKeys('tsbeat', NAME, 0, N).leader, 'instance')) as string;
-    const bId = await waitUntil(
-      'B in the replicas registry',
-      async () => (await suite.client.hkeys(schedulerKeys('tsbeat', NAME).replicas)).find((id) => pidOfInstance(id) === b.pid),
+    // B's heartbeats, dated 30 s ahead by its clock, expire by Redis's: A's record stays (below, no
+    // map of B's ever leaves A out). Both ids from the registry.
+    const replicaIds = async () => (await suite.client.hkeys(schedulerKeys('tsbeat', NAME).replicas)).sort();
+    const both = await waitUntil(
+      'A and B in the replicas registry',
+      async () => {
+        const found = await replicaIds();
+        const pids = found.map(pidOfInstance);
+        return found.length === 2 && pids.includes(a.pid) && pids.includes(b.pid) ? found : undefined;
+      },
       15_000,
       () => suite.fleet.dump(),
     );
+    const aId = both.find((id) => pidOfInstance(id) === a.pid) as string;
+    const bId = both.find((id) => pidOfInstance(id) === b.pid) as string;
     const ids = [aId, bId];
     const byPid = new Map([a, b].map((p) => [p.pid, p]));
     const map = assignPartitions(N, ids).map((id) => byPid.get(pidOfInstance(id)) as BeatProcess);
@@ -136,6 +142,9 @@ describe('partitions and a replica that cannot lead', () => {
     const whileSkewed = await gaps.stop();
     expect(gaps.seen).toEqual(new Set([a.pid]));
     expect(Math.max(...whileSkewed)).toBeLessThan(LEADERLESS_BOUND_MS);
+    // A's record was never dropped by B's heartbeats: still there, and every map B computed had both.
+    expect(await replicaIds()).toEqual(both);
+    expect(b.events('beat.partitions.map_changed').map((l) => l['replicas'])).toEqual([2]);
 
     // B's clock put right: its attempts pass its checks, it claims its two, and A hands them over.
     const again = watchGaps(suite.client);
@@ -147,6 +156,7 @@ describe('partitions and a replica that cannot lead', () => {
     const handedOver = await again.stop();
     // A hand-over leaves a partition free from the release to the taker's lock: a round trip or two.
     expect(Math.max(...handedOver)).toBeLessThan(TTL_MS);
+    expect(b.events('beat.partitions.map_changed').map((l) => l['replicas'])).toEqual([2]);
 
     for (const p of [b, a]) {
       p.signal('SIGTERM');

@@ -1,12 +1,14 @@
 /**
  * The replicas registry on a private redis-server: its script's contract (a heartbeat drops the
  * records past their expiry, the keys expire with the last record, a clean leave removes one, a key
- * of another type is refused with nothing written), and real `beat run` processes: `beat status`
+ * of another type is refused with nothing written), all by Redis's clock: a heartbeat from a replica
+ * whose clock is 30 s ahead removes no fresh record, and a reader whose clock is 30 s off sees the
+ * live ones; and real `beat run` processes: `beat status`
  * (text and --json) and /status list the leader and a standby with their heartbeats; a standby
  * stopped with SIGTERM is gone from the listing as soon as it has exited, and one killed with SIGKILL
  * drops out once its lock.ttl has passed since its last heartbeat.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import type { ReplicaStatus } from '../../src/control/replicas.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
@@ -33,27 +35,63 @@ describe('the replicas registry (private redis-server)', () => {
   const suite = beatSuite({ startTimeoutMs: 30_000 });
   const { fleet, dir } = suite;
 
-  it('a heartbeat drops the records past their expiry, and the keys expire with the last record', async () => {
+  /** Redis's clock, epoch ms: the one the registry's expiries are by. */
+  const redisNow = async (): Promise<number> => {
+    const [seconds, micros] = await suite.client.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  };
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("a heartbeat drops the records past their expiry by Redis's clock, and the keys expire with the last record", async () => {
     const keys = schedulerKeys('t', uniqueName('script'));
     const registry = new ReplicaRegistry(suite.client, keys);
-    expect(await registry.beat(record('a', T0), 1000)).toBe(0);
-    expect(await registry.beat(record('b', T0 + 500), 1000)).toBe(0);
-    expect((await registry.read(T0 + 999)).map((r) => r.instance)).toEqual(['a', 'b']);
-    // a's expiry (T0 + 1000) has come: the reader leaves it out even before anyone removes it.
-    expect((await registry.read(T0 + 1000)).map((r) => r.instance)).toEqual(['b']);
+    expect(await registry.beat(record('a', T0), 60_000)).toBe(0);
+    expect(await registry.beat(record('b', T0), 60_000)).toBe(0);
+    const live = await registry.read();
+    expect(live.map((r) => r.instance)).toEqual(['a', 'b']);
+    // The age is Redis's, not T0's (the callers' clocks here say years ago).
+    for (const r of live) expect(r.heartbeatAgeMs).toBeLessThan(5_000);
+    // a's expiry put just past (as if it had died a lock.ttl ago): readers leave it out at once.
+    await suite.client.zadd(keys.replicaExpiry, (await redisNow()) - 1, 'a');
+    expect((await registry.read()).map((r) => r.instance)).toEqual(['b']);
     expect(await suite.client.hexists(keys.replicas, 'a')).toBe(1);
     // b's next heartbeat removes it.
     expect(await registry.beat(record('b', T0 + 1200), 1000)).toBe(1);
     expect(await suite.client.hkeys(keys.replicas)).toEqual(['b']);
-    expect(await suite.client.zrange(keys.replicaExpiry, 0, -1, 'WITHSCORES')).toEqual(['b', String(T0 + 2200)]);
+    const [member, score] = await suite.client.zrange(keys.replicaExpiry, 0, -1, 'WITHSCORES');
+    expect(member).toBe('b');
+    expect(Number(score) - (await redisNow())).toBeGreaterThan(0);
+    expect(Number(score) - (await redisNow())).toBeLessThanOrEqual(1000);
     for (const key of [keys.replicas, keys.replicaExpiry]) {
       const pttl = await suite.client.pttl(key);
-      expect(pttl).toBeGreaterThan(900);
+      expect(pttl).toBeGreaterThan(0);
       expect(pttl).toBeLessThanOrEqual(1000);
     }
-    expect(await registry.leave('b', T0 + 1300)).toBe(true);
-    expect(await registry.leave('b', T0 + 1300)).toBe(false);
+    expect(await registry.leave('b')).toBe(true);
+    expect(await registry.leave('b')).toBe(false);
     expect(await suite.client.exists(keys.replicas, keys.replicaExpiry)).toBe(0);
+  });
+
+  it("a heartbeat dated 30 s ahead removes no fresh record, and a reader's clock 30 s off sees the live ones", async () => {
+    const keys = schedulerKeys('t', uniqueName('skew'));
+    const registry = new ReplicaRegistry(suite.client, keys);
+    expect(await registry.beat(record('right', Date.now()), 2000)).toBe(0);
+    // Its clock 30 s ahead, past lock.maxClockSkew: by its clock, right's record expired 28 s ago.
+    expect(await registry.beat(record('ahead', Date.now() + 30_000), 2000)).toBe(0);
+    expect((await suite.client.hkeys(keys.replicas)).sort()).toEqual(['ahead', 'right']);
+    for (const offset of [30_000, -30_000]) {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() + offset);
+      const live = await registry.read();
+      vi.useRealTimers();
+      // (Sorted: both expiries may fall in the same ms.)
+      expect(live.map((r) => r.instance).sort()).toEqual(['ahead', 'right']);
+      // Both heartbeats are fresh by Redis's clock, whatever the writer's clock said.
+      for (const r of live) expect(r.heartbeatAgeMs).toBeLessThan(2000);
+    }
+    expect((await registry.read()).find((r) => r.instance === 'ahead')?.beatAtMs).toBeGreaterThan(Date.now() + 20_000);
   });
 
   it('refuses a key of another type, naming it, and writes nothing', async () => {
@@ -63,7 +101,7 @@ describe('the replicas registry (private redis-server)', () => {
     await expect(registry.beat(record('a', T0), 1000)).rejects.toThrow(keys.replicas);
     expect(await suite.client.exists(keys.replicaExpiry)).toBe(0);
     expect(await suite.client.get(keys.replicas)).toBe('not a hash');
-    await expect(registry.read(T0)).rejects.toThrow(keys.replicas);
+    await expect(registry.read()).rejects.toThrow(keys.replicas);
   });
 
   it('lists the leader and a standby; a SIGTERM removes the standby at once, a SIGKILL within lock.ttl', async () => {
@@ -136,7 +174,7 @@ describe('the replicas registry (private redis-server)', () => {
     await doomed.waitForExit(10_000);
     const killedAt = Date.now();
     // Read straight from Redis: a CLI's start-up could outlast the record on a loaded machine.
-    expect((await new ReplicaRegistry(suite.client, keys).read(Date.now())).map((r) => r.instance)).toContain(doomedId);
+    expect((await new ReplicaRegistry(suite.client, keys).read()).map((r) => r.instance)).toContain(doomedId);
     await waitUntil(
       'the killed standby to drop out of the listing',
       async () => ((await status()).replicas.some((r) => r.instance === doomedId) ? undefined : true),

@@ -11,7 +11,7 @@ import type { Destination } from '../../src/celery/routing.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { replicaStatuses } from '../../src/control/replicas.js';
-import type { ReplicaRecord } from '../../src/control/replicas.js';
+import type { LiveReplica } from '../../src/control/replicas.js';
 import { buildStatus, partitionLeaders } from '../../src/control/status.js';
 import { assignPartitions, partitionOf } from '../../src/core/partition.js';
 import { buildIndex, pageOf, pageRow } from '../../src/dashboard/entry-rows.js';
@@ -104,7 +104,7 @@ describe('metrics per replica', () => {
   });
 });
 
-const record = (instance: string, startedAtMs: number): ReplicaRecord => ({
+const record = (instance: string, startedAtMs: number): LiveReplica => ({
   instance,
   host: 'h',
   pid: 1,
@@ -113,6 +113,7 @@ const record = (instance: string, startedAtMs: number): ReplicaRecord => ({
   startedAtMs,
   beatAtMs: T0,
   http: null,
+  heartbeatAgeMs: 0,
 });
 
 describe('the status of a deployment of several partitions', () => {
@@ -178,7 +179,7 @@ describe('the status of a deployment of several partitions', () => {
       { partition: 1, leader: null, since: null, assigned: null },
     ]);
     expect(partitionLeaders([undefined, undefined], ['a']).map((p) => p.assigned)).toEqual(['a', 'a']);
-    expect(replicaStatuses([record('a', T0)], undefined, T0, [undefined])).toMatchObject([{ role: 'standby', partitions: [] }]);
+    expect(replicaStatuses([record('a', T0)], undefined, [undefined])).toMatchObject([{ role: 'standby', partitions: [] }]);
   });
 });
 
