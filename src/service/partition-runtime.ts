@@ -46,7 +46,10 @@
  * - step G (the rest): one result backend connection and one task-event consumer shared by the
  *   partitions' trackers (one each today), RedBeat as a source; fewer Redis calls than one lock
  *   attempt and one deployment watch per partition every lock.retryEvery on a standby;
- * - the bench of the issue;
+ * - replicas launched together settle by hand-overs (each first reads a registry without the
+ *   others), and with one hash of entries each hand-over is a scan of the whole store: at 4,000,000
+ *   entries the map did not settle (bench/RESULTS.md "Partitions"); a start that waits a heartbeat
+ *   to see the others, and the per-partition hash above, are the fixes;
  * - the partition map is computed by each replica from the registry (step F) and not stored:
  *   `beat status` computes it the same way (ASSIGNED); /status and the dashboard show who leads.
  *
