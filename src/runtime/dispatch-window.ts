@@ -262,7 +262,9 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
     const plan = options.overlap.admit(book, due, nowMs);
     logMissed(options.runLog, due.held.entry, plan ?? { ...due.plan, slots: [] }, due.firstSlotMs, nowMs, due.plan);
     if (plan === undefined) continue;
-    for (const slotMs of plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs));
+    // A template compiled here is kept only if the entry is due again soon (recording would drop it otherwise).
+    const keep = plan.nextSlotMs !== undefined && plan.nextSlotMs <= nowMs + DEFAULTS.templateWarmAheadMs;
+    for (const slotMs of plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs, keep));
   }
   return batch;
 }
