@@ -65,7 +65,9 @@ function groupOf(groups: Map<string, DeliveryGroup>, target: string): DeliveryGr
 type PushKeys = readonly (string | readonly string[] | undefined)[];
 
 function pushKeysOf(plan: RedisPublishPlan): PushKeys {
-  return plan.messages.map((m) => (m.pushes.length === 1 ? m.pushes[0]?.key : m.pushes.length === 0 ? undefined : m.pushes.map((p) => p.key)));
+  return plan.messages.map((m) =>
+    m.pushes.length === 1 ? m.pushes[0]?.key : m.pushes.length === 0 ? undefined : m.pushes.map((p) => p.key),
+  );
 }
 
 /**

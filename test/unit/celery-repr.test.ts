@@ -72,7 +72,9 @@ function value(next: () => number, depth: number, size: number): unknown {
   if (kind === 2) return NUMBERS[Math.floor(next() * NUMBERS.length)];
   if (kind === 3 || kind === 4) return Array.from({ length: count }, () => PIECES[Math.floor(next() * PIECES.length)]).join('');
   if (kind === 5 || kind === 6) return Array.from({ length: count }, () => value(next, depth - 1, size));
-  return Object.fromEntries(Array.from({ length: count }, (_, i) => [`${PIECES[Math.floor(next() * PIECES.length)] as string}${i}`, value(next, depth - 1, size)]));
+  return Object.fromEntries(
+    Array.from({ length: count }, (_, i) => [`${PIECES[Math.floor(next() * PIECES.length)] as string}${i}`, value(next, depth - 1, size)]),
+  );
 }
 
 describe('saferepr written straight (the repr speed-up) against the token stream', () => {
@@ -105,7 +107,12 @@ describe('saferepr written straight (the repr speed-up) against the token stream
     }
     // Texts of every length around the budget: the straight path takes those below it, the stream the rest.
     for (let n = 1000; n < 1040; n += 1) {
-      for (const args of [['x'.repeat(n - 4)], [`it's ${'y'.repeat(n - 10)}`], [1, 'z'.repeat(n - 9)], ['😀'.repeat(Math.floor(n / 4)), 2]]) {
+      for (const args of [
+        ['x'.repeat(n - 4)],
+        [`it's ${'y'.repeat(n - 10)}`],
+        [1, 'z'.repeat(n - 9)],
+        ['😀'.repeat(Math.floor(n / 4)), 2],
+      ]) {
         expect(direct.argsRepr(args, 1024)).toBe(stream.argsRepr(args, 1024));
         checked.atBudget += 1;
       }
