@@ -1,7 +1,7 @@
 /**
  * Publishing everything due at an instant: batch by batch, with up to DEFAULTS.dispatchMaxInFlight
- * batches awaiting their reply, so that while Redis runs one batch's script the next is planned,
- * encoded and sent. The bookkeeping of published batches (cursors, next slots, the
+ * batches awaiting their reply, so that while Redis runs one batch's script the next is encoded and
+ * sent and the one after planned. The bookkeeping of published batches (cursors, next slots, the
  * log line and metrics of each run) waits until the last batch is answered: in a burst the process
  * is CPU-bound, and time spent there would delay the messages still to go. Meanwhile only the runs'
  * slots and ids are kept, not their messages (see sentPart).
@@ -107,16 +107,17 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
   }
   // Buffered runs whose previous run has finished go first: they have waited already.
   const released = options.overlap.release(book, nowMs);
-  for (;;) {
+  for (let batch = takeBatch(options, nowMs, released); batch.runs.length > 0; batch = takeBatch(options, nowMs, released)) {
     // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
-    // sitting idle while each batch is encoded. The next batch is taken once there is room for it:
-    // rendered before, its messages waited for Redis's reply through young-generation collections.
+    // sitting idle while each batch is encoded. The batch after is planned before the wait, so that
+    // the scheduler works while Redis does (taken after it, the scheduler waited idle for each reply).
     const oldest = inFlight.length >= DEFAULTS.dispatchMaxInFlight ? inFlight.shift() : undefined;
     if (oldest) settle(oldest.sent, await oldest.reply);
     if (halted === undefined && options.lease() !== token) halted = { reason: 'lease' };
-    if (halted !== undefined) break;
-    const batch = takeBatch(options, nowMs, released);
-    if (batch.runs.length === 0) break;
+    if (halted !== undefined) {
+      keepDue(batch.entries);
+      break;
+    }
     // Revokes of previous runs (cancelOther, terminateOther) go out before the runs replacing them.
     if (options.overlap.hasRevokes()) await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
     inFlight.push({ sent: sentPart(batch), reply: replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now())) });
