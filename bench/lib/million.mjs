@@ -56,6 +56,8 @@ export async function privateRedis() {
   return {
     url,
     client: probe,
+    /** The server's process: its CPU time is the broker's share of a burst. */
+    pid: child.pid,
     async stop() {
       probe.disconnect();
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -159,10 +161,20 @@ async function oneSize(n, { log }) {
     // The process's CPU time from the instant to the last message: on a shared machine, where its
     // wall time is stretched by the others, the figure to compare.
     let cpuAtInstant;
-    const cpuTimer = setTimeout(() => (cpuAtInstant = processCpuSeconds(child.pid)), Math.max(0, at - Date.now()));
+    let redisCpuAtInstant;
+    const cpuTimer = setTimeout(
+      () => {
+        cpuAtInstant = processCpuSeconds(child.pid);
+        redisCpuAtInstant = processCpuSeconds(redis.pid);
+      },
+      Math.max(0, at - Date.now()),
+    );
     const arrivals = await watchArrivals(redis.client, ['celery'], n, at - Date.now() + 240_000);
     clearTimeout(cpuTimer);
     const burstCpuS = cpuAtInstant === undefined ? undefined : processCpuSeconds(child.pid) - cpuAtInstant;
+    // Redis's own CPU over the same span: the fenced script's share of a run (its Lua, the state and
+    // record reads, the pushes), which on two cores competes with the scheduler's.
+    const redisBurstCpuS = redisCpuAtInstant === undefined ? undefined : processCpuSeconds(redis.pid) - redisCpuAtInstant;
     const lastMs = arrivals.last === undefined ? undefined : arrivals.last - at;
     log(
       `million ${n}: burst: ${arrivals.count} messages, last ${lastMs === undefined ? '—' : `${(lastMs / 1000).toFixed(2)} s`} after the instant`,
@@ -227,6 +239,7 @@ async function oneSize(n, { log }) {
       burstFirstMs: arrivals.first === undefined ? undefined : arrivals.first - at,
       burstLastMs: lastMs,
       burstCpuS,
+      redisBurstCpuS,
       counted,
       afterBurstMB: afterBurst?.rssMB,
       peakMB: peak?.peakMB,
@@ -358,6 +371,9 @@ export async function million({ sizes, log }) {
     line('per entry: start → leading', (r) => perEntry(r, r.leadingMs)),
     line('per entry: burst (last message)', (r) => perEntry(r, r.burstLastMs)),
     line('per entry: burst CPU', (r) => (r.burstCpuS === undefined ? '—' : `${((r.burstCpuS * 1e6) / r.n).toFixed(1)} µs`)),
+    line("per entry: Redis's CPU over the burst", (r) =>
+      r.redisBurstCpuS === undefined ? '—' : `${((r.redisBurstCpuS * 1e6) / r.n).toFixed(1)} µs`,
+    ),
     line('per entry: peak RSS', (r) => (r.peakMB === undefined ? '—' : `${((r.peakMB * 1024 * 1024) / r.n).toFixed(0)} B`)),
     ...(tsbeatNodeFlags.includes('--cpu-prof')
       ? ['', "With --cpu-prof: the idle figures include the profiler's own sampling (~2.5 % of a core at its 1 kHz, idle or not)."]

@@ -13,6 +13,14 @@ export const SPEEDUP_DEFAULTS = {
    * no memory for templates.
    */
   templateWarmAheadMs: 10_000,
+  /**
+   * Most compiled templates kept at once (~630 B of heap each, for per-tenant entries of one shape).
+   * Past it, the warm-up compiles no more and an entry's template is compiled for its run alone:
+   * a burst of 1,000,000 first runs kept ~630 MB of templates used once, which the collector copied,
+   * promoted and marked through the burst, and compiling them ahead took more than the warm-up's
+   * 10 s. Bursts of up to this many are compiled ahead as before.
+   */
+  templatesKept: 100_000,
   /** Longest slice of that compilation between two looks at the event loop, so a due tick waits at most this long. */
   templateWarmSliceMs: 1,
   /** Distinct message shapes (task, options, monitor) a renderer keeps to share (celery/message-shape.ts); past it, it starts over. */

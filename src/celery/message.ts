@@ -101,6 +101,12 @@ export interface MessageTemplate {
 
 const ASCII = /^[\x00-\x7f]*$/;
 
+/** A plain object with no own enumerable keys: JSON `{}`, Python repr `{}`. */
+function isEmpty(value: object): boolean {
+  for (const key in value) if (Object.hasOwn(value, key)) return false;
+  return Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null;
+}
+
 /**
  * Compiles an entry's template, on the shape `shapes` keeps for entries like it when given (made
  * with the same config and env), else on a shape of its own.
@@ -115,10 +121,12 @@ export function compileMessageTemplate(
   refuseNonJson(entry.name, 'kwargs', entry.kwargs);
   const shape = shapes === undefined ? compileMessageShape(entry, config, env) : shapes.of(entry);
   const args = json(entry.args);
-  const kwargs = json(entry.kwargs);
+  // Most entries have no kwargs (per-tenant ones share one empty object): '{}' either way.
+  const noKwargs = isEmpty(entry.kwargs);
+  const kwargs = noKwargs ? '{}' : json(entry.kwargs);
   const entryName = json(entry.name);
   const argsrepr = json(argsRepr(entry.args, DEFAULTS.reprMaxSize));
-  const kwargsrepr = json(kwargsRepr(entry.kwargs, DEFAULTS.reprMaxSize));
+  const kwargsrepr = noKwargs ? '"{}"' : json(kwargsRepr(entry.kwargs, DEFAULTS.reprMaxSize));
   const body = shape.protocol === 2 ? `[${args},${kwargs},{"callbacks":null,"errbacks":null,"chain":null,"chord":null}]` : undefined;
   return {
     shape,

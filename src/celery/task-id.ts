@@ -92,25 +92,31 @@ export function slotIdPrefix(deployment: string, entryName: string): Buffer {
  * unambiguous. `prefix`, when given, must be `slotIdPrefix(deployment, entryName)`: it saves
  * building it on every call.
  */
-export function slotTaskId(
-  deployment: string,
-  entryName: string,
-  slotMs: number,
-  prefix: Buffer = slotIdPrefix(deployment, entryName),
-): string {
+export function slotTaskId(deployment: string, entryName: string, slotMs: number, prefix?: Buffer): string {
   const slot = Math.floor(slotMs);
   if (slot < 0 || !Number.isSafeInteger(slot)) return nameBasedId(NAMESPACE_BYTES, `${deployment}\n${entryName}\n${slot}`);
-  const buf = room(prefix.length + 16 + 72);
-  buf.set(prefix, 0);
+  let buf: Buffer;
+  let length: number;
+  if (prefix === undefined) {
+    // Written in place: an entry rendered once (RunRenderer keeps no template for it) needs no prefix of its own.
+    const head = `${deployment}\n${entryName}\n`;
+    buf = room(16 + head.length * 3 + 16 + 72);
+    buf.set(NAMESPACE_BYTES, 0);
+    length = 16 + buf.write(head, 16, 'utf8');
+  } else {
+    buf = room(prefix.length + 16 + 72);
+    buf.set(prefix, 0);
+    length = prefix.length;
+  }
   // The slot's decimal digits, written by hand: this runs once per message published.
   let digits = 1;
   for (let rest = slot; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
   let rest = slot;
-  for (let at = prefix.length + digits - 1; at >= prefix.length; at -= 1) {
+  for (let at = length + digits - 1; at >= length; at -= 1) {
     buf[at] = 0x30 + (rest % 10);
     rest = Math.floor(rest / 10);
   }
-  return formatV5(sha1Of(buf, prefix.length + digits));
+  return formatV5(sha1Of(buf, length + digits));
 }
 
 /** A fresh random id (uuid4, lowercase, as kombu's `uuid()`), for manual triggers. */

@@ -58,14 +58,28 @@ function groupOf(groups: Map<string, DeliveryGroup>, target: string): DeliveryGr
 }
 
 /**
+ * The list keys each run of a plan pushes to (one key, as most runs have, or several), for
+ * refusalsOf: what waits for the script's reply instead of the plan, whose messages would then
+ * live until Redis answers (through young-generation collections, into the old generation).
+ */
+type PushKeys = readonly (string | readonly string[] | undefined)[];
+
+function pushKeysOf(plan: RedisPublishPlan): PushKeys {
+  return plan.messages.map((m) =>
+    m.pushes.length === 1 ? m.pushes[0]?.key : m.pushes.length === 0 ? undefined : m.pushes.map((p) => p.key),
+  );
+}
+
+/**
  * Why each refused run was refused: the script's reply lists, after the runs' codes, each queue key
  * that holds another type and that type. A run names the first of its keys among them.
  */
-function refusalsOf(found: ReadonlyMap<string, string>, plan: RedisPublishPlan, outcomes: readonly RunOutcome[]): Map<number, string> {
+function refusalsOf(found: ReadonlyMap<string, string>, pushKeys: PushKeys, outcomes: readonly RunOutcome[]): Map<number, string> {
   const refusals = new Map<number, string>();
   outcomes.forEach((outcome, i) => {
     if (outcome !== 'refused') return;
-    const key = plan.messages[i]?.pushes.find((push) => found.has(push.key))?.key;
+    const keys = pushKeys[i];
+    const key = typeof keys === 'string' ? (found.has(keys) ? keys : undefined) : keys?.find((k) => found.has(k));
     refusals.set(
       i,
       key === undefined
@@ -138,6 +152,8 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   ): Promise<DispatchResult> {
     const count = delivered.length;
     const dropped = plan.dropped.length === 0 ? undefined : this.dropReports(plan, runs, delivered);
+    // Neither the plan nor the runs wait for the reply (see PushKeys).
+    const pushKeys = pushKeysOf(plan);
     return reply.then(
       (reply): DispatchResult => {
         const read = readBatchReply(reply as unknown[], count);
@@ -154,7 +170,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
           if (outcome === 'dropped' && report) this.logger.error(report.fields, report.message);
         });
         if (read.wrongTypes.size === 0) return { fenced: false, outcomes };
-        return { fenced: false, outcomes, refusals: refusalsOf(read.wrongTypes, plan, outcomes) };
+        return { fenced: false, outcomes, refusals: refusalsOf(read.wrongTypes, pushKeys, outcomes) };
       },
       async (error: unknown) => {
         throw await this.failure(`publishing ${count} runs`, error);

@@ -75,7 +75,8 @@ export async function dispatchDue(options: DispatchWindowOptions, token: string,
   const released = options.overlap.release(book, nowMs);
   for (let batch = takeBatch(options, nowMs, released); batch.runs.length > 0; batch = takeBatch(options, nowMs, released)) {
     // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
-    // sitting idle while each batch is encoded.
+    // sitting idle while each batch is encoded. The batch after is planned before the wait, so that
+    // the scheduler works while Redis does (taken after it, the scheduler waited idle for each reply).
     const oldest = state.inFlight.length >= DEFAULTS.dispatchMaxInFlight ? state.inFlight.shift() : undefined;
     if (oldest) settle(options, state, oldest.sent, await oldest.reply, nowMs);
     if (state.halted === undefined && options.lease() !== token) state.halted = { reason: 'lease' };
@@ -275,7 +276,9 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
     const plan = options.overlap.admit(book, due, nowMs);
     logMissed(options.runLog, due.held.entry, plan ?? { ...due.plan, slots: [] }, due.firstSlotMs, nowMs, due.plan);
     if (plan === undefined) continue;
-    for (const slotMs of plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs));
+    // A template compiled here is kept only if the entry is due again soon (recording would drop it otherwise).
+    const keep = plan.nextSlotMs !== undefined && plan.nextSlotMs <= nowMs + DEFAULTS.templateWarmAheadMs;
+    for (const slotMs of plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs, keep));
   }
   return batch;
 }

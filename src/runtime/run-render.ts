@@ -1,8 +1,11 @@
 /**
  * Turns an entry's slot into the run handed to a dispatcher: its Celery message, rendered from the
  * entry's template with the slot's task id. Templates are compiled on an entry's first run or ahead
- * of it (warm-up), not at start: most of a large schedule is idle most of the time.
+ * of it (warm-up), not at start: most of a large schedule is idle most of the time. At most
+ * DEFAULTS.templatesKept are kept at once; an entry rendered beyond them gets a template of its own
+ * for that run only, which dies with the run's batch.
  */
+import { DEFAULTS } from '../base/defaults.js';
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
 import type { MessageEnv, MessageTemplate } from '../celery/message.js';
 import { MessageShapes } from '../celery/message-shape.js';
@@ -12,8 +15,8 @@ import type { DispatchSpeedups, DueRun } from '../ports/dispatcher.js';
 
 interface Compiled {
   readonly template: MessageTemplate;
-  /** slotIdPrefix of the entry, made with the template. */
-  readonly idPrefix: Buffer;
+  /** slotIdPrefix of the entry, made with a template that is kept (one rendered once goes without). */
+  readonly idPrefix: Buffer | undefined;
 }
 
 export class RunRenderer {
@@ -26,6 +29,8 @@ export class RunRenderer {
     private readonly messageEnv: MessageEnv,
     /** Told of each template as it is compiled (DispatchSpeedups.prepare), when the dispatcher offers it. */
     private readonly speedups: DispatchSpeedups | undefined,
+    /** Most templates kept at once (see hasRoom). */
+    private readonly kept: number = DEFAULTS.templatesKept,
   ) {
     this.shapes = new MessageShapes(config, messageEnv);
   }
@@ -39,23 +44,39 @@ export class RunRenderer {
     this.compiled.delete(entry);
   }
 
-  /** Compiles the entry's template if it is not yet; throws what compiling throws. */
+  /** Whether a template compiled now would be kept (fewer than `kept` are). */
+  hasRoom(): boolean {
+    return this.compiled.size < this.kept;
+  }
+
+  /**
+   * The entry's template, compiled if it is not yet, and kept if there is room (see hasRoom);
+   * throws what compiling throws. A burst of a million first runs kept every template until its
+   * runs were recorded: ~630 MB of heap, which young-generation collections copied and promoted
+   * and old-generation ones marked, for templates used once.
+   */
   compile(entry: ResolvedEntry): Compiled {
-    let compiled = this.compiled.get(entry);
-    if (compiled === undefined) {
-      compiled = {
-        template: compileMessageTemplate(entry, this.config, this.messageEnv, this.shapes),
-        idPrefix: slotIdPrefix(this.config.name, entry.name),
-      };
-      this.compiled.set(entry, compiled);
-      this.speedups?.prepare(compiled.template);
-    }
+    return this.compiled.get(entry) ?? this.compileNew(entry, true);
+  }
+
+  /** A new template of the entry, kept when `keep` and there is room. */
+  private compileNew(entry: ResolvedEntry, keep: boolean): Compiled {
+    const template = compileMessageTemplate(entry, this.config, this.messageEnv, this.shapes);
+    this.speedups?.prepare(template);
+    if (!keep || !this.hasRoom()) return { template, idPrefix: undefined };
+    const compiled = { template, idPrefix: slotIdPrefix(this.config.name, entry.name) };
+    this.compiled.set(entry, compiled);
     return compiled;
   }
 
-  /** The run of `entry` at `slotMs`, rendered at `nowMs`. */
-  render(entry: ResolvedEntry, slotMs: number, nowMs: number): DueRun {
-    const { template, idPrefix } = this.compile(entry);
+  /**
+   * The run of `entry` at `slotMs`, rendered at `nowMs`. An entry whose template is not compiled
+   * keeps the one made for this run only when `keep` (it is due again soon): kept until its run
+   * was recorded, the template of each run of a burst outlived a few young-generation collections
+   * and was promoted, to die in the old generation (~800 B a run at 1,000,000).
+   */
+  render(entry: ResolvedEntry, slotMs: number, nowMs: number, keep = true): DueRun {
+    const { template, idPrefix } = this.compiled.get(entry) ?? this.compileNew(entry, keep);
     const message = renderTaskMessage(template, { taskId: slotTaskId(this.config.name, entry.name, slotMs, idPrefix), slotMs, nowMs });
     return { entry, slotMs, message };
   }

@@ -76,7 +76,7 @@ export class WarmUp {
     let next = 0;
     const slice = (): void => {
       const until = performance.now() + DEFAULTS.templateWarmSliceMs;
-      while (next < todo.length && idle() && performance.now() < until) {
+      while (next < todo.length && idle() && renderer.hasRoom() && performance.now() < until) {
         try {
           renderer.compile((todo[next] as BookEntry).entry);
         } catch {
@@ -84,8 +84,10 @@ export class WarmUp {
         }
         next += 1;
       }
-      if (next < todo.length && idle()) setImmediate(slice);
-      else if (next < todo.length) {
+      // With no room for more templates, the rest are compiled for their runs alone (RunRenderer).
+      const full = !renderer.hasRoom();
+      if (next < todo.length && idle() && !full) setImmediate(slice);
+      else if (next < todo.length && !full) {
         // Cut short: the rest is looked at on the next wake-up.
         for (const held of todo.slice(next)) this.moved.add(held);
         done();

@@ -289,6 +289,7 @@ describe('task ids', () => {
     expect(slotTaskId('other', 'nightly', 1795230000000)).toBe('b2350884-08fb-56c8-9782-a78e8e228c47');
     // The prefix the scheduler keeps per entry gives the same ids.
     expect(slotTaskId('myapp', 'nightly', 1795230000000, slotIdPrefix('myapp', 'nightly'))).toBe('25e6e8a7-81cb-5125-aa3e-f68f869168a6');
+    expect(slotTaskId('myapp', 'wörld ☃ entry', 0, slotIdPrefix('myapp', 'wörld ☃ entry'))).toBe('191ae2e7-b5ed-541b-a4f2-a23324df42d7');
     // RFC 4122's example, as Python computes it.
     expect(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'python.org')).toBe('886313e1-3b8a-5372-9b90-0c9aee199e5d');
   });
