@@ -239,6 +239,111 @@ function finishedText(e: EntryStatus): string {
   return run.finishedAt === null ? outcomeText(run) : `${outcomeText(run)} at ${run.finishedAt}`;
 }
 
+/** The deployment's line: its leader, or with partitions how many lead, and the PARTITION table. */
+function leaderLines(status: DeploymentStatus, io: Io): void {
+  const led = status.partitions;
+  if (led === undefined) {
+    io.out(
+      `deployment ${status.deployment}: ${status.leader ? `leader ${status.leader.instance} since ${status.leader.since}` : 'NO LEADER (no beat run instance holds the lock)'}`,
+    );
+    return;
+  }
+  const leaderless = led.filter((p) => p.leader === null).length;
+  io.out(
+    `deployment ${status.deployment}: ${led.length} partitions, ${leaderless === 0 ? 'each with a leader' : `${leaderless} with NO LEADER (no beat run instance holds its lock)`}`,
+  );
+  io.out(
+    renderTable(
+      ['PARTITION', 'LEADER', 'SINCE', 'ASSIGNED'],
+      led.map((p) => [String(p.partition), p.leader ?? '-', p.since ?? '-', p.assigned === p.leader ? '=' : (p.assigned ?? '-')]),
+    ),
+  );
+  io.out('');
+}
+
+/** The REPLICA table (nothing without replicas), with PARTITIONS when partitioned. */
+function replicaLines(status: DeploymentStatus, io: Io): void {
+  if (status.replicas.length === 0) return;
+  const partitioned = status.partitions !== undefined;
+  io.out(
+    renderTable(
+      ['REPLICA', 'ROLE', 'HOST', 'PID', 'VERSION', 'STARTED', 'HEARTBEAT', 'HTTP', ...(partitioned ? ['PARTITIONS'] : [])],
+      status.replicas.map((r) => [
+        r.instance,
+        r.role,
+        r.host,
+        String(r.pid),
+        r.version,
+        r.startedAt,
+        ageText(r.heartbeatAgeMs),
+        r.http ?? '-',
+        // How many it leads (which: the PARTITION table above).
+        ...(partitioned ? [String(r.partitions?.length ?? 0)] : []),
+      ]),
+    ),
+  );
+  io.out('');
+}
+
+/** The entry table; its optional columns only when some entry has something to show in them. */
+function entryTable(status: DeploymentStatus, withOutcomes: boolean, io: Io): void {
+  // NOTE only when some entry has one; ORIGIN only when some entry is not the file's: a file-only
+  // deployment's table is unchanged.
+  const noted = status.entries.some((e) => e.lastNote !== null);
+  const origins = status.entries.some((e) => e.origin !== 'file') || status.entryProblems.length > 0;
+  // PARTITION with `partitions` > 1 only: each entry's (CRC-32 of its name, modulo the count).
+  const partitioned = status.partitions !== undefined;
+  io.out(
+    renderTable(
+      [
+        'NAME',
+        'TASK',
+        'SCHEDULE',
+        'LAST RUN',
+        'NEXT RUN',
+        'RUNS',
+        'STATE',
+        ...(withOutcomes ? ['LAST OUTCOME', 'LAST FINISHED', 'LAST SUCCESS', 'LAST FAILURE'] : []),
+        ...(noted ? ['NOTE'] : []),
+        ...(origins ? ['ORIGIN'] : []),
+        ...(partitioned ? ['PARTITION'] : []),
+      ],
+      status.entries.map((e) => [
+        e.name,
+        e.task,
+        e.schedule,
+        lastRunText(e),
+        e.nextRun ?? '-',
+        String(e.runCount),
+        entryStateText(e),
+        ...(withOutcomes ? [outcomeText(e.lastOutcome), finishedText(e), e.lastSuccessAt ?? '-', e.lastFailureAt ?? '-'] : []),
+        ...(noted ? [e.lastNote === null ? '-' : `${e.lastNote.action}: ${e.lastNote.note}`] : []),
+        ...(origins ? [e.origin] : []),
+        ...(partitioned ? [String(e.partition ?? '-')] : []),
+      ]),
+    ),
+  );
+}
+
+/** Below the table: the FAILING entries with their reasons, and the runtime entries that do not run. */
+function problemLines(status: DeploymentStatus, io: Io): void {
+  const failing = status.entries.filter((e) => e.failing !== null);
+  if (failing.length > 0) {
+    io.out(`${failing.length} entr${failing.length === 1 ? 'y is' : 'ies are'} FAILING (the others publish on):`);
+    for (const e of failing) {
+      const f = e.failing;
+      if (f !== null) io.out(`  ${e.name}: ${f.reason} (since ${f.since}, ${f.attempts} attempts, next at ${f.retryAt})`);
+    }
+  }
+  if (status.entryProblems.length > 0) {
+    const n = status.entryProblems.length;
+    io.out(`${n} runtime entr${n === 1 ? 'y does' : 'ies do'} not run:`);
+    for (const p of status.entryProblems) {
+      io.out(`  ${p.name} (${p.origin}): ${problemsInline(p.problems)}`);
+    }
+  }
+}
+
 async function statusCommand(
   values: { config?: string; broker?: string; 'django-url'?: string; json?: boolean },
   io: Io,
@@ -255,98 +360,13 @@ async function statusCommand(
       io.out(JSON.stringify({ ...status, ...(led === undefined ? {} : { partitions: led }), partitionCount: counted.json }));
       return ExitCode.Ok;
     }
-    if (led === undefined)
-      io.out(
-        `deployment ${status.deployment}: ${status.leader ? `leader ${status.leader.instance} since ${status.leader.since}` : 'NO LEADER (no beat run instance holds the lock)'}`,
-      );
-    else {
-      const leaderless = led.filter((p) => p.leader === null).length;
-      io.out(
-        `deployment ${status.deployment}: ${led.length} partitions, ${leaderless === 0 ? 'each with a leader' : `${leaderless} with NO LEADER (no beat run instance holds its lock)`}`,
-      );
-      io.out(
-        renderTable(
-          ['PARTITION', 'LEADER', 'SINCE', 'ASSIGNED'],
-          led.map((p) => [String(p.partition), p.leader ?? '-', p.since ?? '-', p.assigned === p.leader ? '=' : (p.assigned ?? '-')]),
-        ),
-      );
-      io.out('');
-    }
+    leaderLines(status, io);
     if (counted.line !== undefined) io.out(counted.line);
     for (const warning of [...status.warnings, ...counted.warnings]) io.out(`WARNING: ${warning}`);
-    if (status.replicas.length > 0) {
-      io.out(
-        renderTable(
-          ['REPLICA', 'ROLE', 'HOST', 'PID', 'VERSION', 'STARTED', 'HEARTBEAT', 'HTTP', ...(led === undefined ? [] : ['PARTITIONS'])],
-          status.replicas.map((r) => [
-            r.instance,
-            r.role,
-            r.host,
-            String(r.pid),
-            r.version,
-            r.startedAt,
-            ageText(r.heartbeatAgeMs),
-            r.http ?? '-',
-            // How many it leads (which: the PARTITION table above).
-            ...(led === undefined ? [] : [String(r.partitions?.length ?? 0)]),
-          ]),
-        ),
-      );
-      io.out('');
-    }
-    // NOTE only when some entry has one; ORIGIN only when some entry is not the file's: a file-only
-    // deployment's table is unchanged.
-    const noted = status.entries.some((e) => e.lastNote !== null);
-    const origins = status.entries.some((e) => e.origin !== 'file') || status.entryProblems.length > 0;
-    // PARTITION with `partitions` > 1 only: each entry's (CRC-32 of its name, modulo the count).
-    const partitioned = led !== undefined;
+    replicaLines(status, io);
     // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.
-    const withOutcomes = followsOutcomes(control.config);
-    io.out(
-      renderTable(
-        [
-          'NAME',
-          'TASK',
-          'SCHEDULE',
-          'LAST RUN',
-          'NEXT RUN',
-          'RUNS',
-          'STATE',
-          ...(withOutcomes ? ['LAST OUTCOME', 'LAST FINISHED', 'LAST SUCCESS', 'LAST FAILURE'] : []),
-          ...(noted ? ['NOTE'] : []),
-          ...(origins ? ['ORIGIN'] : []),
-          ...(partitioned ? ['PARTITION'] : []),
-        ],
-        status.entries.map((e) => [
-          e.name,
-          e.task,
-          e.schedule,
-          lastRunText(e),
-          e.nextRun ?? '-',
-          String(e.runCount),
-          entryStateText(e),
-          ...(withOutcomes ? [outcomeText(e.lastOutcome), finishedText(e), e.lastSuccessAt ?? '-', e.lastFailureAt ?? '-'] : []),
-          ...(noted ? [e.lastNote === null ? '-' : `${e.lastNote.action}: ${e.lastNote.note}`] : []),
-          ...(origins ? [e.origin] : []),
-          ...(partitioned ? [String(e.partition ?? '-')] : []),
-        ]),
-      ),
-    );
-    const failing = status.entries.filter((e) => e.failing !== null);
-    if (failing.length > 0) {
-      io.out(`${failing.length} entr${failing.length === 1 ? 'y is' : 'ies are'} FAILING (the others publish on):`);
-      for (const e of failing) {
-        const f = e.failing;
-        if (f !== null) io.out(`  ${e.name}: ${f.reason} (since ${f.since}, ${f.attempts} attempts, next at ${f.retryAt})`);
-      }
-    }
-    if (status.entryProblems.length > 0) {
-      const n = status.entryProblems.length;
-      io.out(`${n} runtime entr${n === 1 ? 'y does' : 'ies do'} not run:`);
-      for (const p of status.entryProblems) {
-        io.out(`  ${p.name} (${p.origin}): ${problemsInline(p.problems)}`);
-      }
-    }
+    entryTable(status, followsOutcomes(control.config), io);
+    problemLines(status, io);
     return ExitCode.Ok;
   } catch (error) {
     throw control.failure('status', error);
