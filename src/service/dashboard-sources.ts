@@ -88,13 +88,22 @@ function bookedSlots(runner: BookView | undefined): ((name: string) => number | 
   };
 }
 
-export function dashboardSources(inputs: DashboardInputs): DashboardSources {
-  const { supervisor, clock } = inputs;
-  // The entry set is made again only when the config or the catalog changed: the dashboard keeps its
-  // rows for as long as the same set is handed over.
-  let held: { config: ResolvedConfig; version: number; set: EntrySet; byName: Map<string, ResolvedEntry> } | undefined;
-  const current = (): NonNullable<typeof held> => {
-    const config = supervisor.config;
+/** The entries in force (the config file's, then the catalog's), with a lookup by name. */
+interface HeldSet {
+  readonly config: ResolvedConfig;
+  readonly version: number;
+  readonly set: EntrySet;
+  readonly byName: Map<string, ResolvedEntry>;
+}
+
+/**
+ * The entry set, made again only when the config or the catalog changed: the dashboard keeps its
+ * rows for as long as the same set is handed over.
+ */
+function heldEntrySet(inputs: DashboardInputs): () => HeldSet {
+  let held: HeldSet | undefined;
+  return () => {
+    const config = inputs.supervisor.config;
     const version = inputs.catalog.version;
     if (held === undefined || held.config !== config || held.version !== version) {
       const names = new Set(config.entries.map((e) => e.name));
@@ -108,107 +117,126 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
     }
     return held;
   };
-  /** What the deployment's page says of this replica and its connections. */
-  const connectionsView = (nowMs: number) => ({
+}
+
+/** What the deployment's page says of this replica and its connections. */
+function connectionsView(inputs: DashboardInputs, nowMs: number) {
+  const { supervisor } = inputs;
+  return {
     deployment: supervisor.config.name,
     role: supervisor.leading ? 'leader' : 'standby',
     redis: `Redis ${inputs.redis.status}`,
     broker: inputs.publishing.status,
     warnings: warningsOf(inputs.watch.current),
     nowMs,
-  });
-  /** With several partitions: each one's leader and lock, and the replicas leading any as leaders. */
-  const partitionMap = async (several: NonNullable<DashboardInputs['partitions']>) => {
-    const [leaders, ttls, replicas] = await Promise.all([
-      several.leaders(),
-      Promise.all(several.lockKeys.map((key) => inputs.lockClient.pttl(key))),
-      inputs.replicas.read(),
-    ]);
-    return {
-      leader: null,
-      lockExpiresInMs: null,
-      partitions: partitionLeaders(
-        leaders,
-        replicas.map((r) => r.instance),
-      ).map((p, i): PartitionWire => {
-        const ttl = ttls[i] ?? -2;
-        return { ...p, lockExpiresInMs: p.leader !== null && ttl >= 0 ? ttl : null };
-      }),
-      replicas: replicaStatuses(replicas, undefined, leaders),
-    };
   };
+}
+
+/** With several partitions: each one's leader and lock, and the replicas leading any as leaders. */
+async function partitionMap(inputs: DashboardInputs, several: NonNullable<DashboardInputs['partitions']>) {
+  const [leaders, ttls, replicas] = await Promise.all([
+    several.leaders(),
+    Promise.all(several.lockKeys.map((key) => inputs.lockClient.pttl(key))),
+    inputs.replicas.read(),
+  ]);
+  return {
+    leader: null,
+    lockExpiresInMs: null,
+    partitions: partitionLeaders(
+      leaders,
+      replicas.map((r) => r.instance),
+    ).map((p, i): PartitionWire => {
+      const ttl = ttls[i] ?? -2;
+      return { ...p, lockExpiresInMs: p.leader !== null && ttl >= 0 ? ttl : null };
+    }),
+    replicas: replicaStatuses(replicas, undefined, leaders),
+  };
+}
+
+/** The deployment's page: its leader and lock (or each partition's), replicas and connections. */
+async function deploymentView(inputs: DashboardInputs) {
+  const nowMs = inputs.clock.now();
+  const several = inputs.partitions;
+  if (several !== undefined) return { ...(await partitionMap(inputs, several)), ...connectionsView(inputs, nowMs) };
+  const [leader, ttl, replicas] = await Promise.all([
+    inputs.control.leader(),
+    inputs.lockClient.pttl(inputs.lockKey),
+    inputs.replicas.read(),
+  ]);
+  return {
+    leader: leader ? { instance: leader.instance, since: new Date(leader.sinceMs).toISOString() } : null,
+    lockExpiresInMs: ttl >= 0 ? ttl : null,
+    partitions: null,
+    replicas: replicaStatuses(replicas, leader),
+    ...connectionsView(inputs, nowMs),
+  };
+}
+
+/** The status of the named entries, as /status computes it. */
+async function entryStatuses(inputs: DashboardInputs, held: HeldSet, names: readonly string[]): Promise<Map<string, StatusEntry>> {
+  const { supervisor } = inputs;
+  const { config, byName } = held;
+  const entries = names.map((n) => byName.get(n)).filter((e): e is ResolvedEntry => e !== undefined);
+  if (entries.length === 0) return new Map();
+  // The pause notes and notes hashes hold a field only for the entries given one: small.
+  const [states, paused, pauseNotes, notes, leader, failing] = await Promise.all([
+    inputs.states.readSome(entries.map((e) => e.name)),
+    inputs.control.paused(),
+    inputs.control.pauseNotes(),
+    inputs.control.notes(),
+    inputs.control.leader(),
+    inputs.failures?.read(),
+  ]);
+  const nextSlots = bookedSlots(supervisor.runner);
+  const status = buildStatus({
+    ...(failing === undefined ? {} : { failing }),
+    ...(nextSlots === undefined ? {} : { nextSlots }),
+    pauseNotes,
+    notes,
+    config: { ...config, entries },
+    states,
+    paused,
+    leader,
+    self: { instance: inputs.instanceId, role: supervisor.leading ? 'leader' : 'standby' },
+    nowMs: inputs.clock.now(),
+  });
+  return new Map(status.entries.map((e) => [e.name, e as StatusEntry]));
+}
+
+/** Every entry's next run, last run and run count, for the entries page's columns. */
+async function runColumns(inputs: DashboardInputs, set: EntrySet): Promise<Map<string, RunColumns>> {
+  const paused = await inputs.control.paused();
+  const nextSlots = bookedSlots(inputs.supervisor.runner);
+  const nowMs = inputs.clock.now();
+  const out = new Map<string, RunColumns>();
+  // A slice of entries at a time: its states read (HMGET) and decoded, its next fires the
+  // leader's book's (a standby computes them), then the loop is free until the next slice's
+  // reply, never held by one decode of every state.
+  for (const chunk of chunksOf(set.entries, DEFAULTS.loopSlice)) {
+    const states = await inputs.states.readSome(chunk.map((e) => e.name));
+    for (const entry of chunk) {
+      const state = states.get(entry.name);
+      const next = nextRunMs(entry, state, paused.has(entry.name), nowMs, nextSlots);
+      const last = lastRunBy(state) === 'trigger' ? state?.publishedAtMs : state?.slotMs;
+      out.set(entry.name, { nextMs: next ?? null, lastMs: last ?? null, runCount: state?.runCount ?? 0 });
+    }
+    await yieldToLoop();
+  }
+  return out;
+}
+
+export function dashboardSources(inputs: DashboardInputs): DashboardSources {
+  const { supervisor, clock } = inputs;
+  const current = heldEntrySet(inputs);
   return {
     instanceId: inputs.instanceId,
     version: VERSION,
     now: () => clock.now(),
     entrySet: () => current().set,
     paused: () => inputs.control.paused(),
-    status: async (names) => {
-      const { config, byName } = current();
-      const entries = names.map((n) => byName.get(n)).filter((e): e is ResolvedEntry => e !== undefined);
-      if (entries.length === 0) return new Map();
-      // The pause notes and notes hashes hold a field only for the entries given one: small.
-      const [states, paused, pauseNotes, notes, leader, failing] = await Promise.all([
-        inputs.states.readSome(entries.map((e) => e.name)),
-        inputs.control.paused(),
-        inputs.control.pauseNotes(),
-        inputs.control.notes(),
-        inputs.control.leader(),
-        inputs.failures?.read(),
-      ]);
-      const nextSlots = bookedSlots(supervisor.runner);
-      const status = buildStatus({
-        ...(failing === undefined ? {} : { failing }),
-        ...(nextSlots === undefined ? {} : { nextSlots }),
-        pauseNotes,
-        notes,
-        config: { ...config, entries },
-        states,
-        paused,
-        leader,
-        self: { instance: inputs.instanceId, role: supervisor.leading ? 'leader' : 'standby' },
-        nowMs: clock.now(),
-      });
-      return new Map(status.entries.map((e) => [e.name, e as StatusEntry]));
-    },
-    runColumns: async () => {
-      const { set } = current();
-      const paused = await inputs.control.paused();
-      const nextSlots = bookedSlots(supervisor.runner);
-      const nowMs = clock.now();
-      const out = new Map<string, RunColumns>();
-      // A slice of entries at a time: its states read (HMGET) and decoded, its next fires the
-      // leader's book's (a standby computes them), then the loop is free until the next slice's
-      // reply, never held by one decode of every state.
-      for (const chunk of chunksOf(set.entries, DEFAULTS.loopSlice)) {
-        const states = await inputs.states.readSome(chunk.map((e) => e.name));
-        for (const entry of chunk) {
-          const state = states.get(entry.name);
-          const next = nextRunMs(entry, state, paused.has(entry.name), nowMs, nextSlots);
-          const last = lastRunBy(state) === 'trigger' ? state?.publishedAtMs : state?.slotMs;
-          out.set(entry.name, { nextMs: next ?? null, lastMs: last ?? null, runCount: state?.runCount ?? 0 });
-        }
-        await yieldToLoop();
-      }
-      return out;
-    },
-    deployment: async () => {
-      const nowMs = clock.now();
-      const several = inputs.partitions;
-      if (several !== undefined) return { ...(await partitionMap(several)), ...connectionsView(nowMs) };
-      const [leader, ttl, replicas] = await Promise.all([
-        inputs.control.leader(),
-        inputs.lockClient.pttl(inputs.lockKey),
-        inputs.replicas.read(),
-      ]);
-      return {
-        leader: leader ? { instance: leader.instance, since: new Date(leader.sinceMs).toISOString() } : null,
-        lockExpiresInMs: ttl >= 0 ? ttl : null,
-        partitions: null,
-        replicas: replicaStatuses(replicas, leader),
-        ...connectionsView(nowMs),
-      };
-    },
+    status: async (names) => entryStatuses(inputs, current(), names),
+    runColumns: async () => runColumns(inputs, current().set),
+    deployment: async () => deploymentView(inputs),
     control: inputs.control,
     runs: async (entries, limit) => (followsOutcomes(supervisor.config) ? inputs.runs.recent(entries, limit) : undefined),
     finished: async (entries) => (followsOutcomes(supervisor.config) ? inputs.runs.finished(entries) : undefined),
