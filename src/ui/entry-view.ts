@@ -235,13 +235,8 @@ async function detailOf(name: string): Promise<DetailWire> {
 /** 250 ms apart: about 5 s. */
 const UNKNOWN_ENTRY_ATTEMPTS = 20;
 
-export async function entryView(root: HTMLElement, name: string, overview: OverviewWire, notice: Notice): Promise<void> {
-  const detail = await detailOf(name);
-  const reload = (): Promise<void> => entryView(root, name, overview, notice);
-  const row = detail.row;
-  const nowMs = overview.nowMs;
-  const outcome = outcomeText(row);
-  const editing = h('div', {});
+/** The past as strips (the last day, the last hour): fetched on the side, filled in when they arrive. */
+function pastStrips(name: string): HTMLElement {
   const pastSection = h('div', { class: 'strips-past' });
   void Promise.all([fetchStrips([name], 'day'), fetchStrips([name], 'hour')]).then(([day, hour]) =>
     pastSection.replaceChildren(
@@ -252,103 +247,114 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
       legend(),
     ),
   );
-  const editButtons =
-    detail.editable && overview.actions === 'on'
-      ? h(
-          'div',
-          { class: 'actions' },
-          h(
-            'button',
-            {
-              type: 'button',
-              onclick: () => {
-                // The entry as it was written (the config-file form), not as tsbeat resolved it.
-                const { name: _n, origin: _o, ...resolved } = detail.definition;
-                editing.replaceChildren(entryEditor(name, detail.stored ?? resolved, notice, () => void reload()));
-              },
-            },
-            'Edit',
-          ),
-          h(
-            'button',
-            {
-              type: 'button',
-              class: 'danger',
-              onclick: () => {
-                if (!window.confirm(`Delete the runtime entry "${name}"?`)) return;
-                del(entryPath(name))
-                  .then(() => {
-                    notice(`Deleted ${name}`);
-                    location.hash = '#/';
-                  })
-                  .catch((error: unknown) => notice(errorText(error), 'error'));
-              },
-            },
-            'Delete',
-          ),
-        )
-      : null;
-  fill(
-    root,
-    h('p', {}, h('a', { href: '#/' }, '← All entries')),
-    h('h1', { class: 'entry-name' }, row.name),
+  return pastSection;
+}
+
+/** Edit and Delete, for a runtime entry when actions are on: the editor opens in `editing`. */
+function editButtons(
+  detail: DetailWire,
+  overview: OverviewWire,
+  notice: Notice,
+  editing: HTMLElement,
+  reload: () => Promise<void>,
+): HTMLElement | null {
+  if (!(detail.editable && overview.actions === 'on')) return null;
+  const name = detail.row.name;
+  return h(
+    'div',
+    { class: 'actions' },
     h(
-      'dl',
-      { class: 'facts' },
-      ...(
-        [
-          ['Source', row.origin],
-          ...(row.partition === null ? [] : ([['Partition', String(row.partition)]] as const)),
-          ['Task', row.task],
-          ['Queue', row.queue],
-          ['Schedule', row.schedule],
-          ['Zone', row.zone],
-          ['State', row.state],
-          ...(row.pauseNote === null
-            ? []
-            : ([['Paused', `by ${row.pauseNote.by} at ${row.pauseNote.at}: ${row.pauseNote.note}`]] as const)),
-          ['Next run', row.next === null || row.nextMs === null ? '—' : `${row.next} (${relative(row.nextMs, nowMs)})`],
-          [
-            'Last run',
-            row.last === null ? '—' : `${row.last}${row.lastBy === 'trigger' ? ' (trigger)' : ''}${outcome ? ` — ${outcome}` : ''}`,
-          ],
-          ['Runs', String(row.runCount)],
-        ] as const
-      ).flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, v)]),
-      ...(detail.result === null
-        ? []
-        : [
-            h('dt', {}, 'Result'),
-            h('dd', { class: 'result' }, ...resultCell(detail.result, nowMs)),
-            h('dt', {}, 'Last success'),
-            h('dd', { class: 'last-success' }, detail.result.lastSuccess ?? '— (none kept)'),
-            h('dt', {}, 'Last failure'),
-            h('dd', { class: 'last-failure' }, detail.result.lastFailure ?? '— (none kept)'),
-            h('dt', {}, 'Success'),
-            h('dd', {}, successCell(detail.result)),
-          ]),
-      ...(streakText(detail.result, row.pauseOnFailure) === null
-        ? []
-        : [h('dt', {}, 'Failures'), h('dd', { class: 'streak' }, streakText(detail.result, row.pauseOnFailure))]),
-      ...(row.lastNote === null
-        ? []
-        : [
-            h('dt', {}, 'Last note'),
-            h('dd', { class: 'last-note' }, `${row.lastNote.action} by ${row.lastNote.by} at ${row.lastNote.at}: ${row.lastNote.note}`),
-          ]),
+      'button',
+      {
+        type: 'button',
+        onclick: () => {
+          // The entry as it was written (the config-file form), not as tsbeat resolved it.
+          const { name: _n, origin: _o, ...resolved } = detail.definition;
+          editing.replaceChildren(entryEditor(name, detail.stored ?? resolved, notice, () => void reload()));
+        },
+      },
+      'Edit',
     ),
-    row.problems.length > 0 ? h('ul', { class: 'problems' }, ...row.problems.map((p) => h('li', {}, `${p.path}: ${p.message}`))) : null,
-    actions(detail, overview, notice, reload),
-    editButtons,
-    editing,
-    h('h2', {}, 'The past'),
-    pastSection,
-    h('h2', {}, 'History'),
-    detail.history === null
-      ? h('p', { class: 'hint' }, 'No run history is kept: outcomes are followed only when the config has a resultBackend or taskEvents.')
-      : detail.history.length === 0
-        ? h('p', { class: 'hint' }, 'No run recorded yet.')
-        : h('div', {}, runtimeChart(detail.history), historyTable(detail.history)),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'danger',
+        onclick: () => {
+          if (!window.confirm(`Delete the runtime entry "${name}"?`)) return;
+          del(entryPath(name))
+            .then(() => {
+              notice(`Deleted ${name}`);
+              location.hash = '#/';
+            })
+            .catch((error: unknown) => notice(errorText(error), 'error'));
+        },
+      },
+      'Delete',
+    ),
+  );
+}
+
+/** The entry's own facts (source, task, schedule, state, next and last run, runs), as dt/dd pairs. */
+function rowFacts(row: DetailWire['row'], nowMs: number): HTMLElement[] {
+  const outcome = outcomeText(row);
+  return (
+    [
+      ['Source', row.origin],
+      ...(row.partition === null ? [] : ([['Partition', String(row.partition)]] as const)),
+      ['Task', row.task],
+      ['Queue', row.queue],
+      ['Schedule', row.schedule],
+      ['Zone', row.zone],
+      ['State', row.state],
+      ...(row.pauseNote === null ? [] : ([['Paused', `by ${row.pauseNote.by} at ${row.pauseNote.at}: ${row.pauseNote.note}`]] as const)),
+      ['Next run', row.next === null || row.nextMs === null ? '—' : `${row.next} (${relative(row.nextMs, nowMs)})`],
+      ['Last run', row.last === null ? '—' : `${row.last}${row.lastBy === 'trigger' ? ' (trigger)' : ''}${outcome ? ` — ${outcome}` : ''}`],
+      ['Runs', String(row.runCount)],
+    ] as const
+  ).flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, v)]);
+}
+
+/** The outcomes' facts (result, last success and failure, success rate, failure streak), when followed, and the last note. */
+function outcomeFacts(detail: DetailWire, nowMs: number): HTMLElement[] {
+  const row = detail.row;
+  return [
+    ...(detail.result === null
+      ? []
+      : [
+          h('dt', {}, 'Result'),
+          h('dd', { class: 'result' }, ...resultCell(detail.result, nowMs)),
+          h('dt', {}, 'Last success'),
+          h('dd', { class: 'last-success' }, detail.result.lastSuccess ?? '— (none kept)'),
+          h('dt', {}, 'Last failure'),
+          h('dd', { class: 'last-failure' }, detail.result.lastFailure ?? '— (none kept)'),
+          h('dt', {}, 'Success'),
+          h('dd', {}, successCell(detail.result)),
+        ]),
+    ...(streakText(detail.result, row.pauseOnFailure) === null
+      ? []
+      : [h('dt', {}, 'Failures'), h('dd', { class: 'streak' }, streakText(detail.result, row.pauseOnFailure))]),
+    ...(row.lastNote === null
+      ? []
+      : [
+          h('dt', {}, 'Last note'),
+          h('dd', { class: 'last-note' }, `${row.lastNote.action} by ${row.lastNote.by} at ${row.lastNote.at}: ${row.lastNote.note}`),
+        ]),
+  ];
+}
+
+/** The run history: a runtime chart and a table, or why there is none. */
+function historySection(detail: DetailWire): HTMLElement {
+  return detail.history === null
+    ? h('p', { class: 'hint' }, 'No run history is kept: outcomes are followed only when the config has a resultBackend or taskEvents.')
+    : detail.history.length === 0
+      ? h('p', { class: 'hint' }, 'No run recorded yet.')
+      : h('div', {}, runtimeChart(detail.history), historyTable(detail.history));
+}
+
+/** The entry's changes: a link to all of them, and the latest. */
+function auditSection(name: string): HTMLElement[] {
+  return [
     h('h2', {}, 'Audit'),
     h(
       'p',
@@ -359,6 +365,30 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
       ')',
     ),
     entryAudit(name),
+  ];
+}
+
+export async function entryView(root: HTMLElement, name: string, overview: OverviewWire, notice: Notice): Promise<void> {
+  const detail = await detailOf(name);
+  const reload = (): Promise<void> => entryView(root, name, overview, notice);
+  const row = detail.row;
+  const nowMs = overview.nowMs;
+  const editing = h('div', {});
+  const pastSection = pastStrips(name);
+  fill(
+    root,
+    h('p', {}, h('a', { href: '#/' }, '← All entries')),
+    h('h1', { class: 'entry-name' }, row.name),
+    h('dl', { class: 'facts' }, ...rowFacts(row, nowMs), ...outcomeFacts(detail, nowMs)),
+    row.problems.length > 0 ? h('ul', { class: 'problems' }, ...row.problems.map((p) => h('li', {}, `${p.path}: ${p.message}`))) : null,
+    actions(detail, overview, notice, reload),
+    editButtons(detail, overview, notice, editing, reload),
+    editing,
+    h('h2', {}, 'The past'),
+    pastSection,
+    h('h2', {}, 'History'),
+    historySection(detail),
+    ...auditSection(name),
     ...firesSection(detail),
     ...definitionSection(detail),
     h('h2', {}, 'Message of the next run'),
