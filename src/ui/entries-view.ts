@@ -108,13 +108,31 @@ function rowView(row: RowWire, nowMs: number, partitioned: boolean): HTMLTableRo
   );
 }
 
-/** The list; with `partitions` > 1 a Partition column and filter. */
-export function entriesView(root: HTMLElement, partitions: number): { refresh(): Promise<void> } {
-  const partitioned = partitions > 1;
-  const columns = partitioned ? COLUMNS : COLUMNS.filter(([key]) => key !== 'partition');
-  const table = h('table', { class: 'entries' });
-  const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
-  const pager = h('div', { class: 'pager' });
+type Refresh = () => Promise<void>;
+
+/** A filter of a fixed set of values (State, Source): a change shows the first page. */
+function choice(label: string, key: 'state' | 'origin', options: string[], refresh: Refresh): HTMLLabelElement {
+  return h(
+    'label',
+    {},
+    `${label} `,
+    h(
+      'select',
+      {
+        name: key,
+        onchange: (e: Event) => {
+          state[key] = (e.target as HTMLSelectElement).value;
+          state.offset = 0;
+          void refresh();
+        },
+      },
+      ...['', ...options].map((o) => h('option', { value: o, selected: state[key] === o }, o === '' ? 'any' : o)),
+    ),
+  );
+}
+
+/** The typed filters (search, queue, and with `partitions` > 1 partition): the list follows 200 ms after the last key. */
+function typedFilters(partitions: number, refresh: Refresh): (HTMLInputElement | null)[] {
   let timer: number | undefined;
   const later = (): void => {
     window.clearTimeout(timer);
@@ -123,154 +141,145 @@ export function entriesView(root: HTMLElement, partitions: number): { refresh():
       void refresh();
     }, 200);
   };
-  const select = (label: string, key: 'state' | 'origin', options: string[]): HTMLLabelElement =>
+  const typed = (attrs: Record<string, string>, key: 'q' | 'queue' | 'partition', trim: boolean): HTMLInputElement =>
+    h('input', {
+      ...attrs,
+      value: state[key],
+      oninput: (e: Event) => {
+        const value = (e.target as HTMLInputElement).value;
+        state[key] = trim ? value.trim() : value;
+        later();
+      },
+    });
+  return [
+    typed(
+      { type: 'search', name: 'q', placeholder: 'name, task or queue', 'aria-label': 'Search entries by name, task or queue' },
+      'q',
+      false,
+    ),
+    typed({ type: 'text', name: 'queue', placeholder: 'queue', 'aria-label': 'Only entries of this queue' }, 'queue', true),
+    partitions > 1
+      ? typed(
+          {
+            type: 'number',
+            name: 'partition',
+            min: '0',
+            max: String(partitions - 1),
+            placeholder: 'partition',
+            'aria-label': `Only entries of this partition (0 to ${partitions - 1})`,
+          },
+          'partition',
+          true,
+        )
+      : null,
+  ];
+}
+
+/** The filter bar: the typed filters, State, Source and "failing". */
+function filterBar(partitions: number, refresh: Refresh): HTMLElement {
+  return h(
+    'div',
+    { class: 'filters' },
+    ...typedFilters(partitions, refresh),
+    choice('State', 'state', ['active', 'paused', 'disabled', 'invalid'], refresh),
+    choice('Source', 'origin', ['file', 'store', 'redbeat', 'django'], refresh),
     h(
       'label',
       {},
-      `${label} `,
-      h(
-        'select',
-        {
-          name: key,
-          onchange: (e: Event) => {
-            state[key] = (e.target as HTMLSelectElement).value;
-            state.offset = 0;
-            void refresh();
-          },
+      h('input', {
+        type: 'checkbox',
+        name: 'failing',
+        checked: state.failing,
+        onchange: (e: Event) => {
+          state.failing = (e.target as HTMLInputElement).checked;
+          state.offset = 0;
+          void refresh();
         },
-        ...['', ...options].map((o) => h('option', { value: o, selected: state[key] === o }, o === '' ? 'any' : o)),
-      ),
-    );
-  const search = h('input', {
-    type: 'search',
-    name: 'q',
-    placeholder: 'name, task or queue',
-    'aria-label': 'Search entries by name, task or queue',
-    value: state.q,
-    oninput: (e: Event) => {
-      state.q = (e.target as HTMLInputElement).value;
-      later();
-    },
-  });
-  const queue = h('input', {
-    type: 'text',
-    name: 'queue',
-    placeholder: 'queue',
-    'aria-label': 'Only entries of this queue',
-    value: state.queue,
-    oninput: (e: Event) => {
-      state.queue = (e.target as HTMLInputElement).value.trim();
-      later();
-    },
-  });
-  const partition = partitioned
-    ? h('input', {
-        type: 'number',
-        name: 'partition',
-        min: '0',
-        max: String(partitions - 1),
-        placeholder: 'partition',
-        'aria-label': `Only entries of this partition (0 to ${partitions - 1})`,
-        value: state.partition,
-        oninput: (e: Event) => {
-          state.partition = (e.target as HTMLInputElement).value.trim();
-          later();
-        },
-      })
-    : null;
-  fill(
-    root,
-    h('h1', {}, 'Entries'),
-    h(
-      'div',
-      { class: 'filters' },
-      search,
-      queue,
-      partition,
-      select('State', 'state', ['active', 'paused', 'disabled', 'invalid']),
-      select('Source', 'origin', ['file', 'store', 'redbeat', 'django']),
-      h(
-        'label',
-        {},
-        h('input', {
-          type: 'checkbox',
-          name: 'failing',
-          checked: state.failing,
-          onchange: (e: Event) => {
-            state.failing = (e.target as HTMLInputElement).checked;
-            state.offset = 0;
-            void refresh();
-          },
-        }),
-        ' failing (failed runs in a row)',
-      ),
+      }),
+      ' failing (failed runs in a row)',
     ),
-    summary,
-    h('div', { class: 'table-wrap' }, table),
-    pager,
   );
+}
 
-  const header = (): HTMLTableSectionElement =>
+/** The column headers; a sortable one is a button that sorts by it, again the other way. */
+function header(columns: typeof COLUMNS, refresh: Refresh): HTMLTableSectionElement {
+  return h(
+    'thead',
+    {},
     h(
-      'thead',
+      'tr',
       {},
-      h(
-        'tr',
-        {},
-        ...columns.map(([key, label]) => {
-          if (!SORTABLE.has(key)) return h('th', { scope: 'col' }, label);
-          const active = state.sort === key;
-          return h(
-            'th',
-            { scope: 'col', 'aria-sort': active ? (state.desc ? 'descending' : 'ascending') : 'none' },
-            h(
-              'button',
-              {
-                type: 'button',
-                class: 'sort',
-                onclick: () => {
-                  if (state.sort === key) state.desc = !state.desc;
-                  else {
-                    state.sort = key;
-                    state.desc = false;
-                  }
-                  void refresh();
-                },
+      ...columns.map(([key, label]) => {
+        if (!SORTABLE.has(key)) return h('th', { scope: 'col' }, label);
+        const active = state.sort === key;
+        return h(
+          'th',
+          { scope: 'col', 'aria-sort': active ? (state.desc ? 'descending' : 'ascending') : 'none' },
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'sort',
+              onclick: () => {
+                if (state.sort === key) state.desc = !state.desc;
+                else {
+                  state.sort = key;
+                  state.desc = false;
+                }
+                void refresh();
               },
-              label,
-              active ? (state.desc ? ' ▼' : ' ▲') : '',
-            ),
-          );
-        }),
-      ),
-    );
+            },
+            label,
+            active ? (state.desc ? ' ▼' : ' ▲') : '',
+          ),
+        );
+      }),
+    ),
+  );
+}
 
+/** The strips of the rows on screen only, after the rows: a slow read does not hold the list back. */
+function pastDayStrips(table: HTMLTableElement, rows: readonly RowWire[]): void {
+  const names = rows.filter((r) => r.state !== 'invalid').map((r) => r.name);
+  if (names.length === 0) return;
+  void fetchStrips(names, 'day').then((s) => {
+    for (const name of names) {
+      const cell = table.querySelector(`tr[data-entry="${CSS.escape(name)}"] td.past`);
+      cell?.replaceChildren(strip(s, name, `${name}: the last 24 hours`));
+    }
+  });
+}
+
+/** Which rows are shown of how many, and Previous / Next. */
+function pageMoves(summary: HTMLElement, pager: HTMLElement, page: PageWire, refresh: Refresh): void {
+  const last = Math.min(page.offset + page.rows.length, page.matched);
+  summary.textContent =
+    page.matched === 0
+      ? `No entry matches (of ${page.total}).`
+      : `${page.offset + 1}–${last} of ${page.matched} matching (${page.total} entries)`;
+  const move = (offset: number) => () => {
+    state.offset = offset;
+    void refresh();
+  };
+  pager.replaceChildren(
+    h('button', { type: 'button', disabled: page.offset === 0, onclick: move(Math.max(0, page.offset - PAGE)) }, '← Previous'),
+    h('button', { type: 'button', disabled: last >= page.matched, onclick: move(page.offset + PAGE) }, 'Next →'),
+  );
+}
+
+/** The list; with `partitions` > 1 a Partition column and filter. */
+export function entriesView(root: HTMLElement, partitions: number): { refresh(): Promise<void> } {
+  const partitioned = partitions > 1;
+  const columns = partitioned ? COLUMNS : COLUMNS.filter(([key]) => key !== 'partition');
+  const table = h('table', { class: 'entries' });
+  const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
+  const pager = h('div', { class: 'pager' });
   const refresh = async (): Promise<void> => {
     const page = await get<PageWire>(`/ui/api/entries?${query()}`);
-    table.replaceChildren(header(), h('tbody', {}, ...page.rows.map((r) => rowView(r, page.nowMs, partitioned))));
-    // The strips of the rows on screen only, after the rows: a slow read does not hold the list back.
-    const names = page.rows.filter((r) => r.state !== 'invalid').map((r) => r.name);
-    if (names.length > 0) {
-      void fetchStrips(names, 'day').then((s) => {
-        for (const name of names) {
-          const cell = table.querySelector(`tr[data-entry="${CSS.escape(name)}"] td.past`);
-          cell?.replaceChildren(strip(s, name, `${name}: the last 24 hours`));
-        }
-      });
-    }
-    const last = Math.min(page.offset + page.rows.length, page.matched);
-    summary.textContent =
-      page.matched === 0
-        ? `No entry matches (of ${page.total}).`
-        : `${page.offset + 1}–${last} of ${page.matched} matching (${page.total} entries)`;
-    const move = (offset: number) => () => {
-      state.offset = offset;
-      void refresh();
-    };
-    pager.replaceChildren(
-      h('button', { type: 'button', disabled: page.offset === 0, onclick: move(Math.max(0, page.offset - PAGE)) }, '← Previous'),
-      h('button', { type: 'button', disabled: last >= page.matched, onclick: move(page.offset + PAGE) }, 'Next →'),
-    );
+    table.replaceChildren(header(columns, refresh), h('tbody', {}, ...page.rows.map((r) => rowView(r, page.nowMs, partitioned))));
+    pastDayStrips(table, page.rows);
+    pageMoves(summary, pager, page, refresh);
   };
+  fill(root, h('h1', {}, 'Entries'), filterBar(partitions, refresh), summary, h('div', { class: 'table-wrap' }, table), pager);
   return { refresh };
 }
