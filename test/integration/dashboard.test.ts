@@ -123,7 +123,19 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     await page.selectOption('select[name="state"]', 'disabled');
     await expect.poll(() => page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-entry')))).toEqual(['off']);
     await page.selectOption('select[name="state"]', '');
+    // The queue filter is trimmed; a sortable header sorts, then sorts the other way.
+    await page.fill('input[name="queue"]', ' reports ');
+    await expect
+      .poll(() => page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-entry'))))
+      .toEqual(['daily-report']);
+    await page.fill('input[name="queue"]', '');
     await page.locator('tr[data-entry="tick"]').waitFor();
+    const order = () => page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-entry')));
+    await page.click('th button.sort:has-text("Name")');
+    await expect.poll(async () => page.locator('th[aria-sort="descending"]').count()).toBe(1);
+    await expect.poll(order).toEqual([...(await order())].sort().reverse());
+    await page.click('th button.sort:has-text("Name")');
+    await expect.poll(async () => page.locator('th[aria-sort="ascending"]').count()).toBe(1);
     await page.screenshot({ path: join(DOCS, 'dashboard-entries.png') });
     await page.close();
   }, 60_000);
