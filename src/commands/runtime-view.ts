@@ -4,9 +4,7 @@
  * config file takes), so that `beat status` says what `/status` says.
  */
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
-import { silentLogger } from '../base/log.js';
-import type { EntrySnapshot, EntrySource } from '../ports/entries.js';
-import { EntryCatalog } from '../runtime/entry-catalog.js';
+import { resolveOnce } from '../runtime/resolve-once.js';
 import type { EntryProblem } from '../runtime/entry-catalog.js';
 import type { RedisEntryStore } from '../redis/entry-store.js';
 
@@ -18,19 +16,7 @@ export interface RuntimeView {
 /** Reads the store once (a failure to read it is thrown, not logged) and resolves it as the catalog does. */
 export async function readRuntimeEntries(config: ResolvedConfig, store: RedisEntryStore): Promise<RuntimeView> {
   const snapshot = await store.load();
-  const once: EntrySource = {
-    origin: store.origin,
-    load: (): Promise<EntrySnapshot> => Promise.resolve(snapshot),
-    changesSince: (cursor) => Promise.resolve({ changed: [], removed: [], cursor }),
-  };
-  const catalog = new EntryCatalog({
-    sources: [once],
-    logger: silentLogger,
-    intervalMs: config.maxIntervalMs,
-    defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
-    staticNames: new Set(config.entries.map((e) => e.name)),
-  });
-  await catalog.load();
+  const catalog = await resolveOnce(config, snapshot, store.origin);
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   return { entries: catalog.entries().sort(byName), problems: [...catalog.problems()].sort(byName) };
 }

@@ -6,12 +6,11 @@
  * config-file entry's, its calendars defined). A django entry of such a partition is not read: its
  * partition's leader answers for it.
  */
-import { silentLogger } from '../base/log.js';
 import { parseEntryDefinition } from '../config/entry-definition.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
-import type { EntrySource } from '../ports/entries.js';
 import type { RedisEntryStore } from '../redis/entry-store.js';
-import { EntryCatalog } from '../runtime/entry-catalog.js';
+import type { EntryCatalog } from '../runtime/entry-catalog.js';
+import { resolveOnce } from '../runtime/resolve-once.js';
 import { entryNamedIn } from './in-force.js';
 import type { InForce } from './in-force.js';
 
@@ -39,18 +38,6 @@ export async function storedEntry(
   if (stored === undefined || stored.problems !== undefined) return undefined;
   const parsed = parseEntryDefinition(stored.entry);
   if (!parsed.ok) return undefined;
-  const once: EntrySource = {
-    origin: 'store',
-    load: () => Promise.resolve({ entries: [{ name, entry: parsed.entry }], cursor: '0' }),
-    changesSince: (cursor) => Promise.resolve({ changed: [], removed: [], cursor }),
-  };
-  const catalog = new EntryCatalog({
-    sources: [once],
-    logger: silentLogger,
-    intervalMs: config.maxIntervalMs,
-    defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
-    staticNames: new Set(config.entries.map((e) => e.name)),
-  });
-  await catalog.load();
+  const catalog = await resolveOnce(config, { entries: [{ name, entry: parsed.entry }], cursor: '0' }, 'store');
   return catalog.find(name);
 }
