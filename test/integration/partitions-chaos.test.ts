@@ -13,8 +13,7 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { partitionOf } from '../../src/core/partition.js';
-import { partitionKeys } from '../../src/redis/keys.js';
-import { FAST_LOCK, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
+import { FAST_LOCK, partitionLeaderPids, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { beatSuite } from '../support/beat-suite.js';
 import { byEntry, checkSlots, decodeEnvelope, duplicates } from '../support/beat-queue.js';
@@ -28,20 +27,7 @@ const TAKEOVER_MS = TTL_MS + 3000;
 const NAME = 'chaos';
 
 /** Who leads each partition now: the pid whose leader record's token holds the lock, or undefined. */
-async function leaders(client: Redis): Promise<(number | undefined)[]> {
-  const pipeline = client.pipeline();
-  for (let p = 0; p < N; p += 1) {
-    const keys = partitionKeys('tsbeat', NAME, p, N);
-    pipeline.get(keys.lock).hmget(keys.leader, 'instance', 'token');
-  }
-  const replies = (await pipeline.exec()) ?? [];
-  return Array.from({ length: N }, (_, p) => {
-    const lock = replies[2 * p]?.[1] as string | null;
-    const [instance, token] = (replies[2 * p + 1]?.[1] ?? [null, null]) as (string | null)[];
-    // The record counts only while its token holds the lock (a dead leader's stays behind).
-    return lock === null || instance == null || token !== lock ? undefined : pidOfInstance(instance);
-  });
-}
+const leaders = (client: Redis) => partitionLeaderPids(client, NAME, N);
 
 /** How many partitions each pid leads. */
 function shares(led: readonly (number | undefined)[]): Map<number, number> {

@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { assignPartitions } from '../../src/core/partition.js';
 import { partitionKeys, schedulerKeys } from '../../src/redis/keys.js';
-import { FAST_LOCK, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
+import { FAST_LOCK, partitionLeaderPids, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { beatSuite } from '../support/beat-suite.js';
 import { byEntry, checkSlots, duplicates, readQueue } from '../support/beat-queue.js';
@@ -25,19 +25,7 @@ const TTL_MS = 2000;
 const LEADERLESS_BOUND_MS = 500;
 
 /** Who leads each partition now: the pid whose leader record's token holds the lock, or undefined. */
-async function leaders(client: Redis): Promise<(number | undefined)[]> {
-  const pipeline = client.pipeline();
-  for (let p = 0; p < N; p += 1) {
-    const keys = partitionKeys('tsbeat', NAME, p, N);
-    pipeline.get(keys.lock).hmget(keys.leader, 'instance', 'token');
-  }
-  const replies = (await pipeline.exec()) ?? [];
-  return Array.from({ length: N }, (_, p) => {
-    const lock = replies[2 * p]?.[1] as string | null;
-    const [instance, token] = (replies[2 * p + 1]?.[1] ?? [null, null]) as (string | null)[];
-    return lock === null || instance == null || token !== lock ? undefined : pidOfInstance(instance);
-  });
-}
+const leaders = (client: Redis) => partitionLeaderPids(client, NAME, N);
 
 /** Samples the leaders every ~20 ms until stopped: for each partition, the longest stretch seen with no leader. */
 function watchGaps(client: Redis): { stop: () => Promise<number[]>; seen: Set<number> } {

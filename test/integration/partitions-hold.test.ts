@@ -11,9 +11,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { assignPartitions, partitionOf } from '../../src/core/partition.js';
-import { partitionKeys, schedulerKeys } from '../../src/redis/keys.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
 import { RedisEntryStore } from '../../src/redis/entry-store.js';
-import { FAST_LOCK, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
+import { FAST_LOCK, partitionLeaderPids, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { beatSuite } from '../support/beat-suite.js';
 import { httpPortOf } from '../support/ops.js';
@@ -37,18 +37,7 @@ interface PartitionLine {
 describe('partitions: each replica holds its share', () => {
   const suite = beatSuite();
 
-  async function leaders(name: string): Promise<(number | undefined)[]> {
-    return Promise.all(
-      Array.from({ length: N }, async (_, p) => {
-        const keys = partitionKeys('tsbeat', name, p, N);
-        const [lock, [instance, token]] = await Promise.all([
-          suite.client.get(keys.lock),
-          suite.client.hmget(keys.leader, 'instance', 'token'),
-        ]);
-        return lock === null || instance == null || token !== lock ? undefined : pidOfInstance(instance);
-      }),
-    );
-  }
+  const leaders = (name: string) => partitionLeaderPids(suite.client, name, N);
 
   async function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, {

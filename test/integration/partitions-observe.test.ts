@@ -18,7 +18,7 @@ import { assignPartitions, partitionOf, partitionsLedBy } from '../../src/core/p
 import type { OverviewWire, PageWire, StripsWire } from '../../src/dashboard/wire.js';
 import { partitionKeys } from '../../src/redis/keys.js';
 import { RedisMissedSlots } from '../../src/redis/missed-slots-store.js';
-import { FAST_LOCK, pidOfInstance, waitUntil } from '../support/beat-process.js';
+import { FAST_LOCK, partitionLeaderPids, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { beatSuite } from '../support/beat-suite.js';
 import { httpPortOf, httpRequest, parsePrometheus, runBeatCli, sampleValue } from '../support/ops.js';
@@ -54,18 +54,7 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
   let config: string;
 
   /** The pid of the replica that leads each partition now (its lock held and its leader record), or undefined. */
-  async function leaders(): Promise<(number | undefined)[]> {
-    return Promise.all(
-      Array.from({ length: N }, async (_, p) => {
-        const keys = partitionKeys('tsbeat', NAME, p, N);
-        const [lock, [instance, token]] = await Promise.all([
-          suite.client.get(keys.lock),
-          suite.client.hmget(keys.leader, 'instance', 'token'),
-        ]);
-        return lock === null || instance == null || token !== lock ? undefined : pidOfInstance(instance);
-      }),
-    );
-  }
+  const leaders = () => partitionLeaderPids(suite.client, NAME, N);
 
   const ledAs = (what: string, want: readonly BeatProcess[], timeoutMs: number) =>
     waitUntil(

@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { assignPartitions, partitionOf } from '../../src/core/partition.js';
 import { partitionKeys, schedulerKeys } from '../../src/redis/keys.js';
-import { FAST_LOCK, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
+import { FAST_LOCK, partitionLeaderPids, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { beatSuite } from '../support/beat-suite.js';
 import { httpPortOf, httpRequest, runBeatCli } from '../support/ops.js';
@@ -25,19 +25,7 @@ describe('partitions', () => {
   const suite = beatSuite();
 
   /** The pid of the replica that leads each partition now (its lock held and its leader record), or undefined. */
-  async function leaders(name: string): Promise<(number | undefined)[]> {
-    return Promise.all(
-      Array.from({ length: N }, async (_, p) => {
-        const keys = partitionKeys('tsbeat', name, p, N);
-        const [lock, [instance, token]] = await Promise.all([
-          suite.client.get(keys.lock),
-          suite.client.hmget(keys.leader, 'instance', 'token'),
-        ]);
-        // The record counts only while its token holds the lock (a dead leader's stays behind).
-        return lock === null || instance == null || token !== lock ? undefined : pidOfInstance(instance);
-      }),
-    );
-  }
+  const leaders = (name: string) => partitionLeaderPids(suite.client, name, N);
 
   it("two replicas lead 2 of 4 partitions each (the second takes its two by hand-overs), publishing at once: every (entry, slot) once; a SIGKILLed replica's partitions move to the other within the TTL", async () => {
     const name = 'parts';
