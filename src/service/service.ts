@@ -6,6 +6,7 @@
  * one lifecycle scope as its part starts (each partition's own steps to its own scope). Every other
  * module gets what it needs passed in; this one only builds, connects and orders them.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LifecycleScope } from '../base/lifecycle.js';
 import { EVENTS } from '../base/log-events.js';
 import { maskUrl } from '../config/redis-url.js';
@@ -18,7 +19,8 @@ import { startHttp } from './http-part.js';
 import { auditSettingsOf, lateInForce } from './in-force.js';
 import { startObservability } from './observability-part.js';
 import { makePartitionRuntime } from './partition-runtime.js';
-import { replicaHeartbeat } from './replica-heartbeat.js';
+import { heartbeatIntervalMs, replicaHeartbeat } from './replica-heartbeat.js';
+import type { ReplicaHeartbeat } from './replica-heartbeat.js';
 import { deferred, wallClock } from './running.js';
 import type { RunningService, ServiceOptions } from './running.js';
 import { hearEntryWrites, makeEntrySources } from './sources-part.js';
@@ -140,6 +142,30 @@ function partitionMap(options: {
 }
 
 /**
+ * With several partitions a replica is listed in the registry before it loads its entries, and
+ * reads the partition map a heartbeat after it was listed at the earliest (seeCoLaunched): replicas
+ * launched together (a rollout, a restart of the whole deployment) then find each other in their
+ * first map and each campaigns for its own share, where each used to see itself alone, take every
+ * lock it could and hand most of them over again, every take-over reading its partitions' entries.
+ * Being listed moves nothing to it before it campaigns: the others hand a partition over only on
+ * its claim (partition-claims.ts), made once it campaigns. Returns when it was listed (monotonic).
+ */
+function listEarly(scope: LifecycleScope, heartbeat: ReplicaHeartbeat, leave: () => Promise<void>): number {
+  // Out of start order: stopped after the partitions' locks are handed over (they leave first, too),
+  // so that the listings lose this replica as the next leaders take over.
+  scope.add('replica heartbeat', leave);
+  heartbeat.start();
+  return performance.now();
+}
+
+/** Waits until a heartbeat interval has passed since `listedAtMs` (or a stop signal). */
+async function seeCoLaunched(listedAtMs: number, ttlMs: number, signal: AbortSignal): Promise<void> {
+  const leftMs = heartbeatIntervalMs(ttlMs) - (performance.now() - listedAtMs);
+  if (leftMs <= 0) return;
+  await sleep(leftMs, undefined, { signal }).catch(() => undefined);
+}
+
+/**
  * Connects and starts the parts, adding each one's stop to the scope as it starts. `beat run` stops
  * in the reverse order of the adds: the catalog, the partition (its deployment watch; its supervisor:
  * the session after its publish in flight, the leader's tasks, then the lock's release; its outcome
@@ -183,21 +209,24 @@ async function startParts(parts: Parts, signal: AbortSignal): Promise<LifecycleS
     throw error;
   });
   await parts.clockGuard.check();
+  let left: Promise<void> | undefined;
+  const leave = (): Promise<void> => (left ??= heartbeat.stop());
+  // With the map: listed before anything slow, and the map read a heartbeat later (seeCoLaunched).
+  const listedAtMs = assignment === undefined ? undefined : listEarly(scope, heartbeat, leave);
   await catalog.load();
   if (partitions.length > 1) {
     // A subscriber connection per process, a 'message' listener per partition's lock and the catalog's.
     connections.subscriber.setMaxListeners(partitions.length + 10);
     await hearEntryWrites(connections.subscriber, parts.keys, catalog);
   }
+  if (listedAtMs !== undefined) await seeCoLaunched(listedAtMs, config.lock.ttlMs, signal);
   // The last look: from the catalog's start to the campaign's nothing waits, and once campaigning
   // the service is started (a signal then stops it as any other: the lock handed over).
   await stopIfAborted();
   catalog.start();
   // Out of start order (the catalog started before it): after the partition's lock is handed over,
   // so that the listings lose this replica as the next leader takes over.
-  let left: Promise<void> | undefined;
-  const leave = (): Promise<void> => (left ??= heartbeat.stop());
-  scope.add('replica heartbeat', leave);
+  if (listedAtMs === undefined) scope.add('replica heartbeat', leave);
   // With several partitions, each campaigns for its own lock, gated by the partition map (read
   // first, so that a replica joining does not try the locks of the others' partitions).
   await assignment?.start(config.lock.ttlMs);
@@ -208,9 +237,8 @@ async function startParts(parts: Parts, signal: AbortSignal): Promise<LifecycleS
     if (assignment !== undefined) await Promise.all([assignment.stop(), leave()]);
     await Promise.all(partitions.map((p) => p.stop()));
   });
-  // Listed once campaigning: the others hand a replica its share of the partitions when they see
-  // its record, and it hears their releases from then on.
-  heartbeat.start();
+  // Listed once campaigning (with the map, listed already): a standby is listed as one from then on.
+  if (listedAtMs === undefined) heartbeat.start();
   // Out of start order too: the catalog's looks end before the partition's session stops and its
   // lock is handed over, so that none (which, on the leader, records source changes and forgets
   // deleted entries) runs during the hand-over.

@@ -110,6 +110,47 @@ describe('partitions', () => {
     }
   });
 
+  it('three replicas launched together find each other in their first partition map: each campaigns for its own share, and none hands a partition over', async () => {
+    const name = 'together';
+    const parts = 6;
+    // A second attempt starts from an empty registry.
+    await suite.client.flushdb();
+    // lock.ttl 6 s: a heartbeat (the wait before the first map) of 2 s, as by default, for processes started at once on a busy machine.
+    const config = suite.dir.write(`${name}.json`, {
+      name,
+      partitions: parts,
+      broker: { url: suite.redis.url(0) },
+      lock: { ttl: '6s', renewEvery: '1s', retryEvery: '200ms' },
+      beatSchedule: { tick: { task: 't.tick', schedule: 1 } },
+    });
+    const fleet = ['X', 'Y', 'Z'].map((label) => suite.fleet.spawn({ config, label }));
+    const ids = await waitUntil(
+      'the three in the replicas registry',
+      async () => {
+        const live = await suite.client.hkeys(schedulerKeys('tsbeat', name).replicas);
+        return live.length === 3 ? live : undefined;
+      },
+      15_000,
+      () => suite.fleet.dump(),
+    );
+    const byPid = new Map(fleet.map((p) => [p.pid, p]));
+    const map = assignPartitions(parts, ids).map((id) => byPid.get(pidOfInstance(id))?.pid);
+    await waitUntil(
+      'every partition led as the map of the three gives it',
+      async () => ((await partitionLeaderPids(suite.client, name, parts)).every((pid, p) => pid === map[p]) ? true : undefined),
+      15_000,
+      () => suite.fleet.dump(),
+    );
+    await sleep(2000);
+    for (const replica of fleet) {
+      // Its first map already held all three (before the wait, each saw itself alone and took every lock it could).
+      expect(replica.events('beat.partitions.map_changed')[0], replica.tail()).toMatchObject({ replicas: 3 });
+      expect(replica.events('beat.partitions.handed_over'), replica.tail()).toEqual([]);
+    }
+    for (const replica of fleet) replica.signal('SIGTERM');
+    for (const replica of fleet) expect(await replica.waitForExit(10_000), replica.tail()).toEqual({ code: 0, signal: null });
+  });
+
   it("beat status, /readyz and /status list the partitions and their leaders; pause, trigger and runtime entries reach the leader of the entry's partition", async () => {
     const name = 'parts-cli';
     // Entries of partitions 0 and 3 of 4 (CRC-32 of the name), one of each kept for the pause and the trigger.
