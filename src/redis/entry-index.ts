@@ -22,9 +22,12 @@ import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
 
 /** The keys the index is read and built with: the deployment's store (partitionRuntimeKeys). */
-export type EntryIndexKeys = Pick<SchedulerKeys, 'entries' | 'partitioning' | 'entriesPartition' | 'entriesPartitionHead'>;
+export type EntryIndexKeys = Pick<
+  SchedulerKeys,
+  'entries' | 'partitioning' | 'entriesPartition' | 'entriesPartitionBuild' | 'entriesPartitionHead'
+>;
 
-/** Records looked at by one build step (HSCAN's COUNT), and names by one SSCAN: a few milliseconds of Redis each. */
+/** Records looked at by one build step (HSCAN's COUNT), and names by one SSCAN: a millisecond or two of Redis each. */
 const STEP = 1000;
 /** Names per drop call (the script looks each up). */
 const DROP_CHUNK = 1000;
@@ -41,27 +44,28 @@ export class EntryIndex {
    * Whether `count`'s index can be read: writers keep it (the count is the recorded one, or the
    * one a move goes to) and it holds as many names as the store has records, built first when it
    * holds fewer (a store written before the index, or before the count was recorded; records
-   * written by hand). False when writers do not keep it: the caller reads the store whole.
+   * written by hand) or while a build is under way. False when writers do not keep it: the caller
+   * reads the store whole.
    */
   async ready(count: number): Promise<boolean> {
-    const [kept, stored, indexed] = (await this.call(['check', String(count)])) as number[];
+    const [kept, stored, indexed, building] = (await this.call(['check', String(count)])) as number[];
     if (kept !== 1) return false;
-    return indexed !== undefined && stored !== undefined && indexed >= stored ? true : this.build(count);
+    return building === 0 && indexed !== undefined && stored !== undefined && indexed >= stored ? true : this.build(count);
   }
 
   /**
-   * One pass over the store's records, each name added to its set (idempotent: a name there
-   * stays): bounded steps, so that Redis and this process serve others (a lock's renewal) between
-   * them. False when writers stopped keeping `count`'s index meanwhile (the count changed).
+   * Takes steps of the pass over the store's records that adds every name to its set, until it is
+   * over: a pass shared with every other caller (the script keeps its cursor), begun when none is
+   * under way and the sets hold fewer names than there are records. Bounded steps, so that Redis
+   * and this process serve others (a lock's renewal) between them. False when writers stopped
+   * keeping `count`'s index meanwhile (the count changed).
    */
   async build(count: number): Promise<boolean> {
-    let cursor = '0';
-    do {
-      const [next] = (await this.call(['build', String(count), cursor, String(STEP)])) as [string | number, number];
-      if (next === -1) return false;
-      cursor = String(next);
-    } while (cursor !== '0');
-    return true;
+    for (;;) {
+      const [state] = (await this.call(['build', String(count), String(STEP)])) as [string | number, number];
+      if (state === -1) return false;
+      if (state === 'done') return true;
+    }
   }
 
   /**
@@ -113,10 +117,11 @@ export class EntryIndex {
     return removed;
   }
 
-  /** Removes `count`'s index (UNLINK: Redis frees its sets off its main thread). */
+  /** Removes `count`'s index and a build's cursor (UNLINK: Redis frees its sets off its main thread). */
   async remove(count: number): Promise<void> {
     if (count < 2) return;
     const keys = Array.from({ length: count }, (_, p) => this.keys.entriesPartition(count, p));
+    keys.push(this.keys.entriesPartitionBuild(count));
     for (const chunk of chunksOf(keys, UNLINK_CHUNK)) await this.read(() => this.client.unlink(...chunk));
   }
 

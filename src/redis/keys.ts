@@ -56,6 +56,8 @@
  *                              partition itself, for the recorded count N (`partitioning`) and the count a move goes to, when
  *                              > 1; built where missing (a store older than it, a count recorded after the entries were
  *                              written) by entries-index.lua; `beat partitions set` builds the new count's and drops the old
+ *   <prefix>:{<name>}:entries:partition:<N>:build  string  while N's partition index is being built: the HSCAN cursor of the
+ *                              pass, shared by every replica that needs the index (entries-index.lua); deleted when it ends
  *   <prefix>:{<name>}:entries:receipt:<id>  string  the reply of one write that changed something (JSON), kept
  *                              DEFAULTS.entriesReceiptMs: the same write sent again answers what it did the first time
  *   <prefix>:{<name>}:statics  set  the names of the config file's entries, written by the leader: runtime entries may not take them
@@ -119,6 +121,8 @@ export interface SchedulerKeys {
   readonly entriesVersion: string;
   /** The partition index: the names of the runtime entries in partition `partition` of `count` (a set; entry-index.ts). */
   entriesPartition(count: number, partition: number): string;
+  /** While `count`'s partition index is being built, the cursor of the pass over the records (entries-index.lua). */
+  entriesPartitionBuild(count: number): string;
   /** The start of every entriesPartition key, `<head><count>:<partition>`, for the scripts that build them (includes/entry-index.lua). */
   readonly entriesPartitionHead: string;
   /** One write's receipt (entries-write.lua), so that sending it again answers what it did. */
@@ -223,6 +227,7 @@ export function partitionRuntimeKeys(prefix: string, deployment: string, partiti
     entryNames: store.entryNames,
     entriesVersion: store.entriesVersion,
     entriesPartition: (count, partition) => store.entriesPartition(count, partition),
+    entriesPartitionBuild: (count) => store.entriesPartitionBuild(count),
     entriesPartitionHead: store.entriesPartitionHead,
     entriesReceipt: (id) => store.entriesReceipt(id),
     statics: store.statics,
@@ -270,6 +275,7 @@ export function partitionKeys(prefix: string, deployment: string, partition: num
     entryNames: `${base}entries:names`,
     entriesVersion: `${base}entries:version`,
     entriesPartition: (count, partition) => `${base}entries:partition:${count}:${partition}`,
+    entriesPartitionBuild: (count) => `${base}entries:partition:${count}:build`,
     entriesPartitionHead: `${base}entries:partition:`,
     entriesReceipt: (id) => `${base}entries:receipt:${id}`,
     statics: `${base}statics`,

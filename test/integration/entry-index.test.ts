@@ -18,7 +18,7 @@ import type { EntryWrite } from '../../src/redis/entry-store.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { assembleLua } from '../../src/redis/lua-includes.js';
 import { PartitionCountStore } from '../../src/redis/partition-count-store.js';
-import { readLuaFragment } from '../../src/redis/scripts.js';
+import { readLuaFragment, withScripts } from '../../src/redis/scripts.js';
 import { beatSuite } from '../support/beat-suite.js';
 import { runBeatCli } from '../support/ops.js';
 
@@ -250,6 +250,48 @@ describe('the partition index of the runtime entries', () => {
     expect(after.entries.map((e) => e.name)).not.toContain(victim);
     expect(await client.sismember(keys.entriesPartition(12, p), victim)).toBe(0);
     await expectExactIndex(client, 12);
+  });
+
+  it('replicas that take partitions on at once share one build pass, and a pass left by a dead builder is finished by the next', async () => {
+    const client = suite.client;
+    await client.flushdb();
+    const names = Array.from({ length: 30_000 }, (_, i) => `shared-${i}`);
+    const writer = new RedisEntryStore(client, keys);
+    for (let i = 0; i < names.length; i += 10_000)
+      await writer.write(
+        names.slice(i, i + 10_000).map((n) => put(n)),
+        { nowMs: NOW, unaudited: 10_000 },
+      );
+    await new PartitionCountStore(client, keys).record(12);
+    const others = [suite.redis.client(0), suite.redis.client(0), suite.redis.client(0)];
+    try {
+      // One pass looks at each record once, about 1,000 a step (HSCAN inside the script counts in commandstats).
+      const before = await commandCalls(client, 'hscan');
+      const loads = await Promise.all(others.map((c, i) => new RedisEntryStore(c, keys).load({ partitions: 12, held: new Set([i]) })));
+      const steps = (await commandCalls(client, 'hscan')) - before;
+      loads.forEach((loaded, i) =>
+        expect(loaded.entries.map((e) => e.name).sort()).toEqual(names.filter((n) => partitionOf(n, 12) === i).sort()),
+      );
+      expect(steps).toBeGreaterThanOrEqual(25);
+      expect(steps).toBeLessThan(45);
+      await expectExactIndex(client, 12);
+      expect(await client.exists(keys.entriesPartitionBuild(12))).toBe(0);
+
+      // A builder that died after 5 steps: its cursor stays, and the next load goes on from it.
+      await client.del(...Array.from({ length: 12 }, (_, p) => keys.entriesPartition(12, p)));
+      for (let i = 0; i < 5; i += 1)
+        await withScripts(client).entriesIndex(3, [keys.entries, keys.partitioning, keys.entriesPartitionHead, 'build', '12', '1000']);
+      expect(await client.exists(keys.entriesPartitionBuild(12))).toBe(1);
+      const resumedFrom = await commandCalls(client, 'hscan');
+      const loaded = await new RedisEntryStore(client, keys).load({ partitions: 12, held: new Set([7]) });
+      expect(loaded.entries.map((e) => e.name).sort()).toEqual(names.filter((n) => partitionOf(n, 12) === 7).sort());
+      const resumed = (await commandCalls(client, 'hscan')) - resumedFrom;
+      expect(resumed).toBeLessThanOrEqual(steps - 4);
+      console.log(`build of 30,000 entries: ${steps} steps for 3 replicas at once; a pass resumed after 5 steps: ${resumed} more`);
+      await expectExactIndex(client, 12);
+    } finally {
+      for (const c of others) c.disconnect();
+    }
   });
 
   it('beat partitions set leaves the new count’s index exact and the old one gone: 4 → 6 → 1 → 3, and a move cut short and completed', async () => {

@@ -48,6 +48,7 @@ const TODAY: Record<string, string> = {
   entriesVersion: 'tsbeat:{prod}:entries:version',
   entriesPartition: 'tsbeat:{prod}:entries:partition:12:3',
   entriesPartitionHead: 'tsbeat:{prod}:entries:partition:',
+  entriesPartitionBuild: 'tsbeat:{prod}:entries:partition:x:build',
   entriesReceipt: 'tsbeat:{prod}:entries:receipt:x',
   statics: 'tsbeat:{prod}:statics',
   staticsId: 'tsbeat:{prod}:statics:id',

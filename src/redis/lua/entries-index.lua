@@ -13,19 +13,26 @@
 
   ARGV[1]   the operation: 'check', 'build' or 'drop'
   ARGV[2]   N, the count whose index is meant (a whole number from 2)
-  'check'   nothing more. Reply {kept, stored, indexed}: kept 1 when writers keep N's index (N is the
-            recorded count, or the count a move goes to), else 0; stored: the records (HLEN); indexed:
-            the sizes of N's sets added up (a name counts once: a set holds it once, and one set only)
-  'build'   ARGV[3] an HSCAN cursor ('0' to begin), ARGV[4] its COUNT. One HSCAN step over the records,
-            each name found added to its partition's set. Reply {next cursor ('0': the pass is over),
-            names added}; {-1} when writers do not keep N's index (it would go out of date): nothing written
+  'check'   nothing more. Reply {kept, stored, indexed, building}: kept 1 when writers keep N's index
+            (N is the recorded count, or the count a move goes to), else 0; stored: the records (HLEN);
+            indexed: the sizes of N's sets added up (a name counts once: a set holds it once, and one
+            set only); building 1 while a pass of 'build' is under way, else 0
+  'build'   ARGV[3] the records to look at (HSCAN's COUNT). One step of the pass over the records that
+            builds N's index, each name found added to its partition's set. The pass is shared: its
+            HSCAN cursor is kept at `<head><N>:build` (keys.ts entriesPartitionBuild), so that replicas
+            taking partitions on at once each do steps of one pass, never a pass each, and one that
+            dies leaves the pass to the others. A step with no pass under way begins one, unless N's
+            sets hold as many names as there are records. Reply {'more' | 'done', names added}: 'done'
+            when the pass is over (or none was needed); {-1} when writers do not keep N's index (it
+            would go out of date): nothing written
   'drop'    ARGV[3..] names read from N's index: those without a record are removed from their set.
             Reply: how many were removed
 
-  Errors  WRONGTYPE naming the key when KEYS[1] or KEYS[2] or a set of N's index it would touch holds
-          another type; ERR for an unknown operation, an N that is not a whole number from 2, a build
-          without a cursor and COUNT. All before anything is written.
-  Writes  'build': SADD of the names found to their sets; 'drop': SREM of the names without a record.
+  Errors  WRONGTYPE naming the key when KEYS[1], KEYS[2], the pass's cursor or a set of N's index it
+          would touch holds another type; ERR for an unknown operation, an N that is not a whole
+          number from 2, a build without a COUNT. All before anything is written.
+  Writes  'build': SADD of the names found to their sets; SET of the pass's cursor, DEL of it when the
+          pass is over; 'drop': SREM of the names without a record.
 ]]
 --- @include "key-type"
 --- @include "entry-index"
@@ -67,30 +74,53 @@ local function grouped(names)
   return byKey, keys, nil
 end
 
-if op == 'check' then
-  local indexed = 0
+-- The sizes of N's sets added up, or nil and the error reply of a key of another type.
+local function indexed()
+  local n = 0
   for p = 0, count - 1 do
     local key = entryIndexKey(head, count, p)
-    refused = wrongType(SCRIPT, key, 'set')
-    if refused then return refused end
-    indexed = indexed + redis.call('SCARD', key)
+    local wrong = wrongType(SCRIPT, key, 'set')
+    if wrong then return nil, wrong end
+    n = n + redis.call('SCARD', key)
   end
-  return { kept() and 1 or 0, redis.call('HLEN', KEYS[1]), indexed }
+  return n, nil
+end
+
+local pass = head .. string.format('%d', count) .. ':build'
+refused = wrongType(SCRIPT, pass, 'string')
+if refused then return refused end
+
+if op == 'check' then
+  local n, wrong = indexed()
+  if wrong then return wrong end
+  return { kept() and 1 or 0, redis.call('HLEN', KEYS[1]), n, redis.call('EXISTS', pass) }
 end
 
 if op == 'build' then
-  if not ARGV[3] or not tonumber(ARGV[4]) then
-    return redis.error_reply('ERR ' .. SCRIPT .. ': build takes an HSCAN cursor and a COUNT (ARGV[3], ARGV[4])')
+  if not tonumber(ARGV[3]) then
+    return redis.error_reply('ERR ' .. SCRIPT .. ': build takes the records to look at (ARGV[3])')
   end
   if not kept() then return { -1 } end
-  local step = redis.call('HSCAN', KEYS[1], ARGV[3], 'COUNT', ARGV[4])
+  local cursor = redis.call('GET', pass)
+  if not cursor then
+    local n, wrong = indexed()
+    if wrong then return wrong end
+    if n >= redis.call('HLEN', KEYS[1]) then return { 'done', 0 } end
+    cursor = '0'
+  end
+  local step = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', ARGV[3])
   local names = {}
   for i = 1, #step[2], 2 do names[#names + 1] = step[2][i] end
   local byKey, keys, wrong = grouped(names)
   if wrong then return wrong end
   local added = 0
   for _, key in ipairs(keys) do added = added + indexCall('SADD', key, byKey[key]) end
-  return { step[1], added }
+  if step[1] == '0' then
+    redis.call('DEL', pass)
+    return { 'done', added }
+  end
+  redis.call('SET', pass, step[1])
+  return { 'more', added }
 end
 
 -- drop
