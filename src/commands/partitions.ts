@@ -24,6 +24,7 @@ import { PartitionCountStore } from '../redis/partition-count-store.js';
 import { takePartitionLocks } from '../redis/partition-locks.js';
 import type { HeldLocks } from '../redis/partition-locks.js';
 import { entriesIn, moveEntryRecords, moveRequest, pendingRequests } from '../redis/partition-move.js';
+import { EntryIndex } from '../redis/entry-index.js';
 import { parseCount } from './args.js';
 import { leaf } from './command-spec.js';
 import { openControl, redisOptions } from './control-open.js';
@@ -51,7 +52,8 @@ partition's lock itself (of the old count and of N; exit 2, naming the leaders, 
 records that the entries are moving to N (no replica leads while that is recorded), moves each
 entry's records (state, paused mark, run history, failures, missed and passed-over slots, notes,
 pending manual runs and backfills) from its old partition's keys to its partition's under N, each
-entry's at once, records N and lets the locks go. Interrupted, it leaves the move recorded: run it
+entry's at once, builds the runtime entries' partition index for N, records N, removes the old
+count's index and lets the locks go. Interrupted, it leaves the move recorded: run it
 again to complete it. Without --yes it says what it would move and changes nothing (exit 2). Then
 set \`partitions: N\` in the config and start the replicas.
 `,
@@ -192,7 +194,7 @@ async function set(control: Control, target: number, yes: boolean, io: Io): Prom
       );
     }
     try {
-      return await move(control, store, taken.held, { from, target, configured, holder }, io);
+      return await move(control, store, taken.held, { from, target, configured, holder, resuming: record.movingTo === target }, io);
     } finally {
       await taken.held.release();
     }
@@ -205,16 +207,21 @@ async function move(
   control: Control,
   store: PartitionCountStore,
   held: HeldLocks,
-  plan: { from: number; target: number; configured: number; holder: string },
+  plan: { from: number; target: number; configured: number; holder: string; resuming: boolean },
   io: Io,
 ): Promise<ExitCode> {
   const { config, redis } = control;
-  const { from, target, configured, holder } = plan;
+  const { from, target, configured, holder, resuming } = plan;
   const keysOf = (partition: number, count: number) => partitionKeys(config.state.prefix, config.name, partition, count);
   const fenced = (partition: number, count: number) => {
     const keys = keysOf(partition, count);
     return { keys, token: held.tokenOf(keys.lock) };
   };
+  // The runtime entries' partition index (redis/entry-index.ts): the new count's is built whole here,
+  // writers keep it from `begin` on (they keep the recorded count's and the one a move goes to); what
+  // an older move to this count left of it goes first, unless this move is the one that left it.
+  const index = new EntryIndex(redis, schedulerKeys(config.state.prefix, config.name));
+  if (!resuming) await index.remove(target);
   const begun = await store.begin(from, target, holder, io.now());
   if (!begun.ok)
     throw new BeatError(
@@ -225,6 +232,11 @@ async function move(
     new BeatError(
       ErrorCode.PartitionsDiffer,
       `beat partitions set: another process took the lock of partition ${partition} while the entries were moving (a replica started, or this command's lock ran out); every entry's records are whole in one place, and the move stays recorded: stop that process and run 'beat partitions set ${target} --yes' again to complete it`,
+    );
+  if (target > 1 && !(await index.build(target)))
+    throw new BeatError(
+      ErrorCode.PartitionsDiffer,
+      `beat partitions set: the deployment's record changed during the move (it no longer says a move to ${target}); run 'beat partitions' to see it`,
     );
   // Entries from a partition that never recorded passed-over slots are spoken for only from now on.
   const sinceClaim = io.now() + 2 * config.lock.maxClockSkewMs;
@@ -257,6 +269,8 @@ async function move(
       ErrorCode.PartitionsDiffer,
       `beat partitions set: the deployment's record changed during the move (it now says ${finished.record.count}); run 'beat partitions' to see it`,
     );
+  // Writers keep the old count's index no longer.
+  await index.remove(from);
   io.progress?.(`moved ${moved + kept} entries`, true);
   io.out(
     `deployment ${config.name}: ${target} partition${target === 1 ? '' : 's'} (recorded in Redis), from ${from}: moved the records of ${moved} entr${moved === 1 ? 'y' : 'ies'}${kept === 0 ? '' : ` (${kept} kept the later records already under the new partition)`}${requests === 0 ? '' : ` and ${requests} pending request${requests === 1 ? '' : 's'}`}`,

@@ -17,7 +17,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { keeps } from '../ports/entries.js';
 import type { EntryChanges, EntryFilter, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
 import { UNREADABLE } from './entry-state-codec.js';
-import { canonicalEntryJson, decodeEntryRecord, entryRevision } from './entry-record-codec.js';
+import { canonicalEntryJson, decodeEntryRecord } from './entry-record-codec.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
@@ -29,9 +29,13 @@ import { nameWrongType } from './server-errors.js';
 import { forgetInPartitions, forgetOwned } from './entry-owned.js';
 import type { Partitioned } from './entry-owned.js';
 import { chunksOf, pushAll } from '../base/chunks.js';
+import { EntryIndex } from './entry-index.js';
+import { sourced, storedEntry } from './entry-reads.js';
+import type { StoredEntry } from './entry-reads.js';
 import type { EntryWrite, PreparedWrite, WriteOptions } from './entry-writes.js';
 
 export type { EntryWrite, PreparedWrite, WriteOptions } from './entry-writes.js';
+export type { StoredEntry } from './entry-reads.js';
 
 /** A write expected a version of an entry that is no longer the stored one: someone changed it meanwhile. */
 export class EntryConflictError extends BeatError {
@@ -57,30 +61,17 @@ export interface WriteResult {
   readonly outcomes: readonly WriteOutcome[];
 }
 
-/** A stored entry with its bookkeeping, as `beat entries get` and the API show it. */
-export interface StoredEntry {
-  readonly name: string;
-  /** The entry as written (its JSON value). */
-  readonly entry: unknown;
-  readonly version: number;
-  readonly createdMs: number;
-  readonly updatedMs: number;
-  /** Why the scheduler does not run it (written by an older or newer tsbeat, or by hand), if it does not. */
-  readonly problems?: readonly ConfigProblem[];
-}
-
 /** Names per HMGET of the definitions an audited write diffs against. */
 const AUDIT_READ_CHUNK = 1000;
 /** HSCAN's batch: large enough to be quick, small enough not to hold Redis up. */
 const SCAN_COUNT = 1000;
-const UNREADABLE_RECORD: ConfigProblem[] = [
-  { path: '', message: 'the stored value is not a tsbeat entry record; write the entry again (beat entries set) or delete it' },
-];
 
 export class RedisEntryStore implements EntrySource {
   readonly origin = 'store' as const;
   /** The definition shapes its reads met: per-tenant entries share one check and one resolution. */
   private readonly shapes = new EntryShapes();
+  /** The partition index, which a load of some partitions reads instead of every record. */
+  private readonly index: EntryIndex;
 
   constructor(
     private readonly client: Redis,
@@ -91,7 +82,9 @@ export class RedisEntryStore implements EntrySource {
     private readonly queueNames: QueueNameContext | undefined = queueNameContext(DEFAULTS.statePrefix, {}),
     /** With `partitions` > 1: a deleted entry's state and what it owns are under its partition's keys. */
     private readonly partitioned?: Partitioned,
-  ) {}
+  ) {
+    this.index = new EntryIndex(client, keys);
+  }
 
   /**
    * Checks every write, then applies them all or none. Throws ConfigError (code ENTRY_INVALID)
@@ -170,14 +163,25 @@ export class RedisEntryStore implements EntrySource {
         keys.events,
         String(writes.length),
       ];
-      head.splice(7, 0, keys.entryNames, keys.entriesReceipt(randomUUID()));
+      // The partition index's keys last: the script keeps the index of the count it reads there (entry-index.ts).
+      head.splice(7, 0, keys.entryNames, keys.entriesReceipt(randomUUID()), keys.partitioning, keys.entriesPartitionHead);
       args.push(String(DEFAULTS.entriesReceiptMs));
-      reply = await withScripts(this.client).entriesWrite(9, pushAll(head, args));
+      reply = await withScripts(this.client).entriesWrite(11, pushAll(head, args));
     } catch (error) {
       throw await nameWrongType(
         this.client,
         error,
-        typedKeys(keys, ['entries', 'entryChanges', 'entriesVersion', 'statics', 'state', 'paused', 'resumed', 'entryNames']),
+        typedKeys(keys, [
+          'entries',
+          'entryChanges',
+          'entriesVersion',
+          'statics',
+          'state',
+          'paused',
+          'resumed',
+          'entryNames',
+          'partitioning',
+        ]),
       );
     }
     if (reply[0] === 'static') throw staticNameError(String(reply[1]));
@@ -290,18 +294,23 @@ export class RedisEntryStore implements EntrySource {
   }
 
   /**
-   * With `filter`, a record whose name the filter does not keep costs its name's hash, never its
-   * decoding: the hash is one per deployment, so every reader still scans every name (a hash per
-   * partition would let it read its own alone). A filter that keeps nothing reads the version alone.
+   * With a filter of some of several partitions, the records of their names alone, found in the
+   * partition index (entry-index.ts; built first where missing); a name there without a record is
+   * dropped from it. Else (no filter, every partition, or a count writers do not keep the index of)
+   * one scan of every record, where a record whose name the filter does not keep costs its name's
+   * hash, never its decoding. A filter that keeps nothing reads the version alone.
    */
   async load(filter?: EntryFilter): Promise<EntrySnapshot> {
-    // The version first: a write during the scan has a later version and is read again as a change.
+    // The version first: a write during the read has a later version and is read again as a change.
     const cursor = String(await this.version());
     const entries: SourcedEntry[] = [];
     if (filter?.held.size === 0) return { entries, cursor };
-    await this.scan((name, text) => {
+    const keep = (name: string, text: string): void => {
       if (keeps(filter, name)) entries.push(sourced(name, text, this.shapes));
-    });
+    };
+    if (filter !== undefined && filter.held.size < filter.partitions && (await this.index.ready(filter.partitions)))
+      await this.index.records(filter.partitions, filter.held, keep);
+    else await this.scan(keep);
     return { entries, cursor };
   }
 
@@ -412,28 +421,6 @@ export class RedisEntryStore implements EntrySource {
       );
     }
   }
-}
-
-function storedEntry(name: string, text: string): StoredEntry {
-  const record = decodeEntryRecord(text);
-  if (record === UNREADABLE) return { name, entry: undefined, version: 0, createdMs: 0, updatedMs: 0, problems: UNREADABLE_RECORD };
-  const parsed = parseEntryDefinition(record.entry);
-  const { version, createdMs, updatedMs, entry } = record;
-  return parsed.ok
-    ? { name, entry, version, createdMs, updatedMs }
-    : { name, entry, version, createdMs, updatedMs, problems: parsed.problems };
-}
-
-function sourced(name: string, text: string, shapes: EntryShapes): SourcedEntry {
-  const record = decodeEntryRecord(text);
-  if (record === UNREADABLE) return { name, problems: UNREADABLE_RECORD };
-  const parsed = shapes.parse(record.entry);
-  const { incarnation } = record;
-  if (!parsed.ok) return { name, problems: parsed.problems, incarnation };
-  const revision = entryRevision(record);
-  return parsed.shape === undefined
-    ? { name, entry: parsed.entry, incarnation, revision }
-    : { name, shape: parsed.shape, args: parsed.args, kwargs: parsed.kwargs, incarnation, revision };
 }
 
 export function staticNameError(name: string): BeatError {

@@ -50,6 +50,14 @@
  *   <prefix>:{<name>}:entries:changes  zset  runtime entry name → the version of its last change (kept after a delete:
  *                              a name in here and not in `entries` was deleted at that version)
  *   <prefix>:{<name>}:entries:version  string  the version counter of the runtime entries, raised by each write
+ *   <prefix>:{<name>}:entries:partition:<N>:<p>  set  the names of the runtime entries in partition p of N (CRC-32 of the
+ *                              name modulo N, core/partition.ts): the partition index, which a replica taking partitions on
+ *                              reads instead of every record (entry-index.ts). Kept by entries-write.lua, which computes the
+ *                              partition itself, for the recorded count N (`partitioning`) and the count a move goes to, when
+ *                              > 1; built where missing (a store older than it, a count recorded after the entries were
+ *                              written) by entries-index.lua; `beat partitions set` builds the new count's and drops the old
+ *   <prefix>:{<name>}:entries:partition:<N>:build  string  while N's partition index is being built: the HSCAN cursor of the
+ *                              pass, shared by every replica that needs the index (entries-index.lua); deleted when it ends
  *   <prefix>:{<name>}:entries:receipt:<id>  string  the reply of one write that changed something (JSON), kept
  *                              DEFAULTS.entriesReceiptMs: the same write sent again answers what it did the first time
  *   <prefix>:{<name>}:statics  set  the names of the config file's entries, written by the leader: runtime entries may not take them
@@ -111,6 +119,12 @@ export interface SchedulerKeys {
   /** The runtime entries' names in a zset of score 0, for pages in name order (ZRANGEBYLEX). */
   readonly entryNames: string;
   readonly entriesVersion: string;
+  /** The partition index: the names of the runtime entries in partition `partition` of `count` (a set; entry-index.ts). */
+  entriesPartition(count: number, partition: number): string;
+  /** While `count`'s partition index is being built, the cursor of the pass over the records (entries-index.lua). */
+  entriesPartitionBuild(count: number): string;
+  /** The start of every entriesPartition key, `<head><count>:<partition>`, for the scripts that build them (includes/entry-index.lua). */
+  readonly entriesPartitionHead: string;
   /** One write's receipt (entries-write.lua), so that sending it again answers what it did. */
   entriesReceipt(id: string): string;
   readonly statics: string;
@@ -212,6 +226,9 @@ export function partitionRuntimeKeys(prefix: string, deployment: string, partiti
     entryChanges: store.entryChanges,
     entryNames: store.entryNames,
     entriesVersion: store.entriesVersion,
+    entriesPartition: (count, partition) => store.entriesPartition(count, partition),
+    entriesPartitionBuild: (count) => store.entriesPartitionBuild(count),
+    entriesPartitionHead: store.entriesPartitionHead,
     entriesReceipt: (id) => store.entriesReceipt(id),
     statics: store.statics,
     staticsId: store.staticsId,
@@ -257,6 +274,9 @@ export function partitionKeys(prefix: string, deployment: string, partition: num
     entryChanges: `${base}entries:changes`,
     entryNames: `${base}entries:names`,
     entriesVersion: `${base}entries:version`,
+    entriesPartition: (count, partition) => `${base}entries:partition:${count}:${partition}`,
+    entriesPartitionBuild: (count) => `${base}entries:partition:${count}:build`,
+    entriesPartitionHead: `${base}entries:partition:`,
     entriesReceipt: (id) => `${base}entries:receipt:${id}`,
     statics: `${base}statics`,
     staticsId: `${base}statics:id`,

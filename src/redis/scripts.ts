@@ -42,6 +42,7 @@ const CLAIM_TRIGGER = lua('claim-trigger');
 const COMMIT_TRIGGER = lua('commit-trigger');
 const LEADER_INFO = lua('leader-info');
 const ENTRIES_WRITE = lua('entries-write');
+const ENTRIES_INDEX = lua('entries-index');
 const STATICS_WRITE = lua('statics-write');
 const AUDIT_APPEND = lua('audit-append');
 const ALERTS_OUTBOX = lua('alerts-outbox');
@@ -76,6 +77,8 @@ export interface ScriptClient {
   /** entries-write.lua: creates, changes and deletes runtime entries, all or nothing. */
   /** Its keys and arguments as one array (ioredis flattens it): a write of 100,000 entries must not be spread onto the stack. */
   entriesWrite(numKeys: number, keysAndArgs: readonly string[]): Promise<(string | number)[]>;
+  /** entries-index.lua: checks, builds and mends the runtime entries' partition index. Keys and arguments as one array. */
+  entriesIndex(numKeys: number, keysAndArgs: readonly string[]): Promise<unknown>;
   /** audit-append.lua: a write's events in the audit trail, many to a call. Keys and arguments as one array (ioredis flattens it). */
   auditAppend(numKeys: number, keysAndArgs: readonly string[]): Promise<number>;
   /** statics-write.lua: replaces the config file's entry names when they changed. */
@@ -113,6 +116,7 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('commitTrigger', { lua: COMMIT_TRIGGER });
     client.defineCommand('leaderInfo', { lua: LEADER_INFO });
     client.defineCommand('entriesWrite', { lua: ENTRIES_WRITE });
+    client.defineCommand('entriesIndex', { lua: ENTRIES_INDEX });
     client.defineCommand('staticsWrite', { lua: STATICS_WRITE });
     client.defineCommand('auditAppend', { lua: AUDIT_APPEND });
     client.defineCommand('alertsOutbox', { lua: ALERTS_OUTBOX });

@@ -10,14 +10,19 @@ function named(keys: SchedulerKeys): Record<string, string> {
   return Object.fromEntries(
     Object.entries(keys).map(([field, key]) => [
       field,
-      typeof key === 'function' ? (key as (arg: string) => string)('x') : (key as string),
+      typeof key !== 'function'
+        ? (key as string)
+        : key.length === 2
+          ? (key as (a: number, b: number) => string)(12, 3)
+          : (key as (arg: string) => string)('x'),
     ]),
   );
 }
 
 /**
  * The names that deployments of tsbeat 0.2 have in Redis (prefix "tsbeat", name "prod"); `partitions`,
- * `partitioning` and `claim` are new (`claim` is written only with partitions > 1, under `{prod/<p>}`).
+ * `partitioning` and `claim` are new (`claim` is written only with partitions > 1, under `{prod/<p>}`),
+ * and the partition index (`entriesPartition`, shown for partition 3 of 12; written only with partitions > 1).
  */
 const TODAY: Record<string, string> = {
   state: 'tsbeat:{prod}:state',
@@ -41,6 +46,9 @@ const TODAY: Record<string, string> = {
   entryChanges: 'tsbeat:{prod}:entries:changes',
   entryNames: 'tsbeat:{prod}:entries:names',
   entriesVersion: 'tsbeat:{prod}:entries:version',
+  entriesPartition: 'tsbeat:{prod}:entries:partition:12:3',
+  entriesPartitionHead: 'tsbeat:{prod}:entries:partition:',
+  entriesPartitionBuild: 'tsbeat:{prod}:entries:partition:x:build',
   entriesReceipt: 'tsbeat:{prod}:entries:receipt:x',
   statics: 'tsbeat:{prod}:statics',
   staticsId: 'tsbeat:{prod}:statics:id',

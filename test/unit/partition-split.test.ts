@@ -100,11 +100,20 @@ describe('partitionRuntimeKeys', () => {
       'tsbeat:{d}:statics',
       'tsbeat:{d}:entries:receipt:r',
     ]);
-    expect([keys.entryChanges, keys.entryNames, keys.entriesVersion, keys.staticsId]).toEqual([
+    expect([
+      keys.entryChanges,
+      keys.entryNames,
+      keys.entriesVersion,
+      keys.staticsId,
+      keys.entriesPartition(4, 2),
+      keys.entriesPartitionHead,
+    ]).toEqual([
       'tsbeat:{d}:entries:changes',
       'tsbeat:{d}:entries:names',
       'tsbeat:{d}:entries:version',
       'tsbeat:{d}:statics:id',
+      'tsbeat:{d}:entries:partition:4:2',
+      'tsbeat:{d}:entries:partition:',
     ]);
     expect([keys.paused, keys.triggers, keys.fence, keys.replicas]).toEqual([
       'tsbeat:{d/2}:paused',
