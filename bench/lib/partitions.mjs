@@ -2,8 +2,9 @@
 // `beat run` replicas with `partitions: P`, on one private redis-server:
 //   seed       the entries written through the TypeScript client (million.mjs's seed)
 //   start      spawn → every partition led (each partition's lock held by its leader's token), then
-//              → balanced (every replica leading ⌊P/R⌋ or ⌈P/R⌉, unchanged for 3 s); each replica's
-//              RSS and idle CPU once balanced, and the partitions and entries it holds (its /status)
+//              → balanced (every replica leading ⌊P/R⌋ or ⌈P/R⌉, unchanged for 3 s) → every entry
+//              held (the replicas' tsbeat_entries_held add up to N); then each replica's RSS and
+//              idle CPU, and the partitions and entries it holds
 //   burst      every entry due at one instant (a crontab every BURST_EVERY_MIN minutes, the first
 //              after the replicas are balanced and warmed up): the last message's arrival, every
 //              message read back and counted per entry for that slot (duplicates, lost)
@@ -102,8 +103,18 @@ export async function partitionsRun({ n, replicas, partitions, kill, log }) {
     log(
       `partitions: every partition led ${s(allLed?.at - spawnedAt)} after the spawn, balanced ${s(balancedAt - spawnedAt)} (${balanced ? countsOf(balanced.leaders, pids).join('/') : 'never'})`,
     );
-    // The entries each replica holds (its tsbeat_entries_held), then its RSS and idle CPU over 5 s.
-    const held = await Promise.all(children.map((c) => gaugeOf(c, 'tsbeat_entries_held')));
+    // The entries each replica holds (its tsbeat_entries_held) once together they hold every entry
+    // (a partition is led before its entries are read), then its RSS and idle CPU over 5 s.
+    let held = [];
+    let heldAt;
+    for (const until = Date.now() + 180_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
+      held = await Promise.all(children.map((c) => gaugeOf(c, 'tsbeat_entries_held')));
+      if (held.reduce((sum, v) => sum + (v ?? 0), 0) >= n) {
+        heldAt = await redisNowMs(redis.client);
+        break;
+      }
+    }
+    log(`partitions: every entry held ${heldAt === undefined ? 'never (3 min)' : `${s(heldAt - spawnedAt)} after the spawn`}`);
     const afterStart = children.map((c) => memoryOf(c.pid));
     const cpu0 = children.map((c) => processCpuSeconds(c.pid));
     const t0 = performance.now();
@@ -160,6 +171,7 @@ export async function partitionsRun({ n, replicas, partitions, kill, log }) {
       balancedMs: balancedAt === undefined ? undefined : balancedAt - spawnedAt,
       led: balanced === undefined ? undefined : countsOf(balanced.leaders, pids),
       held,
+      heldMs: heldAt === undefined ? undefined : heldAt - spawnedAt,
       afterStartMB: afterStart.map((m) => m?.rssMB),
       idle,
       burstLastMs: arrivals.last === undefined ? undefined : arrivals.last - at,
@@ -188,6 +200,7 @@ export function partitionsTable(r) {
     '|---|---|',
     `| seeding (client setMany, 10,000 a call) | ${s(r.seedMs)} |`,
     `| spawn → every partition led / → balanced (partitions each leads) | ${s(r.allLedMs)} / ${s(r.balancedMs)} (${r.led?.join(', ') ?? '—'}) |`,
+    `| spawn → every entry held (read by its partition's leader) | ${r.heldMs === undefined ? 'never (3 min)' : s(r.heldMs)} |`,
     `| entries each holds (its tsbeat_entries_held) | ${each(r.held, (v) => v.toLocaleString('en'))} |`,
     `| RSS once balanced | ${each(r.afterStartMB, (v) => `${Math.round(v)} MB`)} |`,
     `| idle CPU over 5 s once balanced | ${each(r.idle, (v) => `${v.toFixed(1)} %`)} |`,
