@@ -401,18 +401,18 @@ export class Runner {
 
   /**
    * Checks the entries of the checked origins (beforePublish) due now, and those whose buffered
-   * slot is released now, and returns the instant the check began, which the wake-up then
-   * publishes at: a change that returned before a slot of theirs is in force for it (what fell due
-   * during the check waits for the next wake-up, at once). Undefined when none is due: the wake-up
-   * publishes at the current instant.
+   * slot is released now, and returns the instant it looked at, which the wake-up then publishes
+   * at: a change that returned before a slot of theirs is in force for it (what fell due during the
+   * check waits for the next wake-up, at once). That instant holds when none was due too: a slot
+   * that falls due while the process is held up before the publish (preempted, stopped) is one no
+   * check has seen. Undefined when no origin is checked: the wake-up publishes at the current instant.
    */
   private async checkDue(): Promise<number | undefined> {
     const before = this.options.beforePublish;
     if (before === undefined || before.origins.size === 0) return undefined;
     const atMs = this.options.clock.now();
     const due = checkedNames(this.dueAndReleased(atMs), before.origins);
-    if (due === undefined) return undefined;
-    await before.check(due);
+    if (due !== undefined) await before.check(due);
     return atMs;
   }
 

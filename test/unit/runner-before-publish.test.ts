@@ -95,6 +95,55 @@ describe('Runner.beforePublish', () => {
     expect(runsOf(calls)).toEqual([['f@3000:[]'], ['d@4000:["v2"]', 'f@4000:[]'], ['f@5000:[]']]);
   });
 
+  it('publishes no slot that fell due after a wake-up found nothing checked due (held up between the two)', async () => {
+    const calls: { atMs: number; runs: { entry: string; slotMs: number; args: unknown }[] }[] = [];
+    const dispatcher: Dispatcher = {
+      async dispatch(runs) {
+        calls.push({ atMs: Date.now(), runs: runs.map((r) => ({ entry: r.entry.name, slotMs: r.slotMs, args: r.entry.args })) });
+        return { fenced: false, outcomes: runs.map(() => 'published' as const) };
+      },
+    };
+    // The row is edited at T0+1.5s: a check from then on finds it and brings the new args.
+    const checks: number[] = [];
+    const check = async (due: ReadonlyMap<EntryOrigin, readonly string[]>): Promise<void> => {
+      checks.push(Date.now() + heldUpMs - T0);
+      if (due.get('django')?.includes('d') === true) await runner?.applyChanges([djangoEntry('d', ['v2'], 2)], []);
+    };
+    // The process is held up (preempted, stopped) for 5 ms right after the wake-up of T0+1999 ms
+    // found nothing checked due: past d's slot of T0+2s, which that wake-up must leave to the next.
+    let heldUpMs = 0;
+    let holdUp = false;
+    runner = new Runner({
+      config: parseConfig({ name: 'unit', maxInterval: '10s' }, 'unit'),
+      dispatcher,
+      state,
+      clock: { now: () => Date.now() + heldUpMs },
+      logger: createLogger({ level: 'silent' }),
+      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
+      lease: () => {
+        if (holdUp) {
+          holdUp = false;
+          heldUpMs += 5;
+        }
+        return 'token-1';
+      },
+      onFenced: () => undefined,
+      beforePublish: { origins: new Set<EntryOrigin>(['django']), check },
+    });
+    await runner.start([djangoEntry('d', ['v1'], 2)]);
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(calls).toEqual([]);
+    // A wake-up at T0+1999 ms (a change applied, say), with nothing due then.
+    holdUp = true;
+    await runner.applyChanges([], []);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(holdUp).toBe(false);
+    // Published once, as the check after the slot fell due found the row.
+    expect(runsOf(calls)).toEqual([['d@2000:["v2"]']]);
+    expect(checks).toHaveLength(1);
+    expect(checks[0]).toBeGreaterThanOrEqual(2000);
+  });
+
   it('checks an entry whose buffered slot is released (overlap bufferOne) before it publishes it', async () => {
     const calls: { atMs: number; runs: { entry: string; slotMs: number; args: unknown }[] }[] = [];
     const dispatcher: Dispatcher = {
