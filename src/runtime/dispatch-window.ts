@@ -9,6 +9,7 @@
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
+import type { ResolvedEntry } from '../config/resolve.js';
 import type { Clock } from '../ports/clock.js';
 import type { DispatchResult, Dispatcher, RunOutcome, SlotAhead } from '../ports/dispatcher.js';
 import { addRun, emptyBatch, sentPart } from './batch.js';
@@ -63,16 +64,23 @@ interface WindowState {
 
 /**
  * Publishes every run due at `nowMs` with `token`, the `staged` dispatch first if there is one, and
- * records what went out. Throws the failure when a batch failed (in full or in part) after recording
- * what did go out: the runs it left stay due for the next wake-up.
+ * the buffered runs released then that `mayRelease` allows (all by default), and records what went
+ * out. Throws the failure when a batch failed (in full or in part) after recording what did go out:
+ * the runs it left stay due for the next wake-up.
  */
-export async function dispatchDue(options: DispatchWindowOptions, token: string, nowMs: number, staged: Staged | undefined): Promise<void> {
+export async function dispatchDue(
+  options: DispatchWindowOptions,
+  token: string,
+  nowMs: number,
+  staged: Staged | undefined,
+  mayRelease?: (entry: ResolvedEntry) => boolean,
+): Promise<void> {
   const { book } = options;
   const state: WindowState = { inFlight: [], published: [], halted: undefined };
   const recording = new Recording(options, nowMs);
   if (staged !== undefined) sendStaged(options, state, staged, nowMs);
   // Buffered runs whose previous run has finished go first: they have waited already.
-  const released = options.overlap.release(book, nowMs);
+  const released = options.overlap.release(book, nowMs, mayRelease);
   for (let batch = takeBatch(options, nowMs, released); batch.runs.length > 0; batch = takeBatch(options, nowMs, released)) {
     // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
     // sitting idle while each batch is encoded. The batch after is planned before the wait, so that

@@ -201,12 +201,15 @@ export class OverlapGate {
 
   /**
    * Takes off the book the buffered runs whose previous run has finished (or counts as lost, or
-   * whose entry now allows overlap), to publish now; the slots they passed over are reported.
+   * whose entry now allows overlap), to publish now, of the entries `may` allows (all by default:
+   * the runner leaves one whose check has not seen it released); the slots they passed over are
+   * reported.
    */
-  release(book: EntryBook, nowMs: number): Released[] {
+  release(book: EntryBook, nowMs: number, may: (entry: ResolvedEntry) => boolean = () => true): Released[] {
     const out: Released[] = [];
     for (const held of book.buffered()) {
       const { entry } = held;
+      if (!may(entry)) continue;
       if (entry.overlap !== 'allow' && this.previous(entry, nowMs) !== undefined) continue;
       const all = entry.overlap === 'bufferAll';
       const keep = entry.overlapBuffer ?? DEFAULTS.overlapBuffer;

@@ -30,7 +30,7 @@ import { NO_EVENTS } from '../ports/events.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { EntryState, StateStore } from '../ports/state.js';
 import type { RunningRuns } from '../ports/outcomes.js';
-import { checkedNames } from './before-publish.js';
+import { checkWakeUp } from './before-publish.js';
 import type { BeforePublish } from './before-publish.js';
 import { dispatchDue } from './dispatch-window.js';
 import type { DispatchWindowOptions } from './dispatch-window.js';
@@ -375,13 +375,16 @@ export class Runner {
       await readFirst.read();
       if (!this.running) return { delayMs: config.maxIntervalMs };
     }
-    const checkedAtMs = await this.checkDue();
+    const checked = await checkWakeUp(this.options.beforePublish, clock, {
+      due: (atMs) => this.book.dueBy(atMs),
+      releasable: (atMs) => this.window.overlap.releasable(this.book, atMs),
+    });
     if (!this.running) return { delayMs: config.maxIntervalMs };
     try {
       const token = this.options.lease();
       if (token !== undefined) {
-        const now = checkedAtMs ?? clock.now();
-        await dispatchDue(this.window, token, now, this.staging.take(token, now));
+        const now = checked?.atMs ?? clock.now();
+        await dispatchDue(this.window, token, now, this.staging.take(token, now), checked?.mayRelease);
       }
     } catch (error) {
       logger.error({ event: EVENTS.publishRetry, err: error }, 'publishing failed; retrying');
@@ -397,29 +400,6 @@ export class Runner {
     // The instant itself, not "now + delay" read again when the timer is armed: a millisecond
     // between the two would stage and publish the slot a millisecond after its instant.
     return nextDueMs > now ? { delayMs: nextDueMs - now, instantMs: nextDueMs } : { delayMs: nextDueMs - now };
-  }
-
-  /**
-   * Checks the entries of the checked origins (beforePublish) due now, and those whose buffered
-   * slot is released now, and returns the instant the check began, which the wake-up then
-   * publishes at: a change that returned before a slot of theirs is in force for it (what fell due
-   * during the check waits for the next wake-up, at once). Undefined when none is due: the wake-up
-   * publishes at the current instant.
-   */
-  private async checkDue(): Promise<number | undefined> {
-    const before = this.options.beforePublish;
-    if (before === undefined || before.origins.size === 0) return undefined;
-    const atMs = this.options.clock.now();
-    const due = checkedNames(this.dueAndReleased(atMs), before.origins);
-    if (due === undefined) return undefined;
-    await before.check(due);
-    return atMs;
-  }
-
-  /** The entries due at `atMs` and those whose buffered slot the dispatch would release then (OverlapGate.release). */
-  private *dueAndReleased(atMs: number): Generator<ResolvedEntry> {
-    for (const { entry } of this.book.dueBy(atMs)) yield entry;
-    yield* this.window.overlap.releasable(this.book, atMs);
   }
 }
 

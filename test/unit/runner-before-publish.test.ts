@@ -95,6 +95,55 @@ describe('Runner.beforePublish', () => {
     expect(runsOf(calls)).toEqual([['f@3000:[]'], ['d@4000:["v2"]', 'f@4000:[]'], ['f@5000:[]']]);
   });
 
+  it('publishes no slot that fell due after a wake-up found nothing checked due (held up between the two)', async () => {
+    const calls: { atMs: number; runs: { entry: string; slotMs: number; args: unknown }[] }[] = [];
+    const dispatcher: Dispatcher = {
+      async dispatch(runs) {
+        calls.push({ atMs: Date.now(), runs: runs.map((r) => ({ entry: r.entry.name, slotMs: r.slotMs, args: r.entry.args })) });
+        return { fenced: false, outcomes: runs.map(() => 'published' as const) };
+      },
+    };
+    // The row is edited at T0+1.5s: a check from then on finds it and brings the new args.
+    const checks: number[] = [];
+    const check = async (due: ReadonlyMap<EntryOrigin, readonly string[]>): Promise<void> => {
+      checks.push(Date.now() + heldUpMs - T0);
+      if (due.get('django')?.includes('d') === true) await runner?.applyChanges([djangoEntry('d', ['v2'], 2)], []);
+    };
+    // The process is held up (preempted, stopped) for 5 ms right after the wake-up of T0+1999 ms
+    // found nothing checked due: past d's slot of T0+2s, which that wake-up must leave to the next.
+    let heldUpMs = 0;
+    let holdUp = false;
+    runner = new Runner({
+      config: parseConfig({ name: 'unit', maxInterval: '10s' }, 'unit'),
+      dispatcher,
+      state,
+      clock: { now: () => Date.now() + heldUpMs },
+      logger: createLogger({ level: 'silent' }),
+      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
+      lease: () => {
+        if (holdUp) {
+          holdUp = false;
+          heldUpMs += 5;
+        }
+        return 'token-1';
+      },
+      onFenced: () => undefined,
+      beforePublish: { origins: new Set<EntryOrigin>(['django']), check },
+    });
+    await runner.start([djangoEntry('d', ['v1'], 2)]);
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(calls).toEqual([]);
+    // A wake-up at T0+1999 ms (a change applied, say), with nothing due then.
+    holdUp = true;
+    await runner.applyChanges([], []);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(holdUp).toBe(false);
+    // Published once, as the check after the slot fell due found the row.
+    expect(runsOf(calls)).toEqual([['d@2000:["v2"]']]);
+    expect(checks).toHaveLength(1);
+    expect(checks[0]).toBeGreaterThanOrEqual(2000);
+  });
+
   it('checks an entry whose buffered slot is released (overlap bufferOne) before it publishes it', async () => {
     const calls: { atMs: number; runs: { entry: string; slotMs: number; args: unknown }[] }[] = [];
     const dispatcher: Dispatcher = {
@@ -150,5 +199,60 @@ describe('Runner.beforePublish', () => {
       [4500, { django: ['d'] }],
     ]);
     expect(runsOf(calls)).toEqual([['d@2000:["v1"]'], ['d@4000:["v2"]']]);
+  });
+
+  it('releases no buffered slot whose previous run finished during the check of other entries: the next wake-up checks it first', async () => {
+    const calls: { atMs: number; runs: { entry: string; slotMs: number; args: unknown }[] }[] = [];
+    const dispatcher: Dispatcher = {
+      async dispatch(runs) {
+        calls.push({ atMs: Date.now(), runs: runs.map((r) => ({ entry: r.entry.name, slotMs: r.slotMs, args: r.entry.args })) });
+        return { fenced: false, outcomes: runs.map(() => 'published' as const) };
+      },
+    };
+    let unfinished: RunRecord | undefined;
+    let finished: ((entry: string) => void) | undefined;
+    const running: RunningRuns = {
+      unfinishedRun: (name) => (name === 'd' ? unfinished : undefined),
+      ready: () => Promise.resolve(),
+      onFinished: (listener) => {
+        finished = listener;
+        return () => undefined;
+      },
+    };
+    let edited = false;
+    const checks: { atMs: number; due: Record<string, readonly string[]> }[] = [];
+    const check = async (due: ReadonlyMap<EntryOrigin, readonly string[]>): Promise<void> => {
+      checks.push({ atMs: Date.now(), due: Object.fromEntries(due) });
+      const names = due.get('django') ?? [];
+      // d's row was edited while its slot waited: a check of d from then on brings the new args.
+      if (edited && names.includes('d')) await runner?.applyChanges([djangoEntry('d', ['v2'], 2, 'bufferOne')], []);
+      // While e's row is checked (its slot of T0+5s), d's previous run finishes.
+      if (names.includes('e') && unfinished !== undefined) {
+        unfinished = undefined;
+        finished?.('d');
+      }
+    };
+    runner = new Runner({
+      config: parseConfig({ name: 'unit', maxInterval: '10s' }, 'unit'),
+      dispatcher,
+      state,
+      clock: { now: () => Date.now() },
+      logger: createLogger({ level: 'silent' }),
+      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
+      lease: () => 'token-1',
+      onFenced: () => undefined,
+      running,
+      beforePublish: { origins: new Set<EntryOrigin>(['django']), check },
+    });
+    await runner.start([djangoEntry('d', ['v1'], 2, 'bufferOne'), djangoEntry('e', ['e'], 5)]);
+    await vi.advanceTimersByTimeAsync(2 * S + 100);
+    // T0+4s: the run of T0+2s still runs: d's slot is buffered. T0+5s: e's slot, checked.
+    unfinished = { taskId: 'd-2', slotMs: T0 + 2 * S, publishedAtMs: T0 + 2 * S, state: 'STARTED' };
+    edited = true;
+    await vi.advanceTimersByTimeAsync(3 * S);
+    // The wake-up of T0+5s publishes e alone; the next one (at once) checks d, then releases its slot.
+    expect(checks.map((c) => c.due)).toEqual([{ django: ['d'] }, { django: ['d'] }, { django: ['e'] }, { django: ['d'] }]);
+    expect(checks.slice(0, 3).map((c) => c.atMs - T0)).toEqual([2 * S, 4 * S, 5 * S]);
+    expect(runsOf(calls)).toEqual([['d@2000:["v1"]'], ['e@5000:["e"]'], ['d@4000:["v2"]']]);
   });
 });
