@@ -25,7 +25,7 @@ import type {
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { typedKeys } from '../redis/keys.js';
-import { publishedStateHead, publishedStatePrefixAfter } from '../redis/entry-state-codec.js';
+import { publishedStateAfterSlotFrom, publishedStateHead } from '../redis/entry-state-codec.js';
 import { revisionIncarnation } from '../ports/entries.js';
 import { PUBLISH_FENCED_SCRIPT, withScripts } from '../redis/scripts.js';
 import { nameWrongType } from '../redis/server-errors.js';
@@ -218,21 +218,19 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     const lists = new Map<string, DeliveryGroup>();
     const channels = new Map<string, DeliveryGroup>();
     const delivered = new Array<boolean>(count);
-    const at = String(nowMs);
-    // A burst's runs share their slot: its text and the state's head are made once.
+    // The state's head (the publish time) is made once; a burst's runs share their slot's text.
+    const head = publishedStateHead(String(nowMs));
     let slotMs = Number.NaN;
     let slot = '';
-    let head = '';
     plan.messages.forEach((m, i) => {
       const run = runs[i] as DueRun;
       if (run.slotMs !== slotMs) {
         slotMs = run.slotMs;
         slot = String(slotMs);
-        head = publishedStateHead(slot, at);
       }
       args[3 + i] = run.entry.name;
       args[3 + count + i] = slot;
-      args[3 + 2 * count + i] = publishedStatePrefixAfter(head, m.id, revisionIncarnation(run.entry.revision));
+      args[3 + 2 * count + i] = publishedStateAfterSlotFrom(head, m.id, revisionIncarnation(run.entry.revision));
       args[3 + 3 * count + i] = run.entry.revision ?? '';
       // Pushes go in as they are: the transport writes each envelope's bytes from its layout.
       for (const push of m.pushes) groupOf(lists, push.key).add(i + 1, push);

@@ -102,24 +102,25 @@ export function firstSighting(seenMs: number): string {
 }
 
 /**
- * The state of a scheduled run without its count, for publish-fenced.lua, which appends the count
- * and `}`: encodeEntryState's text up to the count. `slot` and `at` come as the script's own
- * decimal text of them (the caller has it at hand).
+ * The state of a scheduled run after its slot and without its count, for publish-fenced.lua, which
+ * writes `{"slot":<slot>,` (and the stored first sighting) before it and the count and `}` after it:
+ * encodeEntryState's text from `at` up to the count. `at` comes as the script's own decimal text of
+ * it (the caller has it at hand).
  */
-export function publishedStatePrefix(slotText: string, atText: string, taskId: string, incarnation?: string): string {
-  return publishedStatePrefixAfter(publishedStateHead(slotText, atText), taskId, incarnation);
+export function publishedStateAfterSlot(atText: string, taskId: string, incarnation?: string): string {
+  return publishedStateAfterSlotFrom(publishedStateHead(atText), taskId, incarnation);
 }
 
 /**
- * publishedStatePrefix in two steps, for a batch: the head (slot and time) made once for the runs of
- * one slot, then each run's id and incarnation after it. Per run, one concatenation instead of ten.
+ * publishedStateAfterSlot in two steps, for a batch: the head (the publish time) made once for the
+ * batch, then each run's id and incarnation after it. Per run, one concatenation instead of ten.
  */
-export function publishedStateHead(slotText: string, atText: string): string {
-  return `{"${STATE_FIELDS.slot}":${slotText},"${STATE_FIELDS.at}":${atText},"${STATE_FIELDS.id}":`;
+export function publishedStateHead(atText: string): string {
+  return `"${STATE_FIELDS.at}":${atText},"${STATE_FIELDS.id}":`;
 }
 
-/** publishedStatePrefix from publishedStateHead's text. */
-export function publishedStatePrefixAfter(head: string, taskId: string, incarnation?: string): string {
+/** publishedStateAfterSlot from publishedStateHead's text. */
+export function publishedStateAfterSlotFrom(head: string, taskId: string, incarnation?: string): string {
   const g = incarnation === undefined ? '' : `"${STATE_FIELDS.g}":${quoteJson(incarnation)},`;
   return `${head}${quoteJson(taskId)},${g}"${STATE_FIELDS.n}":`;
 }

@@ -17,7 +17,7 @@ import {
   decodeEntryState,
   encodeEntryState,
   firstSighting,
-  publishedStatePrefix,
+  publishedStateAfterSlot,
 } from '../../src/redis/entry-state-codec.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { assembleLua } from '../../src/redis/lua-includes.js';
@@ -108,7 +108,7 @@ const CALLS = {
       '1',
       ENTRY,
       String(RUN_SLOT),
-      publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID),
+      publishedStateAfterSlot(String(AT), TASK_ID),
       '', // a config-file entry: no revision to check
       '1',
       'list',
@@ -195,7 +195,7 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
   /** The manual runs, kept across a scheduled run: what follows the count in the state written. */
   const manual = value.state?.manualRuns;
   const tail = manual === undefined ? '' : `,"t":${manual}`;
-  /** The first sighting, kept by a run: written after the slot (the prefix's first comma). */
+  /** The first sighting, kept by a run: written after the slot. */
   const seen = value.state?.seenMs;
   const seenText = seen === undefined ? ',' : `,"seen":${seen},`;
   const before = (): Record<string, string> => ({
@@ -211,7 +211,7 @@ describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_l
     expect(outcome.reply).toEqual([1, fresh ? 1 : 0]);
     expect(outcome.state).toEqual({
       ...before(),
-      ...(fresh ? { [ENTRY]: `${publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID).replace(/,/, seenText)}${next}${tail}}` } : {}),
+      ...(fresh ? { [ENTRY]: `{"slot":${RUN_SLOT}${seenText}${publishedStateAfterSlot(String(AT), TASK_ID)}${next}${tail}}` } : {}),
     });
     expect(outcome.others).toEqual(expected);
   });
@@ -349,7 +349,7 @@ describe("the entry fence: a run's revision against the stored record (every scr
     'publish-fenced': () =>
       scripts.publishFenced(
         ...[4, keys.fence, keys.state, keys.entries, QUEUE, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
-        ...[publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID), REVISION, '1', 'list', '4', '1', '1', PAYLOAD],
+        ...[publishedStateAfterSlot(String(AT), TASK_ID), REVISION, '1', 'list', '4', '1', '1', PAYLOAD],
       ),
     'claim-fenced': () =>
       scripts.claimFenced(
@@ -459,7 +459,7 @@ describe("the entry fence of an entry with no record (RedBeat, django): the run'
     'publish-fenced': () =>
       scripts.publishFenced(
         ...[4, keys.fence, keys.state, keys.entries, QUEUE, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
-        ...[publishedStatePrefix(String(RUN_SLOT), String(AT), TASK_ID, MINE), FENCE, '1', 'list', '4', '1', '1', PAYLOAD],
+        ...[publishedStateAfterSlot(String(AT), TASK_ID, MINE), FENCE, '1', 'list', '4', '1', '1', PAYLOAD],
       ),
     'claim-fenced': () =>
       scripts.claimFenced(

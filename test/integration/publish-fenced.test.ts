@@ -77,7 +77,7 @@ async function publish(
   });
   const argv: string[] = [token, String(maxAheadMs), String(runs.length)];
   argv.push(...runs.map((r) => r.entry), ...runs.map((r) => String(r.slot)));
-  argv.push(...runs.map((r) => `{"slot":${r.slot},"at":${nowMs},"id":${JSON.stringify(r.id ?? `id-${r.entry}-${r.slot}`)},"n":`));
+  argv.push(...runs.map((r) => `"at":${nowMs},"id":${JSON.stringify(r.id ?? `id-${r.entry}-${r.slot}`)},"n":`));
   argv.push(...runs.map((r) => r.revision ?? ''));
   argv.push(String(groups.size));
   for (const g of groups.values()) argv.push(g.kind, g.target, g.runs.join(' '), String(g.payloads.length), ...g.payloads);

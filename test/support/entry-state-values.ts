@@ -62,6 +62,23 @@ export const STATE_VALUES: readonly StateValue[] = [
     text: `{"slot":${S0 + 5000},"at":${S0},"id":"later","n":7}`,
     state: { slotMs: S0 + 5000, publishedAtMs: S0, lastTaskId: 'later', runCount: 7 },
   },
+  // Readable: ids at the edges of the fast path's id class (includes/entry-state.lua), which takes
+  // printable ASCII but the quote, backslash and ']', and bytes of 128 and above.
+  {
+    label: 'publish form, an id of every byte the fast path takes',
+    text: `{"slot":${S0},"seen":${S0 - 1},"at":${S0},"id":" !#$%&'()*+,-./09:;<=>?@AZ[^_\`az{|}~é😀","n":2}`,
+    state: { slotMs: S0, seenMs: S0 - 1, publishedAtMs: S0, lastTaskId: " !#$%&'()*+,-./09:;<=>?@AZ[^_`az{|}~é😀", runCount: 2 },
+  },
+  {
+    label: "publish form, a ']' in the id (the full decode)",
+    text: `{"slot":${S0},"seen":${S0 - 1},"at":${S0},"id":"a]b","n":2}`,
+    state: { slotMs: S0, seenMs: S0 - 1, publishedAtMs: S0, lastTaskId: 'a]b', runCount: 2 },
+  },
+  {
+    label: 'publish form, a DEL in the id (the full decode)',
+    text: `{"slot":${S0},"at":${S0},"id":"a\u007fb","n":2}`,
+    state: { slotMs: S0, publishedAtMs: S0, lastTaskId: 'a\u007fb', runCount: 2 },
+  },
   // Readable: other spellings of the same JSON.
   {
     label: 'count before id (older AMQP commits)',
@@ -130,6 +147,12 @@ export const STATE_VALUES: readonly StateValue[] = [
   { label: 'publish form, an infinite publish time', text: `{"slot":${S0},"at":${big},"id":"x","n":1}`, state: 'unreadable' },
   { label: 'publish form, an infinite slot', text: `{"slot":${big},"at":${S0},"id":"x","n":1}`, state: 'unreadable' },
   { label: 'publish form, a control character in the id', text: `{"slot":${S0},"at":${S0},"id":"a\u0001b","n":1}`, state: 'unreadable' },
+  {
+    label: 'publish form, the last control character in the id',
+    text: `{"slot":${S0},"seen":${S0},"at":${S0},"id":"a\u001fb","n":1}`,
+    state: 'unreadable',
+  },
+  { label: 'publish form, a NUL in the id', text: `{"slot":${S0},"at":${S0},"id":"a\u0000b","n":1}`, state: 'unreadable' },
   {
     label: 'publish form, a first sighting with a leading zero',
     text: `{"slot":${S0},"seen":0${S0},"at":${S0},"id":"x","n":1}`,

@@ -8,7 +8,7 @@ import {
   decodeEntryState,
   encodeEntryState,
   firstSighting,
-  publishedStatePrefix,
+  publishedStateAfterSlot,
   readEntryState,
 } from '../../src/redis/entry-state-codec.js';
 import type { EntryState } from '../../src/ports/state.js';
@@ -38,11 +38,11 @@ describe('encodeEntryState', () => {
     expect(decodeEntryState(encodeEntryState(state))).toEqual(state);
   });
 
-  it('writes the members in one order, the count last; the publish prefix and first sighting are that text', () => {
+  it("writes the members in one order, the count last; the publish script's state and first sighting are that text", () => {
     expect(encodeEntryState({ slotMs: S0, seenMs: 1, publishedAtMs: 2, lastRunTriggered: true, lastTaskId: 'i', runCount: 3 })).toBe(
       `{"slot":${S0},"seen":1,"at":2,"by":"trigger","id":"i","n":3}`,
     );
-    expect(`${publishedStatePrefix(String(S0), '5', 'task')}7}`).toBe(
+    expect(`{"slot":${S0},${publishedStateAfterSlot('5', 'task')}7}`).toBe(
       encodeEntryState({ slotMs: S0, publishedAtMs: 5, lastTaskId: 'task', runCount: 7 }),
     );
     expect(firstSighting(S0)).toBe(`{"seen":${S0},"n":0}`);

@@ -13,11 +13,13 @@
   ARGV[3]      number of runs R
   then four columns of R values each, in run order:
     ARGV[4 .. R+3]         entry names
-    ARGV[R+4 .. 2R+3]      slots (epoch ms)
-    ARGV[2R+4 .. 3R+3]     each run's new state without its run count: '{"slot":…,"at":…,"id":"…","n":'
-                           (entry-state-codec.ts publishedStatePrefix; the script appends the count, the
-                           stored manual-run count t when there is one, and '}'; the publish time comes in here, by the caller's clock; TIME is only the
-                           reference for slots ahead)
+    ARGV[R+4 .. 2R+3]      slots (epoch ms), as JSON numbers: a new state takes the text as it is
+    ARGV[2R+4 .. 3R+3]     each run's new state after its slot and without its run count:
+                           '"at":…,"id":"…","n":' (entry-state-codec.ts publishedStateAfterSlot; the
+                           script writes '{"slot":' .. slot .. ',' before it, with the stored first
+                           sighting '"seen":X,' when there is one, and after it the count, the stored
+                           manual-run count t when there is one, and '}'); the publish time comes in
+                           here, by the caller's clock; TIME is only the reference for slots ahead
     ARGV[3R+4 .. 4R+3]     each run's revision, the entry fence (includes/entry-fence.lua): the
                            version of the entry's record (KEYS[3]) the caller's definition of it
                            was read from; '@' .. incarnation for an entry with no record there
@@ -53,8 +55,9 @@
   Errors  WRONGTYPE naming the key when the fence, the state or the entries hash holds another type
           (the whole deployment's fault: nothing is written); ERR when a slot is not a number. All
           before anything is written: all or nothing.
-  Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states (prefix .. n .. [',"t":' .. t] .. '}',
-          with the stored state's first sighting `"seen":X` put after the slot when it has one).
+  Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states ('{"slot":' .. slot .. ',' ..
+          ['"seen":' .. X .. ','] .. state .. n .. [',"t":' .. t] .. '}': the stored state's first sighting X
+          kept when it has one).
 ]]
 --- @include "fence"
 --- @include "entry-state"
@@ -178,13 +181,18 @@ end
 -- replica with a right clock until their clocks got there.
 -- A refused run holds back the later runs of its entry in the batch: recording a later slot would
 -- mark the refused one as done.
+-- A batch's runs share a few slots and counts: each slot's number (DECIMALS) and each count's text
+-- is made once, and a state is built in one concatenation: every string Lua makes is hashed whole,
+-- and a number's conversion is a C library call.
 local result = { 1 }
 local anyStale = false
 local blocked = {}
 local writes, w = {}, 0
+local countTexts = {}
 for r = 1, runs do
   local entry = ARGV[NAMES + r]
-  local slot = tonumber(ARGV[SLOTS + r])
+  local slotText = ARGV[SLOTS + r]
+  local slot = DECIMALS[slotText]
   local last = lastSlot[entry]
   if not slot then
     return redis.error_reply('ERR ' .. SCRIPT .. ': the slot of run ' .. r .. ' is not a number')
@@ -205,9 +213,20 @@ for r = 1, runs do
     lastSlot[entry] = slot
     count[entry] = n
     writes[w + 1] = entry
+    local nText = countTexts[n]
+    if nText == nil then
+      nText = countText(n)
+      countTexts[n] = nText
+    end
+    local t = manual[entry]
+    local tail = t and countTail(t) or ''
     -- The first sighting stays: a backfill publishes the slots before it (never this incarnation's).
-    local prefix = seenOf[entry] and withSeen(ARGV[STATES + r], seenOf[entry]) or ARGV[STATES + r]
-    writes[w + 2] = prefix .. (n < 1e14 and n or countText(n)) .. countTail(manual[entry]) .. '}'
+    local seen = seenOf[entry]
+    if seen then
+      writes[w + 2] = '{"slot":' .. slotText .. ',"seen":' .. seen .. ',' .. ARGV[STATES + r] .. nText .. tail .. '}'
+    else
+      writes[w + 2] = '{"slot":' .. slotText .. ',' .. ARGV[STATES + r] .. nText .. tail .. '}'
+    end
     w = w + 2
     result[r + 1] = 1
   end

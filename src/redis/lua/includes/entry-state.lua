@@ -14,9 +14,9 @@
                             none), incarnation g (nil when none) and first sighting `seen` (its text,
                             nil when none) of a stored value: the publish script's per-run read, with a
                             fast path (below)
-  withSeen(prefix, seen)    a published state's prefix ('{"slot":S,"at":…') with `"seen":<seen>` after
-                            the slot, in the codec's order: a run keeps the entry's first sighting
   countTail(t)              what follows the count in a state with t manual runs: '' or ',"t":<t>'
+  DECIMALS[text]            tonumber(text), made once per text and script call (a batch's states and
+                            runs share a few slots and counts)
   manualRunState(state, at, id, g)  the text after a manual run (`beat trigger`) of an entry whose state is
                             `state`; g, when given, the incarnation it belongs to (else the state's)
 
@@ -161,12 +161,24 @@ end
     {"slot":S,"at":A,"id":"…","n":N}            the same of an entry with no first sighting kept
     {"seen":X,"n":N}                            a first sighting (record-seen)
   S, A, X and N are whole numbers without a leading zero (so valid JSON numbers), finite in a text
-  under 300 bytes (longer ones take the full decode), and N is checked to be a run count; the id has no escape, quote or control character (so it is a JSON string
-  as it stands). Anything else (a manual run's state, numbers in another notation, escapes,
-  spaces, corrupt values) goes through decodeState.
+  under 300 bytes (longer ones take the full decode), and N is checked to be a run count; the id's
+  bytes are printable ASCII other than the quote, backslash and ']', or of 128 and above (so it is a
+  JSON string as it stands). Anything else (a manual run's state, numbers in another notation,
+  escapes, spaces, corrupt values) goes through decodeState.
+  The patterns are the publish script's per-run cost: they spell classes as ranges ([0-9], not %d,
+  and the id's bytes as the ranges they may be in, not the ones they may not), which Lua checks by
+  comparisons where a %-class costs two C library calls a byte; and a batch's states share a few
+  slots and counts, whose numbers are made once (DECIMALS).
 ]]
-local RUN_WITH_SEEN = '^{"slot":(%-?[1-9]%d*),"seen":(%-?[1-9]%d*),"at":%-?[1-9]%d*,"id":"[^"\\%z\1-\31]*","n":([1-9]%d*)}$'
-local RUN = '^{"slot":(%-?[1-9]%d*),"at":%-?[1-9]%d*,"id":"[^"\\%z\1-\31]*","n":([1-9]%d*)}$'
+local RUN_WITH_SEEN = '^{"slot":(%-?[1-9][0-9]*),"seen":(%-?[1-9][0-9]*),"at":%-?[1-9][0-9]*,"id":"[#-[^-~ !\128-\255]*","n":([1-9][0-9]*)}$'
+local RUN = '^{"slot":(%-?[1-9][0-9]*),"at":%-?[1-9][0-9]*,"id":"[#-[^-~ !\128-\255]*","n":([1-9][0-9]*)}$'
+local DECIMALS = setmetatable({}, {
+  __index = function(numbers, text)
+    local number = tonumber(text)
+    numbers[text] = number
+    return number
+  end,
+})
 
 local function storedSlotAndCount(text)
   if not text then return nil, 0 end
@@ -177,12 +189,12 @@ local function storedSlotAndCount(text)
       slot, n = string.match(text, RUN)
     end
     if slot then
-      n = tonumber(n)
-      if n <= MAX_RUN_COUNT then return tonumber(slot), n, nil, nil, seen end
+      n = DECIMALS[n]
+      if n <= MAX_RUN_COUNT then return DECIMALS[slot], n, nil, nil, seen end
     else
-      seen, n = string.match(text, '^{"seen":(%-?[1-9]%d*),"n":(%d+)}$')
+      seen, n = string.match(text, '^{"seen":(%-?[1-9][0-9]*),"n":([0-9]+)}$')
       if n and (n == '0' or byte(n, 1) ~= 48) then
-        n = tonumber(n)
+        n = DECIMALS[n]
         if n <= MAX_RUN_COUNT then return nil, n, nil, nil, seen end
       end
     end
@@ -190,13 +202,6 @@ local function storedSlotAndCount(text)
   local state = decodeState(text)
   if not state then return nil, 0 end
   return state.slot, state.n, state.t, state.g, state.seen and string.format('%.17g', state.seen)
-end
-
--- The first sighting goes after the slot, which holds no comma: the prefix always starts '{"slot":'.
-local function withSeen(prefix, seen)
-  local comma = find(prefix, ',', 9, true)
-  if not comma then return prefix end
-  return sub(prefix, 1, comma) .. '"seen":' .. seen .. ',' .. sub(prefix, comma + 1)
 end
 
 -- A manual run keeps the entry's slot (it is not a slot) and its first-seen anchor, so that it does
