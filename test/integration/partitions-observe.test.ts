@@ -86,10 +86,18 @@ describe('partitions: what /metrics, /status, beat status and the dashboard show
     await ledAs('A leading every partition', [a, a, a, a], 15_000);
     b = suite.fleet.spawn({ config, label: 'B', args: ['--http', '127.0.0.1:0'] });
     [portA, portB] = await Promise.all([httpPortOf(a), httpPortOf(b)]);
-    [idA, idB] = await Promise.all([
-      json<StatusJson>(portA, '/status').then((s) => s.self.instance),
-      json<StatusJson>(portB, '/status').then((s) => s.self.instance),
-    ]);
+    // HTTP listens before the replica has connected to Redis; /status answers 503 until it has.
+    const instanceOf = (port: number) =>
+      waitUntil(
+        `/status on port ${String(port)}`,
+        async () => {
+          const reply = await httpRequest(port, '/status');
+          return reply.status === 200 ? (JSON.parse(reply.body) as StatusJson).self.instance : undefined;
+        },
+        10_000,
+        () => suite.fleet.dump(),
+      );
+    [idA, idB] = await Promise.all([instanceOf(portA), instanceOf(portB)]);
     // The map over the two (the same on both): A hands B its two.
     map = [...assignPartitions(N, [idA, idB])];
     [ownA, ownB] = [partitionsLedBy(map, idA), partitionsLedBy(map, idB)];
