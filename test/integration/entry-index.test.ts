@@ -21,6 +21,7 @@ import { PartitionCountStore } from '../../src/redis/partition-count-store.js';
 import { readLuaFragment, withScripts } from '../../src/redis/scripts.js';
 import { beatSuite } from '../support/beat-suite.js';
 import { runBeatCli } from '../support/ops.js';
+import { prng } from '../support/prng.js';
 
 const NAME = 'idx';
 const keys = schedulerKeys('tsbeat', NAME);
@@ -39,17 +40,6 @@ function randomName(random: () => number): string {
     else out += String.fromCharCode(0xd800 + Math.floor(random() * 0x800));
   }
   return out;
-}
-
-/** A small seeded generator (mulberry32), so that a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const put = (name: string, schedule = 3600): EntryWrite => ({ op: 'put', name, entry: { task: `t.${name.length}`, schedule } });
@@ -90,7 +80,7 @@ describe('the partition index of the runtime entries', () => {
   }
 
   it('the Lua CRC-32 is partitionOf’s hash, on 3,000 random names with multi-byte UTF-8 and lone surrogates', async () => {
-    const random = seeded(34);
+    const random = prng(34);
     const names = [
       'nightly-report',
       '',
@@ -140,7 +130,7 @@ describe('the partition index of the runtime entries', () => {
     await client.flushdb();
 
     await new PartitionCountStore(client, keys).record(4);
-    const random = seeded(7);
+    const random = prng(7);
     const names = Array.from({ length: 300 }, (_, i) => `${randomName(random)}#${i}`);
     await store.write(
       names.map((n) => put(n)),
@@ -300,7 +290,7 @@ describe('the partition index of the runtime entries', () => {
     const config = suite.dir.write('idx.json', { name: NAME, broker: { url: suite.redis.url(0) }, beatSchedule: {} });
     await new PartitionCountStore(client, keys).record(4);
     const store = new RedisEntryStore(client, keys);
-    const random = seeded(11);
+    const random = prng(11);
     const names = Array.from({ length: 500 }, (_, i) => `${randomName(random)}~${i}`);
     await store.write(
       names.map((n) => put(n)),

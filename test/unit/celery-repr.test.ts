@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { argsRepr, kwargsRepr, pyFloat, saferepr } from '../../src/celery/repr.js';
+import { prng } from '../support/prng.js';
 
 /**
  * Each vector is a JSON text and what Celery's own `saferepr(json.loads(text), 1024)` printed for it
@@ -49,17 +50,6 @@ describe('saferepr port (argsrepr / kwargsrepr)', () => {
   });
 });
 
-/** A deterministic stream of numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const PIECES = ['a', "'", ' ', '\\', 'ü', '😀', '"', 'word ', '\n', 'x'.repeat(40)];
 const NUMBERS = [0, -0, 1, -7, 1e-5, 0.1, 100.25, 1e16, 1.5e16, 1e21, 2 ** 53, Number.MAX_VALUE, 3.14159];
 
@@ -92,7 +82,7 @@ describe('saferepr written straight (the repr speed-up) against the token stream
     const direct = await import('../../src/celery/repr.js');
     const { SPEEDUPS } = await import('../../src/base/speedups.js');
     expect(SPEEDUPS.repr).toBe(true);
-    const next = random(33);
+    const next = prng(33);
     const checked = { values: 0, atBudget: 0 };
     for (let i = 0; i < 1000; i += 1) {
       const v = value(next, 5, i % 3 === 0 ? 30 : 6);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MinHeap } from '../../src/core/heap.js';
+import { prng } from '../support/prng.js';
 
 interface Item {
   key: number;
@@ -7,20 +8,9 @@ interface Item {
   readonly name: number;
 }
 
-/** A small deterministic generator (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('MinHeap', () => {
   it('pops in key order, upTo(limit) finds exactly the items at or below the limit and firstKeyAbove(limit) the least key above it, through pushes, updates and removes', () => {
-    const next = random(42);
+    const next = prng(42);
     const heap = new MinHeap<Item>();
     const items: Item[] = Array.from({ length: 500 }, (_, name) => ({ key: 0, heapIndex: -1, name }));
     for (const item of items) heap.update(item, Math.floor(next() * 1000));
