@@ -30,8 +30,34 @@ const state: StateStore = {
   },
 };
 
+/** What each dispatch call was handed: when, and each run's entry, slot and args. */
+interface Call {
+  readonly atMs: number;
+  readonly runs: readonly { entry: string; slotMs: number; args: unknown }[];
+}
+
+/** A dispatcher that publishes every run and records each call in `calls`. */
+function recordingDispatcher(calls: Call[]): Dispatcher {
+  return {
+    async dispatch(runs) {
+      calls.push({ atMs: Date.now(), runs: runs.map((r) => ({ entry: r.entry.name, slotMs: r.slotMs, args: r.entry.args })) });
+      return { fenced: false, outcomes: runs.map(() => 'published' as const) };
+    },
+  };
+}
+
+/** The Runner options every test here shares (each adds its config, dispatcher and check). */
+const fixedOptions = {
+  state,
+  clock: { now: () => Date.now() },
+  logger: createLogger({ level: 'silent' }),
+  messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
+  lease: () => 'token-1',
+  onFenced: () => undefined,
+};
+
 /** Each dispatch call's runs as `entry@slot:args` (slot from T0), sorted. */
-function runsOf(calls: readonly { runs: readonly { entry: string; slotMs: number; args: unknown }[] }[]): string[][] {
+function runsOf(calls: readonly Call[]): string[][] {
   return calls.map((c) => c.runs.map((r) => `${r.entry}@${String(r.slotMs - T0)}:${JSON.stringify(r.args)}`).sort());
 }
 
@@ -52,13 +78,8 @@ afterEach(async () => {
 
 describe('Runner.beforePublish', () => {
   it('checks the due entries of the checked origins, applies what the check brings, and publishes what was due when it began', async () => {
-    const calls: { atMs: number; runs: { entry: string; slotMs: number; args: unknown }[] }[] = [];
-    const dispatcher: Dispatcher = {
-      async dispatch(runs) {
-        calls.push({ atMs: Date.now(), runs: runs.map((r) => ({ entry: r.entry.name, slotMs: r.slotMs, args: r.entry.args })) });
-        return { fenced: false, outcomes: runs.map(() => 'published' as const) };
-      },
-    };
+    const calls: Call[] = [];
+    const dispatcher = recordingDispatcher(calls);
     const checks: { atMs: number; due: Record<string, readonly string[]> }[] = [];
     const check = async (due: ReadonlyMap<EntryOrigin, readonly string[]>): Promise<void> => {
       checks.push({ atMs: Date.now(), due: Object.fromEntries(due) });
@@ -69,14 +90,9 @@ describe('Runner.beforePublish', () => {
       }
     };
     runner = new Runner({
+      ...fixedOptions,
       config: parseConfig({ name: 'unit', maxInterval: '10s', beatSchedule: { f: { task: 't.f', schedule: 1, catchUp: 'all' } } }, 'unit'),
       dispatcher,
-      state,
-      clock: { now: () => Date.now() },
-      logger: createLogger({ level: 'silent' }),
-      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
-      lease: () => 'token-1',
-      onFenced: () => undefined,
       beforePublish: { origins: new Set<EntryOrigin>(['django', 'redbeat']), check },
     });
     await runner.start([djangoEntry('d', ['v1'], 2)]);
@@ -96,13 +112,8 @@ describe('Runner.beforePublish', () => {
   });
 
   it('publishes no slot that fell due after a wake-up found nothing checked due (held up between the two)', async () => {
-    const calls: { atMs: number; runs: { entry: string; slotMs: number; args: unknown }[] }[] = [];
-    const dispatcher: Dispatcher = {
-      async dispatch(runs) {
-        calls.push({ atMs: Date.now(), runs: runs.map((r) => ({ entry: r.entry.name, slotMs: r.slotMs, args: r.entry.args })) });
-        return { fenced: false, outcomes: runs.map(() => 'published' as const) };
-      },
-    };
+    const calls: Call[] = [];
+    const dispatcher = recordingDispatcher(calls);
     // The row is edited at T0+1.5s: a check from then on finds it and brings the new args.
     const checks: number[] = [];
     const check = async (due: ReadonlyMap<EntryOrigin, readonly string[]>): Promise<void> => {
@@ -114,12 +125,10 @@ describe('Runner.beforePublish', () => {
     let heldUpMs = 0;
     let holdUp = false;
     runner = new Runner({
+      ...fixedOptions,
       config: parseConfig({ name: 'unit', maxInterval: '10s' }, 'unit'),
       dispatcher,
-      state,
       clock: { now: () => Date.now() + heldUpMs },
-      logger: createLogger({ level: 'silent' }),
-      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
       lease: () => {
         if (holdUp) {
           holdUp = false;
@@ -127,7 +136,6 @@ describe('Runner.beforePublish', () => {
         }
         return 'token-1';
       },
-      onFenced: () => undefined,
       beforePublish: { origins: new Set<EntryOrigin>(['django']), check },
     });
     await runner.start([djangoEntry('d', ['v1'], 2)]);
@@ -145,13 +153,8 @@ describe('Runner.beforePublish', () => {
   });
 
   it('checks an entry whose buffered slot is released (overlap bufferOne) before it publishes it', async () => {
-    const calls: { atMs: number; runs: { entry: string; slotMs: number; args: unknown }[] }[] = [];
-    const dispatcher: Dispatcher = {
-      async dispatch(runs) {
-        calls.push({ atMs: Date.now(), runs: runs.map((r) => ({ entry: r.entry.name, slotMs: r.slotMs, args: r.entry.args })) });
-        return { fenced: false, outcomes: runs.map(() => 'published' as const) };
-      },
-    };
+    const calls: Call[] = [];
+    const dispatcher = recordingDispatcher(calls);
     // The previous run of d runs until `finish` is called.
     let unfinished: RunRecord | undefined;
     let finished: ((entry: string) => void) | undefined;
@@ -170,14 +173,9 @@ describe('Runner.beforePublish', () => {
       if (Date.now() === T0 + 4500) await runner?.applyChanges([djangoEntry('d', ['v2'], 2, 'bufferOne')], []);
     };
     runner = new Runner({
+      ...fixedOptions,
       config: parseConfig({ name: 'unit', maxInterval: '10s' }, 'unit'),
       dispatcher,
-      state,
-      clock: { now: () => Date.now() },
-      logger: createLogger({ level: 'silent' }),
-      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
-      lease: () => 'token-1',
-      onFenced: () => undefined,
       running,
       beforePublish: { origins: new Set<EntryOrigin>(['django']), check },
     });
@@ -202,13 +200,8 @@ describe('Runner.beforePublish', () => {
   });
 
   it('releases no buffered slot whose previous run finished during the check of other entries: the next wake-up checks it first', async () => {
-    const calls: { atMs: number; runs: { entry: string; slotMs: number; args: unknown }[] }[] = [];
-    const dispatcher: Dispatcher = {
-      async dispatch(runs) {
-        calls.push({ atMs: Date.now(), runs: runs.map((r) => ({ entry: r.entry.name, slotMs: r.slotMs, args: r.entry.args })) });
-        return { fenced: false, outcomes: runs.map(() => 'published' as const) };
-      },
-    };
+    const calls: Call[] = [];
+    const dispatcher = recordingDispatcher(calls);
     let unfinished: RunRecord | undefined;
     let finished: ((entry: string) => void) | undefined;
     const running: RunningRuns = {
@@ -233,14 +226,9 @@ describe('Runner.beforePublish', () => {
       }
     };
     runner = new Runner({
+      ...fixedOptions,
       config: parseConfig({ name: 'unit', maxInterval: '10s' }, 'unit'),
       dispatcher,
-      state,
-      clock: { now: () => Date.now() },
-      logger: createLogger({ level: 'silent' }),
-      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
-      lease: () => 'token-1',
-      onFenced: () => undefined,
       running,
       beforePublish: { origins: new Set<EntryOrigin>(['django']), check },
     });
