@@ -24,6 +24,18 @@ const TTL_MS = 2000;
 describe('partitions', () => {
   const suite = beatSuite();
 
+  /** The instance ids in the replicas registry of deployment `name`, once there are `count`. */
+  const registered = (what: string, name: string, count: number) =>
+    waitUntil(
+      what,
+      async () => {
+        const live = await suite.client.hkeys(schedulerKeys('tsbeat', name).replicas);
+        return live.length === count ? live : undefined;
+      },
+      15_000,
+      () => suite.fleet.dump(),
+    );
+
   /** The pid of the replica that leads each partition now (its lock held and its leader record), or undefined. */
   const leaders = (name: string) => partitionLeaderPids(suite.client, name, N);
 
@@ -60,15 +72,7 @@ describe('partitions', () => {
     // The second joins the registry: the map (the same on both, from the live ids) gives it two, and
     // A hands those over (session stopped, lock released and announced), keeping the other two.
     const b = suite.fleet.spawn({ config, label: 'B' });
-    const ids = await waitUntil(
-      'A and B in the replicas registry',
-      async () => {
-        const live = await suite.client.hkeys(schedulerKeys('tsbeat', name).replicas);
-        return live.length === 2 ? live : undefined;
-      },
-      15_000,
-      () => suite.fleet.dump(),
-    );
+    const ids = await registered('A and B in the replicas registry', name, 2);
     const byPid = new Map([a, b].map((p) => [p.pid, p]));
     const map = assignPartitions(N, ids).map((id) => byPid.get(pidOfInstance(id)) as BeatProcess);
     expect(map.filter((p) => p === a)).toHaveLength(2);
@@ -124,15 +128,7 @@ describe('partitions', () => {
       beatSchedule: { tick: { task: 't.tick', schedule: 1 } },
     });
     const fleet = ['X', 'Y', 'Z'].map((label) => suite.fleet.spawn({ config, label }));
-    const ids = await waitUntil(
-      'the three in the replicas registry',
-      async () => {
-        const live = await suite.client.hkeys(schedulerKeys('tsbeat', name).replicas);
-        return live.length === 3 ? live : undefined;
-      },
-      15_000,
-      () => suite.fleet.dump(),
-    );
+    const ids = await registered('the three in the replicas registry', name, 3);
     const byPid = new Map(fleet.map((p) => [p.pid, p]));
     const map = assignPartitions(parts, ids).map((id) => byPid.get(pidOfInstance(id))?.pid);
     await waitUntil(
