@@ -55,7 +55,8 @@ pending manual runs and backfills) from its old partition's keys to its partitio
 entry's at once, builds the runtime entries' partition index for N, records N, removes the old
 count's index and lets the locks go. Interrupted, it leaves the move recorded: run it
 again to complete it. Without --yes it says what it would move and changes nothing (exit 2). Then
-set \`partitions: N\` in the config and start the replicas.
+set \`partitions: N\` in the config and start the replicas. With nothing to move (a new deployment,
+or N recorded already), --yes records N and builds the partition index of the entries stored.
 `,
   options: {
     ...redisOptions,
@@ -154,7 +155,26 @@ async function set(control: Control, target: number, yes: boolean, io: Io): Prom
     );
   const from = record.count;
   if (record.movingTo === undefined && from === target) {
-    io.out(`deployment ${deployment} has ${target} partition${target === 1 ? '' : 's'} already: nothing to move`);
+    const already = `deployment ${deployment} has ${target} partition${target === 1 ? '' : 's'} already: nothing to move`;
+    if (!yes || target === 1) {
+      io.out(already);
+      return ExitCode.Ok;
+    }
+    // A new deployment: record the count (what its first beat run would) so that writers keep the
+    // partition index from now on, and build it for the entries stored before (a pass shared with
+    // any replica that builds it too), so that no replica's first take-over waits for it.
+    const recorded = await store.record(target);
+    if (recorded.count !== target || recorded.movingTo !== undefined)
+      throw new BeatError(
+        ErrorCode.PartitionsDiffer,
+        `beat partitions set: the deployment's record changed meanwhile (it now says ${recorded.count} partitions${recorded.movingTo === undefined ? '' : `, moving to ${recorded.movingTo}`}); run 'beat partitions' to see it; nothing was changed`,
+      );
+    if (!(await new EntryIndex(redis, schedulerKeys(prefix, deployment)).ready(target)))
+      throw new BeatError(
+        ErrorCode.PartitionsDiffer,
+        `beat partitions set: the deployment's record changed while the partition index was built (it no longer says ${target}); run 'beat partitions' to see it`,
+      );
+    io.out(`${already}; ${target} recorded, the runtime entries' partition index is whole`);
     return ExitCode.Ok;
   }
   const keysOf = (partition: number, count: number) => partitionKeys(prefix, deployment, partition, count);

@@ -73,7 +73,7 @@ export function catalogSlices(catalog: EntryCatalog, partitions: number): readon
   return Array.from({ length: partitions }, (_, partition): RuntimeEntries => {
     const mine = (name: string): boolean => partitionOf(name, partitions) === partition;
     return {
-      entries: (): ResolvedEntry[] => catalog.entries().filter((e) => mine(e.name)),
+      entries: (): ResolvedEntry[] => catalog.entries(partition),
       find: (name) => (mine(name) ? catalog.find(name) : undefined),
       listen: (listener) => {
         listeners[partition] = listener;

@@ -1,7 +1,8 @@
 /**
  * Publishing everything due at an instant: batch by batch, with up to DEFAULTS.dispatchMaxInFlight
  * batches awaiting their reply, so that while Redis runs one batch's script the next is encoded and
- * sent and the one after planned. The bookkeeping of published batches (cursors, next slots, the
+ * sent and the one after planned; with several partitions led, their runners' batches together
+ * (process-budget.ts DispatchSlots). The bookkeeping of published batches (cursors, next slots, the
  * log line and metrics of each run) waits until the last batch is answered: in a burst the process
  * is CPU-bound, and time spent there would delay the messages still to go. Meanwhile only the runs'
  * slots and ids are kept, not their messages (see sentPart).
@@ -19,6 +20,7 @@ import type { EntryFailures } from './entry-failures.js';
 import { fireTally, logBurst, logClockAhead, logMissed, logRecorded } from './run-log.js';
 import type { RunLogOptions } from './run-log.js';
 import type { OverlapGate, Released } from './overlap.js';
+import type { DispatchSlots } from './process-budget.js';
 import type { RunRenderer } from './run-render.js';
 import type { Staged } from './staging.js';
 
@@ -41,6 +43,8 @@ export interface DispatchWindowOptions {
   readonly onSuperseded: ((names: readonly string[]) => void) | undefined;
   /** Entries whose runs are refused because of the entry alone, retried with their own backoff. */
   readonly failures: EntryFailures;
+  /** The batches planned or in flight of every runner of the process, together (process-budget.ts). */
+  readonly slots: DispatchSlots;
 }
 
 type Reply = { result: DispatchResult } | { error: unknown };
@@ -75,29 +79,61 @@ export async function dispatchDue(
   staged: Staged | undefined,
   mayRelease?: (entry: ResolvedEntry) => boolean,
 ): Promise<void> {
-  const { book } = options;
   const state: WindowState = { inFlight: [], published: [], halted: undefined };
+  const untrack = options.slots.track(state.published);
+  try {
+    await dispatchWindow(options, state, token, nowMs, staged, mayRelease);
+  } finally {
+    untrack();
+  }
+}
+
+async function dispatchWindow(
+  options: DispatchWindowOptions,
+  state: WindowState,
+  token: string,
+  nowMs: number,
+  staged: Staged | undefined,
+  mayRelease: ((entry: ResolvedEntry) => boolean) | undefined,
+): Promise<void> {
+  const { book } = options;
   const recording = new Recording(options, nowMs);
   if (staged !== undefined) sendStaged(options, state, staged, nowMs);
   // Buffered runs whose previous run has finished go first: they have waited already.
   const released = options.overlap.release(book, nowMs, mayRelease);
-  for (let batch = takeBatch(options, nowMs, released); batch.runs.length > 0; batch = takeBatch(options, nowMs, released)) {
-    // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
-    // sitting idle while each batch is encoded. The batch after is planned before the wait, so that
-    // the scheduler works while Redis does (taken after it, the scheduler waited idle for each reply).
-    const oldest = state.inFlight.length >= DEFAULTS.dispatchMaxInFlight ? state.inFlight.shift() : undefined;
-    if (oldest) settle(options, state, oldest.sent, await oldest.reply, nowMs);
-    if (state.halted === undefined && options.lease() !== token) state.halted = { reason: 'lease' };
-    if (state.halted !== undefined) {
-      keepDue(book, batch.entries, nowMs);
-      break;
+  const { slots } = options;
+  for (;;) {
+    // The process's other runners (partitions) plan and send theirs in turn: a slot before planning,
+    // given back when the batch's reply comes, or at once when it is not sent.
+    await slots.acquire();
+    let sent = false;
+    try {
+      const batch = takeBatch(options, nowMs, released);
+      if (batch.runs.length === 0) break;
+      // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
+      // sitting idle while each batch is encoded. The batch after is planned before the wait, so that
+      // the scheduler works while Redis does (taken after it, the scheduler waited idle for each reply).
+      const oldest = state.inFlight.length >= DEFAULTS.dispatchMaxInFlight ? state.inFlight.shift() : undefined;
+      if (oldest) settle(options, state, oldest.sent, await oldest.reply, nowMs);
+      if (state.halted === undefined && options.lease() !== token) state.halted = { reason: 'lease' };
+      if (state.halted !== undefined) {
+        keepDue(book, batch.entries, nowMs);
+        break;
+      }
+      // Revokes of previous runs (cancelOther, terminateOther) go out before the runs replacing them.
+      if (options.overlap.hasRevokes()) await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
+      const reply = replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now()));
+      sent = true;
+      void reply.then(() => slots.release());
+      state.inFlight.push({ sent: sentPart(batch), reply });
+    } finally {
+      if (!sent) slots.release();
     }
-    // Revokes of previous runs (cancelOther, terminateOther) go out before the runs replacing them.
-    if (options.overlap.hasRevokes()) await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
-    state.inFlight.push({ sent: sentPart(batch), reply: replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now())) });
-    // A long burst records what went out as it goes, once a backlog has piled up: kept to its end,
-    // a million runs' slots and ids were hundreds of MB, and their recording one long task.
-    if (state.published.length >= DEFAULTS.dispatchRecordBacklog) recording.add(state.published.splice(0, state.published.length));
+    // A long burst records what went out as it goes, once a backlog has piled up (the process's:
+    // its partitions' bursts together): kept to its end, a million runs' slots and ids were hundreds
+    // of MB, and their recording one long task.
+    if (state.published.length > 0 && slots.backlog() >= DEFAULTS.dispatchRecordBacklog)
+      recording.add(state.published.splice(0, state.published.length));
     // Let the dispatcher finish writing this batch (its steps after the first await run as
     // microtasks) before planning the next one.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -113,7 +149,10 @@ export async function dispatchDue(
 
 /** The staged dispatch, sent first, before anything else is looked at: this is what staging was for. */
 function sendStaged(options: DispatchWindowOptions, state: WindowState, staged: Staged, nowMs: number): void {
-  state.inFlight.push({ sent: sentPart(staged.batch), reply: replyOf(staged.dispatch.send()) });
+  options.slots.force();
+  const reply = replyOf(staged.dispatch.send());
+  void reply.then(() => options.slots.release());
+  state.inFlight.push({ sent: sentPart(staged.batch), reply });
   for (const { held, plan } of staged.entries) {
     const firstSlotMs = held.nextSlotMs;
     options.book.take(held);

@@ -121,8 +121,9 @@ export class EntryCatalog {
     return this.rebuilds;
   }
 
-  /** The runtime entries in force. */
-  entries(): ResolvedEntry[] {
+  /** The runtime entries in force; of `partition` alone with one given and `partitions` > 1 (its slice's). */
+  entries(partition?: number): ResolvedEntry[] {
+    if (partition !== undefined && this.partitionHold !== undefined) return this.partitionHold.entriesOf(partition, this.current);
     return [...this.current.values()];
   }
 
@@ -163,8 +164,8 @@ export class EntryCatalog {
   }
 
   /** Reads every source whole; a source that cannot be read now is read at the next look. */
-  async load(): Promise<void> {
-    await this.refresh();
+  load(): Promise<void> {
+    return this.refresh();
   }
 
   /**

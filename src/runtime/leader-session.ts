@@ -7,6 +7,7 @@ import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Logger } from '../base/log.js';
 import { ControlLoop } from './control-loop.js';
+import type { ProcessBudget } from './process-budget.js';
 import type { ControlSource, TriggerPublisher } from '../ports/control.js';
 import type { Dispatcher, SlotAhead } from '../ports/dispatcher.js';
 import type { StateStore } from '../ports/state.js';
@@ -43,6 +44,8 @@ export interface LeaderSessionOptions {
   readonly running?: RunningRuns;
   /** See RunnerOptions.revoker. */
   readonly revoker?: Revoker;
+  /** See RunnerOptions.budget. */
+  readonly budget?: ProcessBudget;
 }
 
 export class LeaderSession {
@@ -77,6 +80,7 @@ export class LeaderSession {
       ...(catalog ? { onSuperseded: () => catalog.poke() } : {}),
       ...(readFirst ? { readFirst: { read: () => readFirst.read(), pauses: this.pauses } } : {}),
       ...(beforePublish ? { beforePublish } : {}),
+      ...(options.budget ? { budget: options.budget } : {}),
     });
     this.control = new ControlLoop({
       config: options.config,

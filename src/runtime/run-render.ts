@@ -2,16 +2,17 @@
  * Turns an entry's slot into the run handed to a dispatcher: its Celery message, rendered from the
  * entry's template with the slot's task id. Templates are compiled on an entry's first run or ahead
  * of it (warm-up), not at start: most of a large schedule is idle most of the time. At most
- * DEFAULTS.templatesKept are kept at once; an entry rendered beyond them gets a template of its own
- * for that run only, which dies with the run's batch.
+ * DEFAULTS.templatesKept are kept at once, by all the process's runners together (TemplateRoom); an
+ * entry rendered beyond them gets a template of its own for that run only, which dies with the
+ * run's batch.
  */
-import { DEFAULTS } from '../base/defaults.js';
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
 import type { MessageEnv, MessageTemplate } from '../celery/message.js';
 import { MessageShapes } from '../celery/message-shape.js';
 import { slotIdPrefix, slotTaskId } from '../celery/task-id.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { DispatchSpeedups, DueRun } from '../ports/dispatcher.js';
+import { TemplateRoom } from './process-budget.js';
 
 interface Compiled {
   readonly template: MessageTemplate;
@@ -29,8 +30,8 @@ export class RunRenderer {
     private readonly messageEnv: MessageEnv,
     /** Told of each template as it is compiled (DispatchSpeedups.prepare), when the dispatcher offers it. */
     private readonly speedups: DispatchSpeedups | undefined,
-    /** Most templates kept at once (see hasRoom). */
-    private readonly kept: number = DEFAULTS.templatesKept,
+    /** Most templates kept at once (see hasRoom): the process's, shared with its other runners (process-budget.ts). */
+    private readonly room: TemplateRoom = new TemplateRoom(),
   ) {
     this.shapes = new MessageShapes(config, messageEnv);
   }
@@ -41,12 +42,18 @@ export class RunRenderer {
 
   /** Drops the compiled template of an entry that changed or left the book. */
   forget(entry: ResolvedEntry): void {
-    this.compiled.delete(entry);
+    if (this.compiled.delete(entry)) this.room.add(-1);
   }
 
-  /** Whether a template compiled now would be kept (fewer than `kept` are). */
+  /** Lets every template go (the runner stopped): the room is the other runners'. */
+  forgetAll(): void {
+    this.room.add(-this.compiled.size);
+    this.compiled.clear();
+  }
+
+  /** Whether a template compiled now would be kept (the room is not full). */
   hasRoom(): boolean {
-    return this.compiled.size < this.kept;
+    return this.room.hasRoom();
   }
 
   /**
@@ -66,6 +73,7 @@ export class RunRenderer {
     if (!keep || !this.hasRoom()) return { template, idPrefix: undefined };
     const compiled = { template, idPrefix: slotIdPrefix(this.config.name, entry.name) };
     this.compiled.set(entry, compiled);
+    this.room.add(1);
     return compiled;
   }
 

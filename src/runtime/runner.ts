@@ -40,6 +40,8 @@ import { OverlapGate } from './overlap.js';
 import type { Revoker } from '../ports/revoker.js';
 import type { BookSnapshot } from './entry-book.js';
 import { PreciseTimer } from './precise-timer.js';
+import { processBudget } from './process-budget.js';
+import type { ProcessBudget } from './process-budget.js';
 import { RunRenderer } from './run-render.js';
 import { Staging } from './staging.js';
 import { WarmUp } from './warm-up.js';
@@ -76,6 +78,8 @@ export interface RunnerOptions {
   readonly readFirst?: RunnerReadFirst;
   /** Entries of its origins are checked before each publish of them; the wake-up publishes what was due when it began. */
   readonly beforePublish?: BeforePublish;
+  /** The bounds shared with the process's other runners (one per partition led); its own when absent. */
+  readonly budget?: ProcessBudget;
 }
 
 /**
@@ -119,6 +123,8 @@ export class Runner {
   private publishFailed = false;
   /** When the last pause read for ended (`readFirst.pauses`): each pause is read for once. */
   private pauseReadEndMs: number | undefined;
+  /** The paused names last applied (setPaused), for pausedCount. */
+  private pausedNames: ReadonlySet<string> = new Set();
   /** How many entries it schedules (its book's): the entries a replica holds, in /metrics. */
   readonly entryCount = (): number => this.book.size();
 
@@ -126,7 +132,8 @@ export class Runner {
     const { config, dispatcher, clock, logger, lease } = options;
     const { speedups } = dispatcher;
     this.book = new EntryBook({ maxIntervalMs: config.maxIntervalMs, onKeyed: (held) => this.warmUp.keyed(held) });
-    const renderer = new RunRenderer(config, options.messageEnv, speedups);
+    const budget = options.budget ?? processBudget();
+    const renderer = new RunRenderer(config, options.messageEnv, speedups, budget.templates);
     this.renderer = renderer;
     this.staging = new Staging({ book: this.book, renderer, speedups, lease });
     this.timer = new PreciseTimer({ clock, atEdge: (dueMs) => this.staging.prime(dueMs) });
@@ -148,6 +155,7 @@ export class Runner {
       overlap: new OverlapGate(options.running, runLog, options.revoker),
       onSuperseded: options.onSuperseded,
       failures: new EntryFailures(),
+      slots: budget.dispatches,
     };
   }
 
@@ -251,6 +259,7 @@ export class Runner {
   /** Applies the paused set (see EntryBook.setPaused); a resumed entry may be due at once. */
   setPaused(paused: ReadonlySet<string>): void {
     const { logger } = this.options;
+    this.pausedNames = paused;
     const change = this.book.setPaused(paused, this.options.clock.now());
     for (const entry of change.paused) logger.info({ event: EVENTS.pause, entry }, 'paused');
     for (const entry of change.resumed) logger.info({ event: EVENTS.resume, entry }, 'resumed');
@@ -269,6 +278,11 @@ export class Runner {
   /** Every entry's next slot and paused flag, for metrics and status. */
   snapshot(): Generator<BookSnapshot> {
     return this.book.snapshot();
+  }
+
+  /** How many of the entries scheduled are paused. */
+  pausedCount(): number {
+    return [...this.pausedNames].filter((name) => this.book.has(name)).length;
   }
 
   /** One entry's next slot and paused flag as the book has them; undefined when it is not in the book. */
@@ -290,7 +304,8 @@ export class Runner {
     this.timer.cancel();
     this.staging.discard();
     const inFlight = this.inFlight;
-    if (inFlight === undefined) return;
+    // Its kept templates go back to the process's room (another partition's runner may use it), once nothing renders.
+    if (inFlight === undefined) return this.renderer.forgetAll();
     const settled = inFlight.then(
       () => false,
       () => false,
@@ -301,7 +316,8 @@ export class Runner {
         { event: EVENTS.stopUnsettled, waitedMs: DEFAULTS.stopPublishWaitMs },
         'the publish in flight has not finished; stopping without it (the fence still guards it)',
       );
-    }
+      void settled.then(() => this.renderer.forgetAll());
+    } else this.renderer.forgetAll();
   }
 
   /**

@@ -21,6 +21,7 @@ import type { AuditSettings } from './in-force.js';
 import { meteredDispatcher, meteredTriggers } from './metered-dispatcher.js';
 import type { PartitionSeat } from './partition-seats.js';
 import { messageEnv } from './running.js';
+import type { ProcessBudget } from '../runtime/process-budget.js';
 import { Supervisor } from './supervisor.js';
 import type { LeaderTask } from './supervisor.js';
 
@@ -55,6 +56,8 @@ export function makeLeadership(options: {
   audit: AuditSettings;
   /** With partitions > 1, the partition's place in the partition map: asked too before each attempt at the lock. */
   seat?: Pick<PartitionSeat, 'mayTake' | 'held'>;
+  /** The bounds the process's partitions share (templates kept, batches in flight). */
+  budget: ProcessBudget;
 }): LeadershipPart {
   const { config, keys, logger: log, clock, instanceId, connections, clockGuard, events, running } = options;
   const { state, subscriber, lockClients, publishing } = connections;
@@ -96,6 +99,7 @@ export function makeLeadership(options: {
     publishStaticNames: options.publishStaticNames,
     beforeSession: options.beforeSession,
     ...(options.ownsEntry === undefined ? {} : { ownsEntry: options.ownsEntry }),
+    budget: options.budget,
   });
   const watch = deploymentWatch({ config, keys, logger: log, lockClients, control, supervisor });
   return { control, leadership, supervisor, watch };

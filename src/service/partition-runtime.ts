@@ -74,6 +74,7 @@ import { RedisStateStore } from '../redis/state-store.js';
 import { partitionOf } from '../core/partition.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { RuntimeEntries } from '../runtime/catalog-slices.js';
+import type { ProcessBudget } from '../runtime/process-budget.js';
 import type { PartitionClockGuard } from './clock-watchers.js';
 import type { PartitionCountGuard } from './partition-count-part.js';
 import type { Connections } from './connections.js';
@@ -102,6 +103,8 @@ export interface SharedParts {
   readonly audit: AuditSettings;
   /** The deployment's recorded partition count, confirmed before each session leads (partition-count-part.ts). */
   readonly partitionCount: Pick<PartitionCountGuard, 'confirm'>;
+  /** The bounds the partitions' runners share: templates kept, batches planned or in flight (runtime/process-budget.ts). */
+  readonly budget: ProcessBudget;
 }
 
 /** What the process gives one partition of its own (service.ts): its share of the process's parts. */

@@ -234,10 +234,17 @@ export function scheduleMetrics(
     entries: () => {
       const { entries } = supervisor.config;
       const enabled = entries.filter((e) => e.enabled).length;
-      const paused = runners().reduce((n, runner) => n + [...runner.snapshot()].filter((s) => s.paused).length, 0);
+      const paused = runners().reduce((n, runner) => n + runner.pausedCount(), 0);
       return { enabled, disabled: entries.length - enabled, paused };
     },
     nextFires: () => runners().flatMap((runner) => [...runner.snapshot()].map((s) => [s.name, s.nextSlotMs] as const)),
+    nextFire: (entry) => {
+      for (const runner of runners()) {
+        const view = runner.view(entry);
+        if (view !== undefined) return view.nextSlotMs;
+      }
+      return undefined;
+    },
   };
 }
 

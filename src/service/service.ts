@@ -25,6 +25,7 @@ import { deferred, wallClock } from './running.js';
 import type { RunningService, ServiceOptions } from './running.js';
 import { hearEntryWrites, makeEntrySources } from './sources-part.js';
 import { catalogSlices } from '../runtime/catalog-slices.js';
+import { processBudget } from '../runtime/process-budget.js';
 import { clockGuardViews } from './clock-watchers.js';
 import { PartitionCountStore } from '../redis/partition-count-store.js';
 import { countCheckedGuard, partitionCountGuard } from './partition-count-part.js';
@@ -80,7 +81,19 @@ async function makeParts(options: ServiceOptions) {
   // Leads only under the deployment's recorded partition count (partition-count-part.ts).
   const store = new PartitionCountStore(connections.state, base.keys);
   const partitionCount = partitionCountGuard({ store, configured: count, logger, maxAgeMs: config.lock.retryEveryMs });
-  const shared = { config, logger, clock, instanceId, connections, publishStaticNames, observability, inForce, audit, partitionCount };
+  const shared = {
+    config,
+    logger,
+    clock,
+    instanceId,
+    connections,
+    publishStaticNames,
+    observability,
+    inForce,
+    audit,
+    partitionCount,
+    budget: processBudget(),
+  };
   const slices = catalogSlices(catalog, count);
   const guards = clockGuardViews(clockGuard, count).map((guard) => countCheckedGuard(guard, partitionCount));
   const sinks = partitionSinks(observability.sinks, count);

@@ -23,6 +23,7 @@ import type { ClockGuard } from '../redis/clock-guard.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { Leadership } from '../redis/leadership.js';
 import { LeaderSession } from '../runtime/leader-session.js';
+import type { ProcessBudget } from '../runtime/process-budget.js';
 import type { Runner } from '../runtime/runner.js';
 import type { RuntimeEntries } from '../runtime/catalog-slices.js';
 import { reloadableConfig } from './reload.js';
@@ -63,6 +64,8 @@ export interface SupervisorOptions {
    * all. The config in force stays whole: the catalog and the runtime store's writers need every name.
    */
   readonly ownsEntry?: (name: string) => boolean;
+  /** The bounds shared by the process's partitions' sessions (templates kept, batches in flight); each session's own when absent. */
+  readonly budget?: ProcessBudget;
 }
 
 /** Work that runs while this instance leads. */
@@ -273,6 +276,7 @@ export class Supervisor {
       ...(this.options.catalog ? { runtimeEntries: this.options.catalog } : {}),
       ...(this.options.running ? { running: this.options.running } : {}),
       ...(this.options.revoker ? { revoker: this.options.revoker } : {}),
+      ...(this.options.budget ? { budget: this.options.budget } : {}),
     });
     this.options.publishStaticNames?.(config.entries.map((e) => e.name)).catch((error: unknown) => {
       logger.warn(

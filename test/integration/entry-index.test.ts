@@ -7,7 +7,8 @@
  * partitions set` leaves the new count's index exact and the old one gone; a take-over's load of
  * one partition of 12 over 24,000 entries reads about a twelfth of the bytes a whole read does, with
  * no HSCAN, and returns exactly that partition's entries; and a store written before the count was
- * recorded (and records written by hand) gets its index built at the first such load.
+ * recorded (and records written by hand) gets its index built at the first such load, or by `beat
+ * partitions set N` with nothing to move (which records N).
  */
 import { crc32 } from 'node:zlib';
 import type { Redis } from 'ioredis';
@@ -282,6 +283,37 @@ describe('the partition index of the runtime entries', () => {
     } finally {
       for (const c of others) c.disconnect();
     }
+  });
+
+  it('beat partitions set N on a new deployment (entries stored, no count recorded) records N and builds the index; nothing moves', async () => {
+    const client = suite.client;
+    await client.flushdb();
+    const config = suite.dir.write('idx-new.json', { name: NAME, partitions: 6, broker: { url: suite.redis.url(0) }, beatSchedule: {} });
+    const store = new RedisEntryStore(client, keys);
+    const names = Array.from({ length: 2500 }, (_, i) => `imported-${i}`);
+    await store.write(
+      names.map((n) => put(n)),
+      { nowMs: NOW, unaudited: 2500 },
+    );
+    expect(await client.exists(keys.partitioning)).toBe(0);
+    expect(await indexKeys(client)).toEqual(new Map());
+    const before = await client.hgetall(keys.entries);
+
+    // Without --yes: said, nothing recorded.
+    const dry = await runBeatCli(['partitions', 'set', '6', '--config', config]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('has 6 partitions already: nothing to move');
+    expect(await client.exists(keys.partitioning)).toBe(0);
+
+    const run = await runBeatCli(['partitions', 'set', '6', '--yes', '--config', config]);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(run.stdout).toContain("nothing to move; 6 recorded, the runtime entries' partition index is whole");
+    expect(await new PartitionCountStore(client, keys).read()).toEqual({ count: 6, movingTo: undefined });
+    await expectExactIndex(client, 6);
+    expect(await client.hgetall(keys.entries)).toEqual(before);
+    // Writers keep it from now on.
+    await store.write([put('after-set'), del(names[0] as string)], { nowMs: NOW });
+    await expectExactIndex(client, 6);
   });
 
   it('beat partitions set leaves the new count’s index exact and the old one gone: 4 → 6 → 1 → 3, and a move cut short and completed', async () => {

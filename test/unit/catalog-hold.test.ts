@@ -132,6 +132,16 @@ describe('a catalog of partitions', () => {
     const all = [...NAMES, 'job-new-1'];
     expect(names(catalog)).toEqual(all.filter((n) => [1, 2].includes(partitionOf(n, N))).sort());
     expect(catalog.find(other)?.schedule).toMatchObject({ everyMs: 5000 });
+    // Each partition's own entries, as its slice lists them.
+    const of = (p: number): string[] =>
+      catalog
+        .entries(p)
+        .map((e) => e.name)
+        .sort();
+    expect(of(1)).toEqual(all.filter((n) => partitionOf(n, N) === 1).sort());
+    expect(of(2)).toEqual(all.filter((n) => partitionOf(n, N) === 2).sort());
+    expect(of(0)).toEqual([]);
+    expect(catalog.entries(2).find((e) => e.name === other)?.schedule).toMatchObject({ everyMs: 5000 });
   });
 
   it('forgets a partition dropped without telling a removal, and reads it afresh when it is taken on again', async () => {
@@ -149,6 +159,13 @@ describe('a catalog of partitions', () => {
     await catalog.dropPartition(0);
     expect(names(catalog)).toEqual(inPartition(3));
     expect(catalog.heldCount(0)).toBe(0);
+    expect(catalog.entries(0)).toEqual([]);
+    expect(
+      catalog
+        .entries(3)
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(inPartition(3));
     expect(removed).toEqual([]);
     // The dashboard's rows are made again.
     expect(catalog.version).toBeGreaterThan(version);
@@ -161,6 +178,12 @@ describe('a catalog of partitions', () => {
     await catalog.holdPartition(0);
     expect(names(catalog)).toEqual([...inPartition(0).filter((n) => n !== gone), ...inPartition(3)].sort());
     expect(catalog.find(edited)?.schedule).toMatchObject({ everyMs: 7000 });
+    expect(
+      catalog
+        .entries(0)
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(inPartition(0).filter((n) => n !== gone));
     expect(removed).toEqual([]);
   });
 

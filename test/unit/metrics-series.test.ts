@@ -68,4 +68,38 @@ describe('per-entry series', () => {
     expect(await entriesOf(metrics, 'tsbeat_messages_published_total')).toEqual(['b', 'c', 'f']);
     expect(await metrics.registry.metrics()).toMatch(/^tsbeat_messages_published_total\{entry="b",task="t\.b",queue="celery"\} 2$/m);
   });
+
+  it("export the next fire of the capped entries alone, asked by name once the cap is reached (no walk of every entry's)", async () => {
+    const metrics = new BeatMetrics({ processMetrics: false, maxEntries: 3 });
+    const fires = new Map([...'abcdef'].map((name, i) => [name, 1_000_000 * (i + 1)] as [string, number | undefined]));
+    let walks = 0;
+    metrics.readScheduleFrom({
+      entries: () => ({ enabled: fires.size, disabled: 0, paused: 0 }),
+      nextFires: () => {
+        walks += 1;
+        return [...fires];
+      },
+      nextFire: (entry) => fires.get(entry),
+    });
+    const fireOf = async (entry: string): Promise<number | undefined> => {
+      const m = new RegExp(`^tsbeat_entry_next_fire_timestamp_seconds\\{entry="${entry}"\\} (\\S+)$`, 'm').exec(
+        await metrics.registry.metrics(),
+      );
+      return m === null ? undefined : Number(m[1]);
+    };
+    expect(await entriesOf(metrics, 'tsbeat_entry_next_fire_timestamp_seconds')).toEqual(['a', 'b', 'c']);
+    expect(walks).toBe(1);
+    // Later scrapes ask for the three by name: a changed fire shows, one with none leaves the gauge.
+    fires.set('b', 42_000);
+    fires.set('c', undefined);
+    expect(await fireOf('b')).toBe(42);
+    expect(await entriesOf(metrics, 'tsbeat_entry_next_fire_timestamp_seconds')).toEqual(['a', 'b']);
+    expect(walks).toBe(1);
+    // An entry that leaves makes room: the next scrape walks again and admits another.
+    fires.delete('a');
+    metrics.events.entriesRemoved?.(['a']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await entriesOf(metrics, 'tsbeat_entry_next_fire_timestamp_seconds')).toEqual(['b', 'd']);
+    expect(walks).toBe(2);
+  });
 });

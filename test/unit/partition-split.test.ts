@@ -32,7 +32,7 @@ function fakeCatalog() {
     reconfigures: number;
   } = { listener: undefined, removed: undefined, reconfigures: 0 };
   const catalog = {
-    entries: () => NAMES.map(entry),
+    entries: (p?: number) => NAMES.filter((name) => p === undefined || partitionOf(name, N) === p).map(entry),
     find: (name: string) => (NAMES.includes(name) ? entry(name) : undefined),
     listen: (l: CatalogListener | undefined) => void (state.listener = l),
     onRemoved: (l: (names: readonly string[]) => void) => void (state.removed = l),

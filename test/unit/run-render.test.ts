@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { redisEnvelope } from '../../src/kombu/redis-envelope.js';
+import { TemplateRoom } from '../../src/runtime/process-budget.js';
 import { RunRenderer } from '../../src/runtime/run-render.js';
 import type { MessageTemplate } from '../../src/celery/message.js';
 
@@ -28,7 +29,7 @@ describe('RunRenderer: the templates it keeps', () => {
       config,
       ENV,
       { prepare: (t) => prepared.push(t), rehearse: () => undefined, stage: () => undefined },
-      3,
+      new TemplateRoom(3),
     );
     const [a, b, c, d, e] = config.entries;
     if (!a || !b || !c || !d || !e) throw new Error('five entries');
@@ -51,7 +52,7 @@ describe('RunRenderer: the templates it keeps', () => {
   it('renders the same message, id and envelope whether the template is kept or made for the run', () => {
     const config = entries(3);
     const kept = new RunRenderer(config, ENV, undefined);
-    const once = new RunRenderer(config, ENV, undefined, 0);
+    const once = new RunRenderer(config, ENV, undefined, new TemplateRoom(0));
     for (const entry of config.entries) {
       const [x, y] = [kept.render(entry, SLOT, SLOT + 5), once.render(entry, SLOT, SLOT + 5)];
       expect(kept.isCompiled(entry)).toBe(true);
@@ -61,5 +62,29 @@ describe('RunRenderer: the templates it keeps', () => {
       expect(redisEnvelope(y.message, '', 'celery', 'tag')).toBe(redisEnvelope(x.message, '', 'celery', 'tag'));
       expect(y.message.headersJson).toBe(x.message.headersJson);
     }
+  });
+
+  it("share one room between the process's runners: one partition's kept templates leave the other less, and a stopped one gives its back", () => {
+    const config = entries(6);
+    const room = new TemplateRoom(4);
+    const [first, second] = [new RunRenderer(config, ENV, undefined, room), new RunRenderer(config, ENV, undefined, room)];
+    const [a, b, c, d, e, f] = config.entries;
+    if (!a || !b || !c || !d || !e || !f) throw new Error('six entries');
+    for (const entry of [a, b, c]) first.compile(entry);
+    second.compile(d);
+    expect(second.hasRoom()).toBe(false);
+    second.compile(e);
+    expect(second.isCompiled(e)).toBe(false);
+    // Forgetting one not kept gives nothing back.
+    second.forget(e);
+    expect(first.hasRoom()).toBe(false);
+    first.forget(a);
+    second.compile(e);
+    expect(second.isCompiled(e)).toBe(true);
+    first.forgetAll();
+    expect([b, c].map((x) => first.isCompiled(x))).toEqual([false, false]);
+    second.compile(f);
+    first.compile(a);
+    expect([second.isCompiled(f), first.isCompiled(a), second.hasRoom()]).toEqual([true, true, false]);
   });
 });

@@ -1,0 +1,89 @@
+/**
+ * What the partitions a process leads share (`partitions` > 1: one runner per partition led): the
+ * bounds a runner sets itself for the process's sake are the process's, not each runner's. A burst
+ * of 1,000,000 over 12 partitions in one process otherwise kept 12 runners' batches in flight at once
+ * (24 instead of 2) and 12 backlogs of published batches awaiting their recording, more live than
+ * the young generation holds, so that they were promoted and the collector took 40 % of the burst;
+ * and up to 12 × templatesKept templates (a million, which the warm-up then spent its idle time
+ * compiling). One runner alone behaves as before: the window's own bound binds first.
+ */
+import { DEFAULTS } from '../base/defaults.js';
+
+/** How many message templates the process's runners keep compiled, together (DEFAULTS.templatesKept). */
+export class TemplateRoom {
+  private used = 0;
+
+  constructor(readonly max: number = DEFAULTS.templatesKept) {}
+
+  hasRoom(): boolean {
+    return this.used < this.max;
+  }
+
+  /** A template is kept (+1) or let go (−count). */
+  add(count: number): void {
+    this.used += count;
+  }
+}
+
+/**
+ * The batches the process's bursts have planned or in flight, together: a runner takes one before
+ * it plans a batch and gives it back once the batch's reply came (or it was not sent). Taken in
+ * turn (first asked, first given), so that partitions due at one instant publish side by side.
+ * Room for each window's DEFAULTS.dispatchMaxInFlight batches in flight and one being planned.
+ */
+export class DispatchSlots {
+  private taken = 0;
+  private readonly waiting: (() => void)[] = [];
+  /** Each burst's published batches not recorded yet (its list, by reference): see backlog. */
+  private readonly unrecorded = new Set<{ readonly length: number }>();
+
+  constructor(readonly capacity: number = DEFAULTS.dispatchMaxInFlight + 1) {}
+
+  /** Resolves once a slot is this caller's. */
+  acquire(): Promise<void> {
+    if (this.taken < this.capacity && this.waiting.length === 0) {
+      this.taken += 1;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Takes a slot now, past the capacity if need be (the staged batch: it goes out at its instant, whatever else is in flight). */
+  force(): void {
+    this.taken += 1;
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    // Handed straight to the next in line: the count stays.
+    if (next !== undefined) next();
+    else this.taken -= 1;
+  }
+
+  /** Counts `published` (a burst's batches awaiting their recording) in the backlog until the returned call. */
+  track(published: { readonly length: number }): () => void {
+    this.unrecorded.add(published);
+    return () => this.unrecorded.delete(published);
+  }
+
+  /**
+   * The published batches not recorded yet of every burst of the process: past
+   * DEFAULTS.dispatchRecordBacklog a burst records its own as it goes (each partition keeping 40
+   * batches of its own was 12 × 40 × 500 runs' slots and ids at once, promoted to the old generation).
+   */
+  backlog(): number {
+    let batches = 0;
+    for (const published of this.unrecorded) batches += published.length;
+    return batches;
+  }
+}
+
+/** The bounds one process's runners share: made once per process (service), or per runner when none is given. */
+export interface ProcessBudget {
+  readonly templates: TemplateRoom;
+  readonly dispatches: DispatchSlots;
+}
+
+export function processBudget(): ProcessBudget {
+  return { templates: new TemplateRoom(), dispatches: new DispatchSlots() };
+}
