@@ -20,6 +20,8 @@
  *   the store's writes are heard on the deployment's channel by every replica, read by the one
  *   that holds the entry's partition; `entriesHeld` counts what the process holds of a partition;
  * - one transport per process, a dispatcher fenced over each partition's keys (Publishing.fencedFor);
+ *   one budget per process (runtime/process-budget.ts: templates kept, batches planned or in flight,
+ *   published batches awaiting their recording) that the partitions' runners share, in turn;
  * - the clock guard's one watcher runs while any partition leads (clock-watchers.ts); the process's
  *   sinks hear leadership as "any partition led" (partition-sinks.ts); the deployment's own work
  *   (sending alerts, the audit of source changes) is partition 0's leader's, and the sender of the
@@ -34,10 +36,10 @@
  * - RedBeat as a source is refused with partitions > 1 (its lock and write-back follow one leader).
  *
  * What is left (issue 34):
- * - after step E: the runtime store stays one hash per deployment, so every replica scans every
- *   entry's name (and Redis sends every record) to take a partition on, and hears every write; a
- *   hash and a changes zset per partition would let it read its own alone. The config file is
- *   parsed whole by every replica. The dashboard and /status list the runtime entries this replica
+ * - the runtime store stays one hash per deployment: a take-over reads its partitions' names from
+ *   the partition index (redis/entry-index.ts) and their records alone, but every replica hears
+ *   every write (the changes zset is the deployment's). The config file is parsed whole by every
+ *   replica. The dashboard and /status list the runtime entries this replica
  *   holds (`beat status` reads the store whole); the ping recovery of alerts covers the entries
  *   partition 0's leader holds; a partition's supervisor keeps the last run it saw published of
  *   each entry it led (its check for lost state across sessions: a number an entry) after losing
@@ -46,10 +48,8 @@
  * - step G (the rest): one result backend connection and one task-event consumer shared by the
  *   partitions' trackers (one each today), RedBeat as a source; fewer Redis calls than one lock
  *   attempt and one deployment watch per partition every lock.retryEvery on a standby;
- * - replicas launched together settle by hand-overs (each first reads a registry without the
- *   others), and with one hash of entries each hand-over is a scan of the whole store: at 4,000,000
- *   entries the map did not settle (bench/RESULTS.md "Partitions"); a start that waits a heartbeat
- *   to see the others, and the per-partition hash above, are the fixes;
+ * - a burst of 4,000,000 over 4 replicas wants about four cores beside Redis's (bench/RESULTS.md
+ *   "Partitions": each replica's CPU a run is one process's; on 2 cores they take turns);
  * - the partition map is computed by each replica from the registry (step F) and not stored:
  *   `beat status` computes it the same way (ASSIGNED); /status and the dashboard show who leads.
  *
