@@ -138,7 +138,14 @@ export async function partitionsRun({ n, replicas, partitions, kill, log }) {
     await new Promise((r) => setTimeout(r, Math.max(0, at - 3000 - Date.now())));
     await redis.client.del('celery');
     const cpuAt = new Array(replicas);
-    const cpuTimer = setTimeout(() => children.forEach((c, i) => (cpuAt[i] = processCpuSeconds(c.pid))), Math.max(0, at - Date.now()));
+    let redisCpuAt;
+    const cpuTimer = setTimeout(
+      () => {
+        children.forEach((c, i) => (cpuAt[i] = processCpuSeconds(c.pid)));
+        redisCpuAt = processCpuSeconds(redis.pid);
+      },
+      Math.max(0, at - Date.now()),
+    );
     let killed;
     if (kill) {
       while ((await redis.client.llen('celery')) < n / 10) await new Promise((r) => setTimeout(r, 5));
@@ -168,6 +175,7 @@ export async function partitionsRun({ n, replicas, partitions, kill, log }) {
     const arrivals = await watchArrivals(redis.client, ['celery'], n, at - Date.now() + 300_000);
     clearTimeout(cpuTimer);
     const burstCpu = children.map((c, i) => (killed?.index === i ? undefined : processCpuSeconds(c.pid) - cpuAt[i]));
+    const redisBurstCpu = redisCpuAt === undefined ? undefined : processCpuSeconds(redis.pid) - redisCpuAt;
     const peak = children.map((c, i) => (killed?.index === i ? undefined : memoryOf(c.pid)?.peakMB));
     const counted = await countByEntry(redis.client, 'celery', n, at);
     log(`partitions: burst: ${arrivals.count} messages, last ${s(arrivals.last - at)} after the instant; ${JSON.stringify(counted)}`);
@@ -186,6 +194,7 @@ export async function partitionsRun({ n, replicas, partitions, kill, log }) {
       idle,
       burstLastMs: arrivals.last === undefined ? undefined : arrivals.last - at,
       burstCpu,
+      redisBurstCpu,
       peakMB: peak,
       killed,
       counted,
@@ -223,6 +232,7 @@ export function partitionsTable(r) {
       : []),
     `| burst: last message after the instant | ${s(r.burstLastMs)} |`,
     `| burst CPU of each replica | ${each(r.burstCpu, (v) => `${v.toFixed(1)} s`)} |`,
+    `| burst CPU of redis-server (a run: its µs) | ${r.redisBurstCpu === undefined ? '—' : `${r.redisBurstCpu.toFixed(1)} s (${((r.redisBurstCpu * 1e6) / r.n).toFixed(1)} µs)`} |`,
     `| peak RSS (VmHWM) | ${each(r.peakMB, (v) => `${Math.round(v)} MB`)} |`,
     `| messages, duplicates, lost per (entry, slot) | ${r.counted.total}, ${r.counted.duplicates}, ${r.counted.lost} |`,
   ].join('\n');

@@ -202,6 +202,10 @@ export const EVENTS = {
   entriesChanged: 'beat.entries.changed',
   /** With partitions: the runtime entries of a partition this replica took on were read (`partition`, `entries`). */
   entriesHeld: 'beat.entries.held',
+  /** With partitions: the partition index is missing or short (a store older than it or than the recorded count), so this replica builds it before it reads its share (`partitions`). */
+  entriesIndexBuilding: 'beat.entries.index_building',
+  /** The partition index is whole again (`partitions`, `added`: the names this replica's steps added, `ms`). */
+  entriesIndexBuilt: 'beat.entries.index_built',
   /** With partitions: the runtime entries of a partition this replica lost or handed over were forgotten (`partition`, `entries`). */
   entriesDropped: 'beat.entries.dropped',
   /** A runtime entry is invalid (its problems are named) and does not run until it is fixed. */

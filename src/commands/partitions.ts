@@ -253,7 +253,7 @@ async function move(
       ErrorCode.PartitionsDiffer,
       `beat partitions set: another process took the lock of partition ${partition} while the entries were moving (a replica started, or this command's lock ran out); every entry's records are whole in one place, and the move stays recorded: stop that process and run 'beat partitions set ${target} --yes' again to complete it`,
     );
-  if (target > 1 && !(await index.build(target)))
+  if (target > 1 && (await index.build(target)) === false)
     throw new BeatError(
       ErrorCode.PartitionsDiffer,
       `beat partitions set: the deployment's record changed during the move (it no longer says a move to ${target}); run 'beat partitions' to see it`,

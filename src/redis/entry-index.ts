@@ -34,10 +34,19 @@ const DROP_CHUNK = 1000;
 /** Keys per UNLINK when an index is removed. */
 const UNLINK_CHUNK = 128;
 
+/** What a caller of ready() is told when it had to build the index: where a take-over's time went. */
+export interface IndexBuildHooks {
+  /** The index of `count` is missing or short and this caller begins (or joins) the pass that builds it. */
+  readonly building?: (count: number) => void;
+  /** The pass is over: the names this caller's steps added, and how long it took it. */
+  readonly built?: (report: { count: number; added: number; ms: number }) => void;
+}
+
 export class EntryIndex {
   constructor(
     private readonly client: Redis,
     private readonly keys: EntryIndexKeys,
+    private readonly hooks: IndexBuildHooks = {},
   ) {}
 
   /**
@@ -50,7 +59,13 @@ export class EntryIndex {
   async ready(count: number): Promise<boolean> {
     const [kept, stored, indexed, building] = (await this.call(['check', String(count)])) as number[];
     if (kept !== 1) return false;
-    return building === 0 && indexed !== undefined && stored !== undefined && indexed >= stored ? true : this.build(count);
+    if (building === 0 && indexed !== undefined && stored !== undefined && indexed >= stored) return true;
+    this.hooks.building?.(count);
+    const startedMs = Date.now();
+    const added = await this.build(count);
+    if (added === false) return false;
+    this.hooks.built?.({ count, added, ms: Date.now() - startedMs });
+    return true;
   }
 
   /**
@@ -58,13 +73,15 @@ export class EntryIndex {
    * over: a pass shared with every other caller (the script keeps its cursor), begun when none is
    * under way and the sets hold fewer names than there are records. Bounded steps, so that Redis
    * and this process serve others (a lock's renewal) between them. False when writers stopped
-   * keeping `count`'s index meanwhile (the count changed).
+   * keeping `count`'s index meanwhile (the count changed); else the names this caller's steps added.
    */
-  async build(count: number): Promise<boolean> {
+  async build(count: number): Promise<number | false> {
+    let added = 0;
     for (;;) {
-      const [state] = (await this.call(['build', String(count), String(STEP)])) as [string | number, number];
+      const [state, names] = (await this.call(['build', String(count), String(STEP)])) as [string | number, number];
       if (state === -1) return false;
-      if (state === 'done') return true;
+      added += Number(names ?? 0);
+      if (state === 'done') return added;
     }
   }
 

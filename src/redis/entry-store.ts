@@ -29,7 +29,7 @@ import { nameWrongType } from './server-errors.js';
 import { forgetInPartitions, forgetOwned } from './entry-owned.js';
 import type { Partitioned } from './entry-owned.js';
 import { chunksOf, pushAll } from '../base/chunks.js';
-import { EntryIndex } from './entry-index.js';
+import { EntryIndex, type IndexBuildHooks } from './entry-index.js';
 import { sourced, storedEntry } from './entry-reads.js';
 import type { StoredEntry } from './entry-reads.js';
 import type { EntryWrite, PreparedWrite, WriteOptions } from './entry-writes.js';
@@ -82,8 +82,10 @@ export class RedisEntryStore implements EntrySource {
     private readonly queueNames: QueueNameContext | undefined = queueNameContext(DEFAULTS.statePrefix, {}),
     /** With `partitions` > 1: a deleted entry's state and what it owns are under its partition's keys. */
     private readonly partitioned?: Partitioned,
+    /** Told when a load had to build the partition index first (a store older than it, or than the recorded count). */
+    indexHooks: IndexBuildHooks = {},
   ) {
-    this.index = new EntryIndex(client, keys);
+    this.index = new EntryIndex(client, keys, indexHooks);
   }
 
   /**

@@ -230,10 +230,22 @@ describe('the partition index of the runtime entries', () => {
     expect(five.entries.map((e) => e.name).sort()).toEqual(all.filter((n) => partitionOf(n, 5) === 1).sort());
     expect(await indexKeys(client)).toEqual(new Map());
 
+    // The load that builds tells its hooks (the replica logs beat.entries.index_building / _built); one that finds it whole, nothing.
+    const told: unknown[] = [];
+    const reader = new RedisEntryStore(client, keys, undefined, undefined, undefined, {
+      building: (count) => told.push(['building', count]),
+      built: ({ count, added }) => told.push(['built', count, added]),
+    });
     const p = partitionOf('hand-made ✓', 12);
-    const loaded = await store.load({ partitions: 12, held: new Set([p]) });
+    const loaded = await reader.load({ partitions: 12, held: new Set([p]) });
     expect(loaded.entries.map((e) => e.name).sort()).toEqual(all.filter((n) => partitionOf(n, 12) === p).sort());
     await expectExactIndex(client, 12);
+    expect(told).toEqual([
+      ['building', 12],
+      ['built', 12, all.length],
+    ]);
+    await reader.load({ partitions: 12, held: new Set([(p + 1) % 12]) });
+    expect(told).toHaveLength(2);
 
     const victim = names.find((n) => partitionOf(n, 12) === p) as string;
     await client.hdel(keys.entries, victim);
@@ -258,8 +270,16 @@ describe('the partition index of the runtime entries', () => {
     try {
       // One pass looks at each record once, about 1,000 a step (HSCAN inside the script counts in commandstats).
       const before = await commandCalls(client, 'hscan');
-      const loads = await Promise.all(others.map((c, i) => new RedisEntryStore(c, keys).load({ partitions: 12, held: new Set([i]) })));
+      let added = 0;
+      const hooks = { built: (report: { added: number }) => void (added += report.added) };
+      const loads = await Promise.all(
+        others.map((c, i) =>
+          new RedisEntryStore(c, keys, undefined, undefined, undefined, hooks).load({ partitions: 12, held: new Set([i]) }),
+        ),
+      );
       const steps = (await commandCalls(client, 'hscan')) - before;
+      // Each name added once, by whichever replica's step found it.
+      expect(added).toBe(names.length);
       loads.forEach((loaded, i) =>
         expect(loaded.entries.map((e) => e.name).sort()).toEqual(names.filter((n) => partitionOf(n, 12) === i).sort()),
       );
