@@ -282,7 +282,9 @@ export class Runner {
 
   /** How many of the entries scheduled are paused. */
   pausedCount(): number {
-    return [...this.pausedNames].filter((name) => this.book.has(name)).length;
+    let count = 0;
+    for (const name of this.pausedNames) if (this.book.has(name)) count += 1;
+    return count;
   }
 
   /** One entry's next slot and paused flag as the book has them; undefined when it is not in the book. */

@@ -48,8 +48,9 @@
  * - step G (the rest): one result backend connection and one task-event consumer shared by the
  *   partitions' trackers (one each today), RedBeat as a source; fewer Redis calls than one lock
  *   attempt and one deployment watch per partition every lock.retryEvery on a standby;
- * - a burst of 4,000,000 over 4 replicas wants about four cores beside Redis's (bench/RESULTS.md
- *   "Partitions": each replica's CPU a run is one process's; on 2 cores they take turns);
+ * - partitions spread the replicas' work, not Redis's: every partition's fenced publish runs on the
+ *   one Redis, whose single thread bounds a burst however many replicas share it (bench/RESULTS.md
+ *   "What bounds the burst of 4,000,000"); past it, the partitions' keys over a Redis Cluster;
  * - the partition map is computed by each replica from the registry (step F) and not stored:
  *   `beat status` computes it the same way (ASSIGNED); /status and the dashboard show who leads.
  *
