@@ -3,7 +3,7 @@
 #   podman build --format docker -t tsbeat .   (podman's default OCI format has no HEALTHCHECK and drops it)
 #   docker run -v $PWD/beat.config.yaml:/config/beat.config.yaml -e BEAT_BROKER_URL=redis://redis:6379/0 tsbeat
 # Another official Node image can be chosen with --build-arg NODE_IMAGE=…
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

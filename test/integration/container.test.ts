@@ -10,7 +10,7 @@
  * Redis: DB 15 of the shared server (broker and result backend), for this file only.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,8 @@ const DB = 15;
 const REDIS_URL = `redis://127.0.0.1:6379/${DB}`;
 const BASE_SCRIPT = resolve(repoRoot, '..', 'shared', 'tools', 'container-base.sh');
 const IMAGE = 'localhost/tsbeat:ci';
+/** The Node.js major of the Dockerfile's default base image: the local base image is built for it. */
+const NODE_MAJOR = /ARG NODE_IMAGE=node:(\d+)-/.exec(readFileSync(resolve(repoRoot, 'Dockerfile'), 'utf8'))?.[1] ?? 'unknown';
 const CONTAINERS_CONF = process.env['CONTAINER_BASE_DIR']
   ? `${process.env['CONTAINER_BASE_DIR']}/containers.conf`
   : '/var/tmp/container-base/containers.conf';
@@ -141,7 +143,7 @@ async function setUpPodman(): Promise<string | undefined> {
   if (!existsSync(BASE_SCRIPT)) return `${BASE_SCRIPT} is missing (the CI clone has shared/ beside the repository)`;
   try {
     // At the lowest CPU priority, as the build below: debootstrap makes the base image beside another file.
-    const base = await exec(['nice', '-n', '19', 'bash', BASE_SCRIPT], 10 * 60_000, { env: process.env });
+    const base = await exec(['nice', '-n', '19', 'bash', BASE_SCRIPT, NODE_MAJOR], 10 * 60_000, { env: process.env });
     if (base.code !== 0) return `container-base.sh exited with ${base.code}:\n${base.out.slice(-3000)}`;
     timings.base = base.ms;
     const version = await exec(['podman', 'version', '--format', '{{.Client.Version}}'], 30_000);
@@ -224,12 +226,12 @@ describe('the container image: built with podman, run beside a real Celery worke
         'sh',
         IMAGE,
         '-c',
-        'id -u; ls /app | tr "\\n" " "; echo; cd /app/node_modules && ls -d */package.json @*/*/package.json | sed "s|/package.json||" | tr "\\n" " "; echo; beat --version',
+        'id -u; ls /app | tr "\\n" " "; echo; cd /app/node_modules && ls -d */package.json @*/*/package.json | sed "s|/package.json||" | tr "\\n" " "; echo; beat --version; node --version',
       ],
       60_000,
     );
     expect(look.code, look.out).toBe(0);
-    const [uid, app, packages, version] = look.stdout.trim().split('\n');
+    const [uid, app, packages, version, nodeVersion] = look.stdout.trim().split('\n');
     expect(uid).toBe('1000');
     expect((app ?? '').trim().split(' ').sort()).toEqual(['dist', 'node_modules', 'package.json']);
     const installed = new Set((packages ?? '').trim().split(' '));
@@ -240,6 +242,8 @@ describe('the container image: built with podman, run beside a real Celery worke
     for (const prod of ['ioredis', 'pino', 'prom-client', 'yaml', 'redlock', 'zod', 'pg', 'mysql2'])
       expect(installed.has(prod), `${prod} in the image`).toBe(true);
     expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    // The supported runtime (Node.js 24 LTS), not whatever the build machine runs.
+    expect(nodeVersion).toMatch(new RegExp(`^v${NODE_MAJOR}\\.`));
   }, 120_000);
 
   it('runs with a mounted config against the local Redis: a real Celery worker runs its task, /healthz answers, `podman stop` exits 0 within 5 s and releases the lock', async (ctx) => {

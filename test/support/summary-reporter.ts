@@ -33,6 +33,7 @@ export default class SummaryReporter implements Reporter {
     let skipped = 0;
     const flaky: string[] = [];
     for (const module of testModules) {
+      let failedInModule = 0;
       for (const test of module.children.allTests()) {
         const result = test.result();
         const state = result.state;
@@ -41,11 +42,13 @@ export default class SummaryReporter implements Reporter {
           flaky.push(`${relative(process.cwd(), module.moduleId)} > ${test.fullName}\n      first run: ${first}`);
         }
         if (state === 'passed') passed += 1;
-        else if (state === 'failed') failed += 1;
+        else if (state === 'failed') failedInModule += 1;
         else skipped += 1;
       }
-      // A file that fails to load has no tests but is a failure all the same.
-      if (module.state() === 'failed' && [...module.children.allTests()].length === 0) failed += 1;
+      failed += failedInModule;
+      // A file that fails outside its tests (its import, or a beforeAll that skips every test) has no
+      // failed test but is a failure all the same: counted once, so the closing line never says 0 failed.
+      if (module.state() === 'failed' && failedInModule === 0) failed += 1;
     }
     failed += unhandledErrors.length;
     if (testModules.length > 1) {

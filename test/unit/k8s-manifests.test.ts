@@ -235,7 +235,7 @@ describe('Dockerfile', () => {
   const args = (op: string): string[] => instructions.filter((i) => i.op === op).map((i) => i.args);
 
   it('is multi-stage from an official Node image chosen by an ARG, and keeps only production dependencies', () => {
-    expect(args('ARG')).toContain('NODE_IMAGE=node:20-bookworm-slim');
+    expect(args('ARG')).toContain('NODE_IMAGE=node:24-bookworm-slim');
     expect(args('FROM')).toEqual(['${NODE_IMAGE} AS build', '${NODE_IMAGE}']);
     expect(args('RUN').some((r) => /npm (prune --omit=dev|ci [^&]*--omit=dev)/.test(r))).toBe(true);
     expect(args('COPY').filter((c) => c.startsWith('--from=build'))).not.toHaveLength(0);
