@@ -62,7 +62,9 @@ export interface CeleryEnv {
 }
 
 function environment(env: CeleryEnv): NodeJS.ProcessEnv {
-  const vars: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: APP_DIR, PYTHONUNBUFFERED: '1', TSBEAT_TEST_BROKER: env.broker };
+  // The app first, then what the run was given: CI's newer-Celery leg puts an unpacked Celery on PYTHONPATH.
+  const pythonPath = [APP_DIR, process.env['PYTHONPATH']].filter((p) => p !== undefined && p !== '').join(':');
+  const vars: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: pythonPath, PYTHONUNBUFFERED: '1', TSBEAT_TEST_BROKER: env.broker };
   if (env.backend !== undefined) vars['TSBEAT_TEST_BACKEND'] = env.backend;
   if (env.transportOptions !== undefined) vars['TSBEAT_TEST_TRANSPORT_OPTIONS'] = JSON.stringify(env.transportOptions);
   if (env.namedQueues !== undefined) vars['TSBEAT_TEST_NAMED_QUEUES'] = JSON.stringify(env.namedQueues);
