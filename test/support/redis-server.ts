@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { waitUntil } from './beat-process.js';
 
-export const REDIS_SERVER = '/usr/bin/redis-server';
+/** The server binary: Redis, or another that speaks its protocol (CI's Valkey leg sets TSBEAT_TEST_REDIS_SERVER). */
+export const REDIS_SERVER = process.env['TSBEAT_TEST_REDIS_SERVER'] ?? '/usr/bin/redis-server';
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 export function portOpen(port: number): Promise<boolean> {
