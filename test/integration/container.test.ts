@@ -269,6 +269,13 @@ describe('the container image: built with podman, run beside a real Celery worke
     const port = await freePort();
     const startedAt = Date.now();
     const container = new Container(`tsbeat-${name}`, [
+      // As deploy/kubernetes/tsbeat.yaml runs it: no capability, no privilege escalation, a read-only
+      // root and no writable /tmp either (Kubernetes mounts none); podman applies its default seccomp
+      // filter (the manifest's RuntimeDefault) unless told otherwise.
+      '--cap-drop=ALL',
+      '--security-opt=no-new-privileges',
+      '--read-only',
+      '--read-only-tmpfs=false',
       '--network',
       'host',
       '-e',

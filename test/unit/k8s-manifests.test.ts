@@ -227,6 +227,31 @@ describe('deploy/kubernetes manifests', () => {
     expect(security['runAsNonRoot']).toBe(true);
     if (security['runAsUser'] !== undefined) expect(security['runAsUser']).toBe(uid);
   });
+
+  it('drops every capability, forbids privilege escalation, filters system calls and mounts the root read-only (test/integration/container.test.ts runs the image so)', () => {
+    const security = { ...pod['spec']['securityContext'], ...beat['securityContext'] };
+    expect(security['capabilities']).toEqual({ drop: ['ALL'] });
+    expect(security['allowPrivilegeEscalation']).toBe(false);
+    expect(security['readOnlyRootFilesystem']).toBe(true);
+    expect(security['seccompProfile']).toEqual({ type: 'RuntimeDefault' });
+  });
+
+  it("has a NetworkPolicy for the Deployment's pods: in only on the HTTP port, out only to DNS and the brokers' ports", () => {
+    const policy = only('NetworkPolicy');
+    const labels = pod['metadata']['labels'] as Record<string, string>;
+    for (const [k, v] of Object.entries(policy['spec']['podSelector']['matchLabels'] as Record<string, string>))
+      expect(labels[k], `pod label ${k}`).toBe(v);
+    expect(policy['spec']['policyTypes']).toEqual(['Ingress', 'Egress']);
+    const address = httpAddress();
+    const ingressPorts = (policy['spec']['ingress'] as Obj[]).flatMap((rule) => rule['ports'] as Obj[]);
+    expect(ingressPorts).toEqual([{ protocol: 'TCP', port: address.port }]);
+    const egressPorts = new Set(
+      (policy['spec']['egress'] as Obj[]).flatMap((rule) => (rule['ports'] as Obj[]).map((p) => `${p['protocol']}/${p['port']}`)),
+    );
+    // DNS, and the default ports of the servers a config can name: Redis (and TLS, Sentinel), AMQP (and TLS), PostgreSQL, MySQL, HTTPS.
+    for (const port of ['UDP/53', 'TCP/53', 'TCP/6379', 'TCP/26379', 'TCP/5672', 'TCP/5671', 'TCP/5432', 'TCP/3306', 'TCP/443'])
+      expect(egressPorts.has(port), port).toBe(true);
+  });
 });
 
 describe('Dockerfile', () => {
