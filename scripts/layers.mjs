@@ -81,9 +81,6 @@ export const LAYERS = {
   ],
 };
 
-/** No source file longer than this many lines. */
-export const MAX_FILE_LINES = 450;
-
 const ENTRY = '.';
 
 function sourceFiles(dir, out = []) {
@@ -108,8 +105,6 @@ export function checkLayers(root) {
   const files = sourceFiles(src);
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
-    const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
-    if (lines > MAX_FILE_LINES) problems.push(`${relative(root, file)}: ${lines} lines, more than ${MAX_FILE_LINES}; split it by subject`);
     const from = folderOf(file);
     if (from !== ENTRY && !(from in LAYERS))
       problems.push(
