@@ -23,6 +23,13 @@ export const SCHEDULING_DEFAULTS = {
   overlapReadyWaitMs: 3000,
   /** Longest sleep of the scheduler loop (Celery's beat_max_loop_interval is 300 s; ours re-checks every second). */
   maxIntervalMs: 1000,
+  /**
+   * Steps one schedule computation (next fires, fires in a window, the exclusion scan, rrule
+   * expansion) may take before its entry is failed alone (src/core/budget.ts): a step is one turn
+   * of a loop, about a microsecond, so a call stops within some tens of milliseconds and the
+   * scheduler's loop keeps its timing. Ordinary schedules take tens of steps per slot.
+   */
+  scheduleStepBudget: 200_000,
   /** Most slots replayed per entry per wake-up with catchUp "all"; the rest come on the next wake-up. */
   maxSlotsPerTick: 10_000,
 } as const;
