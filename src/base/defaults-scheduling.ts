@@ -25,11 +25,12 @@ export const SCHEDULING_DEFAULTS = {
   maxIntervalMs: 1000,
   /**
    * Steps one schedule computation (next fires, fires in a window, the exclusion scan, rrule
-   * expansion) may take before its entry is failed alone (src/core/budget.ts): a step is one turn
-   * of a loop, about a microsecond, so a call stops within some tens of milliseconds and the
-   * scheduler's loop keeps its timing. Ordinary schedules take tens of steps per slot.
+   * expansion) may take before its entry is failed alone (src/core/budget.ts). A step is a turn of
+   * a loop that does not give a slot (a day searched, an excluded slot, a DST change crossed), about
+   * 2 µs, so a call stops within tens of milliseconds and the scheduler's loop keeps its timing;
+   * ordinary schedules spend a few steps per call, a crontab for February 29th a few hundred.
    */
-  scheduleStepBudget: 200_000,
+  scheduleStepBudget: 25_000,
   /** Most slots replayed per entry per wake-up with catchUp "all"; the rest come on the next wake-up. */
   maxSlotsPerTick: 10_000,
 } as const;

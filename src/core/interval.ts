@@ -125,18 +125,21 @@ function lastUnitStartAtOrBefore(offsets: ZoneOffsets, unitMs: number, ms: numbe
  * a slot that does not move on is an error, never a loop.
  */
 export function nextIntervalFires(schedule: IntervalSchedule, zone: string, anchorMs: number, afterMs: number, count: number): number[] {
-  return withStepBudget(() => `the next runs of ${describeInterval(schedule)} in ${zone}`, () => {
-    const out: number[] = [];
-    let slot = afterMs > anchorMs ? lastSlotAtOrBefore(schedule, zone, anchorMs, afterMs) : anchorMs;
-    while (out.length < count) {
-      spendSteps();
-      const next = followingSlot(schedule, zone, slot);
-      mustAdvance(next, slot, () => `${describeInterval(schedule)} in ${zone}`);
-      slot = next;
-      if (slot > afterMs) out.push(slot);
-    }
-    return out;
-  });
+  return withStepBudget(
+    () => `the next runs of ${describeInterval(schedule)} in ${zone}`,
+    () => {
+      const out: number[] = [];
+      let slot = afterMs > anchorMs ? lastSlotAtOrBefore(schedule, zone, anchorMs, afterMs) : anchorMs;
+      // Each turn gives a slot (the first may be at or before afterMs): `count` bounds them.
+      while (out.length < count) {
+        const next = followingSlot(schedule, zone, slot);
+        mustAdvance(next, slot, () => `${describeInterval(schedule)} in ${zone}`);
+        slot = next;
+        if (slot > afterMs) out.push(slot);
+      }
+      return out;
+    },
+  );
 }
 
 /**
