@@ -12,6 +12,7 @@ import { excludedThrough } from './exclusions.js';
 import type { Exclusions } from './exclusions.js';
 import type { Schedule } from './types.js';
 import { mustAdvance, spendSteps, withStepBudget } from './budget.js';
+import { DEFAULTS } from '../base/defaults.js';
 
 export interface FireQuery {
   /** IANA zone in which the schedule's wall times are read. */
@@ -81,8 +82,13 @@ export function nextFires(schedule: Schedule, query: FireQuery, count: number): 
       }
       return fires;
     },
+    // The work grows with the fires asked for: a budget per FIRES_PER_BUDGET of them (`beat next --count 10000`).
+    DEFAULTS.scheduleStepBudget * Math.max(1, Math.ceil(count / FIRES_PER_BUDGET)),
   );
 }
+
+/** Fires one step budget covers; a call asking for more has a budget per this many. */
+const FIRES_PER_BUDGET = 256;
 
 function excluding(schedule: Schedule, query: FireQuery, count: number): number[] {
   const exclude = query.window?.exclude;
