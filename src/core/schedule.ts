@@ -159,6 +159,8 @@ function unbounded(schedule: Schedule, query: FireQuery, count: number): number[
       while (out.length < count) {
         const next = nextSolarEvent(schedule.event, schedule.lat, schedule.lon, after);
         if (next === null) break;
+        // Checked here, not only on the answer: the next search starts from this one.
+        mustAdvance(next, after, () => describeSolar(schedule.event, schedule.lat, schedule.lon));
         out.push(next);
         after = next;
       }
