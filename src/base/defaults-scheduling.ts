@@ -23,6 +23,14 @@ export const SCHEDULING_DEFAULTS = {
   overlapReadyWaitMs: 3000,
   /** Longest sleep of the scheduler loop (Celery's beat_max_loop_interval is 300 s; ours re-checks every second). */
   maxIntervalMs: 1000,
+  /**
+   * Steps one schedule computation (next fires, fires in a window, the exclusion scan, rrule
+   * expansion) may take before its entry is failed alone (src/core/budget.ts). A step is a turn of
+   * a loop that does not give a slot (a day searched, an excluded slot, a DST change crossed), about
+   * 2 µs, so a call stops within tens of milliseconds and the scheduler's loop keeps its timing;
+   * ordinary schedules spend a few steps per call, a crontab for February 29th a few hundred.
+   */
+  scheduleStepBudget: 25_000,
   /** Most slots replayed per entry per wake-up with catchUp "all"; the rest come on the next wake-up. */
   maxSlotsPerTick: 10_000,
 } as const;

@@ -11,6 +11,10 @@ export const ErrorCode = {
   Usage: 'USAGE',
   /** A schedule asks for something that can never happen or cannot be computed. */
   ScheduleImpossible: 'SCHEDULE_IMPOSSIBLE',
+  /** A schedule computation spent its step budget (scheduleStepBudget): its entry is failed alone. */
+  ScheduleBudget: 'SCHEDULE_BUDGET',
+  /** A schedule computation gave a next slot that is not after the instant asked about: its entry is failed alone. */
+  ScheduleStalled: 'SCHEDULE_STALLED',
   /** Task arguments cannot be encoded as Celery would decode them. */
   MessageInvalid: 'MESSAGE_INVALID',
   /** The broker refused or could not take a message. */
@@ -97,6 +101,8 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   CONFIG_LOAD: { exit: 2, http: 500 },
   USAGE: { exit: 2, http: 500 },
   SCHEDULE_IMPOSSIBLE: { exit: 1, http: 500 },
+  SCHEDULE_BUDGET: { exit: 2, http: 400 },
+  SCHEDULE_STALLED: { exit: 1, http: 500 },
   MESSAGE_INVALID: { exit: 1, http: 500 },
   BROKER_PUBLISH: { exit: 1, http: 503 },
   BROKER_URL: { exit: 2, http: 500 },

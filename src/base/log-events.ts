@@ -9,8 +9,9 @@ export const EVENTS = {
   publishRetry: 'beat.publish.retry',
   /**
    * An entry's runs were refused because of the entry alone (`reason`: its queue key holds another
-   * Redis type, its exchange does not exist…); logged once per change of reason. It is retried with
-   * a backoff (`retryInMs`); the other entries go on.
+   * Redis type, its exchange does not exist…), or its schedule cannot be computed (`code`
+   * SCHEDULE_BUDGET or SCHEDULE_STALLED: core/budget.ts); logged once per change of reason. It is
+   * retried with a backoff (`retryInMs`); the other entries go on.
    */
   entryFailing: 'beat.entry.failing',
   /** An entry that was failing published again (`failedForMs`, `attempts`). */

@@ -2,6 +2,7 @@
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { entryWindow } from '../config/resolve.js';
 import { describeExclusions } from '../core/exclusions.js';
+import { isScheduleError } from '../core/budget.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { formatInstant } from '../time/zone.js';
 import { leaf } from './command-spec.js';
@@ -16,7 +17,8 @@ export const checkSpec = leaf({
   name: 'check',
   summary: 'validate the config and list its entries with their next fire',
   about: `Validates the config and prints a table of its entries: name, task, the schedule in words (with
-its startAt, endAt and maxRuns), time zone and next fire. Exits 0 when the config is valid, 2 with every problem listed on stderr when not.
+its startAt, endAt and maxRuns), time zone and next fire. Exits 0 when the config is valid, 2 with every problem listed on stderr when not,
+and 2 naming each entry whose next fire cannot be computed within its step budget (a schedule that fires once in centuries, if ever).
 Needs no Redis and no broker. With \`partitions\` over 1, the deployment's partition count recorded in
 Redis is shown when Redis answers within a second, and one a beat run would not lead under
 (beat partitions) exits 2. With a django source (sources.django, --django-url) its rows are read
@@ -35,16 +37,33 @@ async function checkCommand(values: { config?: string; 'django-url'?: string }, 
   const django = await readDjangoView(config, override);
   const entries = [...config.entries, ...(django?.entries ?? [])];
   const now = io.now();
+  // An entry whose schedule cannot be computed (core/budget.ts) is named with its reason; beat run would fail it alone.
+  const unschedulable: string[] = [];
   const rows = entries.map((entry) => {
     const window = entryWindow(entry);
-    const next = entry.enabled ? nextFires(entry.schedule, { zone: entry.timezone, afterMs: now, window }, 1)[0] : undefined;
-    const nextText = !entry.enabled ? 'disabled' : next === undefined ? 'never (no future fire)' : formatInstant(next, entry.timezone);
+    let next: number | undefined;
+    let nextText: string;
+    try {
+      next = entry.enabled ? nextFires(entry.schedule, { zone: entry.timezone, afterMs: now, window }, 1)[0] : undefined;
+      nextText = !entry.enabled ? 'disabled' : next === undefined ? 'never (no future fire)' : formatInstant(next, entry.timezone);
+    } catch (error) {
+      if (!isScheduleError(error)) throw error;
+      unschedulable.push(`beatSchedule.${entry.name}.schedule: ${error.message} (${error.code})`);
+      nextText = 'cannot be computed (below)';
+    }
     const row = [entry.name, entry.task, describeEntrySchedule(entry), entry.timezone, nextText];
     return django === undefined ? row : [...row, entry.origin ?? 'file'];
   });
   const header = ['NAME', 'TASK', 'SCHEDULE', 'TIMEZONE', 'NEXT'];
   io.out(renderTable(django === undefined ? header : [...header, 'ORIGIN'], rows));
   const n = config.entries.length;
+  if (unschedulable.length > 0) {
+    for (const line of unschedulable) io.err(line);
+    io.err(
+      `${source}: ${unschedulable.length} entr${unschedulable.length === 1 ? 'y' : 'ies'} whose next run cannot be computed (above): beat run would fail ${unschedulable.length === 1 ? 'it' : 'them'} alone`,
+    );
+    return ExitCode.BadInput;
+  }
   if (django === undefined) {
     io.out(`${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}`);
     return checkRecordedPartitions(config, io);

@@ -11,6 +11,8 @@ import { djangoOption, djangoProblemLine, readDjangoView } from './django-read.j
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
+import { isScheduleError } from '../core/budget.js';
+import type { ScheduleError } from '../core/budget.js';
 
 export const nextSpec = leaf({
   name: 'next',
@@ -22,7 +24,9 @@ entry's startAt or at or after its endAt, and an entry with maxRuns (oneOff: 1) 
 many (its runs so far are in Redis: see beat status). A slot the entry's exclude names is not
 listed (it does not run). Needs no Redis and no broker. With a django
 source (sources.django, --django-url) its rows are read too, once and read-only; rows that cannot
-run are named on stderr; a database that cannot be read exits 2.
+run are named on stderr; a database that cannot be read exits 2. An entry whose next fires cannot be
+computed within its step budget (a schedule that fires once in centuries, if ever) is named on
+stderr with the reason, the others listed, and the exit is 2.
 `,
   options: {
     ...configOption,
@@ -65,31 +69,61 @@ async function nextCommand(
       );
   }
 
-  const result = entries.map((entry) => ({
-    name: entry.name,
-    task: entry.task,
-    timezone: entry.timezone,
-    next: entry.enabled
-      ? nextFires(
-          entry.schedule,
-          { zone: entry.timezone, afterMs, window: entryWindow(entry) },
-          Math.min(count, entry.maxRuns ?? count),
-        ).map((ms) => shownFire(ms, entry.name, entry.timezone, values.after))
-      : [],
-    enabled: entry.enabled,
-    except: describeExclusions(entry.exclude),
-  }));
+  const result = entries.map((entry) => {
+    let next: string[] = [];
+    let error: ScheduleError | undefined;
+    try {
+      next = entry.enabled
+        ? nextFires(
+            entry.schedule,
+            { zone: entry.timezone, afterMs, window: entryWindow(entry) },
+            Math.min(count, entry.maxRuns ?? count),
+          ).map((ms) => shownFire(ms, entry.name, entry.timezone, values.after))
+        : [];
+    } catch (caught) {
+      // Named with its reason, the other entries listed: beat run fails such an entry alone.
+      if (!isScheduleError(caught)) throw caught;
+      error = caught;
+    }
+    return {
+      name: entry.name,
+      task: entry.task,
+      timezone: entry.timezone,
+      next,
+      error,
+      enabled: entry.enabled,
+      except: describeExclusions(entry.exclude),
+    };
+  });
+  const failed = result.filter((r) => r.error !== undefined);
+  for (const r of failed) io.err(`beat next: entry ${shown(r.name)}: ${r.error?.message ?? ''} (${r.error?.code ?? ''})`);
+  const exit = failed.length === 0 ? ExitCode.Ok : ExitCode.BadInput;
 
   if (values.json) {
-    io.out(JSON.stringify({ entries: result.map(({ name, task, timezone, next }) => ({ name, task, timezone, next })) }));
-    return ExitCode.Ok;
+    io.out(
+      JSON.stringify({
+        entries: result.map(({ name, task, timezone, next, error }) =>
+          error === undefined
+            ? { name, task, timezone, next }
+            : { name, task, timezone, next, error: { code: error.code, message: error.message } },
+        ),
+      }),
+    );
+    return exit;
   }
   const blocks = result.map((r) => {
-    const body = !r.enabled ? ['  (disabled)'] : r.next.length === 0 ? ['  (no future fire)'] : r.next.map((iso) => `  ${iso}`);
+    const body =
+      r.error !== undefined
+        ? [`  (cannot be computed: ${r.error.message})`]
+        : !r.enabled
+          ? ['  (disabled)']
+          : r.next.length === 0
+            ? ['  (no future fire)']
+            : r.next.map((iso) => `  ${iso}`);
     return [`${r.name}  ${r.task}  [${r.timezone}]`, ...(r.except === '' ? [] : [`  (${r.except})`]), ...body].join('\n');
   });
   io.out(blocks.join('\n\n'));
-  return ExitCode.Ok;
+  return exit;
 }
 
 /** A fire instant as ISO 8601; one past the year 9999 is the --after given, not a bug. */

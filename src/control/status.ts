@@ -20,6 +20,7 @@ import type { RunView } from './run-view.js';
 import { replicaStatuses } from './replicas.js';
 import type { ControlNote, NoteAction } from './notes.js';
 import type { LiveReplica, ReplicaStatus } from './replicas.js';
+import { isScheduleError } from '../core/budget.js';
 
 /** Why an entry was paused: `by` "user" (`beat pause --note`, the API) or "pauseOnFailure". */
 export interface PauseNote {
@@ -215,8 +216,14 @@ export function nextRunMs(
   const zone = entry.timezone;
   const window = entryWindow(entry);
   const lastOrSeen = state?.slotMs ?? state?.seenMs ?? nowMs;
-  const anchor = state?.resumedAtMs === undefined ? lastOrSeen : skipThrough(entry.schedule, zone, lastOrSeen, state.resumedAtMs, window);
-  return nextFires(entry.schedule, { zone, afterMs: anchor, anchorMs: anchor, window }, 1)[0];
+  try {
+    const anchor = state?.resumedAtMs === undefined ? lastOrSeen : skipThrough(entry.schedule, zone, lastOrSeen, state.resumedAtMs, window);
+    return nextFires(entry.schedule, { zone, afterMs: anchor, anchorMs: anchor, window }, 1)[0];
+  } catch (error) {
+    // A schedule that cannot be computed has no next run to show; the leader's failure record says why.
+    if (isScheduleError(error)) return undefined;
+    throw error;
+  }
 }
 
 /** A partition of a deployment of several, as `beat status` and /status list it: who leads it (its lock and leader record), since when. */

@@ -4,9 +4,10 @@
  * schedule never drifts. Intervals measure real elapsed time, also across DST changes (Celery adds
  * wall-clock time instead, so its 1 h interval lasts 2 h at fall-back: a deliberate difference).
  */
-import { DateTime } from 'luxon';
 import type { IntervalSchedule } from './types.js';
 import { zoneOffsets } from '../time/zone.js';
+import type { ZoneOffsets } from '../time/zone.js';
+import { mustAdvance, spendSteps, withStepBudget } from './budget.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -26,42 +27,119 @@ function relativeUnit(everyMs: number): Unit | undefined {
 }
 
 /**
- * The slot after `slotMs`. Relative intervals (Celery's `relative=True`) are truncated to their unit
- * in the entry's zone; whole days are added on the calendar so that a daily relative entry stays
- * at local midnight across DST changes.
+ * The slot after `slotMs`. A plain interval adds it: exactly one interval of elapsed time later.
+ *
+ * A relative one (Celery's `relative=True`) is truncated to its unit (day, hour or minute) on the
+ * zone's wall clock. The rule (docs/schedules.md, "Relative intervals"):
+ *
+ * - the target is the slot plus the interval, whole days added on the calendar (so a daily entry
+ *   stays at local midnight across DST changes) and the rest in elapsed time;
+ * - the next slot is the first *start of a unit* strictly after the slot that is at or after the
+ *   target truncated to its unit, that is, the latest unit start at or before the target when that
+ *   is after the slot, and otherwise the first unit start after the slot.
+ *
+ * A unit starts where the wall clock reads a whole unit (01:00:00 for an hour, each time it reads
+ * it: both passes of a repeated hour), or at the end of a DST gap that skipped the unit's first
+ * instant (02:30 when 02:00 never happens). Truncation alone can fall back onto the slot itself
+ * (a 30-minute fall-back repeats half an hour: 01:00+11:00 plus an hour is 01:30+10:30, truncated
+ * to 01:00+11:00), which is why the rule asks for a start after the slot: a slot always moves on.
  */
 export function followingSlot(schedule: IntervalSchedule, zone: string, slotMs: number): number {
   const unit = schedule.relative ? relativeUnit(schedule.everyMs) : undefined;
   if (unit === undefined) return slotMs + schedule.everyMs;
-  const start = DateTime.fromMillis(slotMs, { zone });
+  const offsets = zoneOffsets(zone);
+  const unitMs = UNIT_MS[unit];
   const days = Math.floor(schedule.everyMs / DAY);
-  const next = start
-    .plus({ days })
-    .plus({ milliseconds: schedule.everyMs - days * DAY })
-    .startOf(unit)
-    .toMillis();
-  // Truncation can fall back onto the current slot (a 25-hour day, say); a slot must move forward.
-  return next > slotMs
-    ? next
-    : start
-        .plus({ [`${unit}s`]: 1 })
-        .startOf(unit)
-        .toMillis();
+  const rest = schedule.everyMs - days * DAY;
+  const target = (days === 0 ? slotMs : plusCalendarDays(offsets, slotMs, days)) + rest;
+  const truncated = lastUnitStartAtOrBefore(offsets, unitMs, target);
+  return truncated > slotMs ? truncated : firstUnitStartAfter(offsets, unitMs, slotMs);
+}
+
+const mod = (a: number, m: number): number => ((a % m) + m) % m;
+
+/**
+ * `days` calendar days after `ms`: the same wall time that many days later (Celery adds wall-clock
+ * days). A wall time that happens twice takes the pass with the slot's offset if it has one, else
+ * the first; one in a gap the end of the gap.
+ */
+function plusCalendarDays(offsets: ZoneOffsets, ms: number, days: number): number {
+  const wall = ms + offsets.offsetMs(ms) + days * DAY;
+  const instants = offsets.instantsOfWall(wall);
+  if (instants.length === 0) return offsets.gapEndOfWall(wall);
+  const same = instants.find((t) => offsets.offsetMs(t) === offsets.offsetMs(ms));
+  return same ?? (instants[0] as number);
+}
+
+/** True when a unit starts at `t` (see followingSlot): the wall clock reads a whole unit, or `t` ends a gap that skipped one. */
+function isUnitStart(offsets: ZoneOffsets, unitMs: number, t: number): boolean {
+  const offset = offsets.offsetMs(t);
+  const wall = t + offset;
+  if (mod(wall, unitMs) === 0) return true;
+  const before = offsets.offsetMs(t - 1);
+  // The clock jumped at t from wall t - 1 + before to wall t + offset: the wall times in between
+  // never happen, and the unit that t is in started among them when its whole-unit time did.
+  return before < offset && wall - mod(wall, unitMs) >= t + before;
+}
+
+/** How far the searches below look at once: a unit (a day at most) and any DST change fit in it. */
+const UNIT_SEARCH_SPAN_MS = 3 * DAY;
+
+/** The first unit start strictly after `afterMs`. */
+function firstUnitStartAfter(offsets: ZoneOffsets, unitMs: number, afterMs: number): number {
+  for (let from = afterMs + 1; ; from += UNIT_SEARCH_SPAN_MS) {
+    spendSteps();
+    const to = from + UNIT_SEARCH_SPAN_MS;
+    const pieces = offsets.segments(from, to);
+    for (let i = 0; i < pieces.length; i++) {
+      const { start, offset } = pieces[i] as { start: number; offset: number };
+      const end = i + 1 < pieces.length ? (pieces[i + 1] as { start: number }).start : to + 1;
+      if (isUnitStart(offsets, unitMs, start)) return start;
+      // The first whole-unit wall time in the piece, read with its offset.
+      const grid = start + offset + mod(-(start + offset), unitMs) - offset;
+      if (grid < end) return grid;
+    }
+  }
+}
+
+/** The last unit start at or before `ms`. */
+function lastUnitStartAtOrBefore(offsets: ZoneOffsets, unitMs: number, ms: number): number {
+  for (let to = ms; ; to -= UNIT_SEARCH_SPAN_MS) {
+    spendSteps();
+    const from = to - UNIT_SEARCH_SPAN_MS;
+    const pieces = offsets.segments(from, to);
+    for (let i = pieces.length - 1; i >= 0; i--) {
+      const { start, offset } = pieces[i] as { start: number; offset: number };
+      const last = i + 1 < pieces.length ? (pieces[i + 1] as { start: number }).start - 1 : to;
+      const grid = last + offset - mod(last + offset, unitMs) - offset;
+      if (grid >= start) return grid;
+      if (isUnitStart(offsets, unitMs, start)) return start;
+    }
+  }
 }
 
 /**
  * The next `count` slots strictly after `afterMs`, on the grid through `anchorMs` (the last slot
  * that ran, or, for an entry with no history, the moment it was first seen: as in Celery, a new
- * entry waits one full interval).
+ * entry waits one full interval). Each slot is checked to be after the one before (mustAdvance):
+ * a slot that does not move on is an error, never a loop.
  */
 export function nextIntervalFires(schedule: IntervalSchedule, zone: string, anchorMs: number, afterMs: number, count: number): number[] {
-  const out: number[] = [];
-  let slot = afterMs > anchorMs ? lastSlotAtOrBefore(schedule, zone, anchorMs, afterMs) : anchorMs;
-  while (out.length < count) {
-    slot = followingSlot(schedule, zone, slot);
-    if (slot > afterMs) out.push(slot);
-  }
-  return out;
+  return withStepBudget(
+    () => `the next runs of ${describeInterval(schedule)} in ${zone}`,
+    () => {
+      const out: number[] = [];
+      let slot = afterMs > anchorMs ? lastSlotAtOrBefore(schedule, zone, anchorMs, afterMs) : anchorMs;
+      // Each turn gives a slot (the first may be at or before afterMs): `count` bounds them.
+      while (out.length < count) {
+        const next = followingSlot(schedule, zone, slot);
+        mustAdvance(next, slot, () => `${describeInterval(schedule)} in ${zone}`);
+        slot = next;
+        if (slot > afterMs) out.push(slot);
+      }
+      return out;
+    },
+  );
 }
 
 /**
@@ -73,18 +151,18 @@ function lastSlotAtOrBefore(schedule: IntervalSchedule, zone: string, anchorMs: 
   const { everyMs } = schedule;
   const unit = schedule.relative ? relativeUnit(everyMs) : undefined;
   if (unit === undefined) return anchorMs + Math.floor((untilMs - anchorMs) / everyMs) * everyMs;
-  // A relative slot is truncated to its unit, so once on the unit's grid it advances by the whole
-  // units of the interval (a 2.5 h interval steps 2 h) — but only while the zone's offset stays
-  // the same: a DST change moves the grid or the length of a day. So the walk jumps across each
-  // stretch of constant offset and takes the steps that meet a change one at a time.
+  // A slot on the unit's wall grid advances by the whole units of the interval (a 2.5 h interval
+  // steps 2 h) — but only while the zone's offset stays the same: a DST change moves the grid or the
+  // length of a day. So the walk jumps across each stretch of constant offset and takes the steps
+  // that meet a change one at a time. A slot off the wall grid (the anchor, or a unit that starts at
+  // the end of a DST gap, 02:30 for a skipped 02:00) takes its step one at a time too.
   const unitMs = UNIT_MS[unit];
   const step = Math.floor(everyMs / unitMs) * unitMs;
   const offsets = zoneOffsets(zone);
   let slot = anchorMs;
-  // The anchor (a first-seen instant) may be off the grid; every slot after the first step is on it.
-  let onGrid = false;
   for (;;) {
-    if (onGrid) {
+    spendSteps();
+    if (mod(slot + offsets.offsetMs(slot), unitMs) === 0) {
       const horizon = slot + Math.min(untilMs - slot + everyMs, MAX_JUMP_SPAN_MS);
       const pieces = offsets.segments(slot, horizon);
       // The step from s is plain arithmetic when the offset is constant over [s, s + every].
@@ -94,9 +172,9 @@ function lastSlotAtOrBefore(schedule: IntervalSchedule, zone: string, anchorMs: 
       if (jump > 0) slot += jump * step;
     }
     const next = followingSlot(schedule, zone, slot);
+    mustAdvance(next, slot, () => `${describeInterval(schedule)} in ${zone}`);
     if (next > untilMs) return slot;
     slot = next;
-    onGrid = true;
   }
 }
 

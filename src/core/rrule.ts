@@ -16,6 +16,7 @@ import type * as RRuleLib from 'rrule';
 import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import { DAY_MS, zoneOffsets } from '../time/zone.js';
 import { pushAll } from '../base/chunks.js';
+import { spendSteps, withStepBudget } from './budget.js';
 
 const rruleLib = loadOnFirstUse<typeof RRuleLib>('rrule');
 
@@ -57,6 +58,8 @@ export const DEFAULT_DTSTART_WALL = Date.UTC(2000, 0, 1);
 export const RECUR_WITHIN_YEARS = 100;
 /** dateutil's last year: the package stops there. */
 const MAX_YEAR = 9999;
+/** The last wall time the package knows (the end of MAX_YEAR). */
+const END_WALL = Date.UTC(MAX_YEAR, 11, 31, 23, 59, 59);
 const PERIOD_MS: Partial<Record<RRuleFreq, number>> = {
   secondly: 1000,
   minutely: 60_000,
@@ -180,45 +183,90 @@ function toLibOptions(spec: RRuleSpec): Partial<RRuleLib.Options> {
  * Rebased first, so the search starts near `fromWall` rather than at the original `dtstart`.
  */
 export function rruleWallTimes(spec: RRuleSpec, fromWall: number, toWall: number, limit: number): number[] {
+  return wallTimesSeen(spec, fromWall, toWall, limit).walls;
+}
+
+/**
+ * rruleWallTimes, and how many wall times the rule gave from its start through the last one looked
+ * at (`seen`: for a rule with `count`, which the package walks from its start, equal to `count` once
+ * it has run out). The package is told to stop at `toWall` (its `until`): it examines every period
+ * up to where it stops, matching or not, so a bounded `toWall` is what bounds its work.
+ */
+function wallTimesSeen(spec: RRuleSpec, fromWall: number, toWall: number, limit: number): { walls: number[]; seen: number } {
   const full = withDefaults(spec);
-  if (!rruleIsFixed(full)) return subDailyWallTimes(full, fromWall, toWall, limit);
+  if (!rruleIsFixed(full)) return { walls: subDailyWallTimes(full, fromWall, toWall, limit), seen: 0 };
   const { RRule } = rruleLib();
+  const options = toLibOptions(rebased(full, fromWall));
+  if (toWall < END_WALL && (spec.untilWall === undefined || toWall < spec.untilWall)) options.until = new Date(toWall);
   // noCache: the package would otherwise keep every answer of every rule.
-  const rule = new RRule(toLibOptions(rebased(full, fromWall)), true);
+  const rule = new RRule(options, true);
   const out: number[] = [];
+  let seen = 0;
   rule.all((date) => {
     const wall = date.getTime();
     if (wall > toWall) return false;
+    seen += 1;
     if (wall >= fromWall) out.push(wall);
     return out.length < limit;
   });
-  return out;
+  return { walls: out, seen };
 }
 
 /**
  * The days from `fromDay` (a wall midnight) on that a rule's day filters accept (bymonth,
  * bymonthday, byyearday, byweekno, byweekday), at most `limit`: the package's, as a daily rule.
+ * Without day filters every day is. The package is asked a window at a time (ACCEPT_WINDOW_DAYS)
+ * until a window gives some, each paid from the open budget, so a filter that accepts a day once
+ * in decades (February 29th on a Monday) costs its budget, not minutes.
  */
 function acceptedDays(spec: RRuleSpec, fromDay: number, limit: number): number[] {
-  const { RRule } = rruleLib();
-  const days: RRuleSpec = {
-    freq: 'daily',
-    interval: 1,
-    dtstartWall: fromDay,
-    wkst: spec.wkst,
-    bymonth: spec.bymonth,
-    bymonthday: spec.bymonthday,
-    byyearday: spec.byyearday,
-    byweekno: spec.byweekno,
-    byweekday: spec.byweekday,
-    byhour: [0],
-    byminute: [0],
-    bysecond: [0],
-  };
   const out: number[] = [];
-  new RRule(toLibOptions(days), true).all((date) => out.push(date.getTime()) < limit);
+  if (
+    spec.bymonth === undefined &&
+    spec.bymonthday === undefined &&
+    spec.byyearday === undefined &&
+    spec.byweekno === undefined &&
+    spec.byweekday === undefined
+  ) {
+    for (let day = fromDay; out.length < limit && day <= END_WALL; day += DAY_MS) out.push(day);
+    return out;
+  }
+  const { RRule } = rruleLib();
+  for (let from = fromDay; from <= END_WALL && out.length === 0; from += ACCEPT_WINDOW_DAYS * DAY_MS) {
+    const days: RRuleSpec = {
+      freq: 'daily',
+      interval: 1,
+      dtstartWall: from,
+      wkst: spec.wkst,
+      bymonth: spec.bymonth,
+      bymonthday: spec.bymonthday,
+      byyearday: spec.byyearday,
+      byweekno: spec.byweekno,
+      byweekday: spec.byweekday,
+      byhour: [0],
+      byminute: [0],
+      bysecond: [0],
+    };
+    const options = toLibOptions(days);
+    options.until = new Date(Math.min(END_WALL, from + ACCEPT_WINDOW_DAYS * DAY_MS - 1));
+    new RRule(options, true).all((date) => out.push(date.getTime()) < limit);
+    // The days it examined: up to the limit-th it accepted, or the whole window.
+    const examined = out.length === limit ? ((out[limit - 1] as number) - from) / DAY_MS + 1 : ACCEPT_WINDOW_DAYS;
+    spendSteps(LIB_CALL_STEPS + Math.ceil(examined));
+  }
   return out;
 }
+
+/** Days the package examines per call of acceptedDays: four years, so that every February 29th is in one. */
+const ACCEPT_WINDOW_DAYS = 4 * 366;
+
+/**
+ * Budget steps one search by the package costs on top of a step per period it examines: with day
+ * filters it takes ~40 ms to set up a search whatever its span (measured on
+ * `BYMONTH=2;BYMONTHDAY=29;BYDAY=MO`: 24 four-year windows 981 ms, 6 sixteen-year ones 375 ms),
+ * then ~7 µs a day.
+ */
+const LIB_CALL_STEPS = 5000;
 
 /**
  * Hourly, minutely and secondly rules, enumerated here: the package loops for ever on some of them
@@ -244,12 +292,15 @@ function subDailyWallTimes(spec: RRuleSpec, fromWall: number, toWall: number, li
     const days = acceptedDays(spec, day, 64);
     if (days.length === 0) return out;
     for (const d of days) {
+      spendSteps();
       let k = Math.max(0, Math.ceil((Math.max(d, searchFrom - unitMs + 1) - firstPeriod) / step));
       const lastK = Math.floor((d + DAY_MS - 1 - firstPeriod) / step);
       while (k <= lastK) {
         const start = firstPeriod + k * step;
         const skipTo = failedFilterEnd(spec, start - d);
         if (skipTo !== undefined) {
+          // A period that gives nothing costs a step; one that gives wall times is bounded by `limit`.
+          spendSteps();
           // The hour (minute) of this period fails: no period before the next hour (minute) can pass.
           k = Math.max(k + 1, Math.ceil((d + skipTo - firstPeriod) / step));
           continue;
@@ -298,8 +349,7 @@ function failedFilterEnd(spec: RRuleSpec, timeOfDay: number): number | undefined
 
 /** Whether the pattern has a wall time in the last `days` days the package knows (where a search that finds none ends). */
 function recursNearTheEnd(pattern: RRuleSpec, days: number): boolean {
-  const end = Date.UTC(MAX_YEAR, 11, 31, 23, 59, 59);
-  return rruleWallTimes({ ...pattern, count: undefined, untilWall: undefined }, end - days * DAY_MS, end, 1).length > 0;
+  return rruleWallTimes({ ...pattern, count: undefined, untilWall: undefined }, END_WALL - days * DAY_MS, END_WALL, 1).length > 0;
 }
 
 const SUBDAILY_UNIT_S: Partial<Record<RRuleFreq, number>> = { hourly: 3600, minutely: 60, secondly: 1 };
@@ -367,35 +417,63 @@ export function rruleRecurs(spec: RRuleSpec): boolean {
 
 /**
  * The next `count` fire instants strictly after `afterMs`, in `zone`. Wall times are mapped to
- * instants by the DST policy above; a rule that has run out (count, until) gives fewer.
+ * instants by the DST policy above; a rule that has run out (count, until) gives fewer. A rule of
+ * whole days or longer is searched a window at a time (FIXED_WINDOW_MS), each search and each
+ * period it examines paid from the budget: the package examines every period of a window, matching or not.
  */
 export function nextRRuleFires(spec: RRuleSpec, zone: string, afterMs: number, count: number): number[] {
   if (count <= 0) return [];
-  const offsets = zoneOffsets(zone);
-  const fixed = rruleIsFixed(spec);
-  // Offsets are within a day of UTC, so a wall time more than two days before `afterMs` read as
-  // UTC cannot be after it, and one more than two days past the count-th instant cannot come before it.
-  let fromWall = afterMs - 2 * DAY_MS;
-  const found: number[] = [];
-  for (let batch = Math.max(8, 2 * count); ; batch *= 2) {
-    const walls = rruleWallTimes(spec, fromWall, Number.MAX_SAFE_INTEGER, batch);
-    for (const wall of walls) {
-      const instants = offsets.instantsOfWall(wall);
-      if (instants.length === 0) {
-        if (fixed) found.push(offsets.gapEndOfWall(wall));
-      } else if (fixed || instants.length === 1) found.push(instants[0] as number);
-      else pushAll(found, instants);
-    }
-    const after = [...new Set(found.filter((t) => t > afterMs))].sort((a, b) => a - b);
-    const last = walls[walls.length - 1];
-    const exhausted = walls.length < batch;
-    if (exhausted || (after.length >= count && last !== undefined && last > (after[count - 1] as number) + 2 * DAY_MS)) {
-      return after.slice(0, count);
-    }
-    // Go on from just after the last wall time seen; `found` keeps what was mapped so far.
-    fromWall = (last as number) + 1;
-  }
+  return withStepBudget(
+    () => `the next runs of ${rruleText(spec)} in ${zone}`,
+    () => {
+      const offsets = zoneOffsets(zone);
+      const fixed = rruleIsFixed(spec);
+      // Offsets are within a day of UTC, so a wall time more than two days before `afterMs` read as
+      // UTC cannot be after it, and one more than two days past the count-th instant cannot come before it.
+      let fromWall = afterMs - 2 * DAY_MS;
+      const found: number[] = [];
+      const periodMs = (PERIOD_MS[spec.freq] ?? (spec.freq === 'monthly' ? 31 : 366) * DAY_MS) * spec.interval;
+      const windowMs = Math.max(FIXED_WINDOW_MS, FIXED_WINDOW_PERIODS * periodMs);
+      let batch = Math.max(8, 2 * count);
+      for (;;) {
+        const toWall = fixed ? Math.min(END_WALL, fromWall + windowMs) : Number.MAX_SAFE_INTEGER;
+        const { walls, seen } = wallTimesSeen(spec, fromWall, toWall, batch);
+        const last = walls[walls.length - 1];
+        const full = walls.length === batch;
+        // One search by the package, and the periods it examined: to the last wall time it gave, or the whole window.
+        const end = full || (spec.count !== undefined && seen >= spec.count) ? (last as number) : toWall;
+        if (fixed) spendSteps(LIB_CALL_STEPS + Math.ceil(Math.max(0, end - fromWall) / periodMs));
+        for (const wall of walls) {
+          const instants = offsets.instantsOfWall(wall);
+          if (instants.length === 0) {
+            if (fixed) found.push(offsets.gapEndOfWall(wall));
+          } else if (fixed || instants.length === 1) found.push(instants[0] as number);
+          else pushAll(found, instants);
+        }
+        const after = [...new Set(found.filter((t) => t > afterMs))].sort((a, b) => a - b);
+        // Run out: past its until or the package's last year, its count reached, or (sub-daily) fewer than asked.
+        const exhausted =
+          !full &&
+          (!fixed ||
+            toWall >= END_WALL ||
+            (spec.untilWall !== undefined && toWall >= spec.untilWall) ||
+            (spec.count !== undefined && seen >= spec.count));
+        if (exhausted || (after.length >= count && last !== undefined && last > (after[count - 1] as number) + 2 * DAY_MS)) {
+          return after.slice(0, count);
+        }
+        // Go on from just after the last wall time seen (or the window searched); `found` keeps what was mapped so far.
+        if (full) {
+          fromWall = (last as number) + 1;
+          batch *= 2;
+        } else fromWall = toWall + 1;
+      }
+    },
+  );
 }
+
+/** What a rule of whole days or longer is searched by per window (see nextRRuleFires): four years, or 64 of its periods if longer. */
+const FIXED_WINDOW_MS = 4 * 366 * DAY_MS;
+const FIXED_WINDOW_PERIODS = 64;
 
 const WEEKDAY_NAMES = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'] as const;
 

@@ -11,6 +11,8 @@ import type { CronSpec } from './cron/index.js';
 import { excludedThrough } from './exclusions.js';
 import type { Exclusions } from './exclusions.js';
 import type { Schedule } from './types.js';
+import { mustAdvance, spendSteps, withStepBudget } from './budget.js';
+import { DEFAULTS } from '../base/defaults.js';
 
 export interface FireQuery {
   /** IANA zone in which the schedule's wall times are read. */
@@ -38,11 +40,12 @@ export interface FireWindow {
 }
 
 /**
- * Excluded slots a scan passes over (jumps over a whole excluded day or range count once) before it
- * gives up and says the schedule has no further fire: an exclusion that covers every slot (a daily
- * entry excluding `* * * * *`) ends the entry rather than looping forever.
+ * What the exclusion scan pays from the call's budget: a step per excluded slot, and one per
+ * SLOTS_PER_STEP slots of a batch it computes (a slot of a plain interval costs little, but a scan
+ * over a 1-second interval computes thousands). An exclusion that covers every slot (a daily entry
+ * excluding `* * * * *`) so spends the budget and fails its entry with that reason, never loops.
  */
-export const EXCLUDED_SCAN_LIMIT = 100_000;
+const SLOTS_PER_STEP = 8;
 
 /**
  * The last crontab query and its answer. Entries with the same crontab share one spec (the config
@@ -63,9 +66,31 @@ function nextCronFiresRemembered(spec: CronSpec, zone: string, afterMs: number, 
 
 /**
  * The next `count` fire instants (epoch ms, ascending) within the query's window; fewer when the
- * schedule runs out (clocked, polar solar, past the window's end).
+ * schedule runs out (clocked, polar solar, past the window's end). One call has one step budget
+ * (core/budget.ts), and each instant must be after the one before it, the first after `afterMs`:
+ * a ScheduleError otherwise, which the runner takes as this entry's failure alone.
  */
 export function nextFires(schedule: Schedule, query: FireQuery, count: number): number[] {
+  return withStepBudget(
+    () => `the next runs of ${describeSchedule(schedule, query.zone)} in ${query.zone}`,
+    () => {
+      const fires = excluding(schedule, query, count);
+      let previous = query.afterMs;
+      for (const slot of fires) {
+        mustAdvance(slot, previous, () => `${describeSchedule(schedule, query.zone)} in ${query.zone}`);
+        previous = slot;
+      }
+      return fires;
+    },
+    // The work grows with the fires asked for: a budget per FIRES_PER_BUDGET of them (`beat next --count 10000`).
+    DEFAULTS.scheduleStepBudget * Math.max(1, Math.ceil(count / FIRES_PER_BUDGET)),
+  );
+}
+
+/** Fires one step budget covers; a call asking for more has a budget per this many. */
+const FIRES_PER_BUDGET = 256;
+
+function excluding(schedule: Schedule, query: FireQuery, count: number): number[] {
   const exclude = query.window?.exclude;
   if (exclude === undefined || (exclude.spans.length === 0 && exclude.crons.length === 0)) return windowed(schedule, query, count);
   const out: number[] = [];
@@ -73,9 +98,9 @@ export function nextFires(schedule: Schedule, query: FireQuery, count: number): 
   const anchorMs = query.anchorMs ?? query.afterMs;
   let afterMs = query.afterMs;
   let size = Math.max(1, count);
-  let passed = 0;
   while (out.length < count) {
     const batch = windowed(schedule, { ...query, afterMs, anchorMs }, size);
+    spendSteps(Math.ceil(batch.length / SLOTS_PER_STEP));
     // Slots up to here are inside an exclusion already found (a whole excluded day, say).
     let skipThrough = afterMs;
     for (const slot of batch) {
@@ -87,7 +112,7 @@ export function nextFires(schedule: Schedule, query: FireQuery, count: number): 
         skipThrough = slot;
         continue;
       }
-      if ((passed += 1) > EXCLUDED_SCAN_LIMIT) return out;
+      spendSteps();
       skipThrough = through;
     }
     if (batch.length < size) return out;
@@ -134,6 +159,8 @@ function unbounded(schedule: Schedule, query: FireQuery, count: number): number[
       while (out.length < count) {
         const next = nextSolarEvent(schedule.event, schedule.lat, schedule.lon, after);
         if (next === null) break;
+        // Checked here, not only on the answer: the next search starts from this one.
+        mustAdvance(next, after, () => describeSolar(schedule.event, schedule.lat, schedule.lon));
         out.push(next);
         after = next;
       }

@@ -32,6 +32,7 @@
 import type * as Astronomy from 'astronomy-engine';
 import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import type { SolarEvent } from './types.js';
+import { spendSteps } from './budget.js';
 
 /** Loaded by the first solar schedule: most processes have none (~1 MB of heap, see load-on-first-use.ts). */
 const astronomy = loadOnFirstUse<typeof Astronomy>('astronomy-engine');
@@ -209,6 +210,7 @@ function nextCrossing(rule: CrossingRule, lat: number, lon: number, afterUt: num
   let a = sunAt(site, afterUt);
   let fa = excess(site, rule, a);
   while (a.ut < limit) {
+    spendSteps();
     const quiet = quietDays(site, rule, a);
     if (quiet >= 1) {
       // Whole days keep the phase: `a` stays at the same hour angle, on the same side of the target.
@@ -233,6 +235,7 @@ function nextTransit(lat: number, lon: number, afterUt: number): number {
   const site = siteOf(lat, lon);
   let start = afterUt;
   for (;;) {
+    spendSteps();
     let t = start + wrapTau(-sunAt(site, start).ha) / HOUR_ANGLE_RATE;
     for (let i = 0; i < 8; i++) {
       const step = wrapPi(-sunAt(site, t).ha) / HOUR_ANGLE_RATE;

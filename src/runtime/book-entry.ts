@@ -5,6 +5,7 @@
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { DuePlan } from '../core/due.js';
 import { isFinished } from '../config/max-runs.js';
+import type { ScheduleError } from '../core/budget.js';
 
 /**
  * Where an entry stands in the book (src/runtime/entry-life.ts describes each phase and its
@@ -103,6 +104,12 @@ export interface BookOptions {
    * the warm-up follows what came due sooner from this, rather than walking the heap again.
    */
   readonly onKeyed?: (entry: BookEntry) => void;
+  /**
+   * An entry's schedule could not be computed (core/budget.ts: it spent its step budget, or gave a
+   * slot that does not advance): that entry alone is failed. Answers when to try it again (the
+   * runner's EntryFailures backoff); the entry waits in the heap until then, with no next slot.
+   */
+  readonly onScheduleFailure?: (entry: BookEntry, error: ScheduleError, nowMs: number) => number;
 }
 
 /** What the book shows of one entry (EntryBook's view and snapshot): a paused entry has no next slot. */

@@ -15,6 +15,8 @@ import { jitterFor, passOver, planDue, skipThrough } from '../core/due.js';
 import type { DuePlan } from '../core/due.js';
 import { MinHeap } from '../core/heap.js';
 import { nextFires } from '../core/schedule.js';
+import { isScheduleError } from '../core/budget.js';
+import type { ScheduleError } from '../core/budget.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { RunOutcome } from '../ports/dispatcher.js';
 import type { EntryState } from '../ports/state.js';
@@ -24,6 +26,9 @@ import type { BookEntry, BookOptions, BookSnapshot, BufferRelease, Due, EntryPha
 import { BookedEntry, DISPATCHING, FINISHED, PAUSED, REMOVED, WAITING } from './entry-life.js';
 
 export type { BookEntry, BookSnapshot, Due, EntryPhase, PauseChange } from './book-entry.js';
+
+/** A schedule computation that failed (see EntryBook.computing): its entry was failed alone. */
+const FAILED = Symbol('schedule failed');
 
 export class EntryBook {
   private readonly heap = new MinHeap<BookedEntry>();
@@ -74,7 +79,7 @@ export class EntryBook {
       // An entry in a dispatch is rescheduled, with its new schedule, when the dispatch is recorded;
       // a buffered one keeps waiting for its previous run (its new overlap policy decides then); a
       // paused one when it is resumed.
-      if (held.phase.kind === 'waiting' || held.phase.kind === 'finished') this.settle(held, this.nextSlotAfter(held, held.cursorMs));
+      if (held.phase.kind === 'waiting' || held.phase.kind === 'finished') this.settleNext(held, nowMs);
     }
     return replaced;
   }
@@ -116,13 +121,19 @@ export class EntryBook {
       cursorMs = lastRunMs = knownMs;
     }
     // Slots that passed while the entry was paused stay skipped across restarts and failovers.
-    if (state?.resumedAtMs !== undefined)
-      cursorMs = skipThrough(entry.schedule, entry.timezone, cursorMs, state.resumedAtMs, entryWindow(entry));
     const runs = state === undefined ? 0 : state.runCount - (state.manualRuns ?? 0);
     const held = new BookedEntry(entry, PAUSED, cursorMs, lastRunMs, runs);
     this.held.set(entry.name, held);
+    if (state?.resumedAtMs !== undefined) {
+      const { resumedAtMs } = state;
+      const skipped = this.computing(held, nowMs, () =>
+        skipThrough(entry.schedule, entry.timezone, cursorMs, resumedAtMs, entryWindow(entry)),
+      );
+      if (skipped === FAILED) return lost;
+      held.cursorMs = skipped;
+    }
     // Due at once if a slot was missed while no one led; plan() then applies the catch-up policy.
-    if (!this.pausedNames.has(entry.name)) this.settle(held, this.nextSlotAfter(held, cursorMs));
+    if (!this.pausedNames.has(entry.name)) this.settleNext(held, nowMs);
     return lost;
   }
 
@@ -141,9 +152,21 @@ export class EntryBook {
     return entry.phase.kind === 'waiting';
   }
 
-  /** What the missed-run policy would run for an entry at `nowMs`, from its cursor; changes nothing. */
+  /**
+   * What the missed-run policy would run for an entry at `nowMs`, from its cursor; changes nothing.
+   * An entry whose schedule cannot be computed has nothing to run (takeDue fails it).
+   */
   plan(entry: BookEntry, nowMs: number): DuePlan {
-    const held = BookedEntry.open(entry);
+    try {
+      return this.planDue(BookedEntry.open(entry), nowMs);
+    } catch (error) {
+      if (!isScheduleError(error)) throw error;
+      return { slots: [], missed: 0, missedReason: undefined, cursorMs: entry.cursorMs, nextSlotMs: undefined };
+    }
+  }
+
+  private planDue(entry: BookedEntry, nowMs: number): DuePlan {
+    const held = entry;
     const e = entry.entry;
     const { backlogToMs } = held;
     const next = entry.nextSlotMs;
@@ -171,11 +194,18 @@ export class EntryBook {
    * due. An entry with nothing to run is moved on here; one with runs waits for record or keepDue.
    */
   takeDue(nowMs: number): Due | undefined {
-    const top = this.heap.peek();
-    if (top === undefined || top.key > nowMs) return undefined;
+    let top: BookedEntry | undefined;
+    let plan: DuePlan | typeof FAILED = FAILED;
+    // An entry whose schedule cannot be computed is failed alone (back in the heap at its retry) and the next one taken.
+    while (plan === FAILED) {
+      top = this.heap.peek();
+      if (top === undefined || top.key > nowMs) return undefined;
+      const held = top;
+      plan = this.computing(held, nowMs, () => this.planDue(held, nowMs));
+    }
+    if (top === undefined) return undefined;
     this.heap.remove(top);
     const firstSlotMs = top.nextSlotMs;
-    const plan = this.plan(top, nowMs);
     if (plan.slots.length === 0) {
       top.cursorMs = plan.cursorMs;
       this.settle(top, plan.nextSlotMs);
@@ -203,7 +233,7 @@ export class EntryBook {
     const held = BookedEntry.open(entry);
     if (held.phase.kind !== 'dispatching') return false;
     held.cursorMs = Math.max(held.cursorMs, throughMs);
-    this.settle(held, this.nextSlotAfter(held, held.cursorMs));
+    this.settleNext(held, throughMs);
     return true;
   }
 
@@ -254,14 +284,20 @@ export class EntryBook {
     const { entry: e } = held;
     if (keep !== undefined) {
       held.backlogToMs = nowMs;
-      const { oldestKeptMs, dropped, lastDroppedMs } = this.newestWaiting(held, bufferedMs, nowMs, keep);
+      const newest = this.computing(held, nowMs, () => this.newestWaiting(held, bufferedMs, nowMs, keep));
+      if (newest === FAILED) return undefined;
+      const { oldestKeptMs, dropped, lastDroppedMs } = newest;
       // The dropped slots count as passed over at once: a release that is not sent does not bring them back.
       if (lastDroppedMs !== undefined) held.cursorMs = Math.max(held.cursorMs, lastDroppedMs);
       return { slotMs: oldestKeptMs, passed: dropped, firstPassedMs: dropped > 0 ? bufferedMs : undefined, lastPassedMs: lastDroppedMs };
     }
-    const over = passOver(e.schedule, e.timezone, bufferedMs, nowMs, entryWindow(e));
+    const over = this.computing(held, nowMs, () => {
+      const passed = passOver(e.schedule, e.timezone, bufferedMs, nowMs, entryWindow(e));
+      return { ...passed, firstPassedMs: passed.count > 0 ? this.nextSlotAfter(held, bufferedMs) : undefined };
+    });
+    if (over === FAILED) return undefined;
     if (over.count > 0) held.phase = { kind: 'dispatching', passOverToMs: over.cursorMs };
-    return { slotMs: bufferedMs, passed: over.count, firstPassedMs: over.count > 0 ? this.nextSlotAfter(held, bufferedMs) : undefined };
+    return { slotMs: bufferedMs, passed: over.count, firstPassedMs: over.firstPassedMs };
   }
 
   /**
@@ -339,7 +375,7 @@ export class EntryBook {
     const finished: BookEntry[] = [];
     for (const held of touched) {
       if (unsent?.has(held) === true) continue;
-      this.settle(held, this.nextSlotAfter(held, held.cursorMs));
+      this.settleNext(held, nowMs);
       if (isFinished(held.entry, held.runs)) finished.push(held);
     }
     if (unsent !== undefined) for (const held of unsent) this.keepDue(held, nowMs);
@@ -393,13 +429,17 @@ export class EntryBook {
         change.paused.push(held.entry.name);
       } else {
         const { entry } = held;
-        const firstSlotMs = this.nextSlotAfter(held, held.cursorMs);
-        const over = passOver(entry.schedule, entry.timezone, held.cursorMs, nowMs, entryWindow(entry));
+        change.resumed.push(entry.name);
+        const resumed = this.computing(held, nowMs, () => ({
+          firstSlotMs: this.nextSlotAfter(held, held.cursorMs),
+          over: passOver(entry.schedule, entry.timezone, held.cursorMs, nowMs, entryWindow(entry)),
+        }));
+        if (resumed === FAILED) continue;
+        const { firstSlotMs, over } = resumed;
         if (over.count > 0 && firstSlotMs !== undefined)
           change.passed.push({ entry, count: over.count, firstSlotMs, lastSlotMs: over.cursorMs });
         held.cursorMs = over.cursorMs;
-        if (held.phase.kind === 'paused') this.settle(held, this.nextSlotAfter(held, held.cursorMs));
-        change.resumed.push(entry.name);
+        if (held.phase.kind === 'paused') this.settleNext(held, nowMs);
       }
     }
     return change;
@@ -441,6 +481,39 @@ export class EntryBook {
   private rest(held: BookedEntry, phase: EntryPhase): void {
     this.heap.remove(held);
     held.phase = phase;
+  }
+
+  /** settle() at the entry's next slot after its cursor; an entry whose schedule cannot be computed is failed instead. */
+  private settleNext(held: BookedEntry, nowMs: number): void {
+    const next = this.computing(held, nowMs, () => this.nextSlotAfter(held, held.cursorMs));
+    if (next !== FAILED) this.settle(held, next);
+  }
+
+  /**
+   * Runs a schedule computation of `held`; when it fails (ScheduleError: its step budget spent, or a
+   * slot that does not advance), that entry alone is failed: told to the runner, which answers when
+   * to try it again, and kept waiting in the heap until then with no next slot (a paused one rests
+   * paused). Any other error is tsbeat's own and is thrown.
+   */
+  private computing<T>(held: BookedEntry, nowMs: number, compute: () => T): T | typeof FAILED {
+    try {
+      return compute();
+    } catch (error) {
+      if (!isScheduleError(error)) throw error;
+      this.failSchedule(held, error, nowMs);
+      return FAILED;
+    }
+  }
+
+  private failSchedule(held: BookedEntry, error: ScheduleError, nowMs: number): void {
+    // Never due again at this instant: takeDue would take it again in the same turn.
+    const retryAtMs = Math.max(nowMs + 1, this.options.onScheduleFailure?.(held, error, nowMs) ?? nowMs + DEFAULTS.entryRetryMaxMs);
+    held.nextSlotMs = undefined;
+    this.bufferedHeld.delete(held);
+    if (this.pausedNames.has(held.entry.name)) return this.rest(held, PAUSED);
+    held.phase = WAITING;
+    this.heap.update(held, retryAtMs);
+    this.options.onKeyed?.(held);
   }
 
   private nextSlotAfter(held: BookedEntry, afterMs: number): number | undefined {

@@ -45,6 +45,7 @@ import type { ProcessBudget } from './process-budget.js';
 import { RunRenderer } from './run-render.js';
 import { Staging } from './staging.js';
 import { WarmUp } from './warm-up.js';
+import type { ScheduleError } from '../core/budget.js';
 
 export interface RunnerOptions {
   readonly config: ResolvedConfig;
@@ -131,7 +132,11 @@ export class Runner {
   constructor(private readonly options: RunnerOptions) {
     const { config, dispatcher, clock, logger, lease } = options;
     const { speedups } = dispatcher;
-    this.book = new EntryBook({ maxIntervalMs: config.maxIntervalMs, onKeyed: (held) => this.warmUp.keyed(held) });
+    this.book = new EntryBook({
+      maxIntervalMs: config.maxIntervalMs,
+      onKeyed: (held) => this.warmUp.keyed(held),
+      onScheduleFailure: (held, error, nowMs) => this.scheduleFailed(held.entry, error, nowMs),
+    });
     const budget = options.budget ?? processBudget();
     const renderer = new RunRenderer(config, options.messageEnv, speedups, budget.templates);
     this.renderer = renderer;
@@ -157,6 +162,30 @@ export class Runner {
       failures: new EntryFailures(),
       slots: budget.dispatches,
     };
+  }
+
+  /**
+   * An entry whose schedule cannot be computed (its step budget spent, or a slot that does not
+   * advance: core/budget.ts) fails alone, as a refused run does (dispatch-window.ts, contain): the
+   * same failure record with the error as its reason (status, the API, the dashboard, metrics),
+   * logged once per reason, tried again after its backoff. Answers when.
+   */
+  private scheduleFailed(entry: ResolvedEntry, error: ScheduleError, nowMs: number): number {
+    const { failure, changed } = this.window.failures.refused(entry.name, error.message, nowMs);
+    if (changed)
+      this.options.logger.error(
+        {
+          event: EVENTS.entryFailing,
+          entry: entry.name,
+          task: entry.task,
+          code: error.code,
+          reason: failure.reason,
+          retryInMs: failure.retryAtMs - nowMs,
+        },
+        `entry "${entry.name}" cannot be scheduled: ${failure.reason}; tried again with a backoff, the other entries go on`,
+      );
+    this.window.runLog.events.entryRefused?.(failure, changed);
+    return failure.retryAtMs;
   }
 
   /**

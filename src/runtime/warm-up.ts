@@ -141,6 +141,8 @@ export class WarmUp {
     }
     const nextRun = (now: number): DueRun | undefined => {
       const held = sample[(this.rendered + this.alone) % sample.length] as BookEntry;
+      // An entry with no next slot is not rehearsed: one whose schedule failed would spend its step budget each time.
+      if (held.nextSlotMs === undefined) return undefined;
       return renderer.tryRender(held.entry, book.plan(held, held.nextSlotMs ?? now).slots[0] ?? now, now);
     };
     const slice = (): void => {

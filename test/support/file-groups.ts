@@ -76,6 +76,8 @@ export const IN_PAIRS: readonly string[] = [
   'test/integration/source-change-before-slot.test.ts',
   // Leaders frozen under and past the lock's TTL, a second apart from the changes they must not miss.
   'test/integration/source-read-first.test.ts',
+  // beat run --dry-run with a faked wall clock: a 1-second entry's every slot, and SIGTERM within 5 s (issue 54).
+  'test/cli/dst-slot-advance.test.ts',
   'test/unit/dashboard-scale.test.ts',
   'test/unit/runner-before-publish.test.ts',
   'test/unit/runner.test.ts',

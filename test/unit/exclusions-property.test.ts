@@ -11,6 +11,7 @@ import { entryWindow } from '../../src/config/resolve.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { planDue } from '../../src/core/due.js';
 import { nextFires } from '../../src/core/schedule.js';
+import { ScheduleError } from '../../src/core/budget.js';
 import { problemsOf } from '../support/config-problems.js';
 import { prng } from '../support/prng.js';
 
@@ -216,10 +217,21 @@ describe('exclusions against an independent enumeration', () => {
     expect(enumerate(entryOf(c, true), c.fromMs, c.toMs)).toEqual(expected);
   });
 
-  it('an exclusion that covers every slot ends the scan instead of looping', () => {
+  it("an exclusion that covers every slot spends the call's step budget and says so (SCHEDULE_BUDGET) instead of looping", () => {
     const config = parseConfig({ beatSchedule: { e: { task: 't', schedule: { cron: '0 9 * * *' }, exclude: ['* * * * *'] } } }, 'test');
     const entry = config.entries[0] as ResolvedEntry;
-    expect(nextFires(entry.schedule, { zone: 'UTC', afterMs: 0, window: entryWindow(entry) }, 1)).toEqual([]);
+    const started = performance.now();
+    let caught: unknown;
+    try {
+      nextFires(entry.schedule, { zone: 'UTC', afterMs: 0, window: entryWindow(entry) }, 1);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ScheduleError);
+    expect((caught as ScheduleError).code).toBe('SCHEDULE_BUDGET');
+    expect((caught as ScheduleError).message).toMatch(/at 09:00 every day.*took more than 25,000 steps/);
+    // Bounded: well under the seconds the scan took before it had a budget (CI machines are slow: a wide margin).
+    expect(performance.now() - started).toBeLessThan(2000);
   });
 });
 

@@ -24,6 +24,8 @@ import type { EntryState, StateStore } from '../../src/ports/state.js';
 import type { Clock } from '../../src/ports/clock.js';
 import { Runner } from '../../src/runtime/runner.js';
 import type { Pause } from '../../src/base/pause-watch.js';
+import { NO_EVENTS } from '../../src/ports/events.js';
+import type { EntryFailure, SchedulerEvents } from '../../src/ports/events.js';
 
 const S = 1000;
 const T0 = Date.parse('2026-11-21T06:00:00.000Z');
@@ -105,6 +107,7 @@ interface Setup {
   readonly beforeCatchUp?: () => Promise<void>;
   readonly pauses?: { last(): Pause | undefined };
   readonly onSuperseded?: (names: readonly string[]) => void;
+  readonly events?: SchedulerEvents;
 }
 
 async function startRunner(setup: Setup): Promise<Runner> {
@@ -122,6 +125,7 @@ async function startRunner(setup: Setup): Promise<Runner> {
       ? {}
       : { readFirst: { read: setup.beforeCatchUp, pauses: setup.pauses ?? { last: () => undefined } } }),
     ...(setup.onSuperseded === undefined ? {} : { onSuperseded: setup.onSuperseded }),
+    ...(setup.events === undefined ? {} : { events: setup.events }),
   });
   runners.push(runner);
   await runner.start();
@@ -245,6 +249,37 @@ describe('Runner', () => {
     expect(calls).toHaveLength(1);
     await advance(200);
     expect(published.map((p) => p.slotMs)).toEqual([T0 + 10 * S]);
+  });
+
+  it('an entry whose schedule spends its step budget is failed alone with its reason (log, failure record, retried with a backoff); a 1-second entry beside it keeps every slot', async () => {
+    const { dispatcher, published } = fakeDispatcher();
+    const { lines, logger } = captureLogs();
+    const refusals: { failure: EntryFailure; changed: boolean }[] = [];
+    const events: SchedulerEvents = { ...NO_EVENTS, entryRefused: (failure, changed) => void refusals.push({ failure, changed }) };
+    const config = configOf({
+      probe: { task: 't.probe', schedule: 1 },
+      // Periods of 99,999 s that must start at midnight on a Monday February 29th: searched for centuries, if ever found.
+      rare: {
+        task: 't.rare',
+        schedule: { rrule: 'FREQ=SECONDLY;INTERVAL=99999;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;BYHOUR=0;BYMINUTE=0;BYSECOND=0' },
+      },
+    });
+    await startRunner({ config, dispatcher, logger, events });
+    await advance(10 * S + 100);
+    expect(slotsOf(published, 'probe')).toEqual(Array.from({ length: 10 }, (_, i) => T0 + (i + 1) * S));
+    expect(slotsOf(published, 'rare')).toEqual([]);
+    const failing = lines.filter((l) => l['event'] === EVENTS.entryFailing);
+    expect(failing).toHaveLength(1);
+    expect(failing[0]).toMatchObject({ entry: 'rare', task: 't.rare', code: 'SCHEDULE_BUDGET' });
+    expect(String(failing[0]?.['reason'])).toMatch(/FREQ=SECONDLY;INTERVAL=99999.*took more than 25,000 steps/);
+    // Reported at load and at each retry (1 s, 2 s, 4 s later): the record /status, the API and the metrics read.
+    expect(refusals.map((r) => [r.failure.entry, r.failure.attempts, r.changed])).toEqual([
+      ['rare', 1, true],
+      ['rare', 2, false],
+      ['rare', 3, false],
+      ['rare', 4, false],
+    ]);
+    expect(refusals[0]?.failure.reason).toBe(failing[0]?.['reason']);
   });
 
   it('a clock that steps backwards never causes a second run of a slot', async () => {

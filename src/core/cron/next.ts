@@ -16,6 +16,7 @@
 import { BeatError, ErrorCode } from '../../base/errors.js';
 import { DAY_MS, zoneOffsets, type ZoneOffsets } from '../../time/zone.js';
 import { firstMatchingDay, type CronMasks, type CronSpec } from './spec.js';
+import { spendSteps } from '../budget.js';
 
 /**
  * Two offsets of one zone differ by at most 26 h (-12:00 … +14:00), so a day whose offset is
@@ -98,6 +99,7 @@ export function nextCronFires(spec: CronSpec, zone: string, afterMs: number, cou
   let progressDay = day;
   let found = 0;
   for (;;) {
+    spendSteps();
     const next = firstMatchingDay(spec, day);
     if (next === undefined) throw never(spec, zone, 'no calendar day matches it');
     day = next;
