@@ -1,11 +1,8 @@
 /**
- * What the partitions a process leads share (`partitions` > 1: one runner per partition led): the
- * bounds a runner sets itself for the process's sake are the process's, not each runner's. A burst
- * of 1,000,000 over 12 partitions in one process otherwise kept 12 runners' batches in flight at once
- * (24 instead of 2) and 12 backlogs of published batches awaiting their recording, more live than
- * the young generation holds, so that they were promoted and the collector took 40 % of the burst;
- * and up to 12 × templatesKept templates (a million, which the warm-up then spent its idle time
- * compiling). One runner alone behaves as before: the window's own bound binds first.
+ * The bounds a runner keeps for the process's sake (runner.ts makes one per session): the message
+ * templates it keeps compiled, the batches its bursts have planned or in flight, and the published
+ * batches awaiting their recording, so that a burst of a million runs does not hold more live than
+ * the young generation can (promoted, they cost the collector a large share of the burst).
  */
 import { DEFAULTS } from '../base/defaults.js';
 

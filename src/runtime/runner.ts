@@ -41,7 +41,6 @@ import type { Revoker } from '../ports/revoker.js';
 import type { BookSnapshot } from './entry-book.js';
 import { PreciseTimer } from './precise-timer.js';
 import { processBudget } from './process-budget.js';
-import type { ProcessBudget } from './process-budget.js';
 import { RunRenderer } from './run-render.js';
 import { Staging } from './staging.js';
 import { WarmUp } from './warm-up.js';
@@ -78,8 +77,6 @@ export interface RunnerOptions {
   readonly readFirst?: RunnerReadFirst;
   /** Entries of its origins are checked before each publish of them; the wake-up publishes what was due when it began. */
   readonly beforePublish?: BeforePublish;
-  /** The bounds shared with the process's other runners (one per partition led); its own when absent. */
-  readonly budget?: ProcessBudget;
 }
 
 /**
@@ -132,7 +129,7 @@ export class Runner {
     const { config, dispatcher, clock, logger, lease } = options;
     const { speedups } = dispatcher;
     this.book = new EntryBook({ maxIntervalMs: config.maxIntervalMs, onKeyed: (held) => this.warmUp.keyed(held) });
-    const budget = options.budget ?? processBudget();
+    const budget = processBudget();
     const renderer = new RunRenderer(config, options.messageEnv, speedups, budget.templates);
     this.renderer = renderer;
     this.staging = new Staging({ book: this.book, renderer, speedups, lease });
@@ -306,7 +303,7 @@ export class Runner {
     this.timer.cancel();
     this.staging.discard();
     const inFlight = this.inFlight;
-    // Its kept templates go back to the process's room (another partition's runner may use it), once nothing renders.
+    // Its kept templates go back to the room once nothing renders.
     if (inFlight === undefined) return this.renderer.forgetAll();
     const settled = inFlight.then(
       () => false,
