@@ -228,7 +228,6 @@ describe('deploy/prometheus/tsbeat-alerts.yaml', () => {
     expect(rules.groups.flatMap((g) => g.rules.map((r) => r.alert))).toEqual([
       'TsbeatNoRecentSuccess',
       'TsbeatLastRunFailed',
-      'TsbeatPartitionWithoutLeader',
     ]);
   });
 });
