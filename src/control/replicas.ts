@@ -3,8 +3,7 @@
  * run` process whose heartbeat in Redis is recent enough (src/redis/replica-registry.ts). Who leads
  * is the lock's to say, not the registry's: a replica is the leader when the lock names it, and a
  * standby otherwise, whatever role it reported at its last heartbeat (which lags a handover by up to
- * one heartbeat). With `partitions` > 1 it is a leader when it holds any partition's lock, and
- * lists the partitions it leads. Heartbeat ages are by Redis's clock (replica-codec.ts), so that
+ * one heartbeat). Heartbeat ages are by Redis's clock (replica-codec.ts), so that
  * neither the replica's clock nor the reader's skews them. Pure: the caller reads Redis.
  */
 import { formatInstant } from '../time/zone.js';

@@ -171,7 +171,6 @@ export class RedisEntryStore implements EntrySource {
           'paused',
           'resumed',
           'entryNames',
-          'partitioning',
         ]),
       );
     }

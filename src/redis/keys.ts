@@ -62,7 +62,7 @@
  *   <prefix>:{<name>}:partitioning  hash  written by tsbeat 0.2.x only: the deployment's partition count (field count), and
  *                              while its `beat partitions set` moved entries, the count it moved to (field to). 0.3.0
  *                              retired partitions: it only reads the key, to refuse a deployment that 0.2.x left
- *                              partitioned (service/retired-partitions.ts), and never writes it
+ *                              partitioned (redis/retired-partitions.ts), and never writes it
  *   <prefix>:{<name>}:failing  hash  entry name → JSON {reason, since, attempts, retryAt} of an entry whose runs are refused
  *                              because of the entry alone (written by the leader, cleared when it publishes again or goes)
  *   <prefix>:{<name>}:audit  stream  every change to an entry (create, update, delete, pause, resume, trigger): at, who, entry,

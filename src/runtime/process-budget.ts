@@ -6,7 +6,7 @@
  */
 import { DEFAULTS } from '../base/defaults.js';
 
-/** How many message templates the process's runners keep compiled, together (DEFAULTS.templatesKept). */
+/** How many message templates a runner keeps compiled (DEFAULTS.templatesKept). */
 export class TemplateRoom {
   private used = 0;
 
@@ -23,10 +23,9 @@ export class TemplateRoom {
 }
 
 /**
- * The batches the process's bursts have planned or in flight, together: a runner takes one before
- * it plans a batch and gives it back once the batch's reply came (or it was not sent). Taken in
- * turn (first asked, first given), so that partitions due at one instant publish side by side.
- * Room for each window's DEFAULTS.dispatchMaxInFlight batches in flight and one being planned.
+ * The batches a runner's bursts have planned or in flight: it takes one before it plans a batch and
+ * gives it back once the batch's reply came (or it was not sent), first asked, first given. Room for
+ * the window's DEFAULTS.dispatchMaxInFlight batches in flight and one being planned.
  */
 export class DispatchSlots {
   private taken = 0;
@@ -64,9 +63,8 @@ export class DispatchSlots {
   }
 
   /**
-   * The published batches not recorded yet of every burst of the process: past
-   * DEFAULTS.dispatchRecordBacklog a burst records its own as it goes (each partition keeping 40
-   * batches of its own was 12 × 40 × 500 runs' slots and ids at once, promoted to the old generation).
+   * The published batches not recorded yet of every burst: past DEFAULTS.dispatchRecordBacklog a
+   * burst records its own as it goes (kept to its end, they were promoted to the old generation).
    */
   backlog(): number {
     let batches = 0;
@@ -75,7 +73,7 @@ export class DispatchSlots {
   }
 }
 
-/** The bounds one process's runners share: made once per process (service), or per runner when none is given. */
+/** A runner's bounds: templates kept and batches planned or in flight (runner.ts makes one per session). */
 export interface ProcessBudget {
   readonly templates: TemplateRoom;
   readonly dispatches: DispatchSlots;
