@@ -162,16 +162,7 @@ export class RedisEntryStore implements EntrySource {
       throw await nameWrongType(
         this.client,
         error,
-        typedKeys(keys, [
-          'entries',
-          'entryChanges',
-          'entriesVersion',
-          'statics',
-          'state',
-          'paused',
-          'resumed',
-          'entryNames',
-        ]),
+        typedKeys(keys, ['entries', 'entryChanges', 'entriesVersion', 'statics', 'state', 'paused', 'resumed', 'entryNames']),
       );
     }
     if (reply[0] === 'static') throw staticNameError(String(reply[1]));

@@ -210,7 +210,7 @@ describe('beat check bounds', () => {
     const command = await runCli([zone]);
     expect(command.code).toBe(2);
     expect(command.stderr).toBe(
-      `beat: unknown command ${cut}. Commands: run, check, next, status, history, audit, trigger, backfill, pause, resume, entries, partitions, import. See 'beat --help'.\n`,
+      `beat: unknown command ${cut}. Commands: run, check, next, status, history, audit, trigger, backfill, pause, resume, entries, import. See 'beat --help'.\n`,
     );
   });
 });
@@ -306,7 +306,7 @@ describe('the beat binary', () => {
     const unknown = spawnCli(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'beat: unknown command "frobnicate". Commands: run, check, next, status, history, audit, trigger, backfill, pause, resume, entries, partitions, import. See \'beat --help\'.\n',
+      'beat: unknown command "frobnicate". Commands: run, check, next, status, history, audit, trigger, backfill, pause, resume, entries, import. See \'beat --help\'.\n',
     );
   });
 });
