@@ -229,7 +229,7 @@ describe('the beat binary', () => {
     expect(main.stdout).toContain('Commands:');
     // Each summary starts in one column, at least two spaces after the longest command name.
     const commandRows = main.stdout.split('Commands:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
-    expect(commandRows).toHaveLength(13);
+    expect(commandRows).toHaveLength(12);
     const summaryColumns = commandRows.map((line) => /^ {2}[a-z]+ {2,}(?=\S)/.exec(line)?.[0].length);
     expect(new Set(summaryColumns)).toEqual(new Set([summaryColumns[0]]));
     expect(summaryColumns[0]).toBeDefined();
