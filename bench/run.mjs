@@ -14,7 +14,6 @@
 //   npm run bench -- --only million    # 10k, 100k and 1M runtime entries in one process, side by side (bench/lib/million.mjs)
 //   npm run bench -- --only entries-io # 1,000,000 runtime entries imported, listed, exported, deleted (bench/lib/entries-io.mjs)
 //   npm run bench -- --only entries-import --import-sizes 100000,200000   # beat entries import alone: entries/s, CPU per entry
-//   npm run bench -- --only partitions --partitions-kill   # 4,000,000 entries over 4 replicas, partitions: 12 (bench/lib/partitions.mjs)
 //   npm run bench -- --only ablation   # each speed-up of the publish path on and off (bench/lib/ablation.mjs)
 //   npm run bench -- --help            # every option
 import { spawnSync } from 'node:child_process';
@@ -58,17 +57,15 @@ const workloads = {
   'entries-import': entriesImportRun,
   ablation: ablationRows,
   million: millionRun,
-  partitions: partitionsBenchRun,
 };
 const WORKLOADS = Object.keys(workloads);
 /**
  * Named with --only, never part of "everything": django needs PostgreSQL and Django (Debian's
  * postgresql, python3-django-celery-beat) and takes about 10 minutes of its own; amqp-burst needs
  * RabbitMQ at 127.0.0.1:5672 (guest/guest); entries-io writes a million entries (several minutes);
- * million runs a scheduler of a million entries on a private redis-server (~15 minutes, ~3 GB);
- * partitions runs several replicas over millions of entries (~10 minutes, ~1 GB a replica and ~2 GB of Redis a million).
+ * million runs a scheduler of a million entries on a private redis-server (~15 minutes, ~3 GB).
  */
-const OPT_IN = new Set(['django', 'amqp-burst', 'entries-io', 'entries-import', 'ablation', 'million', 'partitions']);
+const OPT_IN = new Set(['django', 'amqp-burst', 'entries-io', 'entries-import', 'ablation', 'million']);
 /** The sizes of a standard million run, which writes its section of RESULTS.md. */
 const STANDARD_MILLION_SIZES = '10000,100000,1000000';
 /** The size of a standard entries-io run, which writes its section of RESULTS.md (several minutes). */
@@ -119,10 +116,6 @@ standard sizes also writes bench/RESULTS.md.
   --kill-mid-burst     million: a leader and a standby per size instead, the leader SIGKILLed once a
                        tenth of the burst is out, the standby finishing it: duplicates and lost per
                        (entry, slot), printed only
-  --partitions-entries N  partitions: runtime entries (default 4000000)
-  --partitions-replicas R partitions: \`beat run\` replicas (default 4)
-  --partitions-count P partitions: the config's \`partitions\` (default 12)
-  --partitions-kill    partitions: the leader of partition 0 SIGKILLed once a tenth of the burst is out
   -h, --help           this text
 `;
 
@@ -152,10 +145,6 @@ try {
       'import-sizes': { type: 'string', default: STANDARD_IMPORT_SIZES },
       'million-sizes': { type: 'string', default: STANDARD_MILLION_SIZES },
       'kill-mid-burst': { type: 'boolean' },
-      'partitions-entries': { type: 'string', default: '4000000' },
-      'partitions-replicas': { type: 'string', default: '4' },
-      'partitions-count': { type: 'string', default: '12' },
-      'partitions-kill': { type: 'boolean' },
       'redis-port': { type: 'string', default: '6379' },
       'ablation-pairs': { type: 'string', default: '2' },
       'ablation-speedups': { type: 'string' },
@@ -220,13 +209,6 @@ if (!(Number(values['ablation-tick-seconds']) >= 5))
 const millionSizes = values['million-sizes'].split(',').map(Number);
 if (!millionSizes.every((n) => Number.isInteger(n) && n > 0))
   usageError(`--million-sizes "${values['million-sizes']}": expected positive whole numbers separated by commas, such as 10000,100000`);
-const partitionsOptions = Object.fromEntries(
-  ['entries', 'replicas', 'count'].map((name) => {
-    const text = values[`partitions-${name}`];
-    if (!/^[1-9]\d*$/.test(text)) usageError(`--partitions-${name} "${text}": expected a positive whole number`);
-    return [name, Number(text)];
-  }),
-);
 /** Only a run of every workload at the standard sizes replaces bench/RESULTS.md's main table. */
 const fullRun =
   values.only === undefined &&
@@ -743,15 +725,6 @@ async function millionRun() {
   const { killMidBurst, million, withMillionSection } = await import('./lib/million.mjs');
   if (values['kill-mid-burst']) process.stdout.write(`\n${await killMidBurst({ sizes: millionSizes, log })}\n`);
   else millionSection = { generated: await million({ sizes: millionSizes, log }), withMillionSection };
-}
-
-// ---------------------------------------------------------------- 11. partitions (bench/lib/partitions.mjs)
-async function partitionsBenchRun() {
-  const { partitionsRun, partitionsTable } = await import('./lib/partitions.mjs');
-  const { entries: n, replicas, count: partitions } = partitionsOptions;
-  const figures = await partitionsRun({ n, replicas, partitions, kill: values['partitions-kill'] === true, log });
-  log(`partitions: ${JSON.stringify(figures)}`);
-  process.stdout.write(`\n${partitionsTable(figures)}\n`);
 }
 
 const started = new Date();

@@ -33,43 +33,6 @@ export const LEADERSHIP_DEFAULTS = {
   stopStepMs: 20_000,
   /** Lock lifetime without renewal: the failover time after a leader dies. */
   lockTtlMs: 10_000,
-  /** Partitions of a deployment's entries (`partitions`): one is the deployment itself, today's keys. */
-  partitions: 1,
-  /** The most partitions a deployment may have. */
-  partitionsMax: 1024,
-  /**
-   * `beat partitions set`: how long each lock it holds lives unless renewed (renewed every third of
-   * it), and how many entries one move-entries.lua call moves (a few milliseconds of Redis each).
-   */
-  partitionsSetLockTtlMs: 30_000,
-  partitionsMoveChunk: 200,
-  /**
-   * With partitions > 1, a replica tries the lock of a partition that the map gives to another
-   * replica once it has seen the lock free for this many lock TTLs (the fallback,
-   * core/partition-moves.ts). A registry record counts for one TTL, as the lock does, so by then a
-   * dead assignee has left the map, and a live one has had every chance to take the lock (a
-   * hand-over wakes it at once, an expiry at its next retry): a partition still free is one whose
-   * assignee cannot lead (its clock is off, it is stuck). Longer leaves such a partition leaderless
-   * longer; shorter races an assignee that reads the registry late.
-   */
-  partitionFallbackGraceTtls: 1,
-  /**
-   * A leader hands a partition over once this many successive reads of the registry (one each
-   * heartbeat) have given it to the same other replica. Every replica reads once a heartbeat, so two
-   * reads a heartbeat apart cover every other replica's read of the change; the third allows for a
-   * late heartbeat. Fewer risks releasing a partition to a replica whose map does not give it the
-   * partition yet (nobody takes it until that replica's next read); more delays a joining replica's share.
-   */
-  partitionHandOverReads: 3,
-  /**
-   * A partition taken by the fallback stays with its taker this many lock TTLs while the map still
-   * gives it to the replica that let its lock go free, before the taker offers it again. An assignee
-   * that cannot lead never claims the partition, so it is not offered at all (partition-claims.ts);
-   * the hold is for one that claimed it and then let it go (stopped between its claim and the
-   * hand-over): offering it straight back would leave it leaderless for a grace each round; this
-   * keeps that to one grace in six.
-   */
-  partitionFallbackHoldTtls: 5,
   /** How often a standby tries to take the lock. */
   lockRetryMs: 1000,
   /**

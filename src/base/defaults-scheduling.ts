@@ -25,7 +25,7 @@ export const SCHEDULING_DEFAULTS = {
   maxIntervalMs: 1000,
   /**
    * Steps one schedule computation (next fires, fires in a window, the exclusion scan, rrule
-   * expansion) may take before its entry is failed alone (src/core/budget.ts). A step is a turn of
+   * expansion) may take before its entry is failed alone (src/base/step-budget.ts). A step is a turn of
    * a loop that does not give a slot (a day searched, an excluded slot, a DST change crossed), about
    * 2 µs, so a call stops within tens of milliseconds and the scheduler's loop keeps its timing;
    * ordinary schedules spend a few steps per call, a crontab for February 29th a few hundred.

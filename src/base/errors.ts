@@ -80,10 +80,11 @@ export const ErrorCode = {
    */
   DjangoDatabase: 'DJANGO_DATABASE',
   /**
-   * The deployment's recorded partition count (`beat partitions`) is not the config's `partitions`,
-   * or a change of it (`beat partitions set`) is under way: a replica refuses to lead. Exit code 2.
+   * The deployment's Redis holds tsbeat 0.2.x's record of more than one partition (or of a move of
+   * them): 0.3.0 retired partitions, and refuses to open it before writing anything. Exit code 2:
+   * `beat partitions set 1` with 0.2.x first (CHANGELOG.md).
    */
-  PartitionsDiffer: 'PARTITIONS_DIFFER',
+  PartitionsRetired: 'PARTITIONS_RETIRED',
   /** A Lua script of the installation cannot be assembled (an `--- @include` of a fragment that is not there, or a cycle). */
   LuaScriptInvalid: 'LUA_SCRIPT_INVALID',
 } as const;
@@ -134,7 +135,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   INTERNAL: { exit: 1, http: 500 },
   DJANGO_DATABASE: { exit: 2, http: 500 },
   LUA_SCRIPT_INVALID: { exit: 1, http: 500 },
-  PARTITIONS_DIFFER: { exit: 2, http: 409 },
+  PARTITIONS_RETIRED: { exit: 2, http: 409 },
 };
 
 export class BeatError extends Error {

@@ -2,8 +2,8 @@
  * A lifecycle scope: what a composition root started, stopped in the reverse order it was added.
  * Each step is bounded (DEFAULTS.stopStepMs) and its failure logged with a stable event; neither
  * keeps the steps after it from running, so the connections close even when a part hangs. `beat
- * run` keeps one for the service (service/service.ts); a leader's per-partition sessions can keep
- * one each.
+ * run` keeps one for the service (service/service.ts), and the deployment's runtime one of its
+ * own (service/deployment-runtime.ts).
  */
 import { DEFAULTS } from './defaults.js';
 import { errorMessage } from './errors.js';

@@ -10,7 +10,7 @@ export const EVENTS = {
   /**
    * An entry's runs were refused because of the entry alone (`reason`: its queue key holds another
    * Redis type, its exchange does not exist…), or its schedule cannot be computed (`code`
-   * SCHEDULE_BUDGET or SCHEDULE_STALLED: core/budget.ts); logged once per change of reason. It is
+   * SCHEDULE_BUDGET or SCHEDULE_STALLED: base/step-budget.ts); logged once per change of reason. It is
    * retried with a backoff (`retryInMs`); the other entries go on.
    */
   entryFailing: 'beat.entry.failing',
@@ -132,11 +132,6 @@ export const EVENTS = {
    * and stands by.
    */
   stateLoadFailed: 'beat.state.load_failed',
-  /**
-   * The deployment's recorded partition count is not this replica's `partitions`, or `beat partitions
-   * set` is moving the entries: this replica does not lead (a session about to start stands by).
-   */
-  partitionsDiffer: 'beat.partitions.differ',
   /** Start-up checks: Redis may evict keys, the local clock is off. */
   redisWarning: 'beat.redis.warning',
   /**
@@ -175,40 +170,10 @@ export const EVENTS = {
   backfill: 'beat.backfill',
   /** The leader could not read the pause/resume/trigger requests from Redis (logged once per outage); it keeps looking. */
   controlError: 'beat.control.error',
-  /**
-   * The map of partitions to replicas changed (partitions > 1; a replica joined or left the
-   * registry): `replicas` live, `partitions` this replica's now, `moved` how many changed hands.
-   */
-  partitionsMapChanged: 'beat.partitions.map_changed',
-  /** This replica handed `partition` over to `to`, the replica the map gives it to (session stopped, lock released and announced). */
-  partitionHandedOver: 'beat.partitions.handed_over',
-  /**
-   * The map gives `partition` to `to`, but `to` has not claimed it for a lock TTL (it is live but not
-   * ready to lead it: its clock, its partition count or its lock servers refuse it, or it is
-   * stopped), so this replica keeps leading it; once per `to`, with `claimant` (who claims it, if anyone).
-   */
-  partitionHandOverHeld: 'beat.partitions.hand_over_held',
-  /** This replica's claims on the partitions the map gives it could not be written (once per outage): their leaders keep them. */
-  partitionClaimFailed: 'beat.partitions.claim_failed',
-  /**
-   * This replica took `partition`'s lock: `how` is `assigned` (the map gives it this replica) or
-   * `fallback` (the map gives it to `from`, but its lock stayed free past the grace).
-   */
-  partitionTaken: 'beat.partitions.taken',
-  /** The registry could not be read for the partition map (once per outage): the last map stays in force, and no partition is handed over. */
-  partitionsMapReadFailed: 'beat.partitions.map_read_failed',
   /** The heartbeat of the replicas registry could not be written (once per outage): `beat status` may not list this replica. */
   replicaHeartbeatFailed: 'beat.replica.heartbeat_failed',
   /** Runtime entries (store, RedBeat, django) were added, changed or removed while running: counts and examples. */
   entriesChanged: 'beat.entries.changed',
-  /** With partitions: the runtime entries of a partition this replica took on were read (`partition`, `entries`). */
-  entriesHeld: 'beat.entries.held',
-  /** With partitions: the partition index is missing or short (a store older than it or than the recorded count), so this replica builds it before it reads its share (`partitions`). */
-  entriesIndexBuilding: 'beat.entries.index_building',
-  /** The partition index is whole again (`partitions`, `added`: the names this replica's steps added, `ms`). */
-  entriesIndexBuilt: 'beat.entries.index_built',
-  /** With partitions: the runtime entries of a partition this replica lost or handed over were forgotten (`partition`, `entries`). */
-  entriesDropped: 'beat.entries.dropped',
   /** A runtime entry is invalid (its problems are named) and does not run until it is fixed. */
   entriesInvalid: 'beat.entries.invalid',
   /** A runtime entry has the name of a config-file entry (or of another source's): the first one runs, this one does not. */

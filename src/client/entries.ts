@@ -26,8 +26,6 @@ export interface EntriesConnectOptions {
   readonly deployment?: string;
   /** The deployment's `state.prefix`. Default "tsbeat". */
   readonly prefix?: string;
-  /** The deployment's `partitions`: a deleted entry's state and history are under its partition's keys. Default 1. */
-  readonly partitions?: number;
   /** kombu-style transport options of that URL (Sentinel's masterName, TLS, timeouts), as in the config's broker.transportOptions. */
   readonly transportOptions?: TransportOptionsInput;
   /** Give up connecting after this long. Default 10 s. */
@@ -83,21 +81,14 @@ export class Entries {
 
   /** Connects to the deployment's state Redis; rejects with REDIS_UNAVAILABLE (or the server's refusal) when it cannot. */
   static async connect(options: EntriesConnectOptions = {}): Promise<Entries> {
-    const [
-      { createRedisClient, connectWithRetry },
-      { RedisEntryStore },
-      { schedulerKeys },
-      { silentLogger },
-      { localActor },
-      { partitionedOf },
-    ] = await Promise.all([
-      import('../redis/connect.js'),
-      import('../redis/entry-store.js'),
-      import('../redis/keys.js'),
-      import('../base/log.js'),
-      import('../redis/audit-log.js'),
-      import('../redis/entry-owned.js'),
-    ]);
+    const [{ createRedisClient, connectWithRetry }, { RedisEntryStore }, { schedulerKeys }, { silentLogger }, { localActor }] =
+      await Promise.all([
+        import('../redis/connect.js'),
+        import('../redis/entry-store.js'),
+        import('../redis/keys.js'),
+        import('../base/log.js'),
+        import('../redis/audit-log.js'),
+      ]);
     const url = options.url ?? DEFAULTS.brokerUrl;
     const client = createRedisClient(url, options.transportOptions ?? {}, 'entries client', silentLogger);
     try {
@@ -116,7 +107,6 @@ export class Entries {
         keys,
         new Set(),
         queueNameContext(options.prefix ?? DEFAULTS.statePrefix, options.transportOptions ?? {}),
-        partitionedOf(options.prefix ?? DEFAULTS.statePrefix, options.deployment ?? DEFAULTS.deploymentName, options.partitions),
       ),
       audit: (note) => {
         // The rule of the CLI's --note and the X-Beat-Note header (base/note-text.ts).

@@ -2,7 +2,7 @@
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { entryWindow } from '../config/resolve.js';
 import { describeExclusions } from '../core/exclusions.js';
-import { isScheduleError } from '../core/budget.js';
+import { isScheduleError } from '../base/step-budget.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { formatInstant } from '../time/zone.js';
 import { leaf } from './command-spec.js';
@@ -11,7 +11,6 @@ import { djangoOption, djangoProblemLine, readDjangoView } from './django-read.j
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { renderTable } from './table.js';
-import { checkRecordedPartitions } from './partitions.js';
 
 export const checkSpec = leaf({
   name: 'check',
@@ -19,9 +18,7 @@ export const checkSpec = leaf({
   about: `Validates the config and prints a table of its entries: name, task, the schedule in words (with
 its startAt, endAt and maxRuns), time zone and next fire. Exits 0 when the config is valid, 2 with every problem listed on stderr when not,
 and 2 naming each entry whose next fire cannot be computed within its step budget (a schedule that fires once in centuries, if ever).
-Needs no Redis and no broker. With \`partitions\` over 1, the deployment's partition count recorded in
-Redis is shown when Redis answers within a second, and one a beat run would not lead under
-(beat partitions) exits 2. With a django source (sources.django, --django-url) its rows are read
+Needs no Redis and no broker. With a django source (sources.django, --django-url) its rows are read
 once, read-only, and checked as beat run takes them: they join the table (ORIGIN django), and a row
 that would not run (no schedule, args that are not JSON, a name a file entry takes, …) is named on
 stderr with its column, and the exit is 2. A database that cannot be read exits 2, naming the URL's
@@ -37,7 +34,7 @@ async function checkCommand(values: { config?: string; 'django-url'?: string }, 
   const django = await readDjangoView(config, override);
   const entries = [...config.entries, ...(django?.entries ?? [])];
   const now = io.now();
-  // An entry whose schedule cannot be computed (core/budget.ts) is named with its reason; beat run would fail it alone.
+  // An entry whose schedule cannot be computed (base/step-budget.ts) is named with its reason; beat run would fail it alone.
   const unschedulable: string[] = [];
   const rows = entries.map((entry) => {
     const window = entryWindow(entry);
@@ -66,13 +63,13 @@ async function checkCommand(values: { config?: string; 'django-url'?: string }, 
   }
   if (django === undefined) {
     io.out(`${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}`);
-    return checkRecordedPartitions(config, io);
+    return ExitCode.Ok;
   }
   const rowsRead = django.entries.length + django.problems.length;
   const counted = `${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}; sources.django: ${rowsRead} row${rowsRead === 1 ? '' : 's'}`;
   if (django.problems.length === 0) {
     io.out(counted);
-    return checkRecordedPartitions(config, io);
+    return ExitCode.Ok;
   }
   for (const problem of django.problems) io.err(djangoProblemLine(problem));
   const bad = django.problems.length;

@@ -1,9 +1,8 @@
 /**
  * A connection to a deployment's Redis for the commands that read or change it from outside (`beat
  * status`, `trigger`, `pause`, `resume`, `entries`): the config file says where Redis is, the
- * deployment's name and prefix, and which entry names belong to the file. With `partitions` > 1,
- * what concerns one entry goes to its partition's keys and what concerns every entry reads them all
- * (redis/partitioned-control.ts, partitioned-reads.ts); the lock looked at is partition 0's.
+ * deployment's name and prefix, and which entry names belong to the file. A deployment that tsbeat
+ * 0.2.x left partitioned is refused before anything is read or written (redis/retired-partitions.ts).
  */
 import type { Redis } from 'ioredis';
 import { maskUrl } from '../config/redis-url.js';
@@ -20,14 +19,8 @@ import { ControlStore } from '../redis/control-store.js';
 import { AuditLog, localActor } from '../redis/audit-log.js';
 import type { AuditContext } from '../redis/audit-log.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
-import { partitionedOf } from '../redis/entry-owned.js';
-import { partitionKeys, schedulerKeys } from '../redis/keys.js';
-import type { SchedulerKeys } from '../redis/keys.js';
-import { PartitionedControl } from '../redis/partitioned-control.js';
-import type { ControlClient } from '../redis/partitioned-control.js';
-import { partitionedReads } from '../redis/partitioned-reads.js';
-import type { FailuresRead, RunsRead, StatesRead } from '../redis/partitioned-reads.js';
-import type { LeaderInfo } from '../control/status.js';
+import { schedulerKeys } from '../redis/keys.js';
+import { refusePartitionedDeployment } from '../redis/retired-partitions.js';
 import { stateUrlFor } from '../publish/publishing.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
@@ -63,14 +56,12 @@ export interface Control {
   readonly redis: Redis;
   /** The config file as the user would write its path. */
   readonly source: string;
-  readonly control: ControlClient;
-  readonly states: StatesRead;
+  readonly control: ControlStore;
+  readonly states: RedisStateStore;
   /** The entries' run histories (written by a leader with a resultBackend or taskEvents). */
-  readonly runs: RunsRead;
-  /** With `partitions` > 1: each partition's leader record (index: the partition). */
-  readonly partitionLeaders?: () => Promise<(LeaderInfo | undefined)[]>;
+  readonly runs: RedisRunHistory;
   /** The entries whose runs the leader finds refused because of the entry alone. */
-  readonly failures: FailuresRead;
+  readonly failures: RedisEntryFailures;
   /** The replicas registry: every beat run, leader or standby, with its heartbeat. */
   readonly replicas: ReplicaRegistry;
   /** The runtime entries, refusing the config file's entry names. */
@@ -99,24 +90,24 @@ export async function openControl(
   precheck?.(config);
   const client = await connectControl(config);
   const keys = schedulerKeys(config.state.prefix, config.name);
-  const partitions = config.partitions ?? 1;
-  // The lock looked at (another deployment on it, the leader's config) is partition 0's.
-  const lockKeys = partitionKeys(config.state.prefix, config.name, 0, partitions);
-  const control = new ControlStore(client, lockKeys, { maxEvents: config.auditMaxEvents });
+  try {
+    await refusePartitionedDeployment(client, keys, config.name);
+  } catch (error) {
+    client.disconnect();
+    throw error instanceof BeatError ? error : (redisRefusal(error, placeOf(client)) ?? error);
+  }
+  const control = new ControlStore(client, keys, { maxEvents: config.auditMaxEvents });
   const own = configFingerprint(config);
   return {
     config,
     source,
     redis: client,
-    ...controlReads(client, config, keys, control),
+    control,
+    states: new RedisStateStore(client, keys),
+    runs: new RedisRunHistory(client, keys),
+    failures: new RedisEntryFailures(client, keys),
     replicas: new ReplicaRegistry(client, keys),
-    store: new RedisEntryStore(
-      client,
-      keys,
-      new Set(config.entries.map((e) => e.name)),
-      queueNameContextOf(config),
-      partitionedOf(config.state.prefix, config.name, partitions),
-    ),
+    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name)), queueNameContextOf(config)),
     failure: (verb, error) =>
       error instanceof BeatError
         ? error
@@ -126,7 +117,7 @@ export async function openControl(
       checkDeployment({
         control,
         lockClients: config.lock.urls.length === 0 ? [client] : [],
-        lockKey: lockKeys.lock,
+        lockKey: keys.lock,
         deployment: config.name,
         own,
       }),
@@ -158,27 +149,6 @@ async function connectControl(config: ResolvedConfig): Promise<Redis> {
     );
   }
   return client;
-}
-
-/** The control requests and the reads of state, runs and failures: of the one partition, or of every partition. */
-function controlReads(
-  client: Redis,
-  config: ResolvedConfig,
-  keys: SchedulerKeys,
-  control: ControlStore,
-): Pick<Control, 'control' | 'states' | 'runs' | 'failures' | 'partitionLeaders'> {
-  const partitions = config.partitions ?? 1;
-  if (partitions === 1) {
-    return {
-      control,
-      states: new RedisStateStore(client, keys),
-      runs: new RedisRunHistory(client, keys),
-      failures: new RedisEntryFailures(client, keys),
-    };
-  }
-  const where = { prefix: config.state.prefix, name: config.name, partitions };
-  const several = new PartitionedControl(client, where, { maxEvents: config.auditMaxEvents });
-  return { ...partitionedReads(client, where), control: several, partitionLeaders: () => several.leaders() };
 }
 
 /** Runs `body` on an open control, turning Redis failures into errors that name the command, and closes it. */

@@ -25,7 +25,6 @@ import { renderTable } from './table.js';
 import { followsOutcomes } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
-import { recordedPartitions } from './partitions.js';
 
 /** The --note of a pause, resume or trigger, checked; undefined without one. */
 function noteOf(command: string, text: string | undefined): string | undefined {
@@ -59,12 +58,7 @@ LAST OUTCOME is the newest run's state (PENDING, STARTED, RETRY, SUCCESS, FAILUR
 unknown), its runtime and the exception's first line: for a frequent entry, the run in flight.
 LAST FINISHED is the run that finished last (state, runtime, exception, when), LAST SUCCESS and
 LAST FAILURE when the last of each finished, kept in Redis across failovers ("lastFinished",
-"lastSuccessAt", "lastFailureAt" in --json); 'beat history ENTRY' shows the last runs. With
-partitions > 1, a PARTITION / LEADER / SINCE table says who leads each partition ("partitions" in
---json), a replica's ROLE is leader while it leads any, PARTITIONS how many ("partitions" of each
-replica in --json: which), and a PARTITION column each entry's ("partition" in --json).
-With more than one partition, or a recorded partition count that is not the config's, a
-"partitions:" line gives the count recorded in Redis ("partitionCount" in --json; see beat partitions).
+"lastSuccessAt", "lastFailureAt" in --json); 'beat history ENTRY' shows the last runs.
 `,
   options: { ...redisOptions, ...djangoOption, json: { type: 'boolean', help: 'print the same JSON as the /status endpoint' } },
   run: (args, io) => statusCommand(args.values, io),
@@ -178,7 +172,7 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     problems: [...stored.problems, ...(rows?.problems ?? [])],
   };
   const names = [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)];
-  const [states, paused, pauseNotes, notes, check, replicas, outcomes, finished, failing, leaders] = await Promise.all([
+  const [states, paused, pauseNotes, notes, check, replicas, outcomes, finished, failing] = await Promise.all([
     control.states.readAll(),
     control.control.paused(),
     control.control.pauseNotes(),
@@ -188,10 +182,8 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     followsOutcomes(config) ? control.runs.latest(names) : undefined,
     followsOutcomes(config) ? control.runs.finished(names) : undefined,
     control.failures.read(),
-    control.partitionLeaders?.(),
   ]);
   return buildStatus({
-    ...(leaders === undefined ? {} : { partitionLeaders: leaders }),
     failing,
     ...(outcomes === undefined ? {} : { outcomes }),
     ...(finished === undefined ? {} : { finished }),
@@ -239,35 +231,19 @@ function finishedText(e: EntryStatus): string {
   return run.finishedAt === null ? outcomeText(run) : `${outcomeText(run)} at ${run.finishedAt}`;
 }
 
-/** The deployment's line: its leader, or with partitions how many lead, and the PARTITION table. */
+/** The deployment's line: its leader. */
 function leaderLines(status: DeploymentStatus, io: Io): void {
-  const led = status.partitions;
-  if (led === undefined) {
-    io.out(
-      `deployment ${status.deployment}: ${status.leader ? `leader ${status.leader.instance} since ${status.leader.since}` : 'NO LEADER (no beat run instance holds the lock)'}`,
-    );
-    return;
-  }
-  const leaderless = led.filter((p) => p.leader === null).length;
   io.out(
-    `deployment ${status.deployment}: ${led.length} partitions, ${leaderless === 0 ? 'each with a leader' : `${leaderless} with NO LEADER (no beat run instance holds its lock)`}`,
+    `deployment ${status.deployment}: ${status.leader ? `leader ${status.leader.instance} since ${status.leader.since}` : 'NO LEADER (no beat run instance holds the lock)'}`,
   );
-  io.out(
-    renderTable(
-      ['PARTITION', 'LEADER', 'SINCE', 'ASSIGNED'],
-      led.map((p) => [String(p.partition), p.leader ?? '-', p.since ?? '-', p.assigned === p.leader ? '=' : (p.assigned ?? '-')]),
-    ),
-  );
-  io.out('');
 }
 
-/** The REPLICA table (nothing without replicas), with PARTITIONS when partitioned. */
+/** The REPLICA table (nothing without replicas). */
 function replicaLines(status: DeploymentStatus, io: Io): void {
   if (status.replicas.length === 0) return;
-  const partitioned = status.partitions !== undefined;
   io.out(
     renderTable(
-      ['REPLICA', 'ROLE', 'HOST', 'PID', 'VERSION', 'STARTED', 'HEARTBEAT', 'HTTP', ...(partitioned ? ['PARTITIONS'] : [])],
+      ['REPLICA', 'ROLE', 'HOST', 'PID', 'VERSION', 'STARTED', 'HEARTBEAT', 'HTTP'],
       status.replicas.map((r) => [
         r.instance,
         r.role,
@@ -277,8 +253,6 @@ function replicaLines(status: DeploymentStatus, io: Io): void {
         r.startedAt,
         ageText(r.heartbeatAgeMs),
         r.http ?? '-',
-        // How many it leads (which: the PARTITION table above).
-        ...(partitioned ? [String(r.partitions?.length ?? 0)] : []),
       ]),
     ),
   );
@@ -291,8 +265,6 @@ function entryTable(status: DeploymentStatus, withOutcomes: boolean, io: Io): vo
   // deployment's table is unchanged.
   const noted = status.entries.some((e) => e.lastNote !== null);
   const origins = status.entries.some((e) => e.origin !== 'file') || status.entryProblems.length > 0;
-  // PARTITION with `partitions` > 1 only: each entry's (CRC-32 of its name, modulo the count).
-  const partitioned = status.partitions !== undefined;
   io.out(
     renderTable(
       [
@@ -306,7 +278,6 @@ function entryTable(status: DeploymentStatus, withOutcomes: boolean, io: Io): vo
         ...(withOutcomes ? ['LAST OUTCOME', 'LAST FINISHED', 'LAST SUCCESS', 'LAST FAILURE'] : []),
         ...(noted ? ['NOTE'] : []),
         ...(origins ? ['ORIGIN'] : []),
-        ...(partitioned ? ['PARTITION'] : []),
       ],
       status.entries.map((e) => [
         e.name,
@@ -319,7 +290,6 @@ function entryTable(status: DeploymentStatus, withOutcomes: boolean, io: Io): vo
         ...(withOutcomes ? [outcomeText(e.lastOutcome), finishedText(e), e.lastSuccessAt ?? '-', e.lastFailureAt ?? '-'] : []),
         ...(noted ? [e.lastNote === null ? '-' : `${e.lastNote.action}: ${e.lastNote.note}`] : []),
         ...(origins ? [e.origin] : []),
-        ...(partitioned ? [String(e.partition ?? '-')] : []),
       ]),
     ),
   );
@@ -352,17 +322,12 @@ async function statusCommand(
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
     const status = await readStatus(control, io.now(), django);
-    const counted = await recordedPartitions(control);
-    // With partitions, who leads each (its own lock and leader record), and whom the partition map
-    // gives it (control/status.ts partitionLeaders): the deployment's line says how many.
-    const led = status.partitions;
     if (values.json) {
-      io.out(JSON.stringify({ ...status, ...(led === undefined ? {} : { partitions: led }), partitionCount: counted.json }));
+      io.out(JSON.stringify(status));
       return ExitCode.Ok;
     }
     leaderLines(status, io);
-    if (counted.line !== undefined) io.out(counted.line);
-    for (const warning of [...status.warnings, ...counted.warnings]) io.out(`WARNING: ${warning}`);
+    for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
     replicaLines(status, io);
     // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.
     entryTable(status, followsOutcomes(control.config), io);

@@ -14,7 +14,6 @@ import { pauseCommandSpec, resumeCommandSpec, statusSpec, triggerSpec } from './
 import { historySpec } from './history.js';
 import { backfillSpec } from './backfill.js';
 import { auditSpec } from './audit.js';
-import { partitionsSpec } from './partitions.js';
 import { runCommand } from './command-spec.js';
 import type { Command } from './command-spec.js';
 import { closest } from '../config/keys.js';
@@ -33,7 +32,6 @@ const COMMANDS: readonly Command[] = [
   pauseCommandSpec,
   resumeCommandSpec,
   entriesSpec,
-  partitionsSpec,
   importSpec,
 ];
 const NAMES = COMMANDS.map((c) => c.name);

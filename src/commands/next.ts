@@ -11,8 +11,8 @@ import { djangoOption, djangoProblemLine, readDjangoView } from './django-read.j
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
-import { isScheduleError } from '../core/budget.js';
-import type { ScheduleError } from '../core/budget.js';
+import { isScheduleError } from '../base/step-budget.js';
+import type { ScheduleError } from '../base/step-budget.js';
 
 export const nextSpec = leaf({
   name: 'next',

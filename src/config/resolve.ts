@@ -102,8 +102,6 @@ export interface ResolvedConfig {
   readonly taskDefaultQueueType: QueueType;
   readonly taskCreateMissingQueueType: QueueType;
   readonly maxIntervalMs: number;
-  /** How many partitions the entries are split into (core/partition.ts); absent: 1, the deployment's own keys. */
-  readonly partitions?: number;
   readonly lock: LockSettings;
   /** Redis for state and lock as configured; undefined = the broker's Redis (or, for AMQP, the local default). */
   readonly state: { readonly url: string | undefined; readonly prefix: string };
@@ -227,7 +225,6 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
     taskDefaultQueueType: parsed.taskDefaultQueueType,
     taskCreateMissingQueueType: parsed.taskCreateMissingQueueType,
     maxIntervalMs: parsed.maxInterval,
-    ...(parsed.partitions === 1 ? {} : { partitions: parsed.partitions }),
     ...(parsed.metricsMaxEntries === undefined ? {} : { metricsMaxEntries: parsed.metricsMaxEntries }),
     lock: {
       ttlMs: parsed.lock.ttl,

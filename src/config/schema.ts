@@ -29,7 +29,9 @@ export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
  */
 export const OVERLAP_SIGNALS = ['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGABRT', 'SIGALRM'] as const;
 export type OverlapSignal = (typeof OVERLAP_SIGNALS)[number];
-const partitionsError = `partitions must be a whole number from 1 to ${DEFAULTS.partitionsMax} (1, the default, is one lock for every entry)`;
+/** The answer to a config that still sets `partitions` (retired in 0.3.0; CHANGELOG.md), with the way back. */
+export const PARTITIONS_RETIRED =
+  "partitions was removed in 0.3.0: one leader per deployment; delete the setting. A deployment that ran with partitions > 1 must first run 'beat partitions set 1' with tsbeat 0.2.x, then upgrade";
 const overlapBufferError = `overlapBuffer must be a whole number from 1 to ${DEFAULTS.overlapBufferMax} (slots kept while the previous run runs)`;
 const overlapSignalError = `overlapSignal must be one of ${OVERLAP_SIGNALS.join(', ')} (the signal the worker sends the running task's process)`;
 
@@ -365,13 +367,8 @@ export const configSchema = keyed(
         .max(100_000_000, { error: 'audit.maxEvents must be a whole number from 100 to 100,000,000' })
         .default(DEFAULTS.auditMaxEvents),
     }).default({ maxEvents: DEFAULTS.auditMaxEvents }),
-    /** How many partitions the entries are split into, each with its own lock (docs/high-availability.md). */
-    partitions: z
-      .number({ error: partitionsError })
-      .int({ error: partitionsError })
-      .min(1, { error: partitionsError })
-      .max(DEFAULTS.partitionsMax, { error: partitionsError })
-      .default(DEFAULTS.partitions),
+    /** Retired in 0.3.0: named here so that a config that still sets it is told why and what to do, not "unknown setting". */
+    partitions: z.never({ error: PARTITIONS_RETIRED }).optional(),
     /** The scheduler never sleeps longer than this (Celery's `beat_max_loop_interval`). */
     maxInterval: durationSchema('maxInterval', 10, TIMER_MAX_MS).default(DEFAULTS.maxIntervalMs),
     lock: lockSchema.default({ ttl: DEFAULTS.lockTtlMs, retryEvery: DEFAULTS.lockRetryMs, maxClockSkew: DEFAULTS.maxClockSkewMs }),
@@ -402,15 +399,6 @@ export const configSchema = keyed(
   },
   { beat_max_loop_interval: 'maxInterval' },
 ).superRefine((config, ctx) => {
-  // RedBeat's own lock and write-back follow one leader, not a leader per partition.
-  if (config.partitions > 1 && config.sources.redbeat !== undefined)
-    ctx.addIssue({
-      code: 'custom',
-      path: ['partitions'],
-      message:
-        "partitions > 1 is not supported with sources.redbeat yet (RedBeat's lock and write-back follow one leader): set partitions to 1, or import the RedBeat entries (beat import redbeat)",
-      input: config.partitions,
-    });
   // The one case the entry could not judge alone: a wall time and an instant, in the config's zone.
   // `for in`, not Object.entries: no array of 100,000 pairs for a check that rarely applies.
   for (const name in config.beatSchedule) {

@@ -3,8 +3,7 @@
  * run` process whose heartbeat in Redis is recent enough (src/redis/replica-registry.ts). Who leads
  * is the lock's to say, not the registry's: a replica is the leader when the lock names it, and a
  * standby otherwise, whatever role it reported at its last heartbeat (which lags a handover by up to
- * one heartbeat). With `partitions` > 1 it is a leader when it holds any partition's lock, and
- * lists the partitions it leads. Heartbeat ages are by Redis's clock (replica-codec.ts), so that
+ * one heartbeat). Heartbeat ages are by Redis's clock (replica-codec.ts), so that
  * neither the replica's clock nor the reader's skews them. Pure: the caller reads Redis.
  */
 import { formatInstant } from '../time/zone.js';
@@ -47,25 +46,13 @@ export interface ReplicaStatus {
   /** How long ago its last heartbeat was, by Redis's clock. */
   readonly heartbeatAgeMs: number;
   readonly http: string | null;
-  /** With `partitions` > 1: the partitions whose lock it holds, in order (empty on a standby). */
-  readonly partitions?: readonly number[];
 }
 
 /**
- * The live replicas, the leader first, then the standbys by start (oldest first). With
- * `partitionLeaders` (each partition's leader, index: the partition; `partitions` > 1), those
- * leading any partition first, each with the partitions it leads; `leader` is not looked at then.
+ * The live replicas, the leader first, then the standbys by start (oldest first).
  */
-export function replicaStatuses(
-  live: readonly LiveReplica[],
-  leader: { readonly instance: string } | undefined,
-  partitionLeaders?: readonly ({ readonly instance: string } | undefined)[],
-): ReplicaStatus[] {
-  const led = new Map<string, number[]>();
-  partitionLeaders?.forEach((l, partition) => {
-    if (l !== undefined) led.set(l.instance, [...(led.get(l.instance) ?? []), partition]);
-  });
-  const leads = (r: LiveReplica): boolean => (partitionLeaders === undefined ? r.instance === leader?.instance : led.has(r.instance));
+export function replicaStatuses(live: readonly LiveReplica[], leader: { readonly instance: string } | undefined): ReplicaStatus[] {
+  const leads = (r: LiveReplica): boolean => r.instance === leader?.instance;
   return [...live]
     .sort((a, b) => {
       if (leads(a) !== leads(b)) return leads(a) ? -1 : 1;
@@ -82,7 +69,6 @@ export function replicaStatuses(
       lastHeartbeat: formatInstant(r.beatAtMs, 'UTC'),
       heartbeatAgeMs: r.heartbeatAgeMs,
       http: r.http,
-      ...(partitionLeaders === undefined ? {} : { partitions: led.get(r.instance) ?? [] }),
     }));
 }
 

@@ -1,7 +1,6 @@
 /**
  * The status of a deployment, as `/status` and `beat status` show it: who leads, and every entry
- * with its schedule, last run, next run and paused flag; with `partitions` > 1, who leads each
- * partition and every entry's partition. Pure: the caller reads Redis.
+ * with its schedule, last run, next run and paused flag. Pure: the caller reads Redis.
  */
 import type { ConfigProblem } from '../base/errors.js';
 import { entryWindow } from '../config/resolve.js';
@@ -9,7 +8,6 @@ import { isFinished } from '../config/max-runs.js';
 import type { EntryOrigin, ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { ConfigFingerprint } from './fingerprint.js';
 import { skipThrough } from '../core/due.js';
-import { assignPartitions, partitionOf } from '../core/partition.js';
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { formatInstant } from '../time/zone.js';
 import type { EntryState } from '../ports/state.js';
@@ -20,7 +18,7 @@ import type { RunView } from './run-view.js';
 import { replicaStatuses } from './replicas.js';
 import type { ControlNote, NoteAction } from './notes.js';
 import type { LiveReplica, ReplicaStatus } from './replicas.js';
-import { isScheduleError } from '../core/budget.js';
+import { isScheduleError } from '../base/step-budget.js';
 
 /** Why an entry was paused: `by` "user" (`beat pause --note`, the API) or "pauseOnFailure". */
 export interface PauseNote {
@@ -40,8 +38,6 @@ export interface EntryStatus {
   readonly name: string;
   /** Where the entry comes from: "file" (the config file), "store" (the runtime store), … */
   readonly origin: EntryOrigin;
-  /** Its partition (core/partition.ts partitionOf), with `partitions` > 1 only. */
-  readonly partition?: number;
   readonly task: string;
   readonly schedule: string;
   readonly timezone: string;
@@ -120,8 +116,6 @@ export interface DeploymentStatus {
   readonly entries: readonly EntryStatus[];
   /** Runtime entries that do not run, and why (invalid, or a name another entry takes). */
   readonly entryProblems: readonly RuntimeEntryProblem[];
-  /** With `partitions` > 1: who leads each partition, since when. */
-  readonly partitions?: readonly PartitionLeader[];
 }
 
 /** A runtime entry that does not run (src/runtime/entry-catalog.ts's EntryProblem). */
@@ -158,11 +152,6 @@ export interface StatusInput {
    * out), undefined when the entry is not in the book; those it has are not computed again here.
    */
   readonly nextSlots?: (name: string) => number | null | undefined;
-  /**
-   * With `partitions` > 1: each partition's leader record (index: the partition; undefined where
-   * no instance holds its lock). The replicas that lead any are leaders then, not partition 0's only.
-   */
-  readonly partitionLeaders?: readonly (LeaderInfo | undefined)[];
 }
 
 function failingOf(failure: EntryFailure | undefined): EntryStatus['failing'] {
@@ -226,39 +215,8 @@ export function nextRunMs(
   }
 }
 
-/** A partition of a deployment of several, as `beat status` and /status list it: who leads it (its lock and leader record), since when. */
-export interface PartitionLeader {
-  readonly partition: number;
-  /** The instance holding the partition's lock, or null when none does. */
-  readonly leader: string | null;
-  /** Since when it leads, ISO in UTC; null with the leader. */
-  readonly since: string | null;
-  /**
-   * The replica the partition map gives it, as every replica computes it from the live ones in the
-   * registry (core/partition.ts); null when the registry lists none. Its leader hands it over to
-   * this one once it claims it (high-availability.md, Which replica leads which partition).
-   */
-  readonly assigned: string | null;
-}
-
-/**
- * Each partition's leader (index: the partition; undefined where no instance holds its lock) and
- * assignee (the map over `replicaIds`, the registry's live replicas), as listed: the one computation
- * of `beat status`, /status and the dashboard.
- */
-export function partitionLeaders(leaders: readonly (LeaderInfo | undefined)[], replicaIds: readonly string[]): PartitionLeader[] {
-  const map = replicaIds.length === 0 ? undefined : assignPartitions(leaders.length, replicaIds);
-  return leaders.map((leader, partition) => ({
-    partition,
-    leader: leader?.instance ?? null,
-    since: leader === undefined ? null : new Date(leader.sinceMs).toISOString(),
-    assigned: map?.[partition] ?? null,
-  }));
-}
-
 export function buildStatus(input: StatusInput): DeploymentStatus {
   const { config, states, paused, nowMs } = input;
-  const partitions = config.partitions ?? 1;
   const all = input.runtime === undefined ? config.entries : [...config.entries, ...input.runtime.entries];
   const entries = all.map((entry): EntryStatus => {
     const state = states.get(entry.name);
@@ -272,7 +230,6 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     return {
       name: entry.name,
       origin: entry.origin ?? 'file',
-      ...(partitions === 1 ? {} : { partition: partitionOf(entry.name, partitions) }),
       task: entry.task,
       schedule: describeSchedule(entry.schedule, zone),
       timezone: zone,
@@ -301,7 +258,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     now: formatInstant(nowMs, 'UTC'),
     self: input.self,
     leader: input.leader ? { instance: input.leader.instance, since: formatInstant(input.leader.sinceMs, 'UTC') } : null,
-    replicas: replicaStatuses(input.replicas ?? [], input.leader, input.partitionLeaders),
+    replicas: replicaStatuses(input.replicas ?? [], input.leader),
     warnings: input.warnings ?? [],
     entries,
     entryProblems: (input.runtime?.problems ?? []).map(({ name, origin, problems }) => ({
@@ -309,13 +266,5 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       origin,
       problems: problems.map(({ path, message }) => ({ path, message })),
     })),
-    ...(input.partitionLeaders === undefined
-      ? {}
-      : {
-          partitions: partitionLeaders(
-            input.partitionLeaders,
-            (input.replicas ?? []).map((r) => r.instance),
-          ),
-        }),
   };
 }

@@ -7,7 +7,7 @@
 import type { IntervalSchedule } from './types.js';
 import { zoneOffsets } from '../time/zone.js';
 import type { ZoneOffsets } from '../time/zone.js';
-import { mustAdvance, spendSteps, withStepBudget } from './budget.js';
+import { mustAdvance, spendSteps, withStepBudget } from '../base/step-budget.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -16,7 +16,7 @@ import type * as RRuleLib from 'rrule';
 import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import { DAY_MS, zoneOffsets } from '../time/zone.js';
 import { pushAll } from '../base/chunks.js';
-import { spendSteps, withStepBudget } from './budget.js';
+import { spendSteps, withStepBudget } from '../base/step-budget.js';
 
 const rruleLib = loadOnFirstUse<typeof RRuleLib>('rrule');
 

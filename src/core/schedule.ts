@@ -11,7 +11,7 @@ import type { CronSpec } from './cron/index.js';
 import { excludedThrough } from './exclusions.js';
 import type { Exclusions } from './exclusions.js';
 import type { Schedule } from './types.js';
-import { mustAdvance, spendSteps, withStepBudget } from './budget.js';
+import { mustAdvance, spendSteps, withStepBudget } from '../base/step-budget.js';
 import { DEFAULTS } from '../base/defaults.js';
 
 export interface FireQuery {
@@ -67,7 +67,7 @@ function nextCronFiresRemembered(spec: CronSpec, zone: string, afterMs: number, 
 /**
  * The next `count` fire instants (epoch ms, ascending) within the query's window; fewer when the
  * schedule runs out (clocked, polar solar, past the window's end). One call has one step budget
- * (core/budget.ts), and each instant must be after the one before it, the first after `afterMs`:
+ * (base/step-budget.ts), and each instant must be after the one before it, the first after `afterMs`:
  * a ScheduleError otherwise, which the runner takes as this entry's failure alone.
  */
 export function nextFires(schedule: Schedule, query: FireQuery, count: number): number[] {

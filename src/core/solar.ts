@@ -32,7 +32,7 @@
 import type * as Astronomy from 'astronomy-engine';
 import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import type { SolarEvent } from './types.js';
-import { spendSteps } from './budget.js';
+import { spendSteps } from '../base/step-budget.js';
 
 /** Loaded by the first solar schedule: most processes have none (~1 MB of heap, see load-on-first-use.ts). */
 const astronomy = loadOnFirstUse<typeof Astronomy>('astronomy-engine');

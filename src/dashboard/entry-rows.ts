@@ -11,7 +11,6 @@ import { forEachSliced, yieldToLoop } from '../base/chunks.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { EntryStatus } from '../control/status.js';
 import { resolveDestination } from '../celery/routing.js';
-import { partitionOf } from '../core/partition.js';
 import { compareResults } from './run-results.js';
 import type { LastState } from './run-results.js';
 import type { EntryStateName, NoteWire, PageWire, ProblemWire, RowWire } from './wire.js';
@@ -55,7 +54,6 @@ const KNOWN_FIELDS = new Set([
   'history',
   'pauseNote',
   'lastNote',
-  'partition',
 ]);
 
 function queueOf(entry: ResolvedEntry, config: ResolvedConfig): string {
@@ -73,12 +71,6 @@ function outcomeOf(status: StatusEntry): Record<string, unknown> | null {
   return out;
 }
 
-/** The partition of the entry named `name`, with `partitions` > 1 (as beat status shows it); null with one. */
-function partitionIn(name: string, config: ResolvedConfig): number | null {
-  const partitions = config.partitions ?? 1;
-  return partitions === 1 ? null : partitionOf(name, partitions);
-}
-
 /** What the index holds of one entry: the row's columns that change only with the entry. */
 export interface IndexRow {
   readonly name: string;
@@ -90,8 +82,6 @@ export interface IndexRow {
   /** Why an invalid runtime entry does not run; null for an entry in force. */
   readonly invalid: readonly ProblemWire[] | null;
   readonly pauseOnFailure: number | null;
-  /** Its partition, with `partitions` > 1; null with one. */
-  readonly partition: number | null;
   /** Lower-case name, task and queue, for the search. */
   readonly haystack: string;
 }
@@ -131,7 +121,6 @@ function indexRowOf(entry: ResolvedEntry, config: ResolvedConfig): IndexRow {
       enabled: entry.enabled,
       invalid: null,
       pauseOnFailure: entry.pauseOnFailure ?? null,
-      partition: partitionIn(entry.name, config),
       haystack: `${entry.name}\n${entry.task}\n${queue}`.toLowerCase(),
     };
     // Kept per resolved entry: the catalog keeps the object of an entry that did not change, so a
@@ -164,7 +153,6 @@ export async function buildIndex(set: EntrySet): Promise<RowIndex> {
       enabled: true,
       invalid: bad.problems.map((p): ProblemWire => ({ path: p.path, message: p.message })),
       pauseOnFailure: null,
-      partition: partitionIn(bad.name, set.config),
       haystack: bad.name.toLowerCase(),
     });
   await yieldToLoop();
@@ -204,7 +192,6 @@ export function pageRow(row: IndexRow, status: StatusEntry | undefined, paused: 
     pauseNote: noteOf(status?.pauseNote),
     lastNote: status?.lastNote ?? null,
     pauseOnFailure: row.pauseOnFailure,
-    partition: row.partition,
   };
 }
 
@@ -240,8 +227,6 @@ export interface RowQuery {
   readonly state: EntryStateName | undefined;
   readonly origin: string | undefined;
   readonly queue: string | undefined;
-  /** Only the entries of this partition (`partitions` > 1); undefined: every partition's. */
-  readonly partition?: number | undefined;
   /** Only the entries with failed runs in a row since their last success or resume (needs the index's `failing`). */
   readonly failing: boolean;
   readonly sort: SortKey;
@@ -327,18 +312,13 @@ export function selectRows(rowIndex: RowIndex, query: RowQuery, paused: Readonly
   if (text && !query.failing) rows = textOrder(rowIndex, sort);
   else if (text) rows = [...rows].sort((a, b) => (a[sort] < b[sort] ? -1 : a[sort] > b[sort] ? 1 : 0));
   const filtered =
-    words.length === 0 &&
-    query.state === undefined &&
-    query.origin === undefined &&
-    query.queue === undefined &&
-    query.partition === undefined
+    words.length === 0 && query.state === undefined && query.origin === undefined && query.queue === undefined
       ? rows
       : rows.filter(
           (r) =>
             (query.state === undefined || stateOf(r, paused) === query.state) &&
             (query.origin === undefined || r.origin === query.origin) &&
             (query.queue === undefined || r.queue === query.queue) &&
-            (query.partition === undefined || r.partition === query.partition) &&
             words.every((w) => r.haystack.includes(w)),
         );
   if (sort === 'name') return descending ? [...filtered].reverse() : filtered;

@@ -1,4 +1,4 @@
-/** The entry list's query string (`/ui/api/entries?offset&limit&q&state&origin&queue&partition&failing&sort&desc`), checked: a 400 names the bad parameter. */
+/** The entry list's query string (`/ui/api/entries?offset&limit&q&state&origin&queue&failing&sort&desc`), checked: a 400 names the bad parameter. */
 import { DEFAULTS } from '../base/defaults.js';
 import { SORT_KEYS } from './entry-rows.js';
 import type { RowQuery, SortKey } from './entry-rows.js';
@@ -25,7 +25,6 @@ export function parseQuery(params: URLSearchParams): RowQuery {
     state: state === '' ? undefined : (state as EntryStateName),
     origin: params.get('origin') || undefined,
     queue: params.get('queue') || undefined,
-    partition: (params.get('partition') ?? '') === '' ? undefined : int('partition', 0, DEFAULTS.partitionsMax - 1),
     failing: params.get('failing') === '1',
     sort: sort as SortKey,
     descending: params.get('desc') === '1',

@@ -284,7 +284,6 @@ export class Dashboard {
       self: { instance: this.sources.instanceId, role: deployment.role },
       leader: deployment.leader,
       lockExpiresInMs: deployment.lockExpiresInMs,
-      partitions: deployment.partitions,
       replicas: deployment.replicas,
       redis: deployment.redis,
       broker: deployment.broker,

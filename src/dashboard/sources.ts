@@ -10,7 +10,6 @@ import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import type { LastState } from './run-results.js';
 import type { MissedSlotsReport } from './day-strip.js';
 import type { EntrySet, RunColumns, StatusEntry } from './entry-rows.js';
-import type { PartitionWire } from './wire.js';
 
 /** Who makes a change from the dashboard (its session, `dashboard:<token name>`) and the note they gave (X-Beat-Note), for the audit. */
 export interface ChangeBy {
@@ -34,11 +33,8 @@ export interface EntriesApi {
 export interface DeploymentView {
   readonly deployment: string;
   readonly role: string;
-  /** Null with `partitions` > 1: each partition's is in `partitions`. */
   readonly leader: { readonly instance: string; readonly since: string } | null;
   readonly lockExpiresInMs: number | null;
-  /** With `partitions` > 1, each partition's leader and lock; null with one. */
-  readonly partitions: readonly PartitionWire[] | null;
   /** The live replicas of the registry, the leader first. */
   readonly replicas: readonly ReplicaStatus[];
   readonly redis: string;
@@ -88,7 +84,7 @@ export interface DashboardSources {
    * fields), with where; null when the source has it no more or cannot be read now.
    */
   written?(name: string, origin: string): Promise<{ readonly source: string; readonly definition: unknown } | null>;
-  /** The leaders' reports of the named entries' slots that never ran (missed, skipped by overlap, paused), newest first; each entry's from its partition. */
+  /** The leaders' reports of the named entries' slots that never ran (missed, skipped by overlap, paused), newest first. */
   missed?(entries: readonly string[]): Promise<ReadonlyMap<string, readonly MissedSlotsReport[]>>;
   /** The API token (`--api-token-file`, BEAT_API_TOKEN); undefined: no writes at all. */
   apiToken(): string | undefined;

@@ -42,8 +42,6 @@ export interface RowWire {
   readonly lastNote: (NoteWire & { readonly action: string }) | null;
   /** The entry's pauseOnFailure: it is paused after this many failed runs in a row; null: never. */
   readonly pauseOnFailure: number | null;
-  /** Its partition (CRC-32 of its name, modulo the count), with `partitions` > 1; null with one. */
-  readonly partition: number | null;
 }
 
 /** A note given with an action: the text, who gave it (`user@host`, `dashboard:<token>`, `pauseOnFailure`), when (ISO in the entry's zone). */
@@ -186,21 +184,6 @@ export interface ReplicaWire {
   readonly heartbeatAgeMs: number;
   /** Where it serves HTTP (`host:port`), or null. */
   readonly http: string | null;
-  /** With `partitions` > 1: the partitions whose lock it holds (its role is leader when there is any). */
-  readonly partitions?: readonly number[];
-}
-
-/** A partition of a deployment of several (`partitions` > 1), read from its own lock and leader record. */
-export interface PartitionWire {
-  readonly partition: number;
-  /** The instance holding its lock, or null when none does. */
-  readonly leader: string | null;
-  /** Since when, ISO in UTC; null with the leader. */
-  readonly since: string | null;
-  /** The replica the partition map gives it (control/status.ts partitionLeaders), or null when the registry lists none. */
-  readonly assigned: string | null;
-  /** Its lock's time to live, ms; null when nobody holds it. */
-  readonly lockExpiresInMs: number | null;
 }
 
 export type ActionsMode = 'off' | 'login' | 'on';
@@ -209,14 +192,12 @@ export interface OverviewWire {
   readonly deployment: string;
   readonly version: string;
   readonly nowMs: number;
-  /** This replica; its role is leader while it leads any partition. */
+  /** This replica; its role is leader while it leads. */
   readonly self: { readonly instance: string; readonly role: string };
-  /** Who holds the lock; null when nobody does, and with `partitions` > 1 (each has its own: see `partitions`). */
+  /** Who holds the lock; null when nobody does. */
   readonly leader: { readonly instance: string; readonly since: string } | null;
-  /** The lock's time to live, ms; null when nobody holds it, and with `partitions` > 1. */
+  /** The lock's time to live, ms; null when nobody holds it. */
   readonly lockExpiresInMs: number | null;
-  /** With `partitions` > 1, every partition with its leader and lock (the partition map); null with one. */
-  readonly partitions: readonly PartitionWire[] | null;
   /** Every replica whose heartbeat counts, the leaders first, then the standbys. */
   readonly replicas: readonly ReplicaWire[];
   readonly redis: string;

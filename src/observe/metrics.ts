@@ -6,7 +6,6 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DEFAULTS } from '../base/defaults.js';
-import { NO_EVENTS } from '../ports/events.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { OutcomeEvents } from '../ports/outcomes.js';
 
@@ -17,17 +16,6 @@ export interface MetricsSource {
   nextFires(): Iterable<readonly [string, number | undefined]>;
   /** One entry's next fire (undefined: none, or not scheduled here). */
   nextFire(entry: string): number | undefined;
-}
-
-/**
- * What the replica's partition gauges read at scrape time: the partitions its process runs (one
- * unless `partitions` says more; service/http-part.ts reads them from the partition runtimes).
- */
-export interface PartitionsSource {
-  /** How many partitions this replica leads now (holds the lock of). */
-  led(): number;
-  /** The entries in the schedules of the partitions it leads: each leading partition's runner's count. */
-  held(): number;
 }
 
 export class BeatMetrics {
@@ -202,75 +190,6 @@ export class BeatMetrics {
     },
   });
 
-  /** Read at scrape time by the partition gauges below (readPartitionsFrom); until then they export nothing. */
-  private partitionsSource: PartitionsSource | undefined;
-
-  readonly partitions = new Gauge({
-    name: 'tsbeat_partitions',
-    help: "The deployment's partition count (`partitions`, 1 by default), as this replica's config has it.",
-    registers: [this.registry],
-  });
-
-  readonly partitionsLed = new Gauge({
-    name: 'tsbeat_partitions_led',
-    help: 'Partitions this replica leads now (holds the lock of); with one partition 1 while it leads, as tsbeat_leader.',
-    registers: [this.registry],
-    collect: () => {
-      const source = this.partitionsSource;
-      if (source !== undefined) this.partitionsLed.set(source.led());
-    },
-  });
-
-  readonly entriesHeld = new Gauge({
-    name: 'tsbeat_entries_held',
-    help: 'Entries in the schedules of the partitions this replica leads (0 while it leads none).',
-    registers: [this.registry],
-    collect: () => {
-      const source = this.partitionsSource;
-      if (source !== undefined) this.entriesHeld.set(source.held());
-    },
-  });
-
-  /**
-   * Messages published by partition, with `partitions` > 1 only: one series per partition this
-   * replica has published for (at most the count, 1024 at most, whatever the number of entries).
-   * Not a label of tsbeat_messages_published_total: that one has series for metricsMaxEntries
-   * entries only, so its sum by partition would leave out every other entry's runs.
-   */
-  readonly publishedByPartition: Counter<'partition'> | undefined;
-
-  /**
-   * Messages published by each partition (index: the partition), and how many of them the counter
-   * above has been told: a publish adds to a number, and a scrape hands the counter the difference
-   * (a labelled increment on every publish costs more than the rest of the counting).
-   */
-  private readonly partitionCounts: { readonly published: Float64Array; readonly told: Float64Array } | undefined;
-
-  /**
-   * What partition `partition` publishes, counted by partition (publishedByPartition): the sink its
-   * runtime adds to its own. A sink that counts nothing with one partition.
-   */
-  partitionEvents(partition: number): SchedulerEvents {
-    const counts = this.partitionCounts?.published;
-    if (counts === undefined || partition < 0 || partition >= counts.length) return NO_EVENTS;
-    const count = (): void => {
-      counts[partition] = (counts[partition] as number) + 1;
-    };
-    return { ...NO_EVENTS, published: count, triggerPublished: count };
-  }
-
-  /** At scrape time: what each partition published since the last scrape, added to its series. */
-  private tellPartitionCounts(): void {
-    const counts = this.partitionCounts;
-    if (counts === undefined || this.publishedByPartition === undefined) return;
-    counts.published.forEach((n, partition) => {
-      const more = n - (counts.told[partition] as number);
-      if (more <= 0) return;
-      this.publishedByPartition?.inc({ partition: String(partition) }, more);
-      counts.told[partition] = n;
-    });
-  }
-
   /**
    * What the scheduler reports, counted: the sink to hand to the parts that report (the leader's
    * session, the metered publishers, the leadership). Plain functions, so that a caller may wrap some.
@@ -357,26 +276,8 @@ export class BeatMetrics {
     this.source = source;
   }
 
-  /** Called once, while wiring, as readScheduleFrom: the partition gauges read `source` at scrape time. */
-  readPartitionsFrom(source: PartitionsSource): void {
-    this.partitionsSource = source;
-  }
-
-  constructor(options: { processMetrics?: boolean; maxEntries?: number | undefined; partitions?: number | undefined } = {}) {
+  constructor(options: { processMetrics?: boolean; maxEntries?: number | undefined } = {}) {
     this.maxEntries = options.maxEntries ?? DEFAULTS.metricsMaxEntries;
-    const partitions = options.partitions ?? 1;
-    this.partitions.set(partitions);
-    this.partitionCounts = partitions === 1 ? undefined : { published: new Float64Array(partitions), told: new Float64Array(partitions) };
-    this.publishedByPartition =
-      partitions === 1
-        ? undefined
-        : new Counter({
-            name: 'tsbeat_partition_messages_published_total',
-            help: 'Task messages published (scheduled and manual runs, as tsbeat_messages_published_total counts them), by partition; with partitions > 1 only.',
-            labelNames: ['partition'] as const,
-            registers: [this.registry],
-            collect: () => this.tellPartitionCounts(),
-          });
     // Under their standard names (process_cpu_seconds_total, process_start_time_seconds,
     // nodejs_heap_size_used_bytes, …), as every Prometheus client library exports them: generic
     // dashboards and restart/memory alerts look for these names. A `tsbeat_` prefix hid them.

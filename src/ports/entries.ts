@@ -9,7 +9,6 @@ import type { EntryOrigin } from '../config/resolve.js';
 import type { ParsedEntry } from '../config/schema.js';
 import { definitionOf } from '../config/entry-shapes.js';
 import type { ShapedDefinition } from '../config/entry-shapes.js';
-import { partitionOf } from '../core/partition.js';
 
 /**
  * The revision of an entry whose source keeps no record in tsbeat's entries hash (RedBeat, django):
@@ -69,32 +68,15 @@ export interface EntryChanges {
   readonly cursor: string;
 }
 
-/**
- * Which entries a reader keeps (`partitions` > 1, issue 34 step E): those whose name is in one of the
- * partitions `held` (core/partition.ts partitionOf). A source that sees a record's name before it
- * decodes it (the store) leaves the others undecoded; the catalog drops whatever else a source hands
- * on (source-view.ts). An empty `held` keeps nothing: a source may then answer with its cursor alone.
- */
-export interface EntryFilter {
-  readonly partitions: number;
-  readonly held: ReadonlySet<number>;
-}
-
-/** Whether `filter` keeps the entry named `name` (no filter: every entry). */
-export function keeps(filter: EntryFilter | undefined, name: string): boolean {
-  return filter === undefined || filter.held.has(partitionOf(name, filter.partitions));
-}
-
 export interface EntrySource {
   /** Where its entries come from, shown in status and logs. */
   readonly origin: EntryOrigin;
-  /** Everything it holds now (of the entries `filter` keeps, if it can tell them apart cheaply). */
-  load(filter?: EntryFilter): Promise<EntrySnapshot>;
+  /** Everything it holds now. */
+  load(): Promise<EntrySnapshot>;
   /**
    * What changed since `cursor` (from load or an earlier call); a change may be reported again.
-   * With `filter`, it may leave out the changes of entries the filter does not keep.
    */
-  changesSince(cursor: string, filter?: EntryFilter): Promise<EntryChanges>;
+  changesSince(cursor: string): Promise<EntryChanges>;
   /**
    * Whether what the read that returned `cursor` handed on of entries `names` may be out of date
    * now: a check much cheaper than changesSince (django: its change marker; RedBeat: the entries'

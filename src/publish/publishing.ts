@@ -33,15 +33,13 @@ import type { Dispatcher } from '../ports/dispatcher.js';
 import type { Revoker } from '../ports/revoker.js';
 import { amqpRevoker, redisRevoker } from './revoking.js';
 
-/** A dispatcher and its trigger publisher, fenced over one partition's keys. */
+/** A dispatcher and its trigger publisher, fenced over the deployment's keys. */
 export interface Fenced {
   readonly dispatcher: Dispatcher;
   readonly triggers: TriggerPublisher;
 }
 
 export interface Publishing extends Fenced {
-  /** A dispatcher over the same transport, fenced over another partition's keys (its lock, fence and state). */
-  fencedFor(keys: SchedulerKeys): Fenced;
   /** Revokes runs through Celery's remote control (overlap cancelOther, terminateOther); undefined on SQS, which has none. */
   readonly revoker?: Revoker;
   /** Starts connecting (retries on its own); resolves when the first attempt has been made. */
@@ -77,10 +75,6 @@ function redisPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Lo
   return {
     dispatcher: fenced,
     triggers: fenced,
-    fencedFor: (other) => {
-      const dispatcher = new RedisFencedDispatcher(broker, other, logger, config.lock.maxClockSkewMs);
-      return { dispatcher, triggers: dispatcher };
-    },
     revoker: redisRevoker(broker, config.broker.url, config.broker.transportOptions, DEFAULTS.controlExchange),
     connect: () => broker.client.connect().catch(() => undefined),
     ready: () => broker.client.status === 'ready',
@@ -114,10 +108,6 @@ function sendThenCommit<Plan>(
   return {
     dispatcher,
     triggers: dispatcher,
-    fencedFor: (other) => {
-      const fenced = new AmqpDispatcher(broker, state, other, logger, maxClockSkewMs);
-      return { dispatcher: fenced, triggers: fenced };
-    },
     ...(revoker === undefined ? {} : { revoker }),
     ...how,
     ready: () => broker.ready(),

@@ -8,8 +8,6 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import { chunksOf, pushAll } from '../base/chunks.js';
-import { partitionOf } from '../core/partition.js';
-import { partitionRuntimeKeys } from './keys.js';
 import type { SchedulerKeys } from './keys.js';
 
 /**
@@ -50,38 +48,5 @@ export async function forgetOwnedNow(client: Redis, keys: OwnedKeys, names: read
     const batch = client.multi();
     forgetOwned(batch, keys, chunk);
     await batch.exec();
-  }
-}
-
-/** A deployment of several partitions, whose entries' keys are each their partition's (core/partition.ts). */
-export interface Partitioned {
-  readonly partitions: number;
-  keys(partition: number): SchedulerKeys;
-}
-
-/** The partitions of a deployment, or undefined with one (its entries' keys are the deployment's). */
-export function partitionedOf(prefix: string, deployment: string, partitions: number | undefined): Partitioned | undefined {
-  if (partitions === undefined || partitions === 1) return undefined;
-  return { partitions, keys: (p) => partitionRuntimeKeys(prefix, deployment, p, partitions) };
-}
-
-/**
- * Queues on `batch` the removal of what the named deleted entries have under their partitions' keys:
- * what they own (forgetOwned), and their state, paused mark and resume time, which
- * lua/entries-write.lua removes with the delete under the deployment's keys only (the runtime store
- * is the deployment's until issue 34's step E). Right after the write, as the rest of what they own.
- */
-export function forgetInPartitions(batch: ChainableCommander, partitioned: Partitioned, names: readonly string[]): void {
-  const split = new Map<number, string[]>();
-  for (const name of names) {
-    const p = partitionOf(name, partitioned.partitions);
-    split.set(p, [...(split.get(p) ?? []), name]);
-  }
-  for (const [p, mine] of split) {
-    const keys = partitioned.keys(p);
-    forgetOwned(batch, keys, mine);
-    batch.call('HDEL', pushAll([keys.state], mine));
-    batch.call('SREM', pushAll([keys.paused], mine));
-    batch.call('HDEL', pushAll([keys.resumed], mine));
   }
 }

@@ -14,8 +14,7 @@ import { EntryShapes } from '../config/entry-shapes.js';
 import { queueNameContext, queueNameProblems } from '../config/queue-names.js';
 import type { QueueNameContext } from '../config/queue-names.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { keeps } from '../ports/entries.js';
-import type { EntryChanges, EntryFilter, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
+import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
 import { UNREADABLE } from './entry-state-codec.js';
 import { canonicalEntryJson, decodeEntryRecord } from './entry-record-codec.js';
 import type { SchedulerKeys } from './keys.js';
@@ -26,10 +25,8 @@ import type { AuditContext } from './audit-log.js';
 import { entryDiff } from '../control/audit.js';
 import type { AuditEvent } from '../control/audit.js';
 import { nameWrongType } from './server-errors.js';
-import { forgetInPartitions, forgetOwned } from './entry-owned.js';
-import type { Partitioned } from './entry-owned.js';
+import { forgetOwned } from './entry-owned.js';
 import { chunksOf, pushAll } from '../base/chunks.js';
-import { EntryIndex, type IndexBuildHooks } from './entry-index.js';
 import { sourced, storedEntry } from './entry-reads.js';
 import type { StoredEntry } from './entry-reads.js';
 import type { EntryWrite, PreparedWrite, WriteOptions } from './entry-writes.js';
@@ -70,8 +67,6 @@ export class RedisEntryStore implements EntrySource {
   readonly origin = 'store' as const;
   /** The definition shapes its reads met: per-tenant entries share one check and one resolution. */
   private readonly shapes = new EntryShapes();
-  /** The partition index, which a load of some partitions reads instead of every record. */
-  private readonly index: EntryIndex;
 
   constructor(
     private readonly client: Redis,
@@ -80,13 +75,7 @@ export class RedisEntryStore implements EntrySource {
     private readonly staticNames: ReadonlySet<string> = new Set(),
     /** What decides which keys a queue name lands on: a queue name that can only collide is refused (config/queue-names.ts). */
     private readonly queueNames: QueueNameContext | undefined = queueNameContext(DEFAULTS.statePrefix, {}),
-    /** With `partitions` > 1: a deleted entry's state and what it owns are under its partition's keys. */
-    private readonly partitioned?: Partitioned,
-    /** Told when a load had to build the partition index first (a store older than it, or than the recorded count). */
-    indexHooks: IndexBuildHooks = {},
-  ) {
-    this.index = new EntryIndex(client, keys, indexHooks);
-  }
+  ) {}
 
   /**
    * Checks every write, then applies them all or none. Throws ConfigError (code ENTRY_INVALID)
@@ -160,30 +149,20 @@ export class RedisEntryStore implements EntrySource {
         keys.state,
         keys.paused,
         keys.resumed,
+        keys.entryNames,
+        keys.entriesReceipt(randomUUID()),
         String(options.nowMs),
         options.keepHistory === true ? '1' : '',
         keys.events,
         String(writes.length),
       ];
-      // The partition index's keys last: the script keeps the index of the count it reads there (entry-index.ts).
-      head.splice(7, 0, keys.entryNames, keys.entriesReceipt(randomUUID()), keys.partitioning, keys.entriesPartitionHead);
       args.push(String(DEFAULTS.entriesReceiptMs));
-      reply = await withScripts(this.client).entriesWrite(11, pushAll(head, args));
+      reply = await withScripts(this.client).entriesWrite(9, pushAll(head, args));
     } catch (error) {
       throw await nameWrongType(
         this.client,
         error,
-        typedKeys(keys, [
-          'entries',
-          'entryChanges',
-          'entriesVersion',
-          'statics',
-          'state',
-          'paused',
-          'resumed',
-          'entryNames',
-          'partitioning',
-        ]),
+        typedKeys(keys, ['entries', 'entryChanges', 'entriesVersion', 'statics', 'state', 'paused', 'resumed', 'entryNames']),
       );
     }
     if (reply[0] === 'static') throw staticNameError(String(reply[1]));
@@ -207,8 +186,7 @@ export class RedisEntryStore implements EntrySource {
   private async forget(names: readonly string[]): Promise<void> {
     for (const chunk of chunksOf(names, DEFAULTS.ioChunk)) {
       const batch = this.client.multi();
-      if (this.partitioned === undefined) forgetOwned(batch, this.keys, chunk);
-      else forgetInPartitions(batch, this.partitioned, chunk);
+      forgetOwned(batch, this.keys, chunk);
       await this.read(() => batch.exec());
     }
   }
@@ -295,38 +273,25 @@ export class RedisEntryStore implements EntrySource {
     return Number((await this.read(() => this.client.get(this.keys.entriesVersion))) ?? 0);
   }
 
-  /**
-   * With a filter of some of several partitions, the records of their names alone, found in the
-   * partition index (entry-index.ts; built first where missing); a name there without a record is
-   * dropped from it. Else (no filter, every partition, or a count writers do not keep the index of)
-   * one scan of every record, where a record whose name the filter does not keep costs its name's
-   * hash, never its decoding. A filter that keeps nothing reads the version alone.
-   */
-  async load(filter?: EntryFilter): Promise<EntrySnapshot> {
+  /** Every record, in one scan. */
+  async load(): Promise<EntrySnapshot> {
     // The version first: a write during the read has a later version and is read again as a change.
     const cursor = String(await this.version());
     const entries: SourcedEntry[] = [];
-    if (filter?.held.size === 0) return { entries, cursor };
-    const keep = (name: string, text: string): void => {
-      if (keeps(filter, name)) entries.push(sourced(name, text, this.shapes));
-    };
-    if (filter !== undefined && filter.held.size < filter.partitions && (await this.index.ready(filter.partitions)))
-      await this.index.records(filter.partitions, filter.held, keep);
-    else await this.scan(keep);
+    await this.scan((name, text) => entries.push(sourced(name, text, this.shapes)));
     return { entries, cursor };
   }
 
-  /** With `filter`, only the changed names it keeps are read (their removals too): see load. */
-  async changesSince(cursor: string, filter?: EntryFilter): Promise<EntryChanges> {
+  async changesSince(cursor: string): Promise<EntryChanges> {
     const since = Number(cursor);
     const version = await this.version();
     if (version === since) return { changed: [], removed: [], cursor };
     // A counter behind the cursor was reset (FLUSHDB, a restore): every name is a change.
     const all =
       version < since
-        ? [...(await this.load(filter)).entries.map((e) => e.name)]
+        ? [...(await this.load()).entries.map((e) => e.name)]
         : await this.read(() => this.client.zrangebyscore(this.keys.entryChanges, `(${since}`, '+inf'));
-    const names = filter === undefined ? all : all.filter((name) => keeps(filter, name));
+    const names = all;
     // A burst of changes (a paused replica catching up) may name every entry: read in chunks, each
     // decoded before the next is read (the texts of every entry are never held at once).
     const changed: SourcedEntry[] = [];

@@ -6,20 +6,11 @@
 /**
  * tsbeat's own keys, for one deployment. All share the hash tag `{<name>}`, so that they live in one
  * slot should the state Redis ever be a cluster, and the prefix keeps them apart from Celery's.
- * With `partitions` > 1 (core/partition.ts) each partition p has its own copy of every key below but
- * the deployment's (replicas, replicas:expiry, alerts:*, audit, partitions, partitioning), under the hash tag
- * `{<name>/<p>}` (a deployment's name has no "/", so no deployment's tag is another's partition's):
- * a partition's keys share one slot, as a script that acts on them needs. One partition is the
- * deployment: its keys are those below, tagged `{<name>}`. Until the runtime entry store is
- * partitioned (issue 34, step E), a partition's runtime uses the deployment's store keys
- * (partitionRuntimeKeys): its scripts then touch two slots, which a standalone Redis allows.
+ * These are the names every release has written for a deployment of one leader (0.2.x's partitions
+ * = 1 among them), so that an upgrade reads the state it left.
  *   <prefix>:{<name>}:state    hash  entry name → JSON {slot, seen, at, by, id, n} (entry-state-codec.ts)
  *   <prefix>:{<name>}:lock     string  the redlock lock (value: the leader's token; expires after lock.ttl)
  *   <prefix>:{<name>}:fence    string  the token of the last instance that took the lock; the publish script checks it
- *   <prefix>:{<name>}:claim    string  with partitions > 1: the id of the replica the partition map gives the partition to, while it
- *                              is ready to take it (its lock attempts pass its own checks and find the lock held), expiring
- *                              after lock.ttl unless renewed (service/partition-claims.ts); a leader hands the partition over
- *                              only to the replica named here
  *   <prefix>:{<name>}:leader   hash  instance, since, token of the current leader (for status), and the fingerprint of the
  *                              config it runs: configHash, entriesHash, entryCount, entryNames (JSON, up to 10,000 names)
  *   <prefix>:{<name>}:events   pub/sub channel: "released <instance>" when a leader steps down; "control" after a pause, resume or trigger;
@@ -50,14 +41,6 @@
  *   <prefix>:{<name>}:entries:changes  zset  runtime entry name → the version of its last change (kept after a delete:
  *                              a name in here and not in `entries` was deleted at that version)
  *   <prefix>:{<name>}:entries:version  string  the version counter of the runtime entries, raised by each write
- *   <prefix>:{<name>}:entries:partition:<N>:<p>  set  the names of the runtime entries in partition p of N (CRC-32 of the
- *                              name modulo N, core/partition.ts): the partition index, which a replica taking partitions on
- *                              reads instead of every record (entry-index.ts). Kept by entries-write.lua, which computes the
- *                              partition itself, for the recorded count N (`partitioning`) and the count a move goes to, when
- *                              > 1; built where missing (a store older than it, a count recorded after the entries were
- *                              written) by entries-index.lua; `beat partitions set` builds the new count's and drops the old
- *   <prefix>:{<name>}:entries:partition:<N>:build  string  while N's partition index is being built: the HSCAN cursor of the
- *                              pass, shared by every replica that needs the index (entries-index.lua); deleted when it ends
  *   <prefix>:{<name>}:entries:receipt:<id>  string  the reply of one write that changed something (JSON), kept
  *                              DEFAULTS.entriesReceiptMs: the same write sent again answers what it did the first time
  *   <prefix>:{<name>}:statics  set  the names of the config file's entries, written by the leader: runtime entries may not take them
@@ -76,11 +59,10 @@
  *                              every `beat run` on each heartbeat (replica-codec.ts, lua/replica-beat.lua); who leads is the lock's
  *   <prefix>:{<name>}:replicas:expiry  zset  instance id → when its record stops counting (its last heartbeat plus its lock.ttl, epoch
  *                              ms by Redis's TIME); each heartbeat drops the records past it, a clean stop its own
- *   <prefix>:{<name>}:partitions  hash  partition number → the replica that leads it and since when: the partition map, of a
- *                              deployment of more than one partition (the deployment's key, whatever the partition)
- *   <prefix>:{<name>}:partitioning  hash  the deployment's recorded partition count: count, and while `beat partitions set`
- *                              moves the entries, to (the count it moves to), with by and at (lua/partition-count.lua);
- *                              absent: never recorded (a deployment with state in {<name>}:state then counts as 1)
+ *   <prefix>:{<name>}:partitioning  hash  written by tsbeat 0.2.x only: the deployment's partition count (field count), and
+ *                              while its `beat partitions set` moved entries, the count it moved to (field to). 0.3.0
+ *                              retired partitions: it only reads the key, to refuse a deployment that 0.2.x left
+ *                              partitioned (redis/retired-partitions.ts), and never writes it
  *   <prefix>:{<name>}:failing  hash  entry name → JSON {reason, since, attempts, retryAt} of an entry whose runs are refused
  *                              because of the entry alone (written by the leader, cleared when it publishes again or goes)
  *   <prefix>:{<name>}:audit  stream  every change to an entry (create, update, delete, pause, resume, trigger): at, who, entry,
@@ -96,8 +78,6 @@ export interface SchedulerKeys {
   readonly state: string;
   readonly lock: string;
   readonly fence: string;
-  /** With partitions > 1, the id of the replica ready to take the partition from its leader (service/partition-claims.ts). */
-  readonly claim: string;
   readonly leader: string;
   readonly events: string;
   readonly paused: string;
@@ -119,12 +99,6 @@ export interface SchedulerKeys {
   /** The runtime entries' names in a zset of score 0, for pages in name order (ZRANGEBYLEX). */
   readonly entryNames: string;
   readonly entriesVersion: string;
-  /** The partition index: the names of the runtime entries in partition `partition` of `count` (a set; entry-index.ts). */
-  entriesPartition(count: number, partition: number): string;
-  /** While `count`'s partition index is being built, the cursor of the pass over the records (entries-index.lua). */
-  entriesPartitionBuild(count: number): string;
-  /** The start of every entriesPartition key, `<head><count>:<partition>`, for the scripts that build them (includes/entry-index.lua). */
-  readonly entriesPartitionHead: string;
   /** One write's receipt (entries-write.lua), so that sending it again answers what it did. */
   entriesReceipt(id: string): string;
   readonly statics: string;
@@ -145,9 +119,7 @@ export interface SchedulerKeys {
   readonly pauseNotes: string;
   readonly replicas: string;
   readonly replicaExpiry: string;
-  /** The partition map (partition → its leader), when there is more than one partition. */
-  readonly partitions: string;
-  /** The deployment's recorded partition count, and the count a move goes to (`beat partitions set`). */
+  /** tsbeat 0.2.x's record of the deployment's partition count: read only, to refuse a partitioned deployment. */
   readonly partitioning: string;
   readonly failing: string;
   /** The audit trail (a stream). */
@@ -159,7 +131,6 @@ export const SCHEDULER_KEY_TYPES = {
   state: 'hash',
   lock: 'string',
   fence: 'string',
-  claim: 'string',
   leader: 'hash',
   paused: 'set',
   resumed: 'hash',
@@ -184,7 +155,6 @@ export const SCHEDULER_KEY_TYPES = {
   notes: 'hash',
   replicas: 'hash',
   replicaExpiry: 'zset',
-  partitions: 'hash',
   partitioning: 'hash',
   failing: 'hash',
   audit: 'stream',
@@ -198,65 +168,13 @@ export function typedKeys<K extends keyof typeof SCHEDULER_KEY_TYPES>(
   return names.map((name) => [keys[name], SCHEDULER_KEY_TYPES[name]]);
 }
 
-/** The keys of the deployment's own, which no partition has a copy of (see the header). */
-export const DEPLOYMENT_KEYS = [
-  'replicas',
-  'replicaExpiry',
-  'alertItems',
-  'alertsDue',
-  'alertsSent',
-  'audit',
-  'partitions',
-  'partitioning',
-] as const satisfies readonly (keyof SchedulerKeys)[];
-
-/**
- * What a partition's runtime uses (service.ts): its partition's keys, with the runtime entry store's
- * the deployment's while the store is one per deployment (issue 34: step E partitions it): every
- * partition's scripts check a runtime entry's revision there, and the store's writers know of the
- * config file's names there. Of one partition, the same as schedulerKeys.
- */
-export function partitionRuntimeKeys(prefix: string, deployment: string, partition: number, partitions: number): SchedulerKeys {
-  const own = partitionKeys(prefix, deployment, partition, partitions);
-  if (partitions === 1) return own;
-  const store = schedulerKeys(prefix, deployment);
-  return {
-    ...own,
-    entries: store.entries,
-    entryChanges: store.entryChanges,
-    entryNames: store.entryNames,
-    entriesVersion: store.entriesVersion,
-    entriesPartition: (count, partition) => store.entriesPartition(count, partition),
-    entriesPartitionBuild: (count) => store.entriesPartitionBuild(count),
-    entriesPartitionHead: store.entriesPartitionHead,
-    entriesReceipt: (id) => store.entriesReceipt(id),
-    statics: store.statics,
-    staticsId: store.staticsId,
-  };
-}
-
-/** The keys of a deployment of one partition. */
+/** The keys of a deployment. */
 export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys {
-  return partitionKeys(prefix, deployment, 0, 1);
-}
-
-/**
- * The keys of one partition (0 … partitions−1) of a deployment: its own under `{<name>/<partition>}`,
- * the deployment's (DEPLOYMENT_KEYS) under `{<name>}`. Of one partition, the same as schedulerKeys.
- */
-export function partitionKeys(prefix: string, deployment: string, partition: number, partitions: number): SchedulerKeys {
-  if (!Number.isSafeInteger(partitions) || partitions < 1)
-    throw new RangeError(`partitionKeys: ${String(partitions)} partitions: the count is a whole number from 1`);
-  if (!Number.isSafeInteger(partition) || partition < 0 || partition >= partitions)
-    throw new RangeError(`partitionKeys: partition ${String(partition)} of ${partitions}: partitions are numbered 0 to ${partitions - 1}`);
-  const head = `${prefix}${prefix === '' ? '' : ':'}`;
-  const shared = `${head}{${deployment}}:`;
-  const base = partitions === 1 ? shared : `${head}{${deployment}/${partition}}:`;
+  const base = `${prefix}${prefix === '' ? '' : ':'}{${deployment}}:`;
   return {
     state: `${base}state`,
     lock: `${base}lock`,
     fence: `${base}fence`,
-    claim: `${base}claim`,
     leader: `${base}leader`,
     events: `${base}events`,
     paused: `${base}paused`,
@@ -274,15 +192,12 @@ export function partitionKeys(prefix: string, deployment: string, partition: num
     entryChanges: `${base}entries:changes`,
     entryNames: `${base}entries:names`,
     entriesVersion: `${base}entries:version`,
-    entriesPartition: (count, partition) => `${base}entries:partition:${count}:${partition}`,
-    entriesPartitionBuild: (count) => `${base}entries:partition:${count}:build`,
-    entriesPartitionHead: `${base}entries:partition:`,
     entriesReceipt: (id) => `${base}entries:receipt:${id}`,
     statics: `${base}statics`,
     staticsId: `${base}statics:id`,
-    alertItems: `${shared}alerts:items`,
-    alertsDue: `${shared}alerts:due`,
-    alertsSent: `${shared}alerts:sent`,
+    alertItems: `${base}alerts:items`,
+    alertsDue: `${base}alerts:due`,
+    alertsSent: `${base}alerts:sent`,
     // "runs:pending" is the set: an entry of that name gets "runs:=pending", which no other name maps to.
     runs: (entry) => `${base}runs:${entry === 'pending' || entry.startsWith('=') ? `=${entry}` : entry}`,
     runsPending: `${base}runs:pending`,
@@ -290,11 +205,10 @@ export function partitionKeys(prefix: string, deployment: string, partition: num
     failures: `${base}failures`,
     pauseNotes: `${base}paused:notes`,
     notes: `${base}notes`,
-    replicas: `${shared}replicas`,
-    replicaExpiry: `${shared}replicas:expiry`,
-    partitions: `${shared}partitions`,
-    partitioning: `${shared}partitioning`,
+    replicas: `${base}replicas`,
+    replicaExpiry: `${base}replicas:expiry`,
+    partitioning: `${base}partitioning`,
     failing: `${base}failing`,
-    audit: `${shared}audit`,
+    audit: `${base}audit`,
   };
 }

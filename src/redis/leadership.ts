@@ -50,12 +50,6 @@ export interface LeadershipOptions {
   readonly now?: () => number;
   /** Asked before each attempt to take the lock: a reason not to lead now (a skewed clock), or undefined. */
   readonly mayLead?: () => Promise<string | undefined>;
-  /**
-   * Told after each attempt that mayLead let through and that found the lock held by another
-   * instance (every vote against it a server saying so): this replica would have led had the lock
-   * been free. A partition's claim (service/partition-claims.ts) is renewed on it.
-   */
-  readonly onHeld?: () => void;
   /** Where failed renewals of the lock are reported. */
   readonly events?: Pick<SchedulerEvents, 'lockRenewFailed'>;
 }
@@ -253,7 +247,6 @@ export class Leadership {
         }
         this.lastAttemptError = message;
       } else {
-        this.options.onHeld?.();
         // Held by another instance: try again right when it would expire, if that is sooner.
         const pttl = await this.options.state.pttl(this.options.keys.lock).catch(() => -2);
         if (pttl >= 0) next = Math.min(next, pttl + 5);
@@ -329,14 +322,14 @@ export class Leadership {
 
   /**
    * Stops leading (the lease is dropped at once) and goes back to standby, giving the lock back and
-   * telling the standbys. `planned`: a hand-over the caller chose (the partition map), said at info.
+   * telling the standbys.
    */
-  relinquish(reason: string, planned = false): void {
-    this.lose(reason, planned);
+  relinquish(reason: string): void {
+    this.lose(reason);
   }
 
-  /** A standby tries the lock now instead of at its next retry (the partition map now gives it this replica). */
-  campaignNow(): void {
+  /** A standby tries the lock now instead of at its next retry (the leader stepped down). */
+  private campaignNow(): void {
     // Not before start(): an attempt then would lead with no owner to tell.
     if (this.owner === undefined) return;
     // An attempt in flight ignores the timer set here: it retries at once when it ends.
@@ -344,15 +337,14 @@ export class Leadership {
     this.scheduleAttempt(0);
   }
 
-  private lose(reason: string, planned = false): void {
+  private lose(reason: string): void {
     if (!this.lease) return;
     const lock = this.lock;
     const expiresAt = this.lease.publishUntil + this.marginMs;
     this.clearLeaderTimers();
     this.lock = undefined;
     this.lease = undefined;
-    if (planned) this.options.logger.info({ event: EVENTS.lockLost, reason }, 'handing the lock over; back to standby');
-    else this.options.logger.warn({ event: EVENTS.lockLost, reason }, 'stopped leading; back to standby');
+    this.options.logger.warn({ event: EVENTS.lockLost, reason }, 'stopped leading; back to standby');
     this.owner?.onLose(reason);
     // Campaigning again only once the lock is given back leaves it to the standbys, told at once.
     if (lock) void this.handOver(lock, expiresAt).finally(() => this.scheduleAttempt(this.options.retryEveryMs));

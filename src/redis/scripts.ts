@@ -42,7 +42,6 @@ const CLAIM_TRIGGER = lua('claim-trigger');
 const COMMIT_TRIGGER = lua('commit-trigger');
 const LEADER_INFO = lua('leader-info');
 const ENTRIES_WRITE = lua('entries-write');
-const ENTRIES_INDEX = lua('entries-index');
 const STATICS_WRITE = lua('statics-write');
 const AUDIT_APPEND = lua('audit-append');
 const ALERTS_OUTBOX = lua('alerts-outbox');
@@ -51,9 +50,6 @@ const REPLICA_BEAT = lua('replica-beat');
 const BACKFILL_FENCED = lua('backfill-fenced');
 const RECORD_PASSED = lua('record-passed');
 const PASSED_CLIP = lua('passed-clip');
-const PARTITION_COUNT = lua('partition-count');
-const MOVE_ENTRIES = lua('move-entries');
-const MOVE_REQUEST = lua('move-request');
 
 export interface ScriptClient {
   /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
@@ -77,8 +73,6 @@ export interface ScriptClient {
   /** entries-write.lua: creates, changes and deletes runtime entries, all or nothing. */
   /** Its keys and arguments as one array (ioredis flattens it): a write of 100,000 entries must not be spread onto the stack. */
   entriesWrite(numKeys: number, keysAndArgs: readonly string[]): Promise<(string | number)[]>;
-  /** entries-index.lua: checks, builds and mends the runtime entries' partition index. Keys and arguments as one array. */
-  entriesIndex(numKeys: number, keysAndArgs: readonly string[]): Promise<unknown>;
   /** audit-append.lua: a write's events in the audit trail, many to a call. Keys and arguments as one array (ioredis flattens it). */
   auditAppend(numKeys: number, keysAndArgs: readonly string[]): Promise<number>;
   /** statics-write.lua: replaces the config file's entry names when they changed. */
@@ -96,12 +90,6 @@ export interface ScriptClient {
   passedClip(numKeys: number, keysAndArgs: readonly string[]): Promise<number[]>;
   /** replica-beat.lua: a replica's heartbeat in the registry, and its leaving. */
   replicaBeat(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
-  /** partition-count.lua: records, and changes, the deployment's partition count. */
-  partitionCount(numKeys: number, ...keysAndArgs: string[]): Promise<[number, string, string]>;
-  /** move-entries.lua: entries' records to their partition under a new count, fenced. Keys and arguments as one array. */
-  moveEntries(numKeys: number, keysAndArgs: readonly string[]): Promise<number[]>;
-  /** move-request.lua: a pending manual run or backfill to its entry's partition under a new count, fenced. */
-  moveRequest(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
 
 export function withScripts(client: Redis): Redis & ScriptClient {
@@ -116,7 +104,6 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('commitTrigger', { lua: COMMIT_TRIGGER });
     client.defineCommand('leaderInfo', { lua: LEADER_INFO });
     client.defineCommand('entriesWrite', { lua: ENTRIES_WRITE });
-    client.defineCommand('entriesIndex', { lua: ENTRIES_INDEX });
     client.defineCommand('staticsWrite', { lua: STATICS_WRITE });
     client.defineCommand('auditAppend', { lua: AUDIT_APPEND });
     client.defineCommand('alertsOutbox', { lua: ALERTS_OUTBOX });
@@ -125,9 +112,6 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('backfillFenced', { lua: BACKFILL_FENCED });
     client.defineCommand('recordPassed', { lua: RECORD_PASSED });
     client.defineCommand('passedClip', { lua: PASSED_CLIP });
-    client.defineCommand('partitionCount', { lua: PARTITION_COUNT });
-    client.defineCommand('moveEntries', { lua: MOVE_ENTRIES });
-    client.defineCommand('moveRequest', { lua: MOVE_REQUEST });
   }
   return client as Redis & ScriptClient;
 }

@@ -5,7 +5,7 @@
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { DuePlan } from '../core/due.js';
 import { isFinished } from '../config/max-runs.js';
-import type { ScheduleError } from '../core/budget.js';
+import type { ScheduleError } from '../base/step-budget.js';
 
 /**
  * Where an entry stands in the book (src/runtime/entry-life.ts describes each phase and its
@@ -105,7 +105,7 @@ export interface BookOptions {
    */
   readonly onKeyed?: (entry: BookEntry) => void;
   /**
-   * An entry's schedule could not be computed (core/budget.ts: it spent its step budget, or gave a
+   * An entry's schedule could not be computed (base/step-budget.ts: it spent its step budget, or gave a
    * slot that does not advance): that entry alone is failed. Answers when to try it again (the
    * runner's EntryFailures backoff); the entry waits in the heap until then, with no next slot.
    */

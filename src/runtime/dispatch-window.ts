@@ -1,8 +1,7 @@
 /**
  * Publishing everything due at an instant: batch by batch, with up to DEFAULTS.dispatchMaxInFlight
  * batches awaiting their reply, so that while Redis runs one batch's script the next is encoded and
- * sent and the one after planned; with several partitions led, their runners' batches together
- * (process-budget.ts DispatchSlots). The bookkeeping of published batches (cursors, next slots, the
+ * sent and the one after planned (process-budget.ts DispatchSlots). The bookkeeping of published batches (cursors, next slots, the
  * log line and metrics of each run) waits until the last batch is answered: in a burst the process
  * is CPU-bound, and time spent there would delay the messages still to go. Meanwhile only the runs'
  * slots and ids are kept, not their messages (see sentPart).
@@ -43,7 +42,7 @@ export interface DispatchWindowOptions {
   readonly onSuperseded: ((names: readonly string[]) => void) | undefined;
   /** Entries whose runs are refused because of the entry alone, retried with their own backoff. */
   readonly failures: EntryFailures;
-  /** The batches planned or in flight of every runner of the process, together (process-budget.ts). */
+  /** The runner's batches planned or in flight (process-budget.ts). */
   readonly slots: DispatchSlots;
 }
 
@@ -103,8 +102,7 @@ async function dispatchWindow(
   const released = options.overlap.release(book, nowMs, mayRelease);
   const { slots } = options;
   for (;;) {
-    // The process's other runners (partitions) plan and send theirs in turn: a slot before planning,
-    // given back when the batch's reply comes, or at once when it is not sent.
+    // A slot before planning, given back when the batch's reply comes, or at once when it is not sent.
     await slots.acquire();
     let sent = false;
     try {
@@ -129,9 +127,8 @@ async function dispatchWindow(
     } finally {
       if (!sent) slots.release();
     }
-    // A long burst records what went out as it goes, once a backlog has piled up (the process's:
-    // its partitions' bursts together): kept to its end, a million runs' slots and ids were hundreds
-    // of MB, and their recording one long task.
+    // A long burst records what went out as it goes, once a backlog has piled up: kept to its end, a
+    // million runs' slots and ids were hundreds of MB, and their recording one long task.
     if (state.published.length > 0 && slots.backlog() >= DEFAULTS.dispatchRecordBacklog)
       recording.add(state.published.splice(0, state.published.length));
     // Let the dispatcher finish writing this batch (its steps after the first await run as

@@ -1,10 +1,8 @@
 /**
  * The runtime entries in force: what the sources of entries that change while beat runs (the store,
  * RedBeat, django) hold, checked and resolved, less those that cannot run (invalid, or with a name
- * already taken by a config-file entry or an earlier source). With one partition every replica keeps
- * one whole, leader or not, so that a standby that takes over has them at hand and status shows them
- * everywhere. With `partitions` > 1 it holds the entries of the partitions this process leads alone
- * (catalog-hold.ts): none on a standby; a partition's are read when it is taken on.
+ * already taken by a config-file entry or an earlier source). Every replica keeps one whole, leader
+ * or not, so that a standby that takes over has them at hand and status shows them everywhere.
  *
  * It looks for changes every `intervalMs` (the config's maxInterval: a missed pub/sub message is
  * caught then) and at once when poked (the message), and hands what changed to its listener (the
@@ -24,11 +22,16 @@ import type { EntrySource } from '../ports/entries.js';
 import type { SourceChange } from './source-audit.js';
 import { readView, sourceView, viewOutdated } from './source-view.js';
 import type { SourceView } from './source-view.js';
-import { PartitionHold, forgetPartition, logHold, storeUnread } from './catalog-hold.js';
 import { decideEntry, reportProblems, sameEntry } from './entry-decide.js';
 import type { EntryProblem } from './entry-decide.js';
 
 export type { EntryProblem } from './entry-decide.js';
+
+/** What a supervisor and its leader sessions use of the catalog. */
+export type RuntimeEntries = Pick<
+  EntryCatalog,
+  'entries' | 'find' | 'listen' | 'poke' | 'refresh' | 'reading' | 'onRemoved' | 'reconfigure' | 'checkedOrigins' | 'outdated'
+>;
 
 /** What changed in the catalog, for its listener: entries added or changed, and names that left. */
 export type CatalogListener = (changed: readonly ResolvedEntry[], removed: readonly string[]) => Promise<void>;
@@ -65,8 +68,6 @@ export interface EntryCatalogOptions {
    * go. Must return at once.
    */
   readonly onSourceDeletes?: (names: readonly string[]) => void;
-  /** More than 1: hold only the entries of the partitions taken on (holdPartition); none until then. */
-  readonly partitions?: number;
 }
 
 /** How many names a change line lists. */
@@ -97,15 +98,12 @@ export class EntryCatalog {
   private inRead: { origin: string; sinceMs: number } | undefined;
   /** The sources being checked now (outdated), and since when. */
   private readonly inCheck = new Set<{ origin: string; sinceMs: number }>();
-  /** With `partitions` > 1, the partitions whose entries it holds. */
-  private readonly partitionHold: PartitionHold | undefined;
 
   constructor(private readonly options: EntryCatalogOptions) {
     this.views = options.sources.map((source) => sourceView(source, options.defaults));
     this.loop = new PokedLoop({ intervalMs: options.intervalMs, run: () => this.refresh(), runAtStart: false, unref: true });
     this.defaults = options.defaults;
     this.staticNames = options.staticNames;
-    this.partitionHold = (options.partitions ?? 1) > 1 ? new PartitionHold(options.partitions as number) : undefined;
   }
 
   /** True when there are runtime sources at all. */
@@ -121,9 +119,8 @@ export class EntryCatalog {
     return this.rebuilds;
   }
 
-  /** The runtime entries in force; of `partition` alone with one given and `partitions` > 1 (its slice's). */
-  entries(partition?: number): ResolvedEntry[] {
-    if (partition !== undefined && this.partitionHold !== undefined) return this.partitionHold.entriesOf(partition, this.current);
+  /** The runtime entries in force. */
+  entries(): ResolvedEntry[] {
     return [...this.current.values()];
   }
 
@@ -215,48 +212,9 @@ export class EntryCatalog {
     return this.inRead ?? this.inCheck.values().next().value;
   }
 
-  /**
-   * Takes partition `partition`'s entries on (with `partitions` > 1): reads them whole from every
-   * source, in line with the looks, and resolves once they are in force (told to no listener: the
-   * partition's session takes them from `entries`). Rejects when the store could not be read; a
-   * RedBeat or django source that cannot be read now gives them at a later look. Held already: a look.
-   */
-  async holdPartition(partition: number): Promise<void> {
-    const hold = this.partitionHold;
-    if (hold === undefined) return this.refresh();
-    const heldBefore = hold.holds(partition);
-    // Partitions asked for meanwhile are taken on by the first look: one read of the store for all.
-    hold.wanted.add(partition);
-    const taking = this.looking.then(async () => {
-      for (const p of [...hold.wanted, partition])
-        if (hold.take(p)) for (const view of this.views) if (view.cursor !== undefined) view.pending.add(p);
-      hold.wanted.clear();
-      await this.look();
-    });
-    this.looking = taking.catch(() => undefined);
-    await taking;
-    const unread = hold.holds(partition) ? storeUnread(this.views, partition) : undefined;
-    if (unread !== undefined) throw unread;
-    if (!heldBefore) logHold(this.options.logger, 'held', partition, hold.count(partition));
-  }
-
-  /**
-   * Forgets partition `partition`'s entries (lost or handed over), in line with the looks: no
-   * listener hears of it (the partition's session has stopped), nothing counts as removed.
-   */
-  dropPartition(partition: number): Promise<void> {
-    const hold = this.partitionHold;
-    if (hold === undefined) return Promise.resolve();
-    const where = { views: this.views, byName: [this.current, this.problemMap, this.unsentRemovals] };
-    this.looking = this.looking.then(() => {
-      if (forgetPartition(hold, partition, where, this.options.logger)) this.rebuilds += 1;
-    });
-    return this.looking;
-  }
-
-  /** How many runtime entries of `partition` are in force here (with `partitions` > 1; else every one). */
-  heldCount(partition: number): number {
-    return this.partitionHold === undefined ? this.current.size : this.partitionHold.count(partition);
+  /** How many runtime entries are in force. */
+  heldCount(): number {
+    return this.current.size;
   }
 
   /** Where changes go from now on (the leader's runner), or nowhere. */
@@ -326,12 +284,7 @@ export class EntryCatalog {
     for (const view of this.views) {
       this.inRead = { origin: view.source.origin, sinceMs: (this.options.now ?? Date.now)() };
       try {
-        await readView(
-          view,
-          touched,
-          { onSourceChanges: this.options.onSourceChanges, removed: (names) => this.tellDeletes(view, names) },
-          this.partitionHold?.filter,
-        );
+        await readView(view, touched, { onSourceChanges: this.options.onSourceChanges, removed: (names) => this.tellDeletes(view, names) });
         view.lastError = undefined;
         view.failingSinceMs = undefined;
       } catch (error) {
@@ -392,7 +345,6 @@ export class EntryCatalog {
       if (entry === undefined) {
         if (before !== undefined) {
           this.current.delete(name);
-          this.partitionHold?.counted(name, -1);
           removed.push(name);
         }
         continue;
@@ -402,7 +354,6 @@ export class EntryCatalog {
       const reborn = before !== undefined && incarnation !== before.incarnation;
       if (reborn) removed.push(name);
       if (before !== undefined && !reborn && sameEntry(before, entry)) continue;
-      if (before === undefined) this.partitionHold?.counted(name, 1);
       this.current.set(name, entry);
       changed.push(entry);
     }

@@ -7,14 +7,13 @@ import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Logger } from '../base/log.js';
 import { ControlLoop } from './control-loop.js';
-import type { ProcessBudget } from './process-budget.js';
 import type { ControlSource, TriggerPublisher } from '../ports/control.js';
 import type { Dispatcher, SlotAhead } from '../ports/dispatcher.js';
 import type { StateStore } from '../ports/state.js';
 import { Runner } from './runner.js';
 import type { Clock } from '../ports/clock.js';
 import type { SchedulerEvents } from '../ports/events.js';
-import type { RuntimeEntries } from './catalog-slices.js';
+import type { RuntimeEntries } from './entry-catalog.js';
 import { ReadFirst } from './read-first.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { PauseWatch } from '../base/pause-watch.js';
@@ -44,8 +43,6 @@ export interface LeaderSessionOptions {
   readonly running?: RunningRuns;
   /** See RunnerOptions.revoker. */
   readonly revoker?: Revoker;
-  /** See RunnerOptions.budget. */
-  readonly budget?: ProcessBudget;
 }
 
 export class LeaderSession {
@@ -80,7 +77,6 @@ export class LeaderSession {
       ...(catalog ? { onSuperseded: () => catalog.poke() } : {}),
       ...(readFirst ? { readFirst: { read: () => readFirst.read(), pauses: this.pauses } } : {}),
       ...(beforePublish ? { beforePublish } : {}),
-      ...(options.budget ? { budget: options.budget } : {}),
     });
     this.control = new ControlLoop({
       config: options.config,

@@ -1,15 +1,12 @@
 /**
- * What the partitions a process leads share (`partitions` > 1: one runner per partition led): the
- * bounds a runner sets itself for the process's sake are the process's, not each runner's. A burst
- * of 1,000,000 over 12 partitions in one process otherwise kept 12 runners' batches in flight at once
- * (24 instead of 2) and 12 backlogs of published batches awaiting their recording, more live than
- * the young generation holds, so that they were promoted and the collector took 40 % of the burst;
- * and up to 12 × templatesKept templates (a million, which the warm-up then spent its idle time
- * compiling). One runner alone behaves as before: the window's own bound binds first.
+ * The bounds a runner keeps for the process's sake (runner.ts makes one per session): the message
+ * templates it keeps compiled, the batches its bursts have planned or in flight, and the published
+ * batches awaiting their recording, so that a burst of a million runs does not hold more live than
+ * the young generation can (promoted, they cost the collector a large share of the burst).
  */
 import { DEFAULTS } from '../base/defaults.js';
 
-/** How many message templates the process's runners keep compiled, together (DEFAULTS.templatesKept). */
+/** How many message templates a runner keeps compiled (DEFAULTS.templatesKept). */
 export class TemplateRoom {
   private used = 0;
 
@@ -26,10 +23,9 @@ export class TemplateRoom {
 }
 
 /**
- * The batches the process's bursts have planned or in flight, together: a runner takes one before
- * it plans a batch and gives it back once the batch's reply came (or it was not sent). Taken in
- * turn (first asked, first given), so that partitions due at one instant publish side by side.
- * Room for each window's DEFAULTS.dispatchMaxInFlight batches in flight and one being planned.
+ * The batches a runner's bursts have planned or in flight: it takes one before it plans a batch and
+ * gives it back once the batch's reply came (or it was not sent), first asked, first given. Room for
+ * the window's DEFAULTS.dispatchMaxInFlight batches in flight and one being planned.
  */
 export class DispatchSlots {
   private taken = 0;
@@ -67,9 +63,8 @@ export class DispatchSlots {
   }
 
   /**
-   * The published batches not recorded yet of every burst of the process: past
-   * DEFAULTS.dispatchRecordBacklog a burst records its own as it goes (each partition keeping 40
-   * batches of its own was 12 × 40 × 500 runs' slots and ids at once, promoted to the old generation).
+   * The published batches not recorded yet of every burst: past DEFAULTS.dispatchRecordBacklog a
+   * burst records its own as it goes (kept to its end, they were promoted to the old generation).
    */
   backlog(): number {
     let batches = 0;
@@ -78,7 +73,7 @@ export class DispatchSlots {
   }
 }
 
-/** The bounds one process's runners share: made once per process (service), or per runner when none is given. */
+/** A runner's bounds: templates kept and batches planned or in flight (runner.ts makes one per session). */
 export interface ProcessBudget {
   readonly templates: TemplateRoom;
   readonly dispatches: DispatchSlots;

@@ -1,8 +1,7 @@
 /**
  * A snapshot of runtime entries resolved once, as a replica's catalog resolves it (the same
  * defaults, the same refusals: invalid, or a name the config file takes), for readers outside a
- * running catalog: the CLI's view of the store (`beat status`) and the lookup of one stored entry
- * that this replica does not hold (service/entry-lookup.ts).
+ * running catalog: the CLI's view of the store (`beat status`).
  */
 import { silentLogger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';

@@ -2,7 +2,7 @@
  * Turns an entry's slot into the run handed to a dispatcher: its Celery message, rendered from the
  * entry's template with the slot's task id. Templates are compiled on an entry's first run or ahead
  * of it (warm-up), not at start: most of a large schedule is idle most of the time. At most
- * DEFAULTS.templatesKept are kept at once, by all the process's runners together (TemplateRoom); an
+ * DEFAULTS.templatesKept are kept at once (TemplateRoom); an
  * entry rendered beyond them gets a template of its own for that run only, which dies with the
  * run's batch.
  */
@@ -30,7 +30,7 @@ export class RunRenderer {
     private readonly messageEnv: MessageEnv,
     /** Told of each template as it is compiled (DispatchSpeedups.prepare), when the dispatcher offers it. */
     private readonly speedups: DispatchSpeedups | undefined,
-    /** Most templates kept at once (see hasRoom): the process's, shared with its other runners (process-budget.ts). */
+    /** Most templates kept at once (see hasRoom; process-budget.ts). */
     private readonly room: TemplateRoom = new TemplateRoom(),
   ) {
     this.shapes = new MessageShapes(config, messageEnv);
@@ -45,7 +45,7 @@ export class RunRenderer {
     if (this.compiled.delete(entry)) this.room.add(-1);
   }
 
-  /** Lets every template go (the runner stopped): the room is the other runners'. */
+  /** Lets every template go (the runner stopped). */
   forgetAll(): void {
     this.room.add(-this.compiled.size);
     this.compiled.clear();

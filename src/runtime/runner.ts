@@ -41,11 +41,10 @@ import type { Revoker } from '../ports/revoker.js';
 import type { BookSnapshot } from './entry-book.js';
 import { PreciseTimer } from './precise-timer.js';
 import { processBudget } from './process-budget.js';
-import type { ProcessBudget } from './process-budget.js';
 import { RunRenderer } from './run-render.js';
 import { Staging } from './staging.js';
 import { WarmUp } from './warm-up.js';
-import type { ScheduleError } from '../core/budget.js';
+import type { ScheduleError } from '../base/step-budget.js';
 
 export interface RunnerOptions {
   readonly config: ResolvedConfig;
@@ -79,8 +78,6 @@ export interface RunnerOptions {
   readonly readFirst?: RunnerReadFirst;
   /** Entries of its origins are checked before each publish of them; the wake-up publishes what was due when it began. */
   readonly beforePublish?: BeforePublish;
-  /** The bounds shared with the process's other runners (one per partition led); its own when absent. */
-  readonly budget?: ProcessBudget;
 }
 
 /**
@@ -137,7 +134,7 @@ export class Runner {
       onKeyed: (held) => this.warmUp.keyed(held),
       onScheduleFailure: (held, error, nowMs) => this.scheduleFailed(held.entry, error, nowMs),
     });
-    const budget = options.budget ?? processBudget();
+    const budget = processBudget();
     const renderer = new RunRenderer(config, options.messageEnv, speedups, budget.templates);
     this.renderer = renderer;
     this.staging = new Staging({ book: this.book, renderer, speedups, lease });
@@ -166,7 +163,7 @@ export class Runner {
 
   /**
    * An entry whose schedule cannot be computed (its step budget spent, or a slot that does not
-   * advance: core/budget.ts) fails alone, as a refused run does (dispatch-window.ts, contain): the
+   * advance: base/step-budget.ts) fails alone, as a refused run does (dispatch-window.ts, contain): the
    * same failure record with the error as its reason (status, the API, the dashboard, metrics),
    * logged once per reason, tried again after its backoff. Answers when.
    */
@@ -335,7 +332,7 @@ export class Runner {
     this.timer.cancel();
     this.staging.discard();
     const inFlight = this.inFlight;
-    // Its kept templates go back to the process's room (another partition's runner may use it), once nothing renders.
+    // Its kept templates go back to the room once nothing renders.
     if (inFlight === undefined) return this.renderer.forgetAll();
     const settled = inFlight.then(
       () => false,

@@ -1,15 +1,11 @@
 /**
  * One source of runtime entries as the catalog (entry-catalog.ts) keeps it: everything it held at
  * the last read, the cursor to ask for changes since, and its failures; and the read that brings
- * it up to date (the whole source at first, then its changes). With a filter (partitions, issue 34
- * step E) it keeps only the entries of the partitions held, and reads a partition taken on since
- * the first read (`pending`) whole before the changes: those since the cursor are read after it and
- * cover what the partition's read may have missed (a change read twice is the same entry).
+ * it up to date (the whole source at first, then its changes).
  */
 import { ShapeResolver } from '../config/entry-shapes.js';
 import type { ResolveDefaults } from '../config/entry-shapes.js';
-import { keeps } from '../ports/entries.js';
-import type { EntryFilter, EntrySource, SourcedEntry } from '../ports/entries.js';
+import type { EntrySource, SourcedEntry } from '../ports/entries.js';
 import { heldBefore, sourceChanges } from './source-audit.js';
 import type { SourceChange } from './source-audit.js';
 
@@ -24,8 +20,6 @@ export interface SourceView {
   failingSinceMs: number | undefined;
   /** Resolves its entries under the catalog's defaults, once per definition shape. */
   resolver: ShapeResolver;
-  /** Partitions held since the first read whose entries are not read yet (a failed read keeps them here). */
-  readonly pending: Set<number>;
 }
 
 export function sourceView(source: EntrySource, defaults: ResolveDefaults): SourceView {
@@ -36,7 +30,6 @@ export function sourceView(source: EntrySource, defaults: ResolveDefaults): Sour
     lastError: undefined,
     failingSinceMs: undefined,
     resolver: new ShapeResolver(source.origin, defaults),
-    pending: new Set(),
   };
 }
 
@@ -49,38 +42,21 @@ export interface ViewReadHooks {
 
 /**
  * Reads `view`'s source into it, adding the names that changed to `touched`; throws what the source
- * throws. With `filter`, keeps only the entries it keeps.
+ * throws.
  */
-export async function readView(view: SourceView, touched: Set<string>, hooks: ViewReadHooks, filter?: EntryFilter): Promise<void> {
+export async function readView(view: SourceView, touched: Set<string>, hooks: ViewReadHooks): Promise<void> {
   if (view.cursor === undefined) {
-    const snapshot = await view.source.load(filter);
+    const snapshot = await view.source.load();
     for (const name of view.held.keys()) touched.add(name);
     view.held.clear();
     for (const entry of snapshot.entries) {
-      if (!keeps(filter, entry.name)) continue;
       view.held.set(entry.name, entry);
       touched.add(entry.name);
     }
     view.cursor = snapshot.cursor;
-    view.pending.clear();
     return;
   }
-  if (filter !== undefined && view.pending.size > 0) {
-    // The partitions taken on since: their entries whole, under the cursor kept (see the header).
-    const taken: EntryFilter = { partitions: filter.partitions, held: new Set(view.pending) };
-    const snapshot = await view.source.load(taken);
-    for (const entry of snapshot.entries) {
-      if (!keeps(taken, entry.name)) continue;
-      view.held.set(entry.name, entry);
-      touched.add(entry.name);
-    }
-    for (const p of taken.held) view.pending.delete(p);
-  }
-  const all = await view.source.changesSince(view.cursor, filter);
-  const changes =
-    filter === undefined
-      ? all
-      : { ...all, changed: all.changed.filter((e) => keeps(filter, e.name)), removed: all.removed.filter((n) => keeps(filter, n)) };
+  const changes = await view.source.changesSince(view.cursor);
   const audited = hooks.onSourceChanges !== undefined && view.source.origin !== 'store';
   const before = audited ? heldBefore(view.held, changes) : undefined;
   // One ordered set: removals first, so that a name both removed and changed (a django row

@@ -46,7 +46,7 @@ export function auditReader(client: Redis, keys: Pick<SchedulerKeys, 'audit'>): 
 /**
  * The catalog's RedBeat and django changes into the audit trail (who: the source), recorded by the
  * replica that leads when it sees them (each replica's catalog that holds an entry sees its
- * changes: one records them; with partitions, the leader of the entry's partition), and
+ * changes: one records them), and
  * logged as `beat.audit`. A failed write is logged and not retried: the trail is a record, not a
  * queue, and the change itself has taken effect.
  */
@@ -54,16 +54,16 @@ export function sourceChangeRecorder(
   client: Redis,
   keys: Pick<SchedulerKeys, 'audit'>,
   options: {
-    /** Whether this replica records the change of entry `name` now (it leads, or leads the name's partition). */
-    readonly records: (name: string) => boolean;
+    /** Whether this replica records the changes now (it leads). */
+    readonly records: () => boolean;
     readonly maxEvents: () => number | undefined;
     readonly logger: Logger;
     readonly now: () => number;
   },
 ): (changes: readonly SourceChange[]) => void {
   return (changes) => {
-    const recorded = changes.filter((c) => options.records(c.entry));
-    if (recorded.length === 0) return;
+    if (changes.length === 0 || !options.records()) return;
+    const recorded = changes;
     const atMs = options.now();
     const events = recorded.map((c) => auditEvent({ who: c.who }, atMs, c.entry, c.action, c.changes));
     new AuditLog(client, keys, options.maxEvents()).record(events).then(

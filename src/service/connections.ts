@@ -25,8 +25,12 @@ export interface Connections {
   readonly lockClients: readonly Redis[];
   readonly redbeat: RedBeatParts | undefined;
   readonly django: DjangoEntries | undefined;
-  /** Connects every Redis client and the broker; throws what the broker refused at start (a config error). */
-  connect(signal: AbortSignal): Promise<void>;
+  /**
+   * Connects every Redis client and the broker; throws what the broker refused at start (a config
+   * error). `first`, when given, runs once the state Redis is connected and before anything else
+   * connects (nothing written yet): what it throws ends the start.
+   */
+  connect(signal: AbortSignal, first?: (state: Redis) => Promise<void>): Promise<void>;
   /** Closes them all together, with `others` (the result backend's connection). */
   close(others?: readonly (Redis | undefined)[]): Promise<void>;
 }
@@ -56,7 +60,11 @@ export function makeConnections(options: {
     lockClients,
     redbeat,
     django,
-    connect: async (signal) => {
+    connect: async (signal, first) => {
+      if (first !== undefined) {
+        await connectWithRetry(state, signal);
+        await first(state);
+      }
       await Promise.all([...allClients.map((c) => connectWithRetry(c, signal)), publishing.connect()]);
       // A broker that refuses the URL itself (a vhost that does not exist) at start is a config error.
       const refused = publishing.refusal();

@@ -1,7 +1,7 @@
 /**
  * What the dashboard (src/dashboard/) reads and writes, taken from the running service: the entries
  * in force (the config file's and the runtime catalog's), their status as /status computes it, the
- * deployment (leader, lock, connections; with `partitions` > 1 each partition's leader and lock) and
+ * deployment (leader, lock, connections) and
  * the control keys that `beat pause/resume/trigger` use.
  */
 import type { Redis } from 'ioredis';
@@ -10,9 +10,7 @@ import { VERSION } from '../base/version.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { followsOutcomes } from '../config/resolve.js';
-import { buildStatus, lastRunBy, nextRunMs, partitionLeaders } from '../control/status.js';
-import type { LeaderInfo } from '../control/status.js';
-import type { PartitionWire } from '../dashboard/wire.js';
+import { buildStatus, lastRunBy, nextRunMs } from '../control/status.js';
 import { chunksOf, yieldToLoop } from '../base/chunks.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { DashboardSources, EntriesApi } from '../dashboard/sources.js';
@@ -57,14 +55,6 @@ export interface DashboardInputs {
   /** The client that holds the lock key (the first of a Redlock quorum). */
   readonly lockClient: Pick<Redis, 'pttl'>;
   readonly lockKey: string;
-  /**
-   * With `partitions` > 1: each partition's leader record and lock key (index: the partition), read
-   * instead of `lockKey` and the control's leader (partition 0's) for the deployment's page.
-   */
-  readonly partitions?: {
-    readonly leaders: () => Promise<readonly (LeaderInfo | undefined)[]>;
-    readonly lockKeys: readonly string[];
-  };
   readonly publishing: { readonly status: string };
   readonly watch: Pick<DeploymentWatch, 'current'>;
   readonly messageEnv: MessageEnv;
@@ -132,32 +122,9 @@ function connectionsView(inputs: DashboardInputs, nowMs: number) {
   };
 }
 
-/** With several partitions: each one's leader and lock, and the replicas leading any as leaders. */
-async function partitionMap(inputs: DashboardInputs, several: NonNullable<DashboardInputs['partitions']>) {
-  const [leaders, ttls, replicas] = await Promise.all([
-    several.leaders(),
-    Promise.all(several.lockKeys.map((key) => inputs.lockClient.pttl(key))),
-    inputs.replicas.read(),
-  ]);
-  return {
-    leader: null,
-    lockExpiresInMs: null,
-    partitions: partitionLeaders(
-      leaders,
-      replicas.map((r) => r.instance),
-    ).map((p, i): PartitionWire => {
-      const ttl = ttls[i] ?? -2;
-      return { ...p, lockExpiresInMs: p.leader !== null && ttl >= 0 ? ttl : null };
-    }),
-    replicas: replicaStatuses(replicas, undefined, leaders),
-  };
-}
-
-/** The deployment's page: its leader and lock (or each partition's), replicas and connections. */
+/** The deployment's page: its leader and lock, replicas and connections. */
 async function deploymentView(inputs: DashboardInputs) {
   const nowMs = inputs.clock.now();
-  const several = inputs.partitions;
-  if (several !== undefined) return { ...(await partitionMap(inputs, several)), ...connectionsView(inputs, nowMs) };
   const [leader, ttl, replicas] = await Promise.all([
     inputs.control.leader(),
     inputs.lockClient.pttl(inputs.lockKey),
@@ -166,7 +133,6 @@ async function deploymentView(inputs: DashboardInputs) {
   return {
     leader: leader ? { instance: leader.instance, since: new Date(leader.sinceMs).toISOString() } : null,
     lockExpiresInMs: ttl >= 0 ? ttl : null,
-    partitions: null,
     replicas: replicaStatuses(replicas, leader),
     ...connectionsView(inputs, nowMs),
   };

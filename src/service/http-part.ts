@@ -1,14 +1,7 @@
 /**
  * HTTP (with --http only): the probes, /metrics, /status, the entries, backfill and audit APIs, and
  * the dashboard, on one server, the process's. What they tell of leading, stored state, control,
- * failing entries, missed slots, runs and the lock is the partition's (one, partition-runtime.ts).
- * With `partitions` > 1, what they read and ask of an entry goes to its partition's keys, what they
- * read of every entry to every partition's; /status, /readyz and the dashboard list who leads each
- * partition (its lock and leader record) and whether this replica does (and /status the entries
- * it holds of each), and the partition gauges of /metrics read every partition runtime's
- * supervisor. The runtime entries /status and the dashboard list are those this replica holds (of
- * the partitions it leads); the entries API reads the store, and a backfill finds an entry this
- * replica does not hold there (entry-lookup.ts).
+ * failing entries, missed slots, runs and the lock is the deployment's runtime's (deployment-runtime.ts).
  */
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -24,23 +17,16 @@ import type { RedisEntryStore } from '../redis/entry-store.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
-import { PartitionedControl } from '../redis/partitioned-control.js';
-import type { ControlClient } from '../redis/partitioned-control.js';
-import { partitionedReads } from '../redis/partitioned-reads.js';
-import type { FailuresRead, MissedRead, RunsRead, StatesRead } from '../redis/partitioned-reads.js';
-import type { LeaderInfo } from '../control/status.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { auditReader } from './audit-api.js';
 import { backfillApi } from './backfill-api.js';
 import type { Connections } from './connections.js';
 import { dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
-import type { DashboardInputs } from './dashboard-sources.js';
-import { partitionOf } from '../core/partition.js';
 import { entriesHandlers } from './entries-api.js';
-import { entryLookup } from './entry-lookup.js';
+import { entryNamedIn } from './in-force.js';
 import type { AuditSettings, InForce } from './in-force.js';
-import type { PartitionRuntime } from './partition-runtime.js';
-import { partitionMetrics, probes, scheduleMetrics } from './probes.js';
+import type { DeploymentRuntime } from './deployment-runtime.js';
+import { probes, scheduleMetrics } from './probes.js';
 import { messageEnv } from './running.js';
 
 export interface HttpPart {
@@ -60,13 +46,8 @@ interface Made {
   readonly entryStore: RedisEntryStore;
   readonly clockGuard: ClockGuard;
   readonly replicas: ReplicaRegistry;
-  /**
-   * Partition 0's runtime: with one partition, the one whose control, failures, missed slots, runs
-   * and lock the parts below read; with several, whose config in force and deployment watch they read.
-   */
-  readonly partition: PartitionRuntime;
-  /** Every partition's runtime (one unless `partitions` says more), for who leads which. */
-  readonly partitions: readonly PartitionRuntime[];
+  /** The deployment's runtime, whose control, failures, missed slots, runs and lock the parts below read. */
+  readonly runtime: DeploymentRuntime;
   readonly inForce: InForce;
   readonly audit: AuditSettings;
 }
@@ -77,17 +58,10 @@ export async function startHttp(
 ): Promise<HttpPart | undefined> {
   const { metrics } = options;
   if (metrics === undefined || options.address === undefined) return undefined;
-  const { keys, logger: log, clock, instanceId, connections, partition, partitions } = options;
-  const { supervisor } = partition;
-  const several = partitions.length > 1;
+  const { keys, logger: log, clock, instanceId, connections, runtime } = options;
+  const { supervisor } = runtime;
   const reads = readsOf(options);
-  metrics.readScheduleFrom(
-    scheduleMetrics(
-      supervisor,
-      partitions.slice(1).map((p) => p.supervisor),
-    ),
-  );
-  metrics.readPartitionsFrom(partitionMetrics(partitions.map((p) => p.supervisor)));
+  metrics.readScheduleFrom(scheduleMetrics(supervisor));
   const answers = probes({
     instanceId,
     clock,
@@ -95,12 +69,10 @@ export async function startHttp(
     redis: connections.state,
     clockGuard: options.clockGuard,
     publishing: connections.publishing,
-    watch: partition.watch,
+    watch: runtime.watch,
     ...reads,
     replicas: options.replicas,
     catalog: options.catalog,
-    ...(several ? { partitions: () => partitions.map((p) => ({ leading: p.supervisor.leading, entries: p.entriesHeld() })) } : {}),
-    ...(reads.leaders === undefined ? {} : { partitionLeaders: reads.leaders }),
     sourceTrouble: () => connections.django?.health().reason,
   });
   const entries = entriesApi(options, reads);
@@ -121,35 +93,19 @@ export async function startHttp(
   return { address: server.address, close: () => server.close() };
 }
 
-interface Reads {
-  readonly states: StatesRead;
-  readonly control: ControlClient;
-  readonly runs: RunsRead;
-  readonly failures: FailuresRead;
-  /** The reports of the entries' slots that never ran. */
-  readonly missed: MissedRead;
-  /** With several partitions, each one's leader record (index: the partition), as `beat status` reads them. */
-  readonly leaders?: () => Promise<(LeaderInfo | undefined)[]>;
-}
+type Reads = ReturnType<typeof readsOf>;
 
-/**
- * What the endpoints read and ask of the entries: the partition's stores, or with several partitions
- * each entry's partition's (redis/partitioned-control.ts, partitioned-reads.ts).
- */
-function readsOf(options: Made): Reads {
-  const { partition, partitions, connections, inForce } = options;
-  if (partitions.length === 1)
-    return {
-      states: partition.states,
-      control: partition.control,
-      runs: new RedisRunHistory(connections.state, partition.keys),
-      failures: partition.failures,
-      missed: partition.missedSlots,
-    };
-  const config = inForce.config();
-  const deployment = { prefix: config.state.prefix, name: config.name, partitions: partitions.length };
-  const control = new PartitionedControl(connections.state, deployment, options.audit);
-  return { ...partitionedReads(connections.state, deployment), control, leaders: () => control.leaders() };
+/** What the endpoints read and ask of the entries: the runtime's stores. */
+function readsOf(options: Made) {
+  const { runtime, connections } = options;
+  return {
+    states: runtime.states,
+    control: runtime.control,
+    runs: new RedisRunHistory(connections.state, runtime.keys),
+    failures: runtime.failures,
+    /** The reports of the entries' slots that never ran. */
+    missed: runtime.missedSlots,
+  };
 }
 
 type EntriesApi = ReturnType<typeof entriesHandlers> & ReturnType<typeof backfillApi>;
@@ -167,7 +123,7 @@ function entriesApi(options: Made, reads: Reads): EntriesApi {
       audit,
     }),
     ...backfillApi({
-      findEntry: entryLookup(inForce, options.catalog, options.entryStore, options.partitions.length),
+      findEntry: entryNamedIn(inForce, options.catalog),
       config: () => inForce.config(),
       states: reads.states,
       control: reads.control,
@@ -178,15 +134,13 @@ function entriesApi(options: Made, reads: Reads): EntriesApi {
 }
 
 function makeDashboard(options: Made, entries: EntriesApi, reads: Reads): Dashboard {
-  const { clock, instanceId, connections, partition, partitions, access } = options;
+  const { clock, instanceId, connections, runtime, access } = options;
   const { redbeat, django } = connections;
-  const leaders = reads.leaders;
   return new Dashboard(
     dashboardSources({
       instanceId,
       clock,
-      supervisor: partitions.length === 1 ? partition.supervisor : partitionedSupervisor(partitions),
-      ...(leaders === undefined ? {} : { partitions: { leaders, lockKeys: partitions.map((p) => p.keys.lock) } }),
+      supervisor: runtime.supervisor,
       catalog: options.catalog,
       states: reads.states,
       failures: reads.failures,
@@ -194,13 +148,13 @@ function makeDashboard(options: Made, entries: EntriesApi, reads: Reads): Dashbo
       replicas: options.replicas,
       redis: connections.state,
       lockClient: connections.lockClients[0] ?? connections.state,
-      lockKey: partition.keys.lock,
+      lockKey: runtime.keys.lock,
       runs: reads.runs,
       ...(redbeat === undefined ? {} : { redbeat: redbeat.source }),
       ...(django === undefined ? {} : { django }),
       missed: reads.missed,
       publishing: connections.publishing,
-      watch: partition.watch,
+      watch: runtime.watch,
       messageEnv: messageEnv(),
       apiToken: () => tokensOf(access).find((t) => t.scope === 'write')?.token,
       ...(access.tokens === undefined
@@ -215,25 +169,6 @@ function makeDashboard(options: Made, entries: EntriesApi, reads: Reads): Dashbo
     }),
     options.logger,
   );
-}
-
-/**
- * The partitions' supervisors as the dashboard reads one: the config in force (partition 0's, every
- * partition's being the same), leading while any partition leads, and each entry's next slot from
- * its own partition's runner (there while that partition leads; else the dashboard computes it).
- */
-function partitionedSupervisor(partitions: readonly PartitionRuntime[]): DashboardInputs['supervisor'] {
-  const first = partitions[0] as PartitionRuntime;
-  const book = { view: (name: string) => partitions[partitionOf(name, partitions.length)]?.supervisor.runner?.view(name) };
-  return {
-    get config() {
-      return first.supervisor.config;
-    },
-    get leading() {
-      return partitions.some((p) => p.supervisor.leading);
-    },
-    runner: book,
-  };
 }
 
 /** The config file's entry names, computed again only after a reload. */

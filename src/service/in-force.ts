@@ -1,12 +1,9 @@
 /**
- * What the process's parts made before the partition's runtime (entry sources, alerts) ask of it
- * once the service runs: the config in force (a reload changes it), whether this replica leads, the
- * stored states and the runs followed. The partition's supervisor, state store and outcome tracker
- * are made after those parts, since they need the events the parts raise; this view is bound to
- * them once they exist (late.ts). With one partition (partition-runtime.ts) it reads that partition;
- * with several, the config in force and `leading` are partition 0's (the deployment's own duties,
- * such as recording source changes in the audit trail, go to its leader), the states and runs are
- * every partition's together.
+ * What the process's parts made before the leader's runtime (entry sources, alerts) ask of it once
+ * the service runs: the config in force (a reload changes it), whether this replica leads, the
+ * stored states and the runs followed. The supervisor, state store and outcome tracker are made
+ * after those parts, since they need the events the parts raise; this view is bound to them once
+ * they exist (late.ts, deployment-runtime.ts).
  */
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
@@ -30,17 +27,15 @@ export interface UnfinishedRun {
 export interface InForce {
   /** The config in force (the last one reloaded). */
   config(): ResolvedConfig;
-  /** True while this replica leads (a session runs) partition 0, the one of the deployment's own duties. */
+  /** True while this replica leads (a session runs). */
   leading(): boolean;
-  /** True while this replica leads partition `partition`. */
-  leads(partition: number): boolean;
   /** The stored states of the entries. */
   readonly states: StatesReader;
   /** The runs followed and not finished yet; none without a resultBackend or taskEvents. */
   unfinished(): readonly UnfinishedRun[];
 }
 
-/** What a partition's runtime binds the view to. */
+/** What the deployment's runtime binds the view to. */
 export interface InForceBinding {
   readonly supervisor: Pick<Supervisor, 'config' | 'leading'>;
   readonly states: StatesReader;
@@ -49,31 +44,19 @@ export interface InForceBinding {
 
 export interface LateInForce {
   readonly view: InForce;
-  bind(partition: number, binding: InForceBinding): void;
+  bind(binding: InForceBinding): void;
 }
 
 export function lateInForce(): LateInForce {
-  const first = late<InForceBinding>('the partition (the config in force, leading, the states, the runs followed)');
-  const bound: InForceBinding[] = [];
+  const bound = late<InForceBinding>('the runtime (the config in force, leading, the states, the runs followed)');
   return {
     view: {
-      config: () => first.get().supervisor.config,
-      leading: () => first.get().supervisor.leading,
-      leads: (partition) => bound[partition]?.supervisor.leading ?? false,
-      states: {
-        readAll: async () => {
-          if (bound.length <= 1) return first.get().states.readAll();
-          const all = new Map<string, EntryState>();
-          for (const states of await Promise.all(bound.map((b) => b.states.readAll()))) for (const [k, v] of states) all.set(k, v);
-          return all;
-        },
-      },
-      unfinished: () => (bound.length <= 1 ? first.get().unfinished() : bound.flatMap((b) => b.unfinished())),
+      config: () => bound.get().supervisor.config,
+      leading: () => bound.get().supervisor.leading,
+      states: { readAll: () => bound.get().states.readAll() },
+      unfinished: () => bound.get().unfinished(),
     },
-    bind: (partition, binding) => {
-      bound[partition] = binding;
-      if (partition === 0) first.set(binding);
-    },
+    bind: (binding) => bound.set(binding),
   };
 }
 

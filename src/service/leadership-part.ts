@@ -1,5 +1,5 @@
 /**
- * A partition's leadership: its lock (and fence), the supervisor of its leader's sessions, its
+ * The deployment's leadership: its lock (and fence), the supervisor of its leader's sessions, its
  * control requests (pause, resume, trigger), and the watch for a second deployment on its lock.
  */
 import type { Redis } from 'ioredis';
@@ -12,16 +12,14 @@ import type { StateStore } from '../ports/state.js';
 import { ControlStore } from '../redis/control-store.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { Leadership } from '../redis/leadership.js';
-import type { RuntimeEntries } from '../runtime/catalog-slices.js';
+import type { RuntimeEntries } from '../runtime/entry-catalog.js';
 import type { Fenced } from '../publish/publishing.js';
-import type { PartitionClockGuard } from './clock-watchers.js';
+import type { ClockGuard } from '../redis/clock-guard.js';
 import type { Connections } from './connections.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
 import type { AuditSettings } from './in-force.js';
 import { meteredDispatcher, meteredTriggers } from './metered-dispatcher.js';
-import type { PartitionSeat } from './partition-seats.js';
 import { messageEnv } from './running.js';
-import type { ProcessBudget } from '../runtime/process-budget.js';
 import { Supervisor } from './supervisor.js';
 import type { LeaderTask } from './supervisor.js';
 
@@ -32,7 +30,7 @@ export interface LeadershipPart {
   readonly watch: DeploymentWatch;
 }
 
-/** Makes a partition's lock, its supervisor and its watch, over the partition's keys. */
+/** Makes the deployment's lock, its supervisor and its watch. */
 export function makeLeadership(options: {
   config: ResolvedConfig;
   keys: SchedulerKeys;
@@ -40,12 +38,10 @@ export function makeLeadership(options: {
   clock: Clock;
   instanceId: string;
   connections: Connections;
-  /** The process's check of its clock against Redis's, as the partition watches it. */
-  clockGuard: PartitionClockGuard;
-  /** The dispatcher and trigger publisher fenced over the partition's keys. */
+  /** The process's check of its clock against Redis's. */
+  clockGuard: Pick<ClockGuard, 'check' | 'watch' | 'unwatch' | 'reportAhead'>;
+  /** The dispatcher and trigger publisher fenced over the deployment's keys. */
   fenced: Fenced;
-  /** The config file's entries the partition schedules; absent: all. */
-  ownsEntry?: (name: string) => boolean;
   catalog: RuntimeEntries;
   publishStaticNames: (names: readonly string[]) => Promise<void>;
   states: StateStore;
@@ -54,10 +50,6 @@ export function makeLeadership(options: {
   running: RunningRuns | undefined;
   beforeSession: () => Promise<void>;
   audit: AuditSettings;
-  /** With partitions > 1, the partition's place in the partition map: asked too before each attempt at the lock. */
-  seat?: Pick<PartitionSeat, 'mayTake' | 'held'>;
-  /** The bounds the process's partitions share (templates kept, batches in flight). */
-  budget: ProcessBudget;
 }): LeadershipPart {
   const { config, keys, logger: log, clock, instanceId, connections, clockGuard, events, running } = options;
   const { state, subscriber, lockClients, publishing } = connections;
@@ -73,10 +65,7 @@ export function makeLeadership(options: {
     subscriber,
     logger: log,
     now: () => clock.now(),
-    // The seat first: it refuses most attempts of a standby (one EXISTS), before a look at Redis's clock.
-    mayLead: async () => (await options.seat?.mayTake()) ?? (await clockGuard.check()),
-    // An attempt past every check that found the lock held: the seat claims the partition (ready to take it).
-    onHeld: () => options.seat?.held(),
+    mayLead: () => clockGuard.check(),
     events,
   });
   const handOver = (reason: string): void => leadership.relinquish(reason);
@@ -98,8 +87,6 @@ export function makeLeadership(options: {
     leaderTasks: options.leaderTasks,
     publishStaticNames: options.publishStaticNames,
     beforeSession: options.beforeSession,
-    ...(options.ownsEntry === undefined ? {} : { ownsEntry: options.ownsEntry }),
-    budget: options.budget,
   });
   const watch = deploymentWatch({ config, keys, logger: log, lockClients, control, supervisor });
   return { control, leadership, supervisor, watch };

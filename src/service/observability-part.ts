@@ -1,9 +1,8 @@
 /**
- * What the process tells about its runs, whichever partitions it leads: metrics (with an HTTP
- * endpoint only), tracing (with an OTLP endpoint only), alerts, Sentry check-ins and django's
- * write-back. Each partition's runtime (partition-runtime.ts) adds its own records (failing
- * entries, missed and passed-over slots, run outcomes) to these sinks, and its outcome tracker
- * reports here.
+ * What the process tells about its runs: metrics (with an HTTP endpoint only), tracing (with an
+ * OTLP endpoint only), alerts, Sentry check-ins and django's write-back. The deployment's runtime
+ * (deployment-runtime.ts) adds its own records (failing entries, missed and passed-over slots, run
+ * outcomes) to these sinks, and its outcome tracker reports here.
  */
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -30,17 +29,15 @@ import type { Tracing } from './tracing.js';
 export interface Observability {
   readonly metrics: BeatMetrics | undefined;
   readonly tracing: Tracing | undefined;
-  /** The process's sinks of scheduler events, in the order they hear them; a partition adds its own after them. */
+  /** The process's sinks of scheduler events, in the order they hear them; the runtime adds its own after them. */
   readonly sinks: readonly SchedulerEvents[];
-  /** Wraps a partition's sink (RedBeat's write-back and lock listening in). */
+  /** Wraps the runtime's sink (RedBeat's write-back and lock listening in). */
   readonly around: (inner: SchedulerEvents) => SchedulerEvents;
   /** The leader's work besides scheduling and following outcomes (sending alerts and check-ins). */
   readonly leaderTasks: readonly LeaderTask[];
-  /** Those of leaderTasks that send what this process queued (check-ins), not what the deployment did. */
-  readonly perProcessTasks: ReadonlySet<LeaderTask>;
-  /** Where a partition's outcome tracker reports finished runs. */
+  /** Where the outcome tracker reports finished runs. */
   readonly outcomeEvents: OutcomeEvents;
-  /** What a partition's run history asks before it pauses an entry on failure, and tells once it has. */
+  /** What the run history asks before it pauses an entry on failure, and tells once it has. */
   readonly pausing: FailurePausing;
 }
 
@@ -62,7 +59,7 @@ export async function startObservability(options: {
   // every start), and no sampler of process metrics (CPU, heap, event-loop lag every 100 ms) wakes
   // the process 10 times a second.
   const metrics = options.withMetrics
-    ? new (await import('../observe/metrics.js')).BeatMetrics({ maxEntries: config.metricsMaxEntries, partitions: config.partitions })
+    ? new (await import('../observe/metrics.js')).BeatMetrics({ maxEntries: config.metricsMaxEntries })
     : undefined;
   // A span per published run over OTLP, only with OTEL_EXPORTER_OTLP_ENDPOINT set (else nothing of
   // OpenTelemetry is loaded).
@@ -94,7 +91,6 @@ export async function startObservability(options: {
     sinks,
     around: (inner) => redbeat?.events(inner) ?? inner,
     leaderTasks: [alerts.sender, ...(sentry ? [sentry.sender] : [])],
-    perProcessTasks: new Set(sentry ? [sentry.sender] : []),
     outcomeEvents: {
       finished: (entry, record) => {
         (metrics?.outcomes ?? NO_OUTCOME_EVENTS).finished(entry, record);

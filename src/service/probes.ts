@@ -5,10 +5,10 @@
  * nothing changes the schedule.
  */
 import { buildStatus } from '../control/status.js';
-import type { DeploymentStatus, LeaderInfo, PartitionLeader } from '../control/status.js';
+import type { DeploymentStatus } from '../control/status.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { HttpHandlers, Probe } from '../http/server.js';
-import type { MetricsSource, PartitionsSource } from '../observe/metrics.js';
+import type { MetricsSource } from '../observe/metrics.js';
 import type { Clock } from '../ports/clock.js';
 import type { RunHistory } from '../ports/outcomes.js';
 import type { ControlStore } from '../redis/control-store.js';
@@ -19,7 +19,6 @@ import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { warningsOf } from './deployment-watch.js';
 import type { DeploymentWatch } from './deployment-watch.js';
 import type { Supervisor } from './supervisor.js';
-import type { Runner } from '../runtime/runner.js';
 import { followsOutcomes } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 
@@ -46,41 +45,11 @@ export interface ProbeSources {
   readonly failures?: Pick<RedisEntryFailures, 'read'>;
   /** Why a source of runtime entries cannot be read now (the django database is away), if it cannot. */
   readonly sourceTrouble?: () => string | undefined;
-  /**
-   * With `partitions` > 1, whether this replica leads each partition and the entries it holds of it
-   * (index: the partition); then `supervisor` is partition 0's, and `states` every partition's.
-   * Absent: one partition.
-   */
-  readonly partitions?: () => readonly PartitionHeld[];
-  /** With `partitions` > 1, each partition's leader record (index: the partition), as `beat status` reads them. */
-  readonly partitionLeaders?: () => Promise<readonly (LeaderInfo | undefined)[]>;
 }
 
-/** Whether this replica leads a partition, and how many of its entries it holds (PartitionRuntime.entriesHeld: 0 unless it leads it). */
-export interface PartitionHeld {
-  readonly leading: boolean;
-  readonly entries: number;
-}
-
-/**
- * A partition of a deployment of several, as /status lists it: who leads it since when, whether
- * this replica does, and the entries this replica holds of it.
- */
-export interface PartitionLed extends PartitionLeader, PartitionHeld {}
-
-/** Whether this replica leads: any of its partitions, else its one. */
-function leadsAny(sources: ProbeSources): boolean {
-  return sources.partitions?.().some((p) => p.leading) ?? sources.supervisor.leading;
-}
-
-/** The readiness reason's first words: leading (with partitions: which), or a standby. */
+/** The readiness reason's first words: leading, or a standby. */
 function roleText(sources: ProbeSources): string {
-  const led = sources.partitions?.();
-  if (led === undefined) return sources.supervisor.leading ? 'leading' : 'standby, ready to take over';
-  const mine = led.flatMap((p, partition) => (p.leading ? [partition] : []));
-  return mine.length === 0
-    ? `standby for all ${led.length} partitions, ready to take over`
-    : `leading partition${mine.length === 1 ? '' : 's'} ${mine.join(', ')} of ${led.length}`;
+  return sources.supervisor.leading ? 'leading' : 'standby, ready to take over';
 }
 
 export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
@@ -99,7 +68,7 @@ function healthProbe(sources: ProbeSources): Probe {
   const stalled = runner !== undefined && runner.lastWakeMs > 0 && performance.now() - runner.lastWakeMs > stallMs;
   return stalled
     ? { ok: false, reason: 'the scheduler loop has stalled' }
-    : { ok: true, reason: leadsAny(sources) ? 'leading' : 'standing by' };
+    : { ok: true, reason: sources.supervisor.leading ? 'leading' : 'standing by' };
 }
 
 async function readyProbe(sources: ProbeSources): Promise<Probe> {
@@ -107,7 +76,7 @@ async function readyProbe(sources: ProbeSources): Promise<Probe> {
   if (supervisor.stopping) return { ok: false, reason: 'stopping' };
   if (sources.redis.status !== 'ready') return { ok: false, reason: `Redis ${sources.redis.status}` };
   if (sources.clockGuard.refusal !== undefined) return { ok: false, reason: `not leading: ${sources.clockGuard.refusal}` };
-  if (leadsAny(sources) && !sources.publishing.ready()) return { ok: false, reason: sources.publishing.status };
+  if (sources.supervisor.leading && !sources.publishing.ready()) return { ok: false, reason: sources.publishing.status };
   const found = sources.watch.current;
   // No replica can lead: not ready, whatever else holds.
   if (found && found.lockProblems.length > 0) return { ok: false, reason: found.lockProblems.map((p) => p.message).join('; ') };
@@ -139,16 +108,13 @@ function readyNotes(sources: ProbeSources): string {
 }
 
 /** One page of the status: the entries `page.offset` to `page.offset + page.limit`, and `next` when there are more. */
-async function statusOf(
-  sources: ProbeSources,
-  page: { offset: number; limit: number },
-): Promise<Omit<DeploymentStatus, 'partitions'> & { next?: number; partitions?: PartitionLed[] }> {
+async function statusOf(sources: ProbeSources, page: { offset: number; limit: number }): Promise<DeploymentStatus & { next?: number }> {
   const { supervisor, clock } = sources;
   const config = supervisor.config;
   const nowMs = clock.now();
   const { fileEntries, runtimePage, total, end } = entriesPage(config.entries, sources.catalog, page);
   const names = [...fileEntries, ...(runtimePage ?? [])].map((e) => e.name);
-  const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing, leaders] = await Promise.all([
+  const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing] = await Promise.all([
     sources.states.readAll(),
     sources.control.paused(),
     sources.control.pauseNotes(),
@@ -158,10 +124,8 @@ async function statusOf(
     !followsOutcomes(config) ? undefined : sources.runs.latest(names),
     !followsOutcomes(config) ? undefined : sources.runs.finished(names),
     sources.failures?.read(),
-    sources.partitionLeaders?.(),
   ]);
   const status = buildStatus({
-    ...(leaders === undefined ? {} : { partitionLeaders: leaders }),
     ...(failing === undefined ? {} : { failing }),
     ...(outcomes === undefined ? {} : { outcomes }),
     ...(finished === undefined ? {} : { finished }),
@@ -172,7 +136,7 @@ async function statusOf(
     paused,
     leader,
     replicas,
-    self: { instance: sources.instanceId, role: leadsAny(sources) ? 'leader' : 'standby' },
+    self: { instance: sources.instanceId, role: supervisor.leading ? 'leader' : 'standby' },
     nowMs,
     warnings: warningsOf(sources.watch.current),
     ...(sources.catalog === undefined
@@ -184,21 +148,7 @@ async function statusOf(
           },
         }),
   });
-  // Who leads each partition (Redis's say), and whether this replica does (its own).
-  const led = sources.partitions?.();
-  const { partitions: map, ...rest } = status;
-  const withPartitions =
-    led === undefined
-      ? rest
-      : {
-          ...rest,
-          partitions: led.map(({ leading, entries }, partition) => ({
-            ...(map?.[partition] ?? { partition, leader: null, since: null, assigned: null }),
-            leading,
-            entries,
-          })),
-        };
-  return end < total ? { ...withPartitions, next: end } : withPartitions;
+  return end < total ? { ...status, next: end } : status;
 }
 
 /**
@@ -220,42 +170,16 @@ function entriesPage(
   return { fileEntries, runtimePage, total, end };
 }
 
-/**
- * The schedule as the gauges of /metrics show it: every entry counted, paused and next fires while
- * leading (with partitions, those of every partition this replica leads; the first supervisor's
- * config counts the entries, every partition's being the same).
- */
-export function scheduleMetrics(
-  supervisor: Pick<Supervisor, 'config' | 'runner'>,
-  others: readonly Pick<Supervisor, 'runner'>[] = [],
-): MetricsSource {
-  const runners = (): Runner[] => [supervisor, ...others].flatMap((s) => (s.runner === undefined ? [] : [s.runner]));
+/** The schedule as the gauges of /metrics show it: every entry counted, paused and next fires while leading. */
+export function scheduleMetrics(supervisor: Pick<Supervisor, 'config' | 'runner'>): MetricsSource {
   return {
     entries: () => {
       const { entries } = supervisor.config;
       const enabled = entries.filter((e) => e.enabled).length;
-      const paused = runners().reduce((n, runner) => n + runner.pausedCount(), 0);
+      const paused = supervisor.runner?.pausedCount() ?? 0;
       return { enabled, disabled: entries.length - enabled, paused };
     },
-    nextFires: () => runners().flatMap((runner) => [...runner.snapshot()].map((s) => [s.name, s.nextSlotMs] as const)),
-    nextFire: (entry) => {
-      for (const runner of runners()) {
-        const view = runner.view(entry);
-        if (view !== undefined) return view.nextSlotMs;
-      }
-      return undefined;
-    },
-  };
-}
-
-/**
- * The replica's partition gauges of /metrics: how many of its partitions lead, and the entries their
- * runners schedule (a runner is there only while its partition leads). Each partition runtime's
- * supervisor, read at scrape time: whatever a runner holds, this counts it.
- */
-export function partitionMetrics(supervisors: readonly Pick<Supervisor, 'leading' | 'runner'>[]): PartitionsSource {
-  return {
-    led: () => supervisors.reduce((n, s) => n + (s.leading ? 1 : 0), 0),
-    held: () => supervisors.reduce((n, s) => n + (s.runner?.entryCount() ?? 0), 0),
+    nextFires: () => [...(supervisor.runner?.snapshot() ?? [])].map((s) => [s.name, s.nextSlotMs] as const),
+    nextFire: (entry) => supervisor.runner?.view(entry)?.nextSlotMs,
   };
 }

@@ -1,8 +1,8 @@
 /**
  * What a reload (SIGHUP, --watch) may change while running: the schedule and how messages are
  * built. Where the service connects (broker, state, lock, Sentry, the run outcomes' sources), who
- * it is (deployment name) and how its entries are split (partitions) are fixed for the life of the
- * process; a change to them is logged and waits for a restart.
+ * it is (deployment name) are fixed for the life of the process; a change to them is logged and
+ * waits for a restart.
  */
 import { maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -24,14 +24,11 @@ export function reloadableConfig(current: ResolvedConfig, next: ResolvedConfig, 
   if (JSON.stringify(next.resultBackend) !== JSON.stringify(current.resultBackend)) fixed.push('resultBackend');
   if (next.taskEvents !== current.taskEvents) fixed.push('taskEvents');
   if (next.outcomeTimeoutMs !== current.outcomeTimeoutMs) fixed.push('outcomeTimeout');
-  // One runtime per partition, made at start (service.ts), each over its partition's keys.
-  const partitions = current.partitions ?? 1;
-  if ((next.partitions ?? 1) !== partitions) fixed.push(`partitions (${partitions} → ${next.partitions ?? 1})`);
   if (fixed.length > 0) {
     logger.warn({ event: EVENTS.reload, needsRestart: fixed }, `these settings change only on restart and were kept: ${fixed.join(', ')}`);
   }
   return {
-    ...withPartitions(next, current.partitions),
+    ...next,
     name: current.name,
     broker: current.broker,
     state: current.state,
@@ -41,11 +38,4 @@ export function reloadableConfig(current: ResolvedConfig, next: ResolvedConfig, 
     taskEvents: current.taskEvents,
     outcomeTimeoutMs: current.outcomeTimeoutMs,
   };
-}
-
-/** `config` with `partitions` as the running process has it (absent: one). */
-function withPartitions(config: ResolvedConfig, partitions: number | undefined): ResolvedConfig {
-  if (config.partitions === partitions) return config;
-  const { partitions: _reloaded, ...rest } = config;
-  return partitions === undefined ? rest : { ...rest, partitions };
 }

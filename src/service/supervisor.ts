@@ -23,9 +23,8 @@ import type { ClockGuard } from '../redis/clock-guard.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { Leadership } from '../redis/leadership.js';
 import { LeaderSession } from '../runtime/leader-session.js';
-import type { ProcessBudget } from '../runtime/process-budget.js';
 import type { Runner } from '../runtime/runner.js';
-import type { RuntimeEntries } from '../runtime/catalog-slices.js';
+import type { RuntimeEntries } from '../runtime/entry-catalog.js';
 import { reloadableConfig } from './reload.js';
 
 export interface SupervisorOptions {
@@ -41,10 +40,7 @@ export interface SupervisorOptions {
   readonly clockGuard: Pick<ClockGuard, 'watch' | 'unwatch' | 'reportAhead'>;
   /** Where the sessions report, and leadership changes are reported. */
   readonly events: SchedulerEvents;
-  /**
-   * The runtime entries (store, RedBeat, django) of the partition: kept by every replica with one
-   * partition; with several, taken on before each session starts and dropped once the lock is lost.
-   */
+  /** The runtime entries (store, RedBeat, django), kept by every replica, leader or standby. */
   readonly catalog?: RuntimeEntries;
   /** Which runs are still running (the outcome tracker), for overlap policies. */
   readonly running?: RunningRuns;
@@ -59,13 +55,6 @@ export interface SupervisorOptions {
    * may publish into, redis/passed-slots-store.ts); a failure stands by, as a state that cannot be loaded does.
    */
   readonly beforeSession?: () => Promise<void>;
-  /**
-   * The config file's entries this supervisor's sessions schedule (those of its partition); absent:
-   * all. The config in force stays whole: the catalog and the runtime store's writers need every name.
-   */
-  readonly ownsEntry?: (name: string) => boolean;
-  /** The bounds shared by the process's partitions' sessions (templates kept, batches in flight); each session's own when absent. */
-  readonly budget?: ProcessBudget;
 }
 
 /** Work that runs while this instance leads. */
@@ -170,8 +159,6 @@ export class Supervisor {
         clockGuard.unwatch();
         void this.enqueue(async () => {
           await this.stopSession();
-          // With partitions: the partition's runtime entries go once its session has stopped (another leads them now).
-          await this.options.catalog?.drop?.();
           logger.info({ event: EVENTS.standby }, 'standing by');
         });
       },
@@ -212,20 +199,6 @@ export class Supervisor {
     return applied ?? false;
   }
 
-  /**
-   * Hands the lock over to another replica while running on (the partition map gives the partition
-   * to it): the session stops after its publish in flight, as on a stop, and only then is the lease
-   * dropped and the lock released and announced, so the taker, woken at once, starts after the last
-   * publish of this one. Resolves once the lock is given back (the release itself runs on).
-   */
-  async handOver(reason: string): Promise<void> {
-    await this.enqueue(async () => {
-      if (this.stopRequested || this.session === undefined) return;
-      await this.stopSession();
-      this.options.leadership.relinquish(reason, true);
-    });
-  }
-
   /** Stops the session (after its publish in flight), then leadership, which hands the lock over. */
   async stop(): Promise<void> {
     this.stopRequested = true;
@@ -247,19 +220,9 @@ export class Supervisor {
     // A lock won while shutting down must not start a session that nobody would stop.
     if (this.stopRequested) return;
     const { leadership, clockGuard, logger } = this.options;
-    try {
-      // With partitions: the partition's runtime entries are read now, all of them before its runner starts.
-      await this.options.catalog?.hold?.();
-    } catch (error) {
-      logger.error({ event: EVENTS.stateLoadFailed, err: error }, "could not read the partition's runtime entries; standing by");
-      leadership.relinquish('runtime entries could not be read');
-      return;
-    }
-    if (this.stopRequested) return;
     const config = this.currentConfig;
-    const owns = this.options.ownsEntry;
     const current = new LeaderSession({
-      config: owns === undefined ? config : { ...config, entries: config.entries.filter((e) => owns(e.name)) },
+      config,
       dispatcher: this.options.dispatcher,
       triggers: this.options.triggers,
       state: this.options.state,
@@ -276,7 +239,6 @@ export class Supervisor {
       ...(this.options.catalog ? { runtimeEntries: this.options.catalog } : {}),
       ...(this.options.running ? { running: this.options.running } : {}),
       ...(this.options.revoker ? { revoker: this.options.revoker } : {}),
-      ...(this.options.budget ? { budget: this.options.budget } : {}),
     });
     this.options.publishStaticNames?.(config.entries.map((e) => e.name)).catch((error: unknown) => {
       logger.warn(

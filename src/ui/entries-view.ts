@@ -12,20 +12,17 @@ interface ListState {
   state: string;
   origin: string;
   queue: string;
-  /** A partition's number as typed ('' for every partition's), with `partitions` > 1. */
-  partition: string;
   failing: boolean;
   sort: string;
   desc: boolean;
   offset: number;
 }
 
-const state: ListState = { q: '', state: '', origin: '', queue: '', partition: '', failing: false, sort: 'name', desc: false, offset: 0 };
+const state: ListState = { q: '', state: '', origin: '', queue: '', failing: false, sort: 'name', desc: false, offset: 0 };
 
 const COLUMNS: readonly (readonly [key: string, label: string])[] = [
   ['name', 'Name'],
   ['origin', 'Source'],
-  ['partition', 'Partition'],
   ['task', 'Task'],
   ['queue', 'Queue'],
   ['schedule', 'Schedule'],
@@ -46,7 +43,6 @@ function query(): string {
   if (state.state) p.set('state', state.state);
   if (state.origin) p.set('origin', state.origin);
   if (state.queue) p.set('queue', state.queue);
-  if (state.partition) p.set('partition', state.partition);
   if (state.failing) p.set('failing', '1');
   return p.toString();
 }
@@ -72,14 +68,13 @@ function stateBadge(row: RowWire): (HTMLElement | string)[] {
   return [badge, ' ', h('span', { class: 'note', title: `paused by ${note.by} at ${note.at}: ${note.note}` }, `${note.by}: ${text}`)];
 }
 
-function rowView(row: RowWire, nowMs: number, partitioned: boolean): HTMLTableRowElement {
+function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
   const outcome = outcomeText(row);
   return h(
     'tr',
     { 'data-entry': row.name },
     h('td', { 'data-label': 'Name' }, h('a', { href: `#/entry/${encodeURIComponent(row.name)}`, class: 'entry-link' }, row.name)),
     h('td', { 'data-label': 'Source' }, row.origin),
-    partitioned ? h('td', { 'data-label': 'Partition' }, row.partition === null ? '—' : String(row.partition)) : null,
     h('td', { 'data-label': 'Task' }, h('code', {}, row.task)),
     h('td', { 'data-label': 'Queue' }, row.queue),
     h(
@@ -131,8 +126,8 @@ function choice(label: string, key: 'state' | 'origin', options: string[], refre
   );
 }
 
-/** The typed filters (search, queue, and with `partitions` > 1 partition): the list follows 200 ms after the last key. */
-function typedFilters(partitions: number, refresh: Refresh): (HTMLInputElement | null)[] {
+/** The typed filters (search, queue): the list follows 200 ms after the last key. */
+function typedFilters(refresh: Refresh): HTMLInputElement[] {
   let timer: number | undefined;
   const later = (): void => {
     window.clearTimeout(timer);
@@ -141,7 +136,7 @@ function typedFilters(partitions: number, refresh: Refresh): (HTMLInputElement |
       void refresh();
     }, 200);
   };
-  const typed = (attrs: Record<string, string>, key: 'q' | 'queue' | 'partition', trim: boolean): HTMLInputElement =>
+  const typed = (attrs: Record<string, string>, key: 'q' | 'queue', trim: boolean): HTMLInputElement =>
     h('input', {
       ...attrs,
       value: state[key],
@@ -158,29 +153,15 @@ function typedFilters(partitions: number, refresh: Refresh): (HTMLInputElement |
       false,
     ),
     typed({ type: 'text', name: 'queue', placeholder: 'queue', 'aria-label': 'Only entries of this queue' }, 'queue', true),
-    partitions > 1
-      ? typed(
-          {
-            type: 'number',
-            name: 'partition',
-            min: '0',
-            max: String(partitions - 1),
-            placeholder: 'partition',
-            'aria-label': `Only entries of this partition (0 to ${partitions - 1})`,
-          },
-          'partition',
-          true,
-        )
-      : null,
   ];
 }
 
 /** The filter bar: the typed filters, State, Source and "failing". */
-function filterBar(partitions: number, refresh: Refresh): HTMLElement {
+function filterBar(refresh: Refresh): HTMLElement {
   return h(
     'div',
     { class: 'filters' },
-    ...typedFilters(partitions, refresh),
+    ...typedFilters(refresh),
     choice('State', 'state', ['active', 'paused', 'disabled', 'invalid'], refresh),
     choice('Source', 'origin', ['file', 'store', 'redbeat', 'django'], refresh),
     h(
@@ -267,19 +248,17 @@ function pageMoves(summary: HTMLElement, pager: HTMLElement, page: PageWire, ref
   );
 }
 
-/** The list; with `partitions` > 1 a Partition column and filter. */
-export function entriesView(root: HTMLElement, partitions: number): { refresh(): Promise<void> } {
-  const partitioned = partitions > 1;
-  const columns = partitioned ? COLUMNS : COLUMNS.filter(([key]) => key !== 'partition');
+/** The list. */
+export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
   const table = h('table', { class: 'entries' });
   const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
   const pager = h('div', { class: 'pager' });
   const refresh = async (): Promise<void> => {
     const page = await get<PageWire>(`/ui/api/entries?${query()}`);
-    table.replaceChildren(header(columns, refresh), h('tbody', {}, ...page.rows.map((r) => rowView(r, page.nowMs, partitioned))));
+    table.replaceChildren(header(COLUMNS, refresh), h('tbody', {}, ...page.rows.map((r) => rowView(r, page.nowMs))));
     pastDayStrips(table, page.rows);
     pageMoves(summary, pager, page, refresh);
   };
-  fill(root, h('h1', {}, 'Entries'), filterBar(partitions, refresh), summary, h('div', { class: 'table-wrap' }, table), pager);
+  fill(root, h('h1', {}, 'Entries'), filterBar(refresh), summary, h('div', { class: 'table-wrap' }, table), pager);
   return { refresh };
 }

@@ -301,7 +301,6 @@ function rowFacts(row: DetailWire['row'], nowMs: number): HTMLElement[] {
   return (
     [
       ['Source', row.origin],
-      ...(row.partition === null ? [] : ([['Partition', String(row.partition)]] as const)),
       ['Task', row.task],
       ['Queue', row.queue],
       ['Schedule', row.schedule],

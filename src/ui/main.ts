@@ -123,7 +123,7 @@ async function refresh(full: boolean): Promise<void> {
       }
     } else {
       if (list === undefined || full) {
-        list = entriesView(root, o.partitions?.length ?? 1);
+        list = entriesView(root);
         if (o.actions === 'on' && o.entriesApi) root.prepend(h('p', {}, h('a', { href: '#/new', class: 'button' }, 'New runtime entry')));
         if (o.actions === 'off') {
           root.prepend(

@@ -1,11 +1,11 @@
 /**
  * The timeline of the coming hour or day (runs per minute) and the deployment (leader, standbys,
- * lock, connections, version; with `partitions` > 1 the partition map: each partition's leader and lock).
+ * lock, connections, version).
  */
 import { get } from './api.js';
 import { fill, h, relative } from './dom.js';
 import { fetchStrips, legend, strip } from './strips-view.js';
-import type { OverviewWire, PageWire, PartitionWire, TimelineWire } from '../dashboard/wire.js';
+import type { OverviewWire, PageWire, TimelineWire } from '../dashboard/wire.js';
 
 /** Entries whose past the timeline shows: the first of the list by result (failures first). */
 const PAST_ROWS = 50;
@@ -101,17 +101,10 @@ function ageText(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s ago` : relative(-ms, 0);
 }
 
-/** The partitions a replica leads: each, or past a dozen how many and the first ones. */
-function ledText(led: readonly number[]): string {
-  if (led.length === 0) return '—';
-  return led.length <= 12 ? led.join(', ') : `${led.length}: ${led.slice(0, 8).join(', ')}, …`;
-}
-
 /** Every beat run of the deployment (the replicas registry): the leaders first, then the standbys. */
 function replicasTable(o: OverviewWire): HTMLElement {
   if (o.replicas.length === 0) return h('p', { class: 'hint' }, 'No replica has a recent heartbeat in Redis.');
-  const partitioned = o.partitions !== null;
-  const head = ['Role', 'Instance', 'Host', 'PID', 'Version', 'Started', 'Heartbeat', 'HTTP', ...(partitioned ? ['Partitions'] : [])];
+  const head = ['Role', 'Instance', 'Host', 'PID', 'Version', 'Started', 'Heartbeat', 'HTTP'];
   return h(
     'div',
     { class: 'table-wrap' },
@@ -134,7 +127,6 @@ function replicasTable(o: OverviewWire): HTMLElement {
             h('td', { 'data-label': 'Started', title: r.startedAt }, relative(Date.parse(r.startedAt), o.nowMs)),
             h('td', { 'data-label': 'Heartbeat', title: r.lastHeartbeat }, ageText(r.heartbeatAgeMs)),
             h('td', { 'data-label': 'HTTP' }, r.http ?? '—'),
-            partitioned ? h('td', { 'data-label': 'Partitions' }, ledText(r.partitions ?? [])) : null,
           ),
         ),
       ),
@@ -142,75 +134,11 @@ function replicasTable(o: OverviewWire): HTMLElement {
   );
 }
 
-/**
- * The partition map: every partition with its leader (this replica marked), since when, its lock's
- * expiry, and the replica the map gives it ("= leader" when that is its leader).
- */
-function partitionsTable(o: OverviewWire, partitions: readonly PartitionWire[]): HTMLElement {
-  const head = ['Partition', 'Leader', 'Since', 'Lock expires', 'Assigned'];
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      { class: 'entries partitions' },
-      h('thead', {}, h('tr', {}, ...head.map((label) => h('th', { scope: 'col' }, label)))),
-      h(
-        'tbody',
-        {},
-        ...partitions.map((p) =>
-          h(
-            'tr',
-            { 'data-partition': String(p.partition), 'data-leader': p.leader ?? '' },
-            h('td', { 'data-label': 'Partition' }, String(p.partition)),
-            h(
-              'td',
-              { 'data-label': 'Leader' },
-              p.leader === null
-                ? h('span', { class: 'badge invalid' }, 'NONE')
-                : p.leader === o.self.instance
-                  ? `${p.leader} (this replica)`
-                  : p.leader,
-            ),
-            h(
-              'td',
-              { 'data-label': 'Since', title: p.since ?? undefined },
-              p.since === null ? '—' : relative(Date.parse(p.since), o.nowMs),
-            ),
-            h('td', { 'data-label': 'Lock expires' }, p.lockExpiresInMs === null ? '—' : relative(o.nowMs + p.lockExpiresInMs, o.nowMs)),
-            h(
-              'td',
-              { 'data-label': 'Assigned', 'data-assigned': p.assigned ?? '' },
-              p.assigned === null
-                ? '—'
-                : p.assigned === p.leader
-                  ? '= leader'
-                  : p.assigned === o.self.instance
-                    ? `${p.assigned} (this replica)`
-                    : p.assigned,
-            ),
-          ),
-        ),
-      ),
-    ),
-  );
-}
-
-/** Who leads: the leader and its lock, or with partitions how many have a leader. */
+/** Who leads: the leader and its lock. */
 function leadingFacts(o: OverviewWire): [string, string][] {
-  const partitions = o.partitions;
-  if (partitions === null)
-    return [
-      ['Leader', o.leader === null ? 'NONE: no beat run instance holds the lock' : `${o.leader.instance} since ${o.leader.since}`],
-      ['Lock expires', o.lockExpiresInMs === null ? '—' : relative(o.nowMs + o.lockExpiresInMs, o.nowMs)],
-    ];
-  const leaderless = partitions.filter((p) => p.leader === null).length;
-  const leaders = new Set(partitions.flatMap((p) => (p.leader === null ? [] : [p.leader]))).size;
   return [
-    [
-      'Partitions',
-      `${partitions.length}, ${leaderless === 0 ? 'each with a leader' : `${leaderless} with NO LEADER (no beat run instance holds its lock)`}, led by ${leaders} replica${leaders === 1 ? '' : 's'}`,
-    ],
+    ['Leader', o.leader === null ? 'NONE: no beat run instance holds the lock' : `${o.leader.instance} since ${o.leader.since}`],
+    ['Lock expires', o.lockExpiresInMs === null ? '—' : relative(o.nowMs + o.lockExpiresInMs, o.nowMs)],
   ];
 }
 
@@ -219,14 +147,7 @@ export function deploymentView(root: HTMLElement, o: OverviewWire): void {
   const rows: [string, string][] = [
     ['Deployment', o.deployment],
     ...leadingFacts(o),
-    [
-      'Standbys',
-      standbys > 0
-        ? String(standbys)
-        : o.partitions !== null && o.replicas.length > 1
-          ? "none: every replica leads some partitions (the others take a stopped one's)"
-          : 'none: no replica can take over if the leader stops',
-    ],
+    ['Standbys', standbys > 0 ? String(standbys) : 'none: no replica can take over if the leader stops'],
     ['This replica', `${o.self.instance} (${o.self.role})`],
     ['Redis', o.redis],
     ['Broker', o.broker],
@@ -250,14 +171,5 @@ export function deploymentView(root: HTMLElement, o: OverviewWire): void {
       { class: 'hint' },
       "Every beat run writes a heartbeat to Redis; one that stops cleanly leaves this list at once, one that dies within its lock.ttl. Who leads is the lock's to say.",
     ),
-    o.partitions === null ? null : h('h2', {}, 'Partitions'),
-    o.partitions === null ? null : partitionsTable(o, o.partitions),
-    o.partitions === null
-      ? null
-      : h(
-          'p',
-          { class: 'hint' },
-          "Each partition has its own lock: a replica leads the partitions whose lock it holds, and stands by for the others. A partition without a leader publishes nothing until a replica takes its lock (within lock.ttl of its leader's death).",
-        ),
   );
 }

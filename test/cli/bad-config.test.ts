@@ -108,6 +108,24 @@ describe('beat check on a config file it cannot use', () => {
   });
 });
 
+describe('the retired `partitions` setting', () => {
+  it.each([['4'], ['1']])('partitions: %s: beat check exits 2 naming the setting, its removal and the way back', async (count) => {
+    const name = writeConfig(`partitions-${count}.yaml`, [...ENTRY, `partitions: ${count}`]);
+    const r = await runCli(['check', '--config', name], { cwd: dir });
+    expect(r.stderr).toBe(
+      `${name}: 1 problem\n  partitions (line 3): partitions was removed in 0.3.0: one leader per deployment; delete the setting. A deployment that ran with partitions > 1 must first run 'beat partitions set 1' with tsbeat 0.2.x, then upgrade\n`,
+    );
+    expect(r.code).toBe(2);
+  });
+
+  it('beat run refuses it the same way, before connecting to anything', () => {
+    const r = spawnCli(['run', '--config', writeConfig('partitions-run.yaml', [...ENTRY, 'partitions: 2'])], { cwd: dir });
+    expect(r.stderr).toContain('partitions was removed in 0.3.0: one leader per deployment; delete the setting.');
+    expect(r.stderr).toContain("'beat partitions set 1' with tsbeat 0.2.x, then upgrade");
+    expect(r.code).toBe(2);
+  });
+});
+
 describe('check refuses what run would refuse', () => {
   const cases: [string, string[], string][] = [
     [

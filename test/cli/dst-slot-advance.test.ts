@@ -2,7 +2,7 @@
  * Issue 54 through the built CLI: a relative hourly interval in Australia/Lord_Howe on the night DST
  * ends (2025-04-06, clocks back 30 minutes at 02:00+11:00) used to repeat 01:00+11:00 for ever:
  * `beat next` printed it three times, `beat run` spun at 100 % CPU and ignored SIGTERM. And a
- * schedule whose next run cannot be computed within its step budget (core/budget.ts) is failed
+ * schedule whose next run cannot be computed within its step budget (base/step-budget.ts) is failed
  * alone while the others keep their slots, and named by `beat next`.
  *
  * `beat run --dry-run` needs no Redis (nothing listens on the broker URL's port); its wall clock is

@@ -9,8 +9,6 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { partitionKeys } from '../../src/redis/keys.js';
 import { builtCli, repoRoot } from './cli.js';
 
 /** One pino line of a beat process. */
@@ -299,23 +297,4 @@ export function fastSourcesYaml(name: string, brokerUrl: string, sources: string
 export function pidOfInstance(instance: string): number {
   const parts = instance.split(':');
   return Number(parts[parts.length - 2]);
-}
-
-/**
- * The pid of the replica that leads each partition of deployment `name` now (index: the partition),
- * read from Redis: each partition's lock against its leader record, which counts only while its
- * token holds the lock (a dead leader's record stays behind). Undefined where none leads.
- */
-export async function partitionLeaderPids(client: Redis, name: string, partitions: number): Promise<(number | undefined)[]> {
-  const pipeline = client.pipeline();
-  for (let p = 0; p < partitions; p += 1) {
-    const keys = partitionKeys('tsbeat', name, p, partitions);
-    pipeline.get(keys.lock).hmget(keys.leader, 'instance', 'token');
-  }
-  const replies = (await pipeline.exec()) ?? [];
-  return Array.from({ length: partitions }, (_, p) => {
-    const lock = replies[2 * p]?.[1] as string | null;
-    const [instance, token] = (replies[2 * p + 1]?.[1] ?? [null, null]) as (string | null)[];
-    return lock === null || instance == null || token !== lock ? undefined : pidOfInstance(instance);
-  });
 }

@@ -28,9 +28,6 @@ export const ALONE: readonly string[] = [
   // Three replicas, PostgreSQL stopped and started, a Python ORM writer: its pair partner
   // (django-run) missed a write-back window beside it once, and it allowed too little lag.
   'test/integration/entry-chaos-django.test.ts',
-  // Four replicas publishing 150 runs a second, partitions held to move within the TTL and a
-  // hand-over's gap to less than the TTL.
-  'test/integration/partitions-chaos.test.ts',
   'test/integration/run-exactly-once.test.ts',
   'test/integration/run-faults.test.ts',
   'test/integration/run-failover.test.ts',
@@ -59,10 +56,6 @@ export const IN_PAIRS: readonly string[] = [
   'test/integration/http.test.ts',
   'test/integration/leadership-diagnostics.test.ts',
   'test/integration/overlap.test.ts',
-  // A replica SIGKILLed: its partitions held to move within the lock's TTL (plus 3 s).
-  'test/integration/partitions.test.ts',
-  // The same, with the entries each replica holds read from /status as it changes hands.
-  'test/integration/partitions-hold.test.ts',
   'test/integration/pause-on-failure.test.ts',
   'test/integration/redbeat.test.ts',
   'test/integration/redis-wrong-db.test.ts',

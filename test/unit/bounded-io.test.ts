@@ -97,7 +97,6 @@ const BOUNDED: Record<string, string> = {
   'src/redis/control-store.ts this.client.hmget': 'the fields of the leader hash',
   'src/redis/control-store.ts withScripts(this.client).leaderInfo': 'the fields of the leader hash',
   'src/redis/replica-registry.ts withScripts(this.client).replicaBeat': "one replica's record",
-  'src/redis/partition-count-store.ts withScripts(this.client).partitionCount': 'one operation on the count record: at most five values',
   'src/redis/run-history-store.ts scripts.runHistory': 'one run',
   'src/redis/state-store.ts this.client.hmget': 'readSome: at most DEFAULTS.stateReadByNameMax names (more are read whole)',
   'src/redis/state-store.ts scripts.recordSeen': 'a chunk of DEFAULTS.stateSeenChunk names',

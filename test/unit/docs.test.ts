@@ -304,6 +304,8 @@ describe('README.md and docs/', () => {
     // Names that read as `beat <word>` in code and are not commands, each with why.
     const notCommands: Record<string, string> = {
       publish: 'the OpenTelemetry span name `beat publish <entry>` (docs/outcomes.md, Tracing)',
+      partitions:
+        "tsbeat 0.2.x's command, named as the way back for a deployment that ran with partitions (retired in 0.3.0: CHANGELOG.md), and in bench/RESULTS.md's history",
     };
 
     const unknown: string[] = [];

@@ -11,7 +11,7 @@ import { entryWindow } from '../../src/config/resolve.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { planDue } from '../../src/core/due.js';
 import { nextFires } from '../../src/core/schedule.js';
-import { ScheduleError } from '../../src/core/budget.js';
+import { ScheduleError } from '../../src/base/step-budget.js';
 import { problemsOf } from '../support/config-problems.js';
 import { prng } from '../support/prng.js';
 

@@ -85,38 +85,19 @@ describe('LifecycleScope', () => {
 });
 
 describe('lateInForce', () => {
-  it('refuses a read before the partition is bound, then reads through to it', async () => {
+  it('refuses a read before the runtime is bound, then reads through to it', async () => {
     const late = lateInForce();
     expect(() => late.view.leading()).toThrow(
-      'service wiring: the partition (the config in force, leading, the states, the runs followed) asked for before it was made',
+      'service wiring: the runtime (the config in force, leading, the states, the runs followed) asked for before it was made',
     );
     const states = new Map([['a', { seenMs: 1 }]]);
     const run = { entry: 'a', record: { taskId: 't1' } as never };
-    late.bind(0, {
+    late.bind({
       supervisor: { config: { auditMaxEvents: 7 } as never, leading: true },
       states: { readAll: () => Promise.resolve(states as never) },
       unfinished: () => [run],
     });
     expect([late.view.leading(), late.view.config().auditMaxEvents, late.view.unfinished()]).toEqual([true, 7, [run]]);
     expect(await late.view.states.readAll()).toBe(states);
-  });
-
-  it("with several partitions: config and leading are partition 0's, the states and runs every partition's", async () => {
-    const late = lateInForce();
-    const run = (entry: string) => ({ entry, record: { taskId: entry } as never });
-    const partition = (leading: boolean, name: string, slot: number) => ({
-      supervisor: { config: { auditMaxEvents: slot } as never, leading },
-      states: { readAll: () => Promise.resolve(new Map([[name, { seenMs: slot }]]) as never) },
-      unfinished: () => [run(name)],
-    });
-    late.bind(1, partition(true, 'b', 2));
-    late.bind(0, partition(false, 'a', 1));
-    expect([late.view.leading(), late.view.leads(0), late.view.leads(1), late.view.leads(2)]).toEqual([false, false, true, false]);
-    expect(late.view.config().auditMaxEvents).toBe(1);
-    expect([...(await late.view.states.readAll()).entries()]).toEqual([
-      ['a', { seenMs: 1 }],
-      ['b', { seenMs: 2 }],
-    ]);
-    expect(late.view.unfinished()).toEqual([run('a'), run('b')]);
   });
 });

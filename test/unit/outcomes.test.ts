@@ -225,11 +225,7 @@ describe('deploy/prometheus/tsbeat-alerts.yaml', () => {
     const used = rules.groups.flatMap((g) => g.rules.flatMap((r) => r.expr.match(/\btsbeat_\w+/g) ?? []));
     expect(used.length).toBeGreaterThan(0);
     for (const name of used) expect(exported, name).toContain(name);
-    expect(rules.groups.flatMap((g) => g.rules.map((r) => r.alert))).toEqual([
-      'TsbeatNoRecentSuccess',
-      'TsbeatLastRunFailed',
-      'TsbeatPartitionWithoutLeader',
-    ]);
+    expect(rules.groups.flatMap((g) => g.rules.map((r) => r.alert))).toEqual(['TsbeatNoRecentSuccess', 'TsbeatLastRunFailed']);
   });
 });
 

@@ -63,28 +63,4 @@ describe('RunRenderer: the templates it keeps', () => {
       expect(y.message.headersJson).toBe(x.message.headersJson);
     }
   });
-
-  it("share one room between the process's runners: one partition's kept templates leave the other less, and a stopped one gives its back", () => {
-    const config = entries(6);
-    const room = new TemplateRoom(4);
-    const [first, second] = [new RunRenderer(config, ENV, undefined, room), new RunRenderer(config, ENV, undefined, room)];
-    const [a, b, c, d, e, f] = config.entries;
-    if (!a || !b || !c || !d || !e || !f) throw new Error('six entries');
-    for (const entry of [a, b, c]) first.compile(entry);
-    second.compile(d);
-    expect(second.hasRoom()).toBe(false);
-    second.compile(e);
-    expect(second.isCompiled(e)).toBe(false);
-    // Forgetting one not kept gives nothing back.
-    second.forget(e);
-    expect(first.hasRoom()).toBe(false);
-    first.forget(a);
-    second.compile(e);
-    expect(second.isCompiled(e)).toBe(true);
-    first.forgetAll();
-    expect([b, c].map((x) => first.isCompiled(x))).toEqual([false, false]);
-    second.compile(f);
-    first.compile(a);
-    expect([second.isCompiled(f), first.isCompiled(a), second.hasRoom()]).toEqual([true, true, false]);
-  });
 });

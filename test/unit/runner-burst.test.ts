@@ -13,8 +13,6 @@ import { createLogger } from '../../src/base/log.js';
 import type { LogLevel } from '../../src/base/log.js';
 import type { Dispatcher, RunOutcome } from '../../src/ports/dispatcher.js';
 import type { StateStore } from '../../src/ports/state.js';
-import { processBudget } from '../../src/runtime/process-budget.js';
-import type { ProcessBudget } from '../../src/runtime/process-budget.js';
 import { Runner } from '../../src/runtime/runner.js';
 
 const T0 = Date.parse('2026-11-21T06:00:30.000Z');
@@ -50,7 +48,7 @@ function countingDispatcher(gate?: () => Promise<void>) {
   return { dispatcher, runs, calls: () => calls };
 }
 
-function startRunner(config: ResolvedConfig, dispatcher: Dispatcher, level: LogLevel, budget?: ProcessBudget) {
+function startRunner(config: ResolvedConfig, dispatcher: Dispatcher, level: LogLevel) {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({
     level,
@@ -65,7 +63,6 @@ function startRunner(config: ResolvedConfig, dispatcher: Dispatcher, level: LogL
     messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
     lease: () => 'token-1',
     onFenced: () => undefined,
-    ...(budget ? { budget } : {}),
   });
   return { runner, lines, started: runner.start() };
 }
@@ -149,48 +146,5 @@ describe('a burst larger than the log sample and the recording backlog', () => {
     await stopped;
     expect(calls()).toBeLessThanOrEqual(before + DEFAULTS.dispatchMaxInFlight);
     expect(runs.size).toBeLessThan(N / 10);
-  });
-
-  it("three partitions' runners of one process share its batches planned and in flight, side by side; each alone keeps its own window", async () => {
-    /** Three runners (each a third of the entries, as three partitions' are), their batches answered 2 ms after the call. */
-    async function burstOfThree(budget: () => ProcessBudget | undefined) {
-      const seen = { inFlight: 0, most: 0, order: [] as string[] };
-      const runs = new Map<string, number>();
-      const dispatcherOf = (tag: string): Dispatcher => ({
-        async dispatch(batch) {
-          seen.inFlight += 1;
-          seen.most = Math.max(seen.most, seen.inFlight);
-          seen.order.push(tag);
-          await new Promise((resolve) => setTimeout(resolve, 2));
-          seen.inFlight -= 1;
-          for (const run of batch) runs.set(run.entry.name, (runs.get(run.entry.name) ?? 0) + 1);
-          return { fenced: false, outcomes: batch.map((): RunOutcome => 'published') };
-        },
-      });
-      const thirds = [0, 1, 2].map((third) => ({ ...config, entries: config.entries.filter((_, i) => i % 3 === third) }));
-      const started = thirds.map((third, i) => startRunner(third, dispatcherOf(String(i)), 'warn', budget()));
-      for (const { started: loading } of started) await loaded(loading);
-      await vi.advanceTimersByTimeAsync(MINUTE - Date.now() + 20_000);
-      for (const { runner } of started) await runner.stop();
-      return { ...seen, runs };
-    }
-    const shared = processBudget();
-    const together = await burstOfThree(() => shared);
-    expect(together.runs.size).toBe(N);
-    expect([...together.runs.values()].every((count) => count === 1)).toBe(true);
-    // The process's slots: each window's batches in flight and one being planned, for all three together.
-    expect(together.most).toBeLessThanOrEqual(DEFAULTS.dispatchMaxInFlight + 1);
-    // In turn: each partition's first batch went out before the others' last (not one after the other).
-    for (const [a, b] of [
-      ['1', '0'],
-      ['2', '1'],
-      ['0', '2'],
-    ] as const)
-      expect(together.order.indexOf(a)).toBeLessThan(together.order.lastIndexOf(b));
-    // Each with a budget of its own (as before): both windows full at once.
-    vi.setSystemTime(T0);
-    const apart = await burstOfThree(() => undefined);
-    expect(apart.runs.size).toBe(N);
-    expect(apart.most).toBe(3 * DEFAULTS.dispatchMaxInFlight);
   });
 });

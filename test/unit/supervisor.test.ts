@@ -14,8 +14,7 @@ import type { EntryState, StateStore } from '../../src/ports/state.js';
 import { NO_EVENTS } from '../../src/ports/events.js';
 import type { LeadershipOwner } from '../../src/redis/leadership.js';
 import { Runner } from '../../src/runtime/runner.js';
-import type { RuntimeEntries } from '../../src/runtime/catalog-slices.js';
-import type { ResolvedEntry } from '../../src/config/resolve.js';
+import type { RuntimeEntries } from '../../src/runtime/entry-catalog.js';
 import { Supervisor } from '../../src/service/supervisor.js';
 
 const TOKEN = 'token-1';
@@ -31,9 +30,7 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
-function setup(
-  options: { load?: StateStore['load']; names?: readonly string[]; ownsEntry?: (name: string) => boolean; catalog?: RuntimeEntries } = {},
-) {
+function setup(options: { load?: StateStore['load']; names?: readonly string[]; catalog?: RuntimeEntries } = {}) {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({
     level: 'debug',
@@ -52,7 +49,6 @@ function setup(
   };
   const supervisor = new Supervisor({
     config: hourly(options.names ?? ['a']),
-    ...(options.ownsEntry === undefined ? {} : { ownsEntry: options.ownsEntry }),
     ...(options.catalog === undefined ? {} : { catalog: options.catalog }),
     logger,
     clock: { now: () => Date.now() },
@@ -74,7 +70,7 @@ function setup(
         owner = o;
       },
       stop: async () => void said.push(['leadership.stop']),
-      relinquish: (reason: string, planned?: boolean) => void said.push(['relinquish', reason, ...(planned === true ? ['planned'] : [])]),
+      relinquish: (reason: string) => void said.push(['relinquish', reason]),
       currentLease: () => ({ token: TOKEN, publishUntil: Number.POSITIVE_INFINITY }),
     },
     clockGuard: {
@@ -93,69 +89,6 @@ function setup(
 }
 
 describe('Supervisor', () => {
-  it("with ownsEntry (a partition's), its sessions schedule only the file's entries it owns; the config in force stays whole", async () => {
-    const { supervisor, loads, lead } = setup({ names: ['a', 'b', 'c', 'd'], ownsEntry: (name) => name === 'b' || name === 'd' });
-    await supervisor.campaign();
-    lead().onLead({ token: TOKEN, publishUntil: Number.POSITIVE_INFINITY });
-    await vi.waitFor(() => expect(supervisor.runner).toBeDefined());
-    expect(loads).toEqual([['b', 'd']]);
-    expect([...(supervisor.runner?.snapshot() ?? [])].map((s) => s.name).sort()).toEqual(['b', 'd']);
-    expect(supervisor.config.entries.map((e) => e.name)).toEqual(['a', 'b', 'c', 'd']);
-    expect(supervisor.fingerprint.entryCount).toBe(4);
-  });
-
-  it("with partitions, takes its partition's runtime entries on before its session starts, drops them once a lost lock's session stopped, and gives back a lock whose entries cannot be read", async () => {
-    const order: string[] = [];
-    let held = false;
-    let failHold = false;
-    const supervised: { by?: Supervisor } = {};
-    const runtime = hourly(['rt']).entries[0] as ResolvedEntry;
-    const catalog: RuntimeEntries = {
-      entries: () => (held ? [runtime] : []),
-      find: (name) => (held && name === 'rt' ? runtime : undefined),
-      listen: () => undefined,
-      poke: () => undefined,
-      refresh: async () => undefined,
-      reading: () => undefined,
-      onRemoved: () => undefined,
-      reconfigure: async () => undefined,
-      checkedOrigins: () => new Set(),
-      outdated: async () => false,
-      hold: async () => {
-        order.push(`hold (session ${supervised.by?.leading === true ? 'running' : 'not started'})`);
-        if (failHold) throw new Error('Redis away');
-        held = true;
-      },
-      drop: async () => {
-        order.push(`drop (session ${supervised.by?.leading === true ? 'running' : 'stopped'})`);
-        held = false;
-      },
-    };
-    const { supervisor, said, loads, lead, lines } = setup({ catalog });
-    supervised.by = supervisor;
-    await supervisor.campaign();
-    lead().onLead({ token: TOKEN, publishUntil: Number.POSITIVE_INFINITY });
-    await vi.waitFor(() => expect(supervisor.runner).toBeDefined());
-    expect(loads).toEqual([['a', 'rt']]);
-    expect([...(supervisor.runner?.snapshot() ?? [])].map((s) => s.name).sort()).toEqual(['a', 'rt']);
-    // A reload between two sessions keeps the partition's entries: taken on again (a look), never dropped.
-    expect(await supervisor.reload(hourly(['a', 'b']))).toBe(true);
-    expect(order).toEqual(['hold (session not started)', 'hold (session not started)']);
-    expect([...(supervisor.runner?.snapshot() ?? [])].map((s) => s.name).sort()).toEqual(['a', 'b', 'rt']);
-    lead().onLose('lost');
-    await vi.waitFor(() => expect(order).toEqual(['hold (session not started)', 'hold (session not started)', 'drop (session stopped)']));
-    expect(held).toBe(false);
-
-    failHold = true;
-    lead().onLead({ token: TOKEN, publishUntil: Number.POSITIVE_INFINITY });
-    await vi.waitFor(() => expect(said).toContainEqual(['relinquish', 'runtime entries could not be read']));
-    expect(supervisor.runner).toBeUndefined();
-    expect(loads).toHaveLength(2);
-    expect(lines.filter((l) => l['event'] === EVENTS.stateLoadFailed).map((l) => l['msg'])).toEqual([
-      "could not read the partition's runtime entries; standing by",
-    ]);
-  });
-
   it('starts a session when the lock is won and stops it when the lock is lost, and says so', async () => {
     const { supervisor, said, loads, lead, lines } = setup();
     await supervisor.campaign();
@@ -174,28 +107,6 @@ describe('Supervisor', () => {
     );
     expect(supervisor.leading).toBe(false);
     expect(said).toEqual([['leading', false], ['leading', true], ['clock.watch'], ['leading', false], ['clock.unwatch']]);
-  });
-
-  it('hands a partition over only after its session has stopped (its publish in flight finished), as a planned release; not while standing by', async () => {
-    const order: string[] = [];
-    const stopRunner = Object.getOwnPropertyDescriptor(Runner.prototype, 'stop')?.value as (this: Runner) => Promise<void>;
-    vi.spyOn(Runner.prototype, 'stop').mockImplementation(async function (this: Runner) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      await stopRunner.call(this);
-      order.push('session stopped');
-    });
-    const { supervisor, said, lead } = setup();
-    await supervisor.campaign();
-    await supervisor.handOver('the map gives it to b');
-    expect(said.filter((s) => s[0] === 'relinquish')).toEqual([]);
-    lead().onLead({ token: TOKEN, publishUntil: Number.POSITIVE_INFINITY });
-    await vi.waitFor(() => expect(supervisor.runner).toBeDefined());
-    const handed = supervisor.handOver('the map gives it to b').then(() => order.push('handed over'));
-    expect(supervisor.leading).toBe(true);
-    await handed;
-    expect(order).toEqual(['session stopped', 'handed over']);
-    expect(supervisor.leading).toBe(false);
-    expect(said.filter((s) => s[0] === 'relinquish')).toEqual([['relinquish', 'the map gives it to b', 'planned']]);
   });
 
   it('applies changes one at a time, in order: a lock won, lost and won again at once stops the first session (its state slow to load) before the second loads', async () => {

@@ -16,7 +16,7 @@
 import { BeatError, ErrorCode } from '../../base/errors.js';
 import { DAY_MS, zoneOffsets, type ZoneOffsets } from '../../time/zone.js';
 import { firstMatchingDay, type CronMasks, type CronSpec } from './spec.js';
-import { spendSteps } from '../budget.js';
+import { spendSteps } from '../../base/step-budget.js';
 
 /**
  * Two offsets of one zone differ by at most 26 h (-12:00 … +14:00), so a day whose offset is

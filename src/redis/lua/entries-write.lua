@@ -15,9 +15,6 @@
   KEYS[9]   optional: this write's receipt string (entries:receipt:<id>, a new id per write). When it
             exists the write was already applied (ioredis sent it again after its connection died):
             its reply is answered and nothing is written
-  KEYS[10]  optional (with KEYS[9] and KEYS[11]): the partitioning hash (lua/partition-count.lua), read
-            for the counts whose partition index is kept (includes/entry-index.lua)
-  KEYS[11]  with KEYS[10]: the partition index's head (keys.ts entriesPartition)
 
   ARGV[1]   now, epoch ms (created / updated)
   ARGV[2]   "1" to keep the state of deleted entries (`--keep-history`), "" to remove it
@@ -43,14 +40,9 @@
           and HDEL from resumed (unless kept);
           PUBLISH "entries <version>" when anything changed; SET of the receipt (JSON of the reply, PX) when
           anything changed and KEYS[9] is given.
-          With KEYS[10] and KEYS[11], and a recorded count (or the count a move goes to) N > 1: SADD of
-          each name created to / SREM of each deleted from its partition's set of N's index (a name
-          created and deleted in one write ends as its last op leaves it). A set of another type is
-          refused as WRONGTYPE like the other keys.
 ]]
 --- @include "key-type"
 --- @include "entry-record"
---- @include "entry-index"
 
 local SCRIPT = 'entries-write'
 local refused = wrongType(SCRIPT, KEYS[1], 'hash') or wrongType(SCRIPT, KEYS[2], 'zset') or
@@ -134,35 +126,6 @@ for i = 1, count do
   end
 end
 
--- [partition index: begin] (includes/entry-index.lua; KEYS[10], KEYS[11]) The sets of each name this
--- write creates or deletes, under every count whose index is kept, found and checked before anything
--- is written; written after the records (below).
-local indexKeys, indexNames = {}, {}
-if KEYS[11] then
-  refused = wrongType(SCRIPT, KEYS[10], 'hash')
-  if refused then return refused end
-  local counts = indexedCounts(KEYS[10])
-  local checkedKeys = {}
-  for i = 1, count do
-    local name = ARGV[3 + 3 * i]
-    if #counts > 0 and (outcomes[i] == 'created' or outcomes[i] == 'deleted') and not indexKeys[name] then
-      local keys = {}
-      for _, c in ipairs(counts) do
-        local key = entryIndexKey(KEYS[11], c, entryPartition(name, c))
-        if not checkedKeys[key] then
-          refused = wrongType(SCRIPT, key, 'set')
-          if refused then return refused end
-          checkedKeys[key] = true
-        end
-        keys[#keys + 1] = key
-      end
-      indexKeys[name] = keys
-      indexNames[#indexNames + 1] = name
-    end
-  end
-end
--- [partition index: end]
-
 local version = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
 if changed then
   version = redis.call('INCR', KEYS[3])
@@ -234,24 +197,6 @@ if changed then
     end
   end
   flush()
-  -- [partition index: begin] Each name created or deleted is in its sets exactly when its record is
-  -- stored after this write (`current`, above).
-  local groups, order = {}, {}
-  for _, name in ipairs(indexNames) do
-    local command = current[name] and 'SADD' or 'SREM'
-    for _, key in ipairs(indexKeys[name]) do
-      local id = command .. ' ' .. key
-      local group = groups[id]
-      if not group then
-        group = { command = command, key = key, names = {} }
-        groups[id] = group
-        order[#order + 1] = group
-      end
-      group.names[#group.names + 1] = name
-    end
-  end
-  for _, group in ipairs(order) do indexCall(group.command, group.key, group.names) end
-  -- [partition index: end]
   redis.call('PUBLISH', ARGV[3], 'entries ' .. version)
 end
 local reply = { version }

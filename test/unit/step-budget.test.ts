@@ -1,6 +1,6 @@
-/** core/budget.ts: a step budget per schedule computation, and the guard that a next slot advances. */
+/** base/step-budget.ts: a step budget per schedule computation, and the guard that a next slot advances. */
 import { describe, expect, it } from 'vitest';
-import { ScheduleError, isScheduleError, mustAdvance, spendSteps, withStepBudget } from '../../src/core/budget.js';
+import { ScheduleError, isScheduleError, mustAdvance, spendSteps, withStepBudget } from '../../src/base/step-budget.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
 
 function thrown(run: () => unknown): unknown {

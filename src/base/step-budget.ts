@@ -13,8 +13,8 @@
  * outer one: `nextFires` inside a fires-in-a-window walk counts against that walk's call only when
  * the walk opened one).
  */
-import { DEFAULTS } from '../base/defaults.js';
-import { BeatError, ErrorCode } from '../base/errors.js';
+import { DEFAULTS } from './defaults.js';
+import { BeatError, ErrorCode } from './errors.js';
 
 /** Why a computation was stopped: it spent its budget, or it gave a slot that does not advance. */
 export type ScheduleErrorCode = typeof ErrorCode.ScheduleBudget | typeof ErrorCode.ScheduleStalled;
