@@ -14,6 +14,7 @@ import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { djangoSourceSchema } from './django-source-schema.js';
 import { leaseMarginMs } from './lease-margin.js';
+import { nameTextProblem } from './name-text.js';
 import { calendarsSchema, excludeSchema, unknownCalendarMessage, unknownCalendars } from './exclude-schema.js';
 import { shown } from '../base/errors.js';
 import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '../time/zone.js';
@@ -47,6 +48,15 @@ const taskName = z
       `${issue.input === undefined ? 'task is required' : 'task must be a string'}: the registered name of a Celery task, such as "proj.tasks.add"`,
   })
   .min(1, { error: 'task must not be empty' })
+  .max(DEFAULTS.taskNameMax, {
+    error: (issue) =>
+      `task must be at most ${DEFAULTS.taskNameMax} characters (a Celery task name is a dotted identifier such as "proj.tasks.add"), got ${String((issue.input as string).length)}`,
+  })
+  .superRefine((s, ctx) => {
+    const problem = nameTextProblem(s);
+    if (problem !== undefined)
+      ctx.addIssue({ code: 'custom', message: `task must be a name a person can tell apart: it holds ${problem}`, input: s, abort: true });
+  })
   .refine((s) => s.trim() === s && !/\s/.test(s), { error: 'a task name has no spaces' });
 
 const ISO_EXAMPLE = 'an ISO-8601 date-time such as "2027-01-01T09:00:00+01:00" (without an offset: a wall time in the entry\'s zone)';
@@ -205,18 +215,22 @@ function windowProblem(
 export type EntryInput = z.input<typeof entrySchema>;
 export type ParsedEntry = z.output<typeof entrySchema>;
 
-/** What an entry name may not contain: see entryNameSchema. */
-export const UNSAFE_NAME_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
-
 export const entryNameSchema = z
   .string()
   .min(1, { error: 'an entry name must not be empty' })
-  .max(200, { error: 'an entry name must be at most 200 characters' })
-  // Control characters (C0, DEL, C1) would break log lines, terminals and Redis key dumps; line and
-  // paragraph separators and bidi controls make one name look like another.
-  .refine((s) => !UNSAFE_NAME_CHARACTER.test(s), {
-    error:
-      'an entry name must not contain control characters (U+0000-001F, U+007F-009F), line or paragraph separators (U+2028, U+2029) or bidi controls (U+061C, U+200E, U+200F, U+202A-202E, U+2066-2069)',
+  .max(DEFAULTS.entryNameMax, { error: `an entry name must be at most ${DEFAULTS.entryNameMax} characters` })
+  // Control characters would break log lines, terminals and Redis key dumps; format characters
+  // (zero-width, the byte-order mark, bidi controls), separators and white space at either end
+  // make one name look like another. name-text.ts says which.
+  .superRefine((s, ctx) => {
+    const problem = nameTextProblem(s);
+    if (problem !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `an entry name must be a name a person can tell apart: it holds ${problem}; remove or replace it`,
+        input: s,
+      });
+    }
   });
 
 export const brokerSchema = keyed({
