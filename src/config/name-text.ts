@@ -8,6 +8,8 @@
  * hyphen…), line and paragraph separators (Zl, Zp) and lone surrogates (Cs, which no UTF-8 can
  * carry). Refused at either end: white space, which no one sees in a list.
  */
+import * as z from 'zod';
+import { DEFAULTS } from '../base/defaults.js';
 
 /** Names of the characters most likely met, as Unicode names them; the others are named by category. */
 const CHARACTER_NAMES: Readonly<Record<number, string>> = {
@@ -92,3 +94,39 @@ export function nameTextProblem(text: string): string | undefined {
   if (last !== undefined && SPACE.test(last)) return `${characterName(last.codePointAt(0) ?? 0)} at its end (position ${chars.length})`;
   return undefined;
 }
+
+/** A task's name: Celery's registered name, a dotted identifier such as `proj.tasks.add`. */
+export const taskNameSchema = z
+  .string({
+    error: (issue) =>
+      `${issue.input === undefined ? 'task is required' : 'task must be a string'}: the registered name of a Celery task, such as "proj.tasks.add"`,
+  })
+  .min(1, { error: 'task must not be empty' })
+  .max(DEFAULTS.taskNameMax, {
+    error: (issue) =>
+      `task must be at most ${DEFAULTS.taskNameMax} characters (a Celery task name is a dotted identifier such as "proj.tasks.add"), got ${String((issue.input as string).length)}`,
+  })
+  .superRefine((s, ctx) => {
+    const problem = nameTextProblem(s);
+    if (problem !== undefined)
+      ctx.addIssue({ code: 'custom', message: `task must be a name a person can tell apart: it holds ${problem}`, input: s, abort: true });
+  })
+  .refine((s) => s.trim() === s && !/\s/.test(s), { error: 'a task name has no spaces' });
+
+export const entryNameSchema = z
+  .string()
+  .min(1, { error: 'an entry name must not be empty' })
+  .max(DEFAULTS.entryNameMax, { error: `an entry name must be at most ${DEFAULTS.entryNameMax} characters` })
+  // Control characters would break log lines, terminals and Redis key dumps; format characters
+  // (zero-width, the byte-order mark, bidi controls), separators and white space at either end
+  // make one name look like another. name-text.ts says which.
+  .superRefine((s, ctx) => {
+    const problem = nameTextProblem(s);
+    if (problem !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `an entry name must be a name a person can tell apart: it holds ${problem}; remove or replace it`,
+        input: s,
+      });
+    }
+  });

@@ -14,7 +14,7 @@ import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { djangoSourceSchema } from './django-source-schema.js';
 import { leaseMarginMs } from './lease-margin.js';
-import { nameTextProblem } from './name-text.js';
+import { entryNameSchema, taskNameSchema } from './name-text.js';
 import { calendarsSchema, excludeSchema, unknownCalendarMessage, unknownCalendars } from './exclude-schema.js';
 import { shown } from '../base/errors.js';
 import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '../time/zone.js';
@@ -41,23 +41,6 @@ export type QueueType = (typeof QUEUE_TYPES)[number];
 export const timezoneSchema = z.string({ error: 'expected an IANA time zone name such as "Europe/Berlin"' }).refine(isValidZone, {
   error: (issue) => `unknown time zone ${shown(String(issue.input))}; use an IANA name such as "Europe/Berlin" or "UTC"`,
 });
-
-const taskName = z
-  .string({
-    error: (issue) =>
-      `${issue.input === undefined ? 'task is required' : 'task must be a string'}: the registered name of a Celery task, such as "proj.tasks.add"`,
-  })
-  .min(1, { error: 'task must not be empty' })
-  .max(DEFAULTS.taskNameMax, {
-    error: (issue) =>
-      `task must be at most ${DEFAULTS.taskNameMax} characters (a Celery task name is a dotted identifier such as "proj.tasks.add"), got ${String((issue.input as string).length)}`,
-  })
-  .superRefine((s, ctx) => {
-    const problem = nameTextProblem(s);
-    if (problem !== undefined)
-      ctx.addIssue({ code: 'custom', message: `task must be a name a person can tell apart: it holds ${problem}`, input: s, abort: true });
-  })
-  .refine((s) => s.trim() === s && !/\s/.test(s), { error: 'a task name has no spaces' });
 
 const ISO_EXAMPLE = 'an ISO-8601 date-time such as "2027-01-01T09:00:00+01:00" (without an offset: a wall time in the entry\'s zone)';
 
@@ -97,7 +80,7 @@ export const entryKwargsSchema = z
 
 export const entrySchema = keyed({
   /** The Celery task name the worker has registered. */
-  task: taskName,
+  task: taskNameSchema,
   schedule: scheduleSchema,
   /** Positional arguments, any JSON values. */
   args: entryArgsSchema,
@@ -215,23 +198,8 @@ function windowProblem(
 export type EntryInput = z.input<typeof entrySchema>;
 export type ParsedEntry = z.output<typeof entrySchema>;
 
-export const entryNameSchema = z
-  .string()
-  .min(1, { error: 'an entry name must not be empty' })
-  .max(DEFAULTS.entryNameMax, { error: `an entry name must be at most ${DEFAULTS.entryNameMax} characters` })
-  // Control characters would break log lines, terminals and Redis key dumps; format characters
-  // (zero-width, the byte-order mark, bidi controls), separators and white space at either end
-  // make one name look like another. name-text.ts says which.
-  .superRefine((s, ctx) => {
-    const problem = nameTextProblem(s);
-    if (problem !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `an entry name must be a name a person can tell apart: it holds ${problem}; remove or replace it`,
-        input: s,
-      });
-    }
-  });
+// Kept importable from here: the entry readers take it with the entry schema.
+export { entryNameSchema } from './name-text.js';
 
 export const brokerSchema = keyed({
   /** redis://, rediss://, redis+socket://, sentinel://… (Celery's `broker_url`). */
