@@ -105,10 +105,11 @@ export function maskUrl(url: string): string {
 }
 
 /**
- * What may be a URL inside free text: `scheme://` up to white space or a quote, bracket or angle
- * bracket that ends it in prose, JSON or a log line.
+ * What may be a URL inside free text: `scheme://` up to white space, a quote or an angle bracket,
+ * which end it in prose, JSON or a log line. Brackets and parentheses do not end it: a password
+ * may hold them, and a URL cut short would leave the rest of its password unmasked.
  */
-const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>()[\]{}]+/gi;
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]+/gi;
 /** A query string inside free text that is not part of a `scheme://` URL, e.g. a request target `/x?token=…`. */
 const QUERY_IN_TEXT = /\?([^\s"'`<>#]+)/g;
 

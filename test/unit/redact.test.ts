@@ -49,6 +49,12 @@ describe('redactText', () => {
     expect(out).toContain('limit=5');
   });
 
+  it('masks a password that holds brackets or parentheses whole', () => {
+    const out = redactText('cannot connect (redis://:pa(s)s[1]{2}@r:1/0)');
+    expect(out).not.toMatch(/pa\(|s\[1\]/);
+    expect(out).toContain('redis://:***@r:1/0');
+  });
+
   it('leaves text without URLs alone', () => {
     expect(redactText('alice@build-7 paused nightly')).toBe('alice@build-7 paused nightly');
     expect(redactText('no secrets here')).toBe('no secrets here');
