@@ -9,6 +9,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { PokedLoop } from '../base/poked-loop.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
+import { redactText } from '../base/redact.js';
 import type { Logger } from '../base/log.js';
 import type { AlertOutbox, Delivery } from '../ports/alerts.js';
 
@@ -107,7 +108,8 @@ export class AlertDeliverer {
       status = await this.send(delivery, DEFAULTS.alertTimeoutMs);
       failure = `HTTP ${status}`;
     } catch (error) {
-      failure = errorMessage(error);
+      // fetch's errors quote the URL, user info and all.
+      failure = redactText(errorMessage(error));
       // The outbound policy (outbound.ts) refused its URL: trying again would be refused again.
       forbidden = error instanceof Error && error.name === 'OutboundRefused';
     }

@@ -15,6 +15,17 @@ export const CONFIG_DEFAULTS = {
    */
   entryMaxDepth: 32,
   entryMaxArgsBytes: 256 * 1024,
+  /** The longest entry name, in characters. */
+  entryNameMax: 200,
+  /**
+   * The longest task name and queue name, in characters: Celery's are dotted identifiers, and AMQP
+   * caps a queue name at 255 bytes. Without a cap one entry's name could hold megabytes, copied
+   * into every message, log line, metric label and status row.
+   */
+  taskNameMax: 256,
+  queueNameMax: 256,
+  /** The longest of an entry's other option strings (exchange, routingKey, shadow), in characters. */
+  optionStringMax: 256,
   /** `beat next`: how many instants per entry. */
   nextCount: 5,
   /** Names of the config files looked for when neither --config nor BEAT_CONFIG is given, in order. */

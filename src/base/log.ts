@@ -1,12 +1,13 @@
 /**
  * The logger: pino JSON lines on stdout, one per decision, each with a stable `event` field from
- * `EVENTS`. Secrets never reach it: URLs are masked (maskUrl in broker/redis-url.ts) before they are logged.
+ * `EVENTS`. Secrets never reach it: URLs and messages that may hold one go through src/base/redact.ts (maskUrl, redactText) before they are logged.
  */
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type * as PinoPrettyModule from 'pino-pretty';
 import { ENV } from './env.js';
 import { loadOnFirstUse } from './load-on-first-use.js';
+import { redactText } from './redact.js';
 
 export type { Logger } from 'pino';
 
@@ -45,7 +46,8 @@ export function serializeError(value: unknown, depth = 0): LoggedError {
   const code = typeof error.code === 'string' || typeof error.code === 'number' ? error.code : undefined;
   const cause = error.cause !== undefined && depth < CAUSE_DEPTH ? serializeError(error.cause, depth + 1) : undefined;
   return {
-    message,
+    // Errors of other libraries quote URLs whole (fetch, undici, the AWS SDK): masked here, for every line.
+    message: redactText(message),
     ...(type === undefined ? {} : { type }),
     ...(code === undefined ? {} : { code }),
     ...(cause === undefined ? {} : { cause }),
@@ -84,6 +86,14 @@ export function createLogger(options: { level?: LogLevel; fd?: 1 | 2; destinatio
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       serializers: { err: serializeError },
+      // The message of every line masked (its fields are masked where they are made): a message
+      // built from an error or a URL is the easiest place for a secret to slip through.
+      hooks: {
+        logMethod(args, method) {
+          for (let i = 0; i < args.length; i += 1) if (typeof args[i] === 'string') args[i] = redactText(args[i] as string);
+          method.apply(this, args);
+        },
+      },
     },
     destination,
   );

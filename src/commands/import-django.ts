@@ -1,6 +1,7 @@
 /** `beat import django`: django-celery-beat's rows, snapshotted as a config file or into the runtime store. */
 import { BeatError, ErrorCode, problemsInline } from '../base/errors.js';
 import { ENV } from '../base/env.js';
+import { maskUrl } from '../base/redact.js';
 import { djangoSourceSchema } from '../config/django-source-schema.js';
 import { readDjangoEntries } from '../django/read-once.js';
 import type { TaskRow } from '../django/row-entry.js';
@@ -101,7 +102,7 @@ async function djangoImportCommand(
   const config = { timezone: 'UTC', beatSchedule };
   if (values['into-store'] === true) return importIntoStore(io, 'import django', values, config, notes);
   const header = [
-    `Imported by \`beat import django\` from ${url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')} (tables ${parsed.data.tablePrefix}*).`,
+    `Imported by \`beat import django\` from ${maskUrl(url)} (tables ${parsed.data.tablePrefix}*).`,
     'Crontabs keep their own timezone; last_run_at and total_run_count are not carried over (tsbeat keeps runs in Redis).',
   ];
   const rendered = renderImportedConfig(config, header, values.out ?? '<stdout>');

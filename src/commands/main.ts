@@ -19,6 +19,7 @@ import type { Command } from './command-spec.js';
 import { closest } from '../config/keys.js';
 import { BeatError, ERROR_ANSWERS, clipQuoted, errorMessage, shown } from '../base/errors.js';
 import { VERSION } from '../base/version.js';
+import { redactText } from '../base/redact.js';
 
 const COMMANDS: readonly Command[] = [
   runSpec,
@@ -80,11 +81,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<ExitCode
     return await runCommand(command, rest, out);
   } catch (error) {
     if (error instanceof BeatError) {
-      out.err(clipQuoted(error.message));
+      out.err(clipQuoted(redactText(error.message)));
       return ERROR_ANSWERS[error.code].exit;
     }
     // Not a failure we anticipated: say so plainly; the stack only on request.
-    out.err(`beat ${name}: unexpected error: ${clipQuoted(errorMessage(error))}`);
+    out.err(`beat ${name}: unexpected error: ${clipQuoted(redactText(errorMessage(error)))}`);
     if (out.env.BEAT_DEBUG && error instanceof Error && error.stack) out.err(error.stack);
     else out.err('(set BEAT_DEBUG=1 to see the stack trace, and please report it)');
     return ExitCode.Failure;

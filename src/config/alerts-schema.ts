@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { shown } from '../base/errors.js';
+import { maskUrl } from '../base/redact.js';
 import { TIMER_MAX_MS, durationSchema } from './duration.js';
 import { keyed } from './keys.js';
 
@@ -15,17 +16,32 @@ export type AlertKind = (typeof ALERT_KINDS)[number];
 export const OUTCOME_ALERT_KINDS: ReadonlySet<AlertKind> = new Set(['failed', 'late', 'paused']);
 
 function httpUrl(what: string) {
-  return z.string({ error: `${what} must be an http:// or https:// URL` }).refine(
-    (text) => {
-      try {
+  return z
+    .string({ error: `${what} must be an http:// or https:// URL` })
+    .refine(
+      (text) => {
+        try {
+          const url = new URL(text);
+          return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+        } catch {
+          return false;
+        }
+      },
+      { error: (issue) => `${what} must be an http:// or https:// URL, got ${shown(maskUrl(String(issue.input)))}`, abort: true },
+    )
+    .refine(
+      // fetch refuses a URL with credentials, so such an alert could never be sent: every attempt
+      // would fail, and only the log would say so.
+      (text) => {
         const url = new URL(text);
-        return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
-      } catch {
-        return false;
-      }
-    },
-    { error: (issue) => `${what} must be an http:// or https:// URL, got ${shown(String(issue.input))}` },
-  );
+        return url.username === '' && url.password === '';
+      },
+      {
+        error: (issue) =>
+          `${what} ${shown(maskUrl(String(issue.input)))} holds credentials (user:password@), which no alert can be sent with: ` +
+          "send the receiver's secret as a token query parameter instead (?token=…, masked wherever tsbeat prints the URL)",
+      },
+    );
 }
 
 const alertsShape = {

@@ -4,6 +4,7 @@
  * silently dropped (Celery would copy unknown keys into the message properties).
  */
 import * as z from 'zod';
+import { DEFAULTS } from '../base/defaults.js';
 import { keyed } from './keys.js';
 import { compilePattern } from './task-pattern.js';
 import { checkCeleryJson } from './json-value.js';
@@ -27,11 +28,16 @@ const priority = z
   .min(0, { error: 'priority must be a whole number from 0 to 255' })
   .max(255, { error: 'priority must be a whole number from 0 to 255' });
 
-const name = (what: string) => z.string({ error: `${what} must be a string` }).min(1, { error: `${what} must not be empty` });
+/** A non-empty string of at most `max` characters (queue names, exchanges, routing keys…). */
+const name = (what: string, max: number = DEFAULTS.optionStringMax) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .min(1, { error: `${what} must not be empty` })
+    .max(max, { error: (issue) => `${what} must be at most ${max} characters, got ${String((issue.input as string).length)}` });
 
 const optionsShape = {
   /** Queue to publish to; wins over `taskRoutes`. */
-  queue: name('queue').optional(),
+  queue: name('queue', DEFAULTS.queueNameMax).optional(),
   /** Named exchange; with `routingKey` the message leaves the default route (Celery §3.2). */
   exchange: name('exchange').optional(),
   exchangeType: z.enum(EXCHANGE_TYPES, { error: `exchangeType must be one of ${EXCHANGE_TYPES.join(', ')}` }).optional(),
@@ -78,9 +84,9 @@ export type Options = z.output<typeof optionsSchema>;
 /** A route: a queue name, or the routing options it sets. */
 export const routeSchema = z.union(
   [
-    name('route'),
+    name('route', DEFAULTS.queueNameMax),
     keyed({
-      queue: name('queue').optional(),
+      queue: name('queue', DEFAULTS.queueNameMax).optional(),
       exchange: name('exchange').optional(),
       exchangeType: z.enum(EXCHANGE_TYPES).optional(),
       routingKey: name('routingKey').optional(),

@@ -14,6 +14,7 @@ import { checkCeleryJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { djangoSourceSchema } from './django-source-schema.js';
 import { leaseMarginMs } from './lease-margin.js';
+import { entryNameSchema, taskNameSchema } from './name-text.js';
 import { calendarsSchema, excludeSchema, unknownCalendarMessage, unknownCalendars } from './exclude-schema.js';
 import { shown } from '../base/errors.js';
 import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '../time/zone.js';
@@ -42,14 +43,6 @@ export type QueueType = (typeof QUEUE_TYPES)[number];
 export const timezoneSchema = z.string({ error: 'expected an IANA time zone name such as "Europe/Berlin"' }).refine(isValidZone, {
   error: (issue) => `unknown time zone ${shown(String(issue.input))}; use an IANA name such as "Europe/Berlin" or "UTC"`,
 });
-
-const taskName = z
-  .string({
-    error: (issue) =>
-      `${issue.input === undefined ? 'task is required' : 'task must be a string'}: the registered name of a Celery task, such as "proj.tasks.add"`,
-  })
-  .min(1, { error: 'task must not be empty' })
-  .refine((s) => s.trim() === s && !/\s/.test(s), { error: 'a task name has no spaces' });
 
 const ISO_EXAMPLE = 'an ISO-8601 date-time such as "2027-01-01T09:00:00+01:00" (without an offset: a wall time in the entry\'s zone)';
 
@@ -89,7 +82,7 @@ export const entryKwargsSchema = z
 
 export const entrySchema = keyed({
   /** The Celery task name the worker has registered. */
-  task: taskName,
+  task: taskNameSchema,
   schedule: scheduleSchema,
   /** Positional arguments, any JSON values. */
   args: entryArgsSchema,
@@ -207,19 +200,8 @@ function windowProblem(
 export type EntryInput = z.input<typeof entrySchema>;
 export type ParsedEntry = z.output<typeof entrySchema>;
 
-/** What an entry name may not contain: see entryNameSchema. */
-export const UNSAFE_NAME_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
-
-export const entryNameSchema = z
-  .string()
-  .min(1, { error: 'an entry name must not be empty' })
-  .max(200, { error: 'an entry name must be at most 200 characters' })
-  // Control characters (C0, DEL, C1) would break log lines, terminals and Redis key dumps; line and
-  // paragraph separators and bidi controls make one name look like another.
-  .refine((s) => !UNSAFE_NAME_CHARACTER.test(s), {
-    error:
-      'an entry name must not contain control characters (U+0000-001F, U+007F-009F), line or paragraph separators (U+2028, U+2029) or bidi controls (U+061C, U+200E, U+200F, U+202A-202E, U+2066-2069)',
-  });
+// Kept importable from here: the entry readers take it with the entry schema.
+export { entryNameSchema } from './name-text.js';
 
 export const brokerSchema = keyed({
   /** redis://, rediss://, redis+socket://, sentinel://… (Celery's `broker_url`). */

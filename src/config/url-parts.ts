@@ -15,6 +15,7 @@
  * the caller's `fail`, which masks the URL; no error may carry a piece of a password.
  */
 import { BeatError, ErrorCode } from '../base/errors.js';
+import { maskUrl } from '../base/redact.js';
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 
@@ -84,21 +85,8 @@ export function splitUrlParts(rest: string, fail: (problem: string) => Error): R
   };
 }
 
-/** Masks everything between `scheme://` and the last '@' of each ';'-separated URL (passwords may hold '/' or '@'). */
-export function maskUrl(url: string): string {
-  return url
-    .split(';')
-    .map((part) => {
-      const scheme = splitScheme(part);
-      if (!scheme) return part.includes('@') ? `***@${part.slice(part.lastIndexOf('@') + 1)}` : part;
-      const at = scheme.rest.lastIndexOf('@');
-      if (at === -1) return part;
-      const info = scheme.rest.slice(0, at);
-      const colon = info.indexOf(':');
-      return `${scheme.prefix}${colon === -1 ? '***' : `${info.slice(0, colon)}:***`}@${scheme.rest.slice(at + 1)}`;
-    })
-    .join(';');
-}
+// One masking rule for every URL tsbeat prints (src/base/redact.ts); kept importable from here.
+export { maskUrl } from '../base/redact.js';
 
 /**
  * A BROKER_URL error naming the URL with its passwords masked: never the raw URL. The config

@@ -2,6 +2,7 @@
  * The audit trail's events and the field diff they carry: who changed which entry, when, how, and
  * why (the note). Pure: the Redis stream that keeps them is redis/audit-log.ts.
  */
+import { redactText } from '../base/redact.js';
 
 export const AUDIT_ACTIONS = ['create', 'update', 'delete', 'pause', 'resume', 'trigger', 'backfill'] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
@@ -39,7 +40,8 @@ const DIFF_DEPTH = 3;
 export const AUDIT_NOTE_MAX = 500;
 
 export function shortValue(value: unknown): string {
-  const text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
+  // Masked before it is cut: a cut could leave half a password where the mask would not find it.
+  const text = redactText(value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value)));
   return text.length <= AUDIT_VALUE_MAX ? text : `${text.slice(0, AUDIT_VALUE_MAX - 1)}…`;
 }
 

@@ -1,6 +1,7 @@
 /** How the dashboard answers: its headers (a strict Content-Security-Policy on everything), JSON, errors, and request bodies. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULTS } from '../base/defaults.js';
+import { jsonKeyMessage, jsonKeyProblem } from '../base/json-keys.js';
 import type { ErrorWire, ProblemWire } from './wire.js';
 
 /**
@@ -56,9 +57,13 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return null;
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (error) {
     throw new Refusal(400, 'bad_json', `the request body is not JSON: ${(error as Error).message}`);
   }
+  const badKey = jsonKeyProblem(text);
+  if (badKey !== undefined) throw new Refusal(400, 'bad_json', jsonKeyMessage(badKey));
+  return value;
 }

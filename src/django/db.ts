@@ -10,6 +10,7 @@
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { DEFAULTS } from '../base/defaults.js';
+import { maskUrl } from '../base/redact.js';
 import type { DjangoDbKind } from '../config/django-source-schema.js';
 import { formatInstant, parseIsoDateTime } from '../time/zone.js';
 
@@ -179,7 +180,7 @@ export function djangoDbFailure(error: unknown, where: string, url: string, pref
   const e = error as { code?: unknown; message?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' && e.message !== '' ? e.message : String(error);
-  const shownUrl = url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  const shownUrl = maskUrl(url);
   const fix =
     code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH'
       ? 'no database server answers there; check the host and port'

@@ -6,6 +6,7 @@
  * does with an entry is the EntriesHandlers' business (the service implements them on the Redis
  * store); this module only speaks HTTP: routes, the token, bodies, statuses.
  */
+import { maskTarget, redactText } from '../base/redact.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ConfigError, ERROR_ANSWERS, ErrorCode } from '../base/errors.js';
@@ -70,7 +71,12 @@ export function sendError(
   problems: readonly ConfigProblem[] = [],
   headers: Record<string, string> = {},
 ): void {
-  sendJson(res, ERROR_ANSWERS[code].http, { error, code, problems: problems.map(({ path, message }) => ({ path, message })) }, headers);
+  sendJson(
+    res,
+    ERROR_ANSWERS[code].http,
+    { error: redactText(error), code, problems: problems.map(({ path, message }) => ({ path, message: redactText(message) })) },
+    headers,
+  );
 }
 
 /** Answers a refusal of the request's credentials (and logs it, without the token). */
@@ -78,7 +84,8 @@ export function sendRefusal(req: IncomingMessage, res: ServerResponse, refusal: 
   logger.warn(
     {
       event: EVENTS.apiRefused,
-      path: req.url,
+      // A token sent in the query string is the client's mistake, and still a secret.
+      path: maskTarget(req.url),
       method: req.method,
       client: req.socket.remoteAddress,
       status: ERROR_ANSWERS[refusal.code].http,

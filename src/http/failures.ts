@@ -4,6 +4,7 @@
  * else is tsbeat's own failure, 500 with an error id that is also in the log line (beat.http.error),
  * so that an operator can find the cause and a client does not retry for ever.
  */
+import { maskTarget, redactText } from '../base/redact.js';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { DEFAULTS } from '../base/defaults.js';
@@ -62,23 +63,24 @@ export function statusOf(error: BeatError): number {
 export function failureAnswer(error: unknown, req: IncomingMessage, logger: Logger): FailureAnswer {
   const retry = { 'retry-after': String(DEFAULTS.httpRetryAfterSeconds) };
   if (error instanceof ConfigError) {
-    const problems = error.problems.map(({ path, message }: ConfigProblem) => ({ path, message }));
+    const problems = error.problems.map(({ path, message }: ConfigProblem) => ({ path, message: redactText(message) }));
     const status = statusOf(error);
     const text = `${problems.length} problem${problems.length === 1 ? '' : 's'} in the entries sent`;
     return { status, body: { error: text, code: error.code, problems }, headers: {} };
   }
   if (error instanceof BeatError && statusOf(error) !== 500) {
     const status = statusOf(error);
-    if (status === 503) logger.warn({ event: EVENTS.httpError, path: req.url, status, err: error }, `HTTP ${status}: ${error.message}`);
+    if (status === 503)
+      logger.warn({ event: EVENTS.httpError, path: maskTarget(req.url), status, err: error }, `HTTP ${status}: ${error.message}`);
     const headers = { ...(error instanceof ApiError ? error.headers : {}), ...(status === 503 ? retry : {}) };
-    return { status, body: { error: error.message, code: error.code, problems: [] }, headers };
+    return { status, body: { error: redactText(error.message), code: error.code, problems: [] }, headers };
   }
   if (isConnectionFailure(error)) {
-    logger.warn({ event: EVENTS.httpError, path: req.url, status: 503, err: error }, `HTTP 503: ${errorMessage(error)}`);
+    logger.warn({ event: EVENTS.httpError, path: maskTarget(req.url), status: 503, err: error }, `HTTP 503: ${errorMessage(error)}`);
     return {
       status: 503,
       body: {
-        error: `Redis or the broker is unreachable (${errorMessage(error)}); try again`,
+        error: `Redis or the broker is unreachable (${redactText(errorMessage(error))}); try again`,
         code: ErrorCode.RedisUnavailable,
         problems: [],
       },
@@ -87,7 +89,7 @@ export function failureAnswer(error: unknown, req: IncomingMessage, logger: Logg
   }
   const errorId = randomBytes(6).toString('hex');
   logger.error(
-    { event: EVENTS.httpError, path: req.url, method: req.method, errorId, err: error },
+    { event: EVENTS.httpError, path: maskTarget(req.url), method: req.method, errorId, err: error },
     `HTTP 500 (error ${errorId}): ${errorMessage(error)}`,
   );
   return {

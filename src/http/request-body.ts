@@ -1,11 +1,12 @@
 /**
  * A request's JSON body, read with a size limit: refused with 413 before it is parsed when larger
  * (by its Content-Length, or as it streams in), 415 when it is not declared JSON, 400 when it does
- * not parse or nests too deep.
+ * not parse, nests too deep, or holds a key twice in one object or a `__proto__` (json-keys.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode } from '../base/errors.js';
 import { ApiError, jsonDepthProblem } from './failures.js';
+import { jsonKeyMessage, jsonKeyProblem } from '../base/json-keys.js';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
@@ -42,9 +43,13 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number, maxDe
       `the body nests more than ${maxDepth} levels of arrays and objects (at ${tooDeep}); an entry's args and kwargs may nest ${maxDepth - 4} (entryLimits.maxDepth)`,
     );
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (error) {
     throw new ApiError(ErrorCode.ApiBadRequest, `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
+  const badKey = jsonKeyProblem(text);
+  if (badKey !== undefined) throw new ApiError(ErrorCode.ApiBadRequest, jsonKeyMessage(badKey));
+  return value;
 }

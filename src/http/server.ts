@@ -26,6 +26,13 @@ import type { EntriesHandlers } from './entries-api.js';
 export interface Probe {
   readonly ok: boolean;
   readonly reason: string;
+  /**
+   * The reason as a client that may not read the schedule is told it (no token, not trusted
+   * loopback): the same verdict and cause, without Redis hosts, key names or settings (the probe is
+   * open to anyone who reaches the port).
+   * Absent: the reason holds none.
+   */
+  readonly brief?: string;
 }
 
 export interface HttpHandlers {
@@ -109,8 +116,9 @@ function checkPercentEncoding(path: string): void {
   }
 }
 
-function probe(res: ServerResponse, result: Probe): void {
-  send(res, result.ok ? 200 : 503, 'text/plain; charset=utf-8', `${result.ok ? 'ok' : 'not ok'}: ${result.reason}\n`);
+function probe(res: ServerResponse, result: Probe, detailed = true): void {
+  const reason = detailed ? result.reason : (result.brief ?? result.reason);
+  send(res, result.ok ? 200 : 503, 'text/plain; charset=utf-8', `${result.ok ? 'ok' : 'not ok'}: ${reason}\n`);
 }
 
 export async function startHttpServer(
@@ -186,6 +194,11 @@ function requestUrl(req: IncomingMessage): URL {
     // Node would answer this itself with a bare 400 (requireHostHeader): said here, with a code.
     throw new ApiError(ErrorCode.ApiBadRequest, 'an HTTP/1.1 request needs a Host header (RFC 9112)');
   }
+  // Node keeps the first of several Host headers; a proxy in front may have judged the request by
+  // another. RFC 9112 §3.2 says to answer 400, and the Host header decides who may read.
+  let hosts = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'host') hosts += 1;
+  if (hosts > 1) throw new ApiError(ErrorCode.ApiBadRequest, `the request has ${hosts} Host headers; send one (RFC 9112 §3.2)`);
   const target = req.url ?? '/';
   if (Buffer.byteLength(target) > DEFAULTS.httpMaxUrlBytes) {
     throw new ApiError(
@@ -212,7 +225,9 @@ async function serveReadOnly(
       probe(res, handlers.health());
       return;
     case '/readyz':
-      probe(res, await handlers.ready());
+      // The detail (hosts, keys) only to whom may read the schedule (/status shows as much): a
+      // token, or a trusted loopback client. kubelet's probe, from the node, gets the brief.
+      probe(res, await handlers.ready(), authorizeRead(req, access) === undefined);
       return;
     case '/metrics':
       send(res, 200, handlers.metrics.registry.contentType, await handlers.metrics.registry.metrics());

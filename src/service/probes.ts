@@ -73,23 +73,47 @@ function healthProbe(sources: ProbeSources): Probe {
 
 async function readyProbe(sources: ProbeSources): Promise<Probe> {
   const { supervisor } = sources;
-  if (supervisor.stopping) return { ok: false, reason: 'stopping' };
-  if (sources.redis.status !== 'ready') return { ok: false, reason: `Redis ${sources.redis.status}` };
-  if (sources.clockGuard.refusal !== undefined) return { ok: false, reason: `not leading: ${sources.clockGuard.refusal}` };
-  if (sources.supervisor.leading && !sources.publishing.ready()) return { ok: false, reason: sources.publishing.status };
+  // Each reason comes with its `brief`, what a client that may not read the schedule is told: the
+  // same verdict and cause, without the hosts, keys and settings the reason names (server.ts chooses).
+  if (supervisor.stopping) return { ok: false, reason: 'stopping', brief: 'stopping' };
+  if (sources.redis.status !== 'ready')
+    return { ok: false, reason: `Redis ${sources.redis.status}`, brief: `Redis ${sources.redis.status}` };
+  if (sources.clockGuard.refusal !== undefined) {
+    return { ok: false, reason: `not leading: ${sources.clockGuard.refusal}`, brief: "not leading: the local clock is off from Redis's" };
+  }
+  if (sources.supervisor.leading && !sources.publishing.ready()) {
+    return { ok: false, reason: sources.publishing.status, brief: 'leading, and the broker is not ready' };
+  }
   const found = sources.watch.current;
   // No replica can lead: not ready, whatever else holds.
-  if (found && found.lockProblems.length > 0) return { ok: false, reason: found.lockProblems.map((p) => p.message).join('; ') };
+  if (found && found.lockProblems.length > 0) {
+    return { ok: false, reason: found.lockProblems.map((p) => p.message).join('; '), brief: 'no replica can take the lock' };
+  }
   const notes = readyNotes(sources);
+  const briefNotes = readyNotes(sources, true);
   // Ready still: a rolling update that changes the config passes through this state.
-  if (found?.mismatch) return { ok: true, reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${notes}` };
-  return { ok: true, reason: `${roleText(sources)}${notes}` };
+  if (found?.mismatch) {
+    return {
+      ok: true,
+      reason: `standby, ready to take over; WARNING: ${found.mismatch.message}${notes}`,
+      brief: `standby, ready to take over; WARNING: this replica's config differs from the leader's${briefNotes}`,
+    };
+  }
+  return { ok: true, reason: `${roleText(sources)}${notes}`, brief: `${roleText(sources)}${briefNotes}` };
 }
 
 /** What a ready replica's reason adds: the state lost, a source away, runtime entries out of sync ('' when none). */
-function readyNotes(sources: ProbeSources): string {
+function readyNotes(sources: ProbeSources, brief = false): string {
   // Still ready (it publishes on), but the reason says what the log said.
   const lost = sources.supervisor.stateLost;
+  if (brief) {
+    const sync = sources.catalog?.outOfSync?.();
+    return [
+      lost === undefined ? '' : '; the stored state of some entries was lost',
+      sources.sourceTrouble?.() === undefined ? '' : '; WARNING: a source of entries is away',
+      sync === undefined ? '' : '; WARNING: runtime entries not in sync',
+    ].join('');
+  }
   const lostNote =
     lost === undefined
       ? ''

@@ -1,0 +1,131 @@
+/**
+ * The one home of secret masking: every place that prints a URL, or a value or message that may hold
+ * one (a log line, an error, an audit event, an API answer), prints it through here.
+ *
+ * What is a secret: a URL's user info (`user:pass@` → `user:***@`, `token@` → `***@`) and the values
+ * of password-like query parameters (`?password=…` → `?password=***`, see `isSecretParam`). A URL's
+ * host, port, path and other parameters stay as written, so that a person can still tell which URL
+ * it is.
+ *
+ * Why masking by shape rather than by source: a secret reaches a message by many roads (an Error
+ * that quotes its URL, a refused setting echoed back, a field of a diff), and a rule applied where
+ * the text is printed catches all of them, including those written later.
+ */
+
+/** Parameter names whose value is a secret, lower-cased (kombu, redis-py, OAuth, signed URLs). */
+const SECRET_PARAMS = new Set([
+  'password',
+  'passwd',
+  'pass',
+  'pwd',
+  'token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'auth',
+  'auth_token',
+  'authorization',
+  'secret',
+  'client_secret',
+  'key',
+  'apikey',
+  'api_key',
+  'api-key',
+  'sig',
+  'signature',
+  'sentinel_password',
+  'x-amz-signature',
+  'x-amz-credential',
+  'x-amz-security-token',
+]);
+
+/**
+ * Whether a query parameter's value is a secret: a name in SECRET_PARAMS, or one that ends in
+ * password, passwd, secret, token or a `_key`/`-key` (`private_key`, `x-api-key`) whatever its case.
+ * `ssl_keyfile` and the like name files, not secrets, and stay.
+ */
+export function isSecretParam(name: string): boolean {
+  const n = name.toLowerCase();
+  return SECRET_PARAMS.has(n) || /(?:password|passwd|secret|token|[_-]key)$/.test(n);
+}
+
+export const MASK = '***';
+
+const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
+
+/** `k=v&k2=v2` with the values of secret parameters masked; the rest as written (still encoded). */
+function maskQuery(query: string): string {
+  return query
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq === -1) return pair;
+      let name = pair.slice(0, eq);
+      try {
+        name = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        // A malformed escape: judged as written.
+      }
+      return isSecretParam(name) ? `${pair.slice(0, eq)}=${MASK}` : pair;
+    })
+    .join('&');
+}
+
+/** One URL (no ';'): its user info and secret parameters masked. */
+function maskOne(part: string): string {
+  const match = SCHEME.exec(part);
+  const prefix = match?.[0] ?? '';
+  const rest = part.slice(prefix.length);
+  // The user info runs to the LAST '@' (a raw '@' in a password is allowed, as kombu reads it), so
+  // it is looked for before the query: a password may hold '/', '?' or '#'.
+  const at = rest.lastIndexOf('@');
+  let info = '';
+  let after = rest;
+  if (at !== -1 && (match !== null || !/[/?#]/.test(rest.slice(0, at)))) {
+    const given = rest.slice(0, at);
+    const colon = given.indexOf(':');
+    info = `${colon === -1 ? MASK : `${given.slice(0, colon)}:${MASK}`}@`;
+    after = rest.slice(at + 1);
+  }
+  const q = after.indexOf('?');
+  if (q !== -1) {
+    const hash = after.indexOf('#', q);
+    const query = after.slice(q + 1, hash === -1 ? undefined : hash);
+    after = `${after.slice(0, q + 1)}${maskQuery(query)}${hash === -1 ? '' : after.slice(hash)}`;
+  }
+  return `${prefix}${info}${after}`;
+}
+
+/**
+ * A URL, or several separated by ';' (kombu's failover lists), with every user info and every
+ * secret parameter masked: `redis://u:p@h/0?password=x` → `redis://u:***@h/0?password=***`.
+ */
+export function maskUrl(url: string): string {
+  return url.includes(';') ? url.split(';').map(maskOne).join(';') : maskOne(url);
+}
+
+/**
+ * What may be a URL inside free text: `scheme://` up to white space, a quote or an angle bracket,
+ * which end it in prose, JSON or a log line. Brackets and parentheses do not end it: a password
+ * may hold them, and a URL cut short would leave the rest of its password unmasked.
+ */
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]+/gi;
+/** A query string inside free text that is not part of a `scheme://` URL, e.g. a request target `/x?token=…`. */
+const QUERY_IN_TEXT = /\?([^\s"'`<>#]+)/g;
+
+/**
+ * Free text (an error's message, a problem, a log message) with every URL in it masked, and the
+ * secret parameters of any query string in it (a request's target, `/api/x?token=…`).
+ */
+export function redactText(text: string): string {
+  if (!text.includes('://') && !text.includes('?') && !text.includes('@')) return text;
+  const urls = text.replace(URL_IN_TEXT, (url) => maskUrl(url));
+  return urls.includes('?') ? urls.replace(QUERY_IN_TEXT, (whole, query: string) => `?${maskQuery(query)}`) : urls;
+}
+
+/** A request's target (`/path?query`) as a log may show it: the values of secret parameters masked. */
+export function maskTarget(target: string | undefined): string | undefined {
+  if (target === undefined) return undefined;
+  const q = target.indexOf('?');
+  return q === -1 ? target : `${target.slice(0, q + 1)}${maskQuery(target.slice(q + 1))}`;
+}

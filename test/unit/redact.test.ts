@@ -1,0 +1,114 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/base/log.js';
+import { isSecretParam, maskTarget, maskUrl, redactText } from '../../src/base/redact.js';
+import { entryDiff } from '../../src/control/audit.js';
+import { parseRedisUrl } from '../../src/config/redis-url.js';
+import { parseConfig } from '../../src/config/load.js';
+
+describe('maskUrl', () => {
+  it('masks user info, keeping the user name', () => {
+    expect(maskUrl('https://alice:hunter2@hooks.example/x')).toBe('https://alice:***@hooks.example/x');
+    expect(maskUrl('https://tok3n@hooks.example/x')).toBe('https://***@hooks.example/x');
+    expect(maskUrl('redis://:pa/ss@word@host:6379/0')).toBe('redis://:***@host:6379/0');
+  });
+
+  it('masks password-like query parameters and keeps the others', () => {
+    expect(maskUrl('redis://h:6379/0?password=s3cret&ssl_keyfile=/k.pem')).toBe('redis://h:6379/0?password=***&ssl_keyfile=/k.pem');
+    expect(maskUrl('https://h/x?a=1&token=t0k&X-Api-Key=k&access_token=z#frag')).toBe(
+      'https://h/x?a=1&token=***&X-Api-Key=***&access_token=***#frag',
+    );
+    expect(maskUrl('https://h/x?pass%77ord=p')).toBe('https://h/x?pass%77ord=***');
+  });
+
+  it('masks each URL of a failover list', () => {
+    expect(maskUrl('sentinel://:a@s1;sentinel://:b@s2?password=c')).toBe('sentinel://:***@s1;sentinel://:***@s2?password=***');
+  });
+
+  it('leaves a URL without secrets as it is', () => {
+    expect(maskUrl('redis://host/0')).toBe('redis://host/0');
+    expect(maskUrl('https://h/p?q=1')).toBe('https://h/p?q=1');
+  });
+});
+
+describe('isSecretParam', () => {
+  it('knows the usual names and leaves file names alone', () => {
+    for (const name of ['password', 'PASS', 'pwd', 'token', 'secret', 'key', 'api_key', 'client_secret', 'private_key', 'x-api-key', 'sig'])
+      expect(isSecretParam(name), name).toBe(true);
+    for (const name of ['ssl_keyfile', 'ssl_certfile', 'virtual_host', 'queue', 'monkey']) expect(isSecretParam(name), name).toBe(false);
+  });
+});
+
+describe('redactText', () => {
+  it('masks every URL in a message and the secret parameters of a request target', () => {
+    const text =
+      'Request cannot be constructed from a URL that includes credentials: https://u:pw1@h/x and "redis://:pw2@r:1/0?password=pw3"; GET /api/entries?token=pw4&limit=5';
+    const out = redactText(text);
+    for (const secret of ['pw1', 'pw2', 'pw3', 'pw4']) expect(out).not.toContain(secret);
+    expect(out).toContain('https://u:***@h/x');
+    expect(out).toContain('limit=5');
+  });
+
+  it('masks a password that holds brackets or parentheses whole', () => {
+    const out = redactText('cannot connect (redis://:pa(s)s[1]{2}@r:1/0)');
+    expect(out).not.toMatch(/pa\(|s\[1\]/);
+    expect(out).toContain('redis://:***@r:1/0');
+  });
+
+  it('leaves text without URLs alone', () => {
+    expect(redactText('alice@build-7 paused nightly')).toBe('alice@build-7 paused nightly');
+    expect(redactText('no secrets here')).toBe('no secrets here');
+  });
+
+  it('maskTarget masks the query of a request target only', () => {
+    expect(maskTarget('/api/entries?token=abc&limit=1')).toBe('/api/entries?token=***&limit=1');
+    expect(maskTarget('/healthz')).toBe('/healthz');
+    expect(maskTarget(undefined)).toBeUndefined();
+  });
+});
+
+describe('where secrets used to leak', () => {
+  it('an audit diff masks a webhook token', () => {
+    const changes = entryDiff(undefined, { task: 't', alerts: { webhook: 'https://h/x?token=zz-secret-1' } });
+    expect(JSON.stringify(changes)).not.toContain('zz-secret-1');
+    expect(JSON.stringify(changes)).toContain('token=***');
+  });
+
+  it('a refused broker URL does not echo its ?password=', () => {
+    expect(() => parseRedisUrl('redis://127.0.0.1:6379/0?password=zz-secret-2')).toThrow(/password=\*\*\*/);
+    try {
+      parseRedisUrl('redis://127.0.0.1:6379/0?password=zz-secret-2');
+    } catch (error) {
+      expect(String(error)).not.toContain('zz-secret-2');
+    }
+  });
+
+  it('a webhook with credentials is refused, naming the fix, without echoing them', () => {
+    let text = '';
+    try {
+      parseConfig({ alerts: { webhook: 'https://bob:zz-secret-3@hooks.example/x' } }, 'test');
+    } catch (error) {
+      text = `${String(error)} ${JSON.stringify(error)}`;
+    }
+    expect(text).not.toContain('zz-secret-3');
+    expect(text).toMatch(/alerts\.webhook .*holds credentials .*token query parameter/);
+  });
+
+  it('every log line has its messages and errors masked', () => {
+    let out = '';
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        out += chunk.toString();
+        done();
+      },
+    });
+    const logger = createLogger({ destination });
+    logger.warn(
+      { event: 'x', err: new Error('fetch https://u:zz-secret-4@h/ failed') },
+      'posting to https://u:zz-secret-5@h/?token=zz-secret-6',
+    );
+    logger.flush();
+    expect(out).toContain('posting to');
+    for (const secret of ['zz-secret-4', 'zz-secret-5', 'zz-secret-6']) expect(out).not.toContain(secret);
+  });
+});
