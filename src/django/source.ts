@@ -19,6 +19,8 @@ import { djangoDbKind } from '../config/django-source-schema.js';
 import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
 import { openDjangoDb } from './db.js';
 import type { DjangoDb, Row } from './db.js';
+import type { SeedState } from '../ports/seeds.js';
+import { rowSeed } from './adopt.js';
 import { taskRow } from './row-entry.js';
 import type { TaskRow } from './row-entry.js';
 import { RowShapes } from './row-shapes.js';
@@ -36,7 +38,15 @@ export interface DjangoSourceOptions {
   readonly db?: DjangoDb;
   /** django-tenants: the schema of these tables; its entries are named `<schema>:<name>`. */
   readonly schema?: string;
+  /**
+   * Cut-over adoption (adopt.ts, redis/seed-states.ts): called with the seeds of the rows seen for
+   * the first time (per incarnation, the row's id) or re-enabled, before they are handed on.
+   */
+  readonly seed?: DjangoSeed;
 }
+
+/** Writes DatabaseScheduler's last runs into tsbeat's state where they are newer by slot. */
+export type DjangoSeed = (seeds: readonly SeedState[]) => Promise<void>;
 
 /**
  * What `beat run` and the commands need of django-celery-beat's tables, for one schema
@@ -104,6 +114,8 @@ export class DjangoSource implements DjangoEntries {
       const cursor = await this.marker();
       await this.readSchedules();
       const rows = await this.readAllTasks();
+      // Every row is a first sight at a load (the catalog's state of it may be another scheduler's since).
+      await this.adopt(rows.map((row) => rowSeed(row)));
       this.rows.clear();
       this.names.clear();
       for (const row of rows) this.keep(row);
@@ -163,7 +175,7 @@ export class DjangoSource implements DjangoEntries {
     const seen = new Set(rows.map((r) => r.name));
     const removed = [...this.rows.keys()].filter((name) => !seen.has(name));
     for (const name of removed) this.forget(name);
-    return { changed: this.merge(rows), removed, cursor: marker };
+    return { changed: await this.merge(rows), removed, cursor: marker };
   }
 
   private async readChanges(marker: string): Promise<EntryChanges> {
@@ -209,11 +221,22 @@ export class DjangoSource implements DjangoEntries {
         this.forget(before);
       }
     }
-    return { changed: this.merge(mapped), removed, cursor: marker };
+    return { changed: await this.merge(mapped), removed, cursor: marker };
   }
 
-  /** Keeps the rows read; returns the entries that differ from what was known. */
-  private merge(rows: readonly TaskRow[]): SourcedEntry[] {
+  /**
+   * Keeps the rows read; returns the entries that differ from what was known. The seeds of rows
+   * first seen (a new id under the name) or re-enabled are written first: a failure leaves the rows
+   * as they were known, so that the next read hands them on (and seeds them) again.
+   */
+  private async merge(rows: readonly TaskRow[]): Promise<SourcedEntry[]> {
+    await this.adopt(
+      rows.map((row) => {
+        const before = this.rows.get(row.name);
+        if (before === undefined || before.id !== row.id) return rowSeed(row);
+        return !before.enabled && row.enabled ? rowSeed(row, true) : undefined;
+      }),
+    );
     const changed: SourcedEntry[] = [];
     for (const row of rows) {
       const before = this.rows.get(row.name);
@@ -223,6 +246,11 @@ export class DjangoSource implements DjangoEntries {
       this.keep(row);
     }
     return changed;
+  }
+
+  private async adopt(seeds: readonly (SeedState | undefined)[]): Promise<void> {
+    const wanted = seeds.filter((seed): seed is SeedState => seed !== undefined);
+    if (wanted.length > 0 && this.options.seed !== undefined) await this.options.seed(wanted);
   }
 
   private keep(row: TaskRow): void {

@@ -18,13 +18,15 @@ import { openDjangoDb } from './db.js';
 import type { DjangoDb } from './db.js';
 import type { TaskRow } from './row-entry.js';
 import { DjangoSource } from './source.js';
-import type { DjangoEntries, DjangoSourceHealth } from './source.js';
+import type { DjangoEntries, DjangoSeed, DjangoSourceHealth } from './source.js';
 import { pushAll } from '../base/chunks.js';
 
 export interface DjangoTenantsOptions {
   readonly settings: DjangoSourceSettings & { readonly schemas: readonly string[] | 'discover' };
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Each schema's cut-over adoption (DjangoSourceOptions.seed). */
+  readonly seed?: DjangoSeed;
 }
 
 export class DjangoTenants implements DjangoEntries {
@@ -196,10 +198,13 @@ ORDER BY t.schema_name`,
   }
 }
 
-/** The django source the settings describe: one schema, or a tenant's many. */
-export function openDjangoEntries(settings: DjangoSourceSettings, logger: Logger, now?: () => number): DjangoEntries {
+/**
+ * The django source the settings describe: one schema, or a tenant's many; `seed` adopts
+ * DatabaseScheduler's last runs (beat run only: the commands and dry runs write no state).
+ */
+export function openDjangoEntries(settings: DjangoSourceSettings, logger: Logger, now?: () => number, seed?: DjangoSeed): DjangoEntries {
   const { schemas } = settings;
-  const timing = now === undefined ? {} : { now };
+  const timing = { ...(now === undefined ? {} : { now }), ...(seed === undefined ? {} : { seed }) };
   return schemas === undefined
     ? new DjangoSource({ settings, logger, ...timing })
     : new DjangoTenants({ settings: { ...settings, schemas }, logger, ...timing });
