@@ -59,6 +59,8 @@ export interface DjangoEntries extends EntrySource {
   health(): DjangoSourceHealth;
   /** A run of entry `name` went out at `atMs` (the leader): written back unless writeBack is off. */
   recordRun(name: string, atMs: number): void;
+  /** Whether this replica leads: only the leader disables expired rows (with writeBack on). */
+  leadershipChanged(leading: boolean): void;
   /** The rows of the last read, as entries and definitions (beat import django). */
   rowsRead(): readonly TaskRow[];
   /** Entry `name`'s row as the database holds it now (the dashboard's "as written"), with where; undefined when there is none. */
@@ -89,6 +91,9 @@ export class DjangoSource implements DjangoEntries {
   private failure: { error: unknown; retryAtMs: number; delayMs: number } | undefined;
   readonly writeBack: WriteBack | undefined;
   private readonly namePrefix: string;
+  private leading = false;
+  /** Expired rows whose disabling was asked for, as `<id>@<expires>`: asked once until the row changes. */
+  private readonly expired = new Set<string>();
 
   constructor(private readonly options: DjangoSourceOptions) {
     const { settings } = options;
@@ -128,9 +133,12 @@ export class DjangoSource implements DjangoEntries {
     return this.guard(async () => {
       // The marker first: a change made during the reads below moves it again, and is read next time.
       const marker = await this.marker();
-      if (this.now() - this.lastFullMs >= this.options.settings.fullReadEvery) return this.fullRead(marker);
-      if (marker === cursor) return { changed: [], removed: [], cursor };
-      return this.readChanges(marker);
+      let changes: EntryChanges;
+      if (this.now() - this.lastFullMs >= this.options.settings.fullReadEvery) changes = await this.fullRead(marker);
+      else if (marker === cursor) changes = { changed: [], removed: [], cursor };
+      else changes = await this.readChanges(marker);
+      this.expireDue();
+      return changes;
     });
   }
 
@@ -149,6 +157,27 @@ export class DjangoSource implements DjangoEntries {
 
   recordRun(name: string, atMs: number): void {
     this.writeBack?.record(name, atMs);
+  }
+
+  leadershipChanged(leading: boolean): void {
+    this.leading = leading;
+    if (leading) this.expireDue();
+  }
+
+  /**
+   * Disables the enabled rows whose `expires` has passed, as django-celery-beat 2.9 does in
+   * ModelEntry.is_due: the schedule ended there already (endAt), and the row says so in the admin.
+   */
+  private expireDue(): void {
+    if (!this.leading || this.writeBack === undefined) return;
+    const nowMs = this.now();
+    for (const row of this.rows.values()) {
+      if (!row.enabled || row.expiresMs === undefined || row.expiresMs > nowMs) continue;
+      const mark = `${String(row.id)}@${String(row.expiresMs)}`;
+      if (this.expired.has(mark)) continue;
+      this.expired.add(mark);
+      this.writeBack.expire(row.id);
+    }
   }
 
   rowsRead(): readonly TaskRow[] {

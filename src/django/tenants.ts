@@ -37,6 +37,7 @@ export class DjangoTenants implements DjangoEntries {
   /** Schemas whose last read failed, with why. */
   private readonly failing = new Map<string, string>();
   private lastDiscoveryMs = Number.NEGATIVE_INFINITY;
+  private leading = false;
 
   constructor(private readonly options: DjangoTenantsOptions) {
     const { settings } = options;
@@ -54,6 +55,11 @@ export class DjangoTenants implements DjangoEntries {
   recordRun(name: string, atMs: number): void {
     const colon = name.indexOf(':');
     if (colon > 0) this.schemas.get(name.slice(0, colon))?.recordRun(name, atMs);
+  }
+
+  leadershipChanged(leading: boolean): void {
+    this.leading = leading;
+    for (const source of this.schemas.values()) source.leadershipChanged(leading);
   }
 
   rowsRead(): readonly TaskRow[] {
@@ -160,6 +166,8 @@ export class DjangoTenants implements DjangoEntries {
 
   private open(schema: string): DjangoSource {
     const source = new DjangoSource({ ...this.options, db: this.db, schema });
+    // A tenant discovered while leading: its expired rows are this leader's to disable too.
+    if (this.leading) source.leadershipChanged(true);
     this.schemas.set(schema, source);
     return source;
   }

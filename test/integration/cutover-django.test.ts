@@ -161,4 +161,60 @@ describe('cut-over from DatabaseScheduler to tsbeat', () => {
     // date_changed is its last run: the next slot is 4 s after it.
     expect(Math.abs(next - (reEnabledMs + 4000)), `slot ${String(next)}, re-enabled ${String(reEnabledMs)}`).toBeLessThanOrEqual(1);
   }, 60_000);
+
+  it('disables an expired row in the table, as DatabaseScheduler 2.9 does, and passes kombu typed values through', async () => {
+    const expiresMs = Date.now() + 3000;
+    await orm.call({
+      op: 'create',
+      name: 'cut-exp',
+      task: TASK,
+      interval: { every: 1, period: 'seconds' },
+      expires: new Date(expiresMs).toISOString(),
+      args: ['cut-exp'],
+    });
+    // The text kombu >= 5.3's dumps writes of an aware datetime and of a UUID.
+    const when = { __type__: 'datetime', __value__: '2026-11-25T12:00:00+00:00' };
+    const id = { __type__: 'uuid', __value__: { hex: '6f1d3c0e8a2b4d5e9f7a1b2c3d4e5f60' } };
+    await orm.call({
+      op: 'create',
+      name: 'cut-typed',
+      task: TASK,
+      interval: { every: 2, period: 'seconds' },
+      args: ['cut-typed', id],
+      kwargs: { when },
+    });
+    const row = await waitUntil(
+      'cut-exp disabled in the table',
+      async () => {
+        const got = await orm.call<OrmRow>({ op: 'get', name: 'cut-exp' });
+        return got.enabled ? undefined : got;
+      },
+      15_000,
+      () => fleet.dump(),
+    );
+    // ModelEntry._disable: enabled = False saved, so last_run_at cleared; not before expires.
+    expect(row.last_run_at).toBeNull();
+    expect(Date.parse(row.date_changed ?? '')).toBeGreaterThanOrEqual(expiresMs);
+    expect(fires('cut-exp').length).toBeGreaterThan(0);
+    for (const slot of fires('cut-exp').map(slotOf)) expect(slot).toBeLessThan(expiresMs);
+
+    await waitUntil(
+      'a run of cut-typed',
+      async () => (fires('cut-typed').length > 0 ? true : undefined),
+      10_000,
+      () => fleet.dump(),
+    );
+    const bodies = (await broker.lrange('celery', 0, -1))
+      .map(
+        (m) =>
+          JSON.parse(Buffer.from((JSON.parse(m) as { body: string }).body, 'base64').toString('utf8')) as [
+            unknown[],
+            Record<string, unknown>,
+          ],
+      )
+      .filter(([args]) => args[0] === 'cut-typed');
+    expect(bodies.length).toBeGreaterThan(0);
+    expect(bodies[0]?.[0]).toEqual(['cut-typed', id]);
+    expect(bodies[0]?.[1]).toEqual({ when });
+  }, 60_000);
 });
