@@ -95,7 +95,7 @@ describe('beat check, status, import django and run --dry-run on django-celery-b
       env: {},
     });
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('cannot read the django database at postgres://postgres@127.0.0.1:1/django (--django-url)');
+    expect(refused.stderr).toContain('cannot read the django database at postgres://***@127.0.0.1:1/django (--django-url)');
     expect(refused.stderr).toContain('no database server answers there; check the host and port');
 
     const missing = await runCli(['next', '--config', 'file-only.yaml'], { cwd: dir.path, env: { BEAT_DJANGO_URL: pg.url('nosuch') } });

@@ -1,8 +1,8 @@
 /**
- * Safe text on the command line: task names, arguments and exception texts holding ESC, BEL, C1
- * controls, line separators and bidi overrides are printed escaped by `beat status`, `beat history`,
- * `beat entries list` and `beat entries get` (and in their --json); an entry name holding any of
- * them is refused where it is written. Against a private Redis, with the commands run in-process.
+ * Safe text on the command line: arguments and exception texts holding ESC, BEL, C1 controls, line
+ * separators and bidi overrides are printed escaped by `beat status`, `beat history`, `beat entries
+ * list` and `beat entries get` (and in their --json); an entry or task name holding any of them is
+ * refused where it is written (src/config/name-text.ts). Against a private Redis, with the commands run in-process.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,12 +33,12 @@ beforeAll(async () => {
       name: 'term',
       broker: { url: redis.url(0) },
       resultBackend: redis.url(1),
-      beatSchedule: { 'file-entry': { task: `t.${HOSTILE}`, schedule: 60, args: [HOSTILE] } },
+      beatSchedule: { 'file-entry': { task: 't.file', schedule: 60, args: [HOSTILE] } },
     }),
   );
   env = {};
   const entries = await Entries.connect({ url: redis.url(0), deployment: 'term', prefix: 'tsbeat' });
-  await entries.set('stored', { task: `s.${HOSTILE}`, schedule: 60, kwargs: { x: HOSTILE } });
+  await entries.set('stored', { task: 's.stored', schedule: 60, kwargs: { x: HOSTILE } });
   await entries.close();
   const client = new Redis(redis.url(0));
   await new RedisRunHistory(client, schedulerKeys('tsbeat', 'term')).recordPublished([
@@ -64,6 +64,8 @@ afterAll(async () => {
 function expectEscaped(output: string, label: string): void {
   expect(RAW.test(output), `${label} holds a raw control character:\n${JSON.stringify(output)}`).toBe(false);
   // YAML (entries get) writes C0 controls with its own escapes ("\e", "\a"); everything else shows ours.
+  // `entries list` shows no arguments, and task names cannot hold the text (refused where written): it is only checked raw-free.
+  if (label === 'entries list') return;
   if (label !== 'entries get') expect(output, label).toContain(SHOWN);
   else expect(output, label).toContain('\\u202eevil\\u2066');
 }
