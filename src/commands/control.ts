@@ -22,6 +22,8 @@ import { leaf } from './command-spec.js';
 import type { Command, OptionHelps } from './command-spec.js';
 import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
+import { narrowStatusLines } from './status-narrow.js';
+import { DEFAULTS } from '../base/defaults.js';
 import { followsOutcomes } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
@@ -39,8 +41,10 @@ export const statusSpec = leaf({
   name: 'status',
   summary: 'show the leader and every entry (last run, next run, paused, last outcome), from Redis',
   about: `Shows the deployment's current leader, its replicas and every entry with its schedule, last run,
-next run and whether it is paused, read from Redis. The REPLICA table lists every beat run, leader
-or standby, whose heartbeat (every 2 s, or a third of lock.ttl) is younger than its lock.ttl: ROLE
+next run and whether it is paused, read from Redis. Its lines fit ${DEFAULTS.statusColumns} columns: NAME, SCHEDULE,
+LAST RUN, NEXT RUN, STATE (OUTCOME with outcomes, ORIGIN with runtime entries), times relative
+to now; --wide gives every column described below, with ISO 8601 instants.
+The REPLICA table lists every beat run, leader or standby, whose heartbeat (every 2 s, or a third of lock.ttl) is younger than its lock.ttl: ROLE
 as the lock says, HEARTBEAT its age; one stopped cleanly leaves it at once, one killed within its
 lock.ttl. The entries are the config file's entries, then the runtime entries (beat
 entries) and, with a django source, django-celery-beat's rows (read once, read-only), with an
@@ -66,7 +70,18 @@ replica in --json: which), and a PARTITION column each entry's ("partition" in -
 With more than one partition, or a recorded partition count that is not the config's, a
 "partitions:" line gives the count recorded in Redis ("partitionCount" in --json; see beat partitions).
 `,
-  options: { ...redisOptions, ...djangoOption, json: { type: 'boolean', help: 'print the same JSON as the /status endpoint' } },
+  options: {
+    ...redisOptions,
+    ...djangoOption,
+    wide: {
+      type: 'boolean',
+      short: 'w',
+      help: `every column, each time in full (ISO 8601); without it, the lines fit ${DEFAULTS.statusColumns}
+        columns: NAME, SCHEDULE, LAST RUN, NEXT RUN, STATE (and OUTCOME, ORIGIN), times
+        relative to now ("in 3 m", "2 m ago"), long cells cut with "…"`,
+    },
+    json: { type: 'boolean', help: 'print the same JSON as the /status endpoint' },
+  },
   run: (args, io) => statusCommand(args.values, io),
 });
 
@@ -345,7 +360,7 @@ function problemLines(status: DeploymentStatus, io: Io): void {
 }
 
 async function statusCommand(
-  values: { config?: string; broker?: string; 'django-url'?: string; json?: boolean },
+  values: { config?: string; broker?: string; 'django-url'?: string; wide?: boolean; json?: boolean },
   io: Io,
 ): Promise<ExitCode> {
   const django = djangoOverride(io, values['django-url']);
@@ -360,12 +375,21 @@ async function statusCommand(
       io.out(JSON.stringify({ ...status, ...(led === undefined ? {} : { partitions: led }), partitionCount: counted.json }));
       return ExitCode.Ok;
     }
-    leaderLines(status, io);
+    // Without --wide (and without partitions, whose tables are for --wide): the lines fit a terminal.
+    const narrow =
+      values.wide !== true && led === undefined ? narrowStatusLines(status, followsOutcomes(control.config), io.now()) : undefined;
+    if (narrow === undefined) leaderLines(status, io);
+    else io.out(narrow.leader);
     if (counted.line !== undefined) io.out(counted.line);
     for (const warning of [...status.warnings, ...counted.warnings]) io.out(`WARNING: ${warning}`);
-    replicaLines(status, io);
-    // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.
-    entryTable(status, followsOutcomes(control.config), io);
+    if (narrow === undefined) {
+      replicaLines(status, io);
+      // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.
+      entryTable(status, followsOutcomes(control.config), io);
+    } else {
+      if (narrow.replicas.length > 0) io.out([...narrow.replicas, ''].join('\n'));
+      io.out(narrow.entries.join('\n'));
+    }
     problemLines(status, io);
     return ExitCode.Ok;
   } catch (error) {

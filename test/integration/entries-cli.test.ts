@@ -460,7 +460,7 @@ describe('beat entries (real CLI processes, private Redis)', () => {
     expect(await d.beat('entries', 'set', 'dyn', '--task', TASK, '--schedule', '60')).toMatchObject({ code: 0 });
     await redis.hset(d.keys.entries, 'hand-written', '{"task":"x"}');
     await redis.hset(d.keys.entries, 'nightly', `{"v":1,"created":1,"updated":1,"entry":{"task":"${TASK}","schedule":60}}`);
-    const table = await d.beat('status');
+    const table = await d.beat('status', '--wide');
     expect(table.code, table.stderr).toBe(0);
     const lines = table.stdout.split('\n');
     expect(lines.find((l) => l.startsWith('NAME'))).toMatch(/\sORIGIN$/);
