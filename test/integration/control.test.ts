@@ -326,7 +326,7 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
       expect(r).toMatchObject({
         code: 1,
         stdout: '',
-        stderr: `cannot reach Redis at redis://:***@127.0.0.1:${port}/0 within 5 s; check --broker or broker.url\n`,
+        stderr: `cannot reach Redis at redis://:***@127.0.0.1:${port}/0: the connection was refused (is Redis running there?); check --broker or broker.url\n`,
       });
     }
   });

@@ -309,7 +309,9 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
     expect(JSON.parse(statusDown.body).error).toMatch(/^status unavailable: /);
     const cliDown = await runBeatCli(['status', '--wide', '--config', file], { timeoutMs: 20_000 });
     expect(cliDown).toMatchObject({ code: 1, stdout: '' });
-    expect(cliDown.stderr).toBe(`cannot reach Redis at redis://:***@127.0.0.1:${server.port}/0 within 5 s; check --broker or broker.url\n`);
+    expect(cliDown.stderr).toBe(
+      `cannot reach Redis at redis://:***@127.0.0.1:${server.port}/0: the connection was refused (is Redis running there?); check --broker or broker.url\n`,
+    );
 
     await server.start();
     await waitUntil(
