@@ -265,7 +265,7 @@ describe('beat import crontab on bad input', () => {
   });
 
   it('names a missing file and the way to make one, exit 2 (the built binary)', () => {
-    const r = spawnCli(['import', 'crontab', 'no-such-crontab', '--task', 'cron.run_command']);
+    const r = spawnCli(['import', 'crontab', 'no-such-crontab', '--task', 'cron.run_command', '--queue', 'cron']);
     expect(r.stderr).toBe(
       'beat import crontab: cannot read "no-such-crontab": no such file; check the path (crontab -l > FILE saves a user\'s crontab)\n',
     );
