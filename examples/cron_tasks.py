@@ -6,7 +6,10 @@ job), `user` (the user field of /etc/crontab and /etc/cron.d files) and `input` 
 `%`, fed to standard input). Like cron, it runs the line with $SHELL (default /bin/sh) -c, with
 HOME, LOGNAME, USER and PATH set as cron sets them unless the crontab sets them itself.
 
-    /usr/bin/python3 -m celery -A cron_tasks worker -Q celery --loglevel INFO
+    /usr/bin/python3 -m celery -A cron_tasks worker -Q cron -E --loglevel INFO
+
+-E sends the task events the imported config reads (taskEvents: true): a command that exits with a
+status other than 0 raises CommandFailed, and the run shows as FAILURE in `beat history`.
 
 SECURITY. This task runs any shell command its message names. Whoever can put a message on the
 broker (anyone with the broker's URL and password, any process on a host that can reach an

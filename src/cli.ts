@@ -17,9 +17,10 @@
  * imported afterwards, because loading them is most of a start (the bundle's chunk of them is
  * parsed and run in 0.1 to 0.4 s), and a SIGTERM in that time would end `beat run` by the signal.
  */
-import { realpathSync } from 'node:fs';
+import { realpathSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { holdStopSignals } from './commands/stop-signals.js';
+import { onOutputClosed } from './commands/output-closed.js';
 
 function isEntryPoint(): boolean {
   const script = process.argv[1];
@@ -34,7 +35,22 @@ function isEntryPoint(): boolean {
 if (isEntryPoint()) {
   // `run` only (main's dispatch reads the command's name from the same place): other commands end
   // by the signal as before, and `beat run` stops cleanly (exit 0) whenever SIGTERM comes.
-  if (process.argv[2] === 'run') holdStopSignals();
+  const running = process.argv[2] === 'run';
+  if (running) holdStopSignals();
+  // A reader that went away (`beat status | head -1`) ends the command quietly with 0; `beat run`
+  // stops as on SIGTERM (state saved, lock released), which the signals held above turn into a
+  // clean stop.
+  onOutputClosed({
+    closed: () => (running ? process.kill(process.pid, 'SIGTERM') : process.exit(0)),
+    failed: (stream, error) => {
+      try {
+        writeSync(2, `beat: cannot write to ${stream}: ${error.message}\n`);
+      } catch {
+        // stderr is what failed: nothing is left to say it on.
+      }
+      process.exit(1);
+    },
+  });
   const [{ main }, { DEFAULTS }] = await Promise.all([import('./commands/main.js'), import('./base/defaults.js')]);
   const code = await main(process.argv.slice(2));
   process.exitCode = code;

@@ -41,9 +41,12 @@ export function timedelta(parts: TimedeltaInput): { timedelta: TimedeltaInput } 
   return { timedelta: parts };
 }
 
-/** A crontab line with Vixie cron semantics: `cron('*\/5 * * * *')`, `cron('@daily')`. */
-export function cron(line: string): { cron: string } {
-  return { cron: line };
+/**
+ * A crontab line with Vixie cron semantics: `cron('*\/5 * * * *')`, `cron('@daily')`; a 6-field
+ * line, seconds first, says so: `cron('*\/10 * * * * *', { seconds: true })` (without it, refused).
+ */
+export function cron(line: string, options: { seconds?: boolean } = {}): { cron: string; seconds?: boolean } {
+  return options.seconds === undefined ? { cron: line } : { cron: line, seconds: options.seconds };
 }
 
 /** Celery's `solar(event, lat, lon)`. */

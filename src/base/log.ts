@@ -73,12 +73,20 @@ const PRETTY_HIDDEN = ['pid', 'hostname', 'instance', 'deployment', 'err'];
  * JSON lines for machines; when the output is a terminal, the same lines made readable for people
  * (pino-pretty), unless BEAT_LOG_FORMAT=json asks for JSON anyway.
  */
-export function createLogger(options: { level?: LogLevel; fd?: 1 | 2; destination?: pino.DestinationStream; base?: LogBase } = {}): Logger {
+export function createLogger(
+  options: {
+    level?: LogLevel;
+    fd?: 1 | 2;
+    destination?: pino.DestinationStream;
+    base?: LogBase;
+    /** Called once when the reader of `fd` has gone (EPIPE: `beat run | head -1`); pino then drops every line. */
+    onClosed?: () => void;
+  } = {},
+): Logger {
   const fd = options.fd ?? 1;
   const tty = fd === 1 ? process.stdout.isTTY : process.stderr.isTTY;
   const destination =
-    options.destination ??
-    (tty && process.env[ENV.logFormat] !== 'json' ? prettyStream(fd, true) : new LineBatcher(pino.destination({ dest: fd, sync: false })));
+    options.destination ?? (tty && process.env[ENV.logFormat] !== 'json' ? prettyStream(fd, true) : jsonLines(fd, options.onClosed));
   return pino(
     {
       level: options.level ?? 'info',
@@ -97,6 +105,20 @@ export function createLogger(options: { level?: LogLevel; fd?: 1 | 2; destinatio
     },
     destination,
   );
+}
+
+/** JSON lines to `fd`, batched per turn of the event loop; `onClosed` hears the first EPIPE. */
+function jsonLines(fd: 1 | 2, onClosed: (() => void) | undefined): LineBatcher {
+  const stream = pino.destination({ dest: fd, sync: false });
+  if (onClosed !== undefined) {
+    const onError = (error: { code?: unknown }): void => {
+      if (error.code !== 'EPIPE') return;
+      stream.off('error', onError);
+      onClosed();
+    };
+    stream.on('error', onError);
+  }
+  return new LineBatcher(stream);
 }
 
 /** Terminal lines: one per event, the message with its error, then the other fields in grey. */

@@ -22,6 +22,12 @@ export function parseCommandArgs<O extends OptionSpec>(command: string, argv: st
     const why = errorMessage(error)
       .replace(/^TypeError \[[A-Z_]+\]: /, '')
       .replace(/'([^']*)'/g, (quoted, text: string) => (text.length > ECHO_MAX_CHARS ? shown(text) : quoted));
+    const renamed = renamedOption(error, options);
+    if (renamed !== undefined)
+      throw new BeatError(
+        ErrorCode.Usage,
+        `beat ${command}: --${renamed.old} is spelt --${renamed.now}, as in every command that takes it. See 'beat ${command} --help'.`,
+      );
     const hint = optionHint(error, options);
     throw new BeatError(ErrorCode.Usage, `beat ${command}: ${why}.${hint ? ` ${hint}` : ''} See 'beat ${command} --help'.`);
   }
@@ -32,6 +38,17 @@ export function parseCommandArgs<O extends OptionSpec>(command: string, argv: st
     );
   }
   return parsed;
+}
+
+/** Options once spelt otherwise by one command, each with the one spelling every command takes now. */
+const RENAMED: Readonly<Record<string, string>> = { 'time-zone': 'timezone' };
+
+/** An unknown option that is an old spelling of one the command takes. */
+function renamedOption(error: unknown, options: OptionSpec): { old: string; now: string } | undefined {
+  if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return undefined;
+  const old = /^Unknown option '--([^'=]*)/.exec(errorMessage(error))?.[1];
+  const now = old === undefined ? undefined : RENAMED[old];
+  return old === undefined || now === undefined || !(now in options) ? undefined : { old, now };
 }
 
 /** For an unknown option, the closest one the command takes: `Did you mean "--count"?`. */

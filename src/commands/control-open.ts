@@ -137,16 +137,28 @@ export async function openControl(
 async function connectControl(config: ResolvedConfig): Promise<Redis> {
   const url = stateUrlFor(config);
   const client = createRedisClient(url, config.broker.transportOptions, 'control', silentLogger);
+  // A server that refuses the connection (nothing listens on that port) will not listen a retry
+  // later: a command says so at once instead of retrying for 5 s. A Sentinel URL names several
+  // servers, and its client tries the others: it waits as before.
+  const refusedNow = new AbortController();
+  const onError = (error: { code?: unknown }): void => {
+    if (error.code === 'ECONNREFUSED' && !/^sentinel:/i.test(url)) refusedNow.abort();
+  };
+  client.on('error', onError);
   try {
-    await connectWithRetry(client, AbortSignal.timeout(CONNECT_TIMEOUT_MS));
+    await connectWithRetry(client, AbortSignal.any([AbortSignal.timeout(CONNECT_TIMEOUT_MS), refusedNow.signal]));
   } catch (error) {
     client.disconnect();
     // Refused (a DB the server lacks, a wrong password): say so, with the fix, rather than "cannot reach".
     if (error instanceof BeatError) throw error;
-    throw new BeatError(
-      ErrorCode.RedisUnavailable,
-      `cannot reach Redis at ${maskUrl(url)} within ${CONNECT_TIMEOUT_MS / 1000} s; check --broker or broker.url`,
-    );
+    const why = refusedNow.signal.aborted
+      ? ': the connection was refused (is Redis running there?)'
+      : ` within ${CONNECT_TIMEOUT_MS / 1000} s`;
+    throw new BeatError(ErrorCode.RedisUnavailable, `cannot reach Redis at ${maskUrl(url)}${why}; check --broker or broker.url`, {
+      cause: error,
+    });
+  } finally {
+    client.off('error', onError);
   }
   return client;
 }

@@ -22,6 +22,8 @@ import { leaf } from './command-spec.js';
 import type { Command, OptionHelps } from './command-spec.js';
 import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
+import { narrowStatusLines } from './status-narrow.js';
+import { DEFAULTS } from '../base/defaults.js';
 import { followsOutcomes } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
@@ -38,8 +40,10 @@ export const statusSpec = leaf({
   name: 'status',
   summary: 'show the leader and every entry (last run, next run, paused, last outcome), from Redis',
   about: `Shows the deployment's current leader, its replicas and every entry with its schedule, last run,
-next run and whether it is paused, read from Redis. The REPLICA table lists every beat run, leader
-or standby, whose heartbeat (every 2 s, or a third of lock.ttl) is younger than its lock.ttl: ROLE
+next run and whether it is paused, read from Redis. Its lines fit ${DEFAULTS.statusColumns} columns: NAME, SCHEDULE,
+LAST RUN, NEXT RUN, STATE (OUTCOME with outcomes, ORIGIN with runtime entries), times relative
+to now; --wide gives every column described below, with ISO 8601 instants.
+The REPLICA table lists every beat run, leader or standby, whose heartbeat (every 2 s, or a third of lock.ttl) is younger than its lock.ttl: ROLE
 as the lock says, HEARTBEAT its age; one stopped cleanly leaves it at once, one killed within its
 lock.ttl. The entries are the config file's entries, then the runtime entries (beat
 entries) and, with a django source, django-celery-beat's rows (read once, read-only), with an
@@ -60,7 +64,18 @@ LAST FINISHED is the run that finished last (state, runtime, exception, when), L
 LAST FAILURE when the last of each finished, kept in Redis across failovers ("lastFinished",
 "lastSuccessAt", "lastFailureAt" in --json); 'beat history ENTRY' shows the last runs.
 `,
-  options: { ...redisOptions, ...djangoOption, json: { type: 'boolean', help: 'print the same JSON as the /status endpoint' } },
+  options: {
+    ...redisOptions,
+    ...djangoOption,
+    wide: {
+      type: 'boolean',
+      short: 'w',
+      help: `every column, each time in full (ISO 8601); without it, the lines fit ${DEFAULTS.statusColumns}
+        columns: NAME, SCHEDULE, LAST RUN, NEXT RUN, STATE (and OUTCOME, ORIGIN), times
+        relative to now ("in 3 m", "2 m ago"), long cells cut with "…"`,
+    },
+    json: { type: 'boolean', help: 'print the same JSON as the /status endpoint' },
+  },
   run: (args, io) => statusCommand(args.values, io),
 });
 
@@ -315,7 +330,7 @@ function problemLines(status: DeploymentStatus, io: Io): void {
 }
 
 async function statusCommand(
-  values: { config?: string; broker?: string; 'django-url'?: string; json?: boolean },
+  values: { config?: string; broker?: string; 'django-url'?: string; wide?: boolean; json?: boolean },
   io: Io,
 ): Promise<ExitCode> {
   const django = djangoOverride(io, values['django-url']);
@@ -326,11 +341,19 @@ async function statusCommand(
       io.out(JSON.stringify(status));
       return ExitCode.Ok;
     }
-    leaderLines(status, io);
+    // Without --wide the lines fit a terminal.
+    const narrow = values.wide !== true ? narrowStatusLines(status, followsOutcomes(control.config), io.now()) : undefined;
+    if (narrow === undefined) leaderLines(status, io);
+    else io.out(narrow.leader);
     for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
-    replicaLines(status, io);
-    // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.
-    entryTable(status, followsOutcomes(control.config), io);
+    if (narrow === undefined) {
+      replicaLines(status, io);
+      // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.
+      entryTable(status, followsOutcomes(control.config), io);
+    } else {
+      if (narrow.replicas.length > 0) io.out([...narrow.replicas, ''].join('\n'));
+      io.out(narrow.entries.join('\n'));
+    }
     problemLines(status, io);
     return ExitCode.Ok;
   } catch (error) {

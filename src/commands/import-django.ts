@@ -17,7 +17,7 @@ export const importDjangoSpec = leaf({
   name: 'import django',
   summary: "django-celery-beat's rows (PeriodicTask and its schedules)",
   listed: [{ label: 'django --django-url URL', summary: "django-celery-beat's rows (PeriodicTask and its schedules)" }],
-  usage: '--django-url URL [--table-prefix P] [--time-zone ZONE] [--schemas S] [--out FILE | --into-store [--config PATH] [--broker URL]]',
+  usage: '--django-url URL [--table-prefix P] [--timezone ZONE] [--schemas S] [--out FILE | --into-store [--config PATH] [--broker URL]]',
   helpColumn: 24,
   about: `Reads django-celery-beat's rows (PeriodicTask with its interval, crontab, solar or clocked
 schedule) once, read-only, and writes them as tsbeat entries, mapped as sources.django maps them
@@ -34,7 +34,7 @@ is written to the database. To run the rows where they are instead, see sources.
       help: `the Django database: postgres://… or mysql://… (default: $${ENV.djangoUrl})`,
     },
     'table-prefix': { type: 'string', value: 'P', help: 'the tables\' prefix (default "django_celery_beat_")' },
-    'time-zone': { type: 'string', value: 'ZONE', help: "Django's TIME_ZONE, only when USE_TZ = False (naive datetimes)" },
+    timezone: { type: 'string', value: 'ZONE', help: "Django's TIME_ZONE, only when USE_TZ = False (naive datetimes)" },
     schemas: {
       type: 'string',
       value: 'S',
@@ -51,7 +51,7 @@ async function djangoImportCommand(
   values: {
     'django-url'?: string;
     'table-prefix'?: string;
-    'time-zone'?: string;
+    timezone?: string;
     schemas?: string;
     out?: string;
     'into-store'?: boolean;
@@ -72,14 +72,14 @@ async function djangoImportCommand(
   const parsed = djangoSourceSchema.safeParse({
     url,
     ...(values['table-prefix'] === undefined ? {} : { tablePrefix: values['table-prefix'] }),
-    ...(values['time-zone'] === undefined ? {} : { useTz: false, timeZone: values['time-zone'] }),
+    ...(values.timezone === undefined ? {} : { useTz: false, timeZone: values.timezone }),
     ...(schemas === undefined ? {} : { schemas }),
   });
   if (!parsed.success) {
     const flags: Readonly<Record<string, string>> = {
       url: where,
       tablePrefix: '--table-prefix',
-      timeZone: '--time-zone',
+      timeZone: '--timezone',
       schemas: '--schemas',
     };
     throw usage(

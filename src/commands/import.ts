@@ -4,6 +4,7 @@ import { basename, resolve } from 'node:path';
 import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { isValidZone } from '../time/zone.js';
 import { parseCrontab } from '../importers/crontab-lines.js';
+import type { CrontabJob } from '../importers/crontab-lines.js';
 import { importCrontab } from '../importers/crontab-import.js';
 import { renderImportedConfig } from '../importers/render.js';
 import { leaf } from './command-spec.js';
@@ -31,9 +32,16 @@ a line cron or tsbeat would refuse stops the import (exit 2, file:line and the f
 `,
   options: {
     task: { type: 'string', short: 't', value: 'NAME', required: true, help: 'the Celery task every entry calls (required)' },
+    queue: {
+      type: 'string',
+      short: 'q',
+      value: 'Q',
+      required: true,
+      help: `options.queue of every entry (required): a queue of its own, consumed only by
+        the workers meant to run commands, or celery (the default queue) given knowingly`,
+    },
     out: { type: 'string', short: 'o', value: 'FILE', help: 'write the config there (default: stdout)' },
     'name-prefix': { type: 'string', value: 'P', help: 'put P before every entry name' },
-    queue: { type: 'string', short: 'q', value: 'Q', help: 'options.queue of every entry' },
     timezone: {
       type: 'string',
       value: 'ZONE',
@@ -76,6 +84,12 @@ async function crontabImportCommand(
   if (task === undefined || task === '' || /\s/.test(task))
     throw usage('--task must name the Celery task that runs a command, e.g. --task cron.run_command (see examples/cron_tasks.py)');
   if (values.queue === '') throw usage('--queue must not be empty');
+  // The task runs any command it is sent: on the default queue every worker of the app would run
+  // them. The docs said to give it its own queue; an import without one did not (issue 51).
+  if (values.queue === undefined)
+    throw usage(
+      'give the task that runs commands its own queue, consumed only by the workers meant to run them: --queue NAME (e.g. --queue cron), or --queue celery to use the default queue knowingly',
+    );
   if (values['into-store'] === true && values.out !== undefined)
     throw usage('give --out (a file) or --into-store (the runtime store), not both');
   if (values.timezone !== undefined && !isValidZone(values.timezone))
@@ -93,6 +107,7 @@ async function crontabImportCommand(
   }
   const system = values.system === true || isSystemCrontabPath(path);
   const parsed = parseCrontab(text, system);
+  if (!system) refuseSystemFormat(file, parsed.jobs);
   if (parsed.problems.length > 0) {
     const n = parsed.problems.length;
     throw new BeatError(
@@ -114,11 +129,44 @@ async function crontabImportCommand(
   const header = [
     `Imported by \`beat import crontab\` from ${basename(file)}${system ? ' (system format)' : ''}.`,
     `Each entry calls ${task} with the command line; kwargs: env (the crontab's variables), user, input (after %).`,
+    `taskEvents: a failed command shows in beat history and the dashboard; start the workers with -E (worker_send_task_events).`,
   ];
   const notes = imported.notes.map((n) => `${file}:${n.line}: ${n.message}`);
   if (values['into-store'] === true) return importIntoStore(io, 'import crontab', values, imported.config, notes);
   const rendered = renderImportedConfig(imported.config, header, values.out ?? '<stdout>');
   return writeImported(io, values.out, rendered, Object.keys(imported.config.beatSchedule).length, notes);
+}
+
+/** The users of this machine (/etc/passwd), and root wherever it is read. */
+function knownUsers(): Set<string> {
+  const users = new Set(['root']);
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const name = line.split(':')[0];
+      if (name !== undefined && name !== '' && !name.startsWith('#')) users.add(name);
+    }
+  } catch {
+    // No passwd file to read (another OS, a container without one): root alone is known.
+  }
+  return users;
+}
+
+/**
+ * A system crontab (/etc/crontab's format, a user before the command) read without --system makes
+ * every command start with the user, which would then run as `root cmd`: refused. Judged on the
+ * whole file, so that one command that starts with a user's name (a script called `backup`) is not
+ * refused: every job's first word is a user, and root is one of them or there are several jobs.
+ */
+function refuseSystemFormat(file: string, jobs: readonly CrontabJob[]): void {
+  if (jobs.length === 0) return;
+  const users = knownUsers();
+  const firsts = jobs.map((job) => /^\S+/.exec(job.command)?.[0] ?? '');
+  if (!firsts.every((word) => users.has(word)) || !(firsts.includes('root') || jobs.length > 1)) return;
+  const named = [...new Set(firsts)].slice(0, 3).join(', ');
+  throw new BeatError(
+    ErrorCode.ImportInput,
+    `beat import crontab: ${shown(file)} looks like a system crontab (the /etc/crontab format, a user before each command): every job's command starts with a user name (${named}); pass --system to read that field as the user, or remove it from the lines`,
+  );
 }
 
 export const importSpec: Command = {

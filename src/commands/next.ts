@@ -19,7 +19,9 @@ export const nextSpec = leaf({
   summary: 'print the next fire instants of each entry',
   about: `Prints the next N fire instants of each entry, strictly after --after, in the entry's time zone.
 An interval entry has no history here, so it first fires one interval after --after (as in Celery,
-a new entry waits one interval), or at its startAt when that is later. No instant falls before an
+a new entry waits one interval), or at its startAt when that is later; without --after a line on
+stderr says so, since a running deployment continues an interval from its last run (its next
+run is in beat status). No instant falls before an
 entry's startAt or at or after its endAt, and an entry with maxRuns (oneOff: 1) shows at most that
 many (its runs so far are in Redis: see beat status). A slot the entry's exclude names is not
 listed (it does not run). Needs no Redis and no broker. With a django
@@ -67,6 +69,16 @@ async function nextCommand(
         wanted,
         all.map((e) => e.name),
       );
+  }
+
+  // Without --after the list reads as "what runs next", which `beat status` answers from the
+  // deployment's state; an interval's grid here starts at now (no state is read), so it can differ.
+  const intervals = entries.filter((e) => e.enabled && e.schedule.kind === 'interval').map((e) => e.name);
+  if (values.after === undefined && intervals.length > 0) {
+    const which = intervals.length === 1 ? `the interval entry ${shown(intervals[0] ?? '')}` : `${intervals.length} interval entries`;
+    io.err(
+      `beat next: ${which} shown from now, as if new; a running deployment continues each from its last run: its next run is in 'beat status'`,
+    );
   }
 
   const result = entries.map((entry) => {

@@ -196,7 +196,14 @@ async function runUntilStopped(values: RunValues, io: Io, stop: StopSignals): Pr
   const instanceId = dryRun ? DRY_RUN_INSTANCE : newInstanceId(hostname(), process.pid);
   // In a dry run stdout carries the messages, so the logs go to stderr. Every line of this process,
   // the service's or this command's own (a failed reload), names the instance and the deployment.
-  const logger = createLogger({ level, fd: dryRun ? 2 : 1, base: { instance: instanceId, deployment: config.name } });
+  // A reader of the logs that went away (`beat run | head -1`) stops the scheduler as SIGTERM does
+  // (the held signal's clean stop, exit 0): one that runs on unheard would never end in a pipe.
+  const logger = createLogger({
+    level,
+    fd: dryRun ? 2 : 1,
+    base: { instance: instanceId, deployment: config.name },
+    onClosed: () => process.kill(process.pid, 'SIGTERM'),
+  });
 
   // A signal while the config loaded (much of it synchronous: parsing, validating, a JS config's
   // own code): nothing was started, so nothing is stopped.

@@ -11,7 +11,7 @@ import type { CronExclusion, Exclusions } from '../core/exclusions.js';
 import { shown } from '../base/errors.js';
 import { DAY_MS, ISO_DATE_TIME, daysFromCivil, isShownInstant, parseIsoDateTime, zoneOffsets } from '../time/zone.js';
 import { keyed } from './keys.js';
-import { crontabSchema } from './schedule-schema.js';
+import { crontabSchema, cronLineProblem } from './schedule-schema.js';
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** Calendar names start with a letter, so none reads as a date; no spaces, so none reads as a cron line. */
@@ -33,11 +33,12 @@ const rangeObject = keyed({
   to: z.string({ error: `to must be ${BOUND}` }).optional(),
   calendar: z.string({ error: "calendar must be the name of one of the config's calendars" }).optional(),
   cron: z.string({ error: 'cron must be a crontab line such as "* * * * sat,sun"' }).optional(),
+  seconds: z.boolean({ error: 'seconds must be true or false: true says the cron line has 6 fields, seconds first' }).optional(),
   crontab: crontabSchema.optional(),
 });
 
 const ITEM_HELP =
-  'an exclusion is a date ("2026-12-25"), a range ({from: "2026-12-24", to: "2026-12-26"}), a crontab line ("* * * * sat,sun"), {cron: LINE}, {crontab: {...}} or a calendar name ({calendar: NAME})';
+  'an exclusion is a date ("2026-12-25"), a range ({from: "2026-12-24", to: "2026-12-26"}), a crontab line ("* * * * sat,sun"), {cron: LINE} ({cron: LINE, seconds: true} for 6 fields, seconds first), {crontab: {...}} or a calendar name ({calendar: NAME})';
 
 /** The wall-clock milliseconds of a date or date-time text, or undefined when it is neither or not real. */
 function boundWall(text: string): number | undefined {
@@ -68,8 +69,15 @@ function cronDraft(
   }
 }
 
-/** A 6-field line names seconds; 5 fields and the @ macros name minutes. */
-const hasSeconds = (line: string): boolean => line.trim().split(/\s+/).length >= 6;
+/** A 6-field line names seconds (said with `seconds: true`); 5 fields and the @ macros name minutes. */
+function lineDraft(line: string, seconds: boolean, path: PropertyKey[], ctx: z.RefinementCtx, prefix = ''): ExclusionDraft {
+  const problem = cronLineProblem(line, seconds, `{ cron: "${line.trim()}", seconds: true }`);
+  if (problem !== undefined) {
+    ctx.addIssue({ code: 'custom', path: path.length === 0 ? [] : [problem.key], message: problem.message, input: undefined });
+    return z.NEVER;
+  }
+  return cronDraft(() => parseCronLine(line), seconds, path, ctx, prefix);
+}
 
 export const exclusionSchema = z.union([z.string(), rangeObject], { error: ITEM_HELP }).transform((input, ctx): ExclusionDraft => {
   if (ctx.issues.length > 0) return z.NEVER;
@@ -83,7 +91,7 @@ export const exclusionSchema = z.union([z.string(), rangeObject], { error: ITEM_
     }
     if (CALENDAR_NAME.test(input)) return { kind: 'calendar', name: input };
     const prefix = `${shown(input)} is not a date (YYYY-MM-DD), a calendar name or a crontab line: `;
-    return cronDraft(() => parseCronLine(input), hasSeconds(input), [], ctx, prefix);
+    return lineDraft(input, false, [], ctx, prefix);
   }
   const forms = (['calendar', 'cron', 'crontab'] as const).filter((k) => input[k] !== undefined);
   const isRange = input.from !== undefined || input.to !== undefined;
@@ -98,10 +106,16 @@ export const exclusionSchema = z.union([z.string(), rangeObject], { error: ITEM_
     }
     return { kind: 'calendar', name: input.calendar };
   }
-  if (input.cron !== undefined) {
-    const line = input.cron;
-    return cronDraft(() => parseCronLine(line), hasSeconds(line), ['cron'], ctx);
+  if (input.seconds !== undefined && input.cron === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['seconds'],
+      message: 'seconds goes with a cron line ({ cron: LINE, seconds: true }) only',
+      input,
+    });
+    return z.NEVER;
   }
+  if (input.cron !== undefined) return lineDraft(input.cron, input.seconds === true, ['cron'], ctx);
   if (input.crontab !== undefined) {
     const fields = input.crontab;
     return cronDraft(() => parseCeleryCrontab(fields), false, ['crontab'], ctx);

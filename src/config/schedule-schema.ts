@@ -66,10 +66,26 @@ export const solarSchema = keyed({
 });
 export type SolarInput = z.input<typeof solarSchema>;
 
+/**
+ * `crontab:` as a schedule form: a crontab line given there (`{ crontab: "0 9 * * *" }`, the form
+ * other schedulers name so) is pointed to `cron:`, where zod alone said "expected an object".
+ */
+const crontabForm = z.preprocess((value, ctx) => {
+  if (typeof value === 'string') {
+    ctx.issues.push({
+      code: 'custom',
+      message: `crontab takes Celery's fields, such as { minute: 0, hour: 9 }; use \`cron:\` for a crontab line: { cron: ${shown(value)} }`,
+      input: value,
+    });
+  }
+  return value;
+}, crontabSchema) as unknown as typeof crontabSchema;
+
 const scheduleObject = keyed({
   timedelta: timedeltaSchema.optional(),
-  crontab: crontabSchema.optional(),
+  crontab: crontabForm.optional(),
   cron: z.string({ error: 'expected a crontab line such as "*/5 * * * *"' }).optional(),
+  seconds: z.boolean({ error: 'seconds must be true or false: true says the cron line has 6 fields, seconds first' }).optional(),
   solar: solarSchema.optional(),
   clocked: z
     .string({ error: 'expected an ISO-8601 date-time such as "2027-01-01T09:00:00+01:00"' })
@@ -131,9 +147,18 @@ function objectDraft(input: z.output<typeof scheduleObject>, ctx: z.RefinementCt
     });
     return z.NEVER;
   }
+  if (input.seconds !== undefined && input.cron === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['seconds'],
+      message: 'seconds goes with a cron line ({ cron: LINE, seconds: true }) only',
+      input,
+    });
+    return z.NEVER;
+  }
   if (input.timedelta !== undefined) return timedeltaDraft(input.timedelta, input, ctx);
   if (input.crontab !== undefined) return crontabDraft(input.crontab, ctx);
-  if (input.cron !== undefined) return cronDraft(input.cron, ctx);
+  if (input.cron !== undefined) return cronDraft(input.cron, input.seconds === true, ctx);
   if (input.solar !== undefined) return { kind: 'solar', ...input.solar };
   if (input.rrule !== undefined) return { kind: 'rrule', spec: input.rrule };
   return clockedDraft(input.clocked ?? '', ctx);
@@ -174,13 +199,54 @@ function crontabDraft(crontab: z.output<typeof crontabSchema>, ctx: z.Refinement
   }
 }
 
-/** `cron`: a crontab line, parsed once per text. */
-function cronDraft(line: string, ctx: z.RefinementCtx): ScheduleDraft {
+/** `cron`: a crontab line, parsed once per text; 6 fields only with `seconds: true` (cronLineProblem). */
+function cronDraft(line: string, seconds: boolean, ctx: z.RefinementCtx): ScheduleDraft {
+  const problem = cronLineProblem(line, seconds, `{ cron: "${line.trim()}", seconds: true }`);
+  if (problem !== undefined) {
+    ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message, input: undefined });
+    return z.NEVER;
+  }
   try {
     return { kind: 'cron', spec: memoised(`cron:${line}`, () => parseCronLine(line)) };
   } catch (error) {
     return reportCronError(error, ['cron'], ctx);
   }
+}
+
+/**
+ * A 6-field line means two things, depending on the tool it was written for: seconds first
+ * (croner, Quartz, node-cron, Spring), or a year last (AWS EventBridge, some Quartz lines). Read
+ * silently as seconds first, `30 2 * * 1 *` ("02:30 on Mondays", year last) ran hourly in January.
+ * So it is refused unless the entry says which (`seconds: true`), naming both readings and the
+ * fixes; `seconds: true` on a line without 6 fields is refused too (it says the line is not what
+ * its writer thought). `how` is how the line is written with `seconds: true` where it appears.
+ */
+export function cronLineProblem(line: string, seconds: boolean, how: string): { key: 'cron' | 'seconds'; message: string } | undefined {
+  const fields = line.trim().startsWith('@') ? 1 : line.trim().split(/\s+/).length;
+  if (seconds) {
+    return fields === 6
+      ? undefined
+      : {
+          key: 'seconds',
+          message: `seconds: true says the cron line has 6 fields, seconds first; ${shown(line)} has ${fields === 1 ? 'a nickname' : `${fields}`}`,
+        };
+  }
+  if (fields !== 6) return undefined;
+  const parts = line.trim().split(/\s+/);
+  const named = (labels: readonly string[], values: readonly string[]): string =>
+    labels.map((label, i) => `${label} ${values[i] ?? ''}`).join(', ');
+  const year = parts[5] ?? '';
+  const fiveFields = parts.slice(0, 5).join(' ');
+  return {
+    key: 'cron',
+    message:
+      `${shown(line)} has 6 fields, which tools read two ways: seconds first (` +
+      named(['second', 'minute', 'hour', 'day-of-month', 'month', 'day-of-week'], parts) +
+      '; croner, Quartz, node-cron) or a year last (' +
+      named(['minute', 'hour', 'day-of-month', 'month', 'day-of-week', 'year'], parts) +
+      `; AWS EventBridge). For seconds first, say so: ${how}; for a year last, drop the year: "${fiveFields}"` +
+      (year === '*' || year === '?' ? '' : ' (tsbeat has no year field: startAt and endAt bound an entry in time)'),
+  };
 }
 
 /** `clocked`: one instant, a real date and time in the years 0001-9999. */

@@ -28,7 +28,7 @@ export interface ImportedEntry {
 }
 
 export interface CrontabImport {
-  readonly config: { timezone: string; beatSchedule: Record<string, ImportedEntry> };
+  readonly config: { timezone: string; taskEvents: true; beatSchedule: Record<string, ImportedEntry> };
   readonly notes: CrontabNote[];
 }
 
@@ -60,7 +60,9 @@ export function importCrontab(parsed: ParsedCrontab, options: CrontabImportOptio
     });
   }
   notes.sort((a, b) => a.line - b.line);
-  return { config: { timezone: options.timezone, beatSchedule }, notes };
+  // Cron mailed a failed job's output; here a failure shows in beat history and the dashboard only
+  // when outcomes are followed: the workers' task events need no result backend (issue 51).
+  return { config: { timezone: options.timezone, taskEvents: true, beatSchedule }, notes };
 }
 
 function lineList(lines: readonly number[]): string {

@@ -42,7 +42,8 @@ export interface ParsedCrontab {
 
 /** Environment variables cron itself acts on, and what becomes of each under tsbeat. */
 const CRON_OWN_VARIABLES: Readonly<Record<string, string>> = {
-  MAILTO: "cron mails a job's output to MAILTO; tsbeat does not (the example task logs it and returns it to the result backend)",
+  MAILTO:
+    "cron mails a job's output to MAILTO; tsbeat does not: the example task (examples/cron_tasks.py) logs it, and a failed run shows in beat history and the dashboard with the config's taskEvents: true (written here) and workers started with -E",
   MAILFROM: "cron mails a job's output from MAILFROM; tsbeat does not mail",
   CONTENT_TYPE: 'a header of the mail cron sends; tsbeat does not mail',
   CONTENT_TRANSFER_ENCODING: 'a header of the mail cron sends; tsbeat does not mail',

@@ -59,6 +59,17 @@ describe('beat next', () => {
     expect(JSON.parse(r.stdout).entries[0].next).toEqual(['2026-05-31T20:01:30-04:00']);
   });
 
+  it('without --after, says on stderr that an interval starts from now, not from the state beat status reads', async () => {
+    const r = await runCli(['next', '-c', nyConfig, '-n', '1'], { now: Date.parse('2026-11-21T06:00:00Z') });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      `beat next: the interval entry "ping" shown from now, as if new; a running deployment continues each from its last run: its next run is in 'beat status'\n`,
+    );
+    expect(r.stdout).toContain('ping  ops.ping  [America/New_York]\n  2026-11-21T01:01:30-05:00');
+    expect((await runCli(['next', '-c', nyConfig, '-n', '1', '--after', '2026-11-21T06:00:00Z'])).stderr).toBe('');
+    expect((await runCli(['next', '-c', nyConfig, '-e', 'backup'])).stderr).toBe('');
+  });
+
   it('defaults --after to now and --count to 5', async () => {
     const r = await runCli(['next', '-c', nyConfig, '-e', 'backup'], { now: Date.parse('2026-11-21T06:00:00Z') });
     expect(r.stdout).toBe(

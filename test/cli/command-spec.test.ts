@@ -90,6 +90,28 @@ describe('the command spec', () => {
   });
 });
 
+describe('one spelling per option across the commands', () => {
+  it('--timezone everywhere: the old --time-zone of import django exits 2 naming --timezone', async () => {
+    for (const argv of [
+      ['import', 'django', '--django-url', 'postgres://u@127.0.0.1:1/d', '--time-zone', 'UTC'],
+      ['import', 'django', '--time-zone=UTC'],
+    ]) {
+      const r = await runCli(argv);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        "beat import django: --time-zone is spelt --timezone, as in every command that takes it. See 'beat import django --help'.\n",
+      );
+    }
+    for (const command of ['crontab', 'celery', 'redbeat', 'django']) {
+      const help = (await runCli(['import', command, '--help'])).stdout;
+      expect(help, command).not.toContain('--time-zone');
+    }
+    expect((await runCli(['import', 'django', '--help'])).stdout).toMatch(/\n {6}--timezone ZONE\s+Django's TIME_ZONE/);
+    // A command without a --timezone says only that the option is unknown.
+    expect((await runCli(['next', '--time-zone', 'UTC'])).stderr).toMatch(/^beat next: Unknown option '--time-zone'\./);
+  });
+});
+
 describe('beat, on an unknown command or option', () => {
   it('exits 2 and names the closest command, subcommand, source or option', async () => {
     for (const [argv, message] of [

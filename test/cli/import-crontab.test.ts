@@ -3,7 +3,7 @@
  * and whose `beat next` fires are those written here by hand (DST zones through CRON_TZ included);
  * what it cannot express is listed with its line, bad lines stop it with exit 2.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,7 +22,8 @@ interface NextJson {
 }
 
 async function importTo(out: string, args: string[]) {
-  const r = await runCli(['import', 'crontab', ...args, '--out', out]);
+  // --queue is required (the task runs any command: its own queue); the tests about it give their own.
+  const r = await runCli(['import', 'crontab', ...args, ...(args.includes('--queue') ? [] : ['--queue', 'cron']), '--out', out]);
   return { ...r, yaml: r.code === 0 ? readFileSync(out, 'utf8') : '' };
 }
 
@@ -216,13 +217,28 @@ describe('beat import crontab, /etc/crontab format', () => {
     expect((await runCli(['check', '--config', out])).code).toBe(0);
   });
 
-  it('without --system, reads the user as the start of the command (the file is not at /etc/crontab), and says so for root', async () => {
-    const r = await runCli(['import', 'crontab', `${FIXTURES}/etc-crontab`, '--task', 'cron.run_command', '--timezone', 'UTC']);
+  it('without --system, refuses a file in that format (exit 2, naming --system), rather than run commands called "root"', async () => {
+    const etc = `${FIXTURES}/etc-crontab`;
+    const r = await runCli(['import', 'crontab', etc, '--task', 'cron.run_command', '--queue', 'cron', '--timezone', 'UTC']);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      `beat import crontab: "${etc}" looks like a system crontab (the /etc/crontab format, a user before each command): every job's command starts with a user name (root, www-data); pass --system to read that field as the user, or remove it from the lines\n`,
+    );
+    expect(r.code).toBe(2);
+  });
+
+  it('a user crontab whose one command is named like a user (a script called backup) is imported, with a note for root', async () => {
+    const one = join(dir, 'one-backup');
+    writeFileSync(one, '0 2 * * * backup --all\n');
+    const r = await runCli(['import', 'crontab', one, '--task', 't', '--queue', 'cron', '--timezone', 'UTC']);
     expect(r.code).toBe(0);
-    const config = (await import('js-yaml')).load(r.stdout) as { beatSchedule: Record<string, { args: string[] }> };
-    expect(Object.values(config.beatSchedule)[0]?.args).toEqual(['root\tcd / && run-parts --report /etc/cron.hourly']);
-    expect(r.stderr).toContain(
-      `${FIXTURES}/etc-crontab:5: the command starts with "root": a system crontab (/etc/crontab format, with a user field)? pass --system\n`,
+    expect(r.stdout).toContain('- backup --all\n');
+    const mixed = join(dir, 'mixed');
+    writeFileSync(mixed, '0 2 * * * root-cause-report\n5 2 * * * root /usr/bin/x\n');
+    const noted = await runCli(['import', 'crontab', mixed, '--task', 't', '--queue', 'cron', '--timezone', 'UTC']);
+    expect(noted.code).toBe(0);
+    expect(noted.stderr).toContain(
+      `${mixed}:2: the command starts with "root": a system crontab (/etc/crontab format, with a user field)? pass --system\n`,
     );
   });
 });
@@ -230,7 +246,7 @@ describe('beat import crontab, /etc/crontab format', () => {
 describe('beat import crontab on bad input', () => {
   it('lists every bad line as file:line with the fix, writes nothing and exits 2', async () => {
     const out = join(dir, 'never.yaml');
-    const r = await runCli(['import', 'crontab', `${FIXTURES}/crontab-bad`, '--task', 'cron.run_command', '--out', out]);
+    const r = await runCli(['import', 'crontab', `${FIXTURES}/crontab-bad`, '--task', 'cron.run_command', '--queue', 'cron', '--out', out]);
     const bad = `${FIXTURES}/crontab-bad`;
     expect(r.stderr).toBe(
       [
@@ -249,7 +265,7 @@ describe('beat import crontab on bad input', () => {
   });
 
   it('names a missing file and the way to make one, exit 2 (the built binary)', () => {
-    const r = spawnCli(['import', 'crontab', 'no-such-crontab', '--task', 'cron.run_command']);
+    const r = spawnCli(['import', 'crontab', 'no-such-crontab', '--task', 'cron.run_command', '--queue', 'cron']);
     expect(r.stderr).toBe(
       'beat import crontab: cannot read "no-such-crontab": no such file; check the path (crontab -l > FILE saves a user\'s crontab)\n',
     );
@@ -262,7 +278,12 @@ describe('beat import crontab on bad input', () => {
       "beat import crontab: --task must name the Celery task that runs a command, e.g. --task cron.run_command (see examples/cron_tasks.py). See 'beat import crontab --help'.\n",
     );
     expect(noTask.code).toBe(2);
-    const zone = await runCli(['import', 'crontab', ALL, '--task', 't', '--timezone', 'Berlin']);
+    const zone = await runCli(['import', 'crontab', ALL, '--task', 't', '--queue', 'cron', '--timezone', 'Berlin']);
+    const noQueue = await runCli(['import', 'crontab', ALL, '--task', 't']);
+    expect(noQueue.stderr).toBe(
+      "beat import crontab: give the task that runs commands its own queue, consumed only by the workers meant to run them: --queue NAME (e.g. --queue cron), or --queue celery to use the default queue knowingly. See 'beat import crontab --help'.\n",
+    );
+    expect(noQueue.code).toBe(2);
     expect(zone.stderr).toContain('--timezone "Berlin" is not a time zone; use an IANA name such as "Europe/Berlin"');
     expect(zone.code).toBe(2);
     const source = await runCli(['import', 'anacron']);

@@ -62,7 +62,7 @@ describe('beat backfill', () => {
         // Every minute: 2,881 slots over the two days, enough steps to stop a leader half-way.
         minutely: { task: 'tsbeat_test.record', schedule: { crontab: { minute: '*' } }, options: { queue: 'minutely' } },
         // Every second: its slots passed over while paused are what the leader records for backfills.
-        secondly: { task: 'tsbeat_test.record', schedule: { cron: '* * * * * *' }, options: { queue: 'secondly' } },
+        secondly: { task: 'tsbeat_test.record', schedule: { cron: '* * * * * *', seconds: true }, options: { queue: 'secondly' } },
       },
     });
   });

@@ -137,7 +137,7 @@ suite(TITLE, () => {
     );
     expect(status.entries.find((e) => e.name === 'poisoned')?.failing?.reason).toContain(`"${STRAY}" holds a hash`);
     expect(status.entries.filter((e) => e.failing !== null).map((e) => e.name)).toEqual(['poisoned']);
-    const text = await runBeatCli(['status', '--config', file]);
+    const text = await runBeatCli(['status', '--wide', '--config', file]);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^poisoned .* FAILING/m);
     expect(text.stdout).toContain(`1 entry is FAILING (the others publish on):\n  poisoned: its queue key "${STRAY}" holds a hash`);

@@ -89,7 +89,7 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
   const runsOf = async (entry: string): Promise<QueuedRun[]> => (await readQueue(redis, queue)).filter((r) => r.entry === entry);
 
   async function statusJson(file: string): Promise<Map<string, EntryStatusJson>> {
-    const r = await runBeatCli(['status', '--config', file, '--json']);
+    const r = await runBeatCli(['status', '--wide', '--config', file, '--json']);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     return new Map((JSON.parse(r.stdout).entries as EntryStatusJson[]).map((e) => [e.name, e]));
   }
@@ -118,7 +118,7 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     expect(Date.parse(honoured.time)).toBeLessThanOrEqual(pausedAt + 1_000);
 
     // The table and the JSON both say so; the other entries are untouched.
-    const table = await runBeatCli(['status', '--config', file]);
+    const table = await runBeatCli(['status', '--wide', '--config', file]);
     expect(table.code).toBe(0);
     const row = table.stdout.split('\n').find((l) => l.startsWith('tick '));
     expect(row).toMatch(/^tick\s+tsbeat_test\.record\s+every 1s\s+\S+\s+-\s+\d+\s+paused$/);
@@ -223,7 +223,7 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     expect(after.get('manual')).toMatchObject({ lastSlot: null, nextRun: before.get('manual')?.nextRun, runCount: 1, lastTaskId: id });
     // The run counted in RUNS shows as the LAST RUN too, said to be a manual one.
     expect(after.get('manual')).toMatchObject({ lastRunBy: 'trigger', lastPublishedAt: expect.any(String) });
-    const table = await runBeatCli(['status', '--config', file]);
+    const table = await runBeatCli(['status', '--wide', '--config', file]);
     const manualRow = table.stdout.split('\n').find((l) => l.startsWith('manual '));
     expect(manualRow).toMatch(/^manual\s+tsbeat_test\.record\s+.+?\s+\S+ \(trigger\)\s+\S+\s+1\s+active$/);
     expect(manualRow).toContain(`${after.get('manual')?.lastPublishedAt} (trigger)`);
@@ -326,7 +326,7 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
       expect(r).toMatchObject({
         code: 1,
         stdout: '',
-        stderr: `cannot reach Redis at redis://:***@127.0.0.1:${port}/0 within 5 s; check --broker or broker.url\n`,
+        stderr: `cannot reach Redis at redis://:***@127.0.0.1:${port}/0: the connection was refused (is Redis running there?); check --broker or broker.url\n`,
       });
     }
   });

@@ -112,7 +112,7 @@ describe('beat check, status, import django and run --dry-run on django-celery-b
   });
 
   it('beat status shows each entry with its origin (file, django), in text and JSON, and the rows that do not run', async () => {
-    const json = await runCli(['status', '--config', 'beat.yaml', '--json'], { cwd: dir.path, env: {} });
+    const json = await runCli(['status', '--wide', '--config', 'beat.yaml', '--json'], { cwd: dir.path, env: {} });
     expect(json.stderr).toBe('');
     expect(json.code).toBe(0);
     const status = JSON.parse(json.stdout) as StatusJson;
@@ -123,17 +123,20 @@ describe('beat check, status, import django and run --dry-run on django-celery-b
       ['heartbeat', 'django', 'name'],
     ]);
 
-    const text = await runCli(['status', '--config', 'beat.yaml'], { cwd: dir.path, env: {} });
+    const text = await runCli(['status', '--wide', '--config', 'beat.yaml'], { cwd: dir.path, env: {} });
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/ORIGIN/);
     expect(text.stdout).toMatch(/tick\s+tsbeat_test\.record.*django/);
     expect(text.stdout).toContain('broken (django): args: not JSON');
 
     // The database away: status still answers from Redis, and says what it could not show.
-    const away = await runCli(['status', '--config', 'beat.yaml', '--json', '--django-url', 'postgres://postgres@127.0.0.1:1/django'], {
-      cwd: dir.path,
-      env: {},
-    });
+    const away = await runCli(
+      ['status', '--wide', '--config', 'beat.yaml', '--json', '--django-url', 'postgres://postgres@127.0.0.1:1/django'],
+      {
+        cwd: dir.path,
+        env: {},
+      },
+    );
     expect(away.code).toBe(0);
     const partial = JSON.parse(away.stdout) as StatusJson;
     expect(partial.entries.map((e) => e.name)).toEqual(['heartbeat']);

@@ -414,19 +414,40 @@ describe('beat entries (real CLI processes, private Redis)', () => {
       `${d.name}.crontab`,
       ['CRON_TZ=America/New_York', '*/5 * * * * /usr/bin/backup.sh --full', '0 4 * * * /usr/local/bin/clean', ''].join('\n'),
     );
-    const asYaml = await runBeatCli(['import', 'crontab', crontab, '--task', 'cron.run_command', '--timezone', 'Europe/Berlin']);
+    const asYaml = await runBeatCli([
+      'import',
+      'crontab',
+      crontab,
+      '--task',
+      'cron.run_command',
+      '--queue',
+      'cron',
+      '--timezone',
+      'Europe/Berlin',
+    ]);
     expect(asYaml.code).toBe(0);
-    const r = await d.beat('import', 'crontab', crontab, '--task', 'cron.run_command', '--timezone', 'Europe/Berlin', '--into-store');
+    const r = await d.beat(
+      'import',
+      'crontab',
+      crontab,
+      '--task',
+      'cron.run_command',
+      '--queue',
+      'cron',
+      '--timezone',
+      'Europe/Berlin',
+      '--into-store',
+    );
     expect(r).toMatchObject({ code: 0, stdout: expect.stringContaining('2 created') });
     expect(await d.stored()).toEqual((loadYaml(asYaml.stdout) as { beatSchedule: unknown }).beatSchedule);
 
     // A second crontab naming a file entry: refused whole.
     const clash = dir.write(`${d.name}-clash.crontab`, ['0 1 * * * /bin/new-job', '0 2 * * * /bin/nightly', ''].join('\n'));
-    const refused = await d.beat('import', 'crontab', clash, '--task', 'cron.run_command', '--into-store');
+    const refused = await d.beat('import', 'crontab', clash, '--task', 'cron.run_command', '--queue', 'cron', '--into-store');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('nightly: the config file (beatSchedule) defines an entry of this name');
     expect(Object.keys(await d.stored()).sort()).toEqual(['backup-sh-full', 'clean']);
-    const both = await d.beat('import', 'crontab', crontab, '--task', 'x', '--into-store', '--out', 'x.yaml');
+    const both = await d.beat('import', 'crontab', crontab, '--task', 'x', '--queue', 'cron', '--into-store', '--out', 'x.yaml');
     expect(both.code).toBe(2);
   });
 
@@ -460,7 +481,7 @@ describe('beat entries (real CLI processes, private Redis)', () => {
     expect(await d.beat('entries', 'set', 'dyn', '--task', TASK, '--schedule', '60')).toMatchObject({ code: 0 });
     await redis.hset(d.keys.entries, 'hand-written', '{"task":"x"}');
     await redis.hset(d.keys.entries, 'nightly', `{"v":1,"created":1,"updated":1,"entry":{"task":"${TASK}","schedule":60}}`);
-    const table = await d.beat('status');
+    const table = await d.beat('status', '--wide');
     expect(table.code, table.stderr).toBe(0);
     const lines = table.stdout.split('\n');
     expect(lines.find((l) => l.startsWith('NAME'))).toMatch(/\sORIGIN$/);

@@ -100,14 +100,14 @@ describe('entry limits under beat run (real process, a private redis-server)', (
       ['twice', 2],
     ]);
 
-    const status = await runBeatCli(['status', '--config', file, '--json']);
+    const status = await runBeatCli(['status', '--wide', '--config', file, '--json']);
     expect(status).toMatchObject({ code: 0, stderr: '' });
     const entries = new Map((JSON.parse(status.stdout) as { entries: StatusEntry[] }).entries.map((e) => [e.name, e]));
     expect(entries.get('thrice')).toMatchObject({ runCount: 3, manualRuns: 0, maxRuns: 3, finished: true, nextRun: null });
     // The trigger is stored as a manual run (t), so status counts as the leader did.
     expect(entries.get('twice')).toMatchObject({ runCount: 3, manualRuns: 1, maxRuns: 2, finished: true, nextRun: null });
     expect(entries.get('later')).toMatchObject({ maxRuns: null, finished: false, startAt: expect.stringMatching(/^\d{4}-/) });
-    const table = await runBeatCli(['status', '--config', file]);
+    const table = await runBeatCli(['status', '--wide', '--config', file]);
     expect(table.stdout.split('\n').find((l) => l.startsWith('thrice '))).toMatch(/\s3\s+finished: ran 3 of 3 times$/);
     expect(table.stdout.split('\n').find((l) => l.startsWith('twice '))).toMatch(/\s3\s+finished: ran 2 of 2 times, and 1 manual run$/);
 

@@ -191,7 +191,7 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
 
     const fromLeader = await httpRequest(leaderPort, '/status');
     const fromStandby = await httpRequest(standbyPort, '/status');
-    const cli = await runBeatCli(['status', '--config', file, '--json']);
+    const cli = await runBeatCli(['status', '--wide', '--config', file, '--json']);
     expect(cli).toMatchObject({ code: 0, stderr: '' });
     expect(fromLeader.status).toBe(200);
     expect(fromLeader.headers.get('content-type')).toBe('application/json; charset=utf-8');
@@ -286,7 +286,7 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
     await beat.waitForLog('a fire of tick', (l) => l.event === EVENTS.fire && l['entry'] === 'tick', 10_000);
     expect(await httpRequest(port, '/readyz')).toMatchObject({ status: 200, body: 'ok: leading\n' });
 
-    const status = await runBeatCli(['status', '--config', file]);
+    const status = await runBeatCli(['status', '--wide', '--config', file]);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/^deployment http-redis-gone-\w+: leader /);
 
@@ -307,9 +307,11 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
     const statusDown = await httpRequest(port, '/status');
     expect(statusDown.status).toBe(503);
     expect(JSON.parse(statusDown.body).error).toMatch(/^status unavailable: /);
-    const cliDown = await runBeatCli(['status', '--config', file], { timeoutMs: 20_000 });
+    const cliDown = await runBeatCli(['status', '--wide', '--config', file], { timeoutMs: 20_000 });
     expect(cliDown).toMatchObject({ code: 1, stdout: '' });
-    expect(cliDown.stderr).toBe(`cannot reach Redis at redis://:***@127.0.0.1:${server.port}/0 within 5 s; check --broker or broker.url\n`);
+    expect(cliDown.stderr).toBe(
+      `cannot reach Redis at redis://:***@127.0.0.1:${server.port}/0: the connection was refused (is Redis running there?); check --broker or broker.url\n`,
+    );
 
     await server.start();
     await waitUntil(

@@ -80,11 +80,11 @@ describe('two deployments under one name', () => {
     const status = JSON.parse((await httpRequest(port, '/status')).body) as { warnings: string[] };
     expect(status.warnings).toEqual([expect.stringContaining('"invoices"')]);
 
-    const cliStatus = await runBeatCli(['status', '--config', second]);
+    const cliStatus = await runBeatCli(['status', '--wide', '--config', second]);
     expect(cliStatus.code).toBe(0);
     expect(cliStatus.stdout).toMatch(/^WARNING: this config differs .*"invoices".*its own `name`/m);
     // The leader's own config matches itself: no warning there.
-    const leaderStatus = await runBeatCli(['status', '--config', first]);
+    const leaderStatus = await runBeatCli(['status', '--wide', '--config', first]);
     expect(leaderStatus.stdout).not.toContain('WARNING');
 
     const trigger = await runBeatCli(['trigger', 'invoices', '--config', second]);
@@ -138,7 +138,7 @@ describe('a lock key tsbeat did not write', () => {
       expect(ready.body).toContain(`the lock key ${keys.lock} on 127.0.0.1:${server.port} db 0 has no expiry`);
       expect(ready.body).toContain(fix);
     }
-    const status = await runBeatCli(['status', '--config', file]);
+    const status = await runBeatCli(['status', '--wide', '--config', file]);
     expect(status.stdout).toContain('NO LEADER');
     expect(status.stdout).toContain(`WARNING: the lock key ${keys.lock}`);
     expect(status.stdout).toContain(fix);

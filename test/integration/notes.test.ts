@@ -37,7 +37,7 @@ describe('notes with pause, resume and trigger', () => {
     const beat = fleet.spawn({ config: file, label: 'leader' });
     await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
     const status = async (): Promise<Map<string, Noted>> => {
-      const run = await runBeatCli(['status', '--config', file, '--json']);
+      const run = await runBeatCli(['status', '--wide', '--config', file, '--json']);
       return new Map((JSON.parse(run.stdout) as { entries: Noted[] }).entries.map((e) => [e.name, e]));
     };
 
@@ -52,7 +52,7 @@ describe('notes with pause, resume and trigger', () => {
       lastNote: { action: 'pause', note: 'database migration, back at 14:00', by: ME },
     });
     expect((await status()).get('other')).toMatchObject({ pauseNote: null, lastNote: null });
-    const table = await runBeatCli(['status', '--config', file]);
+    const table = await runBeatCli(['status', '--wide', '--config', file]);
     expect(table.stdout).toMatch(/\sNOTE\s*$/m);
     expect(table.stdout).toMatch(
       new RegExp(

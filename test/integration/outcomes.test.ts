@@ -112,7 +112,7 @@ suite(`run outcomes with a real Celery worker${celery.ok ? '' : ` (skipped: ${ce
     await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
 
     const status = async (): Promise<StatusJson> => {
-      const run = await runBeatCli(['status', '--config', file, '--json']);
+      const run = await runBeatCli(['status', '--wide', '--config', file, '--json']);
       expect(run.stderr).toBe('');
       return JSON.parse(run.stdout) as StatusJson;
     };
@@ -175,7 +175,7 @@ suite(`run outcomes with a real Celery worker${celery.ok ? '' : ` (skipped: ${ce
     await waitUntil(
       'beat status and /status to show a failed last run of fail',
       async () => {
-        const text = await runBeatCli(['status', '--config', file]);
+        const text = await runBeatCli(['status', '--wide', '--config', file]);
         const http = JSON.parse((await httpRequest(port, '/status')).body) as StatusJson;
         const json = await status();
         return /LAST OUTCOME/.test(text.stdout) &&
@@ -215,7 +215,7 @@ suite(`run outcomes with a real Celery worker${celery.ok ? '' : ` (skipped: ${ce
     expect(failJson?.lastFinished?.exception).toBe('ValueError: boom: line one');
     expect(failJson?.lastFailureAt).toBe(failJson?.lastFinished?.finishedAt);
     expect(failJson?.lastSuccessAt).toBeNull();
-    const statusTable = await runBeatCli(['status', '--config', file]);
+    const statusTable = await runBeatCli(['status', '--wide', '--config', file]);
     expect(statusTable.stdout).toMatch(/LAST FINISHED\s+LAST SUCCESS\s+LAST FAILURE/);
     expect(statusTable.stdout).toMatch(/^ok\s.*SUCCESS \S+ at \S+\s+\S+\s+-\s*$/m);
     expect(statusTable.stdout).toMatch(/^fail\s.*FAILURE \S+: ValueError: boom: line one at \S+\s+-\s+\S+\s*$/m);

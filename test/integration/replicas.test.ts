@@ -114,7 +114,7 @@ describe('the replicas registry (private redis-server)', () => {
     });
     const keys = schedulerKeys('tsbeat', name);
     const status = async (): Promise<{ leader: { instance: string } | null; replicas: ReplicaStatus[] }> => {
-      const r = await runBeatCli(['status', '--config', file, '--json']);
+      const r = await runBeatCli(['status', '--wide', '--config', file, '--json']);
       expect(r).toMatchObject({ code: 0, stderr: '' });
       return JSON.parse(r.stdout) as { leader: { instance: string } | null; replicas: ReplicaStatus[] };
     };
@@ -151,7 +151,7 @@ describe('the replicas registry (private redis-server)', () => {
     ]);
 
     // The text form: a REPLICA table, the leader first.
-    const text = await runBeatCli(['status', '--config', file]);
+    const text = await runBeatCli(['status', '--wide', '--config', file]);
     const lines = text.stdout.split('\n');
     const head = lines.findIndex((l) => l.startsWith('REPLICA '));
     expect(lines[head]).toMatch(/^REPLICA\s+ROLE\s+HOST\s+PID\s+VERSION\s+STARTED\s+HEARTBEAT\s+HTTP$/);

@@ -257,7 +257,7 @@ describe('restart semantics (Celery)', () => {
     const name = 'rs-edit';
     const before = {
       edited: { task: 't.edited', schedule: 2 },
-      cron: { task: 't.cron', schedule: { cron: '*/2 * * * * *' } },
+      cron: { task: 't.cron', schedule: { cron: '*/2 * * * * *', seconds: true } },
       removed: { task: 't.removed', schedule: 1 },
     };
     const first = fleet.spawn({ config: configFile(name, before, { timezone: 'UTC' }) });

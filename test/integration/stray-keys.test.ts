@@ -79,7 +79,7 @@ describe('stray values at tsbeat keys are named, and a leader that cannot publis
       10_000,
     );
     expect(errText(failed)).toContain(`key ${keys.state} holds a string, where tsbeat keeps a hash`);
-    const r = await runBeatCli(['status', '--config', file]);
+    const r = await runBeatCli(['status', '--wide', '--config', file]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`key ${keys.state} holds a string, where tsbeat keeps a hash`);
   });

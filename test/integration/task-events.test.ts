@@ -199,7 +199,7 @@ suite(`run outcomes from Celery's task events${celery.ok ? '' : ` (skipped: ${ce
       () => seen,
       async (id) => (await results.get(resultKey(id))) ?? undefined,
     );
-    const status = await runBeatCli(['status', '--config', file]);
+    const status = await runBeatCli(['status', '--wide', '--config', file]);
     expect(status.stdout).toMatch(
       /^fail\s.*FAILURE \S+: ValueError: boom: line one {2,}FAILURE \S+: ValueError: boom: line one at \S+ +- +\S+$/m,
     );

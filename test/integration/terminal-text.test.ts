@@ -63,6 +63,8 @@ afterAll(async () => {
 
 function expectEscaped(output: string, label: string): void {
   expect(RAW.test(output), `${label} holds a raw control character:\n${JSON.stringify(output)}`).toBe(false);
+  // The narrow status cuts long cells and shows no note nor exception: it only must hold nothing raw.
+  if (label === 'status (narrow)') return;
   // YAML (entries get) writes C0 controls with its own escapes ("\e", "\a"); everything else shows ours.
   // `entries list` shows no arguments, and task names cannot hold the text (refused where written): it is only checked raw-free.
   if (label === 'entries list') return;
@@ -73,7 +75,8 @@ function expectEscaped(output: string, label: string): void {
 describe('text that reaches a terminal', () => {
   it('beat status, history, entries list and get escape every control character they print, in text and in JSON', async () => {
     const runs: [string, string[]][] = [
-      ['status', ['status', '--config', file]],
+      ['status', ['status', '--wide', '--config', file]],
+      ['status (narrow)', ['status', '--config', file]],
       ['status --json', ['status', '--config', file, '--json']],
       ['history', ['history', 'file-entry', '--config', file]],
       ['history --json', ['history', 'file-entry', '--config', file, '--json']],

@@ -383,19 +383,26 @@ describe('describeCron', () => {
     [parseCronLine('0,30 9,17 * * *'), 'at 09:00, 09:30, 17:00 and 17:30 every day'],
     [parseCronLine('*/15 9-17 * * 1-5'), 'every 15 minutes from 09:00 to 17:45 on Mon–Fri'],
     [parseCronLine('*/15 2 * * *'), 'every 15 minutes from 02:00 to 02:45'],
-    [parseCronLine('*/7 * * * *'), 'cron "*/7 * * * *"'],
-    [parseCronLine('0 0 1 * 5'), 'cron "0 0 1 * 5"'],
-    [parseCronLine('0 0 * * 5L'), 'cron "0 0 * * 5L"'],
-    [parseCronLine('*/10 * * * * *'), 'cron "*/10 * * * * *"'],
+    // Every spec in words (issue 51), none as code.
+    [parseCronLine('*/7 * * * *'), 'at minutes 0, 7, …, 56 past every hour'],
+    [parseCronLine('0 0 1 * 5'), 'at 00:00 on day 1 of the month or Fri'],
+    [parseCronLine('0 0 * * 5L'), 'at 00:00 on the last Fri of the month'],
+    [parseCronLine('*/10 * * * * *'), 'every 10 seconds'],
+    [parseCronLine('30 2 * * * *'), 'at second 30, at minute 2 past every hour'],
+    [parseCronLine('*/30 1-3 * * *'), 'every 30 minutes from 01:00 to 03:30'],
+    [parseCronLine('5,35 8-18/2 * * *'), 'at minutes 5 and 35 past hours 8, 10, …, 18'],
+    [parseCronLine('*/10 8,12,16 * * *'), 'every 10 minutes during hours 8, 12 and 16'],
+    [parseCronLine('0 9 15W * *'), 'at 09:00 on the weekday nearest day 15 of the month'],
+    [parseCronLine('0 9 * * 1#2'), 'at 09:00 on the 2nd Mon of the month'],
+    [parseCronLine('0 9 LW * *'), 'at 09:00 on the last weekday of the month'],
+    [parseCronLine('0 9 1,L * *'), 'at 09:00 on day 1 of the month or the last day of the month'],
     [parseCeleryCrontab({ minute: 0, hour: 3 }), 'at 03:00 every day'],
     [parseCeleryCrontab({ minute: '*/15' }), 'every 15 minutes'],
     [parseCeleryCrontab({ dayOfWeek: '*/2', hour: 12, minute: 0 }), 'at 12:00 on Tue, Thu, Sat and Sun'],
-    [parseCeleryCrontab({ hour: '23-1' }), "crontab(hour='23-1')"],
-    // Unusual crontabs are shown in Celery's own words, as a Celery user wrote them (day_of_week=, not dayOfWeek=).
-    [
-      parseCeleryCrontab({ minute: 0, hour: 9, dayOfWeek: 'mon', dayOfMonth: '1-7' }),
-      "crontab(minute=0, hour=9, day_of_week='mon', day_of_month='1-7')",
-    ],
+    [parseCeleryCrontab({ hour: '23-1' }), 'every minute during hours 0, 1 and 23'],
+    [parseCeleryCrontab({ minute: '*/30', hour: '1-3' }), 'every 30 minutes from 01:00 to 03:30'],
+    // Celery's day rule: both day fields must match.
+    [parseCeleryCrontab({ minute: 0, hour: 9, dayOfWeek: 'mon', dayOfMonth: '1-7' }), 'at 09:00 on days 1–7 of the month when it is Mon'],
   ];
   for (const [spec, text] of cases) {
     it(`${spec.source} → ${text}`, () => expect(describeCron(spec)).toBe(text));

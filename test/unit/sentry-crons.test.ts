@@ -75,7 +75,7 @@ describe('monitor.sentry: the monitor config sentry-python would send', () => {
     const entries = {
       fast: { task: 't', schedule: 30, monitor: { sentry: true } },
       sunny: { task: 't', schedule: { solar: { event: 'sunrise', lat: 1, lon: 2 } }, monitor: { sentry: true } },
-      secs: { task: 't', schedule: { cron: '*/10 * * * * *' }, monitor: { sentry: true } },
+      secs: { task: 't', schedule: { cron: '*/10 * * * * *', seconds: true }, monitor: { sentry: true } },
       last: { task: 't', schedule: { cron: '0 0 L * *' }, monitor: { sentry: { checkinMargin: 30 } } },
     };
     expect(problems({ sentry: { dsn: DSN }, beatSchedule: entries })).toEqual([

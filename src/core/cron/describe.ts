@@ -1,15 +1,16 @@
 /**
- * Short English for a cron spec, for the `beat check` table: "at 02:30 every day",
- * "every 15 minutes", "at minute 0 past every 2nd hour", "at 09:00 on Mon–Fri".
- * Only shapes that can be said exactly are described; anything else falls back to the source
- * (`cron "…"` or `crontab(…)`), which is never wrong.
+ * Short English for a cron spec, for `beat check`, `beat status`, `beat entries list` and the
+ * dashboard: "at 02:30 every day", "every 15 minutes", "at minute 0 past every 2nd hour", "at 09:00
+ * on Mon–Fri", "every 30 minutes from 01:00 to 03:30". Every spec is said in words, exactly (a
+ * schedule shown as code, `crontab(minute='*\/30', hour='1-3')`, read as a program to the
+ * people who read the rest in words); the spec's source, Celery's repr, stays what it is where
+ * it is data.
  */
 import { DAY_NAMES, MONTH_NAMES, joinWords, type CronSpec } from './spec.js';
 
 export function describeCron(spec: CronSpec): string {
-  const time = describeTime(spec);
+  const time = describeTime(spec) ?? describeAnyTime(spec);
   const days = describeDays(spec);
-  if (time === undefined || days === undefined) return spec.dialect === 'cron' ? `cron "${spec.source}"` : spec.source;
   const parts = [time.text];
   if (days.text !== '') parts.push(days.text);
   else if (time.once) parts.push('every day');
@@ -60,14 +61,104 @@ function describeTime(spec: CronSpec): { text: string; once: boolean } | undefin
     const times = hours.flatMap((h) => minutes.map((m) => hhmm(h, m)));
     return { text: `at ${joinWords(times, 'and')}`, once: true };
   }
+  // Two runs an hour over a range of hours (*\/30 1-3): a rhythm, as for more runs an hour above.
+  if (minuteStep !== undefined && last - first === hours.length - 1) {
+    return {
+      text: `every ${minuteStep} minutes from ${hhmm(first, 0)} to ${hhmm(last, minutes[minutes.length - 1] as number)}`,
+      once: false,
+    };
+  }
   return undefined;
 }
 
-/** text '' for every day; undefined when the day rule is too intricate to say briefly. */
-function describeDays(spec: CronSpec): { text: string; saysMonth: boolean } | undefined {
-  const text = dayText(spec);
-  if (text === undefined) return undefined;
+/**
+ * Any seconds, minutes and hours, in words: the shapes describeTime says better are not seen here.
+ * "at minutes 5 and 35 past hours 8–18", "every 10 minutes during hours 8, 12 and 16", "every 10
+ * seconds", "at second 30, at minute 2 past every hour".
+ */
+function describeAnyTime(spec: CronSpec): { text: string; once: boolean } {
+  const { seconds, minutes, hours } = spec;
+  const everySecond = seconds.length === 60 ? 1 : evenStep(seconds, 60);
+  const allMinutes = minutes.length === 60;
+  const allHours = hours.length === 24;
+  if (everySecond !== undefined && allMinutes && allHours)
+    return { text: everySecond === 1 ? 'every second' : `every ${everySecond} seconds`, once: false };
+  const secondText =
+    seconds.length === 1 && seconds[0] === 0
+      ? undefined
+      : everySecond !== undefined
+        ? everySecond === 1
+          ? 'every second'
+          : `every ${everySecond} seconds`
+        : `at ${plural('second', seconds)} ${listOf(seconds)}`;
+  const minuteStep = allMinutes ? 1 : evenStep(minutes, 60);
+  const every = minuteStep !== undefined;
+  const minuteText = every
+    ? minuteStep === 1
+      ? 'every minute'
+      : `every ${minuteStep} minutes`
+    : `at ${plural('minute', minutes)} ${listOf(minutes)}`;
+  const first = hours[0] as number;
+  const last = hours[hours.length - 1] as number;
+  const hourText = allHours
+    ? every
+      ? ''
+      : 'past every hour'
+    : every && last - first === hours.length - 1
+      ? `from ${hhmm(first, 0)} to ${hhmm(last, 59)}`
+      : `${every ? 'during' : 'past'} ${plural('hour', hours)} ${listOf(hours)}`;
+  const text = [minuteText, hourText].filter((t) => t !== '').join(' ');
+  return { text: secondText === undefined ? text : `${secondText}, ${text}`, once: false };
+}
+
+function plural(unit: string, values: readonly number[]): string {
+  return values.length === 1 ? unit : `${unit}s`;
+}
+
+/** 5 → "5"; 1,2,3,4 → "1–4"; 0,7,…,56 → "0, 7, …, 56"; otherwise runs of three or more as ranges. */
+function listOf(values: readonly number[]): string {
+  const step = (values[1] ?? 0) - (values[0] ?? 0);
+  if (values.length >= 4 && step > 1 && values.every((v, i) => v === (values[0] as number) + i * step)) {
+    return `${values[0] as number}, ${values[1] as number}, …, ${values[values.length - 1] as number}`;
+  }
+  const groups: string[] = [];
+  for (let i = 0; i < values.length;) {
+    let j = i;
+    while (j + 1 < values.length && (values[j + 1] as number) === (values[j] as number) + 1) j++;
+    if (j - i >= 2) groups.push(`${values[i] as number}–${values[j] as number}`);
+    else for (let k = i; k <= j; k++) groups.push(String(values[k]));
+    i = j + 1;
+  }
+  return joinWords(groups, 'and');
+}
+
+/** text '' for every day. */
+function describeDays(spec: CronSpec): { text: string; saysMonth: boolean } {
+  const text = dayText(spec) ?? anyDayText(spec);
   return { text, saysMonth: /^on \d+ [A-Z]/.test(text) };
+}
+
+/**
+ * Any day rule in words, for what dayText does not say briefly: cron's L, W and # forms, and both
+ * day fields given. Vixie cron runs on a day either field names ("or"); Celery's crontab on a day
+ * both name ("… when it is …").
+ */
+function anyDayText(spec: CronSpec): string {
+  const byDate = [
+    ...(spec.daysOfMonth.length === 31 || spec.daysOfMonth.length === 0
+      ? []
+      : [`${plural('day', spec.daysOfMonth)} ${listOf(spec.daysOfMonth)} of the month`]),
+    ...(spec.lastDayOfMonth ? ['the last day of the month'] : []),
+    ...(spec.lastWeekdayOfMonth ? ['the last weekday of the month'] : []),
+    ...spec.nearestWeekdays.map((n) => `the weekday nearest day ${n} of the month`),
+  ];
+  const byWeekday = [
+    ...(spec.daysOfWeek.length === 7 || spec.daysOfWeek.length === 0 ? [] : [weekdays(spec.daysOfWeek)]),
+    ...spec.nthDaysOfWeek.map(({ weekday, nth }) => `the ${ordinal(nth)} ${DAY_NAMES[weekday] as string} of the month`),
+    ...spec.lastDaysOfWeek.map((weekday) => `the last ${DAY_NAMES[weekday] as string} of the month`),
+  ];
+  if (spec.dayRule === 'or' || byDate.length === 0 || byWeekday.length === 0) return `on ${joinWords([...byDate, ...byWeekday], 'or')}`;
+  return `on ${joinWords(byDate, 'or')} when it is ${joinWords(byWeekday, 'or')}`;
 }
 
 function dayText(spec: CronSpec): string | undefined {
