@@ -2,12 +2,20 @@
  * An imported config as the YAML file `beat check` reads, checked by the same parser first: an
  * importer that produced something tsbeat refuses would be a bug, reported as one.
  */
-import type * as JsYaml from 'js-yaml';
+import type * as Yaml from 'yaml';
 import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import { parseConfig } from '../config/load.js';
 import { ConfigError, problemsInline } from '../base/errors.js';
 
-const jsYaml = loadOnFirstUse<typeof JsYaml>('js-yaml');
+const yaml = loadOnFirstUse<typeof Yaml>('yaml');
+
+// Block style, long lines kept whole (lineWidth 0), an object met twice written twice, never as an alias.
+const YAML_OUT = { lineWidth: 0, aliasDuplicateObjects: false } as const;
+
+/** A value as YAML, as `renderImportedConfig` writes it. */
+export function toYaml(value: unknown): string {
+  return yaml().stringify(value, YAML_OUT);
+}
 
 /**
  * The YAML text, `header` lines first as comments. Validated with `beat check`'s own parser (the
@@ -15,7 +23,7 @@ const jsYaml = loadOnFirstUse<typeof JsYaml>('js-yaml');
  */
 export function renderImportedConfig(config: Record<string, unknown>, header: readonly string[], source: string): string {
   parseConfig(config, source);
-  const body = jsYaml().dump(config, { lineWidth: -1, noRefs: true });
+  const body = toYaml(config);
   return `${header.map((line) => `# ${line}`.trimEnd()).join('\n')}\n${body}`;
 }
 
