@@ -1,10 +1,10 @@
 /**
- * The envelopes of a script call written as bytes, into one recycled Buffer: each envelope that has
- * a layout is copied from its encoded constants and its values, never built as a string, and goes
- * to ioredis as a Buffer argument (a view of that buffer), which ioredis copies into the command as
- * it is. Publishing is bound by client-side work: a 1 KB envelope laid out as a flat string costs
- * more than copying its bytes, and fresh memory is expensive (first touch of a page costs
- * microseconds on a VM), so the buffer is reused once its command is answered.
+ * The arguments of a script call packed into one recycled Buffer (a MessagePack array, see
+ * packArgs), each envelope that has a layout copied from its encoded constants and its values,
+ * never built as a string. Publishing is bound by client-side work: a 1 KB envelope laid out as a
+ * flat string costs more than copying its bytes, every argument of a command costs ioredis (and
+ * Redis) work of its own, and fresh memory is expensive (first touch of a page costs microseconds
+ * on a VM), so the buffer is reused once its command is answered.
  */
 
 import type { MessageTemplate } from '../celery/message.js';
@@ -66,75 +66,93 @@ function writeAscii(buf: Buffer, at: number, text: string): number {
 }
 
 /**
- * The values of every layout's slots of the arguments being written, argument after argument: one
- * array for every call (encodeArgs is synchronous), grown once to a batch's thousands of values
+ * The values of every layout's slots of the arguments being packed, argument after argument: one
+ * array for every call (packArgs is synchronous), grown once to a batch's thousands of values
  * instead of for each call.
  */
 const values: string[] = [];
 /** Each argument's layout (undefined: it goes as text), likewise. */
 const layouts: (EnvelopeLayout | undefined)[] = [];
 
+/** A MessagePack str 32 or array 32 header: its type byte, then the length as a 32-bit big-endian integer. */
+const STR32 = 0xdb;
+const ARRAY32 = 0xdd;
+const HEADER = 5;
+
 /**
- * The arguments as ioredis takes them: text as it is, a push's payload as its text when it has no
- * layout (or was built), and an envelope with a layout as a Buffer, written from its layout into
- * one buffer from `acquire` (returned too, to release once the call is answered). Two passes over
- * the arguments, the first to measure (the buffer must hold them all), the second to write.
+ * The arguments as one MessagePack array of strings, which a Lua script reads with Redis's built-in
+ * `cmsgpack.unpack` in one call: the script call carries one argument instead of thousands, each of
+ * which would cost the client (ioredis measures, frames and copies every argument) and Redis (one
+ * argument object each). Only the two MessagePack types it needs are written, each with its 32-bit
+ * length header (valid MessagePack at any length). An envelope with a layout is written straight
+ * from it; text as UTF-8. Written into a buffer from `acquire`, returned too, to release once the
+ * call is answered. Two passes over the arguments, the first to measure, the second to write.
  */
-export function encodeArgs(
+export function packArgs(
   args: readonly ScriptArg[],
   acquire: (bytes: number) => Buffer,
-): { readonly buffer: Buffer | undefined; readonly argv: (string | Buffer)[] } {
-  const argv = new Array<string | Buffer>(args.length);
+): { readonly buffer: Buffer; readonly packed: Buffer } {
   let valueCount = 0;
-  let capacity = 0;
+  let capacity = HEADER;
   for (let a = 0; a < args.length; a += 1) {
     const arg = args[a] as ScriptArg;
     const layout = layoutOf(arg);
     layouts[a] = layout;
-    if (layout === undefined) {
-      argv[a] = typeof arg === 'string' ? arg : arg.payload;
-      continue;
+    // Text: the most it can take, 3 UTF-8 bytes per UTF-16 code unit.
+    let bytes: number;
+    if (layout === undefined) bytes = (typeof arg === 'string' ? arg : arg.payload).length * 3;
+    else {
+      const push = arg as EnvelopePush;
+      bytes = constantBytesOf(layout).total;
+      // Slot values are ASCII by construction (quoteJson, base64, our times), length = bytes, but
+      // for an entry's own values (its name, args, kwargs), which may not be.
+      const ascii = push.message.template.ownAscii;
+      for (const slot of layout.slots) {
+        const v = envelopeSlotValue(push.message, slot, push.deliveryTag);
+        values[valueCount++] = v;
+        bytes += ascii ? v.length : Buffer.byteLength(v, 'utf8');
+      }
     }
-    const push = arg as EnvelopePush;
-    capacity += constantBytesOf(layout).total;
-    // Slot values are ASCII by construction (quoteJson, base64, our times), length = bytes, but
-    // for an entry's own values (its name, args, kwargs), which may not be.
-    const ascii = push.message.template.ownAscii;
-    for (const slot of layout.slots) {
-      const v = envelopeSlotValue(push.message, slot, push.deliveryTag);
-      values[valueCount++] = v;
-      capacity += ascii ? v.length : Buffer.byteLength(v, 'utf8');
-    }
-  }
-  if (capacity === 0) {
-    layouts.fill(undefined, 0, args.length);
-    return { buffer: undefined, argv };
+    capacity += HEADER + bytes;
   }
   const buf = acquire(capacity);
-  let off = 0;
+  buf[0] = ARRAY32;
+  buf.writeUInt32BE(args.length, 1);
+  let off = HEADER;
   let nextValue = 0;
   for (let a = 0; a < args.length; a += 1) {
+    const arg = args[a] as ScriptArg;
     const layout = layouts[a];
-    if (layout === undefined) continue;
-    const push = args[a] as EnvelopePush;
-    const ascii = push.message.template.ownAscii;
-    const { parts } = constantBytesOf(layout);
-    const slots = layout.slots.length;
-    const start = off;
-    for (let i = 0; i <= slots; i += 1) {
-      const c = parts[i] as Uint8Array;
-      buf.set(c, off);
-      off += c.length;
-      if (i === slots) break;
-      const v = values[nextValue++] as string;
-      off += ascii ? writeAscii(buf, off, v) : buf.write(v, off, 'utf8');
+    buf[off] = STR32;
+    const start = off + HEADER;
+    if (layout === undefined) {
+      off = start + buf.write(typeof arg === 'string' ? arg : arg.payload, start, 'utf8');
+    } else {
+      const push = arg as EnvelopePush;
+      const ascii = push.message.template.ownAscii;
+      const { parts } = constantBytesOf(layout);
+      const slots = layout.slots.length;
+      off = start;
+      for (let i = 0; i <= slots; i += 1) {
+        const c = parts[i] as Uint8Array;
+        buf.set(c, off);
+        off += c.length;
+        if (i === slots) break;
+        const v = values[nextValue++] as string;
+        off += ascii ? writeAscii(buf, off, v) : buf.write(v, off, 'utf8');
+      }
     }
-    argv[a] = buf.subarray(start, off);
+    buf.writeUInt32BE(off - start, start - 4);
   }
   // Not kept until the next call: they belong to messages that can go now.
   values.fill('', 0, valueCount);
   layouts.fill(undefined, 0, args.length);
-  return { buffer: buf, argv };
+  return { buffer: buf, packed: buf.subarray(0, off) };
+}
+
+/** `packArgs` of plain text, in a buffer of its own: for a call made once (a test's). */
+export function packStrings(args: readonly string[]): Buffer {
+  return packArgs(args, (bytes) => Buffer.alloc(bytes)).packed;
 }
 
 /**

@@ -6,7 +6,8 @@
  *   plans the SADD of each queue not yet declared on this connection (kombu's maybe_declare);
  *   `declare` runs those SADDs.
  * - `encodeScript` / `sendScript` run a Lua script by EVALSHA through ioredis's `sendCommand`, its
- *   envelopes as Buffer arguments written from their layouts (envelope-bytes.ts), never built as strings.
+ *   arguments packed into one Buffer argument (a MessagePack array the script reads with cmsgpack;
+ *   envelopes written from their layouts, never built as strings: envelope-bytes.ts).
  * Commands are never re-sent after a dropped connection: a publish fails rather than risk
  * duplicates, and the caller decides what to retry.
  */
@@ -28,7 +29,7 @@ import { redisRefusal, withoutCommandArgs } from '../redis/server-errors.js';
 import { randomDeliveryTag } from './delivery-tag.js';
 import { exchangesToLookUp, planRedisPublish } from './redis-plan.js';
 import type { RedisPublishPlan } from './redis-plan.js';
-import { BufferPool, encodeArgs, prepareLayout } from './envelope-bytes.js';
+import { BufferPool, packArgs, prepareLayout } from './envelope-bytes.js';
 import type { ScriptArg } from './envelope-bytes.js';
 import { parseRedisUrl, redisClientOptions } from '../config/redis-url.js';
 import type { RedisConnectionSpec } from '../config/redis-url.js';
@@ -45,13 +46,14 @@ export interface RedisTransportOptions {
 export { withoutCommandArgs } from '../redis/server-errors.js';
 
 /**
- * An EVALSHA ready to send (RedisTransport.encodeScript): its arguments, the envelopes among them
- * views of `buffer` (pooled, released once the call is answered or given up).
+ * An EVALSHA ready to send (RedisTransport.encodeScript): its keys and its arguments packed into
+ * `packed`, a view of `buffer` (pooled, released once the call is answered or given up).
  */
 export interface EncodedScript {
   readonly script: LuaScript;
-  readonly argv: readonly (string | Buffer)[];
-  readonly buffer: Buffer | undefined;
+  readonly keys: readonly string[];
+  readonly packed: Buffer;
+  readonly buffer: Buffer;
 }
 
 export class RedisTransport {
@@ -158,8 +160,8 @@ export class RedisTransport {
   }
 
   /**
-   * Runs a Lua script by EVALSHA, its envelopes written as bytes from their layouts
-   * (envelope-bytes.ts), never made into strings (the scheduler's fenced publish sends thousands of
+   * Runs a Lua script that reads its arguments with `cmsgpack.unpack(ARGV[1])` by EVALSHA, the
+   * arguments packed into one Buffer (envelope-bytes.ts), envelopes never made into strings (the scheduler's fenced publish sends thousands of
    * envelopes in one call). A server without the script (restarted, flushed) answers NOSCRIPT
    * without running anything: the script is loaded and the same bytes sent again.
    */
@@ -175,27 +177,27 @@ export class RedisTransport {
   }
 
   /**
-   * The EVALSHA's arguments, envelopes written into a pooled buffer: sendScript() sends them (and
-   * releases the buffer once answered); releaseScript() gives them up unsent.
+   * The EVALSHA's arguments packed into a pooled buffer: sendScript() sends them (and releases the
+   * buffer once answered); releaseScript() gives them up unsent.
    */
   encodeScript(script: LuaScript, keys: readonly string[], args: readonly ScriptArg[]): EncodedScript {
-    const { buffer, argv } = encodeArgs(args, (bytes) => this.buffers.acquire(bytes));
-    return { script, buffer, argv: [script.sha1, String(keys.length), ...keys, ...argv] };
+    return { script, keys, ...packArgs(args, (bytes) => this.buffers.acquire(bytes)) };
   }
 
   releaseScript(encoded: EncodedScript): void {
-    if (encoded.buffer !== undefined) this.buffers.release(encoded.buffer);
+    this.buffers.release(encoded.buffer);
   }
 
   async sendScript(encoded: EncodedScript): Promise<unknown> {
-    const { script, argv } = encoded;
+    const { script, keys, packed } = encoded;
+    const command = (): Command => new Command('EVALSHA', [script.sha1, String(keys.length), ...keys, packed]);
     try {
       try {
-        return await this.client.sendCommand(new Command('EVALSHA', [...argv]));
+        return await this.client.sendCommand(command());
       } catch (error) {
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
         await this.client.script('LOAD', script.text);
-        return await this.client.sendCommand(new Command('EVALSHA', [...argv]));
+        return await this.client.sendCommand(command());
       }
     } finally {
       // Answered or failed, ioredis is done with the arguments' bytes.

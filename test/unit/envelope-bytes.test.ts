@@ -3,7 +3,7 @@ import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/mess
 import type { TaskMessage } from '../../src/celery/message.js';
 import { EnvelopePush, redisEnvelope } from '../../src/kombu/redis-envelope.js';
 import type { RedisPush } from '../../src/kombu/redis-plan.js';
-import { BufferPool, encodeArgs } from '../../src/kombu/envelope-bytes.js';
+import { BufferPool, packArgs, packStrings } from '../../src/kombu/envelope-bytes.js';
 import type { OptionsInput } from '../../src/config/options-schema.js';
 import { ENV, config, entry } from '../support/messages.js';
 
@@ -25,12 +25,25 @@ function message(
   return renderTaskMessage(template, { taskId: fields.taskId ?? 'eaab4a9f-8edd-58d0-a06c-c808d759541f', slotMs: NOW, nowMs: NOW });
 }
 
-/** Each argument as text, as the Lua script reads it (a Buffer's bytes as UTF-8). */
-const asText = (argv: readonly (string | Buffer)[]) => argv.map((a) => (typeof a === 'string' ? a : a.toString('utf8')));
+/** A packed argument read back as MessagePack says (array 32 of str 32, all packArgs writes): each string's UTF-8 text. */
+function unpacked(packed: Buffer): string[] {
+  expect(packed[0]).toBe(0xdd);
+  const count = packed.readUInt32BE(1);
+  const out: string[] = [];
+  let at = 5;
+  for (let i = 0; i < count; i += 1) {
+    expect(packed[at]).toBe(0xdb);
+    const n = packed.readUInt32BE(at + 1);
+    out.push(packed.toString('utf8', at + 5, at + 5 + n));
+    at += 5 + n;
+  }
+  expect(at).toBe(packed.length);
+  return out;
+}
 
 const fresh = (bytes: number) => Buffer.alloc(bytes);
 
-describe('encodeArgs writing envelope pushes', () => {
+describe('packArgs writing envelope pushes', () => {
   // [what, message, written from the layout without building the text]
   // (a message made by hand, without a template, is the one that goes through its text)
   const cases: [string, TaskMessage, boolean][] = [
@@ -54,21 +67,17 @@ describe('encodeArgs writing envelope pushes', () => {
   it.each(cases)('writes exactly the bytes of the envelope text for %s', (_what, m, direct) => {
     const pushes = [new EnvelopePush('q', m, '', 'q', 'tag-1'), new EnvelopePush('q', m, '', 'q', 'tag-2')];
     const text = pushes.map((p) => redisEnvelope(m, '', 'q', p.deliveryTag));
-    const { argv, buffer } = encodeArgs(pushes, fresh);
-    expect(argv.every((a) => Buffer.isBuffer(a))).toBe(direct);
-    expect(buffer === undefined).toBe(!direct);
-    expect(asText(argv)).toEqual(text);
+    expect(unpacked(packArgs(pushes, fresh).packed)).toEqual(text);
     expect(pushes.map((p) => p.built)).toEqual([!direct, !direct]);
   });
 
-  it('passes text, a payload already built and plain string payloads as strings', () => {
+  it('packs text, a payload already built and plain string payloads', () => {
     const m = message();
     const built = new EnvelopePush('q', m, '', 'q', 'tag-1');
     const text = built.payload;
     const plain: RedisPush = { key: 'q', payload: '{"x":"ü"}' };
-    const { argv, buffer } = encodeArgs(['list ☃', built, plain], fresh);
-    expect(argv).toEqual(['list ☃', text, '{"x":"ü"}']);
-    expect(buffer).toBeUndefined();
+    expect(unpacked(packArgs(['list ☃', built, plain, ''], fresh).packed)).toEqual(['list ☃', text, '{"x":"ü"}', '']);
+    expect(unpacked(packStrings([]))).toEqual([]);
   });
 
   it('writes text and envelopes in their order, and a call after a larger one carries only its own values', () => {
@@ -81,8 +90,8 @@ describe('encodeArgs writing envelope pushes', () => {
     ];
     const second = [new EnvelopePush('q', m2, '', 'q', 'tag-4')];
     const text = (pushes: readonly EnvelopePush[]) => pushes.map((p) => redisEnvelope(p.message, '', 'q', p.deliveryTag));
-    expect(asText(encodeArgs(['a', ...first, '12'], fresh).argv)).toEqual(['a', ...text(first), '12']);
-    expect(asText(encodeArgs(['key ü', ...second], fresh).argv)).toEqual(['key ü', ...text(second)]);
+    expect(unpacked(packArgs(['a', ...first, '12'], fresh).packed)).toEqual(['a', ...text(first), '12']);
+    expect(unpacked(packArgs(['key ü', ...second], fresh).packed)).toEqual(['key ü', ...text(second)]);
   });
 });
 
