@@ -2,7 +2,7 @@
 // (block style, as people write it) and as YAML whose entries each merge a block of defaults
 // (`<<: *defaults`), each in a fresh process: wall and CPU time, peak RSS. Goal: YAML within 2x of JSON.
 //   npm run build && node bench/config-load.mjs [N]
-//   node bench/config-load.mjs N --against DIR   # the YAML alone, this build and DIR's (another checkout's dist/) alternately, twice each
+//   node bench/config-load.mjs N --ablation   # the YAML alone, js-yaml's fast read on/off/on/off (BEAT_SPEEDUPS_OFF=yaml)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +12,7 @@ import { stringify } from 'yaml';
 import { mixedConfig } from './lib/entries.mjs';
 
 const n = Number(process.argv[2] ?? 100_000);
-const againstAt = process.argv.indexOf('--against');
-const against = againstAt > 0 ? join(process.argv[againstAt + 1], 'dist/cli.js') : undefined;
+const ablation = process.argv.includes('--ablation');
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tsbeat-config-load-'));
 const raw = mixedConfig(n);
@@ -26,10 +25,11 @@ const defaults = 'x-defaults: &defaults\n  enabled: true\n  catchUp: once\n';
 writeFileSync(files.merged, defaults + yamlText.replace(/^( {2}entry-\d+:\n)/gm, '$1    <<: *defaults\n'));
 
 /** Runs `beat check` under GNU time: wall and CPU (user + system) seconds, peak RSS in MB. */
-function measure(path, build = cli) {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', process.execPath, build, 'check', '--config', path], {
+function measure(path, env = {}) {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', process.execPath, '--max-semi-space-size=8', cli, 'check', '--config', path], {
     encoding: 'utf8',
     maxBuffer: 1 << 30,
+    env: { ...process.env, ...env },
   });
   if (r.status !== 0) throw new Error(`beat check ${path} exited ${r.status}: ${r.stderr.slice(0, 2000)}`);
   const [seconds, user, system, kb] = r.stderr.trim().split('\n').at(-1).split(' ').map(Number);
@@ -37,19 +37,17 @@ function measure(path, build = cli) {
 }
 
 try {
-  if (against !== undefined) {
-    const runs = { this: [], against: [] };
+  if (ablation) {
+    const runs = { on: [], off: [] };
     for (let pair = 0; pair < 2; pair += 1) {
-      runs.this.push(measure(files.yaml));
-      runs.against.push(measure(files.yaml, against));
+      runs.on.push(measure(files.yaml));
+      runs.off.push(measure(files.yaml, { BEAT_SPEEDUPS_OFF: 'yaml' }));
     }
     console.log(JSON.stringify({ entries: n, ...runs }));
     const mid = (rs, key) => (rs.map((r) => r[key]).sort((a, b) => a - b)[0] + rs.map((r) => r[key]).sort((a, b) => a - b)[1]) / 2;
     const row = (rs) =>
       `${mid(rs, 'seconds').toFixed(2)} s (CPU ${mid(rs, 'cpuSeconds').toFixed(2)} s), ${Math.round(mid(rs, 'peakRssMB'))} MB`;
-    console.log(
-      `| beat check, ${n.toLocaleString('en')} entries in YAML | this build: ${row(runs.this)} | ${against}: ${row(runs.against)} |`,
-    );
+    console.log(`| \`yaml\` | beat check, ${n.toLocaleString('en')} entries in YAML | ${row(runs.on)} | ${row(runs.off)} |`);
     rmSync(dir, { recursive: true, force: true });
     process.exit(0);
   }

@@ -8,7 +8,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BeatError, ConfigError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';
-import { renderImportedConfig, toYaml } from '../importers/render.js';
+import { renderImportedConfig } from '../importers/render.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { EntryWrite, PreparedWrite, WriteResult } from '../redis/entry-store.js';
 import { DEFAULTS } from '../base/defaults.js';
@@ -21,7 +21,7 @@ import { takenByFileProblems } from '../runtime/in-force.js';
 import { leaf } from './command-spec.js';
 import { noteOption, redisOptions, withControl } from './control-open.js';
 import type { Control } from './control-open.js';
-import { checkEntries, entriesOf, entryChecker, readEntryFile } from './entry-files.js';
+import { checkEntries, entriesOf, entryChecker, readEntryFile, toYaml } from './entry-files.js';
 import { entryLine, isEntryLinesFile, isVerbatimLine, readLine, textLineChunks, verbatimEntry } from './entry-lines.js';
 import type { EntryInput, EntryFile } from './entry-files.js';
 import { ExitCode } from './io.js';

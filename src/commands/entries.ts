@@ -16,7 +16,7 @@ import { formatInstant } from '../time/zone.js';
 import { noteOption, redisOptions, withControl } from './control-open.js';
 import { entriesExportSpec, entriesImportSpec } from './entries-io.js';
 import { entriesSetSpec } from './entries-set.js';
-import { toYaml } from '../importers/render.js';
+import { toYaml } from './entry-files.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { leaf } from './command-spec.js';

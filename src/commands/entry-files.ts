@@ -5,8 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
+import type * as JsYaml from 'js-yaml';
 import { BeatError, ConfigError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
+import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import { pushAll } from '../base/chunks.js';
 import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
 import { formatPath } from '../config/problems.js';
@@ -14,6 +16,8 @@ import { queueNameProblems } from '../config/queue-names.js';
 import type { QueueNameContext } from '../config/queue-names.js';
 import type { LineLocator } from '../config/problems.js';
 import { parseYamlConfig } from '../config/yaml.js';
+
+const jsYaml = loadOnFirstUse<typeof JsYaml>('js-yaml');
 
 /** One entry to write: its name and its definition (a config file's `beatSchedule.<name>`). */
 export interface EntryInput {
@@ -178,4 +182,9 @@ function placed(at: readonly string[], message: string, knownLine: number | unde
 /** The locator of paths under the entry at `at`: a streamed line's number, or the file's locator. */
 function entryLocator(at: readonly string[], knownLine: number | undefined, locate: LineLocator | undefined): LineLocator {
   return (path) => knownLine ?? locate?.([...at, ...path]);
+}
+
+/** A value as YAML (block style, long lines kept whole). */
+export function toYaml(value: unknown): string {
+  return jsYaml().dump(value, { lineWidth: -1, noRefs: true });
 }

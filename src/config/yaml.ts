@@ -1,8 +1,8 @@
 /**
- * A YAML config file → plain JSON-like values, with a line locator for messages, by the `yaml`
- * library: what YAML can say that JSON cannot is either resolved (merge keys, aliases) or refused
- * with its line (tags such as `!!binary` or `!!set`, aliases that expand without bound, duplicate
- * keys).
+ * A YAML config file → plain JSON-like values, with a line locator for messages. js-yaml reads it
+ * fast where it reads it exactly as the library would (yaml-fast.ts); the rest takes the `yaml` library, where what YAML can say that
+ * JSON cannot is either resolved (merge keys, aliases) or refused with its line (tags such as
+ * `!!binary` or `!!set`, aliases that expand without bound, duplicate keys).
  */
 // yaml is loaded only when a YAML config is read: a JSON config (or the standby of one) then does
 // not carry it in memory (bench: idle).
@@ -11,6 +11,8 @@ import { DEFAULTS } from '../base/defaults.js';
 import { ConfigError } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import type { LineLocator } from './problems.js';
+import { parseFastYaml } from './yaml-fast.js';
+import { SPEEDUPS } from '../base/speedups.js';
 
 export interface YamlConfig {
   readonly value: unknown;
@@ -23,27 +25,15 @@ function firstLine(message: string): string {
 
 export async function parseYamlConfig(text: string, source: string): Promise<YamlConfig> {
   const yaml = await import('yaml');
-  const { value } = parseWithLibrary(yaml, text, source);
-  // The document model of a large config is several times the size of its values: it is dropped
-  // here, and only a config with a problem to place on its line is read again, once.
+  const plain = SPEEDUPS.yaml ? parseFastYaml(text) : undefined;
+  if (plain === undefined) return parseWithLibrary(yaml, text, source);
+  if (plain.aliases) checkExpansion(plain.value, source);
+  // Lines are only needed for messages: the library finds them then, once.
   let locate: LineLocator | undefined;
-  return {
-    value,
-    locate: (keys) => {
-      if (locate === undefined) {
-        const again = parseWithLibrary(yaml, text, source);
-        locate = lineLocator(yaml, again.doc, again.lineCounter);
-      }
-      return locate(keys);
-    },
-  };
+  return { value: plain.value, locate: (keys) => (locate ??= parseWithLibrary(yaml, text, source).locate)(keys) };
 }
 
-function parseWithLibrary(
-  yaml: typeof import('yaml'),
-  text: string,
-  source: string,
-): { value: unknown; doc: Document; lineCounter: LineCounter } {
+function parseWithLibrary(yaml: typeof import('yaml'), text: string, source: string): YamlConfig {
   const lineCounter = new yaml.LineCounter();
   const doc: Document = yaml.parseDocument(text, {
     lineCounter,
@@ -63,7 +53,7 @@ function parseWithLibrary(
   const value = documentValue(doc, source);
   if (aliases > 0) checkExpansion(value, source);
   normaliseIntegers(value, aliases > 0);
-  return { value, doc, lineCounter };
+  return { value, locate: lineLocator(yaml, doc, lineCounter) };
 }
 
 /** The parser's errors, and the tags it left unresolved (no setting takes what they would make). */

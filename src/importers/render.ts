@@ -2,20 +2,12 @@
  * An imported config as the YAML file `beat check` reads, checked by the same parser first: an
  * importer that produced something tsbeat refuses would be a bug, reported as one.
  */
-import type * as Yaml from 'yaml';
+import type * as JsYaml from 'js-yaml';
 import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import { parseConfig } from '../config/load.js';
 import { ConfigError, problemsInline } from '../base/errors.js';
 
-const yaml = loadOnFirstUse<typeof Yaml>('yaml');
-
-// Block style, long lines kept whole (lineWidth 0), an object met twice written twice, never as an alias.
-const YAML_OUT = { lineWidth: 0, aliasDuplicateObjects: false } as const;
-
-/** A value as YAML, as `renderImportedConfig` writes it. */
-export function toYaml(value: unknown): string {
-  return yaml().stringify(value, YAML_OUT);
-}
+const jsYaml = loadOnFirstUse<typeof JsYaml>('js-yaml');
 
 /**
  * The YAML text, `header` lines first as comments. Validated with `beat check`'s own parser (the
@@ -23,7 +15,7 @@ export function toYaml(value: unknown): string {
  */
 export function renderImportedConfig(config: Record<string, unknown>, header: readonly string[], source: string): string {
   parseConfig(config, source);
-  const body = toYaml(config);
+  const body = jsYaml().dump(config, { lineWidth: -1, noRefs: true });
   return `${header.map((line) => `# ${line}`.trimEnd()).join('\n')}\n${body}`;
 }
 

@@ -58,7 +58,7 @@ describe('beat import crontab, user format', () => {
 
   it('passes the command, the variables in force, and the input after % as the task arguments', async () => {
     const { yaml } = await importTo(out, [ALL, '--task', 'cron.run_command', '--queue', 'cron']);
-    const config = (await import('yaml')).parse(yaml) as {
+    const config = (await import('js-yaml')).load(yaml) as {
       beatSchedule: Record<
         string,
         { args: string[]; kwargs: Record<string, unknown>; options: unknown; schedule: unknown; timezone?: string }
@@ -194,7 +194,7 @@ describe('beat import crontab, /etc/crontab format', () => {
     const out = join(dir, 'etc.yaml');
     const r = await importTo(out, [`${FIXTURES}/etc-crontab`, '--task', 'cron.run_command', '--system', '--timezone', 'UTC']);
     expect(r.stderr).toBe(`beat import: 4 entries written to ${out}\n`);
-    const config = (await import('yaml')).parse(r.yaml) as {
+    const config = (await import('js-yaml')).load(r.yaml) as {
       beatSchedule: Record<string, { args: string[]; kwargs: { user: string }; schedule: unknown }>;
     };
     expect(Object.entries(config.beatSchedule).map(([name, e]) => [name, e.schedule, e.kwargs.user, e.args[0]])).toEqual([
@@ -219,7 +219,7 @@ describe('beat import crontab, /etc/crontab format', () => {
   it('without --system, reads the user as the start of the command (the file is not at /etc/crontab), and says so for root', async () => {
     const r = await runCli(['import', 'crontab', `${FIXTURES}/etc-crontab`, '--task', 'cron.run_command', '--timezone', 'UTC']);
     expect(r.code).toBe(0);
-    const config = (await import('yaml')).parse(r.stdout) as { beatSchedule: Record<string, { args: string[] }> };
+    const config = (await import('js-yaml')).load(r.stdout) as { beatSchedule: Record<string, { args: string[] }> };
     expect(Object.values(config.beatSchedule)[0]?.args).toEqual(['root\tcd / && run-parts --report /etc/cron.hourly']);
     expect(r.stderr).toContain(
       `${FIXTURES}/etc-crontab:5: the command starts with "root": a system crontab (/etc/crontab format, with a user field)? pass --system\n`,
