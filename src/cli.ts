@@ -1,13 +1,11 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --no-allocation-site-pretenuring
+#!/usr/bin/env -S node --no-allocation-site-pretenuring
 /**
  * `beat`: the command line's entry point, and the only module that calls process.exit. The
  * commands (src/commands/main.ts) return an exit code (0 ok, 1 runtime failure, 2 bad input).
  *
  * Run as `beat` (npm's bin, the container's entrypoint), the shebang starts Node with
- * --max-semi-space-size=8: Node's default young generation grows to tens of megabytes while a large
- * schedule loads and never gives them back, which made an idle scheduler of 10,000 entries weigh
- * ~145 MB instead of ~95 MB; bursts are as fast with 8 (bench: idle, burst).
- * And --no-allocation-site-pretenuring: V8 learns from the objects made at a place in the code
+ * --no-allocation-site-pretenuring, for the burst of 1,000,000's peak memory (bench/RESULTS.md,
+ * "Public library APIs only"): V8 learns from the objects made at a place in the code
  * that survive (the start's catalog, the warm-up's templates) to make the later ones there straight
  * in the old generation, where the runs of a burst, which die young, then piled up until a full
  * collection: a burst of 1,000,000 grew the old generation by ~500 B a run with it, ~160 B without,

@@ -14,8 +14,6 @@
  * milliseconds, written in decimal.
  */
 import { hash, randomUUID } from 'node:crypto';
-import { SPEEDUPS } from '../base/speedups.js';
-import { sha1Words } from './sha1.js';
 
 /**
  * tsbeat's namespace for slot ids, drawn at random once. Never change it: every id derived from it
@@ -29,51 +27,22 @@ function uuidBytes(uuid: string): Buffer {
   return Buffer.from(hex, 'hex');
 }
 
-const HEX_CODES = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
-const digest = new Int32Array(5);
-const codes: number[] = new Array<number>(36).fill(0x2d); // '-' at 8, 13, 18, 23 stays
+const HEX = '0123456789abcdef';
 
-/** Formats a SHA-1 digest as a version-5 UUID (RFC 9562 §5.5): the first 16 bytes, version and variant set. */
-function formatV5(words: Int32Array): string {
-  let at = 0;
-  for (let byte = 0; byte < 16; byte += 1) {
-    if (byte === 4 || byte === 6 || byte === 8 || byte === 10) at += 1;
-    let v = ((words[byte >> 2] as number) >>> (24 - 8 * (byte & 3))) & 0xff;
-    if (byte === 6) v = (v & 0x0f) | 0x50;
-    else if (byte === 8) v = (v & 0x3f) | 0x80;
-    codes[at] = HEX_CODES[v >> 4] as number;
-    codes[at + 1] = HEX_CODES[v & 0x0f] as number;
-    at += 2;
-  }
-  return String.fromCharCode(...codes);
-}
-
-let scratch = Buffer.alloc(512);
-
-/** The SHA-1 of `buf[0, length)` as five words, by node:crypto or, as a speed-up, by sha1.ts. */
-function sha1Of(buf: Buffer, length: number): Int32Array {
-  if (SPEEDUPS.sha1) return sha1Words(buf, length, digest);
-  const bytes = hash('sha1', buf.subarray(0, length), 'buffer');
-  for (let i = 0; i < 5; i += 1) digest[i] = bytes.readInt32BE(4 * i);
-  return digest;
-}
-
-function room(bytes: number): Buffer {
-  if (scratch.length < bytes) scratch = Buffer.alloc(bytes * 2);
-  return scratch;
-}
-
-function nameBasedId(namespace: Uint8Array, name: string): string {
-  // UTF-8 takes at most 3 bytes per UTF-16 code unit; the padding up to 72 more.
-  const buf = room(16 + name.length * 3 + 72);
-  buf.set(namespace, 0);
-  const length = 16 + buf.write(name, 16, 'utf8');
-  return formatV5(sha1Of(buf, length));
+/**
+ * The version-5 UUID (RFC 9562 §5.5) of namespace + name bytes: their SHA-1's first 16 bytes with
+ * the version (5) and variant (0b10) set, written on the hex digest (no Buffer made for it: this
+ * runs once per message published).
+ */
+function v5Of(bytes: Uint8Array): string {
+  const h = hash('sha1', bytes, 'hex');
+  const variant = HEX[(parseInt(h.charAt(16), 16) & 0x3) | 0x8] as string;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** RFC 4122 / 9562 name-based UUID, version 5 (SHA-1), as Python's `uuid.uuid5`. */
 export function uuidV5(namespace: string, name: string): string {
-  return nameBasedId(uuidBytes(namespace), name);
+  return v5Of(Buffer.concat([uuidBytes(namespace), Buffer.from(name, 'utf8')]));
 }
 
 const NAMESPACE_BYTES = uuidBytes(SLOT_ID_NAMESPACE);
@@ -86,6 +55,9 @@ export function slotIdPrefix(deployment: string, entryName: string): Buffer {
   return Buffer.concat([NAMESPACE_BYTES, Buffer.from(`${deployment}\n${entryName}\n`, 'utf8')]);
 }
 
+// One buffer reused for the hashed bytes: this runs once per message published, and the hash reads them synchronously.
+let scratch = Buffer.alloc(256);
+
 /**
  * The id of one scheduled run of an entry of a deployment. Neither deployment nor entry names can
  * contain control characters (the config schema refuses them), so the newlines make the split
@@ -93,30 +65,12 @@ export function slotIdPrefix(deployment: string, entryName: string): Buffer {
  * building it on every call.
  */
 export function slotTaskId(deployment: string, entryName: string, slotMs: number, prefix?: Buffer): string {
-  const slot = Math.floor(slotMs);
-  if (slot < 0 || !Number.isSafeInteger(slot)) return nameBasedId(NAMESPACE_BYTES, `${deployment}\n${entryName}\n${slot}`);
-  let buf: Buffer;
-  let length: number;
-  if (prefix === undefined) {
-    // Written in place: an entry rendered once (RunRenderer keeps no template for it) needs no prefix of its own.
-    const head = `${deployment}\n${entryName}\n`;
-    buf = room(16 + head.length * 3 + 16 + 72);
-    buf.set(NAMESPACE_BYTES, 0);
-    length = 16 + buf.write(head, 16, 'utf8');
-  } else {
-    buf = room(prefix.length + 16 + 72);
-    buf.set(prefix, 0);
-    length = prefix.length;
-  }
-  // The slot's decimal digits, written by hand: this runs once per message published.
-  let digits = 1;
-  for (let rest = slot; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
-  let rest = slot;
-  for (let at = length + digits - 1; at >= length; at -= 1) {
-    buf[at] = 0x30 + (rest % 10);
-    rest = Math.floor(rest / 10);
-  }
-  return formatV5(sha1Of(buf, length + digits));
+  const head = prefix ?? slotIdPrefix(deployment, entryName);
+  const slot = String(Math.floor(slotMs));
+  if (scratch.length < head.length + slot.length) scratch = Buffer.alloc(2 * (head.length + slot.length));
+  head.copy(scratch, 0);
+  const length = head.length + scratch.write(slot, head.length, 'latin1');
+  return v5Of(scratch.subarray(0, length));
 }
 
 /** A fresh random id (uuid4, lowercase, as kombu's `uuid()`), for manual triggers. */

@@ -3,7 +3,7 @@
  * Pure. An entry's envelopes differ only in a handful of values (ids, times, delivery tag), and
  * the entries of one shape only in their own (name, args, kwargs), so each shape gets a layout
  * once — constant text with slots between — and an envelope is the layout with this message's
- * values: as text (`redisEnvelope`), or written straight into a command buffer by resp.ts without
+ * values: as text (`redisEnvelope`), or written straight into a buffer by envelope-bytes.ts without
  * a string in between.
  */
 import { quoteJson } from '../celery/json-text.js';
@@ -75,7 +75,7 @@ export function templateLayout(template: MessageTemplate, exchange: string, rout
  * A slot's value for one message, as JSON text (the expiration slot includes its surroundings).
  * ASCII — quoteJson, base64, digits and our times — but for the entry's own values (its name, args,
  * kwargs, reprs: raw UTF-8 in the message, as they were when constant), which are ASCII when
- * `message.template.ownAscii`: resp.ts copies ASCII byte for byte.
+ * `message.template.ownAscii`: envelope-bytes.ts copies ASCII byte for byte.
  */
 export function envelopeSlotValue(message: TaskMessage, slot: EnvelopeSlot, deliveryTag: string): string {
   switch (slot) {

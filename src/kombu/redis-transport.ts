@@ -5,8 +5,9 @@
  * - `plan` reads the bindings of named exchanges (SMEMBERS, as kombu does on every publish) and
  *   plans the SADD of each queue not yet declared on this connection (kombu's maybe_declare);
  *   `declare` runs those SADDs.
- * - `encodeScript` / `sendScript` run a Lua script by EVALSHA with arguments encoded by resp.ts:
- *   envelopes are written as bytes from their layouts, never built as strings.
+ * - `encodeScript` / `sendScript` run a Lua script by EVALSHA through ioredis's `sendCommand`, its
+ *   arguments packed into one Buffer argument (a MessagePack array the script reads with cmsgpack;
+ *   envelopes written from their layouts, never built as strings: envelope-bytes.ts).
  * Commands are never re-sent after a dropped connection: a publish fails rather than risk
  * duplicates, and the caller decides what to retry.
  */
@@ -17,7 +18,6 @@ import type { TransportOptionsInput } from '../config/options-schema.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { within } from '../base/within.js';
-import { SPEEDUPS } from '../base/speedups.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -29,8 +29,8 @@ import { redisRefusal, withoutCommandArgs } from '../redis/server-errors.js';
 import { randomDeliveryTag } from './delivery-tag.js';
 import { exchangesToLookUp, planRedisPublish } from './redis-plan.js';
 import type { RedisPublishPlan } from './redis-plan.js';
-import { BufferPool, encodeCommand, prepareLayout } from './resp.js';
-import type { RespArg } from './resp.js';
+import { BufferPool, packArgs, prepareLayout } from './envelope-bytes.js';
+import type { ScriptArg } from './envelope-bytes.js';
 import { parseRedisUrl, redisClientOptions } from '../config/redis-url.js';
 import type { RedisConnectionSpec } from '../config/redis-url.js';
 
@@ -46,31 +46,14 @@ export interface RedisTransportOptions {
 export { withoutCommandArgs } from '../redis/server-errors.js';
 
 /**
- * An EVALSHA ready to send (RedisTransport.encodeScript): its bytes encoded by resp.ts, `buffer`
- * pooled and `command` the bytes to write (a view of it); or, without that speed-up, its arguments
- * as strings for ioredis to encode.
+ * An EVALSHA ready to send (RedisTransport.encodeScript): its keys and its arguments packed into
+ * `packed`, a view of `buffer` (pooled, released once the call is answered or given up).
  */
-export type EncodedScript =
-  | { readonly script: LuaScript; readonly buffer: Buffer; readonly command: Buffer }
-  | { readonly script: LuaScript; readonly argv: readonly string[] };
-
-/**
- * A command whose bytes are already encoded (see resp.ts); ioredis writes them as they are. This
- * overrides ioredis's Command.toWritable, which is why ioredis is held to ~5.11 and why
- * test/integration/publish-encodings.test.ts records the wire: the bytes must equal those of
- * ioredis's own encoding of the same arguments (the path taken with the speed-up off).
- */
-class EncodedCommand extends Command {
-  constructor(
-    name: string,
-    private readonly bytes: Buffer,
-  ) {
-    super(name, []);
-  }
-
-  override toWritable(): Buffer {
-    return this.bytes;
-  }
+export interface EncodedScript {
+  readonly script: LuaScript;
+  readonly keys: readonly string[];
+  readonly packed: Buffer;
+  readonly buffer: Buffer;
 }
 
 export class RedisTransport {
@@ -173,47 +156,41 @@ export class RedisTransport {
    */
   prepare(template: MessageTemplate): void {
     const d = template.shape.destination;
-    if (SPEEDUPS.resp && d.exchangeType !== 'fanout') prepareLayout(template, d.exchange, d.routingKey);
+    if (d.exchangeType !== 'fanout') prepareLayout(template, d.exchange, d.routingKey);
   }
 
   /**
-   * Runs a Lua script by EVALSHA, its arguments encoded by resp.ts: pushes are written from their
-   * envelope layouts, never made into strings (the scheduler's fenced publish sends thousands of
+   * Runs a Lua script that reads its arguments with `cmsgpack.unpack(ARGV[1])` by EVALSHA, the
+   * arguments packed into one Buffer (envelope-bytes.ts), envelopes never made into strings (the scheduler's fenced publish sends thousands of
    * envelopes in one call). A server without the script (restarted, flushed) answers NOSCRIPT
    * without running anything: the script is loaded and the same bytes sent again.
    */
-  evalScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): Promise<unknown> {
+  evalScript(script: LuaScript, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
     // Encoded here, synchronously, so that nothing holds the arguments (thousands of envelopes)
     // while the reply is awaited: only the bytes wait.
     return this.sendScript(this.encodeScript(script, keys, args));
   }
 
   /** Encodes what evalScript would send and sends nothing: the scheduler's rehearsal before a burst. */
-  rehearseScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): void {
+  rehearseScript(script: LuaScript, keys: readonly string[], args: readonly ScriptArg[]): void {
     this.releaseScript(this.encodeScript(script, keys, args));
   }
 
   /**
-   * The EVALSHA command's bytes, in a pooled buffer: sendScript() sends them (and releases the
+   * The EVALSHA's arguments packed into a pooled buffer: sendScript() sends them (and releases the
    * buffer once answered); releaseScript() gives them up unsent.
    */
-  encodeScript(script: LuaScript, keys: readonly string[], args: readonly RespArg[]): EncodedScript {
-    if (!SPEEDUPS.resp)
-      return { script, argv: [String(keys.length), ...keys, ...args.map((a) => (typeof a === 'string' ? a : a.payload))] };
-    return {
-      script,
-      ...encodeCommand(['EVALSHA', script.sha1, String(keys.length), ...keys], (bytes) => this.buffers.acquire(bytes), args),
-    };
+  encodeScript(script: LuaScript, keys: readonly string[], args: readonly ScriptArg[]): EncodedScript {
+    return { script, keys, ...packArgs(args, (bytes) => this.buffers.acquire(bytes)) };
   }
 
   releaseScript(encoded: EncodedScript): void {
-    if ('buffer' in encoded) this.buffers.release(encoded.buffer);
+    this.buffers.release(encoded.buffer);
   }
 
   async sendScript(encoded: EncodedScript): Promise<unknown> {
-    const { script } = encoded;
-    const command = (): Command =>
-      'command' in encoded ? new EncodedCommand('evalsha', encoded.command) : new Command('EVALSHA', [script.sha1, ...encoded.argv]);
+    const { script, keys, packed } = encoded;
+    const command = (): Command => new Command('EVALSHA', [script.sha1, String(keys.length), ...keys, packed]);
     try {
       try {
         return await this.client.sendCommand(command());
@@ -223,7 +200,7 @@ export class RedisTransport {
         return await this.client.sendCommand(command());
       }
     } finally {
-      // Answered or failed, the socket is done with the bytes.
+      // Answered or failed, ioredis is done with the arguments' bytes.
       this.releaseScript(encoded);
     }
   }

@@ -8,7 +8,7 @@
 import { withoutCommandArgs } from '../kombu/redis-transport.js';
 import type { RedisTransport } from '../kombu/redis-transport.js';
 import type { RedisPublishPlan } from '../kombu/redis-plan.js';
-import type { RespArg } from '../kombu/resp.js';
+import type { ScriptArg } from '../kombu/envelope-bytes.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -34,15 +34,15 @@ import { RunCode, readBackfillReply, readBatchReply, readTriggerReply } from '..
 /** The payloads of one list or channel in a batch, and the runs they belong to (for stale runs). */
 class DeliveryGroup {
   private readonly runs: number[] = [];
-  private readonly payloads: RespArg[] = [];
+  private readonly payloads: ScriptArg[] = [];
 
-  add(run: number, payload: RespArg): void {
+  add(run: number, payload: ScriptArg): void {
     this.runs.push(run);
     this.payloads.push(payload);
   }
 
   /** Appends the group as the script reads it: kind, target, run numbers, count, payloads. */
-  write(args: RespArg[], kind: 'list' | 'channel', target: string): void {
+  write(args: ScriptArg[], kind: 'list' | 'channel', target: string): void {
     args.push(kind, target, this.runs.join(' '), String(this.payloads.length));
     for (const payload of this.payloads) args.push(payload);
   }
@@ -207,11 +207,11 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     runs: readonly DueRun[],
     token: string,
     nowMs: number,
-  ): { keys: string[]; args: RespArg[]; delivered: boolean[] } {
+  ): { keys: string[]; args: ScriptArg[]; delivered: boolean[] } {
     const keys = [this.keys.fence, this.keys.state, this.keys.entries];
     // The four per-run columns (names, slots, states, revisions), then the delivery groups.
     const count = plan.messages.length;
-    const args = new Array<RespArg>(3 + 4 * count);
+    const args = new Array<ScriptArg>(3 + 4 * count);
     args[0] = token;
     args[1] = String(this.maxAheadMs);
     args[2] = String(count);

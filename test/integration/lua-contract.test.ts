@@ -11,6 +11,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
+import { packStrings } from '../../src/kombu/envelope-bytes.js';
 import {
   MAX_RUN_COUNT,
   UNREADABLE,
@@ -103,19 +104,21 @@ const CALLS = {
       keys.state,
       keys.entries,
       QUEUE,
-      TOKEN,
-      String(DEFAULTS.maxClockSkewMs),
-      '1',
-      ENTRY,
-      String(RUN_SLOT),
-      publishedStateAfterSlot(String(AT), TASK_ID),
-      '', // a config-file entry: no revision to check
-      '1',
-      'list',
-      '4',
-      '1',
-      '1',
-      PAYLOAD,
+      packStrings([
+        TOKEN,
+        String(DEFAULTS.maxClockSkewMs),
+        '1',
+        ENTRY,
+        String(RUN_SLOT),
+        publishedStateAfterSlot(String(AT), TASK_ID),
+        '', // a config-file entry: no revision to check
+        '1',
+        'list',
+        '4',
+        '1',
+        '1',
+        PAYLOAD,
+      ]),
     ),
   'claim-fenced': () =>
     scripts.claimFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT), ''),
@@ -348,8 +351,11 @@ describe("the entry fence: a run's revision against the stored record (every scr
   const calls = {
     'publish-fenced': () =>
       scripts.publishFenced(
-        ...[4, keys.fence, keys.state, keys.entries, QUEUE, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
-        ...[publishedStateAfterSlot(String(AT), TASK_ID), REVISION, '1', 'list', '4', '1', '1', PAYLOAD],
+        ...[4, keys.fence, keys.state, keys.entries, QUEUE],
+        packStrings([
+          ...[TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
+          ...[publishedStateAfterSlot(String(AT), TASK_ID), REVISION, '1', 'list', '4', '1', '1', PAYLOAD],
+        ]),
       ),
     'claim-fenced': () =>
       scripts.claimFenced(
@@ -458,8 +464,11 @@ describe("the entry fence of an entry with no record (RedBeat, django): the run'
   const calls = {
     'publish-fenced': () =>
       scripts.publishFenced(
-        ...[4, keys.fence, keys.state, keys.entries, QUEUE, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
-        ...[publishedStateAfterSlot(String(AT), TASK_ID, MINE), FENCE, '1', 'list', '4', '1', '1', PAYLOAD],
+        ...[4, keys.fence, keys.state, keys.entries, QUEUE],
+        packStrings([
+          ...[TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
+          ...[publishedStateAfterSlot(String(AT), TASK_ID, MINE), FENCE, '1', 'list', '4', '1', '1', PAYLOAD],
+        ]),
       ),
     'claim-fenced': () =>
       scripts.claimFenced(

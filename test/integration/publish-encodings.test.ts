@@ -1,15 +1,14 @@
 /**
- * The publish path's speed-ups change when bytes are written, never which: with every speed-up on
- * and with the ones that touch the bytes off (resp: the hand-written RESP encoder, replaced by
- * ioredis's own Command encoding; sha1: the hand-written SHA-1 of slot ids, replaced by
- * node:crypto), the client writes the same bytes for every kind of message the fenced publish
- * carries, through dispatch and through a staged dispatch. Recorded on the wire by a proxy in front
- * of a private Redis. Manual runs, backfills and revokes are sent by ioredis's defineCommand in
- * both, so they have one path only. Each side is its own module graph, loaded with
- * BEAT_SPEEDUPS_OFF set as the bench's ablation sets it.
+ * Envelopes are written as bytes from their layouts into the script's one packed argument
+ * (src/kombu/envelope-bytes.ts); the same runs with every envelope built as text first (the path of a
+ * message without a layout) put the same bytes on the wire, for every kind of message the fenced
+ * publish carries, through dispatch and through a staged dispatch. Recorded on the wire by a proxy
+ * in front of a private Redis. Manual runs, backfills and revokes are sent by ioredis's
+ * defineCommand, so they have one path only.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EnvelopePush } from '../../src/kombu/redis-envelope.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { ENV as MESSAGE_ENV } from '../support/messages.js';
 import { PrivateRedis, freePort } from '../support/redis-server.js';
@@ -47,45 +46,47 @@ const schedule = {
   unrouted: { task: 'proj.unrouted', schedule: 10, options: { exchange: 'direct-ex', exchangeType: 'direct', routingKey: 'nobody' } },
 };
 
-/** One side's publish path, loaded afresh with `off` as the ablation's switch. */
-async function publishPath(off: string) {
-  vi.stubEnv('BEAT_SPEEDUPS_OFF', off);
-  vi.resetModules();
-  try {
-    const { RedisTransport } = await import('../../src/kombu/redis-transport.js');
-    const { RedisFencedDispatcher } = await import('../../src/publish/redis-fenced-dispatcher.js');
-    const { compileMessageTemplate, renderTaskMessage } = await import('../../src/celery/message.js');
-    const { slotTaskId } = await import('../../src/celery/task-id.js');
-    const { parseConfig } = await import('../../src/config/load.js');
-    const { schedulerKeys } = await import('../../src/redis/keys.js');
-    const { createLogger } = await import('../../src/base/log.js');
-    const { SPEEDUPS } = await import('../../src/base/speedups.js');
-    const { DEFAULTS } = await import('../../src/base/defaults.js');
-    const config = parseConfig({ name: DEPLOYMENT, broker: { url: server.url(0) }, beatSchedule: schedule }, 'publish-encodings.test');
-    const protocol1 = parseConfig(
-      { name: DEPLOYMENT, broker: { url: server.url(0) }, taskProtocol: 1, beatSchedule: { v1: { task: 'proj.v1', schedule: 10 } } },
-      'publish-encodings.test',
-    );
-    const logger = createLogger({ level: 'silent' });
-    const transport = new RedisTransport({ url: `redis://127.0.0.1:${proxy.port}/0`, transportOptions: {}, logger });
-    await transport.client.connect();
-    const dispatcher = new RedisFencedDispatcher(transport, schedulerKeys('tsbeat', DEPLOYMENT), logger, DEFAULTS.maxClockSkewMs);
-    const runsOf = (c: typeof config, names?: readonly string[]) =>
-      c.entries
-        .filter((entry) => names === undefined || names.includes(entry.name))
-        .flatMap((entry) => {
-          const template = compileMessageTemplate(entry, c, MESSAGE_ENV);
-          dispatcher.prepare(template);
-          return [T, T + 10_000].map((slotMs) => ({
-            entry,
-            slotMs,
-            message: renderTaskMessage(template, { taskId: slotTaskId(DEPLOYMENT, entry.name, slotMs), slotMs, nowMs: T }),
-          }));
-        });
-    return { speedups: SPEEDUPS, transport, dispatcher, runs: runsOf(config), v1: runsOf(protocol1), stageable: runsOf(config, ['plain']) };
-  } finally {
-    vi.unstubAllEnvs();
-  }
+/** One side's publish path; with `asText`, every envelope is built as text before it is sent. */
+async function publishPath(asText: boolean) {
+  const { RedisTransport } = await import('../../src/kombu/redis-transport.js');
+  const { RedisFencedDispatcher } = await import('../../src/publish/redis-fenced-dispatcher.js');
+  const { compileMessageTemplate, renderTaskMessage } = await import('../../src/celery/message.js');
+  const { slotTaskId } = await import('../../src/celery/task-id.js');
+  const { parseConfig } = await import('../../src/config/load.js');
+  const { schedulerKeys } = await import('../../src/redis/keys.js');
+  const { createLogger } = await import('../../src/base/log.js');
+  const { DEFAULTS } = await import('../../src/base/defaults.js');
+  const config = parseConfig({ name: DEPLOYMENT, broker: { url: server.url(0) }, beatSchedule: schedule }, 'publish-encodings.test');
+  const protocol1 = parseConfig(
+    { name: DEPLOYMENT, broker: { url: server.url(0) }, taskProtocol: 1, beatSchedule: { v1: { task: 'proj.v1', schedule: 10 } } },
+    'publish-encodings.test',
+  );
+  const logger = createLogger({ level: 'silent' });
+  const transport = new RedisTransport({ url: `redis://127.0.0.1:${proxy.port}/0`, transportOptions: {}, logger });
+  await transport.client.connect();
+  // Counts the envelopes written from their layouts (never built as text), so that each side is what it says.
+  const sent = { fromLayouts: 0 };
+  const encode = transport.encodeScript.bind(transport);
+  transport.encodeScript = (script, keys, args) => {
+    if (asText) for (const arg of args) if (typeof arg !== 'string') void arg.payload;
+    const encoded = encode(script, keys, args);
+    sent.fromLayouts += args.filter((a) => a instanceof EnvelopePush && !a.built).length;
+    return encoded;
+  };
+  const dispatcher = new RedisFencedDispatcher(transport, schedulerKeys('tsbeat', DEPLOYMENT), logger, DEFAULTS.maxClockSkewMs);
+  const runsOf = (c: typeof config, names?: readonly string[]) =>
+    c.entries
+      .filter((entry) => names === undefined || names.includes(entry.name))
+      .flatMap((entry) => {
+        const template = compileMessageTemplate(entry, c, MESSAGE_ENV);
+        dispatcher.prepare(template);
+        return [T, T + 10_000].map((slotMs) => ({
+          entry,
+          slotMs,
+          message: renderTaskMessage(template, { taskId: slotTaskId(DEPLOYMENT, entry.name, slotMs), slotMs, nowMs: T }),
+        }));
+      });
+  return { sent, transport, dispatcher, runs: runsOf(config), v1: runsOf(protocol1), stageable: runsOf(config, ['plain']) };
 }
 
 /** Delivery tags are random (kombu keys its unacked hash by them): numbered in order of appearance, same length. */
@@ -97,8 +98,8 @@ function withTagsNumbered(bytes: Buffer): string {
 }
 
 /** What one side writes: a dispatch of every kind, a protocol 1 batch, a staged dispatch; the store emptied before each. */
-async function written(off: string): Promise<{ speedups: Record<string, boolean>; writes: string[] }> {
-  const side = await publishPath(off);
+async function written(asText: boolean): Promise<{ fromLayouts: number; writes: string[] }> {
+  const side = await publishPath(asText);
   const writes: string[] = [];
   const record = async (send: () => Promise<unknown>): Promise<void> => {
     await redis.flushdb();
@@ -118,16 +119,15 @@ async function written(off: string): Promise<{ speedups: Record<string, boolean>
   } finally {
     await side.transport.close();
   }
-  return { speedups: side.speedups, writes };
+  return { fromLayouts: side.sent.fromLayouts, writes };
 }
 
-describe('the publish path with and without its speed-ups', () => {
+describe('envelopes written from their layouts', () => {
   it('writes the same bytes for every kind of message, through dispatch and a staged dispatch', async () => {
-    const fast = await written('');
-    const plain = await written('resp,sha1');
-    // Each side is what it says it is.
-    expect(fast.speedups).toMatchObject({ resp: true, sha1: true });
-    expect(plain.speedups).toMatchObject({ resp: false, sha1: false });
+    const fast = await written(false);
+    const plain = await written(true);
+    expect(fast.fromLayouts).toBeGreaterThan(10);
+    expect(plain.fromLayouts).toBe(0);
     expect(plain.writes).toHaveLength(3);
     // What went out is what the test meant to send: EVALSHAs carrying every kind of message.
     const [all, v1, staged] = fast.writes as [string, string, string];

@@ -8,6 +8,9 @@
                entry fence (the revision column)
   KEYS[4..]    the broker lists the runs push to (kombu queue lists, any priority step)
 
+  ARGV[1]      every argument below, packed into one MessagePack array of strings, read with Redis's
+               built-in cmsgpack in one call (the client sends one argument instead of thousands;
+               src/kombu/envelope-bytes.ts packArgs). ARGV below is that array:
   ARGV[1]      fence token of the caller
   ARGV[2]      how far (ms) a slot may be ahead of this server's clock (TIME): lock.maxClockSkew
   ARGV[3]      number of runs R
@@ -65,6 +68,7 @@
 --- @include "entry-fence"
 
 local SCRIPT = 'publish-fenced'
+local ARGV = cmsgpack.unpack(ARGV[1])
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
 if held ~= true then return held or { -1 } end
 -- Before Redis 5 a script that reads TIME may write only under effects replication, which this turns

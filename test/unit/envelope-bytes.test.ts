@@ -3,7 +3,7 @@ import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/mess
 import type { TaskMessage } from '../../src/celery/message.js';
 import { EnvelopePush, redisEnvelope } from '../../src/kombu/redis-envelope.js';
 import type { RedisPush } from '../../src/kombu/redis-plan.js';
-import { BufferPool, encodeCommand } from '../../src/kombu/resp.js';
+import { BufferPool, packArgs, packStrings } from '../../src/kombu/envelope-bytes.js';
 import type { OptionsInput } from '../../src/config/options-schema.js';
 import { ENV, config, entry } from '../support/messages.js';
 
@@ -25,15 +25,25 @@ function message(
   return renderTaskMessage(template, { taskId: fields.taskId ?? 'eaab4a9f-8edd-58d0-a06c-c808d759541f', slotMs: NOW, nowMs: NOW });
 }
 
-/** The command as ioredis would write it from the payload strings. */
-function expected(key: string, payloads: readonly string[]): Buffer {
-  const arg = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
-  return Buffer.from(`*${payloads.length + 2}\r\n${arg('LPUSH')}${arg(key)}${payloads.map(arg).join('')}`, 'utf8');
+/** A packed argument read back as MessagePack says (array 32 of str 32, all packArgs writes): each string's UTF-8 text. */
+function unpacked(packed: Buffer): string[] {
+  expect(packed[0]).toBe(0xdd);
+  const count = packed.readUInt32BE(1);
+  const out: string[] = [];
+  let at = 5;
+  for (let i = 0; i < count; i += 1) {
+    expect(packed[at]).toBe(0xdb);
+    const n = packed.readUInt32BE(at + 1);
+    out.push(packed.toString('utf8', at + 5, at + 5 + n));
+    at += 5 + n;
+  }
+  expect(at).toBe(packed.length);
+  return out;
 }
 
 const fresh = (bytes: number) => Buffer.alloc(bytes);
 
-describe('encodeCommand writing an LPUSH of envelope pushes', () => {
+describe('packArgs writing envelope pushes', () => {
   // [what, message, written from the layout without building the text]
   // (a message made by hand, without a template, is the one that goes through its text)
   const cases: [string, TaskMessage, boolean][] = [
@@ -57,43 +67,20 @@ describe('encodeCommand writing an LPUSH of envelope pushes', () => {
   it.each(cases)('writes exactly the bytes of the envelope text for %s', (_what, m, direct) => {
     const pushes = [new EnvelopePush('q', m, '', 'q', 'tag-1'), new EnvelopePush('q', m, '', 'q', 'tag-2')];
     const text = pushes.map((p) => redisEnvelope(m, '', 'q', p.deliveryTag));
-    const { command } = encodeCommand(['LPUSH', 'q', ...pushes], fresh);
-    expect(command.toString('utf8')).toBe(expected('q', text).toString('utf8'));
+    expect(unpacked(packArgs(pushes, fresh).packed)).toEqual(text);
     expect(pushes.map((p) => p.built)).toEqual([!direct, !direct]);
   });
 
-  it('writes a payload that was already built, and plain string payloads', () => {
+  it('packs text, a payload already built and plain string payloads', () => {
     const m = message();
     const built = new EnvelopePush('q', m, '', 'q', 'tag-1');
     const text = built.payload;
     const plain: RedisPush = { key: 'q', payload: '{"x":"ü"}' };
-    expect(encodeCommand(['LPUSH', 'list ☃', built, plain], fresh).command.equals(expected('list ☃', [text, '{"x":"ü"}']))).toBe(true);
+    expect(unpacked(packArgs(['list ☃', built, plain, ''], fresh).packed)).toEqual(['list ☃', text, '{"x":"ü"}', '']);
+    expect(unpacked(packStrings([]))).toEqual([]);
   });
 
-  it('writes a length header with fewer digits than the worst-case room and closes the gap', () => {
-    const plain: RedisPush = { key: 'q', payload: 'x'.repeat(40) };
-    expect(encodeCommand(['LPUSH', 'q', plain], fresh).command.equals(expected('q', ['x'.repeat(40)]))).toBe(true);
-  });
-});
-
-describe('encodeCommand', () => {
-  it('writes text arguments (short ASCII, short non-ASCII, long) and envelope pushes, as ioredis would write their strings', () => {
-    const m = message({ args: ['wörld'] });
-    const push = new EnvelopePush('q', m, '', 'q', 'tag-1');
-    const text = redisEnvelope(m, '', 'q', 'tag-1');
-    const long = `${'x'.repeat(70)}☃`;
-    const args = ['EVALSHA', 'a'.repeat(40), '2', 'key ü', 'celery', '', long, push, '12'];
-    const want = (parts: readonly string[]) =>
-      Buffer.from(`*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`, 'utf8');
-    expect(encodeCommand(args, fresh).command.toString('utf8')).toBe(
-      want([...(args.slice(0, 7) as string[]), text, '12']).toString('utf8'),
-    );
-    expect(push.built).toBe(false);
-  });
-});
-
-describe('encodeCommand with arguments in two arrays, one command after another', () => {
-  it('writes args then rest, and a command after a larger one carries only its own values', () => {
+  it('writes text and envelopes in their order, and a call after a larger one carries only its own values', () => {
     const m1 = message({ args: [1] });
     const m2 = message({ args: ['wörld'], taskId: 'f1e2d3c4-b5a6-5978-8695-a4b3c2d1e0f9' });
     const first = [
@@ -103,9 +90,8 @@ describe('encodeCommand with arguments in two arrays, one command after another'
     ];
     const second = [new EnvelopePush('q', m2, '', 'q', 'tag-4')];
     const text = (pushes: readonly EnvelopePush[]) => pushes.map((p) => redisEnvelope(p.message, '', 'q', p.deliveryTag));
-    expect(encodeCommand(['LPUSH'], fresh, ['q', ...first]).command.toString('utf8')).toBe(expected('q', text(first)).toString('utf8'));
-    expect(encodeCommand(['LPUSH', 'q'], fresh, second).command.toString('utf8')).toBe(expected('q', text(second)).toString('utf8'));
-    expect(encodeCommand(['LPUSH', 'q', ...second], fresh).command.toString('utf8')).toBe(expected('q', text(second)).toString('utf8'));
+    expect(unpacked(packArgs(['a', ...first, '12'], fresh).packed)).toEqual(['a', ...text(first), '12']);
+    expect(unpacked(packArgs(['key ü', ...second], fresh).packed)).toEqual(['key ü', ...text(second)]);
   });
 });
 
