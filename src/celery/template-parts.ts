@@ -39,9 +39,8 @@ export function json(value: unknown): string {
   }
 }
 
-/** `typed`: whether kombu's typed values pass (args and kwargs; not headers: see findJsonProblem). */
-export function refuseNonJson(entry: string, what: string, value: unknown, typed = true): void {
-  const problem = findJsonProblem(value, [], 0, typed);
+export function refuseNonJson(entry: string, what: string, value: unknown): void {
+  const problem = findJsonProblem(value);
   if (problem === undefined) return;
   const at = problem.path.length === 0 ? what : `${what}.${problem.path.join('.')}`;
   throw new BeatError(ErrorCode.MessageInvalid, `entry "${entry}": ${at}: ${problem.message}`);
