@@ -11,7 +11,7 @@ import type { CronExclusion, Exclusions } from '../core/exclusions.js';
 import { shown } from '../base/errors.js';
 import { DAY_MS, ISO_DATE_TIME, daysFromCivil, isShownInstant, parseIsoDateTime, zoneOffsets } from '../time/zone.js';
 import { keyed } from './keys.js';
-import { crontabSchema, cronLineProblem } from './schedule-schema.js';
+import { crontabSchema, cronLineProblem, secondsWithoutCron } from './schedule-schema.js';
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** Calendar names start with a letter, so none reads as a date; no spaces, so none reads as a cron line. */
@@ -106,15 +106,7 @@ export const exclusionSchema = z.union([z.string(), rangeObject], { error: ITEM_
     }
     return { kind: 'calendar', name: input.calendar };
   }
-  if (input.seconds !== undefined && input.cron === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['seconds'],
-      message: 'seconds goes with a cron line ({ cron: LINE, seconds: true }) only',
-      input,
-    });
-    return z.NEVER;
-  }
+  if (secondsWithoutCron(input, ctx)) return z.NEVER;
   if (input.cron !== undefined) return lineDraft(input.cron, input.seconds === true, ['cron'], ctx);
   if (input.crontab !== undefined) {
     const fields = input.crontab;

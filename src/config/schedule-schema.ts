@@ -147,15 +147,7 @@ function objectDraft(input: z.output<typeof scheduleObject>, ctx: z.RefinementCt
     });
     return z.NEVER;
   }
-  if (input.seconds !== undefined && input.cron === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['seconds'],
-      message: 'seconds goes with a cron line ({ cron: LINE, seconds: true }) only',
-      input,
-    });
-    return z.NEVER;
-  }
+  if (secondsWithoutCron(input, ctx)) return z.NEVER;
   if (input.timedelta !== undefined) return timedeltaDraft(input.timedelta, input, ctx);
   if (input.crontab !== undefined) return crontabDraft(input.crontab, ctx);
   if (input.cron !== undefined) return cronDraft(input.cron, input.seconds === true, ctx);
@@ -283,4 +275,11 @@ function reportCronError(error: unknown, path: string[], ctx: z.RefinementCtx): 
   const where = path[0] === 'crontab' && error.field !== undefined ? [...path, error.field] : path;
   ctx.addIssue({ code: 'custom', path: where, message: error.message, input: undefined });
   return z.NEVER;
+}
+
+/** `seconds` set on anything but a cron line (a schedule's or an exclusion's): reported at `seconds`; true when so. */
+export function secondsWithoutCron(input: { readonly seconds?: unknown; readonly cron?: unknown }, ctx: z.RefinementCtx): boolean {
+  if (input.seconds === undefined || input.cron !== undefined) return false;
+  ctx.addIssue({ code: 'custom', path: ['seconds'], message: 'seconds goes with a cron line ({ cron: LINE, seconds: true }) only', input });
+  return true;
 }
