@@ -9,7 +9,7 @@ import type { ConfigProblem } from '../base/errors.js';
 import { ENV } from '../base/env.js';
 import type { BrokerOverride } from '../config/connections.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
-import { nameTakenProblems } from '../runtime/in-force.js';
+import { nameTakenProblems } from '../runtime/name-holders.js';
 import type { OptionHelps } from './command-spec.js';
 
 export const djangoOption = {

@@ -7,7 +7,7 @@ import { BeatError, ErrorCode, problemsInline, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { closest } from '../base/did-you-mean.js';
 import { parseEntryDefinition } from '../config/entry-definition.js';
-import { takenByFileProblems, unknownCalendarProblems } from '../runtime/in-force.js';
+import { takenByFileProblems, unknownCalendarProblems } from '../runtime/name-holders.js';
 import { resolveEntry } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { describeSchedule } from '../core/schedule.js';
