@@ -33,6 +33,12 @@ export const LEADERSHIP_DEFAULTS = {
   stopStepMs: 20_000,
   /** Lock lifetime without renewal: the failover time after a leader dies. */
   lockTtlMs: 10_000,
+  /**
+   * Renewals within a TTL of what tsbeat keeps alive by renewing it (base/renewer.ts): the leader's
+   * lock unless lock.renewEvery is set, RedBeat's lock, the replica's heartbeat when the TTL is
+   * short. Three: one renewal can be slow or fail and the next still comes before the expiry.
+   */
+  renewalsPerTtl: 3,
   /** How often a standby tries to take the lock. */
   lockRetryMs: 1000,
   /**

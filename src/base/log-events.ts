@@ -250,7 +250,7 @@ export const EVENTS = {
   dashboardAction: 'beat.dashboard.action',
   /** A change to an entry, as the audit trail records it: who, entry, action, the field diff, the note (redis/audit-log.ts). */
   audit: 'beat.audit',
-  /** Changes seen from RedBeat or django could not be written to the audit trail (service/audit-api.ts). */
+  /** Changes seen from RedBeat or django could not be written to the audit trail (service/audit-reader.ts). */
   auditFailed: 'beat.audit.failed',
   /** What tsbeat kept of RedBeat/django entries deleted at their source could not be removed (service/service.ts). */
   sourceForgetFailed: 'beat.entries.forget_failed',

@@ -5,7 +5,7 @@
 import { DEFAULTS } from '../base/defaults.js';
 import { terminalField } from '../base/terminal-text.js';
 import { changeText } from '../control/audit.js';
-import { apiAuditEvent } from '../service/audit-api.js';
+import { apiAuditEvent } from '../service/audit-reader.js';
 import { parseCount } from './args.js';
 import { redisOptions, withControl } from './control-open.js';
 import { ExitCode } from './io.js';
@@ -14,7 +14,6 @@ import { leaf } from './command-spec.js';
 
 export const auditSpec = leaf({
   name: 'audit',
-  summary: 'show who changed which entry, when, what and why (the audit trail)',
   positionals: { usage: '[NAME]', most: 1 },
   about: `Shows the audit trail of the deployment's entries, newest first (of NAME alone when given, a
 deleted entry's too): when, who (an API token's name, dashboard:<token name>, user@host for the

@@ -31,7 +31,6 @@ import type { Io } from './io.js';
 
 export const backfillSpec = leaf({
   name: 'backfill',
-  summary: "publish an entry's slots in a past range that never ran, each once, through the leader",
   positionals: { usage: 'ENTRY', most: 1 },
   about: `Publishes every slot of ENTRY's schedule from --from to --to (both included) that was never
 published, through the leader's fenced path, each with the task id its schedule gives that slot.

@@ -14,7 +14,6 @@ import { renderTable } from './table.js';
 
 export const checkSpec = leaf({
   name: 'check',
-  summary: 'validate the config and list its entries with their next fire',
   about: `Validates the config and prints a table of its entries: name, task, the schedule in words (with
 its startAt, endAt and maxRuns), time zone and next fire. Exits 0 when the config is valid, 2 with every problem listed on stderr when not,
 and 2 naming each entry whose next fire cannot be computed within its step budget (a schedule that fires once in centuries, if ever).

@@ -4,12 +4,65 @@
  * parsing (node:util parseArgs, strict), and "did you mean" for an unknown command or option.
  * Nothing of a command's help is written apart from the option it describes.
  */
-import { BeatError, ErrorCode, shown } from '../base/errors.js';
-import { closest } from '../config/keys.js';
-import { parseCommandArgs } from './args.js';
-import type { ParsedCommandArgs } from './args.js';
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { BeatError, ECHO_MAX_CHARS, ErrorCode, errorMessage, shown } from '../base/errors.js';
+import { closest } from '../base/did-you-mean.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
+
+type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+export type ParsedCommandArgs<O extends OptionSpec> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>
+>;
+
+function parseCommandArgs<O extends OptionSpec>(command: string, argv: string[], options: O, positionals = 0): ParsedCommandArgs<O> {
+  let parsed: ParsedCommandArgs<O>;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: positionals > 0 });
+  } catch (error) {
+    // Node quotes the offending option in single quotes; it is user text like any other.
+    const why = errorMessage(error)
+      .replace(/^TypeError \[[A-Z_]+\]: /, '')
+      .replace(/'([^']*)'/g, (quoted, text: string) => (text.length > ECHO_MAX_CHARS ? shown(text) : quoted));
+    const renamed = renamedOption(error, options);
+    if (renamed !== undefined)
+      throw new BeatError(
+        ErrorCode.Usage,
+        `beat ${command}: --${renamed.old} is spelt --${renamed.now}, as in every command that takes it. See 'beat ${command} --help'.`,
+      );
+    const hint = optionHint(error, options);
+    throw new BeatError(ErrorCode.Usage, `beat ${command}: ${why}.${hint ? ` ${hint}` : ''} See 'beat ${command} --help'.`);
+  }
+  if (parsed.positionals.length > positionals) {
+    throw new BeatError(
+      ErrorCode.Usage,
+      `beat ${command}: unexpected argument ${shown(parsed.positionals[positionals] ?? '')}. See 'beat ${command} --help'.`,
+    );
+  }
+  return parsed;
+}
+
+/** Options once spelt otherwise by one command, each with the one spelling every command takes now. */
+const RENAMED: Readonly<Record<string, string>> = { 'time-zone': 'timezone' };
+
+/** An unknown option that is an old spelling of one the command takes. */
+function renamedOption(error: unknown, options: OptionSpec): { old: string; now: string } | undefined {
+  if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return undefined;
+  const old = /^Unknown option '--([^'=]*)/.exec(errorMessage(error))?.[1];
+  const now = old === undefined ? undefined : RENAMED[old];
+  return old === undefined || now === undefined || !(now in options) ? undefined : { old, now };
+}
+
+/** For an unknown option, the closest one the command takes: `Did you mean "--count"?`. */
+function optionHint(error: unknown, options: OptionSpec): string {
+  if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return '';
+  const given = /^Unknown option '(-{1,2}[^'=]*)/.exec(errorMessage(error))?.[1];
+  if (given === undefined || !given.startsWith('--')) return '';
+  const hint = closest(given.slice(2), Object.keys(options));
+  return hint === undefined ? '' : `Did you mean "--${hint}"?`;
+}
 
 /** An option: how node:util parseArgs reads it, and how --help shows it. */
 export interface OptionHelp {
@@ -32,8 +85,11 @@ export const helpOption = { help: { type: 'boolean', short: 'h', help: 'show thi
 export interface CommandSpec<O extends OptionHelps = OptionHelps> {
   /** The words after `beat`: 'check', 'entries list'. */
   readonly name: string;
-  /** One line, in the parent's list (`beat --help`, `beat entries --help`). */
-  readonly summary: string;
+  /**
+   * One line, in its group's list (`beat entries --help`). A command of `beat` itself has its line in
+   * `beat --help`'s list (src/commands/main.ts), which lists the commands without loading them.
+   */
+  readonly summary?: string;
   /** Its rows in the parent's list, where more than its name and summary (`list [--json]`, two forms of `set`). */
   readonly listed?: readonly { readonly label: string; readonly summary: string }[];
   /** The positionals as the usage line names them ('ENTRY', '[NAME]', 'NAME...'), and how many are taken (Infinity: any). */
@@ -56,13 +112,12 @@ export interface LeafCommand<O extends OptionHelps = OptionHelps> extends Comman
 
 export interface GroupCommand {
   readonly name: string;
-  readonly summary: string;
   /** The usage line after `beat NAME`. */
   readonly usage: string;
   readonly about: string;
   /** The heading of its list: 'Commands', or 'Sources' (`beat import`). */
   readonly heading: string;
-  readonly commands: readonly Command[];
+  readonly commands: readonly Subcommand[];
   /** Paragraphs after the list. */
   readonly after?: string;
 }
@@ -72,7 +127,23 @@ type AnyLeaf = CommandSpec & { run(args: never, io: Io): Promise<ExitCode> };
 
 export type Command = AnyLeaf | GroupCommand;
 
-/** A leaf command, its `run` typed by its options; the router sees it as any leaf. */
+/** A command of a group, with its line in the group's list. */
+export type Subcommand = Command & { readonly summary: string };
+
+/**
+ * A command of `beat` itself, as `beat --help` lists it: its module is loaded only when it runs,
+ * so that a command loads what it uses and no other command's libraries (a start is mostly loading).
+ */
+export interface ListedCommand {
+  readonly name: string;
+  /** Its line in `beat --help`. */
+  readonly summary: string;
+  load(): Promise<Command>;
+}
+
+/** A leaf command, its `run` typed by its options; the router sees it as any leaf (a subcommand when it has a summary). */
+export function leaf<O extends OptionHelps>(spec: LeafCommand<O> & { readonly summary: string }): Subcommand;
+export function leaf<O extends OptionHelps>(spec: LeafCommand<O>): Command;
 export function leaf<O extends OptionHelps>(spec: LeafCommand<O>): Command {
   return spec;
 }

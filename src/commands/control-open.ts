@@ -24,7 +24,7 @@ import { refusePartitionedDeployment } from '../redis/retired-partitions.js';
 import { stateUrlFor } from '../publish/publishing.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
-import { RedisEntryFailures } from '../redis/entry-failures.js';
+import { RedisEntryFailures } from '../redis/failing-entries-store.js';
 import { queueNameContextOf } from '../config/queue-names.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';

@@ -38,7 +38,6 @@ function noteOf(command: string, text: string | undefined): string | undefined {
 
 export const statusSpec = leaf({
   name: 'status',
-  summary: 'show the leader and every entry (last run, next run, paused, last outcome), from Redis',
   about: `Shows the deployment's current leader, its replicas and every entry with its schedule, last run,
 next run and whether it is paused, read from Redis. Its lines fit ${DEFAULTS.statusColumns} columns: NAME, SCHEDULE,
 LAST RUN, NEXT RUN, STATE (OUTCOME with outcomes, ORIGIN with runtime entries), times relative
@@ -92,7 +91,6 @@ const controlNoteOption = {
 
 export const triggerSpec = leaf({
   name: 'trigger',
-  summary: 'publish one run of an entry now, through the leader',
   positionals: { usage: 'ENTRY', most: 1 },
   about: `Publishes one run of ENTRY (the config file's, or a runtime entry) now, through the leader's
 fenced path, with a task id of its own. The entry's schedule is not moved. Waits until the leader
@@ -108,10 +106,9 @@ has the entry, or when the leader's config has no such entry (another deployment
   run: (args, io) => triggerCommand(args.values, args.positionals, io),
 });
 
-const pauseSpec = (verb: 'pause' | 'resume', summary: string, what: string): Command =>
+const pauseSpec = (verb: 'pause' | 'resume', what: string): Command =>
   leaf({
     name: verb,
-    summary,
     positionals: { usage: 'ENTRY', most: 1 },
     about: `${what}
 ENTRY is the config file's or a runtime entry (beat entries). Refused (exit 2) when neither has
@@ -122,12 +119,10 @@ it, or when the leader's config has no such entry (another deployment, same name
   });
 export const pauseCommandSpec = pauseSpec(
   'pause',
-  'pause an entry (kept in Redis, honoured within a second)',
   'Pauses ENTRY: the leader stops publishing it within a second. It keeps its history; slots\nthat pass while it is paused are skipped, not caught up. Kept in Redis until `beat resume`.',
 );
 export const resumeCommandSpec = pauseSpec(
   'resume',
-  'resume a paused entry',
   'Resumes a paused ENTRY: the leader schedules it again from its next slot within a second.',
 );
 

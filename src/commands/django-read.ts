@@ -9,8 +9,7 @@ import type { ConfigProblem } from '../base/errors.js';
 import { ENV } from '../base/env.js';
 import type { BrokerOverride } from '../config/connections.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
-import { readDjangoEntries } from '../django/read-once.js';
-import { nameTakenProblems } from '../runtime/in-force.js';
+import { nameTakenProblems } from '../runtime/name-holders.js';
 import type { OptionHelps } from './command-spec.js';
 
 export const djangoOption = {
@@ -37,6 +36,8 @@ export function djangoWhere(override: BrokerOverride | undefined): string {
 export async function readDjangoView(config: ResolvedConfig, override: BrokerOverride | undefined): Promise<DjangoView | undefined> {
   const django = config.sources?.django;
   if (django === undefined) return undefined;
+  // The database clients (pg, mysql2) load only for a config with a django source.
+  const { readDjangoEntries } = await import('../django/read-once.js');
   const reading = await readDjangoEntries(django, config.timezone, djangoWhere(override));
   const fileNames = new Set(config.entries.map((e) => e.name));
   const taken = reading.entries.filter((e) => fileNames.has(e.name));

@@ -17,7 +17,7 @@ import type { ConfigProblem } from '../base/errors.js';
 import { auditCap } from '../redis/audit-log.js';
 import { queueNameContextOf } from '../config/queue-names.js';
 import { formatInstant } from '../time/zone.js';
-import { takenByFileProblems } from '../runtime/in-force.js';
+import { takenByFileProblems } from '../runtime/name-holders.js';
 import { leaf } from './command-spec.js';
 import { noteOption, redisOptions, withControl } from './control-open.js';
 import type { Control } from './control-open.js';

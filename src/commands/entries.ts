@@ -5,9 +5,9 @@
  */
 import { BeatError, ErrorCode, problemsInline, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
-import { closest } from '../config/keys.js';
+import { closest } from '../base/did-you-mean.js';
 import { parseEntryDefinition } from '../config/entry-definition.js';
-import { takenByFileProblems, unknownCalendarProblems } from '../runtime/in-force.js';
+import { takenByFileProblems, unknownCalendarProblems } from '../runtime/name-holders.js';
 import { resolveEntry } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { describeSchedule } from '../core/schedule.js';
@@ -245,7 +245,6 @@ async function deleteCommand(
 
 export const entriesSpec: Command = {
   name: 'entries',
-  summary: 'list, get, set, delete, import and export the runtime entries kept in Redis',
   usage: '<command> [options]',
   about: `The runtime entries of a deployment: kept in its Redis beside the config file's entries, created,
 changed and deleted while beat runs (the leader applies a change within a second, without a

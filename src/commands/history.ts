@@ -16,7 +16,6 @@ import { followsOutcomes } from '../config/resolve.js';
 
 export const historySpec = leaf({
   name: 'history',
-  summary: "show an entry's last runs and their outcomes (with a resultBackend or taskEvents)",
   positionals: { usage: 'ENTRY', most: 1 },
   about: `Shows ENTRY's last runs, newest first: task id, slot, when it was published, its state (PENDING,
 STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or unknown when no result came within outcomeTimeout),

@@ -171,7 +171,6 @@ function refuseSystemFormat(file: string, jobs: readonly CrontabJob[]): void {
 
 export const importSpec: Command = {
   name: 'import',
-  summary: "write a config from a crontab file, a Celery app's beat_schedule, RedBeat's or django-celery-beat's entries",
   usage: '<source> [options]',
   about: `Writes the schedules of another scheduler as a tsbeat config (YAML that 'beat check' accepts).
 Whatever cannot be expressed is listed on stderr, never dropped silently.

@@ -3,37 +3,73 @@
  * failure, 2 bad input). Every command writes through an injected Io and returns its code; the
  * entry point (src/cli.ts) loads this module, runs `main` and sets the process's exit code.
  */
-import { checkSpec } from './check.js';
 import { ExitCode, processIo, terminalIo } from './io.js';
 import type { Io } from './io.js';
-import { nextSpec } from './next.js';
-import { importSpec } from './import.js';
-import { entriesSpec } from './entries.js';
-import { runSpec } from './run.js';
-import { pauseCommandSpec, resumeCommandSpec, statusSpec, triggerSpec } from './control.js';
-import { historySpec } from './history.js';
-import { backfillSpec } from './backfill.js';
-import { auditSpec } from './audit.js';
 import { runCommand } from './command-spec.js';
-import type { Command } from './command-spec.js';
-import { closest } from '../config/keys.js';
+import type { ListedCommand } from './command-spec.js';
+import { closest } from '../base/did-you-mean.js';
 import { BeatError, ERROR_ANSWERS, clipQuoted, errorMessage, shown } from '../base/errors.js';
 import { VERSION } from '../base/version.js';
 import { redactText } from '../base/redact.js';
 
-const COMMANDS: readonly Command[] = [
-  runSpec,
-  checkSpec,
-  nextSpec,
-  statusSpec,
-  historySpec,
-  auditSpec,
-  triggerSpec,
-  backfillSpec,
-  pauseCommandSpec,
-  resumeCommandSpec,
-  entriesSpec,
-  importSpec,
+/**
+ * `beat`'s commands, in the order `beat --help` lists them. Each module is imported when its
+ * command runs (a chunk of its own in the bundle): `beat check` loads the config's reader and the
+ * schedules, not Redis, the brokers or the HTTP server (bench/cli-start.mjs).
+ */
+const COMMANDS: readonly ListedCommand[] = [
+  {
+    name: 'run',
+    summary: 'run the scheduler (leader or standby); --dry-run to try a schedule without Redis',
+    load: async () => (await import('./run.js')).runSpec,
+  },
+  {
+    name: 'check',
+    summary: 'validate the config and list its entries with their next fire',
+    load: async () => (await import('./check.js')).checkSpec,
+  },
+  { name: 'next', summary: 'print the next fire instants of each entry', load: async () => (await import('./next.js')).nextSpec },
+  {
+    name: 'status',
+    summary: 'show the leader and every entry (last run, next run, paused, last outcome), from Redis',
+    load: async () => (await import('./control.js')).statusSpec,
+  },
+  {
+    name: 'history',
+    summary: "show an entry's last runs and their outcomes (with a resultBackend or taskEvents)",
+    load: async () => (await import('./history.js')).historySpec,
+  },
+  {
+    name: 'audit',
+    summary: 'show who changed which entry, when, what and why (the audit trail)',
+    load: async () => (await import('./audit.js')).auditSpec,
+  },
+  {
+    name: 'trigger',
+    summary: 'publish one run of an entry now, through the leader',
+    load: async () => (await import('./control.js')).triggerSpec,
+  },
+  {
+    name: 'backfill',
+    summary: "publish an entry's slots in a past range that never ran, each once, through the leader",
+    load: async () => (await import('./backfill.js')).backfillSpec,
+  },
+  {
+    name: 'pause',
+    summary: 'pause an entry (kept in Redis, honoured within a second)',
+    load: async () => (await import('./control.js')).pauseCommandSpec,
+  },
+  { name: 'resume', summary: 'resume a paused entry', load: async () => (await import('./control.js')).resumeCommandSpec },
+  {
+    name: 'entries',
+    summary: 'list, get, set, delete, import and export the runtime entries kept in Redis',
+    load: async () => (await import('./entries.js')).entriesSpec,
+  },
+  {
+    name: 'import',
+    summary: "write a config from a crontab file, a Celery app's beat_schedule, RedBeat's or django-celery-beat's entries",
+    load: async () => (await import('./import.js')).importSpec,
+  },
 ];
 const NAMES = COMMANDS.map((c) => c.name);
 
@@ -66,8 +102,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<ExitCode
     io.out(VERSION);
     return ExitCode.Ok;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (command === undefined) {
+  const listed = COMMANDS.find((c) => c.name === name);
+  if (listed === undefined) {
     const hint = closest(name, NAMES);
     const guess = hint === undefined ? '.' : `; did you mean "${hint}"?`;
     io.err(`beat: unknown command ${shown(name)}${guess} Commands: ${NAMES.join(', ')}. See 'beat --help'.`);
@@ -78,7 +114,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<ExitCode
   const data = name === 'run' || name === 'import' || (name === 'entries' && rest[0] === 'export');
   const out = terminalIo(io, !data);
   try {
-    return await runCommand(command, rest, out);
+    return await runCommand(await listed.load(), rest, out);
   } catch (error) {
     if (error instanceof BeatError) {
       out.err(clipQuoted(redactText(error.message)));

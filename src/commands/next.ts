@@ -16,7 +16,6 @@ import type { ScheduleError } from '../base/step-budget.js';
 
 export const nextSpec = leaf({
   name: 'next',
-  summary: 'print the next fire instants of each entry',
   about: `Prints the next N fire instants of each entry, strictly after --after, in the entry's time zone.
 An interval entry has no history here, so it first fires one interval after --after (as in Celery,
 a new entry waits one interval), or at its startAt when that is later; without --after a line on

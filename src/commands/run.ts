@@ -30,7 +30,6 @@ import type { Io } from './io.js';
 
 export const runSpec = leaf({
   name: 'run',
-  summary: 'run the scheduler (leader or standby); --dry-run to try a schedule without Redis',
   about: `Runs the scheduler: connects to Redis, becomes the active scheduler or a standby, and publishes
 each due task in Celery's wire format. Run two or three replicas with the same config for
 availability: one leads, the others take over within the lock TTL if it dies (at once when it

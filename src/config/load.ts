@@ -4,7 +4,6 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
-import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
 import { ENV } from '../base/env.js';
 import { BeatError, ConfigError, ErrorCode, errorMessage } from '../base/errors.js';
@@ -114,14 +113,6 @@ export async function readConfigFile(path: string, source: string): Promise<RawC
 }
 
 /**
- * The config schema compiled by zod (z.compile): a generated validator that zod's own runtime parser
- * backs whenever the input is invalid, so results and messages are the same. For 10,000 entries it
- * makes ~38 MB of garbage instead of ~68 MB, in ~60 ms instead of ~92. Compiled on first use (~20 ms),
- * so that commands which read no config (`--version`, `--help`) do not pay for it.
- */
-let compiledConfigSchema: typeof configSchema | undefined;
-
-/**
  * Validates an untyped config value; throws ConfigError with every problem found. `broker` replaces
  * broker.url, checked as the file's would be. Everything `beat run` would refuse about the config
  * itself is refused here, so that `beat check` says it first.
@@ -137,8 +128,7 @@ export function parseConfig(
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError(source, [{ path: '', message: 'the config must be an object (a mapping of settings)' }]);
   }
-  compiledConfigSchema ??= z.compile(configSchema);
-  const result = compiledConfigSchema.safeParse(django === undefined ? value : withDjangoUrl(value as Record<string, unknown>, django.url));
+  const result = configSchema.safeParse(django === undefined ? value : withDjangoUrl(value as Record<string, unknown>, django.url));
   if (!result.success) {
     const problems = toProblems(result.error.issues, locate);
     // A URL given on the command line or in the environment is named as such, not as the file's.

@@ -5,6 +5,7 @@
 import type { FireWindow } from '../core/schedule.js';
 import type { Schedule } from '../core/types.js';
 import { parseIsoDateTime } from '../time/zone.js';
+import { renewalPeriodMs } from '../base/renewer.js';
 import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';
@@ -228,7 +229,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
     ...(parsed.metricsMaxEntries === undefined ? {} : { metricsMaxEntries: parsed.metricsMaxEntries }),
     lock: {
       ttlMs: parsed.lock.ttl,
-      renewEveryMs: parsed.lock.renewEvery ?? Math.floor(parsed.lock.ttl / 3),
+      renewEveryMs: parsed.lock.renewEvery ?? renewalPeriodMs(parsed.lock.ttl),
       retryEveryMs: parsed.lock.retryEvery,
       urls: parsed.lock.urls ?? [],
       maxClockSkewMs: parsed.lock.maxClockSkew,

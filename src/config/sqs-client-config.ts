@@ -14,7 +14,7 @@
  *   client certificate, a user agent replaced whole, a signature other than SigV4).
  */
 import * as z from 'zod';
-import { closest } from './keys.js';
+import { closest } from '../base/did-you-mean.js';
 
 const seconds = (key: string) =>
   z.number({ error: `client-config.${key} must be a number of seconds` }).positive({ error: `client-config.${key} must be above 0` });

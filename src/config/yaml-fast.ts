@@ -6,19 +6,17 @@
  * on its line: tags, duplicate keys, syntax errors, and integers beyond 2^53 (the library reads
  * them exactly, as bigints, so that they can be refused rather than silently rounded).
  */
-import type * as JsYaml from 'js-yaml';
-import { loadOnFirstUse } from '../base/load-on-first-use.js';
+// Imported (its one ES module file, bundled with the config's reader), not required from
+// node_modules when first used: resolving and compiling its 25 CommonJS files slowed every start.
+import * as jsYaml from 'js-yaml';
 
-const jsYaml = loadOnFirstUse<typeof JsYaml>('js-yaml');
-
-let schema: JsYaml.Schema | undefined;
+let schema: jsYaml.Schema | undefined;
 
 /** The plain value, and whether it has aliases (shared objects, whose expansion the caller bounds); undefined: ask the library. */
 export function parseFastYaml(text: string): { value: unknown; aliases: boolean } | undefined {
-  const yaml = jsYaml();
   // The core schema, as the library's default; merge keys as the library reads them with merge: true.
   // (`types` is there at run time; @types/js-yaml leaves it out.)
-  schema ??= yaml.CORE_SCHEMA.extend({ implicit: [(yaml as unknown as { types: { merge: JsYaml.Type } }).types.merge] });
+  schema ??= jsYaml.CORE_SCHEMA.extend({ implicit: [(jsYaml as unknown as { types: { merge: jsYaml.Type } }).types.merge] });
   // A lone CR (js-yaml ends a line there, the library does not), a no-break space or a BOM
   // (whitespace to one, text to the other): the library's reading, not a guess.
   if (/\r(?!\n)|[\u00a0\ufeff]/.test(text)) return undefined;
@@ -27,7 +25,7 @@ export function parseFastYaml(text: string): { value: unknown; aliases: boolean 
     // js-yaml stops at 10,000 merged keys by default (against merge bombs); a config merging its
     // defaults into 100,000 entries merges more. Bounded by the text's length instead: no legitimate
     // `<<: *x` (8 characters at least) merges more keys than the file has characters.
-    value = yaml.load(text, { schema, maxTotalMergeKeys: Math.max(10_000, text.length) } as JsYaml.LoadOptions);
+    value = jsYaml.load(text, { schema, maxTotalMergeKeys: Math.max(10_000, text.length) } as jsYaml.LoadOptions);
   } catch {
     return undefined;
   }

@@ -4,8 +4,6 @@
  * JSON cannot is either resolved (merge keys, aliases) or refused with its line (tags such as
  * `!!binary` or `!!set`, aliases that expand without bound, duplicate keys).
  */
-// yaml is loaded only when a YAML config is read: a JSON config (or the standby of one) then does
-// not carry it in memory (bench: idle).
 import type { Document, LineCounter } from 'yaml';
 import { DEFAULTS } from '../base/defaults.js';
 import { ConfigError } from '../base/errors.js';
@@ -13,6 +11,14 @@ import type { ConfigProblem } from '../base/errors.js';
 import type { LineLocator } from './problems.js';
 import { parseFastYaml } from './yaml-fast.js';
 import { SPEEDUPS } from '../base/speedups.js';
+import { loadOnFirstUse } from '../base/load-on-first-use.js';
+
+/**
+ * The `yaml` library (its ~75 modules), loaded only when it reads a file: one js-yaml does not read
+ * as it does, or one with a problem to place on its line. A valid config that js-yaml reads (`beat
+ * check` of one) and a JSON one do not load it or carry it in memory (bench: idle, cli-start).
+ */
+const yamlLibrary = loadOnFirstUse<typeof import('yaml')>('yaml');
 
 export interface YamlConfig {
   readonly value: unknown;
@@ -24,13 +30,12 @@ function firstLine(message: string): string {
 }
 
 export async function parseYamlConfig(text: string, source: string): Promise<YamlConfig> {
-  const yaml = await import('yaml');
   const plain = SPEEDUPS.yaml ? parseFastYaml(text) : undefined;
-  if (plain === undefined) return parseWithLibrary(yaml, text, source);
+  if (plain === undefined) return parseWithLibrary(yamlLibrary(), text, source);
   if (plain.aliases) checkExpansion(plain.value, source);
   // Lines are only needed for messages: the library finds them then, once.
   let locate: LineLocator | undefined;
-  return { value: plain.value, locate: (keys) => (locate ??= parseWithLibrary(yaml, text, source).locate)(keys) };
+  return { value: plain.value, locate: (keys) => (locate ??= parseWithLibrary(yamlLibrary(), text, source).locate)(keys) };
 }
 
 function parseWithLibrary(yaml: typeof import('yaml'), text: string, source: string): YamlConfig {

@@ -1,7 +1,7 @@
 /**
  * The HTTP endpoints: /healthz (the process and its loops are alive), /readyz (connected and either
  * leading or a healthy standby), /metrics (Prometheus text), /status (JSON), all read-only, and the
- * runtime entries API under /api/entries (entries-api.ts), whose writes need the bearer token.
+ * runtime entries API under /api/entries (entries-routes.ts), whose writes need the bearer token.
  * /status and the API's reads answer loopback clients, and others only with the token (auth.ts).
  * Anything else is 404; any method but GET/HEAD on a read-only path is 405.
  * Routes handed in (`routes`: the dashboard, src/dashboard/) answer first, with their own rules.
@@ -16,12 +16,12 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { BeatMetrics } from '../observe/metrics.js';
 import { authorizeRead } from './auth.js';
-import { AUDIT_PATH, serveAudit } from './audit-api.js';
-import type { AuditReader } from './audit-api.js';
+import { AUDIT_PATH, serveAudit } from './audit-routes.js';
+import type { AuditReader } from './audit-routes.js';
 import type { HttpAccess } from './auth.js';
-import { ENTRIES_PATH, sendError, sendJson, sendRefusal, serveEntries } from './entries-api.js';
+import { ENTRIES_PATH, sendError, sendJson, sendRefusal, serveEntries } from './entries-routes.js';
 import { ApiError, failureAnswer } from './failures.js';
-import type { EntriesHandlers } from './entries-api.js';
+import type { EntriesHandlers } from './entries-routes.js';
 
 export interface Probe {
   readonly ok: boolean;

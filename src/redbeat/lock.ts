@@ -16,6 +16,7 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import { withRedBeatScripts } from './scripts.js';
+import { Renewer } from '../base/renewer.js';
 
 export interface RedBeatLockOptions {
   readonly client: Redis;
@@ -27,26 +28,25 @@ export interface RedBeatLockOptions {
 }
 
 export class RedBeatLock {
-  private timer: NodeJS.Timeout | undefined;
+  /** Holds the lock again every lock.renewEvery while leading (the one renewer, base/renewer.ts). */
+  private readonly renewer: Renewer;
   /** What the last try found: "held" (by us), "tsbeat" (an earlier leader's token), "taken" (by another), or an error text. */
   private last: string | undefined;
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly options: RedBeatLockOptions) {}
+  constructor(private readonly options: RedBeatLockOptions) {
+    this.renewer = new Renewer({ everyMs: options.renewEveryMs, renew: () => this.enqueue(() => this.hold()), atStart: true });
+  }
 
   /** tsbeat leads: take the lock now and keep it. */
   lead(): void {
-    if (this.timer !== undefined) return;
-    void this.enqueue(() => this.hold());
-    this.timer = setInterval(() => void this.enqueue(() => this.hold()), this.options.renewEveryMs);
-    this.timer.unref();
+    this.renewer.start();
   }
 
   /** tsbeat no longer leads: give the lock back (if it is still ours). */
   standBy(): Promise<void> {
-    if (this.timer === undefined) return this.chain.then(() => undefined);
-    clearInterval(this.timer);
-    this.timer = undefined;
+    if (!this.renewer.running) return this.chain.then(() => undefined);
+    void this.renewer.stop();
     this.last = undefined;
     return this.enqueue(() => this.call('release').then(() => undefined));
   }
@@ -66,7 +66,7 @@ export class RedBeatLock {
     } catch (error) {
       found = errorMessage(error);
     }
-    if (this.timer === undefined || found === this.last) {
+    if (!this.renewer.running || found === this.last) {
       this.last = found;
       return;
     }

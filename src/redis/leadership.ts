@@ -17,6 +17,7 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import { within } from '../base/within.js';
+import { Renewer } from '../base/renewer.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import { CONTROL_MESSAGE } from './control-store.js';
 import { ENTRIES_MESSAGE, SCHEDULER_KEY_TYPES } from './keys.js';
@@ -89,7 +90,8 @@ export class Leadership {
   private lock: Lock | undefined;
   private lease: Lease | undefined;
   private campaignTimer: NodeJS.Timeout | undefined;
-  private renewTimer: NodeJS.Timeout | undefined;
+  /** Renews the lock while leading (the one renewer, base/renewer.ts). */
+  private readonly renewer: Renewer;
   private watchdog: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastAttemptError: string | undefined;
@@ -110,6 +112,7 @@ export class Leadership {
     // redlock reports failed extensions of auto-extended locks this way; we do not use those, but an
     // EventEmitter without a listener would throw on 'error'.
     this.redlock.on('error', () => undefined);
+    this.renewer = new Renewer({ everyMs: options.renewEveryMs, renew: () => this.renew(), atStart: false });
   }
 
   /** The current lease, if this instance leads and the lease has not run out. */
@@ -209,7 +212,7 @@ export class Leadership {
         throw asRedisError(error, placeOf(this.options.state, { key: this.options.keys.leader, keyHolds: SCHEDULER_KEY_TYPES.leader }));
       }
       // stop() may have run while the fence was being written: a leader now would never be stopped
-      // (its renew timer would keep the process alive after shutdown).
+      // (its lock would be renewed on after shutdown).
       if (this.stopped) {
         await lock.release().catch(() => undefined);
         return;
@@ -262,7 +265,7 @@ export class Leadership {
     this.lock = lock;
     this.lease = { token: lock.value, publishUntil };
     this.armWatchdog();
-    this.renewTimer = setInterval(() => void this.renew(), this.options.renewEveryMs);
+    this.renewer.start();
     this.options.logger.info({ event: EVENTS.lockAcquired, ttlMs: this.options.ttlMs }, 'leading');
     this.owner?.onLead(this.lease);
   }
@@ -378,9 +381,9 @@ export class Leadership {
   }
 
   private clearLeaderTimers(): void {
-    if (this.renewTimer) clearInterval(this.renewTimer);
+    // A renewal in flight finds the lock gone when it settles and gives back what it renewed.
+    void this.renewer.stop();
     if (this.watchdog) clearTimeout(this.watchdog);
-    this.renewTimer = undefined;
     this.watchdog = undefined;
   }
 

@@ -15,7 +15,7 @@ import type { DispatchResult, Dispatcher, RunOutcome, SlotAhead } from '../ports
 import { addRun, emptyBatch, sentPart } from './batch.js';
 import type { Batch, SentBatch } from './batch.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
-import type { EntryFailures } from './entry-failures.js';
+import type { EntryFailures } from './entry-backoff.js';
 import { fireTally, logBurst, logClockAhead, logMissed, logRecorded } from './run-log.js';
 import type { RunLogOptions } from './run-log.js';
 import type { OverlapGate, Released } from './overlap.js';

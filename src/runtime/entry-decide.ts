@@ -1,7 +1,7 @@
 /**
  * Which runtime entry is in force under a name, as the catalog (entry-catalog.ts) decides it from
  * what its sources hold: the first source's that holds the name, unless a config-file entry has it
- * (runtime/in-force.ts says the rule for the commands that read without a catalog); whether a
+ * (runtime/name-holders.ts says the rule for the commands that read without a catalog); whether a
  * definition changed; and how an entry that does not run is logged.
  */
 import { problemsInline } from '../base/errors.js';
@@ -13,7 +13,7 @@ import type { CalendarDrafts } from '../config/exclude-schema.js';
 import { revisionNamesDefinition } from '../ports/entries.js';
 import type { SourcedEntry } from '../ports/entries.js';
 import type { SourceView } from './source-view.js';
-import { nameTakenProblems, unknownCalendarProblems } from './in-force.js';
+import { nameTakenProblems, unknownCalendarProblems } from './name-holders.js';
 
 /** A runtime entry that does not run, and why. */
 export interface EntryProblem {

@@ -35,7 +35,7 @@ import type { BeforePublish } from './before-publish.js';
 import { dispatchDue } from './dispatch-window.js';
 import type { DispatchWindowOptions } from './dispatch-window.js';
 import { EntryBook } from './entry-book.js';
-import { EntryFailures } from './entry-failures.js';
+import { EntryFailures } from './entry-backoff.js';
 import { OverlapGate } from './overlap.js';
 import type { Revoker } from '../ports/revoker.js';
 import type { BookSnapshot } from './entry-book.js';

@@ -17,7 +17,7 @@ import type { Fenced } from '../publish/publishing.js';
 import type { ClockGuard } from '../redis/clock-guard.js';
 import type { Connections } from './connections.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
-import type { AuditSettings } from './in-force.js';
+import type { AuditSettings } from './in-force-view.js';
 import { meteredDispatcher, meteredTriggers } from './metered-dispatcher.js';
 import { messageEnv } from './running.js';
 import { Supervisor } from './supervisor.js';

@@ -14,7 +14,7 @@ import type { RunHistory } from '../ports/outcomes.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
-import type { RedisEntryFailures } from '../redis/entry-failures.js';
+import type { RedisEntryFailures } from '../redis/failing-entries-store.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { warningsOf } from './deployment-watch.js';
 import type { DeploymentWatch } from './deployment-watch.js';

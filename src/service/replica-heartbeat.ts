@@ -1,15 +1,15 @@
 /**
  * This process's entry in the replicas registry: written at start, every heartbeat (at most
- * DEFAULTS.replicaHeartbeatMs apart, and a third of lock.ttl), and removed on a clean stop. One
- * short script call per heartbeat, on a PokedLoop like the other looks at Redis; failures are logged
- * once per outage and the heartbeat goes on.
+ * DEFAULTS.replicaHeartbeatMs apart, and the renewal period of lock.ttl), and removed on a clean
+ * stop. One short script call per heartbeat, renewed by the one renewer (base/renewer.ts); failures
+ * are logged once per outage and the heartbeat goes on.
  */
 import { hostname } from 'node:os';
 import { DEFAULTS } from '../base/defaults.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import { PokedLoop } from '../base/poked-loop.js';
+import { Renewer, renewalPeriodMs } from '../base/renewer.js';
 import { VERSION } from '../base/version.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { HttpAddress } from '../http/server.js';
@@ -28,28 +28,28 @@ export interface ReplicaHeartbeatOptions {
   readonly http: () => string | null;
 }
 
-/** The heartbeat's period for a lock TTL: DEFAULTS.replicaHeartbeatMs, or a third of the TTL if that is shorter. */
+/** The heartbeat's period for a lock TTL: DEFAULTS.replicaHeartbeatMs, or the TTL's renewal period if that is shorter. */
 export function heartbeatIntervalMs(ttlMs: number): number {
-  return Math.min(DEFAULTS.replicaHeartbeatMs, Math.floor(ttlMs / 3));
+  return Math.min(DEFAULTS.replicaHeartbeatMs, renewalPeriodMs(ttlMs));
 }
 
 export class ReplicaHeartbeat {
-  private readonly loop: PokedLoop;
+  private readonly renewer: Renewer;
   private readonly startedAtMs: number;
   private lastError: string | undefined;
 
   constructor(private readonly options: ReplicaHeartbeatOptions) {
     this.startedAtMs = options.clock.now();
-    this.loop = new PokedLoop({ intervalMs: heartbeatIntervalMs(options.ttlMs), run: () => this.beat(), runAtStart: true });
+    this.renewer = new Renewer({ everyMs: heartbeatIntervalMs(options.ttlMs), renew: () => this.beat(), atStart: true });
   }
 
   start(): void {
-    this.loop.start();
+    this.renewer.start();
   }
 
   /** Stops beating (after a beat in flight) and removes this replica's record. */
   async stop(): Promise<void> {
-    await this.loop.stop();
+    await this.renewer.stop();
     const { registry, instanceId, logger } = this.options;
     await registry.leave(instanceId).catch((error: unknown) => {
       logger.warn(

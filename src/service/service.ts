@@ -16,7 +16,7 @@ import { checkRedisServer } from '../redis/server-checks.js';
 import { makeConnections } from './connections.js';
 import { makeDeploymentRuntime } from './deployment-runtime.js';
 import { startHttp } from './http-part.js';
-import { auditSettingsOf, lateInForce } from './in-force.js';
+import { auditSettingsOf, lateInForce } from './in-force-view.js';
 import { startObservability } from './observability-part.js';
 import { replicaHeartbeat } from './replica-heartbeat.js';
 import { deferred, wallClock } from './running.js';

@@ -15,9 +15,9 @@ import { forgetOwnedNow } from '../redis/entry-owned.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { EntryCatalog } from '../runtime/entry-catalog.js';
-import { sourceChangeRecorder } from './audit-api.js';
+import { sourceChangeRecorder } from './audit-reader.js';
 import type { Connections } from './connections.js';
-import type { InForce } from './in-force.js';
+import type { InForce } from './in-force-view.js';
 
 export interface EntrySources {
   readonly entryStore: RedisEntryStore;

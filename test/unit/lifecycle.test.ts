@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { LifecycleScope } from '../../src/base/lifecycle.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { createLogger } from '../../src/base/log.js';
-import { lateInForce } from '../../src/service/in-force.js';
+import { lateInForce } from '../../src/service/in-force-view.js';
 
 function captureLogs() {
   const lines: Record<string, unknown>[] = [];

@@ -9,7 +9,7 @@ import { ErrorCode } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import { authorizeRead } from './auth.js';
 import type { HttpAccess } from './auth.js';
-import { sendJson, sendRefusal } from './entries-api.js';
+import { sendJson, sendRefusal } from './entries-routes.js';
 import { ApiError, failureAnswer } from './failures.js';
 
 export const AUDIT_PATH = '/api/audit';

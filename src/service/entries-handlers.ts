@@ -1,5 +1,5 @@
 /**
- * The entries API's handlers (src/http/entries-api.ts) on the runtime store in Redis: the same
+ * The entries API's handlers (src/http/entries-routes.ts) on the runtime store in Redis: the same
  * writes, checks and errors as `beat entries` and the TypeScript client. A failure to reach Redis
  * becomes REDIS_UNAVAILABLE (503), answered at once while the connection is down; any other failure
  * stays what it is (tsbeat's own: 500).
@@ -7,11 +7,11 @@
 import type { Redis } from 'ioredis';
 import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { currentEntryLimits } from '../config/entry-definition.js';
-import type { ApiEntry, EntriesHandlers } from '../http/entries-api.js';
+import type { ApiEntry, EntriesHandlers } from '../http/entries-routes.js';
 import { isConnectionFailure } from '../http/failures.js';
 import { staticNameError } from '../redis/entry-store.js';
 import type { RedisEntryStore, StoredEntry } from '../redis/entry-store.js';
-import type { RedisEntryFailures } from '../redis/entry-failures.js';
+import type { RedisEntryFailures } from '../redis/failing-entries-store.js';
 import type { EntryFailure } from '../ports/events.js';
 import type { AuditContext } from '../redis/audit-log.js';
 import type { Logger } from '../base/log.js';
