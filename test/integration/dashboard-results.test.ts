@@ -180,13 +180,14 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
       const badge = page.locator('tr[data-entry="misrouted"] .badge.unconsumed');
       await expect.poll(() => badge.getAttribute('title'), { timeout: 15_000 }).toMatch(/^no worker consumes queue dash-nobody/);
       expect(await page.locator('tr[data-entry="healthy"] .badge.unconsumed').count()).toBe(0);
-      const colours = await page.evaluate(() => {
+      // Computed in the page (a string: this file is compiled without the DOM's types).
+      const colours = await page.evaluate<{ flagged: string; running: string }>(`(() => {
         const flagged = document.querySelector('tr[data-entry="misrouted"] .badge.unconsumed');
         const running = document.createElement('span');
         running.className = 'badge run run-pending';
         document.body.append(running);
         return { flagged: flagged === null ? '' : getComputedStyle(flagged).backgroundColor, running: getComputedStyle(running).color };
-      });
+      })()`);
       expect(colours.flagged).toMatch(/^rgb/);
       expect(colours.flagged).not.toBe(colours.running);
       await page.close();
