@@ -12,6 +12,7 @@ import type { AlertKind, ResolvedAlerts } from '../config/alerts-schema.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { Delivery } from '../ports/alerts.js';
 import type { MissedSlots } from '../ports/events.js';
+import type { UnconsumedQueue } from '../ports/consumers.js';
 
 export interface AlertFacts {
   readonly deployment: string;
@@ -195,5 +196,23 @@ export function lateDeliveries(
     state: run.state,
     reason: `not finished ${Math.round((nowMs - run.publishedAtMs) / 1000)} s after it was published (lateAfter ${lateAfterMs / 1000} s); still ${run.state}`,
     atMs: nowMs,
+  });
+}
+
+/**
+ * Nobody consumes the entry's queue: an `unconsumed` alert, once per stretch (its id holds the
+ * first look that found the queue unread, the same for every look of it and every leader that
+ * inherits the record).
+ */
+export function unconsumedDeliveries(deployment: string, entry: ResolvedEntry, queue: UnconsumedQueue, nowMs: number): Delivery[] {
+  if (entry.alerts?.webhook === undefined || !entry.alerts.on.includes('unconsumed')) return [];
+  return alertDeliveries({
+    deployment,
+    entry: { ...entry, alerts: { ...entry.alerts, ping: undefined } },
+    kind: 'unconsumed',
+    slotMs: queue.sinceMs,
+    reason: `${queue.reason}: its runs wait unread; start a worker with -Q ${queue.queue}, or fix the entry's queue`,
+    atMs: nowMs,
+    ...(queue.depth === undefined ? {} : { count: queue.depth }),
   });
 }

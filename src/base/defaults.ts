@@ -7,6 +7,7 @@
 import { BACKFILL_DEFAULTS } from './defaults-backfill.js';
 import { CELERY_DEFAULTS } from './defaults-celery.js';
 import { CONFIG_DEFAULTS } from './defaults-config.js';
+import { CONSUMER_DEFAULTS } from './defaults-consumers.js';
 import { CONTROL_DEFAULTS } from './defaults-control.js';
 import { HTTP_DEFAULTS } from './defaults-http.js';
 import { LEADERSHIP_DEFAULTS } from './defaults-leadership.js';
@@ -25,6 +26,7 @@ export const DEFAULTS = {
   ...BACKFILL_DEFAULTS,
   ...SOURCE_DEFAULTS,
   ...OUTCOME_DEFAULTS,
+  ...CONSUMER_DEFAULTS,
   ...HTTP_DEFAULTS,
   ...CONFIG_DEFAULTS,
   ...SPEEDUP_DEFAULTS,

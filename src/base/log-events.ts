@@ -16,6 +16,16 @@ export const EVENTS = {
   entryFailing: 'beat.entry.failing',
   /** An entry that was failing published again (`failedForMs`, `attempts`). */
   entryRecovered: 'beat.entry.recovered',
+  /**
+   * Nobody has consumed a queue the schedule publishes to for consumers.unconsumedAfter (`queue`,
+   * `reason`, `since`, `depth`, `entries`: how many entries publish to it); logged when found and
+   * when its reason changes.
+   */
+  queueUnconsumed: 'beat.queue.unconsumed',
+  /** A queue flagged unconsumed is consumed again (`queue`, `unconsumedForMs`), or no entry publishes to it any more. */
+  queueConsumed: 'beat.queue.consumed',
+  /** The leader could not ask the broker who consumes its queues (`err`); logged once per distinct error, asked again next time. */
+  consumerCheckFailed: 'beat.queue.check_failed',
   brokerConnect: 'beat.broker.connect',
   brokerReconnect: 'beat.broker.reconnect',
   brokerError: 'beat.broker.error',

@@ -70,3 +70,13 @@ export function resolveDestination(task: string, options: RoutingOptions, config
   }
   return { exchange: chosen.exchange, exchangeType, routingKey: chosen.routingKey ?? '', ...base };
 }
+
+/**
+ * The queue an entry's runs go to, as operators name it (the queue column, the consumer check):
+ * the queue Celery declares, else the anonymous exchange's routing key; '' when a named exchange's
+ * binding decides (tsbeat cannot tell which queues that reaches).
+ */
+export function queueOf(task: string, options: RoutingOptions, config: RoutingConfig): string {
+  const d = resolveDestination(task, options, config);
+  return d.declareQueue ?? (d.exchange === '' ? d.routingKey : '');
+}

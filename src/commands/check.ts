@@ -11,25 +11,44 @@ import { djangoOption, djangoProblemLine, readDjangoView } from './django-read.j
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { renderTable } from './table.js';
+import { checkConsumers } from './check-consumers.js';
 
 export const checkSpec = leaf({
   name: 'check',
   about: `Validates the config and prints a table of its entries: name, task, the schedule in words (with
 its startAt, endAt and maxRuns), time zone and next fire. Exits 0 when the config is valid, 2 with every problem listed on stderr when not,
 and 2 naming each entry whose next fire cannot be computed within its step budget (a schedule that fires once in centuries, if ever).
-Needs no Redis and no broker. With a django source (sources.django, --django-url) its rows are read
-once, read-only, and checked as beat run takes them: they join the table (ORIGIN django), and a row
-that would not run (no schedule, args that are not JSON, a name a file entry takes, …) is named on
-stderr with its column, and the exit is 2. A database that cannot be read exits 2, naming the URL's
-setting and the fix.
+Needs no Redis and no broker, unless asked: with --consumers (or --broker URL) it then asks the
+broker which of the entries' queues a worker consumes now, and exits 1 naming each queue nobody
+consumes (a routing typo such as queue "reportz"), or when no worker answers at all.
+With a django source (sources.django, --django-url) its rows are read once, read-only, and
+checked as beat run takes them: they join the table (ORIGIN django), and a row that would not
+run (no schedule, args that are not JSON, a name a file entry takes, …) is named on stderr with
+its column, and the exit is 2. A database that cannot be read exits 2, naming the URL's setting
+and the fix.
 `,
-  options: { ...configOption, ...djangoOption },
+  options: {
+    ...configOption,
+    ...djangoOption,
+    consumers: {
+      type: 'boolean',
+      help: `also ask the broker which of the entries' queues a worker consumes
+      now (Celery's active_queues, as the leader's consumer check does): a table of
+      the queues, and exit 1 naming each queue nobody consumes (a Redis broker)`,
+    },
+    broker: { type: 'string', short: 'b', value: 'URL', help: 'the broker to ask (over broker.url); implies --consumers' },
+  },
   run: (args, io) => checkCommand(args.values, io),
 });
 
-async function checkCommand(values: { config?: string; 'django-url'?: string }, io: Io): Promise<ExitCode> {
+async function checkCommand(
+  values: { config?: string; 'django-url'?: string; consumers?: boolean; broker?: string },
+  io: Io,
+): Promise<ExitCode> {
   const override = djangoOverride(io, values['django-url']);
-  const { source, config } = await loadFromArgs(io, values.config, undefined, override);
+  const brokerFlag = values.broker === undefined || values.broker === '' ? undefined : { url: values.broker, origin: '--broker' };
+  const { source, config } = await loadFromArgs(io, values.config, brokerFlag, override);
+  const askConsumers = values.consumers === true || brokerFlag !== undefined;
   const django = await readDjangoView(config, override);
   const entries = [...config.entries, ...(django?.entries ?? [])];
   const now = io.now();
@@ -62,13 +81,13 @@ async function checkCommand(values: { config?: string; 'django-url'?: string }, 
   }
   if (django === undefined) {
     io.out(`${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}`);
-    return ExitCode.Ok;
+    return askConsumers ? checkConsumers(config, entries, io) : ExitCode.Ok;
   }
   const rowsRead = django.entries.length + django.problems.length;
   const counted = `${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}; sources.django: ${rowsRead} row${rowsRead === 1 ? '' : 's'}`;
   if (django.problems.length === 0) {
     io.out(counted);
-    return ExitCode.Ok;
+    return askConsumers ? checkConsumers(config, entries, io) : ExitCode.Ok;
   }
   for (const problem of django.problems) io.err(djangoProblemLine(problem));
   const bad = django.problems.length;

@@ -25,6 +25,7 @@ import { stateUrlFor } from '../publish/publishing.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import { RedisEntryFailures } from '../redis/failing-entries-store.js';
+import { RedisUnconsumedQueues } from '../redis/unconsumed-queues.js';
 import { queueNameContextOf } from '../config/queue-names.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
@@ -62,6 +63,8 @@ export interface Control {
   readonly runs: RedisRunHistory;
   /** The entries whose runs the leader finds refused because of the entry alone. */
   readonly failures: RedisEntryFailures;
+  /** The schedule's queues the leader finds nobody consumes. */
+  readonly unconsumed: RedisUnconsumedQueues;
   /** The replicas registry: every beat run, leader or standby, with its heartbeat. */
   readonly replicas: ReplicaRegistry;
   /** The runtime entries, refusing the config file's entry names. */
@@ -106,6 +109,7 @@ export async function openControl(
     states: new RedisStateStore(client, keys),
     runs: new RedisRunHistory(client, keys),
     failures: new RedisEntryFailures(client, keys),
+    unconsumed: new RedisUnconsumedQueues(client, keys),
     replicas: new ReplicaRegistry(client, keys),
     store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name)), queueNameContextOf(config)),
     failure: (verb, error) =>

@@ -56,7 +56,9 @@ leader's, or when a lock key tsbeat did not write keeps every replica from leadi
 active, paused, disabled, "finished: ran 3 of 3 times" (an entry that made its maxRuns runs;
 raising maxRuns brings it back), "ended" (past its endAt) or FAILING (the leader finds its runs
 refused because of the entry alone, such as a queue key holding another Redis type: listed below
-the table with the reason; the other entries publish on). With a resultBackend or taskEvents,
+the table with the reason; the other entries publish on), or "UNCONSUMED: no worker consumes queue
+Q" (the leader's consumer check found nobody reading the entry's queue for consumers.unconsumedAfter:
+its runs wait unread; listed below the table by queue, "unconsumed" in --json). With a resultBackend or taskEvents,
 LAST OUTCOME is the newest run's state (PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED,
 unknown), its runtime and the exception's first line: for a frequent entry, the run in flight.
 LAST FINISHED is the run that finished last (state, runtime, exception, when), LAST SUCCESS and
@@ -182,7 +184,7 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     problems: [...stored.problems, ...(rows?.problems ?? [])],
   };
   const names = [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)];
-  const [states, paused, pauseNotes, notes, check, replicas, outcomes, finished, failing] = await Promise.all([
+  const [states, paused, pauseNotes, notes, check, replicas, outcomes, finished, failing, unconsumed] = await Promise.all([
     control.states.readAll(),
     control.control.paused(),
     control.control.pauseNotes(),
@@ -192,9 +194,11 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     followsOutcomes(config) ? control.runs.latest(names) : undefined,
     followsOutcomes(config) ? control.runs.finished(names) : undefined,
     control.failures.read(),
+    control.unconsumed.read(),
   ]);
   return buildStatus({
     failing,
+    unconsumed,
     ...(outcomes === undefined ? {} : { outcomes }),
     ...(finished === undefined ? {} : { finished }),
     pauseNotes,
@@ -305,8 +309,19 @@ function entryTable(status: DeploymentStatus, withOutcomes: boolean, io: Io): vo
   );
 }
 
-/** Below the table: the FAILING entries with their reasons, and the runtime entries that do not run. */
+/** Below the table: the FAILING entries with their reasons, the queues nobody consumes, and the runtime entries that do not run. */
 function problemLines(status: DeploymentStatus, io: Io): void {
+  const unconsumed = new Map<string, { reason: string; since: string; entries: number }>();
+  for (const e of status.entries) {
+    const u = e.unconsumed;
+    if (u === null) continue;
+    const seen = unconsumed.get(u.queue);
+    unconsumed.set(u.queue, { reason: u.reason, since: u.since, entries: (seen?.entries ?? 0) + 1 });
+  }
+  for (const [queue, u] of unconsumed)
+    io.out(
+      `UNCONSUMED: ${u.reason} (since ${u.since}): the runs of ${u.entries} entr${u.entries === 1 ? 'y' : 'ies'} wait unread; start a worker with -Q ${queue}, or fix their queue`,
+    );
   const failing = status.entries.filter((e) => e.failing !== null);
   if (failing.length > 0) {
     io.out(`${failing.length} entr${failing.length === 1 ? 'y is' : 'ies are'} FAILING (the others publish on):`);

@@ -9,7 +9,7 @@ import { maskUrl } from '../base/redact.js';
 import { TIMER_MAX_MS, durationSchema } from './duration.js';
 import { keyed } from './keys.js';
 
-export const ALERT_KINDS = ['failed', 'missed', 'late', 'paused'] as const;
+export const ALERT_KINDS = ['failed', 'missed', 'late', 'paused', 'unconsumed'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** The kinds that need to know how runs ended (a result backend). */
@@ -49,7 +49,8 @@ const alertsShape = {
   webhook: httpUrl('alerts.webhook').optional(),
   /**
    * Which alerts: `failed` (a run ended in FAILURE), `missed` (slots that will never run), `late` (not
-   * finished within lateAfter), `paused` (pauseOnFailure paused the entry; also sent with `failed`).
+   * finished within lateAfter), `paused` (pauseOnFailure paused the entry; also sent with `failed`),
+   * `unconsumed` (nobody has consumed the entry's queue for consumers.unconsumedAfter).
    */
   on: z
     .array(z.enum(ALERT_KINDS, { error: `alerts.on holds ${ALERT_KINDS.join(', ')}` }), {

@@ -2,6 +2,7 @@
  * Parsed config → resolved config: every entry gets its effective time zone and a complete
  * `Schedule`. Pure and infallible: everything that can be wrong was reported by the schema.
  */
+import { DEFAULTS } from '../base/defaults.js';
 import type { FireWindow } from '../core/schedule.js';
 import type { Schedule } from '../core/types.js';
 import { parseIsoDateTime } from '../time/zone.js';
@@ -122,6 +123,8 @@ export interface ResolvedConfig {
   /** Listen to Celery's task events on the broker for run outcomes (with or without a result backend). */
   readonly taskEvents: boolean;
   readonly outcomeTimeoutMs: number;
+  /** The leader's check for queues nobody consumes (absent: on, with the defaults). */
+  readonly consumers?: ConsumerCheckSettings;
   /** How deep and large runtime entries' args and kwargs may be (absent: the defaults). */
   readonly entryLimits?: EntryLimits;
   /** How many events the audit trail keeps (absent: DEFAULTS.auditMaxEvents). */
@@ -135,6 +138,26 @@ export interface ResolvedConfig {
    * they were read from: what the dashboard shows as an entry's definition. Set by parseConfig.
    */
   readonly written?: { readonly source: string; readonly beatSchedule: Readonly<Record<string, unknown>> } | undefined;
+}
+
+/** `consumers`: whether the leader looks for queues nobody consumes, how often, and after how long it flags one. */
+export interface ConsumerCheckSettings {
+  readonly check: boolean;
+  readonly everyMs: number;
+  readonly unconsumedAfterMs: number;
+  readonly replyWindowMs: number;
+}
+
+/** The consumer check settings of `config`, the defaults where it has none. */
+export function consumerCheckOf(config: Pick<ResolvedConfig, 'consumers'>): ConsumerCheckSettings {
+  return (
+    config.consumers ?? {
+      check: true,
+      everyMs: DEFAULTS.consumerCheckEveryMs,
+      unconsumedAfterMs: DEFAULTS.unconsumedAfterMs,
+      replyWindowMs: DEFAULTS.consumerReplyWindowMs,
+    }
+  );
 }
 
 /** Whether the leader follows runs to their outcomes: with a result backend, task events, or both. */
@@ -259,6 +282,12 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
         : { url: parsed.resultBackend, transportOptions: parsed.resultBackendTransportOptions },
     taskEvents: parsed.taskEvents,
     outcomeTimeoutMs: parsed.outcomeTimeout,
+    consumers: {
+      check: parsed.consumers.check,
+      everyMs: parsed.consumers.every,
+      unconsumedAfterMs: parsed.consumers.unconsumedAfter,
+      replyWindowMs: parsed.consumers.replyWindow,
+    },
     entryLimits: { maxDepth: parsed.entryLimits.maxDepth, maxArgsBytes: parsed.entryLimits.maxArgsBytes },
     auditMaxEvents: parsed.audit.maxEvents,
   };

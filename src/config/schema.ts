@@ -378,6 +378,22 @@ export const configSchema = keyed(
     taskEvents: z.boolean({ error: 'taskEvents must be true or false' }).default(false),
     /** A run without a final state this long after it was published is recorded as `unknown`. */
     outcomeTimeout: durationSchema('outcomeTimeout', 1000, DURATION_MAX_MS).default(DEFAULTS.outcomeTimeoutMs),
+    /**
+     * The leader's check for queues nobody consumes (docs/outcomes.md): every `every` it asks the
+     * workers which queues they consume (Celery's `active_queues`, answers taken for `replyWindow`)
+     * and reads each queue's depth; a queue nobody consumed for `unconsumedAfter` is flagged.
+     */
+    consumers: keyed({
+      check: z.boolean({ error: 'consumers.check must be true or false' }).default(true),
+      every: durationSchema('consumers.every', 1000, TIMER_MAX_MS).default(DEFAULTS.consumerCheckEveryMs),
+      unconsumedAfter: durationSchema('consumers.unconsumedAfter', 0, DURATION_MAX_MS).default(DEFAULTS.unconsumedAfterMs),
+      replyWindow: durationSchema('consumers.replyWindow', 100, 10_000).default(DEFAULTS.consumerReplyWindowMs),
+    }).default({
+      check: true,
+      every: DEFAULTS.consumerCheckEveryMs,
+      unconsumedAfter: DEFAULTS.unconsumedAfterMs,
+      replyWindow: DEFAULTS.consumerReplyWindowMs,
+    }),
   },
   { beat_max_loop_interval: 'maxInterval' },
 ).superRefine((config, ctx) => {

@@ -19,6 +19,8 @@ import { replicaStatuses } from './replicas.js';
 import type { ControlNote, NoteAction } from './notes.js';
 import type { LiveReplica, ReplicaStatus } from './replicas.js';
 import { isScheduleError } from '../base/step-budget.js';
+import { queueOf } from '../celery/routing.js';
+import type { UnconsumedQueue } from '../ports/consumers.js';
 
 /** Why an entry was paused: `by` "user" (`beat pause --note`, the API) or "pauseOnFailure". */
 export interface PauseNote {
@@ -83,9 +85,18 @@ export interface EntryStatus {
    * exchange does not exist…): why, since when (UTC), how many attempts, and the next one; null otherwise.
    */
   readonly failing: { readonly reason: string; readonly since: string; readonly attempts: number; readonly retryAt: string } | null;
+  /**
+   * Nobody consumes the queue its runs go to (the leader's consumer check): the queue, why ("no worker
+   * consumes queue reports"), since when (UTC) and the messages waiting when known; null otherwise.
+   */
+  readonly unconsumed: { readonly queue: string; readonly reason: string; readonly since: string; readonly depth: number | null } | null;
 }
 
-/** The STATE column of `beat status`: disabled, "finished: ran 3 of 3 times", paused, FAILING (its runs refused: see `failing`), ended (past endAt), or active. */
+/**
+ * The STATE column of `beat status`: disabled, "finished: ran 3 of 3 times", paused, FAILING (its runs
+ * refused: see `failing`), "UNCONSUMED: no worker consumes queue reports" (see `unconsumed`), ended
+ * (past endAt), or active.
+ */
 export function entryStateText(e: EntryStatus): string {
   if (!e.enabled) return 'disabled';
   if (e.finished) {
@@ -94,6 +105,7 @@ export function entryStateText(e: EntryStatus): string {
   }
   if (e.paused) return e.pauseNote === null ? 'paused' : `paused (${e.pauseNote.by}: ${e.pauseNote.note})`;
   if (e.failing !== null) return 'FAILING';
+  if (e.unconsumed !== null) return `UNCONSUMED: ${e.unconsumed.reason}`;
   if (e.nextRun === null && e.endAt !== null) return `ended (endAt ${e.endAt})`;
   return 'active';
 }
@@ -147,11 +159,20 @@ export interface StatusInput {
   readonly notes?: ReadonlyMap<string, ControlNote>;
   /** The entries whose runs the leader finds refused because of the entry alone. */
   readonly failing?: ReadonlyMap<string, EntryFailure>;
+  /** The queues nobody consumes (the leader's consumer check), by queue name. */
+  readonly unconsumed?: ReadonlyMap<string, UnconsumedQueue>;
   /**
    * The leader's own next slots (its entry book), by name: null when the book has none (schedule run
    * out), undefined when the entry is not in the book; those it has are not computed again here.
    */
   readonly nextSlots?: (name: string) => number | null | undefined;
+}
+
+function unconsumedOf(entry: ResolvedEntry, config: ResolvedConfig, unconsumed: StatusInput['unconsumed']): EntryStatus['unconsumed'] {
+  // Routed only when some queue is flagged: a status of a million entries pays nothing otherwise.
+  if (unconsumed === undefined || unconsumed.size === 0) return null;
+  const q = unconsumed.get(queueOf(entry.task, entry.options, config));
+  return q === undefined ? null : { queue: q.queue, reason: q.reason, since: formatInstant(q.sinceMs, 'UTC'), depth: q.depth ?? null };
 }
 
 function failingOf(failure: EntryFailure | undefined): EntryStatus['failing'] {
@@ -251,6 +272,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       pauseNote: pauseNoteView(isPaused ? input.pauseNotes?.get(entry.name) : undefined, zone),
       lastNote: noteView(input.notes?.get(entry.name), zone),
       failing: failingOf(input.failing?.get(entry.name)),
+      unconsumed: unconsumedOf(entry, config, input.unconsumed),
     };
   });
   return {

@@ -10,7 +10,7 @@
 import { forEachSliced, yieldToLoop } from '../base/chunks.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { EntryStatus } from '../control/status.js';
-import { resolveDestination } from '../celery/routing.js';
+import { queueOf } from '../celery/routing.js';
 import { compareResults } from './run-results.js';
 import type { LastState } from './run-results.js';
 import type { EntryStateName, NoteWire, PageWire, ProblemWire, RowWire } from './wire.js';
@@ -54,12 +54,8 @@ const KNOWN_FIELDS = new Set([
   'history',
   'pauseNote',
   'lastNote',
+  'unconsumed',
 ]);
-
-function queueOf(entry: ResolvedEntry, config: ResolvedConfig): string {
-  const d = resolveDestination(entry.task, entry.options, config);
-  return d.declareQueue ?? (d.exchange === '' ? d.routingKey : '');
-}
 
 function outcomeOf(status: StatusEntry): Record<string, unknown> | null {
   let out: Record<string, unknown> | null = null;
@@ -111,7 +107,7 @@ function indexRowOf(entry: ResolvedEntry, config: ResolvedConfig): IndexRow {
   if (rows === undefined) indexRows.set(config, (rows = new WeakMap()));
   let row = rows.get(entry);
   if (row === undefined) {
-    const queue = queueOf(entry, config);
+    const queue = queueOf(entry.task, entry.options, config);
     row = {
       name: entry.name,
       origin: entry.origin ?? 'file',
@@ -192,6 +188,7 @@ export function pageRow(row: IndexRow, status: StatusEntry | undefined, paused: 
     pauseNote: noteOf(status?.pauseNote),
     lastNote: status?.lastNote ?? null,
     pauseOnFailure: row.pauseOnFailure,
+    unconsumed: status?.unconsumed ? `${status.unconsumed.reason} since ${status.unconsumed.since}` : null,
   };
 }
 

@@ -42,6 +42,8 @@ export interface RowWire {
   readonly lastNote: (NoteWire & { readonly action: string }) | null;
   /** The entry's pauseOnFailure: it is paused after this many failed runs in a row; null: never. */
   readonly pauseOnFailure: number | null;
+  /** Nobody consumes its queue (the leader's consumer check): why and since when; null otherwise. */
+  readonly unconsumed: string | null;
 }
 
 /** A note given with an action: the text, who gave it (`user@host`, `dashboard:<token>`, `pauseOnFailure`), when (ISO in the entry's zone). */

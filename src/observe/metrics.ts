@@ -152,6 +152,14 @@ export class BeatMetrics {
     registers: [this.registry],
   });
 
+  readonly unconsumed = new Gauge({
+    name: 'tsbeat_queue_unconsumed',
+    help: "Queues the schedule publishes to that nobody has consumed for consumers.unconsumedAfter (1 each while flagged; the series goes when it is consumed again), by queue; exported by the leader. Its queues are the entries' (at most metricsMaxEntries series).",
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
+  private readonly unconsumedQueues = new Set<string>();
+
   /** Read at scrape time by the gauges below (readScheduleFrom); until then they export nothing. */
   private source: MetricsSource | undefined;
 
@@ -212,7 +220,10 @@ export class BeatMetrics {
     lockRenewFailed: () => this.lockRenewFailures.inc(),
     leadershipChanged: (leading) => {
       this.leader.set(leading ? 1 : 0);
-      if (!leading) this.failing.reset();
+      if (leading) return;
+      this.failing.reset();
+      this.unconsumed.reset();
+      this.unconsumedQueues.clear();
     },
     entryRefused: (failure) => {
       this.refused.inc();
@@ -222,6 +233,14 @@ export class BeatMetrics {
     entriesRemoved: (entries) => void this.forget(entries),
     revoked: ({ entry, policy, outcome }) => {
       if (this.admit(entry)) this.revokes.inc({ entry, policy, outcome });
+    },
+    queueUnconsumed: ({ queue }) => {
+      if (!this.unconsumedQueues.has(queue) && this.unconsumedQueues.size >= this.maxEntries) return this.seriesLeftOut.inc();
+      this.unconsumedQueues.add(queue);
+      this.unconsumed.set({ queue }, 1);
+    },
+    queueConsumed: (queue) => {
+      if (this.unconsumedQueues.delete(queue)) this.unconsumed.remove({ queue });
     },
   };
 

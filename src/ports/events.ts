@@ -8,6 +8,7 @@ import type { Destination } from '../celery/routing.js';
 import type { TaskMessage } from '../celery/message.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { MissReason } from '../core/due.js';
+import type { UnconsumedQueue } from './consumers.js';
 
 /** A scheduled run the broker took. */
 export interface PublishedRun {
@@ -98,6 +99,10 @@ export interface SchedulerEvents {
   entryFailureCleared?(entry: string, recovered: boolean): void;
   /** The overlap policy revoked an entry's previous run (or failed to send the revoke). */
   revoked?(revoke: RunRevoked): void;
+  /** Nobody has consumed a queue the schedule publishes to for consumers.unconsumedAfter (again when its reason or depth changes). */
+  queueUnconsumed?(queue: UnconsumedQueue): void;
+  /** A queue flagged unconsumed is consumed again (or no entry publishes to it any more). */
+  queueConsumed?(queue: string): void;
 }
 
 /** A sink that counts nothing. */
@@ -129,5 +134,7 @@ export function fanOutEvents(sinks: readonly SchedulerEvents[]): SchedulerEvents
     entryFailureCleared: (entry, recovered) => sinks.forEach((s) => s.entryFailureCleared?.(entry, recovered)),
     entriesRemoved: (entries) => sinks.forEach((s) => s.entriesRemoved?.(entries)),
     revoked: (revoke) => sinks.forEach((s) => s.revoked?.(revoke)),
+    queueUnconsumed: (queue) => sinks.forEach((s) => s.queueUnconsumed?.(queue)),
+    queueConsumed: (queue) => sinks.forEach((s) => s.queueConsumed?.(queue)),
   };
 }

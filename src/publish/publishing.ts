@@ -32,6 +32,8 @@ import type { TriggerPublisher } from '../ports/control.js';
 import type { Dispatcher } from '../ports/dispatcher.js';
 import type { Revoker } from '../ports/revoker.js';
 import { amqpRevoker, redisRevoker } from './revoking.js';
+import type { ConsumerProbe } from '../ports/consumers.js';
+import { redisConsumerProbe } from './consumer-probes.js';
 
 /** A dispatcher and its trigger publisher, fenced over the deployment's keys. */
 export interface Fenced {
@@ -42,6 +44,8 @@ export interface Fenced {
 export interface Publishing extends Fenced {
   /** Revokes runs through Celery's remote control (overlap cancelOther, terminateOther); undefined on SQS, which has none. */
   readonly revoker?: Revoker;
+  /** Tells who consumes the schedule's queues (Redis: the workers' answers and the queue depths); undefined when the broker cannot tell. */
+  readonly consumers?: ConsumerProbe;
   /** Starts connecting (retries on its own); resolves when the first attempt has been made. */
   connect(): Promise<void>;
   /** Connected and able to publish. */
@@ -76,6 +80,7 @@ function redisPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Lo
     dispatcher: fenced,
     triggers: fenced,
     revoker: redisRevoker(broker, config.broker.url, config.broker.transportOptions, DEFAULTS.controlExchange),
+    consumers: redisConsumerProbe(broker, config.broker.url, config.broker.transportOptions, DEFAULTS.controlExchange),
     connect: () => broker.client.connect().catch(() => undefined),
     ready: () => broker.client.status === 'ready',
     // A refused Redis connection fails connectWithRetry on the state client, on the same URL.

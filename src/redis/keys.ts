@@ -65,6 +65,8 @@
  *                              partitioned (redis/retired-partitions.ts), and never writes it
  *   <prefix>:{<name>}:failing  hash  entry name → JSON {reason, since, attempts, retryAt} of an entry whose runs are refused
  *                              because of the entry alone (written by the leader, cleared when it publishes again or goes)
+ *   <prefix>:{<name>}:unconsumed  hash  queue name → JSON {reason, since, depth?} of a queue the schedule publishes to that
+ *                              nobody has consumed for consumers.unconsumedAfter (written by the leader, cleared when read again)
  *   <prefix>:{<name>}:audit  stream  every change to an entry (create, update, delete, pause, resume, trigger): at, who, entry,
  *                              action, changes (a field diff, JSON), note, task; capped (XADD MAXLEN ~ audit.maxEvents) by audit-log.ts
  *   <prefix>:{<name>}:runs:pending  set  names of entries with a run whose outcome is not final yet (a new leader goes on
@@ -122,6 +124,8 @@ export interface SchedulerKeys {
   /** tsbeat 0.2.x's record of the deployment's partition count: read only, to refuse a partitioned deployment. */
   readonly partitioning: string;
   readonly failing: string;
+  /** The schedule's queues that nobody consumes, as the leader last found them. */
+  readonly unconsumed: string;
   /** The audit trail (a stream). */
   readonly audit: string;
 }
@@ -157,6 +161,7 @@ export const SCHEDULER_KEY_TYPES = {
   replicaExpiry: 'zset',
   partitioning: 'hash',
   failing: 'hash',
+  unconsumed: 'hash',
   audit: 'stream',
 } as const satisfies Partial<Record<keyof SchedulerKeys, string>>;
 
@@ -209,6 +214,7 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     replicaExpiry: `${base}replicas:expiry`,
     partitioning: `${base}partitioning`,
     failing: `${base}failing`,
+    unconsumed: `${base}unconsumed`,
     audit: `${base}audit`,
   };
 }

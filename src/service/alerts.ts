@@ -10,7 +10,8 @@ import { AlertDeliverer, httpSend } from '../alerts/deliverer.js';
 import { policySend, trustedAlertUrls } from '../alerts/outbound.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { followsOutcomes } from '../config/resolve.js';
-import { finishedDeliveries, lateDeliveries, pausedDeliveries, publishedPing } from '../alerts/alert-rules.js';
+import { finishedDeliveries, lateDeliveries, pausedDeliveries, publishedPing, unconsumedDeliveries } from '../alerts/alert-rules.js';
+import { queueOf } from '../celery/routing.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { OutcomeEvents, RunRecord } from '../ports/outcomes.js';
 import { EVENTS } from '../base/log-events.js';
@@ -58,7 +59,17 @@ export function startAlerts(options: AlertsOptions): AlertsWiring {
   const alerting = new Alerting({ deployment: config.name, outbox, logger, now, outcomesKnown, onQueued: () => deliverer.poke() });
   let lateTimer: NodeJS.Timeout | undefined;
   return {
-    events: { ...NO_EVENTS, published: (run) => alerting.published(run), missed: (missed) => alerting.missed(missed) },
+    events: {
+      ...NO_EVENTS,
+      published: (run) => alerting.published(run),
+      missed: (missed) => alerting.missed(missed),
+      queueUnconsumed: (queue) => {
+        const current = options.current?.() ?? config;
+        for (const entry of options.entries())
+          if (entry.alerts?.on.includes('unconsumed') === true && queueOf(entry.task, entry.options, current) === queue.queue)
+            alerting.add(unconsumedDeliveries(config.name, entry, queue, now()));
+      },
+    },
     outcomeEvents: {
       finished: (name, record) => {
         const entry = options.entryNamed(name);

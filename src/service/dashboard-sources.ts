@@ -23,6 +23,7 @@ import type { RedisRunHistory } from '../redis/run-history-store.js';
 import type { RedisMissedSlots } from '../redis/missed-slots-store.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
 import type { RedisEntryFailures } from '../redis/failing-entries-store.js';
+import type { RedisUnconsumedQueues } from '../redis/unconsumed-queues.js';
 import { replicaStatuses } from '../control/replicas.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { errorAnswer } from '../http/entries-routes.js';
@@ -42,6 +43,8 @@ export interface DashboardInputs {
   readonly states: Pick<RedisStateStore, 'readSome'>;
   /** The entries whose runs are refused because of the entry alone. */
   readonly failures?: Pick<RedisEntryFailures, 'read'>;
+  /** The schedule's queues the leader finds nobody consumes. */
+  readonly unconsumed?: Pick<RedisUnconsumedQueues, 'read'>;
   readonly control: Pick<ControlStore, 'paused' | 'pauseNotes' | 'notes' | 'leader' | 'setPaused' | 'requestTrigger' | 'wasTriggered'>;
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The run histories in Redis, which every replica reads alike (the leader writes them). */
@@ -145,17 +148,19 @@ async function entryStatuses(inputs: DashboardInputs, held: HeldSet, names: read
   const entries = names.map((n) => byName.get(n)).filter((e): e is ResolvedEntry => e !== undefined);
   if (entries.length === 0) return new Map();
   // The pause notes and notes hashes hold a field only for the entries given one: small.
-  const [states, paused, pauseNotes, notes, leader, failing] = await Promise.all([
+  const [states, paused, pauseNotes, notes, leader, failing, unconsumed] = await Promise.all([
     inputs.states.readSome(entries.map((e) => e.name)),
     inputs.control.paused(),
     inputs.control.pauseNotes(),
     inputs.control.notes(),
     inputs.control.leader(),
     inputs.failures?.read(),
+    inputs.unconsumed?.read(),
   ]);
   const nextSlots = bookedSlots(supervisor.runner);
   const status = buildStatus({
     ...(failing === undefined ? {} : { failing }),
+    ...(unconsumed === undefined ? {} : { unconsumed }),
     ...(nextSlots === undefined ? {} : { nextSlots }),
     pauseNotes,
     notes,

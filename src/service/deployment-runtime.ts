@@ -14,6 +14,8 @@ import type { Clock } from '../ports/clock.js';
 import { fanOutEvents } from '../ports/events.js';
 import type { ControlStore } from '../redis/control-store.js';
 import { RedisEntryFailures } from '../redis/failing-entries-store.js';
+import { RedisUnconsumedQueues } from '../redis/unconsumed-queues.js';
+import { consumerCheckTask } from './consumer-check.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { Leadership } from '../redis/leadership.js';
 import { RedisMissedSlots } from '../redis/missed-slots-store.js';
@@ -54,6 +56,8 @@ export interface DeploymentRuntime {
   readonly keys: SchedulerKeys;
   readonly states: RedisStateStore;
   readonly failures: RedisEntryFailures;
+  /** The schedule's queues nobody consumes, as the leader's consumer check last found them. */
+  readonly unconsumed: RedisUnconsumedQueues;
   readonly missedSlots: RedisMissedSlots;
   readonly outcomes: Outcomes | undefined;
   readonly control: ControlStore;
@@ -77,14 +81,29 @@ export function makeDeploymentRuntime(shared: SharedParts): DeploymentRuntime {
   const passedSlots = new RedisPassedSlots(state, keys, log, () => lock.get().currentLease()?.token, config.lock.maxClockSkewMs);
   const outcomes = startOutcomes(config, keys, state, log, clock, observability.outcomeEvents, observability.pausing);
   const failures = new RedisEntryFailures(state, keys);
-  const counted = fanOutEvents([...observability.sinks, failures.events(), missedSlots.events, passedSlots.events]);
+  const unconsumed = new RedisUnconsumedQueues(state, keys);
+  const counted = fanOutEvents([...observability.sinks, failures.events(), unconsumed.events(), missedSlots.events, passedSlots.events]);
   const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
+  const probe = connections.publishing.consumers;
+  const consumerCheck =
+    probe === undefined
+      ? []
+      : [
+          consumerCheckTask({
+            probe,
+            config: () => shared.inForce.view.config(),
+            runtimeEntries: () => shared.catalog.entries(),
+            events: counted,
+            now: () => clock.now(),
+            logger: log,
+          }),
+        ];
   const { control, leadership, supervisor, watch } = makeLeadership({
     ...shared,
     fenced: connections.publishing,
     states,
     events: observability.around(tracked),
-    leaderTasks: [...(outcomes ? [trackerTask(outcomes.tracker, outcomes.onError)] : []), ...observability.leaderTasks],
+    leaderTasks: [...(outcomes ? [trackerTask(outcomes.tracker, outcomes.onError)] : []), ...observability.leaderTasks, ...consumerCheck],
     running: outcomes?.tracker,
     beforeSession: () => passedSlots.begin(clock.now()),
   });
@@ -95,6 +114,7 @@ export function makeDeploymentRuntime(shared: SharedParts): DeploymentRuntime {
     keys,
     states,
     failures,
+    unconsumed,
     missedSlots,
     outcomes,
     control,

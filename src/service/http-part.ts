@@ -103,6 +103,7 @@ function readsOf(options: Made) {
     control: runtime.control,
     runs: new RedisRunHistory(connections.state, runtime.keys),
     failures: runtime.failures,
+    unconsumed: runtime.unconsumed,
     /** The reports of the entries' slots that never ran. */
     missed: runtime.missedSlots,
   };
@@ -144,6 +145,7 @@ function makeDashboard(options: Made, entries: EntriesApi, reads: Reads): Dashbo
       catalog: options.catalog,
       states: reads.states,
       failures: reads.failures,
+      unconsumed: reads.unconsumed,
       control: reads.control,
       replicas: options.replicas,
       redis: connections.state,

@@ -15,6 +15,7 @@ import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
 import type { RedisEntryFailures } from '../redis/failing-entries-store.js';
+import type { RedisUnconsumedQueues } from '../redis/unconsumed-queues.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { warningsOf } from './deployment-watch.js';
 import type { DeploymentWatch } from './deployment-watch.js';
@@ -43,6 +44,8 @@ export interface ProbeSources {
   readonly runs: Pick<RunHistory, 'latest' | 'finished'>;
   /** The entries whose runs are refused because of the entry alone. */
   readonly failures?: Pick<RedisEntryFailures, 'read'>;
+  /** The schedule's queues the leader finds nobody consumes. */
+  readonly unconsumed?: Pick<RedisUnconsumedQueues, 'read'>;
   /** Why a source of runtime entries cannot be read now (the django database is away), if it cannot. */
   readonly sourceTrouble?: () => string | undefined;
 }
@@ -138,7 +141,7 @@ async function statusOf(sources: ProbeSources, page: { offset: number; limit: nu
   const nowMs = clock.now();
   const { fileEntries, runtimePage, total, end } = entriesPage(config.entries, sources.catalog, page);
   const names = [...fileEntries, ...(runtimePage ?? [])].map((e) => e.name);
-  const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing] = await Promise.all([
+  const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing, unconsumed] = await Promise.all([
     sources.states.readAll(),
     sources.control.paused(),
     sources.control.pauseNotes(),
@@ -148,9 +151,11 @@ async function statusOf(sources: ProbeSources, page: { offset: number; limit: nu
     !followsOutcomes(config) ? undefined : sources.runs.latest(names),
     !followsOutcomes(config) ? undefined : sources.runs.finished(names),
     sources.failures?.read(),
+    sources.unconsumed?.read(),
   ]);
   const status = buildStatus({
     ...(failing === undefined ? {} : { failing }),
+    ...(unconsumed === undefined ? {} : { unconsumed }),
     ...(outcomes === undefined ? {} : { outcomes }),
     ...(finished === undefined ? {} : { finished }),
     pauseNotes,

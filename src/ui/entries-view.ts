@@ -59,10 +59,16 @@ export function outcomeText(row: RowWire): string {
   return '';
 }
 
+/** Nobody consumes the entry's queue: its own colour, the reason on hover. */
+export function unconsumedBadge(reason: string): HTMLElement {
+  return h('span', { class: 'badge unconsumed', title: reason }, 'unconsumed');
+}
+
 /** The state; a paused entry's note (why, who) on hover and after it, shortened. */
 function stateBadge(row: RowWire): (HTMLElement | string)[] {
   const note = row.pauseNote;
   const badge = h('span', { class: `badge ${row.state}`, title: note === null ? undefined : `${note.by}: ${note.note}` }, row.state);
+  if (row.unconsumed !== null) return [badge, ' ', unconsumedBadge(row.unconsumed)];
   if (note === null) return [badge];
   const text = note.note.length > 40 ? `${note.note.slice(0, 39)}…` : note.note;
   return [badge, ' ', h('span', { class: 'note', title: `paused by ${note.by} at ${note.at}: ${note.note}` }, `${note.by}: ${text}`)];

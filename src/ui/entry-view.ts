@@ -306,6 +306,7 @@ function rowFacts(row: DetailWire['row'], nowMs: number): HTMLElement[] {
       ['Schedule', row.schedule],
       ['Zone', row.zone],
       ['State', row.state],
+      ...(row.unconsumed === null ? [] : ([['Unconsumed', row.unconsumed]] as const)),
       ...(row.pauseNote === null ? [] : ([['Paused', `by ${row.pauseNote.by} at ${row.pauseNote.at}: ${row.pauseNote.note}`]] as const)),
       ['Next run', row.next === null || row.nextMs === null ? '—' : `${row.next} (${relative(row.nextMs, nowMs)})`],
       ['Last run', row.last === null ? '—' : `${row.last}${row.lastBy === 'trigger' ? ' (trigger)' : ''}${outcome ? ` — ${outcome}` : ''}`],

@@ -3,6 +3,9 @@
  * loopback. Missed slots (the only leader down past its catchUp "skip") raise one `missed` alert and
  * a `/fail` ping; every published run pings once; a receiver that fails is retried until it takes
  * the alert, and each alert arrives once. The outbox itself (alerts-outbox.lua) takes an id once.
+ * A queue no worker consumes (a real Celery worker on `celery` only; an entry routed to `reports`)
+ * is flagged unconsumed in `beat status`, /status and /metrics and raises one `unconsumed` alert,
+ * all within consumers.unconsumedAfter; the flag clears once a worker on `reports` starts.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
@@ -16,7 +19,7 @@ import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat
 import { readQueue } from '../support/beat-queue.js';
 import { startWorker, stopAll } from '../support/celery.js';
 import type { CeleryProcess } from '../support/celery.js';
-import { runBeatCli, startPrivateRedis } from '../support/ops.js';
+import { httpPortOf, httpRequest, parsePrometheus, runBeatCli, sampleValue, startPrivateRedis } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
 interface Received {
@@ -246,5 +249,89 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
     // The publish said /start, the success said the bare URL.
     expect(receiver.on('/ping/fine/start')).toHaveLength(1);
     expect(receiver.on('/ping/fine')).toHaveLength(1);
+  }, 90_000);
+
+  it('a queue no worker consumes is flagged unconsumed (status, /status, metric, alert) within the threshold, and cleared when a worker consumes it', async () => {
+    const broker = server.url(2);
+    const file = dir.write('unconsumed.json', {
+      name: 'alerting-unconsumed',
+      broker: { url: broker },
+      maxInterval: '200ms',
+      lock: FAST_LOCK,
+      consumers: { every: '1s', unconsumedAfter: '3s', replyWindow: '500ms' },
+      alerts: { webhook: receiver.url('/unconsumed'), on: ['unconsumed'] },
+      beatSchedule: {
+        main: { task: 'tsbeat_test.ok', schedule: 1 },
+        report: { task: 'tsbeat_test.ok', schedule: 1, options: { queue: 'reports' } },
+      },
+    });
+    const env = { broker };
+    let celeryWorker: CeleryProcess | undefined;
+    let reportsWorker: CeleryProcess | undefined;
+    try {
+      celeryWorker = await startWorker({ name: 'celery-only', queues: ['celery'], env });
+      const beat = fleet.spawn({ config: file, args: ['--http', '127.0.0.1:0'] });
+      const port = await httpPortOf(beat);
+      await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
+      const leadAt = Date.now();
+      const flagged = await beat.waitForEvent(EVENTS.queueUnconsumed, 15_000);
+      // unconsumedAfter (3 s) from the first look (1 s after leading), plus a look's interval and reply window.
+      expect(Date.now() - leadAt).toBeLessThan(8000);
+      expect(flagged).toMatchObject({ queue: 'reports', entries: 1 });
+      expect(String(flagged['reason'])).toMatch(/^no worker consumes queue reports/);
+      // The `celery` queue has its worker: never flagged.
+      expect(beat.logs.filter((l) => l['event'] === EVENTS.queueUnconsumed && l['queue'] !== 'reports')).toEqual([]);
+
+      const cli = await runBeatCli(['status', '--config', file]);
+      expect(cli.code, cli.stderr).toBe(0);
+      expect(cli.stdout).toMatch(/UNCONSUMED: no worker consumes queue reports/);
+      const json = await runBeatCli(['status', '--config', file, '--json']);
+      const statusOf = (text: string, name: string) =>
+        (JSON.parse(text) as { entries: { name: string; unconsumed: unknown }[] }).entries.find((e) => e.name === name)?.unconsumed;
+      expect(statusOf(json.stdout, 'report')).toMatchObject({
+        queue: 'reports',
+        reason: expect.stringMatching(/^no worker consumes queue reports/),
+      });
+      expect(statusOf(json.stdout, 'main')).toBeNull();
+      const http = await httpRequest(port, '/status');
+      expect(statusOf(http.body, 'report')).toMatchObject({ queue: 'reports' });
+      expect(statusOf(http.body, 'main')).toBeNull();
+      const metrics = parsePrometheus((await httpRequest(port, '/metrics')).body);
+      expect(sampleValue(metrics, 'tsbeat_queue_unconsumed', { queue: 'reports' })).toBe(1);
+      expect(sampleValue(metrics, 'tsbeat_queue_unconsumed', { queue: 'celery' })).toBeUndefined();
+      await waitUntil(
+        'the unconsumed alert',
+        () => (receiver.on('/unconsumed').length >= 1 ? true : undefined),
+        10_000,
+        () => fleet.dump(),
+      );
+      const alert = JSON.parse(receiver.on('/unconsumed')[0]?.body ?? '{}') as Record<string, unknown>;
+      expect(alert).toMatchObject({
+        kind: 'unconsumed',
+        entry: 'report',
+        reason: expect.stringContaining('no worker consumes queue reports'),
+      });
+
+      // The same question before a deploy: `beat check --consumers` names the queue and exits 1.
+      const before = await runBeatCli(['check', '--config', file, '--consumers']);
+      expect(before.code, before.stdout).toBe(1);
+      expect(before.stderr).toContain('no worker consumes queue reports (1 entry publishes to it): start a worker with -Q reports');
+
+      reportsWorker = await startWorker({ name: 'reports', queues: ['reports'], env });
+      const cleared = await beat.waitForEvent(EVENTS.queueConsumed, 15_000);
+      expect(cleared['queue']).toBe('reports');
+      const after = await runBeatCli(['status', '--config', file, '--json']);
+      expect(statusOf(after.stdout, 'report')).toBeNull();
+      const metricsAfter = parsePrometheus((await httpRequest(port, '/metrics')).body);
+      expect(sampleValue(metricsAfter, 'tsbeat_queue_unconsumed', { queue: 'reports' })).toBeUndefined();
+      // One alert for the stretch, however many looks found it.
+      expect(receiver.on('/unconsumed')).toHaveLength(1);
+      const ready = await runBeatCli(['check', '--config', file, '--broker', broker]);
+      expect(ready.code, ready.stderr).toBe(0);
+      expect(ready.stdout).toMatch(/every queue has a consumer \(2 workers answered\)/);
+    } finally {
+      await stopAll([celeryWorker, reportsWorker]);
+      await fleet.killAll();
+    }
   }, 90_000);
 });

@@ -4,7 +4,8 @@
  * redis-server: broker and state on DB 0, results on DB 1): a failing and a succeeding entry told
  * apart in the list (and by its failing filter), an entry's history table equal to `beat history
  * --json`, a standby's page showing the same as the leader's, and the past hour's strips colouring
- * a failed slot, a slot skipped by overlap and slots missed while the leader was down. Oracles:
+ * a failed slot, a slot skipped by overlap and slots missed while the leader was down; an entry
+ * routed to a queue no worker consumes marked unconsumed in its own colour. Oracles:
  * `beat history` (it reads the histories in Redis), the states the worker's tasks are written to
  * end in, and the leader's own log of a skip.
  */
@@ -77,8 +78,11 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
       resultBackend: redis.url(1),
       maxInterval: '200ms',
       lock: FAST_LOCK,
+      consumers: { every: '1s', unconsumedAfter: '2s', replyWindow: '500ms' },
       beatSchedule: {
         'billing-sync': { task: 'tsbeat_test.fail', schedule: 1 },
+        // Routed to a queue no worker reads: its runs wait unread, and the leader flags the queue.
+        misrouted: { task: 'tsbeat_test.ok', schedule: 60, options: { queue: 'dash-nobody' } },
         healthy: { task: 'tsbeat_test.ok', schedule: 1 },
         // Runs 2.5 s every second: the slots that come while one runs are skipped (overlap), not missed (catchUp all).
         'slow-skip': {
@@ -168,6 +172,27 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
       await page.close();
     }
   }, 90_000);
+
+  it('marks an entry whose queue no worker consumes in a colour of its own, not the blue of a run in flight', async () => {
+    await leader.waitForEvent(EVENTS.queueUnconsumed, 15_000);
+    for (const base of bases) {
+      const page = await open(base);
+      const badge = page.locator('tr[data-entry="misrouted"] .badge.unconsumed');
+      await expect.poll(() => badge.getAttribute('title'), { timeout: 15_000 }).toMatch(/^no worker consumes queue dash-nobody/);
+      expect(await page.locator('tr[data-entry="healthy"] .badge.unconsumed').count()).toBe(0);
+      // Computed in the page (a string: this file is compiled without the DOM's types).
+      const colours = await page.evaluate<{ flagged: string; running: string }>(`(() => {
+        const flagged = document.querySelector('tr[data-entry="misrouted"] .badge.unconsumed');
+        const running = document.createElement('span');
+        running.className = 'badge run run-pending';
+        document.body.append(running);
+        return { flagged: flagged === null ? '' : getComputedStyle(flagged).backgroundColor, running: getComputedStyle(running).color };
+      })()`);
+      expect(colours.flagged).toMatch(/^rgb/);
+      expect(colours.flagged).not.toBe(colours.running);
+      await page.close();
+    }
+  }, 60_000);
 
   it("shows pauseOnFailure's pause, its note and the failed runs in a row, as beat status says them, on the leader's page and the standby's", async () => {
     const status = await waitUntil(

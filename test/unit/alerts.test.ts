@@ -2,7 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/base/errors.js';
 import { backoffMs, shownUrl } from '../../src/alerts/deliverer.js';
-import { finishedDeliveries, lateDeliveries, missedDeliveries, pingUrl, publishedPing } from '../../src/alerts/alert-rules.js';
+import {
+  finishedDeliveries,
+  lateDeliveries,
+  missedDeliveries,
+  pingUrl,
+  publishedPing,
+  unconsumedDeliveries,
+} from '../../src/alerts/alert-rules.js';
 import { parseConfig } from '../../src/config/load.js';
 
 function problemsOf(value: unknown): string[] {
@@ -25,7 +32,7 @@ describe('alert settings', () => {
     ).toEqual(
       [
         'alerts.webhook: alerts.webhook must be an http:// or https:// URL, got "ftp://example.com/x"',
-        'alerts.on[1]: alerts.on holds failed, missed, late, paused',
+        'alerts.on[1]: alerts.on holds failed, missed, late, paused, unconsumed',
         'alerts.lateAfter: alerts.lateAfter must be between 1 s and 1 day (86,400 s), got "10ms"',
         'beatSchedule.a.alerts.on: alerts.on must name at least one kind; leave alerts out for none',
         'beatSchedule.a.alerts.ping: alerts.ping must be an http:// or https:// URL, got "not a url"',
@@ -165,6 +172,31 @@ describe('alert deliveries', () => {
     const pending = { taskId: 'id-2', slotMs, publishedAtMs: slotMs, state: 'STARTED' };
     expect(lateDeliveries('prod', late, pending, slotMs + 9_999)).toEqual([]);
     expect(lateDeliveries('prod', late, pending, slotMs + 10_000).map((d) => d.id)).toEqual([`late:slow:${slotMs}:webhook`]);
+  });
+
+  it('an unconsumed queue makes one webhook alert per stretch (keyed by its first look), no ping, and only for entries that ask', () => {
+    const [asks, silent] = parseConfig(
+      {
+        alerts: { webhook: 'https://hooks.example/x', on: ['missed', 'unconsumed'] },
+        beatSchedule: {
+          report: { task: 'reports.build', schedule: 60, options: { queue: 'reports' }, alerts: { ping: 'https://hc-ping.com/u2' } },
+          other: { task: 't', schedule: 60, alerts: { on: ['missed'] } },
+        },
+      },
+      'alerts.test',
+    ).entries;
+    if (asks === undefined || silent === undefined) throw new Error('no entries');
+    const queue = { queue: 'reports', reason: 'no worker consumes queue reports (4 runs waiting)', sinceMs: slotMs, depth: 4 };
+    const deliveries = unconsumedDeliveries('prod', asks, queue, slotMs + 120_000);
+    expect(deliveries.map((d) => d.id)).toEqual([`unconsumed:report:${slotMs}:webhook`]);
+    expect(JSON.parse(deliveries[0]?.body ?? '')).toMatchObject({
+      kind: 'unconsumed',
+      entry: 'report',
+      count: 4,
+      reason:
+        "no worker consumes queue reports (4 runs waiting): its runs wait unread; start a worker with -Q reports, or fix the entry's queue",
+    });
+    expect(unconsumedDeliveries('prod', silent, queue, slotMs + 120_000)).toEqual([]);
   });
 
   it('backs off 1, 2, 4 s… up to five minutes, and shows URLs without their query', () => {

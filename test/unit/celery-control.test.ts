@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { amqpBroadcast } from '../../src/amqp/pidbox.js';
-import { revokeMessage } from '../../src/celery/control.js';
+import { activeQueuesMessage, activeQueuesOf, revokeMessage } from '../../src/celery/control.js';
 import { kombuKeyOptions } from '../../src/kombu/keys.js';
-import { pidboxPublish } from '../../src/kombu/pidbox.js';
+import { pidboxAnswer, pidboxPublish, pidboxReplyQueue } from '../../src/kombu/pidbox.js';
 
 interface Call {
   readonly task_id: string;
@@ -79,5 +79,51 @@ describe("revoke as Celery's remote control sends it", () => {
     };
     expect(body.arguments.task_id).toEqual(['a', 'b']);
     expect(() => revokeMessage({ taskIds: [], terminate: false, signal: 'SIGTERM' }, 1, 0, 'celery')).toThrow(/at least one/);
+  });
+});
+
+describe("inspect active_queues as Celery's remote control sends it", () => {
+  // Captured from `app.control.inspect(timeout=0.5).active_queues()` (Celery 5.2.6, kombu 5.2.4) on
+  // a Redis broker's DB 9: the decoded body, and the member kombu added to the reply exchange's binding set.
+  const oid = '3aa2cf4e-32d3-34c7-afe0-27c7b415fb9f';
+  const ticket = '76369be5-042e-4f5c-ac08-422cf84a960b';
+  const capturedBody =
+    '{"method": "active_queues", "arguments": {}, "destination": null, "pattern": null, "matcher": null, "ticket": "76369be5-042e-4f5c-ac08-422cf84a960b", "reply_to": {"exchange": "reply.celery.pidbox", "routing_key": "3aa2cf4e-32d3-34c7-afe0-27c7b415fb9f"}}';
+
+  it('publishes the body kombu publishes, with a reply address, on the pidbox channel', () => {
+    const ours = pidboxPublish(activeQueuesMessage({ ticket, oid }, 1, 1_795_590_026_400, 'celery', 1), kombuKeyOptions({}, 9));
+    expect(ours.channel).toBe('/9.celery.pidbox');
+    const envelope = JSON.parse(ours.payload) as { body: string; headers: { clock: number; expires: number } };
+    expect(JSON.parse(Buffer.from(envelope.body, 'base64').toString('utf8'))).toEqual(JSON.parse(capturedBody));
+    // The same key order as Python's dict, so the bytes match too.
+    expect(Buffer.from(envelope.body, 'base64').toString('utf8')).toBe(JSON.stringify(JSON.parse(capturedBody)));
+    expect(envelope.headers).toEqual({ clock: 1, expires: 1_795_590_027.4 });
+  });
+
+  it("binds its reply list as kombu's maybe_declare(reply_queue) does on Redis", () => {
+    expect(pidboxReplyQueue(kombuKeyOptions({}, 9), 'celery', oid)).toEqual({
+      bindingKey: '_kombu.binding.reply.celery.pidbox',
+      member: `${oid}\x06\x16\x06\x16${oid}.reply.celery.pidbox`,
+      list: `${oid}.reply.celery.pidbox`,
+    });
+    expect(pidboxReplyQueue(kombuKeyOptions({ globalKeyprefix: 'app:' }, 0), 'celery', oid).list).toBe(`app:${oid}.reply.celery.pidbox`);
+  });
+
+  it("reads a worker's answer of its ticket only, and the queue names in it", () => {
+    const answer = (t: string, body: unknown): string =>
+      JSON.stringify({
+        body: Buffer.from(JSON.stringify(body)).toString('base64'),
+        'content-type': 'application/json',
+        headers: { ticket: t, clock: 3 },
+        properties: { body_encoding: 'base64' },
+      });
+    const body = { 'w1@host': [{ name: 'celery', exchange: { name: 'celery' } }, { name: 'mail' }], 'w2@host': { error: "KeyError('x')" } };
+    expect(pidboxAnswer(answer('other', body), ticket)).toBeUndefined();
+    const read = activeQueuesOf(pidboxAnswer(answer(ticket, body), ticket));
+    expect([...(read ?? [])]).toEqual([
+      ['w1@host', ['celery', 'mail']],
+      ['w2@host', []],
+    ]);
+    expect(activeQueuesOf(['not', 'an', 'answer'])).toBeUndefined();
   });
 });

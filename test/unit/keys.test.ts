@@ -58,6 +58,7 @@ const TODAY: Record<string, string> = {
   replicas: 'tsbeat:{prod}:replicas',
   replicaExpiry: 'tsbeat:{prod}:replicas:expiry',
   failing: 'tsbeat:{prod}:failing',
+  unconsumed: 'tsbeat:{prod}:unconsumed',
   audit: 'tsbeat:{prod}:audit',
   partitioning: 'tsbeat:{prod}:partitioning',
 };
