@@ -26,6 +26,12 @@ export const SOURCE_DEFAULTS = {
   djangoChangedMarginMs: 60_000,
   /** The runs of django entries are written back (last_run_at, total_run_count) in one batch this often. */
   djangoWriteBackMs: 1000,
+  /**
+   * Cut-over adoption (redis/seed-states.ts): another scheduler's last run within this of tsbeat's
+   * own last publish is tsbeat's run written back (the django write-back stamps its clock a few ms
+   * after the publish), never a newer run of the other scheduler, even when that publish was late.
+   */
+  seedOwnRecordMarginMs: 1000,
   /** Rows per UPDATE of a write-back batch. */
   djangoWriteBackChunk: 1000,
   /** After a failed read of the tables, the next attempt waits this long, doubling up to the second value. */

@@ -4,7 +4,7 @@ import type { SchedulerEvents } from '../ports/events.js';
 
 /**
  * The write-back of the django entries' runs (last_run_at, total_run_count) as a sink of scheduler
- * events: only the leader publishes, so only the leader writes them.
+ * events: only the leader publishes, so only the leader writes them; and it disables expired rows.
  */
 export function writeBackSink(django: DjangoEntries | undefined, now: () => number): SchedulerEvents[] {
   if (django === undefined) return [];
@@ -15,6 +15,8 @@ export function writeBackSink(django: DjangoEntries | undefined, now: () => numb
         // A source with writeBack off (and beat run --dry-run, which has no such sink) writes nothing.
         if (run.entry.origin === 'django') django.recordRun(run.entry.name, now());
       },
+      // Only the leader disables expired rows (DjangoEntries.leadershipChanged).
+      leadershipChanged: (leading) => django.leadershipChanged(leading),
     },
   ];
 }
