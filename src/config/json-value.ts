@@ -13,7 +13,7 @@ const MAX_DEPTH = 100;
 /**
  * kombu's decoders (kombu 5.3 to 5.6, _decoders and _register_default_types) by marker, with the
  * `__value__` each takes: the text its encoder writes (isoformat(), str(), utf-8), or for a UUID
- * `{"hex": …}` (uuid.UUID(**value)).
+ * `{"hex": …}` (uuid.UUID(**value); kombu 5.3 adds "version").
  */
 const KOMBU_TYPES: Readonly<Record<string, 'text' | 'uuid'>> = {
   datetime: 'text',
@@ -25,6 +25,17 @@ const KOMBU_TYPES: Readonly<Record<string, 'text' | 'uuid'>> = {
   uuid: 'uuid',
 };
 
+/**
+ * What uuid.UUID(**value) takes, as kombu's encoders write it: `{"hex"}` (5.4 on), or
+ * `{"hex", "version"}` (5.3: `o.version`, None for a UUID outside RFC 4122's variant).
+ */
+function isUuidValue(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const { hex, version, ...rest } = value as Record<string, unknown>;
+  if (typeof hex !== 'string' || Object.keys(rest).length > 0) return false;
+  return version === undefined || version === null || (Number.isInteger(version) && (version as number) >= 1 && (version as number) <= 5);
+}
+
 /** What is wrong with a kombu typed value `{"__type__", "__value__"}`, or undefined when kombu decodes its shape. */
 function typedValueProblem(type: unknown, value: unknown): string | undefined {
   const kind = typeof type === 'string' && Object.hasOwn(KOMBU_TYPES, type) ? KOMBU_TYPES[type] : undefined;
@@ -32,11 +43,8 @@ function typedValueProblem(type: unknown, value: unknown): string | undefined {
     return `an object with exactly the keys "__type__" and "__value__" is decoded by kombu >= 5.3 as a typed value, and ${JSON.stringify(type)} is not one it knows (datetime, date, time, decimal, uuid, bytes, base64): it fails on the worker; rename or add a key`;
   }
   if (kind === 'text' && typeof value !== 'string') return `a kombu ${String(type)} value must have a string "__value__"`;
-  if (kind === 'uuid') {
-    const hex =
-      value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)['hex'] : undefined;
-    if (typeof hex !== 'string' || Object.keys(value as object).length !== 1)
-      return 'a kombu uuid value must have "__value__": {"hex": "<32 hex digits>"}';
+  if (kind === 'uuid' && !isUuidValue(value)) {
+    return 'a kombu uuid value must have "__value__": {"hex": "<32 hex digits>"}, and at most "version" (null or 1 to 5) beside it';
   }
   return undefined;
 }

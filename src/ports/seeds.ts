@@ -8,7 +8,10 @@ import type { ParsedEntry } from '../config/schema.js';
 /** What another scheduler recorded of an entry's last run. */
 export interface SeedState {
   readonly name: string;
-  /** The other scheduler's last run (its publish time), epoch ms. */
+  /**
+   * The other scheduler's last run (its publish time), epoch ms; with `anchor`, the instant it
+   * counts from instead (ModelEntry's stand-in for a never-run row: its date_changed).
+   */
   readonly lastRunMs: number;
   /** Its run count (RedBeat's total_run_count, the row's total_run_count). */
   readonly runCount: number;
@@ -21,4 +24,11 @@ export interface SeedState {
    * the re-enable): it replaces any older stored slot, not only one that a newer fire separates.
    */
   readonly reset?: boolean;
+  /**
+   * `lastRunMs` is no run but the anchor of the schedule's grid (a django row without last_run_at:
+   * its date_changed): where tsbeat has no state of the incarnation, written as tsbeat's first
+   * sighting (`seen`), not as a published slot, so that a backfill still counts the slots before it
+   * as never published; against a slot of tsbeat's, compared as a run.
+   */
+  readonly anchor?: boolean;
 }

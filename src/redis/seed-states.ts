@@ -8,12 +8,18 @@
  * schedule's next fire after S is at or before L (the other scheduler ran that fire, or a later
  * one). Then the stored state is replaced by the seed (its slot L: the next fire is the schedule's
  * first after L, as RedBeat's due_at and ModelEntry.is_due compute it). Otherwise L stands for S
- * itself or an older slot, and adopting it is a no-op: in particular tsbeat's own runs written back
- * (src/redbeat/write-back.ts, src/django/write-back.ts), stamped at or just after S's publish. A
- * record within DEFAULTS.seedOwnRecordMarginMs of tsbeat's last publish is tsbeat's own even when
- * that publish was later than the next fire. A reset (a re-enabled django row) replaces any older
+ * itself or an older slot, and adopting it is a no-op. A record at or before tsbeat's last publish
+ * time P (plus DEFAULTS.seedOwnRecordMarginMs) is never newer, even when that publish was later than
+ * the next fire: it is tsbeat's own run written back (src/redbeat/write-back.ts and
+ * src/service/django-write-back.ts write P itself, which a database may truncate; a run staged
+ * ahead of its slot stores its slot as P, and is written back a few ms later), or a run older than
+ * tsbeat's last. A reset (a re-enabled django row) replaces any older
  * slot. Where tsbeat has no state of the entry's incarnation
- * (or one without a slot: seen, never run), the seed is written as it is.
+ * (or one without a slot: seen, never run), the seed is written as it is. An anchor (a django row
+ * without last_run_at: its date_changed) is written as the first sighting where tsbeat has no state
+ * of the incarnation at all, so that it moves the grid without counting a slot as published (a
+ * backfill finds the slots before it unpublished); against a slot of tsbeat's it is compared as a
+ * run (a re-enable or an edit since tsbeat ran the row).
  *
  * The decision reads the stored states here (the next fire needs the schedule, which Lua does not
  * compute), and seed-state.lua writes under it: it replaces a state only while its slot is still at
@@ -32,7 +38,10 @@ export type { SeedState } from '../ports/seeds.js';
 
 /** What to do with one seed, given tsbeat's stored state. */
 export type SeedDecision =
-  /** Write it only where there is no state of its incarnation (nothing stored, or nothing with a slot). */
+  /**
+   * Write it only where there is no state of its incarnation (nothing stored, or, for a run,
+   * nothing with a slot; an anchor never replaces a first sighting tsbeat recorded).
+   */
   | { readonly write: 'where-none' }
   /** Replace the stored state while its slot is still at most `slotMs` (what was compared). */
   | { readonly write: 'replace'; readonly slotMs: number }
@@ -52,11 +61,16 @@ export function seedDecision(seed: SeedState, stored: EntryState | undefined, de
   if (stored.incarnation !== undefined && seed.incarnation !== undefined && stored.incarnation !== seed.incarnation) {
     return { write: 'where-none' };
   }
+  // An anchor against a slot of tsbeat's: the row's date_changed moved since tsbeat first saw it,
+  // by a re-enable (save() of the disabled row cleared last_run_at) or an edit, which cannot be told
+  // apart from here: counted as a run, as ModelEntry counts it.
   const { slotMs } = stored;
   if (seed.lastRunMs <= slotMs) return { write: 'keep' };
   if (seed.reset === true) return { write: 'replace', slotMs };
   if (seed.entry === undefined) return { write: 'keep' };
-  if (stored.publishedAtMs !== undefined && Math.abs(seed.lastRunMs - stored.publishedAtMs) <= DEFAULTS.seedOwnRecordMarginMs) {
+  // At or before tsbeat's last publish (within the margin): tsbeat's own run written back, or a run
+  // older than tsbeat's last; either way tsbeat's record is the newer.
+  if (stored.publishedAtMs !== undefined && seed.lastRunMs <= stored.publishedAtMs + DEFAULTS.seedOwnRecordMarginMs) {
     return { write: 'keep' };
   }
   const zone = seed.entry.timezone ?? defaultZone;
@@ -79,10 +93,11 @@ export async function seedStates(client: Redis, stateKey: string, seeds: readonl
       const decision = seedDecision(seed, readEntryState(stored[j]), defaultZone);
       if (decision.write === 'keep') return;
       const { name, lastRunMs, runCount, incarnation } = seed;
-      // The last run as the last slot: the next slot is the schedule's first fire after it.
+      // The last run as the last slot: the next slot is the schedule's first fire after it. An
+      // anchor as the first sighting: the same next slot, and no slot counted as published.
+      const anchor = seed.anchor === true && decision.write === 'where-none';
       const state = encodeEntryState({
-        slotMs: lastRunMs,
-        publishedAtMs: lastRunMs,
+        ...(anchor ? { seenMs: lastRunMs } : { slotMs: lastRunMs, publishedAtMs: lastRunMs }),
         runCount,
         ...(incarnation === undefined ? {} : { incarnation }),
       });

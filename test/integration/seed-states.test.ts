@@ -82,6 +82,27 @@ describe('seed-state.lua', () => {
     expect(await read('later')).toEqual({ slot: S + 1000, g: 'd5', n: 4 });
   });
 
+  it('writes an anchor (a state without a slot) only where there is no state of the incarnation', async () => {
+    const anchorText = JSON.stringify({ seen: S, g: 'd5', n: 0 });
+    await redis.hset(keys.state, 'seen', JSON.stringify({ seen: S - 50_000, g: 'd5', n: 0 }));
+    await redis.hset(keys.state, 'ran', JSON.stringify({ slot: S - 60_000, g: 'd5', n: 4 }));
+    await redis.hset(keys.state, 'older', JSON.stringify({ slot: S - 60_000, g: 'd3', n: 4 }));
+    const reply = await withScripts(redis).seedState(
+      1,
+      keys.state,
+      '4',
+      ...['none', anchorText, 'd5', ''],
+      ...['seen', anchorText, 'd5', ''],
+      ...['ran', anchorText, 'd5', String(S - 60_000)],
+      ...['older', anchorText, 'd5', ''],
+    );
+    expect(reply).toEqual([1, 0, 0, 1]);
+    expect(await read('none')).toEqual({ seen: S, g: 'd5', n: 0 });
+    expect(await read('seen')).toEqual({ seen: S - 50_000, g: 'd5', n: 0 });
+    expect(await read('ran')).toEqual({ slot: S - 60_000, g: 'd5', n: 4 });
+    expect(await read('older')).toEqual({ seen: S, g: 'd5', n: 0 });
+  });
+
   it('refuses a malformed call before writing anything', async () => {
     const scripts = withScripts(redis);
     await expect(scripts.seedState(1, keys.state, '2', 'a', seedText(S, 1, 'd1'), 'd1', '')).rejects.toThrow(/quadruples/);
@@ -118,10 +139,14 @@ describe('seedStates: whichever last run is newer by slot wins', () => {
         // A run within the period after S is of S's slot: no newer slot.
         { name: 'within', lastRunMs: S + 4000, runCount: 6, incarnation: 'r1', entry },
         { name: 'fresh', lastRunMs: S - 3000, runCount: 1, incarnation: 'r1', entry },
+        // A django row never run: its date_changed anchors the grid as a first sighting, no slot.
+        { name: 'anchored', lastRunMs: S - 7000, runCount: 0, incarnation: 'r1', entry, anchor: true },
+        { name: 'same', lastRunMs: S + 5000, runCount: 0, incarnation: 'r1', entry, anchor: true },
       ],
       'UTC',
     );
-    expect(written).toBe(2);
+    expect(written).toBe(3);
+    expect(await read('anchored')).toEqual({ seen: S - 7000, g: 'r1', n: 0 });
     for (const name of ['same', 'own', 'within']) expect(await redis.hget(keys.state, name)).toBe(mine);
     expect(await read('newer')).toEqual({ slot: S + 10_300, at: S + 10_300, g: 'r1', n: 6 });
     expect(await read('fresh')).toEqual({ slot: S - 3000, at: S - 3000, g: 'r1', n: 1 });

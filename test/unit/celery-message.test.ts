@@ -338,6 +338,11 @@ describe('refusals', () => {
       'entry "add-every-minute": args.1: a kombu uuid value must have "__value__": {"hex"',
     ],
     [
+      'args of a uuid with a key kombu never writes (uuid.UUID takes one form only)',
+      { args: [{ __type__: 'uuid', __value__: { hex: '6f1d3c0e8a2b4d5e9f7a1b2c3d4e5f60', node: 1 } }] },
+      'entry "add-every-minute": args.0: a kombu uuid value must have "__value__": {"hex"',
+    ],
+    [
       'kwargs of a malformed datetime',
       { kwargs: { when: { __value__: 1, __type__: 'datetime' } } },
       'entry "add-every-minute": kwargs.when: a kombu datetime value must have a string "__value__"',
@@ -364,6 +369,9 @@ describe('refusals', () => {
       { __type__: 'time', __value__: '12:00:00' },
       { __type__: 'decimal', __value__: '1.10' },
       { __type__: 'uuid', __value__: { hex: '6f1d3c0e8a2b4d5e9f7a1b2c3d4e5f60' } },
+      // kombu 5.3's encoder adds the version (None outside RFC 4122's variant).
+      { __type__: 'uuid', __value__: { hex: '6f1d3c0e8a2b4d5e9f7a1b2c3d4e5f60', version: 4 } },
+      { __type__: 'uuid', __value__: { hex: '6f1d3c0e8a2b4d5e9f7a1b2c3d4e5f60', version: null } },
       { __type__: 'bytes', __value__: 'abc' },
       { __type__: 'base64', __value__: '/w==' },
     ];

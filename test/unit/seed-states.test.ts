@@ -72,6 +72,22 @@ describe('seedDecision: whichever last run is newer wins, compared by slot', () 
     expect(seedDecision(seed(S + 62_000, { entry: EVERY_MINUTE }), stored(S), 'UTC')).toEqual({ write: 'replace', slotMs: S });
   });
 
+  it('keeps a run the other scheduler made before tsbeat last published (it published later than its slot)', () => {
+    // tsbeat published S at S + 30 s; a run recorded at S + 15 s is older than that publish.
+    const late = stored(S, { publishedAtMs: S + 30_000 });
+    expect(seedDecision(seed(S + 15_000), late, 'UTC')).toEqual({ write: 'keep' });
+    expect(seedDecision(seed(S + 40_000), late, 'UTC')).toEqual({ write: 'replace', slotMs: S });
+  });
+
+  it("writes a never-run row's anchor where tsbeat has no state of the incarnation, and compares it as a run with a slot", () => {
+    const anchor = seed(S + 95_000, { anchor: true });
+    expect(seedDecision(anchor, undefined, 'UTC')).toEqual({ write: 'where-none' });
+    expect(seedDecision(anchor, stored(S, { incarnation: 'd6' }), 'UTC')).toEqual({ write: 'where-none' });
+    // date_changed moved since tsbeat's run (a re-enable while no tsbeat ran, or an edit): a run then.
+    expect(seedDecision(anchor, stored(S), 'UTC')).toEqual({ write: 'replace', slotMs: S });
+    expect(seedDecision(seed(S - 60_000, { anchor: true }), stored(S), 'UTC')).toEqual({ write: 'keep' });
+  });
+
   it('keeps what it cannot compare (a definition with problems) unless the record resets the last run', () => {
     expect(seedDecision(seed(S + 95_000, { entry: undefined }), stored(S), 'UTC')).toEqual({ write: 'keep' });
     // A re-enabled django row: its re-enable is its last run, even within the period.
@@ -114,9 +130,15 @@ describe("a django row's seed, as ModelEntry takes its last run", () => {
   it('takes last_run_at, else date_changed, with total_run_count and the row id as incarnation', () => {
     expect(rowSeed(row({}))).toMatchObject({ name: 'e', lastRunMs: S - 7500, runCount: 4, incarnation: 'd7' });
     expect(rowSeed(row({}))?.entry?.schedule).toEqual({ kind: 'interval', everyMs: 60_000 });
-    expect(rowSeed(row({ last_run_at: null, total_run_count: 0 }))).toMatchObject({ lastRunMs: S - 3_600_000, runCount: 0 });
+    expect(rowSeed(row({}))?.anchor).toBeUndefined();
+    // Never run: date_changed anchors the grid, and is no run (a backfill finds the slots before it unpublished).
+    expect(rowSeed(row({ last_run_at: null, total_run_count: 0 }))).toMatchObject({ lastRunMs: S - 3_600_000, runCount: 0, anchor: true });
     expect(rowSeed(row({}), true)).toMatchObject({ reset: true });
     expect(rowSeed(row({}))?.reset).toBeUndefined();
+    // Re-enabled (save() of the disabled row cleared last_run_at): the re-enable is its last run.
+    const reEnabled = rowSeed(row({ last_run_at: null, total_run_count: 0 }), true);
+    expect(reEnabled).toMatchObject({ lastRunMs: S - 3_600_000, reset: true });
+    expect(reEnabled?.anchor).toBeUndefined();
   });
 
   it('reads a naive last_run_at as the database zone (USE_TZ False: TIME_ZONE)', () => {

@@ -19,7 +19,9 @@
           written.
   Writes  HSET of the seed where there is no state of the incarnation: none, an unreadable one, one
           of an older incarnation (the entry was deleted and created again), or one without a slot
-          (seen, never run; its `seen` is kept). With `replace`, HSET over a state of the
+          (seen, never run; its `seen` is kept), the last only by a seed with a slot: a seed
+          without one (an anchor: a never-run django row's date_changed as `seen`) is written only
+          where there is no state of the incarnation. With `replace`, HSET over a state of the
           incarnation (or without one, which the entry fence adopts) whose slot is at most `replace`
           and before the seed's: the seed's slot, publish time and incarnation, the stored `seen`
           and manual-run count `t` kept, the count the seed's plus `t` (the other scheduler's count is
@@ -67,8 +69,9 @@ for i = 1, count do
     redis.call('HSET', KEYS[1], seed.name, seed.value)
     written[i] = 1
   elseif mine ~= 'superseded' then
-    local replaceable = mine.slot == nil
-      or (seed.replace ~= nil and mine.slot <= seed.replace and seed.state.slot ~= nil and mine.slot < seed.state.slot)
+    -- A seed without a slot (an anchor: seen, never run) is written only where there is no state.
+    local replaceable = seed.state.slot ~= nil
+      and (mine.slot == nil or (seed.replace ~= nil and mine.slot <= seed.replace and mine.slot < seed.state.slot))
     if replaceable then
       redis.call('HSET', KEYS[1], seed.name, merged(seed.state, mine))
       written[i] = 1
