@@ -26,6 +26,13 @@ export const SOURCE_DEFAULTS = {
   djangoChangedMarginMs: 60_000,
   /** The runs of django entries are written back (last_run_at, total_run_count) in one batch this often. */
   djangoWriteBackMs: 1000,
+  /**
+   * Cut-over adoption (redis/seed-states.ts): another scheduler's last run at most this after tsbeat's
+   * own last publish is tsbeat's run written back (a run staged ahead of its slot stores its slot as
+   * its publish time, and is written back with the wake-up's time, a few ms later), never a newer run
+   * of the other scheduler, even when that publish was late.
+   */
+  seedOwnRecordMarginMs: 1000,
   /** Rows per UPDATE of a write-back batch. */
   djangoWriteBackChunk: 1000,
   /** After a failed read of the tables, the next attempt waits this long, doubling up to the second value. */

@@ -142,7 +142,7 @@ function v1BodyFields(entry: ShapeEntry, eta: Field, expires: Field): (readonly 
 }
 
 export function compileMessageShape(entry: ShapeEntry, config: MessageConfig, env: MessageEnv): MessageShape {
-  refuseNonJson(entry.name, 'options.headers', entry.options.headers ?? {});
+  refuseNonJson(entry.name, 'options.headers', entry.options.headers ?? {}, false);
   const o = entry.options;
   const destination = resolveDestination(entry.task, o, config);
   const expires = compileExpires(entry.name, o.expires);

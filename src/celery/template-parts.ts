@@ -39,8 +39,9 @@ export function json(value: unknown): string {
   }
 }
 
-export function refuseNonJson(entry: string, what: string, value: unknown): void {
-  const problem = findJsonProblem(value);
+/** `typed`: whether kombu's typed values pass (args and kwargs; not headers: see findJsonProblem). */
+export function refuseNonJson(entry: string, what: string, value: unknown, typed = true): void {
+  const problem = findJsonProblem(value, [], 0, typed);
   if (problem === undefined) return;
   const at = problem.path.length === 0 ? what : `${what}.${problem.path.join('.')}`;
   throw new BeatError(ErrorCode.MessageInvalid, `entry "${entry}": ${at}: ${problem.message}`);

@@ -1,17 +1,63 @@
 /**
- * Task arguments must survive the trip Python's json module makes: only plain JSON values, and no
- * object that kombu >= 5.3 would decode as a typed value (`{"__type__": …, "__value__": …}`,
- * celery-protocol.md §6), which workers fail on.
+ * Task arguments must survive the trip Python's json module makes: only plain JSON values. An
+ * object with exactly the keys `__type__` and `__value__` is what kombu >= 5.3 decodes as a typed
+ * value (kombu/utils/json.py object_hook, celery-protocol.md §6): those of the types kombu registers
+ * (what `kombu.utils.json.dumps` writes of a datetime, date, time, Decimal, UUID or bytes, and what
+ * DatabaseScheduler reads from django rows) pass through unchanged and reach the worker as that
+ * type; any other `__type__` raises "Unsupported type" there, so it is refused here.
  */
 import type * as z from 'zod';
 
 const MAX_DEPTH = 100;
 
-/** Describes the first value in `value` that is not faithful JSON, or undefined if all is well. */
+/**
+ * kombu's decoders (kombu 5.3 to 5.6, _decoders and _register_default_types) by marker, with the
+ * `__value__` each takes: the text its encoder writes (isoformat(), str(), utf-8), or for a UUID
+ * `{"hex": …}` (uuid.UUID(**value); kombu 5.3 adds "version").
+ */
+const KOMBU_TYPES: Readonly<Record<string, 'text' | 'uuid'>> = {
+  datetime: 'text',
+  date: 'text',
+  time: 'text',
+  decimal: 'text',
+  bytes: 'text',
+  base64: 'text',
+  uuid: 'uuid',
+};
+
+/**
+ * What uuid.UUID(**value) takes, as kombu's encoders write it: `{"hex"}` (5.4 on), or
+ * `{"hex", "version"}` (5.3: `o.version`, None for a UUID outside RFC 4122's variant).
+ */
+function isUuidValue(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const { hex, version, ...rest } = value as Record<string, unknown>;
+  if (typeof hex !== 'string' || Object.keys(rest).length > 0) return false;
+  return version === undefined || version === null || (Number.isInteger(version) && (version as number) >= 1 && (version as number) <= 5);
+}
+
+/** What is wrong with a kombu typed value `{"__type__", "__value__"}`, or undefined when kombu decodes its shape. */
+function typedValueProblem(type: unknown, value: unknown): string | undefined {
+  const kind = typeof type === 'string' && Object.hasOwn(KOMBU_TYPES, type) ? KOMBU_TYPES[type] : undefined;
+  if (kind === undefined) {
+    return `an object with exactly the keys "__type__" and "__value__" is decoded by kombu >= 5.3 as a typed value, and ${JSON.stringify(type)} is not one it knows (datetime, date, time, decimal, uuid, bytes, base64): it fails on the worker; rename or add a key`;
+  }
+  if (kind === 'text' && typeof value !== 'string') return `a kombu ${String(type)} value must have a string "__value__"`;
+  if (kind === 'uuid' && !isUuidValue(value)) {
+    return 'a kombu uuid value must have "__value__": {"hex": "<32 hex digits>"}, and at most "version" (null or 1 to 5) beside it';
+  }
+  return undefined;
+}
+
+/**
+ * Describes the first value in `value` that is not faithful JSON, or undefined if all is well.
+ * `typed`: whether kombu's typed values pass (task args and kwargs); in headers none does.
+ */
 export function findJsonProblem(
   value: unknown,
   path: (string | number)[] = [],
   depth = 0,
+  typed = true,
 ): { path: (string | number)[]; message: string } | undefined {
   if (depth > MAX_DEPTH) return { path, message: `nested more than ${MAX_DEPTH} levels deep` };
   switch (typeof value) {
@@ -31,7 +77,7 @@ export function findJsonProblem(
       if (value === null) return undefined;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i += 1) {
-          const problem = findJsonProblem(value[i], [...path, i], depth + 1);
+          const problem = findJsonProblem(value[i], [...path, i], depth + 1, typed);
           if (problem) return problem;
         }
         return undefined;
@@ -43,14 +89,19 @@ export function findJsonProblem(
       }
       const keys = Object.keys(value);
       if (keys.length === 2 && keys.includes('__type__') && keys.includes('__value__')) {
-        return {
-          path,
-          message:
-            'an object with exactly the keys "__type__" and "__value__" is decoded by kombu >= 5.3 as a typed value and fails on the worker; rename or add a key',
-        };
+        if (!typed) {
+          return {
+            path,
+            message:
+              'an object with exactly the keys "__type__" and "__value__" is decoded by kombu >= 5.3 as a typed value, which tsbeat does not send in headers; rename or add a key',
+          };
+        }
+        const envelope = value as Record<string, unknown>;
+        const message = typedValueProblem(envelope['__type__'], envelope['__value__']);
+        return message === undefined ? undefined : { path, message };
       }
       for (const key of keys) {
-        const problem = findJsonProblem((value as Record<string, unknown>)[key], [...path, key], depth + 1);
+        const problem = findJsonProblem((value as Record<string, unknown>)[key], [...path, key], depth + 1, typed);
         if (problem) return problem;
       }
       return undefined;
@@ -63,6 +114,12 @@ export function findJsonProblem(
 /** zod refinement: reports the first problem of an args array or kwargs object at its exact path. */
 export function checkCeleryJson(value: unknown, ctx: z.RefinementCtx): void {
   const problem = findJsonProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message, input: undefined });
+}
+
+/** zod refinement of custom headers: plain JSON, no kombu typed value (see findJsonProblem). */
+export function checkHeaderJson(value: unknown, ctx: z.RefinementCtx): void {
+  const problem = findJsonProblem(value, [], 0, false);
   if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message, input: undefined });
 }
 

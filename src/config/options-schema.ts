@@ -7,7 +7,7 @@ import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
 import { keyed } from './keys.js';
 import { compilePattern } from './task-pattern.js';
-import { checkCeleryJson } from './json-value.js';
+import { checkHeaderJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, boundText } from './duration.js';
 import { isShownInstant, parseIsoDateTime } from '../time/zone.js';
 import { shown } from '../base/errors.js';
@@ -63,7 +63,7 @@ const optionsShape = {
   countdown: seconds('countdown').optional(),
   /** Merged at the top level of the message headers; visible in `task.request`. */
   // Checked like args: kombu >= 5.3 decodes the whole envelope, headers included, with its typed-JSON hook.
-  headers: z.record(z.string(), z.unknown(), { error: 'headers must be an object' }).superRefine(checkCeleryJson).optional(),
+  headers: z.record(z.string(), z.unknown(), { error: 'headers must be an object' }).superRefine(checkHeaderJson).optional(),
   timeLimit: seconds('timeLimit').optional(),
   softTimeLimit: seconds('softTimeLimit').optional(),
   ignoreResult: z.boolean({ error: 'ignoreResult must be true or false' }).optional(),

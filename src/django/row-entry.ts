@@ -23,6 +23,15 @@ export interface TaskRow {
   /** PeriodicTask.date_changed, epoch ms. */
   readonly changedMs: number | undefined;
   readonly oneOff: boolean;
+  readonly enabled: boolean;
+  /** PeriodicTask.last_run_at, epoch ms: the last run DatabaseScheduler (or tsbeat's write-back) recorded. */
+  readonly lastRunMs: number | undefined;
+  /** PeriodicTask.total_run_count. */
+  readonly runCount: number;
+  /** PeriodicTask.start_time, epoch ms. */
+  readonly startMs: number | undefined;
+  /** PeriodicTask.expires, epoch ms. */
+  readonly expiresMs: number | undefined;
   readonly sourced: SourcedEntry;
   /** The entry's definition but for its name (or its problems) as text: for one name, equal texts, same entry. */
   readonly key: string;
@@ -106,23 +115,35 @@ export function taskRow(row: Row, db: DjangoDb, shapes: RowShapes, namePrefix = 
   if (expiresMs !== undefined) definition.endAt = formatInstant(expiresMs, 'UTC');
 
   const changedMs = db.instant(row.date_changed);
+  const count = Number(row.total_run_count);
+  const marks = {
+    id,
+    name,
+    changedMs,
+    oneOff,
+    enabled: definition.enabled === true,
+    lastRunMs: db.instant(row.last_run_at),
+    runCount: Number.isSafeInteger(count) && count > 0 ? count : 0,
+    startMs,
+    expiresMs,
+  };
   // The row's id is its incarnation: a row deleted and created again under its name has a new id
   // (an auto-increment column never hands out an id again), and its state starts afresh.
   const incarnation = `d${String(id)}`;
   const fence = { incarnation, revision: incarnationRevision(incarnation) };
   if (problems.length > 0) {
-    return { id, name, changedMs, oneOff, sourced: { name, problems, ...fence }, key: JSON.stringify(['problems', problems]) };
+    return { ...marks, sourced: { name, problems, ...fence }, key: JSON.stringify(['problems', problems]) };
   }
   const shape = shapes.shapeOf(definition);
   if (!shape.parsed.ok) {
     const { problems: refused } = shape.parsed;
-    return { id, name, changedMs, oneOff, sourced: { name, problems: refused, ...fence }, key: shape.key };
+    return { ...marks, sourced: { name, problems: refused, ...fence }, key: shape.key };
   }
   // Every message carries its entry's name as periodic_task_name: a tenant's row (`<schema>:<name>`)
   // says its own name instead; the other rows share the shape's entry whole.
   const entry = name === rowName ? shape.parsed.entry : namedEntry(shape.parsed.entry, rowName);
   const sourced: SourcedEntry = { name, entry, ...fence };
-  return { id, name, changedMs, oneOff, sourced, key: shape.key, definition: shape.definition };
+  return { ...marks, sourced, key: shape.key, definition: shape.definition };
 }
 
 interface MappedSchedule {

@@ -19,6 +19,8 @@ import { djangoDbKind } from '../config/django-source-schema.js';
 import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
 import { openDjangoDb } from './db.js';
 import type { DjangoDb, Row } from './db.js';
+import type { SeedState } from '../ports/seeds.js';
+import { rowSeed } from './adopt.js';
 import { taskRow } from './row-entry.js';
 import type { TaskRow } from './row-entry.js';
 import { RowShapes } from './row-shapes.js';
@@ -36,7 +38,15 @@ export interface DjangoSourceOptions {
   readonly db?: DjangoDb;
   /** django-tenants: the schema of these tables; its entries are named `<schema>:<name>`. */
   readonly schema?: string;
+  /**
+   * Cut-over adoption (adopt.ts, redis/seed-states.ts): called with the seeds of the rows seen for
+   * the first time (per incarnation, the row's id) or re-enabled, before they are handed on.
+   */
+  readonly seed?: DjangoSeed;
 }
+
+/** Writes DatabaseScheduler's last runs into tsbeat's state where they are newer by slot. */
+export type DjangoSeed = (seeds: readonly SeedState[]) => Promise<void>;
 
 /**
  * What `beat run` and the commands need of django-celery-beat's tables, for one schema
@@ -49,6 +59,8 @@ export interface DjangoEntries extends EntrySource {
   health(): DjangoSourceHealth;
   /** A run of entry `name` went out at `atMs` (the leader): written back unless writeBack is off. */
   recordRun(name: string, atMs: number): void;
+  /** Whether this replica leads: only the leader disables expired rows (with writeBack on). */
+  leadershipChanged(leading: boolean): void;
   /** The rows of the last read, as entries and definitions (beat import django). */
   rowsRead(): readonly TaskRow[];
   /** Entry `name`'s row as the database holds it now (the dashboard's "as written"), with where; undefined when there is none. */
@@ -79,6 +91,9 @@ export class DjangoSource implements DjangoEntries {
   private failure: { error: unknown; retryAtMs: number; delayMs: number } | undefined;
   readonly writeBack: WriteBack | undefined;
   private readonly namePrefix: string;
+  private leading = false;
+  /** Expired rows whose disabling was asked for, as `<id>@<expires>`: asked once until the row changes. */
+  private readonly expired = new Set<string>();
 
   constructor(private readonly options: DjangoSourceOptions) {
     const { settings } = options;
@@ -104,6 +119,8 @@ export class DjangoSource implements DjangoEntries {
       const cursor = await this.marker();
       await this.readSchedules();
       const rows = await this.readAllTasks();
+      // Every row is a first sight at a load (the catalog's state of it may be another scheduler's since).
+      await this.adopt(rows.map((row) => rowSeed(row)));
       this.rows.clear();
       this.names.clear();
       for (const row of rows) this.keep(row);
@@ -116,9 +133,12 @@ export class DjangoSource implements DjangoEntries {
     return this.guard(async () => {
       // The marker first: a change made during the reads below moves it again, and is read next time.
       const marker = await this.marker();
-      if (this.now() - this.lastFullMs >= this.options.settings.fullReadEvery) return this.fullRead(marker);
-      if (marker === cursor) return { changed: [], removed: [], cursor };
-      return this.readChanges(marker);
+      let changes: EntryChanges;
+      if (this.now() - this.lastFullMs >= this.options.settings.fullReadEvery) changes = await this.fullRead(marker);
+      else if (marker === cursor) changes = { changed: [], removed: [], cursor };
+      else changes = await this.readChanges(marker);
+      this.expireDue();
+      return changes;
     });
   }
 
@@ -137,6 +157,27 @@ export class DjangoSource implements DjangoEntries {
 
   recordRun(name: string, atMs: number): void {
     this.writeBack?.record(name, atMs);
+  }
+
+  leadershipChanged(leading: boolean): void {
+    this.leading = leading;
+    if (leading) this.expireDue();
+  }
+
+  /**
+   * Disables the enabled rows whose `expires` has passed, as django-celery-beat 2.9 does in
+   * ModelEntry.is_due: the schedule ended there already (endAt), and the row says so in the admin.
+   */
+  private expireDue(): void {
+    if (!this.leading || this.writeBack === undefined) return;
+    const nowMs = this.now();
+    for (const row of this.rows.values()) {
+      if (!row.enabled || row.expiresMs === undefined || row.expiresMs > nowMs) continue;
+      const mark = `${String(row.id)}@${String(row.expiresMs)}`;
+      if (this.expired.has(mark)) continue;
+      this.expired.add(mark);
+      this.writeBack.expire(row.id);
+    }
   }
 
   rowsRead(): readonly TaskRow[] {
@@ -163,7 +204,7 @@ export class DjangoSource implements DjangoEntries {
     const seen = new Set(rows.map((r) => r.name));
     const removed = [...this.rows.keys()].filter((name) => !seen.has(name));
     for (const name of removed) this.forget(name);
-    return { changed: this.merge(rows), removed, cursor: marker };
+    return { changed: await this.merge(rows), removed, cursor: marker };
   }
 
   private async readChanges(marker: string): Promise<EntryChanges> {
@@ -209,11 +250,22 @@ export class DjangoSource implements DjangoEntries {
         this.forget(before);
       }
     }
-    return { changed: this.merge(mapped), removed, cursor: marker };
+    return { changed: await this.merge(mapped), removed, cursor: marker };
   }
 
-  /** Keeps the rows read; returns the entries that differ from what was known. */
-  private merge(rows: readonly TaskRow[]): SourcedEntry[] {
+  /**
+   * Keeps the rows read; returns the entries that differ from what was known. The seeds of rows
+   * first seen (a new id under the name) or re-enabled are written first: a failure leaves the rows
+   * as they were known, so that the next read hands them on (and seeds them) again.
+   */
+  private async merge(rows: readonly TaskRow[]): Promise<SourcedEntry[]> {
+    await this.adopt(
+      rows.map((row) => {
+        const before = this.rows.get(row.name);
+        if (before === undefined || before.id !== row.id) return rowSeed(row);
+        return !before.enabled && row.enabled ? rowSeed(row, true) : undefined;
+      }),
+    );
     const changed: SourcedEntry[] = [];
     for (const row of rows) {
       const before = this.rows.get(row.name);
@@ -223,6 +275,11 @@ export class DjangoSource implements DjangoEntries {
       this.keep(row);
     }
     return changed;
+  }
+
+  private async adopt(seeds: readonly (SeedState | undefined)[]): Promise<void> {
+    const wanted = seeds.filter((seed): seed is SeedState => seed !== undefined);
+    if (wanted.length > 0 && this.options.seed !== undefined) await this.options.seed(wanted);
   }
 
   private keep(row: TaskRow): void {

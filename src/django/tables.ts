@@ -30,7 +30,7 @@ export function tables(db: DjangoDb, prefix: string, schema?: string): Tables {
 /** Every column the mapping reads, tasks joined with their schedules; append a WHERE clause. */
 export function taskSelect(t: Tables): string {
   return `SELECT p.id, p.name, p.task, p.args, p.kwargs, p.queue, p.exchange, p.routing_key, p.priority, p.headers,
-  p.expires, p.expire_seconds, p.one_off, p.start_time, p.enabled, p.date_changed,
+  p.expires, p.expire_seconds, p.one_off, p.start_time, p.enabled, p.date_changed, p.last_run_at, p.total_run_count,
   p.interval_id, i.every AS interval_every, i.period AS interval_period,
   p.crontab_id, c.minute AS cron_minute, c.hour AS cron_hour, c.day_of_week AS cron_day_of_week,
   c.day_of_month AS cron_day_of_month, c.month_of_year AS cron_month_of_year, c.timezone AS cron_timezone,

@@ -18,13 +18,15 @@ import { openDjangoDb } from './db.js';
 import type { DjangoDb } from './db.js';
 import type { TaskRow } from './row-entry.js';
 import { DjangoSource } from './source.js';
-import type { DjangoEntries, DjangoSourceHealth } from './source.js';
+import type { DjangoEntries, DjangoSeed, DjangoSourceHealth } from './source.js';
 import { pushAll } from '../base/chunks.js';
 
 export interface DjangoTenantsOptions {
   readonly settings: DjangoSourceSettings & { readonly schemas: readonly string[] | 'discover' };
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Each schema's cut-over adoption (DjangoSourceOptions.seed). */
+  readonly seed?: DjangoSeed;
 }
 
 export class DjangoTenants implements DjangoEntries {
@@ -35,6 +37,7 @@ export class DjangoTenants implements DjangoEntries {
   /** Schemas whose last read failed, with why. */
   private readonly failing = new Map<string, string>();
   private lastDiscoveryMs = Number.NEGATIVE_INFINITY;
+  private leading = false;
 
   constructor(private readonly options: DjangoTenantsOptions) {
     const { settings } = options;
@@ -52,6 +55,11 @@ export class DjangoTenants implements DjangoEntries {
   recordRun(name: string, atMs: number): void {
     const colon = name.indexOf(':');
     if (colon > 0) this.schemas.get(name.slice(0, colon))?.recordRun(name, atMs);
+  }
+
+  leadershipChanged(leading: boolean): void {
+    this.leading = leading;
+    for (const source of this.schemas.values()) source.leadershipChanged(leading);
   }
 
   rowsRead(): readonly TaskRow[] {
@@ -158,6 +166,8 @@ export class DjangoTenants implements DjangoEntries {
 
   private open(schema: string): DjangoSource {
     const source = new DjangoSource({ ...this.options, db: this.db, schema });
+    // A tenant discovered while leading: its expired rows are this leader's to disable too.
+    if (this.leading) source.leadershipChanged(true);
     this.schemas.set(schema, source);
     return source;
   }
@@ -196,10 +206,13 @@ ORDER BY t.schema_name`,
   }
 }
 
-/** The django source the settings describe: one schema, or a tenant's many. */
-export function openDjangoEntries(settings: DjangoSourceSettings, logger: Logger, now?: () => number): DjangoEntries {
+/**
+ * The django source the settings describe: one schema, or a tenant's many; `seed` adopts
+ * DatabaseScheduler's last runs (beat run only: the commands and dry runs write no state).
+ */
+export function openDjangoEntries(settings: DjangoSourceSettings, logger: Logger, now?: () => number, seed?: DjangoSeed): DjangoEntries {
   const { schemas } = settings;
-  const timing = now === undefined ? {} : { now };
+  const timing = { ...(now === undefined ? {} : { now }), ...(seed === undefined ? {} : { seed }) };
   return schemas === undefined
     ? new DjangoSource({ settings, logger, ...timing })
     : new DjangoTenants({ settings: { ...settings, schemas }, logger, ...timing });

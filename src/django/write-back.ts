@@ -8,6 +8,11 @@
  * reason: they are not changes of the schedule); the one-off disabling moves last_update, as
  * DatabaseScheduler's save() of it does. Exactly-once does not depend on these columns: it rests on
  * tsbeat's fenced state in Redis. A batch that fails is kept and written with the next one.
+ *
+ * An expired row (`expires` passed) is disabled as django-celery-beat 2.9's ModelEntry.is_due does
+ * (`_disable`: `enabled = False` saved with `no_changes`, so `last_run_at` cleared, `date_changed`
+ * moved, the change marker left alone), guarded by `expires <= now` in the UPDATE itself so that a
+ * row whose expiry was moved on meanwhile stays enabled.
  */
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
@@ -32,6 +37,8 @@ interface Pending {
 
 export class WriteBack {
   private pending = new Map<number, Pending>();
+  /** Ids of expired rows to disable. */
+  private expiring = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private failed = false;
@@ -48,6 +55,16 @@ export class WriteBack {
       held.count += 1;
       held.lastMs = Math.max(held.lastMs, atMs);
     }
+    this.soon();
+  }
+
+  /** Row `id`'s `expires` has passed: disabled with the next batch. */
+  expire(id: number): void {
+    this.expiring.add(id);
+    this.soon();
+  }
+
+  private soon(): void {
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       void this.flush();
@@ -58,15 +75,18 @@ export class WriteBack {
   /** Writes what is pending now (and waits for a write in progress). */
   async flush(): Promise<void> {
     while (this.flushing !== undefined) await this.flushing;
-    if (this.pending.size === 0) return;
+    if (this.pending.size === 0 && this.expiring.size === 0) return;
     const batch = this.pending;
+    const expiring = this.expiring;
     this.pending = new Map();
-    this.flushing = this.write(batch)
+    this.expiring = new Set();
+    this.flushing = this.write(batch, expiring)
       .then(() => {
         if (this.failed) this.options.logger.info({ event: EVENTS.djangoWriteBack }, 'runs written back to the django database again');
         this.failed = false;
       })
       .catch((error: unknown) => {
+        for (const id of expiring) this.expiring.add(id);
         // Keep the batch: merged with runs since, written next time.
         for (const [id, held] of batch) {
           const later = this.pending.get(id);
@@ -84,11 +104,7 @@ export class WriteBack {
           );
         }
         this.failed = true;
-        this.timer ??= setTimeout(() => {
-          this.timer = undefined;
-          void this.flush();
-        }, DEFAULTS.djangoWriteBackMs);
-        this.timer.unref();
+        this.soon();
       })
       .finally(() => {
         this.flushing = undefined;
@@ -103,7 +119,7 @@ export class WriteBack {
     if (this.timer) clearTimeout(this.timer);
   }
 
-  private async write(batch: ReadonlyMap<number, Pending>): Promise<void> {
+  private async write(batch: ReadonlyMap<number, Pending>, expiring: ReadonlySet<number>): Promise<void> {
     // The counts of the chunks written are zeroed in place (the batch is this write's own).
     const { db, tables: t } = this.options;
     const runs = [...batch.entries()];
@@ -135,6 +151,14 @@ FROM unnest(?::int[], ?::text[], ?::int[]) AS v(id, at, n) WHERE p.id = v.id`,
         [nowText],
       );
       await db.query(`UPDATE ${t.changes} SET last_update = ? WHERE ident = 1`, [nowText]);
+    }
+    if (expiring.size > 0) {
+      const nowText = db.datetime(this.options.now());
+      const falsy = db.kind === 'postgres' ? 'false' : '0';
+      await db.query(
+        `UPDATE ${t.task} SET enabled = ${falsy}, last_run_at = NULL, date_changed = ? WHERE id IN (${[...expiring].map((id) => String(Math.trunc(id))).join(', ')}) AND expires IS NOT NULL AND expires <= ?`,
+        [nowText, nowText],
+      );
     }
   }
 }

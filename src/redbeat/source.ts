@@ -16,27 +16,26 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { incarnationRevision } from '../ports/entries.js';
+import type { ParsedEntry } from '../config/schema.js';
+import { incarnationRevision, sourcedDefinition } from '../ports/entries.js';
 import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
 import { sourcedRedBeatEntry } from './definition.js';
 import { REDBEAT_INCARNATION_FIELD } from './keys.js';
 import type { RedBeatKeys } from './keys.js';
+import type { SeedState } from '../ports/seeds.js';
 import { withRedBeatScripts } from './scripts.js';
 import { decodeDatetime } from './typed-json.js';
 
-/** What RedBeat's meta says of an entry's last run, for tsbeat's state of an entry it has never seen. */
-export interface RedBeatSeed {
-  readonly name: string;
-  readonly lastRunMs: number;
-  readonly runCount: number;
-  /** The incarnation the meta is of (its state's `g`). */
-  readonly incarnation?: string;
-}
+/** What RedBeat's meta says of an entry's last run, for cut-over adoption (redis/seed-states.ts). */
+export type RedBeatSeed = SeedState;
 
 export interface RedBeatSourceOptions {
   readonly client: Redis;
   readonly keys: RedBeatKeys;
-  /** Called with the entries first seen that RedBeat ran before (see seed.ts); before they are handed on. */
+  /**
+   * Called with the entries first seen (per incarnation) that RedBeat ran before, before they are
+   * handed on: tsbeat adopts RedBeat's last run where it is newer by slot (redis/seed-states.ts).
+   */
   readonly seed?: (seeds: readonly RedBeatSeed[]) => Promise<void>;
 }
 
@@ -184,8 +183,9 @@ export class RedBeatSource implements EntrySource {
         const firstSight = this.known.get(name)?.startsWith(`${mark}/`) !== true;
         known.set(name, `${mark}/${createHash('sha1').update(definition).digest('hex')}`);
         const incarnation = `r${mark}`;
-        changed.push({ ...sourcedRedBeatEntry(name, definition), incarnation, revision: incarnationRevision(incarnation) });
-        const seed = firstSight ? seedOf(name, meta ?? null, incarnation) : undefined;
+        const sourced: SourcedEntry = { ...sourcedRedBeatEntry(name, definition), incarnation, revision: incarnationRevision(incarnation) };
+        changed.push(sourced);
+        const seed = firstSight ? seedOf(name, meta ?? null, incarnation, sourcedDefinition(sourced)) : undefined;
         if (seed !== undefined) seeds.push(seed);
       });
     }
@@ -195,8 +195,11 @@ export class RedBeatSource implements EntrySource {
   }
 }
 
-/** RedBeat's meta of an entry that ran under RedBeat: its last run and count; undefined when it never ran. */
-export function seedOf(name: string, meta: string | null, incarnation?: string): RedBeatSeed | undefined {
+/**
+ * RedBeat's meta of an entry that ran under RedBeat: its last run and count, with the entry's
+ * definition to compare by slot; undefined when it never ran.
+ */
+export function seedOf(name: string, meta: string | null, incarnation?: string, entry?: ParsedEntry): RedBeatSeed | undefined {
   if (meta === null) return undefined;
   let parsed: unknown;
   try {
@@ -209,5 +212,11 @@ export function seedOf(name: string, meta: string | null, incarnation?: string):
   const lastRunMs = decodeDatetime(lastRun);
   if (typeof lastRunMs !== 'number') return undefined;
   const runCount = typeof count === 'number' && Number.isInteger(count) && count >= 0 ? count : 0;
-  return incarnation === undefined ? { name, lastRunMs, runCount } : { name, lastRunMs, runCount, incarnation };
+  return {
+    name,
+    lastRunMs,
+    runCount,
+    ...(incarnation === undefined ? {} : { incarnation }),
+    ...(entry === undefined ? {} : { entry }),
+  };
 }

@@ -9,10 +9,10 @@ import type { SchedulerEvents } from '../ports/events.js';
 import type { EntryState } from '../ports/state.js';
 import { createRedisClient } from '../redis/connect.js';
 import { readEntryState } from '../redis/entry-state-codec.js';
+import { seedStates } from '../redis/seed-states.js';
 import { withRedBeat } from './events.js';
 import { redbeatKeys } from './keys.js';
 import { RedBeatLock, TOKEN_PREFIX } from './lock.js';
-import { seedStates } from './seed.js';
 import { RedBeatSource } from './source.js';
 import { RedBeatWriteBack } from './write-back.js';
 
@@ -30,7 +30,7 @@ export interface RedBeatWiring {
   readonly config: ResolvedConfig;
   readonly state: Redis;
   readonly stateUrl: string;
-  /** tsbeat's state hash, where entries RedBeat ran before start from its meta (seed.ts). */
+  /** tsbeat's state hash, where entries RedBeat ran adopt its meta's last run (redis/seed-states.ts). */
   readonly stateKey: string;
   readonly instanceId: string;
   readonly logger: Logger;
@@ -48,7 +48,13 @@ export function createRedBeat(wiring: RedBeatWiring): RedBeatParts | undefined {
       : createRedisClient(url, url === config.broker.url ? config.broker.transportOptions : {}, 'redbeat', logger);
   const client = own ?? state;
   const keys = redbeatKeys(settings.keyPrefix, settings.lockKey);
-  const source = new RedBeatSource({ client, keys, seed: (seeds) => seedStates(state, stateKey, seeds) });
+  const source = new RedBeatSource({
+    client,
+    keys,
+    seed: async (seeds) => {
+      await seedStates(state, stateKey, seeds, config.timezone);
+    },
+  });
   // The write-back reports tsbeat's stored state of each entry (absolute values: a retry counts nothing twice).
   const readStates = async (names: readonly string[]): Promise<Map<string, EntryState>> => {
     const values = await state.hmget(stateKey, ...names);

@@ -58,7 +58,7 @@ export interface ScriptClient {
   triggerFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<TriggerResult | unknown[]>;
   /** record-seen.lua: first sightings of entries without a state; 1 per name written, 0 if it had one. */
   recordSeen(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
-  /** seed-state.lua: states of entries another scheduler ran (RedBeat's meta), where tsbeat has none of their incarnation. */
+  /** seed-state.lua: cut-over adoption of another scheduler's last runs (RedBeat's meta, django's last_run_at; seed-states.ts). */
   seedState(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
   /** claim-fenced.lua (AMQP): fence and freshness check before publishing; writes nothing. */
   claimFenced(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;

@@ -12,6 +12,8 @@ import type { DjangoEntries } from '../django/source.js';
 import { createPublishing, stateUrlFor } from '../publish/publishing.js';
 import type { Publishing } from '../publish/publishing.js';
 import { createRedBeat } from '../redbeat/wiring.js';
+import { seedStates } from '../redis/seed-states.js';
+import type { SeedState } from '../redis/seed-states.js';
 import type { RedBeatParts } from '../redbeat/wiring.js';
 import { connectWithRetry, createRedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
@@ -44,9 +46,13 @@ export function makeConnections(options: {
 }): Connections {
   const { config, keys, instanceId, logger: log } = options;
   const djangoSettings = config.sources?.django;
-  const django = djangoSettings === undefined ? undefined : openDjangoEntries(djangoSettings, log, options.now);
   const stateUrl = stateUrlFor(config);
   const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
+  // Cut-over adoption of DatabaseScheduler's last runs into the state hash (redis/seed-states.ts).
+  const djangoSeed = async (seeds: readonly SeedState[]): Promise<void> => {
+    await seedStates(state, keys.state, seeds, config.timezone);
+  };
+  const django = djangoSettings === undefined ? undefined : openDjangoEntries(djangoSettings, log, options.now, djangoSeed);
   const subscriber = createRedisClient(stateUrl, config.broker.transportOptions, 'subscriber', log);
   const publishing = createPublishing(config, keys, log, state);
   const lockClients: Redis[] =

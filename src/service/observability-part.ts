@@ -82,7 +82,7 @@ export async function startObservability(options: {
     ...(metrics ? [metrics.events] : []),
     alerts.events,
     ...(sentry ? [sentry.events] : []),
-    ...writeBackSink(django, () => clock.now()),
+    ...writeBackSink(django),
     ...(tracing ? [tracing.events] : []),
   ];
   return {

@@ -27,7 +27,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django.utils.dateparse import parse_datetime as parse_iso  # noqa: E402
 from django_celery_beat.models import (  # noqa: E402
@@ -96,6 +96,13 @@ def row(task):
     }
 
 
+def locked(name):
+    """The row, locked until the transaction ends: save() writes back every column it read,
+    total_run_count and last_run_at too, so a run written back between an unlocked read and the
+    save would be lost from the count (the admin's read-modify-write races a scheduler's writes so)."""
+    return PeriodicTask.objects.select_for_update().get(name=name)
+
+
 def handle(cmd):
     op = cmd['op']
     if op == 'create':
@@ -103,10 +110,11 @@ def handle(cmd):
         apply(task, cmd)
         return row(task)
     if op == 'edit':
-        task = PeriodicTask.objects.get(name=cmd['name'])
-        if 'new_name' in cmd:
-            task.name = cmd['new_name']
-        apply(task, cmd)
+        with transaction.atomic():
+            task = locked(cmd['name'])
+            if 'new_name' in cmd:
+                task.name = cmd['new_name']
+            apply(task, cmd)
         return row(task)
     if op == 'edit_interval':
         schedule = IntervalSchedule.objects.get(every=cmd['every'], period=cmd['period'])
@@ -114,9 +122,10 @@ def handle(cmd):
         schedule.save()
         return {'id': schedule.id}
     if op in ('enable', 'disable'):
-        task = PeriodicTask.objects.get(name=cmd['name'])
-        task.enabled = op == 'enable'
-        task.save()
+        with transaction.atomic():
+            task = locked(cmd['name'])
+            task.enabled = op == 'enable'
+            task.save()
         return row(task)
     if op == 'delete':
         PeriodicTask.objects.get(name=cmd['name']).delete()

@@ -118,22 +118,25 @@ export async function ormChangesScenario(ctx: DjangoRunContext): Promise<void> {
   await waitUntil('a run of tock', async () => ((await executed()).some((e) => e.name === 'tock') ? true : undefined), 10_000);
 
   // Written back: total_run_count counts the runs published up to the last one written (last_run_at,
-  // the time of that publish). Runs go out every second and are written in batches a second apart,
-  // so "the count equals every run so far" holds only between a write and the next run: compare
-  // with the runs up to last_run_at instead, which holds whenever the row is read.
+  // the publish time tsbeat stored for that run: its slot plus the lateness its fire line logs).
+  // Runs go out every second and are written in batches a second apart, so "the count equals every
+  // run so far" holds only between a write and the next run: compare with the runs published up to
+  // last_run_at instead, which holds whenever the row is read.
+  const publishedAt = (l: LogLine): number => Date.parse(String(l['slot'])) + Number(l['latenessMs']);
   const tickRow = await waitUntil(
     'tick total_run_count to count its runs up to last_run_at',
     async () => {
       const row = await ctx.orm.call<OrmRow>({ op: 'get', name: 'tick' });
       if (row.last_run_at === null || row.total_run_count < 3) return undefined;
-      const upTo = fires().filter((l) => l['entry'] === 'tick' && logTimeMs(l) <= Date.parse(row.last_run_at ?? '') + 250);
+      const upTo = fires().filter((l) => l['entry'] === 'tick' && publishedAt(l) <= Date.parse(row.last_run_at ?? ''));
       return row.total_run_count === upTo.length ? { row, last: upTo.at(-1) as LogLine } : undefined;
     },
-    // A read between a write-back and the next run, with the log's time within 250 ms of the row's:
-    // on a loaded machine that moment can take many seconds to come.
+    // A read between a write-back and the next run: on a loaded machine that moment can take many seconds to come.
     30_000,
     () => fleet.dump(),
   );
+  // last_run_at is the last run's publish time exactly (the databases keep microseconds).
+  expect(Date.parse(tickRow.row.last_run_at ?? '')).toBe(publishedAt(tickRow.last));
   expect(Math.abs(Date.parse(tickRow.row.last_run_at ?? '') - logTimeMs(tickRow.last))).toBeLessThan(1000);
 
   // SIGKILL the leader: the standby takes over within the lock TTL; no slot goes out twice.

@@ -44,6 +44,9 @@ export const IN_PAIRS: readonly string[] = [
   // Chromium and PostgreSQL beside a leader.
   'test/integration/dashboard-django.test.ts',
   'test/integration/control.test.ts',
+  // Cut-overs from DatabaseScheduler and RedBeat's beat: first slots held to their scheduler's within 1 ms, starts to seconds.
+  'test/integration/cutover-django.test.ts',
+  'test/integration/cutover-redbeat.test.ts',
   'test/integration/django-run-mariadb.test.ts',
   'test/integration/django-run.test.ts',
   'test/integration/entries-api.test.ts',

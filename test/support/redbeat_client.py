@@ -24,6 +24,11 @@ each). Requests:
   {"op": "delete", "url", "prefix", "name"}
   {"op": "read", "url", "prefix", "name"}  -> definition and meta decoded by RedBeat's decoder, score
   {"op": "lock", "url", "key", "timeout", "keep"}   -> {"acquired": bool}; released at once unless keep
+  {"op": "tick", "url", "prefix", "name"}  -> RedBeat's beat's tick for that entry (RedBeatScheduler.schedule,
+      maybe_due, reserve): when its score is due and its schedule is_due from its meta, the run's
+      meta {last_run_at: now, total_run_count + 1} and next score written as _next_instance writes
+      them, and {"sent": true, "last_run_at_epoch"}; else {"sent": false}. The message itself is not
+      published (the tests count RedBeat's runs from these replies)
 """
 
 import calendar
@@ -260,6 +265,35 @@ def handle(req):
     elif op == 'delete':
         RedBeatSchedulerEntry(prefix, client, name=name, task='x', schedule=schedule(run_every=1), app=app).delete()
         return {'deleted': name}
+    elif op == 'tick':
+        key = prefix + name
+        due = client.zrangebyscore(prefix + ':schedule', 0, to_timestamp(app.now()))
+        if key not in due:
+            return {'sent': False}
+        definition, meta = client.hmget(key, 'definition', 'meta')
+        definition = json.loads(definition, cls=RedBeatJSONDecoder)
+        meta = decode_meta(meta)
+        definition.pop('name', None)
+        entry = RedBeatSchedulerEntry(prefix, client, name=name, app=app, total_run_count=meta.get('total_run_count') or 0,
+                                      **definition)
+        # from_key: celery's ScheduleEntry sets last_run_at = now; RedBeat puts the meta's back.
+        entry.last_run_at = meta['last_run_at']
+        # is_due: a disabled entry waits; else the schedule's is_due from the last run (MINYEAR when none).
+        if not entry.enabled:
+            return {'sent': False}
+        is_due, _ = entry.schedule.is_due(entry.last_run_at or datetime(1, 1, 2, tzinfo=timezone.utc))
+        if not is_due:
+            return {'sent': False}
+        # reserve -> _next_instance: celery's next instance (last_run_at = now, count + 1), then RedBeat's writes.
+        last_run_at = entry.default_now()
+        following = RedBeatSchedulerEntry(prefix, client, name=name, task=entry.task, schedule=entry.schedule, app=app,
+                                          last_run_at=last_run_at, total_run_count=entry.total_run_count + 1)
+        meta = {'last_run_at': following.last_run_at, 'total_run_count': following.total_run_count}
+        with client.pipeline() as pipe:
+            pipe.hset(key, 'meta', json.dumps(meta, cls=RedBeatJSONEncoder))
+            pipe.zadd(prefix + ':schedule', {key: following.score})
+            pipe.execute()
+        return {'sent': True, 'last_run_at_epoch': last_run_at.timestamp()}
     elif op == 'read':
         key = prefix + name
         definition, meta = client.hmget(key, 'definition', 'meta')

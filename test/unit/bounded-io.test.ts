@@ -90,7 +90,8 @@ const BOUNDED: Record<string, string> = {
   'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).backfillFenced':
     'one step of a backfill: at most DEFAULTS.backfillChunk slots, a few values each',
   'src/redbeat/write-back.ts scripts.redbeatMeta': 'one batch of the write-back (BATCH runs)',
-  'src/redbeat/seed.ts scripts.seedState': 'a chunk of CHUNK (1,000) seeds',
+  'src/redis/seed-states.ts scripts.seedState': 'a chunk of CHUNK (1,000) seeds',
+  'src/redis/seed-states.ts client.hmget': 'the stored states of a chunk of CHUNK (1,000) seeds',
   'src/redbeat/wiring.ts state.hmget': "the write-back's states: one batch (BATCH entries)",
   'src/redis/alert-outbox.ts withScripts(this.client).alertsOutbox': 'one operation, or a chunk of enqueued deliveries',
   'src/redis/control-store.ts this.client.hmget': 'the fields of the leader hash',

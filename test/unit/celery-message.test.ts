@@ -328,17 +328,27 @@ describe('refusals', () => {
 
   it.each([
     [
-      'args',
-      { args: [1, { __type__: 'uuid', __value__: 'x' }] },
-      'entry "add-every-minute": args.1: an object with exactly the keys "__type__" and "__value__"',
+      'args of an unknown type',
+      { args: [1, { __type__: 'set', __value__: [1] }] },
+      'entry "add-every-minute": args.1: an object with exactly the keys "__type__" and "__value__" is decoded by kombu >= 5.3 as a typed value, and "set" is not one it knows',
     ],
     [
-      'kwargs',
+      'args of a malformed uuid',
+      { args: [1, { __type__: 'uuid', __value__: 'x' }] },
+      'entry "add-every-minute": args.1: a kombu uuid value must have "__value__": {"hex"',
+    ],
+    [
+      'args of a uuid with a key kombu never writes (uuid.UUID takes one form only)',
+      { args: [{ __type__: 'uuid', __value__: { hex: '6f1d3c0e8a2b4d5e9f7a1b2c3d4e5f60', node: 1 } }] },
+      'entry "add-every-minute": args.0: a kombu uuid value must have "__value__": {"hex"',
+    ],
+    [
+      'kwargs of a malformed datetime',
       { kwargs: { when: { __value__: 1, __type__: 'datetime' } } },
-      'entry "add-every-minute": kwargs.when: an object with exactly the keys',
+      'entry "add-every-minute": kwargs.when: a kombu datetime value must have a string "__value__"',
     ],
   ] as [string, Parameters<typeof entry>[0], string][])(
-    'refuses a {__type__, __value__} object in raw %s handed to the publish-time API',
+    'refuses a {__type__, __value__} object kombu cannot decode in raw %s handed to the publish-time API',
     (_what, fields, message) => {
       let caught: unknown;
       try {
@@ -351,6 +361,24 @@ describe('refusals', () => {
       expect((caught as BeatError).message).toContain(message);
     },
   );
+
+  it("passes kombu's typed values (as kombu.utils.json.dumps writes them) through to the body unchanged", () => {
+    const typed = [
+      { __type__: 'datetime', __value__: '2026-11-25T12:00:00+00:00' },
+      { __type__: 'date', __value__: '2026-11-25' },
+      { __type__: 'time', __value__: '12:00:00' },
+      { __type__: 'decimal', __value__: '1.10' },
+      { __type__: 'uuid', __value__: { hex: '6f1d3c0e8a2b4d5e9f7a1b2c3d4e5f60' } },
+      // kombu 5.3's encoder adds the version (None outside RFC 4122's variant).
+      { __type__: 'uuid', __value__: { hex: '6f1d3c0e8a2b4d5e9f7a1b2c3d4e5f60', version: 4 } },
+      { __type__: 'uuid', __value__: { hex: '6f1d3c0e8a2b4d5e9f7a1b2c3d4e5f60', version: null } },
+      { __type__: 'bytes', __value__: 'abc' },
+      { __type__: 'base64', __value__: '/w==' },
+    ];
+    const body = JSON.parse(render(entry({ args: typed, kwargs: { when: typed[0] } })).body) as [unknown[], Record<string, unknown>];
+    expect(body[0]).toEqual(typed);
+    expect(body[1]).toEqual({ when: typed[0] });
+  });
 
   it('refuses raw args that JSON cannot carry exactly (beyond 2^53)', () => {
     expect(() => compileMessageTemplate(entry({ args: [2 ** 53 + 2] }), config(), ENV)).toThrow(/beyond 2\^53/);

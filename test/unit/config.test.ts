@@ -140,11 +140,12 @@ describe('config schema', () => {
     `);
   });
 
-  it('refuses task arguments that kombu would decode as typed values, and non-JSON values', () => {
+  it('refuses task arguments that kombu would decode as typed values it does not know, and non-JSON values', () => {
     expect(
       problemsOf({
         beatSchedule: {
-          a: { task: 't', schedule: 1, kwargs: { when: { __type__: 'datetime', __value__: '2026-01-01' } } },
+          a: { task: 't', schedule: 1, kwargs: { when: { __type__: 'set', __value__: '2026-01-01' } } },
+          ok: { task: 't', schedule: 1, kwargs: { when: { __type__: 'datetime', __value__: '2026-01-01T00:00:00' } } },
           b: { task: 't', schedule: 1, args: [1, [Number.NaN]] },
           c: { task: 't', schedule: 1, args: [2 ** 60] },
           d: { task: 't', schedule: 1, args: [new Date(0)] },
@@ -152,7 +153,7 @@ describe('config schema', () => {
       }),
     ).toMatchInlineSnapshot(`
       [
-        "beatSchedule.a.kwargs.when: an object with exactly the keys "__type__" and "__value__" is decoded by kombu >= 5.3 as a typed value and fails on the worker; rename or add a key",
+        "beatSchedule.a.kwargs.when: an object with exactly the keys "__type__" and "__value__" is decoded by kombu >= 5.3 as a typed value, and "set" is not one it knows (datetime, date, time, decimal, uuid, bytes, base64): it fails on the worker; rename or add a key",
         "beatSchedule.b.args[1][0]: NaN is not a JSON number (JSON has no NaN or Infinity)",
         "beatSchedule.c.args[0]: 1152921504606847000 is beyond 2^53 and would not arrive exactly; pass it as a string",
         "beatSchedule.d.args[0]: a Date is not a JSON value; use a string, number, boolean, null, array or plain object",

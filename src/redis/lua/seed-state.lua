@@ -1,20 +1,32 @@
 --[[
-  seed-state: the state of entries tsbeat has not run yet, from what another scheduler recorded of
-  them (RedBeat's meta: src/redbeat/seed.ts), so that moving to tsbeat neither runs them again at
-  once nor skips their next run. tsbeat's own state of the same incarnation always wins.
+  seed-state: cut-over adoption (src/redis/seed-states.ts). An entry's state from what another
+  scheduler recorded of its last run (RedBeat's meta, a django row's last_run_at), so that moving
+  to tsbeat, or back to it, neither runs a slot again nor skips the next one. The caller decided,
+  by slot, which seeds are newer than tsbeat's stored state; this script writes them only while the
+  stored state is still what the decision read, so that a run published meanwhile is never undone.
 
   KEYS[1]      state hash (field = entry name; includes/entry-state.lua)
 
-  ARGV[1]      N, the number of entries; then N triples: entry name, the state to write (a readable
-               state whose `g` is the incarnation), the incarnation (as in includes/entry-fence.lua;
-               '': none known, written only where there is no state)
+  ARGV[1]      N, the number of entries; then N quadruples: entry name, the state to write (a
+               readable state whose `g` is the incarnation), the incarnation (as in
+               includes/entry-fence.lua; '': none known), and `replace`: '' to write only where
+               the entry has no state, or a slot (epoch ms) to replace a stored state whose slot
+               is at most it and before the seed's
 
   Reply   per entry in order: 1 = written; 0 = kept what was there
-  Errors  WRONGTYPE naming the key when the state key holds another type; ERR when N does not match
-          or a state to write is not readable. All before anything is written.
-  Writes  HSET of the state where there is none (or an unreadable one), or where the stored one
-          belongs to an older incarnation (the entry was deleted and created again). A stored state
-          without an incarnation (written before incarnations) is kept, as the entry fence adopts it.
+  Errors  WRONGTYPE naming the key when the state key holds another type; ERR when N does not match,
+          a state to write is not readable or a `replace` is not a number. All before anything is
+          written.
+  Writes  HSET of the seed where there is no state of the incarnation: none, an unreadable one, one
+          of an older incarnation (the entry was deleted and created again), or one without a slot
+          (seen, never run; its `seen` is kept), the last only by a seed with a slot: a seed
+          without one (an anchor: a never-run django row's date_changed as `seen`) is written only
+          where there is no state of the incarnation. With `replace`, HSET over a state of the
+          incarnation (or without one, which the entry fence adopts) whose slot is at most `replace`
+          and before the seed's: the seed's slot, publish time and incarnation, the stored `seen`
+          and manual-run count `t` kept, the count the seed's plus `t` (the other scheduler's count is
+          of scheduled runs, and a re-enabled django row's starts again). A state of a newer incarnation, or
+          one that moved past `replace`, is kept.
 ]]
 --- @include "key-type"
 --- @include "entry-state"
@@ -24,25 +36,46 @@ local SCRIPT = 'seed-state'
 local refused = wrongType(SCRIPT, KEYS[1], 'hash')
 if refused then return refused end
 local count = tonumber(ARGV[1])
-if not count or #ARGV ~= 1 + 3 * count then
-  return redis.error_reply('ERR ' .. SCRIPT .. ': ARGV[1] must be the number of entries, followed by as many triples')
+if not count or #ARGV ~= 1 + 4 * count then
+  return redis.error_reply('ERR ' .. SCRIPT .. ': ARGV[1] must be the number of entries, followed by as many quadruples')
 end
+local seeds = {}
 for i = 1, count do
-  if not decodeState(ARGV[1 + 3 * i - 1]) then
+  local base = 4 * (i - 1) + 1
+  local seed = decodeState(ARGV[base + 2])
+  if not seed then
     return redis.error_reply('ERR ' .. SCRIPT .. ': the state of entry ' .. i .. ' is not a readable state')
   end
+  local replace = ARGV[base + 4]
+  if replace ~= '' and not tonumber(replace) then
+    return redis.error_reply('ERR ' .. SCRIPT .. ': the replace slot of entry ' .. i .. ' is not a number')
+  end
+  seeds[i] = { name = ARGV[base + 1], value = ARGV[base + 2], state = seed, incarnation = ARGV[base + 3], replace = tonumber(replace) }
 end
+
+-- The seed over a stored state of the same incarnation: what tsbeat alone knows is kept.
+local function merged(seed, mine)
+  return encodeState({ slot = seed.slot, seen = mine.seen, at = seed.at, g = seed.g, n = seed.n + (mine.t or 0), t = mine.t })
+end
+
 local written = {}
 for i = 1, count do
-  local name, value, incarnation = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
-  local stored = decodeState(redis.call('HGET', KEYS[1], name))
+  local seed = seeds[i]
+  local stored = decodeState(redis.call('HGET', KEYS[1], seed.name))
   local mine = stored
-  if incarnation ~= '' then mine = incarnationFence('@' .. incarnation, stored) end
+  if seed.incarnation ~= '' then mine = incarnationFence('@' .. seed.incarnation, stored) end
+  written[i] = 0
   if mine == nil then
-    redis.call('HSET', KEYS[1], name, value)
+    redis.call('HSET', KEYS[1], seed.name, seed.value)
     written[i] = 1
-  else
-    written[i] = 0
+  elseif mine ~= 'superseded' then
+    -- A seed without a slot (an anchor: seen, never run) is written only where there is no state.
+    local replaceable = seed.state.slot ~= nil
+      and (mine.slot == nil or (seed.replace ~= nil and mine.slot <= seed.replace and mine.slot < seed.state.slot))
+    if replaceable then
+      redis.call('HSET', KEYS[1], seed.name, merged(seed.state, mine))
+      written[i] = 1
+    end
   end
 end
 return written
