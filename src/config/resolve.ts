@@ -8,6 +8,7 @@ import { parseIsoDateTime } from '../time/zone.js';
 import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';
+import type { CanvasParts } from './canvas-schema.js';
 import type { DjangoSourceSettings } from './django-source-schema.js';
 import type { EntryLimits } from './entry-definition.js';
 import { resolveAlerts } from './alerts-schema.js';
@@ -26,7 +27,10 @@ export interface ResolvedEntry {
   readonly name: string;
   /** Where it comes from; undefined = the config file. */
   readonly origin?: EntryOrigin;
+  /** The task of its run's (first) message: its `task`, or its chain's first signature's. */
   readonly task: string;
+  /** Its run as a canvas (docs/canvas.md): its chain and callbacks; undefined for a plain task (the usual). */
+  readonly canvas?: CanvasParts;
   readonly schedule: Schedule;
   /** The zone the entry's wall times are read in: its own `timezone`, else the config's. */
   readonly timezone: string;
@@ -181,7 +185,10 @@ export function resolveEntry(
   return {
     name,
     ...(origin === undefined ? {} : { origin }),
-    task: entry.task,
+    task: entry.task ?? entry.chain?.[0]?.task ?? '',
+    ...(entry.chain === undefined && entry.link === undefined && entry.linkError === undefined
+      ? {}
+      : { canvas: { chain: entry.chain, link: entry.link, linkError: entry.linkError } }),
     schedule: resolveSchedule(entry.schedule, entry.relative, timezone),
     timezone,
     args: entry.args,
