@@ -7,17 +7,21 @@
  * - the message is the chain's first task, its args and kwargs prefixed and merged with the
  *   canvas's (`task.clone(args, kwargs)`), its options under the canvas's;
  * - `embed.chain` is the other steps as signature dicts, last first (the worker pops the next one),
- *   each frozen with a `task_id` and the publisher's `reply_to` in its options;
+ *   each frozen with a `task_id` and the publisher's `reply_to` in its options; a group or chord step
+ *   frozen whole (`group._freeze_unroll`, `_chord.freeze`): the worker before it publishes it;
  * - `embed.callbacks` / `errbacks` are the first task's `link` / `link_error`; a canvas-wide
  *   `linkError` is added to every step's (unless already there), a canvas-wide `link` to the last step's.
  *
  * Ids: the run's id (the slot's, task-id.ts) is what `apply_async(task_id=…)` would give the canvas:
  * the chain's last task, whose result is the chain's result (and where Celery's backend marks a
- * failure of any earlier step too). Every other step's id is the UUID v5 of its path under the run's
- * id, so a run published again (a replay after failover) carries the same ids throughout. Pure.
+ * failure of any earlier step too), or its chord's body. Every other part's id is the UUID v5 of its
+ * path (`chain[0]`, `chain[2].header[1]`) under the run's id, so a run published again (a replay
+ * after failover) carries the same ids throughout. Pure.
  */
-import type { CanvasParts, ParsedSignature } from '../config/canvas-schema.js';
+import { isSignature } from '../config/canvas-schema.js';
+import type { CanvasParts, ParsedMember, ParsedSignature, ParsedStep } from '../config/canvas-schema.js';
 import type { Options } from '../config/options-schema.js';
+import { BeatError, ErrorCode } from '../base/errors.js';
 import { json, refuseNonJson } from './template-parts.js';
 import { quoteJson } from './json-text.js';
 import { SLOT_ID_NAMESPACE, uuidV5 } from './task-id.js';
@@ -42,14 +46,13 @@ export interface CanvasEntry {
 
 /**
  * A canvas compiled once per entry: the body's JSON text around the ids, which change per run.
- * `steps` are the chain's other steps, in body order (last step first): each is `head` + its id + `tail`.
+ * `parts` alternates constant text (even indexes) and id paths (odd ones): each path's id is the
+ * UUID v5 of the path under the run's id (canvasPartId), `` the run's own.
  */
 export interface CompiledCanvas {
-  /** How many signatures the chain holds (1 for a task with callbacks). */
-  readonly length: number;
-  readonly bodyHead: string;
-  readonly steps: readonly { readonly head: string; readonly tail: string }[];
-  readonly bodyTail: string;
+  readonly parts: readonly string[];
+  /** The path of the published message's own id (`chain[0]`; `` for a task with callbacks). */
+  readonly firstPath: string;
 }
 
 /** Whether an entry's run is a canvas (a chain, or a task with callbacks) rather than one plain task message. */
@@ -61,7 +64,8 @@ export function hasCanvas(entry: CanvasEntry): boolean {
 /** The canvas's first task call: the chain's first step with the canvas's args, kwargs and options over it. */
 export function canvasCall(entry: CanvasEntry): CanvasCall {
   const first = entry.canvas?.chain?.[0];
-  if (first === undefined) return entry;
+  // The schema makes a chain's first step a signature.
+  if (first === undefined || !isSignature(first)) return entry;
   return {
     task: first.task,
     // Signature._merge: partial args go first, partial kwargs win; an immutable signature takes neither.
@@ -131,8 +135,89 @@ function withErrbacks(own: readonly unknown[], added: readonly unknown[]): unkno
 
 const list = (dicts: readonly unknown[]): string => (dicts.length === 0 ? 'null' : json(dicts));
 
-/** Splits a step's dict text at its `task_id` placeholder. */
-const ID_MARK = '\u0000tsbeat-step-id\u0000';
+/** Stands for an id in a dict until its text is split into parts: the path between the marks. */
+const MARK = '\u0000tsbeat-id:';
+const mark = (path: string): string => `${MARK}${path}\u0000`;
+/** A mark as JSON writes it, its path captured (a path holds no quote or backslash). */
+const MARKED = /"\\u0000tsbeat-id:([^"\\]*)\\u0000"/g;
+
+/** `Signature.freeze`'s keys: its id and the publisher's reply_to, then what the canvas adds. */
+const frozen = (path: string, replyTo: string, more: Record<string, unknown> = {}): Record<string, unknown> => ({
+  task_id: mark(path),
+  reply_to: replyTo,
+  ...more,
+});
+
+/**
+ * A group's or chord header's members, frozen as `group._freeze_unroll` freezes them: each with its
+ * id, `chord` (the body, in a chord) and `group_index`; a chain member by `prepare_steps` (its last
+ * task takes the chord and the index; Celery 5.5 writes its `task_id: None`, 5.2 leaves it out).
+ */
+function memberDicts(
+  members: readonly ParsedMember[],
+  path: string,
+  replyTo: string,
+  chord: Record<string, unknown> | undefined,
+): unknown[] {
+  return members.map((member, j) => {
+    const at = `${path}[${j}]`;
+    const joined = { ...(chord === undefined ? {} : { chord }), group_index: j };
+    if (isSignature(member)) return signatureDict(member, { frozen: frozen(at, replyTo, joined) });
+    const last = member.chain.length - 1;
+    const tasks = member.chain.map((sig, k) =>
+      signatureDict(sig, { frozen: frozen(`${at}.chain[${k}]`, replyTo, k === last ? joined : {}) }),
+    );
+    return { task: 'celery.chain', args: [], kwargs: { tasks }, options: { task_id: null }, subtask_type: 'chain', immutable: false };
+  });
+}
+
+const groupDict = (tasks: unknown[], options: Record<string, unknown>): Record<string, unknown> => ({
+  task: 'celery.group',
+  args: [],
+  kwargs: { tasks },
+  options,
+  subtask_type: 'group',
+  immutable: false,
+});
+
+/**
+ * A later step of a chain at `path` (`chain[2]`), frozen as `prepare_steps` freezes it: a signature
+ * with its id; a group (the last step) with its id and its members' (`chain[2].group[j]`); a chord
+ * with its group's id (`chain[2].header`), its members' (`chain[2].header[j]`) and its body's. The
+ * step's result id (a signature's, a group's, a chord body's) is at `result`: `` for the last step.
+ */
+function stepDict(
+  step: ParsedStep,
+  path: string,
+  result: string,
+  replyTo: string,
+  added: { links: readonly unknown[]; errbacks: readonly unknown[] },
+): unknown {
+  if (isSignature(step)) return signatureDict(step, { ...added, frozen: frozen(result, replyTo) });
+  if ('group' in step) {
+    return groupDict(memberDicts(step.group, `${path}.group`, replyTo, undefined), {
+      task_id: mark(result),
+      root_id: null,
+      parent_id: null,
+    });
+  }
+  const body = signatureDict(step.chord.body, { frozen: frozen(result, replyTo) });
+  const gid = mark(`${path}.header`);
+  const header = groupDict(memberDicts(step.chord.header, `${path}.header`, replyTo, body), {
+    task_id: gid,
+    chord: body,
+    root_id: null,
+    parent_id: null,
+  });
+  return {
+    task: 'celery.chord',
+    args: [],
+    kwargs: { kwargs: {}, header, body },
+    options: { task_id: gid },
+    subtask_type: 'chord',
+    immutable: false,
+  };
+}
 
 /**
  * Compiles an entry's canvas: `args` and `kwargs` are the first call's JSON text (canvasCall's,
@@ -142,54 +227,55 @@ const ID_MARK = '\u0000tsbeat-step-id\u0000';
 export function compileCanvas(entry: CanvasEntry, args: string, kwargs: string, replyTo: string): CompiledCanvas {
   const canvas = entry.canvas ?? {};
   refuseNonJson(entry.name, 'chain', canvas.chain ?? []);
+  // The marks stand for ids only if no value of the entry's spells one.
+  if (`${args}${kwargs}${json(canvas)}`.includes('\\u0000tsbeat-id:'))
+    throw new BeatError(
+      ErrorCode.MessageInvalid,
+      `entry "${entry.name}": its arguments hold the text "\\u0000tsbeat-id:", which tsbeat reserves`,
+    );
   const canvasLinks = (canvas.link ?? []).map((s) => signatureDict(s));
   const canvasErrbacks = (canvas.linkError ?? []).map((s) => signatureDict(s));
   const chain = canvas.chain ?? [];
   const first = chain[0];
   const last = chain.length - 1;
-  const firstLinks = [...(first?.link ?? []).map((s) => signatureDict(s)), ...(last <= 0 ? canvasLinks : [])];
+  const firstSig = first !== undefined && isSignature(first) ? first : undefined;
+  const firstLinks = [...(firstSig?.link ?? []).map((s) => signatureDict(s)), ...(last <= 0 ? canvasLinks : [])];
   const firstErrbacks = withErrbacks(
-    (first?.linkError ?? []).map((s) => signatureDict(s)),
+    (firstSig?.linkError ?? []).map((s) => signatureDict(s)),
     canvasErrbacks,
   );
-  const steps: { head: string; tail: string }[] = [];
-  const mark = quoteJson(ID_MARK);
+  const result = (i: number): string => (i === last ? '' : `chain[${i}]`);
+  const steps: unknown[] = [];
   for (let i = last; i >= 1; i -= 1) {
-    const frozen = { task_id: ID_MARK, reply_to: replyTo };
-    const text = json(
-      signatureDict(chain[i] as ParsedSignature, { links: i === last ? canvasLinks : [], errbacks: canvasErrbacks, frozen }),
-    );
-    const at = text.lastIndexOf(mark);
-    steps.push({ head: text.slice(0, at), tail: text.slice(at + mark.length) });
+    const added = { links: i === last ? canvasLinks : [], errbacks: canvasErrbacks };
+    steps.push(stepDict(chain[i] as ParsedStep, `chain[${i}]`, result(i), replyTo, added));
   }
-  return {
-    length: Math.max(1, chain.length),
-    bodyHead: `[${args},${kwargs},{"callbacks":${list(firstLinks)},"errbacks":${list(firstErrbacks)},"chain":`,
-    steps,
-    bodyTail: ',"chord":null}]',
-  };
+  const text = `[${args},${kwargs},{"callbacks":${list(firstLinks)},"errbacks":${list(firstErrbacks)},"chain":${steps.length === 0 ? 'null' : json(steps)},"chord":null}]`;
+  return { parts: text.split(MARKED), firstPath: last <= 0 ? '' : result(0) };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * The id of the chain's step `index` in a run with id `runId`: the last step has the run's own, the
- * others the UUID v5 of their path (`chain[0]`) in the run's id as namespace (in tsbeat's slot-id
- * namespace with the run's id for an id that is not a UUID, as `beat trigger --id` may give).
+ * The id of the part at `path` of a run with id `runId`: `` (the canvas's result: the chain's last
+ * step, or its chord's body) has the run's own; the others the UUID v5 of their path (`chain[0]`,
+ * `chain[2].header[1]`) in the run's id as namespace (in tsbeat's slot-id namespace with the run's
+ * id for an id that is not a UUID, as `beat trigger --id` may give).
  */
-export function canvasStepId(canvas: CompiledCanvas, runId: string, index: number): string {
-  if (index === canvas.length - 1) return runId;
-  const path = `chain[${index}]`;
+export function canvasPartId(runId: string, path: string): string {
+  if (path === '') return runId;
   return UUID.test(runId) ? uuidV5(runId, path) : uuidV5(SLOT_ID_NAMESPACE, `${runId}\n${path}`);
 }
 
-/** The body of the run with id `runId`: the first message's, with every later step's id in its place. */
+/** The id of the message published for a run with id `runId`: the chain's first task's. */
+export function canvasMessageId(canvas: CompiledCanvas, runId: string): string {
+  return canvasPartId(runId, canvas.firstPath);
+}
+
+/** The body of the run with id `runId`: every part's id in its place. */
 export function renderCanvasBody(canvas: CompiledCanvas, runId: string): string {
-  if (canvas.steps.length === 0) return `${canvas.bodyHead}null${canvas.bodyTail}`;
-  let out = `${canvas.bodyHead}[`;
-  canvas.steps.forEach((step, k) => {
-    const index = canvas.length - 1 - k;
-    out += `${k === 0 ? '' : ','}${step.head}${quoteJson(canvasStepId(canvas, runId, index))}${step.tail}`;
-  });
-  return `${out}]${canvas.bodyTail}`;
+  const { parts } = canvas;
+  let out = parts[0] as string;
+  for (let i = 1; i < parts.length; i += 2) out += `${quoteJson(canvasPartId(runId, parts[i] as string))}${parts[i + 1] as string}`;
+  return out;
 }

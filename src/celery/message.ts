@@ -15,7 +15,7 @@ import type { Part, Slot } from './template-parts.js';
 import { compileMessageShape } from './message-shape.js';
 import type { MessageConfig, MessageEnv, MessageShape, MessageShapes, ShapeEntry } from './message-shape.js';
 import { argsRepr, kwargsRepr, signatureArgsRepr } from './repr.js';
-import { canvasCall, canvasStepId, compileCanvas, hasCanvas, renderCanvasBody } from './canvas.js';
+import { canvasCall, canvasMessageId, compileCanvas, hasCanvas, renderCanvasBody } from './canvas.js';
 import type { CompiledCanvas } from './canvas.js';
 import type { CanvasParts } from '../config/canvas-schema.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
@@ -331,7 +331,7 @@ export function renderTaskMessage(template: MessageTemplate, input: RenderInput)
   const sentry = sentrySlots(shape.sentry, input);
   const canvas = template.canvas;
   // A canvas's message is its first task's, with an id of its own; the run's id is its last task's.
-  const messageId = canvas === undefined ? input.taskId : canvasStepId(canvas, input.taskId, 0);
+  const messageId = canvas === undefined ? input.taskId : canvasMessageId(canvas, input.taskId);
   const slots: SlotValues = {
     id: quoteJson(messageId),
     eta: shape.countdownUs === undefined ? 'null' : timeJson(isoFromMicros(nowUs + shape.countdownUs)),

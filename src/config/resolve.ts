@@ -8,7 +8,8 @@ import { parseIsoDateTime } from '../time/zone.js';
 import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';
-import type { CanvasParts } from './canvas-schema.js';
+import { isSignature } from './canvas-schema.js';
+import type { CanvasParts, ParsedStep } from './canvas-schema.js';
 import type { DjangoSourceSettings } from './django-source-schema.js';
 import type { EntryLimits } from './entry-definition.js';
 import { resolveAlerts } from './alerts-schema.js';
@@ -168,6 +169,12 @@ export interface EntryFence {
   readonly revision?: string | undefined;
 }
 
+/** A chain's first task (the schema makes its first step a signature). */
+function firstTask(chain: readonly ParsedStep[] | undefined): string {
+  const first = chain?.[0];
+  return first !== undefined && isSignature(first) ? first.task : '';
+}
+
 /** One validated entry, its wall times read in its own zone or else `defaultZone` (the config's). */
 export function resolveEntry(
   name: string,
@@ -185,7 +192,7 @@ export function resolveEntry(
   return {
     name,
     ...(origin === undefined ? {} : { origin }),
-    task: entry.task ?? entry.chain?.[0]?.task ?? '',
+    task: entry.task ?? firstTask(entry.chain),
     ...(entry.chain === undefined && entry.link === undefined && entry.linkError === undefined
       ? {}
       : { canvas: { chain: entry.chain, link: entry.link, linkError: entry.linkError } }),

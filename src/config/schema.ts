@@ -10,7 +10,7 @@ import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './optio
 import { scheduleSchema } from './schedule-schema.js';
 import { alertsSchema, configAlertsSchema } from './alerts-schema.js';
 import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettingsSchema } from './sentry-schema.js';
-import { canvasBoundProblem, chainSchema, entryArgsSchema, entryKwargsSchema, signatureSchema } from './canvas-schema.js';
+import { canvasBoundProblem, chainSchema, hasGroups, entryArgsSchema, entryKwargsSchema, signatureSchema } from './canvas-schema.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { djangoSourceSchema } from './django-source-schema.js';
 import { leaseMarginMs } from './lease-margin.js';
@@ -174,6 +174,15 @@ export const entrySchema = keyed({
   }
   const bound = canvasBoundProblem(entry);
   if (bound !== undefined) ctx.addIssue({ code: 'custom', ...bound, input: entry });
+  for (const key of ['link', 'linkError'] as const) {
+    if ((entry[key]?.length ?? 0) > 0 && hasGroups(entry.chain))
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `an entry's ${key} cannot go with a chain that holds a group or chord (Celery places it differently from version to version): give ${key} to the signatures themselves`,
+        input: entry[key],
+      });
+  }
   // The slug is judged with the entry's name, by the config (below).
   const monitorProblem = monitorScheduleProblem(entry.monitor, entry.schedule);
   if (monitorProblem !== undefined) ctx.addIssue({ code: 'custom', ...monitorProblem, input: entry.monitor });

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src/celery/message.js';
 import type { MessageEnv } from '../../src/celery/message.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
+import { canvasPartId } from '../../src/celery/canvas.js';
 import { parseConfig } from '../../src/config/load.js';
 import { parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { resolveEntry } from '../../src/config/resolve.js';
@@ -485,5 +486,50 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     );
     const executed = await results.lrange('tsbeat-test:executed', 0, -1);
     expect(executed).not.toContain(ids[2]);
+  });
+
+  it('runs a chord of 5 after a first step: the body receives the 5 results (Redis result backend), its result under the run id', async () => {
+    const header = [1, 2, 3, 4, 5].map((n) => ({ task: 'tsbeat_test.mul', args: [n, 10], immutable: true }));
+    const due = renderCanvas({
+      chain: [{ task: 'tsbeat_test.add', args: [0, 0] }, { chord: { header, body: { task: 'tsbeat_test.tsum' } } }],
+    });
+    expect(await publisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+    const r = await waitForResult(results, due.message.id, workers());
+    expect([r.status, r.result]).toEqual(['SUCCESS', { sum: 150, values: [10, 20, 30, 40, 50] }]);
+  });
+
+  it("runs a chain inside a chord header, and a group of 10 as a chain's last step (every member under its derived id)", async () => {
+    const nested = renderCanvas({
+      chain: [
+        { task: 'tsbeat_test.add', args: [0, 0] },
+        {
+          chord: {
+            header: [
+              {
+                chain: [
+                  { task: 'tsbeat_test.add', args: [1, 2], immutable: true },
+                  { task: 'tsbeat_test.mul', args: [100] },
+                ],
+              },
+              { task: 'tsbeat_test.add', args: [5, 5], immutable: true },
+            ],
+            body: { task: 'tsbeat_test.tsum' },
+          },
+        },
+      ],
+    });
+    const group = renderCanvas({
+      chain: [
+        { task: 'tsbeat_test.add', args: [0, 0] },
+        { group: Array.from({ length: 10 }, (_, i) => ({ task: 'tsbeat_test.add', args: [i, i], immutable: true })) },
+      ],
+    });
+    expect(await publisher.dispatch([nested, group])).toEqual({ fenced: false, outcomes: ['published', 'published'] });
+    const r = await waitForResult(results, nested.message.id, workers());
+    expect([r.status, r.result]).toEqual(['SUCCESS', { sum: 310, values: [300, 10] }]);
+    // The group's members carry ids derived from the run's: each one's result is where it says.
+    const memberIds = Array.from({ length: 10 }, (_, j) => canvasPartId(group.message.id, `chain[1].group[${j}]`));
+    const got = await Promise.all(memberIds.map((id) => waitForResult(results, id, workers()).then((m) => m.result)));
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => 2 * i));
   });
 });

@@ -28,6 +28,9 @@ def cases():
     yield 'group-chain', lambda: group([chain(s('t.add', 1, 1), s('t.mul', 2), app=app), s('t.add', 2, 2)], app=app).apply_async()
     yield 'chord3', lambda: chord([s('t.add', i, i) for i in range(3)], s('t.tsum'), app=app).apply_async()
     yield 'chord-chain-header', lambda: chord([chain(s('t.add', 1, 1), s('t.mul', 2), app=app), s('t.add', 2, 2)], s('t.tsum'), app=app).apply_async()
+    yield 'chain-group', lambda: chain(s('t.add', 1, 1), group([s('t.add', 2, 2), s('t.mul', 3)], app=app), app=app).apply_async()
+    yield 'chain-chord-chain-header', lambda: chain(s('t.add', 1, 1), chord([chain(s('t.add', 2, 2), s('t.mul', 3), app=app), s('t.add', 4, 4)], s('t.tsum'), app=app), app=app).apply_async()
+    yield 'chain-chord-middle', lambda: chain(s('t.add', 1, 1), chord([s('t.add', 2, 2), s('t.add', 3, 3)], s('t.tsum'), app=app), s('t.mul', 2), app=app).apply_async()
     yield 'chain-chord', lambda: chain(s('t.add', 1, 1), chord([s('t.add', 2, 2), s('t.add', 3, 3)], s('t.tsum'), app=app), app=app).apply_async()
 
 out = {'celery': celery.__version__, 'cases': {}}

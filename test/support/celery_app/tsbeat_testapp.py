@@ -97,6 +97,12 @@ if not os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
         _executed(self.request.id)
         return x * y
 
+    @app.task(bind=True, name="tsbeat_test.tsum")
+    def tsum(self, values):
+        # A chord's body: the header's results, in header order.
+        _executed(self.request.id)
+        return {"sum": sum(values), "values": values}
+
     @app.task(bind=True, name="tsbeat_test.errback")
     def errback(self, failed_id):
         # A link_error of one argument: Celery applies it with the failing task's id.
