@@ -324,7 +324,9 @@ async function entryFromFlags(name: string, given: readonly Flag[], values: SetV
     else flagValues[FLAG_KEYS[flag]] = result.value;
   }
   // The flags' own mistakes are named before Redis is asked (a stand-in for the keys not given).
-  problems.push(...flagProblems(name, { task: 'placeholder', schedule: 60, ...flagValues }));
+  // The stand-in task only where no chain runs instead (an entry runs one or the other).
+  const standIn = Object.hasOwn(flagValues, 'chain') ? {} : { task: 'placeholder' };
+  problems.push(...flagProblems(name, { ...standIn, schedule: 60, ...flagValues }));
   if (problems.length > 0) throw new ConfigError(`beat entries set ${name}`, problems, ErrorCode.EntryInvalid);
   return { input: { name, entry: flagValues }, flagValues };
 }
