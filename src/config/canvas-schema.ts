@@ -92,7 +92,7 @@ const listOf = <T>(item: z.ZodType<T, unknown>, what: string, example: string) =
 
 const chainMember = keyed({ chain: listOf(signatureSchema, 'chain', '[{ task: "proj.fetch" }, { task: "proj.store" }]') });
 const memberSchema: z.ZodType<ParsedMember, unknown> = byKey<ParsedMember>(
-  (v) => ('chain' in v ? (chainMember) : (signatureSchema)),
+  (v) => ('chain' in v ? chainMember : signatureSchema),
   'a member',
 );
 const members = (what: string) => listOf(memberSchema, what, '[{ task: "proj.part", args: [1] }, { task: "proj.part", args: [2] }]');
@@ -100,7 +100,7 @@ const members = (what: string) => listOf(memberSchema, what, '[{ task: "proj.par
 const groupStep = keyed({ group: members('group') });
 const chordStep = keyed({ chord: keyed({ header: members('header'), body: signatureSchema }) });
 const stepSchema: z.ZodType<ParsedStep, unknown> = byKey<ParsedStep>(
-  (v) => 'group' in v ? groupStep : 'chord' in v ? chordStep : signatureSchema,
+  (v) => ('group' in v ? groupStep : 'chord' in v ? chordStep : signatureSchema),
   'a step',
 );
 
