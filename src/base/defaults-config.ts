@@ -18,6 +18,14 @@ export const CONFIG_DEFAULTS = {
   /** The longest entry name, in characters. */
   entryNameMax: 200,
   /**
+   * A canvas (an entry's `chain` and the `link` / `linkError` callbacks of any of its signatures,
+   * docs/canvas.md): at most this many signatures in all, and callbacks nested at most this deep (a
+   * callback's own callbacks are one level down). The whole canvas is written into the body of every
+   * run's message and unpacked by the worker; a runtime entry must not make either unbounded.
+   */
+  canvasMaxSignatures: 100,
+  canvasMaxDepth: 4,
+  /**
    * The longest task name and queue name, in characters: Celery's are dotted identifiers, and AMQP
    * caps a queue name at 255 bytes. Without a cap one entry's name could hold megabytes, copied
    * into every message, log line, metric label and status row.

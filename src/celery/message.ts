@@ -14,7 +14,11 @@ import { json, refuseNonJson } from './template-parts.js';
 import type { Part, Slot } from './template-parts.js';
 import { compileMessageShape } from './message-shape.js';
 import type { MessageConfig, MessageEnv, MessageShape, MessageShapes, ShapeEntry } from './message-shape.js';
-import { argsRepr, kwargsRepr } from './repr.js';
+import { argsRepr, kwargsRepr, signatureArgsRepr } from './repr.js';
+import { canvasCall, canvasMessageId, compileCanvas, hasCanvas, renderCanvasBody } from './canvas.js';
+import type { CompiledCanvas } from './canvas.js';
+import type { CanvasParts } from '../config/canvas-schema.js';
+import { BeatError, ErrorCode } from '../base/errors.js';
 import type { Destination } from './routing.js';
 import { isoFromMicros, isoFromMillis } from './time.js';
 import { sentryCheckInId } from '../config/sentry-schema.js';
@@ -31,6 +35,8 @@ export const CONTENT_ENCODING = 'utf-8';
 export interface MessageEntry extends ShapeEntry {
   readonly args: readonly unknown[];
   readonly kwargs: Readonly<Record<string, unknown>>;
+  /** A chain and callbacks (canvas.ts): the message is then the canvas's first task's. */
+  readonly canvas?: CanvasParts | undefined;
 }
 
 /** The AMQP properties of a task message; transports add their own (delivery tag, …). */
@@ -53,6 +59,10 @@ export interface TaskProperties {
 /** One rendered task message, ready for any transport. */
 export interface TaskMessage {
   readonly protocol: 1 | 2;
+  /**
+   * The run's id: the message's own (`headers.id`) for a plain task; for a canvas, the id Celery's
+   * `apply_async(task_id=…)` gives the canvas, its last task's (canvas.ts), whose result is the run's.
+   */
   readonly id: string;
   readonly task: string;
   /** The beat entry it was rendered for. */
@@ -94,9 +104,11 @@ export interface MessageTemplate {
   readonly kwargsrepr: string;
   /** Whether those five are ASCII: envelope-bytes.ts copies ASCII values byte by byte, others are encoded. */
   readonly ownAscii: boolean;
-  /** Protocol 2's body (the same on every run) and its base64; undefined for protocol 1. */
+  /** Protocol 2's body (the same on every run) and its base64; undefined for protocol 1 and a canvas. */
   readonly body: string | undefined;
   readonly bodyBase64: string | undefined;
+  /** A canvas's body, rendered per run with its steps' ids (canvas.ts); undefined for a plain task. */
+  readonly canvas: CompiledCanvas | undefined;
 }
 
 const ASCII = /^[\x00-\x7f]*$/;
@@ -117,17 +129,26 @@ export function compileMessageTemplate(
   env: MessageEnv,
   shapes?: MessageShapes,
 ): MessageTemplate {
-  refuseNonJson(entry.name, 'args', entry.args);
-  refuseNonJson(entry.name, 'kwargs', entry.kwargs);
-  const shape = shapes === undefined ? compileMessageShape(entry, config, env) : shapes.of(entry);
-  const args = json(entry.args);
+  const isCanvas = hasCanvas(entry);
+  if (isCanvas && config.taskProtocol !== 2)
+    throw new BeatError(ErrorCode.MessageInvalid, `entry "${entry.name}": a chain or callbacks need taskProtocol 2 (Celery's since 4.0)`);
+  // A canvas's message is its first task's: that task, its args and its options (canvas.ts).
+  const call = isCanvas ? { ...entry, ...canvasCall(entry) } : entry;
+  refuseNonJson(entry.name, 'args', call.args);
+  refuseNonJson(entry.name, 'kwargs', call.kwargs);
+  const shape = shapes === undefined ? compileMessageShape(call, config, env) : shapes.of(call);
+  const args = json(call.args);
   // Most entries have no kwargs (per-tenant ones share one empty object): '{}' either way.
-  const noKwargs = isEmpty(entry.kwargs);
-  const kwargs = noKwargs ? '{}' : json(entry.kwargs);
+  const noKwargs = isEmpty(call.kwargs);
+  const kwargs = noKwargs ? '{}' : json(call.kwargs);
   const entryName = json(entry.name);
-  const argsrepr = json(argsRepr(entry.args, DEFAULTS.reprMaxSize));
-  const kwargsrepr = noKwargs ? '"{}"' : json(kwargsRepr(entry.kwargs, DEFAULTS.reprMaxSize));
-  const body = shape.protocol === 2 ? `[${args},${kwargs},{"callbacks":null,"errbacks":null,"chain":null,"chord":null}]` : undefined;
+  const argsrepr = json((isCanvas ? signatureArgsRepr : argsRepr)(call.args, DEFAULTS.reprMaxSize));
+  const kwargsrepr = noKwargs ? '"{}"' : json(kwargsRepr(call.kwargs, DEFAULTS.reprMaxSize));
+  const canvas = isCanvas ? compileCanvas(entry, args, kwargs, env.replyTo) : undefined;
+  const body =
+    shape.protocol === 2 && canvas === undefined
+      ? `[${args},${kwargs},{"callbacks":null,"errbacks":null,"chain":null,"chord":null}]`
+      : undefined;
   return {
     shape,
     entry: entry.name,
@@ -139,6 +160,7 @@ export function compileMessageTemplate(
     ownAscii: ASCII.test(entryName) && ASCII.test(args) && ASCII.test(kwargs) && ASCII.test(argsrepr) && ASCII.test(kwargsrepr),
     body,
     bodyBase64: body === undefined ? undefined : Buffer.from(body, 'utf8').toString('base64'),
+    canvas,
   };
 }
 
@@ -307,8 +329,11 @@ export function renderTaskMessage(template: MessageTemplate, input: RenderInput)
     expiration = String(Math.max(0, Math.trunc(ex.atMs - input.nowMs)));
   }
   const sentry = sentrySlots(shape.sentry, input);
+  const canvas = template.canvas;
+  // A canvas's message is its first task's, with an id of its own; the run's id is its last task's.
+  const messageId = canvas === undefined ? input.taskId : canvasMessageId(canvas, input.taskId);
   const slots: SlotValues = {
-    id: quoteJson(input.taskId),
+    id: quoteJson(messageId),
     eta: shape.countdownUs === undefined ? 'null' : timeJson(isoFromMicros(nowUs + shape.countdownUs)),
     // An ISO string from the config is quoted like any string; ours need no check.
     expires: ex.kind === 'absolute' ? ex.isoJson : timeJson(expires),
@@ -326,19 +351,20 @@ export function renderTaskMessage(template: MessageTemplate, input: RenderInput)
   const properties: TaskProperties =
     expiration === undefined
       ? {
-          correlation_id: input.taskId,
+          correlation_id: messageId,
           reply_to: shape.replyTo,
           periodic_task_name: template.entry,
           delivery_mode: shape.deliveryMode,
           priority: shape.priority,
         }
       : {
-          correlation_id: input.taskId,
+          correlation_id: messageId,
           reply_to: shape.replyTo,
           periodic_task_name: template.entry,
           delivery_mode: shape.deliveryMode,
           expiration,
           priority: shape.priority,
         };
-  return new RenderedTaskMessage(template, input.taskId, slots, properties, template.body ?? renderParts(shape.bodyParts, slots));
+  const body = canvas === undefined ? (template.body ?? renderParts(shape.bodyParts, slots)) : renderCanvasBody(canvas, input.taskId);
+  return new RenderedTaskMessage(template, input.taskId, slots, properties, body);
 }

@@ -241,6 +241,11 @@ export function argsRepr(args: readonly unknown[], maxlen: number): string {
   return saferepr(args.length === 0 ? new PyTuple([]) : args, maxlen);
 }
 
+/** `argsrepr` of a signature's apply_async (a canvas's first task): a Signature holds its args as a tuple. */
+export function signatureArgsRepr(args: readonly unknown[], maxlen: number): string {
+  return saferepr(new PyTuple(args), maxlen);
+}
+
 export function kwargsRepr(kwargs: Readonly<Record<string, unknown>>, maxlen: number): string {
   return saferepr(kwargs, maxlen);
 }

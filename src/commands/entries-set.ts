@@ -24,6 +24,9 @@ import type { Io } from './io.js';
 const setOptions = {
   ...redisOptions,
   task: { type: 'string', value: 'T', help: 'the Celery task name' },
+  chain: { type: 'string', value: 'JSON', help: 'instead of --task: a chain of signatures (docs/canvas.md)' },
+  link: { type: 'string', value: 'JSON', help: "signatures applied with the run's result on success" },
+  'link-error': { type: 'string', value: 'JSON', help: "signatures applied with the failing task's id" },
   schedule: { type: 'string', value: 'S', help: 'the schedule (forms above)' },
   args: { type: 'string', value: 'JSON', help: 'positional arguments' },
   kwargs: { type: 'string', value: 'JSON', help: 'keyword arguments' },
@@ -72,6 +75,9 @@ task and a schedule. Each value is read as the config file's key of the same nam
              clocked one), an RFC 5545 rule (FREQ=WEEKLY;BYDAY=MO), or an object form in JSON or
              YAML: '{"crontab": {"minute": 0, "hour": "*/3"}}', '{timedelta: {hours: 1}}'
   args       a JSON array ('[16, 16]'); kwargs and options a JSON object ('{"queue": "reports"}')
+  chain      a JSON array of signatures, run one after the other, each given the previous
+             result: '[{"task": "proj.fetch"}, {"task": "proj.store", "args": [1]}]'; link
+             and link-error too ('[{"task": "proj.alert"}]'); see docs/canvas.md
 
 A file (YAML or JSON) holds the entry as a config file writes it: under its name
 ("nightly: {task: …, schedule: …}", as 'beat entries get' prints it) or, with NAME given, the
@@ -87,6 +93,9 @@ config file's entries take. The leader applies the change within a second.
 /** Each flag and the entry key it sets. */
 const FLAG_KEYS = {
   task: 'task',
+  chain: 'chain',
+  link: 'link',
+  'link-error': 'linkError',
   schedule: 'schedule',
   args: 'args',
   kwargs: 'kwargs',
@@ -164,6 +173,10 @@ async function flagValue(flag: Flag, text: string): Promise<{ value: unknown } |
       return jsonFlag('--kwargs', text, 'object', '\'{"to": "ops"}\'');
     case 'options':
       return jsonFlag('--options', text, 'object', '\'{"queue": "reports"}\'');
+    case 'chain':
+    case 'link':
+    case 'link-error':
+      return jsonFlag(`--${flag}`, text, 'array', '\'[{"task": "proj.fetch"}]\'');
     case 'enabled':
     case 'relative':
     case 'one-off':
@@ -310,7 +323,9 @@ async function entryFromFlags(name: string, given: readonly Flag[], values: SetV
     else flagValues[FLAG_KEYS[flag]] = result.value;
   }
   // The flags' own mistakes are named before Redis is asked (a stand-in for the keys not given).
-  problems.push(...flagProblems(name, { task: 'placeholder', schedule: 60, ...flagValues }));
+  // The stand-in task only where no chain runs instead (an entry runs one or the other).
+  const standIn = Object.hasOwn(flagValues, 'chain') ? {} : { task: 'placeholder' };
+  problems.push(...flagProblems(name, { ...standIn, schedule: 60, ...flagValues }));
   if (problems.length > 0) throw new ConfigError(`beat entries set ${name}`, problems, ErrorCode.EntryInvalid);
   return { input: { name, entry: flagValues }, flagValues };
 }
@@ -352,6 +367,9 @@ async function setOnce(control: Control, { input, fileCheck, flagValues }: SetIn
   return ExitCode.Ok;
 }
 
+/** What an entry runs: giving one of them replaces the other. */
+const RUN_KEYS: Readonly<Record<string, string>> = { task: 'chain', chain: 'task' };
+
 /** The keys the flags give over the stored entry's others, and the version read (0: none stored). */
 async function mergedWithStored(
   control: Control,
@@ -363,15 +381,11 @@ async function mergedWithStored(
   if (stored === undefined || stored.entry === null || typeof stored.entry !== 'object' || Array.isArray(stored.entry)) {
     return { entry: flagValues, ifVersion };
   }
-  // A key given in another spelling (snake_case) replaces the stored one.
+  // A key given in another spelling (snake_case) replaces the stored one; a task given replaces a
+  // stored chain and a chain a stored task (an entry runs one or the other).
+  const given = (key: string) => Object.hasOwn(flagValues, key) || Object.hasOwn(flagValues, RUN_KEYS[key] ?? key);
   const kept = Object.fromEntries(
-    Object.entries(stored.entry).filter(
-      ([k]) =>
-        !Object.hasOwn(
-          flagValues,
-          k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()),
-        ),
-    ),
+    Object.entries(stored.entry).filter(([k]) => !given(k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()))),
   );
   return { entry: { ...kept, ...flagValues }, ifVersion };
 }

@@ -10,6 +10,8 @@ import { renewalPeriodMs } from '../base/renewer.js';
 import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
 import { compileRoutes } from './routes.js';
+import { isSignature } from './canvas-schema.js';
+import type { CanvasParts, ParsedStep } from './canvas-schema.js';
 import type { DjangoSourceSettings } from './django-source-schema.js';
 import type { EntryLimits } from './entry-definition.js';
 import { resolveAlerts } from './alerts-schema.js';
@@ -28,7 +30,10 @@ export interface ResolvedEntry {
   readonly name: string;
   /** Where it comes from; undefined = the config file. */
   readonly origin?: EntryOrigin;
+  /** The task of its run's (first) message: its `task`, or its chain's first signature's. */
   readonly task: string;
+  /** Its run as a canvas (docs/canvas.md): its chain and callbacks; undefined for a plain task (the usual). */
+  readonly canvas?: CanvasParts;
   readonly schedule: Schedule;
   /** The zone the entry's wall times are read in: its own `timezone`, else the config's. */
   readonly timezone: string;
@@ -188,6 +193,12 @@ export interface EntryFence {
   readonly revision?: string | undefined;
 }
 
+/** A chain's first task (the schema makes its first step a signature). */
+function firstTask(chain: readonly ParsedStep[] | undefined): string {
+  const first = chain?.[0];
+  return first !== undefined && isSignature(first) ? first.task : '';
+}
+
 /** One validated entry, its wall times read in its own zone or else `defaultZone` (the config's). */
 export function resolveEntry(
   name: string,
@@ -205,7 +216,10 @@ export function resolveEntry(
   return {
     name,
     ...(origin === undefined ? {} : { origin }),
-    task: entry.task,
+    task: entry.task ?? firstTask(entry.chain),
+    ...(entry.chain === undefined && entry.link === undefined && entry.linkError === undefined
+      ? {}
+      : { canvas: { chain: entry.chain, link: entry.link, linkError: entry.linkError } }),
     schedule: resolveSchedule(entry.schedule, entry.relative, timezone),
     timezone,
     args: entry.args,

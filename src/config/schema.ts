@@ -10,7 +10,7 @@ import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './optio
 import { scheduleSchema } from './schedule-schema.js';
 import { alertsSchema, configAlertsSchema } from './alerts-schema.js';
 import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettingsSchema } from './sentry-schema.js';
-import { checkCeleryJson } from './json-value.js';
+import { canvasBoundProblem, chainSchema, hasGroups, entryArgsSchema, entryKwargsSchema, signatureSchema } from './canvas-schema.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { djangoSourceSchema } from './django-source-schema.js';
 import { leaseMarginMs } from './lease-margin.js';
@@ -72,23 +72,27 @@ function hasOffset(text: string): boolean {
   return /(Z|[+-]\d{2}(:?\d{2})?)$/i.test(text);
 }
 
-/** An entry's positional arguments, any JSON values (also checked alone: config/entry-shapes.ts). */
-export const entryArgsSchema = z.array(z.unknown(), { error: 'args must be an array' }).superRefine(checkCeleryJson).default([]);
-/** An entry's keyword arguments, any JSON values (also checked alone: config/entry-shapes.ts). */
-export const entryKwargsSchema = z
-  .record(z.string(), z.unknown(), { error: 'kwargs must be an object' })
-  .superRefine(checkCeleryJson)
-  .default({});
+export { entryArgsSchema, entryKwargsSchema } from './canvas-schema.js';
 
 export const entrySchema = keyed({
-  /** The Celery task name the worker has registered. */
-  task: taskNameSchema,
+  /** The Celery task name the worker has registered (or, instead, a `chain`). */
+  task: taskNameSchema.optional(),
+  /**
+   * Instead of `task`, a canvas (docs/canvas.md): signatures run one after the other, each given
+   * the previous one's result. `args`, `kwargs` and `options` are then the canvas's, as Celery's
+   * `chain(...).apply_async(args, kwargs, **options)` takes them.
+   */
+  chain: chainSchema.optional(),
   schedule: scheduleSchema,
   /** Positional arguments, any JSON values. */
   args: entryArgsSchema,
   /** Keyword arguments, any JSON values. */
   kwargs: entryKwargsSchema,
   options: optionsSchema.default({}),
+  /** Signatures applied with the run's result when it succeeds (a chain's: its last task's); Celery's `link`. */
+  link: z.array(signatureSchema, { error: 'link must be a list of signatures such as [{ task: "proj.notify" }]' }).optional(),
+  /** Signatures applied with the failing task's id when the run (any task of a chain) fails; Celery's `link_error`. */
+  linkError: z.array(signatureSchema, { error: 'linkError must be a list of signatures such as [{ task: "proj.alert" }]' }).optional(),
   /** Celery's `relative`: interval slots are truncated to the interval's unit (day, hour, minute). */
   relative: z.boolean({ error: 'relative must be true or false' }).default(false),
   /** Time zone of this entry's crontab/clocked wall times; defaults to the config's `timezone`. */
@@ -157,6 +161,28 @@ export const entrySchema = keyed({
   monitor: monitorSchema.optional(),
 }).superRefine((entry, ctx) => {
   // Reads neither args nor kwargs: entries that differ only in them share one check (entry-shapes.ts).
+  if ((entry.task === undefined) === (entry.chain === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: entry.task === undefined ? ['task'] : ['chain'],
+      message:
+        entry.task === undefined
+          ? 'task is required: the registered name of a Celery task, such as "proj.tasks.add"'
+          : 'give either task or chain, not both: a chain names its tasks in its signatures',
+      input: entry.task ?? entry.chain,
+    });
+  }
+  const bound = canvasBoundProblem(entry);
+  if (bound !== undefined) ctx.addIssue({ code: 'custom', ...bound, input: entry });
+  for (const key of ['link', 'linkError'] as const) {
+    if ((entry[key]?.length ?? 0) > 0 && hasGroups(entry.chain))
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `an entry's ${key} cannot go with a chain that holds a group or chord (Celery places it differently from version to version): give ${key} to the signatures themselves`,
+        input: entry[key],
+      });
+  }
   // The slug is judged with the entry's name, by the config (below).
   const monitorProblem = monitorScheduleProblem(entry.monitor, entry.schedule);
   if (monitorProblem !== undefined) ctx.addIssue({ code: 'custom', ...monitorProblem, input: entry.monitor });

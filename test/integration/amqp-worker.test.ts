@@ -27,6 +27,8 @@ import type { MessageEnv, TaskMessage } from '../../src/celery/message.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { parseIsoInstant } from '../../src/celery/time.js';
 import { parseConfig } from '../../src/config/load.js';
+import { parseEntryDefinition } from '../../src/config/entry-definition.js';
+import { resolveEntry } from '../../src/config/resolve.js';
 import type { OptionsInput, TaskRoutesInput } from '../../src/config/options-schema.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
@@ -242,6 +244,79 @@ suite(
         beat_entry: m.entry,
         delivery_info: { exchange: '', routing_key: `${P}default` },
       });
+    });
+
+    it('runs a canvas: a 3-step chain in order, each step given the previous result; link_error applied with the failing id; a chord of 5 and a chain whose body gets the 6 results', async () => {
+      // The worker sends the later steps to their own queue options (its default queue is Celery's "celery").
+      const on = { queue: `${P}default` };
+      const canvas = (name: string, chain: unknown[], more: Record<string, unknown> = {}): DueRun => {
+        const parsed = parseEntryDefinition({ schedule: 60, chain, ...more });
+        if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+        const resolved = resolveEntry(name, parsed.entry, 'UTC');
+        const template = compileMessageTemplate(resolved, { ...config(), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
+        const now = Date.now();
+        return {
+          entry: resolved,
+          slotMs: now,
+          message: renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, now), slotMs: now, nowMs: now }),
+        };
+      };
+      const ids = (due: DueRun): string[] => {
+        const body = JSON.parse(due.message.body) as [unknown, unknown, { chain: { options: { task_id: string } }[] }];
+        return [JSON.parse(due.message.headersJson).id as string, ...body[2].chain.map((s) => s.options.task_id).reverse()];
+      };
+      const ok = canvas('amqp-chain', [
+        { task: 'tsbeat_test.add', args: [2, 3] },
+        { task: 'tsbeat_test.mul', args: [10], options: on },
+        { task: 'tsbeat_test.add', args: [7], options: on },
+      ]);
+      const failing = canvas(
+        'amqp-chain-fail',
+        [
+          { task: 'tsbeat_test.add', args: [1, 1] },
+          { task: 'tsbeat_test.fail', immutable: true, options: on },
+          { task: 'tsbeat_test.add', args: [1], options: on },
+        ],
+        { linkError: [{ task: 'tsbeat_test.errback', options: on }] },
+      );
+      const header = [1, 2, 3, 4, 5].map((n) => ({ task: 'tsbeat_test.mul', args: [n, 10], immutable: true, options: on }));
+      const chord = canvas('amqp-chord', [
+        { task: 'tsbeat_test.add', args: [0, 0] },
+        {
+          chord: {
+            header: [
+              ...header,
+              {
+                chain: [
+                  { task: 'tsbeat_test.add', args: [1, 2], immutable: true, options: on },
+                  { task: 'tsbeat_test.mul', args: [100], options: on },
+                ],
+              },
+            ],
+            body: { task: 'tsbeat_test.tsum', options: on },
+          },
+        },
+      ]);
+      expect(await publisher.dispatch([ok, failing, chord])).toEqual({ fenced: false, outcomes: ['published', 'published', 'published'] });
+      const c = await waitForResult(redis, chord.message.id, workers);
+      expect([c.status, c.result]).toEqual(['SUCCESS', { sum: 450, values: [10, 20, 30, 40, 50, 300] }]);
+      const r = await waitForResult(redis, ok.message.id, workers);
+      expect([r.status, r.result]).toEqual(['SUCCESS', 57]);
+      const executed = await redis.lrange('tsbeat-test:executed', 0, -1);
+      expect(executed.filter((id) => ids(ok).includes(id))).toEqual(ids(ok));
+      expect((await waitForResult(redis, failing.message.id, workers)).status).toBe('FAILURE');
+      const failedId = ids(failing)[1] as string;
+      await waitUntil(
+        'the errback to be applied with the failing id',
+        async () => {
+          for (const id of await redis.lrange('tsbeat-test:executed', 0, -1)) {
+            const meta = JSON.parse((await redis.get(`celery-task-meta-${id}`)) ?? 'null') as TaskResult | null;
+            if (meta?.status === 'SUCCESS' && (meta.result as { failed?: string } | null)?.failed === failedId) return true;
+          }
+          return undefined;
+        },
+        30_000,
+      );
     });
 
     it('publishes to a custom queue through the default exchange, the worker having declared it first (no 406)', async () => {

@@ -14,7 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src/celery/message.js';
 import type { MessageEnv } from '../../src/celery/message.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
+import { canvasPartId } from '../../src/celery/canvas.js';
 import { parseConfig } from '../../src/config/load.js';
+import { parseEntryDefinition } from '../../src/config/entry-definition.js';
+import { resolveEntry } from '../../src/config/resolve.js';
 import type { OptionsInput, TaskRoutesInput, TransportOptionsInput } from '../../src/config/options-schema.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { createLogger } from '../../src/base/log.js';
@@ -391,5 +394,142 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
       goldenDb.disconnect();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  /** A due run of a canvas entry (docs/canvas.md), checked and resolved as `beat run` does, and its steps' ids. */
+  function renderCanvas(definition: Record<string, unknown>): DueRun {
+    const name = `canvas-${(counter += 1)}`;
+    const parsed = parseEntryDefinition({ schedule: 60, ...definition });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    const resolved = resolveEntry(name, parsed.entry, 'UTC');
+    const nowMs = Date.now();
+    const template = compileMessageTemplate(resolved, config(), env);
+    return {
+      entry: resolved,
+      slotMs: nowMs,
+      message: renderTaskMessage(template, { taskId: slotTaskId(DEPLOYMENT, name, nowMs), slotMs: nowMs, nowMs }),
+    };
+  }
+  /** The ids of a canvas run's chain steps, first to last, as its message carries them. */
+  const stepIds = (due: DueRun): string[] => {
+    const body = JSON.parse(due.message.body) as [unknown, unknown, { chain: { options: { task_id: string } }[] | null }];
+    return [JSON.parse(due.message.headersJson).id as string, ...(body[2].chain ?? []).map((s) => s.options.task_id).reverse()];
+  };
+
+  it("runs a 3-step chain in order, each step given the previous result; the run id holds the last step's result", async () => {
+    const due = renderCanvas({
+      chain: [
+        { task: 'tsbeat_test.add', args: [2, 3] },
+        { task: 'tsbeat_test.mul', args: [10] },
+        { task: 'tsbeat_test.add', args: [7] },
+      ],
+    });
+    expect(await publisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+    const r = await waitForResult(results, due.message.id, workers());
+    expect([r.status, r.result]).toEqual(['SUCCESS', 57]);
+    const ids = stepIds(due);
+    expect(ids[2]).toBe(due.message.id);
+    const executed = await results.lrange('tsbeat-test:executed', 0, -1);
+    expect(executed.filter((id) => ids.includes(id))).toEqual(ids);
+    // Each step ran under the id its message was published with, the first as the chain's root.
+    const first = await waitForResult(results, ids[0] as string, workers());
+    expect([first.status, first.result]).toEqual(['SUCCESS', 5]);
+  });
+
+  it("calls link on success and link_error with the failing task's id; the run fails, its later steps never run", async () => {
+    const due = renderCanvas({
+      chain: [
+        { task: 'tsbeat_test.add', args: [1, 1], link: [{ task: 'tsbeat_test.mul', args: [100] }] },
+        { task: 'tsbeat_test.fail', immutable: true },
+        { task: 'tsbeat_test.add', args: [1] },
+      ],
+      linkError: [{ task: 'tsbeat_test.errback' }],
+    });
+    const ids = stepIds(due);
+    expect(await publisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+    // Celery's backend marks the chain's remaining steps failed too: the run's id reads FAILURE.
+    const r = await waitForResult(results, due.message.id, workers());
+    expect(r.status).toBe('FAILURE');
+    expect((await waitForResult(results, ids[1] as string, workers())).status).toBe('FAILURE');
+    const errback = await waitFor(
+      'the errback to run',
+      async () => {
+        for (const id of await results.lrange('tsbeat-test:executed', 0, -1)) {
+          const meta = JSON.parse((await results.get(resultKey(id))) ?? 'null') as TaskResult | null;
+          const value = meta?.result as { failed?: string } | undefined;
+          if (meta?.status === 'SUCCESS' && value?.failed === ids[1]) return value;
+        }
+        return undefined;
+      },
+      30_000,
+      () =>
+        workers()
+          .map((w) => w.output())
+          .join('\n'),
+    );
+    expect(errback).toMatchObject({ failed: ids[1], parent_id: ids[1] });
+    // The first step's link ran with its result: mul(2, 100).
+    await waitFor(
+      'the link to run',
+      async () => {
+        for (const id of await results.lrange('tsbeat-test:executed', 0, -1)) {
+          const meta = JSON.parse((await results.get(resultKey(id))) ?? 'null') as TaskResult | null;
+          if (meta?.status === 'SUCCESS' && meta.result === 200) return true;
+        }
+        return undefined;
+      },
+      30_000,
+      () =>
+        workers()
+          .map((w) => w.output())
+          .join('\n'),
+    );
+    const executed = await results.lrange('tsbeat-test:executed', 0, -1);
+    expect(executed).not.toContain(ids[2]);
+  });
+
+  it('runs a chord of 5 after a first step: the body receives the 5 results (Redis result backend), its result under the run id', async () => {
+    const header = [1, 2, 3, 4, 5].map((n) => ({ task: 'tsbeat_test.mul', args: [n, 10], immutable: true }));
+    const due = renderCanvas({
+      chain: [{ task: 'tsbeat_test.add', args: [0, 0] }, { chord: { header, body: { task: 'tsbeat_test.tsum' } } }],
+    });
+    expect(await publisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+    const r = await waitForResult(results, due.message.id, workers());
+    expect([r.status, r.result]).toEqual(['SUCCESS', { sum: 150, values: [10, 20, 30, 40, 50] }]);
+  });
+
+  it("runs a chain inside a chord header, and a group of 10 as a chain's last step (every member under its derived id)", async () => {
+    const nested = renderCanvas({
+      chain: [
+        { task: 'tsbeat_test.add', args: [0, 0] },
+        {
+          chord: {
+            header: [
+              {
+                chain: [
+                  { task: 'tsbeat_test.add', args: [1, 2], immutable: true },
+                  { task: 'tsbeat_test.mul', args: [100] },
+                ],
+              },
+              { task: 'tsbeat_test.add', args: [5, 5], immutable: true },
+            ],
+            body: { task: 'tsbeat_test.tsum' },
+          },
+        },
+      ],
+    });
+    const group = renderCanvas({
+      chain: [
+        { task: 'tsbeat_test.add', args: [0, 0] },
+        { group: Array.from({ length: 10 }, (_, i) => ({ task: 'tsbeat_test.add', args: [i, i], immutable: true })) },
+      ],
+    });
+    expect(await publisher.dispatch([nested, group])).toEqual({ fenced: false, outcomes: ['published', 'published'] });
+    const r = await waitForResult(results, nested.message.id, workers());
+    expect([r.status, r.result]).toEqual(['SUCCESS', { sum: 310, values: [300, 10] }]);
+    // The group's members carry ids derived from the run's: each one's result is where it says.
+    const memberIds = Array.from({ length: 10 }, (_, j) => canvasPartId(group.message.id, `chain[1].group[${j}]`));
+    const got = await Promise.all(memberIds.map((id) => waitForResult(results, id, workers()).then((m) => m.result)));
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => 2 * i));
   });
 });

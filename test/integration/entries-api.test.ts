@@ -105,6 +105,8 @@ const BAD_ENTRIES: Record<string, unknown> = {
   'bad-kinds': { task: 'x.y', schedule: 0.01, args: 'not a list', catchUp: 'sometimes' },
   'bad-crontab': { schedule: { crontab: { minute: 99 } }, kwargs: [] },
   'bad-value': 'just a string',
+  // A canvas (docs/canvas.md): a chord header member without a task, named by its path.
+  'bad-chain': { schedule: 60, chain: [{ task: 'x.y' }, { chord: { header: [{ args: [] }], body: { task: 'x.z' } } }] },
 };
 
 describe('the entries API and the TypeScript client, with a leader and a standby', () => {
@@ -259,6 +261,7 @@ describe('the entries API and the TypeScript client, with a leader and a standby
 
   it('refuses bad entries with 400 and the paths and messages `beat check` gives, singly and in bulk, writing nothing', async () => {
     const oracle = await checkOracle(dir, BAD_ENTRIES);
+    expect(oracle.get('bad-chain')?.map((p) => p.path)).toEqual(['entries.bad-chain.chain[1].chord.header[0].task']);
     const version = await redis.get(keys.entriesVersion);
     for (const [name, entry] of Object.entries(BAD_ENTRIES)) {
       const reply = await call(port, 'PUT', `/api/entries/${name}`, { token: TOKEN, body: JSON.stringify(entry) });

@@ -161,6 +161,20 @@ describe('beat entries (real CLI processes, private Redis)', () => {
     expect((await d.stored())['report']).toEqual({ task: TASK, schedule: 90 });
   });
 
+  it('--chain sets a canvas (replacing a stored task), --link-error its callbacks; a bad step is named by its path', async () => {
+    const d = deployment('ent-chain');
+    expect(await d.beat('entries', 'set', 'flow', '--task', TASK, '--schedule', '60')).toMatchObject({ code: 0 });
+    const chain = [{ task: TASK, args: [1] }, { chord: { header: [{ task: TASK }], body: { task: TASK } } }];
+    const set = await d.beat('entries', 'set', 'flow', '--chain', JSON.stringify(chain), '--link-error', `[{"task": "${TASK}"}]`);
+    expect(set).toMatchObject({ code: 2 });
+    expect(set.stderr).toContain("linkError (--link-error): an entry's linkError cannot go with a chain that holds a group or chord");
+    expect(await d.beat('entries', 'set', 'flow', '--chain', JSON.stringify(chain))).toMatchObject({ code: 0 });
+    expect((await d.stored())['flow']).toEqual({ schedule: 60, chain });
+    const bad = await d.beat('entries', 'set', 'flow', '--chain', JSON.stringify([{ task: TASK }, { args: [] }]));
+    expect(bad).toMatchObject({ code: 2 });
+    expect(bad.stderr).toContain('chain[1].task (--chain): task is required');
+  });
+
   it('--schedule takes every form a config file does', async () => {
     const d = deployment('ent-forms');
     const forms: [string, unknown][] = [

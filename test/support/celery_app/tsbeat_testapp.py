@@ -86,6 +86,29 @@ if not os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
     def fail():
         raise ValueError("boom: line one\nline two")
 
+    # Canvas steps (docs/canvas.md): each records its id in the order it ran, and passes its result on.
+    @app.task(bind=True, name="tsbeat_test.add")
+    def add(self, x, y):
+        _executed(self.request.id)
+        return x + y
+
+    @app.task(bind=True, name="tsbeat_test.mul")
+    def mul(self, x, y):
+        _executed(self.request.id)
+        return x * y
+
+    @app.task(bind=True, name="tsbeat_test.tsum")
+    def tsum(self, values):
+        # A chord's body: the header's results, in header order.
+        _executed(self.request.id)
+        return {"sum": sum(values), "values": values}
+
+    @app.task(bind=True, name="tsbeat_test.errback")
+    def errback(self, failed_id):
+        # A link_error of one argument: Celery applies it with the failing task's id.
+        _executed(self.request.id)
+        return {"failed": failed_id, "parent_id": self.request.parent_id, "root_id": self.request.root_id}
+
     @app.task(bind=True, name="tsbeat_test.flaky")
     def flaky(self, countdown=1.5):
         # Fails its first attempt and is retried once: RETRY, then SUCCESS under the same task id.

@@ -1,0 +1,281 @@
+/**
+ * An entry's canvas (a `chain`, and `link` / `linkError` callbacks) → the one task message Celery's
+ * own `chain(...).apply_async(args, kwargs, **options)` (or `signature.apply_async(link=…,
+ * link_error=…)`) publishes for it, read from celery/canvas.py (`_chain.run`, `prepare_steps`,
+ * `Signature.freeze`) and celery/app/amqp.py (`as_task_v2`'s embed). Celery 5.2 and 5.5 publish
+ * the same (test/fixtures/celery-canvas-*.json):
+ * - the message is the chain's first task, its args and kwargs prefixed and merged with the
+ *   canvas's (`task.clone(args, kwargs)`), its options under the canvas's;
+ * - `embed.chain` is the other steps as signature dicts, last first (the worker pops the next one),
+ *   each frozen with a `task_id` and the publisher's `reply_to` in its options; a group or chord step
+ *   frozen whole (`group._freeze_unroll`, `_chord.freeze`): the worker before it publishes it;
+ * - `embed.callbacks` / `errbacks` are the first task's `link` / `link_error`; a canvas-wide
+ *   `linkError` is added to every step's (unless already there), a canvas-wide `link` to the last step's.
+ *
+ * Ids: the run's id (the slot's, task-id.ts) is what `apply_async(task_id=…)` would give the canvas:
+ * the chain's last task, whose result is the chain's result (and where Celery's backend marks a
+ * failure of any earlier step too), or its chord's body. Every other part's id is the UUID v5 of its
+ * path (`chain[0]`, `chain[2].header[1]`) under the run's id, so a run published again (a replay
+ * after failover) carries the same ids throughout. Pure.
+ */
+import { isSignature } from '../config/canvas-schema.js';
+import type { CanvasParts, ParsedMember, ParsedSignature, ParsedStep } from '../config/canvas-schema.js';
+import type { Options } from '../config/options-schema.js';
+import { BeatError, ErrorCode } from '../base/errors.js';
+import { json, refuseNonJson } from './template-parts.js';
+import { quoteJson } from './json-text.js';
+import { SLOT_ID_NAMESPACE, uuidV5 } from './task-id.js';
+
+/** The first message's task call: what the message's headers and args come from. */
+export interface CanvasCall {
+  readonly task: string;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  readonly options: Options;
+}
+
+/** The part of an entry a canvas message depends on (a `ResolvedEntry` fits). */
+export interface CanvasEntry {
+  readonly name: string;
+  readonly task: string;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  readonly options: Options;
+  readonly canvas?: CanvasParts | undefined;
+}
+
+/**
+ * A canvas compiled once per entry: the body's JSON text around the ids, which change per run.
+ * `parts` alternates constant text (even indexes) and id paths (odd ones): each path's id is the
+ * UUID v5 of the path under the run's id (canvasPartId), `` the run's own.
+ */
+export interface CompiledCanvas {
+  readonly parts: readonly string[];
+  /** The path of the published message's own id (`chain[0]`; `` for a task with callbacks). */
+  readonly firstPath: string;
+}
+
+/** Whether an entry's run is a canvas (a chain, or a task with callbacks) rather than one plain task message. */
+export function hasCanvas(entry: CanvasEntry): boolean {
+  const c = entry.canvas;
+  return c !== undefined && (c.chain !== undefined || (c.link?.length ?? 0) > 0 || (c.linkError?.length ?? 0) > 0);
+}
+
+/** The canvas's first task call: the chain's first step with the canvas's args, kwargs and options over it. */
+export function canvasCall(entry: CanvasEntry): CanvasCall {
+  const first = entry.canvas?.chain?.[0];
+  // The schema makes a chain's first step a signature.
+  if (first === undefined || !isSignature(first)) return entry;
+  return {
+    task: first.task,
+    // Signature._merge: partial args go first, partial kwargs win; an immutable signature takes neither.
+    args: first.immutable ? first.args : [...entry.args, ...first.args],
+    kwargs: first.immutable ? first.kwargs : { ...first.kwargs, ...entry.kwargs },
+    options: { ...first.options, ...entry.options },
+  };
+}
+
+/** Options as `apply_async` takes them (and a signature dict holds them): Celery's names for tsbeat's. */
+export function celeryOptions(options: Options): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const names: readonly (readonly [keyof Options, string])[] = [
+    ['queue', 'queue'],
+    ['exchange', 'exchange'],
+    ['exchangeType', 'exchange_type'],
+    ['routingKey', 'routing_key'],
+    ['priority', 'priority'],
+    ['expires', 'expires'],
+    ['countdown', 'countdown'],
+    ['headers', 'headers'],
+    ['timeLimit', 'time_limit'],
+    ['softTimeLimit', 'soft_time_limit'],
+    ['ignoreResult', 'ignore_result'],
+    ['shadow', 'shadow'],
+    ['deliveryMode', 'delivery_mode'],
+    ['messageGroupId', 'MessageGroupId'],
+  ];
+  for (const [ours, theirs] of names) if (options[ours] !== undefined) out[theirs] = options[ours];
+  return out;
+}
+
+/**
+ * Celery's `Signature` as a dict (what `dict(sig)` serializes to), its links in its options, with
+ * `links` / `errbacks` added after its own (the canvas-wide ones) and `frozen` after those
+ * (`Signature.freeze`'s task_id and reply_to): the key order Celery's dict has.
+ */
+function signatureDict(
+  sig: ParsedSignature,
+  added: { links?: readonly unknown[]; errbacks?: readonly unknown[]; frozen?: Record<string, unknown> } = {},
+): Record<string, unknown> {
+  const options: Record<string, unknown> = celeryOptions(sig.options);
+  const links = [...(sig.link ?? []).map((s) => signatureDict(s)), ...(added.links ?? [])];
+  if (links.length > 0) options.link = links;
+  const errbacks = withErrbacks(
+    (sig.linkError ?? []).map((s) => signatureDict(s)),
+    added.errbacks ?? [],
+  );
+  if (errbacks.length > 0) options.link_error = errbacks;
+  Object.assign(options, added.frozen);
+  return { task: sig.task, args: sig.args, kwargs: sig.kwargs, options, subtask_type: null, immutable: sig.immutable };
+}
+
+/** `append_to_list_option('link_error', …)`: each added unless an equal one is there. */
+function withErrbacks(own: readonly unknown[], added: readonly unknown[]): unknown[] {
+  const out = [...own];
+  const seen = new Set(own.map((d) => json(d)));
+  for (const d of added) {
+    const text = json(d);
+    if (!seen.has(text)) {
+      seen.add(text);
+      out.push(d);
+    }
+  }
+  return out;
+}
+
+const list = (dicts: readonly unknown[]): string => (dicts.length === 0 ? 'null' : json(dicts));
+
+/** Stands for an id in a dict until its text is split into parts: the path between the marks. */
+const MARK = '\u0000tsbeat-id:';
+const mark = (path: string): string => `${MARK}${path}\u0000`;
+/** A mark as JSON writes it, its path captured (a path holds no quote or backslash). */
+const MARKED = /"\\u0000tsbeat-id:([^"\\]*)\\u0000"/g;
+
+/** `Signature.freeze`'s keys: its id and the publisher's reply_to, then what the canvas adds. */
+const frozen = (path: string, replyTo: string, more: Record<string, unknown> = {}): Record<string, unknown> => ({
+  task_id: mark(path),
+  reply_to: replyTo,
+  ...more,
+});
+
+/**
+ * A group's or chord header's members, frozen as `group._freeze_unroll` freezes them: each with its
+ * id, `chord` (the body, in a chord) and `group_index`; a chain member by `prepare_steps` (its last
+ * task takes the chord and the index; Celery 5.5 writes its `task_id: None`, 5.2 leaves it out).
+ */
+function memberDicts(
+  members: readonly ParsedMember[],
+  path: string,
+  replyTo: string,
+  chord: Record<string, unknown> | undefined,
+): unknown[] {
+  return members.map((member, j) => {
+    const at = `${path}[${j}]`;
+    const joined = { ...(chord === undefined ? {} : { chord }), group_index: j };
+    if (isSignature(member)) return signatureDict(member, { frozen: frozen(at, replyTo, joined) });
+    const last = member.chain.length - 1;
+    const tasks = member.chain.map((sig, k) =>
+      signatureDict(sig, { frozen: frozen(`${at}.chain[${k}]`, replyTo, k === last ? joined : {}) }),
+    );
+    return { task: 'celery.chain', args: [], kwargs: { tasks }, options: { task_id: null }, subtask_type: 'chain', immutable: false };
+  });
+}
+
+const groupDict = (tasks: unknown[], options: Record<string, unknown>): Record<string, unknown> => ({
+  task: 'celery.group',
+  args: [],
+  kwargs: { tasks },
+  options,
+  subtask_type: 'group',
+  immutable: false,
+});
+
+/**
+ * A later step of a chain at `path` (`chain[2]`), frozen as `prepare_steps` freezes it: a signature
+ * with its id; a group (the last step) with its id and its members' (`chain[2].group[j]`); a chord
+ * with its group's id (`chain[2].header`), its members' (`chain[2].header[j]`) and its body's. The
+ * step's result id (a signature's, a group's, a chord body's) is at `result`: `` for the last step.
+ */
+function stepDict(
+  step: ParsedStep,
+  path: string,
+  result: string,
+  replyTo: string,
+  added: { links: readonly unknown[]; errbacks: readonly unknown[] },
+): unknown {
+  if (isSignature(step)) return signatureDict(step, { ...added, frozen: frozen(result, replyTo) });
+  if ('group' in step) {
+    return groupDict(memberDicts(step.group, `${path}.group`, replyTo, undefined), {
+      task_id: mark(result),
+      root_id: null,
+      parent_id: null,
+    });
+  }
+  const body = signatureDict(step.chord.body, { frozen: frozen(result, replyTo) });
+  const gid = mark(`${path}.header`);
+  const header = groupDict(memberDicts(step.chord.header, `${path}.header`, replyTo, body), {
+    task_id: gid,
+    chord: body,
+    root_id: null,
+    parent_id: null,
+  });
+  return {
+    task: 'celery.chord',
+    args: [],
+    kwargs: { kwargs: {}, header, body },
+    options: { task_id: gid },
+    subtask_type: 'chord',
+    immutable: false,
+  };
+}
+
+/**
+ * Compiles an entry's canvas: `args` and `kwargs` are the first call's JSON text (canvasCall's,
+ * already serialized by the caller); `replyTo` the publisher's (`Signature.freeze` writes the app's
+ * `thread_oid` into each frozen step, which is the `reply_to` of its messages).
+ */
+export function compileCanvas(entry: CanvasEntry, args: string, kwargs: string, replyTo: string): CompiledCanvas {
+  const canvas = entry.canvas ?? {};
+  refuseNonJson(entry.name, 'chain', canvas.chain ?? []);
+  // The marks stand for ids only if no value of the entry's spells one.
+  if (`${args}${kwargs}${json(canvas)}`.includes('\\u0000tsbeat-id:'))
+    throw new BeatError(
+      ErrorCode.MessageInvalid,
+      `entry "${entry.name}": its arguments hold the text "\\u0000tsbeat-id:", which tsbeat reserves`,
+    );
+  const canvasLinks = (canvas.link ?? []).map((s) => signatureDict(s));
+  const canvasErrbacks = (canvas.linkError ?? []).map((s) => signatureDict(s));
+  const chain = canvas.chain ?? [];
+  const first = chain[0];
+  const last = chain.length - 1;
+  const firstSig = first !== undefined && isSignature(first) ? first : undefined;
+  const firstLinks = [...(firstSig?.link ?? []).map((s) => signatureDict(s)), ...(last <= 0 ? canvasLinks : [])];
+  const firstErrbacks = withErrbacks(
+    (firstSig?.linkError ?? []).map((s) => signatureDict(s)),
+    canvasErrbacks,
+  );
+  const result = (i: number): string => (i === last ? '' : `chain[${i}]`);
+  const steps: unknown[] = [];
+  for (let i = last; i >= 1; i -= 1) {
+    const added = { links: i === last ? canvasLinks : [], errbacks: canvasErrbacks };
+    steps.push(stepDict(chain[i] as ParsedStep, `chain[${i}]`, result(i), replyTo, added));
+  }
+  const text = `[${args},${kwargs},{"callbacks":${list(firstLinks)},"errbacks":${list(firstErrbacks)},"chain":${steps.length === 0 ? 'null' : json(steps)},"chord":null}]`;
+  return { parts: text.split(MARKED), firstPath: last <= 0 ? '' : result(0) };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The id of the part at `path` of a run with id `runId`: `` (the canvas's result: the chain's last
+ * step, or its chord's body) has the run's own; the others the UUID v5 of their path (`chain[0]`,
+ * `chain[2].header[1]`) in the run's id as namespace (in tsbeat's slot-id namespace with the run's
+ * id for an id that is not a UUID, as `beat trigger --id` may give).
+ */
+export function canvasPartId(runId: string, path: string): string {
+  if (path === '') return runId;
+  return UUID.test(runId) ? uuidV5(runId, path) : uuidV5(SLOT_ID_NAMESPACE, `${runId}\n${path}`);
+}
+
+/** The id of the message published for a run with id `runId`: the chain's first task's. */
+export function canvasMessageId(canvas: CompiledCanvas, runId: string): string {
+  return canvasPartId(runId, canvas.firstPath);
+}
+
+/** The body of the run with id `runId`: every part's id in its place. */
+export function renderCanvasBody(canvas: CompiledCanvas, runId: string): string {
+  const { parts } = canvas;
+  let out = parts[0] as string;
+  for (let i = 1; i < parts.length; i += 2) out += `${quoteJson(canvasPartId(runId, parts[i] as string))}${parts[i + 1] as string}`;
+  return out;
+}

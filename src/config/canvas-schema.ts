@@ -1,0 +1,203 @@
+/**
+ * A Celery canvas as an entry's run (docs/canvas.md): a task call's arguments, a signature (a task
+ * call that may carry `link` / `linkError` callbacks, themselves signatures), and a `chain` of
+ * signatures. What is checked here is what a config file, the HTTP API, the client and
+ * `beat entries` all check, with paths under the entry (`chain[2].task`, `link[0].options.queue`).
+ */
+import * as z from 'zod';
+import { DEFAULTS } from '../base/defaults.js';
+import { keyed } from './keys.js';
+import { optionsSchema } from './options-schema.js';
+import type { Options, OptionsInput } from './options-schema.js';
+import { checkCeleryJson } from './json-value.js';
+import { taskNameSchema } from './name-text.js';
+
+/** A task call's positional arguments, any JSON values (also checked alone: config/entry-shapes.ts). */
+export const entryArgsSchema = z.array(z.unknown(), { error: 'args must be an array' }).superRefine(checkCeleryJson).default([]);
+/** A task call's keyword arguments, any JSON values (also checked alone: config/entry-shapes.ts). */
+export const entryKwargsSchema = z
+  .record(z.string(), z.unknown(), { error: 'kwargs must be an object' })
+  .superRefine(checkCeleryJson)
+  .default({});
+
+/** A signature as written: Celery's `signature(task, args, kwargs, options, immutable)` with its links. */
+export interface SignatureInput {
+  task: string;
+  args?: unknown[] | undefined;
+  kwargs?: Record<string, unknown> | undefined;
+  options?: OptionsInput | undefined;
+  /** Celery's `.si()`: the worker does not prepend the previous task's result to its args. */
+  immutable?: boolean | undefined;
+  /** Signatures applied with this task's result when it succeeds (Celery's `link`). */
+  link?: SignatureInput[] | undefined;
+  /** Signatures applied with this task's id when it fails (Celery's `link_error`). */
+  linkError?: SignatureInput[] | undefined;
+}
+
+export interface ParsedSignature {
+  readonly task: string;
+  readonly args: unknown[];
+  readonly kwargs: Record<string, unknown>;
+  readonly options: Options;
+  readonly immutable: boolean;
+  readonly link?: ParsedSignature[] | undefined;
+  readonly linkError?: ParsedSignature[] | undefined;
+}
+
+const callbacks = (what: string): z.ZodType<ParsedSignature[] | undefined, SignatureInput[] | undefined> =>
+  z.array(signatureSchema, { error: `${what} must be a list of signatures such as [{ task: "proj.notify" }]` }).optional();
+
+export const signatureSchema: z.ZodType<ParsedSignature, SignatureInput> = z.lazy(() =>
+  keyed({
+    task: taskNameSchema,
+    args: entryArgsSchema,
+    kwargs: entryKwargsSchema,
+    options: optionsSchema.default({}),
+    immutable: z.boolean({ error: 'immutable must be true or false' }).default(false),
+    link: callbacks('link'),
+    linkError: callbacks('linkError'),
+  }),
+);
+
+/** A member of a group or a chord's header: a signature, or a chain of signatures (its last one's result is the member's). */
+export type ParsedMember = ParsedSignature | { readonly chain: readonly ParsedSignature[] };
+/** A step of a chain: a signature; a group (the last step only); or a chord, whose body gets its header's results. */
+export type ParsedStep =
+  | ParsedSignature
+  | { readonly group: readonly ParsedMember[] }
+  | { readonly chord: { readonly header: readonly ParsedMember[]; readonly body: ParsedSignature } };
+
+export const isSignature = (step: ParsedStep | ParsedMember): step is ParsedSignature => 'task' in step;
+
+/**
+ * A schema picked by the key the value has (`group`, `chord`, `chain`, else a signature): a union
+ * would report every alternative's problems; this reports the chosen one's, at their paths.
+ */
+function byKey<T>(pick: (value: Record<string, unknown>) => z.ZodType<T, unknown>, what: string): z.ZodType<T, unknown> {
+  return z.unknown().transform((value, ctx) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      ctx.addIssue({ code: 'custom', message: `${what} must be an object such as { task: "proj.add" }`, input: value });
+      return z.NEVER;
+    }
+    const result = pick(value as Record<string, unknown>).safeParse(value);
+    if (result.success) return result.data;
+    // Passed on whole (an unknown key's issue names its key), at their paths under this value.
+    for (const issue of result.error.issues) ctx.addIssue({ ...issue, input: value } as Parameters<typeof ctx.addIssue>[0]);
+    return z.NEVER;
+  });
+}
+
+const listOf = <T>(item: z.ZodType<T, unknown>, what: string, example: string) =>
+  z.array(item, { error: `${what} must be a list such as ${example}` }).min(1, { error: `${what} must not be empty` });
+
+const chainMember = keyed({ chain: listOf(signatureSchema, 'chain', '[{ task: "proj.fetch" }, { task: "proj.store" }]') });
+const memberSchema: z.ZodType<ParsedMember, unknown> = byKey<ParsedMember>(
+  (v) => ('chain' in v ? chainMember : signatureSchema),
+  'a member',
+);
+const members = (what: string) => listOf(memberSchema, what, '[{ task: "proj.part", args: [1] }, { task: "proj.part", args: [2] }]');
+
+const groupStep = keyed({ group: members('group') });
+const chordStep = keyed({ chord: keyed({ header: members('header'), body: signatureSchema }) });
+const stepSchema: z.ZodType<ParsedStep, unknown> = byKey<ParsedStep>(
+  (v) => ('group' in v ? groupStep : 'chord' in v ? chordStep : signatureSchema),
+  'a step',
+);
+
+/**
+ * An entry's `chain`: its steps run one after the other, each given the previous one's result. The
+ * first is a signature (the message published; a group or chord first would be several messages),
+ * and a group can only end it (Celery turns a group followed by a step into a chord: write the chord).
+ */
+export const chainSchema = z
+  .array(stepSchema, { error: 'chain must be a list of signatures such as [{ task: "proj.fetch" }, { task: "proj.store" }]' })
+  .min(1, { error: 'chain must hold at least one signature' })
+  .superRefine((steps, ctx) => {
+    const first = steps[0];
+    if (first !== undefined && !isSignature(first))
+      ctx.addIssue({
+        code: 'custom',
+        path: [0],
+        message:
+          'the first step of a chain must be a signature ({ task: … }): a group or chord there would be published as several messages, which tsbeat does not do yet',
+        input: first,
+      });
+    steps.forEach((step, i) => {
+      if ('group' in step && i < steps.length - 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          message:
+            'a group can only be the last step of a chain: a group followed by a step is a chord, so write { chord: { header: [...], body: {...} } }',
+          input: step,
+        });
+    });
+  });
+
+/** The parts of an entry that make its canvas (the entry's own task call is its first signature when it has no chain). */
+export interface CanvasParts {
+  readonly chain?: readonly ParsedStep[] | undefined;
+  readonly link?: readonly ParsedSignature[] | undefined;
+  readonly linkError?: readonly ParsedSignature[] | undefined;
+}
+
+/** Whether a chain holds a group or a chord (where Celery 5.2 and 5.5 place a canvas-wide link_error differently). */
+export const hasGroups = (chain: readonly ParsedStep[] | undefined): boolean => chain?.some((step) => !isSignature(step)) ?? false;
+
+interface BoundProblem {
+  readonly path: (string | number)[];
+  readonly message: string;
+}
+
+/**
+ * The first way a canvas breaks the bounds (DEFAULTS.canvasMaxSignatures in all, callbacks nested
+ * DEFAULTS.canvasMaxDepth deep), as a path under the entry and a message; undefined when within.
+ */
+export function canvasBoundProblem(canvas: CanvasParts): BoundProblem | undefined {
+  let count = 0;
+  const tooMany = (path: (string | number)[]): BoundProblem | undefined =>
+    (count += 1) > DEFAULTS.canvasMaxSignatures
+      ? { path, message: `a canvas holds at most ${DEFAULTS.canvasMaxSignatures} signatures, callbacks included` }
+      : undefined;
+  const signatures = (sigs: readonly ParsedSignature[] | undefined, path: (string | number)[], depth: number): BoundProblem | undefined => {
+    if (sigs === undefined) return undefined;
+    for (const [i, sig] of sigs.entries()) {
+      const problem = signature(sig, [...path, i], depth);
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
+  };
+  const signature = (sig: ParsedSignature, path: (string | number)[], depth: number): BoundProblem | undefined => {
+    const many = tooMany(path);
+    if (many !== undefined) return many;
+    for (const key of ['link', 'linkError'] as const) {
+      const nested = sig[key];
+      if (nested === undefined || nested.length === 0) continue;
+      if (depth + 1 > DEFAULTS.canvasMaxDepth)
+        return { path: [...path, key], message: `callbacks nest at most ${DEFAULTS.canvasMaxDepth} levels deep` };
+      const problem = signatures(nested, [...path, key], depth + 1);
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
+  };
+  const group = (list: readonly ParsedMember[], path: (string | number)[]): BoundProblem | undefined => {
+    for (const [j, member] of list.entries()) {
+      const problem = isSignature(member) ? signature(member, [...path, j], 0) : signatures(member.chain, [...path, j, 'chain'], 0);
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
+  };
+  for (const [i, step] of (canvas.chain ?? []).entries()) {
+    const at = ['chain', i];
+    const problem = isSignature(step)
+      ? signature(step, at, 0)
+      : 'group' in step
+        ? group(step.group, [...at, 'group'])
+        : (group(step.chord.header, [...at, 'chord', 'header']) ?? signature(step.chord.body, [...at, 'chord', 'body'], 0));
+    if (problem !== undefined) return problem;
+  }
+  return (
+    (canvas.link !== undefined && canvas.link.length > 0 ? signatures(canvas.link, ['link'], 1) : undefined) ??
+    (canvas.linkError !== undefined && canvas.linkError.length > 0 ? signatures(canvas.linkError, ['linkError'], 1) : undefined)
+  );
+}

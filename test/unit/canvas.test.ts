@@ -1,0 +1,288 @@
+/**
+ * A canvas entry's message against what Celery's own apply_async publishes for the same canvas
+ * (test/fixtures/celery-canvas-5.2.json and -5.5.json, captured from the broker by
+ * test/support/capture_canvas.py): message by message, every header, property and body value, the
+ * ids mapped (Celery's are fresh uuids, ours derived from the run's), and the config's checks.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
+import type { TaskMessage } from '../../src/celery/message.js';
+import { parseEntryDefinition } from '../../src/config/entry-definition.js';
+import { resolveEntry } from '../../src/config/resolve.js';
+import { uuidV5 } from '../../src/celery/task-id.js';
+import { ENV, config } from '../support/messages.js';
+
+interface Captured {
+  readonly celery: string;
+  readonly cases: Record<string, { result: string; messages: { list: string; envelope: Envelope }[] }>;
+}
+interface Envelope {
+  body: [unknown[], Record<string, unknown>, { chain: { options: { task_id: string } }[] | null }];
+  headers: Record<string, unknown>;
+  properties: Record<string, unknown>;
+}
+
+const FIXTURES: Captured[] = ['5.2', '5.5'].map(
+  (v) => JSON.parse(readFileSync(`test/fixtures/celery-canvas-${v}.json`, 'utf8')) as Captured,
+);
+
+/** The same canvases as capture_canvas.py builds, as entries (`t.*` are its task names). */
+const ENTRIES: Record<string, unknown> = {
+  chain3: {
+    chain: [
+      { task: 't.add', args: [1, 2] },
+      { task: 't.mul', args: [10] },
+      { task: 't.add', args: [5] },
+    ],
+  },
+  'chain3-options': {
+    chain: [
+      { task: 't.add', args: [1, 2], options: { queue: 'q1' } },
+      { task: 't.mul', args: [10], options: { priority: 3, countdown: 5 }, immutable: true },
+      { task: 't.add', args: [5], options: { softTimeLimit: 7 } },
+    ],
+    args: [100],
+    kwargs: { k: 1 },
+    options: { queue: 'q0', expires: 60 },
+  },
+  'chain-links': {
+    chain: [
+      { task: 't.add', args: [1, 2], link: [{ task: 't.log', args: ['ok'] }] },
+      { task: 't.mul', args: [10], link_error: [{ task: 't.onerr' }] },
+    ],
+    linkError: [{ task: 't.onerr_all' }],
+  },
+  'chain-group': {
+    chain: [
+      { task: 't.add', args: [1, 1] },
+      {
+        group: [
+          { task: 't.add', args: [2, 2] },
+          { task: 't.mul', args: [3] },
+        ],
+      },
+    ],
+  },
+  'chain-chord': {
+    chain: [
+      { task: 't.add', args: [1, 1] },
+      {
+        chord: {
+          header: [
+            { task: 't.add', args: [2, 2] },
+            { task: 't.add', args: [3, 3] },
+          ],
+          body: { task: 't.tsum' },
+        },
+      },
+    ],
+  },
+  'chain-chord-chain-header': {
+    chain: [
+      { task: 't.add', args: [1, 1] },
+      {
+        chord: {
+          header: [
+            {
+              chain: [
+                { task: 't.add', args: [2, 2] },
+                { task: 't.mul', args: [3] },
+              ],
+            },
+            { task: 't.add', args: [4, 4] },
+          ],
+          body: { task: 't.tsum' },
+        },
+      },
+    ],
+  },
+  'chain-chord-middle': {
+    chain: [
+      { task: 't.add', args: [1, 1] },
+      {
+        chord: {
+          header: [
+            { task: 't.add', args: [2, 2] },
+            { task: 't.add', args: [3, 3] },
+          ],
+          body: { task: 't.tsum' },
+        },
+      },
+      { task: 't.mul', args: [2] },
+    ],
+  },
+  link: {
+    task: 't.add',
+    args: [1, 2],
+    link: [{ task: 't.log', args: ['a'] }],
+    linkError: [{ task: 't.onerr', kwargs: { x: 1 }, options: { queue: 'errors' } }],
+  },
+};
+
+const RUN_ID = uuidV5('bd3166c1-dfde-4cc5-a1f7-98fa3cc11ff8', 'canvas-test');
+
+function render(name: string): TaskMessage {
+  const parsed = parseEntryDefinition({ schedule: 60, ...(ENTRIES[name] as object) });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+  const entry = resolveEntry(name, parsed.entry, 'UTC');
+  return renderTaskMessage(compileMessageTemplate(entry, config(), ENV), {
+    taskId: RUN_ID,
+    slotMs: 0,
+    nowMs: Date.parse('2026-11-25T06:00:00Z'),
+  });
+}
+
+/** Every id of a message, in a fixed order: its own, then every `task_id` in its body (keys sorted). */
+function ids(e: Envelope): string[] {
+  const found: string[] = [e.headers.id as string];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') {
+      for (const key of Object.keys(v).sort()) {
+        const value = (v as Record<string, unknown>)[key];
+        if (key === 'task_id' && typeof value === 'string') found.push(value);
+        else walk(value);
+      }
+    }
+  };
+  walk(e.body);
+  return found;
+}
+
+/** Celery 5.2 writes a frozen chain's options as {}, 5.5 as {task_id: None} (we write 5.5's): the one difference. */
+function asCelery55(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(asCelery55);
+  if (v === null || typeof v !== 'object') return v;
+  const o = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asCelery55(x)]));
+  if (o.subtask_type === 'chain' && !('task_id' in (o.options as object))) o.options = { task_id: null, ...(o.options as object) };
+  return o;
+}
+
+/** Python's message with its ids (and reply_to) replaced by ours, position by position. */
+function mapped(python: Envelope, ours: Envelope, pythonReplyTo: string): Envelope {
+  const pairs = new Map<string, string>(ids(python).map((id, i) => [id, ids(ours)[i] ?? '?']));
+  expect(new Set(pairs.values()).size, 'ids wired alike: as many distinct ids, one for one').toBe(new Set(ids(ours)).size);
+  pairs.set(pythonReplyTo, ENV.replyTo);
+  return JSON.parse(JSON.stringify(python), (_k, v: unknown) => (typeof v === 'string' && pairs.has(v) ? pairs.get(v) : v)) as Envelope;
+}
+
+const TIMES = new Set(['eta', 'expires']);
+const OURS_ONLY = new Set([
+  'beat_entry',
+  'beat_scheduled_at',
+  'periodic_task_name',
+  'traceparent',
+  'replaced_task_nesting',
+  'stamped_headers',
+  'stamps',
+]);
+
+describe.each(FIXTURES)('a canvas is published as Celery $celery publishes it', (fixture) => {
+  it.each(Object.keys(ENTRIES))('%s: same message, ids wired alike', (name) => {
+    const captured = fixture.cases[name];
+    if (captured === undefined) throw new Error(`no capture of ${name}`);
+    expect(captured.messages).toHaveLength(1);
+    const python = (captured.messages[0] as { envelope: Envelope }).envelope;
+    const message = render(name);
+    const ours: Envelope = {
+      body: JSON.parse(message.body) as Envelope['body'],
+      headers: JSON.parse(message.headersJson) as Record<string, unknown>,
+      properties: { ...message.properties },
+    };
+    const expected = mapped(python, ours, python.properties.reply_to as string);
+    // The run's id is the canvas's result id: Celery's apply_async returns it, we publish under it.
+    expect(ids(python).indexOf(captured.result)).toBe(ids(ours).indexOf(message.id));
+    expect(message.id).toBe(RUN_ID);
+    expect(ours.body).toEqual(asCelery55(expected.body));
+    for (const [key, value] of Object.entries(expected.headers)) {
+      if (key === 'origin') continue;
+      if (TIMES.has(key)) expect([key, ours.headers[key] === null]).toEqual([key, value === null]);
+      else expect([key, ours.headers[key]]).toEqual([key, value]);
+    }
+    expect(Object.keys(ours.headers).filter((k) => !(k in expected.headers) && !OURS_ONLY.has(k))).toEqual([]);
+    expect(ours.properties.correlation_id).toBe(expected.properties.correlation_id);
+    expect(ours.properties.priority).toBe(expected.properties.priority);
+    expect(ours.properties.expiration).toBe(expected.properties.expiration);
+    expect(message.destination.routingKey).toBe((expected.properties.delivery_info as { routing_key: string }).routing_key);
+  });
+});
+
+describe('canvas ids', () => {
+  it('a replay of the same run carries the same ids throughout, and another run other ones', () => {
+    const a = render('chain3');
+    const b = render('chain3');
+    expect(a.body).toBe(b.body);
+    expect(a.headersJson).toBe(b.headersJson);
+    const other = renderTaskMessage(
+      compileMessageTemplate(
+        resolveEntry(
+          'chain3',
+          (parseEntryDefinition({ schedule: 60, ...(ENTRIES.chain3 as object) }) as { ok: true; entry: never }).entry,
+          'UTC',
+        ),
+        config(),
+        ENV,
+      ),
+      {
+        taskId: uuidV5(RUN_ID, 'other'),
+        slotMs: 0,
+        nowMs: 0,
+      },
+    );
+    const stepIds = (m: TaskMessage) => ids({ body: JSON.parse(m.body), headers: JSON.parse(m.headersJson), properties: {} });
+    expect(new Set([...stepIds(a), ...stepIds(other)]).size).toBe(6);
+    expect(stepIds(a)).toEqual([uuidV5(RUN_ID, 'chain[0]'), RUN_ID, uuidV5(RUN_ID, 'chain[1]')]);
+  });
+});
+
+describe('canvas config', () => {
+  const problems = (value: object) => {
+    const parsed = parseEntryDefinition({ schedule: 60, ...value });
+    return parsed.ok ? [] : parsed.problems.map((p) => `${p.path}: ${p.message}`);
+  };
+
+  it('names the path of a bad signature', () => {
+    expect(problems({ chain: [{ task: 'a' }, { task: 'b' }, { args: [1] }] })).toEqual([
+      'chain[2].task: task is required: the registered name of a Celery task, such as "proj.tasks.add"',
+    ]);
+    expect(problems({ task: 'a', link: [{ task: 'b', options: { queue: 7 } }] })).toEqual([
+      'link[0].options.queue: queue must be a string',
+    ]);
+    expect(problems({ chain: [{ task: 'a', linkError: [{ task: 'b', bogus: 1 }] }] })[0]).toMatch(
+      /^chain\[0\]\.linkError\[0\]\.bogus: unknown key "bogus"/,
+    );
+  });
+
+  it('wants a task or a chain, not both nor neither', () => {
+    expect(problems({})).toEqual(['task: task is required: the registered name of a Celery task, such as "proj.tasks.add"']);
+    expect(problems({ task: 'a', chain: [{ task: 'b' }] })).toEqual([
+      'chain: give either task or chain, not both: a chain names its tasks in its signatures',
+    ]);
+    expect(problems({ chain: [] })).toEqual(['chain: chain must hold at least one signature']);
+  });
+
+  it('takes a group only last and a chord only after the first step, and no entry-wide callback beside them', () => {
+    const chord = { chord: { header: [{ task: 'a' }], body: { task: 'b' } } };
+    expect(problems({ chain: [chord] })[0]).toMatch(/^chain\[0\]: the first step of a chain must be a signature/);
+    expect(problems({ chain: [{ task: 'a' }, { group: [{ task: 'b' }] }, { task: 'c' }] })[0]).toMatch(
+      /^chain\[1\]: a group can only be the last step of a chain: a group followed by a step is a chord/,
+    );
+    expect(problems({ chain: [{ task: 'a' }, chord], linkError: [{ task: 'e' }] })[0]).toMatch(
+      /^linkError: an entry's linkError cannot go with/,
+    );
+    expect(
+      problems({ chain: [{ task: 'a' }, { chord: { header: [{ chain: [{ task: 'x' }, { args: [] }] }], body: { task: 'b' } } }] }),
+    ).toEqual(['chain[1].chord.header[0].chain[1].task: task is required: the registered name of a Celery task, such as "proj.tasks.add"']);
+    expect(problems({ chain: [{ task: 'a' }, { group: [] }] })).toEqual(['chain[1].group: group must not be empty']);
+  });
+
+  it('bounds a canvas: signatures in all, callbacks nested', () => {
+    expect(problems({ chain: Array.from({ length: 101 }, () => ({ task: 'a' })) })).toEqual([
+      'chain[100]: a canvas holds at most 100 signatures, callbacks included',
+    ]);
+    let deep: object = { task: 'z' };
+    for (let i = 0; i < 5; i += 1) deep = { task: 'z', link: [deep] };
+    expect(problems({ task: 'a', link: [deep] })).toEqual(['link[0].link[0].link[0].link[0].link: callbacks nest at most 4 levels deep']);
+  });
+});
