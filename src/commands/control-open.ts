@@ -107,7 +107,10 @@ export async function openControl(
     runs: new RedisRunHistory(client, keys),
     failures: new RedisEntryFailures(client, keys),
     replicas: new ReplicaRegistry(client, keys),
-    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name)), queueNameContextOf(config)),
+    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name)), queueNameContextOf(config), {
+      zone: config.timezone,
+      calendars: config.calendars,
+    }),
     failure: (verb, error) =>
       error instanceof BeatError
         ? error
