@@ -231,7 +231,7 @@ describe('beat entries (real CLI processes, private Redis)', () => {
       ],
       [
         ['entries', 'set', 'y', '--task', TASK, '--schedule', 'FREQ=SECONDLY;COUNT=1000000;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO'],
-        'schedule (--schedule): computing the next runs of rrule RRULE:FREQ=SECONDLY;COUNT=1000000;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO in UTC took more than 25,000 steps (scheduleStepBudget)',
+        'schedule (--schedule): computing the next runs of rrule RRULE:FREQ=SECONDLY;COUNT=1000000;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO in Europe/Berlin took more than 25,000 steps (scheduleStepBudget)',
       ],
       [
         [
