@@ -10,6 +10,12 @@ export const BACKFILL_DEFAULTS = {
    * runs. Ten thousand is a week of an every-minute entry.
    */
   backfillLimit: 10_000,
+  /**
+   * Slots (run and excluded together) one dry-run reply of the API holds at most; the reply's `next`
+   * asks for the page after it. A page is some 35 KB and a few milliseconds to plan, whatever the
+   * range and the limit (four concurrent dry runs of a million slots each once built 32 MB replies).
+   */
+  backfillDryRunPage: 1000,
   /** The highest `--limit` accepted: a request's slots are enumerated in memory by the leader. */
   backfillLimitMax: 1_000_000,
   /**

@@ -31,6 +31,19 @@ export const SCHEDULING_DEFAULTS = {
    * ordinary schedules spend a few steps per call, a crontab for February 29th a few hundred.
    */
   scheduleStepBudget: 25_000,
+  /**
+   * CPU time the checks of one write of runtime entries (a bulk PUT, a client's setMany) may take
+   * on the scheduler's process, ms, plus writeCheckEntryMs per entry written: past it the rest of
+   * its entries are refused unchecked and nothing is written (src/redis/entry-store.ts). An ordinary
+   * entry takes some tens of microseconds to check, one whose schedule spends its step budget tens
+   * to hundreds of milliseconds: this bounds what one request costs (some forty costly entries over
+   * what its ordinary ones take), never how many ordinary entries it may hold.
+   */
+  writeCheckMs: 3000,
+  /** What each entry of a write adds to writeCheckMs, ms: several times an ordinary entry's check on a loaded machine. */
+  writeCheckEntryMs: 0.2,
+  /** The checks of a write turn the event loop over after this much CPU time, ms: the scheduler sharing the process keeps its slots. */
+  writeCheckSliceMs: 10,
   /** Most slots replayed per entry per wake-up with catchUp "all"; the rest come on the next wake-up. */
   maxSlotsPerTick: 10_000,
 } as const;

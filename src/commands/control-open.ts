@@ -111,7 +111,10 @@ export async function openControl(
     failures: new RedisEntryFailures(client, keys),
     unconsumed: new RedisUnconsumedQueues(client, keys),
     replicas: new ReplicaRegistry(client, keys),
-    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name)), queueNameContextOf(config)),
+    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name)), queueNameContextOf(config), {
+      zone: config.timezone,
+      calendars: config.calendars,
+    }),
     failure: (verb, error) =>
       error instanceof BeatError
         ? error

@@ -16,6 +16,7 @@ import { chunksOf } from '../base/chunks.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { auditCap } from '../redis/audit-log.js';
 import { queueNameContextOf } from '../config/queue-names.js';
+import { scheduleCostContextOf } from '../config/schedule-cost.js';
 import { formatInstant } from '../time/zone.js';
 import { takenByFileProblems } from '../runtime/name-holders.js';
 import { leaf } from './command-spec.js';
@@ -110,7 +111,7 @@ export async function writeEntries(
   entries: readonly EntryInput[],
   options: { source: string; base?: readonly string[]; file?: EntryFile; prune?: boolean; note?: string | undefined },
 ): Promise<void> {
-  checkFileEntries(control.config, entries, options);
+  checkFileEntries(control.config, entries, { ...options, nowMs: io.now() });
   await writeChecked(io, control, checkedChunks(entries), { ...options, total: entries.length });
 }
 
@@ -203,6 +204,7 @@ async function importLines(io: Io, control: Control, path: string, options: { pr
   const check = entryChecker({
     staticNames: new Set(control.config.entries.map((e) => e.name)),
     queueNames: queueNameContextOf(control.config),
+    schedules: scheduleCostContextOf(control.config, io.now()),
   });
   const problems: ConfigProblem[] = [];
   // Each chunk checked: the second pass writes a chunk of the same text (digest) unchecked, and
@@ -248,7 +250,7 @@ async function importLines(io: Io, control: Control, path: string, options: { pr
 export function checkFileEntries(
   config: ResolvedConfig,
   entries: readonly EntryInput[],
-  options: { source: string; base?: readonly string[]; file?: EntryFile },
+  options: { source: string; nowMs: number; base?: readonly string[]; file?: EntryFile },
 ): void {
   const locate = options.file?.locate;
   const staticNames = new Set(config.entries.map((e) => e.name));
@@ -257,6 +259,7 @@ export function checkFileEntries(
     ...(locate ? { locate } : {}),
     staticNames,
     queueNames: queueNameContextOf(config),
+    schedules: scheduleCostContextOf(config, options.nowMs),
   });
 }
 
@@ -280,7 +283,7 @@ async function entriesImportCommand(
   let found: ReturnType<typeof entriesOf> | undefined;
   const precheck = (config: ResolvedConfig): void => {
     found = entriesOf(file, config.timezone);
-    checkFileEntries(config, found.entries, { source: file.source, base: found.base, file });
+    checkFileEntries(config, found.entries, { source: file.source, base: found.base, file, nowMs: io.now() });
   };
   return withControl(
     io,
@@ -293,7 +296,7 @@ async function entriesImportCommand(
           `beat entries import: ${file.source}: settings other than beatSchedule and timezone are not imported: ${ignored.join(', ')}`,
         );
       // Checked by the precheck (before Redis was asked): written as they are.
-      if (found === undefined) checkFileEntries(control.config, entries, { source: file.source, base, file });
+      if (found === undefined) checkFileEntries(control.config, entries, { source: file.source, base, file, nowMs: io.now() });
       await writeChecked(io, control, checkedChunks(entries), {
         source: file.source,
         prune: values.prune === true,

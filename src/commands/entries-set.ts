@@ -9,6 +9,8 @@ import { parseDuration } from '../config/duration.js';
 import { formatPath } from '../config/problems.js';
 import { parseYamlConfig } from '../config/yaml.js';
 import type { ResolvedConfig } from '../config/resolve.js';
+import { scheduleCostContextOf } from '../config/schedule-cost.js';
+import type { ScheduleCostContext } from '../config/schedule-cost.js';
 import { ISO_DATE_TIME } from '../time/zone.js';
 import { BeatError } from '../base/errors.js';
 import { redisOptions, withControl } from './control-open.js';
@@ -222,9 +224,9 @@ interface SetInput {
  * The problems of an entry from a file; a file holding the entry alone (no name) has them at its
  * own paths (`schedule.cron`, not `nightly.schedule.cron`).
  */
-function checkFileEntry(check: FileCheck, input: EntryInput, staticNames: ReadonlySet<string>): void {
+function checkFileEntry(check: FileCheck, input: EntryInput, staticNames: ReadonlySet<string>, schedules?: ScheduleCostContext): void {
   try {
-    checkEntries(check.source, [input], { ...(check.locate ? { locate: check.locate } : {}), staticNames });
+    checkEntries(check.source, [input], { ...(check.locate ? { locate: check.locate } : {}), staticNames, schedules });
   } catch (error) {
     if (!(error instanceof ConfigError) || !check.alone) throw error;
     const at = formatPath([input.name]);
@@ -236,9 +238,14 @@ function checkFileEntry(check: FileCheck, input: EntryInput, staticNames: Readon
 }
 
 /** The problems of an entry made of flags, each named by its flag. */
-function flagProblems(name: string, entry: unknown, staticNames: ReadonlySet<string> = new Set()): ConfigProblem[] {
+function flagProblems(
+  name: string,
+  entry: unknown,
+  staticNames: ReadonlySet<string> = new Set(),
+  schedules?: ScheduleCostContext,
+): ConfigProblem[] {
   try {
-    checkEntries('beat entries set', [{ name, entry }], { staticNames });
+    checkEntries('beat entries set', [{ name, entry }], { staticNames, schedules });
     return [];
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -269,7 +276,7 @@ async function entriesSetCommand(
         }
       }
     },
-    (config) => precheck(config, set),
+    (config) => precheck(config, set, io.now()),
   );
 }
 
@@ -331,9 +338,9 @@ async function entryFromFlags(name: string, given: readonly Flag[], values: SetV
 }
 
 /** Before Redis is asked: the entry checked against the config, whose entries' names it cannot take. */
-function precheck(config: ResolvedConfig, { input, fileCheck }: SetInput): void {
+function precheck(config: ResolvedConfig, { input, fileCheck }: SetInput, nowMs: number): void {
   const staticNames = new Set(config.entries.map((e) => e.name));
-  if (fileCheck !== undefined) checkFileEntry(fileCheck, input, staticNames);
+  if (fileCheck !== undefined) checkFileEntry(fileCheck, input, staticNames, scheduleCostContextOf(config, nowMs));
   else if (staticNames.has(input.name)) {
     throw new ConfigError(
       `beat entries set ${input.name}`,
@@ -351,10 +358,12 @@ async function setOnce(control: Control, { input, fileCheck, flagValues }: SetIn
       ? await mergedWithStored(control, entryName, flagValues)
       : { entry: input.entry, ifVersion: undefined };
   const staticNames = new Set(control.config.entries.map((e) => e.name));
+  // The schedule's cost is checked here too, so that a costly one is named by its flag or its file's line.
+  const schedules = scheduleCostContextOf(control.config, io.now());
   if (fileCheck !== undefined) {
-    checkFileEntry(fileCheck, { name: entryName, entry }, staticNames);
+    checkFileEntry(fileCheck, { name: entryName, entry }, staticNames, schedules);
   } else {
-    const found = flagProblems(entryName, entry, staticNames);
+    const found = flagProblems(entryName, entry, staticNames, schedules);
     if (found.length > 0) throw new ConfigError(`beat entries set ${entryName}`, found, ErrorCode.EntryInvalid);
   }
   const result = await control.store.write([{ op: 'put', name: entryName, entry, ...(ifVersion === undefined ? {} : { ifVersion }) }], {

@@ -14,6 +14,8 @@ import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../conf
 import { formatPath } from '../config/problems.js';
 import { queueNameProblems } from '../config/queue-names.js';
 import type { QueueNameContext } from '../config/queue-names.js';
+import { ScheduleCosts } from '../config/schedule-cost.js';
+import type { ScheduleCostContext } from '../config/schedule-cost.js';
 import type { LineLocator } from '../config/problems.js';
 import { parseYamlConfig } from '../config/yaml.js';
 
@@ -115,7 +117,13 @@ export function entriesOf(file: EntryFile, zone: string): EntriesOf {
 export function checkEntries(
   source: string,
   entries: readonly EntryInput[],
-  options: { base?: readonly string[]; locate?: LineLocator; staticNames: ReadonlySet<string>; queueNames?: QueueNameContext | undefined },
+  options: {
+    base?: readonly string[];
+    locate?: LineLocator;
+    staticNames: ReadonlySet<string>;
+    queueNames?: QueueNameContext | undefined;
+    schedules?: ScheduleCostContext | undefined;
+  },
 ): void {
   const check = entryChecker(options);
   const problems: ConfigProblem[] = [];
@@ -126,8 +134,9 @@ export function checkEntries(
 /**
  * The check of one entry after another (a name twice is a problem of the second): what
  * checkEntries does for a whole file, and a streamed import for each line (`line` given). It is
- * the store's whole check (RedisEntryStore.write), queue names included when `queueNames` is given,
- * so that entries it passed are written without another.
+ * the store's whole check (RedisEntryStore.write), queue names included when `queueNames` is given
+ * and the schedule's cost (config/schedule-cost.ts) when `schedules` is, so that entries it passed
+ * are written without another.
  */
 export function entryChecker(options: {
   base?: readonly string[];
@@ -135,9 +144,12 @@ export function entryChecker(options: {
   staticNames: ReadonlySet<string>;
   /** The deployment's queue names context (queueNameContextOf): a queue that can only collide is refused. */
   queueNames?: QueueNameContext | undefined;
+  /** The deployment's zone, calendars and now: an entry whose next run spends the step budget is refused. */
+  schedules?: ScheduleCostContext | undefined;
 }): (name: string, entry: unknown, line?: number) => ConfigProblem[] {
   const base = options.base ?? [];
   const seen = new Set<string>();
+  const costs = options.schedules === undefined ? undefined : new ScheduleCosts(options.schedules);
   // No closure is made for an entry without problems: the bundle names every arrow it makes
   // (keepNames, Object.defineProperty each time), which cost a streamed import ~2.5 µs an entry.
   return (name, entry, knownLine) => {
@@ -166,9 +178,13 @@ export function entryChecker(options: {
           ? parseEntryDefinition(entry, entryLocator(at, knownLine, options.locate))
           : parsed;
       pushAll(problems, prefixProblems(formatPath(at), located.ok ? parsed.problems : located.problems));
-    } else if (options.queueNames !== undefined)
-      for (const p of queueNameProblems(entry, options.queueNames))
-        problems.push(placed([...base, name, 'options', 'queue'], p.message, knownLine, options.locate));
+    } else {
+      if (options.queueNames !== undefined)
+        for (const p of queueNameProblems(entry, options.queueNames))
+          problems.push(placed([...base, name, 'options', 'queue'], p.message, knownLine, options.locate));
+      const costly = costs?.problem(name, entry, parsed.entry);
+      if (costly !== undefined) problems.push(placed([...base, name, costly.path], costly.message, knownLine, options.locate));
+    }
     return problems;
   };
 }

@@ -48,7 +48,7 @@ export async function importIntoStore(
     },
     (config) => {
       found = entriesOf({ source, value: imported }, config.timezone);
-      checkFileEntries(config, found.entries, { source, base: found.base });
+      checkFileEntries(config, found.entries, { source, base: found.base, nowMs: io.now() });
     },
   );
 }

@@ -178,11 +178,13 @@ export function planBackfill(
   entry: ResolvedEntry,
   range: { readonly fromMs: number; readonly toMs: number; readonly limit: number },
   storedSlotMs: number | undefined,
+  /** Plan from here on (a dry run's later page), the interval grid still anchored as the whole range's. */
+  pageFromMs?: number,
 ): BackfillPlan | { refusal: string } {
   const refusal = backfillRefusal(entry.schedule);
   if (refusal !== undefined) return { refusal: `entry ${shown(entry.name)} cannot be backfilled: its schedule is ${refusal}` };
   const anchorMs = backfillAnchor(entry.schedule, range.fromMs, storedSlotMs);
-  return planFrom(entry, range, anchorMs);
+  return planFrom(entry, pageFromMs === undefined ? range : { ...range, fromMs: pageFromMs }, anchorMs);
 }
 
 /** The plan with a given anchor (the leader takes the request's). */

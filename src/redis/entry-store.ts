@@ -27,6 +27,9 @@ import type { AuditEvent } from '../control/audit.js';
 import { nameWrongType } from './server-errors.js';
 import { forgetOwned } from './entry-owned.js';
 import { chunksOf, pushAll } from '../base/chunks.js';
+import { WorkMeter } from '../base/work-meter.js';
+import { ScheduleCosts } from '../config/schedule-cost.js';
+import type { ScheduleDefaults } from '../config/schedule-cost.js';
 import { sourced, storedEntry } from './entry-reads.js';
 import type { StoredEntry } from './entry-reads.js';
 import type { EntryWrite, PreparedWrite, WriteOptions } from './entry-writes.js';
@@ -75,59 +78,109 @@ export class RedisEntryStore implements EntrySource {
     private readonly staticNames: ReadonlySet<string> = new Set(),
     /** What decides which keys a queue name lands on: a queue name that can only collide is refused (config/queue-names.ts). */
     private readonly queueNames: QueueNameContext | undefined = queueNameContext(DEFAULTS.statePrefix, {}),
+    /** The config's zone and calendars, in which an entry's schedule must be computable within its step budget (config/schedule-cost.ts). */
+    private readonly schedules: ScheduleDefaults = { zone: DEFAULTS.timezone },
   ) {}
 
   /**
    * Checks every write, then applies them all or none. Throws ConfigError (code ENTRY_INVALID)
    * naming every problem with its path (`entries.<name>.schedule`), or BeatError ENTRY_IS_STATIC.
+   * The checks run in slices of writeCheckSliceMs with a turn of the event loop between them, and
+   * take writeCheckMs (and writeCheckEntryMs per entry) at most (the rest refused unchecked): a write of many entries, or of costly
+   * ones, never holds the scheduler that shares the process for long.
    */
   async write(writes: readonly EntryWrite[], options: WriteOptions): Promise<WriteResult> {
-    return this.apply(this.prepare(writes, options));
+    const check = this.checkPass(options);
+    const meter = new WorkMeter(writeCheckAllowanceMs(writes.length), DEFAULTS.writeCheckSliceMs);
+    for (let i = 0; i < writes.length; i += 1) {
+      if (meter.exhausted) check.refuseRest(writes, i);
+      meter.begin();
+      try {
+        check.add(writes[i] as EntryWrite);
+      } finally {
+        meter.end();
+      }
+      await meter.pause();
+    }
+    return this.apply(check.done(writes));
   }
 
   /**
    * The CPU half of write: checks the writes and encodes the script's arguments, without Redis, so
-   * that an import prepares its next chunk while Redis runs the one before (apply). Throws as write does.
+   * that an import prepares its next chunk while Redis runs the one before (apply). Throws as write
+   * does; in one go (the CLI's own process: nothing else waits on its loop).
    */
   prepare(writes: readonly EntryWrite[], options: WriteOptions): PreparedWrite {
+    const check = this.checkPass(options);
+    for (const write of writes) check.add(write);
+    return check.done(writes);
+  }
+
+  /** One pass of checks over a write's changes: each added in turn, the problems thrown at the end. */
+  private checkPass(options: WriteOptions): {
+    add(write: EntryWrite): void;
+    refuseRest(writes: readonly EntryWrite[], from: number): never;
+    done(writes: readonly EntryWrite[]): PreparedWrite;
+  } {
     const problems: ConfigProblem[] = [];
     const args: string[] = [];
     const checked = options.checked === true;
-    for (const write of writes) {
-      const guard = write.ifVersion === undefined ? '' : `@${write.ifVersion}`;
-      const at = checked ? '' : `entries${/^[A-Za-z_$][\w$-]*$/.test(write.name) ? `.${write.name}` : `[${shown(write.name)}]`}`;
-      if (!checked) {
-        const nameProblems = entryNameProblems(write.name);
-        if (nameProblems.length > 0)
-          problems.push(
-            ...prefixProblems(
-              at,
-              nameProblems.map((p) => ({ ...p, path: '' })),
-            ),
-          );
-      }
-      if (write.op === 'delete') {
-        args.push(`del${guard}`, write.name, '');
-        continue;
-      }
-      if (this.staticNames.has(write.name)) throw staticNameError(write.name);
-      if (checked && write.json !== undefined) {
-        args.push(`put${guard}`, write.name, write.json);
-        continue;
-      }
-      if (!checked) {
-        const parsed = parseEntryDefinition(write.entry);
-        // An invalid entry is not serialised: one too deep to check would overflow the stack here.
-        if (!parsed.ok) {
-          problems.push(...prefixProblems(at, parsed.problems));
-          continue;
+    const costs = new ScheduleCosts({ ...this.schedules, nowMs: options.nowMs });
+    const fail = (): never => {
+      throw entryProblems(options.source ?? 'entries', problems);
+    };
+    return {
+      add: (write) => {
+        const guard = write.ifVersion === undefined ? '' : `@${write.ifVersion}`;
+        const at = checked ? '' : entryPath(write.name);
+        if (!checked) {
+          const nameProblems = entryNameProblems(write.name);
+          if (nameProblems.length > 0)
+            problems.push(
+              ...prefixProblems(
+                at,
+                nameProblems.map((p) => ({ ...p, path: '' })),
+              ),
+            );
         }
-        if (this.queueNames !== undefined) problems.push(...prefixProblems(at, queueNameProblems(write.entry, this.queueNames)));
-      }
-      args.push(`put${guard}`, write.name, canonicalEntryJson(write.entry));
-    }
-    if (problems.length > 0) throw entryProblems(options.source ?? 'entries', problems);
-    return { writes, args, options };
+        if (write.op === 'delete') {
+          args.push(`del${guard}`, write.name, '');
+          return;
+        }
+        if (this.staticNames.has(write.name)) throw staticNameError(write.name);
+        if (checked && write.json !== undefined) {
+          args.push(`put${guard}`, write.name, write.json);
+          return;
+        }
+        if (!checked) {
+          const parsed = parseEntryDefinition(write.entry);
+          // An invalid entry is not serialised: one too deep to check would overflow the stack here.
+          if (!parsed.ok) {
+            problems.push(...prefixProblems(at, parsed.problems));
+            return;
+          }
+          if (this.queueNames !== undefined) problems.push(...prefixProblems(at, queueNameProblems(write.entry, this.queueNames)));
+          const costly = costs.problem(write.name, write.entry, parsed.entry);
+          if (costly !== undefined) problems.push(...prefixProblems(at, [costly]));
+        }
+        args.push(`put${guard}`, write.name, canonicalEntryJson(write.entry));
+      },
+      refuseRest: (writes, from) => {
+        const rest = writes.length - from;
+        problems.push({
+          path: entryPath((writes[from] as EntryWrite).name),
+          message:
+            `checking the ${from} entries before this one took more than ${Math.round(writeCheckAllowanceMs(writes.length))} ms ` +
+            `(writeCheckMs, and writeCheckEntryMs per entry written), so it and the ` +
+            `${rest - 1} after it were not checked, and nothing was written: write fewer entries at once, or entries with simpler schedules`,
+        });
+        return fail();
+      },
+      done: (writes) => {
+        if (problems.length > 0) fail();
+        return { writes, args, options };
+      },
+    };
   }
 
   /** The Redis half of write: sends a prepared write (its script, then its audit), all or none. */
@@ -388,6 +441,16 @@ export class RedisEntryStore implements EntrySource {
       );
     }
   }
+}
+
+/** The CPU time the checks of a write of `entries` entries may take, ms. */
+function writeCheckAllowanceMs(entries: number): number {
+  return DEFAULTS.writeCheckMs + entries * DEFAULTS.writeCheckEntryMs;
+}
+
+/** Where a write's problems are put: `entries.nightly`, or `entries["a b"]` for a name that is no identifier. */
+function entryPath(name: string): string {
+  return `entries${/^[A-Za-z_$][\w$-]*$/.test(name) ? `.${name}` : `[${shown(name)}]`}`;
 }
 
 export function staticNameError(name: string): BeatError {

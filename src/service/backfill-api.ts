@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { API_FIELDS, backfillPolicy, checkBackfillInput, overLimitMessage, planBackfill, slotTexts } from '../control/backfill.js';
+import { formatInstant, readInstantWithOffset } from '../time/zone.js';
 import type { BackfillInput, BackfillPlan, BackfillProgress } from '../control/backfill.js';
 import type { BackfillOverlap } from '../core/backfill-overlap.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
@@ -57,18 +58,9 @@ export function backfillApi(o: BackfillApiOptions): {
 } {
   return {
     async backfill(name, body, who, headerNote) {
-      const input = checkedBody(body);
-      const { entry, plan, policy } = await planFor(o, name, input);
-      if (input.dryRun)
-        return {
-          status: 200,
-          body: {
-            entry: name,
-            dryRun: true,
-            slots: slotTexts(plan.slots, entry.timezone),
-            excluded: slotTexts(plan.excluded, entry.timezone),
-          },
-        };
+      const { input, afterMs } = checkedBody(body);
+      if (input.dryRun) return dryRunPage(o, name, input, afterMs);
+      const { plan, policy } = await planFor(o, name, input);
       const note = input.note ?? headerNote;
       const id = await requestFromLeader(o, name, input, plan, who, note);
       const progress = await awaitLeader(o, id);
@@ -87,17 +79,20 @@ export function backfillApi(o: BackfillApiOptions): {
   };
 }
 
-const BODY_FIELDS = ['from', 'to', 'dryRun', 'limit', 'note', 'unrecorded', 'overlap'];
+const BODY_FIELDS = ['from', 'to', 'dryRun', 'limit', 'note', 'unrecorded', 'overlap', 'after'];
 
-/** The request's body as a backfill's input; 400 naming every problem (an unknown field is one). */
-function checkedBody(body: unknown): BackfillInput {
+/**
+ * The request's body as a backfill's input, and a dry run's `after` (the `next` of the page before);
+ * 400 naming every problem (an unknown field is one).
+ */
+function checkedBody(body: unknown): { input: BackfillInput; afterMs?: number } {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw new ConfigError(
       'the backfill request',
       [
         {
           path: '',
-          message: 'the body must be a JSON object: {"from", "to", "dryRun"?, "limit"?, "note"?, "unrecorded"?, "overlap"?}',
+          message: 'the body must be a JSON object: {"from", "to", "dryRun"?, "limit"?, "note"?, "unrecorded"?, "overlap"?, "after"?}',
         },
       ],
       ErrorCode.ApiBadRequest,
@@ -106,9 +101,60 @@ function checkedBody(body: unknown): BackfillInput {
   const unknown = Object.keys(raw).filter((k) => !BODY_FIELDS.includes(k));
   const checked = checkBackfillInput(raw, API_FIELDS);
   const problems = [...(checked.problems ?? []), ...unknown.map((k) => ({ path: k, message: `${shown(k)} is not a field of a backfill` }))];
+  const after = raw['after'];
+  let afterMs: number | undefined;
+  if (after !== undefined) {
+    const ms = typeof after === 'string' ? readInstantWithOffset(after) : undefined;
+    if (raw['dryRun'] !== true) problems.push({ path: 'after', message: 'after pages a dry run: give it with "dryRun": true' });
+    else if (typeof ms === 'number') afterMs = ms;
+    else
+      problems.push({ path: 'after', message: `after must be the "next" of a dry run's page, got ${shown(JSON.stringify(after) ?? '')}` });
+  }
   if (checked.problems !== undefined || problems.length > 0)
     throw new ConfigError('the backfill request', problems, ErrorCode.ApiBadRequest);
-  return checked.input;
+  return { input: checked.input, ...(afterMs === undefined ? {} : { afterMs }) };
+}
+
+/**
+ * A dry run's page: the slots (run and excluded together) after `afterMs` (from `from` on the first
+ * page) up to `to`, at most backfillDryRunPage of them, and `next` when more follow: the reply and
+ * the work of one request stay bounded whatever the range (the backfill itself is held to `limit`).
+ * An interval's grid is anchored as the whole range's is, so the pages join up exactly.
+ */
+async function dryRunPage(o: BackfillApiOptions, name: string, input: BackfillInput, afterMs: number | undefined): Promise<BackfillAnswer> {
+  const entry = await entryOf(o, name);
+  const stored = (await o.states.readSome([name])).get(name);
+  const range = { fromMs: input.fromMs, toMs: input.toMs, limit: DEFAULTS.backfillDryRunPage };
+  const page = planned(planBackfill(entry, range, stored?.slotMs, afterMs === undefined ? undefined : Math.max(input.fromMs, afterMs + 1)));
+  const last = Math.max(page.slots.at(-1) ?? Number.NEGATIVE_INFINITY, page.excluded.at(-1) ?? Number.NEGATIVE_INFINITY);
+  return {
+    status: 200,
+    body: {
+      entry: name,
+      dryRun: true,
+      slots: slotTexts(page.slots, entry.timezone),
+      excluded: slotTexts(page.excluded, entry.timezone),
+      ...(page.overLimit ? { next: formatInstant(last, entry.timezone) } : {}),
+    },
+  };
+}
+
+/** A plan, or its refusal as a 400 at `entry`. */
+function planned(plan: BackfillPlan | { refusal: string }): BackfillPlan {
+  if ('refusal' in plan) throw new ConfigError('the backfill request', [{ path: 'entry', message: plan.refusal }], ErrorCode.ApiBadRequest);
+  return plan;
+}
+
+/** The entry of this name the deployment runs; 400 (the name is part of what was sent) when none. */
+async function entryOf(o: BackfillApiOptions, name: string): Promise<ResolvedEntry> {
+  const entry = await o.findEntry(name);
+  if (entry === undefined)
+    throw new ConfigError(
+      'the backfill request',
+      [{ path: 'entry', message: `no entry ${shown(name)} runs in this deployment` }],
+      ErrorCode.ApiBadRequest,
+    );
+  return entry;
 }
 
 /** The entry, its slots in the range and the overlap policy they go out under; 400 when any cannot be. */
@@ -117,17 +163,10 @@ async function planFor(
   name: string,
   input: BackfillInput,
 ): Promise<{ entry: ResolvedEntry; plan: BackfillPlan; policy: BackfillOverlap }> {
-  const entry = await o.findEntry(name);
   // A bad request (400), as the CLI's exit 2: the name is part of what was sent.
-  if (entry === undefined)
-    throw new ConfigError(
-      'the backfill request',
-      [{ path: 'entry', message: `no entry ${shown(name)} runs in this deployment` }],
-      ErrorCode.ApiBadRequest,
-    );
+  const entry = await entryOf(o, name);
   const stored = (await o.states.readSome([name])).get(name);
-  const plan = planBackfill(entry, input, stored?.slotMs);
-  if ('refusal' in plan) throw new ConfigError('the backfill request', [{ path: 'entry', message: plan.refusal }], ErrorCode.ApiBadRequest);
+  const plan = planned(planBackfill(entry, input, stored?.slotMs));
   if (plan.overLimit)
     throw new ConfigError(
       'the backfill request',

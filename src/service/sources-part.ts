@@ -35,7 +35,10 @@ export function makeEntrySources(options: {
   const { config, keys, logger: log, clock, inForce } = options;
   const { state, subscriber, redbeat, django } = options.connections;
   const staticNames = new Set(config.entries.map((e) => e.name));
-  const entryStore = new RedisEntryStore(state, keys, staticNames, queueNameContextOf(config));
+  const entryStore = new RedisEntryStore(state, keys, staticNames, queueNameContextOf(config), {
+    zone: config.timezone,
+    calendars: config.calendars,
+  });
   const catalog = new EntryCatalog({
     sources: [entryStore, ...(redbeat === undefined ? [] : [redbeat.source]), ...(django === undefined ? [] : [django])] as EntrySource[],
     logger: log,

@@ -88,6 +88,8 @@ interface BackfillAnswer {
   readonly error?: string;
   readonly slots?: string[];
   readonly excluded?: string[];
+  /** A dry run's page is not the last: more slots follow this instant. */
+  readonly next?: string;
 }
 
 /** How often, and for how long, the page asks how far a backfill the leader has not finished yet went (as `beat backfill` waits by default). */
@@ -132,7 +134,7 @@ function backfillForm(name: string, notice: Notice, reload: () => Promise<void>)
       );
       if (answer.slots !== undefined) {
         notice(
-          `Dry run: ${answer.slots.length} slots${answer.excluded?.length ? ` (${answer.excluded.length} excluded)` : ''}: ${answer.slots.slice(0, 20).join(', ')}${answer.slots.length > 20 ? ', …' : ''}`,
+          `Dry run: ${answer.next === undefined ? '' : 'the first '}${answer.slots.length} slots${answer.excluded?.length ? ` (${answer.excluded.length} excluded)` : ''}${answer.next === undefined ? '' : ` (more after ${answer.next})`}: ${answer.slots.slice(0, 20).join(', ')}${answer.slots.length > 20 ? ', …' : ''}`,
         );
         return;
       }

@@ -271,6 +271,24 @@ describe('beat backfill', () => {
     const slots = (dry.json['slots'] as string[]).map((t) => Date.parse(t));
     expect(slots).toEqual(await nextInRangeOf('tenth', fromMs - 60 * 60_000, fromMs - 60_000));
     expect(slots).toHaveLength(6);
+    // Two weeks before it, asked with the largest limit: pages of at most 1000 slots (run and excluded
+    // together), each naming the next; together they are exactly the slots beat next lists, each once.
+    const weeks = { from: iso(fromMs - 14 * 24 * 3600_000), to: iso(fromMs - 60_000), dryRun: true, limit: 1_000_000 };
+    const paged: number[] = [];
+    let pages = 0;
+    for (let after: unknown; pages === 0 || after !== undefined; pages += 1) {
+      const page = await post({ ...weeks, ...(after === undefined ? {} : { after }) });
+      expect(page.status).toBe(200);
+      const run = (page.json['slots'] as string[]).map((t) => Date.parse(t));
+      expect(run.length + (page.json['excluded'] as string[]).length).toBeLessThanOrEqual(1000);
+      paged.push(...run);
+      after = page.json['next'];
+    }
+    expect(pages).toBe(3);
+    expect(paged).toEqual(await nextInRangeOf('tenth', fromMs - 14 * 24 * 3600_000, fromMs - 60_000, 3000));
+    expect((await post({ ...hour, after: iso(fromMs) })).json['problems']).toEqual([
+      { path: 'after', message: 'after pages a dry run: give it with "dryRun": true' },
+    ]);
 
     const done = await post({ ...hour, note: 'from the API' });
     expect(done).toMatchObject({ status: 200, json: { entry: 'tenth', done: true, published: 6 } });

@@ -243,6 +243,18 @@ describe('beat entries (real CLI processes, private Redis)', () => {
         ['entries', 'set', 'nightly', '--task', TASK, '--schedule', '60'],
         'nightly: the config file (beatSchedule) defines an entry of this name',
       ],
+      [
+        ['entries', 'set', 'y', '--task', TASK, '--schedule', 'FREQ=SECONDLY;COUNT=1000000;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO'],
+        'schedule (--schedule): computing the next runs of rrule RRULE:FREQ=SECONDLY;COUNT=1000000;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO in Europe/Berlin took more than 25,000 steps (scheduleStepBudget)',
+      ],
+      [
+        [
+          'entries',
+          'import',
+          dir.write(`${d.name}-covered.yaml`, `covered:\n  task: ${TASK}\n  schedule: 86400\n  exclude: ["* * * * *"]\n`),
+        ],
+        'covered.exclude (line 4): its exclusions leave the schedule (almost) no slot',
+      ],
       [['entries', 'set', 'y'], 'nothing to set'],
       [['entries', 'set', '--task', TASK], 'which entry?'],
       [['entries', 'set', 'y', '--file', dir.write(`${d.name}-f.yaml`, 'task: x'), '--task', 'x'], '--file holds the whole entry'],

@@ -1,7 +1,13 @@
-/** base/step-budget.ts: a step budget per schedule computation, and the guard that a next slot advances. */
+/**
+ * base/step-budget.ts: a step budget per schedule computation, and the guard that a next slot advances;
+ * config/schedule-cost.ts: the same budget refusing a runtime entry when it is written.
+ */
 import { describe, expect, it } from 'vitest';
 import { ScheduleError, isScheduleError, mustAdvance, spendSteps, withStepBudget } from '../../src/base/step-budget.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
+import { parseEntryDefinition } from '../../src/config/entry-definition.js';
+import { scheduleCostProblem } from '../../src/config/schedule-cost.js';
+import type { ParsedEntry } from '../../src/config/schema.js';
 
 function thrown(run: () => unknown): unknown {
   try {
@@ -71,5 +77,48 @@ describe('mustAdvance', () => {
         'every 1h, aligned to the hour in Australia/Lord_Howe does not advance: after 1970-01-01T00:00:00.001Z',
       );
     }
+  });
+});
+
+describe('scheduleCostProblem: the write-time check of a runtime entry (config/schedule-cost.ts)', () => {
+  const context = { zone: 'UTC', nowMs: Date.parse('2026-11-25T00:00:00Z') };
+  const parsed = (value: unknown): ParsedEntry => {
+    const result = parseEntryDefinition(value);
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    return result.entry;
+  };
+
+  it('refuses a rule whose next run spends the step budget at `schedule`, naming the rule, the budget and why', () => {
+    const rule = 'FREQ=SECONDLY;INTERVAL=99999;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;BYHOUR=0;BYMINUTE=0;BYSECOND=0';
+    const problem = scheduleCostProblem('x', parsed({ task: 'x.y', schedule: { rrule: rule } }), context);
+    expect(problem?.path).toBe('schedule');
+    expect(problem?.message).toContain(rule);
+    expect(problem?.message).toMatch(
+      /took more than 25,000 steps \(scheduleStepBudget\): .*simplify it.* \(SCHEDULE_BUDGET\); beat run would fail the entry at every try, so it is not written$/,
+    );
+    const count = scheduleCostProblem(
+      'y',
+      parsed({ task: 'x.y', schedule: { rrule: 'FREQ=SECONDLY;COUNT=1000000;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO' } }),
+      context,
+    );
+    expect(count?.path).toBe('schedule');
+  });
+
+  it('puts exclusions that cover every slot at `exclude` (the schedule alone is fine), and passes ordinary and rare-but-real schedules', () => {
+    const covered = scheduleCostProblem('z', parsed({ task: 'x.y', schedule: 86_400, exclude: ['* * * * *'] }), context);
+    expect(covered).toMatchObject({
+      path: 'exclude',
+      message: expect.stringMatching(/^its exclusions leave the schedule \(almost\) no slot: /),
+    });
+    for (const schedule of [
+      60,
+      { cron: '0 0 29 2 *' },
+      { rrule: 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO' },
+      { rrule: 'FREQ=WEEKLY;BYDAY=MO' },
+    ])
+      expect(
+        scheduleCostProblem('ok', parsed({ task: 'x.y', schedule, exclude: ['* * * * sat,sun'] }), context),
+        JSON.stringify(schedule),
+      ).toBeUndefined();
   });
 });
