@@ -122,6 +122,14 @@ export const EVENTS = {
   redisReconnect: 'beat.redis.reconnect',
   redisError: 'beat.redis.error',
   /**
+   * A Redis server this process uses became unreachable (outages.ts): once per outage, naming what
+   * waits for it (`waiting`: the roles of its connections) and the retry. Until `beat.redis.up`,
+   * warnings whose error only says "not reachable" are logged at debug level.
+   */
+  redisDown: 'beat.redis.down',
+  /** The server of a `beat.redis.down` is reachable again by every connection: `outageMs` is how long it was gone. */
+  redisUp: 'beat.redis.up',
+  /**
    * A Sentinel connection came back on another primary than before (a failover): writes the old
    * primary acknowledged just before may not have reached the new one.
    */

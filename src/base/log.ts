@@ -8,6 +8,7 @@ import type * as PinoPrettyModule from 'pino-pretty';
 import { ENV } from './env.js';
 import { loadOnFirstUse } from './load-on-first-use.js';
 import { redactText } from './redact.js';
+import { repeatsOutage } from './outages.js';
 
 export type { Logger } from 'pino';
 
@@ -97,8 +98,13 @@ export function createLogger(
       // The message of every line masked (its fields are masked where they are made): a message
       // built from an error or a URL is the easiest place for a secret to slip through.
       hooks: {
-        logMethod(args, method) {
+        logMethod(args, method, level) {
           for (let i = 0; i < args.length; i += 1) if (typeof args[i] === 'string') args[i] = redactText(args[i] as string);
+          // A warning that only repeats an open outage (outages.ts) is a debug line.
+          if (repeatsOutage(level, args[0])) {
+            this.debug(...args);
+            return;
+          }
           method.apply(this, args);
         },
       },

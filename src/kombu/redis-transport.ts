@@ -20,6 +20,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { within } from '../base/within.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
+import { OUTAGES, unreachableReason } from '../base/outages.js';
 import type { Logger } from '../base/log.js';
 import { bindingKey, kombuKeyOptions, parseBindingMember } from './keys.js';
 import type { Binding, KombuKeyOptions } from './keys.js';
@@ -87,9 +88,11 @@ export class RedisTransport {
     });
     settleOnClose(this.client);
     let lastError: string | undefined;
+    OUTAGES.register(this.spec.display, 'publishing');
     this.client.on('ready', () => {
       lastError = undefined;
-      this.logger.info({ event: EVENTS.brokerConnect }, 'connected to the broker');
+      this.logger[OUTAGES.isDown(this.spec.display) ? 'debug' : 'info']({ event: EVENTS.brokerConnect }, 'connected to the broker');
+      OUTAGES.found(this.spec.display, 'publishing', this.logger);
     });
     this.client.on('close', () => this.declared.clear());
     // The same guard as the scheduler's own connections: nothing is ever pushed to another DB.
@@ -102,7 +105,10 @@ export class RedisTransport {
     this.client.on('error', (error: Error) => {
       if (error.message === lastError || redisRefusal(error, { url: this.spec.display }) !== undefined) return;
       lastError = error.message;
-      this.logger.warn({ event: EVENTS.brokerError, err: error }, 'broker connection error; reconnecting');
+      const reason = unreachableReason(error);
+      // Not reached: one line per outage for all the connections to this server (outages.ts).
+      if (reason !== undefined) OUTAGES.lost(this.spec.display, 'publishing', reason, DEFAULTS.redisReconnectMaxBackoffMs, this.logger);
+      else this.logger.warn({ event: EVENTS.brokerError, err: error }, 'broker connection error; reconnecting');
     });
   }
 

@@ -11,6 +11,7 @@ import { parseRedisUrl, redisClientOptions } from '../config/redis-url.js';
 import type { RedisConnectionSpec } from '../config/redis-url.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
+import { OUTAGES, unreachableReason } from '../base/outages.js';
 import type { Logger } from '../base/log.js';
 import type { BeatError } from '../base/errors.js';
 import { settleOnClose } from './ioredis-close.js';
@@ -50,13 +51,17 @@ export function createRedisClient(
   // Through Sentinel, the address of the primary this connection reached (it changes on failover).
   const sentinel = spec.endpoint.kind === 'sentinel';
   let primary: string | undefined;
+  OUTAGES.register(spec.display, role);
   client.on('ready', () => {
     const before = primary;
     primary = sentinel ? `${client.stream.remoteAddress ?? '?'}:${client.stream.remotePort ?? '?'}` : undefined;
-    logger.info(
+    // After an outage, the one line that says so is beat.redis.up (when every connection is back).
+    const afterOutage = OUTAGES.isDown(spec.display);
+    logger[afterOutage ? 'debug' : 'info'](
       { event: wasReady ? EVENTS.redisReconnect : EVENTS.redisConnect, role, url: spec.display, ...(sentinel ? { primary } : {}) },
       `connected to Redis (${role})`,
     );
+    OUTAGES.found(spec.display, role, logger);
     if (options.reportFailover === true && before !== undefined && primary !== before) {
       logger.warn(
         { event: EVENTS.redisFailover, role, url: spec.display, from: before, to: primary },
@@ -75,7 +80,10 @@ export function createRedisClient(
     // After a refusal that ended the client, ioredis still reports its own ready check failing.
     if (error.message === lastError || refusals.has(client) || redisRefusal(error, { url: spec.display }) !== undefined) return;
     lastError = error.message;
-    logger.warn({ event: EVENTS.redisError, role, url: spec.display, err: error }, `Redis (${role}) unreachable; retrying`);
+    const reason = unreachableReason(error);
+    // Not reached: one line per outage for all the connections to this server (outages.ts).
+    if (reason !== undefined) OUTAGES.lost(spec.display, role, reason, DEFAULTS.redisReconnectMaxBackoffMs, logger);
+    else logger.warn({ event: EVENTS.redisError, role, url: spec.display, err: error }, `Redis (${role}) failed; retrying`);
   });
   return client;
 }

@@ -46,17 +46,23 @@ export class EntryBook {
    * Fills the book from the stored states, at `nowMs`. `knownRuns` are the last runs this process
    * saw published while it led before (by knownRunKey: a runtime entry's are its incarnation's): an
    * entry whose stored state is missing or older has lost it (Redis lost data), and continues from
-   * the known run. Returns the names of those entries.
+   * the known run. `knownSightings` likewise hold, for the entries that never ran, how far this
+   * process had settled their slots (firstSightings): one whose stored state is only a newer first
+   * sighting has lost it too, and continues from there, so that a slot that passed in the outage is
+   * caught up or reported missed as any other entry's. Returns the names of those entries.
    */
   load(
     entries: readonly ResolvedEntry[],
     stored: ReadonlyMap<string, EntryState>,
     nowMs: number,
     knownRuns?: ReadonlyMap<string, number>,
+    knownSightings?: ReadonlyMap<string, number>,
   ): string[] {
     const lost: string[] = [];
-    for (const entry of entries)
-      if (this.add(entry, stored.get(entry.name), nowMs, knownRuns?.get(knownRunKey(entry)))) lost.push(entry.name);
+    for (const entry of entries) {
+      const key = knownRunKey(entry);
+      if (this.add(entry, stored.get(entry.name), nowMs, knownRuns?.get(key), knownSightings?.get(key))) lost.push(entry.name);
+    }
     return lost;
   }
 
@@ -71,7 +77,7 @@ export class EntryBook {
     for (const entry of entries) {
       const held = this.held.get(entry.name);
       if (held === undefined) {
-        this.add(entry, stored.get(entry.name), nowMs, undefined);
+        this.add(entry, stored.get(entry.name), nowMs, undefined, undefined);
         continue;
       }
       replaced.push(held.entry);
@@ -110,7 +116,13 @@ export class EntryBook {
   }
 
   /** Adds one entry from its stored state; true when that state was found lost (see load). */
-  private add(entry: ResolvedEntry, state: EntryState | undefined, nowMs: number, knownMs: number | undefined): boolean {
+  private add(
+    entry: ResolvedEntry,
+    state: EntryState | undefined,
+    nowMs: number,
+    knownMs: number | undefined,
+    knownCursorMs: number | undefined,
+  ): boolean {
     let lost = false;
     let cursorMs = state?.slotMs ?? state?.seenMs ?? nowMs;
     let lastRunMs = state?.slotMs;
@@ -119,6 +131,11 @@ export class EntryBook {
       // shift an interval's phase; what this instance saw published is a better history.
       lost = true;
       cursorMs = lastRunMs = knownMs;
+    } else if (knownCursorMs !== undefined && lastRunMs === undefined && (state?.seenMs === undefined || state.seenMs > knownCursorMs)) {
+      // Never ran, and its first sighting is newer than what this instance had settled: the
+      // sighting was lost with the rest and written again now, which would pass over the outage.
+      lost = true;
+      cursorMs = knownCursorMs;
     }
     // Slots that passed while the entry was paused stay skipped across restarts and failovers.
     const runs = state === undefined ? 0 : state.runCount - (state.manualRuns ?? 0);
@@ -449,6 +466,16 @@ export class EntryBook {
   lastRuns(): Map<string, number> {
     const out = new Map<string, number>();
     for (const held of this.held.values()) if (held.lastRunMs !== undefined) out.set(knownRunKey(held.entry), held.lastRunMs);
+    return out;
+  }
+
+  /**
+   * For every entry that never ran, how far its slots are settled (its cursor: the first sighting,
+   * or past the slots passed over since), by knownRunKey: `knownSightings` for the next session.
+   */
+  firstSightings(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const held of this.held.values()) if (held.lastRunMs === undefined) out.set(knownRunKey(held.entry), held.cursorMs);
     return out;
   }
 

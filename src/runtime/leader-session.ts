@@ -32,8 +32,10 @@ export interface LeaderSessionOptions {
   readonly lease: () => string | undefined;
   readonly onFenced: () => void;
   readonly onClockAhead?: (ahead: SlotAhead) => void;
-  /** See RunnerOptions.knownRuns and events. */
+  /** See RunnerOptions.knownRuns, knownSightings, lostReported and events. */
   readonly knownRuns?: ReadonlyMap<string, number>;
+  readonly knownSightings?: ReadonlyMap<string, number>;
+  readonly lostReported?: ReadonlySet<string>;
   readonly events?: SchedulerEvents;
   /** How often the control loop looks for pause/resume/trigger requests without being told. */
   readonly controlIntervalMs: number;
@@ -71,6 +73,8 @@ export class LeaderSession {
       onFenced: options.onFenced,
       ...(options.onClockAhead ? { onClockAhead: options.onClockAhead } : {}),
       ...(options.knownRuns ? { knownRuns: options.knownRuns } : {}),
+      ...(options.knownSightings ? { knownSightings: options.knownSightings } : {}),
+      ...(options.lostReported ? { lostReported: options.lostReported } : {}),
       ...(options.events ? { events: options.events } : {}),
       ...(options.running ? { running: options.running } : {}),
       ...(options.revoker ? { revoker: options.revoker } : {}),

@@ -64,6 +64,14 @@ export interface RunnerOptions {
    * missing or older than this was lost, and is not trusted.
    */
   readonly knownRuns?: ReadonlyMap<string, number>;
+  /** For the entries that never ran, how far this process had settled their slots (see `firstSightings()`, EntryBook.load). */
+  readonly knownSightings?: ReadonlyMap<string, number>;
+  /**
+   * Entries whose lost state an earlier session of this process reported and that have not run
+   * since: their stored state still predates what this process knew, so they are found lost
+   * again, but said once (a reload or a regained lock does not report them again).
+   */
+  readonly lostReported?: ReadonlySet<string>;
   /** Where published runs and lost states are reported (`stateLost` once at start, see `knownRuns`). */
   readonly events?: SchedulerEvents;
   /** Called when the dispatcher refused a slot ahead of Redis's clock (this clock is ahead): nothing was published. */
@@ -257,7 +265,8 @@ export class Runner {
     const lost: string[] = [];
     const loadedAtMs = clock.now();
     await inSlices(enabled, (slice) => {
-      for (const name of this.book.load(slice, stored, loadedAtMs, this.options.knownRuns)) lost.push(name);
+      for (const name of this.book.load(slice, stored, loadedAtMs, this.options.knownRuns, this.options.knownSightings))
+        if (this.options.lostReported?.has(name) !== true) lost.push(name);
     });
     if (lost.length > 0) {
       logger.warn(
@@ -299,6 +308,11 @@ export class Runner {
   /** The last slot known published of every entry that has one, by knownRunKey: `knownRuns` for the next session. */
   lastRuns(): Map<string, number> {
     return this.book.lastRuns();
+  }
+
+  /** How far the slots of every entry that never ran are settled, by knownRunKey: `knownSightings` for the next session. */
+  firstSightings(): Map<string, number> {
+    return this.book.firstSightings();
   }
 
   /** Every entry's next slot and paused flag, for metrics and status. */

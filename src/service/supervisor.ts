@@ -82,7 +82,15 @@ export class Supervisor {
    * it knows Redis lost data (see Runner's knownRuns).
    */
   private readonly knownRuns = new Map<string, number>();
-  private lastLoss: StateLoss | undefined;
+  /** For the entries that never ran, how far those sessions had settled their slots (see Runner's knownSightings). */
+  private readonly knownSightings = new Map<string, number>();
+  /**
+   * The entries found with their stored state lost, until each runs again (its next run writes a
+   * whole state: the loss is superseded) or is removed: what `/readyz` reports, and what a later
+   * session does not report again.
+   */
+  private readonly lost = new Set<string>();
+  private lostAtMs = 0;
   private readonly sessionEvents: SchedulerEvents;
 
   constructor(private readonly options: SupervisorOptions) {
@@ -92,19 +100,25 @@ export class Supervisor {
     // session saw it publish must not pass for lost state.
     options.catalog?.onRemoved((names) => {
       const gone = new Set(names);
-      for (const key of this.knownRuns.keys()) if (gone.has(key.split('\u0000')[0] as string)) this.knownRuns.delete(key);
+      for (const known of [this.knownRuns, this.knownSightings])
+        for (const key of known.keys()) if (gone.has(key.split('\u0000')[0] as string)) known.delete(key);
+      for (const name of names) this.lost.delete(name);
     });
     const sink = options.events;
     // Spelled out rather than spread: a sink may be a class instance, whose methods a spread drops.
     this.sessionEvents = {
-      published: (run, latenessMs) => sink.published(run, latenessMs),
+      published: (run, latenessMs) => {
+        this.lost.delete(run.entry.name);
+        sink.published(run, latenessMs);
+      },
       triggerPublished: (message, revision) => sink.triggerPublished(message, revision),
       backfillPublished: (entry, runs, revision) => sink.backfillPublished?.(entry, runs, revision),
       missed: (missed) => sink.missed(missed),
       dropped: (entry) => sink.dropped(entry),
       publishFailed: (error) => sink.publishFailed(error),
       stateLost: (entries) => {
-        this.lastLoss = { atMs: options.clock.now(), entries: entries.length };
+        this.lostAtMs = options.clock.now();
+        for (const name of entries) this.lost.add(name);
         sink.stateLost(entries);
       },
       lockRenewFailed: () => sink.lockRenewFailed(),
@@ -140,9 +154,12 @@ export class Supervisor {
     return this.stopRequested;
   }
 
-  /** The last time a session found stored state lost; it stays reported for the life of the process. */
+  /**
+   * The entries whose stored state a session found lost and that have not run since (the last time
+   * one was found, and how many); undefined once each has run again or was removed.
+   */
   get stateLost(): StateLoss | undefined {
-    return this.lastLoss;
+    return this.lost.size === 0 ? undefined : { atMs: this.lostAtMs, entries: this.lost.size };
   }
 
   /** Campaigns for the lock: a session starts whenever it is won, and stops whenever it is lost. */
@@ -235,6 +252,8 @@ export class Supervisor {
       onClockAhead: (ahead) => leadership.relinquish(clockGuard.reportAhead(ahead)),
       controlIntervalMs: Math.min(DEFAULTS.controlIntervalMs, config.maxIntervalMs),
       knownRuns: this.knownRuns,
+      knownSightings: this.knownSightings,
+      lostReported: this.lost,
       events: this.sessionEvents,
       ...(this.options.catalog ? { runtimeEntries: this.options.catalog } : {}),
       ...(this.options.running ? { running: this.options.running } : {}),
@@ -273,6 +292,12 @@ export class Supervisor {
     // Keyed by incarnation: what it saw a deleted entry publish can never pass for the history of
     // one created under its name later, even though the deletion was heard before this.
     // Not on the final stop: a walk of every entry (~1 s a million) that would only delay the exit.
-    if (current && keepKnownRuns) for (const [key, slotMs] of current.runner.lastRuns()) this.knownRuns.set(key, slotMs);
+    if (current && keepKnownRuns) {
+      for (const [key, slotMs] of current.runner.lastRuns()) {
+        this.knownRuns.set(key, slotMs);
+        this.knownSightings.delete(key);
+      }
+      for (const [key, cursorMs] of current.runner.firstSightings()) this.knownSightings.set(key, cursorMs);
+    }
   }
 }

@@ -3,7 +3,7 @@
  * through the DOM): nothing is ever parsed as HTML, so an entry named `<script>` shows as that text.
  */
 
-type Child = Node | string | null | undefined | false;
+export type Child = Node | string | null | undefined | false;
 type Attrs = Record<string, string | boolean | ((event: Event) => void) | undefined>;
 
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
@@ -66,4 +66,17 @@ export function svg(tag: string, attrs: Record<string, string | number> = {}, ..
   for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
   append(el, ...children);
   return el;
+}
+
+/**
+ * Text that may wrap after its separators (. _ - / :) and nowhere else: a dotted task name or a
+ * zone breaks between its parts when its column is narrow, never inside one.
+ */
+export function breakable(text: string): Child[] {
+  const out: Child[] = [];
+  for (const part of text.split(/(?<=[._\-/:])/)) {
+    if (out.length > 0) out.push(h('wbr'));
+    out.push(part);
+  }
+  return out;
 }

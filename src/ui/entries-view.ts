@@ -1,6 +1,7 @@
 /** The entry list: search, filters, sortable columns and pages, each page fetched from /ui/api/entries. */
 import { get } from './api.js';
-import { fill, h, relative } from './dom.js';
+import { breakable, fill, h, relative } from './dom.js';
+import type { Child } from './dom.js';
 import { resultCell, successCell } from './results-view.js';
 import { fetchStrips, strip } from './strips-view.js';
 import type { PageWire, RowWire } from '../dashboard/wire.js';
@@ -79,27 +80,31 @@ function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
   return h(
     'tr',
     { 'data-entry': row.name },
-    h('td', { 'data-label': 'Name' }, h('a', { href: `#/entry/${encodeURIComponent(row.name)}`, class: 'entry-link' }, row.name)),
+    h(
+      'td',
+      { 'data-label': 'Name' },
+      h('a', { href: `#/entry/${encodeURIComponent(row.name)}`, class: 'entry-link' }, ...breakable(row.name)),
+    ),
     h('td', { 'data-label': 'Source' }, row.origin),
-    h('td', { 'data-label': 'Task' }, h('code', {}, row.task)),
-    h('td', { 'data-label': 'Queue' }, row.queue),
+    h('td', { 'data-label': 'Task' }, h('code', {}, ...breakable(row.task))),
+    h('td', { 'data-label': 'Queue' }, ...breakable(row.queue)),
     h(
       'td',
       { 'data-label': 'Schedule' },
       row.problems.length > 0 ? row.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : row.schedule,
     ),
-    h('td', { 'data-label': 'Zone' }, row.zone),
+    h('td', { 'data-label': 'Zone' }, ...breakable(row.zone)),
     h(
       'td',
       { 'data-label': 'Next run' },
       row.next === null || row.nextMs === null
         ? '—'
-        : h('time', { datetime: row.next, title: row.next }, `${row.next.slice(0, 19).replace('T', ' ')} (${relative(row.nextMs, nowMs)})`),
+        : h('time', { datetime: row.next, title: row.next }, ...instantText(row.next), ` (${relative(row.nextMs, nowMs)})`),
     ),
     h(
       'td',
       { 'data-label': 'Last run' },
-      row.last === null ? '—' : `${row.last.slice(0, 19).replace('T', ' ')}${row.lastBy === 'trigger' ? ' (trigger)' : ''}`,
+      ...(row.last === null ? ['—'] : [...instantText(row.last), row.lastBy === 'trigger' ? ' (trigger)' : '']),
       row.result === null && outcome ? h('span', { class: `outcome ${outcome.toLowerCase()}` }, ` ${outcome}`) : null,
     ),
     h('td', { 'data-label': 'Result' }, ...resultCell(row.result, nowMs)),
@@ -267,4 +272,9 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
   };
   fill(root, h('h1', {}, 'Entries'), filterBar(refresh), summary, h('div', { class: 'table-wrap' }, table), pager);
   return { refresh };
+}
+
+/** An ISO instant as the table shows it, "2026-11-25 17:05:05": it may wrap between the date and the time, never inside the date. */
+function instantText(iso: string): Child[] {
+  return [h('span', { class: 'nowrap' }, iso.slice(0, 10)), ` ${iso.slice(11, 19)}`];
 }

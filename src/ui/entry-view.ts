@@ -393,8 +393,15 @@ export async function entryView(root: HTMLElement, name: string, overview: Overv
     ...auditSection(name),
     ...firesSection(detail),
     ...definitionSection(detail),
-    h('h2', {}, 'Message of the next run'),
-    h('p', { class: 'hint' }, 'As the worker receives it (the form beat run --dry-run prints).'),
+    // Paused, disabled or run out, an entry has no next run: its message is what a manual run sends.
+    h('h2', {}, row.nextMs === null ? 'Message of a manual run' : 'Message of the next run'),
+    h(
+      'p',
+      { class: 'hint' },
+      row.nextMs === null
+        ? 'No run is scheduled; this is what Trigger now (beat trigger) would send, as the worker receives it.'
+        : 'As the worker receives it (the form beat run --dry-run prints).',
+    ),
     jsonBlock(detail.message),
   );
 }

@@ -91,6 +91,43 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     return page;
   }
 
+  /** The words (and dates) of the entry table's cells that wrap inside themselves (across two lines). In the page: the tests' types have no DOM. */
+  function brokenWords(page: Page): Promise<string[]> {
+    return page.evaluate<string[]>(`(() => {
+      const broken = [];
+      for (const cell of document.querySelectorAll('tbody td')) {
+        const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node !== null; node = walker.nextNode()) {
+          // A word: letters and digits (a break at a separator, '.', '-', '_', '/', is no break inside one), and a date whole.
+          for (const word of (node.textContent ?? '').matchAll(/\\d{4}-\\d\\d-\\d\\d|[\\p{L}\\p{N}]+/gu)) {
+            const range = document.createRange();
+            range.setStart(node, word.index);
+            range.setEnd(node, word.index + word[0].length);
+            const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+            if (lines.size > 1) broken.push(word[0]);
+          }
+        }
+      }
+      return broken;
+    })()`);
+  }
+
+  /** Every row's past-day strip and its empty buckets are drawn at least 12 px tall, in a colour of their own. */
+  async function expectFullStrips(page: Page): Promise<void> {
+    await page.locator('tbody tr .strip .cell').first().waitFor({ timeout: 10_000 });
+    const cells = await page.evaluate<
+      { height: number; background: string }[]
+    >(`[...document.querySelectorAll('tbody tr .strip .cell:not([data-kind])')]
+      .slice(0, 50)
+      .map((c) => ({ height: c.getBoundingClientRect().height, background: getComputedStyle(c).backgroundColor }))`);
+    expect(cells.length).toBeGreaterThan(0);
+    for (const cell of cells) {
+      expect(cell.height).toBeGreaterThanOrEqual(12);
+      expect(cell.background).not.toMatch(/^rgba\(0, 0, 0, 0\)$|^transparent$/);
+      expect(cell.background).not.toBe('rgb(246, 248, 250)'); // the page's panel colour: invisible on white
+    }
+  }
+
   async function login(page: Page): Promise<void> {
     await page.fill('input[name="token"]', TOKEN);
     await page.press('input[name="token"]', 'Enter');
@@ -136,6 +173,14 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     await expect.poll(order).toEqual([...(await order())].sort().reverse());
     await page.click('th button.sort:has-text("Name")');
     await expect.poll(async () => page.locator('th[aria-sort="ascending"]').count()).toBe(1);
+    // The layout at 1,280 px and at 1,400 px: no word of a cell wraps inside itself (names, tasks and
+    // zones wrap at their separators only), and the past day's strip is drawn at its full height
+    // with its empty buckets visible.
+    expect(await brokenWords(page), JSON.stringify(await brokenWords(page))).toEqual([]);
+    await expectFullStrips(page);
+    const wide = await open(1400, 900);
+    expect(await brokenWords(wide)).toEqual([]);
+    await wide.close();
     await page.screenshot({ path: join(DOCS, 'dashboard-entries.png') });
     await page.close();
   }, 60_000);
@@ -364,7 +409,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     await page.locator('details.fires-all summary').click();
     await page.locator('details.resolved summary').click();
     await page.evaluate('window.scrollTo(0, 0)');
+    expect(await page.locator('h2', { hasText: /^Message of / }).textContent()).toBe('Message of the next run');
     await page.screenshot({ path: join(DOCS, 'dashboard-entry.png') });
+    // A disabled entry has no next run: its message is what a manual run would send, and says so.
+    await page.goto(`${base}/#/entry/off`);
+    await expect.poll(() => page.locator('h2', { hasText: /^Message of / }).textContent()).toBe('Message of a manual run');
     await page.goto(`${base}/#/deployment`);
     const leader = await redis.hget(schedulerKeys('tsbeat', name).leader, 'instance');
     await expect.poll(() => page.locator('dl.facts').textContent()).toContain(`${leader} since`);

@@ -326,8 +326,8 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
     expect(beat.events(EVENTS.stopLingering)).toEqual([]);
 
     expectOnlyEventLines(beat);
-    expect(beat.events(EVENTS.redisError).length).toBeGreaterThan(0);
-    expect(beat.events(EVENTS.redisReconnect).length).toBeGreaterThan(0);
+    expect(beat.events(EVENTS.redisDown).length).toBeGreaterThan(0);
+    expect(beat.events(EVENTS.redisUp).length).toBeGreaterThan(0);
     expect(beat.logs.filter((l) => l.level === 'debug').length).toBeGreaterThan(0);
     for (const text of [beat.allOutput(), status.stdout, status.stderr, cliDown.stdout, cliDown.stderr, statusDown.body]) {
       expect(text).not.toContain(password);

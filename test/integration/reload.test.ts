@@ -292,7 +292,7 @@ describe('reloading the config of a running beat (real processes, a private redi
     const server = new PrivateRedis(await closedRedisPort());
     try {
       const beat = fleet.spawn({ config: file, args: ['--broker', server.url(0)] });
-      await beat.waitForLog('the first connection error', (l) => l.event === EVENTS.redisError || l.event === EVENTS.brokerError, 10_000);
+      await beat.waitForLog('the first connection error', (l) => l.event === EVENTS.redisDown || l.event === EVENTS.brokerError, 10_000);
       writeFileSync(file, yaml(name, queue, { tick: 1, added: 1 }));
       beat.signal('SIGHUP');
       await sleep(1_000);

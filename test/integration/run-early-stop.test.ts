@@ -105,7 +105,7 @@ describe('a stop signal before the service has started', () => {
   it('SIGTERM while connecting to a Redis that does not answer: exit 0 at once, not after connecting', async () => {
     const name = uniqueName('early-connect');
     const beat = fleet.spawn({ config: moduleConfig(name, `redis://127.0.0.1:${await closedRedisPort()}/0`) });
-    await beat.waitForLog('the first connection error', (l) => l.event === EVENTS.redisError || l.event === EVENTS.brokerError, 15_000);
+    await beat.waitForLog('the first connection error', (l) => l.event === EVENTS.redisDown || l.event === EVENTS.brokerError, 15_000);
     beat.signal('SIGTERM');
     await expectCleanExit(beat);
     expect(beat.events(EVENTS.stopBeforeStart)).toMatchObject([{ reason: 'SIGTERM', stage: 'start' }]);

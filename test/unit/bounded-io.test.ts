@@ -77,6 +77,7 @@ const BOUNDED: Record<string, string> = {
   'src/celery/message.ts String.fromCharCode': 'the characters of one traceparent header',
   'src/kombu/delivery-tag.ts String.fromCharCode': 'the 36 characters of one UUID',
   'src/commands/main.ts Math.max': "the commands' names",
+  'src/base/log.ts this.debug': 'the arguments of one log call (a warning logged at debug level instead)',
   'src/core/cron/spec.ts Math.max': 'twelve months',
   'src/commands/entries-set.ts problems.push': "one entry's problems",
   'src/config/connections.ts problems.push': "the SQS broker settings' problems",

@@ -24,10 +24,16 @@ function entriesOf(beatSchedule: Record<string, unknown>): ResolvedEntry[] {
 }
 
 /** A book loaded at `nowMs`; entries without a stored state are new, first seen then (as the state store records them). */
-function open(entries: readonly ResolvedEntry[], nowMs: number, stored: Record<string, EntryState> = {}, knownRuns?: Map<string, number>) {
+function open(
+  entries: readonly ResolvedEntry[],
+  nowMs: number,
+  stored: Record<string, EntryState> = {},
+  knownRuns?: Map<string, number>,
+  knownSightings?: Map<string, number>,
+) {
   const book = new EntryBook({ maxIntervalMs: MAX_INTERVAL_MS });
   const states = new Map(entries.map((e) => [e.name, stored[e.name] ?? { seenMs: nowMs, runCount: 0 }]));
-  const lost = book.load(entries, states, nowMs, knownRuns);
+  const lost = book.load(entries, states, nowMs, knownRuns, knownSightings);
   return { book, lost };
 }
 
@@ -237,6 +243,27 @@ describe('EntryBook', () => {
     const again = open([old], later, {}, known);
     expect(again.lost).toEqual(['x']);
     expect(takeAll(again.book, later)[0]?.plan.slots[0]).toBe(T0 + S);
+  });
+
+  it('an entry that never ran loses its first sighting with the rest: the slot that passed in the outage is caught up, not passed over', () => {
+    const [entry] = entriesOf({ e: { task: 't', schedule: 10, catchUp: 'all' } });
+    // A session saw it first at T0 and led until T0 + 5 s: it never ran.
+    const first = open([entry as ResolvedEntry], T0).book;
+    expect(takeAll(first, T0 + 5 * S)).toEqual([]);
+    expect(first.lastRuns()).toEqual(new Map());
+    const sightings = first.firstSightings();
+    expect(sightings).toEqual(new Map([['e', T0]]));
+    // Redis lost everything; the next session (at T0 + 25 s) finds only the sighting it wrote itself.
+    const later = T0 + 25 * S;
+    const { book, lost } = open([entry as ResolvedEntry], later, {}, new Map(), sightings);
+    expect(lost).toEqual(['e']);
+    expect(takeAll(book, later).map((d) => d.plan.slots)).toEqual([[T0 + 10 * S, T0 + 20 * S]]);
+    // Without what the first session knew, both slots would pass unseen: the next one is after `later`.
+    const blind = open([entry as ResolvedEntry], later).book;
+    expect(takeAll(blind, later)).toEqual([]);
+    expect(blind.nextDueMs()).toBe(later + 10 * S);
+    // A sighting kept (no loss) is the same as the one known: nothing lost.
+    expect(open([entry as ResolvedEntry], later, { e: { seenMs: T0, runCount: 0 } }, new Map(), sightings).lost).toEqual([]);
   });
 
   it('decides which stored states were lost: missing or older than the runs this process saw published', () => {

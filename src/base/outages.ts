@@ -1,0 +1,151 @@
+/**
+ * Outages as an operator reads them: one line when a server this process depends on goes away,
+ * naming what waits for it, and one line when it is back, with how long it was gone.
+ *
+ * Why here, at the logger: while Redis is down every loop that uses it fails in its own words
+ * (ioredis's "Stream isn't writeable and enableOfflineQueue options is false", "Reached the max
+ * retries per request limit", redlock's "unable to achieve a quorum during its retry window"), a
+ * dozen kinds of warning in seconds, all saying the one thing the outage line already said. Each
+ * connection reports its server lost and found (src/redis/connect.ts, the Redis broker); while an
+ * outage is open, the logger (log.ts) turns a warning whose error only says "not reachable" into a
+ * debug line. Warnings of other causes stay warnings, and every state change (the lock lost, the
+ * leadership regained) keeps its own line.
+ */
+import { EVENTS } from './log-events.js';
+import type { Logger } from 'pino';
+
+/** System error codes that say the server could not be reached, in an operator's words. */
+const SOCKET_CODES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ECONNABORTED: 'connection aborted',
+  EPIPE: 'connection closed',
+  ETIMEDOUT: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed',
+};
+
+/**
+ * What a client library says of a command it did not send, or whose reply it stopped waiting for,
+ * because the connection is down: ioredis (offline queue off, retries spent, socket closed or
+ * silent) and redlock (no quorum: every Redis it asked failed).
+ */
+const NOT_CONNECTED = [
+  /Stream isn't writeable/,
+  /Connection is closed/,
+  /Reached the max retries per request limit/,
+  /Socket closed unexpectedly/,
+  /Command timed out/,
+  /unable to achieve a quorum/,
+];
+
+/**
+ * Why `error` (or an error in its cause chain) says the server was not reached, in words
+ * ("connection refused"), or undefined when it says something else: a refusal by the server, a
+ * wrong type, a script error.
+ */
+export function unreachableReason(error: unknown, depth = 0): string | undefined {
+  if (error === null || typeof error !== 'object' || depth > 4) return undefined;
+  const e = error as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof e.code === 'string' && SOCKET_CODES[e.code] !== undefined) return SOCKET_CODES[e.code];
+  if (typeof e.message === 'string' && NOT_CONNECTED.some((pattern) => pattern.test(e.message as string))) return 'not connected';
+  // Node reports a refused connection to a host with several addresses as an AggregateError.
+  if (Array.isArray(e.errors)) {
+    for (const part of e.errors) {
+      const reason = unreachableReason(part, depth + 1);
+      if (reason !== undefined) return reason;
+    }
+  }
+  return unreachableReason(e.cause, depth + 1);
+}
+
+/** What waits for a connection of each role, in an operator's words (a role not listed is named as it is). */
+const WAITING: Readonly<Record<string, string>> = {
+  state: 'the lock and the schedule state',
+  subscriber: 'control requests',
+  publishing: 'publishing',
+  'result backend': 'run outcomes',
+  redbeat: 'RedBeat entries',
+};
+
+interface Outage {
+  readonly sinceMs: number;
+  /** The roles whose connection is down now; the outage ends when the last comes back. */
+  readonly down: Set<string>;
+}
+
+/**
+ * The servers this process cannot reach now, by the URL it shows for them (password masked). One
+ * per process (OUTAGES): what the logger asks of it is whether any outage is open.
+ */
+export class Outages {
+  /** endpoint → the roles (state, lock, broker, …) that use it, as registered. */
+  private readonly uses = new Map<string, Set<string>>();
+  private readonly open = new Map<string, Outage>();
+
+  constructor(private readonly nowMs: () => number = Date.now) {}
+
+  /** `role` uses the server at `endpoint`: the outage line names every role of its server. */
+  register(endpoint: string, role: string): void {
+    let roles = this.uses.get(endpoint);
+    if (roles === undefined) this.uses.set(endpoint, (roles = new Set()));
+    roles.add(role);
+  }
+
+  /** Whether any server is unreachable now. */
+  any(): boolean {
+    return this.open.size > 0;
+  }
+
+  /** Whether the server at `endpoint` is unreachable now. */
+  isDown(endpoint: string): boolean {
+    return this.open.has(endpoint);
+  }
+
+  /**
+   * `role`'s connection to `endpoint` failed because of `reason`: the first of its server's
+   * connections to fail opens the outage with one warning; the others only join it.
+   */
+  lost(endpoint: string, role: string, reason: string, retryMs: number, logger: Logger): void {
+    this.register(endpoint, role);
+    const outage = this.open.get(endpoint);
+    if (outage !== undefined) {
+      outage.down.add(role);
+      return;
+    }
+    this.open.set(endpoint, { sinceMs: this.nowMs(), down: new Set([role]) });
+    const waiting = [...new Set([...(this.uses.get(endpoint) ?? [role])].map((r) => WAITING[r] ?? r))].sort();
+    logger.warn(
+      { event: EVENTS.redisDown, url: endpoint, reason, waiting, retryMs },
+      `Redis ${endpoint} is unreachable (${reason}): ${waiting.join(', ')} wait for it; reconnecting every ${Math.round(retryMs / 1000)} s at most. Runs due meanwhile are published when it is back, as each entry's catchUp says`,
+    );
+  }
+
+  /** `role`'s connection to `endpoint` is ready again: the last of them closes the outage with one line. */
+  found(endpoint: string, role: string, logger: Logger): void {
+    const outage = this.open.get(endpoint);
+    if (outage === undefined) return;
+    outage.down.delete(role);
+    if (outage.down.size > 0) return;
+    this.open.delete(endpoint);
+    const outageMs = this.nowMs() - outage.sinceMs;
+    logger.info(
+      { event: EVENTS.redisUp, url: endpoint, outageMs, since: new Date(outage.sinceMs).toISOString() },
+      `Redis ${endpoint} is reachable again after ${(outageMs / 1000).toFixed(1)} s`,
+    );
+  }
+}
+
+/** This process's outages (see the header). */
+export const OUTAGES = new Outages();
+
+/**
+ * Whether a log line at `level` (pino's number) with these fields only repeats an open outage: a
+ * warning or an error whose `err` says the server was not reached, while an outage is open.
+ */
+export function repeatsOutage(level: number, fields: unknown, outages: Outages = OUTAGES): boolean {
+  if (level < 40 || !outages.any() || fields === null || typeof fields !== 'object') return false;
+  return unreachableReason((fields as { err?: unknown }).err) !== undefined;
+}
