@@ -3,7 +3,7 @@ import { describeSchedule, nextFires } from '../core/schedule.js';
 import { entryWindow } from '../config/resolve.js';
 import { describeExclusions } from '../core/exclusions.js';
 import { isScheduleError } from '../base/step-budget.js';
-import type { ResolvedEntry } from '../config/resolve.js';
+import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { formatInstant } from '../time/zone.js';
 import { leaf } from './command-spec.js';
 import { configOption, djangoOverride, loadFromArgs } from './config-args.js';
@@ -11,7 +11,6 @@ import { djangoOption, djangoProblemLine, readDjangoView } from './django-read.j
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { renderTable } from './table.js';
-import { checkConsumers } from './check-consumers.js';
 
 export const checkSpec = leaf({
   name: 'check',
@@ -81,13 +80,13 @@ async function checkCommand(
   }
   if (django === undefined) {
     io.out(`${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}`);
-    return askConsumers ? checkConsumers(config, entries, io) : ExitCode.Ok;
+    return askConsumers ? askTheBroker(config, entries, io) : ExitCode.Ok;
   }
   const rowsRead = django.entries.length + django.problems.length;
   const counted = `${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}; sources.django: ${rowsRead} row${rowsRead === 1 ? '' : 's'}`;
   if (django.problems.length === 0) {
     io.out(counted);
-    return askConsumers ? checkConsumers(config, entries, io) : ExitCode.Ok;
+    return askConsumers ? askTheBroker(config, entries, io) : ExitCode.Ok;
   }
   for (const problem of django.problems) io.err(djangoProblemLine(problem));
   const bad = django.problems.length;
@@ -104,4 +103,10 @@ function describeEntrySchedule(entry: ResolvedEntry): string {
   const except = describeExclusions(entry.exclude);
   if (except !== '') parts.push(except);
   return parts.join(', ');
+}
+
+/** `--consumers`: loaded only when asked, so that a plain `beat check` loads no Redis or broker client (cli-imports.test.ts). */
+async function askTheBroker(config: ResolvedConfig, entries: readonly ResolvedEntry[], io: Io): Promise<ExitCode> {
+  const { checkConsumers } = await import('./check-consumers.js');
+  return checkConsumers(config, entries, io);
 }
