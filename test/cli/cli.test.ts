@@ -156,8 +156,8 @@ describe('beat check', () => {
       "bad.yaml: 4 problems
         beatSchedule.a.schedule.crontab.hour (line 2): 25 is out of range 0-23
         beatSchedule.a.schedule.crontab.minute (line 2): 61 is out of range 0-59
-        beatSchedule.b.task (line 3): task is required: the registered name of a Celery task, such as "proj.tasks.add"
         beatSchedule.b.tsk (line 3): unknown key "tsk"; did you mean "task"?
+        beatSchedule.b.task (line 3): task is required: the registered name of a Celery task, such as "proj.tasks.add"
       "
     `);
   });

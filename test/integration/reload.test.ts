@@ -171,12 +171,12 @@ describe('reloading the config of a running beat (real processes, a private redi
     expect(failed['instance']).toMatch(/\S/);
     expect(failed['problems']).toEqual([
       { path: 'beatSchedule.nightly.schedule.crontab.hour', line: 9, message: '25 is out of range 0-23' },
+      { path: 'beatSchedule.typo.tsk', line: 10, message: 'unknown key "tsk"; did you mean "task"?' },
       {
         path: 'beatSchedule.typo.task',
         line: 10,
         message: 'task is required: the registered name of a Celery task, such as "proj.tasks.add"',
       },
-      { path: 'beatSchedule.typo.tsk', line: 10, message: 'unknown key "tsk"; did you mean "task"?' },
     ]);
     expect(failed.msg).toMatch(/^config not reloaded, the running schedule is unchanged: .*3 problems/);
     const failedAt = logTimeMs(failed);

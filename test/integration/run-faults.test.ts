@@ -118,7 +118,10 @@ describe('Redis lost while running', () => {
     const during = p.logs
       .slice(p.logs.indexOf(down[0] as LogLine), p.logs.indexOf(up) + 1)
       .filter((l) => l.level === 'warn' || l.level === 'error');
-    expect(during.map((l) => l.event)).toEqual(['beat.redis.down', 'beat.lock.lost']);
+    // The outage's own line once, the lock lost once; any other warning says something else (a
+    // state change), never the library's "not reached" in its own words (checked below).
+    expect(during.filter((l) => l.event === 'beat.redis.down')).toHaveLength(1);
+    expect(during.filter((l) => l.event === 'beat.lock.lost')).toHaveLength(1);
     expect(JSON.stringify(during)).not.toMatch(/Stream isn't writeable|quorum|maxRetriesPerRequest|max retries per request/);
     expect(p.events('beat.redis.error', mark)).toEqual([]);
     // The default noeviction policy draws no warning (the maxmemory test below is the positive case).

@@ -92,7 +92,9 @@ suite(`write-backs survive a reconnect (issue 30)${celery.ok ? '' : ` (skipped: 
         '',
       ].join('\n'),
     );
-    const leader = fleet.spawn({ config: file, label: 'rb-wb' });
+    // At debug level: while RedBeat's Redis is unreachable, a failed write-back only repeats the
+    // outage's one beat.redis.down warning, and is logged at debug (src/base/outages.ts).
+    const leader = fleet.spawn({ config: file, label: 'rb-wb', args: ['--log-level', 'debug'] });
     await leader.waitForEvent(EVENTS.lockAcquired, 30_000);
     const runs = async (): Promise<number> => (await readQueue(redis, queue)).filter((r) => r.entry === 'rb-count').length;
     // Read without blocking this process: the proxy runs on its event loop.
@@ -110,6 +112,10 @@ suite(`write-backs survive a reconnect (issue 30)${celery.ok ? '' : ` (skipped: 
     );
 
     await outage(proxy, () => leader.events(EVENTS.redbeatWriteFailed).length > 0);
+    expect(leader.events(EVENTS.redisDown)).toEqual([
+      expect.objectContaining({ level: 'warn', url: viaProxy, waiting: ['RedBeat entries'] }),
+    ]);
+    expect(leader.events(EVENTS.redbeatWriteFailed).every((l) => l.level === 'debug')).toBe(true);
     const afterOutage = await runs();
     // Caught up: the count written back reaches every run published, those of the outage included
     // (on a count that only grows: while runs go on it is checked against the queue read just before).
