@@ -320,6 +320,8 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
       15_000,
       () => beat.tail(),
     );
+    // Ready once the state connection is back; the outage ends when every connection to the server is.
+    await beat.waitForEvent(EVENTS.redisUp, 15_000);
     beat.signal('SIGTERM');
     expect(await beat.waitForExit(5_000)).toEqual({ code: 0, signal: null });
     // Closed everything it opened: nothing held the process open past the stop.
