@@ -310,8 +310,9 @@ export class AmqpTransport {
     const fields = message.fields as Message['fields'] & { replyCode?: number; replyText?: string };
     const exchange = fields.exchange === '' ? 'the default exchange' : `exchange "${fields.exchange}"`;
     const reason = `no queue is bound to ${exchange} with routing key "${fields.routingKey}" (${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}); start a worker for that queue or fix the route`;
-    // The queue may have been deleted since it was declared: declare it again on the next attempt.
+    // The queue may have been deleted since it was declared: declare it again (and its delayed-delivery bindings) on the next attempt.
     this.declared.delete(fields.routingKey);
+    this.declared.delete(delayedKey(fields.routingKey));
     if (entry !== undefined) entry.returned = reason;
     else
       this.logger.warn(
@@ -322,7 +323,8 @@ export class AmqpTransport {
 }
 
 /** What the `declared` cache knows: the queue, and apart from it the queue with its delayed-delivery bindings. */
-const declaredKey = (d: AmqpDeclaration): string => (d.delayedBindingKey === undefined ? d.queue : `${d.queue}\u0000delayed`);
+const delayedKey = (queue: string): string => `${queue}\u0000delayed`;
+const declaredKey = (d: AmqpDeclaration): string => (d.delayedBindingKey === undefined ? d.queue : delayedKey(d.queue));
 
 /**
  * kombu's Queue.declare: the exchange, then the queue, then the binding (all durable, none
