@@ -17,6 +17,7 @@
  */
 import type { TaskMessage } from '../celery/message.js';
 import type { AmqpQueueConfig } from '../config/amqp-queues.js';
+import type { ExchangeType } from '../config/options-schema.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { delayedBindingKey, nativeDelayedRoute } from './native-delayed-delivery.js';
 import type { DelayedRoute } from './native-delayed-delivery.js';
@@ -32,7 +33,7 @@ export interface AmqpDeclaration {
   readonly queue: string;
   /** The queue's own exchange, named after it. */
   readonly exchange: string;
-  readonly exchangeType: 'direct' | 'topic' | 'fanout';
+  readonly exchangeType: ExchangeType;
   readonly routingKey: string;
   /** Queue arguments, as plain values (what RabbitMQ compares on redeclaration). */
   readonly arguments: Readonly<Record<string, number | string>>;

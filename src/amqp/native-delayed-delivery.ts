@@ -13,6 +13,7 @@
  * consumers have a static prefetch: an ETA message held by a worker takes a prefetch place until it runs).
  */
 import type { AmqpQueueConfig } from '../config/amqp-queues.js';
+import type { ExchangeType } from '../config/options-schema.js';
 
 /** kombu's MAX_NUMBER_OF_BITS_TO_USE: the levels, so the longest delay is 2^28 - 1 s (8.5 years). */
 export const DELAYED_DELIVERY_BITS = 28;
@@ -46,7 +47,7 @@ export function delayedBindingKey(routingKey: string): string {
 /** A queue as the decision needs it: what tsbeat declares for it (message.ts's AmqpDeclaration). */
 export interface DelayableQueue {
   readonly routingKey: string;
-  readonly exchangeType: 'direct' | 'topic' | 'fanout';
+  readonly exchangeType: ExchangeType;
   readonly arguments: Readonly<Record<string, number | string>>;
 }
 
