@@ -1,5 +1,6 @@
 /**
- * The ConsumerProbe (ports/consumers.ts) of each broker that tells who reads a queue. Each look
+ * The ConsumerProbe (ports/consumers.ts) of a Redis broker (RabbitMQ's is src/amqp/consumer-probe.ts,
+ * SQS's src/sqs/consumer-probe.ts), and the probe of any broker on a connection of its own. Each look
  * sends one `active_queues` broadcast (Celery's remote control, as `celery inspect active_queues`
  * sends it) and reads each queue's depth; it never waits longer than the reply window, and runs
  * on the leader's own timer, apart from the publish path (its few commands share the broker
@@ -19,6 +20,8 @@ import { brokerKind } from '../config/url-parts.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Logger } from '../base/log.js';
 import { DEFAULTS } from '../base/defaults.js';
+import { AmqpTransport } from '../amqp/transport.js';
+import { amqpConsumerProbe } from '../amqp/consumer-probe.js';
 import type { ConsumerLook, ConsumerProbe } from '../ports/consumers.js';
 
 /** How often the reply list is looked at while answers are awaited (it stops once every listener answered). */
@@ -116,9 +119,25 @@ export interface OpenedProbe {
   close(): Promise<void>;
 }
 
-/** The consumer probe of `config`'s broker on its own connection; undefined when the broker cannot tell (SQS, RabbitMQ for now). */
+/**
+ * The consumer probe of `config`'s broker on its own connection; undefined on SQS, where one look
+ * cannot tell (no consumer count: the leader judges the depth over several looks).
+ */
 export function openConsumerProbe(config: ResolvedConfig, logger: Logger): OpenedProbe | undefined {
-  if (brokerKind(config.broker.url) !== 'redis') return undefined;
+  const kind = brokerKind(config.broker.url);
+  if (kind === 'sqs') return undefined;
+  if (kind === 'amqp') {
+    const amqp = new AmqpTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, queues: config, logger });
+    return {
+      probe: amqpConsumerProbe(amqp, DEFAULTS.controlExchange),
+      connect: async () => {
+        await amqp.connect();
+        // connect() resolves after the first attempt, connected or not: a refusal is the answer.
+        if (!amqp.ready()) throw amqp.refusal ?? new Error('the broker did not accept the connection');
+      },
+      close: () => amqp.close(),
+    };
+  }
   const broker = new RedisTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, logger });
   return {
     probe: redisConsumerProbe(broker, config.broker.url, config.broker.transportOptions, DEFAULTS.controlExchange),

@@ -34,6 +34,8 @@ import type { Revoker } from '../ports/revoker.js';
 import { amqpRevoker, redisRevoker } from './revoking.js';
 import type { ConsumerProbe } from '../ports/consumers.js';
 import { redisConsumerProbe } from './consumer-probes.js';
+import { amqpConsumerProbe } from '../amqp/consumer-probe.js';
+import { sqsConsumerProbe } from '../sqs/consumer-probe.js';
 
 /** A dispatcher and its trigger publisher, fenced over the deployment's keys. */
 export interface Fenced {
@@ -44,7 +46,7 @@ export interface Fenced {
 export interface Publishing extends Fenced {
   /** Revokes runs through Celery's remote control (overlap cancelOther, terminateOther); undefined on SQS, which has none. */
   readonly revoker?: Revoker;
-  /** Tells who consumes the schedule's queues (Redis: the workers' answers and the queue depths); undefined when the broker cannot tell. */
+  /** Tells who consumes the schedule's queues (Redis: the workers' answers and the queue depths; RabbitMQ: its consumer counts; SQS: depths and in-flight counts). */
   readonly consumers?: ConsumerProbe;
   /** Starts connecting (retries on its own); resolves when the first attempt has been made. */
   connect(): Promise<void>;
@@ -107,12 +109,14 @@ function sendThenCommit<Plan>(
   logger: Logger,
   state: Redis,
   maxClockSkewMs: number,
+  consumers: ConsumerProbe,
   revoker?: Revoker,
 ): Publishing {
   const dispatcher = new AmqpDispatcher(broker, state, keys, logger, maxClockSkewMs);
   return {
     dispatcher,
     triggers: dispatcher,
+    consumers,
     ...(revoker === undefined ? {} : { revoker }),
     ...how,
     ready: () => broker.ready(),
@@ -131,7 +135,17 @@ function amqpPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Log
     'AMQP broker: publishing with confirms, at least once (a duplicate keeps its task id); state and lock in Redis',
   );
   const how = { connect: () => broker.connect(), refusal: () => broker.refusal };
-  return sendThenCommit(broker, how, keys, logger, state, config.lock.maxClockSkewMs, amqpRevoker(broker, DEFAULTS.controlExchange));
+  const consumers = amqpConsumerProbe(broker, DEFAULTS.controlExchange);
+  return sendThenCommit(
+    broker,
+    how,
+    keys,
+    logger,
+    state,
+    config.lock.maxClockSkewMs,
+    consumers,
+    amqpRevoker(broker, DEFAULTS.controlExchange),
+  );
 }
 
 /** Amazon SQS: sent as kombu's SQS transport sends; state and fence on `state` (state.url). */
@@ -148,5 +162,13 @@ function sqsPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logg
     },
     refusal: () => undefined,
   };
-  return sendThenCommit(broker, how, keys, logger, state, config.lock.maxClockSkewMs);
+  return sendThenCommit(
+    broker,
+    how,
+    keys,
+    logger,
+    state,
+    config.lock.maxClockSkewMs,
+    sqsConsumerProbe(broker, config.broker.transportOptions),
+  );
 }

@@ -37,6 +37,8 @@ export const ALONE: readonly string[] = [
 /** Two at a time. */
 export const IN_PAIRS: readonly string[] = [
   'test/integration/alerts.test.ts',
+  // Unconsumed queues on RabbitMQ and SQS flagged within consumers.unconsumedAfter plus a look.
+  'test/integration/unconsumed-brokers.test.ts',
   'test/integration/backfill.test.ts',
   'test/integration/backfill-overlap.test.ts',
   // A leader killed between two backfill steps on RabbitMQ.
