@@ -71,6 +71,15 @@ export const OUTCOME_DEFAULTS = {
   /** Runs waiting to be recorded in their histories are written after this pause (a burst is written once, after it). */
   outcomeRecordDelayMs: 50,
   /**
+   * With task events read by default (no resultBackend, taskEvents unset), a run is given up as
+   * `unknown` ("workers send no task events") once this has passed since its publish while no worker
+   * has sent any task event to this leader: the workers may run without -E. Long enough for a
+   * worker with -E to take a run from a quiet queue and say so (task-received/-started come within
+   * milliseconds); a run still waits there meanwhile, shown as published (PENDING). A shorter
+   * outcomeTimeout shortens it too.
+   */
+  taskEventsSilenceMs: 120_000,
+  /**
    * Task events of tasks the leader does not follow (yet) are kept this long, for this many tasks
    * at most: a worker can start a run before the broker's confirm of its publish reaches the leader.
    */

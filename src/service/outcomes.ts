@@ -1,15 +1,17 @@
 /**
- * Wiring of run outcomes for `beat run` with a `resultBackend`, `taskEvents`, or both: a connection
+ * Wiring of run outcomes for `beat run` with a `resultBackend`, `taskEvents`, both, or task events
+ * read by default (neither set: config/resolve.ts `taskEventsByDefault`): a connection
  * to the result backend (connected in the background: a result backend that is down never holds
  * up publishing), the listener of Celery's task events on the broker (Redis pub/sub or a RabbitMQ
  * queue; opened only while leading: the tracker starts and stops it), the histories on the state
  * Redis, and the tracker.
  */
 import type { Redis } from 'ioredis';
-import { followsOutcomes } from '../config/resolve.js';
+import { followsOutcomes, keepsRunHistory, taskEventsByDefault } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { isAmqpUrl } from '../config/amqp-url.js';
 import { EVENTS } from '../base/log-events.js';
+import { DEFAULTS } from '../base/defaults.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import type { Clock } from '../ports/clock.js';
@@ -39,7 +41,7 @@ export function startOutcomes(
   events: OutcomeEvents,
   pausing?: FailurePausing,
 ): Outcomes | undefined {
-  if (!followsOutcomes(config)) return undefined;
+  if (!keepsRunHistory(config)) return undefined;
   const backend = config.resultBackend;
   const client = backend === undefined ? undefined : createRedisClient(backend.url, backend.transportOptions, 'result backend', logger);
   // ioredis reconnects for ever (connect.ts); until then reads fail and the tracker retries them.
@@ -49,7 +51,9 @@ export function startOutcomes(
     ...(client === undefined || backend === undefined
       ? {}
       : { results: new RedisResultReader(client, backend.transportOptions.globalKeyprefix) }),
-    ...(config.taskEvents ? { taskEvents: taskEventFeed(config, logger) } : {}),
+    ...(config.taskEvents === true || taskEventsByDefault(config) ? { taskEvents: taskEventFeed(config, logger) } : {}),
+    // Read by default, not counted on: a run no event tells of is given up as unknown, saying why.
+    ...(followsOutcomes(config) ? {} : { silenceMs: Math.min(DEFAULTS.taskEventsSilenceMs, config.outcomeTimeoutMs) }),
     events,
     logger,
     clock,
