@@ -364,8 +364,9 @@ export class OutcomeTracker implements RunningRuns {
   private failed(what: string, error: unknown): void {
     if (this.failing) return;
     this.failing = true;
+    // The error itself, not its text: during a Redis outage the logger's hook tells its "not reached" from other failures.
     this.o.logger.warn(
-      { event: EVENTS.outcomeError, err: errorMessage(error) },
+      { event: EVENTS.outcomeError, err: error },
       `run outcomes: ${what} failed (${errorMessage(error)}); the runs stay tracked and are tried again every ${this.pollMs} ms`,
     );
   }

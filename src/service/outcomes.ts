@@ -59,8 +59,7 @@ export function startOutcomes(
     clock,
     timeoutMs: config.outcomeTimeoutMs,
   });
-  const onError = (error: unknown): void =>
-    logger.warn({ event: EVENTS.outcomeError, err: errorMessage(error) }, `run outcomes: ${errorMessage(error)}`);
+  const onError = (error: unknown): void => logger.warn({ event: EVENTS.outcomeError, err: error }, `run outcomes: ${errorMessage(error)}`);
   return { tracker, client, onError };
 }
 
