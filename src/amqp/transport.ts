@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { ConfirmChannel, Message } from 'amqplib';
+import type { Channel, ConfirmChannel, Message } from 'amqplib';
 import type { TaskMessage } from '../celery/message.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { DEFAULTS } from '../base/defaults.js';
@@ -120,6 +120,11 @@ export class AmqpTransport {
 
   ready(): boolean {
     return this.connection.status === 'ready';
+  }
+
+  /** A channel apart from the publishing one, closed by its caller (see AmqpConnection.sideChannel). */
+  sideChannel(): Promise<Channel> {
+    return this.connection.sideChannel();
   }
 
   async plan(messages: readonly TaskMessage[]): Promise<AmqpPublishPlan> {

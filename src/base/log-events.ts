@@ -247,6 +247,11 @@ export const EVENTS = {
   taskEventsListening: 'beat.taskevents.listening',
   /** Task events could not be subscribed to, or one could not be read (logged once); outcomes still come from the result backend. */
   taskEventsError: 'beat.taskevents.error',
+  /**
+   * Task events read by default (no resultBackend, taskEvents unset) and none heard from any worker
+   * within taskEventsSilenceMs of a publish: the runs are given up as `unknown`; once per leadership.
+   */
+  taskEventsSilent: 'beat.taskevents.silent',
   /** A run reached a final state (debug): entry, task id, state, runtime, exception. */
   outcomeFinished: 'beat.outcome.finished',
   /** Run spans are exported over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT set): endpoint and protocol. */

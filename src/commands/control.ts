@@ -24,7 +24,7 @@ import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
 import { narrowStatusLines } from './status-narrow.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { followsOutcomes } from '../config/resolve.js';
+import { keepsRunHistory } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
 
@@ -191,8 +191,8 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     control.control.notes(),
     control.check(),
     control.replicas.read(),
-    followsOutcomes(config) ? control.runs.latest(names) : undefined,
-    followsOutcomes(config) ? control.runs.finished(names) : undefined,
+    keepsRunHistory(config) ? control.runs.latest(names) : undefined,
+    keepsRunHistory(config) ? control.runs.finished(names) : undefined,
     control.failures.read(),
     control.unconsumed.read(),
   ]);
@@ -352,14 +352,14 @@ async function statusCommand(
       return ExitCode.Ok;
     }
     // Without --wide the lines fit a terminal.
-    const narrow = values.wide !== true ? narrowStatusLines(status, followsOutcomes(control.config), io.now()) : undefined;
+    const narrow = values.wide !== true ? narrowStatusLines(status, keepsRunHistory(control.config), io.now()) : undefined;
     if (narrow === undefined) leaderLines(status, io);
     else io.out(narrow.leader);
     for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
     if (narrow === undefined) {
       replicaLines(status, io);
       // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.
-      entryTable(status, followsOutcomes(control.config), io);
+      entryTable(status, keepsRunHistory(control.config), io);
     } else {
       if (narrow.replicas.length > 0) io.out([...narrow.replicas, ''].join('\n'));
       io.out(narrow.entries.join('\n'));

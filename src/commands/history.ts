@@ -12,7 +12,7 @@ import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
 import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
-import { followsOutcomes } from '../config/resolve.js';
+import { keepsRunHistory } from '../config/resolve.js';
 
 export const historySpec = leaf({
   name: 'history',
@@ -70,8 +70,8 @@ async function historyCommand(
     }
     if (runs.length === 0) {
       io.out(
-        !followsOutcomes(control.config)
-          ? `${name}: no runs recorded; outcomes are kept only when the config has a resultBackend (Celery's result_backend) or taskEvents`
+        !keepsRunHistory(control.config)
+          ? `${name}: no runs recorded; outcomes are kept only when the config has a resultBackend (Celery's result_backend) or reads task events (taskEvents, not false)`
           : `${name}: no runs recorded yet`,
       );
       return ExitCode.Ok;

@@ -11,6 +11,7 @@ import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType
 import type { ScheduleDraft } from './schedule-schema.js';
 import type { ExchangeType } from './options-schema.js';
 import { compileRoutes } from './routes.js';
+import { brokerKindIfKnown } from './broker-kinds.js';
 import { isSignature } from './canvas-schema.js';
 import type { CanvasParts, ParsedStep } from './canvas-schema.js';
 import type { DjangoSourceSettings } from './django-source-schema.js';
@@ -129,8 +130,12 @@ export interface ResolvedConfig {
   };
   /** Celery's result backend, read for run outcomes; undefined = none (no outcomes). */
   readonly resultBackend: { readonly url: string; readonly transportOptions: ParsedConfig['resultBackendTransportOptions'] } | undefined;
-  /** Listen to Celery's task events on the broker for run outcomes (with or without a result backend). */
-  readonly taskEvents: boolean;
+  /**
+   * Listen to Celery's task events on the broker for run outcomes (with or without a result
+   * backend); undefined: not set, then read by default when there is no result backend (see
+   * readsTaskEvents).
+   */
+  readonly taskEvents: boolean | undefined;
   readonly outcomeTimeoutMs: number;
   /** The leader's check for queues nobody consumes (absent: on, with the defaults). */
   readonly consumers?: ConsumerCheckSettings;
@@ -169,9 +174,29 @@ export function consumerCheckOf(config: Pick<ResolvedConfig, 'consumers'>): Cons
   );
 }
 
-/** Whether the leader follows runs to their outcomes: with a result backend, task events, or both. */
+/**
+ * Whether the config counts on run outcomes (a result backend, `taskEvents: true`, or both): what
+ * overlap policies, pauseOnFailure, `failed`/`late` alerts and outcome pings need.
+ */
 export function followsOutcomes(config: Pick<ResolvedConfig, 'resultBackend' | 'taskEvents'>): boolean {
-  return config.resultBackend !== undefined || config.taskEvents;
+  return config.resultBackend !== undefined || config.taskEvents === true;
+}
+
+/**
+ * Task events read by default: `taskEvents` unset, no result backend, and a broker that carries
+ * them (kombu's SQS transport has no fanout). The leader then follows runs by the events the
+ * workers send, without counting on them: a run no event tells of is given up as `unknown`, saying
+ * that the workers may send none (docs/outcomes.md, "Task events by default").
+ */
+export function taskEventsByDefault(config: Pick<ResolvedConfig, 'resultBackend' | 'taskEvents' | 'broker'>): boolean {
+  return (
+    config.taskEvents === undefined && config.resultBackend === undefined && brokerKindIfKnown(config.broker.url)?.remoteControl === true
+  );
+}
+
+/** Whether the leader keeps run histories: it follows outcomes, or reads task events by default. */
+export function keepsRunHistory(config: Pick<ResolvedConfig, 'resultBackend' | 'taskEvents' | 'broker'>): boolean {
+  return followsOutcomes(config) || taskEventsByDefault(config);
 }
 
 export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: string): Schedule {

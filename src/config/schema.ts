@@ -416,9 +416,11 @@ export const configSchema = keyed(
     /**
      * Celery's task events (workers started with `-E`): the leader also listens to them on the
      * broker, which gives STARTED without `task_track_started`, the exact start and finish and the
-     * worker's runtime, at once. With or without a resultBackend (then the events alone).
+     * worker's runtime, at once. With or without a resultBackend (then the events alone). Unset, with
+     * no resultBackend either (and a broker that carries events: not SQS), they are read by default,
+     * without counting on them (docs/outcomes.md, "Task events by default"); `false` turns that off.
      */
-    taskEvents: z.boolean({ error: 'taskEvents must be true or false' }).default(false),
+    taskEvents: z.boolean({ error: 'taskEvents must be true or false' }).optional(),
     /** A run without a final state this long after it was published is recorded as `unknown`. */
     outcomeTimeout: durationSchema('outcomeTimeout', 1000, DURATION_MAX_MS).default(DEFAULTS.outcomeTimeoutMs),
     /**

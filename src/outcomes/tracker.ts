@@ -12,6 +12,11 @@
  * moves at once, with the worker's own times, and a run finished by an event is not read again.
  * Polling goes on for the others (pub/sub loses what is sent while nobody listens); without a
  * result backend the events are the only source, and the poll only gives up on runs past the timeout.
+ *
+ * Task events read by default (`silenceMs`: no result backend, taskEvents unset) are not counted
+ * on: the workers may send none. Until some worker's task event reaches this leader, a run
+ * `silenceMs` past its publish is given up as `unknown`, saying so (NO_TASK_EVENTS), never as
+ * failed; the first event heard ends that, for the rest of the leadership.
  */
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -47,7 +52,13 @@ export interface TrackerOptions {
   readonly readsPerPoll?: number;
   readonly recordDelayMs?: number;
   readonly maxPending?: number;
+  /** Task events read by default: runs are given up this long after their publish while no task event was heard (see above). */
+  readonly silenceMs?: number;
 }
+
+/** Why a run was given up while task events are read by default and no worker sent any. */
+export const NO_TASK_EVENTS =
+  'outcome unknown: no worker has sent a task event; start the workers with -E (or worker_send_task_events), or set resultBackend';
 
 interface Tracked {
   readonly entry: string;
@@ -76,6 +87,10 @@ export class OutcomeTracker implements RunningRuns {
   private readonly finishedListeners = new Set<(entry: string) => void>();
   private busy: Promise<void> | undefined;
   private failing = false;
+  /** A task event was heard in this leadership (task events by default: they are then counted on). */
+  private heard = false;
+  /** The silence was reported in this leadership (once). */
+  private silenceSaid = false;
   private readonly pollMs: number;
   private readonly batch: number;
   private readonly readsPerPoll: number;
@@ -94,7 +109,10 @@ export class OutcomeTracker implements RunningRuns {
   start(): Promise<void> {
     if (this.running) return this.starting ?? Promise.resolve();
     this.running = true;
+    this.heard = false;
+    this.silenceSaid = false;
     this.o.taskEvents?.start((events) => {
+      if (events.length > 0) this.heard = true;
       for (const event of events) this.observed(event);
     });
     this.starting = this.loadPending();
@@ -299,7 +317,7 @@ export class OutcomeTracker implements RunningRuns {
         part.forEach((tracked, i) => {
           // Finished by a task event while the results were read: not again.
           if (this.pending.get(tracked.record.taskId) !== tracked) return;
-          const next = advance(tracked.record, metas[i], now, this.o.timeoutMs);
+          const next = this.silenced(tracked, now) ?? advance(tracked.record, metas[i], now, this.o.timeoutMs);
           if (next === tracked.record) return;
           tracked.record = next;
           writes.push(this.o.history.update(tracked.entry, next, tracked.revision));
@@ -311,6 +329,20 @@ export class OutcomeTracker implements RunningRuns {
     } catch (error) {
       this.failed('reading results or writing run histories', error);
     }
+  }
+
+  /** The run given up for want of any task event (task events by default, none heard), or undefined. */
+  private silenced(tracked: Tracked, nowMs: number): RunRecord | undefined {
+    const silenceMs = this.o.silenceMs;
+    if (silenceMs === undefined || this.heard || nowMs - tracked.record.publishedAtMs <= silenceMs) return undefined;
+    if (!this.silenceSaid) {
+      this.silenceSaid = true;
+      this.o.logger.warn(
+        { event: EVENTS.taskEventsSilent, entry: tracked.entry, silenceMs },
+        `no worker has sent a task event within ${Math.round(silenceMs / 1000)} s of a publish: the runs' outcomes are unknown (shown as such, never as failed); start the workers with -E (or worker_send_task_events), or set resultBackend`,
+      );
+    }
+    return { ...tracked.record, state: 'unknown', finishedAtMs: nowMs, exception: NO_TASK_EVENTS };
   }
 
   /** The runs followed and not finished yet (for `late` alerts). */
@@ -332,8 +364,9 @@ export class OutcomeTracker implements RunningRuns {
   private failed(what: string, error: unknown): void {
     if (this.failing) return;
     this.failing = true;
+    // The error itself, not its text: during a Redis outage the logger's hook tells its "not reached" from other failures.
     this.o.logger.warn(
-      { event: EVENTS.outcomeError, err: errorMessage(error) },
+      { event: EVENTS.outcomeError, err: error },
       `run outcomes: ${what} failed (${errorMessage(error)}); the runs stay tracked and are tried again every ${this.pollMs} ms`,
     );
   }

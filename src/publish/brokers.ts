@@ -24,7 +24,10 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { TaskEventFeed } from '../ports/outcomes.js';
+import { amqpConsumerProbe } from '../amqp/consumer-probe.js';
+import { sqsConsumerProbe } from '../sqs/consumer-probe.js';
 import { redisConsumerProbe } from './consumer-probes.js';
+import type { OpenedProbe } from './consumer-probes.js';
 import { RedisFencedDispatcher } from './redis-fenced-dispatcher.js';
 import { amqpRevoker, redisRevoker } from './revoking.js';
 import { sendThenCommit } from './publishing.js';
@@ -35,6 +38,11 @@ export interface BrokerWiring {
   publishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing;
   /** Celery's task events on this broker (`taskEvents: true`); absent where the config refuses them. */
   taskEvents?(config: ResolvedConfig, logger: Logger): TaskEventFeed;
+  /**
+   * Its consumer probe on a connection of its own, for a one-off question (`beat check --consumers`);
+   * absent where one look cannot tell (SQS has no consumer count: the leader judges depth over several).
+   */
+  openConsumerProbe?(config: ResolvedConfig, logger: Logger): OpenedProbe;
 }
 
 /** The registry: one entry per kind of src/config/broker-kinds.ts. */
@@ -60,6 +68,14 @@ export const BROKERS: { readonly [Kind in BrokerName]: BrokerWiring } = {
     },
     taskEvents: (config, logger) =>
       new RedisTaskEvents({ url: config.broker.url, transportOptions: config.broker.transportOptions, logger }),
+    openConsumerProbe: (config, logger) => {
+      const broker = new RedisTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, logger });
+      return {
+        probe: redisConsumerProbe(broker, config.broker.url, config.broker.transportOptions, DEFAULTS.controlExchange),
+        connect: () => broker.client.connect(),
+        close: () => broker.close(),
+      };
+    },
   },
   amqp: {
     publishing: (config, keys, logger, state) => {
@@ -74,9 +90,30 @@ export const BROKERS: { readonly [Kind in BrokerName]: BrokerWiring } = {
         'AMQP broker: publishing with confirms, at least once (a duplicate keeps its task id); state and lock in Redis',
       );
       const how = { connect: () => broker.connect(), refusal: () => broker.refusal };
-      return sendThenCommit(broker, how, keys, logger, state, config.lock.maxClockSkewMs, amqpRevoker(broker, DEFAULTS.controlExchange));
+      return sendThenCommit(
+        broker,
+        how,
+        keys,
+        logger,
+        state,
+        config.lock.maxClockSkewMs,
+        amqpConsumerProbe(broker, DEFAULTS.controlExchange),
+        amqpRevoker(broker, DEFAULTS.controlExchange),
+      );
     },
     taskEvents: (config, logger) => new AmqpTaskEvents({ url: config.broker.url, logger }),
+    openConsumerProbe: (config, logger) => {
+      const amqp = new AmqpTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, queues: config, logger });
+      return {
+        probe: amqpConsumerProbe(amqp, DEFAULTS.controlExchange),
+        connect: async () => {
+          await amqp.connect();
+          // connect() resolves after the first attempt, connected or not: a refusal is the answer.
+          if (!amqp.ready()) throw amqp.refusal ?? new Error('the broker did not accept the connection');
+        },
+        close: () => amqp.close(),
+      };
+    },
   },
   sqs: {
     publishing: (config, keys, logger, state) => {
@@ -92,7 +129,15 @@ export const BROKERS: { readonly [Kind in BrokerName]: BrokerWiring } = {
         },
         refusal: () => undefined,
       };
-      return sendThenCommit(broker, how, keys, logger, state, config.lock.maxClockSkewMs);
+      return sendThenCommit(
+        broker,
+        how,
+        keys,
+        logger,
+        state,
+        config.lock.maxClockSkewMs,
+        sqsConsumerProbe(broker, config.broker.transportOptions),
+      );
     },
   },
 };
@@ -106,4 +151,9 @@ export function brokerWiring(config: Pick<ResolvedConfig, 'broker'>): BrokerWiri
 export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing {
   // A state.url apart from a Redis broker's was refused with the config (config/connections.ts).
   return brokerWiring(config).publishing(config, keys, logger, state);
+}
+
+/** The consumer probe of `config`'s broker on its own connection; undefined where one look cannot tell. */
+export function openConsumerProbe(config: ResolvedConfig, logger: Logger): OpenedProbe | undefined {
+  return brokerWiring(config).openConsumerProbe?.(config, logger);
 }

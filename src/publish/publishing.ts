@@ -31,7 +31,7 @@ export interface Fenced {
 export interface Publishing extends Fenced {
   /** Revokes runs through Celery's remote control (overlap cancelOther, terminateOther); undefined on SQS, which has none. */
   readonly revoker?: Revoker;
-  /** Tells who consumes the schedule's queues (Redis: the workers' answers and the queue depths); undefined when the broker cannot tell. */
+  /** Tells who consumes the schedule's queues (Redis: the workers' answers and the queue depths; RabbitMQ: its consumer counts; SQS: depths and in-flight counts). */
   readonly consumers?: ConsumerProbe;
   /** Starts connecting (retries on its own); resolves when the first attempt has been made. */
   connect(): Promise<void>;
@@ -59,12 +59,14 @@ export function sendThenCommit<Plan>(
   logger: Logger,
   state: Redis,
   maxClockSkewMs: number,
+  consumers: ConsumerProbe,
   revoker?: Revoker,
 ): Publishing {
   const dispatcher = new AmqpDispatcher(broker, state, keys, logger, maxClockSkewMs);
   return {
     dispatcher,
     triggers: dispatcher,
+    consumers,
     ...(revoker === undefined ? {} : { revoker }),
     ...how,
     ready: () => broker.ready(),

@@ -72,6 +72,8 @@ export function startAlerts(options: AlertsOptions): AlertsWiring {
     },
     outcomeEvents: {
       finished: (name, record) => {
+        // Task events read by default: the publish was the ping's success; only a failure heard adds to it.
+        if (!outcomesKnown && record.state !== 'FAILURE') return;
         const entry = options.entryNamed(name);
         if (entry?.alerts !== undefined) alerting.add(finishedDeliveries(config.name, entry, record, now()));
       },

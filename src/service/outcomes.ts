@@ -1,14 +1,16 @@
 /**
- * Wiring of run outcomes for `beat run` with a `resultBackend`, `taskEvents`, or both: a connection
+ * Wiring of run outcomes for `beat run` with a `resultBackend`, `taskEvents`, both, or task events
+ * read by default (neither set: config/resolve.ts `taskEventsByDefault`): a connection
  * to the result backend (connected in the background: a result backend that is down never holds
  * up publishing), the listener of Celery's task events on the broker (Redis pub/sub or a RabbitMQ
  * queue; opened only while leading: the tracker starts and stops it), the histories on the state
  * Redis, and the tracker.
  */
 import type { Redis } from 'ioredis';
-import { followsOutcomes } from '../config/resolve.js';
+import { followsOutcomes, keepsRunHistory, taskEventsByDefault } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { EVENTS } from '../base/log-events.js';
+import { DEFAULTS } from '../base/defaults.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import type { Clock } from '../ports/clock.js';
@@ -37,25 +39,27 @@ export function startOutcomes(
   events: OutcomeEvents,
   pausing?: FailurePausing,
 ): Outcomes | undefined {
-  if (!followsOutcomes(config)) return undefined;
+  if (!keepsRunHistory(config)) return undefined;
   const backend = config.resultBackend;
   const client = backend === undefined ? undefined : createRedisClient(backend.url, backend.transportOptions, 'result backend', logger);
   // ioredis reconnects for ever (connect.ts); until then reads fail and the tracker retries them.
   client?.connect().catch(() => undefined);
   // Celery's task events on the broker the runs are published to (a broker without them refused taskEvents with the config).
-  const taskEvents = config.taskEvents ? brokerWiring(config).taskEvents?.(config, logger) : undefined;
+  const taskEvents =
+    config.taskEvents === true || taskEventsByDefault(config) ? brokerWiring(config).taskEvents?.(config, logger) : undefined;
   const tracker = new OutcomeTracker({
     history: new RedisRunHistory(state, keys, undefined, pausing),
     ...(client === undefined || backend === undefined
       ? {}
       : { results: new RedisResultReader(client, backend.transportOptions.globalKeyprefix) }),
     ...(taskEvents === undefined ? {} : { taskEvents }),
+    // Read by default, not counted on: a run no event tells of is given up as unknown, saying why.
+    ...(followsOutcomes(config) ? {} : { silenceMs: Math.min(DEFAULTS.taskEventsSilenceMs, config.outcomeTimeoutMs) }),
     events,
     logger,
     clock,
     timeoutMs: config.outcomeTimeoutMs,
   });
-  const onError = (error: unknown): void =>
-    logger.warn({ event: EVENTS.outcomeError, err: errorMessage(error) }, `run outcomes: ${errorMessage(error)}`);
+  const onError = (error: unknown): void => logger.warn({ event: EVENTS.outcomeError, err: error }, `run outcomes: ${errorMessage(error)}`);
   return { tracker, client, onError };
 }

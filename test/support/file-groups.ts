@@ -39,6 +39,8 @@ export const IN_PAIRS: readonly string[] = [
   'test/integration/alerts.test.ts',
   // A Celery 5.5 worker: a run published after a countdown one done seconds before the countdown's ETA, that one not before it.
   'test/integration/amqp-delayed.test.ts',
+  // Unconsumed queues on RabbitMQ and SQS flagged within consumers.unconsumedAfter plus a look.
+  'test/integration/unconsumed-brokers.test.ts',
   'test/integration/backfill.test.ts',
   'test/integration/backfill-overlap.test.ts',
   // A leader killed between two backfill steps on RabbitMQ.
