@@ -55,6 +55,8 @@ export interface Control {
   readonly config: ResolvedConfig;
   /** The connection to the deployment's state Redis. */
   readonly redis: Redis;
+  /** Its URL (the broker's, or state.url with an AMQP broker). */
+  readonly stateUrl: string;
   /** The config file as the user would write its path. */
   readonly source: string;
   readonly control: ControlStore;
@@ -105,6 +107,7 @@ export async function openControl(
     config,
     source,
     redis: client,
+    stateUrl: stateUrlFor(config),
     control,
     states: new RedisStateStore(client, keys),
     runs: new RedisRunHistory(client, keys),
