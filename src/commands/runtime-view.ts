@@ -35,6 +35,8 @@ export interface RuntimeViewOptions {
   readonly state?: { readonly client: Redis; readonly url: string };
   /** --django-url or $BEAT_DJANGO_URL, already applied to config.sources.django; named in a failure. */
   readonly django?: BrokerOverride | undefined;
+  /** false: RedBeat's entries are not read (`beat check`, which reads no Redis). */
+  readonly redbeat?: boolean;
 }
 
 /**
@@ -45,7 +47,8 @@ export interface RuntimeViewOptions {
 export async function readRuntimeView(config: ResolvedConfig, options: RuntimeViewOptions): Promise<RuntimeView> {
   const closers: (() => Promise<unknown>)[] = [];
   try {
-    const redbeat = config.sources?.redbeat === undefined ? undefined : await openRedBeat(config, options, closers);
+    const redbeat =
+      config.sources?.redbeat === undefined || options.redbeat === false ? undefined : await openRedBeat(config, options, closers);
     let django: EntrySource | undefined;
     const djangoSettings = config.sources?.django;
     if (djangoSettings !== undefined) {

@@ -1,7 +1,7 @@
 /**
- * The django source read once, for the commands that show a schedule without running it (`beat
- * next`, `check`, `status`, `import django`): every row, resolved as `beat run` would resolve it,
- * and the rows that cannot run with their problems. Read-only: no write-back. A database that
+ * The django source read once, read-only (no write-back, no adoption): `openDjangoOnce` for the
+ * commands that show or name entries (through commands/runtime-view.ts, with the other sources),
+ * `readDjangoEntries` for `beat import django` (every row, with the rows read). A database that
  * cannot be read is a BeatError naming where its URL came from, and the fix.
  */
 import { BeatError, ErrorCode } from '../base/errors.js';
