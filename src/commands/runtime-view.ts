@@ -25,9 +25,6 @@ import { djangoWhere } from './django-read.js';
 
 export type RuntimeView = OnceView;
 
-/** How long a command waits for RedBeat's own Redis (when it is not the state's). */
-const REDBEAT_CONNECT_MS = 5000;
-
 export interface RuntimeViewOptions {
   /** The deployment's store (the commands that open its Redis); none: the store's entries are not read (`beat next`). */
   readonly store?: RedisEntryStore;
@@ -63,14 +60,14 @@ export async function readRuntimeView(config: ResolvedConfig, options: RuntimeVi
   }
 }
 
-/** RedBeat's source, its own connection (if any) made within REDBEAT_CONNECT_MS by its first read; failures name its Redis. */
+/** RedBeat's source, its own connection (if any) made by its first read as the commands connect; failures name its Redis. */
 async function openRedBeat(
   config: ResolvedConfig,
   options: RuntimeViewOptions,
   closers: (() => Promise<unknown>)[],
 ): Promise<EntrySource | undefined> {
   const { openRedBeatSource } = await import('../redbeat/wiring.js');
-  const { connectWithRetry } = await import('../redis/connect.js');
+  const { connectCommandClient } = await import('./control-open.js');
   const opened = openRedBeatSource({ config, state: options.state?.client, stateUrl: options.state?.url ?? '', logger: silentLogger });
   if (opened === undefined) return undefined;
   const own = opened.client;
@@ -87,7 +84,7 @@ async function openRedBeat(
     origin: opened.source.origin,
     load: async () => {
       try {
-        if (own !== undefined) await connectWithRetry(own, AbortSignal.timeout(REDBEAT_CONNECT_MS));
+        if (own !== undefined) await connectCommandClient(own, opened.url, 'check sources.redbeat.url, or broker.url when it has none');
         return await opened.source.load();
       } catch (error) {
         throw failure(error);

@@ -166,6 +166,20 @@ suite(`the commands name RedBeat's entries and django's rows${celery.ok ? '' : `
       expect(plan.slots.length).toBeGreaterThanOrEqual(2);
     }
 
+    // RedBeat's Redis away: status answers from the state Redis and says what it could not show; next fails, naming the setting.
+    const away = dir.write(
+      'away.yaml',
+      ['name: clisrc', `broker: { url: "${url}" }`, 'sources: { redbeat: { url: "redis://127.0.0.1:1/0" } }', ''].join('\n'),
+    );
+    const partial = await runCli(['status', '--json', '--config', away], { cwd: dir.path, env: {}, now: Date.now() });
+    expect(partial.code).toBe(0);
+    expect((JSON.parse(partial.stdout) as StatusJson).warnings.join('\n')).toContain(
+      'redbeat entries not shown: cannot reach Redis at redis://127.0.0.1:1/0: the connection was refused',
+    );
+    const nextAway = await runCli(['next', '--config', away], { cwd: dir.path, env: {} });
+    expect(nextAway.code).toBe(1);
+    expect(nextAway.stderr).toContain('check sources.redbeat.url');
+
     // A name no source has, and one whose entry does not run: exit 2 naming why.
     const unknown = await cli(['trigger', 'nosuch']);
     expect(unknown.code).toBe(2);
