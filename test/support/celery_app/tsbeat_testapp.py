@@ -64,7 +64,8 @@ if os.environ.get("TSBEAT_TEST_REVOKE_STORES"):
     _control.Panel.data["revoke"] = _revoke_storing
 
 if os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
-    _entry = json.loads(os.environ["TSBEAT_TEST_BEAT_ENTRY"])
+    # One entry, or a list of them.
+    _entries = json.loads(os.environ["TSBEAT_TEST_BEAT_ENTRY"])
     app.conf.beat_schedule = {
         _entry["name"]: {
             "task": _entry["task"],
@@ -73,6 +74,7 @@ if os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
             "kwargs": _entry.get("kwargs", {}),
             "options": _entry.get("options", {}),
         }
+        for _entry in (_entries if isinstance(_entries, list) else [_entries])
     }
 
 
