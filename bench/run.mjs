@@ -348,8 +348,8 @@ async function amqpBurstRows() {
 
 // ---------------------------------------------------------------- ablation
 const ABLATION_WORKLOADS = {
-  burst10k: 'burst of 10,000: first, last message after the instant',
-  burst100k: 'burst of 100,000: first, last message after the instant',
+  burst10k: 'burst of 10,000: first, last message after the instant, rate ÷ redis-benchmark LPUSH rate',
+  burst100k: 'burst of 100,000: first, last message after the instant, rate ÷ redis-benchmark LPUSH rate',
   tick: '1 s entry beside 10,000 others: lateness p50, p99',
 };
 async function ablationRows() {
@@ -364,12 +364,12 @@ async function ablationRows() {
     workloads: values['ablation-workloads']?.split(','),
     against: values['ablation-against'],
   });
-  const ms = (v) => (v === undefined ? '—' : `${v.toFixed(v < 10 ? 2 : 0)} ms`);
+  const ms = (v, k) => (v === undefined ? '—' : k === 'ratio' ? `${v.toFixed(2)}×` : `${v.toFixed(v < 10 ? 2 : 0)} ms`);
   const lines = ['| speed-up | workload | on | off | off − on |', '|---|---|---|---|---|'];
   for (const r of results) {
     const keys = Object.keys(r.on);
-    const fmt = (side) => keys.map((k) => ms(side[k])).join(', ');
-    const delta = keys.map((k) => (r.on[k] === undefined || r.off[k] === undefined ? '—' : ms(r.off[k] - r.on[k]))).join(', ');
+    const fmt = (side) => keys.map((k) => ms(side[k], k)).join(', ');
+    const delta = keys.map((k) => (r.on[k] === undefined || r.off[k] === undefined ? '—' : ms(r.off[k] - r.on[k], k))).join(', ');
     lines.push(`| \`${r.speedup}\` | ${ABLATION_WORKLOADS[r.workload]} | ${fmt(r.on)} | ${fmt(r.off)} | ${delta} |`);
     row(`ablation ${r.speedup}, ${r.workload}`, `on ${fmt(r.on)}; off ${fmt(r.off)}`, '—', '—', `medians of ${r.runs}`);
   }

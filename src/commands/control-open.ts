@@ -21,7 +21,7 @@ import type { AuditContext } from '../redis/audit-log.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
 import { schedulerKeys } from '../redis/keys.js';
 import { refusePartitionedDeployment } from '../redis/retired-partitions.js';
-import { stateUrlFor } from '../publish/publishing.js';
+import { stateUrlFor } from '../config/broker-kinds.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import { RedisEntryFailures } from '../redis/failing-entries-store.js';

@@ -9,6 +9,7 @@ import { parseIsoDateTime } from '../time/zone.js';
 import { renewalPeriodMs } from '../base/renewer.js';
 import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
+import type { ExchangeType } from './options-schema.js';
 import { compileRoutes } from './routes.js';
 import { isSignature } from './canvas-schema.js';
 import type { CanvasParts, ParsedStep } from './canvas-schema.js';
@@ -108,6 +109,9 @@ export interface ResolvedConfig {
   readonly taskQueueMaxPriority: number | undefined;
   readonly taskDefaultQueueType: QueueType;
   readonly taskCreateMissingQueueType: QueueType;
+  /** The type of a declared queue's own exchange (Celery's task_default_exchange_type, task_create_missing_queue_exchange_type). */
+  readonly taskDefaultExchangeType: ExchangeType;
+  readonly taskCreateMissingQueueExchangeType: ExchangeType;
   readonly maxIntervalMs: number;
   readonly lock: LockSettings;
   /** Redis for state and lock as configured; undefined = the broker's Redis (or, for AMQP, the local default). */
@@ -262,6 +266,8 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
     taskQueueMaxPriority: parsed.taskQueueMaxPriority,
     taskDefaultQueueType: parsed.taskDefaultQueueType,
     taskCreateMissingQueueType: parsed.taskCreateMissingQueueType,
+    taskDefaultExchangeType: parsed.taskDefaultExchangeType,
+    taskCreateMissingQueueExchangeType: parsed.taskCreateMissingQueueExchangeType,
     maxIntervalMs: parsed.maxInterval,
     ...(parsed.metricsMaxEntries === undefined ? {} : { metricsMaxEntries: parsed.metricsMaxEntries }),
     lock: {

@@ -15,7 +15,7 @@ import { parseRedisUrl } from '../config/redis-url.js';
 import { kombuKeyOptions, queueListKey } from '../kombu/keys.js';
 import { pidboxAnswer, pidboxPublish, pidboxReplyQueue } from '../kombu/pidbox.js';
 import { RedisTransport } from '../kombu/redis-transport.js';
-import { brokerKind } from '../config/url-parts.js';
+import { brokerKindOf } from '../config/broker-kinds.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Logger } from '../base/log.js';
 import { DEFAULTS } from '../base/defaults.js';
@@ -116,9 +116,9 @@ export interface OpenedProbe {
   close(): Promise<void>;
 }
 
-/** The consumer probe of `config`'s broker on its own connection; undefined when the broker cannot tell (SQS, RabbitMQ for now). */
+/** The consumer probe of `config`'s broker on its own connection; undefined when the broker cannot tell (one that is not a Redis, for now). */
 export function openConsumerProbe(config: ResolvedConfig, logger: Logger): OpenedProbe | undefined {
-  if (brokerKind(config.broker.url) !== 'redis') return undefined;
+  if (!brokerKindOf(config.broker.url).sharesRedis) return undefined;
   const broker = new RedisTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, logger });
   return {
     probe: redisConsumerProbe(broker, config.broker.url, config.broker.transportOptions, DEFAULTS.controlExchange),

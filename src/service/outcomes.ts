@@ -8,15 +8,13 @@
 import type { Redis } from 'ioredis';
 import { followsOutcomes } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { isAmqpUrl } from '../config/amqp-url.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import type { Clock } from '../ports/clock.js';
-import type { OutcomeEvents, TaskEventFeed } from '../ports/outcomes.js';
+import type { OutcomeEvents } from '../ports/outcomes.js';
 import { OutcomeTracker } from '../outcomes/tracker.js';
-import { AmqpTaskEvents } from '../amqp/task-events.js';
-import { RedisTaskEvents } from '../kombu/task-events.js';
+import { brokerWiring } from '../publish/brokers.js';
 import { createRedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { RedisResultReader } from '../redis/result-backend.js';
@@ -44,12 +42,14 @@ export function startOutcomes(
   const client = backend === undefined ? undefined : createRedisClient(backend.url, backend.transportOptions, 'result backend', logger);
   // ioredis reconnects for ever (connect.ts); until then reads fail and the tracker retries them.
   client?.connect().catch(() => undefined);
+  // Celery's task events on the broker the runs are published to (a broker without them refused taskEvents with the config).
+  const taskEvents = config.taskEvents ? brokerWiring(config).taskEvents?.(config, logger) : undefined;
   const tracker = new OutcomeTracker({
     history: new RedisRunHistory(state, keys, undefined, pausing),
     ...(client === undefined || backend === undefined
       ? {}
       : { results: new RedisResultReader(client, backend.transportOptions.globalKeyprefix) }),
-    ...(config.taskEvents ? { taskEvents: taskEventFeed(config, logger) } : {}),
+    ...(taskEvents === undefined ? {} : { taskEvents }),
     events,
     logger,
     clock,
@@ -58,10 +58,4 @@ export function startOutcomes(
   const onError = (error: unknown): void =>
     logger.warn({ event: EVENTS.outcomeError, err: errorMessage(error) }, `run outcomes: ${errorMessage(error)}`);
   return { tracker, client, onError };
-}
-
-/** Celery's task events on the broker the runs are published to. */
-function taskEventFeed(config: ResolvedConfig, logger: Logger): TaskEventFeed {
-  const { url, transportOptions } = config.broker;
-  return isAmqpUrl(url) ? new AmqpTaskEvents({ url, logger }) : new RedisTaskEvents({ url, transportOptions, logger });
 }

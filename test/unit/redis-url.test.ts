@@ -5,7 +5,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { BeatError, ErrorCode } from '../../src/base/errors.js';
 import { silentLogger } from '../../src/base/log.js';
 import { AmqpDispatcher } from '../../src/publish/amqp-dispatcher.js';
-import { createPublishing } from '../../src/publish/publishing.js';
+import { createPublishing } from '../../src/publish/brokers.js';
 import { RedisFencedDispatcher } from '../../src/publish/redis-fenced-dispatcher.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 
