@@ -254,6 +254,11 @@ export const EVENTS = {
   taskEventsSilent: 'beat.taskevents.silent',
   /** A run reached a final state (debug): entry, task id, state, runtime, exception. */
   outcomeFinished: 'beat.outcome.finished',
+  /**
+   * A run recorded REVOKED ended after all (debug): its SUCCESS or FAILURE was stored over the
+   * REVOKED (Celery >= 5.6.2 stores REVOKED when the revoke arrives), and its history now says so.
+   */
+  outcomeOverwritten: 'beat.outcome.overwritten',
   /** Run spans are exported over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT set): endpoint and protocol. */
   tracingStart: 'beat.tracing.start',
   /**

@@ -55,6 +55,8 @@ export interface Control {
   readonly config: ResolvedConfig;
   /** The connection to the deployment's state Redis. */
   readonly redis: Redis;
+  /** Its URL (the broker's, or state.url with an AMQP broker). */
+  readonly stateUrl: string;
   /** The config file as the user would write its path. */
   readonly source: string;
   readonly control: ControlStore;
@@ -105,6 +107,7 @@ export async function openControl(
     config,
     source,
     redis: client,
+    stateUrl: stateUrlFor(config),
     control,
     states: new RedisStateStore(client, keys),
     runs: new RedisRunHistory(client, keys),
@@ -144,9 +147,18 @@ export async function openControl(
 async function connectControl(config: ResolvedConfig): Promise<Redis> {
   const url = stateUrlFor(config);
   const client = createRedisClient(url, config.broker.transportOptions, 'control', silentLogger);
-  // A server that refuses the connection (nothing listens on that port) will not listen a retry
-  // later: a command says so at once instead of retrying for 5 s. A Sentinel URL names several
-  // servers, and its client tries the others: it waits as before.
+  await connectCommandClient(client, url, 'check --broker or broker.url');
+  return client;
+}
+
+/**
+ * Connects a command's Redis `client` (to `url`) within CONNECT_TIMEOUT_MS, or disconnects it and
+ * throws an error naming the server and `fix`. A server that refuses the connection (nothing
+ * listens on that port) will not listen a retry later: a command says so at once instead of
+ * retrying for 5 s. A Sentinel URL names several servers, and its client tries the others: it waits
+ * as before. Refused by the server (a DB it lacks, a wrong password): its own error, with the fix.
+ */
+export async function connectCommandClient(client: Redis, url: string, fix: string): Promise<void> {
   const refusedNow = new AbortController();
   const onError = (error: { code?: unknown }): void => {
     if (error.code === 'ECONNREFUSED' && !/^sentinel:/i.test(url)) refusedNow.abort();
@@ -156,18 +168,14 @@ async function connectControl(config: ResolvedConfig): Promise<Redis> {
     await connectWithRetry(client, AbortSignal.any([AbortSignal.timeout(CONNECT_TIMEOUT_MS), refusedNow.signal]));
   } catch (error) {
     client.disconnect();
-    // Refused (a DB the server lacks, a wrong password): say so, with the fix, rather than "cannot reach".
     if (error instanceof BeatError) throw error;
     const why = refusedNow.signal.aborted
       ? ': the connection was refused (is Redis running there?)'
       : ` within ${CONNECT_TIMEOUT_MS / 1000} s`;
-    throw new BeatError(ErrorCode.RedisUnavailable, `cannot reach Redis at ${maskUrl(url)}${why}; check --broker or broker.url`, {
-      cause: error,
-    });
+    throw new BeatError(ErrorCode.RedisUnavailable, `cannot reach Redis at ${maskUrl(url)}${why}; ${fix}`, { cause: error });
   } finally {
     client.off('error', onError);
   }
-  return client;
 }
 
 /** Runs `body` on an open control, turning Redis failures into errors that name the command, and closes it. */
