@@ -108,7 +108,7 @@ export function urlError(url: string, problem: string): UrlError {
   return new UrlError(maskUrl(url), problem);
 }
 
-const REDIS_SCHEMES = new Set(['redis', 'rediss', 'redis+socket', 'sentinel']);
+const REDIS_SCHEMES = new Set(['redis', 'rediss', 'redis+socket', 'sentinel', 'redis-cluster', 'rediss-cluster']);
 /** kombu maps amqp and pyamqp to its pyamqp transport, amqps to its TLS variant. */
 export const AMQP_SCHEMES: Readonly<Record<string, { readonly tls: boolean }>> = {
   amqp: { tls: false },
@@ -124,7 +124,7 @@ export function brokerKind(url: string): 'redis' | 'amqp' | 'sqs' {
   if (scheme === 'sqs') return 'sqs';
   throw urlError(
     url,
-    `unsupported scheme${scheme === undefined ? '' : ` "${scheme}://"`}; use redis://, rediss://, redis+socket://, sentinel://, amqp://, amqps:// or sqs://`,
+    `unsupported scheme${scheme === undefined ? '' : ` "${scheme}://"`}; use redis://, rediss://, redis+socket://, sentinel://, redis-cluster://, amqp://, amqps:// or sqs://`,
   );
 }
 

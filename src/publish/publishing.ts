@@ -12,7 +12,7 @@
  *   message acknowledged by SendMessageBatch's reply; on FIFO queues SQS drops a resend of a task
  *   id within 5 minutes, so a crash between send and commit does not run it twice there.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { AmqpDispatcher } from './amqp-dispatcher.js';
 import type { AmqpSender } from './amqp-dispatcher.js';
 import { AmqpTransport } from '../amqp/transport.js';
@@ -66,7 +66,7 @@ export function stateUrlFor(config: ResolvedConfig): string {
 }
 
 /** The publishing of `config`'s broker: the Redis transport and fenced dispatcher, or the AMQP ones. Connects lazily. */
-export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing {
+export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: RedisClient): Publishing {
   // A state.url apart from a Redis broker's was refused with the config (config/connections.ts).
   const kind = brokerKind(config.broker.url);
   if (kind === 'sqs') return sqsPublishing(config, keys, logger, state);
@@ -105,7 +105,7 @@ function sendThenCommit<Plan>(
   how: Pick<Publishing, 'connect' | 'refusal'>,
   keys: SchedulerKeys,
   logger: Logger,
-  state: Redis,
+  state: RedisClient,
   maxClockSkewMs: number,
   revoker?: Revoker,
 ): Publishing {
@@ -124,7 +124,7 @@ function sendThenCommit<Plan>(
 }
 
 /** RabbitMQ: queues declared as the config's Celery queue settings say; state and fence on `state`. */
-function amqpPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing {
+function amqpPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: RedisClient): Publishing {
   const broker = new AmqpTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, queues: config, logger });
   logger.info(
     { event: EVENTS.start, broker: broker.spec.display, state: maskUrl(stateUrlFor(config)) },
@@ -135,7 +135,7 @@ function amqpPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Log
 }
 
 /** Amazon SQS: sent as kombu's SQS transport sends; state and fence on `state` (state.url). */
-function sqsPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing {
+function sqsPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: RedisClient): Publishing {
   const broker = new SqsTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, logger });
   logger.info(
     { event: EVENTS.start, broker: broker.spec.display, state: maskUrl(stateUrlFor(config)) },

@@ -2,12 +2,13 @@
  * The RedBeat source as `beat run` uses it (service.ts): its Redis connection, the source of its
  * entries, the write-back after runs and its lock, tied to the scheduler's events.
  */
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { EntryState } from '../ports/state.js';
 import { createRedisClient } from '../redis/connect.js';
+import type { RedisClient } from '../redis/connect.js';
 import { readEntryState } from '../redis/entry-state-codec.js';
 import { seedStates } from '../redis/seed-states.js';
 import { withRedBeat } from './events.js';
@@ -28,7 +29,7 @@ export interface RedBeatParts {
 
 export interface RedBeatWiring {
   readonly config: ResolvedConfig;
-  readonly state: Redis;
+  readonly state: RedisClient;
   readonly stateUrl: string;
   /** tsbeat's state hash, where entries RedBeat ran adopt its meta's last run (redis/seed-states.ts). */
   readonly stateKey: string;
@@ -42,11 +43,13 @@ export function createRedBeat(wiring: RedBeatWiring): RedBeatParts | undefined {
   if (settings === undefined) return undefined;
   const url = settings.url ?? config.broker.url;
   // The broker's transport options (Sentinel, TLS) apply to the broker's Redis only.
-  const own =
-    url === stateUrl
-      ? undefined
+  // RedBeat's keys do not share a slot: on a Redis Cluster state, createRedisClient refuses its URL
+  // (the config check did already: config/connections.ts).
+  const client =
+    url === stateUrl && state instanceof Redis
+      ? state
       : createRedisClient(url, url === config.broker.url ? config.broker.transportOptions : {}, 'redbeat', logger);
-  const client = own ?? state;
+  const own = client === state ? undefined : client;
   const keys = redbeatKeys(settings.keyPrefix, settings.lockKey);
   const source = new RedBeatSource({
     client,

@@ -18,6 +18,7 @@ import { OutcomeTracker } from '../outcomes/tracker.js';
 import { AmqpTaskEvents } from '../amqp/task-events.js';
 import { RedisTaskEvents } from '../kombu/task-events.js';
 import { createRedisClient } from '../redis/connect.js';
+import type { RedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { RedisResultReader } from '../redis/result-backend.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
@@ -33,7 +34,7 @@ export interface Outcomes {
 export function startOutcomes(
   config: ResolvedConfig,
   keys: SchedulerKeys,
-  state: Redis,
+  state: RedisClient,
   logger: Logger,
   clock: Clock,
   events: OutcomeEvents,
