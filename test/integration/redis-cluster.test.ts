@@ -20,7 +20,7 @@ import { checkSlots } from '../support/beat-queue.js';
 import type { QueuedRun } from '../support/beat-queue.js';
 import { killCliChildren, runBeatCli, uniqueName } from '../support/ops.js';
 import { portOpen } from '../support/rabbitmq-node.js';
-import { PrivateRedisCluster } from '../support/redis-cluster.js';
+import { PrivateRedisCluster, quietDelay } from '../support/redis-cluster.js';
 
 const SHARED_AMQP = 'amqp://guest:guest@127.0.0.1:5672//';
 const rabbitUp = await portOpen(5672);
@@ -172,7 +172,8 @@ amqpSuite('a deployment on a Redis Cluster (3 masters, 3 replicas), RabbitMQ as 
       // flight): its replica is promoted, and publishing goes on from what it had.
       await waitUntil('two more publishes', () => (standby.events(EVENTS.fire, mark).length >= 2 ? true : undefined), 15_000);
       const master = await cluster.masterOf(slot);
-      await sleep(S - (Date.now() % S) + S / 2);
+      const slots = fleet.all.flatMap((p) => p.events(EVENTS.fire).map((l) => parseIsoInstant(String(l['slot'])) ?? 0));
+      await sleep(quietDelay(slots));
       const atKill = fleet.all.map((p) => p.logs.length);
       const killedAt = Date.now();
       await cluster.node(master.port).kill();

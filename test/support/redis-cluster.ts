@@ -19,6 +19,22 @@ export const NODE_TIMEOUT_MS = 1000;
 /** The CLI of the server binary in use: valkey-cli beside valkey-server, redis-cli beside redis-server. */
 const CLI = REDIS_SERVER.replace(/-server$/, '-cli');
 
+/**
+ * How long from `now` to the middle of the widest gap between the phases of `slots` in the second
+ * (epoch ms modulo 1000): the instant furthest from any slot of one-second entries. A master killed
+ * then has no batch between the broker's confirm and its record in Redis (such a batch is sent
+ * again, with the same task ids: the AMQP broker's at least once).
+ */
+export function quietDelay(slots: readonly number[], now = Date.now()): number {
+  const phases = [...new Set(slots.map((s) => ((s % 1000) + 1000) % 1000))].sort((a, b) => a - b);
+  let best = { gap: -1, mid: 500 };
+  phases.forEach((p, i) => {
+    const next = phases[i + 1] ?? (phases[0] ?? 0) + 1000;
+    if (next - p > best.gap) best = { gap: next - p, mid: (p + (next - p) / 2) % 1000 };
+  });
+  return (best.mid - (now % 1000) + 1000) % 1000;
+}
+
 export interface ClusterNodeInfo {
   readonly port: number;
   readonly role: 'master' | 'replica';
