@@ -13,29 +13,17 @@
 // lost slots (none published).
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
-import { processCpuSeconds, spawnTsbeat, stop, waitForLog } from './procs.mjs';
+import { freePort, processCpuSeconds, spawnTsbeat, stop, waitForLog } from './procs.mjs';
 
 const run = promisify(execFile);
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672/';
 const BEGIN = '<!-- cluster-shards:begin -->';
 const END = '<!-- cluster-shards:end -->';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -124,7 +124,7 @@ export function brokerKind(url: string): 'redis' | 'amqp' | 'sqs' {
   if (scheme === 'sqs') return 'sqs';
   throw urlError(
     url,
-    `unsupported scheme${scheme === undefined ? '' : ` "${scheme}://"`}; use redis://, rediss://, redis+socket://, sentinel://, redis-cluster://, amqp://, amqps:// or sqs://`,
+    `unsupported scheme${scheme === undefined ? '' : ` "${scheme}://"`}; use redis://, rediss://, redis+socket://, sentinel://, amqp://, amqps:// or sqs://`,
   );
 }
 

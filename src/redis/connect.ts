@@ -29,6 +29,11 @@ export interface RedisClientOptions {
   readonly reportFailover?: boolean;
 }
 
+/** The wait before reconnect attempt `attempt`: backing off to DEFAULTS.redisReconnectMaxBackoffMs, with jitter. */
+function reconnectDelay(attempt: number): number {
+  return Math.min(DEFAULTS.redisReconnectMaxBackoffMs, 100 * 2 ** Math.min(attempt, 6)) + Math.floor(Math.random() * 100);
+}
+
 /**
  * A client of tsbeat's own Redis: a Cluster client for a `redis-cluster://` URL, else one server's
  * (createRedisClient). Commands fail fast while its master is unreachable, as createRedisClient's.
@@ -49,8 +54,7 @@ export function createStateClient(
       enableOfflineQueue: false,
       // A master that fails is replaced by its replica after the cluster's node timeout: the slot map
       // is asked for again until then, and each command retried a few times meanwhile.
-      clusterRetryStrategy: (attempt) =>
-        Math.min(DEFAULTS.redisReconnectMaxBackoffMs, 100 * 2 ** Math.min(attempt, 6)) + Math.floor(Math.random() * 100),
+      clusterRetryStrategy: reconnectDelay,
       redisOptions: {
         ...redisClientOptions(spec, transport, (path) => readFileSync(path)),
         maxRetriesPerRequest: 1,
@@ -89,8 +93,7 @@ export function createRedisClient(
     socketTimeout: DEFAULTS.redisSocketTimeoutMs,
     disconnectTimeout: DEFAULTS.redisDisconnectTimeoutMs,
     // Reconnect forever, backing off with jitter.
-    retryStrategy: (attempt) =>
-      Math.min(DEFAULTS.redisReconnectMaxBackoffMs, 100 * 2 ** Math.min(attempt, 6)) + Math.floor(Math.random() * 100),
+    retryStrategy: reconnectDelay,
   });
   settleOnClose(client);
   watchClient(client, spec, role, logger, options.reportFailover === true);
