@@ -149,7 +149,14 @@ amqpSuite('a deployment on a Redis Cluster (3 masters, 3 replicas), RabbitMQ as 
         () => fleet.dump(),
       );
 
-      // Every key of the deployment is in one slot, on one master.
+      // The commands that open the deployment read it on the cluster.
+    const status = await runBeatCli(['status', '--config', file, '--json'], { timeoutMs: 20_000 });
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain('"rt"');
+    const history = await runBeatCli(['history', 'tick', '--config', file], { timeoutMs: 20_000 });
+    expect(history.code, history.stderr).toBe(0);
+
+    // Every key of the deployment is in one slot, on one master.
       const keys = schedulerKeys('tsbeat', name);
       const slot = await cluster.keySlot(keys.state);
       const byMaster = await cluster.keysByMaster(`tsbeat:{${name}}:*`);
