@@ -108,6 +108,7 @@ function watchClient(client: RedisClient, spec: RedisConnectionSpec, role: strin
   const sentinel = spec.endpoint.kind === 'sentinel';
   let primary: string | undefined;
   OUTAGES.register(spec.display, role);
+  if (client instanceof Cluster) watchClusterNodes(client, spec, role, logger);
   client.on('ready', () => {
     const before = primary;
     primary = sentinel && client instanceof Redis ? `${client.stream.remoteAddress ?? '?'}:${client.stream.remotePort ?? '?'}` : undefined;
@@ -140,6 +141,25 @@ function watchClient(client: RedisClient, spec: RedisConnectionSpec, role: strin
     // Not reached: one line per outage for all the connections to this server (outages.ts).
     if (reason !== undefined) OUTAGES.lost(spec.display, role, reason, DEFAULTS.redisReconnectMaxBackoffMs, logger);
     else logger.warn({ event: EVENTS.redisError, role, url: spec.display, err: error }, `Redis (${role}) failed; retrying`);
+  });
+}
+
+/**
+ * A node of a cluster that fails is not an outage of the cluster (its replica takes its slots over,
+ * and the cluster client stays ready), so it is not counted in OUTAGES: each node's distinct error
+ * is said once, until the client next refreshes its slot map (after a failover, say).
+ */
+function watchClusterNodes(client: Cluster, spec: RedisConnectionSpec, role: string, logger: Logger): void {
+  const said = new Set<string>();
+  client.on('refresh', () => said.clear());
+  client.on('node error', (error: Error, node: unknown) => {
+    const where = String(node);
+    if (said.has(`${where} ${error.message}`)) return;
+    said.add(`${where} ${error.message}`);
+    logger.warn(
+      { event: EVENTS.redisError, role, url: spec.display, node: where, err: error },
+      `Redis Cluster node ${where} (${role}) failed; following the cluster's slot map`,
+    );
   });
 }
 

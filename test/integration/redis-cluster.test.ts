@@ -150,13 +150,13 @@ amqpSuite('a deployment on a Redis Cluster (3 masters, 3 replicas), RabbitMQ as 
       );
 
       // The commands that open the deployment read it on the cluster.
-    const status = await runBeatCli(['status', '--config', file, '--json'], { timeoutMs: 20_000 });
-    expect(status.code, status.stderr).toBe(0);
-    expect(status.stdout).toContain('"rt"');
-    const history = await runBeatCli(['history', 'tick', '--config', file], { timeoutMs: 20_000 });
-    expect(history.code, history.stderr).toBe(0);
+      const status = await runBeatCli(['status', '--config', file, '--json'], { timeoutMs: 20_000 });
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout).toContain('"rt"');
+      const history = await runBeatCli(['history', 'tick', '--config', file], { timeoutMs: 20_000 });
+      expect(history.code, history.stderr).toBe(0);
 
-    // Every key of the deployment is in one slot, on one master.
+      // Every key of the deployment is in one slot, on one master.
       const keys = schedulerKeys('tsbeat', name);
       const slot = await cluster.keySlot(keys.state);
       const byMaster = await cluster.keysByMaster(`tsbeat:{${name}}:*`);
@@ -209,6 +209,9 @@ amqpSuite('a deployment on a Redis Cluster (3 masters, 3 replicas), RabbitMQ as 
       // The kill reached the deployment: its leader lost the lock, and the next one replayed the slots missed meanwhile.
       const hit = (event: string): boolean => fleet.all.some((p, i) => p.events(event, atKill[i]).length > 0);
       expect(hit(EVENTS.lockRenewFailed) && hit(EVENTS.catchUp), fleet.dump()).toBe(true);
+      // Each replica said which node failed.
+      for (const [i, p] of fleet.all.entries())
+        if (p !== leader) expect(p.events(EVENTS.redisError, atKill[i]).map((l) => l['node'])).toContain(`127.0.0.1:${master.port}`);
       for (const p of fleet.alive()) p.child.kill('SIGTERM');
       await Promise.all([standby, third].map((p) => p.waitForExit(15_000).catch(() => undefined)));
 
