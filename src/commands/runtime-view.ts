@@ -8,7 +8,7 @@
  * source marks an entry it sees for the first time with its incarnation, as beat run's first look
  * would: src/redis/lua/redbeat-digest.lua.)
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { BeatError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';
 import { silentLogger } from '../base/log.js';
 import type { BrokerOverride } from '../config/connections.js';
@@ -29,7 +29,7 @@ export interface RuntimeViewOptions {
   /** The deployment's store (the commands that open its Redis); none: the store's entries are not read (`beat next`). */
   readonly store?: RedisEntryStore;
   /** The state Redis's connection and URL, shared with RedBeat's source when its keys are there. */
-  readonly state?: { readonly client: Redis; readonly url: string };
+  readonly state?: { readonly client: RedisClient; readonly url: string };
   /** --django-url or $BEAT_DJANGO_URL, already applied to config.sources.django; named in a failure. */
   readonly django?: BrokerOverride | undefined;
   /** false: RedBeat's entries are not read (`beat check`, which reads no Redis). */

@@ -6,7 +6,7 @@
  */
 import { brokerKindOf } from './broker-kinds.js';
 import type { BrokerKind } from './broker-kinds.js';
-import { parseRedisUrl } from './redis-url.js';
+import { isClusterUrl, parseRedisUrl } from './redis-url.js';
 import { UrlError, isRedisUrl, maskUrl } from './url-parts.js';
 import { BeatError } from '../base/errors.js';
 import type { ResolvedConfig } from './resolve.js';
@@ -47,12 +47,22 @@ export function connectionProblems(config: ResolvedConfig, override?: BrokerOver
       return kind.parseUrl(url, transportOptions);
     }),
   );
+  if (kind?.sharesRedis === true && isClusterUrl(url))
+    problems.push({
+      path: brokerPath,
+      message: `${maskUrl(url)} is a Redis Cluster, and Celery's Redis transport (kombu) does not support cluster mode: no worker could read the queues there. Use RabbitMQ (amqp://) or SQS (sqs://) as the broker, and the cluster for tsbeat's state (state.url)`,
+    });
   if (kind?.problems !== undefined) problems.push(...kind.problems(config));
   const stateUrl = config.state.url;
   if (stateUrl !== undefined) {
     const bad = refusal(['state', 'url'], () => parseRedisUrl(stateUrl, transportOptions));
     problems.push(bad);
-    if (bad === undefined && kind?.sharesRedis === true && stateUrl !== url) {
+    if (bad === undefined && kind?.sharesRedis === true && !isClusterUrl(url) && isClusterUrl(stateUrl)) {
+      problems.push({
+        path: ['state', 'url'],
+        message: `${maskUrl(stateUrl)} is a Redis Cluster: with a Redis broker the state must live on the broker's Redis (one atomic script publishes and moves the state forward), and Celery's Redis transport does not support cluster mode. To keep the state on a cluster, use RabbitMQ (amqp://) or SQS (sqs://) as the broker`,
+      });
+    } else if (bad === undefined && kind?.sharesRedis === true && stateUrl !== url) {
       problems.push({
         path: ['state', 'url'],
         message: `${maskUrl(stateUrl)} differs from the broker ${maskUrl(url)}: with a Redis broker the state must live on the broker's Redis, because publishing and moving the state forward is one atomic script. Remove state.url.`,
@@ -63,7 +73,12 @@ export function connectionProblems(config: ResolvedConfig, override?: BrokerOver
   if (redbeat !== undefined) {
     const redbeatUrl = redbeat.url;
     // Dialled with the broker's transport options only when it is the broker's Redis (src/redbeat/wiring.ts).
-    if (redbeatUrl !== undefined)
+    if (redbeatUrl !== undefined && isClusterUrl(redbeatUrl))
+      problems.push({
+        path: ['sources', 'redbeat', 'url'],
+        message: `${maskUrl(redbeatUrl)} is a Redis Cluster: tsbeat reads RedBeat's keys from one Redis server only (its schedule and entries do not share a hash slot)`,
+      });
+    else if (redbeatUrl !== undefined)
       problems.push(refusal(['sources', 'redbeat', 'url'], () => parseRedisUrl(redbeatUrl, redbeatUrl === url ? transportOptions : {})));
     else if (kind !== undefined && !kind.sharesRedis)
       problems.push({
@@ -78,6 +93,11 @@ export function connectionProblems(config: ResolvedConfig, override?: BrokerOver
       problems.push({
         path: ['resultBackend'],
         message: `tsbeat reads Redis result backends only (redis://, rediss://, sentinel://); ${maskUrl(backend.url)} is not one. Remove resultBackend to publish without reading outcomes`,
+      });
+    else if (isClusterUrl(backend.url))
+      problems.push({
+        path: ['resultBackend'],
+        message: `${maskUrl(backend.url)} is a Redis Cluster: Celery's Redis result backend keeps results on one Redis server, so tsbeat reads them from one (redis://, rediss://, sentinel://)`,
       });
     else problems.push(refusal(['resultBackend'], () => parseRedisUrl(backend.url, backend.transportOptions)));
   }

@@ -9,7 +9,7 @@
  * - Amazon SQS: sent as kombu's SQS transport sends, each message acknowledged by
  *   SendMessageBatch's reply; on FIFO queues SQS drops a resend of a task id within 5 minutes.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { AmqpTaskEvents } from '../amqp/task-events.js';
 import { AmqpTransport } from '../amqp/transport.js';
 import { SqsTransport } from '../sqs/transport.js';
@@ -35,7 +35,7 @@ import type { Publishing } from './publishing.js';
 
 export interface BrokerWiring {
   /** The kind's transport and dispatcher, state and fence on `state`; connects lazily. */
-  publishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing;
+  publishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: RedisClient): Publishing;
   /** Celery's task events on this broker (`taskEvents: true`); absent where the config refuses them. */
   taskEvents?(config: ResolvedConfig, logger: Logger): TaskEventFeed;
   /**
@@ -148,7 +148,7 @@ export function brokerWiring(config: Pick<ResolvedConfig, 'broker'>): BrokerWiri
 }
 
 /** The publishing of `config`'s broker. Connects lazily. */
-export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing {
+export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: RedisClient): Publishing {
   // A state.url apart from a Redis broker's was refused with the config (config/connections.ts).
   return brokerWiring(config).publishing(config, keys, logger, state);
 }

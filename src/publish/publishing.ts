@@ -11,7 +11,7 @@
  *   (Redis) → send, acknowledged by the broker → commit the acknowledged runs (Redis): at least once
  *   on the wire, a duplicate carrying the same task id (`sendThenCommit` below, amqp-dispatcher.ts).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { AmqpDispatcher } from './amqp-dispatcher.js';
 import type { AmqpSender } from './amqp-dispatcher.js';
 import type { BeatError } from '../base/errors.js';
@@ -57,7 +57,7 @@ export function sendThenCommit<Plan>(
   how: Pick<Publishing, 'connect' | 'refusal'>,
   keys: SchedulerKeys,
   logger: Logger,
-  state: Redis,
+  state: RedisClient,
   maxClockSkewMs: number,
   consumers: ConsumerProbe,
   revoker?: Revoker,

@@ -2,12 +2,13 @@
  * The RedBeat source as `beat run` uses it (service.ts): its Redis connection, the source of its
  * entries, the write-back after runs and its lock, tied to the scheduler's events.
  */
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { EntryState } from '../ports/state.js';
 import { createRedisClient } from '../redis/connect.js';
+import type { RedisClient } from '../redis/connect.js';
 import { readEntryState } from '../redis/entry-state-codec.js';
 import { seedStates } from '../redis/seed-states.js';
 import { withRedBeat } from './events.js';
@@ -30,7 +31,7 @@ export interface RedBeatParts {
 
 export interface RedBeatWiring {
   readonly config: ResolvedConfig;
-  readonly state: Redis;
+  readonly state: RedisClient;
   readonly stateUrl: string;
   /** tsbeat's state hash, where entries RedBeat ran adopt its meta's last run (redis/seed-states.ts). */
   readonly stateKey: string;
@@ -58,7 +59,7 @@ export interface RedBeatSourceParts {
  */
 export function openRedBeatSource(options: {
   readonly config: ResolvedConfig;
-  readonly state: Redis | undefined;
+  readonly state: RedisClient | undefined;
   readonly stateUrl: string;
   readonly logger: Logger;
   readonly seed?: RedBeatSourceOptions['seed'];
@@ -68,7 +69,9 @@ export function openRedBeatSource(options: {
   if (settings === undefined) return undefined;
   const url = settings.url ?? config.broker.url;
   // The broker's transport options (Sentinel, TLS) apply to the broker's Redis only.
-  const shared = url === stateUrl ? state : undefined;
+  // RedBeat's keys do not share a slot: on a Redis Cluster state, createRedisClient refuses its URL
+  // (the config check did already: config/connections.ts).
+  const shared = url === stateUrl && state instanceof Redis ? state : undefined;
   const reader = shared ?? createRedisClient(url, url === config.broker.url ? config.broker.transportOptions : {}, 'redbeat', logger);
   const own = reader === shared ? undefined : reader;
   const keys = redbeatKeys(settings.keyPrefix, settings.lockKey);

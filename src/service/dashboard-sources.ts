@@ -4,7 +4,7 @@
  * deployment (leader, lock, connections) and
  * the control keys that `beat pause/resume/trigger` use.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { ENV } from '../base/env.js';
 import { VERSION } from '../base/version.js';
 import type { MessageEnv } from '../celery/message.js';
@@ -56,7 +56,7 @@ export interface DashboardInputs {
   readonly missed: Pick<RedisMissedSlots, 'recent'>;
   readonly redis: { readonly status: string };
   /** The client that holds the lock key (the first of a Redlock quorum). */
-  readonly lockClient: Pick<Redis, 'pttl'>;
+  readonly lockClient: Pick<RedisClient, 'pttl'>;
   readonly lockKey: string;
   readonly publishing: { readonly status: string };
   readonly watch: Pick<DeploymentWatch, 'current'>;

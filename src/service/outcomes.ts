@@ -18,6 +18,7 @@ import type { OutcomeEvents } from '../ports/outcomes.js';
 import { OutcomeTracker } from '../outcomes/tracker.js';
 import { brokerWiring } from '../publish/brokers.js';
 import { createRedisClient } from '../redis/connect.js';
+import type { RedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { RedisResultReader } from '../redis/result-backend.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
@@ -33,7 +34,7 @@ export interface Outcomes {
 export function startOutcomes(
   config: ResolvedConfig,
   keys: SchedulerKeys,
-  state: Redis,
+  state: RedisClient,
   logger: Logger,
   clock: Clock,
   events: OutcomeEvents,

@@ -31,6 +31,8 @@ export const ALONE: readonly string[] = [
   'test/integration/run-exactly-once.test.ts',
   'test/integration/run-faults.test.ts',
   'test/integration/run-failover.test.ts',
+  // Six cluster nodes, three beat processes, a master SIGKILLed and its replica promoted.
+  'test/integration/redis-cluster.test.ts',
   'test/integration/sentinel-failover.test.ts',
 ];
 
