@@ -3,7 +3,7 @@
  * moves their state forward; the Redis one does both in one fenced atomic step, the dry-run one in
  * memory. The runner knows nothing else about brokers.
  */
-import type { MessageTemplate, TaskMessage } from '../celery/message.js';
+import type { ChordSize, MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 
 export interface DueRun {
@@ -88,4 +88,13 @@ export interface DispatchSpeedups {
    * that needs I/O first (bindings to read).
    */
   stage(runs: readonly DueRun[], token: string, nowMs: number): StagedDispatch | undefined;
+}
+
+/**
+ * Writes chord runs' sizes to the result backend before their headers are published (the Redis
+ * result backend's `set_chord_size`): publish/chord-sizes.ts calls it on the one publish path.
+ */
+export interface ChordSizeWriter {
+  write(sizes: readonly ChordSize[]): Promise<void>;
+  close(): Promise<void>;
 }

@@ -34,6 +34,9 @@ import type { Revoker } from '../ports/revoker.js';
 import { amqpRevoker, redisRevoker } from './revoking.js';
 import type { ConsumerProbe } from '../ports/consumers.js';
 import { redisConsumerProbe } from './consumer-probes.js';
+import { chordDispatcher, chordTriggers } from './chord-sizes.js';
+import { RedisChordSizes } from '../redis/chord-sizes.js';
+import { createRedisClient } from '../redis/connect.js';
 
 /** A dispatcher and its trigger publisher, fenced over the deployment's keys. */
 export interface Fenced {
@@ -69,8 +72,41 @@ export function stateUrlFor(config: ResolvedConfig): string {
 export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: Redis): Publishing {
   // A state.url apart from a Redis broker's was refused with the config (config/connections.ts).
   const kind = brokerKind(config.broker.url);
-  if (kind === 'sqs') return sqsPublishing(config, keys, logger, state);
-  return kind === 'redis' ? redisPublishing(config, keys, logger) : amqpPublishing(config, keys, logger, state);
+  const publishing =
+    kind === 'sqs'
+      ? sqsPublishing(config, keys, logger, state)
+      : kind === 'redis'
+        ? redisPublishing(config, keys, logger)
+        : amqpPublishing(config, keys, logger, state);
+  return withChordRuns(publishing, config, logger);
+}
+
+/**
+ * `publishing` writing chord runs' sizes to the result backend before it publishes them
+ * (chord-sizes.ts), on a connection of its own opened by the first chord run.
+ */
+function withChordRuns(publishing: Publishing, config: ResolvedConfig, logger: Logger): Publishing {
+  const backend = config.resultBackend;
+  const writer =
+    backend === undefined
+      ? undefined
+      : new RedisChordSizes(
+          createRedisClient(backend.url, backend.transportOptions, 'result backend (chord sizes)', logger),
+          backend.transportOptions.globalKeyprefix,
+        );
+  return {
+    dispatcher: chordDispatcher(publishing.dispatcher, writer),
+    triggers: chordTriggers(publishing.triggers, writer),
+    ...(publishing.revoker === undefined ? {} : { revoker: publishing.revoker }),
+    ...(publishing.consumers === undefined ? {} : { consumers: publishing.consumers }),
+    connect: () => publishing.connect(),
+    ready: () => publishing.ready(),
+    refusal: () => publishing.refusal(),
+    get status() {
+      return publishing.status;
+    },
+    close: () => Promise.all([publishing.close(), writer?.close()]).then(() => undefined),
+  };
 }
 
 function redisPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger): Publishing {
