@@ -22,6 +22,44 @@ function sizesOf(messages: Iterable<TaskMessage>): ChordSize[] {
   return sizes;
 }
 
+/** Whether a batch holds a chord run, without a copy of it (a burst may be a million runs). */
+function hasChordRun(runs: readonly DueRun[]): boolean {
+  for (const run of runs) if (run.message.chordSize !== undefined) return true;
+  return false;
+}
+
+/** A batch holding chord runs: their sizes written first; without a writer, they are refused alone and the others go. */
+async function dispatchWithChords(
+  inner: Dispatcher,
+  writer: ChordSizeWriter | undefined,
+  runs: readonly DueRun[],
+  token: string,
+  nowMs: number,
+): Promise<DispatchResult> {
+  if (writer !== undefined) {
+    await written(writer, sizesOf(runs.map((r) => r.message)));
+    return inner.dispatch(runs, token, nowMs);
+  }
+  const others = runs.filter((r) => r.message.chordSize === undefined);
+  const result: DispatchResult = others.length === 0 ? { fenced: false, outcomes: [] } : await inner.dispatch(others, token, nowMs);
+  if (result.fenced || 'ahead' in result) return result;
+  const outcomes: RunOutcome[] = [];
+  const refusals = new Map<number, string>();
+  let k = 0;
+  runs.forEach((run, i) => {
+    if (run.message.chordSize !== undefined) {
+      outcomes.push('refused');
+      refusals.set(i, NO_BACKEND);
+      return;
+    }
+    const j = k++;
+    outcomes.push(result.outcomes[j] ?? 'unsent');
+    const why = result.refusals?.get(j);
+    if (why !== undefined) refusals.set(i, why);
+  });
+  return { ...result, outcomes, refusals };
+}
+
 async function written(writer: ChordSizeWriter, sizes: readonly ChordSize[]): Promise<void> {
   try {
     await writer.write(sizes);
@@ -38,33 +76,10 @@ async function written(writer: ChordSizeWriter, sizes: readonly ChordSize[]): Pr
 
 /** `inner`, writing its chord runs' sizes through `writer` first (none: chord runs refused alone). */
 export function chordDispatcher(inner: Dispatcher, writer: ChordSizeWriter | undefined): Dispatcher {
-  const dispatch = async (runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> => {
-    const sizes = sizesOf(runs.map((r) => r.message));
-    if (sizes.length === 0) return inner.dispatch(runs, token, nowMs);
-    if (writer !== undefined) {
-      await written(writer, sizes);
-      return inner.dispatch(runs, token, nowMs);
-    }
-    // No result backend: the chord runs are refused, the others go.
-    const others = runs.filter((r) => r.message.chordSize === undefined);
-    const result: DispatchResult = others.length === 0 ? { fenced: false, outcomes: [] } : await inner.dispatch(others, token, nowMs);
-    if (result.fenced || 'ahead' in result) return result;
-    const outcomes: RunOutcome[] = [];
-    const refusals = new Map<number, string>();
-    let k = 0;
-    runs.forEach((run, i) => {
-      if (run.message.chordSize !== undefined) {
-        outcomes.push('refused');
-        refusals.set(i, NO_BACKEND);
-        return;
-      }
-      const j = k++;
-      outcomes.push(result.outcomes[j] ?? 'unsent');
-      const why = result.refusals?.get(j);
-      if (why !== undefined) refusals.set(i, why);
-    });
-    return { ...result, outcomes, refusals };
-  };
+  // Not an async function for a batch with no chord run (nearly all): its parameters, every message
+  // of the batch, would be kept until the reply (see meteredDispatcher).
+  const dispatch = (runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> =>
+    hasChordRun(runs) ? dispatchWithChords(inner, writer, runs, token, nowMs) : inner.dispatch(runs, token, nowMs);
   const speedups = inner.speedups;
   return {
     ...(inner.dryRun === undefined ? {} : { dryRun: inner.dryRun }),
