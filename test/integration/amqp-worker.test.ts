@@ -217,29 +217,33 @@ suite(
       return waitForResult(redis, due.message.id, workers);
     }
 
+    /** A due run of a canvas entry (docs/canvas.md), checked and resolved as `beat run` does. */
+    function renderCanvas(name: string, definition: Record<string, unknown>): DueRun {
+      const parsed = parseEntryDefinition({ schedule: 60, ...definition });
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+      const resolved = resolveEntry(name, parsed.entry, 'UTC');
+      const template = compileMessageTemplate(resolved, { ...config(), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
+      const now = Date.now();
+      return {
+        entry: resolved,
+        slotMs: now,
+        message: renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, now), slotMs: now, nowMs: now }),
+      };
+    }
+
     const messageCount = async (q: string): Promise<number> => (await (await admin.channel()).checkQueue(q)).messageCount;
 
     it('runs a group of 10 and a chord of 5 as whole runs (several messages each, confirmed as one run), and a chord whose header holds a chain', async () => {
       const on = { queue: `${P}default` };
-      const whole = (name: string, definition: Record<string, unknown>): DueRun => {
-        const parsed = parseEntryDefinition({ schedule: 60, ...definition });
-        if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-        const resolved = resolveEntry(name, parsed.entry, 'UTC');
-        const template = compileMessageTemplate(resolved, { ...config(), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
-        const now = Date.now();
-        return {
-          entry: resolved,
-          slotMs: now,
-          message: renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, now), slotMs: now, nowMs: now }),
-        };
-      };
-      const group = whole('amqp-group-run', { group: Array.from({ length: 10 }, (_, i) => ({ task: 'tsbeat_test.add', args: [i, i] })) });
+      const group = renderCanvas('amqp-group-run', {
+        group: Array.from({ length: 10 }, (_, i) => ({ task: 'tsbeat_test.add', args: [i, i] })),
+      });
       // The entry's options go to every header message and to the body (Celery's chord.apply_async(**options)).
-      const chord = whole('amqp-chord-run', {
+      const chord = renderCanvas('amqp-chord-run', {
         chord: { header: [1, 2, 3, 4, 5].map((n) => ({ task: 'tsbeat_test.mul', args: [n, 10] })), body: { task: 'tsbeat_test.tsum' } },
         options: on,
       });
-      const nested = whole('amqp-chord-chain-run', {
+      const nested = renderCanvas('amqp-chord-chain-run', {
         chord: {
           header: [
             {
@@ -303,18 +307,7 @@ suite(
     it('runs a canvas: a 3-step chain in order, each step given the previous result; link_error applied with the failing id; a chord of 5 and a chain whose body gets the 6 results', async () => {
       // The worker sends the later steps to their own queue options (its default queue is Celery's "celery").
       const on = { queue: `${P}default` };
-      const canvas = (name: string, chain: unknown[], more: Record<string, unknown> = {}): DueRun => {
-        const parsed = parseEntryDefinition({ schedule: 60, chain, ...more });
-        if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-        const resolved = resolveEntry(name, parsed.entry, 'UTC');
-        const template = compileMessageTemplate(resolved, { ...config(), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
-        const now = Date.now();
-        return {
-          entry: resolved,
-          slotMs: now,
-          message: renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, now), slotMs: now, nowMs: now }),
-        };
-      };
+      const canvas = (name: string, chain: unknown[], more: Record<string, unknown> = {}): DueRun => renderCanvas(name, { chain, ...more });
       const ids = (due: DueRun): string[] => {
         const body = JSON.parse(due.message.body) as [unknown, unknown, { chain: { options: { task_id: string } }[] }];
         return [JSON.parse(due.message.headersJson).id as string, ...body[2].chain.map((s) => s.options.task_id).reverse()];

@@ -14,8 +14,7 @@ import { canvasPartId } from '../../src/celery/canvas.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { RedisStateStore } from '../../src/redis/state-store.js';
-import { BeatFleet, FAST_LOCK, TempDir, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
-import type { BeatProcess } from '../support/beat-process.js';
+import { BeatFleet, FAST_LOCK, TempDir, currentLeader, sleep, waitUntil } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
 import type { QueuedRun } from '../support/beat-queue.js';
 
@@ -59,16 +58,6 @@ afterAll(async () => {
   dir.remove();
 });
 
-async function currentLeader(): Promise<BeatProcess | undefined> {
-  const info = (await redis.hgetall(schedulerKeys('tsbeat', NAME).leader)) as { instance?: string };
-  const p = info.instance === undefined ? undefined : fleet.byPid(pidOfInstance(info.instance));
-  if (p === undefined || !p.alive) return undefined;
-  const last = [...p.logs]
-    .reverse()
-    .find((l) => l.event?.startsWith('beat.lock.') && l.event !== 'beat.lock.renew_failed' && l.event !== 'beat.lock.handover');
-  return last?.event === 'beat.lock.acquired' ? p : undefined;
-}
-
 describe('group and chord runs under leader SIGKILL', () => {
   it(
     "publishes each run's messages exactly once, none torn between leaders, while the leader is SIGKILLed eight times (catchUp all)",
@@ -89,7 +78,12 @@ describe('group and chord runs under leader SIGKILL', () => {
       const started = Date.now();
       let kills = 0;
       while (kills < KILLS && Date.now() - started < CHAOS_MS) {
-        const leader = await waitUntil('a leader', currentLeader, 15_000, () => fleet.dump());
+        const leader = await waitUntil(
+          'a leader',
+          () => currentLeader(redis, fleet, NAME),
+          15_000,
+          () => fleet.dump(),
+        );
         const ledAt = leader.logs.length;
         await leader.waitForLog('a publish', (l) => l.event === 'beat.fire', 5000, ledAt - 1).catch(() => undefined);
         await sleep(Math.floor(Math.random() * 1500));
@@ -98,7 +92,12 @@ describe('group and chord runs under leader SIGKILL', () => {
         expect((await leader.waitForExit(5000)).signal).toBe('SIGKILL');
         fleet.spawn({ config });
       }
-      await waitUntil('a leader at the end', currentLeader, 15_000, () => fleet.dump());
+      await waitUntil(
+        'a leader at the end',
+        () => currentLeader(redis, fleet, NAME),
+        15_000,
+        () => fleet.dump(),
+      );
       await sleep(2500);
       const running = fleet.alive();
       const died = fleet.all.filter((p) => !p.alive && p.exitInfo?.signal !== 'SIGKILL');

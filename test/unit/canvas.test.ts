@@ -269,6 +269,21 @@ function groupIndexAs55(e: Envelope, index: number, inChord: boolean): Envelope 
   return copy;
 }
 
+/**
+ * One id map over a whole run (the group's, the body's and every member's), Python's to ours, checked
+ * to be one for one with the run's result id on ours: what turns a captured value into what we must send.
+ */
+function runIdSwap(python: readonly Envelope[], ours: readonly Envelope[], result: string): (v: unknown) => unknown {
+  const pythonIds = python.flatMap((e) => [...ids(e), e.headers.group]);
+  const ourIds = ours.flatMap((e) => [...ids(e), e.headers.group]);
+  const pairs = new Map<unknown, unknown>(pythonIds.map((id, i) => [id, ourIds[i]]));
+  expect(new Set(pairs.values()).size).toBe(new Set(ourIds).size);
+  expect(pairs.get(result)).toBe(RUN_ID);
+  pairs.set(python[0]?.properties.reply_to, ENV.replyTo);
+  pairs.delete(null);
+  return (v) => JSON.parse(JSON.stringify(v), (_k, x: unknown) => (typeof x === 'string' && pairs.has(x) ? pairs.get(x) : x));
+}
+
 describe.each(FIXTURES)('a group or chord run is published as Celery $celery publishes it', (fixture) => {
   it.each(Object.keys(GROUP_RUNS))('%s: the same messages in the same order, ids wired alike', (name) => {
     const captured = fixture.cases[name];
@@ -279,15 +294,7 @@ describe.each(FIXTURES)('a group or chord run is published as Celery $celery pub
     const ours = all.map(envelopeOf);
     const python = captured.messages.map((m, j) => groupIndexAs55(m.envelope, j, name.startsWith('chord')));
     // One id map over the whole run: the group's, the body's and every member's.
-    const pythonIds = python.flatMap((e) => [...ids(e), e.headers.group]);
-    const ourIds = ours.flatMap((e) => [...ids(e), e.headers.group]);
-    const pairs = new Map<unknown, unknown>(pythonIds.map((id, i) => [id, ourIds[i]]));
-    expect(new Set(pairs.values()).size).toBe(new Set(ourIds).size);
-    expect(pairs.get(captured.result)).toBe(RUN_ID);
-    pairs.set(python[0]?.properties.reply_to, ENV.replyTo);
-    pairs.delete(null);
-    const swap = (v: unknown): unknown =>
-      JSON.parse(JSON.stringify(v), (_k, x: unknown) => (typeof x === 'string' && pairs.has(x) ? pairs.get(x) : x));
+    const swap = runIdSwap(python, ours, captured.result);
     python.forEach((expected, j) => {
       const got = ours[j] as Envelope;
       const want = swap(expected) as Envelope;
@@ -347,15 +354,7 @@ describe.each(AMQP_FIXTURES)('over RabbitMQ, a canvas run is published as Celery
         !name.startsWith('group'),
       );
     });
-    const pythonIds = python.flatMap((e) => [...ids(e), e.headers.group]);
-    const ourIds = ours.flatMap((e) => [...ids(e), e.headers.group]);
-    const pairs = new Map<unknown, unknown>(pythonIds.map((id, i) => [id, ourIds[i]]));
-    expect(new Set(pairs.values()).size).toBe(new Set(ourIds).size);
-    expect(pairs.get(captured.result)).toBe(RUN_ID);
-    pairs.set(python[0]?.properties.reply_to, ENV.replyTo);
-    pairs.delete(null);
-    const swap = (v: unknown): unknown =>
-      JSON.parse(JSON.stringify(v), (_k, x: unknown) => (typeof x === 'string' && pairs.has(x) ? pairs.get(x) : x));
+    const swap = runIdSwap(python, ours, captured.result);
     python.forEach((expected, j) => {
       const want = swap(expected) as Envelope;
       const got = ours[j] as Envelope;
