@@ -4,6 +4,7 @@
  * deployment's name and prefix, and which entry names belong to the file. A deployment that tsbeat
  * 0.2.x left partitioned is refused before anything is read or written (redis/retired-partitions.ts).
  */
+import { setEntryLimits } from '../config/entry-definition.js';
 import type { Redis } from 'ioredis';
 import { maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -91,6 +92,8 @@ export async function openControl(
 ): Promise<Control> {
   const { config, source } = await loadFromArgs(io, configPath, brokerOverride(io, brokerFlag), django);
   precheck?.(config);
+  // The writers check entries against the config's limits, as beat run does (the store's budget among them).
+  if (config.entryLimits !== undefined) setEntryLimits(config.entryLimits);
   const client = await connectControl(config);
   const keys = schedulerKeys(config.state.prefix, config.name);
   try {
