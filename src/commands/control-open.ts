@@ -4,7 +4,6 @@
  * deployment's name and prefix, and which entry names belong to the file. A deployment that tsbeat
  * 0.2.x left partitioned is refused before anything is read or written (redis/retired-partitions.ts).
  */
-import { setEntryLimits } from '../config/entry-definition.js';
 import type { Redis } from 'ioredis';
 import { maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -19,7 +18,7 @@ import { createRedisClient, connectWithRetry } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
 import { AuditLog, localActor } from '../redis/audit-log.js';
 import type { AuditContext } from '../redis/audit-log.js';
-import { RedisEntryStore } from '../redis/entry-store.js';
+import { RedisEntryStore, storeBudget } from '../redis/entry-store.js';
 import { schedulerKeys } from '../redis/keys.js';
 import { refusePartitionedDeployment } from '../redis/retired-partitions.js';
 import { stateUrlFor } from '../publish/publishing.js';
@@ -92,8 +91,6 @@ export async function openControl(
 ): Promise<Control> {
   const { config, source } = await loadFromArgs(io, configPath, brokerOverride(io, brokerFlag), django);
   precheck?.(config);
-  // The writers check entries against the config's limits, as beat run does (the store's budget among them).
-  if (config.entryLimits !== undefined) setEntryLimits(config.entryLimits);
   const client = await connectControl(config);
   const keys = schedulerKeys(config.state.prefix, config.name);
   try {
@@ -114,10 +111,14 @@ export async function openControl(
     failures: new RedisEntryFailures(client, keys),
     unconsumed: new RedisUnconsumedQueues(client, keys),
     replicas: new ReplicaRegistry(client, keys),
-    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name)), queueNameContextOf(config), {
-      zone: config.timezone,
-      calendars: config.calendars,
-    }),
+    store: new RedisEntryStore(
+      client,
+      keys,
+      new Set(config.entries.map((e) => e.name)),
+      queueNameContextOf(config),
+      { zone: config.timezone, calendars: config.calendars },
+      storeBudget(config),
+    ),
     failure: (verb, error) =>
       error instanceof BeatError
         ? error

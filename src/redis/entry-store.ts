@@ -9,7 +9,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
-import { currentEntryLimits, entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
+import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
+import type { EntryLimits } from '../config/entry-definition.js';
 import { EntryShapes } from '../config/entry-shapes.js';
 import { queueNameContext, queueNameProblems } from '../config/queue-names.js';
 import type { QueueNameContext } from '../config/queue-names.js';
@@ -36,6 +37,17 @@ import type { EntryWrite, PreparedWrite, WriteOptions } from './entry-writes.js'
 
 export type { EntryWrite, PreparedWrite, WriteOptions } from './entry-writes.js';
 export type { StoredEntry } from './entry-reads.js';
+
+/** How many runtime entries the store may hold, and how many bytes of names and definitions (entryLimits). */
+export type StoreBudget = Pick<EntryLimits, 'maxEntries' | 'maxStoreBytes'>;
+
+/** The store's budget a config sets (entryLimits), or the defaults. */
+export function storeBudget(config: { readonly entryLimits?: Partial<StoreBudget> | undefined }): StoreBudget {
+  return {
+    maxEntries: config.entryLimits?.maxEntries ?? DEFAULTS.entryMaxEntries,
+    maxStoreBytes: config.entryLimits?.maxStoreBytes ?? DEFAULTS.entryMaxStoreBytes,
+  };
+}
 
 /** A write expected a version of an entry that is no longer the stored one: someone changed it meanwhile. */
 export class EntryConflictError extends BeatError {
@@ -80,6 +92,8 @@ export class RedisEntryStore implements EntrySource {
     private readonly queueNames: QueueNameContext | undefined = queueNameContext(DEFAULTS.statePrefix, {}),
     /** The config's zone and calendars, in which an entry's schedule must be computable within its step budget (config/schedule-cost.ts). */
     private readonly schedules: ScheduleDefaults = { zone: DEFAULTS.timezone },
+    /** The store's budget (the config's entryLimits.maxEntries and maxStoreBytes), checked by entries-write.lua. */
+    private readonly budget: StoreBudget = { maxEntries: DEFAULTS.entryMaxEntries, maxStoreBytes: DEFAULTS.entryMaxStoreBytes },
   ) {}
 
   /**
@@ -210,8 +224,8 @@ export class RedisEntryStore implements EntrySource {
         keys.events,
         String(writes.length),
       ];
-      const limits = currentEntryLimits();
-      args.push(String(DEFAULTS.entriesReceiptMs), String(limits.maxEntries), String(limits.maxStoreBytes));
+      const { maxEntries, maxStoreBytes } = this.budget;
+      args.push(String(DEFAULTS.entriesReceiptMs), String(maxEntries), String(maxStoreBytes));
       reply = await withScripts(this.client).entriesWrite(10, pushAll(head, args));
     } catch (error) {
       // The script refuses a counter that is no number before it writes anything (entries-write.lua).

@@ -8,6 +8,7 @@
  * Redis: a private redis-server; the CLI as a real process.
  */
 import { describe, expect, it } from 'vitest';
+import { Entries } from '../../src/client/entries.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { beatSuite } from '../support/beat-suite.js';
 import { runBeatCli, uniqueName } from '../support/ops.js';
@@ -37,6 +38,21 @@ describe("the store's budget (entryLimits.maxEntries, maxStoreBytes)", () => {
     expect((await set(file, 'a', '--options', '{"queue": "other"}')).code).toBe(0);
     expect((await runBeatCli(['entries', 'delete', 'c', '--config', file])).code).toBe(0);
     expect((await set(file, 'd')).code).toBe(0);
+  });
+
+  it('the TypeScript client keeps to its budget option: a setMany past it is refused whole, naming the setting', async () => {
+    const deployment = uniqueName('budget-client');
+    const entries = await Entries.connect({ url: suite.redis.url(0), deployment, budget: { maxEntries: 2 } });
+    try {
+      const three = Object.fromEntries(['a', 'b', 'c'].map((n) => [n, { task: 't.x', schedule: 60 }]));
+      await expect(entries.setMany(three)).rejects.toMatchObject({
+        code: 'ENTRY_INVALID',
+        message: expect.stringContaining('past its limit of 2 (entryLimits.maxEntries)'),
+      });
+      expect(await suite.client.hlen(schedulerKeys('tsbeat', deployment).entries)).toBe(0);
+    } finally {
+      await entries.close();
+    }
   });
 
   it('a write past maxStoreBytes is refused; a garbled counter is counted again from the entries', async () => {

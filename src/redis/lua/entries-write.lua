@@ -154,7 +154,10 @@ end
 -- The store's budget: checked before anything is written, kept after.
 local storeBytes
 if budget and changed then
+  local held = redis.call('HLEN', KEYS[1])
   storeBytes = tonumber(redis.call('GET', budget) or '')
+  -- An empty store holds no bytes, whatever the counter says (the hash deleted by hand).
+  if held == 0 then storeBytes = 0 end
   if not storeBytes then
     storeBytes = 0
     local all = redis.call('HGETALL', KEYS[1])
@@ -163,7 +166,7 @@ if budget and changed then
   local base = 4 + 3 * count + (receipt and 1 or 0)
   local maxEntries, maxBytes = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])
   if grownEntries > 0 then
-    local entries = redis.call('HLEN', KEYS[1]) + grownEntries
+    local entries = held + grownEntries
     if entries > maxEntries then return { 'budget', 'entries', entries, maxEntries } end
   end
   if grownBytes > 0 and storeBytes + grownBytes > maxBytes then
