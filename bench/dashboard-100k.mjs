@@ -65,7 +65,10 @@ for (let i = 0; ; i += 1) {
 const redis = new Redis(url);
 const deployment = 'bench-dash';
 const config = join(dir, 'beat.yaml');
-writeFileSync(config, `name: ${deployment}\nbroker: { url: "${url}" }\nresultBackend: "redis://127.0.0.1:${redisPort}/1"\n`);
+writeFileSync(
+  config,
+  `name: ${deployment}\nbroker: { url: "${url}" }\nresultBackend: "redis://127.0.0.1:${redisPort}/1"\nentryLimits: { maxEntries: 10000000, maxStoreBytes: 68719476736 }\n`,
+);
 try {
   const entries = {};
   // Once a year, at the new year: nothing is published while the dashboard is measured.

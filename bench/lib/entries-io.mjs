@@ -58,7 +58,10 @@ export async function entriesIo({ broker, n, nodeFlags, log }) {
   try {
     await redis.flushdb();
     const config = join(dir, 'beat.yaml');
-    writeFileSync(config, `name: ${DEPLOYMENT}\nbroker: { url: "${broker}" }\n`);
+    writeFileSync(
+      config,
+      `name: ${DEPLOYMENT}\nbroker: { url: "${broker}" }\nentryLimits: { maxEntries: 10000000, maxStoreBytes: 68719476736 }\n`,
+    );
     const input = join(dir, 'entries.ndjson');
     writeInput(input, n);
     writeFileSync(join(dir, 'empty.ndjson'), '');
@@ -161,7 +164,10 @@ export async function entriesImport({ sizes, nodeFlags, log }) {
     for (const n of sizes) {
       const redis = await privateRedis();
       try {
-        writeFileSync(config, `name: ${DEPLOYMENT}\nbroker: { url: "${redis.url}" }\n`);
+        writeFileSync(
+          config,
+          `name: ${DEPLOYMENT}\nbroker: { url: "${redis.url}" }\nentryLimits: { maxEntries: 10000000, maxStoreBytes: 68719476736 }\n`,
+        );
         const input = join(dir, `entries-${n}.ndjson`);
         writeInput(input, n);
         const loadBefore = loadAverage();

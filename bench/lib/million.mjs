@@ -21,6 +21,9 @@ import { Entries } from '../../dist/index.js';
 import { redisNowMs, watchArrivals, watchKey } from './redis-clock.mjs';
 import { freePort, processCpuSeconds, spawnTsbeat, tempDir, tsbeatNodeFlags, waitForLog } from './procs.mjs';
 
+/** Past the store's default budget (entryLimits, sized for the 512 Mi manifest): the bench measures a million. */
+const BENCH_BUDGET = { maxEntries: 10_000_000, maxStoreBytes: 64 * 1024 ** 3 };
+
 const DEPLOYMENT = 'million';
 const SEED_CHUNK = 10_000;
 export const MILLION_BEGIN = '<!-- million: written by npm run bench -- --only million -->';
@@ -104,7 +107,7 @@ export async function countByEntry(redis, list, n, atMs) {
 
 /** N entries `tenant-<i>` (args [i]) on one crontab, every minute unless `crontab` says otherwise. */
 export async function seed(url, n, crontab = { minute: '*', hour: '*' }) {
-  const writer = await Entries.connect({ url, deployment: DEPLOYMENT });
+  const writer = await Entries.connect({ url, deployment: DEPLOYMENT, budget: BENCH_BUDGET });
   try {
     const schedule = { crontab };
     for (let from = 0; from < n; from += SEED_CHUNK) {
@@ -131,7 +134,7 @@ async function oneSize(n, { log }) {
     // Started just after a minute, so that a start of up to ~50 s leaves the warm-up its seconds.
     await new Promise((r) => setTimeout(r, 61_000 - (Date.now() % 60_000)));
     const config = join(dir, 'beat.config.json');
-    writeFileSync(config, JSON.stringify({ name: DEPLOYMENT, broker: { url: redis.url } }));
+    writeFileSync(config, JSON.stringify({ name: DEPLOYMENT, broker: { url: redis.url }, entryLimits: BENCH_BUDGET }));
     const spawnedAt = await redisNowMs(redis.client);
     child = spawnTsbeat(config);
     const watcher = new Redis(redis.url);
@@ -260,7 +263,7 @@ async function killMidBurstSize(n, { log }) {
     await seed(redis.url, n);
     await new Promise((r) => setTimeout(r, 61_000 - (Date.now() % 60_000)));
     const config = join(dir, 'beat.config.json');
-    writeFileSync(config, JSON.stringify({ name: DEPLOYMENT, broker: { url: redis.url } }));
+    writeFileSync(config, JSON.stringify({ name: DEPLOYMENT, broker: { url: redis.url }, entryLimits: BENCH_BUDGET }));
     const leader = await beatUntil(config, /"beat\.start".*"msg":"scheduling"/, 300_000);
     children.push(leader.child);
     const standby = await beatUntil(config, new RegExp(`"beat\\.entries\\.changed".*"total":${n}\\b`), 300_000);

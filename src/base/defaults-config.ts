@@ -15,6 +15,14 @@ export const CONFIG_DEFAULTS = {
    */
   entryMaxDepth: 32,
   entryMaxArgsBytes: 256 * 1024,
+  /**
+   * The most runtime entries the store may hold, and the most bytes of their names and definitions
+   * (JSON), unless the config's `entryLimits` says otherwise: sized for the 512 Mi manifest, where a
+   * replica holds every entry, its decoded definition and its schedule (~1 KiB each besides its
+   * JSON). A write that would pass either is refused whole (entries-write.lua).
+   */
+  entryMaxEntries: 100_000,
+  entryMaxStoreBytes: 32 * 1024 * 1024,
   /** The longest entry name, in characters. */
   entryNameMax: 200,
   /**

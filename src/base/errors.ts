@@ -39,6 +39,8 @@ export const ErrorCode = {
   RedisReadOnly: 'REDIS_READONLY',
   RedisOom: 'REDIS_OOM',
   RedisWrongType: 'REDIS_WRONGTYPE',
+  /** A key of tsbeat's holds the right type but a value tsbeat never writes (a counter that is no number): named with its repair. */
+  RedisGarbled: 'REDIS_GARBLED',
   /** The AMQP broker refused the connection itself (a vhost that does not exist, access refused). */
   BrokerRefused: 'BROKER_REFUSED',
   /** A command named an entry that the config does not have. */
@@ -121,6 +123,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   REDIS_READONLY: { exit: 2, http: 503 },
   REDIS_OOM: { exit: 1, http: 503 },
   REDIS_WRONGTYPE: { exit: 1, http: 503 },
+  REDIS_GARBLED: { exit: 1, http: 503 },
   BROKER_REFUSED: { exit: 2, http: 503 },
   UNKNOWN_ENTRY: { exit: 2, http: 404 },
   IMPORT_INPUT: { exit: 2, http: 500 },

@@ -34,6 +34,12 @@ export interface EntriesConnectOptions {
   readonly who?: string;
   /** The deployment's `audit.maxEvents` (the audit stream's cap). Default 100,000. */
   readonly auditMaxEvents?: number;
+  /**
+   * The store's budget this writer keeps to: most entries and most bytes of names and definitions
+   * (the config's entryLimits.maxEntries and maxStoreBytes; defaults 100,000 and 32 MiB). Set it
+   * as `beat run`'s config does: a write past it is refused (ENTRY_INVALID) naming the setting.
+   */
+  readonly budget?: { readonly maxEntries?: number; readonly maxStoreBytes?: number };
 }
 
 /** Why a change is made: kept with it in the audit trail (`beat audit`). */
@@ -81,7 +87,7 @@ export class Entries {
 
   /** Connects to the deployment's state Redis; rejects with REDIS_UNAVAILABLE (or the server's refusal) when it cannot. */
   static async connect(options: EntriesConnectOptions = {}): Promise<Entries> {
-    const [{ createStateClient, connectWithRetry }, { RedisEntryStore }, { schedulerKeys }, { silentLogger }, { localActor }] =
+    const [{ createStateClient, connectWithRetry }, { RedisEntryStore, storeBudget }, { schedulerKeys }, { silentLogger }, { localActor }] =
       await Promise.all([
         import('../redis/connect.js'),
         import('../redis/entry-store.js'),
@@ -107,6 +113,8 @@ export class Entries {
         keys,
         new Set(),
         queueNameContext(options.prefix ?? DEFAULTS.statePrefix, options.transportOptions ?? {}),
+        undefined,
+        storeBudget({ entryLimits: options.budget }),
       ),
       audit: (note) => {
         // The rule of the CLI's --note and the X-Beat-Note header (base/note-text.ts).

@@ -18,7 +18,7 @@ import { createStateClient, connectWithRetry } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
 import { AuditLog, localActor } from '../redis/audit-log.js';
 import type { AuditContext } from '../redis/audit-log.js';
-import { RedisEntryStore } from '../redis/entry-store.js';
+import { RedisEntryStore, storeBudget } from '../redis/entry-store.js';
 import { schedulerKeys } from '../redis/keys.js';
 import { refusePartitionedDeployment } from '../redis/retired-partitions.js';
 import { stateUrlFor } from '../config/broker-kinds.js';
@@ -116,10 +116,14 @@ export async function openControl(
     failures: new RedisEntryFailures(client, keys),
     unconsumed: new RedisUnconsumedQueues(client, keys),
     replicas: new ReplicaRegistry(client, keys),
-    store: new RedisEntryStore(client, keys, new Set(config.entries.map((e) => e.name)), queueNameContextOf(config), {
-      zone: config.timezone,
-      calendars: config.calendars,
-    }),
+    store: new RedisEntryStore(
+      client,
+      keys,
+      new Set(config.entries.map((e) => e.name)),
+      queueNameContextOf(config),
+      { zone: config.timezone, calendars: config.calendars },
+      storeBudget(config),
+    ),
     failure: (verb, error) =>
       error instanceof BeatError
         ? error

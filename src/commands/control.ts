@@ -5,6 +5,7 @@
  */
 import { randomTaskId } from '../celery/task-id.js';
 import { buildStatus, entryStateText } from '../control/status.js';
+import { statusParts } from '../control/status-parts.js';
 import type { DeploymentStatus, EntryStatus } from '../control/status.js';
 import { warningsOf } from '../service/deployment-watch.js';
 import { BeatError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';
@@ -177,25 +178,37 @@ async function requireEntry(command: string, control: Control, name: string | un
   return (await requireControlEntry(command, control, name, django)).name;
 }
 
-export async function readStatus(control: Control, nowMs: number, django?: BrokerOverride): Promise<DeploymentStatus> {
+/**
+ * The deployment's status, and the keys found holding what tsbeat never writes (named with their
+ * repair, and among the warnings too): their parts are shown empty, and `beat status` exits 1.
+ */
+export async function readStatus(
+  control: Control,
+  nowMs: number,
+  django?: BrokerOverride,
+): Promise<DeploymentStatus & { readonly keyFaults: readonly string[] }> {
   const { config } = control;
   // The runtime entries as a replica's catalog holds them; a source away is said, not fatal (Redis holds the rest).
   const runtime = await readControlView(control, django);
   const sourceWarnings = runtime.failures.map(({ origin, error }) => `${origin} entries not shown: ${errorMessage(error)}`);
   const names = [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)];
+  // Each part read on its own: a key something else wrote costs its part, named among the warnings.
+  const keyWarnings: string[] = [];
+  const part = statusParts(keyWarnings);
   const [states, paused, pauseNotes, notes, check, replicas, outcomes, finished, failing, unconsumed] = await Promise.all([
-    control.states.readAll(),
-    control.control.paused(),
-    control.control.pauseNotes(),
-    control.control.notes(),
+    part(control.states.readAll(), new Map()),
+    part(control.control.paused(), new Set<string>()),
+    part(control.control.pauseNotes(), new Map()),
+    part(control.control.notes(), new Map()),
     control.check(),
-    control.replicas.read(),
-    keepsRunHistory(config) ? control.runs.latest(names) : undefined,
-    keepsRunHistory(config) ? control.runs.finished(names) : undefined,
-    control.failures.read(),
-    control.unconsumed.read(),
+    part(control.replicas.read(), []),
+    keepsRunHistory(config) ? part(control.runs.latest(names), undefined) : undefined,
+    keepsRunHistory(config) ? part(control.runs.finished(names), undefined) : undefined,
+    part(control.failures.read(), undefined),
+    part(control.unconsumed.read(), undefined),
   ]);
-  return buildStatus({
+  keyWarnings.push(...(control.runs.faults?.() ?? []));
+  const status = buildStatus({
     failing,
     unconsumed,
     ...(outcomes === undefined ? {} : { outcomes }),
@@ -209,9 +222,10 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     replicas,
     self: { instance: 'cli', role: 'cli' },
     nowMs,
-    warnings: [...warningsOf(check), ...sourceWarnings],
+    warnings: [...warningsOf(check), ...sourceWarnings, ...keyWarnings],
     runtime,
   });
+  return { ...status, keyFaults: keyWarnings };
 }
 
 /**
@@ -345,10 +359,13 @@ async function statusCommand(
   const django = djangoOverride(io, values['django-url']);
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
-    const status = await readStatus(control, io.now(), django);
+    const { keyFaults, ...status } = await readStatus(control, io.now(), django);
+    // Shown in full, the parts a key something else wrote holds back empty; said on stderr too, and exit 1.
+    const exit = keyFaults.length === 0 ? ExitCode.Ok : ExitCode.Failure;
+    for (const fault of keyFaults) io.err(`beat status: ${fault}`);
     if (values.json) {
       io.out(JSON.stringify(status));
-      return ExitCode.Ok;
+      return exit;
     }
     // Without --wide the lines fit a terminal.
     const narrow = values.wide !== true ? narrowStatusLines(status, keepsRunHistory(control.config), io.now()) : undefined;
@@ -364,7 +381,7 @@ async function statusCommand(
       io.out(narrow.entries.join('\n'));
     }
     problemLines(status, io);
-    return ExitCode.Ok;
+    return exit;
   } catch (error) {
     throw control.failure('status', error);
   } finally {

@@ -22,9 +22,17 @@ let compiledEntrySchema: typeof entrySchema | undefined;
 export interface EntryLimits {
   readonly maxDepth: number;
   readonly maxArgsBytes: number;
+  /** The most entries the store may hold, and the most bytes of their names and definitions (entries-write.lua checks them). */
+  readonly maxEntries: number;
+  readonly maxStoreBytes: number;
 }
 
-let entryLimits: EntryLimits = { maxDepth: DEFAULTS.entryMaxDepth, maxArgsBytes: DEFAULTS.entryMaxArgsBytes };
+let entryLimits: EntryLimits = {
+  maxDepth: DEFAULTS.entryMaxDepth,
+  maxArgsBytes: DEFAULTS.entryMaxArgsBytes,
+  maxEntries: DEFAULTS.entryMaxEntries,
+  maxStoreBytes: DEFAULTS.entryMaxStoreBytes,
+};
 
 /** Sets the limits every later parseEntryDefinition applies (`beat run` does, from the config, at start and on reload). */
 export function setEntryLimits(limits: EntryLimits): void {

@@ -329,7 +329,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
       unconsumedAfterMs: parsed.consumers.unconsumedAfter,
       replyWindowMs: parsed.consumers.replyWindow,
     },
-    entryLimits: { maxDepth: parsed.entryLimits.maxDepth, maxArgsBytes: parsed.entryLimits.maxArgsBytes },
+    entryLimits: { ...parsed.entryLimits },
     auditMaxEvents: parsed.audit.maxEvents,
   };
 }

@@ -393,7 +393,24 @@ export const configSchema = keyed(
         .min(2, { error: 'entryLimits.maxArgsBytes must be a whole number of bytes from 2 to 64 MiB' })
         .max(64 * 1024 * 1024, { error: 'entryLimits.maxArgsBytes must be a whole number of bytes from 2 to 64 MiB' })
         .default(DEFAULTS.entryMaxArgsBytes),
-    }).default({ maxDepth: DEFAULTS.entryMaxDepth, maxArgsBytes: DEFAULTS.entryMaxArgsBytes }),
+      maxEntries: z
+        .number({ error: 'entryLimits.maxEntries must be a whole number of entries from 1 to 10,000,000' })
+        .int({ error: 'entryLimits.maxEntries must be a whole number of entries from 1 to 10,000,000' })
+        .min(1, { error: 'entryLimits.maxEntries must be a whole number of entries from 1 to 10,000,000' })
+        .max(10_000_000, { error: 'entryLimits.maxEntries must be a whole number of entries from 1 to 10,000,000' })
+        .default(DEFAULTS.entryMaxEntries),
+      maxStoreBytes: z
+        .number({ error: 'entryLimits.maxStoreBytes must be a whole number of bytes from 1 KiB to 64 GiB' })
+        .int({ error: 'entryLimits.maxStoreBytes must be a whole number of bytes from 1 KiB to 64 GiB' })
+        .min(1024, { error: 'entryLimits.maxStoreBytes must be a whole number of bytes from 1 KiB to 64 GiB' })
+        .max(64 * 1024 ** 3, { error: 'entryLimits.maxStoreBytes must be a whole number of bytes from 1 KiB to 64 GiB' })
+        .default(DEFAULTS.entryMaxStoreBytes),
+    }).default({
+      maxDepth: DEFAULTS.entryMaxDepth,
+      maxArgsBytes: DEFAULTS.entryMaxArgsBytes,
+      maxEntries: DEFAULTS.entryMaxEntries,
+      maxStoreBytes: DEFAULTS.entryMaxStoreBytes,
+    }),
     /** Most entries with series of their own in /metrics (default DEFAULTS.metricsMaxEntries); later ones are counted as left out. */
     metricsMaxEntries: z
       .number({ error: 'metricsMaxEntries must be a whole number of entries, at least 1' })

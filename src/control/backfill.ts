@@ -5,6 +5,7 @@
  * `backfill:<id>` hash that lua/backfill-fenced.lua writes). Pure.
  */
 import { DEFAULTS } from '../base/defaults.js';
+import { pushAll, yieldToLoop } from '../base/chunks.js';
 import { shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { backfillAnchor, backfillRefusal, backfillSlots } from '../core/backfill.js';
@@ -190,6 +191,33 @@ export function planFrom(
 ): BackfillPlan {
   const slots = backfillSlots(entry.schedule, entry.timezone, entryWindow(entry), range.fromMs, range.toMs, range.limit, anchorMs);
   return { ...slots, ...(anchorMs === undefined ? {} : { anchorMs }) };
+}
+
+/**
+ * planFrom in pages of backfillDryRunPage slots with a turn of the event loop between them: the
+ * leader plans a request of up to backfillLimitMax slots (a million of an every-second entry is
+ * seconds of CPU) without holding its scheduler for the whole of it. The same plan as planFrom.
+ */
+export async function planFromSliced(
+  entry: ResolvedEntry,
+  range: { readonly fromMs: number; readonly toMs: number; readonly limit: number },
+  anchorMs: number | undefined,
+): Promise<BackfillPlan> {
+  const slots: number[] = [];
+  const excluded: number[] = [];
+  let fromMs = range.fromMs;
+  for (;;) {
+    const room = range.limit - slots.length - excluded.length;
+    const page = planFrom(entry, { fromMs, toMs: range.toMs, limit: Math.min(room, DEFAULTS.backfillDryRunPage) }, anchorMs);
+    pushAll(slots, page.slots);
+    pushAll(excluded, page.excluded);
+    // Over this page's limit: over the request's when the page had all the room left, else more to plan.
+    if (!page.overLimit || room <= DEFAULTS.backfillDryRunPage) {
+      return { slots, excluded, overLimit: page.overLimit, ...(anchorMs === undefined ? {} : { anchorMs }) };
+    }
+    fromMs = Math.max(page.slots.at(-1) ?? fromMs, page.excluded.at(-1) ?? fromMs) + 1;
+    await yieldToLoop();
+  }
 }
 
 /** The refusal of a range over the limit, naming the field that raises it. */

@@ -97,6 +97,11 @@ export interface RunHistory {
   latest(entries: readonly string[]): Promise<Map<string, RunRecord>>;
   /** Each named entry's finished runs at a glance; absent for an entry none of whose runs has finished. */
   finished(entries: readonly string[]): Promise<Map<string, FinishedRuns>>;
+  /**
+   * The history keys found holding another type (something else wrote them), each named with its
+   * repair: their entries' runs are neither recorded nor shown meanwhile, the others' are.
+   */
+  faults?(): readonly string[];
 }
 
 /** Reads task results by id (Celery's `celery-task-meta-<id>`). */

@@ -74,17 +74,27 @@ function pushKeysOf(plan: RedisPublishPlan): PushKeys {
  * Why each refused run was refused: the script's reply lists, after the runs' codes, each queue key
  * that holds another type and that type. A run names the first of its keys among them.
  */
-function refusalsOf(found: ReadonlyMap<string, string>, pushKeys: PushKeys, outcomes: readonly RunOutcome[]): Map<number, string> {
+function refusalsOf(
+  found: ReadonlyMap<string, string>,
+  pushKeys: PushKeys,
+  outcomes: readonly RunOutcome[],
+  /** Which runs carry a record revision of tsbeat's store (a runtime entry read from the entries hash). */
+  recorded: readonly boolean[],
+  entriesKey: string,
+): Map<number, string> {
   const refusals = new Map<number, string>();
+  const records = found.get(entriesKey);
   outcomes.forEach((outcome, i) => {
     if (outcome !== 'refused') return;
     const keys = pushKeys[i];
     const key = typeof keys === 'string' ? (found.has(keys) ? keys : undefined) : keys?.find((k) => found.has(k));
     refusals.set(
       i,
-      key === undefined
-        ? 'an earlier slot of this entry was refused in the same batch'
-        : `its queue key ${JSON.stringify(key)} holds a ${String(found.get(key))}, not a list (kombu's queues are Redis lists): route the entry to another queue, or remove that key if nothing else uses it`,
+      key !== undefined
+        ? `its queue key ${JSON.stringify(key)} holds a ${String(found.get(key))}, not a list (kombu's queues are Redis lists): route the entry to another queue, or remove that key if nothing else uses it`
+        : records !== undefined && recorded[i] === true
+          ? `the runtime entries' key ${entriesKey} holds a ${records}, not a hash: something else wrote it. Inspect it (TYPE, DUMP), then DEL ${entriesKey} and write the runtime entries again (beat entries import); the config file's entries run on`
+          : 'an earlier slot of this entry was refused in the same batch',
     );
   });
   return refusals;
@@ -129,6 +139,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     const dropped = plan.dropped.length === 0 ? undefined : this.dropReports(plan, runs, delivered);
     // Neither the plan nor the runs wait for the reply (see PushKeys).
     const pushKeys = pushKeysOf(plan);
+    const recorded = runs.map((r) => /^\d+$/.test(r.entry.revision ?? ''));
     return reply.then(
       (reply): DispatchResult => {
         const read = readBatchReply(reply as unknown[], count);
@@ -145,7 +156,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
           if (outcome === 'dropped' && report) this.logger.error(report.fields, report.message);
         });
         if (read.wrongTypes.size === 0) return { fenced: false, outcomes };
-        return { fenced: false, outcomes, refusals: refusalsOf(read.wrongTypes, pushKeys, outcomes) };
+        return { fenced: false, outcomes, refusals: refusalsOf(read.wrongTypes, pushKeys, outcomes, recorded, this.keys.entries) };
       },
       async (error: unknown) => {
         throw await this.failure(`publishing ${count} runs`, error);

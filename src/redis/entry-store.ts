@@ -10,6 +10,7 @@ import type { RedisClient } from './connect.js';
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
+import type { EntryLimits } from '../config/entry-definition.js';
 import { EntryShapes } from '../config/entry-shapes.js';
 import { queueNameContext, queueNameProblems } from '../config/queue-names.js';
 import type { QueueNameContext } from '../config/queue-names.js';
@@ -36,6 +37,17 @@ import type { EntryWrite, PreparedWrite, WriteOptions } from './entry-writes.js'
 
 export type { EntryWrite, PreparedWrite, WriteOptions } from './entry-writes.js';
 export type { StoredEntry } from './entry-reads.js';
+
+/** How many runtime entries the store may hold, and how many bytes of names and definitions (entryLimits). */
+export type StoreBudget = Pick<EntryLimits, 'maxEntries' | 'maxStoreBytes'>;
+
+/** The store's budget a config sets (entryLimits), or the defaults. */
+export function storeBudget(config: { readonly entryLimits?: Partial<StoreBudget> | undefined }): StoreBudget {
+  return {
+    maxEntries: config.entryLimits?.maxEntries ?? DEFAULTS.entryMaxEntries,
+    maxStoreBytes: config.entryLimits?.maxStoreBytes ?? DEFAULTS.entryMaxStoreBytes,
+  };
+}
 
 /** A write expected a version of an entry that is no longer the stored one: someone changed it meanwhile. */
 export class EntryConflictError extends BeatError {
@@ -80,6 +92,8 @@ export class RedisEntryStore implements EntrySource {
     private readonly queueNames: QueueNameContext | undefined = queueNameContext(DEFAULTS.statePrefix, {}),
     /** The config's zone and calendars, in which an entry's schedule must be computable within its step budget (config/schedule-cost.ts). */
     private readonly schedules: ScheduleDefaults = { zone: DEFAULTS.timezone },
+    /** The store's budget (the config's entryLimits.maxEntries and maxStoreBytes), checked by entries-write.lua. */
+    private readonly budget: StoreBudget = { maxEntries: DEFAULTS.entryMaxEntries, maxStoreBytes: DEFAULTS.entryMaxStoreBytes },
   ) {}
 
   /**
@@ -204,21 +218,38 @@ export class RedisEntryStore implements EntrySource {
         keys.resumed,
         keys.entryNames,
         keys.entriesReceipt(randomUUID()),
+        keys.entriesBytes,
         String(options.nowMs),
         options.keepHistory === true ? '1' : '',
         keys.events,
         String(writes.length),
       ];
-      args.push(String(DEFAULTS.entriesReceiptMs));
-      reply = await withScripts(this.client).entriesWrite(9, pushAll(head, args));
+      const { maxEntries, maxStoreBytes } = this.budget;
+      args.push(String(DEFAULTS.entriesReceiptMs), String(maxEntries), String(maxStoreBytes));
+      reply = await withScripts(this.client).entriesWrite(10, pushAll(head, args));
     } catch (error) {
+      // The script refuses a counter that is no number before it writes anything (entries-write.lua).
+      if (error instanceof Error && /\bGARBLED\b/.test(error.message)) {
+        throw await this.garbledVersion((await this.read(() => this.client.get(keys.entriesVersion))) ?? '');
+      }
       throw await nameWrongType(
         this.client,
         error,
-        typedKeys(keys, ['entries', 'entryChanges', 'entriesVersion', 'statics', 'state', 'paused', 'resumed', 'entryNames']),
+        typedKeys(keys, [
+          'entries',
+          'entryChanges',
+          'entriesVersion',
+          'statics',
+          'state',
+          'paused',
+          'resumed',
+          'entryNames',
+          'entriesBytes',
+        ]),
       );
     }
     if (reply[0] === 'static') throw staticNameError(String(reply[1]));
+    if (reply[0] === 'budget') throw storeBudgetError(reply[1] === 'entries', Number(reply[2]), Number(reply[3]));
     if (reply[0] === 'conflict') {
       const name = String(reply[1]);
       throw new EntryConflictError(name, writes.find((w) => w.name === name)?.ifVersion ?? 0, Number(reply[2]));
@@ -323,7 +354,28 @@ export class RedisEntryStore implements EntrySource {
 
   /** The store's version (0 before the first write). */
   async version(): Promise<number> {
-    return Number((await this.read(() => this.client.get(this.keys.entriesVersion))) ?? 0);
+    const text = await this.read(() => this.client.get(this.keys.entriesVersion));
+    if (text === null) return 0;
+    if (/^\d{1,15}$/.test(text)) return Number(text);
+    // Never taken as a number: NaN as the sync's cursor would stop every later sync, after the key is mended too.
+    throw await this.garbledVersion(text);
+  }
+
+  /**
+   * The refusal for an `entries:version` that holds no counter (something else wrote it), naming
+   * the command that mends it: the highest version `entries:changes` records, which every write
+   * after it exceeds, so that no replica misses a change made after the mend.
+   */
+  private async garbledVersion(text: string): Promise<BeatError> {
+    const { entriesVersion, entryChanges } = this.keys;
+    const top = await this.read(() => this.client.zrevrangebyscore(entryChanges, '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, 1));
+    const highest = Math.max(0, Math.floor(Number(top[1] ?? 0)) || 0);
+    return new BeatError(
+      ErrorCode.RedisGarbled,
+      `key ${entriesVersion} holds ${shown(text.slice(0, 40))}, not the version counter of the runtime entries (a whole number): ` +
+        `something else wrote it. Runtime entries are neither read nor written until it is mended: SET ${entriesVersion} ${highest} ` +
+        `(the highest version in ${entryChanges})`,
+    );
   }
 
   /** Every record, in one scan. */
@@ -451,6 +503,23 @@ function writeCheckAllowanceMs(entries: number): number {
 /** Where a write's problems are put: `entries.nightly`, or `entries["a b"]` for a name that is no identifier. */
 function entryPath(name: string): string {
   return `entries${/^[A-Za-z_$][\w$-]*$/.test(name) ? `.${name}` : `[${shown(name)}]`}`;
+}
+
+/** A write refused because the store would hold more entries, or more bytes of them, than entryLimits allows. */
+function storeBudgetError(entries: boolean, after: number, limit: number): ConfigError {
+  const [what, setting] = entries ? ['entries', 'entryLimits.maxEntries'] : ['bytes of names and definitions', 'entryLimits.maxStoreBytes'];
+  return new ConfigError(
+    'the runtime entries',
+    [
+      {
+        path: 'entries',
+        message:
+          `this write would take the store to ${after.toLocaleString('en')} ${what}, past its limit of ${limit.toLocaleString('en')} (${setting}), ` +
+          `and nothing was written: delete entries first, or raise ${setting} in the config of beat run and of the writers`,
+      },
+    ],
+    ErrorCode.EntryInvalid,
+  );
 }
 
 export function staticNameError(name: string): BeatError {

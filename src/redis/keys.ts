@@ -41,6 +41,8 @@
  *   <prefix>:{<name>}:entries:changes  zset  runtime entry name → the version of its last change (kept after a delete:
  *                              a name in here and not in `entries` was deleted at that version)
  *   <prefix>:{<name>}:entries:version  string  the version counter of the runtime entries, raised by each write
+ *   <prefix>:{<name>}:entries:bytes  string  the bytes of the runtime entries' names and definitions (JSON), kept by
+ *                              entries-write.lua for entryLimits.maxStoreBytes (counted again when missing)
  *   <prefix>:{<name>}:entries:receipt:<id>  string  the reply of one write that changed something (JSON), kept
  *                              DEFAULTS.entriesReceiptMs: the same write sent again answers what it did the first time
  *   <prefix>:{<name>}:statics  set  the names of the config file's entries, written by the leader: runtime entries may not take them
@@ -101,6 +103,8 @@ export interface SchedulerKeys {
   /** The runtime entries' names in a zset of score 0, for pages in name order (ZRANGEBYLEX). */
   readonly entryNames: string;
   readonly entriesVersion: string;
+  /** The bytes of the runtime entries' names and definitions, for entryLimits.maxStoreBytes. */
+  readonly entriesBytes: string;
   /** One write's receipt (entries-write.lua), so that sending it again answers what it did. */
   entriesReceipt(id: string): string;
   readonly statics: string;
@@ -147,6 +151,7 @@ export const SCHEDULER_KEY_TYPES = {
   entryChanges: 'zset',
   entryNames: 'zset',
   entriesVersion: 'string',
+  entriesBytes: 'string',
   statics: 'set',
   staticsId: 'string',
   alertItems: 'hash',
@@ -197,6 +202,7 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     entryChanges: `${base}entries:changes`,
     entryNames: `${base}entries:names`,
     entriesVersion: `${base}entries:version`,
+    entriesBytes: `${base}entries:bytes`,
     entriesReceipt: (id) => `${base}entries:receipt:${id}`,
     statics: `${base}statics`,
     staticsId: `${base}statics:id`,

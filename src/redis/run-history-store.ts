@@ -10,6 +10,7 @@ import type { FinishedRuns, RunHistory, RunRecord, RunToRecord } from '../ports/
 import type { SchedulerKeys } from './keys.js';
 import { decodeFinished, decodeRun, encodeRun } from './run-history-codec.js';
 import { withScripts } from './scripts.js';
+import { nameWrongType } from './server-errors.js';
 
 /** Runs per script call: keys and arguments of one call stay a few hundred kilobytes at most. */
 const CHUNK = 500;
@@ -37,6 +38,22 @@ export class RedisRunHistory implements RunHistory {
     private readonly pausing?: FailurePausing,
   ) {}
 
+  /** History key → why it cannot be read or written (its type), while it cannot: one entry's fault, see faults(). */
+  private readonly faulty = new Map<string, string>();
+
+  faults(): readonly string[] {
+    return [...this.faulty.values()];
+  }
+
+  /** Names `key` (a history list found holding another type) among the faults. */
+  private async fault(key: string, error: unknown): Promise<void> {
+    const named = await nameWrongType(this.client, error, [[key, 'list']]);
+    this.faulty.set(
+      key,
+      `${named instanceof Error ? named.message : String(named)}; its entry's runs are neither recorded nor shown until then`,
+    );
+  }
+
   recordPublished(runs: readonly RunToRecord[]): Promise<void> {
     return this.write('push', runs);
   }
@@ -63,9 +80,12 @@ export class RedisRunHistory implements RunHistory {
         ]),
       ];
       const replies = await scripts.runHistory(keys.length, ...keys, ...args);
-      chunk.forEach((r, i) => {
+      for (const [i, r] of chunk.entries()) {
         if (replies[i] === 2) this.pausing?.paused(r.entry, r.record);
-      });
+        // Refused: its history list holds another type (run-history.lua), named as a read of it would.
+        if (replies[i] === 4)
+          await this.fault(this.keys.runs(r.entry), new Error('WRONGTYPE Operation against a key holding the wrong kind of value'));
+      }
     }
   }
 
@@ -112,10 +132,15 @@ export class RedisRunHistory implements RunHistory {
     for (let from = 0; from < entries.length; from += CHUNK) {
       const chunk = entries.slice(from, from + CHUNK);
       if (chunk.length === 0) break;
-      const [texts, counts] = await Promise.all([
-        this.client.hmget(this.keys.runsFinished, ...chunk),
-        this.client.hmget(this.keys.failures, ...chunk),
-      ]);
+      const { runsFinished, failures } = this.keys;
+      const [texts, counts] = await Promise.all([this.client.hmget(runsFinished, ...chunk), this.client.hmget(failures, ...chunk)]).catch(
+        async (error: unknown) => {
+          throw await nameWrongType(this.client, error, [
+            [runsFinished, 'hash'],
+            [failures, 'hash'],
+          ]);
+        },
+      );
       chunk.forEach((entry, i) => {
         const text = texts[i];
         const summary = text === null || text === undefined ? undefined : decodeFinished(text, counts[i]);
@@ -155,7 +180,9 @@ export class RedisRunHistory implements RunHistory {
   private async scanHash(key: string, each: (field: string, value: string) => void): Promise<void> {
     let cursor = '0';
     do {
-      const [next, pairs] = await this.client.hscan(key, cursor, 'COUNT', SCAN_COUNT);
+      const [next, pairs] = await this.client.hscan(key, cursor, 'COUNT', SCAN_COUNT).catch(async (error: unknown) => {
+        throw await nameWrongType(this.client, error, [[key, 'hash']]);
+      });
       for (let i = 0; i + 1 < pairs.length; i += 2) each(pairs[i]!, pairs[i + 1]!);
       cursor = next;
     } while (cursor !== '0');
@@ -166,9 +193,19 @@ export class RedisRunHistory implements RunHistory {
     const pipeline = this.client.pipeline();
     for (const entry of entries) pipeline.lrange(this.keys.runs(entry), 0, limit - 1);
     const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([error, items]) => {
-      if (error) throw error;
-      return (items as string[]).map(decodeRun).filter((r): r is RunRecord => r !== undefined);
-    });
+    const out: RunRecord[][] = [];
+    // One entry's list of another type is that entry's fault: its runs read as none, and it is named (faults()).
+    for (const [i, [error, items]] of replies.entries()) {
+      const key = this.keys.runs(entries[i] as string);
+      if (error) {
+        if (!/\bWRONGTYPE\b/.test(error.message)) throw error;
+        await this.fault(key, error);
+        out.push([]);
+        continue;
+      }
+      this.faulty.delete(key);
+      out.push((items as string[]).map(decodeRun).filter((r): r is RunRecord => r !== undefined));
+    }
+    return out;
   }
 }

@@ -12,7 +12,7 @@
  * makes the request wait for the entry as it is now (planned again from there), a delete makes it
  * a request for an entry the leader lacks.
  */
-import { overLimitMessage, planFrom, CLI_FIELDS } from '../control/backfill.js';
+import { overLimitMessage, planFromSliced, CLI_FIELDS } from '../control/backfill.js';
 import { backfillRefusal } from '../core/backfill.js';
 import { backfillOverlap, needsOutcomes, revokesPrevious } from '../core/backfill-overlap.js';
 import type { BackfillOverlap } from '../core/backfill-overlap.js';
@@ -113,7 +113,8 @@ async function workOne(
     await refuse(o, text, request, problem);
     return undefined;
   }
-  const plan = planFrom(entry, request, request.anchorMs);
+  // Planned in pages with a turn of the loop between them: up to backfillLimitMax slots, never in one piece.
+  const plan = await planFromSliced(entry, request, request.anchorMs);
   if (plan.overLimit) {
     await refuse(o, text, request, overLimitMessage(entry.name, request.limit, CLI_FIELDS));
     return undefined;

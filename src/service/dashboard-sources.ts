@@ -5,6 +5,7 @@
  * the control keys that `beat pause/resume/trigger` use.
  */
 import type { RedisClient } from '../redis/connect.js';
+import { statusParts } from '../control/status-parts.js';
 import { ENV } from '../base/env.js';
 import { VERSION } from '../base/version.js';
 import type { MessageEnv } from '../celery/message.js';
@@ -148,14 +149,16 @@ async function entryStatuses(inputs: DashboardInputs, held: HeldSet, names: read
   const entries = names.map((n) => byName.get(n)).filter((e): e is ResolvedEntry => e !== undefined);
   if (entries.length === 0) return new Map();
   // The pause notes and notes hashes hold a field only for the entries given one: small.
+  // Each part read on its own: a key something else wrote costs its part (the overview's /status names it), not the list.
+  const part = statusParts([]);
   const [states, paused, pauseNotes, notes, leader, failing, unconsumed] = await Promise.all([
-    inputs.states.readSome(entries.map((e) => e.name)),
-    inputs.control.paused(),
-    inputs.control.pauseNotes(),
-    inputs.control.notes(),
-    inputs.control.leader(),
-    inputs.failures?.read(),
-    inputs.unconsumed?.read(),
+    part(inputs.states.readSome(entries.map((e) => e.name)), new Map()),
+    part(inputs.control.paused(), new Set<string>()),
+    part(inputs.control.pauseNotes(), new Map()),
+    part(inputs.control.notes(), new Map()),
+    part(inputs.control.leader(), undefined),
+    part(inputs.failures?.read(), undefined),
+    part(inputs.unconsumed?.read(), undefined),
   ]);
   const nextSlots = bookedSlots(supervisor.runner);
   const status = buildStatus({

@@ -5,6 +5,7 @@
  * nothing changes the schedule.
  */
 import { buildStatus } from '../control/status.js';
+import { statusParts } from '../control/status-parts.js';
 import type { DeploymentStatus } from '../control/status.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { HttpHandlers, Probe } from '../http/server.js';
@@ -26,7 +27,8 @@ import type { ResolvedEntry } from '../config/resolve.js';
 export interface ProbeSources {
   readonly instanceId: string;
   readonly clock: Clock;
-  readonly supervisor: Pick<Supervisor, 'config' | 'leading' | 'runner' | 'stopping' | 'stateLost'>;
+  readonly supervisor: Pick<Supervisor, 'config' | 'leading' | 'runner' | 'stopping' | 'stateLost'> &
+    Partial<Pick<Supervisor, 'cannotLead'>>;
   /** The state Redis connection (ioredis's `status`: 'ready' when connected). */
   readonly redis: { readonly status: string };
   /** Why the local clock keeps this replica from leading, if it does. */
@@ -41,7 +43,7 @@ export interface ProbeSources {
   /** The runtime entries this replica keeps (in force, and those that do not run). */
   readonly catalog?: Pick<EntryCatalog, 'entries' | 'problems'> & Partial<Pick<EntryCatalog, 'outOfSync'>>;
   /** The entries' run histories (read only with a resultBackend or taskEvents). */
-  readonly runs: Pick<RunHistory, 'latest' | 'finished'>;
+  readonly runs: Pick<RunHistory, 'latest' | 'finished' | 'faults'>;
   /** The entries whose runs are refused because of the entry alone. */
   readonly failures?: Pick<RedisEntryFailures, 'read'>;
   /** The schedule's queues the leader finds nobody consumes. */
@@ -86,6 +88,15 @@ async function readyProbe(sources: ProbeSources): Promise<Probe> {
   }
   if (sources.supervisor.leading && !sources.publishing.ready()) {
     return { ok: false, reason: sources.publishing.status, brief: 'leading, and the broker is not ready' };
+  }
+  // A key of the deployment that keeps it from leading (every replica alike): not ready, naming it.
+  const refusal = supervisor.cannotLead;
+  if (refusal !== undefined && !supervisor.leading) {
+    return {
+      ok: false,
+      reason: `cannot lead: ${refusal}`,
+      brief: 'cannot lead: a key of the deployment holds a value tsbeat never writes',
+    };
   }
   const found = sources.watch.current;
   // No replica can lead: not ready, whatever else holds.
@@ -141,18 +152,22 @@ async function statusOf(sources: ProbeSources, page: { offset: number; limit: nu
   const nowMs = clock.now();
   const { fileEntries, runtimePage, total, end } = entriesPage(config.entries, sources.catalog, page);
   const names = [...fileEntries, ...(runtimePage ?? [])].map((e) => e.name);
+  // Each part read on its own: a key something else wrote costs its part, named among the warnings.
+  const keyWarnings: string[] = [];
+  const part = statusParts(keyWarnings);
   const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing, unconsumed] = await Promise.all([
-    sources.states.readAll(),
-    sources.control.paused(),
-    sources.control.pauseNotes(),
-    sources.control.notes(),
-    sources.control.leader(),
-    sources.replicas.read(),
-    !keepsRunHistory(config) ? undefined : sources.runs.latest(names),
-    !keepsRunHistory(config) ? undefined : sources.runs.finished(names),
-    sources.failures?.read(),
-    sources.unconsumed?.read(),
+    part(sources.states.readAll(), new Map()),
+    part(sources.control.paused(), new Set<string>()),
+    part(sources.control.pauseNotes(), new Map()),
+    part(sources.control.notes(), new Map()),
+    part(sources.control.leader(), undefined),
+    part(sources.replicas.read(), []),
+    !keepsRunHistory(config) ? undefined : part(sources.runs.latest(names), undefined),
+    !keepsRunHistory(config) ? undefined : part(sources.runs.finished(names), undefined),
+    part(sources.failures?.read(), undefined),
+    part(sources.unconsumed?.read(), undefined),
   ]);
+  keyWarnings.push(...(sources.runs.faults?.() ?? []));
   const status = buildStatus({
     ...(failing === undefined ? {} : { failing }),
     ...(unconsumed === undefined ? {} : { unconsumed }),
@@ -167,7 +182,7 @@ async function statusOf(sources: ProbeSources, page: { offset: number; limit: nu
     replicas,
     self: { instance: sources.instanceId, role: supervisor.leading ? 'leader' : 'standby' },
     nowMs,
-    warnings: warningsOf(sources.watch.current),
+    warnings: [...warningsOf(sources.watch.current), ...keyWarnings],
     ...(sources.catalog === undefined
       ? {}
       : {

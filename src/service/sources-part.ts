@@ -11,7 +11,7 @@ import { queueNameContextOf } from '../config/queue-names.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Clock } from '../ports/clock.js';
 import { forgetOwnedNow } from '../redis/entry-owned.js';
-import { RedisEntryStore } from '../redis/entry-store.js';
+import { RedisEntryStore, storeBudget } from '../redis/entry-store.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { EntryCatalog, runtimeSources } from '../runtime/entry-catalog.js';
 import { sourceChangeRecorder } from './audit-reader.js';
@@ -34,10 +34,14 @@ export function makeEntrySources(options: {
   const { config, keys, logger: log, clock, inForce } = options;
   const { state, subscriber, redbeat, django } = options.connections;
   const staticNames = new Set(config.entries.map((e) => e.name));
-  const entryStore = new RedisEntryStore(state, keys, staticNames, queueNameContextOf(config), {
-    zone: config.timezone,
-    calendars: config.calendars,
-  });
+  const entryStore = new RedisEntryStore(
+    state,
+    keys,
+    staticNames,
+    queueNameContextOf(config),
+    { zone: config.timezone, calendars: config.calendars },
+    storeBudget(config),
+  );
   const catalog = new EntryCatalog({
     sources: runtimeSources({ store: entryStore, redbeat: redbeat?.source, django }),
     logger: log,

@@ -10,6 +10,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { configFingerprint, fingerprintFields } from '../control/fingerprint.js';
 import type { ConfigFingerprint } from '../control/fingerprint.js';
 import { DEFAULTS } from '../base/defaults.js';
+import { isKeyFault } from '../control/status-parts.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { Clock } from '../ports/clock.js';
@@ -149,6 +150,18 @@ export class Supervisor {
     return this.session?.runner;
   }
 
+  /**
+   * Why this instance could not lead at its last try, when a key of the deployment holds what
+   * tsbeat never writes (the state hash of another type: every replica fails alike, so the
+   * deployment publishes nothing): the refusal, naming the key and its repair; undefined once a
+   * session starts.
+   */
+  get cannotLead(): string | undefined {
+    return this.keyRefusal;
+  }
+
+  private keyRefusal: string | undefined;
+
   /** True once stop() was called. */
   get stopping(): boolean {
     return this.stopRequested;
@@ -272,7 +285,9 @@ export class Supervisor {
     try {
       await this.options.beforeSession?.();
       await current.start(this.options.control);
+      this.keyRefusal = undefined;
     } catch (error) {
+      this.keyRefusal = isKeyFault(error) ? error.message : undefined;
       this.session = undefined;
       await current.stop();
       await Promise.all((this.options.leaderTasks ?? []).map((task) => task.stop()));

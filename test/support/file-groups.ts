@@ -64,6 +64,8 @@ export const IN_PAIRS: readonly string[] = [
   'test/integration/entry-incarnations.test.ts',
   'test/integration/entry-limits.test.ts',
   'test/integration/http-hostile.test.ts',
+  // An every-second probe counted in 2-second windows while each key is damaged and put back.
+  'test/integration/hostile-redis.test.ts',
   'test/integration/http.test.ts',
   'test/integration/leadership-diagnostics.test.ts',
   'test/integration/overlap.test.ts',

@@ -13,8 +13,14 @@ import {
   decodeBackfillProgress,
   decodeBackfillRequest,
   encodeBackfillRequest,
+  planFrom,
+  planFromSliced,
   progressText,
 } from '../../src/control/backfill.js';
+import { DEFAULTS } from '../../src/base/defaults.js';
+import { parseEntryDefinition } from '../../src/config/entry-definition.js';
+import { resolveEntry } from '../../src/config/resolve.js';
+import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { parseCronLine } from '../../src/core/cron/index.js';
 import { mergeSpans } from '../../src/core/exclusions.js';
 import type { Exclusions } from '../../src/core/exclusions.js';
@@ -178,5 +184,39 @@ describe('codecs', () => {
     expect(decodeRun(encodeRun({ ...run, origin: 'trigger' }))).toEqual({ ...run, origin: 'trigger' });
     expect(decodeRun(encodeRun(run))).toEqual(run);
     expect(decodeRun('{"id":"t","slot":1,"pub":2,"st":"PENDING","origin":"carrier-pigeon"}')).toEqual(run);
+  });
+});
+
+describe('the leader plans a backfill in pages (planFromSliced)', () => {
+  const entryOf = (definition: Record<string, unknown>): ResolvedEntry => {
+    const parsed = parseEntryDefinition({ task: 't.b', ...definition });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    return resolveEntry('b', parsed.entry, 'UTC', 'store');
+  };
+  const FROM = Date.parse('2026-01-01T00:00:00Z');
+  const cases: [string, Record<string, unknown>, number, number][] = [
+    ['every second, 25,000 slots within the limit', { schedule: 1 }, 25_000 * 1000 - 1, 30_000],
+    ['every second, over the limit by one', { schedule: 1 }, 25_000 * 1000, 25_000],
+    ['at the limit exactly, on a page boundary', { schedule: 1 }, 3000 * 1000 - 1, 3000],
+    ['a crontab with exclusions', { schedule: { cron: '*/5 * * * *' }, exclude: ['* 0-5 * * *'] }, 40 * 86_400_000, 20_000],
+    ['fewer slots than a page', { schedule: 3600 }, 86_400_000, 1000],
+  ];
+  it.each(cases)('%s: the same plan as in one piece, with turns of the loop between pages', async (_, definition, spanMs, limit) => {
+    const entry = entryOf(definition);
+    const range = { fromMs: FROM, toMs: FROM + spanMs, limit };
+    const anchorMs = FROM - 1000;
+    // A turn of the loop counted by an immediate that queues itself again: one per turn.
+    let turns = 0;
+    let counting = true;
+    const tick = (): void => {
+      turns += 1;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const sliced = await planFromSliced(entry, range, anchorMs);
+    counting = false;
+    expect(sliced).toEqual(planFrom(entry, range, anchorMs));
+    const pages = Math.ceil((sliced.slots.length + sliced.excluded.length) / DEFAULTS.backfillDryRunPage);
+    expect(turns).toBeGreaterThanOrEqual(pages - 1);
   });
 });

@@ -43,6 +43,7 @@ const TODAY: Record<string, string> = {
   entryChanges: 'tsbeat:{prod}:entries:changes',
   entryNames: 'tsbeat:{prod}:entries:names',
   entriesVersion: 'tsbeat:{prod}:entries:version',
+  entriesBytes: 'tsbeat:{prod}:entries:bytes',
   entriesReceipt: 'tsbeat:{prod}:entries:receipt:x',
   statics: 'tsbeat:{prod}:statics',
   staticsId: 'tsbeat:{prod}:statics:id',

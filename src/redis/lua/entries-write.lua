@@ -12,7 +12,9 @@
   KEYS[6]   paused set, KEYS[7] resumed hash: a deleted entry leaves them too, unless ARGV[2] says to
             keep its history (else one created again under its name would start paused)
   KEYS[8]   entries:names zset: every stored name at score 0, for pages in name order (ZRANGEBYLEX)
-  KEYS[9]   optional: this write's receipt string (entries:receipt:<id>, a new id per write). When it
+  KEYS[10]  optional: entries:bytes string, the bytes of the stored names and definitions (JSON), for the
+            store's budget (counted again from KEYS[1] when missing or not a number)
+  KEYS[9]   optional (given when KEYS[10] is): this write's receipt string (entries:receipt:<id>, a new id per write). When it
             exists the write was already applied (ioredis sent it again after its connection died):
             its reply is answered and nothing is written
 
@@ -23,7 +25,8 @@
             replace, with the entry's canonical JSON) or "del" (the JSON is ignored), either with
             "@<version>" appended to apply only if the entry's stored version is that one (0: only
             if there is none), for a read-modify-write that must not overwrite a change made meanwhile;
-            with KEYS[9], one more: how long the receipt is kept, ms
+            with KEYS[9], one more: how long the receipt is kept, ms; with KEYS[10], two more: the most
+            entries the store may hold and the most bytes (entryLimits.maxEntries, maxStoreBytes)
 
   Reply   {version, outcome 1, …, outcome N}: version is the counter after the write (unchanged
           when nothing changed); each outcome is "created", "updated", "unchanged", "deleted" or
@@ -31,9 +34,13 @@
           {"static", name} when a put names a config-file entry: nothing written.
           {"conflict", name, stored version} when an op's expected version is not the stored one
           (0 = none stored): nothing written.
-  Errors  WRONGTYPE naming the key when a key holds another type; ERR when now or N is not a
+          {"budget", "entries" or "bytes", the total after the write, the limit} when a write that
+          grows the store would take it past a limit of KEYS[10]'s: nothing written (a write that
+          does not grow it passes, so that a store over a lowered limit can shrink).
+  Errors  WRONGTYPE naming the key when a key holds another type; GARBLED naming KEYS[3] when it
+          holds no whole number (something else wrote it); ERR when now or N is not a
           number, or an op is neither put nor del. All before anything is written.
-  Writes  HSET / HDEL of the entries (a created entry's incarnation is the new version, an updated one
+  Writes  SET of KEYS[10] (the bytes after the write, when anything changed); HSET / HDEL of the entries (a created entry's incarnation is the new version, an updated one
           keeps its own; includes/entry-record.lua); ZADD of each changed name at the new version; INCR of the
           counter (once, when anything changed); ZADD of created names to / ZREM of deleted ones from
           entries:names; HDEL of deleted entries' states, SREM from paused
@@ -47,13 +54,20 @@
 local SCRIPT = 'entries-write'
 local refused = wrongType(SCRIPT, KEYS[1], 'hash') or wrongType(SCRIPT, KEYS[2], 'zset') or
   wrongType(SCRIPT, KEYS[3], 'string') or wrongType(SCRIPT, KEYS[4], 'set') or wrongType(SCRIPT, KEYS[5], 'hash') or
-  wrongType(SCRIPT, KEYS[6], 'set') or wrongType(SCRIPT, KEYS[7], 'hash') or wrongType(SCRIPT, KEYS[8], 'zset')
+  wrongType(SCRIPT, KEYS[6], 'set') or wrongType(SCRIPT, KEYS[7], 'hash') or wrongType(SCRIPT, KEYS[8], 'zset') or
+  (KEYS[10] and wrongType(SCRIPT, KEYS[10], 'string'))
 if refused then return refused end
+-- A counter that is no number is refused before anything is written (INCR would fail half-way).
+local counter = redis.call('GET', KEYS[3])
+if counter and not string.match(counter, '^%d+$') then
+  return redis.error_reply('GARBLED ' .. SCRIPT .. ': ' .. KEYS[3] .. ' holds no whole number; nothing was written')
+end
 local now = tonumber(ARGV[1])
 if not now then return redis.error_reply('ERR ' .. SCRIPT .. ': now is not a number') end
 local count = tonumber(ARGV[4])
 local receipt = KEYS[9]
-if not count or count < 0 or #ARGV ~= 4 + 3 * count + (receipt and 1 or 0) then
+local budget = KEYS[10]
+if not count or count < 0 or #ARGV ~= 4 + 3 * count + (receipt and 1 or 0) + (budget and 2 or 0) then
   return redis.error_reply('ERR ' .. SCRIPT .. ': ARGV[4] must be the number of (op, name, entry) triples that follow' ..
     (receipt and ', then the receipt\'s lifetime' or ''))
 end
@@ -83,6 +97,7 @@ if redis.call('SCARD', KEYS[4]) <= count then
 end
 local outcomes = {}
 local changed = false
+local grownEntries, grownBytes = 0, 0
 -- The entry's JSON as an earlier op of this call left it (false: deleted), for the names one changed.
 local earlier = {}
 for i = 1, count do
@@ -119,6 +134,16 @@ for i = 1, count do
     return redis.error_reply('ERR ' .. SCRIPT .. ': operation ' .. i .. ' is neither put nor del')
   end
   if outcomes[i] ~= 'unchanged' and outcomes[i] ~= 'absent' then changed = true end
+  -- What the write adds to the store: entries, and bytes of names and definitions.
+  if outcomes[i] == 'created' then
+    grownEntries = grownEntries + 1
+    grownBytes = grownBytes + #name + #json
+  elseif outcomes[i] == 'updated' then
+    grownBytes = grownBytes + #json - #(entry or '')
+  elseif outcomes[i] == 'deleted' then
+    grownEntries = grownEntries - 1
+    grownBytes = grownBytes - #name - #(entry or '')
+  end
   if op == 'del' then
     earlier[name] = false
   elseif outcomes[i] ~= 'unchanged' then
@@ -126,7 +151,30 @@ for i = 1, count do
   end
 end
 
-local version = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
+-- The store's budget: checked before anything is written, kept after.
+local storeBytes
+if budget and changed then
+  local held = redis.call('HLEN', KEYS[1])
+  storeBytes = tonumber(redis.call('GET', budget) or '')
+  -- An empty store holds no bytes, whatever the counter says (the hash deleted by hand).
+  if held == 0 then storeBytes = 0 end
+  if not storeBytes then
+    storeBytes = 0
+    local all = redis.call('HGETALL', KEYS[1])
+    for j = 1, #all, 2 do storeBytes = storeBytes + #all[j] + #(recordEntry(all[j + 1]) or '') end
+  end
+  local base = 4 + 3 * count + (receipt and 1 or 0)
+  local maxEntries, maxBytes = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])
+  if grownEntries > 0 then
+    local entries = held + grownEntries
+    if entries > maxEntries then return { 'budget', 'entries', entries, maxEntries } end
+  end
+  if grownBytes > 0 and storeBytes + grownBytes > maxBytes then
+    return { 'budget', 'bytes', storeBytes + grownBytes, maxBytes }
+  end
+end
+
+local version = tonumber(counter or '0')
 if changed then
   version = redis.call('INCR', KEYS[3])
   -- Each write command gathers its members and is sent when BATCH are waiting, at the end, and
@@ -197,6 +245,7 @@ if changed then
     end
   end
   flush()
+  if storeBytes then redis.call('SET', budget, string.format('%d', math.max(0, storeBytes + grownBytes))) end
   redis.call('PUBLISH', ARGV[3], 'entries ' .. version)
 end
 local reply = { version }

@@ -51,11 +51,12 @@
                 is no state (the new one starts afresh, its first run counts 1). The entry fence: a deleted
                 entry's state is never written back, and no run goes out with an old definition
             3 = refused: one of the run's lists (or an earlier run's of the same entry in this
-                batch) holds another Redis type: none of its payloads went anywhere, its state
-                did not move; the other runs go on
+                batch) holds another Redis type, or, for a run with a record revision, the entries
+                hash (KEYS[3]) does: none of its payloads went anywhere, its state did not move;
+                the other runs go on
          A missing or unreadable state is no state: the entry's first run here is fresh and counts 1.
-    k, t    after the R codes: each list key that holds another type, and the type (TYPE's name)
-  Errors  WRONGTYPE naming the key when the fence, the state or the entries hash holds another type
+    k, t    after the R codes: each list key (and the entries hash) that holds another type, and the type (TYPE's name)
+  Errors  WRONGTYPE naming the key when the fence or the state hash holds another type
           (the whole deployment's fault: nothing is written); ERR when a slot is not a number. All
           before anything is written: all or nothing.
   Writes  LPUSH / PUBLISH of the fresh runs' payloads; HSET of their states ('{"slot":' .. slot .. ',' ..
@@ -81,10 +82,18 @@ local latest = now + tonumber(ARGV[2])
 -- A Lua error does not undo the writes made before it, so a push that would fail (a queue key
 -- holding something other than a list) must be found before anything is written. Such a key is one
 -- entry's fault (its queue names a key of tsbeat's, kombu's or the application's), so it refuses
--- only the runs that push to it; the state and entries hashes are the deployment's, and refuse the batch.
-local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash')
+-- only the runs that push to it. The state hash is the deployment's, and refuses the batch; the
+-- entries hash is the runtime entries': another type there refuses their runs only (the config
+-- file's carry no record revision and go on), and is listed with the queue keys.
+local refused = wrongType(SCRIPT, KEYS[2], 'hash')
 if refused then return refused end
 local badKey, badKeys = nil, {}
+local recordsKind = redis.call('TYPE', KEYS[3]).ok
+local recordsRefused = recordsKind ~= 'hash' and recordsKind ~= 'none'
+if recordsRefused then
+  badKeys[1] = KEYS[3]
+  badKeys[2] = recordsKind
+end
 for i = 4, #KEYS do
   local kind = redis.call('TYPE', KEYS[i]).ok
   if kind ~= 'list' and kind ~= 'none' then
@@ -164,8 +173,12 @@ end
 local checked, c = {}, 0
 for r = 1, runs do
   if ARGV[REVISIONS + r] ~= '' and not fenceOf(ARGV[REVISIONS + r]) then
-    c = c + 1
-    checked[c] = r
+    if recordsRefused then
+      refusedRun[r] = true
+    else
+      c = c + 1
+      checked[c] = r
+    end
   end
 end
 for first = 1, c, CHUNK do

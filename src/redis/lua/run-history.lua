@@ -42,8 +42,9 @@
   Either way the entry is then in the pending set exactly while one of its records is not final.
 
   Reply   per run in order: 1 = written, 0 = left as it was, 2 = written and the entry paused by it,
-          3 = superseded (the entry fence): nothing written for it, the pending set untouched.
-  Errors  WRONGTYPE naming the key when a key holds another type, before anything is written;
+          3 = superseded (the entry fence): nothing written for it, the pending set untouched;
+          4 = refused: its history list holds another type (nothing written for it; the caller names the key).
+  Errors  WRONGTYPE naming the key when a key other than a history list holds another type, before anything is written;
           ERR when the arguments are not five per run.
   Writes  LPUSH + LTRIM (push) or LSET (update) of the history lists; SADD / SREM of the pending set;
           HSET of the finished hash, HINCRBY / HDEL of the failures hash (update of a final record);
@@ -63,9 +64,12 @@ if refused then return refused end
 if (#ARGV - 2) ~= 5 * (#KEYS - 7) then
   return redis.error_reply('ERR ' .. SCRIPT .. ': expected five arguments per run, one run per history key')
 end
+-- A history list of another type is its entry's fault alone (something else wrote the key): its
+-- run is refused (4), the others' are written.
+local wrongList = {}
 for i = 8, #KEYS do
-  refused = wrongType(SCRIPT, KEYS[i], 'list')
-  if refused then return refused end
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  if kind ~= 'list' and kind ~= 'none' then wrongList[i] = kind end
 end
 
 local FINAL = { SUCCESS = true, FAILURE = true, REVOKED = true, unknown = true }
@@ -138,7 +142,9 @@ for i = 3, #ARGV, 5 do
   local key = KEYS[run + 7]
   local entry, id, record, pauseAfter, fence = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]) or 0, ARGV[i + 4]
   local wrote = 3
-  if holds(entry, fence) then
+  if wrongList[run + 7] then
+    wrote = 4
+  elseif holds(entry, fence) then
     wrote = 0
     local at, stored = findId(key, id)
     if mode == 'push' then
