@@ -27,6 +27,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { followsOutcomes } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
+import { labelsText } from '../core/labels.js';
 
 /** The --note of a pause, resume or trigger, checked; undefined without one. */
 function noteOf(command: string, text: string | undefined): string | undefined {
@@ -279,6 +280,8 @@ function entryTable(status: DeploymentStatus, withOutcomes: boolean, io: Io): vo
   // deployment's table is unchanged.
   const noted = status.entries.some((e) => e.lastNote !== null);
   const origins = status.entries.some((e) => e.origin !== 'file') || status.entryProblems.length > 0;
+  // LABELS only when some entry has one.
+  const labelled = status.entries.some((e) => Object.keys(e.labels).length > 0);
   io.out(
     renderTable(
       [
@@ -292,6 +295,7 @@ function entryTable(status: DeploymentStatus, withOutcomes: boolean, io: Io): vo
         ...(withOutcomes ? ['LAST OUTCOME', 'LAST FINISHED', 'LAST SUCCESS', 'LAST FAILURE'] : []),
         ...(noted ? ['NOTE'] : []),
         ...(origins ? ['ORIGIN'] : []),
+        ...(labelled ? ['LABELS'] : []),
       ],
       status.entries.map((e) => [
         e.name,
@@ -304,6 +308,7 @@ function entryTable(status: DeploymentStatus, withOutcomes: boolean, io: Io): vo
         ...(withOutcomes ? [outcomeText(e.lastOutcome), finishedText(e), e.lastSuccessAt ?? '-', e.lastFailureAt ?? '-'] : []),
         ...(noted ? [e.lastNote === null ? '-' : `${e.lastNote.action}: ${e.lastNote.note}`] : []),
         ...(origins ? [e.origin] : []),
+        ...(labelled ? [labelsText(e.labels) || '-'] : []),
       ]),
     ),
   );

@@ -13,6 +13,7 @@ import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettin
 import { canvasBoundProblem, chainSchema, hasGroups, entryArgsSchema, entryKwargsSchema, signatureSchema } from './canvas-schema.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { djangoSourceSchema } from './django-source-schema.js';
+import { labelsSchema } from './labels-schema.js';
 import { leaseMarginMs } from './lease-margin.js';
 import { entryNameSchema, taskNameSchema } from './name-text.js';
 import { calendarsSchema, excludeSchema, unknownCalendarMessage, unknownCalendars } from './exclude-schema.js';
@@ -159,6 +160,8 @@ export const entrySchema = keyed({
   alerts: alertsSchema.optional(),
   /** `monitor.sentry`: this entry's runs check in to Sentry Crons (see sentry-schema.ts). */
   monitor: monitorSchema.optional(),
+  /** Labels to select the entry by (`team: billing`): Kubernetes' spelling and selectors (see labels-schema.ts). */
+  labels: labelsSchema.optional(),
 }).superRefine((entry, ctx) => {
   // Reads neither args nor kwargs: entries that differ only in them share one check (entry-shapes.ts).
   if ((entry.task === undefined) === (entry.chain === undefined)) {
