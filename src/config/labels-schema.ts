@@ -44,3 +44,39 @@ export const labelsSchema = z
     }
   })
   .transform((labels) => labels as Record<string, string>);
+
+/** The Prometheus label a label key becomes (kube-state-metrics' rule): `label_` and the key, each character outside [A-Za-z0-9_] an `_`. */
+export function metricLabelName(key: string): string {
+  return `label_${key.replace(/[^A-Za-z0-9_]/g, '_')}`;
+}
+
+const metricKeysError = `metricsLabelKeys must be a list of at most ${DEFAULTS.metricsLabelKeysMax} label keys, such as ["team", "tier"]`;
+
+/**
+ * `metricsLabelKeys`: the label keys that become labels of the tsbeat_entry_labels series (none
+ * unless asked: a label's values multiply the series). Two keys that become one Prometheus name
+ * (`a.b`, `a_b`) are refused.
+ */
+export const metricsLabelKeysSchema = z
+  .array(z.string({ error: metricKeysError }), { error: metricKeysError })
+  .max(DEFAULTS.metricsLabelKeysMax, { error: metricKeysError })
+  .superRefine((keys, ctx) => {
+    const names = new Map<string, string>();
+    keys.forEach((key, index) => {
+      const problem = labelKeyProblem(key);
+      if (problem !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [index], message: `label key ${shown(key)}: ${problem}`, input: key });
+        return;
+      }
+      const name = metricLabelName(key);
+      const other = names.get(name);
+      if (other !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `label keys ${shown(other)} and ${shown(key)} both become the metric label ${name}: name only one`,
+          input: key,
+        });
+      names.set(name, key);
+    });
+  });

@@ -144,6 +144,8 @@ export interface ResolvedConfig {
   readonly sentry?: SentrySettings | undefined;
   /** Most entries with series of their own in /metrics (undefined: DEFAULTS.metricsMaxEntries). */
   readonly metricsMaxEntries?: number | undefined;
+  /** Label keys that label each entry's tsbeat_entry_labels series (`metricsLabelKeys`); undefined: none. */
+  readonly metricsLabelKeys?: readonly string[] | undefined;
   /**
    * The config's entries as their author wrote them (before defaults and resolving), and the file
    * they were read from: what the dashboard shows as an entry's definition. Set by parseConfig.
@@ -285,6 +287,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
     taskCreateMissingQueueType: parsed.taskCreateMissingQueueType,
     maxIntervalMs: parsed.maxInterval,
     ...(parsed.metricsMaxEntries === undefined ? {} : { metricsMaxEntries: parsed.metricsMaxEntries }),
+    ...(parsed.metricsLabelKeys === undefined || parsed.metricsLabelKeys.length === 0 ? {} : { metricsLabelKeys: parsed.metricsLabelKeys }),
     lock: {
       ttlMs: parsed.lock.ttl,
       renewEveryMs: parsed.lock.renewEvery ?? renewalPeriodMs(parsed.lock.ttl),

@@ -5,6 +5,13 @@ import type { LabelSelector } from '../../src/core/label-selector.js';
 import { parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { resolveEntry } from '../../src/config/resolve.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
+import { parseConfig } from '../../src/config/load.js';
+import { buildIndex, pageRow, selectRows } from '../../src/dashboard/entry-rows.js';
+import { parseQuery } from '../../src/dashboard/list-query.js';
+import { Refusal } from '../../src/dashboard/replies.js';
+import { metricLabelName } from '../../src/config/labels-schema.js';
+import { BeatMetrics } from '../../src/observe/metrics.js';
+import type { MetricsSource } from '../../src/observe/metrics.js';
 
 function selector(text: string): LabelSelector {
   const parsed = parseSelector(text);
@@ -117,5 +124,71 @@ describe('label selectors read as Kubernetes reads them', () => {
     if (parsed.ok) return;
     expect(parsed.problem.position).toBe(position);
     expect(parsed.problem.message).toContain(message);
+  });
+});
+
+describe("the dashboard's selector filter", () => {
+  const config = parseConfig(
+    {
+      name: 'dash',
+      beatSchedule: {
+        billing: { task: 'a.b', schedule: 60, labels: { team: 'billing', tier: 'critical' } },
+        batch: { task: 'a.b', schedule: 60, labels: { team: 'billing', tier: 'batch' } },
+        plain: { task: 'a.b', schedule: 60 },
+      },
+    },
+    'test',
+  );
+  it('keeps the rows the selector selects and gives each row its labels', async () => {
+    const index = await buildIndex({ config, entries: config.entries, invalid: [] });
+    const rows = selectRows(index, parseQuery(new URLSearchParams({ selector: 'team=billing,tier!=batch' })), new Set());
+    expect(rows.map((r) => r.name)).toEqual(['billing']);
+    expect(selectRows(index, parseQuery(new URLSearchParams({ selector: '!team' })), new Set()).map((r) => r.name)).toEqual(['plain']);
+    expect(selectRows(index, parseQuery(new URLSearchParams({ selector: ' ' })), new Set())).toHaveLength(3);
+    const row = rows[0];
+    if (row === undefined) throw new Error('no row');
+    expect(pageRow(row, undefined, new Set()).labels).toEqual({ team: 'billing', tier: 'critical' });
+  });
+  it('answers a selector that does not parse with 400 bad_selector naming the position', () => {
+    let refusal: unknown;
+    try {
+      parseQuery(new URLSearchParams({ selector: 'team in billing' }));
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(Refusal);
+    expect(refusal).toMatchObject({ status: 400, code: 'bad_selector' });
+    expect((refusal as Error).message).toBe('selector=team in billing: at character 9: found "billing", expected "(" and a list of values');
+  });
+});
+
+describe('labels as metric labels, only when asked', () => {
+  const source: MetricsSource = {
+    entries: () => ({ enabled: 2, disabled: 0, paused: 0 }),
+    nextFires: () => [
+      ['billing', 1_000],
+      ['plain', 2_000],
+    ],
+    nextFire: () => undefined,
+    labels: (entry: string): Record<string, string> =>
+      entry === 'billing' ? { team: 'billing', 'example.com/tier': 'critical', other: 'x' } : {},
+  };
+  it('exports tsbeat_entry_labels with the keys metricsLabelKeys names, and nothing without it', async () => {
+    const config = parseConfig({ name: 'm', metricsLabelKeys: ['team', 'example.com/tier'] }, 'test');
+    const keys = config.metricsLabelKeys?.map((k) => [k, metricLabelName(k)] as const);
+    const metrics = new BeatMetrics({ processMetrics: false, labelKeys: keys });
+    metrics.readScheduleFrom(source);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('tsbeat_entry_labels{entry="billing",label_team="billing",label_example_com_tier="critical"} 1');
+    expect(text).toContain('tsbeat_entry_labels{entry="plain",label_team="",label_example_com_tier=""} 1');
+    expect(text).not.toContain('label_other');
+    const plain = new BeatMetrics({ processMetrics: false });
+    plain.readScheduleFrom(source);
+    expect(await plain.registry.metrics()).not.toContain('tsbeat_entry_labels');
+  });
+  it('refuses a bad key and two keys that become one metric label', () => {
+    expect(() => parseConfig({ metricsLabelKeys: ['a.b', 'a_b', '-x'] }, 'test')).toThrow(
+      /metricsLabelKeys\[1\]: label keys "a\.b" and "a_b" both become the metric label label_a_b[\s\S]*metricsLabelKeys\[2\]: label key "-x"/,
+    );
   });
 });
