@@ -58,7 +58,7 @@ const setOptions = {
     type: 'string',
     value: 'K=V,…',
     help: `its labels, all of them: team=billing,tier=critical (or a JSON object; '' for none),
-      Kubernetes' spelling; selected by -l/--selector`,
+      Kubernetes' spelling; the -l of status, pause, resume and trigger selects by them`,
   },
   replace: { type: 'boolean', help: 'write only what is given (default: change the keys given)' },
   file: { type: 'string', short: 'f', value: 'FILE', help: 'the entry, from a YAML or JSON file' },

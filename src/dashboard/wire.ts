@@ -233,6 +233,9 @@ export interface AuditEventWire {
   readonly changes: readonly { readonly path: string; readonly before?: string; readonly after?: string }[];
   readonly note?: string;
   readonly taskId?: string;
+  /** A bulk action's selector and the entries it touched (its `entry` is ''). */
+  readonly selector?: string;
+  readonly entries?: readonly string[];
 }
 
 /** A page of GET /api/audit: the events, newest first, and the id to ask for older ones after. */

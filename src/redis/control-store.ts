@@ -18,6 +18,7 @@ import { decodeBackfillProgress, decodeBackfillRequest, encodeBackfillRequest } 
 import type { BackfillProgress } from '../control/backfill.js';
 import { decodeControlNote, encodeControlNote } from '../control/notes.js';
 import type { ControlNote } from '../control/notes.js';
+import type { AuditEvent } from '../control/audit.js';
 
 export const CONTROL_MESSAGE = 'control';
 
@@ -134,6 +135,51 @@ export class ControlStore {
   }
 
   /**
+   * A bulk pause or resume (`-l`): every entry of `entries` at once, in one MULTI with the action's
+   * one audit event (its selector and the entries it changed). Returns the entries it changed (those
+   * not already in that state); none changed records nothing.
+   */
+  async setPausedMany(
+    entries: readonly string[],
+    paused: boolean,
+    nowMs: number,
+    selector: string,
+    audit?: AuditContext,
+  ): Promise<string[]> {
+    const context = this.auditOf(audit);
+    const { note } = context;
+    const now = await this.paused();
+    const changing = entries.filter((entry) => now.has(entry) !== paused);
+    if (changing.length === 0) return [];
+    const multi = this.client.multi();
+    for (const entry of changing) {
+      if (note !== undefined)
+        multi.hset(this.keys.notes, entry, encodeControlNote({ action: paused ? 'pause' : 'resume', note, by: context.who, atMs: nowMs }));
+      if (paused) multi.sadd(this.keys.paused, entry);
+      else multi.srem(this.keys.paused, entry).hset(this.keys.resumed, entry, String(nowMs)).hdel(this.keys.failures, entry);
+      if (paused && note !== undefined) multi.hset(this.keys.pauseNotes, entry, encodePauseNote({ note, by: context.who, atMs: nowMs }));
+      if (!paused) multi.hdel(this.keys.pauseNotes, entry);
+    }
+    const event = { ...auditEvent(context, nowMs, '', paused ? 'pause' : 'resume', []), selector, entries: changing };
+    const log = new AuditLog(this.client, this.keys, context.maxEvents);
+    await log.checkKey();
+    log.addTo(multi, event);
+    try {
+      const failed = ((await multi.exec()) ?? []).find(([error]) => error !== null)?.[0];
+      if (failed) throw failed;
+    } catch (error) {
+      throw await nameWrongType(
+        this.client,
+        error,
+        typedKeys(this.keys, ['notes', 'paused', 'resumed', 'failures', 'pauseNotes', 'audit']),
+      );
+    }
+    logAudit(context.logger, [event]);
+    await this.client.publish(this.keys.events, CONTROL_MESSAGE);
+    return changing;
+  }
+
+  /**
    * The current leader, if the lock is held by the instance the leader hash names, with its config
    * fingerprint (without the entry names: see `compareWithLeader`).
    */
@@ -191,25 +237,47 @@ export class ControlStore {
   }
 
   async requestTrigger(request: TriggerRequest, audit?: AuditContext): Promise<string> {
-    const text = JSON.stringify(request);
+    const [text] = await this.requestTriggers([request], undefined, audit);
+    return text ?? JSON.stringify(request);
+  }
+
+  /**
+   * Queues manual runs for the leader in one MULTI with their audit: one event each, or, for a bulk
+   * trigger (`selector`), the action's one event naming its selector and every entry. Returns each
+   * request's text (to withdraw it with cancelTrigger).
+   */
+  async requestTriggers(requests: readonly TriggerRequest[], selector: string | undefined, audit?: AuditContext): Promise<string[]> {
     const context = this.auditOf(audit);
-    const note = request.note ?? context.note;
-    const multi = this.client.multi().rpush(this.keys.triggers, text);
-    if (note !== undefined)
-      multi.hset(this.keys.notes, request.entry, encodeControlNote({ action: 'trigger', note, by: context.who, atMs: request.at }));
-    const event = auditEvent({ ...context, ...(note === undefined ? {} : { note }) }, request.at, request.entry, 'trigger', [], request.id);
+    const multi = this.client.multi();
+    const texts: string[] = [];
+    const events: AuditEvent[] = [];
+    for (const request of requests) {
+      const text = JSON.stringify(request);
+      texts.push(text);
+      multi.rpush(this.keys.triggers, text);
+      const note = request.note ?? context.note;
+      if (note !== undefined)
+        multi.hset(this.keys.notes, request.entry, encodeControlNote({ action: 'trigger', note, by: context.who, atMs: request.at }));
+      if (selector === undefined)
+        events.push(
+          auditEvent({ ...context, ...(note === undefined ? {} : { note }) }, request.at, request.entry, 'trigger', [], request.id),
+        );
+    }
+    const at = requests[0]?.at;
+    if (selector !== undefined && at !== undefined)
+      events.push({ ...auditEvent(context, at, '', 'trigger', []), selector, entries: requests.map((r) => r.entry) });
     const log = new AuditLog(this.client, this.keys, context.maxEvents);
     await log.checkKey();
-    log.addTo(multi, event);
+    for (const event of events) log.addTo(multi, event);
     try {
       const failed = ((await multi.exec()) ?? []).find(([error]) => error !== null)?.[0];
       if (failed) throw failed;
     } catch (error) {
       throw await nameWrongType(this.client, error, typedKeys(this.keys, ['triggers', 'notes', 'audit']));
     }
-    logAudit(context.logger, [event]);
+    logAudit(context.logger, events);
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
-    return text;
+    return texts;
   }
 
   /** Withdraws a request nobody has published yet; false when it is gone (published meanwhile). */

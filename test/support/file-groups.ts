@@ -36,6 +36,8 @@ export const ALONE: readonly string[] = [
 
 /** Two at a time. */
 export const IN_PAIRS: readonly string[] = [
+  // A bulk pause holds the leader's stop within a second and the others publishing on, by the queue.
+  'test/integration/selectors.test.ts',
   'test/integration/alerts.test.ts',
   'test/integration/backfill.test.ts',
   'test/integration/backfill-overlap.test.ts',
