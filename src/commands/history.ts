@@ -2,9 +2,12 @@
  * `beat history ENTRY`: the entry's last runs and their outcomes, newest first, from the history the
  * leader keeps in Redis when a resultBackend or taskEvents is configured.
  */
+import { oneOrSelected, selectEntries, selectorArg, selectorOption } from './selector-args.js';
+import type { LabelSelector } from '../core/label-selector.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { BeatError, ErrorCode } from '../base/errors.js';
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { formatSeconds, runView, stateText } from '../control/run-view.js';
+import type { RunView } from '../control/run-view.js';
 import { parseCount, unknownEntryError } from './args.js';
 import { openControl, redisOptions } from './control-open.js';
 import { ExitCode } from './io.js';
@@ -16,8 +19,9 @@ import { followsOutcomes } from '../config/resolve.js';
 
 export const historySpec = leaf({
   name: 'history',
-  positionals: { usage: 'ENTRY', most: 1 },
-  about: `Shows ENTRY's last runs, newest first: task id, slot, when it was published, its state (PENDING,
+  positionals: { usage: '[ENTRY]', most: 1 },
+  about: `Shows ENTRY's last runs (with -l, those of every entry the selector selects, entry by entry, an
+ENTRY column first, "entry" in --json), newest first: task id, slot, when it was published, its state (PENDING,
 STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or unknown when no result came within outcomeTimeout),
 when it finished, its runtime and the exception's first line. The leader keeps the last
 ${DEFAULTS.runHistoryLength} runs of each entry when the config has a resultBackend (Celery's
@@ -34,18 +38,68 @@ with task_track_started, or from task events. An ORIGIN column (schedule, trigge
       value: 'N',
       help: `at most N runs, 1 to ${DEFAULTS.runHistoryLength} (default ${DEFAULTS.runHistoryLength})`,
     },
+    ...selectorOption,
   },
   run: (args, io) => historyCommand(args.values, args.positionals, io),
 });
 
+/** `beat history -l`: the runs of every selected entry, entry by entry (an ENTRY column; "entry" in --json). */
+async function selectedHistory(
+  values: { config?: string; broker?: string; json?: boolean },
+  selector: LabelSelector,
+  limit: number,
+  io: Io,
+): Promise<ExitCode> {
+  const control = await openControl(io, values.config, values.broker);
+  try {
+    const entries = await selectEntries(control, selector);
+    if (entries.length === 0) io.err(`beat history: no entry matches -l ${shown(selector.text)}`);
+    const runs: (RunView & { entry: string })[] = [];
+    for (const entry of entries)
+      for (const r of await control.runs.list(entry.name, limit)) runs.push({ entry: entry.name, ...runView(r, entry.timezone) });
+    if (values.json) {
+      io.out(JSON.stringify(runs));
+      return ExitCode.Ok;
+    }
+    if (runs.length === 0) {
+      if (entries.length > 0) io.out(`-l ${selector.text}: no runs recorded`);
+      return ExitCode.Ok;
+    }
+    io.out(
+      renderTable(
+        ['ENTRY', 'PUBLISHED', 'SLOT', 'STATE', 'FINISHED', 'RUNTIME', 'TASK ID', 'ORIGIN', 'EXCEPTION'],
+        runs.map((r) => [
+          r.entry,
+          r.publishedAt,
+          r.slot,
+          stateText(r),
+          r.finishedAt ?? '-',
+          r.runtimeSeconds === null ? '-' : formatSeconds(r.runtimeSeconds),
+          r.taskId,
+          r.origin,
+          r.exception ?? '',
+        ]),
+      ),
+    );
+    return ExitCode.Ok;
+  } catch (error) {
+    throw control.failure('history', error);
+  } finally {
+    await control.close();
+  }
+}
+
 async function historyCommand(
-  values: { config?: string; broker?: string; json?: boolean; limit?: string },
+  values: { config?: string; broker?: string; json?: boolean; limit?: string; selector?: string },
   positionals: readonly string[],
   io: Io,
 ): Promise<ExitCode> {
   const limit =
     values.limit === undefined ? DEFAULTS.runHistoryLength : parseCount('history', '--limit', values.limit, 1, DEFAULTS.runHistoryLength);
   const name = positionals[0];
+  const selector = selectorArg('history', values.selector);
+  oneOrSelected('history', name, selector);
+  if (selector !== undefined) return selectedHistory(values, selector, limit, io);
   if (name === undefined)
     throw new BeatError(ErrorCode.Usage, "beat history: which entry? Usage: beat history ENTRY. See 'beat history --help'.");
   const control = await openControl(io, values.config, values.broker);

@@ -162,6 +162,21 @@ describe('selectors on pause, resume, trigger and status (a real leader, private
       'ledger',
       'report',
     ]);
+    const next = await d.beat('next', '--json', '-l', 'tier=batch');
+    expect((JSON.parse(next.stdout) as { entries: { name: string }[] }).entries.map((e) => e.name)).toEqual(['ledger', 'cleanup']);
+    const list = await d.beat('entries', 'list', '--json', '-l', 'team=data');
+    expect((JSON.parse(list.stdout) as { name: string }[]).map((e) => e.name)).toEqual(['archive']);
+    expect((await d.beat('entries', 'list', '--json', '-l', 'team=billing')).stdout).toBe('[]\n');
+    const exported = await d.beat('entries', 'export', '--format', 'ndjson', '-l', 'tier notin (critical)');
+    expect(
+      exported.stdout
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { name: string }).name),
+    ).toEqual(['archive']);
+    expect((await d.beat('entries', 'export', '--format', 'ndjson', '-l', 'team=ops')).stdout).toBe('');
+    const history = await d.beat('history', '--json', '-l', 'team=billing,!tier');
+    expect(JSON.parse(history.stdout)).toEqual([]);
     const empty = await d.beat('status', '-l', 'team=nobody');
     expect(empty.code).toBe(0);
     expect(empty.stderr).toContain('beat status: no entry matches -l "team=nobody"');
