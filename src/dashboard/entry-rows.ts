@@ -334,7 +334,8 @@ export function selectRows(rowIndex: RowIndex, query: RowQuery, paused: Readonly
             (query.state === undefined || stateOf(r, paused) === query.state) &&
             (query.origin === undefined || r.origin === query.origin) &&
             (query.queue === undefined || r.queue === query.queue) &&
-            (query.selector === undefined || selects(query.selector, r.labels)) &&
+            // An invalid entry has no labels to select by (as `beat status -l` leaves them out).
+            (query.selector === undefined || (r.invalid === null && selects(query.selector, r.labels))) &&
             words.every((w) => r.haystack.includes(w)),
         );
   if (sort === 'name') return descending ? [...filtered].reverse() : filtered;

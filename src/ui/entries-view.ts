@@ -1,5 +1,5 @@
 /** The entry list: search, filters, sortable columns and pages, each page fetched from /ui/api/entries. */
-import { ApiError, get } from './api.js';
+import { ApiError, get, post } from './api.js';
 import { breakable, fill, h, relative } from './dom.js';
 import type { Child } from './dom.js';
 import { resultCell, successCell } from './results-view.js';
@@ -281,12 +281,58 @@ function pageMoves(summary: HTMLElement, pager: HTMLElement, page: PageWire, ref
   );
 }
 
+/**
+ * With a selector: the actions on every entry it selects, each after a confirmation that names the
+ * count; the server refuses (409) when the selection is no longer that count.
+ */
+function bulkBar(bar: HTMLElement, matched: number, refresh: Refresh): void {
+  const selector = state.selector;
+  if (selector === '' || matched === 0) {
+    bar.hidden = true;
+    bar.replaceChildren();
+    return;
+  }
+  const answer = h('span', { class: 'answer', role: 'status' });
+  const act = (verb: 'pause' | 'resume' | 'trigger', label: string) => async (): Promise<void> => {
+    const what = `${label} the ${matched} ${matched === 1 ? 'entry' : 'entries'} the selector ${selector} selects?`;
+    if (!window.confirm(what)) return;
+    try {
+      const done = await post<{ entries: string[]; changed?: string[] }>(
+        `/ui/api/selected/${verb}?selector=${encodeURIComponent(selector)}`,
+        { count: matched },
+      );
+      await refresh();
+      // The refresh drew the bar again: the answer goes into the new one.
+      const shown = bar.querySelector('.answer');
+      if (shown !== null)
+        shown.textContent =
+          verb === 'trigger'
+            ? `Triggered ${done.entries.length}: ${done.entries.join(', ')}`
+            : `${verb === 'pause' ? 'Paused' : 'Resumed'} ${done.changed?.length ?? 0} of ${done.entries.length}`;
+    } catch (error) {
+      answer.textContent = error instanceof ApiError ? error.body.error : String(error);
+    }
+  };
+  bar.hidden = false;
+  bar.replaceChildren(
+    `${matched} selected by ${selector}: `,
+    h('button', { type: 'button', 'data-bulk': 'pause', onclick: () => void act('pause', 'Pause')() }, 'Pause all'),
+    ' ',
+    h('button', { type: 'button', 'data-bulk': 'resume', onclick: () => void act('resume', 'Resume')() }, 'Resume all'),
+    ' ',
+    h('button', { type: 'button', 'data-bulk': 'trigger', onclick: () => void act('trigger', 'Trigger')() }, 'Trigger all'),
+    ' ',
+    answer,
+  );
+}
+
 /** The list. */
 export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
   const table = h('table', { class: 'entries' });
   const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
   const pager = h('div', { class: 'pager' });
   const refused = h('p', { class: 'notice error', role: 'alert', hidden: true });
+  const bulk = h('div', { class: 'bulk', hidden: true });
   const refresh = async (): Promise<void> => {
     let page: PageWire;
     try {
@@ -299,11 +345,12 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
       return;
     }
     refused.hidden = true;
+    bulkBar(bulk, page.matched, refresh);
     table.replaceChildren(header(COLUMNS, refresh), h('tbody', {}, ...page.rows.map((r) => rowView(r, page.nowMs))));
     pastDayStrips(table, page.rows);
     pageMoves(summary, pager, page, refresh);
   };
-  fill(root, h('h1', {}, 'Entries'), filterBar(refresh), refused, summary, h('div', { class: 'table-wrap' }, table), pager);
+  fill(root, h('h1', {}, 'Entries'), filterBar(refresh), refused, bulk, summary, h('div', { class: 'table-wrap' }, table), pager);
   return { refresh };
 }
 

@@ -25,6 +25,8 @@ export const ALONE: readonly string[] = [
   // running it once saw the refusal's reason change (the channel's close raced the next batch).
   'test/integration/containment.test.ts',
   'test/integration/dashboard-results.test.ts',
+  // Chromium beside a beat run: CPU-heavy, as the dashboard's other browser files.
+  'test/integration/dashboard-labels.test.ts',
   // Three replicas, PostgreSQL stopped and started, a Python ORM writer: its pair partner
   // (django-run) missed a write-back window beside it once, and it allowed too little lag.
   'test/integration/entry-chaos-django.test.ts',
