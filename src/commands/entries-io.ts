@@ -6,7 +6,8 @@
  * at once. An export reads a page of entries at a time and writes it out before the next.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { selectorArg, selectorOption, storedLabels } from './selector-args.js';
+import { selectorArg, selectorOption } from './selector-args.js';
+import { storedLabels } from '../core/labels.js';
 import { selects } from '../core/label-selector.js';
 import { resolve } from 'node:path';
 import { BeatError, ConfigError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';

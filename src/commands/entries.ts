@@ -3,7 +3,8 @@
  * beside the config file's, changed while beat runs. The config file says where Redis is, the
  * deployment, and the names runtime entries may not take.
  */
-import { selectorArg, selectorOption, storedLabels } from './selector-args.js';
+import { selectorArg, selectorOption } from './selector-args.js';
+import { storedLabels } from '../core/labels.js';
 import { selects } from '../core/label-selector.js';
 import { BeatError, ErrorCode, problemsInline, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';

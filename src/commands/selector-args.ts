@@ -6,7 +6,6 @@
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { parseSelector, selects } from '../core/label-selector.js';
 import type { LabelSelector } from '../core/label-selector.js';
-import type { Labels } from '../core/labels.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { BrokerOverride } from '../config/connections.js';
 import type { OptionHelps } from './command-spec.js';
@@ -61,18 +60,6 @@ export async function selectEntries(control: Control, selector: LabelSelector, d
   const stored = await readRuntimeEntries(config, control.store);
   const rows = config.sources?.django === undefined ? undefined : await readDjangoView(config, django);
   return selected([...config.entries, ...stored.entries, ...(rows?.entries ?? [])], selector);
-}
-
-/**
- * The labels of a stored definition as the store holds it (its JSON): only an object of strings is
- * labels (the store checked it when it was written; a hand-written record is not trusted further).
- */
-export function storedLabels(definition: unknown): Labels | undefined {
-  if (definition === null || typeof definition !== 'object') return undefined;
-  const labels = (definition as { labels?: unknown }).labels;
-  if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) return undefined;
-  for (const value of Object.values(labels)) if (typeof value !== 'string') return undefined;
-  return labels as Labels;
 }
 
 /** The error of a bulk action whose selector selects nothing (exit 1: nothing was done). */

@@ -51,3 +51,16 @@ export function labelsText(labels: Labels | undefined): string {
     .map((key) => `${key}=${labels[key] ?? ''}`)
     .join(',');
 }
+
+/**
+ * The labels of a stored definition as JSON holds it (a runtime entry's record): only an object of
+ * strings is labels. The store checked them when they were written; a record written by hand is not
+ * trusted further than this, and one that breaks it selects as an entry without labels.
+ */
+export function storedLabels(definition: unknown): Labels | undefined {
+  if (definition === null || typeof definition !== 'object') return undefined;
+  const labels = (definition as { labels?: unknown }).labels;
+  if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) return undefined;
+  for (const value of Object.values(labels)) if (typeof value !== 'string') return undefined;
+  return labels as Labels;
+}

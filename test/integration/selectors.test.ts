@@ -12,7 +12,7 @@ import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
-import { startPrivateRedis, uniqueName } from '../support/ops.js';
+import { httpPortOf, startPrivateRedis, uniqueName } from '../support/ops.js';
 import { runCli } from '../support/cli.js';
 import type { CliResult } from '../support/cli.js';
 import type { PrivateRedis } from '../support/redis-server.js';
@@ -143,8 +143,18 @@ describe('selectors on pause, resume, trigger and status (a real leader, private
 
   it('trigger -l publishes one run of each selected entry through the leader, one audit event; status -l shows only them', async () => {
     const d = await deployment('sel-trigger');
-    const leader = fleet.spawn({ config: d.file, label: 'leader' });
+    const leader = fleet.spawn({ config: d.file, label: 'leader', args: ['--http', '127.0.0.1:0'] });
     await leader.waitForEvent(EVENTS.lockAcquired, 10_000);
+    // The API's selector: the store's entries it selects; one that does not parse, a 400 naming the character.
+    const api = `http://127.0.0.1:${await httpPortOf(leader)}/api/entries`;
+    const listed = (await (await fetch(`${api}?selector=${encodeURIComponent('tier in (batch)')}`)).json()) as {
+      entries: { name: string }[];
+    };
+    expect(listed.entries.map((e) => e.name)).toEqual(['archive']);
+    expect(((await (await fetch(`${api}?selector=team%3Dbilling`)).json()) as { entries: unknown[] }).entries).toEqual([]);
+    const bad = await fetch(`${api}?selector=${encodeURIComponent('team in billing')}`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toContain('at character 9');
     const triggered = await d.beat('trigger', '-l', 'team=billing,!tier');
     expect(triggered.stderr).toBe('');
     expect(triggered.code).toBe(0);
