@@ -18,7 +18,7 @@ import { decodeBackfillProgress, decodeBackfillRequest, encodeBackfillRequest } 
 import type { BackfillProgress } from '../control/backfill.js';
 import { decodeControlNote, encodeControlNote } from '../control/notes.js';
 import type { ControlNote } from '../control/notes.js';
-import type { AuditEvent } from '../control/audit.js';
+import type { AuditEvent, FieldChange } from '../control/audit.js';
 
 export const CONTROL_MESSAGE = 'control';
 
@@ -327,31 +327,56 @@ export class ControlStore {
    * event in the same MULTI; returns the request as stored (what `cancelBackfill` withdraws).
    */
   async requestBackfill(request: BackfillRequest, audit?: AuditContext): Promise<string> {
-    const text = encodeBackfillRequest(request);
+    const [text] = await this.requestBackfills([request], undefined, audit);
+    return text ?? encodeBackfillRequest(request);
+  }
+
+  /**
+   * Queues backfills for the leader in one MULTI with their audit: one event each (its range and
+   * overlap), or, for a bulk backfill (`selector`), the action's one event naming its selector, the
+   * range and every entry. Returns each request's text (to withdraw it with cancelBackfill).
+   */
+  async requestBackfills(requests: readonly BackfillRequest[], selector: string | undefined, audit?: AuditContext): Promise<string[]> {
     const context = this.auditOf(audit);
-    const note = request.note ?? context.note;
-    const multi = this.client.multi().rpush(this.keys.backfills, text);
-    const range = { path: 'range', after: `${new Date(request.fromMs).toISOString()} .. ${new Date(request.toMs).toISOString()}` };
-    const event = auditEvent(
-      { ...context, ...(note === undefined ? {} : { note }) },
-      request.at,
-      request.entry,
-      'backfill',
-      request.overlap === undefined ? [range] : [range, { path: 'overlap', after: request.overlap }],
-      request.id,
-    );
+    const multi = this.client.multi();
+    const texts: string[] = [];
+    const events: AuditEvent[] = [];
+    const changesOf = (request: BackfillRequest): FieldChange[] => {
+      const range = { path: 'range', after: `${new Date(request.fromMs).toISOString()} .. ${new Date(request.toMs).toISOString()}` };
+      return request.overlap === undefined ? [range] : [range, { path: 'overlap', after: request.overlap }];
+    };
+    for (const request of requests) {
+      const text = encodeBackfillRequest(request);
+      texts.push(text);
+      multi.rpush(this.keys.backfills, text);
+      const note = request.note ?? context.note;
+      if (selector === undefined)
+        events.push(
+          auditEvent(
+            { ...context, ...(note === undefined ? {} : { note }) },
+            request.at,
+            request.entry,
+            'backfill',
+            changesOf(request),
+            request.id,
+          ),
+        );
+    }
+    const first = requests[0];
+    if (selector !== undefined && first !== undefined)
+      events.push({ ...auditEvent(context, first.at, '', 'backfill', changesOf(first)), selector, entries: requests.map((r) => r.entry) });
     const log = new AuditLog(this.client, this.keys, context.maxEvents);
     await log.checkKey();
-    log.addTo(multi, event);
+    for (const event of events) log.addTo(multi, event);
     try {
       const failed = ((await multi.exec()) ?? []).find(([error]) => error !== null)?.[0];
       if (failed) throw failed;
     } catch (error) {
       throw await nameWrongType(this.client, error, typedKeys(this.keys, ['backfills', 'audit']));
     }
-    logAudit(context.logger, [event]);
+    logAudit(context.logger, events);
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
-    return text;
+    return texts;
   }
 
   /** Withdraws a backfill the leader has not finished; false when it is gone (done meanwhile). */

@@ -141,7 +141,7 @@ describe('selectors on pause, resume, trigger and status (a real leader, private
     expect(both.stderr).toContain('give ENTRY or -l/--selector, not both');
   });
 
-  it('trigger -l publishes one run of each selected entry through the leader, one audit event; status -l shows only them', async () => {
+  it('trigger -l and backfill -l go through the leader, one audit event each; status, next, list, export, history and the API select', async () => {
     const d = await deployment('sel-trigger');
     const leader = fleet.spawn({ config: d.file, label: 'leader', args: ['--http', '127.0.0.1:0'] });
     await leader.waitForEvent(EVENTS.lockAcquired, 10_000);
@@ -164,6 +164,41 @@ describe('selectors on pause, resume, trigger and status (a real leader, private
     const triggers = events.filter(([, f]) => f[f.indexOf('action') + 1] === 'trigger');
     expect(triggers.map(([, f]) => [f[f.indexOf('selector') + 1], f[f.indexOf('entries') + 1]])).toEqual([
       ['team=billing,!tier', '["report"]'],
+    ]);
+
+    // backfill -l: every selected entry's range, one request each in one MULTI, one audit event, each reported.
+    const from = new Date(Date.now() - 8_000).toISOString();
+    const to = new Date(Date.now() - 4_000).toISOString();
+    const dry = await d.beat('backfill', '-l', 'team=billing,tier in (critical,batch)', '--from', from, '--to', to, '--dry-run', '--json');
+    expect(dry.code).toBe(0);
+    expect(
+      dry.stdout
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { entry: string }).entry),
+    ).toEqual(['invoice', 'ledger']);
+    const backfilled = await d.beat(
+      'backfill',
+      '-l',
+      'team=billing,tier in (critical,batch)',
+      '--from',
+      from,
+      '--to',
+      to,
+      '--unrecorded',
+      '--json',
+    );
+    expect(backfilled.stderr).toBe('');
+    expect(backfilled.code).toBe(0);
+    expect(
+      backfilled.stdout
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { entry: string }).entry),
+    ).toEqual(['invoice', 'ledger']);
+    const backfills = (await redis.xrange(d.keys.audit, '-', '+')).filter(([, f]) => f[f.indexOf('action') + 1] === 'backfill');
+    expect(backfills.map(([, f]) => [f[f.indexOf('selector') + 1], f[f.indexOf('entries') + 1]])).toEqual([
+      ['team=billing,tier in (critical,batch)', '["invoice","ledger"]'],
     ]);
 
     const status = await d.beat('status', '--json', '-l', 'team=billing');
