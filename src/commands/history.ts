@@ -43,6 +43,35 @@ with task_track_started, or from task events. An ORIGIN column (schedule, trigge
   run: (args, io) => historyCommand(args.values, args.positionals, io),
 });
 
+/** The runs as a table: an ENTRY column first when they carry their entry (-l), ORIGIN when asked. */
+function runTable(runs: readonly (RunView & { entry?: string })[], origins: boolean): string {
+  const entries = runs.some((r) => r.entry !== undefined);
+  return renderTable(
+    [
+      ...(entries ? ['ENTRY'] : []),
+      'PUBLISHED',
+      'SLOT',
+      'STATE',
+      'FINISHED',
+      'RUNTIME',
+      'TASK ID',
+      ...(origins ? ['ORIGIN'] : []),
+      'EXCEPTION',
+    ],
+    runs.map((r) => [
+      ...(entries ? [r.entry ?? ''] : []),
+      r.publishedAt,
+      r.slot,
+      stateText(r),
+      r.finishedAt ?? '-',
+      r.runtimeSeconds === null ? '-' : formatSeconds(r.runtimeSeconds),
+      r.taskId,
+      ...(origins ? [r.origin] : []),
+      r.exception ?? '',
+    ]),
+  );
+}
+
 /** `beat history -l`: the runs of every selected entry, entry by entry (an ENTRY column; "entry" in --json). */
 async function selectedHistory(
   values: { config?: string; broker?: string; json?: boolean },
@@ -65,22 +94,7 @@ async function selectedHistory(
       if (entries.length > 0) io.out(`-l ${selector.text}: no runs recorded`);
       return ExitCode.Ok;
     }
-    io.out(
-      renderTable(
-        ['ENTRY', 'PUBLISHED', 'SLOT', 'STATE', 'FINISHED', 'RUNTIME', 'TASK ID', 'ORIGIN', 'EXCEPTION'],
-        runs.map((r) => [
-          r.entry,
-          r.publishedAt,
-          r.slot,
-          stateText(r),
-          r.finishedAt ?? '-',
-          r.runtimeSeconds === null ? '-' : formatSeconds(r.runtimeSeconds),
-          r.taskId,
-          r.origin,
-          r.exception ?? '',
-        ]),
-      ),
-    );
+    io.out(runTable(runs, true));
     return ExitCode.Ok;
   } catch (error) {
     throw control.failure('history', error);
@@ -131,20 +145,10 @@ async function historyCommand(
       return ExitCode.Ok;
     }
     // ORIGIN only when a run was not the schedule's: a history of scheduled runs reads as before.
-    const origins = runs.some((r) => r.origin !== 'schedule');
     io.out(
-      renderTable(
-        ['PUBLISHED', 'SLOT', 'STATE', 'FINISHED', 'RUNTIME', 'TASK ID', ...(origins ? ['ORIGIN'] : []), 'EXCEPTION'],
-        runs.map((r) => [
-          r.publishedAt,
-          r.slot,
-          stateText(r),
-          r.finishedAt ?? '-',
-          r.runtimeSeconds === null ? '-' : formatSeconds(r.runtimeSeconds),
-          r.taskId,
-          ...(origins ? [r.origin] : []),
-          r.exception ?? '',
-        ]),
+      runTable(
+        runs,
+        runs.some((r) => r.origin !== 'schedule'),
       ),
     );
     return ExitCode.Ok;

@@ -3,7 +3,7 @@
  * entries are paused, manual-run requests. The leader honours them within a second (it is also
  * told at once over pub/sub).
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { compareFingerprint, fingerprintFields, parseFingerprint } from '../control/fingerprint.js';
 import type { ConfigFingerprint, ConfigMismatch } from '../control/fingerprint.js';
 import type { LeaderInfo, PauseNote } from '../control/status.js';
@@ -96,6 +96,21 @@ export class ControlStore {
   }
 
   /**
+   * Queues one entry's pause or resume on `multi`: its note (the entry's last note; a pause's also its
+   * pause note, which a resume removes with pauseOnFailure's count of failures), the paused set, and a
+   * resume's instant. The note, when there is one, comes first: setPaused reads the paused set's reply after it.
+   */
+  private queuePause(multi: ChainableCommander, entry: string, paused: boolean, nowMs: number, context: AuditContext): void {
+    const { note } = context;
+    if (note !== undefined)
+      multi.hset(this.keys.notes, entry, encodeControlNote({ action: paused ? 'pause' : 'resume', note, by: context.who, atMs: nowMs }));
+    if (paused) multi.sadd(this.keys.paused, entry);
+    else multi.srem(this.keys.paused, entry).hset(this.keys.resumed, entry, String(nowMs)).hdel(this.keys.failures, entry);
+    if (paused && note !== undefined) multi.hset(this.keys.pauseNotes, entry, encodePauseNote({ note, by: context.who, atMs: nowMs }));
+    if (!paused) multi.hdel(this.keys.pauseNotes, entry);
+  }
+
+  /**
    * Pauses or resumes; returns false when the entry already was in that state. A resume also records
    * its instant, so that a leader that starts later (restart, failover, reload) skips the slots that
    * passed while the entry was paused instead of catching them up.
@@ -104,14 +119,7 @@ export class ControlStore {
     const context = this.auditOf(audit);
     const { note } = context;
     const multi = this.client.multi();
-    if (note !== undefined) {
-      multi.hset(this.keys.notes, entry, encodeControlNote({ action: paused ? 'pause' : 'resume', note, by: context.who, atMs: nowMs }));
-    }
-    // The note goes with the pause (and a resume removes it, with pauseOnFailure's count of failures).
-    if (paused) multi.sadd(this.keys.paused, entry);
-    else multi.srem(this.keys.paused, entry).hset(this.keys.resumed, entry, String(nowMs)).hdel(this.keys.failures, entry);
-    if (paused && note !== undefined) multi.hset(this.keys.pauseNotes, entry, encodePauseNote({ note, by: context.who, atMs: nowMs }));
-    if (!paused) multi.hdel(this.keys.pauseNotes, entry);
+    this.queuePause(multi, entry, paused, nowMs, context);
     // In the same MULTI: a pause or resume is never without its record (one of a paused entry too, with its note).
     const event = auditEvent(context, nowMs, entry, paused ? 'pause' : 'resume', []);
     const log = new AuditLog(this.client, this.keys, context.maxEvents);
@@ -147,19 +155,11 @@ export class ControlStore {
     audit?: AuditContext,
   ): Promise<string[]> {
     const context = this.auditOf(audit);
-    const { note } = context;
     const now = await this.paused();
     const changing = entries.filter((entry) => now.has(entry) !== paused);
     if (changing.length === 0) return [];
     const multi = this.client.multi();
-    for (const entry of changing) {
-      if (note !== undefined)
-        multi.hset(this.keys.notes, entry, encodeControlNote({ action: paused ? 'pause' : 'resume', note, by: context.who, atMs: nowMs }));
-      if (paused) multi.sadd(this.keys.paused, entry);
-      else multi.srem(this.keys.paused, entry).hset(this.keys.resumed, entry, String(nowMs)).hdel(this.keys.failures, entry);
-      if (paused && note !== undefined) multi.hset(this.keys.pauseNotes, entry, encodePauseNote({ note, by: context.who, atMs: nowMs }));
-      if (!paused) multi.hdel(this.keys.pauseNotes, entry);
-    }
+    for (const entry of changing) this.queuePause(multi, entry, paused, nowMs, context);
     const event = { ...auditEvent(context, nowMs, '', paused ? 'pause' : 'resume', []), selector, entries: changing };
     const log = new AuditLog(this.client, this.keys, context.maxEvents);
     await log.checkKey();
