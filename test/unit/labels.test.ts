@@ -4,6 +4,7 @@ import { parseSelector, selects } from '../../src/core/label-selector.js';
 import type { LabelSelector } from '../../src/core/label-selector.js';
 import { parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { resolveEntry } from '../../src/config/resolve.js';
+import { EntryShapes, ShapeResolver } from '../../src/config/entry-shapes.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { parseConfig } from '../../src/config/load.js';
 import { buildIndex, pageRow, selectRows } from '../../src/dashboard/entry-rows.js';
@@ -190,5 +191,20 @@ describe('labels as metric labels, only when asked', () => {
     expect(() => parseConfig({ metricsLabelKeys: ['a.b', 'a_b', '-x'] }, 'test')).toThrow(
       /metricsLabelKeys\[1\]: label keys "a\.b" and "a_b" both become the metric label label_a_b[\s\S]*metricsLabelKeys\[2\]: label key "-x"/,
     );
+  });
+});
+
+describe('the source label through shape sharing', () => {
+  it('gives every entry of a shared shape its source label, RedBeat and django alike', () => {
+    for (const origin of ['redbeat', 'django'] as const) {
+      const resolver = new ShapeResolver(origin, { zone: 'UTC' });
+      const shapes = new EntryShapes();
+      const names = ['a', 'b', 'c'].map((name, i) => {
+        const parsed = shapes.parse({ task: 'x.y', schedule: 60, args: [i] });
+        if (!parsed.ok) throw new Error('invalid');
+        return resolver.resolve(name, parsed, { incarnation: `i${i}`, revision: `@i${i}` });
+      });
+      expect(names.map((e) => e.labels)).toEqual([{ source: origin }, { source: origin }, { source: origin }]);
+    }
   });
 });
