@@ -17,7 +17,6 @@
  * header, so --ref compares across it.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -25,6 +24,7 @@ import { DEFAULTS } from '../dist/base/defaults.js';
 import { assembleLua } from '../dist/redis/lua-includes.js';
 import { lua } from '../dist/redis/scripts.js';
 import { publishedStateAfterSlot } from '../dist/redis/entry-state-codec.js';
+import { freePort } from './lib/procs.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -60,17 +60,6 @@ function scriptText() {
   const main = show('src/redis/lua/publish-fenced.lua');
   if (main === undefined) throw new Error(`no src/redis/lua/publish-fenced.lua at ${values.ref}`);
   return assembleLua('publish-fenced', main, (name) => show(`src/redis/lua/includes/${name}.lua`));
-}
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const revision = (i) => String(Math.floor(i / WRITE_CHUNK) + 1);

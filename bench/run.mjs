@@ -12,6 +12,7 @@
 //   npm run bench -- --only amqp-burst --burst-sizes 10000   # the burst to RabbitMQ (bench/lib/amqp-burst.mjs)
 //   npm run bench -- --only django     # side by side with django-celery-beat's DatabaseScheduler (bench/lib/django.mjs)
 //   npm run bench -- --only million    # 10k, 100k and 1M runtime entries in one process, side by side (bench/lib/million.mjs)
+//   npm run bench -- --only cluster-shards   # 4 deployments over a local 3-master Redis Cluster, a master killed (bench/lib/cluster-shards.mjs)
 //   npm run bench -- --only entries-io # 1,000,000 runtime entries imported, listed, exported, deleted (bench/lib/entries-io.mjs)
 //   npm run bench -- --only entries-import --import-sizes 100000,200000   # beat entries import alone: entries/s, CPU per entry
 //   npm run bench -- --only ablation   # each speed-up of the publish path on and off (bench/lib/ablation.mjs)
@@ -57,15 +58,17 @@ const workloads = {
   'entries-import': entriesImportRun,
   ablation: ablationRows,
   million: millionRun,
+  'cluster-shards': clusterShardsRun,
 };
 const WORKLOADS = Object.keys(workloads);
 /**
  * Named with --only, never part of "everything": django needs PostgreSQL and Django (Debian's
  * postgresql, python3-django-celery-beat) and takes about 10 minutes of its own; amqp-burst needs
  * RabbitMQ at 127.0.0.1:5672 (guest/guest); entries-io writes a million entries (several minutes);
- * million runs a scheduler of a million entries on a private redis-server (~15 minutes, ~3 GB).
+ * million runs a scheduler of a million entries on a private redis-server (~15 minutes, ~3 GB);
+ * cluster-shards starts a Redis Cluster of 6 redis-servers and needs RabbitMQ (about a minute).
  */
-const OPT_IN = new Set(['django', 'amqp-burst', 'entries-io', 'entries-import', 'ablation', 'million']);
+const OPT_IN = new Set(['django', 'amqp-burst', 'entries-io', 'entries-import', 'ablation', 'million', 'cluster-shards']);
 /** The sizes of a standard million run, which writes its section of RESULTS.md. */
 const STANDARD_MILLION_SIZES = '10000,100000,1000000';
 /** The size of a standard entries-io run, which writes its section of RESULTS.md (several minutes). */
@@ -74,6 +77,8 @@ const STANDARD_ENTRIES_IO = 1_000_000;
 const STANDARD_IMPORT_SIZES = '100000,200000';
 /** The burst sizes of a standard run (see fullRun). */
 const STANDARD_BURST_SIZES = '1000,10000,100000';
+/** The one-second entries of each deployment in a standard cluster-shards run, which writes its section of RESULTS.md. */
+const STANDARD_CLUSTER_ENTRIES = 500;
 /** The table sizes of a standard django run (see djangoSection). */
 const STANDARD_DJANGO_ROWS = '10000,100000';
 const USAGE = `usage: npm run bench [-- OPTIONS]
@@ -116,6 +121,8 @@ standard sizes also writes bench/RESULTS.md.
   --kill-mid-burst     million: a leader and a standby per size instead, the leader SIGKILLed once a
                        tenth of the burst is out, the standby finishing it: duplicates and lost per
                        (entry, slot), printed only
+  --cluster-entries N  cluster-shards: one-second entries per deployment (default ${STANDARD_CLUSTER_ENTRIES}); a run at the
+                       standard size writes its section of bench/RESULTS.md
   -h, --help           this text
 `;
 
@@ -144,6 +151,7 @@ try {
       'entries-io-size': { type: 'string', default: String(STANDARD_ENTRIES_IO) },
       'import-sizes': { type: 'string', default: STANDARD_IMPORT_SIZES },
       'million-sizes': { type: 'string', default: STANDARD_MILLION_SIZES },
+      'cluster-entries': { type: 'string', default: String(STANDARD_CLUSTER_ENTRIES) },
       'kill-mid-burst': { type: 'boolean' },
       'redis-port': { type: 'string', default: '6379' },
       'ablation-pairs': { type: 'string', default: '2' },
@@ -207,6 +215,9 @@ if (ablationSpeedups !== undefined && !ablationSpeedups.every((name) => name in 
 if (!(Number(values['ablation-tick-seconds']) >= 5))
   usageError(`--ablation-tick-seconds "${values['ablation-tick-seconds']}": expected at least 5 seconds`);
 const millionSizes = values['million-sizes'].split(',').map(Number);
+const clusterEntries = Number(values['cluster-entries']);
+if (!Number.isInteger(clusterEntries) || clusterEntries < 1)
+  usageError(`--cluster-entries "${values['cluster-entries']}": expected a positive whole number, such as 500`);
 if (!millionSizes.every((n) => Number.isInteger(n) && n > 0))
   usageError(`--million-sizes "${values['million-sizes']}": expected positive whole numbers separated by commas, such as 10000,100000`);
 /** Only a run of every workload at the standard sizes replaces bench/RESULTS.md's main table. */
@@ -348,8 +359,8 @@ async function amqpBurstRows() {
 
 // ---------------------------------------------------------------- ablation
 const ABLATION_WORKLOADS = {
-  burst10k: 'burst of 10,000: first, last message after the instant',
-  burst100k: 'burst of 100,000: first, last message after the instant',
+  burst10k: 'burst of 10,000: first, last message after the instant, rate ÷ redis-benchmark LPUSH rate',
+  burst100k: 'burst of 100,000: first, last message after the instant, rate ÷ redis-benchmark LPUSH rate',
   tick: '1 s entry beside 10,000 others: lateness p50, p99',
 };
 async function ablationRows() {
@@ -364,12 +375,12 @@ async function ablationRows() {
     workloads: values['ablation-workloads']?.split(','),
     against: values['ablation-against'],
   });
-  const ms = (v) => (v === undefined ? '—' : `${v.toFixed(v < 10 ? 2 : 0)} ms`);
+  const ms = (v, k) => (v === undefined ? '—' : k === 'ratio' ? `${v.toFixed(2)}×` : `${v.toFixed(v < 10 ? 2 : 0)} ms`);
   const lines = ['| speed-up | workload | on | off | off − on |', '|---|---|---|---|---|'];
   for (const r of results) {
     const keys = Object.keys(r.on);
-    const fmt = (side) => keys.map((k) => ms(side[k])).join(', ');
-    const delta = keys.map((k) => (r.on[k] === undefined || r.off[k] === undefined ? '—' : ms(r.off[k] - r.on[k]))).join(', ');
+    const fmt = (side) => keys.map((k) => ms(side[k], k)).join(', ');
+    const delta = keys.map((k) => (r.on[k] === undefined || r.off[k] === undefined ? '—' : ms(r.off[k] - r.on[k], k))).join(', ');
     lines.push(`| \`${r.speedup}\` | ${ABLATION_WORKLOADS[r.workload]} | ${fmt(r.on)} | ${fmt(r.off)} | ${delta} |`);
     row(`ablation ${r.speedup}, ${r.workload}`, `on ${fmt(r.on)}; off ${fmt(r.off)}`, '—', '—', `medians of ${r.runs}`);
   }
@@ -727,6 +738,13 @@ async function millionRun() {
   else millionSection = { generated: await million({ sizes: millionSizes, log }), withMillionSection };
 }
 
+// ---------------------------------------------------------------- 11. cluster-shards (bench/lib/cluster-shards.mjs)
+let clusterShardsSection;
+async function clusterShardsRun() {
+  const { clusterShards, withClusterShardsSection } = await import('./lib/cluster-shards.mjs');
+  clusterShardsSection = { generated: await clusterShards({ entries: clusterEntries, log }), withClusterShardsSection };
+}
+
 const started = new Date();
 /** Per workload, the share of CPU time the hypervisor took meanwhile. */
 const steal = [];
@@ -794,6 +812,12 @@ if (entriesImportSection !== undefined) {
   process.stdout.write(`\n${generated}\n`);
   if (values['import-sizes'] === STANDARD_IMPORT_SIZES)
     writeFileSync(RESULTS, withEntriesImportSection(readFileSync(RESULTS, 'utf8'), generated));
+}
+if (clusterShardsSection !== undefined) {
+  const { generated, withClusterShardsSection } = clusterShardsSection;
+  process.stdout.write(`\n${generated}\n`);
+  if (clusterEntries === STANDARD_CLUSTER_ENTRIES)
+    writeFileSync(RESULTS, withClusterShardsSection(readFileSync(RESULTS, 'utf8'), generated));
 }
 if (millionSection !== undefined) {
   const { generated, withMillionSection } = millionSection;

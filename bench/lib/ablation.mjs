@@ -4,6 +4,7 @@
 // of 10,000 others. Turned off through BEAT_SPEEDUPS_OFF (src/base/speedups.ts), one speed-up at a
 // time, with everything else on; runs alternate on/off/on/off so that the load of a shared machine
 // falls on both sides alike, and medians are reported. Timed by Redis, as the other workloads.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -12,8 +13,6 @@ import { spawnTsbeat, stop, tempDir } from './procs.mjs';
 
 /** Each speed-up and the workloads it can change (a timer or a stage does nothing for a burst's last message, say). */
 export const ABLATED = {
-  rehearse: ['burst10k', 'tick'],
-  stage: ['tick'],
   timer: ['tick'],
   repr: ['burst10k'],
 };
@@ -43,13 +42,30 @@ export async function ablation(ctx) {
     const dir = tempDir('bench-ablation-');
     const at = Math.ceil((await redisNowMs(redis)) / 1000) * 1000 + (n >= 100_000 ? 40_000 : 20_000);
     const startAt = new Date(at).toISOString();
-    const entries = Array.from({ length: n }, (_, i) => [`e${i}`, { task: 'bench.burst', schedule: 3600, startAt }]);
+    // With args and kwargs, as most tasks have them: the message's reprs (argsrepr, kwargsrepr) cost per run.
+    const entries = Array.from({ length: n }, (_, i) => [
+      `e${i}`,
+      { task: 'bench.burst', schedule: 3600, startAt, args: [i, `tenant-${i}`, [1, 2.5, null]], kwargs: { report: 'daily', limit: 100 } },
+    ]);
     const child = spawnTsbeat(writeConfig(dir, `ablation${n}`, entries), [], env, cli);
     const arrivals = await watchArrivals(redis, ['celery'], n, at - Date.now() + 60_000);
     await stop(child);
     if (arrivals.count < n)
       throw new Error(`ablation burst of ${n}: ${arrivals.count} messages arrived; the scheduler logged: ${child.logLines.join('\n')}`);
-    return { first: arrivals.first - at, last: arrivals.last - at };
+    const size = (await redis.lindex('celery', 0))?.length ?? 0;
+    // The target's yardstick, in the same run: redis-benchmark's pipelined LPUSH of messages this size.
+    const rate = n / ((arrivals.last - at) / 1000);
+    return { first: arrivals.first - at, last: arrivals.last - at, ratio: rate / lpushRate(size) };
+  }
+
+  /** LPUSH requests a second by `redis-benchmark -P 64 -t lpush -d size` against the bench's Redis. */
+  function lpushRate(size) {
+    const url = new URL(broker);
+    const args = ['-h', url.hostname, '-p', url.port || '6379', '-P', '64', '-t', 'lpush', '-d', String(size), '-n', '200000', '--csv'];
+    const out = spawnSync('redis-benchmark', args, { encoding: 'utf8' });
+    const line = out.stdout.split('\n').find((l) => l.startsWith('"LPUSH'));
+    if (line === undefined) throw new Error(`redis-benchmark ${args.join(' ')}: ${out.stderr || out.stdout}`);
+    return Number(line.split(',')[1]?.replaceAll('"', ''));
   }
 
   /** An entry due every second beside 10,000 others (every 10 minutes, spread between its runs): lateness of its runs. */
@@ -107,7 +123,7 @@ export async function ablation(ctx) {
         }
       }
       const med = (list, key) => median(list.map((r) => r[key]));
-      const keys = workload === 'tick' ? ['p50', 'p99'] : ['first', 'last'];
+      const keys = workload === 'tick' ? ['p50', 'p99'] : ['first', 'last', 'ratio'];
       rows.push({
         speedup,
         workload,

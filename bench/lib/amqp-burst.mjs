@@ -8,24 +8,12 @@
 // clock to ask, and the consumer runs on the same cores as tsbeat and RabbitMQ.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { processCpuSeconds, spawnTsbeat, stop } from './procs.mjs';
+import { freePort, processCpuSeconds, spawnTsbeat, stop } from './procs.mjs';
 
 export const AMQP_BENCH_URL = 'amqp://guest:guest@127.0.0.1:5672/';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A redis-server of its own, nothing on disk; resolves once it accepts connections. */
 async function privateRedis(dir) {

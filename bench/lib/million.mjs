@@ -16,27 +16,15 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { Entries } from '../../dist/index.js';
 import { redisNowMs, watchArrivals, watchKey } from './redis-clock.mjs';
-import { processCpuSeconds, spawnTsbeat, tempDir, tsbeatNodeFlags, waitForLog } from './procs.mjs';
+import { freePort, processCpuSeconds, spawnTsbeat, tempDir, tsbeatNodeFlags, waitForLog } from './procs.mjs';
 
 const DEPLOYMENT = 'million';
 const SEED_CHUNK = 10_000;
 export const MILLION_BEGIN = '<!-- million: written by npm run bench -- --only million -->';
 export const MILLION_END = '<!-- /million -->';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function privateRedis() {
   const port = await freePort();

@@ -1,5 +1,6 @@
 // Spawning the two schedulers and sampling their CPU and memory from /proc.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,18 @@ export const shebangNodeFlags = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(CLI, 'u
   .split(/\s+/)
   .filter(Boolean);
 const CLK_TCK = 100;
+
+/** A loopback port nothing listens on right now (the OS's choice), for a private server. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 export function tempDir(prefix) {
   return mkdtempSync(join(tmpdir(), prefix));

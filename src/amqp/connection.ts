@@ -7,7 +7,7 @@
  * at the moment of loss is reported as not sent. `reset()` drops a connection whose state is
  * unknown (confirms overdue) the same way.
  */
-import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import { DEFAULTS } from '../base/defaults.js';
 import { within } from '../base/within.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
@@ -212,6 +212,25 @@ export class AmqpConnection {
         this.opening = undefined;
       });
     return this.opening;
+  }
+
+  /**
+   * A plain channel of its own on the current connection, for a caller that may have it closed by
+   * the broker (a passive declare of a queue that does not exist answers 404 by closing it) without
+   * touching the publishing channel; the caller closes it. Throws as confirmChannel() does while
+   * there is no connection.
+   */
+  async sideChannel(): Promise<Channel> {
+    const model = this.model;
+    if (model === undefined || this.state === 'closed') {
+      throw (
+        this.refusal ?? new BeatError(ErrorCode.BrokerPublish, `not connected to the broker ${this.options.spec.display} (${this.state})`)
+      );
+    }
+    const channel = await model.createChannel();
+    // A broker-closed side channel is expected (404 on a passive declare): its caller reads the rejection.
+    channel.on('error', () => undefined);
+    return channel;
   }
 
   /** Stops using `channel`: the broker closed it (a refused declaration), maybe before amqplib said so. */

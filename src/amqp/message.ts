@@ -7,12 +7,20 @@
  *   correlation_id, reply_to, and expiration (ms, as a string) only when `expires` is set.
  * - Routing: the exchange and routing key of the message's `Destination` ('' + queue name on the
  *   usual path), published `mandatory` so that RabbitMQ hands back what no queue takes.
- * - Declaration, once per connection, exactly as Celery's `Queue(name, Exchange(name, 'direct'),
- *   routing_key=name)`: a durable direct exchange named after the queue, a durable queue (with
- *   `x-max-priority` / `x-queue-type` from the config), and a binding on the queue name.
+ * - Declaration, once per connection, exactly as Celery's `Queue(name, Exchange(name, type),
+ *   routing_key=name)`: a durable exchange named after the queue (direct unless the config says),
+ *   a durable queue (with `x-max-priority` / `x-queue-type` from the config), and a binding on the
+ *   queue name.
+ * - A countdown that Celery 5.5 sends through native delayed delivery (native-delayed-delivery.ts)
+ *   goes to `celery_delayed_27` with the delay's bits as routing key, and its queue's declaration
+ *   adds the worker's bindings to `celery_delayed_delivery`, so that it reaches the queue at its ETA.
  */
 import type { TaskMessage } from '../celery/message.js';
 import type { AmqpQueueConfig } from '../config/amqp-queues.js';
+import type { ExchangeType } from '../config/options-schema.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { delayedBindingKey, nativeDelayedRoute } from './native-delayed-delivery.js';
+import type { DelayedRoute } from './native-delayed-delivery.js';
 
 /** A value amqplib encodes with an explicit AMQP field type, bypassing its guess from the JS type. */
 export interface TypedField {
@@ -23,11 +31,17 @@ export interface TypedField {
 /** A queue, its exchange and their binding, declared as Celery declares an automatic queue. */
 export interface AmqpDeclaration {
   readonly queue: string;
-  /** The queue's own direct exchange, named after it. */
+  /** The queue's own exchange, named after it. */
   readonly exchange: string;
+  readonly exchangeType: ExchangeType;
   readonly routingKey: string;
   /** Queue arguments, as plain values (what RabbitMQ compares on redeclaration). */
   readonly arguments: Readonly<Record<string, number | string>>;
+  /**
+   * When a delayed message goes to the queue: the key that binds its exchange to
+   * `celery_delayed_delivery` and the queue to its exchange, as the worker's DelayedDelivery bootstep does.
+   */
+  readonly delayedBindingKey?: string;
 }
 
 /** The AMQP basic properties of a task message, in amqplib's spelling. */
@@ -74,9 +88,12 @@ export function queueDeclaration(queue: string, config: AmqpQueueConfig): AmqpDe
   const args: Record<string, number | string> = {};
   // Celery adds x-max-priority to every queue it knows (Queues._add); x-queue-type only when not classic.
   if (config.taskQueueMaxPriority !== undefined) args['x-max-priority'] = config.taskQueueMaxPriority;
-  const type = queue === config.taskDefaultQueue ? config.taskDefaultQueueType : config.taskCreateMissingQueueType;
+  const isDefault = queue === config.taskDefaultQueue;
+  const type = isDefault ? config.taskDefaultQueueType : config.taskCreateMissingQueueType;
   if (type !== 'classic') args['x-queue-type'] = type;
-  return { queue, exchange: queue, routingKey: queue, arguments: args };
+  const exchangeType =
+    (isDefault ? config.taskDefaultExchangeType : config.taskCreateMissingQueueExchangeType) ?? DEFAULTS.amqpExchangeType;
+  return { queue, exchange: queue, exchangeType, routingKey: queue, arguments: args };
 }
 
 /**
@@ -152,7 +169,8 @@ export function amqpProperties(
   return p.expiration === undefined ? base : { ...base, expiration: p.expiration };
 }
 
-export function amqpDelivery(message: TaskMessage): AmqpDelivery {
+/** The message as basic.publish takes it: to its destination, or to `delayed` (native delayed delivery) when given. */
+export function amqpDelivery(message: TaskMessage, delayed?: DelayedRoute): AmqpDelivery {
   const d = message.destination;
   const headers = JSON.parse(message.headersJson) as Record<string, unknown>;
   const problem = headerProblem(headers);
@@ -161,8 +179,8 @@ export function amqpDelivery(message: TaskMessage): AmqpDelivery {
     id: message.id,
     entry: message.entry,
     task: message.task,
-    exchange: d.exchange,
-    routingKey: d.routingKey,
+    exchange: delayed?.exchange ?? d.exchange,
+    routingKey: delayed?.routingKey ?? d.routingKey,
     declareQueue: d.declareQueue,
     content: Buffer.from(message.body, 'utf8'),
     properties: amqpProperties(message, headers),
@@ -174,8 +192,14 @@ export function planAmqpPublish(messages: readonly TaskMessage[], config: AmqpQu
   const declarations = new Map<string, AmqpDeclaration>();
   const deliveries = messages.map((m) => {
     const queue = m.destination.declareQueue;
-    if (queue !== undefined && !declarations.has(queue)) declarations.set(queue, queueDeclaration(queue, config));
-    return amqpDelivery(m);
+    if (queue === undefined) return amqpDelivery(m);
+    let declaration = declarations.get(queue) ?? queueDeclaration(queue, config);
+    const delayed = nativeDelayedRoute(m.template.shape.countdownUs, declaration, config);
+    // The first delayed message for the queue adds the delayed-delivery bindings to its declaration.
+    if (delayed !== undefined && declaration.delayedBindingKey === undefined)
+      declaration = { ...declaration, delayedBindingKey: delayedBindingKey(declaration.routingKey) };
+    declarations.set(queue, declaration);
+    return amqpDelivery(m, delayed);
   });
   return { size: messages.length, declarations: [...declarations.values()], messages: deliveries };
 }

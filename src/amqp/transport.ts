@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { ConfirmChannel, Message } from 'amqplib';
+import type { Channel, ConfirmChannel, Message } from 'amqplib';
 import type { TaskMessage } from '../celery/message.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { DEFAULTS } from '../base/defaults.js';
@@ -24,6 +24,7 @@ import { planAmqpPublish, queueArgumentsTable } from './message.js';
 import type { AmqpQueueConfig } from '../config/amqp-queues.js';
 import type { AmqpDeclaration, AmqpDelivery, AmqpPublishPlan } from './message.js';
 import type { AmqpBroadcast } from './pidbox.js';
+import { DELAYED_DELIVERY_EXCHANGE } from './native-delayed-delivery.js';
 import { parseAmqpUrl } from '../config/amqp-url.js';
 import type { AmqpConnectionSpec } from '../config/amqp-url.js';
 
@@ -121,6 +122,11 @@ export class AmqpTransport {
     return this.connection.status === 'ready';
   }
 
+  /** A channel apart from the publishing one, closed by its caller (see AmqpConnection.sideChannel). */
+  sideChannel(): Promise<Channel> {
+    return this.connection.sideChannel();
+  }
+
   async plan(messages: readonly TaskMessage[]): Promise<AmqpPublishPlan> {
     return planAmqpPublish(messages, this.queues);
   }
@@ -175,11 +181,15 @@ export class AmqpTransport {
     }
     const refused = new Map<string, Error>();
     for (const d of plan.declarations) {
-      if (this.declared.has(d.queue)) continue;
+      if (this.declared.has(declaredKey(d))) continue;
       try {
         await declare(channel, d);
         this.declared.add(d.queue);
-        this.logger.debug({ event: EVENTS.brokerDeclare, queue: d.queue, arguments: d.arguments }, 'declared queue, exchange and binding');
+        this.declared.add(declaredKey(d));
+        this.logger.debug(
+          { event: EVENTS.brokerDeclare, queue: d.queue, arguments: d.arguments, delayedBinding: d.delayedBindingKey },
+          'declared queue, exchange and binding',
+        );
       } catch (error) {
         refused.set(d.queue, declareError(d, error));
         this.logger.error({ event: EVENTS.brokerError, queue: d.queue, err: error }, 'the broker refused a queue declaration');
@@ -305,8 +315,9 @@ export class AmqpTransport {
     const fields = message.fields as Message['fields'] & { replyCode?: number; replyText?: string };
     const exchange = fields.exchange === '' ? 'the default exchange' : `exchange "${fields.exchange}"`;
     const reason = `no queue is bound to ${exchange} with routing key "${fields.routingKey}" (${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}); start a worker for that queue or fix the route`;
-    // The queue may have been deleted since it was declared: declare it again on the next attempt.
+    // The queue may have been deleted since it was declared: declare it again (and its delayed-delivery bindings) on the next attempt.
     this.declared.delete(fields.routingKey);
+    this.declared.delete(delayedKey(fields.routingKey));
     if (entry !== undefined) entry.returned = reason;
     else
       this.logger.warn(
@@ -316,22 +327,40 @@ export class AmqpTransport {
   }
 }
 
-/** kombu's Queue.declare: the exchange, then the queue, then the binding (all durable, none auto-deleted). */
+/** What the `declared` cache knows: the queue, and apart from it the queue with its delayed-delivery bindings. */
+const delayedKey = (queue: string): string => `${queue}\u0000delayed`;
+const declaredKey = (d: AmqpDeclaration): string => (d.delayedBindingKey === undefined ? d.queue : delayedKey(d.queue));
+
+/**
+ * kombu's Queue.declare: the exchange, then the queue, then the binding (all durable, none
+ * auto-deleted); for a delayed message's queue, then the bindings of Celery's DelayedDelivery
+ * bootstep (`bind_queue_to_native_delayed_delivery_exchange`): the queue's exchange to
+ * `celery_delayed_delivery` and the queue to its exchange, on `#.<routing key>`. The workers make
+ * them too; tsbeat makes them as well, so that a delayed message is not dropped when the delay is
+ * over because the queue's worker never bound it.
+ */
 async function declare(channel: ConfirmChannel, d: AmqpDeclaration): Promise<void> {
-  await channel.assertExchange(d.exchange, 'direct', { durable: true, autoDelete: false, internal: false });
+  await channel.assertExchange(d.exchange, d.exchangeType, { durable: true, autoDelete: false, internal: false });
   await channel.assertQueue(d.queue, { durable: true, exclusive: false, autoDelete: false, arguments: queueArgumentsTable(d) });
   await channel.bindQueue(d.queue, d.exchange, d.routingKey);
+  if (d.delayedBindingKey === undefined) return;
+  await channel.bindExchange(d.exchange, DELAYED_DELIVERY_EXCHANGE, d.delayedBindingKey);
+  await channel.bindQueue(d.queue, d.exchange, d.delayedBindingKey);
 }
 
 function declareError(d: AmqpDeclaration, error: unknown): BeatError {
   const message = errorMessage(error);
   const args = Object.keys(d.arguments).length === 0 ? 'no arguments' : `arguments ${JSON.stringify(d.arguments)}`;
-  const hint = /PRECONDITION|406/.test(message)
-    ? "; the queue or exchange already exists with other settings: make taskQueueMaxPriority, taskDefaultQueueType and taskCreateMissingQueueType match the workers' task_queue_max_priority, task_default_queue_type and task_create_missing_queue_type (or delete the queue)"
-    : '';
+  let hint = '';
+  if (/PRECONDITION|406/.test(message))
+    hint =
+      "; the queue or exchange already exists with other settings: make taskQueueMaxPriority, taskDefaultQueueType and taskCreateMissingQueueType match the workers' task_queue_max_priority, task_default_queue_type and task_create_missing_queue_type, and taskDefaultExchangeType and taskCreateMissingQueueExchangeType their task_default_exchange_type and task_create_missing_queue_exchange_type (or delete the queue)";
+  else if (d.delayedBindingKey !== undefined && /NOT_FOUND|404/.test(message) && message.includes(DELAYED_DELIVERY_EXCHANGE))
+    hint = `; a countdown to this quorum setup goes through native delayed delivery, whose exchanges do not exist on this vhost yet: start a Celery 5.5 (or later) worker whose queues include a quorum queue (its DelayedDelivery bootstep declares celery_delayed_0 to celery_delayed_27 and ${DELAYED_DELIVERY_EXCHANGE}), or make the queue's exchange a direct one (taskDefaultExchangeType, taskCreateMissingQueueExchangeType)`;
+  const binding = d.delayedBindingKey === undefined ? '' : ` and its bindings to ${DELAYED_DELIVERY_EXCHANGE}`;
   return new BeatError(
     ErrorCode.BrokerDeclare,
-    `cannot declare queue "${d.queue}" (durable, ${args}) with its direct exchange "${d.exchange}": ${message}${hint}`,
+    `cannot declare queue "${d.queue}" (durable, ${args}) with its ${d.exchangeType} exchange "${d.exchange}"${binding}: ${message}${hint}`,
     { cause: error },
   );
 }

@@ -3,6 +3,12 @@
  * Part of DEFAULTS (defaults.ts), which is where the rest of the code reads them.
  */
 export const OUTCOME_DEFAULTS = {
+  /**
+   * The alert kinds sent when neither the config's nor the entry's `alerts.on` lists any: a run that
+   * failed, a slot that will never run, and runs nobody consumes (a routing typo stops a job
+   * silently otherwise; one alert per stretch, so it costs nothing while the queue is read).
+   */
+  alertsOn: ['failed', 'missed', 'unconsumed'],
   /** How long the alert outbox remembers a delivered (or given-up) alert, so that a second leader finding the same one does not send it again. */
   alertSentRetentionMs: 86_400_000,
   /** How often the leader looks for alert deliveries due (it is also told at once when it adds some). */
@@ -64,6 +70,15 @@ export const OUTCOME_DEFAULTS = {
   outcomeMaxPending: 100_000,
   /** Runs waiting to be recorded in their histories are written after this pause (a burst is written once, after it). */
   outcomeRecordDelayMs: 50,
+  /**
+   * With task events read by default (no resultBackend, taskEvents unset), a run is given up as
+   * `unknown` ("workers send no task events") once this has passed since its publish while no worker
+   * has sent any task event to this leader: the workers may run without -E. Long enough for a
+   * worker with -E to take a run from a quiet queue and say so (task-received/-started come within
+   * milliseconds); a run still waits there meanwhile, shown as published (PENDING). A shorter
+   * outcomeTimeout shortens it too.
+   */
+  taskEventsSilenceMs: 120_000,
   /**
    * Task events of tasks the leader does not follow (yet) are kept this long, for this many tasks
    * at most: a worker can start a run before the broker's confirm of its publish reaches the leader.

@@ -51,6 +51,8 @@ export const PUBLISH_DEFAULTS = {
   amqpStateUrl: 'redis://127.0.0.1:6379/0',
   /** Celery's `task_default_queue_type`: RabbitMQ's classic queues unless told otherwise. */
   amqpQueueType: 'classic' as 'classic' | 'quorum',
+  /** Celery's `task_default_exchange_type`: a queue's own exchange is a direct one unless told otherwise. */
+  amqpExchangeType: 'direct' as 'direct' | 'topic' | 'fanout',
   /** AMQP connect (TCP + TLS + handshake) timeout; kombu's is 4 s, a little more tolerates a busy broker. */
   amqpConnectTimeoutMs: 10_000,
   /**

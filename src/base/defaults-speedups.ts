@@ -1,7 +1,7 @@
 /**
- * The tuning of the speed-ups (src/base/speedups.ts names them, each with its switch for the
- * ablation): the work done ahead of an instant (warm-up, rehearsal, staging), the precise timer,
- * the kept encoded buffers, and the caches that let entries of one shape share their work. Kept in
+ * The tuning of the speed-ups (src/base/speedups.ts names those with a switch for the ablation):
+ * the templates compiled ahead of an instant (warm-up), the precise timer, the kept encoded
+ * buffers, and the caches that let entries of one shape share their work. Kept in
  * one module so that what exists only for speed is found in one place, apart from the behaviour.
  * Part of DEFAULTS (defaults.ts), which is where the rest of the code reads them.
  */
@@ -25,10 +25,6 @@ export const SPEEDUP_DEFAULTS = {
   templateWarmSliceMs: 1,
   /** Distinct message shapes (task, options, monitor) a renderer keeps to share (celery/message-shape.ts); past it, it starts over. */
   messageShapesKept: 10_000,
-  /** Runs planned, rendered and encoded (never sent) once after the first warm-up: see runtime/warm-up.ts. */
-  rehearsalRuns: 2000,
-  /** Then runs staged alone and discarded (never sent): the path of a lone entry's instant, see runtime/warm-up.ts. */
-  loneRehearsalRuns: 500,
   /**
    * The scheduler wakes this long before a due instant and waits for it exactly (see
    * runtime/precise-timer.ts): a Node timer alone fires up to a millisecond or more late (bench:
@@ -36,10 +32,10 @@ export const SPEEDUP_DEFAULTS = {
    */
   timerLeadMs: 4,
   /**
-   * The last milliseconds before an instant, as the wall clock reads them, in which the dispatch is
-   * staged and then the instant watched for in short sleeps. Two, not one: the clock reads whole
+   * The last milliseconds before an instant, as the wall clock reads them, in which the instant is
+   * watched for in short sleeps. Two, not one: the clock reads whole
    * milliseconds, so "1 to go" may be anything from a hair to a whole one, and a sleep that ends a
-   * tenth of a millisecond late would overshoot the instant unstaged.
+   * tenth of a millisecond late would overshoot the instant.
    */
   timerEdgeMs: 2,
   /** The short sleeps at that edge (the kernel makes each about 0.1 ms). */
@@ -49,17 +45,9 @@ export const SPEEDUP_DEFAULTS = {
    * short of its instant (a timer fired earlier than the lead), before it falls back to a timer.
    */
   timerShortRetries: 2,
-  /** Most runs staged (or rehearsed) just before an instant; when more are due they go the usual way. */
-  stageMaxRuns: 8,
-  /**
-   * How late after its instant a staged dispatch may still be sent. Its runs were planned for the
-   * instant; this close to it, planning again would find the same slots (a slot that came due
-   * meanwhile is planned by the usual path, after the staged runs).
-   */
-  stagedValidMs: 50,
   /**
    * Encoded EVALSHA buffers the Redis broker connection keeps for reuse (each up to 64 MB): enough
-   * for the dispatches in flight, a staged one and the rehearsals, so that a burst's batches reuse
+   * for the dispatches in flight, so that a burst's batches reuse
    * them instead of allocating a buffer of their size each.
    */
   scriptBuffersKept: 8,

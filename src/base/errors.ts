@@ -91,6 +91,12 @@ export const ErrorCode = {
    * `beat partitions set 1` with 0.2.x first (CHANGELOG.md).
    */
   PartitionsRetired: 'PARTITIONS_RETIRED',
+  /**
+   * A one-server Redis URL (redis://, rediss://, sentinel://) reaches a node of a Redis Cluster: its
+   * keys' slots are spread over masters that URL does not follow, and a Redis broker cannot be a
+   * cluster at all (kombu's Redis transport has no cluster mode). Exit code 2: the URL must change.
+   */
+  RedisClusterMode: 'REDIS_CLUSTER_MODE',
   /** A Lua script of the installation cannot be assembled (an `--- @include` of a fragment that is not there, or a cycle). */
   LuaScriptInvalid: 'LUA_SCRIPT_INVALID',
 } as const;
@@ -143,6 +149,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   DJANGO_DATABASE: { exit: 2, http: 500 },
   LUA_SCRIPT_INVALID: { exit: 1, http: 500 },
   PARTITIONS_RETIRED: { exit: 2, http: 409 },
+  REDIS_CLUSTER_MODE: { exit: 2, http: 503 },
 };
 
 export class BeatError extends Error {

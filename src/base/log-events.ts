@@ -247,8 +247,18 @@ export const EVENTS = {
   taskEventsListening: 'beat.taskevents.listening',
   /** Task events could not be subscribed to, or one could not be read (logged once); outcomes still come from the result backend. */
   taskEventsError: 'beat.taskevents.error',
+  /**
+   * Task events read by default (no resultBackend, taskEvents unset) and none heard from any worker
+   * within taskEventsSilenceMs of a publish: the runs are given up as `unknown`; once per leadership.
+   */
+  taskEventsSilent: 'beat.taskevents.silent',
   /** A run reached a final state (debug): entry, task id, state, runtime, exception. */
   outcomeFinished: 'beat.outcome.finished',
+  /**
+   * A run recorded REVOKED ended after all (debug): its SUCCESS or FAILURE was stored over the
+   * REVOKED (Celery >= 5.6.2 stores REVOKED when the revoke arrives), and its history now says so.
+   */
+  outcomeOverwritten: 'beat.outcome.overwritten',
   /** Run spans are exported over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT set): endpoint and protocol. */
   tracingStart: 'beat.tracing.start',
   /**

@@ -3,10 +3,10 @@
  * routing-key choice of `send_task_message` (celery/app/amqp.py), celery-protocol.md §3.
  * Pure: the result is computed once per entry and kept in its message template.
  */
-import type { Options } from '../config/options-schema.js';
+import type { ExchangeType, Options } from '../config/options-schema.js';
 import type { CompiledRoute, Route } from '../config/routes.js';
 
-export type ExchangeType = 'direct' | 'topic' | 'fanout';
+export type { ExchangeType };
 
 export interface Destination {
   /** The exchange published to; '' is the anonymous exchange, where the routing key names the queue. */

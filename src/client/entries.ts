@@ -81,7 +81,7 @@ export class Entries {
 
   /** Connects to the deployment's state Redis; rejects with REDIS_UNAVAILABLE (or the server's refusal) when it cannot. */
   static async connect(options: EntriesConnectOptions = {}): Promise<Entries> {
-    const [{ createRedisClient, connectWithRetry }, { RedisEntryStore }, { schedulerKeys }, { silentLogger }, { localActor }] =
+    const [{ createStateClient, connectWithRetry }, { RedisEntryStore }, { schedulerKeys }, { silentLogger }, { localActor }] =
       await Promise.all([
         import('../redis/connect.js'),
         import('../redis/entry-store.js'),
@@ -90,7 +90,7 @@ export class Entries {
         import('../redis/audit-log.js'),
       ]);
     const url = options.url ?? DEFAULTS.brokerUrl;
-    const client = createRedisClient(url, options.transportOptions ?? {}, 'entries client', silentLogger);
+    const client = createStateClient(url, options.transportOptions ?? {}, 'entries client', silentLogger);
     try {
       await connectWithRetry(client, AbortSignal.timeout(options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS));
     } catch (error) {

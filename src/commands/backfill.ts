@@ -38,6 +38,7 @@ export const backfillSpec = leaf({
   positionals: { usage: '[ENTRY]', most: 1 },
   about: `Publishes every slot of ENTRY's schedule from --from to --to (both included) that was never
 published, through the leader's fenced path, each with the task id its schedule gives that slot.
+ENTRY is the config file's or a runtime entry (the store's, RedBeat's or a django row).
 A slot already published, by the schedule or by an earlier backfill, is skipped in the same atomic
 step that would publish it, so a backfill can be repeated safely (also after a leader died half-way:
 the next leader goes on where it stopped). Slots the entry's exclude names are not backfilled.

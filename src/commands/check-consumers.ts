@@ -1,9 +1,10 @@
 /**
  * `beat check --consumers` (or `--broker URL`): before a deploy, asks the broker who consumes the
  * queues the config's entries publish to, as the leader's consumer check does (one `active_queues`
- * broadcast, the workers' answers taken for consumers.replyWindow, each queue's depth), and names
- * every queue nobody consumes now. Exit 1 when some queue has no consumer, or when no worker
- * answered at all (then nobody can be said to consume anything).
+ * broadcast, the workers' answers taken for consumers.replyWindow, each queue's depth; on RabbitMQ
+ * its own consumer counts), and names every queue nobody consumes now. Exit 1 when some queue has
+ * no consumer, or when no worker answered on a broker that keeps no count (then nobody can be said
+ * to consume anything). SQS is refused: one look cannot tell there.
  */
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { silentLogger } from '../base/log.js';
@@ -11,7 +12,7 @@ import { within } from '../base/within.js';
 import { consumerCheckOf } from '../config/resolve.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { maskUrl } from '../config/redis-url.js';
-import { openConsumerProbe } from '../publish/consumer-probes.js';
+import { openConsumerProbe } from '../publish/brokers.js';
 import { scheduleQueues } from '../service/consumer-check.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
@@ -26,7 +27,7 @@ export async function checkConsumers(config: ResolvedConfig, entries: readonly R
   if (opened === undefined) {
     throw new BeatError(
       ErrorCode.BrokerUrl,
-      `beat check --consumers: the broker ${broker} cannot tell who consumes its queues from here (the consumer check asks a Redis broker); watch the queues' consumers in the broker's own console`,
+      `beat check --consumers: the broker ${broker} cannot tell who consumes its queues in one look (SQS keeps no consumer count; the leader flags a queue whose messages wait and none is taken for consumers.unconsumedAfter); watch the queues in the SQS console meanwhile`,
     );
   }
   const used = scheduleQueues(config, entries);
@@ -47,7 +48,8 @@ export async function checkConsumers(config: ResolvedConfig, entries: readonly R
         ]),
       ),
     );
-    if (look.workersAnswered === 0) {
+    // RabbitMQ counts a queue's consumers itself; on Redis the workers' answers are all there is.
+    if (look.workersAnswered === 0 && look.queues.some((q) => q.consumers === undefined)) {
       io.err(
         `${broker}: no worker answered Celery's remote control (active_queues) within ${consumerCheckOf(config).replyWindowMs} ms: none runs, or they run without remote control; nothing can be said to consume the ${queues.length} queue${queues.length === 1 ? '' : 's'} above`,
       );

@@ -7,7 +7,7 @@ import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { formatInstant } from '../time/zone.js';
 import { leaf } from './command-spec.js';
 import { configOption, djangoOverride, loadFromArgs } from './config-args.js';
-import { djangoOption, djangoProblemLine, readDjangoView } from './django-read.js';
+import { djangoOption } from './django-read.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { renderTable } from './table.js';
@@ -21,7 +21,7 @@ Needs no Redis and no broker, unless asked: with --consumers (or --broker URL) i
 broker which of the entries' queues a worker consumes now, and exits 1 naming each queue nobody
 consumes (a routing typo such as queue "reportz"), or when no worker answers at all.
 With a django source (sources.django, --django-url) its rows are read once, read-only, and
-checked as beat run takes them: they join the table (ORIGIN django), and a row that would not
+checked as beat run takes them (the same source and rules): they join the table (ORIGIN django), and a row that would not
 run (no schedule, args that are not JSON, a name a file entry takes, …) is named on stderr with
 its column, and the exit is 2. A database that cannot be read exits 2, naming the URL's setting
 and the fix.
@@ -48,7 +48,15 @@ async function checkCommand(
   const brokerFlag = values.broker === undefined || values.broker === '' ? undefined : { url: values.broker, origin: '--broker' };
   const { source, config } = await loadFromArgs(io, values.config, brokerFlag, override);
   const askConsumers = values.consumers === true || brokerFlag !== undefined;
-  const django = await readDjangoView(config, override);
+  // A django source's rows, read once as beat run reads them (runtime-view.ts); the database must answer.
+  const django =
+    config.sources?.django === undefined
+      ? undefined
+      : await import('./runtime-view.js').then(async ({ readRuntimeView, throwFailures }) => {
+          const view = await readRuntimeView(config, { django: override, redbeat: false });
+          throwFailures(view);
+          return view;
+        });
   const entries = [...config.entries, ...(django?.entries ?? [])];
   const now = io.now();
   // An entry whose schedule cannot be computed (base/step-budget.ts) is named with its reason; beat run would fail it alone.
@@ -88,7 +96,8 @@ async function checkCommand(
     io.out(counted);
     return askConsumers ? askTheBroker(config, entries, io) : ExitCode.Ok;
   }
-  for (const problem of django.problems) io.err(djangoProblemLine(problem));
+  const { problemLine } = await import('./runtime-view.js');
+  for (const problem of django.problems) io.err(problemLine(problem));
   const bad = django.problems.length;
   io.err(`${counted}, ${bad} of which do${bad === 1 ? 'es' : ''} not run (above): fix them in the Django admin or the ORM`);
   return ExitCode.BadInput;

@@ -6,7 +6,7 @@ import type { BrokerOverride } from '../config/connections.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { ENV } from '../base/env.js';
 import { ConfigError } from '../base/errors.js';
-import { sqsEntryProblems } from '../publish/sqs-entry-checks.js';
+import { sendProblems } from '../publish/send-checks.js';
 import type { Io } from './io.js';
 import type { OptionHelps } from './command-spec.js';
 
@@ -47,7 +47,7 @@ export async function loadFromArgs(
 ): Promise<LoadedConfig> {
   const loaded = await loadConfig({ explicit, env: io.env, cwd: io.cwd, broker, django });
   if (loaded.config.entryLimits !== undefined) setEntryLimits(loaded.config.entryLimits);
-  const problems = sqsEntryProblems(loaded.config);
+  const problems = sendProblems(loaded.config);
   if (problems.length > 0) throw new ConfigError(loaded.source, problems);
   return loaded;
 }

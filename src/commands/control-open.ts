@@ -4,8 +4,8 @@
  * deployment's name and prefix, and which entry names belong to the file. A deployment that tsbeat
  * 0.2.x left partitioned is refused before anything is read or written (redis/retired-partitions.ts).
  */
-import type { Redis } from 'ioredis';
-import { maskUrl } from '../config/redis-url.js';
+import type { RedisClient } from '../redis/connect.js';
+import { isClusterUrl, maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { configFingerprint } from '../control/fingerprint.js';
 import { noteProblem } from '../base/note-text.js';
@@ -14,14 +14,15 @@ import type { DeploymentCheck } from '../service/deployment-watch.js';
 import { ENV } from '../base/env.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { silentLogger } from '../base/log.js';
-import { createRedisClient, connectWithRetry } from '../redis/connect.js';
+import { createStateClient, connectWithRetry } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
 import { AuditLog, localActor } from '../redis/audit-log.js';
 import type { AuditContext } from '../redis/audit-log.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
 import { schedulerKeys } from '../redis/keys.js';
 import { refusePartitionedDeployment } from '../redis/retired-partitions.js';
-import { stateUrlFor } from '../publish/publishing.js';
+import { stateUrlFor } from '../config/broker-kinds.js';
+import { refuseClusterNode, stateContext } from '../redis/cluster-node.js';
 import { RedisStateStore } from '../redis/state-store.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import { RedisEntryFailures } from '../redis/failing-entries-store.js';
@@ -54,7 +55,9 @@ export const redisOptions = {
 export interface Control {
   readonly config: ResolvedConfig;
   /** The connection to the deployment's state Redis. */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
+  /** Its URL (the broker's, or state.url with an AMQP broker). */
+  readonly stateUrl: string;
   /** The config file as the user would write its path. */
   readonly source: string;
   readonly control: ControlStore;
@@ -94,6 +97,7 @@ export async function openControl(
   const client = await connectControl(config);
   const keys = schedulerKeys(config.state.prefix, config.name);
   try {
+    await refuseClusterNode(client, stateContext(config, stateUrlFor(config)));
     await refusePartitionedDeployment(client, keys, config.name);
   } catch (error) {
     client.disconnect();
@@ -105,6 +109,7 @@ export async function openControl(
     config,
     source,
     redis: client,
+    stateUrl: stateUrlFor(config),
     control,
     states: new RedisStateStore(client, keys),
     runs: new RedisRunHistory(client, keys),
@@ -141,33 +146,39 @@ export async function openControl(
 }
 
 /** The state's Redis, connected: the broker's, or for an AMQP broker state.url (default: the local Redis). */
-async function connectControl(config: ResolvedConfig): Promise<Redis> {
+async function connectControl(config: ResolvedConfig): Promise<RedisClient> {
   const url = stateUrlFor(config);
-  const client = createRedisClient(url, config.broker.transportOptions, 'control', silentLogger);
-  // A server that refuses the connection (nothing listens on that port) will not listen a retry
-  // later: a command says so at once instead of retrying for 5 s. A Sentinel URL names several
-  // servers, and its client tries the others: it waits as before.
+  const client = createStateClient(url, config.broker.transportOptions, 'control', silentLogger);
+  await connectCommandClient(client, url, 'check --broker or broker.url');
+  return client;
+}
+
+/**
+ * Connects a command's Redis `client` (to `url`) within CONNECT_TIMEOUT_MS, or disconnects it and
+ * throws an error naming the server and `fix`. A server that refuses the connection (nothing
+ * listens on that port) will not listen a retry later: a command says so at once instead of
+ * retrying for 5 s. A Sentinel or cluster URL names several servers, and its client tries the
+ * others: it waits as before. Refused by the server (a DB it lacks, a wrong password): its own
+ * error, with the fix.
+ */
+export async function connectCommandClient(client: RedisClient, url: string, fix: string): Promise<void> {
   const refusedNow = new AbortController();
   const onError = (error: { code?: unknown }): void => {
-    if (error.code === 'ECONNREFUSED' && !/^sentinel:/i.test(url)) refusedNow.abort();
+    if (error.code === 'ECONNREFUSED' && !/^sentinel:/i.test(url) && !isClusterUrl(url)) refusedNow.abort();
   };
   client.on('error', onError);
   try {
     await connectWithRetry(client, AbortSignal.any([AbortSignal.timeout(CONNECT_TIMEOUT_MS), refusedNow.signal]));
   } catch (error) {
     client.disconnect();
-    // Refused (a DB the server lacks, a wrong password): say so, with the fix, rather than "cannot reach".
     if (error instanceof BeatError) throw error;
     const why = refusedNow.signal.aborted
       ? ': the connection was refused (is Redis running there?)'
       : ` within ${CONNECT_TIMEOUT_MS / 1000} s`;
-    throw new BeatError(ErrorCode.RedisUnavailable, `cannot reach Redis at ${maskUrl(url)}${why}; check --broker or broker.url`, {
-      cause: error,
-    });
+    throw new BeatError(ErrorCode.RedisUnavailable, `cannot reach Redis at ${maskUrl(url)}${why}; ${fix}`, { cause: error });
   } finally {
     client.off('error', onError);
   }
-  return client;
 }
 
 /** Runs `body` on an open control, turning Redis failures into errors that name the command, and closes it. */

@@ -12,7 +12,7 @@ import { outcomeText } from '../control/run-view.js';
 import { ageText } from '../control/replicas.js';
 import { parseCount, unknownEntryError } from './args.js';
 import { djangoOverride } from './config-args.js';
-import { djangoOption, readDjangoView } from './django-read.js';
+import { djangoOption } from './django-read.js';
 import type { BrokerOverride } from '../config/connections.js';
 import { openControl, redisOptions } from './control-open.js';
 import type { Control } from './control-open.js';
@@ -20,12 +20,12 @@ import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
 import type { Command, OptionHelps } from './command-spec.js';
-import { readRuntimeEntries } from './runtime-view.js';
+import { findRuntime, readControlView, throwFailures } from './runtime-view.js';
 import { renderTable } from './table.js';
 import { narrowStatusLines } from './status-narrow.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { followsOutcomes } from '../config/resolve.js';
-import type { ResolvedEntry } from '../config/resolve.js';
+import { keepsRunHistory } from '../config/resolve.js';
+import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
 import { labelsText } from '../core/labels.js';
 import type { LabelSelector } from '../core/label-selector.js';
@@ -47,12 +47,12 @@ LAST RUN, NEXT RUN, STATE (OUTCOME with outcomes, ORIGIN with runtime entries), 
 to now; --wide gives every column described below, with ISO 8601 instants.
 The REPLICA table lists every beat run, leader or standby, whose heartbeat (every 2 s, or a third of lock.ttl) is younger than its lock.ttl: ROLE
 as the lock says, HEARTBEAT its age; one stopped cleanly leaves it at once, one killed within its
-lock.ttl. The entries are the config file's entries, then the runtime entries (beat
-entries) and, with a django source, django-celery-beat's rows (read once, read-only), with an
-ORIGIN column (file, store, django) when there are any ("origin" in --json, as /status gives it,
-where RedBeat's entries show as redbeat). Runtime entries and rows that do not run (invalid, or a
-name the config file takes) are listed below the table with their problems. A django database that
-cannot be read is a WARNING line, not a failure. LAST
+lock.ttl. The entries are the config file's entries, then the runtime entries as the leader
+holds them: the store's (beat entries), RedBeat's (sources.redbeat) and django-celery-beat's rows
+(sources.django), read once, read-only, with an ORIGIN column (file, store, redbeat, django) when
+there are any ("origin" in --json, as /status gives it). Runtime entries that do not run (invalid,
+or a name the config file or an earlier source takes) are listed below the table with their
+problems. A RedBeat Redis or django database that cannot be read is a WARNING line, not a failure. LAST
 RUN is the last slot published, or, when the last run was a manual one (beat trigger), when that
 was published, marked "(trigger)". A WARNING line says when this config differs from the
 leader's, or when a lock key tsbeat did not write keeps every replica from leading. STATE is
@@ -98,11 +98,11 @@ const controlNoteOption = {
 export const triggerSpec = leaf({
   name: 'trigger',
   positionals: { usage: '[ENTRY]', most: 1 },
-  about: `Publishes one run of ENTRY (the config file's, or a runtime entry) now, through the leader's
-fenced path, with a task id of its own. The entry's schedule is not moved. Waits until the leader
-confirms (it checks at least every second); if no leader publishes it in time the request is
-withdrawn and the command fails. Refused (exit 2) when neither the config nor the runtime store
-has the entry, or when the leader's config has no such entry (another deployment, same name).
+  about: `Publishes one run of ENTRY (the config file's, or a runtime entry: the store's, RedBeat's or a
+django row) now, through the leader's fenced path, with a task id of its own. The entry's schedule
+is not moved. Waits until the leader confirms (it checks at least every second); if no leader
+publishes it in time the request is withdrawn and the command fails. Refused (exit 2) when no
+source has the entry, or when the leader's config has no such entry (another deployment, same name).
 With -l, one run of every entry the selector selects, recorded in the audit trail as one event
 (its selector and every entry); a selector that selects nothing says so and exits 1.
 `,
@@ -120,10 +120,11 @@ const pauseSpec = (verb: 'pause' | 'resume', what: string): Command =>
     name: verb,
     positionals: { usage: '[ENTRY]', most: 1 },
     about: `${what}
-ENTRY is the config file's or a runtime entry (beat entries). Refused (exit 2) when neither has
-it, or when the leader's config has no such entry (another deployment, same name). With -l, every
-entry the selector selects, at once (one MULTI), recorded in the audit trail as one event (its
-selector and every entry it changed); a selector that selects nothing says so and exits 1.
+ENTRY is the config file's or a runtime entry (the store's, RedBeat's or a django row). Refused
+(exit 2) when no source has it, or when the leader's config has no such entry (another
+deployment, same name). With -l, every entry the selector selects, at once (one MULTI), recorded
+in the audit trail as one event (its selector and every entry it changed); a selector that
+selects nothing says so and exits 1.
 `,
     options: { ...redisOptions, ...controlNoteOption, ...selectorOption },
     run: (args, io) => pauseOrResume(verb, args.values, args.positionals, io),
@@ -138,8 +139,11 @@ export const resumeCommandSpec = pauseSpec(
 );
 
 /**
- * The entry a trigger, pause, resume or backfill names: one of the config file's, or a runtime entry (the
- * store's, or a django row) that runs. A runtime entry that does not run (invalid) is refused with its problems.
+ * The entry a trigger, pause, resume, backfill or history names: one of the config file's, or a
+ * runtime entry (the store's, RedBeat's, or a django row) that runs, as the leader's catalog holds
+ * them (runtime-view.ts). A runtime entry that does not run (invalid, or a name taken first) is
+ * refused with its problems; a source that could not be read, when the name is nowhere else, with
+ * its failure.
  */
 export async function requireControlEntry(
   command: string,
@@ -152,27 +156,30 @@ export async function requireControlEntry(
   const { config } = control;
   const own = config.entries.find((e) => e.name === name);
   if (own !== undefined) return own;
-  const stored = await readRuntimeEntries(config, control.store);
-  const found = stored.entries.find((e) => e.name === name);
-  if (found !== undefined) return found;
-  // A django row: read only when the name is nowhere else (the database need not answer otherwise).
-  const rows = config.sources?.django === undefined ? undefined : await readDjangoView(config, django);
-  const runtime = { entries: [...stored.entries, ...(rows?.entries ?? [])], problems: [...stored.problems, ...(rows?.problems ?? [])] };
-  const row = runtime.entries.find((e) => e.name === name);
-  if (row !== undefined) return row;
-  const problem = runtime.problems.find((p) => p.name === name);
+  const runtime = await readControlView(control, django);
+  const { entry, problem } = findRuntime(runtime, name);
+  if (entry !== undefined) return entry;
   if (problem !== undefined) {
     throw new BeatError(
       ErrorCode.UnknownEntry,
       `beat ${command}: the ${problem.origin} entry ${shown(name)} does not run: ${problemsInline(problem.problems)}`,
     );
   }
+  throwFailures(runtime);
   throw unknownEntryError(
     command,
     name,
     [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)],
-    'the config or the runtime store',
+    runtimeSourcesNamed(config),
   );
+}
+
+/** "the config or the runtime store", with the RedBeat and django sources the config has. */
+function runtimeSourcesNamed(config: ResolvedConfig): string {
+  const named = ['the config', 'the runtime store'];
+  if (config.sources?.redbeat !== undefined) named.push("RedBeat's entries");
+  if (config.sources?.django !== undefined) named.push("django-celery-beat's rows");
+  return `${named.slice(0, -1).join(', ')} or ${named.at(-1) ?? ''}`;
 }
 
 async function requireEntry(command: string, control: Control, name: string | undefined, django?: BrokerOverride): Promise<string> {
@@ -181,17 +188,9 @@ async function requireEntry(command: string, control: Control, name: string | un
 
 export async function readStatus(control: Control, nowMs: number, django?: BrokerOverride): Promise<DeploymentStatus> {
   const { config } = control;
-  const stored = await readRuntimeEntries(config, control.store);
-  // The django rows as a replica's catalog holds them; a database away is said, not fatal (Redis holds the rest).
-  const djangoWarnings: string[] = [];
-  const rows = await readDjangoView(config, django).catch((error: unknown) => {
-    djangoWarnings.push(`django entries not shown: ${errorMessage(error)}`);
-    return undefined;
-  });
-  const runtime = {
-    entries: [...stored.entries, ...(rows?.entries ?? [])],
-    problems: [...stored.problems, ...(rows?.problems ?? [])],
-  };
+  // The runtime entries as a replica's catalog holds them; a source away is said, not fatal (Redis holds the rest).
+  const runtime = await readControlView(control, django);
+  const sourceWarnings = runtime.failures.map(({ origin, error }) => `${origin} entries not shown: ${errorMessage(error)}`);
   const names = [...config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)];
   const [states, paused, pauseNotes, notes, check, replicas, outcomes, finished, failing, unconsumed] = await Promise.all([
     control.states.readAll(),
@@ -200,8 +199,8 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     control.control.notes(),
     control.check(),
     control.replicas.read(),
-    followsOutcomes(config) ? control.runs.latest(names) : undefined,
-    followsOutcomes(config) ? control.runs.finished(names) : undefined,
+    keepsRunHistory(config) ? control.runs.latest(names) : undefined,
+    keepsRunHistory(config) ? control.runs.finished(names) : undefined,
     control.failures.read(),
     control.unconsumed.read(),
   ]);
@@ -219,7 +218,7 @@ export async function readStatus(control: Control, nowMs: number, django?: Broke
     replicas,
     self: { instance: 'cli', role: 'cli' },
     nowMs,
-    warnings: [...warningsOf(check), ...djangoWarnings],
+    warnings: [...warningsOf(check), ...sourceWarnings],
     runtime,
   });
 }
@@ -369,14 +368,14 @@ async function statusCommand(
       return ExitCode.Ok;
     }
     // Without --wide the lines fit a terminal.
-    const narrow = values.wide !== true ? narrowStatusLines(status, followsOutcomes(control.config), io.now()) : undefined;
+    const narrow = values.wide !== true ? narrowStatusLines(status, keepsRunHistory(control.config), io.now()) : undefined;
     if (narrow === undefined) leaderLines(status, io);
     else io.out(narrow.leader);
     for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
     if (narrow === undefined) {
       replicaLines(status, io);
       // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.
-      entryTable(status, followsOutcomes(control.config), io);
+      entryTable(status, keepsRunHistory(control.config), io);
     } else {
       if (narrow.replicas.length > 0) io.out([...narrow.replicas, ''].join('\n'));
       io.out(narrow.entries.join('\n'));

@@ -8,14 +8,15 @@ import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { formatSeconds, runView, stateText } from '../control/run-view.js';
 import type { RunView } from '../control/run-view.js';
-import { parseCount, unknownEntryError } from './args.js';
+import { parseCount } from './args.js';
+import { djangoOverride } from './config-args.js';
+import { requireControlEntry } from './control.js';
 import { openControl, redisOptions } from './control-open.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
-import { readRuntimeEntries } from './runtime-view.js';
 import { renderTable } from './table.js';
-import { followsOutcomes } from '../config/resolve.js';
+import { keepsRunHistory } from '../config/resolve.js';
 
 export const historySpec = leaf({
   name: 'history',
@@ -25,7 +26,9 @@ ENTRY column first, "entry" in --json), newest first: task id, slot, when it was
 STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or unknown when no result came within outcomeTimeout),
 when it finished, its runtime and the exception's first line. The leader keeps the last
 ${DEFAULTS.runHistoryLength} runs of each entry when the config has a resultBackend (Celery's
-result_backend, a Redis one) or taskEvents (workers started with -E). STARTED shows for tasks
+result_backend, a Redis one) or taskEvents (workers started with -E). ENTRY is the config file's,
+a runtime entry (beat entries), one of RedBeat's (sources.redbeat) or a django row (sources.django).
+STARTED shows for tasks
 with task_track_started, or from task events. An ORIGIN column (schedule, trigger, backfill;
 "origin" in --json) says how each run was published when any was not by its schedule.
 `,
@@ -79,9 +82,10 @@ async function selectedHistory(
   limit: number,
   io: Io,
 ): Promise<ExitCode> {
-  const control = await openControl(io, values.config, values.broker);
+  const django = djangoOverride(io, undefined);
+  const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
-    const entries = await selectEntries(control, selector);
+    const entries = await selectEntries(control, selector, django);
     if (entries.length === 0) io.err(`beat history: no entry matches -l ${shown(selector.text)}`);
     const runs: (RunView & { entry: string })[] = [];
     for (const entry of entries)
@@ -116,21 +120,12 @@ async function historyCommand(
   if (selector !== undefined) return selectedHistory(values, selector, limit, io);
   if (name === undefined)
     throw new BeatError(ErrorCode.Usage, "beat history: which entry? Usage: beat history ENTRY. See 'beat history --help'.");
-  const control = await openControl(io, values.config, values.broker);
+  // A RedBeat entry or a django row is named as `beat run` finds it ($BEAT_DJANGO_URL too).
+  const django = djangoOverride(io, undefined);
+  const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
-    let entry = control.config.entries.find((e) => e.name === name);
-    if (entry === undefined) {
-      // A runtime entry's history is kept like a file entry's.
-      const runtime = await readRuntimeEntries(control.config, control.store);
-      entry = runtime.entries.find((e) => e.name === name);
-      if (entry === undefined)
-        throw unknownEntryError(
-          'history',
-          name,
-          [...control.config.entries.map((e) => e.name), ...runtime.entries.map((e) => e.name)],
-          'the config or the runtime store',
-        );
-    }
+    // A runtime entry's history is kept like a file entry's.
+    const entry = await requireControlEntry('history', control, name, django);
     const runs = (await control.runs.list(name, limit)).map((r) => runView(r, entry.timezone));
     if (values.json) {
       io.out(JSON.stringify(runs));
@@ -138,8 +133,8 @@ async function historyCommand(
     }
     if (runs.length === 0) {
       io.out(
-        !followsOutcomes(control.config)
-          ? `${name}: no runs recorded; outcomes are kept only when the config has a resultBackend (Celery's result_backend) or taskEvents`
+        !keepsRunHistory(control.config)
+          ? `${name}: no runs recorded; outcomes are kept only when the config has a resultBackend (Celery's result_backend) or reads task events (taskEvents, not false)`
           : `${name}: no runs recorded yet`,
       );
       return ExitCode.Ok;

@@ -8,7 +8,7 @@ import { formatInstant } from '../time/zone.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { parseCount, parseInstant, unknownEntryError } from './args.js';
 import { configOption, djangoOverride, loadFromArgs } from './config-args.js';
-import { djangoOption, djangoProblemLine, readDjangoView } from './django-read.js';
+import { djangoOption } from './django-read.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
@@ -24,9 +24,11 @@ stderr says so, since a running deployment continues an interval from its last r
 run is in beat status). No instant falls before an
 entry's startAt or at or after its endAt, and an entry with maxRuns (oneOff: 1) shows at most that
 many (its runs so far are in Redis: see beat status). A slot the entry's exclude names is not
-listed (it does not run). Needs no Redis and no broker. With a django
-source (sources.django, --django-url) its rows are read too, once and read-only; rows that cannot
-run are named on stderr; a database that cannot be read exits 2. An entry whose next fires cannot be
+listed (it does not run). Needs no broker, and no Redis but RedBeat's. With a RedBeat source
+(sources.redbeat) its entries are read too, and with a django source (sources.django,
+--django-url) its rows, once and read-only, as beat run reads them; entries that cannot run are
+named on stderr; a source that cannot be read exits 2 (a database) or 1 (RedBeat's Redis). The
+runtime store's entries are not listed (beat status shows them). An entry whose next fires cannot be
 computed within its step budget (a schedule that fires once in centuries, if ever) is named on
 stderr with the reason, the others listed, and the exit is 2.
 `,
@@ -57,10 +59,18 @@ async function nextCommand(
   const django = djangoOverride(io, values['django-url']);
   const { config } = await loadFromArgs(io, values.config, undefined, django);
 
-  // A django source's rows are entries too: read once (the database must answer), never written.
-  const fromDjango = await readDjangoView(config, django);
-  for (const bad of fromDjango?.problems ?? []) io.err(djangoProblemLine(bad));
-  const all = [...config.entries, ...(fromDjango?.entries ?? [])];
+  // RedBeat's entries and django's rows are entries too: read once as beat run reads them (each
+  // source must answer), never written. The runtime store's are not: next reads no tsbeat state.
+  const runtime =
+    config.sources?.redbeat === undefined && config.sources?.django === undefined
+      ? undefined
+      : await import('./runtime-view.js').then(async ({ readRuntimeView, throwFailures, problemLine }) => {
+          const view = await readRuntimeView(config, { django });
+          throwFailures(view);
+          for (const bad of view.problems) io.err(problemLine(bad));
+          return view;
+        });
+  const all = [...config.entries, ...(runtime?.entries ?? [])];
   let entries = all;
   if (values.entry !== undefined) {
     const wanted = values.entry;

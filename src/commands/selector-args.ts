@@ -10,8 +10,7 @@ import type { ResolvedEntry } from '../config/resolve.js';
 import type { BrokerOverride } from '../config/connections.js';
 import type { OptionHelps } from './command-spec.js';
 import type { Control } from './control-open.js';
-import { readDjangoView } from './django-read.js';
-import { readRuntimeEntries } from './runtime-view.js';
+import { readControlView, throwFailures } from './runtime-view.js';
 
 export const selectorOption = {
   selector: {
@@ -52,14 +51,14 @@ export function selected<T extends Pick<ResolvedEntry, 'labels'>>(entries: reado
 }
 
 /**
- * Every entry in force the selector selects, in name order within each source: the config file's,
- * the store's and (with a django source) django's rows, as `beat status` reads them.
+ * Every entry in force the selector selects: the config file's, then the runtime sources' (the
+ * store's, RedBeat's, django's rows) as `beat status` reads them. A source that cannot be read
+ * fails the selection, naming it: a bulk action must not act on part of what its selector means.
  */
 export async function selectEntries(control: Control, selector: LabelSelector, django?: BrokerOverride): Promise<ResolvedEntry[]> {
-  const { config } = control;
-  const stored = await readRuntimeEntries(config, control.store);
-  const rows = config.sources?.django === undefined ? undefined : await readDjangoView(config, django);
-  return selected([...config.entries, ...stored.entries, ...(rows?.entries ?? [])], selector);
+  const view = await readControlView(control, django);
+  throwFailures(view);
+  return selected([...control.config.entries, ...view.entries], selector);
 }
 
 /** The error of a bulk action whose selector selects nothing (exit 1: nothing was done). */

@@ -8,6 +8,7 @@ import { shown } from '../base/errors.js';
 import { maskUrl } from '../base/redact.js';
 import { TIMER_MAX_MS, durationSchema } from './duration.js';
 import { keyed } from './keys.js';
+import { DEFAULTS } from '../base/defaults.js';
 
 export const ALERT_KINDS = ['failed', 'missed', 'late', 'paused', 'unconsumed'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
@@ -97,7 +98,7 @@ export function resolveAlerts(config: ParsedAlerts | undefined, entry: ParsedAle
   if (webhook === undefined && ping === undefined) return undefined;
   return {
     webhook,
-    on: entry?.on ?? config?.on ?? ['failed', 'missed'],
+    on: entry?.on ?? config?.on ?? DEFAULTS.alertsOn,
     lateAfterMs: entry?.lateAfter ?? config?.lateAfter,
     ping,
   };

@@ -1,5 +1,6 @@
 /** The queue settings that shape the queues tsbeat declares on RabbitMQ, and what RabbitMQ would refuse of them. */
 import type { QueueType } from './schema.js';
+import type { ExchangeType } from './options-schema.js';
 
 /** The config that shapes queue declarations; it must match the workers' (else RabbitMQ answers 406). */
 export interface AmqpQueueConfig {
@@ -10,6 +11,10 @@ export interface AmqpQueueConfig {
   readonly taskDefaultQueueType: QueueType;
   /** `x-queue-type` of every other queue (task_create_missing_queue_type). */
   readonly taskCreateMissingQueueType: QueueType;
+  /** The type of the default queue's own exchange (task_default_exchange_type); absent: direct. */
+  readonly taskDefaultExchangeType?: ExchangeType;
+  /** The type of every other queue's own exchange (task_create_missing_queue_exchange_type); absent: direct. */
+  readonly taskCreateMissingQueueExchangeType?: ExchangeType;
 }
 
 /**

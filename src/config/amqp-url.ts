@@ -53,12 +53,6 @@ export interface AmqpConnectionSpec {
 
 const OPTIONS = ['heartbeat', 'connect_timeout'] as const;
 
-/** Whether a broker URL selects the AMQP transport (by the scheme of its first URL). */
-export function isAmqpUrl(url: string): boolean {
-  const scheme = splitScheme(url.trim())?.name;
-  return scheme !== undefined && Object.hasOwn(AMQP_SCHEMES, scheme);
-}
-
 function seconds(url: string, key: string, text: string, min: number): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value) || value < min)

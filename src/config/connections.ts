@@ -4,11 +4,10 @@
  * server), and settings that only fit together are checked together. Problems name the setting
  * the value came from (`lock.urls[1]`, or `--broker` for an override), never the raw URL.
  */
-import { parseAmqpUrl } from './amqp-url.js';
-import { parseRedisUrl } from './redis-url.js';
-import { sqsOptionProblems } from './sqs-options.js';
-import { parseSqsUrl } from './sqs-url.js';
-import { UrlError, brokerKind, maskUrl } from './url-parts.js';
+import { brokerKindOf } from './broker-kinds.js';
+import type { BrokerKind } from './broker-kinds.js';
+import { isClusterUrl, parseRedisUrl } from './redis-url.js';
+import { UrlError, isRedisUrl, maskUrl } from './url-parts.js';
 import { BeatError } from '../base/errors.js';
 import type { ResolvedConfig } from './resolve.js';
 
@@ -41,19 +40,29 @@ export function connectionProblems(config: ResolvedConfig, override?: BrokerOver
   const problems: (ConnectionProblem | undefined)[] = [];
   const { url, transportOptions } = config.broker;
   const brokerPath = override === undefined ? ['broker', 'url'] : [override.origin];
-  let kind: 'redis' | 'amqp' | 'sqs' | undefined;
+  let kind: BrokerKind | undefined;
   problems.push(
     refusal(brokerPath, () => {
-      kind = brokerKind(url);
-      return kind === 'redis' ? parseRedisUrl(url, transportOptions) : kind === 'sqs' ? parseSqsUrl(url) : parseAmqpUrl(url);
+      kind = brokerKindOf(url);
+      return kind.parseUrl(url, transportOptions);
     }),
   );
-  if (kind === 'sqs') problems.push(...sqsBrokerProblems(config));
+  if (kind?.sharesRedis === true && isClusterUrl(url))
+    problems.push({
+      path: brokerPath,
+      message: `${maskUrl(url)} is a Redis Cluster, and Celery's Redis transport (kombu) does not support cluster mode: no worker could read the queues there. Use RabbitMQ (amqp://) or SQS (sqs://) as the broker, and the cluster for tsbeat's state (state.url)`,
+    });
+  if (kind?.problems !== undefined) problems.push(...kind.problems(config));
   const stateUrl = config.state.url;
   if (stateUrl !== undefined) {
     const bad = refusal(['state', 'url'], () => parseRedisUrl(stateUrl, transportOptions));
     problems.push(bad);
-    if (bad === undefined && kind === 'redis' && stateUrl !== url) {
+    if (bad === undefined && kind?.sharesRedis === true && !isClusterUrl(url) && isClusterUrl(stateUrl)) {
+      problems.push({
+        path: ['state', 'url'],
+        message: `${maskUrl(stateUrl)} is a Redis Cluster: with a Redis broker the state must live on the broker's Redis (one atomic script publishes and moves the state forward), and Celery's Redis transport does not support cluster mode. To keep the state on a cluster, use RabbitMQ (amqp://) or SQS (sqs://) as the broker`,
+      });
+    } else if (bad === undefined && kind?.sharesRedis === true && stateUrl !== url) {
       problems.push({
         path: ['state', 'url'],
         message: `${maskUrl(stateUrl)} differs from the broker ${maskUrl(url)}: with a Redis broker the state must live on the broker's Redis, because publishing and moving the state forward is one atomic script. Remove state.url.`,
@@ -64,47 +73,35 @@ export function connectionProblems(config: ResolvedConfig, override?: BrokerOver
   if (redbeat !== undefined) {
     const redbeatUrl = redbeat.url;
     // Dialled with the broker's transport options only when it is the broker's Redis (src/redbeat/wiring.ts).
-    if (redbeatUrl !== undefined)
-      problems.push(refusal(['sources', 'redbeat', 'url'], () => parseRedisUrl(redbeatUrl, redbeatUrl === url ? transportOptions : {})));
-    else if (kind === 'amqp' || kind === 'sqs')
+    if (redbeatUrl !== undefined && isClusterUrl(redbeatUrl))
       problems.push({
         path: ['sources', 'redbeat', 'url'],
-        message: `with an ${kind === 'amqp' ? 'AMQP' : 'SQS'} broker there is no broker Redis to find RedBeat's keys on: give RedBeat's Redis (its redbeat_redis_url)`,
+        message: `${maskUrl(redbeatUrl)} is a Redis Cluster: tsbeat reads RedBeat's keys from one Redis server only (its schedule and entries do not share a hash slot)`,
+      });
+    else if (redbeatUrl !== undefined)
+      problems.push(refusal(['sources', 'redbeat', 'url'], () => parseRedisUrl(redbeatUrl, redbeatUrl === url ? transportOptions : {})));
+    else if (kind !== undefined && !kind.sharesRedis)
+      problems.push({
+        path: ['sources', 'redbeat', 'url'],
+        message: `with an ${kind.label} broker there is no broker Redis to find RedBeat's keys on: give RedBeat's Redis (its redbeat_redis_url)`,
       });
   }
   const backend = config.resultBackend;
   if (backend !== undefined) {
-    let redis = false;
-    try {
-      redis = brokerKind(backend.url) === 'redis';
-    } catch {
-      // Not a scheme of ours at all (db+postgresql://, rpc://, django-db…): said below.
-    }
-    if (!redis)
+    // Not a Redis scheme (db+postgresql://, rpc://, django-db…): said here.
+    if (!isRedisUrl(backend.url))
       problems.push({
         path: ['resultBackend'],
         message: `tsbeat reads Redis result backends only (redis://, rediss://, sentinel://); ${maskUrl(backend.url)} is not one. Remove resultBackend to publish without reading outcomes`,
+      });
+    else if (isClusterUrl(backend.url))
+      problems.push({
+        path: ['resultBackend'],
+        message: `${maskUrl(backend.url)} is a Redis Cluster: Celery's Redis result backend keeps results on one Redis server, so tsbeat reads them from one (redis://, rediss://, sentinel://)`,
       });
     else problems.push(refusal(['resultBackend'], () => parseRedisUrl(backend.url, backend.transportOptions)));
   }
   // Lock servers are dialled without the broker's transport options (see service.ts).
   config.lock.urls.forEach((lockUrl, i) => problems.push(refusal(['lock', 'urls', i], () => parseRedisUrl(lockUrl, {}))));
   return problems.filter((p): p is ConnectionProblem => p !== undefined);
-}
-
-/** An SQS broker: kombu's option checks, and what SQS cannot hold or carry. */
-function sqsBrokerProblems(config: ResolvedConfig): ConnectionProblem[] {
-  const problems: ConnectionProblem[] = sqsOptionProblems(config.broker.transportOptions);
-  if (config.state.url === undefined)
-    problems.push({
-      path: ['state', 'url'],
-      message: 'with an SQS broker the state and the lock live in Redis: give its URL, such as state: { url: "redis://127.0.0.1:6379/0" }',
-    });
-  if (config.taskEvents)
-    problems.push({
-      path: ['taskEvents'],
-      message:
-        "Celery's task events need a fanout exchange, which kombu's SQS transport does not have: remove taskEvents and follow outcomes through a resultBackend",
-    });
-  return problems;
 }

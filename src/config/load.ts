@@ -14,7 +14,7 @@ import { configSchema } from './schema.js';
 import { formatPath, toProblems } from './problems.js';
 import type { LineLocator } from './problems.js';
 import { readModuleConfig } from './module.js';
-import { brokerKind } from './url-parts.js';
+import { brokerKindIfKnown } from './broker-kinds.js';
 import { parseYamlConfig } from './yaml.js';
 import { followsOutcomes, resolveConfig } from './resolve.js';
 import { alertSettingProblems } from './alerts-schema.js';
@@ -147,7 +147,7 @@ export function parseConfig(
     ...amqpQueueConfigProblems(resolved).map((message) => ({ path: ['taskQueueMaxPriority'], message })),
     ...connectionProblems(resolved, broker),
     ...alertSettingProblems(result.data.alerts, result.data.beatSchedule, followsOutcomes(resolved)),
-    ...overlapSettingProblems(result.data.beatSchedule, followsOutcomes(resolved), brokerKindOf(resolved.broker.url)),
+    ...overlapSettingProblems(result.data.beatSchedule, followsOutcomes(resolved), brokerKindIfKnown(resolved.broker.url)),
     ...pauseOnFailureProblems(result.data.beatSchedule, followsOutcomes(resolved)),
     ...sentryConfigProblems(result.data.sentry, result.data.beatSchedule, sentryEnv, ENV.sentryDsn),
   ];
@@ -210,13 +210,4 @@ function withDjangoUrl(value: Record<string, unknown>, url: string): Record<stri
   const django = given['django'];
   const current = django !== null && typeof django === 'object' && !Array.isArray(django) ? (django as Record<string, unknown>) : {};
   return { ...value, sources: { ...given, django: { ...current, url } } };
-}
-
-/** The broker's kind, or undefined when its URL does not parse (connectionProblems says why). */
-function brokerKindOf(url: string): string | undefined {
-  try {
-    return brokerKind(url);
-  } catch {
-    return undefined;
-  }
 }

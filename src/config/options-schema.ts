@@ -13,7 +13,8 @@ import { isShownInstant, parseIsoDateTime } from '../time/zone.js';
 import { shown } from '../base/errors.js';
 import { SQS_OPTION_ALIASES, sqsMessageGroupId, sqsTransportOptions } from './sqs-options.js';
 
-const EXCHANGE_TYPES = ['direct', 'topic', 'fanout'] as const;
+export const EXCHANGE_TYPES = ['direct', 'topic', 'fanout'] as const;
+export type ExchangeType = (typeof EXCHANGE_TYPES)[number];
 
 /** Seconds, more than zero and at most `maxMs` (as milliseconds). */
 const seconds = (what: string, maxMs = DURATION_MAX_MS) =>

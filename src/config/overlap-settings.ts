@@ -3,6 +3,8 @@
  * know when an entry's previous run finished, which needs run outcomes (a resultBackend or taskEvents) and a
  * task that stores its result. Paths as the schema's.
  */
+import { BROKER_KINDS } from './broker-kinds.js';
+import type { BrokerKind } from './broker-kinds.js';
 import type { ParsedEntry } from './schema.js';
 
 /** pauseOnFailure counts failed runs: it needs run outcomes, and a task whose result is stored. */
@@ -30,18 +32,25 @@ export function pauseOnFailureProblems(
   return problems;
 }
 
+/** The kinds that carry Celery's remote control, for messages: "Redis or AMQP". */
+function remoteControlLabels(): string {
+  return BROKER_KINDS.filter((kind) => kind.remoteControl)
+    .map((kind) => kind.label)
+    .join(' or ');
+}
+
 /** The policies that revoke the previous run through Celery's remote control. */
 export const REVOKING_POLICIES: ReadonlySet<string> = new Set(['cancelOther', 'terminateOther']);
 
 /**
- * `brokerKind` is the broker's ('redis', 'amqp', 'sqs'; undefined when its URL does not parse, which
- * is said elsewhere): on SQS there is no fanout exchange, so Celery's remote control (and with it a
- * revoke) does not reach the workers.
+ * `broker` is the broker's kind (undefined when its URL does not parse, which is said elsewhere):
+ * without a fanout exchange (SQS) Celery's remote control, and with it a revoke, does not reach
+ * the workers.
  */
 export function overlapSettingProblems(
   entries: Readonly<Record<string, Pick<ParsedEntry, 'overlap' | 'overlapTimeout' | 'overlapBuffer' | 'overlapSignal' | 'options'>>>,
   outcomesKnown: boolean,
-  brokerKind?: string,
+  broker?: Pick<BrokerKind, 'label' | 'remoteControl'>,
 ): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   for (const [name, entry] of Object.entries(entries)) {
@@ -65,10 +74,10 @@ export function overlapSettingProblems(
         });
       continue;
     }
-    if (REVOKING_POLICIES.has(entry.overlap) && brokerKind === 'sqs')
+    if (REVOKING_POLICIES.has(entry.overlap) && broker?.remoteControl === false)
       problems.push({
         path: [...path, 'overlap'],
-        message: `overlap "${entry.overlap}" revokes the previous run through Celery's remote control, which an SQS broker does not carry (it has no fanout exchange, so workers on SQS never receive a revoke); use overlap "skip", "bufferOne" or "bufferAll", or a Redis or RabbitMQ broker`,
+        message: `overlap "${entry.overlap}" revokes the previous run through Celery's remote control, which an ${broker.label} broker does not carry (it has no fanout exchange, so workers on ${broker.label} never receive a revoke); use overlap "skip", "bufferOne" or "bufferAll", or a ${remoteControlLabels()} broker`,
       });
     if (!outcomesKnown) {
       problems.push({

@@ -10,7 +10,7 @@
  */
 import type { ConfigProblem } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { brokerKind } from './url-parts.js';
+import { brokerKindOf } from './broker-kinds.js';
 import type { ResolvedConfig } from './resolve.js';
 
 /** What decides which keys a queue name could land on. */
@@ -59,8 +59,8 @@ export function queueNameContext(
   return { statePrefix, globalKeyprefix: transport.globalKeyprefix ?? '', sep: transport.sep ?? DEFAULTS.prioritySep };
 }
 
-/** The context of a deployment's config; undefined with an AMQP broker, whose queues are not keys. */
+/** The context of a deployment's config; undefined with a broker that is not a Redis, whose queues are not keys. */
 export function queueNameContextOf(config: Pick<ResolvedConfig, 'broker' | 'state'>): QueueNameContext | undefined {
-  if (brokerKind(config.broker.url) !== 'redis') return undefined;
+  if (!brokerKindOf(config.broker.url).sharesRedis) return undefined;
   return queueNameContext(config.state.prefix, config.broker.transportOptions);
 }

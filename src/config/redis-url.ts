@@ -35,6 +35,15 @@ export type RedisEndpoint =
       readonly kind: 'sentinel';
       readonly sentinels: readonly { readonly host: string; readonly port: number }[];
       readonly masterName: string;
+    }
+  /**
+   * A Redis Cluster (`redis-cluster://`, `rediss-cluster://`, RedBeat's scheme): the seed nodes to
+   * ask for the slot map; the client then talks to whichever master serves a key's slot.
+   */
+  | {
+      readonly kind: 'cluster';
+      readonly nodes: readonly { readonly host: string; readonly port: number }[];
+      readonly tls: RedisTls | undefined;
     };
 
 export interface RedisConnectionSpec {
@@ -181,6 +190,52 @@ function parseSentinel(url: string, parts: readonly string[], transport: Transpo
   };
 }
 
+/** Whether `url` names a Redis Cluster (`redis-cluster://`, `rediss-cluster://`). */
+export function isClusterUrl(url: string): boolean {
+  return /^rediss?-cluster:\/\//i.test(url.trim());
+}
+
+/**
+ * `redis-cluster://[user:password@]host:port[,host:port…][/0][?ssl_…]` (TLS with `rediss-cluster://`):
+ * the seed nodes separated by commas, the credentials and options once, for every node. A cluster
+ * has DB 0 only.
+ */
+function parseCluster(url: string, scheme: string): RedisConnectionSpec {
+  const rest = url.slice(url.indexOf('://') + 3);
+  const end = rest.search(/[/?#]/);
+  const netloc = end === -1 ? rest : rest.slice(0, end);
+  const at = netloc.lastIndexOf('@');
+  const info = at === -1 ? '' : netloc.slice(0, at + 1);
+  const hosts = netloc
+    .slice(at + 1)
+    .split(',')
+    .map((h) => h.trim());
+  if (hosts.some((h) => h === ''))
+    throw urlError(url, `a cluster URL needs its nodes as host:port separated by commas, e.g. ${scheme}://10.0.0.1:6379,10.0.0.2:6379`);
+  const tail = end === -1 ? '' : rest.slice(end);
+  // The first node carries the credentials, the path and the query; the others only their address.
+  const first = splitUrl(url, `${scheme}://${info}${hosts[0] ?? ''}${tail}`);
+  const nodes = hosts.map((h) => {
+    const p = splitUrl(url, `${scheme}://${h}`);
+    return { host: p.host || '127.0.0.1', port: p.port ?? 6379 };
+  });
+  if (parseDb(url, first.path, 'the path') !== 0) throw urlError(url, 'a Redis Cluster has database 0 only: remove the /db from the URL');
+  const warnings: string[] = [];
+  let tls: RedisTls | undefined;
+  if (scheme === 'rediss-cluster') {
+    refuseQuery(url, first.query, SSL_OPTIONS, '');
+    tls = parseTls(url, first.query, warnings);
+  } else refuseQuery(url, first.query, [], 'ssl_* options need rediss-cluster://');
+  return {
+    endpoint: { kind: 'cluster', nodes, tls },
+    username: first.username,
+    password: first.password,
+    db: 0,
+    display: maskUrl(url),
+    warnings,
+  };
+}
+
 /** Parses a broker URL. Throws a `BeatError` with code `BROKER_URL` naming the (masked) URL. */
 export function parseRedisUrl(url: string, transport: TransportOptions = {}): RedisConnectionSpec {
   const parts = url
@@ -191,6 +246,7 @@ export function parseRedisUrl(url: string, transport: TransportOptions = {}): Re
   if (first === undefined) throw new BeatError(ErrorCode.BrokerUrl, 'broker URL is empty; expected e.g. redis://127.0.0.1:6379/0');
   const scheme = splitScheme(first)?.name;
   if (scheme === 'sentinel') return parseSentinel(url, parts, transport);
+  if (parts.length === 1 && (scheme === 'redis-cluster' || scheme === 'rediss-cluster')) return parseCluster(first, scheme);
   if (parts.length > 1) throw urlError(url, "lists of URLs separated by ';' are supported for sentinel:// only");
   const p = splitUrl(url, first);
   const warnings: string[] = [];
@@ -221,8 +277,38 @@ export function parseRedisUrl(url: string, transport: TransportOptions = {}): Re
       return { ...common, endpoint: { kind: 'socket', path: p.path }, db: parseDb(url, p.query.get('virtual_host') ?? '', 'virtual_host') };
     }
     default:
-      throw urlError(url, `unsupported scheme "${p.scheme}://"; use redis://, rediss://, redis+socket:// or sentinel://`);
+      throw urlError(url, `unsupported scheme "${p.scheme}://"; use redis://, rediss://, redis+socket://, sentinel:// or redis-cluster://`);
   }
+}
+
+/** Node's TLS options of a rediss:// (or rediss-cluster://) URL, its files read. */
+function tlsOptions(
+  spec: RedisConnectionSpec,
+  tls: RedisTls,
+  servername: string | undefined,
+  readFile: (path: string) => Buffer,
+): NonNullable<RedisOptions['tls']> {
+  const load = (what: string, path: string | undefined): Buffer | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return readFile(path);
+    } catch (error) {
+      throw new BeatError(ErrorCode.BrokerUrl, `broker URL ${spec.display}: cannot read ${what} ${path}: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  };
+  const ca = load('ssl_ca_certs', tls.caCerts);
+  const cert = load('ssl_certfile', tls.certFile);
+  const key = load('ssl_keyfile', tls.keyFile);
+  return {
+    ...(servername !== undefined ? { servername } : {}),
+    rejectUnauthorized: tls.certReqs !== 'none',
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
+    ...(tls.checkHostname ? {} : { checkServerIdentity: () => undefined }),
+  };
 }
 
 /** Turns a spec into ioredis options. `readFile` loads the TLS files (injected to keep this testable). */
@@ -242,32 +328,14 @@ export function redisClientOptions(
   options.keepAlive = transport.socketKeepalive === false ? undefined : 0;
   const e = spec.endpoint;
   if (e.kind === 'socket') options.path = e.path;
-  else if (e.kind === 'tcp') {
+  else if (e.kind === 'cluster') {
+    // The nodes' options (Cluster's redisOptions); the seed nodes go to the Cluster itself (clusterNodes).
+    // Each node is dialled by the address the cluster announces: TLS checks it against that host.
+    if (e.tls !== undefined) options.tls = tlsOptions(spec, e.tls, undefined, readFile);
+  } else if (e.kind === 'tcp') {
     options.host = e.host;
     options.port = e.port;
-    if (e.tls !== undefined) {
-      const load = (what: string, path: string | undefined): Buffer | undefined => {
-        if (path === undefined) return undefined;
-        try {
-          return readFile(path);
-        } catch (error) {
-          throw new BeatError(ErrorCode.BrokerUrl, `broker URL ${spec.display}: cannot read ${what} ${path}: ${errorMessage(error)}`, {
-            cause: error,
-          });
-        }
-      };
-      const ca = load('ssl_ca_certs', e.tls.caCerts);
-      const cert = load('ssl_certfile', e.tls.certFile);
-      const key = load('ssl_keyfile', e.tls.keyFile);
-      options.tls = {
-        servername: e.host,
-        rejectUnauthorized: e.tls.certReqs !== 'none',
-        ...(ca !== undefined ? { ca } : {}),
-        ...(cert !== undefined ? { cert } : {}),
-        ...(key !== undefined ? { key } : {}),
-        ...(e.tls.checkHostname ? {} : { checkServerIdentity: () => undefined }),
-      };
-    }
+    if (e.tls !== undefined) options.tls = tlsOptions(spec, e.tls, e.host, readFile);
   } else {
     options.sentinels = e.sentinels.map((s) => ({ host: s.host, port: s.port }));
     options.name = e.masterName;

@@ -10,7 +10,9 @@ import { parseIsoDateTime } from '../time/zone.js';
 import { renewalPeriodMs } from '../base/renewer.js';
 import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
+import type { ExchangeType } from './options-schema.js';
 import { compileRoutes } from './routes.js';
+import { brokerKindIfKnown } from './broker-kinds.js';
 import { isSignature } from './canvas-schema.js';
 import type { CanvasParts, ParsedStep } from './canvas-schema.js';
 import type { DjangoSourceSettings } from './django-source-schema.js';
@@ -114,6 +116,9 @@ export interface ResolvedConfig {
   readonly taskQueueMaxPriority: number | undefined;
   readonly taskDefaultQueueType: QueueType;
   readonly taskCreateMissingQueueType: QueueType;
+  /** The type of a declared queue's own exchange (Celery's task_default_exchange_type, task_create_missing_queue_exchange_type). */
+  readonly taskDefaultExchangeType: ExchangeType;
+  readonly taskCreateMissingQueueExchangeType: ExchangeType;
   readonly maxIntervalMs: number;
   readonly lock: LockSettings;
   /** Redis for state and lock as configured; undefined = the broker's Redis (or, for AMQP, the local default). */
@@ -131,8 +136,12 @@ export interface ResolvedConfig {
   };
   /** Celery's result backend, read for run outcomes; undefined = none (no outcomes). */
   readonly resultBackend: { readonly url: string; readonly transportOptions: ParsedConfig['resultBackendTransportOptions'] } | undefined;
-  /** Listen to Celery's task events on the broker for run outcomes (with or without a result backend). */
-  readonly taskEvents: boolean;
+  /**
+   * Listen to Celery's task events on the broker for run outcomes (with or without a result
+   * backend); undefined: not set, then read by default when there is no result backend (see
+   * readsTaskEvents).
+   */
+  readonly taskEvents: boolean | undefined;
   readonly outcomeTimeoutMs: number;
   /** The leader's check for queues nobody consumes (absent: on, with the defaults). */
   readonly consumers?: ConsumerCheckSettings;
@@ -173,9 +182,29 @@ export function consumerCheckOf(config: Pick<ResolvedConfig, 'consumers'>): Cons
   );
 }
 
-/** Whether the leader follows runs to their outcomes: with a result backend, task events, or both. */
+/**
+ * Whether the config counts on run outcomes (a result backend, `taskEvents: true`, or both): what
+ * overlap policies, pauseOnFailure, `failed`/`late` alerts and outcome pings need.
+ */
 export function followsOutcomes(config: Pick<ResolvedConfig, 'resultBackend' | 'taskEvents'>): boolean {
-  return config.resultBackend !== undefined || config.taskEvents;
+  return config.resultBackend !== undefined || config.taskEvents === true;
+}
+
+/**
+ * Task events read by default: `taskEvents` unset, no result backend, and a broker that carries
+ * them (kombu's SQS transport has no fanout). The leader then follows runs by the events the
+ * workers send, without counting on them: a run no event tells of is given up as `unknown`, saying
+ * that the workers may send none (docs/outcomes.md, "Task events by default").
+ */
+export function taskEventsByDefault(config: Pick<ResolvedConfig, 'resultBackend' | 'taskEvents' | 'broker'>): boolean {
+  return (
+    config.taskEvents === undefined && config.resultBackend === undefined && brokerKindIfKnown(config.broker.url)?.remoteControl === true
+  );
+}
+
+/** Whether the leader keeps run histories: it follows outcomes, or reads task events by default. */
+export function keepsRunHistory(config: Pick<ResolvedConfig, 'resultBackend' | 'taskEvents' | 'broker'>): boolean {
+  return followsOutcomes(config) || taskEventsByDefault(config);
 }
 
 export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: string): Schedule {
@@ -285,6 +314,8 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
     taskQueueMaxPriority: parsed.taskQueueMaxPriority,
     taskDefaultQueueType: parsed.taskDefaultQueueType,
     taskCreateMissingQueueType: parsed.taskCreateMissingQueueType,
+    taskDefaultExchangeType: parsed.taskDefaultExchangeType,
+    taskCreateMissingQueueExchangeType: parsed.taskCreateMissingQueueExchangeType,
     maxIntervalMs: parsed.maxInterval,
     ...(parsed.metricsMaxEntries === undefined ? {} : { metricsMaxEntries: parsed.metricsMaxEntries }),
     ...(parsed.metricsLabelKeys === undefined || parsed.metricsLabelKeys.length === 0 ? {} : { metricsLabelKeys: parsed.metricsLabelKeys }),

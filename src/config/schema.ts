@@ -6,7 +6,7 @@
 import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
 import { keyed } from './keys.js';
-import { optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
+import { EXCHANGE_TYPES, optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
 import { alertsSchema, configAlertsSchema } from './alerts-schema.js';
 import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettingsSchema } from './sentry-schema.js';
@@ -346,6 +346,23 @@ export const configSchema = keyed(
       .enum(QUEUE_TYPES, { error: `taskCreateMissingQueueType must be one of ${QUEUE_TYPES.join(', ')}` })
       .default(DEFAULTS.amqpQueueType),
     /**
+     * Celery's `task_default_exchange_type` (RabbitMQ only): the type of the default queue's own
+     * exchange (named after it), as tsbeat declares it. Must match the workers. "topic" (or
+     * "fanout") with a quorum queue makes countdowns go through native delayed delivery
+     * (docs/brokers.md). Default "direct".
+     */
+    taskDefaultExchangeType: z
+      .enum(EXCHANGE_TYPES, { error: `taskDefaultExchangeType must be one of ${EXCHANGE_TYPES.join(', ')}` })
+      .default(DEFAULTS.amqpExchangeType),
+    /**
+     * Celery 5.6's `task_create_missing_queue_exchange_type` (RabbitMQ only): the type of every other
+     * queue's own exchange. Must match the workers. Default "direct" (Celery 5.5 has no such setting:
+     * its queues created on demand always have a direct exchange).
+     */
+    taskCreateMissingQueueExchangeType: z
+      .enum(EXCHANGE_TYPES, { error: `taskCreateMissingQueueExchangeType must be one of ${EXCHANGE_TYPES.join(', ')}` })
+      .default(DEFAULTS.amqpExchangeType),
+    /**
      * How deep (levels of arrays and objects) and how large (bytes of JSON, args and kwargs together)
      * a runtime entry's arguments may be: a larger one is refused when it is written and does not run.
      */
@@ -407,9 +424,11 @@ export const configSchema = keyed(
     /**
      * Celery's task events (workers started with `-E`): the leader also listens to them on the
      * broker, which gives STARTED without `task_track_started`, the exact start and finish and the
-     * worker's runtime, at once. With or without a resultBackend (then the events alone).
+     * worker's runtime, at once. With or without a resultBackend (then the events alone). Unset, with
+     * no resultBackend either (and a broker that carries events: not SQS), they are read by default,
+     * without counting on them (docs/outcomes.md, "Task events by default"); `false` turns that off.
      */
-    taskEvents: z.boolean({ error: 'taskEvents must be true or false' }).default(false),
+    taskEvents: z.boolean({ error: 'taskEvents must be true or false' }).optional(),
     /** A run without a final state this long after it was published is recorded as `unknown`. */
     outcomeTimeout: durationSchema('outcomeTimeout', 1000, DURATION_MAX_MS).default(DEFAULTS.outcomeTimeoutMs),
     /**

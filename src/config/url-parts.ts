@@ -108,7 +108,8 @@ export function urlError(url: string, problem: string): UrlError {
   return new UrlError(maskUrl(url), problem);
 }
 
-const REDIS_SCHEMES = new Set(['redis', 'rediss', 'redis+socket', 'sentinel']);
+/** The schemes the Redis URL parser takes (the broker kinds are in broker-kinds.ts); a `-cluster` one names a Redis Cluster's nodes. */
+export const REDIS_SCHEMES: readonly string[] = ['redis', 'rediss', 'redis+socket', 'sentinel', 'redis-cluster', 'rediss-cluster'];
 /** kombu maps amqp and pyamqp to its pyamqp transport, amqps to its TLS variant. */
 export const AMQP_SCHEMES: Readonly<Record<string, { readonly tls: boolean }>> = {
   amqp: { tls: false },
@@ -116,16 +117,10 @@ export const AMQP_SCHEMES: Readonly<Record<string, { readonly tls: boolean }>> =
   amqps: { tls: true },
 };
 
-/** The transport a broker URL selects, by the scheme of its first URL; a UrlError for any other. */
-export function brokerKind(url: string): 'redis' | 'amqp' | 'sqs' {
+/** Whether `url` is a Redis URL (by the scheme of its first URL). */
+export function isRedisUrl(url: string): boolean {
   const scheme = splitScheme(url.trim())?.name;
-  if (scheme !== undefined && REDIS_SCHEMES.has(scheme)) return 'redis';
-  if (scheme !== undefined && Object.hasOwn(AMQP_SCHEMES, scheme)) return 'amqp';
-  if (scheme === 'sqs') return 'sqs';
-  throw urlError(
-    url,
-    `unsupported scheme${scheme === undefined ? '' : ` "${scheme}://"`}; use redis://, rediss://, redis+socket://, sentinel://, amqp://, amqps:// or sqs://`,
-  );
+  return scheme !== undefined && REDIS_SCHEMES.includes(scheme);
 }
 
 /** %-decodes one piece of a URL; a malformed escape is named by what it is, never by its text. */

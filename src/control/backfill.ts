@@ -13,7 +13,7 @@ import { BACKFILL_OVERLAPS, backfillOverlap, isBackfillOverlap, needsOutcomes, r
 import type { BackfillOverlap } from '../core/backfill-overlap.js';
 import { entryWindow, followsOutcomes } from '../config/resolve.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
-import { brokerKind } from '../config/url-parts.js';
+import { brokerKindIfKnown } from '../config/broker-kinds.js';
 import { formatInstant, readInstantWithOffset } from '../time/zone.js';
 import { noteProblem } from '../base/note-text.js';
 import type { BackfillRequest } from '../ports/control.js';
@@ -152,15 +152,10 @@ export function backfillPolicy(
     return {
       problem: `${field} needs the task's result to know when a run finished, but ${shown(entry.name)} has options.ignoreResult true; use ${fields.overlap} allowAll`,
     };
-  let kind: string | undefined;
-  try {
-    kind = brokerKind(config.broker.url);
-  } catch {
-    kind = undefined;
-  }
-  if (revokesPrevious(policy) && kind === 'sqs')
+  const kind = brokerKindIfKnown(config.broker.url);
+  if (revokesPrevious(policy) && kind?.remoteControl === false)
     return {
-      problem: `${field} revokes the previous run through Celery's remote control, which an SQS broker does not carry (no fanout exchange); use skip, bufferOne, bufferAll or allowAll`,
+      problem: `${field} revokes the previous run through Celery's remote control, which an ${kind.label} broker does not carry (no fanout exchange); use skip, bufferOne, bufferAll or allowAll`,
     };
   return { policy };
 }

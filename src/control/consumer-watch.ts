@@ -6,8 +6,9 @@
  * What a look says of a queue, strongest first:
  * - its consumers, when known (the workers' answers to `active_queues`, RabbitMQ's count): 0 is
  *   "nobody reads it", more is "read";
- * - else its depth: messages waiting and none taken since the last look (the depth did not fall)
- *   is "nobody reads it"; an empty queue, or one that shrank, is "read";
+ * - else its depth: messages waiting and none taken since the last look (the depth did not fall,
+ *   none in flight) is "nobody reads it"; an empty queue, one that shrank, or one whose messages
+ *   some consumer holds (SQS's in-flight count) is "read";
  * - else nothing (no worker answered and the broker keeps no count): the judgement stands.
  * A queue that is read again clears its flag at the next look.
  */
@@ -28,12 +29,13 @@ const runs = (n: number): string => `${n} run${n === 1 ? '' : 's'}`;
 
 /** "nobody reads it" (with the reason), "read", or undefined when the look cannot tell. */
 function verdict(look: QueueLook, lastDepth: number | undefined): { idle: true; reason: string } | { idle: false } | undefined {
-  const { queue, consumers, depth } = look;
+  const { queue, consumers, depth, inFlight } = look;
   if (consumers !== undefined) {
     if (consumers > 0) return { idle: false };
     const waiting = depth !== undefined && depth > 0 ? ` (${runs(depth)} waiting)` : '';
     return { idle: true, reason: `no worker consumes queue ${queue}${waiting}` };
   }
+  if (inFlight !== undefined && inFlight > 0) return { idle: false };
   if (depth === undefined) return undefined;
   if (depth === 0 || (lastDepth !== undefined && depth < lastDepth)) return { idle: false };
   return { idle: true, reason: `${runs(depth)} waiting in queue ${queue} and none taken` };

@@ -1,8 +1,9 @@
 /**
  * The past of an entry as a strip of cells (the last day in quarters of an hour, or the last hour in
  * minutes), each coloured by what became of the slots in it: from its kept run history (succeeded,
- * failed, still running, outcome unknown) and the leader's reports of slots that never ran (missed,
- * skipped by overlap, paused). Cells with neither are empty: nothing is recorded of them. Pure.
+ * failed, still running, outcome unknown; a run still PENDING while its queue is flagged unconsumed
+ * waits unread, not running) and the leader's reports of slots that never ran (missed, skipped by
+ * overlap, paused). Cells with neither are empty: nothing is recorded of them. Pure.
  */
 import type { ResolvedEntry } from '../config/resolve.js';
 import { nextFires } from '../core/schedule.js';
@@ -17,7 +18,7 @@ export interface MissedSlotsReport {
 }
 
 /** The cell's colour: the gravest kind among its slots. */
-const GRAVITY: readonly SlotKind[] = ['failed', 'missed', 'skipped', 'paused', 'running', 'unknown', 'succeeded'];
+const GRAVITY: readonly SlotKind[] = ['failed', 'missed', 'unconsumed', 'skipped', 'paused', 'running', 'unknown', 'succeeded'];
 
 /** Most slots one report is spread over (a report of a long downtime of a frequent entry counts more). */
 const REPORT_SLOTS_MAX = 5000;
@@ -32,8 +33,11 @@ export function stripStart(nowMs: number, cells: number, bucketMs: number): numb
   return (Math.floor(nowMs / bucketMs) - cells + 1) * bucketMs;
 }
 
-function runKind(state: RunRecord['state']): SlotKind {
+function runKind(state: RunRecord['state'], unconsumed: boolean): SlotKind {
   switch (state) {
+    case 'PENDING':
+      // Published and not yet received: on a queue nobody reads it waits there, it does not run.
+      return unconsumed ? 'unconsumed' : 'running';
     case 'SUCCESS':
       return 'succeeded';
     case 'FAILURE':
@@ -64,6 +68,8 @@ export function dayStrip(
   startMs: number,
   cells: number,
   bucketMs: number,
+  /** The entry's queue is flagged unconsumed now (see docs/outcomes.md, "Runs nobody consumes"). */
+  unconsumed = false,
 ): (StripCellWire | null)[] {
   const out: (StripCellWire | null)[] = new Array<StripCellWire | null>(cells).fill(null);
   const counts: Partial<Record<SlotKind, number>>[] = [];
@@ -73,7 +79,7 @@ export function dayStrip(
     const c = (counts[i] ??= {});
     c[kind] = (c[kind] ?? 0) + 1;
   };
-  for (const run of runs) add(run.slotMs, runKind(run.state));
+  for (const run of runs) add(run.slotMs, runKind(run.state, unconsumed));
   for (const report of missed) {
     const kind = missedKind(report.reason);
     for (const slot of reportSlots(entry, report)) add(slot, kind);

@@ -11,7 +11,7 @@ import type { DashboardSources } from './sources.js';
 import { resultOf } from './run-results.js';
 import type { ResultWire, StripsWire } from './wire.js';
 
-type Sources = Pick<DashboardSources, 'runs' | 'missed' | 'now' | 'finished'>;
+type Sources = Pick<DashboardSources, 'runs' | 'missed' | 'now' | 'finished' | 'status'>;
 
 /** The results of `names` (those on screen: their summaries and kept histories), by name; undefined when the deployment keeps none. */
 export async function resultsOf(
@@ -37,9 +37,11 @@ export async function stripsOf(
   span: 'day' | 'hour',
 ): Promise<StripsWire> {
   const known = names.filter((n) => byName.has(n));
-  const [runs, missed] = await Promise.all([
+  const [runs, missed, status] = await Promise.all([
     sources.runs?.(known, DEFAULTS.runHistoryLength),
     sources.missed?.(known) ?? new Map<string, readonly MissedSlotsReport[]>(),
+    // Which of them publish to a queue flagged unconsumed: their pending runs wait, they do not run.
+    sources.status(known),
   ]);
   const nowMs = sources.now();
   const { cells, bucketMs } = STRIP_SPANS[span];
@@ -47,7 +49,9 @@ export async function stripsOf(
   const strips: Record<string, ReturnType<typeof dayStrip>> = {};
   for (const name of known) {
     const entry = byName.get(name);
-    if (entry !== undefined) strips[name] = dayStrip(entry, runs?.get(name) ?? [], missed.get(name) ?? [], startMs, cells, bucketMs);
+    if (entry === undefined) continue;
+    const unconsumed = (status.get(name)?.unconsumed ?? null) !== null;
+    strips[name] = dayStrip(entry, runs?.get(name) ?? [], missed.get(name) ?? [], startMs, cells, bucketMs, unconsumed);
   }
   return { nowMs, startMs, bucketMs, cells, strips, outcomes: runs !== undefined };
 }

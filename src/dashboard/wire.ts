@@ -146,8 +146,11 @@ export interface DetailWire {
   readonly stored?: unknown;
 }
 
-/** What became of a slot: from the run history (succeeded, failed, running, unknown) or the leader's reports of slots that never ran. */
-export type SlotKind = 'succeeded' | 'failed' | 'running' | 'unknown' | 'skipped' | 'missed' | 'paused';
+/**
+ * What became of a slot: from the run history (succeeded, failed, running, unknown; unconsumed: still
+ * PENDING on a queue the leader flagged as read by nobody) or the leader's reports of slots that never ran.
+ */
+export type SlotKind = 'succeeded' | 'failed' | 'running' | 'unconsumed' | 'unknown' | 'skipped' | 'missed' | 'paused';
 
 /** A cell of a strip: its gravest kind (its colour), and how many of its slots were of each kind. */
 export interface StripCellWire {

@@ -1,7 +1,7 @@
 /**
- * The django source read once, for the commands that show a schedule without running it (`beat
- * next`, `check`, `status`, `import django`): every row, resolved as `beat run` would resolve it,
- * and the rows that cannot run with their problems. Read-only: no write-back. A database that
+ * The django source read once, read-only (no write-back, no adoption): `openDjangoOnce` for the
+ * commands that show or name entries (through commands/runtime-view.ts, with the other sources),
+ * `readDjangoEntries` for `beat import django` (every row, with the rows read). A database that
  * cannot be read is a BeatError naming where its URL came from, and the fix.
  */
 import { BeatError, ErrorCode } from '../base/errors.js';
@@ -11,6 +11,7 @@ import { resolveEntry } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { silentLogger } from '../base/log.js';
 import { sourcedDefinition } from '../ports/entries.js';
+import type { EntrySource } from '../ports/entries.js';
 import { djangoDbFailure } from './db.js';
 import type { TaskRow } from './row-entry.js';
 import { openDjangoEntries } from './tenants.js';
@@ -20,6 +21,24 @@ export interface DjangoReading {
   readonly problems: readonly { readonly name: string; readonly problems: readonly ConfigProblem[] }[];
   /** Every row read, with its definition when it maps to one. */
   readonly rows: readonly TaskRow[];
+}
+
+/**
+ * The django source for one read by the commands that show or name entries (commands/runtime-view.ts):
+ * read-only (no write-back, no adoption of last runs); a database that cannot be read is a
+ * BeatError naming `where` (the place the URL came from) and the fix.
+ */
+export function openDjangoOnce(settings: DjangoSourceSettings, where: string): EntrySource & { close(): Promise<void> } {
+  const source = openDjangoEntries({ ...settings, writeBack: false }, silentLogger);
+  return {
+    origin: source.origin,
+    load: () =>
+      source.load().catch((error: unknown) => {
+        throw new BeatError(ErrorCode.DjangoDatabase, djangoDbFailure(error, where, settings.url, settings.tablePrefix), { cause: error });
+      }),
+    changesSince: (cursor) => source.changesSince(cursor),
+    close: () => source.close(),
+  };
 }
 
 /** `where`: the place the URL came from, named in the error (sources.django.url, --django-url, $BEAT_DJANGO_URL). */

@@ -12,6 +12,7 @@ import type { DumpedEntry, ImportNote } from './celery-entries.js';
 import { settingsOf } from './celery-settings.js';
 import type { DumpedSettings } from './celery-settings.js';
 import { configProblem } from './render.js';
+import type { ScheduleFileDump } from './celery-schedule-file.js';
 
 /** `module.path` or `module.path:attribute.path`, as `celery -A` takes it. */
 export const APP_SPEC = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?$/;
@@ -20,6 +21,8 @@ export interface CeleryDump {
   readonly celery_version: string;
   readonly settings: DumpedSettings;
   readonly entries: DumpedEntry[];
+  /** celery beat's schedule file, when one was named (DumpOptions.scheduleFile). */
+  readonly schedule_file?: ScheduleFileDump | null;
 }
 
 export interface DumpOptions {
@@ -27,13 +30,16 @@ export interface DumpOptions {
   readonly python: string;
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
+  /** celery beat's schedule file (its -s), read with the same Python. */
+  readonly scheduleFile?: string | undefined;
 }
 
 const importError = (message: string) => new BeatError(ErrorCode.ImportInput, `beat import celery: ${message}`);
 
 /** Runs the dump script; throws an ImportInput error naming the cause and the fix. */
 export function dumpCeleryApp(options: DumpOptions): CeleryDump {
-  const run = spawnSync(options.python, ['-c', CELERY_DUMP_SCRIPT, options.app], {
+  const args = ['-c', CELERY_DUMP_SCRIPT, options.app, ...(options.scheduleFile === undefined ? [] : [options.scheduleFile])];
+  const run = spawnSync(options.python, args, {
     cwd: options.cwd,
     env: options.env,
     encoding: 'utf8',
@@ -64,6 +70,10 @@ export function dumpCeleryApp(options: DumpOptions): CeleryDump {
   const error = (parsed as { error?: { kind: string; message: string } }).error;
   if (error !== undefined) {
     if (error.kind === 'not-app') throw importError(`${error.message}; --app names the Celery instance, e.g. proj.celery:app`);
+    if (error.kind === 'schedule-file')
+      throw importError(
+        `cannot read the schedule file ${shown(options.scheduleFile ?? '')}: ${error.message}; stop celery beat first (it holds the file), and name the file its -s (beat_schedule_filename) names`,
+      );
     const hint = /No module named '?celery'?$/.test(error.message)
       ? `${options.python} has no Celery; pass --python with the interpreter of the project (its virtualenv's bin/python)`
       : `run beat import from the directory you run celery -A ${options.app} from, or set PYTHONPATH`;

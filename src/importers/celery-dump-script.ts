@@ -7,6 +7,10 @@
  * .lon), and only of those exact classes: a subclass may compute its times otherwise, and is
  * reported as a custom schedule. Values JSON cannot hold are marked, never guessed.
  *
+ * With a second argument, celery beat's schedule file (PersistentScheduler's shelve): each
+ * entry's last_run_at (epoch seconds, read as celery beat reads it) and total_run_count, and
+ * whether celery beat would reset the file (another time zone or enable_utc, an old layout).
+ *
  * Anything the app prints while importing goes to stderr, so that stdout holds the JSON alone.
  * Exit 3 with {"error": …} when the app cannot be imported.
  */
@@ -141,6 +145,47 @@ def setting(name):
     except Exception:
         return None
 
+def schedule_file_of(path):
+    # celery beat's PersistentScheduler state (celery/beat.py): a shelve with 'entries' (name ->
+    # ScheduleEntry, pickled: last_run_at, total_run_count), 'tz', 'utc_enabled' and '__version__'.
+    # Opened read-only with Python's own shelve, as celery beat opens it; it must be stopped.
+    import shelve
+    try:
+        store = shelve.open(path, flag='r')
+    except Exception as error:
+        fail('schedule-file', traceback.format_exception_only(type(error), error)[-1].strip())
+    try:
+        missing = [k for k in ('entries', '__version__', 'tz', 'utc_enabled') if k not in store]
+        stored_tz = store.get('tz')
+        stored_utc = store.get('utc_enabled')
+        # What setup_schedule and _create_schedule would reset the file for: its runs would not count.
+        reset = None
+        if missing:
+            reset = 'it lacks %s, so celery beat would start it afresh' % ', '.join(missing)
+        elif stored_tz is not None and stored_tz != conf.timezone:
+            reset = 'its time zone %r is not the app timezone %r, so celery beat would reset it' % (stored_tz, conf.timezone)
+        elif stored_utc is not None and stored_utc != conf.enable_utc:
+            reset = 'its enable_utc %r is not the app enable_utc %r, so celery beat would reset it' % (stored_utc, conf.enable_utc)
+        # A naive last_run_at is read as celery beat's is_due reads it (schedule.maybe_make_aware).
+        aware = schedule(1, app=app).maybe_make_aware
+        runs = {}
+        for name, entry in (store.get('entries') or {}).items():
+            last = getattr(entry, 'last_run_at', None)
+            runs[str(name)] = {
+                'last_run_at': aware(last).timestamp() if isinstance(last, datetime.datetime) else None,
+                'total_run_count': int(getattr(entry, 'total_run_count', 0) or 0),
+            }
+        return {'version': enc(store.get('__version__')), 'tz': enc(stored_tz), 'reset': reset, 'entries': runs}
+    except SystemExit:
+        raise
+    except BaseException as error:
+        traceback.print_exc()
+        fail('schedule-file', traceback.format_exception_only(type(error), error)[-1].strip())
+    finally:
+        store.close()
+
+schedule_file = schedule_file_of(sys.argv[2]) if len(sys.argv) > 2 else None
+
 timezone = setting('timezone')
 broker_url = setting('broker_url')
 real_stdout.write(json.dumps({
@@ -157,6 +202,7 @@ real_stdout.write(json.dumps({
         'beat_cron_starting_deadline': enc(setting('beat_cron_starting_deadline')),
     },
     'entries': entries,
+    'schedule_file': schedule_file,
 }))
 real_stdout.flush()
 `;

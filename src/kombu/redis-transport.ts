@@ -118,23 +118,6 @@ export class RedisTransport {
   }
 
   /**
-   * `plan` without I/O, for messages that need no bindings read (all to the default exchange, or
-   * fanout ones); undefined otherwise. For a dispatch encoded ahead of its instant
-   * (RedisFencedDispatcher.stage).
-   */
-  planAtOnce(messages: readonly TaskMessage[]): RedisPublishPlan | undefined {
-    return exchangesToLookUp(messages).length === 0 ? this.planWithoutBindings(messages) : undefined;
-  }
-
-  /**
-   * `plan` without reading bindings: messages to named direct or topic exchanges plan as reaching
-   * no queue. Only for the scheduler's rehearsal (see RedisFencedDispatcher.rehearse).
-   */
-  planWithoutBindings(messages: readonly TaskMessage[]): RedisPublishPlan {
-    return planRedisPublish(messages, { keys: this.keys, bindings: new Map(), declared: this.declared, newDeliveryTag: randomDeliveryTag });
-  }
-
-  /**
    * Runs a plan's declarations (kombu's maybe_declare SADDs) not yet run on this connection. For
    * callers that push a plan themselves (the scheduler's Lua script): call it before pushing.
    */
@@ -149,11 +132,6 @@ export class RedisTransport {
       });
     }
     this.markDeclared(todo.map((d) => d.queue));
-  }
-
-  /** Whether every declaration of the plan has run on this connection (declare() would send nothing). */
-  declaredAll(plan: RedisPublishPlan): boolean {
-    return plan.declarations.every((d) => this.declared.has(d.queue));
   }
 
   /**
@@ -177,24 +155,16 @@ export class RedisTransport {
     return this.sendScript(this.encodeScript(script, keys, args));
   }
 
-  /** Encodes what evalScript would send and sends nothing: the scheduler's rehearsal before a burst. */
-  rehearseScript(script: LuaScript, keys: readonly string[], args: readonly ScriptArg[]): void {
-    this.releaseScript(this.encodeScript(script, keys, args));
-  }
-
-  /**
-   * The EVALSHA's arguments packed into a pooled buffer: sendScript() sends them (and releases the
-   * buffer once answered); releaseScript() gives them up unsent.
-   */
-  encodeScript(script: LuaScript, keys: readonly string[], args: readonly ScriptArg[]): EncodedScript {
+  /** The EVALSHA's arguments packed into a pooled buffer, released once sendScript() is answered. */
+  private encodeScript(script: LuaScript, keys: readonly string[], args: readonly ScriptArg[]): EncodedScript {
     return { script, keys, ...packArgs(args, (bytes) => this.buffers.acquire(bytes)) };
   }
 
-  releaseScript(encoded: EncodedScript): void {
+  private releaseScript(encoded: EncodedScript): void {
     this.buffers.release(encoded.buffer);
   }
 
-  async sendScript(encoded: EncodedScript): Promise<unknown> {
+  private async sendScript(encoded: EncodedScript): Promise<unknown> {
     const { script, keys, packed } = encoded;
     const command = (): Command => new Command('EVALSHA', [script.sha1, String(keys.length), ...keys, packed]);
     try {

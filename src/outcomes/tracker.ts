@@ -4,7 +4,14 @@
  * once, after it), and every poll interval reads the results of the runs still pending from the
  * result backend, in MGET batches and at most `readsPerPoll` a poll (oldest first, then round-robin),
  * until each is final (SUCCESS, FAILURE, REVOKED) or `timeoutMs` has passed (then `unknown`).
- * STARTED and RETRY are recorded as they are seen. A new leader takes over the runs the histories
+ * STARTED and RETRY are recorded as they are seen.
+ *
+ * A run's final state is its last final state: Celery >= 5.6.2 stores REVOKED the moment a revoke
+ * arrives (celery#9869, the worker's `_revoke` calls `backend.mark_as_revoked`), and a run the
+ * revoke did not stop (cancelOther's, without terminate) stores its SUCCESS or FAILURE over it when
+ * it ends. So a run seen REVOKED is finished at once (it holds its entry back no longer, as before)
+ * and is still read until `timeoutMs` after its publication: a SUCCESS or FAILURE found then
+ * replaces the REVOKED in its history (lua/run-history.lua lets exactly that replace a final state). A new leader takes over the runs the histories
  * still hold as pending (`start`), so a failover loses no outcome.
  *
  * With Celery's task events (`taskEvents`), the leader also hears the workers' task-started,
@@ -12,6 +19,11 @@
  * moves at once, with the worker's own times, and a run finished by an event is not read again.
  * Polling goes on for the others (pub/sub loses what is sent while nobody listens); without a
  * result backend the events are the only source, and the poll only gives up on runs past the timeout.
+ *
+ * Task events read by default (`silenceMs`: no result backend, taskEvents unset) are not counted
+ * on: the workers may send none. Until some worker's task event reaches this leader, a run
+ * `silenceMs` past its publish is given up as `unknown`, saying so (NO_TASK_EVENTS), never as
+ * failed; the first event heard ends that, for the rest of the leadership.
  */
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -47,7 +59,13 @@ export interface TrackerOptions {
   readonly readsPerPoll?: number;
   readonly recordDelayMs?: number;
   readonly maxPending?: number;
+  /** Task events read by default: runs are given up this long after their publish while no task event was heard (see above). */
+  readonly silenceMs?: number;
 }
+
+/** Why a run was given up while task events are read by default and no worker sent any. */
+export const NO_TASK_EVENTS =
+  'outcome unknown: no worker has sent a task event; start the workers with -E (or worker_send_task_events), or set resultBackend';
 
 interface Tracked {
   readonly entry: string;
@@ -59,6 +77,8 @@ interface Tracked {
 export class OutcomeTracker implements RunningRuns {
   /** Runs not final yet, by task id, oldest first. */
   private readonly pending = new Map<string, Tracked>();
+  /** Runs seen REVOKED, still read until timeoutMs after publication for an end stored over it, by task id. */
+  private readonly revokedRuns = new Map<string, Tracked>();
   /** Published runs not yet written to their histories. */
   private toRecord: RunToRecord[] = [];
   /** Each entry's newest run this leader knows of (for "has the previous run finished?"). */
@@ -76,6 +96,10 @@ export class OutcomeTracker implements RunningRuns {
   private readonly finishedListeners = new Set<(entry: string) => void>();
   private busy: Promise<void> | undefined;
   private failing = false;
+  /** A task event was heard in this leadership (task events by default: they are then counted on). */
+  private heard = false;
+  /** The silence was reported in this leadership (once). */
+  private silenceSaid = false;
   private readonly pollMs: number;
   private readonly batch: number;
   private readonly readsPerPoll: number;
@@ -94,7 +118,10 @@ export class OutcomeTracker implements RunningRuns {
   start(): Promise<void> {
     if (this.running) return this.starting ?? Promise.resolve();
     this.running = true;
+    this.heard = false;
+    this.silenceSaid = false;
     this.o.taskEvents?.start((events) => {
+      if (events.length > 0) this.heard = true;
       for (const event of events) this.observed(event);
     });
     this.starting = this.loadPending();
@@ -121,6 +148,7 @@ export class OutcomeTracker implements RunningRuns {
     await this.busy;
     await this.flushRecords();
     this.pending.clear();
+    this.revokedRuns.clear();
     this.newest.clear();
     this.early.clear();
     this.starting = undefined;
@@ -187,7 +215,9 @@ export class OutcomeTracker implements RunningRuns {
     if (!this.running) return;
     const tracked = this.pending.get(event.taskId);
     if (tracked === undefined) {
-      this.keepEarly(event);
+      const revoked = this.revokedRuns.get(event.taskId);
+      if (revoked !== undefined) this.endedAfterRevoke(revoked, applyTaskEvent(reopened(revoked.record), event));
+      else this.keepEarly(event);
       return;
     }
     const next = applyTaskEvent(tracked.record, event);
@@ -285,7 +315,10 @@ export class OutcomeTracker implements RunningRuns {
   private async pollOnce(): Promise<void> {
     if (this.toRecord.length > 0) await this.flushRecords();
     const all = [...this.pending.values()];
-    if (all.length === 0) return;
+    if (all.length === 0) {
+      await this.pollRevoked().catch((error: unknown) => this.failed('reading results of revoked runs', error));
+      return;
+    }
     const count = Math.min(all.length, this.readsPerPoll);
     const start = all.length > this.readsPerPoll ? this.cursor % all.length : 0;
     const chosen = Array.from({ length: count }, (_, i) => all[(start + i) % all.length] as Tracked);
@@ -299,7 +332,7 @@ export class OutcomeTracker implements RunningRuns {
         part.forEach((tracked, i) => {
           // Finished by a task event while the results were read: not again.
           if (this.pending.get(tracked.record.taskId) !== tracked) return;
-          const next = advance(tracked.record, metas[i], now, this.o.timeoutMs);
+          const next = this.silenced(tracked, now) ?? advance(tracked.record, metas[i], now, this.o.timeoutMs);
           if (next === tracked.record) return;
           tracked.record = next;
           writes.push(this.o.history.update(tracked.entry, next, tracked.revision));
@@ -307,10 +340,25 @@ export class OutcomeTracker implements RunningRuns {
         });
         await Promise.all(writes);
       }
+      await this.pollRevoked();
       this.recovered();
     } catch (error) {
       this.failed('reading results or writing run histories', error);
     }
+  }
+
+  /** The run given up for want of any task event (task events by default, none heard), or undefined. */
+  private silenced(tracked: Tracked, nowMs: number): RunRecord | undefined {
+    const silenceMs = this.o.silenceMs;
+    if (silenceMs === undefined || this.heard || nowMs - tracked.record.publishedAtMs <= silenceMs) return undefined;
+    if (!this.silenceSaid) {
+      this.silenceSaid = true;
+      this.o.logger.warn(
+        { event: EVENTS.taskEventsSilent, entry: tracked.entry, silenceMs },
+        `no worker has sent a task event within ${Math.round(silenceMs / 1000)} s of a publish: the runs' outcomes are unknown (shown as such, never as failed); start the workers with -E (or worker_send_task_events), or set resultBackend`,
+      );
+    }
+    return { ...tracked.record, state: 'unknown', finishedAtMs: nowMs, exception: NO_TASK_EVENTS };
   }
 
   /** The runs followed and not finished yet (for `late` alerts). */
@@ -318,8 +366,43 @@ export class OutcomeTracker implements RunningRuns {
     return [...this.pending.values()].map(({ entry, record }) => ({ entry, record }));
   }
 
+  /**
+   * Reads the runs seen REVOKED again (at most readsPerPoll, one batch a call), and gives up those
+   * published more than timeoutMs ago: their REVOKED stands.
+   */
+  private async pollRevoked(): Promise<void> {
+    const now = this.o.clock.now();
+    for (const [id, run] of this.revokedRuns) if (now - run.record.publishedAtMs > this.o.timeoutMs) this.revokedRuns.delete(id);
+    if (this.revokedRuns.size === 0 || this.o.results === undefined || !this.running) return;
+    const runs = [...this.revokedRuns.values()].slice(0, Math.min(this.batch, this.readsPerPoll));
+    if (runs.length === 0) return;
+    const metas = await this.o.results.read(runs.map((r) => r.record.taskId));
+    runs.forEach((run, i) => {
+      const meta = metas[i];
+      if (meta?.state !== 'SUCCESS' && meta?.state !== 'FAILURE') return;
+      this.endedAfterRevoke(run, advance(reopened(run.record), meta, now, this.o.timeoutMs));
+    });
+  }
+
+  /** A run seen REVOKED whose `next` record is a SUCCESS or FAILURE: its history takes it (else nothing). */
+  private endedAfterRevoke(run: Tracked, next: RunRecord): void {
+    if (next.state !== 'SUCCESS' && next.state !== 'FAILURE') return;
+    if (this.revokedRuns.get(run.record.taskId) !== run) return;
+    this.revokedRuns.delete(run.record.taskId);
+    run.record = next;
+    const { entry, revision } = run;
+    this.o.logger.debug(
+      { event: EVENTS.outcomeOverwritten, entry, id: next.taskId, state: next.state, revokedBy: next.revokedBy },
+      `run of ${entry} ${next.state} after a REVOKED`,
+    );
+    void this.flushRecords().then(() =>
+      this.o.history.update(entry, next, revision).catch((error: unknown) => this.failed('recording an end after a revoke', error)),
+    );
+  }
+
   private finish(tracked: Tracked): void {
     this.pending.delete(tracked.record.taskId);
+    if (tracked.record.state === 'REVOKED') this.revokedRuns.set(tracked.record.taskId, tracked);
     const r = tracked.record;
     this.o.logger.debug(
       { event: EVENTS.outcomeFinished, entry: tracked.entry, id: r.taskId, state: r.state, runtimeMs: r.runtimeMs, exception: r.exception },
@@ -332,8 +415,9 @@ export class OutcomeTracker implements RunningRuns {
   private failed(what: string, error: unknown): void {
     if (this.failing) return;
     this.failing = true;
+    // The error itself, not its text: during a Redis outage the logger's hook tells its "not reached" from other failures.
     this.o.logger.warn(
-      { event: EVENTS.outcomeError, err: errorMessage(error) },
+      { event: EVENTS.outcomeError, err: error },
       `run outcomes: ${what} failed (${errorMessage(error)}); the runs stay tracked and are tried again every ${this.pollMs} ms`,
     );
   }
@@ -341,6 +425,12 @@ export class OutcomeTracker implements RunningRuns {
   private recovered(): void {
     this.failing = false;
   }
+}
+
+/** A REVOKED run's record made ready to take the end stored over it: not final, without the revoke's exception. */
+function reopened(record: RunRecord): RunRecord {
+  const { exception: _revokedWhy, ...rest } = record;
+  return { ...rest, state: 'STARTED' };
 }
 
 /** A run's record after reading its result (`meta`, undefined when there is none yet) at `nowMs`; the same object when nothing changed. */

@@ -1,8 +1,8 @@
 /**
  * Who reads the queues the schedule publishes to: what a broker tells of each queue's consumers
  * (the workers' own answers to Celery's `active_queues` broadcast, RabbitMQ's consumer counts) and
- * of its depth (the messages waiting in it). src/publish/consumer-probes.ts implements it for each
- * broker; src/control/consumer-watch.ts judges the looks, and the leader reports an unconsumed queue.
+ * of its depth (the messages waiting in it, and on SQS those in flight). Each broker implements it
+ * (src/publish/consumer-probes.ts for Redis, src/amqp/consumer-probe.ts, src/sqs/consumer-probe.ts); src/control/consumer-watch.ts judges the looks, and the leader reports an unconsumed queue.
  */
 
 /** One queue as one look saw it; a field the broker could not tell is absent. */
@@ -12,6 +12,8 @@ export interface QueueLook {
   readonly consumers?: number;
   /** Messages waiting in it. */
   readonly depth?: number;
+  /** Messages some consumer received and has not yet acknowledged (SQS's in-flight count), when the broker tells. */
+  readonly inFlight?: number;
 }
 
 export interface ConsumerLook {

@@ -51,14 +51,6 @@ export interface SlotAhead {
   readonly redisMs: number;
 }
 
-/** A dispatch done ahead of its instant up to the write (DispatchSpeedups.stage): sent then, or given up. */
-export interface StagedDispatch {
-  /** Writes what was encoded; resolves as dispatch() does. */
-  send(): Promise<DispatchResult>;
-  /** Gives it up unsent (something changed before its instant). */
-  discard(): void;
-}
-
 export interface Dispatcher {
   /** True for a dispatcher that only prints its runs (`beat run --dry-run`): the log must not say "published". */
   readonly dryRun?: boolean;
@@ -80,12 +72,4 @@ export interface Dispatcher {
 export interface DispatchSpeedups {
   /** Work ahead of an entry's first run, such as encoding its envelope layout. */
   prepare(template: MessageTemplate): void;
-  /** Does the CPU work of dispatching `runs` (planning, encoding) and sends nothing, so that a burst's first batch runs optimized code. */
-  rehearse(runs: readonly DueRun[]): void;
-  /**
-   * Everything dispatch() would do before its write (planning, encoding with `token` and `nowMs`),
-   * done now for an instant to come, so that only the write is left for the instant. Undefined when
-   * that needs I/O first (bindings to read).
-   */
-  stage(runs: readonly DueRun[], token: string, nowMs: number): StagedDispatch | undefined;
 }

@@ -18,7 +18,7 @@
  * leader was deposed (or Redis failed) between publish and commit. A duplicate carries the same
  * deterministic task id (uuid5 of entry and slot), so workers and result backends can drop it.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import type { TaskMessage } from '../celery/message.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
@@ -75,7 +75,7 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
 
   constructor(
     private readonly broker: AmqpSender<Plan>,
-    private readonly state: Redis,
+    private readonly state: RedisClient,
     private readonly keys: SchedulerKeys,
     private readonly logger: Logger,
     /** lock.maxClockSkew: the claim refuses slots further ahead of Redis's clock. */

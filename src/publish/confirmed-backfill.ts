@@ -17,7 +17,7 @@
  * result backends and workers can tell. A message the broker refuses for the entry's own reasons
  * (unroutable, its queue refused) refuses the whole request, with the reason for the requester.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import type { TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
@@ -63,7 +63,7 @@ export function stepFlag(step: BackfillStep, mode: 'step' | 'claim'): string | u
 
 /** A step's slots classified as the step would, nothing written (a claim: every slot P = 0). */
 export async function claimBackfillStep(
-  state: Redis,
+  state: RedisClient,
   keys: SchedulerKeys,
   call: { entry: string; step: BackfillStep; request: BackfillStepRequest; token: string; nowMs: number; revision?: string },
 ): Promise<BackfillStepResult> {
@@ -86,7 +86,7 @@ export interface AmqpSender<Plan = AmqpPublishPlan> {
 
 /** One step, claimed, sent with confirms, and committed (see the module's comment). */
 export async function publishConfirmedBackfill<Plan>(
-  state: Redis,
+  state: RedisClient,
   broker: AmqpSender<Plan>,
   keys: SchedulerKeys,
   unrecorded: (messages: readonly TaskMessage[], why: string) => void,

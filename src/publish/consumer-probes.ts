@@ -1,5 +1,7 @@
 /**
- * The ConsumerProbe (ports/consumers.ts) of each broker that tells who reads a queue. Each look
+ * The ConsumerProbe (ports/consumers.ts) of a Redis broker (RabbitMQ's is src/amqp/consumer-probe.ts,
+ * SQS's src/sqs/consumer-probe.ts; each kind opens one on a connection of its own through
+ * src/publish/brokers.ts). Each look
  * sends one `active_queues` broadcast (Celery's remote control, as `celery inspect active_queues`
  * sends it) and reads each queue's depth; it never waits longer than the reply window, and runs
  * on the leader's own timer, apart from the publish path (its few commands share the broker
@@ -14,11 +16,7 @@ import type { TransportOptionsInput } from '../config/options-schema.js';
 import { parseRedisUrl } from '../config/redis-url.js';
 import { kombuKeyOptions, queueListKey } from '../kombu/keys.js';
 import { pidboxAnswer, pidboxPublish, pidboxReplyQueue } from '../kombu/pidbox.js';
-import { RedisTransport } from '../kombu/redis-transport.js';
-import { brokerKind } from '../config/url-parts.js';
-import type { ResolvedConfig } from '../config/resolve.js';
-import type { Logger } from '../base/log.js';
-import { DEFAULTS } from '../base/defaults.js';
+import type { RedisTransport } from '../kombu/redis-transport.js';
 import type { ConsumerLook, ConsumerProbe } from '../ports/consumers.js';
 
 /** How often the reply list is looked at while answers are awaited (it stops once every listener answered). */
@@ -114,15 +112,4 @@ export interface OpenedProbe {
   /** Connects, rejecting when the broker cannot be reached. */
   connect(): Promise<void>;
   close(): Promise<void>;
-}
-
-/** The consumer probe of `config`'s broker on its own connection; undefined when the broker cannot tell (SQS, RabbitMQ for now). */
-export function openConsumerProbe(config: ResolvedConfig, logger: Logger): OpenedProbe | undefined {
-  if (brokerKind(config.broker.url) !== 'redis') return undefined;
-  const broker = new RedisTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, logger });
-  return {
-    probe: redisConsumerProbe(broker, config.broker.url, config.broker.transportOptions, DEFAULTS.controlExchange),
-    connect: () => broker.client.connect(),
-    close: () => broker.close(),
-  };
 }

@@ -12,7 +12,7 @@ import type { ScriptArg } from '../kombu/envelope-bytes.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome, StagedDispatch } from '../ports/dispatcher.js';
+import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
 import { backfillScriptHead, claimBackfillStep, stepFlag } from './confirmed-backfill.js';
 import type {
   BackfillPublisher,
@@ -91,7 +91,7 @@ function refusalsOf(found: ReadonlyMap<string, string>, pushKeys: PushKeys, outc
 }
 
 export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, TriggerPublisher, BackfillPublisher {
-  /** It offers them itself: prepare, rehearse and stage below. */
+  /** It offers it itself: prepare below. */
   readonly speedups: DispatchSpeedups = this;
 
   constructor(
@@ -116,31 +116,6 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   private publishPlan(plan: RedisPublishPlan, runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
     const { keys, args, delivered } = this.scriptArguments(plan, runs, token, nowMs);
     return this.outcomeOf(this.broker.evalScript(PUBLISH_FENCED_SCRIPT, keys, args), plan, runs, delivered);
-  }
-
-  /**
-   * See DispatchSpeedups.stage: planned and encoded now; send() only writes the bytes (after the queue
-   * declarations, in the rare case that the connection was replaced since and needs them again).
-   */
-  stage(runs: readonly DueRun[], token: string, nowMs: number): StagedDispatch | undefined {
-    const plan = this.broker.planAtOnce(runs.map((r) => r.message));
-    if (plan === undefined) return undefined;
-    const { keys, args, delivered } = this.scriptArguments(plan, runs, token, nowMs);
-    const encoded = this.broker.encodeScript(PUBLISH_FENCED_SCRIPT, keys, args);
-    return {
-      send: () => {
-        if (this.broker.declaredAll(plan)) return this.outcomeOf(this.broker.sendScript(encoded), plan, runs, delivered);
-        const declaredFirst = this.broker.declare(plan).then(
-          () => this.broker.sendScript(encoded),
-          (error: unknown) => {
-            this.broker.releaseScript(encoded);
-            throw error;
-          },
-        );
-        return this.outcomeOf(declaredFirst, plan, runs, delivered);
-      },
-      discard: () => this.broker.releaseScript(encoded),
-    };
   }
 
   /** The dispatch result of the script's reply. */
@@ -192,13 +167,6 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     return new BeatError(ErrorCode.BrokerPublish, `${what} through ${this.broker.spec.display} failed: ${errorMessage(error)}`, {
       cause: withoutCommandArgs(error),
     });
-  }
-
-  /** See DispatchSpeedups.rehearse: the script's arguments planned and encoded, then thrown away. */
-  rehearse(runs: readonly DueRun[]): void {
-    const plan = this.broker.planWithoutBindings(runs.map((r) => r.message));
-    const { keys, args } = this.scriptArguments(plan, runs, 'rehearsal', 0);
-    this.broker.rehearseScript(PUBLISH_FENCED_SCRIPT, keys, args);
   }
 
   /** KEYS and ARGV of publish-fenced.lua (see its header) for a planned batch, and which runs have a delivery. */

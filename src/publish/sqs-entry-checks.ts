@@ -3,21 +3,14 @@
  * (`beat check`, `beat run`): a route through a named exchange (kombu keeps exchange bindings in
  * each process's memory on SQS, so it reaches no queue) and, with predefined queues, a queue not
  * among them. Runtime entries meet the same rules when sent: their runs fail with the same reason.
+ * Registered for SQS in send-checks.ts.
  */
 import { resolveDestination } from '../celery/routing.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { brokerKind } from '../config/url-parts.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { sqsPlanSettings, sqsTarget } from '../sqs/message.js';
 
 export function sqsEntryProblems(config: ResolvedConfig): ConfigProblem[] {
-  let kind: string;
-  try {
-    kind = brokerKind(config.broker.url);
-  } catch {
-    return [];
-  }
-  if (kind !== 'sqs') return [];
   const settings = sqsPlanSettings(config.broker.transportOptions);
   const problems: ConfigProblem[] = [];
   for (const entry of config.entries) {

@@ -1,5 +1,5 @@
 /** The alert outbox in Redis (ports/alerts.ts), through alerts-outbox.lua: see its contract. */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { AlertOutbox, Delivery } from '../ports/alerts.js';
 import type { SchedulerKeys } from './keys.js';
@@ -10,7 +10,7 @@ import { chunksOf } from '../base/chunks.js';
 
 export class RedisAlertOutbox implements AlertOutbox {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: Pick<SchedulerKeys, 'alertItems' | 'alertsDue' | 'alertsSent'>,
   ) {}
 

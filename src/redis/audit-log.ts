@@ -5,7 +5,8 @@
  * (see entry-store.ts). Readers page it newest first, optionally for one entry.
  */
 import { hostname, userInfo } from 'node:os';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -73,7 +74,7 @@ export class AuditLog {
   private readonly maxEvents: number;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: Pick<SchedulerKeys, 'audit'>,
     maxEvents: number | undefined = DEFAULTS.auditMaxEvents,
   ) {

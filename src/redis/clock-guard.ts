@@ -10,7 +10,7 @@
  * renewal period (its own timer: no round trip on the publish path). Between two measurements the
  * fenced scripts refuse any slot further ahead of Redis's clock than the bound (reportAhead).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { boundText } from '../config/duration.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
@@ -18,7 +18,7 @@ import type { Logger } from '../base/log.js';
 import type { SlotAhead } from '../ports/dispatcher.js';
 
 /** How far the local clock is ahead of Redis's (negative: behind), ms; undefined when the reading is not conclusive. */
-export async function measureSkew(client: Redis, clock: { now(): number }, maxErrorMs: number): Promise<number | undefined> {
+export async function measureSkew(client: RedisClient, clock: { now(): number }, maxErrorMs: number): Promise<number | undefined> {
   const mono = performance.now();
   const before = clock.now();
   const [seconds, micros] = (await client.time()) as [string | number, string | number];
@@ -30,7 +30,7 @@ export async function measureSkew(client: Redis, clock: { now(): number }, maxEr
 
 export interface ClockGuardOptions {
   /** The state Redis: its TIME is the reference. */
-  readonly client: Redis;
+  readonly client: RedisClient;
   readonly clock: { now(): number };
   /** lock.maxClockSkew. */
   readonly maxSkewMs: number;

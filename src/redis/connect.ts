@@ -5,7 +5,7 @@
  * password masked.
  */
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { parseRedisUrl, redisClientOptions } from '../config/redis-url.js';
 import type { RedisConnectionSpec } from '../config/redis-url.js';
@@ -13,15 +13,61 @@ import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import { OUTAGES, unreachableReason } from '../base/outages.js';
 import type { Logger } from '../base/log.js';
-import type { BeatError } from '../base/errors.js';
+import { BeatError, ErrorCode } from '../base/errors.js';
 import { settleOnClose } from './ioredis-close.js';
 import { redisRefusal, registerPlace } from './server-errors.js';
+
+/**
+ * A connection to tsbeat's own Redis (state, lock, its pub/sub): one server (through Sentinel or
+ * not), or a Redis Cluster (`redis-cluster://`). Every key of a deployment is in one slot (keys.ts),
+ * so whatever one command or script touches is on one master; the Cluster client routes it there.
+ */
+export type RedisClient = Redis | Cluster;
 
 export interface RedisClientOptions {
   /** Log `beat.redis.failover` when a Sentinel connection comes back on another primary. */
   readonly reportFailover?: boolean;
 }
 
+/** The wait before reconnect attempt `attempt`: backing off to DEFAULTS.redisReconnectMaxBackoffMs, with jitter. */
+function reconnectDelay(attempt: number): number {
+  return Math.min(DEFAULTS.redisReconnectMaxBackoffMs, 100 * 2 ** Math.min(attempt, 6)) + Math.floor(Math.random() * 100);
+}
+
+/**
+ * A client of tsbeat's own Redis: a Cluster client for a `redis-cluster://` URL, else one server's
+ * (createRedisClient). Commands fail fast while its master is unreachable, as createRedisClient's.
+ */
+export function createStateClient(
+  url: string,
+  transport: TransportOptionsInput,
+  role: string,
+  logger: Logger,
+  options: RedisClientOptions = {},
+): RedisClient {
+  const spec = parseRedisUrl(url, transport);
+  if (spec.endpoint.kind !== 'cluster') return createRedisClient(url, transport, role, logger, options);
+  const client = new Cluster(
+    spec.endpoint.nodes.map((n) => ({ host: n.host, port: n.port })),
+    {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      // A master that fails is replaced by its replica after the cluster's node timeout: the slot map
+      // is asked for again until then, and each command retried a few times meanwhile.
+      clusterRetryStrategy: reconnectDelay,
+      redisOptions: {
+        ...redisClientOptions(spec, transport, (path) => readFileSync(path)),
+        maxRetriesPerRequest: 1,
+        socketTimeout: DEFAULTS.redisSocketTimeoutMs,
+        disconnectTimeout: DEFAULTS.redisDisconnectTimeoutMs,
+      },
+    },
+  );
+  watchClient(client, spec, role, logger, false);
+  return client;
+}
+
+/** A client of one Redis server (directly, by socket, or through Sentinel); a cluster URL is refused. */
 export function createRedisClient(
   url: string,
   transport: TransportOptionsInput,
@@ -30,6 +76,11 @@ export function createRedisClient(
   options: RedisClientOptions = {},
 ): Redis {
   const spec = parseRedisUrl(url, transport);
+  if (spec.endpoint.kind === 'cluster')
+    throw new BeatError(
+      ErrorCode.BrokerUrl,
+      `${spec.display}: a Redis Cluster holds tsbeat's own state and lock only (state.url, lock.urls); the ${role} needs one Redis server`,
+    );
   const client = new Redis({
     ...redisClientOptions(spec, transport, (path) => readFileSync(path)),
     lazyConnect: true,
@@ -42,19 +93,25 @@ export function createRedisClient(
     socketTimeout: DEFAULTS.redisSocketTimeoutMs,
     disconnectTimeout: DEFAULTS.redisDisconnectTimeoutMs,
     // Reconnect forever, backing off with jitter.
-    retryStrategy: (attempt) =>
-      Math.min(DEFAULTS.redisReconnectMaxBackoffMs, 100 * 2 ** Math.min(attempt, 6)) + Math.floor(Math.random() * 100),
+    retryStrategy: reconnectDelay,
   });
   settleOnClose(client);
+  watchClient(client, spec, role, logger, options.reportFailover === true);
+  return client;
+}
+
+/** Logs a client's connections, losses and refusals; a Sentinel client's failovers when `reportFailover`. */
+function watchClient(client: RedisClient, spec: RedisConnectionSpec, role: string, logger: Logger, reportFailover: boolean): void {
   let wasReady = false;
   let lastError = '';
   // Through Sentinel, the address of the primary this connection reached (it changes on failover).
   const sentinel = spec.endpoint.kind === 'sentinel';
   let primary: string | undefined;
   OUTAGES.register(spec.display, role);
+  if (client instanceof Cluster) watchClusterNodes(client, spec, role, logger);
   client.on('ready', () => {
     const before = primary;
-    primary = sentinel ? `${client.stream.remoteAddress ?? '?'}:${client.stream.remotePort ?? '?'}` : undefined;
+    primary = sentinel && client instanceof Redis ? `${client.stream.remoteAddress ?? '?'}:${client.stream.remotePort ?? '?'}` : undefined;
     // After an outage, the one line that says so is beat.redis.up (when every connection is back).
     const afterOutage = OUTAGES.isDown(spec.display);
     logger[afterOutage ? 'debug' : 'info'](
@@ -62,7 +119,7 @@ export function createRedisClient(
       `connected to Redis (${role})`,
     );
     OUTAGES.found(spec.display, role, logger);
-    if (options.reportFailover === true && before !== undefined && primary !== before) {
+    if (reportFailover && before !== undefined && primary !== before) {
       logger.warn(
         { event: EVENTS.redisFailover, role, url: spec.display, from: before, to: primary },
         `Redis failed over: the primary is now ${primary} (was ${before}). Replication is asynchronous, so what the old primary accepted in its last moments may be missing here: runs published just before (lost, unless a worker already took them from the old primary), the schedule state (a later leader publishes those runs again, with the same task ids, as each entry's catchUp says) and the fence and lock (the leader is then fenced out and campaigns again). Deduplicate by task id where a run must not execute twice; min-replicas-to-write on the primary narrows the window.`,
@@ -85,12 +142,30 @@ export function createRedisClient(
     if (reason !== undefined) OUTAGES.lost(spec.display, role, reason, DEFAULTS.redisReconnectMaxBackoffMs, logger);
     else logger.warn({ event: EVENTS.redisError, role, url: spec.display, err: error }, `Redis (${role}) failed; retrying`);
   });
-  return client;
+}
+
+/**
+ * A node of a cluster that fails is not an outage of the cluster (its replica takes its slots over,
+ * and the cluster client stays ready), so it is not counted in OUTAGES: each node's distinct error
+ * is said once, until the client next refreshes its slot map (after a failover, say).
+ */
+function watchClusterNodes(client: Cluster, spec: RedisConnectionSpec, role: string, logger: Logger): void {
+  const said = new Set<string>();
+  client.on('refresh', () => said.clear());
+  client.on('node error', (error: Error, node: unknown) => {
+    const where = String(node);
+    if (said.has(`${where} ${error.message}`)) return;
+    said.add(`${where} ${error.message}`);
+    logger.warn(
+      { event: EVENTS.redisError, role, url: spec.display, node: where, err: error },
+      `Redis Cluster node ${where} (${role}) failed; following the cluster's slot map`,
+    );
+  });
 }
 
 /** Emitted by a guarded client that Redis refused before it was ever ready (see guardConnection). */
 const REFUSED = 'tsbeat:refused';
-const refusals = new WeakMap<Redis, BeatError>();
+const refusals = new WeakMap<RedisClient, BeatError>();
 
 /**
  * Every Redis connection tsbeat makes goes through this: it makes sure that no command ever runs on
@@ -111,7 +186,7 @@ const refusals = new WeakMap<Redis, BeatError>();
  * the client keeps reconnecting (the server may be fixed meanwhile) and `onRefused` reports each.
  */
 export function guardConnection(
-  client: Redis,
+  client: RedisClient,
   spec: Pick<RedisConnectionSpec, 'display' | 'db' | 'username'>,
   onRefused: (refusal: BeatError, fatal: boolean) => void,
 ): void {
@@ -140,7 +215,7 @@ export function guardConnection(
  * Connects, retrying until it succeeds or `signal` aborts; resolves when the client is ready, rejects
  * with the BeatError of a refusal no retry can fix (see guardConnection).
  */
-export async function connectWithRetry(client: Redis, signal: AbortSignal): Promise<void> {
+export async function connectWithRetry(client: RedisClient, signal: AbortSignal): Promise<void> {
   if (client.status === 'ready') return;
   const refused = refusals.get(client);
   if (refused !== undefined) throw refused;

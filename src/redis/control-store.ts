@@ -3,7 +3,8 @@
  * entries are paused, manual-run requests. The leader honours them within a second (it is also
  * told at once over pub/sub).
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { compareFingerprint, fingerprintFields, parseFingerprint } from '../control/fingerprint.js';
 import type { ConfigFingerprint, ConfigMismatch } from '../control/fingerprint.js';
 import type { LeaderInfo, PauseNote } from '../control/status.js';
@@ -45,7 +46,7 @@ export function decodePauseNote(text: string): PauseNote | undefined {
 
 export class ControlStore {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: SchedulerKeys,
     /** The audit trail's cap and log, for the changes made here; a change's own `who` and `note` come with it. */
     private readonly auditSettings: Omit<AuditContext, 'who' | 'note'> = {},

@@ -6,7 +6,8 @@
  * an entry created again under the name must not inherit (a pauseOnFailure count, a last result,
  * a day strip of slots it never had, passed-over slots a backfill would publish).
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { chunksOf, pushAll } from '../base/chunks.js';
 import type { SchedulerKeys } from './keys.js';
 
@@ -43,7 +44,7 @@ export function forgetOwned(batch: ChainableCommander, keys: OwnedKeys, names: r
 }
 
 /** Removes what the named entries own (forgetOwned), a bounded chunk per transaction. */
-export async function forgetOwnedNow(client: Redis, keys: OwnedKeys, names: readonly string[]): Promise<void> {
+export async function forgetOwnedNow(client: RedisClient, keys: OwnedKeys, names: readonly string[]): Promise<void> {
   for (const chunk of chunksOf(names)) {
     const batch = client.multi();
     forgetOwned(batch, keys, chunk);

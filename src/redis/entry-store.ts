@@ -6,7 +6,7 @@
  * version it last saw (the `entries:changes` zset), told by the message or found every maxInterval.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
@@ -72,7 +72,7 @@ export class RedisEntryStore implements EntrySource {
   private readonly shapes = new EntryShapes();
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: SchedulerKeys,
     /** The names of the config file's entries, known to the writer (checked here as well as in Redis). */
     private readonly staticNames: ReadonlySet<string> = new Set(),

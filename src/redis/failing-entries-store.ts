@@ -5,7 +5,7 @@
  * (a refusal it meets again is written again at once), writes an entry at each refusal and removes
  * it when the entry publishes again or leaves the schedule.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { NO_EVENTS } from '../ports/events.js';
 import type { EntryFailure, SchedulerEvents } from '../ports/events.js';
 import type { SchedulerKeys } from './keys.js';
@@ -15,7 +15,7 @@ import { readInChunks } from '../base/chunks.js';
 
 export class RedisEntryFailures {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: Pick<SchedulerKeys, 'failing'>,
     /** A write that failed (status only: the schedule does not depend on it). */
     private readonly onError: (error: unknown) => void = () => undefined,

@@ -11,7 +11,7 @@
  */
 import { DEFAULTS } from '../base/defaults.js';
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import Redlock, { ExecutionError, Lock, ResourceLockedError } from 'redlock';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -42,11 +42,11 @@ export interface LeadershipOptions {
   readonly renewEveryMs: number;
   readonly retryEveryMs: number;
   /** Redis servers of the lock (one, or an odd number for a quorum). */
-  readonly lockClients: readonly Redis[];
+  readonly lockClients: readonly RedisClient[];
   /** The state Redis: fence key, leader info, announcements. */
-  readonly state: Redis;
+  readonly state: RedisClient;
   /** A dedicated connection for SUBSCRIBE (a subscribed connection can do nothing else). */
-  readonly subscriber: Redis;
+  readonly subscriber: RedisClient;
   readonly logger: Logger;
   readonly now?: () => number;
   /** Asked before each attempt to take the lock: a reason not to lead now (a skewed clock), or undefined. */

@@ -5,7 +5,8 @@
  * with another value, written by hand or by another program under the same name, makes every
  * lock attempt look like "held by another replica" until someone deletes it.
  */
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from './connect.js';
 
 const REDLOCK_TOKEN = /^[0-9a-f]{32}$/;
 
@@ -33,8 +34,28 @@ function describeValue(type: string, value: unknown): string | undefined {
   return `the string "${text.length > 40 ? `${text.slice(0, 40)}…` : text}"`;
 }
 
+/** Where one server keeps the key, and the redis-cli command that deletes it there. */
+function onServer(
+  options: { host?: string; port?: number; db?: number; path?: string | null },
+  key: string,
+): { server: string; fix: string } {
+  const { host, port, db, path } = options;
+  return {
+    server: `${path ?? `${host ?? '127.0.0.1'}:${port ?? 6379}`} db ${db ?? 0}`,
+    fix: `redis-cli ${path ? `-s ${quoteShell(path)}` : `-h ${host ?? '127.0.0.1'} -p ${port ?? 6379}`} -n ${db ?? 0} DEL ${quoteShell(key)}`,
+  };
+}
+
+/** On a cluster: the master that serves the key's slot, and redis-cli in cluster mode (-c) that follows it there. */
+function onCluster(client: Cluster, key: string): { server: string; fix: string } {
+  const node = client.nodes('master')[0]?.options;
+  const host = node?.host ?? '127.0.0.1';
+  const port = node?.port ?? 6379;
+  return { server: `the Redis Cluster of ${host}:${port}`, fix: `redis-cli -c -h ${host} -p ${port} DEL ${quoteShell(key)}` };
+}
+
 /** Undefined when the key is absent or a tsbeat lock with an expiry; else what is wrong and how to clear it. */
-export async function inspectLockKey(client: Redis, key: string, deployment: string): Promise<LockKeyProblem | undefined> {
+export async function inspectLockKey(client: RedisClient, key: string, deployment: string): Promise<LockKeyProblem | undefined> {
   const replies = (await client.pipeline().type(key).pttl(key).get(key).exec()) ?? [];
   const [typeReply, pttlReply, getReply] = replies;
   if (typeReply?.[0]) throw typeReply[0];
@@ -44,9 +65,7 @@ export async function inspectLockKey(client: Redis, key: string, deployment: str
   const noExpiry = pttlReply?.[1] === -1;
   const foreign = describeValue(type, getReply?.[0] ? undefined : getReply?.[1]);
   if (!noExpiry && foreign === undefined) return undefined;
-  const { host, port, db, path } = client.options;
-  const server = `${path ?? `${host ?? '127.0.0.1'}:${port ?? 6379}`} db ${db ?? 0}`;
-  const fix = `redis-cli ${path ? `-s ${quoteShell(path)}` : `-h ${host ?? '127.0.0.1'} -p ${port ?? 6379}`} -n ${db ?? 0} DEL ${quoteShell(key)}`;
+  const { server, fix } = client instanceof Cluster ? onCluster(client, key) : onServer(client.options, key);
   const what = [noExpiry ? 'has no expiry' : '', foreign ? `holds ${foreign}, not a tsbeat lock` : '']
     .filter((p) => p !== '')
     .join(' and ');

@@ -7,7 +7,7 @@
  * Reports are written after the wake-up that made them, never awaited by the publish: a write that
  * fails is logged (once a minute at most) and its reports are lost, as a metric sample would be.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -45,7 +45,7 @@ export class RedisMissedSlots {
   private flushing: Promise<void> | undefined;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: Pick<SchedulerKeys, 'missed'>,
     private readonly logger: Logger,
   ) {}

@@ -11,7 +11,7 @@
  * under-fill, never a duplicate). What a failover costs: begin() cuts the ranges the last leader
  * recorded above an entry's stored slot (this leader may publish into them), before it schedules.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { pushAll } from '../base/chunks.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
@@ -35,7 +35,7 @@ export class RedisPassedSlots {
   private flushing: Promise<void> | undefined;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: PassedKeys,
     private readonly logger: Logger,
     /** The leader's fence token, or undefined when this instance does not lead (nothing is written then). */

@@ -6,7 +6,7 @@
  * whether it is live, its heartbeat's age) is Redis's (TIME), so that no replica's or reader's clock
  * can drop the others' records or keep dead ones.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import type { LiveReplica, ReplicaRecord } from '../control/replicas.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
@@ -16,7 +16,7 @@ import { nameWrongType } from './server-errors.js';
 
 export class ReplicaRegistry {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: Pick<SchedulerKeys, 'replicas' | 'replicaExpiry'>,
   ) {}
 

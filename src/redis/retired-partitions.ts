@@ -6,7 +6,7 @@
  * record of the count (keys.ts `partitioning`), looked at before anything is written. No migration
  * lives here: the way back is 0.2.x's own `beat partitions set 1`.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
@@ -18,7 +18,7 @@ import { nameWrongType } from './server-errors.js';
  * Reads one hash, writes nothing. `deployment` is the deployment's name, for the message.
  */
 export async function refusePartitionedDeployment(
-  client: Redis,
+  client: RedisClient,
   keys: Pick<SchedulerKeys, 'partitioning'>,
   deployment: string,
 ): Promise<void> {

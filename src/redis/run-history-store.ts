@@ -3,7 +3,7 @@
  * not final yet, changed only by lua/run-history.lua (keys.ts has the names, run-history-codec.ts
  * the format).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { isFinal } from '../ports/outcomes.js';
 import type { FinishedRuns, RunHistory, RunRecord, RunToRecord } from '../ports/outcomes.js';
@@ -31,7 +31,7 @@ type HistoryKeys = Pick<
 
 export class RedisRunHistory implements RunHistory {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: HistoryKeys,
     private readonly length: number = DEFAULTS.runHistoryLength,
     private readonly pausing?: FailurePausing,

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { luaIncludeUrl, luaScriptUrl } from '../base/package-files.js';
 import { assembleLua } from './lua-includes.js';
 import type { TriggerResult } from '../ports/control.js';
@@ -92,7 +92,7 @@ export interface ScriptClient {
   replicaBeat(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
 
-export function withScripts(client: Redis): Redis & ScriptClient {
+export function withScripts(client: RedisClient): RedisClient & ScriptClient {
   if (!('publishFenced' in client)) {
     client.defineCommand('publishFenced', { lua: PUBLISH_FENCED });
     client.defineCommand('triggerFenced', { lua: TRIGGER_FENCED });
@@ -113,5 +113,5 @@ export function withScripts(client: Redis): Redis & ScriptClient {
     client.defineCommand('recordPassed', { lua: RECORD_PASSED });
     client.defineCommand('passedClip', { lua: PASSED_CLIP });
   }
-  return client as Redis & ScriptClient;
+  return client as RedisClient & ScriptClient;
 }

@@ -25,7 +25,7 @@
  * compute), and seed-state.lua writes under it: it replaces a state only while its slot is still at
  * most the one decided on, so that a run tsbeat published meanwhile is never taken back.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { resolveSchedule } from '../config/resolve.js';
 import { nextFires } from '../core/schedule.js';
@@ -82,7 +82,7 @@ export function seedDecision(seed: SeedState, stored: EntryState | undefined, de
 }
 
 /** Writes the seeds tsbeat's stored states do not outrank (see above); returns how many were written. */
-export async function seedStates(client: Redis, stateKey: string, seeds: readonly SeedState[], defaultZone: string): Promise<number> {
+export async function seedStates(client: RedisClient, stateKey: string, seeds: readonly SeedState[], defaultZone: string): Promise<number> {
   const scripts = withScripts(client);
   let written = 0;
   for (let i = 0; i < seeds.length; i += CHUNK) {

@@ -3,11 +3,11 @@
  * lose data silently: an eviction policy that may delete keys, and no persistence (a restart
  * empties it). They warn; neither stops the start. (The clock is checked by ClockGuard.)
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 
-export async function checkRedisServer(client: Redis, logger: Logger): Promise<void> {
+export async function checkRedisServer(client: RedisClient, logger: Logger): Promise<void> {
   try {
     const reply = (await client.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
     const policy = reply[1];
@@ -25,7 +25,7 @@ export async function checkRedisServer(client: Redis, logger: Logger): Promise<v
 }
 
 /** CONFIG GET of one parameter; undefined when the server does not say (CONFIG disabled or renamed). */
-async function configGet(client: Redis, name: string): Promise<string | undefined> {
+async function configGet(client: RedisClient, name: string): Promise<string | undefined> {
   const reply = (await client.call('CONFIG', 'GET', name)) as string[];
   return reply[1];
 }
@@ -35,7 +35,7 @@ async function configGet(client: Redis, name: string): Promise<string | undefine
  * append-only file (`appendonly no`). A restart then comes back empty, and the state, the fence and
  * the queued messages are gone with it.
  */
-async function checkPersistence(client: Redis, logger: Logger): Promise<void> {
+async function checkPersistence(client: RedisClient, logger: Logger): Promise<void> {
   let save: string | undefined;
   let appendonly: string | undefined;
   try {

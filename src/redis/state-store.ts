@@ -5,7 +5,7 @@
  * so a change of time zone keeps history. Only the fenced publish scripts move a slot forward; this
  * module reads, and records first sightings.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import type { EntryState, StateStore } from '../ports/state.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { UNREADABLE, decodeEntryState, firstSighting, readEntryState } from './entry-state-codec.js';
@@ -23,7 +23,7 @@ export class RedisStateStore implements StateStore {
   private readonly stateKey: string;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: Pick<SchedulerKeys, 'state' | 'resumed' | 'entries'>,
     private readonly onUnreadable: OnUnreadable = () => undefined,
   ) {

@@ -5,7 +5,7 @@
  * finds a queue again within consumers.unconsumedAfter), writes a queue when it is flagged and
  * removes it when the queue is consumed again.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { NO_EVENTS } from '../ports/events.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { UnconsumedQueue } from '../ports/consumers.js';
@@ -15,7 +15,7 @@ import { nameWrongType } from './server-errors.js';
 
 export class RedisUnconsumedQueues {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: Pick<SchedulerKeys, 'unconsumed'>,
     /** A write that failed (status only: the schedule does not depend on it). */
     private readonly onError: (error: unknown) => void = () => undefined,

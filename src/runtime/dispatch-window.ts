@@ -11,17 +11,14 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { Clock } from '../ports/clock.js';
-import type { DispatchResult, Dispatcher, RunOutcome, SlotAhead } from '../ports/dispatcher.js';
-import { addRun, emptyBatch, sentPart } from './batch.js';
-import type { Batch, SentBatch } from './batch.js';
+import type { DispatchResult, Dispatcher, DueRun, RunOutcome, SlotAhead } from '../ports/dispatcher.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
 import type { EntryFailures } from './entry-backoff.js';
 import { fireTally, logBurst, logClockAhead, logMissed, logRecorded } from './run-log.js';
-import type { RunLogOptions } from './run-log.js';
+import type { RunLogOptions, SentBatch } from './run-log.js';
 import type { OverlapGate, Released } from './overlap.js';
 import type { DispatchSlots } from './process-budget.js';
 import type { RunRenderer } from './run-render.js';
-import type { Staged } from './staging.js';
 
 export interface DispatchWindowOptions {
   readonly book: EntryBook;
@@ -46,6 +43,31 @@ export interface DispatchWindowOptions {
   readonly slots: DispatchSlots;
 }
 
+/** Runs taken off the book together, rendered, handed to the dispatcher in one call. */
+interface Batch extends SentBatch {
+  readonly runs: DueRun[];
+}
+
+function emptyBatch(): Batch {
+  return { entries: [], slots: [], ids: [], destinations: [], runs: [] };
+}
+
+function addRun(batch: Batch, entry: BookEntry, run: DueRun): void {
+  batch.entries.push(entry);
+  batch.slots.push(run.slotMs);
+  batch.ids.push(run.message.id);
+  batch.destinations.push(run.message.destination);
+  batch.runs.push(run);
+}
+
+/**
+ * What is kept of a batch once it is handed over: not its messages. Messages kept until a whole
+ * burst is recorded would be copied by every young-generation collection and promoted.
+ */
+function sentPart(batch: Batch): SentBatch {
+  return { entries: batch.entries, slots: batch.slots, ids: batch.ids, destinations: batch.destinations };
+}
+
 type Reply = { result: DispatchResult } | { error: unknown };
 
 /** Why a wake-up's dispatch stopped before its end; its remaining runs stay due. */
@@ -66,8 +88,7 @@ interface WindowState {
 }
 
 /**
- * Publishes every run due at `nowMs` with `token`, the `staged` dispatch first if there is one, and
- * the buffered runs released then that `mayRelease` allows (all by default), and records what went
+ * Publishes every run due at `nowMs` with `token`, and the buffered runs released then that `mayRelease` allows (all by default), and records what went
  * out. Throws the failure when a batch failed (in full or in part) after recording what did go out:
  * the runs it left stay due for the next wake-up.
  */
@@ -75,13 +96,12 @@ export async function dispatchDue(
   options: DispatchWindowOptions,
   token: string,
   nowMs: number,
-  staged: Staged | undefined,
   mayRelease?: (entry: ResolvedEntry) => boolean,
 ): Promise<void> {
   const state: WindowState = { inFlight: [], published: [], halted: undefined };
   const untrack = options.slots.track(state.published);
   try {
-    await dispatchWindow(options, state, token, nowMs, staged, mayRelease);
+    await dispatchWindow(options, state, token, nowMs, mayRelease);
   } finally {
     untrack();
   }
@@ -92,12 +112,10 @@ async function dispatchWindow(
   state: WindowState,
   token: string,
   nowMs: number,
-  staged: Staged | undefined,
   mayRelease: ((entry: ResolvedEntry) => boolean) | undefined,
 ): Promise<void> {
   const { book } = options;
   const recording = new Recording(options, nowMs);
-  if (staged !== undefined) sendStaged(options, state, staged, nowMs);
   // Buffered runs whose previous run has finished go first: they have waited already.
   const released = options.overlap.release(book, nowMs, mayRelease);
   const { slots } = options;
@@ -142,19 +160,6 @@ async function dispatchWindow(
   for (const { sent, reply } of state.inFlight) settle(options, state, sent, await reply, nowMs);
   await recording.finish(state.published);
   if (state.halted?.reason === 'error') throw state.halted.error;
-}
-
-/** The staged dispatch, sent first, before anything else is looked at: this is what staging was for. */
-function sendStaged(options: DispatchWindowOptions, state: WindowState, staged: Staged, nowMs: number): void {
-  options.slots.force();
-  const reply = replyOf(staged.dispatch.send());
-  void reply.then(() => options.slots.release());
-  state.inFlight.push({ sent: sentPart(staged.batch), reply });
-  for (const { held, plan } of staged.entries) {
-    const firstSlotMs = held.nextSlotMs;
-    options.book.take(held);
-    logMissed(options.runLog, held.entry, plan, firstSlotMs, nowMs);
-  }
 }
 
 /**

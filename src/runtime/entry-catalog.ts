@@ -70,6 +70,19 @@ export interface EntryCatalogOptions {
   readonly onSourceDeletes?: (names: readonly string[]) => void;
 }
 
+/**
+ * The runtime sources in the order that decides a name several of them hold (the first wins): the
+ * store, RedBeat's entries, django's rows. `beat run` and the commands that read them once
+ * (resolve-once.ts) both order them here.
+ */
+export function runtimeSources(sources: {
+  readonly store?: EntrySource | undefined;
+  readonly redbeat?: EntrySource | undefined;
+  readonly django?: EntrySource | undefined;
+}): EntrySource[] {
+  return [sources.store, sources.redbeat, sources.django].filter((s): s is EntrySource => s !== undefined);
+}
+
 /** How many names a change line lists. */
 const EXAMPLES = 5;
 

@@ -18,11 +18,6 @@ const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
 
 export interface PreciseTimerOptions {
   readonly clock: Clock;
-  /**
-   * Called once per wait when the instant is DEFAULTS.timerEdgeMs away, as the clock reads it: the
-   * time to stage what the instant will send. It must be quick: the wait resumes after it.
-   */
-  readonly atEdge: (dueMs: number) => void;
 }
 
 export class PreciseTimer {
@@ -69,10 +64,10 @@ export class PreciseTimer {
   }
 
   /**
-   * Without the speed-up (the ablation's baseline): Node timers alone, one to the edge (staging
-   * there as the precise wait does) and one to the instant, again while the clock has not got there.
+   * Without the speed-up (the ablation's baseline): a Node timer to the instant, again while the
+   * clock has not got there.
    */
-  private plainAt(dueMs: number, fire: () => void, behind: (leftMs: number) => void, edgeDone = false): void {
+  private plainAt(dueMs: number, fire: () => void, behind: (leftMs: number) => void): void {
     const leftMs = dueMs - this.options.clock.now();
     if (leftMs <= 0) {
       this.timeout = setTimeout(() => {
@@ -81,20 +76,13 @@ export class PreciseTimer {
       }, 0);
       return;
     }
-    if (!edgeDone && leftMs <= DEFAULTS.timerEdgeMs) {
-      this.options.atEdge(dueMs);
-      edgeDone = true;
-    }
-    const waitMs = edgeDone ? leftMs : leftMs - DEFAULTS.timerEdgeMs;
     this.timeout = setTimeout(() => {
       this.timeout = undefined;
       const now = this.options.clock.now();
-      if (now >= dueMs) {
-        if (!edgeDone) this.options.atEdge(dueMs);
-        fire();
-      } else if (dueMs - now > waitMs + DEFAULTS.timerLeadMs) behind(dueMs - now);
-      else this.plainAt(dueMs, fire, behind, edgeDone);
-    }, waitMs);
+      if (now >= dueMs) fire();
+      else if (dueMs - now > leftMs + DEFAULTS.timerLeadMs) behind(dueMs - now);
+      else this.plainAt(dueMs, fire, behind);
+    }, leftMs);
   }
 
   private soon(dueMs: number, fire: () => void, behind: (leftMs: number) => void, retries = 0): void {
@@ -128,22 +116,14 @@ export class PreciseTimer {
    * within ~0.1 ms of its timeout, which is then how late after its instant a slot may be published.
    */
   private waitFor(dueMs: number): boolean {
-    const { clock, atEdge } = this.options;
+    const { clock } = this.options;
     const lead = DEFAULTS.timerLeadMs;
     const giveUpAt = performance.now() + lead + 1;
-    let edgeReached = false;
     for (let now = clock.now(); now < dueMs; now = clock.now()) {
       if (performance.now() > giveUpAt) return false;
-      if (dueMs - now > DEFAULTS.timerEdgeMs) {
-        // Whole milliseconds to go are slept in one piece, up to the edge.
-        Atomics.wait(SLEEP_CELL, 0, 0, Math.min(dueMs - now - DEFAULTS.timerEdgeMs, lead));
-      } else if (!edgeReached) {
-        edgeReached = true;
-        atEdge(dueMs);
-      } else {
-        // The edge in short sleeps, watching for the instant.
-        Atomics.wait(SLEEP_CELL, 0, 0, DEFAULTS.timerEdgeSleepMs);
-      }
+      // Whole milliseconds to go are slept in one piece, up to the edge; the edge in short sleeps, watching for the instant.
+      if (dueMs - now > DEFAULTS.timerEdgeMs) Atomics.wait(SLEEP_CELL, 0, 0, Math.min(dueMs - now - DEFAULTS.timerEdgeMs, lead));
+      else Atomics.wait(SLEEP_CELL, 0, 0, DEFAULTS.timerEdgeSleepMs);
     }
     return true;
   }

@@ -44,11 +44,6 @@ export class DispatchSlots {
     return new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
-  /** Takes a slot now, past the capacity if need be (the staged batch: it goes out at its instant, whatever else is in flight). */
-  force(): void {
-    this.taken += 1;
-  }
-
   release(): void {
     const next = this.waiting.shift();
     // Handed straight to the next in line: the count stays.

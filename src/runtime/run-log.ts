@@ -8,7 +8,19 @@ import type { RunOutcome, SlotAhead } from '../ports/dispatcher.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { Destination } from '../celery/routing.js';
 import { formatInstant } from '../time/zone.js';
-import type { SentBatch } from './batch.js';
+import type { BookEntry } from './entry-book.js';
+
+/**
+ * What is kept of a batch handed to the dispatcher until it is recorded: `entries[i]` ran `slots[i]`
+ * as task `ids[i]`, sent to `destinations[i]` (its shape's, shared: kept so that recording a run
+ * does not look its entry's template up again).
+ */
+export interface SentBatch {
+  readonly entries: BookEntry[];
+  readonly slots: number[];
+  readonly ids: string[];
+  readonly destinations: Destination[];
+}
 
 export interface RunLogOptions {
   readonly logger: Logger;

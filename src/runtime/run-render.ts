@@ -88,13 +88,4 @@ export class RunRenderer {
     const message = renderTaskMessage(template, { taskId: slotTaskId(this.config.name, entry.name, slotMs, idPrefix), slotMs, nowMs });
     return { entry, slotMs, message };
   }
-
-  /** A run rendered ahead of its instant (staged, rehearsed), or undefined if it cannot be: its real run will report why. */
-  tryRender(entry: ResolvedEntry, slotMs: number, nowMs: number): DueRun | undefined {
-    try {
-      return this.render(entry, slotMs, nowMs);
-    } catch {
-      return undefined;
-    }
-  }
 }

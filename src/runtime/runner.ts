@@ -5,8 +5,7 @@
  * - entry-book.ts: what is due at an instant and what to record after a dispatch (pure);
  * - precise-timer.ts: waking at the instant itself;
  * - dispatch-window.ts: publishing what is due, batch by batch, and recording it;
- * - warm-up.ts and staging.ts: work done ahead of an instant so that the instant is left little,
- *   with the dispatcher's speed-ups when it offers them (DispatchSpeedups);
+ * - warm-up.ts: message templates compiled while it sleeps, so that an instant finds them ready;
  * - run-render.ts: an entry's slot rendered as its Celery message.
  *
  * Clocks: the injected Clock is the wall clock, which slots and due instants are read on (a clock
@@ -42,7 +41,6 @@ import type { BookSnapshot } from './entry-book.js';
 import { PreciseTimer } from './precise-timer.js';
 import { processBudget } from './process-budget.js';
 import { RunRenderer } from './run-render.js';
-import { Staging } from './staging.js';
 import { WarmUp } from './warm-up.js';
 import type { ScheduleError } from '../base/step-budget.js';
 
@@ -107,7 +105,6 @@ export interface RunnerReadFirst {
 export class Runner {
   private readonly book: EntryBook;
   private readonly timer: PreciseTimer;
-  private readonly staging: Staging;
   private readonly warmUp: WarmUp;
   private readonly window: DispatchWindowOptions;
   private readonly renderer: RunRenderer;
@@ -145,9 +142,8 @@ export class Runner {
     const budget = processBudget();
     const renderer = new RunRenderer(config, options.messageEnv, speedups, budget.templates);
     this.renderer = renderer;
-    this.staging = new Staging({ book: this.book, renderer, speedups, lease });
-    this.timer = new PreciseTimer({ clock, atEdge: (dueMs) => this.staging.prime(dueMs) });
-    this.warmUp = new WarmUp({ book: this.book, renderer, speedups, clock, idle: () => this.running && this.inFlight === undefined });
+    this.timer = new PreciseTimer({ clock });
+    this.warmUp = new WarmUp({ book: this.book, renderer, clock, idle: () => this.running && this.inFlight === undefined });
     const events = options.events ?? NO_EVENTS;
     const runLog = { logger, events, dryRun: dispatcher.dryRun === true };
     this.window = {
@@ -204,8 +200,7 @@ export class Runner {
   }
 
   /**
-   * Applies changes of runtime entries: `removed` ones leave the book at once, with any run staged
-   * for them; then `changed` ones are added or take their new definition (a disabled one leaves the
+   * Applies changes of runtime entries: `removed` ones leave the book at once; then `changed` ones are added or take their new definition (a disabled one leaves the
    * book). A name in both was re-created: it starts afresh from its stored state.
    * Changes wait for the start and for each other, so that they apply in order.
    */
@@ -225,8 +220,6 @@ export class Runner {
       await inSlices(freshEntries, (slice) => (revisions = revisionsOf(slice, revisions)));
       const stored = fresh.length === 0 ? new Map<string, EntryState>() : await state.load(fresh, clock.now(), revisions);
       if (!this.running) return;
-      // A run staged ahead of its instant holds the entry as it was; none may go out after the change.
-      this.staging.discard();
       for (const entry of this.book.remove(gone)) {
         this.renderer.forget(entry);
         if (this.window.failures.clear(entry.name) !== undefined) this.window.runLog.events.entryFailureCleared?.(entry.name, false);
@@ -236,8 +229,6 @@ export class Runner {
       await inSlices(kept, (slice) => {
         for (const entry of this.book.upsert(slice, stored, nowMs)) this.renderer.forget(entry);
       });
-      // A tick between two slices may have staged a run of an entry of a later slice, as it was.
-      this.staging.discard();
       this.wake(0);
     };
     this.changes = this.changes.then(apply, apply);
@@ -344,7 +335,6 @@ export class Runner {
     this.stopHearingFinished?.();
     this.stopHearingFinished = undefined;
     this.timer.cancel();
-    this.staging.discard();
     const inFlight = this.inFlight;
     // Its kept templates go back to the room once nothing renders.
     if (inFlight === undefined) return this.renderer.forgetAll();
@@ -442,7 +432,7 @@ export class Runner {
       const token = this.options.lease();
       if (token !== undefined) {
         const now = checked?.atMs ?? clock.now();
-        await dispatchDue(this.window, token, now, this.staging.take(token, now), checked?.mayRelease);
+        await dispatchDue(this.window, token, now, checked?.mayRelease);
       }
     } catch (error) {
       logger.error({ event: EVENTS.publishRetry, err: error }, 'publishing failed; retrying');
@@ -456,7 +446,7 @@ export class Runner {
     const now = clock.now();
     if (nextDueMs === undefined || nextDueMs - now >= config.maxIntervalMs) return { delayMs: config.maxIntervalMs };
     // The instant itself, not "now + delay" read again when the timer is armed: a millisecond
-    // between the two would stage and publish the slot a millisecond after its instant.
+    // between the two would publish the slot a millisecond after its instant.
     return nextDueMs > now ? { delayMs: nextDueMs - now, instantMs: nextDueMs } : { delayMs: nextDueMs - now };
   }
 }

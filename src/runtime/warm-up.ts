@@ -1,8 +1,6 @@
 /**
  * Work done while the runner sleeps, so that a due instant finds it done: the message templates of
- * the entries due soon are compiled, and once per runner the publish path is rehearsed (runs
- * planned, rendered and, when the dispatcher offers it, encoded, never sent), so that the first
- * batch of a burst runs code V8 has already optimized instead of its interpreter.
+ * the entries due soon are compiled.
  *
  * All of it in slices of about DEFAULTS.templateWarmSliceMs between turns of the event loop: a due
  * tick waits at most one slice. A slice that finds the runner busy (a tick running) or stopped ends
@@ -18,16 +16,13 @@
  * entry due after the last look, and otherwise only the entries moved since are looked at.
  */
 import { DEFAULTS } from '../base/defaults.js';
-import { SPEEDUPS } from '../base/speedups.js';
 import type { Clock } from '../ports/clock.js';
-import type { DispatchSpeedups, DueRun } from '../ports/dispatcher.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
 import type { RunRenderer } from './run-render.js';
 
 export interface WarmUpOptions {
   readonly book: EntryBook;
   readonly renderer: RunRenderer;
-  readonly speedups: DispatchSpeedups | undefined;
   readonly clock: Clock;
   /** False while the runner cannot spare the CPU: stopped, or a tick running. */
   readonly idle: () => boolean;
@@ -36,11 +31,6 @@ export interface WarmUpOptions {
 export class WarmUp {
   /** A pass is running (one at a time). */
   private passing = false;
-  /** The once-per-runner rehearsal is done. */
-  private rehearsed = false;
-  /** How far it got: a rehearsal cut short by a tick resumes from here, never starts over. */
-  private rendered = 0;
-  private alone = 0;
   /** The horizon of the last look (a walk of the book, or of `moved`); -Infinity before the first. */
   private lookedToMs = Number.NEGATIVE_INFINITY;
   /**
@@ -91,12 +81,7 @@ export class WarmUp {
         // Cut short: the rest is looked at on the next wake-up.
         for (const held of todo.slice(next)) this.moved.add(held);
         done();
-      } else if (idle() && !this.rehearsed)
-        this.rehearse(
-          todo.filter((held) => renderer.isCompiled(held.entry)),
-          done,
-        );
-      else done();
+      } else done();
     };
     setImmediate(slice);
   }
@@ -125,59 +110,5 @@ export class WarmUp {
     this.moved.clear();
     this.lookedToMs = Math.max(this.lookedToMs, horizonMs);
     return todo;
-  }
-
-  /**
-   * Once per runner, after a warm-up pass: DEFAULTS.rehearsalRuns runs of the entries just compiled,
-   * planned and rendered as for real and handed to DispatchSpeedups.rehearse; then, when the
-   * dispatcher stages, DEFAULTS.loneRehearsalRuns runs staged one by one and discarded, as at the
-   * edge of a lone entry's instant, so that this path too is optimized before its first real use.
-   */
-  private rehearse(sample: readonly BookEntry[], done: () => void): void {
-    const { book, renderer, speedups, clock, idle } = this.options;
-    if (sample.length === 0 || !SPEEDUPS.rehearse) {
-      done();
-      return;
-    }
-    const nextRun = (now: number): DueRun | undefined => {
-      const held = sample[(this.rendered + this.alone) % sample.length] as BookEntry;
-      // An entry with no next slot is not rehearsed: one whose schedule failed would spend its step budget each time.
-      if (held.nextSlotMs === undefined) return undefined;
-      return renderer.tryRender(held.entry, book.plan(held, held.nextSlotMs ?? now).slots[0] ?? now, now);
-    };
-    const slice = (): void => {
-      if (!idle()) {
-        done();
-        return;
-      }
-      const now = clock.now();
-      // Planning and rendering for about one slice, then encoding as much: a due tick waits little.
-      const until = performance.now() + DEFAULTS.templateWarmSliceMs;
-      if (this.rendered < DEFAULTS.rehearsalRuns) {
-        const runs: DueRun[] = [];
-        for (
-          ;
-          this.rendered < DEFAULTS.rehearsalRuns &&
-          runs.length < DEFAULTS.dispatchBatchRuns &&
-          (runs.length === 0 || performance.now() < until);
-          this.rendered += 1
-        ) {
-          const run = nextRun(now);
-          if (run !== undefined) runs.push(run);
-        }
-        speedups?.rehearse(runs);
-      } else {
-        for (; this.alone < DEFAULTS.loneRehearsalRuns && performance.now() < until; this.alone += 1) {
-          const run = nextRun(now);
-          if (run !== undefined) speedups?.stage([run], 'rehearsal', now)?.discard();
-        }
-      }
-      if (this.rendered < DEFAULTS.rehearsalRuns || (SPEEDUPS.stage && this.alone < DEFAULTS.loneRehearsalRuns)) setImmediate(slice);
-      else {
-        this.rehearsed = true;
-        done();
-      }
-    };
-    setImmediate(slice);
   }
 }

@@ -3,7 +3,7 @@
  * leader's sender. Built for every service: the sender costs one outbox look a second while leading,
  * and runtime entries may bring alerts settings at any time.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import type { Logger } from '../base/log.js';
 import { Alerting } from '../alerts/alerting.js';
 import { AlertDeliverer, httpSend } from '../alerts/deliverer.js';
@@ -38,7 +38,7 @@ export interface AlertsOptions {
   readonly config: ResolvedConfig;
   /** The config in force now (it changes on reload); absent: `config`. */
   readonly current?: () => ResolvedConfig;
-  readonly client: Redis;
+  readonly client: RedisClient;
   readonly keys: SchedulerKeys;
   readonly logger: Logger;
   readonly now: () => number;
@@ -72,6 +72,8 @@ export function startAlerts(options: AlertsOptions): AlertsWiring {
     },
     outcomeEvents: {
       finished: (name, record) => {
+        // Task events read by default: the publish was the ping's success; only a failure heard adds to it.
+        if (!outcomesKnown && record.state !== 'FAILURE') return;
         const entry = options.entryNamed(name);
         if (entry?.alerts !== undefined) alerting.add(finishedDeliveries(config.name, entry, record, now()));
       },

@@ -2,7 +2,7 @@
  * The audit trail's reader for GET /api/audit (src/http/audit-routes.ts), on the Redis stream. A failure
  * to reach Redis is REDIS_UNAVAILABLE (503, try again); anything else stays tsbeat's own (500).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -29,7 +29,7 @@ export function apiAuditEvent(event: AuditEvent): ApiAuditEvent & AuditEventWire
   };
 }
 
-export function auditReader(client: Redis, keys: Pick<SchedulerKeys, 'audit'>): AuditReader {
+export function auditReader(client: RedisClient, keys: Pick<SchedulerKeys, 'audit'>): AuditReader {
   const log = new AuditLog(client, keys);
   return async (query) => {
     if (client.status !== 'ready') {
@@ -52,7 +52,7 @@ export function auditReader(client: Redis, keys: Pick<SchedulerKeys, 'audit'>): 
  * queue, and the change itself has taken effect.
  */
 export function sourceChangeRecorder(
-  client: Redis,
+  client: RedisClient,
   keys: Pick<SchedulerKeys, 'audit'>,
   options: {
     /** Whether this replica records the changes now (it leads). */

@@ -4,27 +4,28 @@
  * with its own connection when it has one). `connect` opens them all at start; `close` closes them
  * all at the very end of a stop.
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { openDjangoEntries } from '../django/tenants.js';
 import type { DjangoEntries } from '../django/source.js';
-import { createPublishing, stateUrlFor } from '../publish/publishing.js';
+import { createPublishing } from '../publish/brokers.js';
+import { stateUrlFor } from '../config/broker-kinds.js';
 import type { Publishing } from '../publish/publishing.js';
 import { createRedBeat } from '../redbeat/wiring.js';
 import { seedStates } from '../redis/seed-states.js';
 import type { SeedState } from '../redis/seed-states.js';
 import type { RedBeatParts } from '../redbeat/wiring.js';
-import { connectWithRetry, createRedisClient } from '../redis/connect.js';
+import { connectWithRetry, createStateClient } from '../redis/connect.js';
+import type { RedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 
 export interface Connections {
-  readonly state: Redis;
+  readonly state: RedisClient;
   /** The state Redis's pub/sub connection (lock hand-overs, entry and control changes). */
-  readonly subscriber: Redis;
+  readonly subscriber: RedisClient;
   readonly publishing: Publishing;
   /** lock.urls' servers, else the state Redis alone. */
-  readonly lockClients: readonly Redis[];
+  readonly lockClients: readonly RedisClient[];
   readonly redbeat: RedBeatParts | undefined;
   readonly django: DjangoEntries | undefined;
   /**
@@ -32,9 +33,9 @@ export interface Connections {
    * error). `first`, when given, runs once the state Redis is connected and before anything else
    * connects (nothing written yet): what it throws ends the start.
    */
-  connect(signal: AbortSignal, first?: (state: Redis) => Promise<void>): Promise<void>;
+  connect(signal: AbortSignal, first?: (state: RedisClient) => Promise<void>): Promise<void>;
   /** Closes them all together, with `others` (the result backend's connection). */
-  close(others?: readonly (Redis | undefined)[]): Promise<void>;
+  close(others?: readonly (RedisClient | undefined)[]): Promise<void>;
 }
 
 export function makeConnections(options: {
@@ -47,16 +48,16 @@ export function makeConnections(options: {
   const { config, keys, instanceId, logger: log } = options;
   const djangoSettings = config.sources?.django;
   const stateUrl = stateUrlFor(config);
-  const state = createRedisClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
+  const state = createStateClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
   // Cut-over adoption of DatabaseScheduler's last runs into the state hash (redis/seed-states.ts).
   const djangoSeed = async (seeds: readonly SeedState[]): Promise<void> => {
     await seedStates(state, keys.state, seeds, config.timezone);
   };
   const django = djangoSettings === undefined ? undefined : openDjangoEntries(djangoSettings, log, options.now, djangoSeed);
-  const subscriber = createRedisClient(stateUrl, config.broker.transportOptions, 'subscriber', log);
+  const subscriber = createStateClient(stateUrl, config.broker.transportOptions, 'subscriber', log);
   const publishing = createPublishing(config, keys, log, state);
-  const lockClients: Redis[] =
-    config.lock.urls.length === 0 ? [state] : config.lock.urls.map((url, i) => createRedisClient(url, {}, `lock ${i + 1}`, log));
+  const lockClients: RedisClient[] =
+    config.lock.urls.length === 0 ? [state] : config.lock.urls.map((url, i) => createStateClient(url, {}, `lock ${i + 1}`, log));
   const redbeat = createRedBeat({ config, state, stateUrl, stateKey: keys.state, instanceId, logger: log });
   const allClients = [state, subscriber, ...lockClients.filter((c) => c !== state), ...(redbeat?.client ? [redbeat.client] : [])];
   return {

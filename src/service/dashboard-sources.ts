@@ -4,12 +4,12 @@
  * deployment (leader, lock, connections) and
  * the control keys that `beat pause/resume/trigger` use.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { ENV } from '../base/env.js';
 import { VERSION } from '../base/version.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
-import { followsOutcomes } from '../config/resolve.js';
+import { keepsRunHistory } from '../config/resolve.js';
 import { buildStatus, lastRunBy, nextRunMs } from '../control/status.js';
 import { chunksOf, yieldToLoop } from '../base/chunks.js';
 import { DEFAULTS } from '../base/defaults.js';
@@ -59,7 +59,7 @@ export interface DashboardInputs {
   readonly missed: Pick<RedisMissedSlots, 'recent'>;
   readonly redis: { readonly status: string };
   /** The client that holds the lock key (the first of a Redlock quorum). */
-  readonly lockClient: Pick<Redis, 'pttl'>;
+  readonly lockClient: Pick<RedisClient, 'pttl'>;
   readonly lockKey: string;
   readonly publishing: { readonly status: string };
   readonly watch: Pick<DeploymentWatch, 'current'>;
@@ -212,10 +212,10 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
     runColumns: async () => runColumns(inputs, current().set),
     deployment: async () => deploymentView(inputs),
     control: inputs.control,
-    runs: async (entries, limit) => (followsOutcomes(supervisor.config) ? inputs.runs.recent(entries, limit) : undefined),
-    finished: async (entries) => (followsOutcomes(supervisor.config) ? inputs.runs.finished(entries) : undefined),
-    failureStreaks: async () => (followsOutcomes(supervisor.config) ? inputs.runs.failureStreaks() : undefined),
-    lastStates: async () => (followsOutcomes(supervisor.config) ? inputs.runs.lastStates() : undefined),
+    runs: async (entries, limit) => (keepsRunHistory(supervisor.config) ? inputs.runs.recent(entries, limit) : undefined),
+    finished: async (entries) => (keepsRunHistory(supervisor.config) ? inputs.runs.finished(entries) : undefined),
+    failureStreaks: async () => (keepsRunHistory(supervisor.config) ? inputs.runs.failureStreaks() : undefined),
+    lastStates: async () => (keepsRunHistory(supervisor.config) ? inputs.runs.lastStates() : undefined),
     written: async (name, origin) => {
       const source = origin === 'redbeat' ? inputs.redbeat : origin === 'django' ? inputs.django : undefined;
       return (await source?.written(name)) ?? null;

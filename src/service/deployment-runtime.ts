@@ -30,6 +30,7 @@ import { late } from './late.js';
 import { makeLeadership } from './leadership-part.js';
 import type { Observability } from './observability-part.js';
 import { startOutcomes } from './outcomes.js';
+import { followsOutcomes } from '../config/resolve.js';
 import type { Outcomes } from './outcomes.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -104,7 +105,8 @@ export function makeDeploymentRuntime(shared: SharedParts): DeploymentRuntime {
     states,
     events: observability.around(tracked),
     leaderTasks: [...(outcomes ? [trackerTask(outcomes.tracker, outcomes.onError)] : []), ...observability.leaderTasks, ...consumerCheck],
-    running: outcomes?.tracker,
+    // Overlap policies count on outcomes: not on task events read by default, which workers may not send.
+    running: followsOutcomes(config) ? outcomes?.tracker : undefined,
     beforeSession: () => passedSlots.begin(clock.now()),
   });
   lock.set(leadership);

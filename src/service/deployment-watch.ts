@@ -5,7 +5,7 @@
  * replica can ever lead). Each is logged when it appears and when it clears, reported by /readyz and
  * in /status; `beat status` runs the same check.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import type { ConfigFingerprint, ConfigMismatch } from '../control/fingerprint.js';
 import type { LeaderInfo } from '../control/status.js';
 import { EVENTS } from '../base/log-events.js';
@@ -23,7 +23,7 @@ export interface DeploymentCheck {
 export interface DeploymentCheckInput {
   readonly control: ControlStore;
   /** The lock's Redis servers (the state Redis alone by default). */
-  readonly lockClients: readonly Redis[];
+  readonly lockClients: readonly RedisClient[];
   readonly lockKey: string;
   readonly deployment: string;
   readonly own: ConfigFingerprint;

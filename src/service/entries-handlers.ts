@@ -7,7 +7,7 @@
 import { parseSelector, selects } from '../core/label-selector.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import { storedLabels } from '../core/labels.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { currentEntryLimits } from '../config/entry-definition.js';
 import type { ApiEntry, EntriesHandlers } from '../http/entries-routes.js';
@@ -52,7 +52,7 @@ export function apiEntry(stored: StoredEntry, failure?: EntryFailure): ApiEntry 
 
 export function entriesHandlers(options: {
   store: RedisEntryStore;
-  client: Redis;
+  client: RedisClient;
   /** The config file's entry names now (they change on reload). */
   staticNames: () => ReadonlySet<string>;
   now: () => number;
@@ -119,7 +119,7 @@ export function entriesHandlers(options: {
 }
 
 /** `what`, done while Redis is connected: REDIS_UNAVAILABLE (503) at once while it is not, or when the connection fails it. */
-async function whileConnected<T>(client: Redis, what: () => Promise<T>): Promise<T> {
+async function whileConnected<T>(client: RedisClient, what: () => Promise<T>): Promise<T> {
   if (client.status !== 'ready') {
     throw new BeatError(ErrorCode.RedisUnavailable, `Redis is unreachable (connection ${client.status}); try again`);
   }

@@ -2,7 +2,7 @@
  * The deployment's leadership: its lock (and fence), the supervisor of its leader's sessions, its
  * control requests (pause, resume, trigger), and the watch for a second deployment on its lock.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Clock } from '../ports/clock.js';
@@ -97,7 +97,7 @@ function deploymentWatch(options: {
   config: ResolvedConfig;
   keys: SchedulerKeys;
   logger: Logger;
-  lockClients: readonly Redis[];
+  lockClients: readonly RedisClient[];
   control: ControlStore;
   supervisor: Supervisor;
 }): DeploymentWatch {

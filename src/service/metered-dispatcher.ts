@@ -59,13 +59,6 @@ export function meteredDispatcher(inner: Dispatcher, events: PublishEvents, hand
       : {
           speedups: {
             prepare: (template) => speedups.prepare(template),
-            rehearse: (runs) => speedups.rehearse(runs),
-            stage: (runs, token, nowMs) => {
-              const staged = speedups.stage(runs, token, nowMs);
-              if (staged === undefined) return undefined;
-              const names = namesOf(runs);
-              return { send: () => counted(names, staged.send()), discard: () => staged.discard() };
-            },
           } satisfies DispatchSpeedups,
         }),
   };

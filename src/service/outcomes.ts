@@ -1,23 +1,24 @@
 /**
- * Wiring of run outcomes for `beat run` with a `resultBackend`, `taskEvents`, or both: a connection
+ * Wiring of run outcomes for `beat run` with a `resultBackend`, `taskEvents`, both, or task events
+ * read by default (neither set: config/resolve.ts `taskEventsByDefault`): a connection
  * to the result backend (connected in the background: a result backend that is down never holds
  * up publishing), the listener of Celery's task events on the broker (Redis pub/sub or a RabbitMQ
  * queue; opened only while leading: the tracker starts and stops it), the histories on the state
  * Redis, and the tracker.
  */
 import type { Redis } from 'ioredis';
-import { followsOutcomes } from '../config/resolve.js';
+import { followsOutcomes, keepsRunHistory, taskEventsByDefault } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { isAmqpUrl } from '../config/amqp-url.js';
 import { EVENTS } from '../base/log-events.js';
+import { DEFAULTS } from '../base/defaults.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import type { Clock } from '../ports/clock.js';
-import type { OutcomeEvents, TaskEventFeed } from '../ports/outcomes.js';
+import type { OutcomeEvents } from '../ports/outcomes.js';
 import { OutcomeTracker } from '../outcomes/tracker.js';
-import { AmqpTaskEvents } from '../amqp/task-events.js';
-import { RedisTaskEvents } from '../kombu/task-events.js';
+import { brokerWiring } from '../publish/brokers.js';
 import { createRedisClient } from '../redis/connect.js';
+import type { RedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { RedisResultReader } from '../redis/result-backend.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
@@ -33,35 +34,33 @@ export interface Outcomes {
 export function startOutcomes(
   config: ResolvedConfig,
   keys: SchedulerKeys,
-  state: Redis,
+  state: RedisClient,
   logger: Logger,
   clock: Clock,
   events: OutcomeEvents,
   pausing?: FailurePausing,
 ): Outcomes | undefined {
-  if (!followsOutcomes(config)) return undefined;
+  if (!keepsRunHistory(config)) return undefined;
   const backend = config.resultBackend;
   const client = backend === undefined ? undefined : createRedisClient(backend.url, backend.transportOptions, 'result backend', logger);
   // ioredis reconnects for ever (connect.ts); until then reads fail and the tracker retries them.
   client?.connect().catch(() => undefined);
+  // Celery's task events on the broker the runs are published to (a broker without them refused taskEvents with the config).
+  const taskEvents =
+    config.taskEvents === true || taskEventsByDefault(config) ? brokerWiring(config).taskEvents?.(config, logger) : undefined;
   const tracker = new OutcomeTracker({
     history: new RedisRunHistory(state, keys, undefined, pausing),
     ...(client === undefined || backend === undefined
       ? {}
       : { results: new RedisResultReader(client, backend.transportOptions.globalKeyprefix) }),
-    ...(config.taskEvents ? { taskEvents: taskEventFeed(config, logger) } : {}),
+    ...(taskEvents === undefined ? {} : { taskEvents }),
+    // Read by default, not counted on: a run no event tells of is given up as unknown, saying why.
+    ...(followsOutcomes(config) ? {} : { silenceMs: Math.min(DEFAULTS.taskEventsSilenceMs, config.outcomeTimeoutMs) }),
     events,
     logger,
     clock,
     timeoutMs: config.outcomeTimeoutMs,
   });
-  const onError = (error: unknown): void =>
-    logger.warn({ event: EVENTS.outcomeError, err: errorMessage(error) }, `run outcomes: ${errorMessage(error)}`);
+  const onError = (error: unknown): void => logger.warn({ event: EVENTS.outcomeError, err: error }, `run outcomes: ${errorMessage(error)}`);
   return { tracker, client, onError };
-}
-
-/** Celery's task events on the broker the runs are published to. */
-function taskEventFeed(config: ResolvedConfig, logger: Logger): TaskEventFeed {
-  const { url, transportOptions } = config.broker;
-  return isAmqpUrl(url) ? new AmqpTaskEvents({ url, logger }) : new RedisTaskEvents({ url, transportOptions, logger });
 }

@@ -20,7 +20,7 @@ import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { warningsOf } from './deployment-watch.js';
 import type { DeploymentWatch } from './deployment-watch.js';
 import type { Supervisor } from './supervisor.js';
-import { followsOutcomes } from '../config/resolve.js';
+import { keepsRunHistory } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 
 export interface ProbeSources {
@@ -148,8 +148,8 @@ async function statusOf(sources: ProbeSources, page: { offset: number; limit: nu
     sources.control.notes(),
     sources.control.leader(),
     sources.replicas.read(),
-    !followsOutcomes(config) ? undefined : sources.runs.latest(names),
-    !followsOutcomes(config) ? undefined : sources.runs.finished(names),
+    !keepsRunHistory(config) ? undefined : sources.runs.latest(names),
+    !keepsRunHistory(config) ? undefined : sources.runs.finished(names),
     sources.failures?.read(),
     sources.unconsumed?.read(),
   ]);

@@ -12,6 +12,8 @@ import { ClockGuard } from '../redis/clock-guard.js';
 import { schedulerKeys } from '../redis/keys.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { refusePartitionedDeployment } from '../redis/retired-partitions.js';
+import { refuseClusterNode, stateContext } from '../redis/cluster-node.js';
+import { stateUrlFor } from '../config/broker-kinds.js';
 import { checkRedisServer } from '../redis/server-checks.js';
 import { makeConnections } from './connections.js';
 import { makeDeploymentRuntime } from './deployment-runtime.js';
@@ -105,9 +107,14 @@ async function startParts(parts: Parts, signal: AbortSignal): Promise<LifecycleS
     signal.throwIfAborted();
   };
   try {
-    // A deployment that tsbeat 0.2.x left partitioned is refused before anything connects that
-    // could write (the broker, RedBeat, the lock): exit 2, naming the way back.
-    await connections.connect(signal, (state) => refusePartitionedDeployment(state, keys, config.name));
+    // A one-server URL that reaches a Redis Cluster's node, and a deployment that tsbeat 0.2.x left
+    // partitioned, are refused before anything connects that could write (the broker, RedBeat, the
+    // lock): exit 2, naming the fix.
+    const onState = stateContext(config, stateUrlFor(config));
+    await connections.connect(signal, async (state) => {
+      await refuseClusterNode(state, onState);
+      await refusePartitionedDeployment(state, keys, config.name);
+    });
   } catch (error) {
     await scope.stopAll();
     throw error;

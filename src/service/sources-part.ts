@@ -10,11 +10,10 @@ import type { Logger } from '../base/log.js';
 import { queueNameContextOf } from '../config/queue-names.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Clock } from '../ports/clock.js';
-import type { EntrySource } from '../ports/entries.js';
 import { forgetOwnedNow } from '../redis/entry-owned.js';
 import { RedisEntryStore } from '../redis/entry-store.js';
 import type { SchedulerKeys } from '../redis/keys.js';
-import { EntryCatalog } from '../runtime/entry-catalog.js';
+import { EntryCatalog, runtimeSources } from '../runtime/entry-catalog.js';
 import { sourceChangeRecorder } from './audit-reader.js';
 import type { Connections } from './connections.js';
 import type { InForce } from './in-force-view.js';
@@ -40,7 +39,7 @@ export function makeEntrySources(options: {
     calendars: config.calendars,
   });
   const catalog = new EntryCatalog({
-    sources: [entryStore, ...(redbeat === undefined ? [] : [redbeat.source]), ...(django === undefined ? [] : [django])] as EntrySource[],
+    sources: runtimeSources({ store: entryStore, redbeat: redbeat?.source, django }),
     logger: log,
     intervalMs: config.maxIntervalMs,
     defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },

@@ -201,6 +201,38 @@ export class SqsTransport {
     }
   }
 
+  /**
+   * A queue's messages as SQS counts them (GetQueueAttributes, approximate): `waiting` to be
+   * received, `inFlight` received by some consumer and not yet deleted. `queue` is its SQS name;
+   * it is found (or created) as a send would find it.
+   */
+  async queueCounts(queue: string): Promise<{ waiting: number; inFlight: number }> {
+    let target: QueueTarget;
+    try {
+      target = await this.target(queue);
+    } catch (error) {
+      this.urls.delete(queue);
+      throw error;
+    }
+    try {
+      const reply = await target.client.send(
+        new (sdk().GetQueueAttributesCommand)({
+          QueueUrl: target.url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      const count = (name: string): number => {
+        const n = Number(reply.Attributes?.[name as keyof typeof reply.Attributes]);
+        if (!Number.isSafeInteger(n) || n < 0) throw new Error(`SQS answered no ${name} for queue "${queue}"`);
+        return n;
+      };
+      return { waiting: count('ApproximateNumberOfMessages'), inFlight: count('ApproximateNumberOfMessagesNotVisible') };
+    } catch (error) {
+      if (queueMissing(error)) this.urls.delete(queue);
+      throw error;
+    }
+  }
+
   /** The queue's URL and client: predefined, found, or created as kombu creates it. */
   private target(queue: string): Promise<QueueTarget> {
     let found = this.urls.get(queue);

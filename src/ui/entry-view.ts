@@ -348,7 +348,11 @@ function outcomeFacts(detail: DetailWire, nowMs: number): HTMLElement[] {
 /** The run history: a runtime chart and a table, or why there is none. */
 function historySection(detail: DetailWire): HTMLElement {
   return detail.history === null
-    ? h('p', { class: 'hint' }, 'No run history is kept: outcomes are followed only when the config has a resultBackend or taskEvents.')
+    ? h(
+        'p',
+        { class: 'hint' },
+        'No run history is kept: outcomes are followed only when the config has a resultBackend or reads task events (taskEvents is not false).',
+      )
     : detail.history.length === 0
       ? h('p', { class: 'hint' }, 'No run recorded yet.')
       : h('div', {}, runtimeChart(detail.history), historyTable(detail.history));

@@ -3,7 +3,7 @@ import { get } from './api.js';
 import { h } from './dom.js';
 import type { SlotKind, StripCellWire, StripsWire } from '../dashboard/wire.js';
 
-const KINDS: readonly SlotKind[] = ['succeeded', 'failed', 'running', 'unknown', 'skipped', 'missed', 'paused'];
+const KINDS: readonly SlotKind[] = ['succeeded', 'failed', 'running', 'unconsumed', 'unknown', 'skipped', 'missed', 'paused'];
 
 export function fetchStrips(names: readonly string[], span: 'day' | 'hour'): Promise<StripsWire> {
   const p = new URLSearchParams({ span });

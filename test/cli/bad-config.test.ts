@@ -131,7 +131,7 @@ describe('check refuses what run would refuse', () => {
     [
       'lock.urls',
       [...ENTRY, 'lock:', '  urls: ["http://x"]'],
-      '  lock.urls[0] (line 4): http://x: unsupported scheme "http://"; use redis://, rediss://, redis+socket:// or sentinel://',
+      '  lock.urls[0] (line 4): http://x: unsupported scheme "http://"; use redis://, rediss://, redis+socket://, sentinel:// or redis-cluster://',
     ],
     [
       'state.url',

@@ -24,6 +24,8 @@ beforeAll(async () => {
       'name: narrow-status',
       'timezone: Europe/Berlin',
       `broker: { url: "${redis.url()}" }`,
+      // The layout without run outcomes (task events read by default add the outcome columns).
+      'taskEvents: false',
       'beatSchedule:',
       '  every-second: { task: reports.generate_the_quarterly_summary_for_finance, schedule: 1 }',
       '  half-hourly-at-night: { task: ops.sync, schedule: { crontab: { minute: "*/30", hour: "1-3" } } }',

@@ -121,9 +121,10 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     const table = await runBeatCli(['status', '--wide', '--config', file]);
     expect(table.code).toBe(0);
     const row = table.stdout.split('\n').find((l) => l.startsWith('tick '));
-    expect(row).toMatch(/^tick\s+tsbeat_test\.record\s+every 1s\s+\S+\s+-\s+\d+\s+paused$/);
-    expect(table.stdout.split('\n').find((l) => l.startsWith('other '))).toMatch(/\sactive$/);
-    expect(table.stdout.split('\n').find((l) => l.startsWith('off '))).toMatch(/\sdisabled$/);
+    // Task events are read by default: the outcome columns follow STATE (no worker here: its last run is PENDING).
+    expect(row).toMatch(/^tick\s+tsbeat_test\.record\s+every 1s\s+\S+\s+-\s+\d+\s+paused(\s+PENDING\s.*)?$/);
+    expect(table.stdout.split('\n').find((l) => l.startsWith('other '))).toMatch(/\sactive(\s+PENDING\s.*)?$/);
+    expect(table.stdout.split('\n').find((l) => l.startsWith('off '))).toMatch(/\sdisabled(\s+-.*)?$/);
     const paused = await statusJson(file);
     expect(paused.get('tick')).toMatchObject({ paused: true, nextRun: null });
     expect(paused.get('other')).toMatchObject({ paused: false, nextRun: expect.any(String) });
@@ -225,7 +226,7 @@ describe('live control: beat pause / resume / trigger / status (real processes, 
     expect(after.get('manual')).toMatchObject({ lastRunBy: 'trigger', lastPublishedAt: expect.any(String) });
     const table = await runBeatCli(['status', '--wide', '--config', file]);
     const manualRow = table.stdout.split('\n').find((l) => l.startsWith('manual '));
-    expect(manualRow).toMatch(/^manual\s+tsbeat_test\.record\s+.+?\s+\S+ \(trigger\)\s+\S+\s+1\s+active$/);
+    expect(manualRow).toMatch(/^manual\s+tsbeat_test\.record\s+.+?\s+\S+ \(trigger\)\s+\S+\s+1\s+active(\s+PENDING\s.*)?$/);
     expect(manualRow).toContain(`${after.get('manual')?.lastPublishedAt} (trigger)`);
     expect(await redis.llen(keys.triggers)).toBe(0);
     // A manual run is a published message: counted as one.

@@ -5,7 +5,8 @@
  * apart in the list (and by its failing filter), an entry's history table equal to `beat history
  * --json`, a standby's page showing the same as the leader's, and the past hour's strips colouring
  * a failed slot, a slot skipped by overlap and slots missed while the leader was down; an entry
- * routed to a queue no worker consumes marked unconsumed in its own colour. Oracles:
+ * routed to a queue no worker consumes marked unconsumed in its own colour (its badge, and its
+ * pending run's cell in the past day's strip). Oracles:
  * `beat history` (it reads the histories in Redis), the states the worker's tasks are written to
  * end in, and the leader's own log of a skip.
  */
@@ -173,8 +174,12 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
     }
   }, 90_000);
 
-  it('marks an entry whose queue no worker consumes in a colour of its own, not the blue of a run in flight', async () => {
+  it('marks an entry whose queue no worker consumes in a colour of its own, not the blue of a run in flight: its badge and the past-day cell of its pending run', async () => {
     await leader.waitForEvent(EVENTS.queueUnconsumed, 15_000);
+    // A run of it now (its schedule's first comes after a minute): published, PENDING on the unread queue.
+    const triggered = await runBeatCli(['trigger', 'misrouted', '--config', file]);
+    expect(triggered.code, triggered.stderr).toBe(0);
+    await waitUntil('the triggered run in the history', async () => ((await history('misrouted')).length > 0 ? true : undefined), 15_000);
     for (const base of bases) {
       const page = await open(base);
       const badge = page.locator('tr[data-entry="misrouted"] .badge.unconsumed');
@@ -190,6 +195,20 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
       })()`);
       expect(colours.flagged).toMatch(/^rgb/);
       expect(colours.flagged).not.toBe(colours.running);
+      // The past day's strip: the pending run's cell is unconsumed, in the badge's colour, not the running cells'.
+      const cell = page.locator('tr[data-entry="misrouted"] .strip .cell[data-kind="unconsumed"]');
+      await expect.poll(() => cell.count(), { timeout: 15_000 }).toBeGreaterThan(0);
+      expect(await page.locator('tr[data-entry="misrouted"] .strip .cell[data-kind="running"]').count()).toBe(0);
+      expect(await cell.first().getAttribute('title')).toMatch(/\d+ unconsumed/);
+      const cells = await page.evaluate<{ unconsumed: string; running: string }>(`(() => {
+        const cell = document.querySelector('tr[data-entry="misrouted"] .strip .cell[data-kind="unconsumed"]');
+        const running = document.createElement('span');
+        running.className = 'cell k-running';
+        document.body.append(running);
+        return { unconsumed: cell === null ? '' : getComputedStyle(cell).backgroundColor, running: getComputedStyle(running).backgroundColor };
+      })()`);
+      expect(cells.unconsumed).toBe(colours.flagged);
+      expect(cells.unconsumed).not.toBe(cells.running);
       await page.close();
     }
   }, 60_000);

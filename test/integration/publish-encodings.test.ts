@@ -2,7 +2,7 @@
  * Envelopes are written as bytes from their layouts into the script's one packed argument
  * (src/kombu/envelope-bytes.ts); the same runs with every envelope built as text first (the path of a
  * message without a layout) put the same bytes on the wire, for every kind of message the fenced
- * publish carries, through dispatch and through a staged dispatch. Recorded on the wire by a proxy
+ * publish carries. Recorded on the wire by a proxy
  * in front of a private Redis. Manual runs, backfills and revokes are sent by ioredis's
  * defineCommand, so they have one path only.
  */
@@ -66,27 +66,25 @@ async function publishPath(asText: boolean) {
   await transport.client.connect();
   // Counts the envelopes written from their layouts (never built as text), so that each side is what it says.
   const sent = { fromLayouts: 0 };
-  const encode = transport.encodeScript.bind(transport);
-  transport.encodeScript = (script, keys, args) => {
+  const evalScript = transport.evalScript.bind(transport);
+  transport.evalScript = (script, keys, args) => {
     if (asText) for (const arg of args) if (typeof arg !== 'string') void arg.payload;
-    const encoded = encode(script, keys, args);
+    const reply = evalScript(script, keys, args);
     sent.fromLayouts += args.filter((a) => a instanceof EnvelopePush && !a.built).length;
-    return encoded;
+    return reply;
   };
   const dispatcher = new RedisFencedDispatcher(transport, schedulerKeys('tsbeat', DEPLOYMENT), logger, DEFAULTS.maxClockSkewMs);
-  const runsOf = (c: typeof config, names?: readonly string[]) =>
-    c.entries
-      .filter((entry) => names === undefined || names.includes(entry.name))
-      .flatMap((entry) => {
-        const template = compileMessageTemplate(entry, c, MESSAGE_ENV);
-        dispatcher.prepare(template);
-        return [T, T + 10_000].map((slotMs) => ({
-          entry,
-          slotMs,
-          message: renderTaskMessage(template, { taskId: slotTaskId(DEPLOYMENT, entry.name, slotMs), slotMs, nowMs: T }),
-        }));
-      });
-  return { sent, transport, dispatcher, runs: runsOf(config), v1: runsOf(protocol1), stageable: runsOf(config, ['plain']) };
+  const runsOf = (c: typeof config) =>
+    c.entries.flatMap((entry) => {
+      const template = compileMessageTemplate(entry, c, MESSAGE_ENV);
+      dispatcher.prepare(template);
+      return [T, T + 10_000].map((slotMs) => ({
+        entry,
+        slotMs,
+        message: renderTaskMessage(template, { taskId: slotTaskId(DEPLOYMENT, entry.name, slotMs), slotMs, nowMs: T }),
+      }));
+    });
+  return { sent, transport, dispatcher, runs: runsOf(config), v1: runsOf(protocol1) };
 }
 
 /** Delivery tags are random (kombu keys its unacked hash by them): numbered in order of appearance, same length. */
@@ -97,7 +95,7 @@ function withTagsNumbered(bytes: Buffer): string {
     .replace(/("delivery_tag": ?")[0-9a-f-]{36}"/g, (_tag, prefix: string) => `${prefix}${String((n += 1)).padStart(36, '0')}"`);
 }
 
-/** What one side writes: a dispatch of every kind, a protocol 1 batch, a staged dispatch; the store emptied before each. */
+/** What one side writes: a dispatch of every kind, a protocol 1 batch; the store emptied before each. */
 async function written(asText: boolean): Promise<{ fromLayouts: number; writes: string[] }> {
   const side = await publishPath(asText);
   const writes: string[] = [];
@@ -115,7 +113,6 @@ async function written(asText: boolean): Promise<{ fromLayouts: number; writes: 
     await redis.script('LOAD', (await import('../../src/redis/scripts.js')).PUBLISH_FENCED_SCRIPT.text);
     await record(async () => expect(await side.dispatcher.dispatch(side.runs, 'token', T)).toMatchObject({ fenced: false }));
     await record(async () => expect(await side.dispatcher.dispatch(side.v1, 'token', T)).toMatchObject({ fenced: false }));
-    await record(async () => expect(await side.dispatcher.stage(side.stageable, 'token', T)?.send()).toMatchObject({ fenced: false }));
   } finally {
     await side.transport.close();
   }
@@ -123,22 +120,20 @@ async function written(asText: boolean): Promise<{ fromLayouts: number; writes: 
 }
 
 describe('envelopes written from their layouts', () => {
-  it('writes the same bytes for every kind of message, through dispatch and a staged dispatch', async () => {
+  it('writes the same bytes for every kind of message', async () => {
     const fast = await written(false);
     const plain = await written(true);
     expect(fast.fromLayouts).toBeGreaterThan(10);
     expect(plain.fromLayouts).toBe(0);
-    expect(plain.writes).toHaveLength(3);
+    expect(plain.writes).toHaveLength(2);
     // What went out is what the test meant to send: EVALSHAs carrying every kind of message.
-    const [all, v1, staged] = fast.writes as [string, string, string];
+    const [all, v1] = fast.writes as [string, string];
     expect(all).toContain('EVALSHA');
     for (const text of ['"proj.plain"', '"proj.iso"', 'urgent\x06\x166', 'direct-q', 'topic-q1', '/0.fan-ex', 'unrouted'])
       expect(all).toContain(text);
     expect(Buffer.from(all, 'latin1').toString('utf8')).toContain('wörld ☃ 😀');
     // Protocol 1: the task's name inside the base64 body.
     expect(v1).toContain(Buffer.from('{"task":"proj.v1",').toString('base64'));
-    expect(staged).toContain('"proj.plain"');
-    expect(staged).not.toContain('proj.iso');
     // Byte for byte (delivery tags numbered): the bindings' reads, the declarations and the scripts.
     plain.writes.forEach((bytes, i) => expect(bytes).toBe(fast.writes[i]));
     // The messages reached their queues on both sides alike.

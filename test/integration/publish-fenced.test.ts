@@ -339,8 +339,6 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
         slotMs,
         message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, slotMs), slotMs, nowMs: T }),
       }));
-      // A rehearsal encodes and sends nothing; the real dispatch after it is unaffected.
-      for (let i = 0; i < 5; i += 1) dispatcher.rehearse(runs);
       expect(await redis.dbsize()).toBe(1); // the fence alone
       await redis.script('FLUSH');
       expect(await dispatcher.dispatch(runs, 'leader-token', T)).toEqual({ fenced: false, outcomes: ['published', 'published'] });
@@ -359,54 +357,6 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
       expect(await dispatcher.dispatch(runs.slice(1), 'leader-token', T)).toEqual({ fenced: false, outcomes: ['stale'] });
       expect(await dispatcher.dispatch(runs, 'old-token', T)).toEqual({ fenced: true });
       expect(await redis.llen('celery')).toBe(2);
-    } finally {
-      await transport.close();
-    }
-  });
-
-  it('a staged dispatch sends the same bytes as dispatch, only when sent; a discarded one sends nothing; one that needs bindings read is not staged', async () => {
-    const config = parseConfig(
-      {
-        name: 'fenced-test',
-        broker: { url: URL },
-        beatSchedule: {
-          plain: { task: 'proj.plain', schedule: 1, options: { expires: 30 } },
-          routed: { task: 'proj.routed', schedule: 1, options: { exchange: 'ex', routingKey: 'rk' } },
-        },
-      },
-      'publish-fenced.test',
-    );
-    const [plain, routed] = config.entries as [ResolvedEntry, ResolvedEntry];
-    const transport = new RedisTransport({ url: URL, transportOptions: {}, logger: createLogger({ level: 'silent' }) });
-    try {
-      const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'silent' }), DEFAULTS.maxClockSkewMs);
-      const runOf = (entry: ResolvedEntry, slotMs: number): DueRun => {
-        const template = compileMessageTemplate(entry, config, ENV);
-        return {
-          entry,
-          slotMs,
-          message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, slotMs), slotMs, nowMs: slotMs }),
-        };
-      };
-      // Staged, then given up: nothing reaches Redis, whatever is staged after.
-      dispatcher.stage([runOf(plain, T)], 'leader-token', T)?.discard();
-      expect(await redis.dbsize()).toBe(1); // the fence alone
-      const staged = dispatcher.stage([runOf(plain, T)], 'leader-token', T);
-      expect(staged).toBeDefined();
-      expect(await redis.dbsize()).toBe(1);
-      // The first send on a new connection runs kombu's queue declaration (SADD) first, as dispatch does.
-      expect(await staged?.send()).toEqual({ fenced: false, outcomes: ['published'] });
-      const [text] = await redis.lrange('celery', 0, -1);
-      const envelope = JSON.parse(text as string) as { headers: Record<string, unknown>; properties: { delivery_tag: string } };
-      expect(text).toBe(redisEnvelope(runOf(plain, T).message, '', 'celery', envelope.properties.delivery_tag));
-      expect(await redis.smembers('_kombu.binding.celery')).toEqual(['celery\x06\x16\x06\x16celery']);
-      expect(await stateOf('plain')).toEqual({ slot: T, at: T, n: 1, id: slotTaskId('fenced-test', 'plain', T) });
-      // The same checks as any dispatch when it runs: a slot already published is stale, a lost fence publishes nothing.
-      expect(await dispatcher.stage([runOf(plain, T)], 'leader-token', T)?.send()).toEqual({ fenced: false, outcomes: ['stale'] });
-      expect(await dispatcher.stage([runOf(plain, T + 1000)], 'old-token', T + 1000)?.send()).toEqual({ fenced: true });
-      expect(await redis.llen('celery')).toBe(1);
-      // A named direct exchange needs its bindings read from Redis first: that is I/O, so no staging.
-      expect(dispatcher.stage([runOf(routed, T)], 'leader-token', T)).toBeUndefined();
     } finally {
       await transport.close();
     }

@@ -9,29 +9,44 @@
  *   returned: the TTL moved, the value kept; extend refuses, without a write, a Lock dated
  *   (`expiration`, the wall clock) in the past, and one whose key holds another value;
  * - release deletes the key only while it holds the lock's value.
+ * All of it both over one server's client and over an ioredis Cluster client (a `redis-cluster://`
+ * state: a private cluster of 3 masters), whose EVALSHA goes to the master of the key's slot.
  */
 import { Redis } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import Redlock, { ExecutionError, Lock, ResourceLockedError } from 'redlock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PrivateRedisCluster } from '../support/redis-cluster.js';
 import { PrivateRedis, freePort } from '../support/redis-server.js';
 
-let server: PrivateRedis;
-let redis: Redis;
-let redlock: Redlock;
 const KEY = 'contract:lock';
 
-beforeAll(async () => {
-  server = new PrivateRedis(await freePort());
-  await server.start();
-  redis = new Redis(server.url(0));
-  redlock = new Redlock([redis], { retryCount: 0, driftFactor: 0.01 });
-  redlock.on('error', () => undefined);
-}, 30_000);
+interface Target {
+  readonly client: Redis | Cluster;
+  stop(): Promise<void>;
+}
 
-afterAll(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const TARGETS: readonly (readonly [string, () => Promise<Target>])[] = [
+  [
+    'one Redis server',
+    async () => {
+      const server = new PrivateRedis(await freePort());
+      await server.start();
+      const client = new Redis(server.url(0));
+      return { client, stop: async () => (await client.quit(), await server.stop()) };
+    },
+  ],
+  [
+    'a Redis Cluster (an ioredis Cluster client)',
+    async () => {
+      const cluster = new PrivateRedisCluster(3, 0);
+      await cluster.start();
+      const client = cluster.client();
+      await client.connect();
+      return { client, stop: async () => (await client.quit(), await cluster.stop()) };
+    },
+  ],
+];
 
 /** The votes against of a refusal, as leadership's isHeldElsewhere reads them. */
 async function votesAgainst(error: unknown): Promise<Error[]> {
@@ -40,9 +55,24 @@ async function votesAgainst(error: unknown): Promise<Error[]> {
   return stats.flatMap((s) => [...s.votesAgainst.values()]);
 }
 
-describe('redlock, as leadership uses it', () => {
+describe.each(TARGETS)('redlock, as leadership uses it, over %s', (_, start) => {
+  let target: Target;
+  let redis: Redis | Cluster;
+  let redlock: Redlock;
+
+  beforeAll(async () => {
+    target = await start();
+    redis = target.client;
+    redlock = new Redlock([redis], { retryCount: 0, driftFactor: 0.01 });
+    redlock.on('error', () => undefined);
+  }, 60_000);
+
+  afterAll(async () => {
+    await target?.stop();
+  });
+
   it('acquires with the TTL, refuses a held key with ResourceLockedError votes, releases only its own value', async () => {
-    await redis.flushdb();
+    await redis.del(KEY);
     const lock = await redlock.acquire([KEY], 10_000);
     expect(typeof lock.value).toBe('string');
     expect(await redis.get(KEY)).toBe(lock.value);
@@ -61,7 +91,7 @@ describe('redlock, as leadership uses it', () => {
   });
 
   it('extends a Lock made with its public constructor, dated by its caller; refuses one dated in the past without a write', async () => {
-    await redis.flushdb();
+    await redis.del(KEY);
     const acquired = await redlock.acquire([KEY], 5_000);
     const { resources, value, attempts } = acquired;
     // Dated in the past, whatever the key holds: refused before anything is sent.

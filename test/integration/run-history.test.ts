@@ -1,6 +1,6 @@
 /**
  * lua/run-history.lua through RedisRunHistory, on a private redis-server: bounded histories, a run
- * recorded once, a final state never replaced, the pending set kept with the histories, and a key
+ * recorded once, a final state never replaced (but a REVOKED by the run's end, as Celery 5.6 writes), the pending set kept with the histories, and a key
  * of another type refused before anything is written; and the entry fence (issue 31): a run whose
  * entry was deleted, or deleted and created again, since it was published writes nothing — not its
  * history, its finished summary, its failure count nor the pending set — while an edit keeps its
@@ -94,6 +94,27 @@ describe('run histories in Redis (run-history.lua)', () => {
     await history.update('b', run('gone', 0, 'SUCCESS'));
     expect((await history.list('b', 10)).map((r) => r.taskId)).toEqual(['b1']);
     expect(await history.pending()).toEqual([{ entry: 'b', record: run('b1', 1) }]);
+  });
+
+  it('lets a SUCCESS or FAILURE replace a REVOKED (Celery 5.6 stores REVOKED at the revoke), and nothing else replace a final state', async () => {
+    const keys = schedulerKeys('tsbeat', uniqueName('hist'));
+    const history = new RedisRunHistory(client, keys);
+    await history.recordPublished([
+      { entry: 'c', record: run('c1', 1) },
+      { entry: 'c', record: run('c2', 2) },
+    ]);
+    await history.update('c', { ...run('c1', 1), state: 'REVOKED', finishedAtMs: 3, exception: 'TaskRevokedError: revoked' });
+    await history.update('c', { ...run('c2', 2), state: 'REVOKED', finishedAtMs: 3 });
+    // The run went on and ended: its end stands, and counts (the finished summary's last success).
+    await history.update('c', { ...run('c1', 1), state: 'SUCCESS', finishedAtMs: 9, runtimeMs: 8 });
+    // A REVOKED is not replaced by unknown, nor a SUCCESS by a late REVOKED.
+    await history.update('c', { ...run('c2', 2), state: 'unknown', finishedAtMs: 10 });
+    await history.update('c', { ...run('c1', 1), state: 'REVOKED', finishedAtMs: 11 });
+    expect((await history.list('c', 10)).map((r) => [r.taskId, r.state, r.exception])).toEqual([
+      ['c2', 'REVOKED', undefined],
+      ['c1', 'SUCCESS', undefined],
+    ]);
+    expect((await history.finished(['c'])).get('c')?.lastSuccessMs).toBe(9);
   });
 
   it("keeps each entry's finished runs at a glance: the last to finish, the last success and failure, the failure streak", async () => {

@@ -56,9 +56,12 @@ export interface CeleryEnv {
   readonly transportOptions?: Record<string, unknown>;
   readonly namedQueues?: readonly { queue: string; exchange: string; type: string; routing_key: string }[];
   readonly routes?: Record<string, unknown>;
-  readonly beatEntry?: Record<string, unknown>;
+  /** celery beat's beat_schedule (TSBEAT_TEST_BEAT_ENTRY): one entry, or several. */
+  readonly beatEntry?: Record<string, unknown> | readonly Record<string, unknown>[];
   /** Further Celery settings (TSBEAT_TEST_CONF), e.g. `{ task_queue_max_priority: 10 }`. */
   readonly conf?: Record<string, unknown>;
+  /** The worker stores REVOKED the moment a revoke arrives, as Celery >= 5.6.2 does (TSBEAT_TEST_REVOKE_STORES; see the app). */
+  readonly revokeStores?: boolean;
 }
 
 function environment(env: CeleryEnv): NodeJS.ProcessEnv {
@@ -71,6 +74,7 @@ function environment(env: CeleryEnv): NodeJS.ProcessEnv {
   if (env.routes !== undefined) vars['TSBEAT_TEST_ROUTES'] = JSON.stringify(env.routes);
   if (env.beatEntry !== undefined) vars['TSBEAT_TEST_BEAT_ENTRY'] = JSON.stringify(env.beatEntry);
   if (env.conf !== undefined) vars['TSBEAT_TEST_CONF'] = JSON.stringify(env.conf);
+  if (env.revokeStores === true) vars['TSBEAT_TEST_REVOKE_STORES'] = '1';
   return vars;
 }
 

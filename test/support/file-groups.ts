@@ -33,6 +33,8 @@ export const ALONE: readonly string[] = [
   'test/integration/run-exactly-once.test.ts',
   'test/integration/run-faults.test.ts',
   'test/integration/run-failover.test.ts',
+  // Six cluster nodes, three beat processes, a master SIGKILLed and its replica promoted.
+  'test/integration/redis-cluster.test.ts',
   'test/integration/sentinel-failover.test.ts',
 ];
 
@@ -41,6 +43,10 @@ export const IN_PAIRS: readonly string[] = [
   // A bulk pause holds the leader's stop within a second and the others publishing on, by the queue.
   'test/integration/selectors.test.ts',
   'test/integration/alerts.test.ts',
+  // A Celery 5.5 worker: a run published after a countdown one done seconds before the countdown's ETA, that one not before it.
+  'test/integration/amqp-delayed.test.ts',
+  // Unconsumed queues on RabbitMQ and SQS flagged within consumers.unconsumedAfter plus a look.
+  'test/integration/unconsumed-brokers.test.ts',
   'test/integration/backfill.test.ts',
   'test/integration/backfill-overlap.test.ts',
   // A leader killed between two backfill steps on RabbitMQ.

@@ -1,4 +1,7 @@
-/** A RunHistory in memory, newest first, as the Redis one behaves (a final record is never replaced), for driving the tracker. */
+/**
+ * A RunHistory in memory, newest first, as the Redis one behaves (a final record is never replaced,
+ * but a REVOKED by a SUCCESS or FAILURE: lua/run-history.lua), for driving the tracker.
+ */
 import { isFinal } from '../../src/ports/outcomes.js';
 import type { RunHistory, RunRecord } from '../../src/ports/outcomes.js';
 
@@ -13,7 +16,8 @@ export function memoryHistory(): RunHistory & { lists: Map<string, RunRecord[]> 
       const list = lists.get(entry) ?? [];
       const at = list.findIndex((r) => r.taskId === record.taskId);
       const current = list[at];
-      if (current !== undefined && !isFinal(current.state)) list[at] = record;
+      const endsRevoked = current?.state === 'REVOKED' && (record.state === 'SUCCESS' || record.state === 'FAILURE');
+      if (current !== undefined && (!isFinal(current.state) || endsRevoked)) list[at] = record;
     },
     pending: async () => [...lists].flatMap(([entry, list]) => list.filter((r) => !isFinal(r.state)).map((record) => ({ entry, record }))),
     list: async (entry, limit) => (lists.get(entry) ?? []).slice(0, limit),

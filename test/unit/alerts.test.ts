@@ -90,6 +90,17 @@ describe('alert settings', () => {
     });
     expect(parseConfig({ beatSchedule: { x: { task: 't', schedule: 60 } } }, 'alerts.test').entries[0]?.alerts).toBeUndefined();
   });
+
+  it('without any `on`, sends failed, missed and unconsumed: a routing typo alerts with no setting', () => {
+    const config = parseConfig(
+      {
+        alerts: { webhook: 'https://hooks.example/a' },
+        beatSchedule: { x: { task: 't', schedule: 60, options: { queue: 'nc-reportz' } } },
+      },
+      'alerts.test',
+    );
+    expect(config.entries[0]?.alerts?.on).toEqual(['failed', 'missed', 'unconsumed']);
+  });
 });
 
 describe('alert deliveries', () => {

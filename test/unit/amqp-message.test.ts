@@ -201,8 +201,8 @@ describe('routing and declarations (celery-protocol.md §3.4)', () => {
       ['', 'reports', 'reports'],
     ]);
     expect(plan.declarations).toEqual([
-      { queue: 'celery', exchange: 'celery', routingKey: 'celery', arguments: {} },
-      { queue: 'reports', exchange: 'reports', routingKey: 'reports', arguments: {} },
+      { queue: 'celery', exchange: 'celery', exchangeType: 'direct', routingKey: 'celery', arguments: {} },
+      { queue: 'reports', exchange: 'reports', exchangeType: 'direct', routingKey: 'reports', arguments: {} },
     ]);
     expect(plan).toMatchObject({ size: 3 });
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { reconnectDelayMs } from '../../src/amqp/connection.js';
-import { amqpConnectOptions, isAmqpUrl, parseAmqpUrl } from '../../src/config/amqp-url.js';
+import { amqpConnectOptions, parseAmqpUrl } from '../../src/config/amqp-url.js';
+import { brokerKindIfKnown } from '../../src/config/broker-kinds.js';
 import type { AmqpEndpoint } from '../../src/config/amqp-url.js';
 import { Redis } from 'ioredis';
 import { AmqpTransport } from '../../src/amqp/transport.js';
@@ -8,7 +9,8 @@ import { parseConfig } from '../../src/config/load.js';
 import { BeatError, ConfigError, ErrorCode } from '../../src/base/errors.js';
 import { silentLogger } from '../../src/base/log.js';
 import { AmqpDispatcher } from '../../src/publish/amqp-dispatcher.js';
-import { createPublishing, stateUrlFor } from '../../src/publish/publishing.js';
+import { createPublishing } from '../../src/publish/brokers.js';
+import { stateUrlFor } from '../../src/config/broker-kinds.js';
 import type { Publishing } from '../../src/publish/publishing.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 
@@ -104,6 +106,7 @@ describe('amqp:// as kombu reads it', () => {
   });
 
   it('tells AMQP URLs from the others by their first scheme', () => {
+    const isAmqpUrl = (url: string) => brokerKindIfKnown(url)?.name === 'amqp';
     expect(['amqp://x', 'AMQPS://x', 'pyamqp://x', ' amqp://x'].map(isAmqpUrl)).toEqual([true, true, true, true]);
     expect(['redis://x', 'rediss://x', 'sentinel://x', 'librabbitmq://x', 'x'].map(isAmqpUrl)).toEqual([false, false, false, false, false]);
   });

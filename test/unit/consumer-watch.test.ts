@@ -46,6 +46,18 @@ describe('consumer watch', () => {
     expect(watch.observe(look(0), 9 * AFTER)).toEqual([]);
   });
 
+  it('without consumer counts (SQS), messages in flight are a read queue however the depth grows; none in flight and a growing depth flags', () => {
+    const watch = new ConsumerWatch(AFTER);
+    const look = (depth: number, inFlight: number) => ({ queues: [{ queue: 'q', depth, inFlight }] });
+    watch.observe(look(2, 1), 0);
+    expect(watch.observe(look(5, 1), AFTER)).toEqual([]);
+    watch.observe(look(6, 0), AFTER + 1);
+    expect(watch.observe(look(7, 0), 2 * AFTER + 1)).toMatchObject([
+      { kind: 'unconsumed', queue: { reason: '7 runs waiting in queue q and none taken', depth: 7 } },
+    ]);
+    expect(watch.observe(look(8, 1), 2 * AFTER + 2)).toEqual([{ kind: 'consumed', queue: 'q' }]);
+  });
+
   it('keeps its judgement when a look tells nothing of a queue, and clears a queue no entry publishes to any more', () => {
     const watch = new ConsumerWatch(0);
     expect(watch.observe({ queues: [{ queue: 'a', consumers: 0 }] }, 0)).toHaveLength(1);

@@ -186,6 +186,16 @@ describe('the day strip of an entry', () => {
     expect(cells.slice(0, 29).every((c) => c === null)).toBe(true);
   });
 
+  it('colours a PENDING run unconsumed, not running, while its queue is flagged unconsumed; a started one still runs', () => {
+    const runs: RunRecord[] = [run(0, 'PENDING'), run(1, 'STARTED'), run(2, 'SUCCESS')];
+    const kinds = (unconsumed: boolean) =>
+      dayStrip(entry, runs, [], start, 60, M, unconsumed)
+        .slice(29, 32)
+        .map((c) => c?.kind);
+    expect(kinds(true)).toEqual(['unconsumed', 'running', 'succeeded']);
+    expect(kinds(false)).toEqual(['running', 'running', 'succeeded']);
+  });
+
   it('shows the gravest kind of a cell that holds several slots, and counts each', () => {
     // A day strip: 15-minute cells; slots 0..14 min all fall in one.
     const dayStart = stripStart(T0 + 10 * M, 96, 15 * M);

@@ -9,7 +9,7 @@ import type { MessageTemplate, TaskMessage } from '../../src/celery/message.js';
 import { parseConfig } from '../../src/config/load.js';
 import { BeatError, ErrorCode } from '../../src/base/errors.js';
 import type { TriggerPublisher, TriggerResult } from '../../src/ports/control.js';
-import type { DispatchResult, Dispatcher, DueRun, StagedDispatch } from '../../src/ports/dispatcher.js';
+import type { DispatchResult, Dispatcher, DueRun } from '../../src/ports/dispatcher.js';
 import { meteredDispatcher, meteredTriggers } from '../../src/service/metered-dispatcher.js';
 import type { PublishEvents } from '../../src/service/metered-dispatcher.js';
 
@@ -127,65 +127,23 @@ describe('meteredDispatcher', () => {
     }
   });
 
-  it('passes stage through and meters what the staged dispatch sends, not what it discards', async () => {
-    const inner = fakeInner({ fenced: false, outcomes: ['published', 'published', 'dropped'] });
-    const discarded: number[] = [];
-    let sent = 0;
-    const stage = (runs: readonly DueRun[], token: string, nowMs: number): StagedDispatch | undefined => {
-      inner.calls.push(['stage', runs, token, nowMs]);
-      if (runs.length === 1) return undefined;
-      return {
-        send: () => {
-          sent += 1;
-          return inner.reply();
-        },
-        discard: () => discarded.push(runs.length),
-      };
-    };
-    inner.dispatcher = { ...inner.dispatcher, speedups: { stage, rehearse: () => undefined, prepare: () => undefined } };
-    const r = recorder();
-    const metered = meteredDispatcher(inner.dispatcher, r.events, r.handOver);
-    expect(metered.speedups?.stage([RUNS[0] as DueRun], TOKEN, SLOT)).toBeUndefined();
-    const staged = metered.speedups?.stage(RUNS, TOKEN, SLOT + 1);
-    const other = metered.speedups?.stage(RUNS, TOKEN, SLOT + 2);
-    expect(inner.calls).toEqual([
-      ['stage', [RUNS[0]], TOKEN, SLOT],
-      ['stage', RUNS, TOKEN, SLOT + 1],
-      ['stage', RUNS, TOKEN, SLOT + 2],
-    ]);
-    other?.discard();
-    expect(discarded).toEqual([3]);
-    expect(r.reported).toEqual([]);
-    expect(await staged?.send()).toEqual({ fenced: false, outcomes: ['published', 'published', 'dropped'] });
-    expect(sent).toBe(1);
-    expect(r.reported).toEqual([['dropped', 'c']]);
-  });
-
-  it('passes rehearse and prepare through to the inner dispatcher, and offers no speed-ups where it has none', () => {
+  it('passes prepare through to the inner dispatcher, and offers no speed-ups where it has none', () => {
     const bare = recorder();
     const plain = meteredDispatcher(fakeInner({ fenced: true }).dispatcher, bare.events, bare.handOver);
     expect([plain.speedups, plain.dryRun]).toEqual([undefined, undefined]);
 
     const seen: unknown[][] = [];
     const speedups = {
-      rehearse(runs: readonly DueRun[]) {
-        seen.push(['rehearse', this, runs]);
-      },
       prepare(template: MessageTemplate) {
         seen.push(['prepare', this, template]);
       },
-      stage: () => undefined,
     };
     const inner: Dispatcher = { dryRun: true, dispatch: () => Promise.resolve({ fenced: true }), speedups };
     const r = recorder();
     const metered = meteredDispatcher(inner, r.events, r.handOver);
     const template: MessageTemplate = (RUNS[1] as DueRun).message.template;
-    metered.speedups?.rehearse(RUNS);
     metered.speedups?.prepare(template);
-    expect(seen).toEqual([
-      ['rehearse', speedups, RUNS],
-      ['prepare', speedups, template],
-    ]);
+    expect(seen).toEqual([['prepare', speedups, template]]);
     expect(metered.dryRun).toBe(true);
     expect(r.reported).toEqual([]);
   });

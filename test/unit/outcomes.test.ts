@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import { decodeResultMeta, exceptionLine, parseDateDone, taskKeyPrefix } from '../../src/celery/result-meta.js';
 import { silentLogger } from '../../src/base/log.js';
@@ -196,6 +196,55 @@ describe('the outcome tracker', () => {
     done.add('older');
     await tracker.poll();
     expect([runner, control]).toEqual([['e', 'f'], ['e']]);
+    await tracker.stop();
+  });
+
+  it('follows a REVOKED run to the SUCCESS stored over it (Celery 5.6), finished once, and gives it up after outcomeTimeout', async () => {
+    const history = memoryHistory();
+    const stored = new Map<string, ResultMeta>();
+    let now = 1000;
+    const finished: string[] = [];
+    const tracker = new OutcomeTracker({
+      history,
+      results: { read: async (ids) => ids.map((id) => stored.get(id)) },
+      events: { finished: (_entry, record) => finished.push(`${record.taskId} ${record.state}`) },
+      logger: silentLogger,
+      clock: { now: () => now },
+      timeoutMs: 60_000,
+      pollMs: 60_000,
+      recordDelayMs: 0,
+    });
+    await tracker.start();
+    tracker.published('e', 'ran', 1000, 1000);
+    tracker.published('e', 'late', 1000, 1000);
+    tracker.revoked('e', 'ran', 'cancelOther');
+    stored.set('ran', { state: 'REVOKED', doneAtMs: 2000, exception: 'TaskRevokedError: revoked' });
+    stored.set('late', { state: 'REVOKED', doneAtMs: 2000, exception: 'TaskRevokedError: revoked' });
+    await tracker.poll();
+    // Finished at the REVOKED: it holds its entry back no longer.
+    expect(tracker.unfinishedRun('e')).toBeUndefined();
+    expect(finished).toEqual(['ran REVOKED', 'late REVOKED']);
+    // The run went on and stored its SUCCESS over the REVOKED: its history takes it.
+    now = 5000;
+    stored.set('ran', { state: 'SUCCESS', doneAtMs: 4000 });
+    await tracker.poll();
+    await vi.waitFor(() => expect(history.lists.get('e')?.find((r) => r.taskId === 'ran')?.state).toBe('SUCCESS'));
+    expect(history.lists.get('e')?.find((r) => r.taskId === 'ran')).toEqual({
+      taskId: 'ran',
+      slotMs: 1000,
+      publishedAtMs: 1000,
+      state: 'SUCCESS',
+      finishedAtMs: 4000,
+      runtimeMs: 3000,
+      revokedBy: 'cancelOther',
+    });
+    // Past outcomeTimeout a REVOKED stands, whatever comes later.
+    now = 1000 + 60_001;
+    await tracker.poll();
+    stored.set('late', { state: 'FAILURE', doneAtMs: now, exception: 'E: x' });
+    await tracker.poll();
+    expect(history.lists.get('e')?.find((r) => r.taskId === 'late')?.state).toBe('REVOKED');
+    expect(finished).toEqual(['ran REVOKED', 'late REVOKED']);
     await tracker.stop();
   });
 

@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { maskUrl, parseRedisUrl, redisClientOptions } from '../../src/config/redis-url.js';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../../src/config/load.js';
+import { connectionProblems } from '../../src/config/connections.js';
+import { problemsOf } from '../support/config-problems.js';
 import { BeatError, ErrorCode } from '../../src/base/errors.js';
 import { silentLogger } from '../../src/base/log.js';
 import { AmqpDispatcher } from '../../src/publish/amqp-dispatcher.js';
-import { createPublishing } from '../../src/publish/publishing.js';
+import { createPublishing } from '../../src/publish/brokers.js';
 import { RedisFencedDispatcher } from '../../src/publish/redis-fenced-dispatcher.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 
@@ -157,7 +159,10 @@ describe('refusals: each message names the URL with its password masked', () => 
       "broker URL redis://:***@h/0: an '@' follows the host part: percent-encode '/', '?' and '#' in the user name and password (%2F, %3F, %23)",
     ],
     ['redis://:SECRET%zz@h/0', 'broker URL redis://:***@h/0: the password has a malformed %-escape'],
-    ['http://:SECRET@h', 'broker URL http://:***@h: unsupported scheme "http://"; use redis://, rediss://, redis+socket:// or sentinel://'],
+    [
+      'http://:SECRET@h',
+      'broker URL http://:***@h: unsupported scheme "http://"; use redis://, rediss://, redis+socket://, sentinel:// or redis-cluster://',
+    ],
     [
       'redis://:SECRET@h/0?ssl_cert_reqs=required',
       'broker URL redis://:***@h/0?ssl_cert_reqs=required: unknown query option "ssl_cert_reqs"; ssl_* options need rediss://',
@@ -261,5 +266,90 @@ describe('maskUrl', () => {
     expect(maskUrl('redis://user:pa/ss@word@host:6379/0')).toBe('redis://user:***@host:6379/0');
     expect(maskUrl('sentinel://:a@s1;sentinel://:b@s2')).toBe('sentinel://:***@s1;sentinel://:***@s2');
     expect(maskUrl('redis://host/0')).toBe('redis://host/0');
+  });
+});
+
+describe('redis-cluster:// (state and lock on a Redis Cluster)', () => {
+  it('lists every seed node, takes the credentials once for all, and is DB 0', () => {
+    const spec = parseRedisUrl('redis-cluster://app:S3CRET@10.0.0.1:7000,10.0.0.2:7001, node3 ');
+    expect(spec.endpoint).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+        { host: 'node3', port: 6379 },
+      ],
+      tls: undefined,
+    });
+    expect(spec).toMatchObject({
+      username: 'app',
+      password: 'S3CRET',
+      db: 0,
+      display: 'redis-cluster://app:***@10.0.0.1:7000,10.0.0.2:7001, node3',
+    });
+    expect(redisClientOptions(spec, {}, noFiles)).toMatchObject({ username: 'app', password: 'S3CRET', db: 0 });
+    expect(redisClientOptions(spec, {}, noFiles)).not.toHaveProperty('host');
+  });
+
+  it('takes TLS options with rediss-cluster://, checked against each node it dials', () => {
+    const spec = parseRedisUrl('rediss-cluster://h1:7000,h2:7000/0?ssl_cert_reqs=required&ssl_ca_certs=/ca.pem');
+    expect(spec.endpoint).toMatchObject({ kind: 'cluster', tls: { certReqs: 'required', caCerts: '/ca.pem' } });
+    const tls = redisClientOptions(spec, {}, noFiles).tls;
+    expect(tls).toMatchObject({ rejectUnauthorized: true, ca: Buffer.from('contents of /ca.pem') });
+    expect(tls).not.toHaveProperty('servername');
+  });
+
+  it.each([
+    [
+      'redis-cluster://:SECRET@h1:7000/3',
+      'broker URL redis-cluster://:***@h1:7000/3: a Redis Cluster has database 0 only: remove the /db from the URL',
+    ],
+    [
+      'redis-cluster://:SECRET@h1:7000,,h2:7000',
+      'broker URL redis-cluster://:***@h1:7000,,h2:7000: a cluster URL needs its nodes as host:port separated by commas, e.g. redis-cluster://10.0.0.1:6379,10.0.0.2:6379',
+    ],
+    [
+      'redis-cluster://h1:7000?ssl_cert_reqs=required',
+      'broker URL redis-cluster://h1:7000?ssl_cert_reqs=required: unknown query option "ssl_cert_reqs"; ssl_* options need rediss-cluster://',
+    ],
+    ['redis-cluster://h1:99999', 'broker URL redis-cluster://h1:99999: the port must be a number from 0 to 65535, not "99999"'],
+  ])('refuses %s', (url, message) => {
+    expect(failure(() => parseRedisUrl(url)).message).toBe(message);
+  });
+
+  const base = { beatSchedule: { t: { task: 't.t', schedule: 60 } } };
+  const problems = (config: Record<string, unknown>): string[] => problemsOf({ ...base, ...config });
+
+  it('is accepted as state.url beside a RabbitMQ or SQS broker, and in lock.urls', () => {
+    const accepted = (config: Record<string, unknown>): unknown[] => connectionProblems(parseConfig({ ...base, ...config }, 'test.yaml'));
+    expect(accepted({ broker: { url: 'amqp://guest:guest@rabbit//' }, state: { url: 'redis-cluster://h1:7000,h2:7000' } })).toEqual([]);
+    expect(
+      accepted({
+        broker: { url: 'amqp://rabbit//' },
+        state: { url: 'redis-cluster://h1:7000' },
+        lock: { urls: ['redis-cluster://h1:7000'] },
+      }),
+    ).toEqual([]);
+  });
+
+  it("refuses it as a Redis broker (kombu's Redis transport has no cluster mode), as a Redis broker's state, for RedBeat and as a result backend", () => {
+    expect(problems({ broker: { url: 'redis-cluster://:SECRET@h1:7000' } })).toEqual([
+      "broker.url: redis-cluster://:***@h1:7000 is a Redis Cluster, and Celery's Redis transport (kombu) does not support cluster mode: no worker could read the queues there. Use RabbitMQ (amqp://) or SQS (sqs://) as the broker, and the cluster for tsbeat's state (state.url)",
+    ]);
+    expect(problems({ broker: { url: 'redis://h/0' }, state: { url: 'redis-cluster://h1:7000' } })).toEqual([
+      "state.url: redis-cluster://h1:7000 is a Redis Cluster: with a Redis broker the state must live on the broker's Redis (one atomic script publishes and moves the state forward), and Celery's Redis transport does not support cluster mode. To keep the state on a cluster, use RabbitMQ (amqp://) or SQS (sqs://) as the broker",
+    ]);
+    expect(
+      problems({
+        broker: { url: 'amqp://rabbit//' },
+        state: { url: 'redis-cluster://h1:7000' },
+        sources: { redbeat: { url: 'redis-cluster://h1:7000' } },
+      }),
+    ).toEqual([
+      "sources.redbeat.url: redis-cluster://h1:7000 is a Redis Cluster: tsbeat reads RedBeat's keys from one Redis server only (its schedule and entries do not share a hash slot)",
+    ]);
+    expect(problems({ broker: { url: 'amqp://rabbit//' }, resultBackend: 'redis-cluster://h1:7000' })).toEqual([
+      "resultBackend: redis-cluster://h1:7000 is a Redis Cluster: Celery's Redis result backend keeps results on one Redis server, so tsbeat reads them from one (redis://, rediss://, sentinel://)",
+    ]);
   });
 });

@@ -25,12 +25,7 @@ describe('RunRenderer: the templates it keeps', () => {
   it('keeps at most its bound; past it, and for a run rendered with keep false, it compiles for the run alone', () => {
     const config = entries(5);
     const prepared: MessageTemplate[] = [];
-    const renderer = new RunRenderer(
-      config,
-      ENV,
-      { prepare: (t) => prepared.push(t), rehearse: () => undefined, stage: () => undefined },
-      new TemplateRoom(3),
-    );
+    const renderer = new RunRenderer(config, ENV, { prepare: (t) => prepared.push(t) }, new TemplateRoom(3));
     const [a, b, c, d, e] = config.entries;
     if (!a || !b || !c || !d || !e) throw new Error('five entries');
     renderer.render(a, SLOT, SLOT, false);

@@ -23,6 +23,7 @@ import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome, 
 import type { EntryState, StateStore } from '../../src/ports/state.js';
 import type { Clock } from '../../src/ports/clock.js';
 import { Runner } from '../../src/runtime/runner.js';
+import { PreciseTimer } from '../../src/runtime/precise-timer.js';
 import type { Pause } from '../../src/base/pause-watch.js';
 import { NO_EVENTS } from '../../src/ports/events.js';
 import type { EntryFailure, SchedulerEvents } from '../../src/ports/events.js';
@@ -71,10 +72,14 @@ function fakeDispatcher(behaviour: Behaviour = () => undefined, refuse: (run: Du
   return { dispatcher, published, calls };
 }
 
-/** The dispatcher offering speed-ups: those not given do nothing (and stage() declines, as one that cannot stage). */
+/** The dispatcher offering speed-ups: those not given do nothing. */
 function offering(dispatcher: Dispatcher, speedups: Partial<DispatchSpeedups>): Dispatcher {
-  return { ...dispatcher, speedups: { prepare: () => undefined, rehearse: () => undefined, stage: () => undefined, ...speedups } };
+  return { ...dispatcher, speedups: { prepare: () => undefined, ...speedups } };
 }
+
+// The precise timer's own at(), for a spy that records what it is armed for and then waits as it does.
+// eslint-disable-next-line @typescript-eslint/unbound-method
+const PRECISE_AT = PreciseTimer.prototype.at;
 
 /** A state store with fixed stored states; entries not in it are new and "seen" now (as the Redis store records them). */
 function fakeState(stored: Record<string, EntryState> = {}): StateStore {
@@ -530,86 +535,6 @@ describe('Runner', () => {
     expect(prepared.map((p) => p.entry)).toEqual(['soon']);
   });
 
-  it('rehearses once after its first warm-up: runs of the compiled entries, rendered as for real, before the first run; nothing is published by it', async () => {
-    const fake = fakeDispatcher();
-    const { published } = fake;
-    const rehearsals: { atMs: number; runs: readonly DueRun[] }[] = [];
-    // Then runs staged alone, as at a lone entry's instant, and discarded: never sent.
-    const lone: { runs: number; token: string; discarded: boolean; sent: boolean }[] = [];
-    const dispatcher = offering(fake.dispatcher, {
-      rehearse: (runs) => rehearsals.push({ atMs: Date.now(), runs }),
-      stage: (runs, token) => {
-        const call = { runs: runs.length, token, discarded: false, sent: false };
-        lone.push(call);
-        return {
-          send: () => {
-            call.sent = true;
-            return fake.dispatcher.dispatch(runs, token, Date.now());
-          },
-          discard: () => {
-            call.discarded = true;
-          },
-        };
-      },
-    });
-    const config = configOf({ soon: { task: 't.soon', schedule: 5 }, hourly: { task: 't.hourly', schedule: 3600 } });
-    await startRunner({ config, dispatcher });
-    await advance(100);
-    const rehearsed = rehearsals.flatMap((r) => r.runs);
-    expect(rehearsed).toHaveLength(DEFAULTS.rehearsalRuns);
-    expect(lone).toHaveLength(DEFAULTS.loneRehearsalRuns);
-    expect(lone.every((c) => c.runs === 1 && c.token === 'rehearsal' && c.discarded && !c.sent)).toBe(true);
-    expect(Math.max(...rehearsals.map((r) => r.atMs))).toBeLessThan(T0 + 5 * S);
-    // Only entries compiled by the warm-up, at their next slot, with their real message.
-    expect(new Set(rehearsed.map((r) => r.entry.name))).toEqual(new Set(['soon']));
-    expect(rehearsed[0]?.slotMs).toBe(T0 + 5 * S);
-    expect(rehearsed[0]?.message.task).toBe('t.soon');
-    expect(published).toEqual([]);
-    await advance(20 * S);
-    expect(slotsOf(published, 'soon')).toEqual([T0 + 5 * S, T0 + 10 * S, T0 + 15 * S, T0 + 20 * S]);
-    expect(rehearsals.flatMap((r) => r.runs)).toHaveLength(DEFAULTS.rehearsalRuns);
-    // No rehearsal after the first; what was staged since is the real thing, at an instant, and sent.
-    expect(lone.filter((c) => c.token === 'rehearsal')).toHaveLength(DEFAULTS.loneRehearsalRuns);
-    expect(lone.slice(DEFAULTS.loneRehearsalRuns).every((c) => c.token === 'token-1' && c.sent && !c.discarded)).toBe(true);
-  });
-
-  /**
-   * fakeDispatcher with stage(): a staged dispatch publishes like dispatch() when sent, and counts
-   * what was staged, sent and discarded. The warm-up's rehearsal stagings (token "rehearsal", see the
-   * test above) are kept apart: they must all be discarded, never sent.
-   */
-  function stagingDispatcher(onStage: (runs: readonly DueRun[]) => void = () => undefined) {
-    const fake = fakeDispatcher();
-    const staged: { slotMs: number; atMs: number; token: string; nowMs: number }[] = [];
-    const sent: number[] = [];
-    const discarded: number[] = [];
-    const rehearsals = { staged: 0, discarded: 0 };
-    onTestFinished(() => expect(rehearsals.discarded).toBe(rehearsals.staged));
-    const stage: DispatchSpeedups['stage'] = (runs, token, nowMs) => {
-      if (token === 'rehearsal') {
-        rehearsals.staged += 1;
-        return {
-          send: () => Promise.reject(new Error('a rehearsal staging was sent')),
-          discard: () => {
-            rehearsals.discarded += 1;
-          },
-        };
-      }
-      for (const run of runs) staged.push({ slotMs: run.slotMs, atMs: Date.now(), token, nowMs });
-      onStage(runs);
-      return {
-        send: () => {
-          for (const run of runs) sent.push(run.slotMs);
-          return fake.dispatcher.dispatch(runs, token, Date.now());
-        },
-        discard: () => {
-          for (const run of runs) discarded.push(run.slotMs);
-        },
-      };
-    };
-    return { ...fake, dispatcher: offering(fake.dispatcher, { stage }), staged, sent, discarded };
-  }
-
   async function runFor(runner: Runner, ms: number): Promise<void> {
     await runner.start();
     await new Promise((resolve) => setTimeout(resolve, ms));
@@ -642,47 +567,11 @@ describe('Runner', () => {
     return runner;
   }
 
-  it('with a dispatcher that cannot stage, publishes at its instant, never before, each run rehearsed at its edge', async () => {
+  it('publishes each run at its instant, never before, each slot once', async () => {
     vi.useRealTimers();
-    const fake = fakeDispatcher();
-    const { published } = fake;
-    const primed: { slotMs: number; atMs: number }[] = [];
-    const dispatcher = offering(fake.dispatcher, {
-      rehearse: (runs) => {
-        for (const run of runs) primed.push({ slotMs: run.slotMs, atMs: Date.now() });
-      },
-    });
+    const { dispatcher, published } = fakeDispatcher();
     await runFor(timedRunner(dispatcher), 1200);
     expectEachPublishedOnTime(published, 6);
-    // After the start-up rehearsal of the first slot, each slot whose timer fired in time (most of
-    // them; a late timer leaves no time) was rehearsed once more at its edge (the last two
-    // milliseconds as the clock reads them), no sooner
-    // (how long the rehearsal itself takes depends on the machine's load: no upper bound here).
-    const firstSlot = published[0]?.slotMs ?? 0;
-    const primedLater = primed.filter((p) => p.slotMs > firstSlot);
-    expect(primedLater.length).toBeGreaterThan(0);
-    for (const p of primedLater) {
-      expect(p.atMs).toBeGreaterThanOrEqual(p.slotMs - 2);
-      expect(published.some((run) => run.slotMs === p.slotMs)).toBe(true);
-    }
-  });
-
-  it('stages each run at the edge of its instant and only sends it at the instant: each slot once, never before, planned for the instant', async () => {
-    vi.useRealTimers();
-    const { dispatcher, published, staged, sent, discarded } = stagingDispatcher();
-    await runFor(timedRunner(dispatcher), 1200);
-    expectEachPublishedOnTime(published, 6);
-    // Most slots went out staged (a timer late past the edge leaves none to stage); each staged one
-    // at the edge, with the instant as "now" and the lease of the moment.
-    expect(sent.length).toBeGreaterThan(0);
-    for (const slotMs of sent) expect(published.some((r) => r.slotMs === slotMs)).toBe(true);
-    for (const s of staged) {
-      expect(s.atMs).toBeGreaterThanOrEqual(s.slotMs - 2);
-      expect(s.nowMs).toBe(s.slotMs);
-      expect(s.token).toBe('token');
-    }
-    // Whatever was staged and not sent was discarded (at the latest by stop()), never sent later.
-    expect([...sent, ...discarded].sort()).toEqual(staged.map((s) => s.slotMs).sort());
   });
 
   it("arms each wake-up for the entry's instant itself, not for a moment measured again after the tick", async () => {
@@ -691,47 +580,22 @@ describe('Runner', () => {
     // arming of the next wake-up, time always passes (on a loaded machine, CI saw one millisecond).
     let last = 0;
     const clock: Clock = { now: () => (last = Math.max(Date.now(), last + 1)) };
-    const { dispatcher, published, staged } = stagingDispatcher();
+    const armed: number[] = [];
+    const at = vi.spyOn(PreciseTimer.prototype, 'at');
+    at.mockImplementation(function (this: PreciseTimer, dueMs, fire, behind) {
+      armed.push(dueMs);
+      return PRECISE_AT.call(this, dueMs, fire, behind);
+    });
+    onTestFinished(() => at.mockRestore());
+    const { dispatcher, published } = fakeDispatcher();
     await runFor(
       timedRunner(dispatcher, () => 'token', clock),
-      // Long enough that a loaded machine still stages some: a wake-up late past the edge stages none.
       1500,
     );
     expect(published.length).toBeGreaterThanOrEqual(3);
-    expect(staged.length).toBeGreaterThan(0);
-    for (const s of staged) expect(s.nowMs).toBe(s.slotMs);
-  });
-
-  it('discards a staged dispatch when the lease or the entry changed before the instant, and publishes the slot the usual way', async () => {
-    vi.useRealTimers();
-    let token = 'first';
-    // The lease moves on just after the first staging: its dispatch holds a stale token.
-    const leaseChange = stagingDispatcher(() => {
-      token = 'second';
-    });
-    let runner = timedRunner(leaseChange.dispatcher, () => token);
-    await runFor(runner, 600);
-    expect(leaseChange.staged[0]?.token).toBe('first');
-    expect(leaseChange.discarded).toContain(leaseChange.staged[0]?.slotMs);
-    expect(leaseChange.sent).not.toContain(leaseChange.staged[0]?.slotMs);
-    expect(leaseChange.published.map((r) => r.slotMs)).toContain(leaseChange.staged[0]?.slotMs);
-    // Every dispatch from the staging on carries the new lease (a slot whose timer fired too late to
-    // be staged, on a loaded machine, went out the usual way before it, under the first).
-    const stagedAtMs = leaseChange.staged[0]?.atMs ?? Number.NaN;
-    expect(leaseChange.calls.filter((c) => c.atMs >= stagedAtMs).map((c) => c.token)).not.toContain('first');
-    expect(leaseChange.calls.filter((c) => c.atMs >= stagedAtMs).length).toBeGreaterThan(0);
-    expectEachPublishedOnTime(leaseChange.published, 1);
-
-    // The entry is paused just after it is staged: nothing of it goes out from then on. (A slot
-    // whose timer fired too late to be staged, on a loaded machine, went out the usual way before.)
-    const pause = stagingDispatcher(() => runner.setPaused(new Set(['often'])));
-    runner = timedRunner(pause.dispatcher);
-    await runFor(runner, 600);
-    expect(pause.staged).toHaveLength(1);
-    const stagedSlot = pause.staged[0]?.slotMs ?? Number.NaN;
-    expect(pause.discarded).toEqual([stagedSlot]);
-    expect(pause.sent).toEqual([]);
-    expect(pause.published.filter((r) => r.slotMs >= stagedSlot)).toEqual([]);
+    // Slots were armed as themselves, not a millisecond past (re-measured, every arming would be);
+    // a tick late on a loaded machine finds its slot overdue and arms "now" instead, so not all.
+    expect(published.filter((run) => armed.includes(run.slotMs)).length).toBeGreaterThanOrEqual(2);
   });
 
   it('a tick that ends at once (not leading, entries overdue) still lets timers run: no microtask loop', async () => {
@@ -763,18 +627,25 @@ describe('Runner', () => {
     const wall = Date.now.bind(Date);
     const stepped = vi.spyOn(Date, 'now').mockImplementation(() => wall() + offset);
     onTestFinished(() => stepped.mockRestore());
-    const clock = { now: () => Date.now() };
     let stepAt: number | undefined;
     let turnedAt: number | undefined;
-    // NTP steps the clock back at the edge of the instant, while the loop waits for it (waitFor).
-    const { dispatcher, published } = stagingDispatcher((runs) => {
-      if (stepAt !== undefined) return;
-      stepAt = runs[0]?.slotMs;
-      offset = -STEP;
-      setTimeout(() => {
-        turnedAt = clock.now();
-      }, 0);
-    });
+    const { dispatcher, published } = fakeDispatcher();
+    // NTP steps the clock back in the last milliseconds before the slot after the first published,
+    // while the loop waits for that instant (PreciseTimer.waitFor reads the clock there).
+    const clock = {
+      now: () => {
+        const next = (published[0]?.slotMs ?? Number.NaN) + S;
+        const now = Date.now();
+        if (stepAt === undefined && now >= next - DEFAULTS.timerEdgeMs && now < next) {
+          stepAt = next;
+          offset = -STEP;
+          setTimeout(() => {
+            turnedAt = clock.now();
+          }, 0);
+        }
+        return Date.now();
+      },
+    };
     const runner = new Runner({
       config: configOf({ second: { task: 't.second', schedule: 1 } }),
       dispatcher,
@@ -796,8 +667,7 @@ describe('Runner', () => {
     expect(turnedAt).toBeLessThan(stepAt as number);
     await runner.stop();
     expect(clock.now()).toBeLessThan(stepAt as number);
-    // Slots before the staged one may have gone out the usual way (a timer that fired too late to
-    // stage them, on a loaded machine); from the step on, with the clock behind, nothing may.
+    // From the step on, with the clock behind, nothing may go out.
     expect(published.filter((p) => p.slotMs >= (stepAt as number))).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ import { decodeEventMessage } from '../../src/amqp/task-events.js';
 import { silentLogger } from '../../src/base/log.js';
 import { OutcomeTracker, applyTaskEvent } from '../../src/outcomes/tracker.js';
 import type { ResultMeta, RunRecord } from '../../src/ports/outcomes.js';
+import { followsOutcomes, taskEventsByDefault } from '../../src/config/resolve.js';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/base/errors.js';
 import { memoryHistory } from '../support/memory-history.js';
@@ -279,8 +280,16 @@ describe('the outcome tracker fed by task events', () => {
 });
 
 describe('the taskEvents setting', () => {
-  it('takes true or false, defaults to false, and lets alerts on outcomes run without a result backend', () => {
-    expect(parseConfig({}, 'x').taskEvents).toBe(false);
+  it('takes true or false, unset by default (read without being counted on), and lets alerts on outcomes run without a result backend', () => {
+    expect(parseConfig({}, 'x').taskEvents).toBeUndefined();
+    // Unset and no result backend: read by default, except on SQS (no fanout); false or a result backend turns it off.
+    expect(taskEventsByDefault(parseConfig({}, 'x'))).toBe(true);
+    expect(followsOutcomes(parseConfig({}, 'x'))).toBe(false);
+    expect(taskEventsByDefault(parseConfig({ taskEvents: false }, 'x'))).toBe(false);
+    expect(taskEventsByDefault(parseConfig({ resultBackend: 'redis://127.0.0.1:6379/1' }, 'x'))).toBe(false);
+    expect(
+      taskEventsByDefault(parseConfig({ broker: { url: 'sqs://a:b@localhost:9324' }, state: { url: 'redis://127.0.0.1:6379/0' } }, 'x')),
+    ).toBe(false);
     expect(parseConfig({ task_events: true }, 'x').taskEvents).toBe(true);
     expect(() => parseConfig({ taskEvents: 'yes' }, 'x')).toThrow(/taskEvents must be true or false/);
     const alerts = { alerts: { webhook: 'https://example.com/hook', on: ['failed'] } };

@@ -30,7 +30,9 @@
   push    a run whose id is already in its history is left as it is; else the record is pushed
           (LPUSH) and the list trimmed (LTRIM) to the length.
   update  the record with that id is replaced (LSET) unless the stored one is final already (a
-          final state never changes); a run no longer in the history is not written.
+          final state never changes, but for a REVOKED that a SUCCESS or FAILURE replaces: Celery
+          >= 5.6.2 stores REVOKED the moment a revoke arrives, and a run the revoke did not stop
+          stores its own end over it); a run no longer in the history is not written.
           When the written record is final, the entry's finished summary takes it: as `last` when it
           finished (`done`, else `pub`) no earlier than the one there; a SUCCESS moves `ok` and deletes
           the entry's failures count, a FAILURE moves `fail` and adds 1 to it (REVOKED and unknown
@@ -145,11 +147,14 @@ for i = 3, #ARGV, 5 do
         redis.call('LTRIM', key, 0, length - 1)
         wrote = 1
       end
-    elseif at ~= nil and not FINAL[stored.st] then
-      redis.call('LSET', key, at, record)
-      wrote = 1
+    elseif at ~= nil then
       local v = decoded(record)
-      if v and FINAL[v.st] and summarise(entry, v, record, pauseAfter) then wrote = 2 end
+      local ended = v and (v.st == 'SUCCESS' or v.st == 'FAILURE')
+      if not FINAL[stored.st] or (stored.st == 'REVOKED' and ended) then
+        redis.call('LSET', key, at, record)
+        wrote = 1
+        if v and FINAL[v.st] and summarise(entry, v, record, pauseAfter) then wrote = 2 end
+      end
     end
     if anyPending(key) then redis.call('SADD', KEYS[1], entry) else redis.call('SREM', KEYS[1], entry) end
   end

@@ -38,8 +38,34 @@ if os.environ.get("TSBEAT_TEST_ROUTES"):
 if os.environ.get("TSBEAT_TEST_CONF"):
     app.conf.update(json.loads(os.environ["TSBEAT_TEST_CONF"]))
 
+if os.environ.get("TSBEAT_TEST_REVOKE_STORES"):
+    # What Celery >= 5.6.2 does on a revoke (celery#9869, celery/worker/control.py _revoke): the
+    # worker that hears it stores REVOKED at once, through its result backend's own mark_as_revoked,
+    # before the task has ended; a running task that the revoke does not stop stores its own end over
+    # it. No Celery 5.6 package is at hand here, so a 5.2 worker's revoke command does the same, in the
+    # same order (the id into the revoked set first, then the backend, then a terminate if asked).
+    import logging
+
+    from celery.utils.functional import maybe_list
+    from celery.worker import control as _control
+
+    _revoke_command = _control.Panel.data["revoke"]
+
+    def _revoke_storing(state, task_id, terminate=False, signal=None, **kwargs):
+        ids = set(maybe_list(task_id) or [])
+        _control.worker_state.revoked.update(ids)
+        for tid in ids:
+            try:
+                state.app.backend.mark_as_revoked(tid, reason="revoked", store_result=True)
+            except Exception as exc:  # noqa: BLE001 - as 5.6: never fail the broadcast
+                logging.getLogger(__name__).warning("Failed to mark %s revoked in backend: %s", tid, exc)
+        return _revoke_command(state, task_id, terminate=terminate, signal=signal, **kwargs)
+
+    _control.Panel.data["revoke"] = _revoke_storing
+
 if os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
-    _entry = json.loads(os.environ["TSBEAT_TEST_BEAT_ENTRY"])
+    # One entry, or a list of them.
+    _entries = json.loads(os.environ["TSBEAT_TEST_BEAT_ENTRY"])
     app.conf.beat_schedule = {
         _entry["name"]: {
             "task": _entry["task"],
@@ -48,6 +74,7 @@ if os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
             "kwargs": _entry.get("kwargs", {}),
             "options": _entry.get("options", {}),
         }
+        for _entry in (_entries if isinstance(_entries, list) else [_entries])
     }
 
 

@@ -1,0 +1,68 @@
+// The source files one run crosses from "due" to "in the broker" (docs/design.md, "The hops of a
+// run"), measured rather than read: `beat run` in this process on tsc's per-module build (dist/,
+// not the bundle, so each function is named by its file), with V8's precise coverage counting
+// calls. The counts are reset 0.5 s before the one entry's instant and read once its message is in
+// Redis; a second window of the same length with nothing due tells the background (the pause
+// watch, the lock's renewal, timers) apart.
+//
+//   node bench/publish-hops.mjs [redis://127.0.0.1:6379/0]   (the DB is flushed)
+import { Session } from 'node:inspector/promises';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+
+const url = process.argv[2] ?? 'redis://127.0.0.1:6379/0';
+const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
+const redis = new Redis(url);
+await redis.flushdb();
+
+const session = new Session();
+session.connect();
+await session.post('Profiler.enable');
+await session.post('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-hops-'));
+const config = join(dir, 'beat.config.json');
+const [seconds] = await redis.time();
+const at = (Number(seconds) + 8) * 1000;
+const entry = { task: 'bench.hop', schedule: 3600, startAt: new Date(at).toISOString(), args: [1, 'a'], kwargs: { k: 'v' } };
+writeFileSync(config, JSON.stringify({ name: 'hops', broker: { url }, beatSchedule: { hop: entry } }));
+
+const { main } = await import('../dist/commands/main.js');
+void main(['run', '--config', config, '--log-level', 'warn']);
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The files (under dist/, as their sources) with a function called since the last look. */
+async function calledFiles() {
+  const { result } = await session.post('Profiler.takePreciseCoverage');
+  const files = new Map();
+  for (const script of result) {
+    if (!script.url.startsWith('file://')) continue;
+    const path = fileURLToPath(script.url);
+    if (!path.startsWith(DIST)) continue;
+    const calls = script.functions.reduce((n, f) => n + (f.ranges[0]?.count ?? 0), 0);
+    if (calls > 0) files.set(`src/${relative(DIST, path).replace(/\.js$/, '.ts')}`, calls);
+  }
+  return files;
+}
+
+await sleep(at - Date.now() - 500);
+await calledFiles();
+while ((await redis.llen('celery')) === 0) await sleep(1);
+const publish = await calledFiles();
+const windowMs = Date.now() - (at - 500);
+await sleep(1000);
+await calledFiles();
+await sleep(windowMs);
+const background = await calledFiles();
+
+const hops = [...publish].filter(([file]) => !background.has(file)).sort();
+const shared = [...publish].filter(([file]) => background.has(file)).sort();
+console.log(`window ${windowMs} ms; files called by the publish alone: ${hops.length}`);
+for (const [file, calls] of hops) console.log(`  ${file}  (${calls} calls)`);
+console.log(`also called in a window with nothing due (background): ${shared.length}`);
+for (const [file, calls] of shared) console.log(`  ${file}  (${calls} calls; ${background.get(file)} in the quiet window)`);
+await redis.quit();
+process.exit(0);
