@@ -57,6 +57,12 @@ export const OUTCOME_DEFAULTS = {
    * `result_expires` is one day by default).
    */
   outcomeTimeoutMs: 24 * 60 * 60 * 1000,
+  /**
+   * A chord run's size in the result backend (`celery-taskset-meta-<group>.s`, docs/canvas.md)
+   * expires after this long, as Celery's `set_chord_size` writes it under the default `result_expires`
+   * (one day); the worker renews it on every header task's return.
+   */
+  chordSizeTtlS: 86_400,
   /** How often the leader reads the results of the runs still pending. */
   outcomePollMs: 1000,
   /** Result keys per MGET. */

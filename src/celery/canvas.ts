@@ -58,7 +58,10 @@ export interface CompiledCanvas {
 /** Whether an entry's run is a canvas (a chain, or a task with callbacks) rather than one plain task message. */
 export function hasCanvas(entry: CanvasEntry): boolean {
   const c = entry.canvas;
-  return c !== undefined && (c.chain !== undefined || (c.link?.length ?? 0) > 0 || (c.linkError?.length ?? 0) > 0);
+  return (
+    c !== undefined &&
+    (c.chain !== undefined || c.group !== undefined || c.chord !== undefined || (c.link?.length ?? 0) > 0 || (c.linkError?.length ?? 0) > 0)
+  );
 }
 
 /** The canvas's first task call: the chain's first step with the canvas's args, kwargs and options over it. */
@@ -278,4 +281,114 @@ export function renderCanvasBody(canvas: CompiledCanvas, runId: string): string 
   let out = parts[0] as string;
   for (let i = 1; i < parts.length; i += 2) out += `${quoteJson(canvasPartId(runId, parts[i] as string))}${parts[i + 1] as string}`;
   return out;
+}
+
+/**
+ * A group or chord as the whole run (Celery's `group.apply_async`, `chord.apply_async`): one message
+ * per member, read from celery/canvas.py (`group._apply_tasks`, `_freeze_group_tasks`, `_chord.run`).
+ */
+export interface CanvasMember {
+  /** The member's first task call, the canvas's args, kwargs and options over it (`task.clone(partial_args)`). */
+  readonly call: CanvasCall;
+  /** Its index in the group or header: `group_index`. */
+  readonly index: number;
+  readonly member: ParsedMember;
+}
+
+/** Whether an entry's run is a group or a chord: several messages (canvasMembers), not one. */
+export function isGroupRun(entry: CanvasEntry): boolean {
+  return entry.canvas?.group !== undefined || entry.canvas?.chord !== undefined;
+}
+
+/** A call with the canvas's partial args, kwargs and options over it (Signature._merge), unless immutable. */
+function merged(sig: ParsedSignature, entry: CanvasEntry): CanvasCall {
+  return {
+    task: sig.task,
+    args: sig.immutable ? sig.args : [...entry.args, ...sig.args],
+    kwargs: sig.immutable ? sig.kwargs : { ...sig.kwargs, ...entry.kwargs },
+    options: { ...sig.options, ...entry.options },
+  };
+}
+
+/** The messages of a group or chord run, in the order Celery sends them; empty for any other run. */
+export function canvasMembers(entry: CanvasEntry): CanvasMember[] {
+  const list = entry.canvas?.group ?? entry.canvas?.chord?.header ?? [];
+  return list.map((member, index) => ({
+    call: merged(isSignature(member) ? member : (member.chain[0] as ParsedSignature), entry),
+    index,
+    member,
+  }));
+}
+
+/**
+ * Where a group run's ids live: the group's own (`group_id`, the `group` header) is the run's for a
+ * group (`group.apply_async(task_id=…)` gives the group that id) and `header` for a chord, whose
+ * body has the run's; the members are at `group[j]` or `header[j]`.
+ */
+function groupPaths(entry: CanvasEntry): { readonly group: string; readonly members: string } {
+  return entry.canvas?.chord === undefined ? { group: '', members: 'group' } : { group: 'header', members: 'header' };
+}
+
+/** A member's message: its body, and the path of its `group` header's id (none for a chain member's first task). */
+export interface CompiledMember {
+  readonly canvas: CompiledCanvas;
+  readonly groupPath: string | undefined;
+}
+
+/** Whether a member's message is sent in its group (a signature, a chain of one): its `group_index`; undefined for a chain's first task. */
+export function memberGroupIndex(member: CanvasMember): number | undefined {
+  return isSignature(member.member) || member.member.chain.length === 1 ? member.index : undefined;
+}
+
+/**
+ * Compiles a member's message of a group or chord run; `args` and `kwargs` are its call's JSON text.
+ * A signature member is sent in the group (`group` and `group_index` headers; in a chord the body
+ * as `embed.chord`). A chain member is sent as its first task outside the group, its later tasks in
+ * `embed.chain`, the last one frozen into the group (`group_id`, the chord's body, `group_index`) as
+ * `_chain.freeze(group_id=…, chord=…, group_index=…)` does.
+ */
+export function compileMember(entry: CanvasEntry, member: CanvasMember, args: string, kwargs: string, replyTo: string): CompiledMember {
+  refuseNonJson(entry.name, 'group', [member.member]);
+  if (`${args}${kwargs}${json(member.member)}`.includes('\\u0000tsbeat-id:'))
+    throw new BeatError(
+      ErrorCode.MessageInvalid,
+      `entry "${entry.name}": its arguments hold the text "\\u0000tsbeat-id:", which tsbeat reserves`,
+    );
+  const paths = groupPaths(entry);
+  const at = `${paths.members}[${member.index}]`;
+  const chord = entry.canvas?.chord;
+  // _chord.run: `body.options.update(options)` before freezing it with the run's id.
+  const body =
+    chord === undefined
+      ? undefined
+      : signatureDict({ ...chord.body, options: { ...chord.body.options, ...entry.options } }, { frozen: frozen('', replyTo) });
+  const steps = isSignature(member.member) ? [member.member] : member.member.chain;
+  const first = steps[0] as ParsedSignature;
+  const callbacks = (first.link ?? []).map((s) => signatureDict(s));
+  const errbacks = (first.linkError ?? []).map((s) => signatureDict(s));
+  const last = steps.length - 1;
+  const tail: unknown[] = [];
+  for (let k = last; k >= 1; k -= 1) {
+    const joined =
+      k === last ? { group_id: mark(paths.group), ...(body === undefined ? {} : { chord: body }), group_index: member.index } : {};
+    tail.push(signatureDict(steps[k] as ParsedSignature, { frozen: frozen(`${at}.chain[${k}]`, replyTo, joined) }));
+  }
+  const inGroup = memberGroupIndex(member) !== undefined;
+  const text = `[${args},${kwargs},{"callbacks":${list(callbacks)},"errbacks":${list(errbacks)},"chain":${tail.length === 0 ? 'null' : json(tail)},"chord":${inGroup && body !== undefined ? json(body) : 'null'}}]`;
+  return {
+    canvas: { parts: text.split(MARKED), firstPath: isSignature(member.member) ? at : `${at}.chain[0]` },
+    groupPath: inGroup ? paths.group : undefined,
+  };
+}
+
+/**
+ * The chord size a chord run writes to a Redis result backend before its header is sent (the
+ * backend's `set_chord_size`, from `group._apply_tasks`), so that the header's last task to finish
+ * fires the body: the path of the header group's id and the number of header tasks. Undefined for
+ * any other run (a chord inside a chain is counted by the worker that sends it).
+ */
+export function chordSizeOf(entry: CanvasEntry): { readonly groupPath: string; readonly size: number } | undefined {
+  const chord = entry.canvas?.chord;
+  // `_chord._descend`: a chain member counts as its last task, one.
+  return chord === undefined ? undefined : { groupPath: groupPaths(entry).group, size: chord.header.length };
 }

@@ -36,6 +36,11 @@ export interface ShapeEntry {
   readonly options: Options;
   /** `monitor.sentry`: the run carries sentry-python's check-in headers. */
   readonly sentry?: ResolvedSentryMonitor | undefined;
+  /**
+   * A member's index in the group or chord a run sends (canvas.ts compileMember): its message has
+   * the `group` header (a slot: the group's id is the run's) and this `group_index`.
+   */
+  readonly groupIndex?: number | undefined;
 }
 
 export interface MessageShape {
@@ -98,8 +103,8 @@ function v2HeaderFields(entry: ShapeEntry, env: MessageEnv, eta: Field, expires:
       ['shadow', c(o.shadow ?? null)],
       ['eta', eta],
       ['expires', expires],
-      ['group', c(null)],
-      ['group_index', c(null)],
+      ['group', entry.groupIndex === undefined ? c(null) : 'group'],
+      ['group_index', c(entry.groupIndex ?? null)],
       ['retries', c(0)],
       ['timelimit', c([o.timeLimit ?? null, o.softTimeLimit ?? null])],
       ['root_id', 'id'],
@@ -184,7 +189,7 @@ export class MessageShapes {
   /** The entry's shape, compiled if none like it is kept; throws what compiling throws (nothing failed is kept). */
   of(entry: ShapeEntry): MessageShape {
     // json(): a JS config's BigInt becomes a number, as it does in the message itself.
-    const key = json([entry.task, entry.options, entry.sentry ?? null]);
+    const key = json([entry.task, entry.options, entry.sentry ?? null, entry.groupIndex ?? null]);
     let shape = this.shapes.get(key);
     if (shape === undefined) {
       shape = compileMessageShape(entry, this.config, this.env);

@@ -15,7 +15,19 @@ import type { Part, Slot } from './template-parts.js';
 import { compileMessageShape } from './message-shape.js';
 import type { MessageConfig, MessageEnv, MessageShape, MessageShapes, ShapeEntry } from './message-shape.js';
 import { argsRepr, kwargsRepr, signatureArgsRepr } from './repr.js';
-import { canvasCall, canvasMessageId, compileCanvas, hasCanvas, renderCanvasBody } from './canvas.js';
+import {
+  canvasCall,
+  canvasMembers,
+  canvasMessageId,
+  canvasPartId,
+  chordSizeOf,
+  compileCanvas,
+  compileMember,
+  hasCanvas,
+  isGroupRun,
+  memberGroupIndex,
+  renderCanvasBody,
+} from './canvas.js';
 import type { CompiledCanvas } from './canvas.js';
 import type { CanvasParts } from '../config/canvas-schema.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
@@ -79,6 +91,24 @@ export interface TaskMessage {
   readonly contentEncoding: typeof CONTENT_ENCODING;
   /** The template it was rendered from: transports cache their per-entry encoding under it. */
   readonly template: MessageTemplate;
+  /**
+   * A group or chord run's other messages (each with the run's `id`), published with this one as
+   * one run: all or nothing per slot (runMessages lists them all).
+   */
+  readonly more?: readonly TaskMessage[];
+  /** A chord run's size, to be in the Redis result backend under its header group's id before the header is sent. */
+  readonly chordSize?: ChordSize;
+}
+
+/** What a chord run writes to the result backend (`set_chord_size`): the header group's id and its task count. */
+export interface ChordSize {
+  readonly groupId: string;
+  readonly size: number;
+}
+
+/** Every message of a run, in the order they are published: the message itself, then `more`. */
+export function runMessages(message: TaskMessage): readonly TaskMessage[] {
+  return message.more === undefined ? [message] : [message, ...message.more];
 }
 
 export interface RenderInput {
@@ -109,6 +139,12 @@ export interface MessageTemplate {
   readonly bodyBase64: string | undefined;
   /** A canvas's body, rendered per run with its steps' ids (canvas.ts); undefined for a plain task. */
   readonly canvas: CompiledCanvas | undefined;
+  /** A group member's: the path of its group's id (canvas.ts), the `group` header's value. */
+  readonly groupPath?: string;
+  /** A group or chord run's other messages (canvas.ts canvasMembers), published with this one, all or nothing. */
+  readonly more?: readonly MessageTemplate[];
+  /** A chord run's size and the path of its header group's id, for the result backend (canvas.ts chordSizeOf). */
+  readonly chordSize?: { readonly groupPath: string; readonly size: number };
 }
 
 const ASCII = /^[\x00-\x7f]*$/;
@@ -132,26 +168,62 @@ export function compileMessageTemplate(
   const isCanvas = hasCanvas(entry);
   if (isCanvas && config.taskProtocol !== 2)
     throw new BeatError(ErrorCode.MessageInvalid, `entry "${entry.name}": a chain or callbacks need taskProtocol 2 (Celery's since 4.0)`);
+  const shapeOf = (call: ShapeEntry): MessageShape => (shapes === undefined ? compileMessageShape(call, config, env) : shapes.of(call));
+  if (isGroupRun(entry)) return compileGroupRun(entry, env, shapeOf);
   // A canvas's message is its first task's: that task, its args and its options (canvas.ts).
   const call = isCanvas ? { ...entry, ...canvasCall(entry) } : entry;
-  refuseNonJson(entry.name, 'args', call.args);
-  refuseNonJson(entry.name, 'kwargs', call.kwargs);
-  const shape = shapes === undefined ? compileMessageShape(call, config, env) : shapes.of(call);
+  return ownTemplate(entry.name, call, shapeOf(call), isCanvas, (args, kwargs) =>
+    isCanvas ? { canvas: compileCanvas(entry, args, kwargs, env.replyTo) } : {},
+  );
+}
+
+/**
+ * A group or chord run: the first member's message, the others' in `more` (canvas.ts canvasMembers).
+ * The entry's Sentry monitor goes on the first only: one run, one check-in.
+ */
+function compileGroupRun(entry: MessageEntry, env: MessageEnv, shapeOf: (call: ShapeEntry) => MessageShape): MessageTemplate {
+  const templates = canvasMembers(entry).map((member) => {
+    const shapeEntry: ShapeEntry = {
+      ...member.call,
+      name: entry.name,
+      sentry: member.index === 0 ? entry.sentry : undefined,
+      groupIndex: memberGroupIndex(member),
+    };
+    return ownTemplate(entry.name, { ...shapeEntry, ...member.call }, shapeOf(shapeEntry), true, (args, kwargs) => {
+      const compiled = compileMember(entry, member, args, kwargs, env.replyTo);
+      return { canvas: compiled.canvas, groupPath: compiled.groupPath };
+    });
+  });
+  const [first, ...more] = templates as [MessageTemplate, ...MessageTemplate[]];
+  const chord = chordSizeOf(entry);
+  return { ...first, more, ...(chord === undefined ? {} : { chordSize: chord }) };
+}
+
+/** One message's template: its call's args and kwargs serialized, their reprs, and its body. */
+function ownTemplate(
+  name: string,
+  call: MessageEntry,
+  shape: MessageShape,
+  isCanvas: boolean,
+  compileBody: (args: string, kwargs: string) => { canvas?: CompiledCanvas; groupPath?: string | undefined },
+): MessageTemplate {
+  refuseNonJson(name, 'args', call.args);
+  refuseNonJson(name, 'kwargs', call.kwargs);
   const args = json(call.args);
   // Most entries have no kwargs (per-tenant ones share one empty object): '{}' either way.
   const noKwargs = isEmpty(call.kwargs);
   const kwargs = noKwargs ? '{}' : json(call.kwargs);
-  const entryName = json(entry.name);
+  const entryName = json(name);
   const argsrepr = json((isCanvas ? signatureArgsRepr : argsRepr)(call.args, DEFAULTS.reprMaxSize));
   const kwargsrepr = noKwargs ? '"{}"' : json(kwargsRepr(call.kwargs, DEFAULTS.reprMaxSize));
-  const canvas = isCanvas ? compileCanvas(entry, args, kwargs, env.replyTo) : undefined;
+  const { canvas, groupPath } = compileBody(args, kwargs);
   const body =
     shape.protocol === 2 && canvas === undefined
       ? `[${args},${kwargs},{"callbacks":null,"errbacks":null,"chain":null,"chord":null}]`
       : undefined;
   return {
     shape,
-    entry: entry.name,
+    entry: name,
     entryName,
     args,
     kwargs,
@@ -161,6 +233,7 @@ export function compileMessageTemplate(
     body,
     bodyBase64: body === undefined ? undefined : Buffer.from(body, 'utf8').toString('base64'),
     canvas,
+    ...(groupPath === undefined ? {} : { groupPath }),
   };
 }
 
@@ -171,6 +244,8 @@ export interface SlotValues {
   readonly expires: string;
   readonly scheduledAt: string;
   readonly traceparent: string;
+  /** A group member's `group` header: its group's id (null text for any other message, whose headers do not name the slot). */
+  readonly group: string;
   readonly sentryCheckInId: string;
   readonly sentryStart: string;
   readonly sentryHeaders: string;
@@ -283,6 +358,8 @@ class RenderedTaskMessage implements TaskMessage {
   readonly bodyBase64: string | undefined;
   readonly contentType = CONTENT_TYPE;
   readonly contentEncoding = CONTENT_ENCODING;
+  more?: readonly TaskMessage[];
+  chordSize?: ChordSize;
   private headersText: string | undefined;
 
   constructor(
@@ -339,6 +416,7 @@ export function renderTaskMessage(template: MessageTemplate, input: RenderInput)
     expires: ex.kind === 'absolute' ? ex.isoJson : timeJson(expires),
     scheduledAt: scheduledAtJson(input.slotMs),
     traceparent: traceparentJson(input.taskId),
+    group: template.groupPath === undefined ? 'null' : quoteJson(canvasPartId(input.taskId, template.groupPath)),
     sentryCheckInId: sentry.sentryCheckInId,
     sentryStart: sentry.sentryStart,
     sentryHeaders: sentry.sentryHeaders,
@@ -366,5 +444,9 @@ export function renderTaskMessage(template: MessageTemplate, input: RenderInput)
           priority: shape.priority,
         };
   const body = canvas === undefined ? (template.body ?? renderParts(shape.bodyParts, slots)) : renderCanvasBody(canvas, input.taskId);
-  return new RenderedTaskMessage(template, input.taskId, slots, properties, body);
+  const rendered = new RenderedTaskMessage(template, input.taskId, slots, properties, body);
+  if (template.more !== undefined) rendered.more = template.more.map((t) => renderTaskMessage(t, input));
+  if (template.chordSize !== undefined)
+    rendered.chordSize = { groupId: canvasPartId(input.taskId, template.chordSize.groupPath), size: template.chordSize.size };
+  return rendered;
 }

@@ -24,9 +24,18 @@ export const TASK_KEY_PREFIX = 'celery-task-meta-';
  * "_" unless it already ends in one of ":_-.", then `celery-task-meta-` (`_add_global_keyprefix`).
  */
 export function taskKeyPrefix(globalKeyprefix: string | undefined): string {
-  if (globalKeyprefix === undefined || globalKeyprefix === '') return TASK_KEY_PREFIX;
+  return withGlobalKeyprefix(globalKeyprefix, TASK_KEY_PREFIX);
+}
+
+/** Group results' keys (`celery-taskset-meta-<group id>`, a chord's size under `<…>.s`), prefixed as taskKeyPrefix. */
+export function groupKeyPrefix(globalKeyprefix: string | undefined): string {
+  return withGlobalKeyprefix(globalKeyprefix, 'celery-taskset-meta-');
+}
+
+function withGlobalKeyprefix(globalKeyprefix: string | undefined, prefix: string): string {
+  if (globalKeyprefix === undefined || globalKeyprefix === '') return prefix;
   const sep = ':_-.'.includes(globalKeyprefix.slice(-1)) ? '' : '_';
-  return `${globalKeyprefix}${sep}${TASK_KEY_PREFIX}`;
+  return `${globalKeyprefix}${sep}${prefix}`;
 }
 
 const STATES: ReadonlySet<string> = new Set(['PENDING', 'STARTED', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED']);

@@ -9,7 +9,7 @@ import { quoteJson } from './json-text.js';
 import { parseIsoInstant } from './time.js';
 
 /** A value computed at render time; everything else is constant JSON text. */
-export type Slot = 'id' | 'eta' | 'expires' | 'scheduledAt' | 'traceparent' | SentrySlot | OwnSlot;
+export type Slot = 'id' | 'eta' | 'expires' | 'scheduledAt' | 'traceparent' | 'group' | SentrySlot | OwnSlot;
 /** An entry's own values (message-shape.ts): the same on every run of the entry, different between entries of one shape. */
 export type OwnSlot = 'entryName' | 'args' | 'kwargs' | 'argsrepr' | 'kwargsrepr';
 /** The slots of an entry with `monitor.sentry` (sentry-headers.ts): empty text in other messages, which have none of them. */

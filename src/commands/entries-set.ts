@@ -27,6 +27,8 @@ const setOptions = {
   ...redisOptions,
   task: { type: 'string', value: 'T', help: 'the Celery task name' },
   chain: { type: 'string', value: 'JSON', help: 'instead of --task: a chain of signatures (docs/canvas.md)' },
+  group: { type: 'string', value: 'JSON', help: 'instead of --task: a group of signatures or chains as the whole run' },
+  chord: { type: 'string', value: 'JSON', help: 'instead of --task: a chord ({"header": [...], "body": {...}}) as the whole run' },
   link: { type: 'string', value: 'JSON', help: "signatures applied with the run's result on success" },
   'link-error': { type: 'string', value: 'JSON', help: "signatures applied with the failing task's id" },
   schedule: { type: 'string', value: 'S', help: 'the schedule (forms above)' },
@@ -85,7 +87,9 @@ task and a schedule. Each value is read as the config file's key of the same nam
   args       a JSON array ('[16, 16]'); kwargs and options a JSON object ('{"queue": "reports"}')
   chain      a JSON array of signatures, run one after the other, each given the previous
              result: '[{"task": "proj.fetch"}, {"task": "proj.store", "args": [1]}]'; link
-             and link-error too ('[{"task": "proj.alert"}]'); see docs/canvas.md
+             and link-error too ('[{"task": "proj.alert"}]'); group a JSON array of members
+             run in parallel, chord '{"header": [...], "body": {"task": "proj.merge"}}'; see
+             docs/canvas.md
 
 A file (YAML or JSON) holds the entry as a config file writes it: under its name
 ("nightly: {task: …, schedule: …}", as 'beat entries get' prints it) or, with NAME given, the
@@ -102,6 +106,8 @@ config file's entries take. The leader applies the change within a second.
 const FLAG_KEYS = {
   task: 'task',
   chain: 'chain',
+  group: 'group',
+  chord: 'chord',
   link: 'link',
   'link-error': 'linkError',
   schedule: 'schedule',
@@ -203,11 +209,14 @@ async function flagValue(flag: Flag, text: string): Promise<{ value: unknown } |
     case 'options':
       return jsonFlag('--options', text, 'object', '\'{"queue": "reports"}\'');
     case 'chain':
+    case 'group':
     case 'link':
     case 'link-error':
       return jsonFlag(`--${flag}`, text, 'array', '\'[{"task": "proj.fetch"}]\'');
     case 'labels':
       return labelsFlag(text);
+    case 'chord':
+      return jsonFlag('--chord', text, 'object', '\'{"header": [{"task": "proj.part"}], "body": {"task": "proj.merge"}}\'');
     case 'enabled':
     case 'relative':
     case 'one-off':
@@ -359,8 +368,8 @@ async function entryFromFlags(name: string, given: readonly Flag[], values: SetV
     else flagValues[FLAG_KEYS[flag]] = result.value;
   }
   // The flags' own mistakes are named before Redis is asked (a stand-in for the keys not given).
-  // The stand-in task only where no chain runs instead (an entry runs one or the other).
-  const standIn = Object.hasOwn(flagValues, 'chain') ? {} : { task: 'placeholder' };
+  // The stand-in task only where no canvas runs instead (an entry runs one of them).
+  const standIn = RUN_KEYS.some((key) => Object.hasOwn(flagValues, key)) ? {} : { task: 'placeholder' };
   problems.push(...flagProblems(name, { ...standIn, schedule: 60, ...flagValues }));
   if (problems.length > 0) throw new ConfigError(`beat entries set ${name}`, problems, ErrorCode.EntryInvalid);
   return { input: { name, entry: flagValues }, flagValues };
@@ -405,8 +414,8 @@ async function setOnce(control: Control, { input, fileCheck, flagValues }: SetIn
   return ExitCode.Ok;
 }
 
-/** What an entry runs: giving one of them replaces the other. */
-const RUN_KEYS: Readonly<Record<string, string>> = { task: 'chain', chain: 'task' };
+/** What an entry runs: giving one of them replaces the stored one. */
+const RUN_KEYS: readonly string[] = ['task', 'chain', 'group', 'chord'];
 
 /** The keys the flags give over the stored entry's others, and the version read (0: none stored). */
 async function mergedWithStored(
@@ -419,9 +428,10 @@ async function mergedWithStored(
   if (stored === undefined || stored.entry === null || typeof stored.entry !== 'object' || Array.isArray(stored.entry)) {
     return { entry: flagValues, ifVersion };
   }
-  // A key given in another spelling (snake_case) replaces the stored one; a task given replaces a
-  // stored chain and a chain a stored task (an entry runs one or the other).
-  const given = (key: string) => Object.hasOwn(flagValues, key) || Object.hasOwn(flagValues, RUN_KEYS[key] ?? key);
+  // A key given in another spelling (snake_case) replaces the stored one; a task, chain, group or
+  // chord given replaces the stored one of them (an entry runs one of them).
+  const given = (key: string) =>
+    Object.hasOwn(flagValues, key) || (RUN_KEYS.includes(key) && RUN_KEYS.some((run) => Object.hasOwn(flagValues, run)));
   const kept = Object.fromEntries(
     Object.entries(stored.entry).filter(([k]) => !given(k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()))),
   );

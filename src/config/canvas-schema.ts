@@ -62,10 +62,7 @@ export const signatureSchema: z.ZodType<ParsedSignature, SignatureInput> = z.laz
 /** A member of a group or a chord's header: a signature, or a chain of signatures (its last one's result is the member's). */
 export type ParsedMember = ParsedSignature | { readonly chain: readonly ParsedSignature[] };
 /** A step of a chain: a signature; a group (the last step only); or a chord, whose body gets its header's results. */
-export type ParsedStep =
-  | ParsedSignature
-  | { readonly group: readonly ParsedMember[] }
-  | { readonly chord: { readonly header: readonly ParsedMember[]; readonly body: ParsedSignature } };
+export type ParsedStep = ParsedSignature | { readonly group: readonly ParsedMember[] } | { readonly chord: ParsedChord };
 
 export const isSignature = (step: ParsedStep | ParsedMember): step is ParsedSignature => 'task' in step;
 
@@ -97,8 +94,12 @@ const memberSchema: z.ZodType<ParsedMember, unknown> = byKey<ParsedMember>(
 );
 const members = (what: string) => listOf(memberSchema, what, '[{ task: "proj.part", args: [1] }, { task: "proj.part", args: [2] }]');
 
-const groupStep = keyed({ group: members('group') });
-const chordStep = keyed({ chord: keyed({ header: members('header'), body: signatureSchema }) });
+/** A group's members (an entry's `group`, or a chain step's). */
+export const groupSchema = members('group');
+/** A chord: its header's members run in parallel, then its body gets their results (an entry's `chord`, or a chain step's). */
+export const chordSchema = keyed({ header: members('header'), body: signatureSchema });
+const groupStep = keyed({ group: groupSchema });
+const chordStep = keyed({ chord: chordSchema });
 const stepSchema: z.ZodType<ParsedStep, unknown> = byKey<ParsedStep>(
   (v) => ('group' in v ? groupStep : 'chord' in v ? chordStep : signatureSchema),
   'a step',
@@ -119,7 +120,7 @@ export const chainSchema = z
         code: 'custom',
         path: [0],
         message:
-          'the first step of a chain must be a signature ({ task: … }): a group or chord there would be published as several messages, which tsbeat does not do yet',
+          "the first step of a chain must be a signature ({ task: … }): for a group or chord as the whole run, give the entry's group or chord instead of its chain",
         input: first,
       });
     steps.forEach((step, i) => {
@@ -134,9 +135,22 @@ export const chainSchema = z
     });
   });
 
-/** The parts of an entry that make its canvas (the entry's own task call is its first signature when it has no chain). */
+/** A chord as written: its header's members and its body. */
+export interface ParsedChord {
+  readonly header: readonly ParsedMember[];
+  readonly body: ParsedSignature;
+}
+
+/**
+ * The parts of an entry that make its canvas (the entry's own task call is its first signature when
+ * it has no chain): at most one of `chain`, `group` and `chord` (the schema checks it).
+ */
 export interface CanvasParts {
   readonly chain?: readonly ParsedStep[] | undefined;
+  /** A group as the whole run: one message per member (Celery's `group.apply_async`). */
+  readonly group?: readonly ParsedMember[] | undefined;
+  /** A chord as the whole run: one message per header member, and the chord's size in the result backend. */
+  readonly chord?: ParsedChord | undefined;
   readonly link?: readonly ParsedSignature[] | undefined;
   readonly linkError?: readonly ParsedSignature[] | undefined;
 }
@@ -187,6 +201,12 @@ export function canvasBoundProblem(canvas: CanvasParts): BoundProblem | undefine
     }
     return undefined;
   };
+  const whole =
+    (canvas.group === undefined ? undefined : group(canvas.group, ['group'])) ??
+    (canvas.chord === undefined
+      ? undefined
+      : (group(canvas.chord.header, ['chord', 'header']) ?? signature(canvas.chord.body, ['chord', 'body'], 0)));
+  if (whole !== undefined) return whole;
   for (const [i, step] of (canvas.chain ?? []).entries()) {
     const at = ['chain', i];
     const problem = isSignature(step)

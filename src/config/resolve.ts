@@ -14,7 +14,7 @@ import type { ExchangeType } from './options-schema.js';
 import { compileRoutes } from './routes.js';
 import { brokerKindIfKnown } from './broker-kinds.js';
 import { isSignature } from './canvas-schema.js';
-import type { CanvasParts, ParsedStep } from './canvas-schema.js';
+import type { CanvasParts, ParsedMember, ParsedStep } from './canvas-schema.js';
 import type { DjangoSourceSettings } from './django-source-schema.js';
 import type { EntryLimits } from './entry-definition.js';
 import { resolveAlerts } from './alerts-schema.js';
@@ -243,10 +243,12 @@ function labelsOf(entry: ParsedEntry, origin: EntryOrigin | undefined): Labels |
   return entry.labels === undefined ? source : { ...entry.labels, ...source };
 }
 
-/** A chain's first task (the schema makes its first step a signature). */
-function firstTask(chain: readonly ParsedStep[] | undefined): string {
-  const first = chain?.[0];
-  return first !== undefined && isSignature(first) ? first.task : '';
+/** A canvas's first task: its chain's first signature's (the schema makes it one), or its group's or chord header's first member's. */
+function firstTask(entry: ParsedEntry): string {
+  const first: ParsedStep | ParsedMember | undefined = entry.chain?.[0] ?? entry.group?.[0] ?? entry.chord?.header[0];
+  if (first === undefined) return '';
+  if (isSignature(first)) return first.task;
+  return 'chain' in first ? (first.chain[0]?.task ?? '') : '';
 }
 
 /** One validated entry, its wall times read in its own zone or else `defaultZone` (the config's). */
@@ -267,10 +269,22 @@ export function resolveEntry(
   return {
     name,
     ...(origin === undefined ? {} : { origin }),
-    task: entry.task ?? firstTask(entry.chain),
-    ...(entry.chain === undefined && entry.link === undefined && entry.linkError === undefined
+    task: entry.task ?? firstTask(entry),
+    ...(entry.chain === undefined &&
+    entry.group === undefined &&
+    entry.chord === undefined &&
+    entry.link === undefined &&
+    entry.linkError === undefined
       ? {}
-      : { canvas: { chain: entry.chain, link: entry.link, linkError: entry.linkError } }),
+      : {
+          canvas: {
+            chain: entry.chain,
+            link: entry.link,
+            linkError: entry.linkError,
+            ...(entry.group === undefined ? {} : { group: entry.group }),
+            ...(entry.chord === undefined ? {} : { chord: entry.chord }),
+          },
+        }),
     schedule: resolveSchedule(entry.schedule, entry.relative, timezone),
     timezone,
     args: entry.args,

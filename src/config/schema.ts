@@ -10,7 +10,16 @@ import { EXCHANGE_TYPES, optionsSchema, taskRoutesSchema, transportOptionsSchema
 import { scheduleSchema } from './schedule-schema.js';
 import { alertsSchema, configAlertsSchema } from './alerts-schema.js';
 import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettingsSchema } from './sentry-schema.js';
-import { canvasBoundProblem, chainSchema, hasGroups, entryArgsSchema, entryKwargsSchema, signatureSchema } from './canvas-schema.js';
+import {
+  canvasBoundProblem,
+  chainSchema,
+  chordSchema,
+  groupSchema,
+  hasGroups,
+  entryArgsSchema,
+  entryKwargsSchema,
+  signatureSchema,
+} from './canvas-schema.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { djangoSourceSchema } from './django-source-schema.js';
 import { labelsSchema, metricsLabelKeysSchema } from './labels-schema.js';
@@ -75,6 +84,9 @@ function hasOffset(text: string): boolean {
 
 export { entryArgsSchema, entryKwargsSchema } from './canvas-schema.js';
 
+/** What an entry runs: exactly one of them. */
+const RUN_KEYS = ['task', 'chain', 'group', 'chord'] as const;
+
 export const entrySchema = keyed({
   /** The Celery task name the worker has registered (or, instead, a `chain`). */
   task: taskNameSchema.optional(),
@@ -84,6 +96,10 @@ export const entrySchema = keyed({
    * `chain(...).apply_async(args, kwargs, **options)` takes them.
    */
   chain: chainSchema.optional(),
+  /** Instead of `task`, a group as the whole run (docs/canvas.md): its members run in parallel, one message each. */
+  group: groupSchema.optional(),
+  /** Instead of `task`, a chord as the whole run (docs/canvas.md): `{header: [...], body: {...}}`, the body given the header's results. */
+  chord: chordSchema.optional(),
   schedule: scheduleSchema,
   /** Positional arguments, any JSON values. */
   args: entryArgsSchema,
@@ -164,25 +180,26 @@ export const entrySchema = keyed({
   labels: labelsSchema.optional(),
 }).superRefine((entry, ctx) => {
   // Reads neither args nor kwargs: entries that differ only in them share one check (entry-shapes.ts).
-  if ((entry.task === undefined) === (entry.chain === undefined)) {
+  const runs = RUN_KEYS.filter((key) => entry[key] !== undefined);
+  if (runs.length !== 1) {
     ctx.addIssue({
       code: 'custom',
-      path: entry.task === undefined ? ['task'] : ['chain'],
+      path: [runs[1] ?? 'task'],
       message:
-        entry.task === undefined
+        runs.length === 0
           ? 'task is required: the registered name of a Celery task, such as "proj.tasks.add"'
-          : 'give either task or chain, not both: a chain names its tasks in its signatures',
-      input: entry.task ?? entry.chain,
+          : `give one of task, chain, group or chord, not ${runs.join(' and ')}: a canvas names its tasks in its signatures`,
+      input: entry[runs[1] ?? 'task'],
     });
   }
   const bound = canvasBoundProblem(entry);
   if (bound !== undefined) ctx.addIssue({ code: 'custom', ...bound, input: entry });
   for (const key of ['link', 'linkError'] as const) {
-    if ((entry[key]?.length ?? 0) > 0 && hasGroups(entry.chain))
+    if ((entry[key]?.length ?? 0) > 0 && (hasGroups(entry.chain) || entry.group !== undefined || entry.chord !== undefined))
       ctx.addIssue({
         code: 'custom',
         path: [key],
-        message: `an entry's ${key} cannot go with a chain that holds a group or chord (Celery places it differently from version to version): give ${key} to the signatures themselves`,
+        message: `an entry's ${key} cannot go with a chain that holds a group or chord, nor with an entry's group or chord (Celery places it differently from version to version): give ${key} to the signatures themselves`,
         input: entry[key],
       });
   }

@@ -125,21 +125,70 @@ function scheduleOf(
   return { schedule: { crontab: crontabOf(dumped) }, ...(cronDeadline === undefined ? {} : { catchUpWindow: cronDeadline }) };
 }
 
-function optionsOf(options: unknown, notes: ImportNote[], where: string): Record<string, unknown> {
+/** apply_async's callback options, by Celery's name: tsbeat's signature keys (docs/canvas.md). */
+const CALLBACK_NAMES: Readonly<Record<string, 'link' | 'linkError'>> = { link: 'link', link_error: 'linkError' };
+
+const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * A `link` / `link_error` option as tsbeat's signatures: Celery takes one signature or a list, and
+ * the dump writes each as the dict a Signature is (task, args, kwargs, options, subtask_type,
+ * immutable). A chain, group or chord there is a canvas tsbeat's callbacks do not hold.
+ */
+function callbacksOf(value: unknown, notes: ImportNote[], where: string, path: string): Record<string, unknown>[] {
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((sig, i) => signatureOf(sig, notes, where, Array.isArray(value) ? `${path}[${i}]` : path));
+}
+
+/** `path`: the signature's place under the entry at `where` (`options.link[0]`), for what is said about it. */
+function signatureOf(value: unknown, notes: ImportNote[], where: string, path: string): Record<string, unknown> {
+  if (!isRecord(value) || typeof value.task !== 'string')
+    throw new Inexpressible(`its ${path} is not a signature (${JSON.stringify(value)?.slice(0, 80) ?? String(value)})`);
+  if (value.subtask_type !== null && value.subtask_type !== undefined)
+    throw new Inexpressible(
+      `its ${path} is a ${String(value.subtask_type)}, and a callback in tsbeat is a signature: link a signature, or write the canvas as the entry's chain, group or chord by hand`,
+    );
+  const marked = unsupportedIn([value.args, value.kwargs]);
+  if (marked !== undefined) throw new Inexpressible(`its ${path} holds ${marked}, which JSON cannot carry as Celery would send it`);
+  const args = Array.isArray(value.args) ? value.args : [];
+  const kwargs = isRecord(value.kwargs) ? value.kwargs : {};
+  const { options, callbacks } = optionsOf(value.options ?? {}, notes, where, `${path}.`);
+  return {
+    task: value.task,
+    ...(args.length > 0 ? { args } : {}),
+    ...(Object.keys(kwargs).length > 0 ? { kwargs } : {}),
+    ...(Object.keys(options).length > 0 ? { options } : {}),
+    ...(value.immutable === true ? { immutable: true } : {}),
+    ...callbacks,
+  };
+}
+
+function optionsOf(
+  options: unknown,
+  notes: ImportNote[],
+  where: string,
+  path = '',
+): { options: Record<string, unknown>; callbacks: Partial<Record<'link' | 'linkError', Record<string, unknown>[]>> } {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Inexpressible('options is not a dict');
   const out: Record<string, unknown> = {};
+  const callbacks: Partial<Record<'link' | 'linkError', Record<string, unknown>[]>> = {};
   for (const [key, value] of Object.entries(options as Record<string, unknown>)) {
+    const callback = CALLBACK_NAMES[key];
+    if (callback !== undefined) {
+      if (value !== null) callbacks[callback] = callbacksOf(value, notes, where, `${path}options.${key}`);
+      continue;
+    }
     const ours = OPTION_NAMES[key];
     const marked = unsupportedIn(value);
     if (ours === undefined)
-      notes.push({ where: `${where}.options.${key}`, message: `tsbeat does not send the apply_async option "${key}"; left out` });
+      notes.push({ where: `${where}.${path}options.${key}`, message: `tsbeat does not send the apply_async option "${key}"; left out` });
     else if (key === 'expires' && marked !== undefined && (value as { naive?: boolean }).naive === false)
       out[ours] = (value as { iso: string }).iso;
     else if (marked !== undefined)
-      notes.push({ where: `${where}.options.${key}`, message: `${marked} cannot be written in the config; left out` });
+      notes.push({ where: `${where}.${path}options.${key}`, message: `${marked} cannot be written in the config; left out` });
     else out[ours] = value;
   }
-  return out;
+  return { options: out, callbacks };
 }
 
 /** The entry as tsbeat writes it, or undefined with a note saying why not. */
@@ -159,7 +208,8 @@ export function entryOf(dumped: DumpedEntry, cronDeadline: number | undefined, n
     }
     if (!Array.isArray(dumped.args)) throw new Inexpressible('its args are not a list or tuple');
     const { schedule, relative, catchUpWindow } = scheduleOf(dumped.schedule, cronDeadline);
-    const options = optionsOf(dumped.options ?? {}, notes, where);
+    // A `link` / `link_error` option is the entry's callbacks (docs/canvas.md), as Celery beat's apply_async passes it.
+    const { options, callbacks } = optionsOf(dumped.options ?? {}, notes, where);
     const kwargs = dumped.kwargs as Record<string, unknown>;
     return {
       task: dumped.task,
@@ -167,6 +217,7 @@ export function entryOf(dumped: DumpedEntry, cronDeadline: number | undefined, n
       ...(dumped.args.length > 0 ? { args: dumped.args } : {}),
       ...(Object.keys(kwargs).length > 0 ? { kwargs } : {}),
       ...(Object.keys(options).length > 0 ? { options } : {}),
+      ...callbacks,
       ...(relative === undefined ? {} : { relative }),
       ...(catchUpWindow === undefined ? {} : { catchUpWindow }),
     };

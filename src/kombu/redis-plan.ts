@@ -3,6 +3,7 @@
  * every SADD / LPUSH / PUBLISH a batch of messages needs. Pure: exchange bindings, the queues
  * already declared and delivery tags come in through the context.
  */
+import { runMessages } from '../celery/message.js';
 import type { TaskMessage } from '../celery/message.js';
 import { bindingKey, bindingMember, fanoutChannel, queueListKey } from './keys.js';
 import type { Binding, KombuKeyOptions } from './keys.js';
@@ -75,8 +76,12 @@ export interface RedisPlanContext {
 /** Named exchanges whose bindings must be read before planning: direct and topic ones (fanout needs none). */
 export function exchangesToLookUp(messages: readonly TaskMessage[]): string[] {
   const names = new Set<string>();
-  for (const m of messages) {
+  const add = (m: TaskMessage): void => {
     if (m.destination.exchange !== '' && m.destination.exchangeType !== 'fanout') names.add(m.destination.exchange);
+  };
+  for (const m of messages) {
+    add(m);
+    m.more?.forEach(add);
   }
   return [...names];
 }
@@ -112,7 +117,47 @@ export function matchBindings(bindings: readonly Binding[], type: 'direct' | 'to
 
 const NONE: readonly never[] = Object.freeze([]);
 
+/**
+ * One delivery set per input message. A run of several messages (a group or chord run, runMessages)
+ * is planned as one: its messages' pushes together, so the scheduler's script pushes them all or
+ * none; when one of them reaches no queue, none of them is pushed and the run is dropped.
+ */
 export function planRedisPublish(messages: readonly TaskMessage[], ctx: RedisPlanContext): RedisPublishPlan {
+  // Most batches hold single-message runs only: planned as they are, with no copy.
+  if (!messages.some((m) => m.more !== undefined)) return planEach(messages, ctx);
+  const plan = planEach(messages.flatMap(runMessages), ctx);
+  const planned: RedisMessageDeliveries[] = [];
+  const dropped: DroppedMessage[] = [];
+  // Each message with no delivery has the next of plan.dropped, in order.
+  let at = 0;
+  let drop = 0;
+  for (const run of messages) {
+    const parts = plan.messages.slice(at, at + runMessages(run).length);
+    at += parts.length;
+    let lost: DroppedMessage | undefined;
+    for (const part of parts) {
+      if (part.pushes.length + part.publishes.length > 0) continue;
+      lost ??= plan.dropped[drop];
+      drop += 1;
+    }
+    const head = parts[0] as RedisMessageDeliveries;
+    if (lost === undefined) {
+      planned.push(
+        parts.length === 1 ? head : { ...head, pushes: parts.flatMap((p) => p.pushes), publishes: parts.flatMap((p) => p.publishes) },
+      );
+      continue;
+    }
+    const reason =
+      parts.length === 1
+        ? lost.reason
+        : `one of the run's ${parts.length} messages (${lost.task}) reached no queue, so none was sent: ${lost.reason}`;
+    dropped.push({ ...lost, id: run.id, reason });
+    planned.push({ ...head, pushes: NONE, publishes: NONE });
+  }
+  return { size: messages.length, dropped, declarations: plan.declarations, messages: planned };
+}
+
+function planEach(messages: readonly TaskMessage[], ctx: RedisPlanContext): RedisPublishPlan {
   const declarations: RedisDeclaration[] = [];
   const declaring = new Set<string>();
   const planned: RedisMessageDeliveries[] = [];

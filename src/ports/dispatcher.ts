@@ -3,7 +3,7 @@
  * moves their state forward; the Redis one does both in one fenced atomic step, the dry-run one in
  * memory. The runner knows nothing else about brokers.
  */
-import type { MessageTemplate, TaskMessage } from '../celery/message.js';
+import type { ChordSize, MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 
 export interface DueRun {
@@ -72,4 +72,13 @@ export interface Dispatcher {
 export interface DispatchSpeedups {
   /** Work ahead of an entry's first run, such as encoding its envelope layout. */
   prepare(template: MessageTemplate): void;
+}
+
+/**
+ * Writes chord runs' sizes to the result backend before their headers are published (the Redis
+ * result backend's `set_chord_size`): publish/chord-sizes.ts calls it on the one publish path.
+ */
+export interface ChordSizeWriter {
+  write(sizes: readonly ChordSize[]): Promise<void>;
+  close(): Promise<void>;
 }

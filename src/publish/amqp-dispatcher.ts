@@ -29,7 +29,7 @@ import { TriggerResult } from '../ports/control.js';
 import type { BackfillPublisher, BackfillStep, BackfillStepRequest, BackfillStepResult, TriggerPublisher } from '../ports/control.js';
 import { RunCode, readBatchReply } from '../redis/fenced-replies.js';
 import type { BatchReply } from '../redis/fenced-replies.js';
-import { claimBackfillStep, publishConfirmedBackfill } from './confirmed-backfill.js';
+import { claimBackfillStep, publishConfirmedBackfill, sendRuns } from './confirmed-backfill.js';
 import type { AmqpSender } from './confirmed-backfill.js';
 import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
 import type { AmqpSendResult } from '../amqp/transport.js';
@@ -93,7 +93,10 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
     const outcomes: RunOutcome[] = runs.map((_, i) => (read.codes[i] === RunCode.Superseded ? 'superseded' : 'stale'));
     if (fresh.length === 0) return { fenced: false, outcomes };
 
-    const results = await this.broker.send(await this.broker.plan(fresh.map((r) => r.message)));
+    const results = await sendRuns(
+      this.broker,
+      fresh.map((r) => r.message),
+    );
     const sent = byConfirm(fresh, results);
     if (sent.heldBack.length > 0)
       this.unrecorded(
@@ -237,7 +240,7 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
   async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<TriggerResult> {
     const claim = await this.redis.claimTrigger(2, this.keys.fence, this.keys.triggers, token, requestText);
     if (claim !== TriggerResult.Published) return claim;
-    const [result] = await this.broker.send(await this.broker.plan([message]));
+    const [result] = await sendRuns(this.broker, [message]);
     const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id), this.keys.entries];
     const args = [token, String(nowMs), requestText, message.entry, message.id, revision ?? ''];
     if (result?.status === 'returned' || result?.status === 'refused') {

@@ -30,7 +30,7 @@ import { redisConsumerProbe } from './consumer-probes.js';
 import type { OpenedProbe } from './consumer-probes.js';
 import { RedisFencedDispatcher } from './redis-fenced-dispatcher.js';
 import { amqpRevoker, redisRevoker } from './revoking.js';
-import { sendThenCommit } from './publishing.js';
+import { sendThenCommit, withChordRuns } from './publishing.js';
 import type { Publishing } from './publishing.js';
 
 export interface BrokerWiring {
@@ -150,7 +150,7 @@ export function brokerWiring(config: Pick<ResolvedConfig, 'broker'>): BrokerWiri
 /** The publishing of `config`'s broker. Connects lazily. */
 export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: RedisClient): Publishing {
   // A state.url apart from a Redis broker's was refused with the config (config/connections.ts).
-  return brokerWiring(config).publishing(config, keys, logger, state);
+  return withChordRuns(brokerWiring(config).publishing(config, keys, logger, state), config, logger);
 }
 
 /** The consumer probe of `config`'s broker on its own connection; undefined where one look cannot tell. */

@@ -19,6 +19,7 @@
  */
 import type { RedisClient } from '../redis/connect.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import { runMessages } from '../celery/message.js';
 import type { TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { withScripts } from '../redis/scripts.js';
@@ -84,6 +85,22 @@ export interface AmqpSender<Plan = AmqpPublishPlan> {
   send(plan: Plan): Promise<AmqpSendResult[]>;
 }
 
+/**
+ * Sends runs through `broker` and reports one result per run. A group or chord run's messages
+ * (runMessages) go together, and the run is confirmed only when all of them are, else it takes
+ * the first result of its that is not: a partly confirmed run is not recorded and goes again whole
+ * on the retry, with the same ids (at least once, as every run on these brokers).
+ */
+export async function sendRuns<Plan>(broker: AmqpSender<Plan>, messages: readonly TaskMessage[]): Promise<AmqpSendResult[]> {
+  if (!messages.some((m) => m.more !== undefined)) return broker.send(await broker.plan(messages));
+  const results = await broker.send(await broker.plan(messages.flatMap(runMessages)));
+  let at = 0;
+  return messages.map((m) => {
+    const own = results.slice(at, (at += runMessages(m).length));
+    return own.find((r) => r.status !== 'confirmed') ?? own[0] ?? { status: 'failed', error: new Error('no result') };
+  });
+}
+
 /** One step, claimed, sent with confirms, and committed (see the module's comment). */
 export async function publishConfirmedBackfill<Plan>(
   state: RedisClient,
@@ -107,7 +124,10 @@ export async function publishConfirmedBackfill<Plan>(
   if (claim.kind !== 'done') return claim;
   const fresh = step.runs.filter((r, i) => claim.outcomes[i] === 'published' && r.overlap !== true);
   if (fresh.length > 0) {
-    const results = await broker.send(await broker.plan(fresh.map((r) => r.message)));
+    const results = await sendRuns(
+      broker,
+      fresh.map((r) => r.message),
+    );
     const replies = fresh.map((_, i): AmqpSendResult => results[i] ?? { status: 'failed', error: new Error('no result') });
     const confirmed = fresh.filter((_, i) => replies[i]?.status === 'confirmed');
     const off = replies.find((r) => r.status !== 'confirmed');

@@ -21,6 +21,10 @@ import type { TriggerPublisher } from '../ports/control.js';
 import type { Dispatcher } from '../ports/dispatcher.js';
 import type { Revoker } from '../ports/revoker.js';
 import type { ConsumerProbe } from '../ports/consumers.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { chordDispatcher, chordTriggers } from './chord-sizes.js';
+import { RedisChordSizes } from '../redis/chord-sizes.js';
+import { createRedisClient } from '../redis/connect.js';
 
 /** A dispatcher and its trigger publisher, fenced over the deployment's keys. */
 export interface Fenced {
@@ -42,6 +46,34 @@ export interface Publishing extends Fenced {
   /** A short word for /readyz when not ready. */
   readonly status: string;
   close(): Promise<void>;
+}
+
+/**
+ * `publishing` writing chord runs' sizes to the result backend before it publishes them
+ * (chord-sizes.ts), on a connection of its own opened by the first chord run.
+ */
+export function withChordRuns(publishing: Publishing, config: ResolvedConfig, logger: Logger): Publishing {
+  const backend = config.resultBackend;
+  const writer =
+    backend === undefined
+      ? undefined
+      : new RedisChordSizes(
+          createRedisClient(backend.url, backend.transportOptions, 'result backend (chord sizes)', logger),
+          backend.transportOptions.globalKeyprefix,
+        );
+  return {
+    dispatcher: chordDispatcher(publishing.dispatcher, writer),
+    triggers: chordTriggers(publishing.triggers, writer),
+    ...(publishing.revoker === undefined ? {} : { revoker: publishing.revoker }),
+    ...(publishing.consumers === undefined ? {} : { consumers: publishing.consumers }),
+    connect: () => publishing.connect(),
+    ready: () => publishing.ready(),
+    refusal: () => publishing.refusal(),
+    get status() {
+      return publishing.status;
+    },
+    close: () => Promise.all([publishing.close(), writer?.close()]).then(() => undefined),
+  };
 }
 
 /** A broker that is sent to first, then the run committed in Redis (AMQP, SQS), as publishing needs it. */

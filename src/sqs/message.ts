@@ -10,9 +10,10 @@
  *   name that maps to no predefined queue fails the ack, so the task would run again.
  * - SQS queue name: `queue_name_prefix` + the name, '.' → '-', the other punctuation but '-' and
  *   '_' → '_', a trailing `.fifo` kept (`Channel.entity_name`).
- * - FIFO queues (the SQS name ends in `.fifo`): `MessageDeduplicationId` is the task id, so SQS
- *   itself drops a resend of the same run within its 5-minute window; `MessageGroupId` is the
- *   entry's `MessageGroupId` option, else the entry's own group (its name, or a hash of a name SQS
+ * - FIFO queues (the SQS name ends in `.fifo`): `MessageDeduplicationId` is the message's own task
+ *   id (its `correlation_id`: a group or chord run's messages each have their own, all derived from
+ *   the slot), so SQS itself drops a resend of the same run within its 5-minute window;
+ *   `MessageGroupId` is the entry's `MessageGroupId` option, else the entry's own group (its name, or a hash of a name SQS
  *   does not take), so one entry's runs stay in order and never wait behind another's.
  * - Exchanges live in each kombu process's memory on SQS: only the anonymous route (or a queue's
  *   own direct exchange and name, the binding every Celery process declares) reaches a queue.
@@ -131,7 +132,12 @@ export function planSqsPublish(messages: readonly TaskMessage[], settings: SqsPl
       sqsQueue,
       body,
       bytes,
-      ...(fifo ? { groupId: message.template.shape.messageGroupId ?? defaultGroupId(message.entry), deduplicationId: message.id } : {}),
+      ...(fifo
+        ? {
+            groupId: message.template.shape.messageGroupId ?? defaultGroupId(message.entry),
+            deduplicationId: message.properties.correlation_id,
+          }
+        : {}),
     };
   });
   return { size: planned.length, messages: planned };

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { repoRoot, runCli } from '../support/cli.js';
 import { PYTHON, pythonCelery } from '../support/celery.js';
 
@@ -116,6 +117,37 @@ describe.skipIf(!celery.ok)('beat import celery, a real app under /usr/bin/pytho
       }
     },
   );
+});
+
+describe.skipIf(!celery.ok)('beat import celery of entries with callbacks (canvas entries)', () => {
+  it("writes a link / link_error option as the entry's link / linkError signatures, nested ones too, and leaves out a chain as a link, saying why", async () => {
+    const canvasOut = join(dir, 'canvas.yaml');
+    const r = await importApp(['--app', 'canvasproj:app', '--python', PYTHON, '--out', canvasOut]);
+    expect(r.code).toBe(0);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `canvasproj:app: beat_schedule["chain-link"]: its options.link is a chain, and a callback in tsbeat is a signature: link a signature, or write the canvas as the entry's chain, group or chord by hand: not imported`,
+      `beat import: 2 entries written to ${canvasOut}; 1 note above: what the config does not carry over`,
+    ]);
+    const written = parseYaml(readFileSync(canvasOut, 'utf8')) as { beatSchedule: Record<string, unknown> };
+    expect(written.beatSchedule).toEqual({
+      linked: {
+        task: 'proj.fetch',
+        schedule: 60,
+        args: [1],
+        options: { queue: 'work' },
+        link: [{ task: 'proj.store', args: ['db'] }],
+        linkError: [{ task: 'proj.alert', kwargs: { channel: 'ops' }, options: { queue: 'alerts' } }],
+      },
+      nested: {
+        task: 'proj.fetch',
+        schedule: 300,
+        link: [{ task: 'proj.notify', options: { softTimeLimit: 5 }, immutable: true, link: [{ task: 'proj.log' }] }],
+      },
+    });
+    const check = await runCli(['check', '--config', canvasOut]);
+    expect(check.stderr).toBe('');
+    expect(check.stdout).toContain(`${canvasOut}: valid, 2 entries`);
+  });
 });
 
 describe('beat import celery on bad input', () => {

@@ -27,6 +27,7 @@ import type { MessageEnv, TaskMessage } from '../../src/celery/message.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { parseIsoInstant } from '../../src/celery/time.js';
 import { parseConfig } from '../../src/config/load.js';
+import { canvasPartId } from '../../src/celery/canvas.js';
 import { parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { resolveEntry } from '../../src/config/resolve.js';
 import type { OptionsInput, TaskRoutesInput } from '../../src/config/options-schema.js';
@@ -67,6 +68,8 @@ const deployment = (name: string, settings: { taskQueueMaxPriority?: number } = 
       name: `${P}${name}`,
       broker: { url: SHARED },
       state: { url: REDIS, prefix: `${P}state` },
+      // The workers' result backend: where a chord run's size is written (docs/canvas.md).
+      resultBackend: REDIS,
       taskDefaultQueue: BASE_QUEUES.taskDefaultQueue,
       ...settings,
     },
@@ -214,7 +217,62 @@ suite(
       return waitForResult(redis, due.message.id, workers);
     }
 
+    /** A due run of a canvas entry (docs/canvas.md), checked and resolved as `beat run` does. */
+    function renderCanvas(name: string, definition: Record<string, unknown>): DueRun {
+      const parsed = parseEntryDefinition({ schedule: 60, ...definition });
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+      const resolved = resolveEntry(name, parsed.entry, 'UTC');
+      const template = compileMessageTemplate(resolved, { ...config(), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
+      const now = Date.now();
+      return {
+        entry: resolved,
+        slotMs: now,
+        message: renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, now), slotMs: now, nowMs: now }),
+      };
+    }
+
     const messageCount = async (q: string): Promise<number> => (await (await admin.channel()).checkQueue(q)).messageCount;
+
+    it('runs a group of 10 and a chord of 5 as whole runs (several messages each, confirmed as one run), and a chord whose header holds a chain', async () => {
+      const on = { queue: `${P}default` };
+      const group = renderCanvas('amqp-group-run', {
+        group: Array.from({ length: 10 }, (_, i) => ({ task: 'tsbeat_test.add', args: [i, i] })),
+      });
+      // The entry's options go to every header message and to the body (Celery's chord.apply_async(**options)).
+      const chord = renderCanvas('amqp-chord-run', {
+        chord: { header: [1, 2, 3, 4, 5].map((n) => ({ task: 'tsbeat_test.mul', args: [n, 10] })), body: { task: 'tsbeat_test.tsum' } },
+        options: on,
+      });
+      const nested = renderCanvas('amqp-chord-chain-run', {
+        chord: {
+          header: [
+            {
+              chain: [
+                { task: 'tsbeat_test.add', args: [1, 2] },
+                { task: 'tsbeat_test.mul', args: [100], options: on },
+              ],
+            },
+            { task: 'tsbeat_test.add', args: [5, 5] },
+          ],
+          body: { task: 'tsbeat_test.tsum' },
+        },
+        options: on,
+      });
+      expect(await publisher.dispatch([group, chord, nested])).toEqual({
+        fenced: false,
+        outcomes: ['published', 'published', 'published'],
+      });
+      // Recorded once: the same slots again are stale, nothing sent twice.
+      expect(await publisher.dispatch([group, chord, nested])).toEqual({ fenced: false, outcomes: ['stale', 'stale', 'stale'] });
+      const members = await Promise.all(
+        Array.from({ length: 10 }, (_, j) => waitForResult(redis, canvasPartId(group.message.id, `group[${j}]`), workers)),
+      );
+      expect(members.map((m) => [m.status, m.result])).toEqual(Array.from({ length: 10 }, (_, i) => ['SUCCESS', 2 * i]));
+      const c = await waitForResult(redis, chord.message.id, workers);
+      expect([c.status, c.result]).toEqual(['SUCCESS', { sum: 150, values: [10, 20, 30, 40, 50] }]);
+      const n = await waitForResult(redis, nested.message.id, workers);
+      expect([n.status, n.result]).toEqual(['SUCCESS', { sum: 310, values: [300, 10] }]);
+    });
 
     it("round-trips args, kwargs and integer headers exactly (py-amqp reads amqplib's int16 tag as a string: 300 must not go as one)", async () => {
       const args = [9007199254740991, -5, 300, 0.5, true, null, '', [], {}, [[['deep']]], 'wörld ☃ 😀', 'x'.repeat(50_000)];
@@ -249,18 +307,7 @@ suite(
     it('runs a canvas: a 3-step chain in order, each step given the previous result; link_error applied with the failing id; a chord of 5 and a chain whose body gets the 6 results', async () => {
       // The worker sends the later steps to their own queue options (its default queue is Celery's "celery").
       const on = { queue: `${P}default` };
-      const canvas = (name: string, chain: unknown[], more: Record<string, unknown> = {}): DueRun => {
-        const parsed = parseEntryDefinition({ schedule: 60, chain, ...more });
-        if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-        const resolved = resolveEntry(name, parsed.entry, 'UTC');
-        const template = compileMessageTemplate(resolved, { ...config(), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
-        const now = Date.now();
-        return {
-          entry: resolved,
-          slotMs: now,
-          message: renderTaskMessage(template, { taskId: slotTaskId('amqp-test', name, now), slotMs: now, nowMs: now }),
-        };
-      };
+      const canvas = (name: string, chain: unknown[], more: Record<string, unknown> = {}): DueRun => renderCanvas(name, { chain, ...more });
       const ids = (due: DueRun): string[] => {
         const body = JSON.parse(due.message.body) as [unknown, unknown, { chain: { options: { task_id: string } }[] }];
         return [JSON.parse(due.message.headersJson).id as string, ...body[2].chain.map((s) => s.options.task_id).reverse()];

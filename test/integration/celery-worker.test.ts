@@ -11,7 +11,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src/celery/message.js';
+import { compileMessageTemplate, makeOrigin, renderTaskMessage, runMessages } from '../../src/celery/message.js';
 import type { MessageEnv } from '../../src/celery/message.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { canvasPartId } from '../../src/celery/canvas.js';
@@ -40,8 +40,8 @@ const PREFIX = 'tsbeat-pfx:';
 /** The deployment whose lock and fence the main publisher wins on the broker's Redis (DB 2). */
 const DEPLOYMENT = 'celery-test';
 /** A config of tsbeat publishing to `url` (the state and the fence on the broker's own Redis, as in production). */
-const deployment = (name: string, url: string, transportOptions: TransportOptionsInput = {}) =>
-  parseConfig({ name, broker: { url, transportOptions } }, 'celery-worker.test');
+const deployment = (name: string, url: string, transportOptions: TransportOptionsInput = {}, resultBackend?: string) =>
+  parseConfig({ name, broker: { url, transportOptions }, ...(resultBackend === undefined ? {} : { resultBackend }) }, 'celery-worker.test');
 /** What the config loader resolves for an entry, apart from the fields each test gives (entry() in render). */
 const RESOLVED = parseConfig({ beatSchedule: { shell: { task: 'tsbeat_test.record', schedule: 60 } } }, 'celery-worker.test')
   .entries[0] as ResolvedEntry;
@@ -73,7 +73,8 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     broker = new Redis(url(BROKER_DB));
     results = new Redis(url(RESULT_DB));
     await Promise.all([broker.flushdb(), results.flushdb(), new Redis(url(GOLDEN_DB)).flushdb()]);
-    publisher = await leadingPublisher(deployment(DEPLOYMENT, url(BROKER_DB)), logger);
+    // The result backend's Redis takes a chord run's size (docs/canvas.md).
+    publisher = await leadingPublisher(deployment(DEPLOYMENT, url(BROKER_DB), {}, url(RESULT_DB)), logger);
     const backend = url(RESULT_DB);
     [main, soft, prefixed] = await Promise.all([
       startWorker({
@@ -531,5 +532,76 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     const memberIds = Array.from({ length: 10 }, (_, j) => canvasPartId(group.message.id, `chain[1].group[${j}]`));
     const got = await Promise.all(memberIds.map((id) => waitForResult(results, id, workers()).then((m) => m.result)));
     expect(got).toEqual(Array.from({ length: 10 }, (_, i) => 2 * i));
+  });
+  it('publishes a group of 10 as the whole run in one fenced step, 10 messages a worker pool takes in parallel, none again on a replay', async () => {
+    const due = renderCanvas({
+      group: Array.from({ length: 10 }, (_, i) => ({ task: 'tsbeat_test.add', args: [i, i] })),
+      options: { queue: 'tsbeat-parallel' },
+    });
+    expect(await publisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+    // All 10 are on the queue at once, each its own message: no member waits for another.
+    expect(await broker.llen('tsbeat-parallel')).toBe(10);
+    expect(await publisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['stale'] });
+    expect(await broker.llen('tsbeat-parallel')).toBe(10);
+    extra.push(
+      ...(await Promise.all(
+        ['parallel-a', 'parallel-b'].map((name) =>
+          startWorker({ name, queues: ['tsbeat-parallel'], env: { broker: url(BROKER_DB), backend: url(RESULT_DB) } }),
+        ),
+      )),
+    );
+    const memberIds = Array.from({ length: 10 }, (_, j) => canvasPartId(due.message.id, `group[${j}]`));
+    const got = await Promise.all(memberIds.map((id) => waitForResult(results, id, workers()).then((m) => [m.status, m.result])));
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => ['SUCCESS', 2 * i]));
+  });
+
+  it("publishes a chord of 5 as the whole run: its size in the result backend first, then the body receives the 5 results under the run's id", async () => {
+    const due = renderCanvas({
+      chord: {
+        header: [1, 2, 3, 4, 5].map((n) => ({ task: 'tsbeat_test.mul', args: [n, 10] })),
+        body: { task: 'tsbeat_test.tsum' },
+      },
+    });
+    expect(runMessages(due.message)).toHaveLength(5);
+    expect(await publisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+    const r = await waitForResult(results, due.message.id, workers());
+    expect([r.status, r.result]).toEqual(['SUCCESS', { sum: 150, values: [10, 20, 30, 40, 50] }]);
+  });
+
+  it('publishes a chord whose header holds a chain as the whole run: the chain runs in order and its last result joins the body', async () => {
+    const due = renderCanvas({
+      chord: {
+        header: [
+          {
+            chain: [
+              { task: 'tsbeat_test.add', args: [1, 2] },
+              { task: 'tsbeat_test.mul', args: [100] },
+            ],
+          },
+          { task: 'tsbeat_test.add', args: [5, 5] },
+        ],
+        body: { task: 'tsbeat_test.tsum' },
+      },
+    });
+    expect(await publisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+    const r = await waitForResult(results, due.message.id, workers());
+    expect([r.status, r.result]).toEqual(['SUCCESS', { sum: 310, values: [300, 10] }]);
+    const first = await waitForResult(results, canvasPartId(due.message.id, 'header[0].chain[0]'), workers());
+    expect([first.status, first.result]).toEqual(['SUCCESS', 3]);
+  });
+
+  it('refuses a chord run alone where no result backend would take its size (its body would never fire), and publishes the others', async () => {
+    const bare = await leadingPublisher(deployment(`${DEPLOYMENT}-bare`, url(BROKER_DB)), logger);
+    try {
+      const chord = renderCanvas({ chord: { header: [{ task: 'tsbeat_test.add', args: [1, 1] }], body: { task: 'tsbeat_test.tsum' } } });
+      const plain = renderCanvas({ group: [{ task: 'tsbeat_test.add', args: [2, 2] }] });
+      const result = await bare.dispatch([chord, plain]);
+      expect(result).toMatchObject({ fenced: false, outcomes: ['refused', 'published'] });
+      expect((result as { refusals?: ReadonlyMap<number, string> }).refusals?.get(0)).toMatch(/a chord run needs a Redis result backend/);
+      const member = await waitForResult(results, canvasPartId(plain.message.id, 'group[0]'), workers());
+      expect([member.status, member.result]).toEqual(['SUCCESS', 4]);
+    } finally {
+      await bare.close();
+    }
   });
 });

@@ -9,8 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { RedisStateStore } from '../../src/redis/state-store.js';
-import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, pidOfInstance, sleep, waitUntil } from '../support/beat-process.js';
-import type { BeatProcess } from '../support/beat-process.js';
+import { BeatFleet, FAST_LOCK, TempDir, currentLeader, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
 import { byEntry, checkSlots, readQueue } from '../support/beat-queue.js';
 
 const DB = 8;
@@ -43,17 +42,6 @@ afterAll(async () => {
   dir.remove();
 });
 
-/** The replica that leads now: alive, last leadership event an acquisition, and named by the leader hash. */
-async function currentLeader(): Promise<BeatProcess | undefined> {
-  const info = (await redis.hgetall(schedulerKeys('tsbeat', NAME).leader)) as { instance?: string };
-  const p = info.instance === undefined ? undefined : fleet.byPid(pidOfInstance(info.instance));
-  if (p === undefined || !p.alive) return undefined;
-  const last = [...p.logs]
-    .reverse()
-    .find((l) => l.event?.startsWith('beat.lock.') && l.event !== 'beat.lock.renew_failed' && l.event !== 'beat.lock.handover');
-  return last?.event === 'beat.lock.acquired' ? p : undefined;
-}
-
 describe('exactly once under repeated leader SIGKILL', () => {
   it(
     'publishes every slot of every entry exactly once while the leader is SIGKILLed twenty times within two minutes (catchUp "all")',
@@ -74,7 +62,12 @@ describe('exactly once under repeated leader SIGKILL', () => {
       const failovers: number[] = [];
       let kills = 0;
       while (kills < KILLS && Date.now() - started < CHAOS_MS) {
-        const leader = await waitUntil('a leader', currentLeader, 15_000, () => fleet.dump());
+        const leader = await waitUntil(
+          'a leader',
+          () => currentLeader(redis, fleet, NAME),
+          15_000,
+          () => fleet.dump(),
+        );
         const ledAt = leader.logs.length;
         // Let it publish, then kill it at a random moment: often in the middle of a publish.
         await leader.waitForLog('a publish', (l) => l.event === 'beat.fire', 5000, ledAt - 1).catch(() => undefined);
@@ -97,7 +90,12 @@ describe('exactly once under repeated leader SIGKILL', () => {
       }
 
       // Let the last leader catch up, then stop everyone cleanly.
-      await waitUntil('a leader at the end', currentLeader, 15_000, () => fleet.dump());
+      await waitUntil(
+        'a leader at the end',
+        () => currentLeader(redis, fleet, NAME),
+        15_000,
+        () => fleet.dump(),
+      );
       await sleep(2500);
       const stoppedAt = Date.now();
       const running = fleet.alive();

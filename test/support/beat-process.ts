@@ -9,6 +9,8 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { schedulerKeys } from '../../src/redis/keys.js';
 import { builtCli, repoRoot } from './cli.js';
 
 /** One pino line of a beat process. */
@@ -297,4 +299,18 @@ export function fastSourcesYaml(name: string, brokerUrl: string, sources: string
 export function pidOfInstance(instance: string): number {
   const parts = instance.split(':');
   return Number(parts[parts.length - 2]);
+}
+
+/**
+ * The replica of `fleet` that leads deployment `name` now: alive, its last leadership event an
+ * acquisition, and named by the leader hash (in `redis`, the state's).
+ */
+export async function currentLeader(redis: Redis, fleet: BeatFleet, name: string): Promise<BeatProcess | undefined> {
+  const info = (await redis.hgetall(schedulerKeys('tsbeat', name).leader)) as { instance?: string };
+  const p = info.instance === undefined ? undefined : fleet.byPid(pidOfInstance(info.instance));
+  if (p === undefined || !p.alive) return undefined;
+  const last = [...p.logs]
+    .reverse()
+    .find((l) => l.event?.startsWith('beat.lock.') && l.event !== 'beat.lock.renew_failed' && l.event !== 'beat.lock.handover');
+  return last?.event === 'beat.lock.acquired' ? p : undefined;
 }

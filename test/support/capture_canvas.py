@@ -5,8 +5,12 @@ result backend DB (REDIS_URL, BACKEND_URL); every part's id is fixed with task_i
 the fixture pins the wiring (which id goes where), not fresh uuids.
   /usr/bin/python3 test/support/capture_canvas.py > test/fixtures/celery-canvas-5.2.json
   PYTHONPATH=/var/tmp/celery-next/usr/lib/python3/dist-packages python3 test/support/capture_canvas.py > test/fixtures/celery-canvas-5.5.json
+With the argument `amqp`, the same canvases' messages as a RabbitMQ broker (AMQP_URL, its queue
+"celery" deleted first: no worker may read it) receives them: headers, properties and body as basic.get reads them
+(test/fixtures/celery-canvas-amqp-<generation>.json):
+  AMQP_URL=amqp://guest:guest@127.0.0.1:5672// python3 test/support/capture_canvas.py amqp > test/fixtures/celery-canvas-amqp-5.2.json
 """
-import base64, json, os, redis, celery
+import base64, json, os, sys, time, redis, celery
 from celery import Celery, chain, group, chord, signature
 
 BROKER = os.environ.get('REDIS_URL', 'redis://127.0.0.1:6379/13')
@@ -32,6 +36,41 @@ def cases():
     yield 'chain-chord-chain-header', lambda: chain(s('t.add', 1, 1), chord([chain(s('t.add', 2, 2), s('t.mul', 3), app=app), s('t.add', 4, 4)], s('t.tsum'), app=app), app=app).apply_async()
     yield 'chain-chord-middle', lambda: chain(s('t.add', 1, 1), chord([s('t.add', 2, 2), s('t.add', 3, 3)], s('t.tsum'), app=app), s('t.mul', 2), app=app).apply_async()
     yield 'chain-chord', lambda: chain(s('t.add', 1, 1), chord([s('t.add', 2, 2), s('t.add', 3, 3)], s('t.tsum'), app=app), app=app).apply_async()
+
+# The canvases whose messages all go to the default queue "celery".
+AMQP_CASES = ('chain3', 'chain-links', 'link', 'group3', 'group-chain', 'chord3', 'chord-chain-header', 'chain-chord')
+
+def capture_amqp():
+    global app
+    app = Celery('capture', broker=os.environ.get('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672//'), backend=BACKEND)
+    app.conf.update(enable_utc=True, result_expires=None)
+    out = {'celery': celery.__version__, 'cases': {}}
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        # Declared again as Celery declares it; each case's messages are drained below.
+        channel.queue_delete('celery')
+        app.amqp.queues['celery'](channel).declare()
+        for name, run in cases():
+            if name not in AMQP_CASES:
+                continue
+            rb.flushdb()
+            res = run()
+            # Published on another connection without confirms: let them all arrive before draining.
+            time.sleep(1)
+            msgs = []
+            while True:
+                m = channel.basic_get('celery', no_ack=True)
+                if m is None:
+                    break
+                props = {k: m.properties.get(k) for k in ('content_type', 'content_encoding', 'delivery_mode', 'priority', 'correlation_id', 'reply_to', 'expiration')}
+                msgs.append({'headers': m.headers, 'properties': props, 'body': json.loads(m.body)})
+            backend = {k.decode(): rb.get(k).decode() for k in rb.keys('*') if rb.type(k) == b'string'}
+            out['cases'][name] = {'result': str(res.id), 'messages': msgs, 'backend': backend}
+    print(json.dumps(out, indent=1, sort_keys=False))
+
+if sys.argv[1:] == ['amqp']:
+    capture_amqp()
+    sys.exit(0)
 
 out = {'celery': celery.__version__, 'cases': {}}
 for name, run in cases():

@@ -19,6 +19,8 @@
 /** One at a time. */
 export const ALONE: readonly string[] = [
   'test/integration/amqp-worker.test.ts',
+  // Three replicas, the leader killed eight times: as run-exactly-once, for group and chord runs.
+  'test/integration/canvas-failover.test.ts',
   // A burst of 20,000 from two processes, the leader killed at a moment the burst decides: CPU-heavy.
   'test/integration/burst-failover.test.ts',
   // Its RabbitMQ case counts one beat.entry.failing per change of reason; with two other files

@@ -6,16 +6,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
+import { compileMessageTemplate, renderTaskMessage, runMessages } from '../../src/celery/message.js';
 import type { TaskMessage } from '../../src/celery/message.js';
 import { parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { resolveEntry } from '../../src/config/resolve.js';
 import { uuidV5 } from '../../src/celery/task-id.js';
+import { amqpDelivery } from '../../src/amqp/message.js';
 import { ENV, config } from '../support/messages.js';
 
 interface Captured {
   readonly celery: string;
-  readonly cases: Record<string, { result: string; messages: { list: string; envelope: Envelope }[] }>;
+  readonly cases: Record<string, { result: string; messages: { list: string; envelope: Envelope }[]; backend?: Record<string, string> }>;
 }
 interface Envelope {
   body: [unknown[], Record<string, unknown>, { chain: { options: { task_id: string } }[] | null }];
@@ -208,6 +209,192 @@ describe.each(FIXTURES)('a canvas is published as Celery $celery publishes it', 
   });
 });
 
+/** The same group and chord runs as capture_canvas.py publishes with `group(...)` / `chord(...).apply_async()`. */
+const GROUP_RUNS: Record<string, unknown> = {
+  group3: { group: [0, 1, 2].map((i) => ({ task: 't.add', args: [i, i] })) },
+  'group-chain': {
+    group: [
+      {
+        chain: [
+          { task: 't.add', args: [1, 1] },
+          { task: 't.mul', args: [2] },
+        ],
+      },
+      { task: 't.add', args: [2, 2] },
+    ],
+  },
+  chord3: { chord: { header: [0, 1, 2].map((i) => ({ task: 't.add', args: [i, i] })), body: { task: 't.tsum' } } },
+  'chord-chain-header': {
+    chord: {
+      header: [
+        {
+          chain: [
+            { task: 't.add', args: [1, 1] },
+            { task: 't.mul', args: [2] },
+          ],
+        },
+        { task: 't.add', args: [2, 2] },
+      ],
+      body: { task: 't.tsum' },
+    },
+  },
+};
+
+function renderRun(definition: unknown, taskId = RUN_ID): TaskMessage {
+  const parsed = parseEntryDefinition({ schedule: 60, ...(definition as object) });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+  return renderTaskMessage(compileMessageTemplate(resolveEntry('run', parsed.entry, 'UTC'), config(), ENV), {
+    taskId,
+    slotMs: 0,
+    nowMs: Date.parse('2026-11-25T06:00:00Z'),
+  });
+}
+
+const envelopeOf = (m: TaskMessage): Envelope => ({
+  body: JSON.parse(m.body) as Envelope['body'],
+  headers: JSON.parse(m.headersJson) as Record<string, unknown>,
+  properties: { ...m.properties },
+});
+
+/**
+ * Celery 5.2 leaves out a plain group member's `group_index` (the header null, a chain member's
+ * frozen last task without the key); 5.5 writes it, and so do we (5.2 workers read it only in a chord).
+ */
+function groupIndexAs55(e: Envelope, index: number, inChord: boolean): Envelope {
+  if (inChord) return e;
+  const copy = JSON.parse(JSON.stringify(e)) as Envelope;
+  if (copy.headers.group !== null) copy.headers.group_index = index;
+  const last = copy.body[2].chain?.[0]?.options as Record<string, unknown> | undefined;
+  if (last !== undefined && 'group_id' in last && !('group_index' in last)) last.group_index = index;
+  return copy;
+}
+
+/**
+ * One id map over a whole run (the group's, the body's and every member's), Python's to ours, checked
+ * to be one for one with the run's result id on ours: what turns a captured value into what we must send.
+ */
+function runIdSwap(python: readonly Envelope[], ours: readonly Envelope[], result: string): (v: unknown) => unknown {
+  const pythonIds = python.flatMap((e) => [...ids(e), e.headers.group]);
+  const ourIds = ours.flatMap((e) => [...ids(e), e.headers.group]);
+  const pairs = new Map<unknown, unknown>(pythonIds.map((id, i) => [id, ourIds[i]]));
+  expect(new Set(pairs.values()).size).toBe(new Set(ourIds).size);
+  expect(pairs.get(result)).toBe(RUN_ID);
+  pairs.set(python[0]?.properties.reply_to, ENV.replyTo);
+  pairs.delete(null);
+  return (v) => JSON.parse(JSON.stringify(v), (_k, x: unknown) => (typeof x === 'string' && pairs.has(x) ? pairs.get(x) : x));
+}
+
+describe.each(FIXTURES)('a group or chord run is published as Celery $celery publishes it', (fixture) => {
+  it.each(Object.keys(GROUP_RUNS))('%s: the same messages in the same order, ids wired alike', (name) => {
+    const captured = fixture.cases[name];
+    if (captured === undefined) throw new Error(`no capture of ${name}`);
+    const message = renderRun(GROUP_RUNS[name]);
+    const all = runMessages(message);
+    expect(all).toHaveLength(captured.messages.length);
+    const ours = all.map(envelopeOf);
+    const python = captured.messages.map((m, j) => groupIndexAs55(m.envelope, j, name.startsWith('chord')));
+    // One id map over the whole run: the group's, the body's and every member's.
+    const swap = runIdSwap(python, ours, captured.result);
+    python.forEach((expected, j) => {
+      const got = ours[j] as Envelope;
+      const want = swap(expected) as Envelope;
+      expect(got.body).toEqual(asCelery55(want.body));
+      for (const [key, value] of Object.entries(want.headers)) {
+        if (key === 'origin' || TIMES.has(key)) continue;
+        expect([j, key, got.headers[key]]).toEqual([j, key, value]);
+      }
+      expect(Object.keys(got.headers).filter((k) => !(k in want.headers) && !OURS_ONLY.has(k))).toEqual([]);
+      expect(got.properties.correlation_id).toBe(want.properties.correlation_id);
+      expect(all[j]?.destination.routingKey).toBe((want.properties.delivery_info as { routing_key: string }).routing_key);
+    });
+    // A chord writes its size under the header group's id, as set_chord_size does.
+    const sizes = Object.entries(captured.backend ?? {}).map(([key, size]) => [
+      swap(key.replace(/^celery-taskset-meta-|\.s$/g, '')),
+      Number(size),
+    ]);
+    expect(message.chordSize === undefined ? [] : [[message.chordSize.groupId, message.chordSize.size]]).toEqual(sizes);
+  });
+});
+
+interface AmqpCaptured {
+  readonly celery: string;
+  readonly cases: Record<
+    string,
+    { result: string; messages: { headers: Record<string, unknown>; properties: Record<string, unknown>; body: unknown }[] }
+  >;
+}
+const AMQP_FIXTURES: AmqpCaptured[] = ['5.2', '5.5'].map(
+  (v) => JSON.parse(readFileSync(`test/fixtures/celery-canvas-amqp-${v}.json`, 'utf8')) as AmqpCaptured,
+);
+
+describe.each(AMQP_FIXTURES)('over RabbitMQ, a canvas run is published as Celery $celery publishes it', (fixture) => {
+  it.each(Object.keys(fixture.cases))('%s: the same messages, AMQP properties and headers, ids wired alike', (name) => {
+    const captured = fixture.cases[name];
+    const definition = ENTRIES[name] ?? GROUP_RUNS[name];
+    if (captured === undefined || definition === undefined) throw new Error(`no entry for ${name}`);
+    const all = runMessages(renderRun(definition));
+    expect(all).toHaveLength(captured.messages.length);
+    const deliveries = all.map((message) => amqpDelivery(message));
+    const ours: Envelope[] = deliveries.map((d, j) => ({
+      body: JSON.parse(d.content.toString('utf8')) as Envelope['body'],
+      headers: JSON.parse((all[j] as TaskMessage).headersJson) as Record<string, unknown>,
+      properties: {},
+    }));
+    // RabbitMQ's arrival order of a group's members is not one Celery fixes (5.2 once delivered a
+    // chain member after the member it precedes): each captured message is matched to ours by its task
+    // and arguments, and its group_index then checked like every other header.
+    const key = (task: unknown, body: unknown): string => JSON.stringify([task, (body as unknown[])[0], (body as unknown[])[1]]);
+    const byKey = new Map(captured.messages.map((m) => [key(m.headers.task, m.body), m]));
+    const python: Envelope[] = ours.map((e, j) => {
+      const m = byKey.get(key(e.headers.task, e.body));
+      if (m === undefined) throw new Error(`no captured message like our ${j}: ${key(e.headers.task, e.body)}`);
+      return groupIndexAs55(
+        { body: m.body as Envelope['body'], headers: m.headers, properties: m.properties },
+        j,
+        !name.startsWith('group'),
+      );
+    });
+    const swap = runIdSwap(python, ours, captured.result);
+    python.forEach((expected, j) => {
+      const want = swap(expected) as Envelope;
+      const got = ours[j] as Envelope;
+      const p = (deliveries[j] as (typeof deliveries)[number]).properties;
+      expect(got.body).toEqual(asCelery55(want.body));
+      for (const [key, value] of Object.entries(want.headers)) {
+        if (key === 'origin' || TIMES.has(key)) continue;
+        expect([j, key, got.headers[key]]).toEqual([j, key, value]);
+      }
+      expect(Object.keys(got.headers).filter((k) => !(k in want.headers) && !OURS_ONLY.has(k))).toEqual([]);
+      expect({
+        content_type: p.contentType,
+        content_encoding: p.contentEncoding,
+        delivery_mode: p.deliveryMode,
+        priority: p.priority,
+        correlation_id: p.correlationId,
+        reply_to: p.replyTo,
+        expiration: p.expiration ?? null,
+      }).toEqual(want.properties);
+    });
+  });
+});
+
+describe('group and chord run ids', () => {
+  it('a replay carries the same ids in every message, and another slot other ones', () => {
+    const run = GROUP_RUNS['chord-chain-header'];
+    const a = runMessages(renderRun(run)).map((m) => m.body + m.headersJson);
+    const b = runMessages(renderRun(run)).map((m) => m.body + m.headersJson);
+    expect(a).toEqual(b);
+    const other = runMessages(renderRun(run, uuidV5(RUN_ID, 'other')));
+    expect(other.map((m) => JSON.parse(m.headersJson).id)).not.toEqual(
+      runMessages(renderRun(run)).map((m) => JSON.parse(m.headersJson).id),
+    );
+    expect(runMessages(renderRun(run)).map((m) => (JSON.parse(m.headersJson) as { id: string }).id)).toEqual([
+      uuidV5(RUN_ID, 'header[0].chain[0]'),
+      uuidV5(RUN_ID, 'header[1]'),
+    ]);
+  });
+});
+
 describe('canvas ids', () => {
   it('a replay of the same run carries the same ids throughout, and another run other ones', () => {
     const a = render('chain3');
@@ -254,15 +441,26 @@ describe('canvas config', () => {
     );
   });
 
-  it('wants a task or a chain, not both nor neither', () => {
+  it('wants one of task, chain, group and chord, not two nor none', () => {
     expect(problems({})).toEqual(['task: task is required: the registered name of a Celery task, such as "proj.tasks.add"']);
     expect(problems({ task: 'a', chain: [{ task: 'b' }] })).toEqual([
-      'chain: give either task or chain, not both: a chain names its tasks in its signatures',
+      'chain: give one of task, chain, group or chord, not task and chain: a canvas names its tasks in its signatures',
+    ]);
+    expect(problems({ group: [{ task: 'a' }], chord: { header: [{ task: 'b' }], body: { task: 'c' } } })).toEqual([
+      'chord: give one of task, chain, group or chord, not group and chord: a canvas names its tasks in its signatures',
+    ]);
+    expect(problems({ group: [] })).toEqual(['group: group must not be empty']);
+    expect(problems({ chord: { header: [{ task: 'a' }], body: { args: [] } } })).toEqual([
+      'chord.body.task: task is required: the registered name of a Celery task, such as "proj.tasks.add"',
+    ]);
+    expect(problems({ group: [{ task: 'a' }], link: [{ task: 'l' }] })[0]).toMatch(/^link: an entry's link cannot go with/);
+    expect(problems({ group: Array.from({ length: 101 }, () => ({ task: 'a' })) })).toEqual([
+      'group[100]: a canvas holds at most 100 signatures, callbacks included',
     ]);
     expect(problems({ chain: [] })).toEqual(['chain: chain must hold at least one signature']);
   });
 
-  it('takes a group only last and a chord only after the first step, and no entry-wide callback beside them', () => {
+  it('takes a group only last and a chord only after the first step of a chain, and no entry-wide callback beside them', () => {
     const chord = { chord: { header: [{ task: 'a' }], body: { task: 'b' } } };
     expect(problems({ chain: [chord] })[0]).toMatch(/^chain\[0\]: the first step of a chain must be a signature/);
     expect(problems({ chain: [{ task: 'a' }, { group: [{ task: 'b' }] }, { task: 'c' }] })[0]).toMatch(

@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
+import { compileMessageTemplate, renderTaskMessage, runMessages } from '../../src/celery/message.js';
+import { parseEntryDefinition } from '../../src/config/entry-definition.js';
+import { resolveEntry } from '../../src/config/resolve.js';
 import type { TaskMessage } from '../../src/celery/message.js';
 import type { OptionsInput, TaskRoutesInput } from '../../src/config/options-schema.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -107,6 +109,23 @@ describe('SQS messages', () => {
     expect(own).toMatchObject({ sqsQueue: 'jobs.fifo', groupId: 'sqs-entry', deduplicationId: '0d5a0f8e-7c3b-5b1e-9d55-2b9f1c0a9e11' });
     expect(named).toMatchObject({ groupId: 'tenant-7' });
     expect(defaultGroupId('nightly report (EU)')).toMatch(/^tsbeat-[0-9a-f]{40}$/);
+  });
+
+  it("on FIFO queues deduplicate a group run's messages each by its own id (one dedup id for all would drop all but the first)", () => {
+    const parsed = parseEntryDefinition({
+      schedule: 60,
+      group: [1, 2, 3].map((i) => ({ task: 'proj.part', args: [i] })),
+      options: { queue: 'jobs.fifo' },
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    const run = renderTaskMessage(compileMessageTemplate(resolveEntry('fifo-group', parsed.entry, 'UTC'), config(), ENV), {
+      taskId: '0d5a0f8e-7c3b-5b1e-9d55-2b9f1c0a9e11',
+      slotMs: 1_800_000_000_000,
+      nowMs: 1_800_000_000_000,
+    });
+    const planned = planSqsPublish(runMessages(run), settings, () => 't').messages;
+    expect(planned.map((m) => m.deduplicationId)).toEqual(runMessages(run).map((m) => (JSON.parse(m.headersJson) as { id: string }).id));
+    expect(new Set(planned.map((m) => m.deduplicationId)).size).toBe(3);
   });
 
   it('name the problem of a queue outside predefined_queues, and of a route through a named exchange', () => {
