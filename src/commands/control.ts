@@ -24,7 +24,7 @@ import { findRuntime, readControlView, throwFailures } from './runtime-view.js';
 import { renderTable } from './table.js';
 import { narrowStatusLines } from './status-narrow.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { keepsRunHistory } from '../config/resolve.js';
+import { keepsRunHistory } from '../config/outcome-sources.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
 import { labelsText } from '../core/labels.js';

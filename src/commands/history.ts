@@ -16,7 +16,7 @@ import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
 import { renderTable } from './table.js';
-import { keepsRunHistory } from '../config/resolve.js';
+import { keepsRunHistory } from '../config/outcome-sources.js';
 
 export const historySpec = leaf({
   name: 'history',

@@ -12,7 +12,6 @@ import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType
 import type { ScheduleDraft } from './schedule-schema.js';
 import type { ExchangeType } from './options-schema.js';
 import { compileRoutes } from './routes.js';
-import { brokerKindIfKnown } from './broker-kinds.js';
 import { isSignature } from './canvas-schema.js';
 import type { CanvasParts, ParsedMember, ParsedStep } from './canvas-schema.js';
 import type { DjangoSourceSettings } from './django-source-schema.js';
@@ -188,23 +187,6 @@ export function consumerCheckOf(config: Pick<ResolvedConfig, 'consumers'>): Cons
  */
 export function followsOutcomes(config: Pick<ResolvedConfig, 'resultBackend' | 'taskEvents'>): boolean {
   return config.resultBackend !== undefined || config.taskEvents === true;
-}
-
-/**
- * Task events read by default: `taskEvents` unset, no result backend, and a broker that carries
- * them (kombu's SQS transport has no fanout). The leader then follows runs by the events the
- * workers send, without counting on them: a run no event tells of is given up as `unknown`, saying
- * that the workers may send none (docs/outcomes.md, "Task events by default").
- */
-export function taskEventsByDefault(config: Pick<ResolvedConfig, 'resultBackend' | 'taskEvents' | 'broker'>): boolean {
-  return (
-    config.taskEvents === undefined && config.resultBackend === undefined && brokerKindIfKnown(config.broker.url)?.remoteControl === true
-  );
-}
-
-/** Whether the leader keeps run histories: it follows outcomes, or reads task events by default. */
-export function keepsRunHistory(config: Pick<ResolvedConfig, 'resultBackend' | 'taskEvents' | 'broker'>): boolean {
-  return followsOutcomes(config) || taskEventsByDefault(config);
 }
 
 export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: string): Schedule {

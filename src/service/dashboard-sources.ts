@@ -9,7 +9,7 @@ import { ENV } from '../base/env.js';
 import { VERSION } from '../base/version.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
-import { keepsRunHistory } from '../config/resolve.js';
+import { keepsRunHistory } from '../config/outcome-sources.js';
 import { buildStatus, lastRunBy, nextRunMs } from '../control/status.js';
 import { chunksOf, yieldToLoop } from '../base/chunks.js';
 import { DEFAULTS } from '../base/defaults.js';

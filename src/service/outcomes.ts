@@ -7,7 +7,8 @@
  * Redis, and the tracker.
  */
 import type { Redis } from 'ioredis';
-import { followsOutcomes, keepsRunHistory, taskEventsByDefault } from '../config/resolve.js';
+import { followsOutcomes } from '../config/resolve.js';
+import { keepsRunHistory, taskEventsByDefault } from '../config/outcome-sources.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { EVENTS } from '../base/log-events.js';
 import { DEFAULTS } from '../base/defaults.js';

@@ -20,7 +20,7 @@ import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { warningsOf } from './deployment-watch.js';
 import type { DeploymentWatch } from './deployment-watch.js';
 import type { Supervisor } from './supervisor.js';
-import { keepsRunHistory } from '../config/resolve.js';
+import { keepsRunHistory } from '../config/outcome-sources.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 
 export interface ProbeSources {

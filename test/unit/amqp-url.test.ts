@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { BeatError, ConfigError, ErrorCode } from '../../src/base/errors.js';
 import { silentLogger } from '../../src/base/log.js';
 import { AmqpDispatcher } from '../../src/publish/amqp-dispatcher.js';
-import { createPublishing } from '../../src/publish/brokers.js';
+import { brokerWiring } from '../../src/publish/brokers.js';
 import { stateUrlFor } from '../../src/config/broker-kinds.js';
 import type { Publishing } from '../../src/publish/publishing.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
@@ -24,14 +24,10 @@ function failure(run: () => unknown): BeatError {
   throw new Error('expected a BeatError');
 }
 
-/** `beat run`'s publishing for a broker URL, with a state client that never connects. */
+/** The publishing the broker registry builds for a broker URL (before createPublishing wraps it for chord runs), with a state client that never connects. */
 function publishingFor(url: string): Publishing {
-  return createPublishing(
-    parseConfig({ broker: { url } }, 't'),
-    schedulerKeys('tsbeat', 't'),
-    silentLogger,
-    new Redis({ lazyConnect: true }),
-  );
+  const config = parseConfig({ broker: { url } }, 't');
+  return brokerWiring(config).publishing(config, schedulerKeys('tsbeat', 't'), silentLogger, new Redis({ lazyConnect: true }));
 }
 
 const one = (url: string): AmqpEndpoint => {

@@ -7,7 +7,7 @@ import { problemsOf } from '../support/config-problems.js';
 import { BeatError, ErrorCode } from '../../src/base/errors.js';
 import { silentLogger } from '../../src/base/log.js';
 import { AmqpDispatcher } from '../../src/publish/amqp-dispatcher.js';
-import { createPublishing } from '../../src/publish/brokers.js';
+import { brokerWiring } from '../../src/publish/brokers.js';
 import { RedisFencedDispatcher } from '../../src/publish/redis-fenced-dispatcher.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 
@@ -251,8 +251,11 @@ describe('refusals: each message names the URL with its password masked', () => 
 
   it('publishes a Redis URL through the fenced dispatcher, and hands an AMQP URL to the AMQP one (amqp-url.test.ts covers it)', async () => {
     const state = new Redis({ lazyConnect: true });
-    const publishingFor = (url: string) =>
-      createPublishing(parseConfig({ broker: { url } }, 't'), schedulerKeys('tsbeat', 't'), silentLogger, state);
+    // The registry's publishing of each kind (createPublishing wraps it for chord runs).
+    const publishingFor = (url: string) => {
+      const config = parseConfig({ broker: { url } }, 't');
+      return brokerWiring(config).publishing(config, schedulerKeys('tsbeat', 't'), silentLogger, state);
+    };
     const redis = publishingFor('redis://:SECRET@cache:6379/2');
     const amqp = publishingFor('amqp://guest:SECRET@rabbit//');
     expect(redis.dispatcher).toBeInstanceOf(RedisFencedDispatcher);
