@@ -23,6 +23,11 @@ export const CONFIG_DEFAULTS = {
    */
   entryMaxEntries: 100_000,
   entryMaxStoreBytes: 32 * 1024 * 1024,
+  /**
+   * Most labels one entry carries. Each is copied into the entry's status row, its listing and (for
+   * the keys `metricsLabelKeys` names) its series, so their number is bounded as their length is.
+   */
+  entryLabelsMax: 32,
   /** The longest entry name, in characters. */
   entryNameMax: 200,
   /**

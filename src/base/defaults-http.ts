@@ -11,6 +11,11 @@ export const HTTP_DEFAULTS = {
    */
   metricsMaxEntries: 10_000,
   /**
+   * Most label keys `metricsLabelKeys` may name: each becomes a label of tsbeat_entry_labels, and a
+   * label's values multiply its series, so the count is kept small.
+   */
+  metricsLabelKeysMax: 10,
+  /**
    * Resolution of the event-loop lag metrics (nodejs_eventloop_lag_*). prom-client's 10 ms default
    * wakes the process 100 times a second: about half of an idle scheduler's CPU (bench: idle).
    * Lag that matters to a scheduler is milliseconds to seconds long and still shows at 100 ms.

@@ -45,6 +45,12 @@ export const ErrorCode = {
   BrokerRefused: 'BROKER_REFUSED',
   /** A command named an entry that the config does not have. */
   UnknownEntry: 'UNKNOWN_ENTRY',
+  /**
+   * A bulk action's label selector (`-l`, the API's `selector`) selects no entry: nothing was done.
+   * Exit code 1 (the labels, not the command, may be what must change), HTTP 409 (the request is
+   * well formed; the deployment holds nothing it applies to).
+   */
+  NothingSelected: 'NOTHING_SELECTED',
   /** What `beat import` reads cannot be read: a missing file, a bad line, an app that does not import. Exit code 2. */
   ImportInput: 'IMPORT_INPUT',
   /** An instant outside the years 0001-9999, which an ISO-8601 date (and Python's datetime) cannot hold. */
@@ -126,6 +132,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   REDIS_GARBLED: { exit: 1, http: 503 },
   BROKER_REFUSED: { exit: 2, http: 503 },
   UNKNOWN_ENTRY: { exit: 2, http: 404 },
+  NOTHING_SELECTED: { exit: 1, http: 409 },
   IMPORT_INPUT: { exit: 2, http: 500 },
   INSTANT_OUT_OF_RANGE: { exit: 1, http: 500 },
   ENTRY_INVALID: { exit: 2, http: 400 },

@@ -56,7 +56,11 @@ async function auditCommand(
     const lines: string[] = [];
     for (const event of events) {
       const task = event.taskId === undefined ? '' : ` (task id ${terminalField(event.taskId)})`;
-      lines.push(`${event.at}  ${terminalField(event.who)}  ${event.action} ${terminalField(event.entry)}${task}`);
+      const what =
+        event.selector === undefined
+          ? terminalField(event.entry)
+          : `-l ${terminalField(event.selector)}: ${event.entries?.length ?? 0} entries: ${terminalField((event.entries ?? []).join(', '))}`;
+      lines.push(`${event.at}  ${terminalField(event.who)}  ${event.action} ${what}${task}`);
       for (const change of event.changes) lines.push(`    ${terminalField(changeText(change))}`);
       if (event.note !== undefined) lines.push(`    note: ${terminalField(event.note)}`);
     }

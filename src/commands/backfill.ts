@@ -3,6 +3,10 @@
  * range that was never published, through the leader (runtime/backfill-work.ts, lua/backfill-fenced.lua),
  * and reports what it published and skipped. `--dry-run` lists the slots without Redis writes.
  */
+import { nothingSelected, oneOrSelected, selectEntries, selectorArg, selectorOption } from './selector-args.js';
+import type { LabelSelector } from '../core/label-selector.js';
+import type { BrokerOverride } from '../config/connections.js';
+import type { BackfillRequest } from '../ports/control.js';
 import { randomUUID } from 'node:crypto';
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
@@ -31,7 +35,7 @@ import type { Io } from './io.js';
 
 export const backfillSpec = leaf({
   name: 'backfill',
-  positionals: { usage: 'ENTRY', most: 1 },
+  positionals: { usage: '[ENTRY]', most: 1 },
   about: `Publishes every slot of ENTRY's schedule from --from to --to (both included) that was never
 published, through the leader's fenced path, each with the task id its schedule gives that slot.
 ENTRY is the config file's or a runtime entry (the store's, RedBeat's or a django row).
@@ -56,6 +60,10 @@ On RabbitMQ and SQS a step is recorded once the broker confirms its messages: a 
 was lost (or whose leader died before recording it) goes out again, with the same task id.
 Waits until the leader is done, with a progress line on a terminal.
 Exit 2 for bad input (an unknown entry, --to before --from, a range over --limit, not ISO).
+With -l instead of ENTRY, the range of every entry the selector selects: each is planned and
+checked before any is requested (one that cannot be refuses them all, exit 2), the requests are
+queued in one MULTI with one audit event (the selector, the range and every entry), and each is
+reported as it finishes; a selector that selects nothing exits 1.
 `,
   options: {
     ...redisOptions,
@@ -97,6 +105,7 @@ Exit 2 for bad input (an unknown entry, --to before --from, a range over --limit
         request is withdrawn (what was published stays published)`,
     },
     json: { type: 'boolean', help: 'print the result (or the --dry-run slots) as JSON' },
+    ...selectorOption,
   },
   run: (args, io) => backfillCommand(args.values, args.positionals, io),
 });
@@ -113,6 +122,7 @@ type BackfillValues = {
   overlap?: string;
   timeout?: string;
   json?: boolean;
+  selector?: string;
 };
 
 async function backfillCommand(values: BackfillValues, positionals: readonly string[], io: Io): Promise<ExitCode> {
@@ -121,9 +131,12 @@ async function backfillCommand(values: BackfillValues, positionals: readonly str
     values.timeout === undefined
       ? DEFAULTS.backfillTimeoutS
       : parseCount('backfill', '--timeout', values.timeout, 1, DEFAULTS.backfillTimeoutMaxS);
+  const selector = selectorArg('backfill', values.selector);
+  oneOrSelected('backfill', positionals[0], selector);
   const django = djangoOverride(io, undefined);
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
+    if (selector !== undefined) return await backfillSelected(control, selector, input, timeoutS, values, io, django);
     const entry = await requireControlEntry('backfill', control, positionals[0], django);
     const { plan, policy } = await planFor(control, entry, input);
     if (input.dryRun) return printDryRun(io, entry, plan, values);
@@ -137,6 +150,50 @@ async function backfillCommand(values: BackfillValues, positionals: readonly str
   } finally {
     await control.close();
   }
+}
+
+/**
+ * `beat backfill -l`: every selected entry's range, planned and checked before any is requested,
+ * queued in one MULTI with one audit event, then waited for and reported one after the other (the
+ * leader takes them in order). Exit 1 when any did not finish.
+ */
+async function backfillSelected(
+  control: Control,
+  selector: LabelSelector,
+  input: BackfillInput,
+  timeoutS: number,
+  values: BackfillValues,
+  io: Io,
+  django: BrokerOverride | undefined,
+): Promise<ExitCode> {
+  const entries = await selectEntries(control, selector, django);
+  if (entries.length === 0) throw nothingSelected('backfill', selector);
+  const planned: { entry: ResolvedEntry; plan: BackfillPlan; policy: BackfillOverlap }[] = [];
+  for (const entry of entries) planned.push({ entry, ...(await planFor(control, entry, input)) });
+  if (input.dryRun) {
+    for (const { entry, plan } of planned) printDryRun(io, entry, plan, values);
+    return ExitCode.Ok;
+  }
+  const { mismatch } = await control.check();
+  if (mismatch !== undefined) io.err(`beat backfill: WARNING: ${mismatch.message}`);
+  const requests = planned.map(({ entry, plan }) => backfillRequest(entry.name, input, plan, io));
+  const texts = await control.control.requestBackfills(requests, selector.text, control.audit(input.note));
+  let exit: ExitCode = ExitCode.Ok;
+  for (const [i, { entry, plan, policy }] of planned.entries()) {
+    const request = requests[i];
+    if (request === undefined) continue;
+    const run: BackfillRun = {
+      entry: entry.name,
+      id: request.id,
+      text: texts[i] ?? '',
+      total: plan.slots.length + plan.excluded.length,
+      policy,
+      timeoutS,
+    };
+    const code = await report(control, run, await awaitLeader(control, run, io), values, io);
+    if (code !== ExitCode.Ok) exit = code;
+  }
+  return exit;
 }
 
 /** The flags as a backfill request's input; exit 2 naming every problem. */
@@ -194,23 +251,25 @@ async function requestFromLeader(
   plan: BackfillPlan,
   io: Io,
 ): Promise<{ id: string; text: string }> {
-  const id = randomUUID();
-  const text = await control.control.requestBackfill(
-    {
-      id,
-      entry,
-      fromMs: input.fromMs,
-      toMs: input.toMs,
-      limit: input.limit,
-      ...(plan.anchorMs === undefined ? {} : { anchorMs: plan.anchorMs }),
-      unrecorded: input.unrecorded,
-      ...(input.overlap === undefined ? {} : { overlap: input.overlap }),
-      at: io.now(),
-      ...(input.note === undefined ? {} : { note: input.note }),
-    },
-    control.audit(input.note),
-  );
-  return { id, text };
+  const request = backfillRequest(entry, input, plan, io);
+  const text = await control.control.requestBackfill(request, control.audit(input.note));
+  return { id: request.id, text };
+}
+
+/** The request for one entry's range, with an id of its own. */
+function backfillRequest(entry: string, input: BackfillInput, plan: BackfillPlan, io: Io): BackfillRequest {
+  return {
+    id: randomUUID(),
+    entry,
+    fromMs: input.fromMs,
+    toMs: input.toMs,
+    limit: input.limit,
+    ...(plan.anchorMs === undefined ? {} : { anchorMs: plan.anchorMs }),
+    unrecorded: input.unrecorded,
+    ...(input.overlap === undefined ? {} : { overlap: input.overlap }),
+    at: io.now(),
+    ...(input.note === undefined ? {} : { note: input.note }),
+  };
 }
 
 /** A backfill handed to the leader: what the waiting and the report name. */

@@ -28,6 +28,9 @@ import { DEFAULTS } from '../base/defaults.js';
 import { keepsRunHistory } from '../config/outcome-sources.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
+import { labelsText } from '../core/labels.js';
+import type { LabelSelector } from '../core/label-selector.js';
+import { nothingSelected, oneOrSelected, selectEntries, selected, selectorArg, selectorOption } from './selector-args.js';
 
 /** The --note of a pause, resume or trigger, checked; undefined without one. */
 function noteOf(command: string, text: string | undefined): string | undefined {
@@ -77,6 +80,7 @@ LAST FAILURE when the last of each finished, kept in Redis across failovers ("la
         relative to now ("in 3 m", "2 m ago"), long cells cut with "…"`,
     },
     json: { type: 'boolean', help: 'print the same JSON as the /status endpoint' },
+    ...selectorOption,
   },
   run: (args, io) => statusCommand(args.values, io),
 });
@@ -94,17 +98,20 @@ const controlNoteOption = {
 
 export const triggerSpec = leaf({
   name: 'trigger',
-  positionals: { usage: 'ENTRY', most: 1 },
+  positionals: { usage: '[ENTRY]', most: 1 },
   about: `Publishes one run of ENTRY (the config file's, or a runtime entry: the store's, RedBeat's or a
 django row) now, through the leader's fenced path, with a task id of its own. The entry's schedule
 is not moved. Waits until the leader confirms (it checks at least every second); if no leader
 publishes it in time the request is withdrawn and the command fails. Refused (exit 2) when no
 source has the entry, or when the leader's config has no such entry (another deployment, same name).
+With -l, one run of every entry the selector selects, recorded in the audit trail as one event
+(its selector and every entry); a selector that selects nothing says so and exits 1.
 `,
   options: {
     ...redisOptions,
     timeout: { type: 'string', short: 't', value: 'SECONDS', help: 'seconds to wait for the leader, 1 to 300 (default 10)' },
     ...controlNoteOption,
+    ...selectorOption,
   },
   run: (args, io) => triggerCommand(args.values, args.positionals, io),
 });
@@ -112,13 +119,15 @@ source has the entry, or when the leader's config has no such entry (another dep
 const pauseSpec = (verb: 'pause' | 'resume', what: string): Command =>
   leaf({
     name: verb,
-    positionals: { usage: 'ENTRY', most: 1 },
+    positionals: { usage: '[ENTRY]', most: 1 },
     about: `${what}
 ENTRY is the config file's or a runtime entry (the store's, RedBeat's or a django row). Refused
 (exit 2) when no source has it, or when the leader's config has no such entry (another
-deployment, same name).
+deployment, same name). With -l, every entry the selector selects, at once (one MULTI), recorded
+in the audit trail as one event (its selector and every entry it changed); a selector that
+selects nothing says so and exits 1.
 `,
-    options: { ...redisOptions, ...controlNoteOption },
+    options: { ...redisOptions, ...controlNoteOption, ...selectorOption },
     run: (args, io) => pauseOrResume(verb, args.values, args.positionals, io),
   });
 export const pauseCommandSpec = pauseSpec(
@@ -292,6 +301,8 @@ function entryTable(status: DeploymentStatus, withOutcomes: boolean, io: Io): vo
   // deployment's table is unchanged.
   const noted = status.entries.some((e) => e.lastNote !== null);
   const origins = status.entries.some((e) => e.origin !== 'file') || status.entryProblems.length > 0;
+  // LABELS only when some entry has one.
+  const labelled = status.entries.some((e) => Object.keys(e.labels).length > 0);
   io.out(
     renderTable(
       [
@@ -305,6 +316,7 @@ function entryTable(status: DeploymentStatus, withOutcomes: boolean, io: Io): vo
         ...(withOutcomes ? ['LAST OUTCOME', 'LAST FINISHED', 'LAST SUCCESS', 'LAST FAILURE'] : []),
         ...(noted ? ['NOTE'] : []),
         ...(origins ? ['ORIGIN'] : []),
+        ...(labelled ? ['LABELS'] : []),
       ],
       status.entries.map((e) => [
         e.name,
@@ -317,6 +329,7 @@ function entryTable(status: DeploymentStatus, withOutcomes: boolean, io: Io): vo
         ...(withOutcomes ? [outcomeText(e.lastOutcome), finishedText(e), e.lastSuccessAt ?? '-', e.lastFailureAt ?? '-'] : []),
         ...(noted ? [e.lastNote === null ? '-' : `${e.lastNote.action}: ${e.lastNote.note}`] : []),
         ...(origins ? [e.origin] : []),
+        ...(labelled ? [labelsText(e.labels) || '-'] : []),
       ]),
     ),
   );
@@ -353,13 +366,17 @@ function problemLines(status: DeploymentStatus, io: Io): void {
 }
 
 async function statusCommand(
-  values: { config?: string; broker?: string; 'django-url'?: string; wide?: boolean; json?: boolean },
+  values: { config?: string; broker?: string; 'django-url'?: string; wide?: boolean; json?: boolean; selector?: string },
   io: Io,
 ): Promise<ExitCode> {
+  const selector = selectorArg('status', values.selector);
   const django = djangoOverride(io, values['django-url']);
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
-    const { keyFaults, ...status } = await readStatus(control, io.now(), django);
+    const { keyFaults, ...all } = await readStatus(control, io.now(), django);
+    // With -l: the entries it selects; runtime entries that do not run have no labels to select by.
+    const status = selector === undefined ? all : { ...all, entries: selected(all.entries, selector), entryProblems: [] };
+    if (selector !== undefined && status.entries.length === 0) io.err(`beat status: no entry matches -l ${shown(selector.text)}`);
     // Shown in full, the parts a key something else wrote holds back empty; said on stderr too, and exit 1.
     const exit = keyFaults.length === 0 ? ExitCode.Ok : ExitCode.Failure;
     for (const fault of keyFaults) io.err(`beat status: ${fault}`);
@@ -390,16 +407,19 @@ async function statusCommand(
 }
 
 async function triggerCommand(
-  values: { config?: string; broker?: string; timeout?: string; note?: string },
+  values: { config?: string; broker?: string; timeout?: string; note?: string; selector?: string },
   positionals: readonly string[],
   io: Io,
 ): Promise<ExitCode> {
   const note = noteOf('trigger', values.note);
+  const selector = selectorArg('trigger', values.selector);
+  oneOrSelected('trigger', positionals[0], selector);
   const timeoutMs = (values.timeout === undefined ? 10 : parseCount('trigger', '--timeout', values.timeout, 1, 300)) * 1000;
   // A django row's name is found through $BEAT_DJANGO_URL too, as `beat run` finds the rows.
   const django = djangoOverride(io, undefined);
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
+    if (selector !== undefined) return await triggerSelected(control, selector, note, timeoutMs, io, django);
     const entry = await requireEntry('trigger', control, positionals[0], django);
     await requireLeaderHas('trigger', control, entry, io);
     const id = randomTaskId();
@@ -437,16 +457,79 @@ async function triggerCommand(
   }
 }
 
+/**
+ * `beat trigger -l`: one run of each selected entry, queued in one MULTI with one audit event, then
+ * waited for as one run is; the runs no leader published in time are withdrawn and named.
+ */
+async function triggerSelected(
+  control: Control,
+  selector: LabelSelector,
+  note: string | undefined,
+  timeoutMs: number,
+  io: Io,
+  django: BrokerOverride | undefined,
+): Promise<ExitCode> {
+  const entries = await selectEntries(control, selector, django);
+  if (entries.length === 0) throw nothingSelected('trigger', selector);
+  await warnLeaderDiffers('trigger', control, io);
+  const at = io.now();
+  const requests = entries.map((e) => ({ entry: e.name, id: randomTaskId(), at, ...(note === undefined ? {} : { note }) }));
+  const texts = await control.control.requestTriggers(requests, selector.text, control.audit(note));
+  const waiting = new Map(requests.map((r, i) => [r.id, { request: r, text: texts[i] ?? '' }]));
+  let refused = 0;
+  const deadline = performance.now() + timeoutMs;
+  while (waiting.size > 0 && performance.now() < deadline) {
+    for (const [id, { request }] of waiting) {
+      if (!(await control.control.wasTriggered(id))) continue;
+      waiting.delete(id);
+      const refusal = await control.control.triggerRefusal(id);
+      if (refusal === undefined) io.out(`triggered ${request.entry}: task id ${id}`);
+      else {
+        refused += 1;
+        io.err(`beat trigger: the leader refused the manual run of "${request.entry}": ${refusal}`);
+      }
+    }
+    if (waiting.size > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  for (const [id, { request, text }] of waiting) {
+    if (!(await control.control.cancelTrigger(text)) && (await control.control.wasTriggered(id))) {
+      io.out(`triggered ${request.entry}: task id ${id}`);
+      waiting.delete(id);
+    } else io.err(`beat trigger: no leader published "${request.entry}" within ${timeoutMs / 1000} s; the request was withdrawn`);
+  }
+  return waiting.size === 0 && refused === 0 ? ExitCode.Ok : ExitCode.Failure;
+}
+
+/** Before a bulk action: a leader running another config is named (its entries may differ), not refused. */
+async function warnLeaderDiffers(command: string, control: Control, io: Io): Promise<void> {
+  const { mismatch } = await control.check();
+  if (mismatch !== undefined) io.err(`beat ${command}: WARNING: ${mismatch.message}`);
+}
+
 async function pauseOrResume(
   verb: 'pause' | 'resume',
-  values: { config?: string; broker?: string; note?: string },
+  values: { config?: string; broker?: string; note?: string; selector?: string },
   positionals: readonly string[],
   io: Io,
 ): Promise<ExitCode> {
   const note = noteOf(verb, values.note);
+  const selector = selectorArg(verb, values.selector);
+  oneOrSelected(verb, positionals[0], selector);
   const django = djangoOverride(io, undefined);
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
+    if (selector !== undefined) {
+      const entries = await selectEntries(control, selector, django);
+      if (entries.length === 0) throw nothingSelected(verb, selector);
+      await warnLeaderDiffers(verb, control, io);
+      const names = entries.map((e) => e.name);
+      const changed = await control.control.setPausedMany(names, verb === 'pause', io.now(), selector.text, control.audit(note));
+      const done = verb === 'pause' ? 'paused' : 'resumed';
+      io.out(
+        `${done} ${changed.length} of ${names.length} entries -l ${selector.text}${changed.length > 0 ? `: ${changed.join(', ')}` : ''}${changed.length < names.length ? ` (the other ${names.length - changed.length} already were ${verb === 'pause' ? 'paused' : 'active'})` : ''}`,
+      );
+      return ExitCode.Ok;
+    }
     const entry = await requireEntry(verb, control, positionals[0], django);
     await requireLeaderHas(verb, control, entry, io);
     const changed = await control.control.setPaused(entry, verb === 'pause', io.now(), control.audit(note));

@@ -6,6 +6,9 @@
  * at once. An export reads a page of entries at a time and writes it out before the next.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { selectorArg, selectorOption } from './selector-args.js';
+import { storedLabels } from '../core/labels.js';
+import { selects } from '../core/label-selector.js';
 import { resolve } from 'node:path';
 import { BeatError, ConfigError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';
 import { renderImportedConfig } from '../importers/render.js';
@@ -76,6 +79,7 @@ run (written by hand or by another version) are left out and listed on stderr.
       value: 'yaml|ndjson',
       help: 'yaml or ndjson (default: ndjson when FILE ends in .ndjson or .jsonl, else yaml)',
     },
+    ...selectorOption,
   },
   run: (args, io) => entriesExportCommand(args.values, io),
 });
@@ -310,9 +314,10 @@ async function entriesImportCommand(
 }
 
 async function entriesExportCommand(
-  values: { config?: string; broker?: string; output?: string; format?: string },
+  values: { config?: string; broker?: string; output?: string; format?: string; selector?: string },
   io: Io,
 ): Promise<ExitCode> {
+  const selector = selectorArg('entries export', values.selector);
   const format = values.format ?? (values.output !== undefined && isEntryLinesFile(values.output) ? 'ndjson' : 'yaml');
   if (format !== 'yaml' && format !== 'ndjson')
     throw new BeatError(
@@ -342,6 +347,7 @@ async function entriesExportCommand(
             io.err(`beat entries export: left out ${shown(e.name)}, which does not run: ${problemsInline(problems)}`);
             continue;
           }
+          if (selector !== undefined && !selects(selector, storedLabels(e.entry))) continue;
           n += 1;
           // One entry per dump: a mapping of many would put integer-like names first (JS key order).
           parts.push(format === 'yaml' ? indent(toYaml({ [e.name]: e.entry })) : `${entryLine(e.name, e.entry)}\n`);

@@ -56,6 +56,12 @@ const setOptions = {
   'end-at': { type: 'string', value: 'ISO', help: 'no run at or after it' },
   'max-runs': { type: 'string', value: 'N', help: 'stop after this many scheduled runs' },
   'one-off': { type: 'string', value: 'BOOL', help: 'true: one run (maxRuns 1)' },
+  labels: {
+    type: 'string',
+    value: 'K=V,…',
+    help: `its labels, all of them: team=billing,tier=critical (or a JSON object; '' for none),
+      Kubernetes' spelling; the -l of status, pause, resume and trigger selects by them`,
+  },
   replace: { type: 'boolean', help: 'write only what is given (default: change the keys given)' },
   file: { type: 'string', short: 'f', value: 'FILE', help: 'the entry, from a YAML or JSON file' },
   note: { type: 'string', value: 'TEXT', help: 'why the change is made: kept with it in the audit trail (beat audit)' },
@@ -122,6 +128,7 @@ const FLAG_KEYS = {
   'end-at': 'endAt',
   'max-runs': 'maxRuns',
   'one-off': 'oneOff',
+  labels: 'labels',
 } as const;
 type Flag = keyof typeof FLAG_KEYS;
 
@@ -165,6 +172,26 @@ function jsonFlag(flag: string, text: string, want: 'array' | 'object', example:
   return ok ? { value } : { problem: `expected a JSON ${want} such as ${example}, got ${shown(text)}` };
 }
 
+/**
+ * --labels: `team=billing,tier=critical` (each key once), a JSON object, or '' for none. The keys and
+ * values are judged by the entry schema, which names the label and the rule.
+ */
+function labelsFlag(text: string): { value: unknown } | { problem: string } {
+  const t = text.trim();
+  if (t.startsWith('{')) return jsonFlag('--labels', t, 'object', '\'{"team": "billing"}\'');
+  const labels: Record<string, string> = {};
+  if (t === '') return { value: labels };
+  for (const pair of t.split(',')) {
+    const at = pair.indexOf('=');
+    if (at < 0)
+      return { problem: `${shown(pair.trim())} has no "=": give key=value pairs separated by commas, such as team=billing,tier=critical` };
+    const key = pair.slice(0, at).trim();
+    if (Object.hasOwn(labels, key)) return { problem: `the label ${shown(key)} is given twice` };
+    labels[key] = pair.slice(at + 1).trim();
+  }
+  return { value: labels };
+}
+
 function booleanFlag(text: string): { value: unknown } | { problem: string } {
   if (text === 'true' || text === 'false') return { value: text === 'true' };
   return { problem: `expected true or false, got ${shown(text)}` };
@@ -186,6 +213,8 @@ async function flagValue(flag: Flag, text: string): Promise<{ value: unknown } |
     case 'link':
     case 'link-error':
       return jsonFlag(`--${flag}`, text, 'array', '\'[{"task": "proj.fetch"}]\'');
+    case 'labels':
+      return labelsFlag(text);
     case 'chord':
       return jsonFlag('--chord', text, 'object', '\'{"header": [{"task": "proj.part"}], "body": {"task": "proj.merge"}}\'');
     case 'enabled':

@@ -3,6 +3,9 @@
  * beside the config file's, changed while beat runs. The config file says where Redis is, the
  * deployment, and the names runtime entries may not take.
  */
+import { selectorArg, selectorOption } from './selector-args.js';
+import { storedLabels } from '../core/labels.js';
+import { selects } from '../core/label-selector.js';
 import { BeatError, ErrorCode, problemsInline, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { closest } from '../base/did-you-mean.js';
@@ -38,6 +41,7 @@ below the table with their problems.
       help: `one JSON object per entry in an array: name, entry, version, created,
         updated, schedule (in words), timezone, enabled, problems`,
     },
+    ...selectorOption,
   },
   run: (args, io) => listCommand(args.values, io),
 });
@@ -99,9 +103,19 @@ function listed(stored: StoredEntry, config: ResolvedConfig): ListedEntry {
   return { stored, schedule: describeSchedule(entry.schedule, entry.timezone), timezone: entry.timezone, enabled: entry.enabled };
 }
 
-async function listCommand(values: { config?: string; broker?: string; json?: boolean }, io: Io): Promise<ExitCode> {
+async function listCommand(values: { config?: string; broker?: string; json?: boolean; selector?: string }, io: Io): Promise<ExitCode> {
+  const selector = selectorArg('entries list', values.selector);
   return withControl(io, 'entries list', values, async (control) => {
-    const entries = (await control.store.list()).map((s) => listed(s, control.config));
+    let entries = (await control.store.list()).map((s) => listed(s, control.config));
+    if (selector !== undefined) {
+      // An entry that does not run has no labels to select by.
+      entries = entries.filter((e) => e.problems === undefined && selects(selector, storedLabels(e.stored.entry)));
+      if (entries.length === 0) {
+        io.err(`beat entries list: no runtime entry matches -l ${shown(selector.text)}`);
+        if (values.json) io.out('[]');
+        return ExitCode.Ok;
+      }
+    }
     if (values.json) {
       io.out(
         JSON.stringify(

@@ -2,9 +2,12 @@
  * `beat history ENTRY`: the entry's last runs and their outcomes, newest first, from the history the
  * leader keeps in Redis when a resultBackend or taskEvents is configured.
  */
+import { oneOrSelected, selectEntries, selectorArg, selectorOption } from './selector-args.js';
+import type { LabelSelector } from '../core/label-selector.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { BeatError, ErrorCode } from '../base/errors.js';
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { formatSeconds, runView, stateText } from '../control/run-view.js';
+import type { RunView } from '../control/run-view.js';
 import { parseCount } from './args.js';
 import { djangoOverride } from './config-args.js';
 import { requireControlEntry } from './control.js';
@@ -17,8 +20,9 @@ import { keepsRunHistory } from '../config/outcome-sources.js';
 
 export const historySpec = leaf({
   name: 'history',
-  positionals: { usage: 'ENTRY', most: 1 },
-  about: `Shows ENTRY's last runs, newest first: task id, slot, when it was published, its state (PENDING,
+  positionals: { usage: '[ENTRY]', most: 1 },
+  about: `Shows ENTRY's last runs (with -l, those of every entry the selector selects, entry by entry, an
+ENTRY column first, "entry" in --json), newest first: task id, slot, when it was published, its state (PENDING,
 STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or unknown when no result came within outcomeTimeout),
 when it finished, its runtime and the exception's first line. The leader keeps the last
 ${DEFAULTS.runHistoryLength} runs of each entry when the config has a resultBackend (Celery's
@@ -37,18 +41,83 @@ with task_track_started, or from task events. An ORIGIN column (schedule, trigge
       value: 'N',
       help: `at most N runs, 1 to ${DEFAULTS.runHistoryLength} (default ${DEFAULTS.runHistoryLength})`,
     },
+    ...selectorOption,
   },
   run: (args, io) => historyCommand(args.values, args.positionals, io),
 });
 
+/** The runs as a table: an ENTRY column first when they carry their entry (-l), ORIGIN when asked. */
+function runTable(runs: readonly (RunView & { entry?: string })[], origins: boolean): string {
+  const entries = runs.some((r) => r.entry !== undefined);
+  return renderTable(
+    [
+      ...(entries ? ['ENTRY'] : []),
+      'PUBLISHED',
+      'SLOT',
+      'STATE',
+      'FINISHED',
+      'RUNTIME',
+      'TASK ID',
+      ...(origins ? ['ORIGIN'] : []),
+      'EXCEPTION',
+    ],
+    runs.map((r) => [
+      ...(entries ? [r.entry ?? ''] : []),
+      r.publishedAt,
+      r.slot,
+      stateText(r),
+      r.finishedAt ?? '-',
+      r.runtimeSeconds === null ? '-' : formatSeconds(r.runtimeSeconds),
+      r.taskId,
+      ...(origins ? [r.origin] : []),
+      r.exception ?? '',
+    ]),
+  );
+}
+
+/** `beat history -l`: the runs of every selected entry, entry by entry (an ENTRY column; "entry" in --json). */
+async function selectedHistory(
+  values: { config?: string; broker?: string; json?: boolean },
+  selector: LabelSelector,
+  limit: number,
+  io: Io,
+): Promise<ExitCode> {
+  const django = djangoOverride(io, undefined);
+  const control = await openControl(io, values.config, values.broker, undefined, django);
+  try {
+    const entries = await selectEntries(control, selector, django);
+    if (entries.length === 0) io.err(`beat history: no entry matches -l ${shown(selector.text)}`);
+    const runs: (RunView & { entry: string })[] = [];
+    for (const entry of entries)
+      for (const r of await control.runs.list(entry.name, limit)) runs.push({ entry: entry.name, ...runView(r, entry.timezone) });
+    if (values.json) {
+      io.out(JSON.stringify(runs));
+      return ExitCode.Ok;
+    }
+    if (runs.length === 0) {
+      if (entries.length > 0) io.out(`-l ${selector.text}: no runs recorded`);
+      return ExitCode.Ok;
+    }
+    io.out(runTable(runs, true));
+    return ExitCode.Ok;
+  } catch (error) {
+    throw control.failure('history', error);
+  } finally {
+    await control.close();
+  }
+}
+
 async function historyCommand(
-  values: { config?: string; broker?: string; json?: boolean; limit?: string },
+  values: { config?: string; broker?: string; json?: boolean; limit?: string; selector?: string },
   positionals: readonly string[],
   io: Io,
 ): Promise<ExitCode> {
   const limit =
     values.limit === undefined ? DEFAULTS.runHistoryLength : parseCount('history', '--limit', values.limit, 1, DEFAULTS.runHistoryLength);
   const name = positionals[0];
+  const selector = selectorArg('history', values.selector);
+  oneOrSelected('history', name, selector);
+  if (selector !== undefined) return selectedHistory(values, selector, limit, io);
   if (name === undefined)
     throw new BeatError(ErrorCode.Usage, "beat history: which entry? Usage: beat history ENTRY. See 'beat history --help'.");
   // A RedBeat entry or a django row is named as `beat run` finds it ($BEAT_DJANGO_URL too).
@@ -71,20 +140,10 @@ async function historyCommand(
       return ExitCode.Ok;
     }
     // ORIGIN only when a run was not the schedule's: a history of scheduled runs reads as before.
-    const origins = runs.some((r) => r.origin !== 'schedule');
     io.out(
-      renderTable(
-        ['PUBLISHED', 'SLOT', 'STATE', 'FINISHED', 'RUNTIME', 'TASK ID', ...(origins ? ['ORIGIN'] : []), 'EXCEPTION'],
-        runs.map((r) => [
-          r.publishedAt,
-          r.slot,
-          stateText(r),
-          r.finishedAt ?? '-',
-          r.runtimeSeconds === null ? '-' : formatSeconds(r.runtimeSeconds),
-          r.taskId,
-          ...(origins ? [r.origin] : []),
-          r.exception ?? '',
-        ]),
+      runTable(
+        runs,
+        runs.some((r) => r.origin !== 'schedule'),
       ),
     );
     return ExitCode.Ok;

@@ -1,4 +1,5 @@
 /** `beat next`: the coming fire instants of each entry. Needs no Redis. */
+import { selected, selectorArg, selectorOption } from './selector-args.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { nextFires } from '../core/schedule.js';
 import { entryWindow } from '../config/resolve.js';
@@ -35,6 +36,7 @@ stderr with the reason, the others listed, and the exit is 2.
     ...configOption,
     ...djangoOption,
     entry: { type: 'string', short: 'e', value: 'NAME', help: 'only this entry' },
+    ...selectorOption,
     count: { type: 'string', short: 'n', value: 'N', help: `instants per entry, 1 to 10000 (default ${DEFAULTS.nextCount})` },
     after: {
       type: 'string',
@@ -48,9 +50,10 @@ stderr with the reason, the others listed, and the exit is 2.
 });
 
 async function nextCommand(
-  values: { config?: string; 'django-url'?: string; entry?: string; count?: string; after?: string; json?: boolean },
+  values: { config?: string; 'django-url'?: string; entry?: string; count?: string; after?: string; json?: boolean; selector?: string },
   io: Io,
 ): Promise<ExitCode> {
+  const selector = selectorArg('next', values.selector);
   const count = values.count === undefined ? DEFAULTS.nextCount : parseCount('next', '--count', values.count, 1, 10_000);
   const afterMs = values.after === undefined ? io.now() : parseInstant('next', '--after', values.after);
   const django = djangoOverride(io, values['django-url']);
@@ -78,6 +81,11 @@ async function nextCommand(
         wanted,
         all.map((e) => e.name),
       );
+  }
+
+  if (selector !== undefined) {
+    entries = selected(entries, selector);
+    if (entries.length === 0) io.err(`beat next: no entry matches -l ${shown(selector.text)}`);
   }
 
   // Without --after the list reads as "what runs next", which `beat status` answers from the

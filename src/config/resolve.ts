@@ -5,6 +5,7 @@
 import { DEFAULTS } from '../base/defaults.js';
 import type { FireWindow } from '../core/schedule.js';
 import type { Schedule } from '../core/types.js';
+import type { Labels } from '../core/labels.js';
 import { parseIsoDateTime } from '../time/zone.js';
 import { renewalPeriodMs } from '../base/renewer.js';
 import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
@@ -69,6 +70,11 @@ export interface ResolvedEntry {
   readonly exclude?: Exclusions;
   /** Its Sentry Crons monitor (`monitor.sentry`): its runs carry the check-in headers; undefined = none. */
   readonly sentry?: ResolvedSentryMonitor;
+  /**
+   * Its labels (`labels`); RedBeat's and django's entries carry `source: redbeat` / `source: django`
+   * (their sources have no labels of their own). Undefined: none.
+   */
+  readonly labels?: Labels;
   /** A runtime entry's incarnation (ports/entries.ts SourcedEntry); undefined for the config file's. */
   readonly incarnation?: string;
   /**
@@ -146,6 +152,8 @@ export interface ResolvedConfig {
   readonly sentry?: SentrySettings | undefined;
   /** Most entries with series of their own in /metrics (undefined: DEFAULTS.metricsMaxEntries). */
   readonly metricsMaxEntries?: number | undefined;
+  /** Label keys that label each entry's tsbeat_entry_labels series (`metricsLabelKeys`); undefined: none. */
+  readonly metricsLabelKeys?: readonly string[] | undefined;
   /**
    * The config's entries as their author wrote them (before defaults and resolving), and the file
    * they were read from: what the dashboard shows as an entry's definition. Set by parseConfig.
@@ -204,6 +212,19 @@ export interface EntryFence {
   readonly revision?: string | undefined;
 }
 
+/** The source label RedBeat's and django's entries carry, so that a selector can pick them (`source=django`). */
+const SOURCE_LABELS: Readonly<Partial<Record<EntryOrigin, Labels>>> = {
+  redbeat: Object.freeze({ source: 'redbeat' }),
+  django: Object.freeze({ source: 'django' }),
+};
+
+/** An entry's labels: its own, and for RedBeat's and django's entries their source (over any own `source`). */
+function labelsOf(entry: ParsedEntry, origin: EntryOrigin | undefined): Labels | undefined {
+  const source = origin === undefined ? undefined : SOURCE_LABELS[origin];
+  if (source === undefined) return entry.labels;
+  return entry.labels === undefined ? source : { ...entry.labels, ...source };
+}
+
 /** A canvas's first task: its chain's first signature's (the schema makes it one), or its group's or chord header's first member's. */
 function firstTask(entry: ParsedEntry): string {
   const first: ParsedStep | ParsedMember | undefined = entry.chain?.[0] ?? entry.group?.[0] ?? entry.chord?.header[0];
@@ -226,6 +247,7 @@ export function resolveEntry(
   const exclude = resolveExclusions(entry.exclude, timezone, calendars);
   const alerts = resolveAlerts(configAlerts, entry.alerts);
   const sentry = entry.monitor === undefined ? undefined : resolveSentryMonitor(name, entry.monitor, entry.schedule, timezone);
+  const labels = labelsOf(entry, origin);
   return {
     name,
     ...(origin === undefined ? {} : { origin }),
@@ -266,6 +288,7 @@ export function resolveEntry(
     ...(sentry === undefined ? {} : { sentry }),
     ...(exclude === undefined ? {} : { exclude }),
     ...(entry.pauseOnFailure === undefined ? {} : { pauseOnFailure: entry.pauseOnFailure }),
+    ...(labels === undefined ? {} : { labels }),
     // In this literal, not spread onto its result: V8 gives an object spread and then extended a hidden class of its own.
     ...(fence.incarnation === undefined ? {} : { incarnation: fence.incarnation }),
     ...(fence.revision === undefined ? {} : { revision: fence.revision }),
@@ -291,6 +314,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
     taskCreateMissingQueueExchangeType: parsed.taskCreateMissingQueueExchangeType,
     maxIntervalMs: parsed.maxInterval,
     ...(parsed.metricsMaxEntries === undefined ? {} : { metricsMaxEntries: parsed.metricsMaxEntries }),
+    ...(parsed.metricsLabelKeys === undefined || parsed.metricsLabelKeys.length === 0 ? {} : { metricsLabelKeys: parsed.metricsLabelKeys }),
     lock: {
       ttlMs: parsed.lock.ttl,
       renewEveryMs: parsed.lock.renewEvery ?? renewalPeriodMs(parsed.lock.ttl),

@@ -22,6 +22,7 @@ import {
 } from './canvas-schema.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { djangoSourceSchema } from './django-source-schema.js';
+import { labelsSchema, metricsLabelKeysSchema } from './labels-schema.js';
 import { leaseMarginMs } from './lease-margin.js';
 import { entryNameSchema, taskNameSchema } from './name-text.js';
 import { calendarsSchema, excludeSchema, unknownCalendarMessage, unknownCalendars } from './exclude-schema.js';
@@ -175,6 +176,8 @@ export const entrySchema = keyed({
   alerts: alertsSchema.optional(),
   /** `monitor.sentry`: this entry's runs check in to Sentry Crons (see sentry-schema.ts). */
   monitor: monitorSchema.optional(),
+  /** Labels to select the entry by (`team: billing`): Kubernetes' spelling and selectors (see labels-schema.ts). */
+  labels: labelsSchema.optional(),
 }).superRefine((entry, ctx) => {
   // Reads neither args nor kwargs: entries that differ only in them share one check (entry-shapes.ts).
   const runs = RUN_KEYS.filter((key) => entry[key] !== undefined);
@@ -417,6 +420,11 @@ export const configSchema = keyed(
       .int({ error: 'metricsMaxEntries must be a whole number of entries, at least 1' })
       .min(1, { error: 'metricsMaxEntries must be a whole number of entries, at least 1' })
       .optional(),
+    /**
+     * Label keys whose values label each entry's tsbeat_entry_labels series in /metrics (as
+     * `label_<key>`); none by default, because every value of a label makes series of its own.
+     */
+    metricsLabelKeys: metricsLabelKeysSchema.optional(),
     /** The audit trail of changes to entries (`beat audit`): how many events its Redis stream keeps. */
     audit: keyed({
       maxEvents: z

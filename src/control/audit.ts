@@ -28,6 +28,17 @@ export interface AuditEvent {
   readonly note?: string;
   /** A manual run's task id (trigger), or a backfill request's id. */
   readonly taskId?: string;
+  /**
+   * A bulk action's label selector (`-l`, the API's `selector`): the event is the action's one
+   * record, its `entry` is '' and `entries` names every entry it touched.
+   */
+  readonly selector?: string;
+  readonly entries?: readonly string[];
+}
+
+/** Whether `event` concerns `entry`: names it, or is a bulk action that touched it. */
+export function auditConcerns(event: AuditEvent, entry: string): boolean {
+  return event.entry === entry || (event.entries?.includes(entry) ?? false);
 }
 
 /** A value in a change is cut to this many characters: the trail says what changed, not every byte of it. */

@@ -21,6 +21,10 @@ import type { LiveReplica, ReplicaStatus } from './replicas.js';
 import { isScheduleError } from '../base/step-budget.js';
 import { queueOf } from '../celery/routing.js';
 import type { UnconsumedQueue } from '../ports/consumers.js';
+import type { Labels } from '../core/labels.js';
+
+/** The labels of an entry without any, shared by every such row. */
+const NO_LABELS: Labels = Object.freeze({});
 
 /** Why an entry was paused: `by` "user" (`beat pause --note`, the API) or "pauseOnFailure". */
 export interface PauseNote {
@@ -40,6 +44,8 @@ export interface EntryStatus {
   readonly name: string;
   /** Where the entry comes from: "file" (the config file), "store" (the runtime store), … */
   readonly origin: EntryOrigin;
+  /** Its labels (`labels`; RedBeat's and django's carry `source`); {} without any. */
+  readonly labels: Labels;
   readonly task: string;
   readonly schedule: string;
   readonly timezone: string;
@@ -251,6 +257,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     return {
       name: entry.name,
       origin: entry.origin ?? 'file',
+      labels: entry.labels ?? NO_LABELS,
       task: entry.task,
       schedule: describeSchedule(entry.schedule, zone),
       timezone: zone,

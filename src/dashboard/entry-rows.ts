@@ -7,6 +7,9 @@
  * status of its page's rows alone is computed (their next fire, last run): a page of the default
  * order costs O(page); a filter adds one cheap pass over the index, never a status computation.
  */
+import { selects } from '../core/label-selector.js';
+import type { LabelSelector } from '../core/label-selector.js';
+import type { Labels } from '../core/labels.js';
 import { forEachSliced, yieldToLoop } from '../base/chunks.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { EntryStatus } from '../control/status.js';
@@ -50,6 +53,7 @@ const KNOWN_FIELDS = new Set([
   'runCount',
   'nextRun',
   'origin',
+  'labels',
   'problems',
   'history',
   'pauseNote',
@@ -78,6 +82,8 @@ export interface IndexRow {
   /** Why an invalid runtime entry does not run; null for an entry in force. */
   readonly invalid: readonly ProblemWire[] | null;
   readonly pauseOnFailure: number | null;
+  /** Its labels ({} without any, and for an invalid entry): the selector filter and the Labels column. */
+  readonly labels: Labels;
   /** Lower-case name, task and queue, for the search. */
   readonly haystack: string;
 }
@@ -96,6 +102,9 @@ export interface RowIndex {
   /** Ascending orders by a text column (name breaks ties), made when a query first sorts by it. */
   readonly orders: Map<TextKey, readonly IndexRow[]>;
 }
+
+/** The labels of a row without any, shared. */
+const NO_LABELS: Labels = Object.freeze({});
 
 const byNameOf = (a: { readonly name: string }, b: { readonly name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
@@ -117,6 +126,7 @@ function indexRowOf(entry: ResolvedEntry, config: ResolvedConfig): IndexRow {
       enabled: entry.enabled,
       invalid: null,
       pauseOnFailure: entry.pauseOnFailure ?? null,
+      labels: entry.labels ?? NO_LABELS,
       haystack: `${entry.name}\n${entry.task}\n${queue}`.toLowerCase(),
     };
     // Kept per resolved entry: the catalog keeps the object of an entry that did not change, so a
@@ -149,6 +159,7 @@ export async function buildIndex(set: EntrySet): Promise<RowIndex> {
       enabled: true,
       invalid: bad.problems.map((p): ProblemWire => ({ path: p.path, message: p.message })),
       pauseOnFailure: null,
+      labels: NO_LABELS,
       haystack: bad.name.toLowerCase(),
     });
   await yieldToLoop();
@@ -188,6 +199,7 @@ export function pageRow(row: IndexRow, status: StatusEntry | undefined, paused: 
     pauseNote: noteOf(status?.pauseNote),
     lastNote: status?.lastNote ?? null,
     pauseOnFailure: row.pauseOnFailure,
+    labels: row.labels,
     unconsumed: status?.unconsumed ? `${status.unconsumed.reason} since ${status.unconsumed.since}` : null,
   };
 }
@@ -224,6 +236,8 @@ export interface RowQuery {
   readonly state: EntryStateName | undefined;
   readonly origin: string | undefined;
   readonly queue: string | undefined;
+  /** Only the entries its labels select (`selector=team=billing`); undefined: every entry. */
+  readonly selector?: LabelSelector | undefined;
   /** Only the entries with failed runs in a row since their last success or resume (needs the index's `failing`). */
   readonly failing: boolean;
   readonly sort: SortKey;
@@ -309,13 +323,19 @@ export function selectRows(rowIndex: RowIndex, query: RowQuery, paused: Readonly
   if (text && !query.failing) rows = textOrder(rowIndex, sort);
   else if (text) rows = [...rows].sort((a, b) => (a[sort] < b[sort] ? -1 : a[sort] > b[sort] ? 1 : 0));
   const filtered =
-    words.length === 0 && query.state === undefined && query.origin === undefined && query.queue === undefined
+    words.length === 0 &&
+    query.state === undefined &&
+    query.origin === undefined &&
+    query.queue === undefined &&
+    query.selector === undefined
       ? rows
       : rows.filter(
           (r) =>
             (query.state === undefined || stateOf(r, paused) === query.state) &&
             (query.origin === undefined || r.origin === query.origin) &&
             (query.queue === undefined || r.queue === query.queue) &&
+            // An invalid entry has no labels to select by (as `beat status -l` leaves them out).
+            (query.selector === undefined || (r.invalid === null && selects(query.selector, r.labels))) &&
             words.every((w) => r.haystack.includes(w)),
         );
   if (sort === 'name') return descending ? [...filtered].reverse() : filtered;

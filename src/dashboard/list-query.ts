@@ -1,9 +1,21 @@
-/** The entry list's query string (`/ui/api/entries?offset&limit&q&state&origin&queue&failing&sort&desc`), checked: a 400 names the bad parameter. */
+/** The entry list's query string (`/ui/api/entries?offset&limit&q&state&origin&queue&selector&failing&sort&desc`), checked: a 400 names the bad parameter. */
 import { DEFAULTS } from '../base/defaults.js';
 import { SORT_KEYS } from './entry-rows.js';
 import type { RowQuery, SortKey } from './entry-rows.js';
 import { Refusal } from './replies.js';
 import type { EntryStateName } from './wire.js';
+import { parseSelector } from '../core/label-selector.js';
+import type { LabelSelector } from '../core/label-selector.js';
+
+/** The `selector` parameter (a label selector), checked: a 400 names the position and the rule; blank selects every entry. */
+export function selectorParam(params: URLSearchParams): LabelSelector | undefined {
+  const text = params.get('selector') ?? '';
+  if (text.trim() === '') return undefined;
+  const parsed = parseSelector(text);
+  if (!parsed.ok)
+    throw new Refusal(400, 'bad_selector', `selector=${text}: at character ${parsed.problem.position}: ${parsed.problem.message}`);
+  return parsed.selector;
+}
 
 export function parseQuery(params: URLSearchParams): RowQuery {
   const int = (name: string, fallback: number, max: number): number => {
@@ -25,6 +37,7 @@ export function parseQuery(params: URLSearchParams): RowQuery {
     state: state === '' ? undefined : (state as EntryStateName),
     origin: params.get('origin') || undefined,
     queue: params.get('queue') || undefined,
+    selector: selectorParam(params),
     failing: params.get('failing') === '1',
     sort: sort as SortKey,
     descending: params.get('desc') === '1',

@@ -17,7 +17,8 @@ import { randomTaskId } from '../celery/task-id.js';
 import { STORE_SOURCE, comingFires, definitionOf, messagePreview, timeline, writtenInFile } from './entry-detail.js';
 import { RUN_SORTS, buildIndex, pageOf, pageRow, stateOf } from './entry-rows.js';
 import type { EntrySet, ResultIndex, RowIndex, RowQuery, RunColumns } from './entry-rows.js';
-import { parseQuery } from './list-query.js';
+import { parseQuery, selectorParam } from './list-query.js';
+import { selects } from '../core/label-selector.js';
 import { resultOf, runWire } from './run-results.js';
 import { resultsOf, stripsOf } from './run-views.js';
 import type { PageWire } from './wire.js';
@@ -142,6 +143,8 @@ export class Dashboard {
       throw new Refusal(404, 'not_found', `no such API: ${path}`);
     }
     this.requireWriter(req);
+    const bulk = /^selected\/(pause|resume|trigger)$/.exec(rest);
+    if (bulk !== null && method === 'POST') return this.bulk(res, bulk[1] as 'pause' | 'resume' | 'trigger', params, req);
     const match = /^entries\/([^/]+)(?:\/(pause|resume|trigger|backfill))?$/.exec(rest);
     if (match === null) throw new Refusal(404, 'not_found', `no such API: ${method} ${path}`);
     const name = decodeURIComponent(match[1]!);
@@ -227,6 +230,59 @@ export class Dashboard {
     this.allReads.clear();
     // Not seen within the wait: the request stays queued for the leader (there may be none now).
     sendJson(res, published ? 200 : 202, { entry: name, taskId: id, published });
+  }
+
+  /**
+   * `POST /ui/api/selected/pause|resume|trigger?selector=…` with `{count, note?}`: the action on every
+   * entry that runs and the selector selects, at once, one audit event (its selector and entries).
+   * `count` is the number the page's confirmation named: another count now (the selection changed
+   * since) is refused with 409 `selection_changed`, none selected with 409 `nothing_selected`.
+   */
+  private async bulk(
+    res: ServerResponse,
+    verb: 'pause' | 'resume' | 'trigger',
+    params: URLSearchParams,
+    req: IncomingMessage,
+  ): Promise<void> {
+    const { control } = this.sources;
+    if (control.setPausedMany === undefined || control.requestTriggers === undefined)
+      throw new Refusal(501, 'no_bulk_actions', 'bulk actions are not served by this server');
+    const selector = selectorParam(params);
+    if (selector === undefined) throw new Refusal(400, 'bad_selector', 'selector: give a label selector such as team=billing');
+    const body = await readJson(req);
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      throw new Refusal(400, 'bad_body', 'the body is {"count": N, "note": "why, in one line"} (note optional)');
+    const { count, ...rest } = body as Record<string, unknown>;
+    const note = noteOfBody(rest);
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1)
+      throw new Refusal(400, 'bad_count', 'count: the number of entries the confirmation named, a whole number of at least 1');
+    const index = await this.index();
+    const names: string[] = [];
+    for (const row of index.rows) if (row.invalid === null && selects(selector, row.labels)) names.push(row.name);
+    if (names.length === 0) throw new Refusal(409, 'nothing_selected', `no entry matches the selector ${selector.text}: nothing was done`);
+    if (names.length !== count)
+      throw new Refusal(
+        409,
+        'selection_changed',
+        `the selector ${selector.text} now selects ${names.length} entries, not the ${count} confirmed: nothing was done; look again`,
+      );
+    const nowMs = this.sources.now();
+    this.logger.info(
+      { event: EVENTS.dashboardAction, action: verb, selector: selector.text, entries: names.length, client: req.socket.remoteAddress },
+      `dashboard: ${verb} -l ${selector.text} (${names.length} entries)`,
+    );
+    const by = this.changeBy(req, note);
+    if (verb !== 'trigger') {
+      const changed = (await control.setPausedMany?.(names, verb === 'pause', nowMs, selector.text, by)) ?? [];
+      this.allReads.clear();
+      sendJson(res, 200, { selector: selector.text, entries: names, changed, paused: verb === 'pause' });
+      return;
+    }
+    const requests = names.map((entry) => ({ entry, id: randomTaskId(), at: nowMs, ...(note === undefined ? {} : { note }) }));
+    await control.requestTriggers?.(requests, selector.text, by);
+    this.allReads.clear();
+    // Queued for the leader, which publishes each within a second: the page shows them as they run.
+    sendJson(res, 202, { selector: selector.text, entries: names, taskIds: requests.map((r) => r.id) });
   }
 
   /** A backfill from the entry's page (backfill-action.ts). */

@@ -65,6 +65,10 @@ export interface DashboardSources {
     setPaused(entry: string, paused: boolean, nowMs: number, by?: ChangeBy): Promise<boolean>;
     requestTrigger(request: TriggerRequest, by?: ChangeBy): Promise<string>;
     wasTriggered(taskId: string): Promise<boolean>;
+    /** A bulk pause or resume (a selector): one MULTI, one audit event; the entries it changed. Absent: no bulk actions (501). */
+    setPausedMany?(entries: readonly string[], paused: boolean, nowMs: number, selector: string, by?: ChangeBy): Promise<string[]>;
+    /** A bulk trigger (a selector): its runs queued in one MULTI, one audit event. */
+    requestTriggers?(requests: readonly TriggerRequest[], selector: string, by?: ChangeBy): Promise<string[]>;
   };
   readonly messageEnv: MessageEnv;
   /**

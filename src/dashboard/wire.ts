@@ -36,6 +36,8 @@ export interface RowWire {
   readonly outcome: Readonly<Record<string, unknown>> | null;
   /** Why an invalid runtime entry does not run, or why a valid one's runs are refused (path `publish`). */
   readonly problems: readonly ProblemWire[];
+  /** Its labels (`labels`; RedBeat's and django's carry `source`); {} without any. */
+  readonly labels: Readonly<Record<string, string>>;
   /** While paused: why and who paused it (`beat pause --note`, the page's note field, or pauseOnFailure). */
   readonly pauseNote: NoteWire | null;
   /** The last note given with a pause, resume or trigger of it. */
@@ -234,6 +236,9 @@ export interface AuditEventWire {
   readonly changes: readonly { readonly path: string; readonly before?: string; readonly after?: string }[];
   readonly note?: string;
   readonly taskId?: string;
+  /** A bulk action's selector and the entries it touched (its `entry` is ''). */
+  readonly selector?: string;
+  readonly entries?: readonly string[];
 }
 
 /** A page of GET /api/audit: the events, newest first, and the id to ask for older ones after. */

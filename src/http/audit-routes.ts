@@ -24,6 +24,9 @@ export interface ApiAuditEvent {
   readonly changes: readonly { readonly path: string; readonly before?: string; readonly after?: string }[];
   readonly note?: string;
   readonly taskId?: string;
+  /** A bulk action's selector and the entries it touched (its `entry` is ''). */
+  readonly selector?: string;
+  readonly entries?: readonly string[];
 }
 
 /** Up to `limit` events older than `before`, newest first, of one entry or all. */

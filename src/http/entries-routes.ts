@@ -1,5 +1,5 @@
 /**
- * The runtime entries over HTTP: `GET /api/entries?limit=&after=` (pages in name order),
+ * The runtime entries over HTTP: `GET /api/entries?limit=&after=&selector=` (pages in name order),
  * `GET|PUT|DELETE /api/entries/NAME`, a bulk `PUT /api/entries` (name → entry, all or nothing), and
  * `POST /api/entries/NAME/backfill` (any entry that runs, the config file's too) with its progress.
  * Bodies are JSON; every refusal is JSON too: `{error, code, problems: [{path, message}]}`. What it
@@ -35,8 +35,12 @@ export interface ApiEntry {
  * problems), ENTRY_IS_STATIC, UNKNOWN_ENTRY, REDIS_UNAVAILABLE and the other Redis refusals.
  */
 export interface EntriesHandlers {
-  /** Up to `limit` entries whose names sort after `after`, and the cursor of the next page when there is one. */
-  list(after: string | undefined, limit: number): Promise<{ entries: readonly ApiEntry[]; next?: string }>;
+  /**
+   * Up to `limit` entries whose names sort after `after`, and the cursor of the next page when there
+   * is one. With `selector` (a label selector's text; one that does not parse is API_BAD_REQUEST
+   * naming the character), only the entries of the page it selects: a page may then hold fewer.
+   */
+  list(after: string | undefined, limit: number, selector?: string): Promise<{ entries: readonly ApiEntry[]; next?: string }>;
   get(name: string): Promise<ApiEntry | undefined>;
   /** `ifVersion`: apply only to that stored version (0: only if none), else ENTRY_CONFLICT. */
   /** `who`: the token's name (or the dashboard's session), recorded by the audit with `note` (X-Beat-Note). */
@@ -236,7 +240,8 @@ async function route(
 
   if (one === undefined && method === 'GET') {
     const after = url.searchParams.get('after') ?? undefined;
-    sendJson(res, 200, await handlers.list(after, queryLimit(url.searchParams)));
+    const selector = url.searchParams.get('selector') ?? undefined;
+    sendJson(res, 200, await handlers.list(after, queryLimit(url.searchParams), selector));
   } else if (one === undefined) {
     const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, (handlers.entryMaxDepth?.() ?? DEFAULTS.entryMaxDepth) + 4);
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {

@@ -16,7 +16,12 @@ export interface MetricsSource {
   nextFires(): Iterable<readonly [string, number | undefined]>;
   /** One entry's next fire (undefined: none, or not scheduled here). */
   nextFire(entry: string): number | undefined;
+  /** One entry's labels (undefined: none, or not scheduled here): read only with `labelKeys`. */
+  labels?(entry: string): Readonly<Record<string, string>> | undefined;
 }
+
+/** A label key of `metricsLabelKeys` and the Prometheus label it becomes (`team`, `label_team`). */
+export type MetricLabelKey = readonly [key: string, metricLabel: string];
 
 export class BeatMetrics {
   readonly registry = new Registry();
@@ -199,6 +204,43 @@ export class BeatMetrics {
   });
 
   /**
+   * `metricsLabelKeys`: each entry with series of its own, 1, labelled with the values of these
+   * label keys (`label_team="billing"`, '' when it has none), so that a query can group or filter any
+   * per-entry series by them (`* on (entry) group_left (label_team) tsbeat_entry_labels`), as
+   * kube-state-metrics' kube_pod_labels does. None without the setting (made only then).
+   */
+  private entryLabels: Gauge<string> | undefined;
+
+  private makeEntryLabels(labelKeys: readonly MetricLabelKey[]): void {
+    const keys = labelKeys.map(([key]) => key);
+    const names = labelKeys.map(([, name]) => name);
+    const gauge: Gauge<string> = new Gauge({
+      name: 'tsbeat_entry_labels',
+      help: "Each entry's labels named by metricsLabelKeys (label_<key>, '' when it has none), 1 per entry with series of its own; exported by the leader only.",
+      labelNames: ['entry', ...names],
+      registers: [this.registry],
+      collect: () => {
+        gauge.reset();
+        const source = this.source;
+        if (source?.labels === undefined) return;
+        const set = (entry: string): void => {
+          const labels = source.labels?.(entry);
+          if (labels === undefined) return;
+          const values: Record<string, string> = { entry };
+          keys.forEach((key, i) => (values[names[i] ?? key] = labels[key] ?? ''));
+          gauge.set(values, 1);
+        };
+        if (this.withSeries.size >= this.maxEntries) {
+          for (const entry of this.withSeries) set(entry);
+          return;
+        }
+        for (const [entry] of source.nextFires()) if (this.admit(entry, false)) set(entry);
+      },
+    });
+    this.entryLabels = gauge;
+  }
+
+  /**
    * What the scheduler reports, counted: the sink to hand to the parts that report (the leader's
    * session, the metered publishers, the leadership). Plain functions, so that a caller may wrap some.
    */
@@ -295,8 +337,11 @@ export class BeatMetrics {
     this.source = source;
   }
 
-  constructor(options: { processMetrics?: boolean; maxEntries?: number | undefined } = {}) {
+  constructor(
+    options: { processMetrics?: boolean; maxEntries?: number | undefined; labelKeys?: readonly MetricLabelKey[] | undefined } = {},
+  ) {
     this.maxEntries = options.maxEntries ?? DEFAULTS.metricsMaxEntries;
+    if (options.labelKeys !== undefined && options.labelKeys.length > 0) this.makeEntryLabels(options.labelKeys);
     // Under their standard names (process_cpu_seconds_total, process_start_time_seconds,
     // nodejs_heap_size_used_bytes, …), as every Prometheus client library exports them: generic
     // dashboards and restart/memory alerts look for these names. A `tsbeat_` prefix hid them.

@@ -10,7 +10,7 @@ import type { RedisClient } from './connect.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import { AUDIT_ACTIONS, auditNote } from '../control/audit.js';
+import { AUDIT_ACTIONS, auditConcerns, auditNote } from '../control/audit.js';
 import type { AuditAction, AuditEvent, FieldChange } from '../control/audit.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
@@ -99,6 +99,7 @@ export class AuditLog {
     args.push('changes', JSON.stringify(event.changes));
     if (event.note !== undefined) args.push('note', event.note);
     if (event.taskId !== undefined) args.push('task', event.taskId);
+    if (event.selector !== undefined) args.push('selector', event.selector, 'entries', JSON.stringify(event.entries ?? []));
     batch.call('XADD', args);
   }
 
@@ -153,7 +154,7 @@ export class AuditLog {
       }
       for (const [id, fields] of rows) {
         const event = decode(id, fields);
-        if (event !== undefined && (options.entry === undefined || event.entry === options.entry)) out.push(event);
+        if (event !== undefined && (options.entry === undefined || auditConcerns(event, options.entry))) out.push(event);
         if (out.length >= options.limit) break;
       }
       scanned += rows.length;
@@ -178,8 +179,11 @@ export function logAudit(logger: Logger | undefined, events: readonly AuditEvent
         changes: event.changes,
         ...(event.note === undefined ? {} : { note: event.note }),
         ...(event.taskId === undefined ? {} : { taskId: event.taskId }),
+        ...(event.selector === undefined ? {} : { selector: event.selector, entries: event.entries?.length ?? 0 }),
       },
-      `${event.who}: ${event.action} ${event.entry}`,
+      event.selector === undefined
+        ? `${event.who}: ${event.action} ${event.entry}`
+        : `${event.who}: ${event.action} -l ${event.selector} (${event.entries?.length ?? 0} entries)`,
     );
   }
   if (events.length > 100) {
@@ -208,6 +212,7 @@ function decode(id: string, fields: string[]): AuditEvent | undefined {
   const at = Number(get('at'));
   const note = get('note');
   const taskId = get('task');
+  const selector = get('selector');
   return {
     id,
     atMs: Number.isFinite(at) ? at : Number(id.split('-')[0]),
@@ -217,5 +222,16 @@ function decode(id: string, fields: string[]): AuditEvent | undefined {
     changes,
     ...(note === undefined ? {} : { note }),
     ...(taskId === undefined ? {} : { taskId }),
+    ...(selector === undefined ? {} : { selector, entries: decodeNames(get('entries')) }),
   };
+}
+
+/** A bulk event's entries (a JSON list of names); a hand-written one that is not reads as none. */
+function decodeNames(text: string | undefined): string[] {
+  try {
+    const parsed = JSON.parse(text ?? '[]') as unknown;
+    return Array.isArray(parsed) ? parsed.filter((n): n is string => typeof n === 'string') : [];
+  } catch {
+    return [];
+  }
 }

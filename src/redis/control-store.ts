@@ -3,6 +3,7 @@
  * entries are paused, manual-run requests. The leader honours them within a second (it is also
  * told at once over pub/sub).
  */
+import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from './connect.js';
 import { compareFingerprint, fingerprintFields, parseFingerprint } from '../control/fingerprint.js';
 import type { ConfigFingerprint, ConfigMismatch } from '../control/fingerprint.js';
@@ -18,6 +19,7 @@ import { decodeBackfillProgress, decodeBackfillRequest, encodeBackfillRequest } 
 import type { BackfillProgress } from '../control/backfill.js';
 import { decodeControlNote, encodeControlNote } from '../control/notes.js';
 import type { ControlNote } from '../control/notes.js';
+import type { AuditEvent, FieldChange } from '../control/audit.js';
 
 export const CONTROL_MESSAGE = 'control';
 
@@ -95,6 +97,21 @@ export class ControlStore {
   }
 
   /**
+   * Queues one entry's pause or resume on `multi`: its note (the entry's last note; a pause's also its
+   * pause note, which a resume removes with pauseOnFailure's count of failures), the paused set, and a
+   * resume's instant. The note, when there is one, comes first: setPaused reads the paused set's reply after it.
+   */
+  private queuePause(multi: ChainableCommander, entry: string, paused: boolean, nowMs: number, context: AuditContext): void {
+    const { note } = context;
+    if (note !== undefined)
+      multi.hset(this.keys.notes, entry, encodeControlNote({ action: paused ? 'pause' : 'resume', note, by: context.who, atMs: nowMs }));
+    if (paused) multi.sadd(this.keys.paused, entry);
+    else multi.srem(this.keys.paused, entry).hset(this.keys.resumed, entry, String(nowMs)).hdel(this.keys.failures, entry);
+    if (paused && note !== undefined) multi.hset(this.keys.pauseNotes, entry, encodePauseNote({ note, by: context.who, atMs: nowMs }));
+    if (!paused) multi.hdel(this.keys.pauseNotes, entry);
+  }
+
+  /**
    * Pauses or resumes; returns false when the entry already was in that state. A resume also records
    * its instant, so that a leader that starts later (restart, failover, reload) skips the slots that
    * passed while the entry was paused instead of catching them up.
@@ -103,14 +120,7 @@ export class ControlStore {
     const context = this.auditOf(audit);
     const { note } = context;
     const multi = this.client.multi();
-    if (note !== undefined) {
-      multi.hset(this.keys.notes, entry, encodeControlNote({ action: paused ? 'pause' : 'resume', note, by: context.who, atMs: nowMs }));
-    }
-    // The note goes with the pause (and a resume removes it, with pauseOnFailure's count of failures).
-    if (paused) multi.sadd(this.keys.paused, entry);
-    else multi.srem(this.keys.paused, entry).hset(this.keys.resumed, entry, String(nowMs)).hdel(this.keys.failures, entry);
-    if (paused && note !== undefined) multi.hset(this.keys.pauseNotes, entry, encodePauseNote({ note, by: context.who, atMs: nowMs }));
-    if (!paused) multi.hdel(this.keys.pauseNotes, entry);
+    this.queuePause(multi, entry, paused, nowMs, context);
     // In the same MULTI: a pause or resume is never without its record (one of a paused entry too, with its note).
     const event = auditEvent(context, nowMs, entry, paused ? 'pause' : 'resume', []);
     const log = new AuditLog(this.client, this.keys, context.maxEvents);
@@ -131,6 +141,43 @@ export class ControlStore {
     logAudit(context.logger, [event]);
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
     return replies[note === undefined ? 0 : 1]?.[1] === 1;
+  }
+
+  /**
+   * A bulk pause or resume (`-l`): every entry of `entries` at once, in one MULTI with the action's
+   * one audit event (its selector and the entries it changed). Returns the entries it changed (those
+   * not already in that state); none changed records nothing.
+   */
+  async setPausedMany(
+    entries: readonly string[],
+    paused: boolean,
+    nowMs: number,
+    selector: string,
+    audit?: AuditContext,
+  ): Promise<string[]> {
+    const context = this.auditOf(audit);
+    const now = await this.paused();
+    const changing = entries.filter((entry) => now.has(entry) !== paused);
+    if (changing.length === 0) return [];
+    const multi = this.client.multi();
+    for (const entry of changing) this.queuePause(multi, entry, paused, nowMs, context);
+    const event = { ...auditEvent(context, nowMs, '', paused ? 'pause' : 'resume', []), selector, entries: changing };
+    const log = new AuditLog(this.client, this.keys, context.maxEvents);
+    await log.checkKey();
+    log.addTo(multi, event);
+    try {
+      const failed = ((await multi.exec()) ?? []).find(([error]) => error !== null)?.[0];
+      if (failed) throw failed;
+    } catch (error) {
+      throw await nameWrongType(
+        this.client,
+        error,
+        typedKeys(this.keys, ['notes', 'paused', 'resumed', 'failures', 'pauseNotes', 'audit']),
+      );
+    }
+    logAudit(context.logger, [event]);
+    await this.client.publish(this.keys.events, CONTROL_MESSAGE);
+    return changing;
   }
 
   /**
@@ -191,25 +238,47 @@ export class ControlStore {
   }
 
   async requestTrigger(request: TriggerRequest, audit?: AuditContext): Promise<string> {
-    const text = JSON.stringify(request);
+    const [text] = await this.requestTriggers([request], undefined, audit);
+    return text ?? JSON.stringify(request);
+  }
+
+  /**
+   * Queues manual runs for the leader in one MULTI with their audit: one event each, or, for a bulk
+   * trigger (`selector`), the action's one event naming its selector and every entry. Returns each
+   * request's text (to withdraw it with cancelTrigger).
+   */
+  async requestTriggers(requests: readonly TriggerRequest[], selector: string | undefined, audit?: AuditContext): Promise<string[]> {
     const context = this.auditOf(audit);
-    const note = request.note ?? context.note;
-    const multi = this.client.multi().rpush(this.keys.triggers, text);
-    if (note !== undefined)
-      multi.hset(this.keys.notes, request.entry, encodeControlNote({ action: 'trigger', note, by: context.who, atMs: request.at }));
-    const event = auditEvent({ ...context, ...(note === undefined ? {} : { note }) }, request.at, request.entry, 'trigger', [], request.id);
+    const multi = this.client.multi();
+    const texts: string[] = [];
+    const events: AuditEvent[] = [];
+    for (const request of requests) {
+      const text = JSON.stringify(request);
+      texts.push(text);
+      multi.rpush(this.keys.triggers, text);
+      const note = request.note ?? context.note;
+      if (note !== undefined)
+        multi.hset(this.keys.notes, request.entry, encodeControlNote({ action: 'trigger', note, by: context.who, atMs: request.at }));
+      if (selector === undefined)
+        events.push(
+          auditEvent({ ...context, ...(note === undefined ? {} : { note }) }, request.at, request.entry, 'trigger', [], request.id),
+        );
+    }
+    const at = requests[0]?.at;
+    if (selector !== undefined && at !== undefined)
+      events.push({ ...auditEvent(context, at, '', 'trigger', []), selector, entries: requests.map((r) => r.entry) });
     const log = new AuditLog(this.client, this.keys, context.maxEvents);
     await log.checkKey();
-    log.addTo(multi, event);
+    for (const event of events) log.addTo(multi, event);
     try {
       const failed = ((await multi.exec()) ?? []).find(([error]) => error !== null)?.[0];
       if (failed) throw failed;
     } catch (error) {
       throw await nameWrongType(this.client, error, typedKeys(this.keys, ['triggers', 'notes', 'audit']));
     }
-    logAudit(context.logger, [event]);
+    logAudit(context.logger, events);
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
-    return text;
+    return texts;
   }
 
   /** Withdraws a request nobody has published yet; false when it is gone (published meanwhile). */
@@ -259,31 +328,56 @@ export class ControlStore {
    * event in the same MULTI; returns the request as stored (what `cancelBackfill` withdraws).
    */
   async requestBackfill(request: BackfillRequest, audit?: AuditContext): Promise<string> {
-    const text = encodeBackfillRequest(request);
+    const [text] = await this.requestBackfills([request], undefined, audit);
+    return text ?? encodeBackfillRequest(request);
+  }
+
+  /**
+   * Queues backfills for the leader in one MULTI with their audit: one event each (its range and
+   * overlap), or, for a bulk backfill (`selector`), the action's one event naming its selector, the
+   * range and every entry. Returns each request's text (to withdraw it with cancelBackfill).
+   */
+  async requestBackfills(requests: readonly BackfillRequest[], selector: string | undefined, audit?: AuditContext): Promise<string[]> {
     const context = this.auditOf(audit);
-    const note = request.note ?? context.note;
-    const multi = this.client.multi().rpush(this.keys.backfills, text);
-    const range = { path: 'range', after: `${new Date(request.fromMs).toISOString()} .. ${new Date(request.toMs).toISOString()}` };
-    const event = auditEvent(
-      { ...context, ...(note === undefined ? {} : { note }) },
-      request.at,
-      request.entry,
-      'backfill',
-      request.overlap === undefined ? [range] : [range, { path: 'overlap', after: request.overlap }],
-      request.id,
-    );
+    const multi = this.client.multi();
+    const texts: string[] = [];
+    const events: AuditEvent[] = [];
+    const changesOf = (request: BackfillRequest): FieldChange[] => {
+      const range = { path: 'range', after: `${new Date(request.fromMs).toISOString()} .. ${new Date(request.toMs).toISOString()}` };
+      return request.overlap === undefined ? [range] : [range, { path: 'overlap', after: request.overlap }];
+    };
+    for (const request of requests) {
+      const text = encodeBackfillRequest(request);
+      texts.push(text);
+      multi.rpush(this.keys.backfills, text);
+      const note = request.note ?? context.note;
+      if (selector === undefined)
+        events.push(
+          auditEvent(
+            { ...context, ...(note === undefined ? {} : { note }) },
+            request.at,
+            request.entry,
+            'backfill',
+            changesOf(request),
+            request.id,
+          ),
+        );
+    }
+    const first = requests[0];
+    if (selector !== undefined && first !== undefined)
+      events.push({ ...auditEvent(context, first.at, '', 'backfill', changesOf(first)), selector, entries: requests.map((r) => r.entry) });
     const log = new AuditLog(this.client, this.keys, context.maxEvents);
     await log.checkKey();
-    log.addTo(multi, event);
+    for (const event of events) log.addTo(multi, event);
     try {
       const failed = ((await multi.exec()) ?? []).find(([error]) => error !== null)?.[0];
       if (failed) throw failed;
     } catch (error) {
       throw await nameWrongType(this.client, error, typedKeys(this.keys, ['backfills', 'audit']));
     }
-    logAudit(context.logger, [event]);
+    logAudit(context.logger, events);
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
-    return text;
+    return texts;
   }
 
   /** Withdraws a backfill the leader has not finished; false when it is gone (done meanwhile). */

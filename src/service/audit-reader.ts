@@ -25,6 +25,7 @@ export function apiAuditEvent(event: AuditEvent): ApiAuditEvent & AuditEventWire
     changes: event.changes,
     ...(event.note === undefined ? {} : { note: event.note }),
     ...(event.taskId === undefined ? {} : { taskId: event.taskId }),
+    ...(event.selector === undefined ? {} : { selector: event.selector, entries: event.entries ?? [] }),
   };
 }
 

@@ -46,7 +46,10 @@ export interface DashboardInputs {
   readonly failures?: Pick<RedisEntryFailures, 'read'>;
   /** The schedule's queues the leader finds nobody consumes. */
   readonly unconsumed?: Pick<RedisUnconsumedQueues, 'read'>;
-  readonly control: Pick<ControlStore, 'paused' | 'pauseNotes' | 'notes' | 'leader' | 'setPaused' | 'requestTrigger' | 'wasTriggered'>;
+  readonly control: Pick<
+    ControlStore,
+    'paused' | 'pauseNotes' | 'notes' | 'leader' | 'setPaused' | 'requestTrigger' | 'wasTriggered' | 'setPausedMany' | 'requestTriggers'
+  >;
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The run histories in Redis, which every replica reads alike (the leader writes them). */
   readonly runs: Pick<RedisRunHistory, 'recent' | 'finished' | 'failureStreaks' | 'lastStates'>;

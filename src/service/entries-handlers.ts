@@ -4,6 +4,9 @@
  * becomes REDIS_UNAVAILABLE (503), answered at once while the connection is down; any other failure
  * stays what it is (tsbeat's own: 500).
  */
+import { parseSelector, selects } from '../core/label-selector.js';
+import type { LabelSelector } from '../core/label-selector.js';
+import { storedLabels } from '../core/labels.js';
 import type { RedisClient } from '../redis/connect.js';
 import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { currentEntryLimits } from '../config/entry-definition.js';
@@ -22,6 +25,17 @@ function failingProblem(failure: EntryFailure): { path: string; message: string 
     path: 'publish',
     message: `${failure.reason} (failing since ${new Date(failure.sinceMs).toISOString()}, ${failure.attempts} attempts; retried at ${new Date(failure.retryAtMs).toISOString()})`,
   };
+}
+
+/** The `selector` query parameter, parsed (blank: none); one that does not parse is a 400 naming the character. */
+function selectorOf(text: string | undefined): LabelSelector | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const parsed = parseSelector(text);
+  if (parsed.ok) return parsed.selector;
+  throw new BeatError(
+    ErrorCode.ApiBadRequest,
+    `selector ${shown(text)}: at character ${parsed.problem.position}: ${parsed.problem.message}`,
+  );
 }
 
 export function apiEntry(stored: StoredEntry, failure?: EntryFailure): ApiEntry {
@@ -54,13 +68,19 @@ export function entriesHandlers(options: {
   const call = <T>(what: () => Promise<T>): Promise<T> => whileConnected(client, what);
   return {
     entryMaxDepth: () => currentEntryLimits().maxDepth,
-    list: (after, limit) =>
+    list: (after, limit, selectorText) =>
       call(async () => {
+        const selector = selectorOf(selectorText);
         const page = await store.page(after, limit);
         const last = page.entries[page.entries.length - 1];
-        const failing = await failingOf(page.entries.map((e) => e.name));
+        // An entry that does not run has no labels to select by.
+        const kept =
+          selector === undefined
+            ? page.entries
+            : page.entries.filter((e) => e.problems === undefined && selects(selector, storedLabels(e.entry)));
+        const failing = await failingOf(kept.map((e) => e.name));
         return {
-          entries: page.entries.map((e) => apiEntry(e, failing.get(e.name))),
+          entries: kept.map((e) => apiEntry(e, failing.get(e.name))),
           ...(page.more && last !== undefined ? { next: last.name } : {}),
         };
       }),

@@ -61,7 +61,7 @@ export async function startHttp(
   const { keys, logger: log, clock, instanceId, connections, runtime } = options;
   const { supervisor } = runtime;
   const reads = readsOf(options);
-  metrics.readScheduleFrom(scheduleMetrics(supervisor));
+  metrics.readScheduleFrom(scheduleMetrics(supervisor, options.catalog));
   const answers = probes({
     instanceId,
     clock,

@@ -4,6 +4,7 @@
  * (deployment-runtime.ts) adds its own records (failing entries, missed and passed-over slots, run
  * outcomes) to these sinks, and its outcome tracker reports here.
  */
+import { metricLabelName } from '../config/labels-schema.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { followsOutcomes } from '../config/resolve.js';
@@ -59,7 +60,10 @@ export async function startObservability(options: {
   // every start), and no sampler of process metrics (CPU, heap, event-loop lag every 100 ms) wakes
   // the process 10 times a second.
   const metrics = options.withMetrics
-    ? new (await import('../observe/metrics.js')).BeatMetrics({ maxEntries: config.metricsMaxEntries })
+    ? new (await import('../observe/metrics.js')).BeatMetrics({
+        maxEntries: config.metricsMaxEntries,
+        labelKeys: config.metricsLabelKeys?.map((key) => [key, metricLabelName(key)] as const),
+      })
     : undefined;
   // A span per published run over OTLP, only with OTEL_EXPORTER_OTLP_ENDPOINT set (else nothing of
   // OpenTelemetry is loaded).

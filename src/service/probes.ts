@@ -215,8 +215,16 @@ function entriesPage(
 }
 
 /** The schedule as the gauges of /metrics show it: every entry counted, paused and next fires while leading. */
-export function scheduleMetrics(supervisor: Pick<Supervisor, 'config' | 'runner'>): MetricsSource {
+export function scheduleMetrics(supervisor: Pick<Supervisor, 'config' | 'runner'>, catalog?: Pick<EntryCatalog, 'find'>): MetricsSource {
+  // The file's entries by name, made again only when a reload brings another config.
+  let fileEntries: { config: unknown; byName: ReadonlyMap<string, ResolvedEntry> } | undefined;
+  const fileEntry = (name: string): ResolvedEntry | undefined => {
+    const { config } = supervisor;
+    if (fileEntries?.config !== config) fileEntries = { config, byName: new Map(config.entries.map((e) => [e.name, e])) };
+    return fileEntries.byName.get(name);
+  };
   return {
+    labels: (entry) => (fileEntry(entry) ?? catalog?.find(entry))?.labels ?? {},
     entries: () => {
       const { entries } = supervisor.config;
       const enabled = entries.filter((e) => e.enabled).length;

@@ -1,5 +1,5 @@
 /** The entry list: search, filters, sortable columns and pages, each page fetched from /ui/api/entries. */
-import { get } from './api.js';
+import { ApiError, get, post } from './api.js';
 import { breakable, fill, h, relative } from './dom.js';
 import type { Child } from './dom.js';
 import { resultCell, successCell } from './results-view.js';
@@ -13,13 +13,15 @@ interface ListState {
   state: string;
   origin: string;
   queue: string;
+  /** A label selector (team=billing,tier!=batch), read by the server. */
+  selector: string;
   failing: boolean;
   sort: string;
   desc: boolean;
   offset: number;
 }
 
-const state: ListState = { q: '', state: '', origin: '', queue: '', failing: false, sort: 'name', desc: false, offset: 0 };
+const state: ListState = { q: '', state: '', origin: '', queue: '', selector: '', failing: false, sort: 'name', desc: false, offset: 0 };
 
 const COLUMNS: readonly (readonly [key: string, label: string])[] = [
   ['name', 'Name'],
@@ -28,6 +30,7 @@ const COLUMNS: readonly (readonly [key: string, label: string])[] = [
   ['queue', 'Queue'],
   ['schedule', 'Schedule'],
   ['zone', 'Zone'],
+  ['labels', 'Labels'],
   ['next', 'Next run'],
   ['last', 'Last run'],
   ['result', 'Result'],
@@ -44,6 +47,7 @@ function query(): string {
   if (state.state) p.set('state', state.state);
   if (state.origin) p.set('origin', state.origin);
   if (state.queue) p.set('queue', state.queue);
+  if (state.selector) p.set('selector', state.selector);
   if (state.failing) p.set('failing', '1');
   return p.toString();
 }
@@ -94,6 +98,7 @@ function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
       row.problems.length > 0 ? row.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : row.schedule,
     ),
     h('td', { 'data-label': 'Zone' }, ...breakable(row.zone)),
+    h('td', { 'data-label': 'Labels', class: 'labels' }, ...labelChips(row.labels)),
     h(
       'td',
       { 'data-label': 'Next run' },
@@ -112,6 +117,13 @@ function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
     h('td', { 'data-label': 'Past day', class: 'past' }),
     h('td', { 'data-label': 'State' }, ...stateBadge(row)),
   );
+}
+
+/** An entry's labels, one `key=value` each, in key order. */
+function labelChips(labels: Readonly<Record<string, string>>): HTMLElement[] {
+  return Object.keys(labels)
+    .sort()
+    .map((key) => h('span', { class: 'label' }, `${key}=${labels[key] ?? ''}`));
 }
 
 type Refresh = () => Promise<void>;
@@ -147,7 +159,7 @@ function typedFilters(refresh: Refresh): HTMLInputElement[] {
       void refresh();
     }, 200);
   };
-  const typed = (attrs: Record<string, string>, key: 'q' | 'queue', trim: boolean): HTMLInputElement =>
+  const typed = (attrs: Record<string, string>, key: 'q' | 'queue' | 'selector', trim: boolean): HTMLInputElement =>
     h('input', {
       ...attrs,
       value: state[key],
@@ -164,6 +176,16 @@ function typedFilters(refresh: Refresh): HTMLInputElement[] {
       false,
     ),
     typed({ type: 'text', name: 'queue', placeholder: 'queue', 'aria-label': 'Only entries of this queue' }, 'queue', true),
+    typed(
+      {
+        type: 'text',
+        name: 'selector',
+        placeholder: 'labels: team=billing,tier!=batch',
+        'aria-label': 'Only entries these labels select (a Kubernetes label selector)',
+      },
+      'selector',
+      true,
+    ),
   ];
 }
 
@@ -259,18 +281,76 @@ function pageMoves(summary: HTMLElement, pager: HTMLElement, page: PageWire, ref
   );
 }
 
+/**
+ * With a selector: the actions on every entry it selects, each after a confirmation that names the
+ * count; the server refuses (409) when the selection is no longer that count.
+ */
+function bulkBar(bar: HTMLElement, matched: number, refresh: Refresh): void {
+  const selector = state.selector;
+  if (selector === '' || matched === 0) {
+    bar.hidden = true;
+    bar.replaceChildren();
+    return;
+  }
+  const answer = h('span', { class: 'answer', role: 'status' });
+  const act = (verb: 'pause' | 'resume' | 'trigger', label: string) => async (): Promise<void> => {
+    const what = `${label} the ${matched} ${matched === 1 ? 'entry' : 'entries'} the selector ${selector} selects?`;
+    if (!window.confirm(what)) return;
+    try {
+      const done = await post<{ entries: string[]; changed?: string[] }>(
+        `/ui/api/selected/${verb}?selector=${encodeURIComponent(selector)}`,
+        { count: matched },
+      );
+      await refresh();
+      // The refresh drew the bar again: the answer goes into the new one.
+      const shown = bar.querySelector('.answer');
+      if (shown !== null)
+        shown.textContent =
+          verb === 'trigger'
+            ? `Triggered ${done.entries.length}: ${done.entries.join(', ')}`
+            : `${verb === 'pause' ? 'Paused' : 'Resumed'} ${done.changed?.length ?? 0} of ${done.entries.length}`;
+    } catch (error) {
+      answer.textContent = error instanceof ApiError ? error.body.error : String(error);
+    }
+  };
+  bar.hidden = false;
+  bar.replaceChildren(
+    `${matched} selected by ${selector}: `,
+    h('button', { type: 'button', 'data-bulk': 'pause', onclick: () => void act('pause', 'Pause')() }, 'Pause all'),
+    ' ',
+    h('button', { type: 'button', 'data-bulk': 'resume', onclick: () => void act('resume', 'Resume')() }, 'Resume all'),
+    ' ',
+    h('button', { type: 'button', 'data-bulk': 'trigger', onclick: () => void act('trigger', 'Trigger')() }, 'Trigger all'),
+    ' ',
+    answer,
+  );
+}
+
 /** The list. */
 export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
   const table = h('table', { class: 'entries' });
   const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
   const pager = h('div', { class: 'pager' });
+  const refused = h('p', { class: 'notice error', role: 'alert', hidden: true });
+  const bulk = h('div', { class: 'bulk', hidden: true });
   const refresh = async (): Promise<void> => {
-    const page = await get<PageWire>(`/ui/api/entries?${query()}`);
+    let page: PageWire;
+    try {
+      page = await get<PageWire>(`/ui/api/entries?${query()}`);
+    } catch (error) {
+      // A selector that does not parse: the server's message names the position and the rule.
+      if (!(error instanceof ApiError) || error.body.code !== 'bad_selector') throw error;
+      refused.textContent = error.body.error;
+      refused.hidden = false;
+      return;
+    }
+    refused.hidden = true;
+    bulkBar(bulk, page.matched, refresh);
     table.replaceChildren(header(COLUMNS, refresh), h('tbody', {}, ...page.rows.map((r) => rowView(r, page.nowMs))));
     pastDayStrips(table, page.rows);
     pageMoves(summary, pager, page, refresh);
   };
-  fill(root, h('h1', {}, 'Entries'), filterBar(refresh), summary, h('div', { class: 'table-wrap' }, table), pager);
+  fill(root, h('h1', {}, 'Entries'), filterBar(refresh), refused, bulk, summary, h('div', { class: 'table-wrap' }, table), pager);
   return { refresh };
 }
 

@@ -27,6 +27,8 @@ export const ALONE: readonly string[] = [
   // running it once saw the refusal's reason change (the channel's close raced the next batch).
   'test/integration/containment.test.ts',
   'test/integration/dashboard-results.test.ts',
+  // Chromium beside a beat run: CPU-heavy, as the dashboard's other browser files.
+  'test/integration/dashboard-labels.test.ts',
   // Three replicas, PostgreSQL stopped and started, a Python ORM writer: its pair partner
   // (django-run) missed a write-back window beside it once, and it allowed too little lag.
   'test/integration/entry-chaos-django.test.ts',
@@ -40,6 +42,8 @@ export const ALONE: readonly string[] = [
 
 /** Two at a time. */
 export const IN_PAIRS: readonly string[] = [
+  // A bulk pause holds the leader's stop within a second and the others publishing on, by the queue.
+  'test/integration/selectors.test.ts',
   'test/integration/alerts.test.ts',
   // A Celery 5.5 worker: a run published after a countdown one done seconds before the countdown's ETA, that one not before it.
   'test/integration/amqp-delayed.test.ts',
