@@ -31,6 +31,7 @@ import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
 import { labelsText } from '../core/labels.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import { nothingSelected, oneOrSelected, selectEntries, selected, selectorArg, selectorOption } from './selector-args.js';
+import { pushAll } from '../base/chunks.js';
 
 /** The --note of a pause, resume or trigger, checked; undefined without one. */
 function noteOf(command: string, text: string | undefined): string | undefined {
@@ -216,7 +217,7 @@ export async function readStatus(
     part(control.failures.read(), undefined),
     part(control.unconsumed.read(), undefined),
   ]);
-  keyWarnings.push(...(control.runs.faults?.() ?? []));
+  pushAll(keyWarnings, control.runs.faults?.() ?? []);
   const status = buildStatus({
     failing,
     unconsumed,

@@ -23,6 +23,7 @@ import type { DeploymentWatch } from './deployment-watch.js';
 import type { Supervisor } from './supervisor.js';
 import { keepsRunHistory } from '../config/outcome-sources.js';
 import type { ResolvedEntry } from '../config/resolve.js';
+import { pushAll } from '../base/chunks.js';
 
 export interface ProbeSources {
   readonly instanceId: string;
@@ -167,7 +168,7 @@ async function statusOf(sources: ProbeSources, page: { offset: number; limit: nu
     part(sources.failures?.read(), undefined),
     part(sources.unconsumed?.read(), undefined),
   ]);
-  keyWarnings.push(...(sources.runs.faults?.() ?? []));
+  pushAll(keyWarnings, sources.runs.faults?.() ?? []);
   const status = buildStatus({
     ...(failing === undefined ? {} : { failing }),
     ...(unconsumed === undefined ? {} : { unconsumed }),
