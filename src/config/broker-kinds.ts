@@ -14,7 +14,7 @@ import { parseRedisUrl } from './redis-url.js';
 import type { TransportOptionsInput } from './options-schema.js';
 import { sqsOptionProblems } from './sqs-options.js';
 import { parseSqsUrl } from './sqs-url.js';
-import { AMQP_SCHEMES, REDIS_SCHEMES, splitScheme, urlError } from './url-parts.js';
+import { AMQP_SCHEMES, REDIS_CLUSTER_SCHEMES, REDIS_SCHEMES, splitScheme, urlError } from './url-parts.js';
 import type { ResolvedConfig } from './resolve.js';
 
 export interface BrokerKindProblem {
@@ -69,7 +69,10 @@ export const BROKER_KINDS = [
   {
     name: 'redis',
     label: 'Redis',
-    schemes: [...REDIS_SCHEMES],
+    schemes: REDIS_SCHEMES.filter((scheme) => !REDIS_CLUSTER_SCHEMES.includes(scheme)),
+    // A cluster's URL is known as a Redis one only to be refused with its reason (config/connections.ts):
+    // Celery's Redis transport has no cluster mode, so the list of broker schemes does not offer it.
+    aliases: REDIS_CLUSTER_SCHEMES,
     parseUrl: (url, transportOptions) => parseRedisUrl(url, transportOptions),
     sharesRedis: true,
     remoteControl: true,

@@ -108,8 +108,10 @@ export function urlError(url: string, problem: string): UrlError {
   return new UrlError(maskUrl(url), problem);
 }
 
-/** The schemes the Redis URL parser takes (the broker kinds are in broker-kinds.ts); a `-cluster` one names a Redis Cluster's nodes. */
-export const REDIS_SCHEMES: readonly string[] = ['redis', 'rediss', 'redis+socket', 'sentinel', 'redis-cluster', 'rediss-cluster'];
+/** A Redis Cluster's URL schemes (RedBeat's spelling): the nodes to learn the slot map from. */
+export const REDIS_CLUSTER_SCHEMES: readonly string[] = ['redis-cluster', 'rediss-cluster'];
+/** The schemes the Redis URL parser takes (the broker kinds are in broker-kinds.ts). */
+export const REDIS_SCHEMES: readonly string[] = ['redis', 'rediss', 'redis+socket', 'sentinel', ...REDIS_CLUSTER_SCHEMES];
 /** kombu maps amqp and pyamqp to its pyamqp transport, amqps to its TLS variant. */
 export const AMQP_SCHEMES: Readonly<Record<string, { readonly tls: boolean }>> = {
   amqp: { tls: false },
