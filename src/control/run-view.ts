@@ -23,6 +23,8 @@ export interface RunView {
   readonly origin: 'schedule' | RunOrigin;
   /** Set when tsbeat revoked the run (its entry's overlap policy): cancelOther or terminateOther. */
   readonly revokedBy?: string;
+  /** A canvas run's tasks, each with its state (absent for a run of one task). */
+  readonly parts?: readonly { readonly path: string; readonly task: string; readonly id: string; readonly state: RunState }[];
 }
 
 export function runView(r: RunRecord, zone: string): RunView {
@@ -37,6 +39,7 @@ export function runView(r: RunRecord, zone: string): RunView {
     exception: r.exception ?? null,
     origin: r.origin ?? 'schedule',
     ...(r.revokedBy === undefined ? {} : { revokedBy: r.revokedBy }),
+    ...(r.parts === undefined ? {} : { parts: r.parts.map(({ path, task, id, state }) => ({ path, task, id, state })) }),
   };
 }
 
