@@ -9,6 +9,25 @@
  */
 import type { ResultMeta, RunPart, RunRecord, RunState } from '../ports/outcomes.js';
 import { isFinal } from '../ports/outcomes.js';
+import { DEFAULTS } from '../base/defaults.js';
+
+/** A final part's result as its record keeps it: JSON text within the bound, else none. */
+function keptResult(part: RunPart, meta: ResultMeta): { result: string } | undefined {
+  if (!part.final || meta.state !== 'SUCCESS' || meta.result === undefined) return undefined;
+  const text = JSON.stringify(meta.result);
+  return text.length <= DEFAULTS.canvasPartResultMaxChars ? { result: text } : undefined;
+}
+
+/**
+ * The run's result from its final parts': a group's (any final part inside a `group[…]`) the list
+ * of its members', in order; else the one final part's. Undefined when one was not kept.
+ */
+function runResult(parts: readonly RunPart[]): string | undefined {
+  const finals = parts.filter((p) => p.final);
+  if (finals.some((p) => p.result === undefined)) return undefined;
+  if (finals.some((p) => p.path.includes('group['))) return `[${finals.map((p) => p.result).join(',')}]`;
+  return finals.length === 1 ? finals[0]?.result : undefined;
+}
 
 /** The failing part as a run's exception names it: `chain[1] tasks.fail (id …): ValueError: boom`. */
 export function failedPartText(part: RunPart, exception: string | undefined): string {
@@ -28,7 +47,7 @@ export function advanceParts(record: RunRecord, metas: readonly (ResultMeta | un
     const meta = metas[i];
     if (meta === undefined || meta.state === 'PENDING' || isFinal(part.state) || meta.state === part.state) return part;
     changed = true;
-    return { ...part, state: meta.state };
+    return { ...part, state: meta.state, ...keptResult(part, meta) };
   });
   const doneAt = (): number => {
     const times = metas.map((m) => m?.doneAtMs).filter((t): t is number => t !== undefined);
@@ -37,7 +56,9 @@ export function advanceParts(record: RunRecord, metas: readonly (ResultMeta | un
   const ended = (state: RunState, exception: string | undefined): RunRecord => {
     const finishedAtMs = doneAt();
     const { exception: _earlier, ...rest } = record;
+    const result = state === 'SUCCESS' ? runResult(next) : undefined;
     return {
+      ...(result === undefined ? {} : { result }),
       ...rest,
       parts: next,
       state,

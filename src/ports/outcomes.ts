@@ -55,6 +55,12 @@ export interface RunRecord {
    * run that is one task.
    */
   readonly parts?: readonly RunPart[];
+  /**
+   * A canvas run's result, JSON text, once SUCCESS: its chain's last task's, its chord body's, or
+   * its group's list of its members' (src/outcomes/canvas-outcome.ts). Absent when a final part's
+   * result was not read (heard from a task event only) or too long to keep.
+   */
+  readonly result?: string;
 }
 
 /** One task of a canvas run, as its run's record keeps it. */
@@ -66,6 +72,8 @@ export interface RunPart {
   readonly state: RunState;
   /** Its result is (part of) the run's: a chain's last task, a chord's body, each group member's last task. */
   readonly final: boolean;
+  /** A final part's result, JSON text, when it succeeded and it was read within the bound (DEFAULTS.canvasPartResultMaxChars). */
+  readonly result?: string;
 }
 
 /** How a run was published, besides its schedule. */

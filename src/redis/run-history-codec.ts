@@ -5,7 +5,9 @@
  *    "start"?: epoch ms, "done"?: epoch ms, "rt"?: runtime ms, "exc"?: the exception's first line,
  *    "origin"?: "trigger" | "backfill" (how it was published; absent: by its schedule, as on older records),
  *    "rvk"?: the overlap policy by which tsbeat revoked it,
- *    "parts"?: a canvas run's tasks, each [path, task name, task id, state, 1 when final else 0]}
+ *    "parts"?: a canvas run's tasks, each [path, task name, task id, state, 1 when final else 0,
+ *              and for a final part that succeeded, its result's JSON text],
+ *    "res"?: a canvas run's result, JSON text}
  * Records written before "parts" decode as runs of one task; a part that is not such a row is
  * dropped, the run kept.
  * lua/run-history.lua reads "id" and "st" of the records it compares; nothing else reads them.
@@ -22,7 +24,9 @@ export function encodeRun(r: RunRecord): string {
   if (r.exception !== undefined) out['exc'] = r.exception;
   if (r.origin !== undefined) out['origin'] = r.origin;
   if (r.revokedBy !== undefined) out['rvk'] = r.revokedBy;
-  if (r.parts !== undefined) out['parts'] = r.parts.map((p) => [p.path, p.task, p.id, p.state, p.final ? 1 : 0]);
+  if (r.parts !== undefined)
+    out['parts'] = r.parts.map((p) => [p.path, p.task, p.id, p.state, p.final ? 1 : 0, ...(p.result === undefined ? [] : [p.result])]);
+  if (r.result !== undefined) out['res'] = r.result;
   return JSON.stringify(out);
 }
 
@@ -57,16 +61,17 @@ export function decodeRun(text: string): RunRecord | undefined {
     // Another value (a newer tsbeat's) reads as none: the run is shown, not dropped.
     ...(o['origin'] === 'trigger' || o['origin'] === 'backfill' ? { origin: o['origin'] } : {}),
     ...(o['rvk'] === 'cancelOther' || o['rvk'] === 'terminateOther' ? { revokedBy: o['rvk'] } : {}),
+    ...(typeof o['res'] === 'string' ? { result: o['res'] } : {}),
     ...(Array.isArray(o['parts']) ? { parts: o['parts'].map(decodePart).filter((p) => p !== undefined) } : {}),
   };
 }
 
 function decodePart(v: unknown): RunPart | undefined {
   if (!Array.isArray(v)) return undefined;
-  const [path, task, id, state, final] = v as unknown[];
+  const [path, task, id, state, final, result] = v as unknown[];
   if (typeof path !== 'string' || typeof task !== 'string' || typeof id !== 'string') return undefined;
   if (typeof state !== 'string' || !STATES.has(state)) return undefined;
-  return { path, task, id, state: state as RunState, final: final === 1 };
+  return { path, task, id, state: state as RunState, final: final === 1, ...(typeof result === 'string' ? { result } : {}) };
 }
 
 /**

@@ -623,6 +623,7 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
       ]);
       const values = await Promise.all((g?.parts ?? []).map((p) => waitForResult(results, p.id, workers()).then((m) => m.result)));
       expect(values).toEqual([10, 20, 30]);
+      expect(g?.result).toBe('[10,20,30]');
       // Celery marks the chain's last step failed too: the middle one, which raised, is named.
       expect(c?.state).toBe('FAILURE');
       expect(c?.exception).toContain(`chain[1] tsbeat_test.fail (${canvasPartId(chain.message.id, 'chain[1]')}) failed`);
@@ -633,6 +634,7 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
         ['header[1]', 'SUCCESS'],
         ['body', 'SUCCESS'],
       ]);
+      expect(JSON.parse(h?.result ?? 'null')).toEqual({ sum: 30, values: [10, 20] });
       expect((await waitForResult(results, chord.message.id, workers())).result).toEqual({ sum: 30, values: [10, 20] });
     } finally {
       await tracker.stop();

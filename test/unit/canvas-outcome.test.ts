@@ -44,7 +44,41 @@ describe('a canvas run outcome made of its parts', () => {
     expect(two.parts?.map((p) => p.state)).toEqual(['SUCCESS', 'SUCCESS', 'PENDING']);
     const all = advanceParts(two, [undefined, undefined, { state: 'SUCCESS', doneAtMs: 4000 }], 5000, 60_000);
     expect(all).toMatchObject({ state: 'SUCCESS', finishedAtMs: 4000, runtimeMs: 3000 });
+    // No result was read (as from task events alone): none is claimed.
+    expect(all.result).toBeUndefined();
     expect(all.exception).toBeUndefined();
+  });
+
+  it("keeps the run's result: a group's list of its members' in order, a chord body's, none when a member's is too long", () => {
+    const group = run(pending(canvasOutcomeParts(entry({ group: [sig('a'), { chain: [sig('b'), sig('c')] }] }), RUN)));
+    const done = advanceParts(
+      group,
+      [
+        { state: 'SUCCESS', result: 10 },
+        { state: 'SUCCESS', result: 'not final' },
+        { state: 'SUCCESS', result: { x: [1] } },
+      ],
+      2000,
+      60_000,
+    );
+    expect(done.result).toBe('[10,{"x":[1]}]');
+    expect(done.parts?.map((p) => p.result)).toEqual(['10', undefined, '{"x":[1]}']);
+    const chord = run(pending(canvasOutcomeParts(entry({ chord: { header: [sig('a')], body: sig('sum') } }), RUN)));
+    expect(
+      advanceParts(
+        chord,
+        [
+          { state: 'SUCCESS', result: 1 },
+          { state: 'SUCCESS', result: { sum: 1 } },
+        ],
+        2000,
+        60_000,
+      ).result,
+    ).toBe('{"sum":1}');
+    const huge = 'x'.repeat(5000);
+    const one = run(pending(canvasOutcomeParts(entry({ group: [sig('a')] }), RUN)));
+    const long = advanceParts(one, [{ state: 'SUCCESS', result: huge }], 2000, 60_000);
+    expect([long.state, long.result]).toEqual(['SUCCESS', undefined]);
   });
 
   it('a chain whose middle step fails is a FAILURE naming that step, not the later ones Celery marks failed too', () => {
@@ -75,7 +109,11 @@ describe('a canvas run outcome made of its parts', () => {
 
   it('keeps the parts in the history record, and old records still decode', () => {
     const parts = pending(canvasOutcomeParts(entry({ chord: { header: [sig('a')], body: sig('sum') } }), RUN));
-    const record = { ...run(parts), state: 'SUCCESS' as const };
+    const record = {
+      ...run(parts.map((p) => (p.final ? { ...p, state: 'SUCCESS' as const, result: '{"sum":1}' } : p))),
+      state: 'SUCCESS' as const,
+      result: '{"sum":1}',
+    };
     expect(decodeRun(encodeRun(record))).toEqual(record);
     expect(decodeRun('{"id":"t","slot":1,"pub":2,"st":"SUCCESS"}')).toEqual({ taskId: 't', slotMs: 1, publishedAtMs: 2, state: 'SUCCESS' });
     expect(decodeRun('{"id":"t","slot":1,"pub":2,"st":"SUCCESS","parts":[["p","t","i","NOPE",1],7]}')?.parts).toEqual([]);
