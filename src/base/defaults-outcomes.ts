@@ -4,6 +4,12 @@
  */
 export const OUTCOME_DEFAULTS = {
   /**
+   * The longest result (its JSON text) a canvas run's history record keeps of each final part (a
+   * chain's last task, a chord's body, a group member): a longer one is left out, and the run's
+   * result with it (the record is rewritten on every change, and histories hold 20 runs).
+   */
+  canvasPartResultMaxChars: 2000,
+  /**
    * The alert kinds sent when neither the config's nor the entry's `alerts.on` lists any: a run that
    * failed, a slot that will never run, and runs nobody consumes (a routing typo stops a job
    * silently otherwise; one alert per stretch, so it costs nothing while the queue is read).

@@ -392,3 +392,53 @@ export function chordSizeOf(entry: CanvasEntry): { readonly groupPath: string; r
   // `_chord._descend`: a chain member counts as its last task, one.
   return chord === undefined ? undefined : { groupPath: groupPaths(entry).group, size: chord.header.length };
 }
+
+/**
+ * One task of a canvas run whose outcome is part of the run's (canvasOutcomeParts): where it is
+ * (`chain[1]`, `group[2].chain[0]`, `body`), its task's name, its id (canvasPartId of its id path),
+ * and whether its result is (part of) the run's result: a chain's last task, a chord's body, each
+ * group member's last task.
+ */
+export interface CanvasOutcomePart {
+  readonly path: string;
+  readonly task: string;
+  readonly id: string;
+  readonly final: boolean;
+}
+
+/**
+ * The tasks of the run with id `runId` whose results make its outcome, in the order they run (a
+ * chain's steps, a group's members, then a chord's body); empty for a run that is one task (with
+ * or without callbacks: a callback's outcome is not the run's). The ids are the ones the run's
+ * messages carry (compileCanvas, compileMember), so a new leader computes the same. Pure.
+ */
+export function canvasOutcomeParts(entry: CanvasEntry, runId: string): CanvasOutcomePart[] {
+  const canvas = entry.canvas;
+  const out: CanvasOutcomePart[] = [];
+  const add = (path: string, idPath: string, task: string, final: boolean): void => {
+    out.push({ path, task, id: canvasPartId(runId, idPath), final });
+  };
+  // A group's (or header's) members at `at[j]`; `final`: their last tasks are the run's result.
+  const members = (list: readonly ParsedMember[], at: string, final: boolean): void => {
+    list.forEach((member, j) => {
+      if (isSignature(member)) return add(`${at}[${j}]`, `${at}[${j}]`, member.task, final);
+      const last = member.chain.length - 1;
+      member.chain.forEach((sig, k) => add(`${at}[${j}].chain[${k}]`, `${at}[${j}].chain[${k}]`, sig.task, final && k === last));
+    });
+  };
+  if (canvas?.group !== undefined) members(canvas.group, 'group', true);
+  else if (canvas?.chord !== undefined) {
+    members(canvas.chord.header, 'header', false);
+    add('body', '', canvas.chord.body.task, true);
+  } else if (canvas?.chain !== undefined) {
+    const last = canvas.chain.length - 1;
+    canvas.chain.forEach((step, i) => {
+      const result = i === last ? '' : `chain[${i}]`;
+      if (isSignature(step)) return add(`chain[${i}]`, result, step.task, i === last);
+      if ('group' in step) return members(step.group, `chain[${i}].group`, i === last);
+      members(step.chord.header, `chain[${i}].header`, false);
+      add(`chain[${i}].body`, result, step.chord.body.task, i === last);
+    });
+  }
+  return out;
+}

@@ -15,6 +15,8 @@ export interface ResultMeta {
   readonly doneAtMs?: number;
   /** The exception's first line, for FAILURE, RETRY and REVOKED. */
   readonly exception?: string;
+  /** The task's return value, for SUCCESS (JSON, as decoded). */
+  readonly result?: unknown;
 }
 
 export const TASK_KEY_PREFIX = 'celery-task-meta-';
@@ -99,5 +101,6 @@ export function decodeResultMeta(raw: string): ResultMeta {
     state,
     ...(doneAtMs === undefined ? {} : { doneAtMs }),
     ...(exception === undefined ? {} : { exception }),
+    ...(state === 'SUCCESS' && result !== undefined ? { result } : {}),
   };
 }

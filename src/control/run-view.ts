@@ -23,6 +23,10 @@ export interface RunView {
   readonly origin: 'schedule' | RunOrigin;
   /** Set when tsbeat revoked the run (its entry's overlap policy): cancelOther or terminateOther. */
   readonly revokedBy?: string;
+  /** A canvas run's tasks, each with its state (absent for a run of one task). */
+  readonly parts?: readonly { readonly path: string; readonly task: string; readonly id: string; readonly state: RunState }[];
+  /** A canvas run's result once SUCCESS (a chain's last task's, a chord body's, a group's list), when kept. */
+  readonly result?: unknown;
 }
 
 export function runView(r: RunRecord, zone: string): RunView {
@@ -37,7 +41,18 @@ export function runView(r: RunRecord, zone: string): RunView {
     exception: r.exception ?? null,
     origin: r.origin ?? 'schedule',
     ...(r.revokedBy === undefined ? {} : { revokedBy: r.revokedBy }),
+    ...(r.result === undefined ? {} : { result: parsedResult(r.result) }),
+    ...(r.parts === undefined ? {} : { parts: r.parts.map(({ path, task, id, state }) => ({ path, task, id, state })) }),
   };
+}
+
+/** A kept result's JSON text as its value (text that is not JSON, as text: records are untrusted). */
+function parsedResult(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }
 
 /** "SUCCESS 1.2s", "FAILURE 0.4s: ValueError: boom", "STARTED", "-" when nothing is known. */

@@ -5,17 +5,21 @@
  * leader session (`trackerTask`), not with the lock, so that the runs a session's last dispatch
  * published are recorded before the lock is let go.
  */
-import type { SchedulerEvents } from '../ports/events.js';
+import type { PublishedRun, SchedulerEvents } from '../ports/events.js';
 import type { Clock } from '../ports/clock.js';
+import type { RunPart } from '../ports/outcomes.js';
 import type { OutcomeTracker } from './tracker.js';
 
-export function trackingEvents(next: SchedulerEvents, tracker: OutcomeTracker, clock: Clock): SchedulerEvents {
+/** A canvas run's parts (the service gives celery/canvas.ts's canvasOutcomeParts); empty for a run of one task. */
+export type RunPartsOf = (entry: PublishedRun['entry'], runId: string) => readonly RunPart[];
+
+export function trackingEvents(next: SchedulerEvents, tracker: OutcomeTracker, clock: Clock, partsOf?: RunPartsOf): SchedulerEvents {
   return {
     ...next,
     published: (run, latenessMs) => {
       next.published(run, latenessMs);
       if (run.entry.options.ignoreResult !== true)
-        tracker.published(run.entry.name, run.id, run.slotMs, clock.now(), undefined, run.entry.revision);
+        tracker.published(run.entry.name, run.id, run.slotMs, clock.now(), undefined, run.entry.revision, partsOf?.(run.entry, run.id));
     },
     triggerPublished: (message, revision) => {
       next.triggerPublished(message, revision);

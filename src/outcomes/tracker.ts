@@ -31,6 +31,7 @@ import { errorMessage } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { Clock } from '../ports/clock.js';
 import { isFinal } from '../ports/outcomes.js';
+import { advanceParts } from './canvas-outcome.js';
 import type {
   OutcomeEvents,
   ResultMeta,
@@ -38,6 +39,7 @@ import type {
   RunHistory,
   RunRecord,
   RunOrigin,
+  RunPart,
   RunToRecord,
   RunningRuns,
   TaskEvent,
@@ -85,6 +87,8 @@ export class OutcomeTracker implements RunningRuns {
   private readonly newest = new Map<string, string>();
   /** Task events of runs not handed over yet, by task id, oldest first (see keepEarly). */
   private readonly early = new Map<string, { atMs: number; events: TaskEvent[] }>();
+  /** The run each followed canvas part belongs to: part id → run id (RunRecord.parts). */
+  private readonly partOwners = new Map<string, string>();
   private recordTimer: NodeJS.Timeout | undefined;
   /** The history writes of published runs, one after the other (an update must not overtake its run's first write). */
   private recording: Promise<void> = Promise.resolve();
@@ -151,6 +155,7 @@ export class OutcomeTracker implements RunningRuns {
     this.revokedRuns.clear();
     this.newest.clear();
     this.early.clear();
+    this.partOwners.clear();
     this.starting = undefined;
   }
 
@@ -169,17 +174,35 @@ export class OutcomeTracker implements RunningRuns {
    * A run was published (`origin`: by a trigger or a backfill; none: by its schedule), its entry
    * read at `revision` (ResolvedEntry.revision): returns at once. Its outcome is written only while
    * that entry is stored (the history's entry fence): a delete in the meantime leaves no trace of it.
+   * A canvas run comes with its `parts` (PENDING): its outcome is made of theirs (canvas-outcome.ts).
    */
-  published(entry: string, taskId: string, slotMs: number, publishedAtMs: number, origin?: RunOrigin, revision?: string): void {
+  published(
+    entry: string,
+    taskId: string,
+    slotMs: number,
+    publishedAtMs: number,
+    origin?: RunOrigin,
+    revision?: string,
+    parts?: readonly RunPart[],
+  ): void {
     if (!this.running) return;
-    const record: RunRecord = { taskId, slotMs, publishedAtMs, state: 'PENDING', ...(origin === undefined ? {} : { origin }) };
+    const record: RunRecord = {
+      taskId,
+      slotMs,
+      publishedAtMs,
+      state: 'PENDING',
+      ...(origin === undefined ? {} : { origin }),
+      ...(parts === undefined || parts.length === 0 ? {} : { parts }),
+    };
     this.toRecord.push({ entry, record, revision });
     this.track(entry, record, revision);
     this.recordTimer ??= setTimeout(() => void this.flushRecords(), this.recordDelayMs);
-    const early = this.early.get(taskId);
-    if (early === undefined) return;
-    this.early.delete(taskId);
-    for (const event of early.events) this.observed(event);
+    for (const id of new Set([taskId, ...(parts ?? []).map((p) => p.id)])) {
+      const early = this.early.get(id);
+      if (early === undefined) continue;
+      this.early.delete(id);
+      for (const event of early.events) this.observed(event);
+    }
   }
 
   /** tsbeat revoked a run it follows (overlap cancelOther, terminateOther): its history says so. */
@@ -213,14 +236,15 @@ export class OutcomeTracker implements RunningRuns {
    */
   observed(event: TaskEvent): void {
     if (!this.running) return;
-    const tracked = this.pending.get(event.taskId);
+    const owner = this.partOwners.get(event.taskId);
+    const tracked = this.pending.get(owner ?? event.taskId);
     if (tracked === undefined) {
       const revoked = this.revokedRuns.get(event.taskId);
       if (revoked !== undefined) this.endedAfterRevoke(revoked, applyTaskEvent(reopened(revoked.record), event));
       else this.keepEarly(event);
       return;
     }
-    const next = applyTaskEvent(tracked.record, event);
+    const next = tracked.record.parts === undefined ? applyTaskEvent(tracked.record, event) : partEvent(tracked.record, event);
     if (next === tracked.record) return;
     tracked.record = next;
     if (isFinal(next.state)) this.finish(tracked);
@@ -258,6 +282,7 @@ export class OutcomeTracker implements RunningRuns {
 
   private track(entry: string, record: RunRecord, revision?: string): void {
     this.pending.set(record.taskId, { entry, record, revision });
+    for (const part of record.parts ?? []) this.partOwners.set(part.id, record.taskId);
     if (this.pending.size > this.maxPending) this.giveUpOldest();
     const known = this.newest.get(entry);
     const knownRecord = known === undefined ? undefined : this.pending.get(known)?.record;
@@ -326,13 +351,22 @@ export class OutcomeTracker implements RunningRuns {
     try {
       for (let from = 0; from < chosen.length && this.running; from += this.batch) {
         const part = chosen.slice(from, from + this.batch);
-        const metas = this.o.results === undefined ? [] : await this.o.results.read(part.map((t) => t.record.taskId));
+        // A canvas run's parts are read in its place (a group run has no result under its own id).
+        const ids = part.map((t) => t.record.parts?.map((p) => p.id) ?? [t.record.taskId]);
+        const read = this.o.results === undefined ? [] : await this.o.results.read(ids.flat());
         const now = this.o.clock.now();
         const writes: Promise<void>[] = [];
+        let at = 0;
         part.forEach((tracked, i) => {
+          const metas = read.slice(at, at + (ids[i] as string[]).length);
+          at += (ids[i] as string[]).length;
           // Finished by a task event while the results were read: not again.
           if (this.pending.get(tracked.record.taskId) !== tracked) return;
-          const next = this.silenced(tracked, now) ?? advance(tracked.record, metas[i], now, this.o.timeoutMs);
+          const next =
+            this.silenced(tracked, now) ??
+            (tracked.record.parts === undefined
+              ? advance(tracked.record, metas[0], now, this.o.timeoutMs)
+              : advanceParts(tracked.record, metas, now, this.o.timeoutMs));
           if (next === tracked.record) return;
           tracked.record = next;
           writes.push(this.o.history.update(tracked.entry, next, tracked.revision));
@@ -402,6 +436,7 @@ export class OutcomeTracker implements RunningRuns {
 
   private finish(tracked: Tracked): void {
     this.pending.delete(tracked.record.taskId);
+    for (const part of tracked.record.parts ?? []) this.partOwners.delete(part.id);
     if (tracked.record.state === 'REVOKED') this.revokedRuns.set(tracked.record.taskId, tracked);
     const r = tracked.record;
     this.o.logger.debug(
@@ -456,6 +491,16 @@ export function advance(record: RunRecord, meta: ResultMeta | undefined, nowMs: 
     startedAtMs: record.startedAtMs ?? nowMs,
     ...(meta.exception === undefined ? {} : { exception: meta.exception }),
   };
+}
+
+/** A canvas run's record after a task event of one of its parts (the event's worker time is the time); the same object when it changes nothing. */
+export function partEvent(record: RunRecord, event: TaskEvent): RunRecord {
+  const metas = (record.parts ?? []).map((p) =>
+    p.id === event.taskId
+      ? { state: event.state, doneAtMs: event.atMs, ...(event.exception === undefined ? {} : { exception: event.exception }) }
+      : undefined,
+  );
+  return advanceParts(record, metas, event.atMs, Number.POSITIVE_INFINITY);
 }
 
 /**

@@ -49,6 +49,31 @@ export interface RunRecord {
    * result backend then shows — REVOKED, or SUCCESS for a run cancelOther let finish — is its state.
    */
   readonly revokedBy?: 'cancelOther' | 'terminateOther';
+  /**
+   * A canvas run's tasks (a chain's steps, a group's members, a chord's header and body), each with
+   * its own state: the run's state is made of theirs (src/outcomes/canvas-outcome.ts). Absent for a
+   * run that is one task.
+   */
+  readonly parts?: readonly RunPart[];
+  /**
+   * A canvas run's result, JSON text, once SUCCESS: its chain's last task's, its chord body's, or
+   * its group's list of its members' (src/outcomes/canvas-outcome.ts). Absent when a final part's
+   * result was not read (heard from a task event only) or too long to keep.
+   */
+  readonly result?: string;
+}
+
+/** One task of a canvas run, as its run's record keeps it. */
+export interface RunPart {
+  /** Where it is in the entry's canvas: `chain[1]`, `group[2].chain[0]`, `body`. */
+  readonly path: string;
+  readonly task: string;
+  readonly id: string;
+  readonly state: RunState;
+  /** Its result is (part of) the run's: a chain's last task, a chord's body, each group member's last task. */
+  readonly final: boolean;
+  /** A final part's result, JSON text, when it succeeded and it was read within the bound (DEFAULTS.canvasPartResultMaxChars). */
+  readonly result?: string;
 }
 
 /** How a run was published, besides its schedule. */

@@ -4,21 +4,29 @@
  *   {"id": task id, "slot": epoch ms, "pub": epoch ms, "st": state,
  *    "start"?: epoch ms, "done"?: epoch ms, "rt"?: runtime ms, "exc"?: the exception's first line,
  *    "origin"?: "trigger" | "backfill" (how it was published; absent: by its schedule, as on older records),
- *    "rvk"?: the overlap policy by which tsbeat revoked it}
+ *    "rvk"?: the overlap policy by which tsbeat revoked it,
+ *    "parts"?: a canvas run's tasks, each [path, task name, task id, state, 1 when final else 0,
+ *              and for a final part that succeeded, its result's JSON text],
+ *    "res"?: a canvas run's result, JSON text}
+ * Records written before "parts" decode as runs of one task; a part that is not such a row is
+ * dropped, the run kept.
  * lua/run-history.lua reads "id" and "st" of the records it compares; nothing else reads them.
  */
-import type { FinishedRuns, RunRecord, RunState } from '../ports/outcomes.js';
+import type { FinishedRuns, RunPart, RunRecord, RunState } from '../ports/outcomes.js';
 
 const STATES: ReadonlySet<string> = new Set<RunState>(['PENDING', 'STARTED', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED', 'unknown']);
 
 export function encodeRun(r: RunRecord): string {
-  const out: Record<string, string | number> = { id: r.taskId, slot: r.slotMs, pub: r.publishedAtMs, st: r.state };
+  const out: Record<string, unknown> = { id: r.taskId, slot: r.slotMs, pub: r.publishedAtMs, st: r.state };
   if (r.startedAtMs !== undefined) out['start'] = r.startedAtMs;
   if (r.finishedAtMs !== undefined) out['done'] = r.finishedAtMs;
   if (r.runtimeMs !== undefined) out['rt'] = r.runtimeMs;
   if (r.exception !== undefined) out['exc'] = r.exception;
   if (r.origin !== undefined) out['origin'] = r.origin;
   if (r.revokedBy !== undefined) out['rvk'] = r.revokedBy;
+  if (r.parts !== undefined)
+    out['parts'] = r.parts.map((p) => [p.path, p.task, p.id, p.state, p.final ? 1 : 0, ...(p.result === undefined ? [] : [p.result])]);
+  if (r.result !== undefined) out['res'] = r.result;
   return JSON.stringify(out);
 }
 
@@ -53,7 +61,17 @@ export function decodeRun(text: string): RunRecord | undefined {
     // Another value (a newer tsbeat's) reads as none: the run is shown, not dropped.
     ...(o['origin'] === 'trigger' || o['origin'] === 'backfill' ? { origin: o['origin'] } : {}),
     ...(o['rvk'] === 'cancelOther' || o['rvk'] === 'terminateOther' ? { revokedBy: o['rvk'] } : {}),
+    ...(typeof o['res'] === 'string' ? { result: o['res'] } : {}),
+    ...(Array.isArray(o['parts']) ? { parts: o['parts'].map(decodePart).filter((p) => p !== undefined) } : {}),
   };
+}
+
+function decodePart(v: unknown): RunPart | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const [path, task, id, state, final, result] = v as unknown[];
+  if (typeof path !== 'string' || typeof task !== 'string' || typeof id !== 'string') return undefined;
+  if (typeof state !== 'string' || !STATES.has(state)) return undefined;
+  return { path, task, id, state: state as RunState, final: final === 1, ...(typeof result === 'string' ? { result } : {}) };
 }
 
 /**

@@ -33,6 +33,9 @@ import { startOutcomes } from './outcomes.js';
 import { followsOutcomes } from '../config/resolve.js';
 import type { Outcomes } from './outcomes.js';
 import type { Supervisor } from './supervisor.js';
+import { canvasOutcomeParts } from '../celery/canvas.js';
+import type { RunPart } from '../ports/outcomes.js';
+import type { PublishedRun } from '../ports/events.js';
 
 /** What the process lends the runtime. */
 export interface SharedParts {
@@ -84,7 +87,7 @@ export function makeDeploymentRuntime(shared: SharedParts): DeploymentRuntime {
   const failures = new RedisEntryFailures(state, keys);
   const unconsumed = new RedisUnconsumedQueues(state, keys);
   const counted = fanOutEvents([...observability.sinks, failures.events(), unconsumed.events(), missedSlots.events, passedSlots.events]);
-  const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock);
+  const tracked = outcomes === undefined ? counted : trackingEvents(counted, outcomes.tracker, clock, pendingParts);
   const probe = connections.publishing.consumers;
   const consumerCheck =
     probe === undefined
@@ -144,4 +147,9 @@ function warnUnreadableOnce(log: Logger): (found: { key: string; field: string; 
       `the stored state of entry "${field}" in ${key} is not tsbeat's JSON (${JSON.stringify(text.slice(0, 60))}): the entry starts afresh from now, as if new, and the value is replaced by a first sighting (its start is quoted here). Nothing to do, unless its history matters: then stop beat and restore the value from a backup`,
     );
   };
+}
+
+/** A canvas run's parts as the tracker follows them from its publish: all PENDING. */
+function pendingParts(entry: PublishedRun['entry'], runId: string): RunPart[] {
+  return canvasOutcomeParts(entry, runId).map((part) => ({ ...part, state: 'PENDING' }));
 }

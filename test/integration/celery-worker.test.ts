@@ -14,7 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileMessageTemplate, makeOrigin, renderTaskMessage, runMessages } from '../../src/celery/message.js';
 import type { MessageEnv } from '../../src/celery/message.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
-import { canvasPartId } from '../../src/celery/canvas.js';
+import { canvasOutcomeParts, canvasPartId } from '../../src/celery/canvas.js';
+import { OutcomeTracker } from '../../src/outcomes/tracker.js';
+import type { RunRecord } from '../../src/ports/outcomes.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { RedisResultReader } from '../../src/redis/result-backend.js';
+import { RedisRunHistory } from '../../src/redis/run-history-store.js';
 import { parseConfig } from '../../src/config/load.js';
 import { parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { resolveEntry } from '../../src/config/resolve.js';
@@ -566,6 +571,74 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     expect(await publisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
     const r = await waitForResult(results, due.message.id, workers());
     expect([r.status, r.result]).toEqual(['SUCCESS', { sum: 150, values: [10, 20, 30, 40, 50] }]);
+  });
+
+  it("follows a canvas run's parts to its outcome: a group of 3 (nothing under its own id) SUCCESS, a chain failing in its middle step FAILURE naming it, a chord the body's", async () => {
+    const history = new RedisRunHistory(broker, schedulerKeys('tsbeat', `parts-${randomUUID()}`));
+    const tracker = new OutcomeTracker({
+      history,
+      results: new RedisResultReader(results, undefined),
+      events: { finished: () => undefined },
+      logger,
+      clock: { now: () => Date.now() },
+      timeoutMs: 60_000,
+      pollMs: 100,
+      recordDelayMs: 50,
+    });
+    const group = renderCanvas({ group: [1, 2, 3].map((n) => ({ task: 'tsbeat_test.mul', args: [n, 10] })) });
+    const chain = renderCanvas({
+      chain: [
+        { task: 'tsbeat_test.add', args: [1, 1] },
+        { task: 'tsbeat_test.fail', immutable: true },
+        { task: 'tsbeat_test.add', args: [1] },
+      ],
+    });
+    const chord = renderCanvas({
+      chord: { header: [1, 2].map((n) => ({ task: 'tsbeat_test.mul', args: [n, 10] })), body: { task: 'tsbeat_test.tsum' } },
+    });
+    const runs = [group, chain, chord];
+    await tracker.start();
+    try {
+      for (const due of runs) {
+        const parts = canvasOutcomeParts(due.entry, due.message.id).map((part) => ({ ...part, state: 'PENDING' as const }));
+        tracker.published(due.entry.name, due.message.id, due.slotMs, Date.now(), undefined, undefined, parts);
+      }
+      expect(await publisher.dispatch(runs)).toEqual({ fenced: false, outcomes: ['published', 'published', 'published'] });
+      const final = (due: DueRun): Promise<RunRecord> =>
+        waitFor(
+          `the run of ${due.entry.name} to finish`,
+          async () => {
+            const found = (await history.list(due.entry.name, 1))[0];
+            return found !== undefined && ['SUCCESS', 'FAILURE', 'REVOKED', 'unknown'].includes(found.state) ? found : undefined;
+          },
+          30_000,
+        );
+      const [g, c, h] = await Promise.all(runs.map(final));
+      // A group stores no result under its id: without its parts, this run read `unknown` after outcomeTimeout.
+      expect(g?.state).toBe('SUCCESS');
+      expect(g?.parts?.map((p) => [p.path, p.task, p.state])).toEqual([
+        ['group[0]', 'tsbeat_test.mul', 'SUCCESS'],
+        ['group[1]', 'tsbeat_test.mul', 'SUCCESS'],
+        ['group[2]', 'tsbeat_test.mul', 'SUCCESS'],
+      ]);
+      const values = await Promise.all((g?.parts ?? []).map((p) => waitForResult(results, p.id, workers()).then((m) => m.result)));
+      expect(values).toEqual([10, 20, 30]);
+      expect(g?.result).toBe('[10,20,30]');
+      // Celery marks the chain's last step failed too: the middle one, which raised, is named.
+      expect(c?.state).toBe('FAILURE');
+      expect(c?.exception).toContain(`chain[1] tsbeat_test.fail (${canvasPartId(chain.message.id, 'chain[1]')}) failed`);
+      expect(c?.parts?.map((p) => p.state)).toEqual(['SUCCESS', 'FAILURE', 'FAILURE']);
+      expect(h?.state).toBe('SUCCESS');
+      expect(h?.parts?.map((p) => [p.path, p.state])).toEqual([
+        ['header[0]', 'SUCCESS'],
+        ['header[1]', 'SUCCESS'],
+        ['body', 'SUCCESS'],
+      ]);
+      expect(JSON.parse(h?.result ?? 'null')).toEqual({ sum: 30, values: [10, 20] });
+      expect((await waitForResult(results, chord.message.id, workers())).result).toEqual({ sum: 30, values: [10, 20] });
+    } finally {
+      await tracker.stop();
+    }
   });
 
   it('publishes a chord whose header holds a chain as the whole run: the chain runs in order and its last result joins the body', async () => {
