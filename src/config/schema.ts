@@ -83,6 +83,11 @@ export const entrySchema = keyed({
    * `chain(...).apply_async(args, kwargs, **options)` takes them.
    */
   chain: chainSchema.optional(),
+  /**
+   * The tool that manages this runtime entry (`beat apply --owner NAME`), spelled as an entry name:
+   * `beat apply` changes and prunes only its own. An entry made by hand has none.
+   */
+  owner: entryNameSchema.optional(),
   schedule: scheduleSchema,
   /** Positional arguments, any JSON values. */
   args: entryArgsSchema,
