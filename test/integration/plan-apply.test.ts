@@ -1,0 +1,278 @@
+/**
+ * `beat plan` and `beat apply` (owners, issue 52) against a running `beat run --http` leader on a
+ * private redis-server: the plan names every kind of difference; an apply creates, edits and
+ * prunes only its owner's entries (100 hand-made ones and another owner's left byte for byte); a
+ * name another owner holds and a digest taken before a change are refused with nothing written;
+ * and an apply of 50,000 entries killed in the middle (the apply's own process, and the leader
+ * beside it) leaves all of them or none.
+ */
+import { spawn } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS } from '../../src/base/log-events.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
+import type { BeatProcess } from '../support/beat-process.js';
+import { builtCli, repoRoot } from '../support/cli.js';
+import { killCliChildren, runBeatCli, startPrivateRedis } from '../support/ops.js';
+import type { PrivateRedis } from '../support/redis-server.js';
+
+const TASK = 'tsbeat_test.record';
+const DEPLOYMENT = 'plans';
+const keys = schedulerKeys('tsbeat', DEPLOYMENT);
+
+interface PlanJson {
+  owner: string;
+  digest: string;
+  counts: Record<'add' | 'change' | 'remove' | 'unchanged' | 'conflict', number>;
+  entries: {
+    name: string;
+    action: string;
+    changes?: { path: string; before?: string; after?: string }[];
+    kind?: { before: string; after: string };
+    firesBefore?: string[];
+    firesAfter?: string[];
+    dropped?: string[];
+    heldBy?: string | null;
+  }[];
+}
+
+describe('beat plan and beat apply, with a running leader', () => {
+  const fleet = new BeatFleet();
+  const dir = new TempDir();
+  let server: PrivateRedis;
+  let redis: Redis;
+  let config = '';
+  let leader: BeatProcess;
+
+  const beat = (...args: string[]) => runBeatCli([...args, '--config', config], { timeoutMs: 120_000 });
+  const entriesFile = (name: string, entries: Record<string, unknown>): string => dir.write(name, entries);
+  /** The raw records of the names given (or all), as Redis holds them. */
+  const records = async (): Promise<Record<string, string>> => redis.hgetall(keys.entries);
+  const ownerOfRecord = (text: string): string | undefined => (JSON.parse(text) as { entry: { owner?: string } }).entry.owner;
+
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    redis = new Redis(server.url(0));
+    config = dir.write(
+      'beat.yaml',
+      [
+        `name: ${DEPLOYMENT}`,
+        `broker: { url: "${server.url(0)}" }`,
+        'maxInterval: 1s',
+        `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
+        'beatSchedule:',
+        `  static-one: { task: ${TASK}, schedule: 3600 }`,
+        '',
+      ].join('\n'),
+    );
+    leader = fleet.spawn({ config, label: 'leader', args: ['--http', '127.0.0.1:0'] });
+    await leader.waitForEvent(EVENTS.lockAcquired, 15_000);
+    // 100 entries made by hand (no owner), and one of another tool's.
+    const hand: Record<string, unknown> = {};
+    for (let i = 0; i < 100; i += 1) hand[`hand-${String(i).padStart(3, '0')}`] = { task: TASK, schedule: { cron: `${i % 60} * * * *` } };
+    const imported = await beat('entries', 'import', entriesFile('hand.yaml', hand));
+    expect(imported.code, imported.stderr).toBe(0);
+    const other = await beat(
+      'apply',
+      '--entries',
+      entriesFile('other.yaml', { 'other-x': { task: TASK, schedule: 3600 } }),
+      '--owner',
+      'other',
+    );
+    expect(other.code, other.stderr).toBe(0);
+  }, 60_000);
+
+  afterAll(async () => {
+    await fleet.killAll();
+    killCliChildren();
+    redis?.disconnect();
+    await server?.stop();
+    dir.remove();
+  });
+
+  it('plan names every kind of difference (add, change with its diff and kind, remove with the state it drops, unchanged, conflict) and exits 0 / 3 / 2', async () => {
+    const first = entriesFile('first.yaml', {
+      'gx-change': { task: TASK, schedule: { cron: '*/5 * * * *' }, options: { queue: 'gx' } },
+      'gx-same': { task: TASK, schedule: { cron: '0 4 * * *' } },
+      // Every second, so that the leader runs it and keeps a state that its removal drops.
+      'gx-remove': { task: TASK, schedule: 1, options: { queue: 'gx-remove' } },
+    });
+    const empty = await beat('plan', '--entries', entriesFile('none.yaml', {}), '--owner', 'gx');
+    expect(empty.code, empty.stderr).toBe(0);
+    const planned = await beat('plan', '--entries', first, '--owner', 'gx');
+    expect(planned.code, planned.stderr).toBe(3);
+    expect(planned.stdout).toContain('+ gx-change (add)');
+    const applied = await beat('apply', '--entries', first, '--owner', 'gx');
+    expect(applied.code, applied.stderr).toBe(0);
+    expect((await beat('plan', '--entries', first, '--owner', 'gx')).code).toBe(0);
+    await waitUntil(
+      'the state of gx-remove',
+      async () => ((await redis.hexists(keys.state, 'gx-remove')) === 1 ? true : undefined),
+      10_000,
+      () => fleet.dump(),
+    );
+
+    const second = {
+      'gx-change': { task: TASK, schedule: { timedelta: { minutes: 5 } }, options: { queue: 'gx2' } },
+      'gx-same': { task: TASK, schedule: { cron: '0 4 * * *' } },
+      'gx-add': { task: TASK, schedule: { cron: '0 * * * *' } },
+    };
+    const changes = await beat('plan', '--entries', entriesFile('second.yaml', second), '--owner', 'gx', '--json');
+    expect(changes.code, changes.stderr).toBe(3);
+    const plan = JSON.parse(changes.stdout) as PlanJson;
+    expect(plan.counts).toEqual({ add: 1, change: 1, remove: 1, unchanged: 1, conflict: 0 });
+    const by = new Map(plan.entries.map((e) => [e.name, e]));
+    expect(by.get('gx-add')).toMatchObject({ action: 'add' });
+    expect(by.get('gx-add')?.firesAfter).toHaveLength(3);
+    const changed = by.get('gx-change');
+    expect(changed?.action).toBe('change');
+    expect(changed?.kind).toEqual({ before: 'cron', after: 'interval' });
+    expect(changed?.changes).toEqual(
+      expect.arrayContaining([
+        { path: 'options.queue', before: '"gx"', after: '"gx2"' },
+        { path: 'schedule.cron', before: '"*/5 * * * *"' },
+        { path: 'schedule.timedelta.minutes', after: '5' },
+      ]),
+    );
+    expect(changed?.firesBefore?.every((f) => /:(00|05|10|15|20|25|30|35|40|45|50|55):00(\.000)?[+Z]/.test(f))).toBe(true);
+    expect(changed?.firesAfter).toHaveLength(3);
+    const removed = by.get('gx-remove');
+    expect(removed?.action).toBe('remove');
+    expect(removed?.dropped).toEqual(expect.arrayContaining(['state (last run, next slot)', 'run history']));
+    expect(by.get('gx-same')).toMatchObject({ action: 'unchanged' });
+
+    // The same file naming a hand-made entry and another owner's: a conflict each, exit 2.
+    const conflicting = await beat(
+      'plan',
+      '--entries',
+      entriesFile('conflicting.yaml', { ...second, 'hand-007': { task: TASK, schedule: 60 }, 'other-x': { task: TASK, schedule: 60 } }),
+      '--owner',
+      'gx',
+      '--json',
+    );
+    expect(conflicting.code, conflicting.stderr).toBe(2);
+    const withConflicts = JSON.parse(conflicting.stdout) as PlanJson;
+    expect(withConflicts.entries.filter((e) => e.action === 'conflict')).toEqual([
+      { name: 'hand-007', action: 'conflict', heldBy: null, version: expect.any(Number) as number },
+      { name: 'other-x', action: 'conflict', heldBy: 'other', version: expect.any(Number) as number },
+    ]);
+    expect(conflicting.stderr).toContain('beat apply would be refused');
+  }, 60_000);
+
+  it('apply creates, edits and prunes only its owner’s entries: 100 hand-made entries and another owner’s are left byte for byte; one audit event', async () => {
+    const before = await records();
+    const untouched = Object.fromEntries(Object.entries(before).filter(([, text]) => ownerOfRecord(text) !== 'ga'));
+    expect(Object.keys(untouched).filter((n) => n.startsWith('hand-'))).toHaveLength(100);
+    const v1 = { 'ga-1': { task: TASK, schedule: 3600 }, 'ga-2': { task: TASK, schedule: 7200 }, 'ga-3': { task: TASK, schedule: 60 } };
+    expect((await beat('apply', '--entries', entriesFile('ga1.yaml', v1), '--owner', 'ga')).code).toBe(0);
+    const v2 = { 'ga-1': { task: TASK, schedule: 1800 }, 'ga-4': { task: TASK, schedule: 60 } };
+    const applied = await beat('apply', '--entries', entriesFile('ga2.json', v2), '--owner', 'ga', '--note', 'commit 1234abc');
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('1 added, 1 changed, 2 removed, 0 unchanged');
+    const after = await records();
+    const mine = Object.entries(after).filter(([, text]) => ownerOfRecord(text) === 'ga');
+    expect(mine.map(([n]) => n).sort()).toEqual(['ga-1', 'ga-4']);
+    expect((JSON.parse(after['ga-1'] as string) as { entry: unknown }).entry).toEqual({ task: TASK, schedule: 1800, owner: 'ga' });
+    for (const [name, text] of Object.entries(untouched)) expect(after[name], name).toBe(text);
+    const audit = await redis.xrevrange(keys.audit, '+', '-', 'COUNT', 1);
+    const fields = audit[0]?.[1] ?? [];
+    const field = (k: string) => fields[fields.indexOf(k) + 1];
+    expect(field('action')).toBe('apply');
+    expect(field('note')).toBe('commit 1234abc');
+    const changes = JSON.parse(field('changes') ?? '[]') as { path: string; after: string }[];
+    expect(changes).toEqual(
+      expect.arrayContaining([
+        { path: 'owner', after: 'ga' },
+        { path: 'added', after: '1' },
+        { path: 'removed', after: '2' },
+      ]),
+    );
+    expect(changes.find((c) => c.path === 'digest')?.after).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // And the leader runs the owner's entries as it runs any other: ga-4 is in its catalog.
+    const listed = await beat('entries', 'list');
+    expect(listed.stdout).toMatch(/ga-4 .* ga\s*$/m);
+  }, 60_000);
+
+  it('an owner conflict is refused (exit 2, OWNER_CONFLICT) with nothing written', async () => {
+    const version = await redis.get(keys.entriesVersion);
+    const before = await records();
+    const refused = await beat(
+      'apply',
+      '--entries',
+      entriesFile('takeover.yaml', { 'gc-new': { task: TASK, schedule: 60 }, 'hand-042': { task: TASK, schedule: 60 } }),
+      '--owner',
+      'gc',
+    );
+    expect(refused.code, refused.stdout).toBe(2);
+    expect(refused.stderr).toContain('"hand-042" (no owner)');
+    expect(await redis.get(keys.entriesVersion)).toBe(version);
+    expect(await records()).toEqual(before);
+  });
+
+  it('a digest taken before a change is refused (exit 2, PLAN_STALE) with nothing written; the fresh one applies', async () => {
+    const file = entriesFile('gd.yaml', { 'gd-1': { task: TASK, schedule: 60 }, 'gd-2': { task: TASK, schedule: 120 } });
+    expect((await beat('apply', '--entries', file, '--owner', 'gd')).code).toBe(0);
+    const next = entriesFile('gd2.yaml', { 'gd-1': { task: TASK, schedule: 90 } });
+    const plan = JSON.parse((await beat('plan', '--entries', next, '--owner', 'gd', '--json')).stdout) as PlanJson;
+    // Someone edits an entry of the owner after the plan was reviewed.
+    const edited = await beat('entries', 'set', 'gd-2', '--schedule', '300');
+    expect(edited.code, edited.stderr).toBe(0);
+    const version = await redis.get(keys.entriesVersion);
+    const stale = await beat('apply', '--entries', next, '--owner', 'gd', '--plan-digest', plan.digest);
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toContain('changed since the plan');
+    expect(await redis.get(keys.entriesVersion)).toBe(version);
+    expect(await redis.hexists(keys.entries, 'gd-2')).toBe(1);
+    const fresh = JSON.parse((await beat('plan', '--entries', next, '--owner', 'gd', '--json')).stdout) as PlanJson;
+    expect(fresh.digest).not.toBe(plan.digest);
+    expect((await beat('apply', '--entries', next, '--owner', 'gd', '--plan-digest', fresh.digest)).code).toBe(0);
+    expect(await redis.hexists(keys.entries, 'gd-2')).toBe(0);
+  });
+
+  it('an apply of 50,000 entries killed in the middle (its process, and the leader) leaves all of them or none', async () => {
+    const n = 50_000;
+    const lines: string[] = [];
+    for (let i = 0; i < n; i += 1)
+      lines.push(
+        JSON.stringify({ name: `bulk-${String(i).padStart(5, '0')}`, entry: { task: TASK, schedule: { cron: `${i % 60} 3 * * *` } } }),
+      );
+    const file = dir.write('bulk.ndjson', `${lines.join('\n')}\n`);
+    const counted = async (): Promise<number> => {
+      let count = 0;
+      for (const text of Object.values(await records())) if (ownerOfRecord(text) === 'bulk') count += 1;
+      return count;
+    };
+    // How long a whole apply takes here, then kills spread over it.
+    const started = Date.now();
+    const whole = await beat('apply', '--entries', file, '--owner', 'bulk');
+    expect(whole.code, whole.stderr).toBe(0);
+    const fullMs = Date.now() - started;
+    expect(await counted()).toBe(n);
+    const gone = await beat('apply', '--entries', entriesFile('bulk-none.yaml', {}), '--owner', 'bulk');
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(await counted()).toBe(0);
+    const seen = new Set<number>();
+    for (const fraction of [0.5, 0.7, 0.85, 0.95]) {
+      const child = spawn(process.execPath, [builtCli, 'apply', '--entries', file, '--owner', 'bulk', '--config', config], {
+        cwd: repoRoot,
+        stdio: 'ignore',
+      });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await new Promise((resolve) => setTimeout(resolve, fullMs * fraction));
+      child.kill('SIGKILL');
+      // The leader too, in the middle of it: the write is the store's, not the leader's.
+      if (fraction === 0.7) for (const p of fleet.all) if (p.alive) p.child.kill('SIGKILL');
+      await exited;
+      const count = await counted();
+      expect([0, n], `after a kill at ${Math.round(fullMs * fraction)} ms`).toContain(count);
+      seen.add(count);
+      if (count === n) {
+        const reset = await beat('apply', '--entries', entriesFile('bulk-none2.yaml', {}), '--owner', 'bulk');
+        expect(reset.code, reset.stderr).toBe(0);
+      }
+    }
+    // The hand-made entries are all there.
+    expect(Object.keys(await records()).filter((k) => k.startsWith('hand-'))).toHaveLength(100);
+  }, 240_000);
+});
