@@ -7,13 +7,10 @@
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { entryNameProblems } from '../config/entry-definition.js';
-import { owned, ownerOf, planEntries } from '../control/entry-plan.js';
 import type { EntryPlan, PlanItem, PlannedInput } from '../control/entry-plan.js';
-import { canonicalEntryJson } from '../redis/entry-record-codec.js';
-import { readOwnerEntries } from '../redis/owner-entries.js';
-import { auditEvent, logAudit } from '../redis/audit-log.js';
+import { applyOwner, conflictSentence, ownedInputs, planOwner } from '../redis/owner-apply.js';
+import type { ApplyResult } from '../redis/owner-apply.js';
 import { schedulerKeys } from '../redis/keys.js';
-import type { EntryWrite } from '../redis/entry-store.js';
 import { leaf } from './command-spec.js';
 import { noteOption, redisOptions, withControl } from './control-open.js';
 import type { Control } from './control-open.js';
@@ -119,43 +116,25 @@ async function ownedEntries(command: string, io: Io, control: Control, path: str
     entries = [...found.entries];
     base = found.base;
   }
-  const foreign = entries.filter((e) => {
-    const named = ownerOf(e.entry);
-    return named !== undefined && named !== owner;
-  });
-  if (foreign.length > 0)
-    throw new ConfigError(
-      path,
-      foreign.map((e) => ({
-        path: [...base, e.name, 'owner'].join('.'),
-        message: `names owner ${shown(ownerOf(e.entry) ?? '')}, not ${shown(owner)}: remove the field (--owner sets it) or apply as that owner`,
-      })),
-      ErrorCode.EntryInvalid,
-    );
-  const stamped = entries.map((e) => ({ name: e.name, entry: owned(e.entry, owner) }));
-  checkFileEntries(control.config, stamped, { source: path, base, ...(file === undefined ? {} : { file }), nowMs: io.now() });
-  return stamped.map((e) => ({ name: e.name, entry: e.entry, json: canonicalEntryJson(e.entry) }));
+  const inputs = ownedInputs(entries, owner, path, base);
+  checkFileEntries(control.config, inputs, { source: path, base, ...(file === undefined ? {} : { file }), nowMs: io.now() });
+  return inputs;
 }
 
-/** Reads the file and the owner's entries, and plans. */
-async function makePlan(
-  command: string,
-  io: Io,
-  control: Control,
-  file: string,
-  owner: string,
-): Promise<{ plan: EntryPlan; inputs: PlannedInput[] }> {
-  const inputs = await ownedEntries(command, io, control, file, owner);
-  const keys = schedulerKeys(control.config.state.prefix, control.config.name);
-  const stored = await readOwnerEntries(control.redis, keys, control.store, owner, new Set(inputs.map((i) => i.name)));
-  const plan = planEntries({ owner, inputs, stored, zone: control.config.timezone, nowMs: io.now() });
-  return { plan, inputs };
+function keysOf(control: Control): ReturnType<typeof schedulerKeys> {
+  return schedulerKeys(control.config.state.prefix, control.config.name);
 }
 
 async function planCommand(values: OwnerValues & { json?: boolean }, io: Io): Promise<ExitCode> {
   const { file, owner } = ownerArgs('plan', values);
   return withControl(io, 'plan', values, async (control) => {
-    const { plan } = await makePlan('plan', io, control, file, owner);
+    const inputs = await ownedEntries('plan', io, control, file, owner);
+    const plan = await planOwner(control.redis, keysOf(control), control.store, {
+      owner,
+      inputs,
+      zone: control.config.timezone,
+      nowMs: io.now(),
+    });
     if (values.json === true) io.out(JSON.stringify(plan));
     else io.out(renderPlan(plan, control.config.name));
     if (plan.counts.conflict > 0) {
@@ -169,61 +148,30 @@ async function planCommand(values: OwnerValues & { json?: boolean }, io: Io): Pr
 async function applyCommand(values: OwnerValues & { 'plan-digest'?: string; note?: string }, io: Io): Promise<ExitCode> {
   const { file, owner } = ownerArgs('apply', values);
   return withControl(io, 'apply', values, async (control) => {
-    const { plan, inputs } = await makePlan('apply', io, control, file, owner);
-    if (plan.counts.conflict > 0) throw new BeatError(ErrorCode.OwnerConflict, `beat apply: ${conflictSentence(plan)}; nothing written`);
-    const wanted = values['plan-digest'];
-    if (wanted !== undefined && wanted !== plan.digest)
-      throw new BeatError(
-        ErrorCode.PlanStale,
-        `beat apply: the store or ${file} changed since the plan (its digest was ${wanted}, now ${plan.digest}); nothing written: run beat plan again and review it`,
-      );
-    const writes = planWrites(plan, new Map(inputs.map((i) => [i.name, i])));
-    const audit = control.audit(values.note);
-    const nowMs = io.now();
-    if (writes.length > 0) {
-      // One write, so one atomic script call; every op guarded by the version the plan read. The
-      // apply is audited once below, not entry by entry.
-      const prepared = control.store.prepare(writes, { nowMs, source: file, audit, unaudited: writes.length, checked: true });
-      await control.store.apply(prepared);
+    const inputs = await ownedEntries('apply', io, control, file, owner);
+    let applied: ApplyResult;
+    try {
+      applied = await applyOwner(control.redis, keysOf(control), control.store, {
+        owner,
+        inputs,
+        zone: control.config.timezone,
+        nowMs: io.now(),
+        planDigest: values['plan-digest'],
+        audit: control.audit(values.note),
+        checked: true,
+        source: file,
+      });
+    } catch (error) {
+      if (error instanceof BeatError && (error.code === ErrorCode.OwnerConflict || error.code === ErrorCode.PlanStale))
+        throw new BeatError(error.code, `beat apply: ${error.message}`, { cause: error });
+      throw error;
     }
-    const event = auditEvent(audit, nowMs, '', 'apply', [
-      { path: 'owner', after: owner },
-      { path: 'digest', after: plan.digest },
-      { path: 'added', after: String(plan.counts.add) },
-      { path: 'changed', after: String(plan.counts.change) },
-      { path: 'removed', after: String(plan.counts.remove) },
-      { path: 'unchanged', after: String(plan.counts.unchanged) },
-    ]);
-    await control.auditLog.record([event]);
-    logAudit(audit.logger, [event]);
-    const { add, change, remove, unchanged } = plan.counts;
+    const { add, change, remove, unchanged } = applied.plan.counts;
     io.out(
-      `applied for owner ${owner} in deployment ${control.config.name}: ${add} added, ${change} changed, ${remove} removed, ${unchanged} unchanged (${plan.digest})`,
+      `applied for owner ${owner} in deployment ${control.config.name}: ${add} added, ${change} changed, ${remove} removed, ${unchanged} unchanged (${applied.plan.digest})`,
     );
     return ExitCode.Ok;
   });
-}
-
-/** The store writes of a plan: each guarded by the version it read (0: none stored). */
-export function planWrites(plan: EntryPlan, inputs: ReadonlyMap<string, PlannedInput>): EntryWrite[] {
-  const writes: EntryWrite[] = [];
-  for (const item of plan.entries) {
-    const input = inputs.get(item.name);
-    if ((item.action === 'add' || item.action === 'change') && input !== undefined)
-      writes.push({ op: 'put', name: item.name, entry: input.entry, json: input.json, ifVersion: item.version });
-    else if (item.action === 'remove') writes.push({ op: 'delete', name: item.name, ifVersion: item.version });
-  }
-  return writes;
-}
-
-function conflictSentence(plan: EntryPlan): string {
-  const held = plan.entries.filter((e) => e.action === 'conflict');
-  const named = held
-    .slice(0, 10)
-    .map((e) => `${shown(e.name)} (${e.heldBy === null || e.heldBy === undefined ? 'no owner' : `owner ${e.heldBy}`})`)
-    .join(', ');
-  const more = held.length > 10 ? ` and ${held.length - 10} more` : '';
-  return `${held.length} entr${held.length === 1 ? 'y' : 'ies'} of the file ${held.length === 1 ? 'is' : 'are'} held by another owner or by none: ${named}${more}; rename them in the file, or delete or hand them over first`;
 }
 
 const SIGNS: Readonly<Record<PlanItem['action'], string>> = { add: '+', change: '~', remove: '-', unchanged: '=', conflict: '!' };

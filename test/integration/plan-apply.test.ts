@@ -14,12 +14,14 @@ import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { builtCli, repoRoot } from '../support/cli.js';
-import { killCliChildren, runBeatCli, startPrivateRedis } from '../support/ops.js';
+import { httpPortOf, killCliChildren, runBeatCli, startPrivateRedis } from '../support/ops.js';
+import { Entries } from '../../src/index.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
 const TASK = 'tsbeat_test.record';
 const DEPLOYMENT = 'plans';
 const keys = schedulerKeys('tsbeat', DEPLOYMENT);
+const TOKEN = 'plan-token-0123456789abcdef';
 
 interface PlanJson {
   owner: string;
@@ -44,6 +46,15 @@ describe('beat plan and beat apply, with a running leader', () => {
   let redis: Redis;
   let config = '';
   let leader: BeatProcess;
+  let port = 0;
+  /** A POST of JSON to the leader's API. */
+  const post = async (path: string, body: unknown, token: string | null = TOKEN, note?: string) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (token !== null) headers['authorization'] = `Bearer ${token}`;
+    if (note !== undefined) headers['x-beat-note'] = note;
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
 
   const beat = (...args: string[]) => runBeatCli([...args, '--config', config], { timeoutMs: 120_000 });
   const entriesFile = (name: string, entries: Record<string, unknown>): string => dir.write(name, entries);
@@ -66,7 +77,9 @@ describe('beat plan and beat apply, with a running leader', () => {
         '',
       ].join('\n'),
     );
-    leader = fleet.spawn({ config, label: 'leader', args: ['--http', '127.0.0.1:0'] });
+    const tokenFile = dir.write('token', `${TOKEN}\n`);
+    leader = fleet.spawn({ config, label: 'leader', args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile] });
+    port = await httpPortOf(leader);
     await leader.waitForEvent(EVENTS.lockAcquired, 15_000);
     // 100 entries made by hand (no owner), and one of another tool's.
     const hand: Record<string, unknown> = {};
@@ -228,6 +241,41 @@ describe('beat plan and beat apply, with a running leader', () => {
     expect(fresh.digest).not.toBe(plan.digest);
     expect((await beat('apply', '--entries', next, '--owner', 'gd', '--plan-digest', fresh.digest)).code).toBe(0);
     expect(await redis.hexists(keys.entries, 'gd-2')).toBe(0);
+  });
+
+  it('POST /api/plan and /api/apply (write token), and the client: the same plan, 409 on a conflict or a stale digest, one atomic apply', async () => {
+    const entries = { 'api-1': { task: TASK, schedule: 60 }, 'api-2': { task: TASK, schedule: { cron: '0 5 * * *' } } };
+    expect((await post('/api/plan', { owner: 'api', entries }, null)).status).toBe(401);
+    const planned = await post('/api/plan', { owner: 'api', entries });
+    expect(planned.status, JSON.stringify(planned.body)).toBe(200);
+    expect(planned.body['counts']).toEqual({ add: 2, change: 0, remove: 0, unchanged: 0, conflict: 0 });
+    const bad = await post('/api/plan', { owner: 'api', entries: { 'api-bad': { task: TASK, schedule: { cron: '61 * * * *' } } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body['code']).toBe('ENTRY_INVALID');
+    const conflict = await post('/api/apply', { owner: 'api', entries: { ...entries, 'hand-001': { task: TASK, schedule: 60 } } });
+    expect(conflict.status).toBe(409);
+    expect(conflict.body['code']).toBe('OWNER_CONFLICT');
+    expect(await redis.hexists(keys.entries, 'api-1')).toBe(0);
+    const stale = await post('/api/apply', { owner: 'api', entries, planDigest: 'sha256:0' });
+    expect(stale.status).toBe(409);
+    expect(stale.body['code']).toBe('PLAN_STALE');
+    const applied = await post('/api/apply', { owner: 'api', entries, planDigest: planned.body['digest'] }, TOKEN, 'pr 42');
+    expect(applied.status, JSON.stringify(applied.body)).toBe(200);
+    expect(applied.body['counts']).toMatchObject({ add: 2 });
+    expect(ownerOfRecord((await redis.hget(keys.entries, 'api-2')) ?? '{}')).toBe('api');
+
+    // The client: the same plan from the same store, and an apply that prunes api-2.
+    const client = await Entries.connect({ url: server.url(0), deployment: DEPLOYMENT });
+    try {
+      const plan = await client.plan('api', { 'api-1': { task: TASK, schedule: 60 } });
+      expect(plan.counts).toEqual({ add: 0, change: 0, remove: 1, unchanged: 1, conflict: 0 });
+      await expect(client.apply('api', { 'hand-002': { task: TASK, schedule: 60 } })).rejects.toMatchObject({ code: 'OWNER_CONFLICT' });
+      const done = await client.apply('api', { 'api-1': { task: TASK, schedule: 60 } }, { planDigest: plan.digest, note: 'client' });
+      expect(done.counts.remove).toBe(1);
+      expect(await redis.hexists(keys.entries, 'api-2')).toBe(0);
+    } finally {
+      await client.close();
+    }
   });
 
   it('an apply of 50,000 entries killed in the middle (its process, and the leader) leaves all of them or none', async () => {
