@@ -14,7 +14,7 @@ import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { builtCli, repoRoot } from '../support/cli.js';
-import { httpPortOf, killCliChildren, runBeatCli, startPrivateRedis } from '../support/ops.js';
+import { httpPortOf, httpRequest, killCliChildren, runBeatCli, startPrivateRedis } from '../support/ops.js';
 import { Entries } from '../../src/index.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
@@ -202,9 +202,22 @@ describe('beat plan and beat apply, with a running leader', () => {
       ]),
     );
     expect(changes.find((c) => c.path === 'digest')?.after).toMatch(/^sha256:[0-9a-f]{64}$/);
-    // And the leader runs the owner's entries as it runs any other: ga-4 is in its catalog.
+    // entries list shows the owner; the leader runs the owner's entries as any other, and /status shows whose they are.
     const listed = await beat('entries', 'list');
     expect(listed.stdout).toMatch(/ga-4 .* ga\s*$/m);
+    expect(listed.stdout).toMatch(/hand-000 .* -\s*$/m);
+    const shown = await waitUntil(
+      '/status shows ga-4',
+      async () => {
+        const status = JSON.parse((await httpRequest(port, '/status')).body) as { entries: { name: string; owner?: string }[] };
+        const found = status.entries.find((e) => e.name === 'ga-4');
+        return found === undefined ? undefined : status;
+      },
+      10_000,
+      () => fleet.dump(),
+    );
+    expect(shown.entries.find((e) => e.name === 'ga-4')?.owner).toBe('ga');
+    expect(shown.entries.find((e) => e.name === 'hand-000')).not.toHaveProperty('owner');
   }, 60_000);
 
   it('an owner conflict is refused (exit 2, OWNER_CONFLICT) with nothing written', async () => {
