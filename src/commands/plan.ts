@@ -37,7 +37,6 @@ const ownerOptions = {
 
 export const planSpec = leaf({
   name: 'plan',
-  usage: '--entries FILE --owner NAME [--json]',
   about: `Compares the runtime entries FILE holds with those NAME owns in the store, and prints per entry
 what 'beat apply' would do: add, change (the fields that differ), remove or leave unchanged, and
 what follows: the next three fires before and after, the state a removal drops, a change of
@@ -50,7 +49,7 @@ Exit code (as terraform plan -detailed-exitcode, but 2 is ours for errors): 0 no
     ...ownerOptions,
     json: {
       type: 'boolean',
-      help: `the plan as JSON: owner, digest (pass it to beat apply --plan-digest), counts
+      help: `the plan as JSON: owner, digest (what beat apply takes to refuse a later store), counts
         and entries (name, action, changes, kind, firesBefore, firesAfter, dropped, heldBy)`,
     },
   },
@@ -59,7 +58,6 @@ Exit code (as terraform plan -detailed-exitcode, but 2 is ours for errors): 0 no
 
 export const applySpec = leaf({
   name: 'apply',
-  usage: '--entries FILE --owner NAME [--plan-digest D] [--note TEXT]',
   about: `Makes the runtime entries NAME owns be those FILE holds: adds, changes and removes them in one
 atomic write (all or nothing), and never touches an entry of another owner or of none. Refused,
 with nothing written (exit 2): when another owner or no owner holds a name FILE holds; when
