@@ -15,6 +15,7 @@
 //   npm run bench -- --only cluster-shards   # 4 deployments over a local 3-master Redis Cluster, a master killed (bench/lib/cluster-shards.mjs)
 //   npm run bench -- --only entries-io # 1,000,000 runtime entries imported, listed, exported, deleted (bench/lib/entries-io.mjs)
 //   npm run bench -- --only entries-import --import-sizes 100000,200000   # beat entries import alone: entries/s, CPU per entry
+//   npm run bench -- --only plan-apply # beat plan and beat apply of 100,000 entries of one owner (bench/lib/plan-apply.mjs)
 //   npm run bench -- --only ablation   # each speed-up of the publish path on and off (bench/lib/ablation.mjs)
 //   npm run bench -- --help            # every option
 import { spawnSync } from 'node:child_process';
@@ -56,6 +57,7 @@ const workloads = {
   'amqp-burst': amqpBurstRows,
   'entries-io': entriesIoRun,
   'entries-import': entriesImportRun,
+  'plan-apply': planApplyRun,
   ablation: ablationRows,
   million: millionRun,
   'cluster-shards': clusterShardsRun,
@@ -68,7 +70,7 @@ const WORKLOADS = Object.keys(workloads);
  * million runs a scheduler of a million entries on a private redis-server (~15 minutes, ~3 GB);
  * cluster-shards starts a Redis Cluster of 6 redis-servers and needs RabbitMQ (about a minute).
  */
-const OPT_IN = new Set(['django', 'amqp-burst', 'entries-io', 'entries-import', 'ablation', 'million', 'cluster-shards']);
+const OPT_IN = new Set(['django', 'amqp-burst', 'entries-io', 'entries-import', 'plan-apply', 'ablation', 'million', 'cluster-shards']);
 /** The sizes of a standard million run, which writes its section of RESULTS.md. */
 const STANDARD_MILLION_SIZES = '10000,100000,1000000';
 /** The size of a standard entries-io run, which writes its section of RESULTS.md (several minutes). */
@@ -730,6 +732,15 @@ async function entriesImportRun() {
   entriesImportSection = { generated, withEntriesImportSection };
 }
 
+// ---------------------------------------------------------------- 9c. plan-apply (bench/lib/plan-apply.mjs)
+let planApplySection;
+async function planApplyRun() {
+  const { planApply, withPlanApplySection, STANDARD_PLAN_APPLY } = await import('./lib/plan-apply.mjs');
+  await flush();
+  const generated = await planApply({ broker: BROKER, n: STANDARD_PLAN_APPLY, nodeFlags: shebangNodeFlags, log });
+  planApplySection = { generated, withPlanApplySection };
+}
+
 // ---------------------------------------------------------------- 10. million (bench/lib/million.mjs)
 let millionSection;
 async function millionRun() {
@@ -818,6 +829,11 @@ if (clusterShardsSection !== undefined) {
   process.stdout.write(`\n${generated}\n`);
   if (clusterEntries === STANDARD_CLUSTER_ENTRIES)
     writeFileSync(RESULTS, withClusterShardsSection(readFileSync(RESULTS, 'utf8'), generated));
+}
+if (planApplySection !== undefined) {
+  const { generated, withPlanApplySection } = planApplySection;
+  process.stdout.write(`\n${generated}\n`);
+  writeFileSync(RESULTS, withPlanApplySection(readFileSync(RESULTS, 'utf8'), generated));
 }
 if (millionSection !== undefined) {
   const { generated, withMillionSection } = millionSection;

@@ -61,6 +61,10 @@ export const ErrorCode = {
   EntryIsStatic: 'ENTRY_IS_STATIC',
   /** A runtime entry changed between a read and the write that depended on it. Exit code 1 (retry), HTTP 409/412. */
   EntryConflict: 'ENTRY_CONFLICT',
+  /** `beat apply` names an entry that another owner (or no owner) holds: nothing written. Exit code 2, HTTP 409. */
+  OwnerConflict: 'OWNER_CONFLICT',
+  /** `beat apply --plan-digest` names a plan of a store or file that has changed since: nothing written. Exit code 2, HTTP 409. */
+  PlanStale: 'PLAN_STALE',
   /**
    * The HTTP API refused a request: no or a wrong bearer token (401), a write with no token
    * configured, or a read from beyond loopback without one (403), an unknown path (404), a method the
@@ -138,6 +142,8 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   ENTRY_INVALID: { exit: 2, http: 400 },
   ENTRY_IS_STATIC: { exit: 2, http: 409 },
   ENTRY_CONFLICT: { exit: 1, http: 412 },
+  OWNER_CONFLICT: { exit: 2, http: 409 },
+  PLAN_STALE: { exit: 2, http: 409 },
   API_UNAUTHORIZED: { exit: 1, http: 401 },
   API_FORBIDDEN: { exit: 1, http: 403 },
   API_NOT_FOUND: { exit: 1, http: 404 },

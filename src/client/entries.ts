@@ -18,6 +18,9 @@ import { queueNameContext } from '../config/queue-names.js';
 import type { EntryInput } from '../config/schema.js';
 import type { RedisEntryStore, StoredEntry, WriteOutcome } from '../redis/entry-store.js';
 import type { AuditContext } from '../redis/audit-log.js';
+import type { RedisClient } from '../redis/connect.js';
+import type { SchedulerKeys } from '../redis/keys.js';
+import type { EntryPlan } from '../control/entry-plan.js';
 
 export interface EntriesConnectOptions {
   /** The state Redis of the deployment (its `state.url`, else its broker's URL). Default redis://127.0.0.1:6379/0. */
@@ -40,6 +43,8 @@ export interface EntriesConnectOptions {
    * as `beat run`'s config does: a write past it is refused (ENTRY_INVALID) naming the setting.
    */
   readonly budget?: { readonly maxEntries?: number; readonly maxStoreBytes?: number };
+  /** The deployment's `timezone`, in which a plan computes the next fires of entries that name none. Default UTC. */
+  readonly timezone?: string;
 }
 
 /** Why a change is made: kept with it in the audit trail (`beat audit`). */
@@ -64,6 +69,10 @@ export type SetOutcome = Extract<WriteOutcome, 'created' | 'updated' | 'unchange
 
 interface Connection {
   readonly store: RedisEntryStore;
+  /** The Redis client and keys a plan reads besides the store (owner-apply.ts). */
+  readonly client: RedisClient;
+  readonly keys: SchedulerKeys;
+  readonly timezone: string;
   readonly audit: (note: string | undefined) => AuditContext;
   readonly status: () => string;
   readonly close: () => Promise<void>;
@@ -108,6 +117,9 @@ export class Entries {
     }
     const keys = schedulerKeys(options.prefix ?? DEFAULTS.statePrefix, options.deployment ?? DEFAULTS.deploymentName);
     return new Entries({
+      client,
+      keys,
+      timezone: options.timezone ?? 'UTC',
       store: new RedisEntryStore(
         client,
         keys,
@@ -177,6 +189,68 @@ export class Entries {
       store.write([{ op: 'delete', name }], { nowMs: Date.now(), keepHistory: options.keepHistory === true, audit }),
     );
     return outcomes[0] === 'deleted';
+  }
+
+  /**
+   * What `apply` would do to the entries `owner` holds (as `beat plan --json` prints it): each
+   * entry added, changed, removed, unchanged or in conflict, and the digest to pass to `apply`.
+   */
+  async plan(owner: string, entries: Readonly<Record<string, EntryInput>>): Promise<EntryPlan> {
+    const { planOwner } = await import('../redis/owner-apply.js');
+    const { client, keys, store, timezone } = this.connection;
+    const nowMs = Date.now();
+    const inputs = await this.ownerInputs(owner, entries, nowMs);
+    return this.call(() => planOwner(client, keys, store, { owner, inputs, zone: timezone, nowMs }));
+  }
+
+  /**
+   * Makes the entries `owner` holds be `entries`, in one atomic write, never touching another
+   * owner's or an entry without one. Rejects with OWNER_CONFLICT when another owner or none holds a
+   * name, PLAN_STALE when `planDigest` is not the plan's of now (something changed since).
+   */
+  async apply(
+    owner: string,
+    entries: Readonly<Record<string, EntryInput>>,
+    options: { planDigest?: string } & ChangeOptions = {},
+  ): Promise<EntryPlan & { version: number }> {
+    const { applyOwner } = await import('../redis/owner-apply.js');
+    const { client, keys, store, timezone } = this.connection;
+    const nowMs = Date.now();
+    const audit = this.connection.audit(options.note);
+    const inputs = await this.ownerInputs(owner, entries, nowMs);
+    const { plan, version } = await this.call(() =>
+      applyOwner(client, keys, store, {
+        owner,
+        inputs,
+        zone: timezone,
+        nowMs,
+        planDigest: options.planDigest,
+        audit,
+        checked: true,
+        source: 'entries',
+      }),
+    );
+    return { ...plan, version };
+  }
+
+  /** The entries given the owner, checked as a write of them is (ENTRY_INVALID with every problem). */
+  private async ownerInputs(owner: string, entries: Readonly<Record<string, EntryInput>>, nowMs: number) {
+    const [{ ownedInputs }, { entryNameProblems }] = await Promise.all([
+      import('../redis/owner-apply.js'),
+      import('../config/entry-definition.js'),
+    ]);
+    const problem = entryNameProblems(owner)[0];
+    if (problem !== undefined) throw new BeatError(ErrorCode.Usage, `owner ${JSON.stringify(owner)}: ${problem.message}`);
+    const inputs = ownedInputs(
+      Object.keys(entries).map((name) => ({ name, entry: entries[name] })),
+      owner,
+      'entries',
+    );
+    this.connection.store.prepare(
+      inputs.map((i) => ({ op: 'put', name: i.name, entry: i.entry })),
+      { nowMs, source: 'entries' },
+    );
+    return inputs;
   }
 
   /** The store's version: it grows with every write that changed something. */

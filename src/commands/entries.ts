@@ -7,6 +7,7 @@ import { selectorArg, selectorOption } from './selector-args.js';
 import { storedLabels } from '../core/labels.js';
 import { selects } from '../core/label-selector.js';
 import { BeatError, ErrorCode, problemsInline, shown } from '../base/errors.js';
+import { ownerOf } from '../control/entry-plan.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { closest } from '../base/did-you-mean.js';
 import { parseEntryDefinition } from '../config/entry-definition.js';
@@ -38,7 +39,7 @@ below the table with their problems.
     ...redisOptions,
     json: {
       type: 'boolean',
-      help: `one JSON object per entry in an array: name, entry, version, created,
+      help: `one JSON object per entry in an array: name, owner, entry, version, created,
         updated, schedule (in words), timezone, enabled, problems`,
     },
     ...selectorOption,
@@ -121,6 +122,7 @@ async function listCommand(values: { config?: string; broker?: string; json?: bo
         JSON.stringify(
           entries.map(({ stored, problems, schedule, timezone, enabled }) => ({
             name: stored.name,
+            owner: ownerOf(stored.entry) ?? null,
             entry: stored.entry ?? null,
             version: stored.version,
             created: iso(stored.createdMs),
@@ -144,7 +146,7 @@ async function listCommand(values: { config?: string; broker?: string; json?: bo
     };
     io.out(
       renderTable(
-        ['NAME', 'TASK', 'SCHEDULE', 'TIMEZONE', 'ENABLED', 'UPDATED'],
+        ['NAME', 'TASK', 'SCHEDULE', 'TIMEZONE', 'ENABLED', 'UPDATED', 'OWNER'],
         entries.map((e) => [
           e.stored.name,
           taskOf(e.stored.entry),
@@ -152,6 +154,7 @@ async function listCommand(values: { config?: string; broker?: string; json?: bo
           e.timezone ?? '-',
           e.enabled === undefined ? '-' : e.enabled ? 'yes' : 'no',
           e.stored.updatedMs === 0 ? '-' : iso(e.stored.updatedMs),
+          ownerOf(e.stored.entry) ?? '-',
         ]),
       ),
     );

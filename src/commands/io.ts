@@ -42,6 +42,9 @@ export function terminalIo(io: Io, escapeOut: boolean): Io {
   };
 }
 
-/** Exit codes: 0 success, 1 a runtime failure, 2 bad input (arguments or config). */
-export const ExitCode = { Ok: 0, Failure: 1, BadInput: 2 } as const;
+/**
+ * Exit codes: 0 success, 1 a runtime failure, 2 bad input (arguments or config), 3 `beat plan`
+ * found changes (terraform's -detailed-exitcode says 2, which is ours for bad input).
+ */
+export const ExitCode = { Ok: 0, Failure: 1, BadInput: 2, Changes: 3 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -66,6 +66,16 @@ const COMMANDS: readonly ListedCommand[] = [
     load: async () => (await import('./entries.js')).entriesSpec,
   },
   {
+    name: 'plan',
+    summary: "show what 'beat apply' would change of one owner's runtime entries (exit 0 none, 3 changes)",
+    load: async () => (await import('./plan.js')).planSpec,
+  },
+  {
+    name: 'apply',
+    summary: "make one owner's runtime entries match a file, in one atomic write",
+    load: async () => (await import('./plan.js')).applySpec,
+  },
+  {
     name: 'import',
     summary: "write a config from a crontab file, a Celery app's beat_schedule, RedBeat's or django-celery-beat's entries",
     load: async () => (await import('./import.js')).importSpec,

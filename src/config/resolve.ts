@@ -48,6 +48,8 @@ export interface ResolvedEntry {
   readonly catchUpWindowMs: number | undefined;
   /** Upper bound of the per-run delay, ms (0 = none). */
   readonly jitterMs: number;
+  /** The tool that owns a runtime entry (`owner`, written by `beat apply`); undefined for one made by hand and the config file's. */
+  readonly owner?: string;
   /** A slot due while the previous run has not finished: published, passed over, or kept for later (see schema.ts). */
   readonly overlap: OverlapPolicy;
   /** A previous run published longer ago than this (ms) counts as lost; undefined = until its outcome is known. */
@@ -276,6 +278,7 @@ export function resolveEntry(
     catchUp: entry.catchUp,
     catchUpWindowMs: entry.catchUpWindow,
     jitterMs: entry.jitter ?? 0,
+    ...(entry.owner === undefined ? {} : { owner: entry.owner }),
     overlap: entry.overlap,
     ...(entry.overlapTimeout === undefined ? {} : { overlapTimeoutMs: entry.overlapTimeout }),
     ...(entry.overlapBuffer === undefined ? {} : { overlapBuffer: entry.overlapBuffer }),

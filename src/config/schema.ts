@@ -100,6 +100,11 @@ export const entrySchema = keyed({
   group: groupSchema.optional(),
   /** Instead of `task`, a chord as the whole run (docs/canvas.md): `{header: [...], body: {...}}`, the body given the header's results. */
   chord: chordSchema.optional(),
+  /**
+   * The tool that manages this runtime entry (`beat apply --owner NAME`), spelled as an entry name:
+   * `beat apply` changes and prunes only its own. An entry made by hand has none.
+   */
+  owner: entryNameSchema.optional(),
   schedule: scheduleSchema,
   /** Positional arguments, any JSON values. */
   args: entryArgsSchema,

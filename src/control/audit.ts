@@ -4,7 +4,7 @@
  */
 import { redactText } from '../base/redact.js';
 
-export const AUDIT_ACTIONS = ['create', 'update', 'delete', 'pause', 'resume', 'trigger', 'backfill'] as const;
+export const AUDIT_ACTIONS = ['create', 'update', 'delete', 'pause', 'resume', 'trigger', 'backfill', 'apply'] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** One field of an entry definition that changed: its path (`options.queue`) and the values, shortened. */

@@ -50,6 +50,8 @@ export interface EntryStatus {
   readonly schedule: string;
   readonly timezone: string;
   readonly enabled: boolean;
+  /** The tool that owns a runtime entry (`beat apply --owner`); absent for one without. */
+  readonly owner?: string;
   readonly paused: boolean;
   /** The last scheduled slot published, ISO with the entry's offset; null before the first run. */
   readonly lastSlot: string | null;
@@ -262,6 +264,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       schedule: describeSchedule(entry.schedule, zone),
       timezone: zone,
       enabled: entry.enabled,
+      ...(entry.owner === undefined ? {} : { owner: entry.owner }),
       paused: isPaused,
       lastSlot: state?.slotMs === undefined ? null : formatInstant(state.slotMs, zone),
       lastPublishedAt: state?.publishedAtMs === undefined ? null : formatInstant(state.publishedAtMs, zone),

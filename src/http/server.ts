@@ -17,6 +17,8 @@ import type { Logger } from '../base/log.js';
 import type { BeatMetrics } from '../observe/metrics.js';
 import { authorizeRead } from './auth.js';
 import { AUDIT_PATH, serveAudit } from './audit-routes.js';
+import { APPLY_PATH, PLAN_PATH, servePlans } from './plan-routes.js';
+import type { PlanHandlers } from './plan-routes.js';
 import type { AuditReader } from './audit-routes.js';
 import type { HttpAccess } from './auth.js';
 import { ENTRIES_PATH, sendError, sendJson, sendRefusal, serveEntries } from './entries-routes.js';
@@ -45,6 +47,8 @@ export interface HttpHandlers {
   readonly audit?: AuditReader;
   /** The runtime entries API; without it /api/entries is 404. */
   readonly entries?: EntriesHandlers;
+  /** POST /api/plan and /api/apply; without them, 404. */
+  readonly plans?: PlanHandlers;
   /** Who may read the schedule and write entries (no token: writes are refused, reads are loopback-only). */
   readonly access?: HttpAccess;
   /** The name of the dashboard session the request carries, if any: a credential for reads, as a token is. */
@@ -170,6 +174,10 @@ async function handleRequest(
   if (handlers.routes !== undefined && (await handlers.routes(req, res))) return;
   if (url.pathname === ENTRIES_PATH || url.pathname.startsWith(`${ENTRIES_PATH}/`)) {
     await serveEntries(req, res, url, handlers.entries, access, logger);
+    return;
+  }
+  if (url.pathname === PLAN_PATH || url.pathname === APPLY_PATH) {
+    await servePlans(req, res, url, handlers.plans, access, logger);
     return;
   }
   if (url.pathname === AUDIT_PATH) {

@@ -119,7 +119,7 @@ export function entriesHandlers(options: {
 }
 
 /** `what`, done while Redis is connected: REDIS_UNAVAILABLE (503) at once while it is not, or when the connection fails it. */
-async function whileConnected<T>(client: RedisClient, what: () => Promise<T>): Promise<T> {
+export async function whileConnected<T>(client: RedisClient, what: () => Promise<T>): Promise<T> {
   if (client.status !== 'ready') {
     throw new BeatError(ErrorCode.RedisUnavailable, `Redis is unreachable (connection ${client.status}); try again`);
   }

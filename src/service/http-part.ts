@@ -23,6 +23,7 @@ import { backfillApi } from './backfill-api.js';
 import type { Connections } from './connections.js';
 import { dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
 import { entriesHandlers } from './entries-handlers.js';
+import { planHandlers } from './plan-handlers.js';
 import { entryNamedIn } from './in-force-view.js';
 import type { AuditSettings, InForce } from './in-force-view.js';
 import type { DeploymentRuntime } from './deployment-runtime.js';
@@ -84,6 +85,14 @@ export async function startHttp(
       ...answers,
       entries,
       audit: auditReader(connections.state, keys),
+      plans: planHandlers({
+        store: options.entryStore,
+        client: connections.state,
+        keys,
+        zone: () => options.inForce.config().timezone,
+        now: () => options.clock.now(),
+        audit: options.audit,
+      }),
       access: options.access,
       routes: dashboard.handle.bind(dashboard),
       session: (req) => dashboard.sessionOf(req),

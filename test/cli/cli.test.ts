@@ -221,7 +221,7 @@ describe('beat check bounds', () => {
     const command = await runCli([zone]);
     expect(command.code).toBe(2);
     expect(command.stderr).toBe(
-      `beat: unknown command ${cut}. Commands: run, check, next, status, history, audit, trigger, backfill, pause, resume, entries, import. See 'beat --help'.\n`,
+      `beat: unknown command ${cut}. Commands: run, check, next, status, history, audit, trigger, backfill, pause, resume, entries, plan, apply, import. See 'beat --help'.\n`,
     );
   });
 });
@@ -240,7 +240,7 @@ describe('the beat binary', () => {
     expect(main.stdout).toContain('Commands:');
     // Each summary starts in one column, at least two spaces after the longest command name.
     const commandRows = main.stdout.split('Commands:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
-    expect(commandRows).toHaveLength(12);
+    expect(commandRows).toHaveLength(14);
     const summaryColumns = commandRows.map((line) => /^ {2}[a-z]+ {2,}(?=\S)/.exec(line)?.[0].length);
     expect(new Set(summaryColumns)).toEqual(new Set([summaryColumns[0]]));
     expect(summaryColumns[0]).toBeDefined();
@@ -317,7 +317,7 @@ describe('the beat binary', () => {
     const unknown = spawnCli(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'beat: unknown command "frobnicate". Commands: run, check, next, status, history, audit, trigger, backfill, pause, resume, entries, import. See \'beat --help\'.\n',
+      'beat: unknown command "frobnicate". Commands: run, check, next, status, history, audit, trigger, backfill, pause, resume, entries, plan, apply, import. See \'beat --help\'.\n',
     );
   });
 });

@@ -109,7 +109,7 @@ describe('beat entries (real CLI processes, private Redis)', () => {
 
     const list = await d.beat('entries', 'list');
     expect(list.code).toBe(0);
-    expect(list.stdout.split('\n')[0]).toMatch(/^NAME\s+TASK\s+SCHEDULE\s+TIMEZONE\s+ENABLED\s+UPDATED$/);
+    expect(list.stdout.split('\n')[0]).toMatch(/^NAME\s+TASK\s+SCHEDULE\s+TIMEZONE\s+ENABLED\s+UPDATED\s+OWNER$/);
     expect(list.stdout.split('\n')[1]).toMatch(
       new RegExp(`^report\\s+${TASK.replace('.', '\\.')}\\s+every 15 minutes\\s+Europe/Berlin\\s+no\\s+\\d{4}-`),
     );

@@ -1,0 +1,211 @@
+/**
+ * `beat plan` and `beat apply`: runtime entries kept as code. A tool (a CI job, say) owns the
+ * entries it writes (`owner`); a plan shows what making the store match a file for that owner would
+ * do, and an apply does it in one atomic write (entries-write.lua, each op guarded by the version
+ * the plan read), never touching the entries of another owner or of none.
+ */
+import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
+import type { ConfigProblem } from '../base/errors.js';
+import { entryNameProblems } from '../config/entry-definition.js';
+import type { EntryPlan, PlanItem, PlannedInput } from '../control/entry-plan.js';
+import { applyOwner, conflictSentence, ownedInputs, planOwner } from '../redis/owner-apply.js';
+import type { ApplyResult } from '../redis/owner-apply.js';
+import { schedulerKeys } from '../redis/keys.js';
+import { leaf } from './command-spec.js';
+import { noteOption, redisOptions, withControl } from './control-open.js';
+import type { Control } from './control-open.js';
+import { checkFileEntries } from './entries-io.js';
+import { entriesOf, readEntryFile } from './entry-files.js';
+import type { EntryInput } from './entry-files.js';
+import { isEntryLinesFile, readLine, textLineChunks } from './entry-lines.js';
+import { ExitCode } from './io.js';
+import type { Io } from './io.js';
+
+const FILE_FORMATS = `FILE is read as 'beat entries import' reads it: a mapping of entry names to entries or a whole
+config file (*.yaml, *.yml, *.json: its beatSchedule), or JSON Lines (*.ndjson, *.jsonl).`;
+
+const ownerOptions = {
+  ...redisOptions,
+  entries: { type: 'string', value: 'FILE', required: true, help: 'the entries the owner should hold (required)' },
+  owner: {
+    type: 'string',
+    value: 'NAME',
+    required: true,
+    help: 'the tool that owns them, spelled as an entry name (required), e.g. gitops',
+  },
+} as const;
+
+export const planSpec = leaf({
+  name: 'plan',
+  about: `Compares the runtime entries FILE holds with those NAME owns in the store, and prints per entry
+what 'beat apply' would do: add, change (the fields that differ), remove or leave unchanged, and
+what follows: the next three fires before and after, the state a removal drops, a change of
+schedule kind, and the names in FILE that another owner or no owner holds (a conflict: the apply
+would be refused). Nothing is written. ${FILE_FORMATS}
+Exit code (as terraform plan -detailed-exitcode, but 2 is ours for errors): 0 no changes,
+3 changes, 2 an error or a conflict, 1 Redis unavailable.
+`,
+  options: {
+    ...ownerOptions,
+    json: {
+      type: 'boolean',
+      help: `the plan as JSON: owner, digest (what beat apply takes to refuse a later store), counts
+        and entries (name, action, changes, kind, firesBefore, firesAfter, dropped, heldBy)`,
+    },
+  },
+  run: (args, io) => planCommand(args.values, io),
+});
+
+export const applySpec = leaf({
+  name: 'apply',
+  about: `Makes the runtime entries NAME owns be those FILE holds: adds, changes and removes them in one
+atomic write (all or nothing), and never touches an entry of another owner or of none. Refused,
+with nothing written (exit 2): when another owner or no owner holds a name FILE holds; when
+--plan-digest is given and the store or FILE has changed since that plan; when an entry is
+invalid. One audit event names the owner, the digest, the counts and the note. ${FILE_FORMATS}
+`,
+  options: {
+    ...ownerOptions,
+    'plan-digest': { type: 'string', value: 'D', help: "the digest 'beat plan' printed: refuse if anything changed since" },
+    ...noteOption,
+  },
+  run: (args, io) => applyCommand(args.values, io),
+});
+
+interface OwnerValues {
+  config?: string;
+  broker?: string;
+  entries?: string;
+  owner?: string;
+}
+
+function usage(command: string, problem: string): BeatError {
+  return new BeatError(ErrorCode.Usage, `beat ${command}: ${problem}. See 'beat ${command} --help'.`);
+}
+
+/** --entries and --owner, checked before Redis is asked. */
+function ownerArgs(command: string, values: OwnerValues): { file: string; owner: string } {
+  if (values.entries === undefined || values.entries === '') throw usage(command, 'name the file of entries: --entries FILE');
+  if (values.owner === undefined) throw usage(command, 'name the owner: --owner NAME');
+  const problems = entryNameProblems(values.owner);
+  if (problems.length > 0) throw usage(command, `--owner ${shown(values.owner)}: ${problems[0]?.message ?? 'not a valid name'}`);
+  return { file: values.entries, owner: values.owner };
+}
+
+/** The file's entries, each given the owner (one that names another owner is a problem), checked as an import checks them. */
+async function ownedEntries(command: string, io: Io, control: Control, path: string, owner: string): Promise<PlannedInput[]> {
+  let entries: EntryInput[];
+  let base: readonly string[] = [];
+  let file: Awaited<ReturnType<typeof readEntryFile>> | undefined;
+  if (isEntryLinesFile(path)) {
+    entries = [];
+    const problems: ConfigProblem[] = [];
+    for await (const { lines } of textLineChunks(command, io.cwd, path)) {
+      for (const { text, line } of lines) {
+        const read = readLine(text, line);
+        if (read.input === undefined) problems.push({ path: '', message: read.problem, line });
+        else entries.push(read.input);
+      }
+    }
+    if (problems.length > 0) throw new ConfigError(path, problems, ErrorCode.EntryInvalid);
+  } else {
+    file = await readEntryFile(command, io.cwd, path);
+    const found = entriesOf(file, control.config.timezone);
+    entries = [...found.entries];
+    base = found.base;
+  }
+  const inputs = ownedInputs(entries, owner, path, base);
+  checkFileEntries(control.config, inputs, { source: path, base, ...(file === undefined ? {} : { file }), nowMs: io.now() });
+  return inputs;
+}
+
+function keysOf(control: Control): ReturnType<typeof schedulerKeys> {
+  return schedulerKeys(control.config.state.prefix, control.config.name);
+}
+
+async function planCommand(values: OwnerValues & { json?: boolean }, io: Io): Promise<ExitCode> {
+  const { file, owner } = ownerArgs('plan', values);
+  return withControl(io, 'plan', values, async (control) => {
+    const inputs = await ownedEntries('plan', io, control, file, owner);
+    const plan = await planOwner(control.redis, keysOf(control), control.store, {
+      owner,
+      inputs,
+      zone: control.config.timezone,
+      nowMs: io.now(),
+    });
+    if (values.json === true) io.out(JSON.stringify(plan));
+    else io.out(renderPlan(plan, control.config.name));
+    if (plan.counts.conflict > 0) {
+      io.err(`beat plan: ${conflictSentence(plan)}; beat apply would be refused`);
+      return ExitCode.BadInput;
+    }
+    return plan.counts.add + plan.counts.change + plan.counts.remove === 0 ? ExitCode.Ok : ExitCode.Changes;
+  });
+}
+
+async function applyCommand(values: OwnerValues & { 'plan-digest'?: string; note?: string }, io: Io): Promise<ExitCode> {
+  const { file, owner } = ownerArgs('apply', values);
+  return withControl(io, 'apply', values, async (control) => {
+    const inputs = await ownedEntries('apply', io, control, file, owner);
+    let applied: ApplyResult;
+    try {
+      applied = await applyOwner(control.redis, keysOf(control), control.store, {
+        owner,
+        inputs,
+        zone: control.config.timezone,
+        nowMs: io.now(),
+        planDigest: values['plan-digest'],
+        audit: control.audit(values.note),
+        checked: true,
+        source: file,
+      });
+    } catch (error) {
+      if (error instanceof BeatError && (error.code === ErrorCode.OwnerConflict || error.code === ErrorCode.PlanStale))
+        throw new BeatError(error.code, `beat apply: ${error.message}`, { cause: error });
+      throw error;
+    }
+    const { add, change, remove, unchanged } = applied.plan.counts;
+    io.out(
+      `applied for owner ${owner} in deployment ${control.config.name}: ${add} added, ${change} changed, ${remove} removed, ${unchanged} unchanged (${applied.plan.digest})`,
+    );
+    return ExitCode.Ok;
+  });
+}
+
+const SIGNS: Readonly<Record<PlanItem['action'], string>> = { add: '+', change: '~', remove: '-', unchanged: '=', conflict: '!' };
+
+/** The plan as people read it: one block per entry that changes, then the counts. */
+export function renderPlan(plan: EntryPlan, deployment: string): string {
+  const lines = [`Plan for owner ${plan.owner} in deployment ${deployment}:`];
+  for (const item of plan.entries) {
+    if (item.action === 'unchanged') continue;
+    const head = `${SIGNS[item.action]} ${item.name}`;
+    switch (item.action) {
+      case 'add':
+        lines.push(`${head} (add)`);
+        break;
+      case 'change':
+        lines.push(`${head} (change)`);
+        for (const c of item.changes ?? []) lines.push(`    ${c.path}: ${c.before ?? '(none)'} -> ${c.after ?? '(removed)'}`);
+        if (item.kind !== undefined) lines.push(`    schedule kind changes: ${item.kind.before} -> ${item.kind.after}`);
+        break;
+      case 'remove':
+        lines.push(`${head} (remove)`);
+        if ((item.dropped ?? []).length > 0) lines.push(`    drops: ${(item.dropped ?? []).join(', ')}`);
+        break;
+      case 'conflict':
+        lines.push(
+          `${head} (conflict: held by ${item.heldBy === null || item.heldBy === undefined ? 'no owner' : `owner ${item.heldBy}`})`,
+        );
+        break;
+    }
+    if (item.firesBefore !== undefined) lines.push(`    next fires now:   ${item.firesBefore.join(', ') || '(none)'}`);
+    if (item.firesAfter !== undefined) lines.push(`    next fires after: ${item.firesAfter.join(', ') || '(none)'}`);
+  }
+  const { add, change, remove, unchanged, conflict } = plan.counts;
+  lines.push(
+    `${add} to add, ${change} to change, ${remove} to remove, ${unchanged} unchanged${conflict > 0 ? `, ${conflict} in conflict` : ''}.`,
+    `digest ${plan.digest}`,
+  );
+  return lines.join('\n');
+}

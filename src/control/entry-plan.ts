@@ -1,0 +1,179 @@
+/**
+ * A plan (`beat plan`, `beat apply`, POST /api/plan): what making the store match a file of runtime
+ * entries for one owner would do, entry by entry, and what follows from it. Pure: the caller reads
+ * the store and the file, and passes the time; the next fires come from the core's schedule
+ * functions. The digest names what the plan saw, so that an apply can refuse when anything changed.
+ */
+import { createHash } from 'node:crypto';
+import { parseEntryDefinition } from '../config/entry-definition.js';
+import { entryWindow, resolveEntry } from '../config/resolve.js';
+import { nextFires } from '../core/schedule.js';
+import { isScheduleError } from '../base/step-budget.js';
+import { formatInstant } from '../time/zone.js';
+import { entryDiff } from './audit.js';
+import type { FieldChange } from './audit.js';
+
+/** How many next fires a plan shows before and after a change. */
+export const PLAN_FIRES = 3;
+
+/** A runtime entry as the store holds it, for a plan. */
+export interface PlannedStored {
+  readonly name: string;
+  /** Its definition (JSON value), undefined when the record could not be read. */
+  readonly entry: unknown;
+  /** Its canonical JSON, as the store compares it. */
+  readonly json: string;
+  readonly version: number;
+  /** What deleting it drops besides its definition: `state`, `paused`… (read by the caller). */
+  readonly kept?: readonly string[];
+}
+
+/** An entry of the file, its owner already set. */
+export interface PlannedInput {
+  readonly name: string;
+  readonly entry: unknown;
+  readonly json: string;
+}
+
+export type PlanAction = 'add' | 'change' | 'remove' | 'unchanged' | 'conflict';
+
+export interface PlanItem {
+  readonly name: string;
+  readonly action: PlanAction;
+  /** A change's fields (path, before, after). */
+  readonly changes?: readonly FieldChange[];
+  /** The schedule's kind before and after, when a change makes it another kind (cron → interval). */
+  readonly kind?: { readonly before: string; readonly after: string };
+  /** The next fires (ISO, in the entry's zone) now and after the apply; absent for an entry gone or unchanged. */
+  readonly firesBefore?: readonly string[];
+  readonly firesAfter?: readonly string[];
+  /** What a remove drops with the definition (its state, its paused mark…). */
+  readonly dropped?: readonly string[];
+  /** A conflict's holder: another owner, or null for an entry with none (made by hand). */
+  readonly heldBy?: string | null;
+  /** The stored version the apply expects (0: none). */
+  readonly version: number;
+}
+
+export interface EntryPlan {
+  readonly owner: string;
+  readonly digest: string;
+  readonly counts: Readonly<Record<PlanAction, number>>;
+  readonly entries: readonly PlanItem[];
+}
+
+/** The owner an entry definition records, or undefined. */
+export function ownerOf(entry: unknown): string | undefined {
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return undefined;
+  const owner = (entry as Record<string, unknown>)['owner'];
+  return typeof owner === 'string' ? owner : undefined;
+}
+
+/** The entry with `owner` set to `owner`. */
+export function owned(entry: unknown, owner: string): unknown {
+  return entry !== null && typeof entry === 'object' && !Array.isArray(entry) ? { ...entry, owner } : entry;
+}
+
+/**
+ * The plan of making the store's entries of `owner` be `inputs`. `stored` holds every stored entry
+ * the owner holds and every one named in `inputs` (whoever holds it); `zone` is the deployment's.
+ */
+export function planEntries(options: {
+  readonly owner: string;
+  readonly inputs: readonly PlannedInput[];
+  readonly stored: ReadonlyMap<string, PlannedStored>;
+  readonly zone: string;
+  readonly nowMs: number;
+}): EntryPlan {
+  const { owner, inputs, stored, zone, nowMs } = options;
+  const items: PlanItem[] = [];
+  const named = new Set<string>();
+  for (const input of inputs) {
+    named.add(input.name);
+    const before = stored.get(input.name);
+    if (before === undefined) {
+      items.push({ name: input.name, action: 'add', firesAfter: firesOf(input.name, input.entry, zone, nowMs), version: 0 });
+      continue;
+    }
+    const holder = ownerOf(before.entry);
+    if (holder !== owner) {
+      items.push({ name: input.name, action: 'conflict', heldBy: holder ?? null, version: before.version });
+      continue;
+    }
+    if (before.json === input.json) {
+      items.push({ name: input.name, action: 'unchanged', version: before.version });
+      continue;
+    }
+    const kindBefore = kindOf(before.entry);
+    const kindAfter = kindOf(input.entry);
+    items.push({
+      name: input.name,
+      action: 'change',
+      changes: entryDiff(before.entry, input.entry),
+      ...(kindBefore !== kindAfter ? { kind: { before: kindBefore, after: kindAfter } } : {}),
+      firesBefore: firesOf(input.name, before.entry, zone, nowMs),
+      firesAfter: firesOf(input.name, input.entry, zone, nowMs),
+      version: before.version,
+    });
+  }
+  for (const before of stored.values()) {
+    if (named.has(before.name) || ownerOf(before.entry) !== owner) continue;
+    items.push({
+      name: before.name,
+      action: 'remove',
+      firesBefore: firesOf(before.name, before.entry, zone, nowMs),
+      dropped: before.kept ?? [],
+      version: before.version,
+    });
+  }
+  items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const counts = { add: 0, change: 0, remove: 0, unchanged: 0, conflict: 0 };
+  for (const item of items) counts[item.action] += 1;
+  return { owner, digest: planDigest(owner, inputs, stored), counts, entries: items };
+}
+
+/**
+ * What the plan saw, as one hash: the owner, each stored entry it compared (the owner's and those
+ * named in the file: name, version) and each entry of the file (name, canonical JSON), in name order.
+ * The same store and file give the same digest; any write to one of those entries, or another file,
+ * gives another.
+ */
+export function planDigest(owner: string, inputs: readonly PlannedInput[], stored: ReadonlyMap<string, PlannedStored>): string {
+  const hash = createHash('sha256');
+  hash.update(`owner\0${owner}\n`);
+  const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  for (const name of [...stored.keys()].sort(byName)) hash.update(`stored\0${name}\0${stored.get(name)?.version ?? 0}\n`);
+  for (const input of [...inputs].sort((a, b) => byName(a.name, b.name))) hash.update(`file\0${input.name}\0${input.json}\n`);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/** The schedule's kind (`cron`, `interval`…), or `?` when the definition does not parse. */
+function kindOf(entry: unknown): string {
+  const parsed = parseEntryDefinition(entry);
+  if (!parsed.ok) return '?';
+  try {
+    return resolveEntry('', parsed.entry, 'UTC').schedule.kind;
+  } catch {
+    return '?';
+  }
+}
+
+/**
+ * The entry's next PLAN_FIRES fires after `nowMs` as ISO instants in its zone (an interval counted
+ * from now, as `beat next` does), none for a disabled entry, or the reason they cannot be computed.
+ */
+function firesOf(name: string, entry: unknown, zone: string, nowMs: number): string[] {
+  const parsed = parseEntryDefinition(entry);
+  if (!parsed.ok) return ['(does not run: invalid)'];
+  try {
+    const resolved = resolveEntry(name, parsed.entry, zone);
+    if (!resolved.enabled) return [];
+    const count = Math.min(PLAN_FIRES, resolved.maxRuns ?? PLAN_FIRES);
+    return nextFires(resolved.schedule, { zone: resolved.timezone, afterMs: nowMs, window: entryWindow(resolved) }, count).map((ms) =>
+      formatInstant(ms, resolved.timezone),
+    );
+  } catch (error) {
+    if (!isScheduleError(error)) throw error;
+    return [`(cannot be computed: ${error.message})`];
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * POST /api/plan and POST /api/apply (http/plan-routes.ts) on the runtime store: the entries of the
+ * request checked as the entries API checks them, then planned and applied by the same path as
+ * `beat plan` and `beat apply` (redis/owner-apply.ts).
+ */
+import type { RedisClient } from '../redis/connect.js';
+import { ConfigError, ErrorCode } from '../base/errors.js';
+import type { Logger } from '../base/log.js';
+import { entryNameProblems } from '../config/entry-definition.js';
+import type { PlannedInput } from '../control/entry-plan.js';
+import type { PlanHandlers, PlanRequest } from '../http/plan-routes.js';
+import type { RedisEntryStore } from '../redis/entry-store.js';
+import type { SchedulerKeys } from '../redis/keys.js';
+import { applyOwner, ownedInputs, planOwner } from '../redis/owner-apply.js';
+import { whileConnected } from './entries-handlers.js';
+
+export function planHandlers(options: {
+  store: RedisEntryStore;
+  client: RedisClient;
+  keys: Pick<SchedulerKeys, 'state' | 'paused' | 'audit'>;
+  /** The config's zone now (it changes on reload). */
+  zone: () => string;
+  now: () => number;
+  audit?: { readonly maxEvents?: number; readonly logger?: Logger };
+}): PlanHandlers {
+  const { store, client, keys, zone, now } = options;
+  /** The request's entries given the owner and checked as the store checks a write (ENTRY_INVALID, 400, with every problem). */
+  const inputsOf = (request: PlanRequest, nowMs: number): PlannedInput[] => {
+    const ownerProblems = entryNameProblems(request.owner);
+    if (ownerProblems.length > 0)
+      throw new ConfigError(
+        'request body',
+        ownerProblems.map((p) => ({ ...p, path: 'owner' })),
+        ErrorCode.EntryInvalid,
+      );
+    const names = Object.keys(request.entries);
+    const inputs = ownedInputs(
+      names.map((name) => ({ name, entry: request.entries[name] })),
+      request.owner,
+      'request body',
+      ['entries'],
+    );
+    // Checked as a write of them would be (names, the config's names, the schema, queues, cost); nothing is sent.
+    store.prepare(
+      inputs.map((i) => ({ op: 'put', name: i.name, entry: i.entry })),
+      { nowMs, source: 'request body' },
+    );
+    return inputs;
+  };
+  return {
+    plan: (request) =>
+      whileConnected(client, async () => {
+        const nowMs = now();
+        return planOwner(client, keys, store, { owner: request.owner, inputs: inputsOf(request, nowMs), zone: zone(), nowMs });
+      }),
+    apply: (request, who, note) =>
+      whileConnected(client, async () => {
+        const nowMs = now();
+        const { plan, version } = await applyOwner(client, keys, store, {
+          owner: request.owner,
+          inputs: inputsOf(request, nowMs),
+          zone: zone(),
+          nowMs,
+          planDigest: request.planDigest,
+          audit: { ...options.audit, who, note },
+          checked: true,
+          source: 'request body',
+        });
+        return { ...plan, version };
+      }),
+  };
+}
