@@ -33,7 +33,8 @@ export const LAYERS = {
   observe: ['ports', 'celery', 'base'],
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
-  client: ['redis', 'config', 'base'],
+  // A plan's shape (control/entry-plan.ts) is what Entries.plan answers; redis, which it drives, sits above control too.
+  client: ['redis', 'control', 'config', 'base'],
   alerts: ['ports', 'config', 'core', 'time', 'base'],
   redbeat: ['redis', 'ports', 'config', 'core', 'time', 'base'],
   dashboard: ['ports', 'control', 'celery', 'config', 'core', 'time', 'base'],

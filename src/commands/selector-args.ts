@@ -10,7 +10,6 @@ import type { ResolvedEntry } from '../config/resolve.js';
 import type { BrokerOverride } from '../config/connections.js';
 import type { OptionHelps } from './command-spec.js';
 import type { Control } from './control-open.js';
-import { readControlView, throwFailures } from './runtime-view.js';
 
 export const selectorOption = {
   selector: {
@@ -56,6 +55,8 @@ export function selected<T extends Pick<ResolvedEntry, 'labels'>>(entries: reado
  * fails the selection, naming it: a bulk action must not act on part of what its selector means.
  */
 export async function selectEntries(control: Control, selector: LabelSelector, django?: BrokerOverride): Promise<ResolvedEntry[]> {
+  // Imported here: `beat next` takes -l too, and must not load the sources' clients before it needs them (cli-imports.test).
+  const { readControlView, throwFailures } = await import('./runtime-view.js');
   const view = await readControlView(control, django);
   throwFailures(view);
   return selected([...control.config.entries, ...view.entries], selector);
