@@ -123,23 +123,7 @@ export class ControlStore {
     this.queuePause(multi, entry, paused, nowMs, context);
     // In the same MULTI: a pause or resume is never without its record (one of a paused entry too, with its note).
     const event = auditEvent(context, nowMs, entry, paused ? 'pause' : 'resume', []);
-    const log = new AuditLog(this.client, this.keys, context.maxEvents);
-    await log.checkKey();
-    log.addTo(multi, event);
-    let replies: [error: Error | null, result: unknown][];
-    try {
-      replies = (await multi.exec()) ?? [];
-      const failed = replies.find(([error]) => error !== null)?.[0];
-      if (failed) throw failed;
-    } catch (error) {
-      throw await nameWrongType(
-        this.client,
-        error,
-        typedKeys(this.keys, ['notes', 'paused', 'resumed', 'failures', 'pauseNotes', 'audit']),
-      );
-    }
-    logAudit(context.logger, [event]);
-    await this.client.publish(this.keys.events, CONTROL_MESSAGE);
+    const replies = await this.commitAudited(multi, event, context);
     return replies[note === undefined ? 0 : 1]?.[1] === 1;
   }
 
@@ -162,11 +146,26 @@ export class ControlStore {
     const multi = this.client.multi();
     for (const entry of changing) this.queuePause(multi, entry, paused, nowMs, context);
     const event = { ...auditEvent(context, nowMs, '', paused ? 'pause' : 'resume', []), selector, entries: changing };
+    await this.commitAudited(multi, event, context);
+    return changing;
+  }
+
+  /**
+   * Runs a pause's or resume's MULTI with its audit event in it (never a change without its record),
+   * names a key of another type that refused it, then logs the event and tells the replicas.
+   */
+  private async commitAudited(
+    multi: ReturnType<RedisClient['multi']>,
+    event: Parameters<AuditLog['addTo']>[1],
+    context: AuditContext,
+  ): Promise<[error: Error | null, result: unknown][]> {
     const log = new AuditLog(this.client, this.keys, context.maxEvents);
     await log.checkKey();
     log.addTo(multi, event);
+    let replies: [error: Error | null, result: unknown][];
     try {
-      const failed = ((await multi.exec()) ?? []).find(([error]) => error !== null)?.[0];
+      replies = (await multi.exec()) ?? [];
+      const failed = replies.find(([error]) => error !== null)?.[0];
       if (failed) throw failed;
     } catch (error) {
       throw await nameWrongType(
@@ -177,7 +176,7 @@ export class ControlStore {
     }
     logAudit(context.logger, [event]);
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
-    return changing;
+    return replies;
   }
 
   /**
