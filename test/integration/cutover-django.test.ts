@@ -102,8 +102,8 @@ describe(`cut-over between DatabaseScheduler and tsbeat (Celery ${celery.ok ? ce
     const reference = startDatabaseScheduler(redisServer.url(0), { url: dbUrl });
     try {
       // Each row ran, and its sync wrote the last run (CELERY_BEAT_SYNC_EVERY = 1: after each run):
-      // a SIGTERM that lands inside that sync loses the write, and its next start would run that
-      // slot again (DatabaseScheduler's own double, whoever starts next).
+      // a SIGTERM a moment after a run lost that write once here, and whoever starts next runs that
+      // slot again (DatabaseScheduler's own double, as after its own restart).
       await waitUntil(
         `round ${String(round)}: DatabaseScheduler to run every row, its runs written`,
         async () => {
