@@ -101,6 +101,24 @@ function zoned(entry: unknown, zone: string): unknown {
   return isMapping(entry) && !Object.hasOwn(entry, 'timezone') ? { ...entry, timezone: zone } : entry;
 }
 
+/** The changes of the calendars an entry's `exclude` names (by name, or `{calendar: name}`), as `calendars.<name>…`. */
+function calendarChanges(entry: unknown, recorded: DeploymentDefinition, next: DeploymentDefinition): FieldChange[] {
+  const exclude = isMapping(entry) ? entry['exclude'] : undefined;
+  if (!Array.isArray(exclude)) return [];
+  const named = new Set<string>();
+  for (const item of exclude as unknown[]) {
+    if (typeof item === 'string') named.add(item);
+    else if (isMapping(item) && typeof item['calendar'] === 'string') named.add(item['calendar']);
+  }
+  const picked = (definition: DeploymentDefinition): Record<string, unknown> => {
+    const calendars = definition.settings['calendars'];
+    return isMapping(calendars)
+      ? Object.fromEntries([...named].filter((n) => Object.hasOwn(calendars, n)).map((n) => [n, calendars[n]]))
+      : {};
+  };
+  return entryDiff({ calendars: picked(recorded) }, { calendars: picked(next) });
+}
+
 /**
  * What running `next` instead of `recorded` would change: each entry added, changed (its fields),
  * removed or unchanged, with the next fires before and after; and the settings that differ.
@@ -122,7 +140,14 @@ export function planConfig(options: {
       continue;
     }
     const old = zoned(recorded.entries[name], before.zone);
-    items.push(stableJson(old) === stableJson(entry) ? { name, action: 'unchanged' } : changeItem(name, old, entry, before, after, nowMs));
+    // A calendar it names that changed changes the entry too, as its own field would.
+    const calendars = calendarChanges(written, recorded, next);
+    if (stableJson(old) === stableJson(entry) && calendars.length === 0) {
+      items.push({ name, action: 'unchanged' });
+      continue;
+    }
+    const change = changeItem(name, old, entry, before, after, nowMs);
+    items.push(calendars.length === 0 ? change : { ...change, changes: [...(change.changes ?? []), ...calendars] });
   }
   for (const [name, written] of Object.entries(recorded.entries)) {
     if (Object.hasOwn(next.entries, name)) continue;
