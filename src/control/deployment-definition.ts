@@ -5,7 +5,6 @@
  * plan of runtime entries' diff and next fires (entry-plan.ts). Pure: the caller reads and passes
  * the time.
  */
-import { createHash } from 'node:crypto';
 import { calendarsSchema } from '../config/exclude-schema.js';
 import type { CalendarDrafts } from '../config/exclude-schema.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -29,14 +28,17 @@ export interface DeploymentDefinition {
   readonly entries: Readonly<Record<string, unknown>>;
 }
 
-/** A JSON value as JSON has it: a module config's undefined fields gone, as a recorded one's are. */
+/** A JSON value as JSON has it (a module config's undefined fields gone): the settings, small. */
 function jsonValue(value: unknown): unknown {
   const text = JSON.stringify(value);
   return text === undefined ? null : (JSON.parse(text) as unknown);
 }
 
-/** The definition of a config; undefined for one not read from a file (parseConfig records what was written). */
-export function definitionOf(config: ResolvedConfig): DeploymentDefinition | undefined {
+/**
+ * The definition of a config; undefined for one not read from a file (parseConfig records what was
+ * written). `configHash`: its fingerprint when the caller has it (the supervisor keeps it), else computed.
+ */
+export function definitionOf(config: ResolvedConfig, configHash?: string): DeploymentDefinition | undefined {
   const written = config.written;
   if (written === undefined) return undefined;
   const settings = jsonValue({
@@ -46,21 +48,14 @@ export function definitionOf(config: ResolvedConfig): DeploymentDefinition | und
     taskRoutes: config.taskRoutes.map((r) => ({ pattern: r.pattern, route: r.route })),
     taskProtocol: config.taskProtocol,
   }) as Record<string, unknown>;
+  // The entries as written, not copied: the stored format is their JSON (a module's undefined
+  // fields drop out there), and the plan compares them as JSON (stableJson, entryDiff).
   return {
-    configHash: configFingerprint(config).configHash,
+    configHash: configHash ?? configFingerprint(config).configHash,
     source: written.source,
     settings,
-    entries: jsonValue(written.beatSchedule) as Record<string, unknown>,
+    entries: written.beatSchedule,
   };
-}
-
-/** The hash a recorded definition is kept by: the same settings and entries (any key order) give the same digest. */
-export function definitionDigest(definition: Pick<DeploymentDefinition, 'settings' | 'entries'>): string {
-  const hash = createHash('sha256');
-  hash.update(stableJson(definition.settings));
-  hash.update('\n');
-  hash.update(stableJson(definition.entries));
-  return `sha256:${hash.digest('hex')}`;
 }
 
 export type ConfigPlanAction = 'add' | 'change' | 'remove' | 'unchanged';

@@ -2,7 +2,7 @@
  * The stored format of a deployment's recorded definition (keys.ts `definition`, a hash), the one
  * codec of it: what the leader writes (definition-store.ts) and `beat plan --config` reads.
  *   v           "1"
- *   digest      the definition's digest (control/deployment-definition.ts definitionDigest)
+ *   digest      the digest of the body (definitionBody), also when it was too large to record
  *   configHash  the fingerprint of the config it was made from
  *   source      the config file, as the leader named it
  *   at          when it was recorded (epoch ms)
@@ -10,6 +10,7 @@
  *   refused     why (its size and the limit), for the plan to say
  * Read as untrusted: anything else is named as unreadable, never used.
  */
+import { createHash } from 'node:crypto';
 import type { DeploymentDefinition } from '../control/deployment-definition.js';
 
 export const DEFINITION_FORMAT = '1';
@@ -21,21 +22,42 @@ export type DecodedDefinition =
   | { readonly kind: 'refused'; readonly reason: string; readonly configHash: string; readonly atMs: number }
   | { readonly kind: 'unreadable'; readonly problem: string };
 
+/** A definition's body as stored, and its digest: what the leader compares to write only a changed one. */
+export interface DefinitionBody {
+  readonly text: string;
+  readonly digest: string;
+}
+
+/**
+ * The body of a definition (its settings and entries, as JSON) and its digest. One stringify of
+ * the entries as written, which a leader of many entries pays at each start and reload (the
+ * fingerprint costs more): the same file gives the same text, so the same digest.
+ */
+export function definitionBody(definition: Pick<DeploymentDefinition, 'settings' | 'entries'>): DefinitionBody {
+  const text = JSON.stringify({ settings: definition.settings, entries: definition.entries });
+  return { text, digest: `sha256:${createHash('sha256').update(text).digest('hex')}` };
+}
+
 /**
  * The fields of a definition, or, when its body is over `maxBytes`, the fields that say so (the
  * plan then refuses with the reason, instead of comparing with an older definition).
  */
 export function encodeDefinition(
   definition: DeploymentDefinition,
-  digest: string,
+  body: DefinitionBody,
   atMs: number,
   maxBytes: number,
   limitName: string,
 ): { fields: Record<string, string>; refused?: string } {
-  const head = { v: DEFINITION_FORMAT, digest, configHash: definition.configHash, source: definition.source, at: String(atMs) };
-  const body = JSON.stringify({ settings: definition.settings, entries: definition.entries });
-  const bytes = Buffer.byteLength(body);
-  if (bytes <= maxBytes) return { fields: { ...head, body } };
+  const head = {
+    v: DEFINITION_FORMAT,
+    digest: body.digest,
+    configHash: definition.configHash,
+    source: definition.source,
+    at: String(atMs),
+  };
+  const bytes = Buffer.byteLength(body.text);
+  if (bytes <= maxBytes) return { fields: { ...head, body: body.text } };
   const refused = `the config's definition is ${bytes} bytes, over ${limitName} (${maxBytes}); it was not recorded`;
   return { fields: { ...head, refused }, refused };
 }

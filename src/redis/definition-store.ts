@@ -4,9 +4,8 @@
  * otherwise, lua/definition-write.lua); `beat plan --config NEW` reads it to compare NEW with.
  */
 import type { RedisClient } from './connect.js';
-import { definitionDigest } from '../control/deployment-definition.js';
 import type { DeploymentDefinition } from '../control/deployment-definition.js';
-import { decodeDefinition, encodeDefinition } from './definition-codec.js';
+import { decodeDefinition, definitionBody, encodeDefinition } from './definition-codec.js';
 import type { DecodedDefinition } from './definition-codec.js';
 import { typedKeys } from './keys.js';
 import type { SchedulerKeys } from './keys.js';
@@ -38,12 +37,12 @@ export async function recordDefinition(
   definition: DeploymentDefinition,
   options: { readonly nowMs: number; readonly maxBytes: number; readonly limitName: string },
 ): Promise<RecordOutcome> {
-  const digest = definitionDigest(definition);
+  const body = definitionBody(definition);
   const scripts = withScripts(client);
   return named(client, keys, async () => {
-    if ((await scripts.definitionWrite(1, [keys.definition, digest, 'check'])) === 0) return { outcome: 'unchanged' };
-    const { fields, refused } = encodeDefinition(definition, digest, options.nowMs, options.maxBytes, options.limitName);
-    await scripts.definitionWrite(1, [keys.definition, digest, 'write', ...Object.entries(fields).flat()]);
+    if ((await scripts.definitionWrite(1, [keys.definition, body.digest, 'check'])) === 0) return { outcome: 'unchanged' };
+    const { fields, refused } = encodeDefinition(definition, body, options.nowMs, options.maxBytes, options.limitName);
+    await scripts.definitionWrite(1, [keys.definition, body.digest, 'write', ...Object.entries(fields).flat()]);
     return refused === undefined ? { outcome: 'written' } : { outcome: 'refused', reason: refused };
   });
 }

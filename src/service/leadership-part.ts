@@ -90,7 +90,7 @@ export function makeLeadership(options: {
     ...(publishing.revoker === undefined ? {} : { revoker: publishing.revoker }),
     leaderTasks: options.leaderTasks,
     publishStaticNames: options.publishStaticNames,
-    recordDefinition: (current) => recordLeaderDefinition(state, keys, current, log, clock),
+    recordDefinition: (current, configHash) => recordLeaderDefinition(state, keys, current, configHash, log, clock),
     beforeSession: options.beforeSession,
   });
   const watch = deploymentWatch({ config, keys, logger: log, lockClients, control, supervisor });
@@ -105,10 +105,11 @@ async function recordLeaderDefinition(
   client: RedisClient,
   keys: SchedulerKeys,
   config: ResolvedConfig,
+  configHash: string,
   log: Logger,
   clock: Clock,
 ): Promise<void> {
-  const definition = definitionOf(config);
+  const definition = definitionOf(config, configHash);
   if (definition === undefined) return;
   try {
     const recorded = await recordDefinition(client, keys, definition, {

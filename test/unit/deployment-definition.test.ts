@@ -1,14 +1,14 @@
 /**
  * A deployment's recorded definition (control/deployment-definition.ts, redis/definition-codec.ts):
- * the definition of a config as parseConfig read it, its digest independent of key order, the
+ * the definition of a config as parseConfig read it, its digest (the same file, the same one), the
  * stored format read back as untrusted (every other value named, never used), the size bound, and
  * the plan of one config against another, calendars and zones read on each side.
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { definitionDigest, definitionOf, planConfig } from '../../src/control/deployment-definition.js';
+import { definitionOf, planConfig } from '../../src/control/deployment-definition.js';
 import type { DeploymentDefinition } from '../../src/control/deployment-definition.js';
-import { decodeDefinition, encodeDefinition } from '../../src/redis/definition-codec.js';
+import { decodeDefinition, definitionBody, encodeDefinition } from '../../src/redis/definition-codec.js';
 
 const NOW = Date.parse('2026-12-23T12:00:00Z');
 
@@ -37,12 +37,13 @@ describe('definitionOf and definitionDigest', () => {
     expect(d.configHash).toMatch(/^[0-9a-f]{16}$/);
   });
 
-  it('gives the same digest for the same definition in any key order, another for any change', () => {
-    const one = defined({ beatSchedule: { a: { task: 't', schedule: 60 }, b: { schedule: 30, task: 'u' } } });
-    const two = defined({ beatSchedule: { b: { task: 'u', schedule: 30 }, a: { schedule: 60, task: 't' } } });
-    expect(definitionDigest(one)).toBe(definitionDigest(two));
-    const three = defined({ beatSchedule: { a: { task: 't', schedule: 61 }, b: { task: 'u', schedule: 30 } } });
-    expect(definitionDigest(three)).not.toBe(definitionDigest(one));
+  it('gives the same digest for the same file, another for any change of an entry or a setting', () => {
+    const file = { beatSchedule: { a: { task: 't', schedule: 60 }, b: { schedule: 30, task: 'u' } } };
+    const one = definitionBody(defined(file)).digest;
+    expect(definitionBody(defined(structuredClone(file))).digest).toBe(one);
+    expect(one).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(definitionBody(defined({ beatSchedule: { ...file.beatSchedule, a: { task: 't', schedule: 61 } } })).digest).not.toBe(one);
+    expect(definitionBody(defined({ ...file, timezone: 'Asia/Tokyo' })).digest).not.toBe(one);
   });
 });
 
@@ -50,13 +51,14 @@ describe('the stored format', () => {
   const d = defined({ beatSchedule: { a: { task: 't', schedule: 60 } } });
 
   it('reads back what it wrote', () => {
-    const { fields, refused } = encodeDefinition(d, definitionDigest(d), NOW, 1 << 20, 'entryLimits.maxStoreBytes');
+    const body = definitionBody(d);
+    const { fields, refused } = encodeDefinition(d, body, NOW, 1 << 20, 'entryLimits.maxStoreBytes');
     expect(refused).toBeUndefined();
-    expect(decodeDefinition(fields)).toEqual({ kind: 'recorded', definition: d, digest: definitionDigest(d), atMs: NOW });
+    expect(decodeDefinition(fields)).toEqual({ kind: 'recorded', definition: d, digest: body.digest, atMs: NOW });
   });
 
   it('records a definition over the limit as refused, naming its size and the limit', () => {
-    const { fields, refused } = encodeDefinition(d, 'sha256:x', NOW, 10, 'entryLimits.maxStoreBytes');
+    const { fields, refused } = encodeDefinition(d, definitionBody(d), NOW, 10, 'entryLimits.maxStoreBytes');
     expect(refused).toMatch(/^the config's definition is \d+ bytes, over entryLimits\.maxStoreBytes \(10\); it was not recorded$/);
     expect(fields['body']).toBeUndefined();
     expect(decodeDefinition(fields)).toEqual({ kind: 'refused', reason: refused, configHash: d.configHash, atMs: NOW });
