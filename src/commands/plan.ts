@@ -5,6 +5,7 @@
  * the plan read), never touching the entries of another owner or of none.
  */
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
+import { maskUrl } from '../config/redis-url.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { entryNameProblems } from '../config/entry-definition.js';
 import type { EntryPlan, PlanItem, PlannedInput } from '../control/entry-plan.js';
@@ -204,7 +205,7 @@ async function configPlanCommand(values: OwnerValues & { json?: boolean }, io: I
     if (read.kind === 'none')
       throw new BeatError(
         ErrorCode.DefinitionMissing,
-        `beat plan: deployment ${shown(config.name)} has recorded no definition to compare ${control.source} with (no leader has run since tsbeat records one); ${start}`,
+        `beat plan: deployment ${shown(config.name)} has recorded no definition to compare ${control.source} with: no leader of that name has run since tsbeat records one (is ${shown(config.name)} the running deployment's name, and ${maskUrl(control.stateUrl)} its Redis?); ${start}`,
       );
     if (read.kind === 'refused')
       throw new BeatError(
