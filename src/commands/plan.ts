@@ -9,7 +9,9 @@ import { maskUrl } from '../config/redis-url.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { entryNameProblems } from '../config/entry-definition.js';
 import type { EntryPlan, PlanItem, PlannedInput } from '../control/entry-plan.js';
-import { definitionOf, planConfig } from '../control/deployment-definition.js';
+import { addedNames, definitionOf, planConfig } from '../control/deployment-definition.js';
+import { ownerOf } from '../control/entry-plan.js';
+import { chunksOf } from '../base/chunks.js';
 import type { ConfigPlan } from '../control/deployment-definition.js';
 import { readDefinition } from '../redis/definition-store.js';
 import { applyOwner, conflictSentence, ownedInputs, planOwner } from '../redis/owner-apply.js';
@@ -54,8 +56,9 @@ runs when it starts leading and on reload), and prints per entry of the file wha
 do: add, change (the fields that differ), remove or leave unchanged, with the next three fires
 before and after, and the settings that shape every entry (timezone, calendars, task routing) that
 differ. An entry that names no timezone is compared in the config's, so a change of timezone shows
-on every entry it moves. Exit 2 when the deployment has recorded no definition yet: start beat run
-with the config it runs once.
+on every entry it moves; an added name that a runtime entry holds is named (that one would stop
+running). Exit 2 when the deployment has recorded no definition yet: start beat run with the
+config it runs once.
 With --entries FILE --owner NAME: compares the runtime entries FILE holds with those NAME owns in
 the store, and prints per entry what 'beat apply' would do, with the same diff and fires, the state
 a removal drops, and the names in FILE that another owner or no owner holds (a conflict: the apply
@@ -70,7 +73,8 @@ unavailable.
       type: 'boolean',
       help: `the plan as JSON. With --entries: owner, digest (what beat apply takes to refuse a later
         store), counts and entries (name, action, changes, kind, firesBefore, firesAfter, dropped,
-        heldBy). Of a config: deployment, recorded, config, counts, settings and entries`,
+        heldBy). Of a config: deployment, recorded, config, counts, settings and entries (with
+        runtimeHeldBy)`,
     },
   },
   run: (args, io) => planCommand(args.values, io),
@@ -217,11 +221,28 @@ async function configPlanCommand(values: OwnerValues & { json?: boolean }, io: I
         ErrorCode.DefinitionMissing,
         `beat plan: the definition deployment ${shown(config.name)} recorded (${keysOf(control).definition}) is unreadable: ${read.problem}; ${start}`,
       );
-    const plan = planConfig({ deployment: config.name, recorded: { ...read.definition, atMs: read.atMs }, next, nowMs: io.now() });
+    const runtimeHolders = await runtimeHoldersOf(control, addedNames(read.definition, next));
+    const plan = planConfig({
+      deployment: config.name,
+      recorded: { ...read.definition, atMs: read.atMs },
+      next,
+      nowMs: io.now(),
+      runtimeHolders,
+    });
     io.out(values.json === true ? JSON.stringify(plan) : renderConfigPlan(plan));
     const { add, change, remove } = plan.counts;
     return add + change + remove + plan.settings.length === 0 ? ExitCode.Ok : ExitCode.Changes;
   });
+}
+
+/** The runtime entries of these names (name → owner, null: none), read a chunk at a time. */
+async function runtimeHoldersOf(control: Control, names: readonly string[]): Promise<Map<string, string | null>> {
+  const holders = new Map<string, string | null>();
+  for (const chunk of chunksOf(names, 100)) {
+    const found = await Promise.all(chunk.map((name) => control.store.get(name)));
+    for (const stored of found) if (stored !== undefined) holders.set(stored.name, ownerOf(stored.entry) ?? null);
+  }
+  return holders;
 }
 
 const SIGNS: Readonly<Record<PlanItem['action'], string>> = { add: '+', change: '~', remove: '-', unchanged: '=', conflict: '!' };
@@ -236,7 +257,14 @@ export function renderConfigPlan(plan: ConfigPlan): string {
     for (const c of plan.settings) lines.push(`    ${c.path}: ${c.before ?? '(none)'} -> ${c.after ?? '(removed)'}`);
   }
   // A config's entry removed stops running; its stored state stays (the name added back goes on from it).
-  for (const item of plan.entries) lines.push(...itemLines(item, 'its stored state (the name added back goes on from it)'));
+  for (const item of plan.entries) {
+    const block = itemLines(item, 'its stored state (the name added back goes on from it)');
+    if (item.runtimeHeldBy !== undefined) {
+      const holder = item.runtimeHeldBy === null ? 'made by hand' : `owner ${item.runtimeHeldBy}`;
+      block.splice(1, 0, `    takes the name of a runtime entry (${holder}): that one stops running`);
+    }
+    lines.push(...block);
+  }
   const { add, change, remove, unchanged } = plan.counts;
   const settings = plan.settings.length > 0 ? `, ${plan.settings.length} setting${plan.settings.length === 1 ? '' : 's'} changed` : '';
   lines.push(`${add} to add, ${change} to change, ${remove} to remove, ${unchanged} unchanged${settings}.`);

@@ -61,7 +61,14 @@ export function definitionOf(config: ResolvedConfig, configHash?: string): Deplo
 export type ConfigPlanAction = 'add' | 'change' | 'remove' | 'unchanged';
 
 /** One entry of a config plan: as a plan of runtime entries has it, without an owner's version or holder. */
-export type ConfigPlanItem = Omit<PlanItem, 'version' | 'heldBy' | 'action'> & { readonly action: ConfigPlanAction };
+export type ConfigPlanItem = Omit<PlanItem, 'version' | 'heldBy' | 'action'> & {
+  readonly action: ConfigPlanAction;
+  /**
+   * An added entry whose name a runtime entry holds: that one's owner (null: made by hand). The
+   * config's entry takes the name, and the runtime entry stops running (beat.entries.conflict).
+   */
+  readonly runtimeHeldBy?: string | null;
+};
 
 export interface ConfigPlan {
   readonly deployment: string;
@@ -96,6 +103,11 @@ function zoned(entry: unknown, zone: string): unknown {
   return isMapping(entry) && !Object.hasOwn(entry, 'timezone') ? { ...entry, timezone: zone } : entry;
 }
 
+/** The names `next` adds to `recorded`: those a plan looks for among the runtime entries. */
+export function addedNames(recorded: DeploymentDefinition, next: DeploymentDefinition): string[] {
+  return Object.keys(next.entries).filter((name) => !Object.hasOwn(recorded.entries, name));
+}
+
 /** The changes of the calendars an entry's `exclude` names (by name, or `{calendar: name}`), as `calendars.<name>…`. */
 function calendarChanges(entry: unknown, recorded: DeploymentDefinition, next: DeploymentDefinition): FieldChange[] {
   const exclude = isMapping(entry) ? entry['exclude'] : undefined;
@@ -123,6 +135,8 @@ export function planConfig(options: {
   readonly recorded: DeploymentDefinition & { readonly atMs: number };
   readonly next: DeploymentDefinition;
   readonly nowMs: number;
+  /** The runtime entries of the names `addedNames` gives (name → owner, null: none), as the caller read them. */
+  readonly runtimeHolders?: ReadonlyMap<string, string | null>;
 }): ConfigPlan {
   const { recorded, next, nowMs } = options;
   const before = fireContext(recorded);
@@ -131,7 +145,13 @@ export function planConfig(options: {
   for (const [name, written] of Object.entries(next.entries)) {
     const entry = zoned(written, after.zone);
     if (!Object.hasOwn(recorded.entries, name)) {
-      items.push({ name, action: 'add', firesAfter: firesOf(name, entry, after, nowMs) });
+      const holder = options.runtimeHolders?.get(name);
+      items.push({
+        name,
+        action: 'add',
+        firesAfter: firesOf(name, entry, after, nowMs),
+        ...(holder === undefined ? {} : { runtimeHeldBy: holder }),
+      });
       continue;
     }
     const old = zoned(recorded.entries[name], before.zone);

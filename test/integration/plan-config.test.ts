@@ -3,7 +3,8 @@
  * redis-server: before any leader ran there is nothing to compare with (exit 2, saying how to get
  * one); the leader records the config it runs, and a plan of that config is "no changes" (exit 0);
  * a plan of another names an added, a changed (its field diff and fires before and after), a
- * removed and an unchanged entry and a change of schedule kind (exit 3, and as JSON); a change of
+ * removed and an unchanged entry and a change of schedule kind (exit 3, and as JSON), and an added
+ * name a runtime entry holds; a change of
  * the config's timezone moves every entry that names none; an invalid NEW is exit 2 naming the
  * place; a reload records the new definition, and one of the same config writes nothing; a
  * definition over entryLimits.maxStoreBytes is recorded as refused, and the plan says so. And the
@@ -41,6 +42,7 @@ interface ConfigPlanJson {
     firesBefore?: string[];
     firesAfter?: string[];
     dropped?: string[];
+    runtimeHeldBy?: string | null;
   }[];
 }
 
@@ -122,6 +124,13 @@ describe('beat plan --config, with a running leader', () => {
   });
 
   it('names an added, a changed (its diff and fires before and after), a removed and an unchanged entry and a change of kind (exit 3)', async () => {
+    // A runtime entry made by hand under the name the new config adds: the plan says it would stop running.
+    const client = await Entries.connect({ url: server.url(0), deployment: DEPLOYMENT });
+    try {
+      expect(await client.set('invoices', { task: TASK, schedule: 3600 })).toBe('created');
+    } finally {
+      await client.close();
+    }
     const next = dir.write('next.yaml', configText(NEXT_ENTRIES));
     const text = await beat('plan', '--config', next);
     expect(text.code, text.stderr).toBe(3);
@@ -131,7 +140,7 @@ describe('beat plan --config, with a running leader', () => {
     expect(text.stdout).toContain('~ sweep (change)');
     expect(text.stdout).toContain('    schedule kind changes: cron -> interval');
     expect(text.stdout).toContain('- cleanup (remove)');
-    expect(text.stdout).toContain('+ invoices (add)');
+    expect(text.stdout).toContain('+ invoices (add)\n    takes the name of a runtime entry (made by hand): that one stops running');
     expect(text.stdout).not.toContain(' same ');
     expect(text.stdout).toContain('1 to add, 2 to change, 1 to remove, 1 unchanged.');
 
@@ -164,7 +173,8 @@ describe('beat plan --config, with a running leader', () => {
     ]);
     expect(by.get('cleanup')).toMatchObject({ action: 'remove', dropped: [] });
     expect(by.get('cleanup')?.firesBefore?.[0]).toMatch(/T04:00:00(\.000)?\+00:00$/);
-    expect(by.get('invoices')).toMatchObject({ action: 'add' });
+    expect(by.get('invoices')).toMatchObject({ action: 'add', runtimeHeldBy: null });
+    expect(Object.hasOwn(by.get('reports') ?? {}, 'runtimeHeldBy')).toBe(false);
     expect(by.get('invoices')?.firesAfter?.[0]).toMatch(/T06:00:00(\.000)?\+00:00$/);
     expect(by.get('same')).toEqual({ name: 'same', action: 'unchanged' });
   });
