@@ -3,6 +3,7 @@
  * entries for one owner would do, entry by entry, and what follows from it. Pure: the caller reads
  * the store and the file, and passes the time; the next fires come from the core's schedule
  * functions. The digest names what the plan saw, so that an apply can refuse when anything changed.
+ * A plan of a config file (deployment-definition.ts) shares its change and fires (changeItem, firesOf).
  */
 import { createHash } from 'node:crypto';
 import { parseEntryDefinition } from '../config/entry-definition.js';
@@ -84,12 +85,10 @@ export function planEntries(options: {
   readonly inputs: readonly PlannedInput[];
   readonly stored: ReadonlyMap<string, PlannedStored>;
   readonly zone: string;
-  /** The deployment's calendars, which entries' `exclude` may name (absent: none). */
-  readonly calendars?: CalendarDrafts | undefined;
   readonly nowMs: number;
 }): EntryPlan {
   const { owner, inputs, stored, zone, nowMs } = options;
-  const context: FireContext = options.calendars === undefined ? { zone } : { zone, calendars: options.calendars };
+  const context: FireContext = { zone };
   const items: PlanItem[] = [];
   const named = new Set<string>();
   for (const input of inputs) {
