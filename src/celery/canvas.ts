@@ -406,17 +406,26 @@ export interface CanvasOutcomePart {
   readonly final: boolean;
 }
 
+/** A canvas outcome part before a run gives it its id: its path, task, finality, and the path its id is derived from. */
+export interface CanvasPartSpec {
+  readonly path: string;
+  readonly task: string;
+  /** The path of its id under the run's id (canvasPartId): `` for the canvas's result, else its own. */
+  readonly idPath: string;
+  readonly final: boolean;
+}
+
 /**
- * The tasks of the run with id `runId` whose results make its outcome, in the order they run (a
+ * The tasks of an entry's canvas whose results make a run's outcome, in the order they run (a
  * chain's steps, a group's members, then a chord's body); empty for a run that is one task (with
- * or without callbacks: a callback's outcome is not the run's). The ids are the ones the run's
- * messages carry (compileCanvas, compileMember), so a new leader computes the same. Pure.
+ * or without callbacks: a callback's outcome is not the run's). Compiled once per entry (the
+ * message template keeps them, so a manual run or a backfill is followed as a scheduled run is).
  */
-export function canvasOutcomeParts(entry: CanvasEntry, runId: string): CanvasOutcomePart[] {
+export function canvasPartSpecs(entry: CanvasEntry): CanvasPartSpec[] {
   const canvas = entry.canvas;
-  const out: CanvasOutcomePart[] = [];
+  const out: CanvasPartSpec[] = [];
   const add = (path: string, idPath: string, task: string, final: boolean): void => {
-    out.push({ path, task, id: canvasPartId(runId, idPath), final });
+    out.push({ path, task, idPath, final });
   };
   // A group's (or header's) members at `at[j]`; `final`: their last tasks are the run's result.
   const members = (list: readonly ParsedMember[], at: string, final: boolean): void => {
@@ -441,4 +450,17 @@ export function canvasOutcomeParts(entry: CanvasEntry, runId: string): CanvasOut
     });
   }
   return out;
+}
+
+/** The parts of the run with id `runId`: each spec with its id, the one the run's messages carry (compileCanvas, compileMember). */
+export function outcomePartsAt(specs: readonly CanvasPartSpec[], runId: string): CanvasOutcomePart[] {
+  return specs.map(({ path, task, idPath, final }) => ({ path, task, id: canvasPartId(runId, idPath), final }));
+}
+
+/**
+ * The tasks of the run with id `runId` whose results make its outcome (canvasPartSpecs with their
+ * ids), so a new leader computes the same. Pure.
+ */
+export function canvasOutcomeParts(entry: CanvasEntry, runId: string): CanvasOutcomePart[] {
+  return outcomePartsAt(canvasPartSpecs(entry), runId);
 }

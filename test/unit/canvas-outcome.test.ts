@@ -91,6 +91,8 @@ describe('a canvas run outcome made of its parts', () => {
     );
     expect(failed.state).toBe('FAILURE');
     expect(failed.exception).toBe(`chain[1] boom (${canvasPartId(RUN, 'chain[1]')}) failed: ValueError: boom`);
+    // Each failed part keeps what it failed with, for the dashboard's table of parts.
+    expect(failed.parts?.map((p) => p.exception)).toEqual([undefined, 'ValueError: boom', 'ValueError: boom']);
   });
 
   it('a failure heard by a task event ends the run at once, at the worker time', () => {
@@ -115,6 +117,11 @@ describe('a canvas run outcome made of its parts', () => {
       result: '{"sum":1}',
     };
     expect(decodeRun(encodeRun(record))).toEqual(record);
+    // A failed part's exception: after a null result, so that an older tsbeat reads the part as before.
+    const failedPart: RunPart = { path: 'chain[1]', task: 'b', id: 'i', state: 'FAILURE', final: false, exception: 'KeyError: k' };
+    const failed: RunRecord = { ...run([failedPart]), state: 'FAILURE' };
+    expect(JSON.parse(encodeRun(failed)).parts).toEqual([['chain[1]', 'b', 'i', 'FAILURE', 0, null, 'KeyError: k']]);
+    expect(decodeRun(encodeRun(failed))).toEqual(failed);
     expect(decodeRun('{"id":"t","slot":1,"pub":2,"st":"SUCCESS"}')).toEqual({ taskId: 't', slotMs: 1, publishedAtMs: 2, state: 'SUCCESS' });
     expect(decodeRun('{"id":"t","slot":1,"pub":2,"st":"SUCCESS","parts":[["p","t","i","NOPE",1],7]}')?.parts).toEqual([]);
   });

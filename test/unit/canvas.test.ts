@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { compileMessageTemplate, renderTaskMessage, runMessages } from '../../src/celery/message.js';
+import { canvasOutcomeParts } from '../../src/celery/canvas.js';
+import { compileMessageTemplate, messageOutcomeParts, renderTaskMessage, runMessages } from '../../src/celery/message.js';
 import type { TaskMessage } from '../../src/celery/message.js';
 import { parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { resolveEntry } from '../../src/config/resolve.js';
@@ -392,6 +393,23 @@ describe('group and chord run ids', () => {
       uuidV5(RUN_ID, 'header[0].chain[0]'),
       uuidV5(RUN_ID, 'header[1]'),
     ]);
+  });
+});
+
+describe("a run's parts from its message", () => {
+  it('every canvas message carries the parts its outcome is made of (what a manual run or a backfill is followed by); a task with callbacks none', () => {
+    const definitions = { ...ENTRIES, ...GROUP_RUNS };
+    for (const [name, definition] of Object.entries(definitions)) {
+      const parsed = parseEntryDefinition({ schedule: 60, ...(definition as object) });
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+      const entry = resolveEntry('run', parsed.entry, 'UTC');
+      const message = renderRun(definition);
+      expect([name, messageOutcomeParts(message)]).toEqual([name, canvasOutcomeParts(entry, RUN_ID)]);
+      expect([name, messageOutcomeParts(message).length > 0]).toEqual([name, name !== 'link']);
+    }
+    // Another run of the same template: the ids are that run's.
+    const other = uuidV5(RUN_ID, 'other');
+    expect(messageOutcomeParts(renderRun(ENTRIES['chain3'], other)).map((p) => p.id)).toContain(other);
   });
 });
 
