@@ -184,29 +184,75 @@ const groupDict = (tasks: unknown[], options: Record<string, unknown>): Record<s
 });
 
 /**
- * A later step of a chain at `path` (`chain[2]`), frozen as `prepare_steps` freezes it: a signature
- * with its id; a group (the last step) with its id and its members' (`chain[2].group[j]`); a chord
- * with its group's id (`chain[2].header`), its members' (`chain[2].header[j]`) and its body's. The
- * step's result id (a signature's, a group's, a chord body's) is at `result`: `` for the last step.
+ * A chain's step as Celery runs it, with the paths of its ids. Celery's chain upgrades a group
+ * followed by a signature to a chord of the two (`_chain.__or__`: "chain [last item is group] |
+ * task -> chord"), so such a pair is one chord step here, its members at `chain[i].group[j]` and
+ * its body at `chain[i+1]`, where the entry has them.
+ * - `at`: the path of the step's result id (a signature's, a group's, a chord body's), `` for the last step;
+ * - a signature's part is at `path` (`chain[i]`);
+ * - a group (the last step only) has its members at `membersAt[j]`;
+ * - a chord has its header group's id at `membersAt`, its members at `membersAt[j]`, and its body's
+ *   part at `bodyAt` (`chain[i].body` as written, `chain[i+1]` for a group followed by a signature).
  */
-function stepDict(
-  step: ParsedStep,
-  path: string,
-  result: string,
-  replyTo: string,
-  added: { links: readonly unknown[]; errbacks: readonly unknown[] },
-): unknown {
-  if (isSignature(step)) return signatureDict(step, { ...added, frozen: frozen(result, replyTo) });
-  if ('group' in step) {
-    return groupDict(memberDicts(step.group, `${path}.group`, replyTo, undefined), {
-      task_id: mark(result),
+type CeleryStep =
+  | { readonly kind: 'signature'; readonly sig: ParsedSignature; readonly at: string; readonly path: string }
+  | { readonly kind: 'group'; readonly members: readonly ParsedMember[]; readonly at: string; readonly membersAt: string }
+  | {
+      readonly kind: 'chord';
+      readonly members: readonly ParsedMember[];
+      readonly body: ParsedSignature;
+      readonly at: string;
+      readonly membersAt: string;
+      readonly bodyAt: string;
+      /** Made of a group and the signature after it: prepare_steps builds it with `root_id`, so its options hold `root_id: null`. */
+      readonly upgraded: boolean;
+    };
+
+/** An entry's chain as Celery runs it (see CeleryStep); the schema lets a group be followed by a signature only. */
+function celerySteps(chain: readonly ParsedStep[]): CeleryStep[] {
+  const out: CeleryStep[] = [];
+  for (let i = 0; i < chain.length; i += 1) {
+    const step = chain[i] as ParsedStep;
+    const at = `chain[${i}]`;
+    const next = chain[i + 1];
+    if (isSignature(step)) out.push({ kind: 'signature', sig: step, at, path: at });
+    else if ('chord' in step)
+      out.push({
+        kind: 'chord',
+        members: step.chord.header,
+        body: step.chord.body,
+        at,
+        membersAt: `${at}.header`,
+        bodyAt: `${at}.body`,
+        upgraded: false,
+      });
+    else if (next !== undefined && isSignature(next)) {
+      const bodyAt = `chain[${i + 1}]`;
+      out.push({ kind: 'chord', members: step.group, body: next, at: bodyAt, membersAt: `${at}.group`, bodyAt, upgraded: true });
+      i += 1;
+    } else out.push({ kind: 'group', members: step.group, at, membersAt: `${at}.group` });
+  }
+  // The last step's result is the run's: its id the run's own.
+  return out.map((step, k) => (k === out.length - 1 ? { ...step, at: '' } : step));
+}
+
+/**
+ * A later step of a chain, frozen as `prepare_steps` freezes it: a signature with its id; a group
+ * (the last step) with its id and its members'; a chord with its group's id, its members' and its
+ * body's (the step's result id).
+ */
+function stepDict(step: CeleryStep, replyTo: string, added: { links: readonly unknown[]; errbacks: readonly unknown[] }): unknown {
+  if (step.kind === 'signature') return signatureDict(step.sig, { ...added, frozen: frozen(step.at, replyTo) });
+  if (step.kind === 'group') {
+    return groupDict(memberDicts(step.members, step.membersAt, replyTo, undefined), {
+      task_id: mark(step.at),
       root_id: null,
       parent_id: null,
     });
   }
-  const body = signatureDict(step.chord.body, { frozen: frozen(result, replyTo) });
-  const gid = mark(`${path}.header`);
-  const header = groupDict(memberDicts(step.chord.header, `${path}.header`, replyTo, body), {
+  const body = signatureDict(step.body, { frozen: frozen(step.at, replyTo) });
+  const gid = mark(step.membersAt);
+  const header = groupDict(memberDicts(step.members, step.membersAt, replyTo, body), {
     task_id: gid,
     chord: body,
     root_id: null,
@@ -216,7 +262,7 @@ function stepDict(
     task: 'celery.chord',
     args: [],
     kwargs: { kwargs: {}, header, body },
-    options: { task_id: gid },
+    options: step.upgraded ? { task_id: gid, root_id: null } : { task_id: gid },
     subtask_type: 'chord',
     immutable: false,
   };
@@ -238,23 +284,22 @@ export function compileCanvas(entry: CanvasEntry, args: string, kwargs: string, 
     );
   const canvasLinks = (canvas.link ?? []).map((s) => signatureDict(s));
   const canvasErrbacks = (canvas.linkError ?? []).map((s) => signatureDict(s));
-  const chain = canvas.chain ?? [];
+  const chain = celerySteps(canvas.chain ?? []);
   const first = chain[0];
   const last = chain.length - 1;
-  const firstSig = first !== undefined && isSignature(first) ? first : undefined;
+  const firstSig = first?.kind === 'signature' ? first.sig : undefined;
   const firstLinks = [...(firstSig?.link ?? []).map((s) => signatureDict(s)), ...(last <= 0 ? canvasLinks : [])];
   const firstErrbacks = withErrbacks(
     (firstSig?.linkError ?? []).map((s) => signatureDict(s)),
     canvasErrbacks,
   );
-  const result = (i: number): string => (i === last ? '' : `chain[${i}]`);
   const steps: unknown[] = [];
   for (let i = last; i >= 1; i -= 1) {
     const added = { links: i === last ? canvasLinks : [], errbacks: canvasErrbacks };
-    steps.push(stepDict(chain[i] as ParsedStep, `chain[${i}]`, result(i), replyTo, added));
+    steps.push(stepDict(chain[i] as CeleryStep, replyTo, added));
   }
   const text = `[${args},${kwargs},{"callbacks":${list(firstLinks)},"errbacks":${list(firstErrbacks)},"chain":${steps.length === 0 ? 'null' : json(steps)},"chord":null}]`;
-  return { parts: text.split(MARKED), firstPath: last <= 0 ? '' : result(0) };
+  return { parts: text.split(MARKED), firstPath: first?.at ?? '' };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -440,13 +485,13 @@ export function canvasPartSpecs(entry: CanvasEntry): CanvasPartSpec[] {
     members(canvas.chord.header, 'header', false);
     add('body', '', canvas.chord.body.task, true);
   } else if (canvas?.chain !== undefined) {
-    const last = canvas.chain.length - 1;
-    canvas.chain.forEach((step, i) => {
-      const result = i === last ? '' : `chain[${i}]`;
-      if (isSignature(step)) return add(`chain[${i}]`, result, step.task, i === last);
-      if ('group' in step) return members(step.group, `chain[${i}].group`, i === last);
-      members(step.chord.header, `chain[${i}].header`, false);
-      add(`chain[${i}].body`, result, step.chord.body.task, i === last);
+    const steps = celerySteps(canvas.chain);
+    steps.forEach((step, i) => {
+      const final = i === steps.length - 1;
+      if (step.kind === 'signature') return add(step.path, step.at, step.sig.task, final);
+      if (step.kind === 'group') return members(step.members, step.membersAt, final);
+      members(step.members, step.membersAt, false);
+      add(step.bodyAt, step.at, step.body.task, final);
     });
   }
   return out;

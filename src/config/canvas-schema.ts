@@ -61,7 +61,7 @@ export const signatureSchema: z.ZodType<ParsedSignature, SignatureInput> = z.laz
 
 /** A member of a group or a chord's header: a signature, or a chain of signatures (its last one's result is the member's). */
 export type ParsedMember = ParsedSignature | { readonly chain: readonly ParsedSignature[] };
-/** A step of a chain: a signature; a group (the last step only); or a chord, whose body gets its header's results. */
+/** A step of a chain: a signature; a group (last, or followed by a signature: a chord of the two); or a chord, whose body gets its header's results. */
 export type ParsedStep = ParsedSignature | { readonly group: readonly ParsedMember[] } | { readonly chord: ParsedChord };
 
 export const isSignature = (step: ParsedStep | ParsedMember): step is ParsedSignature => 'task' in step;
@@ -107,8 +107,9 @@ const stepSchema: z.ZodType<ParsedStep, unknown> = byKey<ParsedStep>(
 
 /**
  * An entry's `chain`: its steps run one after the other, each given the previous one's result. The
- * first is a signature (the message published; a group or chord first would be several messages),
- * and a group can only end it (Celery turns a group followed by a step into a chord: write the chord).
+ * first is a signature (the message published; a group or chord first would be several messages);
+ * a group is followed by a signature or by nothing (Celery's chain makes a group and the signature
+ * after it a chord, celery/canvas.py `_chain.__or__`: a group or chord after it would be its body).
  */
 export const chainSchema = z
   .array(stepSchema, { error: 'chain must be a list of signatures such as [{ task: "proj.fetch" }, { task: "proj.store" }]' })
@@ -124,12 +125,13 @@ export const chainSchema = z
         input: first,
       });
     steps.forEach((step, i) => {
-      if ('group' in step && i < steps.length - 1)
+      const next = steps[i + 1];
+      if ('group' in step && next !== undefined && !isSignature(next))
         ctx.addIssue({
           code: 'custom',
           path: [i],
           message:
-            'a group can only be the last step of a chain: a group followed by a step is a chord, so write { chord: { header: [...], body: {...} } }',
+            "a group can be followed by a signature only (Celery's chain makes the two a chord, the signature its body): a group or chord after it would be a chord's body, which tsbeat does not publish; put a signature between them",
           input: step,
         });
     });

@@ -641,6 +641,64 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     }
   });
 
+  it("runs a group followed by a signature in a chain as Celery's chord of the two (the members given the step before's result), followed to its outcome", async () => {
+    const history = new RedisRunHistory(broker, schedulerKeys('tsbeat', `parts-${randomUUID()}`));
+    const tracker = new OutcomeTracker({
+      history,
+      results: new RedisResultReader(results, undefined),
+      events: { finished: () => undefined },
+      logger,
+      clock: { now: () => Date.now() },
+      timeoutMs: 60_000,
+      pollMs: 100,
+      recordDelayMs: 50,
+    });
+    const due = renderCanvas({
+      chain: [
+        { task: 'tsbeat_test.add', args: [1, 1] },
+        {
+          group: [
+            { task: 'tsbeat_test.mul', args: [3] },
+            { task: 'tsbeat_test.add', args: [10] },
+          ],
+        },
+        { task: 'tsbeat_test.tsum' },
+        { task: 'tsbeat_test.record' },
+      ],
+    });
+    await tracker.start();
+    try {
+      const parts = canvasOutcomeParts(due.entry, due.message.id).map((part) => ({ ...part, state: 'PENDING' as const }));
+      tracker.published(due.entry.name, due.message.id, due.slotMs, Date.now(), undefined, undefined, parts);
+      expect(await publisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+      const run = await waitFor(
+        'the run to finish',
+        async () => {
+          const found = (await history.list(due.entry.name, 1))[0];
+          return found !== undefined && ['SUCCESS', 'FAILURE', 'REVOKED', 'unknown'].includes(found.state) ? found : undefined;
+        },
+        30_000,
+      );
+      expect(run.state).toBe('SUCCESS');
+      expect(run.parts?.map((p) => [p.path, p.task, p.state, p.final])).toEqual([
+        ['chain[0]', 'tsbeat_test.add', 'SUCCESS', false],
+        ['chain[1].group[0]', 'tsbeat_test.mul', 'SUCCESS', false],
+        ['chain[1].group[1]', 'tsbeat_test.add', 'SUCCESS', false],
+        ['chain[2]', 'tsbeat_test.tsum', 'SUCCESS', false],
+        ['chain[3]', 'tsbeat_test.record', 'SUCCESS', true],
+      ]);
+      // The oracle: what the worker stored under each part's id. Each member got add's 2; the body both, in order.
+      const stored = async (path: string): Promise<unknown> =>
+        (await waitForResult(results, canvasPartId(due.message.id, path), workers())).result;
+      expect(await stored('chain[1].group[0]')).toBe(6);
+      expect(await stored('chain[1].group[1]')).toBe(12);
+      expect(await stored('chain[2]')).toEqual({ sum: 18, values: [6, 12] });
+      expect((await waitForResult(results, due.message.id, workers())).status).toBe('SUCCESS');
+    } finally {
+      await tracker.stop();
+    }
+  });
+
   it('publishes a chord whose header holds a chain as the whole run: the chain runs in order and its last result joins the body', async () => {
     const due = renderCanvas({
       chord: {

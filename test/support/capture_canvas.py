@@ -36,9 +36,12 @@ def cases():
     yield 'chain-chord-chain-header', lambda: chain(s('t.add', 1, 1), chord([chain(s('t.add', 2, 2), s('t.mul', 3), app=app), s('t.add', 4, 4)], s('t.tsum'), app=app), app=app).apply_async()
     yield 'chain-chord-middle', lambda: chain(s('t.add', 1, 1), chord([s('t.add', 2, 2), s('t.add', 3, 3)], s('t.tsum'), app=app), s('t.mul', 2), app=app).apply_async()
     yield 'chain-chord', lambda: chain(s('t.add', 1, 1), chord([s('t.add', 2, 2), s('t.add', 3, 3)], s('t.tsum'), app=app), app=app).apply_async()
+    # A group before a later step: Celery's chain upgrades `group | task` to a chord (_chain.__or__).
+    yield 'chain-group-middle', lambda: chain(s('t.add', 1, 1), group([s('t.add', 2, 2), s('t.mul', 3)], app=app), s('t.tsum'), s('t.mul', 2), app=app).apply_async()
 
 # The canvases whose messages all go to the default queue "celery".
-AMQP_CASES = ('chain3', 'chain-links', 'link', 'group3', 'group-chain', 'chord3', 'chord-chain-header', 'chain-chord')
+AMQP_CASES = ('chain3', 'chain-links', 'link', 'group3', 'group-chain', 'chord3', 'chord-chain-header', 'chain-chord',
+              'chain-group-middle')
 
 def capture_amqp():
     global app

@@ -34,6 +34,15 @@ describe('a canvas run outcome made of its parts', () => {
       ['header[1]', canvasPartId(RUN, 'header[1]'), false],
       ['body', RUN, true],
     ]);
+    // A group followed by a signature is Celery's chord of the two: the members where the entry has them, the signature its body.
+    const upgraded = canvasOutcomeParts(entry({ chain: [sig('a'), { group: [sig('b'), sig('c')] }, sig('sum'), sig('d')] }), RUN);
+    expect(upgraded.map((p) => [p.path, p.id, p.final])).toEqual([
+      ['chain[0]', canvasPartId(RUN, 'chain[0]'), false],
+      ['chain[1].group[0]', canvasPartId(RUN, 'chain[1].group[0]'), false],
+      ['chain[1].group[1]', canvasPartId(RUN, 'chain[1].group[1]'), false],
+      ['chain[2]', canvasPartId(RUN, 'chain[2]'), false],
+      ['chain[3]', RUN, true],
+    ]);
     expect(canvasOutcomeParts(entry({ link: [sig('cb')] }), RUN)).toEqual([]);
   });
 

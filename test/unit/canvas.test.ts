@@ -114,6 +114,20 @@ const ENTRIES: Record<string, unknown> = {
       { task: 't.mul', args: [2] },
     ],
   },
+  // A group followed by a signature: Celery's chain makes the two a chord.
+  'chain-group-middle': {
+    chain: [
+      { task: 't.add', args: [1, 1] },
+      {
+        group: [
+          { task: 't.add', args: [2, 2] },
+          { task: 't.mul', args: [3] },
+        ],
+      },
+      { task: 't.tsum' },
+      { task: 't.mul', args: [2] },
+    ],
+  },
   link: {
     task: 't.add',
     args: [1, 2],
@@ -478,12 +492,15 @@ describe('canvas config', () => {
     expect(problems({ chain: [] })).toEqual(['chain: chain must hold at least one signature']);
   });
 
-  it('takes a group only last and a chord only after the first step of a chain, and no entry-wide callback beside them', () => {
+  it('takes a group last or before a signature, a chord only after the first step of a chain, and no entry-wide callback beside them', () => {
     const chord = { chord: { header: [{ task: 'a' }], body: { task: 'b' } } };
     expect(problems({ chain: [chord] })[0]).toMatch(/^chain\[0\]: the first step of a chain must be a signature/);
-    expect(problems({ chain: [{ task: 'a' }, { group: [{ task: 'b' }] }, { task: 'c' }] })[0]).toMatch(
-      /^chain\[1\]: a group can only be the last step of a chain: a group followed by a step is a chord/,
-    );
+    // Celery's chain makes a group and the signature after it a chord.
+    expect(problems({ chain: [{ task: 'a' }, { group: [{ task: 'b' }] }, { task: 'c' }] })).toEqual([]);
+    for (const after of [{ group: [{ task: 'c' }] }, chord])
+      expect(problems({ chain: [{ task: 'a' }, { group: [{ task: 'b' }] }, after] })[0]).toMatch(
+        /^chain\[1\]: a group can be followed by a signature only \(Celery's chain makes the two a chord, the signature its body\)/,
+      );
     expect(problems({ chain: [{ task: 'a' }, chord], linkError: [{ task: 'e' }] })[0]).toMatch(
       /^linkError: an entry's linkError cannot go with/,
     );
