@@ -340,9 +340,77 @@ export interface CanvasMember {
   readonly member: ParsedMember;
 }
 
-/** Whether an entry's run is a group or a chord: several messages (canvasMembers), not one. */
+/**
+ * A run of several messages, as the group or chord it publishes: its members (where their ids are,
+ * `membersAt[j]`), its group's id path, and a chord's body (its id path, and what its options gain).
+ * - an entry's `group`: the group's id is the run's (`group.apply_async(task_id=…)`), members at `group[j]`;
+ * - an entry's `chord`: the header group at `header`, its members at `header[j]`, the body the run's id;
+ * - a chain whose first step is a group followed by a signature (Celery's chain makes them a chord,
+ *   `_chain.__or__`) or a chord: `chain.apply_async` applies that chord (`_chain.run`) with the
+ *   chain's later steps in its options (`_prepare_chain_from_options`: `chain`, last first), which
+ *   `_chord.run` passes to the body (`body.options.update(options)`), so the worker that runs the body
+ *   sends them. Its header group at `chain[0].group` / `chain[0].header`; the body's id at its
+ *   result path (`chain[1]` / `chain[0]`), the run's own when no step follows; an upgraded chord
+ *   (built in prepare_steps with `root_id`) adds `root_id: null` to the body's options.
+ */
+interface RunGroup {
+  readonly members: readonly ParsedMember[];
+  readonly membersAt: string;
+  readonly groupAt: string;
+  readonly body?: {
+    readonly sig: ParsedSignature;
+    /** Its part's path (`body`, `chain[1]`, `chain[0].body`) and its id's. */
+    readonly path: string;
+    readonly idAt: string;
+    /** The chain's steps after it: signatures, with their paths. */
+    readonly after: readonly { readonly sig: ParsedSignature; readonly path: string }[];
+    /** It comes from a chain (`chain` in its options, and `root_id` when upgraded). */
+    readonly inChain: boolean;
+    readonly upgraded: boolean;
+  };
+}
+
+function runGroup(entry: CanvasEntry): RunGroup | undefined {
+  const canvas = entry.canvas;
+  if (canvas?.group !== undefined) return { members: canvas.group, membersAt: 'group', groupAt: '' };
+  if (canvas?.chord !== undefined)
+    return {
+      members: canvas.chord.header,
+      membersAt: 'header',
+      groupAt: 'header',
+      body: { sig: canvas.chord.body, path: 'body', idAt: '', after: [], inChain: false, upgraded: false },
+    };
+  const chain = canvas?.chain;
+  const first = chain?.[0];
+  if (chain === undefined || first === undefined || isSignature(first)) return undefined;
+  // The schema puts a signature after a first group, and signatures only after its body or a first chord.
+  const group = 'group' in first ? first.group : undefined;
+  const chord = 'chord' in first ? first.chord : undefined;
+  const upgraded = group !== undefined;
+  const bodyIndex = upgraded ? 1 : 0;
+  const body = upgraded ? chain[1] : chord?.body;
+  if (body === undefined || !isSignature(body)) return undefined;
+  const at = (k: number): string => `chain[${k}]`;
+  const after = chain.slice(bodyIndex + 1).map((sig, i) => ({ sig: sig as ParsedSignature, path: at(bodyIndex + 1 + i) }));
+  const membersAt = upgraded ? 'chain[0].group' : 'chain[0].header';
+  return {
+    members: group ?? chord?.header ?? [],
+    membersAt,
+    groupAt: membersAt,
+    body: {
+      sig: body,
+      path: upgraded ? at(1) : 'chain[0].body',
+      idAt: after.length === 0 ? '' : at(bodyIndex),
+      after,
+      inChain: true,
+      upgraded,
+    },
+  };
+}
+
+/** Whether an entry's run is a group or a chord (the whole run, or a chain's first step): several messages (canvasMembers), not one. */
 export function isGroupRun(entry: CanvasEntry): boolean {
-  return entry.canvas?.group !== undefined || entry.canvas?.chord !== undefined;
+  return runGroup(entry) !== undefined;
 }
 
 /** A call with the canvas's partial args, kwargs and options over it (Signature._merge), unless immutable. */
@@ -357,21 +425,12 @@ function merged(sig: ParsedSignature, entry: CanvasEntry): CanvasCall {
 
 /** The messages of a group or chord run, in the order Celery sends them; empty for any other run. */
 export function canvasMembers(entry: CanvasEntry): CanvasMember[] {
-  const list = entry.canvas?.group ?? entry.canvas?.chord?.header ?? [];
+  const list = runGroup(entry)?.members ?? [];
   return list.map((member, index) => ({
     call: merged(isSignature(member) ? member : (member.chain[0] as ParsedSignature), entry),
     index,
     member,
   }));
-}
-
-/**
- * Where a group run's ids live: the group's own (`group_id`, the `group` header) is the run's for a
- * group (`group.apply_async(task_id=…)` gives the group that id) and `header` for a chord, whose
- * body has the run's; the members are at `group[j]` or `header[j]`.
- */
-function groupPaths(entry: CanvasEntry): { readonly group: string; readonly members: string } {
-  return entry.canvas?.chord === undefined ? { group: '', members: 'group' } : { group: 'header', members: 'header' };
 }
 
 /** A member's message: its body, and the path of its `group` header's id (none for a chain member's first task). */
@@ -399,14 +458,24 @@ export function compileMember(entry: CanvasEntry, member: CanvasMember, args: st
       ErrorCode.MessageInvalid,
       `entry "${entry.name}": its arguments hold the text "\\u0000tsbeat-id:", which tsbeat reserves`,
     );
-  const paths = groupPaths(entry);
+  const run = runGroup(entry);
+  const paths = { group: run?.groupAt ?? '', members: run?.membersAt ?? 'group' };
   const at = `${paths.members}[${member.index}]`;
-  const chord = entry.canvas?.chord;
-  // _chord.run: `body.options.update(options)` before freezing it with the run's id.
+  const b = run?.body;
+  // _chord.run: `body.options.update(options)` (the entry's, and a chain's later steps) before freezing it.
+  const later = b?.after.map(({ sig, path }, i) => signatureDict(sig, { frozen: frozen(i === b.after.length - 1 ? '' : path, replyTo) }));
   const body =
-    chord === undefined
+    b === undefined
       ? undefined
-      : signatureDict({ ...chord.body, options: { ...chord.body.options, ...entry.options } }, { frozen: frozen('', replyTo) });
+      : signatureDict(
+          { ...b.sig, options: { ...b.sig.options, ...entry.options } },
+          {
+            frozen: frozen(b.idAt, replyTo, {
+              ...(b.inChain ? { chain: [...(later ?? [])].reverse() } : {}),
+              ...(b.upgraded ? { root_id: null } : {}),
+            }),
+          },
+        );
   const steps = isSignature(member.member) ? [member.member] : member.member.chain;
   const first = steps[0] as ParsedSignature;
   const callbacks = (first.link ?? []).map((s) => signatureDict(s));
@@ -433,9 +502,9 @@ export function compileMember(entry: CanvasEntry, member: CanvasMember, args: st
  * any other run (a chord inside a chain is counted by the worker that sends it).
  */
 export function chordSizeOf(entry: CanvasEntry): { readonly groupPath: string; readonly size: number } | undefined {
-  const chord = entry.canvas?.chord;
+  const run = runGroup(entry);
   // `_chord._descend`: a chain member counts as its last task, one.
-  return chord === undefined ? undefined : { groupPath: groupPaths(entry).group, size: chord.header.length };
+  return run?.body === undefined ? undefined : { groupPath: run.groupAt, size: run.members.length };
 }
 
 /**
@@ -480,10 +549,17 @@ export function canvasPartSpecs(entry: CanvasEntry): CanvasPartSpec[] {
       member.chain.forEach((sig, k) => add(`${at}[${j}].chain[${k}]`, `${at}[${j}].chain[${k}]`, sig.task, final && k === last));
     });
   };
-  if (canvas?.group !== undefined) members(canvas.group, 'group', true);
-  else if (canvas?.chord !== undefined) {
-    members(canvas.chord.header, 'header', false);
-    add('body', '', canvas.chord.body.task, true);
+  const run = runGroup(entry);
+  if (run !== undefined) {
+    const b = run.body;
+    members(run.members, run.membersAt, b === undefined);
+    if (b !== undefined) {
+      add(b.path, b.idAt, b.sig.task, b.after.length === 0);
+      b.after.forEach(({ sig, path }, i) => {
+        const final = i === b.after.length - 1;
+        add(path, final ? '' : path, sig.task, final);
+      });
+    }
   } else if (canvas?.chain !== undefined) {
     const steps = celerySteps(canvas.chain);
     steps.forEach((step, i) => {

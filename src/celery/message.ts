@@ -31,6 +31,7 @@ import {
   renderCanvasBody,
 } from './canvas.js';
 import type { CanvasOutcomePart, CanvasPartSpec, CompiledCanvas } from './canvas.js';
+import { chainArgsProblem } from '../config/canvas-schema.js';
 import type { CanvasParts } from '../config/canvas-schema.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
 import type { Destination } from './routing.js';
@@ -173,13 +174,22 @@ export function compileMessageTemplate(
   if (isCanvas && config.taskProtocol !== 2)
     throw new BeatError(ErrorCode.MessageInvalid, `entry "${entry.name}": a chain or callbacks need taskProtocol 2 (Celery's since 4.0)`);
   const shapeOf = (call: ShapeEntry): MessageShape => (shapes === undefined ? compileMessageShape(call, config, env) : shapes.of(call));
-  if (isGroupRun(entry)) return withOutcomeParts(entry, compileGroupRun(entry, env, shapeOf));
+  if (isGroupRun(entry)) {
+    refuseChainArgs(entry);
+    return withOutcomeParts(entry, compileGroupRun(entry, env, shapeOf));
+  }
   // A canvas's message is its first task's: that task, its args and its options (canvas.ts).
   const call = isCanvas ? { ...entry, ...canvasCall(entry) } : entry;
   const template = ownTemplate(entry.name, call, shapeOf(call), isCanvas, (args, kwargs) =>
     isCanvas ? { canvas: compileCanvas(entry, args, kwargs, env.replyTo) } : {},
   );
   return isCanvas ? withOutcomeParts(entry, template) : template;
+}
+
+/** An entry's arguments beside a chain with a group or chord first, refused where its message is built too (config/canvas-schema.ts chainArgsProblem). */
+function refuseChainArgs(entry: MessageEntry): void {
+  const problem = chainArgsProblem({ chain: entry.canvas?.chain, args: entry.args, kwargs: entry.kwargs });
+  if (problem !== undefined) throw new BeatError(ErrorCode.MessageInvalid, `entry "${entry.name}": ${problem.message}`);
 }
 
 /** A canvas run's template with the parts its outcome is made of (none for a task with callbacks only). */

@@ -106,24 +106,38 @@ const stepSchema: z.ZodType<ParsedStep, unknown> = byKey<ParsedStep>(
 );
 
 /**
- * An entry's `chain`: its steps run one after the other, each given the previous one's result. The
- * first is a signature (the message published; a group or chord first would be several messages);
- * a group is followed by a signature or by nothing (Celery's chain makes a group and the signature
+ * An entry's `chain`: its steps run one after the other, each given the previous one's result. A
+ * group is followed by a signature or by nothing (Celery's chain makes a group and the signature
  * after it a chord, celery/canvas.py `_chain.__or__`: a group or chord after it would be its body).
+ * A group or chord first makes the run that chord's messages, the later steps (signatures only)
+ * sent from its body (canvas.ts runGroup).
  */
 export const chainSchema = z
   .array(stepSchema, { error: 'chain must be a list of signatures such as [{ task: "proj.fetch" }, { task: "proj.store" }]' })
   .min(1, { error: 'chain must hold at least one signature' })
   .superRefine((steps, ctx) => {
     const first = steps[0];
-    if (first !== undefined && !isSignature(first))
-      ctx.addIssue({
-        code: 'custom',
-        path: [0],
-        message:
-          "the first step of a chain must be a signature ({ task: … }): for a group or chord as the whole run, give the entry's group or chord instead of its chain",
-        input: first,
+    if (first !== undefined && !isSignature(first)) {
+      // A group or chord first: published as the chord it is (a group with the signature after it),
+      // the later steps in its body's options, which hold signatures only.
+      const bodyAt = 'group' in first ? 1 : 0;
+      if (steps.length === 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: [0],
+          message: `a chain of one ${'group' in first ? 'group' : 'chord'} is that ${'group' in first ? 'group' : 'chord'}: give the entry's ${'group' in first ? 'group' : 'chord'} instead of its chain`,
+          input: first,
+        });
+      steps.forEach((step, i) => {
+        if (i > bodyAt && !isSignature(step))
+          ctx.addIssue({
+            code: 'custom',
+            path: [i],
+            message: `after a chain's first ${'group' in first ? 'group and the signature after it' : 'chord'}, the steps must be signatures: Celery sends them from the chord's body, and tsbeat publishes no group or chord there`,
+            input: step,
+          });
       });
+    }
     steps.forEach((step, i) => {
       const next = steps[i + 1];
       if ('group' in step && next !== undefined && !isSignature(next))
@@ -136,6 +150,29 @@ export const chainSchema = z
         });
     });
   });
+
+/**
+ * An entry's `args` or `kwargs` beside a chain whose first step is a group or chord: Celery's
+ * `chain.apply_async(args, kwargs)` sends that chord's header tasks as written, the arguments
+ * reaching none of them (captured from 5.2 and 5.5), so tsbeat refuses them rather than drop them.
+ * Apart from the entry schema's cross-field check, which reads no arguments (entry-shapes.ts shares
+ * it between entries that differ only in them): the config, parseEntryDefinition and the message's
+ * compile ask it.
+ */
+export function chainArgsProblem(entry: {
+  readonly chain?: readonly ParsedStep[] | undefined;
+  readonly args?: readonly unknown[] | undefined;
+  readonly kwargs?: Readonly<Record<string, unknown>> | undefined;
+}): { readonly path: 'args' | 'kwargs'; readonly message: string } | undefined {
+  const first = entry.chain?.[0];
+  if (first === undefined || isSignature(first)) return undefined;
+  const path = (entry.args?.length ?? 0) > 0 ? 'args' : Object.keys(entry.kwargs ?? {}).length > 0 ? 'kwargs' : undefined;
+  if (path === undefined) return undefined;
+  return {
+    path,
+    message: `an entry's ${path} cannot go with a chain whose first step is a ${'group' in first ? 'group' : 'chord'}: Celery's chain sends that chord's header tasks as written, the ${path} reaching none of them; give them to the header's signatures`,
+  };
+}
 
 /** A chord as written: its header's members and its body. */
 export interface ParsedChord {

@@ -43,6 +43,20 @@ describe('a canvas run outcome made of its parts', () => {
       ['chain[2]', canvasPartId(RUN, 'chain[2]'), false],
       ['chain[3]', RUN, true],
     ]);
+    // A group or chord first: its members, its body, then the later steps; the last has the run's id.
+    const groupFirst = canvasOutcomeParts(entry({ chain: [{ group: [sig('a'), sig('b')] }, sig('sum'), sig('d')] }), RUN);
+    expect(groupFirst.map((p) => [p.path, p.id, p.final])).toEqual([
+      ['chain[0].group[0]', canvasPartId(RUN, 'chain[0].group[0]'), false],
+      ['chain[0].group[1]', canvasPartId(RUN, 'chain[0].group[1]'), false],
+      ['chain[1]', canvasPartId(RUN, 'chain[1]'), false],
+      ['chain[2]', RUN, true],
+    ]);
+    const chordFirst = canvasOutcomeParts(entry({ chain: [{ chord: { header: [sig('a')], body: sig('sum') } }, sig('d')] }), RUN);
+    expect(chordFirst.map((p) => [p.path, p.id, p.final])).toEqual([
+      ['chain[0].header[0]', canvasPartId(RUN, 'chain[0].header[0]'), false],
+      ['chain[0].body', canvasPartId(RUN, 'chain[0]'), false],
+      ['chain[1]', RUN, true],
+    ]);
     expect(canvasOutcomeParts(entry({ link: [sig('cb')] }), RUN)).toEqual([]);
   });
 
