@@ -329,8 +329,9 @@ export function renderCanvasBody(canvas: CompiledCanvas, runId: string): string 
 }
 
 /**
- * A group or chord as the whole run (Celery's `group.apply_async`, `chord.apply_async`): one message
- * per member, read from celery/canvas.py (`group._apply_tasks`, `_freeze_group_tasks`, `_chord.run`).
+ * A group or chord as the whole run (Celery's `group.apply_async`, `chord.apply_async`), or as a
+ * chain's first step (runGroup): one message per member, read from celery/canvas.py
+ * (`group._apply_tasks`, `_freeze_group_tasks`, `_chord.run`, `_chain.run`).
  */
 export interface CanvasMember {
   /** The member's first task call, the canvas's args, kwargs and options over it (`task.clone(partial_args)`). */
@@ -499,7 +500,7 @@ export function compileMember(entry: CanvasEntry, member: CanvasMember, args: st
  * The chord size a chord run writes to a Redis result backend before its header is sent (the
  * backend's `set_chord_size`, from `group._apply_tasks`), so that the header's last task to finish
  * fires the body: the path of the header group's id and the number of header tasks. Undefined for
- * any other run (a chord inside a chain is counted by the worker that sends it).
+ * any other run (a chord after a chain's first step is counted by the worker that sends it).
  */
 export function chordSizeOf(entry: CanvasEntry): { readonly groupPath: string; readonly size: number } | undefined {
   const run = runGroup(entry);
