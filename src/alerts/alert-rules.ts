@@ -3,7 +3,8 @@
  * delivery's id names what it is about (kind, entry, slot, target), so that the same event found
  * by two leaders is one delivery.
  *
- * Webhook body (JSON): {id, kind, deployment, entry, task, slot, taskId?, state?, reason, count?, at}.
+ * Webhook body (JSON): {id, kind, deployment, entry, task, slot, taskId?, state?, failedPart?, reason, count?, at};
+ * `failedPart` ({path, task, id, exception?}) names the task a canvas run failed in.
  * Pings follow healthchecks.io: `<url>/start` when a run is published (when outcomes are known;
  * else `<url>` then: the publish is the success), `<url>` when it succeeds, `<url>/fail` when it
  * fails or slots are missed; the body is a line saying why.
@@ -24,6 +25,16 @@ export interface AlertFacts {
   readonly taskId?: string;
   readonly state?: string;
   readonly count?: number;
+  /** The part of a canvas run that failed (the run's first failed part, as its exception names it). */
+  readonly failedPart?: FailedPart;
+}
+
+/** A canvas run's failing task, as a failed alert names it. */
+export interface FailedPart {
+  readonly path: string;
+  readonly task: string;
+  readonly id: string;
+  readonly exception?: string;
 }
 
 const JSON_TYPE = 'application/json';
@@ -57,6 +68,7 @@ export function alertDeliveries(facts: AlertFacts): Delivery[] {
       slot: new Date(slotMs).toISOString(),
       ...(facts.taskId === undefined ? {} : { taskId: facts.taskId }),
       ...(facts.state === undefined ? {} : { state: facts.state }),
+      ...(facts.failedPart === undefined ? {} : { failedPart: facts.failedPart }),
       reason: facts.reason,
       ...(facts.count === undefined ? {} : { count: facts.count }),
       at: new Date(facts.atMs).toISOString(),
@@ -127,7 +139,11 @@ export function succeededPing(entry: ResolvedEntry, slotMs: number, taskId: stri
   ];
 }
 
-/** A run that ended: `failed` on FAILURE (and its failure ping), the success ping on SUCCESS. */
+/**
+ * A run that ended: `failed` on FAILURE (and its failure ping), the success ping on SUCCESS. A
+ * canvas run's alert names its first failed part (the one that raised: Celery marks a chain's later
+ * steps failed with the same exception), whose path, task and exception its reason says too.
+ */
 export function finishedDeliveries(
   deployment: string,
   entry: ResolvedEntry,
@@ -137,12 +153,24 @@ export function finishedDeliveries(
     readonly state: string;
     readonly exception?: string;
     readonly finishedAtMs?: number;
+    readonly parts?: readonly (FailedPart & { readonly state: string })[];
   },
   nowMs: number,
 ): Delivery[] {
   if (run.state === 'SUCCESS') return succeededPing(entry, run.slotMs, run.taskId);
   if (run.state !== 'FAILURE') return [];
+  const failed = run.parts?.find((p) => p.state === 'FAILURE');
   return alertDeliveries({
+    ...(failed === undefined
+      ? {}
+      : {
+          failedPart: {
+            path: failed.path,
+            task: failed.task,
+            id: failed.id,
+            ...(failed.exception === undefined ? {} : { exception: failed.exception }),
+          },
+        }),
     deployment,
     entry,
     kind: 'failed',

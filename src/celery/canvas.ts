@@ -184,29 +184,75 @@ const groupDict = (tasks: unknown[], options: Record<string, unknown>): Record<s
 });
 
 /**
- * A later step of a chain at `path` (`chain[2]`), frozen as `prepare_steps` freezes it: a signature
- * with its id; a group (the last step) with its id and its members' (`chain[2].group[j]`); a chord
- * with its group's id (`chain[2].header`), its members' (`chain[2].header[j]`) and its body's. The
- * step's result id (a signature's, a group's, a chord body's) is at `result`: `` for the last step.
+ * A chain's step as Celery runs it, with the paths of its ids. Celery's chain upgrades a group
+ * followed by a signature to a chord of the two (`_chain.__or__`: "chain [last item is group] |
+ * task -> chord"), so such a pair is one chord step here, its members at `chain[i].group[j]` and
+ * its body at `chain[i+1]`, where the entry has them.
+ * - `at`: the path of the step's result id (a signature's, a group's, a chord body's), `` for the last step;
+ * - a signature's part is at `path` (`chain[i]`);
+ * - a group (the last step only) has its members at `membersAt[j]`;
+ * - a chord has its header group's id at `membersAt`, its members at `membersAt[j]`, and its body's
+ *   part at `bodyAt` (`chain[i].body` as written, `chain[i+1]` for a group followed by a signature).
  */
-function stepDict(
-  step: ParsedStep,
-  path: string,
-  result: string,
-  replyTo: string,
-  added: { links: readonly unknown[]; errbacks: readonly unknown[] },
-): unknown {
-  if (isSignature(step)) return signatureDict(step, { ...added, frozen: frozen(result, replyTo) });
-  if ('group' in step) {
-    return groupDict(memberDicts(step.group, `${path}.group`, replyTo, undefined), {
-      task_id: mark(result),
+type CeleryStep =
+  | { readonly kind: 'signature'; readonly sig: ParsedSignature; readonly at: string; readonly path: string }
+  | { readonly kind: 'group'; readonly members: readonly ParsedMember[]; readonly at: string; readonly membersAt: string }
+  | {
+      readonly kind: 'chord';
+      readonly members: readonly ParsedMember[];
+      readonly body: ParsedSignature;
+      readonly at: string;
+      readonly membersAt: string;
+      readonly bodyAt: string;
+      /** Made of a group and the signature after it: prepare_steps builds it with `root_id`, so its options hold `root_id: null`. */
+      readonly upgraded: boolean;
+    };
+
+/** An entry's chain as Celery runs it (see CeleryStep); the schema lets a group be followed by a signature only. */
+function celerySteps(chain: readonly ParsedStep[]): CeleryStep[] {
+  const out: CeleryStep[] = [];
+  for (let i = 0; i < chain.length; i += 1) {
+    const step = chain[i] as ParsedStep;
+    const at = `chain[${i}]`;
+    const next = chain[i + 1];
+    if (isSignature(step)) out.push({ kind: 'signature', sig: step, at, path: at });
+    else if ('chord' in step)
+      out.push({
+        kind: 'chord',
+        members: step.chord.header,
+        body: step.chord.body,
+        at,
+        membersAt: `${at}.header`,
+        bodyAt: `${at}.body`,
+        upgraded: false,
+      });
+    else if (next !== undefined && isSignature(next)) {
+      const bodyAt = `chain[${i + 1}]`;
+      out.push({ kind: 'chord', members: step.group, body: next, at: bodyAt, membersAt: `${at}.group`, bodyAt, upgraded: true });
+      i += 1;
+    } else out.push({ kind: 'group', members: step.group, at, membersAt: `${at}.group` });
+  }
+  // The last step's result is the run's: its id the run's own.
+  return out.map((step, k) => (k === out.length - 1 ? { ...step, at: '' } : step));
+}
+
+/**
+ * A later step of a chain, frozen as `prepare_steps` freezes it: a signature with its id; a group
+ * (the last step) with its id and its members'; a chord with its group's id, its members' and its
+ * body's (the step's result id).
+ */
+function stepDict(step: CeleryStep, replyTo: string, added: { links: readonly unknown[]; errbacks: readonly unknown[] }): unknown {
+  if (step.kind === 'signature') return signatureDict(step.sig, { ...added, frozen: frozen(step.at, replyTo) });
+  if (step.kind === 'group') {
+    return groupDict(memberDicts(step.members, step.membersAt, replyTo, undefined), {
+      task_id: mark(step.at),
       root_id: null,
       parent_id: null,
     });
   }
-  const body = signatureDict(step.chord.body, { frozen: frozen(result, replyTo) });
-  const gid = mark(`${path}.header`);
-  const header = groupDict(memberDicts(step.chord.header, `${path}.header`, replyTo, body), {
+  const body = signatureDict(step.body, { frozen: frozen(step.at, replyTo) });
+  const gid = mark(step.membersAt);
+  const header = groupDict(memberDicts(step.members, step.membersAt, replyTo, body), {
     task_id: gid,
     chord: body,
     root_id: null,
@@ -216,7 +262,7 @@ function stepDict(
     task: 'celery.chord',
     args: [],
     kwargs: { kwargs: {}, header, body },
-    options: { task_id: gid },
+    options: step.upgraded ? { task_id: gid, root_id: null } : { task_id: gid },
     subtask_type: 'chord',
     immutable: false,
   };
@@ -238,23 +284,22 @@ export function compileCanvas(entry: CanvasEntry, args: string, kwargs: string, 
     );
   const canvasLinks = (canvas.link ?? []).map((s) => signatureDict(s));
   const canvasErrbacks = (canvas.linkError ?? []).map((s) => signatureDict(s));
-  const chain = canvas.chain ?? [];
+  const chain = celerySteps(canvas.chain ?? []);
   const first = chain[0];
   const last = chain.length - 1;
-  const firstSig = first !== undefined && isSignature(first) ? first : undefined;
+  const firstSig = first?.kind === 'signature' ? first.sig : undefined;
   const firstLinks = [...(firstSig?.link ?? []).map((s) => signatureDict(s)), ...(last <= 0 ? canvasLinks : [])];
   const firstErrbacks = withErrbacks(
     (firstSig?.linkError ?? []).map((s) => signatureDict(s)),
     canvasErrbacks,
   );
-  const result = (i: number): string => (i === last ? '' : `chain[${i}]`);
   const steps: unknown[] = [];
   for (let i = last; i >= 1; i -= 1) {
     const added = { links: i === last ? canvasLinks : [], errbacks: canvasErrbacks };
-    steps.push(stepDict(chain[i] as ParsedStep, `chain[${i}]`, result(i), replyTo, added));
+    steps.push(stepDict(chain[i] as CeleryStep, replyTo, added));
   }
   const text = `[${args},${kwargs},{"callbacks":${list(firstLinks)},"errbacks":${list(firstErrbacks)},"chain":${steps.length === 0 ? 'null' : json(steps)},"chord":null}]`;
-  return { parts: text.split(MARKED), firstPath: last <= 0 ? '' : result(0) };
+  return { parts: text.split(MARKED), firstPath: first?.at ?? '' };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -284,8 +329,9 @@ export function renderCanvasBody(canvas: CompiledCanvas, runId: string): string 
 }
 
 /**
- * A group or chord as the whole run (Celery's `group.apply_async`, `chord.apply_async`): one message
- * per member, read from celery/canvas.py (`group._apply_tasks`, `_freeze_group_tasks`, `_chord.run`).
+ * A group or chord as the whole run (Celery's `group.apply_async`, `chord.apply_async`), or as a
+ * chain's first step (runGroup): one message per member, read from celery/canvas.py
+ * (`group._apply_tasks`, `_freeze_group_tasks`, `_chord.run`, `_chain.run`).
  */
 export interface CanvasMember {
   /** The member's first task call, the canvas's args, kwargs and options over it (`task.clone(partial_args)`). */
@@ -295,9 +341,77 @@ export interface CanvasMember {
   readonly member: ParsedMember;
 }
 
-/** Whether an entry's run is a group or a chord: several messages (canvasMembers), not one. */
+/**
+ * A run of several messages, as the group or chord it publishes: its members (where their ids are,
+ * `membersAt[j]`), its group's id path, and a chord's body (its id path, and what its options gain).
+ * - an entry's `group`: the group's id is the run's (`group.apply_async(task_id=…)`), members at `group[j]`;
+ * - an entry's `chord`: the header group at `header`, its members at `header[j]`, the body the run's id;
+ * - a chain whose first step is a group followed by a signature (Celery's chain makes them a chord,
+ *   `_chain.__or__`) or a chord: `chain.apply_async` applies that chord (`_chain.run`) with the
+ *   chain's later steps in its options (`_prepare_chain_from_options`: `chain`, last first), which
+ *   `_chord.run` passes to the body (`body.options.update(options)`), so the worker that runs the body
+ *   sends them. Its header group at `chain[0].group` / `chain[0].header`; the body's id at its
+ *   result path (`chain[1]` / `chain[0]`), the run's own when no step follows; an upgraded chord
+ *   (built in prepare_steps with `root_id`) adds `root_id: null` to the body's options.
+ */
+interface RunGroup {
+  readonly members: readonly ParsedMember[];
+  readonly membersAt: string;
+  readonly groupAt: string;
+  readonly body?: {
+    readonly sig: ParsedSignature;
+    /** Its part's path (`body`, `chain[1]`, `chain[0].body`) and its id's. */
+    readonly path: string;
+    readonly idAt: string;
+    /** The chain's steps after it: signatures, with their paths. */
+    readonly after: readonly { readonly sig: ParsedSignature; readonly path: string }[];
+    /** It comes from a chain (`chain` in its options, and `root_id` when upgraded). */
+    readonly inChain: boolean;
+    readonly upgraded: boolean;
+  };
+}
+
+function runGroup(entry: CanvasEntry): RunGroup | undefined {
+  const canvas = entry.canvas;
+  if (canvas?.group !== undefined) return { members: canvas.group, membersAt: 'group', groupAt: '' };
+  if (canvas?.chord !== undefined)
+    return {
+      members: canvas.chord.header,
+      membersAt: 'header',
+      groupAt: 'header',
+      body: { sig: canvas.chord.body, path: 'body', idAt: '', after: [], inChain: false, upgraded: false },
+    };
+  const chain = canvas?.chain;
+  const first = chain?.[0];
+  if (chain === undefined || first === undefined || isSignature(first)) return undefined;
+  // The schema puts a signature after a first group, and signatures only after its body or a first chord.
+  const group = 'group' in first ? first.group : undefined;
+  const chord = 'chord' in first ? first.chord : undefined;
+  const upgraded = group !== undefined;
+  const bodyIndex = upgraded ? 1 : 0;
+  const body = upgraded ? chain[1] : chord?.body;
+  if (body === undefined || !isSignature(body)) return undefined;
+  const at = (k: number): string => `chain[${k}]`;
+  const after = chain.slice(bodyIndex + 1).map((sig, i) => ({ sig: sig as ParsedSignature, path: at(bodyIndex + 1 + i) }));
+  const membersAt = upgraded ? 'chain[0].group' : 'chain[0].header';
+  return {
+    members: group ?? chord?.header ?? [],
+    membersAt,
+    groupAt: membersAt,
+    body: {
+      sig: body,
+      path: upgraded ? at(1) : 'chain[0].body',
+      idAt: after.length === 0 ? '' : at(bodyIndex),
+      after,
+      inChain: true,
+      upgraded,
+    },
+  };
+}
+
+/** Whether an entry's run is a group or a chord (the whole run, or a chain's first step): several messages (canvasMembers), not one. */
 export function isGroupRun(entry: CanvasEntry): boolean {
-  return entry.canvas?.group !== undefined || entry.canvas?.chord !== undefined;
+  return runGroup(entry) !== undefined;
 }
 
 /** A call with the canvas's partial args, kwargs and options over it (Signature._merge), unless immutable. */
@@ -312,21 +426,12 @@ function merged(sig: ParsedSignature, entry: CanvasEntry): CanvasCall {
 
 /** The messages of a group or chord run, in the order Celery sends them; empty for any other run. */
 export function canvasMembers(entry: CanvasEntry): CanvasMember[] {
-  const list = entry.canvas?.group ?? entry.canvas?.chord?.header ?? [];
+  const list = runGroup(entry)?.members ?? [];
   return list.map((member, index) => ({
     call: merged(isSignature(member) ? member : (member.chain[0] as ParsedSignature), entry),
     index,
     member,
   }));
-}
-
-/**
- * Where a group run's ids live: the group's own (`group_id`, the `group` header) is the run's for a
- * group (`group.apply_async(task_id=…)` gives the group that id) and `header` for a chord, whose
- * body has the run's; the members are at `group[j]` or `header[j]`.
- */
-function groupPaths(entry: CanvasEntry): { readonly group: string; readonly members: string } {
-  return entry.canvas?.chord === undefined ? { group: '', members: 'group' } : { group: 'header', members: 'header' };
 }
 
 /** A member's message: its body, and the path of its `group` header's id (none for a chain member's first task). */
@@ -354,14 +459,24 @@ export function compileMember(entry: CanvasEntry, member: CanvasMember, args: st
       ErrorCode.MessageInvalid,
       `entry "${entry.name}": its arguments hold the text "\\u0000tsbeat-id:", which tsbeat reserves`,
     );
-  const paths = groupPaths(entry);
+  const run = runGroup(entry);
+  const paths = { group: run?.groupAt ?? '', members: run?.membersAt ?? 'group' };
   const at = `${paths.members}[${member.index}]`;
-  const chord = entry.canvas?.chord;
-  // _chord.run: `body.options.update(options)` before freezing it with the run's id.
+  const b = run?.body;
+  // _chord.run: `body.options.update(options)` (the entry's, and a chain's later steps) before freezing it.
+  const later = b?.after.map(({ sig, path }, i) => signatureDict(sig, { frozen: frozen(i === b.after.length - 1 ? '' : path, replyTo) }));
   const body =
-    chord === undefined
+    b === undefined
       ? undefined
-      : signatureDict({ ...chord.body, options: { ...chord.body.options, ...entry.options } }, { frozen: frozen('', replyTo) });
+      : signatureDict(
+          { ...b.sig, options: { ...b.sig.options, ...entry.options } },
+          {
+            frozen: frozen(b.idAt, replyTo, {
+              ...(b.inChain ? { chain: [...(later ?? [])].reverse() } : {}),
+              ...(b.upgraded ? { root_id: null } : {}),
+            }),
+          },
+        );
   const steps = isSignature(member.member) ? [member.member] : member.member.chain;
   const first = steps[0] as ParsedSignature;
   const callbacks = (first.link ?? []).map((s) => signatureDict(s));
@@ -385,12 +500,12 @@ export function compileMember(entry: CanvasEntry, member: CanvasMember, args: st
  * The chord size a chord run writes to a Redis result backend before its header is sent (the
  * backend's `set_chord_size`, from `group._apply_tasks`), so that the header's last task to finish
  * fires the body: the path of the header group's id and the number of header tasks. Undefined for
- * any other run (a chord inside a chain is counted by the worker that sends it).
+ * any other run (a chord after a chain's first step is counted by the worker that sends it).
  */
 export function chordSizeOf(entry: CanvasEntry): { readonly groupPath: string; readonly size: number } | undefined {
-  const chord = entry.canvas?.chord;
+  const run = runGroup(entry);
   // `_chord._descend`: a chain member counts as its last task, one.
-  return chord === undefined ? undefined : { groupPath: groupPaths(entry).group, size: chord.header.length };
+  return run?.body === undefined ? undefined : { groupPath: run.groupAt, size: run.members.length };
 }
 
 /**
@@ -406,17 +521,26 @@ export interface CanvasOutcomePart {
   readonly final: boolean;
 }
 
+/** A canvas outcome part before a run gives it its id: its path, task, finality, and the path its id is derived from. */
+export interface CanvasPartSpec {
+  readonly path: string;
+  readonly task: string;
+  /** The path of its id under the run's id (canvasPartId): `` for the canvas's result, else its own. */
+  readonly idPath: string;
+  readonly final: boolean;
+}
+
 /**
- * The tasks of the run with id `runId` whose results make its outcome, in the order they run (a
+ * The tasks of an entry's canvas whose results make a run's outcome, in the order they run (a
  * chain's steps, a group's members, then a chord's body); empty for a run that is one task (with
- * or without callbacks: a callback's outcome is not the run's). The ids are the ones the run's
- * messages carry (compileCanvas, compileMember), so a new leader computes the same. Pure.
+ * or without callbacks: a callback's outcome is not the run's). Compiled once per entry (the
+ * message template keeps them, so a manual run or a backfill is followed as a scheduled run is).
  */
-export function canvasOutcomeParts(entry: CanvasEntry, runId: string): CanvasOutcomePart[] {
+export function canvasPartSpecs(entry: CanvasEntry): CanvasPartSpec[] {
   const canvas = entry.canvas;
-  const out: CanvasOutcomePart[] = [];
+  const out: CanvasPartSpec[] = [];
   const add = (path: string, idPath: string, task: string, final: boolean): void => {
-    out.push({ path, task, id: canvasPartId(runId, idPath), final });
+    out.push({ path, task, idPath, final });
   };
   // A group's (or header's) members at `at[j]`; `final`: their last tasks are the run's result.
   const members = (list: readonly ParsedMember[], at: string, final: boolean): void => {
@@ -426,19 +550,39 @@ export function canvasOutcomeParts(entry: CanvasEntry, runId: string): CanvasOut
       member.chain.forEach((sig, k) => add(`${at}[${j}].chain[${k}]`, `${at}[${j}].chain[${k}]`, sig.task, final && k === last));
     });
   };
-  if (canvas?.group !== undefined) members(canvas.group, 'group', true);
-  else if (canvas?.chord !== undefined) {
-    members(canvas.chord.header, 'header', false);
-    add('body', '', canvas.chord.body.task, true);
+  const run = runGroup(entry);
+  if (run !== undefined) {
+    const b = run.body;
+    members(run.members, run.membersAt, b === undefined);
+    if (b !== undefined) {
+      add(b.path, b.idAt, b.sig.task, b.after.length === 0);
+      b.after.forEach(({ sig, path }, i) => {
+        const final = i === b.after.length - 1;
+        add(path, final ? '' : path, sig.task, final);
+      });
+    }
   } else if (canvas?.chain !== undefined) {
-    const last = canvas.chain.length - 1;
-    canvas.chain.forEach((step, i) => {
-      const result = i === last ? '' : `chain[${i}]`;
-      if (isSignature(step)) return add(`chain[${i}]`, result, step.task, i === last);
-      if ('group' in step) return members(step.group, `chain[${i}].group`, i === last);
-      members(step.chord.header, `chain[${i}].header`, false);
-      add(`chain[${i}].body`, result, step.chord.body.task, i === last);
+    const steps = celerySteps(canvas.chain);
+    steps.forEach((step, i) => {
+      const final = i === steps.length - 1;
+      if (step.kind === 'signature') return add(step.path, step.at, step.sig.task, final);
+      if (step.kind === 'group') return members(step.members, step.membersAt, final);
+      members(step.members, step.membersAt, false);
+      add(step.bodyAt, step.at, step.body.task, final);
     });
   }
   return out;
+}
+
+/** The parts of the run with id `runId`: each spec with its id, the one the run's messages carry (compileCanvas, compileMember). */
+export function outcomePartsAt(specs: readonly CanvasPartSpec[], runId: string): CanvasOutcomePart[] {
+  return specs.map(({ path, task, idPath, final }) => ({ path, task, id: canvasPartId(runId, idPath), final }));
+}
+
+/**
+ * The tasks of the run with id `runId` whose results make its outcome (canvasPartSpecs with their
+ * ids), so a new leader computes the same. Pure.
+ */
+export function canvasOutcomeParts(entry: CanvasEntry, runId: string): CanvasOutcomePart[] {
+  return outcomePartsAt(canvasPartSpecs(entry), runId);
 }

@@ -20,15 +20,18 @@ import {
   canvasMembers,
   canvasMessageId,
   canvasPartId,
+  canvasPartSpecs,
   chordSizeOf,
   compileCanvas,
   compileMember,
   hasCanvas,
   isGroupRun,
   memberGroupIndex,
+  outcomePartsAt,
   renderCanvasBody,
 } from './canvas.js';
-import type { CompiledCanvas } from './canvas.js';
+import type { CanvasOutcomePart, CanvasPartSpec, CompiledCanvas } from './canvas.js';
+import { chainArgsProblem } from '../config/canvas-schema.js';
 import type { CanvasParts } from '../config/canvas-schema.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
 import type { Destination } from './routing.js';
@@ -145,6 +148,8 @@ export interface MessageTemplate {
   readonly more?: readonly MessageTemplate[];
   /** A chord run's size and the path of its header group's id, for the result backend (canvas.ts chordSizeOf). */
   readonly chordSize?: { readonly groupPath: string; readonly size: number };
+  /** A canvas run's: the tasks its outcome is made of (canvas.ts canvasPartSpecs); absent for a run of one task. */
+  readonly outcomeParts?: readonly CanvasPartSpec[];
 }
 
 const ASCII = /^[\x00-\x7f]*$/;
@@ -169,12 +174,38 @@ export function compileMessageTemplate(
   if (isCanvas && config.taskProtocol !== 2)
     throw new BeatError(ErrorCode.MessageInvalid, `entry "${entry.name}": a chain or callbacks need taskProtocol 2 (Celery's since 4.0)`);
   const shapeOf = (call: ShapeEntry): MessageShape => (shapes === undefined ? compileMessageShape(call, config, env) : shapes.of(call));
-  if (isGroupRun(entry)) return compileGroupRun(entry, env, shapeOf);
+  if (isGroupRun(entry)) {
+    refuseChainArgs(entry);
+    return withOutcomeParts(entry, compileGroupRun(entry, env, shapeOf));
+  }
   // A canvas's message is its first task's: that task, its args and its options (canvas.ts).
   const call = isCanvas ? { ...entry, ...canvasCall(entry) } : entry;
-  return ownTemplate(entry.name, call, shapeOf(call), isCanvas, (args, kwargs) =>
+  const template = ownTemplate(entry.name, call, shapeOf(call), isCanvas, (args, kwargs) =>
     isCanvas ? { canvas: compileCanvas(entry, args, kwargs, env.replyTo) } : {},
   );
+  return isCanvas ? withOutcomeParts(entry, template) : template;
+}
+
+/** An entry's arguments beside a chain with a group or chord first, refused where its message is built too (config/canvas-schema.ts chainArgsProblem). */
+function refuseChainArgs(entry: MessageEntry): void {
+  const problem = chainArgsProblem({ chain: entry.canvas?.chain, args: entry.args, kwargs: entry.kwargs });
+  if (problem !== undefined) throw new BeatError(ErrorCode.MessageInvalid, `entry "${entry.name}": ${problem.message}`);
+}
+
+/** A canvas run's template with the parts its outcome is made of (none for a task with callbacks only). */
+function withOutcomeParts(entry: MessageEntry, template: MessageTemplate): MessageTemplate {
+  const outcomeParts = canvasPartSpecs(entry);
+  return outcomeParts.length === 0 ? template : { ...template, outcomeParts };
+}
+
+/**
+ * The parts a run published with `message` is followed by (canvas.ts canvasPartSpecs, with the run's
+ * ids): empty for a run of one task. What a manual run's and a backfill's publisher hands the
+ * outcome tracker, as the runner does for a scheduled run.
+ */
+export function messageOutcomeParts(message: Pick<TaskMessage, 'id' | 'template'>): CanvasOutcomePart[] {
+  const specs = message.template.outcomeParts;
+  return specs === undefined ? [] : outcomePartsAt(specs, message.id);
 }
 
 /**

@@ -61,7 +61,7 @@ export const signatureSchema: z.ZodType<ParsedSignature, SignatureInput> = z.laz
 
 /** A member of a group or a chord's header: a signature, or a chain of signatures (its last one's result is the member's). */
 export type ParsedMember = ParsedSignature | { readonly chain: readonly ParsedSignature[] };
-/** A step of a chain: a signature; a group (the last step only); or a chord, whose body gets its header's results. */
+/** A step of a chain: a signature; a group (last, or followed by a signature: a chord of the two); or a chord, whose body gets its header's results. */
 export type ParsedStep = ParsedSignature | { readonly group: readonly ParsedMember[] } | { readonly chord: ParsedChord };
 
 export const isSignature = (step: ParsedStep | ParsedMember): step is ParsedSignature => 'task' in step;
@@ -106,34 +106,73 @@ const stepSchema: z.ZodType<ParsedStep, unknown> = byKey<ParsedStep>(
 );
 
 /**
- * An entry's `chain`: its steps run one after the other, each given the previous one's result. The
- * first is a signature (the message published; a group or chord first would be several messages),
- * and a group can only end it (Celery turns a group followed by a step into a chord: write the chord).
+ * An entry's `chain`: its steps run one after the other, each given the previous one's result. A
+ * group is followed by a signature or by nothing (Celery's chain makes a group and the signature
+ * after it a chord, celery/canvas.py `_chain.__or__`: a group or chord after it would be its body).
+ * A group or chord first makes the run that chord's messages, the later steps (signatures only)
+ * sent from its body (canvas.ts runGroup).
  */
 export const chainSchema = z
   .array(stepSchema, { error: 'chain must be a list of signatures such as [{ task: "proj.fetch" }, { task: "proj.store" }]' })
   .min(1, { error: 'chain must hold at least one signature' })
   .superRefine((steps, ctx) => {
     const first = steps[0];
-    if (first !== undefined && !isSignature(first))
-      ctx.addIssue({
-        code: 'custom',
-        path: [0],
-        message:
-          "the first step of a chain must be a signature ({ task: … }): for a group or chord as the whole run, give the entry's group or chord instead of its chain",
-        input: first,
+    if (first !== undefined && !isSignature(first)) {
+      // A group or chord first: published as the chord it is (a group with the signature after it),
+      // the later steps in its body's options, which hold signatures only.
+      const bodyAt = 'group' in first ? 1 : 0;
+      if (steps.length === 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: [0],
+          message: `a chain of one ${'group' in first ? 'group' : 'chord'} is that ${'group' in first ? 'group' : 'chord'}: give the entry's ${'group' in first ? 'group' : 'chord'} instead of its chain`,
+          input: first,
+        });
+      steps.forEach((step, i) => {
+        if (i > bodyAt && !isSignature(step))
+          ctx.addIssue({
+            code: 'custom',
+            path: [i],
+            message: `after a chain's first ${'group' in first ? 'group and the signature after it' : 'chord'}, the steps must be signatures: Celery sends them from the chord's body, and tsbeat publishes no group or chord there`,
+            input: step,
+          });
       });
+    }
     steps.forEach((step, i) => {
-      if ('group' in step && i < steps.length - 1)
+      const next = steps[i + 1];
+      if ('group' in step && next !== undefined && !isSignature(next))
         ctx.addIssue({
           code: 'custom',
           path: [i],
           message:
-            'a group can only be the last step of a chain: a group followed by a step is a chord, so write { chord: { header: [...], body: {...} } }',
+            "a group can be followed by a signature only (Celery's chain makes the two a chord, the signature its body): a group or chord after it would be a chord's body, which tsbeat does not publish; put a signature between them",
           input: step,
         });
     });
   });
+
+/**
+ * An entry's `args` or `kwargs` beside a chain whose first step is a group or chord: Celery's
+ * `chain.apply_async(args, kwargs)` sends that chord's header tasks as written, the arguments
+ * reaching none of them (captured from 5.2 and 5.5), so tsbeat refuses them rather than drop them.
+ * Apart from the entry schema's cross-field check, which reads no arguments (entry-shapes.ts shares
+ * it between entries that differ only in them): the config, parseEntryDefinition and the message's
+ * compile ask it.
+ */
+export function chainArgsProblem(entry: {
+  readonly chain?: readonly ParsedStep[] | undefined;
+  readonly args?: readonly unknown[] | undefined;
+  readonly kwargs?: Readonly<Record<string, unknown>> | undefined;
+}): { readonly path: 'args' | 'kwargs'; readonly message: string } | undefined {
+  const first = entry.chain?.[0];
+  if (first === undefined || isSignature(first)) return undefined;
+  const path = (entry.args?.length ?? 0) > 0 ? 'args' : Object.keys(entry.kwargs ?? {}).length > 0 ? 'kwargs' : undefined;
+  if (path === undefined) return undefined;
+  return {
+    path,
+    message: `an entry's ${path} cannot go with a chain whose first step is a ${'group' in first ? 'group' : 'chord'}: Celery's chain sends that chord's header tasks as written, the ${path} reaching none of them; give them to the header's signatures`,
+  };
+}
 
 /** A chord as written: its header's members and its body. */
 export interface ParsedChord {

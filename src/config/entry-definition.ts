@@ -8,6 +8,7 @@
 import * as z from 'zod';
 import type { ConfigProblem } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
+import { chainArgsProblem } from './canvas-schema.js';
 import { jsonLimitProblem } from './json-value.js';
 import { formatPath, toProblems } from './problems.js';
 import type { LineLocator } from './problems.js';
@@ -95,7 +96,9 @@ export function parseEntryDefinition(value: unknown, locate?: LineLocator): Entr
   if (tooLarge !== undefined) return { ok: false, problems: [tooLarge] };
   compiledEntrySchema ??= z.compile(entrySchema);
   const result = compiledEntrySchema.safeParse(value);
-  return result.success ? { ok: true, entry: result.data } : { ok: false, problems: toProblems(result.error.issues, locate) };
+  if (!result.success) return { ok: false, problems: toProblems(result.error.issues, locate) };
+  const chainArgs = chainArgsProblem(result.data);
+  return chainArgs === undefined ? { ok: true, entry: result.data } : { ok: false, problems: [chainArgs] };
 }
 
 /** Problems of an entry, with their paths put under `prefix` (`entries.nightly` → `entries.nightly.schedule`). */

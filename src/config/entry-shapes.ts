@@ -40,6 +40,12 @@ export function definitionOf(definition: ShapedDefinition): ParsedEntry {
   return definition.shape === undefined ? definition.entry : { ...definition.shape, args: definition.args, kwargs: definition.kwargs };
 }
 
+/** Whether a shape's chain begins with a group or a chord, whose arguments parseEntryDefinition judges. */
+const groupFirst = (shape: EntryShape): boolean => {
+  const first = shape.chain?.[0];
+  return first !== undefined && !('task' in first);
+};
+
 /** Absent or empty kwargs, shared: an empty object each is 56 bytes an entry. Frozen, as it is everyone's. */
 const NO_KWARGS: ParsedEntry['kwargs'] = Object.freeze({});
 
@@ -73,7 +79,8 @@ export class EntryShapes {
       return parseEntryDefinition(value);
     }
     const shape = this.shapes.get(key);
-    if (shape !== undefined && entryLimitProblem(value) === undefined) {
+    // A chain with a group or chord first takes no arguments (chainArgsProblem): checked whole.
+    if (shape !== undefined && entryLimitProblem(value) === undefined && !groupFirst(shape)) {
       compiledArgs ??= z.compile(entryArgsSchema);
       compiledKwargs ??= z.compile(entryKwargsSchema);
       const parsedArgs = compiledArgs.safeParse(args);

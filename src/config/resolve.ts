@@ -229,9 +229,11 @@ function labelsOf(entry: ParsedEntry, origin: EntryOrigin | undefined): Labels |
   return entry.labels === undefined ? source : { ...entry.labels, ...source };
 }
 
-/** A canvas's first task: its chain's first signature's (the schema makes it one), or its group's or chord header's first member's. */
+/** A canvas's first task: its chain's first signature's, or its group's or chord header's first member's (the chain's first step's too). */
 function firstTask(entry: ParsedEntry): string {
-  const first: ParsedStep | ParsedMember | undefined = entry.chain?.[0] ?? entry.group?.[0] ?? entry.chord?.header[0];
+  const step: ParsedStep | undefined = entry.chain?.[0];
+  const inStep = step === undefined || isSignature(step) ? undefined : 'group' in step ? step.group[0] : step.chord.header[0];
+  const first: ParsedStep | ParsedMember | undefined = inStep ?? entry.chain?.[0] ?? entry.group?.[0] ?? entry.chord?.header[0];
   if (first === undefined) return '';
   if (isSignature(first)) return first.task;
   return 'chain' in first ? (first.chain[0]?.task ?? '') : '';

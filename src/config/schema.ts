@@ -12,6 +12,7 @@ import { alertsSchema, configAlertsSchema } from './alerts-schema.js';
 import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettingsSchema } from './sentry-schema.js';
 import {
   canvasBoundProblem,
+  chainArgsProblem,
   chainSchema,
   chordSchema,
   groupSchema,
@@ -493,6 +494,14 @@ export const configSchema = keyed(
   // `for in`, not Object.entries: no array of 100,000 pairs for a check that rarely applies.
   for (const name in config.beatSchedule) {
     const entry = config.beatSchedule[name];
+    const chainArgs = entry === undefined ? undefined : chainArgsProblem(entry);
+    if (chainArgs !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['beatSchedule', name, chainArgs.path],
+        message: chainArgs.message,
+        input: entry?.[chainArgs.path],
+      });
     const slugProblem = entry?.monitor === undefined ? undefined : monitorSlugProblem(name, entry.monitor);
     if (slugProblem !== undefined) {
       ctx.addIssue({ code: 'custom', ...slugProblem, path: ['beatSchedule', name, ...slugProblem.path], input: entry?.monitor });

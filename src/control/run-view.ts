@@ -2,7 +2,7 @@
  * A run's record as `beat status`, `beat history` and `/status` show it: times in the entry's zone
  * (ISO with its offset), the runtime in seconds. Pure.
  */
-import type { RunOrigin, RunRecord, RunState } from '../ports/outcomes.js';
+import type { RunOrigin, RunPart, RunRecord, RunState } from '../ports/outcomes.js';
 import { formatInstant } from '../time/zone.js';
 
 export interface RunView {
@@ -24,10 +24,34 @@ export interface RunView {
   /** Set when tsbeat revoked the run (its entry's overlap policy): cancelOther or terminateOther. */
   readonly revokedBy?: string;
   /** A canvas run's tasks, each with its state (absent for a run of one task). */
-  readonly parts?: readonly { readonly path: string; readonly task: string; readonly id: string; readonly state: RunState }[];
+  readonly parts?: readonly PartView[];
   /** A canvas run's result once SUCCESS (a chain's last task's, a chord body's, a group's list), when kept. */
   readonly result?: unknown;
 }
+
+/** One task of a canvas run: where it is, its state, and what it gave (a kept result, or the exception it failed with). */
+export interface PartView {
+  readonly path: string;
+  readonly task: string;
+  readonly id: string;
+  readonly state: RunState;
+  /** Its result is (part of) the run's: a chain's last task, a chord's body, a group member's last task. */
+  readonly final: boolean;
+  /** A final part's result once it succeeded, when kept. */
+  readonly result?: unknown;
+  /** The exception's first line, for a part that failed or was revoked. */
+  readonly exception?: string;
+}
+
+const partView = (p: RunPart): PartView => ({
+  path: p.path,
+  task: p.task,
+  id: p.id,
+  state: p.state,
+  final: p.final,
+  ...(p.result === undefined ? {} : { result: parsedResult(p.result) }),
+  ...(p.exception === undefined ? {} : { exception: p.exception }),
+});
 
 export function runView(r: RunRecord, zone: string): RunView {
   return {
@@ -42,7 +66,7 @@ export function runView(r: RunRecord, zone: string): RunView {
     origin: r.origin ?? 'schedule',
     ...(r.revokedBy === undefined ? {} : { revokedBy: r.revokedBy }),
     ...(r.result === undefined ? {} : { result: parsedResult(r.result) }),
-    ...(r.parts === undefined ? {} : { parts: r.parts.map(({ path, task, id, state }) => ({ path, task, id, state })) }),
+    ...(r.parts === undefined ? {} : { parts: r.parts.map(partView) }),
   };
 }
 

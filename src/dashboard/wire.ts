@@ -74,6 +74,23 @@ export interface RunWire {
    * schedule when its task id is its slot's, trigger when not (a manual run's id is random).
    */
   readonly by: 'schedule' | 'trigger' | 'backfill';
+  /** A canvas run's tasks (a chain's steps, a group's members, a chord's header and body), each with its state; absent for a run of one task. */
+  readonly parts?: readonly PartWire[];
+}
+
+/** One task of a canvas run (control/run-view.ts PartView). */
+export interface PartWire {
+  /** Where it is in the entry's canvas: `chain[1]`, `group[2].chain[0]`, `body`. */
+  readonly path: string;
+  readonly task: string;
+  readonly id: string;
+  readonly state: string;
+  /** Its result is (part of) the run's. */
+  readonly final: boolean;
+  /** A final part's result once it succeeded, when kept. */
+  readonly result?: unknown;
+  /** The exception's first line, for a part that failed or was revoked. */
+  readonly exception?: string;
 }
 
 /** An entry's results over the runs its history keeps. */

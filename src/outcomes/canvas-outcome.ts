@@ -11,8 +11,12 @@ import type { ResultMeta, RunPart, RunRecord, RunState } from '../ports/outcomes
 import { isFinal } from '../ports/outcomes.js';
 import { DEFAULTS } from '../base/defaults.js';
 
-/** A final part's result as its record keeps it: JSON text within the bound, else none. */
-function keptResult(part: RunPart, meta: ResultMeta): { result: string } | undefined {
+/**
+ * What a part's record keeps of its result: a final part's success, JSON text within the bound; a
+ * failed or revoked part's exception (its first line, as the run's), so each part says what it did.
+ */
+function keptResult(part: RunPart, meta: ResultMeta): { result: string } | { exception: string } | undefined {
+  if ((meta.state === 'FAILURE' || meta.state === 'REVOKED') && meta.exception !== undefined) return { exception: meta.exception };
   if (!part.final || meta.state !== 'SUCCESS' || meta.result === undefined) return undefined;
   const text = JSON.stringify(meta.result);
   return text.length <= DEFAULTS.canvasPartResultMaxChars ? { result: text } : undefined;

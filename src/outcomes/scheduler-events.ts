@@ -1,6 +1,6 @@
 /**
  * The outcome tracker as a listener of what the scheduler reports: it hears of each published run
- * (scheduled or manual); everything is passed on to `next` (the metrics) as well. Entries with
+ * (scheduled, manual or backfilled; a canvas run with its parts); everything is passed on to `next` (the metrics) as well. Entries with
  * `ignoreResult` are not followed: their workers store no result. It starts and stops with each
  * leader session (`trackerTask`), not with the lock, so that the runs a session's last dispatch
  * published are recorded before the lock is let go.
@@ -13,6 +13,10 @@ import type { OutcomeTracker } from './tracker.js';
 /** A canvas run's parts (the service gives celery/canvas.ts's canvasOutcomeParts); empty for a run of one task. */
 export type RunPartsOf = (entry: PublishedRun['entry'], runId: string) => readonly RunPart[];
 
+/** A published canvas run's parts as the tracker follows them from its publish: all PENDING. */
+const pending = (parts: readonly Omit<RunPart, 'state'>[] | undefined): RunPart[] | undefined =>
+  parts?.map((part) => ({ ...part, state: 'PENDING' }));
+
 export function trackingEvents(next: SchedulerEvents, tracker: OutcomeTracker, clock: Clock, partsOf?: RunPartsOf): SchedulerEvents {
   return {
     ...next,
@@ -21,15 +25,15 @@ export function trackingEvents(next: SchedulerEvents, tracker: OutcomeTracker, c
       if (run.entry.options.ignoreResult !== true)
         tracker.published(run.entry.name, run.id, run.slotMs, clock.now(), undefined, run.entry.revision, partsOf?.(run.entry, run.id));
     },
-    triggerPublished: (message, revision) => {
-      next.triggerPublished(message, revision);
+    triggerPublished: (message, revision, parts) => {
+      next.triggerPublished(message, revision, parts);
       const now = clock.now();
-      tracker.published(message.entry, message.id, now, now, 'trigger', revision);
+      tracker.published(message.entry, message.id, now, now, 'trigger', revision, pending(parts));
     },
     backfillPublished: (entry, runs, revision) => {
       next.backfillPublished?.(entry, runs, revision);
       const now = clock.now();
-      for (const run of runs) tracker.published(entry, run.id, run.slotMs, now, 'backfill', revision);
+      for (const run of runs) tracker.published(entry, run.id, run.slotMs, now, 'backfill', revision, pending(run.parts));
     },
     revoked: (revoke) => {
       next.revoked?.(revoke);

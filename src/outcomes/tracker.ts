@@ -216,13 +216,13 @@ export class OutcomeTracker implements RunningRuns {
     );
   }
 
-  async followRun(entry: string, taskId: string, slotMs: number, revision?: string): Promise<void> {
+  async followRun(entry: string, taskId: string, slotMs: number, revision?: string, parts?: readonly RunPart[]): Promise<void> {
     if (!this.running || this.pending.has(taskId)) return;
     const recorded = (await this.o.history.list(entry, DEFAULTS.runHistoryLength)).find((r) => r.taskId === taskId);
     if (recorded !== undefined && isFinal(recorded.state)) return;
     if (this.pending.has(taskId)) return;
     // Its publish time is not known here: a record already written keeps its own.
-    this.published(entry, taskId, slotMs, recorded?.publishedAtMs ?? this.o.clock.now(), 'backfill', revision);
+    this.published(entry, taskId, slotMs, recorded?.publishedAtMs ?? this.o.clock.now(), 'backfill', revision, recorded?.parts ?? parts);
   }
 
   unfinishedRun(entry: string): RunRecord | undefined {

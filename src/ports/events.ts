@@ -5,10 +5,19 @@
  * down or fail a publish.
  */
 import type { Destination } from '../celery/routing.js';
+import type { CanvasOutcomePart } from '../celery/canvas.js';
 import type { TaskMessage } from '../celery/message.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { MissReason } from '../core/due.js';
 import type { UnconsumedQueue } from './consumers.js';
+
+/** A slot of a backfill the broker took. */
+export interface BackfillRunPublished {
+  readonly id: string;
+  readonly slotMs: number;
+  /** A canvas run's parts (celery/message.ts messageOutcomeParts); absent or empty for a run of one task. */
+  readonly parts?: readonly CanvasOutcomePart[];
+}
 
 /** A scheduled run the broker took. */
 export interface PublishedRun {
@@ -75,10 +84,16 @@ export interface RunRevoked {
 export interface SchedulerEvents {
   /** A scheduled run was published, `latenessMs` after its slot (jitter included). */
   published(run: PublishedRun, latenessMs: number): void;
-  /** A manual run (`beat trigger`) was published, its entry read at `revision` (ResolvedEntry.revision). */
-  triggerPublished(message: TaskMessage, revision?: string): void;
-  /** Slots of a backfill (`beat backfill`) were published: their task ids and slots, the entry read at `revision`. */
-  backfillPublished?(entry: string, runs: readonly { readonly id: string; readonly slotMs: number }[], revision?: string): void;
+  /**
+   * A manual run (`beat trigger`) was published, its entry read at `revision` (ResolvedEntry.revision);
+   * a canvas run with the tasks its outcome is made of (celery/message.ts messageOutcomeParts).
+   */
+  triggerPublished(message: TaskMessage, revision?: string, parts?: readonly CanvasOutcomePart[]): void;
+  /**
+   * Slots of a backfill (`beat backfill`) were published: their task ids and slots (and a canvas
+   * run's parts, as a manual run's), the entry read at `revision`.
+   */
+  backfillPublished?(entry: string, runs: readonly BackfillRunPublished[], revision?: string): void;
   /** Due slots were passed over and will never run (downtime past the catch-up window or policy). */
   missed(missed: MissedSlots): void;
   /** A run matched no queue: the broker dropped it (its state still moved forward). */
@@ -122,7 +137,7 @@ export function fanOutEvents(sinks: readonly SchedulerEvents[]): SchedulerEvents
   if (sinks.length === 1 && sinks[0] !== undefined) return sinks[0];
   return {
     published: (run, latenessMs) => sinks.forEach((s) => s.published(run, latenessMs)),
-    triggerPublished: (message, revision) => sinks.forEach((s) => s.triggerPublished(message, revision)),
+    triggerPublished: (message, revision, parts) => sinks.forEach((s) => s.triggerPublished(message, revision, parts)),
     backfillPublished: (entry, runs, revision) => sinks.forEach((s) => s.backfillPublished?.(entry, runs, revision)),
     missed: (missed) => sinks.forEach((s) => s.missed(missed)),
     dropped: (entry) => sinks.forEach((s) => s.dropped(entry)),

@@ -74,6 +74,8 @@ export interface RunPart {
   readonly final: boolean;
   /** A final part's result, JSON text, when it succeeded and it was read within the bound (DEFAULTS.canvasPartResultMaxChars). */
   readonly result?: string;
+  /** The exception's first line, for a part that failed (or was revoked) when its result or task event gave one. */
+  readonly exception?: string;
 }
 
 /** How a run was published, besides its schedule. */
@@ -167,9 +169,10 @@ export interface RunningRuns {
   /**
    * Follows a run published by a backfill under bufferAll or bufferOne, by its task id, unless it is
    * followed already or its history says it finished: after a failover the new leader may not have
-   * heard of it (its record is written a moment after the publish).
+   * heard of it (its record is written a moment after the publish). A canvas run comes with its
+   * `parts` (PENDING), as at its publish.
    */
-  followRun?(entry: string, taskId: string, slotMs: number, revision?: string): Promise<void>;
+  followRun?(entry: string, taskId: string, slotMs: number, revision?: string, parts?: readonly RunPart[]): Promise<void>;
   /**
    * `listener` hears the name of each entry one of whose runs reached a final state, until the
    * function returned is called. Several may listen (the runner, the control loop's backfills).

@@ -6,7 +6,8 @@
  *    "origin"?: "trigger" | "backfill" (how it was published; absent: by its schedule, as on older records),
  *    "rvk"?: the overlap policy by which tsbeat revoked it,
  *    "parts"?: a canvas run's tasks, each [path, task name, task id, state, 1 when final else 0,
- *              and for a final part that succeeded, its result's JSON text],
+ *              and for a final part that succeeded, its result's JSON text; for a part that
+ *              failed, null there and then its exception's first line],
  *    "res"?: a canvas run's result, JSON text}
  * Records written before "parts" decode as runs of one task; a part that is not such a row is
  * dropped, the run kept.
@@ -25,7 +26,14 @@ export function encodeRun(r: RunRecord): string {
   if (r.origin !== undefined) out['origin'] = r.origin;
   if (r.revokedBy !== undefined) out['rvk'] = r.revokedBy;
   if (r.parts !== undefined)
-    out['parts'] = r.parts.map((p) => [p.path, p.task, p.id, p.state, p.final ? 1 : 0, ...(p.result === undefined ? [] : [p.result])]);
+    out['parts'] = r.parts.map((p) => [
+      p.path,
+      p.task,
+      p.id,
+      p.state,
+      p.final ? 1 : 0,
+      ...(p.exception !== undefined ? [p.result ?? null, p.exception] : p.result === undefined ? [] : [p.result]),
+    ]);
   if (r.result !== undefined) out['res'] = r.result;
   return JSON.stringify(out);
 }
@@ -68,10 +76,18 @@ export function decodeRun(text: string): RunRecord | undefined {
 
 function decodePart(v: unknown): RunPart | undefined {
   if (!Array.isArray(v)) return undefined;
-  const [path, task, id, state, final, result] = v as unknown[];
+  const [path, task, id, state, final, result, exception] = v as unknown[];
   if (typeof path !== 'string' || typeof task !== 'string' || typeof id !== 'string') return undefined;
   if (typeof state !== 'string' || !STATES.has(state)) return undefined;
-  return { path, task, id, state: state as RunState, final: final === 1, ...(typeof result === 'string' ? { result } : {}) };
+  return {
+    path,
+    task,
+    id,
+    state: state as RunState,
+    final: final === 1,
+    ...(typeof result === 'string' ? { result } : {}),
+    ...(typeof exception === 'string' ? { exception } : {}),
+  };
 }
 
 /**

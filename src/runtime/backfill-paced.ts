@@ -10,6 +10,7 @@
  * (published, kept, through) is all it needs, so a failover neither loses nor repeats a slot.
  */
 import { DEFAULTS } from '../base/defaults.js';
+import { canvasOutcomeParts } from '../celery/canvas.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import { paceStep } from '../core/backfill-overlap.js';
@@ -132,7 +133,10 @@ async function lastWouldRun(walk: BackfillWalk): Promise<number | undefined | 'f
  */
 async function followLastPublished(o: BackfillWorkOptions, walk: BackfillWalk, policy: PacedPolicy, begun: Begun): Promise<void> {
   if ((policy !== 'bufferAll' && policy !== 'bufferOne') || begun.lastMs === undefined) return;
-  await o.running?.followRun?.(walk.entry.name, walk.taskId(begun.lastMs), begun.lastMs, walk.entry.revision);
+  const taskId = walk.taskId(begun.lastMs);
+  // A canvas run is followed by its parts, as when it was published.
+  const parts = canvasOutcomeParts(walk.entry, taskId).map((part) => ({ ...part, state: 'PENDING' as const }));
+  await o.running?.followRun?.(walk.entry.name, taskId, begun.lastMs, walk.entry.revision, parts);
 }
 
 /** cancelOther, terminateOther: the run in flight is revoked through Celery's remote control before the slot goes out. */

@@ -4,6 +4,7 @@
  * runner knowing about metrics, and a refusal to publish hands leadership over. Published scheduled
  * runs are reported by the runner itself, which knows their lateness.
  */
+import { messageOutcomeParts } from '../celery/message.js';
 import { TriggerResult } from '../ports/control.js';
 import type { TriggerPublisher } from '../ports/control.js';
 import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun } from '../ports/dispatcher.js';
@@ -67,7 +68,8 @@ export function meteredDispatcher(inner: Dispatcher, events: PublishEvents, hand
 /**
  * `inner`, reporting published manual runs (`beat trigger`: published messages too, counted with
  * the scheduled ones), published backfill slots, and failed publishes, handing over on a refusal
- * as scheduled runs do.
+ * as scheduled runs do. A canvas run is reported with its parts (from its message's template), so
+ * that its outcome is followed part by part as a scheduled run's is.
  */
 export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, handOver: HandOver): TriggerPublisher {
   const backfill = inner.publishBackfill?.bind(inner);
@@ -85,7 +87,7 @@ export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, 
                 if (runs.length > 0)
                   events.backfillPublished?.(
                     entry,
-                    runs.map((r) => ({ id: r.message.id, slotMs: r.slotMs })),
+                    runs.map((r) => ({ id: r.message.id, slotMs: r.slotMs, parts: messageOutcomeParts(r.message) })),
                     revision,
                   );
               }
@@ -99,7 +101,7 @@ export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, 
     publishTrigger: async (message, requestText, token, nowMs, revision) => {
       try {
         const result = await inner.publishTrigger(message, requestText, token, nowMs, revision);
-        if (result === TriggerResult.Published) events.triggerPublished(message, revision);
+        if (result === TriggerResult.Published) events.triggerPublished(message, revision, messageOutcomeParts(message));
         return result;
       } catch (error) {
         failedWith(error, events, handOver);

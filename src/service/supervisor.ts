@@ -114,7 +114,7 @@ export class Supervisor {
         this.lost.delete(run.entry.name);
         sink.published(run, latenessMs);
       },
-      triggerPublished: (message, revision) => sink.triggerPublished(message, revision),
+      triggerPublished: (message, revision, parts) => sink.triggerPublished(message, revision, parts),
       backfillPublished: (entry, runs, revision) => sink.backfillPublished?.(entry, runs, revision),
       missed: (missed) => sink.missed(missed),
       dropped: (entry) => sink.dropped(entry),

@@ -1,6 +1,6 @@
 /** Run results on the page: the state badge, the list's result cells, and the entry page's history table (paged). */
-import { fill, h, relative, svg } from './dom.js';
-import type { ResultWire, RunWire } from '../dashboard/wire.js';
+import { breakable, fill, h, relative, svg } from './dom.js';
+import type { PartWire, ResultWire, RunWire } from '../dashboard/wire.js';
 
 /** A run state as a coloured badge (class `run-<state>`). */
 export function runBadge(state: string): HTMLElement {
@@ -48,11 +48,61 @@ const BY_MARK: Readonly<Record<RunWire['by'], string | null>> = { schedule: null
 
 const PAGE = 10;
 
-/** The entry's kept runs as a table, ten a page, each with its task id to copy. */
+/** "3 parts: 1 SUCCESS, 2 FAILURE": a canvas run's parts counted by state, in the order they first appear. */
+function partsSummary(parts: readonly PartWire[]): string {
+  const counts = new Map<string, number>();
+  for (const p of parts) counts.set(p.state, (counts.get(p.state) ?? 0) + 1);
+  const states = [...counts].map(([state, n]) => `${n} ${state}`).join(', ');
+  return `${parts.length} part${parts.length === 1 ? '' : 's'}: ${states}`;
+}
+
+/**
+ * A canvas run's parts, folded under a summary (a group of ten on each of ten runs would bury the
+ * history): each part's path, task, state and what it gave, its result or the exception it failed
+ * with. A row of its own under the run's, across the table.
+ */
+function partsRow(run: RunWire, parts: readonly PartWire[]): HTMLElement {
+  const rows = parts.map((p) =>
+    h(
+      'tr',
+      { 'data-part-path': p.path, 'data-part-id': p.id, title: `task id ${p.id}` },
+      h('td', { 'data-label': 'Part' }, h('code', {}, p.path), p.final ? h('span', { class: 'mark' }, ' final') : null),
+      h('td', { 'data-label': 'Task' }, ...breakable(p.task)),
+      h('td', { 'data-label': 'State' }, runBadge(p.state)),
+      h(
+        'td',
+        { 'data-label': 'Result or error', class: p.exception === undefined ? 'part-result' : 'part-result exception' },
+        p.exception ?? (p.result === undefined ? '' : JSON.stringify(p.result)),
+      ),
+    ),
+  );
+  const head = ['Part', 'Task', 'State', 'Result or error'];
+  return h(
+    'tr',
+    { class: 'run-parts', 'data-parts-of': run.taskId },
+    h(
+      'td',
+      { colspan: '8', 'data-label': 'Parts' },
+      h(
+        'details',
+        { class: 'parts' },
+        h('summary', {}, partsSummary(parts)),
+        h(
+          'table',
+          { class: 'entries parts' },
+          h('thead', {}, h('tr', {}, ...head.map((label) => h('th', { scope: 'col' }, label)))),
+          h('tbody', {}, ...rows),
+        ),
+      ),
+    ),
+  );
+}
+
+/** The entry's kept runs as a table, ten a page, each with its task id to copy, and a canvas run's parts under it. */
 export function historyTable(runs: readonly RunWire[]): HTMLElement {
   const wrap = h('div', { class: 'history' });
   const show = (offset: number): void => {
-    const rows = runs.slice(offset, offset + PAGE).map((r) =>
+    const rows = runs.slice(offset, offset + PAGE).flatMap((r) => [
       h(
         'tr',
         { 'data-task-id': r.taskId, 'data-by': r.by },
@@ -83,7 +133,8 @@ export function historyTable(runs: readonly RunWire[]): HTMLElement {
           ),
         ),
       ),
-    );
+      r.parts === undefined || r.parts.length === 0 ? null : partsRow(r, r.parts),
+    ]);
     const head = ['Slot', 'Published', 'State', 'Started', 'Finished', 'Runtime', 'Exception', 'Task id'];
     const last = Math.min(offset + PAGE, runs.length);
     fill(

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
+import { canvasPartId } from '../../src/celery/canvas.js';
 import { RedisAlertOutbox } from '../../src/redis/alert-outbox.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
@@ -205,7 +206,7 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
     expect(Date.parse(String(alert['slot']))).toBeGreaterThanOrEqual(pausedAt - 1_500);
   }, 40_000);
 
-  it('with a result backend: a failed run raises one `failed` alert with its exception, a slow one a `late` alert, a success its ping', async () => {
+  it("with a result backend: a failed run raises one `failed` alert with its exception (a chain's, naming the step that failed), a slow one a `late` alert, a success its ping", async () => {
     const queue = 'alerted-outcomes';
     const file = dir.write('outcomes.json', {
       name: 'alerting-outcomes',
@@ -220,6 +221,19 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
         failing: { task: 'tsbeat_test.fail', schedule: 4, maxRuns: 1 },
         slow: { task: 'tsbeat_test.sleepy', schedule: 4, args: [5], maxRuns: 1 },
         fine: { task: 'tsbeat_test.ok', schedule: 4, maxRuns: 1, alerts: { ping: receiver.url('/ping/fine') } },
+        // A chain whose second step fails: its run fails, and the alert names that step. (The worker
+        // sends the later steps where their own options say, as Celery does: its default is `celery`.)
+        chained: {
+          schedule: 4,
+          maxRuns: 1,
+          // Not late: its steps may wait behind slow's on the one worker.
+          alerts: { webhook: receiver.url('/outcomes'), on: ['failed'] },
+          chain: [
+            { task: 'tsbeat_test.ok' },
+            { task: 'tsbeat_test.fail', immutable: true, options: { queue } },
+            { task: 'tsbeat_test.ok', immutable: true, options: { queue } },
+          ],
+        },
       },
     });
     let worker: CeleryProcess | undefined;
@@ -230,7 +244,7 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
       const kinds = (): string[] => receiver.on('/outcomes').map((r) => String((JSON.parse(r.body) as { kind: string }).kind));
       await waitUntil(
         'the failed and late alerts',
-        () => (kinds().includes('failed') && kinds().includes('late') ? true : undefined),
+        () => (kinds().filter((k) => k === 'failed').length >= 2 && kinds().includes('late') ? true : undefined),
         30_000,
         () => fleet.dump(),
       );
@@ -241,10 +255,21 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
       await fleet.killAll();
     }
     const alerts = receiver.on('/outcomes').map((r) => JSON.parse(r.body) as Record<string, unknown>);
-    expect(alerts.map((a) => `${String(a['kind'])}:${String(a['entry'])}`).sort()).toEqual(['failed:failing', 'late:slow']);
-    expect(alerts.find((a) => a['kind'] === 'failed')).toMatchObject({
+    expect(alerts.map((a) => `${String(a['kind'])}:${String(a['entry'])}`).sort()).toEqual([
+      'failed:chained',
+      'failed:failing',
+      'late:slow',
+    ]);
+    const failing = alerts.find((a) => a['entry'] === 'failing');
+    expect(failing).toMatchObject({ state: 'FAILURE', reason: expect.stringContaining('ValueError: boom: line one') });
+    expect(failing?.['failedPart']).toBeUndefined();
+    // The chain's run id is its last step's; its failing part is the second step, under the id derived from it.
+    const chained = alerts.find((a) => a['entry'] === 'chained') ?? {};
+    const failedId = canvasPartId(String(chained['taskId']), 'chain[1]');
+    expect(chained).toMatchObject({
       state: 'FAILURE',
-      reason: expect.stringContaining('ValueError: boom: line one'),
+      reason: `chain[1] tsbeat_test.fail (${failedId}) failed: ValueError: boom: line one`,
+      failedPart: { path: 'chain[1]', task: 'tsbeat_test.fail', id: failedId, exception: 'ValueError: boom: line one' },
     });
     // The publish said /start, the success said the bare URL.
     expect(receiver.on('/ping/fine/start')).toHaveLength(1);

@@ -22,7 +22,7 @@ import { planAmqpPublish } from '../../src/amqp/message.js';
 import type { AmqpQueueConfig } from '../../src/config/amqp-queues.js';
 import { AmqpTransport } from '../../src/amqp/transport.js';
 import type { AmqpSendResult } from '../../src/amqp/transport.js';
-import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src/celery/message.js';
+import { compileMessageTemplate, makeOrigin, renderTaskMessage, runMessages } from '../../src/celery/message.js';
 import type { MessageEnv, TaskMessage } from '../../src/celery/message.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { parseIsoInstant } from '../../src/celery/time.js';
@@ -272,6 +272,40 @@ suite(
       expect([c.status, c.result]).toEqual(['SUCCESS', { sum: 150, values: [10, 20, 30, 40, 50] }]);
       const n = await waitForResult(redis, nested.message.id, workers);
       expect([n.status, n.result]).toEqual(['SUCCESS', { sum: 310, values: [300, 10] }]);
+    });
+
+    it("runs a chain whose first step is a group or a chord: that chord's messages, the later steps sent from its body", async () => {
+      const on = { queue: `${P}default` };
+      const record = { task: 'tsbeat_test.record', options: on };
+      // The entry's options reach the header messages and the body; the later steps go where their own say.
+      const groupFirst = renderCanvas('amqp-group-first', {
+        chain: [
+          {
+            group: [
+              { task: 'tsbeat_test.add', args: [1, 1] },
+              { task: 'tsbeat_test.mul', args: [2, 5] },
+            ],
+          },
+          { task: 'tsbeat_test.tsum' },
+          record,
+        ],
+        options: on,
+      });
+      const chordFirst = renderCanvas('amqp-chord-first', {
+        chain: [
+          { chord: { header: [3, 4].map((n) => ({ task: 'tsbeat_test.mul', args: [n, 10] })), body: { task: 'tsbeat_test.tsum' } } },
+          record,
+        ],
+        options: on,
+      });
+      expect([groupFirst, chordFirst].map((due) => runMessages(due.message).length)).toEqual([2, 2]);
+      expect(await publisher.dispatch([groupFirst, chordFirst])).toEqual({ fenced: false, outcomes: ['published', 'published'] });
+      const g = await waitForResult(redis, canvasPartId(groupFirst.message.id, 'chain[1]'), workers);
+      expect([g.status, g.result]).toEqual(['SUCCESS', { sum: 12, values: [2, 10] }]);
+      expect((await waitForResult(redis, groupFirst.message.id, workers)).status).toBe('SUCCESS');
+      const c = await waitForResult(redis, canvasPartId(chordFirst.message.id, 'chain[0]'), workers);
+      expect([c.status, c.result]).toEqual(['SUCCESS', { sum: 70, values: [30, 40] }]);
+      expect((await waitForResult(redis, chordFirst.message.id, workers)).status).toBe('SUCCESS');
     });
 
     it("round-trips args, kwargs and integer headers exactly (py-amqp reads amqplib's int16 tag as a string: 300 must not go as one)", async () => {

@@ -641,6 +641,145 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     }
   });
 
+  it("runs a group followed by a signature in a chain as Celery's chord of the two (the members given the step before's result), followed to its outcome", async () => {
+    const history = new RedisRunHistory(broker, schedulerKeys('tsbeat', `parts-${randomUUID()}`));
+    const tracker = new OutcomeTracker({
+      history,
+      results: new RedisResultReader(results, undefined),
+      events: { finished: () => undefined },
+      logger,
+      clock: { now: () => Date.now() },
+      timeoutMs: 60_000,
+      pollMs: 100,
+      recordDelayMs: 50,
+    });
+    const due = renderCanvas({
+      chain: [
+        { task: 'tsbeat_test.add', args: [1, 1] },
+        {
+          group: [
+            { task: 'tsbeat_test.mul', args: [3] },
+            { task: 'tsbeat_test.add', args: [10] },
+          ],
+        },
+        { task: 'tsbeat_test.tsum' },
+        { task: 'tsbeat_test.record' },
+      ],
+    });
+    await tracker.start();
+    try {
+      const parts = canvasOutcomeParts(due.entry, due.message.id).map((part) => ({ ...part, state: 'PENDING' as const }));
+      tracker.published(due.entry.name, due.message.id, due.slotMs, Date.now(), undefined, undefined, parts);
+      expect(await publisher.dispatch([due])).toEqual({ fenced: false, outcomes: ['published'] });
+      const run = await waitFor(
+        'the run to finish',
+        async () => {
+          const found = (await history.list(due.entry.name, 1))[0];
+          return found !== undefined && ['SUCCESS', 'FAILURE', 'REVOKED', 'unknown'].includes(found.state) ? found : undefined;
+        },
+        30_000,
+      );
+      expect(run.state).toBe('SUCCESS');
+      expect(run.parts?.map((p) => [p.path, p.task, p.state, p.final])).toEqual([
+        ['chain[0]', 'tsbeat_test.add', 'SUCCESS', false],
+        ['chain[1].group[0]', 'tsbeat_test.mul', 'SUCCESS', false],
+        ['chain[1].group[1]', 'tsbeat_test.add', 'SUCCESS', false],
+        ['chain[2]', 'tsbeat_test.tsum', 'SUCCESS', false],
+        ['chain[3]', 'tsbeat_test.record', 'SUCCESS', true],
+      ]);
+      // The oracle: what the worker stored under each part's id. Each member got add's 2; the body both, in order.
+      const stored = async (path: string): Promise<unknown> =>
+        (await waitForResult(results, canvasPartId(due.message.id, path), workers())).result;
+      expect(await stored('chain[1].group[0]')).toBe(6);
+      expect(await stored('chain[1].group[1]')).toBe(12);
+      expect(await stored('chain[2]')).toEqual({ sum: 18, values: [6, 12] });
+      expect((await waitForResult(results, due.message.id, workers())).status).toBe('SUCCESS');
+    } finally {
+      await tracker.stop();
+    }
+  });
+
+  it("runs a chain whose first step is a group or a chord as Celery does (that chord's messages, the later steps sent from its body), followed to its outcome", async () => {
+    const history = new RedisRunHistory(broker, schedulerKeys('tsbeat', `parts-${randomUUID()}`));
+    const tracker = new OutcomeTracker({
+      history,
+      results: new RedisResultReader(results, undefined),
+      events: { finished: () => undefined },
+      logger,
+      clock: { now: () => Date.now() },
+      timeoutMs: 60_000,
+      pollMs: 100,
+      recordDelayMs: 50,
+    });
+    const groupFirst = renderCanvas({
+      chain: [
+        {
+          group: [
+            { task: 'tsbeat_test.add', args: [1, 1] },
+            { task: 'tsbeat_test.mul', args: [2, 5] },
+          ],
+        },
+        { task: 'tsbeat_test.tsum' },
+        { task: 'tsbeat_test.record' },
+      ],
+    });
+    const chordFirst = renderCanvas({
+      chain: [
+        { chord: { header: [3, 4].map((n) => ({ task: 'tsbeat_test.mul', args: [n, 10] })), body: { task: 'tsbeat_test.tsum' } } },
+        { task: 'tsbeat_test.fail', immutable: true },
+      ],
+    });
+    const runs = [groupFirst, chordFirst];
+    await tracker.start();
+    try {
+      for (const due of runs) {
+        const parts = canvasOutcomeParts(due.entry, due.message.id).map((part) => ({ ...part, state: 'PENDING' as const }));
+        tracker.published(due.entry.name, due.message.id, due.slotMs, Date.now(), undefined, undefined, parts);
+      }
+      // Each run is its header's messages.
+      expect(runs.map((due) => runMessages(due.message).length)).toEqual([2, 2]);
+      expect(await publisher.dispatch(runs)).toEqual({ fenced: false, outcomes: ['published', 'published'] });
+      const final = (due: DueRun): Promise<RunRecord> =>
+        waitFor(
+          `the run of ${due.entry.name} to finish`,
+          async () => {
+            const found = (await history.list(due.entry.name, 1))[0];
+            return found !== undefined && ['SUCCESS', 'FAILURE', 'REVOKED', 'unknown'].includes(found.state) ? found : undefined;
+          },
+          30_000,
+        );
+      const [g, c] = await Promise.all(runs.map(final));
+      expect(g?.state).toBe('SUCCESS');
+      expect(g?.parts?.map((p) => [p.path, p.state])).toEqual([
+        ['chain[0].group[0]', 'SUCCESS'],
+        ['chain[0].group[1]', 'SUCCESS'],
+        ['chain[1]', 'SUCCESS'],
+        ['chain[2]', 'SUCCESS'],
+      ]);
+      // The oracle: the body got both members' results, and the step after it ran under the run's id.
+      expect((await waitForResult(results, canvasPartId(groupFirst.message.id, 'chain[1]'), workers())).result).toEqual({
+        sum: 12,
+        values: [2, 10],
+      });
+      expect((await waitForResult(results, groupFirst.message.id, workers())).status).toBe('SUCCESS');
+      // The chord's body ran, then the step after it failed: named.
+      expect(c?.state).toBe('FAILURE');
+      expect(c?.exception).toBe(`chain[1] tsbeat_test.fail (${chordFirst.message.id}) failed: ValueError: boom: line one`);
+      expect(c?.parts?.map((p) => [p.path, p.state])).toEqual([
+        ['chain[0].header[0]', 'SUCCESS'],
+        ['chain[0].header[1]', 'SUCCESS'],
+        ['chain[0].body', 'SUCCESS'],
+        ['chain[1]', 'FAILURE'],
+      ]);
+      expect((await waitForResult(results, canvasPartId(chordFirst.message.id, 'chain[0]'), workers())).result).toEqual({
+        sum: 70,
+        values: [30, 40],
+      });
+    } finally {
+      await tracker.stop();
+    }
+  });
+
   it('publishes a chord whose header holds a chain as the whole run: the chain runs in order and its last result joins the body', async () => {
     const due = renderCanvas({
       chord: {

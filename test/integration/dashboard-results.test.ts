@@ -38,6 +38,18 @@ interface RunJson {
   finishedAt: string | null;
   runtimeSeconds: number | null;
   exception: string | null;
+  origin: string;
+  parts?: PartJson[];
+}
+
+interface PartJson {
+  path: string;
+  task: string;
+  id: string;
+  state: string;
+  final: boolean;
+  result?: unknown;
+  exception?: string;
 }
 
 interface StatusJson {
@@ -98,6 +110,15 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
         'give-up': { task: 'tsbeat_test.fail', schedule: 1, pauseOnFailure: 2 },
         // Slots that pass while no one leads are missed, not caught up.
         'late-skip': { task: 'tsbeat_test.ok', schedule: 1, catchUp: 'skip' },
+        // A chain whose second step fails, run by hand only (its schedule's first run is a day away).
+        pipeline: {
+          schedule: 86_400,
+          chain: [
+            { task: 'tsbeat_test.add', args: [1, 1] },
+            { task: 'tsbeat_test.fail', immutable: true },
+            { task: 'tsbeat_test.add', args: [1] },
+          ],
+        },
       },
     });
 
@@ -335,6 +356,62 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
     }
     await runBeatCli(['resume', 'billing-sync', '--config', file]);
   }, 90_000);
+
+  it("shows a triggered canvas run's parts under its row of the history (path, task, state, result or error), as beat history --json gives them", async () => {
+    const triggered = await runBeatCli(['trigger', 'pipeline', '--config', file]);
+    expect(triggered.code, triggered.stderr).toBe(0);
+    const run = await waitUntil(
+      'the triggered chain final',
+      async () => (await history('pipeline')).find((r) => r.origin === 'trigger' && FINAL.has(r.state)),
+      30_000,
+      () => `${leader.tail()}\n${workers.map((w) => w.output().slice(-2000)).join('\n')}`,
+    );
+    // The oracle: beat history --json, whose parts the worker's own results are (outcomes.test.ts).
+    expect(run.state).toBe('FAILURE');
+    expect(run.exception).toMatch(/^chain\[1\] tsbeat_test\.fail \(\S+\) failed: ValueError: boom: line one$/);
+    const parts = run.parts ?? [];
+    // The last step: FAILURE once read from the result backend (Celery marks it), PENDING when the
+    // failing step's task event ended the run first.
+    expect(parts.map((p) => p.state).slice(0, 2)).toEqual(['SUCCESS', 'FAILURE']);
+    const counts = new Map<string, number>();
+    for (const p of parts) counts.set(p.state, (counts.get(p.state) ?? 0) + 1);
+    for (const base of bases) {
+      const page = await open(base, '#/entry/pipeline');
+      const row = page.locator(`tr.run-parts[data-parts-of="${run.taskId}"]`);
+      await row.waitFor({ timeout: 15_000 });
+      expect(await row.locator('summary').textContent()).toBe(`3 parts: ${[...counts].map(([state, n]) => `${n} ${state}`).join(', ')}`);
+      // Folded until asked for.
+      expect(await row.locator('table.parts').isVisible()).toBe(false);
+      await row.locator('summary').click();
+      expect(await row.locator('table.parts').isVisible()).toBe(true);
+      const shown = await row.locator('table.parts tbody tr').evaluateAll((trs) =>
+        trs.map((tr) => ({
+          path: tr.querySelector('td[data-label="Part"] code')?.textContent,
+          id: tr.getAttribute('data-part-id'),
+          task: tr.querySelector('td[data-label="Task"]')?.textContent,
+          state: tr.querySelector('td[data-label="State"] .badge')?.getAttribute('data-state'),
+          gave: tr.querySelector('td[data-label="Result or error"]')?.textContent,
+        })),
+      );
+      expect(shown).toEqual(
+        parts.map((p) => ({
+          path: p.path,
+          id: p.id,
+          task: p.task,
+          state: p.state,
+          gave: p.exception ?? (p.result === undefined ? '' : JSON.stringify(p.result)),
+        })),
+      );
+      // What each part gave: the first step's sum is not kept (only a final part's result is); the failing step's error is.
+      expect(shown.map((p) => p.gave).slice(0, 2)).toEqual(['', 'ValueError: boom: line one']);
+      // The run's own row names the failing step.
+      expect(await page.locator(`table.runs tr[data-task-id="${run.taskId}"] td[data-label="Exception"]`).textContent()).toBe(
+        run.exception,
+      );
+      if (base === bases[0]) await page.locator('.history').screenshot({ path: join(DOCS, 'dashboard-canvas-parts.png') });
+      await page.close();
+    }
+  }, 60_000);
 
   it('colours the past hour: a failed slot, a slot skipped by overlap, and slots missed while the leader was down (catchUp: skip)', async () => {
     // Its own deployment, leader and standby, on a fresh name each attempt: it kills its leader, and

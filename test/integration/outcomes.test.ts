@@ -1,7 +1,8 @@
 /**
  * Run outcomes with a real Celery worker and a real Redis result backend: tasks that succeed, fail,
  * retry and run longer than their period, as `beat status --json`, `beat history`, `/status` and
- * `/metrics` show them; the headers the worker sees; a failover that hands pending runs over.
+ * `/metrics` show them; the headers the worker sees; a failover that hands pending runs over; canvas
+ * runs started by `beat trigger` and `beat backfill`, followed part by part.
  * Redis: a private redis-server (broker and state on DB 0, results on DB 1).
  * Oracle for outcomes: the results the worker itself stored (`celery-task-meta-<id>`), read here.
  */
@@ -241,6 +242,102 @@ suite(`run outcomes with a real Celery worker${celery.ok ? '' : ` (skipped: ${ce
     beat.signal('SIGTERM');
     await beat.waitForExit(10_000);
   });
+
+  it("follows a canvas run started by beat trigger or beat backfill part by part: a chain failing at its 2nd step is FAILURE naming it, a group's result its members'", async () => {
+    const name = uniqueName('outcomes-canvas');
+    // Hourly: the schedule's own runs stay out of the way (the first comes at the next whole hour).
+    const hourly = { crontab: { minute: 0 } };
+    const file = dir.write(`${name}.json`, {
+      ...config(name),
+      beatSchedule: {
+        pipeline: {
+          schedule: hourly,
+          chain: [
+            { task: 'tsbeat_test.add', args: [1, 1] },
+            { task: 'tsbeat_test.fail', immutable: true },
+            { task: 'tsbeat_test.add', args: [1] },
+          ],
+        },
+        fanout: { schedule: hourly, group: [1, 2, 3].map((n) => ({ task: 'tsbeat_test.mul', args: [n, 10] })) },
+      },
+    });
+    const beat = fleet.spawn({ config: file, label: 'canvas' });
+    await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
+    interface CanvasRunJson extends RunJson {
+      origin: string;
+      result?: unknown;
+      parts?: { path: string; task: string; id: string; state: string; final: boolean; result?: unknown; exception?: string }[];
+    }
+    const history = async (entry: string): Promise<CanvasRunJson[]> => {
+      const run = await runBeatCli(['history', entry, '--config', file, '--json']);
+      expect(run.stderr).toBe('');
+      return JSON.parse(run.stdout) as CanvasRunJson[];
+    };
+    const triggered = async (entry: string): Promise<CanvasRunJson> => {
+      const run = await runBeatCli(['trigger', entry, '--config', file]);
+      expect(run.code, run.stderr).toBe(0);
+      return waitUntil(
+        `the triggered run of ${entry} final`,
+        async () => (await history(entry)).find((r) => r.origin === 'trigger' && (r.state === 'SUCCESS' || r.state === 'FAILURE')),
+        30_000,
+        () => `${beat.tail()}\n${workers.map((w) => w.output().slice(-2000)).join('\n')}`,
+      );
+    };
+
+    const chain = await triggered('pipeline');
+    expect(chain.state).toBe('FAILURE');
+    const failing = chain.parts?.[1];
+    expect(chain.exception).toBe(`chain[1] tsbeat_test.fail (${failing?.id}) failed: ValueError: boom: line one`);
+    expect(chain.parts?.map((p) => [p.path, p.task, p.final])).toEqual([
+      ['chain[0]', 'tsbeat_test.add', false],
+      ['chain[1]', 'tsbeat_test.fail', false],
+      ['chain[2]', 'tsbeat_test.add', true],
+    ]);
+    // The last step: FAILURE once read from the result backend (Celery marks it failed too),
+    // PENDING when the failing step's task event ended the run before that was read.
+    expect(chain.parts?.map((p) => p.state).slice(0, 2)).toEqual(['SUCCESS', 'FAILURE']);
+    expect(['FAILURE', 'PENDING']).toContain(chain.parts?.[2]?.state);
+    expect(failing?.exception).toBe('ValueError: boom: line one');
+    // The oracle: what the worker stored under each part's id.
+    for (const part of chain.parts ?? [])
+      if (part.state !== 'PENDING') expect((await storedResult(results, part.id))?.status, part.path).toBe(part.state);
+    expect((await storedResult(results, chain.parts?.[2]?.id ?? ''))?.status).toBe('FAILURE');
+    // The run's own id is the chain's last task's (canvas.md).
+    expect(chain.taskId).toBe(chain.parts?.[2]?.id);
+
+    // A group has no result under its own id: followed by its members, it is SUCCESS with their list.
+    const group = await triggered('fanout');
+    expect(group).toMatchObject({ state: 'SUCCESS', result: [10, 20, 30] });
+    expect(group.parts?.map((p) => [p.path, p.state, p.result])).toEqual([
+      ['group[0]', 'SUCCESS', 10],
+      ['group[1]', 'SUCCESS', 20],
+      ['group[2]', 'SUCCESS', 30],
+    ]);
+
+    // Two hourly slots of the chain backfilled (before the leader first saw the entry: they never ran).
+    const hour = 3_600_000;
+    const lastSlot = Math.floor(Date.now() / hour) * hour - hour;
+    const range = ['--from', new Date(lastSlot - hour).toISOString(), '--to', new Date(lastSlot).toISOString(), '--json'];
+    const backfill = await runBeatCli(['backfill', 'pipeline', '--config', file, ...range], { timeoutMs: 60_000 });
+    expect(backfill.code, backfill.stderr).toBe(0);
+    expect(JSON.parse(backfill.stdout)).toMatchObject({ published: 2 });
+    const backfilled = await waitUntil(
+      'both backfilled runs final',
+      async () => {
+        const runs = (await history('pipeline')).filter((r) => r.origin === 'backfill');
+        return runs.length === 2 && runs.every((r) => r.state === 'FAILURE') ? runs : undefined;
+      },
+      30_000,
+      () => beat.tail(),
+    );
+    for (const run of backfilled) {
+      expect(run.exception).toMatch(/^chain\[1\] tsbeat_test\.fail \(\S+\) failed: ValueError: boom: line one$/);
+      expect(run.parts?.map((p) => p.state).slice(0, 2)).toEqual(['SUCCESS', 'FAILURE']);
+    }
+    expect(backfilled.map((r) => Date.parse(r.slot)).sort()).toEqual([lastSlot - hour, lastSlot]);
+    beat.signal('SIGTERM');
+    await beat.waitForExit(10_000);
+  }, 120_000);
 
   it('hands the runs still pending to the next leader after the leader is killed', async () => {
     const name = uniqueName('outcomes-failover');

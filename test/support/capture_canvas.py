@@ -36,9 +36,18 @@ def cases():
     yield 'chain-chord-chain-header', lambda: chain(s('t.add', 1, 1), chord([chain(s('t.add', 2, 2), s('t.mul', 3), app=app), s('t.add', 4, 4)], s('t.tsum'), app=app), app=app).apply_async()
     yield 'chain-chord-middle', lambda: chain(s('t.add', 1, 1), chord([s('t.add', 2, 2), s('t.add', 3, 3)], s('t.tsum'), app=app), s('t.mul', 2), app=app).apply_async()
     yield 'chain-chord', lambda: chain(s('t.add', 1, 1), chord([s('t.add', 2, 2), s('t.add', 3, 3)], s('t.tsum'), app=app), app=app).apply_async()
+    # A group before a later step: Celery's chain upgrades `group | task` to a chord (_chain.__or__).
+    yield 'chain-group-middle', lambda: chain(s('t.add', 1, 1), group([s('t.add', 2, 2), s('t.mul', 3)], app=app), s('t.tsum'), s('t.mul', 2), app=app).apply_async()
+    # A group or chord first: the run is that chord's messages, the later steps in its body's options (_chain.run).
+    yield 'chain-group-first', lambda: chain(group([s('t.add', 1, 1), s('t.add', 2, 2)], app=app), s('t.tsum'), app=app).apply_async()
+    yield 'chain-group-first-more', lambda: chain(group([s('t.add', 1, 1), s('t.add', 2, 2)], app=app), s('t.tsum'), s('t.mul', 2), app=app).apply_async()
+    yield 'chain-chord-first', lambda: chain(chord([s('t.add', 1, 1), s('t.add', 2, 2)], s('t.tsum'), app=app), s('t.mul', 2), app=app).apply_async()
+    # chain.apply_async's args reach no header task of a group or chord first (tsbeat refuses them).
+    yield 'chain-group-first-args', lambda: chain(group([s('t.add', 1, 1), s('t.add', 2, 2)], app=app), s('t.tsum'), app=app).apply_async(args=(7,))
 
 # The canvases whose messages all go to the default queue "celery".
-AMQP_CASES = ('chain3', 'chain-links', 'link', 'group3', 'group-chain', 'chord3', 'chord-chain-header', 'chain-chord')
+AMQP_CASES = ('chain3', 'chain-links', 'link', 'group3', 'group-chain', 'chord3', 'chord-chain-header', 'chain-chord',
+              'chain-group-middle', 'chain-group-first', 'chain-group-first-more', 'chain-chord-first')
 
 def capture_amqp():
     global app

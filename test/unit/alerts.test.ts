@@ -168,6 +168,25 @@ describe('alert deliveries', () => {
       state: 'FAILURE',
       reason: 'ValueError: boom',
     });
+    // No part to name for a run of one task.
+    expect(JSON.parse(failed[0]?.body ?? '').failedPart).toBeUndefined();
+    // A canvas run's alert names its first failed part (the later steps Celery marks failed too are not it).
+    const parts = [
+      { path: 'chain[0]', task: 't.fetch', id: 'p0', state: 'SUCCESS', final: false },
+      { path: 'chain[1]', task: 't.store', id: 'p1', state: 'FAILURE', final: false, exception: 'KeyError: k' },
+      { path: 'chain[2]', task: 't.notify', id: 'id-1', state: 'FAILURE', final: true, exception: 'KeyError: k' },
+    ];
+    const canvas = finishedDeliveries(
+      'prod',
+      entry,
+      { ...run, exception: 'chain[1] t.store (p1) failed: KeyError: k', parts },
+      slotMs + 1000,
+    );
+    expect(JSON.parse(canvas[0]?.body ?? '')).toMatchObject({
+      reason: 'chain[1] t.store (p1) failed: KeyError: k',
+      failedPart: { path: 'chain[1]', task: 't.store', id: 'p1', exception: 'KeyError: k' },
+    });
+    expect(canvas[1]?.body).toBe('nightly: chain[1] t.store (p1) failed: KeyError: k\n');
     expect(finishedDeliveries('prod', entry, { ...run, state: 'SUCCESS' }, slotMs + 1000).map((d) => d.url)).toEqual([
       'https://hc-ping.com/u1/?k=1',
     ]);

@@ -34,6 +34,29 @@ describe('a canvas run outcome made of its parts', () => {
       ['header[1]', canvasPartId(RUN, 'header[1]'), false],
       ['body', RUN, true],
     ]);
+    // A group followed by a signature is Celery's chord of the two: the members where the entry has them, the signature its body.
+    const upgraded = canvasOutcomeParts(entry({ chain: [sig('a'), { group: [sig('b'), sig('c')] }, sig('sum'), sig('d')] }), RUN);
+    expect(upgraded.map((p) => [p.path, p.id, p.final])).toEqual([
+      ['chain[0]', canvasPartId(RUN, 'chain[0]'), false],
+      ['chain[1].group[0]', canvasPartId(RUN, 'chain[1].group[0]'), false],
+      ['chain[1].group[1]', canvasPartId(RUN, 'chain[1].group[1]'), false],
+      ['chain[2]', canvasPartId(RUN, 'chain[2]'), false],
+      ['chain[3]', RUN, true],
+    ]);
+    // A group or chord first: its members, its body, then the later steps; the last has the run's id.
+    const groupFirst = canvasOutcomeParts(entry({ chain: [{ group: [sig('a'), sig('b')] }, sig('sum'), sig('d')] }), RUN);
+    expect(groupFirst.map((p) => [p.path, p.id, p.final])).toEqual([
+      ['chain[0].group[0]', canvasPartId(RUN, 'chain[0].group[0]'), false],
+      ['chain[0].group[1]', canvasPartId(RUN, 'chain[0].group[1]'), false],
+      ['chain[1]', canvasPartId(RUN, 'chain[1]'), false],
+      ['chain[2]', RUN, true],
+    ]);
+    const chordFirst = canvasOutcomeParts(entry({ chain: [{ chord: { header: [sig('a')], body: sig('sum') } }, sig('d')] }), RUN);
+    expect(chordFirst.map((p) => [p.path, p.id, p.final])).toEqual([
+      ['chain[0].header[0]', canvasPartId(RUN, 'chain[0].header[0]'), false],
+      ['chain[0].body', canvasPartId(RUN, 'chain[0]'), false],
+      ['chain[1]', RUN, true],
+    ]);
     expect(canvasOutcomeParts(entry({ link: [sig('cb')] }), RUN)).toEqual([]);
   });
 
@@ -91,6 +114,8 @@ describe('a canvas run outcome made of its parts', () => {
     );
     expect(failed.state).toBe('FAILURE');
     expect(failed.exception).toBe(`chain[1] boom (${canvasPartId(RUN, 'chain[1]')}) failed: ValueError: boom`);
+    // Each failed part keeps what it failed with, for the dashboard's table of parts.
+    expect(failed.parts?.map((p) => p.exception)).toEqual([undefined, 'ValueError: boom', 'ValueError: boom']);
   });
 
   it('a failure heard by a task event ends the run at once, at the worker time', () => {
@@ -115,6 +140,11 @@ describe('a canvas run outcome made of its parts', () => {
       result: '{"sum":1}',
     };
     expect(decodeRun(encodeRun(record))).toEqual(record);
+    // A failed part's exception: after a null result, so that an older tsbeat reads the part as before.
+    const failedPart: RunPart = { path: 'chain[1]', task: 'b', id: 'i', state: 'FAILURE', final: false, exception: 'KeyError: k' };
+    const failed: RunRecord = { ...run([failedPart]), state: 'FAILURE' };
+    expect(JSON.parse(encodeRun(failed)).parts).toEqual([['chain[1]', 'b', 'i', 'FAILURE', 0, null, 'KeyError: k']]);
+    expect(decodeRun(encodeRun(failed))).toEqual(failed);
     expect(decodeRun('{"id":"t","slot":1,"pub":2,"st":"SUCCESS"}')).toEqual({ taskId: 't', slotMs: 1, publishedAtMs: 2, state: 'SUCCESS' });
     expect(decodeRun('{"id":"t","slot":1,"pub":2,"st":"SUCCESS","parts":[["p","t","i","NOPE",1],7]}')?.parts).toEqual([]);
   });

@@ -6,10 +6,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { compileMessageTemplate, renderTaskMessage, runMessages } from '../../src/celery/message.js';
+import { canvasOutcomeParts } from '../../src/celery/canvas.js';
+import { compileMessageTemplate, messageOutcomeParts, renderTaskMessage, runMessages } from '../../src/celery/message.js';
 import type { TaskMessage } from '../../src/celery/message.js';
 import { parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { resolveEntry } from '../../src/config/resolve.js';
+import { EntryShapes } from '../../src/config/entry-shapes.js';
+import { parseConfig } from '../../src/config/load.js';
 import { uuidV5 } from '../../src/celery/task-id.js';
 import { amqpDelivery } from '../../src/amqp/message.js';
 import { ENV, config } from '../support/messages.js';
@@ -110,6 +113,20 @@ const ENTRIES: Record<string, unknown> = {
           body: { task: 't.tsum' },
         },
       },
+      { task: 't.mul', args: [2] },
+    ],
+  },
+  // A group followed by a signature: Celery's chain makes the two a chord.
+  'chain-group-middle': {
+    chain: [
+      { task: 't.add', args: [1, 1] },
+      {
+        group: [
+          { task: 't.add', args: [2, 2] },
+          { task: 't.mul', args: [3] },
+        ],
+      },
+      { task: 't.tsum' },
       { task: 't.mul', args: [2] },
     ],
   },
@@ -238,6 +255,36 @@ const GROUP_RUNS: Record<string, unknown> = {
       body: { task: 't.tsum' },
     },
   },
+};
+
+// A group or chord as a chain's first step: the run is that chord's messages (a group with the signature after it).
+GROUP_RUNS['chain-group-first'] = {
+  chain: [
+    {
+      group: [
+        { task: 't.add', args: [1, 1] },
+        { task: 't.add', args: [2, 2] },
+      ],
+    },
+    { task: 't.tsum' },
+  ],
+};
+GROUP_RUNS['chain-group-first-more'] = {
+  chain: [...(GROUP_RUNS['chain-group-first'] as { chain: unknown[] }).chain, { task: 't.mul', args: [2] }],
+};
+GROUP_RUNS['chain-chord-first'] = {
+  chain: [
+    {
+      chord: {
+        header: [
+          { task: 't.add', args: [1, 1] },
+          { task: 't.add', args: [2, 2] },
+        ],
+        body: { task: 't.tsum' },
+      },
+    },
+    { task: 't.mul', args: [2] },
+  ],
 };
 
 function renderRun(definition: unknown, taskId = RUN_ID): TaskMessage {
@@ -395,6 +442,23 @@ describe('group and chord run ids', () => {
   });
 });
 
+describe("a run's parts from its message", () => {
+  it('every canvas message carries the parts its outcome is made of (what a manual run or a backfill is followed by); a task with callbacks none', () => {
+    const definitions = { ...ENTRIES, ...GROUP_RUNS };
+    for (const [name, definition] of Object.entries(definitions)) {
+      const parsed = parseEntryDefinition({ schedule: 60, ...(definition as object) });
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+      const entry = resolveEntry('run', parsed.entry, 'UTC');
+      const message = renderRun(definition);
+      expect([name, messageOutcomeParts(message)]).toEqual([name, canvasOutcomeParts(entry, RUN_ID)]);
+      expect([name, messageOutcomeParts(message).length > 0]).toEqual([name, name !== 'link']);
+    }
+    // Another run of the same template: the ids are that run's.
+    const other = uuidV5(RUN_ID, 'other');
+    expect(messageOutcomeParts(renderRun(ENTRIES['chain3'], other)).map((p) => p.id)).toContain(other);
+  });
+});
+
 describe('canvas ids', () => {
   it('a replay of the same run carries the same ids throughout, and another run other ones', () => {
     const a = render('chain3');
@@ -460,12 +524,62 @@ describe('canvas config', () => {
     expect(problems({ chain: [] })).toEqual(['chain: chain must hold at least one signature']);
   });
 
-  it('takes a group only last and a chord only after the first step of a chain, and no entry-wide callback beside them', () => {
+  it('takes a group last or before a signature, a group or chord first with signatures after it, and no entry-wide callback beside them', () => {
     const chord = { chord: { header: [{ task: 'a' }], body: { task: 'b' } } };
-    expect(problems({ chain: [chord] })[0]).toMatch(/^chain\[0\]: the first step of a chain must be a signature/);
-    expect(problems({ chain: [{ task: 'a' }, { group: [{ task: 'b' }] }, { task: 'c' }] })[0]).toMatch(
-      /^chain\[1\]: a group can only be the last step of a chain: a group followed by a step is a chord/,
+    const group = { group: [{ task: 'a' }] };
+    expect(problems({ chain: [chord, { task: 'c' }] })).toEqual([]);
+    expect(problems({ chain: [group, { task: 'b' }, { task: 'c' }] })).toEqual([]);
+    expect(problems({ chain: [chord] })).toEqual([
+      "chain[0]: a chain of one chord is that chord: give the entry's chord instead of its chain",
+    ]);
+    expect(problems({ chain: [group] })).toEqual([
+      "chain[0]: a chain of one group is that group: give the entry's group instead of its chain",
+    ]);
+    expect(problems({ chain: [chord, { task: 'c' }, group] })).toEqual([
+      "chain[2]: after a chain's first chord, the steps must be signatures: Celery sends them from the chord's body, and tsbeat publishes no group or chord there",
+    ]);
+    expect(problems({ chain: [group, { task: 'b' }, chord] })).toEqual([
+      "chain[2]: after a chain's first group and the signature after it, the steps must be signatures: Celery sends them from the chord's body, and tsbeat publishes no group or chord there",
+    ]);
+    // Celery's chain.apply_async(args) reaches no header task of a group first (chain-group-first-args
+    // in the fixtures): the entry's args are refused, not dropped.
+    for (const fixture of FIXTURES) {
+      const captured = fixture.cases['chain-group-first-args'];
+      expect(captured?.messages.map((m) => m.envelope.body[0])).toEqual([
+        [1, 1],
+        [2, 2],
+      ]);
+    }
+    expect(problems({ chain: [group, { task: 'b' }], args: [7] })).toEqual([
+      "args: an entry's args cannot go with a chain whose first step is a group: Celery's chain sends that chord's header tasks as written, the args reaching none of them; give them to the header's signatures",
+    ]);
+    expect(problems({ chain: [chord, { task: 'b' }], kwargs: { k: 1 } })).toEqual([
+      "kwargs: an entry's kwargs cannot go with a chain whose first step is a chord: Celery's chain sends that chord's header tasks as written, the kwargs reaching none of them; give them to the header's signatures",
+    ]);
+    // Entries that differ only in their arguments share a checked shape: not this one's arguments.
+    const shapes = new EntryShapes();
+    expect(shapes.parse({ schedule: 60, chain: [group, { task: 'b' }] }).ok).toBe(true);
+    expect(shapes.parse({ schedule: 60, chain: [group, { task: 'b' }], args: [7] })).toMatchObject({
+      ok: false,
+      problems: [{ path: 'args' }],
+    });
+    // A config file's entry, as beat check reads it.
+    expect(() =>
+      parseConfig({ beatSchedule: { gf: { schedule: 60, chain: [group, { task: 'b' }], kwargs: { k: 1 } } } }, 'canvas.test'),
+    ).toThrow(/beatSchedule\.gf\.kwargs: an entry's kwargs cannot go with a chain whose first step is a group/);
+    // And where the message is built, whatever made the entry.
+    const parsed = parseEntryDefinition({ schedule: 60, chain: [group, { task: 'b' }] });
+    if (!parsed.ok) throw new Error('unexpected');
+    const resolved = resolveEntry('run', { ...parsed.entry, args: [7] }, 'UTC');
+    expect(() => compileMessageTemplate(resolved, config(), ENV)).toThrow(
+      /^entry "run": an entry's args cannot go with a chain whose first step is a group/,
     );
+    // Celery's chain makes a group and the signature after it a chord.
+    expect(problems({ chain: [{ task: 'a' }, { group: [{ task: 'b' }] }, { task: 'c' }] })).toEqual([]);
+    for (const after of [{ group: [{ task: 'c' }] }, chord])
+      expect(problems({ chain: [{ task: 'a' }, { group: [{ task: 'b' }] }, after] })[0]).toMatch(
+        /^chain\[1\]: a group can be followed by a signature only \(Celery's chain makes the two a chord, the signature its body\)/,
+      );
     expect(problems({ chain: [{ task: 'a' }, chord], linkError: [{ task: 'e' }] })[0]).toMatch(
       /^linkError: an entry's linkError cannot go with/,
     );

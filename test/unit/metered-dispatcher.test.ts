@@ -4,6 +4,7 @@
  * through untouched.
  */
 import { describe, expect, it } from 'vitest';
+import { canvasPartId } from '../../src/celery/canvas.js';
 import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src/celery/message.js';
 import type { MessageTemplate, TaskMessage } from '../../src/celery/message.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -178,6 +179,55 @@ describe('meteredTriggers', () => {
       expect(r.reported).toEqual(reported);
       expect(r.handedOver).toEqual([]);
     }
+  });
+
+  it("reports a canvas run's parts with its manual run and its backfilled slots (what the tracker follows it by), none with a plain run's", async () => {
+    const canvasConfig = parseConfig(
+      {
+        name: 'metered',
+        beatSchedule: { chain: { schedule: 60, chain: [{ task: 't.a' }, { task: 't.b' }] }, plain: { task: 't.p', schedule: 60 } },
+      },
+      'metered.test',
+    );
+    const render = (name: string, taskId: string): TaskMessage =>
+      renderTaskMessage(
+        compileMessageTemplate(
+          canvasConfig.entries.find((e) => e.name === name)!,
+          canvasConfig,
+          env,
+        ),
+        {
+          taskId,
+          slotMs: SLOT,
+          nowMs: SLOT,
+        },
+      );
+    const reported: unknown[] = [];
+    const events: PublishEvents = {
+      dropped: () => undefined,
+      publishFailed: () => undefined,
+      triggerPublished: (m, _revision, parts) => reported.push(['trigger', m.id, parts?.map((p) => [p.path, p.id])]),
+      backfillPublished: (entry, runs) => reported.push(['backfill', entry, runs.map((r) => [r.id, r.parts?.map((p) => [p.path, p.id])])]),
+    };
+    const runId = '0b6d7f8e-2f3a-4c5d-9e8f-0a1b2c3d4e5f';
+    const publisher: TriggerPublisher = {
+      publishTrigger: () => Promise.resolve(1 as TriggerResult),
+      publishBackfill: (_entry, step) => Promise.resolve({ kind: 'done', outcomes: step.runs.map(() => 'published' as const) }),
+    };
+    const metered = meteredTriggers(publisher, events, () => undefined);
+    await metered.publishTrigger(render('chain', runId), '{}', TOKEN, SLOT);
+    await metered.publishTrigger(render('plain', runId), '{}', TOKEN, SLOT);
+    const step = { runs: [{ slotMs: SLOT, message: render('chain', runId) }], excluded: 0, throughMs: SLOT, total: 1, last: true };
+    await metered.publishBackfill?.('chain', step, { text: '{}', id: 'b', unrecorded: false }, TOKEN, SLOT);
+    const parts = [
+      ['chain[0]', canvasPartId(runId, 'chain[0]')],
+      ['chain[1]', runId],
+    ];
+    expect(reported).toEqual([
+      ['trigger', runId, parts],
+      ['trigger', runId, []],
+      ['backfill', 'chain', [[runId, parts]]],
+    ]);
   });
 
   it('rethrows a failed manual run after reporting it, handing over on a refusal', async () => {
