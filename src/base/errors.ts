@@ -66,6 +66,11 @@ export const ErrorCode = {
   /** `beat apply --plan-digest` names a plan of a store or file that has changed since: nothing written. Exit code 2, HTTP 409. */
   PlanStale: 'PLAN_STALE',
   /**
+   * A manual run or backfill asked for while the deployment is stopped (`beat pause --all`):
+   * nothing was queued. Exit code 1 (it passes with `beat resume --all`), HTTP 409.
+   */
+  DeploymentStopped: 'DEPLOYMENT_STOPPED',
+  /**
    * The HTTP API refused a request: no or a wrong bearer token (401), a write with no token
    * configured, or a read from beyond loopback without one (403), an unknown path (404), a method the
    * path does not take (405), a body too large (413), not JSON (415 for its type, 400 when it does
@@ -144,6 +149,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   ENTRY_CONFLICT: { exit: 1, http: 412 },
   OWNER_CONFLICT: { exit: 2, http: 409 },
   PLAN_STALE: { exit: 2, http: 409 },
+  DEPLOYMENT_STOPPED: { exit: 1, http: 409 },
   API_UNAUTHORIZED: { exit: 1, http: 401 },
   API_FORBIDDEN: { exit: 1, http: 403 },
   API_NOT_FOUND: { exit: 1, http: 404 },

@@ -62,7 +62,7 @@ export async function startHttp(
   const { keys, logger: log, clock, instanceId, connections, runtime } = options;
   const { supervisor } = runtime;
   const reads = readsOf(options);
-  metrics.readScheduleFrom(scheduleMetrics(supervisor, options.catalog));
+  metrics.readScheduleFrom(scheduleMetrics(supervisor, options.catalog, reads.control));
   const answers = probes({
     instanceId,
     clock,
