@@ -6,6 +6,8 @@
  * is refused meanwhile; `beat status` and its JSON say it. Lifted with `beat resume --all`, each
  * entry publishes what its own catchUp says of the slots that passed: every one (`all`), its
  * latest one, late (`once`), none (`skip`). The audit trail holds both events with the note.
+ * And the same stop through the HTTP API (`/api/stop`, write token), the TypeScript client, /status,
+ * /readyz, /metrics and a backfill refused with 409.
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +17,8 @@ import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat
 import { byEntry, checkSlots, duplicates, readQueue } from '../support/beat-queue.js';
 import type { QueuedRun } from '../support/beat-queue.js';
 import { runCli } from '../support/cli.js';
+import { httpPortOf } from '../support/ops.js';
+import { Entries } from '../../src/index.js';
 
 const DB = 4;
 const URL = `redis://127.0.0.1:6379/${DB}`;
@@ -160,5 +164,82 @@ describe('beat pause --all', () => {
       { action: 'pause-all', entry: '', note: NOTE },
     ]);
     expect(await redis.exists(keys.stop)).toBe(0);
+  });
+});
+
+describe('/api/stop and the client', () => {
+  it('PUT and DELETE /api/stop (write token, the note in the body), shown by /status, /readyz, /metrics; a backfill refused with 409; the client sees and lifts it', async () => {
+    const name = 'stop-api';
+    const TOKEN = 'stop-api-token-0123456789abcdef';
+    const tokenFile = dir.write('token', `${TOKEN}\n`);
+    const config = dir.write(`${name}.json`, {
+      name,
+      broker: { url: URL },
+      maxInterval: '200ms',
+      lock: FAST_LOCK,
+      beatSchedule: { every: { task: 't.every', schedule: 1 } },
+    });
+    const p = fleet.spawn({ config, label: 'api', args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile] });
+    await p.waitForEvent('beat.lock.acquired', 10_000);
+    const base = `http://127.0.0.1:${await httpPortOf(p)}`;
+    const call = async (method: string, path: string, body?: unknown, token: string | null = TOKEN) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await res.text();
+      return { status: res.status, text, json: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    };
+    const stoppedGauge = async () => /^tsbeat_deployment_stopped (\d)$/m.exec((await call('GET', '/metrics')).text)?.[1];
+
+    expect(await call('GET', '/api/stop')).toMatchObject({ status: 200, json: { stopped: null } });
+    expect(await stoppedGauge()).toBe('0');
+    // A write needs the token; a bad body is 400 naming the field.
+    expect((await call('PUT', '/api/stop', { note: 'x' }, null)).status).toBe(401);
+    expect(await call('PUT', '/api/stop', { reason: 'x' })).toMatchObject({ status: 400, json: { code: 'API_BAD_REQUEST' } });
+    const put = await call('PUT', '/api/stop', { note: NOTE });
+    expect(put).toMatchObject({ status: 200, json: { changed: true, stopped: { by: 'api', note: NOTE } } });
+    const baseline = await redis.llen('celery');
+
+    expect((await call('GET', '/status')).json['stopped']).toMatchObject({ by: 'api', note: NOTE });
+    const ready = await call('GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.text).toContain('DEPLOYMENT STOPPED by api');
+    expect(await stoppedGauge()).toBe('1');
+    const backfill = await call('POST', '/api/entries/every/backfill', {
+      from: new Date(Date.now() - 60_000).toISOString(),
+      to: new Date(Date.now() - 30_000).toISOString(),
+    });
+    expect(backfill).toMatchObject({ status: 409, json: { code: 'DEPLOYMENT_STOPPED' } });
+    expect(backfill.text).toContain("'beat resume --all'");
+
+    const client = await Entries.connect({ url: URL, deployment: name, who: 'client-test' });
+    try {
+      expect(await client.deploymentStop()).toMatchObject({ by: 'api', note: NOTE });
+      expect(await client.stopDeployment()).toMatchObject({ changed: false, stopped: { by: 'api' } });
+      await sleep(1500);
+      expect(await redis.llen('celery')).toBe(baseline);
+      expect(await client.resumeDeployment({ note: 'from the client' })).toMatchObject({ by: 'api', note: NOTE });
+      expect(await client.deploymentStop()).toBeUndefined();
+    } finally {
+      await client.close();
+    }
+    await waitUntil('a publish after the resume', async () => ((await redis.llen('celery')) > baseline ? true : undefined), 5000);
+    expect(await call('DELETE', '/api/stop')).toMatchObject({ status: 200, json: { stopped: null, lifted: null } });
+    expect(await stoppedGauge()).toBe('0');
+    const audit = JSON.parse((await runCli(['audit', '--json', '--config', config])).stdout) as {
+      action: string;
+      who: string;
+      note?: string;
+    }[];
+    expect(audit.filter((e) => e.action.endsWith('-all'))).toMatchObject([
+      { action: 'resume-all', who: 'client-test', note: 'from the client' },
+      { action: 'pause-all', who: 'api', note: NOTE },
+    ]);
   });
 });
