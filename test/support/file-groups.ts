@@ -31,6 +31,8 @@ export const ALONE: readonly string[] = [
   'test/integration/entries-bulk.test.ts',
   // Chromium beside a beat run: CPU-heavy, as the dashboard's other browser files.
   'test/integration/dashboard-labels.test.ts',
+  // Chromium beside a beat run, as dashboard-labels.
+  'test/integration/dashboard-stop.test.ts',
   // Three replicas, PostgreSQL stopped and started, a Python ORM writer: its pair partner
   // (django-run) missed a write-back window beside it once, and it allowed too little lag.
   'test/integration/entry-chaos-django.test.ts',
