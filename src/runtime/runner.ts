@@ -133,6 +133,8 @@ export class Runner {
    * resume each entry's catchUp decides what of the slots that passed is published late.
    */
   private stopped = false;
+  /** The stop as the control loop last read it (undefined: not read yet, or not stopped): what its alerts name. */
+  private stopSeen: DeploymentStop | undefined;
   /** The paused names last applied (setPaused), for pausedCount. */
   private pausedNames: ReadonlySet<string> = new Set();
   /** How many entries it schedules (its book's): the entries a replica holds, in /metrics. */
@@ -311,6 +313,16 @@ export class Runner {
    */
   setDeploymentStop(stop: DeploymentStop | undefined): void {
     const { logger } = this.options;
+    const events = this.options.events ?? NO_EVENTS;
+    const seen = this.stopSeen;
+    if (stop !== undefined && (seen === undefined || seen.atMs !== stop.atMs || seen.by !== stop.by)) {
+      this.stopSeen = stop;
+      events.deploymentStop?.({ stop, lifted: false, atMs: this.options.clock.now() });
+    }
+    if (stop === undefined && seen !== undefined) {
+      this.stopSeen = undefined;
+      events.deploymentStop?.({ stop: seen, lifted: true, atMs: this.options.clock.now() });
+    }
     if ((stop !== undefined) === this.stopped) return;
     this.stopped = stop !== undefined;
     if (stop !== undefined) {

@@ -7,8 +7,11 @@
  * entry publishes what its own catchUp says of the slots that passed: every one (`all`), its
  * latest one, late (`once`), none (`skip`). The audit trail holds both events with the note.
  * And the same stop through the HTTP API (`/api/stop`, write token), the TypeScript client, /status,
- * /readyz, /metrics and a backfill refused with 409.
+ * /readyz, /metrics and a backfill refused with 409, and a `stopped` alert (set, then lifted) to the
+ * config's webhook.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { schedulerKeys } from '../../src/redis/keys.js';
@@ -48,6 +51,21 @@ afterAll(async () => {
   dir.remove();
 });
 
+/** A webhook receiver on loopback: the alerts' bodies, in the order they came. */
+async function webhook(): Promise<{ url: string; received: Record<string, unknown>[]; close: () => void }> {
+  const received: Record<string, unknown>[] = [];
+  const server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    req.on('end', () => {
+      received.push(JSON.parse(text) as Record<string, unknown>);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received, close: () => server.close() };
+}
+
 function lastSlot(runs: readonly QueuedRun[], entry: string): number {
   return Math.max(...runs.filter((r) => r.entry === entry).map((r) => r.slotMs));
 }
@@ -56,11 +74,14 @@ describe('beat pause --all', () => {
   it('holds across a SIGKILLed leader, a takeover, a restart and a handover: 0 messages added to the broker list; on resume --all each entry catches up by its catchUp', async () => {
     const name = 'stop-fo';
     const keys = schedulerKeys('tsbeat', name);
+    const hook = await webhook();
     const config = dir.write(`${name}.json`, {
       name,
       broker: { url: URL },
       maxInterval: '200ms',
       lock: FAST_LOCK,
+      // Only the stop's alerts: three leaders see the one stop, and its webhook hears of it once.
+      alerts: { webhook: hook.url, on: ['stopped'] },
       beatSchedule: {
         every: { task: 't.every', schedule: 1, catchUp: 'all' },
         once: { task: 't.once', schedule: SLOW / S, catchUp: 'once' },
@@ -157,6 +178,15 @@ describe('beat pause --all', () => {
     expect(slotsOf('skip').filter((s) => s <= resumedMs)).toEqual([]);
     expect(slotsOf('skip')).toContain(resumeAt - 2200 + SLOW);
 
+    // One alert for the stop, one for its lift, whichever leaders saw them.
+    await waitUntil('the resumed alert', () => (hook.received.some((a) => a['state'] === 'resumed') ? true : undefined), 10_000);
+    await sleep(1000);
+    hook.close();
+    expect(hook.received.map((a) => [a['kind'], a['state'], a['note']])).toEqual([
+      ['stopped', 'stopped', NOTE],
+      ['stopped', 'resumed', NOTE],
+    ]);
+
     // The audit trail: both, with their notes, newest first.
     const audit = JSON.parse((await cli('audit', '--json')).stdout) as { action: string; entry: string; note?: string }[];
     expect(audit.filter((e) => e.action === 'pause-all' || e.action === 'resume-all')).toMatchObject([
@@ -172,11 +202,15 @@ describe('/api/stop and the client', () => {
     const name = 'stop-api';
     const TOKEN = 'stop-api-token-0123456789abcdef';
     const tokenFile = dir.write('token', `${TOKEN}\n`);
+    const receiver = await webhook();
+    const alerts = receiver.received;
+    const hook = receiver.url;
     const config = dir.write(`${name}.json`, {
       name,
       broker: { url: URL },
       maxInterval: '200ms',
       lock: FAST_LOCK,
+      alerts: { webhook: hook },
       beatSchedule: { every: { task: 't.every', schedule: 1 } },
     });
     const p = fleet.spawn({ config, label: 'api', args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile] });
@@ -232,6 +266,17 @@ describe('/api/stop and the client', () => {
     await waitUntil('a publish after the resume', async () => ((await redis.llen('celery')) > baseline ? true : undefined), 5000);
     expect(await call('DELETE', '/api/stop')).toMatchObject({ status: 200, json: { stopped: null, lifted: null } });
     expect(await stoppedGauge()).toBe('0');
+    // The alerts: one for the stop set, one for it lifted (the default alerts.on has stopped).
+    // (Beside them, the `missed` alert of the slots that catchUp once passed over.)
+    const stops = (): Record<string, unknown>[] => alerts.filter((a) => a['kind'] === 'stopped');
+    await waitUntil('both stopped alerts', () => (stops().length >= 2 ? true : undefined), 10_000);
+    await sleep(500);
+    receiver.close();
+    expect(stops().map((a) => [a['kind'], a['state'], a['by'], a['note']])).toEqual([
+      ['stopped', 'stopped', 'api', NOTE],
+      ['stopped', 'resumed', 'api', NOTE],
+    ]);
+    expect(String(stops()[0]?.['reason'])).toContain("'beat resume --all'");
     const audit = JSON.parse((await runCli(['audit', '--json', '--config', config])).stdout) as {
       action: string;
       who: string;
