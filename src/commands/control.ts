@@ -45,7 +45,9 @@ function noteOf(command: string, text: string | undefined): string | undefined {
 export const statusSpec = leaf({
   name: 'status',
   about: `Shows the deployment's current leader, its replicas and every entry with its schedule, last run,
-next run and whether it is paused, read from Redis. Its lines fit ${DEFAULTS.statusColumns} columns: NAME, SCHEDULE,
+next run and whether it is paused, read from Redis. While the deployment is stopped (beat pause --all)
+the first line says so: by whom, since when, the note and how to resume (red on a terminal unless
+NO_COLOR is set; "stopped" in --json). Its lines fit ${DEFAULTS.statusColumns} columns: NAME, SCHEDULE,
 LAST RUN, NEXT RUN, STATE (OUTCOME with outcomes, ORIGIN with runtime entries), times relative
 to now; --wide gives every column described below, with ISO 8601 instants.
 The REPLICA table lists every beat run, leader or standby, whose heartbeat (every 2 s, or a third of lock.ttl) is younger than its lock.ttl: ROLE
