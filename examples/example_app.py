@@ -4,7 +4,7 @@ the example's entries use, and the worker command that consumes every queue the 
 
 Run it from this directory, beside `beat run --config schedules/example.yaml`:
 
-    /usr/bin/python3 -m celery -A example_app worker -Q celery,reports,billing,ops --loglevel INFO
+    /usr/bin/python3 -m celery -A example_app worker -Q celery,reports,billing,ops -E --loglevel INFO
 
 The broker is $CELERY_BROKER_URL, as for tsbeat, else the Redis on 127.0.0.1:6379, DB 0, which
 the example's broker.url names. Each task only logs what it was given.

@@ -71,6 +71,12 @@ export const ErrorCode = {
    */
   DeploymentStopped: 'DEPLOYMENT_STOPPED',
   /**
+   * `beat plan --config` found no definition of the running deployment to compare with: no leader
+   * recorded one (none has run, or a tsbeat before `beat plan --config`), or the one recorded was
+   * too large or unreadable. Exit code 2: start `beat run` with the config it runs once.
+   */
+  DefinitionMissing: 'DEFINITION_MISSING',
+  /**
    * The HTTP API refused a request: no or a wrong bearer token (401), a write with no token
    * configured, or a read from beyond loopback without one (403), an unknown path (404), a method the
    * path does not take (405), a body too large (413), not JSON (415 for its type, 400 when it does
@@ -150,6 +156,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   OWNER_CONFLICT: { exit: 2, http: 409 },
   PLAN_STALE: { exit: 2, http: 409 },
   DEPLOYMENT_STOPPED: { exit: 1, http: 409 },
+  DEFINITION_MISSING: { exit: 2, http: 409 },
   API_UNAUTHORIZED: { exit: 1, http: 401 },
   API_FORBIDDEN: { exit: 1, http: 403 },
   API_NOT_FOUND: { exit: 1, http: 404 },

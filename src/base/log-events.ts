@@ -198,6 +198,11 @@ export const EVENTS = {
   entriesConflict: 'beat.entries.conflict',
   /** Reading a source of runtime entries failed: what is known keeps running; retried every maxInterval. */
   entriesSyncFailed: 'beat.entries.sync_failed',
+  /**
+   * The leader could not record the definition of the config it runs (Redis failed, or it is over
+   * entryLimits.maxStoreBytes): `beat plan --config` has nothing current to compare with until it does.
+   */
+  definitionNotRecorded: 'beat.definition.not_recorded',
   /** The django database answers again after reads of it failed (those were beat.entries.sync_failed). */
   djangoReconnected: 'beat.django.reconnected',
   /** Runs are written back to the django database again after a write failed. */

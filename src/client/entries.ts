@@ -174,9 +174,18 @@ export class Entries {
 
   /**
    * The stored entries in name order: all of them, or with `limit` a page of those after `after`
-   * (pass the last name of a page as the next one's `after`).
+   * (pass the last name of a page as the next one's `after`). With `selector` (a label selector,
+   * `team=billing,tier!=batch`, as `beat entries list -l` and the API's `selector` take it) only
+   * those it selects, `limit` of them at most; one that does not parse is a BeatError USAGE naming
+   * the character.
    */
-  async list(options: { after?: string; limit?: number } = {}): Promise<EntryRecord[]> {
+  async list(options: { after?: string; limit?: number; selector?: string } = {}): Promise<EntryRecord[]> {
+    if (options.selector !== undefined && options.selector.trim() !== '') {
+      const { selectorOrThrow, selectedEntries } = await import('../redis/entry-select.js');
+      const selector = selectorOrThrow(options.selector);
+      const limit = options.limit ?? Number.MAX_SAFE_INTEGER;
+      return (await this.call((store) => selectedEntries(store, selector, options.after, limit, DEFAULTS.ioChunk))).map(record);
+    }
     if (options.limit === undefined && options.after === undefined) return (await this.call((store) => store.list())).map(record);
     const page = await this.call((store) => store.page(options.after, options.limit ?? Number.MAX_SAFE_INTEGER));
     return page.entries.map(record);

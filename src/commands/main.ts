@@ -67,7 +67,7 @@ const COMMANDS: readonly ListedCommand[] = [
   },
   {
     name: 'plan',
-    summary: "show what 'beat apply' would change of one owner's runtime entries (exit 0 none, 3 changes)",
+    summary: "show what a config, or one owner's runtime entries, would change in the deployment (exit 0 none, 3 changes)",
     load: async () => (await import('./plan.js')).planSpec,
   },
   {

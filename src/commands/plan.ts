@@ -5,9 +5,15 @@
  * the plan read), never touching the entries of another owner or of none.
  */
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
+import { maskUrl } from '../config/redis-url.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { entryNameProblems } from '../config/entry-definition.js';
 import type { EntryPlan, PlanItem, PlannedInput } from '../control/entry-plan.js';
+import { addedNames, definitionOf, planConfig } from '../control/deployment-definition.js';
+import { ownerOf } from '../control/entry-plan.js';
+import { chunksOf } from '../base/chunks.js';
+import type { ConfigPlan } from '../control/deployment-definition.js';
+import { readDefinition } from '../redis/definition-store.js';
 import { applyOwner, conflictSentence, ownedInputs, planOwner } from '../redis/owner-apply.js';
 import type { ApplyResult } from '../redis/owner-apply.js';
 import { schedulerKeys } from '../redis/keys.js';
@@ -35,22 +41,40 @@ const ownerOptions = {
   },
 } as const;
 
+/** plan's: both or neither (neither: the config itself is planned). */
+const planOwnerOptions = {
+  ...redisOptions,
+  entries: { type: 'string', value: 'FILE', help: 'the runtime entries the owner should hold (with --owner)' },
+  owner: { type: 'string', value: 'NAME', help: 'the tool that owns them, spelled as an entry name (with --entries), e.g. gitops' },
+} as const;
+
 export const planSpec = leaf({
   name: 'plan',
-  about: `Compares the runtime entries FILE holds with those NAME owns in the store, and prints per entry
-what 'beat apply' would do: add, change (the fields that differ), remove or leave unchanged, and
-what follows: the next three fires before and after, the state a removal drops, a change of
-schedule kind, and the names in FILE that another owner or no owner holds (a conflict: the apply
-would be refused). Nothing is written. ${FILE_FORMATS}
-Exit code (as terraform plan -detailed-exitcode, but 2 is ours for errors): 0 no changes,
-3 changes, 2 an error or a conflict, 1 Redis unavailable.
+  about: `Without --entries: compares the config file (--config NEW, or the one found as for beat run)
+with the definition the running deployment of its name recorded (its leader records the config it
+runs when it starts leading and on reload), and prints per entry of the file what running NEW would
+do: add, change (the fields that differ), remove or leave unchanged, with the next three fires
+before and after, and the settings that shape every entry (timezone, calendars, task routing) that
+differ. An entry that names no timezone is compared in the config's, so a change of timezone shows
+on every entry it moves; an added name that a runtime entry holds is named (that one would stop
+running). Exit 2 when the deployment has recorded no definition yet: start beat run with the
+config it runs once.
+With --entries FILE --owner NAME: compares the runtime entries FILE holds with those NAME owns in
+the store, and prints per entry what 'beat apply' would do, with the same diff and fires, the state
+a removal drops, and the names in FILE that another owner or no owner holds (a conflict: the apply
+would be refused). ${FILE_FORMATS}
+Nothing is written. Exit code (as terraform plan -detailed-exitcode, but 2 is ours for errors): 0 no
+changes, 3 changes, 2 an error (an invalid file, no recorded definition) or a conflict, 1 Redis
+unavailable.
 `,
   options: {
-    ...ownerOptions,
+    ...planOwnerOptions,
     json: {
       type: 'boolean',
-      help: `the plan as JSON: owner, digest (what beat apply takes to refuse a later store), counts
-        and entries (name, action, changes, kind, firesBefore, firesAfter, dropped, heldBy)`,
+      help: `the plan as JSON. With --entries: owner, digest (what beat apply takes to refuse a later
+        store), counts and entries (name, action, changes, kind, firesBefore, firesAfter, dropped,
+        heldBy). Of a config: deployment, recorded, config, counts, settings and entries (with
+        runtimeHeldBy)`,
     },
   },
   run: (args, io) => planCommand(args.values, io),
@@ -124,6 +148,7 @@ function keysOf(control: Control): ReturnType<typeof schedulerKeys> {
 }
 
 async function planCommand(values: OwnerValues & { json?: boolean }, io: Io): Promise<ExitCode> {
+  if (values.entries === undefined && values.owner === undefined) return configPlanCommand(values, io);
   const { file, owner } = ownerArgs('plan', values);
   return withControl(io, 'plan', values, async (control) => {
     const inputs = await ownedEntries('plan', io, control, file, owner);
@@ -172,40 +197,119 @@ async function applyCommand(values: OwnerValues & { 'plan-digest'?: string; note
   });
 }
 
+/** `beat plan` of a config: NEW against the definition the running deployment recorded. */
+async function configPlanCommand(values: OwnerValues & { json?: boolean }, io: Io): Promise<ExitCode> {
+  return withControl(io, 'plan', values, async (control) => {
+    const { config } = control;
+    const next = definitionOf(config);
+    if (next === undefined)
+      throw new BeatError(ErrorCode.Usage, `beat plan: ${control.source} was not read from a file; pass --config NEW`);
+    const read = await readDefinition(control.redis, keysOf(control));
+    const start = `start beat run with the config deployment ${config.name} runs now once (its leader records it when it starts leading), then plan again`;
+    if (read.kind === 'none')
+      throw new BeatError(
+        ErrorCode.DefinitionMissing,
+        `beat plan: deployment ${shown(config.name)} has recorded no definition to compare ${control.source} with: no leader of that name has run since tsbeat records one (is ${shown(config.name)} the running deployment's name, and ${maskUrl(control.stateUrl)} its Redis?); ${start}`,
+      );
+    if (read.kind === 'refused')
+      throw new BeatError(
+        ErrorCode.DefinitionMissing,
+        `beat plan: deployment ${shown(config.name)} recorded no definition: ${read.reason}; raise entryLimits.maxStoreBytes`,
+      );
+    if (read.kind === 'unreadable')
+      throw new BeatError(
+        ErrorCode.DefinitionMissing,
+        `beat plan: the definition deployment ${shown(config.name)} recorded (${keysOf(control).definition}) is unreadable: ${read.problem}; ${start}`,
+      );
+    const runtimeHolders = await runtimeHoldersOf(control, addedNames(read.definition, next));
+    const plan = planConfig({
+      deployment: config.name,
+      recorded: { ...read.definition, atMs: read.atMs },
+      next,
+      nowMs: io.now(),
+      runtimeHolders,
+    });
+    io.out(values.json === true ? JSON.stringify(plan) : renderConfigPlan(plan));
+    const { add, change, remove } = plan.counts;
+    return add + change + remove + plan.settings.length === 0 ? ExitCode.Ok : ExitCode.Changes;
+  });
+}
+
+/** The runtime entries of these names (name → owner, null: none), read a chunk at a time. */
+async function runtimeHoldersOf(control: Control, names: readonly string[]): Promise<Map<string, string | null>> {
+  const holders = new Map<string, string | null>();
+  for (const chunk of chunksOf(names, 100)) {
+    const found = await Promise.all(chunk.map((name) => control.store.get(name)));
+    for (const stored of found) if (stored !== undefined) holders.set(stored.name, ownerOf(stored.entry) ?? null);
+  }
+  return holders;
+}
+
 const SIGNS: Readonly<Record<PlanItem['action'], string>> = { add: '+', change: '~', remove: '-', unchanged: '=', conflict: '!' };
+
+/** A config's plan as people read it: the settings that differ, one block per entry that changes, then the counts. */
+export function renderConfigPlan(plan: ConfigPlan): string {
+  const lines = [
+    `Plan of ${plan.config.source} for deployment ${plan.deployment} (it runs ${plan.recorded.source}, recorded ${plan.recorded.at}):`,
+  ];
+  if (plan.settings.length > 0) {
+    lines.push('~ settings');
+    for (const c of plan.settings) lines.push(`    ${c.path}: ${c.before ?? '(none)'} -> ${c.after ?? '(removed)'}`);
+  }
+  // A config's entry removed stops running; its stored state stays (the name added back goes on from it).
+  for (const item of plan.entries) {
+    const block = itemLines(item, 'its stored state (the name added back goes on from it)');
+    if (item.runtimeHeldBy !== undefined) {
+      const holder = item.runtimeHeldBy === null ? 'made by hand' : `owner ${item.runtimeHeldBy}`;
+      block.splice(1, 0, `    takes the name of a runtime entry (${holder}): that one stops running`);
+    }
+    lines.push(...block);
+  }
+  const { add, change, remove, unchanged } = plan.counts;
+  const settings = plan.settings.length > 0 ? `, ${plan.settings.length} setting${plan.settings.length === 1 ? '' : 's'} changed` : '';
+  lines.push(`${add} to add, ${change} to change, ${remove} to remove, ${unchanged} unchanged${settings}.`);
+  return lines.join('\n');
+}
 
 /** The plan as people read it: one block per entry that changes, then the counts. */
 export function renderPlan(plan: EntryPlan, deployment: string): string {
   const lines = [`Plan for owner ${plan.owner} in deployment ${deployment}:`];
-  for (const item of plan.entries) {
-    if (item.action === 'unchanged') continue;
-    const head = `${SIGNS[item.action]} ${item.name}`;
-    switch (item.action) {
-      case 'add':
-        lines.push(`${head} (add)`);
-        break;
-      case 'change':
-        lines.push(`${head} (change)`);
-        for (const c of item.changes ?? []) lines.push(`    ${c.path}: ${c.before ?? '(none)'} -> ${c.after ?? '(removed)'}`);
-        if (item.kind !== undefined) lines.push(`    schedule kind changes: ${item.kind.before} -> ${item.kind.after}`);
-        break;
-      case 'remove':
-        lines.push(`${head} (remove)`);
-        if ((item.dropped ?? []).length > 0) lines.push(`    drops: ${(item.dropped ?? []).join(', ')}`);
-        break;
-      case 'conflict':
-        lines.push(
-          `${head} (conflict: held by ${item.heldBy === null || item.heldBy === undefined ? 'no owner' : `owner ${item.heldBy}`})`,
-        );
-        break;
-    }
-    if (item.firesBefore !== undefined) lines.push(`    next fires now:   ${item.firesBefore.join(', ') || '(none)'}`);
-    if (item.firesAfter !== undefined) lines.push(`    next fires after: ${item.firesAfter.join(', ') || '(none)'}`);
-  }
+  for (const item of plan.entries) lines.push(...itemLines(item));
   const { add, change, remove, unchanged, conflict } = plan.counts;
   lines.push(
     `${add} to add, ${change} to change, ${remove} to remove, ${unchanged} unchanged${conflict > 0 ? `, ${conflict} in conflict` : ''}.`,
     `digest ${plan.digest}`,
   );
   return lines.join('\n');
+}
+
+/**
+ * One entry's block (none for an unchanged one): its sign and action, its changes, its fires.
+ * `kept`: what a removal leaves stored (a config's entry), said instead of what it drops.
+ */
+function itemLines(item: Omit<PlanItem, 'version'>, kept?: string): string[] {
+  if (item.action === 'unchanged') return [];
+  const head = `${SIGNS[item.action]} ${item.name}`;
+  const lines: string[] = [];
+  switch (item.action) {
+    case 'add':
+      lines.push(`${head} (add)`);
+      break;
+    case 'change':
+      lines.push(`${head} (change)`);
+      for (const c of item.changes ?? []) lines.push(`    ${c.path}: ${c.before ?? '(none)'} -> ${c.after ?? '(removed)'}`);
+      if (item.kind !== undefined) lines.push(`    schedule kind changes: ${item.kind.before} -> ${item.kind.after}`);
+      break;
+    case 'remove':
+      lines.push(`${head} (remove)`);
+      if ((item.dropped ?? []).length > 0) lines.push(`    drops: ${(item.dropped ?? []).join(', ')}`);
+      if (kept !== undefined) lines.push(`    keeps: ${kept}`);
+      break;
+    case 'conflict':
+      lines.push(`${head} (conflict: held by ${item.heldBy === null || item.heldBy === undefined ? 'no owner' : `owner ${item.heldBy}`})`);
+      break;
+  }
+  if (item.firesBefore !== undefined) lines.push(`    next fires now:   ${item.firesBefore.join(', ') || '(none)'}`);
+  if (item.firesAfter !== undefined) lines.push(`    next fires after: ${item.firesAfter.join(', ') || '(none)'}`);
+  return lines;
 }

@@ -162,7 +162,11 @@ export function parseConfig(
       }),
     );
   }
-  return { ...resolved, written: { source, beatSchedule: writtenEntries(value as Record<string, unknown>) } };
+  const calendars = (value as Record<string, unknown>)['calendars'];
+  return {
+    ...resolved,
+    written: { source, beatSchedule: writtenEntries(value as Record<string, unknown>), ...(calendars === undefined ? {} : { calendars }) },
+  };
 }
 
 /** The config value's entries as written (beatSchedule or beat_schedule; the schema accepted it as an object). */

@@ -158,9 +158,11 @@ export interface ResolvedConfig {
   readonly metricsLabelKeys?: readonly string[] | undefined;
   /**
    * The config's entries as their author wrote them (before defaults and resolving), and the file
-   * they were read from: what the dashboard shows as an entry's definition. Set by parseConfig.
+   * they were read from: what the dashboard shows as an entry's definition. Set by parseConfig, with
+   * the calendars as written (what `beat plan --config` compares, control/deployment-definition.ts).
    */
-  readonly written?: { readonly source: string; readonly beatSchedule: Readonly<Record<string, unknown>> } | undefined;
+  readonly written?:
+    { readonly source: string; readonly beatSchedule: Readonly<Record<string, unknown>>; readonly calendars?: unknown } | undefined;
 }
 
 /** `consumers`: whether the leader looks for queues nobody consumes, how often, and after how long it flags one. */

@@ -3,9 +3,11 @@
  * entries for one owner would do, entry by entry, and what follows from it. Pure: the caller reads
  * the store and the file, and passes the time; the next fires come from the core's schedule
  * functions. The digest names what the plan saw, so that an apply can refuse when anything changed.
+ * A plan of a config file (deployment-definition.ts) shares its change and fires (changeItem, firesOf).
  */
 import { createHash } from 'node:crypto';
 import { parseEntryDefinition } from '../config/entry-definition.js';
+import type { CalendarDrafts } from '../config/exclude-schema.js';
 import { entryWindow, resolveEntry } from '../config/resolve.js';
 import { nextFires } from '../core/schedule.js';
 import { isScheduleError } from '../base/step-budget.js';
@@ -86,13 +88,14 @@ export function planEntries(options: {
   readonly nowMs: number;
 }): EntryPlan {
   const { owner, inputs, stored, zone, nowMs } = options;
+  const context: FireContext = { zone };
   const items: PlanItem[] = [];
   const named = new Set<string>();
   for (const input of inputs) {
     named.add(input.name);
     const before = stored.get(input.name);
     if (before === undefined) {
-      items.push({ name: input.name, action: 'add', firesAfter: firesOf(input.name, input.entry, zone, nowMs), version: 0 });
+      items.push({ name: input.name, action: 'add', firesAfter: firesOf(input.name, input.entry, context, nowMs), version: 0 });
       continue;
     }
     const holder = ownerOf(before.entry);
@@ -104,24 +107,14 @@ export function planEntries(options: {
       items.push({ name: input.name, action: 'unchanged', version: before.version });
       continue;
     }
-    const kindBefore = kindOf(before.entry);
-    const kindAfter = kindOf(input.entry);
-    items.push({
-      name: input.name,
-      action: 'change',
-      changes: entryDiff(before.entry, input.entry),
-      ...(kindBefore !== kindAfter ? { kind: { before: kindBefore, after: kindAfter } } : {}),
-      firesBefore: firesOf(input.name, before.entry, zone, nowMs),
-      firesAfter: firesOf(input.name, input.entry, zone, nowMs),
-      version: before.version,
-    });
+    items.push({ ...changeItem(input.name, before.entry, input.entry, context, context, nowMs), version: before.version });
   }
   for (const before of stored.values()) {
     if (named.has(before.name) || ownerOf(before.entry) !== owner) continue;
     items.push({
       name: before.name,
       action: 'remove',
-      firesBefore: firesOf(before.name, before.entry, zone, nowMs),
+      firesBefore: firesOf(before.name, before.entry, context, nowMs),
       dropped: before.kept ?? [],
       version: before.version,
     });
@@ -147,6 +140,36 @@ export function planDigest(owner: string, inputs: readonly PlannedInput[], store
   return `sha256:${hash.digest('hex')}`;
 }
 
+/** Where an entry's next fires are computed: the zone of entries that name none, and the calendars `exclude` may name. */
+export interface FireContext {
+  readonly zone: string;
+  readonly calendars?: CalendarDrafts;
+}
+
+/**
+ * A change of one entry from `before` to `after` (definitions), its fires before read in `was`
+ * and after in `now` (a config plan's settings may differ on the two sides).
+ */
+export function changeItem(
+  name: string,
+  before: unknown,
+  after: unknown,
+  was: FireContext,
+  now: FireContext,
+  nowMs: number,
+): Omit<PlanItem, 'version'> & { readonly action: 'change' } {
+  const kindBefore = kindOf(before);
+  const kindAfter = kindOf(after);
+  return {
+    name,
+    action: 'change',
+    changes: entryDiff(before, after),
+    ...(kindBefore !== kindAfter ? { kind: { before: kindBefore, after: kindAfter } } : {}),
+    firesBefore: firesOf(name, before, was, nowMs),
+    firesAfter: firesOf(name, after, now, nowMs),
+  };
+}
+
 /** The schedule's kind (`cron`, `interval`…), or `?` when the definition does not parse. */
 function kindOf(entry: unknown): string {
   const parsed = parseEntryDefinition(entry);
@@ -162,11 +185,11 @@ function kindOf(entry: unknown): string {
  * The entry's next PLAN_FIRES fires after `nowMs` as ISO instants in its zone (an interval counted
  * from now, as `beat next` does), none for a disabled entry, or the reason they cannot be computed.
  */
-function firesOf(name: string, entry: unknown, zone: string, nowMs: number): string[] {
+export function firesOf(name: string, entry: unknown, context: FireContext, nowMs: number): string[] {
   const parsed = parseEntryDefinition(entry);
   if (!parsed.ok) return ['(does not run: invalid)'];
   try {
-    const resolved = resolveEntry(name, parsed.entry, zone);
+    const resolved = resolveEntry(name, parsed.entry, context.zone, undefined, undefined, context.calendars);
     if (!resolved.enabled) return [];
     const count = Math.min(PLAN_FIRES, resolved.maxRuns ?? PLAN_FIRES);
     return nextFires(resolved.schedule, { zone: resolved.timezone, afterMs: nowMs, window: entryWindow(resolved) }, count).map((ms) =>

@@ -24,7 +24,7 @@ function sha256(text: string): string {
 }
 
 /** JSON with object keys sorted, so that the same config read from YAML or JSON hashes the same. */
-function stableJson(value: unknown): string {
+export function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v !== null && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))

@@ -50,6 +50,10 @@
  *                              DEFAULTS.entriesReceiptMs: the same write sent again answers what it did the first time
  *   <prefix>:{<name>}:statics  set  the names of the config file's entries, written by the leader: runtime entries may not take them
  *   <prefix>:{<name>}:statics:id  string  a hash of those names, so that an unchanged list is not written again
+ *   <prefix>:{<name>}:definition  hash  the config the leader runs, as `beat plan --config` compares another with
+ *                              (definition-codec.ts): {v, digest, configHash, source, at, body} or, when too large to
+ *                              record, {v, digest, configHash, source, at, refused}; written by lua/definition-write.lua
+ *                              when the leader starts leading and after a reload, only when its digest changed
  *   <prefix>:{<name>}:alerts:items  hash  alert delivery id → the delivery (JSON: id, url, body, contentType, attempts)
  *   <prefix>:{<name>}:alerts:due    zset  alert delivery id → when to (re)try it, epoch ms (pushed ahead while one is being sent)
  *   <prefix>:{<name>}:alerts:sent   zset  alert delivery id → when it was delivered or given up on (kept a day, so that it is not sent twice)
@@ -114,6 +118,8 @@ export interface SchedulerKeys {
   entriesReceipt(id: string): string;
   readonly statics: string;
   readonly staticsId: string;
+  /** The recorded definition of the config the leader runs, for `beat plan --config`. */
+  readonly definition: string;
   readonly alertItems: string;
   readonly alertsDue: string;
   readonly alertsSent: string;
@@ -160,6 +166,7 @@ export const SCHEDULER_KEY_TYPES = {
   entriesBytes: 'string',
   statics: 'set',
   staticsId: 'string',
+  definition: 'hash',
   alertItems: 'hash',
   alertsDue: 'zset',
   alertsSent: 'zset',
@@ -213,6 +220,7 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     entriesReceipt: (id) => `${base}entries:receipt:${id}`,
     statics: `${base}statics`,
     staticsId: `${base}statics:id`,
+    definition: `${base}definition`,
     alertItems: `${base}alerts:items`,
     alertsDue: `${base}alerts:due`,
     alertsSent: `${base}alerts:sent`,

@@ -43,6 +43,7 @@ const COMMIT_TRIGGER = lua('commit-trigger');
 const LEADER_INFO = lua('leader-info');
 const ENTRIES_WRITE = lua('entries-write');
 const STATICS_WRITE = lua('statics-write');
+const DEFINITION_WRITE = lua('definition-write');
 const AUDIT_APPEND = lua('audit-append');
 const ALERTS_OUTBOX = lua('alerts-outbox');
 const RUN_HISTORY = lua('run-history');
@@ -78,6 +79,8 @@ export interface ScriptClient {
   /** statics-write.lua: replaces the config file's entry names when they changed. */
   staticsWrite(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   staticsWrite(numKeys: number, keysAndArgs: readonly string[]): Promise<number>;
+  /** definition-write.lua: replaces the recorded definition of the leader's config when its digest changed. */
+  definitionWrite(numKeys: number, keysAndArgs: readonly string[]): Promise<number>;
   /** alerts-outbox.lua: the alert outbox's enqueue, claim, settle and retry. */
   alertsOutbox(numKeys: number, ...keysAndArgs: string[]): Promise<number | string[]>;
   /** run-history.lua: records runs in their entries' histories and keeps the pending set. */
@@ -105,6 +108,7 @@ export function withScripts(client: RedisClient): RedisClient & ScriptClient {
     client.defineCommand('leaderInfo', { lua: LEADER_INFO });
     client.defineCommand('entriesWrite', { lua: ENTRIES_WRITE });
     client.defineCommand('staticsWrite', { lua: STATICS_WRITE });
+    client.defineCommand('definitionWrite', { lua: DEFINITION_WRITE });
     client.defineCommand('auditAppend', { lua: AUDIT_APPEND });
     client.defineCommand('alertsOutbox', { lua: ALERTS_OUTBOX });
     client.defineCommand('runHistory', { lua: RUN_HISTORY });

@@ -10,6 +10,10 @@ import type { SchedulerEvents } from '../ports/events.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import type { StateStore } from '../ports/state.js';
 import { ControlStore } from '../redis/control-store.js';
+import { recordDefinition } from '../redis/definition-store.js';
+import { storeBudget } from '../redis/entry-store.js';
+import { definitionOf } from '../control/deployment-definition.js';
+import { EVENTS } from '../base/log-events.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { Leadership } from '../redis/leadership.js';
 import type { RuntimeEntries } from '../runtime/entry-catalog.js';
@@ -86,10 +90,41 @@ export function makeLeadership(options: {
     ...(publishing.revoker === undefined ? {} : { revoker: publishing.revoker }),
     leaderTasks: options.leaderTasks,
     publishStaticNames: options.publishStaticNames,
+    recordDefinition: (current, configHash) => recordLeaderDefinition(state, keys, current, configHash, log, clock),
     beforeSession: options.beforeSession,
   });
   const watch = deploymentWatch({ config, keys, logger: log, lockClients, control, supervisor });
   return { control, leadership, supervisor, watch };
+}
+
+/**
+ * Records the definition of the config this leader runs (`beat plan --config` compares with it),
+ * when it changed; a failure or a definition too large is logged, and scheduling goes on.
+ */
+async function recordLeaderDefinition(
+  client: RedisClient,
+  keys: SchedulerKeys,
+  config: ResolvedConfig,
+  configHash: string,
+  log: Logger,
+  clock: Clock,
+): Promise<void> {
+  const definition = definitionOf(config, configHash);
+  if (definition === undefined) return;
+  try {
+    const recorded = await recordDefinition(client, keys, definition, {
+      nowMs: clock.now(),
+      maxBytes: storeBudget(config).maxStoreBytes,
+      limitName: 'entryLimits.maxStoreBytes',
+    });
+    if (recorded.outcome === 'refused')
+      log.warn({ event: EVENTS.definitionNotRecorded }, `${recorded.reason}: beat plan --config cannot compare with it; raise the limit`);
+  } catch (error) {
+    log.warn(
+      { event: EVENTS.definitionNotRecorded, err: error },
+      "could not record the config's definition; beat plan --config compares with the last one recorded until a reload or the next leader",
+    );
+  }
 }
 
 /** Looks, every lock.retryEvery, for another deployment (another config) on the same lock. */

@@ -51,6 +51,8 @@ export interface SupervisorOptions {
   readonly leaderTasks?: readonly LeaderTask[];
   /** Tells the runtime store's writers the config file's entry names, whose names they may not take (the leader does it). */
   readonly publishStaticNames?: (names: readonly string[]) => Promise<void>;
+  /** Records the definition of the config the leader runs, for `beat plan --config` (the leader does it; it logs its own failures). */
+  readonly recordDefinition?: (config: ResolvedConfig, configHash: string) => Promise<void>;
   /**
    * Awaited before each session schedules (the record of passed-over slots cuts what this leader
    * may publish into, redis/passed-slots-store.ts); a failure stands by, as a state that cannot be loaded does.
@@ -279,6 +281,7 @@ export class Supervisor {
         "could not record the config file's entry names for the runtime store's writers; they are still refused when read",
       );
     });
+    void this.options.recordDefinition?.(config, this.currentFingerprint.configHash);
     this.session = current;
     // Before the session: the outcome tracker must be reading the runs the last leader left
     // running when the runner first decides an overlap policy.

@@ -4,7 +4,8 @@
  * entry: each task must execute on the worker, which proves that the example app registers every
  * task name the example uses and that the worker's -Q covers every queue it routes to. Both talk
  * to a private redis-server through $CELERY_BROKER_URL (which the two read alike), so the shared
- * Redis's DB 0, where the example writes by default, is not touched.
+ * Redis's DB 0, where the example writes by default, is not touched. `beat history` then shows a
+ * triggered run's SUCCESS, learnt from the worker's task events (-E).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -20,7 +21,7 @@ import { PrivateRedis, freePort } from '../support/redis-server.js';
 const CONFIG = 'schedules/example.yaml';
 /** The commands as the README gives them (checked below to be there, word for word). */
 const RUN = ['run', '--config', CONFIG];
-const WORKER = ['-m', 'celery', '-A', 'example_app', 'worker', '-Q', 'celery,reports,billing,ops', '--loglevel', 'INFO'];
+const WORKER = ['-m', 'celery', '-A', 'example_app', 'worker', '-Q', 'celery,reports,billing,ops', '-E', '--loglevel', 'INFO'];
 
 const celery = pythonCelery();
 const suite = celery.ok || process.env['CI'] ? describe : describe.skip;
@@ -100,6 +101,19 @@ suite(`the README's quick start with the example worker${celery.ok ? '' : ` (ski
     expect(workerOutput).toContain(`Task tasks.add[${triggered[0]?.id}] succeeded`);
     expect(workerOutput).toMatch(/Task tasks\.add\[[0-9a-f-]+\] succeeded in [\d.e-]+s: 32/);
     expect(workerOutput).not.toMatch(/unregistered task|Traceback/i);
+    // The README's history command shows the triggered run's outcome: -E's task events tell it.
+    const add = triggered[0] as { task: string; id: string };
+    const history = await waitUntil(
+      "beat history to show the triggered run's SUCCESS",
+      () => {
+        const r = spawnCli(['history', 'add-every-30-seconds', '--config', CONFIG, '--json'], { env });
+        const runs = r.code === 0 ? (JSON.parse(r.stdout) as { taskId: string; state: string; origin?: string }[]) : [];
+        return runs.find((run) => run.taskId === add.id && run.state === 'SUCCESS');
+      },
+      15_000,
+      () => spawnCli(['history', 'add-every-30-seconds', '--config', CONFIG], { env }).stdout,
+    );
+    expect(history).toMatchObject({ origin: 'trigger' });
 
     beat.signal('SIGTERM');
     expect(await beat.waitForExit(10_000), beat.tail()).toEqual({ code: 0, signal: null });

@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseIsoInstant } from '../../src/celery/time.js';
 import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess, LogLine } from '../support/beat-process.js';
@@ -22,7 +22,8 @@ const TTL_MS = 2000; // FAST_LOCK.ttl
 /** Sentinel declares the primary down after this much silence (down-after-milliseconds). */
 const DOWN_AFTER_MS = 1000;
 
-const fleet = new BeatFleet();
+/** The beat replicas of the current attempt (a retry starts a fleet of its own). */
+let fleet = new BeatFleet();
 const dir = new TempDir();
 
 /** A loopback sentinel (redis-server --sentinel) watching MASTER, with its own config file. */
@@ -114,32 +115,34 @@ function gapAround(fromMs: number, toMs: number): number {
   return gap;
 }
 
-describe('Redis Sentinel: beat follows a failover (primary, replica, three sentinels on loopback)', () => {
-  let primary: PrivateRedis;
-  let replica: PrivateRedis;
-  const sentinels: Sentinel[] = [];
-  const probes: Redis[] = [];
+/** A primary, its replica and three sentinels, all private: built anew for each attempt of the test,
+ * so that a retry never meets the topology an earlier attempt failed over and killed. */
+class Topology {
+  primary!: PrivateRedis;
+  replica!: PrivateRedis;
+  readonly sentinels: Sentinel[] = [];
+  readonly probes: Redis[] = [];
 
-  beforeAll(async () => {
+  async start(): Promise<void> {
     // A replica syncs at once (not after redis's default 5 s wait for more replicas to share the transfer).
     const sync = ['--repl-diskless-sync-delay', '0'];
-    primary = new PrivateRedis(await freePort(), { args: sync });
-    await primary.start();
-    replica = new PrivateRedis(await freePort(), { args: [...sync, '--replicaof', '127.0.0.1', String(primary.port)] });
-    await replica.start();
-    await waitUntil('the replica to be in sync', () => replicates(replica, primary), 10_000);
+    this.primary = new PrivateRedis(await freePort(), { args: sync });
+    await this.primary.start();
+    this.replica = new PrivateRedis(await freePort(), { args: [...sync, '--replicaof', '127.0.0.1', String(this.primary.port)] });
+    await this.replica.start();
+    await waitUntil('the replica to be in sync', () => replicates(this.replica, this.primary), 10_000);
     // Three distinct ports: nothing listens on them until the sentinels start, so ask until they differ.
     const ports = new Set<number>();
     while (ports.size < 3) ports.add(await freePort());
-    for (const port of ports) sentinels.push(new Sentinel(port));
-    for (const s of sentinels) s.start(primary.port);
+    for (const port of ports) this.sentinels.push(new Sentinel(port));
+    for (const s of this.sentinels) s.start(this.primary.port);
     // Ready when every sentinel knows the other two and the replica, and the replica is in sync.
     await waitUntil(
       'the sentinels to know each other and the replica',
       async () => {
-        for (const s of sentinels) {
+        for (const s of this.sentinels) {
           const c = s.client();
-          probes.push(c);
+          this.probes.push(c);
           const seen = await ask(c, async (x) => [
             (await x.call('SENTINEL', 'SENTINELS', MASTER)) as unknown[],
             (await x.call('SENTINEL', 'REPLICAS', MASTER)) as unknown[],
@@ -150,21 +153,36 @@ describe('Redis Sentinel: beat follows a failover (primary, replica, three senti
         return true;
       },
       20_000,
-      () => sentinels.map((s) => s.output).join('\n'),
+      () => this.sentinels.map((s) => s.output).join('\n'),
     );
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sentinels) s.stop();
+    for (const c of this.probes) c.disconnect();
+    await this.replica?.stop();
+    await this.primary?.stop();
+  }
+}
+
+describe('Redis Sentinel: beat follows a failover (primary, replica, three sentinels on loopback)', () => {
+  let topology: Topology | undefined;
+
+  afterEach(async () => {
+    await fleet.killAll();
+    await topology?.stop();
+    topology = undefined;
   });
 
-  afterAll(async () => {
-    await fleet.killAll();
-    for (const s of sentinels) s.stop();
-    for (const c of probes) c.disconnect();
-    await replica?.stop();
-    await primary?.stop();
-    dir.remove();
-  });
+  afterAll(() => dir.remove());
 
   it('follows SENTINEL FAILOVER and a SIGKILL of the new primary: logs beat.redis.failover, leads again within the TTL, publishes on, nothing twice, no run lost but in the moment of each switch', async () => {
-    const name = `sentinel-${process.pid}`;
+    fleet = new BeatFleet();
+    topology = new Topology();
+    await topology.start();
+    const { primary, replica, sentinels, probes } = topology;
+    // Each attempt its own deployment name, so a retry reads no queue an earlier attempt filled.
+    const name = `sentinel-${process.pid}-${Date.now()}`;
     const url = sentinels.map((s, i) => `sentinel://127.0.0.1:${s.port}${i === 0 ? '/0' : ''}`).join(';');
     const config = dir.write('beat.json', {
       name,

@@ -27,8 +27,10 @@ each). Requests:
   {"op": "tick", "url", "prefix", "name"}  -> RedBeat's beat's tick for that entry (RedBeatScheduler.schedule,
       maybe_due, reserve): when its score is due and its schedule is_due from its meta, the run's
       meta {last_run_at: now, total_run_count + 1} and next score written as _next_instance writes
-      them, and {"sent": true, "last_run_at_epoch"}; else {"sent": false}. The message itself is not
-      published (the tests count RedBeat's runs from these replies)
+      them, and {"sent": true, "last_run_at_epoch"}; else {"sent": false}. With "publish": true the
+      run's message is then sent as RedBeat's beat sends it (celery's Scheduler.apply_async:
+      app.send_task with the entry's args, kwargs and options, to the broker at "url"), and the reply
+      has its task "id"; else the message is not published (the tests count RedBeat's runs from the replies)
 """
 
 import calendar
@@ -239,6 +241,18 @@ def make_schedule(spec, app):
     raise ValueError('unknown schedule %r' % (spec,))
 
 
+_publishers = {}
+
+
+def publisher(url):
+    """One Celery app a broker URL, kept for the process: its producer pool is reused by each run sent."""
+    if url not in _publishers:
+        app = Celery(set_as_current=False, broker=url)
+        app.conf.timezone = 'UTC'
+        _publishers[url] = app
+    return _publishers[url]
+
+
 def handle(req):
     """One request; returns its reply."""
     client = redis.Redis.from_url(req['url'], decode_responses=True)
@@ -293,7 +307,11 @@ def handle(req):
             pipe.hset(key, 'meta', json.dumps(meta, cls=RedBeatJSONEncoder))
             pipe.zadd(prefix + ':schedule', {key: following.score})
             pipe.execute()
-        return {'sent': True, 'last_run_at_epoch': last_run_at.timestamp()}
+        reply = {'sent': True, 'last_run_at_epoch': last_run_at.timestamp()}
+        if req.get('publish'):
+            # Scheduler.tick: reserve (the writes above), then apply_entry -> apply_async -> send_task.
+            reply['id'] = publisher(req['url']).send_task(entry.task, entry.args, entry.kwargs, **(entry.options or {})).id
+        return reply
     elif op == 'read':
         key = prefix + name
         definition, meta = client.hmget(key, 'definition', 'meta')

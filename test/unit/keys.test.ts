@@ -48,6 +48,8 @@ const TODAY: Record<string, string> = {
   entriesReceipt: 'tsbeat:{prod}:entries:receipt:x',
   statics: 'tsbeat:{prod}:statics',
   staticsId: 'tsbeat:{prod}:statics:id',
+  // Added with beat plan --config (the config the leader runs): a new name, which no 0.2 deployment has.
+  definition: 'tsbeat:{prod}:definition',
   alertItems: 'tsbeat:{prod}:alerts:items',
   alertsDue: 'tsbeat:{prod}:alerts:due',
   alertsSent: 'tsbeat:{prod}:alerts:sent',
