@@ -80,7 +80,8 @@ function stateColumn(slot, id, afterSlot) {
 function call(slot, from, to, afterSlot) {
   const R = to - from;
   const names = Array.from({ length: R }, (_, i) => `entry-${from + i}`);
-  const keys = [KEY('fence'), KEY('state'), KEY('entries'), ...(OLD_SHAPE ? [KEY('published-since')] : []), QUEUE];
+  // KEYS[4] is the stop key since the deployment-wide stop (an older script takes it for an empty queue list).
+  const keys = [KEY('fence'), KEY('state'), KEY('entries'), ...(OLD_SHAPE ? [KEY('published-since')] : [KEY('stop')]), QUEUE];
   const argv = [TOKEN, String(DEFAULTS.maxClockSkewMs), String(R)];
   for (const name of names) argv.push(name);
   for (let i = 0; i < R; i += 1) argv.push(String(slot));

@@ -25,6 +25,7 @@ export { BeatError, ConfigError, ErrorCode } from './base/errors.js';
 export type { ConfigProblem } from './base/errors.js';
 export { Entries } from './client/entries.js';
 export type { EntriesConnectOptions, EntryRecord, SetOutcome } from './client/entries.js';
+export type { DeploymentStopView } from './control/deployment-stop.js';
 
 /** Types a config object; returns it unchanged. */
 export function defineConfig<const T extends BeatConfigInput>(config: T): T {

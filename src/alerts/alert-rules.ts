@@ -12,7 +12,7 @@
 import type { AlertKind, ResolvedAlerts } from '../config/alerts-schema.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { Delivery } from '../ports/alerts.js';
-import type { MissedSlots } from '../ports/events.js';
+import type { DeploymentStopChange, MissedSlots } from '../ports/events.js';
 import type { UnconsumedQueue } from '../ports/consumers.js';
 
 export interface AlertFacts {
@@ -106,6 +106,35 @@ export function missedDeliveries(deployment: string, missed: MissedSlots): Deliv
     atMs: missed.atMs,
     count: missed.count,
   });
+}
+
+/**
+ * The deployment-wide stop set or lifted: a `stopped` alert to the config's own webhook (`alerts` at
+ * the top of the config) when its `on` has `stopped`. Its id names the stop (when it was set), so
+ * that a new leader that finds the same stop at its start adds nothing the outbox has not taken.
+ */
+export function stopDeliveries(deployment: string, alerts: ResolvedAlerts | undefined, change: DeploymentStopChange): Delivery[] {
+  if (!wants(alerts, 'stopped') || alerts.webhook === undefined) return [];
+  const { stop, lifted } = change;
+  const id = `${lifted ? 'resumed' : 'stopped'}:${deployment}:${stop.atMs}`;
+  const since = new Date(stop.atMs).toISOString();
+  const note = stop.note === undefined ? '' : ` (note: ${stop.note})`;
+  const body = {
+    id,
+    kind: 'stopped',
+    deployment,
+    entry: '',
+    task: '',
+    slot: since,
+    state: lifted ? 'resumed' : 'stopped',
+    reason: lifted
+      ? `the deployment-wide stop set by ${stop.by} at ${since}${note} was lifted: publishing again, each entry catching up by its catchUp`
+      : `the deployment is stopped by ${stop.by} since ${since}${note}: no replica publishes anything until 'beat resume --all'`,
+    by: stop.by,
+    ...(stop.note === undefined ? {} : { note: stop.note }),
+    at: new Date(change.atMs).toISOString(),
+  };
+  return [{ id: `${id}:webhook`, url: alerts.webhook, body: JSON.stringify(body), contentType: JSON_TYPE, attempts: 0 }];
 }
 
 /** A run was published: its ping (`/start` when its outcome will be known, else the success ping). */

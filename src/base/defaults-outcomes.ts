@@ -14,7 +14,7 @@ export const OUTCOME_DEFAULTS = {
    * failed, a slot that will never run, and runs nobody consumes (a routing typo stops a job
    * silently otherwise; one alert per stretch, so it costs nothing while the queue is read).
    */
-  alertsOn: ['failed', 'missed', 'unconsumed'],
+  alertsOn: ['failed', 'missed', 'unconsumed', 'stopped'],
   /** How long the alert outbox remembers a delivered (or given-up) alert, so that a second leader finding the same one does not send it again. */
   alertSentRetentionMs: 86_400_000,
   /** How often the leader looks for alert deliveries due (it is also told at once when it adds some). */

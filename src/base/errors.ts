@@ -66,6 +66,11 @@ export const ErrorCode = {
   /** `beat apply --plan-digest` names a plan of a store or file that has changed since: nothing written. Exit code 2, HTTP 409. */
   PlanStale: 'PLAN_STALE',
   /**
+   * A manual run or backfill asked for while the deployment is stopped (`beat pause --all`):
+   * nothing was queued. Exit code 1 (it passes with `beat resume --all`), HTTP 409.
+   */
+  DeploymentStopped: 'DEPLOYMENT_STOPPED',
+  /**
    * `beat plan --config` found no definition of the running deployment to compare with: no leader
    * recorded one (none has run, or a tsbeat before `beat plan --config`), or the one recorded was
    * too large or unreadable. Exit code 2: start `beat run` with the config it runs once.
@@ -150,6 +155,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   ENTRY_CONFLICT: { exit: 1, http: 412 },
   OWNER_CONFLICT: { exit: 2, http: 409 },
   PLAN_STALE: { exit: 2, http: 409 },
+  DEPLOYMENT_STOPPED: { exit: 1, http: 409 },
   DEFINITION_MISSING: { exit: 2, http: 409 },
   API_UNAUTHORIZED: { exit: 1, http: 401 },
   API_FORBIDDEN: { exit: 1, http: 403 },

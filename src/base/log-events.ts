@@ -237,6 +237,12 @@ export const EVENTS = {
   /** An entry was paused by its pauseOnFailure (warn): entry, the failed run's task id, its exception. */
   pausedOnFailure: 'beat.pause.on_failure',
   resume: 'beat.resume',
+  /**
+   * The deployment-wide stop (`beat pause --all`): the leader saw it set (warn: `by`, `since`,
+   * `note`; nothing is published until it is lifted) or lifted (`cleared`: each entry's catchUp
+   * decides what of the slots that passed is published late).
+   */
+  deploymentStop: 'beat.deployment.stop',
   reload: 'beat.reload',
   reloadFailed: 'beat.reload.failed',
   /**

@@ -21,6 +21,9 @@ import type { AuditContext } from '../redis/audit-log.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { EntryPlan } from '../control/entry-plan.js';
+import { deploymentStopView } from '../control/deployment-stop.js';
+import type { DeploymentStopView } from '../control/deployment-stop.js';
+import type { ControlStore } from '../redis/control-store.js';
 
 export interface EntriesConnectOptions {
   /** The state Redis of the deployment (its `state.url`, else its broker's URL). Default redis://127.0.0.1:6379/0. */
@@ -260,6 +263,34 @@ export class Entries {
       { nowMs, source: 'entries' },
     );
     return inputs;
+  }
+
+  /**
+   * The deployment-wide stop (`beat pause --all`): while it is set no replica publishes anything.
+   * Sets it with its audit event; `changed` false when it was already set (nothing written).
+   */
+  async stopDeployment(options: ChangeOptions = {}): Promise<{ stopped: DeploymentStopView; changed: boolean }> {
+    const audit = this.connection.audit(options.note);
+    const { stop, changed } = await this.call(async () => (await this.control()).stopDeployment(Date.now(), audit));
+    return { stopped: deploymentStopView(stop), changed };
+  }
+
+  /** Lifts the deployment-wide stop (`beat resume --all`): the stop it lifted, or undefined when none was set. */
+  async resumeDeployment(options: ChangeOptions = {}): Promise<DeploymentStopView | undefined> {
+    const audit = this.connection.audit(options.note);
+    const lifted = await this.call(async () => (await this.control()).resumeDeployment(Date.now(), audit));
+    return lifted === undefined ? undefined : deploymentStopView(lifted);
+  }
+
+  /** The deployment-wide stop, if it is set. */
+  async deploymentStop(): Promise<DeploymentStopView | undefined> {
+    const stop = await this.call(async () => (await this.control()).deploymentStop());
+    return stop === undefined ? undefined : deploymentStopView(stop);
+  }
+
+  private async control(): Promise<ControlStore> {
+    const { ControlStore } = await import('../redis/control-store.js');
+    return new ControlStore(this.connection.client, this.connection.keys);
   }
 
   /** The store's version: it grows with every write that changed something. */

@@ -18,7 +18,7 @@ export const auditSpec = leaf({
   about: `Shows the audit trail of the deployment's entries, newest first (of NAME alone when given, a
 deleted entry's too): when, who (an API token's name, dashboard:<token name>, user@host for the
 command line and the TypeScript client), the action (create, update, delete, pause, resume,
-trigger), the entry, each field that changed (+ added, - removed, before → after; long values
+trigger, backfill, apply; pause-all and resume-all for the deployment-wide stop), the entry, each field that changed (+ added, - removed, before → after; long values
 shortened) and the note given with it (--note, X-Beat-Note). The trail keeps the last
 audit.maxEvents changes (default ${DEFAULTS.auditMaxEvents.toLocaleString('en-US')}).
 `,
@@ -58,7 +58,9 @@ async function auditCommand(
       const task = event.taskId === undefined ? '' : ` (task id ${terminalField(event.taskId)})`;
       const what =
         event.selector === undefined
-          ? terminalField(event.entry)
+          ? event.entry === ''
+            ? '(the whole deployment)'
+            : terminalField(event.entry)
           : `-l ${terminalField(event.selector)}: ${event.entries?.length ?? 0} entries: ${terminalField((event.entries ?? []).join(', '))}`;
       lines.push(`${event.at}  ${terminalField(event.who)}  ${event.action} ${what}${task}`);
       for (const change of event.changes) lines.push(`    ${terminalField(changeText(change))}`);

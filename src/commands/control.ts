@@ -32,6 +32,7 @@ import { labelsText } from '../core/labels.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import { nothingSelected, oneOrSelected, selectEntries, selected, selectorArg, selectorOption } from './selector-args.js';
 import { pushAll } from '../base/chunks.js';
+import { deploymentStopText, deploymentStopView } from '../control/deployment-stop.js';
 
 /** The --note of a pause, resume or trigger, checked; undefined without one. */
 function noteOf(command: string, text: string | undefined): string | undefined {
@@ -44,7 +45,9 @@ function noteOf(command: string, text: string | undefined): string | undefined {
 export const statusSpec = leaf({
   name: 'status',
   about: `Shows the deployment's current leader, its replicas and every entry with its schedule, last run,
-next run and whether it is paused, read from Redis. Its lines fit ${DEFAULTS.statusColumns} columns: NAME, SCHEDULE,
+next run and whether it is paused, read from Redis. While the deployment is stopped (beat pause --all)
+the first line says so: by whom, since when, the note and how to resume (red on a terminal unless
+NO_COLOR is set; "stopped" in --json). Its lines fit ${DEFAULTS.statusColumns} columns: NAME, SCHEDULE,
 LAST RUN, NEXT RUN, STATE (OUTCOME with outcomes, ORIGIN with runtime entries), times relative
 to now; --wide gives every column described below, with ISO 8601 instants.
 The REPLICA table lists every beat run, leader or standby, whose heartbeat (every 2 s, or a third of lock.ttl) is younger than its lock.ttl: ROLE
@@ -117,7 +120,7 @@ With -l, one run of every entry the selector selects, recorded in the audit trai
   run: (args, io) => triggerCommand(args.values, args.positionals, io),
 });
 
-const pauseSpec = (verb: 'pause' | 'resume', what: string): Command =>
+const pauseSpec = (verb: 'pause' | 'resume', what: string, all: string): Command =>
   leaf({
     name: verb,
     positionals: { usage: '[ENTRY]', most: 1 },
@@ -127,17 +130,40 @@ ENTRY is the config file's or a runtime entry (the store's, RedBeat's or a djang
 deployment, same name). With -l, every entry the selector selects, at once (one MULTI), recorded
 in the audit trail as one event (its selector and every entry it changed); a selector that
 selects nothing says so and exits 1.
+${all}
 `,
-    options: { ...redisOptions, ...controlNoteOption, ...selectorOption },
+    options: {
+      ...redisOptions,
+      ...controlNoteOption,
+      ...selectorOption,
+      all: {
+        type: 'boolean',
+        help:
+          verb === 'pause'
+            ? `stop the whole deployment (no ENTRY or -l with it): see above`
+            : `lift the deployment-wide stop of 'beat pause --all' (no ENTRY or -l with it)`,
+      },
+    },
     run: (args, io) => pauseOrResume(verb, args.values, args.positionals, io),
   });
 export const pauseCommandSpec = pauseSpec(
   'pause',
   'Pauses ENTRY: the leader stops publishing it within a second. It keeps its history; slots\nthat pass while it is paused are skipped, not caught up. Kept in Redis until `beat resume`.',
+  `With --all, stops the whole deployment (an incident, a migration): while the stop is set no
+replica publishes anything, scheduled runs, manual runs, backfills and canvases alike (the
+publish scripts check it in the step that would publish, so a leader that has not heard of it
+yet cannot publish either). It survives failovers and restarts, is shown by beat status,
+/status, /readyz, the dashboard and tsbeat_deployment_stopped, and is recorded in the audit
+trail (pause-all) with its --note. beat trigger and beat backfill are refused meanwhile. Unlike a
+pause, the slots that pass are missed, not skipped: on 'beat resume --all' each entry's catchUp
+decides what is published late (once: its latest slot; all: every slot; skip: none).`,
 );
 export const resumeCommandSpec = pauseSpec(
   'resume',
   'Resumes a paused ENTRY: the leader schedules it again from its next slot within a second.',
+  `With --all, lifts the deployment-wide stop of 'beat pause --all' (recorded in the audit trail as
+resume-all, with its --note): within a second the leader publishes again, each entry catching up
+the slots that passed by its own catchUp.`,
 );
 
 /**
@@ -205,7 +231,8 @@ export async function readStatus(
   // Each part read on its own: a key something else wrote costs its part, named among the warnings.
   const keyWarnings: string[] = [];
   const part = statusParts(keyWarnings);
-  const [states, paused, pauseNotes, notes, check, replicas, outcomes, finished, failing, unconsumed] = await Promise.all([
+  const [stop, states, paused, pauseNotes, notes, check, replicas, outcomes, finished, failing, unconsumed] = await Promise.all([
+    part(control.control.deploymentStop(), undefined),
     part(control.states.readAll(), new Map()),
     part(control.control.paused(), new Set<string>()),
     part(control.control.pauseNotes(), new Map()),
@@ -219,6 +246,7 @@ export async function readStatus(
   ]);
   pushAll(keyWarnings, control.runs.faults?.() ?? []);
   const status = buildStatus({
+    stop,
     failing,
     unconsumed,
     ...(outcomes === undefined ? {} : { outcomes }),
@@ -385,6 +413,12 @@ async function statusCommand(
       io.out(JSON.stringify(status));
       return exit;
     }
+    // First, before anything else: the deployment publishes nothing (red on a terminal).
+    if (status.stopped !== undefined) {
+      const line = deploymentStopText(status.stopped);
+      if (io.alert !== undefined) io.alert(line);
+      else io.out(line);
+    }
     // Without --wide the lines fit a terminal.
     const narrow = values.wide !== true ? narrowStatusLines(status, keepsRunHistory(control.config), io.now()) : undefined;
     if (narrow === undefined) leaderLines(status, io);
@@ -507,13 +541,60 @@ async function warnLeaderDiffers(command: string, control: Control, io: Io): Pro
   if (mismatch !== undefined) io.err(`beat ${command}: WARNING: ${mismatch.message}`);
 }
 
+/** `beat pause --all` / `beat resume --all`: the deployment-wide stop set or lifted. */
+export function allConflict(verb: 'pause' | 'resume', entry: string | undefined, selector: string | undefined): BeatError | undefined {
+  if (entry === undefined && selector === undefined) return undefined;
+  const other = entry !== undefined ? `ENTRY ${shown(entry)}` : `-l ${shown(selector ?? '')}`;
+  return new BeatError(
+    ErrorCode.Usage,
+    `beat ${verb}: --all ${verb === 'pause' ? 'stops' : 'resumes'} the whole deployment and takes no ENTRY or -l, got ${other}; give --all alone, or drop it to ${verb} entries`,
+  );
+}
+
+async function pauseOrResumeAll(
+  verb: 'pause' | 'resume',
+  values: { config?: string; broker?: string },
+  note: string | undefined,
+  io: Io,
+): Promise<ExitCode> {
+  const control = await openControl(io, values.config, values.broker);
+  try {
+    if (verb === 'pause') {
+      const { stop, changed } = await control.control.stopDeployment(io.now(), control.audit(note));
+      const text = deploymentStopText(deploymentStopView(stop));
+      io.out(
+        changed
+          ? `stopped the deployment ${control.config.name}: ${text}`
+          : `the deployment ${control.config.name} was already stopped: ${text}`,
+      );
+      return ExitCode.Ok;
+    }
+    const lifted = await control.control.resumeDeployment(io.now(), control.audit(note));
+    io.out(
+      lifted === undefined
+        ? `the deployment ${control.config.name} was not stopped`
+        : `resumed the deployment ${control.config.name} (stopped by ${lifted.by} since ${deploymentStopView(lifted).since}): each entry catches up by its catchUp`,
+    );
+    return ExitCode.Ok;
+  } catch (error) {
+    throw control.failure(verb, error);
+  } finally {
+    await control.close();
+  }
+}
+
 async function pauseOrResume(
   verb: 'pause' | 'resume',
-  values: { config?: string; broker?: string; note?: string; selector?: string },
+  values: { config?: string; broker?: string; note?: string; selector?: string; all?: boolean },
   positionals: readonly string[],
   io: Io,
 ): Promise<ExitCode> {
   const note = noteOf(verb, values.note);
+  if (values.all === true) {
+    const conflict = allConflict(verb, positionals[0], values.selector);
+    if (conflict !== undefined) throw conflict;
+    return pauseOrResumeAll(verb, values, note, io);
+  }
   const selector = selectorArg(verb, values.selector);
   oneOrSelected(verb, positionals[0], selector);
   const django = djangoOverride(io, undefined);

@@ -13,6 +13,11 @@ export interface Io {
    * (absent: none is shown); `done` ends the line.
    */
   progress?(text: string, done?: boolean): void;
+  /**
+   * A line of `out` that must not be missed (the deployment-wide stop): red on a terminal that takes
+   * colour (no NO_COLOR), plain otherwise. Absent: written as `out` writes.
+   */
+  alert?(text: string): void;
 }
 
 export const processIo: Io = {
@@ -21,6 +26,10 @@ export const processIo: Io = {
   env: process.env,
   cwd: process.cwd(),
   now: () => Date.now(),
+  alert: (text) => {
+    const colour = process.stdout.isTTY && process.env['NO_COLOR'] === undefined;
+    process.stdout.write(colour ? `\x1b[1;31m${text}\x1b[0m\n` : `${text}\n`);
+  },
   progress: (text, done) => {
     if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}${done === true ? '\n' : ''}`);
   },
@@ -38,6 +47,8 @@ export function terminalIo(io: Io, escapeOut: boolean): Io {
     env: io.env,
     cwd: io.cwd,
     now: () => io.now(),
+    // Escaped first: only the colour's own codes reach the terminal.
+    ...(io.alert === undefined ? {} : { alert: (text: string) => io.alert?.(terminalLines(text)) }),
     ...(io.progress === undefined ? {} : { progress: (text: string, done?: boolean) => io.progress?.(terminalLines(text), done) }),
   };
 }

@@ -10,7 +10,8 @@ import { TIMER_MAX_MS, durationSchema } from './duration.js';
 import { keyed } from './keys.js';
 import { DEFAULTS } from '../base/defaults.js';
 
-export const ALERT_KINDS = ['failed', 'missed', 'late', 'paused', 'unconsumed'] as const;
+/** `stopped`: the deployment-wide stop set or lifted (`beat pause --all`), sent to the config's own `alerts.webhook`. */
+export const ALERT_KINDS = ['failed', 'missed', 'late', 'paused', 'unconsumed', 'stopped'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** The kinds that need to know how runs ended (a result backend). */

@@ -4,7 +4,19 @@
  */
 import { redactText } from '../base/redact.js';
 
-export const AUDIT_ACTIONS = ['create', 'update', 'delete', 'pause', 'resume', 'trigger', 'backfill', 'apply'] as const;
+/** `pause-all` and `resume-all`: the deployment-wide stop set and lifted (`beat pause --all`), with `entry` ''. */
+export const AUDIT_ACTIONS = [
+  'create',
+  'update',
+  'delete',
+  'pause',
+  'resume',
+  'trigger',
+  'backfill',
+  'apply',
+  'pause-all',
+  'resume-all',
+] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** One field of an entry definition that changed: its path (`options.queue`) and the values, shortened. */

@@ -2,6 +2,8 @@
  * The status of a deployment, as `/status` and `beat status` show it: who leads, and every entry
  * with its schedule, last run, next run and paused flag. Pure: the caller reads Redis.
  */
+import { deploymentStopView } from './deployment-stop.js';
+import type { DeploymentStop, DeploymentStopView } from './deployment-stop.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { entryWindow } from '../config/resolve.js';
 import { isFinished } from '../config/max-runs.js';
@@ -125,6 +127,11 @@ export interface DeploymentStatus {
   readonly self: { readonly instance: string; readonly role: 'leader' | 'standby' | 'cli' };
   /** The instance holding the lock, or null when none does. */
   readonly leader: { readonly instance: string; readonly since: string } | null;
+  /**
+   * The deployment-wide stop (`beat pause --all`): who, since when, the note. Present only while it
+   * is set: then no replica publishes anything.
+   */
+  readonly stopped?: DeploymentStopView;
   /** Every `beat run` whose heartbeat counts (the registry), the leader (the lock's) first, then the standbys. */
   readonly replicas: readonly ReplicaStatus[];
   /**
@@ -155,6 +162,8 @@ export interface StatusInput {
   /** The live records of the replicas registry. */
   readonly replicas?: readonly LiveReplica[];
   readonly warnings?: readonly string[];
+  /** The deployment-wide stop, if it is set. */
+  readonly stop?: DeploymentStop | undefined;
   /** The runtime entries in force, and those that do not run. */
   readonly runtime?: { readonly entries: readonly ResolvedEntry[]; readonly problems: readonly RuntimeEntryProblem[] };
   /** Each entry's newest run from its history (run outcomes); absent without a resultBackend or taskEvents. */
@@ -290,6 +299,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     now: formatInstant(nowMs, 'UTC'),
     self: input.self,
     leader: input.leader ? { instance: input.leader.instance, since: formatInstant(input.leader.sinceMs, 'UTC') } : null,
+    ...(input.stop === undefined ? {} : { stopped: deploymentStopView(input.stop) }),
     replicas: replicaStatuses(input.replicas ?? [], input.leader),
     warnings: input.warnings ?? [],
     entries,

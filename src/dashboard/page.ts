@@ -25,6 +25,7 @@ export const PAGE_HTML = `<!doctype html>
   </nav>
   <div id="session" class="session"></div>
 </header>
+<div id="stop"></div>
 <div id="banner" role="status" aria-live="polite"></div>
 <main id="main" tabindex="-1"><noscript>This page needs JavaScript; the same data is at /status.</noscript></main>
 </body>

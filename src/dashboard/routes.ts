@@ -6,6 +6,7 @@
  * keys as `beat pause`, `beat resume` and `beat trigger`; runtime entries are created, changed and
  * deleted through the entries API the service hands over.
  */
+import { deploymentStopView } from '../control/deployment-stop.js';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULTS } from '../base/defaults.js';
@@ -143,6 +144,7 @@ export class Dashboard {
       throw new Refusal(404, 'not_found', `no such API: ${path}`);
     }
     this.requireWriter(req);
+    if (rest === 'stop' && (method === 'PUT' || method === 'DELETE')) return this.deploymentStop(req, res, method);
     const bulk = /^selected\/(pause|resume|trigger)$/.exec(rest);
     if (bulk !== null && method === 'POST') return this.bulk(res, bulk[1] as 'pause' | 'resume' | 'trigger', params, req);
     const match = /^entries\/([^/]+)(?:\/(pause|resume|trigger|backfill))?$/.exec(rest);
@@ -199,6 +201,32 @@ export class Dashboard {
     const { cookie, csrf } = this.sessions.open(secure, `dashboard:${name}`);
     this.logger.info({ event: EVENTS.dashboardLogin, ok: true, client, who: `dashboard:${name}` }, 'dashboard login');
     sendJson(res, 200, { csrf }, { 'set-cookie': cookie });
+  }
+
+  /**
+   * `PUT /ui/api/stop` (`{note?}`) stops the whole deployment, `DELETE /ui/api/stop` lifts the stop,
+   * as `beat pause --all` and `beat resume --all` do, audited under the session's name. The page
+   * asks for a confirmation first.
+   */
+  private async deploymentStop(req: IncomingMessage, res: ServerResponse, method: 'PUT' | 'DELETE'): Promise<void> {
+    const control = this.sources.control;
+    if (control.stopDeployment === undefined || control.resumeDeployment === undefined)
+      throw new Refusal(501, 'not_served', 'the deployment-wide stop is not served by this replica');
+    const by = this.changeBy(req, noteOfBody(await readJson(req)));
+    const nowMs = this.sources.now();
+    this.logger.info(
+      { event: EVENTS.dashboardAction, action: method === 'PUT' ? 'pause-all' : 'resume-all', client: req.socket.remoteAddress },
+      `dashboard: ${method === 'PUT' ? 'pause' : 'resume'} --all`,
+    );
+    if (method === 'PUT') {
+      const { stop, changed } = await control.stopDeployment(nowMs, by);
+      this.allReads.clear();
+      sendJson(res, 200, { stopped: deploymentStopView(stop), changed });
+      return;
+    }
+    const lifted = await control.resumeDeployment(nowMs, by);
+    this.allReads.clear();
+    sendJson(res, 200, { stopped: null, lifted: lifted === undefined ? null : deploymentStopView(lifted) });
   }
 
   private async control(res: ServerResponse, name: string, verb: 'pause' | 'resume' | 'trigger', req: IncomingMessage): Promise<void> {
@@ -315,7 +343,12 @@ export class Dashboard {
   }
 
   private async overview(req: IncomingMessage): Promise<OverviewWire> {
-    const [index, deployment, paused] = await Promise.all([this.index(), this.sources.deployment(), this.sources.paused()]);
+    const [index, deployment, paused, stop] = await Promise.all([
+      this.index(),
+      this.sources.deployment(),
+      this.sources.paused(),
+      this.sources.control.deploymentStop?.(),
+    ]);
     // Counted from the index's totals and the paused set (small): no pass over the rows.
     let pausedCount = 0;
     for (const name of paused) {
@@ -339,6 +372,7 @@ export class Dashboard {
       nowMs: this.sources.now(),
       self: { instance: this.sources.instanceId, role: deployment.role },
       leader: deployment.leader,
+      stopped: stop === undefined ? null : deploymentStopView(stop),
       lockExpiresInMs: deployment.lockExpiresInMs,
       replicas: deployment.replicas,
       redis: deployment.redis,

@@ -5,7 +5,7 @@
  */
 import type { MessageEnv } from '../celery/message.js';
 import type { ReplicaStatus } from '../control/replicas.js';
-import type { TriggerRequest } from '../ports/control.js';
+import type { DeploymentStop, TriggerRequest } from '../ports/control.js';
 import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import type { LastState } from './run-results.js';
 import type { MissedSlotsReport } from './day-strip.js';
@@ -69,6 +69,12 @@ export interface DashboardSources {
     setPausedMany?(entries: readonly string[], paused: boolean, nowMs: number, selector: string, by?: ChangeBy): Promise<string[]>;
     /** A bulk trigger (a selector): its runs queued in one MULTI, one audit event. */
     requestTriggers?(requests: readonly TriggerRequest[], selector: string, by?: ChangeBy): Promise<string[]>;
+    /** The deployment-wide stop (`beat pause --all`), if it is set. Absent: not shown, no control (501). */
+    deploymentStop?(): Promise<DeploymentStop | undefined>;
+    /** Sets it with its audit event; `changed` false when it was already set. */
+    stopDeployment?(nowMs: number, by?: ChangeBy): Promise<{ stop: DeploymentStop; changed: boolean }>;
+    /** Lifts it with its audit event: the stop lifted, or undefined when none was set. */
+    resumeDeployment?(nowMs: number, by?: ChangeBy): Promise<DeploymentStop | undefined>;
   };
   readonly messageEnv: MessageEnv;
   /**

@@ -220,6 +220,8 @@ export interface OverviewWire {
   readonly self: { readonly instance: string; readonly role: string };
   /** Who holds the lock; null when nobody does. */
   readonly leader: { readonly instance: string; readonly since: string } | null;
+  /** The deployment-wide stop (`beat pause --all`): who, since when (ISO), why; null when it is not stopped. */
+  readonly stopped: { readonly by: string; readonly since: string; readonly note: string | null } | null;
   /** The lock's time to live, ms; null when nobody holds it. */
   readonly lockExpiresInMs: number | null;
   /** Every replica whose heartbeat counts, the leaders first, then the standbys. */

@@ -18,6 +18,8 @@ export interface MetricsSource {
   nextFire(entry: string): number | undefined;
   /** One entry's labels (undefined: none, or not scheduled here): read only with `labelKeys`. */
   labels?(entry: string): Readonly<Record<string, string>> | undefined;
+  /** Whether the deployment is stopped (`beat pause --all`), read from Redis at scrape time; undefined when it cannot be read. */
+  deploymentStopped?(): Promise<boolean | undefined>;
 }
 
 /** A label key of `metricsLabelKeys` and the Prometheus label it becomes (`team`, `label_team`). */
@@ -177,6 +179,17 @@ export class BeatMetrics {
       const counts = this.source?.entries();
       if (!counts) return;
       for (const [state, n] of Object.entries(counts)) this.entries.set({ state }, n);
+    },
+  });
+
+  readonly deploymentStopped = new Gauge({
+    name: 'tsbeat_deployment_stopped',
+    help: '1 while the deployment is stopped (beat pause --all: no replica publishes anything), else 0; exported by every replica, read from Redis at each scrape (no sample when Redis cannot be read).',
+    registers: [this.registry],
+    collect: async () => {
+      const stopped = await this.source?.deploymentStopped?.();
+      if (stopped === undefined) this.deploymentStopped.reset();
+      else this.deploymentStopped.set(stopped ? 1 : 0);
     },
   });
 

@@ -4,6 +4,18 @@ import type { BackfillOverlap } from '../core/backfill-overlap.js';
 
 export type { BackfillOverlap };
 
+/**
+ * The deployment-wide stop (`beat pause --all`): while it is set no replica publishes anything
+ * (stored and shown by control/deployment-stop.ts).
+ */
+export interface DeploymentStop {
+  /** Who set it: a token's name, `dashboard:<token name>`, or `user@host` for the CLI. */
+  readonly by: string;
+  /** When, epoch ms. */
+  readonly atMs: number;
+  readonly note?: string;
+}
+
 /** A pending manual run, stored as JSON text in the triggers list. */
 export interface TriggerRequest {
   readonly entry: string;
@@ -17,6 +29,8 @@ export interface TriggerRequest {
 /** What the control loop needs from Redis (ControlStore fits; without the backfill methods, backfills are not looked for). */
 export interface ControlSource extends Partial<BackfillSource> {
   paused(): Promise<Set<string>>;
+  /** The deployment-wide stop (`beat pause --all`), if it is set. Absent: the loop does not look (the scripts still refuse). */
+  deploymentStop?(): Promise<DeploymentStop | undefined>;
   pendingTriggers(max: number): Promise<{ text: string; request: TriggerRequest | undefined }[]>;
   discardTrigger(text: string): Promise<void>;
 }
@@ -35,6 +49,8 @@ export const TriggerResult = {
   Superseded: 2,
   /** The broker refused the message because of its entry (commit-trigger.lua): the request is removed with the reason. */
   Refused: 3,
+  /** The deployment is stopped (`beat pause --all`): nothing published or written, the request stays pending. */
+  Stopped: -3,
 } as const;
 export type TriggerResult = (typeof TriggerResult)[keyof typeof TriggerResult];
 
@@ -98,6 +114,8 @@ export type BackfillStepResult =
   | { readonly kind: 'withdrawn' }
   /** This instance no longer holds the fence: nothing written. */
   | { readonly kind: 'fenced' }
+  /** The deployment is stopped (`beat pause --all`): nothing published or written; the request stays pending. */
+  | { readonly kind: 'deploymentStopped' }
   /** The entry changed since it was read: nothing written; the request waits for the entry as it is now. */
   | { readonly kind: 'superseded' }
   /** One of the entry's keys holds another Redis type: the request was removed and its progress says why. */

@@ -41,6 +41,8 @@ export type DispatchResult =
     }
   /** This instance no longer holds the fence: nothing was published or written. */
   | { readonly fenced: true }
+  /** The deployment is stopped (`beat pause --all`): nothing was published or written; the runs stay due. */
+  | { readonly fenced: false; readonly stopped: true }
   /** A slot was further ahead of the state Redis's clock than lock.maxClockSkew: nothing was published or written. */
   | { readonly fenced: false; readonly ahead: SlotAhead };
 

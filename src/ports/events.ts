@@ -4,6 +4,7 @@
  * nothing gets NO_EVENTS. Every method returns at once and never throws: reporting must not slow
  * down or fail a publish.
  */
+import type { DeploymentStop } from './control.js';
 import type { Destination } from '../celery/routing.js';
 import type { CanvasOutcomePart } from '../celery/canvas.js';
 import type { TaskMessage } from '../celery/message.js';
@@ -118,6 +119,19 @@ export interface SchedulerEvents {
   queueUnconsumed?(queue: UnconsumedQueue): void;
   /** A queue flagged unconsumed is consumed again (or no entry publishes to it any more). */
   queueConsumed?(queue: string): void;
+  /**
+   * The leader saw the deployment-wide stop set (`lifted` false: at each session's start too, so a
+   * new leader says it again under the same delivery id) or lifted (`beat resume --all`).
+   */
+  deploymentStop?(change: DeploymentStopChange): void;
+}
+
+/** A change of the deployment-wide stop, as the leader saw it. */
+export interface DeploymentStopChange {
+  readonly stop: DeploymentStop;
+  readonly lifted: boolean;
+  /** When the leader saw it, epoch ms. */
+  readonly atMs: number;
 }
 
 /** A sink that counts nothing. */
@@ -151,5 +165,6 @@ export function fanOutEvents(sinks: readonly SchedulerEvents[]): SchedulerEvents
     revoked: (revoke) => sinks.forEach((s) => s.revoked?.(revoke)),
     queueUnconsumed: (queue) => sinks.forEach((s) => s.queueUnconsumed?.(queue)),
     queueConsumed: (queue) => sinks.forEach((s) => s.queueConsumed?.(queue)),
+    deploymentStop: (change) => sinks.forEach((s) => s.deploymentStop?.(change)),
   };
 }

@@ -87,6 +87,7 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
   async dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
     const read = await this.claim(runs, token);
     if (read.kind === 'fenced') return { fenced: true };
+    if (read.kind === 'stopped') return { fenced: false, stopped: true };
     if (read.kind === 'ahead') return { fenced: false, ahead: { redisMs: read.redisMs, slotMs: read.slotMs } };
     const fresh = runs.filter((_, i) => read.codes[i] === RunCode.Fresh);
     // The entry changed since it was read (see RunOutcome 'superseded').
@@ -115,7 +116,7 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
       String(runs.length),
       ...runs.flatMap((r) => [r.entry.name, String(r.slotMs), r.entry.revision ?? '']),
     ];
-    const claim = await this.redis.claimFenced(3, this.keys.fence, this.keys.state, this.keys.entries, ...claimArgs);
+    const claim = await this.redis.claimFenced(4, this.keys.fence, this.keys.state, this.keys.entries, this.keys.stop, ...claimArgs);
     return readBatchReply(claim, runs.length);
   }
 
@@ -238,7 +239,7 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
    * would meet the same), the CLI is told why, and the leader stays.
    */
   async publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<TriggerResult> {
-    const claim = await this.redis.claimTrigger(2, this.keys.fence, this.keys.triggers, token, requestText);
+    const claim = await this.redis.claimTrigger(3, this.keys.fence, this.keys.triggers, this.keys.stop, token, requestText);
     if (claim !== TriggerResult.Published) return claim;
     const [result] = await sendRuns(this.broker, [message]);
     const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id), this.keys.entries];

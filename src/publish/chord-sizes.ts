@@ -42,7 +42,7 @@ async function dispatchWithChords(
   }
   const others = runs.filter((r) => r.message.chordSize === undefined);
   const result: DispatchResult = others.length === 0 ? { fenced: false, outcomes: [] } : await inner.dispatch(others, token, nowMs);
-  if (result.fenced || 'ahead' in result) return result;
+  if (result.fenced || 'ahead' in result || 'stopped' in result) return result;
   const outcomes: RunOutcome[] = [];
   const refusals = new Map<number, string>();
   let k = 0;

@@ -28,7 +28,7 @@ import type { BackfillStep, BackfillStepRequest, BackfillStepResult } from '../p
 import type { AmqpSendResult } from '../amqp/transport.js';
 import type { AmqpPublishPlan } from '../amqp/message.js';
 
-/** backfill-fenced.lua's KEYS[1..8] and ARGV[1..10] for one step of `entry`'s request (the slots follow, then stepFlags). */
+/** backfill-fenced.lua's KEYS[1..9] and ARGV[1..10] for one step of `entry`'s request (the slots follow, then stepFlags). */
 export function backfillScriptHead(
   keys: SchedulerKeys,
   entry: string,
@@ -41,7 +41,7 @@ export function backfillScriptHead(
 ): { keys: string[]; argv: string[] } {
   const k = keys;
   return {
-    keys: [k.fence, k.state, k.entries, k.passedFloor, k.passed(entry), k.backfills, k.backfill(request.id), k.passedSince],
+    keys: [k.fence, k.state, k.entries, k.passedFloor, k.passed(entry), k.backfills, k.backfill(request.id), k.passedSince, k.stop],
     argv: [
       token,
       String(nowMs),

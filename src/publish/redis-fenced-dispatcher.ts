@@ -144,6 +144,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
       (reply): DispatchResult => {
         const read = readBatchReply(reply as unknown[], count);
         if (read.kind === 'fenced') return { fenced: true };
+        if (read.kind === 'stopped') return { fenced: false, stopped: true };
         if (read.kind === 'ahead') return { fenced: false, ahead: { redisMs: read.redisMs, slotMs: read.slotMs } };
         // Fresh runs moved their state forward; a fresh run with no delivery matched no queue.
         const outcomes = delivered.map((d, i): RunOutcome => {
@@ -187,7 +188,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     token: string,
     nowMs: number,
   ): { keys: string[]; args: ScriptArg[]; delivered: boolean[] } {
-    const keys = [this.keys.fence, this.keys.state, this.keys.entries];
+    const keys = [this.keys.fence, this.keys.state, this.keys.entries, this.keys.stop];
     // The four per-run columns (names, slots, states, revisions), then the delivery groups.
     const count = plan.messages.length;
     const args = new Array<ScriptArg>(3 + 4 * count);
@@ -260,7 +261,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
     const plan = await this.broker.plan([message]);
     await this.broker.declare(plan);
     const deliveries = plan.messages[0];
-    const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id), this.keys.entries];
+    const keys = [this.keys.fence, this.keys.state, this.keys.triggers, this.keys.triggered(message.id), this.keys.entries, this.keys.stop];
     const argv: (string | Buffer)[] = [token, String(nowMs), requestText, message.entry, message.id];
     argv.push(String(deliveries?.pushes.length ?? 0), String(deliveries?.publishes.length ?? 0), revision ?? '');
     for (const push of deliveries?.pushes ?? []) {

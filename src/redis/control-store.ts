@@ -20,6 +20,9 @@ import type { BackfillProgress } from '../control/backfill.js';
 import { decodeControlNote, encodeControlNote } from '../control/notes.js';
 import type { ControlNote } from '../control/notes.js';
 import type { AuditEvent, FieldChange } from '../control/audit.js';
+import { decodeDeploymentStop, deploymentStopView, encodeDeploymentStop, stoppedRefusal } from '../control/deployment-stop.js';
+import { BeatError, ErrorCode } from '../base/errors.js';
+import type { DeploymentStop } from '../control/deployment-stop.js';
 
 export const CONTROL_MESSAGE = 'control';
 
@@ -62,6 +65,61 @@ export class ControlStore {
     } catch (error) {
       throw await nameWrongType(this.client, error, typedKeys(this.keys, ['paused']));
     }
+  }
+
+  /** The deployment-wide stop (`beat pause --all`), if it is set: one GET, read by the leader at each look of its control loop. */
+  async deploymentStop(): Promise<DeploymentStop | undefined> {
+    let text: string | null;
+    try {
+      text = await this.client.get(this.keys.stop);
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['stop']));
+    }
+    return text === null ? undefined : decodeDeploymentStop(text);
+  }
+
+  /**
+   * Stops the whole deployment (`beat pause --all`): the stop key written in one MULTI with its
+   * `pause-all` audit event, then the replicas told. From then on every publishing script refuses
+   * (includes/stop.lua). Returns the stop in force and whether this call set it (false: it was
+   * already set, and nothing is written).
+   */
+  async stopDeployment(nowMs: number, audit?: AuditContext): Promise<{ stop: DeploymentStop; changed: boolean }> {
+    const context = this.auditOf(audit);
+    const current = await this.deploymentStop();
+    if (current !== undefined) return { stop: current, changed: false };
+    const stop: DeploymentStop = { by: context.who, atMs: nowMs, ...(context.note === undefined ? {} : { note: context.note }) };
+    const multi = this.client.multi().set(this.keys.stop, encodeDeploymentStop(stop));
+    await this.commitAudited(multi, auditEvent(context, nowMs, '', 'pause-all', []), context);
+    return { stop, changed: true };
+  }
+
+  /**
+   * Lifts the deployment-wide stop (`beat resume --all`): the key deleted in one MULTI with its
+   * `resume-all` audit event (naming the stop it lifted). Returns the stop it lifted, or undefined
+   * when none was set (nothing is written).
+   */
+  async resumeDeployment(nowMs: number, audit?: AuditContext): Promise<DeploymentStop | undefined> {
+    const context = this.auditOf(audit);
+    const current = await this.deploymentStop();
+    if (current === undefined) return undefined;
+    const multi = this.client.multi().del(this.keys.stop);
+    const lifted = {
+      path: 'stop',
+      before: `by ${current.by} since ${new Date(current.atMs).toISOString()}${current.note === undefined ? '' : `: ${current.note}`}`,
+    };
+    await this.commitAudited(multi, auditEvent(context, nowMs, '', 'resume-all', [lifted]), context);
+    return current;
+  }
+
+  /**
+   * Refuses a manual run or backfill while the deployment is stopped (DEPLOYMENT_STOPPED: exit 1,
+   * HTTP 409), naming the stop and `beat resume --all`: queued, it would wait unpublished (the
+   * scripts refuse it) and its requester would wait in vain.
+   */
+  private async refuseWhileStopped(action: string): Promise<void> {
+    const stop = await this.deploymentStop();
+    if (stop !== undefined) throw new BeatError(ErrorCode.DeploymentStopped, stoppedRefusal(action, deploymentStopView(stop)));
   }
 
   /** The last note given with a pause, resume or trigger of each entry. */
@@ -171,7 +229,7 @@ export class ControlStore {
       throw await nameWrongType(
         this.client,
         error,
-        typedKeys(this.keys, ['notes', 'paused', 'resumed', 'failures', 'pauseNotes', 'audit']),
+        typedKeys(this.keys, ['notes', 'paused', 'resumed', 'failures', 'pauseNotes', 'stop', 'audit']),
       );
     }
     logAudit(context.logger, [event]);
@@ -247,6 +305,7 @@ export class ControlStore {
    * request's text (to withdraw it with cancelTrigger).
    */
   async requestTriggers(requests: readonly TriggerRequest[], selector: string | undefined, audit?: AuditContext): Promise<string[]> {
+    await this.refuseWhileStopped('manual run');
     const context = this.auditOf(audit);
     const multi = this.client.multi();
     const texts: string[] = [];
@@ -337,6 +396,7 @@ export class ControlStore {
    * range and every entry. Returns each request's text (to withdraw it with cancelBackfill).
    */
   async requestBackfills(requests: readonly BackfillRequest[], selector: string | undefined, audit?: AuditContext): Promise<string[]> {
+    await this.refuseWhileStopped('backfill');
     const context = this.auditOf(audit);
     const multi = this.client.multi();
     const texts: string[] = [];

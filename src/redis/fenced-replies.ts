@@ -14,6 +14,8 @@ export const BatchStatus = {
   Fenced: -1,
   /** A slot is further ahead of Redis's clock than allowed: { -2, redisMs, slotMs }. */
   Ahead: -2,
+  /** The deployment is stopped (`beat pause --all`, includes/stop.lua): nothing was published or written. */
+  Stopped: -3,
 } as const;
 
 /** A batch script's code for one run (the reply's elements after the status). */
@@ -31,6 +33,7 @@ export type RunCode = (typeof RunCode)[keyof typeof RunCode];
 
 export type BatchReply =
   | { readonly kind: 'fenced' }
+  | { readonly kind: 'stopped' }
   | { readonly kind: 'ahead'; readonly redisMs: number; readonly slotMs: number }
   /**
    * `codes[i]` is the code of the i-th of the runs sent; `wrongTypes`, publish-fenced.lua's list
@@ -40,9 +43,10 @@ export type BatchReply =
 
 const NO_WRONG_TYPES: ReadonlyMap<string, string> = new Map();
 
-/** A batch script's reply for `runs` runs: { status, c1 .. cR, k1, t1, k2, t2 … }, or { -2, now, slot }. */
+/** A batch script's reply for `runs` runs: { status, c1 .. cR, k1, t1, k2, t2 … }, or { -2, now, slot }, or { -3 }. */
 export function readBatchReply(reply: readonly unknown[], runs: number): BatchReply {
   if (reply[0] === BatchStatus.Fenced) return { kind: 'fenced' };
+  if (reply[0] === BatchStatus.Stopped) return { kind: 'stopped' };
   if (reply[0] === BatchStatus.Ahead) return { kind: 'ahead', redisMs: reply[1] as number, slotMs: reply[2] as number };
   let wrongTypes = NO_WRONG_TYPES;
   if (reply.length > runs + 1) {
@@ -68,11 +72,13 @@ const BACKFILL_SLOT_CODES: Readonly<Record<number, BackfillSlotOutcome>> = {
   6: 'overlap',
 };
 
-/** backfill-fenced.lua's reply: { 1, c1 .. cR } done, { 0 } withdrawn, { -1 } fenced, { 2 } superseded, { 3, key, type } refused. */
+/** backfill-fenced.lua's reply: { 1, c1 .. cR } done, { 0 } withdrawn, { -1 } fenced, { -3 } stopped, { 2 } superseded, { 3, key, type } refused. */
 export function readBackfillReply(reply: readonly unknown[]): BackfillStepResult {
   switch (reply[0]) {
     case BatchStatus.Fenced:
       return { kind: 'fenced' };
+    case BatchStatus.Stopped:
+      return { kind: 'deploymentStopped' };
     case TriggerResult.Withdrawn:
       return { kind: 'withdrawn' };
     case RunCode.Superseded:

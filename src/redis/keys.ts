@@ -20,6 +20,9 @@
  *                              pauseOnFailure, written by lua/run-history.lua); removed on resume
  *   <prefix>:{<name>}:notes  hash  entry name → JSON {action, note, by, at}: the last note given with a pause, resume or
  *                              trigger of it (`--note`, the API; control/notes.ts), kept for status and the audit trail
+ *   <prefix>:{<name>}:stop   string  the deployment-wide stop (`beat pause --all`): JSON {by, at, note} (control/deployment-stop.ts);
+ *                              while it exists every publishing script (publish-fenced, claim-fenced, trigger-fenced,
+ *                              claim-trigger, backfill-fenced) publishes nothing (includes/stop.lua); `beat resume --all` deletes it
  *   <prefix>:{<name>}:resumed  hash  entry name → when it was last resumed (epoch ms): slots before it stay skipped
  *   <prefix>:{<name>}:triggers list  pending manual runs (`beat trigger`), JSON {entry, id, at}
  *   <prefix>:{<name>}:triggered:<task id>  string  set (1 h expiry) when a manual run was published, for the CLI to confirm
@@ -89,6 +92,8 @@ export interface SchedulerKeys {
   readonly leader: string;
   readonly events: string;
   readonly paused: string;
+  /** The deployment-wide stop (`beat pause --all`): while it exists nothing is published. */
+  readonly stop: string;
   readonly resumed: string;
   readonly triggers: string;
   triggered(taskId: string): string;
@@ -147,6 +152,7 @@ export const SCHEDULER_KEY_TYPES = {
   fence: 'string',
   leader: 'hash',
   paused: 'set',
+  stop: 'string',
   resumed: 'hash',
   triggers: 'list',
   passedFloor: 'hash',
@@ -195,6 +201,7 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     leader: `${base}leader`,
     events: `${base}events`,
     paused: `${base}paused`,
+    stop: `${base}stop`,
     resumed: `${base}resumed`,
     triggers: `${base}triggers`,
     triggered: (taskId) => `${base}triggered:${taskId}`,

@@ -166,7 +166,8 @@ export class BackfillWalk {
     const { o, request, entry } = this;
     if (result === undefined) return this.ended({ kind: 'refused', reason: 'this broker has no fenced path for a backfill' });
     if (result.kind === 'done') return result.outcomes;
-    if (result.kind === 'fenced') return 'fenced';
+    // Stopped (beat pause --all): the request stays pending, as when this instance stops leading.
+    if (result.kind === 'fenced' || result.kind === 'deploymentStopped') return 'fenced';
     if (result.kind === 'withdrawn' || result.kind === 'superseded') {
       o.logger.info(
         { event: EVENTS.backfill, entry: entry.name, id: request.id, outcome: result.kind, ...this.counts },

@@ -22,6 +22,7 @@ import { checkedEntry } from './before-publish.js';
 import type { BeforePublish } from './before-publish.js';
 import type { RunRevoked } from '../ports/events.js';
 import type { RunningRuns } from '../ports/outcomes.js';
+import type { DeploymentStop } from '../ports/control.js';
 import type { Revoker } from '../ports/revoker.js';
 
 export interface ControlLoopOptions {
@@ -33,6 +34,8 @@ export interface ControlLoopOptions {
   readonly now: () => number;
   readonly lease: () => string | undefined;
   readonly onPaused: (paused: ReadonlySet<string>) => void;
+  /** The deployment-wide stop as read at each look (undefined: not stopped). */
+  readonly onDeploymentStop?: (stop: DeploymentStop | undefined) => void;
   readonly intervalMs: number;
   /** A runtime entry (store, RedBeat, django) of this name, for manual runs of those. */
   readonly findRuntimeEntry?: (name: string) => ResolvedEntry | undefined;
@@ -83,6 +86,15 @@ export class ControlLoop {
     this.waiting.clear();
     try {
       this.options.onPaused(await source.paused());
+      if (source.deploymentStop !== undefined) {
+        const stop = await source.deploymentStop();
+        this.options.onDeploymentStop?.(stop);
+        // Stopped: manual runs and backfills wait in their lists (the scripts would refuse them too).
+        if (stop !== undefined) {
+          this.lastError = undefined;
+          return;
+        }
+      }
       if ((await this.publishTriggers(source)) === 'not leading') return;
       if (hasBackfills(source) && (await workBackfills(this.backfillOptions(source))) === 'fenced') return;
       this.lastError = undefined;
@@ -124,7 +136,9 @@ export class ControlLoop {
         await source.discardTrigger(text);
         continue;
       }
-      if ((await this.publishTrigger(entry, request, text, token, now)) === TriggerResult.Fenced) return 'not leading';
+      const result = await this.publishTrigger(entry, request, text, token, now);
+      // Stopped (the script's check): the request stays pending, as the others do.
+      if (result === TriggerResult.Fenced || result === TriggerResult.Stopped) return 'not leading';
     }
     return undefined;
   }

@@ -31,6 +31,8 @@ export interface DispatchWindowOptions {
   readonly lease: () => string | undefined;
   /** The dispatcher reported that another instance holds the fence. */
   readonly onFenced: () => void;
+  /** The dispatcher reported the deployment stopped (`beat pause --all`): nothing was published, the runs stay due. */
+  readonly onStopped: () => void;
   /** The dispatcher refused a slot ahead of Redis's clock (this clock is ahead): nothing was published. */
   readonly onClockAhead: ((ahead: SlotAhead) => void) | undefined;
   /** The overlap policies: slots due while the previous run has not finished. */
@@ -71,7 +73,7 @@ function sentPart(batch: Batch): SentBatch {
 type Reply = { result: DispatchResult } | { error: unknown };
 
 /** Why a wake-up's dispatch stopped before its end; its remaining runs stay due. */
-type Halt = { reason: 'lease' | 'fenced' | 'ahead' } | { reason: 'error'; error: unknown };
+type Halt = { reason: 'lease' | 'fenced' | 'ahead' | 'stopped' } | { reason: 'error'; error: unknown };
 
 function replyOf(result: Promise<DispatchResult>): Promise<Reply> {
   return result.then(
@@ -182,6 +184,12 @@ function settle(options: DispatchWindowOptions, state: WindowState, sent: SentBa
       options.onFenced();
     }
     state.halted = { reason: 'fenced' };
+    keepDue(book, sent.entries, nowMs);
+  } else if ('stopped' in outcome.result) {
+    // The deployment is stopped (the script's own check, whatever this leader had heard): the runs
+    // stay due from their unchanged cursors, so that on resume each entry's catchUp decides.
+    if (state.halted === undefined) options.onStopped();
+    state.halted = { reason: 'stopped' };
     keepDue(book, sent.entries, nowMs);
   } else if ('ahead' in outcome.result) {
     if (state.halted === undefined) {

@@ -91,6 +91,7 @@ export class LeaderSession {
       now: () => options.clock.now(),
       lease: options.lease,
       onPaused: (paused) => this.runner.setPaused(paused),
+      onDeploymentStop: (stop) => this.runner.setDeploymentStop(stop),
       intervalMs: options.controlIntervalMs,
       ...(catalog ? { findRuntimeEntry: (name: string) => catalog.find(name) } : {}),
       ...(beforePublish && beforePublish.origins.size > 0 ? { beforePublish } : {}),
@@ -109,6 +110,8 @@ export class LeaderSession {
    */
   async start(controlSource: ControlSource): Promise<void> {
     this.runner.setPaused(await controlSource.paused());
+    // A session that starts while the deployment is stopped publishes nothing from its first wake-up.
+    if (controlSource.deploymentStop !== undefined) this.runner.setDeploymentStop(await controlSource.deploymentStop());
     await this.readFirst?.read();
     // Changes from here on queue behind the start (Runner.applyChanges), so none falls between the
     // entries taken now and the first change handed over.

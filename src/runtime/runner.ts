@@ -43,6 +43,7 @@ import { processBudget } from './process-budget.js';
 import { RunRenderer } from './run-render.js';
 import { WarmUp } from './warm-up.js';
 import type { ScheduleError } from '../base/step-budget.js';
+import type { DeploymentStop } from '../ports/control.js';
 
 export interface RunnerOptions {
   readonly config: ResolvedConfig;
@@ -126,6 +127,14 @@ export class Runner {
   private publishFailed = false;
   /** When the last pause read for ended (`readFirst.pauses`): each pause is read for once. */
   private pauseReadEndMs: number | undefined;
+  /**
+   * The deployment is stopped (`beat pause --all`), as the control loop last read it or a publish
+   * script answered: no wake-up publishes, and the book keeps every entry's cursor, so that on
+   * resume each entry's catchUp decides what of the slots that passed is published late.
+   */
+  private stopped = false;
+  /** The stop as the control loop last read it (undefined: not read yet, or not stopped): what its alerts name. */
+  private stopSeen: DeploymentStop | undefined;
   /** The paused names last applied (setPaused), for pausedCount. */
   private pausedNames: ReadonlySet<string> = new Set();
   /** How many entries it schedules (its book's): the entries a replica holds, in /metrics. */
@@ -157,6 +166,7 @@ export class Runner {
       // after its last: a SIGTERM during a burst of a million waited for all of it.
       lease: () => (this.running ? lease() : undefined),
       onFenced: options.onFenced,
+      onStopped: () => this.stoppedByScript(),
       onClockAhead: options.onClockAhead,
       overlap: new OverlapGate(options.running, runLog, options.revoker),
       onSuperseded: options.onSuperseded,
@@ -296,6 +306,59 @@ export class Runner {
     if (change.resumed.length > 0) this.wake(0);
   }
 
+  /**
+   * Applies the deployment-wide stop as the control loop read it (undefined: not stopped). A lifted
+   * stop wakes the loop at once: each entry's slots that passed meanwhile are planned by its catchUp
+   * (core/due.ts), as slots missed while nobody led.
+   */
+  setDeploymentStop(stop: DeploymentStop | undefined): void {
+    const { logger } = this.options;
+    const events = this.options.events ?? NO_EVENTS;
+    const seen = this.stopSeen;
+    if (stop !== undefined && (seen === undefined || seen.atMs !== stop.atMs || seen.by !== stop.by)) {
+      this.stopSeen = stop;
+      events.deploymentStop?.({ stop, lifted: false, atMs: this.options.clock.now() });
+    }
+    if (stop === undefined && seen !== undefined) {
+      this.stopSeen = undefined;
+      events.deploymentStop?.({ stop: seen, lifted: true, atMs: this.options.clock.now() });
+    }
+    if ((stop !== undefined) === this.stopped) return;
+    this.stopped = stop !== undefined;
+    if (stop !== undefined) {
+      logger.warn(
+        {
+          event: EVENTS.deploymentStop,
+          by: stop.by,
+          since: new Date(stop.atMs).toISOString(),
+          ...(stop.note === undefined ? {} : { note: stop.note }),
+        },
+        "the deployment is stopped (beat pause --all): publishing nothing until 'beat resume --all'",
+      );
+      return;
+    }
+    logger.info(
+      { event: EVENTS.deploymentStop, cleared: true },
+      "the deployment-wide stop was lifted: each entry's catchUp decides what of the slots that passed is published now",
+    );
+    this.wake(0);
+  }
+
+  /** A publish script refused because the deployment is stopped, before the control loop had read it. */
+  private stoppedByScript(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.options.logger.warn(
+      { event: EVENTS.deploymentStop, by: 'publish script' },
+      "the publish script refused: the deployment is stopped (beat pause --all); publishing nothing until 'beat resume --all'",
+    );
+  }
+
+  /** Whether this leader holds the deployment stopped (see setDeploymentStop). */
+  isStopped(): boolean {
+    return this.stopped;
+  }
+
   /** The last slot known published of every entry that has one, by knownRunKey: `knownRuns` for the next session. */
   lastRuns(): Map<string, number> {
     return this.book.lastRuns();
@@ -402,6 +465,8 @@ export class Runner {
   private async tick(): Promise<NextWake> {
     this.lastWakeMs = performance.now();
     const { clock, config, logger } = this.options;
+    // Stopped: nothing is taken off the book, so every cursor stays where the last publish left it.
+    if (this.stopped) return { delayMs: config.maxIntervalMs };
     const { readFirst } = this.options;
     // The pause watch, not this wake-up's lateness, tells of a pause: a timer set for a slot that
     // fell due just as a pause ended fires nearly on time, and a timer held up by a pause is one

@@ -10,7 +10,15 @@ import { AlertDeliverer, httpSend } from '../alerts/deliverer.js';
 import { policySend, trustedAlertUrls } from '../alerts/outbound.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { followsOutcomes } from '../config/resolve.js';
-import { finishedDeliveries, lateDeliveries, pausedDeliveries, publishedPing, unconsumedDeliveries } from '../alerts/alert-rules.js';
+import {
+  finishedDeliveries,
+  lateDeliveries,
+  pausedDeliveries,
+  publishedPing,
+  stopDeliveries,
+  unconsumedDeliveries,
+} from '../alerts/alert-rules.js';
+import { resolveAlerts } from '../config/alerts-schema.js';
 import { queueOf } from '../celery/routing.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { OutcomeEvents, RunRecord } from '../ports/outcomes.js';
@@ -69,6 +77,8 @@ export function startAlerts(options: AlertsOptions): AlertsWiring {
           if (entry.alerts?.on.includes('unconsumed') === true && queueOf(entry.task, entry.options, current) === queue.queue)
             alerting.add(unconsumedDeliveries(config.name, entry, queue, now()));
       },
+      deploymentStop: (change) =>
+        alerting.add(stopDeliveries(config.name, resolveAlerts((options.current?.() ?? config).alerts, undefined), change)),
     },
     outcomeEvents: {
       finished: (name, record) => {

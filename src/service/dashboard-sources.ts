@@ -48,7 +48,18 @@ export interface DashboardInputs {
   readonly unconsumed?: Pick<RedisUnconsumedQueues, 'read'>;
   readonly control: Pick<
     ControlStore,
-    'paused' | 'pauseNotes' | 'notes' | 'leader' | 'setPaused' | 'requestTrigger' | 'wasTriggered' | 'setPausedMany' | 'requestTriggers'
+    | 'paused'
+    | 'pauseNotes'
+    | 'notes'
+    | 'leader'
+    | 'setPaused'
+    | 'requestTrigger'
+    | 'wasTriggered'
+    | 'setPausedMany'
+    | 'requestTriggers'
+    | 'deploymentStop'
+    | 'stopDeployment'
+    | 'resumeDeployment'
   >;
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The run histories in Redis, which every replica reads alike (the leader writes them). */

@@ -19,6 +19,7 @@ import type { ReplicaRegistry } from '../redis/replica-registry.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { auditReader } from './audit-reader.js';
+import { stopHandlers } from './stop-handlers.js';
 import { backfillApi } from './backfill-api.js';
 import type { Connections } from './connections.js';
 import { dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
@@ -62,7 +63,7 @@ export async function startHttp(
   const { keys, logger: log, clock, instanceId, connections, runtime } = options;
   const { supervisor } = runtime;
   const reads = readsOf(options);
-  metrics.readScheduleFrom(scheduleMetrics(supervisor, options.catalog));
+  metrics.readScheduleFrom(scheduleMetrics(supervisor, options.catalog, reads.control));
   const answers = probes({
     instanceId,
     clock,
@@ -92,6 +93,11 @@ export async function startHttp(
         zone: () => options.inForce.config().timezone,
         now: () => options.clock.now(),
         audit: options.audit,
+      }),
+      stop: stopHandlers({
+        control: reads.control,
+        now: () => options.clock.now(),
+        audit: (who, note) => ({ ...options.audit, who, note }),
       }),
       access: options.access,
       routes: dashboard.handle.bind(dashboard),

@@ -41,7 +41,7 @@ export function meteredDispatcher(inner: Dispatcher, events: PublishEvents, hand
   const counted = (names: readonly string[], pending: Promise<DispatchResult>): Promise<DispatchResult> =>
     pending.then(
       (result) => {
-        if (result.fenced || 'ahead' in result) return result;
+        if (result.fenced || 'ahead' in result || 'stopped' in result) return result;
         result.outcomes.forEach((o, i) => o === 'dropped' && events.dropped(names[i] ?? ''));
         if (result.failure !== undefined) failedWith(result.failure, events, handOver);
         return result;

@@ -5,6 +5,7 @@
  * nothing changes the schedule.
  */
 import { buildStatus } from '../control/status.js';
+import { deploymentStopText, deploymentStopView } from '../control/deployment-stop.js';
 import { statusParts } from '../control/status-parts.js';
 import type { DeploymentStatus } from '../control/status.js';
 import { DEFAULTS } from '../base/defaults.js';
@@ -38,7 +39,7 @@ export interface ProbeSources {
   readonly publishing: { ready(): boolean; readonly status: string };
   readonly watch: Pick<DeploymentWatch, 'current'>;
   readonly states: Pick<RedisStateStore, 'readAll'>;
-  readonly control: Pick<ControlStore, 'paused' | 'pauseNotes' | 'notes' | 'leader'>;
+  readonly control: Pick<ControlStore, 'paused' | 'pauseNotes' | 'notes' | 'leader'> & Partial<Pick<ControlStore, 'deploymentStop'>>;
   /** The replicas registry (leader and standbys, with their heartbeats). */
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The runtime entries this replica keeps (in force, and those that do not run). */
@@ -104,8 +105,12 @@ async function readyProbe(sources: ProbeSources): Promise<Probe> {
   if (found && found.lockProblems.length > 0) {
     return { ok: false, reason: found.lockProblems.map((p) => p.message).join('; '), brief: 'no replica can take the lock' };
   }
-  const notes = readyNotes(sources);
-  const briefNotes = readyNotes(sources, true);
+  // Stopped (beat pause --all): still ready, since the process is healthy and a restart or a
+  // failover would not lift the stop; the reason says it, so that a readiness dashboard shows it.
+  const stop = await sources.control.deploymentStop?.().catch(() => undefined);
+  const stopNote = stop === undefined ? '' : `; ${deploymentStopText(deploymentStopView(stop))}`;
+  const notes = `${stopNote}${readyNotes(sources)}`;
+  const briefNotes = `${stop === undefined ? '' : '; DEPLOYMENT STOPPED (beat pause --all): nothing is published'}${readyNotes(sources, true)}`;
   // Ready still: a rolling update that changes the config passes through this state.
   if (found?.mismatch) {
     return {
@@ -156,7 +161,8 @@ async function statusOf(sources: ProbeSources, page: { offset: number; limit: nu
   // Each part read on its own: a key something else wrote costs its part, named among the warnings.
   const keyWarnings: string[] = [];
   const part = statusParts(keyWarnings);
-  const [states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing, unconsumed] = await Promise.all([
+  const [stop, states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing, unconsumed] = await Promise.all([
+    part(sources.control.deploymentStop?.(), undefined),
     part(sources.states.readAll(), new Map()),
     part(sources.control.paused(), new Set<string>()),
     part(sources.control.pauseNotes(), new Map()),
@@ -170,6 +176,7 @@ async function statusOf(sources: ProbeSources, page: { offset: number; limit: nu
   ]);
   pushAll(keyWarnings, sources.runs.faults?.() ?? []);
   const status = buildStatus({
+    stop,
     ...(failing === undefined ? {} : { failing }),
     ...(unconsumed === undefined ? {} : { unconsumed }),
     ...(outcomes === undefined ? {} : { outcomes }),
@@ -216,7 +223,11 @@ function entriesPage(
 }
 
 /** The schedule as the gauges of /metrics show it: every entry counted, paused and next fires while leading. */
-export function scheduleMetrics(supervisor: Pick<Supervisor, 'config' | 'runner'>, catalog?: Pick<EntryCatalog, 'find'>): MetricsSource {
+export function scheduleMetrics(
+  supervisor: Pick<Supervisor, 'config' | 'runner'>,
+  catalog?: Pick<EntryCatalog, 'find'>,
+  control?: Pick<ControlStore, 'deploymentStop'>,
+): MetricsSource {
   // The file's entries by name, made again only when a reload brings another config.
   let fileEntries: { config: unknown; byName: ReadonlyMap<string, ResolvedEntry> } | undefined;
   const fileEntry = (name: string): ResolvedEntry | undefined => {
@@ -234,5 +245,14 @@ export function scheduleMetrics(supervisor: Pick<Supervisor, 'config' | 'runner'
     },
     nextFires: () => [...(supervisor.runner?.snapshot() ?? [])].map((s) => [s.name, s.nextSlotMs] as const),
     nextFire: (entry) => supervisor.runner?.view(entry)?.nextSlotMs,
+    ...(control === undefined
+      ? {}
+      : {
+          deploymentStopped: () =>
+            control.deploymentStop().then(
+              (stop) => stop !== undefined,
+              () => undefined,
+            ),
+        }),
   };
 }

@@ -130,6 +130,7 @@ export class Supervisor {
       entryFailureCleared: (entry, recovered) => sink.entryFailureCleared?.(entry, recovered),
       entriesRemoved: (entries) => sink.entriesRemoved?.(entries),
       revoked: (revoke) => sink.revoked?.(revoke),
+      deploymentStop: (change) => sink.deploymentStop?.(change),
     };
   }
 

@@ -47,6 +47,6 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 export const get = <T>(path: string): Promise<T> => call<T>('GET', path);
 export const post = <T>(path: string, body?: unknown): Promise<T> => call<T>('POST', path, body ?? {});
 export const put = <T>(path: string, body: unknown): Promise<T> => call<T>('PUT', path, body);
-export const del = <T>(path: string): Promise<T> => call<T>('DELETE', path);
+export const del = <T>(path: string, body?: unknown): Promise<T> => call<T>('DELETE', path, body);
 
 export const entryPath = (name: string): string => `/ui/api/entries/${encodeURIComponent(name)}`;

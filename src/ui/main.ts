@@ -9,6 +9,7 @@ import { entriesView } from './entries-view.js';
 import { entryEditor, entryView, errorText } from './entry-view.js';
 import { deploymentView, timelineView } from './other-views.js';
 import { auditView } from './audit-view.js';
+import { stopBar } from './stop-bar.js';
 import type { OverviewWire } from '../dashboard/wire.js';
 
 const REFRESH_MS = 5000;
@@ -87,6 +88,7 @@ async function loadOverview(): Promise<OverviewWire> {
   overview = await get<OverviewWire>('/ui/api/overview');
   setCsrf(overview.csrf);
   sessionBox(overview);
+  stopBar(overview, notice, () => refresh(false));
   return overview;
 }
 

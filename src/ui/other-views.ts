@@ -146,6 +146,14 @@ export function deploymentView(root: HTMLElement, o: OverviewWire): void {
   const standbys = o.replicas.filter((r) => r.role === 'standby').length;
   const rows: [string, string][] = [
     ['Deployment', o.deployment],
+    ...(o.stopped === null
+      ? []
+      : ([
+          [
+            'Stopped',
+            `by ${o.stopped.by} since ${o.stopped.since}${o.stopped.note === null ? '' : ` (note: ${o.stopped.note})`}: nothing is published`,
+          ],
+        ] as [string, string][])),
     ...leadingFacts(o),
     ['Standbys', standbys > 0 ? String(standbys) : 'none: no replica can take over if the leader stops'],
     ['This replica', `${o.self.instance} (${o.self.role})`],

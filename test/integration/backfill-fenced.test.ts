@@ -62,6 +62,7 @@ function step(slots: readonly number[], o: StepOptions = {}): Promise<unknown[]>
     keys.backfills,
     keys.backfill('r1'),
     keys.passedSince,
+    keys.stop,
     o.queue ?? QUEUE,
   ];
   const argv = [TOKEN, String(T), REQUEST, entry, o.revision ?? '', o.force ? '1' : ''];
@@ -76,7 +77,7 @@ function step(slots: readonly number[], o: StepOptions = {}): Promise<unknown[]>
     if (o.overlap?.includes(slot)) argv.push(String(slot), '-2', '0');
     else if (o.held?.includes(slot)) argv.push(String(slot), '-1', '0');
     else if (o.claim || o.sent) argv.push(String(slot), '0', '0');
-    else argv.push(String(slot), '1', '0', '9', `${entry}@${slot}`);
+    else argv.push(String(slot), '1', '0', '10', `${entry}@${slot}`);
   if (o.flags !== undefined) argv.push(o.flags);
   return withScripts(redis).backfillFenced(k.length, ...k, ...argv);
 }
@@ -174,7 +175,7 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
     // A push count below -2 is refused before anything is written.
     await expect(
       withScripts(redis).backfillFenced(
-        8,
+        9,
         ...[
           keys.fence,
           keys.state,
@@ -184,6 +185,7 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
           keys.backfills,
           keys.backfill('r1'),
           keys.passedSince,
+          keys.stop,
         ],
         ...[TOKEN, String(T), REQUEST, 'e', '', '', '', '0', String(T), '1', '1', String(T - 7 * M), '-3', '0'],
       ),
@@ -398,6 +400,26 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
     });
     expect(refused).toEqual({ kind: 'refused', reason: 'the broker refused its messages: unroutable: NO_ROUTE' });
     expect(await ranges('e')).toContain(range(T - 20 * M, T - 20 * M));
+  });
+
+  it('the deployment-wide stop: a step that would publish, and a claim, write nothing and answer -3; a step recording what a broker confirmed goes on', async () => {
+    await state('e', { slot: T, seen: T - 600 * M });
+    await recordPassed([['e', T - 3 * M, T - M]]);
+    await redis.set(keys.stop, JSON.stringify({ by: 'ops', at: T }));
+    expect(await step([T - 2 * M], { last: false })).toEqual([-3]);
+    expect(await step([T - 2 * M], { claim: true })).toEqual([-3]);
+    expect(await queued()).toEqual([]);
+    expect(await progress()).toEqual({});
+    expect(await ranges('e')).toEqual([range(T - 3 * M, T - M)]);
+    expect(await redis.lrange(keys.backfills, 0, -1)).toEqual([REQUEST]);
+    // RabbitMQ's commit of a slot sent before the stop: recorded, so that it is never sent again.
+    expect(await step([T - 2 * M], { sent: true, last: false })).toEqual([1, 1]);
+    expect(await queued()).toEqual([]);
+    expect(await ranges('e')).toEqual([range(T - 3 * M, T - 2 * M - 1), range(T - 2 * M + 1, T - M)]);
+    // Lifted: the step publishes.
+    await redis.del(keys.stop);
+    expect(await step([T - M], { last: false })).toEqual([1, 1]);
+    expect(await queued()).toEqual([`e@${T - M}`]);
   });
 
   it('withdrawn, fenced, superseded: nothing written; a queue key of another type: refused, the request removed', async () => {

@@ -99,10 +99,11 @@ const commitTrigger = (...refusal: string[]): Promise<number> =>
 const CALLS = {
   'publish-fenced': () =>
     scripts.publishFenced(
-      4,
+      5,
       keys.fence,
       keys.state,
       keys.entries,
+      keys.stop,
       QUEUE,
       packStrings([
         TOKEN,
@@ -114,24 +115,37 @@ const CALLS = {
         '', // a config-file entry: no revision to check
         '1',
         'list',
-        '4',
+        '5',
         '1',
         '1',
         PAYLOAD,
       ]),
     ),
   'claim-fenced': () =>
-    scripts.claimFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT), ''),
+    scripts.claimFenced(
+      4,
+      keys.fence,
+      keys.state,
+      keys.entries,
+      keys.stop,
+      TOKEN,
+      String(DEFAULTS.maxClockSkewMs),
+      '1',
+      ENTRY,
+      String(RUN_SLOT),
+      '',
+    ),
   'commit-fenced': () =>
     scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, ''),
   'trigger-fenced': () =>
     scripts.triggerFenced(
-      6,
+      7,
       keys.fence,
       keys.state,
       keys.triggers,
       CONFIRMED,
       keys.entries,
+      keys.stop,
       QUEUE,
       TOKEN,
       String(AT),
@@ -141,10 +155,10 @@ const CALLS = {
       '1',
       '0',
       '', // a config-file entry: no revision to check
-      '6',
+      '7',
       PAYLOAD,
     ),
-  'claim-trigger': () => scripts.claimTrigger(2, keys.fence, keys.triggers, TOKEN, REQUEST),
+  'claim-trigger': () => scripts.claimTrigger(3, keys.fence, keys.triggers, keys.stop, TOKEN, REQUEST),
   'commit-trigger': () => commitTrigger(),
   'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, ''),
   'leader-info': () => scripts.leaderInfo(2, keys.fence, keys.leader, TOKEN, 'configHash', 'abc'),
@@ -352,18 +366,19 @@ describe("the entry fence: a run's revision against the stored record (every scr
   const calls = {
     'publish-fenced': () =>
       scripts.publishFenced(
-        ...[4, keys.fence, keys.state, keys.entries, QUEUE],
+        ...[5, keys.fence, keys.state, keys.entries, keys.stop, QUEUE],
         packStrings([
           ...[TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
-          ...[publishedStateAfterSlot(String(AT), TASK_ID), REVISION, '1', 'list', '4', '1', '1', PAYLOAD],
+          ...[publishedStateAfterSlot(String(AT), TASK_ID), REVISION, '1', 'list', '5', '1', '1', PAYLOAD],
         ]),
       ),
     'claim-fenced': () =>
       scripts.claimFenced(
-        3,
+        4,
         keys.fence,
         keys.state,
         keys.entries,
+        keys.stop,
         TOKEN,
         String(DEFAULTS.maxClockSkewMs),
         '1',
@@ -376,8 +391,22 @@ describe("the entry fence: a run's revision against the stored record (every scr
     'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, REVISION),
     'trigger-fenced': () =>
       scripts.triggerFenced(
-        ...[6, keys.fence, keys.state, keys.triggers, CONFIRMED, keys.entries, QUEUE, TOKEN, String(AT), REQUEST, ENTRY, TASK_ID],
-        ...['1', '0', REVISION, '6', PAYLOAD],
+        ...[
+          7,
+          keys.fence,
+          keys.state,
+          keys.triggers,
+          CONFIRMED,
+          keys.entries,
+          keys.stop,
+          QUEUE,
+          TOKEN,
+          String(AT),
+          REQUEST,
+          ENTRY,
+          TASK_ID,
+        ],
+        ...['1', '0', REVISION, '7', PAYLOAD],
       ),
   };
   const cases = Object.keys(calls).flatMap((name) => RECORDS.map(([label, record, same]) => [name, label, record, same] as const));
@@ -465,18 +494,19 @@ describe("the entry fence of an entry with no record (RedBeat, django): the run'
   const calls = {
     'publish-fenced': () =>
       scripts.publishFenced(
-        ...[4, keys.fence, keys.state, keys.entries, QUEUE],
+        ...[5, keys.fence, keys.state, keys.entries, keys.stop, QUEUE],
         packStrings([
           ...[TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
-          ...[publishedStateAfterSlot(String(AT), TASK_ID, MINE), FENCE, '1', 'list', '4', '1', '1', PAYLOAD],
+          ...[publishedStateAfterSlot(String(AT), TASK_ID, MINE), FENCE, '1', 'list', '5', '1', '1', PAYLOAD],
         ]),
       ),
     'claim-fenced': () =>
       scripts.claimFenced(
-        3,
+        4,
         keys.fence,
         keys.state,
         keys.entries,
+        keys.stop,
         TOKEN,
         String(DEFAULTS.maxClockSkewMs),
         '1',
@@ -489,8 +519,22 @@ describe("the entry fence of an entry with no record (RedBeat, django): the run'
     'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, FENCE),
     'trigger-fenced': () =>
       scripts.triggerFenced(
-        ...[6, keys.fence, keys.state, keys.triggers, CONFIRMED, keys.entries, QUEUE, TOKEN, String(AT), REQUEST, ENTRY, TASK_ID],
-        ...['1', '0', FENCE, '6', PAYLOAD],
+        ...[
+          7,
+          keys.fence,
+          keys.state,
+          keys.triggers,
+          CONFIRMED,
+          keys.entries,
+          keys.stop,
+          QUEUE,
+          TOKEN,
+          String(AT),
+          REQUEST,
+          ENTRY,
+          TASK_ID,
+        ],
+        ...['1', '0', FENCE, '7', PAYLOAD],
       ),
     'commit-trigger': () =>
       scripts.commitTrigger(
@@ -599,5 +643,34 @@ describe('the Lua decode (includes/entry-state.lua)', () => {
         seen: decoded?.seenMs,
       });
     });
+  });
+});
+
+describe('the deployment-wide stop (includes/stop.lua): the stop key set, every publishing script publishes and writes nothing', () => {
+  const STOPPED = {
+    'publish-fenced': [-3],
+    'claim-fenced': [-3],
+    'trigger-fenced': -3,
+    'claim-trigger': -3,
+  } as const satisfies Partial<Record<ScriptName, unknown>>;
+
+  it.each(Object.entries(STOPPED))('%s answers stopped', async (name, stopped) => {
+    await scene(`{"slot":${S0},"n":1}`);
+    await redis.set(keys.stop, JSON.stringify({ by: 'ops', at: AT, note: 'incident 4711' }));
+    const before = await snapshot();
+    expect(await CALLS[name as ScriptName]()).toEqual(stopped);
+    expect(await snapshot()).toEqual(before);
+    expect(await redis.llen(QUEUE)).toBe(0);
+    // Lifted: the same call publishes (claims say fresh, pending).
+    await redis.del(keys.stop);
+    expect(await CALLS[name as ScriptName]()).not.toEqual(stopped);
+  });
+
+  it('the commit scripts record what a broker outside Redis already confirmed, stop or not', async () => {
+    await scene(`{"slot":${S0},"n":1}`);
+    await redis.set(keys.stop, JSON.stringify({ by: 'ops', at: AT }));
+    expect(await CALLS['commit-fenced']()).toEqual([1, 1]);
+    expect(await redis.hget(keys.state, ENTRY)).toContain(`"slot":${RUN_SLOT}`);
+    expect(await CALLS['commit-trigger']()).toBe(1);
   });
 });

@@ -50,7 +50,7 @@ async function publish(
   runs: readonly Run[],
   maxAheadMs: number = DEFAULTS.maxClockSkewMs,
 ): Promise<number[]> {
-  const allKeys = [keys.fence, keys.state, keys.entries];
+  const allKeys = [keys.fence, keys.state, keys.entries, keys.stop];
   const groups = new Map<string, { kind: 'list' | 'channel'; target: string; runs: number[]; payloads: string[] }>();
   const group = (kind: 'list' | 'channel', name: string): { runs: number[]; payloads: string[] } => {
     let g = groups.get(`${kind}:${name}`);
@@ -290,10 +290,11 @@ describe('publish-fenced.lua', () => {
     // The AMQP claim refuses it the same way (and commit records only what the claim let through).
     const claim = (slot: number) =>
       withScripts(redis).claimFenced(
-        3,
+        4,
         keys.fence,
         keys.state,
         keys.entries,
+        keys.stop,
         'leader-token',
         String(DEFAULTS.maxClockSkewMs),
         '1',

@@ -32,7 +32,7 @@ describe('alert settings', () => {
     ).toEqual(
       [
         'alerts.webhook: alerts.webhook must be an http:// or https:// URL, got "ftp://example.com/x"',
-        'alerts.on[1]: alerts.on holds failed, missed, late, paused, unconsumed',
+        'alerts.on[1]: alerts.on holds failed, missed, late, paused, unconsumed, stopped',
         'alerts.lateAfter: alerts.lateAfter must be between 1 s and 1 day (86,400 s), got "10ms"',
         'beatSchedule.a.alerts.on: alerts.on must name at least one kind; leave alerts out for none',
         'beatSchedule.a.alerts.ping: alerts.ping must be an http:// or https:// URL, got "not a url"',
@@ -99,7 +99,7 @@ describe('alert settings', () => {
       },
       'alerts.test',
     );
-    expect(config.entries[0]?.alerts?.on).toEqual(['failed', 'missed', 'unconsumed']);
+    expect(config.entries[0]?.alerts?.on).toEqual(['failed', 'missed', 'unconsumed', 'stopped']);
   });
 });
 

@@ -29,6 +29,7 @@ const TODAY: Record<string, string> = {
   leader: 'tsbeat:{prod}:leader',
   events: 'tsbeat:{prod}:events',
   paused: 'tsbeat:{prod}:paused',
+  stop: 'tsbeat:{prod}:stop',
   resumed: 'tsbeat:{prod}:resumed',
   triggers: 'tsbeat:{prod}:triggers',
   triggered: 'tsbeat:{prod}:triggered:x',

@@ -450,6 +450,38 @@ describe('Runner', () => {
     expect(published.map((p) => p.slotMs)).toEqual([T0 + 5 * S]);
   });
 
+  it('the deployment stopped (the script refuses, before the leader heard): no retry while stopped, cursors kept; lifted, each entry catches up by its catchUp', async () => {
+    let stopped = false;
+    const { dispatcher, published, calls } = fakeDispatcher(() => (stopped ? { fenced: false, stopped: true } : undefined));
+    const { lines, logger } = captureLogs();
+    const config = configOf({
+      once: { task: 't.once', schedule: 10, catchUp: 'once' },
+      skip: { task: 't.skip', schedule: 10, catchUp: 'skip' },
+      all: { task: 't.all', schedule: 10, catchUp: 'all' },
+    });
+    const runner = await startRunner({ config, dispatcher, logger });
+    await advance(10 * S + 100);
+    for (const name of ['once', 'skip', 'all']) expect(slotsOf(published, name)).toEqual([T0 + 10 * S]);
+    const before = calls.length;
+
+    stopped = true; // set in Redis; this leader has not read it
+    await advance(35 * S); // T0+45.1 s: slots 20, 30 and 40 came due
+    expect(calls.length - before).toBe(1); // the one refused attempt, then nothing (no hot loop)
+    expect(runner.isStopped()).toBe(true);
+    expect(published).toHaveLength(3);
+    expect(lines.find((l) => l['event'] === EVENTS.deploymentStop)).toMatchObject({ by: 'publish script' });
+
+    stopped = false;
+    runner.setDeploymentStop(undefined);
+    await advance(300);
+    expect(slotsOf(published, 'once')).toEqual([T0 + 10 * S, T0 + 40 * S]);
+    expect(slotsOf(published, 'skip')).toEqual([T0 + 10 * S]);
+    expect(slotsOf(published, 'all')).toEqual([10, 20, 30, 40].map((k) => T0 + k * S));
+    expect(lines.filter((l) => l['event'] === EVENTS.deploymentStop).at(-1)).toMatchObject({ cleared: true });
+    await advance(5 * S);
+    for (const name of ['once', 'skip', 'all']) expect(slotsOf(published, name).at(-1)).toBe(T0 + 50 * S);
+  });
+
   it("steps down when the dispatcher refuses a slot ahead of Redis's clock (a clock stepped forward): logged once, nothing recorded, the slot due for the next leader", async () => {
     let token: string | undefined = 'token-1';
     const reported: SlotAhead[] = [];

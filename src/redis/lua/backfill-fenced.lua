@@ -32,7 +32,10 @@
                error, kept ('1': bufferOne kept a slot while a run was in flight), last (the
                newest slot this request published: the run a paced policy waits for)
   KEYS[8]      passed-since (string)
-  KEYS[9..]    broker lists to push to
+  KEYS[9]      stop key: while it exists (`beat pause --all`) a step that would publish (a claim, or
+               a slot with a push or a channel publish) publishes and writes nothing (includes/stop.lua);
+               a step with no pushes (recording what a broker outside Redis confirmed) goes on
+  KEYS[10..]   broker lists to push to
 
   ARGV[1]      fence token
   ARGV[2]      publish time, epoch ms
@@ -62,7 +65,8 @@
           newer incarnation's): nothing written, the request stays for the entry as it is now;
           { 3, key, type } refused: a broker list or the entry's passed zset holds another Redis
           type (the entry's fault): nothing published, the request is removed, and its progress
-          says `error` "<key> <type>" for the CLI
+          says `error` "<key> <type>" for the CLI; { -3 } stopped: the deployment is stopped and the
+          step would publish: nothing written, the request stays pending
   Errors  WRONGTYPE naming the key when the fence, state, entries, passed-floor, request list,
           progress or passed-since key holds another type; ERR when a number argument is not one
           or a push's key index is not valid. All before anything is written: all or nothing.
@@ -72,6 +76,7 @@
           the last step LREM of the request. The entry's state is not written: a backfill moves no schedule.
 ]]
 --- @include "fence"
+--- @include "stop"
 --- @include "entry-state"
 --- @include "entry-record"
 --- @include "entry-fence"
@@ -85,7 +90,7 @@ local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3],
 if refused then return refused end
 local badKey, badType
 for i = 5, #KEYS do
-  if i ~= 6 and i ~= 7 and i ~= 8 then
+  if i ~= 6 and i ~= 7 and i ~= 8 and i ~= 9 then
     local kind = redis.call('TYPE', KEYS[i]).ok
     local expected = i == 5 and 'zset' or 'list'
     if kind ~= expected and kind ~= 'none' then
@@ -113,13 +118,20 @@ for r = 1, runs do
   if isHeld then pushes = 0 end
   for i = 1, pushes do
     local index = tonumber(ARGV[at + 1 + 2 * i])
-    if not index or index < 9 or index > #KEYS then
+    if not index or index < 10 or index > #KEYS then
       return redis.error_reply('ERR ' .. SCRIPT .. ': slot ' .. r .. ', push ' .. i .. ' names no broker list in KEYS')
     end
   end
   slots[r] = { slot = slot, at = at + 3, pushes = pushes, channels = channels, held = isHeld, overlap = overlapHeld }
   at = at + 3 + 2 * (pushes + channels)
 end
+-- The stop holds back a step that would publish (or a claim, which leads to a send); a step that
+-- only records what a broker already confirmed goes on, so that it is never sent again.
+local publishes = ARGV[7] == 'claim'
+for r = 1, runs do
+  if slots[r].pushes > 0 or slots[r].channels > 0 then publishes = true end
+end
+if publishes and deploymentStopped(KEYS[9]) then return { -3 } end
 
 -- The request must still be pending (the CLI withdraws it when it gives up waiting). The list
 -- holds the few requests waiting for a leader: a scan is cheap.

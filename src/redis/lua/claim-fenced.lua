@@ -7,6 +7,7 @@
   KEYS[1]      fence key (string): the token of the current leader
   KEYS[2]      state hash: field = entry name, value = the entry's state (includes/entry-state.lua)
   KEYS[3]      entries hash: the runtime entries' records (includes/entry-record.lua)
+  KEYS[4]      stop key: while it exists (`beat pause --all`) nothing may be published (includes/stop.lua)
 
   ARGV[1]      fence token of the caller
   ARGV[2]      how far (ms) a slot may be ahead of this server's clock (TIME): lock.maxClockSkew
@@ -15,8 +16,9 @@
                version of the entry's record the caller read it from, or '@' .. incarnation;
                '' = not checked; includes/entry-fence.lua)
 
-  Reply  { status, c1 .. cR }, or { -2, now, slot }
+  Reply  { status, c1 .. cR }, or { -2, now, slot }, or { -3 }
     status  1 = checked; -1 = fenced: the caller is not the leader (nothing else was read);
+            -3 = stopped: the deployment is stopped (KEYS[4] exists): publish nothing;
             -2 = ahead: a slot is further ahead of this server's clock than ARGV[2] (the caller's
             clock is ahead): publish nothing; `now` is TIME in ms, `slot` the first such slot.
             commit-fenced.lua records only runs claimed here, so it never records such a slot.
@@ -30,6 +32,7 @@
   Writes  nothing.
 ]]
 --- @include "fence"
+--- @include "stop"
 --- @include "entry-state"
 --- @include "entry-record"
 --- @include "entry-fence"
@@ -37,6 +40,7 @@
 local SCRIPT = 'claim-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
 if held ~= true then return held or { -1 } end
+if deploymentStopped(KEYS[4]) then return { -3 } end
 local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash')
 if refused then return refused end
 

@@ -6,7 +6,8 @@
   KEYS[2]      state hash: field = entry name, value = the entry's state (includes/entry-state.lua)
   KEYS[3]      entries hash: the runtime entries' records (includes/entry-record.lua), for the
                entry fence (the revision column)
-  KEYS[4..]    the broker lists the runs push to (kombu queue lists, any priority step)
+  KEYS[4]      stop key: while it exists (`beat pause --all`) nothing is published (includes/stop.lua)
+  KEYS[5..]    the broker lists the runs push to (kombu queue lists, any priority step)
 
   ARGV[1]      every argument below, packed into one MessagePack array of strings, read with Redis's
                built-in cmsgpack in one call (the client sends one argument instead of thousands;
@@ -37,8 +38,10 @@
   Columns let the script hand ranges of ARGV to HMGET and LPUSH as they are (unpack), without
   building a Lua table per run: Lua work per run is what bounds a burst of thousands.
 
-  Reply  { status, c1 .. cR, k1, t1, k2, t2 … }, or { -2, now, slot }
+  Reply  { status, c1 .. cR, k1, t1, k2, t2 … }, or { -2, now, slot }, or { -3 }
     status  1 = done; -1 = fenced: the caller is not the leader, nothing was read or written;
+            -3 = stopped: the deployment is stopped (KEYS[4] exists): nothing was published or
+            written; the caller keeps the runs due (each entry's catchUp decides on resume);
             -2 = ahead: a slot is further ahead of this server's clock than ARGV[2] (the caller's
             clock is ahead): nothing was written; `now` is TIME in ms, `slot` the first such slot
     c       1 = fresh: state moved forward and the run's payloads delivered (a run with no payload,
@@ -64,6 +67,7 @@
           kept when it has one).
 ]]
 --- @include "fence"
+--- @include "stop"
 --- @include "entry-state"
 --- @include "entry-record"
 --- @include "entry-fence"
@@ -72,6 +76,7 @@ local SCRIPT = 'publish-fenced'
 local ARGV = cmsgpack.unpack(ARGV[1])
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
 if held ~= true then return held or { -1 } end
+if deploymentStopped(KEYS[4]) then return { -3 } end
 -- Before Redis 5 a script that reads TIME may write only under effects replication, which this turns
 -- on (the default from Redis 5, the only mode from 7, where the call does nothing).
 redis.replicate_commands()
@@ -94,7 +99,7 @@ if recordsRefused then
   badKeys[1] = KEYS[3]
   badKeys[2] = recordsKind
 end
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   local kind = redis.call('TYPE', KEYS[i]).ok
   if kind ~= 'list' and kind ~= 'none' then
     badKey = badKey or {}

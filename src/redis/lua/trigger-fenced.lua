@@ -9,7 +9,8 @@
   KEYS[3]      pending trigger requests (list)
   KEYS[4]      confirmation key for this request (`triggered:<task id>`), read by the CLI
   KEYS[5]      entries hash: the runtime entries' records (includes/entry-record.lua)
-  KEYS[6..]    broker lists to push to
+  KEYS[6]      stop key: while it exists (`beat pause --all`) nothing is published (includes/stop.lua)
+  KEYS[7..]    broker lists to push to
 
   ARGV[1]      fence token
   ARGV[2]      publish time, epoch ms
@@ -22,6 +23,8 @@
   then P pairs (index into KEYS, payload) and C pairs (channel, payload)
 
   Reply   1 published; 0 the request was no longer pending (cancelled or done): nothing written; -1 fenced;
+          -3 stopped: the deployment is stopped (KEYS[6] exists): nothing written, the request stays
+          pending (the leader leaves it until the stop is lifted, or until it is too old);
           2 superseded: the entry changed since the caller read it (its revision is not the stored
           record's version, or its state belongs to a newer incarnation; one of an older incarnation
           counts as none): nothing written, the request stays pending for the entry as it is now
@@ -36,6 +39,7 @@
           none: n = 0, seen = the publish time); SET of the confirmation key (1 hour expiry).
 ]]
 --- @include "fence"
+--- @include "stop"
 --- @include "entry-state"
 --- @include "entry-record"
 --- @include "entry-fence"
@@ -43,12 +47,13 @@
 local SCRIPT = 'trigger-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
 if held ~= true then return held or -1 end
+if deploymentStopped(KEYS[6]) then return -3 end
 -- Redis does not undo writes made before an error: every key, argument and the stored state is
 -- checked and read first.
 local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'list') or wrongType(SCRIPT, KEYS[5], 'hash')
 if refused then return refused end
 local badKey, badType
-for i = 6, #KEYS do
+for i = 7, #KEYS do
   local kind = redis.call('TYPE', KEYS[i]).ok
   if kind ~= 'list' and kind ~= 'none' then
     badKey, badType = KEYS[i], kind
@@ -61,7 +66,7 @@ local pushes = tonumber(ARGV[6])
 local channels = tonumber(ARGV[7])
 for i = 1, pushes do
   local index = tonumber(ARGV[7 + 2 * i])
-  if not index or index < 6 or index > #KEYS then
+  if not index or index < 7 or index > #KEYS then
     return redis.error_reply('ERR ' .. SCRIPT .. ': push ' .. i .. ' names no broker list in KEYS')
   end
 end

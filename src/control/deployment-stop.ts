@@ -1,0 +1,57 @@
+/**
+ * The deployment-wide stop (`beat pause --all`, `PUT /api/stop`, the dashboard's control): who set
+ * it, when, and why. Its one stored format (the `stop` key, redis/keys.ts) and the words every view
+ * says it with (`beat status`, /status, /readyz, the dashboard). Pure.
+ */
+import type { DeploymentStop } from '../ports/control.js';
+
+export type { DeploymentStop };
+
+/** The stop as /status and `beat status --json` give it. */
+export interface DeploymentStopView {
+  readonly by: string;
+  /** ISO 8601. */
+  readonly since: string;
+  readonly note: string | null;
+}
+
+export function encodeDeploymentStop(stop: DeploymentStop): string {
+  return JSON.stringify({ by: stop.by, at: stop.atMs, ...(stop.note === undefined ? {} : { note: stop.note }) });
+}
+
+/**
+ * The stored stop, or a stop of unknown origin for a value tsbeat never writes: the key's existence
+ * is what stops publishing (includes/stop.lua checks nothing else), so a garbled value is still a
+ * stop, shown as one.
+ */
+export function decodeDeploymentStop(text: string): DeploymentStop {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v !== null && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o['by'] === 'string' && typeof o['at'] === 'number' && Number.isFinite(o['at'])) {
+        const note = o['note'];
+        return { by: o['by'], atMs: o['at'], ...(typeof note === 'string' ? { note } : {}) };
+      }
+    }
+  } catch {
+    // Not JSON: below.
+  }
+  return { by: 'unknown (the stop key holds a value tsbeat did not write)', atMs: 0 };
+}
+
+export function deploymentStopView(stop: DeploymentStop): DeploymentStopView {
+  return { by: stop.by, since: stop.atMs > 0 ? new Date(stop.atMs).toISOString() : 'unknown', note: stop.note ?? null };
+}
+
+/** The one sentence every view says: stopped, by whom, since when, why, and how to resume. */
+export function deploymentStopText(view: DeploymentStopView): string {
+  const note = view.note === null ? '' : ` (note: ${view.note})`;
+  return `DEPLOYMENT STOPPED by ${view.by} since ${view.since}${note}: no replica publishes anything; resume with 'beat resume --all'`;
+}
+
+/** Why a trigger or backfill is refused while the deployment is stopped. */
+export function stoppedRefusal(action: string, view: DeploymentStopView): string {
+  const note = view.note === null ? '' : ` (note: ${view.note})`;
+  return `the deployment is stopped (beat pause --all by ${view.by} since ${view.since}${note}), so no ${action} is published; resume it with 'beat resume --all' first`;
+}
