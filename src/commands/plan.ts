@@ -263,7 +263,7 @@ export function renderConfigPlan(plan: ConfigPlan): string {
       const holder = item.runtimeHeldBy === null ? 'made by hand' : `owner ${item.runtimeHeldBy}`;
       block.splice(1, 0, `    takes the name of a runtime entry (${holder}): that one stops running`);
     }
-    lines.push(...block);
+    for (const line of block) lines.push(line);
   }
   const { add, change, remove, unchanged } = plan.counts;
   const settings = plan.settings.length > 0 ? `, ${plan.settings.length} setting${plan.settings.length === 1 ? '' : 's'} changed` : '';
@@ -274,7 +274,7 @@ export function renderConfigPlan(plan: ConfigPlan): string {
 /** The plan as people read it: one block per entry that changes, then the counts. */
 export function renderPlan(plan: EntryPlan, deployment: string): string {
   const lines = [`Plan for owner ${plan.owner} in deployment ${deployment}:`];
-  for (const item of plan.entries) lines.push(...itemLines(item));
+  for (const item of plan.entries) for (const line of itemLines(item)) lines.push(line);
   const { add, change, remove, unchanged, conflict } = plan.counts;
   lines.push(
     `${add} to add, ${change} to change, ${remove} to remove, ${unchanged} unchanged${conflict > 0 ? `, ${conflict} in conflict` : ''}.`,
