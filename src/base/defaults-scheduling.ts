@@ -42,6 +42,12 @@ export const SCHEDULING_DEFAULTS = {
   writeCheckMs: 3000,
   /** What each entry of a write adds to writeCheckMs, ms: several times an ordinary entry's check on a loaded machine. */
   writeCheckEntryMs: 0.2,
+  /**
+   * How long past a write's writeCheckMs (and writeCheckEntryMs) `beat run`'s worker thread of
+   * entry checks may go before it is stopped, ms: it stops itself between two entries, each
+   * within its step budgets (tens of milliseconds, a few hundred on a loaded machine).
+   */
+  writeCheckStopMs: 2000,
   /** The checks of a write turn the event loop over after this much CPU time, ms: the scheduler sharing the process keeps its slots. */
   writeCheckSliceMs: 10,
   /** Most slots replayed per entry per wake-up with catchUp "all"; the rest come on the next wake-up. */
