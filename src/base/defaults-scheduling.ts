@@ -32,6 +32,11 @@ export const SCHEDULING_DEFAULTS = {
    */
   scheduleStepBudget: 25_000,
   /**
+   * Steps a leader's settling of changed entries may spend between two turns of the event loop
+   * (runtime/runner.ts): some milliseconds, so that a change of many costly entries keeps the slots.
+   */
+  changeSliceSteps: 2500,
+  /**
    * CPU time the checks of one write of runtime entries (a bulk PUT, a client's setMany) may take
    * on the scheduler's process, ms, plus writeCheckEntryMs per entry written: past it the rest of
    * its entries are refused unchecked and nothing is written (src/redis/entry-store.ts). An ordinary

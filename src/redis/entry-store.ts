@@ -486,13 +486,20 @@ export class RedisEntryStore implements EntrySource {
     // decoded before the next is read (the texts of every entry are never held at once).
     const changed: SourcedEntry[] = [];
     const removed: string[] = [];
+    // Decoded in slices of the loop's time too: a rare rule's schema check (its next runs looked
+    // for) takes milliseconds, and a bulk write of such entries reaches every replica as one change.
+    const meter = new WorkMeter(Number.POSITIVE_INFINITY, DEFAULTS.writeCheckSliceMs);
     for (const chunk of chunksOf(names)) {
       const texts = await this.read(() => this.client.hmget(this.keys.entries, ...chunk));
-      chunk.forEach((name, i) => {
+      for (let i = 0; i < chunk.length; i += 1) {
+        const name = chunk[i] as string;
         const text = texts[i];
+        meter.begin();
         if (text === null || text === undefined) removed.push(name);
         else changed.push(sourced(name, text, this.shapes));
-      });
+        meter.end();
+        await meter.pause();
+      }
     }
     return { changed, removed, cursor: String(version) };
   }
