@@ -72,6 +72,26 @@ await build({
   logLevel: 'warning',
 });
 
+// The worker thread of `beat run`'s entry checks (src/entry-check-worker.ts): a file of its own
+// beside cli.js, where base/package-files.ts finds it from the bundle and from the library build
+// alike. Not split with the CLI: it loads what the checks need once, in its thread, and the CLI's
+// chunks stay as they are.
+await build({
+  entryPoints: ['dist/entry-check-worker.js'],
+  outfile: 'dist/entry-check-worker.js',
+  allowOverwrite: true,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: true,
+  external,
+  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+
 // The dashboard's page (src/ui/): one script and one stylesheet for the browser, minified, loaded
 // from this server alone (no CDN: it works without network), served by src/dashboard/routes.ts.
 await build({

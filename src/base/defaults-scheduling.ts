@@ -32,6 +32,11 @@ export const SCHEDULING_DEFAULTS = {
    */
   scheduleStepBudget: 25_000,
   /**
+   * Steps a leader's settling of changed entries may spend between two turns of the event loop
+   * (runtime/runner.ts): some milliseconds, so that a change of many costly entries keeps the slots.
+   */
+  changeSliceSteps: 2500,
+  /**
    * CPU time the checks of one write of runtime entries (a bulk PUT, a client's setMany) may take
    * on the scheduler's process, ms, plus writeCheckEntryMs per entry written: past it the rest of
    * its entries are refused unchecked and nothing is written (src/redis/entry-store.ts). An ordinary
@@ -42,6 +47,12 @@ export const SCHEDULING_DEFAULTS = {
   writeCheckMs: 3000,
   /** What each entry of a write adds to writeCheckMs, ms: several times an ordinary entry's check on a loaded machine. */
   writeCheckEntryMs: 0.2,
+  /**
+   * How long past a write's writeCheckMs (and writeCheckEntryMs) `beat run`'s worker thread of
+   * entry checks may go before it is stopped, ms: it stops itself between two entries, each
+   * within its step budgets (tens of milliseconds, a few hundred on a loaded machine).
+   */
+  writeCheckStopMs: 2000,
   /** The checks of a write turn the event loop over after this much CPU time, ms: the scheduler sharing the process keeps its slots. */
   writeCheckSliceMs: 10,
   /** Most slots replayed per entry per wake-up with catchUp "all"; the rest come on the next wake-up. */

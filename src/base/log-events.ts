@@ -283,6 +283,12 @@ export const EVENTS = {
   apiWrite: 'beat.api.write',
   /** The API refused a request for its credentials (401, 403): the path, the client's address and why; never the token. */
   apiRefused: 'beat.api.refused',
+  /**
+   * The worker thread that checks the entries of an API write (service/entry-check-pool.ts) overran the
+   * write's time limit by DEFAULTS.writeCheckStopMs and was stopped (`overranMs`, `checked`, `items`): the
+   * write is refused as one whose checks took too long; the next starts a new thread.
+   */
+  apiCheckStopped: 'beat.api.check_stopped',
   /** A dashboard login: succeeded or refused (a wrong token), with the client's address. */
   dashboardLogin: 'beat.dashboard.login',
   /** A write from the dashboard (pause, resume, trigger, an entry put or deleted), with the entry. */

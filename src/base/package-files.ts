@@ -26,6 +26,16 @@ export function luaIncludeUrl(name: string): URL {
 /** The public API (`import … from 'tsbeat'` in a config file): the library build, never the bundle. */
 export const libraryEntryUrl = new URL('./index.js', topUrl);
 
+/**
+ * The worker thread that checks the entries of `beat run`'s API writes (src/entry-check-worker.ts,
+ * bundled to `dist/` by the build). Run from source (the tests), the built one: a worker thread
+ * cannot load the sources, whose imports name `.js` files.
+ */
+export const entryCheckWorkerUrl = new URL(
+  new URL(import.meta.url).pathname.endsWith('.ts') ? '../dist/entry-check-worker.js' : './entry-check-worker.js',
+  topUrl,
+);
+
 /** A built asset of the dashboard's page (`dist/ui/`, bundled from `src/ui/` by scripts/bundle.mjs). */
 export function uiAssetUrl(name: string): URL {
   return new URL(`./ui/${name}`, topUrl);

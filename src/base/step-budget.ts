@@ -52,6 +52,8 @@ class StepBudget {
 }
 
 let current: StepBudget | undefined;
+/** Steps spent in this thread since it started, budget or not. */
+let spentInThread = 0;
 
 /**
  * Runs `compute` under a budget of `limit` steps, unless a budget is open already (the outer call's
@@ -68,9 +70,19 @@ export function withStepBudget<T>(what: () => string, compute: () => T, limit: n
   }
 }
 
-/** Spends `steps` from the open budget (none open: nothing is counted, the caller bounds itself). */
+/** Spends `steps` from the open budget (none open: only the thread's count counts them, the caller bounds itself). */
 export function spendSteps(steps = 1): void {
+  spentInThread += steps;
   current?.spend(steps);
+}
+
+/**
+ * The steps every schedule computation of this thread has spent so far: a caller that makes many
+ * in one task (the leader settling a change of costly entries) turns the event loop over after so
+ * many, counted as the budgets count, never by the clock.
+ */
+export function stepsSpent(): number {
+  return spentInThread;
 }
 
 /**

@@ -32,6 +32,11 @@ export class WorkMeter {
     this.inSlice += ms;
   }
 
+  /** The work's time so far, ms. */
+  get spentMs(): number {
+    return this.spent;
+  }
+
   /** Whether the whole allowance is spent. */
   get exhausted(): boolean {
     return this.spent > this.limitMs;

@@ -9,10 +9,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { RedisClient } from './connect.js';
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
-import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
 import type { EntryLimits } from '../config/entry-definition.js';
 import { EntryShapes } from '../config/entry-shapes.js';
-import { queueNameContext, queueNameProblems } from '../config/queue-names.js';
+import { queueNameContext } from '../config/queue-names.js';
 import type { QueueNameContext } from '../config/queue-names.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
@@ -31,6 +30,9 @@ import { chunksOf, pushAll } from '../base/chunks.js';
 import { WorkMeter } from '../base/work-meter.js';
 import { ScheduleCosts } from '../config/schedule-cost.js';
 import type { ScheduleDefaults } from '../config/schedule-cost.js';
+import { currentEntryLimits, entryNameProblems, prefixProblems } from '../config/entry-definition.js';
+import { entryDefinitionProblems } from '../config/entry-checks.js';
+import type { EntryCheckItem, EntryCheckOutcomes, EntryChecker } from '../config/entry-checks.js';
 import { sourced, storedEntry } from './entry-reads.js';
 import type { StoredEntry } from './entry-reads.js';
 import type { EntryWrite, PreparedWrite, WriteOptions } from './entry-writes.js';
@@ -94,29 +96,64 @@ export class RedisEntryStore implements EntrySource {
     private readonly schedules: ScheduleDefaults = { zone: DEFAULTS.timezone },
     /** The store's budget (the config's entryLimits.maxEntries and maxStoreBytes), checked by entries-write.lua. */
     private readonly budget: StoreBudget = { maxEntries: DEFAULTS.entryMaxEntries, maxStoreBytes: DEFAULTS.entryMaxStoreBytes },
+    /**
+     * Where write and check check the definitions (the schema, queue names, schedules' cost: `beat
+     * run`'s is a worker thread, so that the scheduler's loop never runs them); without it, on this
+     * loop, in slices.
+     */
+    private readonly entryChecker?: EntryChecker,
   ) {}
 
   /**
    * Checks every write, then applies them all or none. Throws ConfigError (code ENTRY_INVALID)
    * naming every problem with its path (`entries.<name>.schedule`), or BeatError ENTRY_IS_STATIC.
-   * The checks run in slices of writeCheckSliceMs with a turn of the event loop between them, and
-   * take writeCheckMs (and writeCheckEntryMs per entry) at most (the rest refused unchecked): a write of many entries, or of costly
-   * ones, never holds the scheduler that shares the process for long.
    */
   async write(writes: readonly EntryWrite[], options: WriteOptions): Promise<WriteResult> {
-    const check = this.checkPass(options);
-    const meter = new WorkMeter(writeCheckAllowanceMs(writes.length), DEFAULTS.writeCheckSliceMs);
+    return this.apply(await this.check(writes, options));
+  }
+
+  /**
+   * The checks of write, without Redis, for a process whose loop runs a scheduler (the API's
+   * writes, plans and applies). They run in slices of writeCheckSliceMs with a turn of the event
+   * loop between them, the definitions' on the store's entry checker when it has one (a worker
+   * thread), and take writeCheckMs (and writeCheckEntryMs per entry) at most, the rest refused
+   * unchecked: a write of many entries, or of costly ones, never holds that scheduler for long.
+   */
+  async check(writes: readonly EntryWrite[], options: WriteOptions): Promise<PreparedWrite> {
+    const allowanceMs = writeCheckAllowanceMs(writes.length);
+    const deferred: Deferred | undefined = this.entryChecker === undefined || options.checked === true ? undefined : { items: [], at: [] };
+    const check = this.checkPass(options, deferred);
+    const meter = new WorkMeter(allowanceMs, DEFAULTS.writeCheckSliceMs);
     for (let i = 0; i < writes.length; i += 1) {
+      // (With an entry checker, this is the time of the names' checks alone, microseconds an entry:
+      // should it run out, the refusal names the entry they stopped at, no definition checked.)
       if (meter.exhausted) check.refuseRest(writes, i);
       meter.begin();
       try {
-        check.add(writes[i] as EntryWrite);
+        check.add(writes[i] as EntryWrite, i);
       } finally {
         meter.end();
       }
       await meter.pause();
     }
-    return this.apply(check.done(writes));
+    if (deferred !== undefined && deferred.items.length > 0 && this.entryChecker !== undefined) {
+      const outcomes = await this.entryChecker.check({
+        schedules: { ...this.schedules, nowMs: options.nowMs },
+        queueNames: this.queueNames,
+        limits: currentEntryLimits(),
+        items: deferred.items,
+        allowanceMs: allowanceMs - meter.spentMs,
+      });
+      check.checked(outcomes, writes);
+      // Encoded once all are known to be fine, in slices too (an invalid one could be too deep to encode).
+      for (let i = 0; i < deferred.items.length; i += 1) {
+        meter.begin();
+        check.encode(deferred, i);
+        meter.end();
+        await meter.pause();
+      }
+    }
+    return check.done(writes);
   }
 
   /**
@@ -125,33 +162,51 @@ export class RedisEntryStore implements EntrySource {
    * does; in one go (the CLI's own process: nothing else waits on its loop).
    */
   prepare(writes: readonly EntryWrite[], options: WriteOptions): PreparedWrite {
-    const check = this.checkPass(options);
-    for (const write of writes) check.add(write);
+    const check = this.checkPass(options, undefined);
+    writes.forEach((write, i) => check.add(write, i));
     return check.done(writes);
   }
 
-  /** One pass of checks over a write's changes: each added in turn, the problems thrown at the end. */
-  private checkPass(options: WriteOptions): {
-    add(write: EntryWrite): void;
+  /**
+   * One pass of checks over a write's changes: each added in turn, the problems thrown at the end.
+   * With `deferred`, the definitions are left to it (checked elsewhere: `checked` puts their
+   * problems among the others, `encode` encodes them once all are fine).
+   */
+  private checkPass(
+    options: WriteOptions,
+    deferred: Deferred | undefined,
+  ): {
+    add(write: EntryWrite, index: number): void;
+    checked(outcomes: EntryCheckOutcomes, writes: readonly EntryWrite[]): void;
+    encode(deferred: Deferred, item: number): void;
     refuseRest(writes: readonly EntryWrite[], from: number): never;
     done(writes: readonly EntryWrite[]): PreparedWrite;
   } {
-    const problems: ConfigProblem[] = [];
+    let problems: ConfigProblem[] = [];
+    /** The index of the write each problem is of, in step with `problems`. */
+    const problemOf: number[] = [];
+    const found = (index: number, more: readonly ConfigProblem[]): void => {
+      for (const problem of more) {
+        problems.push(problem);
+        problemOf.push(index);
+      }
+    };
     const args: string[] = [];
     const checked = options.checked === true;
-    const costs = new ScheduleCosts({ ...this.schedules, nowMs: options.nowMs });
+    const context = { queueNames: this.queueNames, costs: new ScheduleCosts({ ...this.schedules, nowMs: options.nowMs }) };
     const fail = (): never => {
       throw entryProblems(options.source ?? 'entries', problems);
     };
-    return {
-      add: (write) => {
+    const pass = {
+      add: (write: EntryWrite, index: number): void => {
         const guard = write.ifVersion === undefined ? '' : `@${write.ifVersion}`;
         const at = checked ? '' : entryPath(write.name);
         if (!checked) {
           const nameProblems = entryNameProblems(write.name);
           if (nameProblems.length > 0)
-            problems.push(
-              ...prefixProblems(
+            found(
+              index,
+              prefixProblems(
                 at,
                 nameProblems.map((p) => ({ ...p, path: '' })),
               ),
@@ -166,20 +221,49 @@ export class RedisEntryStore implements EntrySource {
           args.push(`put${guard}`, write.name, write.json);
           return;
         }
+        if (!checked && deferred !== undefined) {
+          // Its definition's slot, filled by `encode` once the checks elsewhere found nothing.
+          deferred.items.push({ name: write.name, entry: write.entry });
+          deferred.at.push({ index, arg: args.length + 2 });
+          args.push(`put${guard}`, write.name, '');
+          return;
+        }
         if (!checked) {
-          const parsed = parseEntryDefinition(write.entry);
+          const problems = entryDefinitionProblems(write.name, write.entry, context);
           // An invalid entry is not serialised: one too deep to check would overflow the stack here.
-          if (!parsed.ok) {
-            problems.push(...prefixProblems(at, parsed.problems));
+          if (problems.length > 0) {
+            found(index, prefixProblems(at, problems));
             return;
           }
-          if (this.queueNames !== undefined) problems.push(...prefixProblems(at, queueNameProblems(write.entry, this.queueNames)));
-          const costly = costs.problem(write.name, write.entry, parsed.entry);
-          if (costly !== undefined) problems.push(...prefixProblems(at, [costly]));
         }
         args.push(`put${guard}`, write.name, canonicalEntryJson(write.entry));
       },
-      refuseRest: (writes, from) => {
+      checked: (outcomes: EntryCheckOutcomes, writes: readonly EntryWrite[]): void => {
+        // Each entry's problems go after those of its name, as when checked in one pass.
+        const merged = problems.map((problem, i) => ({ problem, index: problemOf[i] as number }));
+        let stoppedAt: number | undefined;
+        for (const [item, { index }] of (deferred?.at ?? []).entries()) {
+          const found = outcomes[item];
+          if (found === undefined) {
+            // Not checked in time: the first such entry and every write after it are refused unchecked.
+            stoppedAt = index;
+            break;
+          }
+          const at = entryPath((writes[index] as EntryWrite).name);
+          for (const problem of prefixProblems(at, found)) merged.push({ problem, index });
+        }
+        problems = merged
+          .filter((m) => stoppedAt === undefined || m.index < stoppedAt)
+          .sort((a, b) => a.index - b.index)
+          .map((m) => m.problem);
+        if (stoppedAt !== undefined) pass.refuseRest(writes, stoppedAt);
+        if (problems.length > 0) fail();
+      },
+      encode: (deferred: Deferred, item: number): void => {
+        const { arg } = deferred.at[item] as { arg: number };
+        args[arg] = canonicalEntryJson((deferred.items[item] as EntryCheckItem).entry);
+      },
+      refuseRest: (writes: readonly EntryWrite[], from: number): never => {
         const rest = writes.length - from;
         problems.push({
           path: entryPath((writes[from] as EntryWrite).name),
@@ -190,11 +274,12 @@ export class RedisEntryStore implements EntrySource {
         });
         return fail();
       },
-      done: (writes) => {
+      done: (writes: readonly EntryWrite[]): PreparedWrite => {
         if (problems.length > 0) fail();
         return { writes, args, options };
       },
     };
+    return pass;
   }
 
   /** The Redis half of write: sends a prepared write (its script, then its audit), all or none. */
@@ -401,13 +486,20 @@ export class RedisEntryStore implements EntrySource {
     // decoded before the next is read (the texts of every entry are never held at once).
     const changed: SourcedEntry[] = [];
     const removed: string[] = [];
+    // Decoded in slices of the loop's time too: a rare rule's schema check (its next runs looked
+    // for) takes milliseconds, and a bulk write of such entries reaches every replica as one change.
+    const meter = new WorkMeter(Number.POSITIVE_INFINITY, DEFAULTS.writeCheckSliceMs);
     for (const chunk of chunksOf(names)) {
       const texts = await this.read(() => this.client.hmget(this.keys.entries, ...chunk));
-      chunk.forEach((name, i) => {
+      for (let i = 0; i < chunk.length; i += 1) {
+        const name = chunk[i] as string;
         const text = texts[i];
+        meter.begin();
         if (text === null || text === undefined) removed.push(name);
         else changed.push(sourced(name, text, this.shapes));
-      });
+        meter.end();
+        await meter.pause();
+      }
     }
     return { changed, removed, cursor: String(version) };
   }
@@ -493,6 +585,12 @@ export class RedisEntryStore implements EntrySource {
       );
     }
   }
+}
+
+/** The definitions a write leaves to its store's entry checker, with the index of each one's write and its slot in the script's arguments. */
+interface Deferred {
+  readonly items: EntryCheckItem[];
+  readonly at: { readonly index: number; readonly arg: number }[];
 }
 
 /** The CPU time the checks of a write of `entries` entries may take, ms. */

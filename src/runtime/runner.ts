@@ -44,6 +44,7 @@ import { RunRenderer } from './run-render.js';
 import { WarmUp } from './warm-up.js';
 import type { ScheduleError } from '../base/step-budget.js';
 import type { DeploymentStop } from '../ports/control.js';
+import { stepsSpent } from '../base/step-budget.js';
 
 export interface RunnerOptions {
   readonly config: ResolvedConfig;
@@ -236,8 +237,8 @@ export class Runner {
       }
       if (gone.length > 0) this.window.runLog.events.entriesRemoved?.(gone);
       const nowMs = clock.now();
-      await inSlices(kept, (slice) => {
-        for (const entry of this.book.upsert(slice, stored, nowMs)) this.renderer.forget(entry);
+      await bySteps(kept, (entry) => {
+        for (const replaced of this.book.upsert([entry], stored, nowMs)) this.renderer.forget(replaced);
       });
       this.wake(0);
     };
@@ -526,6 +527,27 @@ interface NextWake {
 function revisionsOf(entries: readonly ResolvedEntry[], out?: Map<string, string>): Map<string, string> | undefined {
   for (const entry of entries) if (entry.revision !== undefined) (out ??= new Map()).set(entry.name, entry.revision);
   return out;
+}
+
+/**
+ * Hands `items` to `each` one at a time, serving the event loop whenever their schedule
+ * computations have spent DEFAULTS.changeSliceSteps since the last turn (and every
+ * DEFAULTS.bookLoadSlice items): a change of costly entries written at once (rare rules accepted,
+ * each within its step budget, some milliseconds) is not settled in one task that holds the slots
+ * and /healthz for hundreds of milliseconds. Steps, not the clock: the same turns on any machine.
+ */
+async function bySteps<T>(items: readonly T[], each: (item: T) => void): Promise<void> {
+  let fromSteps = stepsSpent();
+  let inSlice = 0;
+  for (const item of items) {
+    if (stepsSpent() - fromSteps >= DEFAULTS.changeSliceSteps || inSlice >= DEFAULTS.bookLoadSlice) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      fromSteps = stepsSpent();
+      inSlice = 0;
+    }
+    each(item);
+    inSlice += 1;
+  }
 }
 
 /**

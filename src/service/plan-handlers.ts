@@ -25,7 +25,7 @@ export function planHandlers(options: {
 }): PlanHandlers {
   const { store, client, keys, zone, now } = options;
   /** The request's entries given the owner and checked as the store checks a write (ENTRY_INVALID, 400, with every problem). */
-  const inputsOf = (request: PlanRequest, nowMs: number): PlannedInput[] => {
+  const inputsOf = async (request: PlanRequest, nowMs: number): Promise<PlannedInput[]> => {
     const ownerProblems = entryNameProblems(request.owner);
     if (ownerProblems.length > 0)
       throw new ConfigError(
@@ -40,8 +40,9 @@ export function planHandlers(options: {
       'request body',
       ['entries'],
     );
-    // Checked as a write of them would be (names, the config's names, the schema, queues, cost); nothing is sent.
-    store.prepare(
+    // Checked as a write of them would be (names, the config's names, the schema, queues, cost: off
+    // the scheduler's loop, within the write's time); nothing is sent.
+    await store.check(
       inputs.map((i) => ({ op: 'put', name: i.name, entry: i.entry })),
       { nowMs, source: 'request body' },
     );
@@ -51,14 +52,14 @@ export function planHandlers(options: {
     plan: (request) =>
       whileConnected(client, async () => {
         const nowMs = now();
-        return planOwner(client, keys, store, { owner: request.owner, inputs: inputsOf(request, nowMs), zone: zone(), nowMs });
+        return planOwner(client, keys, store, { owner: request.owner, inputs: await inputsOf(request, nowMs), zone: zone(), nowMs });
       }),
     apply: (request, who, note) =>
       whileConnected(client, async () => {
         const nowMs = now();
         const { plan, version } = await applyOwner(client, keys, store, {
           owner: request.owner,
-          inputs: inputsOf(request, nowMs),
+          inputs: await inputsOf(request, nowMs),
           zone: zone(),
           nowMs,
           planDigest: request.planDigest,

@@ -57,7 +57,7 @@ async function makeParts(options: ServiceOptions) {
   const inForce = lateInForce();
   const audit = auditSettingsOf(inForce.view, logger);
   const connections = makeConnections({ ...base, now: () => clock.now() });
-  const { catalog, entryStore } = makeEntrySources({ ...base, connections, inForce: inForce.view });
+  const { catalog, entryStore, entryChecks } = makeEntrySources({ ...base, connections, inForce: inForce.view });
   const clockGuard = new ClockGuard({ client: connections.state, clock, maxSkewMs: config.lock.maxClockSkewMs, logger });
   const replicas = new ReplicaRegistry(connections.state, base.keys);
   const withMetrics = options.http !== undefined;
@@ -79,7 +79,7 @@ async function makeParts(options: ServiceOptions) {
   });
   const isLeader = (): boolean => runtime.supervisor.leading;
   const heartbeat = replicaHeartbeat({ ...base, registry: replicas, isLeader, httpAddress: http?.address });
-  return { ...shared, catalog, clockGuard, runtime, http, heartbeat };
+  return { ...shared, catalog, clockGuard, runtime, http, heartbeat, entryChecks };
 }
 
 /**
@@ -90,10 +90,12 @@ async function makeParts(options: ServiceOptions) {
  * takes over on the release, so nothing before it may be slow to stop.
  */
 async function startParts(parts: Parts, signal: AbortSignal): Promise<LifecycleScope> {
-  const { config, logger: log, connections, observability, http, heartbeat, catalog, runtime, keys } = parts;
+  const { config, logger: log, connections, observability, http, heartbeat, catalog, runtime, keys, entryChecks } = parts;
   const scope = new LifecycleScope({ logger: log });
   // Added before connecting, so that a failed connect closes them; the probes answer until the end.
-  scope.add('connections and http', () => Promise.allSettled([connections.close([runtime.outcomes?.client]), http?.close()]));
+  scope.add('connections and http', () =>
+    Promise.allSettled([connections.close([runtime.outcomes?.client]), http?.close(), entryChecks.close()]),
+  );
   // Terminal lines leave instance and deployment out (see createLogger): this line says them once.
   log.info(
     { event: EVENTS.start, broker: maskUrl(config.broker.url), entries: config.entries.length },

@@ -15,12 +15,15 @@ import { RedisEntryStore, storeBudget } from '../redis/entry-store.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { EntryCatalog, runtimeSources } from '../runtime/entry-catalog.js';
 import { sourceChangeRecorder } from './audit-reader.js';
+import { EntryCheckPool } from './entry-check-pool.js';
 import type { Connections } from './connections.js';
 import type { InForce } from './in-force-view.js';
 
 export interface EntrySources {
   readonly entryStore: RedisEntryStore;
   readonly catalog: EntryCatalog;
+  /** The worker thread that checks the definitions of the store's writes (the API's): closed at the end. */
+  readonly entryChecks: EntryCheckPool;
 }
 
 export function makeEntrySources(options: {
@@ -34,6 +37,8 @@ export function makeEntrySources(options: {
   const { config, keys, logger: log, clock, inForce } = options;
   const { state, subscriber, redbeat, django } = options.connections;
   const staticNames = new Set(config.entries.map((e) => e.name));
+  // The API's writes check their definitions off the scheduler's loop (docs/design.md, "Checks off the loop").
+  const entryChecks = new EntryCheckPool(log);
   const entryStore = new RedisEntryStore(
     state,
     keys,
@@ -41,6 +46,7 @@ export function makeEntrySources(options: {
     queueNameContextOf(config),
     { zone: config.timezone, calendars: config.calendars },
     storeBudget(config),
+    entryChecks,
   );
   const catalog = new EntryCatalog({
     sources: runtimeSources({ store: entryStore, redbeat: redbeat?.source, django }),
@@ -67,5 +73,5 @@ export function makeEntrySources(options: {
   });
   // Pub/sub messages sent while a connection was down are lost: look again once both are back.
   for (const client of [state, subscriber]) client.on('ready', () => catalog.poke());
-  return { entryStore, catalog };
+  return { entryStore, catalog, entryChecks };
 }

@@ -301,11 +301,11 @@ function generatedEntry(rand: () => number, i: number): Record<string, unknown> 
 }
 
 describe('beat run --http under hostile schedules', () => {
-  // The goals, /healthz within 250 ms and each probe slot on time, hold on a quiet machine; a check
-  // can hold the loop for one rule's computation (up to ~0.3 s of CPU), which a runner shared many
-  // times over stretches. So the figures are printed, and asserted with margins such a runner keeps:
-  // every slot published (`catchUp: all`), none 10 s late, /healthz always answered, within 10 s
-  // (before the write-time check the leader published no slot in 45 s, and /healthz took 33 s).
+  // The checks of a write's schedules run on a worker thread (service/schedule-cost-pool.ts), not on
+  // the scheduler's loop: the issue's goals are asserted as they are, /healthz within 250 ms every
+  // time and the probe's p99 lateness within 50 ms, every slot published (`catchUp: all`), the lock
+  // never lost. (With the checks on the loop, /healthz took up to hundreds of ms and slots were late;
+  // before any write-time check the leader published no slot in 45 s, and /healthz took 33 s.)
   it('refuses every costly rule at write time, naming entry, rule and limit, while the every-second probe publishes every slot and /healthz answers', async () => {
     const name = `costly-${process.pid}`;
     const { beat, port } = await start(name, { BEAT_API_TOKEN: TOKEN }, 'all');
@@ -382,6 +382,17 @@ describe('beat run --http under hostile schedules', () => {
       );
       expect(manyProblems.length).toBeLessThan(100);
       expect(Date.now() - t0).toBeLessThan(10_000);
+      // The same hundred as a plan: checked as a write of them would be, within the same limit.
+      phase = 'plan';
+      const t1 = Date.now();
+      const planProblems = expectRefused(await api(port, 'POST', '/api/plan', { owner: 'hostile', entries: many }), 'plan');
+      expect(planProblems.at(-1)!.message).toMatch(/^checking the \d+ entries before this one took more than 3020 ms/);
+      expect(planProblems.slice(0, -1).map((p) => p.path)).toEqual(
+        Object.keys(many)
+          .slice(0, planProblems.length - 1)
+          .map((e) => `entries.${e}.schedule.rrule`),
+      );
+      expect(Date.now() - t1).toBeLessThan(10_000);
 
       // Generated rules, in bulks of 20: the refusal names exactly the costly ones; the others are then written and run.
       const rand = prng(0x49);
@@ -424,17 +435,21 @@ describe('beat run --http under hostile schedules', () => {
     const gaps = slots.slice(1).flatMap((slot, i) => (slot - slots[i]! === 1000 ? [] : [new Date(slots[i]!).toISOString()]));
     expect(gaps, `probe slots missed after ${gaps.join(', ')}`).toEqual([]);
     expect(slots.length).toBeGreaterThanOrEqual(Math.floor((endedMs - 2500 - startedMs) / 1000) - 1);
-    const latest = Math.max(...fires.map((f) => f.lateMs));
-    const pauses = beat.events(EVENTS.gapNoticed).length;
+    const lateness = fires.map((f) => f.lateMs).sort((a, b) => a - b);
+    const p99 = lateness[Math.max(0, Math.ceil(lateness.length * 0.99) - 1)]!;
+    const latest = lateness.at(-1)!;
+    const pauses = beat.events(EVENTS.gapNoticed).map((l) => `${String(l['time'])} paused ${String(l['pausedMs'])} ms`);
     expect(health.every((h) => h.status === 200)).toBe(true);
     const slowest = Math.max(...health.map((h) => h.ms));
     const slow = health.filter((h) => h.ms >= 250).map((h) => `${h.at} ${Math.round(h.ms)} ms during ${h.phase}`);
+    const late = fires.filter((f) => f.lateMs > 50).map((f) => `${new Date(f.slot).toISOString()} ${f.lateMs} ms`);
     console.log(
-      `hostile schedules: ${slots.length} probe slots, none missed, the latest ${latest} ms late; /healthz ${health.length} times, ` +
-        `slowest ${Math.round(slowest)} ms (${slow.length} at 250 ms or more: ${slow.join('; ')}); ${pauses} pauses noticed by the leader; load ${loadavg()[0]?.toFixed(1)}`,
+      `hostile schedules: ${slots.length} probe slots, none missed, p99 lateness ${p99} ms, the latest ${latest} ms (${late.join('; ')}); ` +
+        `/healthz ${health.length} times, slowest ${Math.round(slowest)} ms (${slow.length} at 250 ms or more: ${slow.join('; ')}); ` +
+        `${pauses.length} pauses noticed by the leader (${pauses.join('; ')}); load ${loadavg()[0]?.toFixed(1)}`,
     );
-    expect(latest, 'a probe slot was published late').toBeLessThan(10_000);
-    expect(slowest, `/healthz took ${Math.round(slowest)} ms: ${slow.join('; ')}`).toBeLessThan(10_000);
+    expect(p99, `the probe's p99 lateness: late slots ${late.join('; ')}`).toBeLessThanOrEqual(50);
+    expect(slow, `/healthz took 250 ms or more`).toEqual([]);
     expect(beat.logs.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
   }, 180_000);
 });
