@@ -1,4 +1,4 @@
-/** The --config option every command shares, and loading the config it names. */
+/** The --config option every command shares (and --broker, the commands that read Redis'), and loading the config it names. */
 import { DEFAULT_CONFIG_NAMES, loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
 import { setEntryLimits } from '../config/entry-definition.js';
@@ -18,6 +18,17 @@ export const configOption = {
     help: `the config file (YAML, JSON, JS or TS). Default: $${ENV.config}, else the
       first of ${DEFAULT_CONFIG_NAMES} (in that order) in the
       working directory, then in ${DEFAULTS.configSearchDirs.filter((d) => d !== '.').join(', ')}/`,
+  },
+} as const satisfies OptionHelps;
+
+/** --config and --broker: where the deployment and its Redis are. */
+export const redisOptions = {
+  ...configOption,
+  broker: {
+    type: 'string',
+    short: 'b',
+    value: 'URL',
+    help: `the Redis of the deployment (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url)`,
   },
 } as const satisfies OptionHelps;
 

@@ -11,7 +11,6 @@ import { configFingerprint } from '../control/fingerprint.js';
 import { noteProblem } from '../base/note-text.js';
 import { checkDeployment } from '../service/deployment-watch.js';
 import type { DeploymentCheck } from '../service/deployment-watch.js';
-import { ENV } from '../base/env.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { silentLogger } from '../base/log.js';
 import { createStateClient, connectWithRetry } from '../redis/connect.js';
@@ -30,7 +29,7 @@ import { RedisUnconsumedQueues } from '../redis/unconsumed-queues.js';
 import { queueNameContextOf } from '../config/queue-names.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
-import { configOption, brokerOverride, loadFromArgs } from './config-args.js';
+import { brokerOverride, loadFromArgs } from './config-args.js';
 import type { OptionHelps } from './command-spec.js';
 import type { BrokerOverride } from '../config/connections.js';
 import type { Io } from './io.js';
@@ -41,16 +40,8 @@ export const noteOption = {
   note: { type: 'string', value: 'TEXT', help: 'why the change is made: kept with it in the audit trail (beat audit)' },
 } as const satisfies OptionHelps;
 
-/** --config and --broker: where the deployment and its Redis are. */
-export const redisOptions = {
-  ...configOption,
-  broker: {
-    type: 'string',
-    short: 'b',
-    value: 'URL',
-    help: `the Redis of the deployment (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url)`,
-  },
-} as const satisfies OptionHelps;
+/** --config and --broker (kept in config-args.ts, which `beat next` loads before any Redis client). */
+export { redisOptions } from './config-args.js';
 
 export interface Control {
   readonly config: ResolvedConfig;
@@ -94,6 +85,15 @@ export async function openControl(
 ): Promise<Control> {
   const { config, source } = await loadFromArgs(io, configPath, brokerOverride(io, brokerFlag), django);
   precheck?.(config);
+  return controlFor(config, source);
+}
+
+/**
+ * The control of `config`'s deployment (loaded from `source`), its Redis connected; throws when that
+ * Redis cannot be reached or refuses the deployment. `beat next` calls it once its config is loaded, so
+ * that a Redis away costs the store's entries alone.
+ */
+export async function controlFor(config: ResolvedConfig, source: string): Promise<Control> {
   const client = await connectControl(config);
   const keys = schedulerKeys(config.state.prefix, config.name);
   try {

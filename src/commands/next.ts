@@ -1,13 +1,13 @@
-/** `beat next`: the coming fire instants of each entry. Needs no Redis. */
+/** `beat next`: the coming fire instants of each entry, from every source that can be read. */
 import { selected, selectorArg, selectorOption } from './selector-args.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { nextFires } from '../core/schedule.js';
 import { entryWindow } from '../config/resolve.js';
 import { describeExclusions } from '../core/exclusions.js';
 import { formatInstant } from '../time/zone.js';
-import { BeatError, ErrorCode, shown } from '../base/errors.js';
+import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { parseCount, parseInstant, unknownEntryError } from './args.js';
-import { configOption, djangoOverride, loadFromArgs } from './config-args.js';
+import { brokerOverride, djangoOverride, loadFromArgs, redisOptions } from './config-args.js';
 import { djangoOption } from './django-read.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
@@ -17,23 +17,25 @@ import type { ScheduleError } from '../base/step-budget.js';
 
 export const nextSpec = leaf({
   name: 'next',
-  about: `Prints the next N fire instants of each entry, strictly after --after, in the entry's time zone.
+  about: `Prints the next N fire instants of each entry, strictly after --after, in the entry's time zone:
+the config file's entries, then the runtime entries as beat status reads them (once, read-only):
+the store's (beat entries), RedBeat's (sources.redbeat) and django's rows (sources.django,
+--django-url), each with its origin (file, store, redbeat, django). Runtime entries that cannot
+run are named on stderr. A source that cannot be read (the deployment's Redis, RedBeat's, the
+database) is named on stderr with the fix, "<origin> entries not listed", and the others are
+listed: the exit stays 0, as beat status warns of such a source (the file's entries need no Redis).
 An interval entry has no history here, so it first fires one interval after --after (as in Celery,
 a new entry waits one interval), or at its startAt when that is later; without --after a line on
 stderr says so, since a running deployment continues an interval from its last run (its next
 run is in beat status). No instant falls before an
 entry's startAt or at or after its endAt, and an entry with maxRuns (oneOff: 1) shows at most that
 many (its runs so far are in Redis: see beat status). A slot the entry's exclude names is not
-listed (it does not run). Needs no broker, and no Redis but RedBeat's. With a RedBeat source
-(sources.redbeat) its entries are read too, and with a django source (sources.django,
---django-url) its rows, once and read-only, as beat run reads them; entries that cannot run are
-named on stderr; a source that cannot be read exits 2 (a database) or 1 (RedBeat's Redis). The
-runtime store's entries are not listed (beat status shows them). An entry whose next fires cannot be
+listed (it does not run). Needs no broker. An entry whose next fires cannot be
 computed within its step budget (a schedule that fires once in centuries, if ever) is named on
 stderr with the reason, the others listed, and the exit is 2.
 `,
   options: {
-    ...configOption,
+    ...redisOptions,
     ...djangoOption,
     entry: { type: 'string', short: 'e', value: 'NAME', help: 'only this entry' },
     ...selectorOption,
@@ -44,33 +46,37 @@ stderr with the reason, the others listed, and the exit is 2.
       value: 'ISO',
       help: 'an ISO-8601 instant with offset, e.g. 2026-03-08T00:00:00-05:00 (default: now)',
     },
-    json: { type: 'boolean', help: 'print {"entries":[{"name","task","timezone","next":[ISO,…]}]}' },
+    json: { type: 'boolean', help: 'print {"entries":[{"name","task","timezone","origin","next":[ISO,…]}]}' },
   },
   run: (args, io) => nextCommand(args.values, io),
 });
 
 async function nextCommand(
-  values: { config?: string; 'django-url'?: string; entry?: string; count?: string; after?: string; json?: boolean; selector?: string },
+  values: {
+    config?: string;
+    broker?: string;
+    'django-url'?: string;
+    entry?: string;
+    count?: string;
+    after?: string;
+    json?: boolean;
+    selector?: string;
+  },
   io: Io,
 ): Promise<ExitCode> {
   const selector = selectorArg('next', values.selector);
   const count = values.count === undefined ? DEFAULTS.nextCount : parseCount('next', '--count', values.count, 1, 10_000);
   const afterMs = values.after === undefined ? io.now() : parseInstant('next', '--after', values.after);
   const django = djangoOverride(io, values['django-url']);
-  const { config } = await loadFromArgs(io, values.config, undefined, django);
+  const { config, source } = await loadFromArgs(io, values.config, brokerOverride(io, values.broker), django);
 
-  // RedBeat's entries and django's rows are entries too: read once as beat run reads them (each
-  // source must answer), never written. The runtime store's are not: next reads no tsbeat state.
-  const runtime =
-    config.sources?.redbeat === undefined && config.sources?.django === undefined
-      ? undefined
-      : await import('./runtime-view.js').then(async ({ readRuntimeView, throwFailures, problemLine }) => {
-          const view = await readRuntimeView(config, { django });
-          throwFailures(view);
-          for (const bad of view.problems) io.err(problemLine(bad));
-          return view;
-        });
-  const all = [...config.entries, ...(runtime?.entries ?? [])];
+  // The runtime entries as beat status reads them (its reader, loaded only now: cli-imports.test); a
+  // source away is named and the rest listed, as status warns of it: the file's entries need no Redis.
+  const { readReachableView, problemLine } = await import('./runtime-view.js');
+  const runtime = await readReachableView(config, source, django);
+  for (const { origin, error } of runtime.failures) io.err(`beat next: ${origin} entries not listed: ${errorMessage(error)}`);
+  for (const bad of runtime.problems) io.err(problemLine(bad));
+  const all = [...config.entries, ...runtime.entries];
   let entries = all;
   if (values.entry !== undefined) {
     const wanted = values.entry;
@@ -118,6 +124,7 @@ async function nextCommand(
       name: entry.name,
       task: entry.task,
       timezone: entry.timezone,
+      origin: entry.origin ?? 'file',
       next,
       error,
       enabled: entry.enabled,
@@ -131,15 +138,17 @@ async function nextCommand(
   if (values.json) {
     io.out(
       JSON.stringify({
-        entries: result.map(({ name, task, timezone, next, error }) =>
+        entries: result.map(({ name, task, timezone, origin, next, error }) =>
           error === undefined
-            ? { name, task, timezone, next }
-            : { name, task, timezone, next, error: { code: error.code, message: error.message } },
+            ? { name, task, timezone, origin, next }
+            : { name, task, timezone, origin, next, error: { code: error.code, message: error.message } },
         ),
       }),
     );
     return exit;
   }
+  // Each entry's origin when any is not the file's, as beat status's ORIGIN column.
+  const origins = result.some((r) => r.origin !== 'file');
   const blocks = result.map((r) => {
     const body =
       r.error !== undefined
@@ -149,7 +158,8 @@ async function nextCommand(
           : r.next.length === 0
             ? ['  (no future fire)']
             : r.next.map((iso) => `  ${iso}`);
-    return [`${r.name}  ${r.task}  [${r.timezone}]`, ...(r.except === '' ? [] : [`  (${r.except})`]), ...body].join('\n');
+    const head = `${r.name}  ${r.task}  [${r.timezone}]${origins ? `  origin: ${r.origin}` : ''}`;
+    return [head, ...(r.except === '' ? [] : [`  (${r.except})`]), ...body].join('\n');
   });
   io.out(blocks.join('\n\n'));
   return exit;

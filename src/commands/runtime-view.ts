@@ -26,7 +26,7 @@ import { djangoWhere } from './django-read.js';
 export type RuntimeView = OnceView;
 
 export interface RuntimeViewOptions {
-  /** The deployment's store (the commands that open its Redis); none: the store's entries are not read (`beat next`). */
+  /** The deployment's store (the commands that open its Redis); none: the store's entries are not read (its Redis is away). */
   readonly store?: RedisEntryStore;
   /** The state Redis's connection and URL, shared with RedBeat's source when its keys are there. */
   readonly state?: { readonly client: RedisClient; readonly url: string };
@@ -99,7 +99,27 @@ export function readControlView(control: Control, django: BrokerOverride | undef
   return readRuntimeView(control.config, { store: control.store, state: { client: control.redis, url: control.stateUrl }, django });
 }
 
-/** The first source failure of `view`, thrown: a command that must see every entry (`beat next`). */
+/**
+ * Every runtime entry of `config`'s deployment (loaded from `source`) that can be read, for a command
+ * that shows the file's entries without its Redis (`beat next`): a state Redis that cannot be reached
+ * or refuses the deployment is a failure of the store's (its entries missing), and RedBeat's and
+ * django's are read all the same.
+ */
+export async function readReachableView(config: ResolvedConfig, source: string, django: BrokerOverride | undefined): Promise<RuntimeView> {
+  const { controlFor } = await import('./control-open.js');
+  const control = await controlFor(config, source).catch((error: unknown) => ({ away: error }));
+  if ('away' in control) {
+    const view = await readRuntimeView(config, { django });
+    return { ...view, failures: [{ origin: 'store', error: control.away }, ...view.failures] };
+  }
+  try {
+    return await readControlView(control, django);
+  } finally {
+    await control.close();
+  }
+}
+
+/** The first source failure of `view`, thrown: a command that must see every entry (`beat check`, a bulk action). */
 export function throwFailures(view: RuntimeView): void {
   const first = view.failures[0];
   if (first !== undefined) throw first.error;

@@ -27,6 +27,12 @@ export type RedisClient = Redis | Cluster;
 export interface RedisClientOptions {
   /** Log `beat.redis.failover` when a Sentinel connection comes back on another primary. */
   readonly reportFailover?: boolean;
+  /**
+   * A key of the deployment (keys.ts: every one is in its slot). On a Redis Cluster, the master of
+   * that slot unreachable is an outage of this client (OUTAGES, readiness) until the slot is served
+   * again; another node's failure is not.
+   */
+  readonly deploymentKey?: string;
 }
 
 /** The wait before reconnect attempt `attempt`: backing off to DEFAULTS.redisReconnectMaxBackoffMs, with jitter. */
@@ -64,6 +70,7 @@ export function createStateClient(
     },
   );
   watchClient(client, spec, role, logger, false);
+  if (options.deploymentKey !== undefined) watchDeploymentSlot(client, options.deploymentKey, spec, role, logger);
   return client;
 }
 
@@ -145,9 +152,10 @@ function watchClient(client: RedisClient, spec: RedisConnectionSpec, role: strin
 }
 
 /**
- * A node of a cluster that fails is not an outage of the cluster (its replica takes its slots over,
- * and the cluster client stays ready), so it is not counted in OUTAGES: each node's distinct error
- * is said once, until the client next refreshes its slot map (after a failover, say).
+ * A node of a cluster that fails is not in itself an outage of the cluster (its replica takes its
+ * slots over, and the cluster client stays ready): each node's distinct error is said once, until
+ * the client next refreshes its slot map (after a failover, say). The master of the deployment's
+ * slot is the exception, counted as an outage by watchDeploymentSlot.
  */
 function watchClusterNodes(client: Cluster, spec: RedisConnectionSpec, role: string, logger: Logger): void {
   const said = new Set<string>();
@@ -160,6 +168,72 @@ function watchClusterNodes(client: Cluster, spec: RedisConnectionSpec, role: str
       { event: EVENTS.redisError, role, url: spec.display, node: where, err: error },
       `Redis Cluster node ${where} (${role}) failed; following the cluster's slot map`,
     );
+  });
+}
+
+/** The Cluster clients whose deployment slot's master is unreachable now, with that node ("host:port"). */
+const unservedSlots = new WeakMap<Cluster, string>();
+
+/**
+ * The state of `client` as readiness shows it: ioredis's status, except for a Cluster client whose
+ * deployment slot's master is unreachable (it stays 'ready' while the other masters answer).
+ */
+export function redisStatus(client: RedisClient): string {
+  const node = client instanceof Cluster ? unservedSlots.get(client) : undefined;
+  // No host here: readiness tells it to clients that may not read the deployment (the log names the node).
+  return node === undefined
+    ? client.status
+    : "unserved: the master of the deployment's cluster slot is unreachable until its replica is promoted";
+}
+
+/**
+ * The deployment's keys are all in one slot, on one master: while that master is unreachable they
+ * are unavailable, as a single Redis down makes them, until the cluster promotes its replica (the
+ * slot map names another master) or it answers again. That is an outage (OUTAGES: beat.redis.down,
+ * then beat.redis.up) and readiness says so (redisStatus); a node that serves other slots is not.
+ */
+function watchDeploymentSlot(client: Cluster, key: string, spec: RedisConnectionSpec, role: string, logger: Logger): void {
+  let slot: number | undefined;
+  const masterOfSlot = (): string | undefined => (slot === undefined ? undefined : client.slots[slot]?.[0]);
+  const served = (): void => {
+    if (!unservedSlots.has(client)) return;
+    unservedSlots.delete(client);
+    OUTAGES.found(spec.display, role, logger);
+  };
+  client.on('ready', () => {
+    // Asked of the cluster once connected (CLUSTER KEYSLOT): the slot map is by slot number.
+    client.cluster('KEYSLOT', key).then(
+      (found) => {
+        slot = Number(found);
+      },
+      () => undefined,
+    );
+  });
+  client.on('node error', (error: Error, node: unknown) => {
+    const reason = unreachableReason(error);
+    if (reason === undefined || unservedSlots.has(client) || String(node) !== masterOfSlot()) return;
+    unservedSlots.set(client, String(node));
+    OUTAGES.lost(spec.display, role, reason, DEFAULTS.redisReconnectMaxBackoffMs, logger);
+  });
+  // A new slot map (ioredis asks for one when a node's connection ends, on MOVED, on a command that
+  // found no node): another master serves the slot (its replica promoted), or the same one answers again.
+  client.on('refresh', () => {
+    const down = unservedSlots.get(client);
+    const master = masterOfSlot();
+    if (down === undefined || master === undefined) return;
+    if (master !== down) return served();
+    const node = client.nodes('master').find((n) => `${n.options.host ?? ''}:${n.options.port ?? ''}` === down);
+    node?.ping().then(served, () => undefined);
+  });
+  // The master itself back (restarted, no replica promoted): its new connection is ready.
+  client.on('+node', (node: Redis) => {
+    node.on('ready', () => {
+      if (
+        `${node.options.host ?? ''}:${node.options.port ?? ''}` === unservedSlots.get(client) &&
+        masterOfSlot() === unservedSlots.get(client)
+      )
+        served();
+    });
   });
 }
 

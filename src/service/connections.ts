@@ -48,7 +48,10 @@ export function makeConnections(options: {
   const { config, keys, instanceId, logger: log } = options;
   const djangoSettings = config.sources?.django;
   const stateUrl = stateUrlFor(config);
-  const state = createStateClient(stateUrl, config.broker.transportOptions, 'state', log, { reportFailover: true });
+  const state = createStateClient(stateUrl, config.broker.transportOptions, 'state', log, {
+    reportFailover: true,
+    deploymentKey: keys.state,
+  });
   // Cut-over adoption of DatabaseScheduler's last runs into the state hash (redis/seed-states.ts).
   const djangoSeed = async (seeds: readonly SeedState[]): Promise<void> => {
     await seedStates(state, keys.state, seeds, config.timezone);
@@ -57,7 +60,9 @@ export function makeConnections(options: {
   const subscriber = createStateClient(stateUrl, config.broker.transportOptions, 'subscriber', log);
   const publishing = createPublishing(config, keys, log, state);
   const lockClients: RedisClient[] =
-    config.lock.urls.length === 0 ? [state] : config.lock.urls.map((url, i) => createStateClient(url, {}, `lock ${i + 1}`, log));
+    config.lock.urls.length === 0
+      ? [state]
+      : config.lock.urls.map((url, i) => createStateClient(url, {}, `lock ${i + 1}`, log, { deploymentKey: keys.lock }));
   const redbeat = createRedBeat({ config, state, stateUrl, stateKey: keys.state, instanceId, logger: log });
   const allClients = [state, subscriber, ...lockClients.filter((c) => c !== state), ...(redbeat?.client ? [redbeat.client] : [])];
   return {

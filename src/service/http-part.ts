@@ -17,6 +17,8 @@ import type { RedisEntryStore } from '../redis/entry-store.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
+import { redisStatus } from '../redis/connect.js';
+import type { RedisClient } from '../redis/connect.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { auditReader } from './audit-reader.js';
 import { stopHandlers } from './stop-handlers.js';
@@ -68,7 +70,7 @@ export async function startHttp(
     instanceId,
     clock,
     supervisor,
-    redis: connections.state,
+    redis: stateStatus(connections.state),
     clockGuard: options.clockGuard,
     publishing: connections.publishing,
     watch: runtime.watch,
@@ -111,6 +113,15 @@ export async function startHttp(
 type Reads = ReturnType<typeof readsOf>;
 
 /** What the endpoints read and ask of the entries: the runtime's stores. */
+/** The state Redis's status as readiness and the dashboard show it: a cluster's unserved deployment slot too (connect.ts). */
+function stateStatus(client: RedisClient): { readonly status: string } {
+  return {
+    get status() {
+      return redisStatus(client);
+    },
+  };
+}
+
 function readsOf(options: Made) {
   const { runtime, connections } = options;
   return {
@@ -163,7 +174,7 @@ function makeDashboard(options: Made, entries: EntriesApi, reads: Reads): Dashbo
       unconsumed: reads.unconsumed,
       control: reads.control,
       replicas: options.replicas,
-      redis: connections.state,
+      redis: stateStatus(connections.state),
       lockClient: connections.lockClients[0] ?? connections.state,
       lockKey: runtime.keys.lock,
       runs: reads.runs,

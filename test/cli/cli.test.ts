@@ -41,15 +41,17 @@ describe('beat next', () => {
           name: 'backup',
           task: 'ops.backup',
           timezone: 'America/New_York',
+          origin: 'file',
           next: ['2026-03-08T03:00:00-04:00', '2026-03-09T02:30:00-04:00', '2026-03-10T02:30:00-04:00'],
         },
         {
           name: 'ping',
           task: 'ops.ping',
           timezone: 'America/New_York',
+          origin: 'file',
           next: ['2026-03-07T12:01:30-05:00', '2026-03-07T12:03:00-05:00', '2026-03-07T12:04:30-05:00'],
         },
-        { name: 'off', task: 'ops.off', timezone: 'America/New_York', next: [] },
+        { name: 'off', task: 'ops.off', timezone: 'America/New_York', origin: 'file', next: [] },
       ],
     });
   });

@@ -5,7 +5,7 @@
  * writes them) and a real django source (a private PostgreSQL migrated by the test Django project,
  * rows made through the ORM), with a real `beat run` leading. The hazard: before, a RedBeat
  * entry's name was "no entry named" (exit 2) to trigger, pause, resume, history and backfill,
- * status listed none of them and next printed nothing; a django row was unknown to history. The
+ * status listed none of them and next printed nothing (nor the store's entries); a django row was unknown to history. The
  * oracles: the leader's broker list (the triggered task id in the `celery` list, once), the
  * leader's paused set as status reads it, the history the leader keeps.
  */
@@ -96,17 +96,31 @@ suite(`the commands name RedBeat's entries and django's rows${celery.ok ? '' : `
     dir.remove();
   });
 
-  it('beat next lists RedBeat entries and django rows beside the file’s, and names the RedBeat entry that does not run', async () => {
+  it('beat next lists the store’s entries, RedBeat entries and django rows beside the file’s, and names the RedBeat entry that does not run', async () => {
+    const made = await cli(['entries', 'set', 'st-daily', '--task', TASK, '--schedule', '30 4 * * *']);
+    expect(made.stderr).toBe('');
+    expect(made.code).toBe(0);
     const after = '2026-01-01T00:00:00Z';
     const next = await cli(['next', '--after', after, '--count', '2', '--json']);
     expect(next.code).toBe(0);
-    const listed = (JSON.parse(next.stdout) as { entries: { name: string; next: string[] }[] }).entries;
-    expect(listed.map((e) => e.name).sort()).toEqual(['dj-hourly', 'heartbeat', 'rb-hourly']);
+    const listed = (JSON.parse(next.stdout) as { entries: { name: string; origin: string; next: string[] }[] }).entries;
+    // The file's first, then the runtime sources' as beat status orders them.
+    expect(listed.map((e) => [e.name, e.origin])).toEqual([
+      ['heartbeat', 'file'],
+      ['dj-hourly', 'django'],
+      ['rb-hourly', 'redbeat'],
+      ['st-daily', 'store'],
+    ]);
     expect(listed.find((e) => e.name === 'rb-hourly')?.next).toEqual(['2026-01-01T01:00:00+00:00', '2026-01-01T02:00:00+00:00']);
+    expect(listed.find((e) => e.name === 'st-daily')?.next).toEqual(['2026-01-01T04:30:00+00:00', '2026-01-02T04:30:00+00:00']);
     expect(next.stderr).toContain('redbeat entry "rb-bad" does not run: schedule.rrule.dtstart_tz');
+    expect(next.stderr).not.toContain('not listed');
     const one = await cli(['next', '--entry', 'rb-hourly', '--after', after, '--count', '1']);
     expect(one.code).toBe(0);
-    expect(one.stdout).toContain('rb-hourly  tsbeat_test.record');
+    expect(one.stdout).toContain('rb-hourly  tsbeat_test.record  [UTC]  origin: redbeat\n  2026-01-01T01:00:00+00:00');
+    const store = await cli(['next', '--entry', 'st-daily', '--after', after, '--count', '1']);
+    expect(store.stdout).toBe('st-daily  tsbeat_test.record  [UTC]  origin: store\n  2026-01-01T04:30:00+00:00\n');
+    await cli(['entries', 'delete', 'st-daily']);
   });
 
   it('beat status, trigger, history, pause, resume and backfill take a RedBeat entry and a django row by name', async () => {
@@ -166,19 +180,39 @@ suite(`the commands name RedBeat's entries and django's rows${celery.ok ? '' : `
       expect(plan.slots.length).toBeGreaterThanOrEqual(2);
     }
 
-    // RedBeat's Redis away: status answers from the state Redis and says what it could not show; next fails, naming the setting.
+    // RedBeat's Redis away: status answers from the state Redis and says what it could not show; so does next.
     const away = dir.write(
       'away.yaml',
-      ['name: clisrc', `broker: { url: "${url}" }`, 'sources: { redbeat: { url: "redis://127.0.0.1:1/0" } }', ''].join('\n'),
+      [
+        'name: clisrc',
+        `broker: { url: "${url}" }`,
+        'sources: { redbeat: { url: "redis://127.0.0.1:1/0" } }',
+        'beatSchedule:',
+        '  heartbeat: { task: app.ping, schedule: 3600 }',
+        '',
+      ].join('\n'),
     );
     const partial = await runCli(['status', '--json', '--config', away], { cwd: dir.path, env: {}, now: Date.now() });
     expect(partial.code).toBe(0);
     expect((JSON.parse(partial.stdout) as StatusJson).warnings.join('\n')).toContain(
       'redbeat entries not shown: cannot reach Redis at redis://127.0.0.1:1/0: the connection was refused',
     );
-    const nextAway = await runCli(['next', '--config', away], { cwd: dir.path, env: {} });
-    expect(nextAway.code).toBe(1);
+    const after = ['--after', '2026-01-01T00:00:00Z', '--count', '1', '--json'];
+    const nextAway = await runCli(['next', '--config', away, ...after], { cwd: dir.path, env: {} });
+    expect(nextAway.code).toBe(0);
+    expect(nextAway.stderr).toContain('beat next: redbeat entries not listed: cannot reach Redis at redis://127.0.0.1:1/0');
     expect(nextAway.stderr).toContain('check sources.redbeat.url');
+    expect((JSON.parse(nextAway.stdout) as { entries: { name: string }[] }).entries.map((e) => e.name)).toEqual(['heartbeat']);
+    // The deployment's Redis away too: the file's entries all the same, each source named on stderr.
+    const nextDown = await runCli(['next', '--config', away, '--broker', 'redis://127.0.0.1:1/0', ...after], { cwd: dir.path, env: {} });
+    expect(nextDown.code).toBe(0);
+    expect(nextDown.stderr).toContain(
+      'beat next: store entries not listed: cannot reach Redis at redis://127.0.0.1:1/0: the connection was refused (is Redis running there?); check --broker or broker.url',
+    );
+    expect(nextDown.stderr).toContain('beat next: redbeat entries not listed');
+    expect(JSON.parse(nextDown.stdout)).toEqual({
+      entries: [{ name: 'heartbeat', task: 'app.ping', timezone: 'UTC', origin: 'file', next: ['2026-01-01T01:00:00+00:00'] }],
+    });
 
     // A name no source has, and one whose entry does not run: exit 2 naming why.
     const unknown = await cli(['trigger', 'nosuch']);

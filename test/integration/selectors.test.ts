@@ -207,8 +207,13 @@ describe('selectors on pause, resume, trigger and status (a real leader, private
       'ledger',
       'report',
     ]);
+    // The store's entry too, as status selects it.
     const next = await d.beat('next', '--json', '-l', 'tier=batch');
-    expect((JSON.parse(next.stdout) as { entries: { name: string }[] }).entries.map((e) => e.name)).toEqual(['ledger', 'cleanup']);
+    expect((JSON.parse(next.stdout) as { entries: { name: string }[] }).entries.map((e) => e.name)).toEqual([
+      'ledger',
+      'cleanup',
+      'archive',
+    ]);
     const list = await d.beat('entries', 'list', '--json', '-l', 'team=data');
     expect((JSON.parse(list.stdout) as { name: string }[]).map((e) => e.name)).toEqual(['archive']);
     expect((await d.beat('entries', 'list', '--json', '-l', 'team=billing')).stdout).toBe('[]\n');
