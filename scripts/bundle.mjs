@@ -3,6 +3,7 @@
 // which holds SIGTERM before anything else loads, and the chunks it imports (the commands, and what
 // both share), dist/cli-*.js. Run by `npm run build`; esbuild's command line cannot take the plugin below.
 import { readdir, readFile, rm } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { build } from 'esbuild';
 
 /**
@@ -57,7 +58,10 @@ const ioredisOwnDirectory = {
 const builtinsOnFirstUse = {
   name: 'builtins-on-first-use',
   setup(esbuild) {
-    esbuild.onResolve({ filter: /^node:/ }, (args) =>
+    // `node:fs`, and `fs` as some dependencies (redlock) write it.
+    // (Their names are letters, `_`, `/` and `:`: nothing to escape.)
+    const builtin = new RegExp(`^(node:.+|${builtinModules.join('|')})$`);
+    esbuild.onResolve({ filter: builtin }, (args) =>
       args.kind === 'import-statement' ? { path: args.path, namespace: 'builtin-on-first-use' } : undefined,
     );
     esbuild.onLoad({ filter: /.*/, namespace: 'builtin-on-first-use' }, (args) => {
