@@ -3,11 +3,15 @@
 // which holds SIGTERM before anything else loads, and the chunks it imports (the commands, and what
 // both share), dist/cli-*.js. Run by `npm run build`; esbuild's command line cannot take the plugin below.
 import { readdir, readFile, rm } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { build } from 'esbuild';
 
-/** Loaded on demand (or never), from node_modules: a bundle would load their code at every start. */
+/**
+ * Loaded on demand (or never), from node_modules: a bundle would load their code at every start.
+ * (`yaml` is bundled, in a chunk of its own that src/config/yaml.ts imports when it reads a YAML
+ * file: one file loads faster than its ~75 CommonJS modules.)
+ */
 const external = [
-  'yaml',
   'jiti',
   'amqplib',
   // The AWS SDK, required only by a deployment whose broker is SQS (src/sqs/transport.ts), and its
@@ -43,6 +47,34 @@ const ioredisOwnDirectory = {
   },
 };
 
+/**
+ * Node's built-in modules, each taken from `process.getBuiltinModule` when a function of it is first
+ * used, instead of imported: an ES module import of a built-in makes its ES module facade, which
+ * reads every export, and some exports are getters that load more (`node:fs`'s `ReadStream` loads
+ * the streams, `node:util`'s `TextDecoder` its parse_args and diff, `node:crypto`'s `webcrypto`),
+ * which `beat check` and `beat next` never use (bench/cli-start.mjs). The exports are those of the
+ * Node that builds; each is a getter, so a module is loaded when a function of it is first used.
+ */
+const builtinsOnFirstUse = {
+  name: 'builtins-on-first-use',
+  setup(esbuild) {
+    // `node:fs`, and `fs` as some dependencies (redlock) write it.
+    // (Their names are letters, `_`, `/` and `:`: nothing to escape.)
+    const builtin = new RegExp(`^(node:.+|${builtinModules.join('|')})$`);
+    esbuild.onResolve({ filter: builtin }, (args) =>
+      args.kind === 'import-statement' ? { path: args.path, namespace: 'builtin-on-first-use' } : undefined,
+    );
+    esbuild.onLoad({ filter: /.*/, namespace: 'builtin-on-first-use' }, (args) => {
+      const names = Object.keys(process.getBuiltinModule(args.path)).filter(
+        (name) => name !== 'default' && /^[A-Za-z_$][\w$]*$/.test(name),
+      );
+      const getters = names.map((name) => `get ${name}() { return load().${name}; }`).join(',\n');
+      const contents = `let loaded;\nconst load = () => (loaded ??= process.getBuiltinModule(${JSON.stringify(args.path)}));\nmodule.exports = {\n${getters}\n};\n`;
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
 // The chunks of an earlier build: their names change with their content.
 const CHUNK = /^cli-[\w-]+\.js$/;
 for (const name of await readdir('dist')) if (CHUNK.test(name)) await rm(`dist/${name}`);
@@ -67,8 +99,8 @@ await build({
   keepNames: true,
   external,
   // CommonJS dependencies call require(); an ES module has none of its own. (Every file gets it.)
-  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-  plugins: [ioredisOwnDirectory],
+  banner: { js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);" },
+  plugins: [ioredisOwnDirectory, builtinsOnFirstUse],
   logLevel: 'warning',
 });
 

@@ -1,13 +1,12 @@
 /**
- * The speed-ups of the publish path (and the YAML config reader's), each of which can be turned off
- * for a measured ablation (bench/lib/ablation.mjs, bench/config-load.mjs): the one place that reads
- * the switch. Not a setting for users: every
+ * The speed-ups of the publish path, each of which can be turned off for a measured ablation
+ * (bench/lib/ablation.mjs): the one place that reads the switch. Not a setting for users: every
  * speed-up is on unless the environment variable ENV.speedupsOff names it, and with any of them off
  * the messages on the wire are the same (test/integration/publish-encodings.test.ts), only later.
  */
 import { ENV } from './env.js';
 
-export const SPEEDUP_NAMES = ['timer', 'yaml', 'repr'] as const;
+export const SPEEDUP_NAMES = ['timer', 'repr'] as const;
 export type Speedup = (typeof SPEEDUP_NAMES)[number];
 
 /** Which speed-ups are on, from a comma-separated list of the ones turned off; an unknown name is an error. */

@@ -5,10 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import type * as JsYaml from 'js-yaml';
 import { BeatError, ConfigError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
-import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import { pushAll } from '../base/chunks.js';
 import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
 import { formatPath } from '../config/problems.js';
@@ -17,9 +15,7 @@ import type { QueueNameContext } from '../config/queue-names.js';
 import { ScheduleCosts } from '../config/schedule-cost.js';
 import type { ScheduleCostContext } from '../config/schedule-cost.js';
 import type { LineLocator } from '../config/problems.js';
-import { parseYamlConfig } from '../config/yaml.js';
-
-const jsYaml = loadOnFirstUse<typeof JsYaml>('js-yaml');
+import { parseYamlConfig, yamlText } from '../config/yaml.js';
 
 /** One entry to write: its name and its definition (a config file's `beatSchedule.<name>`). */
 export interface EntryInput {
@@ -202,5 +198,5 @@ function entryLocator(at: readonly string[], knownLine: number | undefined, loca
 
 /** A value as YAML (block style, long lines kept whole). */
 export function toYaml(value: unknown): string {
-  return jsYaml().dump(value, { lineWidth: -1, noRefs: true });
+  return yamlText(value);
 }

@@ -15,7 +15,6 @@ import { formatPath, toProblems } from './problems.js';
 import type { LineLocator } from './problems.js';
 import { readModuleConfig } from './module.js';
 import { brokerKindIfKnown } from './broker-kinds.js';
-import { parseYamlConfig } from './yaml.js';
 import { followsOutcomes, resolveConfig } from './resolve.js';
 import { alertSettingProblems } from './alerts-schema.js';
 import { overlapSettingProblems, pauseOnFailureProblems } from './overlap-settings.js';
@@ -103,7 +102,11 @@ function readJson(path: string, source: string): RawConfig {
 
 export async function readConfigFile(path: string, source: string): Promise<RawConfig> {
   const ext = extname(path).toLowerCase();
-  if (YAML_EXTENSIONS.has(ext)) return parseYamlConfig(readText(path, source), source);
+  if (YAML_EXTENSIONS.has(ext)) {
+    // Imported here: the YAML library is loaded only to read a YAML file (see yaml.ts).
+    const { parseYamlConfig } = await import('./yaml.js');
+    return parseYamlConfig(readText(path, source), source);
+  }
   if (ext === '.json') return readJson(path, source);
   if (MODULE_EXTENSIONS.has(ext)) {
     readText(path, source); // jiti reads it again; a file it cannot read is reported here, as for the other formats

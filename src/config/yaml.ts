@@ -1,24 +1,33 @@
 /**
- * A YAML config file → plain JSON-like values, with a line locator for messages. js-yaml reads it
- * fast where it reads it exactly as the library would (yaml-fast.ts); the rest takes the `yaml` library, where what YAML can say that
- * JSON cannot is either resolved (merge keys, aliases) or refused with its line (tags such as
- * `!!binary` or `!!set`, aliases that expand without bound, duplicate keys).
+ * A YAML config file → plain JSON-like values, with a line locator for messages: the `yaml`
+ * library, the one YAML reader. What YAML can say that JSON cannot is either resolved (merge keys,
+ * aliases) or refused with its line (tags such as `!!binary` or `!!set`, aliases that expand
+ * without bound, duplicate keys). A file is read once without tracking lines; lines are found (by
+ * reading it again with a LineCounter) only for a problem to place. Also the one YAML writer.
+ *
+ * The `yaml` library is bundled in the chunk of this module, which the config loader imports when
+ * it reads a YAML file (load.ts): a JSON config, and a command that reads none, do not load it or
+ * carry it in memory (bench: idle, cli-start).
  */
-import type { Document, LineCounter } from 'yaml';
+import { LineCounter, isNode, isScalar, parseDocument, stringify, visit } from 'yaml';
+import type { Document, DocumentOptions, ParseOptions, SchemaOptions } from 'yaml';
 import { DEFAULTS } from '../base/defaults.js';
 import { ConfigError } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import type { LineLocator } from './problems.js';
-import { parseFastYaml } from './yaml-fast.js';
-import { SPEEDUPS } from '../base/speedups.js';
-import { loadOnFirstUse } from '../base/load-on-first-use.js';
 
-/**
- * The `yaml` library (its ~75 modules), loaded only when it reads a file: one js-yaml does not read
- * as it does, or one with a problem to place on its line. A valid config that js-yaml reads (`beat
- * check` of one) and a JSON one do not load it or carry it in memory (bench: idle, cli-start).
- */
-const yamlLibrary = loadOnFirstUse<typeof import('yaml')>('yaml');
+const READ_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
+  // Integers as bigints, so that one beyond 2^53 is refused rather than silently rounded.
+  intAsBigInt: true,
+  // `<<: *defaults` (YAML 1.1 merge keys), as docker-compose and Kubernetes files use them.
+  merge: true,
+  // `!!binary`, `!!set`, `!!omap`, `!!timestamp` would become a Buffer, Set, Map or Date, which
+  // no setting takes; left unresolved they are reported, with their line.
+  resolveKnownTags: false,
+  // yaml's own unique-key check compares every key with every other (quadratic: minutes for a map
+  // of 100,000 entries); duplicates are found with a Set per map instead.
+  uniqueKeys: false,
+};
 
 export interface YamlConfig {
   readonly value: unknown;
@@ -30,35 +39,40 @@ function firstLine(message: string): string {
 }
 
 export async function parseYamlConfig(text: string, source: string): Promise<YamlConfig> {
-  const plain = SPEEDUPS.yaml ? parseFastYaml(text) : undefined;
-  if (plain === undefined) return parseWithLibrary(yamlLibrary(), text, source);
-  if (plain.aliases) checkExpansion(plain.value, source);
-  // Lines are only needed for messages: the library finds them then, once.
+  // No LineCounter, and no error messages made pretty (which would make one): a valid file needs
+  // no line. Its document is dropped once its values are taken.
+  const doc = parseDocument(text, { ...READ_OPTIONS, prettyErrors: false });
+  const walked = walkDocument(doc, undefined);
+  if (doc.errors.length > 0 || unresolvedTags(doc).length > 0 || walked.problems.length > 0) {
+    // Read again, with lines, for the problems' messages and lines as they are reported.
+    const placed = readWithLines(text);
+    throw new ConfigError(source, [...syntaxProblems(placed.doc), ...walkDocument(placed.doc, placed.lineCounter).problems]);
+  }
+  const value = documentValue(doc, source);
+  if (walked.aliases > 0) checkExpansion(value, source);
+  normaliseIntegers(value, walked.aliases > 0);
+  // Lines are only needed for messages: the file is read again for them then, once.
   let locate: LineLocator | undefined;
-  return { value: plain.value, locate: (keys) => (locate ??= parseWithLibrary(yamlLibrary(), text, source).locate)(keys) };
+  return {
+    value,
+    locate: (keys) => {
+      if (locate === undefined) {
+        const placed = readWithLines(text);
+        locate = lineLocator(placed.doc, placed.lineCounter);
+      }
+      return locate(keys);
+    },
+  };
 }
 
-function parseWithLibrary(yaml: typeof import('yaml'), text: string, source: string): YamlConfig {
-  const lineCounter = new yaml.LineCounter();
-  const doc: Document = yaml.parseDocument(text, {
-    lineCounter,
-    intAsBigInt: true,
-    // `<<: *defaults` (YAML 1.1 merge keys), as docker-compose and Kubernetes files use them.
-    merge: true,
-    // `!!binary`, `!!set`, `!!omap`, `!!timestamp` would become a Buffer, Set, Map or Date, which
-    // no setting takes; left unresolved they are reported below, with their line.
-    resolveKnownTags: false,
-    // yaml's own unique-key check compares every key with every other (quadratic: minutes for a map
-    // of 100,000 entries); duplicates are found with a Set per map instead.
-    uniqueKeys: false,
-  });
-  const problems = syntaxProblems(doc);
-  const aliases = walkDocument(yaml, doc, lineCounter, problems);
-  if (problems.length > 0) throw new ConfigError(source, problems);
-  const value = documentValue(doc, source);
-  if (aliases > 0) checkExpansion(value, source);
-  normaliseIntegers(value, aliases > 0);
-  return { value, locate: lineLocator(yaml, doc, lineCounter) };
+function readWithLines(text: string): { doc: Document; lineCounter: LineCounter } {
+  const lineCounter = new LineCounter();
+  return { doc: parseDocument(text, { ...READ_OPTIONS, lineCounter }), lineCounter };
+}
+
+/** The tags the parser left unresolved: no setting takes what they would make. */
+function unresolvedTags(doc: Document): Document['warnings'] {
+  return doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
 }
 
 /** The parser's errors, and the tags it left unresolved (no setting takes what they would make). */
@@ -68,8 +82,7 @@ function syntaxProblems(doc: Document): ConfigProblem[] {
     line: e.linePos?.[0]?.line ?? 0,
     message: `YAML syntax: ${firstLine(e.message)}`,
   }));
-  for (const w of doc.warnings) {
-    if (w.code !== 'TAG_RESOLVE_FAILED') continue;
+  for (const w of unresolvedTags(doc)) {
     const tag = /Unresolved tag: (\S+)/.exec(w.message)?.[1]?.replace(/^tag:yaml\.org,2002:/, '!!') ?? 'this tag';
     problems.push({
       path: '',
@@ -80,10 +93,13 @@ function syntaxProblems(doc: Document): ConfigProblem[] {
   return problems;
 }
 
-/** One walk of the document: each map's duplicate keys added to `problems`, with their line; the number of aliases. */
-function walkDocument(yaml: typeof import('yaml'), doc: Document, lineCounter: LineCounter, problems: ConfigProblem[]): number {
-  const { isNode, isScalar, visit } = yaml;
-  const lineOf = (node: unknown): number => (isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : 0);
+/**
+ * One walk of the document: each map's duplicate keys, as problems (on their line, with a
+ * LineCounter), and the number of aliases.
+ */
+function walkDocument(doc: Document, lineCounter: LineCounter | undefined): { problems: ConfigProblem[]; aliases: number } {
+  const lineOf = (node: unknown): number => (lineCounter && isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : 0);
+  const problems: ConfigProblem[] = [];
   let aliases = 0;
   visit(doc, {
     Alias() {
@@ -105,7 +121,7 @@ function walkDocument(yaml: typeof import('yaml'), doc: Document, lineCounter: L
       }
     },
   });
-  return aliases;
+  return { problems, aliases };
 }
 
 /** The document as plain values; an alias it cannot resolve is the file's problem. */
@@ -121,12 +137,12 @@ function documentValue(doc: Document, source: string): unknown {
 }
 
 /** The line of a key path; a missing key is reported at its nearest parent's line. */
-function lineLocator(yaml: typeof import('yaml'), doc: Document, lineCounter: LineCounter): LineLocator {
+function lineLocator(doc: Document, lineCounter: LineCounter): LineLocator {
   return (keys) => {
     // Walk up until a node exists: a missing key is reported at its parent's line.
     for (let n = keys.length; n >= 0; n -= 1) {
       const node = doc.getIn(keys.slice(0, n) as unknown[], true);
-      if (yaml.isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
     }
     return undefined;
   };
@@ -189,4 +205,19 @@ function normaliseIntegers(root: unknown, shared: boolean): void {
     }
   };
   visitValue(root);
+}
+
+/**
+ * A value as YAML text, block style, long lines kept whole: what `beat import` and `beat entries`
+ * write, and what parseYamlConfig reads back as the same value.
+ */
+export function yamlText(value: unknown): string {
+  return stringify(value, {
+    // No folding of long strings: a line per value, as a person reading a diff expects.
+    lineWidth: 0,
+    // An object met twice is written twice, not as an anchor and aliases.
+    aliasDuplicateObjects: false,
+    // A string that must be quoted in single quotes ('*/5 * * * *'), as files were written before.
+    singleQuote: true,
+  });
 }

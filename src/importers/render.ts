@@ -2,12 +2,9 @@
  * An imported config as the YAML file `beat check` reads, checked by the same parser first: an
  * importer that produced something tsbeat refuses would be a bug, reported as one.
  */
-import type * as JsYaml from 'js-yaml';
-import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import { parseConfig } from '../config/load.js';
 import { ConfigError, problemsInline } from '../base/errors.js';
-
-const jsYaml = loadOnFirstUse<typeof JsYaml>('js-yaml');
+import { yamlText } from '../config/yaml.js';
 
 /**
  * The YAML text, `header` lines first as comments. Validated with `beat check`'s own parser (the
@@ -15,7 +12,7 @@ const jsYaml = loadOnFirstUse<typeof JsYaml>('js-yaml');
  */
 export function renderImportedConfig(config: Record<string, unknown>, header: readonly string[], source: string): string {
   parseConfig(config, source);
-  const body = jsYaml().dump(config, { lineWidth: -1, noRefs: true });
+  const body = yamlText(config);
   return `${header.map((line) => `# ${line}`.trimEnd()).join('\n')}\n${body}`;
 }
 

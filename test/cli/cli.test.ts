@@ -352,7 +352,7 @@ describe('the built command line', () => {
     expect([...files.keys()].sort()).toEqual([basename(builtCli), ...chunks].sort());
     for (const [name, text] of files) {
       const imports = staticImports(text);
-      // Static imports left in the bundle: Node's built-ins and the chunks only (yaml, jiti and amqplib are dynamic imports).
+      // Static imports left in the bundle: Node's built-ins and the chunks only (jiti and amqplib are dynamic imports).
       expect(
         imports.filter((s) => !(s.startsWith('node:') || builtinModules.includes(s) || /^\.\/cli-[\w-]+\.js$/.test(s))),
         name,

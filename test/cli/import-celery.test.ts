@@ -65,7 +65,7 @@ describe.skipIf(!celery.ok)('beat import celery, a real app under /usr/bin/pytho
   });
 
   it('carries the settings over as Celery applies them: exact route names before patterns, a key without * as a name, a compiled regex with its flags', async () => {
-    const config = (await import('js-yaml')).load(readFileSync(out, 'utf8')) as Record<string, unknown>;
+    const config = (await import('yaml')).parse(readFileSync(out, 'utf8')) as Record<string, unknown>;
     const { beatSchedule, ...settings } = config as { beatSchedule: Record<string, Record<string, unknown>> };
     expect(settings).toEqual({
       timezone: 'Europe/Berlin',

@@ -59,7 +59,7 @@ describe('beat import crontab, user format', () => {
 
   it('passes the command, the variables in force, and the input after % as the task arguments', async () => {
     const { yaml } = await importTo(out, [ALL, '--task', 'cron.run_command', '--queue', 'cron']);
-    const config = (await import('js-yaml')).load(yaml) as {
+    const config = (await import('yaml')).parse(yaml) as {
       beatSchedule: Record<
         string,
         { args: string[]; kwargs: Record<string, unknown>; options: unknown; schedule: unknown; timezone?: string }
@@ -195,7 +195,7 @@ describe('beat import crontab, /etc/crontab format', () => {
     const out = join(dir, 'etc.yaml');
     const r = await importTo(out, [`${FIXTURES}/etc-crontab`, '--task', 'cron.run_command', '--system', '--timezone', 'UTC']);
     expect(r.stderr).toBe(`beat import: 4 entries written to ${out}\n`);
-    const config = (await import('js-yaml')).load(r.yaml) as {
+    const config = (await import('yaml')).parse(r.yaml) as {
       beatSchedule: Record<string, { args: string[]; kwargs: { user: string }; schedule: unknown }>;
     };
     expect(Object.entries(config.beatSchedule).map(([name, e]) => [name, e.schedule, e.kwargs.user, e.args[0]])).toEqual([

@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { load as loadYaml } from 'js-yaml';
+import { parse as loadYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { TempDir } from '../support/beat-process.js';

@@ -82,5 +82,8 @@ describe('what a command loads before it runs', () => {
     // The config's reader and the schedules it compiles are what these commands are for.
     expect(packages).toContain('zod');
     expect([...modules].some((m) => m.endsWith('src/config/load.ts'))).toBe(true);
+    // The YAML library comes with the reader of a YAML file, imported when one is read.
+    expect(packages.has('yaml')).toBe(false);
+    expect([...modules].filter((m) => m.endsWith('src/config/yaml.ts'))).toEqual([]);
   });
 });

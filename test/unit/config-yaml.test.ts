@@ -77,7 +77,27 @@ describe('YAML configs as docker-compose and Kubernetes files are written', () =
     await expect(loadYaml('typo.yaml', ['x-ok: 1', 'xdefaults: 1'])).rejects.toThrow('xdefaults (line 2): unknown key "xdefaults"');
   });
 
-  it('refuses an alias bomb whichever reader reads it (a block scalar sends this one to the library)', async () => {
+  it('places a tag, a syntax error and a duplicate key on their lines (read without lines, then again with them)', async () => {
+    await expect(loadYaml('tag.yaml', ['beatSchedule:', '  a: { task: t, schedule: 1, args: [!!binary aGVsbG8=] }'])).rejects.toThrow(
+      'tag.yaml: 1 problem\n  (top level) (line 2): YAML tag !!binary is not supported',
+    );
+    await expect(loadYaml('syntax.yaml', ['beatSchedule:', '  a: { task: t, schedule: 1', 'b: 1'])).rejects.toThrow(
+      'syntax.yaml: 1 problem\n  (top level) (line 3): YAML syntax: Flow map in block collection must be sufficiently indented and end with a } at line 3, column 1:',
+    );
+    await expect(
+      loadYaml('twice.yaml', ['beatSchedule:', '  a: { task: t, schedule: 1 }', '  a: { task: u, schedule: 2 }']),
+    ).rejects.toThrow('twice.yaml: 1 problem\n  (top level) (line 3): YAML syntax: Map keys must be unique; "a" appears twice');
+  });
+
+  it('reads a config that merges its defaults into 2,000 entries', async () => {
+    const lines = ['x-defaults: &defaults', '  enabled: true', '  catchUp: skip', 'beatSchedule:'];
+    for (let i = 0; i < 2000; i += 1) lines.push(`  e-${i}:`, '    <<: *defaults', `    task: t.${i}`, `    schedule: ${i + 1}`);
+    const config = await loadYaml('merged.yaml', lines);
+    expect(config.entries).toHaveLength(2000);
+    expect(config.entries[1999]).toMatchObject({ name: 'e-1999', task: 't.1999', catchUp: 'skip', schedule: { everyMs: 2_000_000 } });
+  });
+
+  it('refuses an alias bomb, with or without a block scalar', async () => {
     const laughs = ['note: |', '  a block scalar', 'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
     for (const [prev, name] of [
       ['a', 'b'],
