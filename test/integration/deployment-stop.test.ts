@@ -149,8 +149,9 @@ describe('beat pause --all', () => {
     // Both slow entries were first seen together: one grid (what the resume's timing below relies on).
     expect((last.once - last.skip) % SLOW, `once at ${last.once}, skip at ${last.skip}`).toBe(0);
     // Resumed 2.2 s after a slot of the slow entries (their grid: their last slot plus multiples of
-    // 4 s): `once` publishes that slot late, `skip` passes it over (late past the 1 s grace).
-    let resumeAt = last.once + SLOW + 2200;
+    // 4 s), at least the second that passed while stopped, however quickly the takeovers went: `once`
+    // publishes that slot late and misses the one before, `skip` passes it over (late past the 1 s grace).
+    let resumeAt = last.once + 2 * SLOW + 2200;
     while (resumeAt < Date.now() + 200) resumeAt += SLOW;
     await sleep(resumeAt - Date.now());
     const resumedMs = Date.now();
