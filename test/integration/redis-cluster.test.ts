@@ -16,6 +16,7 @@ import { parseIsoInstant } from '../../src/celery/time.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
+import type { BeatProcess } from '../support/beat-process.js';
 import { checkSlots } from '../support/beat-queue.js';
 import type { QueuedRun } from '../support/beat-queue.js';
 import { httpPortOf, httpRequest, killCliChildren, runBeatCli, uniqueName } from '../support/ops.js';
@@ -226,19 +227,23 @@ amqpSuite('a deployment on a Redis Cluster (3 masters, 3 replicas), RabbitMQ as 
       // The deployment's keys were unavailable until the promotion: an outage, as a single Redis down
       // is, opened (beat.redis.down) and closed (beat.redis.up) once by each replica, and not ready meanwhile.
       const url = cluster.url().replace(/^redis-cluster:\/\//, '');
+      // (Once each as a rule; a slot map that still names the dead master while the promotion is under
+      // way, or the state and lock connections each seeing it, may open it twice: each opened is closed.)
+      const outages = (p: BeatProcess): { down: number; up: number } => {
+        const from = atKill[fleet.all.indexOf(p)];
+        return { down: p.events(EVENTS.redisDown, from).length, up: p.events(EVENTS.redisUp, from).length };
+      };
       await waitUntil(
         'every replica to count the outage over',
-        () => (fleet.alive().every((p) => p.events(EVENTS.redisUp, atKill[fleet.all.indexOf(p)]).length > 0) ? true : undefined),
+        () => (fleet.alive().every((p) => outages(p).up > 0 && outages(p).up === outages(p).down) ? true : undefined),
         15_000,
         () => fleet.dump(),
       );
       for (const p of fleet.alive()) {
         const from = atKill[fleet.all.indexOf(p)];
-        expect(
-          p.events(EVENTS.redisDown, from).map((l) => String(l['url'])),
-          p.label,
-        ).toEqual([expect.stringContaining(url)]);
-        expect(p.events(EVENTS.redisUp, from), p.label).toHaveLength(1);
+        const downs = p.events(EVENTS.redisDown, from).map((l) => String(l['url']));
+        expect(downs.length, p.label).toBeGreaterThan(0);
+        expect(downs, p.label).toEqual(downs.map(() => expect.stringContaining(url)));
       }
       polling = false;
       await poller;
