@@ -56,10 +56,14 @@ const COMMANDS: readonly ListedCommand[] = [
   },
   {
     name: 'pause',
-    summary: 'pause an entry (kept in Redis, honoured within a second)',
+    summary: 'pause entries, or the whole deployment with --all (kept in Redis, honoured within a second)',
     load: async () => (await import('./control.js')).pauseCommandSpec,
   },
-  { name: 'resume', summary: 'resume a paused entry', load: async () => (await import('./control.js')).resumeCommandSpec },
+  {
+    name: 'resume',
+    summary: 'resume paused entries, or with --all the stopped deployment',
+    load: async () => (await import('./control.js')).resumeCommandSpec,
+  },
   {
     name: 'entries',
     summary: 'list, get, set, delete, import and export the runtime entries kept in Redis',
