@@ -120,6 +120,8 @@ standard sizes also writes bench/RESULTS.md.
   --ablation-tick-seconds S ablation: seconds of the 1 s entry measured per run (default 30)
   --million-sizes LIST million: entry counts, comma-separated (default ${STANDARD_MILLION_SIZES}); a run at
                        the standard sizes writes its section of bench/RESULTS.md
+  --million-config JSON million: settings merged into each scheduler's config, such as
+                       '{"taskEvents":false}' (a run with them writes no section of bench/RESULTS.md)
   --kill-mid-burst     million: a leader and a standby per size instead, the leader SIGKILLed once a
                        tenth of the burst is out, the standby finishing it: duplicates and lost per
                        (entry, slot), printed only
@@ -153,6 +155,7 @@ try {
       'entries-io-size': { type: 'string', default: String(STANDARD_ENTRIES_IO) },
       'import-sizes': { type: 'string', default: STANDARD_IMPORT_SIZES },
       'million-sizes': { type: 'string', default: STANDARD_MILLION_SIZES },
+      'million-config': { type: 'string' },
       'cluster-entries': { type: 'string', default: String(STANDARD_CLUSTER_ENTRIES) },
       'kill-mid-burst': { type: 'boolean' },
       'redis-port': { type: 'string', default: '6379' },
@@ -217,6 +220,18 @@ if (ablationSpeedups !== undefined && !ablationSpeedups.every((name) => name in 
 if (!(Number(values['ablation-tick-seconds']) >= 5))
   usageError(`--ablation-tick-seconds "${values['ablation-tick-seconds']}": expected at least 5 seconds`);
 const millionSizes = values['million-sizes'].split(',').map(Number);
+const millionConfig = (() => {
+  if (values['million-config'] === undefined) return {};
+  try {
+    const parsed = JSON.parse(values['million-config']);
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed;
+  } catch {
+    // Named below.
+  }
+  return usageError(
+    `--million-config '${values['million-config']}': expected a JSON object of config settings, such as '{"taskEvents":false}'`,
+  );
+})();
 const clusterEntries = Number(values['cluster-entries']);
 if (!Number.isInteger(clusterEntries) || clusterEntries < 1)
   usageError(`--cluster-entries "${values['cluster-entries']}": expected a positive whole number, such as 500`);
@@ -745,8 +760,8 @@ async function planApplyRun() {
 let millionSection;
 async function millionRun() {
   const { killMidBurst, million, withMillionSection } = await import('./lib/million.mjs');
-  if (values['kill-mid-burst']) process.stdout.write(`\n${await killMidBurst({ sizes: millionSizes, log })}\n`);
-  else millionSection = { generated: await million({ sizes: millionSizes, log }), withMillionSection };
+  if (values['kill-mid-burst']) process.stdout.write(`\n${await killMidBurst({ sizes: millionSizes, log, extraConfig: millionConfig })}\n`);
+  else millionSection = { generated: await million({ sizes: millionSizes, log, extraConfig: millionConfig }), withMillionSection };
 }
 
 // ---------------------------------------------------------------- 11. cluster-shards (bench/lib/cluster-shards.mjs)
@@ -838,6 +853,6 @@ if (planApplySection !== undefined) {
 if (millionSection !== undefined) {
   const { generated, withMillionSection } = millionSection;
   process.stdout.write(`\n${generated}\n`);
-  if (values['million-sizes'] === STANDARD_MILLION_SIZES)
+  if (values['million-sizes'] === STANDARD_MILLION_SIZES && values['million-config'] === undefined)
     writeFileSync(RESULTS, withMillionSection(readFileSync(RESULTS, 'utf8'), generated));
 }

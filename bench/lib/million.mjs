@@ -121,7 +121,7 @@ export async function seed(url, n, crontab = { minute: '*', hour: '*' }) {
 }
 
 /** One size: returns its figures. */
-async function oneSize(n, { log }) {
+async function oneSize(n, { log, extraConfig = {} }) {
   const redis = await privateRedis();
   const dir = tempDir('bench-million-');
   let child;
@@ -134,7 +134,7 @@ async function oneSize(n, { log }) {
     // Started just after a minute, so that a start of up to ~50 s leaves the warm-up its seconds.
     await new Promise((r) => setTimeout(r, 61_000 - (Date.now() % 60_000)));
     const config = join(dir, 'beat.config.json');
-    writeFileSync(config, JSON.stringify({ name: DEPLOYMENT, broker: { url: redis.url }, entryLimits: BENCH_BUDGET }));
+    writeFileSync(config, JSON.stringify({ name: DEPLOYMENT, broker: { url: redis.url }, entryLimits: BENCH_BUDGET, ...extraConfig }));
     const spawnedAt = await redisNowMs(redis.client);
     child = spawnTsbeat(config);
     const watcher = new Redis(redis.url);
@@ -255,7 +255,7 @@ async function beatUntil(config, pattern, timeoutMs) {
  * polled), the standby taking the lock and finishing it. Returns the figures of the kill-mid-burst
  * table.
  */
-async function killMidBurstSize(n, { log }) {
+async function killMidBurstSize(n, { log, extraConfig = {} }) {
   const redis = await privateRedis();
   const dir = tempDir('bench-million-kill-');
   const children = [];
@@ -263,7 +263,7 @@ async function killMidBurstSize(n, { log }) {
     await seed(redis.url, n);
     await new Promise((r) => setTimeout(r, 61_000 - (Date.now() % 60_000)));
     const config = join(dir, 'beat.config.json');
-    writeFileSync(config, JSON.stringify({ name: DEPLOYMENT, broker: { url: redis.url }, entryLimits: BENCH_BUDGET }));
+    writeFileSync(config, JSON.stringify({ name: DEPLOYMENT, broker: { url: redis.url }, entryLimits: BENCH_BUDGET, ...extraConfig }));
     const leader = await beatUntil(config, /"beat\.start".*"msg":"scheduling"/, 300_000);
     children.push(leader.child);
     const standby = await beatUntil(config, new RegExp(`"beat\\.entries\\.changed".*"total":${n}\\b`), 300_000);
@@ -296,11 +296,11 @@ async function killMidBurstSize(n, { log }) {
 }
 
 /** The kill-mid-burst table, one column per size. */
-export async function killMidBurst({ sizes, log }) {
+export async function killMidBurst({ sizes, log, extraConfig = {} }) {
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const results = [];
   for (const n of sizes) {
-    const r = await killMidBurstSize(n, { log });
+    const r = await killMidBurstSize(n, { log, extraConfig });
     log(`million ${n} kill-mid-burst: ${JSON.stringify(r)}`);
     results.push(r);
   }
@@ -321,11 +321,11 @@ const s = (ms) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(ms < 10_000
 const mb = (v) => (v === undefined ? '—' : `${Math.round(v)} MB`);
 
 /** Runs the workload at each size (one after the other) and returns the Markdown section. */
-export async function million({ sizes, log }) {
+export async function million({ sizes, log, extraConfig = {} }) {
   const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const results = [];
   for (const n of sizes) {
-    const r = await oneSize(n, { log });
+    const r = await oneSize(n, { log, extraConfig });
     log(`million ${n}: ${JSON.stringify(r)}`);
     results.push(r);
   }

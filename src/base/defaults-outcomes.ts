@@ -80,8 +80,16 @@ export const OUTCOME_DEFAULTS = {
    * that never store a result, published often, would otherwise pile up until outcomeTimeout).
    */
   outcomeMaxPending: 100_000,
-  /** Runs waiting to be recorded in their histories are written after this pause (a burst is written once, after it). */
+  /**
+   * A followed run is given up for a newer one (past outcomeMaxPending) only once it was followed
+   * this long: a burst past outcomeMaxPending follows its first runs and not the rest, instead of
+   * giving up each run a moment after its publish (and writing every one of them twice).
+   */
+  outcomeFollowAtLeastMs: 10_000,
+  /** Runs waiting to be recorded in their histories are written once none was published for this long (a burst is written after it). */
   outcomeRecordDelayMs: 50,
+  /** ... and at the latest this long after the oldest of them was published (runs published without a pause). */
+  outcomeRecordMaxWaitMs: 2000,
   /**
    * With task events read by default (no resultBackend, taskEvents unset), a run is given up as
    * `unknown` ("workers send no task events") once this has passed since its publish while no worker

@@ -263,6 +263,11 @@ export const EVENTS = {
    * within taskEventsSilenceMs of a publish: the runs are given up as `unknown`; once per leadership.
    */
   taskEventsSilent: 'beat.taskevents.silent',
+  /**
+   * Runs published while outcomeMaxPending runs were followed, all for less than outcomeFollowAtLeastMs
+   * (a burst past it), were not followed (`runs`, `maxPending`): no history record. Logged after the burst.
+   */
+  outcomeNotFollowed: 'beat.outcome.not_followed',
   /** A run reached a final state (debug): entry, task id, state, runtime, exception. */
   outcomeFinished: 'beat.outcome.finished',
   /**

@@ -74,15 +74,33 @@ interface Tracked {
   record: RunRecord;
   /** The revision its entry was published under (the history's entry fence); undefined: not checked. */
   readonly revision?: string | undefined;
+  /** Its history holds it (its first write is done): a change is then an update, else the first write carries it. */
+  written: boolean;
 }
 
 export class OutcomeTracker implements RunningRuns {
-  /** Runs not final yet, by task id, oldest first. */
+  /** Runs not final yet, by task id. */
   private readonly pending = new Map<string, Tracked>();
+  /**
+   * The same runs oldest first from `orderFrom` on, with finished ones among them (skipped when met):
+   * a Map's oldest is found by iterating past every entry deleted since its last rehash, which made
+   * a burst past maxPending, giving up one run a publish, quadratic (47 s of CPU at a million).
+   */
+  private order: Tracked[] = [];
+  private orderFrom = 0;
   /** Runs seen REVOKED, still read until timeoutMs after publication for an end stored over it, by task id. */
   private readonly revokedRuns = new Map<string, Tracked>();
-  /** Published runs not yet written to their histories. */
-  private toRecord: RunToRecord[] = [];
+  /** Published runs not yet written to their histories: their first write takes the record they have then. */
+  private toRecord: Tracked[] = [];
+  /** Runs of a burst past maxPending not followed, not said yet (see mayGiveUpOldest), and as many as at the last look. */
+  private notFollowed = 0;
+  private notFollowedSeen = 0;
+  /** Says how many were not followed once none was for recordDelayMs: once a burst. */
+  private notFollowedTimer: NodeJS.Timeout | undefined;
+  /** Runs published since the record timer was last armed: while a burst arrives, its writes wait for its end. */
+  private arrived = 0;
+  /** Runs written to their histories whose record changed since: written together, after the first writes. */
+  private readonly changed = new Set<Tracked>();
   /** Each entry's newest run this leader knows of (for "has the previous run finished?"). */
   private readonly newest = new Map<string, string>();
   /** Task events of runs not handed over yet, by task id, oldest first (see keepEarly). */
@@ -109,6 +127,8 @@ export class OutcomeTracker implements RunningRuns {
   private readonly readsPerPoll: number;
   private readonly recordDelayMs: number;
   private readonly maxPending: number;
+  /** One text for every run given up (a burst past maxPending gives up one a publish). */
+  private readonly givenUpWhy: string;
 
   constructor(private readonly o: TrackerOptions) {
     this.pollMs = o.pollMs ?? DEFAULTS.outcomePollMs;
@@ -116,6 +136,7 @@ export class OutcomeTracker implements RunningRuns {
     this.readsPerPoll = o.readsPerPoll ?? DEFAULTS.outcomeReadsPerPoll;
     this.recordDelayMs = o.recordDelayMs ?? DEFAULTS.outcomeRecordDelayMs;
     this.maxPending = o.maxPending ?? DEFAULTS.outcomeMaxPending;
+    this.givenUpWhy = `no longer followed: more than ${this.maxPending} runs without a result`;
   }
 
   /** Begins tracking (on leading): the runs the histories hold as pending first. */
@@ -134,7 +155,7 @@ export class OutcomeTracker implements RunningRuns {
 
   private async loadPending(): Promise<void> {
     try {
-      for (const { entry, record } of await this.o.history.pending()) this.track(entry, record);
+      for (const { entry, record } of await this.o.history.pending()) this.track(entry, record, undefined, true);
     } catch (error) {
       this.failed('reading the pending runs from their histories', error);
     }
@@ -151,7 +172,12 @@ export class OutcomeTracker implements RunningRuns {
     await this.o.taskEvents?.stop();
     await this.busy;
     await this.flushRecords();
+    clearTimeout(this.notFollowedTimer);
+    this.notFollowedTimer = undefined;
+    if (this.notFollowed > 0) this.sayNotFollowed();
     this.pending.clear();
+    this.order = [];
+    this.orderFrom = 0;
     this.revokedRuns.clear();
     this.newest.clear();
     this.early.clear();
@@ -186,6 +212,11 @@ export class OutcomeTracker implements RunningRuns {
     parts?: readonly RunPart[],
   ): void {
     if (!this.running) return;
+    if (this.pending.size >= this.maxPending && !this.mayGiveUpOldest(publishedAtMs)) {
+      this.notFollowed += 1;
+      this.notFollowedTimer ??= setTimeout(() => this.notFollowedQuiet(), this.recordDelayMs);
+      return;
+    }
     const record: RunRecord = {
       taskId,
       slotMs,
@@ -194,9 +225,9 @@ export class OutcomeTracker implements RunningRuns {
       ...(origin === undefined ? {} : { origin }),
       ...(parts === undefined || parts.length === 0 ? {} : { parts }),
     };
-    this.toRecord.push({ entry, record, revision });
-    this.track(entry, record, revision);
-    this.recordTimer ??= setTimeout(() => void this.flushRecords(), this.recordDelayMs);
+    this.toRecord.push(this.track(entry, record, revision, false));
+    this.arrived += 1;
+    this.recordSoon();
     for (const id of new Set([taskId, ...(parts ?? []).map((p) => p.id)])) {
       const early = this.early.get(id);
       if (early === undefined) continue;
@@ -209,11 +240,8 @@ export class OutcomeTracker implements RunningRuns {
   revoked(entry: string, taskId: string, policy: 'cancelOther' | 'terminateOther'): void {
     const tracked = this.pending.get(taskId);
     if (tracked === undefined || tracked.entry !== entry) return;
-    tracked.record = { ...tracked.record, revokedBy: policy };
-    const { record, revision } = tracked;
-    void this.flushRecords().then(() =>
-      this.o.history.update(entry, record, revision).catch((error: unknown) => this.failed('recording a revoke', error)),
-    );
+    this.change(tracked, { ...tracked.record, revokedBy: policy });
+    void this.flushRecords();
   }
 
   async followRun(entry: string, taskId: string, slotMs: number, revision?: string, parts?: readonly RunPart[]): Promise<void> {
@@ -246,13 +274,9 @@ export class OutcomeTracker implements RunningRuns {
     }
     const next = tracked.record.parts === undefined ? applyTaskEvent(tracked.record, event) : partEvent(tracked.record, event);
     if (next === tracked.record) return;
-    tracked.record = next;
+    this.change(tracked, next);
     if (isFinal(next.state)) this.finish(tracked);
-    const { entry, revision } = tracked;
-    // After the run's own record was written (it may still be waiting in toRecord).
-    void this.flushRecords().then(() =>
-      this.o.history.update(entry, next, revision).catch((error: unknown) => this.failed('recording a task event', error)),
-    );
+    void this.flushRecords();
   }
 
   /**
@@ -280,30 +304,102 @@ export class OutcomeTracker implements RunningRuns {
     return this.pending.size;
   }
 
-  private track(entry: string, record: RunRecord, revision?: string): void {
-    this.pending.set(record.taskId, { entry, record, revision });
+  private track(entry: string, record: RunRecord, revision: string | undefined, written: boolean): Tracked {
+    const tracked: Tracked = { entry, record, revision, written };
+    this.pending.set(record.taskId, tracked);
+    this.order.push(tracked);
+    // The runs passed over, and those that finished out of order (they stay until the oldest passes
+    // them), are dropped once they are most of it: it holds about twice the runs followed at most,
+    // and each drop costs no more than the steps that made it due.
+    const left = this.order.length - this.orderFrom;
+    if ((this.orderFrom > 1024 && this.orderFrom > left) || left > 2 * this.pending.size + 1024) {
+      this.order = this.order.slice(this.orderFrom).filter((t) => this.pending.get(t.record.taskId) === t);
+      this.orderFrom = 0;
+    }
     for (const part of record.parts ?? []) this.partOwners.set(part.id, record.taskId);
     if (this.pending.size > this.maxPending) this.giveUpOldest();
     const known = this.newest.get(entry);
     const knownRecord = known === undefined ? undefined : this.pending.get(known)?.record;
     if (knownRecord === undefined || knownRecord.publishedAtMs <= record.publishedAtMs) this.newest.set(entry, record.taskId);
+    return tracked;
   }
 
   private giveUpOldest(): void {
-    const oldest = this.pending.values().next().value;
+    const oldest = this.oldestPending();
     if (oldest === undefined) return;
-    oldest.record = {
+    this.change(oldest, {
       ...oldest.record,
       state: 'unknown',
       finishedAtMs: this.o.clock.now(),
-      exception: `no longer followed: more than ${this.maxPending} runs without a result`,
-    };
-    const { entry, record, revision } = oldest;
+      exception: this.givenUpWhy,
+    });
     this.finish(oldest);
-    // After the run's own record was written (it may still be waiting in toRecord).
-    void this.flushRecords().then(() =>
-      this.o.history.update(entry, record, revision).catch((error: unknown) => this.failed('recording a run given up', error)),
+    // With the next writes: a burst past maxPending gives up a run at each publish, and most of
+    // them were never written, so their first write is already the given-up record.
+    this.recordSoon();
+  }
+
+  /**
+   * Whether a run published at `atMs` may take the place of the oldest run followed: only one
+   * followed for outcomeFollowAtLeastMs. Else (a burst past maxPending) the new run is not followed:
+   * giving up runs of the same burst a moment after their publish tells nothing of them, and cost a
+   * burst of a million ~7 s and ~1 GB more than following none.
+   */
+  private mayGiveUpOldest(atMs: number): boolean {
+    const oldest = this.oldestPending();
+    return oldest === undefined || atMs - oldest.record.publishedAtMs >= DEFAULTS.outcomeFollowAtLeastMs;
+  }
+
+  private oldestPending(): Tracked | undefined {
+    while (this.orderFrom < this.order.length) {
+      const tracked = this.order[this.orderFrom] as Tracked;
+      if (this.pending.get(tracked.record.taskId) === tracked) return tracked;
+      this.orderFrom += 1;
+    }
+    return undefined;
+  }
+
+  /** A run's new record, written with the next flush: as its first write, or as an update of it. */
+  private change(tracked: Tracked, next: RunRecord): void {
+    tracked.record = next;
+    if (tracked.written) this.changed.add(tracked);
+  }
+
+  /**
+   * Writes what waits once no run was published for recordDelayMs: a burst's runs go in a few large
+   * writes after it, not during it, where they would take Redis's one thread from the publish. At
+   * most maxPending runs wait (memory), and none longer than recordMaxWaitMs (runs published
+   * without a pause, by many entries due one after the other, are written that often).
+   */
+  private recordSoon(): void {
+    this.recordTimer ??= setTimeout(() => this.recordWhenQuiet(), this.recordDelayMs);
+  }
+
+  private recordWhenQuiet(): void {
+    this.recordTimer = undefined;
+    const arriving = this.arrived > 0;
+    this.arrived = 0;
+    const oldest = this.toRecord[0]?.record.publishedAtMs;
+    const waited = oldest === undefined ? 0 : this.o.clock.now() - oldest;
+    if (arriving && this.toRecord.length < this.maxPending && waited < DEFAULTS.outcomeRecordMaxWaitMs) this.recordSoon();
+    else void this.flushRecords();
+  }
+
+  private notFollowedQuiet(): void {
+    this.notFollowedTimer = undefined;
+    if (this.notFollowed === 0) return;
+    if (this.notFollowed === this.notFollowedSeen) return this.sayNotFollowed();
+    this.notFollowedSeen = this.notFollowed;
+    this.notFollowedTimer = setTimeout(() => this.notFollowedQuiet(), this.recordDelayMs);
+  }
+
+  private sayNotFollowed(): void {
+    this.o.logger.warn(
+      { event: EVENTS.outcomeNotFollowed, runs: this.notFollowed, maxPending: this.maxPending },
+      `${this.notFollowed} runs were published while ${this.maxPending} runs (outcomeMaxPending) were followed, for less than ${DEFAULTS.outcomeFollowAtLeastMs / 1000} s each: they are not followed, and their entries' histories do not record them; for bursts that large set taskEvents: false, or ignoreResult on their entries`,
     );
+    this.notFollowed = 0;
+    this.notFollowedSeen = 0;
   }
 
   /** Writes the runs waiting to be recorded, after the writes already under way; never rejects. */
@@ -316,15 +412,33 @@ export class OutcomeTracker implements RunningRuns {
     clearTimeout(this.recordTimer);
     this.recordTimer = undefined;
     const runs = this.toRecord;
-    if (runs.length === 0) return;
-    this.toRecord = [];
+    if (runs.length > 0) {
+      this.toRecord = [];
+      // Written from here: a change made while the write is under way is an update after it.
+      for (const run of runs) run.written = true;
+      try {
+        await this.o.history.recordPublished(runs.map(asWritten));
+        this.recovered();
+      } catch (error) {
+        // Kept for the next try; their outcomes are still read meanwhile.
+        for (const run of runs) {
+          run.written = false;
+          this.changed.delete(run);
+        }
+        this.toRecord = runs.concat(this.toRecord);
+        this.failed('recording published runs', error);
+        return;
+      }
+    }
+    if (this.changed.size === 0) return;
+    const changes = [...this.changed];
+    this.changed.clear();
     try {
-      await this.o.history.recordPublished(runs);
+      await this.o.history.recordChanges(changes.map(asWritten));
       this.recovered();
     } catch (error) {
-      // Kept for the next try; their outcomes are still read meanwhile.
-      this.toRecord = runs.concat(this.toRecord);
-      this.failed('recording published runs', error);
+      for (const run of changes) this.changed.add(run);
+      this.failed('recording changed runs', error);
     }
   }
 
@@ -355,7 +469,6 @@ export class OutcomeTracker implements RunningRuns {
         const ids = part.map((t) => t.record.parts?.map((p) => p.id) ?? [t.record.taskId]);
         const read = this.o.results === undefined ? [] : await this.o.results.read(ids.flat());
         const now = this.o.clock.now();
-        const writes: Promise<void>[] = [];
         let at = 0;
         part.forEach((tracked, i) => {
           const metas = read.slice(at, at + (ids[i] as string[]).length);
@@ -368,11 +481,10 @@ export class OutcomeTracker implements RunningRuns {
               ? advance(tracked.record, metas[0], now, this.o.timeoutMs)
               : advanceParts(tracked.record, metas, now, this.o.timeoutMs));
           if (next === tracked.record) return;
-          tracked.record = next;
-          writes.push(this.o.history.update(tracked.entry, next, tracked.revision));
+          this.change(tracked, next);
           if (isFinal(next.state)) this.finish(tracked);
         });
-        await Promise.all(writes);
+        await this.flushRecords();
       }
       await this.pollRevoked();
       this.recovered();
@@ -423,19 +535,19 @@ export class OutcomeTracker implements RunningRuns {
     if (next.state !== 'SUCCESS' && next.state !== 'FAILURE') return;
     if (this.revokedRuns.get(run.record.taskId) !== run) return;
     this.revokedRuns.delete(run.record.taskId);
-    run.record = next;
-    const { entry, revision } = run;
+    this.change(run, next);
+    const { entry } = run;
     this.o.logger.debug(
       { event: EVENTS.outcomeOverwritten, entry, id: next.taskId, state: next.state, revokedBy: next.revokedBy },
       `run of ${entry} ${next.state} after a REVOKED`,
     );
-    void this.flushRecords().then(() =>
-      this.o.history.update(entry, next, revision).catch((error: unknown) => this.failed('recording an end after a revoke', error)),
-    );
+    void this.flushRecords();
   }
 
   private finish(tracked: Tracked): void {
     this.pending.delete(tracked.record.taskId);
+    // Not held for an entry whose newest run is over (a burst of a million would keep every id).
+    if (this.newest.get(tracked.entry) === tracked.record.taskId) this.newest.delete(tracked.entry);
     for (const part of tracked.record.parts ?? []) this.partOwners.delete(part.id);
     if (tracked.record.state === 'REVOKED') this.revokedRuns.set(tracked.record.taskId, tracked);
     const r = tracked.record;
@@ -461,6 +573,9 @@ export class OutcomeTracker implements RunningRuns {
     this.failing = false;
   }
 }
+
+/** What a history write takes of a followed run: its record as it is now. */
+const asWritten = ({ entry, record, revision }: Tracked): RunToRecord => ({ entry, record, revision });
 
 /** A REVOKED run's record made ready to take the end stored over it: not final, without the revoke's exception. */
 function reopened(record: RunRecord): RunRecord {

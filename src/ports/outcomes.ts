@@ -116,6 +116,8 @@ export interface RunHistory {
    * the entry was deleted or created again since `revision`); a final record is never replaced.
    */
   update(entry: string, record: RunRecord, revision?: string): Promise<void>;
+  /** `update` of each run, in as few writes as the store can. */
+  recordChanges(runs: readonly RunToRecord[]): Promise<void>;
   /** Every recorded run not final yet, by entry: what a new leader goes on tracking. */
   pending(): Promise<{ readonly entry: string; readonly record: RunRecord }[]>;
   /** The entry's runs, newest first, at most `limit`. */

@@ -59,7 +59,11 @@ export class RedisRunHistory implements RunHistory {
   }
 
   update(entry: string, record: RunRecord, revision?: string): Promise<void> {
-    return this.write('update', [{ entry, record, revision }]);
+    return this.recordChanges([{ entry, record, revision }]);
+  }
+
+  recordChanges(runs: readonly RunToRecord[]): Promise<void> {
+    return this.write('update', runs);
   }
 
   private async write(mode: 'push' | 'update', runs: readonly RunToRecord[]): Promise<void> {

@@ -146,6 +146,25 @@ describe('run histories in Redis (run-history.lua)', () => {
     });
   });
 
+  it('takes a run final at its first write (given up or finished before it) into the summary and out of the pending set, as an update would', async () => {
+    const keys = schedulerKeys('tsbeat', uniqueName('hist'));
+    const history = new RedisRunHistory(client, keys, 5);
+    const failed = { ...run('f1', 1000), state: 'FAILURE' as const, finishedAtMs: 1500, exception: 'ValueError: boom' };
+    const givenUp = { ...run('u1', 2000), state: 'unknown' as const, finishedAtMs: 2500, exception: 'no longer followed' };
+    await history.recordPublished([
+      { entry: 'f', record: failed },
+      { entry: 'u', record: givenUp },
+      { entry: 'p', record: run('p1', 3000) },
+    ]);
+    expect(await client.smembers(keys.runsPending)).toEqual(['p']);
+    expect((await history.finished(['f'])).get('f')).toEqual({ last: failed, lastFailureMs: 1500, failureStreak: 1 });
+    expect((await history.finished(['u'])).get('u')).toEqual({ last: givenUp, failureStreak: 0 });
+    // A second push of the same run changes nothing: not pushed twice, the failure not counted again.
+    await history.recordPublished([{ entry: 'f', record: failed }]);
+    expect(await history.list('f', 10)).toEqual([failed]);
+    expect(await client.hget(keys.failures, 'f')).toBe('1');
+  });
+
   it("a history key of another type costs its entry alone: its run is refused and the key named, the others' are written", async () => {
     const keys = schedulerKeys('tsbeat', uniqueName('hist'));
     await client.set(keys.runs('x'), 'not a list');

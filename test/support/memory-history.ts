@@ -7,17 +7,21 @@ import type { RunHistory, RunRecord } from '../../src/ports/outcomes.js';
 
 export function memoryHistory(): RunHistory & { lists: Map<string, RunRecord[]> } {
   const lists = new Map<string, RunRecord[]>();
+  const update = (entry: string, record: RunRecord): void => {
+    const list = lists.get(entry) ?? [];
+    const at = list.findIndex((r) => r.taskId === record.taskId);
+    const current = list[at];
+    const endsRevoked = current?.state === 'REVOKED' && (record.state === 'SUCCESS' || record.state === 'FAILURE');
+    if (current !== undefined && (!isFinal(current.state) || endsRevoked)) list[at] = record;
+  };
   return {
     lists,
     recordPublished: async (runs) => {
       for (const { entry, record } of runs) lists.set(entry, [record, ...(lists.get(entry) ?? [])]);
     },
-    update: async (entry, record) => {
-      const list = lists.get(entry) ?? [];
-      const at = list.findIndex((r) => r.taskId === record.taskId);
-      const current = list[at];
-      const endsRevoked = current?.state === 'REVOKED' && (record.state === 'SUCCESS' || record.state === 'FAILURE');
-      if (current !== undefined && (!isFinal(current.state) || endsRevoked)) list[at] = record;
+    update: async (entry, record) => update(entry, record),
+    recordChanges: async (runs) => {
+      for (const { entry, record } of runs) update(entry, record);
     },
     pending: async () => [...lists].flatMap(([entry, list]) => list.filter((r) => !isFinal(r.state)).map((record) => ({ entry, record }))),
     list: async (entry, limit) => (lists.get(entry) ?? []).slice(0, limit),

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import { decodeResultMeta, exceptionLine, parseDateDone, taskKeyPrefix } from '../../src/celery/result-meta.js';
-import { silentLogger } from '../../src/base/log.js';
+import { createLogger, silentLogger } from '../../src/base/log.js';
 import { BeatMetrics } from '../../src/observe/metrics.js';
 import { OutcomeTracker, advance } from '../../src/outcomes/tracker.js';
 import type { ResultMeta, RunRecord } from '../../src/ports/outcomes.js';
@@ -320,6 +320,9 @@ describe('the resultBackend setting and beat history, as the CLI takes them', ()
 });
 
 describe('the outcome tracker, bounded', () => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({ level: 'info', destination: { write: (text: string) => void lines.push(JSON.parse(text)) } });
+
   it('gives the oldest run up as unknown when more than maxPending are followed', async () => {
     const history = memoryHistory();
     const finished: string[] = [];
@@ -334,7 +337,9 @@ describe('the outcome tracker, bounded', () => {
       maxPending: 2,
     });
     await tracker.start();
-    for (const id of ['a', 'b', 'c']) tracker.published('e', id, 1, 1);
+    // Followed for outcomeFollowAtLeastMs by the time c is published.
+    for (const id of ['a', 'b']) tracker.published('e', id, 1, 1);
+    tracker.published('e', 'c', 1, 10_001);
     expect(finished).toEqual(['a unknown']);
     expect(tracker.pendingCount).toBe(2);
     await tracker.stop();
@@ -343,5 +348,52 @@ describe('the outcome tracker, bounded', () => {
       state: 'unknown',
       exception: expect.stringContaining('no longer followed'),
     });
+  });
+
+  it('follows the first maxPending runs of a burst past it and not the rest, says so once, and writes each followed run once', async () => {
+    const history = memoryHistory();
+    lines.length = 0;
+    const calls: string[] = [];
+    const counted = {
+      ...history,
+      recordPublished: async (runs: Parameters<typeof history.recordPublished>[0]) => {
+        calls.push(`push ${runs.length}`);
+        await history.recordPublished(runs);
+      },
+      recordChanges: async (runs: Parameters<typeof history.recordChanges>[0]) => {
+        calls.push(`change ${runs.length}`);
+        await history.recordChanges(runs);
+      },
+      update: async () => {
+        calls.push('update 1');
+      },
+    };
+    const tracker = new OutcomeTracker({
+      history: counted,
+      results: { read: async (ids) => ids.map(() => undefined) },
+      events: { finished: () => undefined },
+      logger,
+      clock: { now: () => 10 },
+      timeoutMs: 60_000,
+      pollMs: 60_000,
+      maxPending: 100,
+    });
+    await tracker.start();
+    for (let i = 0; i < 1000; i++) tracker.published(`e${i}`, `id${i}`, 1, 1);
+    expect(tracker.pendingCount).toBe(100);
+    await vi.waitFor(() => expect(calls).toEqual(['push 100']));
+    expect(history.lists.get('e99')).toMatchObject([{ state: 'PENDING' }]);
+    expect(history.lists.get('e100')).toBeUndefined();
+    await vi.waitFor(() =>
+      expect(lines.filter((l) => l['event'] === 'beat.outcome.not_followed')).toMatchObject([{ runs: 900, maxPending: 100 }]),
+    );
+    // Ten seconds on, a new run takes the oldest's place; written already, the oldest are changed in one call.
+    for (let i = 1000; i < 1050; i++) tracker.published(`e${i}`, `id${i}`, 1, 10_001);
+    await tracker.stop();
+    expect(calls).toEqual(['push 100', 'push 50', 'change 50']);
+    expect(history.lists.get('e0')).toMatchObject([{ state: 'unknown', exception: expect.stringContaining('more than 100 runs') }]);
+    expect(history.lists.get('e49')).toMatchObject([{ state: 'unknown' }]);
+    expect(history.lists.get('e50')).toMatchObject([{ state: 'PENDING' }]);
+    expect(history.lists.get('e1049')).toMatchObject([{ state: 'PENDING' }]);
   });
 });

@@ -28,7 +28,8 @@
   next one of its name. An edit keeps the incarnation: its runs' outcomes are still written.
 
   push    a run whose id is already in its history is left as it is; else the record is pushed
-          (LPUSH) and the list trimmed (LTRIM) to the length.
+          (LPUSH) and the list trimmed (LTRIM) to the length. A pushed record that is final already
+          (a run given up or finished before its first write) goes to the summary as an update's does.
   update  the record with that id is replaced (LSET) unless the stored one is final already (a
           final state never changes, but for a REVOKED that a SUCCESS or FAILURE replaces: Celery
           >= 5.6.2 stores REVOKED the moment a revoke arrives, and a run the revoke did not stop
@@ -85,8 +86,12 @@ end
 local function findId(key, id)
   local items = redis.call('LRANGE', key, 0, -1)
   for at, text in ipairs(items) do
-    local v = decoded(text)
-    if v and v.id == id then return at - 1, v end
+    -- Only a record whose text holds the id is decoded: decoding every record of a full history
+    -- was most of a push's cost.
+    if string.find(text, id, 1, true) then
+      local v = decoded(text)
+      if v and v.id == id then return at - 1, v end
+    end
   end
   return nil, nil
 end
@@ -147,11 +152,23 @@ for i = 3, #ARGV, 5 do
   elseif holds(entry, fence) then
     wrote = 0
     local at, stored = findId(key, id)
+    -- A run pushed not final is pending: the entry is, with no need to read its history again.
+    local pendingNow = false
     if mode == 'push' then
       if at == nil then
         redis.call('LPUSH', key, record)
         redis.call('LTRIM', key, 0, length - 1)
         wrote = 1
+        -- Nearly every push is of a run just published: its codec text says so, with no decoding
+        -- (JSON escapes the quotes of that text inside any string value).
+        if string.find(record, '"st":"PENDING"', 1, true) then
+          pendingNow = true
+        else
+          local v = decoded(record)
+          if v and FINAL[v.st] then
+            if summarise(entry, v, record, pauseAfter) then wrote = 2 end
+          end
+        end
       end
     elseif at ~= nil then
       local v = decoded(record)
@@ -162,7 +179,7 @@ for i = 3, #ARGV, 5 do
         if v and FINAL[v.st] and summarise(entry, v, record, pauseAfter) then wrote = 2 end
       end
     end
-    if anyPending(key) then redis.call('SADD', KEYS[1], entry) else redis.call('SREM', KEYS[1], entry) end
+    if pendingNow or anyPending(key) then redis.call('SADD', KEYS[1], entry) else redis.call('SREM', KEYS[1], entry) end
   end
   written[run] = wrote
 end
