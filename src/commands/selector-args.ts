@@ -4,7 +4,7 @@
  * usage error naming the character; a bulk action that selects nothing says so and fails (exit 1).
  */
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
-import { parseSelector, selects } from '../core/label-selector.js';
+import { parseSelector, selectorProblemText, selects } from '../core/label-selector.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { BrokerOverride } from '../config/connections.js';
@@ -31,10 +31,7 @@ export function selectorArg(command: string, text: string | undefined): LabelSel
     );
   const parsed = parseSelector(text);
   if (!parsed.ok)
-    throw new BeatError(
-      ErrorCode.Usage,
-      `beat ${command}: -l/--selector ${shown(text)}: at character ${parsed.problem.position}: ${parsed.problem.message}`,
-    );
+    throw new BeatError(ErrorCode.Usage, `beat ${command}: -l/--selector ${shown(text)}: ${selectorProblemText(parsed.problem)}`);
   return parsed.selector;
 }
 

@@ -193,6 +193,11 @@ export function parseSelector(text: string): SelectorParse {
   }
 }
 
+/** A problem as every place that refuses a selector words it, after naming the selector: where, then what. */
+export function selectorProblemText(problem: SelectorProblem): string {
+  return `at character ${problem.position}: ${problem.message}`;
+}
+
 /** Whether labels (undefined: none) satisfy every requirement of `selector`. */
 export function selects(selector: LabelSelector, labels: Labels | undefined): boolean {
   for (const { key, operator, values } of selector.requirements) {

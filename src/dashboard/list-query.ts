@@ -4,7 +4,7 @@ import { SORT_KEYS } from './entry-rows.js';
 import type { RowQuery, SortKey } from './entry-rows.js';
 import { Refusal } from './replies.js';
 import type { EntryStateName } from './wire.js';
-import { parseSelector } from '../core/label-selector.js';
+import { parseSelector, selectorProblemText } from '../core/label-selector.js';
 import type { LabelSelector } from '../core/label-selector.js';
 
 /** The `selector` parameter (a label selector), checked: a 400 names the position and the rule; blank selects every entry. */
@@ -12,8 +12,7 @@ export function selectorParam(params: URLSearchParams): LabelSelector | undefine
   const text = params.get('selector') ?? '';
   if (text.trim() === '') return undefined;
   const parsed = parseSelector(text);
-  if (!parsed.ok)
-    throw new Refusal(400, 'bad_selector', `selector=${text}: at character ${parsed.problem.position}: ${parsed.problem.message}`);
+  if (!parsed.ok) throw new Refusal(400, 'bad_selector', `selector=${text}: ${selectorProblemText(parsed.problem)}`);
   return parsed.selector;
 }
 

@@ -4,7 +4,7 @@
  * entry that does not run has no labels to select by).
  */
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
-import { parseSelector, selects } from '../core/label-selector.js';
+import { parseSelector, selectorProblemText, selects } from '../core/label-selector.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import { storedLabels } from '../core/labels.js';
 import type { RedisEntryStore, StoredEntry } from './entry-store.js';
@@ -13,7 +13,7 @@ import type { RedisEntryStore, StoredEntry } from './entry-store.js';
 export function selectorOrThrow(text: string): LabelSelector {
   const parsed = parseSelector(text);
   if (parsed.ok) return parsed.selector;
-  throw new BeatError(ErrorCode.Usage, `selector ${shown(text)}: at character ${parsed.problem.position}: ${parsed.problem.message}`);
+  throw new BeatError(ErrorCode.Usage, `selector ${shown(text)}: ${selectorProblemText(parsed.problem)}`);
 }
 
 /**

@@ -4,7 +4,7 @@
  * becomes REDIS_UNAVAILABLE (503), answered at once while the connection is down; any other failure
  * stays what it is (tsbeat's own: 500).
  */
-import { parseSelector, selects } from '../core/label-selector.js';
+import { parseSelector, selectorProblemText, selects } from '../core/label-selector.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import { storedLabels } from '../core/labels.js';
 import type { RedisClient } from '../redis/connect.js';
@@ -32,10 +32,7 @@ function selectorOf(text: string | undefined): LabelSelector | undefined {
   if (text === undefined || text.trim() === '') return undefined;
   const parsed = parseSelector(text);
   if (parsed.ok) return parsed.selector;
-  throw new BeatError(
-    ErrorCode.ApiBadRequest,
-    `selector ${shown(text)}: at character ${parsed.problem.position}: ${parsed.problem.message}`,
-  );
+  throw new BeatError(ErrorCode.ApiBadRequest, `selector ${shown(text)}: ${selectorProblemText(parsed.problem)}`);
 }
 
 export function apiEntry(stored: StoredEntry, failure?: EntryFailure): ApiEntry {
