@@ -420,10 +420,12 @@ export class OutcomeTracker implements RunningRuns {
         await this.o.history.recordPublished(runs.map(asWritten));
         this.recovered();
       } catch (error) {
-        // Kept for the next try; their outcomes are still read meanwhile.
+        // Kept for the next try; their outcomes are still read meanwhile. Some may have been
+        // written before the failure (a write is several script calls, a reply can be lost): the
+        // next try's push leaves those as they are, so each is also updated after it.
         for (const run of runs) {
           run.written = false;
-          this.changed.delete(run);
+          this.changed.add(run);
         }
         this.toRecord = runs.concat(this.toRecord);
         this.failed('recording published runs', error);

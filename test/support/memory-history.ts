@@ -17,7 +17,11 @@ export function memoryHistory(): RunHistory & { lists: Map<string, RunRecord[]> 
   return {
     lists,
     recordPublished: async (runs) => {
-      for (const { entry, record } of runs) lists.set(entry, [record, ...(lists.get(entry) ?? [])]);
+      // A run already recorded is left as it is, as run-history.lua's push leaves it.
+      for (const { entry, record } of runs) {
+        const list = lists.get(entry) ?? [];
+        if (!list.some((r) => r.taskId === record.taskId)) lists.set(entry, [record, ...list]);
+      }
     },
     update: async (entry, record) => update(entry, record),
     recordChanges: async (runs) => {

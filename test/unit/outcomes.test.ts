@@ -11,7 +11,7 @@ import { decodeResultMeta, exceptionLine, parseDateDone, taskKeyPrefix } from '.
 import { createLogger, silentLogger } from '../../src/base/log.js';
 import { BeatMetrics } from '../../src/observe/metrics.js';
 import { OutcomeTracker, advance } from '../../src/outcomes/tracker.js';
-import type { ResultMeta, RunRecord } from '../../src/ports/outcomes.js';
+import type { ResultMeta, RunRecord, TaskEvent } from '../../src/ports/outcomes.js';
 import { decodeRun, encodeRun } from '../../src/redis/run-history-codec.js';
 import { outcomeText, runView } from '../../src/control/run-view.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
@@ -348,6 +348,39 @@ describe('the outcome tracker, bounded', () => {
       state: 'unknown',
       exception: expect.stringContaining('no longer followed'),
     });
+  });
+
+  it('a run whose first write failed after it was stored, and that a task event then finished, ends final in its history', async () => {
+    const history = memoryHistory();
+    let failOnce = true;
+    let deliver: ((events: TaskEvent[]) => void) | undefined;
+    const tracker = new OutcomeTracker({
+      history: {
+        ...history,
+        // Stored, then the reply is lost: the tracker cannot tell that it was written.
+        recordPublished: async (runs) => {
+          await history.recordPublished(runs);
+          if (failOnce) {
+            failOnce = false;
+            throw new Error('connection lost');
+          }
+        },
+      },
+      taskEvents: { start: (onEvents) => (deliver = onEvents), stop: async () => undefined },
+      events: { finished: () => undefined },
+      logger: silentLogger,
+      clock: { now: () => 30 },
+      timeoutMs: 60_000,
+      pollMs: 60_000,
+      recordDelayMs: 0,
+    });
+    await tracker.start();
+    tracker.published('e', 'r1', 1, 10);
+    await vi.waitFor(() => expect(failOnce).toBe(false));
+    // Before the write is tried again: the retry's push leaves the stored PENDING as it is.
+    deliver?.([{ taskId: 'r1', type: 'task-succeeded', state: 'SUCCESS', atMs: 20, runtimeMs: 5 }]);
+    await tracker.stop();
+    expect(history.lists.get('e')).toMatchObject([{ taskId: 'r1', state: 'SUCCESS', finishedAtMs: 20 }]);
   });
 
   it('follows the first maxPending runs of a burst past it and not the rest, says so once, and writes each followed run once', async () => {
