@@ -11,7 +11,7 @@ import { decodeResultMeta, exceptionLine, parseDateDone, taskKeyPrefix } from '.
 import { createLogger, silentLogger } from '../../src/base/log.js';
 import { BeatMetrics } from '../../src/observe/metrics.js';
 import { OutcomeTracker, advance } from '../../src/outcomes/tracker.js';
-import type { ResultMeta, RunRecord, TaskEvent } from '../../src/ports/outcomes.js';
+import type { ResultMeta, RunHistory, RunRecord, TaskEvent } from '../../src/ports/outcomes.js';
 import { decodeRun, encodeRun } from '../../src/redis/run-history-codec.js';
 import { outcomeText, runView } from '../../src/control/run-view.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
@@ -322,20 +322,23 @@ describe('the resultBackend setting and beat history, as the CLI takes them', ()
 describe('the outcome tracker, bounded', () => {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({ level: 'info', destination: { write: (text: string) => void lines.push(JSON.parse(text)) } });
-
-  it('gives the oldest run up as unknown when more than maxPending are followed', async () => {
-    const history = memoryHistory();
-    const finished: string[] = [];
-    const tracker = new OutcomeTracker({
+  /** A tracker whose result backend has nothing and whose polls wait a minute, with `options` over that. */
+  const trackerOf = (history: RunHistory, options: Partial<ConstructorParameters<typeof OutcomeTracker>[0]>): OutcomeTracker =>
+    new OutcomeTracker({
       history,
       results: { read: async (ids) => ids.map(() => undefined) },
-      events: { finished: (_e, r) => finished.push(`${r.taskId} ${r.state}`) },
+      events: { finished: () => undefined },
       logger: silentLogger,
       clock: { now: () => 10 },
       timeoutMs: 60_000,
       pollMs: 60_000,
-      maxPending: 2,
+      ...options,
     });
+
+  it('gives the oldest run up as unknown when more than maxPending are followed', async () => {
+    const history = memoryHistory();
+    const finished: string[] = [];
+    const tracker = trackerOf(history, { events: { finished: (_e, r) => finished.push(`${r.taskId} ${r.state}`) }, maxPending: 2 });
     await tracker.start();
     // Followed for outcomeFollowAtLeastMs by the time c is published.
     for (const id of ['a', 'b']) tracker.published('e', id, 1, 1);
@@ -354,24 +357,20 @@ describe('the outcome tracker, bounded', () => {
     const history = memoryHistory();
     let failOnce = true;
     let deliver: ((events: TaskEvent[]) => void) | undefined;
-    const tracker = new OutcomeTracker({
-      history: {
-        ...history,
-        // Stored, then the reply is lost: the tracker cannot tell that it was written.
-        recordPublished: async (runs) => {
-          await history.recordPublished(runs);
-          if (failOnce) {
-            failOnce = false;
-            throw new Error('connection lost');
-          }
-        },
+    const failingOnce: RunHistory = {
+      ...history,
+      // Stored, then the reply is lost: the tracker cannot tell that it was written.
+      recordPublished: async (runs) => {
+        await history.recordPublished(runs);
+        if (failOnce) {
+          failOnce = false;
+          throw new Error('connection lost');
+        }
       },
+    };
+    const tracker = trackerOf(failingOnce, {
       taskEvents: { start: (onEvents) => (deliver = onEvents), stop: async () => undefined },
-      events: { finished: () => undefined },
-      logger: silentLogger,
       clock: { now: () => 30 },
-      timeoutMs: 60_000,
-      pollMs: 60_000,
       recordDelayMs: 0,
     });
     await tracker.start();
@@ -401,16 +400,7 @@ describe('the outcome tracker, bounded', () => {
         calls.push('update 1');
       },
     };
-    const tracker = new OutcomeTracker({
-      history: counted,
-      results: { read: async (ids) => ids.map(() => undefined) },
-      events: { finished: () => undefined },
-      logger,
-      clock: { now: () => 10 },
-      timeoutMs: 60_000,
-      pollMs: 60_000,
-      maxPending: 100,
-    });
+    const tracker = trackerOf(counted, { logger, maxPending: 100 });
     await tracker.start();
     for (let i = 0; i < 1000; i++) tracker.published(`e${i}`, `id${i}`, 1, 1);
     expect(tracker.pendingCount).toBe(100);
