@@ -92,11 +92,8 @@ export class OutcomeTracker implements RunningRuns {
   private readonly revokedRuns = new Map<string, Tracked>();
   /** Published runs not yet written to their histories: their first write takes the record they have then. */
   private toRecord: Tracked[] = [];
-  /** Runs of a burst past maxPending not followed, not said yet (see mayGiveUpOldest), and as many as at the last look. */
+  /** Runs of a burst past maxPending not followed, not said yet (see mayGiveUpOldest): said once the burst is over. */
   private notFollowed = 0;
-  private notFollowedSeen = 0;
-  /** Says how many were not followed once none was for recordDelayMs: once a burst. */
-  private notFollowedTimer: NodeJS.Timeout | undefined;
   /** Runs published since the record timer was last armed: while a burst arrives, its writes wait for its end. */
   private arrived = 0;
   /** Runs written to their histories whose record changed since: written together, after the first writes. */
@@ -171,9 +168,9 @@ export class OutcomeTracker implements RunningRuns {
     this.pollTimer = undefined;
     await this.o.taskEvents?.stop();
     await this.busy;
+    clearTimeout(this.recordTimer);
+    this.recordTimer = undefined;
     await this.flushRecords();
-    clearTimeout(this.notFollowedTimer);
-    this.notFollowedTimer = undefined;
     if (this.notFollowed > 0) this.sayNotFollowed();
     this.pending.clear();
     this.order = [];
@@ -214,7 +211,8 @@ export class OutcomeTracker implements RunningRuns {
     if (!this.running) return;
     if (this.pending.size >= this.maxPending && !this.mayGiveUpOldest(publishedAtMs)) {
       this.notFollowed += 1;
-      this.notFollowedTimer ??= setTimeout(() => this.notFollowedQuiet(), this.recordDelayMs);
+      this.arrived += 1;
+      this.recordSoon();
       return;
     }
     const record: RunRecord = {
@@ -381,16 +379,15 @@ export class OutcomeTracker implements RunningRuns {
     this.arrived = 0;
     const oldest = this.toRecord[0]?.record.publishedAtMs;
     const waited = oldest === undefined ? 0 : this.o.clock.now() - oldest;
-    if (arriving && this.toRecord.length < this.maxPending && waited < DEFAULTS.outcomeRecordMaxWaitMs) this.recordSoon();
-    else void this.flushRecords();
-  }
-
-  private notFollowedQuiet(): void {
-    this.notFollowedTimer = undefined;
+    if (arriving && this.toRecord.length < this.maxPending && waited < DEFAULTS.outcomeRecordMaxWaitMs) {
+      this.recordSoon();
+      return;
+    }
+    void this.flushRecords();
+    // How many runs were not followed is said once, when the burst is over.
     if (this.notFollowed === 0) return;
-    if (this.notFollowed === this.notFollowedSeen) return this.sayNotFollowed();
-    this.notFollowedSeen = this.notFollowed;
-    this.notFollowedTimer = setTimeout(() => this.notFollowedQuiet(), this.recordDelayMs);
+    if (arriving) this.recordSoon();
+    else this.sayNotFollowed();
   }
 
   private sayNotFollowed(): void {
@@ -399,7 +396,6 @@ export class OutcomeTracker implements RunningRuns {
       `${this.notFollowed} runs were published while ${this.maxPending} runs (outcomeMaxPending) were followed, for less than ${DEFAULTS.outcomeFollowAtLeastMs / 1000} s each: they are not followed, and their entries' histories do not record them; for bursts that large set taskEvents: false, or ignoreResult on their entries`,
     );
     this.notFollowed = 0;
-    this.notFollowedSeen = 0;
   }
 
   /** Writes the runs waiting to be recorded, after the writes already under way; never rejects. */
@@ -409,8 +405,6 @@ export class OutcomeTracker implements RunningRuns {
   }
 
   private async flushOnce(): Promise<void> {
-    clearTimeout(this.recordTimer);
-    this.recordTimer = undefined;
     const runs = this.toRecord;
     if (runs.length > 0) {
       this.toRecord = [];
