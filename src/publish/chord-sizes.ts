@@ -77,7 +77,7 @@ async function written(writer: ChordSizeWriter, sizes: readonly ChordSize[]): Pr
 /** `inner`, writing its chord runs' sizes through `writer` first (none: chord runs refused alone). */
 export function chordDispatcher(inner: Dispatcher, writer: ChordSizeWriter | undefined): Dispatcher {
   // Not an async function for a batch with no chord run (nearly all): its parameters, every message
-  // of the batch, would be kept until the reply (see meteredDispatcher).
+  // of the batch, would be kept until the reply.
   const dispatch = (runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> =>
     hasChordRun(runs) ? dispatchWithChords(inner, writer, runs, token, nowMs) : inner.dispatch(runs, token, nowMs);
   const speedups = inner.speedups;

@@ -35,6 +35,11 @@ export interface DispatchWindowOptions {
   readonly onStopped: () => void;
   /** The dispatcher refused a slot ahead of Redis's clock (this clock is ahead): nothing was published. */
   readonly onClockAhead: ((ahead: SlotAhead) => void) | undefined;
+  /**
+   * A batch's publish failed (thrown, or only part of it went out), once reported to the events:
+   * whoever holds the leadership decides whether retrying can fix it (a refusal cannot: hand over).
+   */
+  readonly onPublishFailed: ((error: unknown) => void) | undefined;
   /** The overlap policies: slots due while the previous run has not finished. */
   readonly overlap: OverlapGate;
   /** Runs of these runtime entries were refused ('superseded'): they changed since they were read. */
@@ -172,10 +177,17 @@ function keepDue(book: EntryBook, entries: readonly BookEntry[], nowMs: number):
   for (const held of entries) book.keepDue(held, nowMs);
 }
 
+/** Reports a batch's failed publish (each failed batch once) and hands the decision on. */
+function publishFailed(options: DispatchWindowOptions, error: unknown): void {
+  options.runLog.events.publishFailed(error);
+  options.onPublishFailed?.(error);
+}
+
 /** A batch's reply: published (kept for recording), or why the dispatch stops, said once. */
 function settle(options: DispatchWindowOptions, state: WindowState, sent: SentBatch, outcome: Reply, nowMs: number): void {
   const { book, logger } = options;
   if ('error' in outcome) {
+    publishFailed(options, outcome.error);
     state.halted ??= { reason: 'error', error: outcome.error };
     keepDue(book, sent.entries, nowMs);
   } else if (outcome.result.fenced) {
@@ -199,11 +211,16 @@ function settle(options: DispatchWindowOptions, state: WindowState, sent: SentBa
     state.halted = { reason: 'ahead' };
     keepDue(book, sent.entries, nowMs);
   } else {
-    state.published.push({ sent, outcomes: outcome.result.outcomes, refusals: outcome.result.refusals });
+    const { outcomes, refusals, failure } = outcome.result;
+    state.published.push({ sent, outcomes, refusals });
+    outcomes.forEach((o, i) => o === 'dropped' && options.runLog.events.dropped((sent.entries[i] as BookEntry).entry.name));
     // Some runs went out and were recorded, others did not (AMQP): the first are logged and
     // counted as published, the second kept due (record), and the wake-up ends as a failure, so
     // that they are tried again after the backoff and what failed is logged.
-    if (outcome.result.failure !== undefined) state.halted ??= { reason: 'error', error: outcome.result.failure };
+    if (failure !== undefined) {
+      publishFailed(options, failure);
+      state.halted ??= { reason: 'error', error: failure };
+    }
   }
 }
 

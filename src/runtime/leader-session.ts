@@ -32,6 +32,8 @@ export interface LeaderSessionOptions {
   readonly lease: () => string | undefined;
   readonly onFenced: () => void;
   readonly onClockAhead?: (ahead: SlotAhead) => void;
+  /** Each failed publish of the schedule's runs (RunnerOptions.onPublishFailed). */
+  readonly onPublishFailed?: (error: unknown) => void;
   /** See RunnerOptions.knownRuns, knownSightings, lostReported and events. */
   readonly knownRuns?: ReadonlyMap<string, number>;
   readonly knownSightings?: ReadonlyMap<string, number>;
@@ -72,6 +74,7 @@ export class LeaderSession {
       lease: options.lease,
       onFenced: options.onFenced,
       ...(options.onClockAhead ? { onClockAhead: options.onClockAhead } : {}),
+      ...(options.onPublishFailed ? { onPublishFailed: options.onPublishFailed } : {}),
       ...(options.knownRuns ? { knownRuns: options.knownRuns } : {}),
       ...(options.knownSightings ? { knownSightings: options.knownSightings } : {}),
       ...(options.lostReported ? { lostReported: options.lostReported } : {}),

@@ -29,7 +29,7 @@ import { NO_EVENTS } from '../ports/events.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { EntryState, StateStore } from '../ports/state.js';
 import type { RunningRuns } from '../ports/outcomes.js';
-import { checkWakeUp } from './before-publish.js';
+import { checkedNames } from './before-publish.js';
 import type { BeforePublish } from './before-publish.js';
 import { dispatchDue } from './dispatch-window.js';
 import type { DispatchWindowOptions } from './dispatch-window.js';
@@ -76,6 +76,12 @@ export interface RunnerOptions {
   readonly events?: SchedulerEvents;
   /** Called when the dispatcher refused a slot ahead of Redis's clock (this clock is ahead): nothing was published. */
   readonly onClockAhead?: (ahead: SlotAhead) => void;
+  /**
+   * Called with each failed publish of a batch (thrown, or only part of it out), after `events`
+   * heard of it; the runs left stay due and are tried again after a backoff. The leadership's
+   * holder hands over on a refusal that retrying cannot fix.
+   */
+  readonly onPublishFailed?: (error: unknown) => void;
   /** Which entries' previous runs are still running (the outcome tracker), for overlap policies; undefined = none known. */
   readonly running?: RunningRuns;
   /** Revokes previous runs for overlap cancelOther and terminateOther; undefined on a broker without Celery's remote control. */
@@ -169,6 +175,7 @@ export class Runner {
       onFenced: options.onFenced,
       onStopped: () => this.stoppedByScript(),
       onClockAhead: options.onClockAhead,
+      onPublishFailed: options.onPublishFailed,
       overlap: new OverlapGate(options.running, runLog, options.revoker),
       onSuperseded: options.onSuperseded,
       failures: new EntryFailures(),
@@ -560,4 +567,43 @@ async function inSlices<T>(items: readonly T[], each: (slice: readonly T[]) => u
     if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     each(items.slice(from, from + DEFAULTS.bookLoadSlice));
   }
+}
+
+/** What a wake-up holds at an instant: the entries due then (the book's), and those whose buffered slot it would release then (OverlapGate.releasable). */
+interface WakeUpView {
+  due(atMs: number): Iterable<{ readonly entry: ResolvedEntry }>;
+  releasable(atMs: number): Iterable<ResolvedEntry>;
+}
+
+/** The instant a wake-up's check looked at, and the buffered slots the wake-up may release (checked then, or of an origin not checked). */
+interface CheckedInstant {
+  readonly atMs: number;
+  readonly mayRelease: (entry: ResolvedEntry) => boolean;
+}
+
+/**
+ * A wake-up's check (Runner): reads the clock, checks the entries of the checked origins due then
+ * and those whose buffered slot is released then, and returns that instant, which the wake-up then
+ * publishes at: a change that returned before a slot of theirs is in force for it (what fell due
+ * during the check waits for the next wake-up, at once). That instant holds when none was due too:
+ * a slot that falls due while the process is held up before the publish (preempted, stopped) is one
+ * no check has seen. So for a buffered slot of theirs: only one released at that instant is released
+ * by the wake-up (`mayRelease`); one whose previous run finished during the check waits for the next
+ * wake-up (the finish asks for one) and its check. Undefined when no origin is checked: the wake-up
+ * publishes at the current instant.
+ */
+async function checkWakeUp(before: BeforePublish | undefined, clock: Clock, view: WakeUpView): Promise<CheckedInstant | undefined> {
+  if (before === undefined || before.origins.size === 0) return undefined;
+  const { origins } = before;
+  const atMs = clock.now();
+  const released = [...view.releasable(atMs)];
+  const due = checkedNames(dueThenReleased(view.due(atMs), released), origins);
+  if (due !== undefined) await before.check(due);
+  const seen = new Set(released.map((e) => e.name));
+  return { atMs, mayRelease: (entry) => entry.origin === undefined || !origins.has(entry.origin) || seen.has(entry.name) };
+}
+
+function* dueThenReleased(due: Iterable<{ readonly entry: ResolvedEntry }>, released: readonly ResolvedEntry[]): Generator<ResolvedEntry> {
+  for (const { entry } of due) yield entry;
+  yield* released;
 }

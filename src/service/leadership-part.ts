@@ -22,7 +22,7 @@ import type { ClockGuard } from '../redis/clock-guard.js';
 import type { Connections } from './connections.js';
 import { DeploymentWatch, checkDeployment } from './deployment-watch.js';
 import type { AuditSettings } from './in-force-view.js';
-import { meteredDispatcher, meteredTriggers } from './metered-dispatcher.js';
+import { meteredTriggers } from './metered-triggers.js';
 import { messageEnv } from './running.js';
 import { Supervisor } from './supervisor.js';
 import type { LeaderTask } from './supervisor.js';
@@ -78,7 +78,7 @@ export function makeLeadership(options: {
     logger: log,
     clock,
     messageEnv: messageEnv(),
-    dispatcher: meteredDispatcher(options.fenced.dispatcher, events, handOver),
+    dispatcher: options.fenced.dispatcher,
     triggers: meteredTriggers(options.fenced.triggers, events, handOver),
     state: options.states,
     control,

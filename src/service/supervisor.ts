@@ -27,6 +27,7 @@ import { LeaderSession } from '../runtime/leader-session.js';
 import type { Runner } from '../runtime/runner.js';
 import type { RuntimeEntries } from '../runtime/entry-catalog.js';
 import { reloadableConfig } from './reload.js';
+import { handOverOnRefusal } from './metered-triggers.js';
 
 export interface SupervisorOptions {
   readonly config: ResolvedConfig;
@@ -266,6 +267,7 @@ export class Supervisor {
       lease: () => leadership.currentLease()?.token,
       onFenced: () => leadership.relinquish('another instance holds the fence'),
       onClockAhead: (ahead) => leadership.relinquish(clockGuard.reportAhead(ahead)),
+      onPublishFailed: (error) => handOverOnRefusal(error, (reason) => leadership.relinquish(reason)),
       controlIntervalMs: Math.min(DEFAULTS.controlIntervalMs, config.maxIntervalMs),
       knownRuns: this.knownRuns,
       knownSightings: this.knownSightings,

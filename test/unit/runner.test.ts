@@ -108,6 +108,7 @@ interface Setup {
   readonly lease?: () => string | undefined;
   readonly onFenced?: () => void;
   readonly onClockAhead?: (ahead: SlotAhead) => void;
+  readonly onPublishFailed?: (error: unknown) => void;
   readonly logger?: ReturnType<typeof captureLogs>['logger'];
   readonly beforeCatchUp?: () => Promise<void>;
   readonly pauses?: { last(): Pause | undefined };
@@ -126,6 +127,7 @@ async function startRunner(setup: Setup): Promise<Runner> {
     lease: setup.lease ?? (() => 'token-1'),
     onFenced: setup.onFenced ?? (() => undefined),
     ...(setup.onClockAhead === undefined ? {} : { onClockAhead: setup.onClockAhead }),
+    ...(setup.onPublishFailed === undefined ? {} : { onPublishFailed: setup.onPublishFailed }),
     ...(setup.beforeCatchUp === undefined
       ? {}
       : { readFirst: { read: setup.beforeCatchUp, pauses: setup.pauses ?? { last: () => undefined } } }),
@@ -419,6 +421,53 @@ describe('Runner', () => {
     await advance(7 * S);
     expect(slotsOf(published, 'a')).toEqual([T0 + 10 * S, T0 + 20 * S]);
     expect(slotsOf(published, 'b')).toEqual([T0 + 10 * S, T0 + 20 * S]);
+  });
+
+  it('reports each dropped run by its entry and each failed publish once (a batch partly out, or thrown), handing the failure on; nothing for a fenced reply', async () => {
+    // One dispatch a wake-up (the three entries share their slots): 1st b's message reached no
+    // queue; 2nd c unsent (a partial failure), retried by the 3rd; 4th thrown, retried by the 5th;
+    // 6th fenced.
+    const partial = new Error('1 of 3 runs not confirmed by the broker');
+    const thrown = new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    let call = 0;
+    const reply = (runs: readonly DueRun[]): DispatchResult | Error | undefined => {
+      call += 1;
+      const outcomes = (unlucky: string, outcome: RunOutcome): RunOutcome[] =>
+        runs.map((r) => (r.entry.name === unlucky ? outcome : 'published'));
+      if (call === 1) return { fenced: false, outcomes: outcomes('b', 'dropped') };
+      if (call === 2) return { fenced: false, outcomes: outcomes('c', 'unsent'), failure: partial };
+      if (call === 4) return thrown;
+      if (call >= 6) return { fenced: true };
+      return undefined;
+    };
+    const { dispatcher } = fakeDispatcher(reply);
+    const reported: unknown[][] = [];
+    const events: SchedulerEvents = {
+      ...NO_EVENTS,
+      dropped: (entry) => reported.push(['dropped', entry]),
+      publishFailed: (error) => reported.push(['publishFailed', error]),
+    };
+    const handedOn: unknown[] = [];
+    let token: string | undefined = 'token-1';
+    const entries = { a: { task: 't.a', schedule: 10 }, b: { task: 't.b', schedule: 10 }, c: { task: 't.c', schedule: 10 } };
+    await startRunner({
+      config: configOf(entries),
+      dispatcher,
+      events,
+      lease: () => token,
+      onFenced: () => (token = undefined),
+      onPublishFailed: (error) => handedOn.push(error),
+    });
+    await advance(40 * S - 1);
+    expect(call).toBe(5);
+    expect(reported).toEqual([
+      ['dropped', 'b'],
+      ['publishFailed', partial],
+      ['publishFailed', thrown],
+    ]);
+    expect(handedOn).toEqual([partial, thrown]);
+    await advance(10 * S);
+    expect([call, token, reported.length, handedOn.length]).toEqual([6, undefined, 3, 2]);
   });
 
   it('steps down when the dispatcher reports fenced, and the slot stays due for the next leader', async () => {

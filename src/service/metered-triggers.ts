@@ -1,18 +1,17 @@
 /**
- * The leader's publishers, wrapped on their way to the session: what happens to what they publish is
- * reported to a SchedulerEvents (runs dropped, publishes failed, manual runs published) without the
- * runner knowing about metrics, and a refusal to publish hands leadership over. Published scheduled
- * runs are reported by the runner itself, which knows their lateness.
+ * The leader's publisher of manual runs and backfills, wrapped on its way to the session: what it
+ * publishes is reported to a SchedulerEvents (manual runs and backfilled slots published, publishes
+ * failed), and a refusal to publish hands leadership over. The schedule's runs are reported by the
+ * runner itself (dispatch-window.ts), which hands a failed publish to `handOverOnRefusal` too.
  */
 import { messageOutcomeParts } from '../celery/message.js';
 import { TriggerResult } from '../ports/control.js';
 import type { TriggerPublisher } from '../ports/control.js';
-import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun } from '../ports/dispatcher.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import { publishRefusal } from '../redis/server-errors.js';
 
 /** What the wrappers report. */
-export type PublishEvents = Pick<SchedulerEvents, 'dropped' | 'publishFailed' | 'triggerPublished' | 'backfillPublished'>;
+export type PublishEvents = Pick<SchedulerEvents, 'publishFailed' | 'triggerPublished' | 'backfillPublished'>;
 
 /**
  * Gives leadership up, saying why. A leader that cannot publish because Redis or the broker refuses
@@ -22,47 +21,16 @@ export type PublishEvents = Pick<SchedulerEvents, 'dropped' | 'publishFailed' | 
  */
 export type HandOver = (reason: string) => void;
 
-/** Reports a failed publish, and hands over if it was a refusal that retrying will not fix. */
-function failedWith(error: unknown, events: PublishEvents, handOver: HandOver): void {
-  events.publishFailed(error);
+/** Hands over when a failed publish was a refusal that retrying will not fix. */
+export function handOverOnRefusal(error: unknown, handOver: HandOver): void {
   const refusal = publishRefusal(error);
   if (refusal !== undefined) handOver(`cannot publish: ${refusal.message}`);
 }
 
-/**
- * `inner`, reporting dropped runs and failed publishes (a batch that only partly went out is a
- * failed publish too, as a thrown one is). It offers what `inner` offers: its speed-ups only if
- * it has them, so the runner sees the capabilities of the real dispatcher.
- */
-export function meteredDispatcher(inner: Dispatcher, events: PublishEvents, handOver: HandOver): Dispatcher {
-  // Not async functions: their parameters would be kept, with every message of the batch, until
-  // the reply. Only the names wait for it (see Runner.runDue).
-  const namesOf = (runs: readonly DueRun[]): string[] => runs.map((r) => r.entry.name);
-  const counted = (names: readonly string[], pending: Promise<DispatchResult>): Promise<DispatchResult> =>
-    pending.then(
-      (result) => {
-        if (result.fenced || 'ahead' in result || 'stopped' in result) return result;
-        result.outcomes.forEach((o, i) => o === 'dropped' && events.dropped(names[i] ?? ''));
-        if (result.failure !== undefined) failedWith(result.failure, events, handOver);
-        return result;
-      },
-      (error: unknown) => {
-        failedWith(error, events, handOver);
-        throw error;
-      },
-    );
-  const speedups = inner.speedups;
-  return {
-    ...(inner.dryRun === undefined ? {} : { dryRun: inner.dryRun }),
-    dispatch: (runs, token, nowMs) => counted(namesOf(runs), inner.dispatch(runs, token, nowMs)),
-    ...(speedups === undefined
-      ? {}
-      : {
-          speedups: {
-            prepare: (template) => speedups.prepare(template),
-          } satisfies DispatchSpeedups,
-        }),
-  };
+/** Reports a failed publish, and hands over if it was a refusal. */
+function failedWith(error: unknown, events: PublishEvents, handOver: HandOver): void {
+  events.publishFailed(error);
+  handOverOnRefusal(error, handOver);
 }
 
 /**
