@@ -135,7 +135,7 @@ export interface MessageTemplate {
   readonly kwargs: string;
   readonly argsrepr: string;
   readonly kwargsrepr: string;
-  /** Whether those five are ASCII: envelope-bytes.ts copies ASCII values byte by byte, others are encoded. */
+  /** Whether those five are ASCII: packArgs (kombu/redis-envelope.ts) copies ASCII values byte by byte, others are encoded. */
   readonly ownAscii: boolean;
   /** Protocol 2's body (the same on every run) and its base64; undefined for protocol 1 and a canvas. */
   readonly body: string | undefined;

@@ -7,8 +7,8 @@
  */
 import { withoutCommandArgs } from '../kombu/redis-transport.js';
 import type { RedisTransport } from '../kombu/redis-transport.js';
-import type { RedisPublishPlan } from '../kombu/redis-plan.js';
-import type { ScriptArg } from '../kombu/envelope-bytes.js';
+import type { RedisPublishPlan } from '../kombu/redis-transport.js';
+import type { ScriptArg } from '../kombu/redis-envelope.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';

@@ -11,7 +11,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
-import { packStrings } from '../../src/kombu/envelope-bytes.js';
+import { packStrings } from '../../src/kombu/redis-envelope.js';
 import {
   MAX_RUN_COUNT,
   UNREADABLE,

@@ -1,6 +1,6 @@
 /**
  * Envelopes are written as bytes from their layouts into the script's one packed argument
- * (src/kombu/envelope-bytes.ts); the same runs with every envelope built as text first (the path of a
+ * (src/kombu/redis-envelope.ts packArgs); the same runs with every envelope built as text first (the path of a
  * message without a layout) put the same bytes on the wire, for every kind of message the fenced
  * publish carries. Recorded on the wire by a proxy
  * in front of a private Redis. Manual runs, backfills and revokes are sent by ioredis's

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisTransport } from '../../src/kombu/redis-transport.js';
 import { redisEnvelope } from '../../src/kombu/redis-envelope.js';
-import { packStrings } from '../../src/kombu/envelope-bytes.js';
+import { packStrings } from '../../src/kombu/redis-envelope.js';
 import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { parseConfig } from '../../src/config/load.js';

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
 import type { TaskMessage } from '../../src/celery/message.js';
 import { EnvelopePush, redisEnvelope } from '../../src/kombu/redis-envelope.js';
-import type { RedisPush } from '../../src/kombu/redis-plan.js';
-import { BufferPool, packArgs, packStrings } from '../../src/kombu/envelope-bytes.js';
+import type { RedisPush } from '../../src/kombu/redis-envelope.js';
+import { BufferPool, packArgs, packStrings } from '../../src/kombu/redis-envelope.js';
 import type { OptionsInput } from '../../src/config/options-schema.js';
 import { ENV, config, entry } from '../support/messages.js';
 
