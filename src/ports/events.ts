@@ -9,7 +9,7 @@ import type { Destination } from '../celery/routing.js';
 import type { CanvasOutcomePart } from '../celery/canvas.js';
 import type { TaskMessage } from '../celery/message.js';
 import type { ResolvedEntry } from '../config/resolve.js';
-import type { MissReason } from '../core/due.js';
+import type { MissReason } from '../core/schedule.js';
 import type { UnconsumedQueue } from './consumers.js';
 
 /** A slot of a backfill the broker took. */
@@ -40,7 +40,7 @@ export type MissedReason = MissReason | 'overlap' | 'paused';
 /** Slots of an entry that will never run (the missed-run or the overlap policy passed them over). */
 export interface MissedSlots {
   readonly entry: ResolvedEntry;
-  /** How many (counted up to core/due.ts MISSED_COUNT_CAP). */
+  /** How many (counted up to core/schedule.ts MISSED_COUNT_CAP). */
   readonly count: number;
   readonly reason: MissedReason;
   /** The first of them: the same for every leader that finds them, so a report of them can be deduplicated. */

@@ -3,7 +3,7 @@
  * takeDue hands out, the snapshots for metrics and status, and the helpers both sides use.
  */
 import type { ResolvedEntry } from '../config/resolve.js';
-import type { DuePlan } from '../core/due.js';
+import type { DuePlan } from '../core/schedule.js';
 import { isFinished } from '../config/max-runs.js';
 import type { ScheduleError } from '../base/step-budget.js';
 

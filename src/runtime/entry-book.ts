@@ -11,10 +11,9 @@
  */
 import { entryWindow } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
-import { jitterFor, passOver, planDue, skipThrough } from '../core/due.js';
-import type { DuePlan } from '../core/due.js';
+import { jitterFor, nextFires, passOver, planDue, skipThrough } from '../core/schedule.js';
+import type { DuePlan } from '../core/schedule.js';
 import { MinHeap } from '../core/heap.js';
-import { nextFires } from '../core/schedule.js';
 import { isScheduleError } from '../base/step-budget.js';
 import type { ScheduleError } from '../base/step-budget.js';
 import { DEFAULTS } from '../base/defaults.js';

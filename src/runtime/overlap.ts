@@ -15,7 +15,7 @@
  */
 import { EVENTS } from '../base/log-events.js';
 import type { ResolvedEntry } from '../config/resolve.js';
-import type { DuePlan } from '../core/due.js';
+import type { DuePlan } from '../core/schedule.js';
 import type { RunRecord, RunningRuns } from '../ports/outcomes.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { errorMessage } from '../base/errors.js';

@@ -2,7 +2,7 @@
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import type { DuePlan } from '../core/due.js';
+import type { DuePlan } from '../core/schedule.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { RunOutcome, SlotAhead } from '../ports/dispatcher.js';
 import type { SchedulerEvents } from '../ports/events.js';

@@ -317,7 +317,7 @@ export class Runner {
   /**
    * Applies the deployment-wide stop as the control loop read it (undefined: not stopped). A lifted
    * stop wakes the loop at once: each entry's slots that passed meanwhile are planned by its catchUp
-   * (core/due.ts), as slots missed while nobody led.
+   * (core/schedule.ts planDue), as slots missed while nobody led.
    */
   setDeploymentStop(stop: DeploymentStop | undefined): void {
     const { logger } = this.options;

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { jitterFor, planDue, skipThrough } from '../../src/core/due.js';
-import type { EntryTiming } from '../../src/core/due.js';
+import { jitterFor, nextFires, planDue, skipThrough } from '../../src/core/schedule.js';
+import type { EntryTiming } from '../../src/core/schedule.js';
 import { MinHeap } from '../../src/core/heap.js';
-import { nextFires } from '../../src/core/schedule.js';
 import { parseCronLine } from '../../src/core/cron/index.js';
 
 const S = 1000;

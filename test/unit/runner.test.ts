@@ -14,7 +14,7 @@
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { ResolvedConfig } from '../../src/config/resolve.js';
-import { jitterFor } from '../../src/core/due.js';
+import { jitterFor } from '../../src/core/schedule.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
