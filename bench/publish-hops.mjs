@@ -1,9 +1,12 @@
 // The source files one run crosses from "due" to "in the broker" (docs/design.md, "The hops of a
 // run"), measured rather than read: `beat run` in this process on tsc's per-module build (dist/,
 // not the bundle, so each function is named by its file), with V8's precise coverage counting
-// calls. The counts are reset 0.5 s before the one entry's instant and read once its message is in
-// Redis; a second window of the same length with nothing due tells the background (the pause
-// watch, the lock's renewal, timers) apart.
+// calls. The counts are reset 50 ms before the entry's instant (its wake-up is armed 4 ms ahead) and read while the publish's
+// EVALSHA waits in Redis, sent and not yet run: Redis's writes are paused (CLIENT PAUSE WRITE,
+// Redis >= 6.2) from just before the instant until the script is seen waiting, so nothing that
+// follows the reply (the run's log line, events, metrics, outcomes) is counted. A second window of
+// the same length with nothing due tells the background (the pause watch, the lock's renewal,
+// timers) apart.
 //
 //   node bench/publish-hops.mjs [redis://127.0.0.1:6379/0]   (the DB is flushed)
 import { Session } from 'node:inspector/promises';
@@ -26,9 +29,13 @@ await session.post('Profiler.startPreciseCoverage', { callCount: true, detailed:
 const dir = mkdtempSync(join(tmpdir(), 'bench-hops-'));
 const config = join(dir, 'beat.config.json');
 const [seconds] = await redis.time();
-const at = (Number(seconds) + 8) * 1000;
+const at = (Number(seconds) + 10) * 1000;
 const entry = { task: 'bench.hop', schedule: 3600, startAt: new Date(at).toISOString(), args: [1, 'a'], kwargs: { k: 'v' } };
-writeFileSync(config, JSON.stringify({ name: 'hops', broker: { url }, beatSchedule: { hop: entry } }));
+// Published 2 s before: its queue's binding is declared then (a write, SADD, which the pause would
+// hold), so the measured run's one write is its EVALSHA, on the connection named here.
+const first = { ...entry, startAt: new Date(at - 2000).toISOString() };
+const broker = { url, transportOptions: { clientName: 'hops-broker' } };
+writeFileSync(config, JSON.stringify({ name: 'hops', broker, beatSchedule: { first, hop: entry } }));
 
 const { main } = await import('../dist/commands/main.js');
 void main(['run', '--config', config, '--log-level', 'warn']);
@@ -48,11 +55,20 @@ async function calledFiles() {
   return files;
 }
 
-await sleep(at - Date.now() - 500);
+await sleep(at - Date.now() - 50);
 await calledFiles();
-while ((await redis.llen('celery')) === 0) await sleep(1);
+await sleep(Math.max(0, at - Date.now() - 20));
+await redis.call('CLIENT', 'PAUSE', '5000', 'WRITE');
+/** Whether a client's EVALSHA waits in Redis for the pause to end (CLIENT LIST's flag b). */
+const scriptWaiting = async () =>
+  String(await redis.call('CLIENT', 'LIST'))
+    .split('\n')
+    .some((line) => / name=hops-broker /.test(line) && / flags=\w*b/.test(line) && / cmd=evalsha /.test(line));
+while (!(await scriptWaiting())) await sleep(1);
 const publish = await calledFiles();
-const windowMs = Date.now() - (at - 500);
+const windowMs = Date.now() - (at - 50);
+await redis.call('CLIENT', 'UNPAUSE');
+while ((await redis.llen('celery')) < 2) await sleep(1);
 await sleep(1000);
 await calledFiles();
 await sleep(windowMs);
@@ -60,7 +76,7 @@ const background = await calledFiles();
 
 const hops = [...publish].filter(([file]) => !background.has(file)).sort();
 const shared = [...publish].filter(([file]) => background.has(file)).sort();
-console.log(`window ${windowMs} ms; files called by the publish alone: ${hops.length}`);
+console.log(`window ${windowMs} ms (until the EVALSHA was sent); files called by the publish alone: ${hops.length}`);
 for (const [file, calls] of hops) console.log(`  ${file}  (${calls} calls)`);
 console.log(`also called in a window with nothing due (background): ${shared.length}`);
 for (const [file, calls] of shared) console.log(`  ${file}  (${calls} calls; ${background.get(file)} in the quiet window)`);
