@@ -1,7 +1,7 @@
 // Micro-benchmark of the cron engine: parse, first next fire of a fresh spec, and the scheduler's
 // steady state (next fire after the previous one, count = 1), on ordinary and on DST days.
 //   npx tsc -p tsconfig.build.json && node bench/cron-next.mjs [N]
-import { nextCronFires } from '../dist/core/cron/next.js';
+import { nextCronFires } from '../dist/core/cron/next-fires.js';
 import { parseCeleryCrontab } from '../dist/core/cron/parse-celery.js';
 import { parseCronLine } from '../dist/core/cron/parse-line.js';
 

@@ -23,8 +23,8 @@ export type { ResolvedConfig, ResolvedEntry } from './config/resolve.js';
 export { nextFires, describeSchedule } from './core/schedule.js';
 export { BeatError, ConfigError, ErrorCode } from './base/errors.js';
 export type { ConfigProblem } from './base/errors.js';
-export { Entries } from './client/entries.js';
-export type { EntriesConnectOptions, EntryRecord, SetOutcome } from './client/entries.js';
+export { Entries } from './client/entries-client.js';
+export type { EntriesConnectOptions, EntryRecord, SetOutcome } from './client/entries-client.js';
 export type { DeploymentStopView } from './control/deployment-stop.js';
 
 /** Types a config object; returns it unchanged. */

@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { activeQueuesMessage, activeQueuesOf, replyExchange, replyQueue } from '../celery/control.js';
+import { activeQueuesMessage, activeQueuesOf, replyExchange, replyQueue } from '../celery/remote-control.js';
 import { CONTENT_TYPE } from '../celery/message.js';
 import { errorMessage } from '../base/errors.js';
 import type { ConsumerLook, ConsumerProbe, QueueLook } from '../ports/consumers.js';

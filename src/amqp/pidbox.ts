@@ -1,11 +1,11 @@
 /**
- * A remote-control command (src/celery/control.ts) on RabbitMQ: published to Celery's pidbox
+ * A remote-control command (src/celery/remote-control.ts) on RabbitMQ: published to Celery's pidbox
  * exchange, a fanout exchange that kombu declares non-durable (kombu/pidbox.py `_get_exchange`), with
  * routing key '' and the properties kombu's producer gives it (delivery_mode 2, priority 0, the
  * raw JSON body). Each worker's `<hostname>.celery.pidbox` queue is bound to it.
  */
 import { CONTENT_ENCODING, CONTENT_TYPE } from '../celery/message.js';
-import type { ControlMessage } from '../celery/control.js';
+import type { ControlMessage } from '../celery/remote-control.js';
 import type { TypedField } from './message.js';
 
 /** The exchange to declare before publishing (as kombu's `declare=[exchange]` does). */

@@ -4,7 +4,7 @@
  * Pure: the result is computed once per entry and kept in its message template.
  */
 import type { ExchangeType, Options } from '../config/options-schema.js';
-import type { CompiledRoute, Route } from '../config/routes.js';
+import type { CompiledRoute, Route } from '../config/task-routes.js';
 
 export type { ExchangeType };
 

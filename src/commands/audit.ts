@@ -4,7 +4,7 @@
  */
 import { DEFAULTS } from '../base/defaults.js';
 import { terminalField } from '../base/terminal-text.js';
-import { changeText } from '../control/audit.js';
+import { changeText } from '../control/audit-events.js';
 import { apiAuditEvent } from '../service/audit-reader.js';
 import { parseCount } from './args.js';
 import { redisOptions, withControl } from './control-open.js';

@@ -5,8 +5,8 @@
  */
 import { nothingSelected, oneOrSelected, selectEntries, selectorArg, selectorOption } from './selector-args.js';
 import type { LabelSelector } from '../core/label-selector.js';
-import type { BrokerOverride } from '../config/connections.js';
-import type { BackfillRequest } from '../ports/control.js';
+import type { BrokerOverride } from '../config/connection-checks.js';
+import type { BackfillRequest } from '../ports/control-source.js';
 import { randomUUID } from 'node:crypto';
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
@@ -19,8 +19,8 @@ import {
   planBackfill,
   progressText,
   slotTexts,
-} from '../control/backfill.js';
-import type { BackfillInput, BackfillPlan, BackfillProgress } from '../control/backfill.js';
+} from '../control/backfill-request.js';
+import type { BackfillInput, BackfillPlan, BackfillProgress } from '../control/backfill-request.js';
 import type { BackfillOverlap } from '../core/backfill-overlap.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS } from '../base/note-text.js';

@@ -2,7 +2,7 @@
 import { DEFAULT_CONFIG_NAMES, loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
 import { setEntryLimits } from '../config/entry-definition.js';
-import type { BrokerOverride } from '../config/connections.js';
+import type { BrokerOverride } from '../config/connection-checks.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { ENV } from '../base/env.js';
 import { ConfigError } from '../base/errors.js';

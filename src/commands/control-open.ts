@@ -31,7 +31,7 @@ import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
 import { brokerOverride, loadFromArgs } from './config-args.js';
 import type { OptionHelps } from './command-spec.js';
-import type { BrokerOverride } from '../config/connections.js';
+import type { BrokerOverride } from '../config/connection-checks.js';
 import type { Io } from './io.js';
 
 const CONNECT_TIMEOUT_MS = 5000;

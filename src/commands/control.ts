@@ -14,7 +14,7 @@ import { ageText } from '../control/replicas.js';
 import { parseCount, unknownEntryError } from './args.js';
 import { djangoOverride } from './config-args.js';
 import { djangoOption } from './django-read.js';
-import type { BrokerOverride } from '../config/connections.js';
+import type { BrokerOverride } from '../config/connection-checks.js';
 import { openControl, redisOptions } from './control-open.js';
 import type { Control } from './control-open.js';
 import { ExitCode } from './io.js';

@@ -3,7 +3,7 @@
  * URL came from, as their errors name it (the rows are read by runtime-view.ts).
  */
 import { ENV } from '../base/env.js';
-import type { BrokerOverride } from '../config/connections.js';
+import type { BrokerOverride } from '../config/connection-checks.js';
 import type { OptionHelps } from './command-spec.js';
 
 export const djangoOption = {

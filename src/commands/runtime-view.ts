@@ -11,10 +11,10 @@
 import type { RedisClient } from '../redis/connect.js';
 import { BeatError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';
 import { silentLogger } from '../base/log.js';
-import type { BrokerOverride } from '../config/connections.js';
+import type { BrokerOverride } from '../config/connection-checks.js';
 import { maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
-import type { EntrySource } from '../ports/entries.js';
+import type { EntrySource } from '../ports/entry-source.js';
 import type { RedisEntryStore } from '../redis/entry-store.js';
 import { runtimeSources } from '../runtime/entry-catalog.js';
 import type { EntryProblem } from '../runtime/entry-catalog.js';

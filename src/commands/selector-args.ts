@@ -7,7 +7,7 @@ import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { parseSelector, selectorProblemText, selects } from '../core/label-selector.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import type { ResolvedEntry } from '../config/resolve.js';
-import type { BrokerOverride } from '../config/connections.js';
+import type { BrokerOverride } from '../config/connection-checks.js';
 import type { OptionHelps } from './command-spec.js';
 import type { Control } from './control-open.js';
 

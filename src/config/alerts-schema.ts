@@ -7,7 +7,7 @@ import * as z from 'zod';
 import { shown } from '../base/errors.js';
 import { maskUrl } from '../base/redact.js';
 import { TIMER_MAX_MS, durationSchema } from './duration.js';
-import { keyed } from './keys.js';
+import { keyed } from './key-spelling.js';
 import { DEFAULTS } from '../base/defaults.js';
 
 /** `stopped`: the deployment-wide stop set or lifted (`beat pause --all`), sent to the config's own `alerts.webhook`. */

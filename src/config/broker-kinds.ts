@@ -70,7 +70,7 @@ export const BROKER_KINDS = [
     name: 'redis',
     label: 'Redis',
     schemes: REDIS_SCHEMES.filter((scheme) => !REDIS_CLUSTER_SCHEMES.includes(scheme)),
-    // A cluster's URL is known as a Redis one only to be refused with its reason (config/connections.ts):
+    // A cluster's URL is known as a Redis one only to be refused with its reason (config/connection-checks.ts):
     // Celery's Redis transport has no cluster mode, so the list of broker schemes does not offer it.
     aliases: REDIS_CLUSTER_SCHEMES,
     parseUrl: (url, transportOptions) => parseRedisUrl(url, transportOptions),

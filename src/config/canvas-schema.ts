@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
-import { keyed } from './keys.js';
+import { keyed } from './key-spelling.js';
 import { optionsSchema } from './options-schema.js';
 import type { Options, OptionsInput } from './options-schema.js';
 import { checkCeleryJson } from './json-value.js';

@@ -8,7 +8,7 @@ import { shown } from '../base/errors.js';
 import { isValidZone } from '../time/zone.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { durationSchema, TIMER_MAX_MS } from './duration.js';
-import { keyed } from './keys.js';
+import { keyed } from './key-spelling.js';
 
 export type DjangoDbKind = 'postgres' | 'mysql';
 

@@ -10,7 +10,7 @@ import { mergeSpans } from '../core/exclusions.js';
 import type { CronExclusion, Exclusions } from '../core/exclusions.js';
 import { shown } from '../base/errors.js';
 import { DAY_MS, ISO_DATE_TIME, daysFromCivil, isShownInstant, parseIsoDateTime, zoneOffsets } from '../time/zone.js';
-import { keyed } from './keys.js';
+import { keyed } from './key-spelling.js';
 import { crontabSchema, cronLineProblem, secondsWithoutCron } from './schedule-schema.js';
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;

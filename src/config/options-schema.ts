@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
-import { keyed } from './keys.js';
+import { keyed } from './key-spelling.js';
 import { compilePattern } from './task-pattern.js';
 import { checkHeaderJson } from './json-value.js';
 import { DURATION_MAX_MS, TIMER_MAX_MS, boundText } from './duration.js';

@@ -11,21 +11,21 @@ import { renewalPeriodMs } from '../base/renewer.js';
 import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
 import type { ScheduleDraft } from './schedule-schema.js';
 import type { ExchangeType } from './options-schema.js';
-import { compileRoutes } from './routes.js';
+import { compileRoutes } from './task-routes.js';
 import { isSignature } from './canvas-schema.js';
 import type { CanvasParts, ParsedMember, ParsedStep } from './canvas-schema.js';
 import type { DjangoSourceSettings } from './django-source-schema.js';
 import type { EntryLimits } from './entry-definition.js';
 import { resolveAlerts } from './alerts-schema.js';
 import type { ParsedAlerts, ResolvedAlerts } from './alerts-schema.js';
-import type { CompiledRoute } from './routes.js';
+import type { CompiledRoute } from './task-routes.js';
 import { resolveSentryMonitor } from './sentry-schema.js';
 import { resolveExclusions } from './exclude-schema.js';
 import type { CalendarDrafts } from './exclude-schema.js';
 import type { Exclusions } from '../core/exclusions.js';
 import type { ResolvedSentryMonitor, SentrySettings } from './sentry-schema.js';
 
-/** Where an entry comes from: the config file, or a runtime source (src/ports/entries.ts). */
+/** Where an entry comes from: the config file, or a runtime source (src/ports/entry-source.ts). */
 export type EntryOrigin = 'file' | 'store' | 'redbeat' | 'django';
 
 export interface ResolvedEntry {
@@ -77,12 +77,12 @@ export interface ResolvedEntry {
    * (their sources have no labels of their own). Undefined: none.
    */
   readonly labels?: Labels;
-  /** A runtime entry's incarnation (ports/entries.ts SourcedEntry); undefined for the config file's. */
+  /** A runtime entry's incarnation (ports/entry-source.ts SourcedEntry); undefined for the config file's. */
   readonly incarnation?: string;
   /**
-   * A runtime entry's revision (ports/entries.ts SourcedEntry): the publish scripts refuse its run
+   * A runtime entry's revision (ports/entry-source.ts SourcedEntry): the publish scripts refuse its run
    * when the stored one is another (edited, deleted or re-created since); RedBeat's and django's
-   * are '@' + incarnation (ports/entries.ts incarnationRevision), checked against the incarnation
+   * are '@' + incarnation (ports/entry-source.ts incarnationRevision), checked against the incarnation
    * their stored state belongs to. Undefined: not checked (the config file's entries).
    */
   readonly revision?: string;
@@ -210,7 +210,7 @@ export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: s
   }
 }
 
-/** What a runtime source tells of an entry besides its definition (ports/entries.ts SourcedEntry). */
+/** What a runtime source tells of an entry besides its definition (ports/entry-source.ts SourcedEntry). */
 export interface EntryFence {
   readonly incarnation?: string | undefined;
   readonly revision?: string | undefined;

@@ -7,7 +7,7 @@
 import * as z from 'zod';
 import { DEFAULT_DTSTART_WALL, RECUR_WITHIN_YEARS, RRULE_FREQS, rruleRecurs } from '../core/rrule.js';
 import type { RRuleSpec, RRuleWeekday } from '../core/rrule.js';
-import { keyed } from './keys.js';
+import { keyed } from './key-spelling.js';
 
 const WEEKDAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'] as const;
 

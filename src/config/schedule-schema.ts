@@ -12,7 +12,7 @@ import type { RRuleSpec } from '../core/rrule.js';
 import { ISO_DATE_TIME, isShownInstant, parseIsoDateTime } from '../time/zone.js';
 import { shown } from '../base/errors.js';
 import { INTERVAL_MAX_MS, INTERVAL_MIN_MS, grouped, rangeText } from './duration.js';
-import { keyed } from './keys.js';
+import { keyed } from './key-spelling.js';
 import { rruleSchema } from './rrule-schema.js';
 
 const SCHEDULE_FORMS = ['timedelta', 'crontab', 'cron', 'solar', 'clocked', 'rrule'] as const;

@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
-import { keyed } from './keys.js';
+import { keyed } from './key-spelling.js';
 import { EXCHANGE_TYPES, optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
 import { alertsSchema, configAlertsSchema } from './alerts-schema.js';

@@ -11,7 +11,7 @@ import * as z from 'zod';
 import { shown } from '../base/errors.js';
 import type { CronSpec } from '../core/cron/index.js';
 import { durationSchema } from './duration.js';
-import { keyed } from './keys.js';
+import { keyed } from './key-spelling.js';
 
 /** Sentry's own bounds (src/sentry/monitors/validators.py): margins and runtimes in minutes, up to 28 days. */
 const MAX_MINUTES = 40_320;

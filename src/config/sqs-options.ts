@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
-import { keyed } from './keys.js';
+import { keyed } from './key-spelling.js';
 import { sqsClientConfig, sqsClientConfigProblems } from './sqs-client-config.js';
 
 /** SQS's rule for a FIFO message group id: 1-128 characters, ASCII letters, digits and punctuation. */

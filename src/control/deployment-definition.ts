@@ -8,8 +8,8 @@
 import { calendarsSchema } from '../config/exclude-schema.js';
 import type { CalendarDrafts } from '../config/exclude-schema.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { entryDiff } from './audit.js';
-import type { FieldChange } from './audit.js';
+import { entryDiff } from './audit-events.js';
+import type { FieldChange } from './audit-events.js';
 import { changeItem, firesOf } from './entry-plan.js';
 import type { FireContext, PlanItem } from './entry-plan.js';
 import { configFingerprint, stableJson } from './fingerprint.js';

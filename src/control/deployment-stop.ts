@@ -3,7 +3,7 @@
  * it, when, and why. Its one stored format (the `stop` key, redis/keys.ts) and the words every view
  * says it with (`beat status`, /status, /readyz, the dashboard). Pure.
  */
-import type { DeploymentStop } from '../ports/control.js';
+import type { DeploymentStop } from '../ports/control-source.js';
 
 export type { DeploymentStop };
 

@@ -12,8 +12,8 @@ import { entryWindow, resolveEntry } from '../config/resolve.js';
 import { nextFires } from '../core/schedule.js';
 import { isScheduleError } from '../base/step-budget.js';
 import { formatInstant } from '../time/zone.js';
-import { entryDiff } from './audit.js';
-import type { FieldChange } from './audit.js';
+import { entryDiff } from './audit-events.js';
+import type { FieldChange } from './audit-events.js';
 
 /** How many next fires a plan shows before and after a change. */
 export const PLAN_FIRES = 3;

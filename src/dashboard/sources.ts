@@ -5,7 +5,7 @@
  */
 import type { MessageEnv } from '../celery/message.js';
 import type { ReplicaStatus } from '../control/replicas.js';
-import type { DeploymentStop, TriggerRequest } from '../ports/control.js';
+import type { DeploymentStop, TriggerRequest } from '../ports/control-source.js';
 import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import type { LastState } from './run-results.js';
 import type { MissedSlotsReport } from './day-strip.js';

@@ -8,7 +8,7 @@
  * A never-run row's `date_changed` anchors its grid (its next slot is the first after it) without
  * counting as a run: a backfill still finds the slots before it never published.
  */
-import { sourcedDefinition } from '../ports/entries.js';
+import { sourcedDefinition } from '../ports/entry-source.js';
 import type { SeedState } from '../ports/seeds.js';
 import type { TaskRow } from './row-entry.js';
 

@@ -9,8 +9,8 @@
  */
 import type { ConfigProblem } from '../base/errors.js';
 import { entryNameProblems } from '../config/entry-definition.js';
-import { incarnationRevision } from '../ports/entries.js';
-import type { SourcedEntry } from '../ports/entries.js';
+import { incarnationRevision } from '../ports/entry-source.js';
+import type { SourcedEntry } from '../ports/entry-source.js';
 import { formatInstant } from '../time/zone.js';
 import type { DjangoDb, Row } from './db.js';
 import { namedEntry } from './row-shapes.js';

@@ -1,5 +1,5 @@
 /**
- * django-celery-beat's tables as an EntrySource (src/ports/entries.ts): the scheduler's catalog
+ * django-celery-beat's tables as an EntrySource (src/ports/entry-source.ts): the scheduler's catalog
  * reads every row at start, then asks for changes every `maxInterval`. Each look reads the change
  * marker, `PeriodicTasks.last_update` (one row by primary key), which Django's signals move on
  * every save and delete of a PeriodicTask or a schedule (signals.py); only when it moved are the
@@ -16,7 +16,7 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { DjangoSourceSettings } from '../config/django-source-schema.js';
 import { djangoDbKind } from '../config/django-source-schema.js';
-import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
+import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entry-source.js';
 import { openDjangoDb } from './db.js';
 import type { DjangoDb, Row } from './db.js';
 import type { SeedState } from '../ports/seeds.js';

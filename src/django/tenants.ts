@@ -13,7 +13,7 @@ import { errorMessage } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import type { DjangoSourceSettings } from '../config/django-source-schema.js';
 import { djangoDbKind } from '../config/django-source-schema.js';
-import type { EntryChanges, EntrySnapshot, SourcedEntry } from '../ports/entries.js';
+import type { EntryChanges, EntrySnapshot, SourcedEntry } from '../ports/entry-source.js';
 import { openDjangoDb } from './db.js';
 import type { DjangoDb } from './db.js';
 import type { TaskRow } from './row-entry.js';

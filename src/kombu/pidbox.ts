@@ -1,5 +1,5 @@
 /**
- * A remote-control command (src/celery/control.ts) on a Redis broker. Celery's pidbox exchange is
+ * A remote-control command (src/celery/remote-control.ts) on a Redis broker. Celery's pidbox exchange is
  * a fanout exchange, which kombu's Redis transport delivers by PUBLISH (kombu/transport/redis.py
  * `_put_fanout`) on `<global_keyprefix><fanout_prefix><exchange>` — the routing key is '' so no
  * `/<routing key>` suffix — of the envelope `Channel.prepare_message` makes, body base64-encoded.
@@ -7,8 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CONTENT_ENCODING, CONTENT_TYPE } from '../celery/message.js';
-import { replyExchange, replyQueue } from '../celery/control.js';
-import type { ControlMessage } from '../celery/control.js';
+import { replyExchange, replyQueue } from '../celery/remote-control.js';
+import type { ControlMessage } from '../celery/remote-control.js';
 import { bindingKey, bindingMember, fanoutChannel, queueListKey } from './keys.js';
 import { decodeEnvelopeBody } from './task-events.js';
 import type { KombuKeyOptions } from './keys.js';

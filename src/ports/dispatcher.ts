@@ -78,7 +78,7 @@ export interface DispatchSpeedups {
 
 /**
  * Writes chord runs' sizes to the result backend before their headers are published (the Redis
- * result backend's `set_chord_size`): publish/chord-sizes.ts calls it on the one publish path.
+ * result backend's `set_chord_size`): publish/chord-runs.ts calls it on the one publish path.
  */
 export interface ChordSizeWriter {
   write(sizes: readonly ChordSize[]): Promise<void>;

@@ -4,7 +4,7 @@
  * nothing gets NO_EVENTS. Every method returns at once and never throws: reporting must not slow
  * down or fail a publish.
  */
-import type { DeploymentStop } from './control.js';
+import type { DeploymentStop } from './control-source.js';
 import type { Destination } from '../celery/routing.js';
 import type { CanvasOutcomePart } from '../celery/canvas.js';
 import type { TaskMessage } from '../celery/message.js';

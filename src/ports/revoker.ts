@@ -3,7 +3,7 @@
  * broadcast through Celery's remote control on the broker (src/publish/revoking.ts implements it
  * for Redis and RabbitMQ; an SQS broker has none).
  */
-import type { RevokeCommand } from '../celery/control.js';
+import type { RevokeCommand } from '../celery/remote-control.js';
 
 export type { RevokeCommand };
 

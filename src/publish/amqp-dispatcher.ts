@@ -25,8 +25,14 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { withScripts } from '../redis/scripts.js';
-import { TriggerResult } from '../ports/control.js';
-import type { BackfillPublisher, BackfillStep, BackfillStepRequest, BackfillStepResult, TriggerPublisher } from '../ports/control.js';
+import { TriggerResult } from '../ports/control-source.js';
+import type {
+  BackfillPublisher,
+  BackfillStep,
+  BackfillStepRequest,
+  BackfillStepResult,
+  TriggerPublisher,
+} from '../ports/control-source.js';
 import { RunCode, readBatchReply } from '../redis/fenced-replies.js';
 import type { BatchReply } from '../redis/fenced-replies.js';
 import { claimBackfillStep, publishConfirmedBackfill, sendRuns } from './confirmed-backfill.js';

@@ -149,7 +149,7 @@ export function brokerWiring(config: Pick<ResolvedConfig, 'broker'>): BrokerWiri
 
 /** The publishing of `config`'s broker. Connects lazily. */
 export function createPublishing(config: ResolvedConfig, keys: SchedulerKeys, logger: Logger, state: RedisClient): Publishing {
-  // A state.url apart from a Redis broker's was refused with the config (config/connections.ts).
+  // A state.url apart from a Redis broker's was refused with the config (config/connection-checks.ts).
   return withChordRuns(brokerWiring(config).publishing(config, keys, logger, state), config, logger);
 }
 

@@ -24,7 +24,7 @@ import type { TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { withScripts } from '../redis/scripts.js';
 import { readBackfillReply } from '../redis/fenced-replies.js';
-import type { BackfillStep, BackfillStepRequest, BackfillStepResult } from '../ports/control.js';
+import type { BackfillStep, BackfillStepRequest, BackfillStepResult } from '../ports/control-source.js';
 import type { AmqpSendResult } from '../amqp/transport.js';
 import type { AmqpPublishPlan } from '../amqp/message.js';
 

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { activeQueuesMessage, activeQueuesOf } from '../celery/control.js';
+import { activeQueuesMessage, activeQueuesOf } from '../celery/remote-control.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { parseRedisUrl } from '../config/redis-url.js';
 import { kombuKeyOptions, queueListKey } from '../kombu/keys.js';

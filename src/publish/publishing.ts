@@ -17,12 +17,12 @@ import type { AmqpSender } from './amqp-dispatcher.js';
 import type { BeatError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import type { SchedulerKeys } from '../redis/keys.js';
-import type { TriggerPublisher } from '../ports/control.js';
+import type { TriggerPublisher } from '../ports/control-source.js';
 import type { Dispatcher } from '../ports/dispatcher.js';
 import type { Revoker } from '../ports/revoker.js';
 import type { ConsumerProbe } from '../ports/consumers.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { chordDispatcher, chordTriggers } from './chord-sizes.js';
+import { chordDispatcher, chordTriggers } from './chord-runs.js';
 import { RedisChordSizes } from '../redis/chord-sizes.js';
 import { createRedisClient } from '../redis/connect.js';
 
@@ -50,7 +50,7 @@ export interface Publishing extends Fenced {
 
 /**
  * `publishing` writing chord runs' sizes to the result backend before it publishes them
- * (chord-sizes.ts), on a connection of its own opened by the first chord run.
+ * (chord-runs.ts), on a connection of its own opened by the first chord run.
  */
 export function withChordRuns(publishing: Publishing, config: ResolvedConfig, logger: Logger): Publishing {
   const backend = config.resultBackend;

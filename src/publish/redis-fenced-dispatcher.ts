@@ -21,12 +21,12 @@ import type {
   BackfillStepResult,
   TriggerPublisher,
   TriggerResult,
-} from '../ports/control.js';
+} from '../ports/control-source.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { typedKeys } from '../redis/keys.js';
 import { publishedStateAfterSlotFrom, publishedStateHead } from '../redis/entry-state-codec.js';
-import { revisionIncarnation } from '../ports/entries.js';
+import { revisionIncarnation } from '../ports/entry-source.js';
 import { PUBLISH_FENCED_SCRIPT, withScripts } from '../redis/scripts.js';
 import { nameWrongType } from '../redis/server-errors.js';
 import { RunCode, readBackfillReply, readBatchReply, readTriggerReply } from '../redis/fenced-replies.js';

@@ -7,8 +7,8 @@
  * `clock` is kombu's Lamport clock header: workers only move theirs forward with it, so a counter
  * of this process's commands, from 1 as kombu's, is what kombu itself would send.
  */
-import { revokeMessage } from '../celery/control.js';
-import type { RevokeCommand } from '../celery/control.js';
+import { revokeMessage } from '../celery/remote-control.js';
+import type { RevokeCommand } from '../celery/remote-control.js';
 import type { AmqpTransport } from '../amqp/transport.js';
 import { amqpBroadcast } from '../amqp/pidbox.js';
 import type { RedisTransport } from '../kombu/redis-transport.js';

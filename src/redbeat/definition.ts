@@ -19,7 +19,7 @@
  */
 import type { ConfigProblem } from '../base/errors.js';
 import { entryNameProblems, parseEntryDefinition } from '../config/entry-definition.js';
-import type { SourcedEntry } from '../ports/entries.js';
+import type { SourcedEntry } from '../ports/entry-source.js';
 import { decodeDatetime, typeOf, wallText } from './typed-json.js';
 
 /** dateutil's frequency constants (YEARLY = 0 … SECONDLY = 6), as RedBeat stores them. */

@@ -17,8 +17,8 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ParsedEntry } from '../config/schema.js';
-import { incarnationRevision, sourcedDefinition } from '../ports/entries.js';
-import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entries.js';
+import { incarnationRevision, sourcedDefinition } from '../ports/entry-source.js';
+import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../ports/entry-source.js';
 import { sourcedRedBeatEntry } from './definition.js';
 import { REDBEAT_INCARNATION_FIELD } from './keys.js';
 import type { RedBeatKeys } from './keys.js';

@@ -11,7 +11,7 @@ import { createRedisClient } from '../redis/connect.js';
 import type { RedisClient } from '../redis/connect.js';
 import { readEntryState } from '../redis/entry-state-codec.js';
 import { seedStates } from '../redis/seed-states.js';
-import { withRedBeat } from './events.js';
+import { withRedBeat } from './write-back-events.js';
 import { redbeatKeys } from './keys.js';
 import type { RedBeatKeys } from './keys.js';
 import { RedBeatLock, TOKEN_PREFIX } from './lock.js';
@@ -70,7 +70,7 @@ export function openRedBeatSource(options: {
   const url = settings.url ?? config.broker.url;
   // The broker's transport options (Sentinel, TLS) apply to the broker's Redis only.
   // RedBeat's keys do not share a slot: on a Redis Cluster state, createRedisClient refuses its URL
-  // (the config check did already: config/connections.ts).
+  // (the config check did already: config/connection-checks.ts).
   const shared = url === stateUrl && state instanceof Redis ? state : undefined;
   const reader = shared ?? createRedisClient(url, url === config.broker.url ? config.broker.transportOptions : {}, 'redbeat', logger);
   const own = reader === shared ? undefined : reader;

@@ -20,7 +20,7 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import { nextFires } from '../core/schedule.js';
-import { revisionIncarnation } from '../ports/entries.js';
+import { revisionIncarnation } from '../ports/entry-source.js';
 import type { PublishedRun } from '../ports/events.js';
 import type { EntryState } from '../ports/state.js';
 import { REDBEAT_INCARNATION_FIELD } from './keys.js';

@@ -1,6 +1,6 @@
 /**
  * The audit trail in Redis: one capped stream per deployment (keys.ts `audit`), an entry per change
- * to an entry (control/audit.ts), newest last. Writers add events to the same MULTI as the change
+ * to an entry (control/audit-events.ts), newest last. Writers add events to the same MULTI as the change
  * where they can (pause, resume, trigger); the entry store records its writes right after its script
  * (see entry-store.ts). Readers page it newest first, optionally for one entry.
  */
@@ -10,8 +10,8 @@ import type { RedisClient } from './connect.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import { AUDIT_ACTIONS, auditConcerns, auditNote } from '../control/audit.js';
-import type { AuditAction, AuditEvent, FieldChange } from '../control/audit.js';
+import { AUDIT_ACTIONS, auditConcerns, auditNote } from '../control/audit-events.js';
+import type { AuditAction, AuditEvent, FieldChange } from '../control/audit-events.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { nameWrongType, placeOf, redisRefusal } from './server-errors.js';

@@ -6,7 +6,7 @@
 import type { ConfigProblem } from '../base/errors.js';
 import { parseEntryDefinition } from '../config/entry-definition.js';
 import type { EntryShapes } from '../config/entry-shapes.js';
-import type { SourcedEntry } from '../ports/entries.js';
+import type { SourcedEntry } from '../ports/entry-source.js';
 import { UNREADABLE } from './entry-state-codec.js';
 import { decodeEntryRecord, entryRevision } from './entry-record-codec.js';
 

@@ -4,8 +4,8 @@
  * names. The per-run codes are publish-fenced.lua's, claim-fenced.lua's and commit-fenced.lua's;
  * the trigger scripts reply with the port's TriggerResult values.
  */
-import type { BackfillSlotOutcome, BackfillStepResult } from '../ports/control.js';
-import { TriggerResult } from '../ports/control.js';
+import type { BackfillSlotOutcome, BackfillStepResult } from '../ports/control-source.js';
+import { TriggerResult } from '../ports/control-source.js';
 
 /** A batch script's status (its reply's first element). */
 export const BatchStatus = {

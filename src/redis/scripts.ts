@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { RedisClient } from './connect.js';
 import { luaIncludeUrl, luaScriptUrl } from '../base/package-files.js';
 import { assembleLua } from './lua-includes.js';
-import type { TriggerResult } from '../ports/control.js';
+import type { TriggerResult } from '../ports/control-source.js';
 
 /** A Lua script and its SHA-1 (hex), by which EVALSHA names it. */
 export interface LuaScript {

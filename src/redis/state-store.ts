@@ -14,7 +14,7 @@ import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
 import { readInChunks } from '../base/chunks.js';
-import { revisionIncarnation } from '../ports/entries.js';
+import { revisionIncarnation } from '../ports/entry-source.js';
 
 /** A stored state that breaks the codec's rules: the entry starts afresh, and the operator hears of it. */
 export type OnUnreadable = (where: { key: string; field: string; text: string }) => void;

@@ -21,7 +21,7 @@ import type {
   BackfillStep,
   BackfillStepResult,
   TriggerPublisher,
-} from '../ports/control.js';
+} from '../ports/control-source.js';
 import { checkedEntry } from './before-publish.js';
 import type { BeforePublish } from './before-publish.js';
 import type { RunRevoked } from '../ports/events.js';

@@ -12,14 +12,14 @@
  * makes the request wait for the entry as it is now (planned again from there), a delete makes it
  * a request for an entry the leader lacks.
  */
-import { overLimitMessage, planFromSliced, CLI_FIELDS } from '../control/backfill.js';
-import { backfillRefusal } from '../core/backfill.js';
+import { overLimitMessage, planFromSliced, CLI_FIELDS } from '../control/backfill-request.js';
+import { backfillRefusal } from '../core/backfill-slots.js';
 import { backfillOverlap, needsOutcomes, revokesPrevious } from '../core/backfill-overlap.js';
 import type { BackfillOverlap } from '../core/backfill-overlap.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
-import type { BackfillRequest } from '../ports/control.js';
+import type { BackfillRequest } from '../ports/control-source.js';
 import { BackfillWalk } from './backfill-walk.js';
 import type { BackfillWorkOptions } from './backfill-walk.js';
 import { walkPaced } from './backfill-paced.js';

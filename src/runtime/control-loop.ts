@@ -14,15 +14,15 @@ import { PokedLoop } from '../base/poked-loop.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import { TriggerResult } from '../ports/control.js';
-import type { BackfillSource, ControlSource, TriggerPublisher, TriggerRequest } from '../ports/control.js';
+import { TriggerResult } from '../ports/control-source.js';
+import type { BackfillSource, ControlSource, TriggerPublisher, TriggerRequest } from '../ports/control-source.js';
 import { workBackfills } from './backfill-work.js';
 import type { BackfillWorkOptions } from './backfill-work.js';
 import { checkedEntry } from './before-publish.js';
 import type { BeforePublish } from './before-publish.js';
 import type { RunRevoked } from '../ports/events.js';
 import type { RunningRuns } from '../ports/outcomes.js';
-import type { DeploymentStop } from '../ports/control.js';
+import type { DeploymentStop } from '../ports/control-source.js';
 import type { Revoker } from '../ports/revoker.js';
 
 export interface ControlLoopOptions {

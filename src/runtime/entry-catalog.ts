@@ -18,7 +18,7 @@ import { ShapeResolver, sameResolveDefaults } from '../config/entry-shapes.js';
 import type { EntryOrigin, ResolvedEntry } from '../config/resolve.js';
 import type { ParsedAlerts } from '../config/alerts-schema.js';
 import type { CalendarDrafts } from '../config/exclude-schema.js';
-import type { EntrySource } from '../ports/entries.js';
+import type { EntrySource } from '../ports/entry-source.js';
 import type { SourceChange } from './source-audit.js';
 import { readView, sourceView, viewOutdated } from './source-view.js';
 import type { SourceView } from './source-view.js';

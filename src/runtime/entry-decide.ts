@@ -10,8 +10,8 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { EntryOrigin, ResolvedEntry } from '../config/resolve.js';
 import type { CalendarDrafts } from '../config/exclude-schema.js';
-import { revisionNamesDefinition } from '../ports/entries.js';
-import type { SourcedEntry } from '../ports/entries.js';
+import { revisionNamesDefinition } from '../ports/entry-source.js';
+import type { SourcedEntry } from '../ports/entry-source.js';
 import type { SourceView } from './source-view.js';
 import { nameTakenProblems, unknownCalendarProblems } from './name-holders.js';
 

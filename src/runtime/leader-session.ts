@@ -7,7 +7,7 @@ import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Logger } from '../base/log.js';
 import { ControlLoop } from './control-loop.js';
-import type { ControlSource, TriggerPublisher } from '../ports/control.js';
+import type { ControlSource, TriggerPublisher } from '../ports/control-source.js';
 import type { Dispatcher, SlotAhead } from '../ports/dispatcher.js';
 import type { StateStore } from '../ports/state.js';
 import { Runner } from './runner.js';

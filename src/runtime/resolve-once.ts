@@ -6,7 +6,7 @@
  */
 import { silentLogger } from '../base/log.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
-import type { EntrySource } from '../ports/entries.js';
+import type { EntrySource } from '../ports/entry-source.js';
 import { EntryCatalog } from './entry-catalog.js';
 import type { EntryProblem } from './entry-catalog.js';
 

@@ -43,7 +43,7 @@ import { processBudget } from './process-budget.js';
 import { RunRenderer } from './run-render.js';
 import { WarmUp } from './warm-up.js';
 import type { ScheduleError } from '../base/step-budget.js';
-import type { DeploymentStop } from '../ports/control.js';
+import type { DeploymentStop } from '../ports/control-source.js';
 import { stepsSpent } from '../base/step-budget.js';
 
 export interface RunnerOptions {

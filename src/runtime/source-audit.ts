@@ -4,10 +4,10 @@
  * this turns one name's before and after into the event the trail records (`who` is the source:
  * `redbeat`, `django`). Pure: the catalog calls it, the service records what it returns.
  */
-import { entryDiff } from '../control/audit.js';
-import type { AuditAction, FieldChange } from '../control/audit.js';
-import { sourcedDefinition } from '../ports/entries.js';
-import type { SourcedEntry } from '../ports/entries.js';
+import { entryDiff } from '../control/audit-events.js';
+import type { AuditAction, FieldChange } from '../control/audit-events.js';
+import { sourcedDefinition } from '../ports/entry-source.js';
+import type { SourcedEntry } from '../ports/entry-source.js';
 
 /** One change a source's look found: the entry, what became of it, and the field diff. */
 export interface SourceChange {

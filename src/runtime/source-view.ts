@@ -5,7 +5,7 @@
  */
 import { ShapeResolver } from '../config/entry-shapes.js';
 import type { ResolveDefaults } from '../config/entry-shapes.js';
-import type { EntrySource, SourcedEntry } from '../ports/entries.js';
+import type { EntrySource, SourcedEntry } from '../ports/entry-source.js';
 import { heldBefore, sourceChanges } from './source-audit.js';
 import type { SourceChange } from './source-audit.js';
 

@@ -8,7 +8,7 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { ApiAuditEvent, AuditReader } from '../http/audit-routes.js';
 import { isConnectionFailure } from '../http/failures.js';
-import type { AuditEvent } from '../control/audit.js';
+import type { AuditEvent } from '../control/audit-events.js';
 import type { AuditEventWire } from '../dashboard/wire.js';
 import { AuditLog, auditEvent, logAudit } from '../redis/audit-log.js';
 import type { SchedulerKeys } from '../redis/keys.js';

@@ -1,6 +1,6 @@
 /**
  * A backfill asked for over HTTP (`POST /api/entries/NAME/backfill`, and the dashboard's entry
- * page through it): the body checked as `beat backfill` checks its flags (control/backfill.ts),
+ * page through it): the body checked as `beat backfill` checks its flags (control/backfill-request.ts),
  * the slots planned for the limit and `dryRun`, the request queued for the leader with its audit
  * event, then a short wait for the leader to finish: 200 with the counts when it did, else 202 with
  * the request's id and its progress so far (`GET /api/entries/NAME/backfill/ID` reads it later).
@@ -8,9 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { API_FIELDS, backfillPolicy, checkBackfillInput, overLimitMessage, planBackfill, slotTexts } from '../control/backfill.js';
+import { API_FIELDS, backfillPolicy, checkBackfillInput, overLimitMessage, planBackfill, slotTexts } from '../control/backfill-request.js';
 import { formatInstant, readInstantWithOffset } from '../time/zone.js';
-import type { BackfillInput, BackfillPlan, BackfillProgress } from '../control/backfill.js';
+import type { BackfillInput, BackfillPlan, BackfillProgress } from '../control/backfill-request.js';
 import type { BackfillOverlap } from '../core/backfill-overlap.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { ControlStore } from '../redis/control-store.js';

@@ -5,8 +5,8 @@
  * runner itself (dispatch-window.ts), which hands a failed publish to `handOverOnRefusal` too.
  */
 import { messageOutcomeParts } from '../celery/message.js';
-import { TriggerResult } from '../ports/control.js';
-import type { TriggerPublisher } from '../ports/control.js';
+import { TriggerResult } from '../ports/control-source.js';
+import type { TriggerPublisher } from '../ports/control-source.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import { publishRefusal } from '../redis/server-errors.js';
 

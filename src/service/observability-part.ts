@@ -17,7 +17,7 @@ import type { OutcomeEvents } from '../ports/outcomes.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { FailurePausing } from '../redis/run-history-store.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
-import { startAlerts } from './alerts.js';
+import { startAlerts } from './alerts-part.js';
 import type { Connections } from './connections.js';
 import { writeBackSink } from './django-write-back.js';
 import { entryNamedIn } from './in-force-view.js';

@@ -19,7 +19,7 @@ export function reloadableConfig(current: ResolvedConfig, next: ResolvedConfig, 
   if (JSON.stringify(next.lock) !== JSON.stringify(current.lock)) fixed.push('lock');
   // The check-in sender is built at start with these (service/sentry.ts).
   if (JSON.stringify(next.sentry) !== JSON.stringify(current.sentry)) fixed.push('sentry');
-  // The outcome tracker is built at start with these (service/outcomes.ts); an overlap policy that a
+  // The outcome tracker is built at start with these (service/outcomes-part.ts); an overlap policy that a
   // reload adds without them running here is published as "allow", with a warning (runtime/overlap.ts).
   if (JSON.stringify(next.resultBackend) !== JSON.stringify(current.resultBackend)) fixed.push('resultBackend');
   if (next.taskEvents !== current.taskEvents) fixed.push('taskEvents');

@@ -14,7 +14,7 @@ import { isKeyFault } from '../control/status-parts.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { Clock } from '../ports/clock.js';
-import type { ControlSource, TriggerPublisher } from '../ports/control.js';
+import type { ControlSource, TriggerPublisher } from '../ports/control-source.js';
 import type { Dispatcher } from '../ports/dispatcher.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import type { Revoker } from '../ports/revoker.js';

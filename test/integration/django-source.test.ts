@@ -16,7 +16,7 @@ import { nextFires } from '../../src/core/schedule.js';
 import { silentLogger } from '../../src/base/log.js';
 import { djangoSourceSchema } from '../../src/config/django-source-schema.js';
 import { DjangoSource } from '../../src/django/source.js';
-import type { SourcedEntry } from '../../src/ports/entries.js';
+import type { SourcedEntry } from '../../src/ports/entry-source.js';
 import { DJANGO_PROJECT, DjangoOrm, manage } from '../support/django.js';
 import { PYTHON } from '../support/celery.js';
 import { runCli } from '../support/cli.js';

@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/base/log.js';
 import { djangoSourceSchema } from '../../src/config/django-source-schema.js';
 import type { DjangoSourceInput } from '../../src/config/django-source-schema.js';
 import { openDjangoEntries } from '../../src/django/tenants.js';
-import type { SourcedEntry } from '../../src/ports/entries.js';
+import type { SourcedEntry } from '../../src/ports/entry-source.js';
 import { TempDir } from '../support/beat-process.js';
 import { runCli } from '../support/cli.js';
 import { DjangoOrm, manage } from '../support/django.js';

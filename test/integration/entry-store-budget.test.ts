@@ -8,7 +8,7 @@
  * Redis: a private redis-server; the CLI as a real process.
  */
 import { describe, expect, it } from 'vitest';
-import { Entries } from '../../src/client/entries.js';
+import { Entries } from '../../src/client/entries-client.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { beatSuite } from '../support/beat-suite.js';
 import { runBeatCli, uniqueName } from '../support/ops.js';

@@ -16,7 +16,7 @@ import { connect } from 'node:net';
 import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Entries } from '../../src/client/entries.js';
+import { Entries } from '../../src/client/entries-client.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { BeatFleet, TempDir, sleep } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';

@@ -6,7 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Entries } from '../../src/client/entries.js';
+import { Entries } from '../../src/client/entries-client.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { RedisRunHistory } from '../../src/redis/run-history-store.js';
 import { TempDir } from '../support/beat-process.js';

@@ -2,7 +2,7 @@
  * Builders for message tests: entries and configs as the config loader would hand them over,
  * with options validated by the real options schema (so tests use what users can write).
  */
-import { compileRoutes } from '../../src/config/routes.js';
+import { compileRoutes } from '../../src/config/task-routes.js';
 import { optionsSchema, taskRoutesSchema } from '../../src/config/options-schema.js';
 import type { OptionsInput, TaskRoutesInput } from '../../src/config/options-schema.js';
 import type { MessageConfig, MessageEntry, MessageEnv } from '../../src/celery/message.js';

@@ -1,10 +1,10 @@
 /**
- * The audit trail's field diff (control/audit.ts), against hand-written expectations: fields added,
+ * The audit trail's field diff (control/audit-events.ts), against hand-written expectations: fields added,
  * removed and changed by path, objects compared by value whatever their key order, long values
  * shortened, and a bounded number of changes per event.
  */
 import { describe, expect, it } from 'vitest';
-import { AUDIT_CHANGES_MAX, AUDIT_VALUE_MAX, auditNote, changeText, entryDiff } from '../../src/control/audit.js';
+import { AUDIT_CHANGES_MAX, AUDIT_VALUE_MAX, auditNote, changeText, entryDiff } from '../../src/control/audit-events.js';
 
 describe('entryDiff', () => {
   it('names added, removed and changed fields by path, in path order', () => {

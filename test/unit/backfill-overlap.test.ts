@@ -14,7 +14,7 @@ import {
   checkBackfillInput,
   decodeBackfillRequest,
   encodeBackfillRequest,
-} from '../../src/control/backfill.js';
+} from '../../src/control/backfill-request.js';
 import { BACKFILL_OVERLAP_NAMES } from '../../src/dashboard/wire.js';
 
 type Entry = Parameters<typeof backfillPolicy>[1];

@@ -8,7 +8,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/base/log.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { BackfillRequest, BackfillSource, BackfillStep, ControlSource, TriggerPublisher } from '../../src/ports/control.js';
+import type { BackfillRequest, BackfillSource, BackfillStep, ControlSource, TriggerPublisher } from '../../src/ports/control-source.js';
 import type { RunRecord, RunningRuns } from '../../src/ports/outcomes.js';
 import { ControlLoop } from '../../src/runtime/control-loop.js';
 

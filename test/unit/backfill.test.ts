@@ -5,7 +5,7 @@
  * it), and the codecs of the request, its progress and a run's origin.
  */
 import { describe, expect, it } from 'vitest';
-import { backfillAnchor, backfillSlots } from '../../src/core/backfill.js';
+import { backfillAnchor, backfillSlots } from '../../src/core/backfill-slots.js';
 import {
   API_FIELDS,
   CLI_FIELDS,
@@ -16,7 +16,7 @@ import {
   planFrom,
   planFromSliced,
   progressText,
-} from '../../src/control/backfill.js';
+} from '../../src/control/backfill-request.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { resolveEntry } from '../../src/config/resolve.js';

@@ -80,7 +80,7 @@ const BOUNDED: Record<string, string> = {
   'src/base/log.ts this.debug': 'the arguments of one log call (a warning logged at debug level instead)',
   'src/core/cron/spec.ts Math.max': 'twelve months',
   'src/commands/entries-set.ts problems.push': "one entry's problems",
-  'src/config/connections.ts problems.push': "the SQS broker settings' problems",
+  'src/config/connection-checks.ts problems.push': "the SQS broker settings' problems",
   'src/publish/amqp-dispatcher.ts this.redis.claimFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
   'src/publish/amqp-dispatcher.ts this.redis.commitFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
   'src/publish/amqp-dispatcher.ts this.redis.commitTrigger': 'the keys of one manual run',

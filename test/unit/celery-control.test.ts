@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { amqpBroadcast } from '../../src/amqp/pidbox.js';
-import { activeQueuesMessage, activeQueuesOf, revokeMessage } from '../../src/celery/control.js';
+import { activeQueuesMessage, activeQueuesOf, revokeMessage } from '../../src/celery/remote-control.js';
 import { kombuKeyOptions } from '../../src/kombu/keys.js';
 import { pidboxAnswer, pidboxPublish, pidboxReplyQueue } from '../../src/kombu/pidbox.js';
 

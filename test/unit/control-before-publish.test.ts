@@ -13,7 +13,7 @@ import { parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { parseConfig } from '../../src/config/load.js';
 import { resolveEntry } from '../../src/config/resolve.js';
 import type { EntryOrigin, ResolvedEntry } from '../../src/config/resolve.js';
-import { TriggerResult } from '../../src/ports/control.js';
+import { TriggerResult } from '../../src/ports/control-source.js';
 import type {
   BackfillRequest,
   BackfillSource,
@@ -21,7 +21,7 @@ import type {
   ControlSource,
   TriggerPublisher,
   TriggerRequest,
-} from '../../src/ports/control.js';
+} from '../../src/ports/control-source.js';
 import { ControlLoop } from '../../src/runtime/control-loop.js';
 
 const MINUTE = 60_000;

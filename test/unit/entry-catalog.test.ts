@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/base/log.js';
 import { parseEntryDefinition } from '../../src/config/entry-definition.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
-import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../../src/ports/entries.js';
+import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../../src/ports/entry-source.js';
 import { EntryCatalog } from '../../src/runtime/entry-catalog.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
 

@@ -11,7 +11,7 @@ import { EntryShapes, ShapeResolver, definitionOf } from '../../src/config/entry
 import type { ShapedParse } from '../../src/config/entry-shapes.js';
 import { resolveEntry } from '../../src/config/resolve.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
-import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../../src/ports/entries.js';
+import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../../src/ports/entry-source.js';
 import { EntryCatalog } from '../../src/runtime/entry-catalog.js';
 
 const tenant = (i: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({

@@ -9,7 +9,7 @@ import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src
 import type { TaskMessage } from '../../src/celery/message.js';
 import { parseConfig } from '../../src/config/load.js';
 import { BeatError, ErrorCode } from '../../src/base/errors.js';
-import type { TriggerPublisher, TriggerResult } from '../../src/ports/control.js';
+import type { TriggerPublisher, TriggerResult } from '../../src/ports/control-source.js';
 import type { DueRun } from '../../src/ports/dispatcher.js';
 import { handOverOnRefusal, meteredTriggers } from '../../src/service/metered-triggers.js';
 import type { PublishEvents } from '../../src/service/metered-triggers.js';

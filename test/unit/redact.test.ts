@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/base/log.js';
 import { isSecretParam, maskTarget, maskUrl, redactText } from '../../src/base/redact.js';
-import { entryDiff } from '../../src/control/audit.js';
+import { entryDiff } from '../../src/control/audit-events.js';
 import { parseRedisUrl } from '../../src/config/redis-url.js';
 import { parseConfig } from '../../src/config/load.js';
 

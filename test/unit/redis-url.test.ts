@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { maskUrl, parseRedisUrl, redisClientOptions } from '../../src/config/redis-url.js';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../../src/config/load.js';
-import { connectionProblems } from '../../src/config/connections.js';
+import { connectionProblems } from '../../src/config/connection-checks.js';
 import { problemsOf } from '../support/config-problems.js';
 import { BeatError, ErrorCode } from '../../src/base/errors.js';
 import { silentLogger } from '../../src/base/log.js';

@@ -14,7 +14,7 @@ import { resolveEntry } from '../../src/config/resolve.js';
 import type { TaskMessage } from '../../src/celery/message.js';
 import type { OptionsInput, TaskRoutesInput } from '../../src/config/options-schema.js';
 import { parseConfig } from '../../src/config/load.js';
-import { connectionProblems } from '../../src/config/connections.js';
+import { connectionProblems } from '../../src/config/connection-checks.js';
 import { parseSqsUrl, sqsEndpoint } from '../../src/config/sqs-url.js';
 import { SQS_BATCH_BYTES, canonicalQueueName, defaultGroupId, planSqsPublish, sqsBatches, sqsEntityName } from '../../src/sqs/message.js';
 import type { SqsDelivery } from '../../src/sqs/message.js';

@@ -4,5 +4,5 @@ export type { CronMasks, CronSpec, NthWeekday } from './spec.js';
 export { parseCronLine } from './parse-line.js';
 export { parseCeleryCrontab } from './parse-celery.js';
 export type { CeleryCrontabFields, CrontabFieldValue } from './parse-celery.js';
-export { nextCronFires } from './next.js';
+export { nextCronFires } from './next-fires.js';
 export { describeCron } from './describe.js';

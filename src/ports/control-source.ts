@@ -71,7 +71,7 @@ export interface BackfillRequest {
   readonly toMs: number;
   /** The most slots (run and excluded) it may cover. */
   readonly limit: number;
-  /** The grid anchor of an interval entry (core/backfill.ts backfillAnchor), as the requester worked it out. */
+  /** The grid anchor of an interval entry (core/backfill-slots.ts backfillAnchor), as the requester worked it out. */
   readonly anchorMs?: number;
   /** Publish slots older than the record of passed-over slots speaks for (`--unrecorded`). */
   readonly unrecorded: boolean;

@@ -9,7 +9,7 @@
  */
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import type { ChordSize, TaskMessage } from '../celery/message.js';
-import type { TriggerPublisher } from '../ports/control.js';
+import type { TriggerPublisher } from '../ports/control-source.js';
 import type { ChordSizeWriter, DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
 
 const NO_BACKEND =

@@ -8,8 +8,8 @@ import { DEFAULTS } from '../base/defaults.js';
 import { pushAll, yieldToLoop } from '../base/chunks.js';
 import { shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
-import { backfillAnchor, backfillRefusal, backfillSlots } from '../core/backfill.js';
-import type { BackfillSlots } from '../core/backfill.js';
+import { backfillAnchor, backfillRefusal, backfillSlots } from '../core/backfill-slots.js';
+import type { BackfillSlots } from '../core/backfill-slots.js';
 import { BACKFILL_OVERLAPS, backfillOverlap, isBackfillOverlap, needsOutcomes, revokesPrevious } from '../core/backfill-overlap.js';
 import type { BackfillOverlap } from '../core/backfill-overlap.js';
 import { entryWindow, followsOutcomes } from '../config/resolve.js';
@@ -17,7 +17,7 @@ import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { brokerKindIfKnown } from '../config/broker-kinds.js';
 import { formatInstant, readInstantWithOffset } from '../time/zone.js';
 import { noteProblem } from '../base/note-text.js';
-import type { BackfillRequest } from '../ports/control.js';
+import type { BackfillRequest } from '../ports/control-source.js';
 
 export type { BackfillRequest };
 
