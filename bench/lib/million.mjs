@@ -120,6 +120,17 @@ export async function seed(url, n, crontab = { minute: '*', hour: '*' }) {
   }
 }
 
+/** The commands Redis spent most time on since its last CONFIG RESETSTAT: `name calls / seconds`, most first. */
+async function commandTimes(client) {
+  const text = String(await client.call('INFO', 'commandstats'));
+  return [...text.matchAll(/^cmdstat_(\S+):calls=(\d+),usec=(\d+)/gm)]
+    .map(([, name, calls, usec]) => ({ name, calls: Number(calls), s: Number(usec) / 1e6 }))
+    .sort((a, b) => b.s - a.s)
+    .slice(0, 6)
+    .map((c) => `${c.name} ${c.calls} / ${c.s.toFixed(2)} s`)
+    .join(', ');
+}
+
 /** One size: returns its figures. */
 async function oneSize(n, { log, extraConfig = {} }) {
   const redis = await privateRedis();
@@ -157,6 +168,8 @@ async function oneSize(n, { log, extraConfig = {} }) {
       () => {
         cpuAtInstant = processCpuSeconds(child.pid);
         redisCpuAtInstant = processCpuSeconds(redis.pid);
+        // Redis's time by command over the burst (logged after it): which script took its thread.
+        void redis.client.call('CONFIG', 'RESETSTAT');
       },
       Math.max(0, at - Date.now()),
     );
@@ -167,6 +180,7 @@ async function oneSize(n, { log, extraConfig = {} }) {
     // record reads, the pushes), which on two cores competes with the scheduler's.
     const redisBurstCpuS = redisCpuAtInstant === undefined ? undefined : processCpuSeconds(redis.pid) - redisCpuAtInstant;
     const lastMs = arrivals.last === undefined ? undefined : arrivals.last - at;
+    log(`million ${n}: Redis's time by command over the burst: ${await commandTimes(redis.client)}`);
     log(
       `million ${n}: burst: ${arrivals.count} messages, last ${lastMs === undefined ? '—' : `${(lastMs / 1000).toFixed(2)} s`} after the instant`,
     );

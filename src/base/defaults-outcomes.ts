@@ -82,14 +82,26 @@ export const OUTCOME_DEFAULTS = {
   outcomeMaxPending: 100_000,
   /**
    * A followed run is given up for a newer one (past outcomeMaxPending) only once it was followed
-   * this long: a burst past outcomeMaxPending follows its first runs and not the rest, instead of
-   * giving up each run a moment after its publish (and writing every one of them twice).
+   * this long, and only for a run of a later burst (published after a pause of
+   * outcomeRecordDelayMs): a burst past outcomeMaxPending follows its first runs and not the rest,
+   * instead of giving up each run a moment after its publish (and writing every one of them twice).
    */
   outcomeFollowAtLeastMs: 10_000,
   /** Runs waiting to be recorded in their histories are written once none was published for this long (a burst is written after it). */
   outcomeRecordDelayMs: 50,
-  /** ... and at the latest this long after the oldest of them was published (runs published without a pause). */
+  /**
+   * ... or, when outcomeRecordsWhileArriving or more wait (a burst), this long: a burst hands its
+   * runs over in bunches as their batches are recorded, at times more than 50 ms apart, which wrote
+   * the first 100,000 runs of a burst of a million during it.
+   */
+  outcomeBurstQuietMs: 500,
+  /**
+   * ... and while runs keep being published without such a pause, every this long the oldest of
+   * them are written, at most outcomeRecordsWhileArriving (a stream's histories stay current; a
+   * burst's are written after it).
+   */
   outcomeRecordMaxWaitMs: 2000,
+  outcomeRecordsWhileArriving: 1000,
   /**
    * With task events read by default (no resultBackend, taskEvents unset), a run is given up as
    * `unknown` ("workers send no task events") once this has passed since its publish while no worker

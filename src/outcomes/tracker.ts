@@ -96,6 +96,12 @@ export class OutcomeTracker implements RunningRuns {
   private notFollowed = 0;
   /** Runs published since the record timer was last armed: while a burst arrives, its writes wait for its end. */
   private arrived = 0;
+  /** How long (record timer's steps) no run was published. */
+  private quietForMs = 0;
+  /** When published runs were last written while runs kept arriving (see recordWhenQuiet). */
+  private lastWrittenArrivingMs = 0;
+  /** When the runs arriving now began (the first publish after recordDelayMs without one); undefined while none arrive. */
+  private burstFromMs: number | undefined;
   /** Runs written to their histories whose record changed since: written together, after the first writes. */
   private readonly changed = new Set<Tracked>();
   /** Each entry's newest run this leader knows of (for "has the previous run finished?"). */
@@ -170,6 +176,8 @@ export class OutcomeTracker implements RunningRuns {
     await this.busy;
     clearTimeout(this.recordTimer);
     this.recordTimer = undefined;
+    this.burstFromMs = undefined;
+    this.quietForMs = 0;
     await this.flushRecords();
     if (this.notFollowed > 0) this.sayNotFollowed();
     this.pending.clear();
@@ -209,6 +217,7 @@ export class OutcomeTracker implements RunningRuns {
     parts?: readonly RunPart[],
   ): void {
     if (!this.running) return;
+    this.burstFromMs ??= publishedAtMs;
     if (this.pending.size >= this.maxPending && !this.mayGiveUpOldest(publishedAtMs)) {
       this.notFollowed += 1;
       this.arrived += 1;
@@ -239,7 +248,7 @@ export class OutcomeTracker implements RunningRuns {
     const tracked = this.pending.get(taskId);
     if (tracked === undefined || tracked.entry !== entry) return;
     this.change(tracked, { ...tracked.record, revokedBy: policy });
-    void this.flushRecords();
+    void this.flushRecords(0);
   }
 
   async followRun(entry: string, taskId: string, slotMs: number, revision?: string, parts?: readonly RunPart[]): Promise<void> {
@@ -274,7 +283,7 @@ export class OutcomeTracker implements RunningRuns {
     if (next === tracked.record) return;
     this.change(tracked, next);
     if (isFinal(next.state)) this.finish(tracked);
-    void this.flushRecords();
+    void this.flushRecords(0);
   }
 
   /**
@@ -339,13 +348,17 @@ export class OutcomeTracker implements RunningRuns {
 
   /**
    * Whether a run published at `atMs` may take the place of the oldest run followed: only one
-   * followed for outcomeFollowAtLeastMs. Else (a burst past maxPending) the new run is not followed:
-   * giving up runs of the same burst a moment after their publish tells nothing of them, and cost a
-   * burst of a million ~7 s and ~1 GB more than following none.
+   * followed for outcomeFollowAtLeastMs, and published before the runs arriving now began. Else (a
+   * burst past maxPending) the new run is not followed: giving up runs of the same burst a moment
+   * after their publish tells nothing of them, and cost a burst of a million ~7 s and ~1 GB more
+   * than following none; given up 10 s into it, each later run of the burst wrote two records
+   * (~200,000 history writes during a burst of 17 s).
    */
   private mayGiveUpOldest(atMs: number): boolean {
     const oldest = this.oldestPending();
-    return oldest === undefined || atMs - oldest.record.publishedAtMs >= DEFAULTS.outcomeFollowAtLeastMs;
+    if (oldest === undefined) return true;
+    const { publishedAtMs } = oldest.record;
+    return atMs - publishedAtMs >= DEFAULTS.outcomeFollowAtLeastMs && publishedAtMs < (this.burstFromMs ?? atMs);
   }
 
   private oldestPending(): Tracked | undefined {
@@ -364,10 +377,15 @@ export class OutcomeTracker implements RunningRuns {
   }
 
   /**
-   * Writes what waits once no run was published for recordDelayMs: a burst's runs go in a few large
-   * writes after it, not during it, where they would take Redis's one thread from the publish. At
-   * most maxPending runs wait (memory), and none longer than recordMaxWaitMs (runs published
-   * without a pause, by many entries due one after the other, are written that often).
+   * Writes what waits once no run was published for recordDelayMs (outcomeBurstQuietMs when a burst's
+   * runs wait): a burst's runs go in a few large
+   * writes after it, not during it, where they would take Redis's one thread from the publish (the
+   * first 100,000 runs of a burst of a million, written during it, made its last message 3.5 s
+   * later). Runs published without a pause (many entries due one after the other) are written
+   * every recordMaxWaitMs meanwhile, at most outcomeRecordsWhileArriving a time, oldest first: a
+   * stream's histories stay current, and a burst's wait for its end. The task events, results and
+   * revokes heard meanwhile change only runs already written (flushRecords(0)); a run not written
+   * yet takes its change with its first write.
    */
   private recordSoon(): void {
     this.recordTimer ??= setTimeout(() => this.recordWhenQuiet(), this.recordDelayMs);
@@ -377,17 +395,30 @@ export class OutcomeTracker implements RunningRuns {
     this.recordTimer = undefined;
     const arriving = this.arrived > 0;
     this.arrived = 0;
-    const oldest = this.toRecord[0]?.record.publishedAtMs;
-    const waited = oldest === undefined ? 0 : this.o.clock.now() - oldest;
-    if (arriving && this.toRecord.length < this.maxPending && waited < DEFAULTS.outcomeRecordMaxWaitMs) {
+    this.quietForMs = arriving ? 0 : this.quietForMs + this.recordDelayMs;
+    const burst = this.toRecord.length >= DEFAULTS.outcomeRecordsWhileArriving;
+    if (!arriving && (!burst || this.quietForMs >= DEFAULTS.outcomeBurstQuietMs)) {
+      this.burstFromMs = undefined;
+      this.quietForMs = 0;
+      void this.flushRecords();
+      // How many runs were not followed is said once, when the burst is over.
+      if (this.notFollowed > 0) this.sayNotFollowed();
+      return;
+    }
+    if (!arriving) {
       this.recordSoon();
       return;
     }
-    void this.flushRecords();
-    // How many runs were not followed is said once, when the burst is over.
-    if (this.notFollowed === 0) return;
-    if (arriving) this.recordSoon();
-    else this.sayNotFollowed();
+    // A bound on what waits (memory): runs that finish as fast as they are published are followed
+    // without end, so a long burst of them is written in parts of twice maxPending.
+    const now = this.o.clock.now();
+    const oldest = this.toRecord[0]?.record.publishedAtMs;
+    if (this.toRecord.length >= 2 * this.maxPending) void this.flushRecords();
+    else if (oldest !== undefined && now - Math.max(oldest, this.lastWrittenArrivingMs) >= DEFAULTS.outcomeRecordMaxWaitMs) {
+      this.lastWrittenArrivingMs = now;
+      void this.flushRecords(DEFAULTS.outcomeRecordsWhileArriving);
+    }
+    this.recordSoon();
   }
 
   private sayNotFollowed(): void {
@@ -398,16 +429,19 @@ export class OutcomeTracker implements RunningRuns {
     this.notFollowed = 0;
   }
 
-  /** Writes the runs waiting to be recorded, after the writes already under way; never rejects. */
-  private flushRecords(): Promise<void> {
-    this.recording = this.recording.then(() => this.flushOnce());
+  /**
+   * Writes the runs waiting to be recorded (the oldest `newRuns` of them, when given), then the
+   * changes of runs written before, after the writes already under way; never rejects.
+   */
+  private flushRecords(newRuns?: number): Promise<void> {
+    this.recording = this.recording.then(() => this.flushOnce(newRuns));
     return this.recording;
   }
 
-  private async flushOnce(): Promise<void> {
-    const runs = this.toRecord;
+  private async flushOnce(newRuns: number | undefined): Promise<void> {
+    const runs = newRuns === undefined ? this.toRecord : this.toRecord.slice(0, newRuns);
     if (runs.length > 0) {
-      this.toRecord = [];
+      this.toRecord = newRuns === undefined ? [] : this.toRecord.slice(runs.length);
       // Written from here: a change made while the write is under way is an update after it.
       for (const run of runs) run.written = true;
       try {
@@ -448,7 +482,6 @@ export class OutcomeTracker implements RunningRuns {
   }
 
   private async pollOnce(): Promise<void> {
-    if (this.toRecord.length > 0) await this.flushRecords();
     const all = [...this.pending.values()];
     if (all.length === 0) {
       await this.pollRevoked().catch((error: unknown) => this.failed('reading results of revoked runs', error));
@@ -480,7 +513,7 @@ export class OutcomeTracker implements RunningRuns {
           this.change(tracked, next);
           if (isFinal(next.state)) this.finish(tracked);
         });
-        await this.flushRecords();
+        await this.flushRecords(0);
       }
       await this.pollRevoked();
       this.recovered();
@@ -537,7 +570,7 @@ export class OutcomeTracker implements RunningRuns {
       { event: EVENTS.outcomeOverwritten, entry, id: next.taskId, state: next.state, revokedBy: next.revokedBy },
       `run of ${entry} ${next.state} after a REVOKED`,
     );
-    void this.flushRecords();
+    void this.flushRecords(0);
   }
 
   private finish(tracked: Tracked): void {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../src/base/defaults.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
@@ -285,11 +286,17 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
       note: 'billing API down, INC-42',
       who: `${userInfo().username}@${hostname()}`,
     });
+    // And unchanged for longer than a run waits to be written (a run published just before the
+    // pause joins the history a moment later).
+    let seen: { text: string; atMs: number } | undefined;
     const runs = await waitUntil(
-      'every kept run of billing-sync final',
+      'every kept run of billing-sync final, the history unchanged',
       async () => {
         const all = await history('billing-sync');
-        return all.length >= 2 && all.every((r) => FINAL.has(r.state)) ? all : undefined;
+        const text = JSON.stringify(all);
+        if (seen?.text !== text) seen = { text, atMs: Date.now() };
+        const still = Date.now() - seen.atMs > DEFAULTS.outcomeBurstQuietMs + 500;
+        return still && all.length >= 2 && all.every((r) => FINAL.has(r.state)) ? all : undefined;
       },
       30_000,
     );

@@ -5,9 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { parse } from 'yaml';
 import { decodeResultMeta, exceptionLine, parseDateDone, taskKeyPrefix } from '../../src/celery/result-meta.js';
+import { DEFAULTS } from '../../src/base/defaults.js';
 import { createLogger, silentLogger } from '../../src/base/log.js';
 import { BeatMetrics } from '../../src/observe/metrics.js';
 import { OutcomeTracker, advance } from '../../src/outcomes/tracker.js';
@@ -146,8 +147,9 @@ describe('the outcome tracker', () => {
     expect(new Set(reads.flat()).size).toBe(6);
     expect(tracker.pendingCount).toBe(0);
     expect(tracker.unfinishedRun('e')).toBeUndefined();
-    expect(history.lists.get('e')?.every((r) => r.state === 'SUCCESS')).toBe(true);
+    // Their first writes (the record timer's, or the stop's) carry the outcomes the polls read.
     await tracker.stop();
+    expect(history.lists.get('e')?.map((r) => r.state)).toEqual(Array(6).fill('SUCCESS'));
   });
 
   it('takes over the runs a previous leader left pending in the histories', async () => {
@@ -338,10 +340,18 @@ describe('the outcome tracker, bounded', () => {
   it('gives the oldest run up as unknown when more than maxPending are followed', async () => {
     const history = memoryHistory();
     const finished: string[] = [];
-    const tracker = trackerOf(history, { events: { finished: (_e, r) => finished.push(`${r.taskId} ${r.state}`) }, maxPending: 2 });
+    const tracker = trackerOf(history, {
+      events: { finished: (_e, r) => finished.push(`${r.taskId} ${r.state}`) },
+      maxPending: 2,
+      recordDelayMs: 1,
+    });
     await tracker.start();
-    // Followed for outcomeFollowAtLeastMs by the time c is published.
+    // Followed for outcomeFollowAtLeastMs by the time c is published, in a burst of its own (after
+    // the pause that ends one): one of c's own burst would not be given up for it.
     for (const id of ['a', 'b']) tracker.published('e', id, 1, 1);
+    tracker.published('e', 'b2', 1, 10_001);
+    expect(finished).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 30));
     tracker.published('e', 'c', 1, 10_001);
     expect(finished).toEqual(['a unknown']);
     expect(tracker.pendingCount).toBe(2);
@@ -380,6 +390,50 @@ describe('the outcome tracker, bounded', () => {
     deliver?.([{ taskId: 'r1', type: 'task-succeeded', state: 'SUCCESS', atMs: 20, runtimeMs: 5 }]);
     await tracker.stop();
     expect(history.lists.get('e')).toMatchObject([{ taskId: 'r1', state: 'SUCCESS', finishedAtMs: 20 }]);
+  });
+
+  it("writes a burst's runs after it: while runs keep coming, only the oldest outcomeRecordsWhileArriving every outcomeRecordMaxWaitMs, and a task event changes none not written yet", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    onTestFinished(() => void vi.useRealTimers());
+    const history = memoryHistory();
+    const calls: string[] = [];
+    const counted = {
+      ...history,
+      recordPublished: async (runs: Parameters<typeof history.recordPublished>[0]) => {
+        calls.push(`push ${runs.length} at ${now}`);
+        await history.recordPublished(runs);
+      },
+      recordChanges: async (runs: Parameters<typeof history.recordChanges>[0]) => {
+        calls.push(`change ${runs.length} at ${now}`);
+        await history.recordChanges(runs);
+      },
+    };
+    let now = 0;
+    let deliver: ((events: TaskEvent[]) => void) | undefined;
+    const tracker = trackerOf(counted, {
+      clock: { now: () => now },
+      taskEvents: { start: (onEvents) => (deliver = onEvents), stop: async () => undefined },
+    });
+    await tracker.start();
+    // Ten runs every 10 ms for 3 s (3,000), never the 50 ms pause that writes them all.
+    for (let i = 0; i < 3000; i += 10) {
+      for (let j = i; j < i + 10; j++) tracker.published(`e${j}`, `id${j}`, now, now);
+      // A worker's SUCCESS for a run not written yet: its first write takes it.
+      if (i === 2500) deliver?.([{ taskId: 'id2400', type: 'task-succeeded', state: 'SUCCESS', atMs: now, runtimeMs: 5 }]);
+      now += 10;
+      await vi.advanceTimersByTimeAsync(10);
+    }
+    expect(calls).toEqual([`push ${DEFAULTS.outcomeRecordsWhileArriving} at 2000`]);
+    expect(history.lists.get('e999')).toMatchObject([{ state: 'PENDING' }]);
+    expect(history.lists.get('e1000')).toBeUndefined();
+    // A burst's runs wait for a longer pause than a few runs do.
+    await vi.advanceTimersByTimeAsync(DEFAULTS.outcomeBurstQuietMs - 100);
+    expect(calls).toEqual([`push ${DEFAULTS.outcomeRecordsWhileArriving} at 2000`]);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(calls).toEqual([`push ${DEFAULTS.outcomeRecordsWhileArriving} at 2000`, 'push 2000 at 3000']);
+    expect(history.lists.get('e2400')).toMatchObject([{ state: 'SUCCESS' }]);
+    expect(history.lists.get('e2999')).toMatchObject([{ state: 'PENDING' }]);
+    await tracker.stop();
   });
 
   it('follows the first maxPending runs of a burst past it and not the rest, says so once, and writes each followed run once', async () => {
