@@ -377,11 +377,10 @@ export class OutcomeTracker implements RunningRuns {
   }
 
   /**
-   * Writes what waits once no run was published for recordDelayMs (outcomeBurstQuietMs when a burst's
-   * runs wait): a burst's runs go in a few large
-   * writes after it, not during it, where they would take Redis's one thread from the publish (the
-   * first 100,000 runs of a burst of a million, written during it, made its last message 3.5 s
-   * later). Runs published without a pause (many entries due one after the other) are written
+   * Writes what waits once no run was published for recordDelayMs (outcomeBurstQuietMs when a
+   * burst's runs wait): a burst's runs go in a few large writes after it, not during it, where they
+   * would take Redis's one thread from the publish (the first 100,000 runs of a burst of a million,
+   * written during it, made its last message 3.5 s later). Runs published without a pause (many entries due one after the other) are written
    * every recordMaxWaitMs meanwhile, at most outcomeRecordsWhileArriving a time, oldest first: a
    * stream's histories stay current, and a burst's wait for its end. The task events, results and
    * revokes heard meanwhile change only runs already written (flushRecords(0)); a run not written
@@ -409,10 +408,10 @@ export class OutcomeTracker implements RunningRuns {
       this.recordSoon();
       return;
     }
-    // A bound on what waits (memory): runs that finish as fast as they are published are followed
-    // without end, so a long burst of them is written in parts of twice maxPending.
     const now = this.o.clock.now();
     const oldest = this.toRecord[0]?.record.publishedAtMs;
+    // A bound on what waits (memory): runs that finish as fast as they are published are followed
+    // without end, so a long burst of them is written in parts of twice maxPending.
     if (this.toRecord.length >= 2 * this.maxPending) void this.flushRecords();
     else if (oldest !== undefined && now - Math.max(oldest, this.lastWrittenArrivingMs) >= DEFAULTS.outcomeRecordMaxWaitMs) {
       this.lastWrittenArrivingMs = now;
