@@ -3,8 +3,10 @@
  * so that CI logs state the outcome in a form any reader (or log scraper) understands. Before it,
  * the slowest files with their seconds: CI's whole run must stay under 20 minutes, and this list
  * is where a file that grew slow shows (and what test/support/slow-first.ts's order is kept by),
- * with the group of test/support/file-groups.ts it ran in; and the tests that passed only on their
- * retry (vitest.config.ts), so that a flaky test is named in every run it flakes in.
+ * with the group of test/support/file-groups.ts it ran in, and each group's wall time (first file
+ * started to last file ended: the groups run one after the other, so these are where the run's
+ * minutes go); and the tests that passed only on their retry (vitest.config.ts), so that a flaky
+ * test is named in every run it flakes in.
  */
 import { relative } from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
@@ -22,9 +24,24 @@ export function moduleSeconds(module: TestModule): number {
 
 export default class SummaryReporter implements Reporter {
   private startedAt = Date.now();
+  /** Each group's first file start and last file end (ms), by the group's name. */
+  private readonly groupSpans = new Map<string, { from: number; to: number }>();
 
   onTestRunStart(): void {
     this.startedAt = Date.now();
+    this.groupSpans.clear();
+  }
+
+  onTestModuleStart(module: TestModule): void {
+    const now = Date.now();
+    const span = this.groupSpans.get(module.project.name);
+    if (span === undefined) this.groupSpans.set(module.project.name, { from: now, to: now });
+    else span.from = Math.min(span.from, now);
+  }
+
+  onTestModuleEnd(module: TestModule): void {
+    const span = this.groupSpans.get(module.project.name);
+    if (span !== undefined) span.to = Math.max(span.to, Date.now());
   }
 
   onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
@@ -61,6 +78,8 @@ export default class SummaryReporter implements Reporter {
           slowest.map((t) => `${t.s.toFixed(1).padStart(7)} s  ${t.file}${t.group ? `  (${t.group})` : ''}`).join('\n') +
           '\n',
       );
+      const groups = [...this.groupSpans].map(([name, span]) => `${name || 'tests'} ${((span.to - span.from) / 1000).toFixed(0)} s`);
+      if (groups.length > 0) process.stdout.write(`groups' wall time, in the order they ran: ${groups.join(', ')}\n`);
     }
     if (flaky.length > 0) {
       process.stdout.write(`\npassed only on their retry (flaky):\n${flaky.map((f) => `  ${f}`).join('\n')}\n`);
