@@ -128,28 +128,28 @@ export interface BackfillStepRequest {
   readonly unrecorded: boolean;
 }
 
+/**
+ * One step of a backfill as the leader hands it to the publisher: the entry's name, the step, the
+ * request it belongs to, the lease's token (the fence), the time, and the revision the entry was
+ * read at (the entry fence; none for an entry of the config file).
+ */
+export interface BackfillStepCall {
+  readonly entry: string;
+  readonly step: BackfillStep;
+  readonly request: BackfillStepRequest;
+  readonly token: string;
+  readonly nowMs: number;
+  readonly revision?: string;
+}
+
 /** Publishes a backfill's steps through the leader's fenced path (see publish/). */
 export interface BackfillPublisher {
-  publishBackfill(
-    entry: string,
-    step: BackfillStep,
-    request: BackfillStepRequest,
-    token: string,
-    nowMs: number,
-    revision?: string,
-  ): Promise<BackfillStepResult>;
+  publishBackfill(call: BackfillStepCall): Promise<BackfillStepResult>;
   /**
    * Classifies a step's slots as the step would, writing nothing (backfill-fenced.lua's claim):
    * what an overlap policy other than allowAll decides on. Absent: such policies are refused.
    */
-  claimBackfill?(
-    entry: string,
-    step: BackfillStep,
-    request: BackfillStepRequest,
-    token: string,
-    nowMs: number,
-    revision?: string,
-  ): Promise<BackfillStepResult>;
+  claimBackfill?(call: BackfillStepCall): Promise<BackfillStepResult>;
 }
 
 /** What the control loop needs from Redis for backfills (ControlStore fits). */

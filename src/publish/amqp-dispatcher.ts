@@ -26,13 +26,7 @@ import type { Logger } from '../base/log.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { withScripts } from '../redis/scripts.js';
 import { TriggerResult } from '../ports/control-source.js';
-import type {
-  BackfillPublisher,
-  BackfillStep,
-  BackfillStepRequest,
-  BackfillStepResult,
-  TriggerPublisher,
-} from '../ports/control-source.js';
+import type { BackfillPublisher, BackfillStepCall, BackfillStepResult, TriggerPublisher } from '../ports/control-source.js';
 import { RunCode, readBatchReply } from '../redis/fenced-replies.js';
 import type { BatchReply } from '../redis/fenced-replies.js';
 import { claimBackfillStep, publishConfirmedBackfill, sendRuns } from './confirmed-backfill.js';
@@ -280,41 +274,13 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
   }
 
   /** A step's slots classified, nothing written: what a backfill's overlap policy decides on. */
-  claimBackfill(
-    entry: string,
-    step: BackfillStep,
-    request: BackfillStepRequest,
-    token: string,
-    nowMs: number,
-    revision?: string,
-  ): Promise<BackfillStepResult> {
-    return claimBackfillStep(this.state, this.keys, {
-      entry,
-      step,
-      request,
-      token,
-      nowMs,
-      ...(revision === undefined ? {} : { revision }),
-    });
+  claimBackfill(call: BackfillStepCall): Promise<BackfillStepResult> {
+    return claimBackfillStep(this.state, this.keys, call);
   }
 
   /** One step of a backfill: claimed, sent with confirms, committed (confirmed-backfill.ts). */
-  publishBackfill(
-    entry: string,
-    step: BackfillStep,
-    request: BackfillStepRequest,
-    token: string,
-    nowMs: number,
-    revision?: string,
-  ): Promise<BackfillStepResult> {
-    return publishConfirmedBackfill(this.state, this.broker, this.keys, (messages, why) => this.unrecorded(messages, why), {
-      entry,
-      step,
-      request,
-      token,
-      nowMs,
-      ...(revision === undefined ? {} : { revision }),
-    });
+  publishBackfill(call: BackfillStepCall): Promise<BackfillStepResult> {
+    return publishConfirmedBackfill(this.state, this.broker, this.keys, (messages, why) => this.unrecorded(messages, why), call);
   }
 
   private unrecorded(messages: readonly TaskMessage[], why: string): void {

@@ -107,12 +107,12 @@ export function chordTriggers(inner: TriggerPublisher, writer: ChordSizeWriter |
     ...(backfill === undefined
       ? {}
       : {
-          publishBackfill: async (entry, step, request, token, nowMs, revision) => {
+          publishBackfill: async (call) => {
             await before(
-              step.runs.filter((r) => r.overlap !== true).map((r) => r.message),
-              `backfill of "${entry}"`,
+              call.step.runs.filter((r) => r.overlap !== true).map((r) => r.message),
+              `backfill of "${call.entry}"`,
             );
-            return backfill(entry, step, request, token, nowMs, revision);
+            return backfill(call);
           },
         }),
     ...(claim === undefined ? {} : { claimBackfill: claim }),

@@ -24,21 +24,17 @@ import type { TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { withScripts } from '../redis/scripts.js';
 import { readBackfillReply } from '../redis/fenced-replies.js';
-import type { BackfillStep, BackfillStepRequest, BackfillStepResult } from '../ports/control-source.js';
+import type { BackfillStep, BackfillStepCall, BackfillStepResult } from '../ports/control-source.js';
 import type { AmqpSendResult } from '../amqp/transport.js';
 import type { AmqpPublishPlan } from '../amqp/message.js';
 
 /** backfill-fenced.lua's KEYS[1..9] and ARGV[1..10] for one step of `entry`'s request (the slots follow, then stepFlags). */
 export function backfillScriptHead(
   keys: SchedulerKeys,
-  entry: string,
-  step: BackfillStep,
-  request: BackfillStepRequest,
-  token: string,
-  nowMs: number,
-  revision: string | undefined,
+  call: BackfillStepCall,
   mode: 'step' | 'claim',
 ): { keys: string[]; argv: string[] } {
+  const { entry, step, request, token, nowMs, revision } = call;
   const k = keys;
   return {
     keys: [k.fence, k.state, k.entries, k.passedFloor, k.passed(entry), k.backfills, k.backfill(request.id), k.passedSince, k.stop],
@@ -63,13 +59,9 @@ export function stepFlag(step: BackfillStep, mode: 'step' | 'claim'): string | u
 }
 
 /** A step's slots classified as the step would, nothing written (a claim: every slot P = 0). */
-export async function claimBackfillStep(
-  state: RedisClient,
-  keys: SchedulerKeys,
-  call: { entry: string; step: BackfillStep; request: BackfillStepRequest; token: string; nowMs: number; revision?: string },
-): Promise<BackfillStepResult> {
-  const { entry, step, request, token, nowMs, revision } = call;
-  const head = backfillScriptHead(keys, entry, step, request, token, nowMs, revision, 'claim');
+export async function claimBackfillStep(state: RedisClient, keys: SchedulerKeys, call: BackfillStepCall): Promise<BackfillStepResult> {
+  const { step } = call;
+  const head = backfillScriptHead(keys, call, 'claim');
   const argv = [...head.argv, String(step.runs.length)];
   for (const r of step.runs) argv.push(String(r.slotMs), '0', '0');
   const scripts = withScripts(state);
@@ -107,13 +99,13 @@ export async function publishConfirmedBackfill<Plan>(
   broker: AmqpSender<Plan>,
   keys: SchedulerKeys,
   unrecorded: (messages: readonly TaskMessage[], why: string) => void,
-  call: { entry: string; step: BackfillStep; request: BackfillStepRequest; token: string; nowMs: number; revision?: string },
+  call: BackfillStepCall,
 ): Promise<BackfillStepResult> {
-  const { entry, step, request, token, nowMs, revision } = call;
+  const { entry, step } = call;
   const scripts = withScripts(state);
   // P per slot: 0 sent (or to classify), -1 held (the claim did not code it 1), -2 held by the overlap policy.
   const run = async (mode: 'step' | 'claim', pushes: (i: number) => string): Promise<BackfillStepResult> => {
-    const head = backfillScriptHead(keys, entry, step, request, token, nowMs, revision, mode);
+    const head = backfillScriptHead(keys, call, mode);
     const argv = [...head.argv, String(step.runs.length)];
     step.runs.forEach((r, i) => argv.push(String(r.slotMs), pushes(i), '0'));
     const flag = stepFlag(step, mode);

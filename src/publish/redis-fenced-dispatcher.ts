@@ -14,14 +14,7 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
 import { backfillScriptHead, claimBackfillStep, stepFlag } from './confirmed-backfill.js';
-import type {
-  BackfillPublisher,
-  BackfillStep,
-  BackfillStepRequest,
-  BackfillStepResult,
-  TriggerPublisher,
-  TriggerResult,
-} from '../ports/control-source.js';
+import type { BackfillPublisher, BackfillStepCall, BackfillStepResult, TriggerPublisher, TriggerResult } from '../ports/control-source.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { typedKeys } from '../redis/keys.js';
@@ -284,22 +277,8 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
   }
 
   /** A step's slots classified, nothing written: what a backfill's overlap policy decides on. */
-  claimBackfill(
-    entry: string,
-    step: BackfillStep,
-    request: BackfillStepRequest,
-    token: string,
-    nowMs: number,
-    revision?: string,
-  ): Promise<BackfillStepResult> {
-    return claimBackfillStep(this.broker.client, this.keys, {
-      entry,
-      step,
-      request,
-      token,
-      nowMs,
-      ...(revision === undefined ? {} : { revision }),
-    });
+  claimBackfill(call: BackfillStepCall): Promise<BackfillStepResult> {
+    return claimBackfillStep(this.broker.client, this.keys, call);
   }
 
   /**
@@ -307,17 +286,11 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
    * entry's stored slot and its record of passed-over slots, and cuts it out of that record in the
    * step that pushes it. Its reply is decoded in src/redis/fenced-replies.ts.
    */
-  async publishBackfill(
-    entry: string,
-    step: BackfillStep,
-    request: BackfillStepRequest,
-    token: string,
-    nowMs: number,
-    revision?: string,
-  ): Promise<BackfillStepResult> {
+  async publishBackfill(call: BackfillStepCall): Promise<BackfillStepResult> {
+    const { entry, step } = call;
     const plan = await this.broker.plan(step.runs.map((r) => r.message));
     await this.broker.declare(plan);
-    const head = backfillScriptHead(this.keys, entry, step, request, token, nowMs, revision, 'step');
+    const head = backfillScriptHead(this.keys, call, 'step');
     const keys = head.keys;
     const argv: (string | Buffer)[] = head.argv;
     argv.push(String(step.runs.length));

@@ -110,14 +110,14 @@ export class BackfillWalk {
     const token = o.lease();
     if (token === undefined) return 'fenced';
     const built = this.build(count, choose, kept);
-    const result = await o.publisher.publishBackfill?.(
-      entry.name,
-      built.step,
-      { text: this.text, id: request.id, unrecorded: request.unrecorded },
+    const result = await o.publisher.publishBackfill?.({
+      entry: entry.name,
+      step: built.step,
+      request: { text: this.text, id: request.id, unrecorded: request.unrecorded },
       token,
-      built.now,
-      entry.revision,
-    );
+      nowMs: built.now,
+      revision: entry.revision,
+    });
     const end = await this.ended(result);
     if (typeof end === 'string') return end;
     for (const outcome of end) this.counts[outcome] += 1;
@@ -137,7 +137,7 @@ export class BackfillWalk {
     if (claim === undefined) return this.ended({ kind: 'refused', reason: 'this broker cannot classify the slots of a backfill' });
     const { step, now } = this.build(count, () => 'publish', false);
     const ref = { text: this.text, id: request.id, unrecorded: request.unrecorded };
-    return this.ended(await claim(entry.name, step, ref, token, now, entry.revision));
+    return this.ended(await claim({ entry: entry.name, step, request: ref, token, nowMs: now, revision: entry.revision }));
   }
 
   private build(count: number, choose: (index: number) => SlotChoice, kept: boolean): { step: BackfillStep; now: number } {

@@ -47,16 +47,16 @@ export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, 
     ...(backfill === undefined
       ? {}
       : {
-          publishBackfill: async (entry, step, request, token, nowMs, revision) => {
+          publishBackfill: async (call) => {
             try {
-              const result = await backfill(entry, step, request, token, nowMs, revision);
+              const result = await backfill(call);
               if (result.kind === 'done') {
-                const runs = step.runs.filter((_, i) => result.outcomes[i] === 'published');
+                const runs = call.step.runs.filter((_, i) => result.outcomes[i] === 'published');
                 if (runs.length > 0)
                   events.backfillPublished?.(
-                    entry,
+                    call.entry,
                     runs.map((r) => ({ id: r.message.id, slotMs: r.slotMs, parts: messageOutcomeParts(r.message) })),
-                    revision,
+                    call.revision,
                   );
               }
               return result;

@@ -8,7 +8,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/base/log.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { BackfillRequest, BackfillSource, BackfillStep, ControlSource, TriggerPublisher } from '../../src/ports/control-source.js';
+import type { BackfillRequest, BackfillSource, BackfillStepCall, ControlSource, TriggerPublisher } from '../../src/ports/control-source.js';
 import type { RunRecord, RunningRuns } from '../../src/ports/outcomes.js';
 import { ControlLoop } from '../../src/runtime/control-loop.js';
 
@@ -66,10 +66,10 @@ class Backfills implements ControlSource, BackfillSource, TriggerPublisher {
   backfillProgress(): Promise<{ published: number; throughMs?: number; lastMs?: number } | undefined> {
     return Promise.resolve(this.progress.throughMs === undefined ? undefined : this.progress);
   }
-  claimBackfill(_entry: string, step: BackfillStep): Promise<{ kind: 'done'; outcomes: 'published'[] }> {
+  claimBackfill({ step }: BackfillStepCall): Promise<{ kind: 'done'; outcomes: 'published'[] }> {
     return Promise.resolve({ kind: 'done', outcomes: step.runs.map(() => 'published' as const) });
   }
-  publishBackfill(entry: string, step: BackfillStep): Promise<{ kind: 'done'; outcomes: ('published' | 'overlap')[] }> {
+  publishBackfill({ entry, step }: BackfillStepCall): Promise<{ kind: 'done'; outcomes: ('published' | 'overlap')[] }> {
     for (const run of step.runs) {
       if (run.overlap === true) continue;
       this.published.push(run.slotMs);

@@ -17,7 +17,7 @@ import { TriggerResult } from '../../src/ports/control-source.js';
 import type {
   BackfillRequest,
   BackfillSource,
-  BackfillStep,
+  BackfillStepCall,
   ControlSource,
   TriggerPublisher,
   TriggerRequest,
@@ -63,7 +63,7 @@ class Requests implements ControlSource, BackfillSource, TriggerPublisher {
   backfillThrough = (): Promise<number | undefined> => Promise.resolve(this.throughMs);
   backfillProgress = (): Promise<{ published: number; throughMs?: number } | undefined> =>
     Promise.resolve(this.throughMs === undefined ? undefined : { published: 0, throughMs: this.throughMs });
-  publishBackfill = (_entry: string, step: BackfillStep): Promise<{ kind: 'done'; outcomes: 'published'[] }> => {
+  publishBackfill = ({ step }: BackfillStepCall): Promise<{ kind: 'done'; outcomes: 'published'[] }> => {
     for (const run of step.runs) this.published.push({ entry: run.message.entry, args: argsOf(run.message), slotMs: run.slotMs });
     this.throughMs = step.throughMs;
     if (step.last) this.backfills = [];

@@ -104,13 +104,19 @@ describe('meteredTriggers', () => {
     const runId = '0b6d7f8e-2f3a-4c5d-9e8f-0a1b2c3d4e5f';
     const publisher: TriggerPublisher = {
       publishTrigger: () => Promise.resolve(1 as TriggerResult),
-      publishBackfill: (_entry, step) => Promise.resolve({ kind: 'done', outcomes: step.runs.map(() => 'published' as const) }),
+      publishBackfill: ({ step }) => Promise.resolve({ kind: 'done', outcomes: step.runs.map(() => 'published' as const) }),
     };
     const metered = meteredTriggers(publisher, events, () => undefined);
     await metered.publishTrigger(render('chain', runId), '{}', TOKEN, SLOT);
     await metered.publishTrigger(render('plain', runId), '{}', TOKEN, SLOT);
     const step = { runs: [{ slotMs: SLOT, message: render('chain', runId) }], excluded: 0, throughMs: SLOT, total: 1, last: true };
-    await metered.publishBackfill?.('chain', step, { text: '{}', id: 'b', unrecorded: false }, TOKEN, SLOT);
+    await metered.publishBackfill?.({
+      entry: 'chain',
+      step,
+      request: { text: '{}', id: 'b', unrecorded: false },
+      token: TOKEN,
+      nowMs: SLOT,
+    });
     const parts = [
       ['chain[0]', canvasPartId(runId, 'chain[0]')],
       ['chain[1]', runId],
