@@ -711,11 +711,13 @@ describe('Runner', () => {
     let stepAt: number | undefined;
     let turnedAt: number | undefined;
     const { dispatcher, published } = fakeDispatcher();
-    // NTP steps the clock back in the last milliseconds before the slot after the first published,
-    // while the loop waits for that instant (PreciseTimer.waitFor reads the clock there).
+    // NTP steps the clock back in the last milliseconds before the slot after the latest published,
+    // while the loop waits for that instant (PreciseTimer.waitFor reads the clock there). The latest,
+    // not the first: on a loaded machine the timer of one wait may fire past those milliseconds, and
+    // the step then comes in a later wait.
     const clock = {
       now: () => {
-        const next = (published[0]?.slotMs ?? Number.NaN) + S;
+        const next = (published[published.length - 1]?.slotMs ?? Number.NaN) + S;
         const now = Date.now();
         if (stepAt === undefined && now >= next - DEFAULTS.timerEdgeMs && now < next) {
           stepAt = next;
