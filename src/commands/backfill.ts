@@ -6,8 +6,6 @@
 import { nothingSelected, oneOrSelected, selectEntries, selectorArg, selectorOption } from './selector-args.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import type { BrokerOverride } from '../config/connection-checks.js';
-import type { BackfillRequest } from '../ports/control-source.js';
-import { randomUUID } from 'node:crypto';
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import {
@@ -15,6 +13,7 @@ import {
   backfillPolicy,
   checkBackfillInput,
   coveredSlots,
+  newBackfillRequest,
   overLimitMessage,
   planBackfill,
   progressText,
@@ -176,7 +175,7 @@ async function backfillSelected(
   }
   const { mismatch } = await control.check();
   if (mismatch !== undefined) io.err(`beat backfill: WARNING: ${mismatch.message}`);
-  const requests = planned.map(({ entry, plan }) => backfillRequest(entry.name, input, plan, io));
+  const requests = planned.map(({ entry, plan }) => newBackfillRequest(entry.name, input, plan, io.now(), input.note));
   const texts = await control.control.requestBackfills(requests, selector.text, control.audit(input.note));
   let exit: ExitCode = ExitCode.Ok;
   for (const [i, { entry, plan, policy }] of planned.entries()) {
@@ -251,25 +250,9 @@ async function requestFromLeader(
   plan: BackfillPlan,
   io: Io,
 ): Promise<{ id: string; text: string }> {
-  const request = backfillRequest(entry, input, plan, io);
+  const request = newBackfillRequest(entry, input, plan, io.now(), input.note);
   const text = await control.control.requestBackfill(request, control.audit(input.note));
   return { id: request.id, text };
-}
-
-/** The request for one entry's range, with an id of its own. */
-function backfillRequest(entry: string, input: BackfillInput, plan: BackfillPlan, io: Io): BackfillRequest {
-  return {
-    id: randomUUID(),
-    entry,
-    fromMs: input.fromMs,
-    toMs: input.toMs,
-    limit: input.limit,
-    ...(plan.anchorMs === undefined ? {} : { anchorMs: plan.anchorMs }),
-    unrecorded: input.unrecorded,
-    ...(input.overlap === undefined ? {} : { overlap: input.overlap }),
-    at: io.now(),
-    ...(input.note === undefined ? {} : { note: input.note }),
-  };
 }
 
 /** A backfill handed to the leader: what the waiting and the report name. */

@@ -4,6 +4,7 @@
  * (kept in the `backfills` list until the leader has worked through it) and of its progress (the
  * `backfill:<id>` hash that lua/backfill-fenced.lua writes). Pure.
  */
+import { randomUUID } from 'node:crypto';
 import { DEFAULTS } from '../base/defaults.js';
 import { pushAll, yieldToLoop } from '../base/chunks.js';
 import { shown } from '../base/errors.js';
@@ -346,4 +347,30 @@ export function progressText(p: BackfillProgress): string {
 /** The slots of a plan as ISO instants in the entry's zone (--dry-run, the API's dryRun). */
 export function slotTexts(slots: readonly number[], zone: string): string[] {
   return slots.map((ms) => formatInstant(ms, zone));
+}
+
+/**
+ * The request handed to the leader for `entry`'s range, with an id of its own: the range, limit and
+ * policies asked for, the plan's anchor, when it was made (`atMs`) and why (`note`: the command
+ * line's --note, the API's note or its header).
+ */
+export function newBackfillRequest(
+  entry: string,
+  input: BackfillInput,
+  plan: BackfillPlan,
+  atMs: number,
+  note: string | undefined,
+): BackfillRequest {
+  return {
+    id: randomUUID(),
+    entry,
+    fromMs: input.fromMs,
+    toMs: input.toMs,
+    limit: input.limit,
+    ...(plan.anchorMs === undefined ? {} : { anchorMs: plan.anchorMs }),
+    unrecorded: input.unrecorded,
+    ...(input.overlap === undefined ? {} : { overlap: input.overlap }),
+    at: atMs,
+    ...(note === undefined ? {} : { note }),
+  };
 }

@@ -5,10 +5,17 @@
  * event, then a short wait for the leader to finish: 200 with the counts when it did, else 202 with
  * the request's id and its progress so far (`GET /api/entries/NAME/backfill/ID` reads it later).
  */
-import { randomUUID } from 'node:crypto';
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { API_FIELDS, backfillPolicy, checkBackfillInput, overLimitMessage, planBackfill, slotTexts } from '../control/backfill-request.js';
+import {
+  API_FIELDS,
+  backfillPolicy,
+  checkBackfillInput,
+  newBackfillRequest,
+  overLimitMessage,
+  planBackfill,
+  slotTexts,
+} from '../control/backfill-request.js';
 import { formatInstant, readInstantWithOffset } from '../time/zone.js';
 import type { BackfillInput, BackfillPlan, BackfillProgress } from '../control/backfill-request.js';
 import type { BackfillOverlap } from '../core/backfill-overlap.js';
@@ -188,23 +195,9 @@ async function requestFromLeader(
   who: string,
   note: string | undefined,
 ): Promise<string> {
-  const id = randomUUID();
-  await o.control.requestBackfill(
-    {
-      id,
-      entry: name,
-      fromMs: input.fromMs,
-      toMs: input.toMs,
-      limit: input.limit,
-      ...(plan.anchorMs === undefined ? {} : { anchorMs: plan.anchorMs }),
-      unrecorded: input.unrecorded,
-      ...(input.overlap === undefined ? {} : { overlap: input.overlap }),
-      at: o.now(),
-      ...(note === undefined ? {} : { note }),
-    },
-    o.audit(who, note),
-  );
-  return id;
+  const request = newBackfillRequest(name, input, plan, o.now(), note);
+  await o.control.requestBackfill(request, o.audit(who, note));
+  return request.id;
 }
 
 /** The request's progress once the leader is done, or when the short wait is over. */
