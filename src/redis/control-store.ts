@@ -123,32 +123,26 @@ export class ControlStore {
   }
 
   /** The last note given with a pause, resume or trigger of each entry. */
-  async notes(): Promise<Map<string, ControlNote>> {
-    let all: Record<string, string>;
-    try {
-      all = await this.client.hgetall(this.keys.notes);
-    } catch (error) {
-      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['notes']));
-    }
-    const out = new Map<string, ControlNote>();
-    for (const [entry, text] of Object.entries(all)) {
-      const note = decodeControlNote(text);
-      if (note !== undefined) out.set(entry, note);
-    }
-    return out;
+  notes(): Promise<Map<string, ControlNote>> {
+    return this.notesIn('notes', decodeControlNote);
   }
 
   /** Why each paused entry was paused (its note), by entry name; entries without a note are absent. */
-  async pauseNotes(): Promise<Map<string, PauseNote>> {
+  pauseNotes(): Promise<Map<string, PauseNote>> {
+    return this.notesIn('pauseNotes', decodePauseNote);
+  }
+
+  /** A hash of notes by entry name, each decoded; one that does not decode is left out, as none. */
+  private async notesIn<Note>(key: 'notes' | 'pauseNotes', decode: (text: string) => Note | undefined): Promise<Map<string, Note>> {
     let all: Record<string, string>;
     try {
-      all = await this.client.hgetall(this.keys.pauseNotes);
+      all = await this.client.hgetall(this.keys[key]);
     } catch (error) {
-      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['pauseNotes']));
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, [key]));
     }
-    const out = new Map<string, PauseNote>();
+    const out = new Map<string, Note>();
     for (const [entry, text] of Object.entries(all)) {
-      const note = decodePauseNote(text);
+      const note = decode(text);
       if (note !== undefined) out.set(entry, note);
     }
     return out;
