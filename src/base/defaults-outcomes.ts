@@ -91,8 +91,8 @@ export const OUTCOME_DEFAULTS = {
   outcomeRecordDelayMs: 50,
   /**
    * ... or, when outcomeRecordsWhileArriving or more wait (a burst), this long: a burst hands its
-   * runs over in bunches as their batches are recorded, at times more than 50 ms apart, which wrote
-   * the first 100,000 runs of a burst of a million during it.
+   * runs over in bunches as their batches are recorded, at times more than 50 ms apart, and a pause
+   * between two bunches is not its end.
    */
   outcomeBurstQuietMs: 500,
   /**

@@ -350,9 +350,8 @@ export class OutcomeTracker implements RunningRuns {
    * Whether a run published at `atMs` may take the place of the oldest run followed: only one
    * followed for outcomeFollowAtLeastMs, and published before the runs arriving now began. Else (a
    * burst past maxPending) the new run is not followed: giving up runs of the same burst a moment
-   * after their publish tells nothing of them, and cost a burst of a million ~7 s and ~1 GB more
-   * than following none; given up 10 s into it, each later run of the burst wrote two records
-   * (~200,000 history writes during a burst of 17 s).
+   * after their publish tells nothing of them, and each run given up is written to its history
+   * twice, during the burst (bench/RESULTS.md, the million).
    */
   private mayGiveUpOldest(atMs: number): boolean {
     const oldest = this.oldestPending();
@@ -379,12 +378,12 @@ export class OutcomeTracker implements RunningRuns {
   /**
    * Writes what waits once no run was published for recordDelayMs (outcomeBurstQuietMs when a
    * burst's runs wait): a burst's runs go in a few large writes after it, not during it, where they
-   * would take Redis's one thread from the publish (the first 100,000 runs of a burst of a million,
-   * written during it, made its last message 3.5 s later). Runs published without a pause (many entries due one after the other) are written
-   * every recordMaxWaitMs meanwhile, at most outcomeRecordsWhileArriving a time, oldest first: a
-   * stream's histories stay current, and a burst's wait for its end. The task events, results and
-   * revokes heard meanwhile change only runs already written (flushRecords(0)); a run not written
-   * yet takes its change with its first write.
+   * would take Redis's one thread from the publish (bench/RESULTS.md, the million). Runs published
+   * without a pause (many entries due one after the other) are written every recordMaxWaitMs
+   * meanwhile, at most outcomeRecordsWhileArriving a time, oldest first: a stream's histories stay
+   * current, and a burst's wait for its end. The task events, results and revokes heard meanwhile
+   * change only runs already written (flushRecords(0)); a run not written yet takes its change with
+   * its first write.
    */
   private recordSoon(): void {
     this.recordTimer ??= setTimeout(() => this.recordWhenQuiet(), this.recordDelayMs);
