@@ -4,9 +4,9 @@
  *
  * - entry-book.ts: what is due at an instant and what to record after a dispatch (pure);
  * - precise-timer.ts: waking at the instant itself;
- * - dispatch-window.ts: publishing what is due, batch by batch, and recording it;
- * - warm-up.ts: message templates compiled while it sleeps, so that an instant finds them ready;
- * - run-render.ts: an entry's slot rendered as its Celery message.
+ * - dispatch-window.ts: publishing what is due, batch by batch, each run rendered as its Celery
+ *   message from its entry's template (RunRenderer), and recording it;
+ * - warm-up.ts: message templates compiled while it sleeps, so that an instant finds them ready.
  *
  * Clocks: the injected Clock is the wall clock, which slots and due instants are read on (a clock
  * step is then a step of the schedule, which the book and the missed-run policy handle);
@@ -31,7 +31,7 @@ import type { EntryState, StateStore } from '../ports/state.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import { checkedNames } from './before-publish.js';
 import type { BeforePublish } from './before-publish.js';
-import { dispatchDue } from './dispatch-window.js';
+import { RunRenderer, dispatchDue } from './dispatch-window.js';
 import type { DispatchWindowOptions } from './dispatch-window.js';
 import { EntryBook } from './entry-book.js';
 import { EntryFailures } from './entry-backoff.js';
@@ -40,7 +40,6 @@ import type { Revoker } from '../ports/revoker.js';
 import type { BookSnapshot } from './entry-book.js';
 import { PreciseTimer } from './precise-timer.js';
 import { processBudget } from './process-budget.js';
-import { RunRenderer } from './run-render.js';
 import { WarmUp } from './warm-up.js';
 import type { ScheduleError } from '../base/step-budget.js';
 import type { DeploymentStop } from '../ports/control-source.js';

@@ -18,7 +18,7 @@
 import { DEFAULTS } from '../base/defaults.js';
 import type { Clock } from '../ports/clock.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
-import type { RunRenderer } from './run-render.js';
+import type { RunRenderer } from './dispatch-window.js';
 
 export interface WarmUpOptions {
   readonly book: EntryBook;

@@ -1,5 +1,5 @@
 /**
- * Which message templates the scheduler's renderer keeps (src/runtime/run-render.ts): at most its
+ * Which message templates the scheduler's renderer keeps (src/runtime/dispatch-window.ts): at most its
  * bound, and of the entries rendered at an instant only those due again soon. A template made for
  * one run renders the same message as a kept one, with the same slot id.
  */
@@ -8,7 +8,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { redisEnvelope } from '../../src/kombu/redis-envelope.js';
 import { TemplateRoom } from '../../src/runtime/process-budget.js';
-import { RunRenderer } from '../../src/runtime/run-render.js';
+import { RunRenderer } from '../../src/runtime/dispatch-window.js';
 import type { MessageTemplate } from '../../src/celery/message.js';
 
 const ENV = { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' };

@@ -14,7 +14,7 @@ import type { ResolvedConfig } from '../../src/config/resolve.js';
 import type { Dispatcher, RunOutcome } from '../../src/ports/dispatcher.js';
 import type { StateStore } from '../../src/ports/state.js';
 import { EntryBook } from '../../src/runtime/entry-book.js';
-import { RunRenderer } from '../../src/runtime/run-render.js';
+import { RunRenderer } from '../../src/runtime/dispatch-window.js';
 import { Runner } from '../../src/runtime/runner.js';
 import { WarmUp } from '../../src/runtime/warm-up.js';
 import { createLogger } from '../../src/base/log.js';
