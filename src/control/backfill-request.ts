@@ -19,6 +19,7 @@ import { brokerKindIfKnown } from '../config/broker-kinds.js';
 import { formatInstant, readInstantWithOffset } from '../time/zone.js';
 import { noteProblem } from '../base/note-text.js';
 import type { BackfillRequest } from '../ports/control-source.js';
+import { storedObject } from '../base/stored-object.js';
 
 export type { BackfillRequest };
 
@@ -245,14 +246,8 @@ const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFin
 
 /** A stored request, or undefined for a value that is not one (the leader discards it). */
 export function decodeBackfillRequest(text: string): BackfillRequest | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (v === null || typeof v !== 'object') return undefined;
-  const o = v as Record<string, unknown>;
+  const o = storedObject(text);
+  if (o === undefined) return undefined;
   const { id, entry, from, to, limit, anchor, unrecorded, at, note, overlap } = o;
   if (typeof id !== 'string' || typeof entry !== 'string' || !isNum(from) || !isNum(to) || !isNum(limit) || !isNum(at)) return undefined;
   if (anchor !== undefined && !isNum(anchor)) return undefined;

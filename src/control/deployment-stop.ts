@@ -3,6 +3,7 @@
  * it, when, and why. Its one stored format (the `stop` key, redis/keys.ts) and the words every view
  * says it with (`beat status`, /status, /readyz, the dashboard). Pure.
  */
+import { storedObject } from '../base/stored-object.js';
 import type { DeploymentStop } from '../ports/control-source.js';
 
 export type { DeploymentStop };
@@ -25,18 +26,9 @@ export function encodeDeploymentStop(stop: DeploymentStop): string {
  * stop, shown as one.
  */
 export function decodeDeploymentStop(text: string): DeploymentStop {
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (v !== null && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if (typeof o['by'] === 'string' && typeof o['at'] === 'number' && Number.isFinite(o['at'])) {
-        const note = o['note'];
-        return { by: o['by'], atMs: o['at'], ...(typeof note === 'string' ? { note } : {}) };
-      }
-    }
-  } catch {
-    // Not JSON: below.
-  }
+  const { by, at, note } = storedObject(text) ?? {};
+  if (typeof by === 'string' && typeof at === 'number' && Number.isFinite(at))
+    return { by, atMs: at, ...(typeof note === 'string' ? { note } : {}) };
   return { by: 'unknown (the stop key holds a value tsbeat did not write)', atMs: 0 };
 }
 

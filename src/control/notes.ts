@@ -3,6 +3,7 @@
  * Redis with the action (the pause notes and the notes hash, keys.ts) where `beat status` shows them
  * and the audit trail can pick them up. Pure. (What a note may hold: base/note-text.ts.)
  */
+import { storedObject } from '../base/stored-object.js';
 
 export type NoteAction = 'pause' | 'resume' | 'trigger';
 
@@ -20,15 +21,8 @@ export function encodeControlNote(n: ControlNote): string {
 }
 
 export function decodeControlNote(text: string): ControlNote | undefined {
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (v === null || typeof v !== 'object') return undefined;
-    const o = v as Record<string, unknown>;
-    const action = o['action'];
-    if (action !== 'pause' && action !== 'resume' && action !== 'trigger') return undefined;
-    if (typeof o['note'] !== 'string' || typeof o['by'] !== 'string' || typeof o['at'] !== 'number') return undefined;
-    return { action, note: o['note'], by: o['by'], atMs: o['at'] };
-  } catch {
-    return undefined;
-  }
+  const { action, note, by, at } = storedObject(text) ?? {};
+  if (action !== 'pause' && action !== 'resume' && action !== 'trigger') return undefined;
+  if (typeof note !== 'string' || typeof by !== 'string' || typeof at !== 'number') return undefined;
+  return { action, note, by, atMs: at };
 }

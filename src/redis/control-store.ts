@@ -23,6 +23,7 @@ import type { AuditEvent, FieldChange } from '../control/audit-events.js';
 import { decodeDeploymentStop, deploymentStopView, encodeDeploymentStop, stoppedRefusal } from '../control/deployment-stop.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
 import type { DeploymentStop } from '../control/deployment-stop.js';
+import { storedObject } from '../base/stored-object.js';
 
 export const CONTROL_MESSAGE = 'control';
 
@@ -36,15 +37,9 @@ export function encodePauseNote(n: PauseNote): string {
 }
 
 export function decodePauseNote(text: string): PauseNote | undefined {
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (v === null || typeof v !== 'object') return undefined;
-    const o = v as Record<string, unknown>;
-    if (typeof o['note'] !== 'string' || typeof o['by'] !== 'string' || typeof o['at'] !== 'number') return undefined;
-    return { note: o['note'], by: o['by'], atMs: o['at'] };
-  } catch {
-    return undefined;
-  }
+  const { note, by, at } = storedObject(text) ?? {};
+  if (typeof note !== 'string' || typeof by !== 'string' || typeof at !== 'number') return undefined;
+  return { note, by, atMs: at };
 }
 
 export class ControlStore {

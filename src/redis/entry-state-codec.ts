@@ -30,6 +30,7 @@
  */
 import type { EntryState } from '../ports/state.js';
 import { quoteJson } from '../celery/json-text.js';
+import { storedObject } from '../base/stored-object.js';
 
 /** The member names, in the order they are written. */
 export const STATE_FIELDS = { slot: 'slot', seen: 'seen', at: 'at', by: 'by', id: 'id', g: 'g', n: 'n', t: 't' } as const;
@@ -53,18 +54,13 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 /** The stored text of a state, read by the rules above. */
 export function decodeEntryState(text: string): EntryState | Unreadable {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return UNREADABLE;
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return UNREADABLE;
+  const raw = storedObject(text);
+  if (raw === undefined) return UNREADABLE;
   for (const [key, value] of Object.entries(raw)) {
     if (LONE_SURROGATE.test(key)) return UNREADABLE;
     if (typeof value === 'string' ? LONE_SURROGATE.test(value) : value !== null && typeof value === 'object') return UNREADABLE;
   }
-  const { slot, seen, at, by, id, g, n, t } = raw as Record<string, unknown>;
+  const { slot, seen, at, by, id, g, n, t } = raw;
   if (!isRunCount(n)) return UNREADABLE;
   if (t !== undefined && !isRunCount(t)) return UNREADABLE;
   if ((slot !== undefined && !isFinite(slot)) || (seen !== undefined && !isFinite(seen)) || (at !== undefined && !isFinite(at)))

@@ -12,6 +12,7 @@ import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { nameWrongType } from './server-errors.js';
 import { readInChunks } from '../base/chunks.js';
+import { storedObject } from '../base/stored-object.js';
 
 export class RedisEntryFailures {
   constructor(
@@ -75,12 +76,8 @@ export function encodeFailure(failure: EntryFailure): string {
 }
 
 export function decodeFailure(entry: string, text: string): EntryFailure | undefined {
-  try {
-    const v = JSON.parse(text) as { reason?: unknown; since?: unknown; attempts?: unknown; retryAt?: unknown };
-    if (typeof v.reason !== 'string' || typeof v.since !== 'number' || typeof v.attempts !== 'number' || typeof v.retryAt !== 'number')
-      return undefined;
-    return { entry, reason: v.reason, sinceMs: v.since, attempts: v.attempts, retryAtMs: v.retryAt };
-  } catch {
+  const { reason, since, attempts, retryAt } = storedObject(text) ?? {};
+  if (typeof reason !== 'string' || typeof since !== 'number' || typeof attempts !== 'number' || typeof retryAt !== 'number')
     return undefined;
-  }
+  return { entry, reason, sinceMs: since, attempts, retryAtMs: retryAt };
 }

@@ -14,6 +14,7 @@ import type { Logger } from '../base/log.js';
 import { NO_EVENTS } from '../ports/events.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { SchedulerKeys } from './keys.js';
+import { storedObject } from '../base/stored-object.js';
 
 export interface MissedReport {
   readonly firstSlotMs: number;
@@ -28,14 +29,9 @@ const CHUNK = 500;
 const LOG_EVERY_MS = 60_000;
 
 export function decodeMissed(text: string): MissedReport | undefined {
-  try {
-    const o = JSON.parse(text) as Record<string, unknown>;
-    const { first, n, why, at } = o;
-    if (typeof first !== 'number' || typeof n !== 'number' || typeof why !== 'string' || typeof at !== 'number') return undefined;
-    return { firstSlotMs: first, count: n, reason: why, atMs: at };
-  } catch {
-    return undefined;
-  }
+  const { first, n, why, at } = storedObject(text) ?? {};
+  if (typeof first !== 'number' || typeof n !== 'number' || typeof why !== 'string' || typeof at !== 'number') return undefined;
+  return { firstSlotMs: first, count: n, reason: why, atMs: at };
 }
 
 export class RedisMissedSlots {

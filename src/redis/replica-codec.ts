@@ -13,6 +13,7 @@
  * without an expiry.
  */
 import type { LiveReplica, ReplicaRecord } from '../control/replicas.js';
+import { storedObject } from '../base/stored-object.js';
 
 const VERSION = 1;
 /** The instants an ISO date can show (years 0001–9999), so that a record's times can be printed. */
@@ -37,14 +38,8 @@ const isInstant = (v: unknown): v is number => typeof v === 'number' && Number.i
 
 /** The record of `instance` stored as `text`, or undefined when it is not one. */
 export function decodeReplicaRecord(instance: string, text: string): ReplicaRecord | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const o = value as Record<string, unknown>;
+  const o = storedObject(text);
+  if (o === undefined) return undefined;
   const { host, pid, version, role, started, beat, http, ttl } = o;
   if (o['v'] !== VERSION || typeof host !== 'string' || typeof version !== 'string') return undefined;
   if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid < 0) return undefined;

@@ -14,6 +14,7 @@
  * lua/run-history.lua reads "id" and "st" of the records it compares; nothing else reads them.
  */
 import type { FinishedRuns, RunPart, RunRecord, RunState } from '../ports/outcomes.js';
+import { storedObject } from '../base/stored-object.js';
 
 const STATES: ReadonlySet<string> = new Set<RunState>(['PENDING', 'STARTED', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED', 'unknown']);
 
@@ -42,14 +43,8 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 
 /** A stored record, or undefined for a value that is not one (it is skipped, not fatal). */
 export function decodeRun(text: string): RunRecord | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (v === null || typeof v !== 'object') return undefined;
-  const o = v as Record<string, unknown>;
+  const o = storedObject(text);
+  if (o === undefined) return undefined;
   const slotMs = num(o['slot']);
   const publishedAtMs = num(o['pub']);
   if (typeof o['id'] !== 'string' || slotMs === undefined || publishedAtMs === undefined) return undefined;
@@ -96,14 +91,8 @@ function decodePart(v: unknown): RunPart | undefined {
  * with the count of the failures hash. Undefined for a value that is not one.
  */
 export function decodeFinished(text: string, failures: string | null | undefined): FinishedRuns | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (v === null || typeof v !== 'object') return undefined;
-  const o = v as Record<string, unknown>;
+  const o = storedObject(text);
+  if (o === undefined) return undefined;
   const last = typeof o['last'] === 'string' ? decodeRun(o['last']) : undefined;
   if (last === undefined) return undefined;
   const ok = num(o['ok']);

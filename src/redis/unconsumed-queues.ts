@@ -12,6 +12,7 @@ import type { UnconsumedQueue } from '../ports/consumers.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { nameWrongType } from './server-errors.js';
+import { storedObject } from '../base/stored-object.js';
 
 export class RedisUnconsumedQueues {
   constructor(
@@ -57,11 +58,7 @@ export function encodeUnconsumed(q: UnconsumedQueue): string {
 }
 
 export function decodeUnconsumed(queue: string, text: string): UnconsumedQueue | undefined {
-  try {
-    const v = JSON.parse(text) as { reason?: unknown; since?: unknown; depth?: unknown };
-    if (typeof v.reason !== 'string' || typeof v.since !== 'number') return undefined;
-    return { queue, reason: v.reason, sinceMs: v.since, ...(typeof v.depth === 'number' ? { depth: v.depth } : {}) };
-  } catch {
-    return undefined;
-  }
+  const { reason, since, depth } = storedObject(text) ?? {};
+  if (typeof reason !== 'string' || typeof since !== 'number') return undefined;
+  return { queue, reason, sinceMs: since, ...(typeof depth === 'number' ? { depth } : {}) };
 }
