@@ -15,6 +15,7 @@ import { spawnTsbeat, stop, tempDir } from './procs.mjs';
 export const ABLATED = {
   timer: ['tick'],
   repr: ['burst10k'],
+  warmup: ['burst10k'],
 };
 
 const median = (xs) => {

@@ -6,7 +6,7 @@
  */
 import { ENV } from './env.js';
 
-export const SPEEDUP_NAMES = ['timer', 'repr'] as const;
+export const SPEEDUP_NAMES = ['timer', 'repr', 'warmup'] as const;
 export type Speedup = (typeof SPEEDUP_NAMES)[number];
 
 /** Which speed-ups are on, from a comma-separated list of the ones turned off; an unknown name is an error. */

@@ -168,4 +168,40 @@ describe('the warm-up looks at an entry due once, not at every wake-up', () => {
     // The 2,000 entries were walked once before their instant: not on each of the wake-ups in their horizon.
     expect(counts().walked).toBeLessThan(2000 + 500);
   });
+
+  it("off (the ablation's switch, BEAT_SPEEDUPS_OFF=warmup): no template is compiled before the instant, each at its run", async () => {
+    vi.stubEnv('BEAT_SPEEDUPS_OFF', 'warmup');
+    vi.resetModules();
+    try {
+      const { Runner: RunnerOff } = await import('../../src/runtime/runner.js');
+      const { dispatcher: d, runs, prepared } = dispatcher();
+      const runner = new RunnerOff({
+        config: configOf(200),
+        dispatcher: d,
+        state: newState,
+        clock: { now: () => Date.now() },
+        logger: createLogger({ level: 'warn', destination: { write: () => undefined } }),
+        messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
+        lease: () => 'token-1',
+        onFenced: () => undefined,
+      });
+      let done = false;
+      const started = runner.start().then(() => (done = true));
+      while (!done) await vi.advanceTimersToNextTimerAsync();
+      await started;
+      await vi.advanceTimersByTimeAsync(MINUTE - 200 - T0);
+      expect(prepared).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(5200);
+      expect(runs).toHaveLength(200);
+      expect(prepared).toHaveLength(200);
+      expect(prepared.every((p) => p.atMs >= MINUTE)).toBe(true);
+      let stopped = false;
+      const stopping = runner.stop().then(() => (stopped = true));
+      while (!stopped) await vi.advanceTimersByTimeAsync(100);
+      await stopping;
+    } finally {
+      vi.unstubAllEnvs();
+      vi.resetModules();
+    }
+  });
 });
