@@ -70,8 +70,9 @@ function counting() {
 
 let running: Runner | undefined;
 
-async function start(config: ResolvedConfig, d: Dispatcher): Promise<Runner> {
-  const runner = new Runner({
+/** Starts a Runner (the class given: one loaded with a speed-up off) and lets the fake time fill its book. */
+async function start(config: ResolvedConfig, d: Dispatcher, RunnerClass: typeof Runner = Runner): Promise<Runner> {
+  const runner = new RunnerClass({
     config,
     dispatcher: d,
     state: newState,
@@ -175,30 +176,14 @@ describe('the warm-up looks at an entry due once, not at every wake-up', () => {
     try {
       const { Runner: RunnerOff } = await import('../../src/runtime/runner.js');
       const { dispatcher: d, runs, prepared } = dispatcher();
-      const runner = new RunnerOff({
-        config: configOf(200),
-        dispatcher: d,
-        state: newState,
-        clock: { now: () => Date.now() },
-        logger: createLogger({ level: 'warn', destination: { write: () => undefined } }),
-        messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
-        lease: () => 'token-1',
-        onFenced: () => undefined,
-      });
-      let done = false;
-      const started = runner.start().then(() => (done = true));
-      while (!done) await vi.advanceTimersToNextTimerAsync();
-      await started;
+      await start(configOf(200), d, RunnerOff);
       await vi.advanceTimersByTimeAsync(MINUTE - 200 - T0);
       expect(prepared).toHaveLength(0);
       await vi.advanceTimersByTimeAsync(5200);
       expect(runs).toHaveLength(200);
       expect(prepared).toHaveLength(200);
       expect(prepared.every((p) => p.atMs >= MINUTE)).toBe(true);
-      let stopped = false;
-      const stopping = runner.stop().then(() => (stopped = true));
-      while (!stopped) await vi.advanceTimersByTimeAsync(100);
-      await stopping;
+      await stop();
     } finally {
       vi.unstubAllEnvs();
       vi.resetModules();
