@@ -2,7 +2,7 @@
 // loads a few modules instead of hundreds (see the design notes, docs/design.md): the entry point,
 // which holds SIGTERM before anything else loads, and the chunks it imports (the commands, and what
 // both share), dist/cli-*.js. Run by `npm run build`; esbuild's command line cannot take the plugin below.
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { build } from 'esbuild';
 
@@ -26,26 +26,6 @@ const external = [
   '@opentelemetry/exporter-trace-otlp-http',
   '@opentelemetry/exporter-trace-otlp-proto',
 ];
-
-/**
- * ioredis reads its own package.json at run time (the version it reports in CLIENT SETINFO), from
- * `__dirname`, which an ES module bundle does not have. The module that does gets the directory
- * it has in node_modules (ioredis stays installed: the library build imports it), resolved when
- * the bundle runs, so the version is right wherever the bundle is installed.
- */
-const ioredisOwnDirectory = {
-  name: 'ioredis-own-directory',
-  setup(esbuild) {
-    esbuild.onLoad({ filter: /[\\/]node_modules[\\/]ioredis[\\/]built[\\/]utils[\\/]index\.js$/ }, async (args) => {
-      const source = await readFile(args.path, 'utf8');
-      if (!source.includes('__dirname')) throw new Error(`${args.path} no longer reads __dirname: review scripts/bundle.mjs`);
-      // Not found (ioredis not installed beside the bundle): ioredis then reports the version it
-      // reports for an unreadable package.json, as it would itself; the bundle does not need it.
-      const dirname = `(() => { try { return require("node:path").dirname(require.resolve("ioredis/built/utils/index.js")); } catch { return ""; } })()`;
-      return { contents: `var __dirname = ${dirname};\n${source}`, loader: 'js' };
-    });
-  },
-};
 
 /**
  * Node's built-in modules, each taken from `process.getBuiltinModule` when a function of it is first
@@ -100,7 +80,7 @@ await build({
   external,
   // CommonJS dependencies call require(); an ES module has none of its own. (Every file gets it.)
   banner: { js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);" },
-  plugins: [ioredisOwnDirectory, builtinsOnFirstUse],
+  plugins: [builtinsOnFirstUse],
   logLevel: 'warning',
 });
 

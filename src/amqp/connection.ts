@@ -40,14 +40,6 @@ export function reconnectDelayMs(attempt: number, random: number): number {
   return Math.round(base * (0.8 + 0.4 * random));
 }
 
-/** The socket under an amqplib connection (not in its types; needed to drop a connection that no longer answers). */
-function socketOf(model: ChannelModel): { destroy(error?: Error): void } | undefined {
-  const stream = (model as unknown as { connection?: { stream?: unknown } }).connection?.stream;
-  return stream !== null && typeof stream === 'object' && typeof (stream as { destroy?: unknown }).destroy === 'function'
-    ? (stream as { destroy(error?: Error): void })
-    : undefined;
-}
-
 export class AmqpConnection {
   private state: AmqpStatus = 'idle';
   private model: ChannelModel | undefined;
@@ -68,6 +60,13 @@ export class AmqpConnection {
 
   /** Per endpoint; built once, so that an unreadable TLS file fails at start-up, not on every retry. */
   private readonly connectOptions: readonly AmqpConnectOptions[];
+  /**
+   * Each connection's way to drop its socket, one that no longer answers included: amqplib hands its
+   * socket options to `net.connect`/`tls.connect`, which destroy the socket when this signal aborts
+   * (amqplib then fails the outstanding confirms and emits 'close'). `close()` alone waits for a
+   * close-ok that a silent broker never sends.
+   */
+  private readonly hangUps = new WeakMap<ChannelModel, AbortController>();
 
   constructor(private readonly options: AmqpConnectionOptions) {
     this.connectOptions = options.spec.endpoints.map((e) => amqpConnectOptions(e, options.readFile, options.connectionName));
@@ -96,7 +95,12 @@ export class AmqpConnection {
     try {
       // Loaded on first use: a Redis deployment never carries amqplib in memory.
       const { connect } = await import('amqplib');
-      model = await connect(options.connect, options.socket);
+      const hangUp = new AbortController();
+      // amqplib passes its socket options on to net.connect / tls.connect (its documented contract),
+      // whose `signal` its typings do not list.
+      const socket: AmqpConnectOptions['socket'] & { signal: AbortSignal } = { ...options.socket, signal: hangUp.signal };
+      model = await connect(options.connect, socket);
+      this.hangUps.set(model, hangUp);
       if (this.closed()) {
         await model.close().catch(() => undefined);
         return;
@@ -122,7 +126,7 @@ export class AmqpConnection {
         // Connected but the channel failed: let go of this connection (its 'close' is ignored once it is not current).
         if (this.model === model) this.model = undefined;
         const abandoned = model;
-        void abandoned.close().catch(() => socketOf(abandoned)?.destroy(new Error('connection abandoned')));
+        void abandoned.close().catch(() => this.hangUp(abandoned, new Error('connection abandoned')));
       }
       const refusal = amqpRefusal(error, endpoint);
       this.refusal = refusal;
@@ -244,7 +248,11 @@ export class AmqpConnection {
     if (model === undefined) return;
     this.options.logger.warn({ event: EVENTS.brokerReconnect, reason }, 'dropping the broker connection');
     // amqplib notices a socket error, fails the outstanding confirms and emits 'close'.
-    socketOf(model)?.destroy(new Error(reason));
+    this.hangUp(model, new Error(reason));
+  }
+
+  private hangUp(model: ChannelModel, reason: Error): void {
+    this.hangUps.get(model)?.abort(reason);
   }
 
   async close(): Promise<void> {
@@ -261,6 +269,6 @@ export class AmqpConnection {
       () => 'failed' as const,
     );
     const result = await within(closing, DEFAULTS.amqpCloseTimeoutMs, () => 'overdue' as const);
-    if (result !== 'closed') socketOf(model)?.destroy();
+    if (result !== 'closed') this.hangUp(model, new Error('the broker did not answer the close'));
   }
 }

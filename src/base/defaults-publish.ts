@@ -17,11 +17,6 @@ export const PUBLISH_DEFAULTS = {
    */
   dispatchRecordBacklog: 40,
   /**
-   * ioredis `maxRetriesPerRequest` for the broker connection: a publish fails after one reconnection
-   * attempt instead of waiting through twenty, and the scheduler decides what to retry.
-   */
-  brokerMaxRetriesPerRequest: 1,
-  /**
    * Runs per dispatcher call (one Lua script invocation on Redis). Small enough that the batches in
    * flight (their messages and envelopes) stay a few megabytes, since every young-generation
    * collection copies what is live; large enough that the script's fixed cost per call is noise.

@@ -317,7 +317,10 @@ export function redisClientOptions(
   transport: TransportOptions,
   readFile: (path: string) => Buffer,
 ): RedisOptions {
-  const options: RedisOptions = { db: spec.db };
+  // RESP2, as tsbeat was written and tested against: the scripts' replies (a Lua `true` is 1, not a
+  // RESP3 boolean), pub/sub messages and every server tsbeat supports (Redis 5 has no RESP3) read
+  // the same. ioredis 6 speaks RESP3 unless told.
+  const options: RedisOptions = { db: spec.db, protocol: 2 };
   if (spec.username !== undefined) options.username = spec.username;
   if (spec.password !== undefined) options.password = spec.password;
   if (transport.clientName !== undefined) options.connectionName = transport.clientName;
@@ -339,10 +342,7 @@ export function redisClientOptions(
   } else {
     options.sentinels = e.sentinels.map((s) => ({ host: s.host, port: s.port }));
     options.name = e.masterName;
-    // Follow a failover as soon as a sentinel announces it (+switch-master), not when the old
-    // primary is demoted: Sentinel reconfigures it only some seconds later (10 s in tests), and
-    // until then it accepts writes that the replication from the new primary will discard.
-    options.failoverDetector = true;
+    // A failover is followed as a sentinel announces it: redis/sentinel-failover.ts.
     // Only these two are accepted by the config schema (the rest of redis-py's sentinel_kwargs has no ioredis equivalent).
     const kwargs = transport.sentinelKwargs ?? {};
     if (kwargs.password !== undefined) options.sentinelPassword = kwargs.password;

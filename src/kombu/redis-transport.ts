@@ -28,7 +28,7 @@ import { OUTAGES, unreachableReason } from '../base/outages.js';
 import type { Logger } from '../base/log.js';
 import { bindingKey, bindingMember, fanoutChannel, kombuKeyOptions, parseBindingMember, queueListKey } from './keys.js';
 import type { Binding, KombuKeyOptions } from './keys.js';
-import { settleOnClose } from '../redis/ioredis-close.js';
+import { followSentinelFailovers } from '../redis/sentinel-failover.js';
 import { guardConnection } from '../redis/connect.js';
 import { redisRefusal, withoutCommandArgs } from '../redis/server-errors.js';
 import { randomDeliveryTag } from './delivery-tag.js';
@@ -282,14 +282,18 @@ export class RedisTransport {
     this.client = new Redis({
       ...redisClientOptions(this.spec, options.transportOptions, options.readFile ?? ((path) => readFileSync(path))),
       lazyConnect: true,
-      maxRetriesPerRequest: DEFAULTS.brokerMaxRetriesPerRequest,
+      // A publish script must never run twice by itself: the commands awaiting a reply when the
+      // connection closes are not resent. ioredis then drops them unanswered unless it fails its
+      // queue, which it does at every close with no retries per request: they are rejected at once,
+      // and the caller retries (the fenced scripts make a retry of a run that did land harmless).
+      maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       // A black-holed connection (a partition, a dropped NAT flow) would hang every publish until TCP
       // gives up, minutes later, while the leader keeps its lock: destroy a socket silent this long.
       socketTimeout: DEFAULTS.redisSocketTimeoutMs,
       disconnectTimeout: DEFAULTS.redisDisconnectTimeoutMs,
     });
-    settleOnClose(this.client);
+    followSentinelFailovers(this.client);
     let lastError: string | undefined;
     OUTAGES.register(this.spec.display, 'publishing');
     this.client.on('ready', () => {

@@ -20,7 +20,7 @@ const CHUNK = 1000;
 export async function snapshotRedBeat(client: Redis, keys: RedBeatKeys): Promise<SnapshotEntry[]> {
   const out: SnapshotEntry[] = [];
   for (let start = 0; ; start += CHUNK) {
-    const members = await client.zrange(keys.schedule, start, start + CHUNK - 1);
+    const members = await client.zrange(keys.schedule, String(start), String(start + CHUNK - 1));
     const named = members
       .map((key) => ({ key, name: keys.nameOf(key) }))
       .filter((m): m is { key: string; name: string } => m.name !== undefined);

@@ -14,7 +14,7 @@ import { EVENTS } from '../base/log-events.js';
 import { OUTAGES, unreachableReason } from '../base/outages.js';
 import type { Logger } from '../base/log.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
-import { settleOnClose } from './ioredis-close.js';
+import { followSentinelFailovers } from './sentinel-failover.js';
 import { redisRefusal, registerPlace } from './server-errors.js';
 
 /**
@@ -102,7 +102,7 @@ export function createRedisClient(
     // Reconnect forever, backing off with jitter.
     retryStrategy: reconnectDelay,
   });
-  settleOnClose(client);
+  followSentinelFailovers(client);
   watchClient(client, spec, role, logger, options.reportFailover === true);
   return client;
 }

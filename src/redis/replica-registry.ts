@@ -36,7 +36,7 @@ export class ReplicaRegistry {
       const replies = await this.client
         .multi()
         .hgetall(this.keys.replicas)
-        .zrange(this.keys.replicaExpiry, 0, -1, 'WITHSCORES')
+        .zrange(this.keys.replicaExpiry, '0', '-1', 'WITHSCORES')
         .time()
         .exec();
       const failed = (replies ?? [[new Error('transaction discarded'), null]]).find(([error]) => error)?.[0];

@@ -109,7 +109,7 @@ function clip(entries: readonly string[], since: number, token = TOKEN) {
 }
 
 const state = (entry: string, s: { slot?: number; seen?: number }) => redis.hset(keys.state, entry, JSON.stringify({ ...s, n: 1 }));
-const ranges = (entry: string) => redis.zrange(keys.passed(entry), 0, -1);
+const ranges = (entry: string) => redis.zrange(keys.passed(entry), '0', '-1');
 const range = (first: number, last: number): string => `${first}:${last}`;
 const queued = async (): Promise<string[]> => (await redis.lrange(QUEUE, 0, -1)).reverse();
 const progress = async (): Promise<Record<string, string>> => redis.hgetall(keys.backfill('r1'));

@@ -60,7 +60,7 @@ describe('the replicas registry (private redis-server)', () => {
     // b's next heartbeat removes it.
     expect(await registry.beat(record('b', T0 + 1200), 1000)).toBe(1);
     expect(await suite.client.hkeys(keys.replicas)).toEqual(['b']);
-    const [member, score] = await suite.client.zrange(keys.replicaExpiry, 0, -1, 'WITHSCORES');
+    const [member, score] = await suite.client.zrange(keys.replicaExpiry, '0', '-1', 'WITHSCORES');
     expect(member).toBe('b');
     expect(Number(score) - (await redisNow())).toBeGreaterThan(0);
     expect(Number(score) - (await redisNow())).toBeLessThanOrEqual(1000);

@@ -169,7 +169,7 @@ describe('the runtime entry store', () => {
       expect(stored[name], name).toBe(
         `{"v":${created ? 2 : schedule === 60 ? 1 : 2},"i":${created ? 2 : 1},"created":${created ? 2 : 1},"updated":${created || schedule !== 60 ? 2 : 1},"entry":{"schedule":${schedule},"task":"${TASK}"}}`,
       );
-    expect((await redis.zrange(k.entryNames, 0, -1)).sort()).toEqual([...model.keys()].sort());
+    expect((await redis.zrange(k.entryNames, '0', '-1')).sort()).toEqual([...model.keys()].sort());
     // Every name this write changed is a change at version 2, and the deleted left the paused set.
     const changed = new Set(ops.filter((o, i) => expected[i] !== 'unchanged' && expected[i] !== 'absent').map((o) => o.name));
     expect((await redis.zrangebyscore(k.entryChanges, 2, 2)).sort()).toEqual([...changed].sort());

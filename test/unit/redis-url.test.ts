@@ -141,8 +141,6 @@ describe('sentinel://', () => {
       password: 'pw',
       sentinelPassword: 'sentinel-pw',
       db: 2,
-      // Follows +switch-master at once (test/integration/sentinel-failover.test.ts shows why).
-      failoverDetector: true,
     });
   });
 });

@@ -1,10 +1,10 @@
 /**
- * What a closed connection leaves behind in ioredis 5 (src/redis/ioredis-close.ts): a socketTimeout
- * timer that later destroys the reconnected connection (redis/ioredis#2147), and, without
- * autoResendUnfulfilledCommands, commands whose promises never settle. Against a loopback server
- * speaking just enough RESP to count connections: it hangs up on the first connection's first PING
- * instead of answering. For each bug a test shows that ioredis alone still has it: when one fails,
- * the installed ioredis has fixed it and that part of the workaround can go.
+ * What a connection closed with a command unanswered leaves behind: ioredis 5 kept a socketTimeout
+ * timer that later destroyed the reconnected connection (redis/ioredis#2147, fixed in 6), and
+ * without autoResendUnfulfilledCommands it drops the unanswered commands without settling them
+ * unless it fails its queue, which the broker transport has it do at every close (no retries per
+ * request). Against a loopback server speaking just enough RESP to count connections: it hangs up
+ * on the first connection's first PING instead of answering.
  */
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
@@ -13,7 +13,6 @@ import { RedisTransport } from '../../src/kombu/redis-transport.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { silentLogger } from '../../src/base/log.js';
 import { createRedisClient } from '../../src/redis/connect.js';
-import { settleOnClose } from '../../src/redis/ioredis-close.js';
 import { sleep } from '../support/beat-process.js';
 import { startFakeRedis } from '../support/fake-redis.js';
 import type { FakeRedis } from '../support/fake-redis.js';
@@ -75,27 +74,17 @@ describe('ioredis after a connection closed with a command unanswered', () => {
     return client;
   }
 
-  describe('socketTimeout', () => {
-    it('ioredis alone: the old timer destroys the reconnected connection (drop the workaround when this fails)', async () => {
-      const server = await flakyServer();
-      const { errors } = await hangUpOnFirstPing(plainClient(server.port, { socketTimeout: 300 }));
-      await sleep(500); // past the first PING's 300 ms deadline
-      expect(errors.some((e) => e.startsWith('Socket timeout'))).toBe(true);
-      expect(server.connections()).toBe(3);
-    });
-
-    it('settleOnClose clears it: the reconnected connection stays', async () => {
-      const server = await flakyServer();
-      const { firstPing, errors } = await hangUpOnFirstPing(settleOnClose(plainClient(server.port, { socketTimeout: 300 })));
-      expect(await firstPing).toBe('PONG'); // resent on the new connection, as ioredis does by default
-      await sleep(500);
-      expect(errors.filter((e) => e.startsWith('Socket timeout'))).toEqual([]);
-      expect(server.connections()).toBe(2);
-    });
+  it("socketTimeout: the old connection's timer is cleared when it closes, and the reconnected connection stays", async () => {
+    const server = await flakyServer();
+    const { firstPing, errors } = await hangUpOnFirstPing(plainClient(server.port, { socketTimeout: 300 }));
+    expect(await firstPing).toBe('PONG'); // resent on the new connection, as ioredis does by default
+    await sleep(500); // past the first PING's 300 ms deadline
+    expect(errors.filter((e) => e.startsWith('Socket timeout'))).toEqual([]);
+    expect(server.connections()).toBe(2);
   });
 
   describe('autoResendUnfulfilledCommands: false', () => {
-    it('ioredis alone: the command never settles (drop the workaround when this fails)', async () => {
+    it('with a retry per request ioredis never settles the command (why the broker transport has none)', async () => {
       const server = await flakyServer();
       const client = plainClient(server.port, { autoResendUnfulfilledCommands: false });
       const { firstPing } = await hangUpOnFirstPing(client);
@@ -103,17 +92,17 @@ describe('ioredis after a connection closed with a command unanswered', () => {
       expect(await within(firstPing, 300)).toBe('pending');
     });
 
-    it('settleOnClose rejects it when the connection closes, and the client goes on', async () => {
+    it('with no retries per request it rejects the command when the connection closes, and the client goes on', async () => {
       const server = await flakyServer();
-      const client = settleOnClose(plainClient(server.port, { autoResendUnfulfilledCommands: false }));
+      const client = plainClient(server.port, { autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 });
       const { firstPing } = await hangUpOnFirstPing(client);
-      expect(await within(firstPing, 0)).toBe('rejected: the connection closed before Redis replied; not resent');
+      expect(await within(firstPing, 0)).toMatch(/^rejected: Reached the max retries per request limit/);
       expect(await client.ping()).toBe('PONG');
       expect(server.connections()).toBe(2);
     });
   });
 
-  it('the clients tsbeat makes carry it: state, lock and pub/sub resend; the broker transport rejects', async () => {
+  it('the clients tsbeat makes: state, lock and pub/sub resend; the broker transport rejects', async () => {
     const [stateServer, brokerServer] = await Promise.all([flakyServer(), flakyServer()]);
     const state = createRedisClient(`redis://127.0.0.1:${stateServer.port}/0`, {}, 'state', silentLogger);
     const transport = new RedisTransport({ url: `redis://127.0.0.1:${brokerServer.port}/0`, transportOptions: {}, logger: silentLogger });
@@ -123,7 +112,7 @@ describe('ioredis after a connection closed with a command unanswered', () => {
     );
     const [fromState, fromBroker] = await Promise.all([hangUpOnFirstPing(state), hangUpOnFirstPing(transport.client)]);
     expect(await fromState.firstPing).toBe('PONG');
-    expect(await within(fromBroker.firstPing, 0)).toMatch(/^rejected: the connection closed before Redis replied/);
+    expect(await within(fromBroker.firstPing, 0)).toMatch(/^rejected: Reached the max retries per request limit/);
     await sleep(DEFAULTS.redisSocketTimeoutMs + 500); // past the socket timeout the first PINGs armed
     expect([stateServer.connections(), brokerServer.connections()]).toEqual([2, 2]);
     expect([await state.ping(), await transport.client.ping()]).toEqual(['PONG', 'PONG']);
