@@ -108,7 +108,7 @@ await build({
 // from this server alone (no CDN: it works without network), served by src/dashboard/routes.ts.
 await build({
   entryPoints: [
-    { in: 'src/ui/main.ts', out: 'app' },
+    { in: 'src/ui/app.ts', out: 'app' },
     { in: 'src/ui/style.css', out: 'app' },
   ],
   outdir: 'dist/ui',

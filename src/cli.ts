@@ -4,12 +4,10 @@
  * commands (src/commands/main.ts) return an exit code (0 ok, 1 runtime failure, 2 bad input).
  *
  * Run as `beat` (npm's bin, the container's entrypoint), the shebang starts Node with
- * --no-allocation-site-pretenuring, for the burst of 1,000,000's peak memory (bench/RESULTS.md,
- * "Public library APIs only"): V8 learns from the objects made at a place in the code
- * that survive (the start's catalog, the warm-up's templates) to make the later ones there straight
- * in the old generation, where the runs of a burst, which die young, then piled up until a full
- * collection: a burst of 1,000,000 grew the old generation by ~500 B a run with it, ~160 B without,
- * and spent a third of the CPU it took in the collector (bench: million, issue 33).
+ * --no-allocation-site-pretenuring, for a large burst's peak memory: V8 would learn from the objects
+ * made at a place in the code that survive (the start's catalog, the warm-up's templates) to make
+ * the later ones there straight in the old generation, where the runs of a burst, which die young,
+ * pile up until a full collection (bench/RESULTS.md, "A million entries in one process").
  *
  * This module loads nothing but the stop signals' holder before it holds them: the commands are
  * imported afterwards, because loading them is most of a start (the bundle's chunk of them is

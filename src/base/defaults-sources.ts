@@ -28,9 +28,9 @@ export const SOURCE_DEFAULTS = {
   djangoWriteBackMs: 1000,
   /**
    * Cut-over adoption (redis/seed-states.ts): another scheduler's last run at most this after tsbeat's
-   * own last publish is tsbeat's run written back (a run staged ahead of its slot stores its slot as
-   * its publish time, and is written back with the wake-up's time, a few ms later), never a newer run
-   * of the other scheduler, even when that publish was late.
+   * own last publish is tsbeat's run written back (its time is taken when the publish is reported,
+   * which may be moments after the state stored it), never a newer run of the other scheduler, even
+   * when that publish was late.
    */
   seedOwnRecordMarginMs: 1000,
   /** Rows per UPDATE of a write-back batch. */

@@ -13,7 +13,8 @@
  * where `deployment` is the config's `name` and `slot_ms` the slot instant in integer epoch
  * milliseconds, written in decimal.
  */
-import { hash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { uuidV5OfBytes } from '../base/uuid-v5.js';
 
 /**
  * tsbeat's namespace for slot ids, drawn at random once. Never change it: every id derived from it
@@ -27,22 +28,9 @@ function uuidBytes(uuid: string): Buffer {
   return Buffer.from(hex, 'hex');
 }
 
-const HEX = '0123456789abcdef';
-
-/**
- * The version-5 UUID (RFC 9562 §5.5) of namespace + name bytes: their SHA-1's first 16 bytes with
- * the version (5) and variant (0b10) set, written on the hex digest (no Buffer made for it: this
- * runs once per message published).
- */
-function v5Of(bytes: Uint8Array): string {
-  const h = hash('sha1', bytes, 'hex');
-  const variant = HEX[(parseInt(h.charAt(16), 16) & 0x3) | 0x8] as string;
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
 /** RFC 4122 / 9562 name-based UUID, version 5 (SHA-1), as Python's `uuid.uuid5`. */
 export function uuidV5(namespace: string, name: string): string {
-  return v5Of(Buffer.concat([uuidBytes(namespace), Buffer.from(name, 'utf8')]));
+  return uuidV5OfBytes(Buffer.concat([uuidBytes(namespace), Buffer.from(name, 'utf8')]));
 }
 
 const NAMESPACE_BYTES = uuidBytes(SLOT_ID_NAMESPACE);
@@ -70,7 +58,7 @@ export function slotTaskId(deployment: string, entryName: string, slotMs: number
   if (scratch.length < head.length + slot.length) scratch = Buffer.alloc(2 * (head.length + slot.length));
   head.copy(scratch, 0);
   const length = head.length + scratch.write(slot, head.length, 'latin1');
-  return v5Of(scratch.subarray(0, length));
+  return uuidV5OfBytes(scratch.subarray(0, length));
 }
 
 /** A fresh random id (uuid4, lowercase, as kombu's `uuid()`), for manual triggers. */

@@ -85,7 +85,7 @@ async function crontabImportCommand(
     throw usage('--task must name the Celery task that runs a command, e.g. --task cron.run_command (see examples/cron_tasks.py)');
   if (values.queue === '') throw usage('--queue must not be empty');
   // The task runs any command it is sent: on the default queue every worker of the app would run
-  // them. The docs said to give it its own queue; an import without one did not (issue 51).
+  // them, so the queue is asked for, and the default one must be named knowingly.
   if (values.queue === undefined)
     throw usage(
       'give the task that runs commands its own queue, consumed only by the workers meant to run them: --queue NAME (e.g. --queue cron), or --queue celery to use the default queue knowingly',

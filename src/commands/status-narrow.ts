@@ -1,8 +1,8 @@
 /**
  * `beat status` as a terminal shows it (without --wide): the columns an operator reads at a glance,
- * with times relative to now ("in 3 m", "2 m ago"), each line within DEFAULTS.statusColumns. The
- * full table (14 columns of ISO instants, 372 wide on a plain config) wrapped into noise at 80-200
- * columns (issue 51); it is still there with --wide, and every field is in --json.
+ * with times relative to now ("in 3 m", "2 m ago"), each line within DEFAULTS.statusColumns: the
+ * full table (14 columns of ISO instants, ~370 wide) wraps into noise on a terminal; it is there
+ * with --wide, and every field is in --json.
  */
 import { DEFAULTS } from '../base/defaults.js';
 import { terminalField } from '../base/terminal-text.js';

@@ -6,8 +6,8 @@
  * check-in is `{schedule: {type: crontab, value} | {type: interval, value, unit}, timezone}`, plus the
  * thresholds given here. Pure: the DSN is parsed, never contacted.
  */
-import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { uuidV5OfBytes } from '../base/uuid-v5.js';
 import { shown } from '../base/errors.js';
 import type { CronSpec } from '../core/cron/index.js';
 import { durationSchema } from './duration.js';
@@ -318,12 +318,10 @@ export function sentrySettingsFrom(file: ParsedSentrySettings | undefined, env: 
  * A run's check-in id: its task id's 32 hex digits (`uuid.UUID(task.request.id).hex`), as
  * sentry-python writes ids (`uuid4().hex`). Derived, not random, so a run published again after a
  * failover, and the check-in a new leader sends for it, keep one id and Sentry one check-in. An id of
- * another shape (given to `beat trigger`) takes its SHA-1's first 32 digits, made a version-5 UUID.
+ * another shape (given to `beat trigger`) takes the version-5 UUID of its UTF-8 bytes (no namespace).
  */
 export function sentryCheckInId(taskId: string): string {
   const hex = taskId.replace(/-/g, '');
   if (/^[0-9a-f]{32}$/.test(hex) && taskId.length === 36) return hex;
-  const sha = createHash('sha1').update(taskId).digest('hex');
-  const variant = ((parseInt(sha.charAt(16), 16) & 0x3) | 0x8).toString(16);
-  return `${sha.slice(0, 12)}5${sha.slice(13, 16)}${variant}${sha.slice(17, 32)}`;
+  return uuidV5OfBytes(Buffer.from(taskId, 'utf8')).replace(/-/g, '');
 }

@@ -100,7 +100,7 @@ export function envelopeSlotValue(message: TaskMessage, slot: EnvelopeSlot, deli
 /**
  * The envelope as text. Compact JSON with raw UTF-8: workers read it with `json.loads`, which does
  * not depend on Python's own formatting. Built by concatenation: the text is laid out flat only
- * once, when written (a flat copy made here, with join(), measured twice as expensive).
+ * once, when written (a flat copy made here, with join(), would cost twice as much).
  */
 export function redisEnvelope(message: TaskMessage, exchange: string, routingKey: string, deliveryTag: string): string {
   const layout = envelopeLayout(message, exchange, routingKey);

@@ -83,7 +83,11 @@ export interface SendingBroker<Plan> extends AmqpSender<Plan> {
   close(): Promise<void>;
 }
 
-/** Send then commit: the claim, send and commit dispatcher over `broker`, state and fence on `state`. */
+/**
+ * Send then commit: the claim, send and commit dispatcher over `broker`, state and fence on `state`.
+ * `consumers` for a broker whose workers can be asked who consumes (without one, no queue is judged
+ * unconsumed); `revoker` for one that carries Celery's remote control.
+ */
 export function sendThenCommit<Plan>(
   broker: SendingBroker<Plan>,
   how: Pick<Publishing, 'connect' | 'refusal'>,
@@ -91,14 +95,14 @@ export function sendThenCommit<Plan>(
   logger: Logger,
   state: RedisClient,
   maxClockSkewMs: number,
-  consumers: ConsumerProbe,
+  consumers?: ConsumerProbe,
   revoker?: Revoker,
 ): Publishing {
   const dispatcher = new AmqpDispatcher(broker, state, keys, logger, maxClockSkewMs);
   return {
     dispatcher,
     triggers: dispatcher,
-    consumers,
+    ...(consumers === undefined ? {} : { consumers }),
     ...(revoker === undefined ? {} : { revoker }),
     ...how,
     ready: () => broker.ready(),

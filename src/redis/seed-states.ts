@@ -11,8 +11,8 @@
  * itself or an older slot, and adopting it is a no-op. A record at or before tsbeat's last publish
  * time P (plus DEFAULTS.seedOwnRecordMarginMs) is never newer, even when that publish was later than
  * the next fire: it is tsbeat's own run written back (src/redbeat/write-back.ts and
- * src/service/django-write-back.ts write P itself, which a database may truncate; a run staged
- * ahead of its slot stores its slot as P, and is written back a few ms later), or a run older than
+ * src/service/django-write-back.ts write P itself, which a database may truncate, taken when the
+ * publish is reported, which may be moments after its state stored P), or a run older than
  * tsbeat's last. A reset (a re-enabled django row) replaces any older
  * slot. Where tsbeat has no state of the entry's incarnation
  * (or one without a slot: seen, never run), the seed is written as it is. An anchor (a django row

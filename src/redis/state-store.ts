@@ -32,8 +32,8 @@ export class RedisStateStore implements StateStore {
 
   /**
    * Every stored state, read with HSCAN a chunk at a time and decoded as it comes: one HGETALL of a
-   * million fields was one reply of ~100 MB turned into an object in one go, a task of seconds that
-   * held up the lock's renewal (and the lock was lost during the start).
+   * million fields would be one reply of ~100 MB turned into an object in one go, a task of seconds
+   * that holds up the lock's renewal.
    */
   async readAll(): Promise<Map<string, EntryState>> {
     const out = new Map<string, EntryState>();

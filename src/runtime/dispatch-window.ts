@@ -425,9 +425,9 @@ export class RunRenderer {
 
   /**
    * The entry's template, compiled if it is not yet, and kept if there is room (see hasRoom);
-   * throws what compiling throws. A burst of a million first runs kept every template until its
-   * runs were recorded: ~630 MB of heap, which young-generation collections copied and promoted
-   * and old-generation ones marked, for templates used once.
+   * throws what compiling throws. Every template of a burst of a million kept until its runs are
+   * recorded would be hundreds of MB of heap, which young-generation collections copy and promote
+   * and old-generation ones mark, for templates used once.
    */
   compile(entry: ResolvedEntry): Compiled {
     return this.compiled.get(entry) ?? this.compileNew(entry, true);

@@ -231,15 +231,6 @@ export class EntryBook {
     return { held: top, plan, firstSlotMs };
   }
 
-  /** Takes a waiting entry off the heap for a dispatch planned elsewhere (a staged one), like takeDue; false when it is not waiting. */
-  take(entry: BookEntry): boolean {
-    const held = BookedEntry.open(entry);
-    if (held.phase.kind !== 'waiting') return false;
-    this.heap.remove(held);
-    held.phase = DISPATCHING;
-    return true;
-  }
-
   /**
    * Passes over the slots of an entry taken by takeDue, up to `throughMs` (overlap "skip": its
    * previous run has not finished): nothing runs for them, and the entry waits for its next slot.

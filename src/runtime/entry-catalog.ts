@@ -339,7 +339,7 @@ export class EntryCatalog {
     let sinceTurn = 0;
     for (const name of names) {
       // A turn of the event loop every DEFAULTS.loopSlice names: a million (a load, reload, import)
-      // took ~20 s in one task, past the lock's TTL. The listener hears of them all at the end.
+      // in one task would take seconds, past the lock's TTL. The listener hears of them all at the end.
       if (++sinceTurn % DEFAULTS.loopSlice === 0) await yieldToLoop();
       const before = this.current.get(name);
       const { entry, incarnation, problem } = decideEntry(

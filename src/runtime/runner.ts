@@ -560,7 +560,7 @@ async function bySteps<T>(items: readonly T[], each: (item: T) => void): Promise
 
 /**
  * Hands `items` to `each` DEFAULTS.bookLoadSlice at a time, serving the event loop between slices:
- * a session's start over a million entries in one task held it for seconds each (the lock's
+ * a session's start over a million entries in one task would hold it for seconds (the lock's
  * renewals too, past its TTL on a busy machine).
  */
 async function inSlices<T>(items: readonly T[], each: (slice: readonly T[]) => unknown): Promise<void> {

@@ -19,7 +19,7 @@ const DUE = T0 + 10 * S;
 
 type Phase = 'waiting' | 'dispatching' | 'buffered' | 'paused' | 'finished' | 'removed';
 type Event =
-  'takeDue' | 'take' | 'passOver' | 'buffer' | 'releaseBuffered' | 'record' | 'keepDue' | 'pause' | 'resume' | 'change' | 'remove';
+  'takeDue' | 'passOver' | 'buffer' | 'releaseBuffered' | 'record' | 'keepDue' | 'pause' | 'resume' | 'change' | 'remove';
 
 function entryOf(schedule: number, extra: Record<string, unknown> = {}): ResolvedEntry {
   return parseConfig({ name: 'unit', maxInterval: 1, beatSchedule: { e: { task: 't.e', schedule, ...extra } } }, 'entry-life.test')
@@ -48,8 +48,6 @@ function send(book: EntryBook, handle: BookEntry, event: Event): unknown {
   switch (event) {
     case 'takeDue':
       return book.takeDue(DUE) !== undefined;
-    case 'take':
-      return book.take(handle);
     case 'passOver':
       return book.passOver(handle, DUE);
     case 'buffer':
@@ -80,7 +78,6 @@ type Cell = readonly [Phase, unknown] | readonly ['same', unknown];
 const TABLE: Record<Phase, Record<Event, Cell>> = {
   waiting: {
     takeDue: ['dispatching', true],
-    take: ['dispatching', true],
     passOver: ['same', false],
     buffer: ['same', false],
     releaseBuffered: ['same', false],
@@ -93,7 +90,6 @@ const TABLE: Record<Phase, Record<Event, Cell>> = {
   },
   dispatching: {
     takeDue: ['same', false],
-    take: ['same', false],
     passOver: ['waiting', true],
     buffer: ['buffered', true],
     releaseBuffered: ['same', false],
@@ -107,7 +103,6 @@ const TABLE: Record<Phase, Record<Event, Cell>> = {
   },
   buffered: {
     takeDue: ['same', false],
-    take: ['same', false],
     passOver: ['same', false],
     buffer: ['same', false],
     releaseBuffered: ['dispatching', true],
@@ -120,7 +115,6 @@ const TABLE: Record<Phase, Record<Event, Cell>> = {
   },
   paused: {
     takeDue: ['same', false],
-    take: ['same', false],
     passOver: ['same', false],
     buffer: ['same', false],
     releaseBuffered: ['same', false],
@@ -133,7 +127,6 @@ const TABLE: Record<Phase, Record<Event, Cell>> = {
   },
   finished: {
     takeDue: ['same', false],
-    take: ['same', false],
     passOver: ['same', false],
     buffer: ['same', false],
     releaseBuffered: ['same', false],
@@ -147,7 +140,6 @@ const TABLE: Record<Phase, Record<Event, Cell>> = {
   },
   removed: {
     takeDue: ['same', false],
-    take: ['same', false],
     passOver: ['same', false],
     buffer: ['same', false],
     releaseBuffered: ['same', false],
@@ -233,7 +225,7 @@ describe('the handle', () => {
   it("is the book's own: an object made to look like one is refused, naming the entry", () => {
     const { book, handle } = bookIn('waiting');
     const forged: BookEntry = { ...fields(handle), entry: handle.entry };
-    expect(() => book.take(forged)).toThrow('entry "e": not a handle of an entry book');
+    expect(() => book.passOver(forged, DUE)).toThrow('entry "e": not a handle of an entry book');
     expect(handle.phase.kind).toBe('waiting');
   });
 

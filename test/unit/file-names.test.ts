@@ -34,7 +34,7 @@ const SIBLINGS: Readonly<Record<string, readonly string[]>> = {
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'ui' ? [] : sourceFiles(path);
+    if (entry.isDirectory()) return sourceFiles(path);
     return entry.name.endsWith('.ts') ? [relative(SRC, path)] : [];
   });
 }
