@@ -79,6 +79,12 @@ export const LEADERSHIP_DEFAULTS = {
    * second sending must answer "created", not "unchanged", for what the first one wrote.
    */
   entriesReceiptMs: 60_000,
+  /**
+   * After a sentinel announces a failover, a Sentinel client that reconnects to the old primary (the
+   * sentinel it asked had not switched yet: sentinels learn of a failover from each other within
+   * ~2 s) hangs up and asks again, for this long after the announcement.
+   */
+  sentinelSwitchWindowMs: 10_000,
   /** A Redis connection silent this long is destroyed and reconnected (black-holed networks). */
   redisSocketTimeoutMs: 5000,
   /** Reconnecting to Redis backs off exponentially from 100 ms up to this, plus up to 100 ms of jitter; it never gives up. */

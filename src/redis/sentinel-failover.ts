@@ -8,24 +8,40 @@
  * `quit()` and closed them twice after a failover, each second time arming a 2 s timer that held a
  * stopping process: this follower is ioredis's public API only. While the client is connected it
  * subscribes through each sentinel of the client's options, and hangs the client up
- * (`disconnect(true)`: its connector asks the sentinels for the primary again) once per new
- * primary announced.
+ * (`disconnect(true)`: its connector asks the sentinels for the primary again) when a sentinel
+ * announces a new primary it is not connected to; and again each time it reconnects to the old one
+ * within DEFAULTS.sentinelSwitchWindowMs of the announcement (the sentinel its connector asked had
+ * not switched yet).
  */
 import { Redis } from 'ioredis';
+import { DEFAULTS } from '../base/defaults.js';
 
 const CHANNEL = '+switch-master';
+
+interface Switch {
+  readonly from: string;
+  readonly to: string;
+  readonly atMs: number;
+}
 
 export function followSentinelFailovers(client: Redis): void {
   const { sentinels, name, sentinelUsername, sentinelPassword, connectTimeout, retryStrategy } = client.options;
   if (sentinels === undefined || sentinels === null || name === undefined) return;
   let subscribers: Redis[] | undefined;
-  // "<master> <old ip> <old port> <new ip> <new port>", announced by every sentinel: one hang-up a new primary.
-  let followed: string | undefined;
+  let latest: Switch | undefined;
+  /** The address this client is connected to, as sentinels write it; undefined while not ready. */
+  const connectedTo = (): string | undefined =>
+    client.status === 'ready'
+      ? `${(client.stream.remoteAddress ?? '').replace(/^::ffff:/, '')}:${client.stream.remotePort ?? ''}`
+      : undefined;
+  // "<master> <old ip> <old port> <new ip> <new port>", announced by every sentinel as it switches.
   const onAnnouncement = (channel: string, text: string): void => {
-    const [master, , , host, port] = text.split(' ');
-    if (channel !== CHANNEL || master !== name || `${host}:${port}` === followed) return;
-    followed = `${host}:${port}`;
-    client.disconnect(true);
+    const [master, oldHost, oldPort, newHost, newPort] = text.split(' ');
+    if (channel !== CHANNEL || master !== name) return;
+    latest = { from: `${oldHost}:${oldPort}`, to: `${newHost}:${newPort}`, atMs: Date.now() };
+    // Not connected: the connection under way asks the sentinels (and is checked when ready).
+    const at = connectedTo();
+    if (at !== undefined && at !== latest.to) client.disconnect(true);
   };
   client.on('ready', () => {
     subscribers ??= sentinels.map((sentinel) => {
@@ -45,6 +61,9 @@ export function followSentinelFailovers(client: Redis): void {
       subscriber.subscribe(CHANNEL).catch(() => undefined);
       return subscriber;
     });
+    if (latest !== undefined && Date.now() - latest.atMs < DEFAULTS.sentinelSwitchWindowMs && connectedTo() === latest.from) {
+      client.disconnect(true);
+    }
   });
   // The subscriptions live while the client is connected: a client that is not follows a failover
   // when it reconnects (its connector asks the sentinels), and one closed while reconnecting emits

@@ -18,8 +18,7 @@ const T0 = Date.parse('2026-11-21T06:00:00.000Z');
 const DUE = T0 + 10 * S;
 
 type Phase = 'waiting' | 'dispatching' | 'buffered' | 'paused' | 'finished' | 'removed';
-type Event =
-  'takeDue' | 'passOver' | 'buffer' | 'releaseBuffered' | 'record' | 'keepDue' | 'pause' | 'resume' | 'change' | 'remove';
+type Event = 'takeDue' | 'passOver' | 'buffer' | 'releaseBuffered' | 'record' | 'keepDue' | 'pause' | 'resume' | 'change' | 'remove';
 
 function entryOf(schedule: number, extra: Record<string, unknown> = {}): ResolvedEntry {
   return parseConfig({ name: 'unit', maxInterval: 1, beatSchedule: { e: { task: 't.e', schedule, ...extra } } }, 'entry-life.test')
