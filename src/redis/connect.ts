@@ -14,7 +14,7 @@ import { EVENTS } from '../base/log-events.js';
 import { OUTAGES, unreachableReason } from '../base/outages.js';
 import type { Logger } from '../base/log.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
-import { followSentinelFailovers } from './sentinel-failover.js';
+import { connectedAddress, followSentinelFailovers } from './sentinel-failover.js';
 import { redisRefusal, registerPlace } from './server-errors.js';
 
 /**
@@ -118,7 +118,7 @@ function watchClient(client: RedisClient, spec: RedisConnectionSpec, role: strin
   if (client instanceof Cluster) watchClusterNodes(client, spec, role, logger);
   client.on('ready', () => {
     const before = primary;
-    primary = sentinel && client instanceof Redis ? `${client.stream.remoteAddress ?? '?'}:${client.stream.remotePort ?? '?'}` : undefined;
+    primary = sentinel && client instanceof Redis ? connectedAddress(client) : undefined;
     // After an outage, the one line that says so is beat.redis.up (when every connection is back).
     const afterOutage = OUTAGES.isDown(spec.display);
     logger[afterOutage ? 'debug' : 'info'](

@@ -24,16 +24,17 @@ interface Switch {
   readonly atMs: number;
 }
 
+/** The address a client's connection reached, as sentinels write addresses (`127.0.0.1:6379`). */
+export function connectedAddress(client: Redis): string {
+  return `${(client.stream.remoteAddress ?? '?').replace(/^::ffff:/, '')}:${client.stream.remotePort ?? '?'}`;
+}
+
 export function followSentinelFailovers(client: Redis): void {
   const { sentinels, name, sentinelUsername, sentinelPassword, connectTimeout, retryStrategy } = client.options;
   if (sentinels === undefined || sentinels === null || name === undefined) return;
   let subscribers: Redis[] | undefined;
   let latest: Switch | undefined;
-  /** The address this client is connected to, as sentinels write it; undefined while not ready. */
-  const connectedTo = (): string | undefined =>
-    client.status === 'ready'
-      ? `${(client.stream.remoteAddress ?? '').replace(/^::ffff:/, '')}:${client.stream.remotePort ?? ''}`
-      : undefined;
+  const connectedTo = (): string | undefined => (client.status === 'ready' ? connectedAddress(client) : undefined);
   // "<master> <old ip> <old port> <new ip> <new port>", announced by every sentinel as it switches.
   const onAnnouncement = (channel: string, text: string): void => {
     const [master, oldHost, oldPort, newHost, newPort] = text.split(' ');
