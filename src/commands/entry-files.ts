@@ -176,8 +176,8 @@ export function entryChecker(options: {
       pushAll(problems, prefixProblems(formatPath(at), located.ok ? parsed.problems : located.problems));
     } else {
       if (options.queueNames !== undefined)
-        for (const p of queueNameProblems(entry, options.queueNames))
-          problems.push(placed([...base, name, 'options', 'queue'], p.message, knownLine, options.locate));
+        for (const p of queueNameProblems(parsed.entry, options.queueNames))
+          problems.push(placed([...base, name, ...p.path], p.message, knownLine, options.locate));
       const costly = costs?.problem(name, entry, parsed.entry);
       if (costly !== undefined) problems.push(placed([...base, name, costly.path], costly.message, knownLine, options.locate));
     }
@@ -186,7 +186,12 @@ export function entryChecker(options: {
 }
 
 /** A problem at `at`, on the line the file gives (a streamed line's own, or the YAML locator's). */
-function placed(at: readonly string[], message: string, knownLine: number | undefined, locate: LineLocator | undefined): ConfigProblem {
+function placed(
+  at: readonly (string | number)[],
+  message: string,
+  knownLine: number | undefined,
+  locate: LineLocator | undefined,
+): ConfigProblem {
   const line = knownLine ?? locate?.(at);
   return { path: formatPath(at), message, ...(line === undefined ? {} : { line }) };
 }

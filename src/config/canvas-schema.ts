@@ -202,61 +202,64 @@ interface BoundProblem {
   readonly message: string;
 }
 
+/** A signature of a canvas, where it is under the entry (`chain[2]`, `chord.header[0].link[1]`), and how deep in callbacks (an entry's own: 1). */
+export interface PlacedSignature {
+  readonly signature: ParsedSignature;
+  readonly path: (string | number)[];
+  readonly depth: number;
+}
+
+function* placedSignature(signature: ParsedSignature, path: (string | number)[], depth: number): Generator<PlacedSignature> {
+  yield { signature, path, depth };
+  for (const key of ['link', 'linkError'] as const)
+    for (const [i, callback] of (signature[key] ?? []).entries()) yield* placedSignature(callback, [...path, key, i], depth + 1);
+}
+
+function* placedList(list: readonly ParsedSignature[], path: (string | number)[], depth: number): Generator<PlacedSignature> {
+  for (const [i, signature] of list.entries()) yield* placedSignature(signature, [...path, i], depth);
+}
+
+function* placedMembers(members: readonly ParsedMember[], path: (string | number)[]): Generator<PlacedSignature> {
+  for (const [j, member] of members.entries())
+    yield* isSignature(member) ? placedSignature(member, [...path, j], 0) : placedList(member.chain, [...path, j, 'chain'], 0);
+}
+
+function* placedChord(chord: ParsedChord, path: (string | number)[]): Generator<PlacedSignature> {
+  yield* placedMembers(chord.header, [...path, 'header']);
+  yield* placedSignature(chord.body, [...path, 'body'], 0);
+}
+
+/**
+ * Every signature of a canvas, callbacks included, in the order the entry writes them (its group
+ * or chord, its chain's steps, its own link and linkError): the one walk of the checks that apply
+ * to each signature (its bounds, its queue name: queue-names.ts). The entry's own task call is not
+ * one: its options are the entry's.
+ */
+export function* canvasSignatures(canvas: CanvasParts): Generator<PlacedSignature> {
+  if (canvas.group !== undefined) yield* placedMembers(canvas.group, ['group']);
+  if (canvas.chord !== undefined) yield* placedChord(canvas.chord, ['chord']);
+  for (const [i, step] of (canvas.chain ?? []).entries())
+    yield* isSignature(step)
+      ? placedSignature(step, ['chain', i], 0)
+      : 'group' in step
+        ? placedMembers(step.group, ['chain', i, 'group'])
+        : placedChord(step.chord, ['chain', i, 'chord']);
+  yield* placedList(canvas.link ?? [], ['link'], 1);
+  yield* placedList(canvas.linkError ?? [], ['linkError'], 1);
+}
+
 /**
  * The first way a canvas breaks the bounds (DEFAULTS.canvasMaxSignatures in all, callbacks nested
  * DEFAULTS.canvasMaxDepth deep), as a path under the entry and a message; undefined when within.
+ * A callback too deep is named by the list that holds it (`chain[0].link[0].link`).
  */
 export function canvasBoundProblem(canvas: CanvasParts): BoundProblem | undefined {
   let count = 0;
-  const tooMany = (path: (string | number)[]): BoundProblem | undefined =>
-    (count += 1) > DEFAULTS.canvasMaxSignatures
-      ? { path, message: `a canvas holds at most ${DEFAULTS.canvasMaxSignatures} signatures, callbacks included` }
-      : undefined;
-  const signatures = (sigs: readonly ParsedSignature[] | undefined, path: (string | number)[], depth: number): BoundProblem | undefined => {
-    if (sigs === undefined) return undefined;
-    for (const [i, sig] of sigs.entries()) {
-      const problem = signature(sig, [...path, i], depth);
-      if (problem !== undefined) return problem;
-    }
-    return undefined;
-  };
-  const signature = (sig: ParsedSignature, path: (string | number)[], depth: number): BoundProblem | undefined => {
-    const many = tooMany(path);
-    if (many !== undefined) return many;
-    for (const key of ['link', 'linkError'] as const) {
-      const nested = sig[key];
-      if (nested === undefined || nested.length === 0) continue;
-      if (depth + 1 > DEFAULTS.canvasMaxDepth)
-        return { path: [...path, key], message: `callbacks nest at most ${DEFAULTS.canvasMaxDepth} levels deep` };
-      const problem = signatures(nested, [...path, key], depth + 1);
-      if (problem !== undefined) return problem;
-    }
-    return undefined;
-  };
-  const group = (list: readonly ParsedMember[], path: (string | number)[]): BoundProblem | undefined => {
-    for (const [j, member] of list.entries()) {
-      const problem = isSignature(member) ? signature(member, [...path, j], 0) : signatures(member.chain, [...path, j, 'chain'], 0);
-      if (problem !== undefined) return problem;
-    }
-    return undefined;
-  };
-  const whole =
-    (canvas.group === undefined ? undefined : group(canvas.group, ['group'])) ??
-    (canvas.chord === undefined
-      ? undefined
-      : (group(canvas.chord.header, ['chord', 'header']) ?? signature(canvas.chord.body, ['chord', 'body'], 0)));
-  if (whole !== undefined) return whole;
-  for (const [i, step] of (canvas.chain ?? []).entries()) {
-    const at = ['chain', i];
-    const problem = isSignature(step)
-      ? signature(step, at, 0)
-      : 'group' in step
-        ? group(step.group, [...at, 'group'])
-        : (group(step.chord.header, [...at, 'chord', 'header']) ?? signature(step.chord.body, [...at, 'chord', 'body'], 0));
-    if (problem !== undefined) return problem;
+  for (const { path, depth } of canvasSignatures(canvas)) {
+    if (depth > DEFAULTS.canvasMaxDepth)
+      return { path: path.slice(0, -1), message: `callbacks nest at most ${DEFAULTS.canvasMaxDepth} levels deep` };
+    if ((count += 1) > DEFAULTS.canvasMaxSignatures)
+      return { path, message: `a canvas holds at most ${DEFAULTS.canvasMaxSignatures} signatures, callbacks included` };
   }
-  return (
-    (canvas.link !== undefined && canvas.link.length > 0 ? signatures(canvas.link, ['link'], 1) : undefined) ??
-    (canvas.linkError !== undefined && canvas.linkError.length > 0 ? signatures(canvas.linkError, ['linkError'], 1) : undefined)
-  );
+  return undefined;
 }

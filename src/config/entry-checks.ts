@@ -9,6 +9,7 @@
 import type { ConfigProblem } from '../base/errors.js';
 import { parseEntryDefinition } from './entry-definition.js';
 import type { EntryLimits } from './entry-definition.js';
+import { formatPath } from './problems.js';
 import { queueNameProblems } from './queue-names.js';
 import type { QueueNameContext } from './queue-names.js';
 import { ScheduleCosts } from './schedule-cost.js';
@@ -24,7 +25,10 @@ export interface EntryCheckContext {
 export function entryDefinitionProblems(name: string, value: unknown, context: EntryCheckContext): ConfigProblem[] {
   const parsed = parseEntryDefinition(value);
   if (!parsed.ok) return parsed.problems;
-  const problems = context.queueNames === undefined ? [] : queueNameProblems(value, context.queueNames);
+  const problems =
+    context.queueNames === undefined
+      ? []
+      : queueNameProblems(parsed.entry, context.queueNames).map((p) => ({ path: formatPath(p.path), message: p.message }));
   const costly = context.costs.problem(name, value, parsed.entry);
   if (costly !== undefined) problems.push(costly);
   return problems;

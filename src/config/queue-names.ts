@@ -8,10 +8,11 @@
  * `unacked_mutex` keys of ack emulation, and `<queue><sep><step>`, the lists of a queue's priority
  * steps (sep is "\x06\x16" by default). tsbeat's keys are `<state.prefix>:{<deployment>}:…`.
  */
-import type { ConfigProblem } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { brokerKindOf } from './broker-kinds.js';
 import type { ResolvedConfig } from './resolve.js';
+import { canvasSignatures } from './canvas-schema.js';
+import type { CanvasParts } from './canvas-schema.js';
 
 /** What decides which keys a queue name could land on. */
 export interface QueueNameContext {
@@ -42,13 +43,30 @@ export function queueCollision(queue: string, context: QueueNameContext): string
   return undefined;
 }
 
-/** The problems of a runtime entry's queue (`options.queue`), with their paths; none when the entry has no queue or it is fine. */
-export function queueNameProblems(entry: unknown, context: QueueNameContext): ConfigProblem[] {
-  const options = typeof entry === 'object' && entry !== null ? (entry as { options?: unknown }).options : undefined;
-  const queue = typeof options === 'object' && options !== null ? (options as { queue?: unknown }).queue : undefined;
-  if (typeof queue !== 'string') return [];
-  const why = queueCollision(queue, context);
-  return why === undefined ? [] : [{ path: 'options.queue', message: why }];
+/** What of a parsed entry names queues: its options and its canvas. */
+export type QueuedEntry = CanvasParts & { readonly options: { readonly queue?: string | undefined } };
+
+/** A queue that can only collide, at its path under the entry (`['chain', 2, 'options', 'queue']`). */
+export interface QueueNameProblem {
+  readonly path: (string | number)[];
+  readonly message: string;
+}
+
+/**
+ * The problems of a runtime entry's queues, with their paths: its own (`options.queue`) and every
+ * signature's of its canvas (`chain[2].options.queue`, `chord.body.link[0].options.queue`), since
+ * tsbeat publishes a group's members and a chord's header to theirs, and the worker each later
+ * step and callback, all on the same Redis. None when every queue is fine or none is named.
+ */
+export function queueNameProblems(entry: QueuedEntry, context: QueueNameContext): QueueNameProblem[] {
+  const problems: QueueNameProblem[] = [];
+  const check = (queue: string | undefined, at: readonly (string | number)[]): void => {
+    const why = queue === undefined ? undefined : queueCollision(queue, context);
+    if (why !== undefined) problems.push({ path: [...at, 'options', 'queue'], message: why });
+  };
+  check(entry.options.queue, []);
+  for (const { signature, path } of canvasSignatures(entry)) check(signature.options.queue, path);
+  return problems;
 }
 
 /** The context of a broker's transport options (kombu's defaults where unset). */

@@ -119,6 +119,7 @@ describe('the entries API and the TypeScript client, with a leader and a standby
   let standby: BeatProcess;
   let port = 0;
   let standbyPort = 0;
+  let configFile = '';
 
   /** Polls a queue until `count` runs are in it. */
   const runsIn = (queue: string, count: number, timeoutMs = 6000): Promise<QueuedRun[]> =>
@@ -148,6 +149,7 @@ describe('the entries API and the TypeScript client, with a leader and a standby
         '',
       ].join('\n'),
     );
+    configFile = file;
     const tokenFile = dir.write('token', `${TOKEN}\n`);
     leader = fleet.spawn({ config: file, label: 'leader', args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile] });
     port = await httpPortOf(leader);
@@ -277,6 +279,56 @@ describe('the entries API and the TypeScript client, with a leader and a standby
     expect(sortProblems(bulk.json().problems ?? [])).toEqual(sortProblems([...oracle.values()].flat()));
     expect(await redis.get(keys.entriesVersion)).toBe(version);
     expect(await redis.hexists(keys.entries, 'bulk-good')).toBe(0);
+  }, 60_000);
+
+  // Issue 66: a chain step's queue named the stop key, and the worker's push onto it stopped the deployment.
+  it("refuses a canvas whose signature's queue lands on tsbeat's keys (400, exit 2, the client), naming its path, writing nothing", async () => {
+    const version = await redis.get(keys.entriesVersion);
+    const stop = { queue: keys.stop };
+    const canvases: Record<string, [unknown, string]> = {
+      'q-chain': [{ schedule: 1, chain: [{ task: TASK }, { task: TASK, options: stop }] }, 'chain[1].options.queue'],
+      'q-group': [
+        { schedule: 1, group: [{ task: TASK }, { chain: [{ task: TASK, options: { queue: keys.lock } }] }] },
+        'group[1].chain[0].options.queue',
+      ],
+      'q-chord': [
+        { schedule: 1, chord: { header: [{ task: TASK }], body: { task: TASK, options: { queue: '_kombu.binding.celery' } } } },
+        'chord.body.options.queue',
+      ],
+      'q-link': [
+        { task: TASK, schedule: 1, linkError: [{ task: TASK, link: [{ task: TASK, options: stop }] }] },
+        'linkError[0].link[0].options.queue',
+      ],
+    };
+    for (const [name, [entry, path]] of Object.entries(canvases)) {
+      const reply = await call(port, 'PUT', `/api/entries/${name}`, { token: TOKEN, body: JSON.stringify(entry) });
+      expect(reply.status, reply.body).toBe(400);
+      expect(reply.json().problems?.map((p) => p.path)).toEqual([`entries.${name}.${path}`]);
+    }
+    const entries = await Entries.connect({ url, deployment: DEPLOYMENT, prefix: 'tsbeat' });
+    try {
+      const refused = await entries.set('q-client', (canvases['q-chain'] as [EntryInput, string])[0]).catch((e: unknown) => e);
+      expect((refused as ConfigError).problems?.map((p) => p.path)).toEqual(['entries.q-client.chain[1].options.queue']);
+    } finally {
+      await entries.close();
+    }
+    const cli = await runBeatCli([
+      'entries',
+      'set',
+      'q-cli',
+      '--schedule',
+      '1',
+      '--chain',
+      JSON.stringify([{ task: TASK }, { group: [{ task: TASK, options: stop }] }]),
+      '--config',
+      configFile,
+    ]);
+    expect(cli.code, cli.stderr).toBe(2);
+    expect(cli.stderr).toContain(
+      `entries.q-cli.chain[1].group[0].options.queue: the queue's list ${JSON.stringify(keys.stop)} is under tsbeat's own prefix`,
+    );
+    expect(await redis.get(keys.entriesVersion)).toBe(version);
+    expect(await redis.exists(keys.stop)).toBe(0);
   }, 60_000);
 
   it('refuses writes without the token (401), with a wrong one (401), and where none is configured (403), changing nothing', async () => {

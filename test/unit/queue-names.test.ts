@@ -5,7 +5,10 @@
  * and tsbeat's own key shape, written out here by hand.
  */
 import { describe, expect, it } from 'vitest';
+import { parseEntryDefinition } from '../../src/config/entry-definition.js';
+import { formatPath } from '../../src/config/problems.js';
 import { queueCollision, queueNameContext, queueNameProblems } from '../../src/config/queue-names.js';
+import type { QueuedEntry } from '../../src/config/queue-names.js';
 
 const plain = queueNameContext('tsbeat', {});
 
@@ -41,10 +44,58 @@ describe('queue names that can only collide', () => {
   });
 
   it('names the path of the queue in an entry, and nothing for an entry without one', () => {
-    expect(queueNameProblems({ task: 't', schedule: 1, options: { queue: 'unacked' } }, plain)).toEqual([
-      { path: 'options.queue', message: expect.stringContaining('"unacked" is a key of kombu') as unknown },
+    expect(queueNameProblems(parsed({ task: 't', schedule: 1, options: { queue: 'unacked' } }), plain)).toEqual([
+      { path: ['options', 'queue'], message: expect.stringContaining('"unacked" is a key of kombu') as unknown },
     ]);
-    expect(queueNameProblems({ task: 't', schedule: 1 }, plain)).toEqual([]);
-    expect(queueNameProblems({ task: 't', schedule: 1, options: { queue: 'celery' } }, plain)).toEqual([]);
+    expect(queueNameProblems(parsed({ task: 't', schedule: 1 }), plain)).toEqual([]);
+    expect(queueNameProblems(parsed({ task: 't', schedule: 1, options: { queue: 'celery' } }), plain)).toEqual([]);
+  });
+
+  // Issue 66: a canvas's queue pushed onto `tsbeat:{name}:stop` stopped the whole deployment.
+  const stop = { queue: 'tsbeat:{prod}:stop' };
+  const sig = (options: object = {}) => ({ task: 'proj.t', options });
+  it.each([
+    ['a chain step', { chain: [sig(), sig(), sig(stop)] }, 'chain[2].options.queue'],
+    ['a group member', { group: [sig(), sig(stop)] }, 'group[1].options.queue'],
+    ["a group member's chain", { group: [{ chain: [sig(), sig(stop)] }] }, 'group[0].chain[1].options.queue'],
+    ["a chord header's member", { chord: { header: [sig(stop)], body: sig() } }, 'chord.header[0].options.queue'],
+    ["a chord's body", { chord: { header: [sig()], body: sig(stop) } }, 'chord.body.options.queue'],
+    ["a chain's group step", { chain: [sig(), { group: [sig(stop)] }] }, 'chain[1].group[0].options.queue'],
+    ["a chain's chord body", { chain: [sig(), { chord: { header: [sig()], body: sig(stop) } }] }, 'chain[1].chord.body.options.queue'],
+    ["the entry's link", { task: 'proj.t', link: [sig(stop)] }, 'link[0].options.queue'],
+    ["the entry's linkError", { task: 'proj.t', link_error: [sig(), sig(stop)] }, 'linkError[1].options.queue'],
+    [
+      "a step's linkError's link",
+      { chain: [{ ...sig(), linkError: [{ ...sig(), link: [sig(stop)] }] }] },
+      'chain[0].linkError[0].link[0].options.queue',
+    ],
+  ])('refuses a queue that can only collide in %s', (_where, canvas, path) => {
+    const problems = queueNameProblems(parsed({ schedule: 1, ...canvas }), plain);
+    expect(problems.map((p) => [formatPath(p.path), p.message])).toEqual([
+      [path, expect.stringContaining("under tsbeat's own prefix") as unknown],
+    ]);
+  });
+
+  it('names every bad signature of a canvas, and none of a canvas of plain queues', () => {
+    const canvas = {
+      schedule: 1,
+      options: { queue: '_kombu.binding.celery' },
+      chain: [sig({ queue: 'unacked' }), sig({ queue: 'celery' })],
+    };
+    expect(queueNameProblems(parsed(canvas), plain).map((p) => formatPath(p.path))).toEqual(['options.queue', 'chain[0].options.queue']);
+    const fine = {
+      schedule: 1,
+      chord: {
+        header: [sig({ queue: 'a' }), { chain: [sig({ queue: 'b' })] }],
+        body: { ...sig({ queue: 'c' }), link: [sig({ queue: 'd' })] },
+      },
+    };
+    expect(queueNameProblems(parsed(fine), plain)).toEqual([]);
   });
 });
+
+function parsed(value: unknown): QueuedEntry {
+  const result = parseEntryDefinition(value);
+  if (!result.ok) throw new Error(JSON.stringify(result.problems));
+  return result.entry;
+}
