@@ -32,6 +32,17 @@ export function decodeDeploymentStop(text: string): DeploymentStop {
   return { by: 'unknown (the stop key holds a value tsbeat did not write)', atMs: 0 };
 }
 
+/**
+ * The stop a key of another Redis type than tsbeat's string makes (`type` as TYPE names it, `size`
+ * its items): the scripts stop on the key's existence whatever it holds, so it is a stop, named for
+ * what it is. Something other than tsbeat wrote it (a message pushed onto it as if it were a queue),
+ * and whatever it held was for no reader: `beat resume --all` deletes it.
+ */
+export function wrongTypedStop(type: string, size: number | undefined): DeploymentStop {
+  const held = size === undefined ? `a ${type}` : `a ${type} of ${size} item${size === 1 ? '' : 's'}`;
+  return { by: `unknown (the stop key holds ${held}, not the value tsbeat writes)`, atMs: 0 };
+}
+
 export function deploymentStopView(stop: DeploymentStop): DeploymentStopView {
   return { by: stop.by, since: stop.atMs > 0 ? new Date(stop.atMs).toISOString() : 'unknown', note: stop.note ?? null };
 }

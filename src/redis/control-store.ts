@@ -20,12 +20,21 @@ import type { BackfillProgress } from '../control/backfill-request.js';
 import { decodeControlNote, encodeControlNote } from '../control/notes.js';
 import type { ControlNote } from '../control/notes.js';
 import type { AuditEvent, FieldChange } from '../control/audit-events.js';
-import { decodeDeploymentStop, deploymentStopView, encodeDeploymentStop, stoppedRefusal } from '../control/deployment-stop.js';
+import {
+  decodeDeploymentStop,
+  deploymentStopView,
+  encodeDeploymentStop,
+  stoppedRefusal,
+  wrongTypedStop,
+} from '../control/deployment-stop.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
 import type { DeploymentStop } from '../control/deployment-stop.js';
 import { storedObject } from '../base/stored-object.js';
 
 export const CONTROL_MESSAGE = 'control';
+
+/** The command that counts what a key of each Redis type holds: how much a wrong-typed stop key kept from its readers. */
+const SIZE_OF: Readonly<Record<string, string>> = { list: 'LLEN', hash: 'HLEN', set: 'SCARD', zset: 'ZCARD', stream: 'XLEN' };
 
 /**
  * The pause notes hash (`<prefix>:{<name>}:paused:notes`): JSON {note, by, at}, `by` "user"
@@ -62,13 +71,23 @@ export class ControlStore {
     }
   }
 
-  /** The deployment-wide stop (`beat pause --all`), if it is set: one GET, read by the leader at each look of its control loop. */
+  /**
+   * The deployment-wide stop (`beat pause --all`), if it is set: one GET, read by the leader at each
+   * look of its control loop. A stop key of another type than tsbeat's string (a list, say, that a
+   * message was pushed onto) is a stop all the same, since the scripts stop on the key's existence
+   * (includes/stop.lua): it is read as one of unknown origin naming what the key holds, so that every
+   * view says the deployment is stopped, and `beat resume --all` removes it.
+   */
   async deploymentStop(): Promise<DeploymentStop | undefined> {
     let text: string | null;
     try {
       text = await this.client.get(this.keys.stop);
     } catch (error) {
-      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['stop']));
+      const named = await nameWrongType(this.client, error, typedKeys(this.keys, ['stop']));
+      if (!(named instanceof BeatError) || named.code !== ErrorCode.RedisWrongType) throw named;
+      const type = await this.client.type(this.keys.stop);
+      const counter = SIZE_OF[type];
+      return wrongTypedStop(type, counter === undefined ? undefined : Number(await this.client.call(counter, this.keys.stop)));
     }
     return text === null ? undefined : decodeDeploymentStop(text);
   }
@@ -101,7 +120,7 @@ export class ControlStore {
     const multi = this.client.multi().del(this.keys.stop);
     const lifted = {
       path: 'stop',
-      before: `by ${current.by} since ${new Date(current.atMs).toISOString()}${current.note === undefined ? '' : `: ${current.note}`}`,
+      before: `by ${current.by} since ${deploymentStopView(current).since}${current.note === undefined ? '' : `: ${current.note}`}`,
     };
     await this.commitAudited(multi, auditEvent(context, nowMs, '', 'resume-all', [lifted]), context);
     return current;
