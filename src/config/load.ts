@@ -9,6 +9,7 @@ import { ENV } from '../base/env.js';
 import { BeatError, ConfigError, ErrorCode, errorMessage } from '../base/errors.js';
 import { amqpQueueConfigProblems } from './amqp-queues.js';
 import { connectionProblems } from './connection-checks.js';
+import { configQueueProblems, queueNameContextOf } from './queue-names.js';
 import type { BrokerOverride } from './connection-checks.js';
 import { configSchema } from './schema.js';
 import { formatPath, toProblems } from './problems.js';
@@ -146,6 +147,7 @@ export function parseConfig(
   const parsed = { ...resolveConfig(result.data), sentry: sentrySettingsFrom(result.data.sentry, sentryEnv) };
   const resolved = broker === undefined ? parsed : { ...parsed, broker: { ...parsed.broker, url: broker.url } };
   // Settings that are fine alone but not together, or that only the connections' parsers check.
+  const queues = queueNameContextOf(resolved);
   const problems = [
     ...amqpQueueConfigProblems(resolved).map((message) => ({ path: ['taskQueueMaxPriority'], message })),
     ...connectionProblems(resolved, broker),
@@ -153,6 +155,7 @@ export function parseConfig(
     ...overlapSettingProblems(result.data.beatSchedule, followsOutcomes(resolved), brokerKindIfKnown(resolved.broker.url)),
     ...pauseOnFailureProblems(result.data.beatSchedule, followsOutcomes(resolved)),
     ...sentryConfigProblems(result.data.sentry, result.data.beatSchedule, sentryEnv, ENV.sentryDsn),
+    ...(queues === undefined ? [] : configQueueProblems(result.data, queues)),
   ];
   if (problems.length > 0) {
     throw new ConfigError(

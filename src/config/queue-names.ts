@@ -1,6 +1,7 @@
 /**
- * Queue names that can only collide, refused when a runtime entry is written (the config file's
- * entries are the operator's own and are trusted). On a Redis broker a queue is the list at
+ * Queue names that can only collide, refused when a runtime entry is written and in a config file
+ * (`beat check`, `beat run`, a reload), in every signature of a canvas as in the entry's own options.
+ * On a Redis broker a queue is the list at
  * `globalKeyprefix + queue`, in the DB that also holds tsbeat's keys, kombu's bookkeeping and often
  * the application's: a queue name that lands on one of those pushes into, or is refused by, a key
  * that is not a queue. kombu's names (its Redis transport, kombu/transport/redis.py): the binding
@@ -13,6 +14,7 @@ import { brokerKindOf } from './broker-kinds.js';
 import type { ResolvedConfig } from './resolve.js';
 import { canvasSignatures } from './canvas-schema.js';
 import type { CanvasParts } from './canvas-schema.js';
+import type { TaskRoutesInput } from './options-schema.js';
 
 /** What decides which keys a queue name could land on. */
 export interface QueueNameContext {
@@ -66,6 +68,40 @@ export function queueNameProblems(entry: QueuedEntry, context: QueueNameContext)
   };
   check(entry.options.queue, []);
   for (const { signature, path } of canvasSignatures(entry)) check(signature.options.queue, path);
+  return problems;
+}
+
+/**
+ * The problems of a config file's queues, at their paths in the file: each entry's as a runtime
+ * entry's (`beatSchedule.x.chain[2].options.queue`), `taskDefaultQueue` and each route's. The file
+ * is the operator's, but a queue there lands on the same keys: a step pushed onto the deployment's
+ * stop key stops it as surely as a runtime entry's.
+ */
+export function configQueueProblems(
+  config: {
+    readonly beatSchedule: Readonly<Record<string, QueuedEntry>>;
+    readonly taskDefaultQueue: string;
+    readonly taskRoutes?: TaskRoutesInput | undefined;
+  },
+  context: QueueNameContext,
+): QueueNameProblem[] {
+  const problems: QueueNameProblem[] = [];
+  const check = (queue: string | undefined, path: (string | number)[]): void => {
+    const why = queue === undefined ? undefined : queueCollision(queue, context);
+    if (why !== undefined) problems.push({ path, message: why });
+  };
+  for (const name in config.beatSchedule) {
+    const entry = config.beatSchedule[name];
+    if (entry !== undefined)
+      for (const p of queueNameProblems(entry, context)) problems.push({ ...p, path: ['beatSchedule', name, ...p.path] });
+  }
+  check(config.taskDefaultQueue, ['taskDefaultQueue']);
+  const routes = config.taskRoutes;
+  const maps = routes === undefined ? [] : Array.isArray(routes) ? routes.map((map, i) => [map, [i]] as const) : [[routes, []] as const];
+  for (const [map, at] of maps)
+    for (const [pattern, route] of Object.entries(map))
+      if (typeof route === 'string') check(route, ['taskRoutes', ...at, pattern]);
+      else check(route.queue, ['taskRoutes', ...at, pattern, 'queue']);
   return problems;
 }
 

@@ -5,7 +5,9 @@
  * and tsbeat's own key shape, written out here by hand.
  */
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/base/errors.js';
 import { parseEntryDefinition } from '../../src/config/entry-definition.js';
+import { parseConfig } from '../../src/config/load.js';
 import { formatPath } from '../../src/config/problems.js';
 import { queueCollision, queueNameContext, queueNameProblems } from '../../src/config/queue-names.js';
 import type { QueuedEntry } from '../../src/config/queue-names.js';
@@ -91,6 +93,47 @@ describe('queue names that can only collide', () => {
       },
     };
     expect(queueNameProblems(parsed(fine), plain)).toEqual([]);
+  });
+});
+
+describe("a config file's queues", () => {
+  const problemsOf = (config: Record<string, unknown>): { path: string; message: string }[] => {
+    try {
+      parseConfig({ name: 'prod', ...config }, 'beat.yaml');
+      return [];
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      return error.problems.map(({ path, message }) => ({ path, message }));
+    }
+  };
+
+  it("refuses an entry's, a canvas signature's, the default queue and a route's that can only collide, each at its path", () => {
+    const problems = problemsOf({
+      beatSchedule: {
+        own: { task: 't', schedule: 1, options: { queue: 'unacked' } },
+        canvas: {
+          schedule: 1,
+          chain: [{ task: 't' }, { chord: { header: [{ task: 't' }], body: { task: 't', options: { queue: 'tsbeat:{prod}:stop' } } } }],
+        },
+        fine: { task: 't', schedule: 1, options: { queue: 'reports' }, link: [{ task: 't', options: { queue: 'celery' } }] },
+      },
+      taskDefaultQueue: '_kombu.binding.celery',
+      taskRoutes: [{ 'proj.*': 'tsbeat:{other}:lock' }, { 'app.*': { queue: 'ok' }, 'x.*': { queue: 'q\x06\x161' } }],
+    });
+    expect(problems.map((p) => p.path)).toEqual([
+      'beatSchedule.own.options.queue',
+      'beatSchedule.canvas.chain[1].chord.body.options.queue',
+      'taskDefaultQueue',
+      'taskRoutes[0]["proj.*"]',
+      'taskRoutes[1]["x.*"].queue',
+    ]);
+    for (const p of problems) expect(p.message).toMatch(/choose a queue name of your own$/);
+  });
+
+  it('takes them on a broker whose queues are not Redis keys, and plain names on Redis', () => {
+    const entries = { beatSchedule: { canvas: { schedule: 1, chain: [{ task: 't', options: { queue: 'tsbeat:{prod}:stop' } }] } } };
+    expect(problemsOf({ ...entries, broker: { url: 'amqp://guest:guest@127.0.0.1:5672//' } })).toEqual([]);
+    expect(problemsOf({ beatSchedule: { a: { schedule: 1, group: [{ task: 't', options: { queue: 'reports' } }] } } })).toEqual([]);
   });
 });
 
