@@ -67,10 +67,10 @@ export const CONFIG_DEFAULTS = {
   /** Folders searched for those names, relative to the working directory, in order. */
   configSearchDirs: ['.', 'schedules'] as readonly string[],
   /**
-   * YAML aliases may make the document this many times larger than what is written (merge keys
-   * reuse a block of defaults in every entry), and always up to yamlExpandedValuesFloor values. A
-   * "billion laughs" document of nine lines expands to millions: it is refused before validation
-   * walks it.
+   * YAML aliases and merge keys may make the document this many times larger than what is written
+   * (merge keys reuse a block of defaults in every entry), and always up to yamlExpandedValuesFloor
+   * values. A "billion laughs" document of nine lines expands to millions: it is refused before it
+   * is expanded (config files and entries files alike).
    */
   yamlAliasExpansion: 10,
   yamlExpandedValuesFloor: 1_000_000,

@@ -9,8 +9,8 @@
  * it reads a YAML file (load.ts): a JSON config, and a command that reads none, do not load it or
  * carry it in memory (bench: idle, cli-start).
  */
-import { LineCounter, isNode, isScalar, parseDocument, stringify, visit } from 'yaml';
-import type { Document, DocumentOptions, ParseOptions, SchemaOptions } from 'yaml';
+import { LineCounter, isAlias, isCollection, isMap, isNode, isPair, isScalar, parseDocument, stringify } from 'yaml';
+import type { Alias, Document, DocumentOptions, ParseOptions, SchemaOptions } from 'yaml';
 import { DEFAULTS } from '../base/defaults.js';
 import { ConfigError } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
@@ -49,7 +49,6 @@ export async function parseYamlConfig(text: string, source: string): Promise<Yam
     throw new ConfigError(source, [...syntaxProblems(placed.doc), ...walkDocument(placed.doc, placed.lineCounter).problems]);
   }
   const value = documentValue(doc, source);
-  if (walked.aliases > 0) checkExpansion(value, source);
   normaliseIntegers(value, walked.aliases > 0);
   // Lines are only needed for messages: the file is read again for them then, once.
   let locate: LineLocator | undefined;
@@ -94,40 +93,87 @@ function syntaxProblems(doc: Document): ConfigProblem[] {
 }
 
 /**
- * One walk of the document: each map's duplicate keys, as problems (on their line, with a
- * LineCounter), and the number of aliases.
+ * One walk of the document, in the order yaml resolves aliases in (a node before its children, a
+ * key before its value): each map's duplicate keys, and what its aliases and merge keys expand it
+ * to, as problems (on their line, with a LineCounter); and the number of aliases.
+ *
+ * An alias counts as every value of what its anchor marks, and so does one under a merge key
+ * (`<<: *a`): each later step (validation, resolving) walks an alias's value again, and toJS copies
+ * a merged mapping anew at every merge, so nested merges grow as nested aliases do ("billion
+ * laughs"). Measured on the nodes, before toJS, which would already take minutes and gigabytes on
+ * a bomb of merge keys. An alias always names an anchor before it, whose value is complete by then
+ * (or still open: the alias is inside it), so one pass sizes every node.
  */
 function walkDocument(doc: Document, lineCounter: LineCounter | undefined): { problems: ConfigProblem[]; aliases: number } {
   const lineOf = (node: unknown): number => (lineCounter && isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : 0);
   const problems: ConfigProblem[] = [];
+  const anchors = new Map<string, unknown>();
+  const sizes = new Map<unknown, number>();
+  const open = new Set<unknown>();
+  let written = 0;
   let aliases = 0;
-  visit(doc, {
-    Alias() {
+  let largest: { alias: Alias; size: number } | undefined;
+  const sizeOf = (node: unknown): number => {
+    written += 1;
+    if (isAlias(node)) {
       aliases += 1;
-    },
-    Map(_key, map) {
-      const seen = new Set<unknown>();
-      for (const pair of map.items) {
-        const key = isScalar(pair.key) ? pair.key.value : pair.key;
-        if (!seen.has(key)) {
-          seen.add(key);
-          continue;
-        }
+      const target = anchors.get(node.source);
+      // No anchor before it: toJS reports that, with its name.
+      if (target === undefined) return 1;
+      if (open.has(target)) {
         problems.push({
           path: '',
-          line: lineOf(pair.key),
-          message: `YAML syntax: Map keys must be unique; ${JSON.stringify(String(key))} appears twice`,
+          line: lineOf(node),
+          message: `YAML alias *${node.source} is inside the value its anchor &${node.source} marks, which would then contain itself without end; write the value out instead`,
         });
+        return 1;
       }
-    },
-  });
+      const size = sizes.get(target) ?? 1;
+      if (largest === undefined || size > largest.size) largest = { alias: node, size };
+      return size;
+    }
+    if (isNode(node) && node.anchor !== undefined) anchors.set(node.anchor, node);
+    if (!isCollection(node)) return 1;
+    open.add(node);
+    let size = 1;
+    const keys = isMap(node) ? new Set<unknown>() : undefined;
+    for (const item of node.items) {
+      if (!isPair(item)) {
+        size += sizeOf(item);
+        continue;
+      }
+      size += sizeOf(item.key) + sizeOf(item.value);
+      const key = isScalar(item.key) ? item.key.value : item.key;
+      if (keys === undefined || !keys.has(key)) {
+        keys?.add(key);
+        continue;
+      }
+      problems.push({
+        path: '',
+        line: lineOf(item.key),
+        message: `YAML syntax: Map keys must be unique; ${JSON.stringify(String(key))} appears twice`,
+      });
+    }
+    open.delete(node);
+    sizes.set(node, size);
+    return size;
+  };
+  const expanded = sizeOf(doc.contents);
+  const allowed = Math.max(DEFAULTS.yamlExpandedValuesFloor, DEFAULTS.yamlAliasExpansion * written);
+  if (largest !== undefined && expanded > allowed) {
+    problems.push({
+      path: '',
+      line: lineOf(largest.alias),
+      message: `YAML aliases and merge keys expand ${written.toLocaleString('en')} written values to ${expanded.toLocaleString('en')}, more than the ${allowed.toLocaleString('en')} allowed (an alias bomb, "billion laughs"?); *${largest.alias.source} here stands for ${largest.size.toLocaleString('en')}: write the values out or use each anchor fewer times`,
+    });
+  }
   return { problems, aliases };
 }
 
 /** The document as plain values; an alias it cannot resolve is the file's problem. */
 function documentValue(doc: Document, source: string): unknown {
   // Aliases become shared references (-1: no count of yaml's own, which refuses an anchor used a
-  // thousand times, as a merge key of defaults in every entry is); their expansion is bounded below.
+  // thousand times, as a merge key of defaults in every entry is); walkDocument bounded their expansion.
   try {
     return doc.toJS({ maxAliasCount: -1 });
   } catch (error) {
@@ -146,36 +192,6 @@ function lineLocator(doc: Document, lineCounter: LineCounter): LineLocator {
     }
     return undefined;
   };
-}
-
-/**
- * Refuses a document whose aliases expand it far beyond what is written ("billion laughs"): every
- * later step (validation, resolving) walks the expanded tree. Sizes are memoised per shared object,
- * so this walk is linear in what is written.
- */
-function checkExpansion(root: unknown, source: string): void {
-  const sizes = new Map<object, number>();
-  let written = 0;
-  const sizeOf = (value: unknown): number => {
-    written += 1;
-    if (value === null || typeof value !== 'object') return 1;
-    const known = sizes.get(value);
-    if (known !== undefined) return known;
-    let size = 1;
-    for (const child of Array.isArray(value) ? value : Object.values(value)) size += sizeOf(child);
-    sizes.set(value, size);
-    return size;
-  };
-  const expanded = sizeOf(root);
-  const allowed = Math.max(DEFAULTS.yamlExpandedValuesFloor, DEFAULTS.yamlAliasExpansion * written);
-  if (expanded > allowed) {
-    throw new ConfigError(source, [
-      {
-        path: '',
-        message: `YAML aliases expand ${written.toLocaleString('en')} written values to ${expanded.toLocaleString('en')}, more than the ${allowed.toLocaleString('en')} allowed (an alias bomb, "billion laughs"?); write the values out or use each anchor fewer times`,
-      },
-    ]);
-  }
 }
 
 /**

@@ -66,7 +66,7 @@ describe('beat check on a config file it cannot use', () => {
     }
     const r = await runCli(['check', '--config', writeConfig('bomb.yaml', laughs)], { cwd: dir });
     expect(r.stderr).toBe(
-      'bomb.yaml: 1 problem\n  (top level): YAML aliases expand 71 written values to 6,053,444, more than the 1,000,000 allowed (an alias bomb, "billion laughs"?); write the values out or use each anchor fewer times\n',
+      'bomb.yaml: 1 problem\n  (top level) (line 7): YAML aliases and merge keys expand 78 written values to 6,053,451, more than the 1,000,000 allowed (an alias bomb, "billion laughs"?); *f here stands for 597,871: write the values out or use each anchor fewer times\n',
     );
     expect(r.code).toBe(2);
   });

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../src/base/errors.js';
+import { readEntryFile } from '../../src/commands/entry-files.js';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsbeat-config-yaml-'));
@@ -109,10 +111,42 @@ describe('YAML configs as docker-compose and Kubernetes files are written', () =
     ])
       laughs.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
     await expect(loadYaml('bomb.yaml', laughs)).rejects.toThrow(
-      /YAML aliases expand 72 written values to 6,053,445, more than the 1,000,000 allowed/,
+      'bomb.yaml: 1 problem\n  (top level) (line 9): YAML aliases and merge keys expand 80 written values to 6,053,453, more than the 1,000,000 allowed (an alias bomb, "billion laughs"?); *f here stands for 597,871: write the values out or use each anchor fewer times',
     );
     await expect(loadYaml('bomb-plain.yaml', laughs.slice(2))).rejects.toThrow(
-      /YAML aliases expand 71 written values to 6,053,444, more than the 1,000,000 allowed/,
+      '(line 7): YAML aliases and merge keys expand 78 written values to 6,053,451, more than the 1,000,000 allowed',
+    );
+  });
+
+  it('refuses a bomb of merge keys (each level merging the one before six times) at its line, in a config and in an entries file (beat plan --entries)', async () => {
+    // 400 bytes; toJS alone would copy the first mapping 6^8 (1.7 million) times, and a few levels
+    // more (issue 66: 884 bytes) take minutes and gigabytes.
+    const lines = ['x-0: &l0 { a: 1, b: 2 }'];
+    for (let i = 1; i <= 8; i += 1)
+      lines.push(
+        `x-${i}: &l${i} { <<: [${Array(6)
+          .fill(`*l${i - 1}`)
+          .join(', ')}], k${i}: ${i} }`,
+      );
+    const refusal =
+      '(top level) (line 9): YAML aliases and merge keys expand 103 written values to 12,093,235, more than the 1,000,000 allowed (an alias bomb, "billion laughs"?); *l7 here stands for 1,679,615: write the values out or use each anchor fewer times';
+    const started = performance.now();
+    await expect(loadYaml('merge-bomb.yaml', lines)).rejects.toThrow(`merge-bomb.yaml: 1 problem\n  ${refusal}`);
+    writeFileSync(join(dir, 'entries-bomb.yaml'), `${lines.join('\n')}\n`);
+    await expect(readEntryFile('plan', dir, 'entries-bomb.yaml')).rejects.toMatchObject({
+      code: ErrorCode.EntryInvalid,
+      message: `entries-bomb.yaml: 1 problem\n  ${refusal}`,
+    });
+    // Generous under load: each refusal reads the 9 lines twice.
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('refuses an alias inside the value its own anchor marks, with its line, instead of a value that contains itself', async () => {
+    await expect(loadYaml('cycle.yaml', ['x-a: &a', '  task: t', '  again: [*a]'])).rejects.toThrow(
+      'cycle.yaml: 1 problem\n  (top level) (line 3): YAML alias *a is inside the value its anchor &a marks, which would then contain itself without end; write the value out instead',
+    );
+    await expect(loadYaml('merge-cycle.yaml', ['x-a: &a', '  task: t', '  <<: *a'])).rejects.toThrow(
+      '(line 3): YAML alias *a is inside the value its anchor &a marks',
     );
   });
 });
