@@ -441,7 +441,8 @@ export class RedisEntryStore implements EntrySource {
   async version(): Promise<number> {
     const text = await this.read(() => this.client.get(this.keys.entriesVersion));
     if (text === null) return 0;
-    if (/^\d{1,15}$/.test(text)) return Number(text);
+    // As entries-write.lua takes it: digits without a leading zero (INCR refuses one), a safe integer.
+    if (/^(0|[1-9]\d{0,15})$/.test(text) && Number.isSafeInteger(Number(text))) return Number(text);
     // Never taken as a number: NaN as the sync's cursor would stop every later sync, after the key is mended too.
     throw await this.garbledVersion(text);
   }
@@ -457,7 +458,7 @@ export class RedisEntryStore implements EntrySource {
     const highest = Math.max(0, Math.floor(Number(top[1] ?? 0)) || 0);
     return new BeatError(
       ErrorCode.RedisGarbled,
-      `key ${entriesVersion} holds ${shown(text.slice(0, 40))}, not the version counter of the runtime entries (a whole number): ` +
+      `key ${entriesVersion} holds ${shown(text.slice(0, 40))}, not the version counter of the runtime entries (a whole number from 0 to 2^53 - 1): ` +
         `something else wrote it. Runtime entries are neither read nor written until it is mended: SET ${entriesVersion} ${highest} ` +
         `(the highest version in ${entryChanges})`,
     );

@@ -260,6 +260,33 @@ describe('the runtime entry store', () => {
     expect(await redis.exists(other.entries, other.entriesVersion)).toBe(0);
   });
 
+  it('refuses to write or read when entries:version holds no safe integer (2^70, 2^53, a leading zero), naming the key, and writes nothing', async () => {
+    // 2^70 passed the script's digits-only check and failed its INCR: an unnamed error, answered 500.
+    const other = schedulerKeys('tsbeat', 'store-huge-version');
+    const store = new RedisEntryStore(redis, other);
+    for (const counter of ['1180591620717411303424', '9007199254740992', '0009']) {
+      await redis.set(other.entriesVersion, counter);
+      const garbled = {
+        code: ErrorCode.RedisGarbled,
+        message: `key ${other.entriesVersion} holds "${counter}", not the version counter of the runtime entries (a whole number from 0 to 2^53 - 1): something else wrote it. Runtime entries are neither read nor written until it is mended: SET ${other.entriesVersion} 0 (the highest version in ${other.entryChanges})`,
+      };
+      const error = await store
+        .write([{ op: 'put', name: 'x', entry: { task: TASK, schedule: 60 } }], { nowMs: 1 })
+        .catch((e: unknown) => e);
+      expect(error, counter).toMatchObject(garbled);
+      expect(await store.version().catch((e: unknown) => e), counter).toMatchObject(garbled);
+      expect(await redis.get(other.entriesVersion)).toBe(counter);
+      expect(await redis.exists(other.entries, other.entryChanges)).toBe(0);
+    }
+    // The largest safe counter is still one.
+    await redis.set(other.entriesVersion, '9007199254740990');
+    expect(await store.write([{ op: 'put', name: 'x', entry: { task: TASK, schedule: 60 } }], { nowMs: 1 })).toEqual({
+      version: 9007199254740991,
+      outcomes: ['created'],
+    });
+    expect(await store.version()).toBe(9007199254740991);
+  });
+
   it('reads a value it did not write as an entry with a problem, not as a crash', async () => {
     await redis.hset(keys.entries, 'hand-written', '{"task":"x"}');
     const store = new RedisEntryStore(redis, keys);

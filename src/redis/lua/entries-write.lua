@@ -29,7 +29,7 @@
             entries the store may hold and the most bytes (entryLimits.maxEntries, maxStoreBytes)
 
   Reply   {version, outcome 1, …, outcome N}: version is the counter after the write (unchanged
-          when nothing changed); each outcome is "created", "updated", "unchanged", "deleted" or
+          when nothing changed), as decimal text; each outcome is "created", "updated", "unchanged", "deleted" or
           "absent" (a delete of a name that is not there).
           {"static", name} when a put names a config-file entry: nothing written.
           {"conflict", name, stored version} when an op's expected version is not the stored one
@@ -38,8 +38,9 @@
           grows the store would take it past a limit of KEYS[10]'s: nothing written (a write that
           does not grow it passes, so that a store over a lowered limit can shrink).
   Errors  WRONGTYPE naming the key when a key holds another type; GARBLED naming KEYS[3] when it
-          holds no whole number (something else wrote it); ERR when now or N is not a
-          number, or an op is neither put nor del. All before anything is written.
+          holds no whole number from 0 to 2^53 - 1 written without a leading zero (something else
+          wrote it); ERR when now or N is not a number, or an op is neither put nor del. All before
+          anything is written.
   Writes  SET of KEYS[10] (the bytes after the write, when anything changed); HSET / HDEL of the entries (a created entry's incarnation is the new version, an updated one
           keeps its own; includes/entry-record.lua); ZADD of each changed name at the new version; INCR of the
           counter (once, when anything changed); ZADD of created names to / ZREM of deleted ones from
@@ -57,10 +58,13 @@ local refused = wrongType(SCRIPT, KEYS[1], 'hash') or wrongType(SCRIPT, KEYS[2],
   wrongType(SCRIPT, KEYS[6], 'set') or wrongType(SCRIPT, KEYS[7], 'hash') or wrongType(SCRIPT, KEYS[8], 'zset') or
   (KEYS[10] and wrongType(SCRIPT, KEYS[10], 'string'))
 if refused then return refused end
--- A counter that is no number is refused before anything is written (INCR would fail half-way).
+-- A counter that is no safe integer is refused before anything is written: INCR would fail
+-- half-way on one past 64 bits or written with a leading zero, and a Lua number (a double) would
+-- round one past 2^53 - 1, which the TypeScript reader refuses too (RedisEntryStore.version).
 local counter = redis.call('GET', KEYS[3])
-if counter and not string.match(counter, '^%d+$') then
-  return redis.error_reply('GARBLED ' .. SCRIPT .. ': ' .. KEYS[3] .. ' holds no whole number; nothing was written')
+if counter and not ((counter == '0' or string.match(counter, '^[1-9]%d*$')) and #counter <= 16
+    and tonumber(counter) <= 9007199254740991) then
+  return redis.error_reply('GARBLED ' .. SCRIPT .. ': ' .. KEYS[3] .. ' holds no whole number up to 2^53 - 1; nothing was written')
 end
 local now = tonumber(ARGV[1])
 if not now then return redis.error_reply('ERR ' .. SCRIPT .. ': now is not a number') end
@@ -248,7 +252,9 @@ if changed then
   if storeBytes then redis.call('SET', budget, string.format('%d', math.max(0, storeBytes + grownBytes))) end
   redis.call('PUBLISH', ARGV[3], 'entries ' .. version)
 end
-local reply = { version }
+-- The version as text: an integer reply near 2^53 is misread by ioredis's decoder (it adds each
+-- digit after passing 2^53), and the receipt's cjson keeps 14 significant digits.
+local reply = { string.format('%d', version) }
 for i = 1, count do reply[i + 1] = outcomes[i] end
 if receipt and changed then redis.call('SET', receipt, cjson.encode(reply), 'PX', ARGV[5 + 3 * count]) end
 return reply
