@@ -8,7 +8,7 @@ import { extname, resolve } from 'node:path';
 import { BeatError, ConfigError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { pushAll } from '../base/chunks.js';
-import { entryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
+import { newEntryNameProblems, parseEntryDefinition, prefixProblems } from '../config/entry-definition.js';
 import { formatPath } from '../config/problems.js';
 import { queueNameProblems } from '../config/queue-names.js';
 import type { QueueNameContext } from '../config/queue-names.js';
@@ -150,7 +150,7 @@ export function entryChecker(options: {
   // (keepNames, Object.defineProperty each time), which cost a streamed import ~2.5 µs an entry.
   return (name, entry, knownLine) => {
     const problems: ConfigProblem[] = [];
-    for (const p of entryNameProblems(name)) problems.push(placed([...base, name], p.message, knownLine, options.locate));
+    for (const p of newEntryNameProblems(name)) problems.push(placed([...base, name], p.message, knownLine, options.locate));
     if (seen.has(name))
       problems.push(placed([...base, name], 'the same name twice; each entry needs its own name', knownLine, options.locate));
     seen.add(name);

@@ -12,6 +12,7 @@ import { chainArgsProblem } from './canvas-schema.js';
 import { jsonLimitProblem } from './json-value.js';
 import { formatPath, toProblems } from './problems.js';
 import type { LineLocator } from './problems.js';
+import { newEntryNameSchema } from './name-lookalikes.js';
 import { entryNameSchema, entrySchema } from './schema.js';
 import type { ParsedEntry } from './schema.js';
 
@@ -72,10 +73,22 @@ function limitProblem(value: unknown, limits: EntryLimits): ConfigProblem | unde
   return whole === undefined ? undefined : { path: limitPath(whole.path, ''), message: whole.message };
 }
 
-/** The problems of an entry name (empty when it is fine), at path `name`. */
+/**
+ * The problems of an entry name as it is read (empty when it is fine), at path `name`: a RedBeat
+ * entry's or a Django row's, an owner's.
+ */
 export function entryNameProblems(name: unknown): ConfigProblem[] {
+  return nameProblems(entryNameSchema, name);
+}
+
+/** The problems of the name of an entry about to be written: those of entryNameProblems, and a lookalike's (name-lookalikes.ts). */
+export function newEntryNameProblems(name: unknown): ConfigProblem[] {
+  return nameProblems(newEntryNameSchema, name);
+}
+
+function nameProblems(schema: z.ZodType<string>, name: unknown): ConfigProblem[] {
   if (typeof name !== 'string') return [{ path: 'name', message: 'an entry name must be a string' }];
-  const result = entryNameSchema.safeParse(name);
+  const result = schema.safeParse(name);
   return result.success ? [] : toProblems(result.error.issues).map((p) => ({ ...p, path: 'name' }));
 }
 

@@ -6,7 +6,8 @@
  * Refused anywhere in a name: control characters (Unicode Cc: C0 with NUL, DEL, C1), format
  * characters (Cf: zero-width spaces and joiners, the byte-order mark, bidi controls, the soft
  * hyphen…), line and paragraph separators (Zl, Zp) and lone surrogates (Cs, which no UTF-8 can
- * carry). Refused at either end: white space, which no one sees in a list.
+ * carry). Refused at either end: white space, which no one sees in a list. A name being written is
+ * also refused as a lookalike (name-lookalikes.ts); one being read is held to this rule alone.
  */
 import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
@@ -25,7 +26,10 @@ const CHARACTER_NAMES: Readonly<Record<number, string>> = {
   0x85: 'NEXT LINE',
   0xa0: 'NO-BREAK SPACE',
   0xad: 'SOFT HYPHEN',
+  0x034f: 'COMBINING GRAPHEME JOINER',
   0x061c: 'ARABIC LETTER MARK',
+  0x115f: 'HANGUL CHOSEONG FILLER',
+  0x1160: 'HANGUL JUNGSEONG FILLER',
   0x180e: 'MONGOLIAN VOWEL SEPARATOR',
   0x2000: 'EN QUAD',
   0x2001: 'EM QUAD',
@@ -54,7 +58,10 @@ const CHARACTER_NAMES: Readonly<Record<number, string>> = {
   0x2068: 'FIRST STRONG ISOLATE',
   0x2069: 'POP DIRECTIONAL ISOLATE',
   0x3000: 'IDEOGRAPHIC SPACE',
+  0x3164: 'HANGUL FILLER',
+  0xfe0f: 'VARIATION SELECTOR-16',
   0xfeff: 'ZERO WIDTH NO-BREAK SPACE (byte-order mark)',
+  0xffa0: 'HALFWIDTH HANGUL FILLER',
 };
 
 const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
@@ -62,6 +69,7 @@ const HIDDEN_CATEGORY: readonly [RegExp, string][] = [
   [/\p{Cc}/u, 'a control character'],
   [/\p{Cf}/u, 'a format character'],
   [/\p{Cs}/u, 'a lone surrogate'],
+  [/\p{Default_Ignorable_Code_Point}/u, 'a default-ignorable character'],
 ];
 /** White space as JavaScript's trim() sees it, plus the byte-order mark's kin that trim() keeps. */
 const SPACE = /[\s\u180e\u200b]/u;

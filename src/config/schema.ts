@@ -25,6 +25,7 @@ import { DURATION_MAX_MS, TIMER_MAX_MS, durationSchema } from './duration.js';
 import { djangoSourceSchema } from './django-source-schema.js';
 import { labelsSchema, metricsLabelKeysSchema } from './labels-schema.js';
 import { leaseMarginMs } from './lease-margin.js';
+import { newEntryNameSchema } from './name-lookalikes.js';
 import { entryNameSchema, taskNameSchema } from './name-text.js';
 import { calendarsSchema, excludeSchema, unknownCalendarMessage, unknownCalendars } from './exclude-schema.js';
 import { shown } from '../base/errors.js';
@@ -331,9 +332,9 @@ export const configSchema = keyed(
     timezone: timezoneSchema.default(DEFAULTS.timezone),
     /** Named lists of exclusions that entries name in their `exclude` (a holiday calendar, say). */
     calendars: calendarsSchema.default({}),
-    /** The periodic tasks, by entry name (Celery's `beat_schedule`). */
+    /** The periodic tasks, by entry name (Celery's `beat_schedule`): a name is written here, so no lookalike. */
     beatSchedule: z
-      .record(entryNameSchema, entrySchema, { error: 'beatSchedule must be an object mapping entry names to entries' })
+      .record(newEntryNameSchema, entrySchema, { error: 'beatSchedule must be an object mapping entry names to entries' })
       .default({}),
     broker: brokerSchema.default({ url: DEFAULTS.brokerUrl, transportOptions: {} }),
     /** Queue used when neither the entry's options nor a route names one (Celery's `task_default_queue`). */

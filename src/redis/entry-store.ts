@@ -30,7 +30,7 @@ import { chunksOf, pushAll } from '../base/chunks.js';
 import { WorkMeter } from '../base/work-meter.js';
 import { ScheduleCosts } from '../config/schedule-cost.js';
 import type { ScheduleDefaults } from '../config/schedule-cost.js';
-import { currentEntryLimits, entryNameProblems, prefixProblems } from '../config/entry-definition.js';
+import { currentEntryLimits, newEntryNameProblems, prefixProblems } from '../config/entry-definition.js';
 import { entryDefinitionProblems } from '../config/entry-checks.js';
 import type { EntryCheckItem, EntryCheckOutcomes, EntryChecker } from '../config/entry-checks.js';
 import { sourced, storedEntry } from './entry-reads.js';
@@ -201,8 +201,9 @@ export class RedisEntryStore implements EntrySource {
       add: (write: EntryWrite, index: number): void => {
         const guard = write.ifVersion === undefined ? '' : `@${write.ifVersion}`;
         const at = checked ? '' : entryPath(write.name);
-        if (!checked) {
-          const nameProblems = entryNameProblems(write.name);
+        // A delete takes any name: one stored before a name rule was added must stay deletable.
+        if (!checked && write.op !== 'delete') {
+          const nameProblems = newEntryNameProblems(write.name);
           if (nameProblems.length > 0)
             found(
               index,

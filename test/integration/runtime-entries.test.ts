@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ErrorCode } from '../../src/base/errors.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { RedisEntryStore } from '../../src/redis/entry-store.js';
+import { encodeEntryRecord } from '../../src/redis/entry-record-codec.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
@@ -285,6 +286,39 @@ describe('the runtime entry store', () => {
       outcomes: ['created'],
     });
     expect(await store.version()).toBe(9007199254740991);
+  });
+
+  it('refuses a lookalike name for a new entry, and reads and deletes one stored before that rule', async () => {
+    const old = schedulerKeys('tsbeat', 'store-lookalike');
+    const store = new RedisEntryStore(redis, old);
+    const names = ['nightl\u0443', 'night\u034fly', 'report\u3164', 'nightly\u200b'];
+    // Stored as an earlier tsbeat wrote them, before the name rules of issues 49 and 66.
+    await redis
+      .multi()
+      .hset(old.entries, ...names.flatMap((n) => [n, encodeEntryRecord(1, 1, 1000, 1000, JSON.stringify({ task: TASK, schedule: 60 }))]))
+      .zadd(old.entryNames, ...names.flatMap((n) => ['0', n]))
+      .zadd(old.entryChanges, ...names.flatMap((n) => ['1', n]))
+      .set(old.entriesVersion, '1')
+      .exec();
+    const loaded = (await store.load()).entries;
+    // Read as entries to run, none with a problem.
+    expect(
+      loaded
+        .filter((e) => e.problems === undefined)
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual([...names].sort());
+    const put = await store
+      .write([{ op: 'put', name: 'nightl\u0443', entry: { task: TASK, schedule: 120 } }], { nowMs: 2000 })
+      .catch((e: unknown) => e);
+    expect(put).toBeInstanceOf(ConfigError);
+    expect(String(put)).toContain('U+0443 (Cyrillic) at position 7 in a Latin name');
+    const deleted = await store.write(
+      names.map((name) => ({ op: 'delete' as const, name })),
+      { nowMs: 3000 },
+    );
+    expect(deleted.outcomes).toEqual(['deleted', 'deleted', 'deleted', 'deleted']);
+    expect(await redis.hlen(old.entries)).toBe(0);
   });
 
   it('reads a value it did not write as an entry with a problem, not as a crash', async () => {

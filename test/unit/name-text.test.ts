@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
-import { entryNameProblems, parseEntryDefinition } from '../../src/config/entry-definition.js';
+import { entryNameProblems, newEntryNameProblems, parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { parseConfig } from '../../src/config/load.js';
+import { SCRIPTS, lookalikeProblem } from '../../src/config/name-lookalikes.js';
 import { characterName, nameTextProblem } from '../../src/config/name-text.js';
 
 describe('nameTextProblem', () => {
@@ -81,5 +82,79 @@ describe('names and limits in entries', () => {
     }
     expect(text).toContain('U+200B ZERO WIDTH SPACE at position 8');
     expect(text).toContain('task must be a name a person can tell apart: it holds U+202E RIGHT-TO-LEFT OVERRIDE at position 4');
+  });
+});
+
+describe('entry names that would pass for another, refused where one is written (UTS #39)', () => {
+  const refusal = (name: string): string | undefined => newEntryNameProblems(name)[0]?.message;
+
+  it('refuses a default-ignorable character, which does not show, naming it and its position', () => {
+    expect(refusal('night\u034fly')).toBe(
+      'an entry name must be a name a person can tell apart: it holds U+034F COMBINING GRAPHEME JOINER at position 6, a character that does not show; remove it',
+    );
+    expect(refusal('report\u3164')).toContain('it holds U+3164 HANGUL FILLER at position 7, a character that does not show');
+    expect(refusal('\u115fa')).toContain('U+115F HANGUL CHOSEONG FILLER at position 1');
+    expect(refusal('sun \u2600\ufe0f')).toContain('U+FE0F VARIATION SELECTOR-16 at position 6');
+    expect(refusal('ab\u{e0100}')).toContain('U+E0100 (a default-ignorable character) at position 3');
+    // A format character is name-text.ts's, named once.
+    expect(newEntryNameProblems('nightly\u200b')).toEqual(entryNameProblems('nightly\u200b'));
+  });
+
+  it('refuses Cyrillic and Greek lookalikes among Latin letters, and scripts that UTS #39 does not let mix', () => {
+    expect(refusal('nightl\u0443')).toBe(
+      'an entry name must be a name a person can tell apart: it holds U+0443 (Cyrillic) at position 7 in a Latin name, a mix of scripts that makes one name look like another (Unicode UTS #39); write the name in one script',
+    );
+    expect(refusal('p\u0430yp\u0430l')).toContain('U+0430 (Cyrillic) at position 2 in a Latin name');
+    expect(refusal('\u0391BC')).toContain('U+0391 (Greek) at position 1 in a Latin name');
+    expect(refusal('\u05e2\u05d1\u05e8\u05d9\u05ea \u062a\u0642\u0631\u064a\u0631')).toContain(
+      'U+062A (Arabic) at position 7 in a Hebrew name',
+    );
+    expect(refusal('\u3072\u3089 \ud55c\uad6d')).toContain('U+D55C (Hangul) at position 4 in a Hiragana name');
+  });
+
+  it('takes one script, Latin with Han and kana, Bopomofo or Hangul, and Latin with one other recommended script', () => {
+    for (const name of [
+      'billing-sync',
+      'nächtlich bericht',
+      'café au lait',
+      'отчёт за день',
+      'Ελληνικά',
+      'تقرير',
+      '日次レポート',
+      'tokyo 東京 レポート',
+      'report 보고서 日本',
+      'report تقرير',
+      'rapport हिन्दी',
+      'rocket 🚀',
+      'x\u0301',
+    ]) {
+      expect(newEntryNameProblems(name), name).toEqual([]);
+    }
+  });
+
+  it('leaves names as they are read (RedBeat, Django, an owner) to the rule they were written under', () => {
+    for (const name of ['night\u034fly', 'nightl\u0443', 'report\u3164']) expect(entryNameProblems(name), name).toEqual([]);
+  });
+
+  it('refuses a lookalike in a config file, with the path of the entry', () => {
+    expect(() => parseConfig({ beatSchedule: { ['nightl\u0443']: { task: 'a.b', schedule: 60 } } }, 'test')).toThrow(
+      'U+0443 (Cyrillic) at position 7 in a Latin name',
+    );
+  });
+
+  it('knows the script of every assigned character that is not Common or Inherited (SCRIPTS is complete for this Node)', () => {
+    const listed = new RegExp(
+      `[${SCRIPTS.map((s) => `\\p{Script_Extensions=${s}}`).join('')}\\p{Script_Extensions=Common}\\p{Script_Extensions=Inherited}\\p{Cn}\\p{Co}\\p{Cs}]`,
+      'u',
+    );
+    const missing: string[] = [];
+    for (let cp = 0; cp <= 0x10ffff; cp += 1) {
+      if (!listed.test(String.fromCodePoint(cp))) missing.push(`U+${cp.toString(16).toUpperCase()}`);
+    }
+    expect(
+      missing.slice(0, 10),
+      `${missing.length} characters of scripts SCRIPTS does not list (Unicode ${process.versions.unicode})`,
+    ).toEqual([]);
+    expect(lookalikeProblem('\u{10330}\u{10331}')).toBeUndefined();
   });
 });
