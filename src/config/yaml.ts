@@ -132,9 +132,16 @@ function walkDocument(doc: Document, lineCounter: LineCounter | undefined): { pr
       if (largest === undefined || size > largest.size) largest = { alias: node, size };
       return size;
     }
-    if (isNode(node) && node.anchor !== undefined) anchors.set(node.anchor, node);
-    if (!isCollection(node)) return 1;
-    open.add(node);
+    // Only an anchored node is an alias's target: only its size is kept (a file of a million
+    // entries and no anchor keeps none).
+    const anchor = isNode(node) ? node.anchor : undefined;
+    const anchored = anchor !== undefined;
+    if (anchored) anchors.set(anchor, node);
+    if (!isCollection(node)) {
+      if (anchored) sizes.set(node, 1);
+      return 1;
+    }
+    if (anchored) open.add(node);
     let size = 1;
     const keys = isMap(node) ? new Set<unknown>() : undefined;
     for (const item of node.items) {
@@ -154,8 +161,10 @@ function walkDocument(doc: Document, lineCounter: LineCounter | undefined): { pr
         message: `YAML syntax: Map keys must be unique; ${JSON.stringify(String(key))} appears twice`,
       });
     }
-    open.delete(node);
-    sizes.set(node, size);
+    if (anchored) {
+      open.delete(node);
+      sizes.set(node, size);
+    }
     return size;
   };
   const expanded = sizeOf(doc.contents);
