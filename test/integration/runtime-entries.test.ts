@@ -4,10 +4,13 @@
  * disable and delete within about a second, and publishes no slot twice.
  * Redis: a private redis-server of this file (see test/support/ops.ts).
  */
+import type { IncomingMessage } from 'node:http';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ErrorCode } from '../../src/base/errors.js';
 import { EVENTS } from '../../src/base/log-events.js';
+import { createLogger } from '../../src/base/log.js';
+import { failureAnswer } from '../../src/http/failures.js';
 import { RedisEntryStore } from '../../src/redis/entry-store.js';
 import { encodeEntryRecord } from '../../src/redis/entry-record-codec.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
@@ -275,6 +278,10 @@ describe('the runtime entry store', () => {
         .write([{ op: 'put', name: 'x', entry: { task: TASK, schedule: 60 } }], { nowMs: 1 })
         .catch((e: unknown) => e);
       expect(error, counter).toMatchObject(garbled);
+      // What the API answers for it: 503, as for any other key something else wrote (it was 500).
+      const put = { url: '/api/entries/x', method: 'PUT', headers: {}, socket: {} } as unknown as IncomingMessage;
+      const silent = createLogger({ destination: { write: () => undefined } });
+      expect(failureAnswer(error, put, silent), counter).toMatchObject({ status: 503, body: { code: ErrorCode.RedisGarbled } });
       expect(await store.version().catch((e: unknown) => e), counter).toMatchObject(garbled);
       expect(await redis.get(other.entriesVersion)).toBe(counter);
       expect(await redis.exists(other.entries, other.entryChanges)).toBe(0);
