@@ -74,4 +74,10 @@ export const CONFIG_DEFAULTS = {
    */
   yamlAliasExpansion: 10,
   yamlExpandedValuesFloor: 1_000_000,
+  /**
+   * The YAML reader looks each alias's anchor up by walking the document from its start to the
+   * alias: aliases cost the sum of their places (counted in values), refused past this many steps
+   * (about a second). 1,000 entries that each merge one block of defaults take ~10,000,000.
+   */
+  yamlAliasLookups: 30_000_000,
 } as const;
