@@ -29,16 +29,22 @@ const SOCKET_CODES: Readonly<Record<string, string>> = {
 
 /**
  * What a client library says of a command it did not send, or whose reply it stopped waiting for,
- * because the connection is down: ioredis (offline queue off, retries spent, socket closed or
- * silent) and redlock (no quorum: every Redis it asked failed).
+ * because the server is gone or hung, with the reason in an operator's words: ioredis (offline
+ * queue off, retries spent, socket closed, or silent past socketTimeout: a hung server, SIGSTOPped
+ * or swapping, accepts the connection and never answers), its Cluster client while a slot's master
+ * fails over (its MOVED, ASK, TRYAGAIN and CLUSTERDOWN retries spent as "Too many Cluster
+ * redirections", no node answering CLUSTER SLOTS) and redlock (no quorum: every Redis it asked
+ * failed). This is the one classification of "unreachable, try again" (REDIS_UNAVAILABLE, 503).
  */
-const NOT_CONNECTED = [
-  /Stream isn't writeable/,
-  /Connection is closed/,
-  /Reached the max retries per request limit/,
-  /Socket closed unexpectedly/,
-  /Command timed out/,
-  /unable to achieve a quorum/,
+const NOT_CONNECTED: readonly (readonly [RegExp, string])[] = [
+  // First: its message ends with the last error ("… Last error: Error: Connection is closed.").
+  [/Too many Cluster redirections|\bCLUSTERDOWN\b|\bTRYAGAIN\b/, "the cluster slot's master failing over"],
+  [/Failed to refresh slots cache|None of startup nodes is available/, 'no cluster node answering'],
+  [/Command timed out|Socket timeout/, 'not answering'],
+  [
+    /Stream isn't writeable|Cluster isn't ready|Connection is closed|Command aborted due to connection close|Cluster is (?:disconnect|ended)|Node is disconnected|Socket closed unexpectedly|Reached the max retries per request limit|unable to achieve a quorum/,
+    'not connected',
+  ],
 ];
 
 /**
@@ -50,7 +56,9 @@ export function unreachableReason(error: unknown, depth = 0): string | undefined
   if (error === null || typeof error !== 'object' || depth > 4) return undefined;
   const e = error as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
   if (typeof e.code === 'string' && SOCKET_CODES[e.code] !== undefined) return SOCKET_CODES[e.code];
-  if (typeof e.message === 'string' && NOT_CONNECTED.some((pattern) => pattern.test(e.message as string))) return 'not connected';
+  const message = typeof e.message === 'string' ? e.message : '';
+  const said = NOT_CONNECTED.find(([pattern]) => pattern.test(message));
+  if (said !== undefined) return said[1];
   // Node reports a refused connection to a host with several addresses as an AggregateError.
   if (Array.isArray(e.errors)) {
     for (const part of e.errors) {

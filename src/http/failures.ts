@@ -11,6 +11,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ConfigError, ERROR_ANSWERS, ErrorCode, errorMessage } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
+import { unreachableReason } from '../base/outages.js';
 import type { Logger } from '../base/log.js';
 
 /** A request refused, with the status of its code (ERROR_ANSWERS) and the headers its answer carries. */
@@ -28,20 +29,6 @@ export class ApiError extends BeatError {
   get status(): number {
     return ERROR_ANSWERS[this.code].http;
   }
-}
-
-/**
- * Whether a failure that is not a BeatError is a connection's: ioredis's own errors when the
- * connection drops or a command is given up, and the socket's. A script error or a bug is not.
- */
-export function isConnectionFailure(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (error.name === 'MaxRetriesPerRequestError' || error.name === 'AbortError') return true;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && /^(?:ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/.test(code)) {
-    return true;
-  }
-  return /^(?:Connection is closed|Stream isn't writeable|Command timed out|Socket closed unexpectedly)/.test(error.message);
 }
 
 /** How a failure is answered: status, JSON body, headers. */
@@ -75,7 +62,7 @@ export function failureAnswer(error: unknown, req: IncomingMessage, logger: Logg
     const headers = { ...(error instanceof ApiError ? error.headers : {}), ...(status === 503 ? retry : {}) };
     return { status, body: { error: redactText(error.message), code: error.code, problems: [] }, headers };
   }
-  if (isConnectionFailure(error)) {
+  if (unreachableReason(error) !== undefined) {
     logger.warn({ event: EVENTS.httpError, path: maskTarget(req.url), status: 503, err: error }, `HTTP 503: ${errorMessage(error)}`);
     return {
       status: 503,

@@ -3,11 +3,11 @@
  * to reach Redis is REDIS_UNAVAILABLE (503, try again); anything else stays tsbeat's own (500).
  */
 import type { RedisClient } from '../redis/connect.js';
-import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { ApiAuditEvent, AuditReader } from '../http/audit-routes.js';
-import { isConnectionFailure } from '../http/failures.js';
+import { whileConnected } from './entries-handlers.js';
 import type { AuditEvent } from '../control/audit-events.js';
 import type { AuditEventWire } from '../dashboard/wire.js';
 import { AuditLog, auditEvent, logAudit } from '../redis/audit-log.js';
@@ -31,17 +31,7 @@ export function apiAuditEvent(event: AuditEvent): ApiAuditEvent & AuditEventWire
 
 export function auditReader(client: RedisClient, keys: Pick<SchedulerKeys, 'audit'>): AuditReader {
   const log = new AuditLog(client, keys);
-  return async (query) => {
-    if (client.status !== 'ready') {
-      throw new BeatError(ErrorCode.RedisUnavailable, `Redis is unreachable (connection ${client.status}); try again`);
-    }
-    try {
-      return (await log.read(query)).map(apiAuditEvent);
-    } catch (error) {
-      if (error instanceof BeatError || !isConnectionFailure(error)) throw error;
-      throw new BeatError(ErrorCode.RedisUnavailable, `Redis did not answer: ${errorMessage(error)}; try again`, { cause: error });
-    }
-  };
+  return (query) => whileConnected(client, async () => (await log.read(query)).map(apiAuditEvent));
 }
 
 /**

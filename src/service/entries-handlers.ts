@@ -11,7 +11,7 @@ import type { RedisClient } from '../redis/connect.js';
 import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { currentEntryLimits } from '../config/entry-definition.js';
 import type { ApiEntry, EntriesHandlers } from '../http/entries-routes.js';
-import { isConnectionFailure } from '../http/failures.js';
+import { unreachableReason } from '../base/outages.js';
 import { staticNameError } from '../redis/entry-store.js';
 import type { RedisEntryStore, StoredEntry } from '../redis/entry-store.js';
 import type { RedisEntryFailures } from '../redis/failing-entries-store.js';
@@ -125,7 +125,7 @@ export async function whileConnected<T>(client: RedisClient, what: () => Promise
   } catch (error) {
     // Only a connection's failure is "unavailable, try again": anything else (a bug, a stack
     // overflow) is tsbeat's own, answered 500 with an id in the log, never a 503 retried for ever.
-    if (error instanceof BeatError || !isConnectionFailure(error)) throw error;
+    if (error instanceof BeatError || unreachableReason(error) === undefined) throw error;
     throw new BeatError(ErrorCode.RedisUnavailable, `Redis did not answer: ${errorMessage(error)}; try again`, { cause: error });
   }
 }

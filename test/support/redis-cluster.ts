@@ -13,7 +13,7 @@ import { PrivateRedis, REDIS_SERVER, freePort } from './redis-server.js';
 
 const run = promisify(execFile);
 
-/** How long a node may be silent before the others count it failed (cluster-node-timeout). */
+/** How long a node may be silent before the others count it failed (cluster-node-timeout; setNodeTimeout changes it). */
 export const NODE_TIMEOUT_MS = 1000;
 
 /** The CLI of the server binary in use: valkey-cli beside valkey-server, redis-cli beside redis-server. */
@@ -104,17 +104,41 @@ export class PrivateRedisCluster {
     await this.waitHealthy();
   }
 
-  /** Until every running node says cluster_state:ok and knows `masters` masters with their replicas. */
+  /** Sets cluster-node-timeout on every answering node: how long a silent master goes before its replica is promoted. */
+  async setNodeTimeout(ms: number): Promise<void> {
+    for (const node of this.answering()) {
+      const c = this.nodeClient(node.port);
+      try {
+        await c.connect();
+        await c.config('SET', 'cluster-node-timeout', String(ms));
+      } finally {
+        c.disconnect();
+      }
+    }
+  }
+
+  /** The running nodes that answer (not paused). */
+  private answering(): PrivateRedis[] {
+    return this.nodes.filter((n) => n.running && !n.paused);
+  }
+
+  /**
+   * Until every answering node says cluster_state:ok and knows `masters` masters with their
+   * replicas, each replica's link to its master up (a replica that has not synced yet is not
+   * promoted when its master fails).
+   */
   async waitHealthy(timeoutMs = 30_000): Promise<void> {
     await waitUntil(
       'the cluster to be ok on every running node, each master with its replicas',
       async () => {
-        for (const node of this.nodes.filter((n) => n.running)) {
+        for (const node of this.answering()) {
           const c = this.nodeClient(node.port);
           try {
             await c.connect();
             const info = await c.call('CLUSTER', 'INFO');
             if (!String(info).includes('cluster_state:ok')) return undefined;
+            const replication = await c.info('replication');
+            if (replication.includes('role:slave') && !replication.includes('master_link_status:up')) return undefined;
           } catch {
             return undefined;
           } finally {
@@ -134,9 +158,9 @@ export class PrivateRedisCluster {
     );
   }
 
-  /** CLUSTER NODES as one running node sees it. */
+  /** CLUSTER NODES as one answering node sees it. */
   async table(): Promise<ClusterNodeInfo[]> {
-    const node = this.nodes.find((n) => n.running);
+    const node = this.answering()[0];
     if (node === undefined) throw new Error('no node of the cluster is running');
     const c = this.nodeClient(node.port);
     try {
@@ -169,7 +193,7 @@ export class PrivateRedisCluster {
 
   /** The slot of a key, as the server computes it. */
   async keySlot(key: string): Promise<number> {
-    const node = this.nodes.find((n) => n.running) as PrivateRedis;
+    const node = this.answering()[0] as PrivateRedis;
     const c = this.nodeClient(node.port);
     try {
       await c.connect();

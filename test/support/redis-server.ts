@@ -1,5 +1,5 @@
 /**
- * A private `redis-server` for tests that kill, pause or reconfigure Redis: its own process on a
+ * A private `redis-server` for tests that kill, pause (SIGSTOP) or reconfigure Redis: its own process on a
  * loopback port, nothing on disk (`--save '' --appendonly no`, a temp dir), optionally with a
  * password. Start it in beforeAll (or in the test), `stop()` it in afterAll.
  */
@@ -49,6 +49,8 @@ export class PrivateRedis {
   private exited: Promise<void> = Promise.resolve();
   private readonly dir = mkdtempSync(join(tmpdir(), 'tsbeat-redis-'));
   output = '';
+  /** SIGSTOPped by `pause` (running, answering nothing). */
+  paused = false;
 
   constructor(
     readonly port: number,
@@ -128,6 +130,17 @@ export class PrivateRedis {
     child.kill('SIGKILL');
     await this.exited;
     this.child = undefined;
+    this.paused = false;
+  }
+
+  /** SIGSTOP: the server hangs as a frozen host does (connections accepted, nothing answered) until `resume`. */
+  pause(): void {
+    if (this.child?.kill('SIGSTOP') === true) this.paused = true;
+  }
+
+  /** SIGCONT: a paused server answers again. */
+  resume(): void {
+    if (this.child?.kill('SIGCONT') === true) this.paused = false;
   }
 
   /** Stops the server (if running) and removes its directory. */

@@ -10,7 +10,8 @@ import { BeatError, ConfigError, ErrorCode } from '../../src/base/errors.js';
 import { createLogger } from '../../src/base/log.js';
 import { entryNameProblems, parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { jsonLimitProblem } from '../../src/config/json-value.js';
-import { ApiError, failureAnswer, isConnectionFailure, jsonDepthProblem } from '../../src/http/failures.js';
+import { ApiError, failureAnswer, jsonDepthProblem } from '../../src/http/failures.js';
+import { unreachableReason } from '../../src/base/outages.js';
 import { prng } from '../support/prng.js';
 
 function randomJson(rand: () => number, depth: number): unknown {
@@ -65,8 +66,11 @@ describe('failure answers', () => {
     const closed = failureAnswer(new Error('Connection is closed.'), req(), logger);
     expect(closed).toMatchObject({ status: 503, headers: { 'retry-after': '2' } });
     const econn = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
-    expect(isConnectionFailure(econn)).toBe(true);
-    expect(lines.map((l) => l['event'])).toEqual(['beat.http.error', 'beat.http.error']);
+    expect(failureAnswer(econn, req(), logger)).toMatchObject({ status: 503, body: { code: 'REDIS_UNAVAILABLE' } });
+    // A Redis Cluster failing over its slot's master: ioredis's retries spent (issue 66: answered 500).
+    const redirections = new Error('Too many Cluster redirections. Last error: Error: Connection is closed.');
+    expect(failureAnswer(redirections, req(), logger)).toMatchObject({ status: 503, body: { code: 'REDIS_UNAVAILABLE' } });
+    expect(lines.map((l) => l['event'])).toEqual(['beat.http.error', 'beat.http.error', 'beat.http.error', 'beat.http.error']);
   });
 
   it("answers tsbeat's own failure 500 with an error id that the log line carries", () => {
@@ -77,7 +81,7 @@ describe('failure answers', () => {
       'a string',
       new BeatError(ErrorCode.LuaScriptInvalid, 'x'),
     ]) {
-      expect(isConnectionFailure(error)).toBe(false);
+      expect(unreachableReason(error)).toBeUndefined();
       const answer = failureAnswer(error, req(), logger);
       expect(answer.status).toBe(500);
       expect(answer.body.code).toBe('INTERNAL');

@@ -1,4 +1,7 @@
+import { createServer } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { PassThrough } from 'node:stream';
+import { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ExecutionError } from 'redlock';
 import { BeatError, ErrorCode } from '../../src/base/errors.js';
@@ -22,6 +25,53 @@ function recorded() {
   return { lines, logger: createLogger({ level: 'debug', destination: stream }) };
 }
 
+/** `server` listening on a loopback port. */
+function listening(server: Server): Promise<{ server: Server; port: number }> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port })));
+}
+
+/** A loopback port that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const { server, port } = await listening(createServer());
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * What an ioredis Cluster client's SET rejects with when the one node of its slot map (a loopback
+ * server speaking just enough RESP 2) answers SET with `reply` (a Redis error line), any other command OK.
+ */
+async function clusterWriteFailure(reply: (port: number) => string): Promise<Error> {
+  const { server, port } = await listening(
+    createServer((socket) => {
+      socket.on('data', (data: Buffer) => {
+        for (const command of data.toString().split(/(?=\*\d+\r\n\$)/)) {
+          if (/SLOTS/i.test(command)) socket.write(`*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:${port}\r\n`);
+          else if (/^\*3\r\n\$3\r\nSET\r\n/i.test(command)) socket.write(`${reply(port)}\r\n`);
+          else socket.write('+OK\r\n');
+        }
+      });
+    }),
+  );
+  const cluster = new Cluster([{ host: '127.0.0.1', port }], {
+    maxRedirections: 3,
+    retryDelayOnClusterDown: 10,
+    retryDelayOnTryAgain: 10,
+    enableReadyCheck: false,
+    redisOptions: { protocol: 2 },
+  });
+  cluster.on('error', () => undefined);
+  try {
+    await cluster.set('k', 'v');
+    throw new Error('the write succeeded');
+  } catch (error) {
+    return error as Error;
+  } finally {
+    cluster.disconnect();
+    server.close();
+  }
+}
+
 const flushed = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6391'), { code: 'ECONNREFUSED' });
@@ -41,6 +91,57 @@ describe('unreachableReason: errors that only say the server was not reached', (
     expect(unreachableReason(new ExecutionError('The operation was unable to achieve a quorum during its retry window.', []))).toBe(
       'not connected',
     );
+  });
+
+  it('takes what the ioredis Cluster client raises while a slot master fails over (its redirections spent, no node answering) for unreachable', async () => {
+    // The errors as ioredis 6 raises them: its Cluster client on a loopback node that answers every
+    // command with one reply (retried up to maxRedirections, then "Too many Cluster redirections").
+    for (const [reply, last] of [
+      [(port: number) => `-MOVED 12 127.0.0.1:${port}`, /MOVED/],
+      [(port: number) => `-ASK 12 127.0.0.1:${port}`, /ASK/],
+      [() => '-TRYAGAIN Multiple keys request during rehashing of slot', /TRYAGAIN/],
+      [() => '-CLUSTERDOWN The cluster is down', /CLUSTERDOWN/],
+    ] as const) {
+      const error = await clusterWriteFailure(reply);
+      expect(error.message).toMatch(/^Too many Cluster redirections\. Last error: ReplyError: /);
+      expect(error.message).toMatch(last);
+      expect(unreachableReason(error)).toBe("the cluster slot's master failing over");
+    }
+    // Its slot map unreadable (no node answers CLUSTER SLOTS), and the server's replies as they come.
+    const port = await closedPort();
+    const cluster = new Cluster([{ host: '127.0.0.1', port }], { lazyConnect: true, clusterRetryStrategy: () => null });
+    const failures: Error[] = [];
+    cluster.on('error', (e: Error) => failures.push(e));
+    await expect(cluster.connect()).rejects.toThrow(/None of startup nodes is available/);
+    expect(failures.map((e) => e.message)).toContain('Failed to refresh slots cache.');
+    for (const e of [...failures, new Error('None of startup nodes is available')])
+      expect(unreachableReason(e), e.message).toBe('no cluster node answering');
+    expect(unreachableReason(new Error('CLUSTERDOWN Hash slot not served'))).toBe("the cluster slot's master failing over");
+    expect(unreachableReason(new Error('CLUSTERDOWN The cluster is down'))).toBe("the cluster slot's master failing over");
+  });
+
+  it('takes a hung server (it accepts the connection and never answers: SIGSTOPped) for unreachable once socketTimeout passes', async () => {
+    const { server, port } = await listening(createServer(() => undefined));
+    const client = new Redis({
+      host: '127.0.0.1',
+      port,
+      socketTimeout: 100,
+      retryStrategy: () => null,
+      enableReadyCheck: false,
+      lazyConnect: true,
+    });
+    // It accepts the connection, so ioredis sends its hello and waits: socketTimeout ends the wait.
+    client.on('error', () => undefined);
+    const first = new Promise<Error>((resolve) => client.once('error', resolve));
+    try {
+      client.connect().catch(() => undefined);
+      const error = await first;
+      expect(error.message).toMatch(/^Socket timeout/);
+      expect(unreachableReason(error)).toBe('not answering');
+    } finally {
+      client.disconnect();
+      server.close();
+    }
   });
 
   it('leaves every other failure alone: a refusal, a wrong type, a script error', () => {
