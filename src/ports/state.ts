@@ -27,7 +27,8 @@ export interface StateStore {
   /**
    * Every entry's stored state; entries never seen get `seenMs = nowMs` recorded (first writer
    * wins), except a runtime entry whose `revisions` entry (ResolvedEntry.revision) is no longer the
-   * stored one: nothing is recorded for an entry deleted or changed since it was read.
+   * stored one: nothing is recorded for an entry deleted or changed since it was read (a state of a
+   * newer incarnation than the one read is handed back as stored: the read is the stale one).
    */
   load(entryNames: readonly string[], nowMs: number, revisions?: ReadonlyMap<string, string>): Promise<Map<string, EntryState>>;
 }

@@ -109,7 +109,11 @@ export class RedisStateStore implements StateStore {
     const lost: string[] = [];
     unseen.forEach((name, i) => {
       // 2: the entry changed since it was read (superseded): nothing written; its runs are refused
-      // too until the leader reads it again, so the sighting kept here in memory is never used.
+      // too until the leader reads it again, so the sighting kept here in memory is never used. A
+      // stored state of another (newer) incarnation stays as read: it tells EntryBook that this
+      // read is the stale one, not that Redis lost the entry's state.
+      const newer = states.get(name)?.incarnation;
+      if (written[i] === 2 && newer !== undefined && newer !== revisionIncarnation(revisions?.get(name))) return;
       if (written[i] === 1 || written[i] === 2) {
         const incarnation = revisionIncarnation(revisions?.get(name));
         states.set(name, incarnation === undefined ? { seenMs: nowMs, runCount: 0 } : { seenMs: nowMs, runCount: 0, incarnation });

@@ -123,25 +123,36 @@ export class EntryBook {
     knownCursorMs: number | undefined,
   ): boolean {
     let lost = false;
-    let cursorMs = state?.slotMs ?? state?.seenMs ?? nowMs;
-    let lastRunMs = state?.slotMs;
-    if (knownMs !== undefined && (lastRunMs === undefined || lastRunMs < knownMs)) {
+    // A state of another incarnation: the entry was deleted and created again since this instance
+    // read it (from a source it cannot read again now, say). This read is the stale one and Redis
+    // lost nothing; its runs are refused until it is read again (the publish fence). It starts
+    // from now, as a sighting would, and the known runs of its old incarnation are not compared.
+    const stale = state?.incarnation !== undefined && entry.incarnation !== undefined && state.incarnation !== entry.incarnation;
+    const own = stale ? undefined : state;
+    let cursorMs = own?.slotMs ?? own?.seenMs ?? nowMs;
+    let lastRunMs = own?.slotMs;
+    if (!stale && knownMs !== undefined && (lastRunMs === undefined || lastRunMs < knownMs)) {
       // Re-anchoring at now would drop the slots of the outage whatever the catch-up policy and
       // shift an interval's phase; what this instance saw published is a better history.
       lost = true;
       cursorMs = lastRunMs = knownMs;
-    } else if (knownCursorMs !== undefined && lastRunMs === undefined && (state?.seenMs === undefined || state.seenMs > knownCursorMs)) {
+    } else if (
+      !stale &&
+      knownCursorMs !== undefined &&
+      lastRunMs === undefined &&
+      (own?.seenMs === undefined || own.seenMs > knownCursorMs)
+    ) {
       // Never ran, and its first sighting is newer than what this instance had settled: the
       // sighting was lost with the rest and written again now, which would pass over the outage.
       lost = true;
       cursorMs = knownCursorMs;
     }
     // Slots that passed while the entry was paused stay skipped across restarts and failovers.
-    const runs = state === undefined ? 0 : state.runCount - (state.manualRuns ?? 0);
+    const runs = own === undefined ? 0 : own.runCount - (own.manualRuns ?? 0);
     const held = new BookedEntry(entry, PAUSED, cursorMs, lastRunMs, runs);
     this.held.set(entry.name, held);
-    if (state?.resumedAtMs !== undefined) {
-      const { resumedAtMs } = state;
+    if (own?.resumedAtMs !== undefined) {
+      const { resumedAtMs } = own;
       const skipped = this.computing(held, nowMs, () =>
         skipThrough(entry.schedule, entry.timezone, cursorMs, resumedAtMs, entryWindow(entry)),
       );

@@ -39,6 +39,24 @@ describe('RedisStateStore.load', () => {
     expect(later.get('new')).toEqual({ seenMs: T + 60_000, runCount: 0 });
   });
 
+  it("hands back a newer incarnation's state to a stale read (issue 66: not taken for a state Redis lost), and replaces an older one's", async () => {
+    const newer = JSON.stringify({ slot: T - 1000, at: T - 990, id: 'y', n: 2, g: 'd9' });
+    await redis.hset(keys.state, 'reborn', newer, 'old', JSON.stringify({ slot: T - 5000, n: 7, g: 'd1' }));
+    const states = await new RedisStateStore(redis, keys).load(
+      ['reborn', 'old'],
+      T,
+      new Map([
+        ['reborn', '@d3'],
+        ['old', '@d3'],
+      ]),
+    );
+    // Row 3 was deleted and created again as row 9 since this read: the state is 9's, kept as stored.
+    expect(states.get('reborn')).toEqual({ slotMs: T - 1000, publishedAtMs: T - 990, lastTaskId: 'y', runCount: 2, incarnation: 'd9' });
+    expect(await redis.hget(keys.state, 'reborn')).toBe(newer);
+    // Row 1 was deleted and row 3 is its successor: 3 starts afresh.
+    expect(states.get('old')).toEqual({ seenMs: T, runCount: 0, incarnation: 'd3' });
+  });
+
   it('reads the whole hash in HSCAN chunks: every state once, the resumed instants applied, an unreadable one reported', async () => {
     const n = DEFAULTS.stateScanCount * 2 + 7;
     for (let from = 0; from < n; from += 5000) {

@@ -244,6 +244,29 @@ describe('EntryBook', () => {
     expect(takeAll(again.book, later)[0]?.plan.slots[0]).toBe(T0 + S);
   });
 
+  it("issue 66: a stale read of an entry deleted and created again (the stored state is a newer incarnation's) is not Redis's state lost", () => {
+    const [base] = entriesOf({ x: { task: 't', schedule: 1, catchUp: 'all' } });
+    const old: ResolvedEntry = { ...(base as ResolvedEntry), origin: 'django', incarnation: 'd3' };
+    const first = open([old], T0 - 5 * S, { x: { slotMs: T0 - 5 * S, runCount: 1, incarnation: 'd3' } }).book;
+    recordAll(first, takeAll(first, T0), T0);
+    const known = first.lastRuns();
+    // Paused, then leading again with its source unreachable: it still holds incarnation 3, while
+    // another leader read the row created again (9) and wrote its state: seen only, or run since.
+    const later = T0 + 60 * S;
+    for (const state of [
+      { seenMs: T0 + 10 * S, runCount: 0, incarnation: 'd9' },
+      { slotMs: T0 + 30 * S, runCount: 20, incarnation: 'd9' },
+    ]) {
+      const { book, lost } = open([old], later, { x: state }, known, new Map([['x', T0]]));
+      expect(lost, JSON.stringify(state)).toEqual([]);
+      // Nothing caught up from the old incarnation's runs: it starts from now, as a sighting would.
+      expect(takeAll(book, later)).toEqual([]);
+      expect(book.nextDueMs()).toBe(later + S);
+    }
+    // Its own incarnation's state gone backwards is still a loss.
+    expect(open([old], later, { x: { seenMs: later, runCount: 0, incarnation: 'd3' } }, known).lost).toEqual(['x']);
+  });
+
   it('an entry that never ran loses its first sighting with the rest: the slot that passed in the outage is caught up, not passed over', () => {
     const [entry] = entriesOf({ e: { task: 't', schedule: 10, catchUp: 'all' } });
     // A session saw it first at T0 and led until T0 + 5 s: it never ran.
