@@ -216,6 +216,32 @@ describe('Redis lost while running', () => {
     expect(skipLine?.['missed']).toBeGreaterThanOrEqual(2);
     for (const list of runs.values()) expect(duplicates(list)).toEqual({ slots: [], ids: [] });
   });
+
+  it('counts a hung server (SIGSTOP: connections accepted, nothing answered) as an outage: beat.redis.down (not answering) once, then beat.redis.up when it answers again (issue 66)', async () => {
+    admin ??= redis.client();
+    if (admin.status === 'wait') await admin.connect();
+    await admin.flushall();
+    const p = fleet.spawn({ config: configFile('fault-hung', redis.url(), { hung: { task: 't.hung', schedule: 1, catchUp: 'all' } }) });
+    await p.waitForLog('two publishes', () => p.events('beat.fire').length >= 2, 10_000);
+    const mark = p.logs.length;
+    redis.pause();
+    try {
+      // Once a command has waited the socket timeout (5 s) for it.
+      const down = await p.waitForEvent(EVENTS.redisDown, 15_000, mark);
+      expect(down).toMatchObject({ reason: 'not answering', url: `redis://:***@127.0.0.1:6391/0` });
+    } finally {
+      redis.resume();
+    }
+    await p.waitForEvent(EVENTS.redisUp, 20_000, mark);
+    const afterUp = p.logs.length;
+    await p.waitForLog('publishing again', () => p.events('beat.fire', afterUp).length >= 2, 15_000);
+    const order = p.logs
+      .slice(mark)
+      .map((l) => l.event)
+      .filter((e) => e === EVENTS.redisDown || e === EVENTS.redisUp || e === EVENTS.redisError);
+    expect(order).toEqual([EVENTS.redisDown, EVENTS.redisUp]);
+    await sigterm(p);
+  });
 });
 
 describe('a black-holed connection', () => {
