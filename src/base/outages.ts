@@ -38,7 +38,8 @@ const SOCKET_CODES: Readonly<Record<string, string>> = {
  */
 const NOT_CONNECTED: readonly (readonly [RegExp, string])[] = [
   // First: its message ends with the last error ("… Last error: Error: Connection is closed.").
-  [/Too many Cluster redirections|\bCLUSTERDOWN\b|\bTRYAGAIN\b/, "the cluster slot's master failing over"],
+  // A server's reply starts with its code; elsewhere the words could be an entry's name.
+  [/Too many Cluster redirections|^(?:CLUSTERDOWN|TRYAGAIN)\b/, "the cluster slot's master failing over"],
   [/Failed to refresh slots cache|None of startup nodes is available/, 'no cluster node answering'],
   [/Command timed out|Socket timeout/, 'not answering'],
   [

@@ -118,6 +118,8 @@ describe('unreachableReason: errors that only say the server was not reached', (
       expect(unreachableReason(e), e.message).toBe('no cluster node answering');
     expect(unreachableReason(new Error('CLUSTERDOWN Hash slot not served'))).toBe("the cluster slot's master failing over");
     expect(unreachableReason(new Error('CLUSTERDOWN The cluster is down'))).toBe("the cluster slot's master failing over");
+    // The words elsewhere (an entry of that name) say nothing of the server.
+    expect(unreachableReason(new Error('entry "TRYAGAIN" has no task'))).toBeUndefined();
   });
 
   it('takes a hung server (it accepts the connection and never answers: SIGSTOPped) for unreachable once socketTimeout passes', async () => {
