@@ -49,6 +49,8 @@ export const ALONE: readonly string[] = [
 
 /** Two at a time. */
 export const IN_PAIRS: readonly string[] = [
+  // Six cluster nodes, a slot master paused 8 s (down, then up) and then failed over under writes.
+  'test/integration/redis-cluster-outages.test.ts',
   // The tutorial's cut-over from celery beat, its runs held 5 to 15 s apart across it.
   'test/integration/tutorial.test.ts',
   // A bulk pause holds the leader's stop within a second and the others publishing on, by the queue.
