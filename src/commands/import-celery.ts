@@ -20,8 +20,9 @@ task_default_queue, task_protocol, task_queue_max_priority, broker_url (left out
 password) and broker_transport_options. Whatever it cannot express (a custom schedule class, a
 router function, an apply_async option tsbeat does not send, …) is listed on stderr.
 With --schedule-file, celery beat's schedule file (its -s, celerybeat-schedule) is read with the
-same Python's shelve, and each entry's last_run_at and total_run_count go into the state of the
-deployment (--config, else the --out file written: its name and Redis, --broker over it), where
+same Python, taking only the classes celery beat writes there (a file that names another, such as
+os.system, is refused: exit 2, nothing imported), and each entry's last_run_at and
+total_run_count go into the state of the deployment (--config, else the --out file written: its name and Redis, --broker over it), where
 tsbeat has no newer run of it: each entry then runs first when celery beat would have run it next.
 Stop celery beat first, then start beat run before the next run is due. An entry celery beat
 never sent counts from when it first saw it; a file celery beat would reset (another timezone or

@@ -70,6 +70,10 @@ export function dumpCeleryApp(options: DumpOptions): CeleryDump {
   const error = (parsed as { error?: { kind: string; message: string } }).error;
   if (error !== undefined) {
     if (error.kind === 'not-app') throw importError(`${error.message}; --app names the Celery instance, e.g. proj.celery:app`);
+    if (error.kind === 'schedule-file-refused')
+      throw importError(
+        `refused the schedule file ${shown(options.scheduleFile ?? '')}: ${error.message}; name the file celery beat itself wrote (its -s), or import without --schedule-file (every entry then starts afresh)`,
+      );
     if (error.kind === 'schedule-file')
       throw importError(
         `cannot read the schedule file ${shown(options.scheduleFile ?? '')}: ${error.message}; stop celery beat first (it holds the file), and name the file its -s (beat_schedule_filename) names`,

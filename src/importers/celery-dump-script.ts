@@ -9,7 +9,9 @@
  *
  * With a second argument, celery beat's schedule file (PersistentScheduler's shelve): each
  * entry's last_run_at (epoch seconds, read as celery beat reads it) and total_run_count, and
- * whether celery beat would reset the file (another time zone or enable_utc, an old layout).
+ * whether celery beat would reset the file (another time zone or enable_utc, an old layout). Its
+ * pickles are read by an unpickler that takes only the classes celery beat writes there; exit 3
+ * with {"error": {"kind": "schedule-file-refused"}} naming any other.
  *
  * Anything the app prints while importing goes to stderr, so that stdout holds the JSON alone.
  * Exit 3 with {"error": …} when the app cannot be imported.
@@ -145,19 +147,74 @@ def setting(name):
     except Exception:
         return None
 
+# What celery beat's schedule file holds, by the classes its pickles name (celery/beat.py pickles
+# ScheduleEntry, whose __reduce__ names its schedule, datetimes and the entry's args, kwargs and
+# options): anything else is refused, because unpickling calls what the file names and a crafted
+# file would run code as whoever imports it. A crontab field written as a range names range, sets
+# and frozensets are named by pickle protocols < 4; pytz's and zoneinfo's time zones by their own
+# pickling (zoneinfo's as getattr(ZoneInfo, '_unpickle'), the one getattr allowed); kombu's Queue
+# and Exchange, OrderedDict, Decimal and UUID are values an entry's options, args and kwargs may
+# hold. The app's own schedule classes (a custom one) are allowed too: its code was just imported.
+SCHEDULE_FILE_CLASSES = {
+    'celery.beat': {'ScheduleEntry'},
+    'celery.schedules': {'schedule', 'crontab', 'solar'},
+    'datetime': {'datetime', 'date', 'time', 'timedelta', 'timezone'},
+    'builtins': {'range', 'set', 'frozenset', 'getattr'},
+    'pytz': {'_UTC', '_p', 'FixedOffset'},
+    'zoneinfo': {'ZoneInfo'},
+    'kombu.entity': {'Queue', 'Exchange', 'binding'},
+    'kombu.abstract': {'unpickle_dict'},
+    'collections': {'OrderedDict'},
+    'decimal': {'Decimal'},
+    'uuid': {'UUID'},
+}
+for entry in beat_schedule.values():
+    kind = type(entry.get('schedule')) if isinstance(entry, dict) else None
+    if kind is not None and kind.__module__ != 'builtins':
+        SCHEDULE_FILE_CLASSES.setdefault(kind.__module__, set()).add(kind.__qualname__)
+
+class ScheduleFileRefused(Exception):
+    pass
+
+def refused_class(what):
+    return ScheduleFileRefused(
+        'it names %s, which celery beat does not write there: unpickling it could run code as you, so '
+        'nothing was read or imported' % what)
+
+def zoneinfo_unpickle(owner, name):
+    import zoneinfo
+    if owner is zoneinfo.ZoneInfo and name == '_unpickle':
+        return zoneinfo.ZoneInfo._unpickle
+    raise refused_class('getattr(%s, %r)' % (repr(owner)[:80], name))
+
+def schedule_file_unpickler(data):
+    import io, pickle
+    class ScheduleFileUnpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            if name not in SCHEDULE_FILE_CLASSES.get(module, ()):
+                raise refused_class('%s.%s' % (module, name))
+            if (module, name) == ('builtins', 'getattr'):
+                return zoneinfo_unpickle
+            return super().find_class(module, name)
+    return ScheduleFileUnpickler(io.BytesIO(data))
+
 def schedule_file_of(path):
     # celery beat's PersistentScheduler state (celery/beat.py): a shelve with 'entries' (name ->
     # ScheduleEntry, pickled: last_run_at, total_run_count), 'tz', 'utc_enabled' and '__version__'.
-    # Opened read-only with Python's own shelve, as celery beat opens it; it must be stopped.
-    import shelve
+    # Opened read-only as celery beat's shelve opens it (dbm.open), it must be stopped; each value
+    # is unpickled by the restricted unpickler above, never by shelve (its pickle.loads takes any class).
+    import dbm
     try:
-        store = shelve.open(path, flag='r')
+        db = dbm.open(path, 'r')
     except Exception as error:
         fail('schedule-file', traceback.format_exception_only(type(error), error)[-1].strip())
     try:
-        missing = [k for k in ('entries', '__version__', 'tz', 'utc_enabled') if k not in store]
-        stored_tz = store.get('tz')
-        stored_utc = store.get('utc_enabled')
+        def stored(key, default=None):
+            data = db.get(key.encode('utf-8'))
+            return default if data is None else schedule_file_unpickler(data).load()
+        missing = [k for k in ('entries', '__version__', 'tz', 'utc_enabled') if k.encode('utf-8') not in db]
+        stored_tz = stored('tz')
+        stored_utc = stored('utc_enabled')
         # What setup_schedule and _create_schedule would reset the file for: its runs would not count.
         reset = None
         if missing:
@@ -169,20 +226,22 @@ def schedule_file_of(path):
         # A naive last_run_at is read as celery beat's is_due reads it (schedule.maybe_make_aware).
         aware = schedule(1, app=app).maybe_make_aware
         runs = {}
-        for name, entry in (store.get('entries') or {}).items():
+        for name, entry in (stored('entries') or {}).items():
             last = getattr(entry, 'last_run_at', None)
             runs[str(name)] = {
                 'last_run_at': aware(last).timestamp() if isinstance(last, datetime.datetime) else None,
                 'total_run_count': int(getattr(entry, 'total_run_count', 0) or 0),
             }
-        return {'version': enc(store.get('__version__')), 'tz': enc(stored_tz), 'reset': reset, 'entries': runs}
+        return {'version': enc(stored('__version__')), 'tz': enc(stored_tz), 'reset': reset, 'entries': runs}
     except SystemExit:
         raise
+    except ScheduleFileRefused as error:
+        fail('schedule-file-refused', str(error))
     except BaseException as error:
         traceback.print_exc()
         fail('schedule-file', traceback.format_exception_only(type(error), error)[-1].strip())
     finally:
-        store.close()
+        db.close()
 
 schedule_file = schedule_file_of(sys.argv[2]) if len(sys.argv) > 2 else None
 

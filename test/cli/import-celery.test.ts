@@ -5,13 +5,15 @@
  * (test/support/celery_next_fires.py). What it cannot express is listed; bad input exits 2.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { repoRoot, runCli } from '../support/cli.js';
 import { PYTHON, pythonCelery } from '../support/celery.js';
+import { startPrivateRedis } from '../support/ops.js';
+import type { PrivateRedis } from '../support/redis-server.js';
 
 const celery = pythonCelery();
 const dir = mkdtempSync(join(tmpdir(), 'tsbeat-import-celery-'));
@@ -147,6 +149,88 @@ describe.skipIf(!celery.ok)('beat import celery of entries with callbacks (canva
     const check = await runCli(['check', '--config', canvasOut]);
     expect(check.stderr).toBe('');
     expect(check.stdout).toContain(`${canvasOut}: valid, 2 entries`);
+  });
+});
+
+/** Runs `code` in /usr/bin/python3 from the project, with the schedule file's path as argv[1]. */
+function python(code: string, file: string): void {
+  const r = spawnSync(PYTHON, ['-c', code, file], { cwd: PROJECT, encoding: 'utf8', timeout: 60_000 });
+  expect(r.status, r.stderr).toBe(0);
+}
+
+describe.skipIf(!celery.ok)('beat import celery --schedule-file reads only what celery beat writes', () => {
+  let redis: PrivateRedis;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+  }, 30_000);
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it("carries over the file celery beat's own PersistentScheduler wrote for the app (pytz zones, a crontab range, a custom schedule class)", async () => {
+    const file = join(dir, 'celerybeat-schedule');
+    python(
+      [
+        'import sys',
+        "sys.path.insert(0, '.')",
+        'from beatproj import app',
+        'from celery.beat import PersistentScheduler',
+        's = PersistentScheduler(app=app, schedule_filename=sys.argv[1], lazy=True)',
+        's.setup_schedule()',
+        's.close()',
+      ].join('\n'),
+      file,
+    );
+    const r = await importApp([
+      '--app',
+      'beatproj:app',
+      '--python',
+      PYTHON,
+      '--schedule-file',
+      file,
+      '--out',
+      join(dir, 'cut.yaml'),
+      '--broker',
+      redis.url(0),
+    ]);
+    expect(r.stderr).toContain(`celery beat's last runs of 11 entries taken from ${file} into deployment`);
+    expect(r.code).toBe(0);
+  });
+
+  it('refuses a crafted file whose unpickling would run os.system: exit 2 naming what it calls, nothing run, nothing written', async () => {
+    const file = join(dir, 'crafted-schedule');
+    const ran = join(dir, 'ran');
+    python(
+      [
+        'import os, shelve, sys',
+        'class Crafted:',
+        '    def __reduce__(self):',
+        `        return (os.system, (${JSON.stringify(`touch ${ran}`)},))`,
+        's = shelve.open(sys.argv[1])',
+        "s.update({'entries': {'digest-weekdays': Crafted()}, '__version__': '5.2.6', 'tz': 'Europe/Berlin', 'utc_enabled': True})",
+        's.close()',
+      ].join('\n'),
+      file,
+    );
+    const written = join(dir, 'crafted.yaml');
+    const r = await importApp([
+      '--app',
+      'beatproj:app',
+      '--python',
+      PYTHON,
+      '--schedule-file',
+      file,
+      '--out',
+      written,
+      '--broker',
+      redis.url(0),
+    ]);
+    expect(r.stderr).toBe(
+      `beat import celery: refused the schedule file ${JSON.stringify(file)}: it names posix.system, which celery beat does not write there: unpickling it could run code as you, so nothing was read or imported; name the file celery beat itself wrote (its -s), or import without --schedule-file (every entry then starts afresh)\n`,
+    );
+    expect(r.code).toBe(2);
+    expect(existsSync(ran)).toBe(false);
+    expect(existsSync(written)).toBe(false);
   });
 });
 
