@@ -2,10 +2,12 @@
  * The one home of secret masking: every place that prints a URL, or a value or message that may hold
  * one (a log line, an error, an audit event, an API answer), prints it through here.
  *
- * What is a secret: a URL's user info (`user:pass@` → `user:***@`, `token@` → `***@`) and the values
- * of password-like query parameters (`?password=…` → `?password=***`, see `isSecretParam`). A URL's
- * host, port, path and other parameters stay as written, so that a person can still tell which URL
- * it is.
+ * What is a secret: a URL's user info (`user:pass@` → `user:***@`, `token@` → `***@`) and the value
+ * of every parameter of its query (`?bogus=…` → `?bogus=***`): a URL is the user's text, and a secret
+ * may hide under any name (a misspelt `passwrod`, a receiver's own `?code=`). A URL's host, port,
+ * path and parameter names stay as written, so that a person can still tell which URL it is. A
+ * query that is no URL's (a request's target, `/api/entries?limit=5`, or the project's own hint
+ * `add ?ssl_cert_reqs=required`) keeps all but its password-like values (see `isSecretParam`).
  *
  * Why masking by shape rather than by source: a secret reaches a message by many roads (an Error
  * that quotes its URL, a refused setting echoed back, a field of a diff), and a rule applied where
@@ -53,8 +55,8 @@ export const MASK = '***';
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 
-/** `k=v&k2=v2` with the values of secret parameters masked; the rest as written (still encoded). */
-function maskQuery(query: string): string {
+/** `k=v&k2=v2` with the values of the parameters `masked` picks masked; the rest as written (still encoded). */
+function maskQuery(query: string, masked: (name: string) => boolean): string {
   return query
     .split('&')
     .map((pair) => {
@@ -66,12 +68,14 @@ function maskQuery(query: string): string {
       } catch {
         // A malformed escape: judged as written.
       }
-      return isSecretParam(name) ? `${pair.slice(0, eq)}=${MASK}` : pair;
+      return masked(name) ? `${pair.slice(0, eq)}=${MASK}` : pair;
     })
     .join('&');
 }
 
-/** One URL (no ';'): its user info and secret parameters masked. */
+const everyParam = (): boolean => true;
+
+/** One URL (no ';'): its user info and every query value masked. */
 function maskOne(part: string): string {
   const match = SCHEME.exec(part);
   const prefix = match?.[0] ?? '';
@@ -91,14 +95,14 @@ function maskOne(part: string): string {
   if (q !== -1) {
     const hash = after.indexOf('#', q);
     const query = after.slice(q + 1, hash === -1 ? undefined : hash);
-    after = `${after.slice(0, q + 1)}${maskQuery(query)}${hash === -1 ? '' : after.slice(hash)}`;
+    after = `${after.slice(0, q + 1)}${maskQuery(query, everyParam)}${hash === -1 ? '' : after.slice(hash)}`;
   }
   return `${prefix}${info}${after}`;
 }
 
 /**
  * A URL, or several separated by ';' (kombu's failover lists), with every user info and every
- * secret parameter masked: `redis://u:p@h/0?password=x` → `redis://u:***@h/0?password=***`.
+ * query value masked: `redis://u:p@h/0?password=x&bogus=y` → `redis://u:***@h/0?password=***&bogus=***`.
  */
 export function maskUrl(url: string): string {
   return url.includes(';') ? url.split(';').map(maskOne).join(';') : maskOne(url);
@@ -106,26 +110,28 @@ export function maskUrl(url: string): string {
 
 /**
  * What may be a URL inside free text: `scheme://` up to white space, a quote or an angle bracket,
- * which end it in prose, JSON or a log line. Brackets and parentheses do not end it: a password
- * may hold them, and a URL cut short would leave the rest of its password unmasked.
+ * which end it in prose, JSON or a log line, less one ':', ',' or '.' before that end (the prose's
+ * `broker URL redis://h/0?x=1: …`: taken as the URL's, it would go under the mask of the last value).
+ * Brackets and parentheses do not end it: a password may hold them, and a URL cut short would
+ * leave the rest of its password unmasked.
  */
-const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]+/gi;
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]+?(?=[:,.]?(?:[\s"'`<>]|$))/gi;
 /** A query string inside free text that is not part of a `scheme://` URL, e.g. a request target `/x?token=…`. */
 const QUERY_IN_TEXT = /\?([^\s"'`<>#]+)/g;
 
 /**
  * Free text (an error's message, a problem, a log message) with every URL in it masked, and the
- * secret parameters of any query string in it (a request's target, `/api/x?token=…`).
+ * secret parameters of any other query string in it (a request's target, `/api/x?token=…`).
  */
 export function redactText(text: string): string {
   if (!text.includes('://') && !text.includes('?') && !text.includes('@')) return text;
   const urls = text.replace(URL_IN_TEXT, (url) => maskUrl(url));
-  return urls.includes('?') ? urls.replace(QUERY_IN_TEXT, (whole, query: string) => `?${maskQuery(query)}`) : urls;
+  return urls.includes('?') ? urls.replace(QUERY_IN_TEXT, (whole, query: string) => `?${maskQuery(query, isSecretParam)}`) : urls;
 }
 
 /** A request's target (`/path?query`) as a log may show it: the values of secret parameters masked. */
 export function maskTarget(target: string | undefined): string | undefined {
   if (target === undefined) return undefined;
   const q = target.indexOf('?');
-  return q === -1 ? target : `${target.slice(0, q + 1)}${maskQuery(target.slice(q + 1))}`;
+  return q === -1 ? target : `${target.slice(0, q + 1)}${maskQuery(target.slice(q + 1), isSecretParam)}`;
 }

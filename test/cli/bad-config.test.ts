@@ -167,6 +167,19 @@ describe('check refuses what run would refuse', () => {
     });
   }
 
+  it("masks the values of a refused URL's every query parameter in check, next, status and plan, not only those named like a secret", async () => {
+    const name = writeConfig('bogus-query.yaml', [
+      ...ENTRY,
+      'broker: { url: "redis://127.0.0.1:6399/0?bogus=zz-bogus-secret&db=zz-db-secret" }',
+    ]);
+    for (const command of ['check', 'next', 'status', 'plan']) {
+      const r = await runCli([command, '--config', name], { cwd: dir });
+      expect(r.stderr, command).toContain('broker.url (line 3): redis://127.0.0.1:6399/0?bogus=***&db=***: unknown query option "bogus"');
+      expect(r.stderr, command).not.toContain('zz-');
+      expect(r.code, command).toBe(2);
+    }
+  });
+
   it('names --broker when the override is the bad URL', () => {
     const name = writeConfig('override.yaml', ENTRY);
     const r = spawnCli(['run', '--config', name, '--broker', 'http://:secret@x'], { cwd: dir });

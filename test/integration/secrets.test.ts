@@ -6,7 +6,8 @@
  *
  * - the broker URL's password (a private Redis that requires it);
  * - a `?password=` query option of a broker URL, which kombu does not take, so `beat check`,
- *   `beat status` and `beat run` refuse the URL, naming it;
+ *   `beat status` and `beat run` refuse the URL, naming it; and beside it an option named like no
+ *   secret (`?bogus=`), whose value is masked all the same (issue 66);
  * - an alert ping with a token in its query, whose receiver always fails (so `beat.alert.retry`
  *   lines are written for it);
  * - a config-file webhook and a runtime entry's webhook with `user:pass@` (refused: no alert could
@@ -26,6 +27,7 @@ import type { PrivateRedis } from '../support/redis-server.js';
 const PLANTED = {
   brokerPassword: 'planted-broker-pw-5d1e',
   queryPassword: 'planted-query-pw-88c0',
+  queryBogus: 'planted-query-bogus-6a0f',
   pingToken: 'planted-ping-token-3b7a',
   configWebhookPassword: 'planted-cfg-hook-pw-9e24',
   entryWebhookPassword: 'planted-entry-hook-pw-41f6',
@@ -73,7 +75,7 @@ describe('secrets in a scripted session (beat run --http, the API, the CLI)', ()
     const env = { BEAT_API_TOKEN: PLANTED.apiToken };
 
     // The config's broker URL with a ?password= kombu does not take: refused by check, status and run.
-    const refusedUrl = `redis://127.0.0.1:${redis.port}/0?password=${PLANTED.queryPassword}`;
+    const refusedUrl = `redis://127.0.0.1:${redis.port}/0?password=${PLANTED.queryPassword}&bogus=${PLANTED.queryBogus}`;
     const refusedFile = dir.write('refused.json', { name: 'secrets-refused', broker: { url: refusedUrl }, beatSchedule: {} });
     for (const argv of [
       ['check', '--config', refusedFile],
@@ -83,7 +85,7 @@ describe('secrets in a scripted session (beat run --http, the API, the CLI)', ()
       const run = await runBeatCli(argv, { env });
       seen.push(run.stdout, run.stderr);
       expect(run.code, `${argv.join(' ')}: ${run.stderr}`).toBe(2);
-      expect(run.stderr).toContain('password=***');
+      expect(run.stderr).toContain('password=***&bogus=***');
     }
 
     // A config webhook with user:pass@ passes no check: it could never be delivered.

@@ -121,28 +121,28 @@ describe('refusals: each message names the URL with its password masked', () => 
     ['amqp://:SECRET@h/%zz', 'broker URL amqp://:***@h/%zz: the virtual host (path) has a malformed %-escape'],
     [
       'amqp://:SECRET@h//?ssl_cert_reqs=required',
-      'broker URL amqp://:***@h//?ssl_cert_reqs=required: ssl_cert_reqs needs an amqps:// URL (TLS); amqp:// connects without TLS',
+      'broker URL amqp://:***@h//?ssl_cert_reqs=***: ssl_cert_reqs needs an amqps:// URL (TLS); amqp:// connects without TLS',
     ],
     [
       'amqp://:SECRET@h//?frame_max=1',
-      'broker URL amqp://:***@h//?frame_max=1: unknown query option "frame_max"; allowed: heartbeat, connect_timeout',
+      'broker URL amqp://:***@h//?frame_max=***: unknown query option "frame_max"; allowed: heartbeat, connect_timeout',
     ],
     [
       'amqps://:SECRET@h//?sslcert=x',
-      'broker URL amqps://:***@h//?sslcert=x: unknown query option "sslcert"; allowed: heartbeat, connect_timeout, ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_check_hostname',
+      'broker URL amqps://:***@h//?sslcert=***: unknown query option "sslcert"; allowed: heartbeat, connect_timeout, ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_check_hostname',
     ],
     [
       'amqps://:SECRET@h//?ssl_cert_reqs=maybe',
-      'broker URL amqps://:***@h//?ssl_cert_reqs=maybe: ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "maybe"',
+      'broker URL amqps://:***@h//?ssl_cert_reqs=***: ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "maybe"',
     ],
     [
       'amqps://:SECRET@h//?ssl_check_hostname=perhaps',
-      'broker URL amqps://:***@h//?ssl_check_hostname=perhaps: ssl_check_hostname must be true or false, not "perhaps"',
+      'broker URL amqps://:***@h//?ssl_check_hostname=***: ssl_check_hostname must be true or false, not "perhaps"',
     ],
-    ['amqp://:SECRET@h//?heartbeat=soon', 'broker URL amqp://:***@h//?heartbeat=soon: heartbeat must be a number of seconds, not "soon"'],
+    ['amqp://:SECRET@h//?heartbeat=soon', 'broker URL amqp://:***@h//?heartbeat=***: heartbeat must be a number of seconds, not "soon"'],
     [
       'amqp://:SECRET@h//?connect_timeout=0',
-      'broker URL amqp://:***@h//?connect_timeout=0: connect_timeout must be a number of seconds above 0, not "0"',
+      'broker URL amqp://:***@h//?connect_timeout=***: connect_timeout must be a number of seconds above 0, not "0"',
     ],
     [
       'amqp://:SECRET@a//;redis://:SECRET@b/0',
@@ -196,7 +196,7 @@ describe('TLS files', () => {
     const error = failure(() => publishingFor('amqps://u:SECRET@rabbit//?ssl_ca_certs=/nonexistent/ca.pem'));
     expect(error.code).toBe(ErrorCode.BrokerUrl);
     expect(error.message).toMatch(
-      /^broker URL amqps:\/\/u:\*\*\*@rabbit\/\/\?ssl_ca_certs=\/nonexistent\/ca.pem: cannot read the ssl_ca_certs file "\/nonexistent\/ca.pem": ENOENT/,
+      /^broker URL amqps:\/\/u:\*\*\*@rabbit\/\/\?ssl_ca_certs=\*\*\*: cannot read the ssl_ca_certs file "\/nonexistent\/ca.pem": ENOENT/,
     );
   });
 });

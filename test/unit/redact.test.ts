@@ -13,21 +13,22 @@ describe('maskUrl', () => {
     expect(maskUrl('redis://:pa/ss@word@host:6379/0')).toBe('redis://:***@host:6379/0');
   });
 
-  it('masks password-like query parameters and keeps the others', () => {
-    expect(maskUrl('redis://h:6379/0?password=s3cret&ssl_keyfile=/k.pem')).toBe('redis://h:6379/0?password=***&ssl_keyfile=/k.pem');
+  it('masks the value of every query parameter, whatever its name, keeping the names', () => {
+    expect(maskUrl('redis://h:6379/0?password=s3cret&ssl_keyfile=/k.pem')).toBe('redis://h:6379/0?password=***&ssl_keyfile=***');
     expect(maskUrl('https://h/x?a=1&token=t0k&X-Api-Key=k&access_token=z#frag')).toBe(
-      'https://h/x?a=1&token=***&X-Api-Key=***&access_token=***#frag',
+      'https://h/x?a=***&token=***&X-Api-Key=***&access_token=***#frag',
     );
     expect(maskUrl('https://h/x?pass%77ord=p')).toBe('https://h/x?pass%77ord=***');
+    expect(maskUrl('redis://h/0?bogus=zz-secret&passwrod=zz-secret&flag')).toBe('redis://h/0?bogus=***&passwrod=***&flag');
   });
 
   it('masks each URL of a failover list', () => {
     expect(maskUrl('sentinel://:a@s1;sentinel://:b@s2?password=c')).toBe('sentinel://:***@s1;sentinel://:***@s2?password=***');
   });
 
-  it('leaves a URL without secrets as it is', () => {
+  it('leaves a URL without user info or query values as it is', () => {
     expect(maskUrl('redis://host/0')).toBe('redis://host/0');
-    expect(maskUrl('https://h/p?q=1')).toBe('https://h/p?q=1');
+    expect(maskUrl('https://h/p?flag')).toBe('https://h/p?flag');
   });
 });
 
@@ -55,6 +56,16 @@ describe('redactText', () => {
     expect(out).toContain('redis://:***@r:1/0');
   });
 
+  it("masks every query value of a URL in text, but only the password-like ones of a query that is no URL's (a request target, tsbeat's own hint)", () => {
+    expect(redactText('broker URL rediss://h/0?bogus=zz-secret: unknown query option "bogus"')).toBe(
+      'broker URL rediss://h/0?bogus=***: unknown query option "bogus"',
+    );
+    expect(redactText('add ?ssl_cert_reqs=required&ssl_ca_certs=/path/to/ca.pem to verify the server')).toBe(
+      'add ?ssl_cert_reqs=required&ssl_ca_certs=/path/to/ca.pem to verify the server',
+    );
+    expect(redactText('GET /api/entries?limit=5&token=zz')).toBe('GET /api/entries?limit=5&token=***');
+  });
+
   it('leaves text without URLs alone', () => {
     expect(redactText('alice@build-7 paused nightly')).toBe('alice@build-7 paused nightly');
     expect(redactText('no secrets here')).toBe('no secrets here');
@@ -72,6 +83,12 @@ describe('where secrets used to leak', () => {
     const changes = entryDiff(undefined, { task: 't', alerts: { webhook: 'https://h/x?token=zz-secret-1' } });
     expect(JSON.stringify(changes)).not.toContain('zz-secret-1');
     expect(JSON.stringify(changes)).toContain('token=***');
+  });
+
+  it('a refused broker URL does not echo the value of a parameter it does not know', () => {
+    expect(() => parseRedisUrl('redis://127.0.0.1:6379/0?bogus=zz-secret-7')).toThrow(
+      'broker URL redis://127.0.0.1:6379/0?bogus=***: unknown query option "bogus"',
+    );
   });
 
   it('a refused broker URL does not echo its ?password=', () => {

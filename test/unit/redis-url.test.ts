@@ -109,7 +109,7 @@ describe('redis+socket://', () => {
       db: 0,
     });
     const spec = parseRedisUrl('redis+socket://:pw@/run/redis/redis.sock?virtual_host=4');
-    expect(spec).toMatchObject({ db: 4, password: 'pw', display: 'redis+socket://:***@/run/redis/redis.sock?virtual_host=4' });
+    expect(spec).toMatchObject({ db: 4, password: 'pw', display: 'redis+socket://:***@/run/redis/redis.sock?virtual_host=***' });
     expect(redisClientOptions(spec, {}, noFiles)).toMatchObject({ path: '/run/redis/redis.sock', db: 4, password: 'pw' });
   });
 });
@@ -163,19 +163,19 @@ describe('refusals: each message names the URL with its password masked', () => 
     ],
     [
       'redis://:SECRET@h/0?ssl_cert_reqs=required',
-      'broker URL redis://:***@h/0?ssl_cert_reqs=required: unknown query option "ssl_cert_reqs"; ssl_* options need rediss://',
+      'broker URL redis://:***@h/0?ssl_cert_reqs=***: unknown query option "ssl_cert_reqs"; ssl_* options need rediss://',
     ],
     [
       'rediss://:SECRET@h?ssl_cert_reqs=maybe',
-      'broker URL rediss://:***@h?ssl_cert_reqs=maybe: ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "maybe"',
+      'broker URL rediss://:***@h?ssl_cert_reqs=***: ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "maybe"',
     ],
     [
       'rediss://:SECRET@h?ssl_check_hostname=perhaps',
-      'broker URL rediss://:***@h?ssl_check_hostname=perhaps: ssl_check_hostname must be true or false, not "perhaps"',
+      'broker URL rediss://:***@h?ssl_check_hostname=***: ssl_check_hostname must be true or false, not "perhaps"',
     ],
     [
       'rediss://:SECRET@h?sslcert=x',
-      'broker URL rediss://:***@h?sslcert=x: unknown query option "sslcert"; allowed: ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_check_hostname',
+      'broker URL rediss://:***@h?sslcert=***: unknown query option "sslcert"; allowed: ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_check_hostname',
     ],
     [
       'redis+socket://:SECRET@host/run/r.sock',
@@ -187,7 +187,7 @@ describe('refusals: each message names the URL with its password masked', () => 
     ],
     [
       'redis+socket://:SECRET@/r.sock?virtual_host=x',
-      'broker URL redis+socket://:***@/r.sock?virtual_host=x: virtual_host must be a database number such as /0, not "x"',
+      'broker URL redis+socket://:***@/r.sock?virtual_host=***: virtual_host must be a database number such as /0, not "x"',
     ],
     [
       'redis://:SECRET@a;redis://:SECRET@b',
@@ -226,7 +226,7 @@ describe('refusals: each message names the URL with its password masked', () => 
     [
       'sentinel://:SECRET@s1?ssl_cert_reqs=none',
       { masterName: 'm' },
-      'broker URL sentinel://:***@s1?ssl_cert_reqs=none: unknown query option "ssl_cert_reqs"; sentinel:// URLs take no query options (TLS through sentinels is not supported yet)',
+      'broker URL sentinel://:***@s1?ssl_cert_reqs=***: unknown query option "ssl_cert_reqs"; sentinel:// URLs take no query options (TLS through sentinels is not supported yet)',
     ],
   ] as const)('refuses sentinel list %j', (url, transport, message) => {
     const error = failure(() => parseRedisUrl(url, transport));
@@ -242,7 +242,7 @@ describe('refusals: each message names the URL with its password masked', () => 
       }),
     );
     expect(error.message).toBe(
-      'broker URL rediss://:***@h?ssl_ca_certs=/missing/ca.pem: cannot read ssl_ca_certs /missing/ca.pem: ENOENT: no such file or directory',
+      'broker URL rediss://:***@h?ssl_ca_certs=***: cannot read ssl_ca_certs /missing/ca.pem: ENOENT: no such file or directory',
     );
     expect(error.cause).toBeInstanceOf(Error);
   });
@@ -311,7 +311,7 @@ describe('redis-cluster:// (state and lock on a Redis Cluster)', () => {
     ],
     [
       'redis-cluster://h1:7000?ssl_cert_reqs=required',
-      'broker URL redis-cluster://h1:7000?ssl_cert_reqs=required: unknown query option "ssl_cert_reqs"; ssl_* options need rediss-cluster://',
+      'broker URL redis-cluster://h1:7000?ssl_cert_reqs=***: unknown query option "ssl_cert_reqs"; ssl_* options need rediss-cluster://',
     ],
     ['redis-cluster://h1:99999', 'broker URL redis-cluster://h1:99999: the port must be a number from 0 to 65535, not "99999"'],
   ])('refuses %s', (url, message) => {
