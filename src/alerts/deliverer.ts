@@ -9,7 +9,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { PokedLoop } from '../base/poked-loop.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
-import { redactText } from '../base/redact.js';
+import { maskAlertUrl, redactText } from '../base/redact.js';
 import type { Logger } from '../base/log.js';
 import type { AlertOutbox, Delivery } from '../ports/alerts.js';
 
@@ -31,16 +31,6 @@ export function doublingBackoffMs(attempts: number, maxMs: number): number {
 /** An alert's backoff: up to alertBackoffMaxMs. */
 export function backoffMs(attempts: number): number {
   return doublingBackoffMs(attempts, DEFAULTS.alertBackoffMaxMs);
-}
-
-/** A URL as logs show it: no query (it may hold a token) and no password. */
-export function shownUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
-  } catch {
-    return '(not a URL)';
-  }
 }
 
 export const httpSend: Send = async (delivery, timeoutMs) => {
@@ -100,7 +90,7 @@ export class AlertDeliverer {
   private async deliver(delivery: Delivery): Promise<void> {
     const { outbox, logger, now } = this.options;
     const attempts = delivery.attempts + 1;
-    const fields = { id: delivery.id, url: shownUrl(delivery.url), attempts };
+    const fields = { id: delivery.id, url: maskAlertUrl(delivery.url), attempts };
     let status: number | undefined;
     let failure: string;
     let forbidden = false;

@@ -16,11 +16,12 @@ import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { PokedLoop } from '../base/poked-loop.js';
+import { maskUrl } from '../base/redact.js';
 import { VERSION } from '../base/version.js';
 import type { PublishedRun } from '../ports/events.js';
 import { sentryCheckInId } from '../config/sentry-schema.js';
 import type { SentrySettings } from '../config/sentry-schema.js';
-import { doublingBackoffMs, shownUrl } from './deliverer.js';
+import { doublingBackoffMs } from './deliverer.js';
 
 /** One POST: resolves with the status and the Retry-After header, rejects when there was no answer. */
 export type SendEnvelope = (
@@ -140,7 +141,7 @@ export class SentryCheckIns {
     }
     this.inFlight = 0;
     const attempts = this.attempts + 1;
-    const fields = { url: shownUrl(url), count: batch.length, attempts };
+    const fields = { url: maskUrl(url), count: batch.length, attempts };
     if (status !== undefined && status >= 200 && status < 300) {
       this.settle(batch.length);
       logger.debug({ event: EVENTS.sentrySent, ...fields, status }, 'Sentry check-ins sent');

@@ -9,6 +9,9 @@
  * query that is no URL's (a request's target, `/api/entries?limit=5`, or the project's own hint
  * `add ?ssl_cert_reqs=required`) keeps all but its password-like values (see `isSecretParam`).
  *
+ * An alert receiver's URL, where the code knows it is one, shows its scheme and host only
+ * (`maskAlertUrl`): receivers keep their secret in the path.
+ *
  * Why masking by shape rather than by source: a secret reaches a message by many roads (an Error
  * that quotes its URL, a refused setting echoed back, a field of a diff), and a rule applied where
  * the text is printed catches all of them, including those written later.
@@ -106,6 +109,24 @@ function maskOne(part: string): string {
  */
 export function maskUrl(url: string): string {
   return url.includes(';') ? url.split(';').map(maskOne).join(';') : maskOne(url);
+}
+
+/**
+ * An alert receiver's URL (a webhook, a ping) as logs, audit events and API answers show it: its
+ * scheme and host, and `/***` for whatever follows (`https://hooks.slack.com/***`). Receivers keep
+ * their secret in the path, not in the user info or query maskUrl masks: Slack's
+ * `/services/T…/B…/<secret>`, Discord's `/api/webhooks/<id>/<token>`, healthchecks.io's
+ * `/<uuid>` (the first segment), so all of it goes; the delivery's id names the entry and kind.
+ */
+export function maskAlertUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return MASK;
+  }
+  const rest = parsed.pathname !== '/' || parsed.search !== '' || parsed.hash !== '';
+  return `${parsed.protocol}//${parsed.host}${rest ? `/${MASK}` : ''}`;
 }
 
 /**

@@ -8,11 +8,12 @@
  * - a `?password=` query option of a broker URL, which kombu does not take, so `beat check`,
  *   `beat status` and `beat run` refuse the URL, naming it; and beside it an option named like no
  *   secret (`?bogus=`), whose value is masked all the same (issue 66);
- * - an alert ping with a token in its query, whose receiver always fails (so `beat.alert.retry`
- *   lines are written for it);
+ * - an alert ping with a token in its query and a secret in its path (healthchecks.io's key), whose
+ *   receiver always fails (so `beat.alert.retry` lines are written for it);
  * - a config-file webhook and a runtime entry's webhook with `user:pass@` (refused: no alert could
  *   ever be sent with them);
- * - a runtime entry's webhook with a token in its query (stored: its audit event and line mask it);
+ * - a runtime entry's webhook with a token in its query and a secret in its path (Slack's
+ *   `/services/T/B/<secret>`): stored, its audit event and line mask both;
  * - the API token sent in a query string, which the API refuses (`beat.api.refused`).
  */
 import { createServer } from 'node:http';
@@ -29,9 +30,11 @@ const PLANTED = {
   queryPassword: 'planted-query-pw-88c0',
   queryBogus: 'planted-query-bogus-6a0f',
   pingToken: 'planted-ping-token-3b7a',
+  pingPathKey: 'planted-ping-path-key-e815',
   configWebhookPassword: 'planted-cfg-hook-pw-9e24',
   entryWebhookPassword: 'planted-entry-hook-pw-41f6',
   entryWebhookToken: 'planted-entry-hook-token-c2d9',
+  entryWebhookPathSecret: 'planted-entry-hook-path-5b3c',
   apiToken: 'planted-api-token-0123456789abcdef',
 } as const;
 
@@ -110,7 +113,7 @@ describe('secrets in a scripted session (beat run --http, the API, the CLI)', ()
         pinged: {
           task: 'tsbeat_test.record',
           schedule: 1,
-          alerts: { ping: `http://127.0.0.1:${receiverPort}/ping?token=${PLANTED.pingToken}` },
+          alerts: { ping: `http://127.0.0.1:${receiverPort}/${PLANTED.pingPathKey}/pinged?token=${PLANTED.pingToken}` },
         },
       },
     });
@@ -137,17 +140,19 @@ describe('secrets in a scripted session (beat run --http, the API, the CLI)', ()
         alerts: { webhook: `https://ops:${PLANTED.entryWebhookPassword}@hooks.example.com/x` },
       }),
     ).toBe(400);
-    // One with a token in its query is taken; its audit event masks it.
+    // One with a token in its query and a secret in its path is taken; its audit event masks both.
     expect(
       await call('PUT', `/api/entries/${entry}`, {
         task: 'tsbeat_test.record',
         schedule: 60,
-        alerts: { webhook: `https://hooks.example.com/x?token=${PLANTED.entryWebhookToken}` },
+        alerts: {
+          webhook: `https://hooks.example.com/services/T0/B0/${PLANTED.entryWebhookPathSecret}?token=${PLANTED.entryWebhookToken}`,
+        },
       }),
     ).toBeLessThan(300);
     await beat.waitForEvent(EVENTS.audit, 10_000);
     expect(await call('GET', '/api/audit')).toBe(200);
-    expect(seen.at(-1)).toContain('token=***');
+    expect(seen.at(-1)).toContain('https://hooks.example.com/***');
     // The API token in a query string is refused (a write needs it in Authorization), and logged without it.
     expect(await call('DELETE', `/api/entries/${entry}?token=${PLANTED.apiToken}`, undefined, {})).toBe(401);
     await beat.waitForEvent(EVENTS.apiRefused, 10_000);
@@ -161,6 +166,7 @@ describe('secrets in a scripted session (beat run --http, the API, the CLI)', ()
       () => fleet.dump(),
     );
     expect(pingHits).toBeGreaterThanOrEqual(2);
+    expect(beat.events(EVENTS.alertRetry)[0]).toMatchObject({ url: `http://127.0.0.1:${receiverPort}/***` });
 
     // `beat audit` and `beat status` against the live deployment.
     for (const argv of [

@@ -1,7 +1,7 @@
 /** Alert settings (schema, merge) and the deliveries an event makes (alert-rules.ts): pure. */
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/base/errors.js';
-import { backoffMs, shownUrl } from '../../src/alerts/deliverer.js';
+import { AlertDeliverer, backoffMs } from '../../src/alerts/deliverer.js';
 import {
   finishedDeliveries,
   lateDeliveries,
@@ -10,7 +10,9 @@ import {
   publishedPing,
   unconsumedDeliveries,
 } from '../../src/alerts/alert-rules.js';
+import { createLogger } from '../../src/base/log.js';
 import { parseConfig } from '../../src/config/load.js';
+import type { AlertOutbox, Delivery } from '../../src/ports/alerts.js';
 
 function problemsOf(value: unknown): string[] {
   try {
@@ -229,8 +231,38 @@ describe('alert deliveries', () => {
     expect(unconsumedDeliveries('prod', silent, queue, slotMs + 120_000)).toEqual([]);
   });
 
-  it('backs off 1, 2, 4 s… up to five minutes, and shows URLs without their query', () => {
+  it('backs off 1, 2, 4 s… up to five minutes', () => {
     expect([1, 2, 3, 4, 12, 20].map(backoffMs)).toEqual([1000, 2000, 4000, 8000, 300_000, 300_000]);
-    expect(shownUrl('https://user:pw@hooks.example/x?token=secret')).toBe('https://hooks.example/x');
+  });
+
+  it("logs a retried delivery to a Slack webhook with the receiver's scheme and host only, not the secret in its path", async () => {
+    const d: Delivery = {
+      id: 'missed:nightly:1:webhook',
+      url: 'https://hooks.slack.com/services/T0ZZ/B0ZZ/zz-path-secret?token=zz-query-secret',
+      body: '{}',
+      contentType: 'application/json',
+      attempts: 0,
+    };
+    let given = false;
+    const retried: string[] = [];
+    const outbox: AlertOutbox = {
+      enqueue: async () => 0,
+      claim: async () => (given ? [] : ((given = true), [d])),
+      settle: async () => undefined,
+      retry: async (x: Delivery) => void retried.push(x.id),
+    };
+    let out = '';
+    const logger = createLogger({ level: 'info', destination: { write: (t: string) => void (out += t) } });
+    const deliverer = new AlertDeliverer({ outbox, logger, now: () => 0, send: async () => 503 });
+    deliverer.start();
+    for (let i = 0; i < 100 && retried.length === 0; i += 1) await new Promise((r) => setTimeout(r, 10));
+    await deliverer.stop();
+    const retry = out
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line['event'] === 'beat.alert.retry');
+    expect(retry).toMatchObject({ id: d.id, url: 'https://hooks.slack.com/***', failure: 'HTTP 503' });
+    expect(out).not.toContain('zz-');
   });
 });

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/base/log.js';
-import { isSecretParam, maskTarget, maskUrl, redactText } from '../../src/base/redact.js';
+import { isSecretParam, maskAlertUrl, maskTarget, maskUrl, redactText } from '../../src/base/redact.js';
 import { entryDiff } from '../../src/control/audit-events.js';
 import { parseRedisUrl } from '../../src/config/redis-url.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -29,6 +29,17 @@ describe('maskUrl', () => {
   it('leaves a URL without user info or query values as it is', () => {
     expect(maskUrl('redis://host/0')).toBe('redis://host/0');
     expect(maskUrl('https://h/p?flag')).toBe('https://h/p?flag');
+  });
+});
+
+describe('maskAlertUrl', () => {
+  it("keeps a receiver's scheme and host and masks all that follows, where Slack, Discord and healthchecks.io keep their secret", () => {
+    expect(maskAlertUrl('https://hooks.slack.com/services/T0/B0/zz-secret')).toBe('https://hooks.slack.com/***');
+    expect(maskAlertUrl('https://discord.com/api/webhooks/1/zz-token')).toBe('https://discord.com/***');
+    expect(maskAlertUrl('https://hc-ping.com/zz-uuid/fail?rid=1')).toBe('https://hc-ping.com/***');
+    expect(maskAlertUrl('http://127.0.0.1:8080/?token=zz')).toBe('http://127.0.0.1:8080/***');
+    expect(maskAlertUrl('https://ops:zz-pw@hooks.example/')).toBe('https://hooks.example');
+    expect(maskAlertUrl('not a url zz')).toBe('***');
   });
 });
 
@@ -82,7 +93,22 @@ describe('where secrets used to leak', () => {
   it('an audit diff masks a webhook token', () => {
     const changes = entryDiff(undefined, { task: 't', alerts: { webhook: 'https://h/x?token=zz-secret-1' } });
     expect(JSON.stringify(changes)).not.toContain('zz-secret-1');
-    expect(JSON.stringify(changes)).toContain('token=***');
+    expect(changes).toContainEqual({ path: 'alerts.webhook', after: '"https://h/***"' });
+  });
+
+  it("an audit diff masks the secret in a webhook's or ping's path, as the URL itself or inside the alerts object", () => {
+    const alerts = {
+      webhook: 'https://hooks.slack.com/services/T0/B0/zz-secret-8',
+      ping: 'https://hc-ping.com/zz-secret-9',
+      on: ['failed'],
+    };
+    const created = entryDiff(undefined, { task: 't', alerts });
+    expect(created).toContainEqual({ path: 'alerts.webhook', after: '"https://hooks.slack.com/***"' });
+    expect(created).toContainEqual({ path: 'alerts.ping', after: '"https://hc-ping.com/***"' });
+    const whole = entryDiff({ task: 't', alerts: 'x' }, { task: 't', alerts });
+    expect(whole).toEqual([{ path: 'alerts', before: '"x"', after: expect.stringContaining('"webhook":"https://hooks.slack.com/***"') }]);
+    expect(JSON.stringify([created, whole])).not.toContain('zz-secret');
+    expect(entryDiff(undefined, { kwargs: { ping: 'https://h/x' } })).toEqual([{ path: 'kwargs.ping', after: '"https://h/x"' }]);
   });
 
   it('a refused broker URL does not echo the value of a parameter it does not know', () => {
