@@ -150,6 +150,11 @@ export function redactText(text: string): string {
   return urls.includes('?') ? urls.replace(QUERY_IN_TEXT, (whole, query: string) => `?${maskQuery(query, isSecretParam)}`) : urls;
 }
 
+/** Free text known to hold alert receivers' URLs (an audit change of an `alerts` object), each as maskAlertUrl shows it. */
+export function maskAlertUrlsInText(text: string): string {
+  return text.includes('://') ? text.replace(URL_IN_TEXT, (url) => maskAlertUrl(url)) : text;
+}
+
 /** A request's target (`/path?query`) as a log may show it: the values of secret parameters masked. */
 export function maskTarget(target: string | undefined): string | undefined {
   if (target === undefined) return undefined;

@@ -2,7 +2,7 @@
  * The audit trail's events and the field diff they carry: who changed which entry, when, how, and
  * why (the note). Pure: the Redis stream that keeps them is redis/audit-log.ts.
  */
-import { maskAlertUrl, redactText } from '../base/redact.js';
+import { maskAlertUrlsInText, redactText } from '../base/redact.js';
 
 /** `pause-all` and `resume-all`: the deployment-wide stop set and lifted (`beat pause --all`), with `entry` ''. */
 export const AUDIT_ACTIONS = [
@@ -68,19 +68,19 @@ export function shortValue(value: unknown): string {
   return text.length <= AUDIT_VALUE_MAX ? text : `${text.slice(0, AUDIT_VALUE_MAX - 1)}…`;
 }
 
-/** The keys of an `alerts` object (an entry's, the config's) whose values are receivers' URLs. */
-const ALERT_URL_KEYS = new Set(['webhook', 'ping']);
-
 /**
- * `value`, found under `key` of `parent`, with every alert receiver's URL in it masked
- * (maskAlertUrl: its secret is in the path, which redactText keeps), whether the change is the URL
- * itself (`alerts.webhook`) or an object that holds one (`alerts`, a whole definition).
+ * A change with the URLs in its values shown as alert receivers' (maskAlertUrlsInText: their secret
+ * is in the path, which redactText keeps) when it is a change of an `alerts` object, whose only URLs
+ * are its webhook and ping: the URL itself (`alerts.webhook`) or the whole object (`alerts`). The
+ * trail's reader applies it too: events stored before the paths were masked still hold them.
  */
-function alertUrlsMasked(value: unknown, key: string, parent: string): unknown {
-  if (typeof value === 'string') return parent === 'alerts' && ALERT_URL_KEYS.has(key) ? maskAlertUrl(value) : value;
-  if (Array.isArray(value)) return value.map((item) => alertUrlsMasked(item, '', key));
-  if (!isPlainObject(value)) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, alertUrlsMasked(v, k, key)]));
+export function alertUrlsMasked(change: FieldChange): FieldChange {
+  if (!change.path.split('.').includes('alerts')) return change;
+  return {
+    ...change,
+    ...(typeof change.before === 'string' ? { before: maskAlertUrlsInText(change.before) } : {}),
+    ...(typeof change.after === 'string' ? { after: maskAlertUrlsInText(change.after) } : {}),
+  };
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -128,12 +128,13 @@ function walk(before: unknown, after: unknown, path: string, depth: number, out:
   }
   if (before === undefined && after === undefined) return;
   if (before !== undefined && after !== undefined && sameJson(before, after)) return;
-  const [key = '', parent = ''] = path.split('.').reverse();
-  out.push({
-    path,
-    ...(before === undefined ? {} : { before: shortValue(alertUrlsMasked(before, key, parent)) }),
-    ...(after === undefined ? {} : { after: shortValue(alertUrlsMasked(after, key, parent)) }),
-  });
+  out.push(
+    alertUrlsMasked({
+      path,
+      ...(before === undefined ? {} : { before: shortValue(before) }),
+      ...(after === undefined ? {} : { after: shortValue(after) }),
+    }),
+  );
 }
 
 /** A note as recorded: trimmed, cut to AUDIT_NOTE_MAX; undefined when empty. */

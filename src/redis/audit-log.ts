@@ -10,7 +10,7 @@ import type { RedisClient } from './connect.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import { AUDIT_ACTIONS, auditConcerns, auditNote } from '../control/audit-events.js';
+import { AUDIT_ACTIONS, alertUrlsMasked, auditConcerns, auditNote } from '../control/audit-events.js';
 import type { AuditAction, AuditEvent, FieldChange } from '../control/audit-events.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
@@ -205,7 +205,8 @@ function decode(id: string, fields: string[]): AuditEvent | undefined {
   let changes: FieldChange[] = [];
   try {
     const parsed = JSON.parse(get('changes') ?? '[]') as unknown;
-    if (Array.isArray(parsed)) changes = parsed.filter((c): c is FieldChange => typeof (c as FieldChange)?.path === 'string');
+    if (Array.isArray(parsed))
+      changes = parsed.filter((c): c is FieldChange => typeof (c as FieldChange)?.path === 'string').map(alertUrlsMasked);
   } catch {
     // A hand-written event without a readable diff still says who did what.
   }

@@ -13,14 +13,17 @@
  * - a config-file webhook and a runtime entry's webhook with `user:pass@` (refused: no alert could
  *   ever be sent with them);
  * - a runtime entry's webhook with a token in its query and a secret in its path (Slack's
- *   `/services/T/B/<secret>`): stored, its audit event and line mask both;
+ *   `/services/T/B/<secret>`): stored, its audit event and line mask both; and an audit event
+ *   stored as tsbeat wrote them before it masked alert paths, which the trail's readers mask;
  * - the API token sent in a query string, which the API refuses (`beat.api.refused`).
  */
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
 import { httpPortOf, runBeatCli, startPrivateRedis } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
@@ -35,6 +38,7 @@ const PLANTED = {
   entryWebhookPassword: 'planted-entry-hook-pw-41f6',
   entryWebhookToken: 'planted-entry-hook-token-c2d9',
   entryWebhookPathSecret: 'planted-entry-hook-path-5b3c',
+  storedWebhookPathSecret: 'planted-stored-hook-path-7d21',
   apiToken: 'planted-api-token-0123456789abcdef',
 } as const;
 
@@ -151,7 +155,27 @@ describe('secrets in a scripted session (beat run --http, the API, the CLI)', ()
       }),
     ).toBeLessThan(300);
     await beat.waitForEvent(EVENTS.audit, 10_000);
+    // An event as the trail held them before alert paths were masked: a whole Slack URL.
+    const client = new Redis(redis.url(0));
+    const webhook = `https://hooks.slack.com/services/T0/B0/${PLANTED.storedWebhookPathSecret}`;
+    const stored = JSON.stringify([{ path: 'alerts.webhook', after: JSON.stringify(webhook) }]);
+    await client.xadd(
+      schedulerKeys('tsbeat', 'secrets').audit,
+      '*',
+      'at',
+      String(Date.now()),
+      'who',
+      'old@tsbeat',
+      'entry',
+      entry,
+      'action',
+      'update',
+      'changes',
+      stored,
+    );
+    client.disconnect();
     expect(await call('GET', '/api/audit')).toBe(200);
+    expect(seen.at(-1)).toContain('https://hooks.slack.com/***');
     expect(seen.at(-1)).toContain('https://hooks.example.com/***');
     // The API token in a query string is refused (a write needs it in Authorization), and logged without it.
     expect(await call('DELETE', `/api/entries/${entry}?token=${PLANTED.apiToken}`, undefined, {})).toBe(401);
