@@ -9,11 +9,12 @@
  * it reads a YAML file (load.ts): a JSON config, and a command that reads none, do not load it or
  * carry it in memory (bench: idle, cli-start).
  */
-import { LineCounter, isAlias, isCollection, isMap, isNode, isPair, isScalar, parseDocument, stringify } from 'yaml';
-import type { Alias, Document, DocumentOptions, ParseOptions, SchemaOptions } from 'yaml';
+import { LineCounter, isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, parseDocument, stringify } from 'yaml';
+import type { Alias, Document, DocumentOptions, Pair, ParseOptions, SchemaOptions } from 'yaml';
 import { DEFAULTS } from '../base/defaults.js';
 import { ConfigError } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
+import { snakeCase } from './key-spelling.js';
 import type { LineLocator } from './problems.js';
 
 const READ_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
@@ -204,16 +205,31 @@ function documentValue(doc: Document, source: string): unknown {
   }
 }
 
-/** The line of a key path; a missing key is reported at its nearest parent's line. */
+/**
+ * The line of a key path; a missing key is reported at its nearest parent's line. The path names
+ * the camelCase keys the schema outputs, and the file may spell a key in snake_case
+ * (`beat_schedule:`, key-spelling.ts): a key is found under either spelling.
+ */
 function lineLocator(doc: Document, lineCounter: LineCounter): LineLocator {
   return (keys) => {
-    // Walk up until a node exists: a missing key is reported at its parent's line.
-    for (let n = keys.length; n >= 0; n -= 1) {
-      const node = doc.getIn(keys.slice(0, n) as unknown[], true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+    let node: unknown = doc.contents;
+    for (const key of keys) {
+      const child = childNode(node, key);
+      if (child === undefined) break;
+      node = child;
     }
-    return undefined;
+    return isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : undefined;
   };
+}
+
+/** The value node under `key` (its key node when it has no value), the exact spelling first. */
+function childNode(node: unknown, key: PropertyKey): unknown {
+  if (isSeq(node)) return typeof key === 'number' ? node.items[key] : undefined;
+  if (!isMap(node)) return undefined;
+  const keyOf = (pair: Pair): unknown => (isScalar(pair.key) ? pair.key.value : pair.key);
+  const pair =
+    node.items.find((p) => keyOf(p) === key) ?? (typeof key === 'string' ? node.items.find((p) => keyOf(p) === snakeCase(key)) : undefined);
+  return pair === undefined ? undefined : (pair.value ?? pair.key);
 }
 
 /**

@@ -91,6 +91,28 @@ describe('YAML configs as docker-compose and Kubernetes files are written', () =
     ).rejects.toThrow('twice.yaml: 1 problem\n  (top level) (line 3): YAML syntax: Map keys must be unique; "a" appears twice');
   });
 
+  it('places each problem on its line when the file spells keys in snake_case (beat_schedule:, max_runs:), not on line 1', async () => {
+    const lines = [
+      'timezone: UTC',
+      'beat_schedule:',
+      '  a:',
+      '    task: t',
+      '    schedule: 60',
+      '    max_runs: -1',
+      '  b:',
+      '    task: u',
+      '    schedule: { crontab: { day_of_week: nonday } }',
+    ];
+    const error = await loadYaml('snake.yaml', lines).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const message = error instanceof Error ? error.message : '';
+    expect(message).toMatch(/beatSchedule\.a\.maxRuns \(line 6\)/);
+    expect(message).toMatch(/beatSchedule\.b\.schedule\.crontab\.dayOfWeek \(line 9\)/);
+    expect(message).not.toContain('(line 1)');
+  });
+
   it('reads a config that merges its defaults into 2,000 entries', async () => {
     const lines = ['x-defaults: &defaults', '  enabled: true', '  catchUp: skip', 'beatSchedule:'];
     for (let i = 0; i < 2000; i += 1) lines.push(`  e-${i}:`, '    <<: *defaults', `    task: t.${i}`, `    schedule: ${i + 1}`);
