@@ -5,8 +5,9 @@ import { describeExclusions } from '../core/exclusions.js';
 import { isScheduleError } from '../base/step-budget.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { formatInstant } from '../time/zone.js';
+import { ENV } from '../base/env.js';
 import { leaf } from './command-spec.js';
-import { configOption, djangoOverride, loadFromArgs } from './config-args.js';
+import { brokerOverride, configOption, djangoOverride, loadFromArgs } from './config-args.js';
 import { djangoOption } from './django-read.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
@@ -35,7 +36,12 @@ and the fix.
       now (Celery's active_queues, as the leader's consumer check does): a table of
       the queues, and exit 1 naming each queue nobody consumes (a Redis broker)`,
     },
-    broker: { type: 'string', short: 'b', value: 'URL', help: 'the broker to ask (over broker.url); implies --consumers' },
+    broker: {
+      type: 'string',
+      short: 'b',
+      value: 'URL',
+      help: `the broker to ask (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url, as beat run takes it); implies --consumers`,
+    },
   },
   run: (args, io) => checkCommand(args.values, io),
 });
@@ -45,9 +51,9 @@ async function checkCommand(
   io: Io,
 ): Promise<ExitCode> {
   const override = djangoOverride(io, values['django-url']);
-  const brokerFlag = values.broker === undefined || values.broker === '' ? undefined : { url: values.broker, origin: '--broker' };
-  const { source, config } = await loadFromArgs(io, values.config, brokerFlag, override);
-  const askConsumers = values.consumers === true || brokerFlag !== undefined;
+  // The broker beat run would publish to (--broker, $BEAT_BROKER_URL, $CELERY_BROKER_URL, broker.url): the one --consumers asks.
+  const { source, config } = await loadFromArgs(io, values.config, brokerOverride(io, values.broker), override);
+  const askConsumers = values.consumers === true || (values.broker !== undefined && values.broker !== '');
   // A django source's rows, read once as beat run reads them (runtime-view.ts); the database must answer.
   const django =
     config.sources?.django === undefined

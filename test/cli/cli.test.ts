@@ -165,6 +165,25 @@ describe('beat check', () => {
   });
 });
 
+describe('beat check --consumers', () => {
+  it('asks the broker of $CELERY_BROKER_URL, and $BEAT_BROKER_URL before it, as beat run would publish to, not broker.url', async () => {
+    const server = await startFakeRedis();
+    const fake = `redis://127.0.0.1:${server.port}/0`;
+    try {
+      for (const env of [{ CELERY_BROKER_URL: fake }, { BEAT_BROKER_URL: fake, CELERY_BROKER_URL: 'redis://127.0.0.1:1/0' }]) {
+        const before = server.connections();
+        const r = await runCli(['check', '--config', nyConfig, '--consumers'], { cwd: dir, env });
+        expect(server.connections()).toBeGreaterThan(before);
+        // Whatever the fake answers, the check's verdict names the broker it asked.
+        expect(r.stderr).toContain(`127.0.0.1:${server.port}`);
+        expect(r.stderr).not.toContain('127.0.0.1:6379');
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 /** The commands MAIN_HELP lists. */
 function commandNames(): string[] {
   const rows = MAIN_HELP.split('Commands:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
