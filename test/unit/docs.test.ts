@@ -224,6 +224,23 @@ describe('README.md and docs/', () => {
     for (const page of all.filter((p) => p.startsWith('docs'))) expect(readme, page).toContain(`](${page.replace(/\\/g, '/')}`);
   });
 
+  it("pin one Node for version managers (.nvmrc, .node-version), within package.json's engines and the image's, say how to get it, and reason about no Node below engines", () => {
+    const read = (file: string): string => readFileSync(join(repoRoot, file), 'utf8');
+    const pins = ['.nvmrc', '.node-version'].map((file) => (existsSync(join(repoRoot, file)) ? read(file).trim() : `no ${file}`));
+    expect(pins).toEqual([pins[0], pins[0]]);
+    const pinned = Number(pins[0]);
+    const floor = /^>=(\d+)\.\d+$/.exec((JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node)?.[1];
+    expect(pinned).toBeGreaterThanOrEqual(Number(floor));
+    expect(read('Dockerfile')).toContain(`ARG NODE_IMAGE=node:${pinned}-`);
+    const readme = read('README.md');
+    for (const how of ['.nvmrc', 'nvm install', 'fnm use', 'volta install', 'nodejs.org/dist/']) expect(readme).toContain(how);
+    // A page that weighs a choice against a Node tsbeat no longer runs on is out of date.
+    const below = all.flatMap((page) =>
+      [...read(page).matchAll(/\bNode(?:\.js)? (\d+)\b/g)].filter((m) => Number(m[1]) < Number(floor)).map((m) => `${page}: ${m[0]}`),
+    );
+    expect(below).toEqual([]);
+  });
+
   it.each(all)('every relative link of %s resolves, file and #anchor', (page) => {
     expect(brokenLinks(repoRoot, page)).toEqual([]);
   });
