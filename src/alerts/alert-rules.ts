@@ -137,15 +137,17 @@ export function stopDeliveries(deployment: string, alerts: ResolvedAlerts | unde
   return [{ id: `${id}:webhook`, url: alerts.webhook, body: JSON.stringify(body), contentType: JSON_TYPE, attempts: 0 }];
 }
 
-/** A run was published: its ping (`/start` when its outcome will be known, else the success ping). */
-export function publishedPing(entry: ResolvedEntry, slotMs: number, taskId: string, outcomesKnown: boolean): Delivery[] {
+/**
+ * A run was published: its `/start` ping. Never the success ping: a publish is not a run, and only
+ * the run's outcome, heard from a worker, is (succeededPing).
+ */
+export function publishedPing(entry: ResolvedEntry, slotMs: number, taskId: string): Delivery[] {
   const ping = entry.alerts?.ping;
   if (ping === undefined) return [];
-  const suffix = outcomesKnown ? '/start' : '';
   return [
     {
-      id: `${outcomesKnown ? 'start' : 'published'}:${entry.name}:${slotMs}:ping`,
-      url: pingUrl(ping, suffix),
+      id: `start:${entry.name}:${slotMs}:ping`,
+      url: pingUrl(ping, '/start'),
       body: `${entry.name}: published ${taskId}\n`,
       contentType: TEXT_TYPE,
       attempts: 0,

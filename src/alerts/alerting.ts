@@ -19,8 +19,6 @@ export interface AlertingOptions {
   readonly outbox: AlertOutbox;
   readonly logger: Logger;
   readonly now: () => number;
-  /** Whether runs' outcomes are read (a result backend): pings then say /start on publish. */
-  readonly outcomesKnown: boolean;
   /** Told after deliveries were written (the deliverer looks at once). */
   readonly onQueued: () => void;
 }
@@ -36,15 +34,10 @@ export class Alerting {
 
   constructor(private readonly options: AlertingOptions) {}
 
-  /** Whether runs' outcomes are read: pings say /start on publish then. */
-  get outcomesKnown(): boolean {
-    return this.options.outcomesKnown;
-  }
-
   /** SchedulerEvents.published: the ping of an entry that has one. */
   published(run: PublishedRun): void {
     if (run.entry.alerts?.ping === undefined) return;
-    this.add(publishedPing(run.entry, run.slotMs, run.id, this.options.outcomesKnown));
+    this.add(publishedPing(run.entry, run.slotMs, run.id));
   }
 
   /** SchedulerEvents.missed: a `missed` alert and a failure ping. */

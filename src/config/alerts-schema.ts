@@ -105,24 +105,41 @@ export function resolveAlerts(config: ParsedAlerts | undefined, entry: ParsedAle
   };
 }
 
+/** How this config learns runs' outcomes (config/outcome-sources.ts). */
+export interface OutcomeReading {
+  /** Followed, as overlap policies and `late` need: a resultBackend or `taskEvents: true` (followsOutcomes). */
+  readonly followed: boolean;
+  /** Heard when the workers tell, task events read by default included (keepsRunHistory). */
+  readonly heard: boolean;
+}
+
 /**
- * Alert settings that are valid alone but not in this config: `failed` and `late` need to know how
- * runs ended (a resultBackend), and `late` needs a `lateAfter`. Paths as the schema's.
+ * Alert settings that are valid alone but not in this config: `late` and `paused` need runs
+ * followed (a resultBackend or `taskEvents: true`); `failed` and a ping's success need them heard
+ * at least (task events read by default do: a failure or success is heard when a worker sends
+ * it); `late` needs a `lateAfter`. Paths as the schema's.
  */
 export function alertSettingProblems(
   config: ParsedAlerts | undefined,
   entries: Readonly<Record<string, { readonly alerts?: ParsedAlerts | undefined }>>,
-  outcomesKnown: boolean,
+  outcomes: OutcomeReading,
 ): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
+  const howToKnow = "set resultBackend (the workers' Celery result_backend) or taskEvents (workers with -E)";
   const check = (alerts: ParsedAlerts | undefined, path: (string | number)[], inheritedLateAfter: number | undefined): void => {
     for (const kind of alerts?.on ?? []) {
-      if (!outcomesKnown && OUTCOME_ALERT_KINDS.has(kind)) {
+      if (OUTCOME_ALERT_KINDS.has(kind) && !(kind === 'failed' ? outcomes.heard : outcomes.followed)) {
         problems.push({
           path: [...path, 'on'],
-          message: `"${kind}" alerts need to know how runs ended: set resultBackend (the workers' Celery result_backend) or taskEvents (workers with -E), or leave "${kind}" out`,
+          message: `"${kind}" alerts need to know how runs ended: ${howToKnow}, or leave "${kind}" out`,
         });
       }
+    }
+    if (alerts?.ping !== undefined && !outcomes.heard) {
+      problems.push({
+        path: [...path, 'ping'],
+        message: `a ping's success is sent when a run is heard to have succeeded, and this config reads no outcomes: ${howToKnow}, or drop ping`,
+      });
     }
     if (alerts?.on?.includes('late') === true && alerts.lateAfter === undefined && inheritedLateAfter === undefined) {
       problems.push({

@@ -17,6 +17,7 @@ import type { LineLocator } from './problems.js';
 import { readModuleConfig } from './module.js';
 import { brokerKindIfKnown } from './broker-kinds.js';
 import { followsOutcomes, resolveConfig } from './resolve.js';
+import { keepsRunHistory } from './outcome-sources.js';
 import { alertSettingProblems } from './alerts-schema.js';
 import { overlapSettingProblems, pauseOnFailureProblems } from './overlap-settings.js';
 import { sentryConfigProblems, sentrySettingsFrom } from './sentry-schema.js';
@@ -151,7 +152,10 @@ export function parseConfig(
   const problems = [
     ...amqpQueueConfigProblems(resolved).map((message) => ({ path: ['taskQueueMaxPriority'], message })),
     ...connectionProblems(resolved, broker),
-    ...alertSettingProblems(result.data.alerts, result.data.beatSchedule, followsOutcomes(resolved)),
+    ...alertSettingProblems(result.data.alerts, result.data.beatSchedule, {
+      followed: followsOutcomes(resolved),
+      heard: keepsRunHistory(resolved),
+    }),
     ...overlapSettingProblems(result.data.beatSchedule, followsOutcomes(resolved), brokerKindIfKnown(resolved.broker.url)),
     ...pauseOnFailureProblems(result.data.beatSchedule, followsOutcomes(resolved)),
     ...sentryConfigProblems(result.data.sentry, result.data.beatSchedule, sentryEnv, ENV.sentryDsn),

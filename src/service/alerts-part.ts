@@ -9,7 +9,6 @@ import { Alerting } from '../alerts/alerting.js';
 import { AlertDeliverer, httpSend } from '../alerts/deliverer.js';
 import { policySend, trustedAlertUrls } from '../alerts/outbound.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
-import { followsOutcomes } from '../config/resolve.js';
 import {
   finishedDeliveries,
   lateDeliveries,
@@ -63,8 +62,7 @@ export function startAlerts(options: AlertsOptions): AlertsWiring {
   const { config, client, keys, logger, now } = options;
   const outbox = new RedisAlertOutbox(client, keys);
   const deliverer = new AlertDeliverer({ outbox, logger, now, send: alertSend(options) });
-  const outcomesKnown = followsOutcomes(config);
-  const alerting = new Alerting({ deployment: config.name, outbox, logger, now, outcomesKnown, onQueued: () => deliverer.poke() });
+  const alerting = new Alerting({ deployment: config.name, outbox, logger, now, onQueued: () => deliverer.poke() });
   let lateTimer: NodeJS.Timeout | undefined;
   return {
     events: {
@@ -82,8 +80,6 @@ export function startAlerts(options: AlertsOptions): AlertsWiring {
     },
     outcomeEvents: {
       finished: (name, record) => {
-        // Task events read by default: the publish was the ping's success; only a failure heard adds to it.
-        if (!outcomesKnown && record.state !== 'FAILURE') return;
         const entry = options.entryNamed(name);
         if (entry?.alerts !== undefined) alerting.add(finishedDeliveries(config.name, entry, record, now()));
       },
@@ -154,7 +150,7 @@ async function recoverPings(
     for (const entry of pinged) {
       const state = stored.get(entry.name);
       if (state?.slotMs === undefined || state.lastTaskId === undefined || state.lastRunTriggered === true) continue;
-      alerting.add(publishedPing(entry, state.slotMs, state.lastTaskId, alerting.outcomesKnown));
+      alerting.add(publishedPing(entry, state.slotMs, state.lastTaskId));
     }
   } catch (error) {
     logger.warn({ event: EVENTS.alertOutboxFailed, err: error }, 'could not read the last runs to recover their pings');

@@ -1,7 +1,7 @@
 /**
  * Alerts and pings, end to end: real `beat run` processes on a private Redis post to a receiver on
  * loopback. Missed slots (the only leader down past its catchUp "skip") raise one `missed` alert and
- * a `/fail` ping; every published run pings once; a receiver that fails is retried until it takes
+ * a `/fail` ping; every published run pings /start once (no success: no worker ran it); a receiver that fails is retried until it takes
  * the alert, and each alert arrives once. The outbox itself (alerts-outbox.lua) takes an id once.
  * A queue no worker consumes (a real Celery worker on `celery` only; an entry routed to `reports`)
  * is flagged unconsumed in `beat status`, /status and /metrics and raises one `unconsumed` alert,
@@ -130,8 +130,8 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
     const first = fleet.spawn({ config: file });
     await first.waitForEvent(EVENTS.lockAcquired, 10_000);
     await waitUntil(
-      'three pings',
-      () => (receiver.on('/ping/watched?key=k').length >= 3 ? true : undefined),
+      'three /start pings',
+      () => (receiver.on('/ping/watched/start?key=k').length >= 3 ? true : undefined),
       10_000,
       () => fleet.dump(),
     );
@@ -162,12 +162,14 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
     expect(hooks[0]?.key).toBe(`${String(alert['id'])}:webhook`);
     expect(second.logs.filter((l) => l.event === EVENTS.alertRetry)).toHaveLength(2);
 
-    // One ping per published run, none twice (its idempotency key is the entry and slot).
+    // One /start per published run, none twice (its idempotency key is the entry and slot); no worker ran
+    // them, so no success was pinged.
     const runs = (await readQueue(redis, 'alerted')).filter((r) => r.entry === 'watched');
-    const pings = receiver.on('/ping/watched?key=k');
+    const pings = receiver.on('/ping/watched/start?key=k');
     expect(new Set(pings.map((p) => p.key)).size).toBe(pings.length);
     expect(pings.length).toBe(runs.length);
     expect(receiver.on('/ping/watched/fail?key=k')).toHaveLength(1);
+    expect(receiver.on('/ping/watched?key=k')).toEqual([]);
   }, 60_000);
 
   it('slots that pass while an entry is paused raise one `missed` alert when it is resumed', async () => {

@@ -7,7 +7,7 @@
  * - Workers without -E: the hazard is a deployment told its runs failed or timed out when it only
  *   sends no events. Its runs are given up as `unknown` with the reason (no worker sent a task
  *   event: -E or resultBackend), never FAILURE; the leader says so once; no `failed` alert is sent,
- *   and each run's ping is its publish, once.
+ *   and a ping says only /start: a publish no worker told of is not a success.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -106,13 +106,16 @@ suite(`task events read by default (no resultBackend, no taskEvents)${celery.ok 
         () => (received.some((r) => r.path === '/on' && r.body.includes('"failed"')) ? true : undefined),
         10_000,
       );
+      // The success ping follows the SUCCESS a worker told of, after the publish's /start.
+      expect(received.some((r) => r.path === '/on/ping/start')).toBe(true);
+      await waitUntil('the success ping', () => (received.some((r) => r.path === '/on/ping') ? true : undefined), 10_000);
     } finally {
       await stopAll([worker]);
       await fleet.killAll();
     }
   }, 90_000);
 
-  it('workers without -E: runs are given up as unknown saying why, once, never FAILURE, with no failed alert and one ping per run', async () => {
+  it('workers without -E: runs are given up as unknown saying why, once, never FAILURE, with no failed alert and no success ping', async () => {
     let worker: CeleryProcess | undefined;
     try {
       worker = await startWorker({ name: 'events-off', queues: ['celery'], env: { broker: redis.url(3) } });
@@ -138,10 +141,10 @@ suite(`task events read by default (no resultBackend, no taskEvents)${celery.ok 
       expect(status.code, status.stderr).toBe(0);
       expect(status.stdout).toContain('no worker has sent a task event');
       expect(received.filter((r) => r.path === '/off')).toEqual([]);
-      // The publish is the ping's success, once per run: never a /start waiting for an outcome, nor a /fail.
+      // A publish is not a run: the ping says /start, and no worker told of a success (nor a failure).
       const pings = received.filter((r) => r.path.startsWith('/off/ping')).map((r) => r.path);
       expect(pings.length).toBeGreaterThan(0);
-      expect(pings.filter((p) => p !== '/off/ping')).toEqual([]);
+      expect(pings.filter((p) => p !== '/off/ping/start')).toEqual([]);
     } finally {
       await stopAll([worker]);
       await fleet.killAll();

@@ -42,17 +42,24 @@ describe('alert settings', () => {
     );
   });
 
-  it('refuses failed and late alerts without a result backend, and late without lateAfter', () => {
+  it('takes failed alerts and pings where task events are read by default (as the default alerts.on does), refuses them where no outcome is read, and late without a result backend or taskEvents', () => {
     const entry = (alerts: unknown) => ({ task: 't', schedule: 60, alerts });
-    expect(
-      problemsOf({
-        alerts: { webhook: 'https://hooks.example/a', on: ['failed'] },
-        beatSchedule: { a: entry({ on: ['missed', 'late'], lateAfter: '5m' }) },
-      }).sort(),
-    ).toEqual([
-      'alerts.on: "failed" alerts need to know how runs ended: set resultBackend (the workers\' Celery result_backend) or taskEvents (workers with -E), or leave "failed" out',
-      'beatSchedule.a.alerts.on: "late" alerts need to know how runs ended: set resultBackend (the workers\' Celery result_backend) or taskEvents (workers with -E), or leave "late" out',
-    ]);
+    const settings = {
+      alerts: { webhook: 'https://hooks.example/a', on: ['failed'] },
+      beatSchedule: { a: entry({ on: ['missed', 'late'], lateAfter: '5m', ping: 'https://hc-ping.com/u1' }) },
+    };
+    const how = "set resultBackend (the workers' Celery result_backend) or taskEvents (workers with -E)";
+    const late = `beatSchedule.a.alerts.on: "late" alerts need to know how runs ended: ${how}, or leave "late" out`;
+    // Neither set, on Redis: failures and successes are heard from the workers' task events.
+    expect(problemsOf(settings)).toEqual([late]);
+    // taskEvents: false reads nothing: a failed alert would never come, a ping's success never either.
+    expect(problemsOf({ ...settings, taskEvents: false }).sort()).toEqual(
+      [
+        `alerts.on: "failed" alerts need to know how runs ended: ${how}, or leave "failed" out`,
+        late,
+        `beatSchedule.a.alerts.ping: a ping's success is sent when a run is heard to have succeeded, and this config reads no outcomes: ${how}, or drop ping`,
+      ].sort(),
+    );
     expect(
       problemsOf({
         resultBackend: 'redis://127.0.0.1:6379/1',
@@ -148,9 +155,8 @@ describe('alert deliveries', () => {
     });
   });
 
-  it('pings a publish as the success without outcomes, as /start with them', () => {
-    expect(publishedPing(entry, slotMs, 'id-1', false).map((d) => d.url)).toEqual(['https://hc-ping.com/u1/?k=1']);
-    expect(publishedPing(entry, slotMs, 'id-1', true).map((d) => d.url)).toEqual(['https://hc-ping.com/u1/start?k=1']);
+  it('pings a publish as /start, never as the success (only a success heard from a worker is)', () => {
+    expect(publishedPing(entry, slotMs, 'id-1').map((d) => d.url)).toEqual(['https://hc-ping.com/u1/start?k=1']);
   });
 
   it('a failure makes a failed alert with its exception; a success its ping; a run past lateAfter a late alert', () => {
