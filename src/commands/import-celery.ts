@@ -41,8 +41,9 @@ enable_utc) carries nothing over (said on stderr).
     'schedule-file': {
       type: 'string',
       value: 'PATH',
-      help: `celery beat's schedule file (its -s): carry each entry's last run over into the state of the
-        deployment that the written config file, or the config option's, describes`,
+      help: `celery beat's schedule file (its -s, or the name ls shows with the .db dbm adds): carry each
+        entry's last run over into the state of the deployment that the written config file, or the
+        config option's, describes`,
     },
     ...intoStoreOptions,
   },

@@ -243,7 +243,17 @@ def schedule_file_of(path):
     finally:
         db.close()
 
-schedule_file = schedule_file_of(sys.argv[2]) if len(sys.argv) > 2 else None
+def shelve_name(path):
+    # dbm names its files after the name shelve is given: dbm.ndbm adds '.db' (or '.dir' and '.pag'),
+    # dbm.dumb '.dat', '.dir' and '.bak', and ls shows those. A file that is no database by its own
+    # name, beside a base name that is one, is named by its suffix: shelve opens the base name.
+    import dbm
+    base, suffix = os.path.splitext(path)
+    if suffix in ('.db', '.dir', '.pag', '.dat', '.bak') and not dbm.whichdb(path) and dbm.whichdb(base):
+        return base
+    return path
+
+schedule_file = schedule_file_of(shelve_name(sys.argv[2])) if len(sys.argv) > 2 else None
 
 timezone = setting('timezone')
 broker_url = setting('broker_url')

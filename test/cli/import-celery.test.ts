@@ -5,11 +5,12 @@
  * (test/support/celery_next_fires.py). What it cannot express is listed; bad input exits 2.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { dumpCeleryApp } from '../../src/importers/celery-app.js';
 import { repoRoot, runCli } from '../support/cli.js';
 import { PYTHON, pythonCelery } from '../support/celery.js';
 import { startPrivateRedis } from '../support/ops.js';
@@ -231,6 +232,25 @@ describe.skipIf(!celery.ok)('beat import celery --schedule-file reads only what 
     expect(r.code).toBe(2);
     expect(existsSync(ran)).toBe(false);
     expect(existsSync(written)).toBe(false);
+  });
+});
+
+describe.skipIf(!celery.ok)("beat import celery --schedule-file, celery beat's shelve", () => {
+  it('reads it by the name ls shows (celerybeat-schedule.db, the suffix dbm.ndbm adds) as by the name celery beat was given', () => {
+    // A shelve as celery beat leaves it, written by the same Python (dbm.ndbm: one file, ".db" added).
+    const base = join(dir, 'celerybeat-schedule');
+    const write = spawnSync(
+      PYTHON,
+      ['-c', "import shelve, sys; s = shelve.open(sys.argv[1]); s['entries'] = {}; s['tz'] = 'UTC'; s.close()", base],
+      { encoding: 'utf8' },
+    );
+    expect(write.status, write.stderr).toBe(0);
+    const listed = readdirSync(dir).filter((f) => f.startsWith('celerybeat-schedule'));
+    for (const name of [base, ...listed.map((f) => join(dir, f))]) {
+      const dump = dumpCeleryApp({ app: 'beatproj:app', python: PYTHON, cwd: PROJECT, env, scheduleFile: name });
+      expect(dump.schedule_file?.entries, name).toEqual({});
+    }
+    expect(listed.length).toBeGreaterThan(0);
   });
 });
 
