@@ -12,6 +12,7 @@
  *   environment variable, as its text says, names it with `<!-- check: NAME=value -->`.
  * - Every `beat <command>` the manual names in code is a command of `beat --help` (and `beat entries X`,
  *   `beat import X` one of those commands' own lists).
+ * - Every `node dist/cli.js …` an example file's comment tells to try runs, in order, with exit 0.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -239,6 +240,26 @@ describe('README.md and docs/', () => {
       [...read(page).matchAll(/\bNode(?:\.js)? (\d+)\b/g)].filter((m) => Number(m[1]) < Number(floor)).map((m) => `${page}: ${m[0]}`),
     );
     expect(below).toEqual([]);
+  });
+
+  it('run the commands examples/ tell to try (a comment line `node dist/cli.js …`), in order, as written', () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'tsbeat-docs-examples-'));
+    try {
+      const commands = readdirSync(join(repoRoot, 'examples')).flatMap((file) =>
+        [...readFileSync(join(repoRoot, 'examples', file), 'utf8').matchAll(/^\s*(?:#|\/\/)\s+node dist\/cli\.js (.+)$/gm)].map((m) => ({
+          file,
+          // Their /tmp/ files in a directory of this run's own.
+          argv: (m[1] as string).replaceAll('/tmp/', `${scratch}/`).split(/\s+/),
+        })),
+      );
+      expect(commands.length).toBeGreaterThan(0);
+      for (const { file, argv } of commands) {
+        const r = spawnCli(argv);
+        expect(r.code, `examples/${file}: node dist/cli.js ${argv.join(' ')}\n${r.stderr}`).toBe(0);
+      }
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   it.each(all)('every relative link of %s resolves, file and #anchor', (page) => {
