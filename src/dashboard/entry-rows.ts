@@ -16,7 +16,7 @@ import type { EntryStatus } from '../control/status.js';
 import { queueOf } from '../celery/routing.js';
 import { compareResults } from './run-results.js';
 import type { LastState } from './run-results.js';
-import type { EntryStateName, NoteWire, PageWire, ProblemWire, RowWire } from './wire.js';
+import type { EntryStateName, NoteWire, PageWire, ProblemWire, RowStateName, RowWire } from './wire.js';
 
 /** An entry of the status JSON, with whatever fields other parts add (origin, problems, outcomes). */
 export type StatusEntry = EntryStatus & Readonly<Record<string, unknown>>;
@@ -173,6 +173,15 @@ export function stateOf(row: IndexRow, paused: ReadonlySet<string>): EntryStateN
 
 const noteOf = (n: NoteWire | null | undefined): NoteWire | null => (n == null ? null : { note: n.note, by: n.by, at: n.at });
 
+/**
+ * The state a row shows, as `beat status` says it (control/status.ts entryStateText): `finished`
+ * once its maxRuns are made, over paused, as disabled is over both.
+ */
+function rowState(row: IndexRow, status: StatusEntry | undefined, paused: ReadonlySet<string>): RowStateName {
+  const state = stateOf(row, paused);
+  return status?.finished === true && (state === 'active' || state === 'paused') ? 'finished' : state;
+}
+
 /** A row of a page: the index's columns and the entry's status (computed for the page's rows only). */
 export function pageRow(row: IndexRow, status: StatusEntry | undefined, paused: ReadonlySet<string>): RowWire {
   const next = status?.nextRun ?? null;
@@ -184,7 +193,7 @@ export function pageRow(row: IndexRow, status: StatusEntry | undefined, paused: 
     queue: row.queue,
     schedule: status?.schedule ?? '',
     zone: row.zone,
-    state: stateOf(row, paused),
+    state: rowState(row, status, paused),
     next,
     nextMs: next === null ? null : Date.parse(next),
     last,

@@ -3,7 +3,10 @@
  * the page (src/ui/). Types only, importing nothing: the page's bundle takes none of the server's code.
  */
 
+/** The states the list filters by (the entry set and the paused set tell them). */
 export type EntryStateName = 'active' | 'paused' | 'disabled' | 'invalid';
+/** A row's state as `beat status` says it: also `finished`, an entry that made its maxRuns (a one-off that ran). */
+export type RowStateName = EntryStateName | 'finished';
 
 /** One line of the entry list. */
 export interface RowWire {
@@ -16,7 +19,7 @@ export interface RowWire {
   /** The schedule in words, as `beat status` says it. */
   readonly schedule: string;
   readonly zone: string;
-  readonly state: EntryStateName;
+  readonly state: RowStateName;
   /** The next fire, ISO with the entry's offset, and as epoch ms; null when none comes. */
   readonly next: string | null;
   readonly nextMs: number | null;

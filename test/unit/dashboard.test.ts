@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { buildStatus } from '../../src/control/status.js';
+import { buildStatus, entryStateText } from '../../src/control/status.js';
 import { comingFires, timeline } from '../../src/dashboard/entry-detail.js';
 import { buildIndex, pageOf, pageRow } from '../../src/dashboard/entry-rows.js';
 import type { ResultIndex, RowQuery, StatusEntry } from '../../src/dashboard/entry-rows.js';
@@ -126,6 +126,19 @@ describe('dashboard entry rows', () => {
     ]);
     expect(all.rows.find((r) => r.name === 'd-berlin')?.next).toBe('2027-03-21T07:00:00+01:00');
     expect(all.rows.find((r) => r.name === 'e-bad')?.problems).toEqual([{ path: 'schedule', message: 'required' }]);
+  });
+
+  it('shows a one-off that made its run as finished, the state beat status gives it, not active', async () => {
+    const oneOff = parseConfig({ timezone: 'UTC', beatSchedule: { once: { task: 'app.once', schedule: 60, maxRuns: 1 } } }, 'test');
+    const states = new Map([['once', { runCount: 1, slotMs: NOW - 30_000 }]]);
+    for (const pausedNames of [[], ['once']]) {
+      const paused = new Set(pausedNames);
+      const status = buildStatus({ config: oneOff, states, paused, leader: undefined, self: { instance: 't', role: 'cli' }, nowMs: NOW });
+      const entry = status.entries[0]!;
+      expect(entryStateText(entry)).toBe('finished: ran 1 of 1 time');
+      const index = await buildIndex({ config: oneOff, entries: oneOff.entries, invalid: [] });
+      expect(pageRow(index.rows[0]!, entry as StatusEntry, paused).state).toBe('finished');
+    }
   });
 
   it('filters by words of name, task or queue, by state, source and queue; sorts; pages', async () => {
