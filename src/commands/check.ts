@@ -2,6 +2,7 @@
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { entryWindow } from '../config/resolve.js';
 import { describeExclusions } from '../core/exclusions.js';
+import { describeCanvas } from '../config/canvas-words.js';
 import { isScheduleError } from '../base/step-budget.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { formatInstant } from '../time/zone.js';
@@ -79,7 +80,7 @@ async function checkCommand(
       unschedulable.push(`beatSchedule.${entry.name}.schedule: ${error.message} (${error.code})`);
       nextText = 'cannot be computed (below)';
     }
-    const row = [entry.name, entry.task, describeEntrySchedule(entry), entry.timezone, nextText];
+    const row = [entry.name, describeCanvas(entry.canvas) ?? entry.task, describeEntrySchedule(entry), entry.timezone, nextText];
     return django === undefined ? row : [...row, entry.origin ?? 'file'];
   });
   const header = ['NAME', 'TASK', 'SCHEDULE', 'TIMEZONE', 'NEXT'];

@@ -349,7 +349,7 @@ function entryTable(status: DeploymentStatus, withOutcomes: boolean, io: Io): vo
       ],
       status.entries.map((e) => [
         e.name,
-        e.task,
+        e.canvas ?? e.task,
         e.schedule,
         lastRunText(e),
         e.nextRun ?? '-',

@@ -7,6 +7,7 @@ import type { DeploymentStop, DeploymentStopView } from './deployment-stop.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { entryWindow } from '../config/resolve.js';
 import { isFinished } from '../config/max-runs.js';
+import { describeCanvas } from '../config/canvas-words.js';
 import type { EntryOrigin, ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { ConfigFingerprint } from './fingerprint.js';
 import { describeSchedule, nextFires, skipThrough } from '../core/schedule.js';
@@ -47,7 +48,10 @@ export interface EntryStatus {
   readonly origin: EntryOrigin;
   /** Its labels (`labels`; RedBeat's and django's carry `source`); {} without any. */
   readonly labels: Labels;
+  /** The task its message names: a canvas's first task. */
   readonly task: string;
+  /** Its canvas in words (`chain: a → b → c`, `group(3): a, b, c`: config/canvas-words.ts); null for a plain task. */
+  readonly canvas: string | null;
   readonly schedule: string;
   readonly timezone: string;
   readonly enabled: boolean;
@@ -269,6 +273,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       origin: entry.origin ?? 'file',
       labels: entry.labels ?? NO_LABELS,
       task: entry.task,
+      canvas: describeCanvas(entry.canvas) ?? null,
       schedule: describeSchedule(entry.schedule, zone),
       timezone: zone,
       enabled: entry.enabled,

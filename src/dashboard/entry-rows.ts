@@ -190,6 +190,7 @@ export function pageRow(row: IndexRow, status: StatusEntry | undefined, paused: 
     name: row.name,
     origin: row.origin,
     task: row.task,
+    canvas: status?.canvas ?? null,
     queue: row.queue,
     schedule: status?.schedule ?? '',
     zone: row.zone,

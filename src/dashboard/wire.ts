@@ -14,6 +14,8 @@ export interface RowWire {
   /** file | store | redbeat | django */
   readonly origin: string;
   readonly task: string;
+  /** Its canvas in words (`chain: a → b → c`, `group(3): a, b, c`), as `beat status` says it; null for a plain task. */
+  readonly canvas: string | null;
   /** The queue its messages go to ('' when a route names an exchange and no queue). */
   readonly queue: string;
   /** The schedule in words, as `beat status` says it. */

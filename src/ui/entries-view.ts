@@ -90,7 +90,7 @@ function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
       h('a', { href: `#/entry/${encodeURIComponent(row.name)}`, class: 'entry-link' }, ...breakable(row.name)),
     ),
     h('td', { 'data-label': 'Source' }, row.origin),
-    h('td', { 'data-label': 'Task' }, h('code', {}, ...breakable(row.task))),
+    h('td', { 'data-label': 'Task' }, h('code', {}, ...breakable(row.canvas ?? row.task))),
     h('td', { 'data-label': 'Queue' }, ...breakable(row.queue)),
     h(
       'td',

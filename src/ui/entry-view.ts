@@ -303,7 +303,7 @@ function rowFacts(row: DetailWire['row'], nowMs: number): HTMLElement[] {
   return (
     [
       ['Source', row.origin],
-      ['Task', row.task],
+      ['Task', row.canvas ?? row.task],
       ['Queue', row.queue],
       ['Schedule', row.schedule],
       ['Zone', row.zone],
