@@ -68,13 +68,18 @@ export function svg(tag: string, attrs: Record<string, string | number> = {}, ..
   return el;
 }
 
+/** A name's separators: a dotted task name or a zone breaks between its parts. */
+const NAME_SEPARATORS = /(?<=[._\-/:])/;
+/** A schedule in words breaks after an rrule's `;`, a list's `,` and `DTSTART:` (`DTSTART:20260105T090000 RRULE:FREQ=WEEKLY;BYDAY=MO,FR`). */
+export const SCHEDULE_SEPARATORS = /(?<=[;,]|DTSTART:)/;
+
 /**
- * Text that may wrap after its separators (. _ - / :) and nowhere else: a dotted task name or a
- * zone breaks between its parts when its column is narrow, never inside one.
+ * Text that may wrap after its separators (by default . _ - / :) and nowhere else: it breaks
+ * between its parts when its column is narrow, never inside one.
  */
-export function breakable(text: string): Child[] {
+export function breakable(text: string, separators: RegExp = NAME_SEPARATORS): Child[] {
   const out: Child[] = [];
-  for (const part of text.split(/(?<=[._\-/:])/)) {
+  for (const part of text.split(separators)) {
     if (out.length > 0) out.push(h('wbr'));
     out.push(part);
   }

@@ -1,6 +1,6 @@
 /** The entry list: search, filters, sortable columns and pages, each page fetched from /ui/api/entries. */
 import { ApiError, get, post } from './api.js';
-import { breakable, fill, h, relative } from './dom.js';
+import { SCHEDULE_SEPARATORS, breakable, fill, h, relative } from './dom.js';
 import type { Child } from './dom.js';
 import { resultCell, successCell } from './results-view.js';
 import { fetchStrips, strip } from './strips-view.js';
@@ -95,7 +95,10 @@ function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
     h(
       'td',
       { 'data-label': 'Schedule' },
-      row.problems.length > 0 ? row.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : row.schedule,
+      // An rrule's words are one long token (RRULE:FREQ=WEEKLY;BYDAY=MO,FR;…): without its breaks the table ran off the page.
+      ...(row.problems.length > 0
+        ? [row.problems.map((p) => `${p.path}: ${p.message}`).join('; ')]
+        : breakable(row.schedule, SCHEDULE_SEPARATORS)),
     ),
     h('td', { 'data-label': 'Zone' }, ...breakable(row.zone)),
     h('td', { 'data-label': 'Labels', class: 'labels' }, ...labelChips(row.labels)),

@@ -33,6 +33,8 @@ export const ALONE: readonly string[] = [
   'test/integration/dashboard-labels.test.ts',
   // Chromium beside a beat run, as dashboard-labels.
   'test/integration/dashboard-stop.test.ts',
+  // Chromium beside a beat run, as dashboard-labels.
+  'test/integration/dashboard-layout.test.ts',
   // Three replicas, PostgreSQL stopped and started, a Python ORM writer: its pair partner
   // (django-run) missed a write-back window beside it once, and it allowed too little lag.
   'test/integration/entry-chaos-django.test.ts',
