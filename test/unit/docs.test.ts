@@ -245,7 +245,8 @@ describe('README.md and docs/', () => {
   it('run the commands examples/ tell to try (a comment line `node dist/cli.js …`), in order, as written', () => {
     const scratch = mkdtempSync(join(tmpdir(), 'tsbeat-docs-examples-'));
     try {
-      const commands = readdirSync(join(repoRoot, 'examples')).flatMap((file) =>
+      const files = readdirSync(join(repoRoot, 'examples'), { withFileTypes: true }).filter((f) => f.isFile());
+      const commands = files.flatMap(({ name: file }) =>
         [...readFileSync(join(repoRoot, 'examples', file), 'utf8').matchAll(/^\s*(?:#|\/\/)\s+node dist\/cli\.js (.+)$/gm)].map((m) => ({
           file,
           // Their /tmp/ files in a directory of this run's own.
