@@ -50,10 +50,11 @@ export const CONFIG_DEFAULTS = {
   /** `beat next`: how many instants per entry. */
   nextCount: 5,
   /**
-   * `beat status` without --wide: the columns its lines fit in. 100 is a terminal split in two, or
-   * a laptop's at a readable size; --wide gives every column for wider screens and for grep.
+   * The columns the commands' tables and warnings fit in when neither $COLUMNS nor a terminal says
+   * (output to a pipe or a file). 100 is a terminal split in two, or a laptop's at a readable size;
+   * --wide gives every column for wider screens and for grep.
    */
-  statusColumns: 100,
+  terminalColumns: 100,
   /** Names of the config files looked for when neither --config nor BEAT_CONFIG is given, in order. */
   configFileNames: [
     'beat.config.ts',

@@ -18,6 +18,8 @@ export const ENV = {
   httpAllowedHosts: 'BEAT_HTTP_ALLOWED_HOSTS',
   /** Comma-separated loopback client addresses not trusted as loopback: a reverse proxy on this host (beat run --http-not-loopback). */
   httpNotLoopback: 'BEAT_HTTP_NOT_LOOPBACK',
+  /** The terminal's width in columns, as shells export it: what the lines of beat status, history, check, … fit in (commands/io.ts). */
+  columns: 'COLUMNS',
   /** "json" keeps JSON log lines even on a terminal (which otherwise gets readable lines). */
   logFormat: 'BEAT_LOG_FORMAT',
   /** The Django database URL (beat run --django-url), over the config's sources.django.url. */

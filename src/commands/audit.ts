@@ -8,7 +8,8 @@ import { changeText } from '../control/audit-events.js';
 import { apiAuditEvent } from '../service/audit-reader.js';
 import { parseCount } from './args.js';
 import { redisOptions, withControl } from './control-open.js';
-import { ExitCode } from './io.js';
+import { ExitCode, terminalColumns } from './io.js';
+import { wrapLines } from './table.js';
 import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
 
@@ -66,7 +67,8 @@ async function auditCommand(
       for (const change of event.changes) lines.push(`    ${terminalField(changeText(change))}`);
       if (event.note !== undefined) lines.push(`    note: ${terminalField(event.note)}`);
     }
-    io.out(lines.join('\n'));
+    // Each line fits the terminal, a long change or note wrapped under itself; whole in --json.
+    io.out(wrapLines(lines.join('\n'), terminalColumns(io)));
     return ExitCode.Ok;
   });
 }

@@ -16,12 +16,19 @@ import { openConsumerProbe } from '../publish/brokers.js';
 import { scheduleQueues } from '../service/consumer-check.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
-import { renderTable } from './table.js';
+import { renderTable, wrapLines } from './table.js';
 
 /** How long the broker may take to accept the connection before the check gives up. */
 const CONNECT_TIMEOUT_MS = 5000;
 
-export async function checkConsumers(config: ResolvedConfig, entries: readonly ResolvedEntry[], io: Io): Promise<ExitCode> {
+/** `columns`: the width the lines fit in (undefined: --wide, every line whole). */
+export async function checkConsumers(
+  config: ResolvedConfig,
+  entries: readonly ResolvedEntry[],
+  io: Io,
+  columns: number | undefined,
+): Promise<ExitCode> {
+  const fit = (text: string): string => (columns === undefined ? text : wrapLines(text, columns));
   const broker = maskUrl(config.broker.url);
   const opened = openConsumerProbe(config, silentLogger);
   if (opened === undefined) {
@@ -46,12 +53,15 @@ export async function checkConsumers(config: ResolvedConfig, entries: readonly R
           String(q.depth ?? '?'),
           String(used.get(q.queue) ?? 0),
         ]),
+        columns,
       ),
     );
     // RabbitMQ counts a queue's consumers itself; on Redis the workers' answers are all there is.
     if (look.workersAnswered === 0 && look.queues.some((q) => q.consumers === undefined)) {
       io.err(
-        `${broker}: no worker answered Celery's remote control (active_queues) within ${consumerCheckOf(config).replyWindowMs} ms: none runs, or they run without remote control; nothing can be said to consume the ${queues.length} queue${queues.length === 1 ? '' : 's'} above`,
+        fit(
+          `${broker}: no worker answered Celery's remote control (active_queues) within ${consumerCheckOf(config).replyWindowMs} ms: none runs, or they run without remote control; nothing can be said to consume the ${queues.length} queue${queues.length === 1 ? '' : 's'} above`,
+        ),
       );
       return ExitCode.Failure;
     }
@@ -59,11 +69,13 @@ export async function checkConsumers(config: ResolvedConfig, entries: readonly R
     for (const q of unconsumed) {
       const n = used.get(q.queue) ?? 0;
       io.err(
-        `no worker consumes queue ${q.queue} (${n} entr${n === 1 ? 'y publishes' : 'ies publish'} to it): start a worker with -Q ${q.queue}, or fix the entries' queue`,
+        fit(
+          `no worker consumes queue ${q.queue} (${n} entr${n === 1 ? 'y publishes' : 'ies publish'} to it): start a worker with -Q ${q.queue}, or fix the entries' queue`,
+        ),
       );
     }
     if (unconsumed.length > 0) return ExitCode.Failure;
-    io.out(`${broker}: every queue has a consumer (${look.workersAnswered} worker${look.workersAnswered === 1 ? '' : 's'} answered)`);
+    io.out(fit(`${broker}: every queue has a consumer (${look.workersAnswered} worker${look.workersAnswered === 1 ? '' : 's'} answered)`));
     return ExitCode.Ok;
   } catch (error) {
     if (error instanceof BeatError) throw error;

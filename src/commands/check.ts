@@ -1,4 +1,5 @@
 /** `beat check`: validate a config and show what it schedules. Needs no Redis. */
+import { DEFAULTS } from '../base/defaults.js';
 import { describeSchedule, nextFires } from '../core/schedule.js';
 import { entryWindow } from '../config/resolve.js';
 import { describeExclusions } from '../core/exclusions.js';
@@ -10,9 +11,9 @@ import { ENV } from '../base/env.js';
 import { leaf } from './command-spec.js';
 import { brokerOverride, configOption, djangoOverride, loadFromArgs } from './config-args.js';
 import { djangoOption } from './django-read.js';
-import { ExitCode } from './io.js';
+import { ExitCode, terminalColumns } from './io.js';
 import type { Io } from './io.js';
-import { renderTable } from './table.js';
+import { renderTable, wrapLines } from './table.js';
 
 export const checkSpec = leaf({
   name: 'check',
@@ -26,7 +27,8 @@ With a django source (sources.django, --django-url) its rows are read once, read
 checked as beat run takes them (the same source and rules): they join the table (ORIGIN django), and a row that would not
 run (no schedule, args that are not JSON, a name a file entry takes, …) is named on stderr with
 its column, and the exit is 2. A database that cannot be read exits 2, naming the URL's setting
-and the fix.
+and the fix. The lines fit the terminal ($COLUMNS, else the terminal's width, else ${DEFAULTS.terminalColumns}): long
+cells cut with "…", the other lines wrapped; --wide prints every cell and line whole.
 `,
   options: {
     ...configOption,
@@ -43,14 +45,17 @@ and the fix.
       value: 'URL',
       help: `the broker to ask (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url, as beat run takes it); implies --consumers`,
     },
+    wide: { type: 'boolean', short: 'w', help: 'every cell and line whole; without it, the lines fit the terminal' },
   },
   run: (args, io) => checkCommand(args.values, io),
 });
 
 async function checkCommand(
-  values: { config?: string; 'django-url'?: string; consumers?: boolean; broker?: string },
+  values: { config?: string; 'django-url'?: string; consumers?: boolean; broker?: string; wide?: boolean },
   io: Io,
 ): Promise<ExitCode> {
+  const columns = values.wide === true ? undefined : terminalColumns(io);
+  const fit = (text: string): string => (columns === undefined ? text : wrapLines(text, columns));
   const override = djangoOverride(io, values['django-url']);
   // The broker beat run would publish to (--broker, $BEAT_BROKER_URL, $CELERY_BROKER_URL, broker.url): the one --consumers asks.
   const { source, config } = await loadFromArgs(io, values.config, brokerOverride(io, values.broker), override);
@@ -84,29 +89,39 @@ async function checkCommand(
     return django === undefined ? row : [...row, entry.origin ?? 'file'];
   });
   const header = ['NAME', 'TASK', 'SCHEDULE', 'TIMEZONE', 'NEXT'];
-  io.out(renderTable(django === undefined ? header : [...header, 'ORIGIN'], rows));
+  // The schedule in words is what the table is for: the task and the name give way first.
+  io.out(
+    renderTable(django === undefined ? header : [...header, 'ORIGIN'], rows, columns, [
+      { column: 1, keep: 16 },
+      { column: 0, keep: 20 },
+      { column: 2, keep: 30 },
+      { column: 3, keep: 13 },
+    ]),
+  );
   const n = config.entries.length;
   if (unschedulable.length > 0) {
-    for (const line of unschedulable) io.err(line);
+    for (const line of unschedulable) io.err(fit(line));
     io.err(
-      `${source}: ${unschedulable.length} entr${unschedulable.length === 1 ? 'y' : 'ies'} whose next run cannot be computed (above): beat run would fail ${unschedulable.length === 1 ? 'it' : 'them'} alone`,
+      fit(
+        `${source}: ${unschedulable.length} entr${unschedulable.length === 1 ? 'y' : 'ies'} whose next run cannot be computed (above): beat run would fail ${unschedulable.length === 1 ? 'it' : 'them'} alone`,
+      ),
     );
     return ExitCode.BadInput;
   }
   if (django === undefined) {
-    io.out(`${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}`);
-    return askConsumers ? askTheBroker(config, entries, io) : ExitCode.Ok;
+    io.out(fit(`${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}`));
+    return askConsumers ? askTheBroker(config, entries, io, columns) : ExitCode.Ok;
   }
   const rowsRead = django.entries.length + django.problems.length;
   const counted = `${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}; sources.django: ${rowsRead} row${rowsRead === 1 ? '' : 's'}`;
   if (django.problems.length === 0) {
-    io.out(counted);
-    return askConsumers ? askTheBroker(config, entries, io) : ExitCode.Ok;
+    io.out(fit(counted));
+    return askConsumers ? askTheBroker(config, entries, io, columns) : ExitCode.Ok;
   }
   const { problemLine } = await import('./runtime-view.js');
-  for (const problem of django.problems) io.err(problemLine(problem));
+  for (const problem of django.problems) io.err(fit(problemLine(problem)));
   const bad = django.problems.length;
-  io.err(`${counted}, ${bad} of which do${bad === 1 ? 'es' : ''} not run (above): fix them in the Django admin or the ORM`);
+  io.err(fit(`${counted}, ${bad} of which do${bad === 1 ? 'es' : ''} not run (above): fix them in the Django admin or the ORM`));
   return ExitCode.BadInput;
 }
 
@@ -122,7 +137,12 @@ function describeEntrySchedule(entry: ResolvedEntry): string {
 }
 
 /** `--consumers`: loaded only when asked, so that a plain `beat check` loads no Redis or broker client (cli-imports.test.ts). */
-async function askTheBroker(config: ResolvedConfig, entries: readonly ResolvedEntry[], io: Io): Promise<ExitCode> {
+async function askTheBroker(
+  config: ResolvedConfig,
+  entries: readonly ResolvedEntry[],
+  io: Io,
+  columns: number | undefined,
+): Promise<ExitCode> {
   const { checkConsumers } = await import('./check-consumers.js');
-  return checkConsumers(config, entries, io);
+  return checkConsumers(config, entries, io, columns);
 }

@@ -17,12 +17,12 @@ import { djangoOption } from './django-read.js';
 import type { BrokerOverride } from '../config/connection-checks.js';
 import { openControl, redisOptions } from './control-open.js';
 import type { Control } from './control-open.js';
-import { ExitCode } from './io.js';
+import { ExitCode, terminalColumns } from './io.js';
 import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
 import type { Command, OptionHelps } from './command-spec.js';
 import { findRuntime, readControlView, throwFailures } from './runtime-view.js';
-import { renderTable } from './table.js';
+import { renderTable, wrapLines } from './table.js';
 import { narrowStatusLines } from './status-narrow.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { keepsRunHistory } from '../config/outcome-sources.js';
@@ -47,9 +47,10 @@ export const statusSpec = leaf({
   about: `Shows the deployment's current leader, its replicas and every entry with its schedule, last run,
 next run and whether it is paused, read from Redis. While the deployment is stopped (beat pause --all)
 the first line says so: by whom, since when, the note and how to resume (red on a terminal unless
-NO_COLOR is set; "stopped" in --json). Its lines fit ${DEFAULTS.statusColumns} columns: NAME, SCHEDULE,
-LAST RUN, NEXT RUN, STATE (OUTCOME with outcomes, ORIGIN with runtime entries), times relative
-to now; --wide gives every column described below, with ISO 8601 instants.
+NO_COLOR is set; "stopped" in --json). Its lines fit the terminal ($COLUMNS, else the terminal's
+width, else ${DEFAULTS.terminalColumns}): NAME, SCHEDULE, LAST RUN, NEXT RUN, STATE (OUTCOME with outcomes, ORIGIN
+with runtime entries), times relative to now, long cells cut with "…", warnings wrapped; --wide
+gives every column described below, with ISO 8601 instants, and every line whole.
 The REPLICA table lists every beat run, leader or standby, whose heartbeat (every 2 s, or a third of lock.ttl) is younger than its lock.ttl: ROLE
 as the lock says, HEARTBEAT its age; one stopped cleanly leaves it at once, one killed within its
 lock.ttl. The entries are the config file's entries, then the runtime entries as the leader
@@ -79,9 +80,9 @@ LAST FAILURE when the last of each finished, kept in Redis across failovers ("la
     wide: {
       type: 'boolean',
       short: 'w',
-      help: `every column, each time in full (ISO 8601); without it, the lines fit ${DEFAULTS.statusColumns}
-        columns: NAME, SCHEDULE, LAST RUN, NEXT RUN, STATE (and OUTCOME, ORIGIN), times
-        relative to now ("in 3 m", "2 m ago"), long cells cut with "…"`,
+      help: `every column, each time in full (ISO 8601), no line cut or wrapped; without it,
+        the lines fit the terminal: NAME, SCHEDULE, LAST RUN, NEXT RUN, STATE (and OUTCOME,
+        ORIGIN), times relative to now ("in 3 m", "2 m ago"), long cells cut with "…"`,
     },
     json: { type: 'boolean', help: 'print the same JSON as the /status endpoint' },
     ...selectorOption,
@@ -365,7 +366,8 @@ function entryTable(status: DeploymentStatus, withOutcomes: boolean, io: Io): vo
 }
 
 /** Below the table: the FAILING entries with their reasons, the queues nobody consumes, and the runtime entries that do not run. */
-function problemLines(status: DeploymentStatus, io: Io): void {
+function problemLines(status: DeploymentStatus): string[] {
+  const lines: string[] = [];
   const unconsumed = new Map<string, { reason: string; since: string; entries: number }>();
   for (const e of status.entries) {
     const u = e.unconsumed;
@@ -374,24 +376,25 @@ function problemLines(status: DeploymentStatus, io: Io): void {
     unconsumed.set(u.queue, { reason: u.reason, since: u.since, entries: (seen?.entries ?? 0) + 1 });
   }
   for (const [queue, u] of unconsumed)
-    io.out(
+    lines.push(
       `UNCONSUMED: ${u.reason} (since ${u.since}): the runs of ${u.entries} entr${u.entries === 1 ? 'y' : 'ies'} wait unread; start a worker with -Q ${queue}, or fix their queue`,
     );
   const failing = status.entries.filter((e) => e.failing !== null);
   if (failing.length > 0) {
-    io.out(`${failing.length} entr${failing.length === 1 ? 'y is' : 'ies are'} FAILING (the others publish on):`);
+    lines.push(`${failing.length} entr${failing.length === 1 ? 'y is' : 'ies are'} FAILING (the others publish on):`);
     for (const e of failing) {
       const f = e.failing;
-      if (f !== null) io.out(`  ${e.name}: ${f.reason} (since ${f.since}, ${f.attempts} attempts, next at ${f.retryAt})`);
+      if (f !== null) lines.push(`  ${e.name}: ${f.reason} (since ${f.since}, ${f.attempts} attempts, next at ${f.retryAt})`);
     }
   }
   if (status.entryProblems.length > 0) {
     const n = status.entryProblems.length;
-    io.out(`${n} runtime entr${n === 1 ? 'y does' : 'ies do'} not run:`);
+    lines.push(`${n} runtime entr${n === 1 ? 'y does' : 'ies do'} not run:`);
     for (const p of status.entryProblems) {
-      io.out(`  ${p.name} (${p.origin}): ${problemsInline(p.problems)}`);
+      lines.push(`  ${p.name} (${p.origin}): ${problemsInline(p.problems)}`);
     }
   }
+  return lines;
 }
 
 async function statusCommand(
@@ -413,26 +416,29 @@ async function statusCommand(
       io.out(JSON.stringify(status));
       return exit;
     }
+    // Without --wide the lines fit a terminal: the tables' cells cut, the other lines wrapped.
+    const columns = values.wide === true ? undefined : terminalColumns(io);
+    const fit = (text: string): string => (columns === undefined ? text : wrapLines(text, columns));
     // First, before anything else: the deployment publishes nothing (red on a terminal).
     if (status.stopped !== undefined) {
-      const line = deploymentStopText(status.stopped);
+      const line = fit(deploymentStopText(status.stopped));
       if (io.alert !== undefined) io.alert(line);
       else io.out(line);
     }
-    // Without --wide the lines fit a terminal.
-    const narrow = values.wide !== true ? narrowStatusLines(status, keepsRunHistory(control.config), io.now()) : undefined;
+    const narrow = columns === undefined ? undefined : narrowStatusLines(status, keepsRunHistory(control.config), io.now(), columns);
     if (narrow === undefined) leaderLines(status, io);
-    else io.out(narrow.leader);
-    for (const warning of status.warnings) io.out(`WARNING: ${warning}`);
+    else io.out(fit(narrow.leader));
+    for (const warning of status.warnings) io.out(fit(`WARNING: ${warning}`));
     if (narrow === undefined) {
       replicaLines(status, io);
       // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.
       entryTable(status, keepsRunHistory(control.config), io);
     } else {
-      if (narrow.replicas.length > 0) io.out([...narrow.replicas, ''].join('\n'));
-      io.out(narrow.entries.join('\n'));
+      if (narrow.replicas !== undefined) io.out(`${narrow.replicas}\n`);
+      io.out(narrow.entries);
     }
-    problemLines(status, io);
+    const problems = problemLines(status);
+    if (problems.length > 0) io.out(fit(problems.join('\n')));
     return exit;
   } catch (error) {
     throw control.failure('status', error);

@@ -21,22 +21,25 @@ import { noteOption, redisOptions, withControl } from './control-open.js';
 import { entriesExportSpec, entriesImportSpec } from './entries-io.js';
 import { entriesSetSpec } from './entries-set.js';
 import { toYaml } from './entry-files.js';
-import { ExitCode } from './io.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { ExitCode, terminalColumns } from './io.js';
 import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
 import type { Command } from './command-spec.js';
-import { renderTable } from './table.js';
+import { renderTable, wrapLines } from './table.js';
 
 const listSpec = leaf({
   name: 'entries list',
   summary: 'every runtime entry: task, schedule in words, enabled, last change',
-  listed: [{ label: 'list [--json]', summary: 'every runtime entry: task, schedule in words, enabled, last change' }],
+  listed: [{ label: 'list [--wide] [--json]', summary: 'every runtime entry: task, schedule in words, enabled, last change' }],
   about: `Lists the runtime entries: name, task, schedule in words, time zone, enabled, when last changed.
 Entries the scheduler does not run (invalid, or a name the config file has taken since) are listed
-below the table with their problems.
+below the table with their problems. The lines fit the terminal ($COLUMNS, else the terminal's
+width, else ${DEFAULTS.terminalColumns}): long cells cut with "…", the problems wrapped; --wide prints them whole.
 `,
   options: {
     ...redisOptions,
+    wide: { type: 'boolean', short: 'w', help: 'every cell and line whole; without it, the lines fit the terminal' },
     json: {
       type: 'boolean',
       help: `one JSON object per entry in an array: name, owner, entry, version, created,
@@ -104,7 +107,10 @@ function listed(stored: StoredEntry, config: ResolvedConfig): ListedEntry {
   return { stored, schedule: describeSchedule(entry.schedule, entry.timezone), timezone: entry.timezone, enabled: entry.enabled };
 }
 
-async function listCommand(values: { config?: string; broker?: string; json?: boolean; selector?: string }, io: Io): Promise<ExitCode> {
+async function listCommand(
+  values: { config?: string; broker?: string; json?: boolean; wide?: boolean; selector?: string },
+  io: Io,
+): Promise<ExitCode> {
   const selector = selectorArg('entries list', values.selector);
   return withControl(io, 'entries list', values, async (control) => {
     let entries = (await control.store.list()).map((s) => listed(s, control.config));
@@ -137,13 +143,19 @@ async function listCommand(values: { config?: string; broker?: string; json?: bo
       return ExitCode.Ok;
     }
     if (entries.length === 0) {
-      io.out(`no runtime entries in deployment ${control.config.name}; add one with beat entries set NAME --task T --schedule S`);
+      io.out(
+        wrapLines(
+          `no runtime entries in deployment ${control.config.name}; add one with beat entries set NAME --task T --schedule S`,
+          terminalColumns(io),
+        ),
+      );
       return ExitCode.Ok;
     }
     const taskOf = (entry: unknown): string => {
       const task = entry !== null && typeof entry === 'object' ? (entry as Record<string, unknown>)['task'] : undefined;
       return typeof task === 'string' ? task : '-';
     };
+    const columns = values.wide === true ? undefined : terminalColumns(io);
     io.out(
       renderTable(
         ['NAME', 'TASK', 'SCHEDULE', 'TIMEZONE', 'ENABLED', 'UPDATED', 'OWNER'],
@@ -156,12 +168,21 @@ async function listCommand(values: { config?: string; broker?: string; json?: bo
           e.stored.updatedMs === 0 ? '-' : iso(e.stored.updatedMs),
           ownerOf(e.stored.entry) ?? '-',
         ]),
+        columns,
+        // The schedule in words is what the table is for: the task, the name and the owner give way first.
+        [
+          { column: 1, keep: 16 },
+          { column: 0, keep: 20 },
+          { column: 6, keep: 10 },
+          { column: 2, keep: 30 },
+        ],
       ),
     );
     const bad = entries.filter((e) => e.problems !== undefined);
     if (bad.length > 0) {
-      io.out(`${bad.length} entr${bad.length === 1 ? 'y does' : 'ies do'} not run:`);
-      for (const e of bad) io.out(`  ${e.stored.name}: ${problemsInline(e.problems ?? [])}`);
+      const lines = [`${bad.length} entr${bad.length === 1 ? 'y does' : 'ies do'} not run:`];
+      for (const e of bad) lines.push(`  ${e.stored.name}: ${problemsInline(e.problems ?? [])}`);
+      io.out(columns === undefined ? lines.join('\n') : wrapLines(lines.join('\n'), columns));
     }
     return ExitCode.Ok;
   });

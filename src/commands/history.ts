@@ -12,10 +12,11 @@ import { parseCount } from './args.js';
 import { djangoOverride } from './config-args.js';
 import { requireControlEntry } from './control.js';
 import { openControl, redisOptions } from './control-open.js';
-import { ExitCode } from './io.js';
+import { ExitCode, terminalColumns } from './io.js';
 import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
-import { renderTable } from './table.js';
+import { renderTable, wrapLines } from './table.js';
+import { relativeText } from './status-narrow.js';
 import { keepsRunHistory } from '../config/outcome-sources.js';
 
 export const historySpec = leaf({
@@ -31,9 +32,17 @@ a runtime entry (beat entries), one of RedBeat's (sources.redbeat) or a django r
 STARTED shows for tasks
 with task_track_started, or from task events. An ORIGIN column (schedule, trigger, backfill;
 "origin" in --json) says how each run was published when any was not by its schedule.
+The lines fit the terminal ($COLUMNS, else the terminal's width, else ${DEFAULTS.terminalColumns}): SLOT, STATE,
+FINISHED relative to now ("2 m ago"), RUNTIME, TASK ID and EXCEPTION, long cells cut with "…";
+--wide adds PUBLISHED, every instant in ISO 8601 and every cell whole.
 `,
   options: {
     ...redisOptions,
+    wide: {
+      type: 'boolean',
+      short: 'w',
+      help: 'every column (PUBLISHED too), each instant in ISO 8601, no cell cut; without it, the lines fit the terminal',
+    },
     json: { type: 'boolean', help: "print the runs as a JSON array (the fields of /status's lastOutcome)" },
     limit: {
       type: 'string',
@@ -46,38 +55,54 @@ with task_track_started, or from task events. An ORIGIN column (schedule, trigge
   run: (args, io) => historyCommand(args.values, args.positionals, io),
 });
 
-/** The runs as a table: an ENTRY column first when they carry their entry (-l), ORIGIN when asked. */
-function runTable(runs: readonly (RunView & { entry?: string })[], origins: boolean): string {
+/**
+ * The runs as a table: an ENTRY column first when they carry their entry (-l), ORIGIN when asked.
+ * `columns` (without --wide): the lines fit it, FINISHED relative to `nowMs` and PUBLISHED left out
+ * (a scheduled run goes out at its slot; ORIGIN says when it did not).
+ */
+function runTable(runs: readonly (RunView & { entry?: string })[], origins: boolean, columns: number | undefined, nowMs: number): string {
   const entries = runs.some((r) => r.entry !== undefined);
+  const wide = columns === undefined;
+  const finished = (iso: string | null): string => (iso === null ? '-' : wide ? iso : relativeText(Date.parse(iso), nowMs));
+  const header = [
+    ...(entries ? ['ENTRY'] : []),
+    ...(wide ? ['PUBLISHED'] : []),
+    'SLOT',
+    'STATE',
+    'FINISHED',
+    'RUNTIME',
+    'TASK ID',
+    ...(origins ? ['ORIGIN'] : []),
+    'EXCEPTION',
+  ];
+  const at = (name: string): number => header.indexOf(name);
   return renderTable(
-    [
-      ...(entries ? ['ENTRY'] : []),
-      'PUBLISHED',
-      'SLOT',
-      'STATE',
-      'FINISHED',
-      'RUNTIME',
-      'TASK ID',
-      ...(origins ? ['ORIGIN'] : []),
-      'EXCEPTION',
-    ],
+    header,
     runs.map((r) => [
       ...(entries ? [r.entry ?? ''] : []),
-      r.publishedAt,
+      ...(wide ? [r.publishedAt] : []),
       r.slot,
       stateText(r),
-      r.finishedAt ?? '-',
+      finished(r.finishedAt),
       r.runtimeSeconds === null ? '-' : formatSeconds(r.runtimeSeconds),
       r.taskId,
       ...(origins ? [r.origin] : []),
       r.exception ?? '',
     ]),
+    columns,
+    // The task id gives way first (its first characters find it), then the exception, the entry, the state.
+    [
+      { column: at('TASK ID'), keep: 8 },
+      { column: at('EXCEPTION'), keep: 20 },
+      ...(entries ? [{ column: at('ENTRY'), keep: 16 }] : []),
+      { column: at('STATE'), keep: 12 },
+    ],
   );
 }
 
 /** `beat history -l`: the runs of every selected entry, entry by entry (an ENTRY column; "entry" in --json). */
 async function selectedHistory(
-  values: { config?: string; broker?: string; json?: boolean },
+  values: { config?: string; broker?: string; json?: boolean; wide?: boolean },
   selector: LabelSelector,
   limit: number,
   io: Io,
@@ -98,7 +123,7 @@ async function selectedHistory(
       if (entries.length > 0) io.out(`-l ${selector.text}: no runs recorded`);
       return ExitCode.Ok;
     }
-    io.out(runTable(runs, true));
+    io.out(runTable(runs, true, values.wide === true ? undefined : terminalColumns(io), io.now()));
     return ExitCode.Ok;
   } catch (error) {
     throw control.failure('history', error);
@@ -108,7 +133,7 @@ async function selectedHistory(
 }
 
 async function historyCommand(
-  values: { config?: string; broker?: string; json?: boolean; limit?: string; selector?: string },
+  values: { config?: string; broker?: string; json?: boolean; wide?: boolean; limit?: string; selector?: string },
   positionals: readonly string[],
   io: Io,
 ): Promise<ExitCode> {
@@ -132,11 +157,10 @@ async function historyCommand(
       return ExitCode.Ok;
     }
     if (runs.length === 0) {
-      io.out(
-        !keepsRunHistory(control.config)
-          ? `${name}: no runs recorded; outcomes are kept only when the config has a resultBackend (Celery's result_backend) or reads task events (taskEvents, not false)`
-          : `${name}: no runs recorded yet`,
-      );
+      const said = !keepsRunHistory(control.config)
+        ? `${name}: no runs recorded; outcomes are kept only when the config has a resultBackend (Celery's result_backend) or reads task events (taskEvents, not false)`
+        : `${name}: no runs recorded yet`;
+      io.out(values.wide === true ? said : wrapLines(said, terminalColumns(io)));
       return ExitCode.Ok;
     }
     // ORIGIN only when a run was not the schedule's: a history of scheduled runs reads as before.
@@ -144,6 +168,8 @@ async function historyCommand(
       runTable(
         runs,
         runs.some((r) => r.origin !== 'schedule'),
+        values.wide === true ? undefined : terminalColumns(io),
+        io.now(),
       ),
     );
     return ExitCode.Ok;

@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../base/defaults.js';
+import { ENV } from '../base/env.js';
 import { terminalLines } from '../base/terminal-text.js';
 
 /** Where a command writes: results to `out`, problems to `err`. Injected so tests can capture them. */
@@ -8,6 +10,8 @@ export interface Io {
   readonly cwd: string;
   /** The clock of the CLI: commands take "now" from here, never from Date.now() deep inside. */
   now(): number;
+  /** The width of the terminal `out` writes to; absent when it is not a terminal. */
+  readonly columns?: number;
   /**
    * A progress line that replaces the previous one, on stderr and only when it is a terminal
    * (absent: none is shown); `done` ends the line.
@@ -26,6 +30,10 @@ export const processIo: Io = {
   env: process.env,
   cwd: process.cwd(),
   now: () => Date.now(),
+  // Read when asked: the terminal can be resized between two commands of one process (tests).
+  get columns() {
+    return process.stdout.isTTY ? process.stdout.columns : undefined;
+  },
   alert: (text) => {
     const colour = process.stdout.isTTY && process.env['NO_COLOR'] === undefined;
     process.stdout.write(colour ? `\x1b[1;31m${text}\x1b[0m\n` : `${text}\n`);
@@ -47,10 +55,22 @@ export function terminalIo(io: Io, escapeOut: boolean): Io {
     env: io.env,
     cwd: io.cwd,
     now: () => io.now(),
+    ...(io.columns === undefined ? {} : { columns: io.columns }),
     // Escaped first: only the colour's own codes reach the terminal.
     ...(io.alert === undefined ? {} : { alert: (text: string) => io.alert?.(terminalLines(text)) }),
     ...(io.progress === undefined ? {} : { progress: (text: string, done?: boolean) => io.progress?.(terminalLines(text), done) }),
   };
+}
+
+/**
+ * The columns every line a command prints for people fits in: $COLUMNS (as a shell exports it, or
+ * as given to fit a pager or a CI log), else the terminal's width, else DEFAULTS.terminalColumns
+ * (output to a pipe or a file). --wide and --json are the full values, whatever the width.
+ */
+export function terminalColumns(io: Io): number {
+  const given = io.env[ENV.columns];
+  const columns = given !== undefined && /^[1-9]\d{0,4}$/.test(given.trim()) ? Number(given.trim()) : io.columns;
+  return columns !== undefined && columns > 0 ? columns : DEFAULTS.terminalColumns;
 }
 
 /**

@@ -9,7 +9,8 @@ import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { parseCount, parseInstant, unknownEntryError } from './args.js';
 import { brokerOverride, djangoOverride, loadFromArgs, redisOptions } from './config-args.js';
 import { djangoOption } from './django-read.js';
-import { ExitCode } from './io.js';
+import { ExitCode, terminalColumns } from './io.js';
+import { wrapLines } from './table.js';
 import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
 import { isScheduleError } from '../base/step-budget.js';
@@ -67,6 +68,8 @@ async function nextCommand(
   const selector = selectorArg('next', values.selector);
   const count = values.count === undefined ? DEFAULTS.nextCount : parseCount('next', '--count', values.count, 1, 10_000);
   const afterMs = values.after === undefined ? io.now() : parseInstant('next', '--after', values.after);
+  // Every line for people fits the terminal; the full text is in --json.
+  const fit = (text: string): string => wrapLines(text, terminalColumns(io));
   const django = djangoOverride(io, values['django-url']);
   const { config, source } = await loadFromArgs(io, values.config, brokerOverride(io, values.broker), django);
 
@@ -74,8 +77,8 @@ async function nextCommand(
   // source away is named and the rest listed, as status warns of it: the file's entries need no Redis.
   const { readReachableView, problemLine } = await import('./runtime-view.js');
   const runtime = await readReachableView(config, source, django);
-  for (const { origin, error } of runtime.failures) io.err(`beat next: ${origin} entries not listed: ${errorMessage(error)}`);
-  for (const bad of runtime.problems) io.err(problemLine(bad));
+  for (const { origin, error } of runtime.failures) io.err(fit(`beat next: ${origin} entries not listed: ${errorMessage(error)}`));
+  for (const bad of runtime.problems) io.err(fit(problemLine(bad)));
   const all = [...config.entries, ...runtime.entries];
   let entries = all;
   if (values.entry !== undefined) {
@@ -100,7 +103,9 @@ async function nextCommand(
   if (values.after === undefined && intervals.length > 0) {
     const which = intervals.length === 1 ? `the interval entry ${shown(intervals[0] ?? '')}` : `${intervals.length} interval entries`;
     io.err(
-      `beat next: ${which} shown from now, as if new; a running deployment continues each from its last run: its next run is in 'beat status'`,
+      fit(
+        `beat next: ${which} shown from now, as if new; a running deployment continues each from its last run: its next run is in 'beat status'`,
+      ),
     );
   }
 
@@ -132,7 +137,7 @@ async function nextCommand(
     };
   });
   const failed = result.filter((r) => r.error !== undefined);
-  for (const r of failed) io.err(`beat next: entry ${shown(r.name)}: ${r.error?.message ?? ''} (${r.error?.code ?? ''})`);
+  for (const r of failed) io.err(fit(`beat next: entry ${shown(r.name)}: ${r.error?.message ?? ''} (${r.error?.code ?? ''})`));
   const exit = failed.length === 0 ? ExitCode.Ok : ExitCode.BadInput;
 
   if (values.json) {
@@ -161,7 +166,7 @@ async function nextCommand(
     const head = `${r.name}  ${r.task}  [${r.timezone}]${origins ? `  origin: ${r.origin}` : ''}`;
     return [head, ...(r.except === '' ? [] : [`  (${r.except})`]), ...body].join('\n');
   });
-  io.out(blocks.join('\n\n'));
+  io.out(fit(blocks.join('\n\n')));
   return exit;
 }
 

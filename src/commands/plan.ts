@@ -24,7 +24,8 @@ import { checkFileEntries } from './entries-io.js';
 import { entriesOf, readEntryFile } from './entry-files.js';
 import type { EntryInput } from './entry-files.js';
 import { isEntryLinesFile, readLine, textLineChunks } from './entry-lines.js';
-import { ExitCode } from './io.js';
+import { ExitCode, terminalColumns } from './io.js';
+import { wrapLines } from './table.js';
 import type { Io } from './io.js';
 
 const FILE_FORMATS = `FILE is read as 'beat entries import' reads it: a mapping of entry names to entries or a whole
@@ -159,9 +160,9 @@ async function planCommand(values: OwnerValues & { json?: boolean }, io: Io): Pr
       nowMs: io.now(),
     });
     if (values.json === true) io.out(JSON.stringify(plan));
-    else io.out(renderPlan(plan, control.config.name));
+    else io.out(wrapLines(renderPlan(plan, control.config.name), terminalColumns(io)));
     if (plan.counts.conflict > 0) {
-      io.err(`beat plan: ${conflictSentence(plan)}; beat apply would be refused`);
+      io.err(wrapLines(`beat plan: ${conflictSentence(plan)}; beat apply would be refused`, terminalColumns(io)));
       return ExitCode.BadInput;
     }
     return plan.counts.add + plan.counts.change + plan.counts.remove === 0 ? ExitCode.Ok : ExitCode.Changes;
@@ -229,7 +230,7 @@ async function configPlanCommand(values: OwnerValues & { json?: boolean }, io: I
       nowMs: io.now(),
       runtimeHolders,
     });
-    io.out(values.json === true ? JSON.stringify(plan) : renderConfigPlan(plan));
+    io.out(values.json === true ? JSON.stringify(plan) : wrapLines(renderConfigPlan(plan), terminalColumns(io)));
     const { add, change, remove } = plan.counts;
     return add + change + remove + plan.settings.length === 0 ? ExitCode.Ok : ExitCode.Changes;
   });

@@ -64,8 +64,9 @@ describe('beat next', () => {
   it('without --after, says on stderr that an interval starts from now, not from the state beat status reads', async () => {
     const r = await runCli(['next', '-c', nyConfig, '-n', '1'], { now: Date.parse('2026-11-21T06:00:00Z') });
     expect(r.code).toBe(0);
+    // Wrapped at the width (100 without $COLUMNS or a terminal), the rest indented under it.
     expect(r.stderr).toBe(
-      `beat next: the interval entry "ping" shown from now, as if new; a running deployment continues each from its last run: its next run is in 'beat status'\n`,
+      `beat next: the interval entry "ping" shown from now, as if new; a running deployment continues each\n  from its last run: its next run is in 'beat status'\n`,
     );
     expect(r.stdout).toContain('ping  ops.ping  [America/New_York]\n  2026-11-21T01:01:30-05:00');
     expect((await runCli(['next', '-c', nyConfig, '-n', '1', '--after', '2026-11-21T06:00:00Z'])).stderr).toBe('');

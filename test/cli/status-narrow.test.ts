@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
-import { fittedTable, relativeText } from '../../src/commands/status-narrow.js';
+import { relativeText } from '../../src/commands/status-narrow.js';
+import { renderTable } from '../../src/commands/table.js';
 import { BeatFleet, TempDir, waitUntil } from '../support/beat-process.js';
 import { runCli } from '../support/cli.js';
 import { PrivateRedis, freePort } from '../support/redis-server.js';
@@ -105,35 +106,32 @@ describe('the narrow table', () => {
   });
 
   it('cuts the widest shrinkable column first until the lines fit, never below 8 characters (past that, wider than asked)', () => {
-    const lines = fittedTable(
+    const lines = renderTable(
       ['NAME', 'SCHEDULE', 'WHEN'],
       [
         ['a'.repeat(40), 'b'.repeat(30), 'in 3 m'],
         ['short', 'every day', 'now'],
       ],
+      50,
       [
         { column: 0, keep: 8 },
         { column: 1, keep: 8 },
       ],
-      50,
-    );
+    ).split('\n');
     expect(lines.map((l) => l.length)).toEqual([48, 50, 47]);
     expect(lines[1]).toBe(`${'a'.repeat(19)}…  ${'b'.repeat(19)}…  in 3 m`);
     const two = [
       { column: 0, keep: 8 },
       { column: 1, keep: 8 },
     ];
-    expect(fittedTable(['N', 'S'], [['x'.repeat(30), 'y'.repeat(30)]], two, 10)[1]).toBe(`${'x'.repeat(7)}…  ${'y'.repeat(7)}…`);
-    // A column is cut to what is worth keeping of it before another is cut below that.
-    const kept = fittedTable(
-      ['N', 'S'],
-      [['x'.repeat(30), 'y'.repeat(30)]],
-      [
-        { column: 0, keep: 10 },
-        { column: 1, keep: 25 },
-      ],
-      40,
+    expect(renderTable(['N', 'S'], [['x'.repeat(30), 'y'.repeat(30)]], 10, two).split('\n')[1]).toBe(
+      `${'x'.repeat(7)}…  ${'y'.repeat(7)}…`,
     );
+    // A column is cut to what is worth keeping of it before another is cut below that.
+    const kept = renderTable(['N', 'S'], [['x'.repeat(30), 'y'.repeat(30)]], 40, [
+      { column: 0, keep: 10 },
+      { column: 1, keep: 25 },
+    ]).split('\n');
     expect(kept[1]).toBe(`${'x'.repeat(12)}…  ${'y'.repeat(24)}…`);
   });
 });

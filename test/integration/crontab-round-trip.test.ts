@@ -164,7 +164,7 @@ suite(`beat import crontab, run, and a failing command (examples/cron_tasks.py)$
     expect(succeeded.exception).toBeNull();
 
     // The table an operator reads.
-    const table = await runBeatCli(['history', bad!, '--config', config]);
+    const table = await runBeatCli(['history', bad!, '--wide', '--config', config]);
     expect(table.stdout).toMatch(/FAILURE/);
     expect(table.stdout).toContain('exit status 3: disk full on /var');
 

@@ -168,7 +168,7 @@ suite(`run outcomes with a real Celery worker${celery.ok ? '' : ` (skipped: ${ce
     const publishedTimes = runs.map((r) => Date.parse(r.publishedAt));
     expect(publishedTimes).toEqual([...publishedTimes].sort((a, b) => b - a));
     for (const r of runs.filter((x) => x.state === 'FAILURE')) expect(r.exception).toBe('ValueError: boom: line one');
-    const table = await runBeatCli(['history', 'fail', '--config', file]);
+    const table = await runBeatCli(['history', 'fail', '--wide', '--config', file]);
     expect(table.stdout).toMatch(/^PUBLISHED\s+SLOT\s+STATE/m);
     expect(table.stdout).toContain('ValueError: boom: line one');
 

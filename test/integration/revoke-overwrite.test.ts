@@ -99,7 +99,7 @@ suite(
       );
       expect(json.revokedBy).toBe('cancelOther');
       expect(json.exception ?? null).toBeNull();
-      const text = await runBeatCli(['history', 'slow', '--config', file]);
+      const text = await runBeatCli(['history', 'slow', '--wide', '--config', file]);
       expect(text.stdout).toMatch(new RegExp(`SUCCESS \\(revoked by tsbeat, cancelOther\\).*${first}`));
       beat.signal('SIGTERM');
       await beat.waitForExit(10_000);
