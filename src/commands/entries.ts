@@ -27,6 +27,7 @@ import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
 import type { Command } from './command-spec.js';
 import { renderTable, wrapLines } from './table.js';
+import { relativeText } from './status-narrow.js';
 
 const listSpec = leaf({
   name: 'entries list',
@@ -35,7 +36,8 @@ const listSpec = leaf({
   about: `Lists the runtime entries: name, task, schedule in words, time zone, enabled, when last changed.
 Entries the scheduler does not run (invalid, or a name the config file has taken since) are listed
 below the table with their problems. The lines fit the terminal ($COLUMNS, else the terminal's
-width, else ${DEFAULTS.terminalColumns}): long cells cut with "…", the problems wrapped; --wide prints them whole.
+width, else ${DEFAULTS.terminalColumns}): UPDATED relative to now ("3 m ago"), long cells cut with "…", the problems
+wrapped; --wide prints every cell and line whole, UPDATED in ISO 8601.
 `,
   options: {
     ...redisOptions,
@@ -165,7 +167,7 @@ async function listCommand(
           e.schedule ?? 'DOES NOT RUN (see below)',
           e.timezone ?? '-',
           e.enabled === undefined ? '-' : e.enabled ? 'yes' : 'no',
-          e.stored.updatedMs === 0 ? '-' : iso(e.stored.updatedMs),
+          e.stored.updatedMs === 0 ? '-' : columns === undefined ? iso(e.stored.updatedMs) : relativeText(e.stored.updatedMs, io.now()),
           ownerOf(e.stored.entry) ?? '-',
         ]),
         columns,

@@ -125,7 +125,8 @@ describe('a schedule whose next run cannot be computed within its step budget', 
       rare: { task: 't.rare', schedule: { rrule: RARE } },
       hourly: { task: 't.hourly', schedule: 3600 },
     });
-    const r = spawnCli(['next', '--config', file, '--after', '2025-04-05T12:30:00Z', '--count', '2']);
+    // A terminal wide enough for the whole reason on one line (at 100 columns it wraps).
+    const r = spawnCli(['next', '--config', file, '--after', '2025-04-05T12:30:00Z', '--count', '2'], { env: { COLUMNS: '400' } });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^beat next: entry "rare": computing the next runs of .*took more than 25,000 steps.*\(SCHEDULE_BUDGET\)$/m);
     expect(r.stdout).toContain(`hourly  t.hourly  [${ZONE}]\n  2025-04-06T00:30:00+11:00\n  2025-04-06T01:30:00+11:00`);

@@ -40,7 +40,8 @@ describe('limits on the command line', () => {
   });
 
   it('beat check shows each limit in the schedule column, and "never" past endAt', async () => {
-    const r = await runCli(['check', '--config', file], { now: NOW });
+    // --wide: the schedules whole (the table of a terminal cuts the long one).
+    const r = await runCli(['check', '--wide', '--config', file], { now: NOW });
     expect(r.code).toBe(0);
     const row = (name: string) => r.stdout.split('\n').find((l) => l.startsWith(`${name} `)) ?? '';
     expect(row('window')).toContain('from 2026-11-21T09:00:00+01:00, until before 2026-11-21T12:00:00+01:00');

@@ -130,7 +130,10 @@ describe('beat pause --all', () => {
     expect(trigger.stderr).toContain("'beat resume --all'");
     // Shown first by beat status (plain: not a terminal), and in its JSON.
     const status = await cli('status');
-    expect(status.stdout.split('\n')[0]).toMatch(/^DEPLOYMENT STOPPED by .+ since .+ \(note: incident 4711\): .*'beat resume --all'$/);
+    // Wrapped at the width, its follow-on lines indented: read as the one line it is.
+    expect(status.stdout.replace(/\n {2}/g, ' ').split('\n')[0]).toMatch(
+      /^DEPLOYMENT STOPPED by .+ since .+ \(note: incident 4711\): .*'beat resume --all'$/,
+    );
     const json = JSON.parse((await cli('status', '--json')).stdout) as { stopped?: { note: string | null } };
     expect(json.stopped).toMatchObject({ note: NOTE });
 

@@ -111,7 +111,8 @@ describe('beat entries (real CLI processes, private Redis)', () => {
     expect(list.code).toBe(0);
     expect(list.stdout.split('\n')[0]).toMatch(/^NAME\s+TASK\s+SCHEDULE\s+TIMEZONE\s+ENABLED\s+UPDATED\s+OWNER$/);
     expect(list.stdout.split('\n')[1]).toMatch(
-      new RegExp(`^report\\s+${TASK.replace('.', '\\.')}\\s+every 15 minutes\\s+Europe/Berlin\\s+no\\s+\\d{4}-`),
+      // UPDATED relative to now on a terminal (--wide: ISO 8601).
+      new RegExp(`^report\\s+${TASK.replace('.', '\\.')}\\s+every 15 minutes\\s+Europe/Berlin\\s+no\\s+(now|\\d+ [smhd] ago)\\s`),
     );
     const json = JSON.parse((await d.beat('entries', 'list', '--json')).stdout) as {
       name: string;
