@@ -101,7 +101,10 @@ suite(`runs nobody consumes on RabbitMQ and SQS${problems.length === 0 ? '' : ` 
 
       const before = await runBeatCli(['check', '--config', file, '--consumers']);
       expect(before.code, before.stdout + before.stderr).toBe(1);
-      expect(before.stderr).toContain(`no worker consumes queue ${reports} (1 entry publishes to it): start a worker with -Q ${reports}`);
+      // Wrapped at the width, its follow-on lines indented: read as the one line it is.
+      expect(before.stderr.replace(/\n {2}/g, ' ')).toContain(
+        `no worker consumes queue ${reports} (1 entry publishes to it): start a worker with -Q ${reports}`,
+      );
       expect(before.stdout).toMatch(new RegExp(`${defaultQueue}\\s+1\\s`));
 
       reportsWorker = await startWorker({ name: `${P}reports`, queues: [reports], env });
