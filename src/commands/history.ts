@@ -33,7 +33,7 @@ STARTED shows for tasks
 with task_track_started, or from task events. An ORIGIN column (schedule, trigger, backfill;
 "origin" in --json) says how each run was published when any was not by its schedule.
 The lines fit the terminal ($COLUMNS, else the terminal's width, else ${DEFAULTS.terminalColumns}): SLOT, STATE,
-FINISHED relative to now ("2 m ago"), RUNTIME, TASK ID and EXCEPTION, long cells cut with "…";
+FINISHED relative to now ("2 m ago"), RUNTIME, TASK ID and EXCEPTION (when a run has one), long cells cut with "…";
 --wide adds PUBLISHED, every instant in ISO 8601 and every cell whole.
 `,
   options: {
@@ -63,6 +63,8 @@ FINISHED relative to now ("2 m ago"), RUNTIME, TASK ID and EXCEPTION, long cells
 function runTable(runs: readonly (RunView & { entry?: string })[], origins: boolean, columns: number | undefined, nowMs: number): string {
   const entries = runs.some((r) => r.entry !== undefined);
   const wide = columns === undefined;
+  // On a terminal, EXCEPTION only when a run has one: its room goes to the others.
+  const exceptions = wide || runs.some((r) => r.exception !== null);
   const finished = (iso: string | null): string => (iso === null ? '-' : wide ? iso : relativeText(Date.parse(iso), nowMs));
   const header = [
     ...(entries ? ['ENTRY'] : []),
@@ -73,7 +75,7 @@ function runTable(runs: readonly (RunView & { entry?: string })[], origins: bool
     'RUNTIME',
     'TASK ID',
     ...(origins ? ['ORIGIN'] : []),
-    'EXCEPTION',
+    ...(exceptions ? ['EXCEPTION'] : []),
   ];
   const at = (name: string): number => header.indexOf(name);
   return renderTable(
@@ -87,13 +89,13 @@ function runTable(runs: readonly (RunView & { entry?: string })[], origins: bool
       r.runtimeSeconds === null ? '-' : formatSeconds(r.runtimeSeconds),
       r.taskId,
       ...(origins ? [r.origin] : []),
-      r.exception ?? '',
+      ...(exceptions ? [r.exception ?? ''] : []),
     ]),
     columns,
     // The task id gives way first (its first characters find it), then the exception, the entry, the state.
     [
       { column: at('TASK ID'), keep: 8 },
-      { column: at('EXCEPTION'), keep: 20 },
+      ...(exceptions ? [{ column: at('EXCEPTION'), keep: 20 }] : []),
       ...(entries ? [{ column: at('ENTRY'), keep: 16 }] : []),
       { column: at('STATE'), keep: 12 },
     ],
@@ -123,7 +125,14 @@ async function selectedHistory(
       if (entries.length > 0) io.out(`-l ${selector.text}: no runs recorded`);
       return ExitCode.Ok;
     }
-    io.out(runTable(runs, true, values.wide === true ? undefined : terminalColumns(io), io.now()));
+    io.out(
+      runTable(
+        runs,
+        runs.some((r) => r.origin !== 'schedule'),
+        values.wide === true ? undefined : terminalColumns(io),
+        io.now(),
+      ),
+    );
     return ExitCode.Ok;
   } catch (error) {
     throw control.failure('history', error);

@@ -166,7 +166,8 @@ async function nextCommand(
     const head = `${r.name}  ${r.task}  [${r.timezone}]${origins ? `  origin: ${r.origin}` : ''}`;
     return [head, ...(r.except === '' ? [] : [`  (${r.except})`]), ...body].join('\n');
   });
-  io.out(fit(blocks.join('\n\n')));
+  // A head's follow-on lines indented deeper than its fires (two), so that neither reads as the other.
+  io.out(wrapLines(blocks.join('\n\n'), terminalColumns(io), 4));
   return exit;
 }
 

@@ -67,33 +67,35 @@ export function renderTable(
 }
 
 /**
- * `text`'s lines, each wrapped at `columns` between words, its follow-on lines indented two more
+ * `text`'s lines, each wrapped at `columns` between words, its follow-on lines indented `hang` more
  * than it (a hanging indent), so that a warning reads as one item; a word longer than the room is
  * broken. Escaped first (terminal-text.ts), so that an escape cannot widen a line afterwards.
  */
-export function wrapLines(text: string, columns: number): string {
+export function wrapLines(text: string, columns: number, hang = 2): string {
   return terminalLines(text)
     .split('\n')
-    .map((line) => wrapLine(line, columns))
+    .map((line) => wrapLine(line, columns, hang))
     .join('\n');
 }
 
-function wrapLine(line: string, columns: number): string {
+function wrapLine(line: string, columns: number, hangBy: number): string {
   if (line.length <= columns) return line;
   const indent = /^ */.exec(line)?.[0] ?? '';
   // Never so deep that no word fits: a hanging indent past half the width is cut back to it.
-  const hang = ' '.repeat(Math.min(indent.length + 2, Math.floor(columns / 2)));
+  const hang = ' '.repeat(Math.min(indent.length + hangBy, Math.floor(columns / 2)));
   const out: string[] = [];
   let current = indent;
   let room = columns;
+  // Two spaces between fields stay two, but none ends a line or starts a follow-on one.
   for (const word of line.slice(indent.length).split(' ')) {
+    if (word === '' && current.trim() === '') continue;
     const gap = current.trim() === '' ? '' : ' ';
     if (current.length + gap.length + word.length <= room) {
       current += gap + word;
       continue;
     }
     if (current.trim() !== '') {
-      out.push(current);
+      out.push(current.trimEnd());
       current = hang;
       room = columns;
     }
@@ -106,6 +108,6 @@ function wrapLine(line: string, columns: number): string {
     }
     current += rest;
   }
-  if (current.trim() !== '') out.push(current);
+  if (current.trim() !== '') out.push(current.trimEnd());
   return out.join('\n');
 }

@@ -48,6 +48,12 @@ describe('wrapLines', () => {
     expect(wrapLines('  name: a reason that goes on and on', 20)).toBe(['  name: a reason', '    that goes on and', '    on'].join('\n'));
   });
 
+  it('breaks at the fields of a line (two spaces) with no space left at either end of a line', () => {
+    expect(wrapLines('name-of-an-entry  tasks.the_task  [Europe/Berlin]', 24, 4)).toBe(
+      ['name-of-an-entry', '    tasks.the_task', '    [Europe/Berlin]'].join('\n'),
+    );
+  });
+
   it('breaks a word longer than the width, and leaves short lines as they are', () => {
     const lines = wrapLines(`queue ${'q'.repeat(50)} waits`, 20).split('\n');
     for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(20);
