@@ -27,7 +27,7 @@ import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
 import type { Command } from './command-spec.js';
 import { renderTable, wrapLines } from './table.js';
-import { relativeText } from './status-narrow.js';
+import { relativeText } from './relative-time.js';
 
 const listSpec = leaf({
   name: 'entries list',

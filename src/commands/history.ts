@@ -16,7 +16,7 @@ import { ExitCode, terminalColumns } from './io.js';
 import type { Io } from './io.js';
 import { leaf } from './command-spec.js';
 import { renderTable, wrapLines } from './table.js';
-import { relativeText } from './status-narrow.js';
+import { relativeText } from './relative-time.js';
 import { keepsRunHistory } from '../config/outcome-sources.js';
 
 export const historySpec = leaf({

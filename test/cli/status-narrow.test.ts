@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
-import { relativeText } from '../../src/commands/status-narrow.js';
+import { relativeText } from '../../src/commands/relative-time.js';
 import { renderTable } from '../../src/commands/table.js';
 import { BeatFleet, TempDir, waitUntil } from '../support/beat-process.js';
 import { runCli } from '../support/cli.js';
