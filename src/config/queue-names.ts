@@ -10,7 +10,7 @@
  * steps (sep is "\x06\x16" by default). tsbeat's keys are `<state.prefix>:{<deployment>}:…`.
  */
 import { DEFAULTS } from '../base/defaults.js';
-import { brokerKindOf } from './broker-kinds.js';
+import { brokerKindIfKnown } from './broker-kinds.js';
 import type { ResolvedConfig } from './resolve.js';
 import { canvasSignatures } from './canvas-schema.js';
 import type { CanvasParts } from './canvas-schema.js';
@@ -115,6 +115,7 @@ export function queueNameContext(
 
 /** The context of a deployment's config; undefined with a broker that is not a Redis, whose queues are not keys. */
 export function queueNameContextOf(config: Pick<ResolvedConfig, 'broker' | 'state'>): QueueNameContext | undefined {
-  if (!brokerKindOf(config.broker.url).sharesRedis) return undefined;
+  // A URL of no known kind is its own problem (connectionProblems names it), not this check's.
+  if (brokerKindIfKnown(config.broker.url)?.sharesRedis !== true) return undefined;
   return queueNameContext(config.state.prefix, config.broker.transportOptions);
 }
