@@ -138,11 +138,31 @@ export const exclusionSchema = z.union([z.string(), rangeObject], { error: ITEM_
   return span;
 });
 
-export const excludeSchema = z.array(exclusionSchema, { error: `exclude must be a list; ${ITEM_HELP}` });
+/**
+ * Most items an entry's `exclude` or a calendar holds (issue 66). Every slot an entry's scan meets
+ * is read against its cron lines (compiled a day at a time, charged to the step budget by the lines
+ * read: core/exclusion-crons.ts), and a definition is parsed wherever it is read: a bound on what
+ * one entry can ask of both. Counted before the items are parsed, so a longer list costs nothing.
+ */
+export const EXCLUDE_MAX_ITEMS = 1000;
+
+/** A list of at most EXCLUDE_MAX_ITEMS exclusions, `what` naming it in the refusal. */
+function exclusionList(what: string) {
+  return z
+    .array(z.unknown(), { error: `${what} must be a list; ${ITEM_HELP}` })
+    .max(EXCLUDE_MAX_ITEMS, {
+      error: (issue) =>
+        `${what} holds ${Array.isArray(issue.input) ? issue.input.length.toLocaleString('en-US') : 'more than 1,000'} items; at most ` +
+        `${EXCLUDE_MAX_ITEMS.toLocaleString('en-US')} are allowed: join lines into one ("0 9 * * sat,sun" for two), a run of dates into a range, or name a calendar`,
+    })
+    .pipe(z.array(exclusionSchema));
+}
+
+export const excludeSchema = exclusionList('exclude');
 
 /** A calendar holds the same items as an entry's exclude, except references to other calendars. */
 export const calendarsSchema = z
-  .record(z.string().regex(CALENDAR_NAME, { error: CALENDAR_NAME_RULE }), excludeSchema, {
+  .record(z.string().regex(CALENDAR_NAME, { error: CALENDAR_NAME_RULE }), exclusionList('a calendar'), {
     error: 'calendars must map calendar names to lists of exclusions',
   })
   .superRefine((calendars, ctx) => {
@@ -215,10 +235,15 @@ export function resolveExclusions(
   if (exclude === undefined || exclude.length === 0) return undefined;
   const pairs: Array<[number, number]> = [];
   const crons: CronExclusion[] = [];
+  // A calendar named twice adds nothing the second time (nor would its lines, read once per entry).
+  const named = new Set<string>();
   const add = (item: ExclusionDraft): void => {
     if (item.kind === 'span') pairs.push(spanWalls(item, zone));
     else if (item.kind === 'cron') crons.push({ spec: item.spec, bySecond: item.bySecond });
-    else for (const inner of calendars?.[item.name] ?? []) if (inner.kind !== 'calendar') add(inner);
+    else if (!named.has(item.name)) {
+      named.add(item.name);
+      for (const inner of calendars?.[item.name] ?? []) if (inner.kind !== 'calendar') add(inner);
+    }
   };
   for (const item of exclude) add(item);
   return { spans: mergeSpans(pairs), crons, words: exclude.map((item) => draftWords(item, calendars)) };

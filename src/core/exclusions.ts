@@ -6,19 +6,11 @@
  * "2026-12-25" is the whole local day however long DST makes it, and a repeated wall hour is
  * excluded on both passes.
  */
-import { DAY_MS, civilFromDays, zoneOffsets } from '../time/zone.js';
-import { monthMask } from './cron/spec.js';
-import type { CronSpec } from './cron/spec.js';
+import { zoneOffsets } from '../time/zone.js';
+import { CronExclusionSet } from './exclusion-crons.js';
+import type { CronExclusion } from './exclusion-crons.js';
 
-/** A cron pattern that excludes every slot whose local wall time it matches. */
-export interface CronExclusion {
-  readonly spec: CronSpec;
-  /**
-   * Whether the second counts: only for 6-field lines. A 5-field line or a Celery crontab names
-   * minutes, so `0 9 * * *` excludes every slot from 09:00:00 to 09:00:59.
-   */
-  readonly bySecond: boolean;
-}
+export type { CronExclusion } from './exclusion-crons.js';
 
 export interface Exclusions {
   /**
@@ -56,20 +48,16 @@ function spanAt(spans: readonly number[], wall: number): number {
   return -1;
 }
 
-function cronMatches(rule: CronExclusion, wall: number): boolean {
-  const m = rule.spec.masks;
-  const days = Math.floor(wall / DAY_MS);
-  const tod = wall - days * DAY_MS;
-  const hour = Math.floor(tod / 3_600_000);
-  if (((m.hours >>> hour) & 1) === 0) return false;
-  const minute = Math.floor(tod / 60_000) % 60;
-  if (((minute < 32 ? m.minutesLow >>> minute : m.minutesHigh >>> (minute - 32)) & 1) === 0) return false;
-  if (rule.bySecond) {
-    const second = Math.floor(tod / 1000) % 60;
-    if (((second < 32 ? m.secondsLow >>> second : m.secondsHigh >>> (second - 32)) & 1) === 0) return false;
-  }
-  const { year, month, day } = civilFromDays(days);
-  return ((monthMask(rule.spec, year, month) >>> (day - 1)) & 1) === 1;
+/**
+ * Each entry's cron exclusions compiled into one matcher, made at its first slot and kept with its
+ * lines (an entry's resolved exclusions live as long as the entry).
+ */
+const compiled = new WeakMap<readonly CronExclusion[], CronExclusionSet>();
+
+function cronSetOf(crons: readonly CronExclusion[]): CronExclusionSet {
+  let set = compiled.get(crons);
+  if (set === undefined) compiled.set(crons, (set = new CronExclusionSet(crons)));
+  return set;
 }
 
 /**
@@ -82,13 +70,7 @@ export function excludedThrough(exclusions: Exclusions, zone: string, slotMs: nu
   let wallEnd: number | undefined;
   const span = exclusions.spans.length === 0 ? -1 : spanAt(exclusions.spans, wall);
   if (span >= 0) wallEnd = exclusions.spans[2 * span + 1];
-  else {
-    for (const rule of exclusions.crons) {
-      if (!cronMatches(rule, wall)) continue;
-      wallEnd = rule.bySecond ? wall - (wall % 1000) + 1000 : wall - (wall % 60_000) + 60_000;
-      break;
-    }
-  }
+  else if (exclusions.crons.length > 0) wallEnd = cronSetOf(exclusions.crons).excludedUntil(wall);
   if (wallEnd === undefined) return undefined;
   // Under a constant offset the instants up to the wall end are all inside; across a transition,
   // only those before it are sure to be (a clock turned back re-enters wall times the span may not cover).
