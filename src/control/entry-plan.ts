@@ -11,6 +11,8 @@ import type { CalendarDrafts } from '../config/exclude-schema.js';
 import { entryWindow, resolveEntry } from '../config/resolve.js';
 import { nextFires } from '../core/schedule.js';
 import { isScheduleError } from '../base/step-budget.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { WorkMeter } from '../base/work-meter.js';
 import { formatInstant } from '../time/zone.js';
 import { entryDiff } from './audit-events.js';
 import type { FieldChange } from './audit-events.js';
@@ -79,23 +81,37 @@ export function owned(entry: unknown, owner: string): unknown {
 /**
  * The plan of making the store's entries of `owner` be `inputs`. `stored` holds every stored entry
  * the owner holds and every one named in `inputs` (whoever holds it); `zone` is the deployment's.
+ * Each entry's fires are computed within their step budget, the event loop turned over whenever
+ * DEFAULTS.writeCheckSliceMs of that work is done (issue 66): `beat run` plans on the scheduler's
+ * loop, and sixty entries of costly rules, tens of milliseconds each, held it for a second.
  */
-export function planEntries(options: {
+export async function planEntries(options: {
   readonly owner: string;
   readonly inputs: readonly PlannedInput[];
   readonly stored: ReadonlyMap<string, PlannedStored>;
   readonly zone: string;
   readonly nowMs: number;
-}): EntryPlan {
+}): Promise<EntryPlan> {
   const { owner, inputs, stored, zone, nowMs } = options;
   const context: FireContext = { zone };
   const items: PlanItem[] = [];
   const named = new Set<string>();
+  const meter = new WorkMeter(Number.POSITIVE_INFINITY, DEFAULTS.writeCheckSliceMs);
+  const metered = async <T>(work: () => T): Promise<T> => {
+    await meter.pause();
+    meter.begin();
+    try {
+      return work();
+    } finally {
+      meter.end();
+    }
+  };
   for (const input of inputs) {
     named.add(input.name);
     const before = stored.get(input.name);
     if (before === undefined) {
-      items.push({ name: input.name, action: 'add', firesAfter: firesOf(input.name, input.entry, context, nowMs), version: 0 });
+      const firesAfter = await metered(() => firesOf(input.name, input.entry, context, nowMs));
+      items.push({ name: input.name, action: 'add', firesAfter, version: 0 });
       continue;
     }
     const holder = ownerOf(before.entry);
@@ -107,14 +123,16 @@ export function planEntries(options: {
       items.push({ name: input.name, action: 'unchanged', version: before.version });
       continue;
     }
-    items.push({ ...changeItem(input.name, before.entry, input.entry, context, context, nowMs), version: before.version });
+    const change = await metered(() => changeItem(input.name, before.entry, input.entry, context, context, nowMs));
+    items.push({ ...change, version: before.version });
   }
   for (const before of stored.values()) {
     if (named.has(before.name) || ownerOf(before.entry) !== owner) continue;
+    const firesBefore = await metered(() => firesOf(before.name, before.entry, context, nowMs));
     items.push({
       name: before.name,
       action: 'remove',
-      firesBefore: firesOf(before.name, before.entry, context, nowMs),
+      firesBefore,
       dropped: before.kept ?? [],
       version: before.version,
     });

@@ -56,7 +56,7 @@ export async function planOwner(
 ): Promise<EntryPlan> {
   const { owner, inputs } = options;
   const stored = await readOwnerEntries(client, keys, store, owner, new Set(inputs.map((i) => i.name)));
-  return planEntries({ ...options, stored });
+  return await planEntries({ ...options, stored });
 }
 
 export interface ApplyResult {

@@ -37,8 +37,8 @@ describe('planEntries', () => {
     input('theirs', { task: 't', schedule: 60 }),
   ];
 
-  it('names each kind of difference, and holds another owner’s and a hand-made entry as conflicts', () => {
-    const plan = planEntries({ owner: 'ci', inputs, stored: store, zone: 'UTC', nowMs: NOW });
+  it('names each kind of difference, and holds another owner’s and a hand-made entry as conflicts', async () => {
+    const plan = await planEntries({ owner: 'ci', inputs, stored: store, zone: 'UTC', nowMs: NOW });
     expect(plan.counts).toEqual({ add: 1, change: 1, remove: 1, unchanged: 1, conflict: 2 });
     const by = new Map(plan.entries.map((e) => [e.name, e]));
     expect(by.get('new')).toMatchObject({
@@ -54,15 +54,15 @@ describe('planEntries', () => {
     expect(by.get('same')).toEqual({ name: 'same', action: 'unchanged', version: 3 });
   });
 
-  it('gives the same digest for the same store and file in any order, and another after any change to them', () => {
-    const digest = (i: readonly PlannedInput[], s: ReadonlyMap<string, PlannedStored>, owner = 'ci') =>
-      planEntries({ owner, inputs: i, stored: s, zone: 'UTC', nowMs: NOW }).digest;
-    const first = digest(inputs, store);
-    expect(digest([...inputs].reverse(), storeOf(...[...store.values()].reverse()))).toBe(first);
-    expect(planEntries({ owner: 'ci', inputs, stored: store, zone: 'UTC', nowMs: NOW + 86_400_000 }).digest).toBe(first);
+  it('gives the same digest for the same store and file in any order, and another after any change to them', async () => {
+    const digest = async (i: readonly PlannedInput[], s: ReadonlyMap<string, PlannedStored>, owner = 'ci') =>
+      (await planEntries({ owner, inputs: i, stored: s, zone: 'UTC', nowMs: NOW })).digest;
+    const first = await digest(inputs, store);
+    expect(await digest([...inputs].reverse(), storeOf(...[...store.values()].reverse()))).toBe(first);
+    expect((await planEntries({ owner: 'ci', inputs, stored: store, zone: 'UTC', nowMs: NOW + 86_400_000 })).digest).toBe(first);
     const bumped = storeOf(...[...store.values()].map((e) => (e.name === 'same' ? { ...e, version: 8 } : e)));
-    expect(digest(inputs, bumped)).not.toBe(first);
-    expect(digest([...inputs.slice(1), input('same', { task: 't', schedule: 61 })], store)).not.toBe(first);
-    expect(digest(inputs, store, 'other-owner')).not.toBe(first);
+    expect(await digest(inputs, bumped)).not.toBe(first);
+    expect(await digest([...inputs.slice(1), input('same', { task: 't', schedule: 61 })], store)).not.toBe(first);
+    expect(await digest(inputs, store, 'other-owner')).not.toBe(first);
   });
 });
