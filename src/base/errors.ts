@@ -87,6 +87,8 @@ export const ErrorCode = {
   ApiNotFound: 'API_NOT_FOUND',
   ApiMethodNotAllowed: 'API_METHOD_NOT_ALLOWED',
   ApiBodyTooLarge: 'API_BODY_TOO_LARGE',
+  /** Large request bodies are being written at the most allowed at once (429, with Retry-After): send it again then. */
+  ApiBusy: 'API_BUSY',
   ApiUnsupportedMediaType: 'API_UNSUPPORTED_MEDIA_TYPE',
   ApiBadRequest: 'API_BAD_REQUEST',
   /** A request target over DEFAULTS.httpMaxUrlBytes (414), or headers over Node's limit (431). */
@@ -162,6 +164,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   API_NOT_FOUND: { exit: 1, http: 404 },
   API_METHOD_NOT_ALLOWED: { exit: 1, http: 405 },
   API_BODY_TOO_LARGE: { exit: 1, http: 413 },
+  API_BUSY: { exit: 1, http: 429 },
   API_UNSUPPORTED_MEDIA_TYPE: { exit: 1, http: 415 },
   API_BAD_REQUEST: { exit: 1, http: 400 },
   API_URI_TOO_LONG: { exit: 1, http: 414 },

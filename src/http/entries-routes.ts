@@ -243,7 +243,7 @@ async function route(
     const selector = url.searchParams.get('selector') ?? undefined;
     sendJson(res, 200, await handlers.list(after, queryLimit(url.searchParams), selector));
   } else if (one === undefined) {
-    const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, (handlers.entryMaxDepth?.() ?? DEFAULTS.entryMaxDepth) + 4);
+    const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, (handlers.entryMaxDepth?.() ?? DEFAULTS.entryMaxDepth) + 4, res);
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new ApiError(ErrorCode.ApiBadRequest, 'the body of PUT /api/entries must be an object mapping entry names to entries');
     }
@@ -259,7 +259,7 @@ async function route(
     sendJson(res, 200, found, { etag: `"${found.version}"` });
   } else if (method === 'PUT') {
     const ifVersion = ifMatch(req);
-    const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, (handlers.entryMaxDepth?.() ?? DEFAULTS.entryMaxDepth) + 4);
+    const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, (handlers.entryMaxDepth?.() ?? DEFAULTS.entryMaxDepth) + 4, res);
     const { created, entry } = await handlers.put(one, body, who, ifVersion, note);
     logger.info(
       { event: EVENTS.apiWrite, who, client: address, entry: one, outcome: created ? 'created' : 'updated' },
@@ -306,7 +306,7 @@ async function routeBackfill(
     return;
   }
   const who = tokenName(req, access) ?? 'anonymous';
-  const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, 4);
+  const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, 4, res);
   const answer = await handlers.backfill(name, body, who, noteOf(req));
   logger.info(
     { event: EVENTS.apiWrite, who, client: client(req), entry: name, outcome: 'backfill', status: answer.status },

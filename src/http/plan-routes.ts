@@ -66,7 +66,7 @@ export async function servePlans(
     if (handlers === undefined) throw new ApiError(ErrorCode.ApiNotFound, 'plans are not served by this process');
     const who = tokenName(req, access) ?? 'anonymous';
     const note = url.pathname === APPLY_PATH ? noteOf(req) : undefined;
-    const request = planRequest(await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, DEFAULTS.entryMaxDepth + 6), url.pathname);
+    const request = planRequest(await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, DEFAULTS.entryMaxDepth + 6, res), url.pathname);
     if (url.pathname === PLAN_PATH) {
       sendJson(res, 200, await handlers.plan(request));
       return;
