@@ -179,10 +179,28 @@ export function planBackfill(
   /** Plan from here on (a dry run's later page), the interval grid still anchored as the whole range's. */
   pageFromMs?: number,
 ): BackfillPlan | { refusal: string } {
-  const refusal = backfillRefusal(entry.schedule);
-  if (refusal !== undefined) return { refusal: `entry ${shown(entry.name)} cannot be backfilled: its schedule is ${refusal}` };
+  const refused = refusalOf(entry);
+  if (refused !== undefined) return refused;
   const anchorMs = backfillAnchor(entry.schedule, range.fromMs, storedSlotMs);
   return planFrom(entry, pageFromMs === undefined ? range : { ...range, fromMs: pageFromMs }, anchorMs);
+}
+
+/**
+ * planBackfill with its slots planned by planFromSliced: what `beat run`'s API plans on the
+ * scheduler's loop (issue 66: a range of a million slots, refused over its limit only once they
+ * were planned, held the loop for seconds in one task).
+ */
+export async function planBackfillSliced(
+  entry: ResolvedEntry,
+  range: { readonly fromMs: number; readonly toMs: number; readonly limit: number },
+  storedSlotMs: number | undefined,
+): Promise<BackfillPlan | { refusal: string }> {
+  return refusalOf(entry) ?? (await planFromSliced(entry, range, backfillAnchor(entry.schedule, range.fromMs, storedSlotMs)));
+}
+
+function refusalOf(entry: ResolvedEntry): { refusal: string } | undefined {
+  const refusal = backfillRefusal(entry.schedule);
+  return refusal === undefined ? undefined : { refusal: `entry ${shown(entry.name)} cannot be backfilled: its schedule is ${refusal}` };
 }
 
 /** The plan with a given anchor (the leader takes the request's). */

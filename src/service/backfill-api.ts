@@ -14,6 +14,7 @@ import {
   newBackfillRequest,
   overLimitMessage,
   planBackfill,
+  planBackfillSliced,
   slotTexts,
 } from '../control/backfill-request.js';
 import { formatInstant, readInstantWithOffset } from '../time/zone.js';
@@ -173,7 +174,7 @@ async function planFor(
   // A bad request (400), as the CLI's exit 2: the name is part of what was sent.
   const entry = await entryOf(o, name);
   const stored = (await o.states.readSome([name])).get(name);
-  const plan = planned(planBackfill(entry, input, stored?.slotMs));
+  const plan = planned(await planBackfillSliced(entry, input, stored?.slotMs));
   if (plan.overLimit)
     throw new ConfigError(
       'the backfill request',

@@ -11,7 +11,8 @@
  *   exclusions leave two seconds fail alone at every try, a 30-day backfill of a minutely entry
  *   of 1,000 lines runs, a DELETE answers while the entries fail, and 36,000 lines are refused at
  *   exclude's bound (before: each failing computation read every line at each of 25,000 slots).
- * - A plan of sixty such entries (finding 2): their fires are computed in slices of the loop.
+ * - A plan of sixty such entries (finding 2): their fires are computed in slices of the loop; and
+ *   five backfill requests of a million slots, planned on the loop in slices before they are refused.
  * - Thirty concurrent bulk writes of 3.7 MB (finding 15): one large body is read and written at a
  *   time, the others refused at once with 429 and Retry-After.
  */
@@ -252,6 +253,32 @@ describe('issue 66: entries and requests that held the loop', () => {
       },
       { p99Ms: 1000, healthzMs: 2500 },
     );
+  }, 180_000);
+
+  it('five backfill requests of a million slots of an every-second entry with 1,000 lines, over their limit: planned in slices, refused 400, and the probe keeps its slots', async () => {
+    const { beat, port } = await start('backfill');
+    expect(
+      (await api(port, 'PUT', '/api/entries/seconds', { task: 't.x', schedule: 1, exclude: [...fillers(999), '* * * * sat,sun'] })).status,
+    ).toBe(201);
+    await sleep(3000);
+    await underWatch('backfill plan', beat, port, async () => {
+      const now = Date.now();
+      // Five at once: each plans its million slots before it is refused.
+      const replies = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          api(port, 'POST', '/api/entries/seconds/backfill', {
+            from: new Date(now - 14 * 86_400_000).toISOString(),
+            to: new Date(now - 60_000).toISOString(),
+            limit: 1_000_000,
+          }),
+        ),
+      );
+      for (const reply of replies) {
+        expect(reply.status, JSON.stringify(reply.json).slice(0, 400)).toBe(400);
+        expect(reply.json.problems).toEqual([{ path: 'to', message: expect.stringContaining('the range holds more than 1000000 slots') }]);
+      }
+      await sleep(5000);
+    });
   }, 180_000);
 
   it('a plan and an apply of sixty entries of 300 lines whose third fire spends its budget: the probe keeps its slots', async () => {
