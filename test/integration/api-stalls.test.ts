@@ -295,6 +295,8 @@ describe('issue 66: entries and requests that held the loop', () => {
         expect(reply.json.counts.add).toBe(60);
         expect(reply.json.entries[0].firesAfter[0]).toMatch(/cannot be computed: .*25,000 steps/);
       }
+      // The leader takes in what was applied, with the probe still watched.
+      await sleep(3000);
     });
   }, 180_000);
 });
