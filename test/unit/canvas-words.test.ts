@@ -54,7 +54,8 @@ describe('a canvas entry in words', () => {
   it('beat check shows a chain, group or chord as one, not as its first task', async () => {
     const file = join(dir, 'canvas.json');
     writeFileSync(file, JSON.stringify(settings));
-    const r = await runCli(['check', '--config', file], { cwd: dir });
+    // --wide: every cell whole (without it the TASK column is cut to the terminal's width).
+    const r = await runCli(['check', '--config', file, '--wide'], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
     for (const [name, text] of Object.entries(words))
       expect(r.stdout).toMatch(new RegExp(`^${name} +${text.replace(/[()|.*+?]/g, '\\$&')} `, 'm'));

@@ -296,9 +296,13 @@ describe('the taskEvents setting', () => {
     ).toBe(false);
     expect(parseConfig({ task_events: true }, 'x').taskEvents).toBe(true);
     expect(() => parseConfig({ taskEvents: 'yes' }, 'x')).toThrow(/taskEvents must be true or false/);
-    const alerts = { alerts: { webhook: 'https://example.com/hook', on: ['failed'] } };
-    expect(() => parseConfig(alerts, 'x')).toThrow(ConfigError);
-    expect(() => parseConfig(alerts, 'x')).toThrow(/resultBackend .* or taskEvents/);
-    expect(parseConfig({ ...alerts, taskEvents: true }, 'x').taskEvents).toBe(true);
+    // `failed` is heard with task events read by default; `late` needs runs followed (taskEvents: true).
+    const failed = { alerts: { webhook: 'https://example.com/hook', on: ['failed'] } };
+    expect(parseConfig(failed, 'x').taskEvents).toBeUndefined();
+    expect(() => parseConfig({ ...failed, taskEvents: false }, 'x')).toThrow(/resultBackend .* or taskEvents/);
+    const late = { alerts: { webhook: 'https://example.com/hook', on: ['late'], lateAfter: '5m' } };
+    expect(() => parseConfig(late, 'x')).toThrow(ConfigError);
+    expect(() => parseConfig(late, 'x')).toThrow(/resultBackend .* or taskEvents/);
+    expect(parseConfig({ ...late, taskEvents: true }, 'x').taskEvents).toBe(true);
   });
 });
