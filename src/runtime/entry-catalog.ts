@@ -11,6 +11,7 @@
 import { PokedLoop } from '../base/poked-loop.js';
 import { errorMessage } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
+import type { QueueNameContext } from '../config/queue-names.js';
 import { yieldToLoop } from '../base/chunks.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -52,6 +53,12 @@ export interface EntryCatalogOptions {
   /** What the config gives entries that do not say (zone, alerts), and the config file's entry names. */
   readonly defaults: EntryDefaults;
   readonly staticNames: ReadonlySet<string>;
+  /**
+   * The deployment's queue names (queueNameContextOf; none: not checked): an entry whose queue, or
+   * a canvas step's, can only collide with tsbeat's keys or kombu's does not run. The store's
+   * writes check them too, but RedBeat's and django's entries are written by the application.
+   */
+  readonly queueNames?: QueueNameContext | undefined;
   /** The first retry after a failed look, doubled per failure up to intervalMs (default DEFAULTS.catalogRetryMinMs). */
   readonly retryMinMs?: number;
   /** The wall clock of `outOfSync` (default Date.now). */
@@ -345,7 +352,7 @@ export class EntryCatalog {
       const { entry, incarnation, problem } = decideEntry(
         this.views,
         this.staticNames,
-        this.defaults.calendars,
+        { calendars: this.defaults.calendars, queueNames: this.options.queueNames },
         name,
         resolveAgain ? undefined : before,
       );

@@ -10,6 +10,9 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { EntryOrigin, ResolvedEntry } from '../config/resolve.js';
 import type { CalendarDrafts } from '../config/exclude-schema.js';
+import { formatPath } from '../config/problems.js';
+import { queueNameProblems } from '../config/queue-names.js';
+import type { QueueNameContext } from '../config/queue-names.js';
 import { revisionNamesDefinition } from '../ports/entry-source.js';
 import type { SourcedEntry } from '../ports/entry-source.js';
 import type { SourceView } from './source-view.js';
@@ -28,11 +31,17 @@ export interface Decided {
   readonly problem?: EntryProblem;
 }
 
+/** What a runtime entry is checked against besides its own schema: the config's calendars and the deployment's queue names. */
+export interface DecideChecks {
+  readonly calendars: CalendarDrafts | undefined;
+  readonly queueNames: QueueNameContext | undefined;
+}
+
 /** The entry in force under `name` now, or why there is none; `before`, the one in force so far, if it may stay as it is. */
 export function decideEntry(
   views: readonly SourceView[],
   staticNames: ReadonlySet<string>,
-  calendars: CalendarDrafts | undefined,
+  checks: DecideChecks,
   name: string,
   before: ResolvedEntry | undefined,
 ): Decided {
@@ -46,8 +55,13 @@ export function decideEntry(
       return { problem: { name, origin, problems: nameTakenProblems(holder) }, ...keepWinner(winner, before) };
     }
     if (sourced.problems !== undefined) return { problem: { name, origin, problems: sourced.problems } };
-    const unknown = unknownCalendarProblems((sourced.shape ?? sourced.entry).exclude, calendars);
+    const definition = sourced.shape ?? sourced.entry;
+    const unknown = unknownCalendarProblems(definition.exclude, checks.calendars);
     if (unknown !== undefined) return { problem: { name, origin, problems: unknown } };
+    // A queue on tsbeat's keys (its stop key, its lock) would take the message pushed onto it.
+    const queues = checks.queueNames === undefined ? [] : queueNameProblems(definition, checks.queueNames);
+    if (queues.length > 0)
+      return { problem: { name, origin, problems: queues.map((p) => ({ path: formatPath(p.path), message: p.message })) } };
     winner = { view, sourced };
   }
   return keepWinner(winner, before);

@@ -5,6 +5,7 @@
  * entries (`beat status`, `next`, `history`, `trigger`, `pause`, `resume`, `backfill`).
  */
 import { silentLogger } from '../base/log.js';
+import { queueNameContextOf } from '../config/queue-names.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { EntrySource } from '../ports/entry-source.js';
 import { EntryCatalog } from './entry-catalog.js';
@@ -38,6 +39,7 @@ export async function resolveOnce(config: ResolvedConfig, sources: readonly Entr
     intervalMs: config.maxIntervalMs,
     defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
     staticNames: new Set(config.entries.map((e) => e.name)),
+    queueNames: queueNameContextOf(config),
   });
   try {
     await catalog.load();

@@ -4,6 +4,7 @@
  * but read-only: the source is opened with writeBack off and no write-back sink is wired, so a dry
  * run never writes last_run_at, total_run_count or a one-off's enabled to the database.
  */
+import { queueNameContextOf } from '../config/queue-names.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { openDjangoEntries } from '../django/tenants.js';
 import type { DjangoEntries } from '../django/source.js';
@@ -46,6 +47,7 @@ export async function startDryRun(options: ServiceOptions, write: (line: string)
           intervalMs: config.maxIntervalMs,
           defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
           staticNames: new Set(config.entries.map((e) => e.name)),
+          queueNames: queueNameContextOf(config),
         });
   // The first read waits for the database (as a leader's start does); failures are logged and retried.
   await catalog?.load();

@@ -39,11 +39,12 @@ export function makeEntrySources(options: {
   const staticNames = new Set(config.entries.map((e) => e.name));
   // The API's writes check their definitions off the scheduler's loop (docs/design.md, "Checks off the loop").
   const entryChecks = new EntryCheckPool(log);
+  const queueNames = queueNameContextOf(config);
   const entryStore = new RedisEntryStore(
     state,
     keys,
     staticNames,
-    queueNameContextOf(config),
+    queueNames,
     { zone: config.timezone, calendars: config.calendars },
     storeBudget(config),
     entryChecks,
@@ -54,6 +55,7 @@ export function makeEntrySources(options: {
     intervalMs: config.maxIntervalMs,
     defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
     staticNames,
+    queueNames,
     onSourceChanges: sourceChangeRecorder(state, keys, {
       records: (): boolean => inForce.leading(),
       maxEvents: (): number | undefined => inForce.config().auditMaxEvents,

@@ -9,16 +9,18 @@ import type { ResolvedEntry } from '../../src/config/resolve.js';
 import type { EntryChanges, EntrySnapshot, EntrySource, SourcedEntry } from '../../src/ports/entry-source.js';
 import { EntryCatalog } from '../../src/runtime/entry-catalog.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
+import { queueNameContext } from '../../src/config/queue-names.js';
 
 /** A source holding entries in memory, with a version per change, as the store's contract says. */
 class MemorySource implements EntrySource {
-  readonly origin = 'store' as const;
   private version = 0;
   private readonly entries = new Map<string, { value: unknown; version: number; incarnation: string }>();
   private readonly deleted = new Map<string, number>();
   failNext = false;
   /** changesSince fails this many times more (a sync that keeps failing, then recovers). */
   failChanges = 0;
+
+  constructor(readonly origin: EntrySource['origin'] = 'store') {}
 
   put(name: string, value: unknown, incarnation = '1'): void {
     this.version += 1;
@@ -384,5 +386,30 @@ describe('EntryCatalog.outdated', () => {
     expect(catalog.outOfSync()).toBeUndefined();
     nowMs = DEFAULTS.readFirstMaxMs + 1;
     expect(catalog.outOfSync()).toEqual({ sinceMs: 0, reason: 'the store entries are being read and do not answer' });
+  });
+
+  it("does not run an entry whose queue, or a canvas step's, lands on tsbeat's keys (a RedBeat entry or django row is the application's)", async () => {
+    const source = new MemorySource('django');
+    source.put('fine', { task: 't', schedule: 60, options: { queue: 'reports' } });
+    source.put('own', { task: 't', schedule: 60, options: { queue: 'tsbeat:{other}:stop' } });
+    source.put('step', { schedule: 60, chain: [{ task: 'a' }, { group: [{ task: 'b', options: { queue: 'tsbeat:{x}:lock' } }] }] });
+    source.put('kombu', { task: 't', schedule: 60, options: { queue: '_kombu.binding.celery' } });
+    const catalog = new EntryCatalog({
+      sources: [source],
+      logger: silent,
+      intervalMs: 60_000,
+      defaults: { zone: 'UTC' },
+      staticNames: new Set(),
+      queueNames: queueNameContext('tsbeat', {}),
+    });
+    await catalog.load();
+    expect(names(catalog.entries())).toEqual(['fine']);
+    const problems = Object.fromEntries(catalog.problems().map((p) => [p.name, p.problems.map((q) => `${q.path}: ${q.message}`)]));
+    expect(problems['own']).toEqual([
+      expect.stringMatching(/^options\.queue: the queue's list "tsbeat:\{other\}:stop" is under tsbeat's own prefix/),
+    ]);
+    expect(problems['step']).toEqual([expect.stringMatching(/^chain\[1\]\.group\[0\]\.options\.queue: /)]);
+    expect(problems['kombu']).toEqual([expect.stringContaining('"_kombu." names kombu\'s binding sets')]);
+    expect(catalog.problems().map((p) => p.origin)).toEqual(['django', 'django', 'django']);
   });
 });
