@@ -14,6 +14,12 @@
  *   other script recommended for identifiers but Cyrillic and Greek, whose letters are Latin's
  *   lookalikes (`nightlу` with a Cyrillic у printed as `nightly`).
  *
+ * - written as NFKC writes it (§3.1's profile restricts the characters that are not, Not_NFKC): a
+ *   decomposed `cafe\u0301` prints as `café`, a fullwidth `ｎｉｇｈｔｌｙ` or a mathematical `𝐧ightly`
+ *   as `nightly`, each another name to tsbeat;
+ * - digits of one decimal system (§5.3, mixed-number detection): `job1\u0662` (an Arabic-Indic
+ *   two) prints much as `job12`.
+ *
  * A name wholly in one script that looks like one in another (Cyrillic `соре` for `cope`) passes:
  * telling those apart takes Unicode's confusables data, which tsbeat does not carry.
  */
@@ -131,15 +137,55 @@ function mixedScripts(chars: readonly string[]): string | undefined {
 export function lookalikeProblem(name: string): string | undefined {
   // The common case, a plain ASCII name, costs one test.
   if (/^[\x20-\x7e]*$/.test(name)) return undefined;
-  const plain = LATIN.test(name);
-  if (plain && !IGNORABLE.test(name)) return undefined;
   const chars = [...name];
   const hidden = chars.findIndex((c) => IGNORABLE.test(c));
   if (hidden >= 0)
     return `it holds ${characterName(chars[hidden]?.codePointAt(0) ?? 0)} at position ${hidden + 1}, a character that does not show; remove it`;
-  const mixed = plain ? undefined : mixedScripts(chars);
+  const normal = name.normalize('NFKC');
+  if (normal !== name) {
+    const at = notNormalAt(chars);
+    return `it holds ${characterName(chars[at]?.codePointAt(0) ?? 0)} at position ${at + 1}, which Unicode's NFKC normalisation writes otherwise, so that the name prints as another; write ${JSON.stringify(normal)}`;
+  }
+  const digits = mixedDigits(chars);
+  if (digits !== undefined) return `it holds ${digits}, digits of two number systems; write its digits in one`;
+  const mixed = LATIN.test(name) ? undefined : mixedScripts(chars);
   if (mixed === undefined) return undefined;
   return `it holds ${mixed}, a mix of scripts that makes one name look like another (Unicode UTS #39); write the name in one script`;
+}
+
+/** The index of the first character from which `chars` is not as NFKC writes it (a composing mark's, for a decomposed letter). */
+function notNormalAt(chars: readonly string[]): number {
+  let prefix = '';
+  for (const [i, char] of chars.entries()) {
+    prefix += char;
+    if (prefix.normalize('NFKC') !== prefix) return i;
+  }
+  return 0;
+}
+
+const DIGIT = /\p{Nd}/u;
+
+/**
+ * The zero of a decimal digit's number system. Unicode assigns each system's digits 0 to 9 in
+ * order, in runs of whole systems (the mathematical digits are five systems in a row).
+ */
+function zeroOf(code: number): number {
+  let start = code;
+  while (DIGIT.test(String.fromCodePoint(start - 1))) start -= 1;
+  return start + Math.floor((code - start) / 10) * 10;
+}
+
+/** The first decimal digit of another number system than the name's first digit's, with its position, or undefined. */
+function mixedDigits(chars: readonly string[]): string | undefined {
+  let zero: number | undefined;
+  for (const [i, char] of chars.entries()) {
+    if (!DIGIT.test(char)) continue;
+    const code = char.codePointAt(0) ?? 0;
+    const own = zeroOf(code);
+    zero ??= own;
+    if (own !== zero) return `${characterName(code)} at position ${i + 1} after digits of another system`;
+  }
+  return undefined;
 }
 
 /** The name of an entry about to be written: entryNameSchema's rule, and no lookalike. */

@@ -112,6 +112,27 @@ describe('entry names that would pass for another, refused where one is written 
     expect(refusal('\u3072\u3089 \ud55c\uad6d')).toContain('U+D55C (Hangul) at position 4 in a Hiragana name');
   });
 
+  it('refuses a name NFKC writes otherwise (decomposed, fullwidth, mathematical, a no-break space), naming the character and the name to write', () => {
+    expect(refusal('cafe\u0301')).toBe(
+      'an entry name must be a name a person can tell apart: it holds U+0301 at position 5, which Unicode\'s NFKC normalisation writes otherwise, so that the name prints as another; write "caf\u00e9"',
+    );
+    expect(refusal('\uff4e\uff49\uff47\uff48\uff54\uff4c\uff59')).toContain('U+FF4E at position 1, which');
+    expect(refusal('\uff4e\uff49\uff47\uff48\uff54\uff4c\uff59')).toContain('write "nightly"');
+    expect(refusal('\u{1d427}ightly')).toContain('U+1D427 at position 1');
+    expect(refusal('night\u00a0ly')).toContain('U+00A0 NO-BREAK SPACE at position 6');
+    expect(refusal('\ufb01le-sync')).toContain('write "file-sync"');
+  });
+
+  it('refuses digits of two number systems (UTS #39 §5.3), and takes one system of any script', () => {
+    expect(refusal('job1\u0662')).toBe(
+      'an entry name must be a name a person can tell apart: it holds U+0662 at position 5 after digits of another system, digits of two number systems; write its digits in one',
+    );
+    expect(refusal('job1\u0967')).toContain('U+0967 at position 5');
+    for (const name of ['job12', 'job\u0661\u0662', '\u0930\u093f\u092a\u094b\u0930\u094d\u091f \u0967\u0968']) {
+      expect(newEntryNameProblems(name), name).toEqual([]);
+    }
+  });
+
   it('takes one script, Latin with Han and kana, Bopomofo or Hangul, and Latin with one other recommended script', () => {
     for (const name of [
       'billing-sync',
@@ -133,7 +154,8 @@ describe('entry names that would pass for another, refused where one is written 
   });
 
   it('leaves names as they are read (RedBeat, Django, an owner) to the rule they were written under', () => {
-    for (const name of ['night\u034fly', 'nightl\u0443', 'report\u3164']) expect(entryNameProblems(name), name).toEqual([]);
+    for (const name of ['night\u034fly', 'nightl\u0443', 'report\u3164', 'cafe\u0301', 'job1\u0662'])
+      expect(entryNameProblems(name), name).toEqual([]);
   });
 
   it('refuses a lookalike in a config file, with the path of the entry', () => {
