@@ -68,10 +68,19 @@ describe("the store's budget (entryLimits.maxEntries, maxStoreBytes)", () => {
       /this write would take the store to [\d,]+ bytes of names and definitions, past its limit of 1,024 \(entryLimits\.maxStoreBytes\)/,
     );
     expect(await suite.client.hexists(keys.entries, 'big')).toBe(0);
-    // Something else wrote the counter: the next write counts again, and keeps the count right.
-    await suite.client.set(keys.entriesBytes, 'garbage');
-    expect((await set(file, 'second')).code).toBe(0);
-    const second = JSON.parse((await suite.client.hget(keys.entries, 'second')) ?? '{}') as { entry: unknown };
-    expect(Number(await suite.client.get(keys.entriesBytes))).toBe(counted + 'second'.length + JSON.stringify(second.entry).length);
+    // Something else wrote the counter: the next write counts again, and keeps the count right. Lua's
+    // tonumber reads "-1e15" (which lifted the budget: big was written), " 5", "0x10", "2.5" as numbers.
+    let held = counted;
+    for (const [i, garbled] of ['garbage', '-1e15', ' 5', '0x10', '2.5', '99999999999999999999'].entries()) {
+      await suite.client.set(keys.entriesBytes, garbled);
+      const name = `next${i}`;
+      if (garbled === '-1e15')
+        expect((await set(file, 'big', '--kwargs', JSON.stringify({ blob: 'x'.repeat(1200) }))).code, garbled).toBe(2);
+      const written = await set(file, name);
+      expect(written.code, `${garbled}: ${written.stderr}`).toBe(0);
+      const next = JSON.parse((await suite.client.hget(keys.entries, name)) ?? '{}') as { entry: unknown };
+      held += name.length + JSON.stringify(next.entry).length;
+      expect(Number(await suite.client.get(keys.entriesBytes)), garbled).toBe(held);
+    }
   });
 });

@@ -13,7 +13,7 @@
             keep its history (else one created again under its name would start paused)
   KEYS[8]   entries:names zset: every stored name at score 0, for pages in name order (ZRANGEBYLEX)
   KEYS[10]  optional: entries:bytes string, the bytes of the stored names and definitions (JSON), for the
-            store's budget (counted again from KEYS[1] when missing or not a number)
+            store's budget (counted again from KEYS[1] when missing or not plain digits)
   KEYS[9]   optional (given when KEYS[10] is): this write's receipt string (entries:receipt:<id>, a new id per write). When it
             exists the write was already applied (ioredis sent it again after its connection died):
             its reply is answered and nothing is written
@@ -159,7 +159,10 @@ end
 local storeBytes
 if budget and changed then
   local held = redis.call('HLEN', KEYS[1])
-  storeBytes = tonumber(redis.call('GET', budget) or '')
+  -- Digits only: Lua's tonumber also reads " 5", "0x10", "1e3" and "-1e15", a count that would lift
+  -- the budget; anything else is counted again.
+  local kept = redis.call('GET', budget)
+  storeBytes = kept and #kept <= 15 and string.match(kept, '^%d+$') and tonumber(kept) or nil
   -- An empty store holds no bytes, whatever the counter says (the hash deleted by hand).
   if held == 0 then storeBytes = 0 end
   if not storeBytes then
