@@ -247,11 +247,11 @@ export class Entries {
 
   /** The entries given the owner, checked as a write of them is (ENTRY_INVALID with every problem). */
   private async ownerInputs(owner: string, entries: Readonly<Record<string, EntryInput>>, nowMs: number) {
-    const [{ ownedInputs }, { entryNameProblems }] = await Promise.all([
+    const [{ ownedInputs }, { newEntryNameProblems }] = await Promise.all([
       import('../redis/owner-apply.js'),
       import('../config/entry-definition.js'),
     ]);
-    const problem = entryNameProblems(owner)[0];
+    const problem = newEntryNameProblems(owner)[0];
     if (problem !== undefined) throw new BeatError(ErrorCode.Usage, `owner ${JSON.stringify(owner)}: ${problem.message}`);
     const inputs = ownedInputs(
       Object.keys(entries).map((name) => ({ name, entry: entries[name] })),

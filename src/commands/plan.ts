@@ -7,7 +7,7 @@
 import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import { maskUrl } from '../config/redis-url.js';
 import type { ConfigProblem } from '../base/errors.js';
-import { entryNameProblems } from '../config/entry-definition.js';
+import { newEntryNameProblems } from '../config/entry-definition.js';
 import type { EntryPlan, PlanItem, PlannedInput } from '../control/entry-plan.js';
 import { addedNames, definitionOf, planConfig } from '../control/deployment-definition.js';
 import { ownerOf } from '../control/entry-plan.js';
@@ -112,7 +112,7 @@ function usage(command: string, problem: string): BeatError {
 function ownerArgs(command: string, values: OwnerValues): { file: string; owner: string } {
   if (values.entries === undefined || values.entries === '') throw usage(command, 'name the file of entries: --entries FILE');
   if (values.owner === undefined) throw usage(command, 'name the owner: --owner NAME');
-  const problems = entryNameProblems(values.owner);
+  const problems = newEntryNameProblems(values.owner);
   if (problems.length > 0) throw usage(command, `--owner ${shown(values.owner)}: ${problems[0]?.message ?? 'not a valid name'}`);
   return { file: values.entries, owner: values.owner };
 }

@@ -1,6 +1,7 @@
 /**
  * Entry names that would pass for another (issue 66), refused where a name is written — a config
- * file, a runtime entry's put, an entries file — and not where one is read or deleted: an entry
+ * file, a runtime entry's put, an entries file, the owner a plan or an apply writes on its entries —
+ * and not where one is read or deleted: an entry
  * stored before this rule stays listed, run and deletable under its name. Unicode's advice for
  * identifiers (UTS #39, Unicode Security Mechanisms):
  *

@@ -6,7 +6,7 @@
 import type { RedisClient } from '../redis/connect.js';
 import { ConfigError, ErrorCode } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
-import { entryNameProblems } from '../config/entry-definition.js';
+import { newEntryNameProblems } from '../config/entry-definition.js';
 import type { PlannedInput } from '../control/entry-plan.js';
 import type { PlanHandlers, PlanRequest } from '../http/plan-routes.js';
 import type { RedisEntryStore } from '../redis/entry-store.js';
@@ -26,7 +26,7 @@ export function planHandlers(options: {
   const { store, client, keys, zone, now } = options;
   /** The request's entries given the owner and checked as the store checks a write (ENTRY_INVALID, 400, with every problem). */
   const inputsOf = async (request: PlanRequest, nowMs: number): Promise<PlannedInput[]> => {
-    const ownerProblems = entryNameProblems(request.owner);
+    const ownerProblems = newEntryNameProblems(request.owner);
     if (ownerProblems.length > 0)
       throw new ConfigError(
         'request body',

@@ -238,6 +238,29 @@ describe('beat plan and beat apply, with a running leader', () => {
     expect(await records()).toEqual(before);
   });
 
+  it('an owner that would pass for another (a hidden U+034F, a fullwidth letter, a Cyrillic one) is refused by the CLI, the API and the client, with nothing written', async () => {
+    const version = await redis.get(keys.entriesVersion);
+    const file = entriesFile('lookalike.yaml', { 'look-1': { task: TASK, schedule: 60 } });
+    for (const owner of ['bil\u034fling', '\uff42illing', 'bil\u04cfing']) {
+      for (const command of ['plan', 'apply']) {
+        const refused = await beat(command, '--entries', file, '--owner', owner);
+        expect(refused.code, `${command} ${owner}: ${refused.stdout}`).toBe(2);
+        expect(refused.stderr).toContain('an entry name must be a name a person can tell apart');
+      }
+      const api = await post('/api/apply', { owner, entries: { 'look-1': { task: TASK, schedule: 60 } } });
+      expect(api.status, owner).toBe(400);
+      expect(JSON.stringify(api.body)).toContain('a person can tell apart');
+    }
+    const client = await Entries.connect({ url: server.url(0), deployment: DEPLOYMENT });
+    try {
+      await expect(client.apply('bil\u034fling', { 'look-1': { task: TASK, schedule: 60 } })).rejects.toThrow('U+034F');
+    } finally {
+      await client.close();
+    }
+    expect(await redis.get(keys.entriesVersion)).toBe(version);
+    expect(await redis.hexists(keys.entries, 'look-1')).toBe(0);
+  });
+
   it('a digest taken before a change is refused (exit 2, PLAN_STALE) with nothing written; the fresh one applies', async () => {
     const file = entriesFile('gd.yaml', { 'gd-1': { task: TASK, schedule: 60 }, 'gd-2': { task: TASK, schedule: 120 } });
     expect((await beat('apply', '--entries', file, '--owner', 'gd')).code).toBe(0);
