@@ -165,6 +165,21 @@ describe('run histories in Redis (run-history.lua)', () => {
     expect(await client.hget(keys.failures, 'f')).toBe('1');
   });
 
+  it('a failure count something else wrote (a word, a fraction, past 64 bits) counts afresh from this failure, and the other runs of the batch are written', async () => {
+    const keys = schedulerKeys('tsbeat', uniqueName('hist'));
+    const history = new RedisRunHistory(client, keys, 5);
+    const garbled = ['many', '2.5', ' 3', '99999999999999999999'];
+    for (const [i, text] of garbled.entries()) await client.hset(keys.failures, `g${i}`, text);
+    const failed = (entry: string, id: string) => ({
+      entry,
+      record: { ...run(id, 1000), state: 'FAILURE' as const, finishedAtMs: 1500, exception: 'ValueError: boom' },
+    });
+    await history.recordPublished([...garbled.map((_, i) => failed(`g${i}`, `g${i}-1`)), failed('plain', 'p-1')]);
+    for (const [i, text] of garbled.entries()) expect(await client.hget(keys.failures, `g${i}`), text).toBe('1');
+    expect(await client.hget(keys.failures, 'plain')).toBe('1');
+    expect((await history.latest(['plain'])).get('plain')?.taskId).toBe('p-1');
+  });
+
   it("a history key of another type costs its entry alone: its run is refused and the key named, the others' are written", async () => {
     const keys = schedulerKeys('tsbeat', uniqueName('hist'));
     await client.set(keys.runs('x'), 'not a list');

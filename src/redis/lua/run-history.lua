@@ -7,7 +7,8 @@
   KEYS[1]      pending set (entry names with a run not final yet)
   KEYS[2]      finished hash: entry name -> JSON {last: the newest finished record's JSON (a string),
                ok: epoch ms of the last SUCCESS, fail: of the last FAILURE} (run-history-codec.ts decodes it)
-  KEYS[3]      failures hash: entry name -> FAILUREs since its last SUCCESS (or its last resume, which deletes it)
+  KEYS[3]      failures hash: entry name -> FAILUREs since its last SUCCESS (or its last resume, which deletes it);
+               a count that is not plain digits counts afresh
   KEYS[4]      paused set (`beat pause`)
   KEYS[5]      pause notes hash: entry name -> JSON {note, by, at} (why it was paused)
   KEYS[6]      state hash (includes/entry-state.lua), for the entry fence of an '@' revision
@@ -121,6 +122,10 @@ local function summarise(entry, v, record, pauseAfter)
     redis.call('HDEL', KEYS[3], entry)
   elseif v.st == 'FAILURE' then
     summary.fail = math.max(tonumber(summary.fail) or 0, at)
+    -- A count something else wrote (a word, a fraction, past 64 bits) would fail HINCRBY, and with it
+    -- the whole batch: it counts afresh from this failure.
+    local held = redis.call('HGET', KEYS[3], entry)
+    if held and not (#held <= 15 and string.match(held, '^%d+$')) then redis.call('HDEL', KEYS[3], entry) end
     streak = redis.call('HINCRBY', KEYS[3], entry, 1)
   end
   redis.call('HSET', KEYS[2], entry, cjson.encode(summary))
