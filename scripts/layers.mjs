@@ -28,19 +28,22 @@ export const LAYERS = {
   sqs: ['kombu', 'ports', 'celery', 'config', 'base'],
   publish: ['sqs', 'kombu', 'amqp', 'redis', 'ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
   runtime: ['ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
+  // The operator verbs, once for every door (CLI, /api, dashboard, client), over the Redis stores.
+  operations: ['redis', 'control', 'ports', 'celery', 'config', 'core', 'time', 'base'],
   outcomes: ['ports', 'base'],
   django: ['ports', 'config', 'core', 'time', 'base'],
   observe: ['ports', 'celery', 'base'],
   http: ['observe', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
   // A plan's shape (control/entry-plan.ts) is what Entries.plan answers; redis, which it drives, sits above control too.
-  client: ['redis', 'control', 'config', 'base'],
+  client: ['operations', 'redis', 'control', 'ports', 'core', 'config', 'base'],
   alerts: ['ports', 'config', 'core', 'time', 'base'],
   redbeat: ['redis', 'ports', 'config', 'core', 'time', 'base'],
-  dashboard: ['ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
+  dashboard: ['operations', 'ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
   // The page's browser code: it shares only the dashboard's wire types (wire.ts imports nothing).
   ui: ['dashboard'],
   service: [
+    'operations',
     'dashboard',
     'django',
     'alerts',
@@ -62,6 +65,7 @@ export const LAYERS = {
     'base',
   ],
   commands: [
+    'operations',
     'django',
     'importers',
     'redbeat',

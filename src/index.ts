@@ -24,7 +24,18 @@ export { nextFires, describeSchedule } from './core/schedule.js';
 export { BeatError, ConfigError, ErrorCode } from './base/errors.js';
 export type { ConfigProblem } from './base/errors.js';
 export { Entries } from './client/entries-client.js';
-export type { EntriesConnectOptions, EntryRecord, SetOutcome } from './client/entries-client.js';
+export type {
+  AuditQuery,
+  ChangeOptions,
+  DeploymentHandle,
+  EntriesConnectOptions,
+  EntryHandle,
+  EntryRecord,
+  SelectionHandle,
+  SetOutcome,
+  TriggerOptions,
+} from './client/entries-client.js';
+export type { EntryPauseAnswer, RunOutcome, SelectionPauseAnswer, StopAnswer } from './operations/control-verbs.js';
 export type { DeploymentStopView } from './control/deployment-stop.js';
 
 /** Types a config object; returns it unchanged. */

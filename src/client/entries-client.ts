@@ -9,7 +9,7 @@
  * import tsbeat too, and must not pay for a Redis client.
  */
 import { DEFAULTS } from '../base/defaults.js';
-import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
+import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { noteProblem } from '../base/note-text.js';
 import type { ConfigProblem } from '../base/errors.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
@@ -17,11 +17,17 @@ import { maskUrl } from '../config/url-parts.js';
 import { queueNameContext } from '../config/queue-names.js';
 import type { EntryInput } from '../config/schema.js';
 import type { RedisEntryStore, StoredEntry, WriteOutcome } from '../redis/entry-store.js';
-import type { AuditContext } from '../redis/audit-log.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { EntryPlan } from '../control/entry-plan.js';
-import { deploymentStopView } from '../control/deployment-stop.js';
+import type { AuditEvent } from '../control/audit-events.js';
+import type { RunView } from '../control/run-view.js';
+import { awaitRuns, queueTriggers, readStop, setPaused } from '../operations/control-verbs.js';
+import type { EntryPauseAnswer, RunOutcome, SelectionPauseAnswer, StopAnswer } from '../operations/control-verbs.js';
+import { deleteEntry, putEntries } from '../operations/entry-verbs.js';
+import type { EntryStores } from '../operations/entry-verbs.js';
+import type { Operator } from '../operations/operator.js';
+import { auditTrail, entryHistory } from '../operations/read-verbs.js';
 import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { ControlStore } from '../redis/control-store.js';
 
@@ -70,18 +76,69 @@ export interface EntryRecord {
 
 export type SetOutcome = Extract<WriteOutcome, 'created' | 'updated' | 'unchanged'>;
 
+/** A trigger's options: the note, and how long to wait for the leader to publish (default 10 s; then the run is withdrawn). */
+export interface TriggerOptions extends ChangeOptions {
+  readonly waitMs?: number;
+}
+
+/** Which audit events: `limit` (default 50) older than `before` (an event's id), newest first. */
+export interface AuditQuery {
+  readonly limit?: number;
+  readonly before?: string;
+}
+
+/** One entry's verbs (`entries.handle(name)`), as Temporal's ScheduleHandle has a schedule's. */
+export interface EntryHandle {
+  readonly name: string;
+  /** The stored runtime entry, or undefined (an entry of the config file is not stored). */
+  describe(): Promise<EntryRecord | undefined>;
+  put(entry: EntryInput, options?: ChangeOptions): Promise<SetOutcome>;
+  delete(options?: { keepHistory?: boolean } & ChangeOptions): Promise<boolean>;
+  pause(options?: ChangeOptions): Promise<EntryPauseAnswer>;
+  resume(options?: ChangeOptions): Promise<EntryPauseAnswer>;
+  /** One run now, through the leader's fenced path: published, refused (with why), or withdrawn when no leader took it in time. */
+  trigger(options?: TriggerOptions): Promise<RunOutcome>;
+  /** Its last runs, newest first (kept with a resultBackend or taskEvents); times in `timezone` (the client's, else UTC). */
+  history(options?: { limit?: number; timezone?: string }): Promise<RunView[]>;
+  audit(options?: AuditQuery): Promise<AuditEvent[]>;
+}
+
+/** The verbs on the store's entries a selector selects, at once, one audit event each. */
+export interface SelectionHandle {
+  pause(options?: ChangeOptions): Promise<SelectionPauseAnswer>;
+  resume(options?: ChangeOptions): Promise<SelectionPauseAnswer>;
+  trigger(options?: TriggerOptions): Promise<RunOutcome[]>;
+}
+
+/** The deployment's verbs: pause and resume everything (its stop), the stop, a brief status, the audit trail. */
+export interface DeploymentHandle {
+  pause(options?: ChangeOptions): Promise<StopAnswer>;
+  resume(options?: ChangeOptions): Promise<StopAnswer>;
+  stop(): Promise<DeploymentStopView | null>;
+  status(): Promise<{
+    readonly stopped: DeploymentStopView | null;
+    readonly leader: { readonly instance: string; readonly since: string } | null;
+    readonly paused: readonly string[];
+  }>;
+  audit(options?: AuditQuery): Promise<AuditEvent[]>;
+}
+
 interface Connection {
   readonly store: RedisEntryStore;
   /** The Redis client and keys a plan reads besides the store (owner-apply.ts). */
   readonly client: RedisClient;
   readonly keys: SchedulerKeys;
   readonly timezone: string;
-  readonly audit: (note: string | undefined) => AuditContext;
+  /** Who this client's changes are recorded as, with a change's note (checked as the CLI's --note). */
+  readonly operator: (note: string | undefined) => Operator;
+  readonly auditMaxEvents: number | undefined;
   readonly status: () => string;
   readonly close: () => Promise<void>;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+/** How long a trigger waits for the leader by default, as `beat trigger` does. */
+const TRIGGER_WAIT_MS = 10_000;
 
 function record(stored: StoredEntry): EntryRecord {
   return {
@@ -131,12 +188,13 @@ export class Entries {
         undefined,
         storeBudget({ entryLimits: options.budget }),
       ),
-      audit: (note) => {
+      operator: (note) => {
         // The rule of the CLI's --note and the X-Beat-Note header (base/note-text.ts).
         const problem = note === undefined ? undefined : noteProblem(note);
         if (problem !== undefined) throw new BeatError(ErrorCode.Usage, `note: ${problem}`);
-        return { who: options.who ?? localActor(), note, maxEvents: options.auditMaxEvents };
+        return { who: options.who ?? localActor(), note };
       },
+      auditMaxEvents: options.auditMaxEvents,
       status: () => client.status,
       close: async () => {
         await client.quit().catch(() => client.disconnect());
@@ -146,8 +204,8 @@ export class Entries {
 
   /** Creates or replaces one entry (the same object as a config file's beatSchedule.<name>). */
   async set(name: string, entry: EntryInput, options: ChangeOptions = {}): Promise<SetOutcome> {
-    const audit = this.connection.audit(options.note);
-    const { outcomes } = await this.call((store) => store.write([{ op: 'put', name, entry }], { nowMs: Date.now(), audit }));
+    const by = this.connection.operator(options.note);
+    const { outcomes } = await this.call((store) => putEntries(this.stores(store), by, [{ name, entry }], { nowMs: Date.now() }));
     return outcomes[0] as SetOutcome;
   }
 
@@ -157,11 +215,13 @@ export class Entries {
     options: ChangeOptions = {},
   ): Promise<{ version: number; outcomes: Record<string, SetOutcome> }> {
     const names = Object.keys(entries);
-    const audit = this.connection.audit(options.note);
+    const by = this.connection.operator(options.note);
     const result = await this.call((store) =>
-      store.write(
-        names.map((name) => ({ op: 'put' as const, name, entry: entries[name] })),
-        { nowMs: Date.now(), audit },
+      putEntries(
+        this.stores(store),
+        by,
+        names.map((name) => ({ name, entry: entries[name] })),
+        { nowMs: Date.now() },
       ),
     );
     return { version: result.version, outcomes: Object.fromEntries(names.map((name, i) => [name, result.outcomes[i] as SetOutcome])) };
@@ -196,11 +256,10 @@ export class Entries {
    * of the same name starts afresh) unless `keepHistory`.
    */
   async delete(name: string, options: { keepHistory?: boolean } & ChangeOptions = {}): Promise<boolean> {
-    const audit = this.connection.audit(options.note);
-    const { outcomes } = await this.call((store) =>
-      store.write([{ op: 'delete', name }], { nowMs: Date.now(), keepHistory: options.keepHistory === true, audit }),
+    const by = this.connection.operator(options.note);
+    return this.call((store) =>
+      deleteEntry(this.stores(store), by, name, { nowMs: Date.now(), keepHistory: options.keepHistory === true }),
     );
-    return outcomes[0] === 'deleted';
   }
 
   /**
@@ -228,7 +287,7 @@ export class Entries {
     const { applyOwner } = await import('../redis/owner-apply.js');
     const { client, keys, store, timezone } = this.connection;
     const nowMs = Date.now();
-    const audit = this.connection.audit(options.note);
+    const audit = { ...this.connection.operator(options.note), maxEvents: this.connection.auditMaxEvents };
     const inputs = await this.ownerInputs(owner, entries, nowMs);
     const { plan, version } = await this.call(() =>
       applyOwner(client, keys, store, {
@@ -270,27 +329,144 @@ export class Entries {
    * Sets it with its audit event; `changed` false when it was already set (nothing written).
    */
   async stopDeployment(options: ChangeOptions = {}): Promise<{ stopped: DeploymentStopView; changed: boolean }> {
-    const audit = this.connection.audit(options.note);
-    const { stop, changed } = await this.call(async () => (await this.control()).stopDeployment(Date.now(), audit));
-    return { stopped: deploymentStopView(stop), changed };
+    const answer = await this.deployment().pause(options);
+    if (answer.stopped === null) throw new BeatError(ErrorCode.Usage, 'the deployment-wide stop was not set');
+    return { stopped: answer.stopped, changed: 'changed' in answer && answer.changed };
   }
 
   /** Lifts the deployment-wide stop (`beat resume --all`): the stop it lifted, or undefined when none was set. */
   async resumeDeployment(options: ChangeOptions = {}): Promise<DeploymentStopView | undefined> {
-    const audit = this.connection.audit(options.note);
-    const lifted = await this.call(async () => (await this.control()).resumeDeployment(Date.now(), audit));
-    return lifted === undefined ? undefined : deploymentStopView(lifted);
+    const answer = await this.deployment().resume(options);
+    return 'lifted' in answer ? (answer.lifted ?? undefined) : undefined;
   }
 
   /** The deployment-wide stop, if it is set. */
   async deploymentStop(): Promise<DeploymentStopView | undefined> {
-    const stop = await this.call(async () => (await this.control()).deploymentStop());
-    return stop === undefined ? undefined : deploymentStopView(stop);
+    return (await this.deployment().stop()) ?? undefined;
+  }
+
+  /**
+   * One entry's every verb (as Temporal's ScheduleHandle): `entries.handle('nightly').pause({ note })`.
+   * Its pause, resume and trigger act on an entry of the store, or of the leading config file.
+   */
+  handle(name: string): EntryHandle {
+    const known = async (control: ControlStore): Promise<string> => {
+      if ((await this.call((store) => store.get(name))) !== undefined) return name;
+      if ((await this.call(() => control.leaderEntryNames()))?.includes(name) === true) return name;
+      throw new BeatError(
+        ErrorCode.UnknownEntry,
+        `no entry ${shown(name)} in the store, nor in the leading config file (with no leader, or one of too many entries to name them, only the store's are known)`,
+      );
+    };
+    const pause = async (paused: boolean, options: ChangeOptions): Promise<EntryPauseAnswer> => {
+      const by = this.connection.operator(options.note);
+      const control = await this.control();
+      const entry = await known(control);
+      return this.call(() => setPaused(control, by, { entry }, paused, Date.now()));
+    };
+    return {
+      name,
+      describe: () => this.get(name),
+      put: (entry, options) => this.set(name, entry, options),
+      delete: (options) => this.delete(name, options),
+      pause: (options = {}) => pause(true, options),
+      resume: (options = {}) => pause(false, options),
+      trigger: async (options = {}) => {
+        const by = this.connection.operator(options.note);
+        const control = await this.control();
+        const entry = await known(control);
+        const runs = await this.call(() => queueTriggers(control, by, { entry }, Date.now()));
+        const [run] = await this.call(() => awaitRuns(control, runs, { waitMs: options.waitMs ?? TRIGGER_WAIT_MS, withdraw: true }));
+        return run ?? { entry, taskId: runs[0]?.taskId ?? '', state: 'withdrawn' };
+      },
+      history: async (options = {}) => {
+        const { RedisRunHistory } = await import('../redis/run-history-store.js');
+        const runs = new RedisRunHistory(this.connection.client, this.connection.keys);
+        return this.call(() =>
+          entryHistory(runs, name, options.limit ?? DEFAULTS.runHistoryLength, options.timezone ?? this.connection.timezone),
+        );
+      },
+      audit: (options = {}) => this.audit({ ...options, entry: name }),
+    };
+  }
+
+  /** The entries of the store a label selector (`team=billing`) selects, and the verbs on all of them at once (one audit event). */
+  selection(selectorText: string): SelectionHandle {
+    const target = async (): Promise<{ selector: string; entries: string[] }> => {
+      const { selectorOrThrow, selectedEntries } = await import('../redis/entry-select.js');
+      const selector = selectorOrThrow(selectorText);
+      const entries = (
+        await this.call((store) => selectedEntries(store, selector, undefined, Number.MAX_SAFE_INTEGER, DEFAULTS.ioChunk))
+      ).map((e) => e.name);
+      if (entries.length === 0)
+        throw new BeatError(
+          ErrorCode.NothingSelected,
+          `no entry of the store matches the selector ${shown(selectorText)}: nothing was done`,
+        );
+      return { selector: selector.text, entries };
+    };
+    const pause = async (paused: boolean, options: ChangeOptions): Promise<SelectionPauseAnswer> => {
+      const by = this.connection.operator(options.note);
+      const [control, selected] = await Promise.all([this.control(), target()]);
+      return this.call(() => setPaused(control, by, selected, paused, Date.now()));
+    };
+    return {
+      pause: (options = {}) => pause(true, options),
+      resume: (options = {}) => pause(false, options),
+      trigger: async (options = {}) => {
+        const by = this.connection.operator(options.note);
+        const [control, selected] = await Promise.all([this.control(), target()]);
+        const runs = await this.call(() => queueTriggers(control, by, selected, Date.now()));
+        return this.call(() => awaitRuns(control, runs, { waitMs: options.waitMs ?? TRIGGER_WAIT_MS, withdraw: true }));
+      },
+    };
+  }
+
+  /** The deployment's verbs: its stop (pause and resume of everything), its status, its audit trail. */
+  deployment(): DeploymentHandle {
+    const stop = async (paused: boolean, options: ChangeOptions): Promise<StopAnswer> => {
+      const by = this.connection.operator(options.note);
+      const control = await this.control();
+      return this.call(() => setPaused(control, by, { all: true }, paused, Date.now()));
+    };
+    return {
+      pause: (options = {}) => stop(true, options),
+      resume: (options = {}) => stop(false, options),
+      stop: async () => this.call(async () => readStop(await this.control())),
+      status: async () => {
+        const control = await this.control();
+        const [stopped, leader, paused] = await this.call(() => Promise.all([readStop(control), control.leader(), control.paused()]));
+        return {
+          stopped,
+          leader: leader === undefined ? null : { instance: leader.instance, since: new Date(leader.sinceMs).toISOString() },
+          paused: [...paused].sort(),
+        };
+      },
+      audit: (options = {}) => this.audit(options),
+    };
+  }
+
+  /** The audit trail, newest first: `limit` events (default 50) older than `before`, of one entry or all. */
+  private async audit(options: AuditQuery & { entry?: string }): Promise<AuditEvent[]> {
+    const { AuditLog } = await import('../redis/audit-log.js');
+    const log = new AuditLog(this.connection.client, this.connection.keys);
+    return this.call(() =>
+      auditTrail(log, {
+        limit: options.limit ?? DEFAULTS.auditPageDefault,
+        ...(options.entry === undefined ? {} : { entry: options.entry }),
+        ...(options.before === undefined ? {} : { before: options.before }),
+      }),
+    );
   }
 
   private async control(): Promise<ControlStore> {
     const { ControlStore } = await import('../redis/control-store.js');
-    return new ControlStore(this.connection.client, this.connection.keys);
+    return new ControlStore(this.connection.client, this.connection.keys, { maxEvents: this.connection.auditMaxEvents });
+  }
+
+  /** The entry verbs' stores: this client's store, with the deployment's audit cap. */
+  private stores(store: RedisEntryStore): EntryStores {
+    return { store, auditSettings: { maxEvents: this.connection.auditMaxEvents } };
   }
 
   /** The store's version: it grows with every write that changed something. */

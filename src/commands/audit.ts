@@ -2,6 +2,7 @@
  * `beat audit [NAME]`: the audit trail of changes to entries (who, when, what changed, why), newest
  * first, from the deployment's Redis stream (redis/audit-log.ts).
  */
+import { auditTrail } from '../operations/read-verbs.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { terminalField } from '../base/terminal-text.js';
 import { changeText } from '../control/audit-events.js';
@@ -45,7 +46,7 @@ async function auditCommand(
     values.limit === undefined ? DEFAULTS.auditPageDefault : parseCount('audit', '--limit', values.limit, 1, DEFAULTS.auditPageMax);
   const entry = positionals[0];
   return withControl(io, 'audit', values, async (control) => {
-    const events = (await control.auditLog.read({ entry, limit })).map(apiAuditEvent);
+    const events = (await auditTrail(control.auditLog, { ...(entry === undefined ? {} : { entry }), limit })).map(apiAuditEvent);
     if (values.json) {
       io.out(JSON.stringify(events));
       return ExitCode.Ok;

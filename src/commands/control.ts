@@ -3,7 +3,6 @@
  * running deployment through its Redis, from any machine that can reach it. They read the same
  * config file as `beat run` (for the entry names, the deployment name and the Redis URL).
  */
-import { randomTaskId } from '../celery/task-id.js';
 import { buildStatus, entryStateText } from '../control/status.js';
 import { statusParts } from '../control/status-parts.js';
 import type { DeploymentStatus, EntryStatus } from '../control/status.js';
@@ -29,10 +28,11 @@ import { keepsRunHistory } from '../config/outcome-sources.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
 import { labelsText } from '../core/labels.js';
-import type { LabelSelector } from '../core/label-selector.js';
 import { nothingSelected, oneOrSelected, selectEntries, selected, selectorArg, selectorOption } from './selector-args.js';
 import { pushAll } from '../base/chunks.js';
-import { deploymentStopText, deploymentStopView } from '../control/deployment-stop.js';
+import { deploymentStopText } from '../control/deployment-stop.js';
+import { awaitRuns, queueTriggers, setPaused } from '../operations/control-verbs.js';
+import type { EntryTarget } from '../operations/control-verbs.js';
 
 /** The --note of a pause, resume or trigger, checked; undefined without one. */
 function noteOf(command: string, text: string | undefined): string | undefined {
@@ -460,85 +460,36 @@ async function triggerCommand(
   const django = djangoOverride(io, undefined);
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
-    if (selector !== undefined) return await triggerSelected(control, selector, note, timeoutMs, io, django);
-    const entry = await requireEntry('trigger', control, positionals[0], django);
-    await requireLeaderHas('trigger', control, entry, io);
-    const id = randomTaskId();
-    const text = await control.control.requestTrigger(
-      { entry, id, at: io.now(), ...(note === undefined ? {} : { note }) },
-      control.audit(note),
-    );
-    // On the monotonic clock: a wall clock stepped back would stretch the wait by the step.
-    const deadline = performance.now() + timeoutMs;
-    while (performance.now() < deadline) {
-      if (await control.control.wasTriggered(id)) {
-        const refusal = await control.control.triggerRefusal(id);
-        if (refusal !== undefined) {
-          io.err(`beat trigger: the leader refused the manual run of "${entry}": ${refusal}`);
-          return ExitCode.Failure;
-        }
-        io.out(`triggered ${entry}: task id ${id}`);
-        return ExitCode.Ok;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    let target: EntryTarget;
+    if (selector !== undefined) {
+      const entries = await selectEntries(control, selector, django);
+      if (entries.length === 0) throw nothingSelected('trigger', selector);
+      await warnLeaderDiffers('trigger', control, io);
+      target = { selector: selector.text, entries: entries.map((e) => e.name) };
+    } else {
+      const entry = await requireEntry('trigger', control, positionals[0], django);
+      await requireLeaderHas('trigger', control, entry, io);
+      target = { entry };
     }
-    if (!(await control.control.cancelTrigger(text)) && (await control.control.wasTriggered(id))) {
-      io.out(`triggered ${entry}: task id ${id}`);
-      return ExitCode.Ok;
+    const runs = await queueTriggers(control.control, control.audit(note), target, io.now());
+    const outcomes = await awaitRuns(control.control, runs, { waitMs: timeoutMs, withdraw: true });
+    for (const run of outcomes) {
+      if (run.state === 'published') io.out(`triggered ${run.entry}: task id ${run.taskId}`);
+      else if (run.state === 'refused') io.err(`beat trigger: the leader refused the manual run of "${run.entry}": ${run.refusal ?? ''}`);
     }
-    const leader = await control.control.leader();
-    io.err(
-      `beat trigger: no leader published "${entry}" within ${timeoutMs / 1000} s (${leader ? `leader ${leader.instance} did not answer` : 'no beat run instance is leading'}); the request was withdrawn`,
-    );
-    return ExitCode.Failure;
+    const unpublished = outcomes.filter((r) => r.state === 'withdrawn' || r.state === 'queued');
+    if (unpublished.length > 0) {
+      const leader = 'entry' in target ? await control.control.leader() : undefined;
+      const why = 'entry' in target ? ` (${leader ? `leader ${leader.instance} did not answer` : 'no beat run instance is leading'})` : '';
+      for (const run of unpublished)
+        io.err(`beat trigger: no leader published "${run.entry}" within ${timeoutMs / 1000} s${why}; the request was withdrawn`);
+    }
+    return outcomes.every((r) => r.state === 'published') ? ExitCode.Ok : ExitCode.Failure;
   } catch (error) {
     throw control.failure('trigger', error);
   } finally {
     await control.close();
   }
-}
-
-/**
- * `beat trigger -l`: one run of each selected entry, queued in one MULTI with one audit event, then
- * waited for as one run is; the runs no leader published in time are withdrawn and named.
- */
-async function triggerSelected(
-  control: Control,
-  selector: LabelSelector,
-  note: string | undefined,
-  timeoutMs: number,
-  io: Io,
-  django: BrokerOverride | undefined,
-): Promise<ExitCode> {
-  const entries = await selectEntries(control, selector, django);
-  if (entries.length === 0) throw nothingSelected('trigger', selector);
-  await warnLeaderDiffers('trigger', control, io);
-  const at = io.now();
-  const requests = entries.map((e) => ({ entry: e.name, id: randomTaskId(), at, ...(note === undefined ? {} : { note }) }));
-  const texts = await control.control.requestTriggers(requests, selector.text, control.audit(note));
-  const waiting = new Map(requests.map((r, i) => [r.id, { request: r, text: texts[i] ?? '' }]));
-  let refused = 0;
-  const deadline = performance.now() + timeoutMs;
-  while (waiting.size > 0 && performance.now() < deadline) {
-    for (const [id, { request }] of waiting) {
-      if (!(await control.control.wasTriggered(id))) continue;
-      waiting.delete(id);
-      const refusal = await control.control.triggerRefusal(id);
-      if (refusal === undefined) io.out(`triggered ${request.entry}: task id ${id}`);
-      else {
-        refused += 1;
-        io.err(`beat trigger: the leader refused the manual run of "${request.entry}": ${refusal}`);
-      }
-    }
-    if (waiting.size > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  for (const [id, { request, text }] of waiting) {
-    if (!(await control.control.cancelTrigger(text)) && (await control.control.wasTriggered(id))) {
-      io.out(`triggered ${request.entry}: task id ${id}`);
-      waiting.delete(id);
-    } else io.err(`beat trigger: no leader published "${request.entry}" within ${timeoutMs / 1000} s; the request was withdrawn`);
-  }
-  return waiting.size === 0 && refused === 0 ? ExitCode.Ok : ExitCode.Failure;
 }
 
 /** Before a bulk action: a leader running another config is named (its entries may differ), not refused. */
@@ -565,22 +516,18 @@ async function pauseOrResumeAll(
 ): Promise<ExitCode> {
   const control = await openControl(io, values.config, values.broker);
   try {
-    if (verb === 'pause') {
-      const { stop, changed } = await control.control.stopDeployment(io.now(), control.audit(note));
-      const text = deploymentStopText(deploymentStopView(stop));
+    const answer = await setPaused(control.control, control.audit(note), { all: true }, verb === 'pause', io.now());
+    const name = control.config.name;
+    if (answer.stopped !== null) {
+      const text = deploymentStopText(answer.stopped);
+      io.out(answer.changed ? `stopped the deployment ${name}: ${text}` : `the deployment ${name} was already stopped: ${text}`);
+    } else {
       io.out(
-        changed
-          ? `stopped the deployment ${control.config.name}: ${text}`
-          : `the deployment ${control.config.name} was already stopped: ${text}`,
+        answer.lifted === null
+          ? `the deployment ${name} was not stopped`
+          : `resumed the deployment ${name} (stopped by ${answer.lifted.by} since ${answer.lifted.since}): each entry catches up by its catchUp`,
       );
-      return ExitCode.Ok;
     }
-    const lifted = await control.control.resumeDeployment(io.now(), control.audit(note));
-    io.out(
-      lifted === undefined
-        ? `the deployment ${control.config.name} was not stopped`
-        : `resumed the deployment ${control.config.name} (stopped by ${lifted.by} since ${deploymentStopView(lifted).since}): each entry catches up by its catchUp`,
-    );
     return ExitCode.Ok;
   } catch (error) {
     throw control.failure(verb, error);
@@ -605,25 +552,24 @@ async function pauseOrResume(
   oneOrSelected(verb, positionals[0], selector);
   const django = djangoOverride(io, undefined);
   const control = await openControl(io, values.config, values.broker, undefined, django);
+  const pausing = verb === 'pause';
   try {
     if (selector !== undefined) {
       const entries = await selectEntries(control, selector, django);
       if (entries.length === 0) throw nothingSelected(verb, selector);
       await warnLeaderDiffers(verb, control, io);
       const names = entries.map((e) => e.name);
-      const changed = await control.control.setPausedMany(names, verb === 'pause', io.now(), selector.text, control.audit(note));
-      const done = verb === 'pause' ? 'paused' : 'resumed';
+      const answer = await setPaused(control.control, control.audit(note), { selector: selector.text, entries: names }, pausing, io.now());
+      const { changed } = answer;
       io.out(
-        `${done} ${changed.length} of ${names.length} entries -l ${selector.text}${changed.length > 0 ? `: ${changed.join(', ')}` : ''}${changed.length < names.length ? ` (the other ${names.length - changed.length} already were ${verb === 'pause' ? 'paused' : 'active'})` : ''}`,
+        `${pausing ? 'paused' : 'resumed'} ${changed.length} of ${names.length} entries -l ${selector.text}${changed.length > 0 ? `: ${changed.join(', ')}` : ''}${changed.length < names.length ? ` (the other ${names.length - changed.length} already were ${pausing ? 'paused' : 'active'})` : ''}`,
       );
       return ExitCode.Ok;
     }
     const entry = await requireEntry(verb, control, positionals[0], django);
     await requireLeaderHas(verb, control, entry, io);
-    const changed = await control.control.setPaused(entry, verb === 'pause', io.now(), control.audit(note));
-    io.out(
-      changed ? `${verb === 'pause' ? 'paused' : 'resumed'} ${entry}` : `${entry} was already ${verb === 'pause' ? 'paused' : 'active'}`,
-    );
+    const answer = await setPaused(control.control, control.audit(note), { entry }, pausing, io.now());
+    io.out(answer.changed ? `${pausing ? 'paused' : 'resumed'} ${entry}` : `${entry} was already ${pausing ? 'paused' : 'active'}`);
     return ExitCode.Ok;
   } catch (error) {
     throw control.failure(verb, error);

@@ -4,9 +4,10 @@
  */
 import { oneOrSelected, selectEntries, selectorArg, selectorOption } from './selector-args.js';
 import type { LabelSelector } from '../core/label-selector.js';
+import { entryHistory } from '../operations/read-verbs.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
-import { formatSeconds, runView, stateText } from '../control/run-view.js';
+import { formatSeconds, stateText } from '../control/run-view.js';
 import type { RunView } from '../control/run-view.js';
 import { parseCount } from './args.js';
 import { djangoOverride } from './config-args.js';
@@ -116,7 +117,7 @@ async function selectedHistory(
     if (entries.length === 0) io.err(`beat history: no entry matches -l ${shown(selector.text)}`);
     const runs: (RunView & { entry: string })[] = [];
     for (const entry of entries)
-      for (const r of await control.runs.list(entry.name, limit)) runs.push({ entry: entry.name, ...runView(r, entry.timezone) });
+      for (const r of await entryHistory(control.runs, entry.name, limit, entry.timezone)) runs.push({ entry: entry.name, ...r });
     if (values.json) {
       io.out(JSON.stringify(runs));
       return ExitCode.Ok;
@@ -160,7 +161,7 @@ async function historyCommand(
   try {
     // A runtime entry's history is kept like a file entry's.
     const entry = await requireControlEntry('history', control, name, django);
-    const runs = (await control.runs.list(name, limit)).map((r) => runView(r, entry.timezone));
+    const runs = await entryHistory(control.runs, name, limit, entry.timezone);
     if (values.json) {
       io.out(JSON.stringify(runs));
       return ExitCode.Ok;

@@ -6,7 +6,7 @@
  * keys as `beat pause`, `beat resume` and `beat trigger`; runtime entries are created, changed and
  * deleted through the entries API the service hands over.
  */
-import { deploymentStopView } from '../control/deployment-stop.js';
+import { awaitRuns, queueTriggers, readStop, setPaused } from '../operations/control-verbs.js';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULTS } from '../base/defaults.js';
@@ -14,7 +14,6 @@ import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { uiAssetUrl } from '../base/package-files.js';
-import { randomTaskId } from '../celery/task-id.js';
 import { STORE_SOURCE, comingFires, definitionOf, messagePreview, timeline, writtenInFile } from './entry-detail.js';
 import { RUN_SORTS, buildIndex, pageOf, pageRow, stateOf } from './entry-rows.js';
 import type { EntrySet, ResultIndex, RowIndex, RowQuery, RunColumns } from './entry-rows.js';
@@ -209,55 +208,38 @@ export class Dashboard {
    * asks for a confirmation first.
    */
   private async deploymentStop(req: IncomingMessage, res: ServerResponse, method: 'PUT' | 'DELETE'): Promise<void> {
-    const control = this.sources.control;
-    if (control.stopDeployment === undefined || control.resumeDeployment === undefined)
-      throw new Refusal(501, 'not_served', 'the deployment-wide stop is not served by this replica');
     const by = this.changeBy(req, noteOfBody(await readJson(req)));
-    const nowMs = this.sources.now();
     this.logger.info(
       { event: EVENTS.dashboardAction, action: method === 'PUT' ? 'pause-all' : 'resume-all', client: req.socket.remoteAddress },
       `dashboard: ${method === 'PUT' ? 'pause' : 'resume'} --all`,
     );
-    if (method === 'PUT') {
-      const { stop, changed } = await control.stopDeployment(nowMs, by);
-      this.allReads.clear();
-      sendJson(res, 200, { stopped: deploymentStopView(stop), changed });
-      return;
-    }
-    const lifted = await control.resumeDeployment(nowMs, by);
+    const answer = await setPaused(this.sources.control, by, { all: true }, method === 'PUT', this.sources.now());
     this.allReads.clear();
-    sendJson(res, 200, { stopped: null, lifted: lifted === undefined ? null : deploymentStopView(lifted) });
+    sendJson(res, 200, answer);
   }
 
   private async control(res: ServerResponse, name: string, verb: 'pause' | 'resume' | 'trigger', req: IncomingMessage): Promise<void> {
     const note = noteOfBody(await readJson(req));
     const index = await this.index();
     if (!index.entries.has(name)) throw new Refusal(404, 'unknown_entry', `no entry "${name}" runs in this deployment`);
+    const by = this.changeBy(req, note);
     const nowMs = this.sources.now();
     this.logger.info(
       { event: EVENTS.dashboardAction, action: verb, entry: name, client: req.socket.remoteAddress },
       `dashboard: ${verb} ${name}`,
     );
     if (verb !== 'trigger') {
-      const changed = await this.sources.control.setPaused(name, verb === 'pause', nowMs, this.changeBy(req, note));
+      const answer = await setPaused(this.sources.control, by, { entry: name }, verb === 'pause', nowMs);
       this.allReads.clear();
-      sendJson(res, 200, { entry: name, paused: verb === 'pause', changed });
+      sendJson(res, 200, answer);
       return;
     }
-    const id = randomTaskId();
-    await this.sources.control.requestTrigger(
-      { entry: name, id, at: nowMs, ...(note === undefined ? {} : { note }) },
-      this.changeBy(req, note),
-    );
-    const deadline = performance.now() + DEFAULTS.dashboardTriggerWaitMs;
-    let published = false;
-    while (!published && performance.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      published = await this.sources.control.wasTriggered(id);
-    }
+    const runs = await queueTriggers(this.sources.control, by, { entry: name }, nowMs);
+    const [run] = await awaitRuns(this.sources.control, runs, { waitMs: DEFAULTS.dashboardTriggerWaitMs, withdraw: false });
     this.allReads.clear();
     // Not seen within the wait: the request stays queued for the leader (there may be none now).
-    sendJson(res, published ? 200 : 202, { entry: name, taskId: id, published });
+    const published = run !== undefined && run.state !== 'queued';
+    sendJson(res, published ? 200 : 202, { entry: name, taskId: runs[0]?.taskId, published });
   }
 
   /**
@@ -272,9 +254,6 @@ export class Dashboard {
     params: URLSearchParams,
     req: IncomingMessage,
   ): Promise<void> {
-    const { control } = this.sources;
-    if (control.setPausedMany === undefined || control.requestTriggers === undefined)
-      throw new Refusal(501, 'no_bulk_actions', 'bulk actions are not served by this server');
     const selector = selectorParam(params);
     if (selector === undefined) throw new Refusal(400, 'bad_selector', 'selector: give a label selector such as team=billing');
     const body = await readJson(req);
@@ -300,17 +279,17 @@ export class Dashboard {
       `dashboard: ${verb} -l ${selector.text} (${names.length} entries)`,
     );
     const by = this.changeBy(req, note);
+    const target = { selector: selector.text, entries: names };
     if (verb !== 'trigger') {
-      const changed = (await control.setPausedMany?.(names, verb === 'pause', nowMs, selector.text, by)) ?? [];
+      const answer = await setPaused(this.sources.control, by, target, verb === 'pause', nowMs);
       this.allReads.clear();
-      sendJson(res, 200, { selector: selector.text, entries: names, changed, paused: verb === 'pause' });
+      sendJson(res, 200, answer);
       return;
     }
-    const requests = names.map((entry) => ({ entry, id: randomTaskId(), at: nowMs, ...(note === undefined ? {} : { note }) }));
-    await control.requestTriggers?.(requests, selector.text, by);
+    const runs = await queueTriggers(this.sources.control, by, target, nowMs);
     this.allReads.clear();
     // Queued for the leader, which publishes each within a second: the page shows them as they run.
-    sendJson(res, 202, { selector: selector.text, entries: names, taskIds: requests.map((r) => r.id) });
+    sendJson(res, 202, { selector: selector.text, entries: names, taskIds: runs.map((r) => r.taskId) });
   }
 
   /** A backfill from the entry's page (backfill-action.ts). */
@@ -347,7 +326,7 @@ export class Dashboard {
       this.index(),
       this.sources.deployment(),
       this.sources.paused(),
-      this.sources.control.deploymentStop?.(),
+      readStop(this.sources.control),
     ]);
     // Counted from the index's totals and the paused set (small): no pass over the rows.
     let pausedCount = 0;
@@ -372,7 +351,7 @@ export class Dashboard {
       nowMs: this.sources.now(),
       self: { instance: this.sources.instanceId, role: deployment.role },
       leader: deployment.leader,
-      stopped: stop === undefined ? null : deploymentStopView(stop),
+      stopped: stop,
       lockExpiresInMs: deployment.lockExpiresInMs,
       replicas: deployment.replicas,
       redis: deployment.redis,

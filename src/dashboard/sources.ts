@@ -5,17 +5,15 @@
  */
 import type { MessageEnv } from '../celery/message.js';
 import type { ReplicaStatus } from '../control/replicas.js';
-import type { DeploymentStop, TriggerRequest } from '../ports/control-source.js';
+import type { ControlStores } from '../operations/control-verbs.js';
+import type { Operator } from '../operations/operator.js';
 import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import type { LastState } from './run-results.js';
 import type { MissedSlotsReport } from './day-strip.js';
 import type { EntrySet, RunColumns, StatusEntry } from './entry-rows.js';
 
 /** Who makes a change from the dashboard (its session, `dashboard:<token name>`) and the note they gave (X-Beat-Note), for the audit. */
-export interface ChangeBy {
-  readonly who: string;
-  readonly note?: string | undefined;
-}
+export type ChangeBy = Operator;
 
 /** The entries API (GET/PUT/DELETE /api/entries/NAME), as the dashboard calls it for a logged-in user. */
 export interface EntriesApi {
@@ -61,21 +59,8 @@ export interface DashboardSources {
    */
   runColumns(): Promise<ReadonlyMap<string, RunColumns>>;
   deployment(): Promise<DeploymentView>;
-  readonly control: {
-    setPaused(entry: string, paused: boolean, nowMs: number, by?: ChangeBy): Promise<boolean>;
-    requestTrigger(request: TriggerRequest, by?: ChangeBy): Promise<string>;
-    wasTriggered(taskId: string): Promise<boolean>;
-    /** A bulk pause or resume (a selector): one MULTI, one audit event; the entries it changed. Absent: no bulk actions (501). */
-    setPausedMany?(entries: readonly string[], paused: boolean, nowMs: number, selector: string, by?: ChangeBy): Promise<string[]>;
-    /** A bulk trigger (a selector): its runs queued in one MULTI, one audit event. */
-    requestTriggers?(requests: readonly TriggerRequest[], selector: string, by?: ChangeBy): Promise<string[]>;
-    /** The deployment-wide stop (`beat pause --all`), if it is set. Absent: not shown, no control (501). */
-    deploymentStop?(): Promise<DeploymentStop | undefined>;
-    /** Sets it with its audit event; `changed` false when it was already set. */
-    stopDeployment?(nowMs: number, by?: ChangeBy): Promise<{ stop: DeploymentStop; changed: boolean }>;
-    /** Lifts it with its audit event: the stop lifted, or undefined when none was set. */
-    resumeDeployment?(nowMs: number, by?: ChangeBy): Promise<DeploymentStop | undefined>;
-  };
+  /** The control store the page's actions go through (src/operations/control-verbs.ts). */
+  readonly control: ControlStores;
   readonly messageEnv: MessageEnv;
   /**
    * The runs kept of the named entries (their histories in Redis, as `beat history` reads them),

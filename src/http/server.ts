@@ -25,6 +25,8 @@ import type { AuditReader } from './audit-routes.js';
 import type { HttpAccess } from './auth.js';
 import { ENTRIES_PATH, sendError, sendJson, sendRefusal, serveEntries } from './entries-routes.js';
 import { ApiError, failureAnswer } from './failures.js';
+import { API_STATUS_PATH, serveControl, servesControl } from './control-routes.js';
+import type { ControlHandlers } from './control-routes.js';
 import type { EntriesHandlers } from './entries-routes.js';
 
 export interface Probe {
@@ -51,6 +53,8 @@ export interface HttpHandlers {
   readonly entries?: EntriesHandlers;
   /** POST /api/plan and /api/apply; without them, 404. */
   readonly plans?: PlanHandlers;
+  /** Pause, resume and trigger of an entry or a selection, and an entry's history (control-routes.ts); without them, 404. */
+  readonly control?: ControlHandlers;
   /** GET, PUT and DELETE /api/stop, the deployment-wide stop; without them, 404. */
   readonly stop?: StopHandlers;
   /** Who may read the schedule and write entries (no token: writes are refused, reads are loopback-only). */
@@ -176,6 +180,14 @@ async function handleRequest(
     }
   }
   if (handlers.routes !== undefined && (await handlers.routes(req, res))) return;
+  if (servesControl(url.pathname)) {
+    await serveControl(req, res, url, handlers.control, access, handlers.session?.(req) !== undefined, logger);
+    return;
+  }
+  if (url.pathname === API_STATUS_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+    await serveStatus(req, res, url, handlers, access, logger);
+    return;
+  }
   if (url.pathname === ENTRIES_PATH || url.pathname.startsWith(`${ENTRIES_PATH}/`)) {
     await serveEntries(req, res, url, handlers.entries, access, logger);
     return;

@@ -19,7 +19,7 @@ import { readJsonBody } from './request-body.js';
 export const STOP_PATH = '/api/stop';
 
 /** A body of at most a note: `{"note": TEXT}`. */
-const STOP_BODY_MAX_BYTES = 4096;
+const NOTE_BODY_MAX_BYTES = 4096;
 
 /** The stop as the API answers it: `{by, since, note}` (control/deployment-stop.ts DeploymentStopView), or null. */
 export interface StopHandlers {
@@ -30,14 +30,17 @@ export interface StopHandlers {
   resume(who: string, note: string | undefined): Promise<unknown>;
 }
 
-/** The note of a PUT or DELETE: the body's `note` (when a JSON body is sent) or the X-Beat-Note header, not both. */
-async function stopNote(req: IncomingMessage): Promise<string | undefined> {
+/**
+ * The note of a write whose body is at most a note (the stop's, a pause's, a resume's, a trigger's):
+ * the body's `note` (when a JSON body is sent) or the X-Beat-Note header, not both.
+ */
+export async function bodyNote(req: IncomingMessage, path: string): Promise<string | undefined> {
   const header = noteOf(req);
   const hasBody = req.headers['content-type'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
   if (!hasBody) return header;
-  const body = await readJsonBody(req, STOP_BODY_MAX_BYTES, 1);
+  const body = await readJsonBody(req, NOTE_BODY_MAX_BYTES, 1);
   if (body === null || typeof body !== 'object' || Array.isArray(body))
-    throw new ApiError(ErrorCode.ApiBadRequest, `the body of ${req.method ?? ''} ${STOP_PATH} must be an object: {"note"?: TEXT}`);
+    throw new ApiError(ErrorCode.ApiBadRequest, `the body of ${req.method ?? ''} ${path} must be an object: {"note"?: TEXT}`);
   const { note, ...rest } = body as Record<string, unknown>;
   const extra = Object.keys(rest);
   if (extra.length > 0)
@@ -76,7 +79,7 @@ export async function serveStop(
       return;
     }
     const who = tokenName(req, access) ?? 'anonymous';
-    const note = await stopNote(req);
+    const note = await bodyNote(req, STOP_PATH);
     const answer = method === 'PUT' ? await handlers.stop(who, note) : await handlers.resume(who, note);
     logger.info({ event: EVENTS.apiWrite, who, outcome: method === 'PUT' ? 'pause-all' : 'resume-all' }, 'deployment-wide stop changed');
     sendJson(res, 200, answer);

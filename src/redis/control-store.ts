@@ -293,6 +293,14 @@ export class ControlStore {
     return { leader, mismatch: compareFingerprint(own, theirs, deployment, leader.instance) };
   }
 
+  /** The entry names of the leading config file (its fingerprint's); undefined without a leader, or with too many to publish. */
+  async leaderEntryNames(): Promise<readonly string[] | undefined> {
+    const fingerprint = (await this.leader())?.fingerprint;
+    if (fingerprint === undefined) return undefined;
+    const names = (await this.client.hget(this.keys.leader, 'entryNames')) ?? undefined;
+    return parseFingerprint({ ...fingerprintFields(fingerprint), entryNames: names })?.entryNames;
+  }
+
   /**
    * Rewrites the leader's fingerprint after a reload, only while `token` still holds the fence
    * (leader-info.lua): a deposed leader must not overwrite its successor's record.

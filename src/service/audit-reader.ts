@@ -11,6 +11,7 @@ import { whileConnected } from './entries-handlers.js';
 import type { AuditEvent } from '../control/audit-events.js';
 import type { AuditEventWire } from '../dashboard/wire.js';
 import { AuditLog, auditEvent, logAudit } from '../redis/audit-log.js';
+import { auditTrail } from '../operations/read-verbs.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { SourceChange } from '../runtime/source-audit.js';
 
@@ -31,7 +32,7 @@ export function apiAuditEvent(event: AuditEvent): ApiAuditEvent & AuditEventWire
 
 export function auditReader(client: RedisClient, keys: Pick<SchedulerKeys, 'audit'>): AuditReader {
   const log = new AuditLog(client, keys);
-  return (query) => whileConnected(client, async () => (await log.read(query)).map(apiAuditEvent));
+  return (query) => whileConnected(client, async () => (await auditTrail(log, query)).map(apiAuditEvent));
 }
 
 /**

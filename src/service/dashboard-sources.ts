@@ -19,6 +19,7 @@ import type { EntrySet, RunColumns, StatusEntry } from '../dashboard/entry-rows.
 import type { Runner } from '../runtime/runner.js';
 import type { Clock } from '../ports/clock.js';
 import type { ControlStore } from '../redis/control-store.js';
+import type { ControlStores } from '../operations/control-verbs.js';
 import type { RedisStateStore } from '../redis/state-store.js';
 import type { RedisRunHistory } from '../redis/run-history-store.js';
 import type { RedisMissedSlots } from '../redis/missed-slots-store.js';
@@ -46,21 +47,7 @@ export interface DashboardInputs {
   readonly failures?: Pick<RedisEntryFailures, 'read'>;
   /** The schedule's queues the leader finds nobody consumes. */
   readonly unconsumed?: Pick<RedisUnconsumedQueues, 'read'>;
-  readonly control: Pick<
-    ControlStore,
-    | 'paused'
-    | 'pauseNotes'
-    | 'notes'
-    | 'leader'
-    | 'setPaused'
-    | 'requestTrigger'
-    | 'wasTriggered'
-    | 'setPausedMany'
-    | 'requestTriggers'
-    | 'deploymentStop'
-    | 'stopDeployment'
-    | 'resumeDeployment'
-  >;
+  readonly control: ControlStores & Pick<ControlStore, 'paused' | 'pauseNotes' | 'notes' | 'leader'>;
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The run histories in Redis, which every replica reads alike (the leader writes them). */
   readonly runs: Pick<RedisRunHistory, 'recent' | 'finished' | 'failureStreaks' | 'lastStates'>;

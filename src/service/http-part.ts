@@ -22,6 +22,7 @@ import type { RedisClient } from '../redis/connect.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { auditReader } from './audit-reader.js';
 import { stopHandlers } from './stop-handlers.js';
+import { controlHandlers } from './control-handlers.js';
 import { backfillApi } from './backfill-api.js';
 import type { Connections } from './connections.js';
 import { dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
@@ -96,11 +97,14 @@ export async function startHttp(
         now: () => options.clock.now(),
         audit: options.audit,
       }),
-      stop: stopHandlers({
+      control: controlHandlers({
         control: reads.control,
+        runs: reads.runs,
+        findEntry: entryNamedIn(options.inForce, options.catalog),
+        entries: () => [...options.inForce.config().entries, ...options.catalog.entries()],
         now: () => options.clock.now(),
-        audit: (who, note) => ({ ...options.audit, who, note }),
       }),
+      stop: stopHandlers({ control: reads.control, now: () => options.clock.now() }),
       access: options.access,
       routes: dashboard.handle.bind(dashboard),
       session: (req) => dashboard.sessionOf(req),

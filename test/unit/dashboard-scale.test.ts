@@ -77,8 +77,16 @@ function sources(n: number, counted: Counted): DashboardSources {
     },
     control: {
       setPaused: async () => false,
-      requestTrigger: async () => '',
+      setPausedMany: async () => [],
+      requestTriggers: async () => [],
       wasTriggered: async () => false,
+      triggerRefusal: async () => undefined,
+      cancelTrigger: async () => false,
+      deploymentStop: async () => undefined,
+      stopDeployment: async () => {
+        throw new Error('not asked');
+      },
+      resumeDeployment: async () => undefined,
     },
     messageEnv: { origin: 'gen1@test', replyTo: 'r' },
     apiToken: () => undefined,

@@ -1,0 +1,58 @@
+/**
+ * What the control routes of /api do (http/control-routes.ts): pause, resume and trigger one entry
+ * or a selection, and an entry's history, through the operator verbs (src/operations/), on the
+ * entries this replica holds in force (the config file's and the runtime catalog's).
+ */
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { parseSelector, selectorProblemText, selects } from '../core/label-selector.js';
+import type { ResolvedEntry } from '../config/resolve.js';
+import type { ControlHandlers } from '../http/control-routes.js';
+import { awaitRuns, queueTriggers, setPaused } from '../operations/control-verbs.js';
+import type { ControlStores, EntryTarget } from '../operations/control-verbs.js';
+import { entryHistory } from '../operations/read-verbs.js';
+import type { RedisRunHistory } from '../redis/run-history-store.js';
+
+export interface ControlHandlerInputs {
+  readonly control: ControlStores;
+  readonly runs: Pick<RedisRunHistory, 'list'>;
+  /** The entry of that name that runs, if any. */
+  readonly findEntry: (name: string) => ResolvedEntry | undefined;
+  /** Every entry that runs now. */
+  readonly entries: () => readonly ResolvedEntry[];
+  readonly now: () => number;
+}
+
+export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
+  const running = (name: string): ResolvedEntry => {
+    const entry = inputs.findEntry(name);
+    if (entry === undefined) throw new BeatError(ErrorCode.UnknownEntry, `no entry ${shown(name)} runs in this deployment`);
+    return entry;
+  };
+  const selection = (text: string): EntryTarget => {
+    const parsed = parseSelector(text);
+    if (!parsed.ok) throw new BeatError(ErrorCode.ApiBadRequest, `selector ${shown(text)}: ${selectorProblemText(parsed.problem)}`);
+    const entries = inputs
+      .entries()
+      .filter((e) => selects(parsed.selector, e.labels))
+      .map((e) => e.name);
+    if (entries.length === 0)
+      throw new BeatError(ErrorCode.NothingSelected, `no entry matches the selector ${shown(text)}: nothing was done`);
+    return { selector: parsed.selector.text, entries };
+  };
+  return {
+    act: async (verb, request, by) => {
+      const target = 'entry' in request ? { entry: running(request.entry).name } : selection(request.selector);
+      const nowMs = inputs.now();
+      if (verb !== 'trigger') return { status: 200, body: await setPaused(inputs.control, by, target, verb === 'pause', nowMs) };
+      const runs = await queueTriggers(inputs.control, by, target, nowMs);
+      if (!('entry' in target))
+        // Queued for the leader, which publishes each within a second.
+        return { status: 202, body: { selector: target.selector, entries: target.entries, taskIds: runs.map((r) => r.taskId) } };
+      const [run] = await awaitRuns(inputs.control, runs, { waitMs: DEFAULTS.dashboardTriggerWaitMs, withdraw: false });
+      // Not taken within the wait: the request stays queued for the leader (there may be none now).
+      return { status: run?.state === 'queued' ? 202 : 200, body: run };
+    },
+    history: async (name, limit) => entryHistory(inputs.runs, name, limit, running(name).timezone),
+  };
+}

@@ -1,0 +1,232 @@
+/**
+ * One operator API (issue 65, its first step): every control verb, driven through each door (the
+ * CLI, the TypeScript client, /api with a write token) against one real `beat run` on a private
+ * Redis, has the same effect on the Redis keys and writes the same audit event, under the door's
+ * identity: `user@host` for the CLI, the client's `who`, the token's name for /api. The doors call
+ * the same functions (src/operations/), so a difference here is a door that stopped calling them.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Entries } from '../../src/index.js';
+import { AuditLog, localActor } from '../../src/redis/audit-log.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import type { AuditEvent } from '../../src/control/audit-events.js';
+import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
+import { runCli } from '../support/cli.js';
+import { httpPortOf, startPrivateRedis } from '../support/ops.js';
+import type { PrivateRedis } from '../support/redis-server.js';
+
+const NAME = 'ops-verbs';
+const TOKEN = 'ops-verbs-token-0123456789abcdef';
+const keys = schedulerKeys('tsbeat', NAME);
+const fleet = new BeatFleet();
+const dir = new TempDir();
+let server: PrivateRedis;
+let redis: Redis;
+let url: string;
+let config: string;
+let base: string;
+let client: Entries;
+let beatLog: () => string;
+
+beforeAll(async () => {
+  server = await startPrivateRedis();
+  url = server.url(0);
+  redis = new Redis(url);
+  config = dir.write(`${NAME}.json`, {
+    name: NAME,
+    broker: { url },
+    maxInterval: '200ms',
+    lock: FAST_LOCK,
+    // Hourly: no scheduled run lands in the broker list while the test counts manual ones.
+    beatSchedule: { nightly: { task: 't.nightly', schedule: 3600, labels: { team: 'ops' } } },
+  });
+  const tokenFile = dir.write('token', `${TOKEN}\n`);
+  const beat = fleet.spawn({ config, label: 'verbs', args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile] });
+  beatLog = () => beat.tail(40);
+  await beat.waitForEvent('beat.lock.acquired', 15_000);
+  base = `http://127.0.0.1:${await httpPortOf(beat)}`;
+  client = await Entries.connect({ url, deployment: NAME, who: 'client-test' });
+  // Two runtime entries a selector selects (the client selects among the store's entries).
+  await client.setMany({
+    s1: { task: 't.s1', schedule: 3600, labels: { team: 'billing' } },
+    s2: { task: 't.s2', schedule: 3600, labels: { team: 'billing' } },
+  });
+  await waitUntil(
+    'the leader holds the store entries',
+    async () => {
+      const status = (await api('GET', '/api/status')).json as { entries?: { name: string }[] };
+      return status.entries?.some((e) => e.name === 's2') === true || undefined;
+    },
+    15_000,
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await client?.close();
+  await fleet.killAll();
+  redis?.disconnect();
+  await server?.stop();
+  dir.remove();
+});
+
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text.startsWith('{') || text.startsWith('[') ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+async function cli(...argv: string[]): Promise<string> {
+  const result = await runCli([...argv, '--config', config], { now: Date.now() });
+  expect(result.code, `beat ${argv.join(' ')}: ${result.stderr}\n${beatLog()}`).toBe(0);
+  return result.stdout;
+}
+
+type Verb = 'pause' | 'resume' | 'pause-selected' | 'resume-selected' | 'trigger' | 'pause-all' | 'resume-all';
+const VERBS: readonly Verb[] = ['pause', 'resume', 'pause-selected', 'resume-selected', 'trigger', 'pause-all', 'resume-all'];
+
+/** Each door's way to say each verb, with `note`. */
+const DOORS: Record<string, { who: () => string; run: (verb: Verb, note: string) => Promise<unknown> }> = {
+  cli: {
+    who: localActor,
+    run: (verb, note) => {
+      const [command, ...target] = {
+        pause: ['pause', 'nightly'],
+        resume: ['resume', 'nightly'],
+        'pause-selected': ['pause', '-l', 'team=billing'],
+        'resume-selected': ['resume', '-l', 'team=billing'],
+        trigger: ['trigger', 'nightly'],
+        'pause-all': ['pause', '--all'],
+        'resume-all': ['resume', '--all'],
+      }[verb] as [string, ...string[]];
+      return cli(command, ...target, '--note', note);
+    },
+  },
+  client: {
+    who: () => 'client-test',
+    run: (verb, note) => {
+      const entry = client.handle('nightly');
+      const selection = client.selection('team=billing');
+      const deployment = client.deployment();
+      return {
+        pause: () => entry.pause({ note }),
+        resume: () => entry.resume({ note }),
+        'pause-selected': () => selection.pause({ note }),
+        'resume-selected': () => selection.resume({ note }),
+        trigger: async () => expect(await entry.trigger({ note })).toMatchObject({ entry: 'nightly', state: 'published' }),
+        'pause-all': () => deployment.pause({ note }),
+        'resume-all': () => deployment.resume({ note }),
+      }[verb]();
+    },
+  },
+  api: {
+    who: () => 'api',
+    run: async (verb, note) => {
+      const [method, path] = {
+        pause: ['POST', '/api/entries/nightly/pause'],
+        resume: ['POST', '/api/entries/nightly/resume'],
+        'pause-selected': ['POST', '/api/selected/pause?selector=team%3Dbilling'],
+        'resume-selected': ['POST', '/api/selected/resume?selector=team%3Dbilling'],
+        trigger: ['POST', '/api/entries/nightly/trigger'],
+        'pause-all': ['PUT', '/api/stop'],
+        'resume-all': ['DELETE', '/api/stop'],
+      }[verb] as [string, string];
+      const answer = await api(method, path, { note });
+      expect(answer.status, `${method} ${path}: ${JSON.stringify(answer.json)}`).toBe(200);
+      if (verb === 'trigger') expect(answer.json).toMatchObject({ entry: 'nightly', state: 'published' });
+      return answer;
+    },
+  },
+};
+
+/** What a verb left in Redis that every door must leave alike. */
+async function effects(): Promise<{ paused: string[]; stopped: boolean; published: number }> {
+  const [paused, stopped, published] = await Promise.all([redis.smembers(keys.paused), redis.exists(keys.stop), redis.llen('celery')]);
+  return { paused: paused.sort(), stopped: stopped === 1, published };
+}
+
+/** An audit event without what differs by door and instant. */
+function shape(event: AuditEvent): Record<string, unknown> {
+  return {
+    entry: event.entry,
+    action: event.action,
+    ...(event.selector === undefined ? {} : { selector: event.selector, entries: [...(event.entries ?? [])].sort() }),
+    taskId: event.taskId === undefined ? 'none' : 'some',
+  };
+}
+
+describe('the operator verbs through every door', () => {
+  it('pause, resume and trigger of an entry, a selector and the deployment: the same effects and audit events through the CLI, the client and /api', async () => {
+    const log = new AuditLog(redis, keys);
+    const seen: Record<string, { effects: unknown[]; events: Record<string, unknown>[] }> = {};
+    for (const [door, { who, run }] of Object.entries(DOORS)) {
+      const round = { effects: [] as unknown[], events: [] as Record<string, unknown>[] };
+      const before = await effects();
+      for (const verb of VERBS) {
+        const note = `${verb} via ${door}`;
+        await run(verb, note);
+        const now = await effects();
+        round.effects.push({ verb, paused: now.paused, stopped: now.stopped, published: now.published - before.published });
+        const [event] = await log.read({ limit: 1 });
+        expect(event, `${door} ${verb}`).toMatchObject({ who: who(), note });
+        round.events.push(shape(event as AuditEvent));
+      }
+      seen[door] = round;
+    }
+    expect(seen['cli']?.events).toEqual([
+      { entry: 'nightly', action: 'pause', taskId: 'none' },
+      { entry: 'nightly', action: 'resume', taskId: 'none' },
+      { entry: '', action: 'pause', selector: 'team=billing', entries: ['s1', 's2'], taskId: 'none' },
+      { entry: '', action: 'resume', selector: 'team=billing', entries: ['s1', 's2'], taskId: 'none' },
+      { entry: 'nightly', action: 'trigger', taskId: 'some' },
+      { entry: '', action: 'pause-all', taskId: 'none' },
+      { entry: '', action: 'resume-all', taskId: 'none' },
+    ]);
+    expect(seen['cli']?.effects).toEqual([
+      { verb: 'pause', paused: ['nightly'], stopped: false, published: 0 },
+      { verb: 'resume', paused: [], stopped: false, published: 0 },
+      { verb: 'pause-selected', paused: ['s1', 's2'], stopped: false, published: 0 },
+      { verb: 'resume-selected', paused: [], stopped: false, published: 0 },
+      { verb: 'trigger', paused: [], stopped: false, published: 1 },
+      { verb: 'pause-all', paused: [], stopped: true, published: 1 },
+      { verb: 'resume-all', paused: [], stopped: false, published: 1 },
+    ]);
+    expect(seen['client']).toEqual(seen['cli']);
+    expect(seen['api']).toEqual(seen['cli']);
+  }, 120_000);
+
+  it('reads the same audit trail and history through the CLI, the client and /api', async () => {
+    const [cliEvents, clientEvents, apiEvents] = await Promise.all([
+      cli('audit', '--json', '--limit', '5').then((text) => JSON.parse(text) as { id: string }[]),
+      client.deployment().audit({ limit: 5 }),
+      api('GET', '/api/audit?limit=5').then((a) => a.json['events'] as { id: string }[]),
+    ]);
+    expect(cliEvents.map((e) => e.id)).toEqual(clientEvents.map((e) => e.id));
+    expect(apiEvents.map((e) => e.id)).toEqual(clientEvents.map((e) => e.id));
+    // The three manual runs (one per door), newest first, read alike (task events keep runs by default).
+    const history = await client.handle('nightly').history();
+    expect(history.map((r) => r.origin)).toEqual(['trigger', 'trigger', 'trigger']);
+    expect(await api('GET', '/api/entries/nightly/history')).toEqual({ status: 200, json: { entry: 'nightly', runs: history } });
+    expect(JSON.parse(await cli('history', 'nightly', '--json'))).toEqual(history);
+  }, 60_000);
+
+  it('refuses what no door may do: an unknown entry, a selector that selects nothing, a write without the token', async () => {
+    expect(await api('POST', '/api/entries/nope/pause', {})).toMatchObject({ status: 404, json: { code: 'UNKNOWN_ENTRY' } });
+    expect(await api('POST', '/api/selected/pause?selector=team%3Dnobody', {})).toMatchObject({
+      status: 409,
+      json: { code: 'NOTHING_SELECTED' },
+    });
+    expect(await api('POST', '/api/selected/pause?selector=%3D%3D', {})).toMatchObject({ status: 400, json: { code: 'API_BAD_REQUEST' } });
+    expect(await api('POST', '/api/entries/nightly/pause', { why: 'x' })).toMatchObject({ status: 400, json: { code: 'API_BAD_REQUEST' } });
+    const anonymous = await fetch(`${base}/api/entries/nightly/pause`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
+    expect(anonymous.status).toBe(401);
+    await expect(client.handle('nope').pause()).rejects.toMatchObject({ code: 'UNKNOWN_ENTRY' });
+    await expect(client.selection('team=nobody').pause()).rejects.toMatchObject({ code: 'NOTHING_SELECTED' });
+    expect(await redis.smembers(keys.paused)).toEqual([]);
+  }, 60_000);
+});
