@@ -55,7 +55,7 @@ beforeAll(async () => {
   await waitUntil(
     'the leader holds the store entries',
     async () => {
-      const status = (await api('GET', '/api/status')).json as { entries?: { name: string }[] };
+      const status = (await api('GET', '/status')).json as { entries?: { name: string }[] };
       return status.entries?.some((e) => e.name === 's2') === true || undefined;
     },
     15_000,
@@ -213,6 +213,9 @@ describe('the operator verbs through every door', () => {
     expect(history.map((r) => r.origin)).toEqual(['trigger', 'trigger', 'trigger']);
     expect(await api('GET', '/api/entries/nightly/history')).toEqual({ status: 200, json: { entry: 'nightly', runs: history } });
     expect(JSON.parse(await cli('history', 'nightly', '--json'))).toEqual(history);
+    // The status under /api, as /status answers it.
+    expect(await api('GET', '/api/status')).toMatchObject({ status: 200, json: { deployment: NAME } });
+    expect(await client.deployment().status()).toMatchObject({ stopped: null, paused: [], leader: { instance: expect.any(String) } });
   }, 60_000);
 
   it('refuses what no door may do: an unknown entry, a selector that selects nothing, a write without the token', async () => {
