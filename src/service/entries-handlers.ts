@@ -16,7 +16,7 @@ import { staticNameError } from '../redis/entry-store.js';
 import type { RedisEntryStore, StoredEntry } from '../redis/entry-store.js';
 import type { RedisEntryFailures } from '../redis/failing-entries-store.js';
 import type { EntryFailure } from '../ports/events.js';
-import type { AuditContext } from '../redis/audit-log.js';
+import { deleteEntry, putEntries } from '../operations/entry-verbs.js';
 import type { Logger } from '../base/log.js';
 
 /** A failing entry's reason, as a problem at the pseudo-path `publish` (the definition is valid; publishing it is refused). */
@@ -61,7 +61,7 @@ export function entriesHandlers(options: {
   const { store, client, staticNames, now, failures } = options;
   const failingOf = async (names: readonly string[]): Promise<ReadonlyMap<string, EntryFailure>> =>
     failures === undefined ? new Map() : failures.some(names);
-  const audit = (who: string, note: string | undefined): AuditContext => ({ ...options.audit, who, note });
+  const stores = { store, ...(options.audit === undefined ? {} : { auditSettings: options.audit }) };
   const call = <T>(what: () => Promise<T>): Promise<T> => whileConnected(client, what);
   return {
     entryMaxDepth: () => currentEntryLimits().maxDepth,
@@ -88,8 +88,8 @@ export function entriesHandlers(options: {
       }),
     put: (name, entry, who, ifVersion, note) =>
       call(async () => {
-        const write = { op: 'put' as const, name, entry, ...(ifVersion === undefined ? {} : { ifVersion }) };
-        const { outcomes } = await store.write([write], { nowMs: now(), source: 'request body', audit: audit(who, note) });
+        const put = { name, entry, ...(ifVersion === undefined ? {} : { ifVersion }) };
+        const { outcomes } = await putEntries(stores, { who, note }, [put], { nowMs: now(), source: 'request body' });
         const stored = await store.get(name);
         if (stored === undefined)
           throw new BeatError(ErrorCode.UnknownEntry, `entry ${shown(name)} was deleted right after it was written`);
@@ -98,18 +98,19 @@ export function entriesHandlers(options: {
     putMany: (entries, who, note) =>
       call(async () => {
         const names = Object.keys(entries);
-        const result = await store.write(
-          names.map((name) => ({ op: 'put' as const, name, entry: entries[name] })),
-          { nowMs: now(), source: 'request body', audit: audit(who, note) },
-        );
+        const puts = names.map((name) => ({ name, entry: entries[name] }));
+        const result = await putEntries(stores, { who, note }, puts, { nowMs: now(), source: 'request body' });
         return { version: result.version, outcomes: Object.fromEntries(names.map((name, i) => [name, result.outcomes[i] ?? 'unchanged'])) };
       }),
     remove: (name, keepHistory, who, ifVersion, note) =>
       call(async () => {
         if (staticNames().has(name)) throw staticNameError(name);
-        const write = { op: 'delete' as const, name, ...(ifVersion === undefined ? {} : { ifVersion }) };
-        const { outcomes } = await store.write([write], { nowMs: now(), keepHistory, audit: audit(who, note) });
-        if (outcomes[0] === 'absent') throw notFound(staticNames(), name);
+        const deleted = await deleteEntry(stores, { who, note }, name, {
+          nowMs: now(),
+          keepHistory,
+          ...(ifVersion === undefined ? {} : { ifVersion }),
+        });
+        if (!deleted) throw notFound(staticNames(), name);
         return true;
       }),
   };
