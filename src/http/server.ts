@@ -6,8 +6,6 @@
  * Anything else is 404; any method but GET/HEAD on a read-only path is 405.
  * Routes handed in (`routes`: the dashboard, src/dashboard/) answer first, with their own rules.
  */
-import { STOP_PATH, serveStop } from './stop-routes.js';
-import type { StopHandlers } from './stop-routes.js';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -53,10 +51,8 @@ export interface HttpHandlers {
   readonly entries?: EntriesHandlers;
   /** POST /api/plan and /api/apply; without them, 404. */
   readonly plans?: PlanHandlers;
-  /** Pause, resume and trigger of an entry or a selection, and an entry's history (control-routes.ts); without them, 404. */
+  /** Pause, resume and trigger of an entry, a selection or (/api/stop) the deployment, and an entry's history (control-routes.ts); without them, 404. */
   readonly control?: ControlHandlers;
-  /** GET, PUT and DELETE /api/stop, the deployment-wide stop; without them, 404. */
-  readonly stop?: StopHandlers;
   /** Who may read the schedule and write entries (no token: writes are refused, reads are loopback-only). */
   readonly access?: HttpAccess;
   /** The name of the dashboard session the request carries, if any: a credential for reads, as a token is. */
@@ -194,10 +190,6 @@ async function handleRequest(
   }
   if (url.pathname === PLAN_PATH || url.pathname === APPLY_PATH) {
     await servePlans(req, res, url, handlers.plans, access, logger);
-    return;
-  }
-  if (url.pathname === STOP_PATH) {
-    await serveStop(req, res, handlers.stop, access, handlers.session?.(req) !== undefined, logger);
     return;
   }
   if (url.pathname === AUDIT_PATH) {

@@ -1,6 +1,6 @@
 /**
  * What the control routes of /api do (http/control-routes.ts): pause, resume and trigger one entry
- * or a selection, and an entry's history, through the operator verbs (src/operations/), on the
+ * or a selection, the deployment-wide stop read, set and lifted, and an entry's history, through the operator verbs (src/operations/), on the
  * entries this replica holds in force (the config file's and the runtime catalog's).
  */
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
@@ -8,7 +8,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { parseSelector, selectorProblemText, selects } from '../core/label-selector.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { ControlHandlers } from '../http/control-routes.js';
-import { awaitRuns, queueTriggers, setPaused } from '../operations/control-verbs.js';
+import { awaitRuns, queueTriggers, readStop, setPaused } from '../operations/control-verbs.js';
 import type { ControlStores, EntryTarget } from '../operations/control-verbs.js';
 import { entryHistory } from '../operations/read-verbs.js';
 import type { RedisRunHistory } from '../redis/run-history-store.js';
@@ -42,8 +42,13 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
   };
   return {
     act: async (verb, request, by) => {
-      const target = 'entry' in request ? { entry: running(request.entry).name } : selection(request.selector);
       const nowMs = inputs.now();
+      if ('all' in request) {
+        if (verb === 'trigger')
+          throw new BeatError(ErrorCode.ApiBadRequest, 'a trigger is of an entry or a selection, not of the whole deployment');
+        return { status: 200, body: await setPaused(inputs.control, by, request, verb === 'pause', nowMs) };
+      }
+      const target = 'entry' in request ? { entry: running(request.entry).name } : selection(request.selector);
       if (verb !== 'trigger') return { status: 200, body: await setPaused(inputs.control, by, target, verb === 'pause', nowMs) };
       const runs = await queueTriggers(inputs.control, by, target, nowMs);
       if (!('entry' in target))
@@ -53,6 +58,7 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
       // Not taken within the wait: the request stays queued for the leader (there may be none now).
       return { status: run?.state === 'queued' ? 202 : 200, body: run };
     },
+    stop: () => readStop(inputs.control),
     history: async (name, limit) => entryHistory(inputs.runs, name, limit, running(name).timezone),
   };
 }

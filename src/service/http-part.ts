@@ -21,7 +21,6 @@ import { redisStatus } from '../redis/connect.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { auditReader } from './audit-reader.js';
-import { stopHandlers } from './stop-handlers.js';
 import { controlHandlers } from './control-handlers.js';
 import { backfillApi } from './backfill-api.js';
 import type { Connections } from './connections.js';
@@ -104,7 +103,6 @@ export async function startHttp(
         entries: () => [...options.inForce.config().entries, ...options.catalog.entries()],
         now: () => options.clock.now(),
       }),
-      stop: stopHandlers({ control: reads.control, now: () => options.clock.now() }),
       access: options.access,
       routes: dashboard.handle.bind(dashboard),
       session: (req) => dashboard.sessionOf(req),
