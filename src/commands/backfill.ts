@@ -3,6 +3,7 @@
  * range that was never published, through the leader (runtime/backfill-work.ts, lua/backfill-fenced.lua),
  * and reports what it published and skipped. `--dry-run` lists the slots without Redis writes.
  */
+import { awaitBackfill, queueBackfills } from '../operations/backfill-verbs.js';
 import { nothingSelected, oneOrSelected, selectEntries, selectorArg, selectorOption } from './selector-args.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import type { BrokerOverride } from '../config/connection-checks.js';
@@ -13,7 +14,6 @@ import {
   backfillPolicy,
   checkBackfillInput,
   coveredSlots,
-  newBackfillRequest,
   overLimitMessage,
   planBackfill,
   progressText,
@@ -140,8 +140,22 @@ async function backfillCommand(values: BackfillValues, positionals: readonly str
     const { plan, policy } = await planFor(control, entry, input);
     if (input.dryRun) return printDryRun(io, entry, plan, values);
     await requireLeaderHas('backfill', control, entry.name, io);
-    const { id, text } = await requestFromLeader(control, entry.name, input, plan, io);
-    const run: BackfillRun = { entry: entry.name, id, text, total: plan.slots.length + plan.excluded.length, policy, timeoutS };
+    const [queued] = await queueBackfills(
+      control.control,
+      control.audit(input.note),
+      [{ entry: entry.name, plan }],
+      input,
+      undefined,
+      io.now(),
+    );
+    const run: BackfillRun = {
+      entry: entry.name,
+      id: queued?.id ?? '',
+      text: queued?.text ?? '',
+      total: plan.slots.length + plan.excluded.length,
+      policy,
+      timeoutS,
+    };
     const progress = await awaitLeader(control, run, io);
     return await report(control, run, progress, values, io);
   } catch (error) {
@@ -175,20 +189,20 @@ async function backfillSelected(
   }
   const { mismatch } = await control.check();
   if (mismatch !== undefined) io.err(`beat backfill: WARNING: ${mismatch.message}`);
-  const requests = planned.map(({ entry, plan }) => newBackfillRequest(entry.name, input, plan, io.now(), input.note));
-  const texts = await control.control.requestBackfills(requests, selector.text, control.audit(input.note));
+  const by = control.audit(input.note);
+  const queued = await queueBackfills(
+    control.control,
+    by,
+    planned.map(({ entry, plan }) => ({ entry: entry.name, plan })),
+    input,
+    selector.text,
+    io.now(),
+  );
   let exit: ExitCode = ExitCode.Ok;
   for (const [i, { entry, plan, policy }] of planned.entries()) {
-    const request = requests[i];
+    const request = queued[i];
     if (request === undefined) continue;
-    const run: BackfillRun = {
-      entry: entry.name,
-      id: request.id,
-      text: texts[i] ?? '',
-      total: plan.slots.length + plan.excluded.length,
-      policy,
-      timeoutS,
-    };
+    const run: BackfillRun = { ...request, entry: entry.name, total: plan.slots.length + plan.excluded.length, policy, timeoutS };
     const code = await report(control, run, await awaitLeader(control, run, io), values, io);
     if (code !== ExitCode.Ok) exit = code;
   }
@@ -242,19 +256,6 @@ function printDryRun(io: Io, entry: ResolvedEntry, plan: BackfillPlan, values: B
   return ExitCode.Ok;
 }
 
-/** The request handed to the leader: its id, and its text (what withdraws it). */
-async function requestFromLeader(
-  control: Control,
-  entry: string,
-  input: BackfillInput,
-  plan: BackfillPlan,
-  io: Io,
-): Promise<{ id: string; text: string }> {
-  const request = newBackfillRequest(entry, input, plan, io.now(), input.note);
-  const text = await control.control.requestBackfill(request, control.audit(input.note));
-  return { id: request.id, text };
-}
-
 /** A backfill handed to the leader: what the waiting and the report name. */
 interface BackfillRun {
   readonly entry: string;
@@ -267,21 +268,12 @@ interface BackfillRun {
   readonly timeoutS: number;
 }
 
-/** The request's progress once the leader is done, or at the timeout (the request then withdrawn). */
+/** The request's progress once the leader is done, or at the timeout (the request then withdrawn), shown as it goes. */
 async function awaitLeader(control: Control, run: BackfillRun, io: Io): Promise<BackfillProgress | undefined> {
-  // On the monotonic clock, as beat trigger waits.
-  const deadline = performance.now() + run.timeoutS * 1000;
-  let progress: BackfillProgress | undefined;
-  while (performance.now() < deadline) {
-    progress = await control.control.backfillProgress(run.id);
-    if (progress?.doneMs !== undefined) break;
-    if (progress !== undefined)
-      io.progress?.(`backfill ${run.entry}: ${coveredSlots(progress)}/${progress.total ?? run.total} slots, ${progressText(progress)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  if (progress?.doneMs === undefined && !(await control.control.cancelBackfill(run.text)))
-    progress = await control.control.backfillProgress(run.id);
-  if (progress !== undefined) io.progress?.(`backfill ${run.entry}: ${coveredSlots(progress)}/${progress.total ?? run.total} slots`, true);
+  const say = (p: BackfillProgress, done = false): void =>
+    io.progress?.(`backfill ${run.entry}: ${coveredSlots(p)}/${p.total ?? run.total} slots${done ? '' : `, ${progressText(p)}`}`, done);
+  const progress = await awaitBackfill(control.control, run, { waitMs: run.timeoutS * 1000, withdraw: true, onProgress: say });
+  if (progress !== undefined) say(progress, true);
   return progress;
 }
 

@@ -11,7 +11,6 @@ import {
   API_FIELDS,
   backfillPolicy,
   checkBackfillInput,
-  newBackfillRequest,
   overLimitMessage,
   planBackfill,
   planBackfillSliced,
@@ -20,9 +19,9 @@ import {
 import { formatInstant, readInstantWithOffset } from '../time/zone.js';
 import type { BackfillInput, BackfillPlan, BackfillProgress } from '../control/backfill-request.js';
 import type { BackfillOverlap } from '../core/backfill-overlap.js';
+import { awaitBackfill, queueBackfills } from '../operations/backfill-verbs.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { ControlStore } from '../redis/control-store.js';
-import type { AuditContext } from '../redis/audit-log.js';
 import type { RedisStateStore } from '../redis/state-store.js';
 
 export interface BackfillAnswer {
@@ -36,9 +35,8 @@ export interface BackfillApiOptions {
   /** The config in force: whether outcomes are followed, and the broker (for `overlap`). */
   readonly config: () => Pick<ResolvedConfig, 'resultBackend' | 'taskEvents'> & { readonly broker: { readonly url: string } };
   readonly states: Pick<RedisStateStore, 'readSome'>;
-  readonly control: Pick<ControlStore, 'requestBackfill' | 'backfillProgress'>;
+  readonly control: Pick<ControlStore, 'requestBackfills' | 'backfillProgress' | 'cancelBackfill'>;
   readonly now: () => number;
-  readonly audit: (who: string, note: string | undefined) => AuditContext;
   /** How long to wait for the leader before answering 202 (DEFAULTS.dashboardTriggerWaitMs). */
   readonly waitMs?: number;
 }
@@ -70,8 +68,10 @@ export function backfillApi(o: BackfillApiOptions): {
       if (input.dryRun) return dryRunPage(o, name, input, afterMs);
       const { plan, policy } = await planFor(o, name, input);
       const note = input.note ?? headerNote;
-      const id = await requestFromLeader(o, name, input, plan, who, note);
-      const progress = await awaitLeader(o, id);
+      const [run] = await queueBackfills(o.control, { who, note }, [{ entry: name, plan }], input, undefined, o.now());
+      const id = run?.id ?? '';
+      const progress =
+        run && (await awaitBackfill(o.control, run, { waitMs: o.waitMs ?? DEFAULTS.dashboardTriggerWaitMs, withdraw: false }));
       // Not done within the wait: the request stays queued for the leader (there may be none now).
       return {
         status: progress?.doneMs === undefined ? 202 : 200,
@@ -185,29 +185,4 @@ async function planFor(
   if (applied.problem !== undefined)
     throw new ConfigError('the backfill request', [{ path: 'overlap', message: applied.problem }], ErrorCode.ApiBadRequest);
   return { entry, plan, policy: applied.policy };
-}
-
-/** The request queued for the leader, with its audit event (`who` made it, and why: `note`); its id. */
-async function requestFromLeader(
-  o: BackfillApiOptions,
-  name: string,
-  input: BackfillInput,
-  plan: BackfillPlan,
-  who: string,
-  note: string | undefined,
-): Promise<string> {
-  const request = newBackfillRequest(name, input, plan, o.now(), note);
-  await o.control.requestBackfill(request, o.audit(who, note));
-  return request.id;
-}
-
-/** The request's progress once the leader is done, or when the short wait is over. */
-async function awaitLeader(o: BackfillApiOptions, id: string): Promise<BackfillProgress | undefined> {
-  const deadline = performance.now() + (o.waitMs ?? DEFAULTS.dashboardTriggerWaitMs);
-  let progress = await o.control.backfillProgress(id);
-  while (progress?.doneMs === undefined && performance.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    progress = await o.control.backfillProgress(id);
-  }
-  return progress;
 }

@@ -157,7 +157,6 @@ function entriesApi(options: Made, reads: Reads): EntriesApi {
       states: reads.states,
       control: reads.control,
       now: () => clock.now(),
-      audit: (who, note) => ({ ...audit, who, note }),
     }),
   };
 }
