@@ -27,6 +27,7 @@ import type { EntryPauseAnswer, RunOutcome, SelectionPauseAnswer, StopAnswer } f
 import { deleteEntry, putEntries } from '../operations/entry-verbs.js';
 import type { EntryStores } from '../operations/entry-verbs.js';
 import type { Operator } from '../operations/operator.js';
+import type { PlanStores } from '../operations/plan-verbs.js';
 import { auditTrail, entryHistory } from '../operations/read-verbs.js';
 import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { ControlStore } from '../redis/control-store.js';
@@ -267,11 +268,10 @@ export class Entries {
    * entry added, changed, removed, unchanged or in conflict, and the digest to pass to `apply`.
    */
   async plan(owner: string, entries: Readonly<Record<string, EntryInput>>): Promise<EntryPlan> {
-    const { planOwner } = await import('../redis/owner-apply.js');
-    const { client, keys, store, timezone } = this.connection;
+    const { planEntries } = await import('../operations/plan-verbs.js');
     const nowMs = Date.now();
     const inputs = await this.ownerInputs(owner, entries, nowMs);
-    return this.call(() => planOwner(client, keys, store, { owner, inputs, zone: timezone, nowMs }));
+    return this.call((store) => planEntries(this.planStores(store), { owner, inputs, zone: this.connection.timezone, nowMs }));
   }
 
   /**
@@ -284,19 +284,17 @@ export class Entries {
     entries: Readonly<Record<string, EntryInput>>,
     options: { planDigest?: string } & ChangeOptions = {},
   ): Promise<EntryPlan & { version: number }> {
-    const { applyOwner } = await import('../redis/owner-apply.js');
-    const { client, keys, store, timezone } = this.connection;
+    const { applyEntries } = await import('../operations/plan-verbs.js');
     const nowMs = Date.now();
-    const audit = { ...this.connection.operator(options.note), maxEvents: this.connection.auditMaxEvents };
+    const by = this.connection.operator(options.note);
     const inputs = await this.ownerInputs(owner, entries, nowMs);
-    const { plan, version } = await this.call(() =>
-      applyOwner(client, keys, store, {
+    const { plan, version } = await this.call((store) =>
+      applyEntries(this.planStores(store), by, {
         owner,
         inputs,
-        zone: timezone,
+        zone: this.connection.timezone,
         nowMs,
         planDigest: options.planDigest,
-        audit,
         checked: true,
         source: 'entries',
       }),
@@ -462,6 +460,12 @@ export class Entries {
   private async control(): Promise<ControlStore> {
     const { ControlStore } = await import('../redis/control-store.js');
     return new ControlStore(this.connection.client, this.connection.keys, { maxEvents: this.connection.auditMaxEvents });
+  }
+
+  /** The plan verbs' stores: this client's Redis, keys and store, with the deployment's audit cap. */
+  private planStores(store: RedisEntryStore): PlanStores {
+    const { client, keys, auditMaxEvents } = this.connection;
+    return { client, keys, store, auditSettings: { maxEvents: auditMaxEvents } };
   }
 
   /** The entry verbs' stores: this client's store, with the deployment's audit cap. */

@@ -14,7 +14,9 @@ import { ownerOf } from '../control/entry-plan.js';
 import { chunksOf } from '../base/chunks.js';
 import type { ConfigPlan } from '../control/deployment-definition.js';
 import { readDefinition } from '../redis/definition-store.js';
-import { applyOwner, conflictSentence, ownedInputs, planOwner } from '../redis/owner-apply.js';
+import { conflictSentence, ownedInputs } from '../redis/owner-apply.js';
+import { applyEntries, planEntries } from '../operations/plan-verbs.js';
+import type { PlanStores } from '../operations/plan-verbs.js';
 import type { ApplyResult } from '../redis/owner-apply.js';
 import { schedulerKeys } from '../redis/keys.js';
 import { leaf } from './command-spec.js';
@@ -148,12 +150,22 @@ function keysOf(control: Control): ReturnType<typeof schedulerKeys> {
   return schedulerKeys(control.config.state.prefix, control.config.name);
 }
 
+/** What plan and apply read and write: the deployment's Redis and store, with its audit cap. */
+function planStoresOf(control: Control): PlanStores {
+  return {
+    client: control.redis,
+    keys: keysOf(control),
+    store: control.store,
+    auditSettings: { maxEvents: control.config.auditMaxEvents },
+  };
+}
+
 async function planCommand(values: OwnerValues & { json?: boolean }, io: Io): Promise<ExitCode> {
   if (values.entries === undefined && values.owner === undefined) return configPlanCommand(values, io);
   const { file, owner } = ownerArgs('plan', values);
   return withControl(io, 'plan', values, async (control) => {
     const inputs = await ownedEntries('plan', io, control, file, owner);
-    const plan = await planOwner(control.redis, keysOf(control), control.store, {
+    const plan = await planEntries(planStoresOf(control), {
       owner,
       inputs,
       zone: control.config.timezone,
@@ -175,13 +187,12 @@ async function applyCommand(values: OwnerValues & { 'plan-digest'?: string; note
     const inputs = await ownedEntries('apply', io, control, file, owner);
     let applied: ApplyResult;
     try {
-      applied = await applyOwner(control.redis, keysOf(control), control.store, {
+      applied = await applyEntries(planStoresOf(control), control.audit(values.note), {
         owner,
         inputs,
         zone: control.config.timezone,
         nowMs: io.now(),
         planDigest: values['plan-digest'],
-        audit: control.audit(values.note),
         checked: true,
         source: file,
       });
