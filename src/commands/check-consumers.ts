@@ -51,7 +51,7 @@ export async function checkConsumers(
           q.queue,
           q.consumers === undefined ? '?' : String(q.consumers),
           String(q.depth ?? '?'),
-          String(used.get(q.queue) ?? 0),
+          String(used.get(q.queue)?.length ?? 0),
         ]),
         columns,
       ),
@@ -67,7 +67,7 @@ export async function checkConsumers(
     }
     const unconsumed = look.queues.filter((q) => q.consumers === 0);
     for (const q of unconsumed) {
-      const n = used.get(q.queue) ?? 0;
+      const n = used.get(q.queue)?.length ?? 0;
       io.err(
         fit(
           `no worker consumes queue ${q.queue} (${n} entr${n === 1 ? 'y publishes' : 'ies publish'} to it): start a worker with -Q ${q.queue}, or fix the entries' queue`,

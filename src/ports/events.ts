@@ -116,7 +116,7 @@ export interface SchedulerEvents {
   /** The overlap policy revoked an entry's previous run (or failed to send the revoke). */
   revoked?(revoke: RunRevoked): void;
   /** Nobody has consumed a queue the schedule publishes to for consumers.unconsumedAfter (again when its reason or depth changes). */
-  queueUnconsumed?(queue: UnconsumedQueue): void;
+  queueUnconsumed?(queue: UnconsumedQueue, routed: readonly ResolvedEntry[]): void;
   /** A queue flagged unconsumed is consumed again (or no entry publishes to it any more). */
   queueConsumed?(queue: string): void;
   /**
@@ -163,7 +163,7 @@ export function fanOutEvents(sinks: readonly SchedulerEvents[]): SchedulerEvents
     entryFailureCleared: (entry, recovered) => sinks.forEach((s) => s.entryFailureCleared?.(entry, recovered)),
     entriesRemoved: (entries) => sinks.forEach((s) => s.entriesRemoved?.(entries)),
     revoked: (revoke) => sinks.forEach((s) => s.revoked?.(revoke)),
-    queueUnconsumed: (queue) => sinks.forEach((s) => s.queueUnconsumed?.(queue)),
+    queueUnconsumed: (queue, routed) => sinks.forEach((s) => s.queueUnconsumed?.(queue, routed)),
     queueConsumed: (queue) => sinks.forEach((s) => s.queueConsumed?.(queue)),
     deploymentStop: (change) => sinks.forEach((s) => s.deploymentStop?.(change)),
   };

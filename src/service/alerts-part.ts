@@ -18,7 +18,6 @@ import {
   unconsumedDeliveries,
 } from '../alerts/alert-rules.js';
 import { resolveAlerts } from '../config/alerts-schema.js';
-import { queueOf } from '../celery/routing.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { OutcomeEvents, RunRecord } from '../ports/outcomes.js';
 import { EVENTS } from '../base/log-events.js';
@@ -69,11 +68,9 @@ export function startAlerts(options: AlertsOptions): AlertsWiring {
       ...NO_EVENTS,
       published: (run) => alerting.published(run),
       missed: (missed) => alerting.missed(missed),
-      queueUnconsumed: (queue) => {
-        const current = options.current?.() ?? config;
-        for (const entry of options.entries())
-          if (entry.alerts?.on.includes('unconsumed') === true && queueOf(entry.task, entry.options, current) === queue.queue)
-            alerting.add(unconsumedDeliveries(config.name, entry, queue, now()));
+      queueUnconsumed: (queue, routed) => {
+        for (const entry of routed)
+          if (entry.alerts?.on.includes('unconsumed') === true) alerting.add(unconsumedDeliveries(config.name, entry, queue, now()));
       },
       deploymentStop: (change) =>
         alerting.add(stopDeliveries(config.name, resolveAlerts((options.current?.() ?? config).alerts, undefined), change)),

@@ -31,16 +31,19 @@ export interface ConsumerCheckOptions {
 /** Each entry's queue, by config (its routes decide) and entry: a look walks the entries, not the routes again. */
 const queues = new WeakMap<ResolvedConfig, WeakMap<ResolvedEntry, string>>();
 
-/** The queues the enabled entries publish to, each with how many entries do. */
-export function scheduleQueues(config: ResolvedConfig, entries: Iterable<ResolvedEntry>): Map<string, number> {
+/** The queues the enabled entries publish to, each with the entries that do. */
+export function scheduleQueues(config: ResolvedConfig, entries: Iterable<ResolvedEntry>): Map<string, ResolvedEntry[]> {
   let known = queues.get(config);
   if (known === undefined) queues.set(config, (known = new WeakMap()));
-  const out = new Map<string, number>();
+  const out = new Map<string, ResolvedEntry[]>();
   for (const entry of entries) {
     if (!entry.enabled) continue;
     let queue = known.get(entry);
     if (queue === undefined) known.set(entry, (queue = queueOf(entry.task, entry.options, config)));
-    if (queue !== '') out.set(queue, (out.get(queue) ?? 0) + 1);
+    if (queue === '') continue;
+    const routed = out.get(queue);
+    if (routed === undefined) out.set(queue, [entry]);
+    else routed.push(entry);
   }
   return out;
 }
@@ -72,12 +75,15 @@ export function consumerCheckTask(options: ConsumerCheckOptions): LeaderTask {
           continue;
         }
         const { queue, reason, sinceMs, depth } = change.queue;
-        const entries = used.get(queue) ?? 0;
+        const routed = used.get(queue) ?? [];
+        const entries = routed.length;
         log.warn(
           { event: EVENTS.queueUnconsumed, queue, reason, since: new Date(sinceMs).toISOString(), depth, entries },
           `${reason}: the runs of ${entries} entr${entries === 1 ? 'y' : 'ies'} routed to it wait unread; start a worker with -Q ${queue}, or fix the entries' queue`,
         );
-        events.queueUnconsumed?.(change.queue);
+        // The look's own walk of the entries goes with each queue: a sink that walked every entry per
+        // flagged queue stalled the loop for tens of seconds when thousands were flagged at once.
+        events.queueUnconsumed?.(change.queue, routed);
       }
     } catch (error) {
       const message = errorMessage(error);
