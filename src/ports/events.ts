@@ -115,7 +115,10 @@ export interface SchedulerEvents {
   entryFailureCleared?(entry: string, recovered: boolean): void;
   /** The overlap policy revoked an entry's previous run (or failed to send the revoke). */
   revoked?(revoke: RunRevoked): void;
-  /** Nobody has consumed a queue the schedule publishes to for consumers.unconsumedAfter (again when its reason or depth changes). */
+  /**
+   * Nobody has consumed a queue the schedule publishes to for consumers.unconsumedAfter (again when
+   * its reason or depth changes); `routed`: the enabled entries in force that publish to it.
+   */
   queueUnconsumed?(queue: UnconsumedQueue, routed: readonly ResolvedEntry[]): void;
   /** A queue flagged unconsumed is consumed again (or no entry publishes to it any more). */
   queueConsumed?(queue: string): void;
