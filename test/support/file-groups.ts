@@ -54,6 +54,8 @@ export const ALONE: readonly string[] = [
 
 /** Two at a time. */
 export const IN_PAIRS: readonly string[] = [
+  // The loop's longest pause while 2,000 queues are flagged, against one queue's, within 4x.
+  'test/integration/unconsumed-many-queues.test.ts',
   // Six cluster nodes, a slot master paused 8 s (down, then up) and then failed over under writes.
   'test/integration/redis-cluster-outages.test.ts',
   // The tutorial's cut-over from celery beat, its runs held 5 to 15 s apart across it.
