@@ -11,6 +11,8 @@
  * object only.
  */
 
+import { drain } from './chunks.js';
+
 /** Keys no request body may hold, at any depth. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -37,10 +39,23 @@ const pathOf = (frames: readonly Frame[]): string =>
  * compared decoded: `"a"` and `"\u0061"` are one key, as JSON.parse sees them.
  */
 export function jsonKeyProblem(text: string): JsonKeyProblem | undefined {
+  return drain(jsonKeyScan(text, Number.POSITIVE_INFINITY));
+}
+
+/**
+ * jsonKeyProblem as a scan that stops after every `sliceChars` characters of `text` (a yield), so
+ * that its caller can turn the event loop over: a 3.7 MB body held the loop 130 ms in one piece.
+ */
+export function* jsonKeyScan(text: string, sliceChars: number): Generator<void, JsonKeyProblem | undefined> {
+  let pauseAt = sliceChars;
   const frames: Frame[] = [];
   // After a string in an object, whether it was a key (followed by ':') is known at the ':'.
   let lastString: string | undefined;
   for (let i = 0; i < text.length; i += 1) {
+    if (i >= pauseAt) {
+      yield;
+      pauseAt = i + sliceChars;
+    }
     const c = text.charCodeAt(i);
     if (c === 0x22) {
       const start = i + 1;

@@ -7,6 +7,7 @@
 import { maskTarget, redactText } from '../base/redact.js';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { drain } from '../base/chunks.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ConfigError, ERROR_ANSWERS, ErrorCode, errorMessage } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
@@ -96,12 +97,22 @@ export function failureAnswer(error: unknown, req: IncomingMessage, logger: Logg
  * parsed (a 5,000-deep body is refused, never parsed or walked): its path (`$.a[0]`), or undefined.
  */
 export function jsonDepthProblem(text: string, maxDepth: number): string | undefined {
+  return drain(jsonDepthScan(text, maxDepth, Number.POSITIVE_INFINITY));
+}
+
+/** jsonDepthProblem as a scan that stops after every `sliceChars` characters (a yield): see jsonKeyScan. */
+export function* jsonDepthScan(text: string, maxDepth: number, sliceChars: number): Generator<void, string | undefined> {
+  let pauseAt = sliceChars;
   // One frame per open container: its kind and the key or index it is at.
   const frames: { array: boolean; at: string | number }[] = [];
   let inString = false;
   let stringStart = 0;
   let lastString = '';
   for (let i = 0; i < text.length; i += 1) {
+    if (i >= pauseAt) {
+      yield;
+      pauseAt = i + sliceChars;
+    }
     const c = text.charCodeAt(i);
     if (inString) {
       if (c === 0x5c) i += 1;

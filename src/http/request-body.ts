@@ -7,14 +7,15 @@
  * that is refused at once, before its body is read, with 429 API_BUSY and Retry-After. Each large
  * body costs the scheduler's loop tens of milliseconds of scanning and parsing, and a write of its
  * entries after: thirty 3.7 MB bulk writes at once queued their parses in one turn of the loop and
- * held it for seconds (the probe's slots late, /healthz after 3 s). Between the scans and the
- * parse of one body the loop is turned over.
+ * held it for seconds (the probe's slots late, /healthz after 3 s). A body's scans (its depth, its
+ * keys) turn the loop over every bodyScanSliceChars characters, and between them and the parse.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { yieldToLoop } from '../base/chunks.js';
+import { drainSliced, yieldToLoop } from '../base/chunks.js';
+import { DEFAULTS } from '../base/defaults.js';
 import { ErrorCode } from '../base/errors.js';
-import { ApiError, jsonDepthProblem } from './failures.js';
-import { jsonKeyMessage, jsonKeyProblem } from '../base/json-keys.js';
+import { ApiError, jsonDepthScan } from './failures.js';
+import { jsonKeyMessage, jsonKeyScan } from '../base/json-keys.js';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
@@ -80,7 +81,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number, maxDe
   const text = Buffer.concat(chunks).toString('utf8');
   const large = text.length >= LARGE_BODY_BYTES;
   if (large) await yieldToLoop();
-  const tooDeep = jsonDepthProblem(text, maxDepth);
+  const tooDeep = await drainSliced(jsonDepthScan(text, maxDepth, DEFAULTS.bodyScanSliceChars));
   if (tooDeep !== undefined) {
     throw new ApiError(
       ErrorCode.ApiBadRequest,
@@ -95,7 +96,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number, maxDe
     throw new ApiError(ErrorCode.ApiBadRequest, `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (large) await yieldToLoop();
-  const badKey = jsonKeyProblem(text);
+  const badKey = await drainSliced(jsonKeyScan(text, DEFAULTS.bodyScanSliceChars));
   if (badKey !== undefined) throw new ApiError(ErrorCode.ApiBadRequest, jsonKeyMessage(badKey));
   return value;
 }
