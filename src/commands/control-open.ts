@@ -1,40 +1,31 @@
 /**
  * A connection to a deployment's Redis for the commands that read or change it from outside (`beat
  * status`, `trigger`, `pause`, `resume`, `entries`): the config file says where Redis is, the
- * deployment's name and prefix, and which entry names belong to the file. A deployment that tsbeat
- * 0.2.x left partitioned is refused before anything is read or written (redis/retired-partitions.ts).
+ * deployment's name and prefix, and which entry names belong to the file. Every store of the
+ * deployment is made over one connection, opened and checked as deployment-redis.ts opens it.
  */
 import type { RedisClient } from '../redis/connect.js';
-import { isClusterUrl, maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { configFingerprint } from '../control/fingerprint.js';
 import { noteProblem } from '../base/note-text.js';
 import { checkDeployment } from '../service/deployment-watch.js';
 import type { DeploymentCheck } from '../service/deployment-watch.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
-import { silentLogger } from '../base/log.js';
-import { createStateClient, connectWithRetry } from '../redis/connect.js';
 import { ControlStore } from '../redis/control-store.js';
 import { AuditLog, localActor } from '../redis/audit-log.js';
 import type { AuditContext } from '../redis/audit-log.js';
-import { RedisEntryStore, storeBudget } from '../redis/entry-store.js';
-import { schedulerKeys } from '../redis/keys.js';
-import { refusePartitionedDeployment } from '../redis/retired-partitions.js';
-import { stateUrlFor } from '../config/broker-kinds.js';
-import { refuseClusterNode, stateContext } from '../redis/cluster-node.js';
 import { RedisStateStore } from '../redis/state-store.js';
+import { entryStoreOf, openDeploymentRedis } from './deployment-redis.js';
+import type { RedisEntryStore } from '../redis/entry-store.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import { RedisEntryFailures } from '../redis/failing-entries-store.js';
 import { RedisUnconsumedQueues } from '../redis/unconsumed-queues.js';
-import { queueNameContextOf } from '../config/queue-names.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
 import { brokerOverride, loadFromArgs } from './config-args.js';
 import type { OptionHelps } from './command-spec.js';
 import type { BrokerOverride } from '../config/connection-checks.js';
 import type { Io } from './io.js';
-
-const CONNECT_TIMEOUT_MS = 5000;
 
 export const noteOption = {
   note: { type: 'string', value: 'TEXT', help: 'why the change is made: kept with it in the audit trail (beat audit)' },
@@ -90,40 +81,25 @@ export async function openControl(
 
 /**
  * The control of `config`'s deployment (loaded from `source`), its Redis connected; throws when that
- * Redis cannot be reached or refuses the deployment. `beat next` calls it once its config is loaded, so
- * that a Redis away costs the store's entries alone.
+ * Redis cannot be reached or refuses the deployment.
  */
 export async function controlFor(config: ResolvedConfig, source: string): Promise<Control> {
-  const client = await connectControl(config);
-  const keys = schedulerKeys(config.state.prefix, config.name);
-  try {
-    await refuseClusterNode(client, stateContext(config, stateUrlFor(config)));
-    await refusePartitionedDeployment(client, keys, config.name);
-  } catch (error) {
-    client.disconnect();
-    throw error instanceof BeatError ? error : (redisRefusal(error, placeOf(client)) ?? error);
-  }
+  const redis = await openDeploymentRedis(config);
+  const { client, keys, url } = redis;
   const control = new ControlStore(client, keys, { maxEvents: config.auditMaxEvents });
   const own = configFingerprint(config);
   return {
     config,
     source,
     redis: client,
-    stateUrl: stateUrlFor(config),
+    stateUrl: url,
     control,
     states: new RedisStateStore(client, keys),
     runs: new RedisRunHistory(client, keys),
     failures: new RedisEntryFailures(client, keys),
     unconsumed: new RedisUnconsumedQueues(client, keys),
     replicas: new ReplicaRegistry(client, keys),
-    store: new RedisEntryStore(
-      client,
-      keys,
-      new Set(config.entries.map((e) => e.name)),
-      queueNameContextOf(config),
-      { zone: config.timezone, calendars: config.calendars },
-      storeBudget(config),
-    ),
+    store: entryStoreOf(config, { client, keys }),
     failure: (verb, error) =>
       error instanceof BeatError
         ? error
@@ -143,46 +119,8 @@ export async function controlFor(config: ResolvedConfig, source: string): Promis
       if (problem !== undefined) throw new BeatError(ErrorCode.Usage, `--note: ${problem}`);
       return { who: localActor(), note, maxEvents: config.auditMaxEvents };
     },
-    close: async () => {
-      await client.quit().catch(() => client.disconnect());
-    },
+    close: () => redis.close(),
   };
-}
-
-/** The state's Redis, connected: the broker's, or for an AMQP broker state.url (default: the local Redis). */
-async function connectControl(config: ResolvedConfig): Promise<RedisClient> {
-  const url = stateUrlFor(config);
-  const client = createStateClient(url, config.broker.transportOptions, 'control', silentLogger);
-  await connectCommandClient(client, url, 'check --broker or broker.url');
-  return client;
-}
-
-/**
- * Connects a command's Redis `client` (to `url`) within CONNECT_TIMEOUT_MS, or disconnects it and
- * throws an error naming the server and `fix`. A server that refuses the connection (nothing
- * listens on that port) will not listen a retry later: a command says so at once instead of
- * retrying for 5 s. A Sentinel or cluster URL names several servers, and its client tries the
- * others: it waits as before. Refused by the server (a DB it lacks, a wrong password): its own
- * error, with the fix.
- */
-export async function connectCommandClient(client: RedisClient, url: string, fix: string): Promise<void> {
-  const refusedNow = new AbortController();
-  const onError = (error: { code?: unknown }): void => {
-    if (error.code === 'ECONNREFUSED' && !/^sentinel:/i.test(url) && !isClusterUrl(url)) refusedNow.abort();
-  };
-  client.on('error', onError);
-  try {
-    await connectWithRetry(client, AbortSignal.any([AbortSignal.timeout(CONNECT_TIMEOUT_MS), refusedNow.signal]));
-  } catch (error) {
-    client.disconnect();
-    if (error instanceof BeatError) throw error;
-    const why = refusedNow.signal.aborted
-      ? ': the connection was refused (is Redis running there?)'
-      : ` within ${CONNECT_TIMEOUT_MS / 1000} s`;
-    throw new BeatError(ErrorCode.RedisUnavailable, `cannot reach Redis at ${maskUrl(url)}${why}; ${fix}`, { cause: error });
-  } finally {
-    client.off('error', onError);
-  }
 }
 
 /** Runs `body` on an open control, turning Redis failures into errors that name the command, and closes it. */

@@ -71,12 +71,12 @@ async function nextCommand(
   // Every line for people fits the terminal; the full text is in --json.
   const fit = (text: string): string => wrapLines(text, terminalColumns(io));
   const django = djangoOverride(io, values['django-url']);
-  const { config, source } = await loadFromArgs(io, values.config, brokerOverride(io, values.broker), django);
+  const { config } = await loadFromArgs(io, values.config, brokerOverride(io, values.broker), django);
 
   // The runtime entries as beat status reads them (its reader, loaded only now: cli-imports.test); a
   // source away is named and the rest listed, as status warns of it: the file's entries need no Redis.
   const { readReachableView, problemLine } = await import('./runtime-view.js');
-  const runtime = await readReachableView(config, source, django);
+  const runtime = await readReachableView(config, django);
   for (const { origin, error } of runtime.failures) io.err(fit(`beat next: ${origin} entries not listed: ${errorMessage(error)}`));
   for (const bad of runtime.problems) io.err(fit(problemLine(bad)));
   const all = [...config.entries, ...runtime.entries];

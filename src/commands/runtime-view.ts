@@ -67,7 +67,7 @@ async function openRedBeat(
   closers: (() => Promise<unknown>)[],
 ): Promise<EntrySource | undefined> {
   const { openRedBeatSource } = await import('../redbeat/wiring.js');
-  const { connectCommandClient } = await import('./control-open.js');
+  const { connectCommandClient } = await import('./deployment-redis.js');
   const opened = openRedBeatSource({ config, state: options.state?.client, stateUrl: options.state?.url ?? '', logger: silentLogger });
   if (opened === undefined) return undefined;
   const own = opened.client;
@@ -100,22 +100,22 @@ export function readControlView(control: Control, django: BrokerOverride | undef
 }
 
 /**
- * Every runtime entry of `config`'s deployment (loaded from `source`) that can be read, for a command
- * that shows the file's entries without its Redis (`beat next`): a state Redis that cannot be reached
- * or refuses the deployment is a failure of the store's (its entries missing), and RedBeat's and
- * django's are read all the same.
+ * Every runtime entry of `config`'s deployment that can be read, for a command that shows the file's
+ * entries without its Redis (`beat next`): a state Redis that cannot be reached or refuses the
+ * deployment is a failure of the store's (its entries missing), and RedBeat's and django's are read
+ * all the same. Of the deployment's stores only the entry store is opened (cli-loads.test.ts).
  */
-export async function readReachableView(config: ResolvedConfig, source: string, django: BrokerOverride | undefined): Promise<RuntimeView> {
-  const { controlFor } = await import('./control-open.js');
-  const control = await controlFor(config, source).catch((error: unknown) => ({ away: error }));
-  if ('away' in control) {
+export async function readReachableView(config: ResolvedConfig, django: BrokerOverride | undefined): Promise<RuntimeView> {
+  const { openDeploymentRedis, entryStoreOf } = await import('./deployment-redis.js');
+  const redis = await openDeploymentRedis(config).catch((error: unknown) => ({ away: error }));
+  if ('away' in redis) {
     const view = await readRuntimeView(config, { django });
-    return { ...view, failures: [{ origin: 'store', error: control.away }, ...view.failures] };
+    return { ...view, failures: [{ origin: 'store', error: redis.away }, ...view.failures] };
   }
   try {
-    return await readControlView(control, django);
+    return await readRuntimeView(config, { store: entryStoreOf(config, redis), state: { client: redis.client, url: redis.url }, django });
   } finally {
-    await control.close();
+    await redis.close();
   }
 }
 
