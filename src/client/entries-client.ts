@@ -130,6 +130,8 @@ interface Connection {
   readonly client: RedisClient;
   readonly keys: SchedulerKeys;
   readonly timezone: string;
+  /** The deployment's name: with an entry's, it seeds the entry's hashed times (H, spread) a plan shows. */
+  readonly deployment: string;
   /** Who this client's changes are recorded as, with a change's note (checked as the CLI's --note). */
   readonly operator: (note: string | undefined) => Operator;
   readonly auditMaxEvents: number | undefined;
@@ -176,17 +178,19 @@ export class Entries {
         cause: error,
       });
     }
-    const keys = schedulerKeys(options.prefix ?? DEFAULTS.statePrefix, options.deployment ?? DEFAULTS.deploymentName);
+    const deployment = options.deployment ?? DEFAULTS.deploymentName;
+    const keys = schedulerKeys(options.prefix ?? DEFAULTS.statePrefix, deployment);
     return new Entries({
       client,
       keys,
       timezone: options.timezone ?? 'UTC',
+      deployment,
       store: new RedisEntryStore(
         client,
         keys,
         new Set(),
         queueNameContext(options.prefix ?? DEFAULTS.statePrefix, options.transportOptions ?? {}),
-        undefined,
+        { zone: options.timezone ?? 'UTC', deployment },
         storeBudget({ entryLimits: options.budget }),
       ),
       operator: (note) => {
@@ -271,7 +275,9 @@ export class Entries {
     const { planEntries } = await import('../operations/plan-verbs.js');
     const nowMs = Date.now();
     const inputs = await this.ownerInputs(owner, entries, nowMs);
-    return this.call((store) => planEntries(this.planStores(store), { owner, inputs, zone: this.connection.timezone, nowMs }));
+    return this.call((store) =>
+      planEntries(this.planStores(store), { owner, inputs, zone: this.connection.timezone, deployment: this.connection.deployment, nowMs }),
+    );
   }
 
   /**
@@ -293,6 +299,7 @@ export class Entries {
         owner,
         inputs,
         zone: this.connection.timezone,
+        deployment: this.connection.deployment,
         nowMs,
         planDigest: options.planDigest,
         checked: true,

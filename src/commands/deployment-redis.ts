@@ -9,6 +9,7 @@
 import type { RedisClient } from '../redis/connect.js';
 import { createStateClient, connectWithRetry } from '../redis/connect.js';
 import { isClusterUrl, maskUrl } from '../config/redis-url.js';
+import { entryScopeOf } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { stateUrlFor } from '../config/broker-kinds.js';
 import { queueNameContextOf } from '../config/queue-names.js';
@@ -65,7 +66,7 @@ export function entryStoreOf(config: ResolvedConfig, redis: Pick<DeploymentRedis
     redis.keys,
     new Set(config.entries.map((e) => e.name)),
     queueNameContextOf(config),
-    { zone: config.timezone, calendars: config.calendars },
+    { ...entryScopeOf(config), calendars: config.calendars },
     storeBudget(config),
   );
 }

@@ -12,7 +12,7 @@ import type { ConfigProblem } from '../base/errors.js';
 import { closest } from '../base/did-you-mean.js';
 import { parseEntryDefinition } from '../config/entry-definition.js';
 import { takenByFileProblems, unknownCalendarProblems } from '../runtime/name-holders.js';
-import { resolveEntry } from '../config/resolve.js';
+import { entryScopeOf, resolveEntry } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { describeSchedule } from '../core/schedule.js';
 import type { StoredEntry } from '../redis/entry-store.js';
@@ -105,7 +105,7 @@ function listed(stored: StoredEntry, config: ResolvedConfig): ListedEntry {
   if (!parsed.ok) return { stored, problems: parsed.problems };
   const unknown = unknownCalendarProblems(parsed.entry.exclude, config.calendars);
   if (unknown !== undefined) return { stored, problems: unknown };
-  const entry = resolveEntry(stored.name, parsed.entry, config.timezone, 'store', config.alerts, config.calendars);
+  const entry = resolveEntry(stored.name, parsed.entry, entryScopeOf(config), 'store', config.alerts, config.calendars);
   return { stored, schedule: describeSchedule(entry.schedule, entry.timezone), timezone: entry.timezone, enabled: entry.enabled };
 }
 

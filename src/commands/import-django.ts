@@ -86,7 +86,8 @@ async function djangoImportCommand(
       parsed.error.issues.map((issue) => `${flags[String(issue.path[0])] ?? String(issue.path[0])}: ${issue.message}`).join('; '),
     );
   }
-  const reading = await readDjangoEntries(parsed.data, 'UTC', where);
+  // Only the rows are imported, as written: their resolution (zone, hashed times) is not read here.
+  const reading = await readDjangoEntries(parsed.data, { zone: 'UTC', deployment: '' }, where);
   const beatSchedule: Record<string, unknown> = {};
   const notes: string[] = [];
   for (const problem of reading.problems)

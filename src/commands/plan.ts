@@ -169,6 +169,7 @@ async function planCommand(values: OwnerValues & { json?: boolean }, io: Io): Pr
       owner,
       inputs,
       zone: control.config.timezone,
+      deployment: control.config.name,
       nowMs: io.now(),
     });
     if (values.json === true) io.out(JSON.stringify(plan));
@@ -191,6 +192,7 @@ async function applyCommand(values: OwnerValues & { 'plan-digest'?: string; note
         owner,
         inputs,
         zone: control.config.timezone,
+        deployment: control.config.name,
         nowMs: io.now(),
         planDigest: values['plan-digest'],
         checked: true,

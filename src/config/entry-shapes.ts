@@ -7,8 +7,8 @@
  *
  * Sharing is safe because parsed and resolved entries are never changed after they are made, and
  * exact because nothing the schema checks or resolveEntry computes from the rest depends on the
- * arguments (the entry schema's cross-field check reads neither; only `monitor` depends on the
- * entry's name, so an entry with one is resolved on its own).
+ * arguments (the entry schema's cross-field check reads neither; only `monitor`, a hashed crontab
+ * line and `spread` depend on the entry's name, so an entry with one is resolved on its own).
  */
 import * as z from 'zod';
 import type { ParsedAlerts } from './alerts-schema.js';
@@ -16,7 +16,7 @@ import { entryLimitProblem, parseEntryDefinition } from './entry-definition.js';
 import type { EntryParse } from './entry-definition.js';
 import type { CalendarDrafts } from './exclude-schema.js';
 import { resolveEntry } from './resolve.js';
-import type { EntryFence, EntryOrigin, ResolvedEntry } from './resolve.js';
+import type { EntryFence, EntryOrigin, EntryScope, ResolvedEntry } from './resolve.js';
 import { entryArgsSchema, entryKwargsSchema } from './schema.js';
 import type { ParsedEntry } from './schema.js';
 
@@ -103,16 +103,26 @@ export class EntryShapes {
   }
 }
 
-/** What the config gives the entries it resolves: its zone, alerts and calendars. */
-export interface ResolveDefaults {
-  readonly zone: string;
+/** Whether resolving a shape's entry reads its name: a Sentry monitor, a hashed crontab line (H) or a spread. */
+function namesItsResolution(shape: EntryShape): boolean {
+  return (
+    shape.monitor !== undefined || shape.spread !== undefined || (shape.schedule.kind === 'cron' && shape.schedule.hashed !== undefined)
+  );
+}
+
+/** What the config gives the entries it resolves: its zone and name (EntryScope), alerts and calendars. */
+export interface ResolveDefaults extends EntryScope {
   readonly alerts?: ParsedAlerts | undefined;
   readonly calendars?: CalendarDrafts | undefined;
 }
 
 /** Defaults that resolve every entry as the others do: the same zone, alerts and calendars. */
 export function sameResolveDefaults(a: ResolveDefaults, b: ResolveDefaults): boolean {
-  return a.zone === b.zone && JSON.stringify([a.alerts, a.calendars]) === JSON.stringify([b.alerts, b.calendars]);
+  return (
+    a.zone === b.zone &&
+    a.deployment === b.deployment &&
+    JSON.stringify([a.alerts, a.calendars]) === JSON.stringify([b.alerts, b.calendars])
+  );
 }
 
 /**
@@ -131,15 +141,17 @@ export class ShapeResolver {
 
   /** resolveEntry(name, its definition, …, fence), sharing a shape's resolution with the shape's other entries. */
   resolve(name: string, definition: ShapedDefinition, fence: EntryFence): ResolvedEntry {
-    const { zone, alerts, calendars } = this.defaults;
+    const { alerts, calendars } = this.defaults;
+    const scope = this.defaults;
     const { shape } = definition;
     const { incarnation, revision } = fence;
-    // Shared in the store's case, which tells both; the monitor's check-in settings name the entry.
-    if (shape === undefined || shape.monitor !== undefined || incarnation === undefined || revision === undefined)
-      return resolveEntry(name, definitionOf(definition), zone, this.origin, alerts, calendars, fence);
+    // Shared in the store's case, which tells both; the monitor's check-in settings name the entry,
+    // and the hashed times (H, spread) are the entry's name's.
+    if (shape === undefined || namesItsResolution(shape) || incarnation === undefined || revision === undefined)
+      return resolveEntry(name, definitionOf(definition), scope, this.origin, alerts, calendars, fence);
     const first = this.first.get(shape);
     if (first === undefined) {
-      const resolved = resolveEntry(name, definitionOf(definition), zone, this.origin, alerts, calendars, fence);
+      const resolved = resolveEntry(name, definitionOf(definition), scope, this.origin, alerts, calendars, fence);
       this.first.set(shape, resolved);
       return resolved;
     }

@@ -9,7 +9,7 @@ import type { Labels } from '../core/labels.js';
 import { parseIsoDateTime } from '../time/zone.js';
 import { renewalPeriodMs } from '../base/renewer.js';
 import type { CatchUpPolicy, OverlapPolicy, ParsedConfig, ParsedEntry, QueueType } from './schema.js';
-import type { ScheduleDraft } from './schedule-schema.js';
+import { resolveSchedule } from './entry-schedule.js';
 import type { ExchangeType } from './options-schema.js';
 import { compileRoutes } from './task-routes.js';
 import { isSignature } from './canvas-schema.js';
@@ -193,21 +193,18 @@ export function followsOutcomes(config: Pick<ResolvedConfig, 'resultBackend' | '
   return config.resultBackend !== undefined || config.taskEvents === true;
 }
 
-export function resolveSchedule(draft: ScheduleDraft, relative: boolean, zone: string): Schedule {
-  switch (draft.kind) {
-    case 'interval':
-      return { kind: 'interval', everyMs: draft.everyMs, relative };
-    case 'cron':
-      return { kind: 'cron', spec: draft.spec };
-    case 'solar':
-      return { kind: 'solar', event: draft.event, lat: draft.lat, lon: draft.lon };
-    case 'rrule':
-      return { kind: 'rrule', spec: draft.spec };
-    case 'clocked':
-      // An ISO string without an offset is a wall time in the entry's zone; with one, an instant.
-      // The schema checked the text with the same parser; a wall time in a DST gap moves forward.
-      return { kind: 'clocked', atMs: parseIsoDateTime(draft.text, zone) ?? Number.NaN };
-  }
+/**
+ * What the deployment gives every entry it resolves: the zone of an entry that names none, and its
+ * name (the config's `name`), which with the entry's own seeds the entry's hashed times (`H`, `spread`).
+ */
+export interface EntryScope {
+  readonly zone: string;
+  readonly deployment: string;
+}
+
+/** The scope a config gives its entries: its `timezone` and its `name`. */
+export function entryScopeOf(config: { readonly timezone: string; readonly name: string }): EntryScope {
+  return { zone: config.timezone, deployment: config.name };
 }
 
 /** What a runtime source tells of an entry besides its definition (ports/entry-source.ts SourcedEntry). */
@@ -243,16 +240,17 @@ function firstTask(entry: ParsedEntry): string {
 export function resolveEntry(
   name: string,
   entry: ParsedEntry,
-  defaultZone: string,
+  scope: EntryScope,
   origin?: EntryOrigin,
   configAlerts?: ParsedAlerts,
   calendars?: CalendarDrafts,
   fence: EntryFence = {},
 ): ResolvedEntry {
-  const timezone = entry.timezone ?? defaultZone;
+  const timezone = entry.timezone ?? scope.zone;
   const exclude = resolveExclusions(entry.exclude, timezone, calendars);
   const alerts = resolveAlerts(configAlerts, entry.alerts);
-  const sentry = entry.monitor === undefined ? undefined : resolveSentryMonitor(name, entry.monitor, entry.schedule, timezone);
+  const schedule = resolveSchedule(entry.schedule, entry, timezone, { deployment: scope.deployment, name });
+  const sentry = entry.monitor === undefined ? undefined : resolveSentryMonitor(name, entry.monitor, schedule, timezone);
   const labels = labelsOf(entry, origin);
   return {
     name,
@@ -273,7 +271,7 @@ export function resolveEntry(
             ...(entry.chord === undefined ? {} : { chord: entry.chord }),
           },
         }),
-    schedule: resolveSchedule(entry.schedule, entry.relative, timezone),
+    schedule,
     timezone,
     args: entry.args,
     kwargs: entry.kwargs,
@@ -304,7 +302,7 @@ export function resolveEntry(
 
 export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
   const entries = Object.entries(parsed.beatSchedule).map(([name, entry]) =>
-    resolveEntry(name, entry, parsed.timezone, undefined, parsed.alerts, parsed.calendars),
+    resolveEntry(name, entry, { zone: parsed.timezone, deployment: parsed.name }, undefined, parsed.alerts, parsed.calendars),
   );
   return {
     name: parsed.name,

@@ -12,13 +12,12 @@ import { nextFires } from '../core/schedule.js';
 import type { FireWindow } from '../core/schedule.js';
 import type { Schedule } from '../core/types.js';
 import type { CalendarDrafts } from './exclude-schema.js';
-import { entryWindow, resolveEntry } from './resolve.js';
-import type { ResolvedConfig } from './resolve.js';
+import { entryScopeOf, entryWindow, resolveEntry } from './resolve.js';
+import type { EntryScope, ResolvedConfig } from './resolve.js';
 import type { ParsedEntry } from './schema.js';
 
-/** What the deployment gives an entry's schedule: its zone when the entry names none, and its calendars. */
-export interface ScheduleDefaults {
-  readonly zone: string;
+/** What the deployment gives an entry's schedule: its zone when the entry names none and its name (EntryScope), and its calendars. */
+export interface ScheduleDefaults extends EntryScope {
   readonly calendars?: CalendarDrafts | undefined;
 }
 
@@ -28,8 +27,8 @@ export interface ScheduleCostContext extends ScheduleDefaults {
 }
 
 /** The context a deployment's config gives, at `nowMs`. */
-export function scheduleCostContextOf(config: Pick<ResolvedConfig, 'timezone' | 'calendars'>, nowMs: number): ScheduleCostContext {
-  return { zone: config.timezone, calendars: config.calendars, nowMs };
+export function scheduleCostContextOf(config: Pick<ResolvedConfig, 'name' | 'timezone' | 'calendars'>, nowMs: number): ScheduleCostContext {
+  return { ...entryScopeOf(config), calendars: config.calendars, nowMs };
 }
 
 /**
@@ -39,7 +38,7 @@ export function scheduleCostContextOf(config: Pick<ResolvedConfig, 'timezone' | 
  * refuses it).
  */
 export function scheduleCostProblem(name: string, entry: ParsedEntry, context: ScheduleCostContext): ConfigProblem | undefined {
-  const resolved = resolveEntry(name, entry, context.zone, 'store', undefined, context.calendars);
+  const resolved = resolveEntry(name, entry, context, 'store', undefined, context.calendars);
   const window = entryWindow(resolved);
   const why = costlyBecause(resolved.schedule, resolved.timezone, context.nowMs, window);
   if (why === undefined) return undefined;
@@ -61,7 +60,7 @@ const KEPT = 1000;
 /**
  * scheduleCostProblem over one pass of writes (one context): entries whose definitions differ only in
  * their args and kwargs (per-tenant entries) share one outcome, computed once, as they share one
- * shape when read (entry-shapes.ts): nothing the computation reads depends on the arguments or the name.
+ * shape when read (entry-shapes.ts): nothing the computation reads depends on the arguments, nor its cost on the name (which moves a hashed line's times, not their number).
  */
 export class ScheduleCosts {
   private readonly known = new Map<string, ConfigProblem | undefined>();

@@ -4,7 +4,7 @@
  * Crontab text is parsed here, once, so that every problem is reported with its path at load time.
  */
 import * as z from 'zod';
-import { CronParseError, parseCeleryCrontab, parseCronLine } from '../core/cron/index.js';
+import { CronParseError, checkHashedLine, isHashedLine, parseCeleryCrontab, parseCronLine, parseHashedLine } from '../core/cron/index.js';
 import type { CronSpec } from '../core/cron/index.js';
 import { SOLAR_EVENTS } from '../core/types.js';
 import type { SolarEvent } from '../core/types.js';
@@ -104,7 +104,11 @@ function isIntervalMs(ms: number): boolean {
 /** What an entry's schedule compiles to before the entry's time zone is known. */
 export type ScheduleDraft =
   | { readonly kind: 'interval'; readonly everyMs: number }
-  | { readonly kind: 'cron'; readonly spec: CronSpec }
+  /**
+   * `hashed`: a line with Jenkins' `H` as written, resolved per entry (resolve.ts); its `spec` then
+   * has every H at its lowest value, for what reads only the line's shape (period, Sentry's check).
+   */
+  | { readonly kind: 'cron'; readonly spec: CronSpec; readonly hashed?: string }
   | { readonly kind: 'solar'; readonly event: SolarEvent; readonly lat: number; readonly lon: number }
   | { readonly kind: 'clocked'; readonly text: string }
   | { readonly kind: 'rrule'; readonly spec: RRuleSpec };
@@ -199,6 +203,14 @@ function cronDraft(line: string, seconds: boolean, ctx: z.RefinementCtx): Schedu
     return z.NEVER;
   }
   try {
+    if (isHashedLine(line)) {
+      // Checked for every name at once; each entry's own values come when it is resolved.
+      const shape = memoised(`hashed:${line}`, () => {
+        checkHashedLine(line);
+        return parseHashedLine(line, () => 0);
+      });
+      return { kind: 'cron', spec: shape, hashed: line.trim() };
+    }
     return { kind: 'cron', spec: memoised(`cron:${line}`, () => parseCronLine(line)) };
   } catch (error) {
     return reportCronError(error, ['cron'], ctx);

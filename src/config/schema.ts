@@ -8,6 +8,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { keyed } from './key-spelling.js';
 import { EXCHANGE_TYPES, optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
 import { scheduleSchema } from './schedule-schema.js';
+import { spreadProblem } from './entry-schedule.js';
 import { alertsSchema, configAlertsSchema } from './alerts-schema.js';
 import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettingsSchema } from './sentry-schema.js';
 import {
@@ -153,6 +154,12 @@ export const entrySchema = keyed({
   /** Each run is delayed by a pseudo-random amount up to this (the same for every replica). */
   jitter: durationSchema('jitter').optional(),
   /**
+   * Every slot moves by the same offset below this, in whole seconds, hashed from the deployment's
+   * and the entry's names (core/spread.ts): entries written alike run spread over the window, each
+   * at its own stable time. Shorter than the schedule's shortest period. Default: none.
+   */
+  spread: durationSchema('spread', 1000).optional(),
+  /**
    * No run before this instant (a slot exactly at it runs): ISO 8601; without an offset, a wall time
    * in the entry's zone. Slots before it are never caught up. An interval's grid starts there.
    */
@@ -213,6 +220,8 @@ export const entrySchema = keyed({
   // The slug is judged with the entry's name, by the config (below).
   const monitorProblem = monitorScheduleProblem(entry.monitor, entry.schedule);
   if (monitorProblem !== undefined) ctx.addIssue({ code: 'custom', ...monitorProblem, input: entry.monitor });
+  const spread = entry.spread === undefined ? undefined : spreadProblem(entry.schedule, { ...entry, spread: entry.spread });
+  if (spread !== undefined) ctx.addIssue({ code: 'custom', path: ['spread'], message: spread, input: entry.spread });
   if (entry.oneOff === true && entry.maxRuns !== undefined && entry.maxRuns !== 1) {
     ctx.addIssue({
       code: 'custom',

@@ -86,12 +86,12 @@ function isMapping(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** Where the definition's entries fire: its timezone, and its calendars (undefined when they do not parse). */
-function fireContext(definition: DeploymentDefinition): FireContext {
+/** Where the definition's entries of `deployment` fire: its timezone, and its calendars (undefined when they do not parse). */
+function fireContext(definition: DeploymentDefinition, deployment: string): FireContext {
   const zone = typeof definition.settings['timezone'] === 'string' ? definition.settings['timezone'] : 'UTC';
   const parsed = calendarsSchema.safeParse(definition.settings['calendars'] ?? {});
   const calendars: CalendarDrafts | undefined = parsed.success ? parsed.data : undefined;
-  return calendars === undefined ? { zone } : { zone, calendars };
+  return calendars === undefined ? { zone, deployment } : { zone, deployment, calendars };
 }
 
 /**
@@ -139,8 +139,8 @@ export function planConfig(options: {
   readonly runtimeHolders?: ReadonlyMap<string, string | null>;
 }): ConfigPlan {
   const { recorded, next, nowMs } = options;
-  const before = fireContext(recorded);
-  const after = fireContext(next);
+  const before = fireContext(recorded, options.deployment);
+  const after = fireContext(next, options.deployment);
   const items: ConfigPlanItem[] = [];
   for (const [name, written] of Object.entries(next.entries)) {
     const entry = zoned(written, after.zone);

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { parseEntryDefinition } from '../config/entry-definition.js';
 import type { CalendarDrafts } from '../config/exclude-schema.js';
 import { entryWindow, resolveEntry } from '../config/resolve.js';
+import type { EntryScope } from '../config/resolve.js';
 import { nextFires } from '../core/schedule.js';
 import { isScheduleError } from '../base/step-budget.js';
 import { DEFAULTS } from '../base/defaults.js';
@@ -80,7 +81,7 @@ export function owned(entry: unknown, owner: string): unknown {
 
 /**
  * The plan of making the store's entries of `owner` be `inputs`. `stored` holds every stored entry
- * the owner holds and every one named in `inputs` (whoever holds it); `zone` is the deployment's.
+ * the owner holds and every one named in `inputs` (whoever holds it); `zone` and `deployment` are the deployment's.
  * Each entry's fires are computed within their step budget, the event loop turned over whenever
  * DEFAULTS.writeCheckSliceMs of that work is done (issue 66): `beat run` plans on the scheduler's
  * loop, and sixty entries of costly rules, tens of milliseconds each, held it for a second.
@@ -90,10 +91,11 @@ export async function planEntries(options: {
   readonly inputs: readonly PlannedInput[];
   readonly stored: ReadonlyMap<string, PlannedStored>;
   readonly zone: string;
+  readonly deployment: string;
   readonly nowMs: number;
 }): Promise<EntryPlan> {
-  const { owner, inputs, stored, zone, nowMs } = options;
-  const context: FireContext = { zone };
+  const { owner, inputs, stored, zone, deployment, nowMs } = options;
+  const context: FireContext = { zone, deployment };
   const items: PlanItem[] = [];
   const named = new Set<string>();
   const meter = new WorkMeter(Number.POSITIVE_INFINITY, DEFAULTS.writeCheckSliceMs);
@@ -158,9 +160,11 @@ export function planDigest(owner: string, inputs: readonly PlannedInput[], store
   return `sha256:${hash.digest('hex')}`;
 }
 
-/** Where an entry's next fires are computed: the zone of entries that name none, and the calendars `exclude` may name. */
-export interface FireContext {
-  readonly zone: string;
+/**
+ * Where an entry's next fires are computed: the zone of entries that name none and the deployment's
+ * name (EntryScope: it seeds hashed times), and the calendars `exclude` may name.
+ */
+export interface FireContext extends EntryScope {
   readonly calendars?: CalendarDrafts;
 }
 
@@ -193,7 +197,7 @@ function kindOf(entry: unknown): string {
   const parsed = parseEntryDefinition(entry);
   if (!parsed.ok) return '?';
   try {
-    return resolveEntry('', parsed.entry, 'UTC').schedule.kind;
+    return resolveEntry('', parsed.entry, { zone: 'UTC', deployment: '' }).schedule.kind;
   } catch {
     return '?';
   }
@@ -207,7 +211,7 @@ export function firesOf(name: string, entry: unknown, context: FireContext, nowM
   const parsed = parseEntryDefinition(entry);
   if (!parsed.ok) return ['(does not run: invalid)'];
   try {
-    const resolved = resolveEntry(name, parsed.entry, context.zone, undefined, undefined, context.calendars);
+    const resolved = resolveEntry(name, parsed.entry, context, undefined, undefined, context.calendars);
     if (!resolved.enabled) return [];
     const count = Math.min(PLAN_FIRES, resolved.maxRuns ?? PLAN_FIRES);
     return nextFires(resolved.schedule, { zone: resolved.timezone, afterMs: nowMs, window: entryWindow(resolved) }, count).map((ms) =>

@@ -146,7 +146,19 @@ function windowed(schedule: Schedule, query: FireQuery, count: number): number[]
   return inside === fires.length ? fires : fires.slice(0, inside);
 }
 
+/**
+ * The form's slots, moved by the entry's spread (spread.ts): the question is asked of the unmoved
+ * schedule (after and anchor moved back), the answer moved forward, so that a spread entry's stored
+ * slots, window, exclusions and catch-up all deal in the instants it runs at.
+ */
 function unbounded(schedule: Schedule, query: FireQuery, count: number): number[] {
+  const shift = schedule.offsetMs ?? 0;
+  if (shift === 0) return unmoved(schedule, query, count);
+  const anchorMs = query.anchorMs === undefined ? undefined : query.anchorMs - shift;
+  return unmoved(schedule, { zone: query.zone, afterMs: query.afterMs - shift, anchorMs }, count).map((slot) => slot + shift);
+}
+
+function unmoved(schedule: Schedule, query: FireQuery, count: number): number[] {
   switch (schedule.kind) {
     case 'interval':
       return nextIntervalFires(schedule, query.zone, query.anchorMs ?? query.afterMs, query.afterMs, count);
@@ -173,6 +185,20 @@ function unbounded(schedule: Schedule, query: FireQuery, count: number): number[
 }
 
 export function describeSchedule(schedule: Schedule, zone: string): string {
+  const form = describeForm(schedule, zone);
+  const shift = schedule.offsetMs ?? 0;
+  return shift === 0 ? form : `${form}, each run ${durationWords(shift)} later (spread)`;
+}
+
+/** A spread offset in words: "4 min 12 s", "2 h 0 min 5 s", "37 s". */
+function durationWords(ms: number): string {
+  const total = Math.round(ms / 1000);
+  const [h, m, s] = [Math.floor(total / 3600), Math.floor((total % 3600) / 60), total % 60];
+  if (h > 0) return `${h} h ${m} min ${s} s`;
+  return m > 0 ? `${m} min ${s} s` : `${s} s`;
+}
+
+function describeForm(schedule: Schedule, zone: string): string {
   switch (schedule.kind) {
     case 'interval':
       return describeInterval(schedule);

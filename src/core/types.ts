@@ -51,4 +51,12 @@ export interface RRuleSchedule {
   readonly spec: RRuleSpec;
 }
 
-export type Schedule = IntervalSchedule | CronSchedule | SolarSchedule | ClockedSchedule | RRuleSchedule;
+/**
+ * An entry's `spread` as its schedule carries it: every slot `offsetMs` later than the form says
+ * (core/spread.ts). Absent: none.
+ */
+export interface ScheduleShift {
+  readonly offsetMs?: number;
+}
+
+export type Schedule = (IntervalSchedule | CronSchedule | SolarSchedule | ClockedSchedule | RRuleSchedule) & ScheduleShift;

@@ -8,7 +8,7 @@ import { BeatError, ErrorCode } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import type { DjangoSourceSettings } from '../config/django-source-schema.js';
 import { resolveEntry } from '../config/resolve.js';
-import type { ResolvedEntry } from '../config/resolve.js';
+import type { EntryScope, ResolvedEntry } from '../config/resolve.js';
 import { silentLogger } from '../base/log.js';
 import { sourcedDefinition } from '../ports/entry-source.js';
 import type { EntrySource } from '../ports/entry-source.js';
@@ -42,7 +42,7 @@ export function openDjangoOnce(settings: DjangoSourceSettings, where: string): E
 }
 
 /** `where`: the place the URL came from, named in the error (sources.django.url, --django-url, $BEAT_DJANGO_URL). */
-export async function readDjangoEntries(settings: DjangoSourceSettings, defaultZone: string, where: string): Promise<DjangoReading> {
+export async function readDjangoEntries(settings: DjangoSourceSettings, scope: EntryScope, where: string): Promise<DjangoReading> {
   const source = openDjangoEntries({ ...settings, writeBack: false }, silentLogger);
   try {
     let loaded;
@@ -56,7 +56,7 @@ export async function readDjangoEntries(settings: DjangoSourceSettings, defaultZ
     for (const sourced of loaded.entries) {
       const entry = sourcedDefinition(sourced);
       if (entry === undefined) problems.push({ name: sourced.name, problems: sourced.problems ?? [] });
-      else resolved.push(resolveEntry(sourced.name, entry, defaultZone, 'django'));
+      else resolved.push(resolveEntry(sourced.name, entry, scope, 'django'));
     }
     return { entries: resolved, problems, rows: source.rowsRead() };
   } finally {

@@ -5,7 +5,7 @@
  * (`m h dom mon dow user command`), `@nicknames`, and `%` in commands. Each job's time fields are
  * validated by tsbeat's own crontab line parser, the one `{ cron: … }` schedules use.
  */
-import { CronParseError, parseCronLine } from '../core/cron/index.js';
+import { CronParseError, checkHashedLine, isHashedLine, parseCronLine } from '../core/cron/index.js';
 import { isValidZone } from '../time/zone.js';
 import { shown } from '../base/errors.js';
 
@@ -195,7 +195,9 @@ function jobSchedule(line: number, body: string, system: boolean, parsed: Parsed
     return undefined;
   }
   try {
-    parseCronLine(schedule);
+    // Jenkins' H stays H: the imported entry's own name seeds it (docs/schedules.md, "Hashed times").
+    if (isHashedLine(schedule)) checkHashedLine(schedule);
+    else parseCronLine(schedule);
   } catch (error) {
     if (!(error instanceof CronParseError)) throw error;
     parsed.problems.push({ line, message: `${error.message}; fix the time fields (see docs/schedules.md, form \`cron\`)` });

@@ -4,6 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Logger } from '../base/log.js';
+import { entryScopeOf } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { EntryState } from '../ports/state.js';
@@ -87,7 +88,7 @@ export function createRedBeat(wiring: RedBeatWiring): RedBeatParts | undefined {
     stateUrl,
     logger,
     seed: async (seeds) => {
-      await seedStates(state, stateKey, seeds, config.timezone);
+      await seedStates(state, stateKey, seeds, entryScopeOf(config));
     },
   });
   if (opened === undefined) return undefined;

@@ -92,8 +92,8 @@ export class RedisEntryStore implements EntrySource {
     private readonly staticNames: ReadonlySet<string> = new Set(),
     /** What decides which keys a queue name lands on: a queue name that can only collide is refused (config/queue-names.ts). */
     private readonly queueNames: QueueNameContext | undefined = queueNameContext(DEFAULTS.statePrefix, {}),
-    /** The config's zone and calendars, in which an entry's schedule must be computable within its step budget (config/schedule-cost.ts). */
-    private readonly schedules: ScheduleDefaults = { zone: DEFAULTS.timezone },
+    /** The config's zone, name and calendars, in which an entry's schedule must be computable within its step budget (config/schedule-cost.ts). */
+    private readonly schedules: ScheduleDefaults = { zone: DEFAULTS.timezone, deployment: DEFAULTS.deploymentName },
     /** The store's budget (the config's entryLimits.maxEntries and maxStoreBytes), checked by entries-write.lua. */
     private readonly budget: StoreBudget = { maxEntries: DEFAULTS.entryMaxEntries, maxStoreBytes: DEFAULTS.entryMaxStoreBytes },
     /**

@@ -52,7 +52,7 @@ export async function planOwner(
   client: RedisClient,
   keys: PlanKeys,
   store: RedisEntryStore,
-  options: { owner: string; inputs: readonly PlannedInput[]; zone: string; nowMs: number },
+  options: { owner: string; inputs: readonly PlannedInput[]; zone: string; deployment: string; nowMs: number },
 ): Promise<EntryPlan> {
   const { owner, inputs } = options;
   const stored = await readOwnerEntries(client, keys, store, owner, new Set(inputs.map((i) => i.name)));
@@ -78,6 +78,7 @@ export async function applyOwner(
     owner: string;
     inputs: readonly PlannedInput[];
     zone: string;
+    deployment: string;
     nowMs: number;
     planDigest?: string | undefined;
     audit: AuditContext;

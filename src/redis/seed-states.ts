@@ -27,7 +27,8 @@
  */
 import type { RedisClient } from './connect.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { resolveSchedule } from '../config/resolve.js';
+import { resolveSchedule } from '../config/entry-schedule.js';
+import type { EntryScope } from '../config/resolve.js';
 import { nextFires } from '../core/schedule.js';
 import type { SeedState } from '../ports/seeds.js';
 import type { EntryState } from '../ports/state.js';
@@ -53,9 +54,9 @@ const CHUNK = 1000;
 
 /**
  * The decision for one seed. `stored` is tsbeat's state of the entry (undefined: none or
- * unreadable); `defaultZone` the config's zone, for an entry without its own.
+ * unreadable); `scope` the config's zone, for an entry without its own, and name (for hashed times).
  */
-export function seedDecision(seed: SeedState, stored: EntryState | undefined, defaultZone: string): SeedDecision {
+export function seedDecision(seed: SeedState, stored: EntryState | undefined, scope: EntryScope): SeedDecision {
   // Another incarnation's state is none for this one (seed-state.lua's fence decides older or newer).
   if (stored === undefined || stored.slotMs === undefined) return { write: 'where-none' };
   if (stored.incarnation !== undefined && seed.incarnation !== undefined && stored.incarnation !== seed.incarnation) {
@@ -73,8 +74,8 @@ export function seedDecision(seed: SeedState, stored: EntryState | undefined, de
   if (stored.publishedAtMs !== undefined && seed.lastRunMs <= stored.publishedAtMs + DEFAULTS.seedOwnRecordMarginMs) {
     return { write: 'keep' };
   }
-  const zone = seed.entry.timezone ?? defaultZone;
-  const schedule = resolveSchedule(seed.entry.schedule, seed.entry.relative, zone);
+  const zone = seed.entry.timezone ?? scope.zone;
+  const schedule = resolveSchedule(seed.entry.schedule, seed.entry, zone, { deployment: scope.deployment, name: seed.name });
   const next = nextFires(schedule, { zone, afterMs: slotMs, anchorMs: slotMs }, 1)[0];
   // No fire after S: the schedule ran out under tsbeat; nothing newer can have run.
   if (next === undefined || next > seed.lastRunMs) return { write: 'keep' };
@@ -82,7 +83,7 @@ export function seedDecision(seed: SeedState, stored: EntryState | undefined, de
 }
 
 /** Writes the seeds tsbeat's stored states do not outrank (see above); returns how many were written. */
-export async function seedStates(client: RedisClient, stateKey: string, seeds: readonly SeedState[], defaultZone: string): Promise<number> {
+export async function seedStates(client: RedisClient, stateKey: string, seeds: readonly SeedState[], scope: EntryScope): Promise<number> {
   const scripts = withScripts(client);
   let written = 0;
   for (let i = 0; i < seeds.length; i += CHUNK) {
@@ -90,7 +91,7 @@ export async function seedStates(client: RedisClient, stateKey: string, seeds: r
     const stored = await client.hmget(stateKey, ...chunk.map((s) => s.name));
     const args: string[] = [];
     chunk.forEach((seed, j) => {
-      const decision = seedDecision(seed, readEntryState(stored[j]), defaultZone);
+      const decision = seedDecision(seed, readEntryState(stored[j]), scope);
       if (decision.write === 'keep') return;
       const { name, lastRunMs, runCount, incarnation } = seed;
       // The last run as the last slot: the next slot is the schedule's first fire after it. An

@@ -16,7 +16,7 @@ import { yieldToLoop } from '../base/chunks.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { ShapeResolver, sameResolveDefaults } from '../config/entry-shapes.js';
-import type { EntryOrigin, ResolvedEntry } from '../config/resolve.js';
+import type { EntryOrigin, EntryScope, ResolvedEntry } from '../config/resolve.js';
 import type { ParsedAlerts } from '../config/alerts-schema.js';
 import type { CalendarDrafts } from '../config/exclude-schema.js';
 import type { EntrySource } from '../ports/entry-source.js';
@@ -37,9 +37,8 @@ export type RuntimeEntries = Pick<
 /** What changed in the catalog, for its listener: entries added or changed, and names that left. */
 export type CatalogListener = (changed: readonly ResolvedEntry[], removed: readonly string[]) => Promise<void>;
 
-/** What the config gives entries that do not say: its zone and its alert settings. */
-export interface EntryDefaults {
-  readonly zone: string;
+/** What the config gives entries that do not say: its zone and name (EntryScope: it seeds hashed times), and its alert settings. */
+export interface EntryDefaults extends EntryScope {
   readonly alerts?: ParsedAlerts | undefined;
   /** The config's named calendars, which an entry's `exclude` may name. */
   readonly calendars?: CalendarDrafts | undefined;

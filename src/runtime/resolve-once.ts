@@ -6,6 +6,7 @@
  */
 import { silentLogger } from '../base/log.js';
 import { queueNameContextOf } from '../config/queue-names.js';
+import { entryScopeOf } from '../config/resolve.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { EntrySource } from '../ports/entry-source.js';
 import { EntryCatalog } from './entry-catalog.js';
@@ -37,7 +38,7 @@ export async function resolveOnce(config: ResolvedConfig, sources: readonly Entr
     sources: once,
     logger: silentLogger,
     intervalMs: config.maxIntervalMs,
-    defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
+    defaults: { ...entryScopeOf(config), alerts: config.alerts, calendars: config.calendars },
     staticNames: new Set(config.entries.map((e) => e.name)),
     queueNames: queueNameContextOf(config),
   });

@@ -5,6 +5,7 @@
  * all at the very end of a stop.
  */
 import type { Logger } from '../base/log.js';
+import { entryScopeOf } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { openDjangoEntries } from '../django/tenants.js';
 import type { DjangoEntries } from '../django/source.js';
@@ -54,7 +55,7 @@ export function makeConnections(options: {
   });
   // Cut-over adoption of DatabaseScheduler's last runs into the state hash (redis/seed-states.ts).
   const djangoSeed = async (seeds: readonly SeedState[]): Promise<void> => {
-    await seedStates(state, keys.state, seeds, config.timezone);
+    await seedStates(state, keys.state, seeds, entryScopeOf(config));
   };
   const django = djangoSettings === undefined ? undefined : openDjangoEntries(djangoSettings, log, options.now, djangoSeed);
   const subscriber = createStateClient(stateUrl, config.broker.transportOptions, 'subscriber', log);

@@ -5,6 +5,7 @@
  * run never writes last_run_at, total_run_count or a one-off's enabled to the database.
  */
 import { queueNameContextOf } from '../config/queue-names.js';
+import { entryScopeOf } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { openDjangoEntries } from '../django/tenants.js';
 import type { DjangoEntries } from '../django/source.js';
@@ -45,7 +46,7 @@ export async function startDryRun(options: ServiceOptions, write: (line: string)
           sources: [django],
           logger: options.logger,
           intervalMs: config.maxIntervalMs,
-          defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
+          defaults: { ...entryScopeOf(config), alerts: config.alerts, calendars: config.calendars },
           staticNames: new Set(config.entries.map((e) => e.name)),
           queueNames: queueNameContextOf(config),
         });
@@ -69,7 +70,7 @@ export async function startDryRun(options: ServiceOptions, write: (line: string)
       catalog?.listen(undefined);
       await runner.stop();
       await catalog?.reconfigure(
-        { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
+        { ...entryScopeOf(config), alerts: config.alerts, calendars: config.calendars },
         new Set(config.entries.map((e) => e.name)),
       );
       runner = await begin();

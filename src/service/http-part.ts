@@ -93,6 +93,7 @@ export async function startHttp(
         client: connections.state,
         keys,
         zone: () => options.inForce.config().timezone,
+        deployment: options.inForce.config().name,
         now: () => options.clock.now(),
         audit: options.audit,
       }),

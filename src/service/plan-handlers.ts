@@ -20,10 +20,12 @@ export function planHandlers(options: {
   keys: Pick<SchedulerKeys, 'state' | 'paused' | 'audit'>;
   /** The config's zone now (it changes on reload). */
   zone: () => string;
+  /** The deployment's name (a reload cannot change it): it seeds hashed times (H, spread) a plan shows. */
+  deployment: string;
   now: () => number;
   audit?: { readonly maxEvents?: number; readonly logger?: Logger };
 }): PlanHandlers {
-  const { store, client, keys, zone, now } = options;
+  const { store, client, keys, zone, deployment, now } = options;
   /** The request's entries given the owner and checked as the store checks a write (ENTRY_INVALID, 400, with every problem). */
   const inputsOf = async (request: PlanRequest, nowMs: number): Promise<PlannedInput[]> => {
     const ownerProblems = newEntryNameProblems(request.owner);
@@ -52,7 +54,13 @@ export function planHandlers(options: {
     plan: (request) =>
       whileConnected(client, async () => {
         const nowMs = now();
-        return planOwner(client, keys, store, { owner: request.owner, inputs: await inputsOf(request, nowMs), zone: zone(), nowMs });
+        return planOwner(client, keys, store, {
+          owner: request.owner,
+          inputs: await inputsOf(request, nowMs),
+          zone: zone(),
+          deployment,
+          nowMs,
+        });
       }),
     apply: (request, who, note) =>
       whileConnected(client, async () => {
@@ -61,6 +69,7 @@ export function planHandlers(options: {
           owner: request.owner,
           inputs: await inputsOf(request, nowMs),
           zone: zone(),
+          deployment,
           nowMs,
           planDigest: request.planDigest,
           audit: { ...options.audit, who, note },

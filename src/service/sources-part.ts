@@ -8,6 +8,7 @@ import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { queueNameContextOf } from '../config/queue-names.js';
+import { entryScopeOf } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Clock } from '../ports/clock.js';
 import { forgetOwnedNow } from '../redis/entry-owned.js';
@@ -45,7 +46,7 @@ export function makeEntrySources(options: {
     keys,
     staticNames,
     queueNames,
-    { zone: config.timezone, calendars: config.calendars },
+    { ...entryScopeOf(config), calendars: config.calendars },
     storeBudget(config),
     entryChecks,
   );
@@ -53,7 +54,7 @@ export function makeEntrySources(options: {
     sources: runtimeSources({ store: entryStore, redbeat: redbeat?.source, django }),
     logger: log,
     intervalMs: config.maxIntervalMs,
-    defaults: { zone: config.timezone, alerts: config.alerts, calendars: config.calendars },
+    defaults: { ...entryScopeOf(config), alerts: config.alerts, calendars: config.calendars },
     staticNames,
     queueNames,
     onSourceChanges: sourceChangeRecorder(state, keys, {

@@ -6,6 +6,7 @@
  * one must know (the last runs seen published) and what readiness reports (stored state found lost).
  */
 import type { MessageEnv } from '../celery/message.js';
+import { entryScopeOf } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { configFingerprint, fingerprintFields } from '../control/fingerprint.js';
 import type { ConfigFingerprint } from '../control/fingerprint.js';
@@ -211,7 +212,7 @@ export class Supervisor {
       this.currentConfig = reloadableConfig(this.currentConfig, next, logger);
       this.currentFingerprint = configFingerprint(this.currentConfig);
       await this.options.catalog?.reconfigure(
-        { zone: this.currentConfig.timezone, alerts: this.currentConfig.alerts, calendars: this.currentConfig.calendars },
+        { ...entryScopeOf(this.currentConfig), alerts: this.currentConfig.alerts, calendars: this.currentConfig.calendars },
         new Set(this.currentConfig.entries.map((e) => e.name)),
       );
       if (this.session) {

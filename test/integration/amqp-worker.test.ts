@@ -221,7 +221,7 @@ suite(
     function renderCanvas(name: string, definition: Record<string, unknown>): DueRun {
       const parsed = parseEntryDefinition({ schedule: 60, ...definition });
       if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-      const resolved = resolveEntry(name, parsed.entry, 'UTC');
+      const resolved = resolveEntry(name, parsed.entry, { zone: 'UTC', deployment: 'default' });
       const template = compileMessageTemplate(resolved, { ...config(), taskDefaultQueue: BASE_QUEUES.taskDefaultQueue }, env);
       const now = Date.now();
       return {

@@ -407,7 +407,7 @@ suite(`messages run by a real Celery worker${celery.ok ? ` (celery ${celery.vers
     const name = `canvas-${(counter += 1)}`;
     const parsed = parseEntryDefinition({ schedule: 60, ...definition });
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-    const resolved = resolveEntry(name, parsed.entry, 'UTC');
+    const resolved = resolveEntry(name, parsed.entry, { zone: 'UTC', deployment: 'default' });
     const nowMs = Date.now();
     const template = compileMessageTemplate(resolved, config(), env);
     return {

@@ -295,7 +295,7 @@ describe.each([
     for (const name of Object.keys(rows)) {
       const entry = byName(entries, name).entry;
       if (entry === undefined) throw new Error(`${name} has problems`);
-      const resolved = resolveEntry(name, entry, 'UTC', 'django');
+      const resolved = resolveEntry(name, entry, { zone: 'UTC', deployment: 'default' }, 'django');
       const fires = nextFires(resolved.schedule, { zone: resolved.timezone, afterMs: Date.parse(after) }, 12);
       expect(
         fires.map((ms) => new Date(ms).toISOString()),

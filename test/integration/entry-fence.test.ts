@@ -76,7 +76,7 @@ describe('the entry fence (issue 30)', () => {
       sources: [store],
       logger: silent,
       intervalMs: 60_000,
-      defaults: { zone: 'UTC' },
+      defaults: { zone: 'UTC', deployment: 'default' },
       staticNames: new Set(),
     });
     await catalog.load();

@@ -111,7 +111,7 @@ suite(
         sources: [new RedBeatSource({ client: redis, keys: redbeatKeys('redbeat:') })],
         logger: silent,
         intervalMs: 60_000,
-        defaults: { zone: 'UTC' },
+        defaults: { zone: 'UTC', deployment: 'default' },
         staticNames: new Set(),
       });
       await catalog.load();

@@ -143,7 +143,7 @@ describe('seedStates: whichever last run is newer by slot wins', () => {
         { name: 'anchored', lastRunMs: S - 7000, runCount: 0, incarnation: 'r1', entry, anchor: true },
         { name: 'same', lastRunMs: S + 5000, runCount: 0, incarnation: 'r1', entry, anchor: true },
       ],
-      'UTC',
+      { zone: 'UTC', deployment: 'default' },
     );
     expect(written).toBe(3);
     expect(await read('anchored')).toEqual({ seen: S - 7000, g: 'r1', n: 0 });

@@ -191,7 +191,7 @@ describe('the leader plans a backfill in pages (planFromSliced)', () => {
   const entryOf = (definition: Record<string, unknown>): ResolvedEntry => {
     const parsed = parseEntryDefinition({ task: 't.b', ...definition });
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-    return resolveEntry('b', parsed.entry, 'UTC', 'store');
+    return resolveEntry('b', parsed.entry, { zone: 'UTC', deployment: 'default' }, 'store');
   };
   const FROM = Date.parse('2026-01-01T00:00:00Z');
   const cases: [string, Record<string, unknown>, number, number][] = [

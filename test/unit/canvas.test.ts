@@ -143,7 +143,7 @@ const RUN_ID = uuidV5('bd3166c1-dfde-4cc5-a1f7-98fa3cc11ff8', 'canvas-test');
 function render(name: string): TaskMessage {
   const parsed = parseEntryDefinition({ schedule: 60, ...(ENTRIES[name] as object) });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-  const entry = resolveEntry(name, parsed.entry, 'UTC');
+  const entry = resolveEntry(name, parsed.entry, { zone: 'UTC', deployment: 'default' });
   return renderTaskMessage(compileMessageTemplate(entry, config(), ENV), {
     taskId: RUN_ID,
     slotMs: 0,
@@ -290,11 +290,14 @@ GROUP_RUNS['chain-chord-first'] = {
 function renderRun(definition: unknown, taskId = RUN_ID): TaskMessage {
   const parsed = parseEntryDefinition({ schedule: 60, ...(definition as object) });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-  return renderTaskMessage(compileMessageTemplate(resolveEntry('run', parsed.entry, 'UTC'), config(), ENV), {
-    taskId,
-    slotMs: 0,
-    nowMs: Date.parse('2026-11-25T06:00:00Z'),
-  });
+  return renderTaskMessage(
+    compileMessageTemplate(resolveEntry('run', parsed.entry, { zone: 'UTC', deployment: 'default' }), config(), ENV),
+    {
+      taskId,
+      slotMs: 0,
+      nowMs: Date.parse('2026-11-25T06:00:00Z'),
+    },
+  );
 }
 
 const envelopeOf = (m: TaskMessage): Envelope => ({
@@ -448,7 +451,7 @@ describe("a run's parts from its message", () => {
     for (const [name, definition] of Object.entries(definitions)) {
       const parsed = parseEntryDefinition({ schedule: 60, ...(definition as object) });
       if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-      const entry = resolveEntry('run', parsed.entry, 'UTC');
+      const entry = resolveEntry('run', parsed.entry, { zone: 'UTC', deployment: 'default' });
       const message = renderRun(definition);
       expect([name, messageOutcomeParts(message)]).toEqual([name, canvasOutcomeParts(entry, RUN_ID)]);
       expect([name, messageOutcomeParts(message).length > 0]).toEqual([name, name !== 'link']);
@@ -470,7 +473,7 @@ describe('canvas ids', () => {
         resolveEntry(
           'chain3',
           (parseEntryDefinition({ schedule: 60, ...(ENTRIES.chain3 as object) }) as { ok: true; entry: never }).entry,
-          'UTC',
+          { zone: 'UTC', deployment: 'default' },
         ),
         config(),
         ENV,
@@ -570,7 +573,7 @@ describe('canvas config', () => {
     // And where the message is built, whatever made the entry.
     const parsed = parseEntryDefinition({ schedule: 60, chain: [group, { task: 'b' }] });
     if (!parsed.ok) throw new Error('unexpected');
-    const resolved = resolveEntry('run', { ...parsed.entry, args: [7] }, 'UTC');
+    const resolved = resolveEntry('run', { ...parsed.entry, args: [7] }, { zone: 'UTC', deployment: 'default' });
     expect(() => compileMessageTemplate(resolved, config(), ENV)).toThrow(
       /^entry "run": an entry's args cannot go with a chain whose first step is a group/,
     );

@@ -32,7 +32,10 @@ const ENV = { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-00000000000
 function redbeatEntry(name: string, args: unknown[], schedule: unknown = 3600): ResolvedEntry {
   const parsed = parseEntryDefinition({ task: 't.r', schedule, args });
   if (!parsed.ok) throw new Error(name);
-  return resolveEntry(name, parsed.entry, 'UTC', 'redbeat', undefined, undefined, { incarnation: 'r1', revision: '@r1' });
+  return resolveEntry(name, parsed.entry, { zone: 'UTC', deployment: 'default' }, 'redbeat', undefined, undefined, {
+    incarnation: 'r1',
+    revision: '@r1',
+  });
 }
 
 const argsOf = (message: TaskMessage): unknown => (JSON.parse(message.body) as unknown[])[0];

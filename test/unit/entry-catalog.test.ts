@@ -71,7 +71,7 @@ function catalogOf(source: MemorySource, staticNames: string[] = []): EntryCatal
     sources: [source],
     logger: silent,
     intervalMs: 60_000,
-    defaults: { zone: 'Europe/Berlin' },
+    defaults: { zone: 'Europe/Berlin', deployment: 'default' },
     staticNames: new Set(staticNames),
   });
 }
@@ -142,7 +142,9 @@ describe('EntryCatalog', () => {
     expect(await turnsDuring(catalog.load())).toBeGreaterThanOrEqual(3);
     expect(catalog.entries()).toHaveLength(n);
     expect(catalog.find('tenant-0')?.timezone).toBe('Europe/Berlin');
-    expect(await turnsDuring(catalog.reconfigure({ zone: 'Asia/Tokyo' }, new Set(['tenant-1'])))).toBeGreaterThanOrEqual(3);
+    expect(
+      await turnsDuring(catalog.reconfigure({ zone: 'Asia/Tokyo', deployment: 'default' }, new Set(['tenant-1']))),
+    ).toBeGreaterThanOrEqual(3);
     // Applied whole once it resolves.
     expect(catalog.entries()).toHaveLength(n - 1);
     expect(catalog.find(`tenant-${n - 1}`)?.timezone).toBe('Asia/Tokyo');
@@ -171,7 +173,7 @@ describe('EntryCatalog', () => {
       sources: [source],
       logger: silent,
       intervalMs: 60_000,
-      defaults: { zone: 'UTC' },
+      defaults: { zone: 'UTC', deployment: 'default' },
       staticNames: new Set(),
     });
     await catalog.load();
@@ -194,7 +196,7 @@ describe('EntryCatalog', () => {
       sources: [source, fresh],
       logger: silent,
       intervalMs: 60_000,
-      defaults: { zone: 'UTC' },
+      defaults: { zone: 'UTC', deployment: 'default' },
       staticNames: new Set(),
     });
     await catalog.load();
@@ -229,7 +231,7 @@ describe('EntryCatalog', () => {
       intervalMs: 60_000,
       retryMinMs: 20,
       now: () => clock,
-      defaults: { zone: 'UTC' },
+      defaults: { zone: 'UTC', deployment: 'default' },
       staticNames: new Set(),
     });
     await catalog.load();
@@ -276,7 +278,7 @@ describe('EntryCatalog and a source that does not answer', () => {
       sources: [source],
       logger: silent,
       intervalMs: 60_000,
-      defaults: { zone: 'UTC' },
+      defaults: { zone: 'UTC', deployment: 'default' },
       staticNames: new Set(),
       now: () => clock,
     });
@@ -307,7 +309,7 @@ describe('EntryCatalog and the config calendars', () => {
       sources: [source],
       logger: silent,
       intervalMs: 60_000,
-      defaults: { zone: 'Europe/Berlin', calendars: { holidays: calendars.entry.exclude ?? [] } },
+      defaults: { zone: 'Europe/Berlin', deployment: 'default', calendars: { holidays: calendars.entry.exclude ?? [] } },
       staticNames: new Set(),
     });
     await catalog.load();
@@ -375,7 +377,7 @@ describe('EntryCatalog.outdated', () => {
       sources: [source],
       logger: silent,
       intervalMs: 60_000,
-      defaults: { zone: 'UTC' },
+      defaults: { zone: 'UTC', deployment: 'default' },
       staticNames: new Set(),
       now: () => nowMs,
     });
@@ -398,7 +400,7 @@ describe('EntryCatalog.outdated', () => {
       sources: [source],
       logger: silent,
       intervalMs: 60_000,
-      defaults: { zone: 'UTC' },
+      defaults: { zone: 'UTC', deployment: 'default' },
       staticNames: new Set(),
       queueNames: queueNameContext('tsbeat', {}),
     });

@@ -26,7 +26,15 @@ const NOW = Date.parse('2026-03-01T00:00:00Z');
 function storeWith(pool?: EntryCheckPool): RedisEntryStore {
   if (pool !== undefined) pools.push(pool);
   const queues = queueNameContext('tsbeat', {});
-  return new RedisEntryStore(client, keys, new Set(['static-one']), queues, { zone: 'Europe/Berlin' }, undefined, pool);
+  return new RedisEntryStore(
+    client,
+    keys,
+    new Set(['static-one']),
+    queues,
+    { zone: 'Europe/Berlin', deployment: 'default' },
+    undefined,
+    pool,
+  );
 }
 
 afterAll(async () => {

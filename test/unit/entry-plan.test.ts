@@ -38,7 +38,7 @@ describe('planEntries', () => {
   ];
 
   it('names each kind of difference, and holds another owner’s and a hand-made entry as conflicts', async () => {
-    const plan = await planEntries({ owner: 'ci', inputs, stored: store, zone: 'UTC', nowMs: NOW });
+    const plan = await planEntries({ owner: 'ci', inputs, stored: store, zone: 'UTC', deployment: 'default', nowMs: NOW });
     expect(plan.counts).toEqual({ add: 1, change: 1, remove: 1, unchanged: 1, conflict: 2 });
     const by = new Map(plan.entries.map((e) => [e.name, e]));
     expect(by.get('new')).toMatchObject({
@@ -56,10 +56,12 @@ describe('planEntries', () => {
 
   it('gives the same digest for the same store and file in any order, and another after any change to them', async () => {
     const digest = async (i: readonly PlannedInput[], s: ReadonlyMap<string, PlannedStored>, owner = 'ci') =>
-      (await planEntries({ owner, inputs: i, stored: s, zone: 'UTC', nowMs: NOW })).digest;
+      (await planEntries({ owner, inputs: i, stored: s, zone: 'UTC', deployment: 'default', nowMs: NOW })).digest;
     const first = await digest(inputs, store);
     expect(await digest([...inputs].reverse(), storeOf(...[...store.values()].reverse()))).toBe(first);
-    expect((await planEntries({ owner: 'ci', inputs, stored: store, zone: 'UTC', nowMs: NOW + 86_400_000 })).digest).toBe(first);
+    expect(
+      (await planEntries({ owner: 'ci', inputs, stored: store, zone: 'UTC', deployment: 'default', nowMs: NOW + 86_400_000 })).digest,
+    ).toBe(first);
     const bumped = storeOf(...[...store.values()].map((e) => (e.name === 'same' ? { ...e, version: 8 } : e)));
     expect(await digest(inputs, bumped)).not.toBe(first);
     expect(await digest([...inputs.slice(1), input('same', { task: 't', schedule: 61 })], store)).not.toBe(first);

@@ -103,7 +103,7 @@ describe('EntryShapes', () => {
 describe('ShapeResolver', () => {
   it('gives two entries of one shape the same resolved schedule, options and window, each its own name, arguments and fence', () => {
     const shapes = new EntryShapes();
-    const resolver = new ShapeResolver('store', { zone: 'Europe/Berlin' });
+    const resolver = new ShapeResolver('store', { zone: 'Europe/Berlin', deployment: 'default' });
     const a = resolver.resolve('tenant-1', valid(shapes.parse(tenant(1))), { incarnation: '1', revision: '1' });
     const b = resolver.resolve('tenant-2', valid(shapes.parse(tenant(2))), { incarnation: '2', revision: '5' });
     expect(b.schedule).toBe(a.schedule);
@@ -115,7 +115,9 @@ describe('ShapeResolver', () => {
     const alone = (i: number, fence: { incarnation: string; revision: string }): string => {
       const parsed = parseEntryDefinition(tenant(i));
       if (!parsed.ok) throw new Error('invalid');
-      return JSON.stringify(resolveEntry(`tenant-${i}`, parsed.entry, 'Europe/Berlin', 'store', undefined, undefined, fence));
+      return JSON.stringify(
+        resolveEntry(`tenant-${i}`, parsed.entry, { zone: 'Europe/Berlin', deployment: 'default' }, 'store', undefined, undefined, fence),
+      );
     };
     expect(JSON.stringify(a)).toBe(alone(1, { incarnation: '1', revision: '1' }));
     expect(JSON.stringify(b)).toBe(alone(2, { incarnation: '2', revision: '5' }));
@@ -123,7 +125,7 @@ describe('ShapeResolver', () => {
 
   it('resolves an entry with a Sentry monitor on its own: its slug is its name', () => {
     const shapes = new EntryShapes();
-    const resolver = new ShapeResolver('store', { zone: 'UTC' });
+    const resolver = new ShapeResolver('store', { zone: 'UTC', deployment: 'default' });
     const fence = { incarnation: '1', revision: '1' };
     const a = resolver.resolve('tenant-1', valid(shapes.parse(tenant(1, { monitor: { sentry: true } }))), fence);
     const b = resolver.resolve('tenant-2', valid(shapes.parse(tenant(2, { monitor: { sentry: true } }))), fence);
@@ -172,7 +174,7 @@ function catalogOf(source: ShapedSource): EntryCatalog {
     sources: [source],
     logger: createLogger({ level: 'silent' }),
     intervalMs: 60_000,
-    defaults: { zone: 'Europe/Berlin' },
+    defaults: { zone: 'Europe/Berlin', deployment: 'default' },
     staticNames: new Set(),
   });
 }
@@ -217,11 +219,11 @@ describe('EntryCatalog over shared shapes', () => {
       return Promise.resolve();
     });
     const before = catalog.entries();
-    await catalog.reconfigure({ zone: 'Europe/Berlin' }, new Set());
+    await catalog.reconfigure({ zone: 'Europe/Berlin', deployment: 'default' }, new Set());
     expect(catalog.entries()).toEqual(before);
     catalog.entries().forEach((e, i) => expect(e).toBe(before[i]));
 
-    await catalog.reconfigure({ zone: 'Asia/Tokyo' }, new Set());
+    await catalog.reconfigure({ zone: 'Asia/Tokyo', deployment: 'default' }, new Set());
     const after = catalog.entries();
     expect(after.map((e) => e.timezone)).toEqual(Array(5).fill('Asia/Tokyo'));
     expect(after[1]?.startAtMs).toBe(after[0]?.startAtMs);

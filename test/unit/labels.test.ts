@@ -56,7 +56,10 @@ describe('an entry with labels', () => {
     const parsed = parseEntryDefinition({ ...base, labels: { team: 'billing', 'example.com/tier': '' } });
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
-    expect(resolveEntry('e', parsed.entry, 'UTC', 'store').labels).toEqual({ team: 'billing', 'example.com/tier': '' });
+    expect(resolveEntry('e', parsed.entry, { zone: 'UTC', deployment: 'default' }, 'store').labels).toEqual({
+      team: 'billing',
+      'example.com/tier': '',
+    });
   });
   it('refuses a bad key, a non-string value and too many labels, naming the label and the rule', () => {
     const bad = parseEntryDefinition({ ...base, labels: { 'bad key': 'x', tier: 1, team: '-x' } });
@@ -75,11 +78,14 @@ describe('an entry with labels', () => {
   it('gives django rows and RedBeat entries their source as a label, over an own "source"', () => {
     const parsed = parseEntryDefinition({ ...base, labels: { source: 'mine', team: 'a' } });
     if (!parsed.ok) throw new Error('invalid');
-    expect(resolveEntry('e', parsed.entry, 'UTC', 'django').labels).toEqual({ source: 'django', team: 'a' });
+    expect(resolveEntry('e', parsed.entry, { zone: 'UTC', deployment: 'default' }, 'django').labels).toEqual({
+      source: 'django',
+      team: 'a',
+    });
     const plain = parseEntryDefinition(base);
     if (!plain.ok) throw new Error('invalid');
-    expect(resolveEntry('e', plain.entry, 'UTC', 'redbeat').labels).toEqual({ source: 'redbeat' });
-    expect(resolveEntry('e', plain.entry, 'UTC', 'store').labels).toBeUndefined();
+    expect(resolveEntry('e', plain.entry, { zone: 'UTC', deployment: 'default' }, 'redbeat').labels).toEqual({ source: 'redbeat' });
+    expect(resolveEntry('e', plain.entry, { zone: 'UTC', deployment: 'default' }, 'store').labels).toBeUndefined();
   });
 });
 
@@ -197,7 +203,7 @@ describe('labels as metric labels, only when asked', () => {
 describe('the source label through shape sharing', () => {
   it('gives every entry of a shared shape its source label, RedBeat and django alike', () => {
     for (const origin of ['redbeat', 'django'] as const) {
-      const resolver = new ShapeResolver(origin, { zone: 'UTC' });
+      const resolver = new ShapeResolver(origin, { zone: 'UTC', deployment: 'default' });
       const shapes = new EntryShapes();
       const names = ['a', 'b', 'c'].map((name, i) => {
         const parsed = shapes.parse({ task: 'x.y', schedule: 60, args: [i] });

@@ -68,7 +68,7 @@ describe("RedBeat's schedules mapped to tsbeat's", () => {
         JSON.stringify({ name: 'x', task: 't', schedule: json, args: null, kwargs: null, options: null }),
       );
       expect(sourced.problems, JSON.stringify(json)).toBeUndefined();
-      const entry = resolveEntry('x', sourced.entry!, 'UTC', 'redbeat');
+      const entry = resolveEntry('x', sourced.entry!, { zone: 'UTC', deployment: 'default' }, 'redbeat');
       const ours = nextFires(entry.schedule, { zone: entry.timezone, afterMs: vectors.after * 1000 }, fires.length);
       expect(ours, JSON.stringify(json)).toEqual(fires.map((s) => Math.round(s * 1000)));
     }

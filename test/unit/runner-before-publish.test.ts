@@ -21,7 +21,10 @@ const T0 = Date.parse('2026-11-21T06:00:00.000Z');
 function djangoEntry(name: string, args: unknown[], every: number, overlap?: string): ResolvedEntry {
   const parsed = parseEntryDefinition({ task: 't.d', schedule: every, args, ...(overlap === undefined ? {} : { overlap }) });
   if (!parsed.ok) throw new Error(name);
-  return resolveEntry(name, parsed.entry, 'UTC', 'django', undefined, undefined, { incarnation: 'd1', revision: '@d1' });
+  return resolveEntry(name, parsed.entry, { zone: 'UTC', deployment: 'default' }, 'django', undefined, undefined, {
+    incarnation: 'd1',
+    revision: '@d1',
+  });
 }
 
 const state: StateStore = {

@@ -16,7 +16,10 @@ import { Runner } from '../../src/runtime/runner.js';
 function storeEntry(name: string): ResolvedEntry {
   const parsed = parseEntryDefinition({ task: 't.bulk', schedule: 3600 });
   if (!parsed.ok) throw new Error(name);
-  return resolveEntry(name, parsed.entry, 'UTC', 'store', undefined, undefined, { incarnation: 'i1', revision: '@1' });
+  return resolveEntry(name, parsed.entry, { zone: 'UTC', deployment: 'default' }, 'store', undefined, undefined, {
+    incarnation: 'i1',
+    revision: '@1',
+  });
 }
 
 const state: StateStore = {

@@ -14,6 +14,8 @@ import { RowShapes } from '../../src/django/row-shapes.js';
 import { seedDecision } from '../../src/redis/seed-states.js';
 import type { SeedState } from '../../src/redis/seed-states.js';
 import type { EntryState } from '../../src/ports/state.js';
+/** The config's zone and name the seeds are judged in. */
+const UTC = { zone: 'UTC', deployment: 'default' };
 
 function entry(definition: Record<string, unknown>): ParsedEntry {
   const parsed = parseEntryDefinition({ task: 't', ...definition });
@@ -42,62 +44,62 @@ const stored = (slotMs: number | undefined, more: Partial<EntryState> = {}): Ent
 
 describe('seedDecision: whichever last run is newer wins, compared by slot', () => {
   it('writes where tsbeat has no state of the incarnation: none, never run, or another incarnation', () => {
-    expect(seedDecision(seed(S), undefined, 'UTC')).toEqual({ write: 'where-none' });
-    expect(seedDecision(seed(S), stored(undefined, { seenMs: S - 5000 }), 'UTC')).toEqual({ write: 'where-none' });
+    expect(seedDecision(seed(S), undefined, UTC)).toEqual({ write: 'where-none' });
+    expect(seedDecision(seed(S), stored(undefined, { seenMs: S - 5000 }), UTC)).toEqual({ write: 'where-none' });
     // Older or newer is the script's to say (its fence): here only that the stored one is not this one's.
-    expect(seedDecision(seed(S + 60_000), stored(S, { incarnation: 'd6' }), 'UTC')).toEqual({ write: 'where-none' });
+    expect(seedDecision(seed(S + 60_000), stored(S, { incarnation: 'd6' }), UTC)).toEqual({ write: 'where-none' });
   });
 
   it('keeps an equal or older slot: adopting it is a no-op', () => {
-    expect(seedDecision(seed(S), stored(S), 'UTC')).toEqual({ write: 'keep' });
-    expect(seedDecision(seed(S - 10_000), stored(S), 'UTC')).toEqual({ write: 'keep' });
+    expect(seedDecision(seed(S), stored(S), UTC)).toEqual({ write: 'keep' });
+    expect(seedDecision(seed(S - 10_000), stored(S), UTC)).toEqual({ write: 'keep' });
   });
 
   it("keeps tsbeat's own run written back (a few ms after its slot), whatever the schedule", () => {
     // The django write-back stamps its clock just after the publish: the same slot.
-    expect(seedDecision(seed(S + 35), stored(S), 'UTC')).toEqual({ write: 'keep' });
-    expect(seedDecision(seed(S + 35, { entry: EVERY_MINUTE }), stored(S), 'UTC')).toEqual({ write: 'keep' });
+    expect(seedDecision(seed(S + 35), stored(S), UTC)).toEqual({ write: 'keep' });
+    expect(seedDecision(seed(S + 35, { entry: EVERY_MINUTE }), stored(S), UTC)).toEqual({ write: 'keep' });
     // A run at S published 12 s late (past the next fire S + 10 s), written back at its publish time.
     const late = stored(S, { publishedAtMs: S + 12_000 });
-    expect(seedDecision(seed(S + 12_040), late, 'UTC')).toEqual({ write: 'keep' });
+    expect(seedDecision(seed(S + 12_040), late, UTC)).toEqual({ write: 'keep' });
   });
 
   it('replaces a slot when the other scheduler ran the next fire after it, or a later one', () => {
-    expect(seedDecision(seed(S + 9_999), stored(S), 'UTC')).toEqual({ write: 'keep' });
-    expect(seedDecision(seed(S + 10_000), stored(S), 'UTC')).toEqual({ write: 'replace', slotMs: S });
-    expect(seedDecision(seed(S + 10_300), stored(S), 'UTC')).toEqual({ write: 'replace', slotMs: S });
-    expect(seedDecision(seed(S + 95_000), stored(S), 'UTC')).toEqual({ write: 'replace', slotMs: S });
+    expect(seedDecision(seed(S + 9_999), stored(S), UTC)).toEqual({ write: 'keep' });
+    expect(seedDecision(seed(S + 10_000), stored(S), UTC)).toEqual({ write: 'replace', slotMs: S });
+    expect(seedDecision(seed(S + 10_300), stored(S), UTC)).toEqual({ write: 'replace', slotMs: S });
+    expect(seedDecision(seed(S + 95_000), stored(S), UTC)).toEqual({ write: 'replace', slotMs: S });
     // A crontab: a run at 12:00:40 is the 12:00 slot's; one at 12:01:02 the 12:01 slot's.
-    expect(seedDecision(seed(S + 40_000, { entry: EVERY_MINUTE }), stored(S), 'UTC')).toEqual({ write: 'keep' });
-    expect(seedDecision(seed(S + 62_000, { entry: EVERY_MINUTE }), stored(S), 'UTC')).toEqual({ write: 'replace', slotMs: S });
+    expect(seedDecision(seed(S + 40_000, { entry: EVERY_MINUTE }), stored(S), UTC)).toEqual({ write: 'keep' });
+    expect(seedDecision(seed(S + 62_000, { entry: EVERY_MINUTE }), stored(S), UTC)).toEqual({ write: 'replace', slotMs: S });
   });
 
   it('keeps a run the other scheduler made before tsbeat last published (it published later than its slot)', () => {
     // tsbeat published S at S + 30 s; a run recorded at S + 15 s is older than that publish.
     const late = stored(S, { publishedAtMs: S + 30_000 });
-    expect(seedDecision(seed(S + 15_000), late, 'UTC')).toEqual({ write: 'keep' });
-    expect(seedDecision(seed(S + 40_000), late, 'UTC')).toEqual({ write: 'replace', slotMs: S });
+    expect(seedDecision(seed(S + 15_000), late, UTC)).toEqual({ write: 'keep' });
+    expect(seedDecision(seed(S + 40_000), late, UTC)).toEqual({ write: 'replace', slotMs: S });
   });
 
   it("writes a never-run row's anchor where tsbeat has no state of the incarnation, and compares it as a run with a slot", () => {
     const anchor = seed(S + 95_000, { anchor: true });
-    expect(seedDecision(anchor, undefined, 'UTC')).toEqual({ write: 'where-none' });
-    expect(seedDecision(anchor, stored(S, { incarnation: 'd6' }), 'UTC')).toEqual({ write: 'where-none' });
+    expect(seedDecision(anchor, undefined, UTC)).toEqual({ write: 'where-none' });
+    expect(seedDecision(anchor, stored(S, { incarnation: 'd6' }), UTC)).toEqual({ write: 'where-none' });
     // date_changed moved since tsbeat's run (a re-enable while no tsbeat ran, or an edit): a run then.
-    expect(seedDecision(anchor, stored(S), 'UTC')).toEqual({ write: 'replace', slotMs: S });
-    expect(seedDecision(seed(S - 60_000, { anchor: true }), stored(S), 'UTC')).toEqual({ write: 'keep' });
+    expect(seedDecision(anchor, stored(S), UTC)).toEqual({ write: 'replace', slotMs: S });
+    expect(seedDecision(seed(S - 60_000, { anchor: true }), stored(S), UTC)).toEqual({ write: 'keep' });
   });
 
   it('keeps what it cannot compare (a definition with problems) unless the record resets the last run', () => {
-    expect(seedDecision(seed(S + 95_000, { entry: undefined }), stored(S), 'UTC')).toEqual({ write: 'keep' });
+    expect(seedDecision(seed(S + 95_000, { entry: undefined }), stored(S), UTC)).toEqual({ write: 'keep' });
     // A re-enabled django row: its re-enable is its last run, even within the period.
-    expect(seedDecision(seed(S + 4000, { reset: true }), stored(S), 'UTC')).toEqual({ write: 'replace', slotMs: S });
-    expect(seedDecision(seed(S - 4000, { reset: true }), stored(S), 'UTC')).toEqual({ write: 'keep' });
+    expect(seedDecision(seed(S + 4000, { reset: true }), stored(S), UTC)).toEqual({ write: 'replace', slotMs: S });
+    expect(seedDecision(seed(S - 4000, { reset: true }), stored(S), UTC)).toEqual({ write: 'keep' });
   });
 
   it('keeps a schedule that ran out under tsbeat (no fire after its slot)', () => {
     const clocked = entry({ schedule: { clocked: '2026-11-25T12:00:00Z' } });
-    expect(seedDecision(seed(S + 60_000, { entry: clocked }), stored(S), 'UTC')).toEqual({ write: 'keep' });
+    expect(seedDecision(seed(S + 60_000, { entry: clocked }), stored(S), UTC)).toEqual({ write: 'keep' });
   });
 });
 

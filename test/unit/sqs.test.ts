@@ -118,11 +118,14 @@ describe('SQS messages', () => {
       options: { queue: 'jobs.fifo' },
     });
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-    const run = renderTaskMessage(compileMessageTemplate(resolveEntry('fifo-group', parsed.entry, 'UTC'), config(), ENV), {
-      taskId: '0d5a0f8e-7c3b-5b1e-9d55-2b9f1c0a9e11',
-      slotMs: 1_800_000_000_000,
-      nowMs: 1_800_000_000_000,
-    });
+    const run = renderTaskMessage(
+      compileMessageTemplate(resolveEntry('fifo-group', parsed.entry, { zone: 'UTC', deployment: 'default' }), config(), ENV),
+      {
+        taskId: '0d5a0f8e-7c3b-5b1e-9d55-2b9f1c0a9e11',
+        slotMs: 1_800_000_000_000,
+        nowMs: 1_800_000_000_000,
+      },
+    );
     const planned = planSqsPublish(runMessages(run), settings, () => 't').messages;
     expect(planned.map((m) => m.deduplicationId)).toEqual(runMessages(run).map((m) => (JSON.parse(m.headersJson) as { id: string }).id));
     expect(new Set(planned.map((m) => m.deduplicationId)).size).toBe(3);

@@ -81,7 +81,7 @@ describe('mustAdvance', () => {
 });
 
 describe('scheduleCostProblem: the write-time check of a runtime entry (config/schedule-cost.ts)', () => {
-  const context = { zone: 'UTC', nowMs: Date.parse('2026-11-25T00:00:00Z') };
+  const context = { zone: 'UTC', deployment: 'default', nowMs: Date.parse('2026-11-25T00:00:00Z') };
   const parsed = (value: unknown): ParsedEntry => {
     const result = parseEntryDefinition(value);
     if (!result.ok) throw new Error(JSON.stringify(result.problems));

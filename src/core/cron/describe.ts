@@ -22,6 +22,8 @@ export function describeCron(spec: CronSpec): string {
       )}`,
     );
   }
+  // The real times, and where they come from: `H` is never shown as such (docs/schedules.md).
+  if (spec.hashedFrom !== undefined) parts.push(`(${spec.source}, hashed from ${spec.hashedFrom})`);
   return parts.join(' ');
 }
 

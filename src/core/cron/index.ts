@@ -6,3 +6,5 @@ export { parseCeleryCrontab } from './parse-celery.js';
 export type { CeleryCrontabFields, CrontabFieldValue } from './parse-celery.js';
 export { nextCronFires } from './next-fires.js';
 export { describeCron } from './describe.js';
+export { checkHashedLine, hashDrawOf, isHashedLine, parseHashedLine, resolveHashedLine, stableHash } from './hashed.js';
+export type { HashDraw, HashedField } from './hashed.js';

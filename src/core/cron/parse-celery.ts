@@ -155,6 +155,11 @@ function parsePattern(pattern: string, def: FieldDef, fail: (m: string) => CronP
   for (const raw of pattern.split(',')) {
     const part = raw.trim();
     if (part === '') throw fail(`empty entry in "${pattern}"`);
+    if (/^H(\(|\/|$)/.test(part)) {
+      throw fail(
+        `"${part}" is Jenkins' hashed value, which a Celery crontab has no field for; write the schedule as a crontab line, such as { cron: "H H * * *" }`,
+      );
+    }
     const [base = '', stepText, ...extra] = part.split('/');
     if (extra.length > 0) throw fail(`"${part}" has more than one "/"`);
     let from: number;

@@ -197,6 +197,13 @@ function fieldValue(tok: string, text: string, def: FieldDef): number {
   }
   const i = def.names?.indexOf(tok.toLowerCase()) ?? -1;
   if (i >= 0) return def.key === 'month' ? i + 1 : i;
+  if (/^H(\(|\/|$)/.test(tok))
+    throw fieldErrorAt(
+      text,
+      def,
+      tok,
+      "H (Jenkins' hashed value) is taken in an entry's own `cron` schedule only, where the entry's name seeds it",
+    );
   const isDay = def.key === 'dayOfMonth' || def.key === 'dayOfWeek';
   if (!isDay && DAY_ONLY.test(tok))
     throw fieldErrorAt(text, def, tok, 'L, W, # and ? are only allowed in the day-of-month and day-of-week fields');

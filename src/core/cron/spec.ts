@@ -16,8 +16,10 @@ export interface NthWeekday {
 export interface CronSpec {
   /** `cron`: a crontab line (Vixie/cronie rules); `celery`: a Celery `crontab(...)` object. */
   readonly dialect: 'cron' | 'celery';
-  /** The schedule as the user wrote it, for messages. */
+  /** The schedule as the user wrote it, for messages; a hashed line's with its `H` resolved (`37 14 * * *`). */
   readonly source: string;
+  /** A line with Jenkins' `H` (hashed.ts) as written (`H H * * *`); undefined for any other. */
+  readonly hashedFrom?: string;
   /**
    * §4 DST class. Fixed (neither minute nor hour text starts with `*`): a slot in a DST gap runs
    * once at the gap end; a repeated slot runs on its first pass only. Otherwise wildcard: gap
