@@ -52,6 +52,7 @@ const setOptions = {
   'overlap-buffer': { type: 'string', value: 'N', help: 'bufferAll: slots kept at most (default 100)' },
   'overlap-signal': { type: 'string', value: 'SIG', help: 'terminateOther: the signal sent to the previous run (default SIGTERM)' },
   jitter: { type: 'string', value: 'D', help: 'delays each run by up to this' },
+  spread: { type: 'string', value: 'D', help: 'moves every slot by a stable offset below this, hashed from the name' },
   'start-at': { type: 'string', value: 'ISO', help: `no run before this date-time (without an offset: in the entry's zone)` },
   'end-at': { type: 'string', value: 'ISO', help: 'no run at or after it' },
   'max-runs': { type: 'string', value: 'N', help: 'stop after this many scheduled runs' },
@@ -124,6 +125,7 @@ const FLAG_KEYS = {
   'overlap-buffer': 'overlapBuffer',
   'overlap-signal': 'overlapSignal',
   jitter: 'jitter',
+  spread: 'spread',
   'start-at': 'startAt',
   'end-at': 'endAt',
   'max-runs': 'maxRuns',
@@ -227,6 +229,7 @@ async function flagValue(flag: Flag, text: string): Promise<{ value: unknown } |
     case 'catch-up-window':
     case 'overlap-timeout':
     case 'jitter':
+    case 'spread':
       return { value: NUMBER.test(text.trim()) ? Number(text) : text };
     default:
       return { value: text };
