@@ -131,6 +131,21 @@ describe('ShapeResolver', () => {
     const b = resolver.resolve('tenant-2', valid(shapes.parse(tenant(2, { monitor: { sentry: true } }))), fence);
     expect([a.sentry?.slug, b.sentry?.slug]).toEqual(['tenant-1', 'tenant-2']);
   });
+
+  it("resolves an entry with H or a spread on its own: its times are its name's, not its shape's first entry's", () => {
+    const shapes = new EntryShapes();
+    const resolver = new ShapeResolver('store', { zone: 'UTC', deployment: 'prod' });
+    const fence = { incarnation: '1', revision: '1' };
+    const hashed = { schedule: { cron: 'H H * * *' } };
+    const a = resolver.resolve('tenant-1', valid(shapes.parse(tenant(1, hashed))), fence);
+    const b = resolver.resolve('tenant-2', valid(shapes.parse(tenant(2, hashed))), fence);
+    const lines = [a, b].map((e) => (e.schedule.kind === 'cron' ? e.schedule.spec.source : ''));
+    expect(lines).toEqual(['34 23 * * *', '17 8 * * *']);
+    const spread = { spread: '1h' };
+    const c = resolver.resolve('tenant-1', valid(shapes.parse(tenant(1, spread))), fence);
+    const d = resolver.resolve('tenant-2', valid(shapes.parse(tenant(2, spread))), fence);
+    expect(c.schedule.offsetMs).not.toBe(d.schedule.offsetMs);
+  });
 });
 
 /** A store-like source: definitions checked through EntryShapes, each write a new version (the revision). */
