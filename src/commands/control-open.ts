@@ -5,10 +5,6 @@
  * deployment is made over one connection, opened and checked as deployment-redis.ts opens it.
  */
 import type { RedisClient } from '../redis/connect.js';
-=======
-import { isClusterUrl, maskUrl } from '../config/redis-url.js';
-import { entryScopeOf } from '../config/resolve.js';
->>>>>>> 250c739 (Jenkins' H in crontab lines and a per-entry spread, both hashed from the deployment's and the entry's names and resolved when the entry is, so every reader sees real times; H refused in Celery crontabs and exclusions, a spread not shorter than the schedule's period refused at check (issue 71))
 import type { ResolvedConfig } from '../config/resolve.js';
 import { configFingerprint } from '../control/fingerprint.js';
 import { noteProblem } from '../base/note-text.js';
@@ -103,7 +99,6 @@ export async function controlFor(config: ResolvedConfig, source: string): Promis
     failures: new RedisEntryFailures(client, keys),
     unconsumed: new RedisUnconsumedQueues(client, keys),
     replicas: new ReplicaRegistry(client, keys),
-<<<<<<< HEAD
     store: entryStoreOf(config, { client, keys }),
     failure: (verb, error) =>
       error instanceof BeatError
