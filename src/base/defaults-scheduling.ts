@@ -58,6 +58,17 @@ export const SCHEDULING_DEFAULTS = {
   writeCheckStopMs: 2000,
   /** The checks of a write turn the event loop over after this much CPU time, ms: the scheduler sharing the process keeps its slots. */
   writeCheckSliceMs: 10,
+  /**
+   * `beat check` warns (and exits 0) when more than this many runs of the config start in one
+   * second (the config's `loadWarnAt`): 1,000 messages published at once, and as many tasks a
+   * pool of workers takes at once, is past what one Redis or RabbitMQ node and a worker fleet sized
+   * for the average take without a queue building up (issue 71).
+   */
+  loadWarnAt: 1000,
+  /** The window whose runs `beat plan` and `beat check --load` count, ms (`--horizon`): a day shows each daily entry once. */
+  loadHorizonMs: 86_400_000,
+  /** The longest `--horizon`: a week shows each weekly entry once, and a week's seconds are an array of 2.4 MB. */
+  loadHorizonMaxMs: 7 * 86_400_000,
   /** Most slots replayed per entry per wake-up with catchUp "all"; the rest come on the next wake-up. */
   maxSlotsPerTick: 10_000,
 } as const;

@@ -14,6 +14,9 @@ import { djangoOption } from './django-read.js';
 import { ExitCode, terminalColumns } from './io.js';
 import type { Io } from './io.js';
 import { renderTable, wrapLines } from './table.js';
+import { horizonMs, horizonOption, horizonText, renderLoads } from './load-view.js';
+import { entriesLoad, loadReport } from '../control/entries-load.js';
+import type { LoadReport } from '../control/entries-load.js';
 
 export const checkSpec = leaf({
   name: 'check',
@@ -29,6 +32,10 @@ run (no schedule, args that are not JSON, a name a file entry takes, …) is nam
 its column, and the exit is 2. A database that cannot be read exits 2, naming the URL's setting
 and the fix. The lines fit the terminal ($COLUMNS, else the terminal's width, else ${DEFAULTS.terminalColumns}): long
 cells cut with "…", the other lines wrapped; --wide prints every cell and line whole.
+It also counts the runs the entries start in every second of the next day (--horizon): when more
+than loadWarnAt (default ${DEFAULTS.loadWarnAt.toLocaleString('en-US')}) start in one second it warns on stderr, naming the second, the
+count and the fix, and still exits 0. --load prints that load: the runs, the busiest minute and
+second, and the runs of each hour with its busiest minute.
 `,
   options: {
     ...configOption,
@@ -46,14 +53,25 @@ cells cut with "…", the other lines wrapped; --wide prints every cell and line
       help: `the broker to ask (default: $${ENV.brokerUrl}, then $${ENV.celeryBrokerUrl}, then broker.url, as beat run takes it); implies --consumers`,
     },
     wide: { type: 'boolean', short: 'w', help: 'every cell and line whole; without it, the lines fit the terminal' },
+    load: { type: 'boolean', help: 'also print the runs the entries start per minute and their busiest minute and second' },
+    ...horizonOption,
   },
   run: (args, io) => checkCommand(args.values, io),
 });
 
 async function checkCommand(
-  values: { config?: string; 'django-url'?: string; consumers?: boolean; broker?: string; wide?: boolean },
+  values: {
+    config?: string;
+    'django-url'?: string;
+    consumers?: boolean;
+    broker?: string;
+    wide?: boolean;
+    load?: boolean;
+    horizon?: string;
+  },
   io: Io,
 ): Promise<ExitCode> {
+  const horizon = horizonMs('check', values.horizon);
   const columns = values.wide === true ? undefined : terminalColumns(io);
   const fit = (text: string): string => (columns === undefined ? text : wrapLines(text, columns));
   const override = djangoOverride(io, values['django-url']);
@@ -108,6 +126,15 @@ async function checkCommand(
     );
     return ExitCode.BadInput;
   }
+  const load = loadReport(
+    await entriesLoad(
+      entries.map((entry) => ({ entry })),
+      now,
+      horizon,
+    ),
+  );
+  if (values.load === true) io.out(renderLoads(`The load of ${source} over the next ${horizonText(horizon)}`, [{ label: 'runs', load }]));
+  warnOfLoad(config, source, load, io, fit);
   if (django === undefined) {
     io.out(fit(`${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}`));
     return askConsumers ? askTheBroker(config, entries, io, columns) : ExitCode.Ok;
@@ -123,6 +150,20 @@ async function checkCommand(
   const bad = django.problems.length;
   io.err(fit(`${counted}, ${bad} of which do${bad === 1 ? 'es' : ''} not run (above): fix them in the Django admin or the ORM`));
   return ExitCode.BadInput;
+}
+
+/** The warning of more than loadWarnAt runs in one second (not an error: the config runs as it is). */
+function warnOfLoad(config: ResolvedConfig, source: string, load: LoadReport, io: Io, fit: (text: string) => string): void {
+  const warnAt = config.loadWarnAt ?? DEFAULTS.loadWarnAt;
+  const { runs, at } = load.peakSecond;
+  if (runs <= warnAt) return;
+  io.err(
+    fit(
+      `${source}: warning: ${runs.toLocaleString('en-US')} runs start in the second ${at} (more than loadWarnAt, ${warnAt.toLocaleString('en-US')}): ` +
+        `give their crontabs H for the minute and hour ("H H * * *": each entry its own, fixed by its name) or a spread, so that they start apart; ` +
+        `'beat check --load' shows the busiest minutes`,
+    ),
+  );
 }
 
 /** The schedule in words, with the entry's limits: "every 1h, from 2027-01-01T09:00:00+01:00, at most 3 runs". */

@@ -8,8 +8,8 @@ import { BeatError, ConfigError, ErrorCode, shown } from '../base/errors.js';
 import { maskUrl } from '../config/redis-url.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { newEntryNameProblems } from '../config/entry-definition.js';
-import type { EntryPlan, PlanItem, PlannedInput } from '../control/entry-plan.js';
-import { addedNames, definitionOf, planConfig } from '../control/deployment-definition.js';
+import type { EntryPlan, PlanItem, PlanLoad, PlannedInput } from '../control/entry-plan.js';
+import { addedNames, definitionOf, definitionsLoad, planConfig } from '../control/deployment-definition.js';
 import { ownerOf } from '../control/entry-plan.js';
 import { chunksOf } from '../base/chunks.js';
 import type { ConfigPlan } from '../control/deployment-definition.js';
@@ -28,6 +28,7 @@ import type { EntryInput } from './entry-files.js';
 import { isEntryLinesFile, readLine, textLineChunks } from './entry-lines.js';
 import { ExitCode, terminalColumns } from './io.js';
 import { wrapLines } from './table.js';
+import { horizonMs, horizonOption, horizonText, renderLoads } from './load-view.js';
 import type { Io } from './io.js';
 
 const FILE_FORMATS = `FILE is read as 'beat entries import' reads it: a mapping of entry names to entries or a whole
@@ -66,6 +67,8 @@ With --entries FILE --owner NAME: compares the runtime entries FILE holds with t
 the store, and prints per entry what 'beat apply' would do, with the same diff and fires, the state
 a removal drops, and the names in FILE that another owner or no owner holds (a conflict: the apply
 would be refused). ${FILE_FORMATS}
+Both show the load before and after: the runs the entries compared (the config's, or the owner's)
+start over the next day (--horizon, up to 7d), with the busiest minute and second, and an hour a line.
 Nothing is written. Exit code (as terraform plan -detailed-exitcode, but 2 is ours for errors): 0 no
 changes, 3 changes, 2 an error (an invalid file, no recorded definition) or a conflict, 1 Redis
 unavailable.
@@ -77,8 +80,10 @@ unavailable.
       help: `the plan as JSON. With --entries: owner, digest (what beat apply takes to refuse a later
         store), counts and entries (name, action, changes, kind, firesBefore, firesAfter, dropped,
         heldBy). Of a config: deployment, recorded, config, counts, settings and entries (with
-        runtimeHeldBy)`,
+        runtimeHeldBy). Both: load (horizonMs, before and after: from, to, total, perMinute,
+        peakMinute and peakSecond as {at, runs}, capped)`,
     },
+    ...horizonOption,
   },
   run: (args, io) => planCommand(args.values, io),
 });
@@ -160,8 +165,9 @@ function planStoresOf(control: Control): PlanStores {
   };
 }
 
-async function planCommand(values: OwnerValues & { json?: boolean }, io: Io): Promise<ExitCode> {
-  if (values.entries === undefined && values.owner === undefined) return configPlanCommand(values, io);
+async function planCommand(values: OwnerValues & { json?: boolean; horizon?: string }, io: Io): Promise<ExitCode> {
+  const horizon = horizonMs('plan', values.horizon);
+  if (values.entries === undefined && values.owner === undefined) return configPlanCommand(values, horizon, io);
   const { file, owner } = ownerArgs('plan', values);
   return withControl(io, 'plan', values, async (control) => {
     const inputs = await ownedEntries('plan', io, control, file, owner);
@@ -171,6 +177,7 @@ async function planCommand(values: OwnerValues & { json?: boolean }, io: Io): Pr
       zone: control.config.timezone,
       deployment: control.config.name,
       nowMs: io.now(),
+      horizonMs: horizon,
     });
     if (values.json === true) io.out(JSON.stringify(plan));
     else io.out(wrapLines(renderPlan(plan, control.config.name), terminalColumns(io)));
@@ -212,7 +219,7 @@ async function applyCommand(values: OwnerValues & { 'plan-digest'?: string; note
 }
 
 /** `beat plan` of a config: NEW against the definition the running deployment recorded. */
-async function configPlanCommand(values: OwnerValues & { json?: boolean }, io: Io): Promise<ExitCode> {
+async function configPlanCommand(values: OwnerValues & { json?: boolean }, horizon: number, io: Io): Promise<ExitCode> {
   return withControl(io, 'plan', values, async (control) => {
     const { config } = control;
     const next = definitionOf(config);
@@ -236,13 +243,11 @@ async function configPlanCommand(values: OwnerValues & { json?: boolean }, io: I
         `beat plan: the definition deployment ${shown(config.name)} recorded (${keysOf(control).definition}) is unreadable: ${read.problem}; ${start}`,
       );
     const runtimeHolders = await runtimeHoldersOf(control, addedNames(read.definition, next));
-    const plan = planConfig({
-      deployment: config.name,
-      recorded: { ...read.definition, atMs: read.atMs },
-      next,
-      nowMs: io.now(),
-      runtimeHolders,
-    });
+    const nowMs = io.now();
+    const plan: ConfigPlan = {
+      ...planConfig({ deployment: config.name, recorded: { ...read.definition, atMs: read.atMs }, next, nowMs, runtimeHolders }),
+      load: await definitionsLoad(config.name, read.definition, next, nowMs, horizon),
+    };
     io.out(values.json === true ? JSON.stringify(plan) : wrapLines(renderConfigPlan(plan), terminalColumns(io)));
     const { add, change, remove } = plan.counts;
     return add + change + remove + plan.settings.length === 0 ? ExitCode.Ok : ExitCode.Changes;
@@ -282,6 +287,7 @@ export function renderConfigPlan(plan: ConfigPlan): string {
   const { add, change, remove, unchanged } = plan.counts;
   const settings = plan.settings.length > 0 ? `, ${plan.settings.length} setting${plan.settings.length === 1 ? '' : 's'} changed` : '';
   lines.push(`${add} to add, ${change} to change, ${remove} to remove, ${unchanged} unchanged${settings}.`);
+  if (plan.load !== undefined) lines.push(loadLines(plan.load, "the config's entries"));
   return lines.join('\n');
 }
 
@@ -294,7 +300,16 @@ export function renderPlan(plan: EntryPlan, deployment: string): string {
     `${add} to add, ${change} to change, ${remove} to remove, ${unchanged} unchanged${conflict > 0 ? `, ${conflict} in conflict` : ''}.`,
     `digest ${plan.digest}`,
   );
+  if (plan.load !== undefined) lines.push(loadLines(plan.load, `owner ${plan.owner}'s entries`));
   return lines.join('\n');
+}
+
+/** A plan's load, now and after, of the entries it compares. */
+function loadLines(load: PlanLoad, whose: string): string {
+  return renderLoads(`The load of ${whose} over the next ${horizonText(load.horizonMs)}, now and after`, [
+    { label: 'now', load: load.before },
+    { label: 'after', load: load.after },
+  ]);
 }
 
 /**

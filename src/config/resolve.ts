@@ -152,6 +152,8 @@ export interface ResolvedConfig {
   readonly auditMaxEvents?: number;
   /** Where Sentry check-ins go (the DSN from `sentry.dsn` or $SENTRY_DSN); undefined = no DSN, none sent. */
   readonly sentry?: SentrySettings | undefined;
+  /** More runs than this starting in one second is what `beat check` warns of (undefined: DEFAULTS.loadWarnAt). */
+  readonly loadWarnAt?: number | undefined;
   /** Most entries with series of their own in /metrics (undefined: DEFAULTS.metricsMaxEntries). */
   readonly metricsMaxEntries?: number | undefined;
   /** Label keys that label each entry's tsbeat_entry_labels series (`metricsLabelKeys`); undefined: none. */
@@ -319,6 +321,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
     taskCreateMissingQueueExchangeType: parsed.taskCreateMissingQueueExchangeType,
     maxIntervalMs: parsed.maxInterval,
     ...(parsed.metricsMaxEntries === undefined ? {} : { metricsMaxEntries: parsed.metricsMaxEntries }),
+    ...(parsed.loadWarnAt === undefined ? {} : { loadWarnAt: parsed.loadWarnAt }),
     ...(parsed.metricsLabelKeys === undefined || parsed.metricsLabelKeys.length === 0 ? {} : { metricsLabelKeys: parsed.metricsLabelKeys }),
     lock: {
       ttlMs: parsed.lock.ttl,

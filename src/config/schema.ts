@@ -430,6 +430,15 @@ export const configSchema = keyed(
       maxEntries: DEFAULTS.entryMaxEntries,
       maxStoreBytes: DEFAULTS.entryMaxStoreBytes,
     }),
+    /**
+     * `beat check` warns when more than this many runs start in one second of the next day (default
+     * DEFAULTS.loadWarnAt); a warning only, never a refusal: the fix is the entries' to make.
+     */
+    loadWarnAt: z
+      .number({ error: 'loadWarnAt must be a whole number of runs in one second, at least 1' })
+      .int({ error: 'loadWarnAt must be a whole number of runs in one second, at least 1' })
+      .min(1, { error: 'loadWarnAt must be a whole number of runs in one second, at least 1' })
+      .optional(),
     /** Most entries with series of their own in /metrics (default DEFAULTS.metricsMaxEntries); later ones are counted as left out. */
     metricsMaxEntries: z
       .number({ error: 'metricsMaxEntries must be a whole number of entries, at least 1' })

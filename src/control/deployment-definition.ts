@@ -10,8 +10,8 @@ import type { CalendarDrafts } from '../config/exclude-schema.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { entryDiff } from './audit-events.js';
 import type { FieldChange } from './audit-events.js';
-import { changeItem, firesOf } from './entry-plan.js';
-import type { FireContext, PlanItem } from './entry-plan.js';
+import { changeItem, firesOf, planLoad } from './entry-plan.js';
+import type { FireContext, PlanItem, PlanLoad } from './entry-plan.js';
 import { configFingerprint, stableJson } from './fingerprint.js';
 
 export interface DeploymentDefinition {
@@ -80,6 +80,8 @@ export interface ConfigPlan {
   /** Settings that shape every entry's runs which differ (`timezone`, `calendars.<name>`…). */
   readonly settings: readonly FieldChange[];
   readonly entries: readonly ConfigPlanItem[];
+  /** The load of the config's entries now and with the new config (`definitionsLoad`), when asked for. */
+  readonly load?: PlanLoad;
 }
 
 function isMapping(value: unknown): value is Record<string, unknown> {
@@ -180,4 +182,20 @@ export function planConfig(options: {
     settings: entryDiff(recorded.settings, next.settings),
     entries: items,
   };
+}
+
+/** The load of deployment's recorded config's entries and of the new one's over the coming `horizonMs`, each read in its own settings. */
+export function definitionsLoad(
+  deployment: string,
+  recorded: DeploymentDefinition,
+  next: DeploymentDefinition,
+  nowMs: number,
+  horizonMs: number,
+): Promise<PlanLoad> {
+  return planLoad(
+    { entries: Object.entries(recorded.entries), context: fireContext(recorded, deployment) },
+    { entries: Object.entries(next.entries), context: fireContext(next, deployment) },
+    nowMs,
+    horizonMs,
+  );
 }

@@ -10,10 +10,13 @@ import { parseEntryDefinition } from '../config/entry-definition.js';
 import type { CalendarDrafts } from '../config/exclude-schema.js';
 import { entryWindow, resolveEntry } from '../config/resolve.js';
 import type { EntryScope } from '../config/resolve.js';
+import type { ResolvedEntry } from '../config/resolve.js';
 import { nextFires } from '../core/schedule.js';
 import { isScheduleError } from '../base/step-budget.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { WorkMeter } from '../base/work-meter.js';
+import { entriesLoad, loadReport } from './entries-load.js';
+import type { LoadInput, LoadReport } from './entries-load.js';
 import { formatInstant } from '../time/zone.js';
 import { entryDiff } from './audit-events.js';
 import type { FieldChange } from './audit-events.js';
@@ -65,6 +68,46 @@ export interface EntryPlan {
   readonly digest: string;
   readonly counts: Readonly<Record<PlanAction, number>>;
   readonly entries: readonly PlanItem[];
+  /** The load before and after, when the plan was asked for it (`horizonMs`). */
+  readonly load?: PlanLoad;
+}
+
+/**
+ * The load a plan's entries make over the coming `horizonMs`, now and after the change: those it
+ * compares (the owner's, or the config file's), the rest of the deployment being the same on both
+ * sides. An entry whose definition is invalid or cannot be resolved is not counted (the plan names it).
+ */
+export interface PlanLoad {
+  readonly horizonMs: number;
+  readonly before: LoadReport;
+  readonly after: LoadReport;
+}
+
+/** Entry definitions (name, definition) and where they are read, for a plan's load. */
+export interface PlanSide {
+  readonly entries: Iterable<readonly [string, unknown]>;
+  readonly context: FireContext;
+}
+
+function* loadInputs(side: PlanSide): Generator<LoadInput> {
+  for (const [name, entry] of side.entries) {
+    let resolved: ResolvedEntry | undefined;
+    try {
+      resolved = resolvedOf(name, entry, side.context);
+    } catch (error) {
+      if (!isScheduleError(error)) throw error;
+    }
+    if (resolved !== undefined) yield { entry: resolved };
+  }
+}
+
+/** The load of both sides of a plan, each counted in slices of the event loop (entries-load.ts). */
+export async function planLoad(before: PlanSide, after: PlanSide, nowMs: number, horizonMs: number): Promise<PlanLoad> {
+  return {
+    horizonMs,
+    before: loadReport(await entriesLoad(loadInputs(before), nowMs, horizonMs)),
+    after: loadReport(await entriesLoad(loadInputs(after), nowMs, horizonMs)),
+  };
 }
 
 /** The owner an entry definition records, or undefined. */
@@ -93,6 +136,8 @@ export async function planEntries(options: {
   readonly zone: string;
   readonly deployment: string;
   readonly nowMs: number;
+  /** Also count the load of the owner's entries before and after over this window, ms (`beat plan`). */
+  readonly horizonMs?: number | undefined;
 }): Promise<EntryPlan> {
   const { owner, inputs, stored, zone, deployment, nowMs } = options;
   const context: FireContext = { zone, deployment };
@@ -142,7 +187,16 @@ export async function planEntries(options: {
   items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const counts = { add: 0, change: 0, remove: 0, unchanged: 0, conflict: 0 };
   for (const item of items) counts[item.action] += 1;
-  return { owner, digest: planDigest(owner, inputs, stored), counts, entries: items };
+  const plan = { owner, digest: planDigest(owner, inputs, stored), counts, entries: items };
+  if (options.horizonMs === undefined) return plan;
+  const mine = [...stored.values()].filter((e) => ownerOf(e.entry) === owner).map((e) => [e.name, e.entry] as const);
+  const load = await planLoad(
+    { entries: mine, context },
+    { entries: inputs.map((i) => [i.name, i.entry] as const), context },
+    nowMs,
+    options.horizonMs,
+  );
+  return { ...plan, load };
 }
 
 /**
@@ -208,10 +262,9 @@ function kindOf(entry: unknown): string {
  * from now, as `beat next` does), none for a disabled entry, or the reason they cannot be computed.
  */
 export function firesOf(name: string, entry: unknown, context: FireContext, nowMs: number): string[] {
-  const parsed = parseEntryDefinition(entry);
-  if (!parsed.ok) return ['(does not run: invalid)'];
   try {
-    const resolved = resolveEntry(name, parsed.entry, context, undefined, undefined, context.calendars);
+    const resolved = resolvedOf(name, entry, context);
+    if (resolved === undefined) return ['(does not run: invalid)'];
     if (!resolved.enabled) return [];
     const count = Math.min(PLAN_FIRES, resolved.maxRuns ?? PLAN_FIRES);
     return nextFires(resolved.schedule, { zone: resolved.timezone, afterMs: nowMs, window: entryWindow(resolved) }, count).map((ms) =>
@@ -221,4 +274,13 @@ export function firesOf(name: string, entry: unknown, context: FireContext, nowM
     if (!isScheduleError(error)) throw error;
     return [`(cannot be computed: ${error.message})`];
   }
+}
+
+/**
+ * The entry as it would run in `context`, or undefined when its definition is invalid (a plan names
+ * it so); a schedule that cannot be resolved within its step budget throws its ScheduleError.
+ */
+export function resolvedOf(name: string, entry: unknown, context: FireContext): ResolvedEntry | undefined {
+  const parsed = parseEntryDefinition(entry);
+  return parsed.ok ? resolveEntry(name, parsed.entry, context, undefined, undefined, context.calendars) : undefined;
 }

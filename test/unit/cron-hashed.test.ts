@@ -103,7 +103,8 @@ describe('10,000 entries at H H * * *', () => {
     const counts = new Array<number>(1440).fill(0);
     for (let i = 0; i < 10_000; i += 1) {
       const spec = parseHashedLine('H H * * *', hashDrawOf('prod', `tenant-${i}.nightly`));
-      counts[(spec.hours[0] as number) * 60 + (spec.minutes[0] as number)] += 1;
+      const minute = (spec.hours[0] as number) * 60 + (spec.minutes[0] as number);
+      counts[minute] = (counts[minute] ?? 0) + 1;
     }
     const mean = 10_000 / 1440;
     expect(Math.max(...counts)).toBeLessThanOrEqual(3 * mean);
