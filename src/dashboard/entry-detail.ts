@@ -10,6 +10,8 @@ import { slotTaskId } from '../celery/task-id.js';
 import { errorMessage } from '../base/errors.js';
 import { nextFires } from '../core/schedule.js';
 import { formatInstant, offsetMinutes } from '../time/zone.js';
+import { entriesLoad } from '../control/entries-load.js';
+import type { LoadInput } from '../control/entries-load.js';
 import type { DetailWire, FireWire, RowWire, TimelineWire } from './wire.js';
 
 function offsetText(minutes: number): string {
@@ -80,54 +82,28 @@ export function definitionOf(entry: ResolvedEntry): Record<string, unknown> {
   ) as Record<string, unknown>;
 }
 
-/**
- * Most fires one build of the timeline computes, all entries together: past it the remaining
- * entries are counted as `capped` rather than making one request take seconds.
- */
-const TIMELINE_BUDGET = 2_000_000;
-/** Most fires counted for one entry: an entry every second fills a day with 86,400; one more often is capped. */
-const PER_ENTRY = 100_000;
+const MINUTE_MS = 60_000;
 
-export function timeline(
+/**
+ * The timeline of the coming `spanMs` from the minute of `nowMs` (a whole number of minutes): the
+ * runs of the active entries per minute, from each one's next run as its runner holds it, and the
+ * busiest second; counted as `beat check` counts the load (control/entries-load.ts: within a budget
+ * of fires, in slices of the event loop), an entry that fires too often for the budget `capped`.
+ */
+export async function timeline(
   rows: Iterable<Pick<RowWire, 'name' | 'state' | 'nextMs'>>,
   entries: ReadonlyMap<string, ResolvedEntry>,
-  startMs: number,
+  nowMs: number,
   spanMs: number,
-  bucketMs: number,
-): TimelineWire {
-  const counts = new Array<number>(Math.ceil(spanMs / bucketMs)).fill(0);
-  const endMs = startMs + spanMs;
-  let budget = TIMELINE_BUDGET;
-  let capped = 0;
-  for (const row of rows) {
-    if (row.state !== 'active' || row.nextMs === null || row.nextMs >= endMs) continue;
-    const entry = entries.get(row.name);
-    if (entry === undefined) continue;
-    if (budget <= 0) {
-      capped += 1;
-      continue;
+): Promise<TimelineWire> {
+  const startMs = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS;
+  function* active(): Generator<LoadInput> {
+    for (const row of rows) {
+      if (row.state !== 'active' || row.nextMs === null) continue;
+      const entry = entries.get(row.name);
+      if (entry !== undefined) yield { entry, nextMs: row.nextMs };
     }
-    const zone = entry.timezone;
-    const first = row.nextMs;
-    if (first >= startMs) counts[Math.floor((first - startMs) / bucketMs)]! += 1;
-    let n = 1;
-    let after = first;
-    let done = false;
-    while (!done && n < PER_ENTRY) {
-      const more = nextFires(entry.schedule, { zone, afterMs: after, anchorMs: first }, Math.min(1024, PER_ENTRY - n));
-      if (more.length === 0) break;
-      for (const at of more) {
-        if (at >= endMs) {
-          done = true;
-          break;
-        }
-        if (at >= startMs) counts[Math.floor((at - startMs) / bucketMs)]! += 1;
-        n += 1;
-      }
-      after = more[more.length - 1]!;
-    }
-    budget -= n;
-    if (n >= PER_ENTRY) capped += 1;
   }
-  return { startMs, bucketMs, counts, capped };
+  const load = await entriesLoad(active(), nowMs, startMs + spanMs - nowMs);
+  return { startMs: load.startMs, bucketMs: MINUTE_MS, counts: load.perMinute, capped: load.capped, peakSecond: load.peakSecond };
 }

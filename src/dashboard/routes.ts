@@ -443,10 +443,8 @@ export class Dashboard {
 
   private async timeline(day: boolean): Promise<ReturnType<typeof timeline>> {
     const [index, paused, runs] = await Promise.all([this.index(), this.sources.paused(), this.runColumns()]);
-    const minute = 60_000;
-    const startMs = Math.floor(this.sources.now() / minute) * minute;
     const rows = index.rows.map((r) => ({ name: r.name, state: stateOf(r, paused), nextMs: runs.get(r.name)?.nextMs ?? null }));
-    return timeline(rows, index.entries, startMs, day ? 1440 * minute : 60 * minute, minute);
+    return timeline(rows, index.entries, this.sources.now(), (day ? 1440 : 60) * 60_000);
   }
 
   /**

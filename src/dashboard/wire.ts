@@ -196,8 +196,10 @@ export interface TimelineWire {
   readonly startMs: number;
   readonly bucketMs: number;
   readonly counts: readonly number[];
-  /** Entries left out because their schedule fires too often to count here (see the server). */
+  /** Entries some of whose runs were not counted: their schedule fires too often to count here (see the server). */
   readonly capped: number;
+  /** The busiest second (epoch ms of its start) and its runs: the earliest of equals; runs 0 when nothing runs. */
+  readonly peakSecond: { readonly atMs: number; readonly runs: number };
 }
 
 /** One `beat run` process of the deployment, from the replicas registry (src/control/replicas.ts's ReplicaStatus). */

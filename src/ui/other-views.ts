@@ -76,6 +76,13 @@ export async function timelineView(root: HTMLElement, day: boolean, entries: num
     past,
     h('h2', {}, day ? 'The next day' : 'The next hour'),
     h('p', {}, `${total} runs from ${label(0)} UTC, per minute; the highest bar is ${max}.`),
+    t.peakSecond.runs > 0
+      ? h(
+          'p',
+          { class: 'peak-second' },
+          `The busiest second: ${new Date(t.peakSecond.atMs).toISOString().slice(11, 19)} UTC, ${t.peakSecond.runs} ${t.peakSecond.runs === 1 ? 'run starts' : 'runs start'} in it.`,
+        )
+      : null,
     bars,
     h(
       'div',

@@ -381,9 +381,21 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     await page.locator('.bars .bar').first().waitFor();
     expect(await page.locator('.bars .bar').count()).toBe(60);
     // tick runs every second: 60 in each minute but the first (partly past) and the last (perhaps cut).
-    const timeline = (await (await fetch(`${base}/ui/api/timeline`)).json()) as { capped: number; counts: number[] };
+    const timeline = (await (await fetch(`${base}/ui/api/timeline`)).json()) as {
+      capped: number;
+      counts: number[];
+      peakSecond: { atMs: number; runs: number };
+    };
     expect(timeline.capped).toBe(0);
     expect(timeline.counts.slice(1, 59).filter((n: number) => n < 60)).toEqual([]);
+    // The page says the runs per minute (the bars' labels) and the busiest second, as the server counted them.
+    const busiest = Math.max(...timeline.counts);
+    expect(await page.locator('.bars').getAttribute('aria-label')).toMatch(new RegExp(`at most ${busiest} in one minute$`));
+    // The page fetched its own timeline a moment before: the same entries, its window a second or so earlier.
+    expect(timeline.peakSecond.runs).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('p.peak-second').textContent()).toMatch(
+      /^The busiest second: \d\d:\d\d:\d\d UTC, \d+ runs? starts? in it\.$/,
+    );
     await page.screenshot({ path: join(DOCS, 'dashboard-timeline.png') });
     await page.goto(`${base}/#/entry/berlin-morning`);
     await page.locator('ul.fires-compact time').first().waitFor();

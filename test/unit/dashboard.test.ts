@@ -205,11 +205,12 @@ describe('dashboard fires and timeline', () => {
   it('counts the runs of the coming hour per minute', async () => {
     const r = (await listPage({})).rows;
     const start = Date.parse('2027-03-20T10:00:00Z');
-    const t = timeline(r, new Map(config.entries.map((e) => [e.name, e])), start, 3_600_000, 60_000);
+    const t = await timeline(r, new Map(config.entries.map((e) => [e.name, e])), start, 3_600_000);
     // a-minutely: every minute from 10:01; b-hourly: first at 11:00:30, outside the hour.
     expect(t.counts).toHaveLength(60);
     expect(t.counts[0]).toBe(0);
     expect(t.counts.slice(1).every((n) => n === 1)).toBe(true);
     expect(t.capped).toBe(0);
+    expect(t.peakSecond).toEqual({ atMs: Date.parse('2027-03-20T10:01:00Z'), runs: 1 });
   });
 });
