@@ -251,7 +251,7 @@ export interface OverviewWire {
   readonly entriesApi: boolean;
 }
 
-/** An event of the audit trail as GET /api/audit answers it (src/http/audit-routes.ts's ApiAuditEvent). */
+/** An event of the audit trail as GET /api/audit answers it (src/http/api-ports.ts's ApiAuditEvent). */
 export interface AuditEventWire {
   /** The stream id: pass it as `before` for older events. */
   readonly id: string;

@@ -6,13 +6,13 @@
  */
 import { maskTarget, redactText } from '../base/redact.js';
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { drain } from '../base/chunks.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ConfigError, ERROR_ANSWERS, ErrorCode, errorMessage } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import { unreachableReason } from '../base/outages.js';
+import { silentLogger } from '../base/log.js';
 import type { Logger } from '../base/log.js';
 
 /** A request refused, with the status of its code (ERROR_ANSWERS) and the headers its answer carries. */
@@ -45,10 +45,20 @@ export function statusOf(error: BeatError): number {
 }
 
 /**
+ * A handler's failure as the API answers it, status and JSON body (for the dashboard, which calls
+ * the handlers itself); undefined for an outage (503) or tsbeat's own failure (500), which the
+ * server answers (with Retry-After, or an error id in the log).
+ */
+export function errorAnswer(error: unknown): { status: number; body: unknown } | undefined {
+  if (!(error instanceof BeatError) || statusOf(error) >= 500) return undefined;
+  return { status: statusOf(error), body: failureAnswer(error, {}, silentLogger).body };
+}
+
+/**
  * The answer to `error`, logged when it is tsbeat's own (500, with the id the answer carries) or an
  * outage (503); a refusal of the request (4xx) is the client's business and is not logged here.
  */
-export function failureAnswer(error: unknown, req: IncomingMessage, logger: Logger): FailureAnswer {
+export function failureAnswer(error: unknown, req: { readonly url?: string; readonly method?: string }, logger: Logger): FailureAnswer {
   const retry = { 'retry-after': String(DEFAULTS.httpRetryAfterSeconds) };
   if (error instanceof ConfigError) {
     const problems = error.problems.map(({ path, message }: ConfigProblem) => ({ path, message: redactText(message) }));

@@ -1,12 +1,12 @@
 /**
- * The audit trail's reader for GET /api/audit (src/http/audit-routes.ts), on the Redis stream. A failure
+ * The audit trail's reader for GET /api/audit (src/http/api-app.ts), on the Redis stream. A failure
  * to reach Redis is REDIS_UNAVAILABLE (503, try again); anything else stays tsbeat's own (500).
  */
 import type { RedisClient } from '../redis/connect.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import type { ApiAuditEvent, AuditReader } from '../http/audit-routes.js';
+import type { ApiAuditEvent, AuditReader } from '../http/api-ports.js';
 import { whileConnected } from './entries-handlers.js';
 import type { AuditEvent } from '../control/audit-events.js';
 import type { AuditEventWire } from '../dashboard/wire.js';

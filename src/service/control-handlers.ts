@@ -1,5 +1,5 @@
 /**
- * What the control routes of /api do (http/control-routes.ts): pause, resume and trigger one entry
+ * What the control routes of /api do (http/api-app.ts): pause, resume and trigger one entry
  * or a selection, the deployment-wide stop read, set and lifted, and an entry's history, through the operator verbs (src/operations/), on the
  * entries this replica holds in force (the config file's and the runtime catalog's).
  */
@@ -7,7 +7,7 @@ import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { parseSelector, selectorProblemText, selects } from '../core/label-selector.js';
 import type { ResolvedEntry } from '../config/resolve.js';
-import type { ControlHandlers } from '../http/control-routes.js';
+import type { ControlHandlers } from '../http/api-ports.js';
 import { awaitRuns, queueTriggers, readStop, setPaused } from '../operations/control-verbs.js';
 import type { ControlStores, EntryTarget } from '../operations/control-verbs.js';
 import { entryHistory } from '../operations/read-verbs.js';

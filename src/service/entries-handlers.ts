@@ -1,5 +1,5 @@
 /**
- * The entries API's handlers (src/http/entries-routes.ts) on the runtime store in Redis: the same
+ * The entries API's handlers (src/http/api-app.ts) on the runtime store in Redis: the same
  * writes, checks and errors as `beat entries` and the TypeScript client. A failure to reach Redis
  * becomes REDIS_UNAVAILABLE (503), answered at once while the connection is down; any other failure
  * stays what it is (tsbeat's own: 500).
@@ -10,7 +10,7 @@ import { storedLabels } from '../core/labels.js';
 import type { RedisClient } from '../redis/connect.js';
 import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { currentEntryLimits } from '../config/entry-definition.js';
-import type { ApiEntry, EntriesHandlers } from '../http/entries-routes.js';
+import type { ApiEntry, EntriesHandlers } from '../http/api-ports.js';
 import { unreachableReason } from '../base/outages.js';
 import { staticNameError } from '../redis/entry-store.js';
 import type { RedisEntryStore, StoredEntry } from '../redis/entry-store.js';

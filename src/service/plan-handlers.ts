@@ -1,5 +1,5 @@
 /**
- * POST /api/plan and POST /api/apply (http/plan-routes.ts) on the runtime store: the entries of the
+ * POST /api/plan and POST /api/apply (http/api-app.ts) on the runtime store: the entries of the
  * request checked as the entries API checks them, then planned and applied by the same path as
  * `beat plan` and `beat apply` (redis/owner-apply.ts).
  */
@@ -8,7 +8,7 @@ import { ConfigError, ErrorCode } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import { newEntryNameProblems } from '../config/entry-definition.js';
 import type { PlannedInput } from '../control/entry-plan.js';
-import type { PlanHandlers, PlanRequest } from '../http/plan-routes.js';
+import type { PlanHandlers, PlanRequest } from '../http/api-ports.js';
 import type { RedisEntryStore } from '../redis/entry-store.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { applyOwner, ownedInputs, planOwner } from '../redis/owner-apply.js';

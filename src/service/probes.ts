@@ -9,7 +9,7 @@ import { deploymentStopText, deploymentStopView } from '../control/deployment-st
 import { statusParts } from '../control/status-parts.js';
 import type { DeploymentStatus } from '../control/status.js';
 import { DEFAULTS } from '../base/defaults.js';
-import type { HttpHandlers, Probe } from '../http/server.js';
+import type { HttpHandlers, Probe } from '../http/api-ports.js';
 import type { MetricsSource } from '../observe/metrics.js';
 import type { Clock } from '../ports/clock.js';
 import type { RunHistory } from '../ports/outcomes.js';

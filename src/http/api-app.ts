@@ -1,0 +1,422 @@
+/**
+ * The HTTP server's one router, on Hono (docs/design.md says why): the routes of api-routes.ts, each
+ * behind its access rule (auth.ts), the request's target checked first and the dashboard's routes
+ * tried before any (with the read rule on what shows entries). Every refusal and failure is answered
+ * by one handler in one shape, `{error, code, problems}` (failures.ts); a path served for other
+ * methods is 405 with Allow, read from the routes themselves. What a route does is its handler's
+ * (api-ports.ts, implemented by the service); this module only speaks HTTP.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { DEFAULTS } from '../base/defaults.js';
+import { BeatError, ErrorCode } from '../base/errors.js';
+import { EVENTS } from '../base/log-events.js';
+import type { Logger } from '../base/log.js';
+import { headerNoteProblem, noteProblem } from '../base/note-text.js';
+import { maskTarget } from '../base/redact.js';
+import { VERSION } from '../base/version.js';
+import { BODY_SCHEMAS, NOTE_BODY, PLAN_BODY, ROUTES } from './api-routes.js';
+import type { RouteAccess } from './api-routes.js';
+import type { ControlVerb, HttpHandlers, PlanRequest } from './api-ports.js';
+import { authorizeRead, authorizeWrite, challenge, tokenName } from './auth.js';
+import type { HttpAccess } from './auth.js';
+import { ApiError, failureAnswer } from './failures.js';
+import { readJsonBody } from './request-body.js';
+
+/** What @hono/node-server hands every request: Node's own request and response. */
+export type ApiEnv = { Bindings: { incoming: IncomingMessage; outgoing: ServerResponse } };
+type Ctx = Context<ApiEnv>;
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function reply(status: number, value: unknown, headers: Record<string, string> = {}, body = `${JSON.stringify(value)}\n`): Response {
+  return new Response(status === 204 ? null : body, {
+    status,
+    headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store', ...headers },
+  });
+}
+
+function plain(status: number, type: string, body: string): Response {
+  return new Response(body, { status, headers: { 'content-type': type, 'cache-control': 'no-store' } });
+}
+
+/** The one answer to a failure (logged when it is tsbeat's own or an outage): failures.ts's shape. */
+export function failureResponse(error: unknown, req: Pick<IncomingMessage, 'url' | 'method'>, logger: Logger): Response {
+  const answer = failureAnswer(error, req, logger);
+  return reply(answer.status, answer.body, answer.headers);
+}
+
+/** The OpenAPI 3.1 document of ROUTES (served at /api/openapi.json; the build writes docs/openapi.json). */
+export function apiDocument(): unknown {
+  const described = new OpenAPIHono();
+  for (const { route } of ROUTES) described.openAPIRegistry.registerPath(route);
+  for (const [name, schema] of Object.entries(BODY_SCHEMAS)) {
+    const made = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' });
+    // A schema used twice (a canvas's signature) is a $def of its own document: a component here,
+    // named after the body, and every reference to it pointed there.
+    const {
+      $schema: _,
+      $defs = {},
+      ...json
+    } = JSON.parse(JSON.stringify(made).replaceAll('"#/$defs/', `"#/components/schemas/${name}.`)) as Record<string, unknown> & {
+      $defs?: Record<string, object>;
+    };
+    described.openAPIRegistry.registerComponent('schemas', name, json);
+    for (const [def, part] of Object.entries($defs)) described.openAPIRegistry.registerComponent('schemas', `${name}.${def}`, part);
+  }
+  return described.getOpenAPI31Document({
+    openapi: '3.1.0',
+    info: {
+      title: 'tsbeat',
+      version: VERSION,
+      description:
+        'The HTTP API of `beat run --http` (docs/runtime-entries.md). Reads take a bearer token, or answer a trusted loopback client; writes need a token that may write.',
+    },
+  });
+}
+
+/** The request's target refused when Node would refuse it without a code, or too long, or badly encoded. */
+function checkTarget(req: IncomingMessage): void {
+  if (req.headers.host === undefined && req.httpVersion === '1.1') {
+    // Node would answer this itself with a bare 400 (requireHostHeader): said here, with a code.
+    throw new ApiError(ErrorCode.ApiBadRequest, 'an HTTP/1.1 request needs a Host header (RFC 9112)');
+  }
+  // Node keeps the first of several Host headers; a proxy in front may have judged the request by
+  // another. RFC 9112 §3.2 says to answer 400, and the Host header decides who may read.
+  let hosts = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'host') hosts += 1;
+  if (hosts > 1) throw new ApiError(ErrorCode.ApiBadRequest, `the request has ${hosts} Host headers; send one (RFC 9112 §3.2)`);
+  const target = req.url ?? '/';
+  if (Buffer.byteLength(target) > DEFAULTS.httpMaxUrlBytes) {
+    throw new ApiError(
+      ErrorCode.ApiUriTooLong,
+      `the request target is over ${DEFAULTS.httpMaxUrlBytes} bytes: send long values in the body`,
+    );
+  }
+  const path = target.split('?')[0] ?? '';
+  try {
+    decodeURIComponent(path);
+  } catch {
+    throw new ApiError(
+      ErrorCode.ApiBadRequest,
+      `the path ${JSON.stringify(path.slice(0, 200))} is not valid percent-encoding (each % must start a %XX of UTF-8)`,
+    );
+  }
+}
+
+/**
+ * `X-Beat-Note`: why the change is made, kept by the audit trail with it (percent-decoded, so that
+ * it may hold any text). Held to the rule of the CLI's --note (base/note-text.ts): a note it
+ * refuses is a 400 naming the header, and nothing is changed.
+ */
+function noteOf(req: IncomingMessage): string | undefined {
+  const header = req.headers['x-beat-note'];
+  if (header === undefined) return undefined;
+  const problem = headerNoteProblem(header);
+  if (problem !== undefined) throw new ApiError(ErrorCode.ApiBadRequest, problem);
+  return decodeURIComponent(header as string);
+}
+
+/** A body of at most a note: `{"note": TEXT}`. */
+const NOTE_BODY_MAX_BYTES = 4096;
+
+/** The note of a control verb: the body's `note` (when a JSON body is sent) or the X-Beat-Note header, not both. */
+async function bodyNote(req: IncomingMessage, path: string): Promise<string | undefined> {
+  const header = noteOf(req);
+  const hasBody = req.headers['content-type'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (!hasBody) return header;
+  const parsed = NOTE_BODY.safeParse(await readJsonBody(req, NOTE_BODY_MAX_BYTES, 1));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const what =
+      issue?.code === 'unrecognized_keys' ? `unknown field ${JSON.stringify(issue.keys[0])}` : 'note must be a string (one line, why)';
+    throw new ApiError(ErrorCode.ApiBadRequest, `${what}: the body of ${req.method ?? ''} ${path} is {"note"?: TEXT}`);
+  }
+  const { note } = parsed.data;
+  if (note === undefined) return header;
+  if (header !== undefined) throw new ApiError(ErrorCode.ApiBadRequest, 'give the note in the body or in X-Beat-Note, not both');
+  const problem = noteProblem(note);
+  if (problem !== undefined) throw new ApiError(ErrorCode.ApiBadRequest, `note: ${problem}`);
+  return note;
+}
+
+/**
+ * `If-Match: "<version>"` (the ETag of a GET or PUT): the write applies only to that version of the
+ * entry, so that a read-modify-write does not overwrite a change made meanwhile (412 if it would).
+ * `"0"` means only if there is no such entry yet.
+ */
+function ifMatch(req: IncomingMessage): number | undefined {
+  const header = req.headers['if-match'];
+  if (header === undefined) return undefined;
+  const match = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header);
+  if (match === null) {
+    throw new ApiError(
+      ErrorCode.ApiBadRequest,
+      `If-Match must be an entry's ETag, such as "3" (its version), got ${JSON.stringify(header.slice(0, 80))}`,
+    );
+  }
+  return Number(match[1]);
+}
+
+const whole = (text: string | undefined, fallback: number): number => (text === undefined ? fallback : Number(text));
+
+/** What a route does with a request that passed its access rule and its schemas. */
+type RouteHandler = (c: Ctx, who: string) => Promise<Response> | Response;
+
+/** The router over `handlers`: every route of ROUTES, the dashboard's tried first. */
+export function apiApp(handlers: HttpHandlers, logger: Logger): OpenAPIHono<ApiEnv> {
+  const access: HttpAccess = handlers.access ?? {};
+  const app = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw new ApiError(ErrorCode.ApiBadRequest, result.error.issues[0]?.message ?? 'the request is not valid');
+    },
+  });
+  const session = (req: IncomingMessage): boolean => handlers.session?.(req) !== undefined;
+
+  app.use('*', async (c, next) => {
+    const req = c.env.incoming;
+    try {
+      checkTarget(req);
+      // The dashboard's reads that show entries (all of /ui/api/ but its login and logout) are
+      // held to the read rule of /status and /api/* before its own routes answer.
+      if ((req.method === 'GET' || req.method === 'HEAD') && c.req.path.startsWith('/ui/api/'))
+        refuse(req, authorizeRead(req, access, session(req)));
+      if (handlers.routes !== undefined && (await handlers.routes(req, c.env.outgoing))) return RESPONSE_ALREADY_SENT;
+      await next();
+    } finally {
+      // Whatever is left of a body no route read is read and dropped: closing on it would reset the
+      // connection, and the client could lose the answer (the server's requestTimeout bounds it).
+      if (!req.complete) req.resume();
+    }
+  });
+
+  /** Throws a refusal of the request's credentials, logged (without the token), or returns when there is none. */
+  const refuse = (req: IncomingMessage, refusal: ReturnType<typeof authorizeRead>): void => {
+    if (refusal === undefined) return;
+    logger.warn(
+      { event: EVENTS.apiRefused, path: maskTarget(req.url), method: req.method, client: req.socket.remoteAddress, status: refusal.status },
+      refusal.error,
+    );
+    const challenged: Record<string, string> = refusal.code === ErrorCode.ApiUnauthorized ? { 'www-authenticate': challenge(req) } : {};
+    throw new ApiError(refusal.code, refusal.error, challenged);
+  };
+  const guard =
+    (rule: RouteAccess): MiddlewareHandler<ApiEnv> =>
+    async (c, next) => {
+      const req = c.env.incoming;
+      if (rule === 'write') refuse(req, authorizeWrite(req, access));
+      else if (rule !== 'open') refuse(req, authorizeRead(req, access, rule === 'read-or-session' && session(req)));
+      await next();
+    };
+
+  const served = routeHandlers(handlers, access, logger);
+  for (const { route, access: rule } of ROUTES) {
+    const handle = served[`${route.method.toUpperCase()} ${route.path}`];
+    if (handle === undefined) throw new Error(`no handler for ${route.method} ${route.path}`);
+    // The token's name: what the logs (and the audit) record as who made a change.
+    app.openapi({ ...route, middleware: [guard(rule)] }, (c: Ctx) => handle(c, tokenName(c.env.incoming, access) ?? 'anonymous'));
+  }
+  answerOtherMethods(app);
+  app.notFound((c) => {
+    const { method, url } = c.env.incoming;
+    const error = c.req.path.startsWith('/api/')
+      ? new ApiError(ErrorCode.ApiNotFound, 'not found; the API serves the paths of /api/openapi.json')
+      : method !== 'GET' && method !== 'HEAD'
+        ? new ApiError(ErrorCode.ApiMethodNotAllowed, 'read-only: use GET', { allow: 'GET, HEAD' })
+        : new ApiError(ErrorCode.ApiNotFound, 'not found; try /healthz, /readyz, /metrics, /status or /api/entries');
+    return failureResponse(error, { method, url }, logger);
+  });
+  app.onError((error, c) => failureResponse(error, c.env.incoming, logger));
+  return app;
+}
+
+/** A path that some route serves answers its other methods 405, with the methods it takes. */
+function answerOtherMethods(app: OpenAPIHono<ApiEnv>): void {
+  const methods = new Map<string, string[]>();
+  for (const { method, path } of app.routes) {
+    if (method === 'ALL') continue;
+    const known = methods.get(path) ?? [];
+    if (!known.includes(method)) known.push(...(method === 'GET' ? ['GET', 'HEAD'] : [method]));
+    methods.set(path, known);
+  }
+  for (const [path, known] of methods) {
+    const allow = known.join(', ');
+    const message = path.startsWith('/api/') ? `this path takes ${allow}` : 'read-only: use GET';
+    app.all(path, () => {
+      throw new ApiError(ErrorCode.ApiMethodNotAllowed, message, { allow });
+    });
+  }
+}
+
+/** Each route's handler, by `METHOD /path` as ROUTES declares it. */
+function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logger): Record<string, RouteHandler> {
+  const entries = () => handlers.entries ?? notServed('the entries API');
+  const control = () => handlers.control ?? notServed('the control verbs');
+  const bodyDepth = () => (handlers.entries?.entryMaxDepth?.() ?? DEFAULTS.entryMaxDepth) + 4;
+  const client = (req: IncomingMessage): string => `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+  let document: unknown;
+
+  const probe = async (c: Ctx, ready: boolean): Promise<Response> => {
+    const result = ready ? await handlers.ready() : handlers.health();
+    // The detail (hosts, keys) only to whom may read the schedule (/status shows as much): a
+    // token, or a trusted loopback client. kubelet's probe, from the node, gets the brief.
+    const detailed = !ready || authorizeRead(c.env.incoming, access) === undefined;
+    const reason = detailed ? result.reason : (result.brief ?? result.reason);
+    return plain(result.ok ? 200 : 503, 'text/plain; charset=utf-8', `${result.ok ? 'ok' : 'not ok'}: ${reason}\n`);
+  };
+  const status = async (c: Ctx): Promise<Response> => {
+    const page = { offset: whole(c.req.query('offset'), 0), limit: whole(c.req.query('limit'), DEFAULTS.statusPageMax) };
+    try {
+      const value = await handlers.status(page);
+      return reply(200, value, {}, `${JSON.stringify(value, null, 2)}\n`);
+    } catch (error) {
+      // The status lives in Redis: while Redis is unreachable that is "unavailable, try again"
+      // (503, with the reason and Retry-After); any other failure is tsbeat's own (500).
+      const answer = failureAnswer(error, c.env.incoming, logger);
+      const body = answer.status === 503 ? { ...answer.body, error: `status unavailable: ${answer.body.error}` } : answer.body;
+      return reply(answer.status, body, answer.headers);
+    }
+  };
+  const act = async (c: Ctx, who: string, verb: ControlVerb, target: { entry: string } | { selector: string } | { all: true }) => {
+    const note = await bodyNote(c.env.incoming, c.req.path);
+    const answer = await control().act(verb, target, { who, note });
+    const all = 'all' in target;
+    logger.info(
+      { event: EVENTS.apiWrite, who, outcome: all ? `${verb}-all` : verb, ...target },
+      all ? 'deployment-wide stop changed' : `API ${verb}`,
+    );
+    return reply(answer.status, answer.body);
+  };
+  const plan = async (c: Ctx, who: string, apply: boolean): Promise<Response> => {
+    const plans = handlers.plans ?? notServed('plans');
+    const req = c.env.incoming;
+    const note = apply ? noteOf(req) : undefined;
+    const parsed = PLAN_BODY.safeParse(await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, DEFAULTS.entryMaxDepth + 6, c.env.outgoing));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ApiError(
+        ErrorCode.ApiBadRequest,
+        `${issue?.path.join('.') || 'the body'}: ${issue?.message ?? 'not valid'}; the body of POST ${c.req.path} is {"owner": NAME, "entries": {NAME: entry, …}, "planDigest"?: D}`,
+      );
+    }
+    const request: PlanRequest = parsed.data;
+    if (!apply) return reply(200, await plans.plan(request));
+    const applied = await plans.apply(request, who, note);
+    logger.info({ event: EVENTS.apiWrite, who, owner: request.owner, outcome: 'apply' }, 'entries applied');
+    return reply(200, applied);
+  };
+
+  const verbs: Record<string, RouteHandler> = {};
+  for (const verb of ['pause', 'resume', 'trigger'] as const) {
+    verbs[`POST /api/entries/{name}/${verb}`] = (c, who) => act(c, who, verb, { entry: c.req.param('name') ?? '' });
+    verbs[`POST /api/selected/${verb}`] = (c, who) => {
+      const selector = c.req.query('selector');
+      if (selector === undefined || selector.trim() === '')
+        throw new ApiError(
+          ErrorCode.ApiBadRequest,
+          'selector: give a label selector such as ?selector=team%3Dbilling (a blank one would select every entry)',
+        );
+      return act(c, who, verb, { selector });
+    };
+  }
+
+  return {
+    ...verbs,
+    'GET /healthz': (c) => probe(c, false),
+    'GET /readyz': (c) => probe(c, true),
+    'GET /metrics': async () => plain(200, handlers.metrics.registry.contentType, await handlers.metrics.registry.metrics()),
+    'GET /status': status,
+    'GET /api/status': status,
+    'GET /api/openapi.json': () => reply(200, (document ??= apiDocument())),
+    'GET /api/entries': async (c) =>
+      reply(200, await entries().list(c.req.query('after'), whole(c.req.query('limit'), DEFAULTS.apiPageDefault), c.req.query('selector'))),
+    'PUT /api/entries': async (c, who) => {
+      const req = c.env.incoming;
+      const store = entries();
+      const note = noteOf(req);
+      const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, bodyDepth(), c.env.outgoing);
+      if (body === null || typeof body !== 'object' || Array.isArray(body))
+        throw new ApiError(ErrorCode.ApiBadRequest, 'the body of PUT /api/entries must be an object mapping entry names to entries');
+      const result = await store.putMany(body as Record<string, unknown>, who, note);
+      const count = Object.keys(result.outcomes).length;
+      logger.info({ event: EVENTS.apiWrite, who, client: client(req), count, version: result.version }, 'entries written');
+      return reply(200, result);
+    },
+    'GET /api/entries/{name}': async (c) => {
+      const name = c.req.param('name') ?? '';
+      const found = await entries().get(name);
+      if (found === undefined) throw new BeatError(ErrorCode.UnknownEntry, `no runtime entry ${JSON.stringify(name)}`);
+      return reply(200, found, { etag: `"${found.version}"` });
+    },
+    'PUT /api/entries/{name}': async (c, who) => {
+      const req = c.env.incoming;
+      const name = c.req.param('name') ?? '';
+      const store = entries();
+      const note = noteOf(req);
+      const ifVersion = ifMatch(req);
+      const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, bodyDepth(), c.env.outgoing);
+      const { created, entry } = await store.put(name, body, who, ifVersion, note);
+      const outcome = created ? 'created' : 'updated';
+      logger.info({ event: EVENTS.apiWrite, who, client: client(req), entry: name, outcome }, `entry ${outcome}`);
+      return reply(created ? 201 : 200, entry, { etag: `"${entry.version}"` });
+    },
+    'DELETE /api/entries/{name}': async (c, who) => {
+      const req = c.env.incoming;
+      const name = c.req.param('name') ?? '';
+      const store = entries();
+      const note = noteOf(req);
+      const keepHistory = ['', 'true', '1'].includes(c.req.query('keepHistory') ?? 'false');
+      if (!(await store.remove(name, keepHistory, who, ifMatch(req), note)))
+        throw new BeatError(ErrorCode.UnknownEntry, `no runtime entry ${JSON.stringify(name)}`);
+      logger.info({ event: EVENTS.apiWrite, who, client: client(req), entry: name, outcome: 'deleted', keepHistory }, 'entry deleted');
+      return reply(204, null);
+    },
+    'POST /api/entries/{name}/backfill': async (c, who) => {
+      const req = c.env.incoming;
+      const name = c.req.param('name') ?? '';
+      const store = entries();
+      if (store.backfill === undefined) return notServed('backfills');
+      const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, 4, c.env.outgoing);
+      const answer = await store.backfill(name, body, who, noteOf(req));
+      logger.info(
+        { event: EVENTS.apiWrite, who, client: client(req), entry: name, outcome: 'backfill', status: answer.status },
+        'backfill requested',
+      );
+      return reply(answer.status, answer.body);
+    },
+    'GET /api/entries/{name}/backfill/{id}': async (c) => {
+      const store = entries();
+      if (store.backfillProgress === undefined) return notServed('backfills');
+      const answer = await store.backfillProgress(c.req.param('name') ?? '', c.req.param('id') ?? '');
+      return reply(answer.status, answer.body);
+    },
+    'GET /api/entries/{name}/history': async (c) => {
+      const entry = c.req.param('name') ?? '';
+      return reply(200, { entry, runs: await control().history(entry, whole(c.req.query('limit'), DEFAULTS.runHistoryLength)) });
+    },
+    'GET /api/stop': async () => reply(200, { stopped: (await control().stop()) ?? null }),
+    'PUT /api/stop': (c, who) => act(c, who, 'pause', { all: true }),
+    'DELETE /api/stop': (c, who) => act(c, who, 'resume', { all: true }),
+    'POST /api/plan': (c, who) => plan(c, who, false),
+    'POST /api/apply': (c, who) => plan(c, who, true),
+    'GET /api/audit': async (c) => {
+      const reader = handlers.audit ?? notServed('the audit trail');
+      const entry = c.req.query('entry');
+      const before = c.req.query('before');
+      const asked = {
+        limit: whole(c.req.query('limit'), DEFAULTS.auditPageDefault),
+        ...(entry === undefined || entry === '' ? {} : { entry }),
+        ...(before === undefined ? {} : { before }),
+      };
+      const events = await reader(asked);
+      const last = events[events.length - 1];
+      return reply(200, { events, ...(events.length === asked.limit && last !== undefined ? { next: last.id } : {}) });
+    },
+  };
+}
+
+function notServed(what: string): never {
+  throw new ApiError(ErrorCode.ApiNotFound, `${what} ${what.endsWith('s') ? 'are' : 'is'} not served by this process`);
+}

@@ -1,0 +1,131 @@
+/**
+ * What the HTTP API asks of the service: the probes, the status, the entries store, the control
+ * verbs, plans and the audit trail. The service implements them (src/service/*-handlers.ts, over
+ * src/operations/); src/http/ only speaks HTTP, so a route never reaches a store itself.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ConfigProblem } from '../base/errors.js';
+import type { BeatMetrics } from '../observe/metrics.js';
+import type { HttpAccess } from './auth.js';
+
+export interface Probe {
+  readonly ok: boolean;
+  readonly reason: string;
+  /**
+   * The reason as a client that may not read the schedule is told it (no token, not trusted
+   * loopback): the same verdict and cause, without Redis hosts, key names or settings (the probe is
+   * open to anyone who reaches the port).
+   * Absent: the reason holds none.
+   */
+  readonly brief?: string;
+}
+
+/** An entry of the store as the API shows it. */
+export interface ApiEntry {
+  readonly name: string;
+  readonly entry: unknown;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** Why the scheduler does not run it, if it does not. */
+  readonly problems?: readonly ConfigProblem[];
+}
+
+/**
+ * What the API asks of the store. Failures are BeatErrors: ENTRY_INVALID (a ConfigError with the
+ * problems), ENTRY_IS_STATIC, UNKNOWN_ENTRY, REDIS_UNAVAILABLE and the other Redis refusals.
+ */
+export interface EntriesHandlers {
+  /**
+   * Up to `limit` entries whose names sort after `after`, and the cursor of the next page when there
+   * is one. With `selector` (a label selector's text; one that does not parse is API_BAD_REQUEST
+   * naming the character), only the entries of the page it selects: a page may then hold fewer.
+   */
+  list(after: string | undefined, limit: number, selector?: string): Promise<{ entries: readonly ApiEntry[]; next?: string }>;
+  get(name: string): Promise<ApiEntry | undefined>;
+  /** `ifVersion`: apply only to that stored version (0: only if none), else ENTRY_CONFLICT. */
+  /** `who`: the token's name (or the dashboard's session), recorded by the audit with `note` (X-Beat-Note). */
+  put(name: string, entry: unknown, who: string, ifVersion?: number, note?: string): Promise<{ created: boolean; entry: ApiEntry }>;
+  putMany(
+    entries: Readonly<Record<string, unknown>>,
+    who: string,
+    note?: string,
+  ): Promise<{ version: number; outcomes: Record<string, string> }>;
+  /** How deep an entry's args and kwargs may nest now (the config's entryLimits.maxDepth); a body may nest 4 more. */
+  entryMaxDepth?(): number;
+  /** False when there was no such entry. */
+  remove(name: string, keepHistory: boolean, who: string, ifVersion?: number, note?: string): Promise<boolean>;
+  /** `POST /api/entries/NAME/backfill` (service/backfill-api.ts): the status and body to answer. */
+  backfill?(name: string, body: unknown, who: string, note?: string): Promise<{ status: number; body: unknown }>;
+  /** `GET /api/entries/NAME/backfill/ID`: a backfill request's progress. */
+  backfillProgress?(name: string, id: string): Promise<{ status: number; body: unknown }>;
+}
+
+export type ControlVerb = 'pause' | 'resume' | 'trigger';
+
+export interface ControlHandlers {
+  /** The verb on one entry, on what `selector` (its text) selects, or (pause, resume) on the whole deployment: the status and body to answer. */
+  act(
+    verb: ControlVerb,
+    target: { readonly entry: string } | { readonly selector: string } | { readonly all: true },
+    by: { readonly who: string; readonly note: string | undefined },
+  ): Promise<{ status: number; body: unknown }>;
+  /** The deployment-wide stop as the API answers it: `{by, since, note}` (control/deployment-stop.ts DeploymentStopView), or null. */
+  stop(): Promise<unknown>;
+  /** An entry's last runs, newest first (UNKNOWN_ENTRY when no entry of that name runs). */
+  history(entry: string, limit: number): Promise<unknown>;
+}
+
+/** A plan request's fields, checked for their types (the handlers check the entries and the owner's name). */
+export interface PlanRequest {
+  readonly owner: string;
+  readonly entries: Readonly<Record<string, unknown>>;
+  readonly planDigest?: string;
+}
+
+export interface PlanHandlers {
+  /** The plan, as `beat plan --json` prints it. */
+  plan(request: PlanRequest): Promise<unknown>;
+  /** Applies it: the plan applied and the store's version. Refusals are BeatErrors (OWNER_CONFLICT, PLAN_STALE: 409). */
+  apply(request: PlanRequest, who: string, note: string | undefined): Promise<unknown>;
+}
+
+/** An audit event as the API shows it: `id` (pass it as `before` for older ones), `at` (ISO), who, entry, action, changes, note, taskId. */
+export interface ApiAuditEvent {
+  readonly id: string;
+  readonly at: string;
+  readonly who: string;
+  readonly entry: string;
+  readonly action: string;
+  readonly changes: readonly { readonly path: string; readonly before?: string; readonly after?: string }[];
+  readonly note?: string;
+  readonly taskId?: string;
+  /** A bulk action's selector and the entries it touched (its `entry` is ''). */
+  readonly selector?: string;
+  readonly entries?: readonly string[];
+}
+
+/** Up to `limit` events older than `before`, newest first, of one entry or all. */
+export type AuditReader = (query: { entry?: string; limit: number; before?: string }) => Promise<readonly ApiAuditEvent[]>;
+
+export interface HttpHandlers {
+  health(): Probe;
+  ready(): Promise<Probe>;
+  /** One page of the status: entries `offset` to `offset + limit` (and `next`, the offset of the next page, when there are more). */
+  status(page?: { offset: number; limit: number }): Promise<unknown>;
+  readonly metrics: BeatMetrics;
+  /** The audit trail (GET /api/audit); without it, 404. */
+  readonly audit?: AuditReader;
+  /** The runtime entries API; without it /api/entries is 404. */
+  readonly entries?: EntriesHandlers;
+  /** POST /api/plan and /api/apply; without them, 404. */
+  readonly plans?: PlanHandlers;
+  /** Pause, resume and trigger of an entry, a selection or (/api/stop) the deployment, and an entry's history; without them, 404. */
+  readonly control?: ControlHandlers;
+  /** Who may read the schedule and write entries (no token: writes are refused, reads are loopback-only). */
+  readonly access?: HttpAccess;
+  /** The name of the dashboard session the request carries, if any: a credential for reads, as a token is. */
+  readonly session?: (req: IncomingMessage) => string | undefined;
+  /** More routes (the dashboard), tried first: true when it answered the request. */
+  readonly routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+}

@@ -1,0 +1,189 @@
+/**
+ * Every route the HTTP server answers, declared once with the zod schemas of its query, path and
+ * body: @hono/zod-openapi validates a request's query and path with them (api-app.ts turns a
+ * failure into API_BAD_REQUEST) and makes the OpenAPI 3.1 document of them (GET /api/openapi.json,
+ * docs/openapi.json). A body is read by request-body.ts (its size, depth, keys and the busy gate)
+ * and checked by its handler; it is documented here from the zod schema that checks it (an entry:
+ * src/config/'s entrySchema, which the store checks every entry with).
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import type { RouteConfig } from '@hono/zod-openapi';
+import { DEFAULTS } from '../base/defaults.js';
+import { ErrorCode } from '../base/errors.js';
+import { entrySchema } from '../config/schema.js';
+
+/** Who may call a route: anyone (the probes), readers (a token, or trusted loopback; `session`: the dashboard's too), or a write token. */
+export type RouteAccess = 'open' | 'read' | 'read-or-session' | 'write';
+
+/** A whole number of `name` from min to max, as text (a query's value), refused with a message naming both. */
+function wholeNumber(name: string, min: number, max: number, fallback: number) {
+  const error = (issue: { input?: unknown }): string =>
+    `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(String(issue.input).slice(0, 40))}`;
+  return z
+    .string()
+    .regex(/^\d{1,15}$/, { error })
+    .refine((text) => Number(text) >= min && Number(text) <= max, { error })
+    .optional()
+    .describe(`${min} to ${max}, ${fallback} by default`);
+}
+
+const flag = (name: string) =>
+  z
+    .enum(['', 'true', 'false', '1', '0'], { error: (issue) => `${name} must be true or false, got ${JSON.stringify(issue.input)}` })
+    .optional();
+
+/** The error shape of every refusal: the codes of src/base/errors.ts; `problems` names each bad place of a body. */
+export const errorSchema = z.object({
+  error: z.string(),
+  code: z.enum(Object.values(ErrorCode) as [string, ...string[]]),
+  problems: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  errorId: z.string().optional().describe('a 500: the id of its log line (beat.http.error)'),
+});
+
+const noteBody = z.object({ note: z.string().optional().describe('why (one line), kept by the audit trail') }).strict();
+const entriesMap = z.record(z.string(), entrySchema);
+
+/** `{"note"?: TEXT}`, the body of a control verb, checked by api-app.ts. */
+export const NOTE_BODY = noteBody;
+/** A plan's body as api-app.ts checks it: its entries are the store's to check (ENTRY_INVALID naming each place). */
+export const PLAN_BODY = z.object({ owner: z.string(), entries: z.record(z.string(), z.unknown()), planDigest: z.string().optional() });
+
+/**
+ * The bodies' schemas, by the name the document's components give them: made JSON Schema only
+ * when the document is (apiDocument), as an entry's takes a while and a server may never be asked.
+ */
+export const BODY_SCHEMAS = {
+  Entry: entrySchema,
+  Entries: entriesMap,
+  Plan: PLAN_BODY.extend({ entries: entriesMap }),
+  Note: noteBody,
+  Backfill: z.record(z.string(), z.unknown()).describe('{from, to, overlap?, dryRun?, …} (docs/runtime-entries.md)'),
+} as const;
+
+/** A JSON body, the component `schema` of BODY_SCHEMAS. */
+function jsonBody(schema: keyof typeof BODY_SCHEMAS, description: string, required = true) {
+  return { required, description, content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } } };
+}
+
+/** A control verb's body: a note, or none (X-Beat-Note instead). */
+const noteOnly = jsonBody('Note', 'the note, or none (X-Beat-Note)', false);
+
+const json = (description: string) => ({ description, content: { 'application/json': { schema: z.unknown() } } });
+const text = (description: string) => ({ description, content: { 'text/plain': { schema: z.string() } } });
+const refused = { description: 'a refusal: {error, code, problems?}', content: { 'application/json': { schema: errorSchema } } };
+const named = z.object({ name: z.string().describe('the entry name, percent-encoded') });
+
+interface Declared {
+  readonly route: ReturnType<typeof createRoute>;
+  readonly access: RouteAccess;
+}
+
+function declare(
+  access: RouteAccess,
+  method: 'get' | 'put' | 'post' | 'delete',
+  path: string,
+  summary: string,
+  request: RouteConfig['request'] = {},
+  ok: RouteConfig['responses'][string] = json('the answer'),
+  status = '200',
+): Declared {
+  return { access, route: createRoute({ method, path, summary, request, responses: { [status]: ok, default: refused } }) };
+}
+
+const controlVerbs = ['pause', 'resume', 'trigger'] as const;
+
+/** The routes in the order they are matched (a fixed path before a parameter in the same place). */
+export const ROUTES = [
+  declare('open', 'get', '/healthz', 'the process and its loops are alive', {}, text('ok: REASON')),
+  declare(
+    'open',
+    'get',
+    '/readyz',
+    'connected, and leading or a standby able to take over (its detail only to readers)',
+    {},
+    text('ok: REASON'),
+  ),
+  declare('open', 'get', '/metrics', 'Prometheus metrics', {}, text('the exposition')),
+  ...['/status', '/api/status'].map((path) =>
+    declare('read', 'get', path, 'the deployment as `beat status` shows it, one page of its entries', {
+      query: z.object({
+        offset: wholeNumber('offset', 0, Number.MAX_SAFE_INTEGER, 0),
+        limit: wholeNumber('limit', 1, DEFAULTS.statusPageMax, DEFAULTS.statusPageMax),
+      }),
+    }),
+  ),
+  declare('read', 'get', '/api/openapi.json', 'this document', {}, json('the OpenAPI 3.1 document')),
+  declare('read', 'get', '/api/entries', 'the runtime entries in name order, a page', {
+    query: z.object({
+      limit: wholeNumber('limit', 1, DEFAULTS.apiPageMax, DEFAULTS.apiPageDefault),
+      after: z.string().optional().describe('the `next` of the previous page'),
+      selector: z.string().optional().describe('a label selector, such as team=billing'),
+    }),
+  }),
+  declare('write', 'put', '/api/entries', 'writes many entries, all or nothing', {
+    body: jsonBody('Entries', 'entry name → entry'),
+  }),
+  declare('read', 'get', '/api/entries/{name}/history', "an entry's last runs, newest first", {
+    params: named,
+    query: z.object({ limit: wholeNumber('limit', 1, DEFAULTS.runHistoryLength, DEFAULTS.runHistoryLength) }),
+  }),
+  ...controlVerbs.map((verb) =>
+    declare('write', 'post', `/api/entries/{name}/${verb}`, `${verb} one entry`, {
+      params: named,
+      body: noteOnly,
+    }),
+  ),
+  declare('write', 'post', '/api/entries/{name}/backfill', "fires an entry's slots of a past window (docs/runtime-entries.md)", {
+    params: named,
+    body: jsonBody('Backfill', 'the window and how'),
+  }),
+  declare('read', 'get', '/api/entries/{name}/backfill/{id}', "a backfill request's progress", {
+    params: named.extend({ id: z.string() }),
+  }),
+  declare('read', 'get', '/api/entries/{name}', 'one runtime entry (its ETag is its version)', { params: named }),
+  declare('write', 'put', '/api/entries/{name}', 'creates or replaces one entry (If-Match: its version)', {
+    params: named,
+    body: jsonBody('Entry', 'the entry'),
+  }),
+  declare(
+    'write',
+    'delete',
+    '/api/entries/{name}',
+    'deletes one entry (If-Match: its version)',
+    { params: named, query: z.object({ keepHistory: flag('keepHistory') }) },
+    { description: 'deleted' },
+    '204',
+  ),
+  ...controlVerbs.map((verb) =>
+    declare('write', 'post', `/api/selected/${verb}`, `${verb} the entries a label selector selects`, {
+      query: z.object({ selector: z.string().optional().describe('a label selector, such as team=billing (required)') }),
+      body: noteOnly,
+    }),
+  ),
+  declare('read-or-session', 'get', '/api/stop', 'the deployment-wide stop, or null'),
+  declare('write', 'put', '/api/stop', 'stops the whole deployment (beat pause --all)', {
+    body: noteOnly,
+  }),
+  declare('write', 'delete', '/api/stop', 'lifts the deployment-wide stop (beat resume --all)', {
+    body: noteOnly,
+  }),
+  declare('write', 'post', '/api/plan', 'what applying these entries would change', {
+    body: jsonBody('Plan', 'the owner and its entries'),
+  }),
+  declare('write', 'post', '/api/apply', 'applies a plan', {
+    body: jsonBody('Plan', 'the owner and its entries (planDigest: the plan seen)'),
+  }),
+  declare('read-or-session', 'get', '/api/audit', 'the audit trail, newest first', {
+    query: z.object({
+      entry: z.string().optional(),
+      limit: wholeNumber('limit', 1, DEFAULTS.auditPageMax, DEFAULTS.auditPageDefault),
+      before: z
+        .string()
+        .regex(/^\d{1,15}-\d{1,15}$/, {
+          error: (issue) =>
+            `before must be an event's id such as "1732370000000-0" (the "next" of the previous page), got ${JSON.stringify(String(issue.input).slice(0, 40))}`,
+        })
+        .optional(),
+    }),
+  }),
+] as const;
