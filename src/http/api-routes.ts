@@ -123,7 +123,7 @@ export const ROUTES = [
   declare('write', 'put', '/api/entries', 'writes many entries, all or nothing', {
     body: jsonBody('Entries', 'entry name → entry'),
   }),
-  declare('read', 'get', '/api/entries/{name}/history', "an entry's last runs, newest first", {
+  declare('read-or-session', 'get', '/api/entries/{name}/history', "an entry's last runs, newest first", {
     params: named,
     query: z.object({ limit: wholeNumber('limit', 1, DEFAULTS.runHistoryLength, DEFAULTS.runHistoryLength) }),
   }),
