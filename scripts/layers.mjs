@@ -41,7 +41,7 @@ export const LAYERS = {
   alerts: ['ports', 'config', 'core', 'time', 'base'],
   redbeat: ['redis', 'ports', 'config', 'core', 'time', 'base'],
   dashboard: ['operations', 'ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
-  // The page's browser code: it shares only the dashboard's wire types (wire.ts imports nothing).
+  // The page's browser code: it shares only the dashboard's wire types (wire.ts imports only the entry view's type, control/entry-view-schema.ts).
   ui: ['dashboard'],
   service: [
     'operations',

@@ -5,7 +5,8 @@
  */
 import { buildStatus, entryStateText } from '../control/status.js';
 import { statusParts } from '../control/status-parts.js';
-import type { DeploymentStatus, EntryStatus } from '../control/status.js';
+import type { DeploymentStatus } from '../control/status.js';
+import type { EntryView } from '../control/entry-view-schema.js';
 import { warningsOf } from '../service/deployment-watch.js';
 import { BeatError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';
 import { outcomeText } from '../control/run-view.js';
@@ -285,13 +286,13 @@ export async function requireLeaderHas(command: string, control: Control, entry:
 }
 
 /** The last run, scheduled (its slot) or manual (when it was published, marked as such). */
-function lastRunText(e: EntryStatus): string {
+function lastRunText(e: EntryView): string {
   if (e.lastRunBy === 'trigger' && e.lastPublishedAt !== null) return `${e.lastPublishedAt} (trigger)`;
   return e.lastSlot ?? '-';
 }
 
 /** "SUCCESS 0.02s at 2026-11-23T12:00:01+01:00", "FAILURE 0.4s: ValueError: boom at …", "-". */
-function finishedText(e: EntryStatus): string {
+function finishedText(e: EntryView): string {
   const run = e.lastFinished;
   if (run === null) return '-';
   return run.finishedAt === null ? outcomeText(run) : `${outcomeText(run)} at ${run.finishedAt}`;

@@ -4,7 +4,8 @@
  * terminalColumns): the full table (14 columns of ISO instants, ~370 wide) wraps into noise on a
  * terminal; it is there with --wide, and every field is in --json.
  */
-import type { DeploymentStatus, EntryStatus } from '../control/status.js';
+import type { DeploymentStatus } from '../control/status.js';
+import type { EntryView } from '../control/entry-view-schema.js';
 import { entryStateText } from '../control/status.js';
 import { relativeText } from './relative-time.js';
 import { renderTable } from './table.js';
@@ -17,20 +18,20 @@ function when(iso: string | null, nowMs: number): string {
 }
 
 /** The last run: its slot, or a manual run (beat trigger) marked so. */
-function lastRun(e: EntryStatus, nowMs: number): string {
+function lastRun(e: EntryView, nowMs: number): string {
   if (e.lastRunBy === 'trigger' && e.lastPublishedAt !== null) return `${when(e.lastPublishedAt, nowMs)} (trigger)`;
   return when(e.lastSlot, nowMs);
 }
 
 /** The last outcome's state, and when the last failure was when it is not the newest run. */
-function outcome(e: EntryStatus, nowMs: number): string {
+function outcome(e: EntryView, nowMs: number): string {
   const state = e.lastOutcome?.state ?? '-';
   if (e.lastFailureAt === null || state === 'FAILURE') return state;
   return `${state} (failed ${when(e.lastFailureAt, nowMs)})`;
 }
 
 /** STATE, narrow: an unconsumed queue's reason is in the UNCONSUMED line below the table, not cut here. */
-function narrowState(e: EntryStatus): string {
+function narrowState(e: EntryView): string {
   const state = entryStateText(e);
   return e.unconsumed !== null && state.startsWith('UNCONSUMED:') ? 'UNCONSUMED' : state;
 }

@@ -1,47 +1,14 @@
 /**
  * A run's record as `beat status`, `beat history` and `/status` show it: times in the entry's zone
- * (ISO with its offset), the runtime in seconds. Pure.
+ * (ISO with its offset), the runtime in seconds. Its shape is control/entry-view-schema.ts's runViewSchema. Pure.
  */
-import type { RunOrigin, RunPart, RunRecord, RunState } from '../ports/outcomes.js';
+import type * as z from 'zod';
+import type { RunPart, RunRecord } from '../ports/outcomes.js';
 import { formatInstant } from '../time/zone.js';
+import type { runViewSchema } from './entry-view-schema.js';
 
-export interface RunView {
-  readonly taskId: string;
-  readonly state: RunState;
-  /** The slot the run stands for. */
-  readonly slot: string;
-  readonly publishedAt: string;
-  /** When a worker was first seen running it (within a poll interval); null when no start was seen. */
-  readonly startedAt: string | null;
-  /** When it reached its final state; null while it has not. */
-  readonly finishedAt: string | null;
-  /** Seconds from publication (queue time included) to the finish; null until it finished. */
-  readonly runtimeSeconds: number | null;
-  /** The exception's first line (FAILURE, RETRY, REVOKED), else null. */
-  readonly exception: string | null;
-  /** How it was published: "schedule", "trigger" (beat trigger) or "backfill" (beat backfill). */
-  readonly origin: 'schedule' | RunOrigin;
-  /** Set when tsbeat revoked the run (its entry's overlap policy): cancelOther or terminateOther. */
-  readonly revokedBy?: string;
-  /** A canvas run's tasks, each with its state (absent for a run of one task). */
-  readonly parts?: readonly PartView[];
-  /** A canvas run's result once SUCCESS (a chain's last task's, a chord body's, a group's list), when kept. */
-  readonly result?: unknown;
-}
-
-/** One task of a canvas run: where it is, its state, and what it gave (a kept result, or the exception it failed with). */
-export interface PartView {
-  readonly path: string;
-  readonly task: string;
-  readonly id: string;
-  readonly state: RunState;
-  /** Its result is (part of) the run's: a chain's last task, a chord's body, a group member's last task. */
-  readonly final: boolean;
-  /** A final part's result once it succeeded, when kept. */
-  readonly result?: unknown;
-  /** The exception's first line, for a part that failed or was revoked. */
-  readonly exception?: string;
-}
+export type RunView = z.infer<typeof runViewSchema>;
+type PartView = NonNullable<RunView['parts']>[number];
 
 const partView = (p: RunPart): PartView => ({
   path: p.path,

@@ -1,6 +1,6 @@
 /**
  * The status of a deployment, as `/status` and `beat status` show it: who leads, and every entry
- * with its schedule, last run, next run and paused flag. Pure: the caller reads Redis.
+ * as its view (control/entry-view-schema.ts). Pure: the caller reads Redis.
  */
 import { deploymentStopView } from './deployment-stop.js';
 import type { DeploymentStop, DeploymentStopView } from './deployment-stop.js';
@@ -18,12 +18,13 @@ import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import { runView } from './run-view.js';
 import type { RunView } from './run-view.js';
 import { replicaStatuses } from './replicas.js';
-import type { ControlNote, NoteAction } from './notes.js';
+import type { ControlNote } from './notes.js';
 import type { LiveReplica, ReplicaStatus } from './replicas.js';
 import { isScheduleError } from '../base/step-budget.js';
 import { queueOf } from '../celery/routing.js';
 import type { UnconsumedQueue } from '../ports/consumers.js';
 import type { Labels } from '../core/labels.js';
+import type { EntryView } from './entry-view-schema.js';
 
 /** The labels of an entry without any, shared by every such row. */
 const NO_LABELS: Labels = Object.freeze({});
@@ -42,75 +43,12 @@ export interface LeaderInfo {
   readonly fingerprint?: ConfigFingerprint;
 }
 
-export interface EntryStatus {
-  readonly name: string;
-  /** Where the entry comes from: "file" (the config file), "store" (the runtime store), … */
-  readonly origin: EntryOrigin;
-  /** Its labels (`labels`; RedBeat's and django's carry `source`); {} without any. */
-  readonly labels: Labels;
-  /** The task its message names: a canvas's first task. */
-  readonly task: string;
-  /** Its canvas in words (`chain: a → b → c`, `group(3): a, b, c`: config/canvas-words.ts); null for a plain task. */
-  readonly canvas: string | null;
-  readonly schedule: string;
-  readonly timezone: string;
-  readonly enabled: boolean;
-  /** The tool that owns a runtime entry (`beat apply --owner`); absent for one without. */
-  readonly owner?: string;
-  readonly paused: boolean;
-  /** The last scheduled slot published, ISO with the entry's offset; null before the first run. */
-  readonly lastSlot: string | null;
-  readonly lastPublishedAt: string | null;
-  readonly lastTaskId: string | null;
-  /**
-   * What the last run was: the slot `lastSlot` ('schedule'), or a manual run published at
-   * `lastPublishedAt` ('trigger', which leaves `lastSlot` as it was); null before any run.
-   */
-  readonly lastRunBy: 'schedule' | 'trigger' | null;
-  readonly runCount: number;
-  /** How many of `runCount` were manual runs (`beat trigger`); the rest were scheduled, and count against `maxRuns`. */
-  readonly manualRuns: number;
-  /** The entry's `maxRuns` (`oneOff` is 1); null without a limit. */
-  readonly maxRuns: number | null;
-  /** It made its last run (its scheduled runs reached maxRuns): it runs no more unless maxRuns is raised. */
-  readonly finished: boolean;
-  /** The entry's `startAt` / `endAt`, ISO with the entry's offset; null when not set. */
-  readonly startAt: string | null;
-  readonly endAt: string | null;
-  /** The next slot; null when disabled, paused, finished, or the schedule has run out (or its endAt passed). */
-  readonly nextRun: string | null;
-  /** The newest run's outcome, from the entry's history; null without a resultBackend or taskEvents, or before the first run. */
-  readonly lastOutcome: RunView | null;
-  /**
-   * The run that finished last (SUCCESS, FAILURE, REVOKED or unknown), next to `lastOutcome`, which for
-   * an every-second entry is always the run in flight; null until one finished (or without outcomes).
-   */
-  readonly lastFinished: RunView | null;
-  /** When the entry's last SUCCESS and last FAILURE finished, ISO in its zone; null when none has. */
-  readonly lastSuccessAt: string | null;
-  readonly lastFailureAt: string | null;
-  /** While paused: why, as its pause said (`beat pause --note`, pauseOnFailure); null without a note. */
-  readonly pauseNote: { readonly note: string; readonly by: string; readonly at: string } | null;
-  /** The last note given with a pause, resume or trigger of it (`--note`, the API); null when none was. */
-  readonly lastNote: { readonly action: NoteAction; readonly note: string; readonly by: string; readonly at: string } | null;
-  /**
-   * Its runs are refused because of the entry alone (its queue key holds another Redis type, its
-   * exchange does not exist…): why, since when (UTC), how many attempts, and the next one; null otherwise.
-   */
-  readonly failing: { readonly reason: string; readonly since: string; readonly attempts: number; readonly retryAt: string } | null;
-  /**
-   * Nobody consumes the queue its runs go to (the leader's consumer check): the queue, why ("no worker
-   * consumes queue reports"), since when (UTC) and the messages waiting when known; null otherwise.
-   */
-  readonly unconsumed: { readonly queue: string; readonly reason: string; readonly since: string; readonly depth: number | null } | null;
-}
-
 /**
  * The STATE column of `beat status`: disabled, "finished: ran 3 of 3 times", paused, FAILING (its runs
  * refused: see `failing`), "UNCONSUMED: no worker consumes queue reports" (see `unconsumed`), ended
  * (past endAt), or active.
  */
-export function entryStateText(e: EntryStatus): string {
+export function entryStateText(e: EntryView): string {
   if (!e.enabled) return 'disabled';
   if (e.finished) {
     const manual = e.manualRuns > 0 ? `, and ${e.manualRuns} manual run${e.manualRuns === 1 ? '' : 's'}` : '';
@@ -143,7 +81,7 @@ export interface DeploymentStatus {
    */
   readonly warnings: readonly string[];
   /** The config file's entries, then the runtime entries in force (by name). */
-  readonly entries: readonly EntryStatus[];
+  readonly entries: readonly EntryView[];
   /** Runtime entries that do not run, and why (invalid, or a name another entry takes). */
   readonly entryProblems: readonly RuntimeEntryProblem[];
 }
@@ -188,21 +126,20 @@ export interface StatusInput {
   readonly nextSlots?: (name: string) => number | null | undefined;
 }
 
-function unconsumedOf(entry: ResolvedEntry, config: ResolvedConfig, unconsumed: StatusInput['unconsumed']): EntryStatus['unconsumed'] {
-  // Routed only when some queue is flagged: a status of a million entries pays nothing otherwise.
+function unconsumedOf(queue: string, unconsumed: StatusInput['unconsumed']): EntryView['unconsumed'] {
   if (unconsumed === undefined || unconsumed.size === 0) return null;
-  const q = unconsumed.get(queueOf(entry.task, entry.options, config));
+  const q = unconsumed.get(queue);
   return q === undefined ? null : { queue: q.queue, reason: q.reason, since: formatInstant(q.sinceMs, 'UTC'), depth: q.depth ?? null };
 }
 
-function failingOf(failure: EntryFailure | undefined): EntryStatus['failing'] {
+function failingOf(failure: EntryFailure | undefined): EntryView['failing'] {
   if (failure === undefined) return null;
   const { reason, attempts } = failure;
   return { reason, since: formatInstant(failure.sinceMs, 'UTC'), attempts, retryAt: formatInstant(failure.retryAtMs, 'UTC') };
 }
 
 /** What the entry's last run was: its slot ('schedule'), a manual run ('trigger'), or none yet. */
-export function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy'] {
+export function lastRunBy(state: EntryState | undefined): EntryView['lastRunBy'] {
   if (state?.publishedAtMs === undefined) return null;
   // A publish time without a slot can only be a manual run's, whether or not the state marks it.
   return state.lastRunTriggered === true || state.slotMs === undefined ? 'trigger' : 'schedule';
@@ -210,17 +147,17 @@ export function lastRunBy(state: EntryState | undefined): EntryStatus['lastRunBy
 
 const lastOutcome = (record: RunRecord | undefined, zone: string): RunView | null => (record === undefined ? null : runView(record, zone));
 
-const pauseNoteView = (n: PauseNote | undefined, zone: string): EntryStatus['pauseNote'] =>
+const pauseNoteView = (n: PauseNote | undefined, zone: string): EntryView['pauseNote'] =>
   n === undefined ? null : { note: n.note, by: n.by, at: formatInstant(n.atMs, zone) };
 
-function noteView(n: ControlNote | undefined, zone: string): EntryStatus['lastNote'] {
+function noteView(n: ControlNote | undefined, zone: string): EntryView['lastNote'] {
   return n === undefined ? null : { action: n.action, note: n.note, by: n.by, at: formatInstant(n.atMs, zone) };
 }
 
 function finishedViews(
   finished: FinishedRuns | undefined,
   zone: string,
-): Pick<EntryStatus, 'lastFinished' | 'lastSuccessAt' | 'lastFailureAt'> {
+): Pick<EntryView, 'lastFinished' | 'lastSuccessAt' | 'lastFailureAt'> {
   return {
     lastFinished: finished === undefined ? null : runView(finished.last, zone),
     lastSuccessAt: finished?.lastSuccessMs === undefined ? null : formatInstant(finished.lastSuccessMs, zone),
@@ -259,7 +196,7 @@ export function nextRunMs(
 export function buildStatus(input: StatusInput): DeploymentStatus {
   const { config, states, paused, nowMs } = input;
   const all = input.runtime === undefined ? config.entries : [...config.entries, ...input.runtime.entries];
-  const entries = all.map((entry): EntryStatus => {
+  const entries = all.map((entry): EntryView => {
     const state = states.get(entry.name);
     const zone = entry.timezone;
     const isPaused = paused.has(entry.name);
@@ -268,17 +205,20 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
     // Counted as the leader counts: scheduled runs only (see EntryBook.runs).
     const finished = isFinished(entry, runCount - manualRuns);
     const next = nextRunMs(entry, state, isPaused, nowMs, input.nextSlots);
+    const queue = queueOf(entry.task, entry.options, config);
     return {
       name: entry.name,
       origin: entry.origin ?? 'file',
       labels: entry.labels ?? NO_LABELS,
       task: entry.task,
       canvas: describeCanvas(entry.canvas) ?? null,
+      queue,
       schedule: describeSchedule(entry.schedule, zone),
       timezone: zone,
       enabled: entry.enabled,
-      ...(entry.owner === undefined ? {} : { owner: entry.owner }),
+      owner: entry.owner ?? null,
       paused: isPaused,
+      pauseOnFailure: entry.pauseOnFailure ?? null,
       lastSlot: state?.slotMs === undefined ? null : formatInstant(state.slotMs, zone),
       lastPublishedAt: state?.publishedAtMs === undefined ? null : formatInstant(state.publishedAtMs, zone),
       lastTaskId: state?.lastTaskId ?? null,
@@ -295,7 +235,7 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       pauseNote: pauseNoteView(isPaused ? input.pauseNotes?.get(entry.name) : undefined, zone),
       lastNote: noteView(input.notes?.get(entry.name), zone),
       failing: failingOf(input.failing?.get(entry.name)),
-      unconsumed: unconsumedOf(entry, config, input.unconsumed),
+      unconsumed: unconsumedOf(queue, input.unconsumed),
     };
   });
   return {

@@ -12,14 +12,11 @@ import type { LabelSelector } from '../core/label-selector.js';
 import type { Labels } from '../core/labels.js';
 import { forEachSliced, yieldToLoop } from '../base/chunks.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
-import type { EntryStatus } from '../control/status.js';
+import type { EntryView } from '../control/entry-view-schema.js';
 import { queueOf } from '../celery/routing.js';
 import { compareResults } from './run-results.js';
 import type { LastState } from './run-results.js';
-import type { EntryStateName, NoteWire, PageWire, ProblemWire, RowStateName, RowWire } from './wire.js';
-
-/** An entry of the status JSON, with whatever fields other parts add (origin, problems, outcomes). */
-export type StatusEntry = EntryStatus & Readonly<Record<string, unknown>>;
+import type { EntryStateName, PageWire, ProblemWire, RowStateName, RowWire } from './wire.js';
 
 export interface InvalidEntry {
   readonly name: string;
@@ -38,39 +35,6 @@ export interface EntrySet {
   readonly invalid: readonly InvalidEntry[];
 }
 
-/** The status fields the row has its own columns for; the rest is the outcome, shown as found. */
-const KNOWN_FIELDS = new Set([
-  'name',
-  'task',
-  'schedule',
-  'timezone',
-  'enabled',
-  'paused',
-  'lastSlot',
-  'lastPublishedAt',
-  'lastTaskId',
-  'lastRunBy',
-  'runCount',
-  'nextRun',
-  'origin',
-  'labels',
-  'problems',
-  'history',
-  'pauseNote',
-  'lastNote',
-  'unconsumed',
-]);
-
-function outcomeOf(status: StatusEntry): Record<string, unknown> | null {
-  let out: Record<string, unknown> | null = null;
-  for (const key in status) {
-    const value = status[key];
-    if (KNOWN_FIELDS.has(key) || value === undefined) continue;
-    (out ??= {})[key] = value;
-  }
-  return out;
-}
-
 /** What the index holds of one entry: the row's columns that change only with the entry. */
 export interface IndexRow {
   readonly name: string;
@@ -81,7 +45,6 @@ export interface IndexRow {
   readonly enabled: boolean;
   /** Why an invalid runtime entry does not run; null for an entry in force. */
   readonly invalid: readonly ProblemWire[] | null;
-  readonly pauseOnFailure: number | null;
   /** Its labels ({} without any, and for an invalid entry): the selector filter and the Labels column. */
   readonly labels: Labels;
   /** Lower-case name, task and queue, for the search. */
@@ -125,7 +88,6 @@ function indexRowOf(entry: ResolvedEntry, config: ResolvedConfig): IndexRow {
       zone: entry.timezone,
       enabled: entry.enabled,
       invalid: null,
-      pauseOnFailure: entry.pauseOnFailure ?? null,
       labels: entry.labels ?? NO_LABELS,
       haystack: `${entry.name}\n${entry.task}\n${queue}`.toLowerCase(),
     };
@@ -158,7 +120,6 @@ export async function buildIndex(set: EntrySet): Promise<RowIndex> {
       zone: '',
       enabled: true,
       invalid: bad.problems.map((p): ProblemWire => ({ path: p.path, message: p.message })),
-      pauseOnFailure: null,
       labels: NO_LABELS,
       haystack: bad.name.toLowerCase(),
     });
@@ -171,46 +132,27 @@ export function stateOf(row: IndexRow, paused: ReadonlySet<string>): EntryStateN
   return row.invalid !== null ? 'invalid' : !row.enabled ? 'disabled' : paused.has(row.name) ? 'paused' : 'active';
 }
 
-const noteOf = (n: NoteWire | null | undefined): NoteWire | null => (n == null ? null : { note: n.note, by: n.by, at: n.at });
-
 /**
  * The state a row shows, as `beat status` says it (control/status.ts entryStateText): `finished`
  * once its maxRuns are made, over paused, as disabled is over both.
  */
-function rowState(row: IndexRow, status: StatusEntry | undefined, paused: ReadonlySet<string>): RowStateName {
+function rowState(row: IndexRow, view: EntryView | undefined, paused: ReadonlySet<string>): RowStateName {
   const state = stateOf(row, paused);
-  return status?.finished === true && (state === 'active' || state === 'paused') ? 'finished' : state;
+  return view?.finished === true && (state === 'active' || state === 'paused') ? 'finished' : state;
 }
 
-/** A row of a page: the index's columns and the entry's status (computed for the page's rows only). */
-export function pageRow(row: IndexRow, status: StatusEntry | undefined, paused: ReadonlySet<string>): RowWire {
-  const next = status?.nextRun ?? null;
-  const last = status === undefined ? null : status.lastRunBy === 'trigger' ? status.lastPublishedAt : status.lastSlot;
+/** A row of a page: the entry's view (computed for the page's rows only) and what the list adds to it. */
+export function pageRow(row: IndexRow, view: EntryView | undefined, paused: ReadonlySet<string>): RowWire {
   return {
     name: row.name,
     origin: row.origin,
-    task: row.task,
-    canvas: status?.canvas ?? null,
-    queue: row.queue,
-    schedule: status?.schedule ?? '',
-    zone: row.zone,
-    state: rowState(row, status, paused),
-    next,
-    nextMs: next === null ? null : Date.parse(next),
-    last,
-    lastBy: status?.lastRunBy ?? null,
-    runCount: status?.runCount ?? 0,
+    state: rowState(row, view, paused),
+    nextMs: view?.nextRun == null ? null : Date.parse(view.nextRun),
     result: null,
-    outcome: status === undefined ? null : outcomeOf(status),
     // A valid entry whose runs are refused (its queue key holds another type…): the leader's reason.
     problems:
-      row.invalid ??
-      (status?.failing ? [{ path: 'publish', message: `failing since ${status.failing.since}: ${status.failing.reason}` }] : []),
-    pauseNote: noteOf(status?.pauseNote),
-    lastNote: status?.lastNote ?? null,
-    pauseOnFailure: row.pauseOnFailure,
-    labels: row.labels,
-    unconsumed: status?.unconsumed ? `${status.unconsumed.reason} since ${status.unconsumed.since}` : null,
+      row.invalid ?? (view?.failing ? [{ path: 'publish', message: `failing since ${view.failing.since}: ${view.failing.reason}` }] : []),
+    view: row.invalid === null ? (view ?? null) : null,
   };
 }
 

@@ -10,7 +10,8 @@ import type { Operator } from '../operations/operator.js';
 import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import type { LastState } from './run-results.js';
 import type { MissedSlotsReport } from './day-strip.js';
-import type { EntrySet, RunColumns, StatusEntry } from './entry-rows.js';
+import type { EntrySet, RunColumns } from './entry-rows.js';
+import type { EntryView } from '../control/entry-view-schema.js';
 
 /** Who makes a change from the dashboard (its session, `dashboard:<token name>`) and the note they gave (X-Beat-Note), for the audit. */
 export type ChangeBy = Operator;
@@ -52,7 +53,7 @@ export interface DashboardSources {
   /** The paused entries (a small set: only those paused). */
   paused(): Promise<ReadonlySet<string>>;
   /** The status of the named entries only (a page's rows), their next fires from the leader's book when it leads. */
-  status(names: readonly string[]): Promise<ReadonlyMap<string, StatusEntry>>;
+  status(names: readonly string[]): Promise<ReadonlyMap<string, EntryView>>;
   /**
    * Every entry's next fire, last run and run count (the list's next, last and runs sorts, the
    * timeline): one pass over all entries, taken in slices that yield to the event loop.

@@ -1,63 +1,37 @@
 /**
  * The JSON the dashboard's own API (/ui/api/…) answers, shared by the server (src/dashboard/) and
- * the page (src/ui/). Types only, importing nothing: the page's bundle takes none of the server's code.
+ * the page (src/ui/). Types only, importing only the entry's view's type (control/entry-view-schema.ts,
+ * which imports zod alone): the page's bundle takes none of the server's code.
  */
+import type { EntryView } from '../control/entry-view-schema.js';
+
+export type { EntryView };
 
 /** The states the list filters by (the entry set and the paused set tell them). */
 export type EntryStateName = 'active' | 'paused' | 'disabled' | 'invalid';
 /** A row's state as `beat status` says it: also `finished`, an entry that made its maxRuns (a one-off that ran). */
 export type RowStateName = EntryStateName | 'finished';
 
-/** One line of the entry list. */
+/**
+ * One line of the entry list: the entry's view, whole, and what the list adds to it (the row's
+ * state, the next run in epoch ms, the kept history's results, the problems).
+ */
 export interface RowWire {
   readonly name: string;
   /** file | store | redbeat | django */
   readonly origin: string;
-  readonly task: string;
-  /** Its canvas in words (`chain: a → b → c`, `group(3): a, b, c`), as `beat status` says it; null for a plain task. */
-  readonly canvas: string | null;
-  /** The queue its messages go to ('' when a route names an exchange and no queue). */
-  readonly queue: string;
-  /** The schedule in words, as `beat status` says it. */
-  readonly schedule: string;
-  readonly zone: string;
   readonly state: RowStateName;
-  /** The next fire, ISO with the entry's offset, and as epoch ms; null when none comes. */
-  readonly next: string | null;
+  /** The view's `nextRun` as epoch ms; null when none comes. */
   readonly nextMs: number | null;
-  /** The last run (its slot, or when a manual run was published), ISO; null before any. */
-  readonly last: string | null;
-  readonly lastBy: 'schedule' | 'trigger' | null;
-  readonly runCount: number;
   /**
    * What the kept run history says (src/dashboard/run-results.ts): set on the rows of a page when
    * the deployment follows outcomes; null otherwise.
    */
   readonly result: ResultWire | null;
-  /**
-   * What the status JSON says of the last run's outcome, when it says anything (fields that
-   * `/status` adds for an entry beyond the ones above, copied as they are).
-   */
-  readonly outcome: Readonly<Record<string, unknown>> | null;
   /** Why an invalid runtime entry does not run, or why a valid one's runs are refused (path `publish`). */
   readonly problems: readonly ProblemWire[];
-  /** Its labels (`labels`; RedBeat's and django's carry `source`); {} without any. */
-  readonly labels: Readonly<Record<string, string>>;
-  /** While paused: why and who paused it (`beat pause --note`, the page's note field, or pauseOnFailure). */
-  readonly pauseNote: NoteWire | null;
-  /** The last note given with a pause, resume or trigger of it. */
-  readonly lastNote: (NoteWire & { readonly action: string }) | null;
-  /** The entry's pauseOnFailure: it is paused after this many failed runs in a row; null: never. */
-  readonly pauseOnFailure: number | null;
-  /** Nobody consumes its queue (the leader's consumer check): why and since when; null otherwise. */
-  readonly unconsumed: string | null;
-}
-
-/** A note given with an action: the text, who gave it (`user@host`, `dashboard:<token>`, `pauseOnFailure`), when (ISO in the entry's zone). */
-export interface NoteWire {
-  readonly note: string;
-  readonly by: string;
-  readonly at: string;
+  /** The entry as `beat status --json` and `/status` show it; null for an invalid runtime entry, which does not run. */
+  readonly view: EntryView | null;
 }
 
 /** One run of an entry's history (the fields of `beat history --json`, with the instants as epoch ms too). */

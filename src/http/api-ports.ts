@@ -29,6 +29,11 @@ export interface ApiEntry {
   readonly updatedAt: string;
   /** Why the scheduler does not run it, if it does not. */
   readonly problems?: readonly ConfigProblem[];
+  /**
+   * `GET /api/entries/NAME` only: the entry as `/status` shows it (its view, control/entry-view-schema.ts's
+   * schema, which this module cannot import: the service fills it); null when it does not run.
+   */
+  readonly view?: unknown;
 }
 
 /**

@@ -5,17 +5,18 @@
  * the control keys that `beat pause/resume/trigger` use.
  */
 import type { RedisClient } from '../redis/connect.js';
-import { statusParts } from '../control/status-parts.js';
 import { ENV } from '../base/env.js';
 import { VERSION } from '../base/version.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { keepsRunHistory } from '../config/outcome-sources.js';
-import { buildStatus, lastRunBy, nextRunMs } from '../control/status.js';
+import { lastRunBy, nextRunMs } from '../control/status.js';
+import { entryViews } from '../operations/read-verbs.js';
 import { chunksOf, yieldToLoop } from '../base/chunks.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { DashboardSources, EntriesApi } from '../dashboard/sources.js';
-import type { EntrySet, RunColumns, StatusEntry } from '../dashboard/entry-rows.js';
+import type { EntrySet, RunColumns } from '../dashboard/entry-rows.js';
+import type { EntryView } from '../control/entry-view-schema.js';
 import type { Runner } from '../runtime/runner.js';
 import type { Clock } from '../ports/clock.js';
 import type { ControlStore } from '../redis/control-store.js';
@@ -50,7 +51,7 @@ export interface DashboardInputs {
   readonly control: ControlStores & Pick<ControlStore, 'paused' | 'pauseNotes' | 'notes' | 'leader'>;
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The run histories in Redis, which every replica reads alike (the leader writes them). */
-  readonly runs: Pick<RedisRunHistory, 'recent' | 'finished' | 'failureStreaks' | 'lastStates'>;
+  readonly runs: Pick<RedisRunHistory, 'recent' | 'latest' | 'finished' | 'failureStreaks' | 'lastStates'>;
   /** RedBeat's entries as it holds them, when it is a source. */
   readonly redbeat?: Pick<RedBeatSource, 'written'>;
   readonly django?: Pick<DjangoEntries, 'written'>;
@@ -74,7 +75,7 @@ type BookView = Pick<Runner, 'view'>;
 const envToken = (): string | undefined => process.env[ENV.apiToken] || undefined;
 
 /** The leader's next slot of an entry, as its book has it (see StatusInput.nextSlots); undefined: compute it. */
-function bookedSlots(runner: BookView | undefined): ((name: string) => number | null | undefined) | undefined {
+export function bookedSlots(runner: BookView | undefined): ((name: string) => number | null | undefined) | undefined {
   if (runner === undefined) return undefined;
   return (name) => {
     const view = runner.view(name);
@@ -143,39 +144,17 @@ async function deploymentView(inputs: DashboardInputs) {
   };
 }
 
-/** The status of the named entries, as /status computes it. */
-async function entryStatuses(inputs: DashboardInputs, held: HeldSet, names: readonly string[]): Promise<Map<string, StatusEntry>> {
+/** The views of the named entries, as /status computes them (operations/read-verbs.ts). */
+function entryViewsOf(inputs: DashboardInputs, held: HeldSet, names: readonly string[]): Promise<Map<string, EntryView>> {
   const { supervisor } = inputs;
-  const { config, byName } = held;
-  const entries = names.map((n) => byName.get(n)).filter((e): e is ResolvedEntry => e !== undefined);
-  if (entries.length === 0) return new Map();
-  // The pause notes and notes hashes hold a field only for the entries given one: small.
-  // Each part read on its own: a key something else wrote costs its part (the overview's /status names it), not the list.
-  const part = statusParts([]);
-  const [states, paused, pauseNotes, notes, leader, failing, unconsumed] = await Promise.all([
-    part(inputs.states.readSome(entries.map((e) => e.name)), new Map()),
-    part(inputs.control.paused(), new Set<string>()),
-    part(inputs.control.pauseNotes(), new Map()),
-    part(inputs.control.notes(), new Map()),
-    part(inputs.control.leader(), undefined),
-    part(inputs.failures?.read(), undefined),
-    part(inputs.unconsumed?.read(), undefined),
-  ]);
-  const nextSlots = bookedSlots(supervisor.runner);
-  const status = buildStatus({
-    ...(failing === undefined ? {} : { failing }),
-    ...(unconsumed === undefined ? {} : { unconsumed }),
-    ...(nextSlots === undefined ? {} : { nextSlots }),
-    pauseNotes,
-    notes,
-    config: { ...config, entries },
-    states,
-    paused,
-    leader,
+  const entries = names.map((n) => held.byName.get(n)).filter((e): e is ResolvedEntry => e !== undefined);
+  return entryViews(inputs, {
+    config: held.config,
+    entries,
     self: { instance: inputs.instanceId, role: supervisor.leading ? 'leader' : 'standby' },
     nowMs: inputs.clock.now(),
+    nextSlots: bookedSlots(supervisor.runner),
   });
-  return new Map(status.entries.map((e) => [e.name, e as StatusEntry]));
 }
 
 /** Every entry's next run, last run and run count, for the entries page's columns. */
@@ -209,7 +188,7 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
     now: () => clock.now(),
     entrySet: () => current().set,
     paused: () => inputs.control.paused(),
-    status: async (names) => entryStatuses(inputs, current(), names),
+    status: async (names) => entryViewsOf(inputs, current(), names),
     runColumns: async () => runColumns(inputs, current().set),
     deployment: async () => deploymentView(inputs),
     control: inputs.control,

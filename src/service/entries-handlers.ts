@@ -18,6 +18,7 @@ import type { RedisEntryFailures } from '../redis/failing-entries-store.js';
 import type { EntryFailure } from '../ports/events.js';
 import { deleteEntry, putEntries } from '../operations/entry-verbs.js';
 import type { Logger } from '../base/log.js';
+import type { EntryView } from '../control/entry-view-schema.js';
 
 /** A failing entry's reason, as a problem at the pseudo-path `publish` (the definition is valid; publishing it is refused). */
 function failingProblem(failure: EntryFailure): { path: string; message: string } {
@@ -57,6 +58,8 @@ export function entriesHandlers(options: {
   failures?: Pick<RedisEntryFailures, 'some'>;
   /** The audit trail's cap and the log its `beat.audit` lines go to. */
   audit?: { readonly maxEvents?: number; readonly logger?: Logger };
+  /** An entry's view, as /status shows it (operations/read-verbs.ts entryViews); null when it does not run. */
+  view?: (name: string) => Promise<EntryView | null>;
 }): EntriesHandlers {
   const { store, client, staticNames, now, failures } = options;
   const failingOf = async (names: readonly string[]): Promise<ReadonlyMap<string, EntryFailure>> =>
@@ -84,7 +87,9 @@ export function entriesHandlers(options: {
     get: (name) =>
       call(async () => {
         const found = await store.get(name);
-        return found === undefined ? undefined : apiEntry(found, (await failingOf([name])).get(name));
+        if (found === undefined) return undefined;
+        const [failing, view] = await Promise.all([failingOf([name]), options.view?.(name) ?? null]);
+        return { ...apiEntry(found, failing.get(name)), view };
       }),
     put: (name, entry, who, ifVersion, note) =>
       call(async () => {

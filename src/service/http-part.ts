@@ -24,7 +24,8 @@ import { auditReader } from './audit-reader.js';
 import { controlHandlers } from './control-handlers.js';
 import { backfillApi } from './backfill-api.js';
 import type { Connections } from './connections.js';
-import { dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
+import { bookedSlots, dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
+import { entryViews } from '../operations/read-verbs.js';
 import { entriesHandlers } from './entries-handlers.js';
 import { planHandlers } from './plan-handlers.js';
 import { entryNamedIn } from './in-force-view.js';
@@ -143,6 +144,7 @@ type EntriesApi = ReturnType<typeof entriesHandlers> & ReturnType<typeof backfil
 /** /api/entries and the backfill requests. */
 function entriesApi(options: Made, reads: Reads): EntriesApi {
   const { clock, audit, inForce } = options;
+  const findEntry = entryNamedIn(inForce, options.catalog);
   return {
     ...entriesHandlers({
       store: options.entryStore,
@@ -151,9 +153,22 @@ function entriesApi(options: Made, reads: Reads): EntriesApi {
       now: () => clock.now(),
       failures: reads.failures,
       audit,
+      view: async (name) => {
+        const entry = findEntry(name);
+        if (entry === undefined) return null;
+        const { supervisor } = options.runtime;
+        const views = await entryViews(reads, {
+          config: inForce.config(),
+          entries: [entry],
+          self: { instance: options.instanceId, role: supervisor.leading ? 'leader' : 'standby' },
+          nowMs: clock.now(),
+          nextSlots: bookedSlots(supervisor.runner),
+        });
+        return views.get(name) ?? null;
+      },
     }),
     ...backfillApi({
-      findEntry: entryNamedIn(inForce, options.catalog),
+      findEntry,
       config: () => inForce.config(),
       states: reads.states,
       control: reads.control,

@@ -92,8 +92,8 @@ export function firesSection(detail: DetailWire): HTMLElement[] {
     'Show the next 200',
   );
   return [
-    h('h2', {}, `Next ${fires.length} runs`, h('span', { class: 'hint' }, ` (${row.zone})`)),
-    compactFires(fires, row.zone),
+    h('h2', {}, `Next ${fires.length} runs`, h('span', { class: 'hint' }, ` (${row.view?.timezone ?? 'UTC'})`)),
+    compactFires(fires, row.view?.timezone ?? 'UTC'),
     h('details', { class: 'fires-all' }, h('summary', {}, 'Full list, as instants'), full, more),
   ];
 }

@@ -4,7 +4,7 @@ import { SCHEDULE_SEPARATORS, breakable, fill, h, relative } from './dom.js';
 import type { Child } from './dom.js';
 import { resultCell, successCell } from './results-view.js';
 import { fetchStrips, strip } from './strips-view.js';
-import type { PageWire, RowWire } from '../dashboard/wire.js';
+import type { EntryView, PageWire, RowWire } from '../dashboard/wire.js';
 
 const PAGE = 100;
 
@@ -52,16 +52,20 @@ function query(): string {
   return p.toString();
 }
 
-/** The outcome fields /status gives, as one short text (the run-outcome fields, whatever they are called). */
+/** The state of the newest run, as the view gives it (its `lastOutcome`), or ''. */
 export function outcomeText(row: RowWire): string {
-  const o = row.outcome;
-  if (o === null) return '';
-  for (const key of ['lastOutcome', 'outcome', 'lastState', 'lastResult']) {
-    const v = o[key];
-    if (typeof v === 'string') return v;
-    if (v !== null && typeof v === 'object' && typeof (v as { state?: unknown }).state === 'string') return (v as { state: string }).state;
-  }
-  return '';
+  return row.view?.lastOutcome?.state ?? '';
+}
+
+/** The last run: its slot, or when a manual run was published; null before any. */
+export function lastRunOf(view: EntryView | null): string | null {
+  if (view === null) return null;
+  return view.lastRunBy === 'trigger' ? view.lastPublishedAt : view.lastSlot;
+}
+
+/** Nobody consumes its queue: why and since when; null otherwise. */
+export function unconsumedText(view: EntryView | null): string | null {
+  return view?.unconsumed == null ? null : `${view.unconsumed.reason} since ${view.unconsumed.since}`;
 }
 
 /** Nobody consumes the entry's queue: its own colour, the reason on hover. */
@@ -71,9 +75,10 @@ export function unconsumedBadge(reason: string): HTMLElement {
 
 /** The state; a paused entry's note (why, who) on hover and after it, shortened. */
 function stateBadge(row: RowWire): (HTMLElement | string)[] {
-  const note = row.pauseNote;
+  const note = row.view?.pauseNote ?? null;
   const badge = h('span', { class: `badge ${row.state}`, title: note === null ? undefined : `${note.by}: ${note.note}` }, row.state);
-  if (row.unconsumed !== null) return [badge, ' ', unconsumedBadge(row.unconsumed)];
+  const unconsumed = unconsumedText(row.view);
+  if (unconsumed !== null) return [badge, ' ', unconsumedBadge(unconsumed)];
   if (note === null) return [badge];
   const text = note.note.length > 40 ? `${note.note.slice(0, 39)}…` : note.note;
   return [badge, ' ', h('span', { class: 'note', title: `paused by ${note.by} at ${note.at}: ${note.note}` }, `${note.by}: ${text}`)];
@@ -81,6 +86,9 @@ function stateBadge(row: RowWire): (HTMLElement | string)[] {
 
 function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
   const outcome = outcomeText(row);
+  const view = row.view;
+  const next = view?.nextRun ?? null;
+  const last = lastRunOf(view);
   return h(
     'tr',
     { 'data-entry': row.name },
@@ -90,29 +98,29 @@ function rowView(row: RowWire, nowMs: number): HTMLTableRowElement {
       h('a', { href: `#/entry/${encodeURIComponent(row.name)}`, class: 'entry-link' }, ...breakable(row.name)),
     ),
     h('td', { 'data-label': 'Source' }, row.origin),
-    h('td', { 'data-label': 'Task' }, h('code', {}, ...breakable(row.canvas ?? row.task))),
-    h('td', { 'data-label': 'Queue' }, ...breakable(row.queue)),
+    h('td', { 'data-label': 'Task' }, h('code', {}, ...breakable(view?.canvas ?? view?.task ?? ''))),
+    h('td', { 'data-label': 'Queue' }, ...breakable(view?.queue ?? '')),
     h(
       'td',
       { 'data-label': 'Schedule' },
       // An rrule's words are one long token (RRULE:FREQ=WEEKLY;BYDAY=MO,FR;…): without its breaks the table ran off the page.
       ...(row.problems.length > 0
         ? [row.problems.map((p) => `${p.path}: ${p.message}`).join('; ')]
-        : breakable(row.schedule, SCHEDULE_SEPARATORS)),
+        : breakable(view?.schedule ?? '', SCHEDULE_SEPARATORS)),
     ),
-    h('td', { 'data-label': 'Zone' }, ...breakable(row.zone)),
-    h('td', { 'data-label': 'Labels', class: 'labels' }, ...labelChips(row.labels)),
+    h('td', { 'data-label': 'Zone' }, ...breakable(view?.timezone ?? '')),
+    h('td', { 'data-label': 'Labels', class: 'labels' }, ...labelChips(view?.labels ?? {})),
     h(
       'td',
       { 'data-label': 'Next run' },
-      row.next === null || row.nextMs === null
+      next === null || row.nextMs === null
         ? '—'
-        : h('time', { datetime: row.next, title: row.next }, ...instantText(row.next), ` (${relative(row.nextMs, nowMs)})`),
+        : h('time', { datetime: next, title: next }, ...instantText(next), ` (${relative(row.nextMs, nowMs)})`),
     ),
     h(
       'td',
       { 'data-label': 'Last run' },
-      ...(row.last === null ? ['—'] : [...instantText(row.last), row.lastBy === 'trigger' ? ' (trigger)' : '']),
+      ...(last === null ? ['—'] : [...instantText(last), view?.lastRunBy === 'trigger' ? ' (trigger)' : '']),
       row.result === null && outcome ? h('span', { class: `outcome ${outcome.toLowerCase()}` }, ` ${outcome}`) : null,
     ),
     h('td', { 'data-label': 'Result' }, ...resultCell(row.result, nowMs)),

@@ -1,7 +1,7 @@
 /** One entry's page: state, actions, next fires (DST changes marked), definition, message, history, and the editor of a runtime entry. */
 import { ApiError, del, entryPath, get, post, put } from './api.js';
 import { fill, h, jsonBlock, relative } from './dom.js';
-import { outcomeText } from './entries-view.js';
+import { lastRunOf, outcomeText, unconsumedText } from './entries-view.js';
 import { definitionSection, firesSection } from './definition-view.js';
 import { fetchStrips, legend, strip } from './strips-view.js';
 import { historyTable, resultCell, runtimeChart, streakText, successCell } from './results-view.js';
@@ -300,26 +300,32 @@ function editButtons(
 /** The entry's own facts (source, task, schedule, state, next and last run, runs), as dt/dd pairs. */
 function rowFacts(row: DetailWire['row'], nowMs: number): HTMLElement[] {
   const outcome = outcomeText(row);
+  const view = row.view;
+  const next = view?.nextRun ?? null;
+  const last = lastRunOf(view);
+  const unconsumed = unconsumedText(view);
+  const pauseNote = view?.pauseNote ?? null;
   return (
     [
       ['Source', row.origin],
-      ['Task', row.canvas ?? row.task],
-      ['Queue', row.queue],
-      ['Schedule', row.schedule],
-      ['Zone', row.zone],
+      ['Task', view?.canvas ?? view?.task ?? ''],
+      ['Queue', view?.queue ?? ''],
+      ['Schedule', view?.schedule ?? ''],
+      ['Zone', view?.timezone ?? ''],
       ['State', row.state],
-      ...(row.unconsumed === null ? [] : ([['Unconsumed', row.unconsumed]] as const)),
-      ...(row.pauseNote === null ? [] : ([['Paused', `by ${row.pauseNote.by} at ${row.pauseNote.at}: ${row.pauseNote.note}`]] as const)),
-      ['Next run', row.next === null || row.nextMs === null ? '—' : `${row.next} (${relative(row.nextMs, nowMs)})`],
-      ['Last run', row.last === null ? '—' : `${row.last}${row.lastBy === 'trigger' ? ' (trigger)' : ''}${outcome ? ` — ${outcome}` : ''}`],
-      ['Runs', String(row.runCount)],
+      ...(unconsumed === null ? [] : ([['Unconsumed', unconsumed]] as const)),
+      ...(pauseNote === null ? [] : ([['Paused', `by ${pauseNote.by} at ${pauseNote.at}: ${pauseNote.note}`]] as const)),
+      ['Next run', next === null || row.nextMs === null ? '—' : `${next} (${relative(row.nextMs, nowMs)})`],
+      ['Last run', last === null ? '—' : `${last}${view?.lastRunBy === 'trigger' ? ' (trigger)' : ''}${outcome ? ` — ${outcome}` : ''}`],
+      ['Runs', String(view?.runCount ?? 0)],
     ] as const
   ).flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, v)]);
 }
 
 /** The outcomes' facts (result, last success and failure, success rate, failure streak), when followed, and the last note. */
 function outcomeFacts(detail: DetailWire, nowMs: number): HTMLElement[] {
-  const row = detail.row;
+  const lastNote = detail.row.view?.lastNote;
+  const streak = streakText(detail.result, detail.row.view?.pauseOnFailure ?? null);
   return [
     ...(detail.result === null
       ? []
@@ -333,14 +339,12 @@ function outcomeFacts(detail: DetailWire, nowMs: number): HTMLElement[] {
           h('dt', {}, 'Success'),
           h('dd', {}, successCell(detail.result)),
         ]),
-    ...(streakText(detail.result, row.pauseOnFailure) === null
-      ? []
-      : [h('dt', {}, 'Failures'), h('dd', { class: 'streak' }, streakText(detail.result, row.pauseOnFailure))]),
-    ...(row.lastNote === null
+    ...(streak === null ? [] : [h('dt', {}, 'Failures'), h('dd', { class: 'streak' }, streak)]),
+    ...(lastNote == null
       ? []
       : [
           h('dt', {}, 'Last note'),
-          h('dd', { class: 'last-note' }, `${row.lastNote.action} by ${row.lastNote.by} at ${row.lastNote.at}: ${row.lastNote.note}`),
+          h('dd', { class: 'last-note' }, `${lastNote.action} by ${lastNote.by} at ${lastNote.at}: ${lastNote.note}`),
         ]),
   ];
 }

@@ -10,7 +10,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { buildStatus } from '../../src/control/status.js';
 import { buildIndex, pageRow } from '../../src/dashboard/entry-rows.js';
-import type { StatusEntry } from '../../src/dashboard/entry-rows.js';
 import { runCli } from '../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsbeat-canvas-words-'));
@@ -76,8 +75,8 @@ describe('a canvas entry in words', () => {
     for (const entry of status.entries) {
       const expected = words[entry.name] ?? '';
       expect(entry.canvas ?? entry.task, entry.name).toBe(expected);
-      const row = pageRow(index.byName.get(entry.name)!, entry as StatusEntry, new Set());
-      expect(row.canvas ?? row.task, entry.name).toBe(expected);
+      const row = pageRow(index.byName.get(entry.name)!, entry, new Set());
+      expect(row.view?.canvas ?? row.view?.task, entry.name).toBe(expected);
     }
     // The task field stays the first task the message names, for scripts that read it.
     expect(status.entries.find((e) => e.name === 'nightly')?.task).toBe('proj.fetch');

@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/base/log.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { buildStatus } from '../../src/control/status.js';
-import type { EntrySet, StatusEntry } from '../../src/dashboard/entry-rows.js';
+import type { EntrySet } from '../../src/dashboard/entry-rows.js';
 import { Dashboard } from '../../src/dashboard/routes.js';
 import type { DashboardSources } from '../../src/dashboard/sources.js';
 import type { PageWire } from '../../src/dashboard/wire.js';
@@ -66,7 +66,7 @@ function sources(n: number, counted: Counted): DashboardSources {
         self: { instance: 'scale', role: 'leader' },
         nowMs: NOW,
       });
-      return new Map(status.entries.map((e) => [e.name, e as StatusEntry]));
+      return new Map(status.entries.map((e) => [e.name, e]));
     },
     runColumns: async () => {
       throw new Error('no run columns: the requests measured sort by name');
@@ -179,7 +179,7 @@ describe('the dashboard list at 5,000 and 50,000 entries', () => {
       expect([failing!.matched, failing!.rows[1]!.name]).toEqual([n / 100, nameOf(100)]);
       expect(failingNext!.rows[0]!.name).toBe(nameOf(2000));
       // The next fire of a page row is its schedule's (cron 03:07 UTC daily: the next one tomorrow).
-      expect(first!.rows[0]!.next).toBe('2027-03-21T03:07:00+00:00');
+      expect(first!.rows[0]!.view?.nextRun).toBe('2027-03-21T03:07:00+00:00');
       // Status is computed for the rows of a page, never for every entry.
       expect(Math.max(...counted.statusNames)).toBeLessThanOrEqual(100);
     }

@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { buildStatus, entryStateText } from '../../src/control/status.js';
 import { comingFires, timeline } from '../../src/dashboard/entry-detail.js';
 import { buildIndex, pageOf, pageRow } from '../../src/dashboard/entry-rows.js';
-import type { ResultIndex, RowQuery, StatusEntry } from '../../src/dashboard/entry-rows.js';
+import type { ResultIndex, RowQuery } from '../../src/dashboard/entry-rows.js';
 import { SESSION_COOKIE, Sessions, sameOrigin, tokensEqual } from '../../src/dashboard/sessions.js';
 
 function request(headers: Record<string, string>): IncomingMessage {
@@ -83,7 +83,7 @@ async function listPage(q: Partial<RowQuery>, pausedNames: string[] = []) {
   const paused = new Set(pausedNames);
   const status = new Map(
     buildStatus({ config, states: new Map(), paused, leader: undefined, self: { instance: 't', role: 'cli' }, nowMs: NOW }).entries.map(
-      (e) => [e.name, e as StatusEntry],
+      (e) => [e.name, e],
     ),
   );
   const index = await buildIndex({
@@ -117,14 +117,14 @@ const query = (q: Partial<RowQuery>): RowQuery => ({
 describe('dashboard entry rows', () => {
   it('makes one row per entry and per invalid runtime entry, with queue, state and next run', async () => {
     const all = await listPage({}, ['a-minutely']);
-    expect(all.rows.map((r) => [r.name, r.origin, r.queue, r.state])).toEqual([
+    expect(all.rows.map((r) => [r.name, r.origin, r.view?.queue ?? '', r.state])).toEqual([
       ['a-minutely', 'file', 'celery', 'paused'],
       ['b-hourly', 'file', 'slow', 'active'],
       ['c-off', 'file', 'celery', 'disabled'],
       ['d-berlin', 'file', 'celery', 'active'],
       ['e-bad', 'store', '', 'invalid'],
     ]);
-    expect(all.rows.find((r) => r.name === 'd-berlin')?.next).toBe('2027-03-21T07:00:00+01:00');
+    expect(all.rows.find((r) => r.name === 'd-berlin')?.view?.nextRun).toBe('2027-03-21T07:00:00+01:00');
     expect(all.rows.find((r) => r.name === 'e-bad')?.problems).toEqual([{ path: 'schedule', message: 'required' }]);
   });
 
@@ -137,7 +137,7 @@ describe('dashboard entry rows', () => {
       const entry = status.entries[0]!;
       expect(entryStateText(entry)).toBe('finished: ran 1 of 1 time');
       const index = await buildIndex({ config: oneOff, entries: oneOff.entries, invalid: [] });
-      expect(pageRow(index.rows[0]!, entry as StatusEntry, paused).state).toBe('finished');
+      expect(pageRow(index.rows[0]!, entry, paused).state).toBe('finished');
     }
   });
 

@@ -8,6 +8,7 @@ import { EntryShapes, ShapeResolver } from '../../src/config/entry-shapes.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { parseConfig } from '../../src/config/load.js';
 import { buildIndex, pageRow, selectRows } from '../../src/dashboard/entry-rows.js';
+import { buildStatus } from '../../src/control/status.js';
 import { parseQuery } from '../../src/dashboard/list-query.js';
 import { Refusal } from '../../src/dashboard/replies.js';
 import { metricLabelName } from '../../src/config/labels-schema.js';
@@ -154,7 +155,15 @@ describe("the dashboard's selector filter", () => {
     expect(selectRows(index, parseQuery(new URLSearchParams({ selector: ' ' })), new Set())).toHaveLength(3);
     const row = rows[0];
     if (row === undefined) throw new Error('no row');
-    expect(pageRow(row, undefined, new Set()).labels).toEqual({ team: 'billing', tier: 'critical' });
+    const view = buildStatus({
+      config,
+      states: new Map(),
+      paused: new Set(),
+      leader: undefined,
+      self: { instance: 't', role: 'cli' },
+      nowMs: 0,
+    }).entries.find((e) => e.name === 'billing');
+    expect(pageRow(row, view, new Set()).view?.labels).toEqual({ team: 'billing', tier: 'critical' });
   });
   it('answers a selector that does not parse with 400 bad_selector naming the position', () => {
     let refusal: unknown;
