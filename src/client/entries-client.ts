@@ -62,7 +62,11 @@ export interface ChangeOptions {
   readonly note?: string;
 }
 
-/** A stored runtime entry. */
+/**
+ * A stored runtime entry: what `GET /api/entries/NAME` answers besides its `view` (the entry as
+ * `/status` shows it, control/entry-view-schema.ts), which takes the deployment's config to compute
+ * and this client does not have; `beat status --json` and the API give it.
+ */
 export interface EntryRecord {
   readonly name: string;
   /** The entry as written. */

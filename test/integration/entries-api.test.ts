@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigProblem } from '../../src/base/errors.js';
 import { ConfigError, ErrorCode } from '../../src/base/errors.js';
+import { entryViewSchema } from '../../src/control/entry-view-schema.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { Entries } from '../../src/index.js';
 import type { EntryInput } from '../../src/index.js';
@@ -185,9 +186,13 @@ describe('the entries API and the TypeScript client, with a leader and a standby
       version: expect.any(Number),
     });
     // The stored record, read back by the API and straight from Redis (the oracle).
-    expect((await call(port, 'GET', '/api/entries/via-api')).json()).toEqual(created.json());
+    // Its view (the entry as /status shows it) is there once the catalog holds the entry: null until then.
+    expect({ ...(await call(port, 'GET', '/api/entries/via-api')).json(), view: undefined }).toEqual(created.json());
     expect(JSON.parse((await redis.hget(keys.entries, 'via-api')) ?? 'null')).toMatchObject({ entry: { task: TASK, schedule: 1 } });
     const first = (await runsIn('api-a', 1))[0] as QueuedRun;
+    const view = (await call(port, 'GET', '/api/entries/via-api')).json()['view'] as Record<string, unknown>;
+    expect(Object.keys(view).sort()).toEqual(Object.keys(entryViewSchema.unwrap().shape).sort());
+    expect(view).toMatchObject({ name: 'via-api', origin: 'store', queue: 'api-a', owner: null, paused: false });
     // An every-second entry runs a second after it is created: applied within about a second more.
     expect(first.slotMs - createdAt).toBeLessThan(2500);
 
