@@ -133,7 +133,7 @@ async function checkCommand(
       horizon,
     ),
   );
-  if (values.load === true) io.out(renderLoads(`The load of ${source} over the next ${horizonText(horizon)}`, [{ label: 'runs', load }]));
+  if (values.load === true) io.out(renderLoads(`The load of ${source} over the next ${horizonText(horizon)}`, [{ label: 'all', load }]));
   warnOfLoad(config, source, load, io, fit);
   if (django === undefined) {
     io.out(fit(`${source}: valid, ${n} entr${n === 1 ? 'y' : 'ies'}`));

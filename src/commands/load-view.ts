@@ -11,6 +11,7 @@ import type { LoadReport } from '../control/entries-load.js';
 import { renderTable } from './table.js';
 
 const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
 
 export const horizonOption = {
   horizon: {
@@ -44,7 +45,7 @@ const count = (n: number): string => n.toLocaleString('en-US');
 const minuteText = (iso: string): string => `${iso.slice(0, 16)}Z`;
 const secondText = (iso: string): string => `${iso.slice(0, 19)}Z`;
 
-/** One load, or a plan's two side by side (`now`, `after`): the totals, the peaks, then an hour a line. */
+/** One load, or a plan's two side by side (`now`, `after`): the totals, the peaks, then a clock hour a line. */
 export function renderLoads(title: string, loads: readonly { readonly label: string; readonly load: LoadReport }[]): string {
   const first = loads[0]?.load;
   if (first === undefined) return title;
@@ -61,38 +62,33 @@ export function renderLoads(title: string, loads: readonly { readonly label: str
       lines.push(
         `${label}: ${count(load.capped)} entr${load.capped === 1 ? 'y fires' : 'ies fire'} too often to count all ${load.capped === 1 ? 'its' : 'their'} runs: the figures are a floor`,
       );
-  lines.push(
-    renderTable(['HOUR FROM (UTC)', ...loads.map(({ label }) => `${label.toUpperCase()}: RUNS, BUSIEST MINUTE`)], hourRows(loads)),
-  );
+  const sides = loads.length === 1 ? ['RUNS, BUSIEST MINUTE'] : loads.map(({ label }) => `${label.toUpperCase()}: RUNS, BUSIEST MINUTE`);
+  lines.push(renderTable(['HOUR (UTC)', ...sides], hourRows(loads)));
   return lines.join('\n');
 }
 
-/** An hour a row (those with runs on some side), each side's runs and busiest minute in it. */
+/** A clock hour a row (those with runs on some side), each side's runs and busiest minute in it. */
 function hourRows(loads: readonly { readonly load: LoadReport }[]): string[][] {
   const startMs = Date.parse(loads[0]!.load.from);
   const minutes = Math.max(...loads.map(({ load }) => load.perMinute.length));
+  const firstHourMs = Math.floor(startMs / HOUR_MS) * HOUR_MS;
   const rows: string[][] = [];
-  for (let hour = 0; hour * 60 < minutes; hour += 1) {
+  for (let hourMs = firstHourMs; hourMs < startMs + minutes * MINUTE_MS; hourMs += HOUR_MS) {
+    const from = Math.max(0, (hourMs - startMs) / MINUTE_MS);
+    const to = (hourMs + HOUR_MS - startMs) / MINUTE_MS;
     const cells = loads.map(({ load }) => {
       let runs = 0;
       let busiest = -1;
-      for (let m = hour * 60; m < Math.min((hour + 1) * 60, load.perMinute.length); m += 1) {
+      for (let m = from; m < Math.min(to, load.perMinute.length); m += 1) {
         const n = load.perMinute[m]!;
         runs += n;
         if (n > 0 && (busiest < 0 || n > load.perMinute[busiest]!)) busiest = m;
       }
-      return { runs, busiest, perMinute: load.perMinute };
+      return runs === 0
+        ? '0'
+        : `${count(runs)}, ${count(load.perMinute[busiest]!)} at ${new Date(startMs + busiest * MINUTE_MS).toISOString().slice(11, 16)}`;
     });
-    if (cells.every((c) => c.runs === 0)) continue;
-    const at = new Date(startMs + hour * 60 * MINUTE_MS).toISOString();
-    rows.push([
-      minuteText(at),
-      ...cells.map((c) =>
-        c.runs === 0
-          ? '0'
-          : `${count(c.runs)}, ${count(c.perMinute[c.busiest]!)} at ${new Date(startMs + c.busiest * MINUTE_MS).toISOString().slice(11, 16)}`,
-      ),
-    ]);
+    if (cells.some((c) => c !== '0')) rows.push([minuteText(new Date(hourMs).toISOString()), ...cells]);
   }
   return rows;
 }

@@ -78,8 +78,9 @@ describe('beat check: the load', () => {
     expect(r.code).toBe(0);
     const out = r.stdout;
     expect(out).toContain('over the next 24h: runs starting from 2026-11-21T06:00Z until 2026-11-22T06:00Z (UTC)');
-    expect(out).toMatch(/runs +3,000 +3,000 at 2026-11-22T00:00Z +3,000 at 2026-11-22T00:00:00Z/);
-    // One hour holds runs, the 19th of the window: all 3,000, in its minute 00:00.
+    expect(out).toMatch(/all +3,000 +3,000 at 2026-11-22T00:00Z +3,000 at 2026-11-22T00:00:00Z/);
+    expect(out).toMatch(/HOUR \(UTC\) +RUNS, BUSIEST MINUTE\n/);
+    // One clock hour holds runs: all 3,000, in its minute 00:00.
     expect(out).toMatch(/\n2026-11-22T00:00Z +3,000, 3,000 at 00:00\n/);
   });
 
@@ -89,11 +90,11 @@ describe('beat check: the load', () => {
       configText((i) => `w${i}: { task: t.weekly, schedule: { cron: "0 9 * * 1" } }`, [], 5),
     );
     const day = await runCli(['check', '--config', config, '--load', '--wide']);
-    expect(day.stdout).toMatch(/runs +0 /);
+    expect(day.stdout).toMatch(/all +0 /);
     const week = await runCli(['check', '--config', config, '--load', '--horizon', '7d', '--wide']);
     expect(week.code).toBe(0);
     expect(week.stdout).toContain('over the next 7d');
-    expect(week.stdout).toMatch(/runs +5 +5 at 2026-11-23T09:00Z +5 at 2026-11-23T09:00:00Z/);
+    expect(week.stdout).toMatch(/all +5 +5 at 2026-11-23T09:00Z +5 at 2026-11-23T09:00:00Z/);
     const long = await runCli(['check', '--config', config, '--horizon', '8d']);
     expect(long.code).toBe(2);
     expect(long.stderr).toBe('beat check: --horizon "8d": give a duration between 60 s and 7 days (604,800 s), such as "24h" or "7d"\n');
