@@ -10,6 +10,12 @@ export const SCHEDULING_DEFAULTS = {
    * 10,000, a bulk write of 9,000 new entries went into the book in one task of 130 ms (issue 66).
    */
   bookLoadSlice: 1000,
+  /**
+   * The most specs one entry's `schedule` list may hold (issue 71): each is computed at every next
+   * run of the entry, so a list is a few calendars of one job (weekdays at 09:00, weekends at 12:00),
+   * not a table of instants (an rrule or a clocked entry each says that better).
+   */
+  maxSpecs: 16,
   /** Missed-run policy: Celery fires an overdue entry once. */
   catchUp: 'once' as 'once' | 'skip' | 'all',
   /** Overlap policy: Celery publishes every slot, whether the previous run finished or not. */

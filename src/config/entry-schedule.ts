@@ -6,10 +6,10 @@
 import { isScheduleError } from '../base/step-budget.js';
 import { hashDrawOf, parseHashedLine } from '../core/cron/index.js';
 import { shortestPeriodMs, spreadOffsetMs } from '../core/spread.js';
-import type { Schedule } from '../core/types.js';
+import type { Schedule, ScheduleSpec } from '../core/types.js';
 import { parseIsoDateTime } from '../time/zone.js';
 import { boundText } from './duration.js';
-import type { ScheduleDraft } from './schedule-schema.js';
+import type { ScheduleDraft, SpecDraft } from './schedule-schema.js';
 
 /** Whose schedule: the deployment's name and the entry's, which seed its hashed times. */
 export interface ScheduleSeed {
@@ -29,6 +29,11 @@ export function resolveSchedule(
 }
 
 function formOf(draft: ScheduleDraft, relative: boolean, zone: string, seed: ScheduleSeed | undefined): Schedule {
+  // A list of specs: each resolved as it would be alone, its H from the same seed (the entry's).
+  return draft.kind === 'union' ? { kind: 'union', specs: draft.specs.map((spec) => specOf(spec, relative, zone, seed)) } : specOf(draft, relative, zone, seed);
+}
+
+function specOf(draft: SpecDraft, relative: boolean, zone: string, seed: ScheduleSeed | undefined): ScheduleSpec {
   switch (draft.kind) {
     case 'interval':
       return { kind: 'interval', everyMs: draft.everyMs, relative };

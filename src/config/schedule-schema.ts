@@ -1,6 +1,7 @@
 /**
  * The `schedule` of an entry: what users write (a number, or an object with exactly one of
- * `timedelta`, `crontab`, `cron`, `solar`, `clocked`, `rrule`) and its compilation into a `ScheduleDraft`.
+ * `timedelta`, `crontab`, `cron`, `solar`, `clocked`, `rrule`; or a list of them, issue 71) and its
+ * compilation into a `ScheduleDraft`.
  * Crontab text is parsed here, once, so that every problem is reported with its path at load time.
  */
 import * as z from 'zod';
@@ -11,6 +12,7 @@ import type { SolarEvent } from '../core/types.js';
 import type { RRuleSpec } from '../core/rrule.js';
 import { ISO_DATE_TIME, isShownInstant, parseIsoDateTime } from '../time/zone.js';
 import { shown } from '../base/errors.js';
+import { DEFAULTS } from '../base/defaults.js';
 import { INTERVAL_MAX_MS, INTERVAL_MIN_MS, grouped, rangeText } from './duration.js';
 import { keyed } from './key-spelling.js';
 import { rruleSchema } from './rrule-schema.js';
@@ -96,13 +98,21 @@ const scheduleObject = keyed({
 
 const INTERVAL_RANGE = `an interval must be ${rangeText(INTERVAL_MIN_MS, INTERVAL_MAX_MS)}`;
 
+/** What a value that is no schedule form is told. */
+function specError(input: unknown): string {
+  // zod's number refuses NaN and Infinity (YAML's .nan and .inf) before the bounds see them.
+  return typeof input === 'number'
+    ? `${INTERVAL_RANGE}, got ${String(input)}`
+    : `${input === undefined ? 'schedule is required: ' : 'expected '}a number of seconds, an object with one of: ${SCHEDULE_FORMS.join(', ')}, or a list of them`;
+}
+
 /** Within the interval bounds, judged before rounding to the millisecond; NaN is not. */
 function isIntervalMs(ms: number): boolean {
   return ms >= INTERVAL_MIN_MS && ms <= INTERVAL_MAX_MS;
 }
 
-/** What an entry's schedule compiles to before the entry's time zone is known. */
-export type ScheduleDraft =
+/** What one schedule form compiles to before the entry's time zone is known. */
+export type SpecDraft =
   | { readonly kind: 'interval'; readonly everyMs: number }
   /**
    * `hashed`: a line with Jenkins' `H` as written, resolved per entry (resolve.ts); its `spec` then
@@ -113,23 +123,49 @@ export type ScheduleDraft =
   | { readonly kind: 'clocked'; readonly text: string }
   | { readonly kind: 'rrule'; readonly spec: RRuleSpec };
 
-export const scheduleSchema = z
-  .union([z.number(), scheduleObject], {
-    error: (issue) =>
-      // zod's number refuses NaN and Infinity (YAML's .nan and .inf) before the bounds below see them.
-      typeof issue.input === 'number'
-        ? `${INTERVAL_RANGE}, got ${String(issue.input)}`
-        : `${issue.input === undefined ? 'schedule is required: ' : 'expected '}a number of seconds or an object with one of: ${SCHEDULE_FORMS.join(', ')}`,
-  })
-  .transform((input, ctx): ScheduleDraft => {
+/** What an entry's schedule compiles to: one form, or a union of two or more (core/types.ts ScheduleUnion). */
+export type ScheduleDraft = SpecDraft | { readonly kind: 'union'; readonly specs: readonly SpecDraft[] };
+
+const specSchema = z
+  .union([z.number(), scheduleObject], { error: (issue) => specError(issue.input) })
+  .transform((input, ctx): SpecDraft => {
     // An unknown key was already reported (with a did-you-mean hint); "give one of" would repeat it.
     if (ctx.issues.length > 0) return z.NEVER;
     return typeof input === 'number' ? secondsDraft(input, ctx) : objectDraft(input, ctx);
   });
+
+/**
+ * Several specs (issue 71): the entry fires at the union of their instants. Each is checked as a
+ * plain schedule is, at its index (`schedule[1].cron`), so a spec that can never fire is refused
+ * where it stands, and a union that never fires (all of its specs) with it. A list of one is the
+ * plain form.
+ */
+const specListSchema = z
+  .array(specSchema)
+  .min(1, { error: 'an empty list of schedules never fires: give at least one schedule, or remove the entry' })
+  .max(DEFAULTS.maxSpecs, {
+    error: (issue) =>
+      `a schedule may list at most ${DEFAULTS.maxSpecs} specs (maxSpecs), got ${Array.isArray(issue.input) ? issue.input.length : 'more'}: ` +
+      'split the entry, or say the instants with one rrule',
+  })
+  .transform((specs): ScheduleDraft => (specs.length === 1 ? (specs[0] as SpecDraft) : { kind: 'union', specs }));
+
+/**
+ * A list or one spec, told apart by the input's type: a z.union would try both and, both failing,
+ * say only that neither fits, where a list's problems belong to its items (`schedule[1].cron`).
+ */
+export const scheduleSchema = z.unknown().transform((input, ctx): ScheduleDraft => {
+  const result = Array.isArray(input)
+    ? specListSchema.safeParse(input, { reportInput: true })
+    : specSchema.safeParse(input, { reportInput: true });
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.issues.push(issue as (typeof ctx.issues)[number]);
+  return z.NEVER;
+});
 export type ScheduleInput = z.input<typeof scheduleSchema>;
 
 /** A number of seconds: an interval. */
-function secondsDraft(input: number, ctx: z.RefinementCtx): ScheduleDraft {
+function secondsDraft(input: number, ctx: z.RefinementCtx): SpecDraft {
   if (!isIntervalMs(input * 1000)) {
     ctx.addIssue({ code: 'custom', message: `${INTERVAL_RANGE}, got ${String(input)}`, input });
     return z.NEVER;
@@ -138,7 +174,7 @@ function secondsDraft(input: number, ctx: z.RefinementCtx): ScheduleDraft {
 }
 
 /** An object with exactly one of the forms, compiled by its form. */
-function objectDraft(input: z.output<typeof scheduleObject>, ctx: z.RefinementCtx): ScheduleDraft {
+function objectDraft(input: z.output<typeof scheduleObject>, ctx: z.RefinementCtx): SpecDraft {
   const given = SCHEDULE_FORMS.filter((form) => input[form] !== undefined);
   if (given.length !== 1) {
     ctx.addIssue({
@@ -161,7 +197,7 @@ function objectDraft(input: z.output<typeof scheduleObject>, ctx: z.RefinementCt
 }
 
 /** `timedelta`: an interval, within the bounds before rounding (the issue's input: the whole schedule). */
-function timedeltaDraft(timedelta: z.output<typeof timedeltaSchema>, input: unknown, ctx: z.RefinementCtx): ScheduleDraft {
+function timedeltaDraft(timedelta: z.output<typeof timedeltaSchema>, input: unknown, ctx: z.RefinementCtx): SpecDraft {
   const everyMs = timedeltaMs(timedelta);
   if (!isIntervalMs(everyMs)) {
     ctx.addIssue({
@@ -176,7 +212,7 @@ function timedeltaDraft(timedelta: z.output<typeof timedeltaSchema>, input: unkn
 }
 
 /** `crontab` (Celery's fields): parsed once per text; every bad field reported, not only the first. */
-function crontabDraft(crontab: z.output<typeof crontabSchema>, ctx: z.RefinementCtx): ScheduleDraft {
+function crontabDraft(crontab: z.output<typeof crontabSchema>, ctx: z.RefinementCtx): SpecDraft {
   try {
     return { kind: 'cron', spec: memoised(`crontab:${JSON.stringify(crontab)}`, () => parseCeleryCrontab(crontab)) };
   } catch (error) {
@@ -196,7 +232,7 @@ function crontabDraft(crontab: z.output<typeof crontabSchema>, ctx: z.Refinement
 }
 
 /** `cron`: a crontab line, parsed once per text; 6 fields only with `seconds: true` (cronLineProblem). */
-function cronDraft(line: string, seconds: boolean, ctx: z.RefinementCtx): ScheduleDraft {
+function cronDraft(line: string, seconds: boolean, ctx: z.RefinementCtx): SpecDraft {
   const problem = cronLineProblem(line, seconds, `{ cron: "${line.trim()}", seconds: true }`);
   if (problem !== undefined) {
     ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message, input: undefined });
@@ -254,7 +290,7 @@ export function cronLineProblem(line: string, seconds: boolean, how: string): { 
 }
 
 /** `clocked`: one instant, a real date and time in the years 0001-9999. */
-function clockedDraft(text: string, ctx: z.RefinementCtx): ScheduleDraft {
+function clockedDraft(text: string, ctx: z.RefinementCtx): SpecDraft {
   // Reject dates that look right but do not exist (2027-02-30) now, not when the entry is due.
   const atMs = parseIsoDateTime(text, 'UTC');
   if (atMs === undefined || !isShownInstant(atMs)) {

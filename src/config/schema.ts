@@ -217,6 +217,18 @@ export const entrySchema = keyed({
         input: entry[key],
       });
   }
+  // A relative interval's grid walks from its anchor unit by unit; in a list it has none but 1970
+  // (types.ts ScheduleUnion), a walk of decades at every next run.
+  if (entry.relative && entry.schedule.kind === 'union' && entry.schedule.specs.some((spec) => spec.kind === 'interval')) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['relative'],
+      message:
+        'relative: true truncates an interval to its unit, which an interval in a list of schedules cannot be: ' +
+        'say the instants with a cron line instead ({ cron: "0 */2 * * *" } for every 2 hours on the hour), or drop relative',
+      input: entry.relative,
+    });
+  }
   // The slug is judged with the entry's name, by the config (below).
   const monitorProblem = monitorScheduleProblem(entry.monitor, entry.schedule);
   if (monitorProblem !== undefined) ctx.addIssue({ code: 'custom', ...monitorProblem, input: entry.monitor });

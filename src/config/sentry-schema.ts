@@ -145,7 +145,7 @@ export interface ResolvedSentryMonitor {
 export type MonitoredSchedule =
   | { readonly kind: 'interval'; readonly everyMs: number }
   | { readonly kind: 'cron'; readonly spec: CronSpec }
-  | { readonly kind: 'solar' | 'clocked' | 'rrule' };
+  | { readonly kind: 'solar' | 'clocked' | 'rrule' | 'union' };
 
 const UNITS = [
   ['day', 86_400_000],
@@ -166,7 +166,9 @@ export function sentrySchedule(schedule: MonitoredSchedule): SentryMonitorConfig
     }
     return `Sentry Crons follows intervals of whole minutes, and this one is ${schedule.everyMs / 1000} s; make it a whole number of minutes`;
   }
-  if (schedule.kind !== 'cron') return `Sentry Crons follows crontab and interval schedules only, not ${schedule.kind}`;
+  // A monitor has one schedule: Sentry cannot expect the runs of a list of them.
+  if (schedule.kind !== 'cron')
+    return `Sentry Crons follows crontab and interval schedules only, not ${schedule.kind === 'union' ? 'a list of schedules' : schedule.kind}`;
   const spec = schedule.spec;
   if (spec.seconds.length !== 1 || spec.seconds[0] !== 0)
     return 'Sentry Crons follows five-field crontabs: a seconds field has no equivalent there';

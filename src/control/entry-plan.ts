@@ -246,12 +246,13 @@ export function changeItem(
   };
 }
 
-/** The schedule's kind (`cron`, `interval`…), or `?` when the definition does not parse. */
+/** The schedule's kind (`cron`, `interval`…, `list (cron, interval)` for several specs), or `?` when the definition does not parse. */
 function kindOf(entry: unknown): string {
   const parsed = parseEntryDefinition(entry);
   if (!parsed.ok) return '?';
   try {
-    return resolveEntry('', parsed.entry, { zone: 'UTC', deployment: '' }).schedule.kind;
+    const { schedule } = resolveEntry('', parsed.entry, { zone: 'UTC', deployment: '' });
+    return schedule.kind === 'union' ? `list (${schedule.specs.map((spec) => spec.kind).join(', ')})` : schedule.kind;
   } catch {
     return '?';
   }

@@ -13,7 +13,8 @@ import { formatInstant } from '../time/zone.js';
 import type { CronSpec } from './cron/index.js';
 import { excludedThrough } from './exclusions.js';
 import type { Exclusions } from './exclusions.js';
-import type { Schedule } from './types.js';
+import { UNION_GRID_ORIGIN_MS } from './types.js';
+import type { Schedule, ScheduleSpec, ScheduleUnion, SolarSchedule } from './types.js';
 import { mustAdvance, spendSteps, withStepBudget } from '../base/step-budget.js';
 import { DEFAULTS } from '../base/defaults.js';
 
@@ -85,8 +86,11 @@ export function nextFires(schedule: Schedule, query: FireQuery, count: number): 
       }
       return fires;
     },
-    // The work grows with the fires asked for: a budget per FIRES_PER_BUDGET of them (`beat next --count 10000`).
-    DEFAULTS.scheduleStepBudget * Math.max(1, Math.ceil(count / FIRES_PER_BUDGET)),
+    // The work grows with the fires asked for: a budget per FIRES_PER_BUDGET of them (`beat next --count 10000`),
+    // and with a union's specs, each of which computes them: a budget per spec.
+    DEFAULTS.scheduleStepBudget *
+      Math.max(1, Math.ceil(count / FIRES_PER_BUDGET)) *
+      (schedule.kind === 'union' ? schedule.specs.length : 1),
   );
 }
 
@@ -159,6 +163,54 @@ function unbounded(schedule: Schedule, query: FireQuery, count: number): number[
 }
 
 function unmoved(schedule: Schedule, query: FireQuery, count: number): number[] {
+  return schedule.kind === 'union' ? unionFires(schedule, query, count) : specFires(schedule, query, count);
+}
+
+/**
+ * The union's next `count` instants: each spec's next `count`, merged, an instant two specs share
+ * once. Its intervals run on their grid from UNION_GRID_ORIGIN_MS whatever the query's anchor (the
+ * entry's last run, which may be another spec's), so the answer depends on `afterMs` alone.
+ */
+function unionFires(union: ScheduleUnion, query: FireQuery, count: number): number[] {
+  const merged = new Set<number>();
+  for (const spec of union.specs) {
+    const fires =
+      spec.kind === 'solar'
+        ? solarFromDays(spec, query.afterMs, count)
+        : specFires(spec, { zone: query.zone, afterMs: query.afterMs, anchorMs: UNION_GRID_ORIGIN_MS }, count);
+    for (const slot of fires) merged.add(slot);
+  }
+  return [...merged].sort((a, b) => a - b).slice(0, count);
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * A solar spec's next `count` events inside a union. The search converges from where it starts, so
+ * an event searched from another instant can land a few milliseconds away: alone, a solar entry
+ * always searches from its last event, but in a union the last run may be another spec's. So each
+ * event is searched from the start of its own UTC day (or from the event before it that day), the
+ * same search whatever `afterMs` is: one instant per event, never two runs of one sunrise.
+ */
+function solarFromDays(spec: SolarSchedule, afterMs: number, count: number): number[] {
+  const out: number[] = [];
+  for (let day = Math.floor(afterMs / DAY_MS); out.length < count; day += 1) {
+    const end = (day + 1) * DAY_MS;
+    let event = nextSolarEvent(spec.event, spec.lat, spec.lon, day * DAY_MS - 1);
+    // Polar day or night: no event within the search's horizon.
+    if (event === null) return out;
+    while (event !== null && event < end && out.length < count) {
+      if (event > afterMs) out.push(event);
+      spendSteps();
+      const from: number = event;
+      event = nextSolarEvent(spec.event, spec.lat, spec.lon, from);
+      if (event !== null) mustAdvance(event, from, () => describeSolar(spec.event, spec.lat, spec.lon));
+    }
+  }
+  return out;
+}
+
+function specFires(schedule: ScheduleSpec, query: FireQuery, count: number): number[] {
   switch (schedule.kind) {
     case 'interval':
       return nextIntervalFires(schedule, query.zone, query.anchorMs ?? query.afterMs, query.afterMs, count);
@@ -184,8 +236,9 @@ function unmoved(schedule: Schedule, query: FireQuery, count: number): number[] 
   }
 }
 
+/** The schedule in words; a union's specs in their order, separated by "; " ("every weekday at 09:00; Sat,Sun at 12:00"). */
 export function describeSchedule(schedule: Schedule, zone: string): string {
-  const form = describeForm(schedule, zone);
+  const form = schedule.kind === 'union' ? schedule.specs.map((spec) => describeSpec(spec, zone)).join('; ') : describeSpec(schedule, zone);
   const shift = schedule.offsetMs ?? 0;
   return shift === 0 ? form : `${form}, each run ${durationWords(shift)} later (spread)`;
 }
@@ -198,7 +251,7 @@ function durationWords(ms: number): string {
   return m > 0 ? `${m} min ${s} s` : `${s} s`;
 }
 
-function describeForm(schedule: Schedule, zone: string): string {
+function describeSpec(schedule: ScheduleSpec, zone: string): string {
   switch (schedule.kind) {
     case 'interval':
       return describeInterval(schedule);

@@ -59,4 +59,21 @@ export interface ScheduleShift {
   readonly offsetMs?: number;
 }
 
-export type Schedule = (IntervalSchedule | CronSchedule | SolarSchedule | ClockedSchedule | RRuleSchedule) & ScheduleShift;
+/** One schedule form: what a list of specs (ScheduleUnion) holds. */
+export type ScheduleSpec = IntervalSchedule | CronSchedule | SolarSchedule | ClockedSchedule | RRuleSchedule;
+
+/**
+ * Several specs as one schedule (issue 71): it fires at the union of their instants, an instant
+ * two specs share once. Two specs at least (a list of one compiles to the plain form). An interval
+ * among them runs on its grid from UNION_GRID_ORIGIN_MS, not from the entry's last run, which may
+ * be another spec's: so the union's instants never depend on which spec ran last.
+ */
+export interface ScheduleUnion {
+  readonly kind: 'union';
+  readonly specs: readonly ScheduleSpec[];
+}
+
+/** Where an interval inside a ScheduleUnion counts from: 1970-01-01T00:00:00Z. */
+export const UNION_GRID_ORIGIN_MS = 0;
+
+export type Schedule = (ScheduleSpec | ScheduleUnion) & ScheduleShift;

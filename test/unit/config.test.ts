@@ -180,7 +180,7 @@ describe('config schema', () => {
         "beatSchedule.none.schedule: give one of: timedelta, crontab, cron, solar, clocked, rrule",
         "beatSchedule.zero.schedule.timedelta: an interval must be between 0.1 s and 100 years (3,155,760,000 s), got 0 s in all",
         "beatSchedule.feb30.schedule.clocked: "2027-02-30T10:00:00Z" is not a real date and time",
-        "beatSchedule.str.schedule: expected a number of seconds or an object with one of: timedelta, crontab, cron, solar, clocked, rrule",
+        "beatSchedule.str.schedule: expected a number of seconds, an object with one of: timedelta, crontab, cron, solar, clocked, rrule, or a list of them",
         "beatSchedule.sun.schedule.solar.event: expected one of dawn_astronomical, dawn_nautical, dawn_civil, sunrise, solar_noon, sunset, dusk_civil, dusk_nautical, dusk_astronomical",
         "beatSchedule.sun.schedule.solar.lat: latitude must be within -90..90",
         "taskRoutes["/[unclosed/"]: not a valid regular expression: /[unclosed/: Unterminated character class",
