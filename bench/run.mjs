@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: tsbeat side by side with Python's `celery beat` (when Debian's python3-celery is
 // installed) on the same workloads against the local Redis, one after the other, timed by Redis
-// itself. Prints a Markdown table and writes it to bench/RESULTS.md.
+// itself. Prints a Markdown table and writes it to its section of bench/RESULTS.md.
 //
 //   npm run bench                      # everything (about 12 minutes)
 //   npm run bench -- --only burst,idle # some workloads
@@ -41,8 +41,15 @@ import {
 import { runtimeEntries } from './lib/runtime-entries.mjs';
 import { amqpBurst } from './lib/amqp-burst.mjs';
 import { ablation } from './lib/ablation.mjs';
+import { withSection } from './lib/results-section.mjs';
 
 const RESULTS = new URL('./RESULTS.md', import.meta.url);
+/** Where a full run's table goes in RESULTS.md. */
+const RUN_SECTION = {
+  begin: '<!-- run: written by npm run bench -->',
+  end: '<!-- /run -->',
+  heading: 'tsbeat beside celery beat, every workload (`npm run bench`)',
+};
 
 // In the order they run (function declarations, hoisted from below).
 const workloads = {
@@ -87,7 +94,7 @@ const USAGE = `usage: npm run bench [-- OPTIONS]
 
 Runs tsbeat and (when Debian's python3-celery is installed) Python's celery beat on the same
 workloads against the local Redis, and prints a Markdown table. A run of every workload at the
-standard sizes also writes bench/RESULTS.md.
+standard sizes also writes its section of bench/RESULTS.md.
 
   --only LIST          workloads to run, comma-separated: ${WORKLOADS.join(', ')}
                        (default: all but ${[...OPT_IN].join(', ')}, which runs only when named)
@@ -234,7 +241,7 @@ if (!Number.isInteger(clusterEntries) || clusterEntries < 1)
   usageError(`--cluster-entries "${values['cluster-entries']}": expected a positive whole number, such as 500`);
 if (!millionSizes.every((n) => Number.isInteger(n) && n > 0))
   usageError(`--million-sizes "${values['million-sizes']}": expected positive whole numbers separated by commas, such as 10000,100000`);
-/** Only a run of every workload at the standard sizes replaces bench/RESULTS.md's main table. */
+/** Only a run of every workload at the standard sizes replaces its section of bench/RESULTS.md. */
 const fullRun =
   values.only === undefined &&
   values['burst-sizes'] === STANDARD_BURST_SIZES &&
@@ -797,9 +804,7 @@ const table = [
   '|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.workload} | ${r.tsbeat} | ${r.celery} | ${r.ratio} | ${r.target} |`),
 ].join('\n');
-const report = `# Benchmark results
-
-Date: ${started.toISOString()}  
+const report = `Date: ${started.toISOString()}  
 Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB  
 Versions: Node ${versions.node}, Redis ${versions.redis}, Celery ${versions.celery}  
 Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`  
@@ -811,11 +816,11 @@ ${table}
 ${stealLine}
 `;
 if (rows.length > 0) process.stdout.write(`\n${table}\n`);
-// The sections after the main table (the runtime entries', the django one) are kept: each is
-// written by its own run.
-const previous = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '';
-const sectionsAt = previous.indexOf('\n## ');
-if (fullRun) writeFileSync(RESULTS, sectionsAt >= 0 ? `${report}${previous.slice(sectionsAt)}` : report);
+// Its own section only: the others are written by their own runs, and the text around them by hand.
+if (fullRun) {
+  const previous = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '# Benchmark results\n';
+  writeFileSync(RESULTS, withSection(previous, RUN_SECTION, report));
+}
 if (djangoSection !== undefined) {
   const { generated, withDjangoSection } = djangoSection;
   process.stdout.write(`\n${generated}\n`);
