@@ -18,22 +18,40 @@ let report = () => ({});
 process.on('message', (message) => {
   if (message === 'report') process.send({ report: report() });
 });
+// A bench stopped halfway leaves no consumer behind.
+process.on('disconnect', () => process.exit(0));
 
 /** The task (BullMQ: job name) whose runs' lateness is kept; the others are counted only. */
 const TICK = 'bench.tick';
 
-/** Every receipt kept as a count and bounds; the lateness of the tick's runs kept one by one. */
+/**
+ * Every receipt counted, with the first and last, in all and by the instant the run was scheduled
+ * for (`slots`: a burst's runs apart from a previous minute's that are still arriving); the
+ * lateness of the tick's runs kept one by one.
+ */
 function receipts() {
-  const state = { count: 0, first: undefined, last: undefined, lateness: [] };
+  const state = { count: 0, first: undefined, last: undefined, slots: {}, lateness: [] };
+  const count = (bucket, at) => {
+    bucket.count += 1;
+    bucket.first ??= at;
+    bucket.last = at;
+  };
   return {
     state,
-    add(at, scheduledMs) {
-      state.count += 1;
-      state.first ??= at;
-      state.last = at;
-      if (scheduledMs !== undefined) state.lateness.push({ at, lateMs: at - scheduledMs });
+    add(at, scheduledMs, tick) {
+      count(state, at);
+      count((state.slots[scheduledMs] ??= { count: 0, first: undefined, last: undefined }), at);
+      if (tick) state.lateness.push({ at, lateMs: at - scheduledMs });
     },
   };
+}
+
+/** The slot a tsbeat message states (its beat_scheduled_at header), found without parsing the whole message. */
+function statedSlot(raw) {
+  const at = raw.indexOf('"beat_scheduled_at":"');
+  if (at < 0) return undefined;
+  const from = at + '"beat_scheduled_at":"'.length;
+  return Date.parse(raw.slice(from, raw.indexOf('"', from)));
 }
 
 if (role === 'list-consumer') {
@@ -48,12 +66,9 @@ if (role === 'list-consumer') {
     const reply = await redis.call('BLMPOP', '1', '1', list, 'RIGHT', 'COUNT', '1000');
     if (reply === null) continue;
     const at = nowMs();
-    for (const raw of reply[1]) {
-      // The tick's slot as tsbeat states it (beat_scheduled_at); a bare search keeps the burst's
-      // thousands of messages unparsed.
-      const tick = raw.includes(TICK) ? JSON.parse(raw).headers : undefined;
-      got.add(at, tick?.task === TICK && tick.beat_scheduled_at ? Date.parse(tick.beat_scheduled_at) : undefined);
-    }
+    // celery beat's messages state no slot: they count for the minute they arrive in (its bursts
+    // here are of schedules due at whole minutes, and take less than a minute).
+    for (const raw of reply[1]) got.add(at, statedSlot(raw) ?? Math.floor(at / 60_000) * 60_000, raw.includes(`"task":"${TICK}"`));
   }
 } else if (role === 'bullmq-define') {
   // groups: [{ id, name, count, repeat }]: `count` schedulers `<id><k>` running job `name`.
@@ -88,7 +103,7 @@ if (role === 'list-consumer') {
     name,
     async (job) => {
       // The job's scheduled instant: a job scheduler's job id is `repeat:<scheduler id>:<its millis>`.
-      got.add(nowMs(), job.name === TICK ? Number(job.id.slice(job.id.lastIndexOf(':') + 1)) : undefined);
+      got.add(nowMs(), Number(job.id.slice(job.id.lastIndexOf(':') + 1)), job.name === TICK);
     },
     { connection: { url }, prefix, concurrency, removeOnComplete: { count: 0 }, removeOnFail: { count: 0 } },
   );
