@@ -351,7 +351,7 @@ export class OutcomeTracker implements RunningRuns {
    * followed for outcomeFollowAtLeastMs, and published before the runs arriving now began. Else (a
    * burst past maxPending) the new run is not followed: giving up runs of the same burst a moment
    * after their publish tells nothing of them, and each run given up is written to its history
-   * twice, during the burst (bench/RESULTS.md, the million).
+   * twice, during the burst (the million bench: CHANGELOG.md's benchmark history).
    */
   private mayGiveUpOldest(atMs: number): boolean {
     const oldest = this.oldestPending();
@@ -378,7 +378,7 @@ export class OutcomeTracker implements RunningRuns {
   /**
    * Writes what waits once no run was published for recordDelayMs (outcomeBurstQuietMs when a
    * burst's runs wait): a burst's runs go in a few large writes after it, not during it, where they
-   * would take Redis's one thread from the publish (bench/RESULTS.md, the million). Runs published
+   * would take Redis's one thread from the publish (the million bench: CHANGELOG.md's benchmark history). Runs published
    * without a pause (many entries due one after the other) are written every recordMaxWaitMs
    * meanwhile, at most outcomeRecordsWhileArriving a time, oldest first: a stream's histories stay
    * current, and a burst's wait for its end. The task events, results and revokes heard meanwhile
