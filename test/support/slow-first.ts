@@ -27,6 +27,10 @@ export const SLOW_FILES: readonly string[] = [
   'test/integration/run-connection-kill.test.ts',
   'test/integration/entry-chaos.test.ts',
   'test/integration/run-faults.test.ts',
+  // A wheel built and installed into a fresh venv, then a Celery worker and the client's suite.
+  'test/integration/python-client.test.ts',
+  // Django's migrate and a shell per request, on a private PostgreSQL.
+  'test/integration/django-example.test.ts',
 ];
 
 /** After the named files, by folder: integration files take seconds to minutes, unit files mostly well under a second. */

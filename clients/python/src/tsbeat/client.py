@@ -1,0 +1,357 @@
+"""The HTTP client: every verb of tsbeat's ``/api``, as ``Tsbeat(url, token)``.
+
+The shapes are the API's own JSON (docs/runtime-entries.md and ``/api/openapi.json``): answers are
+returned as the dictionaries the API sends, so a field the server adds reaches the caller without a
+release of this package. The operator verbs hang off handles, as the TypeScript client's do: one per
+entry (``client.entry("nightly").pause(note=...)``), one per selection and one for the deployment.
+
+Retries: only where the API says a request is safe to send again, a 429 ``API_BUSY`` and a 503 (Redis
+or the broker away), each after its ``Retry-After``, at most ``retries`` times. Nothing else is retried.
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
+
+from .errors import TsbeatError, error_from_reply
+
+JSON = Dict[str, Any]
+# A Retry-After larger than this is not slept through: the error is raised for the caller to decide.
+_MAX_RETRY_WAIT_S = 30.0
+
+
+class Tsbeat:
+    """A deployment's API at ``url`` (``http://beat:9808``), with a token of its tokens file."""
+
+    def __init__(
+        self,
+        url: str,
+        token: Optional[str] = None,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+    ) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"url {url!r}: give the API's base, such as http://127.0.0.1:9808")
+        if retries < 0:
+            raise ValueError(f"retries {retries}: give 0 or more")
+        self.url = url.rstrip("/")
+        self._token = token
+        self.timeout = timeout
+        self.retries = retries
+
+    def __repr__(self) -> str:  # the token stays out of logs and tracebacks
+        return f"Tsbeat({self.url!r})"
+
+    # -- transport ---------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Optional[Mapping[str, Any]] = None,
+        body: Any = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> Any:
+        """One call of the API; returns the parsed JSON answer (None for 204), raises :class:`TsbeatError`."""
+        return self._call(method, path, query=query, body=body, headers=headers)[1]
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Optional[Mapping[str, Any]] = None,
+        body: Any = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> "tuple[int, Any, Mapping[str, str]]":
+        params = {k: _query_value(v) for k, v in (query or {}).items() if v is not None}
+        target = self.url + path + ("?" + urllib.parse.urlencode(params) if params else "")
+        sent: Dict[str, str] = {"accept": "application/json", **(headers or {})}
+        data: Optional[bytes] = None
+        if body is not None:
+            data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            sent["content-type"] = "application/json"
+        if self._token is not None:
+            sent["authorization"] = f"Bearer {self._token}"
+        attempt = 0
+        while True:
+            status, answer, reply_headers = self._send(method, target, data, sent)
+            if 200 <= status < 300:
+                return status, answer, reply_headers
+            retry_after = _seconds(reply_headers.get("retry-after"))
+            error = error_from_reply(status, answer, retry_after)
+            safe_to_retry = status in (429, 503)
+            wait = retry_after if retry_after is not None else 0.5 * 2**attempt
+            if not safe_to_retry or attempt >= self.retries or wait > _MAX_RETRY_WAIT_S:
+                raise error
+            attempt += 1
+            time.sleep(wait)
+
+    def _send(
+        self, method: str, target: str, data: Optional[bytes], headers: Mapping[str, str]
+    ) -> "tuple[int, Any, Mapping[str, str]]":
+        req = urllib.request.Request(target, data=data, method=method, headers=dict(headers))
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as res:
+                return res.status, _parse(res.read()), {k.lower(): v for k, v in res.headers.items()}
+        except urllib.error.HTTPError as refused:
+            reply_headers = {k.lower(): v for k, v in refused.headers.items()}
+            return refused.code, _parse(refused.read()), reply_headers
+        except (urllib.error.URLError, OSError) as unreachable:
+            reason = getattr(unreachable, "reason", unreachable)
+            raise TsbeatError(f"{self.url} did not answer: {reason}", code="CONNECTION") from unreachable
+
+    # -- entries -------------------------------------------------------------------------------------
+
+    def list(self, selector: Optional[str] = None, *, limit: int = 100, after: Optional[str] = None) -> JSON:
+        """One page: ``{entries: [...], next?}``, in name order after ``after``; pass ``next`` on."""
+        return dict(self.request("GET", "/api/entries", query={"selector": selector, "limit": limit, "after": after}))
+
+    def entries(self, selector: Optional[str] = None, *, page_size: int = 100) -> Iterator[JSON]:
+        """Every stored entry (that ``selector`` selects), page after page."""
+        after: Optional[str] = None
+        while True:
+            page = self.list(selector, limit=page_size, after=after)
+            yield from page.get("entries", [])
+            after = page.get("next")
+            if after is None:
+                return
+
+    def get(self, name: str) -> JSON:
+        """``{name, entry, version, createdAt, updatedAt, problems?}``; :class:`UnknownEntry` if none."""
+        return dict(self.request("GET", _entry_path(name)))
+
+    def put(self, name: str, entry: Mapping[str, Any], *, if_match: Optional[Union[int, str]] = None) -> JSON:
+        """Creates or replaces one entry (``if_match``: only at that version; 0: only a new one)."""
+        headers = {"if-match": f'"{if_match}"'} if if_match is not None else None
+        return dict(self.request("PUT", _entry_path(name), body=dict(entry), headers=headers))
+
+    def put_many(self, entries: Mapping[str, Mapping[str, Any]]) -> JSON:
+        """All or nothing: ``{version, outcomes: {name: created|updated|unchanged}}``."""
+        return dict(self.request("PUT", "/api/entries", body={k: dict(v) for k, v in entries.items()}))
+
+    def delete(self, name: str, *, keep_history: bool = False, if_match: Optional[Union[int, str]] = None) -> None:
+        headers = {"if-match": f'"{if_match}"'} if if_match is not None else None
+        query = {"keepHistory": "true"} if keep_history else None
+        self.request("DELETE", _entry_path(name), query=query, headers=headers)
+
+    # -- plan and apply ------------------------------------------------------------------------------
+
+    def plan(self, owner: str, entries: Mapping[str, Mapping[str, Any]]) -> JSON:
+        """What an apply of ``entries`` as ``owner`` would do, as ``beat plan --json`` prints it."""
+        return dict(self.request("POST", "/api/plan", body={"owner": owner, "entries": _plain(entries)}))
+
+    def apply(
+        self,
+        owner: str,
+        entries: Mapping[str, Mapping[str, Any]],
+        *,
+        plan_digest: Optional[str] = None,
+        note: Optional[str] = None,
+    ) -> JSON:
+        """Makes ``owner``'s entries exactly ``entries`` in one write (:class:`OwnerConflict`, :class:`PlanStale`)."""
+        body: JSON = {"owner": owner, "entries": _plain(entries)}
+        if plan_digest is not None:
+            body["planDigest"] = plan_digest
+        return dict(self.request("POST", "/api/apply", body=body, headers=_note_header(note)))
+
+    # -- reading the deployment ----------------------------------------------------------------------
+
+    def status(self, *, offset: Optional[int] = None, limit: Optional[int] = None) -> JSON:
+        """What ``/status`` answers: the leader, and each entry's state."""
+        return dict(self.request("GET", "/api/status", query={"offset": offset, "limit": limit}))
+
+    def audit(self, entry: Optional[str] = None, *, limit: int = 50, before: Optional[str] = None) -> JSON:
+        """One page of the audit trail, newest first: ``{events: [...], next?}``; pass ``next`` as ``before``."""
+        return dict(self.request("GET", "/api/audit", query={"entry": entry, "limit": limit, "before": before}))
+
+    # -- handles -------------------------------------------------------------------------------------
+
+    def entry(self, name: str) -> "EntryHandle":
+        """The verbs of one entry (the store's, or the leading config file's)."""
+        return EntryHandle(self, name)
+
+    def selection(self, selector: str) -> "Selection":
+        """The verbs of every entry a label selector (``team=billing,tier!=batch``) selects."""
+        return Selection(self, selector)
+
+    def deployment(self) -> "Deployment":
+        """The deployment-wide stop, and the deployment's status."""
+        return Deployment(self)
+
+
+class EntryHandle:
+    """One entry's verbs, each the same function ``beat`` and the TypeScript client call."""
+
+    def __init__(self, client: Tsbeat, name: str) -> None:
+        self.client = client
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"EntryHandle({self.name!r})"
+
+    def describe(self) -> JSON:
+        return self.client.get(self.name)
+
+    def put(self, entry: Mapping[str, Any], *, if_match: Optional[Union[int, str]] = None) -> JSON:
+        return self.client.put(self.name, entry, if_match=if_match)
+
+    def delete(self, *, keep_history: bool = False) -> None:
+        self.client.delete(self.name, keep_history=keep_history)
+
+    def pause(self, *, note: Optional[str] = None) -> JSON:
+        """``{entry, paused: true, changed}`` (``changed`` false: it already was)."""
+        return self._verb("pause", note)
+
+    def resume(self, *, note: Optional[str] = None) -> JSON:
+        return self._verb("resume", note)
+
+    def trigger(self, *, note: Optional[str] = None) -> JSON:
+        """One run now through the leader's fenced path: ``{entry, taskId, state}`` (202: ``queued``)."""
+        return self._verb("trigger", note)
+
+    def history(self, *, limit: int = 20) -> JSON:
+        """``{entry, runs: [...]}``, newest first, as ``beat history NAME --json``."""
+        return dict(self.client.request("GET", _entry_path(self.name) + "/history", query={"limit": limit}))
+
+    def audit(self, *, limit: int = 50, before: Optional[str] = None) -> JSON:
+        return self.client.audit(self.name, limit=limit, before=before)
+
+    def backfill(
+        self,
+        start: str,
+        end: str,
+        *,
+        dry_run: bool = False,
+        limit: Optional[int] = None,
+        overlap: Optional[str] = None,
+        unrecorded: Optional[bool] = None,
+        after: Optional[str] = None,
+        note: Optional[str] = None,
+        wait: float = 0.0,
+        poll_every: float = 0.5,
+    ) -> JSON:
+        """Runs the slots from ``start`` to ``end`` (ISO instants) that did not run, as ``beat backfill``.
+
+        The answer is the API's: done (``done: true``) or the progress so far, with its ``id``; with
+        ``wait`` (seconds), the progress is polled until done or ``wait`` has passed.
+        """
+        body: JSON = {"from": start, "to": end}
+        for key, value in (("dryRun", dry_run or None), ("limit", limit), ("overlap", overlap),
+                           ("unrecorded", unrecorded), ("after", after), ("note", note)):
+            if value is not None:
+                body[key] = value
+        progress = dict(self.client.request("POST", _entry_path(self.name) + "/backfill", body=body))
+        deadline = time.monotonic() + wait
+        while not progress.get("done") and not dry_run and time.monotonic() < deadline:
+            time.sleep(poll_every)
+            progress = self.backfill_progress(str(progress["id"]))
+        return progress
+
+    def backfill_progress(self, backfill_id: str) -> JSON:
+        """A backfill's progress (kept an hour after its last step)."""
+        path = _entry_path(self.name) + "/backfill/" + urllib.parse.quote(backfill_id, safe="")
+        return dict(self.client.request("GET", path))
+
+    def _verb(self, verb: str, note: Optional[str]) -> JSON:
+        body = {"note": note} if note is not None else {}
+        return dict(self.client.request("POST", f"{_entry_path(self.name)}/{verb}", body=body))
+
+
+class Selection:
+    """The verbs of every entry a selector selects, at once, audited as one event."""
+
+    def __init__(self, client: Tsbeat, selector: str) -> None:
+        self.client = client
+        self.selector = selector
+
+    def __repr__(self) -> str:
+        return f"Selection({self.selector!r})"
+
+    def pause(self, *, note: Optional[str] = None) -> JSON:
+        return self._verb("pause", note)
+
+    def resume(self, *, note: Optional[str] = None) -> JSON:
+        return self._verb("resume", note)
+
+    def trigger(self, *, note: Optional[str] = None) -> JSON:
+        return self._verb("trigger", note)
+
+    def entries(self, *, page_size: int = 100) -> Iterator[JSON]:
+        """The stored entries it selects."""
+        return self.client.entries(self.selector, page_size=page_size)
+
+    def _verb(self, verb: str, note: Optional[str]) -> JSON:
+        body = {"note": note} if note is not None else {}
+        return dict(self.client.request("POST", f"/api/selected/{verb}", query={"selector": self.selector}, body=body))
+
+
+class Deployment:
+    """The deployment-wide stop (``beat pause --all``), and the deployment's status."""
+
+    def __init__(self, client: Tsbeat) -> None:
+        self.client = client
+
+    def pause(self, *, note: Optional[str] = None) -> JSON:
+        """Sets the stop: ``{stopped: {by, since, note}, changed}``."""
+        body = {"note": note} if note is not None else {}
+        return dict(self.client.request("PUT", "/api/stop", body=body))
+
+    def resume(self, *, note: Optional[str] = None) -> JSON:
+        """Lifts the stop: ``{stopped: null, lifted}`` (``lifted`` null: none was set)."""
+        return dict(self.client.request("DELETE", "/api/stop", headers=_note_header(note)))
+
+    def stop(self) -> Optional[JSON]:
+        """The stop that is set, or None."""
+        stopped = self.client.request("GET", "/api/stop").get("stopped")
+        return dict(stopped) if isinstance(stopped, dict) else None
+
+    def status(self) -> JSON:
+        return self.client.status()
+
+
+def _entry_path(name: str) -> str:
+    if not isinstance(name, str) or name == "":
+        raise ValueError(f"entry name {name!r}: give the entry's name, a non-empty string")
+    return "/api/entries/" + urllib.parse.quote(name, safe="")
+
+
+def _note_header(note: Optional[str]) -> Optional[Dict[str, str]]:
+    # A header carries ASCII only: a note beyond it is percent-encoded, as the CLI's X-Beat-Note is read.
+    return {"x-beat-note": urllib.parse.quote(note, safe=" /:@,;=+-_.~")} if note is not None else None
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _seconds(text: Optional[str]) -> Optional[float]:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _parse(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return {"error": raw[:200].decode("utf-8", "replace")}
+
+
+def _plain(entries: Mapping[str, Mapping[str, Any]]) -> JSON:
+    return {name: dict(entry) for name, entry in entries.items()}
+
+
+__all__: List[str] = ["Tsbeat", "EntryHandle", "Selection", "Deployment"]
