@@ -102,6 +102,7 @@ describe('the Python client, installed from its wheel, against a real beat and a
         TSBEAT_STATIC_ENTRY: STATIC,
         TSBEAT_RESULTS: server.url(1),
         TSBEAT_EXPECT_INSTALLED: '1',
+        TSBEAT_OPENAPI: join(repoRoot, 'docs/openapi.json'),
       },
     });
     expect(run.code, run.out).toBe(0);

@@ -224,7 +224,9 @@ def test_plan_and_apply_with_owner_and_digest(client: Tsbeat, fresh: List[str]) 
 
 
 @live
-def test_status_lists_entries(client: Tsbeat) -> None:
+def test_status_probes_and_the_description(client: Tsbeat) -> None:
+    assert client.health() is not None and client.ready() is not None
+    assert str(client.openapi()["openapi"]).startswith("3.1")
     status = client.status()
     assert json.dumps(status)  # JSON all the way
     assert any(e.get("name") == os.environ["TSBEAT_STATIC_ENTRY"] for e in status.get("entries", []))

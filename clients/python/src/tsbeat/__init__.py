@@ -1,7 +1,7 @@
 """tsbeat's Python client: ``Tsbeat(url, token)`` with every verb of the HTTP API, and entries
 written from Celery's own schedules and signatures (:func:`entry`)."""
 from .celery_forms import NotConvertible, entry, schedule_of, signature_of
-from .client import Deployment, EntryHandle, Selection, Tsbeat
+from .client import OPERATIONS, Deployment, EntryHandle, Selection, Tsbeat
 from .errors import (
     BadRequest,
     Busy,
@@ -34,6 +34,7 @@ __all__ = [
     "InternalError",
     "NotConvertible",
     "NothingSelected",
+    "OPERATIONS",
     "OwnerConflict",
     "PlanStale",
     "Problem",

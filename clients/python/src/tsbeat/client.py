@@ -172,6 +172,20 @@ class Tsbeat:
         """One page of the audit trail, newest first: ``{events: [...], next?}``; pass ``next`` as ``before``."""
         return dict(self.request("GET", "/api/audit", query={"entry": entry, "limit": limit, "before": before}))
 
+    # -- probes and the description --------------------------------------------------------------
+
+    def health(self) -> JSON:
+        """``/healthz``: the process is alive (open to everyone, as kubelets probe it)."""
+        return dict(self.request("GET", "/healthz") or {})
+
+    def ready(self) -> JSON:
+        """``/readyz``: the replica can serve (raises :class:`Unavailable` while it cannot)."""
+        return dict(self.request("GET", "/readyz") or {})
+
+    def openapi(self) -> JSON:
+        """The API's OpenAPI 3.1 document, as this deployment serves it."""
+        return dict(self.request("GET", "/api/openapi.json"))
+
     # -- handles -------------------------------------------------------------------------------------
 
     def entry(self, name: str) -> "EntryHandle":
@@ -354,4 +368,36 @@ def _plain(entries: Mapping[str, Mapping[str, Any]]) -> JSON:
     return {name: dict(entry) for name, entry in entries.items()}
 
 
-__all__: List[str] = ["Tsbeat", "EntryHandle", "Selection", "Deployment"]
+# Each operation of the API's document (docs/openapi.json) and the method that calls it; None for
+# what the client leaves to its own readers: Prometheus scrapes /metrics, and /status is /api/status
+# (status()) without the /api prefix. tests/test_openapi_coverage.py holds the two to each other.
+OPERATIONS: Dict[str, Optional[str]] = {
+    "GET /healthz": "Tsbeat.health",
+    "GET /readyz": "Tsbeat.ready",
+    "GET /metrics": None,
+    "GET /status": None,
+    "GET /api/status": "Tsbeat.status",
+    "GET /api/openapi.json": "Tsbeat.openapi",
+    "GET /api/entries": "Tsbeat.list",
+    "PUT /api/entries": "Tsbeat.put_many",
+    "GET /api/entries/{name}": "Tsbeat.get",
+    "PUT /api/entries/{name}": "Tsbeat.put",
+    "DELETE /api/entries/{name}": "Tsbeat.delete",
+    "GET /api/entries/{name}/history": "EntryHandle.history",
+    "POST /api/entries/{name}/pause": "EntryHandle.pause",
+    "POST /api/entries/{name}/resume": "EntryHandle.resume",
+    "POST /api/entries/{name}/trigger": "EntryHandle.trigger",
+    "POST /api/entries/{name}/backfill": "EntryHandle.backfill",
+    "GET /api/entries/{name}/backfill/{id}": "EntryHandle.backfill_progress",
+    "POST /api/selected/pause": "Selection.pause",
+    "POST /api/selected/resume": "Selection.resume",
+    "POST /api/selected/trigger": "Selection.trigger",
+    "GET /api/stop": "Deployment.stop",
+    "PUT /api/stop": "Deployment.pause",
+    "DELETE /api/stop": "Deployment.resume",
+    "POST /api/plan": "Tsbeat.plan",
+    "POST /api/apply": "Tsbeat.apply",
+    "GET /api/audit": "Tsbeat.audit",
+}
+
+__all__: List[str] = ["Tsbeat", "EntryHandle", "Selection", "Deployment", "OPERATIONS"]
