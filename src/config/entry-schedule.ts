@@ -30,7 +30,9 @@ export function resolveSchedule(
 
 function formOf(draft: ScheduleDraft, relative: boolean, zone: string, seed: ScheduleSeed | undefined): Schedule {
   // A list of specs: each resolved as it would be alone, its H from the same seed (the entry's).
-  return draft.kind === 'union' ? { kind: 'union', specs: draft.specs.map((spec) => specOf(spec, relative, zone, seed)) } : specOf(draft, relative, zone, seed);
+  return draft.kind === 'union'
+    ? { kind: 'union', specs: draft.specs.map((spec) => specOf(spec, relative, zone, seed)) }
+    : specOf(draft, relative, zone, seed);
 }
 
 function specOf(draft: SpecDraft, relative: boolean, zone: string, seed: ScheduleSeed | undefined): ScheduleSpec {

@@ -4,7 +4,7 @@
  */
 import { DEFAULTS } from '../base/defaults.js';
 import type { FireWindow } from '../core/schedule.js';
-import type { Schedule, ScheduleSpec } from '../core/types.js';
+import type { Schedule } from '../core/types.js';
 import type { Labels } from '../core/labels.js';
 import { parseIsoDateTime } from '../time/zone.js';
 import { renewalPeriodMs } from '../base/renewer.js';

@@ -52,7 +52,14 @@ export async function planOwner(
   client: RedisClient,
   keys: PlanKeys,
   store: RedisEntryStore,
-  options: { owner: string; inputs: readonly PlannedInput[]; zone: string; deployment: string; nowMs: number; horizonMs?: number | undefined },
+  options: {
+    owner: string;
+    inputs: readonly PlannedInput[];
+    zone: string;
+    deployment: string;
+    nowMs: number;
+    horizonMs?: number | undefined;
+  },
 ): Promise<EntryPlan> {
   const { owner, inputs } = options;
   const stored = await readOwnerEntries(client, keys, store, owner, new Set(inputs.map((i) => i.name)));
