@@ -25,6 +25,12 @@ const external = [
   '@opentelemetry/resources',
   '@opentelemetry/exporter-trace-otlp-http',
   '@opentelemetry/exporter-trace-otlp-proto',
+  // The HTTP API (src/http/api-app.ts), loaded by `beat run --http` only. Bundled, @hono/zod-openapi's
+  // `import { z } from 'zod'` made esbuild keep all of zod's namespace, its 40 locales too, in the
+  // chunk every command loads; from node_modules it brings its own zod when the server starts.
+  'hono',
+  '@hono/node-server',
+  '@hono/zod-openapi',
 ];
 
 /**

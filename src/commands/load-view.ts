@@ -70,7 +70,7 @@ export function renderLoads(title: string, loads: readonly { readonly label: str
 /** A clock hour a row (those with runs on some side), each side's runs and busiest minute in it. */
 function hourRows(loads: readonly { readonly load: LoadReport }[]): string[][] {
   const startMs = Date.parse(loads[0]!.load.from);
-  const minutes = Math.max(...loads.map(({ load }) => load.perMinute.length));
+  const minutes = loads.reduce((most, { load }) => Math.max(most, load.perMinute.length), 0);
   const firstHourMs = Math.floor(startMs / HOUR_MS) * HOUR_MS;
   const rows: string[][] = [];
   for (let hourMs = firstHourMs; hourMs < startMs + minutes * MINUTE_MS; hourMs += HOUR_MS) {

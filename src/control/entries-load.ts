@@ -1,6 +1,6 @@
 /**
  * The load of a set of resolved entries over the coming window (`beat check`, `beat plan`, the
- * dashboard's timeline), as core/load.ts counts it, and its report as every door shows it (JSON,
+ * dashboard's timeline), as core/load-count.ts counts it, and its report as every door shows it (JSON,
  * ISO instants). The count runs in slices on the caller's event loop, turned over whenever
  * DEFAULTS.writeCheckSliceMs of its work is done, as a plan's fires are (entry-plan.ts): `beat run`
  * counts on the scheduler's loop when asked over HTTP, and 100,000 entries take a second or more.
@@ -9,13 +9,13 @@ import { DEFAULTS } from '../base/defaults.js';
 import { WorkMeter } from '../base/work-meter.js';
 import { entryWindow } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
-import { LoadCount } from '../core/load.js';
-import type { Load, LoadEntry } from '../core/load.js';
+import { LoadCount } from '../core/load-count.js';
+import type { Load, LoadEntry } from '../core/load-count.js';
 
 /** Entries counted between two looks at the meter: a look costs a clock read. */
 const LOOK_EVERY = 64;
 
-/** What the load is counted of: an entry as resolved, and its next run when its runner holds one (core/load.ts's `nextMs`). */
+/** What the load is counted of: an entry as resolved, and its next run when its runner holds one (core/load-count.ts's `nextMs`). */
 export interface LoadInput {
   readonly entry: ResolvedEntry;
   readonly nextMs?: number | undefined;

@@ -238,7 +238,8 @@ function answerOtherMethods(app: OpenAPIHono<ApiEnv>): void {
   for (const { method, path } of app.routes) {
     if (method === 'ALL') continue;
     const known = methods.get(path) ?? [];
-    if (!known.includes(method)) known.push(...(method === 'GET' ? ['GET', 'HEAD'] : [method]));
+    if (!known.includes(method)) known.push(method);
+    if (method === 'GET' && !known.includes('HEAD')) known.push('HEAD');
     methods.set(path, known);
   }
   for (const [path, known] of methods) {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { LoadCount } from '../../src/core/load.js';
+import { LoadCount } from '../../src/core/load-count.js';
 import { entriesLoad, loadEntryOf, loadReport } from '../../src/control/entries-load.js';
 
 const NOW = Date.parse('2026-11-25T10:00:30Z');
