@@ -85,8 +85,6 @@ const BOUNDED: Record<string, string> = {
   'src/publish/send-then-commit-dispatcher.ts this.redis.commitTrigger': 'the keys of one manual run',
   'src/publish/confirmed-backfill.ts scripts.backfillFenced':
     'one step of a backfill: at most DEFAULTS.backfillChunk slots, three values each',
-  'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).publishFenced':
-    "a batch's four keys and its distinct queue lists (the arguments go packed in one)",
   'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).triggerFenced': 'one manual run',
   'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).backfillFenced':
     'one step of a backfill: at most DEFAULTS.backfillChunk slots, a few values each',
