@@ -14,8 +14,6 @@ export interface DueRun {
 }
 
 /**
- * What the publish of one run came to (not the run's outcome on a worker, which the outcome tracker
- * reads: outcomes/):
  * - published: on the broker, state moved forward;
  * - stale: the stored state already had this slot or a later one (published before): nothing done;
  * - dropped: the message matched no queue (logged by the dispatcher); state moved forward anyway,
@@ -30,12 +28,12 @@ export interface DueRun {
  *   `refusals`). The other runs go on; the runner marks the entry failing and retries it with a
  *   backoff of its own.
  */
-export type PublishResult = 'published' | 'stale' | 'dropped' | 'unsent' | 'superseded' | 'refused';
+export type RunOutcome = 'published' | 'stale' | 'dropped' | 'unsent' | 'superseded' | 'refused';
 
 export type DispatchResult =
   | {
       readonly fenced: false;
-      readonly outcomes: readonly PublishResult[];
+      readonly outcomes: readonly RunOutcome[];
       /** Why some runs are 'unsent' (set exactly when some are): the runner reports it as a failed publish. */
       readonly failure?: Error;
       /** Why each 'refused' run was refused, by run index (set exactly when some are): a sentence naming the fix. */

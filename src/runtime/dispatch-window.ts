@@ -20,7 +20,7 @@ import { MessageShapes } from '../celery/message-shape.js';
 import { slotIdPrefix, slotTaskId } from '../celery/task-id.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { Clock } from '../ports/clock.js';
-import type { DispatchResult, Dispatcher, DueRun, PublishResult, SlotAhead } from '../ports/dispatcher.js';
+import type { DispatchResult, Dispatcher, DueRun, RunOutcome, SlotAhead } from '../ports/dispatcher.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
 import type { EntryFailures } from './entry-backoff.js';
 import { fireTally, logBurst, logClockAhead, logMissed, logRecorded } from './run-log.js';
@@ -287,7 +287,7 @@ function settle(options: DispatchWindowOptions, state: WindowState, sent: SentBa
 
 interface Published {
   readonly sent: SentBatch;
-  readonly outcomes: readonly PublishResult[];
+  readonly outcomes: readonly RunOutcome[];
   readonly refusals: ReadonlyMap<number, string> | undefined;
 }
 
@@ -358,7 +358,7 @@ class Recording {
 function contain(
   options: DispatchWindowOptions,
   sent: SentBatch,
-  outcomes: readonly PublishResult[],
+  outcomes: readonly RunOutcome[],
   refusals: ReadonlyMap<number, string> | undefined,
   nowMs: number,
 ): void {

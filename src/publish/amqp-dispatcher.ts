@@ -1,7 +1,6 @@
 /**
- * Publishing through a broker outside Redis (RabbitMQ, SQS: the plan type and transport are the
- * broker's), with the state and the fence in Redis: send, then commit. The broker cannot take part
- * in a Redis script, so the Redis transport's single atomic step becomes three:
+ * Publishing through an AMQP broker, with the state and the fence in Redis. RabbitMQ cannot take
+ * part in a Redis script, so the Redis transport's single atomic step becomes three:
  *
  *   1. claim  (claim-fenced.lua): fenced; which runs are newer than the stored state. Writes nothing.
  *   2. publish the fresh runs with publisher confirms.
@@ -32,7 +31,7 @@ import { RunCode, readBatchReply } from '../redis/fenced-replies.js';
 import type { BatchReply } from '../redis/fenced-replies.js';
 import { claimBackfillStep, publishConfirmedBackfill, sendRuns } from './confirmed-backfill.js';
 import type { AmqpSender } from './confirmed-backfill.js';
-import type { DispatchResult, Dispatcher, DueRun, PublishResult } from '../ports/dispatcher.js';
+import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
 import type { AmqpSendResult } from '../amqp/transport.js';
 import type { AmqpPublishPlan } from '../amqp/message.js';
 
@@ -71,7 +70,7 @@ function byConfirm(fresh: readonly DueRun[], results: readonly AmqpSendResult[])
   return { gap, confirmed, heldBack };
 }
 
-export class SendThenCommitDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, TriggerPublisher, BackfillPublisher {
+export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, TriggerPublisher, BackfillPublisher {
   private readonly redis: ReturnType<typeof withScripts>;
 
   constructor(
@@ -91,8 +90,8 @@ export class SendThenCommitDispatcher<Plan = AmqpPublishPlan> implements Dispatc
     if (read.kind === 'stopped') return { fenced: false, stopped: true };
     if (read.kind === 'ahead') return { fenced: false, ahead: { redisMs: read.redisMs, slotMs: read.slotMs } };
     const fresh = runs.filter((_, i) => read.codes[i] === RunCode.Fresh);
-    // The entry changed since it was read (see PublishResult 'superseded').
-    const outcomes: PublishResult[] = runs.map((_, i) => (read.codes[i] === RunCode.Superseded ? 'superseded' : 'stale'));
+    // The entry changed since it was read (see RunOutcome 'superseded').
+    const outcomes: RunOutcome[] = runs.map((_, i) => (read.codes[i] === RunCode.Superseded ? 'superseded' : 'stale'));
     if (fresh.length === 0) return { fenced: false, outcomes };
 
     const results = await sendRuns(
@@ -172,7 +171,7 @@ export class SendThenCommitDispatcher<Plan = AmqpPublishPlan> implements Dispatc
     fresh: readonly DueRun[],
     results: readonly AmqpSendResult[],
     sent: ByConfirm,
-    outcomes: PublishResult[],
+    outcomes: RunOutcome[],
   ): DispatchResult {
     const { gap, confirmed, heldBack } = sent;
     const byRun = new Map<DueRun, AmqpSendResult>(
