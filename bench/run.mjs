@@ -16,7 +16,7 @@
 //   npm run bench -- --only entries-io # 1,000,000 runtime entries imported, listed, exported, deleted (bench/lib/entries-io.mjs)
 //   npm run bench -- --only entries-import --import-sizes 100000,200000   # beat entries import alone: entries/s, CPU per entry
 //   npm run bench -- --only plan-apply # beat plan and beat apply of 100,000 entries of one owner (bench/lib/plan-apply.mjs)
-//   npm run bench -- --only ablation --ablation-against OTHER/dist/cli.js   # this build against another (bench/lib/ablation.mjs)
+//   npm run bench -- --only ablation   # each speed-up of the publish path on and off (bench/lib/ablation.mjs)
 //   npm run bench -- --help            # every option
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,7 +40,7 @@ import {
 } from './lib/procs.mjs';
 import { runtimeEntries } from './lib/runtime-entries.mjs';
 import { amqpBurst } from './lib/amqp-burst.mjs';
-import { ablation } from './lib/ablation.mjs';
+import { ABLATED, ablation } from './lib/ablation.mjs';
 import { withSection } from './lib/results-section.mjs';
 
 const RESULTS = new URL('./RESULTS.md', import.meta.url);
@@ -119,10 +119,11 @@ standard sizes also writes its section of bench/RESULTS.md.
   --import-sizes LIST  entries-import: entry counts, comma-separated (default ${STANDARD_IMPORT_SIZES}), each
                        on a private redis-server; a run at the standard sizes writes its section of
                        bench/RESULTS.md (1000000 takes ~1 GB there and is worth it on a quiet machine)
-  --ablation-pairs N   ablation: on/off pairs per workload (default 2), medians reported
+  --ablation-pairs N   ablation: on/off pairs per speed-up and workload (default 2), medians reported
+  --ablation-speedups LIST  ablation: which speed-ups (default all: ${Object.keys(ABLATED).join(', ')})
   --ablation-workloads LIST ablation: which workloads (default all: burst10k, burst100k, tick)
-  --ablation-against CLI   ablation (required): this tree ("on") against another build's dist/cli.js
-                       ("off"): a change measured before and after
+  --ablation-against CLI   ablation: instead of the speed-ups, this tree ("on") against another build's
+                       dist/cli.js ("off"), everything on in both: a change measured before and after
   --ablation-tick-seconds S ablation: seconds of the 1 s entry measured per run (default 30)
   --million-sizes LIST million: entry counts, comma-separated (default ${STANDARD_MILLION_SIZES}); a run at
                        the standard sizes writes its section of bench/RESULTS.md
@@ -166,6 +167,7 @@ try {
       'kill-mid-burst': { type: 'boolean' },
       'redis-port': { type: 'string', default: '6379' },
       'ablation-pairs': { type: 'string', default: '2' },
+      'ablation-speedups': { type: 'string' },
       'ablation-workloads': { type: 'string' },
       'ablation-against': { type: 'string' },
       'ablation-tick-seconds': { type: 'string', default: '30' },
@@ -219,8 +221,9 @@ if (importSizes.some((n) => !Number.isInteger(n) || n < 1))
 const ablationPairs = Number(values['ablation-pairs']);
 if (!Number.isInteger(ablationPairs) || ablationPairs < 1)
   usageError(`--ablation-pairs "${values['ablation-pairs']}": expected a positive whole number`);
-if (only?.has('ablation') === true && values['ablation-against'] === undefined)
-  usageError('--only ablation: name the other build with --ablation-against OTHER/dist/cli.js');
+const ablationSpeedups = values['ablation-speedups']?.split(',').filter((name) => name !== '');
+if (ablationSpeedups !== undefined && !ablationSpeedups.every((name) => name in ABLATED))
+  usageError(`--ablation-speedups "${values['ablation-speedups']}": choose from ${Object.keys(ABLATED).join(', ')}`);
 if (!(Number(values['ablation-tick-seconds']) >= 5))
   usageError(`--ablation-tick-seconds "${values['ablation-tick-seconds']}": expected at least 5 seconds`);
 const millionSizes = values['million-sizes'].split(',').map(Number);
@@ -392,6 +395,7 @@ async function ablationRows() {
     log,
     pairs: ablationPairs,
     tickSeconds: Number(values['ablation-tick-seconds']),
+    only: ablationSpeedups,
     workloads: values['ablation-workloads']?.split(','),
     against: values['ablation-against'],
   });

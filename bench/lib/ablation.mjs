@@ -1,16 +1,22 @@
-// `npm run bench -- --only ablation --ablation-against OTHER/dist/cli.js`: this tree ("on") against
-// another build ("off") in one run, on the workloads users feel: bursts of 10,000 and 100,000
-// entries due at one instant (the first and the last message's arrival after it), and the lateness
-// of an entry due every second beside a load of 10,000 others. A speed-up earns its place only as
-// the difference between two builds, one with it and one without; runs alternate on/off/on/off so
-// that the load of a shared machine falls on both sides alike, and medians are reported. Timed by
-// Redis, as the other workloads.
+// `npm run bench -- --only ablation`: each speed-up of the publish path on and off in one run, on
+// the workloads users feel: bursts of 10,000 and 100,000 entries due at one instant (the first and
+// the last message's arrival after it), and the lateness of an entry due every second beside a load
+// of 10,000 others. Turned off through BEAT_SPEEDUPS_OFF (src/base/speedups.ts), one speed-up at a
+// time, with everything else on; runs alternate on/off/on/off so that the load of a shared machine
+// falls on both sides alike, and medians are reported. Timed by Redis, as the other workloads.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { consume, headersOf, redisNowMs, watchArrivals } from './redis-clock.mjs';
 import { spawnTsbeat, stop, tempDir } from './procs.mjs';
+
+/** Each speed-up and the workloads it can change (a timer or a stage does nothing for a burst's last message, say). */
+export const ABLATED = {
+  timer: ['tick'],
+  repr: ['burst10k'],
+  warmup: ['burst10k'],
+};
 
 const median = (xs) => {
   const s = xs.filter((x) => x !== undefined).sort((a, b) => a - b);
@@ -20,8 +26,8 @@ const median = (xs) => {
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 /**
- * @param {{ redis: Redis, broker: string, log: (text: string) => void, pairs: number, tickSeconds: number, workloads?: string[], against: string }} ctx
- * @returns the rows, one per workload: medians of this tree (on) and the other build (off)
+ * @param {{ redis: Redis, broker: string, log: (text: string) => void, pairs: number, tickSeconds: number, only?: string[], workloads?: string[], against?: string }} ctx
+ * @returns the rows, one per speed-up and workload: medians with it on and off
  */
 export async function ablation(ctx) {
   const { redis, broker, log } = ctx;
@@ -96,14 +102,17 @@ export async function ablation(ctx) {
     tick,
   };
   const rows = [];
-  for (const [speedup, workloads] of Object.entries({ against: ['burst10k', 'burst100k', 'tick'] })) {
+  // With ctx.against (another tree's dist/cli.js): this tree against that one, every speed-up on in both.
+  const ablated = ctx.against === undefined ? ABLATED : { against: ['burst10k', 'burst100k', 'tick'] };
+  for (const [speedup, workloads] of Object.entries(ablated)) {
+    if (ctx.only !== undefined && !ctx.only.includes(speedup)) continue;
     for (const workload of workloads.filter((w) => ctx.workloads === undefined || ctx.workloads.includes(w))) {
       const on = [];
       const off = [];
       for (let pair = 0; pair < ctx.pairs; pair += 1) {
         for (const [side, list, env] of [
           ['on', on, { env: {} }],
-          ['off', off, { env: {}, cli: ctx.against }],
+          ['off', off, ctx.against === undefined ? { env: { BEAT_SPEEDUPS_OFF: speedup } } : { env: {}, cli: ctx.against }],
         ]) {
           // A run that failed (a start-up slower than the lead on a loaded machine) is tried once more.
           const r = await measures[workload](env).catch((error) => {

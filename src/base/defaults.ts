@@ -15,6 +15,7 @@ import { OUTCOME_DEFAULTS } from './defaults-outcomes.js';
 import { PUBLISH_DEFAULTS } from './defaults-publish.js';
 import { SCHEDULING_DEFAULTS } from './defaults-scheduling.js';
 import { SOURCE_DEFAULTS } from './defaults-sources.js';
+import { SPEEDUP_DEFAULTS } from './defaults-speedups.js';
 
 export const DEFAULTS = {
   ...CELERY_DEFAULTS,
@@ -28,4 +29,5 @@ export const DEFAULTS = {
   ...CONSUMER_DEFAULTS,
   ...HTTP_DEFAULTS,
   ...CONFIG_DEFAULTS,
+  ...SPEEDUP_DEFAULTS,
 } as const;

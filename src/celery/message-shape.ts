@@ -7,6 +7,7 @@
  */
 import type { Options } from '../config/options-schema.js';
 import type { ResolvedSentryMonitor } from '../config/sentry-schema.js';
+import { DEFAULTS } from '../base/defaults.js';
 import { c, compileExpires, json, objectParts, refuseNonJson, withCustomHeaders } from './template-parts.js';
 import type { ExpiresSpec, Field, Part } from './template-parts.js';
 import { resolveDestination } from './routing.js';
@@ -171,12 +172,9 @@ export function compileMessageShape(entry: ShapeEntry, config: MessageConfig, en
   };
 }
 
-/** Distinct shapes a MessageShapes keeps to share; past it, it starts over. */
-const SHAPES_KEPT = 10_000;
-
 /**
  * The shapes compiled for one config and process (a renderer's): entries whose task, options and
- * monitor are the same JSON share one. Bounded: past SHAPES_KEPT distinct shapes
+ * monitor are the same JSON share one. Bounded: past DEFAULTS.messageShapesKept distinct shapes
  * (every entry its own headers, say) it starts over; the shapes already handed out stay with their
  * templates, only the sharing is lost.
  */
@@ -195,7 +193,7 @@ export class MessageShapes {
     let shape = this.shapes.get(key);
     if (shape === undefined) {
       shape = compileMessageShape(entry, this.config, this.env);
-      if (this.shapes.size >= SHAPES_KEPT) this.shapes.clear();
+      if (this.shapes.size >= DEFAULTS.messageShapesKept) this.shapes.clear();
       this.shapes.set(key, shape);
     }
     return shape;

@@ -11,6 +11,7 @@
  * line and `spread` depend on the entry's name, so an entry with one is resolved on its own).
  */
 import * as z from 'zod';
+import { DEFAULTS } from '../base/defaults.js';
 import type { ParsedAlerts } from './alerts-schema.js';
 import { entryLimitProblem, parseEntryDefinition } from './entry-definition.js';
 import type { EntryParse } from './entry-definition.js';
@@ -56,18 +57,11 @@ function isEmpty(record: object): boolean {
 let compiledArgs: typeof entryArgsSchema | undefined;
 let compiledKwargs: typeof entryKwargsSchema | undefined;
 
-/**
- * Definition shapes an EntryShapes keeps: per-tenant entries have a handful; past this many (entries
- * that share nothing) it starts again, so that distinct definitions never make it a second copy of
- * the catalog.
- */
-const ENTRY_SHAPES_KEPT = 10_000;
-
 /** The shapes one reader has met (a store's reads), at most `max` of them. */
 export class EntryShapes {
   private readonly shapes = new Map<string, EntryShape>();
 
-  constructor(private readonly max: number = ENTRY_SHAPES_KEPT) {}
+  constructor(private readonly max: number = DEFAULTS.entryShapesKept) {}
 
   /**
    * parseEntryDefinition(value), as a shape met before (or met now) and the definition's own args

@@ -8,6 +8,7 @@
  *
  * A speed-up behind its own seam: without it every row would be checked alone, with the same result.
  */
+import { DEFAULTS } from '../base/defaults.js';
 import { parseEntryDefinition } from '../config/entry-definition.js';
 import type { EntryParse } from '../config/entry-definition.js';
 import type { ParsedEntry } from '../config/schema.js';
@@ -21,9 +22,6 @@ export interface RowShape {
   readonly parsed: EntryParse;
 }
 
-/** Row shapes a RowShapes keeps checked: past it the memo starts afresh (rows that all differ gain nothing from it). */
-const ROW_SHAPES_KEPT = 10_000;
-
 export class RowShapes {
   private readonly shapes = new Map<string, RowShape>();
 
@@ -33,7 +31,7 @@ export class RowShapes {
     const known = this.shapes.get(key);
     if (known !== undefined) return known;
     const shape: RowShape = { key, definition, parsed: parseEntryDefinition(definition) };
-    if (this.shapes.size >= ROW_SHAPES_KEPT) this.shapes.clear();
+    if (this.shapes.size >= DEFAULTS.djangoRowShapesKept) this.shapes.clear();
     this.shapes.set(key, shape);
     return shape;
   }

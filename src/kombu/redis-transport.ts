@@ -8,14 +8,18 @@
  * - `RedisTransport.plan` reads the bindings of named exchanges (SMEMBERS, as kombu does on every
  *   publish) and plans the SADD of each queue not yet declared on this connection (kombu's
  *   maybe_declare); `declare` runs those SADDs.
+ * - `evalScript` runs a Lua script by EVALSHA through ioredis's `sendCommand`, its arguments packed
+ *   into one Buffer argument (a MessagePack array the script reads with cmsgpack; envelopes written
+ *   from their layouts, never built as strings: redis-envelope.ts `packArgs`).
  * Commands are never re-sent after a dropped connection: a publish fails rather than risk
  * duplicates, and the caller decides what to retry.
  */
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
+import { Command, Redis } from 'ioredis';
+import type { LuaScript } from '../redis/scripts.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { runMessages } from '../celery/message.js';
-import type { TaskMessage } from '../celery/message.js';
+import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { within } from '../base/within.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
@@ -28,8 +32,8 @@ import { followSentinelFailovers } from '../redis/sentinel-failover.js';
 import { guardConnection } from '../redis/connect.js';
 import { redisRefusal, withoutCommandArgs } from '../redis/server-errors.js';
 import { randomDeliveryTag } from './delivery-tag.js';
-import { redisEnvelope } from './redis-envelope.js';
-import type { RedisPush } from './redis-envelope.js';
+import { BufferPool, EnvelopePush, packArgs, prepareLayout } from './redis-envelope.js';
+import type { RedisPush, ScriptArg } from './redis-envelope.js';
 import { parseRedisUrl, redisClientOptions } from '../config/redis-url.js';
 import type { RedisConnectionSpec } from '../config/redis-url.js';
 
@@ -191,17 +195,20 @@ function planEach(messages: readonly TaskMessage[], ctx: RedisPlanContext): Redi
     }
     // Plain object literals: spreading a shared base costs more than everything else per message.
     if (exchange === '') {
-      const push = {
-        key: queueListKey(ctx.keys, routingKey, m.properties.priority),
-        payload: redisEnvelope(m, exchange, routingKey, ctx.newDeliveryTag()),
-      };
+      const push = new EnvelopePush(
+        queueListKey(ctx.keys, routingKey, m.properties.priority),
+        m,
+        exchange,
+        routingKey,
+        ctx.newDeliveryTag(),
+      );
       planned.push({ id: m.id, entry: m.entry, task: m.task, exchange, routingKey, pushes: [push], publishes: NONE });
       continue;
     }
     if (exchangeType === 'fanout') {
       const publish = {
         channel: fanoutChannel(ctx.keys, exchange, routingKey),
-        payload: redisEnvelope(m, exchange, routingKey, ctx.newDeliveryTag()),
+        payload: new EnvelopePush('', m, exchange, routingKey, ctx.newDeliveryTag()).payload,
       };
       planned.push({ id: m.id, entry: m.entry, task: m.task, exchange, routingKey, pushes: NONE, publishes: [publish] });
       continue;
@@ -223,10 +230,9 @@ function planEach(messages: readonly TaskMessage[], ctx: RedisPlanContext): Redi
     }
     // kombu pushes one envelope object to every queue; each copy gets its own delivery tag here
     // so that two workers acking copies never remove each other's unacked entry.
-    const pushes = queues.map((queue) => ({
-      key: queueListKey(ctx.keys, queue, m.properties.priority),
-      payload: redisEnvelope(m, exchange, routingKey, ctx.newDeliveryTag()),
-    }));
+    const pushes = queues.map(
+      (queue) => new EnvelopePush(queueListKey(ctx.keys, queue, m.properties.priority), m, exchange, routingKey, ctx.newDeliveryTag()),
+    );
     planned.push({ id: m.id, entry: m.entry, task: m.task, exchange, routingKey, pushes, publishes: NONE });
   }
   return { size: messages.length, dropped, declarations, messages: planned };
@@ -243,6 +249,17 @@ export interface RedisTransportOptions {
 // Kept importable from here: the broker's callers strip their errors through this module.
 export { withoutCommandArgs } from '../redis/server-errors.js';
 
+/**
+ * An EVALSHA ready to send (RedisTransport.encodeScript): its keys and its arguments packed into
+ * `packed`, a view of `buffer` (pooled, released once the call is answered or given up).
+ */
+export interface EncodedScript {
+  readonly script: LuaScript;
+  readonly keys: readonly string[];
+  readonly packed: Buffer;
+  readonly buffer: Buffer;
+}
+
 export class RedisTransport {
   private readonly keys: KombuKeyOptions;
   readonly spec: RedisConnectionSpec;
@@ -254,11 +271,13 @@ export class RedisTransport {
   private readonly logger: Logger;
   /** Queues whose binding exists on the current connection; forgotten when it closes. */
   private readonly declared = new Set<string>();
+  private readonly buffers: BufferPool;
 
   constructor(options: RedisTransportOptions) {
     this.spec = parseRedisUrl(options.url, options.transportOptions);
     this.keys = kombuKeyOptions(options.transportOptions, this.spec.db);
     this.logger = options.logger.child({ broker: this.spec.display });
+    this.buffers = new BufferPool(DEFAULTS.scriptBuffersKept);
     for (const warning of this.spec.warnings) this.logger.warn({ event: EVENTS.brokerWarning }, warning);
     this.client = new Redis({
       ...redisClientOptions(this.spec, options.transportOptions, options.readFile ?? ((path) => readFileSync(path))),
@@ -320,6 +339,53 @@ export class RedisTransport {
       });
     }
     this.markDeclared(todo.map((d) => d.queue));
+  }
+
+  /**
+   * Work done ahead of a template's first message: its envelope layout, encoded. A fanout message
+   * goes out by PUBLISH as text and needs none.
+   */
+  prepare(template: MessageTemplate): void {
+    const d = template.shape.destination;
+    if (d.exchangeType !== 'fanout') prepareLayout(template, d.exchange, d.routingKey);
+  }
+
+  /**
+   * Runs a Lua script that reads its arguments with `cmsgpack.unpack(ARGV[1])` by EVALSHA, the
+   * arguments packed into one Buffer (redis-envelope.ts packArgs), envelopes never made into strings (the scheduler's fenced publish sends thousands of
+   * envelopes in one call). A server without the script (restarted, flushed) answers NOSCRIPT
+   * without running anything: the script is loaded and the same bytes sent again.
+   */
+  evalScript(script: LuaScript, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
+    // Encoded here, synchronously, so that nothing holds the arguments (thousands of envelopes)
+    // while the reply is awaited: only the bytes wait.
+    return this.sendScript(this.encodeScript(script, keys, args));
+  }
+
+  /** The EVALSHA's arguments packed into a pooled buffer, released once sendScript() is answered. */
+  private encodeScript(script: LuaScript, keys: readonly string[], args: readonly ScriptArg[]): EncodedScript {
+    return { script, keys, ...packArgs(args, (bytes) => this.buffers.acquire(bytes)) };
+  }
+
+  private releaseScript(encoded: EncodedScript): void {
+    this.buffers.release(encoded.buffer);
+  }
+
+  private async sendScript(encoded: EncodedScript): Promise<unknown> {
+    const { script, keys, packed } = encoded;
+    const command = (): Command => new Command('EVALSHA', [script.sha1, String(keys.length), ...keys, packed]);
+    try {
+      try {
+        return await this.client.sendCommand(command());
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        await this.client.script('LOAD', script.text);
+        return await this.client.sendCommand(command());
+      }
+    } finally {
+      // Answered or failed, ioredis is done with the arguments' bytes.
+      this.releaseScript(encoded);
+    }
   }
 
   async close(): Promise<void> {

@@ -8,33 +8,34 @@
 import { withoutCommandArgs } from '../kombu/redis-transport.js';
 import type { RedisTransport } from '../kombu/redis-transport.js';
 import type { RedisPublishPlan } from '../kombu/redis-transport.js';
+import type { ScriptArg } from '../kombu/redis-envelope.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
+import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
 import { backfillScriptHead, claimBackfillStep, stepFlag } from './confirmed-backfill.js';
 import type { BackfillPublisher, BackfillStepCall, BackfillStepResult, TriggerPublisher, TriggerResult } from '../ports/control-source.js';
-import type { TaskMessage } from '../celery/message.js';
+import type { MessageTemplate, TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { typedKeys } from '../redis/keys.js';
 import { publishedStateAfterSlotFrom, publishedStateHead } from '../redis/entry-state-codec.js';
 import { revisionIncarnation } from '../ports/entry-source.js';
-import { packScriptArgs, withScripts } from '../redis/scripts.js';
+import { PUBLISH_FENCED_SCRIPT, withScripts } from '../redis/scripts.js';
 import { nameWrongType } from '../redis/server-errors.js';
 import { RunCode, readBackfillReply, readBatchReply, readTriggerReply } from '../redis/fenced-replies.js';
 
 /** The payloads of one list or channel in a batch, and the runs they belong to (for stale runs). */
 class DeliveryGroup {
   private readonly runs: number[] = [];
-  private readonly payloads: string[] = [];
+  private readonly payloads: ScriptArg[] = [];
 
-  add(run: number, payload: string): void {
+  add(run: number, payload: ScriptArg): void {
     this.runs.push(run);
     this.payloads.push(payload);
   }
 
   /** Appends the group as the script reads it: kind, target, run numbers, count, payloads. */
-  write(args: string[], kind: 'list' | 'channel', target: string): void {
+  write(args: ScriptArg[], kind: 'list' | 'channel', target: string): void {
     args.push(kind, target, this.runs.join(' '), String(this.payloads.length));
     for (const payload of this.payloads) args.push(payload);
   }
@@ -92,7 +93,10 @@ function refusalsOf(
   return refusals;
 }
 
-export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher, BackfillPublisher {
+export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, TriggerPublisher, BackfillPublisher {
+  /** It offers it itself: prepare below. */
+  readonly speedups: DispatchSpeedups = this;
+
   constructor(
     private readonly broker: RedisTransport,
     private readonly keys: SchedulerKeys,
@@ -108,14 +112,13 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher, Back
   }
 
   /**
-   * Sends the script (its arguments packed synchronously) and returns its outcome. What waits for the
-   * reply is only which runs had a delivery and the drops to report: a burst's messages die as soon
-   * as they are packed, instead of surviving garbage collections in flight.
+   * Sends the script (synchronously encoded) and returns its outcome. What waits for the reply is
+   * only which runs had a delivery and the drops to report: a burst's messages die as soon as
+   * their bytes are written, instead of surviving garbage collections in flight.
    */
   private publishPlan(plan: RedisPublishPlan, runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
     const { keys, args, delivered } = this.scriptArguments(plan, runs, token, nowMs);
-    const reply = withScripts(this.broker.client).publishFenced(keys.length, ...keys, packScriptArgs(args));
-    return this.outcomeOf(reply, plan, runs, delivered);
+    return this.outcomeOf(this.broker.evalScript(PUBLISH_FENCED_SCRIPT, keys, args), plan, runs, delivered);
   }
 
   /** The dispatch result of the script's reply. */
@@ -177,11 +180,11 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher, Back
     runs: readonly DueRun[],
     token: string,
     nowMs: number,
-  ): { keys: string[]; args: string[]; delivered: boolean[] } {
+  ): { keys: string[]; args: ScriptArg[]; delivered: boolean[] } {
     const keys = [this.keys.fence, this.keys.state, this.keys.entries, this.keys.stop];
     // The four per-run columns (names, slots, states, revisions), then the delivery groups.
     const count = plan.messages.length;
-    const args = new Array<string>(3 + 4 * count);
+    const args = new Array<ScriptArg>(3 + 4 * count);
     args[0] = token;
     args[1] = String(this.maxAheadMs);
     args[2] = String(count);
@@ -202,7 +205,8 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher, Back
       args[3 + count + i] = slot;
       args[3 + 2 * count + i] = publishedStateAfterSlotFrom(head, m.id, revisionIncarnation(run.entry.revision));
       args[3 + 3 * count + i] = run.entry.revision ?? '';
-      for (const push of m.pushes) groupOf(lists, push.key).add(i + 1, push.payload);
+      // Pushes go in as they are: the transport writes each envelope's bytes from its layout.
+      for (const push of m.pushes) groupOf(lists, push.key).add(i + 1, push);
       for (const publish of m.publishes) groupOf(channels, publish.channel).add(i + 1, publish.payload);
       delivered[i] = m.pushes.length + m.publishes.length > 0;
     });
@@ -239,6 +243,10 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher, Back
       });
     });
     return reports;
+  }
+
+  prepare(template: MessageTemplate): void {
+    this.broker.prepare(template);
   }
 
   /** One manual run, exactly once: the trigger script removes the request in the same step. */

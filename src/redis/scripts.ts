@@ -1,15 +1,21 @@
 /**
  * The Lua scripts, read once from `src/redis/lua/` (copied to `dist/redis/lua/` by the build),
  * with their `--- @include` fragments of `lua/includes/` in place (lua-includes.ts), and registered
- * on a connection, every one the same way (ioredis defineCommand); ioredis runs them by EVALSHA and
- * falls back to EVAL when the server does not have them cached (after a restart, say).
+ * on a connection; ioredis runs them by EVALSHA and falls back to EVAL when the server does not
+ * have them cached (after a restart, say).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { Packr } from 'msgpackr';
 import type { RedisClient } from './connect.js';
 import { luaIncludeUrl, luaScriptUrl } from '../base/package-files.js';
 import { assembleLua } from './lua-includes.js';
 import type { TriggerResult } from '../ports/control-source.js';
+
+/** A Lua script and its SHA-1 (hex), by which EVALSHA names it. */
+export interface LuaScript {
+  readonly text: string;
+  readonly sha1: string;
+}
 
 /** A fragment of `lua/includes/`, or undefined when there is none. */
 export function readLuaFragment(name: string): string | undefined {
@@ -27,6 +33,8 @@ const TRIGGER_FENCED = lua('trigger-fenced');
 const RECORD_SEEN = lua('record-seen');
 const SEED_STATE = lua('seed-state');
 
+/** publish-fenced.lua, for `RedisTransport.evalScript`: the scheduler's hot path, encoded by hand. */
+export const PUBLISH_FENCED_SCRIPT: LuaScript = { text: PUBLISH_FENCED, sha1: createHash('sha1').update(PUBLISH_FENCED).digest('hex') };
 // The AMQP broker's two-step publish: claim, publish with confirms (outside Redis), commit.
 const CLAIM_FENCED = lua('claim-fenced');
 const COMMIT_FENCED = lua('commit-fenced');
@@ -44,22 +52,9 @@ const BACKFILL_FENCED = lua('backfill-fenced');
 const RECORD_PASSED = lua('record-passed');
 const PASSED_CLIP = lua('passed-clip');
 
-/** Plain MessagePack, as Redis's cmsgpack reads it: no msgpackr records (an extension cmsgpack does not know). */
-const packr = new Packr({ useRecords: false });
-
-/**
- * A script's arguments as one MessagePack array of strings, which the script reads with Redis's
- * built-in `cmsgpack.unpack(ARGV[1])` (publish-fenced.lua): the call carries one argument instead of
- * thousands, each of which would cost the client and Redis work of its own (as bullmq packs its
- * scripts' arguments).
- */
-export function packScriptArgs(args: readonly string[]): Buffer {
-  return packr.pack(args);
-}
-
 export interface ScriptClient {
-  /** publish-fenced.lua: see its header for KEYS, ARGV and the reply; its arguments packed by packScriptArgs. */
-  publishFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<unknown[]>;
+  /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
+  publishFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<number[]>;
   /** trigger-fenced.lua: see its header. */
   triggerFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<TriggerResult | unknown[]>;
   /** record-seen.lua: first sightings of entries without a state; 1 per name written, 0 if it had one. */

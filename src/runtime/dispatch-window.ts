@@ -1,15 +1,17 @@
 /**
  * Publishing everything due at an instant: batch by batch, with up to DEFAULTS.dispatchMaxInFlight
  * batches awaiting their reply, so that while Redis runs one batch's script the next is encoded and
- * sent and the one after planned (BatchesInFlight). The bookkeeping of published batches (cursors, next slots, the
+ * sent and the one after planned (process-budget.ts DispatchSlots). The bookkeeping of published batches (cursors, next slots, the
  * log line and metrics of each run) waits until the last batch is answered: in a burst the process
  * is CPU-bound, and time spent there would delay the messages still to go. Meanwhile only the runs'
  * slots and ids are kept, not their messages (see sentPart).
  *
  * A run is rendered as it is taken into a batch (RunRenderer): its Celery message, the entry's
- * template filled with the slot's task id and times. Templates are compiled on an entry's first run,
- * not at start: most of a large schedule is idle most of the time. Only an entry due again within
- * TEMPLATE_KEPT_AHEAD_MS keeps its template; the others' die with their run's batch.
+ * template filled with the slot's task id and times. Templates are compiled on an entry's first run
+ * or ahead of it (warm-up), not at start: most of a large schedule is idle most of the time. At
+ * most DEFAULTS.templatesKept are kept at once (TemplateRoom); an entry rendered beyond them gets a
+ * template of its own for that run only, which dies with the run's batch, and a batch's entries
+ * not due again soon let theirs go once it is answered (sentPart).
  */
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
@@ -20,12 +22,14 @@ import { MessageShapes } from '../celery/message-shape.js';
 import { slotIdPrefix, slotTaskId } from '../celery/task-id.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { Clock } from '../ports/clock.js';
-import type { DispatchResult, Dispatcher, DueRun, RunOutcome, SlotAhead } from '../ports/dispatcher.js';
+import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome, SlotAhead } from '../ports/dispatcher.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
 import type { EntryFailures } from './entry-backoff.js';
 import { fireTally, logBurst, logClockAhead, logMissed, logRecorded } from './run-log.js';
 import type { RunLogOptions, SentBatch } from './run-log.js';
 import type { OverlapGate, Released } from './overlap.js';
+import { TemplateRoom } from './process-budget.js';
+import type { DispatchSlots } from './process-budget.js';
 
 export interface DispatchWindowOptions {
   readonly book: EntryBook;
@@ -53,62 +57,8 @@ export interface DispatchWindowOptions {
   readonly onSuperseded: ((names: readonly string[]) => void) | undefined;
   /** Entries whose runs are refused because of the entry alone, retried with their own backoff. */
   readonly failures: EntryFailures;
-  /** The runner's batches planned or in flight. */
-  readonly batches: BatchesInFlight;
-}
-
-/**
- * An entry due again within this keeps its compiled template for its next run; the others' die with
- * their run's batch: kept, the templates of a burst of entries due once a day were most of the
- * memory a scheduler held after it.
- */
-const TEMPLATE_KEPT_AHEAD_MS = 10_000;
-
-/**
- * The batches a runner's bursts have planned or in flight: it takes one before it plans a batch and
- * gives it back once the batch's reply came (or it was not sent), first asked, first given. Room for
- * the window's DEFAULTS.dispatchMaxInFlight batches in flight and one being planned. It also counts
- * the published batches awaiting their recording (backlog).
- */
-export class BatchesInFlight {
-  private taken = 0;
-  private readonly waiting: (() => void)[] = [];
-  /** Each burst's published batches not recorded yet (its list, by reference): see backlog. */
-  private readonly unrecorded = new Set<{ readonly length: number }>();
-
-  constructor(readonly capacity: number = DEFAULTS.dispatchMaxInFlight + 1) {}
-
-  /** Resolves once a batch may be planned by this caller. */
-  acquire(): Promise<void> {
-    if (this.taken < this.capacity && this.waiting.length === 0) {
-      this.taken += 1;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    // Handed straight to the next in line: the count stays.
-    if (next !== undefined) next();
-    else this.taken -= 1;
-  }
-
-  /** Counts `published` (a burst's batches awaiting their recording) in the backlog until the returned call. */
-  track(published: { readonly length: number }): () => void {
-    this.unrecorded.add(published);
-    return () => this.unrecorded.delete(published);
-  }
-
-  /**
-   * The published batches not recorded yet of every burst: past DEFAULTS.dispatchRecordBacklog a
-   * burst records its own as it goes (kept to its end, they were promoted to the old generation).
-   */
-  backlog(): number {
-    let batches = 0;
-    for (const published of this.unrecorded) batches += published.length;
-    return batches;
-  }
+  /** The runner's batches planned or in flight (process-budget.ts). */
+  readonly slots: DispatchSlots;
 }
 
 /** Runs taken off the book together, rendered, handed to the dispatcher in one call. */
@@ -167,7 +117,7 @@ export async function dispatchDue(
   mayRelease?: (entry: ResolvedEntry) => boolean,
 ): Promise<void> {
   const state: WindowState = { inFlight: [], published: [], halted: undefined };
-  const untrack = options.batches.track(state.published);
+  const untrack = options.slots.track(state.published);
   try {
     await dispatchWindow(options, state, token, nowMs, mayRelease);
   } finally {
@@ -186,10 +136,10 @@ async function dispatchWindow(
   const recording = new Recording(options, nowMs);
   // Buffered runs whose previous run has finished go first: they have waited already.
   const released = options.overlap.release(book, nowMs, mayRelease);
-  const { batches } = options;
+  const { slots } = options;
   for (;;) {
-    // Taken before planning, given back when the batch's reply comes, or at once when it is not sent.
-    await batches.acquire();
+    // A slot before planning, given back when the batch's reply comes, or at once when it is not sent.
+    await slots.acquire();
     let sent = false;
     try {
       const batch = takeBatch(options, nowMs, released);
@@ -208,14 +158,14 @@ async function dispatchWindow(
       if (options.overlap.hasRevokes()) await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
       const reply = replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now()));
       sent = true;
-      void reply.then(() => batches.release());
+      void reply.then(() => slots.release());
       state.inFlight.push({ sent: sentPart(batch), reply });
     } finally {
-      if (!sent) batches.release();
+      if (!sent) slots.release();
     }
     // A long burst records what went out as it goes, once a backlog has piled up: kept to its end, a
     // million runs' slots and ids were hundreds of MB, and their recording one long task.
-    if (state.published.length > 0 && batches.backlog() >= DEFAULTS.dispatchRecordBacklog)
+    if (state.published.length > 0 && slots.backlog() >= DEFAULTS.dispatchRecordBacklog)
       recording.add(state.published.splice(0, state.published.length));
     // Let the dispatcher finish writing this batch (its steps after the first await run as
     // microtasks) before planning the next one.
@@ -344,8 +294,9 @@ class Recording {
     outcomes.forEach((outcome, i) => {
       if (outcome === 'superseded') (this.superseded ??= new Set()).add((sent.entries[i] as BookEntry).entry.name);
     });
-    // An entry not due again soon lets its template go (compiled again at its next run).
-    const soonMs = nowMs + TEMPLATE_KEPT_AHEAD_MS;
+    // An entry not due again soon gives its template back (warm-up compiles it again before its
+    // next run): after a burst of a million, their templates were most of the memory kept.
+    const soonMs = nowMs + DEFAULTS.templateWarmAheadMs;
     for (const held of sent.entries) if (held.nextSlotMs === undefined || held.nextSlotMs > soonMs) renderer.forget(held.entry);
   }
 }
@@ -411,7 +362,7 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
     logMissed(options.runLog, due.held.entry, plan ?? { ...due.plan, slots: [] }, due.firstSlotMs, nowMs, due.plan);
     if (plan === undefined) continue;
     // A template compiled here is kept only if the entry is due again soon (recording would drop it otherwise).
-    const keep = plan.nextSlotMs !== undefined && plan.nextSlotMs <= nowMs + TEMPLATE_KEPT_AHEAD_MS;
+    const keep = plan.nextSlotMs !== undefined && plan.nextSlotMs <= nowMs + DEFAULTS.templateWarmAheadMs;
     for (const slotMs of plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs, keep));
   }
   return batch;
@@ -438,44 +389,70 @@ interface Compiled {
 /** Turns an entry's slot into the run handed to the dispatcher (see the head of this module). */
 export class RunRenderer {
   private readonly compiled = new Map<ResolvedEntry, Compiled>();
-  /** Entries of one task, options and monitor share a shape: a burst of tenants' runs compiles a few. */
+  /** Entries of one task, options and monitor share a shape: a burst of a million tenants' runs compiles a few. */
   private readonly shapes: MessageShapes;
 
   constructor(
     private readonly config: ResolvedConfig,
     private readonly messageEnv: MessageEnv,
+    /** Told of each template as it is compiled (DispatchSpeedups.prepare), when the dispatcher offers it. */
+    private readonly speedups: DispatchSpeedups | undefined,
+    /** Most templates kept at once (see hasRoom; process-budget.ts). */
+    private readonly room: TemplateRoom = new TemplateRoom(),
   ) {
     this.shapes = new MessageShapes(config, messageEnv);
   }
 
+  isCompiled(entry: ResolvedEntry): boolean {
+    return this.compiled.has(entry);
+  }
+
   /** Drops the compiled template of an entry that changed or left the book. */
   forget(entry: ResolvedEntry): void {
-    this.compiled.delete(entry);
+    if (this.compiled.delete(entry)) this.room.add(-1);
   }
 
   /** Lets every template go (the runner stopped). */
   forgetAll(): void {
+    this.room.add(-this.compiled.size);
     this.compiled.clear();
+  }
+
+  /** Whether a template compiled now would be kept (the room is not full). */
+  hasRoom(): boolean {
+    return this.room.hasRoom();
+  }
+
+  /**
+   * The entry's template, compiled if it is not yet, and kept if there is room (see hasRoom);
+   * throws what compiling throws. Every template of a burst of a million kept until its runs are
+   * recorded would be hundreds of MB of heap, which young-generation collections copy and promote
+   * and old-generation ones mark, for templates used once.
+   */
+  compile(entry: ResolvedEntry): Compiled {
+    return this.compiled.get(entry) ?? this.compileNew(entry, true);
+  }
+
+  /** A new template of the entry, kept when `keep` and there is room. */
+  private compileNew(entry: ResolvedEntry, keep: boolean): Compiled {
+    const template = compileMessageTemplate(entry, this.config, this.messageEnv, this.shapes);
+    this.speedups?.prepare(template);
+    if (!keep || !this.hasRoom()) return { template, idPrefix: undefined };
+    const compiled = { template, idPrefix: slotIdPrefix(this.config.name, entry.name) };
+    this.compiled.set(entry, compiled);
+    this.room.add(1);
+    return compiled;
   }
 
   /**
    * The run of `entry` at `slotMs`, rendered at `nowMs`. An entry whose template is not compiled
    * keeps the one made for this run only when `keep` (it is due again soon): kept until its run
    * was recorded, the template of each run of a burst outlived a few young-generation collections
-   * and was promoted, to die in the old generation.
+   * and was promoted, to die in the old generation (~800 B a run at 1,000,000).
    */
   render(entry: ResolvedEntry, slotMs: number, nowMs: number, keep = true): DueRun {
     const { template, idPrefix } = this.compiled.get(entry) ?? this.compileNew(entry, keep);
     const message = renderTaskMessage(template, { taskId: slotTaskId(this.config.name, entry.name, slotMs, idPrefix), slotMs, nowMs });
     return { entry, slotMs, message };
-  }
-
-  /** A new template of the entry, kept when `keep`; throws what compiling throws. */
-  private compileNew(entry: ResolvedEntry, keep: boolean): Compiled {
-    const template = compileMessageTemplate(entry, this.config, this.messageEnv, this.shapes);
-    if (!keep) return { template, idPrefix: undefined };
-    const compiled = { template, idPrefix: slotIdPrefix(this.config.name, entry.name) };
-    this.compiled.set(entry, compiled);
-    return compiled;
   }
 }

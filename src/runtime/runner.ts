@@ -3,13 +3,15 @@
  * after `maxInterval`), publishes what is due then and sleeps again. Each part has its own module:
  *
  * - entry-book.ts: what is due at an instant and what to record after a dispatch (pure);
+ * - precise-timer.ts: waking at the instant itself;
  * - dispatch-window.ts: publishing what is due, batch by batch, each run rendered as its Celery
- *   message from its entry's template (RunRenderer), and recording it.
+ *   message from its entry's template (RunRenderer), and recording it;
+ * - warm-up.ts: message templates compiled while it sleeps, so that an instant finds them ready.
  *
  * Clocks: the injected Clock is the wall clock, which slots and due instants are read on (a clock
  * step is then a step of the schedule, which the book and the missed-run policy handle);
  * performance.now() is monotonic and measures only durations: the health check's "last woke up"
- * and how late a wake-up came.
+ * and the precise timer's bound on a wait.
  *
  * It never sleeps longer than `maxInterval`, re-reads the clock on every wake-up, and treats early
  * and late wake-ups alike: whatever is due at the current instant runs, nothing else.
@@ -18,6 +20,7 @@ import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { within } from '../base/within.js';
+import { SPEEDUPS } from '../base/speedups.js';
 import type { Pause } from '../base/pause-watch.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -29,13 +32,16 @@ import type { EntryState, StateStore } from '../ports/state.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import { checkedNames } from './before-publish.js';
 import type { BeforePublish } from './before-publish.js';
-import { BatchesInFlight, RunRenderer, dispatchDue } from './dispatch-window.js';
+import { RunRenderer, dispatchDue } from './dispatch-window.js';
 import type { DispatchWindowOptions } from './dispatch-window.js';
 import { EntryBook } from './entry-book.js';
 import { EntryFailures } from './entry-backoff.js';
 import { OverlapGate } from './overlap.js';
 import type { Revoker } from '../ports/revoker.js';
 import type { BookSnapshot } from './entry-book.js';
+import { PreciseTimer } from './precise-timer.js';
+import { processBudget } from './process-budget.js';
+import { WarmUp } from './warm-up.js';
 import type { ScheduleError } from '../base/step-budget.js';
 import type { DeploymentStop } from '../ports/control-source.js';
 import { stepsSpent } from '../base/step-budget.js';
@@ -106,8 +112,8 @@ export interface RunnerReadFirst {
 
 export class Runner {
   private readonly book: EntryBook;
-  /** The armed wake-up, if any. */
-  private timeout: NodeJS.Timeout | undefined;
+  private readonly timer: PreciseTimer;
+  private readonly warmUp: WarmUp;
   private readonly window: DispatchWindowOptions;
   private readonly renderer: RunRenderer;
   private running = false;
@@ -143,12 +149,17 @@ export class Runner {
 
   constructor(private readonly options: RunnerOptions) {
     const { config, dispatcher, clock, logger, lease } = options;
+    const { speedups } = dispatcher;
     this.book = new EntryBook({
       maxIntervalMs: config.maxIntervalMs,
+      onKeyed: (held) => this.warmUp.keyed(held),
       onScheduleFailure: (held, error, nowMs) => this.scheduleFailed(held.entry, error, nowMs),
     });
-    const renderer = new RunRenderer(config, options.messageEnv);
+    const budget = processBudget();
+    const renderer = new RunRenderer(config, options.messageEnv, speedups, budget.templates);
     this.renderer = renderer;
+    this.timer = new PreciseTimer({ clock });
+    this.warmUp = new WarmUp({ book: this.book, renderer, clock, idle: () => this.running && this.inFlight === undefined });
     const events = options.events ?? NO_EVENTS;
     const runLog = { logger, events, dryRun: dispatcher.dryRun === true };
     this.window = {
@@ -168,7 +179,7 @@ export class Runner {
       overlap: new OverlapGate(options.running, runLog, options.revoker),
       onSuperseded: options.onSuperseded,
       failures: new EntryFailures(),
-      batches: new BatchesInFlight(),
+      slots: budget.dispatches,
     };
   }
 
@@ -394,10 +405,9 @@ export class Runner {
     this.running = false;
     this.stopHearingFinished?.();
     this.stopHearingFinished = undefined;
-    clearTimeout(this.timeout);
-    this.timeout = undefined;
+    this.timer.cancel();
     const inFlight = this.inFlight;
-    // Its kept templates are let go once nothing renders.
+    // Its kept templates go back to the room once nothing renders.
     if (inFlight === undefined) return this.renderer.forgetAll();
     const settled = inFlight.then(
       () => false,
@@ -415,8 +425,8 @@ export class Runner {
 
   /**
    * Arms the next tick `delayMs` from now, or at `instantMs` when a tick named the instant it
-   * sleeps until: at that instant when an entry is due by then (armAt), else a plain timer for the
-   * `maxInterval` re-check.
+   * sleeps until: at the exact instant when an entry is due by then (the precise timer), else a
+   * plain timer for the `maxInterval` re-check. Compiles ahead meanwhile.
    */
   private wake(delayMs: number, instantMs?: number): void {
     if (!this.running) return;
@@ -429,37 +439,19 @@ export class Runner {
     const sleepMs = Math.max(0, dueMs - now);
     this.plannedWakeMs = performance.now() + sleepMs;
     const nextDueMs = this.book.nextDueMs();
-    if (nextDueMs !== undefined && nextDueMs <= dueMs) this.armAt(dueMs);
-    else this.arm(sleepMs, () => this.fire());
-  }
-
-  /** Replaces the armed wake-up with `fire` after `delayMs`. */
-  private arm(delayMs: number, fire: () => void): void {
-    clearTimeout(this.timeout);
-    this.timeout = setTimeout(
-      () => {
-        this.timeout = undefined;
-        fire();
-      },
-      Math.max(0, delayMs),
-    );
-  }
-
-  /**
-   * Fires the tick once the wall clock reads `dueMs`: a Node timer to the instant, armed again while
-   * the clock has not got there (a timer may fire a hair early by its loop's cached clock). A clock
-   * that reads less than when it was armed was stepped back: the instant is as far again as the
-   * step, looked at again from timers, never later than maxInterval, so that a further step is seen.
-   */
-  private armAt(dueMs: number): void {
-    const { clock, config } = this.options;
-    const armedMs = clock.now();
-    this.arm(dueMs - armedMs, () => {
-      const now = clock.now();
-      if (now >= dueMs) this.fire();
-      else if (now < armedMs) this.wake(Math.min(dueMs - now, config.maxIntervalMs));
-      else this.armAt(dueMs);
-    });
+    if (nextDueMs !== undefined && nextDueMs <= dueMs) {
+      // A clock that does not get there (stepped back) is looked at again from timers, never
+      // later than maxInterval, so that a further step is seen.
+      this.timer.at(
+        dueMs,
+        () => this.fire(),
+        (leftMs) => this.wake(Math.min(leftMs, this.options.config.maxIntervalMs)),
+      );
+    } else {
+      this.timer.after(sleepMs, () => this.fire());
+    }
+    // Off (the bench's ablation), each template is compiled at its entry's first run.
+    if (sleepMs > 0 && SPEEDUPS.warmup) this.warmUp.whileSleeping(sleepMs);
   }
 
   private fire(): void {

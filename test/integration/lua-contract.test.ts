@@ -5,12 +5,13 @@
  * each do what its header documents for the state the codec reads from it, an unreadable value
  * being exactly a missing one. A key of the wrong type is refused, by every script, with an error
  * naming it, and nothing is written (every key compared by TYPE and DUMP before and after).
- * Also: the Lua decode agrees with the TypeScript codec on every value, the publish script's fast
- * path with the Lua decode, and Redis's cmsgpack reads the scripts' packed arguments as they were.
+ * Also: the Lua decode agrees with the TypeScript codec on every value, and the publish script's
+ * fast path with the Lua decode.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
+import { packStrings } from '../../src/kombu/redis-envelope.js';
 import {
   MAX_RUN_COUNT,
   UNREADABLE,
@@ -21,7 +22,7 @@ import {
 } from '../../src/redis/entry-state-codec.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { assembleLua } from '../../src/redis/lua-includes.js';
-import { packScriptArgs, readLuaFragment, withScripts } from '../../src/redis/scripts.js';
+import { readLuaFragment, withScripts } from '../../src/redis/scripts.js';
 import { RedisStateStore } from '../../src/redis/state-store.js';
 import type { EntryState } from '../../src/ports/state.js';
 import { S0, STATE_VALUES } from '../support/entry-state-values.js';
@@ -104,7 +105,7 @@ const CALLS = {
       keys.entries,
       keys.stop,
       QUEUE,
-      packScriptArgs([
+      packStrings([
         TOKEN,
         String(DEFAULTS.maxClockSkewMs),
         '1',
@@ -202,22 +203,6 @@ function afterManualRun(state: EntryState | undefined): EntryState {
 const CASES = [{ label: 'missing', text: undefined as string | undefined, state: undefined as EntryState | undefined }].concat(
   STATE_VALUES.map((v) => ({ label: v.label, text: v.text, state: v.state === UNREADABLE ? undefined : v.state })),
 );
-
-describe('packed script arguments (packScriptArgs), as cmsgpack.unpack reads them in a script', () => {
-  it('reads back every string as it was: empty, UTF-8, 8-, 16- and 32-bit lengths, and arrays of 16- and 32-bit counts', async () => {
-    const unpack = (args: readonly string[]) =>
-      redis.callBuffer('EVAL', 'return cmsgpack.unpack(ARGV[1])', 0, packScriptArgs(args)) as Promise<Buffer[]>;
-    const strings = ['', 'a', 'wörld ☃ 😀', 'x'.repeat(31), 'y'.repeat(200), 'z'.repeat(70_000), '\u0000 "quoted" \n'];
-    expect((await unpack(strings)).map((b) => b.toString('utf8'))).toEqual(strings);
-    expect(await unpack([])).toEqual([]);
-    for (const count of [20, 70_000]) {
-      const many = Array.from({ length: count }, (_, i) => String(i));
-      const back = await unpack(many);
-      expect(back.length).toBe(count);
-      expect(back[count - 1]?.toString('utf8')).toBe(String(count - 1));
-    }
-  });
-});
 
 describe.each(CASES.map((c) => [c.label, c] as const))('a stored value: %s', (_label, value) => {
   const fresh = !(value.state?.slotMs !== undefined && value.state.slotMs >= RUN_SLOT);
@@ -382,7 +367,7 @@ describe("the entry fence: a run's revision against the stored record (every scr
     'publish-fenced': () =>
       scripts.publishFenced(
         ...[5, keys.fence, keys.state, keys.entries, keys.stop, QUEUE],
-        packScriptArgs([
+        packStrings([
           ...[TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
           ...[publishedStateAfterSlot(String(AT), TASK_ID), REVISION, '1', 'list', '5', '1', '1', PAYLOAD],
         ]),
@@ -510,7 +495,7 @@ describe("the entry fence of an entry with no record (RedBeat, django): the run'
     'publish-fenced': () =>
       scripts.publishFenced(
         ...[5, keys.fence, keys.state, keys.entries, keys.stop, QUEUE],
-        packScriptArgs([
+        packStrings([
           ...[TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
           ...[publishedStateAfterSlot(String(AT), TASK_ID, MINE), FENCE, '1', 'list', '5', '1', '1', PAYLOAD],
         ]),

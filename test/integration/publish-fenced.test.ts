@@ -4,12 +4,12 @@
  * all-or-nothing when a push would fail. The runner's guarantees rest on these. Then the fenced
  * dispatcher, which sends it with arguments encoded by hand.
  */
-import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisTransport } from '../../src/kombu/redis-transport.js';
 import { redisEnvelope } from '../../src/kombu/redis-envelope.js';
+import { packStrings } from '../../src/kombu/redis-envelope.js';
 import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -18,7 +18,7 @@ import { DEFAULTS } from '../../src/base/defaults.js';
 import { createLogger } from '../../src/base/log.js';
 import { RedisFencedDispatcher } from '../../src/publish/redis-fenced-dispatcher.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { lua, packScriptArgs, withScripts } from '../../src/redis/scripts.js';
+import { PUBLISH_FENCED_SCRIPT, withScripts } from '../../src/redis/scripts.js';
 import type { DueRun } from '../../src/ports/dispatcher.js';
 import { ENV } from '../support/messages.js';
 
@@ -82,7 +82,7 @@ async function publish(
   argv.push(...runs.map((r) => r.revision ?? ''));
   argv.push(String(groups.size));
   for (const g of groups.values()) argv.push(g.kind, g.target, g.runs.join(' '), String(g.payloads.length), ...g.payloads);
-  return withScripts(client).publishFenced(allKeys.length, ...allKeys, packScriptArgs(argv)) as Promise<number[]>;
+  return withScripts(client).publishFenced(allKeys.length, ...allKeys, packStrings(argv));
 }
 
 async function stateOf(entry: string): Promise<unknown> {
@@ -334,6 +334,7 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
     try {
       const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'silent' }), DEFAULTS.maxClockSkewMs);
       const template = compileMessageTemplate(entry, config, ENV);
+      dispatcher.prepare(template);
       const runs = [T, T + 10_000].map((slotMs) => ({
         entry,
         slotMs,
@@ -353,7 +354,7 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
       );
       expect(await stateOf(entry.name)).toEqual({ slot: T + 10_000, at: T, n: 2, id: (runs[1] as DueRun).message.id });
       // Loaded now: the next call goes by EVALSHA alone; a stale slot is reported as such.
-      expect(await redis.script('EXISTS', createHash('sha1').update(lua('publish-fenced')).digest('hex'))).toEqual([1]);
+      expect(await redis.script('EXISTS', PUBLISH_FENCED_SCRIPT.sha1)).toEqual([1]);
       expect(await dispatcher.dispatch(runs.slice(1), 'leader-token', T)).toEqual({ fenced: false, outcomes: ['stale'] });
       expect(await dispatcher.dispatch(runs, 'old-token', T)).toEqual({ fenced: true });
       expect(await redis.llen('celery')).toBe(2);

@@ -11,7 +11,7 @@
 
   ARGV[1]      every argument below, packed into one MessagePack array of strings, read with Redis's
                built-in cmsgpack in one call (the client sends one argument instead of thousands;
-               src/redis/scripts.ts packScriptArgs). ARGV below is that array:
+               src/kombu/redis-envelope.ts packArgs). ARGV below is that array:
   ARGV[1]      fence token of the caller
   ARGV[2]      how far (ms) a slot may be ahead of this server's clock (TIME): lock.maxClockSkew
   ARGV[3]      number of runs R
