@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 from .errors import TsbeatError, error_from_reply
 
@@ -201,7 +201,32 @@ class Tsbeat:
         return Deployment(self)
 
 
-class EntryHandle:
+class _OperatorVerbs:
+    """Pause, resume and trigger: the same three verbs of an entry's handle and of a selection."""
+
+    client: Tsbeat
+
+    def pause(self, *, note: Optional[str] = None) -> JSON:
+        """``{entry, paused: true, changed}`` (``changed`` false: it already was); a selection's ``{selector, entries, changed, paused}``."""
+        return self._verb("pause", note)
+
+    def resume(self, *, note: Optional[str] = None) -> JSON:
+        return self._verb("resume", note)
+
+    def trigger(self, *, note: Optional[str] = None) -> JSON:
+        """One run now through the leader's fenced path: ``{entry, taskId, state}`` (202: ``queued``)."""
+        return self._verb("trigger", note)
+
+    def _where(self, verb: str) -> Tuple[str, Optional[Dict[str, str]]]:
+        raise NotImplementedError
+
+    def _verb(self, verb: str, note: Optional[str]) -> JSON:
+        path, query = self._where(verb)
+        body = {"note": note} if note is not None else {}
+        return dict(self.client.request("POST", path, query=query, body=body))
+
+
+class EntryHandle(_OperatorVerbs):
     """One entry's verbs, each the same function ``beat`` and the TypeScript client call."""
 
     def __init__(self, client: Tsbeat, name: str) -> None:
@@ -219,17 +244,6 @@ class EntryHandle:
 
     def delete(self, *, keep_history: bool = False) -> None:
         self.client.delete(self.name, keep_history=keep_history)
-
-    def pause(self, *, note: Optional[str] = None) -> JSON:
-        """``{entry, paused: true, changed}`` (``changed`` false: it already was)."""
-        return self._verb("pause", note)
-
-    def resume(self, *, note: Optional[str] = None) -> JSON:
-        return self._verb("resume", note)
-
-    def trigger(self, *, note: Optional[str] = None) -> JSON:
-        """One run now through the leader's fenced path: ``{entry, taskId, state}`` (202: ``queued``)."""
-        return self._verb("trigger", note)
 
     def history(self, *, limit: int = 20) -> JSON:
         """``{entry, runs: [...]}``, newest first, as ``beat history NAME --json``."""
@@ -274,12 +288,11 @@ class EntryHandle:
         path = _entry_path(self.name) + "/backfill/" + urllib.parse.quote(backfill_id, safe="")
         return dict(self.client.request("GET", path))
 
-    def _verb(self, verb: str, note: Optional[str]) -> JSON:
-        body = {"note": note} if note is not None else {}
-        return dict(self.client.request("POST", f"{_entry_path(self.name)}/{verb}", body=body))
+    def _where(self, verb: str) -> Tuple[str, Optional[Dict[str, str]]]:
+        return f"{_entry_path(self.name)}/{verb}", None
 
 
-class Selection:
+class Selection(_OperatorVerbs):
     """The verbs of every entry a selector selects, at once, audited as one event."""
 
     def __init__(self, client: Tsbeat, selector: str) -> None:
@@ -289,22 +302,12 @@ class Selection:
     def __repr__(self) -> str:
         return f"Selection({self.selector!r})"
 
-    def pause(self, *, note: Optional[str] = None) -> JSON:
-        return self._verb("pause", note)
-
-    def resume(self, *, note: Optional[str] = None) -> JSON:
-        return self._verb("resume", note)
-
-    def trigger(self, *, note: Optional[str] = None) -> JSON:
-        return self._verb("trigger", note)
-
     def entries(self, *, page_size: int = 100) -> Iterator[JSON]:
         """The stored entries it selects."""
         return self.client.entries(self.selector, page_size=page_size)
 
-    def _verb(self, verb: str, note: Optional[str]) -> JSON:
-        body = {"note": note} if note is not None else {}
-        return dict(self.client.request("POST", f"/api/selected/{verb}", query={"selector": self.selector}, body=body))
+    def _where(self, verb: str) -> Tuple[str, Optional[Dict[str, str]]]:
+        return f"/api/selected/{verb}", {"selector": self.selector}
 
 
 class Deployment:
