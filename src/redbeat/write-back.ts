@@ -19,6 +19,7 @@ import { within } from '../base/within.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
+import { unreachableReason } from '../base/outages.js';
 import { nextFires } from '../core/schedule.js';
 import { revisionIncarnation } from '../ports/entry-source.js';
 import type { PublishedRun } from '../ports/events.js';
@@ -111,7 +112,11 @@ export class RedBeatWriteBack {
           for (const [name, entry] of batch) if (!this.pending.has(name)) this.pending.set(name, entry);
           const message = errorMessage(error);
           if (message !== this.lastError) {
-            this.logger.warn(
+            // Not reached: the connection says so itself, once per outage (beat.redis.down). The write
+            // can fail before that line opens the outage (a cut connection fails its commands at once,
+            // and the outage opens at the reconnect's first refusal), so it is not left to the logger.
+            const level = unreachableReason(error) === undefined ? 'warn' : 'debug';
+            this.logger[level](
               { event: EVENTS.redbeatWriteFailed, err: error, entries: batch.length },
               "could not write RedBeat's meta and schedule after runs of RedBeat entries (the runs went out); retrying",
             );

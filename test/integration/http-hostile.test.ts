@@ -15,7 +15,7 @@
 import { connect } from 'node:net';
 import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Entries } from '../../src/client/entries-client.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { BeatFleet, TempDir, sleep } from '../support/beat-process.js';
@@ -180,6 +180,10 @@ function config(name: string, catchUp?: 'all'): string {
   );
 }
 
+/** A deployment name of this try's own (see afterEach). */
+let named = 0;
+const fresh = (base: string): string => `${base}-${(named += 1)}`;
+
 async function start(name: string, env: NodeJS.ProcessEnv, catchUp?: 'all'): Promise<{ beat: BeatProcess; port: number }> {
   const entries = await Entries.connect({ url: redis.url(0), deployment: name, prefix: 'tsbeat' });
   await entries.set('runtime-args', { task: 't.rt', schedule: 3600, kwargs: { secret: SECRET } });
@@ -201,6 +205,12 @@ beforeAll(async () => {
   client = new Redis(redis.url(0));
 }, 30_000);
 
+// A try that failed leaves its beat running and holding its deployment's lock: a retry (vitest's
+// retry) starts its own, under a deployment name of its own (fresh()).
+afterEach(async () => {
+  await fleet.killAll();
+});
+
 afterAll(async () => {
   await fleet.killAll();
   client?.disconnect();
@@ -210,8 +220,9 @@ afterAll(async () => {
 
 describe('beat run --http under hostile input', () => {
   it('answers every randomised request 2xx or 4xx with a code, never wedges, and publishes every second throughout', async () => {
-    const { beat, port } = await start('hostile', { BEAT_API_TOKEN: TOKEN });
-    const queue = 'hostile-tick';
+    const name = fresh('hostile');
+    const { beat, port } = await start(name, { BEAT_API_TOKEN: TOKEN });
+    const queue = `${name}-tick`;
     // The queue's length, sampled every 200 ms while the requests run: the longest time it stood still.
     const samples: { atMs: number; length: number }[] = [];
     const sampler = setInterval(() => {
@@ -307,7 +318,7 @@ describe('beat run --http under hostile schedules', () => {
   // never lost. (With the checks on the loop, /healthz took up to hundreds of ms and slots were late;
   // before any write-time check the leader published no slot in 45 s, and /healthz took 33 s.)
   it('refuses every costly rule at write time, naming entry, rule and limit, while the every-second probe publishes every slot and /healthz answers', async () => {
-    const name = `costly-${process.pid}`;
+    const name = fresh(`costly-${process.pid}`);
     const { beat, port } = await start(name, { BEAT_API_TOKEN: TOKEN }, 'all');
     // /healthz every 100 ms throughout, each answer timed.
     const health: { ms: number; status: number; phase: string; at: string }[] = [];
@@ -466,8 +477,8 @@ describe('who sees entries', () => {
   const open = ['/healthz', '/readyz', '/metrics'];
 
   it('shows no arguments to a client not trusted as loopback, nor to a foreign Host, with and without a token configured', async () => {
-    const withToken = await start('access-token', { BEAT_API_TOKEN: TOKEN });
-    const without = await start('access-none', {});
+    const withToken = await start(fresh('access-token'), { BEAT_API_TOKEN: TOKEN });
+    const without = await start(fresh('access-none'), {});
     for (const { port, tokenConfigured } of [
       { port: withToken.port, tokenConfigured: true },
       { port: without.port, tokenConfigured: false },
@@ -514,7 +525,7 @@ describe('who sees entries', () => {
 
 describe('/status in pages', () => {
   it('answers one page of at most 1000 entries with the offset of the next, and the pages hold every entry once', async () => {
-    const name = 'paged';
+    const name = fresh('paged');
     const entries = await Entries.connect({ url: redis.url(0), deployment: name, prefix: 'tsbeat' });
     const runtime = Array.from({ length: 2500 }, (_, i) => `rt-${String(i).padStart(4, '0')}`);
     await entries.setMany(Object.fromEntries(runtime.map((n) => [n, { task: 't.rt', schedule: 3600 }])));
