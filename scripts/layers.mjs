@@ -33,8 +33,9 @@ export const LAYERS = {
   outcomes: ['ports', 'base'],
   django: ['ports', 'config', 'core', 'time', 'base'],
   observe: ['ports', 'celery', 'base'],
-  // The API's request schemas are the config's (an entry's), so that its OpenAPI document shows what the store checks.
-  http: ['observe', 'config', 'base'],
+  // The API's request schemas are the config's (an entry's), so that its OpenAPI document shows what the store checks;
+  // a token's grants are core's (core/grants.ts), read from the tokens file here.
+  http: ['observe', 'config', 'core', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
   // A plan's shape (control/entry-plan.ts) is what Entries.plan answers; redis, which it drives, sits above control too.
   client: ['operations', 'redis', 'control', 'ports', 'core', 'config', 'base'],

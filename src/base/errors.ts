@@ -84,6 +84,12 @@ export const ErrorCode = {
    */
   ApiUnauthorized: 'API_UNAUTHORIZED',
   ApiForbidden: 'API_FORBIDDEN',
+  /**
+   * The caller's grants (core/grants.ts: a token's line in the tokens file) do not allow the verb on
+   * an entry it touches, or on the whole deployment (403): nothing was done. The message names the
+   * grant that is missing.
+   */
+  Forbidden: 'FORBIDDEN',
   ApiNotFound: 'API_NOT_FOUND',
   ApiMethodNotAllowed: 'API_METHOD_NOT_ALLOWED',
   ApiBodyTooLarge: 'API_BODY_TOO_LARGE',
@@ -161,6 +167,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   DEFINITION_MISSING: { exit: 2, http: 409 },
   API_UNAUTHORIZED: { exit: 1, http: 401 },
   API_FORBIDDEN: { exit: 1, http: 403 },
+  FORBIDDEN: { exit: 1, http: 403 },
   API_NOT_FOUND: { exit: 1, http: 404 },
   API_METHOD_NOT_ALLOWED: { exit: 1, http: 405 },
   API_BODY_TOO_LARGE: { exit: 1, http: 413 },

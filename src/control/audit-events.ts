@@ -34,6 +34,8 @@ export interface AuditEvent {
   readonly atMs: number;
   /** A token's name, `dashboard:<token name>`, or `user@host` for the CLI and the client. */
   readonly who: string;
+  /** The grant that allowed it (core/grants.ts, `editor@team=billing`); absent for the CLI, which holds every role. */
+  readonly grant?: string;
   readonly entry: string;
   readonly action: AuditAction;
   readonly changes: readonly FieldChange[];

@@ -20,8 +20,8 @@ import { VERSION } from '../base/version.js';
 import { BODY_SCHEMAS, NOTE_BODY, PLAN_BODY, ROUTES } from './api-routes.js';
 import type { RouteAccess } from './api-routes.js';
 import type { ControlVerb, HttpHandlers, PlanRequest } from './api-ports.js';
-import { authorizeRead, authorizeWrite, challenge, tokenName } from './auth.js';
-import type { HttpAccess } from './auth.js';
+import { authorizeRead, authorizeWrite, callerOf, challenge } from './auth.js';
+import type { Caller, HttpAccess } from './auth.js';
 import { ApiError, failureAnswer } from './failures.js';
 import { readJsonBody } from './request-body.js';
 
@@ -163,7 +163,7 @@ function ifMatch(req: IncomingMessage): number | undefined {
 const whole = (text: string | undefined, fallback: number): number => (text === undefined ? fallback : Number(text));
 
 /** What a route does with a request that passed its access rule and its schemas. */
-type RouteHandler = (c: Ctx, who: string) => Promise<Response> | Response;
+type RouteHandler = (c: Ctx, by: Caller) => Promise<Response> | Response;
 
 /** The router over `handlers`: every route of ROUTES, the dashboard's tried first. */
 export function apiApp(handlers: HttpHandlers, logger: Logger): OpenAPIHono<ApiEnv> {
@@ -215,8 +215,11 @@ export function apiApp(handlers: HttpHandlers, logger: Logger): OpenAPIHono<ApiE
   for (const { route, access: rule } of ROUTES) {
     const handle = served[`${route.method.toUpperCase()} ${route.path}`];
     if (handle === undefined) throw new Error(`no handler for ${route.method} ${route.path}`);
-    // The token's name: what the logs (and the audit) record as who made a change.
-    app.openapi({ ...route, middleware: [guard(rule)] }, (c: Ctx) => handle(c, tokenName(c.env.incoming, access) ?? 'anonymous'));
+    // The token's name and grants: what the logs (and the audit) record as who made a change, and
+    // what the operator verbs decide on (FORBIDDEN when they do not allow it).
+    app.openapi({ ...route, middleware: [guard(rule)] }, (c: Ctx) =>
+      handle(c, callerOf(c.env.incoming, access, rule === 'read-or-session' ? handlers.session?.(c.env.incoming) : undefined)),
+    );
   }
   answerOtherMethods(app);
   app.notFound((c) => {
@@ -267,10 +270,10 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
     const reason = detailed ? result.reason : (result.brief ?? result.reason);
     return plain(result.ok ? 200 : 503, 'text/plain; charset=utf-8', `${result.ok ? 'ok' : 'not ok'}: ${reason}\n`);
   };
-  const status = async (c: Ctx): Promise<Response> => {
+  const status = async (c: Ctx, by: Caller): Promise<Response> => {
     const page = { offset: whole(c.req.query('offset'), 0), limit: whole(c.req.query('limit'), DEFAULTS.statusPageMax) };
     try {
-      const value = await handlers.status(page);
+      const value = await handlers.status(page, by);
       return reply(200, value, {}, `${JSON.stringify(value, null, 2)}\n`);
     } catch (error) {
       // The status lives in Redis: while Redis is unreachable that is "unavailable, try again"
@@ -280,17 +283,17 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
       return reply(answer.status, body, answer.headers);
     }
   };
-  const act = async (c: Ctx, who: string, verb: ControlVerb, target: { entry: string } | { selector: string } | { all: true }) => {
+  const act = async (c: Ctx, by: Caller, verb: ControlVerb, target: { entry: string } | { selector: string } | { all: true }) => {
     const note = await bodyNote(c.env.incoming, c.req.path);
-    const answer = await control().act(verb, target, { who, note });
+    const answer = await control().act(verb, target, { ...by, note });
     const all = 'all' in target;
     logger.info(
-      { event: EVENTS.apiWrite, who, outcome: all ? `${verb}-all` : verb, ...target },
+      { event: EVENTS.apiWrite, who: by.who, outcome: all ? `${verb}-all` : verb, ...target },
       all ? 'deployment-wide stop changed' : `API ${verb}`,
     );
     return reply(answer.status, answer.body);
   };
-  const plan = async (c: Ctx, who: string, apply: boolean): Promise<Response> => {
+  const plan = async (c: Ctx, by: Caller, apply: boolean): Promise<Response> => {
     const plans = handlers.plans ?? notServed('plans');
     const req = c.env.incoming;
     const note = apply ? noteOf(req) : undefined;
@@ -304,22 +307,22 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
     }
     const request: PlanRequest = parsed.data;
     if (!apply) return reply(200, await plans.plan(request));
-    const applied = await plans.apply(request, who, note);
-    logger.info({ event: EVENTS.apiWrite, who, owner: request.owner, outcome: 'apply' }, 'entries applied');
+    const applied = await plans.apply(request, by, note);
+    logger.info({ event: EVENTS.apiWrite, who: by.who, owner: request.owner, outcome: 'apply' }, 'entries applied');
     return reply(200, applied);
   };
 
   const verbs: Record<string, RouteHandler> = {};
   for (const verb of ['pause', 'resume', 'trigger'] as const) {
-    verbs[`POST /api/entries/{name}/${verb}`] = (c, who) => act(c, who, verb, { entry: c.req.param('name') ?? '' });
-    verbs[`POST /api/selected/${verb}`] = (c, who) => {
+    verbs[`POST /api/entries/{name}/${verb}`] = (c, by) => act(c, by, verb, { entry: c.req.param('name') ?? '' });
+    verbs[`POST /api/selected/${verb}`] = (c, by) => {
       const selector = c.req.query('selector');
       if (selector === undefined || selector.trim() === '')
         throw new ApiError(
           ErrorCode.ApiBadRequest,
           'selector: give a label selector such as ?selector=team%3Dbilling (a blank one would select every entry)',
         );
-      return act(c, who, verb, { selector });
+      return act(c, by, verb, { selector });
     };
   }
 
@@ -331,87 +334,95 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
     'GET /status': status,
     'GET /api/status': status,
     'GET /api/openapi.json': () => reply(200, (document ??= apiDocument())),
-    'GET /api/entries': async (c) =>
-      reply(200, await entries().list(c.req.query('after'), whole(c.req.query('limit'), DEFAULTS.apiPageDefault), c.req.query('selector'))),
-    'PUT /api/entries': async (c, who) => {
+    'GET /api/entries': async (c, by) =>
+      reply(
+        200,
+        await entries().list(c.req.query('after'), whole(c.req.query('limit'), DEFAULTS.apiPageDefault), c.req.query('selector'), by),
+      ),
+    'PUT /api/entries': async (c, by) => {
       const req = c.env.incoming;
       const store = entries();
       const note = noteOf(req);
       const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, bodyDepth(), c.env.outgoing);
       if (body === null || typeof body !== 'object' || Array.isArray(body))
         throw new ApiError(ErrorCode.ApiBadRequest, 'the body of PUT /api/entries must be an object mapping entry names to entries');
-      const result = await store.putMany(body as Record<string, unknown>, who, note);
+      const result = await store.putMany(body as Record<string, unknown>, by, note);
       const count = Object.keys(result.outcomes).length;
-      logger.info({ event: EVENTS.apiWrite, who, client: client(req), count, version: result.version }, 'entries written');
+      logger.info({ event: EVENTS.apiWrite, who: by.who, client: client(req), count, version: result.version }, 'entries written');
       return reply(200, result);
     },
-    'GET /api/entries/{name}': async (c) => {
+    'GET /api/entries/{name}': async (c, by) => {
       const name = c.req.param('name') ?? '';
-      const found = await entries().get(name);
+      const found = await entries().get(name, by);
       if (found === undefined) throw new BeatError(ErrorCode.UnknownEntry, `no runtime entry ${JSON.stringify(name)}`);
       return reply(200, found, { etag: `"${found.version}"` });
     },
-    'PUT /api/entries/{name}': async (c, who) => {
+    'PUT /api/entries/{name}': async (c, by) => {
       const req = c.env.incoming;
       const name = c.req.param('name') ?? '';
       const store = entries();
       const note = noteOf(req);
       const ifVersion = ifMatch(req);
       const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, bodyDepth(), c.env.outgoing);
-      const { created, entry } = await store.put(name, body, who, ifVersion, note);
+      const { created, entry } = await store.put(name, body, by, ifVersion, note);
       const outcome = created ? 'created' : 'updated';
-      logger.info({ event: EVENTS.apiWrite, who, client: client(req), entry: name, outcome }, `entry ${outcome}`);
+      logger.info({ event: EVENTS.apiWrite, who: by.who, client: client(req), entry: name, outcome }, `entry ${outcome}`);
       return reply(created ? 201 : 200, entry, { etag: `"${entry.version}"` });
     },
-    'DELETE /api/entries/{name}': async (c, who) => {
+    'DELETE /api/entries/{name}': async (c, by) => {
       const req = c.env.incoming;
       const name = c.req.param('name') ?? '';
       const store = entries();
       const note = noteOf(req);
       const keepHistory = ['', 'true', '1'].includes(c.req.query('keepHistory') ?? 'false');
-      if (!(await store.remove(name, keepHistory, who, ifMatch(req), note)))
+      if (!(await store.remove(name, keepHistory, by, ifMatch(req), note)))
         throw new BeatError(ErrorCode.UnknownEntry, `no runtime entry ${JSON.stringify(name)}`);
-      logger.info({ event: EVENTS.apiWrite, who, client: client(req), entry: name, outcome: 'deleted', keepHistory }, 'entry deleted');
+      logger.info(
+        { event: EVENTS.apiWrite, who: by.who, client: client(req), entry: name, outcome: 'deleted', keepHistory },
+        'entry deleted',
+      );
       return reply(204, null);
     },
-    'POST /api/entries/{name}/backfill': async (c, who) => {
+    'POST /api/entries/{name}/backfill': async (c, by) => {
       const req = c.env.incoming;
       const name = c.req.param('name') ?? '';
       const store = entries();
       if (store.backfill === undefined) return notServed('backfills');
       const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, 4, c.env.outgoing);
-      const answer = await store.backfill(name, body, who, noteOf(req));
+      const answer = await store.backfill(name, body, by, noteOf(req));
       logger.info(
-        { event: EVENTS.apiWrite, who, client: client(req), entry: name, outcome: 'backfill', status: answer.status },
+        { event: EVENTS.apiWrite, who: by.who, client: client(req), entry: name, outcome: 'backfill', status: answer.status },
         'backfill requested',
       );
       return reply(answer.status, answer.body);
     },
-    'GET /api/entries/{name}/backfill/{id}': async (c) => {
+    'GET /api/entries/{name}/backfill/{id}': async (c, by) => {
       const store = entries();
       if (store.backfillProgress === undefined) return notServed('backfills');
-      const answer = await store.backfillProgress(c.req.param('name') ?? '', c.req.param('id') ?? '');
+      const answer = await store.backfillProgress(c.req.param('name') ?? '', c.req.param('id') ?? '', by);
       return reply(answer.status, answer.body);
     },
-    'GET /api/entries/{name}/history': async (c) => {
+    'GET /api/entries/{name}/history': async (c, by) => {
       const entry = c.req.param('name') ?? '';
-      return reply(200, { entry, runs: await control().history(entry, whole(c.req.query('limit'), DEFAULTS.runHistoryLength)) });
+      return reply(200, { entry, runs: await control().history(entry, whole(c.req.query('limit'), DEFAULTS.runHistoryLength), by) });
     },
     'GET /api/stop': async () => reply(200, { stopped: (await control().stop()) ?? null }),
-    'PUT /api/stop': (c, who) => act(c, who, 'pause', { all: true }),
-    'DELETE /api/stop': (c, who) => act(c, who, 'resume', { all: true }),
-    'POST /api/plan': (c, who) => plan(c, who, false),
-    'POST /api/apply': (c, who) => plan(c, who, true),
-    'GET /api/audit': async (c) => {
+    'PUT /api/stop': (c, by) => act(c, by, 'pause', { all: true }),
+    'DELETE /api/stop': (c, by) => act(c, by, 'resume', { all: true }),
+    'POST /api/plan': (c, by) => plan(c, by, false),
+    'POST /api/apply': (c, by) => plan(c, by, true),
+    'GET /api/audit': async (c, by) => {
       const reader = handlers.audit ?? notServed('the audit trail');
       const entry = c.req.query('entry');
+      const who = c.req.query('who');
       const before = c.req.query('before');
       const asked = {
         limit: whole(c.req.query('limit'), DEFAULTS.auditPageDefault),
         ...(entry === undefined || entry === '' ? {} : { entry }),
+        ...(who === undefined || who === '' ? {} : { who }),
         ...(before === undefined ? {} : { before }),
       };
-      const events = await reader(asked);
+      const events = await reader(asked, by);
       const last = events[events.length - 1];
       return reply(200, { events, ...(events.length === asked.limit && last !== undefined ? { next: last.id } : {}) });
     },

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigProblem } from '../base/errors.js';
 import type { BeatMetrics } from '../observe/metrics.js';
-import type { HttpAccess } from './auth.js';
+import type { Caller, HttpAccess } from './auth.js';
 
 export interface Probe {
   readonly ok: boolean;
@@ -38,7 +38,10 @@ export interface ApiEntry {
 
 /**
  * What the API asks of the store. Failures are BeatErrors: ENTRY_INVALID (a ConfigError with the
- * problems), ENTRY_IS_STATIC, UNKNOWN_ENTRY, REDIS_UNAVAILABLE and the other Redis refusals.
+ * problems), ENTRY_IS_STATIC, UNKNOWN_ENTRY, REDIS_UNAVAILABLE and the other Redis refusals, and
+ * FORBIDDEN (403) when the caller's grants do not allow the change. `by`: who calls (a token's name
+ * and grants, http/auth.ts callerOf), recorded by the audit with the grant used and `note`
+ * (X-Beat-Note); the reads show only what its grants may read.
  */
 export interface EntriesHandlers {
   /**
@@ -46,24 +49,29 @@ export interface EntriesHandlers {
    * is one. With `selector` (a label selector's text; one that does not parse is API_BAD_REQUEST
    * naming the character), only the entries of the page it selects: a page may then hold fewer.
    */
-  list(after: string | undefined, limit: number, selector?: string): Promise<{ entries: readonly ApiEntry[]; next?: string }>;
-  get(name: string): Promise<ApiEntry | undefined>;
+  list(
+    after: string | undefined,
+    limit: number,
+    selector: string | undefined,
+    by: Caller,
+  ): Promise<{ entries: readonly ApiEntry[]; next?: string }>;
+  /** Undefined also for an entry outside the caller's grants: it is not told that one exists. */
+  get(name: string, by: Caller): Promise<ApiEntry | undefined>;
   /** `ifVersion`: apply only to that stored version (0: only if none), else ENTRY_CONFLICT. */
-  /** `who`: the token's name (or the dashboard's session), recorded by the audit with `note` (X-Beat-Note). */
-  put(name: string, entry: unknown, who: string, ifVersion?: number, note?: string): Promise<{ created: boolean; entry: ApiEntry }>;
+  put(name: string, entry: unknown, by: Caller, ifVersion?: number, note?: string): Promise<{ created: boolean; entry: ApiEntry }>;
   putMany(
     entries: Readonly<Record<string, unknown>>,
-    who: string,
+    by: Caller,
     note?: string,
   ): Promise<{ version: number; outcomes: Record<string, string> }>;
   /** How deep an entry's args and kwargs may nest now (the config's entryLimits.maxDepth); a body may nest 4 more. */
   entryMaxDepth?(): number;
   /** False when there was no such entry. */
-  remove(name: string, keepHistory: boolean, who: string, ifVersion?: number, note?: string): Promise<boolean>;
+  remove(name: string, keepHistory: boolean, by: Caller, ifVersion?: number, note?: string): Promise<boolean>;
   /** `POST /api/entries/NAME/backfill` (service/backfill-api.ts): the status and body to answer. */
-  backfill?(name: string, body: unknown, who: string, note?: string): Promise<{ status: number; body: unknown }>;
+  backfill?(name: string, body: unknown, by: Caller, note?: string): Promise<{ status: number; body: unknown }>;
   /** `GET /api/entries/NAME/backfill/ID`: a backfill request's progress. */
-  backfillProgress?(name: string, id: string): Promise<{ status: number; body: unknown }>;
+  backfillProgress?(name: string, id: string, by: Caller): Promise<{ status: number; body: unknown }>;
 }
 
 export type ControlVerb = 'pause' | 'resume' | 'trigger';
@@ -73,12 +81,12 @@ export interface ControlHandlers {
   act(
     verb: ControlVerb,
     target: { readonly entry: string } | { readonly selector: string } | { readonly all: true },
-    by: { readonly who: string; readonly note: string | undefined },
+    by: Caller & { readonly note: string | undefined },
   ): Promise<{ status: number; body: unknown }>;
   /** The deployment-wide stop as the API answers it: `{by, since, note}` (control/deployment-stop.ts DeploymentStopView), or null. */
   stop(): Promise<unknown>;
-  /** An entry's last runs, newest first (UNKNOWN_ENTRY when no entry of that name runs). */
-  history(entry: string, limit: number): Promise<unknown>;
+  /** An entry's last runs, newest first (UNKNOWN_ENTRY when no entry of that name runs, or the caller may not read it). */
+  history(entry: string, limit: number, by: Caller): Promise<unknown>;
 }
 
 /** A plan request's fields, checked for their types (the handlers check the entries and the owner's name). */
@@ -92,7 +100,7 @@ export interface PlanHandlers {
   /** The plan, as `beat plan --json` prints it. */
   plan(request: PlanRequest): Promise<unknown>;
   /** Applies it: the plan applied and the store's version. Refusals are BeatErrors (OWNER_CONFLICT, PLAN_STALE: 409). */
-  apply(request: PlanRequest, who: string, note: string | undefined): Promise<unknown>;
+  apply(request: PlanRequest, by: Caller, note: string | undefined): Promise<unknown>;
 }
 
 /** An audit event as the API shows it: `id` (pass it as `before` for older ones), `at` (ISO), who, entry, action, changes, note, taskId. */
@@ -100,6 +108,8 @@ export interface ApiAuditEvent {
   readonly id: string;
   readonly at: string;
   readonly who: string;
+  /** The grant that allowed it (`editor@team=billing`); absent for the CLI's changes, which hold every role. */
+  readonly grant?: string;
   readonly entry: string;
   readonly action: string;
   readonly changes: readonly { readonly path: string; readonly before?: string; readonly after?: string }[];
@@ -110,14 +120,17 @@ export interface ApiAuditEvent {
   readonly entries?: readonly string[];
 }
 
-/** Up to `limit` events older than `before`, newest first, of one entry or all. */
-export type AuditReader = (query: { entry?: string; limit: number; before?: string }) => Promise<readonly ApiAuditEvent[]>;
+/** Up to `limit` events older than `before`, newest first, of one entry or all, by `who` or anyone, of the entries the caller may read. */
+export type AuditReader = (
+  query: { entry?: string; who?: string; limit: number; before?: string },
+  by: Caller,
+) => Promise<readonly ApiAuditEvent[]>;
 
 export interface HttpHandlers {
   health(): Probe;
   ready(): Promise<Probe>;
   /** One page of the status: entries `offset` to `offset + limit` (and `next`, the offset of the next page, when there are more). */
-  status(page?: { offset: number; limit: number }): Promise<unknown>;
+  status(page?: { offset: number; limit: number }, by?: Caller): Promise<unknown>;
   readonly metrics: BeatMetrics;
   /** The audit trail (GET /api/audit); without it, 404. */
   readonly audit?: AuditReader;

@@ -71,6 +71,12 @@ const noteOnly = jsonBody('Note', 'the note, or none (X-Beat-Note)', false);
 const json = (description: string) => ({ description, content: { 'application/json': { schema: z.unknown() } } });
 const text = (description: string) => ({ description, content: { 'text/plain': { schema: z.string() } } });
 const refused = { description: 'a refusal: {error, code, problems?}', content: { 'application/json': { schema: errorSchema } } };
+/** A write's refusal for the caller's grants: code FORBIDDEN (or API_FORBIDDEN for a token that may only read), nothing written. */
+const forbidden = {
+  description:
+    "the caller's grants do not allow it on an entry it touches, or on the whole deployment (code FORBIDDEN, naming the grant that is missing); nothing was written",
+  content: { 'application/json': { schema: errorSchema } },
+};
 const named = z.object({ name: z.string().describe('the entry name, percent-encoded') });
 
 interface Declared {
@@ -87,7 +93,8 @@ function declare(
   ok: RouteConfig['responses'][string] = json('the answer'),
   status = '200',
 ): Declared {
-  return { access, route: createRoute({ method, path, summary, request, responses: { [status]: ok, default: refused } }) };
+  const responses = access === 'write' ? { [status]: ok, 403: forbidden, default: refused } : { [status]: ok, default: refused };
+  return { access, route: createRoute({ method, path, summary, request, responses }) };
 }
 
 const controlVerbs = ['pause', 'resume', 'trigger'] as const;
@@ -176,6 +183,7 @@ export const ROUTES = [
   declare('read-or-session', 'get', '/api/audit', 'the audit trail, newest first', {
     query: z.object({
       entry: z.string().optional(),
+      who: z.string().optional().describe("only the events of this caller (a token's name, user@host)"),
       limit: wholeNumber('limit', 1, DEFAULTS.auditPageMax, DEFAULTS.auditPageDefault),
       before: z
         .string()

@@ -1,7 +1,9 @@
 /**
  * Who may do what over HTTP, one rule for every path that shows entries (/status, /api/*, the
  * dashboard's /ui/api/ reads). Writes need a bearer token that may write (`--api-token-file`, one
- * token or `name:token` lines, or BEAT_API_TOKEN) and are refused outright when none is configured.
+ * token or `NAME:GRANTS:TOKEN` lines, or BEAT_API_TOKEN) and are refused outright when none is
+ * configured. Which entries a token may change or see is decided by the operator verbs
+ * (src/operations/) on the caller's grants (core/grants.ts), which this module reads and hands on.
  * Reads need a token (or the dashboard's session), except for a loopback client, or any client with
  * `--http-public-reads`, whose Host header names this server. The probes and /metrics stay open:
  * kubelets and Prometheus scrape them from other hosts and they show no task arguments.
@@ -10,13 +12,26 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ENV } from '../base/env.js';
 import { ERROR_ANSWERS, ErrorCode } from '../base/errors.js';
+import { ADMIN, VIEWER, grantsText, parseGrants, ROLES } from '../core/grants.js';
+import type { Grant } from '../core/grants.js';
 
 /** A bearer token of the API, with the name the logs (and the audit) know it by and what it may do. */
 export interface ApiToken {
   readonly name: string;
   readonly token: string;
-  /** `read`: the reads that show entries; `write`: those and every change. */
-  readonly scope: 'read' | 'write';
+  /** Its grants (`NAME:GRANTS:TOKEN`); `NAME:TOKEN` is admin, `NAME:read:TOKEN` viewer. */
+  readonly grants: readonly Grant[];
+}
+
+/** Who calls: the name the audit and the logs record, and the grants the operator verbs decide on. */
+export interface Caller {
+  readonly who: string;
+  readonly grants: readonly Grant[];
+}
+
+/** Whether a token may change anything at all (one grant above viewer); which entries is the verbs' to decide. */
+export function mayWrite(token: ApiToken): boolean {
+  return token.grants.some((g) => g.role !== 'viewer');
 }
 
 export interface HttpAccess {
@@ -39,7 +54,7 @@ export interface HttpAccess {
 /** The configured tokens: the named ones, else the single one as "api" with scope write. */
 export function tokensOf(access: HttpAccess): readonly ApiToken[] {
   if (access.tokens !== undefined) return access.tokens;
-  return access.token === undefined ? [] : [{ name: 'api', token: access.token, scope: 'write' }];
+  return access.token === undefined ? [] : [{ name: 'api', token: access.token, grants: ADMIN }];
 }
 
 /** The configured token `given` is, compared with every one in constant time; undefined when none. */
@@ -50,12 +65,47 @@ export function findToken(given: string, tokens: readonly ApiToken[]): ApiToken 
 }
 
 const TOKEN_TEXT = /^[\x21-\x7e]{16,}$/;
-const NAMED_LINE = /^([A-Za-z0-9][\w.@-]{0,63}):(?:(read|write):)?(\S+)$/;
+const NAME_TEXT = /^[A-Za-z0-9][\w.@-]{0,63}$/;
+const NAMED_LINE = /^[A-Za-z0-9][\w.@-]{0,63}:\S/;
+/**
+ * The middle field of `NAME:MIDDLE:TOKEN` read as grants: it starts with a word and then `@`, `;`
+ * or its end (`editor@team=billing`, `viewer`, a misspelt `edtor`). Anything else (`abc-1:…`) is a
+ * token holding a colon, as a `NAME:TOKEN` line always could: a misspelt grant is refused as an
+ * unknown role, never taken for part of an admin token.
+ */
+const GRANTS_FIELD = /^[A-Za-z]+(?:[@;]|$)/;
+const LINE_FORMS =
+  'NAME:TOKEN (admin), NAME:read:TOKEN (viewer) or NAME:GRANTS:TOKEN (such as billing-ci:editor@team=billing;viewer:TOKEN)';
+
+/** One line's token: its name, grants and token, or the problem (without the line's number). */
+function tokenLine(line: string): ApiToken | string {
+  const colon = line.indexOf(':');
+  const name = line.slice(0, colon);
+  const rest = line.slice(colon + 1);
+  if (!NAME_TEXT.test(name)) return `expected ${LINE_FORMS}; the name is letters, digits, ".", "_", "@", "-"`;
+  const second = rest.indexOf(':');
+  const middle = second === -1 ? undefined : rest.slice(0, second);
+  let grants: readonly Grant[] = ADMIN;
+  let token = rest;
+  if (middle !== undefined && (middle === 'read' || middle === 'write' || GRANTS_FIELD.test(middle.trim()))) {
+    token = rest.slice(second + 1);
+    if (middle === 'read') grants = VIEWER;
+    else if (middle !== 'write') {
+      const parsed = parseGrants(middle);
+      if (!parsed.ok) return `the grants of ${JSON.stringify(name)}: ${parsed.problem} (roles: ${ROLES.join(', ')}; write ${LINE_FORMS})`;
+      grants = parsed.grants;
+    }
+  }
+  if (!TOKEN_TEXT.test(token))
+    return `expected ${LINE_FORMS}: the token of ${JSON.stringify(name)} must be at least 16 printable characters without spaces (for example: openssl rand -hex 32)`;
+  return { name, token, grants };
+}
 
 /**
  * The tokens of an --api-token-file: either one token (the whole file, as before: named "api",
- * scope write), or one `name:token` line per token, `name:read:token` for one that may only read;
- * blank lines and `#` comments are skipped. Throws a message naming the line and the fix.
+ * admin), or one line per token, `NAME:GRANTS:TOKEN` (`NAME:TOKEN`: admin, `NAME:read:TOKEN`:
+ * viewer); blank lines and `#` comments are skipped. Throws a message naming the line and the fix,
+ * which never holds a token.
  */
 export function parseTokenFile(text: string): ApiToken[] {
   const lines = text.split(/\r?\n/);
@@ -65,18 +115,16 @@ export function parseTokenFile(text: string): ApiToken[] {
     const token = text.replace(/[\r\n]+$/, '');
     if (!TOKEN_TEXT.test(token))
       throw new Error('the API token must be at least 16 printable characters without spaces (for example: openssl rand -hex 32)');
-    return [{ name: 'api', token, scope: 'write' }];
+    return [{ name: 'api', token, grants: ADMIN }];
   }
   const tokens: ApiToken[] = [];
   for (const { line, at } of meaningful) {
-    const match = NAMED_LINE.exec(line);
-    if (match === null || !TOKEN_TEXT.test(match[3]!)) {
-      throw new Error(
-        `line ${at}: expected NAME:TOKEN or NAME:read:TOKEN (a name of letters, digits, ".", "_", "@", "-"; a token of at least 16 printable characters without spaces)`,
-      );
-    }
-    if (tokens.some((t) => t.name === match[1])) throw new Error(`line ${at}: the name ${JSON.stringify(match[1])} is given twice`);
-    tokens.push({ name: match[1]!, token: match[3]!, scope: match[2] === 'read' ? 'read' : 'write' });
+    const read = NAMED_LINE.test(line) ? tokenLine(line) : `expected ${LINE_FORMS}`;
+    if (typeof read === 'string') throw new Error(`line ${at}: ${read}`);
+    if (tokens.some((t) => t.name === read.name)) throw new Error(`line ${at}: the name ${JSON.stringify(read.name)} is given twice`);
+    if (tokens.some((t) => tokenMatches(read.token, t.token)))
+      throw new Error(`line ${at}: the token of ${JSON.stringify(read.name)} is another line's too; give each name its own token`);
+    tokens.push(read);
   }
   return tokens;
 }
@@ -156,8 +204,11 @@ function checkToken(req: IncomingMessage, access: HttpAccess, what: string, scop
   if (found === undefined) {
     return refusal(ErrorCode.ApiUnauthorized, `${what}: the bearer token is not one of those configured`);
   }
-  if (scope === 'write' && found.scope !== 'write') {
-    return refusal(ErrorCode.ApiForbidden, `${what}: the token "${found.name}" may only read (its line in --api-token-file says read)`);
+  if (scope === 'write' && !mayWrite(found)) {
+    return refusal(
+      ErrorCode.ApiForbidden,
+      `${what}: the token "${found.name}" may only read (its grants in --api-token-file: ${grantsText(found.grants)}); give it operator, editor or admin to change entries`,
+    );
   }
   return undefined;
 }
@@ -168,9 +219,27 @@ export function tokenName(req: IncomingMessage, access: HttpAccess): string | un
   return given === undefined ? undefined : findToken(given, tokensOf(access))?.name;
 }
 
+/**
+ * Who calls, once the route's access rule let the request in: the token's name and grants; else
+ * the dashboard's session (`session`: its token's name), with that token's grants; else a reader
+ * the read rule let in without a credential (trusted loopback, --http-public-reads), who sees the
+ * whole deployment as before.
+ */
+export function callerOf(req: IncomingMessage, access: HttpAccess, session?: string): Caller {
+  const tokens = tokensOf(access);
+  const given = bearer(req);
+  const found = given === undefined ? undefined : findToken(given, tokens);
+  if (found !== undefined) return { who: found.name, grants: found.grants };
+  if (session !== undefined) {
+    const name = session.startsWith('dashboard:') ? session.slice('dashboard:'.length) : session;
+    return { who: session, grants: tokens.find((t) => t.name === name)?.grants ?? VIEWER };
+  }
+  return { who: 'anonymous', grants: VIEWER };
+}
+
 /** May this request change entries? */
 export function authorizeWrite(req: IncomingMessage, access: HttpAccess): Refusal | undefined {
-  if (tokensOf(access).every((t) => t.scope !== 'write')) {
+  if (!tokensOf(access).some(mayWrite)) {
     return refusal(
       ErrorCode.ApiForbidden,
       `writes through the entries API are off because no API token that may write is configured: ${HOW_TO_CONFIGURE}`,

@@ -8,7 +8,8 @@
 import { newBackfillRequest } from '../control/backfill-request.js';
 import type { BackfillInput, BackfillPlan, BackfillProgress } from '../control/backfill-request.js';
 import type { ControlStore } from '../redis/control-store.js';
-import { auditBy } from './operator.js';
+import type { ScopedEntry } from '../core/grants.js';
+import { auditBy, authorize } from './operator.js';
 import type { Operator } from './operator.js';
 
 /** A backfill queued for the leader: its id, and its request's text (what withdraws it). */
@@ -18,17 +19,26 @@ export interface QueuedBackfill {
   readonly text: string;
 }
 
-/** Queues the planned backfills of `input`'s range in one MULTI with their audit (the selection's one event with `selector`). */
+/**
+ * Queues the planned backfills of `input`'s range in one MULTI with their audit (the selection's one
+ * event with `selector`), when the caller may operate every entry of them (`scoped`: their owners
+ * and labels as the door found them; needed when the operator has grants).
+ */
 export async function queueBackfills(
   control: Pick<ControlStore, 'requestBackfills'>,
   by: Operator,
-  planned: readonly { readonly entry: string; readonly plan: BackfillPlan }[],
+  planned: readonly { readonly entry: string; readonly plan: BackfillPlan; readonly scoped?: ScopedEntry }[],
   input: BackfillInput,
   selector: string | undefined,
   nowMs: number,
 ): Promise<QueuedBackfill[]> {
+  const grant = authorize(
+    by,
+    'operate',
+    planned.map((p) => p.scoped ?? { name: p.entry }),
+  );
   const requests = planned.map(({ entry, plan }) => newBackfillRequest(entry, input, plan, nowMs, by.note));
-  const texts = await control.requestBackfills(requests, selector, auditBy(by));
+  const texts = await control.requestBackfills(requests, selector, auditBy(by, grant));
   return requests.map((r, i) => ({ entry: r.entry, id: r.id, text: texts[i] ?? '' }));
 }
 

@@ -12,7 +12,8 @@ import { deploymentStopView } from '../control/deployment-stop.js';
 import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { TriggerRequest } from '../ports/control-source.js';
-import { auditBy } from './operator.js';
+import type { Action, Grant, ScopedEntry } from '../core/grants.js';
+import { auditBy, authorize, authorizeDeployment } from './operator.js';
 import type { Operator } from './operator.js';
 
 /** What the control verbs ask of the control store. */
@@ -29,8 +30,14 @@ export type ControlStores = Pick<
   | 'resumeDeployment'
 >;
 
-/** One entry, or the entries `selector` (its text, for the audit event) selected. */
-export type EntryTarget = { readonly entry: string } | { readonly selector: string; readonly entries: readonly string[] };
+/**
+ * One entry, or the entries `selector` (its text, for the audit event) selected. `scoped`: the
+ * owner and labels of each entry the door found, which a caller's grants are decided on (needed
+ * when the operator has grants; the CLI's has none and holds every role).
+ */
+export type EntryTarget =
+  | { readonly entry: string; readonly scoped?: readonly ScopedEntry[] }
+  | { readonly selector: string; readonly entries: readonly string[]; readonly scoped?: readonly ScopedEntry[] };
 /** An entry, a selection, or the whole deployment (its stop: `beat pause --all`). */
 export type ControlTarget = EntryTarget | { readonly all: true };
 
@@ -89,8 +96,9 @@ export async function setPaused(
   paused: boolean,
   nowMs: number,
 ): Promise<PauseAnswer> {
-  const audit = auditBy(by);
   if ('all' in target) {
+    // The stop touches every entry, whoever holds it: only a grant on the whole deployment allows it.
+    const audit = auditBy(by, authorizeDeployment(by, 'administer'));
     if (paused) {
       const { stop, changed } = await control.stopDeployment(nowMs, audit);
       return { stopped: deploymentStopView(stop), changed };
@@ -98,9 +106,31 @@ export async function setPaused(
     const lifted = await control.resumeDeployment(nowMs, audit);
     return { stopped: null, lifted: lifted === undefined ? null : deploymentStopView(lifted) };
   }
+  // Decided on the entries as the door found them: a label changed between that read and the MULTI
+  // is not seen (pausing is not a change of the entry's definition, and the leader reads the flag only).
+  const audit = auditBy(by, authorizeTarget(by, 'operate', target));
   if ('entry' in target) return { entry: target.entry, paused, changed: await control.setPaused(target.entry, paused, nowMs, audit) };
   const changed = await control.setPausedMany(target.entries, paused, nowMs, target.selector, audit);
   return { selector: target.selector, entries: target.entries, changed, paused };
+}
+
+/**
+ * The grant that allows `action` on every entry of the target, all or nothing (a selection with one
+ * entry outside the caller's scope is refused whole). A caller with grants whose door did not say
+ * the entries' owners and labels is refused too: never allowed for want of knowing.
+ */
+export function authorizeTarget(by: Operator, action: Action, target: EntryTarget): Grant | undefined {
+  if (by.grants === undefined) return undefined;
+  const names = 'entry' in target ? [target.entry] : target.entries;
+  const scoped = target.scoped ?? [];
+  const known = new Map(scoped.map((s) => [s.name, s]));
+  // An entry the door did not describe is decided as one with no owner and no labels: only a grant
+  // on the whole deployment covers it.
+  return authorize(
+    by,
+    action,
+    names.map((name) => known.get(name) ?? { name }),
+  );
 }
 
 /** A manual run queued for the leader: its task id, and its request's text (to withdraw it). */
@@ -112,6 +142,7 @@ export interface QueuedRun {
 
 /** Queues one manual run of each entry of the target, in one MULTI with its audit (one event per run, or the selection's one). */
 export async function queueTriggers(control: ControlStores, by: Operator, target: EntryTarget, nowMs: number): Promise<QueuedRun[]> {
+  const grant = authorizeTarget(by, 'operate', target);
   const names = 'entry' in target ? [target.entry] : target.entries;
   const requests: TriggerRequest[] = names.map((entry) => ({
     entry,
@@ -119,7 +150,7 @@ export async function queueTriggers(control: ControlStores, by: Operator, target
     at: nowMs,
     ...(by.note === undefined ? {} : { note: by.note }),
   }));
-  const texts = await control.requestTriggers(requests, 'entry' in target ? undefined : target.selector, auditBy(by));
+  const texts = await control.requestTriggers(requests, 'entry' in target ? undefined : target.selector, auditBy(by, grant));
   return requests.map((r, i) => ({ entry: r.entry, taskId: r.id, text: texts[i] ?? JSON.stringify(r) }));
 }
 

@@ -1,15 +1,18 @@
 /**
  * The entry verbs, once for every door: put (one entry or several, all or none) and delete, each a
- * write of the runtime store's script with its audit event (the operator's `who` and note, the
- * deployment's audit settings). The store checks every entry as `beat run` would run it.
+ * write of the runtime store's script with its audit event (the operator's `who`, grant and note,
+ * the deployment's audit settings). The store checks every entry as `beat run` would run it; the
+ * caller's grants are decided first, on each entry as it is stored and as the write would leave it.
  */
-import type { RedisEntryStore, WriteResult } from '../redis/entry-store.js';
+import { deploymentGrant } from '../core/grants.js';
+import type { Grant, ScopedEntry } from '../core/grants.js';
+import type { RedisEntryStore, StoredEntry, WriteResult } from '../redis/entry-store.js';
 import type { AuditContext } from '../redis/audit-log.js';
-import { auditBy } from './operator.js';
+import { auditBy, authorize, scopedEntry } from './operator.js';
 import type { Operator } from './operator.js';
 
 export interface EntryStores {
-  readonly store: Pick<RedisEntryStore, 'write'>;
+  readonly store: Pick<RedisEntryStore, 'write' | 'get'>;
   /** The audit trail's cap and the log its `beat.audit` lines go to (beat run's; the CLI and the client have none). */
   readonly auditSettings?: Omit<AuditContext, 'who' | 'note'>;
 }
@@ -21,21 +24,46 @@ export interface EntryPut {
   readonly ifVersion?: number;
 }
 
+/**
+ * The stored entries of `names` and the grant deciding on them, for a caller with grants; nothing
+ * for one without (the CLI). `pin`: the caller's grants are scoped, so each write is held to the
+ * version decided on (0: none), and an entry that another writer moves between this read and the
+ * script (into another team's labels) makes the write ENTRY_CONFLICT instead of slipping through.
+ */
+async function decided(
+  stores: EntryStores,
+  by: Operator,
+  names: readonly string[],
+  after: (stored: ReadonlyMap<string, StoredEntry>) => readonly ScopedEntry[],
+): Promise<{ grant?: Grant; stored: ReadonlyMap<string, StoredEntry>; pin: boolean }> {
+  if (by.grants === undefined) return { stored: new Map(), pin: false };
+  const found = await Promise.all(names.map((name) => stores.store.get(name)));
+  const stored = new Map<string, StoredEntry>();
+  for (const entry of found) if (entry !== undefined) stored.set(entry.name, entry);
+  const before = [...stored.values()].map((s) => scopedEntry(s.name, s.entry));
+  const grant = authorize(by, 'edit', [...before, ...after(stored)]);
+  return { ...(grant === undefined ? {} : { grant }), stored, pin: deploymentGrant(by.grants, 'edit') === undefined };
+}
+
 /** Creates or replaces the entries, all or none; `source` names where they came from in the problems' paths. */
-export function putEntries(
+export async function putEntries(
   stores: EntryStores,
   by: Operator,
   puts: readonly EntryPut[],
   options: { readonly nowMs: number; readonly source?: string },
 ): Promise<WriteResult> {
+  const { grant, stored, pin } = await decided(
+    stores,
+    by,
+    puts.map((p) => p.name),
+    () => puts.map((p) => scopedEntry(p.name, p.entry)),
+  );
   return stores.store.write(
-    puts.map((p) => ({
-      op: 'put' as const,
-      name: p.name,
-      entry: p.entry,
-      ...(p.ifVersion === undefined ? {} : { ifVersion: p.ifVersion }),
-    })),
-    { ...options, audit: { ...stores.auditSettings, ...auditBy(by) } },
+    puts.map((p) => {
+      const ifVersion = p.ifVersion ?? (pin ? (stored.get(p.name)?.version ?? 0) : undefined);
+      return { op: 'put' as const, name: p.name, entry: p.entry, ...(ifVersion === undefined ? {} : { ifVersion }) };
+    }),
+    { ...options, audit: { ...stores.auditSettings, ...auditBy(by, grant) } },
   );
 }
 
@@ -46,10 +74,15 @@ export async function deleteEntry(
   name: string,
   options: { readonly nowMs: number; readonly keepHistory: boolean; readonly ifVersion?: number },
 ): Promise<boolean> {
-  const { ifVersion, ...rest } = options;
+  const { ifVersion: given, ...rest } = options;
+  const { grant, stored, pin } = await decided(stores, by, [name], () => []);
+  // A scoped caller deleting what does not exist: answered as the store answers it (false), after
+  // the decision, which an absent entry gives to any editor.
+  const ifVersion = given ?? (pin ? (stored.get(name)?.version ?? 0) : undefined);
+  if (pin && ifVersion === 0 && given === undefined) return false;
   const { outcomes } = await stores.store.write([{ op: 'delete', name, ...(ifVersion === undefined ? {} : { ifVersion }) }], {
     ...rest,
-    audit: { ...stores.auditSettings, ...auditBy(by) },
+    audit: { ...stores.auditSettings, ...auditBy(by, grant) },
   });
   return outcomes[0] === 'deleted';
 }

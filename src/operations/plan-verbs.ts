@@ -2,15 +2,16 @@
  * Plan and apply of an owner's entries (`beat plan --owner`, `beat apply`, the client's plan and
  * apply): what an apply would do, and the apply itself in one atomic write of the store's script
  * with its one audit event under the caller, never touching another owner's entry or one with none
- * (redis/owner-apply.ts).
+ * (redis/owner-apply.ts), nor one outside the caller's grants.
  */
+import { BeatError, ErrorCode } from '../base/errors.js';
 import type { AuditContext } from '../redis/audit-log.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { RedisEntryStore } from '../redis/entry-store.js';
 import { applyOwner, planOwner } from '../redis/owner-apply.js';
 import type { ApplyResult } from '../redis/owner-apply.js';
 import type { EntryPlan } from '../control/entry-plan.js';
-import { auditBy } from './operator.js';
+import { auditBy, authorize, scopedEntry } from './operator.js';
 import type { Operator } from './operator.js';
 
 export interface PlanStores {
@@ -29,7 +30,37 @@ export function planEntries(stores: PlanStores, request: PlanRequest): Promise<E
   return planOwner(stores.client, stores.keys, stores.store, request);
 }
 
-/** Makes the owner's entries be the inputs, all at once; OWNER_CONFLICT or PLAN_STALE writes nothing. */
-export function applyEntries(stores: PlanStores, by: Operator, request: ApplyRequest): Promise<ApplyResult> {
-  return applyOwner(stores.client, stores.keys, stores.store, { ...request, audit: { ...stores.auditSettings, ...auditBy(by) } });
+/**
+ * Makes the owner's entries be the inputs, all at once; OWNER_CONFLICT or PLAN_STALE writes nothing.
+ * A caller with grants is decided on every entry the plan adds, changes or removes, as stored and as
+ * the inputs make it (FORBIDDEN: nothing written); the apply is then held to that plan's digest, so
+ * that what is written is what was decided on (a write meanwhile makes it PLAN_STALE).
+ */
+export async function applyEntries(stores: PlanStores, by: Operator, request: ApplyRequest): Promise<ApplyResult> {
+  if (by.grants === undefined)
+    return applyOwner(stores.client, stores.keys, stores.store, { ...request, audit: { ...stores.auditSettings, ...auditBy(by) } });
+  const plan = await planOwner(stores.client, stores.keys, stores.store, request);
+  if (request.planDigest !== undefined && request.planDigest !== plan.digest)
+    throw new BeatError(
+      ErrorCode.PlanStale,
+      `the store or the entries changed since the plan (its digest was ${request.planDigest}, now ${plan.digest}); nothing written: plan again and review it`,
+    );
+  const inputs = new Map(request.inputs.map((i) => [i.name, i]));
+  const touched = plan.entries.filter((item) => item.action === 'add' || item.action === 'change' || item.action === 'remove');
+  const before = await Promise.all(touched.filter((item) => item.action !== 'add').map(async (item) => stores.store.get(item.name)));
+  const scoped = [
+    ...before.flatMap((stored) => (stored === undefined ? [] : [scopedEntry(stored.name, stored.entry)])),
+    ...touched.flatMap((item) => {
+      const input = inputs.get(item.name);
+      return item.action === 'remove' || input === undefined ? [] : [scopedEntry(item.name, input.entry)];
+    }),
+    // The owner's entries the inputs name, even unchanged: a plan naming an entry is a claim on it.
+    ...plan.entries.filter((item) => item.action === 'conflict').map((item) => ({ name: item.name, owner: item.heldBy ?? undefined })),
+  ];
+  const grant = authorize(by, 'edit', scoped);
+  return applyOwner(stores.client, stores.keys, stores.store, {
+    ...request,
+    planDigest: plan.digest,
+    audit: { ...stores.auditSettings, ...auditBy(by, grant) },
+  });
 }

@@ -1,8 +1,13 @@
 /**
  * The reading verbs every door shares: the views of named entries (the dashboard's rows, the API's
  * entry), an entry's run history and the audit trail, as `beat history` and `beat audit` read them.
- * Reads write nothing, so they take no operator.
+ * Reads write nothing; they take the operator's grants only to show what those may read.
  */
+import { DEFAULTS } from '../base/defaults.js';
+import type { ScopedEntry } from '../core/grants.js';
+import { decideDeployment } from '../core/grants.js';
+import { mayRead } from './operator.js';
+import type { Operator } from './operator.js';
 import type { AuditEvent } from '../control/audit-events.js';
 import type { EntryView } from '../control/entry-view-schema.js';
 import { statusParts } from '../control/status-parts.js';
@@ -84,7 +89,47 @@ export async function entryHistory(runs: Pick<RedisRunHistory, 'list'>, entry: s
   return (await runs.list(entry, limit)).map((r) => runView(r, zone));
 }
 
-/** Up to `limit` audit events older than `before`, newest first, of one entry or all. */
-export function auditTrail(log: Pick<AuditLog, 'read'>, query: { entry?: string; limit: number; before?: string }): Promise<AuditEvent[]> {
-  return log.read(query);
+/** Events read per page while looking for those a scoped reader (or `who`) keeps. */
+const AUDIT_CHUNK = 500;
+
+/**
+ * Up to `limit` audit events older than `before`, newest first, of one entry or all, made by `who`
+ * or anyone. With `by`'s grants, only the events of entries it may read (`scopeOf`: an entry's
+ * owner and labels now; an entry gone is decided as one with neither, so only a reader of the whole
+ * deployment sees it): a bulk event when it may read every entry it touched, an apply when its owner
+ * is in scope, the deployment-wide stop only for a grant on the whole deployment.
+ */
+export async function auditTrail(
+  log: Pick<AuditLog, 'read'>,
+  query: { entry?: string | undefined; who?: string | undefined; limit: number; before?: string | undefined },
+  by?: Pick<Operator, 'grants'>,
+  scopeOf: (name: string) => ScopedEntry | undefined = () => undefined,
+): Promise<AuditEvent[]> {
+  const { who, ...asked } = query;
+  if (who === undefined && by?.grants === undefined) return log.read(asked);
+  const keep = (event: AuditEvent): boolean => {
+    if (who !== undefined && event.who !== who) return false;
+    if (by?.grants === undefined) return true;
+    const readable = (name: string) => mayRead(by, scopeOf(name) ?? { name });
+    if (event.selector !== undefined) return (event.entries ?? []).every(readable);
+    if (event.entry !== '') return readable(event.entry);
+    const owner = event.action === 'apply' ? event.changes.find((c) => c.path === 'owner')?.after : undefined;
+    if (owner !== undefined) return mayRead(by, { name: '', owner });
+    return decideDeployment(by.grants, 'read').allowed;
+  };
+  const out: AuditEvent[] = [];
+  let before = asked.before;
+  // Bounded as the log bounds its own search for one entry's events: the whole stream at its default cap.
+  for (let scanned = 0; out.length < query.limit && scanned < DEFAULTS.auditMaxEvents * 2;) {
+    const page = await log.read({ ...asked, limit: AUDIT_CHUNK, before });
+    for (const event of page) {
+      if (keep(event)) out.push(event);
+      if (out.length >= query.limit) break;
+    }
+    scanned += page.length;
+    const last = page[page.length - 1];
+    if (last?.id === undefined || page.length < AUDIT_CHUNK) break;
+    before = last.id;
+  }
+  return out;
 }

@@ -21,6 +21,8 @@ import { withScripts } from './scripts.js';
 export interface AuditContext {
   /** A token's name, `dashboard:<name>`, or `user@host` (localActor()). */
   readonly who: string;
+  /** The grant that allowed the change (core/grants.ts, as the tokens file writes it); absent for the CLI, which holds every role. */
+  readonly grant?: string | undefined;
   readonly note?: string | undefined;
   /** The stream's cap (the config's audit.maxEvents). */
   readonly maxEvents?: number | undefined;
@@ -62,6 +64,7 @@ export function auditEvent(
   return {
     atMs,
     who: context.who,
+    ...(context.grant === undefined ? {} : { grant: context.grant }),
     entry,
     action,
     changes,
@@ -98,6 +101,7 @@ export class AuditLog {
     args.push('at', String(event.atMs), 'who', event.who, 'entry', event.entry, 'action', event.action);
     args.push('changes', JSON.stringify(event.changes));
     if (event.note !== undefined) args.push('note', event.note);
+    if (event.grant !== undefined) args.push('grant', event.grant);
     if (event.taskId !== undefined) args.push('task', event.taskId);
     if (event.selector !== undefined) args.push('selector', event.selector, 'entries', JSON.stringify(event.entries ?? []));
     batch.call('XADD', args);
@@ -112,16 +116,23 @@ export class AuditLog {
     const scripts = withScripts(this.client);
     for (let i = 0; i < events.length;) {
       const first = events[i] as AuditEvent;
-      const args = [this.keys.audit, String(this.maxEvents), String(first.atMs), first.who, first.note ?? '', ''];
+      const args = [this.keys.audit, String(this.maxEvents), String(first.atMs), first.who, first.note ?? '', first.grant ?? '', ''];
       let n = 0;
       for (; i < events.length && n < CHUNK; i += 1, n += 1) {
         const event = events[i] as AuditEvent;
-        if (event.taskId !== undefined || event.atMs !== first.atMs || event.who !== first.who || event.note !== first.note) break;
+        if (
+          event.taskId !== undefined ||
+          event.atMs !== first.atMs ||
+          event.who !== first.who ||
+          event.note !== first.note ||
+          event.grant !== first.grant
+        )
+          break;
         args.push(event.entry, event.action, JSON.stringify(event.changes));
       }
       try {
         if (n > 0) {
-          args[5] = String(n);
+          args[6] = String(n);
           await scripts.auditAppend(1, args);
         } else {
           const batch = this.client.pipeline();
@@ -174,6 +185,7 @@ export function logAudit(logger: Logger | undefined, events: readonly AuditEvent
       {
         event: EVENTS.audit,
         who: event.who,
+        ...(event.grant === undefined ? {} : { grant: event.grant }),
         entry: event.entry,
         action: event.action,
         changes: event.changes,
@@ -212,12 +224,14 @@ function decode(id: string, fields: string[]): AuditEvent | undefined {
   }
   const at = Number(get('at'));
   const note = get('note');
+  const grant = get('grant');
   const taskId = get('task');
   const selector = get('selector');
   return {
     id,
     atMs: Number.isFinite(at) ? at : Number(id.split('-')[0]),
     who: get('who') ?? '?',
+    ...(grant === undefined ? {} : { grant }),
     entry,
     action: action as AuditAction,
     changes,

@@ -13,6 +13,7 @@ import type { AuditEventWire } from '../dashboard/wire.js';
 import { AuditLog, auditEvent, logAudit } from '../redis/audit-log.js';
 import { auditTrail } from '../operations/read-verbs.js';
 import type { SchedulerKeys } from '../redis/keys.js';
+import type { ScopedEntry } from '../core/grants.js';
 import type { SourceChange } from '../runtime/source-audit.js';
 
 /** The API's event; also the dashboard's AuditEventWire (its audit tab reads GET /api/audit), which the type holds it to. */
@@ -21,6 +22,7 @@ export function apiAuditEvent(event: AuditEvent): ApiAuditEvent & AuditEventWire
     id: event.id ?? '',
     at: new Date(event.atMs).toISOString(),
     who: event.who,
+    ...(event.grant === undefined ? {} : { grant: event.grant }),
     entry: event.entry,
     action: event.action,
     changes: event.changes,
@@ -30,9 +32,14 @@ export function apiAuditEvent(event: AuditEvent): ApiAuditEvent & AuditEventWire
   };
 }
 
-export function auditReader(client: RedisClient, keys: Pick<SchedulerKeys, 'audit'>): AuditReader {
+/** The API's audit reader: only the events of entries the caller may read (`scopeOf`: an entry's owner and labels now). */
+export function auditReader(
+  client: RedisClient,
+  keys: Pick<SchedulerKeys, 'audit'>,
+  scopeOf: (name: string) => ScopedEntry | undefined = () => undefined,
+): AuditReader {
   const log = new AuditLog(client, keys);
-  return (query) => whileConnected(client, async () => (await auditTrail(log, query)).map(apiAuditEvent));
+  return (query, by) => whileConnected(client, async () => (await auditTrail(log, query, by, scopeOf)).map(apiAuditEvent));
 }
 
 /**

@@ -21,6 +21,9 @@ import type { BackfillInput, BackfillPlan, BackfillProgress } from '../control/b
 import type { BackfillOverlap } from '../core/backfill-overlap.js';
 import { awaitBackfill, queueBackfills } from '../operations/backfill-verbs.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
+import type { Caller } from '../http/auth.js';
+import { mayRead } from '../operations/operator.js';
+import { scopeOf } from './control-handlers.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
 
@@ -59,16 +62,23 @@ export function progressBody(entry: string, id: string, p: BackfillProgress | un
 }
 
 export function backfillApi(o: BackfillApiOptions): {
-  backfill(name: string, body: unknown, who: string, note?: string): Promise<BackfillAnswer>;
-  backfillProgress(name: string, id: string): Promise<BackfillAnswer>;
+  backfill(name: string, body: unknown, by: Caller, note?: string): Promise<BackfillAnswer>;
+  backfillProgress(name: string, id: string, by: Caller): Promise<BackfillAnswer>;
 } {
   return {
-    async backfill(name, body, who, headerNote) {
+    async backfill(name, body, by, headerNote) {
       const { input, afterMs } = checkedBody(body);
       if (input.dryRun) return dryRunPage(o, name, input, afterMs);
-      const { plan, policy } = await planFor(o, name, input);
+      const { plan, policy, entry } = await planFor(o, name, input);
       const note = input.note ?? headerNote;
-      const [run] = await queueBackfills(o.control, { who, note }, [{ entry: name, plan }], input, undefined, o.now());
+      const [run] = await queueBackfills(
+        o.control,
+        { who: by.who, note, grants: by.grants },
+        [{ entry: name, plan, scoped: scopeOf(entry) }],
+        input,
+        undefined,
+        o.now(),
+      );
       const id = run?.id ?? '';
       const progress =
         run && (await awaitBackfill(o.control, run, { waitMs: o.waitMs ?? DEFAULTS.dashboardTriggerWaitMs, withdraw: false }));
@@ -78,8 +88,9 @@ export function backfillApi(o: BackfillApiOptions): {
         body: { ...progressBody(name, id, progress), overlapPolicy: policy },
       };
     },
-    async backfillProgress(name, id) {
-      const progress = await o.control.backfillProgress(id);
+    async backfillProgress(name, id, by) {
+      const found = await o.findEntry(name);
+      const progress = found === undefined || !mayRead(by, scopeOf(found)) ? undefined : await o.control.backfillProgress(id);
       if (progress === undefined)
         throw new BeatError(ErrorCode.UnknownEntry, `no backfill ${shown(id)} in progress or finished within the last hour`);
       return { status: 200, body: progressBody(name, id, progress) };

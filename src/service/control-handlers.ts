@@ -7,10 +7,12 @@ import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { parseSelector, selectorProblemText, selects } from '../core/label-selector.js';
 import type { ResolvedEntry } from '../config/resolve.js';
+import type { ScopedEntry } from '../core/grants.js';
 import type { ControlHandlers } from '../http/api-ports.js';
 import { awaitRuns, queueTriggers, readStop, setPaused } from '../operations/control-verbs.js';
 import type { ControlStores, EntryTarget } from '../operations/control-verbs.js';
 import { entryHistory } from '../operations/read-verbs.js';
+import { mayRead } from '../operations/operator.js';
 import type { RedisRunHistory } from '../redis/run-history-store.js';
 
 export interface ControlHandlerInputs {
@@ -23,6 +25,11 @@ export interface ControlHandlerInputs {
   readonly now: () => number;
 }
 
+/** A running entry's name, owner and labels, as a grant's scope is checked against them. */
+export function scopeOf(entry: ResolvedEntry): ScopedEntry {
+  return { name: entry.name, owner: entry.owner, labels: entry.labels };
+}
+
 export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
   const running = (name: string): ResolvedEntry => {
     const entry = inputs.findEntry(name);
@@ -32,13 +39,12 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
   const selection = (text: string): EntryTarget => {
     const parsed = parseSelector(text);
     if (!parsed.ok) throw new BeatError(ErrorCode.ApiBadRequest, `selector ${shown(text)}: ${selectorProblemText(parsed.problem)}`);
-    const entries = inputs
-      .entries()
-      .filter((e) => selects(parsed.selector, e.labels))
-      .map((e) => e.name);
+    const entries = inputs.entries().filter((e) => selects(parsed.selector, e.labels));
     if (entries.length === 0)
       throw new BeatError(ErrorCode.NothingSelected, `no entry matches the selector ${shown(text)}: nothing was done`);
-    return { selector: parsed.selector.text, entries };
+    // Every entry selected, whoever holds it: the verb refuses the whole selection when one is
+    // outside the caller's grants (a selector that reaches past its scope changes nothing).
+    return { selector: parsed.selector.text, entries: entries.map((e) => e.name), scoped: entries.map(scopeOf) };
   };
   return {
     act: async (verb, request, by) => {
@@ -48,7 +54,10 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
           throw new BeatError(ErrorCode.ApiBadRequest, 'a trigger is of an entry or a selection, not of the whole deployment');
         return { status: 200, body: await setPaused(inputs.control, by, request, verb === 'pause', nowMs) };
       }
-      const target = 'entry' in request ? { entry: running(request.entry).name } : selection(request.selector);
+      const target: EntryTarget =
+        'entry' in request
+          ? { entry: running(request.entry).name, scoped: [scopeOf(running(request.entry))] }
+          : selection(request.selector);
       if (verb !== 'trigger') return { status: 200, body: await setPaused(inputs.control, by, target, verb === 'pause', nowMs) };
       const runs = await queueTriggers(inputs.control, by, target, nowMs);
       if (!('entry' in target))
@@ -59,6 +68,11 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
       return { status: run?.state === 'queued' ? 202 : 200, body: run };
     },
     stop: () => readStop(inputs.control),
-    history: async (name, limit) => entryHistory(inputs.runs, name, limit, running(name).timezone),
+    history: async (name, limit, by) => {
+      const entry = running(name);
+      // Another team's entry is answered as one that does not run (404), as GET /api/entries/NAME.
+      if (!mayRead(by, scopeOf(entry))) throw new BeatError(ErrorCode.UnknownEntry, `no entry ${shown(name)} runs in this deployment`);
+      return entryHistory(inputs.runs, name, limit, entry.timezone);
+    },
   };
 }

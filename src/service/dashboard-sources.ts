@@ -31,6 +31,7 @@ import { replicaStatuses } from '../control/replicas.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { errorAnswer } from '../http/failures.js';
 import type { EntriesHandlers } from '../http/api-ports.js';
+import type { Caller } from '../http/auth.js';
 import type { RedisEntryStore } from '../redis/entry-store.js';
 import type { RedBeatSource } from '../redbeat/source.js';
 import type { DjangoEntries } from '../django/source.js';
@@ -209,7 +210,12 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
 }
 
 /** The dashboard's create, edit and delete of runtime entries, answered as the entries API answers them. */
-export function dashboardEntriesApi(entries: EntriesHandlers, store: RedisEntryStore): EntriesApi {
+export function dashboardEntriesApi(
+  entries: EntriesHandlers,
+  store: RedisEntryStore,
+  /** The caller a session's `who` is (its token's grants). */
+  callerOf: (who: string | undefined) => Caller,
+): EntriesApi {
   const answer = async (call: () => Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> => {
     try {
       return await call();
@@ -223,12 +229,12 @@ export function dashboardEntriesApi(entries: EntriesHandlers, store: RedisEntryS
     stored: async (name) => (await store.get(name))?.entry,
     put: (name, body, by) =>
       answer(async () => {
-        const { created, entry } = await entries.put(name, body, by?.who ?? 'dashboard', undefined, by?.note);
+        const { created, entry } = await entries.put(name, body, callerOf(by?.who), undefined, by?.note);
         return { status: created ? 201 : 200, body: entry };
       }),
     remove: (name, by) =>
       answer(async () => {
-        if (!(await entries.remove(name, false, by?.who ?? 'dashboard', undefined, by?.note)))
+        if (!(await entries.remove(name, false, callerOf(by?.who), undefined, by?.note)))
           return { status: 404, body: { error: `no runtime entry ${JSON.stringify(name)}`, code: 'UNKNOWN_ENTRY', problems: [] } };
         return { status: 204, body: null };
       }),
@@ -236,12 +242,13 @@ export function dashboardEntriesApi(entries: EntriesHandlers, store: RedisEntryS
       ? {}
       : {
           backfill: (name, body, by) =>
-            answer(() => entries.backfill?.(name, body, by?.who ?? 'dashboard', by?.note) ?? Promise.reject(new Error('no backfills'))),
+            answer(() => entries.backfill?.(name, body, callerOf(by?.who), by?.note) ?? Promise.reject(new Error('no backfills'))),
         }),
     ...(entries.backfillProgress === undefined
       ? {}
       : {
-          backfillProgress: (name, id) => answer(() => entries.backfillProgress?.(name, id) ?? Promise.reject(new Error('no backfills'))),
+          backfillProgress: (name, id) =>
+            answer(() => entries.backfillProgress?.(name, id, callerOf(undefined)) ?? Promise.reject(new Error('no backfills'))),
         }),
   };
 }

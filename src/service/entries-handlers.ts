@@ -17,6 +17,8 @@ import type { RedisEntryStore, StoredEntry } from '../redis/entry-store.js';
 import type { RedisEntryFailures } from '../redis/failing-entries-store.js';
 import type { EntryFailure } from '../ports/events.js';
 import { deleteEntry, putEntries } from '../operations/entry-verbs.js';
+import { mayRead, scopedEntry } from '../operations/operator.js';
+import type { Caller } from '../http/auth.js';
 import type { Logger } from '../base/log.js';
 import type { EntryView } from '../control/entry-view-schema.js';
 
@@ -68,49 +70,53 @@ export function entriesHandlers(options: {
   const call = <T>(what: () => Promise<T>): Promise<T> => whileConnected(client, what);
   return {
     entryMaxDepth: () => currentEntryLimits().maxDepth,
-    list: (after, limit, selectorText) =>
+    list: (after, limit, selectorText, by) =>
       call(async () => {
         const selector = selectorOf(selectorText);
         const page = await store.page(after, limit);
         const last = page.entries[page.entries.length - 1];
         // An entry that does not run has no labels to select by.
-        const kept =
-          selector === undefined
-            ? page.entries
-            : page.entries.filter((e) => e.problems === undefined && selects(selector, storedLabels(e.entry)));
+        // Only the entries the caller's grants may read: a page may then hold fewer (its `next` goes on).
+        const kept = page.entries.filter(
+          (e) =>
+            mayRead(by, scopedEntry(e.name, e.entry)) &&
+            (selector === undefined || (e.problems === undefined && selects(selector, storedLabels(e.entry)))),
+        );
         const failing = await failingOf(kept.map((e) => e.name));
         return {
           entries: kept.map((e) => apiEntry(e, failing.get(e.name))),
           ...(page.more && last !== undefined ? { next: last.name } : {}),
         };
       }),
-    get: (name) =>
+    get: (name, by) =>
       call(async () => {
         const found = await store.get(name);
-        if (found === undefined) return undefined;
+        // One outside the caller's grants is answered as one that does not exist (404): a scoped
+        // token learns nothing of another team's entries, not even their names.
+        if (found === undefined || !mayRead(by, scopedEntry(found.name, found.entry))) return undefined;
         const [failing, view] = await Promise.all([failingOf([name]), options.view?.(name) ?? null]);
         return { ...apiEntry(found, failing.get(name)), view };
       }),
-    put: (name, entry, who, ifVersion, note) =>
+    put: (name, entry, by, ifVersion, note) =>
       call(async () => {
         const put = { name, entry, ...(ifVersion === undefined ? {} : { ifVersion }) };
-        const { outcomes } = await putEntries(stores, { who, note }, [put], { nowMs: now(), source: 'request body' });
+        const { outcomes } = await putEntries(stores, operator(by, note), [put], { nowMs: now(), source: 'request body' });
         const stored = await store.get(name);
         if (stored === undefined)
           throw new BeatError(ErrorCode.UnknownEntry, `entry ${shown(name)} was deleted right after it was written`);
         return { created: outcomes[0] === 'created', entry: apiEntry(stored) };
       }),
-    putMany: (entries, who, note) =>
+    putMany: (entries, by, note) =>
       call(async () => {
         const names = Object.keys(entries);
         const puts = names.map((name) => ({ name, entry: entries[name] }));
-        const result = await putEntries(stores, { who, note }, puts, { nowMs: now(), source: 'request body' });
+        const result = await putEntries(stores, operator(by, note), puts, { nowMs: now(), source: 'request body' });
         return { version: result.version, outcomes: Object.fromEntries(names.map((name, i) => [name, result.outcomes[i] ?? 'unchanged'])) };
       }),
-    remove: (name, keepHistory, who, ifVersion, note) =>
+    remove: (name, keepHistory, by, ifVersion, note) =>
       call(async () => {
         if (staticNames().has(name)) throw staticNameError(name);
-        const deleted = await deleteEntry(stores, { who, note }, name, {
+        const deleted = await deleteEntry(stores, operator(by, note), name, {
           nowMs: now(),
           keepHistory,
           ...(ifVersion === undefined ? {} : { ifVersion }),
@@ -119,6 +125,11 @@ export function entriesHandlers(options: {
         return true;
       }),
   };
+}
+
+/** The operator verbs' caller: the API's, with its grants and the request's note. */
+export function operator(by: Caller, note: string | undefined): { who: string; note: string | undefined; grants: Caller['grants'] } {
+  return { who: by.who, note, grants: by.grants };
 }
 
 /** `what`, done while Redis is connected: REDIS_UNAVAILABLE (503) at once while it is not, or when the connection fails it. */

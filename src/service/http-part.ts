@@ -6,8 +6,12 @@
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { Dashboard } from '../dashboard/routes.js';
+import { ADMIN, deploymentGrant } from '../core/grants.js';
+import type { ScopedEntry } from '../core/grants.js';
+import type { DeploymentStatus } from '../control/status.js';
 import { findToken, tokensOf } from '../http/auth.js';
-import type { HttpAccess } from '../http/auth.js';
+import type { ApiToken, Caller, HttpAccess } from '../http/auth.js';
+import { mayRead } from '../operations/operator.js';
 import { startHttpServer } from '../http/server.js';
 import type { HttpAddress } from '../http/server.js';
 import type { BeatMetrics } from '../observe/metrics.js';
@@ -81,14 +85,26 @@ export async function startHttp(
     sourceTrouble: () => connections.django?.health().reason,
   });
   const entries = entriesApi(options, reads);
+  const status = answers.status;
   const dashboard = makeDashboard(options, entries, reads);
   const server = await startHttpServer(
     options.address,
     {
       metrics,
       ...answers,
+      // Only the entries the caller's grants may read; the deployment's own parts (leader, replicas,
+      // warnings) stay, and the runtime entries that do not run only for a reader of the whole deployment.
+      status: async (page, by) => {
+        const whole = (await status(page)) as DeploymentStatus;
+        if (by === undefined) return whole;
+        return {
+          ...whole,
+          entries: whole.entries.filter((e) => mayRead(by, { name: e.name, owner: e.owner ?? undefined, labels: e.labels })),
+          entryProblems: whole.entryProblems.filter((p) => mayRead(by, { name: p.name })),
+        };
+      },
       entries,
-      audit: auditReader(connections.state, keys),
+      audit: auditReader(connections.state, keys, entryScopeIn(options)),
       plans: planHandlers({
         store: options.entryStore,
         client: connections.state,
@@ -201,19 +217,43 @@ function makeDashboard(options: Made, entries: EntriesApi, reads: Reads): Dashbo
       publishing: connections.publishing,
       watch: runtime.watch,
       messageEnv: messageEnv(),
-      apiToken: () => tokensOf(access).find((t) => t.scope === 'write')?.token,
+      // The dashboard's own actions (pause, resume, trigger, the stop) are not yet decided on grants:
+      // only a token that holds admin on the whole deployment (a `NAME:TOKEN` line, as before)
+      // signs in to act; a scoped token acts through /api, where its grants are decided.
+      apiToken: () => tokensOf(access).find(actsInDashboard)?.token,
       ...(access.tokens === undefined
         ? {}
         : {
             writeTokenName: (token: string) => {
               const found = findToken(token, tokensOf(access));
-              return found?.scope === 'write' ? found.name : undefined;
+              return found !== undefined && actsInDashboard(found) ? found.name : undefined;
             },
           }),
-      entriesApi: dashboardEntriesApi(entries, options.entryStore),
+      entriesApi: dashboardEntriesApi(entries, options.entryStore, (who) => dashboardCaller(access, who)),
     }),
     options.logger,
   );
+}
+
+/** Whether a token may sign in to the dashboard's actions: one with admin on the whole deployment. */
+function actsInDashboard(token: ApiToken): boolean {
+  return deploymentGrant(token.grants, 'administer') !== undefined;
+}
+
+/** A dashboard session's caller: its token's grants (`dashboard:NAME`), else admin (a loopback page without sign-in, as before). */
+function dashboardCaller(access: HttpAccess, who: string | undefined): Caller {
+  const name = who?.startsWith('dashboard:') === true ? who.slice('dashboard:'.length) : who;
+  const token = tokensOf(access).find((t) => t.name === name);
+  return { who: who ?? 'dashboard', grants: token?.grants ?? ADMIN };
+}
+
+/** Each entry's owner and labels by name, as a grant's scope is checked against them (the audit trail's reads). */
+function entryScopeIn(options: Made): (name: string) => ScopedEntry | undefined {
+  const find = entryNamedIn(options.inForce, options.catalog);
+  return (name) => {
+    const entry = find(name);
+    return entry === undefined ? undefined : { name, owner: entry.owner, labels: entry.labels };
+  };
 }
 
 /** The config file's entry names, computed again only after a reload. */

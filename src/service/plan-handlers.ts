@@ -11,8 +11,9 @@ import type { PlannedInput } from '../control/entry-plan.js';
 import type { PlanHandlers, PlanRequest } from '../http/api-ports.js';
 import type { RedisEntryStore } from '../redis/entry-store.js';
 import type { SchedulerKeys } from '../redis/keys.js';
-import { applyOwner, ownedInputs, planOwner } from '../redis/owner-apply.js';
-import { whileConnected } from './entries-handlers.js';
+import { ownedInputs, planOwner } from '../redis/owner-apply.js';
+import { applyEntries } from '../operations/plan-verbs.js';
+import { operator, whileConnected } from './entries-handlers.js';
 
 export function planHandlers(options: {
   store: RedisEntryStore;
@@ -62,17 +63,17 @@ export function planHandlers(options: {
           nowMs,
         });
       }),
-    apply: (request, who, note) =>
+    apply: (request, by, note) =>
       whileConnected(client, async () => {
         const nowMs = now();
-        const { plan, version } = await applyOwner(client, keys, store, {
+        const stores = { client, keys, store, ...(options.audit === undefined ? {} : { auditSettings: options.audit }) };
+        const { plan, version } = await applyEntries(stores, operator(by, note), {
           owner: request.owner,
           inputs: await inputsOf(request, nowMs),
           zone: zone(),
           deployment,
           nowMs,
           planDigest: request.planDigest,
-          audit: { ...options.audit, who, note },
           checked: true,
           source: 'request body',
         });

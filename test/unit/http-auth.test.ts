@@ -6,7 +6,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { ADMIN, VIEWER } from '../../src/core/grants.js';
 import {
+  callerOf,
   authorizeRead,
   authorizeWrite,
   challenge,
@@ -95,12 +97,12 @@ describe('HTTP access', () => {
   });
 
   it('reads a token file of one token (as before) or of named lines with scopes', () => {
-    expect(parseTokenFile(`${TOKEN}\n`)).toEqual([{ name: 'api', token: TOKEN, scope: 'write' }]);
+    expect(parseTokenFile(`${TOKEN}\n`)).toEqual([{ name: 'api', token: TOKEN, grants: ADMIN }]);
     const tokens = parseTokenFile(`# who may\nci:${TOKEN}\n\nviewer:read:${TOKEN}-2\nops:write:${TOKEN}-3\n`);
     expect(tokens).toEqual([
-      { name: 'ci', token: TOKEN, scope: 'write' },
-      { name: 'viewer', token: `${TOKEN}-2`, scope: 'read' },
-      { name: 'ops', token: `${TOKEN}-3`, scope: 'write' },
+      { name: 'ci', token: TOKEN, grants: ADMIN },
+      { name: 'viewer', token: `${TOKEN}-2`, grants: VIEWER },
+      { name: 'ops', token: `${TOKEN}-3`, grants: ADMIN },
     ]);
     expect(() => parseTokenFile('short')).toThrow(/at least 16 printable/);
     expect(() => parseTokenFile(`a:${TOKEN}\nb:short`)).toThrow(/^line 2: expected NAME:TOKEN/);
@@ -113,5 +115,43 @@ describe('HTTP access', () => {
     expect(tokenName(req('10.1.1.1', `Bearer ${TOKEN}-3`), access)).toBe('ops');
     expect(tokenName(req('10.1.1.1', 'Bearer nothing-like-a-token'), access)).toBeUndefined();
     expect(authorizeWrite(req('10.1.1.1', `Bearer ${TOKEN}-2`), { tokens: [tokens[1]!] })).toMatchObject({ status: 403 });
+  });
+
+  it('reads NAME:GRANTS:TOKEN lines, naming the line and the fix of a bad one, and never the token', () => {
+    const tokens = parseTokenFile(
+      `billing-ci:editor@team=billing;viewer:${TOKEN}\nops:operator@owner=ops:${TOKEN}-2\nwide:editor@team in (billing,ops):${TOKEN}-3\nodd:9f:${TOKEN}-4\n`,
+    );
+    expect(tokens.map((t) => [t.name, t.grants.map((g) => g.text).join(';')])).toEqual([
+      ['billing-ci', 'editor@team=billing;viewer'],
+      ['ops', 'operator@owner=ops'],
+      ['wide', 'editor@team in (billing,ops)'],
+      // A middle field that is no word is part of the token, as a NAME:TOKEN line always allowed.
+      ['odd', 'admin'],
+    ]);
+    expect(tokens[1]!.grants[0]!.scope).toEqual({ kind: 'owner', owner: 'ops' });
+    expect(tokens[3]!.token).toBe(`9f:${TOKEN}-4`);
+    // A misspelt role is refused, never read as part of an admin token.
+    const misspelt = () => parseTokenFile(`a:${TOKEN}\nb:edtor@team=billing:${TOKEN}-2`);
+    expect(misspelt).toThrow(
+      /^line 2: the grants of "b": "edtor@team=billing": unknown role "edtor"; the roles are viewer, operator, editor, admin/,
+    );
+    expect(() => parseTokenFile(`a:${TOKEN}\nb:editor@team in (billing:${TOKEN}-2`)).toThrow(/^line 2: the grants of "b": .*does not parse/);
+    expect(() => parseTokenFile(`a:${TOKEN}\nb:editor;:${TOKEN}-2`)).toThrow(/^line 2: the grants of "b": .*an empty grant/);
+    expect(() => parseTokenFile(`a:${TOKEN}\nb:${TOKEN}`)).toThrow(/^line 2: the token of "b" is another line's too/);
+    for (const bad of [misspelt, () => parseTokenFile(`a:${TOKEN}\nb:viewer:short`)]) {
+      try {
+        bad();
+      } catch (error) {
+        expect(String(error)).not.toContain(TOKEN);
+      }
+    }
+    // A token of viewer grants only may not write at all; a scoped editor passes the route's rule
+    // (the verbs decide which entries).
+    const access = { tokens };
+    expect(authorizeWrite(req('10.1.1.1', `Bearer ${TOKEN}-2`), access)).toBeUndefined();
+    const viewer = parseTokenFile(`v:viewer@team=billing:${TOKEN}\nw:viewer:${TOKEN}-2`);
+    expect(authorizeWrite(req('10.1.1.1', `Bearer ${TOKEN}`), { tokens: viewer })).toMatchObject({ status: 403, code: 'API_FORBIDDEN' });
+    expect(callerOf(req('10.1.1.1', `Bearer ${TOKEN}`), access)).toMatchObject({ who: 'billing-ci' });
+    expect(callerOf(req('127.0.0.1'), access)).toEqual({ who: 'anonymous', grants: VIEWER });
   });
 });
