@@ -22,8 +22,8 @@ export const auditSpec = leaf({
 deleted entry's too): when, who (an API token's name, dashboard:<token name>, user@host for the
 command line and the TypeScript client), the action (create, update, delete, pause, resume,
 trigger, backfill, apply; pause-all and resume-all for the deployment-wide stop), the entry, each field that changed (+ added, - removed, before → after; long values
-shortened) and the note given with it (--note, X-Beat-Note). A change made through the API shows
-the grant that allowed it after who (\`ci [editor@team=billing]\`); the command line writes with the
+shortened), the note given with it (--note, X-Beat-Note) and, for a change made through the API,
+the grant that allowed it (grant: editor@team=billing); the command line writes with the
 machine's Redis credentials and holds every role, so its changes show none. The trail keeps the last
 audit.maxEvents changes (default ${DEFAULTS.auditMaxEvents.toLocaleString('en-US')}).
 `,
@@ -71,10 +71,10 @@ async function auditCommand(
             ? '(the whole deployment)'
             : terminalField(event.entry)
           : `-l ${terminalField(event.selector)}: ${event.entries?.length ?? 0} entries: ${terminalField((event.entries ?? []).join(', '))}`;
-      const grant = event.grant === undefined ? '' : ` [${terminalField(event.grant)}]`;
-      lines.push(`${event.at}  ${terminalField(event.who)}${grant}  ${event.action} ${what}${task}`);
+      lines.push(`${event.at}  ${terminalField(event.who)}  ${event.action} ${what}${task}`);
       for (const change of event.changes) lines.push(`    ${terminalField(changeText(change))}`);
       if (event.note !== undefined) lines.push(`    note: ${terminalField(event.note)}`);
+      if (event.grant !== undefined) lines.push(`    grant: ${terminalField(event.grant)}`);
     }
     // Each line fits the terminal, a long change or note wrapped under itself; whole in --json.
     io.out(wrapLines(lines.join('\n'), terminalColumns(io)));

@@ -37,12 +37,16 @@ async function decided(
   after: (stored: ReadonlyMap<string, StoredEntry>) => readonly ScopedEntry[],
 ): Promise<{ grant?: Grant; stored: ReadonlyMap<string, StoredEntry>; pin: boolean }> {
   if (by.grants === undefined) return { stored: new Map(), pin: false };
+  // A grant on the whole deployment covers every entry as it is and as it would be: nothing to read
+  // (an import of many entries costs no read of each).
+  const wide = deploymentGrant(by.grants, 'edit');
+  if (wide !== undefined) return { grant: wide, stored: new Map(), pin: false };
   const found = await Promise.all(names.map((name) => stores.store.get(name)));
   const stored = new Map<string, StoredEntry>();
   for (const entry of found) if (entry !== undefined) stored.set(entry.name, entry);
   const before = [...stored.values()].map((s) => scopedEntry(s.name, s.entry));
   const grant = authorize(by, 'edit', [...before, ...after(stored)]);
-  return { ...(grant === undefined ? {} : { grant }), stored, pin: deploymentGrant(by.grants, 'edit') === undefined };
+  return { ...(grant === undefined ? {} : { grant }), stored, pin: true };
 }
 
 /** Creates or replaces the entries, all or none; `source` names where they came from in the problems' paths. */

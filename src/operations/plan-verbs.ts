@@ -5,6 +5,7 @@
  * (redis/owner-apply.ts), nor one outside the caller's grants.
  */
 import { BeatError, ErrorCode } from '../base/errors.js';
+import { deploymentGrant } from '../core/grants.js';
 import type { AuditContext } from '../redis/audit-log.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { RedisEntryStore } from '../redis/entry-store.js';
@@ -37,8 +38,10 @@ export function planEntries(stores: PlanStores, request: PlanRequest): Promise<E
  * that what is written is what was decided on (a write meanwhile makes it PLAN_STALE).
  */
 export async function applyEntries(stores: PlanStores, by: Operator, request: ApplyRequest): Promise<ApplyResult> {
-  if (by.grants === undefined)
-    return applyOwner(stores.client, stores.keys, stores.store, { ...request, audit: { ...stores.auditSettings, ...auditBy(by) } });
+  // The CLI (every role), or a grant on the whole deployment: every entry is in scope.
+  const wide = by.grants === undefined ? undefined : deploymentGrant(by.grants, 'edit');
+  if (by.grants === undefined || wide !== undefined)
+    return applyOwner(stores.client, stores.keys, stores.store, { ...request, audit: { ...stores.auditSettings, ...auditBy(by, wide) } });
   const plan = await planOwner(stores.client, stores.keys, stores.store, request);
   if (request.planDigest !== undefined && request.planDigest !== plan.digest)
     throw new BeatError(

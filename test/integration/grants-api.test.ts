@@ -1,0 +1,319 @@
+/**
+ * Who may do what through /api (issue 67): tokens of each role on each scope (the whole deployment,
+ * an owner, a label selector) against a real `beat run --http` on a private redis-server, each verb
+ * asserted by its status code AND by the store, the paused set, the stop key, the manual-run queue
+ * and the broker's lists read back from Redis (the oracle): a refused action changed nothing. Then
+ * the escalations: a viewer calling write routes, a scoped editor applying a plan that names another
+ * owner's entry, selectors crafted to reach past their scope; and `beat run` refusing a bad tokens
+ * file with exit 2, naming the line, without the token.
+ */
+import { request } from 'node:http';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS } from '../../src/base/log-events.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
+import { httpPortOf, killCliChildren, runBeatCli, startPrivateRedis } from '../support/ops.js';
+import type { PrivateRedis } from '../support/redis-server.js';
+
+const TASK = 'tsbeat_test.record';
+const DEPLOYMENT = 'grants';
+const keys = schedulerKeys('tsbeat', DEPLOYMENT);
+
+/** One token per role and scope; the first two in the old forms (admin, viewer). */
+const TOKENS = {
+  admin: { line: 'admin', token: 'admin-token-0123456789abcdef' },
+  viewer: { line: 'viewer:read', token: 'viewer-token-0123456789abcdef' },
+  billView: { line: 'bill-view:viewer@team=billing', token: 'billview-token-0123456789abcdef' },
+  billOp: { line: 'bill-op:operator@team=billing', token: 'billop-token-0123456789abcdef' },
+  billEdit: { line: 'bill-edit:editor@team=billing;viewer', token: 'billedit-token-0123456789abcdef' },
+  billOwner: { line: 'bill-owner:editor@owner=billing', token: 'billowner-token-0123456789abcdef' },
+  opsAdmin: { line: 'ops-admin:admin@team=ops', token: 'opsadmin-token-0123456789abcdef' },
+} as const;
+type Who = keyof typeof TOKENS;
+
+interface Reply {
+  readonly status: number;
+  readonly body: string;
+  json(): Record<string, unknown>;
+}
+
+function call(port: number, method: string, path: string, who: Who | null, body?: unknown): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  if (who !== null) headers['authorization'] = `Bearer ${TOKENS[who].token}`;
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  if (text !== undefined) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = String(Buffer.byteLength(text));
+  }
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers, timeout: 10_000 }, (res) => {
+      let got = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (got += d));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: got, json: () => (got === '' ? {} : (JSON.parse(got) as Record<string, unknown>)) }),
+      );
+    });
+    req.on('error', reject);
+    if (text !== undefined) req.write(text);
+    req.end();
+  });
+}
+
+/** The entries of the store, each with its owner and labels: billing's and ops's by labels, and by owner. */
+const SEED = {
+  'b-label': { task: TASK, schedule: 3600, labels: { team: 'billing' }, options: { queue: 'q-b-label' } },
+  'o-label': { task: TASK, schedule: 3600, labels: { team: 'ops' }, options: { queue: 'q-o-label' } },
+};
+const OWNED = {
+  billing: { 'b-owned': { task: TASK, schedule: 3600, labels: { tier: 'batch' }, options: { queue: 'q-b-owned' } } },
+  ops: { 'o-owned': { task: TASK, schedule: 3600, labels: { tier: 'batch' }, options: { queue: 'q-o-owned' } } },
+};
+const QUEUES = ['q-b-label', 'q-o-label', 'q-b-owned', 'q-o-owned'];
+
+describe('grants through /api: roles × scopes × verbs, and nothing outside the scope changes', () => {
+  const fleet = new BeatFleet();
+  const dir = new TempDir();
+  let server: PrivateRedis;
+  let redis: Redis;
+  let url = '';
+  let port = 0;
+  let configFile = '';
+
+  /** Everything a verb could change, read straight from Redis. */
+  const snapshot = async (): Promise<Record<string, unknown>> => {
+    const entries = await redis.hgetall(keys.entries);
+    return {
+      entries: Object.fromEntries(Object.entries(entries).sort(([a], [b]) => (a < b ? -1 : 1))),
+      paused: (await redis.smembers(keys.paused)).sort(),
+      stop: await redis.get(keys.stop),
+      triggers: await redis.lrange(keys.triggers, 0, -1),
+      broker: Object.fromEntries(await Promise.all(QUEUES.map(async (q) => [q, await redis.llen(q)] as const))),
+    };
+  };
+  /** The call answers `status` (and `code`), and when refused, Redis is as it was. */
+  const expectAnswer = async (reply: () => Promise<Reply>, status: number, code?: string): Promise<Reply> => {
+    const before = await snapshot();
+    const got = await reply();
+    expect(got.status, got.body).toBe(status);
+    if (code !== undefined) expect(got.json()['code'], got.body).toBe(code);
+    if (status >= 400) expect(await snapshot()).toEqual(before);
+    return got;
+  };
+  const names = async (who: Who): Promise<string[]> => {
+    const got = await call(port, 'GET', '/api/entries?limit=100', who);
+    expect(got.status, got.body).toBe(200);
+    return (got.json()['entries'] as { name: string }[]).map((e) => e.name).sort();
+  };
+
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    url = server.url(0);
+    redis = new Redis(url);
+    configFile = dir.write(
+      'beat.yaml',
+      [
+        `name: ${DEPLOYMENT}`,
+        `broker: { url: "${url}" }`,
+        'maxInterval: 5s',
+        `lock: { ttl: ${FAST_LOCK.ttl}, renewEvery: ${FAST_LOCK.renewEvery}, retryEvery: ${FAST_LOCK.retryEvery} }`,
+        'beatSchedule: {}',
+        '',
+      ].join('\n'),
+    );
+    const tokenFile = dir.write(
+      'tokens',
+      Object.values(TOKENS)
+        .map((t) => `${t.line}:${t.token}`)
+        .join('\n') + '\n',
+    );
+    const leader = fleet.spawn({ config: configFile, label: 'leader', args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile] });
+    port = await httpPortOf(leader);
+    await leader.waitForEvent(EVENTS.lockAcquired, 10_000);
+    expect((await call(port, 'PUT', '/api/entries', 'admin', SEED)).status).toBe(200);
+    for (const [owner, entries] of Object.entries(OWNED)) {
+      const applied = await call(port, 'POST', '/api/apply', 'admin', { owner, entries });
+      expect(applied.status, applied.body).toBe(200);
+    }
+    // The control verbs act on the entries in force: wait until the catalog holds all four.
+    await waitUntil(
+      'the four entries in force',
+      async () => {
+        const status = (await call(port, 'GET', '/api/status', 'admin')).json() as { entries: { name: string }[] };
+        return status.entries.length === 4 ? true : undefined;
+      },
+      10_000,
+      () => fleet.dump(),
+    );
+  });
+
+  afterAll(async () => {
+    await fleet.killAll();
+    killCliChildren();
+    redis?.disconnect();
+    await server?.stop();
+    dir.remove();
+  });
+
+  it('reads only what the scope holds: list, get, status, history', async () => {
+    const all = ['b-label', 'b-owned', 'o-label', 'o-owned'];
+    expect(await names('admin')).toEqual(all);
+    expect(await names('viewer')).toEqual(all);
+    expect(await names('billView')).toEqual(['b-label']);
+    expect(await names('billOwner')).toEqual(['b-owned']);
+    expect(await names('opsAdmin')).toEqual(['o-label']);
+    // billEdit holds viewer on the whole deployment too.
+    expect(await names('billEdit')).toEqual(all);
+    // Another team's entry is answered as one that does not exist.
+    expect((await call(port, 'GET', '/api/entries/o-label', 'billView')).status).toBe(404);
+    expect((await call(port, 'GET', '/api/entries/b-label', 'billView')).status).toBe(200);
+    expect((await call(port, 'GET', '/api/entries/o-label/history', 'billView')).status).toBe(404);
+    expect((await call(port, 'GET', '/api/entries/b-label/history', 'billView')).status).toBe(200);
+    const status = (await call(port, 'GET', '/api/status', 'billOwner')).json() as { entries: { name: string }[] };
+    expect(status.entries.map((e) => e.name)).toEqual(['b-owned']);
+  });
+
+  it('puts and deletes only within the scope, before and after the change', async () => {
+    const edited = { ...SEED['b-label'], schedule: 1800 };
+    await expectAnswer(() => call(port, 'PUT', '/api/entries/b-label', 'viewer', edited), 403, 'API_FORBIDDEN');
+    await expectAnswer(() => call(port, 'PUT', '/api/entries/b-label', 'billView', edited), 403, 'API_FORBIDDEN');
+    await expectAnswer(() => call(port, 'PUT', '/api/entries/b-label', 'billOp', edited), 403, 'FORBIDDEN');
+    // Scoped by owner: b-label has none.
+    await expectAnswer(() => call(port, 'PUT', '/api/entries/b-label', 'billOwner', edited), 403, 'FORBIDDEN');
+    await expectAnswer(
+      () => call(port, 'PUT', '/api/entries/o-label', 'billEdit', { ...SEED['o-label'], schedule: 1800 }),
+      403,
+      'FORBIDDEN',
+    );
+    // Moving billing's entry to ops (after out of scope), or ops's to billing (before out of scope).
+    await expectAnswer(
+      () => call(port, 'PUT', '/api/entries/b-label', 'billEdit', { ...SEED['b-label'], labels: { team: 'ops' } }),
+      403,
+      'FORBIDDEN',
+    );
+    await expectAnswer(
+      () => call(port, 'PUT', '/api/entries/o-label', 'billEdit', { ...SEED['o-label'], labels: { team: 'billing' } }),
+      403,
+      'FORBIDDEN',
+    );
+    // Many at once: all or nothing.
+    await expectAnswer(
+      () => call(port, 'PUT', '/api/entries', 'billEdit', { 'b-label': edited, 'o-label': { ...SEED['o-label'], schedule: 1800 } }),
+      403,
+      'FORBIDDEN',
+    );
+    const refused = await call(port, 'PUT', '/api/entries/o-label', 'billEdit', SEED['o-label']);
+    expect(refused.json()['error']).toMatch(
+      /entry "o-label" \(no owner, labels team=ops\) needs the role editor.*editor@team=billing;viewer/,
+    );
+    expect(refused.body).not.toContain(TOKENS.billEdit.token);
+
+    await expectAnswer(() => call(port, 'PUT', '/api/entries/b-label', 'billEdit', edited), 200);
+    expect(JSON.parse((await redis.hget(keys.entries, 'b-label')) ?? '{}')).toMatchObject({ entry: { schedule: 1800 } });
+    await expectAnswer(() => call(port, 'PUT', '/api/entries/b-new', 'billEdit', { ...SEED['b-label'], options: { queue: 'q-new' } }), 201);
+    await expectAnswer(
+      () => call(port, 'PUT', '/api/entries/o-new', 'billEdit', { ...SEED['o-label'], options: { queue: 'q-new' } }),
+      403,
+      'FORBIDDEN',
+    );
+    await expectAnswer(() => call(port, 'DELETE', '/api/entries/o-label', 'billEdit'), 403, 'FORBIDDEN');
+    await expectAnswer(() => call(port, 'DELETE', '/api/entries/b-owned', 'billEdit'), 403, 'FORBIDDEN');
+    await expectAnswer(() => call(port, 'DELETE', '/api/entries/b-new', 'billOp'), 403, 'FORBIDDEN');
+    await expectAnswer(() => call(port, 'DELETE', '/api/entries/b-new', 'billEdit'), 204);
+    expect(await redis.hexists(keys.entries, 'b-new')).toBe(0);
+    // A scoped admin is an editor in its scope too.
+    await expectAnswer(() => call(port, 'PUT', '/api/entries/o-label', 'opsAdmin', { ...SEED['o-label'], schedule: 1200 }), 200);
+  });
+
+  it('pauses, resumes and triggers only within the scope; a selection reaching past it is refused whole', async () => {
+    await expectAnswer(() => call(port, 'POST', '/api/entries/b-label/pause', 'viewer'), 403, 'API_FORBIDDEN');
+    await expectAnswer(() => call(port, 'POST', '/api/entries/o-label/pause', 'billOp'), 403, 'FORBIDDEN');
+    await expectAnswer(() => call(port, 'POST', '/api/entries/b-owned/pause', 'billOp'), 403, 'FORBIDDEN');
+    await expectAnswer(() => call(port, 'POST', '/api/entries/o-label/trigger', 'billOp'), 403, 'FORBIDDEN');
+    await expectAnswer(() => call(port, 'POST', '/api/entries/o-owned/trigger', 'billOwner'), 403, 'FORBIDDEN');
+    for (const selector of ['team in (billing,ops)', 'tier!=x', 'team', '!nothing', 'team!=ops']) {
+      const path = `/api/selected/pause?selector=${encodeURIComponent(selector)}`;
+      await expectAnswer(() => call(port, 'POST', path, 'billOp'), 403, 'FORBIDDEN');
+      await expectAnswer(() => call(port, 'POST', path.replace('pause', 'trigger'), 'billOp'), 403, 'FORBIDDEN');
+    }
+
+    await expectAnswer(() => call(port, 'POST', '/api/entries/b-label/pause', 'billOp'), 200);
+    expect(await redis.smembers(keys.paused)).toEqual(['b-label']);
+    await expectAnswer(() => call(port, 'POST', '/api/entries/b-label/resume', 'billOp'), 200);
+    await expectAnswer(() => call(port, 'POST', `/api/selected/pause?selector=${encodeURIComponent('team=billing')}`, 'billOp'), 200);
+    expect(await redis.smembers(keys.paused)).toEqual(['b-label']);
+    await expectAnswer(() => call(port, 'POST', `/api/selected/resume?selector=${encodeURIComponent('team=billing')}`, 'billEdit'), 200);
+    expect(await redis.smembers(keys.paused)).toEqual([]);
+    await expectAnswer(() => call(port, 'POST', '/api/entries/b-owned/pause', 'billOwner'), 200);
+    await expectAnswer(() => call(port, 'POST', '/api/entries/b-owned/resume', 'billOwner'), 200);
+
+    const triggered = await call(port, 'POST', '/api/entries/b-label/trigger', 'billOp');
+    expect([200, 202], triggered.body).toContain(triggered.status);
+    await waitUntil('the manual run in the broker', async () => ((await redis.llen('q-b-label')) === 1 ? true : undefined), 6000);
+    expect(await redis.llen('q-o-label')).toBe(0);
+    expect(await redis.llen('q-o-owned')).toBe(0);
+  });
+
+  it('applies only the caller owner’s entries; a plan naming another owner’s entry is refused', async () => {
+    const mine = { 'b-owned': { ...OWNED.billing['b-owned'], schedule: 1800 } };
+    await expectAnswer(() => call(port, 'POST', '/api/apply', 'billOp', { owner: 'billing', entries: mine }), 403, 'FORBIDDEN');
+    await expectAnswer(() => call(port, 'POST', '/api/apply', 'viewer', { owner: 'billing', entries: mine }), 403, 'API_FORBIDDEN');
+    // As ops: would prune ops's entry and add one held by ops.
+    await expectAnswer(() => call(port, 'POST', '/api/apply', 'billOwner', { owner: 'ops', entries: {} }), 403, 'FORBIDDEN');
+    await expectAnswer(() => call(port, 'POST', '/api/apply', 'billOwner', { owner: 'ops', entries: mine }), 403, 'FORBIDDEN');
+    // Naming ops's entry in billing's plan.
+    await expectAnswer(
+      () => call(port, 'POST', '/api/apply', 'billOwner', { owner: 'billing', entries: { ...mine, 'o-owned': OWNED.ops['o-owned'] } }),
+      403,
+      'FORBIDDEN',
+    );
+    // A label-scoped editor: billing's owned entry carries no team label.
+    await expectAnswer(() => call(port, 'POST', '/api/apply', 'billEdit', { owner: 'billing', entries: mine }), 403, 'FORBIDDEN');
+
+    await expectAnswer(() => call(port, 'POST', '/api/apply', 'billOwner', { owner: 'billing', entries: mine }), 200);
+    expect(JSON.parse((await redis.hget(keys.entries, 'b-owned')) ?? '{}')).toMatchObject({ entry: { schedule: 1800, owner: 'billing' } });
+    expect(await redis.hexists(keys.entries, 'o-owned')).toBe(1);
+  });
+
+  it('stops the deployment only with admin on the whole deployment', async () => {
+    for (const who of ['viewer', 'billOp', 'billEdit', 'billOwner'] as const)
+      await expectAnswer(() => call(port, 'PUT', '/api/stop', who), 403, who === 'viewer' ? 'API_FORBIDDEN' : 'FORBIDDEN');
+    const scoped = await expectAnswer(() => call(port, 'PUT', '/api/stop', 'opsAdmin'), 403, 'FORBIDDEN');
+    expect(scoped.json()['error']).toMatch(/needs the grant admin on the whole deployment/);
+    await expectAnswer(() => call(port, 'PUT', '/api/stop', 'admin'), 200);
+    expect(await redis.get(keys.stop)).not.toBeNull();
+    await expectAnswer(() => call(port, 'DELETE', '/api/stop', 'opsAdmin'), 403, 'FORBIDDEN');
+    await expectAnswer(() => call(port, 'DELETE', '/api/stop', 'admin'), 200);
+    expect(await redis.get(keys.stop)).toBeNull();
+  });
+
+  it('records the grant used beside who, shows each reader only its scope, and filters by who', async () => {
+    const events = async (who: Who, query = ''): Promise<{ who: string; grant?: string; entry: string; entries?: string[] }[]> => {
+      const got = await call(port, 'GET', `/api/audit?limit=200${query}`, who);
+      expect(got.status, got.body).toBe(200);
+      return got.json()['events'] as { who: string; grant?: string; entry: string; entries?: string[] }[];
+    };
+    const byEdit = await events('admin', '&who=bill-edit');
+    expect(byEdit.length).toBeGreaterThan(0);
+    expect(new Set(byEdit.map((e) => `${e.who} ${e.grant}`))).toEqual(new Set(['bill-edit editor@team=billing']));
+    const byOp = await events('admin', '&who=bill-op');
+    expect(new Set(byOp.map((e) => e.grant))).toEqual(new Set(['operator@team=billing']));
+    expect((await events('admin', '&who=admin')).every((e) => e.grant === 'admin')).toBe(true);
+    // billing's viewer sees only b-label's events (and selections of it alone).
+    const seen = await events('billView');
+    expect(seen.length).toBeGreaterThan(0);
+    for (const event of seen) expect(event.entries ?? [event.entry]).toEqual(['b-label']);
+  });
+
+  it('beat run refuses a tokens file with a bad line: exit 2, naming the line and the fix, never the token', async () => {
+    const secret = 'secret-token-0123456789abcdef';
+    const bad = dir.write('bad-tokens', `ok:${TOKENS.admin.token}\nci:edtor@team=billing:${secret}\n`);
+    const run = await runBeatCli(['run', '--config', configFile, '--http', '127.0.0.1:0', '--api-token-file', bad]);
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(
+      /line 2: the grants of "ci": "edtor@team=billing": unknown role "edtor"; the roles are viewer, operator, editor, admin/,
+    );
+    expect(run.stderr + run.stdout).not.toContain(secret);
+  });
+});
