@@ -12,11 +12,14 @@ export const SCHEDULING_DEFAULTS = {
    */
   bookLoadSlice: 1000,
   /**
-   * The most specs one entry's `schedule` list may hold (issue 71): each is computed at every next
-   * run of the entry, so a list is a few calendars of one job (weekdays at 09:00, weekends at 12:00),
-   * not a table of instants (an rrule or a clocked entry each says that better).
+   * The most specs one entry's `schedule` list may hold (issue 71; the config's `entryLimits.maxSpecs`):
+   * each is computed at every next run of the entry, so a list is a few calendars of one job
+   * (weekdays at 09:00, weekends at 12:00), not a table of instants (an rrule or a clocked entry
+   * each says that better).
    */
   maxSpecs: 16,
+  /** The highest `entryLimits.maxSpecs` accepted: past it, every next run of the entry computes hundreds of schedules. */
+  maxSpecsCeiling: 256,
   /** Missed-run policy: Celery fires an overdue entry once. */
   catchUp: 'once' as 'once' | 'skip' | 'all',
   /** Overlap policy: Celery publishes every slot, whether the previous run finished or not. */

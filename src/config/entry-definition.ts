@@ -13,6 +13,7 @@ import { jsonLimitProblem } from './json-value.js';
 import { formatPath, toProblems } from './problems.js';
 import type { LineLocator } from './problems.js';
 import { newEntryNameSchema } from './name-lookalikes.js';
+import { specCountOver, tooManySpecsMessage } from './schedule-schema.js';
 import { entryNameSchema, entrySchema } from './schema.js';
 import type { ParsedEntry } from './schema.js';
 
@@ -27,6 +28,8 @@ export interface EntryLimits {
   /** The most entries the store may hold, and the most bytes of their names and definitions (entries-write.lua checks them). */
   readonly maxEntries: number;
   readonly maxStoreBytes: number;
+  /** The most specs a `schedule` list may hold (issue 71). */
+  readonly maxSpecs: number;
 }
 
 let entryLimits: EntryLimits = {
@@ -34,6 +37,7 @@ let entryLimits: EntryLimits = {
   maxArgsBytes: DEFAULTS.entryMaxArgsBytes,
   maxEntries: DEFAULTS.entryMaxEntries,
   maxStoreBytes: DEFAULTS.entryMaxStoreBytes,
+  maxSpecs: DEFAULTS.maxSpecs,
 };
 
 /** Sets the limits every later parseEntryDefinition applies (`beat run` does, from the config, at start and on reload). */
@@ -50,13 +54,15 @@ function limitPath(path: readonly (string | number)[], prefix: string): string {
 }
 
 /**
- * The first way an entry breaks the limits, before anything walks it: args and kwargs within
- * maxDepth and (together) maxArgsBytes, and the whole entry within maxDepth + 2 levels (options
- * and the rest hold no deep values) and twice maxArgsBytes.
+ * The first way an entry breaks the limits, before anything walks it: a schedule list within
+ * maxSpecs, args and kwargs within maxDepth and (together) maxArgsBytes, and the whole entry within
+ * maxDepth + 2 levels (options and the rest hold no deep values) and twice maxArgsBytes.
  */
 function limitProblem(value: unknown, limits: EntryLimits): ConfigProblem | undefined {
   // (No arrow made here per call: the bundle's keepNames defines a name on each one.)
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const specs = specCountOver((value as Record<string, unknown>)['schedule'], limits.maxSpecs);
+  if (specs !== undefined) return { path: 'schedule', message: tooManySpecsMessage(specs, limits.maxSpecs) };
   let budget = limits.maxArgsBytes;
   for (const field of ['args', 'kwargs'] as const) {
     const part = (value as Record<string, unknown>)[field];

@@ -143,12 +143,27 @@ const specSchema = z
 const specListSchema = z
   .array(specSchema)
   .min(1, { error: 'an empty list of schedules never fires: give at least one schedule, or remove the entry' })
-  .max(DEFAULTS.maxSpecs, {
+  // The ceiling here; the deployment's own entryLimits.maxSpecs where its setting is known (the
+  // config's refinement, and entry-definition.ts for runtime entries), with the same message.
+  .max(DEFAULTS.maxSpecsCeiling, {
     error: (issue) =>
-      `a schedule may list at most ${DEFAULTS.maxSpecs} specs (maxSpecs), got ${Array.isArray(issue.input) ? issue.input.length : 'more'}: ` +
-      'split the entry, or say the instants with one rrule',
+      tooManySpecsMessage(Array.isArray(issue.input) ? issue.input.length : DEFAULTS.maxSpecsCeiling + 1, DEFAULTS.maxSpecsCeiling),
   })
   .transform((specs): ScheduleDraft => (specs.length === 1 ? (specs[0] as SpecDraft) : { kind: 'union', specs }));
+
+/** The refusal of a schedule list of `count` specs, more than `max` (the setting entryLimits.maxSpecs). */
+export function tooManySpecsMessage(count: number, max: number): string {
+  const fix =
+    max < DEFAULTS.maxSpecsCeiling
+      ? `split the entry, say the instants with one rrule, or raise entryLimits.maxSpecs (up to ${DEFAULTS.maxSpecsCeiling})`
+      : 'split the entry, or say the instants with one rrule';
+  return `a schedule may list at most ${max} specs (entryLimits.maxSpecs), got ${count}: ${fix}`;
+}
+
+/** Whether a schedule as written is a list longer than `max` specs, and so refused. */
+export function specCountOver(schedule: unknown, max: number): number | undefined {
+  return Array.isArray(schedule) && schedule.length > max ? schedule.length : undefined;
+}
 
 /**
  * A list or one spec, told apart by the input's type: a z.union would try both and, both failing,

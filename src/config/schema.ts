@@ -7,7 +7,7 @@ import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
 import { keyed } from './key-spelling.js';
 import { EXCHANGE_TYPES, optionsSchema, taskRoutesSchema, transportOptionsSchema } from './options-schema.js';
-import { scheduleSchema } from './schedule-schema.js';
+import { scheduleSchema, tooManySpecsMessage } from './schedule-schema.js';
 import { spreadProblem } from './entry-schedule.js';
 import { alertsSchema, configAlertsSchema } from './alerts-schema.js';
 import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettingsSchema } from './sentry-schema.js';
@@ -31,6 +31,9 @@ import { entryNameSchema, taskNameSchema } from './name-text.js';
 import { calendarsSchema, excludeSchema, unknownCalendarMessage, unknownCalendars } from './exclude-schema.js';
 import { shown } from '../base/errors.js';
 import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '../time/zone.js';
+
+/** The refusal of an entryLimits.maxSpecs out of its range. */
+const MAX_SPECS_RANGE = `entryLimits.maxSpecs must be a whole number of specs from 1 to ${DEFAULTS.maxSpecsCeiling}`;
 
 export const CATCH_UP_POLICIES = ['once', 'skip', 'all'] as const;
 export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
@@ -436,11 +439,19 @@ export const configSchema = keyed(
         .min(1024, { error: 'entryLimits.maxStoreBytes must be a whole number of bytes from 1 KiB to 64 GiB' })
         .max(64 * 1024 ** 3, { error: 'entryLimits.maxStoreBytes must be a whole number of bytes from 1 KiB to 64 GiB' })
         .default(DEFAULTS.entryMaxStoreBytes),
+      /** The most specs an entry's `schedule` list may hold, in the config's beatSchedule and in the runtime entries alike. */
+      maxSpecs: z
+        .number({ error: MAX_SPECS_RANGE })
+        .int({ error: MAX_SPECS_RANGE })
+        .min(1, { error: MAX_SPECS_RANGE })
+        .max(DEFAULTS.maxSpecsCeiling, { error: MAX_SPECS_RANGE })
+        .default(DEFAULTS.maxSpecs),
     }).default({
       maxDepth: DEFAULTS.entryMaxDepth,
       maxArgsBytes: DEFAULTS.entryMaxArgsBytes,
       maxEntries: DEFAULTS.entryMaxEntries,
       maxStoreBytes: DEFAULTS.entryMaxStoreBytes,
+      maxSpecs: DEFAULTS.maxSpecs,
     }),
     /**
      * `beat check` warns when more than this many runs start in one second of the next day (default
@@ -533,6 +544,15 @@ export const configSchema = keyed(
         message: chainArgs.message,
         input: entry?.[chainArgs.path],
       });
+    const specs = entry?.schedule.kind === 'union' ? entry.schedule.specs.length : 1;
+    if (specs > config.entryLimits.maxSpecs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['beatSchedule', name, 'schedule'],
+        message: tooManySpecsMessage(specs, config.entryLimits.maxSpecs),
+        input: entry?.schedule,
+      });
+    }
     const slugProblem = entry?.monitor === undefined ? undefined : monitorSlugProblem(name, entry.monitor);
     if (slugProblem !== undefined) {
       ctx.addIssue({ code: 'custom', ...slugProblem, path: ['beatSchedule', name, ...slugProblem.path], input: entry?.monitor });

@@ -8,6 +8,7 @@
  * (UNION_SEED=... reruns one).
  */
 import { describe, expect, it } from 'vitest';
+import { currentEntryLimits, parseEntryDefinition, setEntryLimits } from '../../src/config/entry-definition.js';
 import { parseConfig } from '../../src/config/load.js';
 import { entryWindow } from '../../src/config/resolve.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
@@ -305,12 +306,51 @@ describe('several specs per entry', () => {
     ]);
   });
 
-  it(`refuses a list of more than maxSpecs (${DEFAULTS.maxSpecs}) specs`, () => {
-    const many = Array.from({ length: DEFAULTS.maxSpecs + 1 }, (_, i) => ({ cron: `${i} 9 * * *` }));
-    expect(berlin(many.slice(0, DEFAULTS.maxSpecs)).schedule.kind).toBe('union');
-    expect(refused(many)).toEqual([
-      `beatSchedule.e.schedule: a schedule may list at most ${DEFAULTS.maxSpecs} specs (maxSpecs), got ${DEFAULTS.maxSpecs + 1}: split the entry, or say the instants with one rrule`,
+  it(`refuses a list of more than entryLimits.maxSpecs (default ${DEFAULTS.maxSpecs}) specs, naming the setting`, () => {
+    const many = (n: number): unknown[] => Array.from({ length: n }, (_, i) => ({ cron: `${i % 60} ${Math.floor(i / 60) % 24} * * *` }));
+    expect(berlin(many(DEFAULTS.maxSpecs)).schedule.kind).toBe('union');
+    expect(refused(many(DEFAULTS.maxSpecs + 1))).toEqual([
+      `beatSchedule.e.schedule: a schedule may list at most ${DEFAULTS.maxSpecs} specs (entryLimits.maxSpecs), got ${DEFAULTS.maxSpecs + 1}: split the entry, say the instants with one rrule, or raise entryLimits.maxSpecs (up to ${DEFAULTS.maxSpecsCeiling})`,
     ]);
+    // The setting lowers and raises it, up to its ceiling.
+    const withMax = (maxSpecs: number, n: number): unknown => ({
+      entryLimits: { maxSpecs },
+      beatSchedule: { e: { task: 't', schedule: many(n) } },
+    });
+    expect(problemsOf(withMax(2, 3))).toEqual([
+      'beatSchedule.e.schedule: a schedule may list at most 2 specs (entryLimits.maxSpecs), got 3: split the entry, say the instants with one rrule, or raise entryLimits.maxSpecs (up to 256)',
+    ]);
+    expect(parseConfig(withMax(40, 40), 'test').entries[0]?.schedule.kind).toBe('union');
+    expect(problemsOf(withMax(DEFAULTS.maxSpecsCeiling, DEFAULTS.maxSpecsCeiling + 1))).toEqual([
+      'beatSchedule.e.schedule: a schedule may list at most 256 specs (entryLimits.maxSpecs), got 257: split the entry, or say the instants with one rrule',
+    ]);
+    for (const bad of [0, 2.5, DEFAULTS.maxSpecsCeiling + 1, '4']) {
+      expect(problemsOf({ entryLimits: { maxSpecs: bad }, beatSchedule: {} })).toEqual([
+        'entryLimits.maxSpecs: entryLimits.maxSpecs must be a whole number of specs from 1 to 256',
+      ]);
+    }
+  });
+
+  it('refuses a runtime entry whose list is longer than the limits set (setEntryLimits), at its schedule', () => {
+    const before = currentEntryLimits();
+    try {
+      setEntryLimits({ ...before, maxSpecs: 2 });
+      const three = { task: 't', schedule: [{ cron: '0 9 * * *' }, { cron: '0 12 * * *' }, { cron: '0 15 * * *' }] };
+      expect(parseEntryDefinition(three)).toEqual({
+        ok: false,
+        problems: [
+          {
+            path: 'schedule',
+            message:
+              'a schedule may list at most 2 specs (entryLimits.maxSpecs), got 3: split the entry, say the instants with one rrule, or raise entryLimits.maxSpecs (up to 256)',
+          },
+        ],
+      });
+      setEntryLimits({ ...before, maxSpecs: 3 });
+      expect(parseEntryDefinition(three).ok).toBe(true);
+    } finally {
+      setEntryLimits(before);
+    }
   });
 
   it('refuses a spec that never fires at its index, so a union that never fires is refused', () => {
