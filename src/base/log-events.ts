@@ -288,6 +288,13 @@ export const EVENTS = {
   apiWrite: 'beat.api.write',
   /** The API refused a request for its credentials (401, 403): the path, the client's address and why; never the token. */
   apiRefused: 'beat.api.refused',
+  /** SIGHUP read the tokens file again and took it: the names and their grants (`tokens`: NAME → GRANTS), never a token. */
+  apiTokensReloaded: 'beat.api.tokens_reloaded',
+  /**
+   * SIGHUP found the tokens file unreadable or with a bad line (`reason` names the line and the fix,
+   * never a token): the tokens and grants in force are kept until a reload that reads it.
+   */
+  apiTokensKept: 'beat.api.tokens_kept',
   /**
    * The worker thread that checks the entries of an API write (service/entry-check-pool.ts) overran the
    * write's time limit by DEFAULTS.writeCheckStopMs and was stopped (`overranMs`, `checked`, `items`): the

@@ -11,6 +11,7 @@ import { ConfigError, errorMessage } from '../base/errors.js';
 import { loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
 import { setEntryLimits } from '../config/entry-definition.js';
+import { grantsText } from '../core/grants.js';
 import { parseTokenFile } from '../http/auth.js';
 import type { ApiToken, HttpAccess } from '../http/auth.js';
 import { parseHttpAddress } from '../http/server.js';
@@ -214,7 +215,11 @@ async function runUntilStopped(values: RunValues, io: Io, stop: StopSignals): Pr
   // Listening for SIGHUP (and watching the file) before connecting, not after: Node's default action
   // on SIGHUP is to exit, so a SIGHUP sent while Redis was still unreachable killed the process
   // (exit 129), and an edit made during a long connect was never applied.
-  const onHangup = (): void => void reloads.reload('SIGHUP');
+  const onHangup = (): void => {
+    tokenReload();
+    void reloads.reload('SIGHUP');
+  };
+  const tokenReload = (): void => reloadTokens(io, values, httpAccess, logger);
   process.on('SIGHUP', onHangup);
   const stopWatching = values.watch ? watchFile(path, () => void reloads.reload('file changed')) : () => undefined;
   try {
@@ -238,16 +243,48 @@ function logLevel(values: RunValues): LogLevel {
 }
 
 /** Where to serve HTTP (none: undefined) and who may read and write there, from the flags, else the environment. */
-function httpSettings(values: RunValues, io: Io): { http: HttpAddress | undefined; httpAccess: HttpAccess } {
+function httpSettings(values: RunValues, io: Io): { http: HttpAddress | undefined; httpAccess: ReloadableAccess } {
   const httpText = values.http ?? io.env[ENV.http];
   const http = httpText ? parseHttpAddress(httpText, values.http !== undefined ? '--http' : ENV.http) : undefined;
-  const httpAccess: HttpAccess = {
-    ...apiTokens(io, values['api-token-file'] ?? (io.env[ENV.apiTokenFile] || undefined)),
+  const httpAccess: ReloadableAccess = {
+    ...apiTokens(io, tokenFileOf(values, io)),
     publicReads: values['http-public-reads'] === true || /^(1|true|yes)$/i.test(io.env[ENV.httpPublicReads] ?? ''),
     allowedHosts: listOption(values['http-allowed-hosts'], io.env[ENV.httpAllowedHosts]),
     notLoopback: listOption(values['http-not-loopback'], io.env[ENV.httpNotLoopback]),
   };
   return { http, httpAccess };
+}
+
+/** The HTTP access, whose tokens a SIGHUP may replace (the server reads `tokens` on each request). */
+type ReloadableAccess = { -readonly [K in keyof HttpAccess]: HttpAccess[K] };
+
+function tokenFileOf(values: RunValues, io: Io): string | undefined {
+  return values['api-token-file'] ?? (io.env[ENV.apiTokenFile] || undefined);
+}
+
+/**
+ * SIGHUP: the tokens file read again. A file that cannot be read or has a bad line keeps the tokens
+ * and grants in force (a typo must not lock every team out, nor widen anyone's grants), logged with
+ * the reason, which names the line and never a token. $BEAT_API_TOKEN cannot change in a running process.
+ */
+function reloadTokens(io: Io, values: RunValues, access: ReloadableAccess, logger: Logger): void {
+  const file = tokenFileOf(values, io);
+  if (file === undefined || access.tokens === undefined) return;
+  let next: ApiToken[];
+  try {
+    next = apiTokens(io, file).tokens ?? [];
+  } catch (error) {
+    logger.warn(
+      { event: EVENTS.apiTokensKept, reason: errorMessage(error) },
+      `the tokens file was not reloaded, the tokens and grants in force are kept: ${errorMessage(error)}`,
+    );
+    return;
+  }
+  access.tokens = next;
+  logger.info(
+    { event: EVENTS.apiTokensReloaded, tokens: Object.fromEntries(next.map((t) => [t.name, grantsText(t.grants)])) },
+    `the tokens file was reloaded: ${next.length} token${next.length === 1 ? '' : 's'}`,
+  );
 }
 
 /** Reloads of the config (SIGHUP, the file changed), applied to the service once it runs. */

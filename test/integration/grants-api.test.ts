@@ -15,6 +15,8 @@ import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
 import { httpPortOf, killCliChildren, runBeatCli, startPrivateRedis } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
+import type { BeatProcess } from '../support/beat-process.js';
+import { writeFileSync } from 'node:fs';
 
 const TASK = 'tsbeat_test.record';
 const DEPLOYMENT = 'grants';
@@ -80,6 +82,8 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
   let url = '';
   let port = 0;
   let configFile = '';
+  let leader: BeatProcess;
+  let tokenFile = '';
 
   /** Everything a verb could change, read straight from Redis. */
   const snapshot = async (): Promise<Record<string, unknown>> => {
@@ -122,13 +126,13 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
         '',
       ].join('\n'),
     );
-    const tokenFile = dir.write(
+    tokenFile = dir.write(
       'tokens',
       Object.values(TOKENS)
         .map((t) => `${t.line}:${t.token}`)
         .join('\n') + '\n',
     );
-    const leader = fleet.spawn({ config: configFile, label: 'leader', args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile] });
+    leader = fleet.spawn({ config: configFile, label: 'leader', args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile] });
     port = await httpPortOf(leader);
     await leader.waitForEvent(EVENTS.lockAcquired, 10_000);
     expect((await call(port, 'PUT', '/api/entries', 'admin', SEED)).status).toBe(200);
@@ -304,6 +308,26 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
     const seen = await events('billView');
     expect(seen.length).toBeGreaterThan(0);
     for (const event of seen) expect(event.entries ?? [event.entry]).toEqual(['b-label']);
+  });
+
+  it('SIGHUP takes a changed tokens file, and keeps the grants in force when a line is bad (logged, without the token)', async () => {
+    const lines = (change: Partial<Record<Who, string>>) =>
+      (Object.entries(TOKENS) as [Who, (typeof TOKENS)[Who]][]).map(([who, t]) => `${change[who] ?? t.line}:${t.token}`).join('\n') + '\n';
+    const from = leader.logs.length;
+    writeFileSync(tokenFile, lines({ billView: 'bill-view:viewer@team=ops', billOp: 'bill-op:operatr@team=billing' }));
+    leader.signal('SIGHUP');
+    const kept = await leader.waitForEvent(EVENTS.apiTokensKept, 10_000, from);
+    expect(kept.msg).toMatch(/line 4: the grants of "bill-op": "operatr@team=billing": unknown role "operatr"/);
+    expect(JSON.stringify(leader.logs.slice(from))).not.toContain(TOKENS.billOp.token);
+    // Still billing's viewer: the bad file changed nothing.
+    expect(await names('billView')).toEqual(['b-label']);
+
+    writeFileSync(tokenFile, lines({ billView: 'bill-view:viewer@team=ops' }));
+    leader.signal('SIGHUP');
+    const reloaded = await leader.waitForEvent(EVENTS.apiTokensReloaded, 10_000, from);
+    expect(reloaded['tokens']).toMatchObject({ 'bill-view': 'viewer@team=ops', admin: 'admin' });
+    expect(JSON.stringify(leader.logs.slice(from))).not.toContain(TOKENS.billView.token);
+    expect(await names('billView')).toEqual(['o-label']);
   });
 
   it('beat run refuses a tokens file with a bad line: exit 2, naming the line and the fix, never the token', async () => {
