@@ -273,14 +273,29 @@ export class Entries {
 
   /**
    * What `apply` would do to the entries `owner` holds (as `beat plan --json` prints it): each
-   * entry added, changed, removed, unchanged or in conflict, and the digest to pass to `apply`.
+   * entry added, changed, removed, unchanged or in conflict, the digest to pass to `apply`, and
+   * `load`: the owner's runs per minute over the next `horizonMs` (24 h by default, 7 days at
+   * most), now and after, with the busiest minute and second.
    */
-  async plan(owner: string, entries: Readonly<Record<string, EntryInput>>): Promise<EntryPlan> {
+  async plan(owner: string, entries: Readonly<Record<string, EntryInput>>, options: { horizonMs?: number } = {}): Promise<EntryPlan> {
     const { planEntries } = await import('../operations/plan-verbs.js');
+    const horizonMs = options.horizonMs ?? DEFAULTS.loadHorizonMs;
+    if (!Number.isInteger(horizonMs) || horizonMs < 60_000 || horizonMs > DEFAULTS.loadHorizonMaxMs)
+      throw new BeatError(
+        ErrorCode.Usage,
+        `plan: horizonMs ${String(horizonMs)}: give a whole number of ms from 60000 (a minute) to ${DEFAULTS.loadHorizonMaxMs} (7 days); 86400000 is a day`,
+      );
     const nowMs = Date.now();
     const inputs = await this.ownerInputs(owner, entries, nowMs);
     return this.call((store) =>
-      planEntries(this.planStores(store), { owner, inputs, zone: this.connection.timezone, deployment: this.connection.deployment, nowMs }),
+      planEntries(this.planStores(store), {
+        owner,
+        inputs,
+        zone: this.connection.timezone,
+        deployment: this.connection.deployment,
+        nowMs,
+        horizonMs,
+      }),
     );
   }
 

@@ -6,7 +6,7 @@
  */
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
-import { parseDuration, rangeText } from '../config/duration.js';
+import { LOAD_HORIZON_RANGE, loadHorizonOf } from '../config/duration.js';
 import type { LoadReport } from '../control/entries-load.js';
 import { renderTable } from './table.js';
 
@@ -24,11 +24,11 @@ export const horizonOption = {
 /** `--horizon` in ms (the default when absent); exit 2 naming the range when it is not a duration within it. */
 export function horizonMs(command: string, text: string | undefined): number {
   if (text === undefined) return DEFAULTS.loadHorizonMs;
-  const ms = parseDuration(text);
-  if (ms === undefined || ms < MINUTE_MS || ms > DEFAULTS.loadHorizonMaxMs)
+  const ms = loadHorizonOf(text);
+  if (ms === undefined)
     throw new BeatError(
       ErrorCode.Usage,
-      `beat ${command}: --horizon ${shown(text)}: give a duration ${rangeText(MINUTE_MS, DEFAULTS.loadHorizonMaxMs)}, such as "24h" or "7d"`,
+      `beat ${command}: --horizon ${shown(text)}: give a duration ${LOAD_HORIZON_RANGE}, such as "24h" or "7d"`,
     );
   return ms;
 }

@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { shown } from '../base/errors.js';
+import { DEFAULTS } from '../base/defaults.js';
 
 const DAY_MS = 86_400_000;
 /** A Julian year, 365.25 days: what "100 years" means in the bounds below. */
@@ -75,4 +76,15 @@ export function grouped(n: number): string {
   const [whole = '', fraction] = String(n).split('.');
   const withCommas = whole.replace(/\B(?=(\d{3})+$)/g, ',');
   return fraction === undefined ? withCommas : `${withCommas}.${fraction}`;
+}
+
+/** The windows a load may be counted over: a minute (its unit) to DEFAULTS.loadHorizonMaxMs. */
+const HORIZON_MIN_MS = 60_000;
+/** The window a load may be counted over, in words, for a refusal: "between 60 s and 7 days (604,800 s)". */
+export const LOAD_HORIZON_RANGE = rangeText(HORIZON_MIN_MS, DEFAULTS.loadHorizonMaxMs);
+
+/** A load's window as written ("24h", "7d": `--horizon`, POST /api/plan's `horizon`), ms; undefined when it is out of LOAD_HORIZON_RANGE. */
+export function loadHorizonOf(text: string): number | undefined {
+  const ms = parseDuration(text);
+  return ms === undefined || ms < HORIZON_MIN_MS || ms > DEFAULTS.loadHorizonMaxMs ? undefined : ms;
 }

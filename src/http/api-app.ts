@@ -17,7 +17,7 @@ import type { Logger } from '../base/log.js';
 import { headerNoteProblem, noteProblem } from '../base/note-text.js';
 import { maskTarget } from '../base/redact.js';
 import { VERSION } from '../base/version.js';
-import { BODY_SCHEMAS, NOTE_BODY, PLAN_BODY, ROUTES } from './api-routes.js';
+import { BODY_SCHEMAS, NOTE_BODY, PLAN_BODY, ROUTES, planHorizonMs } from './api-routes.js';
 import type { RouteAccess } from './api-routes.js';
 import type { ControlVerb, HttpHandlers, PlanRequest } from './api-ports.js';
 import { authorizeRead, authorizeWrite, callerOf, challenge } from './auth.js';
@@ -306,7 +306,7 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
       );
     }
     const request: PlanRequest = parsed.data;
-    if (!apply) return reply(200, await plans.plan(request));
+    if (!apply) return reply(200, await plans.plan({ ...request, horizonMs: planHorizonMs(c.req.query('horizon')) }));
     const applied = await plans.apply(request, by, note);
     logger.info({ event: EVENTS.apiWrite, who: by.who, owner: request.owner, outcome: 'apply' }, 'entries applied');
     return reply(200, applied);

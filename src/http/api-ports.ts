@@ -94,6 +94,8 @@ export interface PlanRequest {
   readonly owner: string;
   readonly entries: Readonly<Record<string, unknown>>;
   readonly planDigest?: string;
+  /** The window of the load the plan counts, ms (its `horizon` query); the default without. */
+  readonly horizonMs?: number;
 }
 
 export interface PlanHandlers {

@@ -11,6 +11,7 @@ import type { RouteConfig } from '@hono/zod-openapi';
 import { DEFAULTS } from '../base/defaults.js';
 import { ErrorCode } from '../base/errors.js';
 import { entrySchema } from '../config/schema.js';
+import { LOAD_HORIZON_RANGE, loadHorizonOf } from '../config/duration.js';
 
 /** Who may call a route: anyone (the probes), readers (a token, or trusted loopback; `session`: the dashboard's too), or a write token. */
 export type RouteAccess = 'open' | 'read' | 'read-or-session' | 'write';
@@ -47,6 +48,46 @@ const entriesMap = z.record(z.string(), entrySchema);
 export const NOTE_BODY = noteBody;
 /** A plan's body as api-app.ts checks it: its entries are the store's to check (ENTRY_INVALID naming each place). */
 export const PLAN_BODY = z.object({ owner: z.string(), entries: z.record(z.string(), z.unknown()), planDigest: z.string().optional() });
+
+/** POST /api/plan's `horizon` query: the window of the load it counts (as `beat plan --horizon`). */
+const planQuery = z.object({
+  horizon: z
+    .string()
+    .refine((text) => loadHorizonOf(text) !== undefined, {
+      error: (issue) =>
+        `horizon must be a duration ${LOAD_HORIZON_RANGE}, such as 24h or 7d, got ${JSON.stringify(String(issue.input).slice(0, 40))}`,
+    })
+    .optional()
+    .describe(`the window of the load counted, 24h by default, at most 7d`),
+});
+
+/** The window of POST /api/plan's load: its `horizon` query (checked by planQuery), else the default. */
+export function planHorizonMs(text: string | undefined): number {
+  return (text === undefined ? undefined : loadHorizonOf(text)) ?? DEFAULTS.loadHorizonMs;
+}
+
+const loadPeak = z.object({ at: z.string().describe('ISO-8601 UTC'), runs: z.number() });
+/** A load as control/entries-load.ts reports it. */
+const loadReport = z.object({
+  from: z.string().describe('the first minute counted, ISO-8601 UTC'),
+  to: z.string().describe("the window's end, left out"),
+  total: z.number(),
+  perMinute: z.array(z.number()).describe('runs starting in each minute from `from`'),
+  peakMinute: loadPeak,
+  peakSecond: loadPeak,
+  capped: z.number().describe('entries some of whose runs were not counted (they fire too often for the budget)'),
+});
+/** A plan as control/entry-plan.ts makes it (`beat plan --json`); /api/apply's adds `version`. */
+const planAnswer = z.object({
+  owner: z.string(),
+  digest: z.string().describe('pass it as planDigest to /api/apply'),
+  counts: z.record(z.string(), z.number()).describe('entries by action: add, change, remove, unchanged, conflict'),
+  entries: z.array(z.record(z.string(), z.unknown())).describe('each entry: name, action, firesBefore, firesAfter, changes…'),
+  load: z
+    .object({ horizonMs: z.number(), before: loadReport, after: loadReport })
+    .optional()
+    .describe("the owner's entries' runs over the window, now and after the apply (POST /api/plan)"),
+});
 
 /**
  * The bodies' schemas, by the name the document's components give them: made JSON Schema only
@@ -174,12 +215,22 @@ export const ROUTES = [
   declare('write', 'delete', '/api/stop', 'lifts the deployment-wide stop (beat resume --all)', {
     body: noteOnly,
   }),
-  declare('write', 'post', '/api/plan', 'what applying these entries would change', {
-    body: jsonBody('Plan', 'the owner and its entries'),
-  }),
-  declare('write', 'post', '/api/apply', 'applies a plan', {
-    body: jsonBody('Plan', 'the owner and its entries (planDigest: the plan seen)'),
-  }),
+  declare(
+    'write',
+    'post',
+    '/api/plan',
+    'what applying these entries would change, and the load before and after',
+    { query: planQuery, body: jsonBody('Plan', 'the owner and its entries') },
+    { description: 'the plan', content: { 'application/json': { schema: planAnswer } } },
+  ),
+  declare(
+    'write',
+    'post',
+    '/api/apply',
+    'applies a plan',
+    { body: jsonBody('Plan', 'the owner and its entries (planDigest: the plan seen)') },
+    { description: 'the plan applied', content: { 'application/json': { schema: planAnswer.extend({ version: z.number() }) } } },
+  ),
   declare('read-or-session', 'get', '/api/audit', 'the audit trail, newest first', {
     query: z.object({
       entry: z.string().optional(),

@@ -4,6 +4,7 @@
  * `beat plan` and `beat apply` (redis/owner-apply.ts).
  */
 import type { RedisClient } from '../redis/connect.js';
+import { DEFAULTS } from '../base/defaults.js';
 import { ConfigError, ErrorCode } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import { newEntryNameProblems } from '../config/entry-definition.js';
@@ -61,6 +62,7 @@ export function planHandlers(options: {
           zone: zone(),
           deployment,
           nowMs,
+          horizonMs: request.horizonMs ?? DEFAULTS.loadHorizonMs,
         });
       }),
     apply: (request, by, note) =>

@@ -17,6 +17,7 @@ import type { BeatProcess } from '../support/beat-process.js';
 import { builtCli, repoRoot } from '../support/cli.js';
 import { httpPortOf, httpRequest, killCliChildren, runBeatCli, startPrivateRedis } from '../support/ops.js';
 import { Entries } from '../../src/index.js';
+import type { PlanLoad } from '../../src/control/entry-plan.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
 const TASK = 'tsbeat_test.record';
@@ -288,6 +289,26 @@ describe('beat plan and beat apply, with a running leader', () => {
     const planned = await post('/api/plan', { owner: 'api', entries });
     expect(planned.status, JSON.stringify(planned.body)).toBe(200);
     expect(planned.body['counts']).toEqual({ add: 2, change: 0, remove: 0, unchanged: 0, conflict: 0 });
+    // The load of the owner's entries now (none held) and after: a minute's run and one at 05:00, over a day.
+    const load = planned.body['load'] as PlanLoad;
+    expect(load.horizonMs).toBe(86_400_000);
+    expect(load.before).toMatchObject({ total: 0, capped: 0 });
+    expect(load.after.total).toBeGreaterThanOrEqual(1440);
+    expect(load.after.total).toBeLessThanOrEqual(1442);
+    // A minute each, the first one partial (now is not on a minute).
+    expect([1440, 1441]).toContain(load.after.perMinute.length);
+    expect(load.after.peakMinute.runs).toBe(2);
+    expect(load.after.peakMinute.at).toMatch(/T05:00:00\.000Z$/);
+    const week = await post('/api/plan?horizon=7d', { owner: 'api', entries });
+    expect(week.status, JSON.stringify(week.body)).toBe(200);
+    expect((week.body['load'] as PlanLoad).horizonMs).toBe(7 * 86_400_000);
+    expect([7 * 1440, 7 * 1440 + 1]).toContain((week.body['load'] as PlanLoad).after.perMinute.length);
+    const tooLong = await post('/api/plan?horizon=8d', { owner: 'api', entries });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body['code']).toBe('API_BAD_REQUEST');
+    expect(String(tooLong.body['error'])).toContain(
+      'horizon must be a duration between 60 s and 7 days (604,800 s), such as 24h or 7d, got "8d"',
+    );
     const bad = await post('/api/plan', { owner: 'api', entries: { 'api-bad': { task: TASK, schedule: { cron: '61 * * * *' } } } });
     expect(bad.status).toBe(400);
     expect(bad.body['code']).toBe('ENTRY_INVALID');
@@ -308,6 +329,10 @@ describe('beat plan and beat apply, with a running leader', () => {
     try {
       const plan = await client.plan('api', { 'api-1': { task: TASK, schedule: 60 } });
       expect(plan.counts).toEqual({ add: 0, change: 0, remove: 1, unchanged: 1, conflict: 0 });
+      // The client's plan counts the load too: api-2's run at 05:00 gone after.
+      expect(plan.load?.before.total).toBe((plan.load?.after.total ?? 0) + 1);
+      expect((await client.plan('api', {}, { horizonMs: 3_600_000 })).load?.after).toMatchObject({ total: 0 });
+      await expect(client.plan('api', {}, { horizonMs: 8 * 86_400_000 })).rejects.toMatchObject({ code: 'USAGE' });
       await expect(client.apply('api', { 'hand-002': { task: TASK, schedule: 60 } })).rejects.toMatchObject({ code: 'OWNER_CONFLICT' });
       const done = await client.apply('api', { 'api-1': { task: TASK, schedule: 60 } }, { planDigest: plan.digest, note: 'client' });
       expect(done.counts.remove).toBe(1);
