@@ -31,6 +31,9 @@ const external = [
   'hono',
   '@hono/node-server',
   '@hono/zod-openapi',
+  // The dashboard's single sign-on (src/dashboard/oidc-sign-in.ts), imported only by a `beat run --http`
+  // whose config has auth.oidc: no other start loads it (nor its jose and oauth4webapi).
+  'openid-client',
 ];
 
 /**

@@ -12,6 +12,8 @@ export const ENV = {
   apiToken: 'BEAT_API_TOKEN',
   /** The file of the API tokens (beat run --api-token-file over it): a mounted secret. */
   apiTokenFile: 'BEAT_API_TOKEN_FILE',
+  /** The client secret of the dashboard's single sign-on (over the config's auth.oidc.clientSecretFile); never logged. */
+  oidcClientSecret: 'BEAT_OIDC_CLIENT_SECRET',
   /** "1" or "true": /status and GET /api/entries answer clients beyond loopback without a token (beat run --http-public-reads). */
   httpPublicReads: 'BEAT_HTTP_PUBLIC_READS',
   /** Comma-separated host names that name this server besides localhost, 127.0.0.1, ::1 and the bound address (beat run --http-allowed-hosts). */

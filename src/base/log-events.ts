@@ -303,6 +303,10 @@ export const EVENTS = {
   apiCheckStopped: 'beat.api.check_stopped',
   /** A dashboard login: succeeded or refused (a wrong token), with the client's address. */
   dashboardLogin: 'beat.dashboard.login',
+  /** A single sign-on to the dashboard (auth.oidc): signed in (subject, e-mail, grants), or refused and why. */
+  dashboardSignIn: 'beat.dashboard.sign_in',
+  /** The identity provider of auth.oidc could not be reached (discovery or the code's exchange): sign-ins are refused meanwhile. */
+  dashboardIssuerUnreachable: 'beat.dashboard.issuer_unreachable',
   /** A write from the dashboard (pause, resume, trigger, an entry put or deleted), with the entry. */
   dashboardAction: 'beat.dashboard.action',
   /** A change to an entry, as the audit trail records it: who, entry, action, the field diff, the note (redis/audit-log.ts). */

@@ -20,6 +20,8 @@ import { resolveAlerts } from './alerts-schema.js';
 import type { ParsedAlerts, ResolvedAlerts } from './alerts-schema.js';
 import type { CompiledRoute } from './task-routes.js';
 import { resolveSentryMonitor } from './sentry-schema.js';
+import { resolveOidc } from './oidc-schema.js';
+import type { OidcSettings } from './oidc-schema.js';
 import { resolveExclusions } from './exclude-schema.js';
 import type { CalendarDrafts } from './exclude-schema.js';
 import type { Exclusions } from '../core/exclusions.js';
@@ -152,6 +154,8 @@ export interface ResolvedConfig {
   readonly auditMaxEvents?: number;
   /** Where Sentry check-ins go (the DSN from `sentry.dsn` or $SENTRY_DSN); undefined = no DSN, none sent. */
   readonly sentry?: SentrySettings | undefined;
+  /** The dashboard's single sign-on (`auth.oidc`); undefined: API tokens only. */
+  readonly oidc?: OidcSettings | undefined;
   /** More runs than this starting in one second is what `beat check` warns of (undefined: DEFAULTS.loadWarnAt). */
   readonly loadWarnAt?: number | undefined;
   /** Most entries with series of their own in /metrics (undefined: DEFAULTS.metricsMaxEntries). */
@@ -322,6 +326,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
     maxIntervalMs: parsed.maxInterval,
     ...(parsed.metricsMaxEntries === undefined ? {} : { metricsMaxEntries: parsed.metricsMaxEntries }),
     ...(parsed.loadWarnAt === undefined ? {} : { loadWarnAt: parsed.loadWarnAt }),
+    ...(parsed.auth?.oidc === undefined ? {} : { oidc: resolveOidc(parsed.auth) }),
     ...(parsed.metricsLabelKeys === undefined || parsed.metricsLabelKeys.length === 0 ? {} : { metricsLabelKeys: parsed.metricsLabelKeys }),
     lock: {
       ttlMs: parsed.lock.ttl,

@@ -10,6 +10,7 @@ import { EXCHANGE_TYPES, optionsSchema, taskRoutesSchema, transportOptionsSchema
 import { scheduleSchema, tooManySpecsMessage } from './schedule-schema.js';
 import { spreadProblem } from './entry-schedule.js';
 import { alertsSchema, configAlertsSchema } from './alerts-schema.js';
+import { authSchema } from './oidc-schema.js';
 import { monitorScheduleProblem, monitorSchema, monitorSlugProblem, sentrySettingsSchema } from './sentry-schema.js';
 import {
   canvasBoundProblem,
@@ -494,6 +495,8 @@ export const configSchema = keyed(
     alerts: configAlertsSchema.optional(),
     /** Sentry Crons: the DSN check-ins go to ($SENTRY_DSN over it), their environment and release. */
     sentry: sentrySettingsSchema.optional(),
+    /** How people sign in to the dashboard: `auth.oidc`, single sign-on with OpenID Connect (see oidc-schema.ts). */
+    auth: authSchema.optional(),
     // Run outcomes: read from the workers' result backend.
     /**
      * Celery's `result_backend` (also $CELERY_RESULT_BACKEND), a Redis one: redis://, rediss://,

@@ -1,7 +1,8 @@
 /**
  * The dashboard served by `beat run --http`: the page (`/`, `/ui/`), its assets, and its own JSON
  * API under /ui/api/. Its reads are guarded by the HTTP server's rule for everything that shows
- * entries (src/http/auth.ts), before they get here; every write needs a session opened with an API token, its CSRF token
+ * entries (src/http/auth.ts), before they get here; every write needs a session opened with an API token
+ * or a single sign-on (oidc-sign-in.ts), its CSRF token
  * in a header and, from a browser, this server's Origin. Writes go through the same Redis control
  * keys as `beat pause`, `beat resume` and `beat trigger`; runtime entries are created, changed and
  * deleted through the entries API the service hands over.
@@ -25,6 +26,9 @@ import type { PageWire } from './wire.js';
 import { PAGE_HTML } from './page.js';
 import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
+import type { SessionHolder } from './sessions.js';
+import { OidcSignIn } from './oidc-sign-in.js';
+import { grantsText } from '../core/grants.js';
 import type { DetailWire, OverviewWire } from './wire.js';
 import { headerNoteProblem, noteProblem } from '../base/note-text.js';
 import type { ChangeBy, DashboardSources } from './sources.js';
@@ -34,6 +38,11 @@ const ASSETS: Record<string, string> = {
   '/ui/app.js': 'text/javascript; charset=utf-8',
   '/ui/app.css': 'text/css; charset=utf-8',
 };
+
+/** Served over TLS: the cookies get Secure. */
+function isSecure(req: IncomingMessage): boolean {
+  return (req.socket as { encrypted?: boolean }).encrypted === true;
+}
 
 function isLoopback(req: IncomingMessage): boolean {
   const a = req.socket.remoteAddress ?? '';
@@ -56,13 +65,20 @@ export class Dashboard {
   constructor(
     private readonly sources: DashboardSources,
     private readonly logger: Logger,
+    /** Single sign-on (auth.oidc), when the config has it at start. */
+    private readonly signIn?: OidcSignIn,
   ) {
     this.sessions = new Sessions(DEFAULTS.dashboardSessionTtlMs, DEFAULTS.dashboardMaxSessions, () => sources.now());
   }
 
-  /** Who the request's live session belongs to (`dashboard:<token name>`), if it carries one. */
+  /** Who the request's live session belongs to (`dashboard:<token name>`, `sso:<subject> <e-mail>`), if it carries one. */
   sessionOf(req: IncomingMessage): string | undefined {
-    return this.sessions.find(req)?.who;
+    return this.sessions.find(req)?.holder.who;
+  }
+
+  /** Whether the page can act: an API token that may write is configured, or single sign-on. */
+  private actionsOn(): boolean {
+    return this.sources.apiToken() !== undefined || this.signIn?.configured() === true;
   }
 
   /** Who changes what from the page (its session) and why: a note in the body, else the X-Beat-Note header. */
@@ -75,7 +91,8 @@ export class Dashboard {
       if (problem !== undefined) throw new Refusal(400, 'bad_note', problem);
       note = decodeURIComponent(header as string);
     }
-    return { who: this.sessionOf(req) ?? 'dashboard', note };
+    const holder = this.sessions.find(req)?.holder;
+    return { who: holder?.who ?? 'dashboard', note, ...(holder?.grants === undefined ? {} : { grants: holder.grants }) };
   }
 
   /** Answers the request if it is the dashboard's; false leaves it to the other routes. */
@@ -107,6 +124,10 @@ export class Dashboard {
       if (!reading) throw new Refusal(405, 'method', 'use GET');
       sendBody(res, 200, asset, await this.asset(path));
       return;
+    }
+    if (path === '/ui/sign-in' || path === '/ui/callback') {
+      if (!reading) throw new Refusal(405, 'method', 'use GET');
+      return path === '/ui/sign-in' ? this.beginSignIn(req, res) : this.finishSignIn(req, res, params);
     }
     if (!path.startsWith('/ui/api/')) throw new Refusal(404, 'not_found', `no such page: ${path}`);
     const rest = path.slice('/ui/api/'.length);
@@ -156,22 +177,22 @@ export class Dashboard {
     throw new Refusal(405, 'method', `${method} ${path}: not allowed`);
   }
 
-  /** Off loopback, with a token configured, reading needs a session too: the schedule is not for everyone who can reach the port. */
+  /** Off loopback, with a token or sign-on configured, reading needs a session too: the schedule is not for everyone who can reach the port. */
   private requireReader(req: IncomingMessage): void {
-    if (isLoopback(req) || this.sources.apiToken() === undefined) return;
-    if (this.sessions.find(req) === undefined) throw new Refusal(401, 'login_required', 'log in with the API token to see this deployment');
+    if (isLoopback(req) || !this.actionsOn()) return;
+    if (this.sessions.find(req) === undefined) throw new Refusal(401, 'login_required', 'log in (or sign in) to see this deployment');
   }
 
   private requireWriter(req: IncomingMessage): void {
-    if (this.sources.apiToken() === undefined) {
+    if (!this.actionsOn()) {
       throw new Refusal(
         403,
         'actions_off',
-        'actions are off: start beat run with --api-token-file PATH (or BEAT_API_TOKEN) to enable them',
+        'actions are off: start beat run with --api-token-file PATH (or BEAT_API_TOKEN), or configure auth.oidc, to enable them',
       );
     }
     if (!sameOrigin(req)) throw new Refusal(403, 'bad_origin', `the request's Origin (${req.headers.origin}) is not this server`);
-    if (this.sessions.find(req) === undefined) throw new Refusal(401, 'login_required', 'log in with the API token first');
+    if (this.sessions.find(req) === undefined) throw new Refusal(401, 'login_required', 'log in (or sign in) first');
     if (!this.sessions.authorizes(req)) throw new Refusal(403, 'bad_csrf', 'the x-csrf-token header is missing or wrong: reload the page');
   }
 
@@ -196,10 +217,52 @@ export class Dashboard {
       this.logger.warn({ event: EVENTS.dashboardLogin, ok: false, client }, 'dashboard login refused: wrong API token');
       throw new Refusal(401, 'bad_token', 'wrong API token (or one that may only read)');
     }
-    const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
-    const { cookie, csrf } = this.sessions.open(secure, `dashboard:${name}`);
+    const secure = isSecure(req);
+    const { cookie, csrf } = this.sessions.open(secure, { who: `dashboard:${name}` });
     this.logger.info({ event: EVENTS.dashboardLogin, ok: true, client, who: `dashboard:${name}` }, 'dashboard login');
     sendJson(res, 200, { csrf }, { 'set-cookie': cookie });
+  }
+
+  /** `GET /ui/sign-in`: off to the identity provider (oidc-sign-in.ts). */
+  private async beginSignIn(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const signIn = this.signedInWith();
+    const { location, cookie } = await signIn.begin(isSecure(req));
+    res.writeHead(303, { location, 'set-cookie': cookie, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
+    res.end();
+  }
+
+  /**
+   * `GET /ui/callback`: back from the identity provider; a session for the person (their grants from
+   * auth.oidc.roles), then the page. A refusal says why (and forgets the sign-in's state).
+   */
+  private async finishSignIn(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): Promise<void> {
+    const signIn = this.signedInWith();
+    let holder: SessionHolder;
+    try {
+      holder = await signIn.finish(req, params);
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      sendJson(res, error.status, { error: error.message, code: error.code }, { 'set-cookie': OidcSignIn.clearCookie() });
+      return;
+    }
+    const { cookie } = this.sessions.open(isSecure(req), holder);
+    res.writeHead(303, {
+      location: '/ui/',
+      'set-cookie': [cookie, OidcSignIn.clearCookie()],
+      'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer',
+    });
+    res.end();
+  }
+
+  private signedInWith(): OidcSignIn {
+    if (this.signIn === undefined || !this.signIn.configured())
+      throw new Refusal(
+        404,
+        'sso_off',
+        'single sign-on is not configured (auth.oidc in the config, read at start): log in with an API token',
+      );
+    return this.signIn;
   }
 
   /**
@@ -343,8 +406,8 @@ export class Dashboard {
       disabled: index.disabled,
       invalid,
     };
-    const hasToken = this.sources.apiToken() !== undefined;
-    const session = hasToken ? this.sessions.find(req) : undefined;
+    const on = this.actionsOn();
+    const session = on ? this.sessions.find(req) : undefined;
     return {
       deployment: deployment.deployment,
       version: this.sources.version,
@@ -358,8 +421,12 @@ export class Dashboard {
       broker: deployment.broker,
       warnings: deployment.warnings,
       counts,
-      actions: !hasToken ? 'off' : session === undefined ? 'login' : 'on',
+      actions: !on ? 'off' : session === undefined ? 'login' : 'on',
       csrf: session?.csrf ?? null,
+      signIn: this.signIn?.configured() === true,
+      login: this.sources.apiToken() !== undefined,
+      who: session?.holder.who ?? null,
+      grants: session?.holder.grants === undefined ? null : grantsText(session.holder.grants),
       entriesApi: this.sources.entriesApi !== undefined,
     };
   }

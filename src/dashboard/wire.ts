@@ -217,10 +217,18 @@ export interface OverviewWire {
     readonly disabled: number;
     readonly invalid: number;
   };
-  /** off: no API token configured; login: one is, this browser has no session; on: logged in. */
+  /** off: no API token (nor sign-on) configured; login: one is, this browser has no session; on: logged in. */
   readonly actions: ActionsMode;
   /** The session's CSRF token, sent back in the x-csrf-token header of every write. */
   readonly csrf: string | null;
+  /** Single sign-on is configured (auth.oidc): the page offers "Sign in" (/ui/sign-in). */
+  readonly signIn: boolean;
+  /** An API token that may write is configured: the page offers the token's login form. */
+  readonly login: boolean;
+  /** Who the session belongs to (`dashboard:<token name>`, `sso:<subject> <e-mail>`); null without one. */
+  readonly who: string | null;
+  /** A signed-in person's grants as the tokens file writes them (`operator@team=billing`); null otherwise. */
+  readonly grants: string | null;
   /** Whether runtime entries can be created, edited and deleted here. */
   readonly entriesApi: boolean;
 }

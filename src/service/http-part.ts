@@ -9,6 +9,8 @@ import { Dashboard } from '../dashboard/routes.js';
 import { ADMIN, deploymentGrant } from '../core/grants.js';
 import type { ScopedEntry } from '../core/grants.js';
 import type { DeploymentStatus } from '../control/status.js';
+import { OidcSignIn } from '../dashboard/oidc-sign-in.js';
+import { ENV } from '../base/env.js';
 import { findToken, tokensOf } from '../http/auth.js';
 import type { ApiToken, Caller, HttpAccess } from '../http/auth.js';
 import { mayRead } from '../operations/operator.js';
@@ -86,7 +88,7 @@ export async function startHttp(
   });
   const entries = entriesApi(options, reads);
   const status = answers.status;
-  const dashboard = makeDashboard(options, entries, reads);
+  const dashboard = makeDashboard(options, entries, reads, await oidcSignIn(options));
   const server = await startHttpServer(
     options.address,
     {
@@ -193,7 +195,24 @@ function entriesApi(options: Made, reads: Reads): EntriesApi {
   };
 }
 
-function makeDashboard(options: Made, entries: EntriesApi, reads: Reads): Dashboard {
+/**
+ * The dashboard's single sign-on, when the config has auth.oidc: openid-client loaded only then
+ * (OidcSignIn.start); the provider read now, and the start refused (exit 2) when it cannot be. The roles
+ * (and the provider) are read from the config in force, so that a reload changes them.
+ */
+async function oidcSignIn(options: Made): Promise<OidcSignIn | undefined> {
+  const config = options.inForce.config();
+  if (config.oidc === undefined) return undefined;
+  return OidcSignIn.start({
+    settings: () => options.inForce.config().oidc,
+    source: config.written?.source ?? 'the config',
+    secretFromEnv: process.env[ENV.oidcClientSecret],
+    now: () => options.clock.now(),
+    logger: options.logger,
+  });
+}
+
+function makeDashboard(options: Made, entries: EntriesApi, reads: Reads, signIn: OidcSignIn | undefined): Dashboard {
   const { clock, instanceId, connections, runtime, access } = options;
   const { redbeat, django } = connections;
   return new Dashboard(
@@ -232,6 +251,7 @@ function makeDashboard(options: Made, entries: EntriesApi, reads: Reads): Dashbo
       entriesApi: dashboardEntriesApi(entries, options.entryStore, (who) => dashboardCaller(access, who)),
     }),
     options.logger,
+    signIn,
   );
 }
 

@@ -40,6 +40,8 @@ function sessionBox(o: OverviewWire): void {
   }
   if (o.actions === 'on') {
     box.replaceChildren(
+      // Who is signed in, and what they may do (a signed-in person's grants), as the audit will name them.
+      h('span', { class: 'who', title: o.grants === null ? '' : `grants: ${o.grants}` }, o.who ?? ''),
       h(
         'button',
         {
@@ -81,7 +83,9 @@ function sessionBox(o: OverviewWire): void {
     token,
     h('button', { type: 'submit' }, 'Log in'),
   );
-  box.replaceChildren(form);
+  // Single sign-on: a plain link, the server sends the browser on to the identity provider.
+  const signIn = o.signIn ? h('a', { href: '/ui/sign-in', class: 'button' }, 'Sign in') : null;
+  box.replaceChildren(...(o.login ? [form] : []), ...(signIn === null ? [] : [signIn]));
 }
 
 async function loadOverview(): Promise<OverviewWire> {
@@ -142,7 +146,12 @@ async function refresh(full: boolean): Promise<void> {
     if (full) document.title = `tsbeat · ${o.deployment}`;
   } catch (error) {
     if (error instanceof ApiError && error.body.code === 'login_required')
-      notice('Log in with the API token to see this deployment.', 'error');
+      notice(
+        overview?.signIn === true
+          ? 'Sign in (or log in with an API token) to see this deployment.'
+          : 'Log in with the API token to see this deployment.',
+        'error',
+      );
     else notice(errorText(error), 'error');
   }
 }

@@ -35,6 +35,8 @@ export const ALONE: readonly string[] = [
   'test/integration/dashboard-stop.test.ts',
   // Chromium beside a beat run, as dashboard-labels.
   'test/integration/dashboard-layout.test.ts',
+  // Chromium beside a beat run and an OpenID provider, as dashboard-labels.
+  'test/integration/dashboard-sso.test.ts',
   // Three replicas, PostgreSQL stopped and started, a Python ORM writer: its pair partner
   // (django-run) missed a write-back window beside it once, and it allowed too little lag.
   'test/integration/entry-chaos-django.test.ts',

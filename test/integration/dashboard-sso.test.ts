@@ -1,0 +1,250 @@
+/**
+ * Single sign-on for the dashboard (auth.oidc) against a real OpenID provider (the npm package
+ * oidc-provider, started here on loopback on its own port) and a real `beat run --http` on a private
+ * redis-server, the whole sign-in in a real headless Chromium (Debian's, driven by playwright-core):
+ * a person in group `billing` signs in at the provider, comes back to the dashboard with the grants
+ * `billing` maps to, pauses a billing entry (audited under their subject and e-mail), signs out, and
+ * the cookie they held is refused afterwards. Then an outage of the provider: sign-ins refused (503),
+ * bearer tokens still answered; and a provider that cannot be reached at start: `beat run` exits 2
+ * naming auth.oidc.issuer.
+ */
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { Redis } from 'ioredis';
+import Provider from 'oidc-provider';
+import { chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS } from '../../src/base/log-events.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
+import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
+import type { BeatProcess } from '../support/beat-process.js';
+import type { PrivateRedis } from '../support/redis-server.js';
+import { freePort } from '../support/redis-server.js';
+import { startPrivateRedis, uniqueName } from '../support/ops.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'dashboard-sso-token-0123456789';
+const CLIENT_SECRET = 'dashboard-sso-client-secret-0123456789';
+/** The provider's people and their groups. */
+const GROUPS: Record<string, string[]> = { alice: ['billing', 'staff'], mallory: ['nobody-maps-this'] };
+
+describe.skipIf(!existsSync(CHROMIUM))(
+  'single sign-on for the dashboard (a real OpenID provider, headless Chromium, real beat run)',
+  () => {
+    const fleet = new BeatFleet();
+    const dir = new TempDir();
+    let server: PrivateRedis;
+    let redis: Redis;
+    let beat: BeatProcess;
+    let browser: Browser;
+    let idp: Server;
+    let issuer: string;
+    let base: string;
+    let name: string;
+
+    function startIdp(port: number, beatPort: number): Promise<Server> {
+      const provider = new Provider(`http://127.0.0.1:${port}`, {
+        clients: [
+          {
+            client_id: 'tsbeat',
+            client_secret: CLIENT_SECRET,
+            redirect_uris: [`http://127.0.0.1:${beatPort}/ui/callback`],
+            grant_types: ['authorization_code'],
+            response_types: ['code'],
+          },
+        ],
+        claims: { openid: ['sub'], email: ['email', 'email_verified'], groups: ['groups'] },
+        findAccount: (_ctx, sub) => ({
+          accountId: sub,
+          claims: () => ({ sub, email: `${sub}@example.com`, email_verified: true, groups: GROUPS[sub] ?? [] }),
+        }),
+        cookies: { keys: ['dashboard-sso-test-cookie-key'] },
+        // Minutes, as a provider gives: the test of an expired sign-in is the sessions' unit test.
+        ttl: { IdToken: 600, AccessToken: 600, Session: 600, Interaction: 600, Grant: 600 },
+      });
+      return new Promise((resolve) => {
+        const listening = provider.listen(port, '127.0.0.1', () => resolve(listening));
+      });
+    }
+
+    beforeAll(async () => {
+      server = await startPrivateRedis();
+      redis = new Redis(server.url(0));
+      name = uniqueName('dash-sso');
+      const [idpPort, beatPort] = [await freePort(), await freePort()];
+      issuer = `http://127.0.0.1:${idpPort}`;
+      idp = await startIdp(idpPort, beatPort);
+      const secretFile = dir.write('client-secret', CLIENT_SECRET);
+      const file = dir.write(`${name}.json`, {
+        name,
+        broker: { url: server.url(0) },
+        maxInterval: '200ms',
+        lock: FAST_LOCK,
+        auth: {
+          oidc: {
+            issuer,
+            clientId: 'tsbeat',
+            clientSecretFile: secretFile,
+            redirectUrl: `http://127.0.0.1:${beatPort}/ui/callback`,
+            scopes: ['openid', 'email', 'groups'],
+            roles: { claim: 'groups', map: { billing: 'operator@team=billing', admins: 'admin' } },
+          },
+        },
+        beatSchedule: {
+          'billing-report': { task: 't.billing', schedule: 3600, labels: { team: 'billing' } },
+          'ops-cleanup': { task: 't.ops', schedule: 3600, labels: { team: 'ops' } },
+        },
+      });
+      beat = fleet.spawn({
+        config: file,
+        label: 'dashboard-sso',
+        args: ['--http', `127.0.0.1:${beatPort}`],
+        env: { BEAT_API_TOKEN: TOKEN },
+      });
+      await beat.waitForEvent(EVENTS.lockAcquired, 15_000);
+      base = `http://127.0.0.1:${beatPort}`;
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    }, 60_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await fleet.killAll();
+      idp?.closeAllConnections();
+      await new Promise<void>((resolve) => (idp === undefined ? resolve() : idp.close(() => resolve())));
+      redis?.disconnect();
+      await server?.stop();
+      dir.remove();
+    });
+
+    it('a person in group billing signs in at the provider, acts with the grants billing maps to, signs out; the old cookie is refused', async () => {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      await page.goto(`${base}/`);
+      await page.locator('tr[data-entry="billing-report"]').waitFor({ timeout: 15_000 });
+      // Signed out: the token's form and the sign-in link, no session.
+      await page.getByRole('link', { name: 'Sign in' }).click();
+      // The provider's own login and consent pages.
+      await page.waitForURL(`${issuer}/**`, { timeout: 10_000 });
+      await page.fill('input[name="login"]', 'alice');
+      await page.fill('input[name="password"]', 'anything');
+      await page.click('button[type="submit"]');
+      await page.getByRole('button', { name: 'Continue' }).click();
+      // Back at the dashboard, signed in.
+      await page.waitForURL(`${base}/ui/`, { timeout: 10_000 });
+      await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: 10_000 });
+      expect(await page.locator('#session .who').innerText()).toBe('sso:alice <alice@example.com>');
+      await page.locator('tr[data-entry="billing-report"]').waitFor({ timeout: 10_000 });
+
+      const cookies = await context.cookies(base);
+      const session = cookies.find((c) => c.name === 'tsbeat_session');
+      expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+      // The sign-in's own cookie is gone once used.
+      expect(cookies.find((c) => c.name === 'tsbeat_sign_in')).toBeUndefined();
+
+      // The session carries the grants billing maps to, and a write from the page is audited under the person.
+      const overview = await page.evaluate(async () => (await fetch('/ui/api/overview')).json() as Promise<Record<string, unknown>>);
+      expect(overview).toMatchObject({ actions: 'on', who: 'sso:alice <alice@example.com>', grants: 'operator@team=billing' });
+      const csrf = overview['csrf'] as string;
+      const paused = await page.evaluate(
+        async (token) =>
+          (await fetch('/ui/api/entries/billing-report/pause', { method: 'POST', headers: { 'x-csrf-token': token } })).status,
+        csrf,
+      );
+      expect(paused).toBe(200);
+      const keys = schedulerKeys('tsbeat', name);
+      const audit = (await redis.xrange(keys.audit, '-', '+')).map(([, f]) => ({
+        action: f[f.indexOf('action') + 1],
+        who: f[f.indexOf('who') + 1],
+        entry: f[f.indexOf('entry') + 1],
+      }));
+      expect(audit).toEqual([{ action: 'pause', who: 'sso:alice <alice@example.com>', entry: 'billing-report' }]);
+
+      // Sign out; the cookie held before is refused from then on (a replay), for a read and a write.
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 5_000 });
+      const replay = { cookie: `tsbeat_session=${session!.value}`, origin: base, 'x-csrf-token': csrf };
+      const write = await fetch(`${base}/ui/api/entries/billing-report/resume`, { method: 'POST', headers: replay });
+      expect(write.status).toBe(401);
+      expect(((await write.json()) as { code: string }).code).toBe('login_required');
+      const read = (await (await fetch(`${base}/ui/api/overview`, { headers: replay })).json()) as Record<string, unknown>;
+      expect(read).toMatchObject({ actions: 'login', who: null, csrf: null });
+      await context.close();
+    });
+
+    it('a person whose groups map to nothing is refused at the callback, naming the claim and the values mapped', async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${base}/ui/sign-in`);
+      await page.waitForURL(`${issuer}/**`, { timeout: 10_000 });
+      await page.fill('input[name="login"]', 'mallory');
+      await page.fill('input[name="password"]', 'anything');
+      await page.click('button[type="submit"]');
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForURL(`${base}/ui/callback**`, { timeout: 10_000 });
+      const body = JSON.parse(await page.locator('body').innerText()) as { code: string; error: string };
+      expect(body.code).toBe('no_grants');
+      expect(body.error).toBe(
+        'signed in as sso:mallory <mallory@example.com>, but groups (nobody-maps-this) maps to no grant in auth.oidc.roles.map: ask whoever runs tsbeat to map one of them (they map billing, admins)',
+      );
+      expect((await context.cookies(base)).find((c) => c.name === 'tsbeat_session')).toBeUndefined();
+      await context.close();
+    });
+
+    it("a callback replayed, or one without the browser's sign-in cookie, is refused", async () => {
+      const started = await fetch(`${base}/ui/sign-in`, { redirect: 'manual' });
+      expect(started.status).toBe(303);
+      const cookie = started.headers.get('set-cookie')!.split(';')[0]!;
+      const state = new URL(started.headers.get('location')!).searchParams.get('state')!;
+      const without = await fetch(`${base}/ui/callback?code=x&state=${state}`, { redirect: 'manual' });
+      expect(without.status).toBe(400);
+      expect(((await without.json()) as { code: string }).code).toBe('bad_sign_in_state');
+      // Another state than the cookie's.
+      const other = await fetch(`${base}/ui/callback?code=x&state=not-${state}`, { redirect: 'manual', headers: { cookie } });
+      expect(other.status).toBe(400);
+    });
+
+    it('an outage of the provider refuses sign-ins (503, naming auth.oidc.issuer) and leaves bearer tokens working', async () => {
+      const started = await fetch(`${base}/ui/sign-in`, { redirect: 'manual' });
+      const cookie = started.headers.get('set-cookie')!.split(';')[0]!;
+      const state = new URL(started.headers.get('location')!).searchParams.get('state')!;
+      idp.closeAllConnections();
+      await new Promise<void>((resolve) => idp.close(() => resolve()));
+      const callback = await fetch(`${base}/ui/callback?code=some-code&state=${state}&iss=${encodeURIComponent(issuer)}`, {
+        redirect: 'manual',
+        headers: { cookie },
+      });
+      expect(callback.status).toBe(503);
+      const refusal = (await callback.json()) as { code: string; error: string };
+      expect(refusal.code).toBe('issuer_unreachable');
+      expect(refusal.error).toContain(`auth.oidc.issuer "${issuer}" cannot be reached`);
+      expect(refusal.error).toContain('API tokens still work');
+      await beat.waitForEvent(EVENTS.dashboardIssuerUnreachable, 5_000);
+      const api = await fetch(`${base}/api/entries`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(api.status).toBe(200);
+    });
+
+    it('a provider that cannot be reached at start: beat run exits 2 naming auth.oidc.issuer and the fix', async () => {
+      const closed = await freePort();
+      const file = dir.write(`${name}-down.json`, {
+        name: `${name}-down`,
+        broker: { url: server.url(1) },
+        auth: {
+          oidc: {
+            issuer: `http://127.0.0.1:${closed}`,
+            clientId: 'tsbeat',
+            redirectUrl: 'http://127.0.0.1:9/ui/callback',
+            roles: { claim: 'groups', map: { billing: 'viewer' } },
+          },
+        },
+        beatSchedule: { every: { task: 't.every', schedule: 60 } },
+      });
+      const down = fleet.spawn({ config: file, label: 'sso-down', args: ['--http', '127.0.0.1:0'] });
+      const exit = await down.waitForExit(15_000);
+      // The secret of the other deployment, and any, never in what it prints.
+      expect(down.allOutput()).not.toContain(CLIENT_SECRET);
+      expect(exit.code).toBe(2);
+      expect(down.allOutput()).toContain(`auth.oidc.issuer: auth.oidc.issuer "http://127.0.0.1:${closed}" cannot be reached`);
+    });
+  },
+);
