@@ -12,6 +12,7 @@
  * Pure: nothing here contacts the provider; `beat run --http` does, at start (dashboard/oidc-sign-in.ts).
  */
 import * as z from 'zod';
+import { ENV } from '../base/env.js';
 import { shown } from '../base/errors.js';
 import { parseGrants } from '../core/grants.js';
 import type { Grant } from '../core/grants.js';
@@ -22,6 +23,11 @@ export const OIDC_CALLBACK_PATH = '/ui/callback';
 
 /** What tsbeat asks for unless `scopes` says otherwise: the subject, and the e-mail the audit records. */
 const DEFAULT_SCOPES = ['openid', 'email', 'profile'];
+
+/** The error of a field: "is missing" when absent, else what it must be; both with the fix. */
+function fieldError(key: string, must: string): (issue: { readonly input?: unknown }) => string {
+  return (issue) => (issue.input === undefined ? `${key} is missing: it must be ${must}` : `${key} must be ${must}`);
+}
 
 /** A name that only ever means this machine: where plain http is as private as https (RFC 8252's loopback exception). */
 function loopbackHost(hostname: string): boolean {
@@ -42,7 +48,7 @@ function urlProblem(text: string, what: string, example: string): string | undef
 }
 
 const issuerSchema = z
-  .string({ error: 'auth.oidc.issuer must be the identity provider\'s issuer URL, such as "https://login.example.com/realms/acme"' })
+  .string({ error: fieldError('auth.oidc.issuer', 'the identity provider\'s issuer URL, such as "https://login.example.com/realms/acme"') })
   .superRefine((text, ctx) => {
     const problem = urlProblem(text, 'auth.oidc.issuer', '"https://login.example.com/realms/acme"');
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: text });
@@ -50,7 +56,10 @@ const issuerSchema = z
 
 const redirectSchema = z
   .string({
-    error: `auth.oidc.redirectUrl must be this dashboard's ${OIDC_CALLBACK_PATH} as browsers reach it, such as "https://beat.example.com${OIDC_CALLBACK_PATH}"`,
+    error: fieldError(
+      'auth.oidc.redirectUrl',
+      `this dashboard's ${OIDC_CALLBACK_PATH} as browsers reach it, such as "https://beat.example.com${OIDC_CALLBACK_PATH}"`,
+    ),
   })
   .superRefine((text, ctx) => {
     const problem = urlProblem(text, 'auth.oidc.redirectUrl', `"https://beat.example.com${OIDC_CALLBACK_PATH}"`);
@@ -88,14 +97,19 @@ const scopesSchema = z
 const rolesSchema = keyed({
   /** The claim of the ID token (or, when it is not there, of the userinfo) whose values are mapped: a list of strings or one string. */
   claim: z
-    .string({ error: 'auth.oidc.roles.claim must name the claim whose values map to grants, such as "groups"' })
+    .string({ error: fieldError('auth.oidc.roles.claim', 'the claim whose values map to grants, such as "groups"') })
     .min(1, { error: 'auth.oidc.roles.claim must name the claim whose values map to grants, such as "groups"' }),
   /** A value of the claim → the grants it gives, as the tokens file writes them (`operator@team=billing;viewer`). */
   map: z
     .record(
       z.string(),
       z.string({ error: 'auth.oidc.roles.map: each value maps to grants written as in the tokens file, such as "operator@team=billing"' }),
-      { error: 'auth.oidc.roles.map must map each value of the claim to grants, such as {billing: "operator@team=billing"}' },
+      {
+        error: fieldError(
+          'auth.oidc.roles.map',
+          'a mapping of each value of the claim to grants, such as {billing: "operator@team=billing"}',
+        ),
+      },
     )
     .superRefine((map, ctx) => {
       if (Object.keys(map).length === 0) {
@@ -129,19 +143,30 @@ export const oidcSchema = keyed({
   issuer: issuerSchema,
   /** The client id tsbeat is registered under at the provider. */
   clientId: z
-    .string({ error: 'auth.oidc.clientId must be the client id tsbeat is registered under at the provider' })
+    .string({ error: fieldError('auth.oidc.clientId', 'the client id tsbeat is registered under at the provider') })
     .min(1, { error: 'auth.oidc.clientId must be the client id tsbeat is registered under at the provider' }),
   /** A file holding the client secret (a mounted secret); $BEAT_OIDC_CLIENT_SECRET over it. Neither: a public client. */
   clientSecretFile: z
     .string({ error: 'auth.oidc.clientSecretFile must be the path of a file holding the client secret' })
     .min(1, { error: 'auth.oidc.clientSecretFile must be the path of a file holding the client secret' })
     .optional(),
+  /** Named so that a secret written into the config is refused with where it goes instead (a config file is no place for it). */
+  clientSecret: z
+    .never({
+      error: `auth.oidc.clientSecret: the client secret is never written in the config; put it in a file named by clientSecretFile (a mounted secret) or in $${ENV.oidcClientSecret}`,
+    })
+    .optional(),
   /** This dashboard's /ui/callback as browsers reach it (behind a proxy: the proxy's URL), registered at the provider. */
   redirectUrl: redirectSchema,
   /** The scopes asked for (default openid, email, profile); add the one that brings the roles' claim (often "groups"). */
   scopes: scopesSchema.default(DEFAULT_SCOPES),
   /** The claim whose values give grants. */
-  roles: rolesSchema,
+  roles: z
+    .custom<unknown>((value) => value !== undefined, {
+      error:
+        'auth.oidc.roles is missing: it must name the claim whose values give grants and map them, such as {claim: groups, map: {billing: "operator@team=billing"}}',
+    })
+    .pipe(rolesSchema),
 });
 
 /** `auth` in the config: how people sign in to the dashboard (API tokens stay on the command line). */
