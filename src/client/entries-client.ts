@@ -27,6 +27,9 @@ import type { EntryPauseAnswer, RunOutcome, SelectionPauseAnswer, StopAnswer } f
 import { deleteEntry, putEntries } from '../operations/entry-verbs.js';
 import type { EntryStores } from '../operations/entry-verbs.js';
 import type { Operator } from '../operations/operator.js';
+import { scopedEntry } from '../operations/operator.js';
+import { parseGrants } from '../core/grants.js';
+import type { Grant, ScopedEntry } from '../core/grants.js';
 import type { PlanStores } from '../operations/plan-verbs.js';
 import { auditTrail, entryHistory } from '../operations/read-verbs.js';
 import type { DeploymentStopView } from '../control/deployment-stop.js';
@@ -45,6 +48,14 @@ export interface EntriesConnectOptions {
   readonly connectTimeoutMs?: number;
   /** Who the audit trail records for this client's changes. Default `user@host` of this process. */
   readonly who?: string;
+  /**
+   * What this client may change, as a token's grants in the tokens file (`editor@team=billing;viewer`,
+   * docs/operations.md "Who may do what"): each change is decided on them as the API decides a
+   * token's (FORBIDDEN, nothing written) and the audit records the grant used. For code that should
+   * hold less than its Redis credentials allow (a team's CI): whoever holds those credentials can
+   * write to Redis without this client, so they stay the boundary. Default: every role.
+   */
+  readonly grants?: string;
   /** The deployment's `audit.maxEvents` (the audit stream's cap). Default 100,000. */
   readonly auditMaxEvents?: number;
   /**
@@ -171,6 +182,13 @@ export class Entries {
         import('../base/log.js'),
         import('../redis/audit-log.js'),
       ]);
+    let grants: readonly Grant[] | undefined;
+    if (options.grants !== undefined) {
+      const parsed = parseGrants(options.grants);
+      // Refused before connecting: a typo must not leave a client with every role.
+      if (!parsed.ok) throw new BeatError(ErrorCode.Usage, `Entries.connect: grants: ${parsed.problem}`);
+      grants = parsed.grants;
+    }
     const url = options.url ?? DEFAULTS.brokerUrl;
     const client = createStateClient(url, options.transportOptions ?? {}, 'entries client', silentLogger);
     try {
@@ -201,7 +219,7 @@ export class Entries {
         // The rule of the CLI's --note and the X-Beat-Note header (base/note-text.ts).
         const problem = note === undefined ? undefined : noteProblem(note);
         if (problem !== undefined) throw new BeatError(ErrorCode.Usage, `note: ${problem}`);
-        return { who: options.who ?? localActor(), note };
+        return { who: options.who ?? localActor(), note, ...(grants === undefined ? {} : { grants }) };
       },
       auditMaxEvents: options.auditMaxEvents,
       status: () => client.status,
@@ -382,11 +400,16 @@ export class Entries {
         `no entry ${shown(name)} in the store, nor in the leading config file (with no leader, or one of too many entries to name them, only the store's are known)`,
       );
     };
+    // The entry's owner and labels as stored, which grants are decided on (a config file's entry has none here).
+    const scopedOf = async (entry: string): Promise<ScopedEntry[]> => {
+      const stored = await this.call((store) => store.get(entry));
+      return stored === undefined ? [] : [scopedEntry(stored.name, stored.entry)];
+    };
     const pause = async (paused: boolean, options: ChangeOptions): Promise<EntryPauseAnswer> => {
       const by = this.connection.operator(options.note);
       const control = await this.control();
       const entry = await known(control);
-      return this.call(() => setPaused(control, by, { entry }, paused, Date.now()));
+      return this.call(async () => setPaused(control, by, { entry, scoped: await scopedOf(entry) }, paused, Date.now()));
     };
     return {
       name,
@@ -399,7 +422,7 @@ export class Entries {
         const by = this.connection.operator(options.note);
         const control = await this.control();
         const entry = await known(control);
-        const runs = await this.call(() => queueTriggers(control, by, { entry }, Date.now()));
+        const runs = await this.call(async () => queueTriggers(control, by, { entry, scoped: await scopedOf(entry) }, Date.now()));
         const [run] = await this.call(() => awaitRuns(control, runs, { waitMs: options.waitMs ?? TRIGGER_WAIT_MS, withdraw: true }));
         return run ?? { entry, taskId: runs[0]?.taskId ?? '', state: 'withdrawn' };
       },
@@ -416,18 +439,17 @@ export class Entries {
 
   /** The entries of the store a label selector (`team=billing`) selects, and the verbs on all of them at once (one audit event). */
   selection(selectorText: string): SelectionHandle {
-    const target = async (): Promise<{ selector: string; entries: string[] }> => {
+    const target = async (): Promise<{ selector: string; entries: string[]; scoped: ScopedEntry[] }> => {
       const { selectorOrThrow, selectedEntries } = await import('../redis/entry-select.js');
       const selector = selectorOrThrow(selectorText);
-      const entries = (
-        await this.call((store) => selectedEntries(store, selector, undefined, Number.MAX_SAFE_INTEGER, DEFAULTS.ioChunk))
-      ).map((e) => e.name);
+      const selected = await this.call((store) => selectedEntries(store, selector, undefined, Number.MAX_SAFE_INTEGER, DEFAULTS.ioChunk));
+      const entries = selected.map((e) => e.name);
       if (entries.length === 0)
         throw new BeatError(
           ErrorCode.NothingSelected,
           `no entry of the store matches the selector ${shown(selectorText)}: nothing was done`,
         );
-      return { selector: selector.text, entries };
+      return { selector: selector.text, entries, scoped: selected.map((e) => scopedEntry(e.name, e.entry)) };
     };
     const pause = async (paused: boolean, options: ChangeOptions): Promise<SelectionPauseAnswer> => {
       const by = this.connection.operator(options.note);

@@ -65,9 +65,11 @@ invalid file is logged with all its problems and the running schedule stays as i
       value: 'PATH',
       help: `the bearer token of the entries API (default: $${ENV.apiTokenFile}, then
         $${ENV.apiToken}, which holds the token itself): the file holds
-        one token, or one NAME:TOKEN line per token (NAME:read:TOKEN: reads only); the
-        name is what the logs record. Without one, PUT and DELETE /api/entries are
-        refused (403)`,
+        one token, or one NAME:GRANTS:TOKEN line per token, GRANTS such as
+        editor@team=billing;viewer (NAME:TOKEN: admin, NAME:read:TOKEN: viewer;
+        docs/operations.md "Who may do what"); the name is what the logs and the audit
+        record. SIGHUP reads it again (a bad line keeps the tokens in force). Without
+        one, PUT and DELETE /api/entries are refused (403)`,
     },
     'http-public-reads': {
       type: 'boolean',
@@ -117,7 +119,7 @@ function warnIfLingering(logger: Logger): void {
 }
 
 /**
- * The API tokens: the file's (one token, or `name:token` lines), else $BEAT_API_TOKEN (one token,
+ * The API tokens: the file's (one token, or `NAME:GRANTS:TOKEN` lines), else $BEAT_API_TOKEN (one token,
  * named "api"), else none.
  */
 function apiTokens(io: Io, file: string | undefined): { tokens?: ApiToken[] } {

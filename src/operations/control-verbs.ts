@@ -64,14 +64,14 @@ export type PauseAnswer = EntryPauseAnswer | SelectionPauseAnswer | StopAnswer;
 export function setPaused(
   control: ControlStores,
   by: Operator,
-  target: { readonly entry: string },
+  target: Extract<EntryTarget, { readonly entry: string }>,
   paused: boolean,
   nowMs: number,
 ): Promise<EntryPauseAnswer>;
 export function setPaused(
   control: ControlStores,
   by: Operator,
-  target: { readonly selector: string; readonly entries: readonly string[] },
+  target: Extract<EntryTarget, { readonly selector: string }>,
   paused: boolean,
   nowMs: number,
 ): Promise<SelectionPauseAnswer>;

@@ -17,6 +17,7 @@ import { httpPortOf, killCliChildren, runBeatCli, startPrivateRedis } from '../s
 import type { PrivateRedis } from '../support/redis-server.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { writeFileSync } from 'node:fs';
+import { Entries } from '../../src/index.js';
 
 const TASK = 'tsbeat_test.record';
 const DEPLOYMENT = 'grants';
@@ -308,6 +309,37 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
     const seen = await events('billView');
     expect(seen.length).toBeGreaterThan(0);
     for (const event of seen) expect(event.entries ?? [event.entry]).toEqual(['b-label']);
+  });
+
+  it('the TypeScript client given a scoped grant is held to it, as a token is', async () => {
+    await expect(Entries.connect({ url, deployment: DEPLOYMENT, grants: 'edtor@team=billing' })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringMatching(/grants: "edtor@team=billing": unknown role "edtor"/),
+    });
+    const client = await Entries.connect({ url, deployment: DEPLOYMENT, who: 'billing-script', grants: 'editor@team=billing' });
+    try {
+      const refusedWith = async (what: () => Promise<unknown>): Promise<void> => {
+        const before = await snapshot();
+        await expect(what()).rejects.toMatchObject({ code: 'FORBIDDEN' });
+        expect(await snapshot()).toEqual(before);
+      };
+      await refusedWith(() => client.set('o-label', { ...SEED['o-label'], schedule: 900 }));
+      await refusedWith(() => client.set('b-label', { ...SEED['b-label'], labels: { team: 'ops' } }));
+      await refusedWith(() => client.delete('o-owned'));
+      await refusedWith(() => client.handle('o-label').pause());
+      await refusedWith(() => client.selection('team in (billing,ops)').pause());
+      await refusedWith(() => client.deployment().pause());
+
+      await client.set('b-label', { ...SEED['b-label'], schedule: 900 });
+      await client.handle('b-label').pause();
+      expect(await redis.smembers(keys.paused)).toEqual(['b-label']);
+      await client.selection('team=billing').resume();
+      expect(await redis.smembers(keys.paused)).toEqual([]);
+      const events = await client.deployment().audit({ limit: 5 });
+      expect(events[0]).toMatchObject({ who: 'billing-script', grant: 'editor@team=billing', action: 'resume' });
+    } finally {
+      await client.close();
+    }
   });
 
   it('SIGHUP takes a changed tokens file, and keeps the grants in force when a line is bad (logged, without the token)', async () => {
