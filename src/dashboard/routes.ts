@@ -29,7 +29,7 @@ import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
 import type { SessionHolder } from './sessions.js';
 import { OidcSignIn } from './oidc-sign-in.js';
 import { grantsText } from '../core/grants.js';
-import type { DetailWire, OverviewWire } from './wire.js';
+import type { DetailWire, OverviewWire, SessionWire } from './wire.js';
 import { headerNoteProblem, noteProblem } from '../base/note-text.js';
 import type { ChangeBy, DashboardSources } from './sources.js';
 import { dashboardBackfill } from './backfill-action.js';
@@ -124,6 +124,10 @@ export class Dashboard {
       if (!reading) throw new Refusal(405, 'method', 'use GET');
       sendBody(res, 200, asset, await this.asset(path));
       return;
+    }
+    if (path === '/ui/session') {
+      if (!reading) throw new Refusal(405, 'method', 'use GET');
+      return sendJson(res, 200, this.sessionWire(req));
     }
     if (path === '/ui/sign-in' || path === '/ui/callback') {
       if (!reading) throw new Refusal(405, 'method', 'use GET');
@@ -221,6 +225,19 @@ export class Dashboard {
     const { cookie, csrf } = this.sessions.open(secure, { who: `dashboard:${name}` });
     this.logger.info({ event: EVENTS.dashboardLogin, ok: true, client, who: `dashboard:${name}` }, 'dashboard login');
     sendJson(res, 200, { csrf }, { 'set-cookie': cookie });
+  }
+
+  /** How this browser may get in (a token's login, a sign-in) and who it is in as (`GET /ui/session`, and the overview's). */
+  private sessionWire(req: IncomingMessage): SessionWire {
+    const on = this.actionsOn();
+    const session = on ? this.sessions.find(req) : undefined;
+    return {
+      actions: !on ? 'off' : session === undefined ? 'login' : 'on',
+      signIn: this.signIn?.configured() === true,
+      login: this.sources.apiToken() !== undefined,
+      who: session?.holder.who ?? null,
+      grants: session?.holder.grants === undefined ? null : grantsText(session.holder.grants),
+    };
   }
 
   /** `GET /ui/sign-in`: off to the identity provider (oidc-sign-in.ts). */
@@ -406,8 +423,8 @@ export class Dashboard {
       disabled: index.disabled,
       invalid,
     };
-    const on = this.actionsOn();
-    const session = on ? this.sessions.find(req) : undefined;
+    const { actions, signIn, login, who, grants } = this.sessionWire(req);
+    const session = actions === 'on' ? this.sessions.find(req) : undefined;
     return {
       deployment: deployment.deployment,
       version: this.sources.version,
@@ -421,12 +438,12 @@ export class Dashboard {
       broker: deployment.broker,
       warnings: deployment.warnings,
       counts,
-      actions: !on ? 'off' : session === undefined ? 'login' : 'on',
+      actions,
       csrf: session?.csrf ?? null,
-      signIn: this.signIn?.configured() === true,
-      login: this.sources.apiToken() !== undefined,
-      who: session?.holder.who ?? null,
-      grants: session?.holder.grants === undefined ? null : grantsText(session.holder.grants),
+      signIn,
+      login,
+      who,
+      grants,
       entriesApi: this.sources.entriesApi !== undefined,
     };
   }

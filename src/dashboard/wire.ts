@@ -193,6 +193,18 @@ export interface ReplicaWire {
 
 export type ActionsMode = 'off' | 'login' | 'on';
 
+/**
+ * `GET /ui/session`, open to every client (it shows no entries): how this browser may get in, and who
+ * it is in as. What the page offers when it may not read the overview yet (off loopback, signed out).
+ */
+export interface SessionWire {
+  readonly actions: ActionsMode;
+  readonly signIn: boolean;
+  readonly login: boolean;
+  readonly who: string | null;
+  readonly grants: string | null;
+}
+
 export interface OverviewWire {
   readonly deployment: string;
   readonly version: string;

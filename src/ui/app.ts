@@ -10,7 +10,7 @@ import { entryEditor, entryView, errorText } from './entry-view.js';
 import { deploymentView, timelineView } from './other-views.js';
 import { auditView } from './audit-view.js';
 import { stopBar } from './stop-bar.js';
-import type { OverviewWire } from '../dashboard/wire.js';
+import type { OverviewWire, SessionWire } from '../dashboard/wire.js';
 
 const REFRESH_MS = 5000;
 /** Past this many entries a refresh sorted by next run, last run, runs or result reads every entry on the server: refresh less often. */
@@ -30,7 +30,7 @@ function notice(text: string, kind: 'ok' | 'error' = 'ok'): void {
   banner.replaceChildren(h('p', { class: `notice ${kind}` }, text));
 }
 
-function sessionBox(o: OverviewWire): void {
+function sessionBox(o: SessionWire): void {
   const box = document.getElementById('session') as HTMLElement;
   if (o.actions === 'off') {
     box.replaceChildren(
@@ -145,6 +145,9 @@ async function refresh(full: boolean): Promise<void> {
     }
     if (full) document.title = `tsbeat · ${o.deployment}`;
   } catch (error) {
+    // Not let in to read (off loopback, signed out): the ways in, from the open /ui/session.
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403))
+      await get<SessionWire>('/ui/session').then(sessionBox, () => undefined);
     if (error instanceof ApiError && error.body.code === 'login_required')
       notice(
         overview?.signIn === true

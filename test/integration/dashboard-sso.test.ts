@@ -99,7 +99,8 @@ describe.skipIf(!existsSync(CHROMIUM))(
       beat = fleet.spawn({
         config: file,
         label: 'dashboard-sso',
-        args: ['--http', `127.0.0.1:${beatPort}`],
+        // Loopback not trusted as such (a proxy's case): a browser signed out sees no entries, as one from another host.
+        args: ['--http', `127.0.0.1:${beatPort}`, '--http-not-loopback', '127.0.0.1'],
         env: { BEAT_API_TOKEN: TOKEN },
       });
       await beat.waitForEvent(EVENTS.lockAcquired, 15_000);
@@ -121,8 +122,10 @@ describe.skipIf(!existsSync(CHROMIUM))(
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const page = await context.newPage();
       await page.goto(`${base}/`);
-      await page.locator('tr[data-entry="billing-report"]').waitFor({ timeout: 15_000 });
-      // Signed out: the token's form and the sign-in link, no session.
+      // Signed out: the token's form and the sign-in link (from the open /ui/session), and no entry shown.
+      await page.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 15_000 });
+      expect(await page.locator('input[name="token"]').count()).toBe(1);
+      expect(await page.locator('tr[data-entry]').count()).toBe(0);
       await page.getByRole('link', { name: 'Sign in' }).click();
       // The provider's own login and consent pages.
       await page.waitForURL(`${issuer}/**`, { timeout: 10_000 });
@@ -167,8 +170,9 @@ describe.skipIf(!existsSync(CHROMIUM))(
       const write = await fetch(`${base}/ui/api/entries/billing-report/resume`, { method: 'POST', headers: replay });
       expect(write.status).toBe(401);
       expect(((await write.json()) as { code: string }).code).toBe('login_required');
-      const read = (await (await fetch(`${base}/ui/api/overview`, { headers: replay })).json()) as Record<string, unknown>;
-      expect(read).toMatchObject({ actions: 'login', who: null, csrf: null });
+      expect((await fetch(`${base}/ui/api/overview`, { headers: replay })).status).toBe(401);
+      const way = (await (await fetch(`${base}/ui/session`, { headers: replay })).json()) as Record<string, unknown>;
+      expect(way).toEqual({ actions: 'login', signIn: true, login: true, who: null, grants: null });
       await context.close();
     });
 
