@@ -51,6 +51,11 @@ export const ErrorCode = {
    * well formed; the deployment holds nothing it applies to).
    */
   NothingSelected: 'NOTHING_SELECTED',
+  /**
+   * A bulk action's `count` (the number of entries its confirmation named) is not the number its
+   * selector selects now: the labels changed since; nothing was done. HTTP 409.
+   */
+  SelectionChanged: 'SELECTION_CHANGED',
   /** What `beat import` reads cannot be read: a missing file, a bad line, an app that does not import. Exit code 2. */
   ImportInput: 'IMPORT_INPUT',
   /** An instant outside the years 0001-9999, which an ISO-8601 date (and Python's datetime) cannot hold. */
@@ -156,6 +161,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   BROKER_REFUSED: { exit: 2, http: 503 },
   UNKNOWN_ENTRY: { exit: 2, http: 404 },
   NOTHING_SELECTED: { exit: 1, http: 409 },
+  SELECTION_CHANGED: { exit: 1, http: 409 },
   IMPORT_INPUT: { exit: 2, http: 500 },
   INSTANT_OUT_OF_RANGE: { exit: 1, http: 500 },
   ENTRY_INVALID: { exit: 2, http: 400 },

@@ -307,8 +307,6 @@ export const EVENTS = {
   dashboardSignIn: 'beat.dashboard.sign_in',
   /** The identity provider of auth.oidc could not be reached (discovery or the code's exchange): sign-ins are refused meanwhile. */
   dashboardIssuerUnreachable: 'beat.dashboard.issuer_unreachable',
-  /** A write from the dashboard (pause, resume, trigger, an entry put or deleted), with the entry. */
-  dashboardAction: 'beat.dashboard.action',
   /** A change to an entry, as the audit trail records it: who, entry, action, the field diff, the note (redis/audit-log.ts). */
   audit: 'beat.audit',
   /** Changes seen from RedBeat or django could not be written to the audit trail (service/audit-reader.ts). */

@@ -1,13 +1,13 @@
 /**
- * The dashboard served by `beat run --http`: the page (`/`, `/ui/`), its assets, and its own JSON
- * API under /ui/api/. Its reads are guarded by the HTTP server's rule for everything that shows
- * entries (src/http/auth.ts), before they get here; every write needs a session opened with an API token
- * or a single sign-on (oidc-sign-in.ts), its CSRF token
- * in a header and, from a browser, this server's Origin. Writes go through the same Redis control
- * keys as `beat pause`, `beat resume` and `beat trigger`; runtime entries are created, changed and
- * deleted through the entries API the service hands over.
+ * The dashboard served by `beat run --http`: the page (`/`, `/ui/`), its assets, its logins, and
+ * the read models /api has not (the overview, the list's pages, the day strips, the timeline and
+ * an entry's page) under /ui/api/. Its reads are guarded by the HTTP server's rule for everything
+ * that shows entries (src/http/auth.ts), before they get here. The page changes nothing here: it
+ * calls /api/* (every verb, once) with the session opened by its login (an API token, or a single
+ * sign-on: oidc-sign-in.ts), which /api takes as a credential, with the session's grants, once the
+ * request sends the session's CSRF token back from this server's Origin.
  */
-import { awaitRuns, queueTriggers, readStop, setPaused } from '../operations/control-verbs.js';
+import { readStop } from '../operations/control-verbs.js';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULTS } from '../base/defaults.js';
@@ -18,8 +18,7 @@ import { uiAssetUrl } from '../base/package-files.js';
 import { STORE_SOURCE, comingFires, definitionOf, messagePreview, timeline, writtenInFile } from './entry-detail.js';
 import { RUN_SORTS, buildIndex, pageOf, pageRow, stateOf } from './entry-rows.js';
 import type { EntrySet, ResultIndex, RowIndex, RowQuery, RunColumns } from './entry-rows.js';
-import { parseQuery, selectorParam } from './list-query.js';
-import { selects } from '../core/label-selector.js';
+import { parseQuery } from './list-query.js';
 import { resultOf, runWire } from './run-results.js';
 import { resultsOf, stripsOf } from './run-views.js';
 import type { PageWire } from './wire.js';
@@ -28,11 +27,10 @@ import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
 import type { SessionHolder } from './sessions.js';
 import { OidcSignIn } from './oidc-sign-in.js';
+import type { Grant } from '../core/grants.js';
 import { grantsText } from '../core/grants.js';
 import type { DetailWire, OverviewWire, SessionWire } from './wire.js';
-import { headerNoteProblem, noteProblem } from '../base/note-text.js';
-import type { ChangeBy, DashboardSources } from './sources.js';
-import { dashboardBackfill } from './backfill-action.js';
+import type { DashboardSources } from './sources.js';
 
 const ASSETS: Record<string, string> = {
   '/ui/app.js': 'text/javascript; charset=utf-8',
@@ -71,28 +69,32 @@ export class Dashboard {
     this.sessions = new Sessions(DEFAULTS.dashboardSessionTtlMs, DEFAULTS.dashboardMaxSessions, () => sources.now());
   }
 
-  /** Who the request's live session belongs to (`dashboard:<token name>`, `sso:<subject> <e-mail>`), if it carries one. */
-  sessionOf(req: IncomingMessage): string | undefined {
-    return this.sessions.find(req)?.holder.who;
-  }
-
   /** Whether the page can act: an API token that may write is configured, or single sign-on. */
   private actionsOn(): boolean {
     return this.sources.apiToken() !== undefined || this.signIn?.configured() === true;
   }
 
-  /** Who changes what from the page (its session) and why: a note in the body, else the X-Beat-Note header. */
-  private changeBy(req: IncomingMessage, bodyNote?: string): ChangeBy {
-    const header = req.headers['x-beat-note'];
-    let note = bodyNote;
-    if (note === undefined && header !== undefined) {
-      // The header is held to the same rule as the body's note and the CLI's --note.
-      const problem = headerNoteProblem(header);
-      if (problem !== undefined) throw new Refusal(400, 'bad_note', problem);
-      note = decodeURIComponent(header as string);
-    }
-    const holder = this.sessions.find(req)?.holder;
-    return { who: holder?.who ?? 'dashboard', note, ...(holder?.grants === undefined ? {} : { grants: holder.grants }) };
+  /**
+   * The request's live session, if it carries one: who it belongs to (`dashboard:<token name>`,
+   * `sso:<subject> <e-mail>`), the grants it holds (a signed-in person's from auth.oidc.roles; a
+   * token's session is decided on its token's), and why it may not write, if it may not: no token
+   * that may write nor sign-on is configured any more, the request comes from another Origin, or it
+   * does not send the session's CSRF token back.
+   */
+  sessionOf(req: IncomingMessage): { who: string; grants?: readonly Grant[]; writeRefusal?: string } | undefined {
+    const session = this.sessions.find(req);
+    if (session === undefined) return undefined;
+    const { who, grants } = session.holder;
+    const held = grants === undefined ? { who } : { who, grants };
+    if (!this.actionsOn())
+      return {
+        ...held,
+        writeRefusal:
+          'actions are off: start beat run with --api-token-file PATH (or BEAT_API_TOKEN), or configure auth.oidc, to enable them',
+      };
+    if (!sameOrigin(req)) return { ...held, writeRefusal: `the request's Origin (${req.headers.origin}) is not this server` };
+    if (!this.sessions.authorizes(req)) return { ...held, writeRefusal: 'the x-csrf-token header is missing or wrong: reload the page' };
+    return held;
   }
 
   /** Answers the request if it is the dashboard's; false leaves it to the other routes. */
@@ -156,8 +158,6 @@ export class Dashboard {
         return sendJson(res, 200, await stripsOf(this.sources, index.entries, names, params.get('span') === 'hour' ? 'hour' : 'day'));
       }
       if (rest === 'timeline') return sendJson(res, 200, await this.timeline(params.get('span') === 'day'));
-      const progress = /^entries\/([^/]+)\/backfill\/([^/]+)$/.exec(rest);
-      if (progress !== null) return this.backfillProgress(res, decodeURIComponent(progress[1]!), decodeURIComponent(progress[2]!));
       if (rest.startsWith('entries/')) {
         const fires = params.get('fires');
         const count = fires === null ? DEFAULTS.dashboardFires : Number(fires);
@@ -167,37 +167,14 @@ export class Dashboard {
       }
       throw new Refusal(404, 'not_found', `no such API: ${path}`);
     }
-    this.requireWriter(req);
-    if (rest === 'stop' && (method === 'PUT' || method === 'DELETE')) return this.deploymentStop(req, res, method);
-    const bulk = /^selected\/(pause|resume|trigger)$/.exec(rest);
-    if (bulk !== null && method === 'POST') return this.bulk(res, bulk[1] as 'pause' | 'resume' | 'trigger', params, req);
-    const match = /^entries\/([^/]+)(?:\/(pause|resume|trigger|backfill))?$/.exec(rest);
-    if (match === null) throw new Refusal(404, 'not_found', `no such API: ${method} ${path}`);
-    const name = decodeURIComponent(match[1]!);
-    const verb = match[2];
-    if (verb === 'backfill' && method === 'POST') return this.backfill(req, res, name);
-    if (verb !== undefined && method === 'POST') return this.control(res, name, verb as 'pause' | 'resume' | 'trigger', req);
-    if (verb === undefined && (method === 'PUT' || method === 'DELETE')) return this.writeEntry(req, res, name, method);
-    throw new Refusal(405, 'method', `${method} ${path}: not allowed`);
+    // Every change is /api's: the page calls it with its session.
+    throw new Refusal(405, 'method', `${method} ${path}: the dashboard's API only reads; changes are /api's (/api/openapi.json)`);
   }
 
   /** Off loopback, with a token or sign-on configured, reading needs a session too: the schedule is not for everyone who can reach the port. */
   private requireReader(req: IncomingMessage): void {
     if (isLoopback(req) || !this.actionsOn()) return;
     if (this.sessions.find(req) === undefined) throw new Refusal(401, 'login_required', 'log in (or sign in) to see this deployment');
-  }
-
-  private requireWriter(req: IncomingMessage): void {
-    if (!this.actionsOn()) {
-      throw new Refusal(
-        403,
-        'actions_off',
-        'actions are off: start beat run with --api-token-file PATH (or BEAT_API_TOKEN), or configure auth.oidc, to enable them',
-      );
-    }
-    if (!sameOrigin(req)) throw new Refusal(403, 'bad_origin', `the request's Origin (${req.headers.origin}) is not this server`);
-    if (this.sessions.find(req) === undefined) throw new Refusal(401, 'login_required', 'log in (or sign in) first');
-    if (!this.sessions.authorizes(req)) throw new Refusal(403, 'bad_csrf', 'the x-csrf-token header is missing or wrong: reload the page');
   }
 
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -282,125 +259,6 @@ export class Dashboard {
     return this.signIn;
   }
 
-  /**
-   * `PUT /ui/api/stop` (`{note?}`) stops the whole deployment, `DELETE /ui/api/stop` lifts the stop,
-   * as `beat pause --all` and `beat resume --all` do, audited under the session's name. The page
-   * asks for a confirmation first.
-   */
-  private async deploymentStop(req: IncomingMessage, res: ServerResponse, method: 'PUT' | 'DELETE'): Promise<void> {
-    const by = this.changeBy(req, noteOfBody(await readJson(req)));
-    this.logger.info(
-      { event: EVENTS.dashboardAction, action: method === 'PUT' ? 'pause-all' : 'resume-all', client: req.socket.remoteAddress },
-      `dashboard: ${method === 'PUT' ? 'pause' : 'resume'} --all`,
-    );
-    const answer = await setPaused(this.sources.control, by, { all: true }, method === 'PUT', this.sources.now());
-    this.allReads.clear();
-    sendJson(res, 200, answer);
-  }
-
-  private async control(res: ServerResponse, name: string, verb: 'pause' | 'resume' | 'trigger', req: IncomingMessage): Promise<void> {
-    const note = noteOfBody(await readJson(req));
-    const index = await this.index();
-    if (!index.entries.has(name)) throw new Refusal(404, 'unknown_entry', `no entry "${name}" runs in this deployment`);
-    const by = this.changeBy(req, note);
-    const nowMs = this.sources.now();
-    this.logger.info(
-      { event: EVENTS.dashboardAction, action: verb, entry: name, client: req.socket.remoteAddress },
-      `dashboard: ${verb} ${name}`,
-    );
-    if (verb !== 'trigger') {
-      const answer = await setPaused(this.sources.control, by, { entry: name }, verb === 'pause', nowMs);
-      this.allReads.clear();
-      sendJson(res, 200, answer);
-      return;
-    }
-    const runs = await queueTriggers(this.sources.control, by, { entry: name }, nowMs);
-    const [run] = await awaitRuns(this.sources.control, runs, { waitMs: DEFAULTS.dashboardTriggerWaitMs, withdraw: false });
-    this.allReads.clear();
-    // Not seen within the wait: the request stays queued for the leader (there may be none now).
-    const published = run !== undefined && run.state !== 'queued';
-    sendJson(res, published ? 200 : 202, { entry: name, taskId: runs[0]?.taskId, published });
-  }
-
-  /**
-   * `POST /ui/api/selected/pause|resume|trigger?selector=…` with `{count, note?}`: the action on every
-   * entry that runs and the selector selects, at once, one audit event (its selector and entries).
-   * `count` is the number the page's confirmation named: another count now (the selection changed
-   * since) is refused with 409 `selection_changed`, none selected with 409 `nothing_selected`.
-   */
-  private async bulk(
-    res: ServerResponse,
-    verb: 'pause' | 'resume' | 'trigger',
-    params: URLSearchParams,
-    req: IncomingMessage,
-  ): Promise<void> {
-    const selector = selectorParam(params);
-    if (selector === undefined) throw new Refusal(400, 'bad_selector', 'selector: give a label selector such as team=billing');
-    const body = await readJson(req);
-    if (body === null || typeof body !== 'object' || Array.isArray(body))
-      throw new Refusal(400, 'bad_body', 'the body is {"count": N, "note": "why, in one line"} (note optional)');
-    const { count, ...rest } = body as Record<string, unknown>;
-    const note = noteOfBody(rest);
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1)
-      throw new Refusal(400, 'bad_count', 'count: the number of entries the confirmation named, a whole number of at least 1');
-    const index = await this.index();
-    const names: string[] = [];
-    for (const row of index.rows) if (row.invalid === null && selects(selector, row.labels)) names.push(row.name);
-    if (names.length === 0) throw new Refusal(409, 'nothing_selected', `no entry matches the selector ${selector.text}: nothing was done`);
-    if (names.length !== count)
-      throw new Refusal(
-        409,
-        'selection_changed',
-        `the selector ${selector.text} now selects ${names.length} entries, not the ${count} confirmed: nothing was done; look again`,
-      );
-    const nowMs = this.sources.now();
-    this.logger.info(
-      { event: EVENTS.dashboardAction, action: verb, selector: selector.text, entries: names.length, client: req.socket.remoteAddress },
-      `dashboard: ${verb} -l ${selector.text} (${names.length} entries)`,
-    );
-    const by = this.changeBy(req, note);
-    const target = { selector: selector.text, entries: names };
-    if (verb !== 'trigger') {
-      const answer = await setPaused(this.sources.control, by, target, verb === 'pause', nowMs);
-      this.allReads.clear();
-      sendJson(res, 200, answer);
-      return;
-    }
-    const runs = await queueTriggers(this.sources.control, by, target, nowMs);
-    this.allReads.clear();
-    // Queued for the leader, which publishes each within a second: the page shows them as they run.
-    sendJson(res, 202, { selector: selector.text, entries: names, taskIds: runs.map((r) => r.taskId) });
-  }
-
-  /** A backfill from the entry's page (backfill-action.ts). */
-  private async backfill(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
-    const answer = await dashboardBackfill(this.sources, req, name, (note) => this.changeBy(req, note), this.logger);
-    this.allReads.clear();
-    sendJson(res, answer.status, answer.body);
-  }
-
-  /** How far a backfill from the entry's page went: the page asks until it is done. */
-  private async backfillProgress(res: ServerResponse, name: string, id: string): Promise<void> {
-    const api = this.sources.entriesApi;
-    if (api?.backfillProgress === undefined) throw new Refusal(501, 'no_backfill', 'backfills are not served by this server');
-    const answer = await api.backfillProgress(name, id);
-    sendJson(res, answer.status, answer.body);
-  }
-
-  private async writeEntry(req: IncomingMessage, res: ServerResponse, name: string, method: 'PUT' | 'DELETE'): Promise<void> {
-    const api = this.sources.entriesApi;
-    if (api === undefined) throw new Refusal(501, 'no_entries_api', 'runtime entries cannot be edited on this server');
-    const body = method === 'PUT' ? await readJson(req) : undefined;
-    this.logger.info(
-      { event: EVENTS.dashboardAction, action: method, entry: name, client: req.socket.remoteAddress },
-      `dashboard: ${method} ${name}`,
-    );
-    const by = this.changeBy(req);
-    const answer = method === 'PUT' ? await api.put(name, body, by) : await api.remove(name, by);
-    this.allReads.clear();
-    sendJson(res, answer.status, answer.body);
-  }
-
   private async overview(req: IncomingMessage): Promise<OverviewWire> {
     const [index, deployment, paused, stop] = await Promise.all([
       this.index(),
@@ -444,7 +302,7 @@ export class Dashboard {
       login,
       who,
       grants,
-      entriesApi: this.sources.entriesApi !== undefined,
+      entriesApi: this.sources.storedEntry !== undefined,
     };
   }
 
@@ -501,7 +359,7 @@ export class Dashboard {
     const zone = entry?.timezone ?? 'UTC';
     const deployment = index.set.config.name;
     const result = runs === undefined ? null : resultOf(records, zone, finished?.get(name));
-    const stored = row.origin === 'store' && this.sources.entriesApi !== undefined ? await this.sources.entriesApi.stored(name) : undefined;
+    const stored = row.origin === 'store' && this.sources.storedEntry !== undefined ? await this.sources.storedEntry(name) : undefined;
     const fromSource =
       row.origin === 'redbeat' || row.origin === 'django' ? ((await this.sources.written?.(name, row.origin)) ?? null) : null;
     return {
@@ -520,7 +378,7 @@ export class Dashboard {
           : stored !== undefined
             ? { source: STORE_SOURCE, definition: stored }
             : fromSource,
-      editable: row.origin === 'store' && this.sources.entriesApi !== undefined,
+      editable: row.origin === 'store' && this.sources.storedEntry !== undefined,
       ...(stored === undefined ? {} : { stored }),
     };
   }
@@ -578,21 +436,4 @@ export class Dashboard {
     }
     return body;
   }
-}
-
-/** A pause, resume or trigger's optional body `{"note": TEXT}`: the note, checked (400 when it cannot be one). */
-function noteOfBody(body: unknown): string | undefined {
-  if (body === null) return undefined;
-  const note = typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)['note'] : undefined;
-  if (
-    typeof body !== 'object' ||
-    Array.isArray(body) ||
-    Object.keys(body).some((k) => k !== 'note') ||
-    (note !== undefined && typeof note !== 'string')
-  )
-    throw new Refusal(400, 'bad_body', 'the body is empty or {"note": "why, in one line"}');
-  if (note === undefined) return undefined;
-  const problem = noteProblem(note);
-  if (problem !== undefined) throw new Refusal(400, 'bad_note', `note: ${problem}`);
-  return note;
 }

@@ -1,33 +1,15 @@
 /**
- * What the dashboard is handed by the service: its sources of entries, status, runs and control,
- * and the entries API it calls for a logged-in user. Declared apart from the routes, so that the
+ * What the dashboard is handed by the service: its sources of entries, status, runs and control. Declared apart from the routes, so that the
  * modules the routes use can name them without importing the routes.
  */
 import type { MessageEnv } from '../celery/message.js';
 import type { ReplicaStatus } from '../control/replicas.js';
 import type { ControlStores } from '../operations/control-verbs.js';
-import type { Operator } from '../operations/operator.js';
 import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import type { LastState } from './run-results.js';
 import type { MissedSlotsReport } from './day-strip.js';
 import type { EntrySet, RunColumns } from './entry-rows.js';
 import type { EntryView } from '../control/entry-view-schema.js';
-
-/** Who makes a change from the dashboard (its session, `dashboard:<token name>`) and the note they gave (X-Beat-Note), for the audit. */
-export type ChangeBy = Operator;
-
-/** The entries API (GET/PUT/DELETE /api/entries/NAME), as the dashboard calls it for a logged-in user. */
-export interface EntriesApi {
-  /** A runtime entry as it was written (what the editor starts from), or undefined. */
-  stored(name: string): Promise<unknown>;
-  /** Creates or replaces a runtime entry; `body` as the API takes it. Answers the API's status and JSON. */
-  put(name: string, body: unknown, by?: ChangeBy): Promise<{ status: number; body: unknown }>;
-  remove(name: string, by?: ChangeBy): Promise<{ status: number; body: unknown }>;
-  /** POST /api/entries/NAME/backfill: `{from, to, dryRun?, limit?, note?, unrecorded?}`, answered as the API answers it. */
-  backfill?(name: string, body: unknown, by?: ChangeBy): Promise<{ status: number; body: unknown }>;
-  /** GET /api/entries/NAME/backfill/ID: how far the backfill `id` went, answered as the API answers it. */
-  backfillProgress?(name: string, id: string): Promise<{ status: number; body: unknown }>;
-}
 
 export interface DeploymentView {
   readonly deployment: string;
@@ -89,6 +71,9 @@ export interface DashboardSources {
    * in --api-token-file); without it, the login compares with apiToken() and names the session "api".
    */
   writeTokenName?(token: string): string | undefined;
-  /** Undefined: runtime entries cannot be created, edited or deleted from the page. */
-  readonly entriesApi?: EntriesApi;
+  /**
+   * A runtime entry as it was written (what the page's editor starts from, which saves it through
+   * /api), or undefined. Absent: runtime entries cannot be created, edited or deleted from the page.
+   */
+  readonly storedEntry?: (name: string) => Promise<unknown>;
 }

@@ -17,7 +17,7 @@ import type { Logger } from '../base/log.js';
 import { headerNoteProblem, noteProblem } from '../base/note-text.js';
 import { maskTarget } from '../base/redact.js';
 import { VERSION } from '../base/version.js';
-import { BODY_SCHEMAS, NOTE_BODY, PLAN_BODY, ROUTES, planHorizonMs } from './api-routes.js';
+import { BODY_SCHEMAS, NOTE_BODY, PLAN_BODY, ROUTES, SELECTED_BODY, planHorizonMs } from './api-routes.js';
 import type { RouteAccess } from './api-routes.js';
 import type { ControlVerb, HttpHandlers, PlanRequest } from './api-ports.js';
 import { authorizeRead, authorizeWrite, callerOf, challenge } from './auth.js';
@@ -122,24 +122,32 @@ function noteOf(req: IncomingMessage): string | undefined {
 /** A body of at most a note: `{"note": TEXT}`. */
 const NOTE_BODY_MAX_BYTES = 4096;
 
-/** The note of a control verb: the body's `note` (when a JSON body is sent) or the X-Beat-Note header, not both. */
-async function bodyNote(req: IncomingMessage, path: string): Promise<string | undefined> {
+/**
+ * A control verb's body: its note (the body's `note` when a JSON body is sent, or the X-Beat-Note
+ * header, not both) and, on a selection, the `count` its confirmation named.
+ */
+async function controlBody(req: IncomingMessage, path: string, selected: boolean): Promise<{ note?: string; count?: number }> {
   const header = noteOf(req);
   const hasBody = req.headers['content-type'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-  if (!hasBody) return header;
-  const parsed = NOTE_BODY.safeParse(await readJsonBody(req, NOTE_BODY_MAX_BYTES, 1));
+  if (!hasBody) return header === undefined ? {} : { note: header };
+  const shape = selected ? '{"note"?: TEXT, "count"?: N}' : '{"note"?: TEXT}';
+  const parsed = (selected ? SELECTED_BODY : NOTE_BODY).safeParse(await readJsonBody(req, NOTE_BODY_MAX_BYTES, 1));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const what =
-      issue?.code === 'unrecognized_keys' ? `unknown field ${JSON.stringify(issue.keys[0])}` : 'note must be a string (one line, why)';
-    throw new ApiError(ErrorCode.ApiBadRequest, `${what}: the body of ${req.method ?? ''} ${path} is {"note"?: TEXT}`);
+      issue?.code === 'unrecognized_keys'
+        ? `unknown field ${JSON.stringify(issue.keys[0])}`
+        : issue?.path[0] === 'count'
+          ? 'count must be a whole number of at least 1 (the entries the confirmation named)'
+          : 'note must be a string (one line, why)';
+    throw new ApiError(ErrorCode.ApiBadRequest, `${what}: the body of ${req.method ?? ''} ${path} is ${shape}`);
   }
-  const { note } = parsed.data;
-  if (note === undefined) return header;
+  const { note, ...rest } = parsed.data;
+  if (note === undefined) return header === undefined ? rest : { ...rest, note: header };
   if (header !== undefined) throw new ApiError(ErrorCode.ApiBadRequest, 'give the note in the body or in X-Beat-Note, not both');
   const problem = noteProblem(note);
   if (problem !== undefined) throw new ApiError(ErrorCode.ApiBadRequest, `note: ${problem}`);
-  return note;
+  return { ...rest, note };
 }
 
 /**
@@ -174,6 +182,8 @@ export function apiApp(handlers: HttpHandlers, logger: Logger): OpenAPIHono<ApiE
     },
   });
   const session = (req: IncomingMessage): boolean => handlers.session?.(req) !== undefined;
+  // A bearer token, when sent, is the credential: a session cookie beside it changes nothing.
+  const sessionOnly = (req: IncomingMessage) => (req.headers.authorization === undefined ? handlers.session?.(req) : undefined);
 
   app.use('*', async (c, next) => {
     const req = c.env.incoming;
@@ -206,8 +216,13 @@ export function apiApp(handlers: HttpHandlers, logger: Logger): OpenAPIHono<ApiE
     (rule: RouteAccess): MiddlewareHandler<ApiEnv> =>
     async (c, next) => {
       const req = c.env.incoming;
-      if (rule === 'write') refuse(req, authorizeWrite(req, access));
-      else if (rule !== 'open') refuse(req, authorizeRead(req, access, rule === 'read-or-session' && session(req)));
+      if (rule === 'write') {
+        // The dashboard's session writes as a token does, once it sent its CSRF token back from this
+        // server's Origin (the dashboard's rules, sessions.ts); without one, a token is needed.
+        const held = sessionOnly(req);
+        if (held === undefined) refuse(req, authorizeWrite(req, access));
+        else if (held.writeRefusal !== undefined) refuse(req, { status: 403, code: ErrorCode.ApiForbidden, error: held.writeRefusal });
+      } else if (rule !== 'open') refuse(req, authorizeRead(req, access, session(req)));
       await next();
     };
 
@@ -215,11 +230,12 @@ export function apiApp(handlers: HttpHandlers, logger: Logger): OpenAPIHono<ApiE
   for (const { route, access: rule } of ROUTES) {
     const handle = served[`${route.method.toUpperCase()} ${route.path}`];
     if (handle === undefined) throw new Error(`no handler for ${route.method} ${route.path}`);
-    // The token's name and grants: what the logs (and the audit) record as who made a change, and
-    // what the operator verbs decide on (FORBIDDEN when they do not allow it).
-    app.openapi({ ...route, middleware: [guard(rule)] }, (c: Ctx) =>
-      handle(c, callerOf(c.env.incoming, access, rule === 'read-or-session' ? handlers.session?.(c.env.incoming) : undefined)),
-    );
+    // The token's name and grants, or the session's: what the logs (and the audit) record as who made
+    // a change, and what the operator verbs decide on (FORBIDDEN when they do not allow it).
+    app.openapi({ ...route, middleware: [guard(rule)] }, (c: Ctx) => {
+      const req = c.env.incoming;
+      return handle(c, callerOf(req, access, sessionOnly(req)));
+    });
   }
   answerOtherMethods(app);
   app.notFound((c) => {
@@ -284,8 +300,8 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
     }
   };
   const act = async (c: Ctx, by: Caller, verb: ControlVerb, target: { entry: string } | { selector: string } | { all: true }) => {
-    const note = await bodyNote(c.env.incoming, c.req.path);
-    const answer = await control().act(verb, target, { ...by, note });
+    const { note, count } = await controlBody(c.env.incoming, c.req.path, 'selector' in target);
+    const answer = await control().act(verb, count === undefined ? target : { ...target, count }, { ...by, note });
     const all = 'all' in target;
     logger.info(
       { event: EVENTS.apiWrite, who: by.who, outcome: all ? `${verb}-all` : verb, ...target },

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigProblem } from '../base/errors.js';
 import type { BeatMetrics } from '../observe/metrics.js';
+import type { Grant } from '../core/grants.js';
 import type { Caller, HttpAccess } from './auth.js';
 
 export interface Probe {
@@ -77,10 +78,14 @@ export interface EntriesHandlers {
 export type ControlVerb = 'pause' | 'resume' | 'trigger';
 
 export interface ControlHandlers {
-  /** The verb on one entry, on what `selector` (its text) selects, or (pause, resume) on the whole deployment: the status and body to answer. */
+  /**
+   * The verb on one entry, on what `selector` (its text) selects, or (pause, resume) on the whole
+   * deployment: the status and body to answer. `count`: the number of entries the caller confirmed
+   * (the dashboard's dialog); another number selected now is SELECTION_CHANGED, nothing done.
+   */
   act(
     verb: ControlVerb,
-    target: { readonly entry: string } | { readonly selector: string } | { readonly all: true },
+    target: { readonly entry: string } | { readonly selector: string; readonly count?: number } | { readonly all: true },
     by: Caller & { readonly note: string | undefined },
   ): Promise<{ status: number; body: unknown }>;
   /** The deployment-wide stop as the API answers it: `{by, since, note}` (control/deployment-stop.ts DeploymentStopView), or null. */
@@ -128,6 +133,15 @@ export type AuditReader = (
   by: Caller,
 ) => Promise<readonly ApiAuditEvent[]>;
 
+export interface DashboardSession {
+  /** `dashboard:<token name>` or `sso:<subject> <e-mail>`. */
+  readonly who: string;
+  /** A signed-in person's grants; a token's session is decided on its token's grants, as they are now. */
+  readonly grants?: readonly Grant[];
+  /** Why it may not write (no CSRF token, another Origin, actions off), if it may not. */
+  readonly writeRefusal?: string;
+}
+
 export interface HttpHandlers {
   health(): Probe;
   ready(): Promise<Probe>;
@@ -144,8 +158,12 @@ export interface HttpHandlers {
   readonly control?: ControlHandlers;
   /** Who may read the schedule and write entries (no token: writes are refused, reads are loopback-only). */
   readonly access?: HttpAccess;
-  /** The name of the dashboard session the request carries, if any: a credential for reads, as a token is. */
-  readonly session?: (req: IncomingMessage) => string | undefined;
+  /**
+   * The dashboard session the request carries, if any: a credential, as a token is. `who` names it
+   * (`dashboard:<token name>`) in the logs and the audit; `writeRefusal` says why it may not write
+   * (its CSRF token not sent back, another Origin), absent when it may.
+   */
+  readonly session?: (req: IncomingMessage) => DashboardSession | undefined;
   /** More routes (the dashboard), tried first: true when it answered the request. */
   readonly routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }

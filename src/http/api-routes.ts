@@ -13,8 +13,11 @@ import { ErrorCode } from '../base/errors.js';
 import { entrySchema } from '../config/schema.js';
 import { LOAD_HORIZON_RANGE, loadHorizonOf } from '../config/duration.js';
 
-/** Who may call a route: anyone (the probes), readers (a token, or trusted loopback; `session`: the dashboard's too), or a write token. */
-export type RouteAccess = 'open' | 'read' | 'read-or-session' | 'write';
+/**
+ * Who may call a route: anyone (the probes), readers (a token, the dashboard's session, or trusted
+ * loopback), or writers (a token that may write, or the session with its CSRF token).
+ */
+export type RouteAccess = 'open' | 'read' | 'write';
 
 /** A whole number of `name` from min to max, as text (a query's value), refused with a message naming both. */
 function wholeNumber(name: string, min: number, max: number, fallback: number) {
@@ -44,8 +47,21 @@ export const errorSchema = z.object({
 const noteBody = z.object({ note: z.string().optional().describe('why (one line), kept by the audit trail') }).strict();
 const entriesMap = z.record(z.string(), entrySchema);
 
+const selectedBody = noteBody
+  .extend({
+    count: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('the number of entries the confirmation named: another number selected now is 409 SELECTION_CHANGED, nothing done'),
+  })
+  .strict();
+
 /** `{"note"?: TEXT}`, the body of a control verb, checked by api-app.ts. */
 export const NOTE_BODY = noteBody;
+/** `{"note"?: TEXT, "count"?: N}`, the body of a verb on a selection. */
+export const SELECTED_BODY = selectedBody;
 /** A plan's body as api-app.ts checks it: its entries are the store's to check (ENTRY_INVALID naming each place). */
 export const PLAN_BODY = z.object({ owner: z.string(), entries: z.record(z.string(), z.unknown()), planDigest: z.string().optional() });
 
@@ -98,6 +114,7 @@ export const BODY_SCHEMAS = {
   Entries: entriesMap,
   Plan: PLAN_BODY.extend({ entries: entriesMap }),
   Note: noteBody,
+  Selected: selectedBody,
   Backfill: z.record(z.string(), z.unknown()).describe('{from, to, overlap?, dryRun?, …} (docs/runtime-entries.md)'),
 } as const;
 
@@ -171,7 +188,7 @@ export const ROUTES = [
   declare('write', 'put', '/api/entries', 'writes many entries, all or nothing', {
     body: jsonBody('Entries', 'entry name → entry'),
   }),
-  declare('read-or-session', 'get', '/api/entries/{name}/history', "an entry's last runs, newest first", {
+  declare('read', 'get', '/api/entries/{name}/history', "an entry's last runs, newest first", {
     params: named,
     query: z.object({ limit: wholeNumber('limit', 1, DEFAULTS.runHistoryLength, DEFAULTS.runHistoryLength) }),
   }),
@@ -205,10 +222,10 @@ export const ROUTES = [
   ...controlVerbs.map((verb) =>
     declare('write', 'post', `/api/selected/${verb}`, `${verb} the entries a label selector selects`, {
       query: z.object({ selector: z.string().optional().describe('a label selector, such as team=billing (required)') }),
-      body: noteOnly,
+      body: jsonBody('Selected', 'the note and the count confirmed, or none', false),
     }),
   ),
-  declare('read-or-session', 'get', '/api/stop', 'the deployment-wide stop, or null'),
+  declare('read', 'get', '/api/stop', 'the deployment-wide stop, or null'),
   declare('write', 'put', '/api/stop', 'stops the whole deployment (beat pause --all)', {
     body: noteOnly,
   }),
@@ -231,7 +248,7 @@ export const ROUTES = [
     { body: jsonBody('Plan', 'the owner and its entries (planDigest: the plan seen)') },
     { description: 'the plan applied', content: { 'application/json': { schema: planAnswer.extend({ version: z.number() }) } } },
   ),
-  declare('read-or-session', 'get', '/api/audit', 'the audit trail, newest first', {
+  declare('read', 'get', '/api/audit', 'the audit trail, newest first', {
     query: z.object({
       entry: z.string().optional(),
       who: z.string().optional().describe("only the events of this caller (a token's name, user@host)"),

@@ -225,14 +225,17 @@ export function tokenName(req: IncomingMessage, access: HttpAccess): string | un
  * the read rule let in without a credential (trusted loopback, --http-public-reads), who sees the
  * whole deployment as before.
  */
-export function callerOf(req: IncomingMessage, access: HttpAccess, session?: string): Caller {
+export function callerOf(req: IncomingMessage, access: HttpAccess, session?: { readonly who: string; readonly grants?: readonly Grant[] }): Caller {
   const tokens = tokensOf(access);
   const given = bearer(req);
   const found = given === undefined ? undefined : findToken(given, tokens);
   if (found !== undefined) return { who: found.name, grants: found.grants };
   if (session !== undefined) {
-    const name = session.startsWith('dashboard:') ? session.slice('dashboard:'.length) : session;
-    return { who: session, grants: tokens.find((t) => t.name === name)?.grants ?? VIEWER };
+    if (session.grants !== undefined) return { who: session.who, grants: session.grants };
+    // A token's session: its token's grants as the tokens file says now (a reload that narrows or
+    // removes them holds the open sessions too); a token gone is a reader.
+    const name = session.who.startsWith('dashboard:') ? session.who.slice('dashboard:'.length) : session.who;
+    return { who: session.who, grants: tokens.find((t) => t.name === name)?.grants ?? VIEWER };
   }
   return { who: 'anonymous', grants: VIEWER };
 }

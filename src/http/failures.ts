@@ -12,7 +12,6 @@ import { BeatError, ConfigError, ERROR_ANSWERS, ErrorCode, errorMessage } from '
 import type { ConfigProblem } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import { unreachableReason } from '../base/outages.js';
-import { silentLogger } from '../base/log.js';
 import type { Logger } from '../base/log.js';
 
 /** A request refused, with the status of its code (ERROR_ANSWERS) and the headers its answer carries. */
@@ -42,16 +41,6 @@ export interface FailureAnswer {
 /** The HTTP status of a BeatError the handlers report (ERROR_ANSWERS). */
 export function statusOf(error: BeatError): number {
   return ERROR_ANSWERS[error.code].http;
-}
-
-/**
- * A handler's failure as the API answers it, status and JSON body (for the dashboard, which calls
- * the handlers itself); undefined for an outage (503) or tsbeat's own failure (500), which the
- * server answers (with Retry-After, or an error id in the log).
- */
-export function errorAnswer(error: unknown): { status: number; body: unknown } | undefined {
-  if (!(error instanceof BeatError) || statusOf(error) >= 500) return undefined;
-  return { status: statusOf(error), body: failureAnswer(error, {}, silentLogger).body };
 }
 
 /**

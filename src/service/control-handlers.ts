@@ -36,15 +36,24 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
     if (entry === undefined) throw new BeatError(ErrorCode.UnknownEntry, `no entry ${shown(name)} runs in this deployment`);
     return entry;
   };
-  const selection = (text: string): EntryTarget => {
+  const selection = (text: string, count: number | undefined): EntryTarget => {
     const parsed = parseSelector(text);
     if (!parsed.ok) throw new BeatError(ErrorCode.ApiBadRequest, `selector ${shown(text)}: ${selectorProblemText(parsed.problem)}`);
-    const entries = inputs.entries().filter((e) => selects(parsed.selector, e.labels));
-    if (entries.length === 0)
+    const selected = inputs
+      .entries()
+      .filter((e) => selects(parsed.selector, e.labels))
+      // In name order, whichever source holds each: the audit event lists them as the page lists them.
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (selected.length === 0)
       throw new BeatError(ErrorCode.NothingSelected, `no entry matches the selector ${shown(text)}: nothing was done`);
+    if (count !== undefined && count !== selected.length)
+      throw new BeatError(
+        ErrorCode.SelectionChanged,
+        `the selector ${shown(text)} now selects ${selected.length} entries, not the ${count} confirmed: nothing was done; look again`,
+      );
     // Every entry selected, whoever holds it: the verb refuses the whole selection when one is
     // outside the caller's grants (a selector that reaches past its scope changes nothing).
-    return { selector: parsed.selector.text, entries: entries.map((e) => e.name), scoped: entries.map(scopeOf) };
+    return { selector: parsed.selector.text, entries: selected.map((e) => e.name), scoped: selected.map(scopeOf) };
   };
   return {
     act: async (verb, request, by) => {
@@ -57,7 +66,7 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
       const target: EntryTarget =
         'entry' in request
           ? { entry: running(request.entry).name, scoped: [scopeOf(running(request.entry))] }
-          : selection(request.selector);
+          : selection(request.selector, request.count);
       if (verb !== 'trigger') return { status: 200, body: await setPaused(inputs.control, by, target, verb === 'pause', nowMs) };
       const runs = await queueTriggers(inputs.control, by, target, nowMs);
       if (!('entry' in target))

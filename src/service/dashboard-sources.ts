@@ -14,7 +14,7 @@ import { lastRunBy, nextRunMs } from '../control/status.js';
 import { entryViews } from '../operations/read-verbs.js';
 import { chunksOf, yieldToLoop } from '../base/chunks.js';
 import { DEFAULTS } from '../base/defaults.js';
-import type { DashboardSources, EntriesApi } from '../dashboard/sources.js';
+import type { DashboardSources } from '../dashboard/sources.js';
 import type { EntrySet, RunColumns } from '../dashboard/entry-rows.js';
 import type { EntryView } from '../control/entry-view-schema.js';
 import type { Runner } from '../runtime/runner.js';
@@ -29,10 +29,6 @@ import type { RedisEntryFailures } from '../redis/failing-entries-store.js';
 import type { RedisUnconsumedQueues } from '../redis/unconsumed-queues.js';
 import { replicaStatuses } from '../control/replicas.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
-import { errorAnswer } from '../http/failures.js';
-import type { EntriesHandlers } from '../http/api-ports.js';
-import type { Caller } from '../http/auth.js';
-import type { RedisEntryStore } from '../redis/entry-store.js';
 import type { RedBeatSource } from '../redbeat/source.js';
 import type { DjangoEntries } from '../django/source.js';
 import { warningsOf } from './deployment-watch.js';
@@ -68,7 +64,7 @@ export interface DashboardInputs {
   /** The API token; by default BEAT_API_TOKEN's value (the entries API's --api-token-file joins here). */
   readonly apiToken?: () => string | undefined;
   readonly writeTokenName?: (token: string) => string | undefined;
-  readonly entriesApi?: EntriesApi;
+  readonly storedEntry?: (name: string) => Promise<unknown>;
 }
 
 type BookView = Pick<Runner, 'view'>;
@@ -205,50 +201,6 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
     messageEnv: inputs.messageEnv,
     apiToken: inputs.apiToken ?? envToken,
     ...(inputs.writeTokenName === undefined ? {} : { writeTokenName: inputs.writeTokenName }),
-    ...(inputs.entriesApi === undefined ? {} : { entriesApi: inputs.entriesApi }),
-  };
-}
-
-/** The dashboard's create, edit and delete of runtime entries, answered as the entries API answers them. */
-export function dashboardEntriesApi(
-  entries: EntriesHandlers,
-  store: RedisEntryStore,
-  /** The caller a session's `who` is (its token's grants). */
-  callerOf: (who: string | undefined) => Caller,
-): EntriesApi {
-  const answer = async (call: () => Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> => {
-    try {
-      return await call();
-    } catch (error) {
-      const refused = errorAnswer(error);
-      if (refused === undefined) throw error;
-      return refused;
-    }
-  };
-  return {
-    stored: async (name) => (await store.get(name))?.entry,
-    put: (name, body, by) =>
-      answer(async () => {
-        const { created, entry } = await entries.put(name, body, callerOf(by?.who), undefined, by?.note);
-        return { status: created ? 201 : 200, body: entry };
-      }),
-    remove: (name, by) =>
-      answer(async () => {
-        if (!(await entries.remove(name, false, callerOf(by?.who), undefined, by?.note)))
-          return { status: 404, body: { error: `no runtime entry ${JSON.stringify(name)}`, code: 'UNKNOWN_ENTRY', problems: [] } };
-        return { status: 204, body: null };
-      }),
-    ...(entries.backfill === undefined
-      ? {}
-      : {
-          backfill: (name, body, by) =>
-            answer(() => entries.backfill?.(name, body, callerOf(by?.who), by?.note) ?? Promise.reject(new Error('no backfills'))),
-        }),
-    ...(entries.backfillProgress === undefined
-      ? {}
-      : {
-          backfillProgress: (name, id) =>
-            answer(() => entries.backfillProgress?.(name, id, callerOf(undefined)) ?? Promise.reject(new Error('no backfills'))),
-        }),
+    ...(inputs.storedEntry === undefined ? {} : { storedEntry: inputs.storedEntry }),
   };
 }

@@ -11,7 +11,7 @@ import type { ScopedEntry } from '../core/grants.js';
 import type { DeploymentStatus } from '../control/status.js';
 import { OidcSignIn } from '../dashboard/oidc-sign-in.js';
 import { ENV } from '../base/env.js';
-import { findToken, tokensOf } from '../http/auth.js';
+import { findToken, mayWrite, tokensOf } from '../http/auth.js';
 import type { ApiToken, Caller, HttpAccess } from '../http/auth.js';
 import { mayRead } from '../operations/operator.js';
 import { startHttpServer } from '../http/server.js';
@@ -30,7 +30,7 @@ import { auditReader } from './audit-reader.js';
 import { controlHandlers } from './control-handlers.js';
 import { backfillApi } from './backfill-api.js';
 import type { Connections } from './connections.js';
-import { bookedSlots, dashboardEntriesApi, dashboardSources } from './dashboard-sources.js';
+import { bookedSlots, dashboardSources } from './dashboard-sources.js';
 import { entryViews } from '../operations/read-verbs.js';
 import { entriesHandlers } from './entries-handlers.js';
 import { planHandlers } from './plan-handlers.js';
@@ -88,7 +88,7 @@ export async function startHttp(
   });
   const entries = entriesApi(options, reads);
   const status = answers.status;
-  const dashboard = makeDashboard(options, entries, reads, await oidcSignIn(options));
+  const dashboard = makeDashboard(options, reads, await oidcSignIn(options));
   const server = await startHttpServer(
     options.address,
     {
@@ -212,7 +212,7 @@ async function oidcSignIn(options: Made): Promise<OidcSignIn | undefined> {
   });
 }
 
-function makeDashboard(options: Made, entries: EntriesApi, reads: Reads, signIn: OidcSignIn | undefined): Dashboard {
+function makeDashboard(options: Made, reads: Reads, signIn: OidcSignIn | undefined): Dashboard {
   const { clock, instanceId, connections, runtime, access } = options;
   const { redbeat, django } = connections;
   return new Dashboard(
@@ -248,23 +248,20 @@ function makeDashboard(options: Made, entries: EntriesApi, reads: Reads, signIn:
               return found !== undefined && actsInDashboard(found) ? found.name : undefined;
             },
           }),
-      entriesApi: dashboardEntriesApi(entries, options.entryStore, (who) => dashboardCaller(access, who)),
+      storedEntry: async (name: string) => (await options.entryStore.get(name))?.entry,
     }),
     options.logger,
     signIn,
   );
 }
 
-/** Whether a token may sign in to the dashboard's actions: one with admin on the whole deployment. */
+/**
+ * Whether a token may sign in to the dashboard's actions: one that may change something. The page's
+ * actions are /api's calls, decided on the session's grants (its token's, read at each call) as the
+ * token's own calls are.
+ */
 function actsInDashboard(token: ApiToken): boolean {
-  return deploymentGrant(token.grants, 'administer') !== undefined;
-}
-
-/** A dashboard session's caller: its token's grants (`dashboard:NAME`), else admin (a loopback page without sign-in, as before). */
-function dashboardCaller(access: HttpAccess, who: string | undefined): Caller {
-  const name = who?.startsWith('dashboard:') === true ? who.slice('dashboard:'.length) : who;
-  const token = tokensOf(access).find((t) => t.name === name);
-  return { who: who ?? 'dashboard', grants: token?.grants ?? ADMIN };
+  return mayWrite(token);
 }
 
 /** Each entry's owner and labels by name, as a grant's scope is checked against them (the audit trail's reads). */

@@ -1,4 +1,7 @@
-/** The dashboard's own API (/ui/api/…), and the session's CSRF token that every write sends back. */
+/**
+ * The dashboard's reads (/ui/api/…) and /api's verbs, which the page calls with its session: the
+ * session's CSRF token goes back in every write.
+ */
 import type { ErrorWire } from '../dashboard/wire.js';
 
 let csrf: string | null = null;
@@ -49,4 +52,7 @@ export const post = <T>(path: string, body?: unknown): Promise<T> => call<T>('PO
 export const put = <T>(path: string, body: unknown): Promise<T> => call<T>('PUT', path, body);
 export const del = <T>(path: string, body?: unknown): Promise<T> => call<T>('DELETE', path, body);
 
+/** An entry's page (the dashboard's read model). */
 export const entryPath = (name: string): string => `/ui/api/entries/${encodeURIComponent(name)}`;
+/** An entry in /api: its writes, verbs and backfills. */
+export const apiEntryPath = (name: string): string => `/api/entries/${encodeURIComponent(name)}`;

@@ -308,10 +308,9 @@ function bulkBar(bar: HTMLElement, matched: number, refresh: Refresh): void {
     const what = `${label} the ${matched} ${matched === 1 ? 'entry' : 'entries'} the selector ${selector} selects?`;
     if (!window.confirm(what)) return;
     try {
-      const done = await post<{ entries: string[]; changed?: string[] }>(
-        `/ui/api/selected/${verb}?selector=${encodeURIComponent(selector)}`,
-        { count: matched },
-      );
+      const done = await post<{ entries: string[]; changed?: string[] }>(`/api/selected/${verb}?selector=${encodeURIComponent(selector)}`, {
+        count: matched,
+      });
       await refresh();
       // The refresh drew the bar again: the answer goes into the new one.
       const shown = bar.querySelector('.answer');

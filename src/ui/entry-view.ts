@@ -1,5 +1,5 @@
 /** One entry's page: state, actions, next fires (DST changes marked), definition, message, history, and the editor of a runtime entry. */
-import { ApiError, del, entryPath, get, post, put } from './api.js';
+import { ApiError, apiEntryPath, del, entryPath, get, post, put } from './api.js';
 import { fill, h, jsonBlock, relative } from './dom.js';
 import { lastRunOf, outcomeText, unconsumedText } from './entries-view.js';
 import { definitionSection, firesSection } from './definition-view.js';
@@ -44,12 +44,18 @@ function actions(detail: DetailWire, overview: OverviewWire, notice: Notice, rel
   const run = async (verb: 'pause' | 'resume' | 'trigger'): Promise<void> => {
     try {
       const text = note.value.trim();
-      const answer = await post<{ published?: boolean; taskId?: string }>(`${entryPath(name)}/${verb}`, text === '' ? {} : { note: text });
+      const answer = await post<{ state?: string; taskId?: string; refusal?: string }>(
+        `${apiEntryPath(name)}/${verb}`,
+        text === '' ? {} : { note: text },
+      );
       if (verb === 'trigger')
         notice(
-          answer.published === true
+          answer.state === 'published'
             ? `Triggered: task id ${answer.taskId}`
-            : `Trigger requested (task id ${answer.taskId}); no leader has published it yet`,
+            : answer.state === 'refused'
+              ? `Trigger refused: ${answer.refusal ?? ''}`
+              : `Trigger requested (task id ${answer.taskId}); no leader has published it yet`,
+          answer.state === 'refused' ? 'error' : undefined,
         );
       else notice(verb === 'pause' ? 'Paused' : 'Resumed');
       await reload();
@@ -103,7 +109,7 @@ async function finished(name: string, first: BackfillAnswer, progress: (answer: 
   while (answer.done !== true && answer.error === undefined && answer.id !== undefined && Date.now() < deadline) {
     progress(answer);
     await new Promise((resolve) => setTimeout(resolve, BACKFILL_POLL_MS));
-    answer = await get<BackfillAnswer>(`${entryPath(name)}/backfill/${encodeURIComponent(answer.id)}`);
+    answer = await get<BackfillAnswer>(`${apiEntryPath(name)}/backfill/${encodeURIComponent(answer.id)}`);
   }
   return answer;
 }
@@ -123,7 +129,7 @@ function backfillForm(name: string, notice: Notice, reload: () => Promise<void>)
   const send = async (event: Event): Promise<void> => {
     event.preventDefault();
     try {
-      const first = await post<BackfillAnswer>(`${entryPath(name)}/backfill`, {
+      const first = await post<BackfillAnswer>(`${apiEntryPath(name)}/backfill`, {
         from: from.value.trim(),
         to: to.value.trim(),
         dryRun: dryRun.checked,
@@ -196,7 +202,7 @@ export function entryEditor(name: string | null, initial: unknown, notice: Notic
     }
     const target = nameInput.value.trim();
     try {
-      await put(entryPath(target), body);
+      await put(apiEntryPath(target), body);
       notice(`Saved ${target}`);
       done(target);
     } catch (error) {
@@ -284,7 +290,7 @@ function editButtons(
         class: 'danger',
         onclick: () => {
           if (!window.confirm(`Delete the runtime entry "${name}"?`)) return;
-          del(entryPath(name))
+          del(apiEntryPath(name))
             .then(() => {
               notice(`Deleted ${name}`);
               location.hash = '#/';

@@ -45,7 +45,7 @@ export function stopBar(o: OverviewWire, notice: Notice, refresh: () => Promise<
                   if (!window.confirm(`Resume the deployment ${o.deployment}? Each entry catches up the slots that passed by its catchUp.`))
                     return;
                   const text = resumeNote.value.trim();
-                  void act(() => del('/ui/api/stop', text === '' ? {} : { note: text }), 'Deployment resumed');
+                  void act(() => del('/api/stop', text === '' ? {} : { note: text }), 'Deployment resumed');
                 },
               },
               resumeNote,
@@ -70,7 +70,7 @@ export function stopBar(o: OverviewWire, notice: Notice, refresh: () => Promise<
           event.preventDefault();
           if (!window.confirm(`Stop the whole deployment ${o.deployment}? No replica publishes anything until it is resumed.`)) return;
           const text = stopNote.value.trim();
-          void act(() => put('/ui/api/stop', text === '' ? {} : { note: text }), 'Deployment stopped');
+          void act(() => put('/api/stop', text === '' ? {} : { note: text }), 'Deployment stopped');
         },
       },
       stopNote,

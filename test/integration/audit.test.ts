@@ -180,8 +180,8 @@ describe('the audit trail', () => {
     const session = { cookie, 'x-csrf-token': (JSON.parse(login.body) as { csrf: string }).csrf };
     const page = (method: string, path: string, note: string, body?: unknown) =>
       call(port, method, path, { headers: session, note, ...(body === undefined ? {} : { body }) });
-    expect((await page('PUT', '/ui/api/entries/dash-one', 'from the page', { task: 'x.y', schedule: 90 })).status).toBe(201);
-    expect((await page('POST', '/ui/api/entries/static-one/pause', 'on the page')).status).toBe(200);
+    expect((await page('PUT', '/api/entries/dash-one', 'from the page', { task: 'x.y', schedule: 90 })).status).toBe(201);
+    expect((await page('POST', '/api/entries/static-one/pause', 'on the page')).status).toBe(200);
 
     const events = JSON.parse(await cli('audit', '--json')) as WireEvent[];
     const endMs = Date.now();

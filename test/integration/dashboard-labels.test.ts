@@ -114,20 +114,20 @@ describe.skipIf(!existsSync(CHROMIUM))('labels and bulk actions in the dashboard
     // A count that is not the selection's any more (a page left open while labels changed) is refused, nothing done.
     const stale = await page.evaluate<{ status: number; body: { code: string } }>(`(async () => {
       const csrf = (await (await fetch('/ui/api/overview')).json()).csrf;
-      const res = await fetch('/ui/api/selected/resume?selector=tier%3Dbatch', {
+      const res = await fetch('/api/selected/resume?selector=tier%3Dbatch', {
         method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify({ count: 3 }),
       });
       return { status: res.status, body: await res.json() };
     })()`);
-    expect(stale).toMatchObject({ status: 409, body: { code: 'selection_changed' } });
+    expect(stale).toMatchObject({ status: 409, body: { code: 'SELECTION_CHANGED' } });
     const none = await page.evaluate<{ status: number; body: { code: string } }>(`(async () => {
       const csrf = (await (await fetch('/ui/api/overview')).json()).csrf;
-      const res = await fetch('/ui/api/selected/pause?selector=team%3Dnobody', {
+      const res = await fetch('/api/selected/pause?selector=team%3Dnobody', {
         method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify({ count: 1 }),
       });
       return { status: res.status, body: await res.json() };
     })()`);
-    expect(none).toMatchObject({ status: 409, body: { code: 'nothing_selected' } });
+    expect(none).toMatchObject({ status: 409, body: { code: 'NOTHING_SELECTED' } });
     expect((await redis.smembers(keys.paused)).sort()).toEqual(['cleanup', 'ledger']);
     await page.close();
   });
