@@ -10,7 +10,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { RouteConfig } from '@hono/zod-openapi';
 import { DEFAULTS } from '../base/defaults.js';
 import { ErrorCode } from '../base/errors.js';
-import { entrySchema } from '../config/schema.js';
+import { OVERLAP_POLICIES, entrySchema } from '../config/schema.js';
 import { LOAD_HORIZON_RANGE, loadHorizonOf } from '../config/duration.js';
 
 /**
@@ -63,7 +63,39 @@ export const NOTE_BODY = noteBody;
 /** `{"note"?: TEXT, "count"?: N}`, the body of a verb on a selection. */
 export const SELECTED_BODY = selectedBody;
 /** A plan's body as api-app.ts checks it: its entries are the store's to check (ENTRY_INVALID naming each place). */
-export const PLAN_BODY = z.object({ owner: z.string(), entries: z.record(z.string(), z.unknown()), planDigest: z.string().optional() });
+export const PLAN_BODY = z.object({
+  owner: z.string().describe("the owner's name: the entries it holds are the plan's to add, change and remove"),
+  entries: z.record(z.string(), z.unknown()),
+  planDigest: z.string().optional().describe("apply: the plan's digest as it was seen; another plan now is 409 PLAN_STALE"),
+});
+
+const instant = (what: string) => z.string().describe(`${what}: an ISO-8601 instant with an offset, such as 2026-11-20T00:00:00Z`);
+
+/**
+ * A backfill's body, as service/backfill-api.ts checks it (core/backfill-overlap.ts's policies:
+ * an entry's overlap policies with allowAll for allow). Documented here; the check is there.
+ */
+const backfillBody = z
+  .object({
+    from: instant('the first slot'),
+    to: instant('the last slot'),
+    dryRun: z.boolean().optional().describe('list the slots, a page at a time, publishing nothing'),
+    after: z.string().optional().describe("a dry run's next page: the `next` of the page before"),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(DEFAULTS.backfillLimitMax)
+      .optional()
+      .describe(`at most this many slots (${DEFAULTS.backfillLimit})`),
+    note: z.string().optional().describe('why (one line), kept by the audit trail'),
+    unrecorded: z.boolean().optional().describe('also publish the slots before the record starts, which may have run (docs/outcomes.md)'),
+    overlap: z
+      .enum(['allowAll', ...OVERLAP_POLICIES.filter((p) => p !== 'allow')])
+      .optional()
+      .describe("the entry's own overlap policy unless this one"),
+  })
+  .strict();
 
 /** POST /api/plan's `horizon` query: the window of the load it counts (as `beat plan --horizon`). */
 const planQuery = z.object({
@@ -115,7 +147,7 @@ export const BODY_SCHEMAS = {
   Plan: PLAN_BODY.extend({ entries: entriesMap }),
   Note: noteBody,
   Selected: selectedBody,
-  Backfill: z.record(z.string(), z.unknown()).describe('{from, to, overlap?, dryRun?, …} (docs/runtime-entries.md)'),
+  Backfill: backfillBody,
 } as const;
 
 /** A JSON body, the component `schema` of BODY_SCHEMAS. */

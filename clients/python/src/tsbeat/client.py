@@ -220,9 +220,11 @@ class _OperatorVerbs:
     def _where(self, verb: str) -> Tuple[str, Optional[Dict[str, str]]]:
         raise NotImplementedError
 
-    def _verb(self, verb: str, note: Optional[str]) -> JSON:
+    def _verb(self, verb: str, note: Optional[str], count: Optional[int] = None) -> JSON:
         path, query = self._where(verb)
-        body = {"note": note} if note is not None else {}
+        body: JSON = {"note": note} if note is not None else {}
+        if count is not None:
+            body["count"] = count
         return dict(self.client.request("POST", path, query=query, body=body))
 
 
@@ -305,6 +307,18 @@ class Selection(_OperatorVerbs):
     def entries(self, *, page_size: int = 100) -> Iterator[JSON]:
         """The stored entries it selects."""
         return self.client.entries(self.selector, page_size=page_size)
+
+    # ``count``: the number of entries the caller confirmed; another number selected now is a 409
+    # SELECTION_CHANGED, nothing done.
+    def pause(self, *, note: Optional[str] = None, count: Optional[int] = None) -> JSON:
+        return self._verb("pause", note, count)
+
+    def resume(self, *, note: Optional[str] = None, count: Optional[int] = None) -> JSON:
+        return self._verb("resume", note, count)
+
+    def trigger(self, *, note: Optional[str] = None, count: Optional[int] = None) -> JSON:
+        """Queued for the leader: ``{selector, entries, taskIds}`` (202)."""
+        return self._verb("trigger", note, count)
 
     def _where(self, verb: str) -> Tuple[str, Optional[Dict[str, str]]]:
         return f"/api/selected/{verb}", {"selector": self.selector}
