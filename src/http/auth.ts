@@ -225,7 +225,11 @@ export function tokenName(req: IncomingMessage, access: HttpAccess): string | un
  * the read rule let in without a credential (trusted loopback, --http-public-reads), who sees the
  * whole deployment as before.
  */
-export function callerOf(req: IncomingMessage, access: HttpAccess, session?: { readonly who: string; readonly grants?: readonly Grant[] }): Caller {
+export function callerOf(
+  req: IncomingMessage,
+  access: HttpAccess,
+  session?: { readonly who: string; readonly grants?: readonly Grant[] },
+): Caller {
   const tokens = tokensOf(access);
   const given = bearer(req);
   const found = given === undefined ? undefined : findToken(given, tokens);

@@ -6,13 +6,12 @@
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { Dashboard } from '../dashboard/routes.js';
-import { ADMIN, deploymentGrant } from '../core/grants.js';
 import type { ScopedEntry } from '../core/grants.js';
 import type { DeploymentStatus } from '../control/status.js';
 import { OidcSignIn } from '../dashboard/oidc-sign-in.js';
 import { ENV } from '../base/env.js';
 import { findToken, mayWrite, tokensOf } from '../http/auth.js';
-import type { ApiToken, Caller, HttpAccess } from '../http/auth.js';
+import type { ApiToken, HttpAccess } from '../http/auth.js';
 import { mayRead } from '../operations/operator.js';
 import { startHttpServer } from '../http/server.js';
 import type { HttpAddress } from '../http/server.js';

@@ -135,7 +135,9 @@ describe('HTTP access', () => {
     expect(misspelt).toThrow(
       /^line 2: the grants of "b": "edtor@team=billing": unknown role "edtor"; the roles are viewer, operator, editor, admin/,
     );
-    expect(() => parseTokenFile(`a:${TOKEN}\nb:editor@team in (billing:${TOKEN}-2`)).toThrow(/^line 2: the grants of "b": .*does not parse/);
+    expect(() => parseTokenFile(`a:${TOKEN}\nb:editor@team in (billing:${TOKEN}-2`)).toThrow(
+      /^line 2: the grants of "b": .*does not parse/,
+    );
     expect(() => parseTokenFile(`a:${TOKEN}\nb:editor;:${TOKEN}-2`)).toThrow(/^line 2: the grants of "b": .*an empty grant/);
     expect(() => parseTokenFile(`a:${TOKEN}\nb:${TOKEN}`)).toThrow(/^line 2: the token of "b" is another line's too/);
     for (const bad of [misspelt, () => parseTokenFile(`a:${TOKEN}\nb:viewer:short`)]) {
