@@ -41,7 +41,7 @@ function sessionBox(o: SessionWire): void {
   if (o.actions === 'on') {
     box.replaceChildren(
       // Who is signed in, and what they may do (a signed-in person's grants), as the audit will name them.
-      h('span', { class: 'who', title: o.grants === null ? '' : `grants: ${o.grants}` }, o.who ?? ''),
+      h('span', { class: 'who', title: o.grants === null ? (o.who ?? '') : `${o.who ?? ''}: ${o.grants}` }, o.who ?? ''),
       h(
         'button',
         {
