@@ -35,7 +35,7 @@ export type {
   SetOutcome,
   TriggerOptions,
 } from './client/entries-client.js';
-export type { EntryPauseAnswer, RunOutcome, SelectionPauseAnswer, StopAnswer } from './operations/control-verbs.js';
+export type { EntryPauseAnswer, SelectionPauseAnswer, StopAnswer, TriggerAnswer } from './operations/control-verbs.js';
 export type { DeploymentStopView } from './control/deployment-stop.js';
 
 /** Types a config object; returns it unchanged. */

@@ -28,7 +28,7 @@ export const PUBLISH_DEFAULTS = {
    */
   publishRetryMs: 1000,
   /**
-   * A run refused because its entry changed since it was read (RunOutcome 'superseded') is tried
+   * A run refused because its entry changed since it was read (PublishResult 'superseded') is tried
    * again this much later if the runtime entries have not been read again by then.
    */
   supersededRetryMs: 1000,

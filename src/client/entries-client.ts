@@ -23,7 +23,7 @@ import type { EntryPlan } from '../control/entry-plan.js';
 import type { AuditEvent } from '../control/audit-events.js';
 import type { RunView } from '../control/run-view.js';
 import { awaitRuns, queueTriggers, readStop, setPaused } from '../operations/control-verbs.js';
-import type { EntryPauseAnswer, RunOutcome, SelectionPauseAnswer, StopAnswer } from '../operations/control-verbs.js';
+import type { EntryPauseAnswer, SelectionPauseAnswer, StopAnswer, TriggerAnswer } from '../operations/control-verbs.js';
 import { deleteEntry, putEntries } from '../operations/entry-verbs.js';
 import type { EntryStores } from '../operations/entry-verbs.js';
 import type { Operator } from '../operations/operator.js';
@@ -113,7 +113,7 @@ export interface EntryHandle {
   pause(options?: ChangeOptions): Promise<EntryPauseAnswer>;
   resume(options?: ChangeOptions): Promise<EntryPauseAnswer>;
   /** One run now, through the leader's fenced path: published, refused (with why), or withdrawn when no leader took it in time. */
-  trigger(options?: TriggerOptions): Promise<RunOutcome>;
+  trigger(options?: TriggerOptions): Promise<TriggerAnswer>;
   /** Its last runs, newest first (kept with a resultBackend or taskEvents); times in `timezone` (the client's, else UTC). */
   history(options?: { limit?: number; timezone?: string }): Promise<RunView[]>;
   audit(options?: AuditQuery): Promise<AuditEvent[]>;
@@ -123,7 +123,7 @@ export interface EntryHandle {
 export interface SelectionHandle {
   pause(options?: ChangeOptions): Promise<SelectionPauseAnswer>;
   resume(options?: ChangeOptions): Promise<SelectionPauseAnswer>;
-  trigger(options?: TriggerOptions): Promise<RunOutcome[]>;
+  trigger(options?: TriggerOptions): Promise<TriggerAnswer[]>;
 }
 
 /** The deployment's verbs: pause and resume everything (its stop), the stop, a brief status, the audit trail. */

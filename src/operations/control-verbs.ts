@@ -155,7 +155,7 @@ export async function queueTriggers(control: ControlStores, by: Operator, target
 }
 
 /** What became of a manual run: published, refused by the leader (with why), still queued, or withdrawn unpublished. */
-export interface RunOutcome {
+export interface TriggerAnswer {
   readonly entry: string;
   readonly taskId: string;
   readonly state: 'published' | 'refused' | 'queued' | 'withdrawn';
@@ -173,8 +173,8 @@ export async function awaitRuns(
   control: ControlStores,
   runs: readonly QueuedRun[],
   options: { readonly waitMs: number; readonly withdraw: boolean },
-): Promise<RunOutcome[]> {
-  const outcomes = new Map<string, RunOutcome>();
+): Promise<TriggerAnswer[]> {
+  const outcomes = new Map<string, TriggerAnswer>();
   const taken = async (run: QueuedRun): Promise<boolean> => {
     if (!(await control.wasTriggered(run.taskId))) return false;
     const refusal = await control.triggerRefusal(run.taskId);

@@ -28,12 +28,12 @@ export interface DueRun {
  *   `refusals`). The other runs go on; the runner marks the entry failing and retries it with a
  *   backoff of its own.
  */
-export type RunOutcome = 'published' | 'stale' | 'dropped' | 'unsent' | 'superseded' | 'refused';
+export type PublishResult = 'published' | 'stale' | 'dropped' | 'unsent' | 'superseded' | 'refused';
 
 export type DispatchResult =
   | {
       readonly fenced: false;
-      readonly outcomes: readonly RunOutcome[];
+      readonly outcomes: readonly PublishResult[];
       /** Why some runs are 'unsent' (set exactly when some are): the runner reports it as a failed publish. */
       readonly failure?: Error;
       /** Why each 'refused' run was refused, by run index (set exactly when some are): a sentence naming the fix. */

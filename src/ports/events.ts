@@ -56,7 +56,7 @@ export interface MissedSlots {
   readonly atMs: number;
 }
 
-/** An entry whose runs are refused because of the entry alone (see RunOutcome 'refused'). */
+/** An entry whose runs are refused because of the entry alone (see PublishResult 'refused'). */
 export interface EntryFailure {
   readonly entry: string;
   /** Why, with the fix. */

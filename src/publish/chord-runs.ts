@@ -10,7 +10,7 @@
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import type { ChordSize, TaskMessage } from '../celery/message.js';
 import type { TriggerPublisher } from '../ports/control-source.js';
-import type { ChordSizeWriter, DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
+import type { ChordSizeWriter, DispatchResult, Dispatcher, DueRun, PublishResult } from '../ports/dispatcher.js';
 
 const NO_BACKEND =
   'a chord run needs a Redis result backend (resultBackend: "redis://…"), where its size is written for the workers to fire its body: set resultBackend, or run the chord as a step of a chain';
@@ -43,7 +43,7 @@ async function dispatchWithChords(
   const others = runs.filter((r) => r.message.chordSize === undefined);
   const result: DispatchResult = others.length === 0 ? { fenced: false, outcomes: [] } : await inner.dispatch(others, token, nowMs);
   if (result.fenced || 'ahead' in result || 'stopped' in result) return result;
-  const outcomes: RunOutcome[] = [];
+  const outcomes: PublishResult[] = [];
   const refusals = new Map<number, string>();
   let k = 0;
   runs.forEach((run, i) => {

@@ -72,7 +72,7 @@ export async function claimBackfillStep(state: RedisClient, keys: SchedulerKeys,
  * What the dispatcher needs of a transport that acknowledges each message: AmqpTransport (publisher
  * confirms) and SqsTransport (SendMessageBatch's per-message replies) fit; tests can pass an object literal.
  */
-export interface AmqpSender<Plan = AmqpPublishPlan> {
+export interface ConfirmingSender<Plan = AmqpPublishPlan> {
   plan(messages: readonly TaskMessage[]): Promise<Plan>;
   send(plan: Plan): Promise<AmqpSendResult[]>;
 }
@@ -83,7 +83,7 @@ export interface AmqpSender<Plan = AmqpPublishPlan> {
  * the first result of its that is not: a partly confirmed run is not recorded and goes again whole
  * on the retry, with the same ids (at least once, as every run on these brokers).
  */
-export async function sendRuns<Plan>(broker: AmqpSender<Plan>, messages: readonly TaskMessage[]): Promise<AmqpSendResult[]> {
+export async function sendRuns<Plan>(broker: ConfirmingSender<Plan>, messages: readonly TaskMessage[]): Promise<AmqpSendResult[]> {
   if (!messages.some((m) => m.more !== undefined)) return broker.send(await broker.plan(messages));
   const results = await broker.send(await broker.plan(messages.flatMap(runMessages)));
   let at = 0;
@@ -96,7 +96,7 @@ export async function sendRuns<Plan>(broker: AmqpSender<Plan>, messages: readonl
 /** One step, claimed, sent with confirms, and committed (see the module's comment). */
 export async function publishConfirmedBackfill<Plan>(
   state: RedisClient,
-  broker: AmqpSender<Plan>,
+  broker: ConfirmingSender<Plan>,
   keys: SchedulerKeys,
   unrecorded: (messages: readonly TaskMessage[], why: string) => void,
   call: BackfillStepCall,

@@ -2,7 +2,7 @@
  * `beat run --dry-run`: schedules in real time with in-memory state and prints each message it would
  * publish as one JSON line, instead of touching Redis. For trying a schedule before deploying it.
  */
-import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
+import type { DispatchResult, Dispatcher, DueRun, PublishResult } from '../ports/dispatcher.js';
 
 export class DryRunDispatcher implements Dispatcher {
   readonly dryRun = true;
@@ -11,7 +11,7 @@ export class DryRunDispatcher implements Dispatcher {
   constructor(private readonly write: (line: string) => void) {}
 
   async dispatch(runs: readonly DueRun[], _token: string, nowMs: number): Promise<DispatchResult> {
-    const outcomes: RunOutcome[] = runs.map((run) => {
+    const outcomes: PublishResult[] = runs.map((run) => {
       const last = this.lastSlot.get(run.entry.name);
       if (last !== undefined && last >= run.slotMs) return 'stale';
       this.lastSlot.set(run.entry.name, run.slotMs);

@@ -9,11 +9,11 @@
  *   moves the state, atomically (exactly once; redis-fenced-dispatcher.ts);
  * - any other broker (AMQP, SQS): the state lives in Redis (`state.url`) and publishing is claim
  *   (Redis) → send, acknowledged by the broker → commit the acknowledged runs (Redis): at least once
- *   on the wire, a duplicate carrying the same task id (`sendThenCommit` below, amqp-dispatcher.ts).
+ *   on the wire, a duplicate carrying the same task id (`sendThenCommit` below, send-then-commit-dispatcher.ts).
  */
 import type { RedisClient } from '../redis/connect.js';
-import { AmqpDispatcher } from './amqp-dispatcher.js';
-import type { AmqpSender } from './amqp-dispatcher.js';
+import { SendThenCommitDispatcher } from './send-then-commit-dispatcher.js';
+import type { ConfirmingSender } from './send-then-commit-dispatcher.js';
 import type { BeatError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import type { SchedulerKeys } from '../redis/keys.js';
@@ -77,7 +77,7 @@ export function withChordRuns(publishing: Publishing, config: ResolvedConfig, lo
 }
 
 /** A broker that is sent to first, then the run committed in Redis (AMQP, SQS), as publishing needs it. */
-export interface SendingBroker<Plan> extends AmqpSender<Plan> {
+export interface SendingBroker<Plan> extends ConfirmingSender<Plan> {
   readonly status: string;
   ready(): boolean;
   close(): Promise<void>;
@@ -98,7 +98,7 @@ export function sendThenCommit<Plan>(
   consumers?: ConsumerProbe,
   revoker?: Revoker,
 ): Publishing {
-  const dispatcher = new AmqpDispatcher(broker, state, keys, logger, maxClockSkewMs);
+  const dispatcher = new SendThenCommitDispatcher(broker, state, keys, logger, maxClockSkewMs);
   return {
     dispatcher,
     triggers: dispatcher,

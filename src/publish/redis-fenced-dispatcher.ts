@@ -12,7 +12,7 @@ import type { ScriptArg } from '../kombu/redis-envelope.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
+import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, PublishResult } from '../ports/dispatcher.js';
 import { backfillScriptHead, claimBackfillStep, stepFlag } from './confirmed-backfill.js';
 import type { BackfillPublisher, BackfillStepCall, BackfillStepResult, TriggerPublisher, TriggerResult } from '../ports/control-source.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
@@ -70,7 +70,7 @@ function pushKeysOf(plan: RedisPublishPlan): PushKeys {
 function refusalsOf(
   found: ReadonlyMap<string, string>,
   pushKeys: PushKeys,
-  outcomes: readonly RunOutcome[],
+  outcomes: readonly PublishResult[],
   /** Which runs carry a record revision of tsbeat's store (a runtime entry read from the entries hash). */
   recorded: readonly boolean[],
   entriesKey: string,
@@ -140,7 +140,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
         if (read.kind === 'stopped') return { fenced: false, stopped: true };
         if (read.kind === 'ahead') return { fenced: false, ahead: { redisMs: read.redisMs, slotMs: read.slotMs } };
         // Fresh runs moved their state forward; a fresh run with no delivery matched no queue.
-        const outcomes = delivered.map((d, i): RunOutcome => {
+        const outcomes = delivered.map((d, i): PublishResult => {
           const code = read.codes[i];
           if (code === RunCode.Fresh) return d ? 'published' : 'dropped';
           return code === RunCode.Superseded ? 'superseded' : code === RunCode.Refused ? 'refused' : 'stale';

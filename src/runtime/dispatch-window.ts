@@ -1,7 +1,7 @@
 /**
  * Publishing everything due at an instant: batch by batch, with up to DEFAULTS.dispatchMaxInFlight
  * batches awaiting their reply, so that while Redis runs one batch's script the next is encoded and
- * sent and the one after planned (process-budget.ts DispatchSlots). The bookkeeping of published batches (cursors, next slots, the
+ * sent and the one after planned (process-budget.ts BatchesInFlight). The bookkeeping of published batches (cursors, next slots, the
  * log line and metrics of each run) waits until the last batch is answered: in a burst the process
  * is CPU-bound, and time spent there would delay the messages still to go. Meanwhile only the runs'
  * slots and ids are kept, not their messages (see sentPart).
@@ -22,14 +22,14 @@ import { MessageShapes } from '../celery/message-shape.js';
 import { slotIdPrefix, slotTaskId } from '../celery/task-id.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { Clock } from '../ports/clock.js';
-import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome, SlotAhead } from '../ports/dispatcher.js';
+import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, PublishResult, SlotAhead } from '../ports/dispatcher.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
 import type { EntryFailures } from './entry-backoff.js';
 import { fireTally, logBurst, logClockAhead, logMissed, logRecorded } from './run-log.js';
 import type { RunLogOptions, SentBatch } from './run-log.js';
 import type { OverlapGate, Released } from './overlap.js';
 import { TemplateRoom } from './process-budget.js';
-import type { DispatchSlots } from './process-budget.js';
+import type { BatchesInFlight } from './process-budget.js';
 
 export interface DispatchWindowOptions {
   readonly book: EntryBook;
@@ -58,7 +58,7 @@ export interface DispatchWindowOptions {
   /** Entries whose runs are refused because of the entry alone, retried with their own backoff. */
   readonly failures: EntryFailures;
   /** The runner's batches planned or in flight (process-budget.ts). */
-  readonly slots: DispatchSlots;
+  readonly batches: BatchesInFlight;
 }
 
 /** Runs taken off the book together, rendered, handed to the dispatcher in one call. */
@@ -117,7 +117,7 @@ export async function dispatchDue(
   mayRelease?: (entry: ResolvedEntry) => boolean,
 ): Promise<void> {
   const state: WindowState = { inFlight: [], published: [], halted: undefined };
-  const untrack = options.slots.track(state.published);
+  const untrack = options.batches.track(state.published);
   try {
     await dispatchWindow(options, state, token, nowMs, mayRelease);
   } finally {
@@ -136,10 +136,10 @@ async function dispatchWindow(
   const recording = new Recording(options, nowMs);
   // Buffered runs whose previous run has finished go first: they have waited already.
   const released = options.overlap.release(book, nowMs, mayRelease);
-  const { slots } = options;
+  const { batches } = options;
   for (;;) {
-    // A slot before planning, given back when the batch's reply comes, or at once when it is not sent.
-    await slots.acquire();
+    // A place before planning, given back when the batch's reply comes, or at once when it is not sent.
+    await batches.acquire();
     let sent = false;
     try {
       const batch = takeBatch(options, nowMs, released);
@@ -158,14 +158,14 @@ async function dispatchWindow(
       if (options.overlap.hasRevokes()) await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
       const reply = replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now()));
       sent = true;
-      void reply.then(() => slots.release());
+      void reply.then(() => batches.release());
       state.inFlight.push({ sent: sentPart(batch), reply });
     } finally {
-      if (!sent) slots.release();
+      if (!sent) batches.release();
     }
     // A long burst records what went out as it goes, once a backlog has piled up: kept to its end, a
     // million runs' slots and ids were hundreds of MB, and their recording one long task.
-    if (state.published.length > 0 && slots.backlog() >= DEFAULTS.dispatchRecordBacklog)
+    if (state.published.length > 0 && batches.backlog() >= DEFAULTS.dispatchRecordBacklog)
       recording.add(state.published.splice(0, state.published.length));
     // Let the dispatcher finish writing this batch (its steps after the first await run as
     // microtasks) before planning the next one.
@@ -237,7 +237,7 @@ function settle(options: DispatchWindowOptions, state: WindowState, sent: SentBa
 
 interface Published {
   readonly sent: SentBatch;
-  readonly outcomes: readonly RunOutcome[];
+  readonly outcomes: readonly PublishResult[];
   readonly refusals: ReadonlyMap<number, string> | undefined;
 }
 
@@ -309,7 +309,7 @@ class Recording {
 function contain(
   options: DispatchWindowOptions,
   sent: SentBatch,
-  outcomes: readonly RunOutcome[],
+  outcomes: readonly PublishResult[],
   refusals: ReadonlyMap<number, string> | undefined,
   nowMs: number,
 ): void {

@@ -1,5 +1,5 @@
 /**
- * Entries whose runs are refused because of the entry alone (RunOutcome 'refused'): a queue key of
+ * Entries whose runs are refused because of the entry alone (PublishResult 'refused'): a queue key of
  * another Redis type, an exchange that does not exist, a message the broker will not take. Each is
  * retried after its own backoff (DEFAULTS.entryRetryMinMs, doubled per refusal up to
  * entryRetryMaxMs) while every other entry keeps its slots; a new reason is logged once, and the

@@ -17,7 +17,7 @@ import { MinHeap } from '../core/heap.js';
 import { isScheduleError } from '../base/step-budget.js';
 import type { ScheduleError } from '../base/step-budget.js';
 import { DEFAULTS } from '../base/defaults.js';
-import type { RunOutcome } from '../ports/dispatcher.js';
+import type { PublishResult } from '../ports/dispatcher.js';
 import type { EntryState } from '../ports/state.js';
 import { bookView as viewOf, knownRunKey } from './book-entry.js';
 import { isFinished } from '../config/max-runs.js';
@@ -364,7 +364,7 @@ export class EntryBook {
    * with a run 'superseded' likewise, a little later. The runs of an entry not in a dispatch (removed
    * meanwhile) change nothing. Returns the entries that made their last run (maxRuns).
    */
-  record(entries: readonly BookEntry[], slots: readonly number[], outcomes: readonly RunOutcome[], nowMs: number): BookEntry[] {
+  record(entries: readonly BookEntry[], slots: readonly number[], outcomes: readonly PublishResult[], nowMs: number): BookEntry[] {
     const touched = new Set<BookedEntry>();
     let unsent: Set<BookedEntry> | undefined;
     let superseded: Set<BookedEntry> | undefined;

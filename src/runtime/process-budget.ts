@@ -27,7 +27,7 @@ export class TemplateRoom {
  * gives it back once the batch's reply came (or it was not sent), first asked, first given. Room for
  * the window's DEFAULTS.dispatchMaxInFlight batches in flight and one being planned.
  */
-export class DispatchSlots {
+export class BatchesInFlight {
   private taken = 0;
   private readonly waiting: (() => void)[] = [];
   /** Each burst's published batches not recorded yet (its list, by reference): see backlog. */
@@ -35,7 +35,7 @@ export class DispatchSlots {
 
   constructor(readonly capacity: number = DEFAULTS.dispatchMaxInFlight + 1) {}
 
-  /** Resolves once a slot is this caller's. */
+  /** Resolves once a place is this caller's. */
   acquire(): Promise<void> {
     if (this.taken < this.capacity && this.waiting.length === 0) {
       this.taken += 1;
@@ -71,9 +71,9 @@ export class DispatchSlots {
 /** A runner's bounds: templates kept and batches planned or in flight (runner.ts makes one per session). */
 export interface ProcessBudget {
   readonly templates: TemplateRoom;
-  readonly dispatches: DispatchSlots;
+  readonly batches: BatchesInFlight;
 }
 
 export function processBudget(): ProcessBudget {
-  return { templates: new TemplateRoom(), dispatches: new DispatchSlots() };
+  return { templates: new TemplateRoom(), batches: new BatchesInFlight() };
 }

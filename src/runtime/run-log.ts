@@ -4,7 +4,7 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { DuePlan } from '../core/schedule.js';
 import type { ResolvedEntry } from '../config/resolve.js';
-import type { RunOutcome, SlotAhead } from '../ports/dispatcher.js';
+import type { PublishResult, SlotAhead } from '../ports/dispatcher.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { Destination } from '../celery/routing.js';
 import { formatInstant } from '../time/zone.js';
@@ -52,7 +52,7 @@ export function fireTally(): FireTally {
 export function logRecorded(
   options: RunLogOptions,
   sent: SentBatch,
-  outcomes: readonly RunOutcome[],
+  outcomes: readonly PublishResult[],
   nowMs: number,
   tally: FireTally,
 ): void {

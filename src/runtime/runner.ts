@@ -179,7 +179,7 @@ export class Runner {
       overlap: new OverlapGate(options.running, runLog, options.revoker),
       onSuperseded: options.onSuperseded,
       failures: new EntryFailures(),
-      slots: budget.dispatches,
+      batches: budget.batches,
     };
   }
 

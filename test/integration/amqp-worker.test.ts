@@ -16,8 +16,8 @@ import { connect } from 'amqplib';
 import type { Channel, ChannelModel } from 'amqplib';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AmqpDispatcher } from '../../src/publish/amqp-dispatcher.js';
-import type { AmqpSender } from '../../src/publish/amqp-dispatcher.js';
+import { SendThenCommitDispatcher } from '../../src/publish/send-then-commit-dispatcher.js';
+import type { ConfirmingSender } from '../../src/publish/send-then-commit-dispatcher.js';
 import { planAmqpPublish } from '../../src/amqp/message.js';
 import type { AmqpQueueConfig } from '../../src/config/amqp-queues.js';
 import { AmqpTransport } from '../../src/amqp/transport.js';
@@ -493,7 +493,7 @@ suite(
       );
     });
 
-    describe('AmqpDispatcher: the state moves only with confirms, fenced', () => {
+    describe('SendThenCommitDispatcher: the state moves only with confirms, fenced', () => {
       const keys = schedulerKeys(`${P}state`, 'dispatch');
       const resolvedEntry = (name: string): ResolvedEntry => ({
         name,
@@ -530,7 +530,7 @@ suite(
 
       it('publishes and records fresh runs, reports republished ones as stale, and publishes nothing for a deposed leader', async () => {
         const q = queue('dispatch');
-        const dispatcher = new AmqpDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
+        const dispatcher = new SendThenCommitDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
         await redis.set(keys.fence, 'leader-A');
         const runs = [dueRun('d1', 1_000_000, { options: { queue: q } }), dueRun('d2', 1_000_000, { options: { queue: q } })];
         expect(await dispatcher.dispatch(runs, 'leader-A', 5000)).toEqual({ fenced: false, outcomes: ['published', 'published'] });
@@ -549,7 +549,7 @@ suite(
         const x = `${P}later`;
         exchanges.add(x);
         await ch.assertExchange(x, 'direct', { durable: true });
-        const dispatcher = new AmqpDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
+        const dispatcher = new SendThenCommitDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
         await redis.set(keys.fence, 'leader-A');
         const routed = { taskRoutes: { 'tsbeat_test.*': { exchange: x, exchangeType: 'direct' as const, routingKey: 'later' } } };
         const run = dueRun('unroutable', 2_000_000, {}, routed);
@@ -573,7 +573,7 @@ suite(
 
       it('does not record a later slot of an entry whose earlier slot was not confirmed (the state only moves forward: that would skip it for good)', async () => {
         // A sender that loses the first message of every batch: an object literal, as the dispatcher needs only plan and send.
-        const lossy: AmqpSender = {
+        const lossy: ConfirmingSender = {
           plan: (messages) => Promise.resolve(planAmqpPublish(messages, BASE_QUEUES)),
           send: (plan) =>
             Promise.resolve(
@@ -582,7 +582,7 @@ suite(
               ),
             ),
         };
-        const dispatcher = new AmqpDispatcher(lossy, redis, keys, logger, DEFAULTS.maxClockSkewMs);
+        const dispatcher = new SendThenCommitDispatcher(lossy, redis, keys, logger, DEFAULTS.maxClockSkewMs);
         await redis.set(keys.fence, 'leader-A');
         const runs = [dueRun('gap', 4_000_000), dueRun('gap', 4_001_000), dueRun('other', 4_000_000)];
         const partial = await dispatcher.dispatch(runs, 'leader-A', 1);
@@ -659,7 +659,7 @@ suite(
       });
 
       it('publishes a manual run once, removes its request and confirms it for the CLI', async () => {
-        const dispatcher = new AmqpDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
+        const dispatcher = new SendThenCommitDispatcher(transport, redis, keys, logger, DEFAULTS.maxClockSkewMs);
         await redis.set(keys.fence, 'leader-A');
         const run = dueRun('manual', 3_000_000, { options: { queue: queue('dispatch') } });
         const request = JSON.stringify({ entry: 'manual', id: run.message.id, at: 3_000_000 });

@@ -8,7 +8,7 @@ import { AmqpTransport } from '../../src/amqp/transport.js';
 import { parseConfig } from '../../src/config/load.js';
 import { BeatError, ConfigError, ErrorCode } from '../../src/base/errors.js';
 import { silentLogger } from '../../src/base/log.js';
-import { AmqpDispatcher } from '../../src/publish/amqp-dispatcher.js';
+import { SendThenCommitDispatcher } from '../../src/publish/send-then-commit-dispatcher.js';
 import { brokerWiring } from '../../src/publish/brokers.js';
 import { stateUrlFor } from '../../src/config/broker-kinds.js';
 import type { Publishing } from '../../src/publish/publishing.js';
@@ -204,7 +204,7 @@ describe('TLS files', () => {
 describe('an AMQP URL', () => {
   it('publishes through the AMQP transport and dispatcher, without connecting', async () => {
     const publishing = publishingFor('amqp://guest:SECRET@rabbit//');
-    expect(publishing.dispatcher).toBeInstanceOf(AmqpDispatcher);
+    expect(publishing.dispatcher).toBeInstanceOf(SendThenCommitDispatcher);
     expect(publishing.ready()).toBe(false);
     await publishing.close();
   });

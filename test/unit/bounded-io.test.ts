@@ -80,9 +80,9 @@ const BOUNDED: Record<string, string> = {
   'src/core/cron/spec.ts Math.max': 'twelve months',
   'src/commands/entries-set.ts problems.push': "one entry's problems",
   'src/config/connection-checks.ts problems.push': "the SQS broker settings' problems",
-  'src/publish/amqp-dispatcher.ts this.redis.claimFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
-  'src/publish/amqp-dispatcher.ts this.redis.commitFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
-  'src/publish/amqp-dispatcher.ts this.redis.commitTrigger': 'the keys of one manual run',
+  'src/publish/send-then-commit-dispatcher.ts this.redis.claimFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
+  'src/publish/send-then-commit-dispatcher.ts this.redis.commitFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
+  'src/publish/send-then-commit-dispatcher.ts this.redis.commitTrigger': 'the keys of one manual run',
   'src/publish/confirmed-backfill.ts scripts.backfillFenced':
     'one step of a backfill: at most DEFAULTS.backfillChunk slots, three values each',
   'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).triggerFenced': 'one manual run',

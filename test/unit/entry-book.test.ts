@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { jitterFor, nextFires } from '../../src/core/schedule.js';
-import type { RunOutcome } from '../../src/ports/dispatcher.js';
+import type { PublishResult } from '../../src/ports/dispatcher.js';
 import type { EntryState } from '../../src/ports/state.js';
 import { EntryBook } from '../../src/runtime/entry-book.js';
 import type { BookEntry, Due } from '../../src/runtime/entry-book.js';
@@ -48,7 +48,7 @@ function recordAll(
   book: EntryBook,
   taken: readonly Due[],
   nowMs: number,
-  outcome: (entry: BookEntry) => RunOutcome = () => 'published',
+  outcome: (entry: BookEntry) => PublishResult = () => 'published',
 ): void {
   const entries: BookEntry[] = [];
   const slots: number[] = [];

@@ -6,7 +6,7 @@ import { connectionProblems } from '../../src/config/connection-checks.js';
 import { problemsOf } from '../support/config-problems.js';
 import { BeatError, ErrorCode } from '../../src/base/errors.js';
 import { silentLogger } from '../../src/base/log.js';
-import { AmqpDispatcher } from '../../src/publish/amqp-dispatcher.js';
+import { SendThenCommitDispatcher } from '../../src/publish/send-then-commit-dispatcher.js';
 import { brokerWiring } from '../../src/publish/brokers.js';
 import { RedisFencedDispatcher } from '../../src/publish/redis-fenced-dispatcher.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
@@ -257,7 +257,7 @@ describe('refusals: each message names the URL with its password masked', () => 
     const redis = publishingFor('redis://:SECRET@cache:6379/2');
     const amqp = publishingFor('amqp://guest:SECRET@rabbit//');
     expect(redis.dispatcher).toBeInstanceOf(RedisFencedDispatcher);
-    expect(amqp.dispatcher).toBeInstanceOf(AmqpDispatcher);
+    expect(amqp.dispatcher).toBeInstanceOf(SendThenCommitDispatcher);
     await Promise.all([redis.close(), amqp.close()]);
   });
 });

@@ -11,7 +11,7 @@ import { EVENTS } from '../../src/base/log-events.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { createLogger } from '../../src/base/log.js';
 import type { LogLevel } from '../../src/base/log.js';
-import type { Dispatcher, RunOutcome } from '../../src/ports/dispatcher.js';
+import type { Dispatcher, PublishResult } from '../../src/ports/dispatcher.js';
 import type { StateStore } from '../../src/ports/state.js';
 import { Runner } from '../../src/runtime/runner.js';
 
@@ -42,7 +42,7 @@ function countingDispatcher(gate?: () => Promise<void>) {
       calls += 1;
       if (gate !== undefined) await gate();
       for (const run of batch) runs.set(run.entry.name, (runs.get(run.entry.name) ?? 0) + 1);
-      return { fenced: false, outcomes: batch.map((): RunOutcome => 'published') };
+      return { fenced: false, outcomes: batch.map((): PublishResult => 'published') };
     },
   };
   return { dispatcher, runs, calls: () => calls };

@@ -11,7 +11,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { ResolvedConfig } from '../../src/config/resolve.js';
-import type { Dispatcher, RunOutcome } from '../../src/ports/dispatcher.js';
+import type { Dispatcher, PublishResult } from '../../src/ports/dispatcher.js';
 import type { StateStore } from '../../src/ports/state.js';
 import { EntryBook } from '../../src/runtime/entry-book.js';
 import { RunRenderer } from '../../src/runtime/dispatch-window.js';
@@ -44,7 +44,7 @@ function dispatcher() {
   const d: Dispatcher = {
     async dispatch(batch) {
       for (const run of batch) runs.push({ entry: run.entry.name, slotMs: run.slotMs });
-      return { fenced: false, outcomes: batch.map((): RunOutcome => 'published') };
+      return { fenced: false, outcomes: batch.map((): PublishResult => 'published') };
     },
     speedups: {
       prepare: (template) => prepared.push({ entry: template.entry, atMs: Date.now() }),

@@ -19,7 +19,7 @@ import { slotTaskId } from '../../src/celery/task-id.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { createLogger } from '../../src/base/log.js';
-import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, RunOutcome, SlotAhead } from '../../src/ports/dispatcher.js';
+import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, PublishResult, SlotAhead } from '../../src/ports/dispatcher.js';
 import type { EntryState, StateStore } from '../../src/ports/state.js';
 import type { Clock } from '../../src/ports/clock.js';
 import { Runner } from '../../src/runtime/runner.js';
@@ -58,7 +58,7 @@ function fakeDispatcher(behaviour: Behaviour = () => undefined, refuse: (run: Du
       const override = behaviour(runs, token);
       if (override instanceof Error) throw override;
       if (override !== undefined) return override;
-      const outcomes = runs.map((run): RunOutcome => (refuse(run) ? 'unsent' : 'published'));
+      const outcomes = runs.map((run): PublishResult => (refuse(run) ? 'unsent' : 'published'));
       runs.forEach(
         (run, i) =>
           outcomes[i] === 'published' && published.push({ entry: run.entry.name, slotMs: run.slotMs, atMs: nowMs, id: run.message.id }),
@@ -238,7 +238,7 @@ describe('Runner', () => {
   it('a run refused as superseded (its entry changed since it was read) is said, kept from its cursor and tried again after DEFAULTS.supersededRetryMs', async () => {
     let refusing = true;
     const { dispatcher, published, calls } = fakeDispatcher((runs) =>
-      refusing ? { fenced: false, outcomes: runs.map((): RunOutcome => 'superseded') } : undefined,
+      refusing ? { fenced: false, outcomes: runs.map((): PublishResult => 'superseded') } : undefined,
     );
     const told: string[][] = [];
     await startRunner({
@@ -432,7 +432,7 @@ describe('Runner', () => {
     let call = 0;
     const reply = (runs: readonly DueRun[]): DispatchResult | Error | undefined => {
       call += 1;
-      const outcomes = (unlucky: string, outcome: RunOutcome): RunOutcome[] =>
+      const outcomes = (unlucky: string, outcome: PublishResult): PublishResult[] =>
         runs.map((r) => (r.entry.name === unlucky ? outcome : 'published'));
       if (call === 1) return { fenced: false, outcomes: outcomes('b', 'dropped') };
       if (call === 2) return { fenced: false, outcomes: outcomes('c', 'unsent'), failure: partial };

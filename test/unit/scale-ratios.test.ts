@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { createLogger } from '../../src/base/log.js';
-import type { Dispatcher, RunOutcome } from '../../src/ports/dispatcher.js';
+import type { Dispatcher, PublishResult } from '../../src/ports/dispatcher.js';
 import type { StateStore } from '../../src/ports/state.js';
 import { Runner } from '../../src/runtime/runner.js';
 
@@ -52,7 +52,7 @@ async function measure(n: number): Promise<{ restPerEntry: number; afterBurstPer
   const dispatcher: Dispatcher = {
     async dispatch(batch) {
       published += batch.length;
-      return { fenced: false, outcomes: batch.map((): RunOutcome => 'published') };
+      return { fenced: false, outcomes: batch.map((): PublishResult => 'published') };
     },
   };
   let startMs = 0;

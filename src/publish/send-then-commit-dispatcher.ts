@@ -1,6 +1,7 @@
 /**
- * Publishing through an AMQP broker, with the state and the fence in Redis. RabbitMQ cannot take
- * part in a Redis script, so the Redis transport's single atomic step becomes three:
+ * Publishing through a broker that is not Redis (RabbitMQ, SQS), with the state and the fence in
+ * Redis: send, then commit. Such a broker cannot take part in a Redis script, so the Redis
+ * transport's single atomic step becomes three:
  *
  *   1. claim  (claim-fenced.lua): fenced; which runs are newer than the stored state. Writes nothing.
  *   2. publish the fresh runs with publisher confirms.
@@ -30,12 +31,12 @@ import type { BackfillPublisher, BackfillStepCall, BackfillStepResult, TriggerPu
 import { RunCode, readBatchReply } from '../redis/fenced-replies.js';
 import type { BatchReply } from '../redis/fenced-replies.js';
 import { claimBackfillStep, publishConfirmedBackfill, sendRuns } from './confirmed-backfill.js';
-import type { AmqpSender } from './confirmed-backfill.js';
-import type { DispatchResult, Dispatcher, DueRun, RunOutcome } from '../ports/dispatcher.js';
+import type { ConfirmingSender } from './confirmed-backfill.js';
+import type { DispatchResult, Dispatcher, DueRun, PublishResult } from '../ports/dispatcher.js';
 import type { AmqpSendResult } from '../amqp/transport.js';
 import type { AmqpPublishPlan } from '../amqp/message.js';
 
-export type { AmqpSender };
+export type { ConfirmingSender };
 
 /** What to do about a manual run the broker refused because of its entry. */
 const TRIGGER_FIX = "mend the entry's route (its exchange, routing key or queue) or its message, then trigger it again";
@@ -70,11 +71,11 @@ function byConfirm(fresh: readonly DueRun[], results: readonly AmqpSendResult[])
   return { gap, confirmed, heldBack };
 }
 
-export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, TriggerPublisher, BackfillPublisher {
+export class SendThenCommitDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, TriggerPublisher, BackfillPublisher {
   private readonly redis: ReturnType<typeof withScripts>;
 
   constructor(
-    private readonly broker: AmqpSender<Plan>,
+    private readonly broker: ConfirmingSender<Plan>,
     private readonly state: RedisClient,
     private readonly keys: SchedulerKeys,
     private readonly logger: Logger,
@@ -90,8 +91,8 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
     if (read.kind === 'stopped') return { fenced: false, stopped: true };
     if (read.kind === 'ahead') return { fenced: false, ahead: { redisMs: read.redisMs, slotMs: read.slotMs } };
     const fresh = runs.filter((_, i) => read.codes[i] === RunCode.Fresh);
-    // The entry changed since it was read (see RunOutcome 'superseded').
-    const outcomes: RunOutcome[] = runs.map((_, i) => (read.codes[i] === RunCode.Superseded ? 'superseded' : 'stale'));
+    // The entry changed since it was read (see PublishResult 'superseded').
+    const outcomes: PublishResult[] = runs.map((_, i) => (read.codes[i] === RunCode.Superseded ? 'superseded' : 'stale'));
     if (fresh.length === 0) return { fenced: false, outcomes };
 
     const results = await sendRuns(
@@ -171,7 +172,7 @@ export class AmqpDispatcher<Plan = AmqpPublishPlan> implements Dispatcher, Trigg
     fresh: readonly DueRun[],
     results: readonly AmqpSendResult[],
     sent: ByConfirm,
-    outcomes: RunOutcome[],
+    outcomes: PublishResult[],
   ): DispatchResult {
     const { gap, confirmed, heldBack } = sent;
     const byRun = new Map<DueRun, AmqpSendResult>(
