@@ -14,6 +14,9 @@ import type { MissedSlots, PublishedRun } from '../ports/events.js';
 import { missedDeliveries, publishedPing } from './alert-rules.js';
 import { pushAll } from '../base/chunks.js';
 
+/** Alerts raised within this are written to the outbox together: one round trip for a burst of them. */
+const ALERT_FLUSH_MS = 50;
+
 export interface AlertingOptions {
   readonly deployment: string;
   readonly outbox: AlertOutbox;
@@ -51,7 +54,7 @@ export class Alerting {
     if (deliveries.length === 0) return;
     pushAll(this.pending, deliveries);
     if (this.pending.length >= MAX_PENDING) this.flushSoon(0);
-    else this.flushSoon(DEFAULTS.alertFlushMs);
+    else this.flushSoon(ALERT_FLUSH_MS);
   }
 
   /** Writes what is pending now (at stop). */

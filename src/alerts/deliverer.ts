@@ -1,8 +1,8 @@
 /**
- * The leader's sender of alerts: it takes the deliveries due from the outbox (at most alertBatch at
+ * The leader's sender of alerts: it takes the deliveries due from the outbox (at most ALERT_BATCH at
  * once, every alertPollMs and at once when told of new ones), sends each as an HTTP POST with a
  * timeout, and settles it when the receiver answered 2xx, retries it later with a growing backoff
- * when it did not (or did not answer), and gives up after alertMaxAttempts or on a 4xx other than
+ * when it did not (or did not answer), and gives up after ALERT_MAX_ATTEMPTS or on a 4xx other than
  * 408/429 (the receiver will not take it). Nothing here ever waits on the scheduler or blocks it.
  */
 import { DEFAULTS } from '../base/defaults.js';
@@ -12,6 +12,14 @@ import { EVENTS } from '../base/log-events.js';
 import { maskAlertUrl, redactText } from '../base/redact.js';
 import type { Logger } from '../base/log.js';
 import type { AlertOutbox, Delivery } from '../ports/alerts.js';
+
+/** A webhook or ping that has not answered after this is retried. */
+const ALERT_TIMEOUT_MS = 5000;
+/** Deliveries sent at once; the rest wait for the next look. */
+const ALERT_BATCH = 20;
+/** Retries of a failed delivery wait 1 s, 2 s, 4 s… up to this, and stop after ALERT_MAX_ATTEMPTS (about an hour in all). */
+const ALERT_BACKOFF_MAX_MS = 300_000;
+const ALERT_MAX_ATTEMPTS = 15;
 
 /** Sends one request; resolves with the HTTP status, rejects when there was no answer. */
 export type Send = (delivery: Delivery, timeoutMs: number) => Promise<number>;
@@ -28,9 +36,9 @@ export function doublingBackoffMs(attempts: number, maxMs: number): number {
   return Math.min(maxMs, 1000 * 2 ** Math.max(0, attempts - 1));
 }
 
-/** An alert's backoff: up to alertBackoffMaxMs. */
+/** An alert's backoff: up to ALERT_BACKOFF_MAX_MS. */
 export function backoffMs(attempts: number): number {
-  return doublingBackoffMs(attempts, DEFAULTS.alertBackoffMaxMs);
+  return doublingBackoffMs(attempts, ALERT_BACKOFF_MAX_MS);
 }
 
 export const httpSend: Send = async (delivery, timeoutMs) => {
@@ -73,7 +81,7 @@ export class AlertDeliverer {
     const { outbox, logger, now } = this.options;
     let claimed: Delivery[];
     try {
-      claimed = await outbox.claim(now(), DEFAULTS.alertBatch, DEFAULTS.alertClaimMs);
+      claimed = await outbox.claim(now(), ALERT_BATCH, DEFAULTS.alertClaimMs);
       this.lastError = undefined;
     } catch (error) {
       const message = errorMessage(error);
@@ -84,7 +92,7 @@ export class AlertDeliverer {
     }
     await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
     // A full batch: more may be due.
-    if (claimed.length === DEFAULTS.alertBatch) this.loop.runAgain();
+    if (claimed.length === ALERT_BATCH) this.loop.runAgain();
   }
 
   private async deliver(delivery: Delivery): Promise<void> {
@@ -95,7 +103,7 @@ export class AlertDeliverer {
     let failure: string;
     let forbidden = false;
     try {
-      status = await this.send(delivery, DEFAULTS.alertTimeoutMs);
+      status = await this.send(delivery, ALERT_TIMEOUT_MS);
       failure = `HTTP ${status}`;
     } catch (error) {
       // fetch's errors quote the URL, user info and all.
@@ -110,7 +118,7 @@ export class AlertDeliverer {
         return;
       }
       const refused = forbidden || (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429);
-      if (refused || attempts >= DEFAULTS.alertMaxAttempts) {
+      if (refused || attempts >= ALERT_MAX_ATTEMPTS) {
         await outbox.settle(delivery.id, now());
         logger.error(
           { event: EVENTS.alertDropped, ...fields, failure },

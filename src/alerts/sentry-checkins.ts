@@ -5,13 +5,12 @@
  * The worker's integration sends the run's `ok` or `error` with the same id from the message headers.
  *
  * Never on the publish path: `published` only queues (bounded; the oldest go first), and a timer sends
- * the queue as envelopes of up to sentryBatch check-ins (one `check_in` item each, which Sentry's relay
+ * the queue as envelopes of up to SENTRY_BATCH check-ins (one `check_in` item each, which Sentry's relay
  * takes one by one) to the DSN's envelope endpoint, as sentry-python's transport does. An envelope
- * that gets no 2xx is retried with a backoff, given up after sentryMaxAttempts or on a 4xx other than
+ * that gets no 2xx is retried with a backoff, given up after SENTRY_MAX_ATTEMPTS or on a 4xx other than
  * 408/429 (Sentry will not take it), and a 429 waits for its Retry-After. Check-in ids are the runs'
  * (derived from task ids), so a check-in sent twice (a retry whose answer was lost) stays one.
  */
-import { DEFAULTS } from '../base/defaults.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -22,6 +21,18 @@ import type { PublishedRun } from '../ports/events.js';
 import { sentryCheckInId } from '../config/sentry-schema.js';
 import type { SentrySettings } from '../config/sentry-schema.js';
 import { doublingBackoffMs } from './deliverer.js';
+
+/** Sentry check-ins: how soon after a publish the leader sends what is queued (a worker may finish a quick run first: Sentry keeps its ok). */
+const SENTRY_FLUSH_MS = 250;
+/** Check-ins per envelope (Sentry takes each item on its own). */
+const SENTRY_BATCH = 100;
+/** Check-ins waiting to be sent at most; past it the oldest go (a run's ok or error check-in from the worker still records it). */
+const SENTRY_QUEUE_MAX = 10_000;
+/** Retries of an envelope that could not be delivered wait 1 s, 2 s, 4 s… up to this, and stop after SENTRY_MAX_ATTEMPTS. */
+const SENTRY_BACKOFF_MAX_MS = 60_000;
+const SENTRY_MAX_ATTEMPTS = 8;
+/** One POST to Sentry's envelope endpoint gives up after this. */
+const SENTRY_TIMEOUT_MS = 5000;
 
 /** One POST: resolves with the status and the Retry-After header, rejects when there was no answer. */
 export type SendEnvelope = (
@@ -93,7 +104,7 @@ export class SentryCheckIns {
       'user-agent': `tsbeat/${VERSION}`,
       'x-sentry-auth': sentryAuthHeader(options.settings),
     };
-    this.loop = new PokedLoop({ intervalMs: DEFAULTS.sentryFlushMs, run: () => this.sendDue(), runAtStart: true, unref: true });
+    this.loop = new PokedLoop({ intervalMs: SENTRY_FLUSH_MS, run: () => this.sendDue(), runAtStart: true, unref: true });
   }
 
   /** SchedulerEvents.published: queues the run's in_progress check-in (returns at once). */
@@ -101,12 +112,12 @@ export class SentryCheckIns {
     const checkIn = inProgressCheckIn(run, this.options.settings);
     if (checkIn === undefined) return;
     this.queue.push(checkIn);
-    if (this.queue.length > DEFAULTS.sentryQueueMax) {
-      const dropped = this.queue.length - DEFAULTS.sentryQueueMax;
+    if (this.queue.length > SENTRY_QUEUE_MAX) {
+      const dropped = this.queue.length - SENTRY_QUEUE_MAX;
       this.queue.splice(this.inFlight, dropped);
       this.options.logger.warn(
         { event: EVENTS.sentryDropped, count: dropped },
-        `Sentry check-ins waiting exceed ${DEFAULTS.sentryQueueMax}: the oldest ${dropped} were dropped`,
+        `Sentry check-ins waiting exceed ${SENTRY_QUEUE_MAX}: the oldest ${dropped} were dropped`,
       );
     }
   }
@@ -120,21 +131,21 @@ export class SentryCheckIns {
   async stop(): Promise<void> {
     await this.loop.stop();
     this.notBeforeMs = 0;
-    if (this.queue.length > 0 && this.attempts < DEFAULTS.sentryMaxAttempts) await this.sendDue();
+    if (this.queue.length > 0 && this.attempts < SENTRY_MAX_ATTEMPTS) await this.sendDue();
   }
 
   private async sendDue(): Promise<void> {
     const { logger, now, settings } = this.options;
     const nowMs = now();
     if (this.queue.length === 0 || nowMs < this.notBeforeMs) return;
-    const batch = this.queue.slice(0, DEFAULTS.sentryBatch);
+    const batch = this.queue.slice(0, SENTRY_BATCH);
     const url = settings.dsn.envelopeUrl;
     let status: number | undefined;
     let retryAfter: string | null = null;
     let failure: string;
     this.inFlight = batch.length;
     try {
-      ({ status, retryAfter } = await this.send(url, this.headers, checkInEnvelope(batch, nowMs), DEFAULTS.sentryTimeoutMs));
+      ({ status, retryAfter } = await this.send(url, this.headers, checkInEnvelope(batch, nowMs), SENTRY_TIMEOUT_MS));
       failure = `HTTP ${status}`;
     } catch (error) {
       failure = errorMessage(error);
@@ -150,7 +161,7 @@ export class SentryCheckIns {
       return;
     }
     const refused = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
-    if (refused || attempts >= DEFAULTS.sentryMaxAttempts) {
+    if (refused || attempts >= SENTRY_MAX_ATTEMPTS) {
       this.settle(batch.length);
       logger.error(
         { event: EVENTS.sentryDropped, ...fields, failure },
@@ -162,7 +173,7 @@ export class SentryCheckIns {
     }
     // A 429 says how long to wait (seconds); otherwise the backoff.
     const asked = status === 429 && retryAfter !== null ? Number(retryAfter) * 1000 : Number.NaN;
-    const delay = Number.isFinite(asked) && asked > 0 ? asked : doublingBackoffMs(attempts, DEFAULTS.sentryBackoffMaxMs);
+    const delay = Number.isFinite(asked) && asked > 0 ? asked : doublingBackoffMs(attempts, SENTRY_BACKOFF_MAX_MS);
     this.attempts = attempts;
     this.notBeforeMs = nowMs + delay;
     logger.warn(

@@ -8,7 +8,6 @@
  * unknown (confirms overdue) the same way.
  */
 import type { Channel, ChannelModel, ConfirmChannel, Message } from 'amqplib';
-import { DEFAULTS } from '../base/defaults.js';
 import { within } from '../base/within.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
@@ -16,6 +15,12 @@ import type { Logger } from '../base/log.js';
 import { amqpRefusal } from './refusal.js';
 import { amqpConnectOptions } from '../config/amqp-url.js';
 import type { AmqpConnectOptions, AmqpConnectionSpec, AmqpEndpoint } from '../config/amqp-url.js';
+
+/** Reconnect backoff after an AMQP connection is lost: doubles from the first value up to the second, with jitter. */
+const AMQP_RECONNECT_MIN_MS = 100;
+const AMQP_RECONNECT_MAX_MS = 5000;
+/** Longest wait for the broker to close the connection politely on shutdown before the socket is destroyed. */
+const AMQP_CLOSE_TIMEOUT_MS = 5000;
 
 export type AmqpStatus = 'idle' | 'connecting' | 'ready' | 'reconnecting' | 'closed';
 
@@ -36,7 +41,7 @@ export interface AmqpConnectionOptions {
 
 /** Backoff before reconnect attempt `attempt` (0-based): doubling, capped, ±20 % jitter. */
 export function reconnectDelayMs(attempt: number, random: number): number {
-  const base = Math.min(DEFAULTS.amqpReconnectMaxMs, DEFAULTS.amqpReconnectMinMs * 2 ** Math.min(attempt, 16));
+  const base = Math.min(AMQP_RECONNECT_MAX_MS, AMQP_RECONNECT_MIN_MS * 2 ** Math.min(attempt, 16));
   return Math.round(base * (0.8 + 0.4 * random));
 }
 
@@ -268,7 +273,7 @@ export class AmqpConnection {
       () => 'closed' as const,
       () => 'failed' as const,
     );
-    const result = await within(closing, DEFAULTS.amqpCloseTimeoutMs, () => 'overdue' as const);
+    const result = await within(closing, AMQP_CLOSE_TIMEOUT_MS, () => 'overdue' as const);
     if (result !== 'closed') this.hangUp(model, new Error('the broker did not answer the close'));
   }
 }

@@ -33,13 +33,6 @@ export const BACKFILL_DEFAULTS = {
    * member of about 27 bytes.
    */
   passedRangesKept: 1_000,
-  /** Backfill requests the control loop reads per look; one is worked on at a time. */
-  backfillsPerWake: 10,
-  /**
-   * A backfill request not begun by a leader within this long is discarded: `beat backfill` gave up
-   * waiting long ago (it withdraws its request when it does, unless it was killed).
-   */
-  backfillMaxAgeMs: 15 * 60_000,
   /** How long `beat backfill` waits for the leader to finish by default, and at most (seconds). */
   backfillTimeoutS: 120,
   backfillTimeoutMaxS: 3600,

@@ -16,8 +16,4 @@ export const CELERY_DEFAULTS = {
   prioritySteps: [0, 3, 6, 9] as readonly number[],
   /** kombu's Redis separator between a queue name and its priority step (bytes 0x06 0x16). */
   prioritySep: '\x06\x16',
-  /** Celery's `argsrepr_maxsize` / `kwargsrepr_maxsize`. */
-  reprMaxSize: 1024,
-  /** Celery's `control_exchange`: remote-control commands go to the fanout exchange `<this>.pidbox`. */
-  controlExchange: 'celery',
 } as const;

@@ -4,8 +4,6 @@
  * Part of DEFAULTS (defaults.ts), which is where the rest of the code reads them.
  */
 export const CONFIG_DEFAULTS = {
-  /** `beat import celery`: how long the team's app may take to import before the dump is given up. */
-  importPythonTimeoutMs: 120_000,
   /**
    * How deep a runtime entry's args and kwargs may nest, and how large they may be (their JSON, in
    * bytes), unless the config's `entryLimits` says otherwise: measured without recursion before
@@ -28,8 +26,6 @@ export const CONFIG_DEFAULTS = {
    * the keys `metricsLabelKeys` names) its series, so their number is bounded as their length is.
    */
   entryLabelsMax: 32,
-  /** The longest entry name, in characters. */
-  entryNameMax: 200,
   /**
    * A canvas (an entry's `chain` and the `link` / `linkError` callbacks of any of its signatures,
    * docs/canvas.md): at most this many signatures in all, and callbacks nested at most this deep (a
@@ -55,30 +51,6 @@ export const CONFIG_DEFAULTS = {
    * --wide gives every column for wider screens and for grep.
    */
   terminalColumns: 100,
-  /** Names of the config files looked for when neither --config nor BEAT_CONFIG is given, in order. */
-  configFileNames: [
-    'beat.config.ts',
-    'beat.config.mts',
-    'beat.config.js',
-    'beat.config.mjs',
-    'beat.config.json',
-    'beat.config.yaml',
-    'beat.config.yml',
-  ] as readonly string[],
   /** Folders searched for those names, relative to the working directory, in order. */
   configSearchDirs: ['.', 'schedules'] as readonly string[],
-  /**
-   * YAML aliases and merge keys may make the document this many times larger than what is written
-   * (merge keys reuse a block of defaults in every entry), and always up to yamlExpandedValuesFloor
-   * values. A "billion laughs" document of nine lines expands to millions: it is refused before it
-   * is expanded (config files and entries files alike).
-   */
-  yamlAliasExpansion: 10,
-  yamlExpandedValuesFloor: 1_000_000,
-  /**
-   * The YAML reader looks each alias's anchor up by walking the document from its start to the
-   * alias: aliases cost the sum of their places (counted in values), refused past this many steps
-   * (about a second). 1,000 entries that each merge one block of defaults take ~10,000,000.
-   */
-  yamlAliasLookups: 30_000_000,
 } as const;

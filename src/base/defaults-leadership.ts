@@ -29,7 +29,7 @@ export const LEADERSHIP_DEFAULTS = {
    * (the fence and the per-slot check still decide if it reaches Redis later).
    */
   stopPublishWaitMs: 5000,
-  /** Longest wait for one step of a shutdown (base/lifecycle.ts; the leader's takes stopPublishWaitMs + alertTimeoutMs at worst), under Kubernetes' 30 s grace. */
+  /** Longest wait for one step of a shutdown (base/lifecycle.ts; the leader's takes stopPublishWaitMs + alerts/deliverer.ts ALERT_TIMEOUT_MS at worst), under Kubernetes' 30 s grace. */
   stopStepMs: 20_000,
   /** Lock lifetime without renewal: the failover time after a leader dies. */
   lockTtlMs: 10_000,
@@ -56,12 +56,6 @@ export const LEADERSHIP_DEFAULTS = {
    */
   fingerprintMaxNames: 10_000,
   /**
-   * How often every `beat run` (leader or standby) writes its heartbeat to the replicas registry
-   * (one short script call), and at most a third of lock.ttl: its record counts for lock.ttl after
-   * each heartbeat, so a replica killed without stopping leaves the listings within lock.ttl.
-   */
-  replicaHeartbeatMs: 2000,
-  /**
    * After `beat run` has stopped (state saved, lock released, connections closed), the process exits
    * at the latest this long after: a socket or timer of a library that failed to close must not keep
    * a stopped scheduler alive until the orchestrator's SIGKILL.
@@ -79,16 +73,8 @@ export const LEADERSHIP_DEFAULTS = {
    * second sending must answer "created", not "unchanged", for what the first one wrote.
    */
   entriesReceiptMs: 60_000,
-  /**
-   * After a sentinel announces a failover, a Sentinel client that reconnects to the old primary (the
-   * sentinel it asked had not switched yet: sentinels learn of a failover from each other within
-   * ~2 s) hangs up and asks again, for this long after the announcement.
-   */
-  sentinelSwitchWindowMs: 10_000,
   /** A Redis connection silent this long is destroyed and reconnected (black-holed networks). */
   redisSocketTimeoutMs: 5000,
   /** Reconnecting to Redis backs off exponentially from 100 ms up to this, plus up to 100 ms of jitter; it never gives up. */
   redisReconnectMaxBackoffMs: 5000,
-  /** How often a leader that stepped down retries giving its lock back while Redis does not answer. */
-  lockReleaseRetryMs: 100,
 } as const;

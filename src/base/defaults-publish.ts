@@ -60,11 +60,6 @@ export const PUBLISH_DEFAULTS = {
    * not sent and the connection is dropped and reopened, since their fate on it is unknown.
    */
   amqpConfirmTimeoutMs: 15_000,
-  /** Reconnect backoff after an AMQP connection is lost: doubles from the first value up to the second, with jitter. */
-  amqpReconnectMinMs: 100,
-  amqpReconnectMaxMs: 5000,
-  /** Longest wait for the broker to close the connection politely on shutdown before the socket is destroyed. */
-  amqpCloseTimeoutMs: 5000,
   /**
    * Amazon SQS: the region when neither transportOptions.region, $AWS_REGION, $AWS_DEFAULT_REGION
    * nor the shared profile's `region` names one (kombu's default).
@@ -72,8 +67,6 @@ export const PUBLISH_DEFAULTS = {
   sqsRegion: 'us-east-1',
   /** kombu's `sts_token_timeout` default, seconds: AssumeRole's DurationSeconds for `sts_role_arn`. */
   sqsStsTokenTimeoutS: 900,
-  /** kombu's RoleSessionName for `sts_role_arn` (CloudTrail shows the role's calls under it). */
-  sqsStsSessionName: 'Celery',
   /** kombu's `default_visibility_timeout`, seconds: the VisibilityTimeout of a queue tsbeat creates, as Celery would. */
   sqsVisibilityTimeoutS: 1800,
   /** SQS calls: connect and whole-request timeouts. Past them the messages of the call count as not sent. */

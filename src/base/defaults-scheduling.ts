@@ -26,14 +26,8 @@ export const SCHEDULING_DEFAULTS = {
   overlap: 'allow' as 'allow' | 'skip' | 'bufferOne' | 'bufferAll' | 'cancelOther' | 'terminateOther',
   /** Overlap "bufferAll": slots kept at most while the previous run runs (the oldest is passed over past it). */
   overlapBuffer: 100,
-  /** The largest overlapBuffer accepted: a backlog longer than this is not a buffer any more. */
-  overlapBufferMax: 10_000,
   /** Overlap "terminateOther": Celery's `revoke(terminate=True)` default signal (billiard TERM_SIGNAME). */
   overlapSignal: 'SIGTERM',
-  /** Task ids revoked lately, remembered so that a revoke is not broadcast twice for one run. */
-  revokedRemembered: 1000,
-  /** A new leader waits this long at most for the runs the last one left running, before its first wake-up. */
-  overlapReadyWaitMs: 3000,
   /** Longest sleep of the scheduler loop (Celery's beat_max_loop_interval is 300 s; ours re-checks every second). */
   maxIntervalMs: 1000,
   /**
@@ -77,8 +71,6 @@ export const SCHEDULING_DEFAULTS = {
   loadWarnAt: 1000,
   /** The window whose runs `beat plan` and `beat check --load` count, ms (`--horizon`): a day shows each daily entry once. */
   loadHorizonMs: 86_400_000,
-  /** The longest `--horizon`: a week shows each weekly entry once, and a week's seconds are an array of 2.4 MB. */
+  /** The longest `--horizon` (and POST /api/plan's `horizon`): a week shows each weekly entry once, and a week's seconds are an array of 2.4 MB. */
   loadHorizonMaxMs: 7 * 86_400_000,
-  /** Most slots replayed per entry per wake-up with catchUp "all"; the rest come on the next wake-up. */
-  maxSlotsPerTick: 10_000,
 } as const;

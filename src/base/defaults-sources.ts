@@ -19,35 +19,8 @@ export const SOURCE_DEFAULTS = {
    * (queryset.update()): DatabaseScheduler's own full re-read interval (SCHEDULE_SYNC_MAX_INTERVAL).
    */
   djangoFullReadMs: 300_000,
-  /**
-   * Rows re-read around the newest date_changed seen: date_changed is written by each application
-   * server's clock, so a row saved by a server whose clock is behind can carry an earlier time.
-   */
-  djangoChangedMarginMs: 60_000,
-  /** The runs of django entries are written back (last_run_at, total_run_count) in one batch this often. */
-  djangoWriteBackMs: 1000,
-  /**
-   * Cut-over adoption (redis/seed-states.ts): another scheduler's last run at most this after tsbeat's
-   * own last publish is tsbeat's run written back (its time is taken when the publish is reported,
-   * which may be moments after the state stored it), never a newer run of the other scheduler, even
-   * when that publish was late.
-   */
-  seedOwnRecordMarginMs: 1000,
-  /** Rows per UPDATE of a write-back batch. */
-  djangoWriteBackChunk: 1000,
-  /** After a failed read of the tables, the next attempt waits this long, doubling up to the second value. */
-  djangoRetryMinMs: 1000,
-  djangoRetryMaxMs: 30_000,
-  /** Connections each replica keeps to the Django database (a read and a write-back can overlap). */
-  djangoPoolSize: 2,
   /** RedBeat's `redbeat_key_prefix` default (redbeat/schedulers.py RedBeatConfig). */
   redbeatKeyPrefix: 'redbeat:',
-  /** RedBeat's write-back after a failed write (Redis gone): tries again after this, doubled per failure... */
-  redbeatWriteRetryMinMs: 500,
-  /** ...up to this. */
-  redbeatWriteRetryMaxMs: 30_000,
-  /** RedBeat's write-back: a call without a reply this long is given up on and tried again. */
-  redbeatWriteTimeoutMs: 3000,
   /**
    * A leader whose pause watch (base/pause-watch.ts) went this long without a beat was held up
    * (SIGSTOP, a frozen VM, a long collection) and reads its runtime entries again before it next

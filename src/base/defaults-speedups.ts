@@ -1,8 +1,8 @@
 /**
- * The tuning of the speed-ups (src/base/speedups.ts names those with a switch for the ablation):
- * the templates compiled ahead of an instant (warm-up), the precise timer, the kept encoded
- * buffers, and the caches that let entries of one shape share their work. Kept in
- * one module so that what exists only for speed is found in one place, apart from the behaviour.
+ * The tuning of the speed-ups shared by several modules (src/base/speedups.ts names those with a
+ * switch for the ablation): the templates compiled ahead of an instant (warm-up) and the precise
+ * timer. The rest of their tuning is declared beside its one user (runtime/warm-up.ts,
+ * runtime/precise-timer.ts, kombu/redis-transport.ts, and the shape caches).
  * Part of DEFAULTS (defaults.ts), which is where the rest of the code reads them.
  */
 export const SPEEDUP_DEFAULTS = {
@@ -21,10 +21,6 @@ export const SPEEDUP_DEFAULTS = {
    * 10 s. Bursts of up to this many are compiled ahead as before.
    */
   templatesKept: 100_000,
-  /** Longest slice of that compilation between two looks at the event loop, so a due tick waits at most this long. */
-  templateWarmSliceMs: 1,
-  /** Distinct message shapes (task, options, monitor) a renderer keeps to share (celery/message-shape.ts); past it, it starts over. */
-  messageShapesKept: 10_000,
   /**
    * The scheduler wakes this long before a due instant and waits for it exactly (see
    * runtime/precise-timer.ts): a Node timer alone fires up to a millisecond or more late (bench:
@@ -38,25 +34,4 @@ export const SPEEDUP_DEFAULTS = {
    * tenth of a millisecond late would overshoot the instant.
    */
   timerEdgeMs: 2,
-  /** The short sleeps at that edge (the kernel makes each about 0.1 ms). */
-  timerEdgeSleepMs: 0.02,
-  /**
-   * Waits of the precise timer that may follow one another through the event loop when a wait ends
-   * short of its instant (a timer fired earlier than the lead), before it falls back to a timer.
-   */
-  timerShortRetries: 2,
-  /**
-   * Encoded EVALSHA buffers the Redis broker connection keeps for reuse (each up to 64 MB): enough
-   * for the dispatches in flight, so that a burst's batches reuse
-   * them instead of allocating a buffer of their size each.
-   */
-  scriptBuffersKept: 8,
-  /**
-   * Definition shapes a reader of runtime entries keeps (config/entry-shapes.ts): per-tenant entries
-   * have a handful; past this many (entries that share nothing) it starts again, so that a million
-   * distinct definitions never make it a second copy of the catalog.
-   */
-  entryShapesKept: 10_000,
-  /** Row shapes a django source keeps checked (django/row-shapes.ts): past it the memo starts afresh (rows that all differ gain nothing from it). */
-  djangoRowShapesKept: 10_000,
 } as const;

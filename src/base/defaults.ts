@@ -1,8 +1,9 @@
 /**
- * Every default tsbeat applies, in one object, each with the reason for its value. The config
- * schema, the CLI help, the docs (docs/configuration.md) and the rest of the code read them from
- * DEFAULTS; each lives in the module of its subject (defaults-*.ts beside this one), assembled here.
- * A new default goes into the module of its subject, never into the module that uses it.
+ * The defaults a user can set (config keys, URL and transport options, CLI flags) and the tuning
+ * constants read by more than one module, in one object, each with the reason for its value where
+ * it is declared. The config schema, the CLI help and the rest of the code read them from DEFAULTS;
+ * each lives in the module of its subject (defaults-*.ts beside this one), assembled here.
+ * A constant read in one file only is declared in that file, beside its one user, not here.
  */
 import { BACKFILL_DEFAULTS } from './defaults-backfill.js';
 import { CELERY_DEFAULTS } from './defaults-celery.js';

@@ -213,13 +213,13 @@ export const EVENTS = {
   alertSent: 'beat.alert.sent',
   /** An alert or ping delivery failed and will be retried (status or error, next attempt). */
   alertRetry: 'beat.alert.retry',
-  /** An alert or ping was given up on after alertMaxAttempts, or its receiver refused it for good (4xx). */
+  /** An alert or ping was given up on after ALERT_MAX_ATTEMPTS (alerts/deliverer.ts), or its receiver refused it for good (4xx). */
   alertDropped: 'beat.alert.dropped',
   /** Sentry check-ins (in_progress, for runs of entries with monitor.sentry) were delivered: count, attempts (debug level). */
   sentrySent: 'beat.sentry.sent',
   /** Sending Sentry check-ins failed and will be retried (status or error, next attempt). */
   sentryRetry: 'beat.sentry.retry',
-  /** Sentry check-ins were given up on: sentryMaxAttempts reached, Sentry refused them (4xx), or the queue overflowed. */
+  /** Sentry check-ins were given up on: SENTRY_MAX_ATTEMPTS (alerts/sentry-checkins.ts) reached, Sentry refused them (4xx), or the queue overflowed. */
   sentryDropped: 'beat.sentry.dropped',
   /** Alerts could not be written to (or read from) the outbox in Redis; retried. */
   alertOutboxFailed: 'beat.alert.outbox_failed',
@@ -260,7 +260,7 @@ export const EVENTS = {
   taskEventsError: 'beat.taskevents.error',
   /**
    * Task events read by default (no resultBackend, taskEvents unset) and none heard from any worker
-   * within taskEventsSilenceMs of a publish: the runs are given up as `unknown`; once per leadership.
+   * within TASK_EVENTS_SILENCE_MS (service/outcomes-part.ts) of a publish: the runs are given up as `unknown`; once per leadership.
    */
   taskEventsSilent: 'beat.taskevents.silent',
   /**

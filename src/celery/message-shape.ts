@@ -7,13 +7,15 @@
  */
 import type { Options } from '../config/options-schema.js';
 import type { ResolvedSentryMonitor } from '../config/sentry-schema.js';
-import { DEFAULTS } from '../base/defaults.js';
 import { c, compileExpires, json, objectParts, refuseNonJson, withCustomHeaders } from './template-parts.js';
 import type { ExpiresSpec, Field, Part } from './template-parts.js';
 import { resolveDestination } from './routing.js';
 import type { Destination, RoutingConfig } from './routing.js';
 import { SENTRY_CHECK_IN_ID, SENTRY_CONFIG, SENTRY_SLUG, SENTRY_START, sentryHeaderConstants } from './sentry-headers.js';
 import type { SentryHeaderConstants } from './sentry-headers.js';
+
+/** Distinct message shapes (task, options, monitor) a renderer keeps to share (celery/message-shape.ts); past it, it starts over. */
+const MESSAGE_SHAPES_KEPT = 10_000;
 
 /** What a message needs to know about the publishing process. */
 export interface MessageEnv {
@@ -174,7 +176,7 @@ export function compileMessageShape(entry: ShapeEntry, config: MessageConfig, en
 
 /**
  * The shapes compiled for one config and process (a renderer's): entries whose task, options and
- * monitor are the same JSON share one. Bounded: past DEFAULTS.messageShapesKept distinct shapes
+ * monitor are the same JSON share one. Bounded: past MESSAGE_SHAPES_KEPT distinct shapes
  * (every entry its own headers, say) it starts over; the shapes already handed out stay with their
  * templates, only the sharing is lost.
  */
@@ -193,7 +195,7 @@ export class MessageShapes {
     let shape = this.shapes.get(key);
     if (shape === undefined) {
       shape = compileMessageShape(entry, this.config, this.env);
-      if (this.shapes.size >= DEFAULTS.messageShapesKept) this.shapes.clear();
+      if (this.shapes.size >= MESSAGE_SHAPES_KEPT) this.shapes.clear();
       this.shapes.set(key, shape);
     }
     return shape;

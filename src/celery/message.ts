@@ -8,7 +8,6 @@
  * Pure: time comes in as `nowMs`, ids as `taskId`.
  */
 import { createHash } from 'node:crypto';
-import { DEFAULTS } from '../base/defaults.js';
 import { quoteJson } from './json-text.js';
 import { json, refuseNonJson } from './template-parts.js';
 import type { Part, Slot } from './template-parts.js';
@@ -39,6 +38,9 @@ import { isoFromMicros, isoFromMillis } from './time.js';
 import { sentryCheckInId } from '../config/sentry-schema.js';
 import { sentryNestedHeadersJson, sentryStartJson } from './sentry-headers.js';
 import type { SentryHeaderConstants } from './sentry-headers.js';
+
+/** Celery's `argsrepr_maxsize` / `kwargsrepr_maxsize`. */
+const REPR_MAX_SIZE = 1024;
 
 export { makeOrigin } from './message-shape.js';
 export type { MessageConfig, MessageEnv, MessageShape } from './message-shape.js';
@@ -245,8 +247,8 @@ function ownTemplate(
   const noKwargs = isEmpty(call.kwargs);
   const kwargs = noKwargs ? '{}' : json(call.kwargs);
   const entryName = json(name);
-  const argsrepr = json((isCanvas ? signatureArgsRepr : argsRepr)(call.args, DEFAULTS.reprMaxSize));
-  const kwargsrepr = noKwargs ? '"{}"' : json(kwargsRepr(call.kwargs, DEFAULTS.reprMaxSize));
+  const argsrepr = json((isCanvas ? signatureArgsRepr : argsRepr)(call.args, REPR_MAX_SIZE));
+  const kwargsrepr = noKwargs ? '"{}"' : json(kwargsRepr(call.kwargs, REPR_MAX_SIZE));
   const { canvas, groupPath } = compileBody(args, kwargs);
   const body =
     shape.protocol === 2 && canvas === undefined

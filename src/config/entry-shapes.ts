@@ -11,7 +11,6 @@
  * line and `spread` depend on the entry's name, so an entry with one is resolved on its own).
  */
 import * as z from 'zod';
-import { DEFAULTS } from '../base/defaults.js';
 import type { ParsedAlerts } from './alerts-schema.js';
 import { entryLimitProblem, parseEntryDefinition } from './entry-definition.js';
 import type { EntryParse } from './entry-definition.js';
@@ -20,6 +19,13 @@ import { resolveEntry } from './resolve.js';
 import type { EntryFence, EntryOrigin, EntryScope, ResolvedEntry } from './resolve.js';
 import { entryArgsSchema, entryKwargsSchema } from './schema.js';
 import type { ParsedEntry } from './schema.js';
+
+/**
+ * Definition shapes a reader of runtime entries keeps (config/entry-shapes.ts): per-tenant entries
+ * have a handful; past this many (entries that share nothing) it starts again, so that a million
+ * distinct definitions never make it a second copy of the catalog.
+ */
+const ENTRY_SHAPES_KEPT = 10_000;
 
 /**
  * A definition shape: the first definition of it that was checked, which every later one of the
@@ -61,7 +67,7 @@ let compiledKwargs: typeof entryKwargsSchema | undefined;
 export class EntryShapes {
   private readonly shapes = new Map<string, EntryShape>();
 
-  constructor(private readonly max: number = DEFAULTS.entryShapesKept) {}
+  constructor(private readonly max: number = ENTRY_SHAPES_KEPT) {}
 
   /**
    * parseEntryDefinition(value), as a shape met before (or met now) and the definition's own args

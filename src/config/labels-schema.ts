@@ -8,6 +8,12 @@ import { DEFAULTS } from '../base/defaults.js';
 import { shown } from '../base/errors.js';
 import { labelKeyProblem, labelValueProblem } from '../core/labels.js';
 
+/**
+ * Most label keys `metricsLabelKeys` may name: each becomes a label of tsbeat_entry_labels, and a
+ * label's values multiply its series, so the count is kept small.
+ */
+const METRICS_LABEL_KEYS_MAX = 10;
+
 const labelsError = 'labels must be a mapping of label keys to string values, such as { team: "billing", tier: "critical" }';
 
 export const labelsSchema = z
@@ -50,7 +56,7 @@ export function metricLabelName(key: string): string {
   return `label_${key.replace(/[^A-Za-z0-9_]/g, '_')}`;
 }
 
-const metricKeysError = `metricsLabelKeys must be a list of at most ${DEFAULTS.metricsLabelKeysMax} label keys, such as ["team", "tier"]`;
+const metricKeysError = `metricsLabelKeys must be a list of at most ${METRICS_LABEL_KEYS_MAX} label keys, such as ["team", "tier"]`;
 
 /**
  * `metricsLabelKeys`: the label keys that become labels of the tsbeat_entry_labels series (none
@@ -59,7 +65,7 @@ const metricKeysError = `metricsLabelKeys must be a list of at most ${DEFAULTS.m
  */
 export const metricsLabelKeysSchema = z
   .array(z.string({ error: metricKeysError }), { error: metricKeysError })
-  .max(DEFAULTS.metricsLabelKeysMax, { error: metricKeysError })
+  .max(METRICS_LABEL_KEYS_MAX, { error: metricKeysError })
   .superRefine((keys, ctx) => {
     const names = new Map<string, string>();
     keys.forEach((key, index) => {

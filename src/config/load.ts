@@ -23,6 +23,17 @@ import { overlapSettingProblems, pauseOnFailureProblems } from './overlap-settin
 import { sentryConfigProblems, sentrySettingsFrom } from './sentry-schema.js';
 import type { ResolvedConfig } from './resolve.js';
 
+/** Names of the config files looked for when neither --config nor BEAT_CONFIG is given, in order. */
+const CONFIG_FILE_NAMES = [
+  'beat.config.ts',
+  'beat.config.mts',
+  'beat.config.js',
+  'beat.config.mjs',
+  'beat.config.json',
+  'beat.config.yaml',
+  'beat.config.yml',
+] as readonly string[];
+
 export interface ConfigLocation {
   /** --config, if given. */
   readonly explicit?: string | undefined;
@@ -38,7 +49,7 @@ const MODULE_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']
 const YAML_EXTENSIONS = new Set(['.yaml', '.yml']);
 
 /** The default config file names, shortened for messages and help: beat.config.{ts,mts,…}. */
-export const DEFAULT_CONFIG_NAMES = `beat.config.{${DEFAULTS.configFileNames.map((n) => extname(n).slice(1)).join(',')}}`;
+export const DEFAULT_CONFIG_NAMES = `beat.config.{${CONFIG_FILE_NAMES.map((n) => extname(n).slice(1)).join(',')}}`;
 
 /** The config file to use: --config, then $BEAT_CONFIG, then the first default name found. */
 export function findConfigFile(location: ConfigLocation = {}): string {
@@ -53,7 +64,7 @@ export function findConfigFile(location: ConfigLocation = {}): string {
     return path;
   }
   for (const dir of DEFAULTS.configSearchDirs) {
-    for (const name of DEFAULTS.configFileNames) {
+    for (const name of CONFIG_FILE_NAMES) {
       const path = resolve(cwd, dir, name);
       if (existsSync(path)) return path;
     }

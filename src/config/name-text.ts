@@ -12,6 +12,9 @@
 import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
 
+/** The longest entry name, in characters. */
+const ENTRY_NAME_MAX = 200;
+
 /** Names of the characters most likely met, as Unicode names them; the others are named by category. */
 const CHARACTER_NAMES: Readonly<Record<number, string>> = {
   0x00: 'NULL',
@@ -124,7 +127,7 @@ export const taskNameSchema = z
 export const entryNameSchema = z
   .string()
   .min(1, { error: 'an entry name must not be empty' })
-  .max(DEFAULTS.entryNameMax, { error: `an entry name must be at most ${DEFAULTS.entryNameMax} characters` })
+  .max(ENTRY_NAME_MAX, { error: `an entry name must be at most ${ENTRY_NAME_MAX} characters` })
   // Control characters would break log lines, terminals and Redis key dumps; format characters
   // (zero-width, the byte-order mark, bidi controls), separators and white space at either end
   // make one name look like another. name-text.ts says which.

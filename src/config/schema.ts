@@ -35,6 +35,8 @@ import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '..
 
 /** The refusal of an entryLimits.maxSpecs out of its range. */
 const MAX_SPECS_RANGE = `entryLimits.maxSpecs must be a whole number of specs from 1 to ${DEFAULTS.maxSpecsCeiling}`;
+/** The largest overlapBuffer accepted: a backlog longer than this is not a buffer any more. */
+const OVERLAP_BUFFER_MAX = 10_000;
 
 export const CATCH_UP_POLICIES = ['once', 'skip', 'all'] as const;
 export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
@@ -50,7 +52,7 @@ export type OverlapSignal = (typeof OVERLAP_SIGNALS)[number];
 /** The answer to a config that still sets `partitions` (retired in 0.3.0; CHANGELOG.md), with the way back. */
 export const PARTITIONS_RETIRED =
   "partitions was removed in 0.3.0: one leader per deployment; delete the setting. A deployment that ran with partitions > 1 must first run 'beat partitions set 1' with tsbeat 0.2.x, then upgrade";
-const overlapBufferError = `overlapBuffer must be a whole number from 1 to ${DEFAULTS.overlapBufferMax} (slots kept while the previous run runs)`;
+const overlapBufferError = `overlapBuffer must be a whole number from 1 to ${OVERLAP_BUFFER_MAX} (slots kept while the previous run runs)`;
 const overlapSignalError = `overlapSignal must be one of ${OVERLAP_SIGNALS.join(', ')} (the signal the worker sends the running task's process)`;
 
 /** RabbitMQ queue types Celery declares (`x-queue-type`). */
@@ -151,7 +153,7 @@ export const entrySchema = keyed({
     .number({ error: overlapBufferError })
     .int({ error: overlapBufferError })
     .min(1, { error: overlapBufferError })
-    .max(DEFAULTS.overlapBufferMax, { error: overlapBufferError })
+    .max(OVERLAP_BUFFER_MAX, { error: overlapBufferError })
     .optional(),
   /** With overlap "terminateOther": the signal the worker sends the previous run's process (`revoke --terminate --signal`). */
   overlapSignal: z.enum(OVERLAP_SIGNALS, { error: overlapSignalError }).optional(),

@@ -11,11 +11,25 @@
  */
 import { LineCounter, isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, parseDocument, stringify } from 'yaml';
 import type { Alias, Document, DocumentOptions, Pair, ParseOptions, SchemaOptions } from 'yaml';
-import { DEFAULTS } from '../base/defaults.js';
 import { ConfigError } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { snakeCase } from './key-spelling.js';
 import type { LineLocator } from './problems.js';
+
+/**
+ * YAML aliases and merge keys may make the document this many times larger than what is written
+ * (merge keys reuse a block of defaults in every entry), and always up to YAML_EXPANDED_VALUES_FLOOR
+ * values. A "billion laughs" document of nine lines expands to millions: it is refused before it
+ * is expanded (config files and entries files alike).
+ */
+const YAML_ALIAS_EXPANSION = 10;
+const YAML_EXPANDED_VALUES_FLOOR = 1_000_000;
+/**
+ * The YAML reader looks each alias's anchor up by walking the document from its start to the
+ * alias: aliases cost the sum of their places (counted in values), refused past this many steps
+ * (about a second). 1,000 entries that each merge one block of defaults take ~10,000,000.
+ */
+const YAML_ALIAS_LOOKUPS = 30_000_000;
 
 const READ_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
   // Integers as bigints, so that one beyond 2^53 is refused rather than silently rounded.
@@ -123,7 +137,7 @@ function walkDocument(doc: Document, lineCounter: LineCounter | undefined): { pr
     if (isAlias(node)) {
       aliases += 1;
       lookups += written;
-      if (lookupsPassedAt === undefined && lookups > DEFAULTS.yamlAliasLookups) lookupsPassedAt = node;
+      if (lookupsPassedAt === undefined && lookups > YAML_ALIAS_LOOKUPS) lookupsPassedAt = node;
       const target = anchors.get(node.source);
       // No anchor before it: toJS reports that, with its name.
       if (target === undefined) return 1;
@@ -175,7 +189,7 @@ function walkDocument(doc: Document, lineCounter: LineCounter | undefined): { pr
     return size;
   };
   const expanded = sizeOf(doc.contents);
-  const allowed = Math.max(DEFAULTS.yamlExpandedValuesFloor, DEFAULTS.yamlAliasExpansion * written);
+  const allowed = Math.max(YAML_EXPANDED_VALUES_FLOOR, YAML_ALIAS_EXPANSION * written);
   if (largest !== undefined && expanded > allowed) {
     problems.push({
       path: '',
@@ -187,7 +201,7 @@ function walkDocument(doc: Document, lineCounter: LineCounter | undefined): { pr
     problems.push({
       path: '',
       line: lineOf(lookupsPassedAt),
-      message: `YAML: ${aliases.toLocaleString('en')} aliases in ${written.toLocaleString('en')} values cost the YAML reader ${lookups.toLocaleString('en')} steps to resolve (each one is looked up from the start of the file), more than the ${DEFAULTS.yamlAliasLookups.toLocaleString('en')} allowed; the alias here passed it: write the values out, use fewer aliases, or write the file as JSON`,
+      message: `YAML: ${aliases.toLocaleString('en')} aliases in ${written.toLocaleString('en')} values cost the YAML reader ${lookups.toLocaleString('en')} steps to resolve (each one is looked up from the start of the file), more than the ${YAML_ALIAS_LOOKUPS.toLocaleString('en')} allowed; the alias here passed it: write the values out, use fewer aliases, or write the file as JSON`,
     });
   }
   return { problems, aliases };

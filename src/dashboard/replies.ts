@@ -1,8 +1,10 @@
 /** How the dashboard answers: its headers (a strict Content-Security-Policy on everything), JSON, errors, and request bodies. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DEFAULTS } from '../base/defaults.js';
 import { jsonKeyMessage, jsonKeyProblem } from '../base/json-keys.js';
 import type { ErrorWire, ProblemWire } from './wire.js';
+
+/** Largest request body the dashboard reads (a login, an entry definition). */
+const DASHBOARD_BODY_MAX_BYTES = 256 * 1024;
 
 /**
  * Scripts, styles and requests from this server only, and nothing inline: data shown on the page
@@ -51,8 +53,7 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > DEFAULTS.dashboardBodyMaxBytes)
-      throw new Refusal(413, 'too_large', `the request body is over ${DEFAULTS.dashboardBodyMaxBytes} bytes`);
+    if (size > DASHBOARD_BODY_MAX_BYTES) throw new Refusal(413, 'too_large', `the request body is over ${DASHBOARD_BODY_MAX_BYTES} bytes`);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');

@@ -32,6 +32,22 @@ import { grantsText } from '../core/grants.js';
 import type { DetailWire, OverviewWire, SessionWire } from './wire.js';
 import type { DashboardSources } from './sources.js';
 
+/** A dashboard login lasts this long after its last use (sliding), then the page asks for the token again. */
+const DASHBOARD_SESSION_TTL_MS = 8 * 3_600_000;
+/** Dashboard sessions one process holds at most; past it the oldest goes (each login needs the token anyway). */
+const DASHBOARD_MAX_SESSIONS = 1000;
+/**
+ * The dashboard's reads of every entry (the failures hash, the finished summaries, the run columns
+ * of the next/last/runs sorts) are kept this long: a page load and its live refresh read them once.
+ * The list's own rows are kept until the entries change.
+ */
+const DASHBOARD_ALL_READS_CACHE_MS = 2000;
+/** Next fires an entry's page lists at first; its full list (`?fires=N`) holds at most DASHBOARD_FIRES_MAX. */
+const DASHBOARD_FIRES = 20;
+const DASHBOARD_FIRES_MAX = 1000;
+/** The list's sort by success rate reads every entry's kept history: offered up to this many entries. */
+const DASHBOARD_SUCCESS_SORT_MAX = 10_000;
+
 const ASSETS: Record<string, string> = {
   '/ui/app.js': 'text/javascript; charset=utf-8',
   '/ui/app.css': 'text/css; charset=utf-8',
@@ -47,7 +63,7 @@ function isLoopback(req: IncomingMessage): boolean {
   return a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.');
 }
 
-/** A read of every entry, kept for dashboardAllReadsCacheMs (one page load and its refresh read it once). */
+/** A read of every entry, kept for DASHBOARD_ALL_READS_CACHE_MS (one page load and its refresh read it once). */
 interface AllRead<T> {
   readonly atMs: number;
   readonly value: Promise<T>;
@@ -66,7 +82,7 @@ export class Dashboard {
     /** Single sign-on (auth.oidc), when the config has it at start. */
     private readonly signIn?: OidcSignIn,
   ) {
-    this.sessions = new Sessions(DEFAULTS.dashboardSessionTtlMs, DEFAULTS.dashboardMaxSessions, () => sources.now());
+    this.sessions = new Sessions(DASHBOARD_SESSION_TTL_MS, DASHBOARD_MAX_SESSIONS, () => sources.now());
   }
 
   /** Whether the page can act: an API token that may write is configured, or single sign-on. */
@@ -160,9 +176,9 @@ export class Dashboard {
       if (rest === 'timeline') return sendJson(res, 200, await this.timeline(params.get('span') === 'day'));
       if (rest.startsWith('entries/')) {
         const fires = params.get('fires');
-        const count = fires === null ? DEFAULTS.dashboardFires : Number(fires);
-        if (!Number.isInteger(count) || count < 1 || count > DEFAULTS.dashboardFiresMax)
-          throw new Refusal(400, 'bad_query', `fires=${fires}: expected a whole number from 1 to ${DEFAULTS.dashboardFiresMax}`);
+        const count = fires === null ? DASHBOARD_FIRES : Number(fires);
+        if (!Number.isInteger(count) || count < 1 || count > DASHBOARD_FIRES_MAX)
+          throw new Refusal(400, 'bad_query', `fires=${fires}: expected a whole number from 1 to ${DASHBOARD_FIRES_MAX}`);
         return sendJson(res, 200, await this.detail(decodeURIComponent(rest.slice('entries/'.length)), count));
       }
       throw new Refusal(404, 'not_found', `no such API: ${path}`);
@@ -310,7 +326,7 @@ export class Dashboard {
    * A page of the list: the index filtered and paged, and only the page's rows' status and results
    * read. The failing filter reads the failures hash (an index of the failing entries), the result
    * sort every entry's finished summary in HSCAN batches, the next/last/runs sorts every entry's run
-   * columns (sliced); the success sort every kept history, so only up to dashboardSuccessSortMax entries.
+   * columns (sliced); the success sort every kept history, so only up to DASHBOARD_SUCCESS_SORT_MAX entries.
    */
   private async page(query: RowQuery): Promise<PageWire> {
     const [index, paused] = await Promise.all([this.index(), this.sources.paused()]);
@@ -322,11 +338,11 @@ export class Dashboard {
       reads = { ...reads, lastStates: await this.readAll('lastStates', async () => (await this.sources.lastStates?.()) ?? empty) };
     if (RUN_SORTS.has(query.sort)) reads = { ...reads, runs: await this.runColumns() };
     if (query.sort === 'success') {
-      if (index.entries.size > DEFAULTS.dashboardSuccessSortMax)
+      if (index.entries.size > DASHBOARD_SUCCESS_SORT_MAX)
         throw new Refusal(
           400,
           'too_many_to_sort',
-          `sort=success reads every entry's kept history: at most ${DEFAULTS.dashboardSuccessSortMax} entries, this deployment has ${index.entries.size}; sort by result or use the failing filter`,
+          `sort=success reads every entry's kept history: at most ${DASHBOARD_SUCCESS_SORT_MAX} entries, this deployment has ${index.entries.size}; sort by result or use the failing filter`,
         );
       const successRates = await this.readAll('successRates', async () => {
         const all = await resultsOf(this.sources, index.entries, [...index.entries.keys()]);
@@ -407,11 +423,11 @@ export class Dashboard {
     return this.indexed.index;
   }
 
-  /** A read of every entry, shared by the requests of dashboardAllReadsCacheMs (a failed one is not kept). */
+  /** A read of every entry, shared by the requests of DASHBOARD_ALL_READS_CACHE_MS (a failed one is not kept). */
   private readAll<T>(key: string, read: () => Promise<T>): Promise<T> {
     const nowMs = performance.now();
     const kept = this.allReads.get(key) as AllRead<T> | undefined;
-    if (kept !== undefined && nowMs - kept.atMs <= DEFAULTS.dashboardAllReadsCacheMs) return kept.value;
+    if (kept !== undefined && nowMs - kept.atMs <= DASHBOARD_ALL_READS_CACHE_MS) return kept.value;
     const value = read();
     value.catch(() => {
       if (this.allReads.get(key)?.value === value) this.allReads.delete(key);

@@ -9,10 +9,12 @@
  */
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { DEFAULTS } from '../base/defaults.js';
 import { maskUrl } from '../base/redact.js';
 import type { DjangoDbKind } from '../config/django-source-schema.js';
 import { formatInstant, parseIsoDateTime } from '../time/zone.js';
+
+/** Connections each replica keeps to the Django database (a read and a write-back can overlap). */
+const DJANGO_POOL_SIZE = 2;
 
 /** A row as the drivers give it: column name to value (text, number, boolean or null). */
 export type Row = Readonly<Record<string, unknown>>;
@@ -93,7 +95,7 @@ function openPostgres(url: string, instant: (value: unknown) => number | undefin
     connectionString: url,
     // Offsets in the text are then always +00, which the ISO reader takes (never an LMT offset with seconds).
     options: '-c TimeZone=UTC',
-    max: DEFAULTS.djangoPoolSize,
+    max: DJANGO_POOL_SIZE,
     types: { getTypeParser: textTimestamps },
   });
   // An idle connection that the server drops is an error event on the pool; the next query opens another.
@@ -143,7 +145,7 @@ async function pgEachRow(pool: pg.Pool, sql: string, params: readonly unknown[],
 }
 
 function openMysql(url: string, zone: string, instant: (value: unknown) => number | undefined): DjangoDb {
-  const pool = mysql.createPool({ uri: url, connectionLimit: DEFAULTS.djangoPoolSize, dateStrings: true, supportBigNumbers: true });
+  const pool = mysql.createPool({ uri: url, connectionLimit: DJANGO_POOL_SIZE, dateStrings: true, supportBigNumbers: true });
   return {
     kind: 'mysql',
     async query(sql, params = []) {

@@ -8,10 +8,12 @@
  *
  * A speed-up behind its own seam: without it every row would be checked alone, with the same result.
  */
-import { DEFAULTS } from '../base/defaults.js';
 import { parseEntryDefinition } from '../config/entry-definition.js';
 import type { EntryParse } from '../config/entry-definition.js';
 import type { ParsedEntry } from '../config/schema.js';
+
+/** Row shapes a django source keeps checked (django/row-shapes.ts): past it the memo starts afresh (rows that all differ gain nothing from it). */
+const DJANGO_ROW_SHAPES_KEPT = 10_000;
 
 /** One definition as rows hold it, without the row's name. */
 export interface RowShape {
@@ -31,7 +33,7 @@ export class RowShapes {
     const known = this.shapes.get(key);
     if (known !== undefined) return known;
     const shape: RowShape = { key, definition, parsed: parseEntryDefinition(definition) };
-    if (this.shapes.size >= DEFAULTS.djangoRowShapesKept) this.shapes.clear();
+    if (this.shapes.size >= DJANGO_ROW_SHAPES_KEPT) this.shapes.clear();
     this.shapes.set(key, shape);
     return shape;
   }

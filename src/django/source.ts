@@ -10,7 +10,6 @@
  * does every 5 minutes. A read that fails is retried with a growing delay; what is known keeps
  * running meanwhile (the catalog keeps it).
  */
-import { DEFAULTS } from '../base/defaults.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -28,6 +27,15 @@ import { writtenRow } from './row-written.js';
 import { SCHEDULE_KINDS, scheduleSelects, taskSelect, tables } from './tables.js';
 import type { ScheduleKind, Tables } from './tables.js';
 import { WriteBack } from './write-back.js';
+
+/**
+ * Rows re-read around the newest date_changed seen: date_changed is written by each application
+ * server's clock, so a row saved by a server whose clock is behind can carry an earlier time.
+ */
+const DJANGO_CHANGED_MARGIN_MS = 60_000;
+/** After a failed read of the tables, the next attempt waits this long, doubling up to the second value. */
+const DJANGO_RETRY_MIN_MS = 1000;
+const DJANGO_RETRY_MAX_MS = 30_000;
 
 export interface DjangoSourceOptions {
   readonly settings: DjangoSourceSettings;
@@ -219,7 +227,7 @@ export class DjangoSource implements DjangoEntries {
     }
     let newest = Number.NEGATIVE_INFINITY;
     for (const row of this.rows.values()) if (row.changedMs !== undefined && row.changedMs > newest) newest = row.changedMs;
-    const since = Number.isFinite(newest) ? newest - DEFAULTS.djangoChangedMarginMs : 0;
+    const since = Number.isFinite(newest) ? newest - DJANGO_CHANGED_MARGIN_MS : 0;
     const where = [`p.date_changed >= ?`];
     for (const kind of SCHEDULE_KINDS) {
       const changed = changedSchedules.get(kind) ?? [];
@@ -327,7 +335,7 @@ export class DjangoSource implements DjangoEntries {
 
   /**
    * Runs a read unless the last one failed less than its retry delay ago (then its error again);
-   * a failure doubles the delay, up to DEFAULTS.djangoRetryMaxMs, and is logged when it first happens.
+   * a failure doubles the delay, up to DJANGO_RETRY_MAX_MS, and is logged when it first happens.
    */
   private async guard<T>(read: () => Promise<T>): Promise<T> {
     const nowMs = this.now();
@@ -340,8 +348,7 @@ export class DjangoSource implements DjangoEntries {
       this.failure = undefined;
       return result;
     } catch (error) {
-      const delayMs =
-        this.failure === undefined ? DEFAULTS.djangoRetryMinMs : Math.min(this.failure.delayMs * 2, DEFAULTS.djangoRetryMaxMs);
+      const delayMs = this.failure === undefined ? DJANGO_RETRY_MIN_MS : Math.min(this.failure.delayMs * 2, DJANGO_RETRY_MAX_MS);
       // The first error of an outage stands for it: the catalog logs a failure again only when its
       // message changes, and a database going away fails with a new message each time.
       this.failure = { error: this.failure?.error ?? error, retryAtMs: this.now() + delayMs, delayMs };

@@ -3,7 +3,7 @@
  * `last_run_at` (the time of the publish) and `total_run_count`, and for a one-off task, after its
  * run, `enabled = false`, `total_run_count = 0` and `last_run_at = NULL` (ModelEntry.is_due then
  * PeriodicTask.save(), which clears last_run_at of a disabled task). Runs are gathered and written
- * in one batch every DEFAULTS.djangoWriteBackMs, with plain UPDATEs that leave `date_changed` and
+ * in one batch every DJANGO_WRITE_BACK_MS, with plain UPDATEs that leave `date_changed` and
  * `PeriodicTasks.last_update` alone (DatabaseScheduler marks its own writes `no_changes` for the same
  * reason: they are not changes of the schedule); the one-off disabling moves last_update, as
  * DatabaseScheduler's save() of it does. Exactly-once does not depend on these columns: it rests on
@@ -14,11 +14,15 @@
  * moved, the change marker left alone), guarded by `expires <= now` in the UPDATE itself so that a
  * row whose expiry was moved on meanwhile stays enabled.
  */
-import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { DjangoDb } from './db.js';
 import type { Tables } from './tables.js';
+
+/** The runs of django entries are written back (last_run_at, total_run_count) in one batch this often. */
+const DJANGO_WRITE_BACK_MS = 1000;
+/** Rows per UPDATE of a write-back batch. */
+const DJANGO_WRITE_BACK_CHUNK = 1000;
 
 export interface WriteBackOptions {
   readonly db: DjangoDb;
@@ -68,7 +72,7 @@ export class WriteBack {
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       void this.flush();
-    }, DEFAULTS.djangoWriteBackMs);
+    }, DJANGO_WRITE_BACK_MS);
     this.timer.unref();
   }
 
@@ -123,8 +127,8 @@ export class WriteBack {
     // The counts of the chunks written are zeroed in place (the batch is this write's own).
     const { db, tables: t } = this.options;
     const runs = [...batch.entries()];
-    for (let i = 0; i < runs.length; i += DEFAULTS.djangoWriteBackChunk) {
-      const chunk = runs.slice(i, i + DEFAULTS.djangoWriteBackChunk);
+    for (let i = 0; i < runs.length; i += DJANGO_WRITE_BACK_CHUNK) {
+      const chunk = runs.slice(i, i + DJANGO_WRITE_BACK_CHUNK);
       if (db.kind === 'postgres') {
         await db.query(
           `UPDATE ${t.task} AS p SET last_run_at = v.at::timestamptz, total_run_count = p.total_run_count + v.n

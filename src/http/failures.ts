@@ -7,12 +7,14 @@
 import { maskTarget, redactText } from '../base/redact.js';
 import { randomBytes } from 'node:crypto';
 import { drain } from '../base/chunks.js';
-import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ConfigError, ERROR_ANSWERS, ErrorCode, errorMessage } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import { unreachableReason } from '../base/outages.js';
 import type { Logger } from '../base/log.js';
+
+/** The Retry-After (seconds) of a 503: Redis or the broker is unreachable for now. */
+const HTTP_RETRY_AFTER_SECONDS = 2;
 
 /** A request refused, with the status of its code (ERROR_ANSWERS) and the headers its answer carries. */
 export class ApiError extends BeatError {
@@ -48,7 +50,7 @@ export function statusOf(error: BeatError): number {
  * outage (503); a refusal of the request (4xx) is the client's business and is not logged here.
  */
 export function failureAnswer(error: unknown, req: { readonly url?: string; readonly method?: string }, logger: Logger): FailureAnswer {
-  const retry = { 'retry-after': String(DEFAULTS.httpRetryAfterSeconds) };
+  const retry = { 'retry-after': String(HTTP_RETRY_AFTER_SECONDS) };
   if (error instanceof ConfigError) {
     const problems = error.problems.map(({ path, message }: ConfigProblem) => ({ path, message: redactText(message) }));
     const status = statusOf(error);

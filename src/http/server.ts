@@ -8,12 +8,14 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { HttpHandlers } from './api-ports.js';
 import { ApiError } from './failures.js';
+
+/** After answering a request it could not parse, the HTTP server reads and drops what the client still sends this long before closing. */
+const HTTP_LINGER_MS = 2000;
 
 export type { HttpHandlers, Probe } from './api-ports.js';
 
@@ -100,7 +102,7 @@ function answerUnparsedRequests(server: Server): void {
     // on unread bytes resets the connection, and a reset can drop the answer before it is read.
     socket.on('data', () => undefined);
     socket.resume();
-    setTimeout(() => socket.destroy(), DEFAULTS.httpLingerMs).unref();
+    setTimeout(() => socket.destroy(), HTTP_LINGER_MS).unref();
   });
 }
 

@@ -4,7 +4,6 @@
  * on its own, so that one part tsbeat refuses is listed and left out instead of spoiling the rest.
  */
 import { spawnSync } from 'node:child_process';
-import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { CELERY_DUMP_SCRIPT } from './celery-dump-script.js';
 import { entryOf } from './celery-entries.js';
@@ -13,6 +12,9 @@ import { settingsOf } from './celery-settings.js';
 import type { DumpedSettings } from './celery-settings.js';
 import { configProblem } from './render.js';
 import type { ScheduleFileDump } from './celery-schedule-file.js';
+
+/** `beat import celery`: how long the team's app may take to import before the dump is given up. */
+const IMPORT_PYTHON_TIMEOUT_MS = 120_000;
 
 /** `module.path` or `module.path:attribute.path`, as `celery -A` takes it. */
 export const APP_SPEC = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?$/;
@@ -43,7 +45,7 @@ export function dumpCeleryApp(options: DumpOptions): CeleryDump {
     cwd: options.cwd,
     env: options.env,
     encoding: 'utf8',
-    timeout: DEFAULTS.importPythonTimeoutMs,
+    timeout: IMPORT_PYTHON_TIMEOUT_MS,
     maxBuffer: 256 * 1024 * 1024,
   });
   if (run.error !== undefined) {
@@ -53,9 +55,7 @@ export function dumpCeleryApp(options: DumpOptions): CeleryDump {
         `python ${shown(options.python)} not found; pass --python PATH, the interpreter your project runs Celery with (e.g. .venv/bin/python)`,
       );
     if (code === 'ETIMEDOUT')
-      throw importError(
-        `${options.app} took more than ${DEFAULTS.importPythonTimeoutMs / 1000} s to import; does importing it start something?`,
-      );
+      throw importError(`${options.app} took more than ${IMPORT_PYTHON_TIMEOUT_MS / 1000} s to import; does importing it start something?`);
     throw importError(`cannot run ${shown(options.python)}: ${run.error.message}`);
   }
   let parsed: unknown;

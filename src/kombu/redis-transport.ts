@@ -37,6 +37,13 @@ import type { RedisPush, ScriptArg } from './redis-envelope.js';
 import { parseRedisUrl, redisClientOptions } from '../config/redis-url.js';
 import type { RedisConnectionSpec } from '../config/redis-url.js';
 
+/**
+ * Encoded EVALSHA buffers the Redis broker connection keeps for reuse (each up to 64 MB): enough
+ * for the dispatches in flight, so that a burst's batches reuse
+ * them instead of allocating a buffer of their size each.
+ */
+const SCRIPT_BUFFERS_KEPT = 8;
+
 /** A message that reached no queue. Never silent: the dispatcher logs each one. */
 export interface DroppedMessage {
   readonly id: string;
@@ -277,7 +284,7 @@ export class RedisTransport {
     this.spec = parseRedisUrl(options.url, options.transportOptions);
     this.keys = kombuKeyOptions(options.transportOptions, this.spec.db);
     this.logger = options.logger.child({ broker: this.spec.display });
-    this.buffers = new BufferPool(DEFAULTS.scriptBuffersKept);
+    this.buffers = new BufferPool(SCRIPT_BUFFERS_KEPT);
     for (const warning of this.spec.warnings) this.logger.warn({ event: EVENTS.brokerWarning }, warning);
     this.client = new Redis({
       ...redisClientOptions(this.spec, options.transportOptions, options.readFile ?? ((path) => readFileSync(path))),

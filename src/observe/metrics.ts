@@ -9,6 +9,13 @@ import { DEFAULTS } from '../base/defaults.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { OutcomeEvents } from '../ports/outcomes.js';
 
+/**
+ * Resolution of the event-loop lag metrics (nodejs_eventloop_lag_*). prom-client's 10 ms default
+ * wakes the process 100 times a second: about half of an idle scheduler's CPU (bench: idle).
+ * Lag that matters to a scheduler is milliseconds to seconds long and still shows at 100 ms.
+ */
+const EVENT_LOOP_MONITORING_MS = 100;
+
 /** What the schedule gauges read at scrape time: the schedule the leader runs. */
 export interface MetricsSource {
   entries(): { enabled: number; disabled: number; paused: number };
@@ -359,6 +366,6 @@ export class BeatMetrics {
     // nodejs_heap_size_used_bytes, …), as every Prometheus client library exports them: generic
     // dashboards and restart/memory alerts look for these names. A `tsbeat_` prefix hid them.
     if (options.processMetrics ?? true)
-      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: DEFAULTS.eventLoopMonitoringMs });
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_MS });
   }
 }

@@ -46,6 +46,13 @@ import type {
   TaskEventFeed,
 } from '../ports/outcomes.js';
 
+/**
+ * Task events of tasks the leader does not follow (yet) are kept this long, for this many tasks
+ * at most: a worker can start a run before the broker's confirm of its publish reaches the leader.
+ */
+const TASK_EVENTS_EARLY_MS = 60_000;
+const TASK_EVENTS_EARLY_MAX = 10_000;
+
 export interface TrackerOptions {
   readonly history: RunHistory;
   /** The result backend; none when task events are the only source. */
@@ -289,8 +296,8 @@ export class OutcomeTracker implements RunningRuns {
   /**
    * Keeps an event of a task not followed (yet): a worker can start a run before the broker's
    * confirm of its publish reaches the leader, which hands the run over only then. Most such events
-   * are other publishers' tasks: the oldest go past DEFAULTS.taskEventsEarlyMax ids or
-   * DEFAULTS.taskEventsEarlyMs.
+   * are other publishers' tasks: the oldest go past TASK_EVENTS_EARLY_MAX ids or
+   * TASK_EVENTS_EARLY_MS.
    */
   private keepEarly(event: TaskEvent): void {
     const now = this.o.clock.now();
@@ -301,7 +308,7 @@ export class OutcomeTracker implements RunningRuns {
     }
     this.early.set(event.taskId, { atMs: now, events: [event] });
     for (const [id, { atMs }] of this.early) {
-      if (this.early.size <= DEFAULTS.taskEventsEarlyMax && now - atMs <= DEFAULTS.taskEventsEarlyMs) break;
+      if (this.early.size <= TASK_EVENTS_EARLY_MAX && now - atMs <= TASK_EVENTS_EARLY_MS) break;
       this.early.delete(id);
     }
   }

@@ -19,7 +19,6 @@ import { brokerKindOf, stateUrlFor } from '../config/broker-kinds.js';
 import type { BrokerName } from '../config/broker-kinds.js';
 import { maskUrl } from '../config/redis-url.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { SchedulerKeys } from '../redis/keys.js';
@@ -32,6 +31,9 @@ import { RedisFencedDispatcher } from './redis-fenced-dispatcher.js';
 import { amqpRevoker, redisRevoker } from './revoking.js';
 import { sendThenCommit, withChordRuns } from './publishing.js';
 import type { Publishing } from './publishing.js';
+
+/** Celery's `control_exchange`: remote-control commands go to the fanout exchange `<this>.pidbox`. */
+const CONTROL_EXCHANGE = 'celery';
 
 export interface BrokerWiring {
   /** The kind's transport and dispatcher, state and fence on `state`; connects lazily. */
@@ -54,8 +56,8 @@ export const BROKERS: { readonly [Kind in BrokerName]: BrokerWiring } = {
       return {
         dispatcher: fenced,
         triggers: fenced,
-        revoker: redisRevoker(broker, config.broker.url, config.broker.transportOptions, DEFAULTS.controlExchange),
-        consumers: redisConsumerProbe(broker, config.broker.url, config.broker.transportOptions, DEFAULTS.controlExchange),
+        revoker: redisRevoker(broker, config.broker.url, config.broker.transportOptions, CONTROL_EXCHANGE),
+        consumers: redisConsumerProbe(broker, config.broker.url, config.broker.transportOptions, CONTROL_EXCHANGE),
         connect: () => broker.client.connect().catch(() => undefined),
         ready: () => broker.client.status === 'ready',
         // A refused Redis connection fails connectWithRetry on the state client, on the same URL.
@@ -71,7 +73,7 @@ export const BROKERS: { readonly [Kind in BrokerName]: BrokerWiring } = {
     openConsumerProbe: (config, logger) => {
       const broker = new RedisTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, logger });
       return {
-        probe: redisConsumerProbe(broker, config.broker.url, config.broker.transportOptions, DEFAULTS.controlExchange),
+        probe: redisConsumerProbe(broker, config.broker.url, config.broker.transportOptions, CONTROL_EXCHANGE),
         connect: () => broker.client.connect(),
         close: () => broker.close(),
       };
@@ -97,15 +99,15 @@ export const BROKERS: { readonly [Kind in BrokerName]: BrokerWiring } = {
         logger,
         state,
         config.lock.maxClockSkewMs,
-        amqpConsumerProbe(broker, DEFAULTS.controlExchange),
-        amqpRevoker(broker, DEFAULTS.controlExchange),
+        amqpConsumerProbe(broker, CONTROL_EXCHANGE),
+        amqpRevoker(broker, CONTROL_EXCHANGE),
       );
     },
     taskEvents: (config, logger) => new AmqpTaskEvents({ url: config.broker.url, logger }),
     openConsumerProbe: (config, logger) => {
       const amqp = new AmqpTransport({ url: config.broker.url, transportOptions: config.broker.transportOptions, queues: config, logger });
       return {
-        probe: amqpConsumerProbe(amqp, DEFAULTS.controlExchange),
+        probe: amqpConsumerProbe(amqp, CONTROL_EXCHANGE),
         connect: async () => {
           await amqp.connect();
           // connect() resolves after the first attempt, connected or not: a refusal is the answer.

@@ -14,7 +14,6 @@
  * for RedBeat's readers.
  */
 import type { Redis } from 'ioredis';
-import { DEFAULTS } from '../base/defaults.js';
 import { within } from '../base/within.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -28,6 +27,13 @@ import { REDBEAT_INCARNATION_FIELD } from './keys.js';
 import type { RedBeatKeys } from './keys.js';
 import { withRedBeatScripts } from './scripts.js';
 import { encodeDatetime, pythonJson } from './typed-json.js';
+
+/** RedBeat's write-back after a failed write (Redis gone): tries again after this, doubled per failure... */
+const REDBEAT_WRITE_RETRY_MIN_MS = 500;
+/** ...up to this. */
+const REDBEAT_WRITE_RETRY_MAX_MS = 30_000;
+/** RedBeat's write-back: a call without a reply this long is given up on and tried again. */
+const REDBEAT_WRITE_TIMEOUT_MS = 3000;
 
 /** Entries per script call: keeps each call short on a busy Redis. */
 const BATCH = 500;
@@ -131,10 +137,10 @@ export class RedBeatWriteBack {
     }
   }
 
-  /** Tries again after DEFAULTS.redbeatWriteRetryMinMs, doubled per failure up to DEFAULTS.redbeatWriteRetryMaxMs. */
+  /** Tries again after REDBEAT_WRITE_RETRY_MIN_MS, doubled per failure up to REDBEAT_WRITE_RETRY_MAX_MS. */
   private retryLater(): void {
     if (this.stopped) return;
-    this.retryMs = Math.min(DEFAULTS.redbeatWriteRetryMaxMs, this.retryMs === 0 ? DEFAULTS.redbeatWriteRetryMinMs : this.retryMs * 2);
+    this.retryMs = Math.min(REDBEAT_WRITE_RETRY_MAX_MS, this.retryMs === 0 ? REDBEAT_WRITE_RETRY_MIN_MS : this.retryMs * 2);
     this.retry = setTimeout(() => {
       this.retry = undefined;
       this.flushing ??= this.flush();
@@ -144,13 +150,13 @@ export class RedBeatWriteBack {
 }
 
 /**
- * A write-back call, bounded by DEFAULTS.redbeatWriteTimeoutMs: a command sent just before its
+ * A write-back call, bounded by REDBEAT_WRITE_TIMEOUT_MS: a command sent just before its
  * connection dropped waits in ioredis for a reconnect that may be long in coming, and would hold
  * every later write-back behind it. Given up on, it is tried again; the values are absolute, so the
  * first one landing late writes nothing the retry does not write again.
  */
 function writeWithin<T>(call: Promise<T>): Promise<T> {
-  return within(call, DEFAULTS.redbeatWriteTimeoutMs, (): never => {
-    throw new Error(`no reply from Redis within ${String(DEFAULTS.redbeatWriteTimeoutMs)} ms`);
+  return within(call, REDBEAT_WRITE_TIMEOUT_MS, (): never => {
+    throw new Error(`no reply from Redis within ${String(REDBEAT_WRITE_TIMEOUT_MS)} ms`);
   });
 }

@@ -8,6 +8,9 @@ import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
 import { chunksOf } from '../base/chunks.js';
 
+/** How long the alert outbox remembers a delivered (or given-up) alert, so that a second leader finding the same one does not send it again. */
+const ALERT_SENT_RETENTION_MS = 86_400_000;
+
 export class RedisAlertOutbox implements AlertOutbox {
   constructor(
     private readonly client: RedisClient,
@@ -20,7 +23,7 @@ export class RedisAlertOutbox implements AlertOutbox {
     // Each delivery stands alone, so many go in several calls (an even chunk keeps the pairs whole).
     let added = 0;
     for (const chunk of chunksOf(pairs, DEFAULTS.ioChunk))
-      added += Number(await this.run('enqueue', nowMs, String(DEFAULTS.alertSentRetentionMs), ...chunk));
+      added += Number(await this.run('enqueue', nowMs, String(ALERT_SENT_RETENTION_MS), ...chunk));
     return added;
   }
 

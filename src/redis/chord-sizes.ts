@@ -6,10 +6,16 @@
  * again for a replayed run changes nothing.
  */
 import type { Redis } from 'ioredis';
-import { DEFAULTS } from '../base/defaults.js';
 import { groupKeyPrefix } from '../celery/result-meta.js';
 import type { ChordSize } from '../celery/message.js';
 import type { ChordSizeWriter } from '../ports/dispatcher.js';
+
+/**
+ * A chord run's size in the result backend (`celery-taskset-meta-<group>.s`, docs/canvas.md)
+ * expires after this long, as Celery's `set_chord_size` writes it under the default `result_expires`
+ * (one day); the worker renews it on every header task's return.
+ */
+const CHORD_SIZE_TTL_S = 86_400;
 
 export class RedisChordSizes implements ChordSizeWriter {
   private readonly prefix: string;
@@ -25,7 +31,7 @@ export class RedisChordSizes implements ChordSizeWriter {
     // Connected on first use: most deployments never run a chord.
     if (this.client.status === 'wait') await this.client.connect();
     const pipeline = this.client.multi();
-    for (const { groupId, size } of sizes) pipeline.set(`${this.prefix}${groupId}.s`, String(size), 'EX', DEFAULTS.chordSizeTtlS);
+    for (const { groupId, size } of sizes) pipeline.set(`${this.prefix}${groupId}.s`, String(size), 'EX', CHORD_SIZE_TTL_S);
     const replies = await pipeline.exec();
     const failed = replies?.find(([error]) => error !== null)?.[0];
     if (replies === null || failed) throw failed ?? new Error('the result backend discarded the transaction');

@@ -9,7 +9,6 @@
  * On taking the lock, the leader writes its token to the fence key; the publish script refuses any
  * caller whose token is not the fence's, so a deposed leader that wakes up cannot publish.
  */
-import { DEFAULTS } from '../base/defaults.js';
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './connect.js';
 import Redlock, { ExecutionError, Lock, ResourceLockedError } from 'redlock';
@@ -23,6 +22,9 @@ import { CONTROL_MESSAGE } from './control-store.js';
 import { ENTRIES_MESSAGE, SCHEDULER_KEY_TYPES } from './keys.js';
 import { asRedisError, lockRefusal, placeOf } from './server-errors.js';
 import { leaseMarginMs } from '../config/lease-margin.js';
+
+/** How often a leader that stepped down retries giving its lock back while Redis does not answer. */
+const LOCK_RELEASE_RETRY_MS = 100;
 
 export interface LeadershipKeys {
   /** The redlock resource (a key on every lock server). */
@@ -375,7 +377,7 @@ export class Leadership {
       } catch (error) {
         // Gone already (expired, or another instance's value): nothing to give back.
         if (await isHeldElsewhere(error)) return;
-        await new Promise((resolve) => setTimeout(resolve, DEFAULTS.lockReleaseRetryMs));
+        await new Promise((resolve) => setTimeout(resolve, LOCK_RELEASE_RETRY_MS));
       }
     }
   }

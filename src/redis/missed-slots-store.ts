@@ -3,7 +3,7 @@
  * an overlap policy, passed while paused), kept per entry in Redis so that every replica's dashboard
  * can colour its day strips alike: `missed:<entry>` (keys.ts), a list of compact JSON reports
  *   {"first": the first slot (epoch ms), "n": how many slots from it, "why": the reason, "at": when found}
- * newest first, at most DEFAULTS.missedSlotsKept, expiring DEFAULTS.missedSlotsTtlMs after the last.
+ * newest first, at most DEFAULTS.missedSlotsKept, expiring MISSED_SLOTS_TTL_MS after the last.
  * Reports are written after the wake-up that made them, never awaited by the publish: a write that
  * fails is logged (once a minute at most) and its reports are lost, as a metric sample would be.
  */
@@ -15,6 +15,9 @@ import { NO_EVENTS } from '../ports/events.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { SchedulerKeys } from './keys.js';
 import { storedObject } from '../base/stored-object.js';
+
+/** An entry's list of those reports expires this long after its last report: the strips look back a day. */
+const MISSED_SLOTS_TTL_MS = 25 * 3_600_000;
 
 export interface MissedReport {
   readonly firstSlotMs: number;
@@ -74,7 +77,7 @@ export class RedisMissedSlots {
           pipeline
             .lpush(key, text)
             .ltrim(key, 0, DEFAULTS.missedSlotsKept - 1)
-            .pexpire(key, DEFAULTS.missedSlotsTtlMs);
+            .pexpire(key, MISSED_SLOTS_TTL_MS);
         }
         for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
       }

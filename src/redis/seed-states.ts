@@ -9,7 +9,7 @@
  * one). Then the stored state is replaced by the seed (its slot L: the next fire is the schedule's
  * first after L, as RedBeat's due_at and ModelEntry.is_due compute it). Otherwise L stands for S
  * itself or an older slot, and adopting it is a no-op. A record at or before tsbeat's last publish
- * time P (plus DEFAULTS.seedOwnRecordMarginMs) is never newer, even when that publish was later than
+ * time P (plus SEED_OWN_RECORD_MARGIN_MS) is never newer, even when that publish was later than
  * the next fire: it is tsbeat's own run written back (src/redbeat/write-back.ts and
  * src/service/django-write-back.ts write P itself, which a database may truncate, taken when the
  * publish is reported, which may be moments after its state stored P), or a run older than
@@ -26,7 +26,6 @@
  * most the one decided on, so that a run tsbeat published meanwhile is never taken back.
  */
 import type { RedisClient } from './connect.js';
-import { DEFAULTS } from '../base/defaults.js';
 import { resolveSchedule } from '../config/entry-schedule.js';
 import type { EntryScope } from '../config/resolve.js';
 import { nextFires } from '../core/schedule.js';
@@ -34,6 +33,14 @@ import type { SeedState } from '../ports/seeds.js';
 import type { EntryState } from '../ports/state.js';
 import { encodeEntryState, readEntryState } from './entry-state-codec.js';
 import { withScripts } from './scripts.js';
+
+/**
+ * Cut-over adoption (redis/seed-states.ts): another scheduler's last run at most this after tsbeat's
+ * own last publish is tsbeat's run written back (its time is taken when the publish is reported,
+ * which may be moments after the state stored it), never a newer run of the other scheduler, even
+ * when that publish was late.
+ */
+const SEED_OWN_RECORD_MARGIN_MS = 1000;
 
 export type { SeedState } from '../ports/seeds.js';
 
@@ -71,7 +78,7 @@ export function seedDecision(seed: SeedState, stored: EntryState | undefined, sc
   if (seed.entry === undefined) return { write: 'keep' };
   // At or before tsbeat's last publish (within the margin): tsbeat's own run written back, or a run
   // older than tsbeat's last; either way tsbeat's record is the newer.
-  if (stored.publishedAtMs !== undefined && seed.lastRunMs <= stored.publishedAtMs + DEFAULTS.seedOwnRecordMarginMs) {
+  if (stored.publishedAtMs !== undefined && seed.lastRunMs <= stored.publishedAtMs + SEED_OWN_RECORD_MARGIN_MS) {
     return { write: 'keep' };
   }
   const zone = seed.entry.timezone ?? scope.zone;

@@ -10,11 +10,17 @@
  * subscribes through each sentinel of the client's options, and hangs the client up
  * (`disconnect(true)`: its connector asks the sentinels for the primary again) when a sentinel
  * announces a new primary it is not connected to; and again each time it reconnects to the old one
- * within DEFAULTS.sentinelSwitchWindowMs of the announcement (the sentinel its connector asked had
+ * within SENTINEL_SWITCH_WINDOW_MS of the announcement (the sentinel its connector asked had
  * not switched yet).
  */
 import { Redis } from 'ioredis';
-import { DEFAULTS } from '../base/defaults.js';
+
+/**
+ * After a sentinel announces a failover, a Sentinel client that reconnects to the old primary (the
+ * sentinel it asked had not switched yet: sentinels learn of a failover from each other within
+ * ~2 s) hangs up and asks again, for this long after the announcement.
+ */
+const SENTINEL_SWITCH_WINDOW_MS = 10_000;
 
 const CHANNEL = '+switch-master';
 
@@ -62,7 +68,7 @@ export function followSentinelFailovers(client: Redis): void {
       subscriber.subscribe(CHANNEL).catch(() => undefined);
       return subscriber;
     });
-    if (latest !== undefined && Date.now() - latest.atMs < DEFAULTS.sentinelSwitchWindowMs && connectedTo() === latest.from) {
+    if (latest !== undefined && Date.now() - latest.atMs < SENTINEL_SWITCH_WINDOW_MS && connectedTo() === latest.from) {
       client.disconnect(true);
     }
   });

@@ -25,11 +25,19 @@ import type { BackfillWorkOptions } from './backfill-walk.js';
 import { walkPaced } from './backfill-paced.js';
 import { checkedEntry } from './before-publish.js';
 
+/** Backfill requests the control loop reads per look; one is worked on at a time. */
+const BACKFILLS_PER_WAKE = 10;
+/**
+ * A backfill request not begun by a leader within this long is discarded: `beat backfill` gave up
+ * waiting long ago (it withdraws its request when it does, unless it was killed).
+ */
+const BACKFILL_MAX_AGE_MS = 15 * 60_000;
+
 export type { BackfillWorkOptions };
 
 /** Works through the pending requests; 'fenced' when this instance stopped leading meanwhile. */
 export async function workBackfills(o: BackfillWorkOptions): Promise<'fenced' | undefined> {
-  for (const { text, request } of await o.source.pendingBackfills(DEFAULTS.backfillsPerWake)) {
+  for (const { text, request } of await o.source.pendingBackfills(BACKFILLS_PER_WAKE)) {
     if (o.lease() === undefined) return 'fenced';
     if (request === undefined) {
       await refuse(o, text, undefined, 'not a backfill request (unreadable JSON): discarded');
@@ -98,8 +106,8 @@ async function workOne(
   const begun = await o.source.backfillProgress(request.id);
   const through = begun?.throughMs;
   // Not begun and older than any requester still waits: its beat backfill gave up (and was killed before withdrawing it).
-  if (through === undefined && o.now() - request.at > DEFAULTS.backfillMaxAgeMs) {
-    await refuse(o, text, request, `not begun within ${DEFAULTS.backfillMaxAgeMs / 60_000} minutes of its request`);
+  if (through === undefined && o.now() - request.at > BACKFILL_MAX_AGE_MS) {
+    await refuse(o, text, request, `not begun within ${BACKFILL_MAX_AGE_MS / 60_000} minutes of its request`);
     return undefined;
   }
   const refusal = backfillRefusal(entry.schedule);

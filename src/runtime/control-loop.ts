@@ -25,6 +25,16 @@ import type { RunningRuns } from '../ports/outcomes.js';
 import type { DeploymentStop } from '../ports/control-source.js';
 import type { Revoker } from '../ports/revoker.js';
 
+/** Manual-run requests (`beat trigger`) read per look of the control loop; the rest wait for the next look. */
+const TRIGGERS_PER_WAKE = 100;
+/**
+ * A manual-run request older than this is discarded, not published. `beat trigger` waits at most
+ * 300 s and then withdraws its request, but a CLI killed while waiting (Ctrl-C with no leader up)
+ * never does, and the next leader, maybe days later, must not publish it. The margin over 300 s
+ * absorbs clock skew between the CLI's machine and the leader.
+ */
+const TRIGGER_MAX_AGE_MS = 15 * 60_000;
+
 export interface ControlLoopOptions {
   readonly config: ResolvedConfig;
   readonly source: ControlSource;
@@ -109,7 +119,7 @@ export class ControlLoop {
   /** The pending manual runs, each published once or discarded; 'not leading' once the lease is gone or fenced. */
   private async publishTriggers(source: ControlSource): Promise<'not leading' | undefined> {
     const { logger } = this.options;
-    const pending = await source.pendingTriggers(DEFAULTS.triggersPerWake);
+    const pending = await source.pendingTriggers(TRIGGERS_PER_WAKE);
     for (const { text, request } of pending) {
       const token = this.options.lease();
       if (token === undefined) return 'not leading';
@@ -128,10 +138,10 @@ export class ControlLoop {
         continue;
       }
       const now = this.options.now();
-      if (now - request.at > DEFAULTS.triggerMaxAgeMs) {
+      if (now - request.at > TRIGGER_MAX_AGE_MS) {
         logger.warn(
           { event: EVENTS.trigger, entry: entry.name, id: request.id, requestedAt: new Date(request.at).toISOString() },
-          `discarding a manual-run request older than ${DEFAULTS.triggerMaxAgeMs / 60_000} minutes (its beat trigger gave up long ago)`,
+          `discarding a manual-run request older than ${TRIGGER_MAX_AGE_MS / 60_000} minutes (its beat trigger gave up long ago)`,
         );
         await source.discardTrigger(text);
         continue;

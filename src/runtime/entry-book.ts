@@ -24,6 +24,9 @@ import { isFinished } from '../config/max-runs.js';
 import type { BookEntry, BookOptions, BookSnapshot, BufferRelease, Due, EntryPhase, PauseChange } from './book-entry.js';
 import { BookedEntry, DISPATCHING, FINISHED, PAUSED, REMOVED, WAITING } from './entry-life.js';
 
+/** Most slots replayed per entry per wake-up with catchUp "all"; the rest come on the next wake-up. */
+const MAX_SLOTS_PER_TICK = 10_000;
+
 export type { BookEntry, BookSnapshot, Due, EntryPhase, PauseChange } from './book-entry.js';
 
 /** A schedule computation that failed (see EntryBook.computing): its entry was failed alone. */
@@ -210,7 +213,7 @@ export class EntryBook {
       // "skip" must not skip the slots its own jitter delayed past the grace.
       {
         graceMs: Math.max(1000, this.options.maxIntervalMs) + e.jitterMs,
-        maxSlots: Math.min(DEFAULTS.maxSlotsPerTick, left),
+        maxSlots: Math.min(MAX_SLOTS_PER_TICK, left),
         nextSlotMs: entry.nextSlotMs,
       },
     );

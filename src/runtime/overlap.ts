@@ -24,6 +24,9 @@ import { formatInstant } from '../time/zone.js';
 import type { BookEntry, Due, EntryBook } from './entry-book.js';
 import type { RunLogOptions } from './run-log.js';
 
+/** Task ids revoked lately, remembered so that a revoke is not broadcast twice for one run. */
+const REVOKED_REMEMBERED = 1000;
+
 /** A revoke decided while planning, sent before the batch (sendRevokes). */
 interface PendingRevoke {
   readonly entry: ResolvedEntry;
@@ -45,7 +48,7 @@ export class OverlapGate {
   private readonly untrackedSaid = new Set<string>();
   /** Revokes decided and not sent yet. */
   private pending: PendingRevoke[] = [];
-  /** Task ids revoked lately (insertion order, at most DEFAULTS.revokedRemembered): one broadcast per run. */
+  /** Task ids revoked lately (insertion order, at most REVOKED_REMEMBERED): one broadcast per run. */
   private readonly revoked = new Set<string>();
 
   /**
@@ -190,7 +193,7 @@ export class OverlapGate {
 
   private remember(taskId: string): void {
     this.revoked.add(taskId);
-    if (this.revoked.size > DEFAULTS.revokedRemembered) this.revoked.delete(this.revoked.values().next().value as string);
+    if (this.revoked.size > REVOKED_REMEMBERED) this.revoked.delete(this.revoked.values().next().value as string);
   }
 
   private sayOnce(entry: ResolvedEntry, message: string): void {

@@ -13,6 +13,14 @@ import { DEFAULTS } from '../base/defaults.js';
 import { SPEEDUPS } from '../base/speedups.js';
 import type { Clock } from '../ports/clock.js';
 
+/** The short sleeps at that edge (the kernel makes each about 0.1 ms). */
+const TIMER_EDGE_SLEEP_MS = 0.02;
+/**
+ * Waits of the precise timer that may follow one another through the event loop when a wait ends
+ * short of its instant (a timer fired earlier than the lead), before it falls back to a timer.
+ */
+const TIMER_SHORT_RETRIES = 2;
+
 /** Atomics.wait needs a shared cell to sleep on; nothing ever wakes it early. */
 const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
 
@@ -102,7 +110,7 @@ export class PreciseTimer {
     // Within it: a timer that fired earlier than the lead (by its loop's cached clock) left the wait
     // short; one more wait after a turn of the event loop reaches the instant, where a timer would
     // fire a millisecond or more late.
-    else if (retries < DEFAULTS.timerShortRetries) this.soon(dueMs, fire, behind, retries + 1);
+    else if (retries < TIMER_SHORT_RETRIES) this.soon(dueMs, fire, behind, retries + 1);
     // Still short: a clock slower than the wait (a small step, a slew, a test's clock that does not
     // move), looked at again by a timer when it should be there, so that the loop does not spin.
     else this.timeout = setTimeout(() => this.attempt(dueMs, fire, behind), leftMs);
@@ -123,7 +131,7 @@ export class PreciseTimer {
       if (performance.now() > giveUpAt) return false;
       // Whole milliseconds to go are slept in one piece, up to the edge; the edge in short sleeps, watching for the instant.
       if (dueMs - now > DEFAULTS.timerEdgeMs) Atomics.wait(SLEEP_CELL, 0, 0, Math.min(dueMs - now - DEFAULTS.timerEdgeMs, lead));
-      else Atomics.wait(SLEEP_CELL, 0, 0, DEFAULTS.timerEdgeSleepMs);
+      else Atomics.wait(SLEEP_CELL, 0, 0, TIMER_EDGE_SLEEP_MS);
     }
     return true;
   }

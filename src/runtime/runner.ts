@@ -46,6 +46,9 @@ import type { ScheduleError } from '../base/step-budget.js';
 import type { DeploymentStop } from '../ports/control-source.js';
 import { stepsSpent } from '../base/step-budget.js';
 
+/** A new leader waits this long at most for the runs the last one left running, before its first wake-up. */
+const OVERLAP_READY_WAIT_MS = 3000;
+
 export interface RunnerOptions {
   readonly config: ResolvedConfig;
   readonly dispatcher: Dispatcher;
@@ -293,11 +296,11 @@ export class Runner {
     this.wake(0);
   }
 
-  /** Waits for the outcome tracker's start, at most DEFAULTS.overlapReadyWaitMs (a Redis that does not answer is the state's problem too). */
+  /** Waits for the outcome tracker's start, at most OVERLAP_READY_WAIT_MS (a Redis that does not answer is the state's problem too). */
   private async runsStillRunningKnown(): Promise<void> {
     const { running } = this.options;
     if (running === undefined) return;
-    await within(running.ready(), DEFAULTS.overlapReadyWaitMs, () => undefined);
+    await within(running.ready(), OVERLAP_READY_WAIT_MS, () => undefined);
   }
 
   /** Applies the paused set (see EntryBook.setPaused); a resumed entry may be due at once. */

@@ -2,7 +2,7 @@
  * Work done while the runner sleeps, so that a due instant finds it done: the message templates of
  * the entries due soon are compiled.
  *
- * All of it in slices of about DEFAULTS.templateWarmSliceMs between turns of the event loop: a due
+ * All of it in slices of about TEMPLATE_WARM_SLICE_MS between turns of the event loop: a due
  * tick waits at most one slice. A slice that finds the runner busy (a tick running) or stopped ends
  * the pass; what it did not compile is looked at again on the next wake-up, or compiled at the
  * entry's first run.
@@ -19,6 +19,9 @@ import { DEFAULTS } from '../base/defaults.js';
 import type { Clock } from '../ports/clock.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
 import type { RunRenderer } from './dispatch-window.js';
+
+/** Longest slice of that compilation between two looks at the event loop, so a due tick waits at most this long. */
+const TEMPLATE_WARM_SLICE_MS = 1;
 
 export interface WarmUpOptions {
   readonly book: EntryBook;
@@ -65,7 +68,7 @@ export class WarmUp {
     };
     let next = 0;
     const slice = (): void => {
-      const until = performance.now() + DEFAULTS.templateWarmSliceMs;
+      const until = performance.now() + TEMPLATE_WARM_SLICE_MS;
       while (next < todo.length && idle() && renderer.hasRoom() && performance.now() < until) {
         try {
           renderer.compile((todo[next] as BookEntry).entry);

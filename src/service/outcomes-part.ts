@@ -11,7 +11,6 @@ import { followsOutcomes } from '../config/resolve.js';
 import { keepsRunHistory, taskEventsByDefault } from '../config/outcome-sources.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { EVENTS } from '../base/log-events.js';
-import { DEFAULTS } from '../base/defaults.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import type { Clock } from '../ports/clock.js';
@@ -24,6 +23,16 @@ import type { SchedulerKeys } from '../redis/keys.js';
 import { RedisResultReader } from '../redis/result-backend.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import type { FailurePausing } from '../redis/run-history-store.js';
+
+/**
+ * With task events read by default (no resultBackend, taskEvents unset), a run is given up as
+ * `unknown` ("workers send no task events") once this has passed since its publish while no worker
+ * has sent any task event to this leader: the workers may run without -E. Long enough for a
+ * worker with -E to take a run from a quiet queue and say so (task-received/-started come within
+ * milliseconds); a run still waits there meanwhile, shown as published (PENDING). A shorter
+ * outcomeTimeout shortens it too.
+ */
+const TASK_EVENTS_SILENCE_MS = 120_000;
 
 export interface Outcomes {
   readonly tracker: OutcomeTracker;
@@ -56,7 +65,7 @@ export function startOutcomes(
       : { results: new RedisResultReader(client, backend.transportOptions.globalKeyprefix) }),
     ...(taskEvents === undefined ? {} : { taskEvents }),
     // Read by default, not counted on: a run no event tells of is given up as unknown, saying why.
-    ...(followsOutcomes(config) ? {} : { silenceMs: Math.min(DEFAULTS.taskEventsSilenceMs, config.outcomeTimeoutMs) }),
+    ...(followsOutcomes(config) ? {} : { silenceMs: Math.min(TASK_EVENTS_SILENCE_MS, config.outcomeTimeoutMs) }),
     events,
     logger,
     clock,

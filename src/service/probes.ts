@@ -26,6 +26,14 @@ import { keepsRunHistory } from '../config/outcome-sources.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { pushAll } from '../base/chunks.js';
 
+/**
+ * /healthz reports a leader whose scheduler loop has not woken for this long, or for this many of
+ * its loop intervals (maxInterval) if that is longer, as stalled: the loop wakes at least once per
+ * interval, so a longer silence is a blocked event loop or a hung loop, not a quiet schedule.
+ */
+const HEALTH_STALL_MS = 5000;
+const HEALTH_STALL_INTERVALS = 5;
+
 export interface ProbeSources {
   readonly instanceId: string;
   readonly clock: Clock;
@@ -71,7 +79,7 @@ export function probes(sources: ProbeSources): Omit<HttpHandlers, 'metrics'> {
 function healthProbe(sources: ProbeSources): Probe {
   const { supervisor } = sources;
   const runner = supervisor.runner;
-  const stallMs = Math.max(DEFAULTS.healthStallMs, DEFAULTS.healthStallIntervals * supervisor.config.maxIntervalMs);
+  const stallMs = Math.max(HEALTH_STALL_MS, HEALTH_STALL_INTERVALS * supervisor.config.maxIntervalMs);
   const stalled = runner !== undefined && runner.lastWakeMs > 0 && performance.now() - runner.lastWakeMs > stallMs;
   return stalled
     ? { ok: false, reason: 'the scheduler loop has stalled' }

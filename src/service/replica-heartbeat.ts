@@ -1,11 +1,10 @@
 /**
  * This process's entry in the replicas registry: written at start, every heartbeat (at most
- * DEFAULTS.replicaHeartbeatMs apart, and the renewal period of lock.ttl), and removed on a clean
+ * REPLICA_HEARTBEAT_MS apart, and the renewal period of lock.ttl), and removed on a clean
  * stop. One short script call per heartbeat, renewed by the one renewer (base/renewer.ts); failures
  * are logged once per outage and the heartbeat goes on.
  */
 import { hostname } from 'node:os';
-import { DEFAULTS } from '../base/defaults.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -15,6 +14,13 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import type { HttpAddress } from '../http/server.js';
 import type { Clock } from '../ports/clock.js';
 import type { ReplicaRegistry } from '../redis/replica-registry.js';
+
+/**
+ * How often every `beat run` (leader or standby) writes its heartbeat to the replicas registry
+ * (one short script call), and at most a third of lock.ttl: its record counts for lock.ttl after
+ * each heartbeat, so a replica killed without stopping leaves the listings within lock.ttl.
+ */
+const REPLICA_HEARTBEAT_MS = 2000;
 
 export interface ReplicaHeartbeatOptions {
   readonly registry: Pick<ReplicaRegistry, 'beat' | 'leave'>;
@@ -28,9 +34,9 @@ export interface ReplicaHeartbeatOptions {
   readonly http: () => string | null;
 }
 
-/** The heartbeat's period for a lock TTL: DEFAULTS.replicaHeartbeatMs, or the TTL's renewal period if that is shorter. */
+/** The heartbeat's period for a lock TTL: REPLICA_HEARTBEAT_MS, or the TTL's renewal period if that is shorter. */
 export function heartbeatIntervalMs(ttlMs: number): number {
-  return Math.min(DEFAULTS.replicaHeartbeatMs, renewalPeriodMs(ttlMs));
+  return Math.min(REPLICA_HEARTBEAT_MS, renewalPeriodMs(ttlMs));
 }
 
 export class ReplicaHeartbeat {

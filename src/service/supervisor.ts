@@ -10,7 +10,6 @@ import { entryScopeOf } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { configFingerprint, fingerprintFields } from '../control/fingerprint.js';
 import type { ConfigFingerprint } from '../control/fingerprint.js';
-import { DEFAULTS } from '../base/defaults.js';
 import { isKeyFault } from '../control/status-parts.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -29,6 +28,13 @@ import type { Runner } from '../runtime/runner.js';
 import type { RuntimeEntries } from '../runtime/entry-catalog.js';
 import { reloadableConfig } from './reload.js';
 import { handOverOnRefusal } from './metered-triggers.js';
+
+/**
+ * How often the leader's control loop looks for pause, resume and trigger requests without being
+ * told (a CLI announces each on the events channel; this catches a missed announcement), and at
+ * most every maxInterval.
+ */
+const CONTROL_INTERVAL_MS = 1000;
 
 export interface SupervisorOptions {
   readonly config: ResolvedConfig;
@@ -269,7 +275,7 @@ export class Supervisor {
       onFenced: () => leadership.relinquish('another instance holds the fence'),
       onClockAhead: (ahead) => leadership.relinquish(clockGuard.reportAhead(ahead)),
       onPublishFailed: (error) => handOverOnRefusal(error, (reason) => leadership.relinquish(reason)),
-      controlIntervalMs: Math.min(DEFAULTS.controlIntervalMs, config.maxIntervalMs),
+      controlIntervalMs: Math.min(CONTROL_INTERVAL_MS, config.maxIntervalMs),
       knownRuns: this.knownRuns,
       knownSightings: this.knownSightings,
       lostReported: this.lost,

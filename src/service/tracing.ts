@@ -14,10 +14,16 @@ import type { OtlpProtocol } from '../observe/otel-export.js';
 import { RunSpanEvents } from '../observe/run-spans.js';
 import type { SchedulerEvents } from '../ports/events.js';
 
+// Tracing (src/observe/run-spans.ts), with OTEL_EXPORTER_OTLP_ENDPOINT set.
+/** Run spans handed to the OpenTelemetry SDK per turn of the event loop: a burst's made a few at a time after it, holding up no timer or publish. */
+const TRACE_SPANS_PER_TURN = 16;
+/** Longest wait at shutdown for the last spans to be exported (the collector may be down). */
+const TRACE_FLUSH_TIMEOUT_MS = 3000;
+
 export interface Tracing {
   /** The sink of published runs: one span each. */
   readonly events: SchedulerEvents;
-  /** Exports the spans still waiting, within DEFAULTS.traceFlushTimeoutMs. */
+  /** Exports the spans still waiting, within TRACE_FLUSH_TIMEOUT_MS. */
   stop(): Promise<void>;
 }
 
@@ -71,7 +77,7 @@ export async function startTracing(options: {
     },
     warn: rateLimited(logger, options.now),
   });
-  const events = new RunSpanEvents({ writer: exporter.writer, now: options.now, perTurn: DEFAULTS.traceSpansPerTurn });
+  const events = new RunSpanEvents({ writer: exporter.writer, now: options.now, perTurn: TRACE_SPANS_PER_TURN });
   logger.info(
     { event: EVENTS.tracingStart, endpoint: maskUrl(settings.endpoint), protocol: settings.protocol },
     `exporting a span per published run over OTLP (${settings.protocol}) to ${maskUrl(settings.endpoint)}`,
@@ -80,7 +86,7 @@ export async function startTracing(options: {
     events,
     stop: async () => {
       events.flush();
-      await exporter.shutdown(DEFAULTS.traceFlushTimeoutMs);
+      await exporter.shutdown(TRACE_FLUSH_TIMEOUT_MS);
     },
   };
 }

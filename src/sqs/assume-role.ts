@@ -16,11 +16,13 @@
  */
 import type * as Sts from '@aws-sdk/client-sts';
 import type { STSClient } from '@aws-sdk/client-sts';
-import { DEFAULTS } from '../base/defaults.js';
 import { loadOnFirstUse } from '../base/load-on-first-use.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
+
+/** kombu's RoleSessionName for `sts_role_arn` (CloudTrail shows the role's calls under it). */
+const SQS_STS_SESSION_NAME = 'Celery';
 
 const loadSts = loadOnFirstUse<typeof Sts>('@aws-sdk/client-sts');
 
@@ -95,7 +97,7 @@ export class AssumedRole {
       reply = await this.client.send(
         new sdk.AssumeRoleCommand({
           RoleArn: settings.roleArn,
-          RoleSessionName: DEFAULTS.sqsStsSessionName,
+          RoleSessionName: SQS_STS_SESSION_NAME,
           DurationSeconds: settings.durationS,
         }),
       );
