@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * The shape of src/: which folder may import which, checked. `node scripts/layers.mjs` prints the
- * folder graph, its cycles and every import against the layering, and exits 1 on any of them, on a
- * cycle between two modules, or on a source file over the size limit; test/unit/layers.test.ts runs it with the suite.
+ * folder graph, its cycles and every import against the layering, and exits 1 on any problem: an
+ * import the layering does not allow, a folder missing from LAYERS, an import of an entry point, a
+ * cycle between two folders or between two modules; test/unit/layers.test.ts runs it with the suite.
  *
  * Every import counts, `import type` and dynamic `import()` too: a type shared across folders ties
  * them as much as a value does. The files directly in src/ are the entry points (the CLI and the

@@ -1,11 +1,14 @@
 /**
- * The one home of tsbeat's own Redis key and channel names: an entry's state, the lock and fence,
- * the leader record, live control. The broker's names (kombu's) are in src/kombu/keys.ts.
+ * The one home of tsbeat's own Redis key and channel names, every key a deployment writes or reads
+ * (listed below): the entries' state, the lock and fence, the leader and replicas, live control,
+ * runtime entries and the recorded definition, run histories and outcomes, passed and missed
+ * slots, backfills, alerts and the audit trail. The broker's names (kombu's) are in src/kombu/keys.ts.
  */
 
 /**
- * tsbeat's own keys, for one deployment. All share the hash tag `{<name>}`, so that they live in one
- * slot should the state Redis ever be a cluster, and the prefix keeps them apart from Celery's.
+ * tsbeat's own keys, for one deployment. All share the hash tag `{<name>}`, so that on a Redis
+ * Cluster they live in one hash slot, on one shard, where one script may touch any of them; the
+ * prefix keeps them apart from Celery's.
  * These are the names every release has written for a deployment of one leader (0.2.x's partitions
  * = 1 among them), so that an upgrade reads the state it left.
  *   <prefix>:{<name>}:state    hash  entry name → JSON {slot, seen, at, by, id, n} (entry-state-codec.ts)
