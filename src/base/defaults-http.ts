@@ -7,7 +7,7 @@ export const HTTP_DEFAULTS = {
   /**
    * Most entries with series of their own in /metrics (`metricsMaxEntries`): past it a new entry's
    * per-entry samples are left out (counted by tsbeat_entry_series_left_out_total), so that a
-   * deployment of a million entries does not export a million series per metric.
+   * deployment's size does not set the number of series per metric.
    */
   metricsMaxEntries: 10_000,
   /**

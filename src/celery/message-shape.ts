@@ -1,8 +1,8 @@
 /**
  * The shape of an entry's messages: everything a message template holds that does not depend on
  * the entry's name, args and kwargs (task, options, queue, headers, Sentry monitor), with those
- * three as slots. Entries of one shape share one: a tenant schedule of a million entries that
- * differ only in their name and arguments compiles a handful of shapes, not a million header texts
+ * three as slots. Entries of one shape share one: a tenant schedule of entries that differ only
+ * in their name and arguments compiles a handful of shapes, not a header text per entry
  * (and transports lay out their envelopes once per shape too). Pure.
  */
 import type { Options } from '../config/options-schema.js';

@@ -2,8 +2,8 @@
  * `beat entries import FILE` and `beat entries export`: many runtime entries at once, as a config
  * file holds them (YAML, JSON) or as JSON Lines (entry-lines.ts). An import checks every entry
  * before it writes the first, then writes them in chunks (each one atomic write, one version): one
- * write of a million entries would hold Redis up for seconds and hand the leader a million changes
- * at once. An export reads a page of entries at a time and writes it out before the next.
+ * write of them all would hold Redis up for seconds on a large import and hand the leader every
+ * change at once. An export reads a page of entries at a time and writes it out before the next.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { selectorArg, selectorOption } from './selector-args.js';

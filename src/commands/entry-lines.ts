@@ -2,7 +2,7 @@
  * Runtime entries as JSON Lines (NDJSON): one `{"name": …, "entry": {…}}` object per line, what
  * `beat entries export --format ndjson` writes and `beat entries import` streams back. A whole YAML
  * or JSON document has to be read whole before its first entry is known; a file of lines is read a
- * chunk at a time, so an import of a million entries holds one chunk of them, not the file.
+ * chunk at a time, so an import holds one chunk of entries, not the file.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -76,7 +76,7 @@ export async function* textLineChunks(
     throw new BeatError(ErrorCode.ImportInput, `beat ${command}: cannot read ${shown(file)}: ${why}`, { cause: error });
   }
   // Split here rather than by node:readline, whose async iterator costs a promise and a turn of the
-  // loop per line (a million of them per pass). Line breaks are readline's: \n, \r\n and a lone \r.
+  // loop per line. Line breaks are readline's: \n, \r\n and a lone \r.
   let chunk: TextLine[] = [];
   let hash = createHash('sha1');
   let number = 0;
@@ -153,7 +153,7 @@ export function readLine(text: string, line: number): ReadLine {
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     return { line, problem: 'expected an object {"name": …, "entry": {…}} on each line' };
   const { name, entry } = value as Record<string, unknown>;
-  // (No rest object: a line is a million times over in a large import.)
+  // (No rest object: this runs once per line of an import.)
   const extra = Object.keys(value).filter((key) => key !== 'name' && key !== 'entry');
   if (typeof name !== 'string') return { line, problem: 'expected "name": the entry\'s name, a string' };
   if (entry === undefined) return { line, problem: `expected "entry": the definition of ${shown(name)}` };

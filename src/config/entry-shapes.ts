@@ -2,8 +2,8 @@
  * Runtime entries that differ only in their args and kwargs (per-tenant entries: one task, one
  * schedule, one set of options, the tenant in the arguments) share one definition shape: the rest
  * of the definition is checked once per shape and resolved once per shape, and every entry of it
- * holds the same schedule, options, alerts, exclusions and window, instead of a copy each. A
- * million such entries cost a million names and argument lists, not a million definitions.
+ * holds the same schedule, options, alerts, exclusions and window, instead of a copy each. Such
+ * entries cost a name and an argument list each, not a definition each.
  *
  * Sharing is safe because parsed and resolved entries are never changed after they are made, and
  * exact because nothing the schema checks or resolveEntry computes from the rest depends on the
@@ -22,8 +22,8 @@ import type { ParsedEntry } from './schema.js';
 
 /**
  * Definition shapes a reader of runtime entries keeps (config/entry-shapes.ts): per-tenant entries
- * have a handful; past this many (entries that share nothing) it starts again, so that a million
- * distinct definitions never make it a second copy of the catalog.
+ * have a handful; past this many (entries that share nothing) it starts again, so that distinct
+ * definitions never make it a second copy of the catalog.
  */
 const ENTRY_SHAPES_KEPT = 10_000;
 

@@ -54,7 +54,7 @@ export function scheduleCostProblem(name: string, entry: ParsedEntry, context: S
   return { path: 'schedule', message: `${why}; ${refused}` };
 }
 
-/** Definitions' outcomes one ScheduleCosts keeps: a pass over a million per-tenant entries holds a few shapes. */
+/** Definitions' outcomes one ScheduleCosts keeps: a pass over per-tenant entries holds a few shapes, not one per tenant. */
 const KEPT = 1000;
 
 /**

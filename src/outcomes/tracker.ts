@@ -358,7 +358,7 @@ export class OutcomeTracker implements RunningRuns {
    * followed for outcomeFollowAtLeastMs, and published before the runs arriving now began. Else (a
    * burst past maxPending) the new run is not followed: giving up runs of the same burst a moment
    * after their publish tells nothing of them, and each run given up is written to its history
-   * twice, during the burst (the million bench: CHANGELOG.md's benchmark history).
+   * twice, during the burst (measured: CHANGELOG.md's benchmark history).
    */
   private mayGiveUpOldest(atMs: number): boolean {
     const oldest = this.oldestPending();
@@ -385,7 +385,7 @@ export class OutcomeTracker implements RunningRuns {
   /**
    * Writes what waits once no run was published for recordDelayMs (outcomeBurstQuietMs when a
    * burst's runs wait): a burst's runs go in a few large writes after it, not during it, where they
-   * would take Redis's one thread from the publish (the million bench: CHANGELOG.md's benchmark history). Runs published
+   * would take Redis's one thread from the publish (measured: CHANGELOG.md's benchmark history). Runs published
    * without a pause (many entries due one after the other) are written every recordMaxWaitMs
    * meanwhile, at most outcomeRecordsWhileArriving a time, oldest first: a stream's histories stay
    * current, and a burst's wait for its end. The task events, results and revokes heard meanwhile
@@ -580,7 +580,7 @@ export class OutcomeTracker implements RunningRuns {
 
   private finish(tracked: Tracked): void {
     this.pending.delete(tracked.record.taskId);
-    // Not held for an entry whose newest run is over (a burst of a million would keep every id).
+    // Not held for an entry whose newest run is over (a burst would keep every one of its ids).
     if (this.newest.get(tracked.entry) === tracked.record.taskId) this.newest.delete(tracked.entry);
     for (const part of tracked.record.parts ?? []) this.partOwners.delete(part.id);
     if (tracked.record.state === 'REVOKED') this.revokedRuns.set(tracked.record.taskId, tracked);

@@ -38,7 +38,7 @@ export function revisionNamesDefinition(revision: string | undefined): revision 
  * An entry as a source holds it: valid (checked by the config's entry schema), or with its problems.
  * A valid one's definition is its own or, from a source that shares definition shapes between
  * entries that differ only in their args and kwargs (config/entry-shapes.ts), a shape's with these
- * (a million per-tenant entries hold a million argument lists, not a million definitions).
+ * (per-tenant entries hold an argument list each, not a definition each).
  * `incarnation` tells a deleted and re-created entry from an edited one (created once, never reused):
  * a new incarnation starts afresh, where an edit continues from the last run. `revision`, when the
  * source gives one, names this definition of this incarnation as the publish scripts check it

@@ -22,7 +22,7 @@ function sizesOf(messages: Iterable<TaskMessage>): ChordSize[] {
   return sizes;
 }
 
-/** Whether a batch holds a chord run, without a copy of it (a burst may be a million runs). */
+/** Whether a batch holds a chord run, without a copy of it (asked of every batch of a burst). */
 function hasChordRun(runs: readonly DueRun[]): boolean {
   for (const run of runs) if (run.message.chordSize !== undefined) return true;
   return false;

@@ -163,8 +163,9 @@ async function dispatchWindow(
     } finally {
       if (!sent) batches.release();
     }
-    // A long burst records what went out as it goes, once a backlog has piled up: kept to its end, a
-    // million runs' slots and ids were hundreds of MB, and their recording one long task.
+    // A long burst records what went out as it goes, once a backlog has piled up: kept to its end,
+    // its slots and ids grow with the burst (hundreds of MB measured), and their recording becomes
+    // one task as long as the burst is large.
     if (state.published.length > 0 && batches.backlog() >= DEFAULTS.dispatchRecordBacklog)
       recording.add(state.published.splice(0, state.published.length));
     // Let the dispatcher finish writing this batch (its steps after the first await run as
@@ -295,7 +296,7 @@ class Recording {
       if (outcome === 'superseded') (this.superseded ??= new Set()).add((sent.entries[i] as BookEntry).entry.name);
     });
     // An entry not due again soon gives its template back (warm-up compiles it again before its
-    // next run): after a burst of a million, their templates were most of the memory kept.
+    // next run): kept, the templates of a burst's entries were most of the memory it left behind.
     const soonMs = nowMs + DEFAULTS.templateWarmAheadMs;
     for (const held of sent.entries) if (held.nextSlotMs === undefined || held.nextSlotMs > soonMs) renderer.forget(held.entry);
   }
@@ -389,7 +390,7 @@ interface Compiled {
 /** Turns an entry's slot into the run handed to the dispatcher (see the head of this module). */
 export class RunRenderer {
   private readonly compiled = new Map<ResolvedEntry, Compiled>();
-  /** Entries of one task, options and monitor share a shape: a burst of a million tenants' runs compiles a few. */
+  /** Entries of one task, options and monitor share a shape: a burst of per-tenant runs compiles a few, not one per tenant. */
   private readonly shapes: MessageShapes;
 
   constructor(
@@ -425,9 +426,9 @@ export class RunRenderer {
 
   /**
    * The entry's template, compiled if it is not yet, and kept if there is room (see hasRoom);
-   * throws what compiling throws. Every template of a burst of a million kept until its runs are
-   * recorded would be hundreds of MB of heap, which young-generation collections copy and promote
-   * and old-generation ones mark, for templates used once.
+   * throws what compiling throws. Every template of a burst kept until its runs are recorded
+   * would grow the heap with the burst (~630 B a template), which young-generation collections
+   * copy and promote and old-generation ones mark, for templates used once.
    */
   compile(entry: ResolvedEntry): Compiled {
     return this.compiled.get(entry) ?? this.compileNew(entry, true);

@@ -21,7 +21,7 @@ export type { EntryPhase } from './book-entry.js';
 
 export type EntryPhaseKind = EntryPhase['kind'];
 
-// The phases without data are shared: a million entries hold a pointer each, not an object.
+// The phases without data are shared: each entry holds a pointer to one, not an object of its own.
 export const WAITING: EntryPhase = Object.freeze({ kind: 'waiting' });
 export const DISPATCHING: EntryPhase = Object.freeze({ kind: 'dispatching', passOverToMs: undefined });
 export const PAUSED: EntryPhase = Object.freeze({ kind: 'paused' });

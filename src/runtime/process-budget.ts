@@ -1,8 +1,8 @@
 /**
  * The bounds a runner keeps for the process's sake (runner.ts makes one per session): the message
  * templates it keeps compiled, the batches its bursts have planned or in flight, and the published
- * batches awaiting their recording, so that a burst of a million runs does not hold more live than
- * the young generation can (promoted, they cost the collector a large share of the burst).
+ * batches awaiting their recording, so that a burst, however large, does not hold more live than the
+ * young generation can (promoted, they cost the collector a large share of the burst).
  */
 import { DEFAULTS } from '../base/defaults.js';
 

@@ -32,8 +32,8 @@ export interface RunLogOptions {
 /**
  * How many runs of one wake-up have been told so far: the first DEFAULTS.fireLogSample get their
  * `beat.fire` / `beat.stale` line at info, the rest at debug only, and the wake-up then ends with a
- * `beat.burst` summary (see logBurst): a line per run of a burst of a million would be hundreds of
- * MB of text held at once on its way to the stream.
+ * `beat.burst` summary (see logBurst): a line per run would hold a few hundred bytes of text per
+ * run of the burst at once on its way to the stream.
  */
 export interface FireTally {
   published: number;

@@ -173,7 +173,7 @@ export class Runner {
       logger,
       runLog,
       // A stop ends a burst at its next batch (the rest stays due for the next leader), rather than
-      // after its last: a SIGTERM during a burst of a million waited for all of it.
+      // after its last: a SIGTERM during a long burst waited for all of it.
       lease: () => (this.running ? lease() : undefined),
       onFenced: options.onFenced,
       onStopped: () => this.stoppedByScript(),
@@ -237,7 +237,7 @@ export class Runner {
       const freshEntries = kept.filter((e) => leaving.has(e.name) || !this.book.has(e.name));
       const fresh = freshEntries.map((e) => e.name);
       let revisions: Map<string, string> | undefined;
-      // In slices, as at the start: an import of a million entries reaches a leader in one change.
+      // In slices, as at the start: a large import reaches a leader in one change.
       await inSlices(freshEntries, (slice) => (revisions = revisionsOf(slice, revisions)));
       const stored = fresh.length === 0 ? new Map<string, EntryState>() : await state.load(fresh, clock.now(), revisions);
       if (!this.running) return;
@@ -563,8 +563,8 @@ async function bySteps<T>(items: readonly T[], each: (item: T) => void): Promise
 
 /**
  * Hands `items` to `each` DEFAULTS.bookLoadSlice at a time, serving the event loop between slices:
- * a session's start over a million entries in one task would hold it for seconds (the lock's
- * renewals too, past its TTL on a busy machine).
+ * a session's start over a large catalog in one task held it for seconds (the lock's renewals too,
+ * past its TTL on a busy machine).
  */
 async function inSlices<T>(items: readonly T[], each: (slice: readonly T[]) => unknown): Promise<void> {
   for (let from = 0; from < items.length; from += DEFAULTS.bookLoadSlice) {

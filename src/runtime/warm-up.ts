@@ -9,7 +9,7 @@
  *
  * Each entry due is looked at once, not on every wake-up: the runner wakes every second, and a walk
  * of the book's entries due within the horizon at each one cost, in the seconds before an instant
- * that a million entries share, a walk of the million every second. After a look up to a horizon,
+ * that many entries share, a walk of all of them every second. After a look up to a horizon,
  * the book tells the warm-up of each entry it puts in its heap or moves there (EntryBook's
  * onKeyed): one due within that horizon is kept and looked at on the next wake-up; one due after it
  * brings the next walk forward to its key. So the book is walked when the horizon reaches the first
