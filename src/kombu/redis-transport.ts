@@ -8,15 +8,17 @@
  * - `RedisTransport.plan` reads the bindings of named exchanges (SMEMBERS, as kombu does on every
  *   publish) and plans the SADD of each queue not yet declared on this connection (kombu's
  *   maybe_declare); `declare` runs those SADDs.
- * - `evalScript` runs a Lua script by EVALSHA through ioredis's `sendCommand`, its arguments packed
- *   into one Buffer argument (a MessagePack array the script reads with cmsgpack; envelopes written
- *   from their layouts, never built as strings: redis-envelope.ts `packArgs`).
+ * - `evalScript` runs a script registered on the connection like every other (redis/scripts.ts
+ *   `withScripts`, ioredis's `defineCommand`), its arguments packed into one Buffer argument (a
+ *   MessagePack array the script reads with cmsgpack; envelopes written from their layouts, never
+ *   built as strings: redis-envelope.ts `packArgs`).
  * Commands are never re-sent after a dropped connection: a publish fails rather than risk
  * duplicates, and the caller decides what to retry.
  */
 import { readFileSync } from 'node:fs';
-import { Command, Redis } from 'ioredis';
-import type { LuaScript } from '../redis/scripts.js';
+import { Redis } from 'ioredis';
+import { withScripts } from '../redis/scripts.js';
+import type { PackedScriptName, ScriptClient } from '../redis/scripts.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { runMessages } from '../celery/message.js';
 import type { MessageTemplate, TaskMessage } from '../celery/message.js';
@@ -38,7 +40,7 @@ import { parseRedisUrl, redisClientOptions } from '../config/redis-url.js';
 import type { RedisConnectionSpec } from '../config/redis-url.js';
 
 /**
- * Encoded EVALSHA buffers the Redis broker connection keeps for reuse (each up to 64 MB): enough
+ * Encoded script arguments the Redis broker connection keeps for reuse (each up to 64 MB): enough
  * for the dispatches in flight, so that a burst's batches reuse
  * them instead of allocating a buffer of their size each.
  */
@@ -257,11 +259,11 @@ export interface RedisTransportOptions {
 export { withoutCommandArgs } from '../redis/server-errors.js';
 
 /**
- * An EVALSHA ready to send (RedisTransport.encodeScript): its keys and its arguments packed into
+ * A script call ready to send (RedisTransport.encodeScript): its keys and its arguments packed into
  * `packed`, a view of `buffer` (pooled, released once the call is answered or given up).
  */
 export interface EncodedScript {
-  readonly script: LuaScript;
+  readonly script: PackedScriptName;
   readonly keys: readonly string[];
   readonly packed: Buffer;
   readonly buffer: Buffer;
@@ -279,6 +281,8 @@ export class RedisTransport {
   /** Queues whose binding exists on the current connection; forgotten when it closes. */
   private readonly declared = new Set<string>();
   private readonly buffers: BufferPool;
+  /** The connection with the scripts registered (redis/scripts.ts), as every other caller runs them. */
+  private readonly scripts: ScriptClient;
 
   constructor(options: RedisTransportOptions) {
     this.spec = parseRedisUrl(options.url, options.transportOptions);
@@ -300,6 +304,7 @@ export class RedisTransport {
       socketTimeout: DEFAULTS.redisSocketTimeoutMs,
       disconnectTimeout: DEFAULTS.redisDisconnectTimeoutMs,
     });
+    this.scripts = withScripts(this.client);
     followSentinelFailovers(this.client);
     let lastError: string | undefined;
     OUTAGES.register(this.spec.display, 'publishing');
@@ -358,19 +363,20 @@ export class RedisTransport {
   }
 
   /**
-   * Runs a Lua script that reads its arguments with `cmsgpack.unpack(ARGV[1])` by EVALSHA, the
-   * arguments packed into one Buffer (redis-envelope.ts packArgs), envelopes never made into strings (the scheduler's fenced publish sends thousands of
-   * envelopes in one call). A server without the script (restarted, flushed) answers NOSCRIPT
-   * without running anything: the script is loaded and the same bytes sent again.
+   * Runs a script that reads its arguments with `cmsgpack.unpack(ARGV[1])`, the arguments packed
+   * into one Buffer (redis-envelope.ts packArgs), envelopes never made into strings (the
+   * scheduler's fenced publish sends thousands of envelopes in one call). The script is registered
+   * once through ioredis (redis/scripts.ts), which loads it on each new connection and again after
+   * NOSCRIPT (a server restarted or flushed) without running anything twice.
    */
-  evalScript(script: LuaScript, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
+  evalScript(script: PackedScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
     // Encoded here, synchronously, so that nothing holds the arguments (thousands of envelopes)
     // while the reply is awaited: only the bytes wait.
     return this.sendScript(this.encodeScript(script, keys, args));
   }
 
-  /** The EVALSHA's arguments packed into a pooled buffer, released once sendScript() is answered. */
-  private encodeScript(script: LuaScript, keys: readonly string[], args: readonly ScriptArg[]): EncodedScript {
+  /** The script's arguments packed into a pooled buffer, released once sendScript() is answered. */
+  private encodeScript(script: PackedScriptName, keys: readonly string[], args: readonly ScriptArg[]): EncodedScript {
     return { script, keys, ...packArgs(args, (bytes) => this.buffers.acquire(bytes)) };
   }
 
@@ -380,15 +386,8 @@ export class RedisTransport {
 
   private async sendScript(encoded: EncodedScript): Promise<unknown> {
     const { script, keys, packed } = encoded;
-    const command = (): Command => new Command('EVALSHA', [script.sha1, String(keys.length), ...keys, packed]);
     try {
-      try {
-        return await this.client.sendCommand(command());
-      } catch (error) {
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        await this.client.script('LOAD', script.text);
-        return await this.client.sendCommand(command());
-      }
+      return await this.scripts[script](keys.length, ...keys, packed);
     } finally {
       // Answered or failed, ioredis is done with the arguments' bytes.
       this.releaseScript(encoded);

@@ -20,7 +20,7 @@ import type { SchedulerKeys } from '../redis/keys.js';
 import { typedKeys } from '../redis/keys.js';
 import { publishedStateAfterSlotFrom, publishedStateHead } from '../redis/entry-state-codec.js';
 import { revisionIncarnation } from '../ports/entry-source.js';
-import { PUBLISH_FENCED_SCRIPT, withScripts } from '../redis/scripts.js';
+import { withScripts } from '../redis/scripts.js';
 import { nameWrongType } from '../redis/server-errors.js';
 import { RunCode, readBackfillReply, readBatchReply, readTriggerReply } from '../redis/fenced-replies.js';
 
@@ -118,7 +118,7 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
    */
   private publishPlan(plan: RedisPublishPlan, runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> {
     const { keys, args, delivered } = this.scriptArguments(plan, runs, token, nowMs);
-    return this.outcomeOf(this.broker.evalScript(PUBLISH_FENCED_SCRIPT, keys, args), plan, runs, delivered);
+    return this.outcomeOf(this.broker.evalScript('publishFenced', keys, args), plan, runs, delivered);
   }
 
   /** The dispatch result of the script's reply. */

@@ -1,21 +1,15 @@
 /**
  * The Lua scripts, read once from `src/redis/lua/` (copied to `dist/redis/lua/` by the build),
  * with their `--- @include` fragments of `lua/includes/` in place (lua-includes.ts), and registered
- * on a connection; ioredis runs them by EVALSHA and falls back to EVAL when the server does not
- * have them cached (after a restart, say).
+ * once on a connection through ioredis's `defineCommand`, every one of them (the scheduler's hot
+ * publish included): ioredis sends a script as EVAL on a connection's first call and by EVALSHA
+ * after, and as EVAL again when the server answers NOSCRIPT (after a restart, say).
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { RedisClient } from './connect.js';
 import { luaIncludeUrl, luaScriptUrl } from '../base/package-files.js';
 import { assembleLua } from './lua-includes.js';
 import type { TriggerResult } from '../ports/control-source.js';
-
-/** A Lua script and its SHA-1 (hex), by which EVALSHA names it. */
-export interface LuaScript {
-  readonly text: string;
-  readonly sha1: string;
-}
 
 /** A fragment of `lua/includes/`, or undefined when there is none. */
 export function readLuaFragment(name: string): string | undefined {
@@ -33,8 +27,6 @@ const TRIGGER_FENCED = lua('trigger-fenced');
 const RECORD_SEEN = lua('record-seen');
 const SEED_STATE = lua('seed-state');
 
-/** publish-fenced.lua, for `RedisTransport.evalScript`: the scheduler's hot path, encoded by hand. */
-export const PUBLISH_FENCED_SCRIPT: LuaScript = { text: PUBLISH_FENCED, sha1: createHash('sha1').update(PUBLISH_FENCED).digest('hex') };
 // The AMQP broker's two-step publish: claim, publish with confirms (outside Redis), commit.
 const CLAIM_FENCED = lua('claim-fenced');
 const COMMIT_FENCED = lua('commit-fenced');
@@ -94,6 +86,9 @@ export interface ScriptClient {
   /** replica-beat.lua: a replica's heartbeat in the registry, and its leaving. */
   replicaBeat(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
+
+/** The scripts that read their arguments packed into one MessagePack Buffer (kombu/redis-transport.ts `evalScript`). */
+export type PackedScriptName = 'publishFenced';
 
 export function withScripts(client: RedisClient): RedisClient & ScriptClient {
   if (!('publishFenced' in client)) {

@@ -18,7 +18,8 @@ import { DEFAULTS } from '../../src/base/defaults.js';
 import { createLogger } from '../../src/base/log.js';
 import { RedisFencedDispatcher } from '../../src/publish/redis-fenced-dispatcher.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { PUBLISH_FENCED_SCRIPT, withScripts } from '../../src/redis/scripts.js';
+import { createHash } from 'node:crypto';
+import { lua, withScripts } from '../../src/redis/scripts.js';
 import type { DueRun } from '../../src/ports/dispatcher.js';
 import { ENV } from '../support/messages.js';
 
@@ -319,7 +320,7 @@ describe('publish-fenced.lua', () => {
   });
 });
 
-describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded arguments)', () => {
+describe('RedisFencedDispatcher (its script registered through ioredis, with hand-encoded arguments)', () => {
   it('publishes the exact envelopes, and loads the script when the server has forgotten it (SCRIPT FLUSH, a restart)', async () => {
     const config = parseConfig(
       {
@@ -341,6 +342,10 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
         message: renderTaskMessage(template, { taskId: slotTaskId('fenced-test', entry.name, slotMs), slotMs, nowMs: T }),
       }));
       expect(await redis.dbsize()).toBe(1); // the fence alone
+      // A first call, refused by the fence (nothing pushed), has ioredis load the script on this
+      // connection: the next goes by EVALSHA, and meets NOSCRIPT once the server forgot it.
+      expect(await dispatcher.dispatch(runs, 'old-token', T)).toEqual({ fenced: true });
+      expect(await redis.llen('celery')).toBe(0);
       await redis.script('FLUSH');
       expect(await dispatcher.dispatch(runs, 'leader-token', T)).toEqual({ fenced: false, outcomes: ['published', 'published'] });
       // The same bytes as the envelope text, oldest first for BRPOP.
@@ -354,7 +359,7 @@ describe('RedisFencedDispatcher (the script sent by EVALSHA with hand-encoded ar
       );
       expect(await stateOf(entry.name)).toEqual({ slot: T + 10_000, at: T, n: 2, id: (runs[1] as DueRun).message.id });
       // Loaded now: the next call goes by EVALSHA alone; a stale slot is reported as such.
-      expect(await redis.script('EXISTS', PUBLISH_FENCED_SCRIPT.sha1)).toEqual([1]);
+      expect(await redis.script('EXISTS', createHash('sha1').update(lua('publish-fenced')).digest('hex'))).toEqual([1]);
       expect(await dispatcher.dispatch(runs.slice(1), 'leader-token', T)).toEqual({ fenced: false, outcomes: ['stale'] });
       expect(await dispatcher.dispatch(runs, 'old-token', T)).toEqual({ fenced: true });
       expect(await redis.llen('celery')).toBe(2);
