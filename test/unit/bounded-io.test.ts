@@ -83,6 +83,8 @@ const BOUNDED: Record<string, string> = {
   'src/publish/send-then-commit-dispatcher.ts this.redis.claimFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
   'src/publish/send-then-commit-dispatcher.ts this.redis.commitFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
   'src/publish/send-then-commit-dispatcher.ts this.redis.commitTrigger': 'the keys of one manual run',
+  'src/kombu/redis-transport.ts this.scripts[script]':
+    "the fenced publish's keys: four of the deployment's and the lists one batch pushes to (at most DEFAULTS.dispatchBatchRuns runs)",
   'src/publish/confirmed-backfill.ts scripts.backfillFenced':
     'one step of a backfill: at most DEFAULTS.backfillChunk slots, three values each',
   'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).triggerFenced': 'one manual run',
