@@ -149,12 +149,21 @@ describe.skipIf(!existsSync(CHROMIUM))(
       const overview = await page.evaluate(async () => (await fetch('/ui/api/overview')).json() as Promise<Record<string, unknown>>);
       expect(overview).toMatchObject({ actions: 'on', who: 'sso:alice <alice@example.com>', grants: 'operator@team=billing' });
       const csrf = overview['csrf'] as string;
-      const paused = await page.evaluate(
-        async (token) =>
-          (await fetch('/ui/api/entries/billing-report/pause', { method: 'POST', headers: { 'x-csrf-token': token } })).status,
-        csrf,
-      );
-      expect(paused).toBe(200);
+      // The page's actions are /api's, decided on the person's grants: billing's entry, not ops's.
+      const pause = (entry: string) =>
+        page.evaluate(
+          async ([path, token]) => {
+            const reply = await fetch(path!, { method: 'POST', headers: { 'x-csrf-token': token! } });
+            return { status: reply.status, body: (await reply.json()) as { code?: string; error?: string } };
+          },
+          [`/api/entries/${entry}/pause`, csrf],
+        );
+      expect((await pause('billing-report')).status).toBe(200);
+      const refused = await pause('ops-cleanup');
+      expect(refused.status).toBe(403);
+      expect(refused.body.code).toBe('FORBIDDEN');
+      expect(refused.body.error).toContain('operator@team=billing');
+      expect(await redis.smembers(schedulerKeys('tsbeat', name).paused)).toEqual(['billing-report']);
       const keys = schedulerKeys('tsbeat', name);
       const audit = (await redis.xrange(keys.audit, '-', '+')).map(([, f]) => ({
         action: f[f.indexOf('action') + 1],
@@ -167,9 +176,10 @@ describe.skipIf(!existsSync(CHROMIUM))(
       await page.getByRole('button', { name: 'Log out' }).click();
       await page.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 5_000 });
       const replay = { cookie: `tsbeat_session=${session!.value}`, origin: base, 'x-csrf-token': csrf };
-      const write = await fetch(`${base}/ui/api/entries/billing-report/resume`, { method: 'POST', headers: replay });
+      const write = await fetch(`${base}/api/entries/billing-report/resume`, { method: 'POST', headers: replay });
       expect(write.status).toBe(401);
-      expect(((await write.json()) as { code: string }).code).toBe('login_required');
+      expect(((await write.json()) as { code: string }).code).toBe('API_UNAUTHORIZED');
+      expect(await redis.smembers(schedulerKeys('tsbeat', name).paused)).toEqual(['billing-report']);
       expect((await fetch(`${base}/ui/api/overview`, { headers: replay })).status).toBe(401);
       const way = (await (await fetch(`${base}/ui/session`, { headers: replay })).json()) as Record<string, unknown>;
       expect(way).toEqual({ actions: 'login', signIn: true, login: true, who: null, grants: null });
