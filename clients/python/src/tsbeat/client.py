@@ -144,9 +144,12 @@ class Tsbeat:
 
     # -- plan and apply ------------------------------------------------------------------------------
 
-    def plan(self, owner: str, entries: Mapping[str, Mapping[str, Any]]) -> JSON:
-        """What an apply of ``entries`` as ``owner`` would do, as ``beat plan --json`` prints it."""
-        return dict(self.request("POST", "/api/plan", body={"owner": owner, "entries": _plain(entries)}))
+    def plan(self, owner: str, entries: Mapping[str, Mapping[str, Any]], *, horizon: Optional[str] = None) -> JSON:
+        """What an apply of ``entries`` as ``owner`` would do, as ``beat plan --json`` prints it, with the
+        owner's load now and after over ``horizon`` (a duration such as ``"24h"``, the default, or ``"7d"``)."""
+        return dict(
+            self.request("POST", "/api/plan", query={"horizon": horizon}, body={"owner": owner, "entries": _plain(entries)})
+        )
 
     def apply(
         self,
@@ -168,9 +171,12 @@ class Tsbeat:
         """What ``/status`` answers: the leader, and each entry's state."""
         return dict(self.request("GET", "/api/status", query={"offset": offset, "limit": limit}))
 
-    def audit(self, entry: Optional[str] = None, *, limit: int = 50, before: Optional[str] = None) -> JSON:
-        """One page of the audit trail, newest first: ``{events: [...], next?}``; pass ``next`` as ``before``."""
-        return dict(self.request("GET", "/api/audit", query={"entry": entry, "limit": limit, "before": before}))
+    def audit(
+        self, entry: Optional[str] = None, *, who: Optional[str] = None, limit: int = 50, before: Optional[str] = None
+    ) -> JSON:
+        """One page of the audit trail, newest first: ``{events: [...], next?}``; pass ``next`` as ``before``.
+        ``who``: only the events of this caller (a token's name, ``user@host``)."""
+        return dict(self.request("GET", "/api/audit", query={"entry": entry, "who": who, "limit": limit, "before": before}))
 
     # -- probes and the description --------------------------------------------------------------
 
