@@ -171,7 +171,9 @@ describe('YAML configs as docker-compose and Kubernetes files are written', () =
     await expect(loadYaml('aliases.yaml', lines)).rejects.toThrow(
       /^aliases\.yaml: 1 problem\n {2}\(top level\) \(line 7743\): YAML: 40,000 aliases in 40,005 values cost the YAML reader 800,[\d,]+ steps to resolve \(each one is looked up from the start of the file\), more than the 30,000,000 allowed; the alias here passed it: write the values out, use fewer aliases, or write the file as JSON$/,
     );
-    expect(performance.now() - started).toBeLessThan(5000);
+    // Refused in seconds, not the 37 s of resolving them all: the bound leaves room for a loaded CI
+    // machine (Node.js 22's leg runs niced beside two integration legs, where it took 5.7 s and 6.1 s).
+    expect(performance.now() - started).toBeLessThan(15_000);
   });
 
   it('refuses an alias inside the value its own anchor marks, with its line, instead of a value that contains itself', async () => {
