@@ -183,8 +183,24 @@ export class Dashboard {
       }
       throw new Refusal(404, 'not_found', `no such API: ${path}`);
     }
-    // Every change is /api's: the page calls it with its session.
+    // Every change is /api's: the page calls it with its session. A write here is still refused as
+    // the dashboard's write routes refused it (actions off, another Origin, no session, no CSRF token),
+    // so that no caller learns more from the moved route than it did before; then 405.
+    this.requireWriter(req);
     throw new Refusal(405, 'method', `${method} ${path}: the dashboard's API only reads; changes are /api's (/api/openapi.json)`);
+  }
+
+  private requireWriter(req: IncomingMessage): void {
+    if (!this.actionsOn()) {
+      throw new Refusal(
+        403,
+        'actions_off',
+        'actions are off: start beat run with --api-token-file PATH (or BEAT_API_TOKEN), or configure auth.oidc, to enable them',
+      );
+    }
+    if (!sameOrigin(req)) throw new Refusal(403, 'bad_origin', `the request's Origin (${req.headers.origin}) is not this server`);
+    if (this.sessions.find(req) === undefined) throw new Refusal(401, 'login_required', 'log in (or sign in) first');
+    if (!this.sessions.authorizes(req)) throw new Refusal(403, 'bad_csrf', 'the x-csrf-token header is missing or wrong: reload the page');
   }
 
   /** Off loopback, with a token or sign-on configured, reading needs a session too: the schedule is not for everyone who can reach the port. */

@@ -231,10 +231,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
   it('refuses writes without a login, without the CSRF token, and from another Origin; with none the page offers no actions', async () => {
     const port = Number(new URL(base).port);
     const keys = schedulerKeys('tsbeat', name);
-    // The page's writes are /api's: without a token or a session, refused as the API refuses them.
-    const bare = await fetch(`${base}/api/entries/tick/pause`, { method: 'POST' });
+    const bare = await fetch(`${base}/ui/api/entries/tick/pause`, { method: 'POST' });
     expect(bare.status).toBe(401);
-    expect(await bare.json()).toMatchObject({ code: 'API_UNAUTHORIZED' });
+    expect(await bare.json()).toMatchObject({ code: 'login_required' });
+    // The page's writes are /api's: without a token or a session, refused as the API refuses them.
+    const bareApi = await fetch(`${base}/api/entries/tick/pause`, { method: 'POST' });
+    expect(bareApi.status).toBe(401);
+    expect(await bareApi.json()).toMatchObject({ code: 'API_UNAUTHORIZED' });
     const wrong = await fetch(`${base}/ui/api/login`, { method: 'POST', body: JSON.stringify({ token: 'not-it' }) });
     expect(wrong.status).toBe(401);
     const good = await fetch(`${base}/ui/api/login`, { method: 'POST', body: JSON.stringify({ token: TOKEN }) });
@@ -242,17 +245,25 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (real
     const cookie = (good.headers.get('set-cookie') ?? '').split(';')[0]!;
     expect(good.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
     const { csrf } = (await good.json()) as { csrf: string };
-    const noCsrf = await fetch(`${base}/api/entries/tick/pause`, { method: 'POST', headers: { cookie } });
+    const noCsrf = await fetch(`${base}/ui/api/entries/tick/pause`, { method: 'POST', headers: { cookie } });
     expect(noCsrf.status).toBe(403);
-    expect(await noCsrf.json()).toMatchObject({ code: 'API_FORBIDDEN', error: expect.stringMatching(/x-csrf-token/) });
-    const wrongCsrf = await fetch(`${base}/api/stop`, { method: 'PUT', headers: { cookie, 'x-csrf-token': `${csrf}x` } });
-    expect(wrongCsrf.status).toBe(403);
-    const otherOrigin = await fetch(`${base}/api/entries/tick/pause`, {
+    const otherOrigin = await fetch(`${base}/ui/api/entries/tick/pause`, {
       method: 'POST',
       headers: { cookie, 'x-csrf-token': csrf, origin: 'http://evil.example' },
     });
     expect(otherOrigin.status).toBe(403);
-    expect(await otherOrigin.json()).toMatchObject({ code: 'API_FORBIDDEN', error: expect.stringMatching(/Origin/) });
+    // The same refusals on /api, where the page's writes go now.
+    const noCsrfApi = await fetch(`${base}/api/entries/tick/pause`, { method: 'POST', headers: { cookie } });
+    expect(noCsrfApi.status).toBe(403);
+    expect(await noCsrfApi.json()).toMatchObject({ code: 'API_FORBIDDEN', error: expect.stringMatching(/x-csrf-token/) });
+    const wrongCsrf = await fetch(`${base}/api/stop`, { method: 'PUT', headers: { cookie, 'x-csrf-token': `${csrf}x` } });
+    expect(wrongCsrf.status).toBe(403);
+    const otherOriginApi = await fetch(`${base}/api/entries/tick/pause`, {
+      method: 'POST',
+      headers: { cookie, 'x-csrf-token': csrf, origin: 'http://evil.example' },
+    });
+    expect(otherOriginApi.status).toBe(403);
+    expect(await otherOriginApi.json()).toMatchObject({ code: 'API_FORBIDDEN', error: expect.stringMatching(/Origin/) });
     // The dashboard's own API only reads now: a write there is refused, whatever it carries.
     const oldRoute = await fetch(`${base}/ui/api/entries/tick/pause`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } });
     expect(oldRoute.status).toBe(405);
