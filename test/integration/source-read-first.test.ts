@@ -39,6 +39,7 @@ suite(`read before you publish: RedBeat and django sources${celery.ok ? '' : ` (
   let dbUrl = '';
   let orm: SourceWriters['orm'];
   let redbeat: SourceWriters['redbeat'];
+  let hungTries = 0;
 
   beforeAll(async () => {
     if (!celery.ok) throw new Error(celery.problem);
@@ -219,25 +220,35 @@ suite(`read before you publish: RedBeat and django sources${celery.ok ? '' : ` (
   }, 90_000);
 
   it('a new leader whose django database hangs goes on after a bounded wait, and says so', async () => {
+    // A retry takes its own deployment, row and queue: the failed try's row and lock stay behind.
+    hungTries += 1;
+    const t = hungTries;
     const file = dir.write(
       'hung.yaml',
       [
-        'name: hung',
+        `name: hung-${t}`,
         `broker: { url: "${server.url(0)}" }`,
         'maxInterval: 1s',
         'lock: { ttl: 2s, renewEvery: 500ms, retryEvery: 200ms }',
         `sources: { django: { url: "${dbUrl}" } }`,
         'beatSchedule:',
-        '  h-file: { task: tsbeat_test.record, schedule: 1, options: { queue: h-q } }',
+        `  h-file: { task: tsbeat_test.record, schedule: 1, options: { queue: h-q-${t} } }`,
         '',
       ].join('\n'),
     );
-    await orm.call({ op: 'create', name: 'h-dj', task: TASK, interval: { every: 1, period: 'seconds' }, args: ['v1'], queue: 'h-q' });
+    await orm.call({
+      op: 'create',
+      name: `h-dj-${t}`,
+      task: TASK,
+      interval: { every: 1, period: 'seconds' },
+      args: ['v1'],
+      queue: `h-q-${t}`,
+    });
     const leader = fleet.spawn({ config: file, label: 'leader' });
     await leader.waitForEvent(EVENTS.lockAcquired, 20_000);
     const standby = fleet.spawn({ config: file, label: 'standby' });
     await standby.waitForEvent(EVENTS.standby, 20_000);
-    await runsOfEach('h-q', ['h-file', 'h-dj'], 2);
+    await runsOfEach(`h-q-${t}`, ['h-file', `h-dj-${t}`], 2);
 
     // PostgreSQL stops answering (its processes frozen: connections stay open, queries never
     // return), then the leader hands over.
@@ -249,8 +260,8 @@ suite(`read before you publish: RedBeat and django sources${celery.ok ? '' : ` (
     await waitUntil(
       'the new leader to publish',
       async () => {
-        const runs = await queued('h-q');
-        return runs.some(published('h-file')) && runs.some(published('h-dj')) ? true : undefined;
+        const runs = await queued(`h-q-${t}`);
+        return runs.some(published('h-file')) && runs.some(published(`h-dj-${t}`)) ? true : undefined;
       },
       DEFAULTS.readFirstMaxMs + 10_000,
       () => fleet.dump(),
@@ -260,6 +271,6 @@ suite(`read before you publish: RedBeat and django sources${celery.ok ? '' : ` (
     expect(late[0]).toMatchObject({ waitedMs: DEFAULTS.readFirstMaxMs, origin: 'django' });
     expect(logTimeMs(late[0] as LogLine) - logTimeMs(acquired)).toBeGreaterThanOrEqual(DEFAULTS.readFirstMaxMs - 50);
     pg.thaw();
-    await orm.call({ op: 'delete', name: 'h-dj' });
+    await orm.call({ op: 'delete', name: `h-dj-${t}` });
   }, 90_000);
 });
