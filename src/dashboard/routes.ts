@@ -190,17 +190,11 @@ export class Dashboard {
     throw new Refusal(405, 'method', `${method} ${path}: the dashboard's API only reads; changes are /api's (/api/openapi.json)`);
   }
 
+  /** A write's refusal as the session decides it (sessionOf): 401 without a session, 403 naming why it may not write. */
   private requireWriter(req: IncomingMessage): void {
-    if (!this.actionsOn()) {
-      throw new Refusal(
-        403,
-        'actions_off',
-        'actions are off: start beat run with --api-token-file PATH (or BEAT_API_TOKEN), or configure auth.oidc, to enable them',
-      );
-    }
-    if (!sameOrigin(req)) throw new Refusal(403, 'bad_origin', `the request's Origin (${req.headers.origin}) is not this server`);
-    if (this.sessions.find(req) === undefined) throw new Refusal(401, 'login_required', 'log in (or sign in) first');
-    if (!this.sessions.authorizes(req)) throw new Refusal(403, 'bad_csrf', 'the x-csrf-token header is missing or wrong: reload the page');
+    const session = this.sessionOf(req);
+    if (session === undefined) throw new Refusal(401, 'login_required', 'log in (or sign in) first');
+    if (session.writeRefusal !== undefined) throw new Refusal(403, 'write_refused', session.writeRefusal);
   }
 
   /** Off loopback, with a token or sign-on configured, reading needs a session too: the schedule is not for everyone who can reach the port. */
