@@ -1,9 +1,10 @@
 /**
- * One operator API (issue 65, its first step): every control verb, driven through each door (the
- * CLI, the TypeScript client, /api with a write token) against one real `beat run` on a private
- * Redis, has the same effect on the Redis keys and writes the same audit event, under the door's
- * identity: `user@host` for the CLI, the client's `who`, the token's name for /api. The doors call
- * the same functions (src/operations/), so a difference here is a door that stopped calling them.
+ * One operator API (issue 65): every control verb, driven through each door (the CLI, the
+ * TypeScript client, /api with a write token, /api with the dashboard's session as the page holds
+ * it) against one real `beat run` on a private Redis, has the same effect on the Redis keys and
+ * writes the same audit event, under the door's identity: `user@host` for the CLI, the client's
+ * `who`, the token's name for /api, `dashboard:<token name>` for the session. The doors call the
+ * same functions (src/operations/), so a difference here is a door that stopped calling them.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,12 @@ let config: string;
 let base: string;
 let client: Entries;
 let beatLog: () => string;
+/** The dashboard's session as the page holds it after its login: the cookie, and the CSRF token it sends back. */
+let session: Credential;
+
+/** The headers that make a request someone's: a bearer token, or a session's cookie and CSRF token. */
+type Credential = Readonly<Record<string, string>>;
+const BEARER: Credential = { authorization: `Bearer ${TOKEN}` };
 
 beforeAll(async () => {
   server = await startPrivateRedis();
@@ -46,6 +53,7 @@ beforeAll(async () => {
   beatLog = () => beat.tail(40);
   await beat.waitForEvent('beat.lock.acquired', 15_000);
   base = `http://127.0.0.1:${await httpPortOf(beat)}`;
+  session = await logIn();
   client = await Entries.connect({ url, deployment: NAME, who: 'client-test' });
   // Two runtime entries a selector selects (the client selects among the store's entries).
   await client.setMany({
@@ -70,10 +78,33 @@ afterAll(async () => {
   dir.remove();
 });
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+/**
+ * Logs in as the dashboard's page does (src/ui/api.ts): the token typed once, for a session cookie
+ * and the CSRF token the page sends back on every change, from this server's Origin as a browser does.
+ */
+async function logIn(): Promise<Credential> {
+  const res = await fetch(`${base}/ui/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: base },
+    body: JSON.stringify({ token: TOKEN }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  expect(res.status, `POST /ui/api/login: ${text}`).toBe(200);
+  const [cookie] = res.headers.getSetCookie();
+  expect(cookie, 'the login sets the session cookie').toMatch(/^tsbeat_session=/);
+  return { cookie: cookie!.split(';')[0]!, 'x-csrf-token': (JSON.parse(text) as { csrf: string }).csrf, origin: base };
+}
+
+async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+  credential: Credential = BEARER,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { ...credential, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     signal: AbortSignal.timeout(15_000),
   });
@@ -124,25 +155,27 @@ const DOORS: Record<string, { who: () => string; run: (verb: Verb, note: string)
       }[verb]();
     },
   },
-  api: {
-    who: () => 'api',
-    run: async (verb, note) => {
-      const [method, path] = {
-        pause: ['POST', '/api/entries/nightly/pause'],
-        resume: ['POST', '/api/entries/nightly/resume'],
-        'pause-selected': ['POST', '/api/selected/pause?selector=team%3Dbilling'],
-        'resume-selected': ['POST', '/api/selected/resume?selector=team%3Dbilling'],
-        trigger: ['POST', '/api/entries/nightly/trigger'],
-        'pause-all': ['PUT', '/api/stop'],
-        'resume-all': ['DELETE', '/api/stop'],
-      }[verb] as [string, string];
-      const answer = await api(method, path, { note });
-      expect(answer.status, `${method} ${path}: ${JSON.stringify(answer.json)}`).toBe(200);
-      if (verb === 'trigger') expect(answer.json).toMatchObject({ entry: 'nightly', state: 'published' });
-      return answer;
-    },
-  },
+  api: { who: () => 'api', run: (verb, note) => overApi(verb, note, BEARER) },
+  // The page's door: the same routes, with the session its login opened (the token's name is "api").
+  session: { who: () => 'dashboard:api', run: (verb, note) => overApi(verb, note, session) },
 };
+
+/** A verb over /api, with a token or the dashboard's session. */
+async function overApi(verb: Verb, note: string, credential: Credential): Promise<unknown> {
+  const [method, path] = {
+    pause: ['POST', '/api/entries/nightly/pause'],
+    resume: ['POST', '/api/entries/nightly/resume'],
+    'pause-selected': ['POST', '/api/selected/pause?selector=team%3Dbilling'],
+    'resume-selected': ['POST', '/api/selected/resume?selector=team%3Dbilling'],
+    trigger: ['POST', '/api/entries/nightly/trigger'],
+    'pause-all': ['PUT', '/api/stop'],
+    'resume-all': ['DELETE', '/api/stop'],
+  }[verb] as [string, string];
+  const answer = await api(method, path, { note }, credential);
+  expect(answer.status, `${method} ${path}: ${JSON.stringify(answer.json)}`).toBe(200);
+  if (verb === 'trigger') expect(answer.json).toMatchObject({ entry: 'nightly', state: 'published' });
+  return answer;
+}
 
 /** What a verb left in Redis that every door must leave alike. */
 async function effects(): Promise<{ paused: string[]; stopped: boolean; published: number }> {
@@ -161,7 +194,7 @@ function shape(event: AuditEvent): Record<string, unknown> {
 }
 
 describe('the operator verbs through every door', () => {
-  it('pause, resume and trigger of an entry, a selector and the deployment: the same effects and audit events through the CLI, the client and /api', async () => {
+  it('pause, resume and trigger of an entry, a selector and the deployment: the same effects and audit events through the CLI, the client, /api with a token and /api with the dashboard session', async () => {
     const log = new AuditLog(redis, keys);
     const seen: Record<string, { effects: unknown[]; events: Record<string, unknown>[] }> = {};
     for (const [door, { who, run }] of Object.entries(DOORS)) {
@@ -198,28 +231,43 @@ describe('the operator verbs through every door', () => {
     ]);
     expect(seen['client']).toEqual(seen['cli']);
     expect(seen['api']).toEqual(seen['cli']);
+    expect(seen['session']).toEqual(seen['cli']);
   }, 120_000);
 
-  it('reads the same audit trail and history through the CLI, the client and /api', async () => {
-    const [cliEvents, clientEvents, apiEvents] = await Promise.all([
+  it('reads the same audit trail and history through the CLI, the client, /api with a token and with the session', async () => {
+    const [cliEvents, clientEvents, apiEvents, sessionEvents] = await Promise.all([
       cli('audit', '--json', '--limit', '5').then((text) => JSON.parse(text) as { id: string }[]),
       client.deployment().audit({ limit: 5 }),
       api('GET', '/api/audit?limit=5').then((a) => a.json['events'] as { id: string }[]),
+      api('GET', '/api/audit?limit=5', undefined, session).then((a) => a.json['events'] as { id: string }[]),
     ]);
+    expect(clientEvents).toHaveLength(5);
     expect(cliEvents.map((e) => e.id)).toEqual(clientEvents.map((e) => e.id));
     expect(apiEvents.map((e) => e.id)).toEqual(clientEvents.map((e) => e.id));
-    // The three manual runs (one per door), newest first, read alike (task events keep runs by default).
+    expect(sessionEvents.map((e) => e.id)).toEqual(clientEvents.map((e) => e.id));
+    // The session's own events, found by its name as the audit page's filter finds them.
+    const bySession = await api('GET', '/api/audit?who=dashboard%3Aapi&limit=20', undefined, session);
+    expect(bySession.status).toBe(200);
+    expect((bySession.json['events'] as { who: string }[]).map((e) => e.who)).toEqual(Array(VERBS.length).fill('dashboard:api'));
+    // The four manual runs (one per door), newest first, read alike (task events keep runs by default).
     const history = await client.handle('nightly').history();
-    expect(history.map((r) => r.origin)).toEqual(['trigger', 'trigger', 'trigger']);
+    expect(history.map((r) => r.origin)).toEqual(['trigger', 'trigger', 'trigger', 'trigger']);
     expect(await api('GET', '/api/entries/nightly/history')).toEqual({ status: 200, json: { entry: 'nightly', runs: history } });
+    expect(await api('GET', '/api/entries/nightly/history', undefined, session)).toEqual({
+      status: 200,
+      json: { entry: 'nightly', runs: history },
+    });
     expect(JSON.parse(await cli('history', 'nightly', '--json'))).toEqual(history);
     // The status under /api, as /status answers it.
     expect(await api('GET', '/api/status')).toMatchObject({ status: 200, json: { deployment: NAME } });
     expect(await client.deployment().status()).toMatchObject({ stopped: null, paused: [], leader: { instance: expect.any(String) } });
   }, 60_000);
 
-  it('refuses what no door may do: an unknown entry, a selector that selects nothing, a write without the token', async () => {
+  it('refuses what no door may do: an unknown entry, a selector that selects nothing, a write without the token, a session write without its CSRF token', async () => {
+    const log = new AuditLog(redis, keys);
+    const [newest] = await log.read({ limit: 1 });
     expect(await api('POST', '/api/entries/nope/pause', {})).toMatchObject({ status: 404, json: { code: 'UNKNOWN_ENTRY' } });
+    expect(await api('POST', '/api/entries/nope/pause', {}, session)).toMatchObject({ status: 404, json: { code: 'UNKNOWN_ENTRY' } });
     expect(await api('POST', '/api/selected/pause?selector=team%3Dnobody', {})).toMatchObject({
       status: 409,
       json: { code: 'NOTHING_SELECTED' },
@@ -228,8 +276,22 @@ describe('the operator verbs through every door', () => {
     expect(await api('POST', '/api/entries/nightly/pause', { why: 'x' })).toMatchObject({ status: 400, json: { code: 'API_BAD_REQUEST' } });
     const anonymous = await fetch(`${base}/api/entries/nightly/pause`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
     expect(anonymous.status).toBe(401);
+    // The session's cookie alone is not enough to change anything: a page on another site can make the
+    // browser send the cookie, but cannot read the CSRF token the login answered.
+    const { 'x-csrf-token': _csrf, ...cookieOnly } = session;
+    expect(await api('POST', '/api/entries/nightly/pause', {}, cookieOnly)).toMatchObject({
+      status: 403,
+      json: { code: 'API_FORBIDDEN', error: expect.stringMatching(/x-csrf-token/) },
+    });
+    expect(
+      await api('POST', '/api/entries/nightly/pause', {}, { ...session, 'x-csrf-token': `${session['x-csrf-token']}x` }),
+    ).toMatchObject({
+      status: 403,
+      json: { code: 'API_FORBIDDEN' },
+    });
     await expect(client.handle('nope').pause()).rejects.toMatchObject({ code: 'UNKNOWN_ENTRY' });
     await expect(client.selection('team=nobody').pause()).rejects.toMatchObject({ code: 'NOTHING_SELECTED' });
     expect(await redis.smembers(keys.paused)).toEqual([]);
+    expect((await log.read({ limit: 1 }))[0]?.id, 'no refused write reaches the audit trail').toBe(newest?.id);
   }, 60_000);
 });
