@@ -3,21 +3,7 @@
  * why (the note). Pure: the Redis stream that keeps them is redis/audit-log.ts.
  */
 import { maskAlertUrlsInText, redactText } from '../base/redact.js';
-
-/** `pause-all` and `resume-all`: the deployment-wide stop set and lifted (`beat pause --all`), with `entry` ''. */
-export const AUDIT_ACTIONS = [
-  'create',
-  'update',
-  'delete',
-  'pause',
-  'resume',
-  'trigger',
-  'backfill',
-  'apply',
-  'pause-all',
-  'resume-all',
-] as const;
-export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+import type { AuditAction } from './audit-event-view.js';
 
 /** One field of an entry definition that changed: its path (`options.queue`) and the values, shortened. */
 export interface FieldChange {

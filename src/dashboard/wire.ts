@@ -4,8 +4,9 @@
  * which imports zod alone): the page's bundle takes none of the server's code.
  */
 import type { EntryView } from '../control/entry-view-schema.js';
+import type { AuditEventView, AuditPage } from '../control/audit-event-view.js';
 
-export type { EntryView };
+export type { AuditEventView, AuditPage, EntryView };
 
 /** The states the list filters by (the entry set and the paused set tell them). */
 export type EntryStateName = 'active' | 'paused' | 'disabled' | 'invalid';
@@ -243,28 +244,6 @@ export interface OverviewWire {
   readonly grants: string | null;
   /** Whether runtime entries can be created, edited and deleted here. */
   readonly entriesApi: boolean;
-}
-
-/** An event of the audit trail as GET /api/audit answers it (src/http/api-ports.ts's ApiAuditEvent). */
-export interface AuditEventWire {
-  /** The stream id: pass it as `before` for older events. */
-  readonly id: string;
-  readonly at: string;
-  readonly who: string;
-  readonly entry: string;
-  readonly action: string;
-  readonly changes: readonly { readonly path: string; readonly before?: string; readonly after?: string }[];
-  readonly note?: string;
-  readonly taskId?: string;
-  /** A bulk action's selector and the entries it touched (its `entry` is ''). */
-  readonly selector?: string;
-  readonly entries?: readonly string[];
-}
-
-/** A page of GET /api/audit: the events, newest first, and the id to ask for older ones after. */
-export interface AuditPageWire {
-  readonly events: readonly AuditEventWire[];
-  readonly next?: string;
 }
 
 /** Every error the dashboard's API answers. */

@@ -7,6 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigProblem } from '../base/errors.js';
 import type { BeatMetrics } from '../observe/metrics.js';
 import type { Grant } from '../core/grants.js';
+import type { AuditEventView } from '../control/audit-event-view.js';
+import type { EntryView } from '../control/entry-view-schema.js';
 import type { Caller, HttpAccess } from './auth.js';
 
 export interface Probe {
@@ -30,11 +32,8 @@ export interface ApiEntry {
   readonly updatedAt: string;
   /** Why the scheduler does not run it, if it does not. */
   readonly problems?: readonly ConfigProblem[];
-  /**
-   * `GET /api/entries/NAME` only: the entry as `/status` shows it (its view, control/entry-view-schema.ts's
-   * schema, which this module cannot import: the service fills it); null when it does not run.
-   */
-  readonly view?: unknown;
+  /** `GET /api/entries/NAME` only: the entry as `/status` shows it (its view); null when it does not run. */
+  readonly view?: EntryView | null;
 }
 
 /**
@@ -110,28 +109,11 @@ export interface PlanHandlers {
   apply(request: PlanRequest, by: Caller, note: string | undefined): Promise<unknown>;
 }
 
-/** An audit event as the API shows it: `id` (pass it as `before` for older ones), `at` (ISO), who, entry, action, changes, note, taskId. */
-export interface ApiAuditEvent {
-  readonly id: string;
-  readonly at: string;
-  readonly who: string;
-  /** The grant that allowed it (`editor@team=billing`); absent for the CLI's changes, which hold every role. */
-  readonly grant?: string;
-  readonly entry: string;
-  readonly action: string;
-  readonly changes: readonly { readonly path: string; readonly before?: string; readonly after?: string }[];
-  readonly note?: string;
-  readonly taskId?: string;
-  /** A bulk action's selector and the entries it touched (its `entry` is ''). */
-  readonly selector?: string;
-  readonly entries?: readonly string[];
-}
-
 /** Up to `limit` events older than `before`, newest first, of one entry or all, by `who` or anyone, of the entries the caller may read. */
 export type AuditReader = (
   query: { entry?: string; who?: string; limit: number; before?: string },
   by: Caller,
-) => Promise<readonly ApiAuditEvent[]>;
+) => Promise<readonly AuditEventView[]>;
 
 export interface DashboardSession {
   /** `dashboard:<token name>` or `sso:<subject> <e-mail>`. */

@@ -12,6 +12,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { ErrorCode } from '../base/errors.js';
 import { OVERLAP_POLICIES, entrySchema } from '../config/schema.js';
 import { LOAD_HORIZON_RANGE, loadHorizonOf } from '../config/duration.js';
+import { auditPageSchema } from '../control/audit-event-view.js';
 
 /**
  * Who may call a route: anyone (the probes), readers (a token, the dashboard's session, or trusted
@@ -280,18 +281,25 @@ export const ROUTES = [
     { body: jsonBody('Plan', 'the owner and its entries (planDigest: the plan seen)') },
     { description: 'the plan applied', content: { 'application/json': { schema: planAnswer.extend({ version: z.number() }) } } },
   ),
-  declare('read', 'get', '/api/audit', 'the audit trail, newest first', {
-    query: z.object({
-      entry: z.string().optional(),
-      who: z.string().optional().describe("only the events of this caller (a token's name, user@host)"),
-      limit: wholeNumber('limit', 1, DEFAULTS.auditPageMax, DEFAULTS.auditPageDefault),
-      before: z
-        .string()
-        .regex(/^\d{1,15}-\d{1,15}$/, {
-          error: (issue) =>
-            `before must be an event's id such as "1732370000000-0" (the "next" of the previous page), got ${JSON.stringify(String(issue.input).slice(0, 40))}`,
-        })
-        .optional(),
-    }),
-  }),
+  declare(
+    'read',
+    'get',
+    '/api/audit',
+    'the audit trail, newest first',
+    {
+      query: z.object({
+        entry: z.string().optional(),
+        who: z.string().optional().describe("only the events of this caller (a token's name, user@host)"),
+        limit: wholeNumber('limit', 1, DEFAULTS.auditPageMax, DEFAULTS.auditPageDefault),
+        before: z
+          .string()
+          .regex(/^\d{1,15}-\d{1,15}$/, {
+            error: (issue) =>
+              `before must be an event's id such as "1732370000000-0" (the "next" of the previous page), got ${JSON.stringify(String(issue.input).slice(0, 40))}`,
+          })
+          .optional(),
+      }),
+    },
+    { description: 'the events, newest first', content: { 'application/json': { schema: auditPageSchema } } },
+  ),
 ] as const;

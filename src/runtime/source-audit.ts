@@ -5,7 +5,8 @@
  * `redbeat`, `django`). Pure: the catalog calls it, the service records what it returns.
  */
 import { entryDiff } from '../control/audit-events.js';
-import type { AuditAction, FieldChange } from '../control/audit-events.js';
+import type { FieldChange } from '../control/audit-events.js';
+import type { AuditAction } from '../control/audit-event-view.js';
 import { sourcedDefinition } from '../ports/entry-source.js';
 import type { SourcedEntry } from '../ports/entry-source.js';
 

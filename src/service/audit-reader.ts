@@ -6,18 +6,18 @@ import type { RedisClient } from '../redis/connect.js';
 import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import type { ApiAuditEvent, AuditReader } from '../http/api-ports.js';
+import type { AuditReader } from '../http/api-ports.js';
 import { whileConnected } from './entries-handlers.js';
 import type { AuditEvent } from '../control/audit-events.js';
-import type { AuditEventWire } from '../dashboard/wire.js';
+import type { AuditEventView } from '../control/audit-event-view.js';
 import { AuditLog, auditEvent, logAudit } from '../redis/audit-log.js';
 import { auditTrail } from '../operations/read-verbs.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { ScopedEntry } from '../core/grants.js';
 import type { SourceChange } from '../runtime/source-audit.js';
 
-/** The API's event; also the dashboard's AuditEventWire (its audit tab reads GET /api/audit), which the type holds it to. */
-export function apiAuditEvent(event: AuditEvent): ApiAuditEvent & AuditEventWire {
+/** The stored event as every reader outside the process sees it (GET /api/audit, `beat audit --json`, the dashboard's audit tab). */
+export function apiAuditEvent(event: AuditEvent): AuditEventView {
   return {
     id: event.id ?? '',
     at: new Date(event.atMs).toISOString(),

@@ -5,15 +5,15 @@
  */
 import { get } from './api.js';
 import { fill, h } from './dom.js';
-import type { AuditEventWire, AuditPageWire } from '../dashboard/wire.js';
+import type { AuditEventView, AuditPage } from '../dashboard/wire.js';
 
 const clock = (iso: string): string => iso.slice(0, 19).replace('T', ' ');
 
-function changesText(e: AuditEventWire): string {
+function changesText(e: AuditEventView): string {
   return e.changes.map((c) => `${c.path}: ${c.before ?? '(none)'} → ${c.after ?? '(removed)'}`).join('\n');
 }
 
-function auditTable(events: readonly AuditEventWire[], withEntry: boolean): HTMLElement {
+function auditTable(events: readonly AuditEventView[], withEntry: boolean): HTMLElement {
   const head = ['When (UTC)', 'Who', ...(withEntry ? ['Entry'] : []), 'Action', 'Note', 'Changes'];
   return h(
     'div',
@@ -54,7 +54,7 @@ function pagedAudit(entry: string | undefined, limit: number): HTMLElement {
     const p = new URLSearchParams({ limit: String(limit) });
     if (entry !== undefined) p.set('entry', entry);
     if (before !== undefined) p.set('before', before);
-    const page = await get<AuditPageWire>(`/api/audit?${p.toString()}`);
+    const page = await get<AuditPage>(`/api/audit?${p.toString()}`);
     const next = page.next;
     fill(
       wrap,

@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Entries } from '../../src/index.js';
 import { AuditLog, localActor } from '../../src/redis/audit-log.js';
+import { auditPageSchema } from '../../src/control/audit-event-view.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import type { AuditEvent } from '../../src/control/audit-events.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
@@ -248,6 +249,8 @@ describe('the operator verbs through every door', () => {
     // The session's own events, found by its name as the audit page's filter finds them.
     const bySession = await api('GET', '/api/audit?who=dashboard%3Aapi&limit=20', undefined, session);
     expect(bySession.status).toBe(200);
+    // The answer is the one shape the OpenAPI document and the page's audit tab read, no field beside it.
+    expect(auditPageSchema.parse(bySession.json)).toEqual(bySession.json);
     expect((bySession.json['events'] as { who: string }[]).map((e) => e.who)).toEqual(Array(VERBS.length).fill('dashboard:api'));
     // The four manual runs (one per door), newest first, read alike (task events keep runs by default).
     const history = await client.handle('nightly').history();
