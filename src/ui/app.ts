@@ -8,7 +8,7 @@ import { h } from './dom.js';
 import { entriesView } from './entries-view.js';
 import { entryEditor, entryView, errorText } from './entry-view.js';
 import { deploymentView, timelineView } from './other-views.js';
-import { auditView } from './audit-view.js';
+import { auditRoute, auditView } from './audit-view.js';
 import { stopBar } from './stop-bar.js';
 import type { OverviewWire, SessionWire } from '../dashboard/wire.js';
 
@@ -101,7 +101,10 @@ async function refresh(full: boolean): Promise<void> {
   lastRefreshMs = performance.now();
   try {
     const o = await loadOverview();
-    const route = decodeURIComponent(location.hash.replace(/^#\/?/, ''));
+    const raw = location.hash.replace(/^#\/?/, '');
+    const route = decodeURIComponent(raw);
+    // The Audit tab's filter is read from the hash as typed: a who holds spaces and "<", an entry "?".
+    const audit = auditRoute(raw);
     const root = main();
     if (route.startsWith('entry/')) {
       list = undefined;
@@ -110,10 +113,10 @@ async function refresh(full: boolean): Promise<void> {
     } else if (route.startsWith('timeline')) {
       list = undefined;
       await timelineView(root, route === 'timeline/day', o.counts.entries);
-    } else if (route === 'audit' || route.startsWith('audit/')) {
+    } else if (audit !== undefined) {
       list = undefined;
       // Redrawn only on navigation: a refresh would throw the reader back to the newest page.
-      if (full) auditView(root, route.slice('audit/'.length));
+      if (full) auditView(root, audit);
     } else if (route === 'deployment') {
       list = undefined;
       deploymentView(root, o);

@@ -358,7 +358,24 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
       const first = page.locator('table.audit tbody tr[data-entry="billing-sync"][data-action="pause"]').first();
       await first.waitFor({ timeout: 15_000 });
       expect(await first.locator('td.note-text').textContent()).toBe('billing API down, INC-42');
+      // The command line's change: no grant (it holds every role).
+      expect(await first.locator('td.grant').textContent()).toBe('');
       if (base === bases[0]) await page.screenshot({ path: join(DOCS, 'dashboard-audit.png') });
+      // Who made it links to their changes alone: the same events as beat audit --who, the filter shown in its box.
+      await first.locator('td.who a').click();
+      await page.waitForURL(/#\/audit\?who=/, { timeout: 5_000 });
+      expect(await page.locator('input[name="who"]').inputValue()).toBe(events[0]!.who);
+      const byWho = await runBeatCli(['audit', '--who', events[0]!.who, '--limit', '50', '--config', file, '--json']);
+      const theirs = JSON.parse(byWho.stdout) as AuditJson[];
+      expect(theirs.length).toBeGreaterThan(0);
+      await expect
+        .poll(shownEvents, { timeout: 15_000, interval: 200 })
+        .toEqual(theirs.map((e) => ({ id: e.id, entry: e.entry, action: e.action, who: e.who, note: e.note ?? '' })));
+      // Nobody by that name: nothing shown, and the hint says whose changes were looked for.
+      await page.goto(`${base}/#/audit?who=nobody-did-this`);
+      await expect
+        .poll(() => page.locator('.audit-pages .hint').textContent(), { timeout: 15_000 })
+        .toBe('No change by nobody-did-this is kept.');
       await page.close();
     }
     await runBeatCli(['resume', 'billing-sync', '--config', file]);
