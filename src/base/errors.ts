@@ -107,6 +107,12 @@ export const ErrorCode = {
   ApiHeadersTooLarge: 'API_HEADERS_TOO_LARGE',
   /** The request's Host header names another server (DNS rebinding): refused on every path that shows entries (403). */
   ApiForeignHost: 'API_FOREIGN_HOST',
+  /**
+   * A write of a dashboard session signed in with single sign-on (auth.oidc), while the identity
+   * provider cannot be reached to check that sign-in again (503): try again once it answers; API
+   * tokens still work.
+   */
+  IssuerUnreachable: 'ISSUER_UNREACHABLE',
   /** tsbeat's own failure while answering (500): the answer's errorId is in the log line beat.http.error. */
   Internal: 'INTERNAL',
   /**
@@ -183,6 +189,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   API_URI_TOO_LONG: { exit: 1, http: 414 },
   API_HEADERS_TOO_LARGE: { exit: 1, http: 431 },
   API_FOREIGN_HOST: { exit: 1, http: 403 },
+  ISSUER_UNREACHABLE: { exit: 1, http: 503 },
   INTERNAL: { exit: 1, http: 500 },
   DJANGO_DATABASE: { exit: 2, http: 500 },
   LUA_SCRIPT_INVALID: { exit: 1, http: 500 },

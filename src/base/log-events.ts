@@ -305,8 +305,16 @@ export const EVENTS = {
   dashboardLogin: 'beat.dashboard.login',
   /** A single sign-on to the dashboard (auth.oidc): signed in (subject, e-mail, grants), or refused and why. */
   dashboardSignIn: 'beat.dashboard.sign_in',
-  /** The identity provider of auth.oidc could not be reached (discovery or the code's exchange): sign-ins are refused meanwhile. */
+  /**
+   * The identity provider of auth.oidc could not be reached (discovery, the code's exchange, or a
+   * signed-in session's recheck): sign-ins are refused meanwhile, and signed-in sessions may read but not write.
+   */
   dashboardIssuerUnreachable: 'beat.dashboard.issuer_unreachable',
+  /**
+   * A signed-in session ended because the identity provider no longer stands by it (its access token
+   * revoked or expired, the session ended there, auth.oidc removed), found at a recheck: `who`, `reason`.
+   */
+  dashboardSignInRevoked: 'beat.dashboard.sign_in_revoked',
   /** A change to an entry, as the audit trail records it: who, entry, action, the field diff, the note (redis/audit-log.ts). */
   audit: 'beat.audit',
   /** Changes seen from RedBeat or django could not be written to the audit trail (service/audit-reader.ts). */

@@ -24,6 +24,15 @@ export const OIDC_CALLBACK_PATH = '/ui/callback';
 /** What tsbeat asks for unless `scopes` says otherwise: the subject, and the e-mail the audit records. */
 const DEFAULT_SCOPES = ['openid', 'email', 'profile'];
 
+/**
+ * A signed-in session's standing is asked of the provider again at most this often by default
+ * (seconds): a revoked sign-in is refused within this long, and the page's refresh every few
+ * seconds asks the provider about once per this, not at each request.
+ */
+const DEFAULT_RECHECK_SECONDS = 5;
+/** The longest `recheckSeconds`: a revocation must not wait past a few minutes to take effect. */
+const RECHECK_SECONDS_MAX = 300;
+
 /** The error of a field: "is missing" when absent, else what it must be; both with the fix. */
 function fieldError(key: string, must: string): (issue: { readonly input?: unknown }) => string {
   return (issue) => (issue.input === undefined ? `${key} is missing: it must be ${must}` : `${key} must be ${must}`);
@@ -137,6 +146,10 @@ const rolesSchema = keyed({
     }),
 });
 
+function recheckError(issue: { readonly input?: unknown }): string {
+  return `auth.oidc.recheckSeconds must be a whole number of seconds from 0 (every request) to ${RECHECK_SECONDS_MAX}, got ${shown(String(issue.input))}; default ${DEFAULT_RECHECK_SECONDS}`;
+}
+
 /** `auth.oidc`. */
 export const oidcSchema = keyed({
   /** The provider's issuer URL; its /.well-known/openid-configuration is read at start. */
@@ -160,6 +173,17 @@ export const oidcSchema = keyed({
   redirectUrl: redirectSchema,
   /** The scopes asked for (default openid, email, profile); add the one that brings the roles' claim (often "groups"). */
   scopes: scopesSchema.default(DEFAULT_SCOPES),
+  /**
+   * How often (seconds, at most) a signed-in session is checked again at the provider (its userinfo,
+   * with the session's access token), so that a sign-in revoked there is refused at the next request
+   * after it; 0: at every request. Default 5, at most 300.
+   */
+  recheckSeconds: z
+    .number({ error: recheckError })
+    .int({ error: recheckError })
+    .min(0, { error: recheckError })
+    .max(RECHECK_SECONDS_MAX, { error: recheckError })
+    .default(DEFAULT_RECHECK_SECONDS),
   /** The claim whose values give grants. */
   roles: z
     .custom<unknown>((value) => value !== undefined, {
@@ -179,6 +203,8 @@ export interface OidcSettings {
   readonly clientSecretFile?: string | undefined;
   readonly redirectUrl: string;
   readonly scopes: readonly string[];
+  /** How often a signed-in session is checked again at the provider, seconds (0: at every request). */
+  readonly recheckSeconds: number;
   readonly claim: string;
   /** Each value of the claim and the grants it gives. */
   readonly grantsOf: ReadonlyMap<string, readonly Grant[]>;
@@ -199,6 +225,7 @@ export function resolveOidc(parsed: z.output<typeof authSchema> | undefined): Oi
     ...(oidc.clientSecretFile === undefined ? {} : { clientSecretFile: oidc.clientSecretFile }),
     redirectUrl: oidc.redirectUrl,
     scopes: oidc.scopes,
+    recheckSeconds: oidc.recheckSeconds,
     claim: oidc.roles.claim,
     grantsOf,
   };

@@ -8,7 +8,10 @@
  * sends the browser to the provider. `GET /ui/callback` takes the state back once (the cookie's and
  * the query's must agree), has openid-client exchange the code (checking state, nonce, PKCE and the ID
  * token's signature, issuer, audience and expiry), maps the roles' claim to grants, and hands the
- * routes the session's holder: `sso:<subject> <e-mail>`, the grants, and the sign-in's own end (exp).
+ * routes the session's holder: `sso:<subject> <e-mail>`, the grants, and the sign-in's own end (exp),
+ * with the access token, which the session keeps server-side to ask the provider again (standing:
+ * its userinfo with that token) whether the sign-in still stands: a provider revokes a sign-in by
+ * the token (its revocation endpoint, a session ended there), not by the ID token's exp.
  *
  * openid-client is imported when a deployment configures auth.oidc, never by the CLI's other starts.
  * The provider is read (discovery) at start, and `beat run` refuses to start when it cannot be: a
@@ -26,7 +29,7 @@ import { grantsText } from '../core/grants.js';
 import { grantsOfClaim } from '../config/oidc-schema.js';
 import type { OidcSettings } from '../config/oidc-schema.js';
 import { Refusal } from './replies.js';
-import type { SessionHolder } from './sessions.js';
+import type { SessionHolder, Standing } from './sessions.js';
 
 /** How long a sign-in may take at the provider (typing a password, a second factor) before its state is forgotten. */
 const SIGN_IN_WINDOW_MS = 10 * 60_000;
@@ -66,6 +69,12 @@ function cookieValue(req: IncomingMessage, name: string): string | undefined {
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
+}
+
+/** A sign-in done: the session's holder, and the access token its standing is asked again with (never sent on, never logged). */
+export interface SignedIn {
+  readonly holder: SessionHolder;
+  readonly accessToken: string;
 }
 
 export interface OidcSignInOptions {
@@ -149,7 +158,7 @@ export class OidcSignIn {
    * state is unknown or used, the provider refused or cannot be reached, or no value of the claim
    * maps to a grant.
    */
-  async finish(req: IncomingMessage, query: URLSearchParams): Promise<SessionHolder> {
+  async finish(req: IncomingMessage, query: URLSearchParams): Promise<SignedIn> {
     const settings = this.required();
     const state = query.get('state');
     const cookie = cookieValue(req, SIGN_IN_COOKIE);
@@ -221,11 +230,58 @@ export class OidcSignIn {
       `signed in: ${who} (${grantsText(mapped.grants)})`,
     );
     return {
-      who,
-      identity: { subject, ...(email === undefined ? {} : { email }) },
-      grants: mapped.grants,
-      ...(notAfterMs === undefined ? {} : { notAfterMs }),
+      holder: {
+        who,
+        identity: { subject, ...(email === undefined ? {} : { email }) },
+        grants: mapped.grants,
+        ...(notAfterMs === undefined ? {} : { notAfterMs }),
+      },
+      accessToken: tokens.access_token,
     };
+  }
+
+  /** How often a signed-in session's standing is asked again (auth.oidc.recheckSeconds, ms; 0: at every request). */
+  recheckMs(): number {
+    return (this.options.settings()?.recheckSeconds ?? 0) * 1000;
+  }
+
+  /**
+   * Whether the provider still stands by a sign-in: its userinfo asked with the session's access
+   * token. An answer that refuses the token (401 invalid_token once revoked or expired, any other
+   * refusal, another subject) is `revoked`; no answer, or the provider's own failure (5xx), is
+   * `unreachable` (logged as at sign-in), which keeps the session, unable to write, until it
+   * answers. Sign-on removed from the config by a reload ends every signed-in session.
+   */
+  async standing(holder: SessionHolder, accessToken: string): Promise<Standing> {
+    const settings = this.options.settings();
+    const subject = holder.identity?.subject;
+    if (settings === undefined || subject === undefined) {
+      this.revoked(holder, 'single sign-on is no longer configured (auth.oidc)');
+      return 'revoked';
+    }
+    try {
+      const configuration = await this.configuration(settings);
+      await this.client.fetchUserInfo(configuration, accessToken, subject);
+      return 'valid';
+    } catch (error) {
+      // The provider's configuration could not be had (discovery failed, logged there): nothing was asked.
+      if (error instanceof Refusal) return 'unreachable';
+      const { ResponseBodyError, WWWAuthenticateChallengeError } = this.client;
+      const status = error instanceof ResponseBodyError || error instanceof WWWAuthenticateChallengeError ? error.status : undefined;
+      if (unreachable(error) || (status !== undefined && status >= 500)) {
+        this.unreachableLogged(settings, errorMessage(error), 'signed-in sessions may read but not write');
+        return 'unreachable';
+      }
+      this.revoked(holder, errorMessage(error));
+      return 'revoked';
+    }
+  }
+
+  private revoked(holder: SessionHolder, reason: string): void {
+    this.options.logger.info(
+      { event: EVENTS.dashboardSignInRevoked, who: holder.who, reason },
+      `signed out: the identity provider no longer stands by the sign-in of ${holder.who} (${reason})`,
+    );
   }
 
   private required(): OidcSettings {
@@ -299,10 +355,7 @@ export class OidcSignIn {
     // openid-client's messages name the provider's error and the check that failed; never the secret.
     const reason = errorMessage(error);
     if (unreachable(error)) {
-      this.options.logger.warn(
-        { event: EVENTS.dashboardIssuerUnreachable, issuer: settings.issuer, reason },
-        `the identity provider ${settings.issuer} cannot be reached: sign-ins are refused, API tokens still work`,
-      );
+      this.unreachableLogged(settings, reason, 'sign-ins are refused');
       return new Refusal(
         503,
         'issuer_unreachable',
@@ -310,6 +363,13 @@ export class OidcSignIn {
       );
     }
     return new Refusal(502, 'sign_in_failed', `auth.oidc.issuer ${shown(settings.issuer)}: ${what}: ${reason}`);
+  }
+
+  private unreachableLogged(settings: OidcSettings, reason: string, meanwhile: string): void {
+    this.options.logger.warn(
+      { event: EVENTS.dashboardIssuerUnreachable, issuer: settings.issuer, reason },
+      `the identity provider ${settings.issuer} cannot be reached: ${meanwhile}, API tokens still work`,
+    );
   }
 
   private sweep(nowMs: number): void {

@@ -25,8 +25,8 @@ import type { PageWire } from './wire.js';
 import { PAGE_HTML } from './page.js';
 import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
 import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
-import type { SessionHolder } from './sessions.js';
 import { OidcSignIn } from './oidc-sign-in.js';
+import type { SignedIn } from './oidc-sign-in.js';
 import type { Grant } from '../core/grants.js';
 import { grantsText } from '../core/grants.js';
 import type { DetailWire, OverviewWire, SessionWire } from './wire.js';
@@ -95,13 +95,22 @@ export class Dashboard {
    * `sso:<subject> <e-mail>`), the grants it holds (a signed-in person's from auth.oidc.roles; a
    * token's session is decided on its token's), and why it may not write, if it may not: no token
    * that may write nor sign-on is configured any more, the request comes from another Origin, or it
-   * does not send the session's CSRF token back.
+   * does not send the session's CSRF token back; or why it may not write now (`writeUnavailable`:
+   * the identity provider did not answer the sign-in's last recheck).
    */
-  sessionOf(req: IncomingMessage): { who: string; grants?: readonly Grant[]; writeRefusal?: string } | undefined {
+  sessionOf(
+    req: IncomingMessage,
+  ): { who: string; grants?: readonly Grant[]; writeRefusal?: string; writeUnavailable?: string } | undefined {
     const session = this.sessions.find(req);
     if (session === undefined) return undefined;
     const { who, grants } = session.holder;
     const held = grants === undefined ? { who } : { who, grants };
+    if (session.unverified) {
+      return {
+        ...held,
+        writeUnavailable: `the identity provider of auth.oidc cannot be reached to check the sign-in of ${who} again: its changes are refused until it answers (reads go on; API tokens still work)`,
+      };
+    }
     if (!this.actionsOn())
       return {
         ...held,
@@ -111,6 +120,17 @@ export class Dashboard {
     if (!sameOrigin(req)) return { ...held, writeRefusal: `the request's Origin (${req.headers.origin}) is not this server` };
     if (!this.sessions.authorizes(req)) return { ...held, writeRefusal: 'the x-csrf-token header is missing or wrong: reload the page' };
     return held;
+  }
+
+  /**
+   * Before a request that carries a signed-in session is answered: whether the identity provider
+   * still stands by the sign-in, asked at most every auth.oidc.recheckSeconds (sessions.ts). A
+   * revoked one is ended here, so that the request finds no session (401).
+   */
+  async recheck(req: IncomingMessage): Promise<void> {
+    const signIn = this.signIn;
+    if (signIn === undefined) return;
+    await this.sessions.recheck(req, signIn.recheckMs(), (holder, accessToken) => signIn.standing(holder, accessToken));
   }
 
   /** Answers the request if it is the dashboard's; false leaves it to the other routes. */
@@ -257,15 +277,15 @@ export class Dashboard {
    */
   private async finishSignIn(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): Promise<void> {
     const signIn = this.signedInWith();
-    let holder: SessionHolder;
+    let signedIn: SignedIn;
     try {
-      holder = await signIn.finish(req, params);
+      signedIn = await signIn.finish(req, params);
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
       sendJson(res, error.status, { error: error.message, code: error.code }, { 'set-cookie': OidcSignIn.clearCookie() });
       return;
     }
-    const { cookie } = this.sessions.open(isSecure(req), holder);
+    const { cookie } = this.sessions.open(isSecure(req), signedIn.holder, signedIn.accessToken);
     res.writeHead(303, {
       location: '/ui/',
       'set-cookie': [cookie, OidcSignIn.clearCookie()],

@@ -3,7 +3,9 @@
  * (oidc-sign-in.ts), buys a session held in this process's memory (a random id in an HttpOnly,
  * SameSite=Strict cookie) with its own CSRF token, which every write must send back in a header.
  * Sessions expire when unused, and a signed-in person's also when their sign-in does (the ID token's
- * exp); a restart forgets them (log in again). Nothing here is stored in Redis: each replica has its own.
+ * exp) or when the provider no longer stands by it (a revoked access token, a session ended there):
+ * the standing is asked again at most every auth.oidc.recheckSeconds (recheck). A restart forgets
+ * them (log in again). Nothing here is stored in Redis: each replica has its own.
  */
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -24,10 +26,27 @@ export interface SessionHolder {
   readonly notAfterMs?: number;
 }
 
+/** What the identity provider answers of a sign-in when asked again (oidc-sign-in.ts). */
+export type Standing = 'valid' | 'revoked' | 'unreachable';
+
+/**
+ * A signed-in person's standing at the provider: the access token it is asked with (held here,
+ * server-side: never in a cookie, an answer or a log), when it was last asked, and whether that
+ * answer was an outage (the session then may read but not write until the provider answers).
+ */
+interface ProviderStanding {
+  readonly accessToken: string;
+  checkedMs: number;
+  unverified: boolean;
+  /** The question in flight: requests that come meanwhile wait for its answer rather than ask again. */
+  asking?: Promise<void> | undefined;
+}
+
 interface Session {
   readonly csrf: string;
   readonly holder: SessionHolder;
   expiresMs: number;
+  readonly standing?: ProviderStanding;
 }
 
 /** A live session as a request finds it. */
@@ -35,6 +54,8 @@ export interface FoundSession {
   readonly id: string;
   readonly csrf: string;
   readonly holder: SessionHolder;
+  /** The provider could not be reached at its last recheck: reads go on, writes wait for it (503). */
+  readonly unverified: boolean;
 }
 
 /** Compared as SHA-256 digests: equal lengths for timingSafeEqual, and no length leaked. */
@@ -61,8 +82,11 @@ export class Sessions {
     private readonly now: () => number,
   ) {}
 
-  /** Opens a session; returns the Set-Cookie value and the CSRF token. */
-  open(secure: boolean, holder: SessionHolder = { who: 'dashboard' }): { cookie: string; csrf: string } {
+  /**
+   * Opens a session; returns the Set-Cookie value and the CSRF token. `accessToken`: a signed-in
+   * person's, with which recheck asks the provider whether the sign-in still stands.
+   */
+  open(secure: boolean, holder: SessionHolder = { who: 'dashboard' }, accessToken?: string): { cookie: string; csrf: string } {
     this.sweep();
     if (this.held.size >= this.maxSessions) {
       // The oldest goes: a flood of logins (each needs the token) cannot grow the map without end.
@@ -72,7 +96,12 @@ export class Sessions {
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(32).toString('base64url');
     const nowMs = this.now();
-    this.held.set(id, { csrf, holder, expiresMs: nowMs + this.ttlMs });
+    this.held.set(id, {
+      csrf,
+      holder,
+      expiresMs: nowMs + this.ttlMs,
+      ...(accessToken === undefined ? {} : { standing: { accessToken, checkedMs: nowMs, unverified: false } }),
+    });
     const lastMs = Math.min(this.ttlMs, (holder.notAfterMs ?? Infinity) - nowMs);
     const maxAge = Math.max(0, Math.floor(lastMs / 1000));
     const cookie = `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
@@ -91,7 +120,38 @@ export class Sessions {
       return undefined;
     }
     session.expiresMs = nowMs + this.ttlMs;
-    return { id, csrf: session.csrf, holder: session.holder };
+    return { id, csrf: session.csrf, holder: session.holder, unverified: session.standing?.unverified === true };
+  }
+
+  /**
+   * Asks the provider again whether the request's signed-in session still stands, when its last
+   * answer is `everyMs` old or more (0: at every request), so that the page's polling does not ask
+   * at each refresh. Revoked: the session ends, as at sign-out, before the request is answered.
+   * Unreachable: it is kept, unverified (writes refused) until an answer, asked again after `everyMs`.
+   */
+  async recheck(
+    req: IncomingMessage,
+    everyMs: number,
+    ask: (holder: SessionHolder, accessToken: string) => Promise<Standing>,
+  ): Promise<void> {
+    const id = cookieValue(req, SESSION_COOKIE);
+    const session = id === undefined ? undefined : this.held.get(id);
+    const standing = session?.standing;
+    if (id === undefined || session === undefined || standing === undefined) return;
+    if (standing.asking !== undefined) return standing.asking;
+    if (everyMs > 0 && this.now() - standing.checkedMs < everyMs) return;
+    const asking = ask(session.holder, standing.accessToken).then((answer) => {
+      if (answer === 'revoked') {
+        this.held.delete(id);
+        return;
+      }
+      standing.checkedMs = this.now();
+      standing.unverified = answer === 'unreachable';
+    });
+    standing.asking = asking.finally(() => {
+      standing.asking = undefined;
+    });
+    return standing.asking;
   }
 
   close(req: IncomingMessage): string {

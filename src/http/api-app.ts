@@ -189,6 +189,9 @@ export function apiApp(handlers: HttpHandlers, logger: Logger): OpenAPIHono<ApiE
     const req = c.env.incoming;
     try {
       checkTarget(req);
+      // A signed-in session revoked at the identity provider ends before anything reads it: the
+      // request then goes on as one without a session (401 where a credential is needed).
+      if (req.headers.authorization === undefined) await handlers.recheckSession?.(req);
       // The dashboard's reads that show entries (all of /ui/api/ but its login and logout) are
       // held to the read rule of /status and /api/* before its own routes answer.
       if ((req.method === 'GET' || req.method === 'HEAD') && c.req.path.startsWith('/ui/api/'))
@@ -222,6 +225,8 @@ export function apiApp(handlers: HttpHandlers, logger: Logger): OpenAPIHono<ApiE
         const held = sessionOnly(req);
         if (held === undefined) refuse(req, authorizeWrite(req, access));
         else if (held.writeRefusal !== undefined) refuse(req, { status: 403, code: ErrorCode.ApiForbidden, error: held.writeRefusal });
+        else if (held.writeUnavailable !== undefined)
+          refuse(req, { status: 503, code: ErrorCode.IssuerUnreachable, error: held.writeUnavailable });
       } else if (rule !== 'open') refuse(req, authorizeRead(req, access, session(req)));
       await next();
     };

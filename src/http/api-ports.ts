@@ -120,8 +120,10 @@ export interface DashboardSession {
   readonly who: string;
   /** A signed-in person's grants; a token's session is decided on its token's grants, as they are now. */
   readonly grants?: readonly Grant[];
-  /** Why it may not write (no CSRF token, another Origin, actions off), if it may not. */
+  /** Why it may not write (no CSRF token, another Origin, actions off), if it may not (403). */
   readonly writeRefusal?: string;
+  /** Why it may not write now: the identity provider did not answer its sign-in's last recheck (503, ISSUER_UNREACHABLE). */
+  readonly writeUnavailable?: string;
 }
 
 export interface HttpHandlers {
@@ -146,6 +148,11 @@ export interface HttpHandlers {
    * (its CSRF token not sent back, another Origin), absent when it may.
    */
   readonly session?: (req: IncomingMessage) => DashboardSession | undefined;
+  /**
+   * Run before any route answers a request that carries no bearer token: a signed-in session's
+   * standing at the identity provider, checked again when due (ended there when revoked).
+   */
+  readonly recheckSession?: (req: IncomingMessage) => Promise<void>;
   /** More routes (the dashboard), tried first: true when it answered the request. */
   readonly routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }

@@ -125,6 +125,7 @@ export async function startHttp(
       access: options.access,
       routes: dashboard.handle.bind(dashboard),
       session: (req) => dashboard.sessionOf(req),
+      recheckSession: (req) => dashboard.recheck(req),
     },
     log,
   );

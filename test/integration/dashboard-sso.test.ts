@@ -3,17 +3,19 @@
  * oidc-provider, started here on loopback on its own port) and a real `beat run --http` on a private
  * redis-server, the whole sign-in in a real headless Chromium (Debian's, driven by playwright-core):
  * a person in group `billing` signs in at the provider, comes back to the dashboard with the grants
- * `billing` maps to, pauses a billing entry (audited under their subject and e-mail), signs out, and
- * the cookie they held is refused afterwards. Then an outage of the provider: sign-ins refused (503),
- * bearer tokens still answered; and a provider that cannot be reached at start: `beat run` exits 2
- * naming auth.oidc.issuer.
+ * `billing` maps to, pauses a billing entry (audited under their subject and e-mail, and shown so, with
+ * the grant, on the Audit tab filtered by who), signs out, and the cookie they held is refused
+ * afterwards. A sign-in ended at the provider (the person signs out there, which revokes the access
+ * token) is refused at the session's next request. Then an outage of the provider: sign-ins refused
+ * (503), a signed-in session's writes refused (503) and its reads answered, bearer tokens still
+ * answered; and a provider that cannot be reached at start: `beat run` exits 2 naming auth.oidc.issuer.
  */
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
 import Provider from 'oidc-provider';
 import { chromium } from 'playwright-core';
-import type { Browser } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
@@ -60,6 +62,8 @@ describe.skipIf(!existsSync(CHROMIUM))(
           claims: () => ({ sub, email: `${sub}@example.com`, email_verified: true, groups: GROUPS[sub] ?? [] }),
         }),
         cookies: { keys: ['dashboard-sso-test-cookie-key'] },
+        // Signing out at the provider (its end_session page) revokes the grant and its tokens, as a provider's logout does.
+        features: { rpInitiatedLogout: { enabled: true } },
         // Minutes, as a provider gives: the test of an expired sign-in is the sessions' unit test.
         ttl: { IdToken: 600, AccessToken: 600, Session: 600, Interaction: 600, Grant: 600 },
       });
@@ -89,6 +93,8 @@ describe.skipIf(!existsSync(CHROMIUM))(
             redirectUrl: `http://127.0.0.1:${beatPort}/ui/callback`,
             scopes: ['openid', 'email', 'groups'],
             roles: { claim: 'groups', map: { billing: 'operator@team=billing', admins: 'admin' } },
+            // At every request: the test of "the next request" (the interval is the sessions' unit test).
+            recheckSeconds: 0,
           },
         },
         beatSchedule: {
@@ -118,24 +124,44 @@ describe.skipIf(!existsSync(CHROMIUM))(
       dir.remove();
     });
 
-    it('a person in group billing signs in at the provider, acts with the grants billing maps to, signs out; the old cookie is refused', async () => {
-      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    /** Signs `login` in from the dashboard's Sign in link, through the provider's own login and consent pages: the page, signed in. */
+    async function signIn(context: BrowserContext, login: string): Promise<Page> {
       const page = await context.newPage();
       await page.goto(`${base}/`);
-      // Signed out: the token's form and the sign-in link (from the open /ui/session), and no entry shown.
       await page.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 15_000 });
-      expect(await page.locator('input[name="token"]').count()).toBe(1);
-      expect(await page.locator('tr[data-entry]').count()).toBe(0);
       await page.getByRole('link', { name: 'Sign in' }).click();
-      // The provider's own login and consent pages.
       await page.waitForURL(`${issuer}/**`, { timeout: 10_000 });
-      await page.fill('input[name="login"]', 'alice');
+      await page.fill('input[name="login"]', login);
       await page.fill('input[name="password"]', 'anything');
       await page.click('button[type="submit"]');
       await page.getByRole('button', { name: 'Continue' }).click();
-      // Back at the dashboard, signed in.
       await page.waitForURL(`${base}/ui/`, { timeout: 10_000 });
       await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: 10_000 });
+      return page;
+    }
+
+    /** The page's own fetch of `path` with its session (and CSRF token for a write): the status and body. */
+    function fetchIn(page: Page, path: string, method = 'GET', csrf = '') {
+      return page.evaluate(
+        async ([p, m, token]) => {
+          const reply = await fetch(p!, { method: m, headers: m === 'GET' ? {} : { 'x-csrf-token': token! } });
+          return { status: reply.status, body: (await reply.json()) as { code?: string; error?: string } };
+        },
+        [path, method, csrf],
+      );
+    }
+
+    it('a person in group billing signs in at the provider, acts with the grants billing maps to, signs out; the old cookie is refused', async () => {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const signedOut = await context.newPage();
+      await signedOut.goto(`${base}/`);
+      // Signed out: the token's form and the sign-in link (from the open /ui/session), and no entry shown.
+      await signedOut.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 15_000 });
+      expect(await signedOut.locator('input[name="token"]').count()).toBe(1);
+      expect(await signedOut.locator('tr[data-entry]').count()).toBe(0);
+      await signedOut.close();
+      // The provider's own login and consent pages, then back at the dashboard, signed in.
+      const page = await signIn(context, 'alice');
       expect(await page.locator('#session .who').innerText()).toBe('sso:alice <alice@example.com>');
       await page.locator('tr[data-entry="billing-report"]').waitFor({ timeout: 10_000 });
 
@@ -172,6 +198,40 @@ describe.skipIf(!existsSync(CHROMIUM))(
       }));
       expect(audit).toEqual([{ action: 'pause', who: 'sso:alice <alice@example.com>', entry: 'billing-report' }]);
 
+      // A token changes the same entry too; the Audit tab shows each change with who and the grant, and filters by who.
+      const bearer = { authorization: `Bearer ${TOKEN}` };
+      expect((await fetch(`${base}/api/entries/billing-report/resume`, { method: 'POST', headers: bearer })).status).toBe(200);
+      expect((await fetch(`${base}/api/entries/billing-report/pause`, { method: 'POST', headers: bearer })).status).toBe(200);
+      const shown = () =>
+        page
+          .locator('table.audit tbody tr')
+          .evaluateAll((trs) =>
+            trs.map((tr) => [
+              tr.getAttribute('data-action'),
+              tr.querySelector('td.who')?.textContent,
+              tr.querySelector('td.grant')?.textContent,
+            ]),
+          );
+      await page.goto(`${base}/ui/#/audit`);
+      await expect.poll(shown, { timeout: 15_000, interval: 200 }).toEqual([
+        ['pause', 'api', 'admin'],
+        ['resume', 'api', 'admin'],
+        ['pause', 'sso:alice <alice@example.com>', 'operator@team=billing'],
+      ]);
+      // Typed into the Who box, the name exactly as the trail records it: alice's change alone.
+      await page.fill('input[name="who"]', 'sso:alice <alice@example.com>');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await expect
+        .poll(shown, { timeout: 15_000, interval: 200 })
+        .toEqual([['pause', 'sso:alice <alice@example.com>', 'operator@team=billing']]);
+      // A click on a name: that caller's changes alone.
+      await page.goto(`${base}/ui/#/audit`);
+      await page.locator('table.audit tbody tr td.who a', { hasText: /^api$/ }).first().click();
+      await expect.poll(shown, { timeout: 15_000, interval: 200 }).toEqual([
+        ['pause', 'api', 'admin'],
+        ['resume', 'api', 'admin'],
+      ]);
+
       // Sign out; the cookie held before is refused from then on (a replay), for a read and a write.
       await page.getByRole('button', { name: 'Log out' }).click();
       await page.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 5_000 });
@@ -183,6 +243,39 @@ describe.skipIf(!existsSync(CHROMIUM))(
       expect((await fetch(`${base}/ui/api/overview`, { headers: replay })).status).toBe(401);
       const way = (await (await fetch(`${base}/ui/session`, { headers: replay })).json()) as Record<string, unknown>;
       expect(way).toEqual({ actions: 'login', signIn: true, login: true, who: null, grants: null });
+      await context.close();
+    });
+
+    it('a sign-in ended at the provider is refused at the next request: 401, the session gone as after Log out', async () => {
+      const context = await browser.newContext();
+      const page = await signIn(context, 'alice');
+      const { csrf } = (await fetchIn(page, '/ui/api/overview')).body as { csrf?: string };
+      expect((await fetchIn(page, '/api/entries')).status).toBe(200);
+      const cookie = (await context.cookies(base)).find((c) => c.name === 'tsbeat_session')!.value;
+      // The person signs out at the provider (its own end_session page), which revokes the access token the session holds.
+      const discovery = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as { end_session_endpoint: string };
+      const atProvider = await context.newPage();
+      await atProvider.goto(discovery.end_session_endpoint);
+      await atProvider.getByRole('button', { name: 'Yes, sign me out' }).click();
+      await atProvider.waitForURL(/\/success/, { timeout: 10_000 });
+      // The next request with the cookie: no session (a read, with loopback not trusted, and a write).
+      const read = await fetchIn(page, '/api/entries');
+      expect(read.status).toBe(401);
+      expect(read.body.code).toBe('API_UNAUTHORIZED');
+      const write = await fetch(`${base}/api/entries/billing-report/resume`, {
+        method: 'POST',
+        headers: { cookie: `tsbeat_session=${cookie}`, origin: base, 'x-csrf-token': csrf! },
+      });
+      expect(write.status).toBe(401);
+      expect(((await write.json()) as { code: string }).code).toBe('API_UNAUTHORIZED');
+      expect(await redis.smembers(schedulerKeys('tsbeat', name).paused)).toEqual(['billing-report']);
+      const ended = await beat.waitForEvent(EVENTS.dashboardSignInRevoked, 5_000);
+      expect(ended).toMatchObject({ who: 'sso:alice <alice@example.com>' });
+      // The access token is never in what beat run prints.
+      expect(beat.allOutput()).not.toMatch(/access.?token"?\s*[:=]/i);
+      // The page asks for a new sign-in.
+      await page.reload();
+      await page.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: 15_000 });
       await context.close();
     });
 
@@ -218,7 +311,11 @@ describe.skipIf(!existsSync(CHROMIUM))(
       expect(other.status).toBe(400);
     });
 
-    it('an outage of the provider refuses sign-ins (503, naming auth.oidc.issuer) and leaves bearer tokens working', async () => {
+    it("an outage of the provider refuses sign-ins and a signed-in session's writes (503, naming auth.oidc.issuer), answers its reads, and leaves bearer tokens working", async () => {
+      // Signed in before the outage.
+      const context = await browser.newContext();
+      const page = await signIn(context, 'alice');
+      const { csrf } = (await fetchIn(page, '/ui/api/overview')).body as { csrf?: string };
       const started = await fetch(`${base}/ui/sign-in`, { redirect: 'manual' });
       const cookie = started.headers.get('set-cookie')!.split(';')[0]!;
       const state = new URL(started.headers.get('location')!).searchParams.get('state')!;
@@ -236,6 +333,15 @@ describe.skipIf(!existsSync(CHROMIUM))(
       await beat.waitForEvent(EVENTS.dashboardIssuerUnreachable, 5_000);
       const api = await fetch(`${base}/api/entries`, { headers: { authorization: `Bearer ${TOKEN}` } });
       expect(api.status).toBe(200);
+      // The signed-in session cannot be checked again: its write is refused, nothing written; its reads go on.
+      const paused = await redis.smembers(schedulerKeys('tsbeat', name).paused);
+      const write = await fetchIn(page, '/api/entries/billing-report/resume', 'POST', csrf);
+      expect(write.status).toBe(503);
+      expect(write.body.code).toBe('ISSUER_UNREACHABLE');
+      expect(write.body.error).toContain('cannot be reached to check the sign-in of sso:alice <alice@example.com> again');
+      expect(await redis.smembers(schedulerKeys('tsbeat', name).paused)).toEqual(paused);
+      expect((await fetchIn(page, '/api/entries')).status).toBe(200);
+      await context.close();
     });
 
     it('a provider that cannot be reached at start: beat run exits 2 naming auth.oidc.issuer and the fix', async () => {

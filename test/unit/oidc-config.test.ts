@@ -2,7 +2,8 @@
  * auth.oidc as the config takes it (config/oidc-schema.ts): the grants each claim value maps to,
  * parsed once; a person's grants from their claim; missing fields named as missing. And the session
  * a sign-in opens (dashboard/sessions.ts): refused once the sign-in's own end (the ID token's exp)
- * has passed, however recently it was used.
+ * has passed, however recently it was used; asked again of the provider at most every
+ * recheckSeconds, ended when it answers revoked, kept but unable to write while it cannot be reached.
  */
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { ConfigError } from '../../src/base/errors.js';
 import { parseConfig } from '../../src/config/load.js';
 import { grantsOfClaim } from '../../src/config/oidc-schema.js';
 import { Sessions } from '../../src/dashboard/sessions.js';
+import type { Standing } from '../../src/dashboard/sessions.js';
 
 const OIDC = {
   issuer: 'https://login.example.com/realms/acme',
@@ -79,6 +81,19 @@ describe('auth.oidc', () => {
   });
 });
 
+describe('auth.oidc.recheckSeconds', () => {
+  it('is 5 by default, 0 (every request) to 300, and refused outside naming the range', () => {
+    expect(parseConfig({ auth: { oidc: OIDC } }, 'test').oidc?.recheckSeconds).toBe(5);
+    expect(parseConfig({ auth: { oidc: { ...OIDC, recheckSeconds: 0 } } }, 'test').oidc?.recheckSeconds).toBe(0);
+    expect(problemsOf({ ...OIDC, recheckSeconds: 301 })).toEqual([
+      'auth.oidc.recheckSeconds: auth.oidc.recheckSeconds must be a whole number of seconds from 0 (every request) to 300, got "301"; default 5',
+    ]);
+    expect(problemsOf({ ...OIDC, recheckSeconds: -1 })).toHaveLength(1);
+    expect(problemsOf({ ...OIDC, recheckSeconds: 1.5 })).toHaveLength(1);
+    expect(problemsOf({ ...OIDC, recheckSeconds: '5' })).toHaveLength(1);
+  });
+});
+
 describe('a signed-in session', () => {
   const req = (cookie: string): IncomingMessage => ({ headers: { cookie } }) as unknown as IncomingMessage;
 
@@ -106,5 +121,80 @@ describe('a signed-in session', () => {
       nowMs += 50_000;
       expect(sessions.find(sent)?.holder.who).toBe('dashboard:ci');
     }
+  });
+
+  /** A provider whose answers the test sets, counting the questions and the tokens they carried. */
+  function provider(first: Standing) {
+    const asked: string[] = [];
+    let answer = first;
+    return {
+      asked,
+      answer: (next: Standing) => (answer = next),
+      ask: (_holder: unknown, accessToken: string): Promise<Standing> => {
+        asked.push(accessToken);
+        return Promise.resolve(answer);
+      },
+    };
+  }
+
+  it('is asked again of the provider at most every recheckSeconds, and ends at the first answer that it was revoked', async () => {
+    let nowMs = 0;
+    const sessions = new Sessions(30 * 60_000, 100, () => nowMs);
+    const sent = req(
+      sessions.open(false, { who: 'sso:alice', identity: { subject: 'alice' } }, 'access-token-of-alice').cookie.split(';')[0]!,
+    );
+    const idp = provider('valid');
+    // Just signed in: nothing to ask within the interval, however often the page polls.
+    for (let i = 0; i < 4; i += 1) {
+      nowMs += 1_000;
+      await sessions.recheck(sent, 5_000, idp.ask);
+    }
+    expect(idp.asked).toEqual([]);
+    nowMs += 1_000;
+    await sessions.recheck(sent, 5_000, idp.ask);
+    expect(idp.asked).toEqual(['access-token-of-alice']);
+    // Requests that come while a question is in flight share its answer.
+    nowMs += 5_000;
+    await Promise.all([sessions.recheck(sent, 5_000, idp.ask), sessions.recheck(sent, 5_000, idp.ask)]);
+    expect(idp.asked).toHaveLength(2);
+    idp.answer('revoked');
+    nowMs += 5_000;
+    await sessions.recheck(sent, 5_000, idp.ask);
+    expect(sessions.find(sent)).toBeUndefined();
+  });
+
+  it('with recheckSeconds 0, at every request', async () => {
+    const sessions = new Sessions(30 * 60_000, 100, () => 0);
+    const sent = req(sessions.open(false, { who: 'sso:alice' }, 'token').cookie.split(';')[0]!);
+    const idp = provider('valid');
+    for (let i = 0; i < 3; i += 1) await sessions.recheck(sent, 0, idp.ask);
+    expect(idp.asked).toHaveLength(3);
+  });
+
+  it('kept, unverified (no writes), while the provider cannot be reached; verified again once it answers', async () => {
+    let nowMs = 0;
+    const sessions = new Sessions(30 * 60_000, 100, () => nowMs);
+    const sent = req(sessions.open(false, { who: 'sso:alice' }, 'token').cookie.split(';')[0]!);
+    const idp = provider('unreachable');
+    nowMs += 5_000;
+    await sessions.recheck(sent, 5_000, idp.ask);
+    expect(sessions.find(sent)?.unverified).toBe(true);
+    // Not asked again before the interval: the outage is not hammered at each request.
+    nowMs += 1_000;
+    await sessions.recheck(sent, 5_000, idp.ask);
+    expect(idp.asked).toHaveLength(1);
+    idp.answer('valid');
+    nowMs += 5_000;
+    await sessions.recheck(sent, 5_000, idp.ask);
+    expect(sessions.find(sent)?.unverified).toBe(false);
+  });
+
+  it("a token's session is never asked of a provider", async () => {
+    const sessions = new Sessions(30 * 60_000, 100, () => 0);
+    const sent = req(sessions.open(false, { who: 'dashboard:ci' }).cookie.split(';')[0]!);
+    const idp = provider('revoked');
+    await sessions.recheck(sent, 0, idp.ask);
+    expect(idp.asked).toEqual([]);
+    expect(sessions.find(sent)?.holder.who).toBe('dashboard:ci');
   });
 });
