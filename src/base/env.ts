@@ -20,6 +20,8 @@ export const ENV = {
   httpAllowedHosts: 'BEAT_HTTP_ALLOWED_HOSTS',
   /** Comma-separated loopback client addresses not trusted as loopback: a reverse proxy on this host (beat run --http-not-loopback). */
   httpNotLoopback: 'BEAT_HTTP_NOT_LOOPBACK',
+  /** "1" or "true": /metrics answers only requests with an API token (beat run --http-metrics-token-required). */
+  httpMetricsTokenRequired: 'BEAT_HTTP_METRICS_TOKEN_REQUIRED',
   /** The terminal's width in columns, as shells export it: what the lines of beat status, history, check, … fit in (commands/io.ts). */
   columns: 'COLUMNS',
   /** "json" keeps JSON log lines even on a terminal (which otherwise gets readable lines). */

@@ -12,7 +12,7 @@ import { loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
 import { setEntryLimits } from '../config/entry-definition.js';
 import { grantsText } from '../core/grants.js';
-import { parseTokenFile } from '../http/auth.js';
+import { parseTokenFile, tokensOf } from '../http/auth.js';
 import type { ApiToken, HttpAccess } from '../http/auth.js';
 import { parseHttpAddress } from '../http/server.js';
 import type { HttpAddress } from '../http/server.js';
@@ -88,6 +88,12 @@ invalid file is logged with all its problems and the running schedule stays as i
       value: 'A1,A2',
       help: `loopback client addresses not trusted as loopback, such as a reverse proxy on
         this host (or $${ENV.httpNotLoopback})`,
+    },
+    'http-metrics-token-required': {
+      type: 'boolean',
+      help: `/metrics answers only requests with an API token (401 without one; default:
+        open to every client; or $${ENV.httpMetricsTokenRequired}=1); with or without it, a
+        token's scrape holds only the per-entry series of the entries its grants may read`,
     },
     watch: { type: 'boolean', short: 'w', help: 'reload when the config file changes, as on SIGHUP' },
     'dry-run': {
@@ -165,6 +171,7 @@ type RunValues = {
   'http-public-reads'?: boolean;
   'http-allowed-hosts'?: string;
   'http-not-loopback'?: string;
+  'http-metrics-token-required'?: boolean;
   watch?: boolean;
   'dry-run'?: boolean;
 };
@@ -253,7 +260,15 @@ function httpSettings(values: RunValues, io: Io): { http: HttpAddress | undefine
     publicReads: values['http-public-reads'] === true || /^(1|true|yes)$/i.test(io.env[ENV.httpPublicReads] ?? ''),
     allowedHosts: listOption(values['http-allowed-hosts'], io.env[ENV.httpAllowedHosts]),
     notLoopback: listOption(values['http-not-loopback'], io.env[ENV.httpNotLoopback]),
+    metricsNeedToken: values['http-metrics-token-required'] === true || /^(1|true|yes)$/i.test(io.env[ENV.httpMetricsTokenRequired] ?? ''),
   };
+  if (http !== undefined && httpAccess.metricsNeedToken === true && tokensOf(httpAccess).length === 0) {
+    // Closed to everyone, Prometheus included: a scrape config to fix now, not a silent gap in the graphs.
+    throw new BeatError(
+      ErrorCode.Usage,
+      `beat run: --http-metrics-token-required ($${ENV.httpMetricsTokenRequired}) needs an API token for Prometheus to send: give --api-token-file PATH (a viewer line such as prometheus:viewer:TOKEN) or $${ENV.apiToken}`,
+    );
+  }
   return { http, httpAccess };
 }
 

@@ -17,10 +17,13 @@ import type { Logger } from '../base/log.js';
 import { headerNoteProblem, noteProblem } from '../base/note-text.js';
 import { maskTarget } from '../base/redact.js';
 import { VERSION } from '../base/version.js';
+import { deploymentGrant, grantFor } from '../core/grants.js';
+import type { ScopedEntry } from '../core/grants.js';
+import { entrySeriesOnly } from '../observe/entry-series.js';
 import { BODY_SCHEMAS, NOTE_BODY, PLAN_BODY, ROUTES, SELECTED_BODY, planHorizonMs } from './api-routes.js';
 import type { RouteAccess } from './api-routes.js';
 import type { ControlVerb, HttpHandlers, PlanRequest } from './api-ports.js';
-import { authorizeRead, authorizeWrite, callerOf, challenge } from './auth.js';
+import { authorizeMetrics, authorizeRead, authorizeWrite, callerOf, challenge } from './auth.js';
 import type { Caller, HttpAccess } from './auth.js';
 import { ApiError, failureAnswer } from './failures.js';
 import { readJsonBody } from './request-body.js';
@@ -227,7 +230,8 @@ export function apiApp(handlers: HttpHandlers, logger: Logger): OpenAPIHono<ApiE
         else if (held.writeRefusal !== undefined) refuse(req, { status: 403, code: ErrorCode.ApiForbidden, error: held.writeRefusal });
         else if (held.writeUnavailable !== undefined)
           refuse(req, { status: 503, code: ErrorCode.IssuerUnreachable, error: held.writeUnavailable });
-      } else if (rule !== 'open') refuse(req, authorizeRead(req, access, session(req)));
+      } else if (rule === 'metrics') refuse(req, authorizeMetrics(req, access));
+      else if (rule !== 'open') refuse(req, authorizeRead(req, access, session(req)));
       await next();
     };
 
@@ -351,7 +355,15 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
     ...verbs,
     'GET /healthz': (c) => probe(c, false),
     'GET /readyz': (c) => probe(c, true),
-    'GET /metrics': async () => plain(200, handlers.metrics.registry.contentType, await handlers.metrics.registry.metrics()),
+    'GET /metrics': async (_c, by) => {
+      const text = await handlers.metrics.registry.metrics();
+      // A reader of the whole deployment (no token, as before) gets every series; a scoped one, the
+      // per-entry series of the entries its grants may read, decided on each entry's owner and labels.
+      const whole = deploymentGrant(by.grants, 'read') !== undefined;
+      const scopeOf = handlers.scopeOf ?? ((): ScopedEntry | undefined => undefined);
+      const shown = whole ? text : entrySeriesOnly(text, (name) => grantFor(by.grants, 'read', scopeOf(name) ?? { name }) !== undefined);
+      return plain(200, handlers.metrics.registry.contentType, shown);
+    },
     'GET /status': status,
     'GET /api/status': status,
     'GET /api/openapi.json': () => reply(200, (document ??= apiDocument())),

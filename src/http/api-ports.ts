@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigProblem } from '../base/errors.js';
 import type { BeatMetrics } from '../observe/metrics.js';
-import type { Grant } from '../core/grants.js';
+import type { Grant, ScopedEntry } from '../core/grants.js';
 import type { AuditEventView } from '../control/audit-event-view.js';
 import type { EntryView } from '../control/entry-view-schema.js';
 import type { Caller, HttpAccess } from './auth.js';
@@ -153,6 +153,11 @@ export interface HttpHandlers {
    * standing at the identity provider, checked again when due (ended there when revoked).
    */
   readonly recheckSession?: (req: IncomingMessage) => Promise<void>;
+  /**
+   * An entry's owner and labels, as a grant's scope is checked against them (undefined: no such
+   * entry): what narrows /metrics' per-entry series to a token's read scope.
+   */
+  readonly scopeOf?: (entry: string) => ScopedEntry | undefined;
   /** More routes (the dashboard), tried first: true when it answered the request. */
   readonly routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }

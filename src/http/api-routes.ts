@@ -16,9 +16,10 @@ import { auditPageSchema } from '../control/audit-event-view.js';
 
 /**
  * Who may call a route: anyone (the probes), readers (a token, the dashboard's session, or trusted
- * loopback), or writers (a token that may write, or the session with its CSRF token).
+ * loopback), or writers (a token that may write, or the session with its CSRF token); /metrics is
+ * `metrics`: anyone, or only a token with --http-metrics-token-required (auth.ts, authorizeMetrics).
  */
-export type RouteAccess = 'open' | 'read' | 'write';
+export type RouteAccess = 'open' | 'metrics' | 'read' | 'write';
 
 /** A whole number of `name` from min to max, as text (a query's value), refused with a message naming both. */
 function wholeNumber(name: string, min: number, max: number, fallback: number) {
@@ -201,7 +202,14 @@ export const ROUTES = [
     {},
     text('ok: REASON'),
   ),
-  declare('open', 'get', '/metrics', 'Prometheus metrics', {}, text('the exposition')),
+  declare(
+    'metrics',
+    'get',
+    '/metrics',
+    "Prometheus metrics: with a bearer token, only the per-entry series (label entry) of the entries in its grants' read scope; open unless beat run has --http-metrics-token-required",
+    {},
+    text('the exposition'),
+  ),
   ...['/status', '/api/status'].map((path) =>
     declare('read', 'get', path, 'the deployment as `beat status` shows it, one page of its entries', {
       query: z.object({

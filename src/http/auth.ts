@@ -5,8 +5,10 @@
  * configured. Which entries a token may change or see is decided by the operator verbs
  * (src/operations/) on the caller's grants (core/grants.ts), which this module reads and hands on.
  * Reads need a token (or the dashboard's session), except for a loopback client, or any client with
- * `--http-public-reads`, whose Host header names this server. The probes and /metrics stay open:
- * kubelets and Prometheus scrape them from other hosts and they show no task arguments.
+ * `--http-public-reads`, whose Host header names this server. The probes stay open: kubelets
+ * scrape them from other hosts. /metrics is open too (Prometheus scrapes it from other hosts and it
+ * shows no task arguments) unless `metricsNeedToken` (a deployment shared by teams): a token sent
+ * to it is checked, and narrows the per-entry series to its grants' read scope.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -49,6 +51,8 @@ export interface HttpAccess {
   readonly allowedHosts?: readonly string[];
   /** Loopback client addresses not trusted as loopback: a reverse proxy on this host forwards others' requests. */
   readonly notLoopback?: readonly string[];
+  /** /metrics answers only a request with a configured token (`--http-metrics-token-required`): 401 without one. */
+  readonly metricsNeedToken?: boolean;
 }
 
 /** The configured tokens: the named ones, else the single one as "api" with scope write. */
@@ -281,6 +285,15 @@ export function authorizeRead(req: IncomingMessage, access: HttpAccess, session 
     );
   }
   return checkToken(req, access, 'a read from beyond loopback', 'read');
+}
+
+/**
+ * May this request read /metrics? Anyone, unless `metricsNeedToken`; a token sent must be one
+ * configured either way (401 otherwise), since it decides which entries' series the answer holds.
+ */
+export function authorizeMetrics(req: IncomingMessage, access: HttpAccess): Refusal | undefined {
+  if (bearer(req) === undefined && access.metricsNeedToken !== true) return undefined;
+  return checkToken(req, access, `/metrics (beat run --http-metrics-token-required, $${ENV.httpMetricsTokenRequired})`, 'read');
 }
 
 /** The WWW-Authenticate header of a 401 (RFC 6750). */

@@ -88,6 +88,7 @@ export async function startHttp(
   const entries = entriesApi(options, reads);
   const status = answers.status;
   const dashboard = makeDashboard(options, reads, await oidcSignIn(options));
+  const scopeOf = entryScopeIn(options);
   const server = await startHttpServer(
     options.address,
     {
@@ -105,7 +106,7 @@ export async function startHttp(
         };
       },
       entries,
-      audit: auditReader(connections.state, keys, entryScopeIn(options)),
+      audit: auditReader(connections.state, keys, scopeOf),
       plans: planHandlers({
         store: options.entryStore,
         client: connections.state,
@@ -126,6 +127,7 @@ export async function startHttp(
       routes: dashboard.handle.bind(dashboard),
       session: (req) => dashboard.sessionOf(req),
       recheckSession: (req) => dashboard.recheck(req),
+      scopeOf,
     },
     log,
   );

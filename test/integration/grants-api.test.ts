@@ -41,9 +41,10 @@ interface Reply {
   json(): Record<string, unknown>;
 }
 
-function call(port: number, method: string, path: string, who: Who | null, body?: unknown): Promise<Reply> {
+/** A request as `who` (null: without a token; `{ bearer }`: with a token of one's own). */
+function call(port: number, method: string, path: string, who: Who | null | { bearer: string }, body?: unknown): Promise<Reply> {
   const headers: Record<string, string> = {};
-  if (who !== null) headers['authorization'] = `Bearer ${TOKENS[who].token}`;
+  if (who !== null) headers['authorization'] = `Bearer ${typeof who === 'string' ? TOKENS[who].token : who.bearer}`;
   const text = body === undefined ? undefined : JSON.stringify(body);
   if (text !== undefined) {
     headers['content-type'] = 'application/json';
@@ -178,6 +179,61 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
     const status = (await call(port, 'GET', '/api/status', 'billOwner')).json() as { entries: { name: string }[] };
     expect(status.entries.map((e) => e.name)).toEqual(['b-owned']);
   });
+
+  it("/metrics: a scoped token's scrape holds only its entries' series, an admin's and an open one every entry's; --http-metrics-token-required refuses a scrape without a token", async () => {
+    const all = ['b-label', 'b-owned', 'o-label', 'o-owned'];
+    /** The entries that have series of their own in a scrape by `who` (null: no token). */
+    const seriesOf = async (who: Who | null, at = port): Promise<string[]> => {
+      const got = await call(at, 'GET', '/metrics', who);
+      expect(got.status, got.body).toBe(200);
+      return [...new Set([...got.body.matchAll(/^tsbeat_\w+\{(?:[^}]*,)?entry="([^"]*)"/gm)].map((m) => m[1]!))].sort();
+    };
+    // The leader exports each entry's next fire once it has read the store.
+    await waitUntil('every entry in /metrics', async () => ((await seriesOf('admin')).length === all.length ? true : undefined), 10_000);
+    expect(await seriesOf('admin')).toEqual(all);
+    expect(await seriesOf('viewer')).toEqual(all);
+    // Without a token, open as before: every series.
+    expect(await seriesOf(null)).toEqual(all);
+    // The same scopes as /api/entries: billing's label, billing's owner, ops's admin on its label.
+    expect(await seriesOf('billView')).toEqual(['b-label']);
+    expect(await seriesOf('billOwner')).toEqual(['b-owned']);
+    expect(await seriesOf('opsAdmin')).toEqual(['o-label']);
+    expect(await seriesOf('billEdit')).toEqual(all);
+    // The rest of the scrape stays: HELP and TYPE of the per-entry metrics, the deployment's own series.
+    const billing = (await call(port, 'GET', '/metrics', 'billView')).body;
+    expect(billing).toContain('# TYPE tsbeat_entry_next_fire_timestamp_seconds gauge');
+    expect(billing).toMatch(/^tsbeat_leader 1$/m);
+    // A token that is not configured is refused, not taken for an open scrape.
+    const wrong = await call(port, 'GET', '/metrics', { bearer: 'not-a-configured-token-0123' });
+    expect(wrong.status).toBe(401);
+
+    // A deployment shared by teams closes it: a replica started with the flag answers a scrape without a token 401.
+    const closed = fleet.spawn({
+      config: configFile,
+      label: 'metrics-closed',
+      args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile, '--http-metrics-token-required'],
+    });
+    const closedPort = await httpPortOf(closed);
+    const open = await call(closedPort, 'GET', '/metrics', null);
+    expect(open.status, open.body).toBe(401);
+    expect(open.json()['code']).toBe('API_UNAUTHORIZED');
+    expect(open.json()['error']).toContain('--http-metrics-token-required');
+    // With a token, answered and narrowed alike (a standby exports no entry's next fire: none of billing's either).
+    expect(await seriesOf('billView', closedPort)).toEqual([]);
+    expect((await call(closedPort, 'GET', '/metrics', 'billView')).body).toMatch(/^tsbeat_leader 0$/m);
+    // The probes stay open.
+    expect((await call(closedPort, 'GET', '/healthz', null)).status).toBe(200);
+    closed.signal('SIGTERM');
+    await closed.waitForExit(15_000);
+    // The flag without any token would close /metrics to everyone: refused at start, exit 2.
+    const tokenless = fleet.spawn({
+      config: configFile,
+      label: 'metrics-tokenless',
+      args: ['--http', '127.0.0.1:0', '--http-metrics-token-required'],
+    });
+    expect((await tokenless.waitForExit(15_000)).code).toBe(2);
+    expect(tokenless.allOutput()).toContain('--http-metrics-token-required ($BEAT_HTTP_METRICS_TOKEN_REQUIRED) needs an API token');
+  }, 60_000);
 
   it('puts and deletes only within the scope, before and after the change', async () => {
     const edited = { ...SEED['b-label'], schedule: 1800 };
