@@ -246,6 +246,47 @@ export interface OverviewWire {
   readonly entriesApi: boolean;
 }
 
+/** What a plan does to an entry (control/entry-plan.ts's PlanAction). */
+export type PlanActionWire = 'add' | 'change' | 'remove' | 'unchanged' | 'conflict';
+
+/** An entry of a plan as POST /api/plan answers it (control/entry-plan.ts's PlanItem). */
+export interface PlanItemWire {
+  readonly name: string;
+  readonly action: PlanActionWire;
+  readonly changes?: readonly { readonly path: string; readonly before?: string; readonly after?: string }[];
+  readonly kind?: { readonly before: string; readonly after: string };
+  /** The next fires (ISO-8601, in the entry's zone) now and after the apply. */
+  readonly firesBefore?: readonly string[];
+  readonly firesAfter?: readonly string[];
+  readonly dropped?: readonly string[];
+  /** A conflict's holder: another owner, or null for an entry with none. */
+  readonly heldBy?: string | null;
+  readonly version: number;
+}
+
+/** A load of a plan's side (control/entries-load.ts's LoadReport, less its minutes, which the page does not draw). */
+export interface PlanLoadWire {
+  readonly from: string;
+  readonly to: string;
+  readonly total: number;
+  readonly peakMinute: { readonly at: string; readonly runs: number };
+  readonly peakSecond: { readonly at: string; readonly runs: number };
+  readonly capped: number;
+}
+
+/**
+ * POST /api/plan's answer (control/entry-plan.ts's EntryPlan; test/integration/dashboard-plan.test.ts
+ * holds the two assignable); POST /api/apply's adds the store's `version`.
+ */
+export interface PlanWire {
+  readonly owner: string;
+  /** What the apply sends back as planDigest: a store changed since is 409 PLAN_STALE. */
+  readonly digest: string;
+  readonly counts: Readonly<Record<PlanActionWire, number>>;
+  readonly entries: readonly PlanItemWire[];
+  readonly load?: { readonly horizonMs: number; readonly before: PlanLoadWire; readonly after: PlanLoadWire };
+}
+
 /** Every error the dashboard's API answers. */
 export interface ErrorWire {
   readonly error: string;

@@ -19,8 +19,8 @@ export class ApiError extends Error {
   }
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+async function call<T>(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<T> {
+  const headers: Record<string, string> = { ...extra, accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrf !== null) headers['x-csrf-token'] = csrf;
   const res = await fetch(path, {
@@ -48,7 +48,10 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 }
 
 export const get = <T>(path: string): Promise<T> => call<T>('GET', path);
-export const post = <T>(path: string, body?: unknown): Promise<T> => call<T>('POST', path, body ?? {});
+export const post = <T>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T> =>
+  call<T>('POST', path, body ?? {}, headers);
+/** A note for the audit trail in X-Beat-Note, for a verb whose body has no room for one (/api/apply). */
+export const noteHeader = (note: string): Record<string, string> => (note === '' ? {} : { 'x-beat-note': encodeURIComponent(note) });
 export const put = <T>(path: string, body: unknown): Promise<T> => call<T>('PUT', path, body);
 export const del = <T>(path: string, body?: unknown): Promise<T> => call<T>('DELETE', path, body);
 

@@ -1,6 +1,6 @@
 /**
- * The dashboard's page: a hash router over the entry list, an entry, the timeline, the audit trail
- * and the deployment, the login form, and a refresh every few seconds while the page is visible (nothing
+ * The dashboard's page: a hash router over the entry list, an entry, the timeline, the audit trail,
+ * an owner's plan and apply and the deployment, the login form, and a refresh every few seconds while the page is visible (nothing
  * is asked while the tab is hidden).
  */
 import { ApiError, get, post, setCsrf } from './api.js';
@@ -9,6 +9,7 @@ import { entriesView } from './entries-view.js';
 import { entryEditor, entryView, errorText } from './entry-view.js';
 import { deploymentView, timelineView } from './other-views.js';
 import { auditRoute, auditView } from './audit-view.js';
+import { planView } from './plan-view.js';
 import { stopBar } from './stop-bar.js';
 import type { OverviewWire, SessionWire } from '../dashboard/wire.js';
 
@@ -117,6 +118,10 @@ async function refresh(full: boolean): Promise<void> {
       list = undefined;
       // Redrawn only on navigation: a refresh would throw the reader back to the newest page.
       if (full) auditView(root, audit);
+    } else if (route === 'plan') {
+      list = undefined;
+      // Redrawn only on navigation (and a login): a refresh must not drop the entries pasted or the plan shown.
+      if (full) planView(root, o, notice);
     } else if (route === 'deployment') {
       list = undefined;
       deploymentView(root, o);
