@@ -4,7 +4,8 @@
  * two adds with the load before and after; a dismissed confirmation applies nothing; a confirmed apply
  * writes them (the store's records, one audit event under the session's name); a changed entry plans
  * as one change; a body the API refuses shows its problems naming the field; and a write to the store
- * between the plan and the apply is refused 409 PLAN_STALE, nothing written, and the page says so.
+ * between the plan and the apply is refused 409 PLAN_STALE, nothing written, and the page says so;
+ * a session whose grants do not cover the owner's entries is refused 403, nothing written.
  */
 import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -23,6 +24,8 @@ import { httpPortOf, startPrivateRedis, uniqueName } from '../support/ops.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'dashboard-plan-token-0123456789';
+/** A token that may edit the entries of owner billing only. */
+const BILLING_TOKEN = 'dashboard-plan-billing-0123456789';
 const TASK = 'tsbeat_test.record';
 
 /** The page's wire type takes what the plan is: a field the plan gains or changes and the page does not know fails to compile here. */
@@ -53,7 +56,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the Plan tab: plan and apply an owner’
       lock: FAST_LOCK,
       beatSchedule: { static: { task: TASK, schedule: 3600 } },
     });
-    beat = fleet.spawn({ config: file, label: 'dashboard', args: ['--http', '127.0.0.1:0'], env: { BEAT_API_TOKEN: TOKEN } });
+    const tokens = dir.write('tokens', `api:${TOKEN}\nbill-owner:editor@owner=billing:${BILLING_TOKEN}\n`);
+    beat = fleet.spawn({ config: file, label: 'dashboard', args: ['--http', '127.0.0.1:0', '--api-token-file', tokens] });
     await beat.waitForEvent(EVENTS.lockAcquired, 15_000);
     base = `http://127.0.0.1:${await httpPortOf(beat)}`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -191,5 +195,21 @@ describe.skipIf(!existsSync(CHROMIUM))('the Plan tab: plan and apply an owner’
     expect(before['gitops-minutely']?.entry).toEqual({ task: TASK, schedule: 300, owner: 'gitops' });
     expect(await applies()).toHaveLength(1);
     await page.screenshot({ path: 'docs/images/dashboard-plan.png', fullPage: true });
+  }, 60_000);
+
+  it("refuses the apply of a session whose grants do not cover the owner's entries (403 FORBIDDEN), nothing written", async () => {
+    await page.click('button:has-text("Log out")');
+    await page.fill('input[name="token"]', BILLING_TOKEN);
+    await page.press('input[name="token"]', 'Enter');
+    await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: 10_000 });
+    await page.locator('textarea[name="entries"]').waitFor({ timeout: 10_000 });
+    await plan('gitops', { 'gitops-hourly': { task: TASK, schedule: 1800 } });
+    await page.locator('p.plan-counts').waitFor({ timeout: 10_000 });
+    const before = await records();
+    await page.click('button[data-action="apply"]');
+    await page.locator('pre.problems:not(:empty)').waitFor({ timeout: 10_000 });
+    expect(await page.locator('pre.problems').innerText()).toMatch(/^403 FORBIDDEN: /);
+    expect(await records()).toEqual(before);
+    expect(await applies()).toHaveLength(1);
   }, 60_000);
 });
